@@ -42,6 +42,7 @@ const (
 	DropPolicy               // a policy rule dropped it
 	DropReflect              // the destination was the ingress port (switch mode)
 	DropWrite                // the transport failed to write it
+	DropForeign              // a datagram from an address that is not the port's peer
 	numDropReasons
 )
 
@@ -54,6 +55,7 @@ var dropReasonNames = [numDropReasons]string{
 	DropPolicy:    "policy",
 	DropReflect:   "reflect",
 	DropWrite:     "write-error",
+	DropForeign:   "foreign-source",
 }
 
 func (r DropReason) String() string {
