@@ -5,7 +5,7 @@
 // Concurrency contract. A [Core] is serial: it is owned by exactly one
 // goroutine (the hub loop in a live [Hub], the test driver in hubtest, the
 // replay driver offline) and is not safe for concurrent use. Everything the
-// core calls back into — [Policy], [Observer], [Egress] — runs on that same
+// core calls back into — [Policy], [Observer], [EgressQueue] — runs on that same
 // goroutine and must not block. A live [Hub] adds one reader and one writer
 // goroutine per attached [PortIO]; they talk to the loop through channels and
 // update counters with atomics, so the forwarding path takes no locks.

@@ -1,0 +1,468 @@
+package hub
+
+import (
+	"cmp"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// EthHeaderLen is the length of an Ethernet II header; anything shorter is a runt.
+const EthHeaderLen = 14
+
+// DefaultAgingTime is how long a learned MAC stays valid without traffic
+// (802.1D's default).
+const DefaultAgingTime = 300 * time.Second
+
+// DefaultMaxMACs bounds the learning table, so a peer that sprays source
+// addresses cannot grow the hub's memory without limit.
+const DefaultMaxMACs = 4096
+
+// EgressQueue takes the frames the core delivers to one port: the port's bounded
+// queue in a live hub, a recorder in hubtest. It is called on the core's
+// goroutine and must not block.
+type EgressQueue interface {
+	// Enqueue takes over one reference to f and returns true, or returns
+	// false (the queue is full) and leaves the reference with the caller.
+	Enqueue(f *Frame) bool
+}
+
+// CoreConfig configures a Core.
+type CoreConfig struct {
+	Mode      Mode
+	Clock     Clock      // required
+	Policy    Policy     // nil forwards everything unchanged
+	Observers []Observer // capture points, checkers
+	AgingTime time.Duration
+	MaxMACs   int
+	Logger    *slog.Logger
+}
+
+// Core is the serial forwarding engine: ports, the learning table, the policy
+// and the timer heap. It is not safe for concurrent use; see the package doc.
+type Core struct {
+	mode      Mode
+	clock     Clock
+	start     time.Time
+	policy    Policy
+	observers []Observer
+	aging     time.Duration
+	maxMACs   int
+	log       *slog.Logger
+
+	ports  []*corePort // indexed by PortID; removed ports stay as tombstones
+	byName map[string]PortID
+	order  []PortID // live ports by name: the flood order
+
+	macs      map[[6]byte]macEntry
+	nextSweep time.Time
+	macMoves  uint64
+
+	timers timerHeap
+	seq    uint64
+
+	// Scratch reused across frames so that forwarding does not allocate.
+	dsts    []PortID
+	dec     Decision
+	notes   []Note
+	pending []delivery
+	ev      Event
+}
+
+type corePort struct {
+	id      PortID
+	name    string
+	desc    string
+	out     EgressQueue // nil while no peer is attached
+	stats   *PortStats
+	removed bool
+}
+
+type macEntry struct {
+	port PortID
+	seen time.Time
+}
+
+type delivery struct {
+	port  PortID
+	frame *Frame
+	notes []Note
+}
+
+// NewCore returns a core with no ports. Its start time, from which policies
+// measure time, is the clock's reading now.
+func NewCore(cfg CoreConfig) *Core {
+	if cfg.Clock == nil {
+		panic("hub: CoreConfig.Clock is required")
+	}
+	if cfg.AgingTime <= 0 {
+		cfg.AgingTime = DefaultAgingTime
+	}
+	if cfg.MaxMACs <= 0 {
+		cfg.MaxMACs = DefaultMaxMACs
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Core{
+		mode:      cfg.Mode,
+		clock:     cfg.Clock,
+		policy:    cfg.Policy,
+		observers: cfg.Observers,
+		aging:     cfg.AgingTime,
+		maxMACs:   cfg.MaxMACs,
+		log:       cfg.Logger,
+		byName:    make(map[string]PortID),
+		macs:      make(map[[6]byte]macEntry),
+	}
+	c.start = c.clock.Now()
+	c.nextSweep = c.start.Add(c.aging)
+	return c
+}
+
+// Start returns the time the core started; policies see time relative to it.
+func (c *Core) Start() time.Time { return c.start }
+
+// SetStart moves the core's start time. Replay uses it to line policy time
+// windows up with the live run a capture came from.
+func (c *Core) SetStart(t time.Time) { c.start = t }
+
+// Mode returns the forwarding mode.
+func (c *Core) Mode() Mode { return c.mode }
+
+// SetPolicy replaces the policy; frames from now on see the new one. Frames
+// already waiting in the timer heap keep the decision they were given.
+func (c *Core) SetPolicy(p Policy) { c.policy = p }
+
+// Policy returns the current policy (nil when there is none).
+func (c *Core) Policy() Policy { return c.policy }
+
+// AddPort adds a named port. desc says what the port is attached to, for
+// captures and logs. out may be nil (no peer yet; see SetEgress).
+func (c *Core) AddPort(name, desc string, out EgressQueue) (PortID, error) {
+	if name == "" {
+		return NoPort, fmt.Errorf("add port: empty name")
+	}
+	if _, ok := c.byName[name]; ok {
+		return NoPort, fmt.Errorf("add port %q: %w", name, ErrPortExists)
+	}
+	id := PortID(len(c.ports))
+	p := &corePort{id: id, name: name, desc: desc, out: out, stats: new(PortStats)}
+	c.ports = append(c.ports, p)
+	c.byName[name] = id
+	c.rebuildOrder()
+	for _, o := range c.observers {
+		if po, ok := o.(PortObserver); ok {
+			po.PortAdded(PortInfo{ID: id, Name: name, Description: desc})
+		}
+	}
+	return id, nil
+}
+
+// RemovePort removes a port. Its learned MACs are forgotten and frames still
+// scheduled for it are dropped when due. The ID is not reused.
+func (c *Core) RemovePort(id PortID) error {
+	p := c.port(id)
+	if p == nil {
+		return fmt.Errorf("remove port %d: %w", id, ErrNoPort)
+	}
+	p.removed = true
+	p.out = nil
+	delete(c.byName, p.name)
+	for mac, e := range c.macs {
+		if e.port == id {
+			delete(c.macs, mac)
+		}
+	}
+	c.rebuildOrder()
+	return nil
+}
+
+// SetEgress attaches (out != nil) or detaches (nil) a port's peer. A port
+// without a peer counts frames for it as DropDown.
+func (c *Core) SetEgress(id PortID, out EgressQueue) error {
+	p := c.port(id)
+	if p == nil {
+		return fmt.Errorf("port %d: %w", id, ErrNoPort)
+	}
+	p.out = out
+	return nil
+}
+
+// Lookup returns the ID of the named port.
+func (c *Core) Lookup(name string) (PortID, bool) {
+	id, ok := c.byName[name]
+	return id, ok
+}
+
+// PortName returns a port's name ("" for an unknown ID).
+func (c *Core) PortName(id PortID) string {
+	if p := c.port(id); p != nil {
+		return p.name
+	}
+	return ""
+}
+
+// Stats returns a port's counters (nil for an unknown ID). The pointer stays
+// valid, and its counters readable from any goroutine, for the core's life.
+func (c *Core) Stats(id PortID) *PortStats {
+	if int(id) < 0 || int(id) >= len(c.ports) {
+		return nil
+	}
+	return c.ports[id].stats
+}
+
+// Ports returns the live ports in flood order (by name).
+func (c *Core) Ports() []PortInfo {
+	out := make([]PortInfo, 0, len(c.order))
+	for _, id := range c.order {
+		p := c.ports[id]
+		out = append(out, PortInfo{ID: id, Name: p.name, Description: p.desc})
+	}
+	return out
+}
+
+// MACMoves returns how many times a learned MAC has moved between ports.
+func (c *Core) MACMoves() uint64 { return c.macMoves }
+
+// LearnedPort returns the port a MAC is learned on, if it is and has not aged out.
+func (c *Core) LearnedPort(mac [6]byte) (PortID, bool) {
+	e, ok := c.macs[mac]
+	if !ok || c.clock.Now().Sub(e.seen) > c.aging {
+		return NoPort, false
+	}
+	return e.port, true
+}
+
+func (c *Core) port(id PortID) *corePort {
+	if int(id) < 0 || int(id) >= len(c.ports) || c.ports[id].removed {
+		return nil
+	}
+	return c.ports[id]
+}
+
+func (c *Core) rebuildOrder() {
+	c.order = c.order[:0]
+	for _, p := range c.ports {
+		if !p.removed {
+			c.order = append(c.order, p.id)
+		}
+	}
+	slices.SortFunc(c.order, func(a, b PortID) int {
+		return cmp.Compare(c.ports[a].name, c.ports[b].name)
+	})
+}
+
+// Ingress forwards one frame that arrived on port id at the clock's current
+// time. It takes over the caller's reference to f. Callers run due timers
+// (RunDue) first, so that earlier deadlines are delivered before it.
+func (c *Core) Ingress(id PortID, f *Frame) {
+	p := c.port(id)
+	if p == nil {
+		f.Release()
+		return
+	}
+	data := f.Bytes()
+	p.stats.RxFrames.Add(1)
+	p.stats.RxBytes.Add(uint64(len(data)))
+	if len(data) < EthHeaderLen {
+		p.stats.Drop(DropRunt)
+		f.Release()
+		return
+	}
+	now := c.clock.Now()
+	c.dsts = c.destinations(p, data, now, c.dsts[:0])
+
+	c.notes = c.notes[:0]
+	c.pending = c.pending[:0]
+	delivered, policyDrop := false, false
+	elapsed := now.Sub(c.start)
+	for _, dst := range c.dsts {
+		dp := c.ports[dst]
+		d := &c.dec
+		d.Reset()
+		if c.policy != nil {
+			c.policy.Decide(elapsed, Link{From: id, To: dst, FromName: p.name, ToName: dp.name}, data, d)
+		}
+		if len(d.Notes) > 0 {
+			link := p.name + "->" + dp.name
+			for _, n := range d.Notes {
+				n.Link = link
+				c.notes = append(c.notes, n)
+			}
+		}
+		if d.Drop {
+			policyDrop = true
+			dp.stats.Drop(DropPolicy)
+			continue
+		}
+		delivered = true
+		if len(d.Copies) == 0 {
+			f.Retain()
+			c.pending = append(c.pending, delivery{port: dst, frame: f})
+			continue
+		}
+		for _, cp := range d.Copies {
+			cf := f
+			if cp.Frame != nil {
+				cf = FrameOf(cp.Frame)
+			} else {
+				f.Retain()
+			}
+			if cp.Delay <= 0 {
+				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: cp.Notes})
+				continue
+			}
+			c.seq++
+			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, frame: cf, notes: cp.Notes})
+		}
+	}
+
+	if len(c.observers) > 0 {
+		c.ev = Event{
+			Time: now, Port: id, PortName: p.name, Dir: Ingress, Frame: data,
+			Dropped: policyDrop && !delivered, Notes: c.notes,
+		}
+		for _, o := range c.observers {
+			o.Observe(&c.ev)
+		}
+	}
+	for i := range c.pending {
+		d := &c.pending[i]
+		c.deliver(now, d.port, d.frame, d.notes)
+		*d = delivery{}
+	}
+	f.Release()
+}
+
+// destinations appends the ports a frame from p goes to, in flood order.
+func (c *Core) destinations(p *corePort, data []byte, now time.Time, dsts []PortID) []PortID {
+	if c.mode == ModeSwitch {
+		var dst, src [6]byte
+		copy(dst[:], data[0:6])
+		copy(src[:], data[6:12])
+		c.learn(src, p.id, now)
+		if dst[0]&1 == 0 { // unicast
+			if e, ok := c.macs[dst]; ok && now.Sub(e.seen) <= c.aging {
+				if e.port == p.id {
+					p.stats.Drop(DropReflect)
+					return dsts
+				}
+				return append(dsts, e.port)
+			}
+		}
+	}
+	for _, id := range c.order {
+		if id != p.id {
+			dsts = append(dsts, id)
+		}
+	}
+	return dsts
+}
+
+func (c *Core) learn(src [6]byte, port PortID, now time.Time) {
+	if src[0]&1 != 0 { // a group address is never a valid source
+		return
+	}
+	if !now.Before(c.nextSweep) {
+		c.sweep(now)
+	}
+	e, ok := c.macs[src]
+	switch {
+	case ok && e.port != port:
+		c.macMoves++
+		c.log.Debug("mac moved", "mac", fmtMAC(src), "from", c.PortName(e.port), "to", c.PortName(port))
+	case !ok && len(c.macs) >= c.maxMACs:
+		return // table full: keep flooding for this source until entries age out
+	}
+	c.macs[src] = macEntry{port: port, seen: now}
+}
+
+func (c *Core) sweep(now time.Time) {
+	for mac, e := range c.macs {
+		if now.Sub(e.seen) > c.aging {
+			delete(c.macs, mac)
+		}
+	}
+	c.nextSweep = now.Add(c.aging / 2)
+}
+
+// deliver hands one reference to f to port dst's egress.
+func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note) {
+	dp := c.port(dst)
+	switch {
+	case dp == nil:
+		f.Release()
+		return
+	case dp.out == nil:
+		dp.stats.Drop(DropDown)
+		f.Release()
+		return
+	}
+	f.Retain() // keep the bytes valid for observers after the queue owns f
+	if !dp.out.Enqueue(f) {
+		dp.stats.Drop(DropQueueFull)
+		f.Release()
+		f.Release()
+		return
+	}
+	dp.stats.TxFrames.Add(1)
+	dp.stats.TxBytes.Add(uint64(f.Len()))
+	if len(c.observers) > 0 {
+		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Notes: notes}
+		for _, o := range c.observers {
+			o.Observe(&c.ev)
+		}
+	}
+	f.Release()
+}
+
+// After schedules fn to run on the core's goroutine once the clock reaches
+// now+d. Ties run in scheduling order.
+func (c *Core) After(d time.Duration, fn func()) {
+	c.seq++
+	c.timers.push(timer{at: c.clock.Now().Add(d), seq: c.seq, fn: fn})
+}
+
+// NextDeadline returns the time of the earliest pending timer.
+func (c *Core) NextDeadline() (time.Time, bool) {
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	return c.timers[0].at, true
+}
+
+// Pending returns the number of timers (mostly delayed frames) waiting.
+func (c *Core) Pending() int { return len(c.timers) }
+
+// RunDue runs every timer due at the clock's current time, in (time, seq)
+// order. A delivery is observed at its scheduled time, not at the (possibly
+// later) moment the loop got to it, so captures do not depend on scheduling.
+func (c *Core) RunDue() {
+	if len(c.timers) == 0 {
+		return
+	}
+	now := c.clock.Now()
+	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
+		t := c.timers.pop()
+		if t.frame != nil {
+			c.deliver(t.at, t.port, t.frame, t.notes)
+		} else if t.fn != nil {
+			t.fn()
+		}
+	}
+}
+
+// Close releases every frame still waiting in the timer heap.
+func (c *Core) Close() {
+	for len(c.timers) > 0 {
+		if t := c.timers.pop(); t.frame != nil {
+			t.frame.Release()
+		}
+	}
+}
+
+func fmtMAC(m [6]byte) string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}

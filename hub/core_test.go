@@ -1,0 +1,168 @@
+package hub_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// scripted is a test policy that applies a fixed decision to frames whose
+// payload (after the Ethernet header) starts with a key.
+type scripted map[string]func(d *hub.Decision)
+
+func (s scripted) Decide(_ time.Duration, _ hub.Link, frame []byte, d *hub.Decision) {
+	for key, fn := range s {
+		if len(frame) >= 14+len(key) && string(frame[14:14+len(key)]) == key {
+			fn(d)
+		}
+	}
+}
+
+func TestDelayedFramesUseTheHeap(t *testing.T) {
+	pol := scripted{
+		"slow": func(d *hub.Decision) {
+			d.Copies = append(d.Copies, hub.Copy{Delay: 30 * time.Millisecond, Notes: []hub.Note{{Rule: "r", Action: "delay", Detail: "30ms"}}})
+		},
+		"dup": func(d *hub.Decision) {
+			d.Copies = append(d.Copies, hub.Copy{}, hub.Copy{Delay: 10 * time.Millisecond})
+		},
+		"drop": func(d *hub.Decision) {
+			d.Drop = true
+			d.Notes = append(d.Notes, hub.Note{Rule: "r", Action: "drop"})
+		},
+		"bent": func(d *hub.Decision) {
+			d.Copies = append(d.Copies, hub.Copy{Frame: hubtest.Frame(macB, macA, "BENT")})
+		},
+	}
+	s := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: pol})
+	s.Send("a", hubtest.Frame(macB, macA, "slow"))
+	s.Send("a", hubtest.Frame(macB, macA, "fast"))
+	s.Send("a", hubtest.Frame(macB, macA, "dup"))
+	s.Send("a", hubtest.Frame(macB, macA, "drop"))
+	s.Send("a", hubtest.Frame(macB, macA, "bent"))
+	s.Advance(20 * time.Millisecond)
+	s.Send("a", hubtest.Frame(macB, macA, "late"))
+	s.Advance(time.Second)
+
+	type got struct {
+		at      time.Duration
+		payload string
+	}
+	var deliveries []got
+	for _, d := range s.Received("b") {
+		deliveries = append(deliveries, got{d.At, string(d.Frame[14:18])})
+	}
+	want := []got{
+		{0, "fast"}, {0, "dup\x00"}, {0, "BENT"},
+		{10 * time.Millisecond, "dup\x00"},
+		{20 * time.Millisecond, "late"},
+		{30 * time.Millisecond, "slow"},
+	}
+	if !slices.Equal(deliveries, want) {
+		t.Errorf("got deliveries %v, want %v", deliveries, want)
+	}
+	if got := s.Stats("b").Drops(hub.DropPolicy); got != 1 {
+		t.Errorf("got %d policy drops on b, want 1", got)
+	}
+	// The dropped frame's ingress event carries the reason.
+	var dropped []hub.Event
+	for _, ev := range s.Events() {
+		if ev.Dir == hub.Ingress && ev.Dropped {
+			dropped = append(dropped, ev)
+		}
+	}
+	if len(dropped) != 1 || dropped[0].Comment() != "a->b: rule r: drop" {
+		t.Errorf("got dropped ingress events %+v, want one with comment %q", dropped, "a->b: rule r: drop")
+	}
+	// The delayed copy's egress event carries its note.
+	for _, d := range s.Received("b") {
+		if string(d.Frame[14:18]) == "slow" && (len(d.Notes) != 1 || d.Notes[0].Action != "delay") {
+			t.Errorf("got notes %v on the delayed copy, want one delay note", d.Notes)
+		}
+	}
+}
+
+func TestTimersTieBreakBySequence(t *testing.T) {
+	s := hubtest.New(t, hubtest.Config{Ports: []string{"a"}})
+	var order []int
+	for i := range 5 {
+		s.Core().After(time.Second, func() { order = append(order, i) })
+	}
+	s.Core().After(500*time.Millisecond, func() { order = append(order, -1) })
+	s.Advance(2 * time.Second)
+	if want := []int{-1, 0, 1, 2, 3, 4}; !slices.Equal(order, want) {
+		t.Errorf("got timer order %v, want %v", order, want)
+	}
+}
+
+func TestRemovedPortGetsNothing(t *testing.T) {
+	s := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b", "c"}})
+	s.Send("b", hubtest.Frame(hubtest.Broadcast, macB, "learn"))
+	id, _ := s.Core().Lookup("b")
+	if err := s.Core().RemovePort(id); err != nil {
+		t.Fatal(err)
+	}
+	s.Take("a")
+	s.Take("c")
+	s.Send("a", hubtest.Frame(macB, macA, "to-b"))
+	if got := len(s.Received("c")); got != 1 {
+		t.Errorf("after removing b, its MAC should be unknown and flood: c got %d frames, want 1", got)
+	}
+	if got := len(s.Take("b")); got != 0 {
+		t.Errorf("removed port b got %d frames, want 0", got)
+	}
+}
+
+// nopQueue accepts and releases every frame.
+type nopQueue struct{}
+
+func (nopQueue) Enqueue(f *hub.Frame) bool { f.Release(); return true }
+
+// passAll is a policy that looks at every frame and lets it through.
+type passAll struct{ seen int }
+
+func (p *passAll) Decide(_ time.Duration, _ hub.Link, frame []byte, _ *hub.Decision) { p.seen += len(frame) }
+
+func newBenchCore(ports int, pol hub.Policy) (*hub.Core, []hub.PortID) {
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Policy: pol})
+	ids := make([]hub.PortID, ports)
+	for i := range ports {
+		ids[i], _ = c.AddPort(string(rune('a'+i%26))+string(rune('0'+i/26)), "", nopQueue{})
+	}
+	// Teach the switch both hosts.
+	c.Ingress(ids[0], hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macA, "")))
+	c.Ingress(ids[1], hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macB, "")))
+	return c, ids
+}
+
+func TestUnicastForwardingDoesNotAllocate(t *testing.T) {
+	c, ids := newBenchCore(4, &passAll{})
+	frame := hubtest.Frame(macB, macA, "steady state")
+	allocs := testing.AllocsPerRun(1000, func() {
+		f := hub.NewFrame(len(frame))
+		copy(f.Bytes(), frame)
+		c.Ingress(ids[0], f)
+	})
+	if allocs != 0 {
+		t.Errorf("got %v allocations per forwarded unicast frame, want 0", allocs)
+	}
+}
+
+func BenchmarkCoreUnicast(b *testing.B) {
+	for _, ports := range []int{2, 32} {
+		b.Run(map[int]string{2: "ports-2", 32: "ports-32"}[ports], func(b *testing.B) {
+			c, ids := newBenchCore(ports, &passAll{})
+			frame := hubtest.Frame(macB, macA, "bench")
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				f := hub.NewFrame(len(frame))
+				copy(f.Bytes(), frame)
+				c.Ingress(ids[0], f)
+			}
+		})
+	}
+}

@@ -1,0 +1,326 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// chanIO is one end of an in-memory link: frames written by the hub appear on
+// toPeer; frames the test sends arrive through fromPeer.
+type chanIO struct {
+	fromPeer chan []byte
+	toPeer   chan []byte
+	closed   chan struct{}
+	once     sync.Once
+	block    chan struct{} // when non-nil, WriteFrame waits on it (a stalled peer)
+}
+
+func newChanIO() *chanIO {
+	return &chanIO{fromPeer: make(chan []byte, 64), toPeer: make(chan []byte, 4096), closed: make(chan struct{})}
+}
+
+func (c *chanIO) ReadFrame(buf []byte) (int, error) {
+	select {
+	case f := <-c.fromPeer:
+		if len(f) > len(buf) {
+			return 0, hub.ErrFrameTooLarge
+		}
+		return copy(buf, f), nil
+	case <-c.closed:
+		return 0, net.ErrClosed
+	}
+}
+
+func (c *chanIO) WriteFrame(f []byte) error {
+	if c.block != nil {
+		select {
+		case <-c.block:
+		case <-c.closed:
+			return net.ErrClosed
+		}
+	}
+	select {
+	case c.toPeer <- bytes.Clone(f):
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+func (c *chanIO) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+type liveBridge struct {
+	t     *testing.T
+	h     *hub.Hub
+	clock *hub.VirtualClock
+	ios   map[string]*chanIO
+	names []string
+	sent  map[string]bool
+	seq   int
+}
+
+func startHub(t *testing.T, cfg hub.Config, ports ...string) (*hub.Hub, map[string]*chanIO) {
+	t.Helper()
+	h, err := hub.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	})
+	ios := make(map[string]*chanIO)
+	for _, p := range ports {
+		if err := h.AddPort(p, "chan "+p); err != nil {
+			t.Fatal(err)
+		}
+		ios[p] = newChanIO()
+		if _, err := h.Attach(p, ios[p]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h, ios
+}
+
+func liveBridgeFactory(t *testing.T, cfg hubtest.BridgeConfig) hubtest.Bridge {
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	h, ios := startHub(t, hub.Config{Mode: cfg.Mode, Clock: clock, AgingTime: cfg.AgingTime}, cfg.Ports...)
+	return &liveBridge{t: t, h: h, clock: clock, ios: ios, names: cfg.Ports, sent: map[string]bool{}}
+}
+
+func (b *liveBridge) Send(port string, frame []byte) {
+	b.sent[port] = true
+	b.ios[port].fromPeer <- bytes.Clone(frame)
+}
+
+func (b *liveBridge) Advance(d time.Duration) { b.clock.Advance(d) }
+
+// Flush makes two rounds of broadcast markers. Round one comes from every
+// port that sent since the last flush: once the others have it, the loop has
+// handled everything those ports sent. Round two comes from every port: once
+// each port has it, everything forwarded before is in (egress queues are
+// FIFO), including anything wrongly reflected back to a sender.
+func (b *liveBridge) Flush() map[string][][]byte {
+	out := map[string][][]byte{}
+	senders := b.sent
+	if len(senders) == 0 {
+		senders = map[string]bool{b.names[0]: true}
+	}
+	b.markerRound(senders, out)
+	all := map[string]bool{}
+	for _, p := range b.names {
+		all[p] = true
+	}
+	b.markerRound(all, out)
+	b.sent = map[string]bool{}
+	return out
+}
+
+func (b *liveBridge) markerRound(from map[string]bool, out map[string][][]byte) {
+	b.seq++
+	markers := map[string][]byte{}
+	for p := range from {
+		m := hubtest.Frame(hubtest.Broadcast, [6]byte{0x02, 0xff, 0xff, 0xff, byte(b.seq), byte(len(markers))}, "flush-"+p)
+		markers[p] = m
+		b.ios[p].fromPeer <- m
+	}
+	for _, p := range b.names {
+		want := 0
+		for sender := range markers {
+			if sender != p {
+				want++
+			}
+		}
+	read:
+		for want > 0 {
+			select {
+			case f := <-b.ios[p].toPeer:
+				if bytes.HasPrefix(f, hubtest.Broadcast[:]) && bytes.HasPrefix(f[6:], []byte{0x02, 0xff, 0xff, 0xff}) {
+					if isMarker(f, markers) {
+						want--
+					}
+					continue read // a stale marker from an earlier round
+				}
+				out[p] = append(out[p], f)
+			case <-time.After(10 * time.Second):
+				b.t.Fatalf("flush: port %s still waits for %d markers", p, want)
+			}
+		}
+	}
+}
+
+func isMarker(f []byte, markers map[string][]byte) bool {
+	for _, m := range markers {
+		if bytes.Equal(f, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBridgeLive(t *testing.T) {
+	hubtest.TestBridge(t, liveBridgeFactory)
+}
+
+func recv(t *testing.T, io *chanIO) []byte {
+	t.Helper()
+	select {
+	case f := <-io.toPeer:
+		return f
+	case <-time.After(10 * time.Second):
+		t.Fatal("timed out waiting for a frame")
+		return nil
+	}
+}
+
+var (
+	macA = hubtest.MAC("02:00:00:00:00:0a")
+	macB = hubtest.MAC("02:00:00:00:00:0b")
+)
+
+func TestAttachBusyAndReconnect(t *testing.T) {
+	h, ios := startHub(t, hub.Config{Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "b")
+	ctx := context.Background()
+
+	second := newChanIO()
+	if _, err := h.Attach("a", second); !errors.Is(err, hub.ErrPortBusy) {
+		t.Fatalf("second Attach on a busy port: got err %v, want ErrPortBusy", err)
+	}
+	if _, err := h.Attach("nope", second); !errors.Is(err, hub.ErrNoPort) {
+		t.Fatalf("Attach on unknown port: got err %v, want ErrNoPort", err)
+	}
+
+	ios["a"].fromPeer <- hubtest.Frame(macB, macA, "first")
+	recv(t, ios["b"])
+
+	// The peer on a goes away; the port keeps its counters.
+	ios["a"].Close()
+	waitFor(t, func() bool {
+		st, _ := h.Ports(ctx)
+		return !st[0].Attached
+	})
+	again := newChanIO()
+	done, err := h.Attach("a", again)
+	if err != nil {
+		t.Fatalf("reattach: %v", err)
+	}
+	again.fromPeer <- hubtest.Frame(macB, macA, "second")
+	recv(t, ios["b"])
+
+	st, err := h.Ports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := st[0]
+	if a.Name != "a" || !a.Attached || a.Stats.RxFrames != 2 || a.Stats.Attaches != 2 || a.Stats.Refused != 1 {
+		t.Errorf("got port a status %+v, want attached with rx_frames=2 attaches=2 refused=1", a)
+	}
+
+	if err := h.Detach("a"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("done not closed after Detach")
+	}
+	select {
+	case <-again.closed:
+	default:
+		t.Error("Detach did not close the peer's PortIO")
+	}
+}
+
+func TestStalledPeerCostsOnlyItsQueue(t *testing.T) {
+	const queue = 8
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, QueueLen: queue, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "fast", "slow")
+	ios["slow"].block = make(chan struct{}) // never reads
+
+	const n = 500
+	for i := range n {
+		ios["a"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, string(rune('0'+i%10)))
+		recv(t, ios["fast"]) // the fast peer gets every frame, in step
+	}
+	slow := h.Stats(context.Background(), "slow")
+	// The slow writer holds one frame in WriteFrame and the queue holds queue more.
+	if got, want := slow.Drops(hub.DropQueueFull), uint64(n-queue-1); got != want {
+		t.Errorf("got %d queue-full drops on the stalled port, want %d", got, want)
+	}
+	if got := h.Stats(context.Background(), "fast").Drops(hub.DropQueueFull); got != 0 {
+		t.Errorf("got %d queue-full drops on the fast port, want 0", got)
+	}
+	close(ios["slow"].block)
+}
+
+func TestOversizeAndRuntFromPeer(t *testing.T) {
+	h, ios := startHub(t, hub.Config{MaxFrame: 100, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "b")
+	ios["a"].fromPeer <- make([]byte, 10) // runt
+	ios["a"].fromPeer <- hubtest.Frame(macB, macA, "ok")
+	if got := recv(t, ios["b"]); !bytes.Equal(got[14:16], []byte("ok")) {
+		t.Fatalf("got %q, want the ok frame", got)
+	}
+	st := h.Stats(context.Background(), "a")
+	if got := st.Drops(hub.DropRunt); got != 1 {
+		t.Errorf("got %d runt drops, want 1", got)
+	}
+	ios["a"].fromPeer <- make([]byte, 101) // chanIO reports ErrFrameTooLarge: fatal
+	waitFor(t, func() bool { return st.Drops(hub.DropOversize) == 1 })
+	select {
+	case <-ios["a"].closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an oversized frame did not close the peer")
+	}
+}
+
+func TestRunStopsCleanly(t *testing.T) {
+	h, err := hub.New(hub.Config{Clock: hub.NewVirtualClock(hub.DefaultEpoch)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- h.Run(ctx) }()
+	if err := h.AddPort("a", ""); err != nil {
+		t.Fatal(err)
+	}
+	io := newChanIO()
+	done, err := h.Attach("a", io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	<-done
+	if err := h.AddPort("b", ""); !errors.Is(err, hub.ErrStopped) {
+		t.Errorf("AddPort after stop: got %v, want ErrStopped", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 10s")
+}

@@ -1,0 +1,61 @@
+package hub
+
+import "sync/atomic"
+
+// PortStats are one port's counters. They live as long as the port, across
+// its peer's disconnects and reconnects, and are updated with atomics by the
+// loop, the reader and the writer, so they can be read at any time.
+type PortStats struct {
+	RxFrames, RxBytes atomic.Uint64 // frames that reached the core from the peer
+	TxFrames, TxBytes atomic.Uint64 // frames handed to the port's egress queue
+	drops             [numDropReasons]atomic.Uint64
+	Attaches          atomic.Uint64 // peers attached over the port's life
+	Refused           atomic.Uint64 // peers refused because the port was busy
+}
+
+// Drop counts one frame dropped for reason r.
+func (s *PortStats) Drop(r DropReason) {
+	if r < numDropReasons {
+		s.drops[r].Add(1)
+	}
+}
+
+// Drops returns the number of frames dropped for reason r.
+func (s *PortStats) Drops(r DropReason) uint64 {
+	if r < numDropReasons {
+		return s.drops[r].Load()
+	}
+	return 0
+}
+
+// StatsSnapshot is a plain copy of PortStats, for JSON and comparisons.
+type StatsSnapshot struct {
+	RxFrames uint64            `json:"rx_frames"`
+	RxBytes  uint64            `json:"rx_bytes"`
+	TxFrames uint64            `json:"tx_frames"`
+	TxBytes  uint64            `json:"tx_bytes"`
+	Drops    map[string]uint64 `json:"drops,omitempty"`
+	Attaches uint64            `json:"attaches"`
+	Refused  uint64            `json:"refused,omitempty"`
+}
+
+// Snapshot copies the counters; zero drop counts are left out.
+func (s *PortStats) Snapshot() StatsSnapshot {
+	out := StatsSnapshot{
+		RxFrames: s.RxFrames.Load(),
+		RxBytes:  s.RxBytes.Load(),
+		TxFrames: s.TxFrames.Load(),
+		TxBytes:  s.TxBytes.Load(),
+		Attaches: s.Attaches.Load(),
+		Refused:  s.Refused.Load(),
+	}
+	for _, r := range DropReasons() {
+		if n := s.drops[r].Load(); n > 0 {
+			if out.Drops == nil {
+				out.Drops = make(map[string]uint64)
+			}
+			out.Drops[r.String()] = n
+		}
+	}
+	return out
+}
