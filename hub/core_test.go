@@ -124,7 +124,9 @@ func (nopQueue) Enqueue(f *hub.Frame) bool { f.Release(); return true }
 // passAll is a policy that looks at every frame and lets it through.
 type passAll struct{ seen int }
 
-func (p *passAll) Decide(_ time.Duration, _ hub.Link, frame []byte, _ *hub.Decision) { p.seen += len(frame) }
+func (p *passAll) Decide(_ time.Duration, _ hub.Link, frame []byte, _ *hub.Decision) {
+	p.seen += len(frame)
+}
 
 func newBenchCore(ports int, pol hub.Policy) (*hub.Core, []hub.PortID) {
 	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Policy: pol})
