@@ -1,0 +1,122 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"l2hub/hub"
+)
+
+// Client talks to a hub's control API.
+type Client struct {
+	http  *http.Client
+	base  string
+	token string
+}
+
+// NewClient returns a client for addr ("unix:PATH", a bare path, or "tcp:HOST:PORT").
+func NewClient(addr, token string) *Client {
+	network, address := ParseAddr(addr)
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, address)
+		},
+	}
+	return &Client{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: "http://l2hub", token: token}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("control API: read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e ErrorResponse
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s", e.Error)
+		}
+		return fmt.Errorf("control API: %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = data
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// Ports returns every port's status.
+func (c *Client) Ports(ctx context.Context) ([]hub.PortStatus, error) {
+	var out []hub.PortStatus
+	err := c.do(ctx, "GET", "/v1/ports", nil, &out)
+	return out, err
+}
+
+// Policy returns the policy in force, as JSON.
+func (c *Client) Policy(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.do(ctx, "GET", "/v1/policy", nil, &out)
+	return out, err
+}
+
+// Rules returns per-rule counters, as JSON.
+func (c *Client) Rules(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.do(ctx, "GET", "/v1/rules", nil, &out)
+	return out, err
+}
+
+// ReplacePolicy uploads a policy file; name appears in error messages.
+func (c *Client) ReplacePolicy(ctx context.Context, name string, src []byte) error {
+	return c.do(ctx, "PUT", "/v1/policy?name="+url.QueryEscape(name), bytes.NewReader(src), nil)
+}
+
+// StartPartition splits the ports into groups that cannot reach each other.
+func (c *Client) StartPartition(ctx context.Context, name string, groups [][]string) error {
+	body, _ := json.Marshal(PartitionRequest{Name: name, Groups: groups})
+	return c.do(ctx, "POST", "/v1/partitions", bytes.NewReader(body), nil)
+}
+
+// HealPartition ends a partition.
+func (c *Client) HealPartition(ctx context.Context, name string) error {
+	return c.do(ctx, "DELETE", "/v1/partitions/"+url.PathEscape(name), nil, nil)
+}
+
+// SetLink sets a port's link up or down.
+func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	return c.do(ctx, "POST", "/v1/links/"+url.PathEscape(port)+"/"+state, nil, nil)
+}
+
+// Metrics returns the Prometheus exposition text.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	var out json.RawMessage
+	err := c.do(ctx, "GET", "/metrics", nil, &out)
+	return string(out), err
+}

@@ -1,0 +1,175 @@
+package control_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"l2hub/control"
+	"l2hub/hub"
+)
+
+// fakeTarget keeps a policy text; texts containing "bad" are refused.
+type fakeTarget struct {
+	mu         sync.Mutex
+	policy     string
+	partitions map[string][][]string
+	down       map[string]bool
+}
+
+func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
+	return []hub.PortStatus{{Name: "a", Attached: true, Stats: hub.StatsSnapshot{RxFrames: 7, Drops: map[string]uint64{"policy": 2}}}}, nil
+}
+func (f *fakeTarget) Policy(context.Context) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return map[string]string{"source": f.policy}, nil
+}
+func (f *fakeTarget) Rules(context.Context) (any, error) { return []string{"r1"}, nil }
+func (f *fakeTarget) ReplacePolicy(_ context.Context, name string, src []byte) error {
+	if strings.Contains(string(src), "bad") {
+		return &control.UserError{Err: fmt.Errorf("%s:1:1: bad policy", name)}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.policy = string(src)
+	return nil
+}
+func (f *fakeTarget) StartPartition(_ context.Context, name string, groups [][]string) error {
+	if len(groups) < 2 {
+		return &control.UserError{Err: errors.New("a partition needs two groups")}
+	}
+	f.partitions[name] = groups
+	return nil
+}
+func (f *fakeTarget) HealPartition(_ context.Context, name string) error {
+	if _, ok := f.partitions[name]; !ok {
+		return &control.UserError{Err: fmt.Errorf("no partition %q", name)}
+	}
+	delete(f.partitions, name)
+	return nil
+}
+func (f *fakeTarget) SetLink(_ context.Context, port string, up bool) error {
+	f.down[port] = !up
+	return nil
+}
+
+func serve(t *testing.T, token string) (*fakeTarget, string) {
+	t.Helper()
+	target := &fakeTarget{policy: "good-1", partitions: map[string][][]string{}, down: map[string]bool{}}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(target.Ports, func() []control.RuleCounter {
+		return []control.RuleCounter{{Rule: "loss-a", Counter: "dropped", Value: 3}}
+	}))
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- (&control.Server{Target: target, Registry: reg, Token: token}).Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return target, path
+}
+
+func TestControlOverUnixSocket(t *testing.T) {
+	target, path := serve(t, "")
+	c := control.NewClient(path, "")
+	ctx := context.Background()
+
+	ports, err := c.Ports(ctx)
+	if err != nil || len(ports) != 1 || ports[0].Stats.RxFrames != 7 {
+		t.Fatalf("Ports() = %+v, %v; want port a with 7 rx frames", ports, err)
+	}
+
+	if err := c.ReplacePolicy(ctx, "p.yaml", []byte("good-2")); err != nil {
+		t.Fatalf("ReplacePolicy(good): %v", err)
+	}
+	err = c.ReplacePolicy(ctx, "p.yaml", []byte("bad"))
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:1:1: bad policy") {
+		t.Fatalf("ReplacePolicy(bad) = %v, want the validation error", err)
+	}
+	if target.policy != "good-2" {
+		t.Errorf("after a rejected policy, got %q in force, want the old good-2", target.policy)
+	}
+
+	if err := c.StartPartition(ctx, "p1", [][]string{{"a"}, {"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartPartition(ctx, "p2", [][]string{{"a"}}); err == nil {
+		t.Error("a one-group partition was accepted")
+	}
+	if err := c.HealPartition(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HealPartition(ctx, "p1"); err == nil {
+		t.Error("healing a healed partition succeeded")
+	}
+	if err := c.SetLink(ctx, "a", false); err != nil || !target.down["a"] {
+		t.Errorf("SetLink(a, down) = %v; down[a] = %v", err, target.down["a"])
+	}
+
+	m, err := c.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`l2hub_port_rx_frames_total{port="a"} 7`,
+		`l2hub_port_drops_total{port="a",reason="policy"} 2`,
+		`l2hub_port_attached{port="a"} 1`,
+		`l2hub_rule_events_total{counter="dropped",rule="loss-a"} 3`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestControlToken(t *testing.T) {
+	_, path := serve(t, "s3cret")
+	if _, err := control.NewClient(path, "").Ports(context.Background()); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("request without token: got %v, want a token error", err)
+	}
+	if _, err := control.NewClient(path, "s3cret").Ports(context.Background()); err != nil {
+		t.Errorf("request with token: %v", err)
+	}
+}
+
+func TestListenRefusesOpenTCPWithoutToken(t *testing.T) {
+	for _, tt := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"tcp:127.0.0.1:0", "", true},
+		{"tcp:[::1]:0", "", true},
+		{"tcp:0.0.0.0:0", "", false},
+		{"tcp:192.0.2.1:0", "", false}, // refused before any bind is tried
+	} {
+		l, err := control.Listen(tt.addr, tt.token)
+		if (err == nil) != tt.ok {
+			t.Errorf("Listen(%q, token=%q) error = %v, want ok=%v", tt.addr, tt.token, err, tt.ok)
+		}
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+func TestListenRefusesLiveSocket(t *testing.T) {
+	_, path := serve(t, "")
+	if _, err := control.Listen(path, ""); err == nil || !strings.Contains(err.Error(), "another l2hub") {
+		t.Errorf("Listen on a live socket: got %v, want a refusal", err)
+	}
+}
