@@ -1,0 +1,237 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Bounds on a policy's size: far above any hand-written file, low enough
+// that a hostile one costs little.
+const (
+	maxPolicyBytes = 1 << 20
+	maxRules       = 1024
+	maxPartitions  = 256
+	maxSchedules   = 256
+	maxListLen     = 256
+	maxPayloadLen  = 256
+	maxGap         = 1 << 20
+	maxRateBytes   = 64 << 20
+)
+
+// Defaults for a rate limiter: one full-size frame of burst, and a queue of
+// 64 KiB (about 44 such frames), like a small switch port buffer.
+const (
+	defaultBurst = 1514
+	defaultQueue = 64 << 10
+)
+
+func newRule(name string, index int) *rule {
+	r := &rule{name: name, index: index}
+	r.m.maxLen = -1
+	r.m.to0 = -1
+	r.win.hi = -1
+	return r
+}
+
+func (r *rule) setRate(bps uint64, burst, queue int64) {
+	rc := &rateCfg{bps: bps, burst: burst, queue: queue}
+	rc.tau = rc.cost(int(burst))
+	rc.queueNs = rc.cost(int(queue))
+	r.rate = rc
+}
+
+// finish checks combinations and writes the rule's descriptions.
+func (r *rule) finish() error {
+	if r.reorder != nil && r.delay == nil {
+		return errors.New("reorder needs a delay in the same rule (netem's rule: frames are reordered by skipping the delay)")
+	}
+	var a []string
+	if r.mtu > 0 {
+		a = append(a, "mtu "+strconv.Itoa(r.mtu))
+	}
+	if r.drop {
+		a = append(a, "drop")
+	}
+	switch r.loss.model {
+	case lossRandom:
+		a = append(a, "loss "+formatPct(r.loss.p))
+	case lossGE:
+		a = append(a, fmt.Sprintf("loss gemodel p=%s r=%s 1-h=%s 1-k=%s",
+			formatPct(r.loss.p), formatPct(r.loss.r), formatPct(r.loss.bad), formatPct(r.loss.good)))
+	}
+	if d := r.dup; d != nil {
+		a = append(a, fmt.Sprintf("duplicate %s copies %d", formatPct(d.p), d.copies))
+	}
+	if c := r.corrupt; c != nil {
+		a = append(a, fmt.Sprintf("corrupt %s bits %d skip %s", formatPct(c.p), c.bits, skipNames[c.skip]))
+	}
+	if ro := r.reorder; ro != nil {
+		a = append(a, fmt.Sprintf("reorder %s gap %d", formatPct(ro.p), ro.gap))
+	}
+	if d := r.delay; d != nil {
+		s := "delay " + d.fixed.String()
+		if d.jitter > 0 {
+			s += "±" + d.jitter.String()
+			if d.normal {
+				s += " normal"
+			} else {
+				s += " uniform"
+			}
+		}
+		if d.reorder {
+			s += " reorder"
+		} else {
+			s += " fifo"
+		}
+		a = append(a, s)
+	}
+	if rc := r.rate; rc != nil {
+		a = append(a, fmt.Sprintf("rate %s burst %dB queue %dB", formatRate(rc.bps), rc.burst, rc.queue))
+	}
+	r.actionDescs = a
+	return nil
+}
+
+// addRule appends a finished rule, checking its name.
+func (p *Policy) addRule(r *rule) error {
+	if !validRuleName(r.name) {
+		return fmt.Errorf("rule name %q must be 1-64 printable characters without spaces or quotes", r.name)
+	}
+	if _, dup := p.byName[r.name]; dup {
+		return fmt.Errorf("rule name %q is used twice", r.name)
+	}
+	if len(p.rules) >= maxRules {
+		return fmt.Errorf("more than %d rules", maxRules)
+	}
+	r.index = len(p.rules)
+	p.rules = append(p.rules, r)
+	p.byName[r.name] = r
+	return nil
+}
+
+// linkSpec is a parsed "a->b" or "a<->b" (either side a port or a group).
+type linkSpec struct {
+	from, to []string
+	both     bool
+}
+
+func (ls linkSpec) pairs() [][2]string {
+	var out [][2]string
+	for _, f := range ls.from {
+		for _, t := range ls.to {
+			out = append(out, [2]string{f, t})
+			if ls.both {
+				out = append(out, [2]string{t, f})
+			}
+		}
+	}
+	return out
+}
+
+func (p *Policy) parseLink(s string) (linkSpec, error) {
+	s = strings.TrimSpace(s)
+	var ls linkSpec
+	a, b, ok := strings.Cut(s, "<->")
+	if ok {
+		ls.both = true
+	} else if a, b, ok = strings.Cut(s, "->"); !ok {
+		return ls, fmt.Errorf("%q is not a link (write a->b, or a<->b for both directions)", s)
+	}
+	var err error
+	if ls.from, err = p.expand(strings.TrimSpace(a)); err != nil {
+		return ls, err
+	}
+	if ls.to, err = p.expand(strings.TrimSpace(b)); err != nil {
+		return ls, err
+	}
+	return ls, nil
+}
+
+// addLinks restricts the matcher to the given link pairs (ORed with any
+// added before).
+func (m *matcher) addLinks(pairs [][2]string) {
+	if m.links == nil {
+		m.links = map[[2]string]bool{}
+	}
+	for _, pr := range pairs {
+		m.links[pr] = true
+	}
+}
+
+// scheduleDesc renders a toggle's static part for people.
+func scheduleDesc(t *toggle) string {
+	switch {
+	case t.every > 0:
+		s := fmt.Sprintf("down %s every %s from %s", t.length, t.every, t.start)
+		if t.count > 0 {
+			s += fmt.Sprintf(" %d times", t.count)
+		}
+		return s
+	case t.hasStart && t.hasEnd:
+		return t.start.String() + "-" + t.end.String()
+	case t.hasStart:
+		return "from " + t.start.String()
+	case t.hasEnd:
+		return "until " + t.end.String()
+	}
+	return ""
+}
+
+func triggerDesc(t *trigger) string {
+	s := fmt.Sprintf("after rule %s matched %d times", t.rule, t.n)
+	if t.hasLink {
+		s += " on " + t.link[0] + "->" + t.link[1]
+	}
+	return s
+}
+
+// partitionSchedule joins the parts of a file partition's schedule.
+func partitionSchedule(t *toggle, start, end *trigger, hold time.Duration) string {
+	var parts []string
+	if start != nil {
+		parts = append(parts, "start "+triggerDesc(start))
+		if hold > 0 {
+			parts = append(parts, "for "+hold.String())
+		}
+	}
+	if s := scheduleDesc(t); s != "" {
+		parts = append(parts, s)
+	}
+	if end != nil {
+		parts = append(parts, "end "+triggerDesc(end))
+	}
+	if len(parts) == 0 {
+		return "control API"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// addSchedule gives port a link-down schedule: down at at for downFor
+// (0 = for good), repeated every every (0 = once) count times (0 = forever).
+func (p *Policy) addSchedule(name, port string, at, downFor, every time.Duration, count int64) error {
+	ps := p.port(port)
+	if ps.schedule != "" {
+		return fmt.Errorf("port %q already has schedule %q", port, ps.schedule)
+	}
+	for _, other := range p.portStates {
+		if other.schedule == name {
+			return fmt.Errorf("schedule name %q is used twice", name)
+		}
+	}
+	tg := &ps.tg
+	tg.hasStart, tg.start = true, at
+	if every > 0 {
+		tg.every, tg.length, tg.count = every, downFor, count
+	} else if downFor > 0 {
+		tg.end, tg.hasEnd = at+downFor, true
+	}
+	ps.schedule = name
+	ps.desc = name + ": " + scheduleDesc(tg)
+	if every == 0 {
+		ps.desc = name + ": down " + scheduleDesc(tg)
+	}
+	return nil
+}

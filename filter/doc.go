@@ -1,0 +1,25 @@
+// Package filter is l2hub's fault policy: rules that match frames on a link
+// and impair them (drop, loss, delay, reorder, duplicate, corrupt, rate,
+// MTU), partitions between groups of ports, and link up/down schedules, all
+// deterministic from a seed. A Policy implements hub.Policy; it is compiled
+// from a YAML file (Load, Parse) or quick-test flags (Flags) and documented
+// for users in POLICY.md.
+//
+// Determinism (DESIGN.md D1). Every random draw comes from a stream keyed by
+// (seed, from-port name, to-port name, rule name), hashed with SHA-256 into a
+// PCG seed. Window counts, FIFO and reorder state, Gilbert–Elliott state and
+// rate buckets are kept per (rule, link) too. So the k-th frame a rule
+// evaluates on a link gets the same decision whatever other links carry, and
+// a port that reconnects keeps its streams. Time is the core's: Decide is
+// given the time since the hub started and never reads a clock. Partition
+// triggers that count a rule's matches on all links are the one deliberate
+// exception: they depend on the order of frames across links (a trigger can
+// name one link to avoid that).
+//
+// Concurrency. A Policy is owned by the hub loop: Decide and the control
+// hooks (StartPartition, HealPartition, HealAll, AddPartition, SetLink,
+// Describe) run on it and are not safe for concurrent use. Stats reads only
+// atomics and is safe from any goroutine. A Policy is replaced, never
+// edited: compile the new one (which fails whole or not at all) and swap it
+// in on the loop; its streams and counters start fresh.
+package filter

@@ -1,0 +1,152 @@
+package filter
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFlagsCompile(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // rule name: actions
+	}{
+		{"loss", []string{"--loss", "a->b=5%"}, []string{"a->b: loss 5%"}},
+		{"loss-all-links", []string{"--loss", "0.5%"}, []string{"*: loss 0.5%"}},
+		{"gemodel", []string{"--loss", "a->b=gemodel:1%:30%"}, []string{"a->b: loss gemodel p=1% r=30% 1-h=100% 1-k=0%"}},
+		{"delay-both", []string{"--delay", "a<->b=20ms±5ms"}, []string{"a<->b: delay 20ms±5ms uniform fifo"}},
+		{"delay-options", []string{"--delay", "a->b=20ms+-5ms,normal,reorder"}, []string{"a->b: delay 20ms±5ms normal reorder"}},
+		{"same-link-one-rule", []string{"--delay", "a->b=10ms", "--reorder", "a->b=25%,gap=5", "--loss", "b->a=1%"},
+			[]string{"a->b: reorder 25% gap 5, delay 10ms fifo", "b->a: loss 1%"}},
+		{"dup", []string{"--dup", "a->b=1%,copies=2"}, []string{"a->b: duplicate 1% copies 2"}},
+		{"corrupt", []string{"--corrupt", "b->a=1%,bits=3,skip=transport"}, []string{"b->a: corrupt 1% bits 3 skip transport"}},
+		{"rate", []string{"--rate", "a->b=10Mbit,burst=3000B,queue=1MiB"}, []string{"a->b: rate 10Mbit burst 3000B queue 1048576B"}},
+		{"mtu", []string{"--mtu", "a<->c=1400"}, []string{"a<->c: mtu 1400"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustFlags(t, tt.args...)
+			var got []string
+			for _, r := range p.Describe(0).Rules {
+				got = append(got, r.Name+": "+strings.Join(r.Actions, ", "))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("ParseFlags(%q) rules = %q, want %q", tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad-probability", []string{"--loss", "a->b=150%"}, `--loss: "a->b=150%": 1.5 is outside [0,1]`},
+		{"unknown-port", []string{"--loss", "a->q=5%"}, `port "q" does not exist`},
+		{"bad-link", []string{"--delay", "ab=5ms"}, `"ab" is not a link`},
+		{"twice", []string{"--loss", "a->b=1%", "--loss", "a->b=2%"}, `--loss given twice for a->b`},
+		{"unknown-option", []string{"--dup", "a->b=1%,copiez=2"}, `unknown option "copiez" for --dup`},
+		{"reorder-alone", []string{"--reorder", "a->b=5%"}, `rule a->b: reorder needs a delay`},
+		{"bad-seed", []string{"--seed", "x"}, `"x" is not an unsigned 64-bit integer`},
+		{"bad-partition", []string{"--partition", "a"}, `needs at least two groups`},
+		{"bad-partition-time", []string{"--partition", "a|b@8s-5s"}, `ends before it starts`},
+		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
+		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `shorter than EVERY`},
+		{"stray-argument", []string{"--loss", "5%", "extra"}, `unexpected argument "extra"`},
+		{"unknown-flag", []string{"--lose", "5%"}, `flag provided but not defined: -lose`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := ParseFlags(tt.args, abc)
+			if err == nil {
+				t.Fatalf("ParseFlags(%q) = %v, want error", tt.args, p.Describe(0))
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseFlags(%q) error = %q, want ErrInvalid containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagsPartitionAndDown(t *testing.T) {
+	p := mustFlags(t, "--partition", "a|b,c@5s-8s", "--partition", "a|b@1s+1s", "--partition", "b|c", "--down", "c@2s-2.5s/10s")
+	tests := []struct {
+		at       time.Duration
+		from, to string
+		want     string // note action, "" for through
+	}{
+		{0, "b", "c", "partition"}, // b|c from the start
+		{0, "a", "b", ""},
+		{1500 * time.Millisecond, "a", "b", "partition"},
+		{6 * time.Second, "a", "c", "partition"},
+		{9 * time.Second, "a", "c", ""},
+		{12200 * time.Millisecond, "c", "a", "down"},
+		{12600 * time.Millisecond, "c", "a", ""},
+	}
+	for _, tt := range tests {
+		d := decide(p, tt.at, link(tt.from, tt.to), plain())
+		got := ""
+		if d.Drop {
+			got = d.Notes[0].Action
+		}
+		if got != tt.want {
+			t.Errorf("at %v %s->%s: got %q (%v), want %q", tt.at, tt.from, tt.to, got, d.Notes, tt.want)
+		}
+	}
+	names := []string{}
+	for _, pt := range p.Describe(0).Partitions {
+		names = append(names, pt.Name)
+	}
+	if want := []string{"a|b,c", "a|b", "b|c"}; !slices.Equal(names, want) {
+		t.Errorf("partition names %q, want %q", names, want)
+	}
+}
+
+func TestFlagsMatchFile(t *testing.T) {
+	// --loss a->b=5% decides exactly like the file rule of the same name.
+	fromFlags := mustFlags(t, "--seed", "42", "--loss", "a->b=5%")
+	fromFile := mustParse(t, "seed: 42\nrules:\n  - {name: a->b, match: {link: a->b}, loss: 5%}\n")
+	for i := range 2000 {
+		now := time.Duration(i) * time.Millisecond
+		a := decide(fromFlags, now, link("a", "b"), plain())
+		b := decide(fromFile, now, link("a", "b"), plain())
+		if a.Drop != b.Drop {
+			t.Fatalf("frame %d: flags drop %v, file drop %v", i, a.Drop, b.Drop)
+		}
+	}
+}
+
+func TestFlagsLoadWithFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(path, []byte("seed: 1\nrules:\n  - {name: f, delay: 1ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var f Flags
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f.Register(fs)
+	if f.Given() {
+		t.Error("Given() before parsing = true")
+	}
+	if err := fs.Parse([]string{"--seed", "7", "--loss", "a->b=1%"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Load(path, abc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Describe(0)
+	if d.Seed != 7 || len(d.Rules) != 2 || d.Rules[0].Name != "f" || d.Rules[1].Name != "a->b" {
+		t.Errorf("got %v, want seed 7, rules f then a->b", d)
+	}
+	if !strings.Contains(d.Text, `--loss "a->b=1%"`) {
+		t.Errorf("text %q does not show the flags", d.Text)
+	}
+}

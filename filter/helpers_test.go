@@ -1,0 +1,95 @@
+package filter
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+)
+
+var (
+	macA = [6]byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
+	macB = [6]byte{0x52, 0x54, 0x00, 0x65, 0x43, 0x21}
+	ipA  = netip.MustParseAddr("10.42.0.10")
+	ipB  = netip.MustParseAddr("10.42.0.11")
+)
+
+// ipv4Frame builds Ethernet + IPv4 + l4 (already built) with proto.
+func ipv4Frame(src, dst [6]byte, sip, dip netip.Addr, proto uint8, l4 []byte) []byte {
+	f := make([]byte, 14+20+len(l4))
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	binary.BigEndian.PutUint16(f[12:], etherIPv4)
+	ip := f[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(l4)))
+	ip[8] = 64
+	ip[9] = proto
+	s4, d4 := sip.As4(), dip.As4()
+	copy(ip[12:16], s4[:])
+	copy(ip[16:20], d4[:])
+	copy(ip[20:], l4)
+	return f
+}
+
+func udpFrame(src, dst [6]byte, sip, dip netip.Addr, sport, dport uint16, payload []byte) []byte {
+	u := make([]byte, 8+len(payload))
+	binary.BigEndian.PutUint16(u[0:], sport)
+	binary.BigEndian.PutUint16(u[2:], dport)
+	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
+	copy(u[8:], payload)
+	return ipv4Frame(src, dst, sip, dip, protoUDP, u)
+}
+
+func tcpFrame(sport, dport uint16, flags uint8, payload []byte) []byte {
+	t := make([]byte, 20+len(payload))
+	binary.BigEndian.PutUint16(t[0:], sport)
+	binary.BigEndian.PutUint16(t[2:], dport)
+	t[12] = 5 << 4
+	t[13] = flags
+	copy(t[20:], payload)
+	return ipv4Frame(macA, macB, ipA, ipB, protoTCP, t)
+}
+
+// announce is an NXSB-shaped UDP datagram from a to b's port 37020.
+func announce() []byte {
+	return udpFrame(macA, macB, ipA, ipB, 37020, 37020, []byte("NXSB\x01\x06node-a"))
+}
+
+// plain is a 100-byte UDP frame that no payload matcher expects.
+func plain() []byte {
+	return udpFrame(macA, macB, ipA, ipB, 5000, 6000, make([]byte, 58))
+}
+
+func link(from, to string) hub.Link {
+	return hub.Link{From: 0, To: 1, FromName: from, ToName: to}
+}
+
+var abc = []string{"a", "b", "c"}
+
+func mustParse(t testing.TB, src string) *Policy {
+	t.Helper()
+	p, err := Parse([]byte(src), "test.yaml", abc)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+func mustFlags(t testing.TB, args ...string) *Policy {
+	t.Helper()
+	p, err := ParseFlags(args, abc)
+	if err != nil {
+		t.Fatalf("ParseFlags(%q): %v", args, err)
+	}
+	return p
+}
+
+// decide runs one Decide and returns a copy of the decision.
+func decide(p *Policy, now time.Duration, l hub.Link, frame []byte) hub.Decision {
+	var d hub.Decision
+	p.Decide(now, l, frame, &d)
+	return d
+}

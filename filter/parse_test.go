@@ -1,0 +1,284 @@
+package filter
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadExamples(t *testing.T) {
+	files, err := filepath.Glob("../testdata/policies/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 10 {
+		t.Fatalf("got %d example policies, want at least 10", len(files))
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			p, err := Load(f, abc)
+			if err != nil {
+				t.Fatalf("Load(%s): %v", f, err)
+			}
+			if d := p.Describe(0); len(d.Rules)+len(d.Partitions) == 0 && !strings.Contains(f, "flap") {
+				t.Errorf("Load(%s) described %+v, want rules or partitions", f, d)
+			}
+		})
+	}
+}
+
+func TestLoadDoneWhenIsShort(t *testing.T) {
+	data, err := os.ReadFile("../testdata/policies/done-when.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines++
+		}
+	}
+	if lines > 12 {
+		t.Errorf("done-when.yaml has %d lines of policy, want at most 12", lines)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string // each must appear, in order, one per error
+	}{
+		{"unknown-top-key", "seed: 1\nrulez: []\n",
+			[]string{`test.yaml:2:1: unknown key "rulez"`}},
+		{"unknown-rule-key", "rules:\n  - name: x\n    los: 5%\n",
+			[]string{`test.yaml:3:5: rules[0]: unknown key "los"`}},
+		{"unknown-match-key", "rules:\n  - name: x\n    match: {port: a}\n",
+			[]string{`test.yaml:3:13: rules[0].match: unknown key "port"`}},
+		{"probability-out-of-range", "rules:\n  - name: x\n  - name: y\n  - name: z\n    loss: {probability: 1.5}\n",
+			[]string{`test.yaml:5:25: rules[2].loss.probability: 1.5 is outside [0,1]`}},
+		{"percent-out-of-range", "rules:\n  - name: x\n    loss: 150%\n",
+			[]string{`test.yaml:3:11: rules[0].loss: 1.5 is outside [0,1]`}},
+		{"wrong-type-list-for-scalar", "rules:\n  - name: x\n    loss: [1, 2]\n",
+			[]string{`rules[0].loss: want a mapping, got a list`}},
+		{"wrong-type-seed", "seed: [1]\n",
+			[]string{`test.yaml:1:7: seed: want a value, got a list`}},
+		{"negative-seed", "seed: -1\n",
+			[]string{`seed: "-1" is not an unsigned 64-bit integer`}},
+		{"rules-not-list", "rules: {name: x}\n",
+			[]string{`test.yaml:1:8: rules: want a list, got a mapping`}},
+		{"unknown-port", "rules:\n  - name: x\n    match: {from: d}\n",
+			[]string{`test.yaml:3:19: rules[0].match.from: port "d" does not exist (ports: a, b, c)`}},
+		{"unknown-port-in-link", "rules:\n  - name: x\n    match: {link: a->z}\n",
+			[]string{`rules[0].match.link: port "z" does not exist`}},
+		{"bad-link", "rules:\n  - name: x\n    match: {link: ab}\n",
+			[]string{`rules[0].match.link: "ab" is not a link`}},
+		{"unknown-port-in-partition", "partitions:\n  - {name: p, groups: a|q}\n",
+			[]string{`partitions[0].groups: port "q" does not exist`}},
+		{"unknown-port-in-schedule", "schedules:\n  - {name: s, port: q, at: 1s}\n",
+			[]string{`schedules[0].port: port "q" does not exist`}},
+		{"duplicate-rule-name", "rules:\n  - name: x\n  - name: x\n",
+			[]string{`test.yaml:3:11: rules[1].name: rule name "x" is used twice`}},
+		{"duplicate-key", "rules:\n  - name: x\n    name: y\n",
+			[]string{`test.yaml:3:5: rules[0].name: key given twice`}},
+		{"missing-name", "rules:\n  - loss: 5%\n",
+			[]string{`test.yaml:2:5: rules[0]: rule has no name`}},
+		{"bad-rule-name", "rules:\n  - name: \"a b\"\n",
+			[]string{`rules[0].name: rule name "a b" must be`}},
+		{"duration-no-unit", "rules:\n  - name: x\n    delay: 20\n",
+			[]string{`rules[0].delay: "20" needs a unit (e.g. 20ms)`}},
+		{"duration-negative", "rules:\n  - name: x\n    delay: {fixed: -5ms}\n",
+			[]string{`rules[0].delay.fixed: -5ms is negative`}},
+		{"bad-jitter", "rules:\n  - name: x\n    delay: 20ms±x\n",
+			[]string{`rules[0].delay: jitter: "x" is not a duration`}},
+		{"bad-distribution", "rules:\n  - name: x\n    delay: {fixed: 1ms, distribution: pareto}\n",
+			[]string{`rules[0].delay.distribution: "pareto" is not one of uniform, normal`}},
+		{"reorder-without-delay", "rules:\n  - name: x\n    reorder: 25%\n",
+			[]string{`rules[0]: reorder needs a delay in the same rule`}},
+		{"ambiguous-rate", "rules:\n  - name: x\n    rate: 10Mbps\n",
+			[]string{`rules[0].rate: "10Mbps" is ambiguous`}},
+		{"rate-too-low", "rules:\n  - name: x\n    rate: 10bit\n",
+			[]string{`rules[0].rate: 10bit is outside [1kbit, 1Tbit]`}},
+		{"rate-missing", "rules:\n  - name: x\n    rate: {burst: 3000B}\n",
+			[]string{`rules[0].rate: rate needs rate`}},
+		{"mtu-too-small", "rules:\n  - name: x\n    mtu: 10\n",
+			[]string{`rules[0].mtu: 10 bytes is outside [68,65535]`}},
+		{"bad-size", "rules:\n  - name: x\n    mtu: 1.5KB\n",
+			[]string{`rules[0].mtu: "1.5KB" is not a size`}},
+		{"copies-out-of-range", "rules:\n  - name: x\n    duplicate: {probability: 1%, copies: 99}\n",
+			[]string{`rules[0].duplicate.copies: 99 is outside [1,15]`}},
+		{"bits-out-of-range", "rules:\n  - name: x\n    corrupt: {probability: 1%, bits: 0}\n",
+			[]string{`rules[0].corrupt.bits: 0 is outside [1,64]`}},
+		{"bad-skip", "rules:\n  - name: x\n    corrupt: {probability: 1%, skip: udp}\n",
+			[]string{`rules[0].corrupt.skip: "udp" is not one of none, ethernet, ip, transport`}},
+		{"gemodel-without-p", "rules:\n  - name: x\n    loss: {gemodel: {r: 5%}}\n",
+			[]string{`rules[0].loss.gemodel: gemodel needs p`}},
+		{"loss-both", "rules:\n  - name: x\n    loss: {probability: 1%, gemodel: {p: 1%}}\n",
+			[]string{`rules[0].loss.gemodel: give probability or gemodel, not both`}},
+		{"bad-mac", "rules:\n  - name: x\n    match: {src_mac: 52:54:00}\n",
+			[]string{`rules[0].match.src_mac: "52:54:00" is not a MAC address`}},
+		{"bad-cidr", "rules:\n  - name: x\n    match: {dst_ip: 10.0.0.0/33}\n",
+			[]string{`rules[0].match.dst_ip: "10.0.0.0/33" is not an address or CIDR`}},
+		{"bad-protocol", "rules:\n  - name: x\n    match: {protocol: sctpx}\n",
+			[]string{`rules[0].match.protocol: "sctpx" is not an IP protocol`}},
+		{"bad-port-range", "rules:\n  - name: x\n    match: {dst_port: 9-3}\n",
+			[]string{`rules[0].match.dst_port: range "9-3" ends before it starts`}},
+		{"bad-tcp-flag", "rules:\n  - name: x\n    match: {tcp_flags: \"syn !ak\"}\n",
+			[]string{`rules[0].match.tcp_flags: "!ak" is not a TCP flag`}},
+		{"bad-hex", "rules:\n  - name: x\n    match: {payload_hex: 4e5}\n",
+			[]string{`rules[0].match.payload_hex: "4e5" is not hex bytes`}},
+		{"first-zero", "rules:\n  - name: x\n    match: {first: 0}\n",
+			[]string{`rules[0].match.first: 0 is outside [1,4611686018427387904]`}},
+		{"matches-from-zero", "rules:\n  - name: x\n    match: {matches: 0-3}\n",
+			[]string{`rules[0].match.matches: matches are counted from 1`}},
+		{"bad-during", "rules:\n  - name: x\n    match: {during: 8s-5s}\n",
+			[]string{`rules[0].match.during: time window "8s-5s" ends before it starts`}},
+		{"trigger-unknown-rule", "partitions:\n  - name: p\n    groups: a|b\n    start: {rule: nope, matches: 3}\n",
+			[]string{`test.yaml:4:19: partitions[0].start.rule: no rule named "nope"`}},
+		{"partition-end-before-start", "partitions:\n  - {name: p, groups: a|b, start: 8s, end: 5s}\n",
+			[]string{`partitions[0]: ends at 5s, not after its start at 8s`}},
+		{"partition-one-group", "partitions:\n  - {name: p, groups: a}\n",
+			[]string{`partitions[0].groups: "a" needs at least two groups`}},
+		{"partition-port-twice", "partitions:\n  - {name: p, groups: a|a}\n",
+			[]string{`partitions[0].groups: port "a" is in more than one group`}},
+		{"partition-duplicate-name", "partitions:\n  - {name: p, groups: a|b}\n  - {name: p, groups: a|c}\n",
+			[]string{`partitions[1].name: partition name "p" is used twice`}},
+		{"schedule-every-too-short", "schedules:\n  - {name: s, port: a, at: 1s, down_for: 2s, every: 1s}\n",
+			[]string{`schedules[0]: with every, down_for must be positive and shorter than every`}},
+		{"schedule-port-twice", "schedules:\n  - {name: s, port: a, at: 1s}\n  - {name: t, port: a, at: 2s}\n",
+			[]string{`schedules[1]: port "a" already has schedule "s"`}},
+		{"group-named-like-port", "groups:\n  a: [b]\n",
+			[]string{`groups.a: group "a" has the name of a port`}},
+		{"alias", "rules:\n  - &r {name: x}\n  - *r\n",
+			[]string{`YAML aliases are not supported`}},
+		{"two-documents", "seed: 1\n---\nseed: 2\n",
+			[]string{`a policy is one YAML document`}},
+		{"syntax-error", "seed: 1\nrules: [\n",
+			[]string{`test.yaml:2: syntax:`}},
+		{"not-a-mapping", "- 1\n",
+			[]string{`test.yaml:1:1: want a mapping, got a list`}},
+		{"several-errors", "rules:\n  - name: x\n    loss: 2\n  - name: y\n    delay: -1s\n",
+			[]string{`rules[0].loss: 2 is outside [0,1]`, `rules[1].delay: -1s is negative`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Parse([]byte(tt.src), "test.yaml", abc)
+			if err == nil {
+				t.Fatalf("Parse(%q) = %v, nil; want error", tt.src, p)
+			}
+			if p != nil {
+				t.Errorf("Parse(%q) returned a policy with its error", tt.src)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("Parse(%q) error %v does not match ErrInvalid", tt.src, err)
+			}
+			var list ErrorList
+			if !errors.As(err, &list) {
+				t.Fatalf("Parse(%q) error is %T, want ErrorList", tt.src, err)
+			}
+			if len(list) != len(tt.want) {
+				t.Fatalf("Parse(%q) gave %d errors:\n%v\nwant %d", tt.src, len(list), err, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if got := list[i].Error(); !strings.Contains(got, w) {
+					t.Errorf("Parse(%q) error %d = %q, want it to contain %q", tt.src, i, got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseTooLarge(t *testing.T) {
+	data := []byte("seed: 1\n" + strings.Repeat("#", maxPolicyBytes))
+	if _, err := Parse(data, "big.yaml", abc); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Parse(%d bytes) error = %v, want too large", len(data), err)
+	}
+}
+
+func TestParseTooManyErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for range 200 {
+		b.WriteString("  - {name: x, loss: 9}\n")
+	}
+	_, err := Parse([]byte(b.String()), "t.yaml", abc)
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("Parse error = %v, want ErrorList", err)
+	}
+	if len(list) != maxErrors+1 {
+		t.Errorf("got %d errors, want %d (capped)", len(list), maxErrors+1)
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	tests := []struct {
+		name, rule string
+		want       string // the rule's actions, joined
+	}{
+		{"percent", "loss: 5%", "loss 5%"},
+		{"fraction", "loss: 0.05", "loss 5%"},
+		{"probability-key", "loss: {probability: 0.5%}", "loss 0.5%"},
+		{"gemodel-defaults", "loss: {gemodel: {p: 1%}}", "loss gemodel p=1% r=99% 1-h=100% 1-k=0%"},
+		{"gemodel-full", "loss: {gemodel: {p: 1%, r: 30%, 1-h: 90%, 1-k: 0.1%}}", "loss gemodel p=1% r=30% 1-h=90% 1-k=0.1%"},
+		{"delay-fixed", "delay: 20ms", "delay 20ms fifo"},
+		{"delay-plusminus", "delay: 20ms±5ms", "delay 20ms±5ms uniform fifo"},
+		{"delay-ascii", "delay: 20ms+-5ms", "delay 20ms±5ms uniform fifo"},
+		{"delay-mapping", "delay: {fixed: 1s, jitter: 100ms, distribution: normal, order: reorder}", "delay 1s±100ms normal reorder"},
+		{"reorder", "delay: 10ms\n    reorder: {probability: 25%, gap: 5}", "reorder 25% gap 5, delay 10ms fifo"},
+		{"duplicate", "duplicate: 1%", "duplicate 1% copies 1"},
+		{"corrupt", "corrupt: {probability: 1%, bits: 3, skip: transport}", "corrupt 1% bits 3 skip transport"},
+		{"rate", "rate: 10Mbit", "rate 10Mbit burst 1514B queue 65536B"},
+		{"rate-mapping", "rate: {rate: 512kbit/s, burst: 3KB, queue: 1MiB}", "rate 512kbit burst 3000B queue 1048576B"},
+		{"mtu", "mtu: 1500B", "mtu 1500"},
+		{"drop", "drop: true", "drop"},
+		{"count-only", "match: {from: a}", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustParse(t, "rules:\n  - name: r\n    "+tt.rule+"\n")
+			d := p.Describe(0)
+			if got := strings.Join(d.Rules[0].Actions, ", "); got != tt.want {
+				t.Errorf("actions of %q = %q, want %q", tt.rule, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseNilPortsSkipsCheck(t *testing.T) {
+	if _, err := Parse([]byte("rules:\n  - {name: x, match: {link: q->r}}\n"), "t", nil); err != nil {
+		t.Errorf("Parse with nil ports: %v, want no error", err)
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	for _, src := range []string{"", "# nothing\n", "---\n"} {
+		p, err := Parse([]byte(src), "t", abc)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", src, err)
+		}
+		if d := decide(p, time.Second, link("a", "b"), plain()); d.Drop || len(d.Copies) != 0 || len(d.Notes) != 0 {
+			t.Errorf("empty policy decided %+v, want pass-through", d)
+		}
+	}
+}
+
+func TestDescribeMatch(t *testing.T) {
+	p, err := Load("../testdata/policies/done-when.yaml", abc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Describe(0)
+	want := `from=a protocol=udp dst_port=37020 payload="NXSB" first=3`
+	if d.Rules[0].Match != want {
+		t.Errorf("match = %q, want %q", d.Rules[0].Match, want)
+	}
+	if d.Partitions[0].Schedule != "5s-8s" || d.Partitions[0].Active {
+		t.Errorf("partition = %+v, want 5s-8s inactive at 0", d.Partitions[0])
+	}
+	if d.Seed != 42 || !strings.Contains(d.Text, "NXSB") {
+		t.Errorf("seed %d text %q, want 42 and the source", d.Seed, d.Text)
+	}
+}

@@ -1,0 +1,366 @@
+package filter
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"l2hub/hub"
+)
+
+// Policy is a compiled, validated fault policy. It implements hub.Policy.
+//
+// Decide and the control hooks (StartPartition, HealPartition,
+// AddPartition, HealAll, SetLink, Describe) must be called from one
+// goroutine, the hub loop. Stats is safe for concurrent use.
+type Policy struct {
+	name  string // file name, or "flags"
+	text  string // the source as given, for the control API
+	seed  uint64
+	ports map[string]bool // nil: port names are not checked
+
+	groups map[string][]string
+	rules  []*rule
+	byName map[string]*rule
+
+	links map[linkKey]*linkState // hub loop only
+
+	// mu guards the shape of partitions and portStates for Stats; the hub
+	// loop, their only writer, reads them without it.
+	mu         sync.RWMutex
+	partitions []*partition
+	portStates map[string]*portState
+}
+
+var _ hub.Policy = (*Policy)(nil)
+
+type linkKey struct{ from, to string }
+
+// linkState is everything the policy keeps for one ordered link.
+type linkState struct {
+	from, to         string
+	fromPort, toPort *portState
+	sep              []bool // sep[i]: partition i separates from and to
+	rules            []ruleLink
+}
+
+type partition struct {
+	name     string
+	groups   [][]string
+	side     map[string]int // port -> 1 + group index
+	schedule string         // for people: "5s-8s", "after rule x matched 3 times"
+	hold     time.Duration  // how long a trigger-started partition lasts; 0 = until healed
+	adhoc    bool
+	tg       toggle
+}
+
+func (pt *partition) spec() string {
+	parts := make([]string, len(pt.groups))
+	for i, g := range pt.groups {
+		parts[i] = strings.Join(g, ",")
+	}
+	return strings.Join(parts, "|")
+}
+
+func (pt *partition) separates(from, to string) bool {
+	a, b := pt.side[from], pt.side[to]
+	return a != 0 && b != 0 && a != b
+}
+
+type portState struct {
+	name     string
+	schedule string // schedule name, "" when only the control API moves it
+	desc     string
+	tg       toggle
+}
+
+// trigger starts or ends a partition when a rule has matched n times (on
+// one link, or on all links when link is unset).
+type trigger struct {
+	rule    string
+	hasLink bool
+	link    [2]string
+	n       int64
+	count   int64
+	fired   bool
+	part    *partition
+	start   bool
+}
+
+func (t *trigger) hit(now time.Duration, from, to string) {
+	if t.fired || (t.hasLink && (from != t.link[0] || to != t.link[1])) {
+		return
+	}
+	t.count++
+	if t.count < t.n {
+		return
+	}
+	t.fired = true
+	if t.start {
+		t.part.tg.set(now, true, t.part.hold)
+	} else {
+		t.part.tg.set(now, false, 0)
+	}
+}
+
+func newPolicy(name string, ports []string) *Policy {
+	p := &Policy{
+		name:       name,
+		groups:     map[string][]string{},
+		byName:     map[string]*rule{},
+		links:      map[linkKey]*linkState{},
+		portStates: map[string]*portState{},
+	}
+	if ports != nil {
+		p.ports = make(map[string]bool, len(ports))
+		for _, n := range ports {
+			p.ports[n] = true
+		}
+	}
+	return p
+}
+
+// Seed returns the policy's seed.
+func (p *Policy) Seed() uint64 { return p.seed }
+
+// Name returns where the policy came from: its file name, or "flags".
+func (p *Policy) Name() string { return p.name }
+
+// Decide implements hub.Policy. Order of evaluation, first to last, each
+// step able to end it with a drop:
+//  1. link down: the ingress or egress port's link is down;
+//  2. partitions, in file order (then ad-hoc ones in creation order);
+//  3. every rule whose criteria match, in file order; a rule's impairments
+//     run in netem's order (mtu, drop, loss, duplicate, corrupt,
+//     reorder/delay, rate) and a later rule sees the copies, delays and bytes
+//     an earlier one produced. A drop ends evaluation: later rules neither
+//     match nor count the frame.
+//
+// Decide does not retain frame or d; corrupted copies are fresh slices.
+func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
+	ls := p.linkState(link.FromName, link.ToName)
+	for _, ps := range [2]*portState{ls.fromPort, ls.toPort} {
+		if on, sched := ps.tg.on(now); on {
+			rule := ""
+			if sched {
+				rule = ps.schedule
+			}
+			ps.tg.drops.Add(1)
+			d.Drop = true
+			d.Copies = d.Copies[:0]
+			d.Notes = append(d.Notes, hub.Note{Rule: rule, Action: "down", Detail: "port " + ps.name})
+			return
+		}
+	}
+	for len(ls.sep) < len(p.partitions) {
+		ls.sep = append(ls.sep, p.partitions[len(ls.sep)].separates(ls.from, ls.to))
+	}
+	for i, pt := range p.partitions {
+		if !ls.sep[i] {
+			continue
+		}
+		if on, _ := pt.tg.on(now); on {
+			pt.tg.drops.Add(1)
+			d.Drop = true
+			d.Copies = d.Copies[:0]
+			d.Notes = append(d.Notes, hub.Note{Rule: pt.name, Action: "partition", Detail: pt.spec()})
+			return
+		}
+	}
+	e := eval{now: now, frame: frame, d: d}
+	for i, r := range p.rules {
+		rl := &ls.rules[i]
+		if !rl.applies || !r.m.frameOK(now, frame, &e.pk) {
+			continue
+		}
+		rl.n++
+		if !r.win.ok(rl.n) {
+			continue
+		}
+		r.c.matched.Add(1)
+		for _, t := range r.triggers {
+			t.hit(now, ls.from, ls.to)
+		}
+		if r.apply(&e, rl) {
+			return
+		}
+	}
+	if e.multi && len(d.Copies) == 1 {
+		if c := d.Copies[0]; c.Delay == 0 && c.Frame == nil && len(c.Notes) == 0 {
+			d.Copies = d.Copies[:0] // one plain copy is the default
+		}
+	}
+}
+
+func (p *Policy) linkState(from, to string) *linkState {
+	k := linkKey{from, to}
+	if ls := p.links[k]; ls != nil {
+		return ls
+	}
+	ls := &linkState{from: from, to: to, rules: make([]ruleLink, len(p.rules))}
+	for i, r := range p.rules {
+		rl := &ls.rules[i]
+		if rl.applies = r.m.linkOK(from, to); rl.applies {
+			rl.s1, rl.s2 = streamSeed(p.seed, from, to, r.name)
+		}
+	}
+	ls.fromPort, ls.toPort = p.port(from), p.port(to)
+	p.links[k] = ls
+	return ls
+}
+
+// port returns the state of a port, creating it on first use.
+func (p *Policy) port(name string) *portState {
+	if ps := p.portStates[name]; ps != nil {
+		return ps
+	}
+	ps := &portState{name: name}
+	p.mu.Lock()
+	p.portStates[name] = ps
+	p.mu.Unlock()
+	return ps
+}
+
+func (p *Policy) partition(name string) *partition {
+	for _, pt := range p.partitions {
+		if pt.name == name {
+			return pt
+		}
+	}
+	return nil
+}
+
+// StartPartition starts the named partition at now. It stays until healed,
+// or until its schedule's next transition.
+func (p *Policy) StartPartition(now time.Duration, name string) error {
+	pt := p.partition(name)
+	if pt == nil {
+		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
+	}
+	pt.tg.set(now, true, 0)
+	return nil
+}
+
+// HealPartition ends the named partition at now.
+func (p *Policy) HealPartition(now time.Duration, name string) error {
+	pt := p.partition(name)
+	if pt == nil {
+		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
+	}
+	pt.tg.set(now, false, 0)
+	return nil
+}
+
+// HealAll ends every partition at now.
+func (p *Policy) HealAll(now time.Duration) {
+	for _, pt := range p.partitions {
+		pt.tg.set(now, false, 0)
+	}
+}
+
+// AddPartition starts an ad-hoc partition at now: groups is "a|b,c" (ports
+// or group names). An empty name is derived from groups. Adding a name that
+// exists with the same groups starts it again; with other groups it is an
+// error. Ad-hoc partitions last as long as the Policy.
+func (p *Policy) AddPartition(now time.Duration, name, groups string) (string, error) {
+	gs, err := p.parseGroups(groups)
+	if err != nil {
+		return "", fmt.Errorf("partition %q: %w", groups, err)
+	}
+	pt := &partition{groups: gs, adhoc: true, schedule: "control API"}
+	pt.side = sides(gs)
+	if name == "" {
+		name = pt.spec()
+	}
+	if old := p.partition(name); old != nil {
+		if old.spec() != pt.spec() {
+			return "", fmt.Errorf("partition %q already exists as %s", name, old.spec())
+		}
+		old.tg.set(now, true, 0)
+		return name, nil
+	}
+	if len(p.partitions) >= maxPartitions {
+		return "", fmt.Errorf("partition %q: more than %d partitions", name, maxPartitions)
+	}
+	pt.name = name
+	pt.tg.set(now, true, 0)
+	p.mu.Lock()
+	p.partitions = append(p.partitions, pt)
+	p.mu.Unlock()
+	return name, nil
+}
+
+// SetLink sets a port's link up or down at now, overriding its schedule
+// until the schedule's next transition. While down, frames to and from the
+// port are dropped with an Action "down" note.
+func (p *Policy) SetLink(now time.Duration, port string, up bool) error {
+	if p.ports != nil && !p.ports[port] {
+		return fmt.Errorf("port %q: %w", port, hub.ErrNoPort)
+	}
+	p.port(port).tg.set(now, !up, 0)
+	return nil
+}
+
+func sides(groups [][]string) map[string]int {
+	m := map[string]int{}
+	for i, g := range groups {
+		for _, n := range g {
+			m[n] = i + 1
+		}
+	}
+	return m
+}
+
+// parseGroups reads "a|b,c" into groups of port names, expanding group names
+// and checking ports. A port may be in only one group.
+func (p *Policy) parseGroups(s string) ([][]string, error) {
+	parts := strings.Split(s, "|")
+	if len(parts) < 2 {
+		return nil, fmt.Errorf("%q needs at least two groups separated by |", s)
+	}
+	seen := map[string]bool{}
+	var out [][]string
+	for _, part := range parts {
+		var g []string
+		for _, n := range strings.Split(part, ",") {
+			ports, err := p.expand(strings.TrimSpace(n))
+			if err != nil {
+				return nil, err
+			}
+			for _, port := range ports {
+				if seen[port] {
+					return nil, fmt.Errorf("port %q is in more than one group", port)
+				}
+				seen[port] = true
+				g = append(g, port)
+			}
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// expand turns a port or group name into port names.
+func (p *Policy) expand(name string) ([]string, error) {
+	if g, ok := p.groups[name]; ok {
+		return g, nil
+	}
+	if !validName(name) {
+		return nil, fmt.Errorf("%q is not a port name", name)
+	}
+	if p.ports != nil && !p.ports[name] {
+		return nil, fmt.Errorf("port %q does not exist (ports: %s)", name, strings.Join(sortedKeys(p.ports), ", "))
+	}
+	return []string{name}, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

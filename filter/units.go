@@ -1,0 +1,345 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Value parsers shared by the YAML and flag front ends. Each returns a plain
+// message; the caller adds the file, line, column and field path.
+
+// parseProbability reads "5%", "0.05", "1" or "0" into [0,1].
+func parseProbability(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	scale := 1.0
+	if t, ok := strings.CutSuffix(s, "%"); ok {
+		s, scale = strings.TrimSpace(t), 100
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a probability (write 5%% or 0.05)", s)
+	}
+	v /= scale
+	if v < 0 || v > 1 {
+		return 0, fmt.Errorf("%s is outside [0,1]", formatFloat(v))
+	}
+	return v, nil
+}
+
+// maxDuration bounds every time value in a policy (delays, windows,
+// schedules): a day is far beyond any test, and keeps sums from overflowing.
+const maxDuration = 24 * time.Hour
+
+// parseDuration reads a non-negative Go duration ("20ms", "1.5s"); a bare 0
+// is allowed, other bare numbers need a unit.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+			return 0, fmt.Errorf("%q needs a unit (e.g. %sms)", s, s)
+		}
+		return 0, fmt.Errorf("%q is not a duration (write 20ms, 1.5s)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%s is negative", d)
+	}
+	if d > maxDuration {
+		return 0, fmt.Errorf("%s is longer than %s", d, maxDuration)
+	}
+	return d, nil
+}
+
+// parseDelay reads "20ms", "20ms±5ms" or "20ms+-5ms" into fixed and jitter.
+func parseDelay(s string) (fixed, jitter time.Duration, err error) {
+	s = strings.TrimSpace(s)
+	a, b, ok := strings.Cut(s, "±")
+	if !ok {
+		a, b, ok = strings.Cut(s, "+-")
+	}
+	if fixed, err = parseDuration(a); err != nil {
+		return 0, 0, err
+	}
+	if ok {
+		if jitter, err = parseDuration(b); err != nil {
+			return 0, 0, fmt.Errorf("jitter: %w", err)
+		}
+	}
+	return fixed, jitter, nil
+}
+
+// Rates are bits per second with SI prefixes, as tc writes them ("10Mbit").
+// "Mbps" is refused: tc reads it as megabytes, most people as megabits.
+const (
+	minRate = 1_000             // 1 kbit/s
+	maxRate = 1_000_000_000_000 // 1 Tbit/s
+)
+
+func parseRate(s string) (uint64, error) {
+	t := strings.TrimSpace(s)
+	low := strings.ToLower(t)
+	low = strings.TrimSuffix(low, "/s")
+	if strings.HasSuffix(low, "bps") {
+		return 0, fmt.Errorf("%q is ambiguous: write bits per second, e.g. 10Mbit", s)
+	}
+	num, ok := strings.CutSuffix(low, "bit")
+	if !ok {
+		return 0, fmt.Errorf("%q is not a rate (write 10Mbit, 512kbit, 1Gbit)", s)
+	}
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(num, "k"):
+		mult, num = 1e3, num[:len(num)-1]
+	case strings.HasSuffix(num, "m"):
+		mult, num = 1e6, num[:len(num)-1]
+	case strings.HasSuffix(num, "g"):
+		mult, num = 1e9, num[:len(num)-1]
+	case strings.HasSuffix(num, "t"):
+		mult, num = 1e12, num[:len(num)-1]
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a rate (write 10Mbit, 512kbit, 1Gbit)", s)
+	}
+	v *= mult
+	if v < minRate || v > maxRate {
+		return 0, fmt.Errorf("%s is outside [1kbit, 1Tbit]", t)
+	}
+	return uint64(math.Round(v)), nil
+}
+
+// parseSize reads bytes: "1500", "1500B", "64KB" (1000), "64KiB" (1024),
+// "1MB", "1MiB".
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1000}, {"MB", 1000_000}, {"B", 1}}
+	num, mult := t, int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (write 1500, 1500B, 64KiB)", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("%s is negative", t)
+	}
+	if v > math.MaxInt32/mult {
+		return 0, fmt.Errorf("%s is too large", t)
+	}
+	return v * mult, nil
+}
+
+// parseIntRange reads "N", "N-M", "N-" (open) or "-M" into [lo, hi]; hi < 0
+// means unbounded. parse reads one bound.
+func parseIntRange(s string, parse func(string) (int64, error)) (lo, hi int64, err error) {
+	s = strings.TrimSpace(s)
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		v, err := parse(s)
+		return v, v, err
+	}
+	lo, hi = 0, -1
+	if a = strings.TrimSpace(a); a != "" {
+		if lo, err = parse(a); err != nil {
+			return 0, 0, err
+		}
+	}
+	if b = strings.TrimSpace(b); b != "" {
+		if hi, err = parse(b); err != nil {
+			return 0, 0, err
+		}
+		if hi < lo {
+			return 0, 0, fmt.Errorf("range %q ends before it starts", s)
+		}
+	}
+	if a == "" && b == "" {
+		return 0, 0, fmt.Errorf("range %q has no bounds", s)
+	}
+	return lo, hi, nil
+}
+
+func parseCount(s string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+	}
+	return v, nil
+}
+
+// parseTimeRange reads "5s-8s" or "5s-" (open) into [from, to); to < 0 means
+// never.
+func parseTimeRange(s string) (from, to time.Duration, err error) {
+	s = strings.TrimSpace(s)
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not a time window (write 5s-8s or 5s-)", s)
+	}
+	if from, err = parseDuration(a); err != nil {
+		return 0, 0, err
+	}
+	to = -1
+	if strings.TrimSpace(b) != "" {
+		if to, err = parseDuration(b); err != nil {
+			return 0, 0, err
+		}
+		if to <= from {
+			return 0, 0, fmt.Errorf("time window %q ends before it starts", s)
+		}
+	}
+	return from, to, nil
+}
+
+// parsePrefix reads an IPv4 or IPv6 address or CIDR.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parseMAC reads six colon- or dash-separated hex octets.
+func parseMAC(s string) ([6]byte, error) {
+	var m [6]byte
+	t := strings.ReplaceAll(strings.TrimSpace(s), "-", ":")
+	parts := strings.Split(t, ":")
+	if len(parts) != 6 {
+		return m, fmt.Errorf("%q is not a MAC address (write 52:54:00:12:34:56)", s)
+	}
+	for i, p := range parts {
+		v, err := strconv.ParseUint(p, 16, 8)
+		if err != nil || len(p) > 2 {
+			return m, fmt.Errorf("%q is not a MAC address (write 52:54:00:12:34:56)", s)
+		}
+		m[i] = byte(v)
+	}
+	return m, nil
+}
+
+var etherTypeNames = map[string]uint16{
+	"ipv4": 0x0800, "arp": 0x0806, "ipv6": 0x86dd, "vlan": 0x8100, "lldp": 0x88cc,
+}
+
+func parseEtherType(s string) (uint16, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if v, ok := etherTypeNames[t]; ok {
+		return v, nil
+	}
+	v, err := strconv.ParseUint(t, 0, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an EtherType (ipv4, arp, ipv6, or a number such as 0x88cc)", s)
+	}
+	return uint16(v), nil
+}
+
+var protocolNames = map[string]uint8{"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "icmpv6": 58}
+
+func parseProtocol(s string) (uint8, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if v, ok := protocolNames[t]; ok {
+		return v, nil
+	}
+	v, err := strconv.ParseUint(t, 0, 8)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an IP protocol (tcp, udp, icmp, or 0-255)", s)
+	}
+	return uint8(v), nil
+}
+
+func parsePort(s string) (int64, error) {
+	v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port number (0-65535)", s)
+	}
+	return int64(v), nil
+}
+
+// TCP flag bits, as in the TCP header's 13th byte.
+var tcpFlagBits = map[string]uint8{
+	"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80,
+}
+
+// parseTCPFlags reads "syn !ack" (also comma- or plus-separated): listed
+// flags must be set, "!"-prefixed flags clear, the rest are ignored.
+func parseTCPFlags(s string) (mask, value uint8, err error) {
+	fields := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == ' ' || r == ',' || r == '+' })
+	if len(fields) == 0 {
+		return 0, 0, errors.New("no TCP flags given (write e.g. \"syn !ack\")")
+	}
+	for _, f := range fields {
+		neg := strings.HasPrefix(f, "!")
+		bit, ok := tcpFlagBits[strings.TrimPrefix(f, "!")]
+		if !ok {
+			return 0, 0, fmt.Errorf("%q is not a TCP flag (fin syn rst psh ack urg ece cwr, ! to negate)", f)
+		}
+		if mask&bit != 0 {
+			return 0, 0, fmt.Errorf("TCP flag %q given twice", strings.TrimPrefix(f, "!"))
+		}
+		mask |= bit
+		if !neg {
+			value |= bit
+		}
+	}
+	return mask, value, nil
+}
+
+// portName checks the spelling of a port or group name: what QEMU ids and
+// hub port names use, with nothing that collides with the link syntax.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.':
+		case r == '-' || r == ':':
+		default:
+			return false
+		}
+	}
+	return !strings.Contains(s, "->") && !strings.HasPrefix(s, "-")
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func formatUint(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// formatPct renders a probability as a percentage: 0.05 -> "5%".
+func formatPct(p float64) string { return strconv.FormatFloat(p*100, 'g', 6, 64) + "%" }
+
+// validRuleName accepts printable ASCII without spaces or quotes, so a rule
+// name reads plainly in notes, counters and metric labels.
+func validRuleName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '"' || c == '\'' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
