@@ -1,0 +1,23 @@
+// Package tap holds what attaches to a hub port: QEMU's socket back ends
+// (length-prefixed streams over TCP and unix sockets, datagrams over UDP and
+// unix datagram sockets, the socket multicast group), an in-memory pipe for
+// tests, the port spec syntax users write ("a=tcp:127.0.0.1:7001") and the
+// runners that keep a port's transport going (accept, dial and redial, bind).
+//
+// Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn] and
+// [PipeEnd]. The framing is symmetric, so the same types serve the VM side
+// of tests and load generators ([DialStream], [JoinMcastLikeQEMU]).
+//
+// Untrusted input is bounded: a stream's length prefix is checked against the
+// configured maximum before anything is read or allocated for the body, and
+// a datagram is read into a buffer one byte larger than the maximum so that
+// truncation is seen. Bad frames that leave the connection usable are
+// returned as *[hub.FrameError] (the reader counts them and reads on); a bad
+// length prefix is fatal to its connection and wraps [hub.ErrFrameTooLarge].
+//
+// Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
+// reads, one writes, Close may come from any goroutine, unblocks both, is
+// safe to call more than once, and afterwards every method returns
+// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run; Close
+// and Spec are safe from any goroutine. [Spec] values are plain data.
+package tap

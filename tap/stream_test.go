@@ -1,0 +1,388 @@
+package tap_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/tap"
+	"l2hub/tap/taptest"
+)
+
+// memConn is a net.Conn reading from r and writing to w, so that the
+// framer can be tested against exact read patterns (one byte at a time,
+// errors mid-frame) without sockets.
+type memConn struct {
+	r io.Reader
+	w io.Writer
+}
+
+func (c *memConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
+func (c *memConn) Write(b []byte) (int, error)      { return c.w.Write(b) }
+func (c *memConn) Close() error                     { return nil }
+func (c *memConn) LocalAddr() net.Addr              { return &net.UnixAddr{Name: "mem", Net: "mem"} }
+func (c *memConn) RemoteAddr() net.Addr             { return &net.UnixAddr{Name: "peer", Net: "mem"} }
+func (c *memConn) SetDeadline(time.Time) error      { return nil }
+func (c *memConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
+func newReadConn(r io.Reader, maxFrame int) *tap.StreamConn {
+	return tap.NewStreamConn(&memConn{r: r, w: io.Discard}, maxFrame)
+}
+
+func prefixed(frames ...[]byte) []byte {
+	var b []byte
+	for _, f := range frames {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// readResult is one ReadFrame outcome in a comparable form.
+type readResult struct {
+	frame  string
+	reason hub.DropReason
+	n      int
+	err    string // "", "eof", "unexpected-eof", "too-large", or the error text
+}
+
+func (r readResult) String() string {
+	switch {
+	case r.err != "":
+		return r.err
+	case r.reason != hub.DropNone:
+		return fmt.Sprintf("drop %s %d", r.reason, r.n)
+	}
+	return fmt.Sprintf("frame %d %x", len(r.frame), r.frame[:min(len(r.frame), 16)])
+}
+
+func classify(n int, err error, buf []byte) readResult {
+	var fe *hub.FrameError
+	switch {
+	case err == nil:
+		return readResult{frame: string(buf[:n])}
+	case errors.As(err, &fe):
+		return readResult{reason: fe.Reason, n: fe.Len}
+	case err == io.EOF:
+		return readResult{err: "eof"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return readResult{err: "unexpected-eof"}
+	case errors.Is(err, hub.ErrFrameTooLarge):
+		return readResult{err: "too-large"}
+	}
+	return readResult{err: err.Error()}
+}
+
+// readAll reads until a fatal error and returns every result, the last
+// being the error.
+func readAll(s *tap.StreamConn, bufLen int) []readResult {
+	buf := make([]byte, bufLen)
+	var out []readResult
+	for {
+		n, err := s.ReadFrame(buf)
+		r := classify(n, err, buf)
+		out = append(out, r)
+		if r.err != "" {
+			return out
+		}
+	}
+}
+
+// referenceRead decodes a stream the obvious way, for the differential
+// tests: the behaviour ReadFrame promises, written without buffering.
+func referenceRead(data []byte, maxFrame, bufLen int) []readResult {
+	var out []readResult
+	for {
+		switch {
+		case len(data) == 0:
+			return append(out, readResult{err: "eof"})
+		case len(data) < 4:
+			return append(out, readResult{err: "unexpected-eof"})
+		}
+		n := binary.BigEndian.Uint32(data)
+		data = data[4:]
+		if n == 0 || n > uint32(maxFrame) {
+			return append(out, readResult{err: "too-large"})
+		}
+		if uint32(len(data)) < n {
+			return append(out, readResult{err: "unexpected-eof"})
+		}
+		body := data[:n]
+		data = data[n:]
+		switch {
+		case n < tap.MinFrame:
+			out = append(out, readResult{reason: hub.DropRunt, n: int(n)})
+		case int(n) > bufLen:
+			out = append(out, readResult{reason: hub.DropOversize, n: int(n)})
+		default:
+			out = append(out, readResult{frame: string(body)})
+		}
+	}
+}
+
+func TestStreamRead(t *testing.T) {
+	f60, f1514, fmax := taptest.Frame(1, 60, 1), taptest.Frame(1, 1514, 2), taptest.Frame(1, tap.DefaultMaxFrame, 3)
+	runt := taptest.Frame(1, 13, 4)
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+		bufLen int
+	}{
+		{"one-frame", prefixed(f60), tap.DefaultMaxFrame},
+		{"max-frame", prefixed(fmax), tap.DefaultMaxFrame},
+		{"several-frames", prefixed(f60, f1514, fmax, f60), tap.DefaultMaxFrame},
+		{"runt-then-frame", prefixed(runt, f60), tap.DefaultMaxFrame},
+		{"one-byte-runt", prefixed([]byte{7}, f60), tap.DefaultMaxFrame},
+		{"frame-longer-than-buffer", prefixed(f1514, f60), 1000},
+		{"zero-prefix", append(prefixed(f60), 0, 0, 0, 0), tap.DefaultMaxFrame},
+		{"prefix-max-plus-one", binary.BigEndian.AppendUint32(nil, tap.DefaultMaxFrame+1), tap.DefaultMaxFrame},
+		{"prefix-all-ones", []byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3}, tap.DefaultMaxFrame},
+		{"cut-in-prefix", append(prefixed(f60), 0, 0), tap.DefaultMaxFrame},
+		{"cut-in-body", prefixed(f60)[:30], tap.DefaultMaxFrame},
+		{"cut-in-runt", prefixed(runt)[:8], tap.DefaultMaxFrame},
+		{"empty", nil, tap.DefaultMaxFrame},
+	} {
+		want := referenceRead(tc.stream, tap.DefaultMaxFrame, tc.bufLen)
+		for _, rd := range []struct {
+			name string
+			wrap func(io.Reader) io.Reader
+		}{
+			{"whole", func(r io.Reader) io.Reader { return r }},
+			{"one-byte-reads", iotest.OneByteReader},
+			{"half-reads", iotest.HalfReader},
+			{"data-with-eof", iotest.DataErrReader},
+		} {
+			t.Run(tc.name+"/"+rd.name, func(t *testing.T) {
+				got := readAll(newReadConn(rd.wrap(bytes.NewReader(tc.stream)), 0), tc.bufLen)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("got %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
+
+func TestStreamReadAfterClose(t *testing.T) {
+	s := newReadConn(bytes.NewReader(prefixed(taptest.Frame(1, 60, 0))), 0)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close() = %v, want nil", err)
+	}
+	if _, err := s.ReadFrame(make([]byte, 100)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("ReadFrame after Close = %v, want net.ErrClosed", err)
+	}
+	if err := s.WriteFrame(taptest.Frame(1, 60, 0)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WriteFrame after Close = %v, want net.ErrClosed", err)
+	}
+	if err := s.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close = %v, want net.ErrClosed", err)
+	}
+}
+
+// countingWriter records each Write separately.
+type countingWriter struct{ writes [][]byte }
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.writes = append(w.writes, bytes.Clone(b))
+	return len(b), nil
+}
+
+func TestStreamWriteOneWritePerFrame(t *testing.T) {
+	for _, size := range []int{1, tap.MinFrame, 60, 1514, 9000, tap.DefaultMaxFrame} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			w := &countingWriter{}
+			s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 0)
+			f := taptest.Frame(2, size, size)
+			if err := s.WriteFrame(f); err != nil {
+				t.Fatalf("WriteFrame: %v", err)
+			}
+			if len(w.writes) != 1 {
+				t.Fatalf("got %d writes, want 1", len(w.writes))
+			}
+			if want := prefixed(f); !bytes.Equal(w.writes[0], want) {
+				t.Fatalf("got %x..., want %x...", w.writes[0][:8], want[:8])
+			}
+		})
+	}
+}
+
+func TestStreamWriteBounds(t *testing.T) {
+	w := &countingWriter{}
+	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 1514)
+	for _, size := range []int{0, 1515, tap.DefaultMaxFrame} {
+		if err := s.WriteFrame(make([]byte, size)); !errors.Is(err, hub.ErrFrameTooLarge) {
+			t.Errorf("WriteFrame(%d bytes) with maximum 1514 = %v, want hub.ErrFrameTooLarge", size, err)
+		}
+	}
+	if len(w.writes) != 0 {
+		t.Errorf("got %d writes of refused frames, want 0", len(w.writes))
+	}
+}
+
+func TestStreamWriteZeroAllocs(t *testing.T) {
+	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
+	for _, size := range []int{60, 1514, tap.DefaultMaxFrame} {
+		f := taptest.Frame(2, size, 0)
+		if err := s.WriteFrame(f); err != nil { // warm the scratch buffer
+			t.Fatal(err)
+		}
+		if got := testing.AllocsPerRun(100, func() { s.WriteFrame(f) }); got != 0 {
+			t.Errorf("WriteFrame(%d bytes): got %v allocations per frame, want 0", size, got)
+		}
+	}
+}
+
+// repeatReader yields the same bytes forever.
+type repeatReader struct {
+	data []byte
+	off  int
+}
+
+func (r *repeatReader) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		c := copy(b[n:], r.data[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.data)
+	}
+	return n, nil
+}
+
+func TestStreamReadZeroAllocs(t *testing.T) {
+	s := newReadConn(&repeatReader{data: prefixed(taptest.Frame(1, 60, 0), taptest.Frame(1, 1514, 1))}, 0)
+	buf := make([]byte, tap.DefaultMaxFrame)
+	if got := testing.AllocsPerRun(100, func() { s.ReadFrame(buf) }); got != 0 {
+		t.Errorf("ReadFrame: got %v allocations per frame, want 0", got)
+	}
+}
+
+// A length prefix is untrusted: a huge one must cost a small error, not an
+// allocation of its size.
+func TestStreamBadPrefixAllocatesLittle(t *testing.T) {
+	const runs = 100
+	data := bytes.Repeat([]byte{0x7f, 0xff, 0xff, 0xff}, 1)
+	conns := make([]*tap.StreamConn, runs)
+	for i := range conns {
+		conns[i] = newReadConn(bytes.NewReader(data), 0)
+	}
+	buf := make([]byte, tap.DefaultMaxFrame)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, s := range conns {
+		if _, err := s.ReadFrame(buf); !errors.Is(err, hub.ErrFrameTooLarge) {
+			t.Fatalf("ReadFrame = %v, want hub.ErrFrameTooLarge", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 1024 {
+		t.Errorf("a 2 GiB length prefix cost %d bytes of allocation, want under 1 KiB", per)
+	}
+}
+
+func FuzzStreamRead(f *testing.F) {
+	f.Add(prefixed(taptest.Frame(1, 60, 0)), uint16(1514), uint16(1514), false)
+	f.Add(prefixed(taptest.Frame(1, 14, 0), []byte{1, 2, 3}, taptest.Frame(1, 100, 1)), uint16(90), uint16(200), true)
+	f.Add([]byte{0, 0, 0, 0}, uint16(1514), uint16(1514), false)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0}, uint16(0), uint16(0), true)
+	f.Add([]byte{0, 0, 5}, uint16(60), uint16(60), true)
+	f.Add(prefixed(taptest.Frame(1, 60, 0))[:20], uint16(60), uint16(60), false)
+	f.Fuzz(func(t *testing.T, data []byte, maxFrame, bufLen uint16, oneByte bool) {
+		m := tap.MinFrame + int(maxFrame)%2048
+		var r io.Reader = bytes.NewReader(data)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		got := readAll(newReadConn(r, m), int(bufLen))
+		want := referenceRead(data, m, int(bufLen))
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("max %d, buffer %d: got %v, want %v", m, bufLen, got, want)
+		}
+	})
+}
+
+func BenchmarkStreamWrite(b *testing.B) {
+	for _, size := range []int{60, 1514, 9000} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
+			f := taptest.Frame(2, size, 0)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if err := s.WriteFrame(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkStreamRead(b *testing.B) {
+	for _, size := range []int{60, 1514, 9000} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			s := newReadConn(&repeatReader{data: prefixed(taptest.Frame(1, size, 0))}, 0)
+			buf := make([]byte, tap.DefaultMaxFrame)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := s.ReadFrame(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The same over a real loopback TCP connection, the path QEMU uses.
+func BenchmarkStreamTCP(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	for _, size := range []int{60, 1514, 9000} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			c1, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c2, err := ln.Accept()
+			if err != nil {
+				b.Fatal(err)
+			}
+			w, r := tap.NewStreamConn(c1, 0), tap.NewStreamConn(c2, 0)
+			defer w.Close()
+			defer r.Close()
+			f := taptest.Frame(2, size, 0)
+			done := make(chan error, 1)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			go func() {
+				for range b.N {
+					if err := w.WriteFrame(f); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			buf := make([]byte, tap.DefaultMaxFrame)
+			for range b.N {
+				if _, err := r.ReadFrame(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
