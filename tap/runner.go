@@ -29,9 +29,9 @@ type Attacher interface {
 // "address in use" is reported before anything runs.
 type Runner interface {
 	// Run attaches the transport to the port named by Spec().Name and keeps
-	// it attached until ctx ends (it then closes what it opened and returns
-	// nil) or a fatal error (an unknown port, a port a datagram socket cannot
-	// attach to, a listener that fails). A Runner runs once.
+	// it attached until ctx ends or the hub stops (it then closes what it
+	// opened and returns nil) or a fatal error (an unknown port, a busy port
+	// for a datagram socket, which cannot wait its turn). A Runner runs once.
 	Run(ctx context.Context, a Attacher) error
 	// Spec returns the spec with what Open bound filled in: a port 0 becomes
 	// the port the system chose. Its QEMUArgs are what a VM needs.
@@ -189,10 +189,10 @@ func (b *runnerBase) start(ctx context.Context) (context.Context, context.Cancel
 
 func (b *runnerBase) signalQuit() { b.quitOnce.Do(func() { close(b.quit) }) }
 
-// attachErr turns an Attach error into Run's result: nil when the hub is
-// stopping anyway, a wrapped error otherwise.
+// attachErr turns an Attach error into Run's result: nil when the runner or
+// the hub is stopping anyway, a wrapped error otherwise.
 func (b *runnerBase) attachErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, hub.ErrStopped) {
 		return nil
 	}
 	return fmt.Errorf("port %q: attach: %w", b.spec.Name, err)
