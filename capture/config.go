@@ -1,0 +1,258 @@
+package capture
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"l2hub/hub"
+)
+
+// Format is a capture file format.
+type Format uint8
+
+const (
+	FormatPcapng   Format = iota // pcapng, nanosecond timestamps (the default)
+	FormatPcap                   // classic pcap, microsecond timestamps, as QEMU's filter-dump writes
+	FormatPcapNano               // classic pcap, nanosecond timestamps (magic 0xa1b23c4d)
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatPcapng:
+		return "pcapng"
+	case FormatPcap:
+		return "pcap"
+	case FormatPcapNano:
+		return "pcap-ns"
+	}
+	return fmt.Sprintf("format(%d)", uint8(f))
+}
+
+// ParseFormat parses "pcapng", "pcap" or "pcap-ns".
+func ParseFormat(s string) (Format, error) {
+	for _, f := range []Format{FormatPcapng, FormatPcap, FormatPcapNano} {
+		if s == f.String() {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("capture format %q: want pcapng, pcap or pcap-ns", s)
+}
+
+// FormatForPath picks classic pcap for a path ending in ".pcap" and pcapng
+// otherwise.
+func FormatForPath(path string) Format {
+	if strings.EqualFold(filepath.Ext(path), ".pcap") {
+		return FormatPcap
+	}
+	return FormatPcapng
+}
+
+// Points selects the capture points a Sink records.
+type Points uint8
+
+const (
+	PointsBoth    Points = iota // ingress and egress (the default)
+	PointsIngress               // what the peers sent, before any policy
+	PointsEgress                // what each peer was given
+)
+
+func (p Points) String() string {
+	switch p {
+	case PointsBoth:
+		return "both"
+	case PointsIngress:
+		return "ingress"
+	case PointsEgress:
+		return "egress"
+	}
+	return fmt.Sprintf("points(%d)", uint8(p))
+}
+
+// ParsePoints parses "both", "ingress" or "egress".
+func ParsePoints(s string) (Points, error) {
+	for _, p := range []Points{PointsBoth, PointsIngress, PointsEgress} {
+		if s == p.String() {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("capture points %q: want both, ingress or egress", s)
+}
+
+func (p Points) has(d hub.Direction) bool {
+	switch p {
+	case PointsIngress:
+		return d == hub.Ingress
+	case PointsEgress:
+		return d == hub.Egress
+	}
+	return true
+}
+
+// Overflow says what Observe does when the writer has fallen QueueBytes
+// behind.
+type Overflow uint8
+
+const (
+	// OverflowDrop drops the event and counts it (Stats.QueueFull). The hub
+	// loop never waits for the disk; this is the default for live hubs.
+	OverflowDrop Overflow = iota
+	// OverflowBlock makes Observe wait until the writer has caught up, so
+	// nothing is lost: for offline replay, where determinism matters more
+	// than the loop's latency.
+	OverflowBlock
+)
+
+func (o Overflow) String() string {
+	if o == OverflowBlock {
+		return "block"
+	}
+	return "drop"
+}
+
+// Limits and defaults.
+const (
+	DefaultSnaplen = 65536 // as QEMU's filter-dump (maxlen) and tcpdump of old
+	// MaxSnaplen is Wireshark's own limit for Ethernet.
+	MaxSnaplen           = 262144
+	DefaultQueueBytes    = 8 << 20
+	DefaultBatchBytes    = 256 << 10
+	DefaultFlushInterval = 50 * time.Millisecond
+	// MaxComment bounds a packet comment; longer ones are cut and end in "...".
+	MaxComment = 16 << 10
+)
+
+// Config describes a Sink.
+type Config struct {
+	// Path names the capture file. With PerPort it is the base of each
+	// port's name; with rotation, the first file of each sequence (see
+	// PortPath and RotatedPath).
+	Path   string
+	Format Format
+	Points Points
+	// Snaplen truncates recorded frames (0 means DefaultSnaplen). The
+	// original length is kept in each record.
+	Snaplen int
+	// PerPort writes one file per port instead of one for the segment, as
+	// QEMU's filter-dump does per netdev.
+	PerPort bool
+	// RotateBytes starts a new file before one would exceed this size;
+	// RotatePackets after this many packets. Zero disables each.
+	RotateBytes   int64
+	RotatePackets int64
+	// Overflow chooses between dropping and waiting when the writer is
+	// QueueBytes behind (0 means DefaultQueueBytes).
+	Overflow   Overflow
+	QueueBytes int
+	// BatchBytes bounds one write(2) (0 means DefaultBatchBytes); a single
+	// block larger than it is written on its own.
+	BatchBytes int
+	// FlushInterval bounds how long a frame waits in memory when traffic is
+	// too light to fill a batch (0 means DefaultFlushInterval). It is the
+	// most a kill -9 can lose, besides frames still in the queue.
+	FlushInterval time.Duration
+	// Meta goes into every pcapng section header's comment.
+	Meta Meta
+	// Hardware and OS fill the pcapng shb_hardware and shb_os options. They
+	// are empty unless the caller asks: a capture does not record the host.
+	Hardware, OS string
+	// Logger receives write failures (once per file) and a summary of what
+	// was dropped. Nil discards.
+	Logger *slog.Logger
+	// Create opens a file for writing; nil means os.Create. Tests use it to
+	// write into memory or into a failing writer.
+	Create func(path string) (io.WriteCloser, error)
+}
+
+func (c Config) normalize() (Config, error) {
+	if c.Path == "" {
+		return c, fmt.Errorf("capture: no path")
+	}
+	if c.Format > FormatPcapNano {
+		return c, fmt.Errorf("capture %s: unknown format %d", c.Path, c.Format)
+	}
+	if c.Points > PointsEgress {
+		return c, fmt.Errorf("capture %s: unknown capture points %d", c.Path, c.Points)
+	}
+	if c.Overflow > OverflowBlock {
+		return c, fmt.Errorf("capture %s: unknown overflow mode %d", c.Path, c.Overflow)
+	}
+	switch {
+	case c.Snaplen == 0:
+		c.Snaplen = DefaultSnaplen
+	case c.Snaplen < 0 || c.Snaplen > MaxSnaplen:
+		return c, fmt.Errorf("capture %s: snaplen %d is outside [1,%d]", c.Path, c.Snaplen, MaxSnaplen)
+	}
+	if c.RotateBytes < 0 || c.RotatePackets < 0 {
+		return c, fmt.Errorf("capture %s: negative rotation limit", c.Path)
+	}
+	if c.FlushInterval < 0 {
+		return c, fmt.Errorf("capture %s: negative flush interval", c.Path)
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.QueueBytes < 0 || c.BatchBytes < 0 {
+		return c, fmt.Errorf("capture %s: negative queue or batch size", c.Path)
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = DefaultBatchBytes
+	}
+	if err := c.Meta.validate(); err != nil {
+		return c, fmt.Errorf("capture %s: %w", c.Path, err)
+	}
+	for _, s := range []string{c.Hardware, c.OS} {
+		if len(s) > 1024 {
+			return c, fmt.Errorf("capture %s: hardware or OS text longer than 1024 bytes", c.Path)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Create == nil {
+		c.Create = func(path string) (io.WriteCloser, error) { return os.Create(path) }
+	}
+	return c, nil
+}
+
+// PortPath returns the file a per-port Sink writes for port: the port's
+// name, with anything but letters, digits, '.', '_' and '-' replaced by '_',
+// inserted before path's extension: PortPath("run.pcap", "vm0") is
+// "run-vm0.pcap".
+func PortPath(path, port string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-" + sanitize(port) + ext
+}
+
+// RotatedPath returns the name of the n-th file of a rotated sequence: n = 0
+// is path itself, then "run-0001.pcapng", "run-0002.pcapng" and so on (more
+// digits past 9999). Sorted by name, part n >= 1 lists before part 0.
+func RotatedPath(path string, n int) string {
+	if n == 0 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s-%04d%s", strings.TrimSuffix(path, ext), n, ext)
+}
+
+func sanitize(name string) string {
+	if name == "" {
+		return "_"
+	}
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,53 @@
+// Package capture writes and reads the packet captures of an l2hub segment.
+//
+// A [Sink] is a hub.Observer that records every frame at the hub's capture
+// points (ingress: what a peer sent, before any policy; egress: what a peer
+// was given) into one pcapng file for the whole segment, with one interface
+// per port (if_name is the port's name, if_description its transport and
+// address), the direction in epb_flags (inbound at ingress, outbound at
+// egress), nanosecond timestamps from the hub's clock and, on every frame a
+// rule touched, a comment saying what the rule did and why ("dropped: a->b:
+// rule loss-a: drop (p=0.05 draw=0.0213)"). The section header's comment
+// records the l2hub version, the seed, hashes of the configuration and
+// policy and the hub's start time ([Meta]), so that a capture says how to
+// reproduce itself; nothing about the host is written unless asked.
+// Classic pcap (microsecond or nanosecond, Ethernet, snaplen 65536 by
+// default, like QEMU's filter-dump) and one file per port are options, as
+// are a snaplen and rotation by size or packet count ([RotatedPath]); every
+// rotated file is self-contained.
+//
+// Deterministic bytes: the files are a function of the events alone (order,
+// times from the hub's clock, bytes, notes, ports), little-endian whatever
+// the host, so a run under a virtual clock gives byte-identical captures.
+//
+// Nothing lost: a write(2) carries whole blocks only, so a process killed at
+// any moment leaves a file that reads cleanly up to its last whole block (the
+// kernel may still cut the write in progress at a page boundary; a Reader
+// then returns every whole packet and reports the cut tail as ErrTruncated).
+// What a kill loses is what was still in memory: at most the queue and one
+// FlushInterval. Close writes everything queued. A failed write is logged
+// once per file with the path and the error, counted, and never reaches the
+// hub loop: that file's later frames are dropped and counted, and a partial
+// write is cut off again where the file allows it.
+//
+// Concurrency contract. Observe and PortAdded are called on the hub loop;
+// they copy the event into a bounded in-memory queue and return, doing no
+// I/O and, in steady state, no allocation. One writer goroutine per Sink
+// encodes the queued records and writes them in batches of whole blocks; it
+// is woken once per batch (Config.BatchBytes) and otherwise every
+// Config.FlushInterval, the package's only use of the wall clock, which
+// decides when bytes reach the disk and never which bytes. When the queue
+// holds Config.QueueBytes, OverflowDrop
+// (the default) drops the new event and counts it in Stats.QueueFull, so the
+// hub never waits for a disk; OverflowBlock makes Observe wait instead, for
+// offline replay where nothing may be lost. All Sink methods are safe for
+// concurrent use.
+//
+// A [Reader] streams pcap (both magics, both byte orders: QEMU filter-dump
+// and tcpdump files) and pcapng (several sections; interfaces with any
+// if_tsresol and if_tsoffset; enhanced, simple and obsolete packet blocks;
+// epb_flags and comments; unknown blocks skipped) one block at a time,
+// bounded by ReadOptions.MaxBlock whatever a length field claims. Errors say
+// which packet and byte offset reading stopped at; packets already returned
+// stay valid. A Reader is for one goroutine.
+package capture

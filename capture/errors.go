@@ -1,0 +1,35 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnknownFormat reports input that is neither pcap nor pcapng.
+	ErrUnknownFormat = errors.New("not a pcap or pcapng file")
+	// ErrTruncated reports input that ends inside a header, block or record.
+	// A writer killed mid-write leaves at most one such tail.
+	ErrTruncated = errors.New("truncated")
+	// ErrCorrupt reports a header, block or option whose fields cannot be
+	// valid: a length that overruns its block, a bad byte-order magic, a
+	// packet on an interface the section never described.
+	ErrCorrupt = errors.New("corrupt")
+	// ErrLinkType reports a packet on a link type the caller did not accept
+	// (ReadOptions.LinkTypes).
+	ErrLinkType = errors.New("unsupported link type")
+)
+
+// A ReadError says where reading stopped. Packets returned before it are
+// whole and remain usable.
+type ReadError struct {
+	Packet int   // number (from 1) of the packet that could not be read
+	Offset int64 // byte offset of the block or record where reading stopped
+	Err    error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("packet %d at byte %d: %v", e.Packet, e.Offset, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }

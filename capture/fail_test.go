@@ -1,0 +1,168 @@
+package capture
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"l2hub/hub"
+)
+
+// fullFile accepts limit bytes, then fails like a full disk, after a
+// partial write.
+type fullFile struct {
+	memFile
+	limit int
+}
+
+func (f *fullFile) Write(p []byte) (int, error) {
+	room := f.limit - len(f.Bytes())
+	if len(p) <= room {
+		return f.memFile.Write(p)
+	}
+	n, _ := f.memFile.Write(p[:max(room, 0)])
+	return n, syscall.ENOSPC
+}
+
+func (f *fullFile) Truncate(n int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buf.Truncate(int(n))
+	return nil
+}
+
+func TestWriteFailure(t *testing.T) {
+	for _, mode := range []Overflow{OverflowDrop, OverflowBlock} {
+		t.Run(mode.String(), func(t *testing.T) {
+			ff := &fullFile{limit: 1500}
+			logs := &logRecorder{}
+			cfg := memConfig(nil)
+			cfg.Overflow = mode
+			cfg.BatchBytes = 256
+			cfg.Logger = slog.New(logs)
+			cfg.Create = func(string) (io.WriteCloser, error) { return ff, nil }
+			s := mustOpen(t, cfg)
+			for range 10 {
+				run(s, scenario()) // must return although the disk is full
+			}
+			err := s.Close()
+			if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), cfg.Path) {
+				t.Errorf("got Close() = %v, want ENOSPC naming %s", err, cfg.Path)
+			}
+			if s.Err() != err {
+				t.Errorf("got Err() = %v, want Close's %v", s.Err(), err)
+			}
+			errs := logs.records(slog.LevelError)
+			if len(errs) != 1 {
+				t.Fatalf("got %d error logs, want exactly 1: %v", len(errs), errs)
+			}
+			if p, e := attr(errs[0], "path"), attr(errs[0], "err"); p != cfg.Path || !strings.Contains(e, "no space left") {
+				t.Errorf("got log path=%q err=%q, want path %s and the error", p, e, cfg.Path)
+			}
+			st := s.Stats()
+			if st.WriteError == 0 || st.Written+st.WriteError != st.Observed || st.Observed != 120 {
+				t.Errorf("got Stats() = %+v, want written + write-error = observed = 120", st)
+			}
+			// The partial write was cut off: the file ends on a whole block.
+			b := ff.Bytes()
+			if _, err := splitBlocks(b); err != nil {
+				t.Errorf("file after a full disk: %v", err)
+			}
+			got, _ := readAll(t, b)
+			if uint64(len(got)) != st.Written {
+				t.Errorf("got %d packets in the file, want Written = %d", len(got), st.Written)
+			}
+		})
+	}
+}
+
+func TestWriteFailureDevFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	logs := &logRecorder{}
+	s := mustOpen(t, Config{Path: "/dev/full", Logger: slog.New(logs)})
+	run(s, scenario())
+	err := s.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("got Close() = %v, want ENOSPC", err)
+	}
+	if n := len(logs.records(slog.LevelError)); n != 1 {
+		t.Errorf("got %d error logs, want 1", n)
+	}
+	if st := s.Stats(); st.Written != 0 || st.WriteError != st.Observed {
+		t.Errorf("got Stats() = %+v, want every frame counted as a write error", st)
+	}
+}
+
+// TestRotationCreateFailure: the next file of a rotation cannot be
+// created; the failure is logged once and later frames are counted.
+func TestRotationCreateFailure(t *testing.T) {
+	fs := newMemFS()
+	logs := &logRecorder{}
+	cfg := memConfig(fs)
+	cfg.RotatePackets = 2
+	cfg.Logger = slog.New(logs)
+	cfg.Create = func(path string) (io.WriteCloser, error) {
+		if path != cfg.Path {
+			return nil, syscall.EACCES
+		}
+		return fs.Create(path)
+	}
+	s := mustOpen(t, cfg)
+	run(s, scenario())
+	if err := s.Close(); !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), RotatedPath(cfg.Path, 1)) {
+		t.Errorf("got Close() = %v, want EACCES naming the second file", err)
+	}
+	if n := len(logs.records(slog.LevelError)); n != 1 {
+		t.Errorf("got %d error logs, want 1", n)
+	}
+	if st := s.Stats(); st.Written != 2 || st.WriteError != st.Observed-2 {
+		t.Errorf("got Stats() = %+v, want 2 written and the rest write errors", st)
+	}
+	if got, _ := readAll(t, fs.file(t, cfg.Path)); len(got) != 2 {
+		t.Errorf("got %d packets in the first file, want 2", len(got))
+	}
+}
+
+func TestCommentMatchesHub(t *testing.T) {
+	long := strings.Repeat("x", MaxComment)
+	for _, tc := range []struct {
+		name    string
+		notes   []hub.Note
+		dropped bool
+	}{
+		{"none", nil, false},
+		{"dropped-no-notes", nil, true},
+		{"one", []hub.Note{{Link: "a->b", Rule: "loss", Action: "drop", Detail: "p=0.1 draw=0.05"}}, true},
+		{"bare-action", []hub.Note{{Action: "down"}}, false},
+		{"several", []hub.Note{{Link: "a->b", Action: "partition", Detail: "a|b"}, {Rule: "slow", Action: "delay"}, {Link: "a->c", Rule: "flip", Action: "corrupt", Detail: "bit 3"}}, false},
+		{"too-long", []hub.Note{{Rule: "r", Action: "drop", Detail: long}}, false},
+		{"too-long-utf8", []hub.Note{{Action: "drop", Detail: strings.Repeat("é", MaxComment)}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := &hub.Event{Notes: tc.notes, Dropped: tc.dropped}
+			want := ev.Comment()
+			if tc.dropped {
+				want = strings.TrimSuffix("dropped: "+want, ": ")
+			}
+			if n := commentLen(ev); n != len(want) {
+				t.Errorf("got commentLen = %d, want %d", n, len(want))
+			}
+			if len(want) > MaxComment {
+				want = string(cutText([]byte(want), MaxComment))
+			}
+			got := string(appendComment([]byte("prefix"), ev))
+			if got != "prefix"+want {
+				t.Errorf("got appendComment = %.80q..., want %.80q...", got, "prefix"+want)
+			}
+			if len(got)-len("prefix") > MaxComment || !strings.HasSuffix(got, "...") && len(want) == MaxComment {
+				t.Errorf("comment of %d bytes not cut to %d", len(got)-6, MaxComment)
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+package capture
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Meta is what a capture records about the run that produced it, so that
+// the file says how to reproduce itself. It is written as the pcapng section
+// header's comment, one "key=value" line each after a first line
+// "l2hub capture":
+//
+//	l2hub capture
+//	version=v0.4.0
+//	seed=42
+//	config=sha256:9f2c…
+//	policy=sha256:01ab…
+//	start=2026-01-01T00:00:00Z
+//	points=both
+//	part=0
+//
+// The Sink adds points, part (the rotation index) and, in per-port files,
+// port. Nothing about the host is written.
+type Meta struct {
+	Version    string    // l2hub version
+	Seed       uint64    // the policy seed
+	ConfigHash string    // a hash of the configuration as loaded ("sha256:…")
+	PolicyHash string    // a hash of the policy as loaded
+	Start      time.Time // the hub clock's reading at start: virtual time 0 of the run
+	// Extra holds further pairs (written sorted by key). Keys are lower-case
+	// letters, digits, '-', '_' and '.'; values are single lines.
+	Extra map[string]string
+}
+
+// FileMeta is what ParseMeta finds in a section comment: the run's Meta and
+// what the Sink added for that file.
+type FileMeta struct {
+	Meta
+	Points Points
+	Part   int    // 0 for the first file, n for RotatedPath(path, n)
+	Port   string // the port, in a per-port file
+}
+
+const metaMagic = "l2hub capture"
+
+var reservedKeys = map[string]bool{
+	"version": true, "seed": true, "config": true, "policy": true,
+	"start": true, "points": true, "part": true, "port": true,
+}
+
+func (m *Meta) validate() error {
+	for _, kv := range [...][2]string{{"version", m.Version}, {"config hash", m.ConfigHash}, {"policy hash", m.PolicyHash}} {
+		if strings.ContainsAny(kv[1], "\r\n") {
+			return fmt.Errorf("meta %s %q spans lines", kv[0], kv[1])
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Extra)) {
+		v := m.Extra[k]
+		if k == "" || reservedKeys[k] || strings.TrimLeft(k, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+			return fmt.Errorf("meta key %q: want lower-case letters, digits, '-', '_' or '.', not one of the standard keys", k)
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			return fmt.Errorf("meta %s %q spans lines", k, v)
+		}
+	}
+	return nil
+}
+
+// comment renders the section comment for one file.
+func (m *Meta) comment(points Points, part int, port string) string {
+	var b strings.Builder
+	line := func(k, v string) {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	b.WriteString(metaMagic + "\n")
+	line("version", m.Version)
+	line("seed", strconv.FormatUint(m.Seed, 10))
+	line("config", m.ConfigHash)
+	line("policy", m.PolicyHash)
+	if !m.Start.IsZero() {
+		line("start", m.Start.UTC().Format(time.RFC3339Nano))
+	}
+	line("points", points.String())
+	line("part", strconv.Itoa(part))
+	if port != "" {
+		line("port", port)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Extra)) {
+		line(k, m.Extra[k])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// ParseMeta reads a section comment written by a Sink (Reader.Section's
+// Comment). A comment from another tool gives an error.
+func ParseMeta(comment string) (FileMeta, error) {
+	var fm FileMeta
+	first, rest, _ := strings.Cut(comment, "\n")
+	if first != metaMagic {
+		return fm, fmt.Errorf("section comment is not an l2hub capture header (first line %q)", first)
+	}
+	for i, line := range strings.Split(rest, "\n") {
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fm, fmt.Errorf("capture header line %d %q: want key=value", i+2, line)
+		}
+		var err error
+		switch k {
+		case "version":
+			fm.Version = v
+		case "seed":
+			fm.Seed, err = strconv.ParseUint(v, 10, 64)
+		case "config":
+			fm.ConfigHash = v
+		case "policy":
+			fm.PolicyHash = v
+		case "start":
+			fm.Start, err = time.Parse(time.RFC3339Nano, v)
+		case "points":
+			fm.Points, err = ParsePoints(v)
+		case "part":
+			fm.Part, err = strconv.Atoi(v)
+		case "port":
+			fm.Port = v
+		default:
+			if fm.Extra == nil {
+				fm.Extra = make(map[string]string)
+			}
+			fm.Extra[k] = v
+		}
+		if err != nil {
+			return fm, fmt.Errorf("capture header line %d %q: %w", i+2, line, err)
+		}
+	}
+	return fm, nil
+}

@@ -1,0 +1,336 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+var orders = []struct {
+	name string
+	o    byteOrder
+}{{"le", binary.LittleEndian}, {"be", binary.BigEndian}}
+
+func TestReadPcap(t *testing.T) {
+	d1, d2 := frame(60, 1, 2, 1), frame(1514, 2, 1, 2)
+	for _, bo := range orders {
+		for _, nano := range []bool{false, true} {
+			name := bo.name + "-usec"
+			frac, want2 := uint32(123456), time.Unix(1700000001, 123456000).UTC()
+			if nano {
+				name = bo.name + "-nsec"
+				frac, want2 = 123456789, time.Unix(1700000001, 123456789).UTC()
+			}
+			t.Run(name, func(t *testing.T) {
+				b := newPcap(bo.o, nano, 262144, 1).rec(1700000000, 0, d1, 60).rec(1700000001, frac, d2[:100], 1514).b
+				got, r := readAll(t, b)
+				wantFormat := FormatPcap
+				if nano {
+					wantFormat = FormatPcapNano
+				}
+				if r.Format() != wantFormat {
+					t.Errorf("got Format() = %v, want %v", r.Format(), wantFormat)
+				}
+				if len(got) != 2 {
+					t.Fatalf("got %d packets, want 2", len(got))
+				}
+				for i, w := range []struct {
+					at      time.Time
+					data    []byte
+					origLen int
+					offset  int64
+				}{
+					{time.Unix(1700000000, 0).UTC(), d1, 60, 24},
+					{want2, d2[:100], 1514, 24 + 16 + 60},
+				} {
+					p := got[i]
+					if !p.Time.Equal(w.at) || !bytes.Equal(p.Data, w.data) || p.OrigLen != w.origLen ||
+						p.Offset != w.offset || p.Number != i+1 || p.LinkType != LinkTypeEthernet || p.Dir != DirUnknown {
+						t.Errorf("packet %d: got %+v, want time %v, %d of %d bytes at offset %d", i+1, p, w.at, len(w.data), w.origLen, w.offset)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestReadQemuAndTcpdump reads files laid out as QEMU's filter-dump
+// (net/dump.c: little-endian, microseconds, version 2.4, snaplen = maxlen
+// 65536, linktype 1) and tcpdump -w (snaplen 262144) write them.
+func TestReadQemuAndTcpdump(t *testing.T) {
+	f := frame(342, 1, 0xff, 9) // a DHCP-sized frame
+	for _, tc := range []struct {
+		name    string
+		snaplen uint32
+		network uint32
+		want    LinkType
+	}{
+		{"qemu-filter-dump", 65536, 1, LinkTypeEthernet},
+		{"tcpdump", 262144, 1, LinkTypeEthernet},
+		{"tcpdump-any", 262144, 113, LinkTypeLinuxSLL},
+		{"fcs-bits", 65536, 1<<28 | 4<<29 | 1, LinkTypeEthernet},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newPcap(binary.LittleEndian, false, tc.snaplen, tc.network).rec(1767225600, 999999, f, 342).b
+			got, r := readAll(t, b)
+			if len(got) != 1 || !bytes.Equal(got[0].Data, f) || got[0].LinkType != tc.want ||
+				!got[0].Time.Equal(time.Unix(1767225600, 999999000)) {
+				t.Errorf("got %+v, want one %v frame of 342 bytes", got, tc.want)
+			}
+			if ifs := r.Interfaces(); len(ifs) != 1 || ifs[0].Snaplen != int(tc.snaplen) || ifs[0].LinkType != tc.want {
+				t.Errorf("got Interfaces() = %+v, want snaplen %d, %v", ifs, tc.snaplen, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadPcapng(t *testing.T) {
+	d := [6][]byte{}
+	for i := range d {
+		d[i] = frame(60+i*7, 1, 2, i)
+	}
+	for _, bo := range orders {
+		t.Run(bo.name, func(t *testing.T) {
+			g := &ngBuilder{o: bo.o}
+			g.shb(opt{optComment, []byte("first")}, opt{optHardware, []byte("hw")}, opt{optOS, []byte("os")}, opt{optUserAppl, []byte("app")})
+			g.idb(LinkTypeEthernet, 0, opt{optIfName, []byte("eth0")}, opt{optIfDescr, []byte("first nic")}) // microseconds by default
+			g.block(blockNRB, []byte{0, 0, 0, 0})                                                            // skipped
+			g.epb(0, 1_700_000_000_123_456, d[0], 60, opt{optFlags, g.u32(flagsInbound | 1<<2)},
+				opt{optComment, []byte("one")}, opt{optComment, []byte("two")}, opt{99, []byte("unknown option")})
+			g.idb(LinkTypeRaw, 128, opt{optIfName, []byte("tun0")}, opt{optIfTsresol, []byte{3}}, opt{optIfTsoff, g.u64(100)})
+			g.block(blockISB, make([]byte, 12))         // skipped
+			g.block(0x40000BAD, []byte("custom block")) // skipped
+			g.epb(1, 1_700_000_000_123, d[1], 1000, opt{optFlags, g.u32(flagsOutbound)})
+			g.spb(67, d[2][:67])
+			g.opb(0, 5_000_001, d[3], 81, opt{optFlags, g.u32(flagsOutbound)}, opt{optComment, []byte("old")})
+			// Second section: interfaces start again.
+			g.shb(opt{optComment, []byte("second")})
+			g.idb(LinkTypeEthernet, 65536, opt{optIfName, []byte("bin")}, opt{optIfTsresol, []byte{0x80 | 10}})
+			g.idb(LinkTypeEthernet, 65536, opt{optIfName, []byte("pico")}, opt{optIfTsresol, []byte{12}})
+			g.epb(0, 3<<10|512, d[4], 88)                 // 3.5 s in 2^-10 units
+			g.epb(1, 1_000_000_000_000_123_456, d[5], 95) // picoseconds
+
+			r, err := NewReader(bytes.NewReader(g.b), ReadOptions{})
+			if err != nil {
+				t.Fatalf("NewReader() = %v", err)
+			}
+			if s := r.Section(); s != (Section{Comment: "first", Hardware: "hw", OS: "os", UserAppl: "app"}) {
+				t.Errorf("got Section() = %+v", s)
+			}
+			type want struct {
+				section, iface int
+				name           string
+				lt             LinkType
+				at             time.Time
+				data           []byte
+				origLen        int
+				dir            Dir
+				comment        string
+			}
+			wants := []want{
+				{0, 0, "eth0", LinkTypeEthernet, time.Unix(1_700_000_000, 123_456_000), d[0], 60, DirIn, "one\ntwo"},
+				{0, 1, "tun0", LinkTypeRaw, time.Unix(1_700_000_000+100, 123_000_000), d[1], 1000, DirOut, ""},
+				{0, 0, "eth0", LinkTypeEthernet, time.Time{}, d[2][:67], 67, DirUnknown, ""},
+				{0, 0, "eth0", LinkTypeEthernet, time.Unix(5, 1000), d[3], 81, DirOut, "old"},
+				{1, 0, "bin", LinkTypeEthernet, time.Unix(3, 500_000_000), d[4], 88, DirUnknown, ""},
+				{1, 1, "pico", LinkTypeEthernet, time.Unix(1_000_000, 123), d[5], 95, DirUnknown, ""},
+			}
+			for i, w := range wants {
+				p, err := r.Next()
+				if err != nil {
+					t.Fatalf("packet %d: %v", i+1, err)
+				}
+				if p.Section != w.section || p.Interface != w.iface || p.IfName != w.name || p.LinkType != w.lt ||
+					!p.Time.Equal(w.at) || !bytes.Equal(p.Data, w.data) || p.OrigLen != w.origLen || p.Dir != w.dir ||
+					p.Comment != w.comment || p.Number != i+1 {
+					t.Errorf("packet %d: got %+v\nwant %+v", i+1, p, w)
+				}
+			}
+			if _, err := r.Next(); err != io.EOF {
+				t.Errorf("after the last packet: got %v, want io.EOF", err)
+			}
+			if s := r.Section(); s.Comment != "second" {
+				t.Errorf("got Section().Comment = %q in the second section", s.Comment)
+			}
+			if ifs := r.Interfaces(); len(ifs) != 2 || ifs[0].Name != "bin" || ifs[1].Name != "pico" {
+				t.Errorf("got Interfaces() = %+v, want the second section's bin and pico", ifs)
+			}
+		})
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	le := binary.LittleEndian
+	f := frame(60, 1, 2, 0)
+	pcap2 := newPcap(le, false, 65536, 1).rec(1, 0, f, 60).rec(2, 0, f, 60).b
+	ng := func() *ngBuilder { return (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0) }
+	ng1 := ng().epb(0, 1, f, 60)
+	ng1Len := int64(len(ng1.b))
+	epbLenTest := int64(len((&ngBuilder{o: le}).epb(0, 1, f, 60).b))
+	hdrLen := int64(len(ng().b))
+
+	for _, tc := range []struct {
+		name      string
+		in        []byte
+		opts      ReadOptions
+		packets   int // read before the error
+		sentinel  error
+		offset    int64
+		errSubstr string
+	}{
+		{"empty", nil, ReadOptions{}, 0, ErrTruncated, 0, "input has 0"},
+		{"not-a-capture", []byte("MZ\x90\x00rest of an exe"), ReadOptions{}, 0, ErrUnknownFormat, 0, "4d 5a 90 00"},
+		{"pcap-header-cut", pcap2[:10], ReadOptions{}, 0, ErrTruncated, 0, "pcap file header"},
+		{"pcap-version", func() []byte { b := bytes.Clone(pcap2); b[4] = 1; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "version 1.4"},
+		{"pcap-record-cut", pcap2[:len(pcap2)-10], ReadOptions{}, 1, ErrTruncated, 24 + 76, "ends 66 bytes into the pcap record"},
+		{"pcap-record-header-cut", pcap2[:24+76+5], ReadOptions{}, 1, ErrTruncated, 24 + 76, "pcap record header"},
+		{"pcap-huge-record", newPcap(le, false, 65536, 1).rec(1, 0, f, 60).rec(2, 0, nil, 0).b[:24+76+16], ReadOptions{MaxBlock: 1}, 0, ErrCorrupt, 24, "exceeds the 1-byte limit"},
+		{"pcap-link-type", newPcap(le, false, 65536, 113).rec(1, 0, f, 60).b, ReadOptions{LinkTypes: []LinkType{LinkTypeEthernet}}, 0, ErrLinkType, 24, "LINUX_SLL (113)"},
+		{"pcapng-link-type", (&ngBuilder{o: le}).shb().idb(276, 0).epb(0, 1, f, 60).b, ReadOptions{LinkTypes: []LinkType{LinkTypeEthernet}}, 0, ErrLinkType, hdrLen, "LINUX_SLL2 (276)"},
+		{"pcapng-shb-cut", ng1.b[:20], ReadOptions{}, 0, ErrTruncated, 0, "section header"},
+		{"pcapng-byte-order", func() []byte { b := bytes.Clone(ng1.b); b[8] = 0; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "byte-order magic"},
+		{"pcapng-version", func() []byte { b := bytes.Clone(ng1.b); b[12] = 2; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "version 2.0"},
+		{"pcapng-epb-cut", ng().epb(0, 1, f, 60).epb(0, 2, f, 60).b[:ng1Len+40], ReadOptions{}, 1, ErrTruncated, ng1Len, "enhanced packet block"},
+		{"pcapng-header-cut", ng().epb(0, 1, f, 60).epb(0, 2, f, 60).b[:ng1Len+5], ReadOptions{}, 1, ErrTruncated, ng1Len, "block header"},
+		{"pcapng-length-not-aligned", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], uint32(epbLenTest+2)); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "length"},
+		{"pcapng-length-huge", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], 0xfffffff0); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "exceeds the 1048576-byte limit"},
+		{"pcapng-trailer", func() []byte { b := bytes.Clone(ng1.b); b[len(b)-4]++; return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "trailing length"},
+		{"pcapng-no-interface", ng().epb(3, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 3; the section describes 1"},
+		{"pcapng-spb-first", (&ngBuilder{o: le}).shb().spb(60, f).b, ReadOptions{}, 0, ErrCorrupt, 28, "before any interface"},
+		{"pcapng-caplen", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+20:], 1000); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "captured length 1000 overruns"},
+		{"pcapng-tsresol", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{80}}).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol"},
+		{"pcapng-huge-unknown-block", append(ng1.Clone().b, le.AppendUint32(le.AppendUint32(nil, 0x0bad), 0xfffffff0)...), ReadOptions{}, 1, ErrTruncated, ng1Len, "4294967280-byte block"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			n := 0
+			var err error
+			r, err := NewReader(bytes.NewReader(tc.in), tc.opts)
+			if err == nil {
+				for {
+					_, err = r.Next()
+					if err != nil {
+						break
+					}
+					n++
+				}
+				if _, again := r.Next(); again != err {
+					t.Errorf("Next after the error: got %v, want the same error again", again)
+				}
+			}
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 2<<20 {
+				t.Errorf("reading allocated %d bytes, want a bounded amount", grew)
+			}
+			if n != tc.packets {
+				t.Errorf("got %d packets before the error, want %d", n, tc.packets)
+			}
+			var re *ReadError
+			if !errors.As(err, &re) {
+				t.Fatalf("got error %v (%T), want a *ReadError", err, err)
+			}
+			if !errors.Is(err, tc.sentinel) || re.Packet != tc.packets+1 || re.Offset != tc.offset ||
+				!strings.Contains(err.Error(), tc.errSubstr) {
+				t.Errorf("got %q (packet %d, offset %d), want %v for packet %d at byte %d mentioning %q",
+					err, re.Packet, re.Offset, tc.sentinel, tc.packets+1, tc.offset, tc.errSubstr)
+			}
+			if want := fmt.Sprintf("packet %d at byte %d: ", tc.packets+1, tc.offset); !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
+func (g *ngBuilder) Clone() *ngBuilder { return &ngBuilder{o: g.o, b: bytes.Clone(g.b)} }
+
+func TestReadOptionOverrun(t *testing.T) {
+	g := (&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0)
+	at := len(g.b)
+	g.epb(0, 1, frame(60, 1, 2, 0), 60, opt{optComment, []byte("abcd")})
+	// The comment option claims 200 bytes.
+	binary.LittleEndian.PutUint16(g.b[at+28+60+2:], 200)
+	r, err := NewReader(bytes.NewReader(g.b), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Next()
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "option 1 of 200 bytes overruns") {
+		t.Errorf("got %v, want a corrupt option error", err)
+	}
+}
+
+func TestMeta(t *testing.T) {
+	m := testMeta
+	m.Extra = map[string]string{"mode": "switch", "ports": "a,b"}
+	c := m.comment(PointsIngress, 3, "vm0")
+	want := "l2hub capture\nversion=v0.0.0-test\nseed=42\nconfig=sha256:c0ffee\npolicy=sha256:beef\n" +
+		"start=2026-01-01T00:00:00Z\npoints=ingress\npart=3\nport=vm0\nmode=switch\nports=a,b"
+	if c != want {
+		t.Errorf("got comment\n%s\nwant\n%s", c, want)
+	}
+	fm, err := ParseMeta(c)
+	if err != nil {
+		t.Fatalf("ParseMeta() = %v", err)
+	}
+	if fm.Version != m.Version || fm.Seed != m.Seed || fm.ConfigHash != m.ConfigHash || fm.PolicyHash != m.PolicyHash ||
+		!fm.Start.Equal(m.Start) || fmt.Sprint(fm.Extra) != fmt.Sprint(m.Extra) || fm.Points != PointsIngress || fm.Part != 3 || fm.Port != "vm0" {
+		t.Errorf("got ParseMeta() = %+v, want %+v", fm, m)
+	}
+	for _, bad := range []string{"", "written by dumpcap", "l2hub capture\nseed=x", "l2hub capture\nnokey", "l2hub capture\npoints=sideways"} {
+		if _, err := ParseMeta(bad); err == nil {
+			t.Errorf("ParseMeta(%q) = nil error, want one", bad)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	fs := newMemFS()
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"no-path", func(c *Config) { c.Path = "" }, "no path"},
+		{"snaplen", func(c *Config) { c.Snaplen = MaxSnaplen + 1 }, "snaplen 262145 is outside"},
+		{"rotation", func(c *Config) { c.RotateBytes = -1 }, "negative rotation"},
+		{"format", func(c *Config) { c.Format = 9 }, "unknown format"},
+		{"meta-lines", func(c *Config) { c.Meta.Version = "v1\nseed=7" }, "spans lines"},
+		{"meta-key", func(c *Config) { c.Meta.Extra = map[string]string{"seed": "7"} }, `meta key "seed"`},
+		{"per-port-dir", func(c *Config) { c.PerPort = true; c.Path = "/nonexistent-dir/run.pcapng" }, "no such file"},
+		{"create", func(c *Config) {
+			c.Create = func(string) (io.WriteCloser, error) { return nil, errors.New("permission denied") }
+		}, "capture /mem/run.pcapng: permission denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := memConfig(fs)
+			tc.edit(&cfg)
+			s, err := Open(cfg)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open() = nil error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got Open() = %q, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+	for _, s := range []string{"pcapng", "pcap", "pcap-ns"} {
+		if f, err := ParseFormat(s); err != nil || f.String() != s {
+			t.Errorf("got ParseFormat(%q) = %v, %v", s, f, err)
+		}
+	}
+	if _, err := ParseFormat("erf"); err == nil {
+		t.Errorf("ParseFormat(\"erf\") = nil error")
+	}
+	if FormatForPath("x/run.PCAP") != FormatPcap || FormatForPath("run.pcapng") != FormatPcapng {
+		t.Errorf("FormatForPath chose wrongly")
+	}
+}

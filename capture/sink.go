@@ -1,0 +1,293 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"l2hub/hub"
+)
+
+// A Sink records the frames a hub observes into pcapng or pcap files. It is a
+// hub.Observer and a hub.PortObserver.
+//
+// Observe and PortAdded copy what they need into a bounded queue and return;
+// one writer goroutine per Sink encodes the blocks and writes them in batches
+// of whole blocks. Every method is safe for concurrent use.
+type Sink struct {
+	cfg     Config
+	snaplen int
+	limit   int
+	wakeAt  int // pending bytes at which Observe wakes the writer
+	block   bool
+
+	mu      sync.Mutex
+	space   sync.Cond // signalled when the writer takes the pending records
+	pending []byte    // records not yet taken by the writer
+	known   map[hub.PortID]struct{}
+	closed  bool
+
+	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
+	done chan struct{} // closed when the writer has closed every file
+
+	w     *writer // owned by the writer goroutine
+	stats counters
+}
+
+var (
+	_ hub.Observer     = (*Sink)(nil)
+	_ hub.PortObserver = (*Sink)(nil)
+)
+
+// Stats counts what a Sink did with the events it was given. Events outside
+// the capture points are not counted.
+type Stats struct {
+	Observed   uint64 // events queued for writing
+	Written    uint64 // packet records that reached a file
+	Bytes      uint64 // bytes that reached files, headers included
+	Files      uint64 // files created, rotations and per-port files included
+	QueueFull  uint64 // events dropped because the writer was QueueBytes behind
+	WriteError uint64 // events dropped because their file had failed
+	Closed     uint64 // events dropped because they came after Close
+}
+
+type counters struct {
+	observed, written, bytes, files atomic.Uint64
+	queueFull, writeError, closed   atomic.Uint64
+}
+
+// Queue records, in native byte order (they never leave the process):
+//
+//	[0] kind  [1] direction  [2] dropped  [3] unused
+//	[4:8]   port ID
+//	[8:16]  Unix seconds
+//	[16:20] nanoseconds
+//	[20:24] original length (packet) or name length (port)
+//	[24:28] captured length (packet) or description length (port)
+//	[28:32] comment length (packet)
+//
+// followed by the captured bytes and the comment, or the name and the
+// description.
+const (
+	recHdrLen  = 32
+	recPacket  = 1
+	recPort    = 2
+	maxPortTxt = 1024 // port names and descriptions are cut to this
+)
+
+var ne = binary.NativeEndian
+
+// Open creates the capture described by cfg and starts its writer. The single
+// file of a segment capture is created now, so that a bad path fails here;
+// per-port files are created as ports are added.
+func Open(cfg Config) (*Sink, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		cfg:     cfg,
+		snaplen: cfg.Snaplen,
+		limit:   max(cfg.QueueBytes, 2*(recHdrLen+MaxSnaplen+MaxComment)),
+		block:   cfg.Overflow == OverflowBlock,
+		known:   make(map[hub.PortID]struct{}),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	s.space.L = &s.mu
+	s.wakeAt = min(cfg.BatchBytes, s.limit/2)
+	s.w = newWriter(&s.cfg, &s.stats)
+	if cfg.PerPort {
+		dir := filepath.Dir(cfg.Path)
+		if fi, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("capture %s: %w", cfg.Path, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("capture %s: %s is not a directory", cfg.Path, dir)
+		}
+	} else if err := s.w.openSegment(); err != nil {
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+// PortAdded queues an interface description for p. It is never dropped:
+// ports are few, and packets on a port need its interface.
+func (s *Sink) PortAdded(p hub.PortInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if _, ok := s.known[p.ID]; ok {
+		return
+	}
+	s.addPortLocked(p.ID, p.Name, p.Description)
+}
+
+func (s *Sink) addPortLocked(id hub.PortID, name, descr string) {
+	s.known[id] = struct{}{}
+	name, descr = name[:min(len(name), maxPortTxt)], descr[:min(len(descr), maxPortTxt)]
+	var h [recHdrLen]byte
+	h[0] = recPort
+	ne.PutUint32(h[4:], uint32(id))
+	ne.PutUint32(h[20:], uint32(len(name)))
+	ne.PutUint32(h[24:], uint32(len(descr)))
+	s.pending = append(s.pending, h[:]...)
+	s.pending = append(s.pending, name...)
+	s.pending = append(s.pending, descr...)
+}
+
+// Observe queues ev for writing if ev is at one of the Sink's capture points.
+// It copies what it keeps (ev.Frame is not retained), does no I/O, and, with
+// OverflowDrop, never waits: when the writer is QueueBytes behind the event
+// is dropped and counted. With OverflowBlock it waits for room instead.
+func (s *Sink) Observe(ev *hub.Event) {
+	if !s.cfg.Points.has(ev.Dir) {
+		return
+	}
+	capLen := min(len(ev.Frame), s.snaplen)
+	need := recHdrLen + capLen + min(commentLen(ev), MaxComment)
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.stats.closed.Add(1)
+		return
+	}
+	if _, ok := s.known[ev.Port]; !ok {
+		// An observer attached after the port was added: describe the
+		// port from the event.
+		s.addPortLocked(ev.Port, ev.PortName, "")
+	}
+	for len(s.pending) > 0 && len(s.pending)+need > s.limit {
+		if !s.block {
+			s.mu.Unlock()
+			s.stats.queueFull.Add(1)
+			return
+		}
+		s.signal()
+		s.space.Wait()
+		if s.closed {
+			s.mu.Unlock()
+			s.stats.closed.Add(1)
+			return
+		}
+	}
+	b := s.pending
+	at := len(b)
+	b = append(b, make([]byte, recHdrLen)...)
+	h := b[at:]
+	h[0] = recPacket
+	h[1] = byte(ev.Dir)
+	if ev.Dropped {
+		h[2] = 1
+	}
+	ne.PutUint32(h[4:], uint32(ev.Port))
+	ne.PutUint64(h[8:], uint64(ev.Time.Unix()))
+	ne.PutUint32(h[16:], uint32(ev.Time.Nanosecond()))
+	ne.PutUint32(h[20:], uint32(len(ev.Frame)))
+	ne.PutUint32(h[24:], uint32(capLen))
+	b = append(b, ev.Frame[:capLen]...)
+	c := len(b)
+	b = appendComment(b, ev)
+	ne.PutUint32(b[at+28:], uint32(len(b)-c))
+	s.pending = b
+	if len(b) >= s.wakeAt {
+		s.signal()
+	}
+	s.mu.Unlock()
+	s.stats.observed.Add(1)
+}
+
+func (s *Sink) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close writes everything queued, closes every file and stops the writer.
+// Events observed afterwards are dropped and counted. It returns the first
+// error the Sink met (already logged); later calls return the same.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		s.space.Broadcast()
+		s.signal()
+	}
+	s.mu.Unlock()
+	<-s.done
+	return s.Err()
+}
+
+// Stats returns the Sink's counters so far.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Observed:   s.stats.observed.Load(),
+		Written:    s.stats.written.Load(),
+		Bytes:      s.stats.bytes.Load(),
+		Files:      s.stats.files.Load(),
+		QueueFull:  s.stats.queueFull.Load(),
+		WriteError: s.stats.writeError.Load(),
+		Closed:     s.stats.closed.Load(),
+	}
+}
+
+// Err returns the first error writing or closing a file, nil if none.
+func (s *Sink) Err() error { return s.w.firstErr() }
+
+// Files lists the files created so far, in creation order.
+func (s *Sink) Files() []string { return s.w.fileList() }
+
+// run is the writer goroutine. It takes the pending records when Observe
+// says there is a batch's worth, when Close asks, and every FlushInterval,
+// writes them and flushes what it has: a busy hub pays one wake-up per
+// batch, not per frame, and a quiet one sees its frames on disk within
+// FlushInterval. The ticker decides only when bytes reach the disk, never
+// which bytes.
+func (s *Sink) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.cfg.FlushInterval)
+	defer tick.Stop()
+	var chunk []byte
+	for {
+		select {
+		case <-s.wake:
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		chunk, s.pending = s.pending, chunk[:0]
+		closed := s.closed
+		s.space.Broadcast()
+		s.mu.Unlock()
+
+		s.w.process(chunk)
+		s.w.flushAll()
+		if n := s.stats.queueFull.Load(); n > 0 && !s.w.warnedBehind {
+			s.w.warnedBehind = true
+			s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
+				"path", s.cfg.Path, "queue_bytes", s.limit)
+		}
+		if closed {
+			s.w.closeAll()
+			s.logSummary()
+			return
+		}
+	}
+}
+
+func (s *Sink) logSummary() {
+	st := s.Stats()
+	if st.QueueFull+st.WriteError+st.Closed == 0 {
+		return
+	}
+	s.cfg.Logger.Warn("capture: frames missing from the capture",
+		"path", s.cfg.Path, "written", st.Written,
+		"queue_full", st.QueueFull, "write_error", st.WriteError, "after_close", st.Closed)
+}

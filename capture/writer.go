@@ -1,0 +1,369 @@
+package capture
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/pcapgo"
+
+	"l2hub/hub"
+)
+
+// writer encodes queue records into files. Only the Sink's writer goroutine
+// touches it, except for the fields under mu.
+type writer struct {
+	cfg   *Config
+	stats *counters
+
+	ports   []portDesc         // every port, in the order it was added
+	iface   map[hub.PortID]int // index of a port in ports: its pcapng interface ID in a segment file
+	segment *output            // the segment's file, when not PerPort
+	perPort map[hub.PortID]*output
+	taken   map[string]bool // per-port file names in use
+
+	warnedBehind bool
+
+	mu    sync.Mutex
+	err   error
+	files []string
+}
+
+type portDesc struct {
+	id          hub.PortID
+	name, descr string
+}
+
+// An output is one sequence of files: the segment's, or one port's.
+type output struct {
+	w     *writer
+	base  string    // path of part 0
+	port  *portDesc // the port of a per-port output
+	part  int
+	path  string // the current file
+	f     io.WriteCloser
+	pcap  *pcapgo.Writer
+	batch []byte // whole blocks not yet written
+	// Counts for the current file; size and packets include the batch.
+	size, packets int64
+	batchPackets  int64
+	failed        bool
+}
+
+func newWriter(cfg *Config, stats *counters) *writer {
+	return &writer{
+		cfg:     cfg,
+		stats:   stats,
+		iface:   make(map[hub.PortID]int),
+		perPort: make(map[hub.PortID]*output),
+		taken:   make(map[string]bool),
+	}
+}
+
+func (w *writer) firstErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *writer) fileList() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.files...)
+}
+
+// openSegment creates the segment file; called by Open, before the writer
+// goroutine starts.
+func (w *writer) openSegment() error {
+	o := &output{w: w, base: w.cfg.Path}
+	if err := o.open(); err != nil {
+		return err
+	}
+	w.segment = o
+	return nil
+}
+
+func (w *writer) process(chunk []byte) {
+	for len(chunk) > 0 {
+		h := chunk[:recHdrLen]
+		id := hub.PortID(ne.Uint32(h[4:]))
+		a, b := int(ne.Uint32(h[20:])), int(ne.Uint32(h[24:]))
+		switch h[0] {
+		case recPort:
+			body := chunk[recHdrLen : recHdrLen+a+b]
+			w.addPort(portDesc{id: id, name: string(body[:a]), descr: string(body[a:])})
+			chunk = chunk[recHdrLen+a+b:]
+		case recPacket:
+			c := int(ne.Uint32(h[28:]))
+			end := recHdrLen + b + c
+			p := packetRec{
+				dir:     hub.Direction(h[1]),
+				sec:     int64(ne.Uint64(h[8:])),
+				nsec:    int64(ne.Uint32(h[16:])),
+				origLen: a,
+				data:    chunk[recHdrLen : recHdrLen+b],
+				comment: chunk[recHdrLen+b : end],
+			}
+			w.packet(id, &p)
+			chunk = chunk[end:]
+		default:
+			panic("capture: corrupt queue record") // a bug in this package, not bad input
+		}
+	}
+}
+
+type packetRec struct {
+	dir       hub.Direction
+	sec, nsec int64
+	origLen   int
+	data      []byte
+	comment   []byte
+}
+
+func (w *writer) addPort(p portDesc) {
+	if _, ok := w.iface[p.id]; ok {
+		return
+	}
+	w.iface[p.id] = len(w.ports)
+	w.ports = append(w.ports, p)
+	if !w.cfg.PerPort {
+		if o := w.segment; !o.failed && w.cfg.Format == FormatPcapng {
+			o.reserve(idbLen(p.name, p.descr))
+			before := len(o.batch)
+			o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+			o.size += int64(len(o.batch) - before)
+		}
+		return
+	}
+	path := PortPath(w.cfg.Path, p.name)
+	if w.taken[path] {
+		path = PortPath(w.cfg.Path, p.name+"-p"+strconv.Itoa(int(p.id)))
+	}
+	w.taken[path] = true
+	port := &w.ports[len(w.ports)-1]
+	o := &output{w: w, base: path, port: port}
+	if err := o.open(); err != nil {
+		o.fail(err)
+	}
+	w.perPort[p.id] = o
+}
+
+func (w *writer) packet(id hub.PortID, p *packetRec) {
+	o := w.segment
+	if w.cfg.PerPort {
+		o = w.perPort[id]
+	}
+	if o == nil || o.failed {
+		w.stats.writeError.Add(1)
+		return
+	}
+	n := int64(16 + len(p.data))
+	if w.cfg.Format == FormatPcapng {
+		n = int64(epbLen(len(p.data), len(p.comment)))
+	}
+	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
+		w.cfg.RotateBytes > 0 && o.size+n > w.cfg.RotateBytes) {
+		o.rotate()
+		if o.failed {
+			w.stats.writeError.Add(1)
+			return
+		}
+	}
+	o.reserve(int(n))
+	if o.failed { // the flush to make room failed
+		w.stats.writeError.Add(1)
+		return
+	}
+	before := len(o.batch)
+	if w.cfg.Format == FormatPcapng {
+		var flags uint32 = flagsInbound
+		if p.dir == hub.Egress {
+			flags = flagsOutbound
+		}
+		iface := uint32(0)
+		if !w.cfg.PerPort {
+			iface = uint32(w.iface[id])
+		}
+		o.batch = appendEPB(o.batch, iface, unixNanos(time.Unix(p.sec, p.nsec)), p.data, p.origLen, flags, p.comment)
+	} else {
+		// Never the zero time.Time, which pcapgo would replace with "now".
+		t := time.Unix(max(p.sec, 0), p.nsec)
+		ci := gopacket.CaptureInfo{Timestamp: t, CaptureLength: len(p.data), Length: p.origLen}
+		if err := o.pcap.WritePacket(ci, p.data); err != nil {
+			panic("capture: pcapgo rejected a record: " + err.Error()) // lengths are ours
+		}
+	}
+	o.size += int64(len(o.batch) - before)
+	o.packets++
+	o.batchPackets++
+}
+
+func (w *writer) flushAll() {
+	if w.segment != nil {
+		w.segment.flush()
+	}
+	for _, p := range w.ports {
+		if o := w.perPort[p.id]; o != nil {
+			o.flush()
+		}
+	}
+}
+
+func (w *writer) closeAll() {
+	if w.segment != nil {
+		w.segment.close()
+	}
+	for _, p := range w.ports {
+		if o := w.perPort[p.id]; o != nil {
+			o.close()
+		}
+	}
+}
+
+// open creates the output's current file and writes its header: a pcap file
+// header, or a section header and every interface the file needs, so that
+// each file of a rotated sequence stands alone.
+func (o *output) open() error {
+	w := o.w
+	o.path = RotatedPath(o.base, o.part)
+	f, err := w.cfg.Create(o.path)
+	if err != nil {
+		return fmt.Errorf("capture %s: %w", o.path, err)
+	}
+	o.f = f
+	o.size, o.packets = 0, 0
+	w.stats.files.Add(1)
+	w.mu.Lock()
+	w.files = append(w.files, o.path)
+	w.mu.Unlock()
+
+	o.reserve(0)
+	switch w.cfg.Format {
+	case FormatPcapng:
+		port := ""
+		if o.port != nil {
+			port = o.port.name
+		}
+		appl := "l2hub"
+		if v := w.cfg.Meta.Version; v != "" {
+			appl += " " + v
+		}
+		o.batch = appendSHB(o.batch, w.cfg.Meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
+		if o.port != nil {
+			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)
+		} else {
+			for _, p := range w.ports {
+				o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+			}
+		}
+	default:
+		if w.cfg.Format == FormatPcapNano {
+			o.pcap = pcapgo.NewWriterNanos(o)
+		} else {
+			o.pcap = pcapgo.NewWriter(o)
+		}
+		if err := o.pcap.WriteFileHeader(uint32(w.cfg.Snaplen), 1); err != nil {
+			panic("capture: pcapgo file header: " + err.Error()) // o.Write cannot fail
+		}
+	}
+	o.size = int64(len(o.batch))
+	return nil
+}
+
+// Write appends to the batch, for pcapgo.Writer; the caller has reserved
+// room for the whole record.
+func (o *output) Write(p []byte) (int, error) {
+	o.batch = append(o.batch, p...)
+	return len(p), nil
+}
+
+// reserve makes room for a block of n bytes, writing the batch first when
+// the block would take it past BatchBytes: a write(2) carries whole blocks
+// only, so a process killed at any moment leaves whole blocks on disk
+// (save, at worst, a tail the kernel cut).
+func (o *output) reserve(n int) {
+	if len(o.batch) > 0 && len(o.batch)+n > o.w.cfg.BatchBytes {
+		o.flush()
+	}
+	if o.batch == nil {
+		o.batch = make([]byte, 0, max(o.w.cfg.BatchBytes, n))
+	}
+}
+
+func (o *output) flush() {
+	if len(o.batch) == 0 || o.f == nil {
+		return
+	}
+	if o.failed {
+		o.w.stats.writeError.Add(uint64(o.batchPackets))
+		o.batch, o.batchPackets = o.batch[:0], 0
+		return
+	}
+	n, err := o.f.Write(o.batch)
+	if err == nil && n < len(o.batch) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		o.w.stats.writeError.Add(uint64(o.batchPackets))
+		if n > 0 {
+			// Cut a partial batch off, so the file still ends on a whole
+			// block; best effort, as the disk may be full.
+			if t, ok := o.f.(interface{ Truncate(int64) error }); ok {
+				_ = t.Truncate(o.size - int64(len(o.batch)))
+			}
+		}
+		o.fail(fmt.Errorf("capture %s: write: %w", o.path, err))
+	} else {
+		o.w.stats.written.Add(uint64(o.batchPackets))
+		o.w.stats.bytes.Add(uint64(n))
+	}
+	o.batch, o.batchPackets = o.batch[:0], 0
+}
+
+// fail marks the output dead, logs err once and keeps it as the Sink's
+// error if it is the first. Later packets for the output are dropped and
+// counted.
+func (o *output) fail(err error) {
+	if o.failed {
+		return
+	}
+	o.failed = true
+	w := o.w
+	w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+func (o *output) rotate() {
+	o.flush()
+	o.closeFile()
+	if o.failed {
+		return
+	}
+	o.part++
+	if err := o.open(); err != nil {
+		o.fail(err)
+	}
+}
+
+func (o *output) close() {
+	o.flush()
+	o.closeFile()
+}
+
+func (o *output) closeFile() {
+	if o.f == nil {
+		return
+	}
+	err := o.f.Close()
+	o.f = nil
+	if err != nil && !o.failed {
+		o.fail(fmt.Errorf("capture %s: close: %w", o.path, err))
+	}
+}
