@@ -1,0 +1,737 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures a Node. Role, Net and Clock are required.
+type Config struct {
+	Role  Role
+	Net   Net
+	Clock Clock
+
+	// Addr is the node's own IPv4 address; default Role.Addr(). The role
+	// does not follow from it here: a probe may play node-b from 10.42.0.12.
+	Addr netip.Addr
+	// Peer is the unicast announce target and node-a's fallback dial
+	// address, both hard-coded in the OS; default Role.Peer().Addr().
+	Peer netip.Addr
+
+	// Ephemeral replaces the bring-up ephemeral (the zero value keeps it,
+	// as the OS does on every boot and retry).
+	Ephemeral KeyPair
+
+	// AnnounceInterval is the announce cadence until a session exists;
+	// default 64 ms, the OS's nominal period.
+	AnnounceInterval time.Duration
+	// RetryInterval separates node-a's dial and handshake attempts;
+	// default 64 ms.
+	RetryInterval time.Duration
+	// DiscoveryWait is how long node-a waits for node-b's announce before
+	// dialling; default 1 s, after which it dials the fallback
+	// 10.42.0.11:34568. The OS dials on its first pass: set a negative
+	// value for that timing (a session then needs no discovery).
+	DiscoveryWait time.Duration
+	// ReplyTimeout bounds each wait for a handshake message or a record the
+	// peer owes; default 4 s, node-a's retry window in the OS.
+	ReplyTimeout time.Duration
+	// ProbeWindow is how long a probe watches for a reaction (a dial, a
+	// reply) before concluding there is none; default 2 s.
+	ProbeWindow time.Duration
+
+	// Requests are node-a's proxy requests after the ladder; default
+	// BringUpRequests().
+	Requests []ProxyRequest
+	// Backend answers node-b's forwarded requests; default BringUpBackend{}.
+	Backend Backend
+	// Hold keeps node-a's session open after its requests until ctx ends,
+	// as the OS does; by default Run returns once they are answered.
+	Hold bool
+
+	// Probe selects a hostile variant by name (see Probes); "" plays the
+	// role honestly. Role must be the probe's Plays role or zero.
+	Probe string
+
+	// OnMilestone receives each milestone; calls are serialised and must
+	// not block for long.
+	OnMilestone func(Milestone)
+	// Logger receives diagnostics; default discards.
+	Logger *slog.Logger
+}
+
+// Node is a virtual DSoftBus node playing node-a or node-b (or a probe)
+// per nexus-wire.md §2–§6. Create it with NewNode and call Run once.
+type Node struct {
+	cfg   Config
+	role  Role
+	log   *slog.Logger
+	probe *Probe
+
+	peers     peerCache
+	learned   chan struct{} // closed when the peer's id is first learned
+	learnOnce sync.Once
+	connected atomic.Bool // a TCP connection exists: announces pause
+	announced atomic.Bool
+	muxDone   atomic.Bool
+	ran       atomic.Bool
+
+	msMu        sync.Mutex
+	lastFailure string // last session-fail detail, to report each reason once
+
+	st struct {
+		announcesSent, announceSendErrors, announcesLearned, announcesMalformed,
+		announcesDropped, dials, dialFailures, handshakeFailures, recordsRejected,
+		proxyServed, proxyDenied, proxyDropped atomic.Uint64
+	}
+}
+
+// NewNode validates cfg and fills its defaults.
+func NewNode(cfg Config) (*Node, error) {
+	var probe *Probe
+	if cfg.Probe != "" {
+		p, ok := LookupProbe(cfg.Probe)
+		if !ok {
+			return nil, fmt.Errorf("conformance: unknown probe %q", cfg.Probe)
+		}
+		if cfg.Role == 0 {
+			cfg.Role = p.Plays
+		}
+		if cfg.Role != p.Plays {
+			return nil, fmt.Errorf("conformance: probe %q plays %v, not %v", p.Name, p.Plays, cfg.Role)
+		}
+		probe = &p
+	}
+	switch {
+	case cfg.Role != RoleA && cfg.Role != RoleB:
+		return nil, errors.New("conformance: Config.Role must be RoleA or RoleB")
+	case cfg.Net == nil:
+		return nil, errors.New("conformance: Config.Net is required")
+	case cfg.Clock == nil:
+		return nil, errors.New("conformance: Config.Clock is required")
+	}
+	if !cfg.Addr.IsValid() {
+		cfg.Addr = cfg.Role.Addr()
+	}
+	if !cfg.Peer.IsValid() {
+		cfg.Peer = cfg.Role.Peer().Addr()
+	}
+	if !cfg.Addr.Is4() || !cfg.Peer.Is4() {
+		return nil, fmt.Errorf("conformance: addresses must be IPv4, got %v and %v", cfg.Addr, cfg.Peer)
+	}
+	if cfg.Ephemeral == (KeyPair{}) {
+		cfg.Ephemeral = cfg.Role.EphemeralKey()
+	}
+	defaultDuration(&cfg.AnnounceInterval, 64*time.Millisecond)
+	defaultDuration(&cfg.RetryInterval, 64*time.Millisecond)
+	defaultDuration(&cfg.DiscoveryWait, time.Second)
+	defaultDuration(&cfg.ReplyTimeout, 4*time.Second)
+	defaultDuration(&cfg.ProbeWindow, 2*time.Second)
+	if cfg.Requests == nil {
+		cfg.Requests = BringUpRequests()
+	}
+	if cfg.Backend == nil {
+		cfg.Backend = BringUpBackend{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, role: cfg.Role, probe: probe, learned: make(chan struct{})}
+	n.log = log.With("node", cfg.Role.String(), "addr", cfg.Addr.String())
+	return n, nil
+}
+
+func defaultDuration(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// Stats returns a snapshot of the node's counters; safe to call at any time.
+func (n *Node) Stats() Stats {
+	s := &n.st
+	return Stats{
+		AnnouncesSent: s.announcesSent.Load(), AnnounceSendErrors: s.announceSendErrors.Load(),
+		AnnouncesLearned: s.announcesLearned.Load(), AnnouncesMalformed: s.announcesMalformed.Load(),
+		AnnouncesDropped: s.announcesDropped.Load(), Dials: s.dials.Load(), DialFailures: s.dialFailures.Load(),
+		HandshakeFailures: s.handshakeFailures.Load(), RecordsRejected: s.recordsRejected.Load(),
+		ProxyServed: s.proxyServed.Load(), ProxyDenied: s.proxyDenied.Load(), ProxyDropped: s.proxyDropped.Load(),
+	}
+}
+
+// Peer returns the discovery cache entry for a device id.
+func (n *Node) Peer(deviceID string) (PeerEntry, bool) { return n.peers.peek(deviceID) }
+
+// Run plays the node until its script completes, it fails, or ctx ends.
+//
+// node-a: announce, learn, dial (discovery or fallback), handshake, ladder,
+// send Requests; retries dial and handshake without limit, like the OS.
+// node-b: listen on 34568, announce, accept ONE connection (the listener is
+// closed after it, as the OS never re-arms it, §6.2), handshake, ladder, then
+// answer requests until the peer closes.
+//
+// Run returns nil when the script completed (for a probe: when the target
+// behaved as the probe expects; otherwise an error wrapping ErrProbeFailed).
+func (n *Node) Run(ctx context.Context) error {
+	if !n.ran.CompareAndSwap(false, true) {
+		return errors.New("conformance: Node.Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	udp, err := n.cfg.Net.ListenUDP(netip.AddrPortFrom(n.cfg.Addr, DiscoveryPort))
+	if err != nil {
+		return fmt.Errorf("%v: discovery: %w", n.role, err)
+	}
+	var wg sync.WaitGroup
+	defer func() {
+		cancel() // stops the announce loop
+		udp.Close()
+		wg.Wait()
+	}()
+	wg.Go(func() { n.receiveAnnounces(udp) })
+
+	switch {
+	case n.probe != nil:
+		return n.runProbe(ctx, udp, &wg)
+	case n.role == RoleA:
+		return n.playA(ctx, udp, &wg)
+	default:
+		return n.playB(ctx, udp, &wg, nil)
+	}
+}
+
+// emit reports a milestone to the callback and the log.
+func (n *Node) emit(name string, st Status, detail string) {
+	m := Milestone{Role: n.role, Name: name, Status: st, Detail: detail}
+	n.msMu.Lock()
+	defer n.msMu.Unlock()
+	n.log.Info(m.String())
+	if n.cfg.OnMilestone != nil {
+		n.cfg.OnMilestone(m)
+	}
+}
+
+// sessionFailed reports a failed session attempt once per distinct reason;
+// node-a retries every 64 ms and would otherwise repeat itself.
+func (n *Node) sessionFailed(err error) {
+	n.st.handshakeFailures.Add(1)
+	detail := fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error())
+	n.msMu.Lock()
+	repeat := detail == n.lastFailure
+	n.lastFailure = detail
+	n.msMu.Unlock()
+	if !repeat {
+		n.emit(MilestoneSession, StatusFail, detail)
+	}
+}
+
+// wait blocks for d or until ctx ends.
+func (n *Node) wait(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.cfg.Clock.After(d):
+		return nil
+	}
+}
+
+// within runs f, closing c when d (if > 0) passes or ctx ends first; it then
+// reports ErrTimeout or ctx's error instead of f's.
+func (n *Node) within(ctx context.Context, c io.Closer, d time.Duration, f func() error) error {
+	done, exited := make(chan struct{}), make(chan struct{})
+	var timedOut, cancelled bool
+	go func() {
+		defer close(exited)
+		var after <-chan time.Time
+		if d > 0 {
+			after = n.cfg.Clock.After(d)
+		}
+		select {
+		case <-done:
+		case <-after:
+			timedOut = true
+			c.Close()
+		case <-ctx.Done():
+			cancelled = true
+			c.Close()
+		}
+	}()
+	err := f()
+	close(done)
+	<-exited
+	switch {
+	case timedOut:
+		return ErrTimeout
+	case cancelled:
+		return ctx.Err()
+	}
+	return err
+}
+
+// --- discovery ---
+
+func udpAddr(a netip.Addr, port uint16) net.Addr {
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port))
+}
+
+// sourceAddr extracts the IPv4 source of a datagram.
+func sourceAddr(a net.Addr) (netip.Addr, bool) {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ip := u.AddrPort().Addr().Unmap()
+		return ip, ip.IsValid()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return ap.Addr().Unmap(), err == nil
+}
+
+// startAnnouncing sends payloads (each to the group, then to the peer) at
+// once, as the OS's first pass does, and then every AnnounceInterval while
+// no TCP connection exists, until ctx ends.
+func (n *Node) startAnnouncing(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, payloads [][]byte) {
+	group, peer := udpAddr(DiscoveryGroup, DiscoveryPort), udpAddr(n.cfg.Peer, DiscoveryPort)
+	n.sendAnnounces(udp, payloads, group, peer)
+	wg.Go(func() {
+		for n.wait(ctx, n.cfg.AnnounceInterval) == nil {
+			if !n.connected.Load() {
+				n.sendAnnounces(udp, payloads, group, peer)
+			}
+		}
+	})
+}
+
+func (n *Node) sendAnnounces(udp net.PacketConn, payloads [][]byte, dsts ...net.Addr) {
+	failed := false
+	for _, p := range payloads {
+		for _, dst := range dsts {
+			if _, err := udp.WriteTo(p, dst); err != nil {
+				failed = true
+				n.log.Debug("announce send failed", "to", dst.String(), "err", err)
+			}
+		}
+	}
+	n.st.announcesSent.Add(1)
+	if failed {
+		n.st.announceSendErrors.Add(1)
+	}
+	if n.announced.CompareAndSwap(false, true) {
+		n.emit(MilestoneAnnounce, StatusOK, fmt.Sprintf("to=%v,%v", dsts[0], dsts[1]))
+	}
+}
+
+// receiveAnnounces learns peers until the socket closes. Like the OS it
+// reads at most 256 bytes of each datagram; datagrams above 512 bytes are
+// dropped, as smoltcp's buffer would.
+func (n *Node) receiveAnnounces(udp net.PacketConn) {
+	buf := make([]byte, 2048)
+	for {
+		nr, from, err := udp.ReadFrom(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				n.log.Warn("discovery recv FAIL", "err", err)
+			}
+			return
+		}
+		if nr > DatagramDropThreshold {
+			n.st.announcesDropped.Add(1)
+			continue
+		}
+		ann, err := ParseReceivedAnnounce(buf[:nr])
+		if err != nil {
+			n.st.announcesMalformed.Add(1)
+			n.log.Debug("announce ignored (malformed)", "from", from.String(), "err", err)
+			continue
+		}
+		src, ok := sourceAddr(from)
+		if !ok {
+			continue
+		}
+		n.learn(ann, src)
+	}
+}
+
+func (n *Node) learn(a Announce, src netip.Addr) {
+	n.st.announcesLearned.Add(1)
+	e := PeerEntry{DeviceID: a.DeviceID, Addr: src, Port: a.Port, Static: a.Static, Services: a.Services}
+	if !n.peers.insert(e) || a.DeviceID != n.role.Peer().String() {
+		return
+	}
+	st, detail := StatusOK, fmt.Sprintf("peer=%s addr=%v", a.DeviceID, netip.AddrPortFrom(src, a.Port))
+	if a.Static != n.role.Peer().StaticKey().Public {
+		st, detail = StatusFail, detail+" key=unpinned"
+	}
+	n.emit(MilestoneDiscovery, st, detail)
+	n.learnOnce.Do(func() { close(n.learned) })
+}
+
+// checkIdentity is the OS's pre-handshake rule: a cached peer entry must
+// carry the pinned key; no entry passes (NX-06).
+func (n *Node) checkIdentity() error {
+	e, ok := n.peers.peek(n.role.Peer().String())
+	if ok && e.Static != n.role.Peer().StaticKey().Public {
+		return ErrIdentityMismatch
+	}
+	return nil
+}
+
+// --- session ---
+
+// session is one established nexus-v1 session.
+type session struct {
+	conn       net.Conn
+	send, recv *RecordCipher
+	wbuf       [ResponseRecordLen]byte
+	rbuf       [ResponseRecordLen]byte
+}
+
+func (n *Node) nexusConfig() NexusConfig {
+	return NexusConfig{
+		Static:     n.role.StaticKey(),
+		Ephemeral:  n.cfg.Ephemeral,
+		PeerStatic: n.role.Peer().StaticKey().Public,
+	}
+}
+
+func (n *Node) write(ctx context.Context, c net.Conn, b []byte) error {
+	return n.within(ctx, c, n.cfg.ReplyTimeout, func() error {
+		_, err := c.Write(b)
+		return err
+	})
+}
+
+func (n *Node) readFull(ctx context.Context, c net.Conn, b []byte, d time.Duration) error {
+	return n.within(ctx, c, d, func() error {
+		_, err := io.ReadFull(c, b)
+		return err
+	})
+}
+
+// writeRecord seals and sends one record.
+func (n *Node) writeRecord(ctx context.Context, s *session, class RecordClass, kind byte, payload []byte) error {
+	rec, err := s.send.SealRecord(s.wbuf[:0], class, kind, payload)
+	if err != nil {
+		return err
+	}
+	return n.write(ctx, s.conn, rec)
+}
+
+// readRecord reads and opens one record; d = 0 waits without limit.
+func (n *Node) readRecord(ctx context.Context, s *session, class RecordClass, d time.Duration) (Record, error) {
+	wire := s.rbuf[:class.WireLen()]
+	if err := n.readFull(ctx, s.conn, wire, d); err != nil {
+		return Record{}, err
+	}
+	return s.recv.OpenRecord(class, wire)
+}
+
+// dialTarget is node-a's choice: the cached node-b entry (source IP and
+// announced port), else the hard-coded fallback.
+func (n *Node) dialTarget() (netip.AddrPort, string) {
+	if e, ok := n.peers.peek(n.role.Peer().String()); ok {
+		return netip.AddrPortFrom(e.Addr, e.Port), "discovery"
+	}
+	return netip.AddrPortFrom(n.cfg.Peer, SessionPortB), "fallback"
+}
+
+// waitDiscovery holds node-a's first dial until node-b is learned or
+// DiscoveryWait passes.
+func (n *Node) waitDiscovery(ctx context.Context) error {
+	if n.cfg.DiscoveryWait < 0 {
+		return nil
+	}
+	select {
+	case <-n.learned:
+		return nil
+	case <-n.cfg.Clock.After(n.cfg.DiscoveryWait):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dial makes one connection attempt to node-a's current target.
+func (n *Node) dial(ctx context.Context) (net.Conn, string, error) {
+	target, via := n.dialTarget()
+	n.st.dials.Add(1)
+	c, err := n.cfg.Net.DialTCP(ctx, netip.AddrPortFrom(n.cfg.Addr, 0), target)
+	if err != nil {
+		n.st.dialFailures.Add(1)
+		n.log.Debug("dial failed", "target", target.String(), "via", via, "err", err)
+		return nil, via, err
+	}
+	n.connected.Store(true)
+	return c, via + " target=" + target.String(), nil
+}
+
+// connectA dials and handshakes until a session exists or ctx ends.
+func (n *Node) connectA(ctx context.Context) (*session, error) {
+	if err := n.waitDiscovery(ctx); err != nil {
+		return nil, err
+	}
+	for {
+		c, via, err := n.dial(ctx)
+		if err == nil {
+			s, err := n.initiate(ctx, c)
+			if err == nil {
+				n.emit(MilestoneSession, StatusOK, fmt.Sprintf("peer=%v via=%s", n.role.Peer(), via))
+				return s, nil
+			}
+			c.Close()
+			n.connected.Store(false)
+			n.sessionFailed(err)
+		}
+		if err := n.wait(ctx, n.cfg.RetryInterval); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// initiate runs node-a's handshake on c.
+func (n *Node) initiate(ctx context.Context, c net.Conn) (*session, error) {
+	if err := n.checkIdentity(); err != nil {
+		return nil, err
+	}
+	hs := NewNexusInitiator(n.nexusConfig())
+	m1, err := hs.WriteMsg1()
+	if err != nil {
+		return nil, err
+	}
+	if err := n.write(ctx, c, m1); err != nil {
+		return nil, fmt.Errorf("hs init write msg1: %w", err)
+	}
+	m2 := make([]byte, NexusMsg2Len)
+	if err := n.readFull(ctx, c, m2, n.cfg.ReplyTimeout); err != nil {
+		return nil, fmt.Errorf("hs init read msg2: %w", err)
+	}
+	if err := hs.ReadMsg2(m2); err != nil {
+		return nil, err
+	}
+	m3, err := hs.WriteMsg3()
+	if err != nil {
+		return nil, err
+	}
+	if err := n.write(ctx, c, m3); err != nil {
+		return nil, fmt.Errorf("hs init write msg3: %w", err)
+	}
+	keys, err := hs.Keys()
+	if err != nil {
+		return nil, err
+	}
+	send, recv := keys.Ciphers(true)
+	return &session{conn: c, send: send, recv: recv}, nil
+}
+
+// acceptB accepts node-b's single connection on ln and closes ln: the OS's
+// listening socket becomes the connection and is never re-armed (§6.2).
+func (n *Node) acceptB(ctx context.Context, ln net.Listener, d time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := n.within(ctx, ln, d, func() error {
+		var err error
+		c, err = ln.Accept()
+		return err
+	})
+	ln.Close()
+	if err != nil {
+		return nil, fmt.Errorf("accept: %w", err)
+	}
+	n.connected.Store(true)
+	return c, nil
+}
+
+// respond runs node-b's handshake on c.
+func (n *Node) respond(ctx context.Context, c net.Conn) (*session, error) {
+	if err := n.checkIdentity(); err != nil {
+		return nil, err
+	}
+	hs := NewNexusResponder(n.nexusConfig())
+	m1 := make([]byte, NexusMsg1Len)
+	if err := n.readFull(ctx, c, m1, n.cfg.ReplyTimeout); err != nil {
+		return nil, fmt.Errorf("hs resp read msg1: %w", err)
+	}
+	if err := hs.ReadMsg1(m1); err != nil {
+		return nil, err
+	}
+	m2, err := hs.WriteMsg2()
+	if err != nil {
+		return nil, err
+	}
+	if err := n.write(ctx, c, m2); err != nil {
+		return nil, fmt.Errorf("hs resp write msg2: %w", err)
+	}
+	m3 := make([]byte, NexusMsg3Len)
+	if err := n.readFull(ctx, c, m3, n.cfg.ReplyTimeout); err != nil {
+		return nil, fmt.Errorf("hs resp read msg3: %w", err)
+	}
+	if err := hs.ReadMsg3(m3); err != nil {
+		return nil, err
+	}
+	keys, err := hs.Keys()
+	if err != nil {
+		return nil, err
+	}
+	send, recv := keys.Ciphers(false)
+	n.emit(MilestoneSession, StatusOK, fmt.Sprintf("peer=%v", n.role.Peer()))
+	return &session{conn: c, send: send, recv: recv}, nil
+}
+
+// ladder walks the six mux steps; any failure stops the node, as
+// dsoftbusd stops.
+func (n *Node) ladder(ctx context.Context, s *session) error {
+	for _, step := range Ladder() {
+		if err := n.ladderStep(ctx, s, step); err != nil {
+			err = fmt.Errorf("step %d: %w", step.Step, err)
+			n.emit(MilestoneMux, StatusFail, fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error()))
+			return fmt.Errorf("%w: %w", ErrLadder, err)
+		}
+	}
+	n.muxDone.Store(true)
+	n.emit(MilestoneMux, StatusOK, fmt.Sprintf("peer=%v", n.role.Peer()))
+	return nil
+}
+
+func (n *Node) ladderStep(ctx context.Context, s *session, step LadderStep) error {
+	if step.From == n.role {
+		p, err := step.Payload()
+		if err != nil {
+			return err
+		}
+		return n.writeRecord(ctx, s, RequestRecord, step.Kind, p)
+	}
+	rec, err := n.readRecord(ctx, s, RequestRecord, n.cfg.ReplyTimeout)
+	if err != nil {
+		return err
+	}
+	return step.Check(rec)
+}
+
+// --- node-a ---
+
+func (n *Node) playA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) error {
+	announce, _ := n.role.Announce().MarshalBinary()
+	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
+	s, err := n.connectA(ctx)
+	if err != nil {
+		return fmt.Errorf("%v: session: %w", n.role, err)
+	}
+	defer s.conn.Close()
+	if err := n.ladder(ctx, s); err != nil {
+		return fmt.Errorf("%v: %w", n.role, err)
+	}
+	for _, req := range n.cfg.Requests {
+		if _, err := n.request(ctx, s, req); err != nil {
+			return fmt.Errorf("%v: %w", n.role, err)
+		}
+	}
+	if n.cfg.Hold {
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// request sends one proxy request, reads the response and applies node-a's
+// verdict, reporting a proxy milestone either way.
+func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Record, error) {
+	svc := "service=" + ServiceName(req.Service)
+	if err := n.writeRecord(ctx, s, RequestRecord, req.Service, req.Payload); err != nil {
+		return Record{}, fmt.Errorf("proxy %s: %w", svc, err)
+	}
+	rsp, err := n.readRecord(ctx, s, ResponseRecord, n.cfg.ReplyTimeout)
+	if err == nil {
+		err = CheckProxyResponse(req.Service, rsp)
+	}
+	if err != nil {
+		n.emit(MilestoneProxy, StatusFail, fmt.Sprintf("%s err=%q", svc, err.Error()))
+		return rsp, fmt.Errorf("proxy %s: %w", svc, err)
+	}
+	n.emit(MilestoneProxy, StatusOK, svc)
+	return rsp, nil
+}
+
+// --- node-b ---
+
+// playB is the honest node-b. extra announces, if any, go out before the
+// genuine one in every round (probes).
+func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, extra [][]byte) error {
+	ln, err := n.cfg.Net.ListenTCP(netip.AddrPortFrom(n.cfg.Addr, SessionPortB))
+	if err != nil {
+		return fmt.Errorf("%v: session: %w", n.role, err)
+	}
+	announce, _ := n.role.Announce().MarshalBinary()
+	n.startAnnouncing(ctx, udp, wg, append(extra, announce))
+	c, err := n.acceptB(ctx, ln, 0)
+	if err != nil {
+		return fmt.Errorf("%v: session: %w", n.role, err)
+	}
+	return n.serveB(ctx, c)
+}
+
+// serveB runs node-b's side of a session on an accepted connection: one
+// attempt only, since no second connection can ever arrive.
+func (n *Node) serveB(ctx context.Context, c net.Conn) error {
+	defer c.Close()
+	s, err := n.respond(ctx, c)
+	if err != nil {
+		n.sessionFailed(err)
+		return fmt.Errorf("%v: session: %w", n.role, err)
+	}
+	if err := n.ladder(ctx, s); err != nil {
+		return fmt.Errorf("%v: %w", n.role, err)
+	}
+	return n.serveProxy(ctx, s)
+}
+
+// serveProxy answers requests until the peer closes (nil) or ctx ends.
+func (n *Node) serveProxy(ctx context.Context, s *session) error {
+	var plain [RequestPlainLen]byte
+	for {
+		wire := s.rbuf[:RequestRecordLen]
+		if err := n.readFull(ctx, s.conn, wire, 0); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%v: proxy: %w", n.role, err)
+		}
+		p, err := s.recv.Open(plain[:0], wire)
+		if err != nil {
+			// A bad tag is skipped silently; the nonce stays (§5.1).
+			n.st.recordsRejected.Add(1)
+			n.log.Debug("record skipped", "err", err)
+			continue
+		}
+		if err := n.answer(ctx, s, GateRequest(p)); err != nil {
+			return fmt.Errorf("%v: proxy: %w", n.role, err)
+		}
+	}
+}
+
+func (n *Node) answer(ctx context.Context, s *session, d GateDecision) error {
+	var status byte
+	var reply []byte
+	switch d.Action {
+	case GateDrop:
+		n.st.proxyDropped.Add(1)
+		n.emit(MilestoneProxy, StatusDenied, d.Why)
+		return nil
+	case GateDeny:
+		n.st.proxyDenied.Add(1)
+		status = ProxyStatusFail
+		n.emit(MilestoneProxy, StatusDenied, d.Why)
+	case GateForward:
+		n.st.proxyServed.Add(1)
+		var ok bool
+		if reply, ok = n.cfg.Backend.Serve(d.Service, d.Payload); !ok {
+			status, reply = ProxyStatusFail, nil
+		}
+		reply = reply[:min(len(reply), MaxResponsePayload)]
+		n.emit(MilestoneProxy, StatusOK, d.Why)
+	}
+	return n.writeRecord(ctx, s, ResponseRecord, status, reply)
+}

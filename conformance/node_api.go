@@ -1,0 +1,133 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Net is the network a Node runs on: a gVisor netstack host (gonet) inside
+// the hub, the kernel stack in a guest, or an in-memory network in tests.
+// Addresses are IPv4.
+type Net interface {
+	// ListenUDP binds laddr. The node binds <own IP>:37020, as the OS does,
+	// and sends both the multicast and the unicast copy from that socket.
+	ListenUDP(laddr netip.AddrPort) (net.PacketConn, error)
+	// ListenTCP listens on laddr.
+	ListenTCP(laddr netip.AddrPort) (net.Listener, error)
+	// DialTCP connects from laddr (port 0: any) to raddr.
+	DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error)
+}
+
+// Clock is the node's only notion of time: every wait (announce cadence,
+// retries, reply windows) is an After. Live callers pass ClockFunc(time.After);
+// tests run under testing/synctest or drive their own channels.
+type Clock interface {
+	After(d time.Duration) <-chan time.Time
+}
+
+// ClockFunc adapts a function such as time.After to a Clock.
+type ClockFunc func(d time.Duration) <-chan time.Time
+
+// After calls f(d).
+func (f ClockFunc) After(d time.Duration) <-chan time.Time { return f(d) }
+
+// Milestone names, in the order a healthy run reaches them.
+const (
+	MilestoneAnnounce  = "announce"  // first announce sent (once)
+	MilestoneDiscovery = "discovery" // the peer learned from an announce, or its entry changed
+	MilestoneSession   = "session"   // handshake done (node-a: msg3 sent; node-b: msg3 verified), or failed
+	MilestoneMux       = "mux"       // all six ladder steps done, or the ladder failed
+	MilestoneProxy     = "proxy"     // one proxy request answered (node-b) or its reply judged (node-a)
+	MilestoneProbe     = "probe"     // a hostile probe's verdict
+)
+
+// Status is a milestone's outcome.
+type Status uint8
+
+const (
+	StatusOK     Status = iota + 1
+	StatusFail          // the step failed
+	StatusDenied        // node-b refused a proxy request, as the spec says it must
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusFail:
+		return "fail"
+	case StatusDenied:
+		return "denied"
+	}
+	return "status-?"
+}
+
+// Milestone is one line of a node's progress. String gives the line callers
+// print after their own prefix:
+//
+//	nexus announce ok node-a to=239.42.0.1:37020,10.42.0.11:37020
+//	nexus discovery ok node-a peer=node-b addr=10.42.0.11:34568
+//	nexus session ok node-a peer=node-b via=discovery
+//	nexus mux ok node-a peer=node-b
+//	nexus proxy ok node-a service=samgrd
+//	nexus proxy denied node-b service=unknown
+//	nexus probe ok node-a probe=tampered-record observed="..."
+type Milestone struct {
+	Role   Role   // the node that reached it
+	Name   string // Milestone* constant
+	Status Status
+	Detail string // key=value pairs
+}
+
+func (m Milestone) String() string {
+	s := fmt.Sprintf("nexus %s %s %s", m.Name, m.Status, m.Role)
+	if m.Detail != "" {
+		s += " " + m.Detail
+	}
+	return s
+}
+
+// ProxyRequest is one request node-a sends after the ladder.
+type ProxyRequest struct {
+	Service byte
+	Payload []byte
+}
+
+// BringUpRequests are node-a's first two requests in a healthy run (rec07
+// and rec09): resolve "bundlemgrd" through samgrd, then a bundle LIST.
+func BringUpRequests() []ProxyRequest {
+	resolve, _ := AppendSMRequest(nil, SMOpResolveStatus, "bundlemgrd")
+	return []ProxyRequest{
+		{Service: ServiceSamgr, Payload: resolve},
+		{Service: ServiceBundle, Payload: AppendBNRequest(nil, BNOpList)},
+	}
+}
+
+// Stats counts what a node saw and did. AnnouncesSent counts rounds; each
+// round is one multicast and one unicast datagram.
+type Stats struct {
+	AnnouncesSent      uint64
+	AnnounceSendErrors uint64
+	AnnouncesLearned   uint64 // well-formed announces, any source, any id
+	AnnouncesMalformed uint64 // decode errors ("announce ignored (malformed)")
+	AnnouncesDropped   uint64 // datagrams above 512 B, which smoltcp drops
+	Dials              uint64
+	DialFailures       uint64
+	HandshakeFailures  uint64 // includes identity mismatches
+	RecordsRejected    uint64 // records whose tag did not verify; node-b skips them
+	ProxyServed        uint64 // node-b: answered with status 0 or 1 after forwarding
+	ProxyDenied        uint64 // node-b: status 1 without forwarding
+	ProxyDropped       uint64 // node-b: oversized, no reply
+}
+
+// PeerEntry is one entry of the node's discovery cache.
+type PeerEntry struct {
+	DeviceID string
+	Addr     netip.Addr // the announce's source address
+	Port     uint16     // the announced session port
+	Static   [32]byte
+	Services []string
+}

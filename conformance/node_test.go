@@ -1,0 +1,441 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Node tests run in a synctest bubble: time.After is the bubble's virtual
+// clock, so announce cadence, retries and windows are deterministic and the
+// tests take no wall time.
+var bubbleClock = ClockFunc(time.After)
+
+var (
+	addrA  = RoleA.Addr()
+	addrB  = RoleB.Addr()
+	addrC  = netip.AddrFrom4([4]byte{10, 42, 0, 12})
+	groupP = netip.AddrPortFrom(DiscoveryGroup, DiscoveryPort)
+)
+
+// milestoneLog collects one node's milestones.
+type milestoneLog struct {
+	mu sync.Mutex
+	ms []Milestone
+}
+
+func (l *milestoneLog) add(m Milestone) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ms = append(l.ms, m)
+}
+
+func (l *milestoneLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, m := range l.ms {
+		out = append(out, m.String())
+	}
+	return out
+}
+
+func (l *milestoneLog) has(prefix string) bool {
+	return slices.ContainsFunc(l.lines(), func(s string) bool { return strings.HasPrefix(s, prefix) })
+}
+
+// testNode is a node under test with its milestone log and result.
+type testNode struct {
+	*Node
+	log  *milestoneLog
+	err  error
+	done chan struct{}
+}
+
+func newTestNode(t *testing.T, m *memNet, cfg Config) *testNode {
+	t.Helper()
+	tn := &testNode{log: &milestoneLog{}, done: make(chan struct{})}
+	cfg.Clock = bubbleClock
+	if cfg.Net == nil {
+		addr := cfg.Addr
+		if !addr.IsValid() {
+			role := cfg.Role
+			if role == 0 {
+				p, _ := LookupProbe(cfg.Probe)
+				role = p.Plays
+			}
+			addr = role.Addr()
+		}
+		cfg.Net = m.host(addr)
+	}
+	cfg.OnMilestone = tn.log.add
+	n, err := NewNode(cfg)
+	if err != nil {
+		t.Fatalf("NewNode: %v", err)
+	}
+	tn.Node = n
+	return tn
+}
+
+func (tn *testNode) start(ctx context.Context) {
+	go func() {
+		defer close(tn.done)
+		tn.err = tn.Run(ctx)
+	}()
+}
+
+func (tn *testNode) wait() error {
+	<-tn.done
+	return tn.err
+}
+
+func TestNodesHealthyRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA})
+		b := newTestNode(t, m, Config{Role: RoleB})
+		b.start(ctx)
+		// node-b is up and its first unicast announce lost (node-a had no
+		// socket yet); node-a learns node-b from the second, at 64 ms.
+		synctest.Wait()
+		a.start(ctx)
+		if err := a.wait(); err != nil {
+			t.Fatalf("node-a Run: %v\n%s", err, strings.Join(a.log.lines(), "\n"))
+		}
+		if err := b.wait(); err != nil {
+			t.Fatalf("node-b Run: %v\n%s", err, strings.Join(b.log.lines(), "\n"))
+		}
+
+		wantA := []string{
+			"nexus session ok node-a peer=node-b via=discovery target=10.42.0.11:34568",
+			"nexus mux ok node-a peer=node-b",
+			"nexus proxy ok node-a service=samgrd",
+			"nexus proxy ok node-a service=bundlemgrd",
+		}
+		wantB := []string{
+			"nexus session ok node-b peer=node-a",
+			"nexus mux ok node-b peer=node-a",
+			"nexus proxy ok node-b service=samgrd",
+			"nexus proxy ok node-b service=bundlemgrd",
+		}
+		discA := []string{"nexus announce ok node-a to=239.42.0.1:37020,10.42.0.11:37020", "nexus discovery ok node-a peer=node-b addr=10.42.0.11:34568"}
+		discB := []string{"nexus announce ok node-b to=239.42.0.1:37020,10.42.0.10:37020", "nexus discovery ok node-b peer=node-a addr=10.42.0.10:34567"}
+		checkMilestones(t, "node-a", a.log.lines(), discA, wantA)
+		checkMilestones(t, "node-b", b.log.lines(), discB, wantB)
+
+		vs := loadVectors(t)
+		streams := m.allStreams()
+		if len(streams) != 1 {
+			t.Fatalf("got %d TCP streams, want 1", len(streams))
+		}
+		st := streams[0]
+		if st.client.Addr() != addrA || st.server != netip.AddrPortFrom(addrB, SessionPortB) {
+			t.Errorf("stream %v -> %v, want 10.42.0.10:* -> 10.42.0.11:34568", st.client, st.server)
+		}
+		c2s, s2c := st.bytes()
+		wantC2S := slices.Concat(vs.bytes(t, "nexus.msg1"), vs.bytes(t, "nexus.msg3"),
+			vs.bytes(t, "nexus.rec01.a2b.n0.mux_open_batch.cipher"), vs.bytes(t, "nexus.rec03.a2b.n1.mux_data_batch.cipher"),
+			vs.bytes(t, "nexus.rec05.a2b.n2.mux_final_sync.cipher"), vs.bytes(t, "nexus.rec07.a2b.n3.proxy_req_svc1_sm_resolve.cipher"),
+			vs.bytes(t, "nexus.rec09.a2b.n4.proxy_req_svc2_bn_list.cipher"))
+		wantS2C := slices.Concat(vs.bytes(t, "nexus.msg2"),
+			vs.bytes(t, "nexus.rec02.b2a.n0.mux_open_ack_batch.cipher"), vs.bytes(t, "nexus.rec04.b2a.n1.mux_data_echo_batch.cipher"),
+			vs.bytes(t, "nexus.rec06.b2a.n2.mux_final_ack.cipher"), vs.bytes(t, "nexus.rec08.b2a.n3.proxy_rsp_sm_ok.cipher"),
+			vs.bytes(t, "nexus.rec10.b2a.n4.proxy_rsp_bn_list_ok.cipher"))
+		compareStream(t, "node-a -> node-b", c2s, wantC2S)
+		compareStream(t, "node-b -> node-a", s2c, wantS2C)
+
+		// Announces: multicast then unicast from <own IP>:37020, the exact
+		// vector payload, and none once the session's stream exists.
+		for _, tc := range []struct {
+			role Role
+			vec  string
+		}{{RoleA, "nxsb.node-a"}, {RoleB, "nxsb.node-b"}} {
+			from := netip.AddrPortFrom(tc.role.Addr(), DiscoveryPort)
+			var sent []memDatagram
+			for _, d := range m.datagrams() {
+				if d.from == from {
+					sent = append(sent, d)
+				}
+			}
+			want := vs.bytes(t, tc.vec)
+			if len(sent) < 2 || sent[0].to != groupP || sent[1].to != netip.AddrPortFrom(tc.role.Peer().Addr(), DiscoveryPort) {
+				t.Errorf("%v: first datagrams %v, want to the group then to the peer", tc.role, sent)
+				continue
+			}
+			for _, d := range sent {
+				if !bytes.Equal(d.data, want) {
+					t.Errorf("%v: announce %x, want %s", tc.role, d.data, tc.vec)
+				}
+				if d.seq > st.seq {
+					t.Errorf("%v: announce #%d sent after the session stream (#%d) opened", tc.role, d.seq, st.seq)
+				}
+			}
+		}
+		if s := b.Stats(); s.ProxyServed != 2 || s.RecordsRejected != 0 || s.AnnouncesLearned == 0 {
+			t.Errorf("node-b stats %+v, want 2 served, 0 rejected, some announces learned", s)
+		}
+		if s := a.Stats(); s.Dials != 1 || s.HandshakeFailures != 0 {
+			t.Errorf("node-a stats %+v, want 1 dial and no handshake failure", s)
+		}
+	})
+}
+
+// checkMilestones requires the discovery lines (in any order, first) and
+// then exactly the session lines in order.
+func checkMilestones(t *testing.T, who string, got, disc, rest []string) {
+	t.Helper()
+	if len(got) != len(disc)+len(rest) {
+		t.Errorf("%s milestones:\n%s\nwant %d lines", who, strings.Join(got, "\n"), len(disc)+len(rest))
+		return
+	}
+	head := slices.Clone(got[:len(disc)])
+	slices.Sort(head)
+	want := slices.Clone(disc)
+	slices.Sort(want)
+	if !slices.Equal(head, want) || !slices.Equal(got[len(disc):], rest) {
+		t.Errorf("%s milestones:\n%s\nwant (first two in any order):\n%s", who, strings.Join(got, "\n"), strings.Join(append(disc, rest...), "\n"))
+	}
+}
+
+// compareStream reports the first differing message position rather than
+// two hex blobs.
+func compareStream(t *testing.T, what string, got, want []byte) {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		return
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	t.Errorf("%s: %d bytes, want %d; first difference at offset %d (%s)", what, len(got), len(want), i, streamPosition(what, i))
+}
+
+// streamPosition names the message an offset falls in.
+func streamPosition(what string, off int) string {
+	sizes := []int{NexusMsg1Len, NexusMsg3Len, RequestRecordLen, RequestRecordLen, RequestRecordLen, RequestRecordLen, RequestRecordLen}
+	names := []string{"msg1", "msg3", "rec01", "rec03", "rec05", "rec07", "rec09"}
+	if strings.HasPrefix(what, "node-b") {
+		sizes = []int{NexusMsg2Len, RequestRecordLen, RequestRecordLen, RequestRecordLen, ResponseRecordLen, ResponseRecordLen}
+		names = []string{"msg2", "rec02", "rec04", "rec06", "rec08", "rec10"}
+	}
+	for i, n := range sizes {
+		if off < n {
+			return fmt.Sprintf("%s byte %d", names[i], off)
+		}
+		off -= n
+	}
+	return "beyond the expected transcript"
+}
+
+// With every announce lost, node-a waits DiscoveryWait and dials the
+// hard-coded fallback: a session does not need discovery (§2.4).
+func TestNodeFallbackWithoutDiscovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		m.dropUDP = func(memDatagram) bool { return true }
+		a := newTestNode(t, m, Config{Role: RoleA})
+		b := newTestNode(t, m, Config{Role: RoleB})
+		b.start(ctx)
+		start := time.Now() // the bubble's virtual clock
+		a.start(ctx)
+		if err := a.wait(); err != nil {
+			t.Fatalf("node-a Run: %v", err)
+		}
+		if err := b.wait(); err != nil {
+			t.Fatalf("node-b Run: %v", err)
+		}
+		if !a.log.has("nexus session ok node-a peer=node-b via=fallback target=10.42.0.11:34568") {
+			t.Errorf("node-a milestones:\n%s\nwant a fallback session", strings.Join(a.log.lines(), "\n"))
+		}
+		if a.log.has("nexus discovery") || b.log.has("nexus discovery") {
+			t.Errorf("discovery milestones with every announce lost")
+		}
+		if took := time.Since(start); took < time.Second {
+			t.Errorf("node-a finished after %v, want at least DiscoveryWait (1s)", took)
+		}
+	})
+}
+
+// node-a retries while node-b is not listening yet, and announces resume
+// between attempts (§2.2); the OS-timing mode dials without waiting.
+func TestNodeARetriesUntilBListens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA, DiscoveryWait: -1})
+		a.start(ctx)
+		time.Sleep(500 * time.Millisecond) // virtual: node-a dials and fails for half a second
+		b := newTestNode(t, m, Config{Role: RoleB})
+		b.start(ctx)
+		if err := a.wait(); err != nil {
+			t.Fatalf("node-a Run: %v", err)
+		}
+		if err := b.wait(); err != nil {
+			t.Fatalf("node-b Run: %v", err)
+		}
+		s := a.Stats()
+		if s.DialFailures < 5 || s.Dials != s.DialFailures+1 {
+			t.Errorf("node-a stats %+v, want several refused dials and one success", s)
+		}
+		if s.AnnouncesSent < 5 {
+			t.Errorf("node-a sent %d announce rounds while retrying, want at least 5 (64 ms cadence)", s.AnnouncesSent)
+		}
+	})
+}
+
+// node-b accepts one connection per boot (§6.2): after a failed handshake
+// it is unreachable.
+func TestNodeBAcceptsOneConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		b := newTestNode(t, m, Config{Role: RoleB})
+		b.start(ctx)
+		synctest.Wait()
+		client := m.host(addrA)
+		target := netip.AddrPortFrom(addrB, SessionPortB)
+		c, err := client.DialTCP(ctx, netip.AddrPortFrom(addrA, 0), target)
+		if err != nil {
+			t.Fatalf("first dial: %v", err)
+		}
+		if _, err := c.Write(bytes.Repeat([]byte{0xee}, 31)); err != nil {
+			t.Fatal(err)
+		}
+		c.Close() // 31 bytes, then FIN: msg1 is truncated
+		err = b.wait()
+		if err == nil || !strings.Contains(err.Error(), "hs resp read msg1") {
+			t.Errorf("node-b Run error = %v, want a msg1 read failure", err)
+		}
+		if _, err := client.DialTCP(ctx, netip.AddrPortFrom(addrA, 0), target); !errors.Is(err, errRefused) {
+			t.Errorf("second dial error = %v, want connection refused", err)
+		}
+		if !b.log.has("nexus session fail node-b peer=node-a") {
+			t.Errorf("node-b milestones:\n%s\nwant a session failure", strings.Join(b.log.lines(), "\n"))
+		}
+	})
+}
+
+// Discovery learning as built: source address plus announced port, the
+// last announce wins (no replay protection), malformed and oversized
+// datagrams are counted and ignored.
+func TestNodeDiscoveryLearning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA, DiscoveryWait: time.Hour})
+		a.start(ctx)
+		synctest.Wait()
+		to := netip.AddrPortFrom(addrA, DiscoveryPort)
+		genuine, _ := RoleB.Announce().MarshalBinary()
+		spoof := RoleB.Announce()
+		spoof.Static = [32]byte{1}
+		spoofed, _ := spoof.MarshalBinary()
+		steps := []struct {
+			name      string
+			from      netip.Addr
+			data      []byte
+			wantAddr  netip.Addr
+			wantKey   [32]byte
+			wantStats Stats
+		}{
+			{"genuine", addrB, genuine, addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 1}},
+			{"duplicate", addrB, genuine, addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 2}},
+			{"malformed", addrC, genuine[:20], addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 2, AnnouncesMalformed: 1}},
+			{"over-512-bytes", addrC, append(bytes.Clone(genuine), make([]byte, 500)...), addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 2, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
+			{"trailing-within-512", addrB, append(bytes.Clone(genuine), make([]byte, 300)...), addrB, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 3, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
+			{"replay-from-elsewhere", addrC, genuine, addrC, RoleB.StaticKey().Public, Stats{AnnouncesLearned: 4, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
+			{"unpinned-key", addrC, spoofed, addrC, [32]byte{1}, Stats{AnnouncesLearned: 5, AnnouncesMalformed: 1, AnnouncesDropped: 1}},
+		}
+		for _, s := range steps {
+			m.inject(netip.AddrPortFrom(s.from, DiscoveryPort), to, s.data)
+			synctest.Wait()
+			e, ok := a.Peer("node-b")
+			if !ok || e.Addr != s.wantAddr || e.Static != s.wantKey || e.Port != SessionPortB {
+				t.Errorf("%s: Peer(node-b) = %+v, %v; want %v:34568 key %x", s.name, e, ok, s.wantAddr, s.wantKey[:4])
+			}
+			got := a.Stats()
+			got.AnnouncesSent, got.Dials, got.DialFailures = 0, 0, 0
+			if got != s.wantStats {
+				t.Errorf("%s: stats %+v, want %+v", s.name, got, s.wantStats)
+			}
+		}
+		if !a.log.has("nexus discovery fail node-a peer=node-b addr=10.42.0.12:34568 key=unpinned") {
+			t.Errorf("milestones:\n%s\nwant the unpinned-key discovery", strings.Join(a.log.lines(), "\n"))
+		}
+		cancel()
+		if err := a.wait(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Run after cancel = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestPeerCacheLRU(t *testing.T) {
+	var c peerCache
+	for i := range 17 {
+		c.insert(PeerEntry{DeviceID: fmt.Sprintf("dev%d", i)})
+	}
+	if _, ok := c.peek("dev0"); ok {
+		t.Errorf("dev0 survived 17 inserts into a 16-entry cache")
+	}
+	if changed := c.insert(PeerEntry{DeviceID: "dev1"}); changed {
+		t.Errorf("re-inserting an identical entry reported a change")
+	}
+	c.insert(PeerEntry{DeviceID: "dev17"})
+	if _, ok := c.peek("dev1"); !ok {
+		t.Errorf("dev1 was evicted although it was refreshed")
+	}
+	if _, ok := c.peek("dev2"); ok {
+		t.Errorf("dev2 survived although it was the least recent")
+	}
+	if changed := c.insert(PeerEntry{DeviceID: "dev1", Port: 9}); !changed {
+		t.Errorf("a new port was not reported as a change")
+	}
+}
+
+func TestNewNodeValidates(t *testing.T) {
+	m := newMemNet()
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no-role", Config{Net: m.host(addrA), Clock: bubbleClock}},
+		{"no-net", Config{Role: RoleA, Clock: bubbleClock}},
+		{"no-clock", Config{Role: RoleA, Net: m.host(addrA)}},
+		{"ipv6", Config{Role: RoleA, Net: m.host(addrA), Clock: bubbleClock, Addr: netip.IPv6Loopback()}},
+		{"unknown-probe", Config{Net: m.host(addrA), Clock: bubbleClock, Probe: "nope"}},
+		{"probe-role-mismatch", Config{Role: RoleB, Net: m.host(addrA), Clock: bubbleClock, Probe: "wrong-msg1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewNode(tt.cfg); err == nil {
+				t.Errorf("NewNode succeeded, want an error")
+			}
+		})
+	}
+}
+
+func TestMilestoneString(t *testing.T) {
+	m := Milestone{Role: RoleA, Name: MilestoneSession, Status: StatusOK, Detail: "peer=node-b"}
+	if got, want := m.String(), "nexus session ok node-a peer=node-b"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	m = Milestone{Role: RoleB, Name: MilestoneProxy, Status: StatusDenied, Detail: "service=unknown"}
+	if got, want := m.String(), "nexus proxy denied node-b service=unknown"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
