@@ -68,6 +68,9 @@ func (r *rule) finish() error {
 	if c := r.corrupt; c != nil {
 		a = append(a, fmt.Sprintf("corrupt %s bits %d skip %s", formatPct(c.p), c.bits, skipNames[c.skip]))
 	}
+	if rc := r.rate; rc != nil {
+		a = append(a, fmt.Sprintf("rate %s burst %dB queue %dB", formatRate(rc.bps), rc.burst, rc.queue))
+	}
 	if ro := r.reorder; ro != nil {
 		a = append(a, fmt.Sprintf("reorder %s gap %d", formatPct(ro.p), ro.gap))
 	}
@@ -87,9 +90,6 @@ func (r *rule) finish() error {
 			s += " fifo"
 		}
 		a = append(a, s)
-	}
-	if rc := r.rate; rc != nil {
-		a = append(a, fmt.Sprintf("rate %s burst %dB queue %dB", formatRate(rc.bps), rc.burst, rc.queue))
 	}
 	r.actionDescs = a
 	return nil

@@ -557,17 +557,17 @@ func TestPartitionControl(t *testing.T) {
 	if err := pol.StartPartition(0, "nope"); !errorsIs(err, ErrUnknownPartition) {
 		t.Errorf("StartPartition(nope) = %v, want ErrUnknownPartition", err)
 	}
-	name, err := pol.AddPartition(7*time.Second, "", "a,b|c")
+	name, err := pol.AddPartition(7*time.Second, "", [][]string{{"a", "b"}, {"c"}})
 	if err != nil || name != "a,b|c" {
 		t.Fatalf("AddPartition = %q, %v", name, err)
 	}
 	if d := decide(pol, 7*time.Second, link("c", "a"), plain()); !d.Drop || d.Notes[0].Rule != "a,b|c" {
 		t.Errorf("c->a under ad-hoc partition: got %+v", d)
 	}
-	if _, err := pol.AddPartition(7*time.Second, "a,b|c", "a|c"); err == nil {
+	if _, err := pol.AddPartition(7*time.Second, "a,b|c", [][]string{{"a"}, {"c"}}); err == nil {
 		t.Error("AddPartition reusing a name with other groups: no error")
 	}
-	if _, err := pol.AddPartition(7*time.Second, "x", "a|zz"); err == nil {
+	if _, err := pol.AddPartition(7*time.Second, "x", [][]string{{"a"}, {"zz"}}); err == nil {
 		t.Error("AddPartition with an unknown port: no error")
 	}
 	pol.HealAll(9 * time.Second)

@@ -133,9 +133,9 @@ func (p *Policy) Name() string { return p.name }
 //  1. link down: the ingress or egress port's link is down;
 //  2. partitions, in file order (then ad-hoc ones in creation order);
 //  3. every rule whose criteria match, in file order; a rule's impairments
-//     run in netem's order (mtu, drop, loss, duplicate, corrupt,
-//     reorder/delay, rate) and a later rule sees the copies, delays and bytes
-//     an earlier one produced. A drop ends evaluation: later rules neither
+//     run in a fixed order (mtu, drop, loss, duplicate, corrupt, rate,
+//     reorder/delay) and a later rule sees the copies, delays and bytes an
+//     earlier one produced. A drop ends evaluation: later rules neither
 //     match nor count the frame.
 //
 // Decide does not retain frame or d; corrupted copies are fresh slices.
@@ -260,14 +260,20 @@ func (p *Policy) HealAll(now time.Duration) {
 	}
 }
 
-// AddPartition starts an ad-hoc partition at now: groups is "a|b,c" (ports
-// or group names). An empty name is derived from groups. Adding a name that
-// exists with the same groups starts it again; with other groups it is an
-// error. Ad-hoc partitions last as long as the Policy.
-func (p *Policy) AddPartition(now time.Duration, name, groups string) (string, error) {
-	gs, err := p.parseGroups(groups)
+// AddPartition starts an ad-hoc partition at now between groups of ports
+// (port or group names), e.g. [[a], [b, c]]. An empty name is derived from
+// the groups ("a|b,c"). Adding a name that exists with the same groups
+// starts it again; with other groups it is an error. Ad-hoc partitions last
+// as long as the Policy.
+func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string) (string, error) {
+	specs := make([]string, len(groups))
+	for i, g := range groups {
+		specs[i] = strings.Join(g, ",")
+	}
+	spec := strings.Join(specs, "|")
+	gs, err := p.parseGroups(spec)
 	if err != nil {
-		return "", fmt.Errorf("partition %q: %w", groups, err)
+		return "", fmt.Errorf("partition %q: %w", spec, err)
 	}
 	pt := &partition{groups: gs, adhoc: true, schedule: "control API"}
 	pt.side = sides(gs)

@@ -193,9 +193,12 @@ func appendDraw(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'g', 4, 64)
 }
 
-// apply runs the rule's impairments on a frame it matched, in netem's order:
-// MTU, drop, loss, duplicate, corrupt, reorder/delay, rate. It reports
-// whether the frame is now dropped on this link.
+// apply runs the rule's impairments on a frame it matched: MTU, drop, loss,
+// duplicate, corrupt (netem's order), then rate, then reorder/delay. The
+// rate limiter comes before the delay, as a bottleneck's serialisation comes
+// before its propagation delay: it then sees each link's frames in arrival
+// order, so its queue is causal. It reports whether the frame is now dropped
+// on this link.
 func (r *rule) apply(e *eval, rl *ruleLink) bool {
 	var buf [128]byte
 	if r.mtu > 0 {
@@ -247,11 +250,11 @@ func (r *rule) apply(e *eval, rl *ruleLink) bool {
 	if r.corrupt != nil {
 		r.corruptCopies(e, rl)
 	}
+	if r.rate != nil && r.rateCopies(e, rl) {
+		return true
+	}
 	if r.delay != nil {
 		r.delayCopies(e, rl)
-	}
-	if r.rate != nil {
-		return r.rateCopies(e, rl)
 	}
 	return false
 }

@@ -1,0 +1,379 @@
+package filter_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// These tests run policies through hubtest, the real core in virtual time.
+
+var (
+	macOf = map[string][6]byte{
+		"a": {0x52, 0x54, 0, 0, 0, 0x0a},
+		"b": {0x52, 0x54, 0, 0, 0, 0x0b},
+		"c": {0x52, 0x54, 0, 0, 0, 0x0c},
+	}
+	ipOf = map[string][4]byte{"a": {10, 42, 0, 10}, "b": {10, 42, 0, 11}, "c": {10, 42, 0, 12}}
+)
+
+// frame builds a UDP frame from one port's host to another's, with a payload
+// of prefix then a 4-byte sequence number then pad bytes of zeros.
+func frame(from, to string, dport uint16, prefix string, seq uint32, pad int) []byte {
+	payload := make([]byte, len(prefix)+4+pad)
+	copy(payload, prefix)
+	binary.BigEndian.PutUint32(payload[len(prefix):], seq)
+	f := make([]byte, 14+20+8+len(payload))
+	dst, src := macOf[to], macOf[from]
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+len(payload)))
+	ip[8], ip[9] = 64, 17
+	sip, dip := ipOf[from], ipOf[to]
+	copy(ip[12:], sip[:])
+	copy(ip[16:], dip[:])
+	u := ip[20:]
+	binary.BigEndian.PutUint16(u[0:], 40000)
+	binary.BigEndian.PutUint16(u[2:], dport)
+	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
+	copy(u[8:], payload)
+	return f
+}
+
+// seqOf reads the sequence number written by frame.
+func seqOf(f []byte, prefix string) uint32 {
+	return binary.BigEndian.Uint32(f[42+len(prefix):])
+}
+
+func policy(t *testing.T, src string) *filter.Policy {
+	t.Helper()
+	p, err := filter.Parse([]byte(src), "sim.yaml", []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func newSim(t *testing.T, mode hub.Mode, p *filter.Policy) *hubtest.Sim {
+	return hubtest.New(t, hubtest.Config{Mode: mode, Ports: []string{"a", "b", "c"}, Policy: p})
+}
+
+// transcript renders deliveries for exact comparison.
+func transcript(ds []hubtest.Delivery) string {
+	var b strings.Builder
+	for _, d := range ds {
+		fmt.Fprintf(&b, "%v %s %x %s\n", d.At, d.Port, d.Frame, hub.FormatNotes(d.Notes))
+	}
+	return b.String()
+}
+
+func TestSimDoneWhen(t *testing.T) {
+	run := func() (*hubtest.Sim, *filter.Policy) {
+		p, err := filter.Load("../testdata/policies/done-when.yaml", []string{"a", "b", "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim := newSim(t, hub.ModeHub, p)
+		for i := range 5 {
+			sim.SendAt(time.Duration(i)*64*time.Millisecond, "a", frame("a", "b", 37020, "NXSB", uint32(i), 0))
+		}
+		for i := range 20000 {
+			sim.SendAt(time.Second+time.Duration(i)*100*time.Microsecond, "a", frame("a", "b", 9, "", uint32(i), 0))
+		}
+		for _, at := range []time.Duration{4900, 5000, 6000, 7999, 8000} {
+			sim.SendAt(at*time.Millisecond, "b", frame("b", "a", 9, "PING", uint32(at), 0))
+		}
+		sim.Drain()
+		return sim, p
+	}
+	sim, p := run()
+
+	var announces []uint32
+	bulk := 0
+	for _, d := range sim.Received("b") {
+		if bytes.Contains(d.Frame, []byte("NXSB")) {
+			announces = append(announces, seqOf(d.Frame, "NXSB"))
+		} else {
+			bulk++
+		}
+	}
+	if fmt.Sprint(announces) != "[3 4]" {
+		t.Errorf("b got announces %v, want [3 4] (the first 3 dropped)", announces)
+	}
+	// 5% loss over 20 000 frames: 19 000 ± 5 sd (sd = 30.8) arrive.
+	if sd := math.Sqrt(20000 * 0.05 * 0.95); math.Abs(float64(bulk)-19000) > 5*sd {
+		t.Errorf("b got %d of 20000 bulk frames, want 19000 ± %.0f", bulk, 5*sd)
+	}
+	fromA := 0
+	for _, d := range sim.Received("c") {
+		if d.Frame[11] == 0x0a {
+			fromA++
+		}
+	}
+	if fromA != 5+20000-3 {
+		t.Errorf("c got %d frames from a, want %d (no loss on a->c, 3 announces dropped)", fromA, 5+20000-3)
+	}
+	var pings []uint32
+	for _, d := range sim.Received("a") {
+		pings = append(pings, seqOf(d.Frame, "PING"))
+	}
+	if fmt.Sprint(pings) != "[4900 8000]" {
+		t.Errorf("a got pings sent at %v ms, want [4900 8000] (5s-8s partitioned)", pings)
+	}
+	st := p.Stats()
+	if r := st.Rules[0]; r.Matched != 6 || r.Dropped != 6 {
+		t.Errorf("first-announces counters %+v, want 6 matched and dropped (3 per link)", r)
+	}
+	if r := st.Rules[1]; r.Matched != 20002 || r.Dropped != uint64(20000-bulk) {
+		t.Errorf("loss-a-b counters %+v, want 20002 matched, %d dropped", r, 20000-bulk)
+	}
+	if pt := st.Partitions[0]; pt.Dropped != 3 {
+		t.Errorf("partition counters %+v, want 3 dropped", pt)
+	}
+
+	// D2: the same policy, seed and input give the same output, byte for byte.
+	again, _ := run()
+	if a, b := transcript(sim.Deliveries()), transcript(again.Deliveries()); a != b {
+		t.Error("two runs with the same seed delivered different frames")
+	}
+}
+
+func TestSimDelayFIFOAndIsolation(t *testing.T) {
+	p := policy(t, "rules:\n  - {name: slow, match: {link: a->b}, delay: 50ms±20ms}\n")
+	sim := newSim(t, hub.ModeHub, p)
+	const gap = 10 * time.Millisecond
+	for i := range 1000 {
+		sim.SendAt(time.Duration(i)*gap, "a", frame("a", "b", 9, "", uint32(i), 0))
+	}
+	sim.Drain()
+	got := sim.Received("b")
+	if len(got) != 1000 {
+		t.Fatalf("b got %d frames, want 1000", len(got))
+	}
+	var sum time.Duration
+	for i, d := range got {
+		seq := seqOf(d.Frame, "")
+		if seq != uint32(i) {
+			t.Fatalf("b's frame %d is seq %d: FIFO broken", i, seq)
+		}
+		lat := d.At - time.Duration(seq)*gap
+		if lat < 30*time.Millisecond {
+			t.Fatalf("frame %d latency %v, want at least 30ms", seq, lat)
+		}
+		sum += lat
+	}
+	if mean := sum / 1000; mean < 49*time.Millisecond || mean > 56*time.Millisecond {
+		t.Errorf("mean latency %v, want 50ms plus a little (FIFO holds)", mean)
+	}
+	// The a->c copies of the same frames were not delayed at all.
+	for _, d := range sim.Received("c") {
+		if d.At != time.Duration(seqOf(d.Frame, ""))*gap {
+			t.Fatalf("c got seq %d at %v: held up by a->b's delay", seqOf(d.Frame, ""), d.At)
+		}
+	}
+}
+
+func TestSimReorder(t *testing.T) {
+	p := policy(t, "rules:\n  - {name: r, match: {link: a->b}, delay: 10ms, reorder: {probability: 100%, gap: 5}}\n")
+	sim := newSim(t, hub.ModeHub, p)
+	for i := range 20 {
+		sim.SendAt(time.Duration(i)*time.Millisecond, "a", frame("a", "b", 9, "", uint32(i), 0))
+	}
+	sim.Drain()
+	var order []uint32
+	for _, d := range sim.Received("b") {
+		order = append(order, seqOf(d.Frame, ""))
+	}
+	// Frames 5, 10, 15, 20 (seq 4, 9, 14, 19, sent at seq ms) skip the 10ms
+	// delay and overtake the ones sent up to 10ms before them.
+	want := "[4 9 0 1 2 3 14 5 6 7 8 19 10 11 12 13 15 16 17 18]"
+	if fmt.Sprint(order) != want {
+		t.Errorf("b got order %v, want %s", order, want)
+	}
+}
+
+func TestSimLossBursts(t *testing.T) {
+	p := policy(t, "seed: 3\nrules:\n  - {name: ge, match: {link: a->b}, loss: {gemodel: {p: 2%, r: 20%}}}\n")
+	sim := newSim(t, hub.ModeHub, p)
+	const n = 100_000
+	for i := range n {
+		sim.SendAt(time.Duration(i)*10*time.Microsecond, "a", frame("a", "b", 9, "", uint32(i), 0))
+	}
+	var gaps []int
+	next := uint32(0)
+	for _, d := range sim.Received("b") {
+		if s := seqOf(d.Frame, ""); s != next {
+			gaps = append(gaps, int(s-next))
+			next = s + 1
+		} else {
+			next++
+		}
+	}
+	lost := 0
+	for _, g := range gaps {
+		lost += g
+	}
+	mean := float64(lost) / float64(len(gaps))
+	// Geometric bursts, mean 1/r = 5, sd sqrt(1-r)/r = 4.47.
+	if tol := 5 * 4.47 / math.Sqrt(float64(len(gaps))); math.Abs(mean-5) > tol {
+		t.Errorf("mean loss burst %.2f over %d bursts, want 5 ± %.2f", mean, len(gaps), tol)
+	}
+}
+
+func TestSimDuplicateCorrupt(t *testing.T) {
+	p := policy(t, `rules:
+  - {name: dup, match: {link: a->b}, duplicate: {probability: 100%, copies: 1}}
+  - {name: bad, match: {link: a->b}, corrupt: {probability: 100%, bits: 2, skip: transport}}
+`)
+	sim := newSim(t, hub.ModeHub, p)
+	orig := frame("a", "b", 9, "DATA", 7, 32)
+	sim.Send("a", orig)
+	got := sim.Received("b")
+	if len(got) != 2 {
+		t.Fatalf("b got %d frames, want 2 (original and duplicate)", len(got))
+	}
+	for i, d := range got {
+		if bytes.Equal(d.Frame, orig) || !bytes.Equal(d.Frame[:42], orig[:42]) {
+			t.Errorf("delivery %d: headers changed or payload intact:\n%x\n%x", i, d.Frame, orig)
+		}
+		if !strings.Contains(hub.FormatNotes(d.Notes), "rule bad: corrupt") {
+			t.Errorf("delivery %d notes %q, want the corrupt note", i, hub.FormatNotes(d.Notes))
+		}
+	}
+	if bytes.Equal(got[0].Frame, got[1].Frame) {
+		t.Error("both copies corrupted identically: draws are not per copy")
+	}
+}
+
+func TestSimRate(t *testing.T) {
+	// 1250-byte frames at 10 Mbit/s take 1ms each: of a back-to-back train
+	// of 20, two leave at once (the 2500-byte burst), then one per
+	// millisecond while the wait stays within the queue (8 KiB = 6.55ms at
+	// the rate): frames 3 to 8 wait 1 to 6ms, the other 12 overflow.
+	p := policy(t, "rules:\n  - {name: r, match: {link: a->b}, rate: {rate: 10Mbit, burst: 2500B, queue: 8KiB}}\n")
+	sim := newSim(t, hub.ModeHub, p)
+	for i := range 20 {
+		sim.Send("a", frame("a", "b", 9, "", uint32(i), 1250-46))
+	}
+	sim.Drain()
+	var at []time.Duration
+	for _, d := range sim.Received("b") {
+		at = append(at, d.At)
+	}
+	want := "[0s 0s 1ms 2ms 3ms 4ms 5ms 6ms]"
+	if fmt.Sprint(at) != want {
+		t.Errorf("b got frames at %v, want %s", at, want)
+	}
+	if st := p.Stats().Rules[0]; st.Overflowed != 12 || st.Queued != 6 {
+		t.Errorf("counters %+v, want 12 overflowed, 6 queued", st)
+	}
+}
+
+func TestSimMTUAndFlap(t *testing.T) {
+	p := policy(t, `rules:
+  - {name: m, match: {link: a->b}, mtu: 576}
+schedules:
+  - {name: flap, port: c, at: 1s, down_for: 1s}
+`)
+	sim := newSim(t, hub.ModeHub, p)
+	sim.Send("a", frame("a", "b", 9, "", 1, 500))
+	sim.Send("a", frame("a", "b", 9, "", 2, 600))
+	sim.SendAt(1500*time.Millisecond, "a", frame("a", "b", 9, "", 3, 10))
+	sim.SendAt(2*time.Second, "a", frame("a", "b", 9, "", 4, 10))
+	var b, c []uint32
+	for _, d := range sim.Received("b") {
+		b = append(b, seqOf(d.Frame, ""))
+	}
+	for _, d := range sim.Received("c") {
+		c = append(c, seqOf(d.Frame, ""))
+	}
+	if fmt.Sprint(b) != "[1 3 4]" || fmt.Sprint(c) != "[1 2 4]" {
+		t.Errorf("b got %v, c got %v; want [1 3 4] (mtu) and [1 2 4] (down 1s-2s)", b, c)
+	}
+}
+
+func TestSimLivePartition(t *testing.T) {
+	p := policy(t, "")
+	sim := newSim(t, hub.ModeHub, p)
+	if _, err := p.AddPartition(sim.Now(), "", [][]string{{"a"}, {"b", "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	sim.Send("b", frame("b", "c", 9, "", 1, 0))
+	sim.Send("a", frame("a", "b", 9, "", 2, 0))
+	if len(sim.Received("a")) != 0 || len(sim.Received("b")) != 0 || len(sim.Received("c")) != 1 {
+		t.Errorf("under a|b,c: a %d b %d c %d frames, want 0 0 1",
+			len(sim.Received("a")), len(sim.Received("b")), len(sim.Received("c")))
+	}
+	p.HealAll(sim.Now())
+	sim.Send("a", frame("a", "b", 9, "", 3, 0))
+	if len(sim.Received("b")) != 1 {
+		t.Errorf("after heal b got %d frames, want 1", len(sim.Received("b")))
+	}
+}
+
+// TestSimThirdPortChangesNothing is D1: traffic from c (its own links) does
+// not change a single decision on a->b.
+func TestSimThirdPortChangesNothing(t *testing.T) {
+	src := `seed: 99
+rules:
+  - {name: lossy, loss: 10%}
+  - {name: jitter, delay: {fixed: 5ms, jitter: 4ms, order: reorder}}
+  - {name: dup, duplicate: 5%}
+  - {name: bits, corrupt: 5%}
+`
+	run := func(withC bool) string {
+		sim := newSim(t, hub.ModeSwitch, policy(t, src))
+		for i := range 3000 {
+			at := time.Duration(i) * time.Millisecond
+			sim.SendAt(at, "a", frame("a", "b", 9, "A", uint32(i), 0))
+			if withC {
+				sim.SendAt(at+300*time.Microsecond, "c", frame("c", "b", 9, "C", uint32(i), 0))
+				sim.SendAt(at+600*time.Microsecond, "c", frame("c", "a", 9, "C", uint32(i), 0))
+			}
+		}
+		sim.Drain()
+		var fromA []hubtest.Delivery
+		for _, d := range sim.Received("b") {
+			if d.Frame[11] == 0x0a { // source MAC a
+				fromA = append(fromA, d)
+			}
+		}
+		return transcript(fromA)
+	}
+	alone, crowded := run(false), run(true)
+	if alone == "" {
+		t.Fatal("nothing reached b from a")
+	}
+	if alone != crowded {
+		t.Error("c's traffic changed what b received from a")
+	}
+}
+
+// TestSimSeedMatters is D2's converse: another seed gives other decisions.
+func TestSimSeedMatters(t *testing.T) {
+	run := func(seed string) string {
+		sim := newSim(t, hub.ModeHub, policy(t, "seed: "+seed+"\nrules:\n  - {name: l, loss: 30%}\n"))
+		for i := range 200 {
+			sim.Send("a", frame("a", "b", 9, "", uint32(i), 0))
+		}
+		return transcript(sim.Deliveries())
+	}
+	one, two, oneAgain := run("1"), run("2"), run("1")
+	if one == two {
+		t.Error("seeds 1 and 2 gave the same deliveries")
+	}
+	if one != oneAgain {
+		t.Error("seed 1 twice gave different deliveries")
+	}
+}
