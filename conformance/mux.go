@@ -3,7 +3,6 @@ package conformance
 import (
 	"encoding/binary"
 	"fmt"
-	"unicode/utf8"
 )
 
 // Mux ladder record kinds (nexus-wire.md §5.2), the Kind of a RequestRecord.
@@ -140,21 +139,9 @@ func (r *cursor) event() (MuxEvent, error) {
 	}
 	switch e.Kind {
 	case EventOpen:
-		n, err := r.byte()
-		if err != nil {
-			return e, fmt.Errorf("stream name length: %w", err)
+		if e.Name, err = r.name("stream name", MaxStreamNameLen); err != nil {
+			return e, err
 		}
-		if n == 0 || n > MaxStreamNameLen {
-			return e, fmt.Errorf("stream name length %d, want 1..%d: %w", n, MaxStreamNameLen, ErrInvalidInput)
-		}
-		name, err := r.take(int(n))
-		if err != nil {
-			return e, fmt.Errorf("stream name: %w", err)
-		}
-		if !utf8.Valid(name) {
-			return e, fmt.Errorf("stream name: %w", ErrUTF8)
-		}
-		e.Name = string(name)
 	case EventData:
 		l, err := r.take(2)
 		if err != nil {

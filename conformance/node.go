@@ -615,16 +615,11 @@ func (n *Node) ladderStep(ctx context.Context, s *session, step LadderStep) erro
 // --- node-a ---
 
 func (n *Node) playA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) error {
-	announce, _ := n.role.Announce().MarshalBinary()
-	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
-	s, err := n.connectA(ctx)
+	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
-		return fmt.Errorf("%v: session: %w", n.role, err)
-	}
-	defer s.conn.Close()
-	if err := n.ladder(ctx, s); err != nil {
 		return fmt.Errorf("%v: %w", n.role, err)
 	}
+	defer s.conn.Close()
 	for _, req := range n.cfg.Requests {
 		if _, err := n.request(ctx, s, req); err != nil {
 			return fmt.Errorf("%v: %w", n.role, err)
@@ -634,6 +629,22 @@ func (n *Node) playA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// establishA is node-a up to the end of the ladder: announce, connect and
+// handshake (with retries), then the six ladder steps.
+func (n *Node) establishA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) (*session, error) {
+	announce, _ := n.role.Announce().MarshalBinary()
+	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
+	s, err := n.connectA(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	if err := n.ladder(ctx, s); err != nil {
+		s.conn.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // request sends one proxy request, reads the response and applies node-a's

@@ -158,59 +158,54 @@ func probeSpoofedKey(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.
 	spoof := RoleB.Announce()
 	spoof.Port = ProbePort
 	spoof.Static = BringUpKeyPair(TagStaticB+1, ProbePort).Public
-	pkt, err := spoof.MarshalBinary()
-	if err != nil {
+	msg1, dialled, err := n.announceAndWatch(ctx, udp, wg, spoof, ProbePort)
+	switch {
+	case err != nil:
 		return "", false, err
-	}
-	ln, err := n.listenAt(ProbePort)
-	if err != nil {
-		return "", false, err
-	}
-	n.startAnnouncing(ctx, udp, wg, [][]byte{pkt})
-	c, err := n.acceptB(ctx, ln, n.cfg.ProbeWindow)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", false, ctx.Err()
-		}
+	case !dialled:
 		return "node-a never dialled the spoofed node-b (was it already in a session?)", false, nil
-	}
-	defer c.Close()
-	got, silent, err := n.silentFor(ctx, c, NexusMsg1Len)
-	if err != nil {
-		return "", false, err
-	}
-	if !silent {
-		return fmt.Sprintf("node-a sent msg1 %x to a node-b with an unpinned key", got), false, nil
+	case msg1 != nil:
+		return fmt.Sprintf("node-a sent msg1 %x… to a node-b with an unpinned key", msg1[:4]), false, nil
 	}
 	return fmt.Sprintf("node-a dialled %v and sent no msg1", netip.AddrPortFrom(n.cfg.Addr, ProbePort)), true, nil
 }
 
 func probeReplayedAnnounce(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (string, bool, error) {
-	genuine, err := RoleB.Announce().MarshalBinary()
-	if err != nil {
+	msg1, dialled, err := n.announceAndWatch(ctx, udp, wg, RoleB.Announce(), SessionPortB)
+	switch {
+	case err != nil:
 		return "", false, err
+	case !dialled:
+		return "node-a never dialled the replayer", false, nil
+	case msg1 == nil:
+		return "node-a dialled the replayer but sent no msg1", false, nil
 	}
-	ln, err := n.listenAt(SessionPortB)
+	return fmt.Sprintf("node-a dialled the replayer at %v and sent msg1 %x…", netip.AddrPortFrom(n.cfg.Addr, SessionPortB), msg1[:4]), true, nil
+}
+
+// announceAndWatch announces ann, listens on port and reports whether
+// node-a dialled it within the probe window and, if so, the msg1 it sent
+// within the window after (nil for none).
+func (n *Node) announceAndWatch(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, ann Announce, port uint16) (msg1 []byte, dialled bool, err error) {
+	pkt, err := ann.MarshalBinary()
 	if err != nil {
-		return "", false, err
+		return nil, false, err
 	}
-	n.startAnnouncing(ctx, udp, wg, [][]byte{genuine})
+	ln, err := n.listenAt(port)
+	if err != nil {
+		return nil, false, err
+	}
+	n.startAnnouncing(ctx, udp, wg, [][]byte{pkt})
 	c, err := n.acceptB(ctx, ln, n.cfg.ProbeWindow)
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", false, ctx.Err()
-		}
-		return "node-a never dialled the replayer", false, nil
+		return nil, false, ctx.Err()
 	}
 	defer c.Close()
 	got, silent, err := n.silentFor(ctx, c, NexusMsg1Len)
-	if err != nil {
-		return "", false, err
+	if err != nil || silent {
+		return nil, true, err
 	}
-	if silent {
-		return "node-a dialled the replayer but sent no msg1", false, nil
-	}
-	return fmt.Sprintf("node-a dialled the replayer at %v and sent msg1 %x…", netip.AddrPortFrom(n.cfg.Addr, SessionPortB), got[:4]), true, nil
+	return got, true, nil
 }
 
 // malformedAnnounces are one datagram per decoder error class, each built
@@ -349,21 +344,6 @@ func (cs closers) Close() error {
 	return errors.Join(errs...)
 }
 
-// sessionAsA is the honest node-a up to the end of the ladder.
-func (n *Node) sessionAsA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) (*session, error) {
-	announce, _ := n.role.Announce().MarshalBinary()
-	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
-	s, err := n.connectA(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := n.ladder(ctx, s); err != nil {
-		s.conn.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 func probeWrongMsg1(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (string, bool, error) {
 	announce, _ := n.role.Announce().MarshalBinary()
 	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
@@ -398,7 +378,7 @@ func probeWrongMsg1(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.W
 func resolveRequest() ProxyRequest { return BringUpRequests()[0] }
 
 func probeTamperedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (string, bool, error) {
-	s, err := n.sessionAsA(ctx, udp, wg)
+	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
 		return "", false, err
 	}
@@ -427,7 +407,7 @@ func probeTamperedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *s
 }
 
 func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (string, bool, error) {
-	s, err := n.sessionAsA(ctx, udp, wg)
+	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
 		return "", false, err
 	}
@@ -456,7 +436,7 @@ func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *
 }
 
 func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (string, bool, error) {
-	s, err := n.sessionAsA(ctx, udp, wg)
+	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
 		return "", false, err
 	}
@@ -491,7 +471,7 @@ func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg
 }
 
 func probeOversizedRequest(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (string, bool, error) {
-	s, err := n.sessionAsA(ctx, udp, wg)
+	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
 		return "", false, err
 	}
