@@ -401,22 +401,27 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note) {
 		return
 	}
 	f.Retain() // keep the bytes valid for observers after the queue owns f
-	if !dp.out.Enqueue(f) {
+	dropped := !dp.out.Enqueue(f)
+	if dropped {
 		dp.stats.Drop(DropQueueFull)
 		f.Release()
-		f.Release()
-		return
+		notes = append(notes[:len(notes):len(notes)], queueFullNote)
+	} else {
+		dp.stats.TxFrames.Add(1)
+		dp.stats.TxBytes.Add(uint64(f.Len()))
 	}
-	dp.stats.TxFrames.Add(1)
-	dp.stats.TxBytes.Add(uint64(f.Len()))
 	if len(c.observers) > 0 {
-		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Notes: notes}
+		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: dropped, Notes: notes}
 		for _, o := range c.observers {
 			o.Observe(&c.ev)
 		}
 	}
 	f.Release()
 }
+
+// queueFullNote explains a tail drop at a full egress queue: the peer is not
+// reading as fast as frames arrive for it.
+var queueFullNote = Note{Action: "queue-full", Detail: "egress queue full; the peer is not keeping up"}
 
 // After schedules fn to run on the core's goroutine once the clock reaches
 // now+d. Ties run in scheduling order.

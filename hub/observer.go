@@ -27,11 +27,13 @@ type Event struct {
 	// Frame is only valid during the call; observers must copy what they keep.
 	Frame []byte
 	// Dropped is set on an ingress event when no link delivered the frame
-	// because of policy (Notes say why).
+	// because of policy, and on an egress event when the port's queue was
+	// full (a tail drop: the peer never got it). Notes say why.
 	Dropped bool
 	// Notes are the reasons rules acted on this frame: for an ingress event,
 	// every link's notes (each Note.Link set); for an egress event, those of
-	// this delivery (delay, duplicate, corrupt).
+	// this delivery (delay, duplicate, corrupt, queue-full). Like Frame, they
+	// are only valid during the call.
 	Notes []Note
 }
 

@@ -160,7 +160,7 @@ func (r recorder) Observe(ev *hub.Event) {
 	cp.Frame = slices.Clone(ev.Frame)
 	cp.Notes = slices.Clone(ev.Notes)
 	r.s.evs = append(r.s.evs, cp)
-	if ev.Dir != hub.Egress {
+	if ev.Dir != hub.Egress || ev.Dropped {
 		return
 	}
 	d := Delivery{At: ev.Time.Sub(r.s.start), Port: ev.PortName, Frame: cp.Frame, Notes: cp.Notes}

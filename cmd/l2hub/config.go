@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"l2hub/hub"
+	"l2hub/tap"
+)
+
+// maxConfigBytes bounds a config file; a real one is a few hundred bytes.
+const maxConfigBytes = 1 << 20
+
+// Config is everything `l2hub serve` needs, from a YAML file, flags, or both
+// (flags win; --port adds ports).
+type Config struct {
+	Mode         hub.Mode      `yaml:"mode"`
+	Queue        int           `yaml:"queue"`
+	MaxFrame     int           `yaml:"max_frame"`
+	Aging        time.Duration `yaml:"aging"`
+	Control      string        `yaml:"control"`
+	ControlToken string        `yaml:"control_token"`
+	Policy       string        `yaml:"policy"` // policy file, relative to the config file
+	Seed         *uint64       `yaml:"seed"`
+	Capture      CaptureConfig `yaml:"capture"`
+	Check        string        `yaml:"check"` // live conformance profile, e.g. nexus-v1
+	Peer         string        `yaml:"peer"`  // virtual node role, e.g. node-b
+	Ports        []tap.Spec    `yaml:"ports"`
+
+	source string // the file it came from, for messages
+}
+
+// CaptureConfig says what to record and where.
+type CaptureConfig struct {
+	File        string `yaml:"file"`
+	Format      string `yaml:"format"`       // pcapng (default) or pcap
+	Points      string `yaml:"points"`       // ingress, egress or both (default)
+	PerPort     bool   `yaml:"per_port"`     // one file per port, like QEMU's filter-dump
+	Snaplen     int    `yaml:"snaplen"`      // bytes kept per frame, 0 = all
+	RotateSize  int64  `yaml:"rotate_size"`  // start a new file after this many bytes
+	RotateCount int    `yaml:"rotate_count"` // ... or after this many frames
+}
+
+// defaultConfig is what `l2hub` with no arguments serves.
+func defaultConfig() Config {
+	return Config{
+		Mode: hub.ModeSwitch,
+		Ports: []tap.Spec{
+			{Name: "a", Transport: tap.TCP, Address: "127.0.0.1:7001"},
+			{Name: "b", Transport: tap.TCP, Address: "127.0.0.1:7002"},
+		},
+	}
+}
+
+// loadConfig reads and validates a config file. Every error names the file,
+// the line and column, and the field: "lab.yaml:7:14: ports[1].address: ...".
+func loadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return Config{}, fmt.Errorf("%s: larger than %d bytes; is this a config file?", path, maxConfigBytes)
+	}
+	cfg, err := parseConfig(path, data)
+	if err != nil {
+		return Config{}, err
+	}
+	if cfg.Policy != "" && !filepath.IsAbs(cfg.Policy) {
+		cfg.Policy = filepath.Join(filepath.Dir(path), cfg.Policy)
+	}
+	return cfg, nil
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+// parseConfig decodes data strictly (unknown keys and wrong types are
+// errors) and validates it. name is used in messages.
+func parseConfig(name string, data []byte) (Config, error) {
+	cfg := Config{Mode: hub.ModeSwitch, source: name}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return cfg, yamlError(name, err)
+	}
+	if len(root.Content) == 0 {
+		return cfg, fmt.Errorf("%s: empty config", name)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, yamlError(name, err)
+	}
+	pos := func(path ...string) string {
+		n := lookup(root.Content[0], path...)
+		if n == nil {
+			return name
+		}
+		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+	}
+	if err := cfg.validate(); err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return cfg, fmt.Errorf("%s: %s: %s", pos(fe.path...), strings.Join(fe.path, "."), fe.msg)
+		}
+		return cfg, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// yamlError rewrites the YAML library's "line N: ..." into "file:N: ...".
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var msgs []string
+		for _, e := range te.Errors {
+			if m := yamlLine.FindStringSubmatch(e); m != nil {
+				msgs = append(msgs, fmt.Sprintf("%s:%s: %s", name, m[1], m[2]))
+			} else {
+				msgs = append(msgs, name+": "+e)
+			}
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %s", name, msg)
+}
+
+// lookup finds the node for a field path like ports, 1, address.
+func lookup(n *yaml.Node, path ...string) *yaml.Node {
+	for _, p := range path {
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					next = n.Content[i+1]
+					break
+				}
+			}
+			if next == nil {
+				return n
+			}
+			n = next
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n
+			}
+			n = n.Content[i]
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// fieldError is a validation failure at a field path (ports, 1, address).
+type fieldError struct {
+	path []string
+	msg  string
+}
+
+func (e *fieldError) Error() string { return strings.Join(e.path, ".") + ": " + e.msg }
+
+func fieldErr(msg string, path ...string) error { return &fieldError{path: path, msg: msg} }
+
+// validate checks everything that can be checked without binding sockets.
+func (c *Config) validate() error {
+	if c.Queue < 0 || c.Queue > 1<<20 {
+		return fieldErr(fmt.Sprintf("%d is outside 1..%d (0 means the default %d)", c.Queue, 1<<20, hub.DefaultQueueLen), "queue")
+	}
+	if c.MaxFrame != 0 && (c.MaxFrame < tap.MinFrame || c.MaxFrame > tap.MaxFrameLimit) {
+		return fieldErr(fmt.Sprintf("%d is outside %d..%d (0 means QEMU's limit, %d)", c.MaxFrame, tap.MinFrame, tap.MaxFrameLimit, hub.DefaultMaxFrame), "max_frame")
+	}
+	if c.Aging < 0 {
+		return fieldErr("must not be negative", "aging")
+	}
+	if len(c.Ports) == 0 {
+		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")
+	}
+	seen := make(map[string]int)
+	for i, p := range c.Ports {
+		idx := strconv.Itoa(i)
+		if j, dup := seen[p.Name]; dup {
+			return fieldErr(fmt.Sprintf("port %q is already defined as ports[%d]", p.Name, j), "ports", idx, "name")
+		}
+		seen[p.Name] = i
+		if err := p.Validate(); err != nil {
+			var se *tap.SpecError
+			if errors.As(err, &se) {
+				path := append([]string{"ports", idx}, strings.Split(se.Field, ".")...)
+				return fieldErr(fmt.Sprintf("%q: %s", se.Value, se.Reason), path...)
+			}
+			return fieldErr(err.Error(), "ports", idx)
+		}
+	}
+	switch c.Capture.Format {
+	case "", "pcapng", "pcap":
+	default:
+		return fieldErr(fmt.Sprintf("%q: want pcapng or pcap", c.Capture.Format), "capture", "format")
+	}
+	switch c.Capture.Points {
+	case "", "ingress", "egress", "both":
+	default:
+		return fieldErr(fmt.Sprintf("%q: want ingress, egress or both", c.Capture.Points), "capture", "points")
+	}
+	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
+		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/control"
+)
+
+func newCtlCmd(stdout io.Writer) *cobra.Command {
+	var addr, token string
+	client := func() *control.Client {
+		if addr == "" {
+			addr = defaultControlPath()
+		}
+		return control.NewClient(addr, token)
+	}
+	cmd := &cobra.Command{
+		Use:   "ctl",
+		Short: "Control a running hub: ports, policy, partitions, links, metrics",
+		Long: `Talk to a running hub's control API (a unix socket by default).
+
+Every change runs on the hub's loop, so it is ordered with respect to frames;
+a policy that does not validate is refused whole and the old one stays.`,
+	}
+	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+defaultControlPath()+")")
+	cmd.PersistentFlags().StringVar(&token, "control-token", "", "bearer token, if the hub requires one")
+
+	printJSON := func(raw json.RawMessage) error {
+		_, err := stdout.Write(raw)
+		return err
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "ports",
+			Short: "List ports, their peers and counters",
+			Args:  cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				ports, err := client().Ports(c.Context())
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+				fmt.Fprintln(tw, "PORT\tPEER\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
+				for _, p := range ports {
+					peer := "-"
+					if p.Attached {
+						peer = p.Peer
+					}
+					var drops []string
+					for r, n := range p.Stats.Drops {
+						drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Stats.RxFrames, p.Stats.RxBytes,
+						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
+				}
+				return tw.Flush()
+			},
+		},
+		&cobra.Command{
+			Use:   "policy",
+			Short: "Show the policy in force (JSON)",
+			Args:  cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				raw, err := client().Policy(c.Context())
+				if err != nil {
+					return err
+				}
+				return printJSON(raw)
+			},
+		},
+		&cobra.Command{
+			Use:   "set-policy FILE",
+			Short: "Replace the policy with FILE (validated first; refused whole on error)",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				src, err := os.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				if err := client().ReplacePolicy(c.Context(), args[0], src); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "policy replaced with %s\n", args[0])
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "rules",
+			Short: "Show per-rule counters (JSON)",
+			Args:  cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				raw, err := client().Rules(c.Context())
+				if err != nil {
+					return err
+				}
+				return printJSON(raw)
+			},
+		},
+		&cobra.Command{
+			Use:     "partition NAME GROUP GROUP...",
+			Short:   "Partition the ports into groups that cannot reach each other",
+			Example: "  l2hub ctl partition split a b,c     # a cannot reach b or c",
+			Args:    cobra.MinimumNArgs(3),
+			RunE: func(c *cobra.Command, args []string) error {
+				var groups [][]string
+				for _, g := range args[1:] {
+					groups = append(groups, strings.Split(g, ","))
+				}
+				if err := client().StartPartition(c.Context(), args[0], groups); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "partition %s started\n", args[0])
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "heal NAME",
+			Short: "End a partition",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(c *cobra.Command, args []string) error {
+				if err := client().HealPartition(c.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "partition %s healed\n", args[0])
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "link PORT up|down",
+			Short: "Set a port's link up or down",
+			Args:  cobra.ExactArgs(2),
+			RunE: func(c *cobra.Command, args []string) error {
+				if args[1] != "up" && args[1] != "down" {
+					return fmt.Errorf("link state %q: want up or down", args[1])
+				}
+				if err := client().SetLink(c.Context(), args[0], args[1] == "up"); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "link %s %s\n", args[0], args[1])
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "metrics",
+			Short: "Print the Prometheus metrics",
+			Args:  cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				m, err := client().Metrics(c.Context())
+				if err != nil {
+					return err
+				}
+				_, err = io.WriteString(stdout, m)
+				return err
+			},
+		},
+	)
+	return cmd
+}

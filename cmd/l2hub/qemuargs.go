@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/tap"
+)
+
+func newQEMUArgsCmd(stdout io.Writer) *cobra.Command {
+	var (
+		ports []string
+		id    string
+		env   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "qemu-args [config]",
+		Short: "Print the QEMU -netdev flags for each port, without serving",
+		Long: `Print, for each port of a config file (or of --port flags, or of the default
+two-port hub), the -netdev flags a QEMU VM needs to attach to it.
+
+With --env, print shell assignments NETDEV_<PORT>='-netdev ...' for harnesses
+that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
+(NETDEV_A and NETDEV_B; keep id=n0, which its -device and filter-dump use).`,
+		Example: `  l2hub qemu-args lab.yaml
+  eval "$(l2hub qemu-args --env lab.yaml)"   # sets NETDEV_A, NETDEV_B`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cfg Config
+			switch {
+			case len(args) == 1:
+				var err error
+				if cfg, err = loadConfig(args[0]); err != nil {
+					return err
+				}
+			case len(ports) == 0:
+				cfg = defaultConfig()
+			}
+			for _, p := range ports {
+				s, err := tap.ParseSpec(p)
+				if err != nil {
+					return fmt.Errorf("--port %s: %w", p, err)
+				}
+				cfg.Ports = append(cfg.Ports, s)
+			}
+			if err := cfg.validate(); err != nil {
+				return fmt.Errorf("%s: %w", cfgSource(cfg), err)
+			}
+			if !env {
+				writeQEMUArgs(stdout, cfg.Ports, id)
+				return nil
+			}
+			for _, s := range cfg.Ports {
+				args := s.QEMUArgs(id)
+				if len(args) == 0 {
+					continue
+				}
+				fmt.Fprintf(stdout, "NETDEV_%s='-netdev %s'\n", envName(s.Name), args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&ports, "port", "p", nil, "a port, as for serve (repeatable)")
+	cmd.Flags().StringVar(&id, "id", "n0", "the netdev id to put in the flags")
+	cmd.Flags().BoolVar(&env, "env", false, "print NETDEV_<PORT>='...' shell assignments")
+	return cmd
+}
+
+// envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".
+func envName(port string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, port)
+}

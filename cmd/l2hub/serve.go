@@ -1,0 +1,337 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"l2hub/control"
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+	"l2hub/tap"
+)
+
+// serveFlags are serve's command-line flags; set ones override the config file.
+type serveFlags struct {
+	config       string
+	ports        []string
+	mode         string
+	queue        int
+	maxFrame     int
+	aging        time.Duration
+	control      string
+	controlToken string
+	logLevel     string
+}
+
+func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the hub (the default command)",
+		Long: `Run the hub until SIGINT or SIGTERM.
+
+Ports come from --config FILE, from --port flags, or both; with neither, two
+ports a and b listen on 127.0.0.1:7001 and :7002. For each port l2hub prints
+the exact -netdev flags a QEMU VM needs to attach to it.
+
+A port is NAME=TRANSPORT:ADDRESS[,key=value...]:
+  a=tcp:127.0.0.1:7001                      hub listens; QEMU stream,server=off / socket,connect=
+  b=tcp-dial:127.0.0.1:7002                 QEMU listens (server=on / listen=); hub dials and redials
+  c=unix:/run/l2hub/c.sock                  like tcp, on a unix socket (unix-dial to dial)
+  d=udp:127.0.0.1:7003,peer=127.0.0.1:7103  QEMU dgram: hub binds 7003 and sends to the VM on 7103
+  e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
+  m=mcast:230.0.0.1:37021,local=127.0.0.1   hub joins QEMU's socket,mcast= group as one more member`,
+		Example: `  l2hub serve --port a=tcp:127.0.0.1:7001 --port b=unix:/tmp/b.sock
+  l2hub serve --config lab.yaml --mode hub`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.resolve(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(stderr, f.logLevel)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, stdout, log)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "YAML config `file` (see README: config reference)")
+	fl.StringArrayVarP(&f.ports, "port", "p", nil, "add a port: NAME=TRANSPORT:ADDRESS[,key=value...] (repeatable)")
+	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (learning, the default) or hub (flood everything)")
+	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	fl.IntVar(&f.maxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
+	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
+	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT", or "off" (default `+defaultControlPath()+`)`)
+	fl.StringVar(&f.controlToken, "control-token", "", "bearer token the control API requires (needed for a non-loopback TCP address)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// resolve builds the config: the file (if any), then flags on top.
+func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
+	var cfg Config
+	switch {
+	case f.config != "":
+		var err error
+		if cfg, err = loadConfig(f.config); err != nil {
+			return cfg, err
+		}
+	case len(f.ports) == 0:
+		cfg = defaultConfig()
+	default:
+		cfg = Config{Mode: hub.ModeSwitch, source: "flags"}
+	}
+	for _, p := range f.ports {
+		s, err := tap.ParseSpec(p)
+		if err != nil {
+			return cfg, fmt.Errorf("--port %s: %w", p, err)
+		}
+		cfg.Ports = append(cfg.Ports, s)
+	}
+	changed := cmd.Flags().Changed
+	if changed("mode") {
+		m, err := hub.ParseMode(f.mode)
+		if err != nil {
+			return cfg, fmt.Errorf("--mode: %w", err)
+		}
+		cfg.Mode = m
+	}
+	if changed("queue") {
+		cfg.Queue = f.queue
+	}
+	if changed("max-frame") {
+		cfg.MaxFrame = f.maxFrame
+	}
+	if changed("aging") {
+		cfg.Aging = f.aging
+	}
+	if changed("control") {
+		cfg.Control = f.control
+	}
+	if changed("control-token") {
+		cfg.ControlToken = f.controlToken
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, fmt.Errorf("%s: %w", cfgSource(cfg), err)
+	}
+	return cfg, nil
+}
+
+func cfgSource(c Config) string {
+	if c.source == "" {
+		return "flags"
+	}
+	return c.source
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// defaultControlPath is where the control socket goes unless --control says.
+func defaultControlPath() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "l2hub.sock")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("l2hub-%d.sock", os.Getuid()))
+}
+
+// serve binds every port (refusing to start if any cannot be bound), runs
+// the hub and its transports until ctx ends, then shuts down in order.
+func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
+	runners := make([]tap.Runner, 0, len(cfg.Ports))
+	closeRunners := func() {
+		for _, r := range runners {
+			r.Close()
+		}
+	}
+	for _, spec := range cfg.Ports {
+		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log})
+		if err != nil {
+			closeRunners()
+			return err
+		}
+		runners = append(runners, r)
+	}
+
+	h, err := hub.New(hub.Config{
+		Mode:      cfg.Mode,
+		QueueLen:  cfg.Queue,
+		MaxFrame:  cfg.MaxFrame,
+		AgingTime: cfg.Aging,
+		Clock:     wallclock.Clock{},
+		Logger:    log,
+	})
+	if err != nil {
+		closeRunners()
+		return err
+	}
+	// fatal records the first error that stops the hub (a port's transport
+	// failing); a signal or the caller's cancel is a clean stop.
+	var fatalOnce sync.Once
+	var fatalErr error
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	defer cancelCause(nil)
+	cancel := func(err error) {
+		fatalOnce.Do(func() { fatalErr = err })
+		cancelCause(err)
+	}
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- h.Run(ctx) }()
+
+	for _, r := range runners {
+		s := r.Spec()
+		if err := h.AddPort(s.Name, describeSpec(s)); err != nil {
+			cancel(err)
+			closeRunners()
+			<-hubDone
+			return err
+		}
+	}
+
+	target := &serveTarget{hub: h}
+	ctlAddr, ctlDone, err := startControl(ctx, cfg, target, log)
+	if err != nil {
+		cancel(err)
+		closeRunners()
+		<-hubDone
+		return err
+	}
+
+	printBanner(stdout, cfg, runners, ctlAddr)
+
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx, h); err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("port %q: %w", r.Spec().Name, err))
+			}
+		}()
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down", "reason", context.Cause(ctx))
+	closeRunners()
+	wg.Wait()
+	hubErr := <-hubDone
+	if ctlDone != nil {
+		<-ctlDone
+	}
+	if fatalErr != nil {
+		return fatalErr
+	}
+	return hubErr
+}
+
+// describeSpec is a port's description in logs and capture interfaces.
+func describeSpec(s tap.Spec) string {
+	d := string(s.Transport) + " " + s.Address
+	if s.Peer != "" {
+		d += " peer " + s.Peer
+	}
+	if s.Local != "" {
+		d += " local " + s.Local
+	}
+	return d
+}
+
+// startControl opens the control API unless it is "off". The default path
+// is best effort: if another hub holds it, this one runs without control.
+func startControl(ctx context.Context, cfg Config, t control.Target, log *slog.Logger) (addr string, done <-chan struct{}, err error) {
+	addr = cfg.Control
+	if addr == "off" {
+		return "", nil, nil
+	}
+	explicit := addr != ""
+	if !explicit {
+		addr = defaultControlPath()
+	}
+	l, err := control.Listen(addr, cfg.ControlToken)
+	if err != nil {
+		if explicit {
+			return "", nil, fmt.Errorf("control: %w", err)
+		}
+		log.Warn("control API disabled", "err", err)
+		return "", nil, nil
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(t.Ports, nil))
+	srv := &control.Server{Target: t, Registry: reg, Token: cfg.ControlToken, Logger: log}
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		if err := srv.Serve(ctx, l); err != nil && !errors.Is(err, net.ErrClosed) {
+			log.Warn("control API stopped", "err", err)
+		}
+		if network, path := control.ParseAddr(addr); network == "unix" {
+			os.Remove(path)
+		}
+	}()
+	return addr, ch, nil
+}
+
+func printBanner(w io.Writer, cfg Config, runners []tap.Runner, ctlAddr string) {
+	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(runners))
+	if ctlAddr != "" {
+		fmt.Fprintf(w, "; control API on %s", ctlAddr)
+	}
+	fmt.Fprintln(w, "; Ctrl-C stops")
+	specs := make([]tap.Spec, len(runners))
+	for i, r := range runners {
+		specs[i] = r.Spec()
+	}
+	writeQEMUArgs(w, specs, "n0")
+}
+
+// writeQEMUArgs prints, per port, the -netdev flags a VM needs.
+func writeQEMUArgs(w io.Writer, specs []tap.Spec, id string) {
+	for _, s := range specs {
+		fmt.Fprintf(w, "\nport %s (%s):\n", s.Name, describeSpec(s))
+		args := s.QEMUArgs(id)
+		if len(args) == 0 {
+			fmt.Fprintln(w, "  (not a QEMU back end)")
+			continue
+		}
+		fmt.Fprintf(w, "  -netdev %s\n", args[0])
+		for _, alt := range args[1:] {
+			fmt.Fprintf(w, "  or, in QEMU's older spelling: -netdev %s\n", alt)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// serveTarget is the control API's view of a running hub.
+type serveTarget struct {
+	hub *hub.Hub
+}
+
+var errNoPolicyEngine = &control.UserError{Err: errors.New("this hub runs without a policy")}
+
+func (t *serveTarget) Ports(ctx context.Context) ([]hub.PortStatus, error) { return t.hub.Ports(ctx) }
+func (t *serveTarget) Policy(context.Context) (any, error)                 { return nil, nil }
+func (t *serveTarget) Rules(context.Context) (any, error)                  { return []any{}, nil }
+func (t *serveTarget) ReplacePolicy(context.Context, string, []byte) error { return errNoPolicyEngine }
+func (t *serveTarget) StartPartition(context.Context, string, [][]string) error {
+	return errNoPolicyEngine
+}
+func (t *serveTarget) HealPartition(context.Context, string) error { return errNoPolicyEngine }
+func (t *serveTarget) SetLink(context.Context, string, bool) error { return errNoPolicyEngine }
