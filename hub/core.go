@@ -423,6 +423,13 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note) {
 // reading as fast as frames arrive for it.
 var queueFullNote = Note{Action: "queue-full", Detail: "egress queue full; the peer is not keeping up"}
 
+// Inject delivers f straight to port dst's egress queue, bypassing
+// forwarding and policy: a recorded frame replayed towards one peer. It takes
+// over the caller's reference; note (optional) is shown with the frame.
+func (c *Core) Inject(dst PortID, f *Frame, notes []Note) {
+	c.deliver(c.clock.Now(), dst, f, notes)
+}
+
 // After schedules fn to run on the core's goroutine once the clock reaches
 // now+d. Ties run in scheduling order.
 func (c *Core) After(d time.Duration, fn func()) {

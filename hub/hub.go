@@ -436,6 +436,30 @@ func (h *Hub) Stats(ctx context.Context, name string) *PortStats {
 	return s
 }
 
+// Inject sends frame to the named port's peer, as if the hub had forwarded
+// it there; it is copied before Inject returns. It fails only for an unknown
+// port or a stopped hub; a full queue or a detached port counts a drop.
+func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Note) error {
+	if len(frame) > h.cfg.MaxFrame {
+		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), ErrFrameTooLarge)
+	}
+	f := FrameOf(frame)
+	var err error
+	if derr := h.Do(ctx, func(c *Core) {
+		p, ok := h.ports[port]
+		if !ok {
+			err = fmt.Errorf("inject into %q: %w", port, ErrNoPort)
+			f.Release()
+			return
+		}
+		c.Inject(p.id, f, notes)
+	}); derr != nil {
+		f.Release()
+		return derr
+	}
+	return err
+}
+
 // SetPolicy swaps the policy atomically with respect to frames: every frame
 // before the call sees the old policy, every frame after it the new one.
 func (h *Hub) SetPolicy(ctx context.Context, p Policy) error {

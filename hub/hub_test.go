@@ -324,3 +324,30 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 10s")
 }
+
+func TestInjectGoesStraightToThePort(t *testing.T) {
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "b", "c")
+	ctx := context.Background()
+	// A frame addressed to nobody in particular still goes only to the port asked for.
+	f := hubtest.Frame(hubtest.Broadcast, macA, "injected")
+	if err := h.Inject(ctx, "c", f, []hub.Note{{Action: "inject"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, ios["c"]); !bytes.Equal(got, f) {
+		t.Errorf("port c got %x, want the injected frame", got)
+	}
+	if err := h.Inject(ctx, "nope", f, nil); !errors.Is(err, hub.ErrNoPort) {
+		t.Errorf("Inject into an unknown port: got %v, want ErrNoPort", err)
+	}
+	if err := h.Inject(ctx, "a", make([]byte, hub.DefaultMaxFrame+1), nil); !errors.Is(err, hub.ErrFrameTooLarge) {
+		t.Errorf("Inject of an oversized frame: got %v, want ErrFrameTooLarge", err)
+	}
+	// Nothing reached a or b.
+	for _, p := range []string{"a", "b"} {
+		select {
+		case got := <-ios[p].toPeer:
+			t.Errorf("port %s got %x, want nothing", p, got)
+		default:
+		}
+	}
+}
