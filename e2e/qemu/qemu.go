@@ -1,0 +1,289 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says how to launch one guest. The zero value of every optional
+// field picks the tiny-guest defaults measured in e2e/README.md.
+type Config struct {
+	Name   string // short name for messages ("a")
+	Binary string // QEMU binary; default qemu-system-x86_64
+	Kernel string // -kernel
+	Initrd string // -initrd
+	// Cmdline is appended to BaseCmdline to form the kernel command line.
+	Cmdline []string
+	Netdev  string // -netdev value without id=; the NIC's netdev is n0
+	MAC     string // the NIC's MAC; "" lets QEMU pick
+	NIC     string // NIC model; default virtio-net-pci
+	Memory  string // default 128M (64M does not boot the Debian kernel)
+	Accel   string // default tcg
+	Reboot  bool   // let a guest reboot; by default -no-reboot ends QEMU instead
+	Extra   []string
+	Env     []string // added to the environment of the QEMU process
+	Log     string   // console log file; "" keeps the lines in memory only
+}
+
+// BaseCmdline starts every guest's kernel command line: console on the
+// serial port, a panic ends QEMU (with -no-reboot), little printk noise, and
+// no crypto self-tests (a quarter second of boot under TCG).
+var BaseCmdline = []string{"console=ttyS0", "panic=-1", "quiet", "cryptomgr.notests"}
+
+// Args returns the QEMU command line for c, without the binary.
+func (c Config) Args() []string {
+	args := []string{
+		"-machine", "q35", "-accel", or(c.Accel, "tcg"),
+		"-m", or(c.Memory, "128M"), "-smp", "1",
+		"-nodefaults", "-display", "none", "-serial", "stdio",
+		"-kernel", c.Kernel, "-initrd", c.Initrd,
+		"-append", strings.Join(append(append([]string(nil), BaseCmdline...), c.Cmdline...), " "),
+	}
+	if !c.Reboot {
+		args = append(args, "-no-reboot")
+	}
+	if c.Netdev != "" {
+		dev := or(c.NIC, "virtio-net-pci") + ",netdev=n0"
+		if c.MAC != "" {
+			dev += ",mac=" + c.MAC
+		}
+		args = append(args, "-netdev", c.Netdev+",id=n0", "-device", dev)
+	}
+	return append(args, c.Extra...)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// A Line is one console line and when it arrived, counted from launch.
+type Line struct {
+	Text string
+	At   time.Duration
+}
+
+func (l Line) String() string { return fmt.Sprintf("%7.3f %s", l.At.Seconds(), l.Text) }
+
+// Guest is a running (or finished) QEMU process.
+type Guest struct {
+	cfg   Config
+	cmd   *exec.Cmd
+	start time.Time
+	log   *os.File // nil without Config.Log
+	done  chan struct{}
+
+	mu      sync.Mutex
+	lines   []Line
+	changed chan struct{} // closed and replaced on every new line and at exit
+	exited  bool
+	exitErr error
+}
+
+// maxLine bounds one console line in memory; longer lines are cut.
+const maxLine = 64 << 10
+
+// Start launches QEMU. The console (QEMU's stdout and stderr, merged) is read
+// until the process ends; Kill or the guest's own power-off ends it.
+func Start(cfg Config) (*Guest, error) {
+	bin := or(cfg.Binary, "qemu-system-x86_64")
+	g := &Guest{cfg: cfg, done: make(chan struct{}), changed: make(chan struct{})}
+	if cfg.Log != "" {
+		f, err := os.Create(cfg.Log)
+		if err != nil {
+			return nil, fmt.Errorf("guest %s: %w", cfg.Name, err)
+		}
+		g.log = f
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		g.closeLog()
+		return nil, fmt.Errorf("guest %s: %w", cfg.Name, err)
+	}
+	g.cmd = exec.Command(bin, cfg.Args()...)
+	g.cmd.Stdout, g.cmd.Stderr = pw, pw
+	g.cmd.Env = append(os.Environ(), cfg.Env...)
+	g.start = time.Now()
+	if g.log != nil {
+		fmt.Fprintf(g.log, "# %s %s\n", bin, shellQuote(cfg.Args()))
+	}
+	if err := g.cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		g.closeLog()
+		return nil, fmt.Errorf("guest %s: start %s: %w", cfg.Name, bin, err)
+	}
+	pw.Close() // the child holds the write end now
+	consoleDone := make(chan struct{})
+	go func() {
+		defer close(consoleDone)
+		g.readConsole(pr)
+	}()
+	go func() {
+		err := g.cmd.Wait()
+		<-consoleDone
+		pr.Close()
+		g.mu.Lock()
+		g.exited, g.exitErr = true, err
+		g.notifyLocked()
+		g.mu.Unlock()
+		if g.log != nil {
+			fmt.Fprintf(g.log, "%7.3f # exit: %v\n", time.Since(g.start).Seconds(), exitText(err))
+		}
+		g.closeLog()
+		close(g.done)
+	}()
+	return g, nil
+}
+
+func (g *Guest) readConsole(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxLine)
+	for sc.Scan() {
+		l := Line{Text: strings.TrimRight(sc.Text(), "\r"), At: time.Since(g.start)}
+		g.mu.Lock()
+		g.lines = append(g.lines, l)
+		g.notifyLocked()
+		g.mu.Unlock()
+		if g.log != nil {
+			fmt.Fprintln(g.log, l)
+		}
+	}
+	// A line over maxLine stops the scanner: drain so QEMU never blocks.
+	io.Copy(io.Discard, r)
+}
+
+func (g *Guest) notifyLocked() {
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+func (g *Guest) closeLog() {
+	if g.log != nil {
+		g.log.Close()
+	}
+}
+
+// Name returns Config.Name.
+func (g *Guest) Name() string { return g.cfg.Name }
+
+// Config returns the configuration the guest was started with.
+func (g *Guest) Config() Config { return g.cfg }
+
+// Wait returns the first console line (since launch) that contains marker,
+// waiting for it until ctx is done. It gives up early, with ErrFailed, when a
+// "GUEST: <check> FAIL" line appears for marker's check word or the guest
+// reports "GUEST: done" without the marker; with ErrExited when QEMU ends.
+func (g *Guest) Wait(ctx context.Context, marker string) (Line, error) {
+	failing := failPrefix(marker)
+	waitsForDone := strings.HasPrefix(marker, "GUEST: done")
+	for i := 0; ; {
+		g.mu.Lock()
+		for ; i < len(g.lines); i++ {
+			l := g.lines[i]
+			switch {
+			case strings.Contains(l.Text, marker):
+				g.mu.Unlock()
+				return l, nil
+			case failing != "" && strings.Contains(l.Text, failing),
+				!waitsForDone && strings.Contains(l.Text, "GUEST: done "):
+				g.mu.Unlock()
+				return l, fmt.Errorf("guest %s: %w waiting for %q: %s", g.cfg.Name, ErrFailed, marker, l.Text)
+			}
+		}
+		exited, exitErr, changed := g.exited, g.exitErr, g.changed
+		g.mu.Unlock()
+		if exited {
+			return Line{}, fmt.Errorf("guest %s: %w (%s) before %q", g.cfg.Name, ErrExited, exitText(exitErr), marker)
+		}
+		select {
+		case <-ctx.Done():
+			return Line{}, fmt.Errorf("guest %s: no %q after %.1fs: %w", g.cfg.Name, marker, time.Since(g.start).Seconds(), ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+// failPrefix maps "GUEST: ping ok" to "GUEST: ping FAIL".
+func failPrefix(marker string) string {
+	f := strings.Fields(marker)
+	if len(f) < 2 || f[0] != "GUEST:" {
+		return ""
+	}
+	return "GUEST: " + f[1] + " FAIL"
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// Done is closed once QEMU has ended and its console is drained.
+func (g *Guest) Done() <-chan struct{} { return g.done }
+
+// WaitExit waits for QEMU to end and returns its exit error.
+func (g *Guest) WaitExit(ctx context.Context) error {
+	select {
+	case <-g.done:
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.exitErr
+	case <-ctx.Done():
+		return fmt.Errorf("guest %s: still running: %w", g.cfg.Name, ctx.Err())
+	}
+}
+
+// Kill ends QEMU at once (if it still runs) and waits until it has.
+func (g *Guest) Kill() {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	g.cmd.Process.Kill() // fails only if it has just exited: either way it ends
+	<-g.done
+}
+
+// Lines returns a copy of the console so far.
+func (g *Guest) Lines() []Line {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Line(nil), g.lines...)
+}
+
+// Tail returns the last n console lines, one per line, for failure reports.
+func (g *Guest) Tail(n int) string {
+	lines := g.Lines()
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %s| %s\n", g.cfg.Name, l)
+	}
+	return b.String()
+}
+
+// shellQuote renders args so a person can paste them into a shell.
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
