@@ -153,6 +153,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`groups.a: group "a" has the name of a port`}},
 		{"alias", "rules:\n  - &r {name: x}\n  - *r\n",
 			[]string{`YAML aliases are not supported`}},
+		{"too-deep", "rules: " + strings.Repeat("[", 30) + strings.Repeat("]", 30) + "\n",
+			[]string{`nested deeper than a policy can be`}},
 		{"two-documents", "seed: 1\n---\nseed: 2\n",
 			[]string{`a policy is one YAML document`}},
 		{"syntax-error", "seed: 1\nrules: [\n",

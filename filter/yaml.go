@@ -213,8 +213,8 @@ func (w *walker) document(doc *yaml.Node) {
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 		return
 	}
-	if hasAlias(root, 0) {
-		w.errf(root, "", "YAML aliases are not supported in a policy")
+	if bad, at := checkTree(root, 0); bad != "" {
+		w.errf(at, "", "%s", bad)
 		return
 	}
 	// Keys are collected first and handled in a fixed order, so rules may
@@ -258,18 +258,21 @@ func (w *walker) document(doc *yaml.Node) {
 	}
 }
 
-// hasAlias reports whether an alias appears anywhere below n. The policy
-// schema has fixed depth, so the walk is bounded by the node count.
-func hasAlias(n *yaml.Node, depth int) bool {
-	if n.Kind == yaml.AliasNode || depth > 64 {
-		return true
+// checkTree refuses aliases (a policy has no use for them, and they make a
+// small file expand) and nesting deeper than any policy needs.
+func checkTree(n *yaml.Node, depth int) (string, *yaml.Node) {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		return "YAML aliases are not supported in a policy", n
+	case depth > 16:
+		return "nested deeper than a policy can be", n
 	}
 	for _, c := range n.Content {
-		if hasAlias(c, depth+1) {
-			return true
+		if bad, at := checkTree(c, depth+1); bad != "" {
+			return bad, at
 		}
 	}
-	return false
+	return "", nil
 }
 
 func (w *walker) list(n *yaml.Node, path string, each func(n *yaml.Node, path string)) {
