@@ -124,6 +124,9 @@ func NewCore(cfg CoreConfig) *Core {
 // Start returns the time the core started; policies see time relative to it.
 func (c *Core) Start() time.Time { return c.start }
 
+// Elapsed returns the clock's time since the start: the "now" policies see.
+func (c *Core) Elapsed() time.Duration { return c.clock.Now().Sub(c.start) }
+
 // SetStart moves the core's start time. Replay uses it to line policy time
 // windows up with the live run a capture came from.
 func (c *Core) SetStart(t time.Time) { c.start = t }

@@ -19,7 +19,7 @@ const (
 	// ends: the receive buffer of net/socket.c and net/stream.c is
 	// NET_BUFSIZE, 4096 + 65536 bytes. A larger length prefix cannot come
 	// from QEMU, so it means the stream is corrupt.
-	DefaultMaxFrame = 4096 + 65536
+	DefaultMaxFrame = hub.DefaultMaxFrame
 	// MaxFrameLimit bounds a configured maximum: buffers are sized from it.
 	MaxFrameLimit = 1 << 20
 	// MinFrame is the shortest frame forwarded: an Ethernet header
