@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/tap"
 )
@@ -31,18 +32,18 @@ type Config struct {
 	Control      string        `yaml:"control"`
 	ControlToken string        `yaml:"control_token"`
 	Policy       string        `yaml:"policy"` // policy file, relative to the config file
-	Seed         *uint64       `yaml:"seed"`
 	Capture      CaptureConfig `yaml:"capture"`
 	Check        string        `yaml:"check"` // live conformance profile, e.g. nexus-v1
 	Peer         string        `yaml:"peer"`  // virtual node role, e.g. node-b
 	Ports        []tap.Spec    `yaml:"ports"`
 
-	source string // the file it came from, for messages
+	source string        // the file it came from, for messages
+	faults *filter.Flags // quick-test fault flags (serve only)
 }
 
 // CaptureConfig says what to record and where.
 type CaptureConfig struct {
-	File        string `yaml:"file"`
+	File        string `yaml:"file"`         // relative to the working directory
 	Format      string `yaml:"format"`       // pcapng (default) or pcap
 	Points      string `yaml:"points"`       // ingress, egress or both (default)
 	PerPort     bool   `yaml:"per_port"`     // one file per port, like QEMU's filter-dump
@@ -115,7 +116,7 @@ func parseConfig(name string, data []byte) (Config, error) {
 	if err := cfg.validate(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return cfg, fmt.Errorf("%s: %s: %s", pos(fe.path...), strings.Join(fe.path, "."), fe.msg)
+			return cfg, fmt.Errorf("%s: %s: %s", pos(fe.path...), fe.pathString(), fe.msg)
 		}
 		return cfg, fmt.Errorf("%s: %w", name, err)
 	}
@@ -178,7 +179,23 @@ type fieldError struct {
 	msg  string
 }
 
-func (e *fieldError) Error() string { return strings.Join(e.path, ".") + ": " + e.msg }
+func (e *fieldError) Error() string { return e.pathString() + ": " + e.msg }
+
+// pathString writes a path as the policy errors do: ports[1].address.
+func (e *fieldError) pathString() string {
+	var b strings.Builder
+	for _, p := range e.path {
+		if _, err := strconv.Atoi(p); err == nil {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
 
 func fieldErr(msg string, path ...string) error { return &fieldError{path: path, msg: msg} }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,8 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/internal/wallclock"
 	"l2hub/tap"
 )
 
@@ -32,6 +34,9 @@ type serveFlags struct {
 	control      string
 	controlToken string
 	logLevel     string
+	policy       string
+	faults       filter.Flags
+	capture      CaptureConfig
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -51,9 +56,15 @@ A port is NAME=TRANSPORT:ADDRESS[,key=value...]:
   c=unix:/run/l2hub/c.sock                  like tcp, on a unix socket (unix-dial to dial)
   d=udp:127.0.0.1:7003,peer=127.0.0.1:7103  QEMU dgram: hub binds 7003 and sends to the VM on 7103
   e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
-  m=mcast:230.0.0.1:37021,local=127.0.0.1   hub joins QEMU's socket,mcast= group as one more member`,
+  m=mcast:230.0.0.1:37021,local=127.0.0.1   hub joins QEMU's socket,mcast= group as one more member
+
+Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
+(--loss a->b=5%, --delay a<->b=20ms±5ms, ...); every decision is seeded
+(--seed) and explained in the capture (--capture run.pcapng).`,
 		Example: `  l2hub serve --port a=tcp:127.0.0.1:7001 --port b=unix:/tmp/b.sock
-  l2hub serve --config lab.yaml --mode hub`,
+  l2hub serve --config lab.yaml --mode hub
+  l2hub serve --policy faults.yaml --seed 7 --capture run.pcapng
+  l2hub serve --loss 'a->b=5%' --delay 'a<->b=20ms±5ms' --capture run.pcapng`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.resolve(cmd)
@@ -77,6 +88,17 @@ A port is NAME=TRANSPORT:ADDRESS[,key=value...]:
 	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT", or "off" (default `+defaultControlPath()+`)`)
 	fl.StringVar(&f.controlToken, "control-token", "", "bearer token the control API requires (needed for a non-loopback TCP address)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
+	f.faults.Register(faults)
+	fl.AddGoFlagSet(faults)
+	fl.StringVar(&f.capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap)")
+	fl.StringVar(&f.capture.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
+	fl.StringVar(&f.capture.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
+	fl.BoolVar(&f.capture.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
+	fl.IntVar(&f.capture.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
+	fl.Int64Var(&f.capture.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
+	fl.IntVar(&f.capture.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
 	return cmd
 }
 
@@ -124,6 +146,31 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	if changed("control-token") {
 		cfg.ControlToken = f.controlToken
 	}
+	if changed("policy") {
+		cfg.Policy = f.policy
+	}
+	if changed("capture") {
+		cfg.Capture.File = f.capture.File
+	}
+	if changed("capture-format") {
+		cfg.Capture.Format = f.capture.Format
+	}
+	if changed("capture-points") {
+		cfg.Capture.Points = f.capture.Points
+	}
+	if changed("capture-per-port") {
+		cfg.Capture.PerPort = f.capture.PerPort
+	}
+	if changed("snaplen") {
+		cfg.Capture.Snaplen = f.capture.Snaplen
+	}
+	if changed("rotate-size") {
+		cfg.Capture.RotateSize = f.capture.RotateSize
+	}
+	if changed("rotate-count") {
+		cfg.Capture.RotateCount = f.capture.RotateCount
+	}
+	cfg.faults = &f.faults
 	if err := cfg.validate(); err != nil {
 		return cfg, fmt.Errorf("%s: %w", cfgSource(cfg), err)
 	}
@@ -154,35 +201,15 @@ func defaultControlPath() string {
 }
 
 // serve binds every port (refusing to start if any cannot be bound), runs
-// the hub and its transports until ctx ends, then shuts down in order.
+// the hub and its transports until ctx ends, then shuts down in order:
+// transports, hub, control API, captures.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
-	runners := make([]tap.Runner, 0, len(cfg.Ports))
-	closeRunners := func() {
-		for _, r := range runners {
-			r.Close()
-		}
-	}
-	for _, spec := range cfg.Ports {
-		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log})
-		if err != nil {
-			closeRunners()
-			return err
-		}
-		runners = append(runners, r)
-	}
-
-	h, err := hub.New(hub.Config{
-		Mode:      cfg.Mode,
-		QueueLen:  cfg.Queue,
-		MaxFrame:  cfg.MaxFrame,
-		AgingTime: cfg.Aging,
-		Clock:     wallclock.Clock{},
-		Logger:    log,
-	})
+	sess, err := newSession(cfg, log)
 	if err != nil {
-		closeRunners()
 		return err
 	}
+	defer sess.closeRunners()
+
 	// fatal records the first error that stops the hub (a port's transport
 	// failing); a signal or the caller's cancel is a clean stop.
 	var fatalOnce sync.Once
@@ -194,35 +221,36 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		cancelCause(err)
 	}
 	hubDone := make(chan error, 1)
-	go func() { hubDone <- h.Run(ctx) }()
-
-	for _, r := range runners {
-		s := r.Spec()
-		if err := h.AddPort(s.Name, describeSpec(s)); err != nil {
-			cancel(err)
-			closeRunners()
-			<-hubDone
-			return err
+	go func() { hubDone <- sess.hub.Run(ctx) }()
+	stop := func() error {
+		sess.closeRunners()
+		herr := <-hubDone
+		if cerr := sess.closeObservers(); cerr != nil && herr == nil {
+			herr = cerr
 		}
+		return herr
 	}
 
-	target := &serveTarget{hub: h}
-	ctlAddr, ctlDone, err := startControl(ctx, cfg, target, log)
+	if err := sess.addPorts(); err != nil {
+		cancel(err)
+		stop()
+		return err
+	}
+	ctlAddr, ctlDone, err := startControl(ctx, cfg, sess, log)
 	if err != nil {
 		cancel(err)
-		closeRunners()
-		<-hubDone
+		stop()
 		return err
 	}
 
-	printBanner(stdout, cfg, runners, ctlAddr)
+	printBanner(stdout, cfg, sess, ctlAddr)
 
 	var wg sync.WaitGroup
-	for _, r := range runners {
+	for _, r := range sess.runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.Run(ctx, h); err != nil && ctx.Err() == nil {
+			if err := r.Run(ctx, sess.hub); err != nil && ctx.Err() == nil {
 				cancel(fmt.Errorf("port %q: %w", r.Spec().Name, err))
 			}
 		}()
@@ -230,16 +258,17 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
-	closeRunners()
+	sess.closeRunners()
 	wg.Wait()
-	hubErr := <-hubDone
+	herr := stop()
 	if ctlDone != nil {
 		<-ctlDone
 	}
+	sess.printSummary(stdout)
 	if fatalErr != nil {
 		return fatalErr
 	}
-	return hubErr
+	return herr
 }
 
 // describeSpec is a port's description in logs and capture interfaces.
@@ -256,7 +285,7 @@ func describeSpec(s tap.Spec) string {
 
 // startControl opens the control API unless it is "off". The default path
 // is best effort: if another hub holds it, this one runs without control.
-func startControl(ctx context.Context, cfg Config, t control.Target, log *slog.Logger) (addr string, done <-chan struct{}, err error) {
+func startControl(ctx context.Context, cfg Config, t *session, log *slog.Logger) (addr string, done <-chan struct{}, err error) {
 	addr = cfg.Control
 	if addr == "off" {
 		return "", nil, nil
@@ -274,7 +303,7 @@ func startControl(ctx context.Context, cfg Config, t control.Target, log *slog.L
 		return "", nil, nil
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(t.Ports, nil))
+	reg.MustRegister(control.NewCollector(t.Ports, t.ruleCounters))
 	srv := &control.Server{Target: t, Registry: reg, Token: cfg.ControlToken, Logger: log}
 	ch := make(chan struct{})
 	go func() {
@@ -289,14 +318,20 @@ func startControl(ctx context.Context, cfg Config, t control.Target, log *slog.L
 	return addr, ch, nil
 }
 
-func printBanner(w io.Writer, cfg Config, runners []tap.Runner, ctlAddr string) {
-	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(runners))
+func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
+	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(sess.runners))
 	if ctlAddr != "" {
 		fmt.Fprintf(w, "; control API on %s", ctlAddr)
 	}
 	fmt.Fprintln(w, "; Ctrl-C stops")
-	specs := make([]tap.Spec, len(runners))
-	for i, r := range runners {
+	if sess.policy != nil {
+		fmt.Fprintf(w, "policy %s, seed %d\n", sess.policy.Name(), sess.policy.Seed())
+	}
+	if sess.capture != nil {
+		fmt.Fprintf(w, "capturing to %s\n", strings.Join(sess.capture.Files(), ", "))
+	}
+	specs := make([]tap.Spec, len(sess.runners))
+	for i, r := range sess.runners {
 		specs[i] = r.Spec()
 	}
 	writeQEMUArgs(w, specs, "n0")
@@ -318,20 +353,3 @@ func writeQEMUArgs(w io.Writer, specs []tap.Spec, id string) {
 	}
 	fmt.Fprintln(w)
 }
-
-// serveTarget is the control API's view of a running hub.
-type serveTarget struct {
-	hub *hub.Hub
-}
-
-var errNoPolicyEngine = &control.UserError{Err: errors.New("this hub runs without a policy")}
-
-func (t *serveTarget) Ports(ctx context.Context) ([]hub.PortStatus, error) { return t.hub.Ports(ctx) }
-func (t *serveTarget) Policy(context.Context) (any, error)                 { return nil, nil }
-func (t *serveTarget) Rules(context.Context) (any, error)                  { return []any{}, nil }
-func (t *serveTarget) ReplacePolicy(context.Context, string, []byte) error { return errNoPolicyEngine }
-func (t *serveTarget) StartPartition(context.Context, string, [][]string) error {
-	return errNoPolicyEngine
-}
-func (t *serveTarget) HealPartition(context.Context, string) error { return errNoPolicyEngine }
-func (t *serveTarget) SetLink(context.Context, string, bool) error { return errNoPolicyEngine }

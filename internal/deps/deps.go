@@ -8,6 +8,7 @@ import (
 	_ "github.com/google/gopacket/pcapgo"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/songgao/water"
+	_ "github.com/spf13/cobra"
 	_ "github.com/vishvananda/netlink"
 	_ "github.com/vishvananda/netns"
 	_ "go.yaml.in/yaml/v3"

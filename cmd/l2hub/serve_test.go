@@ -1,0 +1,460 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/capture"
+	"l2hub/control"
+	"l2hub/hub/hubtest"
+	"l2hub/tap"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// served is an l2hub serve running in-process.
+type served struct {
+	t      *testing.T
+	stdout *syncBuffer
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs `l2hub ARGS...` in-process and waits for its banner.
+func startServe(t *testing.T, args ...string) *served {
+	t.Helper()
+	s := &served{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.done <- run(ctx, args, s.stdout, s.stderr) }()
+	t.Cleanup(func() { s.stop() })
+	s.waitFor("Ctrl-C stops")
+	return s
+}
+
+func (s *served) waitFor(text string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.stdout.String(), text) {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			s.t.Fatalf("l2hub exited (%v) before printing %q; stderr:\n%s", err, text, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("l2hub did not print %q; stdout:\n%s\nstderr:\n%s", text, s.stdout.String(), s.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop cancels the run and returns its error.
+func (s *served) stop() error {
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		return err
+	case <-time.After(20 * time.Second):
+		s.t.Fatal("l2hub did not stop within 20s")
+		return nil
+	}
+}
+
+var netdevPort = regexp.MustCompile(`port (\S+) \(tcp [^)]*\):\n  -netdev stream,id=n0,server=off,addr.type=inet,addr.host=(\S+),addr.port=(\d+)`)
+
+// tcpPorts parses the banner for each tcp port's QEMU address.
+func tcpPorts(t *testing.T, banner string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, m := range netdevPort.FindAllStringSubmatch(banner, -1) {
+		out[m[1]] = m[2] + ":" + m[3]
+	}
+	if len(out) == 0 {
+		t.Fatalf("no tcp ports in the banner:\n%s", banner)
+	}
+	return out
+}
+
+// dialVM connects like QEMU's -netdev stream,server=off does.
+func dialVM(t *testing.T, addr string) *tap.StreamConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := tap.DialStream(ctx, "tcp", addr, tap.DefaultMaxFrame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// readFrame reads one frame with a deadline.
+func readFrame(t *testing.T, c *tap.StreamConn) []byte {
+	t.Helper()
+	type result struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		buf := make([]byte, tap.DefaultMaxFrame)
+		n, err := c.ReadFrame(buf)
+		ch <- result{buf[:n], err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("read frame: %v", r.err)
+		}
+		return r.b
+	case <-time.After(10 * time.Second):
+		t.Fatal("no frame within 10s")
+		return nil
+	}
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "l2hub.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var (
+	macA = hubtest.MAC("52:54:00:12:34:0a")
+	macB = hubtest.MAC("52:54:00:12:34:0b")
+)
+
+func TestServeForwardsBetweenQEMUStreamClients(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, fmt.Sprintf(`
+mode: switch
+ports:
+  - {name: a, transport: tcp, address: "127.0.0.1:0"}
+  - {name: b, transport: tcp, address: "127.0.0.1:0"}
+capture:
+  file: %s
+`, filepath.Join(dir, "run.pcapng")))
+	s := startServe(t, "serve", "--config", cfg, "--control", filepath.Join(dir, "ctl.sock"))
+	addrs := tcpPorts(t, s.stdout.String())
+	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
+	waitAttached(t, filepath.Join(dir, "ctl.sock"), 2)
+
+	fromA := hubtest.Frame(hubtest.Broadcast, macA, "hello from a")
+	if err := a.WriteFrame(fromA); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFrame(t, b); !bytes.Equal(got, fromA) {
+		t.Fatalf("b got %x, want %x", got, fromA)
+	}
+	fromB := hubtest.Frame(macA, macB, "unicast reply")
+	if err := b.WriteFrame(fromB); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFrame(t, a); !bytes.Equal(got, fromB) {
+		t.Fatalf("a got %x, want %x", got, fromB)
+	}
+
+	ports, err := control.NewClient(filepath.Join(dir, "ctl.sock"), "").Ports(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ports) != 2 || ports[0].Stats.RxFrames != 1 || ports[1].Stats.RxFrames != 1 {
+		t.Errorf("ctl ports = %+v, want a and b with one rx frame each", ports)
+	}
+
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve returned %v, want a clean stop", err)
+	}
+	// The capture was flushed and closed: both frames, at ingress and egress.
+	f, err := os.Open(filepath.Join(dir, "run.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for p, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.IfName+" "+p.Dir.String())
+	}
+	want := []string{"a in", "b out", "b in", "a out"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("capture holds %v, want %v", got, want)
+	}
+	if !strings.Contains(s.stdout.String(), "RX FRAMES") {
+		t.Errorf("no counter summary at shutdown:\n%s", s.stdout.String())
+	}
+}
+
+func TestServeRefusesBadStartWithoutStarting(t *testing.T) {
+	busy := startServe(t, "serve", "--port", "x=tcp:127.0.0.1:0", "--control", "off")
+	taken := tcpPorts(t, busy.stdout.String())["x"]
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"port-in-use", []string{"--port", "a=tcp:" + taken}, "address already in use"},
+		{"duplicate-port", []string{"--port", "a=tcp:127.0.0.1:0", "--port", "a=tcp:127.0.0.1:0"}, `port "a" is already defined`},
+		{"bad-address", []string{"--port", "a=tcp:127.0.0.1:99999"}, "port must be a number"},
+		{"bad-policy", []string{"--port", "a=tcp:127.0.0.1:0", "--loss", "a->zz=5%"}, "zz"},
+		{"bad-mode", []string{"--port", "a=tcp:127.0.0.1:0", "--mode", "router"}, "unknown mode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), append([]string{"serve", "--control", "off"}, tt.args...), &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+			if strings.Contains(out.String(), "Ctrl-C stops") {
+				t.Errorf("the hub started despite the error:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestControlPolicyReplacement(t *testing.T) {
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "ctl.sock")
+	startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", ctl, "--loss", "a->b=5%", "--seed", "9")
+	c := control.NewClient(ctl, "")
+	ctx := context.Background()
+
+	before, err := c.Policy(ctx)
+	if err != nil || !strings.Contains(string(before), `"seed": 9`) {
+		t.Fatalf("policy = %s, %v; want the flags' policy with seed 9", before, err)
+	}
+	err = c.ReplacePolicy(ctx, "broken.yaml", []byte("seed: 1\nrules:\n  - name: x\n    match: {link: a->nowhere}\n    loss: 150%\n"))
+	if err == nil || !strings.Contains(err.Error(), "broken.yaml:") {
+		t.Fatalf("broken policy: got %v, want an error naming broken.yaml with a line", err)
+	}
+	if after, _ := c.Policy(ctx); !bytes.Equal(after, before) {
+		t.Errorf("after a rejected policy the policy changed:\n%s\nwant:\n%s", after, before)
+	}
+	good := "seed: 4\nrules:\n  - name: drop-all\n    match: {link: a->b}\n    drop: true\n"
+	if err := c.ReplacePolicy(ctx, "good.yaml", []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := c.Policy(ctx); !strings.Contains(string(after), "drop-all") {
+		t.Errorf("after replacing, policy = %s, want rule drop-all", after)
+	}
+	if err := c.StartPartition(ctx, "p", [][]string{{"a"}, {"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HealPartition(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLink(ctx, "nope", false); err == nil {
+		t.Error("SetLink on an unknown port succeeded")
+	}
+	m, err := c.Metrics(ctx)
+	if err != nil || !strings.Contains(m, `l2hub_rule_events_total{counter="matched",rule="drop-all"}`) {
+		t.Errorf("metrics lack the new rule's counters: %v\n%s", err, m)
+	}
+}
+
+func TestQEMUArgs(t *testing.T) {
+	cfg := writeConfig(t, `
+ports:
+  - {name: a, transport: tcp, address: "127.0.0.1:7001"}
+  - {name: vm-b, transport: unix, address: /tmp/b.sock}
+`)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"qemu-args", "--env", cfg}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := "NETDEV_A='-netdev stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=7001'\n" +
+		"NETDEV_VM_B='-netdev stream,id=n0,server=off,addr.type=unix,addr.path=/tmp/b.sock'\n"
+	if out.String() != want {
+		t.Errorf("qemu-args --env printed\n%s\nwant\n%s", out.String(), want)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"qemu-args"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"port a (tcp 127.0.0.1:7001)", "socket,id=n0,connect=127.0.0.1:7002"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("default qemu-args lack %q:\n%s", w, out.String())
+		}
+	}
+}
+
+func TestEverySubcommandHasHelp(t *testing.T) {
+	var paths []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		paths = append(paths, c.CommandPath())
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd(io.Discard, io.Discard))
+	if len(paths) < 4 {
+		t.Fatalf("found only commands %v", paths)
+	}
+	for _, c := range paths {
+		var out bytes.Buffer
+		args := append(strings.Fields(c)[1:], "--help")
+		if err := run(context.Background(), args, &out, &out); err != nil {
+			t.Errorf("%s --help: %v", c, err)
+		}
+		if !strings.Contains(out.String(), "Usage:") {
+			t.Errorf("%s --help printed no usage:\n%s", c, out.String())
+		}
+	}
+}
+
+// TestSIGTERMStopsTheProcessCleanly runs the real binary: two QEMU-protocol
+// clients exchange a frame, then SIGTERM ends it with status 0 and a
+// complete capture.
+func TestSIGTERMStopsTheProcessCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary; skipped in -short mode")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "l2hub")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctl := filepath.Join(dir, "ctl.sock")
+	cmd := exec.Command(bin, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0",
+		"--control", ctl, "--capture", filepath.Join(dir, "run.pcapng"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	br := bufio.NewReader(stdout)
+	banner := readUntil(t, br, "Ctrl-C stops")
+	banner += readUntil(t, br, "port b")
+	banner += readUntil(t, br, "\n\n")
+	addrs := tcpPorts(t, banner)
+	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
+	waitAttached(t, ctl, 2)
+	f := hubtest.Frame(hubtest.Broadcast, macA, "before SIGTERM")
+	if err := a.WriteFrame(f); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFrame(t, b); !bytes.Equal(got, f) {
+		t.Fatalf("b got %x, want %x", got, f)
+	}
+	go io.Copy(io.Discard, br)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("l2hub after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "run.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range r.All() {
+		if err != nil {
+			t.Fatalf("capture after SIGTERM: %v", err)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("capture holds %d frames, want 2 (a in, b out)", n)
+	}
+}
+
+// waitAttached polls the control API until n ports have a peer: a VM's TCP
+// connect returns before the hub has attached it to its port.
+func waitAttached(t *testing.T, ctl string, n int) {
+	t.Helper()
+	c := control.NewClient(ctl, "")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ports, err := c.Ports(context.Background())
+		attached := 0
+		for _, p := range ports {
+			if p.Attached {
+				attached++
+			}
+		}
+		if err == nil && attached >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d ports attached after 20s (err %v)", attached, n, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// readUntil reads r until the text so far contains marker.
+func readUntil(t *testing.T, br *bufio.Reader, marker string) string {
+	t.Helper()
+	var sb strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !strings.Contains(sb.String(), marker) {
+			b, err := br.ReadByte()
+			if err != nil {
+				return
+			}
+			sb.WriteByte(b)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("did not see %q within 20s", marker)
+	}
+	return sb.String()
+}

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+	"l2hub/tap"
+)
+
+// session is one run of `l2hub serve`: the bound transports, the hub, the
+// policy in force and the observers. It is also the control API's Target.
+type session struct {
+	cfg     Config
+	log     *slog.Logger
+	hub     *hub.Hub
+	runners []tap.Runner
+	capture *capture.Sink
+
+	mu     sync.Mutex     // guards policy (written on the hub loop, read by /metrics)
+	policy *filter.Policy // nil: forward everything unchanged
+
+	stats     []*hub.PortStats // per runner, for the summary after the hub stopped
+	closeOnce sync.Once
+}
+
+var _ control.Target = (*session)(nil)
+
+// newSession compiles the policy, opens the capture and binds every port.
+// Nothing runs yet; on error everything opened is closed again.
+func newSession(cfg Config, log *slog.Logger) (_ *session, err error) {
+	s := &session{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.closeRunners()
+			s.closeObservers()
+		}
+	}()
+	names := make([]string, len(cfg.Ports))
+	for i, p := range cfg.Ports {
+		names[i] = p.Name
+	}
+	if cfg.Policy != "" || (cfg.faults != nil && cfg.faults.Given()) {
+		var faults filter.Flags
+		if cfg.faults != nil {
+			faults = *cfg.faults
+		}
+		if s.policy, err = faults.Load(cfg.Policy, names); err != nil {
+			return nil, err
+		}
+	}
+	var observers []hub.Observer
+	if cfg.Capture.File != "" {
+		if s.capture, err = s.openCapture(); err != nil {
+			return nil, err
+		}
+		observers = append(observers, s.capture)
+	}
+	for _, spec := range cfg.Ports {
+		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		s.runners = append(s.runners, r)
+	}
+	hcfg := hub.Config{
+		Mode:      cfg.Mode,
+		QueueLen:  cfg.Queue,
+		MaxFrame:  cfg.MaxFrame,
+		AgingTime: cfg.Aging,
+		Clock:     wallclock.Clock{},
+		Observers: observers,
+		Logger:    log,
+	}
+	if s.policy != nil {
+		hcfg.Policy = s.policy
+	}
+	if s.hub, err = hub.New(hcfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) openCapture() (*capture.Sink, error) {
+	c := s.cfg.Capture
+	format := capture.FormatForPath(c.File)
+	if c.Format != "" {
+		var err error
+		if format, err = capture.ParseFormat(c.Format); err != nil {
+			return nil, fmt.Errorf("capture format: %w", err)
+		}
+	}
+	points := capture.PointsBoth
+	if c.Points != "" {
+		var err error
+		if points, err = capture.ParsePoints(c.Points); err != nil {
+			return nil, fmt.Errorf("capture points: %w", err)
+		}
+	}
+	meta := capture.Meta{Version: "l2hub " + Version, ConfigHash: s.configHash()}
+	if s.policy != nil {
+		meta.Seed = s.policy.Seed()
+		meta.PolicyHash = hashText(s.policy.Describe(0).Text)
+	}
+	return capture.Open(capture.Config{
+		Path:          c.File,
+		Format:        format,
+		Points:        points,
+		Snaplen:       c.Snaplen,
+		PerPort:       c.PerPort,
+		RotateBytes:   c.RotateSize,
+		RotatePackets: int64(c.RotateCount),
+		Meta:          meta,
+		Logger:        s.log,
+	})
+}
+
+// configHash identifies the forwarding setup a capture came from.
+func (s *session) configHash() string {
+	b, _ := json.Marshal(struct {
+		Mode     string
+		Queue    int
+		MaxFrame int
+		Aging    string
+		Ports    []tap.Spec
+	}{s.cfg.Mode.String(), s.cfg.Queue, s.cfg.MaxFrame, s.cfg.Aging.String(), s.cfg.Ports})
+	return hashText(string(b))
+}
+
+func hashText(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:8])
+}
+
+// addPorts registers every bound port with the running hub.
+func (s *session) addPorts() error {
+	for _, r := range s.runners {
+		spec := r.Spec()
+		if err := s.hub.AddPort(spec.Name, describeSpec(spec)); err != nil {
+			return err
+		}
+		s.stats = append(s.stats, s.hub.Stats(context.Background(), spec.Name))
+	}
+	return nil
+}
+
+func (s *session) closeRunners() {
+	for _, r := range s.runners {
+		r.Close()
+	}
+}
+
+// closeObservers flushes and closes the capture; call once the hub stopped.
+func (s *session) closeObservers() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.capture != nil {
+			err = s.capture.Close()
+		}
+	})
+	return err
+}
+
+func (s *session) currentPolicy() *filter.Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policy
+}
+
+// Ports implements control.Target.
+func (s *session) Ports(ctx context.Context) ([]hub.PortStatus, error) { return s.hub.Ports(ctx) }
+
+// Policy implements control.Target: the policy in force, as of now.
+func (s *session) Policy(ctx context.Context) (any, error) {
+	var desc any
+	err := s.hub.Do(ctx, func(c *hub.Core) {
+		if p := s.currentPolicy(); p != nil {
+			desc = p.Describe(c.Elapsed())
+		}
+	})
+	return desc, err
+}
+
+// Rules implements control.Target.
+func (s *session) Rules(context.Context) (any, error) {
+	if p := s.currentPolicy(); p != nil {
+		return p.Stats(), nil
+	}
+	return filter.Stats{}, nil
+}
+
+func (s *session) ruleCounters() []control.RuleCounter {
+	p := s.currentPolicy()
+	if p == nil {
+		return nil
+	}
+	var out []control.RuleCounter
+	for _, r := range p.Stats().Rules {
+		for _, c := range []struct {
+			name string
+			v    uint64
+		}{
+			{"matched", r.Matched}, {"dropped", r.Dropped}, {"delayed", r.Delayed}, {"duplicated", r.Duplicated},
+			{"corrupted", r.Corrupted}, {"queued", r.Queued}, {"overflowed", r.Overflowed},
+		} {
+			out = append(out, control.RuleCounter{Rule: r.Rule, Counter: c.name, Value: c.v})
+		}
+	}
+	return out
+}
+
+// ReplacePolicy implements control.Target: compile first, swap on the loop.
+func (s *session) ReplacePolicy(ctx context.Context, name string, src []byte) error {
+	names := make([]string, len(s.cfg.Ports))
+	for i, p := range s.cfg.Ports {
+		names[i] = p.Name
+	}
+	p, err := filter.Parse(src, name, names)
+	if err != nil {
+		return &control.UserError{Err: err}
+	}
+	err = s.hub.Do(ctx, func(c *hub.Core) {
+		c.SetPolicy(p)
+		s.mu.Lock()
+		s.policy = p
+		s.mu.Unlock()
+	})
+	if err == nil {
+		s.log.Info("policy replaced", "name", name, "seed", p.Seed())
+	}
+	return err
+}
+
+// onPolicy runs fn on the loop with the policy in force, creating an empty
+// one (no rules, seed 0) when the hub runs without, so that partitions and
+// link changes work on any hub.
+func (s *session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now time.Duration) error) error {
+	var ferr error
+	err := s.hub.Do(ctx, func(c *hub.Core) {
+		p := s.currentPolicy()
+		if p == nil {
+			names := make([]string, len(s.cfg.Ports))
+			for i, sp := range s.cfg.Ports {
+				names[i] = sp.Name
+			}
+			var err error
+			if p, err = filter.Parse([]byte("rules: []\n"), "control", names); err != nil {
+				ferr = err
+				return
+			}
+			c.SetPolicy(p)
+			s.mu.Lock()
+			s.policy = p
+			s.mu.Unlock()
+		}
+		ferr = fn(p, c.Elapsed())
+	})
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		return &control.UserError{Err: ferr}
+	}
+	return nil
+}
+
+// StartPartition implements control.Target: with groups, an ad-hoc
+// partition; without, the policy file's partition of that name.
+func (s *session) StartPartition(ctx context.Context, name string, groups [][]string) error {
+	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
+		if len(groups) == 0 {
+			return p.StartPartition(now, name)
+		}
+		_, err := p.AddPartition(now, name, groups)
+		return err
+	})
+}
+
+// HealPartition implements control.Target.
+func (s *session) HealPartition(ctx context.Context, name string) error {
+	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error { return p.HealPartition(now, name) })
+}
+
+// SetLink implements control.Target.
+func (s *session) SetLink(ctx context.Context, port string, up bool) error {
+	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error { return p.SetLink(now, port, up) })
+}
+
+// printSummary writes per-port and per-rule counters at shutdown.
+func (s *session) printSummary(w io.Writer) {
+	if len(s.stats) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tDROPS")
+	for i, st := range s.stats {
+		snap := st.Snapshot()
+		var drops []string
+		for _, r := range hub.DropReasons() {
+			if n := snap.Drops[r.String()]; n > 0 {
+				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.runners[i].Spec().Name, snap.RxFrames, snap.TxFrames, strings.Join(drops, " "))
+	}
+	if p := s.currentPolicy(); p != nil {
+		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tOVERFLOWED")
+		for _, r := range p.Stats().Rules {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Overflowed)
+		}
+	}
+	tw.Flush()
+}
