@@ -1,0 +1,16 @@
+// Package e2e is l2hub's end-to-end suite: real QEMU processes booting tiny
+// Linux guests (e2e/guest, agent cmd/l2guest) whose NICs are wired to each
+// other directly or through an l2hub subprocess, with marker lines on their
+// serial consoles as the verdict. The tests carry the build tag e2e:
+//
+//	go test -tags e2e ./e2e/...
+//
+// See e2e/README.md for prerequisites, timings and artifacts. Tests skip, with
+// the reason, when QEMU or busybox-static is missing or when cmd/l2hub cannot
+// serve yet; a guest that boots and then fails its checks is a failure.
+//
+// Concurrency: TestMain builds the guest and l2hub once; scenarios run in
+// parallel (t.Parallel), each with its own ports, guests and artifact
+// directory. When run as root, the whole suite runs in a private network
+// namespace so it neither sees nor disturbs other loopback traffic.
+package e2e

@@ -1,0 +1,221 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Environment knobs (documented in e2e/README.md).
+const (
+	envOut     = "L2HUB_E2E_OUT"   // cache and artifact root; default e2e/out
+	envKeep    = "L2HUB_E2E_KEEP"  // 1: keep artifacts of passing tests too
+	envNetns   = "L2HUB_E2E_NETNS" // 0: do not enter a private network namespace
+	envQEMU    = "L2HUB_E2E_QEMU"  // QEMU binary; default qemu-system-x86_64
+	envAccel   = "L2HUB_E2E_ACCEL" // QEMU accelerator; default tcg
+	envState   = "L2HUB_E2E_STATE" // internal: the prepared suite, for the netns child
+	qemuBinary = "qemu-system-x86_64"
+)
+
+// suite is what TestMain prepares once for every test.
+var suite struct {
+	Root      string          // the module root
+	Out       string          // cache root: guest build, artifacts
+	Guest     string          // directory with vmlinuz, initramfs.cpio.gz, l2guest
+	GuestSkip string          // why guests cannot run here ("" when they can)
+	GuestErr  string          // the guest build failed: tests fail with this
+	Checks    map[string]bool // what the guest agent supports (l2guest -checks)
+	QEMU      string          // QEMU binary path
+	Hub       string          // built cmd/l2hub binary
+	HubSkip   string          // why hub scenarios skip
+	HubHelp   string          // l2hub serve --help, to see which flags exist yet
+	Tshark    string          // tshark path, "" when missing
+	RunDir    string          // artifacts of this run
+	Netns     string          // how networking is isolated, for the log
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(mainE2E(m))
+}
+
+func mainE2E(m *testing.M) int {
+	if state := os.Getenv(envState); state != "" {
+		// The netns child: everything is prepared; loopback must come up.
+		if err := json.Unmarshal([]byte(state), &suite); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: bad", envState, err)
+			return 2
+		}
+		if err := loopbackUp(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: netns:", err)
+			return 2
+		}
+		return m.Run()
+	}
+	tmp, err := os.MkdirTemp("", "l2hub-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	defer os.RemoveAll(tmp)
+	if err := prepare(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 2
+	}
+	defer os.Remove(suite.RunDir) // only when empty: kept artifacts stay
+	fmt.Fprintf(os.Stderr, "e2e: guest %s; hub %s; network %s\n",
+		orText(suite.GuestSkip+suite.GuestErr, suite.Guest), orText(suite.HubSkip, suite.Hub), suite.Netns)
+	if suite.Netns == "private namespace" {
+		code, err := runInNetns()
+		if err == nil {
+			return code
+		}
+		suite.Netns = "host loopback (" + err.Error() + ")"
+		fmt.Fprintln(os.Stderr, "e2e: no private network namespace, using the host's loopback:", err)
+	}
+	return m.Run()
+}
+
+func orText(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+// prepare finds the tools, builds (or reuses) the guest and builds l2hub.
+// A missing tool is a skip reason; a failed guest build is a test failure.
+func prepare(tmp string) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	suite.Root = filepath.Dir(wd) // go test runs in e2e/
+	suite.Out = os.Getenv(envOut)
+	if suite.Out == "" {
+		suite.Out = filepath.Join(suite.Root, "e2e", "out")
+	}
+	if suite.Out, err = filepath.Abs(suite.Out); err != nil {
+		return err
+	}
+	suite.RunDir = filepath.Join(suite.Out, "artifacts", time.Now().Format("20060102-150405.000"))
+	if err := os.MkdirAll(suite.RunDir, 0o755); err != nil {
+		return err
+	}
+	suite.Tshark, _ = exec.LookPath("tshark")
+	suite.Netns = "host loopback"
+	if os.Geteuid() == 0 && os.Getenv(envNetns) != "0" {
+		suite.Netns = "private namespace"
+	}
+	prepareGuest()
+	prepareHub(tmp)
+	return nil
+}
+
+func prepareGuest() {
+	qemu := os.Getenv(envQEMU)
+	if qemu == "" {
+		qemu = qemuBinary
+	}
+	path, err := exec.LookPath(qemu)
+	if err != nil {
+		suite.GuestSkip = qemu + " not found (apt-get install qemu-system-x86)"
+		return
+	}
+	suite.QEMU = path
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		suite.GuestSkip = "/bin/busybox not found (apt-get install busybox-static)"
+		return
+	}
+	suite.Guest = filepath.Join(suite.Out, "guest")
+	start := time.Now()
+	cmd := exec.Command(filepath.Join(suite.Root, "e2e", "guest", "build.sh"), suite.Guest)
+	cmd.Dir = suite.Root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		suite.GuestErr = fmt.Sprintf("e2e/guest/build.sh %s: %v\n%s", suite.Guest, err, out)
+		if bytes.Contains(out, []byte("is dynamically linked")) {
+			suite.GuestSkip, suite.GuestErr = "/bin/busybox is not static (apt-get install busybox-static)", ""
+		}
+		return
+	}
+	fmt.Fprintf(os.Stderr, "e2e: guest ready in %.1fs: %s\n", time.Since(start).Seconds(),
+		strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", " "))
+	list, err := exec.Command(filepath.Join(suite.Guest, "l2guest"), "-checks").Output()
+	if err != nil {
+		suite.GuestErr = fmt.Sprintf("l2guest -checks: %v", err)
+		return
+	}
+	suite.Checks = map[string]bool{}
+	for _, c := range strings.Fields(string(list)) {
+		suite.Checks[c] = true
+	}
+}
+
+// prepareHub builds cmd/l2hub into tmp. Until the command exists and has a
+// serve subcommand, the scenarios that need it skip.
+func prepareHub(tmp string) {
+	bin := filepath.Join(tmp, "l2hub")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/l2hub")
+	cmd.Dir = suite.Root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		suite.HubSkip = "cmd/l2hub serve not available yet (go build ./cmd/l2hub: " + first + ")"
+		return
+	}
+	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
+	if err != nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		suite.HubSkip = "cmd/l2hub serve not available yet (l2hub serve --help: " + first + ")"
+		return
+	}
+	suite.Hub, suite.HubHelp = bin, string(out)
+}
+
+// runInNetns re-runs this test binary in a new network namespace, with the
+// prepared suite in its environment, and returns its exit code. The guest
+// build above needed the network (apt-get download); the tests do not.
+func runInNetns() (int, error) {
+	state, err := json.Marshal(&suite)
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), envState+"="+string(state))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 0, nil
+}
+
+// loopbackUp brings up lo in a fresh network namespace.
+func loopbackUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return netlink.LinkSetUp(lo)
+}

@@ -1,0 +1,131 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"testing"
+
+	"l2hub/e2e/qemu"
+)
+
+// The OS's cross-VM addressing (spec/nexus-wire.md §1): node-a initiates,
+// node-b listens on 34568; discovery is UDP 37020.
+var (
+	nodeA = GuestConfig{Name: "node-a", IP: "10.42.0.10/24", MAC: "52:54:00:12:34:0a",
+		Peers: []string{"10.42.0.11"}, Role: "node-a", Run: []string{"nexus"}}
+	nodeB = GuestConfig{Name: "node-b", IP: "10.42.0.11/24", MAC: "52:54:00:12:34:0b",
+		Peers: []string{"10.42.0.10"}, Role: "node-b", Run: []string{"nexus"}}
+)
+
+// nexusWire are tshark filters a complete nexus-v1 run always matches:
+// announces, the handshake's SYN to node-b and session records.
+var nexusWire = []string{"udp.port == 37020", "tcp.dstport == 34568 && tcp.flags.syn == 1", "tcp.port == 34568 && tcp.len > 0"}
+
+// expectNexus waits for a node's session with peer, then its nexus and done
+// verdicts.
+func expectNexus(t *testing.T, g *qemu.Guest, peer string) {
+	t.Helper()
+	waitMarker(t, g, "GUEST: up", bootTimeout)
+	waitMarker(t, g, "GUEST: nexus session ok "+peer, checkTimeout)
+	waitMarker(t, g, "GUEST: nexus ok", checkTimeout)
+	waitMarker(t, g, "GUEST: done ok", checkTimeout)
+}
+
+// TestHubNexus is scenario 3: node-a and node-b, each the conformance
+// package's node running in a guest over the Linux stack, complete
+// discovery, handshake, mux ladder and proxy through l2hub, whose live
+// checker (--check nexus-v1) passes; tshark reads the capture.
+func TestHubNexus(t *testing.T) {
+	requireCheck(t, "nexus")
+	requireHubFlags(t, "--check", "--capture")
+	t.Parallel()
+	pa, pb := tcpAttach(t, "a"), unixAttach(t, "b")
+	h := startHub(t, HubConfig{Ports: []Attach{pa, pb}, Args: []string{"--check", "nexus-v1"}})
+	ca, cb := nodeA, nodeB
+	ca.Netdev, cb.Netdev = pa.Netdev, pb.Netdev
+	a, b := bootGuest(t, ca), bootGuest(t, cb)
+	expectNexus(t, a, "node-b")
+	expectNexus(t, b, "node-a")
+	h.Stop() // the checker's verdict is the exit status
+	checkCapture(t, h, nexusWire...)
+}
+
+// TestHubVirtualNode is scenario 4: one guest (node-a) against the node-b
+// that lives inside the hub (--peer node-b); the guest's markers and the
+// hub's report (its exit status) both pass.
+func TestHubVirtualNode(t *testing.T) {
+	requireCheck(t, "nexus")
+	requireHubFlags(t, "--peer", "--check")
+	t.Parallel()
+	pa := tcpAttach(t, "a")
+	h := startHub(t, HubConfig{Ports: []Attach{pa}, Args: []string{"--peer", "node-b", "--check", "nexus-v1"}})
+	ca := nodeA
+	ca.Netdev = pa.Netdev
+	ca.Args = []string{"l2.sync=0"} // the peer is not a guest
+	a := bootGuest(t, ca)
+	expectNexus(t, a, "node-b")
+	h.Stop()
+	checkCapture(t, h, nexusWire...)
+}
+
+// Fault policies for scenario 5, in the format of testdata/policies.
+const (
+	// The first 3 announces from a are dropped, then 5% of the session's
+	// frames each way.
+	policyAnnounceLoss = `seed: 42
+rules:
+  - name: first-announces
+    match: {from: a, protocol: udp, dst_port: 37020, payload: NXSB, first: 3}
+    drop: true
+  - name: session-loss
+    match: {link: a<->b, protocol: tcp, src_port: 34568}
+    loss: 5%
+  - name: session-loss-to-b
+    match: {link: a<->b, protocol: tcp, dst_port: 34568}
+    loss: 5%
+`
+	// a|b partitioned for 3 s from node-a's first SYN to node-b.
+	policyPartition = `seed: 7
+rules:
+  - name: first-syn
+    match: {link: a->b, protocol: tcp, dst_port: 34568, tcp_flags: "syn !ack"}
+partitions:
+  - name: split
+    groups: a|b
+    start: {rule: first-syn, matches: 1, link: a->b}
+    duration: 3s
+`
+)
+
+// TestHubFaults is scenario 5: the nexus pair completes despite the faults,
+// and the capture says why each dropped frame was dropped.
+func TestHubFaults(t *testing.T) {
+	requireCheck(t, "nexus")
+	requireHubFlags(t, "--policy", "--capture", "--check")
+	tests := []struct {
+		name   string
+		policy string
+		// why are tshark filters on the capture's per-frame comments.
+		why []string
+	}{
+		{"announce-drop-and-loss", policyAnnounceLoss,
+			[]string{`frame.comment contains "first-announces"`, `frame.comment contains "session-loss"`}},
+		{"partition-healed", policyPartition,
+			[]string{`frame.comment contains "partition"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pa, pb := tcpAttach(t, "a"), tcpAttach(t, "b")
+			h := startHub(t, HubConfig{Ports: []Attach{pa, pb}, Policy: tt.policy,
+				Args: []string{"--check", "nexus-v1"}})
+			ca, cb := nodeA, nodeB
+			ca.Netdev, cb.Netdev = pa.Netdev, pb.Netdev
+			a, b := bootGuest(t, ca), bootGuest(t, cb)
+			expectNexus(t, a, "node-b")
+			expectNexus(t, b, "node-a")
+			h.Stop()
+			checkCapture(t, h, tt.why...)
+		})
+	}
+}
