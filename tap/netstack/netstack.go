@@ -231,6 +231,24 @@ func (h *Host) DialTCP(ctx context.Context, addr netip.AddrPort) (net.Conn, erro
 	return c, nil
 }
 
+// DialTCPFrom connects to addr from the given local port (0 picks one), as
+// a guest that reuses a fixed source port on every redial does.
+func (h *Host) DialTCPFrom(ctx context.Context, localPort uint16, addr netip.AddrPort) (net.Conn, error) {
+	if localPort == 0 {
+		return h.DialTCP(ctx, addr)
+	}
+	fa, err := h.full(addr)
+	if err != nil {
+		return nil, err
+	}
+	local := tcpip.FullAddress{NIC: nicID, Addr: h.addr, Port: localPort}
+	c, err := gonet.DialTCPWithBind(ctx, h.stack, local, fa, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // ListenTCP listens on the host's address at port (0 picks one).
 func (h *Host) ListenTCP(port uint16) (net.Listener, error) {
 	ln, err := gonet.ListenTCP(h.stack, tcpip.FullAddress{NIC: nicID, Addr: h.addr, Port: port}, ipv4.ProtocolNumber)

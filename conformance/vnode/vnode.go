@@ -1,0 +1,128 @@
+// Package vnode puts a virtual DSoftBus node inside the hub: a gVisor
+// netstack host (tap/netstack) with the role's MAC and address, attached to a
+// hub port like any VM, running the conformance package's node logic. One
+// real VM can then prove its cross-VM path against a faithful peer.
+//
+// A Node is safe for concurrent use: Run on one goroutine, the host's
+// ReadFrame/WriteFrame on the hub's reader and writer.
+package vnode
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"l2hub/conformance"
+	"l2hub/hub"
+	"l2hub/tap/netstack"
+)
+
+// Config configures a virtual node.
+type Config struct {
+	Role  conformance.Role
+	Probe string // a hostile variant (conformance.Probes); "" plays the role honestly
+	Clock conformance.Clock
+	// OnMilestone receives the node's milestones (see conformance.Milestone).
+	OnMilestone func(conformance.Milestone)
+	// Tune adjusts the node's configuration before it starts (timeouts,
+	// requests); may be nil.
+	Tune   func(*conformance.Config)
+	Logger *slog.Logger
+}
+
+// Node is a virtual node: Host attaches to a hub port, Run plays the role.
+type Node struct {
+	Host *netstack.Host
+	node *conformance.Node
+}
+
+var _ hub.PortIO = (*netstack.Host)(nil)
+
+// MAC returns the MAC the OS's harness gives a role's VM: 52:54:00:12:34:<last
+// byte of its address> (node-a 0a, node-b 0b), so the source IP follows the
+// spec's MAC rule.
+func MAC(addr netip.Addr) net.HardwareAddr {
+	a := addr.As4()
+	return net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, a[3]}
+}
+
+// New builds the host and the node; nothing runs until Run.
+func New(cfg Config) (*Node, error) {
+	addr := cfg.Role.Addr()
+	if p := cfg.Probe; p != "" {
+		if pr, ok := conformance.LookupProbe(p); ok && pr.NeedsAddr.IsValid() {
+			addr = pr.NeedsAddr
+		}
+	}
+	host, err := netstack.New(netstack.Config{
+		MAC:  MAC(addr),
+		Addr: netip.PrefixFrom(addr, 24),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("virtual %s: %w", cfg.Role, err)
+	}
+	ncfg := conformance.Config{
+		Role:        cfg.Role,
+		Net:         Net{host},
+		Clock:       cfg.Clock,
+		Addr:        addr,
+		Probe:       cfg.Probe,
+		Hold:        true,
+		OnMilestone: cfg.OnMilestone,
+		Logger:      cfg.Logger,
+	}
+	if cfg.Tune != nil {
+		cfg.Tune(&ncfg)
+	}
+	node, err := conformance.NewNode(ncfg)
+	if err != nil {
+		host.Close()
+		return nil, fmt.Errorf("virtual %s: %w", cfg.Role, err)
+	}
+	return &Node{Host: host, node: node}, nil
+}
+
+// Run plays the role until ctx ends or the node's script is over.
+func (n *Node) Run(ctx context.Context) error { return n.node.Run(ctx) }
+
+// Stats returns the node's counters.
+func (n *Node) Stats() conformance.Stats { return n.node.Stats() }
+
+// Net runs a conformance node on a netstack host.
+type Net struct{ Host *netstack.Host }
+
+var _ conformance.Net = Net{}
+
+// ListenUDP implements conformance.Net. The host has one address; laddr's
+// address must be it (or unspecified).
+func (n Net) ListenUDP(laddr netip.AddrPort) (net.PacketConn, error) {
+	if err := n.own(laddr.Addr()); err != nil {
+		return nil, err
+	}
+	return n.Host.ListenUDP(laddr.Port())
+}
+
+// ListenTCP implements conformance.Net.
+func (n Net) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
+	if err := n.own(laddr.Addr()); err != nil {
+		return nil, err
+	}
+	return n.Host.ListenTCP(laddr.Port())
+}
+
+// DialTCP implements conformance.Net.
+func (n Net) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
+	if err := n.own(laddr.Addr()); err != nil {
+		return nil, err
+	}
+	return n.Host.DialTCPFrom(ctx, laddr.Port(), raddr)
+}
+
+func (n Net) own(a netip.Addr) error {
+	if a.IsValid() && !a.IsUnspecified() && a != n.Host.Addr() {
+		return fmt.Errorf("virtual node: address %s is not the host's %s", a, n.Host.Addr())
+	}
+	return nil
+}
