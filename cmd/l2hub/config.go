@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/conformance"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/tap"
@@ -34,7 +36,8 @@ type Config struct {
 	Policy       string        `yaml:"policy"` // policy file, relative to the config file
 	Capture      CaptureConfig `yaml:"capture"`
 	Check        string        `yaml:"check"` // live conformance profile, e.g. nexus-v1
-	Peer         string        `yaml:"peer"`  // virtual node role, e.g. node-b
+	Peers        []string      `yaml:"peers"` // virtual DSoftBus nodes to attach: node-a, node-b
+	Probe        string        `yaml:"probe"` // a hostile variant for the (single) virtual node
 	Ports        []tap.Spec    `yaml:"ports"`
 
 	source string        // the file it came from, for messages
@@ -210,14 +213,34 @@ func (c *Config) validate() error {
 	if c.Aging < 0 {
 		return fieldErr("must not be negative", "aging")
 	}
-	if len(c.Ports) == 0 {
+	if len(c.Ports) == 0 && len(c.Peers) == 0 {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")
 	}
 	seen := make(map[string]int)
+	for i, role := range c.Peers {
+		if _, err := conformance.ParseRole(role); err != nil {
+			return fieldErr(fmt.Sprintf("%q: want node-a or node-b", role), "peers", strconv.Itoa(i))
+		}
+		if slices.Contains(c.Peers[:i], role) {
+			return fieldErr(fmt.Sprintf("%q is already a peer", role), "peers", strconv.Itoa(i))
+		}
+	}
+	if c.Probe != "" {
+		pr, ok := conformance.LookupProbe(c.Probe)
+		switch {
+		case !ok:
+			return fieldErr(fmt.Sprintf("%q: no such probe (l2hub serve --help lists them)", c.Probe), "probe")
+		case len(c.Peers) != 1 || c.Peers[0] != pr.Plays.String():
+			return fieldErr(fmt.Sprintf("probe %q plays %s: give exactly that one peer", c.Probe, pr.Plays), "probe")
+		}
+	}
 	for i, p := range c.Ports {
 		idx := strconv.Itoa(i)
 		if j, dup := seen[p.Name]; dup {
 			return fieldErr(fmt.Sprintf("port %q is already defined as ports[%d]", p.Name, j), "ports", idx, "name")
+		}
+		if slices.Contains(c.Peers, p.Name) {
+			return fieldErr(fmt.Sprintf("port %q has the name of a virtual peer; rename it", p.Name), "ports", idx, "name")
 		}
 		seen[p.Name] = i
 		if err := p.Validate(); err != nil {
@@ -228,6 +251,11 @@ func (c *Config) validate() error {
 			}
 			return fieldErr(err.Error(), "ports", idx)
 		}
+	}
+	switch c.Check {
+	case "", "nexus-v1", "noise-xk":
+	default:
+		return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
 	}
 	switch c.Capture.Format {
 	case "", "pcapng", "pcap":
@@ -243,4 +271,13 @@ func (c *Config) validate() error {
 		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")
 	}
 	return nil
+}
+
+// portNames lists every port name: configured ports, then virtual peers.
+func (c *Config) portNames() []string {
+	names := make([]string, 0, len(c.Ports)+len(c.Peers))
+	for _, p := range c.Ports {
+		names = append(names, p.Name)
+	}
+	return append(names, c.Peers...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"l2hub/conformance"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
@@ -35,6 +36,8 @@ type serveFlags struct {
 	controlToken string
 	logLevel     string
 	policy       string
+	peers        []string
+	probe        string
 	faults       filter.Flags
 	capture      CaptureConfig
 }
@@ -89,6 +92,8 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVar(&f.controlToken, "control-token", "", "bearer token the control API requires (needed for a non-loopback TCP address)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fl.StringArrayVar(&f.peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
+	fl.StringVar(&f.probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+probeNames())
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
 	fl.AddGoFlagSet(faults)
@@ -111,7 +116,7 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		if cfg, err = loadConfig(f.config); err != nil {
 			return cfg, err
 		}
-	case len(f.ports) == 0:
+	case len(f.ports) == 0 && len(f.peers) == 0:
 		cfg = defaultConfig()
 	default:
 		cfg = Config{Mode: hub.ModeSwitch, source: "flags"}
@@ -148,6 +153,12 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	}
 	if changed("policy") {
 		cfg.Policy = f.policy
+	}
+	if changed("peer") {
+		cfg.Peers = f.peers
+	}
+	if changed("probe") {
+		cfg.Probe = f.probe
 	}
 	if changed("capture") {
 		cfg.Capture.File = f.capture.File
@@ -204,7 +215,7 @@ func defaultControlPath() string {
 // the hub and its transports until ctx ends, then shuts down in order:
 // transports, hub, control API, captures.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
-	sess, err := newSession(cfg, log)
+	sess, err := newSession(cfg, stdout, log)
 	if err != nil {
 		return err
 	}
@@ -246,6 +257,15 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	printBanner(stdout, cfg, sess, ctlAddr)
 
 	var wg sync.WaitGroup
+	for _, p := range sess.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.node.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("virtual peer stopped", "peer", p.role, "err", err)
+			}
+		}()
+	}
 	for _, r := range sess.runners {
 		wg.Add(1)
 		go func() {
@@ -269,6 +289,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		return fatalErr
 	}
 	return herr
+}
+
+func probeNames() string {
+	var names []string
+	for _, p := range conformance.Probes() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // describeSpec is a port's description in logs and capture interfaces.
@@ -319,7 +347,7 @@ func startControl(ctx context.Context, cfg Config, t *session, log *slog.Logger)
 }
 
 func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
-	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(sess.runners))
+	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(sess.runners)+len(sess.peers))
 	if ctlAddr != "" {
 		fmt.Fprintf(w, "; control API on %s", ctlAddr)
 	}
@@ -329,6 +357,9 @@ func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
 	}
 	if sess.capture != nil {
 		fmt.Fprintf(w, "capturing to %s\n", strings.Join(sess.capture.Files(), ", "))
+	}
+	for _, p := range sess.peers {
+		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.role, p.role, p.node.Host.Addr(), p.node.Host.MAC())
 	}
 	specs := make([]tap.Spec, len(sess.runners))
 	for i, r := range sess.runners {

@@ -458,3 +458,35 @@ func readUntil(t *testing.T, br *bufio.Reader, marker string) string {
 	}
 	return sb.String()
 }
+
+func TestServeWithTwoVirtualPeers(t *testing.T) {
+	s := startServe(t, "serve", "--peer", "node-a", "--peer", "node-b", "--control", "off")
+	for _, m := range []string{
+		"l2hub: nexus session ok node-a peer=node-b",
+		"l2hub: nexus session ok node-b peer=node-a",
+		"l2hub: nexus proxy ok node-a service=bundlemgrd",
+	} {
+		s.waitFor(m)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPeerAndProbeValidation(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--peer", "node-c"}, `"node-c": want node-a or node-b`},
+		{[]string{"--peer", "node-b", "--peer", "node-b"}, "already a peer"},
+		{[]string{"--peer", "node-b", "--probe", "no-such-probe"}, "no such probe"},
+		{[]string{"--peer", "node-b", "--probe", "wrong-msg1"}, "plays node-a"},
+		{[]string{"--peer", "node-b", "--port", "node-b=tcp:127.0.0.1:0"}, "name of a virtual peer"},
+	} {
+		err := run(context.Background(), append([]string{"serve", "--control", "off"}, tt.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("serve %v: got %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/conformance"
+	"l2hub/conformance/vnode"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
@@ -28,12 +30,15 @@ type session struct {
 	log     *slog.Logger
 	hub     *hub.Hub
 	runners []tap.Runner
+	peers   []peer
 	capture *capture.Sink
+	out     io.Writer // milestone lines
 
+	outMu  sync.Mutex     // serialises marker lines on out
 	mu     sync.Mutex     // guards policy (written on the hub loop, read by /metrics)
 	policy *filter.Policy // nil: forward everything unchanged
 
-	stats     []*hub.PortStats // per runner, for the summary after the hub stopped
+	stats     []portStats // for the summary after the hub stopped
 	closeOnce sync.Once
 }
 
@@ -41,18 +46,15 @@ var _ control.Target = (*session)(nil)
 
 // newSession compiles the policy, opens the capture and binds every port.
 // Nothing runs yet; on error everything opened is closed again.
-func newSession(cfg Config, log *slog.Logger) (_ *session, err error) {
-	s := &session{cfg: cfg, log: log}
+func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err error) {
+	s := &session{cfg: cfg, log: log, out: stdout}
 	defer func() {
 		if err != nil {
 			s.closeRunners()
 			s.closeObservers()
 		}
 	}()
-	names := make([]string, len(cfg.Ports))
-	for i, p := range cfg.Ports {
-		names[i] = p.Name
-	}
+	names := cfg.portNames()
 	if cfg.Policy != "" || (cfg.faults != nil && cfg.faults.Given()) {
 		var faults filter.Flags
 		if cfg.faults != nil {
@@ -75,6 +77,20 @@ func newSession(cfg Config, log *slog.Logger) (_ *session, err error) {
 			return nil, err
 		}
 		s.runners = append(s.runners, r)
+	}
+	for _, name := range cfg.Peers {
+		role, _ := conformance.ParseRole(name)
+		n, err := vnode.New(vnode.Config{
+			Role:        role,
+			Probe:       cfg.Probe,
+			Clock:       conformance.ClockFunc(time.After),
+			OnMilestone: s.milestone,
+			Logger:      log.With("peer", name),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.peers = append(s.peers, peer{role: name, node: n})
 	}
 	hcfg := hub.Config{
 		Mode:      cfg.Mode,
@@ -152,7 +168,16 @@ func (s *session) addPorts() error {
 		if err := s.hub.AddPort(spec.Name, describeSpec(spec)); err != nil {
 			return err
 		}
-		s.stats = append(s.stats, s.hub.Stats(context.Background(), spec.Name))
+		s.stats = append(s.stats, portStats{spec.Name, s.hub.Stats(context.Background(), spec.Name)})
+	}
+	for _, p := range s.peers {
+		if err := s.hub.AddPort(p.role, "virtual "+p.role+" (netstack)"); err != nil {
+			return err
+		}
+		if _, err := s.hub.Attach(p.role, p.node.Host); err != nil {
+			return err
+		}
+		s.stats = append(s.stats, portStats{p.role, s.hub.Stats(context.Background(), p.role)})
 	}
 	return nil
 }
@@ -161,6 +186,24 @@ func (s *session) closeRunners() {
 	for _, r := range s.runners {
 		r.Close()
 	}
+}
+
+type portStats struct {
+	name  string
+	stats *hub.PortStats
+}
+
+// peer is a virtual DSoftBus node on a port named after its role.
+type peer struct {
+	role string
+	node *vnode.Node
+}
+
+// milestone prints a virtual node's progress as a marker line.
+func (s *session) milestone(m conformance.Milestone) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	fmt.Fprintf(s.out, "l2hub: %s\n", m)
 }
 
 // closeObservers flushes and closes the capture; call once the hub stopped.
@@ -224,11 +267,7 @@ func (s *session) ruleCounters() []control.RuleCounter {
 
 // ReplacePolicy implements control.Target: compile first, swap on the loop.
 func (s *session) ReplacePolicy(ctx context.Context, name string, src []byte) error {
-	names := make([]string, len(s.cfg.Ports))
-	for i, p := range s.cfg.Ports {
-		names[i] = p.Name
-	}
-	p, err := filter.Parse(src, name, names)
+	p, err := filter.Parse(src, name, s.cfg.portNames())
 	if err != nil {
 		return &control.UserError{Err: err}
 	}
@@ -252,12 +291,8 @@ func (s *session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now ti
 	err := s.hub.Do(ctx, func(c *hub.Core) {
 		p := s.currentPolicy()
 		if p == nil {
-			names := make([]string, len(s.cfg.Ports))
-			for i, sp := range s.cfg.Ports {
-				names[i] = sp.Name
-			}
 			var err error
-			if p, err = filter.Parse([]byte("rules: []\n"), "control", names); err != nil {
+			if p, err = filter.Parse([]byte("rules: []\n"), "control", s.cfg.portNames()); err != nil {
 				ferr = err
 				return
 			}
@@ -306,15 +341,15 @@ func (s *session) printSummary(w io.Writer) {
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tDROPS")
-	for i, st := range s.stats {
-		snap := st.Snapshot()
+	for _, st := range s.stats {
+		snap := st.stats.Snapshot()
 		var drops []string
 		for _, r := range hub.DropReasons() {
 			if n := snap.Drops[r.String()]; n > 0 {
 				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", s.runners[i].Spec().Name, snap.RxFrames, snap.TxFrames, strings.Join(drops, " "))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", st.name, snap.RxFrames, snap.TxFrames, strings.Join(drops, " "))
 	}
 	if p := s.currentPolicy(); p != nil {
 		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tOVERFLOWED")
