@@ -51,7 +51,7 @@ func TestParseCmdline(t *testing.T) {
 		{"unknown-check", "l2.run=ping,pong", def, `unknown check "pong"`},
 		{"bad-sleep", "l2.run=sleepy", def, `want sleepN`},
 		{"huge-sleep", "l2.run=sleep999999", def, `want sleepN`},
-		{"nexus-unwired", "l2.run=nexus", def, "nexus"},
+		{"nexus", "l2.run=nexus l2.role=node-b", with(func(c *Config) { c.Run, c.Role = []string{"nexus"}, "node-b" }), ""},
 		{"count-zero", "l2.count=0", def, "outside [1,1000]"},
 		{"bytes-huge", "l2.bytes=1000000000", def, "outside"},
 		{"timeout-text", "l2.timeout=soon", def, "not a number"},
@@ -61,9 +61,6 @@ func TestParseCmdline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "nexus-unwired" && checkNexus != nil {
-				t.Skip("this build has the nexus check")
-			}
 			got, err := ParseCmdline(tt.cmdline)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrConfig) {
