@@ -1,7 +1,7 @@
 package hub
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,10 +13,11 @@ type Clock interface {
 }
 
 // VirtualClock is a Clock that moves only when told to. It is safe for
-// concurrent use, though a Core reads it only from its own goroutine.
+// concurrent use; Now is a single atomic load, since the core reads it for
+// every frame.
 type VirtualClock struct {
-	mu  sync.Mutex
-	now time.Time
+	base time.Time
+	off  atomic.Int64 // nanoseconds since base; never decreases
 }
 
 // DefaultEpoch is where virtual time starts unless a test or a capture says
@@ -25,32 +26,30 @@ var DefaultEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewVirtualClock returns a clock reading start.
 func NewVirtualClock(start time.Time) *VirtualClock {
-	return &VirtualClock{now: start}
+	return &VirtualClock{base: start}
 }
 
 // Now returns the current virtual time.
-func (c *VirtualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
+func (c *VirtualClock) Now() time.Time { return c.base.Add(time.Duration(c.off.Load())) }
 
 // Set moves the clock to t. Moving backwards is ignored: time never runs
 // backwards for the core, even when a capture's timestamps do.
 func (c *VirtualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.now) {
-		c.now = t
-	}
+	c.forward(int64(t.Sub(c.base)))
 }
 
 // Advance moves the clock forward by d (d <= 0 does nothing).
 func (c *VirtualClock) Advance(d time.Duration) {
-	if d <= 0 {
-		return
+	if d > 0 {
+		c.forward(c.off.Load() + int64(d))
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+}
+
+func (c *VirtualClock) forward(to int64) {
+	for {
+		cur := c.off.Load()
+		if to <= cur || c.off.CompareAndSwap(cur, to) {
+			return
+		}
+	}
 }

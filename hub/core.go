@@ -55,7 +55,7 @@ type Core struct {
 	byName map[string]PortID
 	order  []PortID // live ports by name: the flood order
 
-	macs      map[[6]byte]macEntry
+	macs      map[[6]byte]*macEntry
 	nextSweep time.Time
 	macMoves  uint64
 
@@ -114,7 +114,7 @@ func NewCore(cfg CoreConfig) *Core {
 		maxMACs:   cfg.MaxMACs,
 		log:       cfg.Logger,
 		byName:    make(map[string]PortID),
-		macs:      make(map[[6]byte]macEntry),
+		macs:      make(map[[6]byte]*macEntry),
 	}
 	c.start = c.clock.Now()
 	c.nextSweep = c.start.Add(c.aging)
@@ -371,15 +371,20 @@ func (c *Core) learn(src [6]byte, port PortID, now time.Time) {
 	if !now.Before(c.nextSweep) {
 		c.sweep(now)
 	}
-	e, ok := c.macs[src]
-	switch {
-	case ok && e.port != port:
-		c.macMoves++
-		c.log.Debug("mac moved", "mac", fmtMAC(src), "from", c.PortName(e.port), "to", c.PortName(port))
-	case !ok && len(c.macs) >= c.maxMACs:
+	// One lookup on the hot path: entries are updated in place.
+	if e, ok := c.macs[src]; ok {
+		if e.port != port {
+			c.macMoves++
+			c.log.Debug("mac moved", "mac", fmtMAC(src), "from", c.PortName(e.port), "to", c.PortName(port))
+			e.port = port
+		}
+		e.seen = now
+		return
+	}
+	if len(c.macs) >= c.maxMACs {
 		return // table full: keep flooding for this source until entries age out
 	}
-	c.macs[src] = macEntry{port: port, seen: now}
+	c.macs[src] = &macEntry{port: port, seen: now}
 }
 
 func (c *Core) sweep(now time.Time) {

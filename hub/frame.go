@@ -1,6 +1,9 @@
 package hub
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // A Frame is a pooled, reference-counted frame buffer. The forwarding path
 // moves *Frame so a flood to many ports shares one copy of the bytes, and the
@@ -19,14 +22,10 @@ type Frame struct {
 // QEMU's largest buffers (4096+65536 bytes) need the last.
 var frameClasses = [...]int{2048, 9216 + 64, 69632}
 
-// Each class keeps a bounded free list. A channel rather than sync.Pool: the
-// GC never empties it, so "zero allocations in steady state" holds exactly.
-var framePools = func() (p [len(frameClasses)]chan *Frame) {
-	for i := range p {
-		p[i] = make(chan *Frame, 4096>>i)
-	}
-	return p
-}()
+// Each class has a sync.Pool: per-P caches make Get and Put cheap on the
+// forwarding path, and a steady state recycles without allocating (a GC can
+// empty the pools, after which they refill from the traffic).
+var framePools [len(frameClasses)]sync.Pool
 
 // NewFrame returns a frame of n bytes (contents unspecified) with one
 // reference. n may exceed every size class; such frames are not pooled.
@@ -35,10 +34,8 @@ func NewFrame(n int) *Frame {
 		if n > size {
 			continue
 		}
-		var f *Frame
-		select {
-		case f = <-framePools[i]:
-		default:
+		f, _ := framePools[i].Get().(*Frame)
+		if f == nil {
 			f = &Frame{data: make([]byte, size), class: int8(i)}
 		}
 		f.data = f.data[:n]
@@ -79,8 +76,5 @@ func (f *Frame) Release() {
 		return
 	}
 	f.data = f.data[:cap(f.data)]
-	select {
-	case framePools[f.class] <- f:
-	default:
-	}
+	framePools[f.class].Put(f)
 }
