@@ -305,11 +305,7 @@ func checkCapture(t *testing.T, h *Hub, filters ...string) {
 // tsharkCount returns how many frames of file match a display filter.
 func tsharkCount(t *testing.T, file, filter string) int {
 	t.Helper()
-	out, err := exec.Command(suite.Tshark, "-n", "-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tshark -r %s -Y %q: %v\n%s", file, filter, err, out)
-	}
-	return len(strings.Fields(string(out)))
+	return len(tsharkFields(t, file, filter, "frame.number"))
 }
 
 // TestHubLoss is the generic half of scenario 5's loss: with 5% of frames
@@ -336,4 +332,33 @@ rules:
 	expectChecks(t, run, a, b)
 	h.Stop()
 	checkCapture(t, h, `frame.comment contains "loss-a-b"`, `frame.comment contains "loss-b-a"`)
+}
+
+// tsharkTimes returns frame.time_relative (seconds since the capture's
+// first frame) of every frame of file matching a display filter.
+func tsharkTimes(t *testing.T, file, filter string) []float64 {
+	t.Helper()
+	var times []float64
+	for _, f := range tsharkFields(t, file, filter, "frame.time_relative") {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			t.Fatalf("tshark printed %q for frame.time_relative", f)
+		}
+		times = append(times, v)
+	}
+	return times
+}
+
+// tsharkFields returns one field of every frame of file matching filter.
+// Only stdout is parsed: tshark warns on stderr when run as root.
+func tsharkFields(t *testing.T, file, filter, field string) []string {
+	t.Helper()
+	cmd := exec.Command(suite.Tshark, "-n", "-r", file, "-Y", filter, "-T", "fields", "-e", field)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s -Y %q: %v\n%s", file, filter, err, stderr.String())
+	}
+	return strings.Fields(string(out))
 }

@@ -111,8 +111,10 @@ func TestHubVirtualNode(t *testing.T) {
 // Fault policies for scenario 5, in the format of testdata/policies.
 const (
 	// The first 3 announces from a are dropped, then 5% of the session's
-	// frames each way.
-	policyAnnounceLoss = `seed: 42
+	// frames each way. Seed 25 makes the rule's draws (per link, D1) drop
+	// the 2nd TCP frame each way, so every run loses session frames however
+	// short the session is.
+	policyAnnounceLoss = `seed: 25
 rules:
   - name: first-announces
     match: {from: a, protocol: udp, dst_port: 37020, payload: NXSB, first: 3}
@@ -144,11 +146,30 @@ func TestHubFaults(t *testing.T) {
 		policy string
 		// why are tshark filters on the capture's per-frame comments.
 		why []string
+		// capture checks what the capture shows beyond that.
+		capture func(t *testing.T, file string)
 	}{
 		{"announce-drop-and-loss", policyAnnounceLoss,
-			[]string{`frame.comment contains "rule first-announces: drop"`, `frame.comment contains "rule session-loss: drop"`}},
+			[]string{`frame.comment contains "rule first-announces: drop"`, `frame.comment contains "rule session-loss: drop"`},
+			func(t *testing.T, file string) {
+				if n := tsharkCount(t, file, `frame.comment contains "rule first-announces: drop"`); n != 3 {
+					t.Errorf("got %d announces dropped by rule first-announces, want 3", n)
+				}
+			}},
 		{"partition-healed", policyPartition,
-			[]string{`frame.comment contains "rule split: partition"`}},
+			[]string{`frame.comment contains "rule split: partition"`},
+			func(t *testing.T, file string) {
+				// The session's records only flow once the partition healed.
+				cut := tsharkTimes(t, file, `frame.comment contains "rule split: partition"`)
+				data := tsharkTimes(t, file, "tcp.port == 34568 && tcp.len > 0")
+				if len(cut) == 0 || len(data) == 0 {
+					t.Fatalf("got %d partition drops and %d session data frames, want both", len(cut), len(data))
+				}
+				if first, last := cut[0], cut[len(cut)-1]; data[0] < last || last-first > 3.5 {
+					t.Errorf("got partition drops %.3f..%.3f s and first session data at %.3f s, want data after the drops, drops within 3 s",
+						first, last, data[0])
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +179,9 @@ func TestHubFaults(t *testing.T) {
 			nexusPair(t, pa.Netdev, pb.Netdev)
 			h.Stop()
 			checkCapture(t, h, tt.why...)
+			if suite.Tshark != "" {
+				tt.capture(t, h.Capture)
+			}
 		})
 	}
 }
