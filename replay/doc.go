@@ -1,0 +1,48 @@
+// Package replay re-runs captured traffic through l2hub's real forwarding
+// core, offline and in virtual time, and paces a capture's frames into a live
+// hub port.
+//
+// Offline replay (Open, Replayer.Run) reads pcap and pcapng files as streams
+// (l2hub's own captures, QEMU filter-dump files, tcpdump files), turns every
+// frame a peer sent into an ingress event on a named port of a hub.Core driven
+// by a hub.VirtualClock set from the capture's timestamps, and runs the same
+// policy and forwarding as `l2hub serve`. Timers fire between frames at their
+// own deadlines, so delayed frames are observed at their own time. What each
+// port would have received goes to the observers (a capture.Sink writes it
+// with the verdict comments). Several inputs are merged by timestamp, stable
+// on ties (input order, then file order).
+//
+// Which frames are ingress, and on which port:
+//   - l2hub's own pcapng captures (the section comment is a capture.Meta):
+//     one port per interface, inbound copies only; outbound copies were the
+//     hub's output. The Meta's start time lines policy time windows up with
+//     the live run, so replaying an ingress capture with the run's seed
+//     reproduces its decisions (DESIGN.md D3).
+//   - any other capture (classic pcap, foreign pcapng): one port per file
+//     (or per interface of a multi-interface pcapng), or per source MAC
+//     (Config.MACs, or automatically when there is a single such input).
+//     Per-VM captures such as QEMU filter-dump files record both directions
+//     of a VM's link, so the frame one VM sent appears again in the file of
+//     every VM that received it, and the socket multicast back end records
+//     each sent frame twice (its loopback echo). Each source MAC is given an
+//     owner (the input whose VM sent it): named with Config.MACs' port or
+//     inferred from the first frames of every input (see Owner); copies of a
+//     frame in other inputs and multicast echoes are recognised and counted,
+//     not replayed.
+//
+// Given the same inputs, configuration, policy and seed, Run's output is
+// byte-identical (DESIGN.md D2): no wall clock, no unseeded randomness, no
+// map-order dependence.
+//
+// Injection (Inject) reads a capture, optionally rewrites MAC and IPv4
+// addresses (Rewriter, with IPv4, TCP, UDP and ICMP checksums fixed), and
+// hands each frame to a send function at its scheduled time: the recorded
+// timing, a multiple of it, a fixed frame or bit rate, or as fast as
+// possible. Deadlines are absolute (start + offset), so lateness never
+// accumulates; the report gives the median and worst drift.
+//
+// Concurrency contract. A Replayer is used by one goroutine; Run drives the
+// core on the calling goroutine and calls observers and the Progress callback
+// there. Inject calls send from its calling goroutine only. A Rewriter is
+// immutable once built and safe for concurrent use.
+package replay

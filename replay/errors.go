@@ -1,0 +1,15 @@
+package replay
+
+import "errors"
+
+var (
+	// ErrNoInput is returned by Open without inputs.
+	ErrNoInput = errors.New("no input captures")
+	// ErrPortMap reports a port mapping that cannot be honoured: a MAC given
+	// to two ports, two inputs with one port name, a malformed NAME=VALUE.
+	ErrPortMap = errors.New("bad port mapping")
+	// ErrRewrite reports a malformed --rewrite-mac or --rewrite-ip value.
+	ErrRewrite = errors.New("bad rewrite")
+	// ErrPacing reports pacing options that contradict each other.
+	ErrPacing = errors.New("bad pacing")
+)

@@ -1,0 +1,189 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"l2hub/capture"
+)
+
+// Input is one capture file to read.
+type Input struct {
+	// Path names the file (in messages, and for Open when Open is nil).
+	Path string
+	// Port names the port of a classic pcap's frames (or of a single-interface
+	// foreign pcapng); empty means the file's base name without its
+	// extension ("packets-A.pcap" gives "packets-A"). l2hub captures name
+	// their ports themselves.
+	Port string
+	// Open opens the file; nil means os.Open(Path). It may be called more
+	// than once (Open probes every input, Run reads them again).
+	Open func() (io.ReadCloser, error)
+}
+
+func (in Input) open() (io.ReadCloser, int64, error) {
+	if in.Open != nil {
+		rc, err := in.Open()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", in.Path, err)
+		}
+		size := int64(0)
+		if s, ok := rc.(interface{ Size() int64 }); ok {
+			size = s.Size()
+		}
+		return rc, size, nil
+	}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		return nil, 0, err
+	}
+	size := int64(0)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return f, size, nil
+}
+
+// portName is the port a non-l2hub input's frames belong to by default.
+func (in Input) portName() string {
+	if in.Port != "" {
+		return in.Port
+	}
+	base := filepath.Base(in.Path)
+	for _, ext := range []string{".gz", ".pcapng", ".pcap", ".cap", ".dmp"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	if base == "" || base == "." || base == string(filepath.Separator) {
+		return "in"
+	}
+	return base
+}
+
+// InputError says where reading one input stopped. Frames before it were
+// replayed.
+type InputError struct {
+	Path string
+	Err  error // a *capture.ReadError: packet number and byte offset
+}
+
+func (e *InputError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Truncated reports whether the input merely ends inside a record, as a
+// capture cut short by a killed writer does: a warning, not a failure.
+func (e *InputError) Truncated() bool { return errors.Is(e.Err, capture.ErrTruncated) }
+
+// source is one input being read: a streaming reader and its next packet.
+type source struct {
+	idx  int
+	in   Input
+	rc   io.ReadCloser
+	rd   *capture.Reader
+	size int64
+
+	head    capture.Packet // valid while ok
+	ok      bool
+	err     error // where reading stopped; nil at a clean end
+	packets int
+
+	section int  // of the last packet
+	l2hub   bool // the current section is an l2hub capture
+	meta    capture.FileMeta
+	ifChan  []int // interface ID -> channel, for the current section
+}
+
+func openSource(idx int, in Input, maxBlock int) (*source, error) {
+	rc, size, err := in.open()
+	if err != nil {
+		return nil, err
+	}
+	rd, err := capture.NewReader(rc, capture.ReadOptions{
+		LinkTypes: []capture.LinkType{capture.LinkTypeEthernet},
+		MaxBlock:  maxBlock,
+	})
+	if err != nil {
+		rc.Close()
+		return nil, fmt.Errorf("%s: %w", in.Path, err)
+	}
+	s := &source{idx: idx, in: in, rc: rc, rd: rd, size: size, section: -1}
+	s.newSection()
+	return s, nil
+}
+
+// newSection re-reads the section header's comment.
+func (s *source) newSection() {
+	s.ifChan = s.ifChan[:0]
+	m, err := capture.ParseMeta(s.rd.Section().Comment)
+	s.l2hub = err == nil
+	if s.l2hub {
+		s.meta = m
+	}
+}
+
+// advance reads the next packet into head. It returns false at the end
+// (clean or not; err says which).
+func (s *source) advance() bool {
+	if s.rd == nil {
+		s.ok = false
+		return false
+	}
+	p, err := s.rd.Next()
+	if err != nil {
+		s.ok = false
+		if err != io.EOF {
+			s.err = &InputError{Path: s.in.Path, Err: err}
+		}
+		s.close()
+		return false
+	}
+	if p.Section != s.section {
+		s.section = p.Section
+		if p.Section > 0 {
+			s.newSection()
+		}
+	}
+	s.head, s.ok = p, true
+	s.packets++
+	return true
+}
+
+// offset is how far into the file reading has got, for progress.
+func (s *source) offset() int64 {
+	if !s.ok {
+		return s.size
+	}
+	return s.head.Offset
+}
+
+func (s *source) close() {
+	if s.rc != nil {
+		s.rc.Close()
+		s.rc, s.rd = nil, nil
+	}
+}
+
+// merger yields the packets of several sources in timestamp order, stable on
+// ties: the lower input index first, and each file in its own order.
+type merger struct {
+	srcs []*source
+}
+
+// next returns the source whose head comes next, or nil when all are done.
+func (m *merger) next() *source {
+	var best *source
+	var bt time.Time
+	for _, s := range m.srcs {
+		if !s.ok {
+			continue
+		}
+		if best == nil || s.head.Time.Before(bt) {
+			best, bt = s, s.head.Time
+		}
+	}
+	return best
+}

@@ -1,0 +1,722 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// Config says what to replay.
+type Config struct {
+	Inputs []Input
+	// MACs attribute frames of foreign captures to ports by source MAC
+	// (--port NAME=MAC). When NAME is also an input's port, that input's
+	// copies of the MAC's frames are the ones replayed.
+	MACs []MACPort
+	// MaxBlock bounds one pcapng block or pcap record (0: capture's default).
+	MaxBlock int
+	Logger   *slog.Logger
+}
+
+// MACPort maps a source MAC to a port.
+type MACPort struct {
+	Port string
+	MAC  [6]byte
+}
+
+// ParseMACPort parses NAME=MAC. ok is false (and err nil) when the value
+// is not a MAC address, so that callers can try NAME=FILE next.
+func ParseMACPort(s string) (mp MACPort, ok bool, err error) {
+	name, val, found := cutPort(s)
+	if !found {
+		return mp, false, fmt.Errorf("%w: %q: want NAME=MAC or NAME=FILE", ErrPortMap, s)
+	}
+	hw, perr := net.ParseMAC(val)
+	if perr != nil || len(hw) != 6 {
+		return mp, false, nil
+	}
+	mp.Port = name
+	copy(mp.MAC[:], hw)
+	return mp, true, nil
+}
+
+func cutPort(s string) (name, val string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '=' {
+			name, val = s[:i], s[i+1:]
+			return name, val, name != "" && val != ""
+		}
+	}
+	return "", "", false
+}
+
+// Replayer holds what Open learned about the inputs: their sections' Meta,
+// channels, ports and MAC owners. Run replays them.
+type Replayer struct {
+	cfg     Config
+	log     *slog.Logger
+	meta    capture.FileMeta
+	hasMeta bool
+	first   time.Time
+
+	chans   []channel
+	chanIdx map[chanKey]int
+	owners  map[[6]byte]owner
+	macPort map[[6]byte]string
+	auto    bool // one foreign input, no MACs given: a port per source MAC
+	ports   []portSpec
+	notes   []string
+}
+
+// channel is where frames come from: an interface of an l2hub capture, or
+// one foreign input (or interface of a multi-interface foreign pcapng).
+type channel struct {
+	name  string // the port it feeds by default
+	desc  string
+	input int
+	l2hub bool
+	echo  bool
+}
+
+type chanKey struct{ input, section, iface int }
+
+type portSpec struct{ name, desc string }
+
+// Open probes every input (formats, section headers, interfaces) and reads
+// the first frames of foreign ones to work out who sent what. A file that
+// is not a capture is an error; a file that breaks later is read up to the
+// break, and Run reports where.
+func Open(cfg Config) (*Replayer, error) {
+	if len(cfg.Inputs) == 0 {
+		return nil, ErrNoInput
+	}
+	r := &Replayer{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		chanIdx: map[chanKey]int{},
+		owners:  map[[6]byte]owner{},
+		macPort: map[[6]byte]string{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	for _, mp := range cfg.MACs {
+		if p, ok := r.macPort[mp.MAC]; ok && p != mp.Port {
+			return nil, fmt.Errorf("%w: MAC %s given to ports %q and %q", ErrPortMap, macString(mp.MAC), p, mp.Port)
+		}
+		r.macPort[mp.MAC] = mp.Port
+	}
+	smp := newSampler()
+	foreign := 0
+	for i, in := range cfg.Inputs {
+		src, err := openSource(i, in, cfg.MaxBlock)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for src.advance() {
+			p := &src.head
+			if n == 0 && (r.first.IsZero() || p.Time.Before(r.first)) {
+				r.first = p.Time
+			}
+			ch := r.channelOf(src, p)
+			if src.l2hub {
+				r.takeMeta(src)
+				break // an l2hub capture needs no sampling: its ports are its interfaces
+			}
+			smp.add(ch, p.Data, p.Time)
+			if n++; n >= prepassFrames {
+				break
+			}
+		}
+		src.close()
+	}
+	var vm []int
+	for i := range r.chans {
+		if !r.chans[i].l2hub {
+			vm = append(vm, i)
+			r.chans[i].echo = smp.echoing(i)
+			foreign++
+		}
+	}
+	r.auto = foreign == 1 && len(cfg.MACs) == 0 && r.countL2hub() == 0
+	for mac, o := range smp.infer(vm) {
+		r.owners[mac] = o
+	}
+	// An explicit --port NAME=MAC whose NAME is a foreign input settles
+	// which input sent that MAC.
+	for _, mp := range cfg.MACs {
+		for _, ch := range vm {
+			if r.chans[ch].name == mp.Port {
+				r.owners[mp.MAC] = owner{ch: ch, how: ownerFlag}
+			}
+		}
+	}
+	r.planPorts(smp.macs, vm)
+	return r, nil
+}
+
+func (r *Replayer) countL2hub() int {
+	n := 0
+	for _, c := range r.chans {
+		if c.l2hub {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Replayer) takeMeta(src *source) {
+	if !r.hasMeta {
+		r.meta, r.hasMeta = src.meta, true
+		return
+	}
+	if !src.meta.Start.Equal(r.meta.Start) || src.meta.Seed != r.meta.Seed {
+		r.notes = append(r.notes, fmt.Sprintf("%s: capture header (seed %d, start %s) differs from the first one's (seed %d, start %s); using the first",
+			src.in.Path, src.meta.Seed, src.meta.Start.Format(time.RFC3339Nano), r.meta.Seed, r.meta.Start.Format(time.RFC3339Nano)))
+	}
+}
+
+// planPorts lists the ports to add before the first frame, in a fixed order:
+// l2hub interfaces as their captures list them, then MAC ports, then
+// foreign inputs that own frames.
+func (r *Replayer) planPorts(macs [][6]byte, vm []int) {
+	seen := map[string]bool{}
+	add := func(name, desc string) {
+		if !seen[name] {
+			seen[name] = true
+			r.ports = append(r.ports, portSpec{name, desc})
+		}
+	}
+	for _, c := range r.chans {
+		if c.l2hub {
+			add(c.name, c.desc)
+		}
+	}
+	for _, mp := range r.cfg.MACs {
+		add(mp.Port, "replay of source MAC "+macString(mp.MAC))
+	}
+	for _, mac := range macs {
+		o, ok := r.owners[mac]
+		if !ok {
+			continue
+		}
+		if _, named := r.macPort[mac]; named {
+			continue
+		}
+		if r.auto {
+			add(autoPort(mac), "replay of source MAC "+macString(mac)+" in "+r.chans[o.ch].desc)
+			continue
+		}
+		add(r.chans[o.ch].name, r.chans[o.ch].desc)
+	}
+	for _, ch := range vm {
+		if r.auto {
+			break
+		}
+		// Inputs that own nothing in the sample still get their port if the
+		// user named them, so that floods reach them as in the run.
+		for _, mp := range r.cfg.MACs {
+			if mp.Port == r.chans[ch].name {
+				add(r.chans[ch].name, r.chans[ch].desc)
+			}
+		}
+	}
+}
+
+// autoPort names the port of a source MAC when ports are made per MAC.
+func autoPort(mac [6]byte) string {
+	return fmt.Sprintf("m%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
+}
+
+// channelOf returns p's channel, registering it (and, for an l2hub capture,
+// every interface its section has described so far) on first sight.
+func (r *Replayer) channelOf(s *source, p *capture.Packet) int {
+	if p.Interface < len(s.ifChan) && s.ifChan[p.Interface] >= 0 {
+		return s.ifChan[p.Interface]
+	}
+	ifs := s.rd.Interfaces()
+	for len(s.ifChan) < len(ifs) {
+		s.ifChan = append(s.ifChan, -1)
+	}
+	for id := range ifs {
+		if s.ifChan[id] < 0 && (s.l2hub || id == p.Interface) {
+			s.ifChan[id] = r.register(s, id, ifs)
+		}
+	}
+	if p.Interface >= len(s.ifChan) { // cannot happen: the reader checks IDs
+		return r.register(s, p.Interface, ifs)
+	}
+	return s.ifChan[p.Interface]
+}
+
+func (r *Replayer) register(s *source, id int, ifs []capture.Interface) int {
+	key := chanKey{s.idx, s.section, id}
+	if ch, ok := r.chanIdx[key]; ok {
+		return ch
+	}
+	var c channel
+	var ifc capture.Interface
+	if id < len(ifs) {
+		ifc = ifs[id]
+	}
+	switch {
+	case s.l2hub:
+		c = channel{name: ifc.Name, desc: ifc.Description, l2hub: true}
+		if c.name == "" {
+			c.name = "if" + strconv.Itoa(id)
+		}
+	case len(ifs) <= 1:
+		c = channel{name: s.in.portName(), desc: "replay of " + s.in.Path}
+	default:
+		c = channel{name: ifc.Name, desc: "replay of " + s.in.Path + " interface " + ifc.Name}
+		if c.name == "" {
+			c.name = s.in.portName() + "-if" + strconv.Itoa(id)
+		}
+	}
+	// Channels are identified by name: the rotated parts and sections of one
+	// l2hub capture feed the same ports, and so do the sections of one
+	// foreign file. Foreign inputs must not share a name with each other.
+	c.input = s.idx
+	if !c.l2hub {
+		base := c.name
+		for n := 1; r.foreignTaken(c.name, c.input); n++ {
+			c.name = base + "-" + strconv.Itoa(n)
+		}
+	}
+	for i, o := range r.chans {
+		if o.l2hub == c.l2hub && o.name == c.name && (c.l2hub || o.input == c.input) {
+			r.chanIdx[key] = i
+			return i
+		}
+	}
+	r.chans = append(r.chans, c)
+	r.chanIdx[key] = len(r.chans) - 1
+	return len(r.chans) - 1
+}
+
+func (r *Replayer) foreignTaken(name string, input int) bool {
+	for _, o := range r.chans {
+		if !o.l2hub && o.name == name && o.input != input {
+			return true
+		}
+	}
+	return false
+}
+
+// Meta returns the l2hub capture header of the first input that has one.
+func (r *Replayer) Meta() (capture.FileMeta, bool) { return r.meta, r.hasMeta }
+
+// Start is virtual time zero of the replay: the capture header's start (the
+// live hub's start) when there is one, else the earliest first frame.
+func (r *Replayer) Start() time.Time {
+	switch {
+	case r.hasMeta && !r.meta.Start.IsZero():
+		return r.meta.Start
+	case !r.first.IsZero():
+		return r.first
+	}
+	return hub.DefaultEpoch
+}
+
+// Ports returns the ports known before any frame is replayed, in the
+// order they are added. Ports met later (a source MAC first seen past the
+// sampled start, when ports are made per MAC) are added when met. Nil when
+// ports are made per source MAC, so that a policy is not checked against a
+// partial list.
+func (r *Replayer) Ports() []string {
+	if r.auto {
+		return nil
+	}
+	out := make([]string, len(r.ports))
+	for i, p := range r.ports {
+		out[i] = p.name
+	}
+	return out
+}
+
+// Notes returns remarks from Open worth showing a user (conflicting headers).
+func (r *Replayer) Notes() []string { return r.notes }
+
+// RunConfig is the hub a replay runs through.
+type RunConfig struct {
+	Policy    hub.Policy // nil forwards everything
+	Mode      hub.Mode
+	AgingTime time.Duration
+	// Start overrides Replayer.Start (virtual time zero).
+	Start time.Time
+	// Observers see every event, before the capture.
+	Observers []hub.Observer
+	// Capture, when set, writes what each port received (and, with the
+	// default points, what it sent) to a file. Run sets Overflow to
+	// OverflowBlock and, when zero, Meta.Start.
+	Capture *capture.Config
+	// Progress, when set, is called every few thousand frames and at the end.
+	Progress func(Progress)
+	Logger   *slog.Logger
+}
+
+// Progress is how far a replay has got.
+type Progress struct {
+	Frames      int64 // packets read
+	Done, Total int64 // bytes of input (Total 0 when unknown)
+}
+
+// Result is what a replay did.
+type Result struct {
+	Start, End time.Time // virtual time zero, and the time of the last event
+	Packets    int       // read from all inputs
+	Replayed   int       // sent into the hub
+	Egress     int       // outbound copies in l2hub captures (outputs, not replayed)
+	Duplicates int       // copies of frames another input recorded being sent
+	Echoes     int       // multicast loopback echoes in a member's own capture
+	Inputs     []InputResult
+	Ports      []PortResult
+	Owners     []Owner       // per-VM captures: where each source MAC went
+	Rules      *filter.Stats // per-rule counters, when the policy is a *filter.Policy
+	Capture    *capture.Stats
+	Files      []string // capture files written
+}
+
+// InputResult is one input's share.
+type InputResult struct {
+	Path    string
+	Packets int
+	Err     *InputError // where reading stopped early; nil at a clean end
+}
+
+// PortResult is one port's counters after the replay.
+type PortResult struct {
+	Name, Description string
+	Stats             hub.StatsSnapshot
+}
+
+// Err returns the input errors that are more than a truncated tail (corrupt
+// or unsupported data), joined; nil if every input read cleanly or merely
+// ended early.
+func (res *Result) Err() error {
+	var errs []error
+	for _, in := range res.Inputs {
+		if in.Err != nil && !in.Err.Truncated() {
+			errs = append(errs, in.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// discardQueue is a peer that takes every frame at once: what it receives
+// is what the observers saw at egress.
+type discardQueue struct{}
+
+func (discardQueue) Enqueue(f *hub.Frame) bool {
+	f.Release()
+	return true
+}
+
+// run is one replay's state.
+type run struct {
+	r      *Replayer
+	clock  *hub.VirtualClock
+	core   *hub.Core
+	pids   map[string]hub.PortID
+	chPID  []hub.PortID // per channel, its default port
+	owners map[[6]byte]owner
+	echo   map[int]*echoTable
+	res    *Result
+}
+
+// Run replays the inputs through a fresh hub core. Input errors do not stop
+// it: each input is replayed up to where it broke (Result.Inputs, Result.Err).
+// The error is for what stops the replay itself: ctx, or the capture.
+func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
+	start := rc.Start
+	if start.IsZero() {
+		start = r.Start()
+	}
+	observers := slices.Clone(rc.Observers)
+	var sink *capture.Sink
+	if rc.Capture != nil {
+		cfg := *rc.Capture
+		cfg.Overflow = capture.OverflowBlock
+		if cfg.Meta.Start.IsZero() {
+			cfg.Meta.Start = start
+		}
+		var err error
+		if sink, err = capture.Open(cfg); err != nil {
+			return nil, err
+		}
+		observers = append(observers, sink)
+	}
+	x := &run{
+		r:      r,
+		clock:  hub.NewVirtualClock(start),
+		pids:   map[string]hub.PortID{},
+		owners: make(map[[6]byte]owner, len(r.owners)),
+		echo:   map[int]*echoTable{},
+		res:    &Result{Start: start},
+	}
+	for k, v := range r.owners {
+		x.owners[k] = v
+	}
+	x.core = hub.NewCore(hub.CoreConfig{
+		Mode:      rc.Mode,
+		Clock:     x.clock,
+		Policy:    rc.Policy,
+		Observers: observers,
+		AgingTime: rc.AgingTime,
+		Logger:    rc.Logger,
+	})
+	for _, p := range r.ports {
+		x.addPort(p.name, p.desc)
+	}
+	err := x.loop(ctx, rc.Progress)
+	x.drain()
+	x.core.Close()
+	res := x.finish(rc.Policy)
+	if sink != nil {
+		cerr := sink.Close()
+		st := sink.Stats()
+		res.Capture, res.Files = &st, sink.Files()
+		if err == nil && cerr != nil {
+			err = fmt.Errorf("capture: %w", cerr)
+		}
+	}
+	return res, err
+}
+
+func (x *run) addPort(name, desc string) hub.PortID {
+	if id, ok := x.pids[name]; ok {
+		return id
+	}
+	id, err := x.core.AddPort(name, desc, discardQueue{})
+	if err != nil { // names are unique by construction
+		panic(fmt.Sprintf("replay: add port %q: %v", name, err))
+	}
+	x.pids[name] = id
+	return id
+}
+
+// progressEvery is how many packets pass between Progress calls and
+// cancellation checks.
+const progressEvery = 1 << 14
+
+func (x *run) loop(ctx context.Context, progress func(Progress)) error {
+	srcs := make([]*source, 0, len(x.r.cfg.Inputs))
+	defer func() {
+		for _, s := range srcs {
+			s.close()
+		}
+	}()
+	var total int64
+	for i, in := range x.r.cfg.Inputs {
+		s, err := openSource(i, in, x.r.cfg.MaxBlock)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, s)
+		total += s.size
+		s.advance()
+	}
+	defer func() {
+		for _, s := range srcs {
+			ir := InputResult{Path: s.in.Path, Packets: s.packets}
+			if e, ok := s.err.(*InputError); ok {
+				ir.Err = e
+			}
+			x.res.Inputs = append(x.res.Inputs, ir)
+		}
+	}()
+	m := merger{srcs: srcs}
+	report := func() {
+		if progress == nil {
+			return
+		}
+		var done int64
+		for _, s := range srcs {
+			done += s.offset()
+		}
+		progress(Progress{Frames: int64(x.res.Packets), Done: done, Total: total})
+	}
+	single := len(srcs) == 1
+	for {
+		var s *source
+		if single {
+			if s = srcs[0]; !s.ok {
+				s = nil
+			}
+		} else {
+			s = m.next()
+		}
+		if s == nil {
+			break
+		}
+		x.res.Packets++
+		if x.res.Packets%progressEvery == 0 {
+			report()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		x.packet(s)
+		s.advance()
+	}
+	report()
+	return nil
+}
+
+// packet replays s's head, if it is ingress.
+func (x *run) packet(s *source) {
+	p := &s.head
+	ch := x.r.channelOf(s, p)
+	c := &x.r.chans[ch]
+	var id hub.PortID
+	if c.l2hub {
+		if p.Dir == capture.DirOut {
+			x.res.Egress++
+			return
+		}
+		id = x.chanPort(ch)
+	} else {
+		var ok bool
+		if id, ok = x.foreignPort(ch, p); !ok {
+			return
+		}
+	}
+	x.advanceTo(p.Time)
+	f := hub.NewFrame(len(p.Data))
+	copy(f.Bytes(), p.Data)
+	x.res.Replayed++
+	x.core.Ingress(id, f)
+}
+
+// chanPort returns the port a channel feeds by default, adding it (a port
+// the capture described after the start) if the hub lacks it.
+func (x *run) chanPort(ch int) hub.PortID {
+	for len(x.chPID) <= ch {
+		x.chPID = append(x.chPID, hub.NoPort)
+	}
+	if id := x.chPID[ch]; id != hub.NoPort {
+		return id
+	}
+	c := x.r.chans[ch]
+	id := x.addPort(c.name, c.desc)
+	x.chPID[ch] = id
+	return id
+}
+
+// foreignPort attributes a frame of a per-VM capture: skipped when it is
+// another input's copy or an echo, else the port of its source MAC.
+func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
+	if len(p.Data) < hub.EthHeaderLen {
+		return x.chanPort(ch), true // a runt: the core counts it on the input's port
+	}
+	var mac [6]byte
+	copy(mac[:], p.Data[6:12])
+	o, ok := x.owners[mac]
+	if !ok {
+		o = owner{ch: ch, how: ownerLate}
+		x.owners[mac] = o
+	}
+	if o.ch != ch {
+		x.res.Duplicates++
+		return hub.NoPort, false
+	}
+	if x.r.chans[ch].echo {
+		e := x.echo[ch]
+		if e == nil {
+			e = newEchoTable()
+			x.echo[ch] = e
+		}
+		if e.isEcho(p.Time, p.Data) {
+			x.res.Echoes++
+			return hub.NoPort, false
+		}
+	}
+	if name, ok := x.r.macPort[mac]; ok {
+		return x.addPort(name, "replay of source MAC "+macString(mac)), true
+	}
+	if x.r.auto {
+		return x.addPort(autoPort(mac), "replay of source MAC "+macString(mac)+" in "+x.r.chans[ch].desc), true
+	}
+	return x.chanPort(ch), true
+}
+
+// advanceTo moves the clock to t through every timer deadline before it, so
+// that each delayed frame is delivered at its own time (hubtest does the
+// same). A capture's time running backwards leaves the clock where it is.
+func (x *run) advanceTo(t time.Time) {
+	for {
+		dl, ok := x.core.NextDeadline()
+		if !ok || dl.After(t) {
+			break
+		}
+		x.clock.Set(dl)
+		x.core.RunDue()
+	}
+	x.clock.Set(t)
+}
+
+// drain delivers every frame still waiting in the timer heap.
+func (x *run) drain() {
+	for {
+		dl, ok := x.core.NextDeadline()
+		if !ok {
+			return
+		}
+		x.clock.Set(dl)
+		x.core.RunDue()
+	}
+}
+
+func (x *run) finish(p hub.Policy) *Result {
+	res := x.res
+	res.End = x.clock.Now()
+	for _, info := range x.core.Ports() {
+		res.Ports = append(res.Ports, PortResult{
+			Name: info.Name, Description: info.Description,
+			Stats: x.core.Stats(info.ID).Snapshot(),
+		})
+	}
+	macs := make([][6]byte, 0, len(x.owners))
+	for mac := range x.owners {
+		macs = append(macs, mac)
+	}
+	slices.SortFunc(macs, func(a, b [6]byte) int { return bytesCompare(a[:], b[:]) })
+	for _, mac := range macs {
+		o := x.owners[mac]
+		c := x.r.chans[o.ch]
+		port := c.name
+		if name, ok := x.r.macPort[mac]; ok {
+			port = name
+		} else if x.r.auto {
+			port = autoPort(mac)
+		}
+		res.Owners = append(res.Owners, Owner{MAC: mac, Port: port, Input: c.name, How: o.how})
+	}
+	if fp, ok := p.(*filter.Policy); ok {
+		st := fp.Stats()
+		res.Rules = &st
+	}
+	return res
+}
+
+func bytesCompare(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
+}

@@ -1,0 +1,115 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteSummary prints what the replay did: inputs, ports, rules, and where
+// any input stopped early.
+func (res *Result) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "replayed %d of %d frames", res.Replayed, res.Packets)
+	var skipped []string
+	if res.Egress > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d egress copies", res.Egress))
+	}
+	if res.Duplicates > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d copies recorded by another input", res.Duplicates))
+	}
+	if res.Echoes > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d multicast echoes", res.Echoes))
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(&b, " (not replayed: %s)", strings.Join(skipped, ", "))
+	}
+	fmt.Fprintf(&b, "; virtual time %s from %s\n", res.End.Sub(res.Start), res.Start.UTC().Format("2006-01-02T15:04:05.000000000Z"))
+
+	if len(res.Owners) > 0 {
+		b.WriteString("\nsource MACs:\n")
+		for _, o := range res.Owners {
+			fmt.Fprintf(&b, "  %s\n", o)
+		}
+	}
+
+	w1 := len("port")
+	for _, p := range res.Ports {
+		w1 = max(w1, len(p.Name))
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\n%-*s\trx frames\trx bytes\ttx frames\ttx bytes\t  drops\n", w1, "port")
+	for _, p := range res.Ports {
+		s := p.Stats
+		fmt.Fprintf(tw, "%-*s\t%d\t%d\t%d\t%d\t  %s\n", w1, p.Name, s.RxFrames, s.RxBytes, s.TxFrames, s.TxBytes, drops(s.Drops))
+	}
+	tw.Flush()
+
+	if res.Rules != nil && (len(res.Rules.Rules) > 0 || len(res.Rules.Partitions) > 0) {
+		type row struct {
+			name string
+			n    []uint64
+		}
+		var rows []row
+		for _, r := range res.Rules.Rules {
+			rows = append(rows, row{"rule " + r.Rule, []uint64{r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed}})
+		}
+		for _, p := range res.Rules.Partitions {
+			rows = append(rows, row{"partition " + p.Name + " (" + p.Groups + ")", []uint64{0, p.Dropped}})
+		}
+		for _, p := range res.Rules.Ports {
+			if p.Dropped > 0 {
+				rows = append(rows, row{"link down " + p.Port, []uint64{0, p.Dropped}})
+			}
+		}
+		w1 := 0
+		for _, r := range rows {
+			w1 = max(w1, len(r.name))
+		}
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "\n%-*s\tmatched\tdropped\tdelayed\tduplicated\tcorrupted\tqueued\toverflowed\t\n", w1, "")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%-*s", w1, r.name)
+			for i := range 7 {
+				switch {
+				case i < len(r.n) && (i > 0 || r.n[i] > 0 || len(r.n) > 2):
+					fmt.Fprintf(tw, "\t%d", r.n[i])
+				default:
+					fmt.Fprint(tw, "\t-")
+				}
+			}
+			fmt.Fprint(tw, "\t\n")
+		}
+		tw.Flush()
+	}
+
+	if res.Capture != nil {
+		fmt.Fprintf(&b, "\nwrote %d frames (%d bytes) to %s\n", res.Capture.Written, res.Capture.Bytes, strings.Join(res.Files, ", "))
+	}
+	for _, in := range res.Inputs {
+		if in.Err == nil {
+			continue
+		}
+		what := "error"
+		if in.Err.Truncated() {
+			what = "warning"
+		}
+		fmt.Fprintf(&b, "%s: %v (the %d frames before it were replayed)\n", what, in.Err, in.Packets)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func drops(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
+}
