@@ -1,0 +1,316 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+)
+
+// Pacing says when Inject sends each frame. The zero value sends as fast as
+// possible; Speed 1 is the recorded timing.
+type Pacing struct {
+	// Speed is a multiple of the recorded timing (2 = twice as fast); 0
+	// sends as fast as possible. Ignored when PPS or BPS is set.
+	Speed float64
+	// PPS sends at a fixed rate in frames per second.
+	PPS float64
+	// BPS sends at a fixed rate in bits per second of frame bytes.
+	BPS float64
+}
+
+func (p Pacing) validate() error {
+	switch {
+	case p.Speed < 0 || p.PPS < 0 || p.BPS < 0 || math.IsNaN(p.Speed+p.PPS+p.BPS) || math.IsInf(p.Speed+p.PPS+p.BPS, 0):
+		return fmt.Errorf("%w: speed, frame rate and bit rate must be finite and not negative", ErrPacing)
+	case p.PPS > 0 && p.BPS > 0:
+		return fmt.Errorf("%w: give a frame rate or a bit rate, not both", ErrPacing)
+	}
+	return nil
+}
+
+func (p Pacing) String() string {
+	switch {
+	case p.PPS > 0:
+		return fmt.Sprintf("%g frames/s", p.PPS)
+	case p.BPS > 0:
+		return fmt.Sprintf("%g bit/s", p.BPS)
+	case p.Speed == 0:
+		return "as fast as possible"
+	case p.Speed == 1:
+		return "recorded timing"
+	}
+	return fmt.Sprintf("%g× recorded timing", p.Speed)
+}
+
+// InjectConfig says what to inject and how.
+type InjectConfig struct {
+	Input Input
+	// From keeps only the frames of one port of an l2hub capture (an
+	// interface name) or of one foreign input's interface; "" keeps all.
+	From string
+	// FromMAC, when set, keeps only frames with this source MAC.
+	FromMAC *[6]byte
+	Pacing  Pacing
+	// Loop sends the capture this many times (0 means once); in recorded
+	// timing each pass starts when the previous one's last frame was sent.
+	Loop    int
+	Rewrite *Rewriter
+	// Clock reads the time to schedule against; nil is the wall clock.
+	Clock hub.Clock
+	// Spin is how long before a deadline Inject stops sleeping and polls
+	// the clock instead: the system's timers wake up to a millisecond late.
+	// 0 means DefaultSpin; negative never spins.
+	Spin     time.Duration
+	MaxBlock int
+}
+
+// DefaultSpin is InjectConfig.Spin's default: a little more than the timer
+// lateness measured on Linux (0.5-1 ms), so most frames leave within a
+// microsecond of their deadline.
+const DefaultSpin = 1500 * time.Microsecond
+
+// InjectReport is what Inject did and how well it kept time. Drift is how
+// late a frame left, from its deadline (start + offset) to the moment send
+// returned it.
+type InjectReport struct {
+	Frames  int   // sent
+	Bytes   int64 // sent
+	Skipped int   // egress copies and frames other ports or MACs sent
+	Loops   int   // passes completed or begun
+	Elapsed time.Duration
+	// Median and Worst are the frames' drift; WorstFrame (from 1, counting
+	// every frame sent) is the frame that drifted most.
+	Median, Worst time.Duration
+	WorstFrame    int
+	Paced         bool        // false when sent as fast as possible: drift is then just how long sending took
+	Input         *InputError // where reading stopped early, if it did
+}
+
+func (r *InjectReport) String() string {
+	s := fmt.Sprintf("sent %d frames (%d bytes) in %s", r.Frames, r.Bytes, r.Elapsed.Round(time.Microsecond))
+	if r.Loops > 1 {
+		s += fmt.Sprintf(" over %d passes", r.Loops)
+	}
+	if r.Skipped > 0 {
+		s += fmt.Sprintf(", skipped %d", r.Skipped)
+	}
+	if r.Frames > 0 && r.Paced {
+		s += fmt.Sprintf("; drift from schedule: median %s, worst %s (frame %d)", r.Median, r.Worst, r.WorstFrame)
+	}
+	return s
+}
+
+// maxDriftSamples bounds the drifts kept for the median; past it a
+// reservoir sample (seeded, so deterministic) stands for the rest.
+const maxDriftSamples = 1 << 20
+
+// Inject reads cfg.Input and calls send with each frame at its scheduled
+// time, measured from the first frame: start + offset, never the previous
+// frame's time plus a gap, so a late frame does not delay the next ones.
+// send must not retain frame. Reading stops at a broken record (the frames
+// before it are sent, and the report says where); send's error stops Inject.
+func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error) (*InjectReport, error) {
+	if err := cfg.Pacing.validate(); err != nil {
+		return nil, err
+	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = wallclock.Clock{}
+	}
+	spin := cfg.Spin
+	if spin == 0 {
+		spin = DefaultSpin
+	}
+	loops := max(cfg.Loop, 1)
+	p := cfg.Pacing
+	rep := &InjectReport{Paced: p.Speed > 0 || p.PPS > 0 || p.BPS > 0}
+	dr := driftStats{rng: rand.New(rand.NewPCG(1, 2))}
+	var (
+		sch     = scheduler{pacing: cfg.Pacing}
+		start   time.Time
+		started bool
+		buf     []byte
+		timer   = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	defer timer.Stop()
+	for pass := 0; pass < loops; pass++ {
+		src, err := openSource(0, cfg.Input, cfg.MaxBlock)
+		if err != nil {
+			return rep, err
+		}
+		rep.Loops++
+		sch.newPass()
+		for src.advance() {
+			p := &src.head
+			if !keep(src, p, cfg) {
+				rep.Skipped++
+				continue
+			}
+			off := sch.next(p.Time, len(p.Data))
+			if !started {
+				start, started = clock.Now(), true
+			}
+			deadline := start.Add(off)
+			if err := waitUntil(ctx, clock, timer, deadline, spin); err != nil {
+				src.close()
+				rep.finish(clock.Now().Sub(start), &dr)
+				return rep, err
+			}
+			buf = append(buf[:0], p.Data...)
+			cfg.Rewrite.Rewrite(buf)
+			if err := send(buf); err != nil {
+				src.close()
+				rep.finish(clock.Now().Sub(start), &dr)
+				return rep, fmt.Errorf("frame %d (%s packet %d): %w", rep.Frames+1, cfg.Input.Path, p.Number, err)
+			}
+			rep.Frames++
+			rep.Bytes += int64(len(buf))
+			dr.add(clock.Now().Sub(deadline), rep.Frames)
+		}
+		if e, ok := src.err.(*InputError); ok && rep.Input == nil {
+			rep.Input = e
+		}
+		if !sch.inPass { // nothing to send: further passes would send nothing either
+			break
+		}
+	}
+	var elapsed time.Duration
+	if started {
+		elapsed = clock.Now().Sub(start)
+	}
+	rep.finish(elapsed, &dr)
+	return rep, nil
+}
+
+// scheduler computes each frame's offset from the start of the injection.
+type scheduler struct {
+	pacing Pacing
+	sent   int
+	bits   float64
+	base   time.Duration // the offset this pass started at
+	last   time.Duration // the latest offset given
+	first  time.Time     // this pass's first recorded time
+	inPass bool          // this pass has had a frame
+}
+
+// newPass starts another pass over the capture: in recorded timing, its
+// first frame goes when the previous pass's last one went.
+func (s *scheduler) newPass() {
+	s.base, s.inPass = s.last, false
+}
+
+// next returns the offset of a frame recorded at t, of size bytes.
+func (s *scheduler) next(t time.Time, size int) time.Duration {
+	if !s.inPass {
+		s.first, s.inPass = t, true
+	}
+	var off time.Duration
+	switch {
+	case s.pacing.PPS > 0:
+		off = time.Duration(float64(s.sent) / s.pacing.PPS * float64(time.Second))
+	case s.pacing.BPS > 0:
+		off = time.Duration(s.bits / s.pacing.BPS * float64(time.Second))
+	case s.pacing.Speed > 0:
+		off = s.base + time.Duration(float64(t.Sub(s.first))/s.pacing.Speed)
+	}
+	off = max(off, s.last) // a capture whose clock runs backwards
+	s.last = off
+	s.sent++
+	s.bits += float64(8 * size)
+	return off
+}
+
+// keep says whether a packet is one to inject: never an egress copy of an
+// l2hub capture, and only from the chosen port or MAC.
+func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
+	if src.l2hub && p.Dir == capture.DirOut {
+		return false
+	}
+	if cfg.From != "" {
+		name := p.IfName
+		if !src.l2hub && name == "" {
+			name = src.in.portName()
+		}
+		if name != cfg.From {
+			return false
+		}
+	}
+	if cfg.FromMAC != nil && (len(p.Data) < 12 || [6]byte(p.Data[6:12]) != *cfg.FromMAC) {
+		return false
+	}
+	return true
+}
+
+// waitUntil sleeps until shortly before deadline, then polls the clock, so
+// that the system timer's lateness does not become the frame's.
+func waitUntil(ctx context.Context, clock hub.Clock, timer *time.Timer, deadline time.Time, spin time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := deadline.Sub(clock.Now())
+	if w <= 0 {
+		return nil
+	}
+	if spin < 0 {
+		spin = 0
+	}
+	if w > spin {
+		timer.Reset(w - spin)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+	}
+	for clock.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	return nil
+}
+
+func (r *InjectReport) finish(elapsed time.Duration, d *driftStats) {
+	r.Elapsed = elapsed
+	r.Median, r.Worst, r.WorstFrame = d.result()
+}
+
+// driftStats keeps the worst drift and a bounded sample for the median.
+type driftStats struct {
+	samples    []time.Duration
+	n          int
+	worst      time.Duration
+	worstFrame int
+	rng        *rand.Rand
+}
+
+func (d *driftStats) add(v time.Duration, frame int) {
+	if d.n == 0 || v > d.worst {
+		d.worst, d.worstFrame = v, frame
+	}
+	d.n++
+	if len(d.samples) < maxDriftSamples {
+		d.samples = append(d.samples, v)
+		return
+	}
+	if i := d.rng.IntN(d.n); i < maxDriftSamples {
+		d.samples[i] = v
+	}
+}
+
+func (d *driftStats) result() (median, worst time.Duration, frame int) {
+	if len(d.samples) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(d.samples)
+	slices.Sort(s)
+	return s[len(s)/2], d.worst, d.worstFrame
+}

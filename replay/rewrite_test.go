@@ -1,0 +1,206 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// reserialize decodes frame with gopacket and serializes its layers again
+// with lengths and checksums computed: equal bytes mean every checksum in
+// frame was right.
+func reserialize(t *testing.T, frame []byte) []byte {
+	t.Helper()
+	pkt := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)
+	if el := pkt.ErrorLayer(); el != nil {
+		t.Fatalf("gopacket cannot decode the rewritten frame: %v", el.Error())
+	}
+	var ls []gopacket.SerializableLayer
+	var ip *layers.IPv4
+	for _, l := range pkt.Layers() {
+		switch l := l.(type) {
+		case *layers.IPv4:
+			ip = l
+		case *layers.TCP:
+			l.SetNetworkLayerForChecksum(ip)
+		case *layers.UDP:
+			l.SetNetworkLayerForChecksum(ip)
+		}
+		sl, ok := l.(gopacket.SerializableLayer)
+		if !ok {
+			t.Fatalf("layer %v cannot be serialized", l.LayerType())
+		}
+		ls = append(ls, sl)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.Bytes()
+	if len(out) < len(frame) { // Ethernet padding
+		out = append(out, frame[len(out):]...)
+	}
+	return out
+}
+
+func TestRewrite(t *testing.T) {
+	macX := [6]byte{0x52, 0x54, 0, 0x12, 0x34, 0x0c}
+	ipX := net.IPv4(10, 42, 0, 12)
+	rw, err := NewRewriter(
+		[]string{"52:54:00:12:34:0b=52:54:00:12:34:0c"},
+		[]string{"10.42.0.11=10.42.0.12"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vlanUDP := func() []byte {
+		eth := &layers.Ethernet{SrcMAC: macA[:], DstMAC: macB[:], EthernetType: layers.EthernetTypeDot1Q}
+		tag := &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: ipA.To4(), DstIP: ipB.To4()}
+		udp := &layers.UDP{SrcPort: 1, DstPort: 2}
+		udp.SetNetworkLayerForChecksum(ip)
+		return serialize(t, eth, tag, ip, udp, gopacket.Payload("tagged"))
+	}
+	unreachable := func() []byte {
+		quoted := udpFrame(t, macA, macB, ipA, ipB, 40000, 53, 9, "query")[14:]
+		eth := &layers.Ethernet{SrcMAC: macB[:], DstMAC: macA[:], EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ipB.To4(), DstIP: ipA.To4()}
+		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort)}
+		return serialize(t, eth, ip, icmp, gopacket.Payload(quoted[:20+8+5]))
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"udp-to-b", udpFrame(t, macA, macB, ipA, ipB, 37020, 37020, 1, "NXSB")},
+		{"udp-from-b", udpFrame(t, macB, macA, ipB, ipA, 34568, 40010, 2, "reply")},
+		{"tcp-syn-to-b", tcpFrame(t, macA, macB, ipA, ipB, 40010, 34568, 77, true, "")},
+		{"tcp-data-from-b", tcpFrame(t, macB, macA, ipB, ipA, 34568, 40010, 78, false, "ladder record")},
+		{"icmp-echo-to-b", icmpFrame(t, macA, macB, ipA, ipB, 3)},
+		{"icmp-unreachable-quoting-b", unreachable()},
+		{"arp-for-b", arpFrame(t, macA, ipA, ipB)},
+		{"vlan-udp-to-b", vlanUDP()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := bytes.Clone(tc.frame)
+			if !rw.Rewrite(f) {
+				t.Fatal("Rewrite reported no change")
+			}
+			if bytes.Contains(f, macB[:]) || bytes.Contains(f, ipB.To4()) {
+				t.Errorf("b's MAC or address is still in the rewritten frame % x", f)
+			}
+			if !bytes.Contains(f, macX[:]) && !bytes.Contains(f, ipX.To4()) {
+				t.Errorf("neither the new MAC nor the new address is in % x", f)
+			}
+			if got := reserialize(t, f); !bytes.Equal(got, f) {
+				t.Errorf("checksums are wrong after rewriting:\n got  % x\n want % x", f, got)
+			}
+			if tc.name == "icmp-unreachable-quoting-b" {
+				inner := f[14+20+8:]
+				if sum := inetSum(inner[:20]); sum != 0xffff && sum != 0 {
+					t.Errorf("quoted IPv4 header checksum does not verify (sum %#04x)", sum)
+				}
+			}
+			// The rewritten frame is what one built with the new addresses
+			// would be, bit for bit: rewriting back restores the original.
+			back, err := NewRewriter([]string{"52:54:00:12:34:0c=52:54:00:12:34:0b"}, []string{"10.42.0.12=10.42.0.11"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			back.Rewrite(f)
+			if !bytes.Equal(f, tc.frame) {
+				t.Errorf("rewriting back gave\n % x\nwant\n % x", f, tc.frame)
+			}
+		})
+	}
+}
+
+// TestRewriteFirstFragment: the first fragment of a fragmented datagram
+// carries the UDP checksum of the whole datagram, which cannot be
+// recomputed from the fragment; the incremental update must match what the
+// whole rewritten datagram's checksum is.
+func TestRewriteFirstFragment(t *testing.T) {
+	payload := string(bytes.Repeat([]byte("0123456789abcdef"), 100))
+	whole := udpFrame(t, macA, macB, ipA, ipB, 5000, 6000, 7, payload)
+	wantWhole := udpFrame(t, macA, macB, ipA, net.IPv4(10, 42, 0, 12), 5000, 6000, 7, payload)
+	frag := firstFragment(whole, 1000)
+	rw, err := NewRewriter(nil, []string{"10.42.0.11=10.42.0.12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rw.Rewrite(frag) {
+		t.Fatal("Rewrite reported no change")
+	}
+	if got, want := binary.BigEndian.Uint16(frag[14+20+6:]), binary.BigEndian.Uint16(wantWhole[14+20+6:]); got != want {
+		t.Errorf("got UDP checksum %#04x in the first fragment, want the whole datagram's %#04x", got, want)
+	}
+	if sum := inetSum(frag[14 : 14+20]); sum != 0xffff && sum != 0 {
+		t.Errorf("IPv4 header checksum does not verify (sum %#04x)", sum)
+	}
+	pkt := gopacket.NewPacket(frag, layers.LayerTypeEthernet, gopacket.Default)
+	ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	if ip == nil || !ip.DstIP.Equal(net.IPv4(10, 42, 0, 12)) || ip.Flags&layers.IPv4MoreFragments == 0 {
+		t.Errorf("gopacket decodes the fragment as %v, want a first fragment to 10.42.0.12", ip)
+	}
+}
+
+// firstFragment cuts an IPv4 frame to its first fragment of n payload bytes.
+func firstFragment(frame []byte, n int) []byte {
+	ip := bytes.Clone(frame[14:])
+	f := append(bytes.Clone(frame[:14]), ip[:20+n]...)
+	h := f[14:]
+	binary.BigEndian.PutUint16(h[2:], uint16(20+n))
+	binary.BigEndian.PutUint16(h[6:], 0x2000) // more fragments, offset 0
+	binary.BigEndian.PutUint16(h[10:], 0)
+	binary.BigEndian.PutUint16(h[10:], ^inetSum(h[:20]))
+	return f
+}
+
+func inetSum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return uint16(s)
+}
+
+func TestNewRewriterErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		macs, ips []string
+	}{
+		{"mac-without-equals", []string{"52:54:00:12:34:0b"}, nil},
+		{"bad-mac", []string{"52:54:00:12:34=52:54:00:12:34:0c"}, nil},
+		{"mac-twice", []string{"02:00:00:00:00:01=02:00:00:00:00:02", "02:00:00:00:00:01=02:00:00:00:00:03"}, nil},
+		{"ipv6", nil, []string{"fe80::1=fe80::2"}},
+		{"bad-ip", nil, []string{"10.42.0=10.42.0.12"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewRewriter(tc.macs, tc.ips); !errors.Is(err, ErrRewrite) {
+				t.Errorf("NewRewriter(%q, %q) = %v, want ErrRewrite", tc.macs, tc.ips, err)
+			}
+		})
+	}
+}
+
+func TestRewriteLeavesOthersAlone(t *testing.T) {
+	rw, _ := NewRewriter([]string{"52:54:00:12:34:0b=52:54:00:12:34:0c"}, []string{"10.42.0.11=10.42.0.12"})
+	f := udpFrame(t, macA, macC, ipA, ipC, 1, 2, 3, "unrelated")
+	orig := bytes.Clone(f)
+	for _, b := range [][]byte{f, f[:13], f[:20], f[:30]} {
+		if rw.Rewrite(b) {
+			t.Errorf("Rewrite changed a frame (%d bytes) with none of the addresses", len(b))
+		}
+	}
+	if !bytes.Equal(f, orig) {
+		t.Error("frame modified")
+	}
+}
