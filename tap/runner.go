@@ -54,6 +54,11 @@ type Options struct {
 	// doubles from MinBackoff after each failed attempt and starts over
 	// after each successful attach; zero means 50ms and 2s.
 	MinBackoff, MaxBackoff time.Duration
+	// Optional makes Open return, instead of an error about the system (a
+	// missing privilege or device, an address in use), a Runner whose port
+	// stays down: it logs a warning, and OpenErr reports the error. Spec
+	// errors are returned as ever.
+	Optional bool
 }
 
 const (
@@ -91,8 +96,9 @@ func (o Options) withDefaults() (Options, error) {
 // unix), binds (udp, unixgram), joins the group (mcast) or checks the
 // address it will dial (tcp-dial, unix-dial). Every error names the port
 // and the address ("port "a": listen tcp 127.0.0.1:7001: bind: address
-// already in use"). The tap transport is reserved and returns an error
-// wrapping errors.ErrUnsupported.
+// already in use"). A tap port creates or opens its TAP device (see
+// OpenTAP; Linux only). With opts.Optional, a port that cannot be opened
+// stays down instead (see OpenErr).
 func (s Spec) Open(opts Options) (Runner, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -103,6 +109,16 @@ func (s Spec) Open(opts Options) (Runner, error) {
 	}
 	base := &runnerBase{spec: s, opts: opts, quit: make(chan struct{})}
 	base.log = opts.Logger.With("port", s.Name, "transport", string(s.Transport))
+	r, err := s.open(base)
+	if err != nil && opts.Optional {
+		return base.optionalOpen(err)
+	}
+	return r, err
+}
+
+// open binds what s's transport needs, for Open.
+func (s Spec) open(base *runnerBase) (Runner, error) {
+	opts := base.opts
 	wrap := func(err error) error { return fmt.Errorf("port %q: %w", s.Name, err) }
 	switch s.Transport {
 	case TCP:
@@ -148,6 +164,12 @@ func (s Spec) Open(opts Options) (Runner, error) {
 		}
 		base.spec.Address = c.LocalAddr().String()
 		return &datagramRunner{runnerBase: base, conn: c}, nil
+	case TAP:
+		r, err := openTAPRunner(base)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return r, nil
 	}
 	return nil, wrap(fmt.Errorf("transport %s: %w", s.Transport, errors.ErrUnsupported))
 }

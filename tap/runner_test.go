@@ -56,7 +56,7 @@ func TestOpenAddressInUse(t *testing.T) {
 		{"unix-live", tap.Spec{Name: "a", Transport: tap.Unix, Address: live}, "address already in use"},
 		{"unixgram-live", tap.Spec{Name: "a", Transport: tap.Unixgram, Address: liveGram, Peer: filepath.Join(dir, "p")}, "address already in use"},
 		{"unix-regular-file", tap.Spec{Name: "a", Transport: tap.Unix, Address: regular}, "not a socket"},
-		{"tap-reserved", tap.Spec{Name: "a", Transport: tap.TAP, Address: "tap0"}, "unsupported"},
+		{"tap-netns-missing", tap.Spec{Name: "a", Transport: tap.TAP, Address: "tap0", Options: map[string]string{"netns": "/nonexistent/netns"}}, "no such file or directory"},
 		{"invalid", tap.Spec{Name: "a", Transport: tap.TCP, Address: "nope"}, "host:port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ const (
 	UDP      Transport = "udp"       // hub binds the VM's remote address, sends to peer=
 	Unixgram Transport = "unixgram"  // unix datagram socket pair, sends to peer=
 	Mcast    Transport = "mcast"     // hub joins QEMU's multicast group on local=
-	TAP      Transport = "tap"       // host TAP device (reserved: parsed, not opened here)
+	TAP      Transport = "tap"       // host TAP device (Linux), optionally in a network namespace
 )
 
 // Transports lists every transport name in the order the help shows them.
@@ -323,9 +323,11 @@ func checkTapOption(k, v string) string {
 	case "mac":
 		if hw, err := net.ParseMAC(v); err != nil || len(hw) != 6 {
 			return "want a MAC address, such as 02:00:00:00:00:01"
+		} else if hw[0]&1 != 0 || hw.String() == "00:00:00:00:00:00" {
+			return "want a unicast MAC address, such as 02:00:00:00:00:01"
 		}
 	case "netns":
-		if v == "" || strings.ContainsRune(v, 0) {
+		if v == "" || v == "." || v == ".." || strings.ContainsRune(v, 0) {
 			return "want a network namespace name or path"
 		}
 	}

@@ -1,0 +1,267 @@
+//go:build linux
+
+package tap
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named network namespaces live, as `ip netns` keeps
+// them: each is a file bind-mounted onto a namespace.
+const NetnsDir = "/run/netns"
+
+// capsHint says how to run with the privileges namespaces need.
+const capsHint = "run as root or grant CAP_SYS_ADMIN and CAP_NET_ADMIN (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))"
+
+// namedNetns counts this process's users of each named namespace it opened,
+// so that a namespace a port created is deleted when its last user closes,
+// not under another port still in it.
+var namedNetns = struct {
+	sync.Mutex
+	m map[string]*netnsEntry
+}{m: map[string]*netnsEntry{}}
+
+type netnsEntry struct {
+	users   int
+	created bool
+}
+
+// netnsRef is one user's hold on a network namespace.
+type netnsRef struct {
+	spec    string         // as configured: a name or a path
+	name    string         // set for a named namespace (registered in namedNetns)
+	h       netns.NsHandle // open while the ref is held
+	created bool           // this process created the named namespace
+}
+
+// netnsPath says where a netns= value points: a path as given, a name under
+// NetnsDir. Names cannot be "." or "..": they would escape NetnsDir.
+func netnsPath(spec string) (path string, named bool, err error) {
+	if strings.Contains(spec, "/") {
+		return spec, false, nil
+	}
+	if spec == "" || spec == "." || spec == ".." {
+		return "", false, fmt.Errorf("netns %q: want a namespace name or a path", spec)
+	}
+	return filepath.Join(NetnsDir, spec), true, nil
+}
+
+// acquireNetns opens the namespace spec names. A missing named namespace is
+// created the way `ip netns add` does; a path is only ever opened.
+func acquireNetns(spec string) (*netnsRef, error) {
+	path, named, err := netnsPath(spec)
+	if err != nil {
+		return nil, err
+	}
+	if !named {
+		h, err := openNetns(path)
+		if err != nil {
+			return nil, err
+		}
+		return &netnsRef{spec: spec, h: h}, nil
+	}
+	namedNetns.Lock()
+	defer namedNetns.Unlock()
+	e := namedNetns.m[spec]
+	if e == nil {
+		e = &netnsEntry{}
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			if e.created, err = createNetns(spec, path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	h, err := openNetns(path)
+	if err != nil {
+		if e.created && e.users == 0 {
+			deleteNetns(path)
+		}
+		return nil, err
+	}
+	e.users++
+	namedNetns.m[spec] = e
+	return &netnsRef{spec: spec, name: spec, h: h, created: e.created}, nil
+}
+
+// release closes the ref's handle and, when it was the last user of a
+// namespace this process created, deletes the namespace. Processes still
+// inside it keep it alive, unnamed, as after `ip netns del`.
+func (r *netnsRef) release() error {
+	if r == nil {
+		return nil
+	}
+	r.h.Close()
+	if r.name == "" {
+		return nil
+	}
+	namedNetns.Lock()
+	defer namedNetns.Unlock()
+	e := namedNetns.m[r.name]
+	if e == nil {
+		return nil
+	}
+	e.users--
+	if e.users > 0 {
+		return nil
+	}
+	delete(namedNetns.m, r.name)
+	if !e.created {
+		return nil
+	}
+	if err := deleteNetns(filepath.Join(NetnsDir, r.name)); err != nil {
+		return fmt.Errorf("delete network namespace %q: %w", r.name, err)
+	}
+	return nil
+}
+
+// openNetns opens path and checks that it is a network namespace.
+func openNetns(path string) (netns.NsHandle, error) {
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		err = &fs.PathError{Op: "open network namespace", Path: path, Err: err}
+		if errors.Is(err, fs.ErrPermission) {
+			return h, fmt.Errorf("%w: %s", err, capsHint)
+		}
+		return h, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(h), &st); err != nil || st.Type != unix.NSFS_MAGIC {
+		h.Close()
+		return netns.None(), fmt.Errorf("%s is not a network namespace (a stale file? remove it, or `ip netns del` it)", path)
+	}
+	if t, err := unix.IoctlRetInt(int(h), unix.NS_GET_NSTYPE); err == nil && t != unix.CLONE_NEWNET {
+		h.Close()
+		return netns.None(), fmt.Errorf("%s is a namespace, but not a network namespace", path)
+	}
+	return h, nil
+}
+
+// createNetns creates the named namespace at path as `ip netns add` does:
+// NetnsDir becomes a shared mount point (so that the name is seen from other
+// mount namespaces), a new namespace is unshared on a locked thread and its
+// /proc file bind-mounted onto path. It reports false, with no error, when
+// another process created path first.
+func createNetns(name, path string) (bool, error) {
+	fail := func(err error) (bool, error) {
+		err = fmt.Errorf("create network namespace %q: %w", name, err)
+		if errors.Is(err, fs.ErrPermission) {
+			err = fmt.Errorf("%w: %s", err, capsHint)
+		}
+		return false, err
+	}
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := shareNetnsDir(); err != nil {
+		return fail(err)
+	}
+	err := onLockedThread(func() error {
+		h, err := netns.NewNamed(name) // unshares this thread
+		if err == nil {
+			h.Close()
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case err != nil:
+		// NewNamed leaves its placeholder file behind when the mount fails.
+		if st, serr := os.Lstat(path); serr == nil && st.Mode().IsRegular() && !isNsfs(path) {
+			os.Remove(path)
+		}
+		return fail(err)
+	}
+	return true, nil
+}
+
+// shareNetnsDir makes NetnsDir a mount point with shared propagation, as
+// iproute2 does before its first `ip netns add`.
+func shareNetnsDir() error {
+	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err = unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", NetnsDir, err)
+	}
+	return nil
+}
+
+func isNsfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// deleteNetns undoes createNetns for one namespace, as `ip netns del` does.
+func deleteNetns(path string) error {
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		return &fs.PathError{Op: "unmount", Path: path, Err: err}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// inNetns runs fn on an OS thread switched into ns and back. Whatever fn
+// opens there (a socket, /dev/net/tun) stays in ns after the switch back.
+func inNetns(ns netns.NsHandle, fn func() error) error {
+	return onLockedThread(func() error {
+		if err := netns.Set(ns); err != nil {
+			err = fmt.Errorf("enter network namespace: %w", err)
+			if errors.Is(err, fs.ErrPermission) {
+				err = fmt.Errorf("%w: %s", err, capsHint)
+			}
+			return err
+		}
+		return fn()
+	})
+}
+
+// onLockedThread runs fn on a fresh goroutine locked to its OS thread, and
+// returns that thread to the scheduler only if it is back in the network
+// namespace it started in. Otherwise the thread stays locked and ends with
+// the goroutine, so no other goroutine ever runs in the wrong namespace.
+func onLockedThread(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open this thread's network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		ferr := fn()
+		if cur, err := netns.Get(); err == nil {
+			same := cur.Equal(orig)
+			cur.Close()
+			if same {
+				runtime.UnlockOSThread()
+				errc <- ferr
+				return
+			}
+		}
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("return to the original network namespace: %w", err))
+			return // the thread stays locked and exits with this goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}

@@ -1,0 +1,518 @@
+//go:build linux
+
+package tap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync/atomic"
+
+	"github.com/songgao/water"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"l2hub/hub"
+)
+
+// TUNPath is the kernel's TUN/TAP clone device.
+const TUNPath = "/dev/net/tun"
+
+// tapReadMax is the longest frame a TAP device can hand over: the largest
+// MTU Linux allows (ETH_MAX_MTU, 65535) plus an Ethernet header and one
+// 802.1Q tag. ReadFrame reads with a buffer at least this long, so that a
+// frame is never cut short unseen.
+const tapReadMax = 65535 + 14 + 4
+
+// netAdminHint says how to get the privilege TAP devices and netlink need.
+const netAdminHint = "run as root or grant CAP_NET_ADMIN (setcap cap_net_admin+ep $(which l2hub))"
+
+// TAPConfig describes a host TAP device for OpenTAP.
+type TAPConfig struct {
+	// Name is the interface name (1-15 bytes). A persistent TAP device of
+	// that name (`ip tuntap add mode tap`) is opened; with none, one is
+	// created.
+	Name string
+	// MAC, when set, becomes the device's Ethernet address (unicast).
+	MAC net.HardwareAddr
+	// Addr, when valid, is an IPv4 address and prefix given to the device.
+	Addr netip.Prefix
+	// Netns is where the device lives: "" is the calling thread's network
+	// namespace; a name is NetnsDir/NAME, created if missing; a path (it
+	// holds a '/') is a namespace file such as /proc/PID/ns/net, never
+	// created.
+	Netns string
+	// MaxFrame is the largest frame in either direction; 0 means
+	// DefaultMaxFrame.
+	MaxFrame int
+}
+
+// TAPDevice is a host TAP interface (IFF_TAP, IFF_NO_PI) as a hub port:
+// the kernel's side of the wire. ReadFrame returns the Ethernet frames the
+// host sends out of the interface, WriteFrame delivers frames to the host
+// as if they had arrived on it.
+//
+// OpenTAP sets the device up; Close undoes it all. A device OpenTAP created
+// disappears (it is not persistent), and so does a namespace it created once
+// no other port of this process uses it. A device that existed before is
+// left as it was found: the address OpenTAP added is removed, its MAC
+// restored and it is set down again if OpenTAP brought it up.
+//
+// ReadFrame returns a frame longer than buf or than the maximum frame as a
+// *hub.FrameError (DropOversize). WriteFrame refuses a frame outside
+// 1..maximum with an error wrapping hub.ErrFrameTooLarge, and reports as a
+// *hub.FrameError, the device remaining usable, a runt (DropRunt), a frame
+// sent while the host has the interface down (DropDown) and any other frame
+// the kernel refuses (DropWrite, wrapping the system error). A device
+// deleted under the hub (`ip link del`) is a fatal read or write error.
+type TAPDevice struct {
+	name     string
+	desc     string
+	mac      net.HardwareAddr
+	maxFrame int
+	f        *os.File // non-blocking, in the runtime's poller: Close unblocks Read
+	index    int
+	nl       *netlink.Handle // in the device's namespace
+	ns       *netnsRef       // nil: the caller's namespace
+	undo     tapUndo
+	rbuf     []byte // the reader's own buffer when the caller's is short
+	closed   atomic.Bool
+}
+
+var _ hub.PortIO = (*TAPDevice)(nil)
+
+// tapUndo is what Close must undo on a device that existed before.
+type tapUndo struct {
+	existed bool
+	mac     net.HardwareAddr // the MAC to restore, or nil
+	addr    *netlink.Addr    // the address to remove, or nil
+	down    bool             // set the link down again
+}
+
+// OpenTAP creates or opens the TAP device cfg names, in cfg.Netns, and gives
+// it cfg.MAC and cfg.Addr and brings it up. Errors say what is missing and
+// how to grant it (CAP_NET_ADMIN, /dev/net/tun, CAP_SYS_ADMIN for a
+// namespace). Without Netns the device is made in the calling thread's
+// network namespace.
+func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
+	if why := checkAddr(ifaceName, cfg.Name); why != "" {
+		return nil, fmt.Errorf("TAP device %q: %s", cfg.Name, why)
+	}
+	if cfg.MAC != nil && (len(cfg.MAC) != 6 || cfg.MAC[0]&1 != 0 || bytes.Equal(cfg.MAC, make([]byte, 6))) {
+		return nil, fmt.Errorf("TAP device %s: MAC %v: want a unicast Ethernet address", cfg.Name, cfg.MAC)
+	}
+	if cfg.Addr.IsValid() && !cfg.Addr.Addr().Is4() {
+		return nil, fmt.Errorf("TAP device %s: address %v: want IPv4", cfg.Name, cfg.Addr)
+	}
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	if cfg.MaxFrame < MinFrame || cfg.MaxFrame > MaxFrameLimit {
+		return nil, fmt.Errorf("TAP device %s: maximum frame %d outside %d..%d", cfg.Name, cfg.MaxFrame, MinFrame, MaxFrameLimit)
+	}
+	d := &TAPDevice{name: cfg.Name, maxFrame: cfg.MaxFrame}
+	defer func() {
+		if err != nil {
+			d.teardown()
+			err = fmt.Errorf("TAP device %s%s: %w", cfg.Name, inNetnsText(cfg.Netns), err)
+		}
+	}()
+
+	nsh := netns.None()
+	if cfg.Netns != "" {
+		if d.ns, err = acquireNetns(cfg.Netns); err != nil {
+			return nil, err
+		}
+		nsh = d.ns.h
+	}
+	if d.nl, err = netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE); err != nil {
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	if d.ns != nil && d.ns.created {
+		// Unlike `ip netns add`, give programs run in the new namespace a
+		// working loopback.
+		if lo, err := d.nl.LinkByName("lo"); err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
+			if err := d.nl.LinkSetUp(lo); err != nil {
+				return nil, netAdminError("set lo up in the new namespace", err)
+			}
+		}
+	}
+	wcfg := water.Config{DeviceType: water.TAP}
+	wcfg.Name = cfg.Name
+	old, err := d.nl.LinkByName(cfg.Name)
+	var notFound netlink.LinkNotFoundError
+	switch {
+	case err == nil:
+		tt, err := reusableTAP(old)
+		if err != nil {
+			return nil, err
+		}
+		d.undo.existed = true
+		wcfg.Persist = true // water would otherwise clear the flag, and the device would vanish on Close
+		wcfg.MultiQueue = tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0
+	case errors.As(err, &notFound):
+	default:
+		return nil, fmt.Errorf("look up the interface: %w", err)
+	}
+
+	create := func() error {
+		ifc, err := water.New(wcfg)
+		if err != nil {
+			return tunError(err)
+		}
+		f, ok := ifc.ReadWriteCloser.(*os.File)
+		if !ok {
+			ifc.Close()
+			return fmt.Errorf("water returned a %T, want an *os.File", ifc.ReadWriteCloser)
+		}
+		d.f = f
+		return nil
+	}
+	if d.ns != nil {
+		err = inNetns(d.ns.h, create)
+	} else {
+		err = create()
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	link, err := d.nl.LinkByName(cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("look up the new interface: %w", err)
+	}
+	attrs := link.Attrs()
+	d.index = attrs.Index
+	d.mac = slices.Clone(attrs.HardwareAddr)
+	if cfg.MAC != nil && !bytes.Equal(attrs.HardwareAddr, cfg.MAC) {
+		if err := d.nl.LinkSetHardwareAddr(link, cfg.MAC); err != nil {
+			return nil, netAdminError("set MAC "+cfg.MAC.String(), err)
+		}
+		if d.undo.existed {
+			d.undo.mac = slices.Clone(attrs.HardwareAddr)
+		}
+		d.mac = slices.Clone(cfg.MAC)
+	}
+	if cfg.Addr.IsValid() {
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.Addr.Addr().AsSlice(), Mask: net.CIDRMask(cfg.Addr.Bits(), 32)}}
+		switch err := d.nl.AddrAdd(link, a); {
+		case err == nil:
+			if d.undo.existed {
+				d.undo.addr = a
+			}
+		case errors.Is(err, unix.EEXIST): // it was there before: leave it
+		default:
+			return nil, netAdminError("add address "+cfg.Addr.String(), err)
+		}
+	}
+	if attrs.Flags&net.FlagUp == 0 {
+		if err := d.nl.LinkSetUp(link); err != nil {
+			return nil, netAdminError("set the link up", err)
+		}
+		d.undo.down = d.undo.existed
+	}
+
+	d.desc = "tap " + cfg.Name + inNetnsText(cfg.Netns) + " " + d.mac.String()
+	if cfg.Addr.IsValid() {
+		d.desc += " " + cfg.Addr.String()
+	}
+	return d, nil
+}
+
+func inNetnsText(ns string) string {
+	if ns == "" {
+		return ""
+	}
+	return " in netns " + ns
+}
+
+// reusableTAP checks that an existing interface is a TAP device this
+// process can attach to.
+func reusableTAP(l netlink.Link) (*netlink.Tuntap, error) {
+	tt, ok := l.(*netlink.Tuntap)
+	if !ok {
+		return nil, fmt.Errorf("the interface exists and is not a TAP device (its type is %q): choose another name", l.Type())
+	}
+	if tt.Mode == netlink.TUNTAP_MODE_TUN {
+		return nil, errors.New("the interface is a TUN device (IP packets); the hub needs a TAP device (Ethernet frames): choose another name or `ip tuntap del` it")
+	}
+	if tt.NonPersist || (tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0 && tt.Queues > 0) {
+		return nil, errors.New("the TAP device is in use by another program (QEMU?): a TAP device has one user at a time")
+	}
+	return tt, nil
+}
+
+// tunError explains a failure to open /dev/net/tun or to attach to a
+// device through it (water reports the latter as an ioctl error).
+func tunError(err error) error {
+	var se *os.SyscallError
+	if !errors.As(err, &se) || se.Syscall != "ioctl" {
+		err = &fs.PathError{Op: "open", Path: TUNPath, Err: err}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: %s missing: load the tun module (modprobe tun)", err, TUNPath)
+		case errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
+			return fmt.Errorf("%w: the tun driver is not loaded: modprobe tun", err)
+		case errors.Is(err, fs.ErrPermission):
+			return fmt.Errorf("%w: run as root, or grant CAP_NET_ADMIN (setcap cap_net_admin+ep $(which l2hub)) and make %s accessible (it is normally mode 0666)", err, TUNPath)
+		}
+		return err
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("create TAP device: %w: %s", err, netAdminHint)
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("attach to TAP device: %w: another program (QEMU?) has it open", err)
+	}
+	return fmt.Errorf("create TAP device: %w", err)
+}
+
+// netAdminError wraps a failed netlink change with how to allow it.
+func netAdminError(what string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%s: %w: %s", what, err, netAdminHint)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Name returns the interface name.
+func (d *TAPDevice) Name() string { return d.name }
+
+// MAC returns the device's Ethernet address, as set by OpenTAP.
+func (d *TAPDevice) MAC() net.HardwareAddr { return slices.Clone(d.mac) }
+
+// Describe says what the device is ("tap l2h0 in netns lab
+// 02:1a:2b:3c:4d:5e 10.42.0.1/24").
+func (d *TAPDevice) Describe() string { return d.desc }
+
+// ReadFrame reads the next frame the host sends out of the interface into
+// buf and returns its length.
+func (d *TAPDevice) ReadFrame(buf []byte) (int, error) {
+	if d.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	b := buf
+	if len(b) < tapReadMax {
+		if d.rbuf == nil {
+			d.rbuf = make([]byte, tapReadMax)
+		}
+		b = d.rbuf
+	}
+	n, err := d.f.Read(b)
+	if err != nil {
+		return 0, d.ioError("read", err)
+	}
+	switch {
+	case n > len(buf) || n > d.maxFrame:
+		return 0, &hub.FrameError{Reason: hub.DropOversize, Len: n}
+	case n < MinFrame:
+		return 0, &hub.FrameError{Reason: hub.DropRunt, Len: n}
+	}
+	if &b[0] != &buf[0] {
+		copy(buf, b[:n])
+	}
+	return n, nil
+}
+
+// WriteFrame hands frame to the host as received on the interface. It does
+// not retain frame.
+func (d *TAPDevice) WriteFrame(frame []byte) error {
+	if d.closed.Load() {
+		return net.ErrClosed
+	}
+	n := len(frame)
+	switch {
+	case n == 0 || n > d.maxFrame:
+		return fmt.Errorf("%s: write %d-byte frame: %w", d.desc, n, hub.ErrFrameTooLarge)
+	case n < MinFrame:
+		return &hub.FrameError{Reason: hub.DropRunt, Len: n}
+	}
+	if _, err := d.f.Write(frame); err != nil {
+		reason := hub.DropWrite
+		switch err = d.ioError("write", err); {
+		case errors.Is(err, net.ErrClosed), errors.Is(err, errDeviceGone):
+			return err
+		case errors.Is(err, unix.EIO): // the host set the interface down
+			reason = hub.DropDown
+		}
+		return fmt.Errorf("%s: write: %w (%w)", d.desc, &hub.FrameError{Reason: reason, Len: n}, err)
+	}
+	return nil
+}
+
+// errDeviceGone marks the error of a device deleted under the hub.
+var errDeviceGone = errors.New("the interface was deleted")
+
+func (d *TAPDevice) ioError(op string, err error) error {
+	switch {
+	case d.closed.Load() || errors.Is(err, os.ErrClosed):
+		return net.ErrClosed
+	case errors.Is(err, unix.EBADFD) || d.detached():
+		return fmt.Errorf("%s: %s: %w (%w)", d.desc, op, err, errDeviceGone)
+	}
+	return fmt.Errorf("%s: %s: %w", d.desc, op, err)
+}
+
+// detached reports whether the device behind d's file is gone: the kernel
+// then fails TUNGETIFF with EBADFD (and the poller may report the read as
+// "not pollable" rather than pass EBADFD on).
+func (d *TAPDevice) detached() bool {
+	rc, err := d.f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var ierr error
+	err = rc.Control(func(fd uintptr) {
+		var ifr *unix.Ifreq
+		if ifr, ierr = unix.NewIfreq(""); ierr == nil {
+			ierr = unix.IoctlIfreq(int(fd), unix.TUNGETIFF, ifr)
+		}
+	})
+	return err == nil && errors.Is(ierr, unix.EBADFD)
+}
+
+// Close closes the device, unblocking a pending ReadFrame, and undoes what
+// OpenTAP did (see the type's documentation). Calls after the first return
+// net.ErrClosed.
+func (d *TAPDevice) Close() error {
+	if !d.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	if err := d.teardown(); err != nil {
+		return fmt.Errorf("%s: close: %w", d.desc, err)
+	}
+	return nil
+}
+
+// teardown releases whatever OpenTAP got as far as acquiring.
+func (d *TAPDevice) teardown() error {
+	var errs []error
+	if d.f != nil {
+		// The last close of a non-persistent device deletes it.
+		errs = append(errs, d.f.Close())
+	}
+	if d.nl != nil {
+		if d.undo.existed && d.index != 0 {
+			errs = append(errs, d.restore())
+		}
+		d.nl.Close()
+	}
+	errs = append(errs, d.ns.release())
+	return errors.Join(errs...)
+}
+
+// restore puts a device that existed before back the way it was found.
+func (d *TAPDevice) restore() error {
+	link, err := d.nl.LinkByIndex(d.index)
+	if err != nil {
+		return fmt.Errorf("restore the interface: %w", err)
+	}
+	var errs []error
+	if a := d.undo.addr; a != nil {
+		if err := d.nl.AddrDel(link, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			errs = append(errs, fmt.Errorf("remove address %s: %w", a.IPNet, err))
+		}
+	}
+	if d.undo.mac != nil {
+		if err := d.nl.LinkSetHardwareAddr(link, d.undo.mac); err != nil {
+			errs = append(errs, fmt.Errorf("restore MAC %s: %w", d.undo.mac, err))
+		}
+	}
+	if d.undo.down {
+		if err := d.nl.LinkSetDown(link); err != nil {
+			errs = append(errs, fmt.Errorf("set the link down: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openTAPRunner opens the TAP device a tap spec describes.
+func openTAPRunner(b *runnerBase) (Runner, error) {
+	s := b.spec
+	cfg := TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, MAC: DefaultTAPMAC(s.Name)}
+	if m, ok := s.Options["mac"]; ok {
+		hw, err := net.ParseMAC(m)
+		if err != nil {
+			return nil, err
+		}
+		cfg.MAC = hw
+	}
+	if ip, ok := s.Options["ip"]; ok {
+		p, err := netip.ParsePrefix(ip)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Addr = p
+	}
+	dev, err := OpenTAP(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := maps.Clone(s.Options)
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	opts["mac"] = dev.MAC().String()
+	b.spec.Options = opts
+	return &tapRunner{runnerBase: b, dev: dev}, nil
+}
+
+// tapRunner attaches a TAP device once and holds it until ctx ends or the
+// hub lets go of it; then the device is closed and undone.
+type tapRunner struct {
+	*runnerBase
+	dev *TAPDevice
+}
+
+var _ Runner = (*tapRunner)(nil)
+
+func (r *tapRunner) Run(ctx context.Context, a Attacher) error {
+	ctx, cancel, err := r.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if ctx.Err() != nil {
+		r.closeDev()
+		return nil
+	}
+	done, err := a.Attach(r.spec.Name, r.dev)
+	if err != nil {
+		r.closeDev()
+		return r.attachErr(ctx, err)
+	}
+	r.log.Info("attached", "device", r.dev.Describe())
+	select {
+	case <-done:
+		if ctx.Err() == nil {
+			r.log.Warn("hub let go of the TAP device; the port stays down", "device", r.dev.Describe())
+		}
+	case <-ctx.Done():
+		r.closeDev()
+		<-done
+	}
+	return nil
+}
+
+// closeDev closes the device, logging what could not be undone.
+func (r *tapRunner) closeDev() {
+	if err := r.dev.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		r.log.Warn("closing the TAP device", "err", err)
+	}
+}
+
+func (r *tapRunner) Close() error {
+	r.signalQuit()
+	if err := r.dev.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("port %q: %w", r.spec.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+//go:build linux
+
+package tap
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Each way /dev/net/tun can fail says what is missing and how to fix it.
+func TestTUNError(t *testing.T) {
+	ioctl := func(e unix.Errno) error { return os.NewSyscallError("ioctl", e) }
+	for _, tc := range []struct {
+		name   string
+		err    error
+		want   []string
+		wantIs error
+	}{
+		{"tun-missing", unix.ENOENT, []string{"open /dev/net/tun", "missing", "modprobe tun"}, fs.ErrNotExist},
+		{"driver-not-loaded", unix.ENODEV, []string{"open /dev/net/tun", "modprobe tun"}, unix.ENODEV},
+		{"tun-not-accessible", unix.EACCES, []string{"open /dev/net/tun", "run as root", "setcap cap_net_admin+ep", "0666"}, fs.ErrPermission},
+		{"no-cap-net-admin", ioctl(unix.EPERM), []string{"create TAP device", "CAP_NET_ADMIN", "setcap cap_net_admin+ep"}, fs.ErrPermission},
+		{"busy", ioctl(unix.EBUSY), []string{"another program"}, unix.EBUSY},
+		{"other-ioctl", ioctl(unix.EINVAL), []string{"create TAP device", "invalid argument"}, unix.EINVAL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tunError(tc.err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("tunError(%v) = %q, want it to say %q", tc.err, err, w)
+				}
+			}
+			if !errors.Is(err, tc.wantIs) {
+				t.Errorf("errors.Is(tunError(%v), %v) = false, want true", tc.err, tc.wantIs)
+			}
+		})
+	}
+}
+
+func TestNetnsPath(t *testing.T) {
+	for _, tc := range []struct {
+		spec      string
+		wantPath  string
+		wantNamed bool
+		wantErr   bool
+	}{
+		{"lab", "/run/netns/lab", true, false},
+		{"/proc/1/ns/net", "/proc/1/ns/net", false, false},
+		{"./lab", "./lab", false, false},
+		{"", "", false, true},
+		{".", "", false, true},
+		{"..", "", false, true},
+	} {
+		path, named, err := netnsPath(tc.spec)
+		if path != tc.wantPath || named != tc.wantNamed || (err != nil) != tc.wantErr {
+			t.Errorf("netnsPath(%q) = %q, %v, %v; want %q, %v, error %v", tc.spec, path, named, err, tc.wantPath, tc.wantNamed, tc.wantErr)
+		}
+	}
+}
