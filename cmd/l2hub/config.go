@@ -35,9 +35,10 @@ type Config struct {
 	ControlToken string        `yaml:"control_token"`
 	Policy       string        `yaml:"policy"` // policy file, relative to the config file
 	Capture      CaptureConfig `yaml:"capture"`
-	Check        string        `yaml:"check"` // live conformance profile, e.g. nexus-v1
-	Peers        []string      `yaml:"peers"` // virtual DSoftBus nodes to attach: node-a, node-b
-	Probe        string        `yaml:"probe"` // a hostile variant for the (single) virtual node
+	Check        string        `yaml:"check"`    // live conformance profile, e.g. nexus-v1
+	Peers        []string      `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Probe        string        `yaml:"probe"`    // a hostile variant for the (single) virtual node
+	Optional     bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
 	Ports        []tap.Spec    `yaml:"ports"`
 
 	source string        // the file it came from, for messages

@@ -38,6 +38,7 @@ type serveFlags struct {
 	policy       string
 	peers        []string
 	probe        string
+	optional     bool
 	faults       filter.Flags
 	capture      CaptureConfig
 }
@@ -60,6 +61,7 @@ A port is NAME=TRANSPORT:ADDRESS[,key=value...]:
   d=udp:127.0.0.1:7003,peer=127.0.0.1:7103  QEMU dgram: hub binds 7003 and sends to the VM on 7103
   e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
   m=mcast:230.0.0.1:37021,local=127.0.0.1   hub joins QEMU's socket,mcast= group as one more member
+  t=tap:l2h0,ip=10.42.0.1/24                host TAP interface (root or CAP_NET_ADMIN; mac=, netns=)
 
 Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 (--loss a->b=5%, --delay a<->b=20ms±5ms, ...); every decision is seeded
@@ -91,6 +93,7 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT", or "off" (default `+defaultControlPath()+`)`)
 	fl.StringVar(&f.controlToken, "control-token", "", "bearer token the control API requires (needed for a non-loopback TCP address)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.BoolVar(&f.optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
 	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
 	fl.StringArrayVar(&f.peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
 	fl.StringVar(&f.probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+probeNames())
@@ -159,6 +162,9 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	}
 	if changed("probe") {
 		cfg.Probe = f.probe
+	}
+	if changed("optional") {
+		cfg.Optional = f.optional
 	}
 	if changed("capture") {
 		cfg.Capture.File = f.capture.File
@@ -361,9 +367,13 @@ func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
 	for _, p := range sess.peers {
 		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.role, p.role, p.node.Host.Addr(), p.node.Host.MAC())
 	}
-	specs := make([]tap.Spec, len(sess.runners))
-	for i, r := range sess.runners {
-		specs[i] = r.Spec()
+	var specs []tap.Spec
+	for _, r := range sess.runners {
+		if err := tap.OpenErr(r); err != nil {
+			fmt.Fprintf(w, "\nport %s: down: %v\n", r.Spec().Name, err)
+			continue
+		}
+		specs = append(specs, r.Spec())
 	}
 	writeQEMUArgs(w, specs, "n0")
 }
@@ -374,7 +384,9 @@ func writeQEMUArgs(w io.Writer, specs []tap.Spec, id string) {
 		fmt.Fprintf(w, "\nport %s (%s):\n", s.Name, describeSpec(s))
 		args := s.QEMUArgs(id)
 		if len(args) == 0 {
-			fmt.Fprintln(w, "  (not a QEMU back end)")
+			if note := s.HostNote(); note != "" {
+				fmt.Fprintf(w, "  %s\n", note)
+			}
 			continue
 		}
 		fmt.Fprintf(w, "  -netdev %s\n", args[0])

@@ -490,3 +490,15 @@ func TestPeerAndProbeValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionalPortStaysDown(t *testing.T) {
+	bad := "t=tap:l2tnone0,netns=" + filepath.Join(t.TempDir(), "no-such-ns")
+	err := run(context.Background(), []string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--port", bad}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("a port that cannot open started without --optional")
+	}
+	s := startServe(t, "serve", "--control", "off", "--optional", "--port", "a=tcp:127.0.0.1:0", "--port", bad)
+	if out := s.stdout.String(); !strings.Contains(out, "port t: down: ") || !strings.Contains(out, "port a (tcp") {
+		t.Errorf("banner does not show t down and a up:\n%s", out)
+	}
+}

@@ -72,7 +72,7 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 		observers = append(observers, s.capture)
 	}
 	for _, spec := range cfg.Ports {
-		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log})
+		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
 		if err != nil {
 			return nil, err
 		}
