@@ -4,8 +4,8 @@
 // tests, the port spec syntax users write ("a=tcp:127.0.0.1:7001") and the
 // runners that keep a port's transport going (accept, dial and redial, bind).
 //
-// Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn] and
-// [PipeEnd]. The framing is symmetric, so the same types serve the VM side
+// Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn],
+// [TAPDevice] (a host interface, Linux) and [PipeEnd]. The framing is symmetric, so the same types serve the VM side
 // of tests and load generators ([DialStream], [JoinMcastLikeQEMU]).
 //
 // Untrusted input is bounded: a stream's length prefix is checked against the
