@@ -17,9 +17,10 @@ import (
 
 // Client talks to a hub's control API.
 type Client struct {
-	http  *http.Client
-	base  string
-	token string
+	http   *http.Client
+	stream *http.Client // no overall timeout: an injection lasts as long as its capture
+	base   string
+	token  string
 }
 
 // NewClient returns a client for addr ("unix:PATH", a bare path, or "tcp:HOST:PORT").
@@ -31,10 +32,19 @@ func NewClient(addr, token string) *Client {
 			return d.DialContext(ctx, network, address)
 		},
 	}
-	return &Client{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: "http://l2hub", token: token}
+	return &Client{
+		http:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		stream: &http.Client{Transport: tr},
+		base:   "http://l2hub",
+		token:  token,
+	}
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	return c.doWith(ctx, c.http, method, path, body, out)
+}
+
+func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
@@ -42,7 +52,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("control API: %w", err)
 	}
@@ -112,6 +122,16 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 		state = "up"
 	}
 	return c.do(ctx, "POST", "/v1/links/"+url.PathEscape(port)+"/"+state, nil, nil)
+}
+
+// Inject streams frames to the named port's peer: frames is an injection
+// stream (see AppendInjectFrame), read until EOF, and each frame goes to the
+// hub as soon as it is read, so the caller paces them by when it makes them
+// readable (an io.Pipe). There is no overall timeout; cancel ctx to stop.
+func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (InjectResponse, error) {
+	var out InjectResponse
+	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), frames, &out)
+	return out, err
 }
 
 // Metrics returns the Prometheus exposition text.

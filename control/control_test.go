@@ -1,13 +1,16 @@
 package control_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,6 +24,7 @@ type fakeTarget struct {
 	policy     string
 	partitions map[string][][]string
 	down       map[string]bool
+	injected   chan []byte // frames given to Inject, for port "a"
 }
 
 func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
@@ -60,9 +64,17 @@ func (f *fakeTarget) SetLink(_ context.Context, port string, up bool) error {
 	return nil
 }
 
+func (f *fakeTarget) Inject(_ context.Context, port string, frame []byte) error {
+	if port != "a" {
+		return fmt.Errorf("inject into %q: %w", port, hub.ErrNoPort)
+	}
+	f.injected <- bytes.Clone(frame)
+	return nil
+}
+
 func serve(t *testing.T, token string) (*fakeTarget, string) {
 	t.Helper()
-	target := &fakeTarget{policy: "good-1", partitions: map[string][][]string{}, down: map[string]bool{}}
+	target := &fakeTarget{policy: "good-1", partitions: map[string][][]string{}, down: map[string]bool{}, injected: make(chan []byte, 16)}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(control.NewCollector(target.Ports, func() []control.RuleCounter {
 		return []control.RuleCounter{{Rule: "loss-a", Counter: "dropped", Value: 3}}
@@ -171,5 +183,75 @@ func TestListenRefusesLiveSocket(t *testing.T) {
 	_, path := serve(t, "")
 	if _, err := control.Listen(path, ""); err == nil || !strings.Contains(err.Error(), "another l2hub") {
 		t.Errorf("Listen on a live socket: got %v, want a refusal", err)
+	}
+}
+
+func TestInject(t *testing.T) {
+	frame := func(n int, fill byte) []byte { return bytes.Repeat([]byte{fill}, n) }
+	stream := func(frames ...[]byte) []byte {
+		var b []byte
+		for _, f := range frames {
+			b = control.AppendInjectFrame(b, f)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name   string
+		port   string
+		body   []byte
+		frames int    // frames the target must have got
+		errMsg string // "" for success
+	}{
+		{"three-frames", "a", stream(frame(60, 1), frame(1514, 2), frame(14, 3)), 3, ""},
+		{"empty-stream", "a", nil, 0, ""},
+		{"length-too-large", "a", append(stream(frame(60, 1), frame(60, 2)), 0xff, 0xff, 0xff, 0xff), 2, "frame 3: length 4294967295 is outside 14..69632"},
+		{"runt", "a", stream(frame(60, 1), frame(13, 2)), 1, "frame 2: length 13 is outside"},
+		{"cut-in-a-frame", "a", stream(frame(60, 1), frame(100, 2))[:64+4+40], 1, "frame 2: the stream ends 40 bytes into a 100-byte frame"},
+		{"cut-in-a-prefix", "a", stream(frame(60, 1), frame(60, 2))[:64+2], 1, "ends inside a length prefix"},
+		{"unknown-port", "zz", stream(frame(60, 1)), 0, "no such port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, path := serve(t, "")
+			res, err := control.NewClient(path, "").Inject(context.Background(), tc.port, bytes.NewReader(tc.body))
+			if tc.errMsg == "" && (err != nil || res.Frames != tc.frames) {
+				t.Fatalf("Inject = %+v, %v; want %d frames", res, err, tc.frames)
+			}
+			if tc.errMsg != "" && (err == nil || !strings.Contains(err.Error(), tc.errMsg)) {
+				t.Fatalf("Inject error = %v, want one containing %q", err, tc.errMsg)
+			}
+			if got := len(target.injected); got != tc.frames {
+				t.Errorf("target got %d frames, want %d", got, tc.frames)
+			}
+		})
+	}
+}
+
+// TestInjectStreams checks that frames reach the target as they are
+// written, not when the request ends: that is what lets a client pace them.
+func TestInjectStreams(t *testing.T) {
+	target, path := serve(t, "")
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := control.NewClient(path, "").Inject(context.Background(), "a", pr)
+		done <- err
+	}()
+	for i := range 3 {
+		want := bytes.Repeat([]byte{byte(i)}, 60)
+		if _, err := pw.Write(control.AppendInjectFrame(nil, want)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-target.injected:
+			if !bytes.Equal(got, want) {
+				t.Fatalf("frame %d: got % x, want % x", i+1, got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("frame %d did not reach the target while the request was open", i+1)
+		}
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,8 +1,10 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,10 @@ import (
 // MaxPolicyBytes bounds a policy upload; a policy file is a few kilobytes.
 const MaxPolicyBytes = 1 << 20
 
+// MaxInjectFrame bounds one frame of an injection stream: QEMU's own
+// receive limit, the largest frame a hub port ever carries.
+const MaxInjectFrame = hub.DefaultMaxFrame
+
 // Target is what the API drives: the running hub and its policy. The command
 // implements it; every method is safe for concurrent use.
 type Target interface {
@@ -37,6 +43,9 @@ type Target interface {
 	StartPartition(ctx context.Context, name string, groups [][]string) error
 	HealPartition(ctx context.Context, name string) error
 	SetLink(ctx context.Context, port string, up bool) error
+	// Inject sends frame to the named port's peer, as if the hub had
+	// forwarded it there. It must not retain frame.
+	Inject(ctx context.Context, port string, frame []byte) error
 }
 
 // A UserError is a request the target refused as invalid (bad policy, unknown
@@ -58,6 +67,13 @@ type Server struct {
 type PartitionRequest struct {
 	Name   string     `json:"name"`
 	Groups [][]string `json:"groups"`
+}
+
+// InjectResponse is the answer to POST /v1/inject/{port}.
+type InjectResponse struct {
+	Port   string `json:"port"`
+	Frames int    `json:"frames"`
+	Bytes  int64  `json:"bytes"`
 }
 
 // ErrorResponse is the body of every non-2xx answer.
@@ -117,10 +133,69 @@ func (s *Server) Handler() http.Handler {
 		}
 		return map[string]string{"status": "link " + state, "port": port}, nil
 	}))
+	mux.HandleFunc("POST /v1/inject/{port}", s.json(func(r *http.Request) (any, error) {
+		return s.inject(r.Context(), r.PathValue("port"), r.Body)
+	}))
 	if s.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	}
 	return s.auth(mux)
+}
+
+// inject hands each frame of an injection stream to the target as it
+// arrives: the body is a sequence of frames, each preceded by its length as a
+// 4-byte big-endian integer (the framing of QEMU's stream back end), so a
+// client paces frames by when it writes them. A length outside
+// [hub.EthHeaderLen, MaxInjectFrame] or a stream cut inside a frame ends the
+// request; the frames before it have been sent.
+func (s *Server) inject(ctx context.Context, port string, body io.Reader) (any, error) {
+	res := InjectResponse{Port: port}
+	br := bufio.NewReaderSize(body, 64<<10)
+	var hdr [4]byte
+	var buf []byte
+	fail := func(err error) error {
+		return &UserError{fmt.Errorf("inject into %q: frame %d: %w (%d frames sent before it)", port, res.Frames+1, err, res.Frames)}
+	}
+	for {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			switch {
+			case err == io.EOF:
+				return res, nil
+			case err == io.ErrUnexpectedEOF:
+				return nil, fail(errors.New("the stream ends inside a length prefix"))
+			}
+			return nil, fail(fmt.Errorf("read: %w", err))
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n < hub.EthHeaderLen || n > MaxInjectFrame {
+			return nil, fail(fmt.Errorf("length %d is outside %d..%d bytes", n, hub.EthHeaderLen, MaxInjectFrame))
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if got, err := io.ReadFull(br, buf); err != nil {
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				return nil, fail(fmt.Errorf("the stream ends %d bytes into a %d-byte frame", got, n))
+			}
+			return nil, fail(fmt.Errorf("read: %w", err))
+		}
+		if err := s.Target.Inject(ctx, port, buf); err != nil {
+			if errors.Is(err, hub.ErrNoPort) || errors.Is(err, hub.ErrFrameTooLarge) {
+				return nil, fail(err)
+			}
+			return nil, fmt.Errorf("inject into %q: frame %d: %w", port, res.Frames+1, err)
+		}
+		res.Frames++
+		res.Bytes += int64(n)
+	}
+}
+
+// AppendInjectFrame appends frame to dst as one record of an injection
+// stream: its length as a 4-byte big-endian integer, then the bytes.
+func AppendInjectFrame(dst, frame []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(frame)))
+	return append(dst, frame...)
 }
 
 func (s *Server) auth(next http.Handler) http.Handler {

@@ -48,7 +48,7 @@ const (
 	ownerOnly   = "only input with it"
 	ownerTiming = "timing"
 	ownerCount  = "most copies"
-	ownerFirst  = "guess (first input)"
+	ownerFirst  = "guess: nothing tells the inputs apart"
 	ownerLate   = "first seen (after the sampled start)"
 )
 
@@ -151,6 +151,7 @@ func (s *sampler) infer(chans []int) map[[6]byte]owner {
 			s.vote(x, y, votes)
 		}
 	}
+	var undecided [][6]byte
 	for _, mac := range s.macs {
 		in := copies[mac]
 		if len(in) == 0 {
@@ -170,14 +171,38 @@ func (s *sampler) infer(chans []int) map[[6]byte]owner {
 			out[mac] = owner{ch: ch, how: ownerCount}
 			continue
 		}
+		undecided = append(undecided, mac)
+	}
+	// Nothing tells these apart (one-way traffic, or clocks that hide the
+	// latency): give each to an input holding it that owns nothing yet, since
+	// every per-VM input is a VM that sent something, else the first.
+	for _, mac := range undecided {
+		in := copies[mac]
+		pick := -1
 		for _, ch := range chans {
-			if in[ch] > 0 {
-				out[mac] = owner{ch: ch, how: ownerFirst}
+			if in[ch] == 0 {
+				continue
+			}
+			if pick < 0 {
+				pick = ch
+			}
+			if !owns(out, ch) {
+				pick = ch
 				break
 			}
 		}
+		out[mac] = owner{ch: pick, how: ownerFirst}
 	}
 	return out
+}
+
+func owns(m map[[6]byte]owner, ch int) bool {
+	for _, o := range m {
+		if o.ch == ch {
+			return true
+		}
+	}
+	return false
 }
 
 // best returns the channel with the strictly highest score.

@@ -219,16 +219,24 @@ func (r *Replayer) planPorts(macs [][6]byte, vm []int) {
 		}
 		add(r.chans[o.ch].name, r.chans[o.ch].desc)
 	}
+	// Every per-VM input is a VM that was on the segment: its port exists,
+	// and floods reach it, whether or not it sent anything. With MAC ports
+	// given, only the inputs that still feed a port of their own.
 	for _, ch := range vm {
 		if r.auto {
 			break
 		}
-		// Inputs that own nothing in the sample still get their port if the
-		// user named them, so that floods reach them as in the run.
+		name := r.chans[ch].name
+		need := len(r.cfg.MACs) == 0
 		for _, mp := range r.cfg.MACs {
-			if mp.Port == r.chans[ch].name {
-				add(r.chans[ch].name, r.chans[ch].desc)
-			}
+			need = need || mp.Port == name
+		}
+		for mac, o := range r.owners {
+			_, named := r.macPort[mac]
+			need = need || (o.ch == ch && !named)
+		}
+		if need {
+			add(name, r.chans[ch].desc)
 		}
 	}
 }

@@ -74,5 +74,6 @@ and prints the QEMU flags for each.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout))
+	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	return root
 }

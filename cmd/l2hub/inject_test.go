@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/hub/hubtest"
+	"l2hub/tap"
+)
+
+// livePolicy is the policy of the end-to-end test: random draws on both
+// links, FIFO delay; nothing that depends on the run's absolute start.
+const livePolicy = `seed: 5
+rules:
+  - {name: loss-a-b, match: {link: a->b}, loss: 15%}
+  - {name: dup-b-a, match: {link: b->a}, duplicate: 10%}
+  - {name: slow-b-a, match: {link: b->a}, delay: 1ms±500us}
+`
+
+// TestServeInjectReplay runs the whole story through run(...): serve a
+// two-port hub with a policy and a capture, push traffic from both VMs,
+// inject a recorded exchange into b with rewritten addresses, stop, then
+// replay the live capture and check it reproduces every decision.
+func TestServeInjectReplay(t *testing.T) {
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "ctl.sock")
+	live := filepath.Join(dir, "live.pcapng")
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte(livePolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0",
+		"--control", ctl, "--policy", policy, "--capture", live)
+	addrs := tcpPorts(t, s.stdout.String())
+	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
+	waitAttached(t, ctl, 2)
+
+	var mu sync.Mutex
+	got := map[string][][]byte{}
+	var readers sync.WaitGroup
+	for name, vm := range map[string]*tap.StreamConn{"a": a, "b": b} {
+		readers.Go(func() {
+			buf := make([]byte, tap.DefaultMaxFrame)
+			for {
+				n, err := vm.ReadFrame(buf)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				got[name] = append(got[name], bytes.Clone(buf[:n]))
+				mu.Unlock()
+			}
+		})
+	}
+	const n = 300
+	for i := range n {
+		if err := a.WriteFrame(hubtest.Frame(macVMB, macVMA, fmt.Sprintf("a-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WriteFrame(hubtest.Frame(macVMA, macVMB, fmt.Sprintf("b-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	// A recorded exchange between x and y, aimed at b by rewriting x's
+	// MAC to a's and y's to b's, at twice its recorded speed.
+	macX, macY := hubtest.MAC("02:00:00:00:00:01"), hubtest.MAC("02:00:00:00:00:02")
+	var rec [][]byte
+	for i := range 20 {
+		rec = append(rec, hubtest.Frame(macY, macX, fmt.Sprintf("recorded-%02d", i)))
+	}
+	recPath := filepath.Join(dir, "recorded.pcap")
+	writePcapFile(t, recPath, time.Unix(1000, 0), rec, 4*time.Millisecond)
+	stdout, stderr, err := runCmd(t, "inject", recPath, "--into", "b", "--control", ctl, "--speed", "2",
+		"--rewrite-mac", "02:00:00:00:00:01=52:54:00:12:34:0a", "--rewrite-mac", "02:00:00:00:00:02=52:54:00:12:34:0b")
+	if err != nil {
+		t.Fatalf("inject: %v\n%s%s", err, stdout, stderr)
+	}
+	for _, want := range []string{"sent 20 frames", "drift from schedule: median", "2× recorded timing"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inject report lacks %q:\n%s", want, stdout)
+		}
+	}
+	waitForCond(t, "b to read the injected frames", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		k := 0
+		for _, f := range got["b"] {
+			if bytes.Contains(f, []byte("recorded-")) {
+				if !bytes.Equal(f[0:6], macVMB[:]) || !bytes.Equal(f[6:12], macVMA[:]) {
+					t.Fatalf("injected frame not rewritten: % x", f[:12])
+				}
+				k++
+			}
+		}
+		return k == 20
+	})
+
+	_, _, err = runCmd(t, "inject", recPath, "--into", "nope", "--control", ctl)
+	if err == nil || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "a, b") {
+		t.Errorf("inject into an unknown port: got %v, want an error listing the ports", err)
+	}
+
+	time.Sleep(50 * time.Millisecond) // let delayed frames go out
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	a.Close()
+	b.Close()
+	readers.Wait()
+
+	out := filepath.Join(dir, "replay.pcapng")
+	stdout, stderr, err = runCmd(t, "replay", live, "--policy", policy, "-o", out)
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "seed 5 (from capture)") {
+		t.Errorf("replay summary lacks the capture's seed:\n%s", stdout)
+	}
+	liveDecisions, replayed := ingressComments(t, live), ingressComments(t, out)
+	if len(liveDecisions) != 2*n {
+		t.Fatalf("the live capture has %d ingress frames, want %d", len(liveDecisions), 2*n)
+	}
+	if !slices.Equal(liveDecisions, replayed) {
+		for i := range min(len(liveDecisions), len(replayed)) {
+			if liveDecisions[i] != replayed[i] {
+				t.Fatalf("frame %d: live %q, replay %q", i+1, liveDecisions[i], replayed[i])
+			}
+		}
+		t.Fatalf("got %d replayed decisions, want %d", len(replayed), len(liveDecisions))
+	}
+	acted := 0
+	for _, d := range liveDecisions {
+		if strings.Contains(d, "rule ") {
+			acted++
+		}
+	}
+	if acted < 50 {
+		t.Errorf("the policy acted on %d of %d frames; the test needs it to act", acted, 2*n)
+	}
+}
+
+func waitForCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"500", 500, true}, {"1.5k", 1500, true}, {"10M", 1e7, true}, {"1G", 1e9, true},
+		{"0", 0, false}, {"-5", 0, false}, {"fast", 0, false}, {"", 0, false}, {"1e13", 0, false},
+	} {
+		got, err := parseRate(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseRate(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}

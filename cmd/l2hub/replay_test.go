@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"l2hub/capture"
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// replayWhatIf is the policy the replay tests run: it acts on frames
+// between a and b in every way and has a time window.
+const replayWhatIf = `seed: 1
+rules:
+  - {name: loss-a-b, match: {link: a->b}, loss: 20%}
+  - {name: slow-b-a, match: {link: b->a}, delay: 3ms±1ms}
+partitions:
+  - {name: split, groups: a|b, start: 300ms, end: 400ms}
+`
+
+var (
+	macVMA = hubtest.MAC("52:54:00:12:34:0a")
+	macVMB = hubtest.MAC("52:54:00:12:34:0b")
+)
+
+// writeL2hubCapture writes an l2hub ingress+egress capture of a and b
+// exchanging n frames over about a second, as serve would with a seed-7
+// policy, and returns its path.
+func writeL2hubCapture(t *testing.T, dir string, n int) string {
+	t.Helper()
+	path := filepath.Join(dir, "live.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock,
+		Meta: capture.Meta{Version: "test", Seed: 7, PolicyHash: "0123", Start: hub.DefaultEpoch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	for i := range n {
+		at := time.Duration(i) * time.Second / time.Duration(n)
+		if i%2 == 0 {
+			sim.SendAt(at, "a", hubtest.Frame(macVMB, macVMA, fmt.Sprintf("a-%d", i)))
+		} else {
+			sim.SendAt(at, "b", hubtest.Frame(macVMA, macVMB, fmt.Sprintf("b-%d", i)))
+		}
+	}
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writePcapFile writes a classic microsecond pcap (as QEMU's filter-dump
+// does) with gopacket's writer.
+func writePcapFile(t *testing.T, path string, epoch time.Time, frames [][]byte, gap time.Duration) {
+	t.Helper()
+	var b bytes.Buffer
+	w := pcapgo.NewWriter(&b)
+	if err := w.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		ci := gopacket.CaptureInfo{Timestamp: epoch.Add(time.Duration(i) * gap), CaptureLength: len(f), Length: len(f)}
+		if err := w.WritePacket(ci, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err = run(context.Background(), args, &o, &e)
+	return o.String(), e.String(), err
+}
+
+// ingressComments lists, per ingress packet of a capture, its port and
+// comment: the decisions a hub made.
+func ingressComments(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for p, err := range rd.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Dir == capture.DirIn {
+			out = append(out, p.IfName+" "+p.Comment)
+		}
+	}
+	return out
+}
+
+func TestReplayCommand(t *testing.T) {
+	dir := t.TempDir()
+	in := writeL2hubCapture(t, dir, 200)
+	policy := filepath.Join(dir, "what-if.yaml")
+	if err := os.WriteFile(policy, []byte(replayWhatIf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out1, out2, out3 := filepath.Join(dir, "1.pcapng"), filepath.Join(dir, "2.pcapng"), filepath.Join(dir, "3.pcapng")
+	stdout, stderr, err := runCmd(t, "replay", in, "--policy", policy, "-o", out1)
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"seed 7 (from capture)", "replayed 200 of", "rule loss-a-b", "partition split (a|b)", "wrote "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if stderr != "" {
+		t.Errorf("got stderr %q with stderr not a terminal, want none (no progress bar)", stderr)
+	}
+	if _, _, err := runCmd(t, "replay", in, "--policy", policy, "-o", out2); err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := os.ReadFile(out1)
+	b2, _ := os.ReadFile(out2)
+	if len(b1) == 0 || !bytes.Equal(b1, b2) {
+		t.Fatalf("two replays wrote %d and %d bytes that differ; want byte-identical files", len(b1), len(b2))
+	}
+	stdout, _, err = runCmd(t, "replay", in, "--policy", policy, "--seed", "9", "-o", out3)
+	if err != nil || !strings.Contains(stdout, "seed 9 (from --seed)") {
+		t.Fatalf("replay --seed 9: %v\n%s", err, stdout)
+	}
+	b3, _ := os.ReadFile(out3)
+	if bytes.Equal(b1, b3) {
+		t.Error("--seed 9 gave the same file as the capture's seed 7")
+	}
+	var dropped int
+	for _, c := range ingressComments(t, out1) {
+		if strings.Contains(c, "dropped: ") {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Error("the replay's capture shows no dropped frame; want the policy's drops with their reasons")
+	}
+}
+
+func TestReplayCommandPerVMFiles(t *testing.T) {
+	dir := t.TempDir()
+	// Two filter-dump files: each VM's own frames and the other's, clocks apart.
+	var aFile, bFile [][]byte
+	for i := range 50 {
+		fa := hubtest.Frame(macVMB, macVMA, fmt.Sprintf("from a %d", i))
+		fb := hubtest.Frame(macVMA, macVMB, fmt.Sprintf("from b %d", i))
+		aFile = append(aFile, fa, fb)
+		bFile = append(bFile, fa, fb)
+	}
+	pa, pb := filepath.Join(dir, "packets-A.pcap"), filepath.Join(dir, "packets-B.pcap")
+	writePcapFile(t, pa, time.Unix(10, 0), aFile, time.Millisecond)
+	writePcapFile(t, pb, time.Unix(10, 0).Add(30*time.Microsecond), bFile, time.Millisecond)
+	stdout, stderr, err := runCmd(t, "replay", "--port", "a="+pa, "--port", "b="+pb, "--loss", "a->b=50%", "--seed", "3", "-o", filepath.Join(dir, "out.pcapng"))
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"replayed 100 of 200 frames", "100 copies recorded by another input", "-> port a", "-> port b", "rule a->b"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestReplayCommandBadInput(t *testing.T) {
+	dir := t.TempDir()
+	in := writeL2hubCapture(t, dir, 100)
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, errText, outText string
+		data                   []byte
+	}{
+		{"truncated", "", "warning: ", data[:len(data)-10]},
+		{"corrupt", "replay stopped early on bad input", "error: ", corruptAt(data, len(data)*2/3)},
+		{"not-a-capture", "not a pcap or pcapng file", "", []byte("hello, world: not a capture")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".pcapng")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stdout, _, err := runCmd(t, "replay", path, "--loss", "a->b=10%")
+			if tc.errText == "" && err != nil || tc.errText != "" && (err == nil || !strings.Contains(err.Error(), tc.errText)) {
+				t.Fatalf("got error %v, want %q", err, tc.errText)
+			}
+			if tc.outText != "" && (!strings.Contains(stdout, tc.outText) || !strings.Contains(stdout, "at byte") || !strings.Contains(stdout, "packet ")) {
+				t.Errorf("summary does not say where reading stopped:\n%s", stdout)
+			}
+			if err != nil && tc.name != "not-a-capture" && !strings.Contains(err.Error(), path) {
+				t.Errorf("error %v does not name the file", err)
+			}
+		})
+	}
+}
+
+// corruptAt breaks the length field of the pcapng block that covers offset.
+func corruptAt(data []byte, offset int) []byte {
+	b := bytes.Clone(data)
+	rd, _ := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+	for p, err := range rd.All() {
+		if err != nil {
+			break
+		}
+		if p.Offset >= int64(offset) {
+			copy(b[p.Offset+4:], []byte{0xfd, 0xff, 0xff, 0x7f})
+			break
+		}
+	}
+	return b
+}
