@@ -73,7 +73,8 @@ and prints the QEMU flags for each.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout))
+	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
+	root.AddCommand(newCheckCmd(stdout))
 	return root
 }

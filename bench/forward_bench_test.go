@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/tap"
+)
+
+// The forwarding path as the live hub runs it, minus the sockets: one
+// frame into hub.Core, through the policy and the capture, onto egress
+// queues. hub's own BenchmarkCoreUnicast covers the core alone.
+
+type discardQueue struct{}
+
+func (discardQueue) Enqueue(f *hub.Frame) bool { f.Release(); return true }
+
+type discardFile struct{}
+
+func (discardFile) Write(p []byte) (int, error) { return len(p), nil }
+func (discardFile) Close() error                { return nil }
+
+func newForwardCore(tb testing.TB, ports int, policy, capt bool) (*hub.Core, []hub.PortID, *hub.VirtualClock, func()) {
+	tb.Helper()
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	cfg := hub.CoreConfig{Mode: hub.ModeSwitch, Clock: clock}
+	names := make([]string, ports)
+	for i := range names {
+		names[i] = fmt.Sprintf("vm%02d", i)
+	}
+	if policy {
+		p, err := filter.Parse([]byte(PassThroughPolicy), "bench", names)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Policy = p
+	}
+	closeSink := func() {}
+	if capt {
+		sink, err := capture.Open(capture.Config{Path: "/mem/bench.pcapng", Overflow: capture.OverflowBlock,
+			Create: func(string) (io.WriteCloser, error) { return discardFile{}, nil }})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Observers = []hub.Observer{sink}
+		closeSink = func() { sink.Close() }
+	}
+	c := hub.NewCore(cfg)
+	ids := make([]hub.PortID, ports)
+	for i, name := range names {
+		var err error
+		if ids[i], err = c.AddPort(name, "bench", discardQueue{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	// Every VM says hello once, so the switch knows every MAC.
+	for i, id := range ids {
+		f := make([]byte, HeaderLen)
+		putHeader(f, BroadcastMAC, i, kindHello)
+		c.Ingress(id, hub.FrameOf(f))
+	}
+	return c, ids, clock, closeSink
+}
+
+func BenchmarkForward(b *testing.B) {
+	for _, pat := range []Pattern{Unicast, Broadcast} {
+		for _, ports := range []int{2, 32} {
+			for _, size := range []int{64, 1500} {
+				for _, v := range []struct {
+					name            string
+					policy, capture bool
+				}{{"plain", false, false}, {"policy", true, false}, {"policy+capture", true, true}} {
+					b.Run(fmt.Sprintf("%s/%dp/%dB/%s", pat, ports, size, v.name), func(b *testing.B) {
+						c, ids, clock, done := newForwardCore(b, ports, v.policy, v.capture)
+						defer done()
+						dst := MAC(1)
+						if pat == Broadcast {
+							dst = BroadcastMAC
+						}
+						frame := make([]byte, size)
+						putHeader(frame, dst, 0, kindData)
+						b.ReportAllocs()
+						b.SetBytes(int64(size))
+						for i := 0; b.Loop(); i++ {
+							clock.Advance(time.Microsecond)
+							f := hub.NewFrame(size)
+							copy(f.Bytes(), frame)
+							c.Ingress(ids[0], f)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestForwardWithPolicyAndCaptureDoesNotAllocate extends hub's zero-alloc
+// pin to the live configuration: the pass-through policy and a capture.
+func TestForwardWithPolicyAndCaptureDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c, ids, clock, done := newForwardCore(t, 4, true, true)
+	defer done()
+	frame := make([]byte, 64)
+	putHeader(frame, MAC(1), 0, kindData)
+	step := func() {
+		clock.Advance(time.Microsecond)
+		f := hub.NewFrame(len(frame))
+		copy(f.Bytes(), frame)
+		c.Ingress(ids[0], f)
+	}
+	for range 20000 { // grow the capture's buffers
+		step()
+	}
+	if n := testing.AllocsPerRun(20000, step); n != 0 {
+		t.Errorf("got %v allocations per forwarded unicast frame with policy and capture, want 0", n)
+	}
+}
+
+// BenchmarkDatagramUDP is the dgram framer over loopback UDP, one datagram
+// per frame, with at most 64 frames or 64 KiB in flight: more would
+// overflow the receiving socket's buffer, and UDP drops what does not fit.
+func BenchmarkDatagramUDP(b *testing.B) {
+	for _, size := range []int{64, 1500, 9000} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			n, err := Direct{}.Open(context.Background(), Scenario{Transport: "udp", Ports: 2, Size: size})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer n.Close()
+			frame := make([]byte, size)
+			putHeader(frame, MAC(1), 0, kindData)
+			windowed(b, n.Ports[0], n.Ports[1], frame, min(64, max(1, 64<<10/size)))
+		})
+	}
+}
+
+// windowed sends b.N frames from src to dst, at most window in flight.
+func windowed(b *testing.B, src, dst hub.PortIO, frame []byte, window int) {
+	credit := make(chan struct{}, window)
+	for range window {
+		credit <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	b.ResetTimer()
+	go func() {
+		defer wg.Done()
+		for range b.N {
+			<-credit
+			if err := src.WriteFrame(frame); err != nil {
+				return
+			}
+		}
+	}()
+	watchdog := time.AfterFunc(30*time.Second, func() { dst.Close(); src.Close() })
+	defer watchdog.Stop()
+	buf := make([]byte, tap.DefaultMaxFrame)
+	for i := range b.N {
+		if _, err := dst.ReadFrame(buf); err != nil {
+			b.Fatalf("frame %d of %d: %v", i, b.N, err)
+		}
+		credit <- struct{}{}
+	}
+	b.StopTimer()
+	wg.Wait()
+}
+
+// BenchmarkHistogramRecord is the receivers' per-frame cost of latency
+// bookkeeping.
+func BenchmarkHistogramRecord(b *testing.B) {
+	var h Histogram
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Record(time.Duration(i*7919) % time.Millisecond)
+	}
+}

@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// Check is one of issue 8's targets, judged on a report's results.
+type Check struct {
+	Target string `json:"target"`
+	Got    string `json:"got"`
+	Pass   bool   `json:"pass"`
+	// Measured is false when the run did not include the scenarios the
+	// target needs (a --run filter, a failed scenario); Pass is then false.
+	Measured bool `json:"measured"`
+}
+
+// Thresholds of issue 8.
+const (
+	PolicyRatio    = 0.9                    // unicast 2-port, pass-through policy, vs direct
+	CaptureRatio   = 0.8                    // the same with capture and the 5-rule policy
+	MaxAddedP99    = 100 * time.Microsecond // at 50% of the direct pair's rate
+	PortScaleRatio = 0.9                    // 32 ports vs 2 ports, unicast frames/s
+	// MaxOverloadGrowth bounds the resident set's growth in the second half
+	// of the overload scenario: egress queues, the capture queue and pooled
+	// frames are all bounded, so once they are full (the first half) the
+	// resident set stays flat; growth beyond this is a leak.
+	MaxOverloadGrowth = 16 << 20
+)
+
+// Evaluate judges the issue's targets for the hub target named policy (the
+// pass-through rule set) and the one named capture (rules and capture), on
+// transport tr, and stores the verdicts in r.Checks.
+func (r *Report) Evaluate(policy, capture, tr string) {
+	byName := make(map[string]*Result, len(r.Results))
+	for i := range r.Results {
+		if r.Results[i].Err == "" {
+			byName[r.Results[i].Name] = &r.Results[i]
+		}
+	}
+	get := func(kind, target string, ports, size int) *Result {
+		return byName[Scenario{Kind: kind, Target: target, Transport: tr, Pattern: Unicast, Ports: ports, Size: size}.Name()]
+	}
+	r.Checks = nil
+	for _, c := range []struct {
+		target string
+		min    float64
+	}{{policy, PolicyRatio}, {capture, CaptureRatio}} {
+		for _, size := range []int{64, 1500} {
+			ck := Check{Target: fmt.Sprintf("%s unicast 2 ports %dB >= %.1fx direct", c.target, size, c.min), Got: "not measured"}
+			if res := get("throughput", c.target, 2, size); res != nil && res.Baseline != "" {
+				ck.Measured, ck.Pass = true, res.Ratio >= c.min
+				ck.Got = fmt.Sprintf("%.2fx (%s vs %s fps)", res.Ratio, siRate(res.Rate), siRate(res.Rate/res.Ratio))
+			}
+			r.Checks = append(r.Checks, ck)
+		}
+	}
+	for _, res := range r.Results {
+		if res.Scenario.Kind != "latency" || res.Err != "" || (res.Scenario.Target != policy && res.Scenario.Target != capture) {
+			continue
+		}
+		r.Checks = append(r.Checks, Check{
+			Target:   fmt.Sprintf("%s %dB: added p99 < %v at 50%% load", res.Scenario.Target, res.Scenario.Size, MaxAddedP99),
+			Got:      fmt.Sprintf("%s (p99 %s)", fmtDur(res.AddedP99), fmtDur(res.LatencyP99)),
+			Pass:     res.AddedP99 < MaxAddedP99,
+			Measured: true,
+		})
+	}
+	for _, res := range r.Results {
+		sc := res.Scenario
+		if sc.Kind != "throughput" || sc.Target != policy || sc.Transport != tr || sc.Pattern != Unicast || sc.Ports != 32 || res.Err != "" {
+			continue
+		}
+		ck := Check{Target: fmt.Sprintf("%s unicast %dB: 32 ports within 10%% of 2 ports", policy, sc.Size), Got: "2-port run missing"}
+		if two := get("throughput", policy, 2, sc.Size); two != nil && two.Rate > 0 {
+			ratio := res.Rate / two.Rate
+			ck.Measured, ck.Pass = true, ratio >= PortScaleRatio
+			ck.Got = fmt.Sprintf("%.2fx (%s vs %s fps)", ratio, siRate(res.Rate), siRate(two.Rate))
+		}
+		r.Checks = append(r.Checks, ck)
+	}
+	for _, res := range r.Results {
+		if res.Scenario.Kind != "overload" || res.Err != "" {
+			continue
+		}
+		first := int64(res.RSSMid) - int64(res.RSSBefore)
+		second := int64(res.RSSMax) - int64(res.RSSMid)
+		r.Checks = append(r.Checks, Check{
+			Target: fmt.Sprintf("%s overload (receivers stalled): RSS flat, < %s growth in the second half",
+				res.Scenario.Target, fmtBytes(MaxOverloadGrowth)),
+			Got: fmt.Sprintf("%s -> %s half way -> max %s (%+.1f MiB, then %+.1f MiB); %d frames dropped",
+				fmtBytes(res.RSSBefore), fmtBytes(res.RSSMid), fmtBytes(res.RSSMax), mib(first), mib(second), res.Lost),
+			Pass:     second < MaxOverloadGrowth,
+			Measured: true,
+		})
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// WriteJSON writes r as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the summary table and the verdicts.
+func (r *Report) WriteTable(w io.Writer) error {
+	m := r.Machine
+	fmt.Fprintf(w, "l2hub bench: %s/%s, %d CPUs, GOMAXPROCS %d, %s; load average %s -> %s; took %s\n\n",
+		m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion, m.LoadBefore, m.LoadAfter, m.Took)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "SCENARIO\tFRAMES/S\tGBIT/S\tP50\tP99\tP99.9\tLOSS\tVS DIRECT\tCPU/FRAME\tCPU VS DIRECT\t")
+	for _, res := range r.Results {
+		if res.Err != "" {
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\n", res.Name, res.Err)
+			continue
+		}
+		ratio, cpuRatio := "-", "-"
+		if res.Baseline != "" {
+			ratio = fmt.Sprintf("%.2f", res.Ratio)
+			cpuRatio = fmt.Sprintf("%.2f", res.CPURatio)
+		}
+		extra := ""
+		switch {
+		case res.Scenario.Kind == "latency":
+			extra = fmt.Sprintf("  paced %s fps/VM, added p99 %s", siRate(res.Scenario.Rate), fmtDur(res.AddedP99))
+		case res.Scenario.Kind == "overload":
+			extra = fmt.Sprintf("  RSS %s -> %s half way -> max %s", fmtBytes(res.RSSBefore), fmtBytes(res.RSSMid), fmtBytes(res.RSSMax))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", res.Name, siRate(res.Rate), res.Gbps,
+			fmtDur(res.LatencyP50), fmtDur(res.LatencyP99), fmtDur(res.LatencyP999), fmtLoss(res.LossRatio), ratio,
+			fmtDur(res.CPUPerFrame), cpuRatio, extra)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Checks) > 0 {
+		fmt.Fprintln(w, "\nTargets (issue 8):")
+		for _, c := range r.Checks {
+			verdict := "FAIL"
+			switch {
+			case !c.Measured:
+				verdict = "n/a "
+			case c.Pass:
+				verdict = "ok  "
+			}
+			fmt.Fprintf(w, "  %s %s: %s\n", verdict, c.Target, c.Got)
+		}
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+// siRate formats a rate with a k or M suffix: 283k, 1.21M.
+func siRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// fmtDur formats a latency with three significant digits: 12.3µs, 4.56ms.
+func fmtDur(d time.Duration) string {
+	neg := ""
+	if d < 0 {
+		neg, d = "-", -d
+	}
+	var s string
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Microsecond:
+		s = fmt.Sprintf("%dns", d)
+	case d < time.Millisecond:
+		s = trimFloat(float64(d)/1e3) + "µs"
+	case d < time.Second:
+		s = trimFloat(float64(d)/1e6) + "ms"
+	default:
+		s = trimFloat(d.Seconds()) + "s"
+	}
+	return neg + s
+}
+
+func trimFloat(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func fmtLoss(r float64) string {
+	switch {
+	case r == 0:
+		return "0"
+	case r < 0.0001:
+		return "<0.01%"
+	}
+	return fmt.Sprintf("%.2f%%", r*100)
+}
+
+func fmtBytes(b uint64) string {
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}

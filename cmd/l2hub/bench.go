@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/bench"
+	"l2hub/hub"
+	"l2hub/tap"
+)
+
+// Hub target names, as results and --targets show them.
+const (
+	targetHub        = "l2hub"
+	targetHubPolicy  = "l2hub+policy"
+	targetHubCapture = "l2hub+policy+capture"
+	targetMcast      = "mcast"
+)
+
+type benchFlags struct {
+	sizes, ports []int
+	latencySizes []int
+	patterns     []string
+	transports   []string
+	targets      []string
+	duration     time.Duration
+	count        int
+	window       int
+	quick        bool
+	json         bool
+	run          string
+	overload     bool
+	latency      bool
+	mode         string
+	queue        int
+	cpuprofile   string
+	memprofile   string
+}
+
+func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench [flags]",
+		Short: "Measure l2hub against a direct VM pair and a multicast group",
+		Long: `Measure forwarding with simulated VMs that speak QEMU's own protocols (stream
+over TCP or unix with the 4-byte length prefix, dgram over UDP, the socket
+mcast back end), one write per frame as QEMU does. Each frame carries a
+sequence number and its send time, so loss and one-way latency are measured.
+
+Every scenario runs against l2hub itself (the serve session: hub, policy,
+capture, transports, in this process), and is related to a direct VM-to-VM
+socket pair measured in the same run (one VM listens, the other connects:
+the best a VM pair can do without l2hub). The kernel multicast group that
+QEMU's -netdev socket,mcast= uses is measured too.
+
+Scenarios: frame sizes x ports (unicast pairs and broadcast) x targets
+(l2hub; with a 5-rule pass-through policy; with the policy and a pcapng
+capture of both directions to a temporary file), then a latency scenario
+per --latency-sizes at 50% of the direct pair's rate (paced against
+absolute deadlines), then an overload scenario whose receivers stop
+reading (the resident set must stay flat). The table ends with issue 8's
+targets and whether they hold.
+
+Frame sizes are the bytes QEMU writes per frame: Ethernet header and
+payload, no FCS, no length prefix. Frames/s counts deliveries to the VM a
+frame was meant for; Gbit/s is frames/s times the size.`,
+		Example: `  l2hub bench                      # the whole matrix, a few minutes
+  l2hub bench --quick              # a smaller matrix in well under a minute
+  l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
+  l2hub bench --run 'l2hub\+policy/tcp/unicast/2p' --cpuprofile cpu.out
+  l2hub bench --json > bench.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return f.runBench(cmd, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntSliceVar(&f.sizes, "sizes", bench.DefaultSizes, "frame sizes in bytes")
+	fl.IntSliceVar(&f.ports, "ports", bench.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
+	fl.IntSliceVar(&f.latencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
+	fl.BoolVar(&f.latency, "latency", true, "run the 50%-load latency scenarios")
+	fl.StringSliceVar(&f.patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
+	fl.StringSliceVar(&f.transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
+	fl.StringSliceVar(&f.targets, "targets", []string{targetHub, targetHubPolicy, targetHubCapture, targetMcast},
+		"what to measure besides the direct pair: "+strings.Join([]string{targetHub, targetHubPolicy, targetHubCapture, targetMcast}, ", "))
+	fl.DurationVar(&f.duration, "duration", time.Second, "how long each scenario sends")
+	fl.IntVar(&f.window, "window", 128, "throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
+	fl.IntVar(&f.count, "count", 1, "run each scenario this many times and keep the median")
+	fl.BoolVar(&f.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
+	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of the table")
+	fl.StringVar(&f.run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
+	fl.BoolVar(&f.overload, "overload", true, "run the overload scenario (receivers stop reading)")
+	fl.StringVar(&f.mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
+	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
+	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
+	return cmd
+}
+
+func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) error {
+	changed := cmd.Flags().Changed
+	if f.quick {
+		if !changed("sizes") {
+			f.sizes = []int{64, 1500}
+		}
+		if !changed("ports") {
+			f.ports = []int{2, 32}
+		}
+		if !changed("duration") {
+			f.duration = 300 * time.Millisecond
+		}
+	}
+	mode, err := hub.ParseMode(f.mode)
+	if err != nil {
+		return fmt.Errorf("--mode: %w", err)
+	}
+	if f.queue < 0 || f.window < 0 || f.count < 1 || f.duration <= 0 {
+		return errors.New("--queue and --window must not be negative, --count and --duration must be positive")
+	}
+	s := &bench.Suite{
+		Sizes: f.sizes, Ports: f.ports, Transports: f.transports, Duration: f.duration, Window: f.window,
+		Count: f.count, Progress: stderr,
+	}
+	if f.latency {
+		s.LatencySizes = f.latencySizes
+	}
+	for _, p := range f.patterns {
+		pat, err := bench.ParsePattern(p)
+		if err != nil {
+			return fmt.Errorf("--patterns: %w", err)
+		}
+		s.Patterns = append(s.Patterns, pat)
+	}
+	for _, tr := range f.transports {
+		switch tr {
+		case "tcp", "unix", "udp":
+		default:
+			return fmt.Errorf("--transport %q: want tcp, unix or udp", tr)
+		}
+	}
+	if f.run != "" {
+		if s.Filter, err = regexp.Compile(f.run); err != nil {
+			return fmt.Errorf("--run: %w", err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	for _, name := range f.targets {
+		switch name {
+		case targetHub:
+			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log})
+		case targetHubPolicy:
+			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true})
+		case targetHubCapture:
+			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true, capture: true})
+		case targetMcast:
+			s.Mcast = bench.Mcast{}
+		default:
+			return fmt.Errorf("--targets: unknown target %q", name)
+		}
+	}
+	if f.overload && len(s.Targets) > 0 {
+		s.Overload = s.Targets[len(s.Targets)-1] // the one with the most machinery
+	}
+
+	if f.cpuprofile != "" {
+		pf, err := os.Create(f.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := s.Run(cmd.Context())
+	if err != nil {
+		return err
+	}
+	rep.Evaluate(targetHubPolicy, targetHubCapture, f.transports[0])
+	if f.memprofile != "" {
+		if err := writeHeapProfile(f.memprofile); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		return rep.WriteJSON(stdout)
+	}
+	return rep.WriteTable(stdout)
+}
+
+func writeHeapProfile(path string) error {
+	pf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
+		pf.Close()
+		return err
+	}
+	return pf.Close()
+}
+
+// hubTarget is l2hub itself: a serve session built by newSession from a
+// Config, as `l2hub serve` builds it (hub, policy, capture, bound
+// transports), run in this process with the VMs attached over real sockets.
+type hubTarget struct {
+	mode    hub.Mode
+	queue   int
+	policy  bool // the 5-rule pass-through policy
+	capture bool // pcapng of both directions to a temporary file
+	log     *slog.Logger
+}
+
+var _ bench.Target = (*hubTarget)(nil)
+
+func (t *hubTarget) Name() string {
+	switch {
+	case t.capture:
+		return targetHubCapture
+	case t.policy:
+		return targetHubPolicy
+	}
+	return targetHub
+}
+
+// Open implements bench.Target. A udp scenario binds each VM's socket at a
+// port found free a moment before, so a lost race is retried.
+func (t *hubTarget) Open(ctx context.Context, sc bench.Scenario) (*bench.Net, error) {
+	var err error
+	for range 3 {
+		var n *bench.Net
+		if n, err = t.open(ctx, sc); err == nil || sc.Transport != "udp" {
+			return n, err
+		}
+	}
+	return nil, err
+}
+
+func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, err error) {
+	dir, err := os.MkdirTemp("", "l2hub-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := []func(){func() { os.RemoveAll(dir) }}
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+
+	cfg := Config{Mode: t.mode, Queue: t.queue, Control: "off", source: "bench"}
+	vmAddrs := make([]string, sc.Ports) // udp: where each VM is bound
+	for i := range sc.Ports {
+		spec := tap.Spec{Name: fmt.Sprintf("vm%02d", i)}
+		switch sc.Transport {
+		case "tcp":
+			spec.Transport, spec.Address = tap.TCP, "127.0.0.1:0"
+		case "unix":
+			spec.Transport, spec.Address = tap.Unix, filepath.Join(dir, spec.Name+".sock")
+		case "udp":
+			if vmAddrs[i], err = freeUDPAddr(); err != nil {
+				return nil, err
+			}
+			spec.Transport, spec.Address, spec.Peer = tap.UDP, "127.0.0.1:0", vmAddrs[i]
+		default:
+			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", bench.ErrUnsupported, sc.Transport)
+		}
+		cfg.Ports = append(cfg.Ports, spec)
+	}
+	if t.policy {
+		cfg.Policy = filepath.Join(dir, "policy.yaml")
+		if err := os.WriteFile(cfg.Policy, []byte(bench.PassThroughPolicy), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if t.capture {
+		cfg.Capture = CaptureConfig{File: filepath.Join(dir, "bench.pcapng"), Points: "both"}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	sess, err := newSession(cfg, io.Discard, t.log)
+	if err != nil {
+		return nil, err
+	}
+	live, err := startSession(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { live.stop() })
+
+	n := &bench.Net{}
+	for i, r := range sess.runners {
+		spec := r.Spec()
+		var p hub.PortIO
+		switch sc.Transport {
+		case "tcp", "unix":
+			p, err = tap.DialStream(ctx, sc.Transport, spec.Address, 0)
+		case "udp":
+			p, err = tap.ListenUDP(vmAddrs[i], spec.Address, 0)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("VM %d to port %s: %w", i, spec.Name, err)
+		}
+		cleanup = append(cleanup, func() { p.Close() })
+		n.Ports = append(n.Ports, p)
+	}
+	var counters map[string]uint64
+	n.Close = func() error {
+		var errs []error
+		for _, p := range n.Ports {
+			if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, live.stop())
+		counters = sessionCounters(sess)
+		os.RemoveAll(dir)
+		return errors.Join(errs...)
+	}
+	n.Counters = func() map[string]uint64 { return counters }
+	return n, nil
+}
+
+// sessionCounters sums the hub's drops by reason over every port and adds
+// the capture's figures.
+func sessionCounters(sess *session) map[string]uint64 {
+	c := map[string]uint64{}
+	for _, st := range sess.stats {
+		for _, r := range hub.DropReasons() {
+			if n := st.stats.Drops(r); n > 0 {
+				c["hub_drop_"+r.String()] += n
+			}
+		}
+	}
+	if sess.capture != nil {
+		cs := sess.capture.Stats()
+		c["capture_written"] = cs.Written
+		c["capture_bytes"] = cs.Bytes
+		c["capture_queue_full"] = cs.QueueFull
+	}
+	return c
+}
+
+// liveSession is a session running as serve runs it: the hub loop, every
+// port added, every runner attaching its transport.
+type liveSession struct {
+	sess    *session
+	cancel  context.CancelFunc
+	hubDone chan error
+	runners sync.WaitGroup
+	runErr  chan error
+	once    sync.Once
+	err     error
+}
+
+// startSession starts sess in the order serve does; stop shuts it down in
+// serve's order too (transports, hub, captures). The control API and the
+// banner are left out: they carry no frames.
+func startSession(ctx context.Context, sess *session) (*liveSession, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &liveSession{sess: sess, cancel: cancel, hubDone: make(chan error, 1), runErr: make(chan error, len(sess.runners))}
+	go func() { l.hubDone <- sess.hub.Run(ctx) }()
+	if err := sess.addPorts(); err != nil {
+		l.stop()
+		return nil, err
+	}
+	for _, r := range sess.runners {
+		l.runners.Add(1)
+		go func() {
+			defer l.runners.Done()
+			if err := r.Run(ctx, sess.hub); err != nil && ctx.Err() == nil {
+				l.runErr <- fmt.Errorf("port %q: %w", r.Spec().Name, err)
+			}
+		}()
+	}
+	return l, nil
+}
+
+func (l *liveSession) stop() error {
+	l.once.Do(func() {
+		l.cancel()
+		l.sess.closeRunners()
+		l.runners.Wait()
+		herr := <-l.hubDone
+		if cerr := l.sess.closeObservers(); cerr != nil && herr == nil {
+			herr = cerr
+		}
+		select {
+		case err := <-l.runErr:
+			herr = errors.Join(herr, err)
+		default:
+		}
+		l.err = herr
+	})
+	return l.err
+}
+
+// freeUDPAddr returns a loopback address whose port was free a moment ago.
+func freeUDPAddr() (string, error) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/bench"
+	"l2hub/hub"
+)
+
+var quietLog = slog.New(slog.DiscardHandler)
+
+func TestBenchCommandRunsTheServePath(t *testing.T) {
+	var out, errs bytes.Buffer
+	err := run(context.Background(), []string{"bench", "--sizes", "64", "--ports", "2", "--patterns", "unicast",
+		"--duration", "30ms", "--window", "16", "--latency=false", "--overload=false", "--targets", targetHubCapture, "--json"}, &out, &errs)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errs.String())
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("bench --json printed something else: %v\n%s", err, out.String())
+	}
+	got := map[string]bench.Result{}
+	for _, r := range rep.Results {
+		got[r.Name] = r
+		if r.Err != "" {
+			t.Errorf("%s: %s", r.Name, r.Err)
+		}
+	}
+	hubRes, ok := got["throughput/"+targetHubCapture+"/tcp/unicast/2p/64B"]
+	if !ok {
+		t.Fatalf("got results %v, want the l2hub scenario", rep.Results)
+	}
+	if hubRes.Received == 0 || hubRes.Baseline != "throughput/direct/tcp/unicast/2p/64B" {
+		t.Errorf("got %d received, baseline %q, want frames through the hub related to the direct pair", hubRes.Received, hubRes.Baseline)
+	}
+	// Both directions of every frame reach the capture (warm-up included).
+	if w := hubRes.Counters["capture_written"]; w < 2*hubRes.Received {
+		t.Errorf("got %d capture records for %d frames, want at least two per frame", w, hubRes.Received)
+	}
+	if len(rep.Checks) == 0 {
+		t.Errorf("got no target checks")
+	}
+}
+
+func TestBenchFlagsRefuseNonsense(t *testing.T) {
+	for _, args := range [][]string{
+		{"--transport", "carrier-pigeon"},
+		{"--targets", "nothing"},
+		{"--patterns", "anycast"},
+		{"--run", "("},
+		{"--window", "-1"},
+		{"--mode", "router"},
+	} {
+		t.Run(strings.TrimPrefix(args[0], "--"), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), append([]string{"bench"}, args...), &out, &out); err == nil {
+				t.Errorf("got no error for bench %v", args)
+			}
+		})
+	}
+}
+
+// TestOverloadKeepsMemoryBounded stalls every receiver while the senders go
+// on: the hub's egress queues fill and tail-drop, and the resident set must
+// not follow the offered load. The bound is deliberately generous; the
+// figures are what `l2hub bench` reports.
+func TestOverloadKeepsMemoryBounded(t *testing.T) {
+	if _, err := bench.RSS(); err != nil {
+		t.Skipf("no resident set size here: %v", err)
+	}
+	target := &hubTarget{mode: hub.ModeSwitch, policy: true, capture: true, log: quietLog}
+	// Jumbo frames fill the sockets' buffers (megabytes on loopback) fast
+	// enough even under the race detector.
+	sc := bench.Scenario{Kind: "overload", Transport: "tcp", Size: 9000, Ports: 4, Pattern: bench.Unicast,
+		Duration: time.Second, Stall: true}
+	res, err := bench.Run(context.Background(), sc, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("RSS %d -> %d half way -> max %d bytes; %d sent, %d queue-full drops",
+		res.RSSBefore, res.RSSMid, res.RSSMax, res.Sent, res.Counters["hub_drop_queue-full"])
+	if res.Counters["hub_drop_queue-full"] == 0 {
+		t.Errorf("got no queue-full drops with every receiver stalled; the scenario did not overload the hub")
+	}
+	bound := int64(256 << 20)
+	if benchRaceEnabled {
+		bound *= 4 // the race detector's shadow memory
+	}
+	if growth := int64(res.RSSMax) - int64(res.RSSBefore); growth > bound {
+		t.Errorf("got resident set growth %d bytes under overload, want under %d", growth, bound)
+	}
+}
+
+// liveHub is a two-port l2hub serve session over loopback TCP with a VM
+// connected to each port, for the live-path tests and benchmarks.
+func liveHub(tb testing.TB, target *hubTarget) (a, b hub.PortIO, stop func()) {
+	tb.Helper()
+	n, err := target.Open(context.Background(), bench.Scenario{Transport: "tcp", Size: 64, Ports: 2})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n.Ports[0], n.Ports[1], func() {
+		if err := n.Close(); err != nil {
+			tb.Error(err)
+		}
+	}
+}
+
+func benchFrame(size int) []byte {
+	f := make([]byte, size)
+	dst, src := bench.MAC(1), bench.MAC(0)
+	copy(f[0:6], dst[:])
+	copy(f[6:12], src[:])
+	f[12], f[13] = 0x88, 0xb5
+	return f
+}
+
+// TestLiveUnicastDoesNotAllocate sends frames through the live serve path
+// (StreamConn in, reader, loop, policy, writer, StreamConn out) and counts
+// the whole process's allocations per frame.
+func TestLiveUnicastDoesNotAllocate(t *testing.T) {
+	if benchRaceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	for _, target := range []*hubTarget{
+		{mode: hub.ModeSwitch, log: quietLog},
+		{mode: hub.ModeSwitch, policy: true, log: quietLog},
+	} {
+		t.Run(target.Name(), func(t *testing.T) {
+			a, b, stop := liveHub(t, target)
+			defer stop()
+			ab, ba := benchFrame(64), benchFrame(64)
+			copy(ba[0:6], ab[6:12]) // b answers a: the switch learns both
+			copy(ba[6:12], ab[0:6])
+			buf := make([]byte, hub.DefaultMaxFrame)
+			roundTrip := func() {
+				if err := a.WriteFrame(ab); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.ReadFrame(buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2000 { // learn, grow every buffer, fill the pools
+				roundTrip()
+				if err := b.WriteFrame(ba); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := a.ReadFrame(buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := testing.AllocsPerRun(2000, roundTrip); n != 0 {
+				t.Errorf("got %v allocations per frame forwarded through the live hub, want 0", n)
+			}
+		})
+	}
+}
+
+// BenchmarkLive measures one frame's trip from a VM's StreamConn to the
+// other VM's, over loopback TCP: directly, and through the in-process serve
+// session with its policy and capture. Each op is one frame; the sender
+// keeps at most 64 frames in flight, so nothing is dropped.
+func BenchmarkLive(b *testing.B) {
+	for _, size := range []int{64, 1500} {
+		for _, target := range []bench.Target{
+			bench.Direct{},
+			&hubTarget{mode: hub.ModeSwitch, log: quietLog},
+			&hubTarget{mode: hub.ModeSwitch, policy: true, log: quietLog},
+			&hubTarget{mode: hub.ModeSwitch, policy: true, capture: true, log: quietLog},
+		} {
+			b.Run(fmt.Sprintf("%s/%dB", target.Name(), size), func(b *testing.B) {
+				n, err := target.Open(context.Background(), bench.Scenario{Transport: "tcp", Size: size, Ports: 2})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer n.Close()
+				streamFrames(b, n.Ports[0], n.Ports[1], benchFrame(size))
+			})
+		}
+	}
+}
+
+// streamFrames sends b.N frames from src to dst with a window of 64.
+func streamFrames(b *testing.B, src, dst hub.PortIO, frame []byte) {
+	const window = 64
+	credit := make(chan struct{}, window)
+	for range window {
+		credit <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	b.ResetTimer()
+	go func() {
+		defer wg.Done()
+		for range b.N {
+			<-credit
+			if err := src.WriteFrame(frame); err != nil {
+				return
+			}
+		}
+	}()
+	watchdog := time.AfterFunc(time.Minute, func() { dst.Close(); src.Close() })
+	defer watchdog.Stop()
+	buf := make([]byte, hub.DefaultMaxFrame)
+	for i := range b.N {
+		if _, err := dst.ReadFrame(buf); err != nil {
+			b.Fatalf("frame %d of %d: %v", i, b.N, err)
+		}
+		credit <- struct{}{}
+	}
+	b.StopTimer()
+	wg.Wait()
+}
