@@ -86,13 +86,13 @@ func requireGuests(t *testing.T) {
 	}
 }
 
-// requireCheck skips t when the guest agent lacks a check (nexus, until the
-// conformance node is wired into cmd/l2guest).
+// requireCheck fails t when the guest agent lacks a check (l2guest
+// -checks): the guest image is older than the scenario.
 func requireCheck(t *testing.T, name string) {
 	t.Helper()
 	requireGuests(t)
 	if !suite.Checks[name] {
-		t.Skipf("l2guest has no %q check yet (see cmd/l2guest/nexus.go)", name)
+		t.Fatalf("l2guest in %s has no %q check", suite.Guest, name)
 	}
 }
 

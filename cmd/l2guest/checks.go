@@ -20,8 +20,7 @@ type check struct {
 	timeout time.Duration
 }
 
-// checks are the fixed-name checks; sleepN is parsed in lookupCheck, and
-// nexus joins when checkNexus is set (nexus.go).
+// checks are the fixed-name checks; sleepN is parsed in lookupCheck.
 var checks = map[string]check{
 	"ping":   {run: checkPing},
 	"mcast":  {run: checkMcast},
@@ -29,18 +28,13 @@ var checks = map[string]check{
 	"udp":    {run: checkUDP},
 	"tcp":    {run: checkTCP},
 	"resume": {run: checkResume},
+	"nexus":  {run: checkNexus},
 	"none":   {run: func(context.Context, *env) (string, error) { return "", nil }},
 }
 
 func lookupCheck(name string) (check, error) {
 	if c, ok := checks[name]; ok {
 		return c, nil
-	}
-	if name == "nexus" {
-		if checkNexus == nil {
-			return check{}, errNexusUnavailable
-		}
-		return check{run: checkNexus}, nil
 	}
 	if s, ok := strings.CutPrefix(name, "sleep"); ok {
 		n, err := strconv.Atoi(s)
@@ -65,9 +59,6 @@ func checkNames() []string {
 	names := []string{"sleepN"}
 	for n := range checks {
 		names = append(names, n)
-	}
-	if checkNexus != nil {
-		names = append(names, "nexus")
 	}
 	return names
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -29,7 +28,7 @@ import (
 // The check passes when the node's script completes (node-a: its requests
 // answered; node-b: the session served until node-a closed it) and the
 // session, mux and proxy milestones were all reached.
-var checkNexus = func(ctx context.Context, e *env) (string, error) {
+func checkNexus(ctx context.Context, e *env) (string, error) {
 	role, err := conformance.ParseRole(e.cfg.Role)
 	if err != nil {
 		return "", fmt.Errorf("l2.role=%s: %w", e.cfg.Role, err)
@@ -87,7 +86,3 @@ func (kernelNet) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(laddr)}
 	return d.DialContext(ctx, "tcp4", raddr.String())
 }
-
-// errNexusUnavailable is what l2.run=nexus gets in a build without the node
-// (checkNexus nil); `l2guest -checks` then omits it and the e2e suite skips.
-var errNexusUnavailable = errors.New("nexus: the conformance node is not wired into this l2guest")
