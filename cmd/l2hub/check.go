@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/conformance/checker"
+)
+
+func newCheckCmd(stdout io.Writer) *cobra.Command {
+	var (
+		profile     string
+		asJSON      bool
+		maxBuffered int
+	)
+	cmd := &cobra.Command{
+		Use:   "check CAPTURE...",
+		Short: "Check DSoftBus on the wire in pcap or pcapng captures",
+		Long: `Check captures of a DSoftBus run against nexus-wire.md: discovery announces
+(UDP 37020), the session handshake, the mux ladder and the remote proxy.
+Prints a summary, failures first, with the frame numbers that prove each
+finding; exits with status 2 when a check failed.
+
+A capture from l2hub (pcapng) is judged by its ingress copies: each frame
+once, as the peer sent it; frames the hub dropped explain the
+retransmissions that follow. Captures without directions (QEMU's
+filter-dump) are deduplicated, so the multicast loopback echo and the same
+frame in two per-VM files are checked once. Several captures are merged by
+timestamp, and frame numbers then count in that merged order.
+
+Profiles:
+  nexus-v1   what open-nexus-OS sends today; its deviations from RFC-0008
+             (NX-01..NX-15) are reported as info
+  noise-xk   standard Noise_XK_25519_ChaChaPoly_BLAKE2s with u32be framing`,
+		Example: `  l2hub check run.pcapng
+  l2hub check --json packets-A.pcap packets-B.pcap
+  l2hub check --profile noise-xk host.pcapng`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := checker.ParseProfile(profile)
+			if err != nil {
+				return fmt.Errorf("--profile: %w", err)
+			}
+			r, err := checker.CheckFiles(checker.Options{Profile: p, MaxBuffered: maxBuffered}, args...)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(r)
+			} else {
+				err = r.WriteText(stdout)
+			}
+			if err != nil {
+				return err
+			}
+			if !r.OK() {
+				return &exitError{code: 2}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&profile, "profile", "nexus-v1", "rules to judge by: nexus-v1 or noise-xk")
+	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fl.IntVar(&maxBuffered, "max-buffered", checker.DefaultMaxBuffered, "out-of-order bytes one TCP stream may buffer")
+	return cmd
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// goldenCapture is one of the checker's golden captures.
+func goldenCapture(name string) string {
+	return filepath.Join("..", "..", "conformance", "checker", "testdata", name+".pcapng")
+}
+
+func TestCheckCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int    // 0: success; else the exitError code
+		out  string // a part of stdout
+	}{
+		{"healthy-passes", []string{"check", goldenCapture("healthy")}, 0, "nexus-v1 check: PASS: 0 fail"},
+		{"broken-fails-with-2", []string{"check", goldenCapture("data-before-handshake")}, 2, "FAIL SESS-003"},
+		{"json", []string{"check", "--json", goldenCapture("wrong-key")}, 2, `"id": "DISC-005"`},
+		{"noise-xk-profile", []string{"check", "--profile", "noise-xk", goldenCapture("healthy")}, 2, "handshake is not Noise XK: msg1 is 32 bytes"},
+		{"two-captures", []string{"check", goldenCapture("healthy"), goldenCapture("healthy")}, 0, "merged by timestamp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			code := 0
+			if err != nil {
+				var ee *exitError
+				if !errors.As(err, &ee) {
+					t.Fatalf("got error %v, want exit status %d", err, tt.code)
+				}
+				code = ee.code
+			}
+			if code != tt.code {
+				t.Errorf("got exit status %d, want %d:\n%s", code, tt.code, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), tt.out) {
+				t.Errorf("got output\n%s\nwant it to contain %q", stdout.String(), tt.out)
+			}
+		})
+	}
+}
+
+func TestCheckCommandJSONParses(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"check", "--json", goldenCapture("healthy")}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Profile  string
+		Fail     int
+		Findings []struct{ ID, Verdict, Message string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("got invalid JSON: %v\n%s", err, stdout.String())
+	}
+	if r.Profile != "nexus-v1" || r.Fail != 0 || len(r.Findings) == 0 {
+		t.Errorf("got %+v, want a passing nexus-v1 report", r)
+	}
+}
+
+func TestCheckCommandErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no-capture", []string{"check"}, "requires at least 1 arg"},
+		{"bad-profile", []string{"check", "--profile", "xk", goldenCapture("healthy")}, "--profile"},
+		{"missing-file", []string{"check", filepath.Join(t.TempDir(), "none.pcap")}, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, &bytes.Buffer{}, &bytes.Buffer{})
+			var ee *exitError
+			if err == nil || errors.As(err, &ee) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

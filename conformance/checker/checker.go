@@ -1,0 +1,431 @@
+package checker
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"l2hub/conformance"
+	"l2hub/hub"
+)
+
+// Profile selects the rules the checker judges by.
+type Profile uint8
+
+const (
+	// ProfileNexus is nexus-v1: what the OS sends today. The spec's as-built
+	// deviations are reported as info findings (NX-01..NX-15).
+	ProfileNexus Profile = iota + 1
+	// ProfileNoiseXK is noise-xk: standard Noise XK with u32be framing, as
+	// RFC-0008 asks. Discovery is judged as in nexus-v1.
+	ProfileNoiseXK
+)
+
+func (p Profile) String() string {
+	switch p {
+	case ProfileNexus:
+		return "nexus-v1"
+	case ProfileNoiseXK:
+		return "noise-xk"
+	}
+	return "profile-?"
+}
+
+// ParseProfile accepts "nexus-v1" (or "nexus") and "noise-xk" (or
+// "noise-xk-std", "std").
+func ParseProfile(s string) (Profile, error) {
+	switch s {
+	case "nexus-v1", "nexus":
+		return ProfileNexus, nil
+	case "noise-xk", "noise-xk-std", "std":
+		return ProfileNoiseXK, nil
+	}
+	return 0, fmt.Errorf("profile %q: %w", s, ErrUnknownProfile)
+}
+
+// Dir says where a frame was seen, as hub.Direction and pcapng epb_flags
+// record it.
+type Dir uint8
+
+const (
+	DirUnknown Dir = iota // classic pcap, or no direction recorded
+	DirIngress            // sent by the peer on Port (what the checker judges)
+	DirEgress             // delivered to the peer on Port (a copy)
+)
+
+func (d Dir) String() string {
+	switch d {
+	case DirIngress:
+		return "ingress"
+	case DirEgress:
+		return "egress"
+	}
+	return "unknown"
+}
+
+// Frame is one Ethernet frame for the checker.
+type Frame struct {
+	// Number is what findings cite: the capture's frame number (from 1).
+	Number int
+	// Time is the capture or hub time; zero if unknown (cadence checks and
+	// grace periods then do without).
+	Time time.Time
+	// Source tells inputs apart: copies of one frame in two files are
+	// duplicates, a repeat within one file is not (beyond the echo window).
+	Source int
+	Port   string // the hub port, "" if unknown
+	Dir    Dir
+	// Dropped: the hub delivered this frame to no one (policy at ingress,
+	// a full queue at egress). Why says what rule acted, if known.
+	Dropped bool
+	Why     string
+	// Data is the frame; the checker does not retain it.
+	Data []byte
+}
+
+// Options configures a Checker.
+type Options struct {
+	// Profile defaults to ProfileNexus.
+	Profile Profile
+	// Milestones, if set, receives one line per milestone, such as
+	// "l2hub: nexus discovery ok node-a\n", and one per new failing finding
+	// ("l2hub: nexus fail SESS-002 ..."), so a harness can wait for markers.
+	Milestones io.Writer
+	// OnMilestone, if set, receives the same lines without the "l2hub: "
+	// prefix and the newline.
+	OnMilestone func(line string)
+	// MaxBuffered caps the out-of-order bytes one TCP stream buffers;
+	// default DefaultMaxBuffered. Exceeding it is a TCP-002 finding.
+	MaxBuffered int
+	// MaxConns caps the TCP connections followed at once; default 256.
+	MaxConns int
+	// QueueLen bounds the live queue between Observe and the checking
+	// goroutine, in frames; default 4096. A full queue drops the frame
+	// (CHK-001).
+	QueueLen int
+	// Logger receives diagnostics; default discards.
+	Logger *slog.Logger
+}
+
+// Checker judges frames. Create it with New.
+type Checker struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	closed  bool
+	agg     *agg
+	dedupe  *deduper
+	ingress map[int]bool // sources that carry ingress directions
+	frames  int
+	checked int
+	skipped int
+	pkt     packet
+
+	nonIPv4, fragments, badSums, cutFrames, notEther       int
+	fragFrames, badSumFrames, cutFrameNums, notEtherFrames []int
+
+	disc  discovery
+	tcp   connTable
+	dhcpS int // DHCP server replies
+
+	// live
+	liveOnce  sync.Once
+	queue     chan *liveFrame
+	free      chan *liveFrame
+	done      chan struct{}
+	liveMu    sync.Mutex // serialises Observe's numbering with Close
+	liveNum   int
+	lost      int
+	lostFirst int
+}
+
+// New returns a checker.
+func New(opts Options) (*Checker, error) {
+	if opts.Profile == 0 {
+		opts.Profile = ProfileNexus
+	}
+	if opts.Profile != ProfileNexus && opts.Profile != ProfileNoiseXK {
+		return nil, ErrUnknownProfile
+	}
+	if opts.MaxBuffered <= 0 {
+		opts.MaxBuffered = DefaultMaxBuffered
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 256
+	}
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = 4096
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}}
+	c.agg.onNew = func(f Finding) { c.milestone(fmt.Sprintf("nexus fail %s %s", f.ID, f.Message)) }
+	c.disc.init(c)
+	c.tcp.init(c)
+	return c, nil
+}
+
+// Profile returns the profile the checker judges by.
+func (c *Checker) Profile() Profile { return c.opts.Profile }
+
+// Feed checks one frame. Frames must come in capture order. It does not
+// retain f.Data.
+func (c *Checker) Feed(f Frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.feed(&f)
+	return nil
+}
+
+func (c *Checker) feed(f *Frame) {
+	c.frames++
+	switch f.Dir {
+	case DirIngress:
+		c.ingress[f.Source] = true
+	case DirEgress:
+		if c.ingress[f.Source] {
+			// The ingress copy was checked; a dropped egress copy still
+			// explains the retransmission to come.
+			c.skipped++
+			if f.Dropped {
+				c.noteDropped(f)
+			}
+			return
+		}
+		fallthrough
+	default:
+		if c.dedupe.duplicate(f.Data, f.Source, f.Time) {
+			c.skipped++
+			return
+		}
+	}
+	c.checked++
+	parsePacket(f.Data, &c.pkt)
+	p := &c.pkt
+	switch {
+	case p.kind == pktOther:
+		c.nonIPv4++
+		return
+	case p.fragment:
+		c.fragments++
+		c.fragFrames = appendFrames(c.fragFrames, f.Number)
+		return
+	case p.badSum:
+		c.badSums++
+		c.badSumFrames = appendFrames(c.badSumFrames, f.Number)
+		return
+	case p.cut:
+		c.cutFrames++
+		c.cutFrameNums = appendFrames(c.cutFrameNums, f.Number)
+		return
+	}
+	switch p.kind {
+	case pktUDP:
+		c.udp(f, p)
+	case pktTCP:
+		if f.Dropped {
+			c.tcp.dropped(f, p) // the peer never saw it: not part of the stream
+			return
+		}
+		c.tcp.segment(f, p)
+	}
+}
+
+// noteDropped remembers a frame the hub did not deliver, to explain the
+// retransmission that follows.
+func (c *Checker) noteDropped(f *Frame) {
+	var p packet
+	parsePacket(f.Data, &p)
+	if p.kind == pktTCP && !p.badSum && !p.cut {
+		c.tcp.dropped(f, &p)
+	}
+}
+
+func (c *Checker) udp(f *Frame, p *packet) {
+	switch {
+	case p.dstPort == conformance.DiscoveryPort:
+		c.disc.datagram(f, p)
+	case p.srcPort == 67 && p.dstPort == 68:
+		c.dhcpS++
+		c.agg.add(Fail, NET001, p.src.String(), []int{f.Number},
+			"DHCP server reply from %v: a node that takes a lease leaves cross-VM mode (and halts if 10.0.2.2 does not answer); the hub must not answer in the nexus profile", p.src)
+	}
+}
+
+// milestone writes one marker line. Called with c.mu held.
+func (c *Checker) milestone(line string) {
+	if c.opts.OnMilestone != nil {
+		c.opts.OnMilestone(line)
+	}
+	if c.opts.Milestones != nil {
+		if _, err := io.WriteString(c.opts.Milestones, "l2hub: "+line+"\n"); err != nil {
+			c.log.Debug("milestone write failed", "err", err)
+		}
+	}
+}
+
+// Report returns the findings so far; after Close, the final report.
+// End-of-run checks (incomplete handshakes, unanswered requests, holes)
+// are included as if the run ended now, without changing the checker's
+// state, so Report may be called at any time.
+func (c *Checker) Report() Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.agg.clone()
+	a.onNew = nil
+	c.endChecks(a)
+	r := Report{Profile: c.opts.Profile.String(), Frames: c.frames, Checked: c.checked, Skipped: c.skipped, Findings: a.findings()}
+	r.Lost = c.lostCount()
+	for _, f := range r.Findings {
+		switch f.Verdict {
+		case Pass:
+			r.Pass++
+		case Info:
+			r.Info++
+		case Warn:
+			r.Warn++
+		case Fail:
+			r.Fail++
+		}
+	}
+	return r
+}
+
+func (c *Checker) lostCount() int {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	return c.lost
+}
+
+// endChecks adds the findings that only the end of the input settles.
+func (c *Checker) endChecks(a *agg) {
+	if n := c.lostCount(); n > 0 {
+		c.liveMu.Lock()
+		first := c.lostFirst
+		c.liveMu.Unlock()
+		a.add(Warn, CHK001, "", []int{first}, "the checker's queue was full: %d frames were not checked, so findings may be incomplete", n)
+	}
+	if c.fragments > 0 {
+		a.add(Warn, NET002, "", c.fragFrames, "%d IPv4 fragments were not reassembled or checked", c.fragments)
+	}
+	if c.badSums > 0 {
+		a.add(Warn, NET003, "checksum", c.badSumFrames, "%d frames with a bad IPv4, UDP or TCP checksum were ignored, as their receiver would (corrupted, or captured before checksum offload)", c.badSums)
+	}
+	if c.cutFrames > 0 {
+		a.add(Warn, NET003, "snaplen", c.cutFrameNums, "%d frames were cut by the capture's snaplen and not checked", c.cutFrames)
+	}
+	if c.notEther > 0 {
+		a.add(Warn, NET003, "link", c.notEtherFrames, "%d packets are not Ethernet and were not checked", c.notEther)
+	}
+	c.disc.end(a)
+	c.tcp.end(a)
+}
+
+// Close stops the live goroutine after it has checked every queued frame.
+// Later Feed calls return ErrClosed and Observe drops frames; Report still
+// works. Close is idempotent.
+func (c *Checker) Close() error {
+	c.liveOnce.Do(func() {}) // no live goroutine starts after Close
+	c.liveMu.Lock()
+	q := c.queue
+	c.queue = nil
+	c.liveMu.Unlock()
+	if q != nil {
+		close(q)
+		<-c.done
+	}
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return nil
+}
+
+// liveFrame is one queued hub event.
+type liveFrame struct {
+	f   Frame
+	buf []byte
+}
+
+var _ hub.Observer = (*Checker)(nil)
+
+// Observe implements hub.Observer. It numbers every event (ingress and
+// egress) in the order the hub reports them, so frame numbers match a
+// capture of both points taken by an observer registered alongside; copies
+// the frame into a preallocated buffer from a bounded free list and queues
+// it. It never blocks: with no free buffer the frame is counted as lost.
+func (c *Checker) Observe(ev *hub.Event) {
+	c.liveOnce.Do(c.startLive)
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	c.liveNum++
+	if c.queue == nil {
+		return // closed
+	}
+	var lf *liveFrame
+	select {
+	case lf = <-c.free:
+	default:
+		if c.lost == 0 {
+			c.lostFirst = c.liveNum
+		}
+		c.lost++
+		return
+	}
+	lf.buf = append(lf.buf[:0], ev.Frame...)
+	dir := DirIngress
+	if ev.Dir == hub.Egress {
+		dir = DirEgress
+	}
+	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Data: lf.buf}
+	if ev.Dropped {
+		lf.f.Why = hub.FormatNotes(ev.Notes)
+	}
+	c.queue <- lf // never blocks: there are as many queue slots as buffers
+}
+
+func (c *Checker) startLive() {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	c.queue = make(chan *liveFrame, c.opts.QueueLen)
+	c.free = make(chan *liveFrame, c.opts.QueueLen)
+	for range c.opts.QueueLen {
+		c.free <- &liveFrame{}
+	}
+	c.done = make(chan struct{})
+	go c.runLive(c.queue)
+}
+
+func (c *Checker) runLive(q <-chan *liveFrame) {
+	defer close(c.done)
+	for lf := range q {
+		c.mu.Lock()
+		if !c.closed {
+			c.feed(&lf.f)
+		}
+		c.mu.Unlock()
+		lf.f = Frame{}
+		c.free <- lf
+	}
+}
+
+// roleName names a node by its address, as the OS decides roles:
+// 10.42.0.10 is node-a, any other 10.42.0.x node-b.
+func roleName(ip fmt.Stringer) string {
+	s := ip.String()
+	switch {
+	case s == conformance.RoleA.Addr().String():
+		return "node-a"
+	case strings.HasPrefix(s, "10.42.0."):
+		return "node-b"
+	}
+	return s
+}

@@ -1,0 +1,332 @@
+package checker
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"l2hub/conformance"
+)
+
+// announceGrace is how long after a node starts its session an announce
+// from it may still appear: the OS checks for the connection once per pass,
+// and a copy already queued still goes out.
+const announceGrace = 250 * time.Millisecond
+
+type connKey struct{ client, server netip.AddrPort }
+
+// tcpConn is one TCP connection to a session port.
+type tcpConn struct {
+	key       connKey
+	subject   string
+	midstream bool // no SYN seen: the capture starts inside the connection
+	synFrame  int
+	accepted  bool // node-b answered the SYN
+	estTime   time.Time
+	estFrame  int
+	reset     bool
+	rstFrame  int
+	half      [2]stream // 0: client to server, 1: server to client
+	drops     [2]int    // frames the hub dropped, per direction
+	sinks     [2]sink
+	revDrop   [2]func() bool
+	sess      *session
+	// appTime and appFrame: when each side sent its first session byte,
+	// proof that its application holds the connection (dial returned,
+	// accept yielded); the OS announces no more from then on.
+	appTime  [2]time.Time
+	appFrame [2]int
+	late     []int // announces from either end after that
+	lateSeen int
+}
+
+// reverseDrop consumes one drop in the direction opposite to dir: a lost
+// ACK explains a retransmission of bytes the receiver already had.
+func (t *tcpConn) reverseDrop(dir int) bool {
+	if t.drops[1-dir] > 0 {
+		t.drops[1-dir]--
+		return true
+	}
+	return false
+}
+
+// connTable follows the connections to session ports.
+type connTable struct {
+	c        *Checker
+	conns    map[connKey]*tcpConn
+	order    []*tcpConn
+	accepted map[netip.AddrPort]*tcpConn // the first connection each listener accepted
+	limit    int
+	limitFr  []int
+	sessions int // connections whose handshake completed, retired or live
+	retired  int
+}
+
+func (t *connTable) init(c *Checker) {
+	t.c = c
+	t.conns = map[connKey]*tcpConn{}
+	t.accepted = map[netip.AddrPort]*tcpConn{}
+}
+
+// lookup finds p's connection and its direction.
+func (t *connTable) lookup(p *packet) (*tcpConn, int) {
+	if c := t.conns[connKey{p.srcAP(), p.dstAP()}]; c != nil {
+		return c, 0
+	}
+	if c := t.conns[connKey{p.dstAP(), p.srcAP()}]; c != nil {
+		return c, 1
+	}
+	return nil, 0
+}
+
+// segment follows one TCP segment the peer received.
+func (t *connTable) segment(f *Frame, p *packet) {
+	conn, dir := t.lookup(p)
+	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
+	if syn && dir == 0 && conn != nil && conn.half[0].synSeen && conn.half[0].isn != p.seq {
+		// A redial from the same port: the old connection is over (§6.2).
+		t.retire(conn)
+		conn = nil
+	}
+	if conn == nil {
+		switch {
+		case syn && t.c.disc.isSessionPort(p.dstPort):
+			conn = t.open(connKey{p.srcAP(), p.dstAP()}, f, false)
+		case !syn && p.flags&tcpRST == 0 && t.c.disc.isSessionPort(p.dstPort):
+			conn = t.open(connKey{p.srcAP(), p.dstAP()}, f, true)
+		case !syn && p.flags&tcpRST == 0 && t.c.disc.isSessionPort(p.srcPort):
+			conn = t.open(connKey{p.dstAP(), p.srcAP()}, f, true)
+			dir = 1
+		}
+		if conn == nil {
+			return
+		}
+	}
+	if syn && dir == 0 && conn.synFrame == 0 {
+		conn.synFrame = f.Number
+		t.checkDial(conn, f)
+	}
+	if p.flags&tcpSYN != 0 && p.flags&tcpACK != 0 && dir == 1 && !conn.accepted {
+		conn.accepted, conn.estTime, conn.estFrame = true, f.Time, f.Number
+		t.checkAccept(conn, f)
+	}
+	if p.flags&tcpRST != 0 {
+		if !conn.reset {
+			conn.reset, conn.rstFrame = true, f.Number
+			if dir == 1 && !conn.accepted && conn.half[0].delivered == 0 {
+				t.c.agg.add(Info, SESS001, "rst "+conn.key.server.String(), []int{f.Number}, "SYN to %v refused: node-b was not listening yet, and node-a redials", conn.key.server)
+			}
+		}
+		return
+	}
+	if len(p.payload) > 0 && conn.appFrame[dir] == 0 {
+		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
+	}
+	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
+}
+
+// dropped remembers a segment the hub did not deliver.
+func (t *connTable) dropped(f *Frame, p *packet) {
+	conn, dir := t.lookup(p)
+	if conn == nil {
+		if p.flags&tcpSYN == 0 || p.flags&tcpACK != 0 || !t.c.disc.isSessionPort(p.dstPort) {
+			return
+		}
+		conn = t.open(connKey{p.srcAP(), p.dstAP()}, f, false)
+		if conn == nil {
+			return
+		}
+	}
+	conn.drops[dir]++
+	conn.half[dir].dropped(p.seq, len(p.payload), p.flags, f.Number)
+}
+
+func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
+	if len(t.conns) >= t.c.opts.MaxConns {
+		// Make room: the oldest connection that has ended goes first.
+		for _, old := range t.order {
+			if old.reset || (old.half[0].closed && old.half[1].closed) {
+				t.retire(old)
+				break
+			}
+		}
+	}
+	if len(t.conns) >= t.c.opts.MaxConns {
+		t.limit++
+		t.limitFr = appendFrames(t.limitFr, f.Number)
+		return nil
+	}
+	conn := &tcpConn{key: k, midstream: midstream, subject: fmt.Sprintf("%v->%v", k.client, k.server)}
+	for i := range conn.half {
+		conn.half[i].maxBuffered = t.c.opts.MaxBuffered
+	}
+	conn.sess = newSession(t.c, conn)
+	conn.sinks[0] = func(b []byte, frame int) { conn.sess.data(0, b, frame) }
+	conn.sinks[1] = func(b []byte, frame int) { conn.sess.data(1, b, frame) }
+	conn.revDrop[0] = func() bool { return conn.reverseDrop(0) }
+	conn.revDrop[1] = func() bool { return conn.reverseDrop(1) }
+	t.conns[k] = conn
+	t.order = append(t.order, conn)
+	return conn
+}
+
+// retire ends a connection for good: its end-of-stream findings go into
+// the checker's own findings.
+func (t *connTable) retire(conn *tcpConn) {
+	t.endConn(t.c.agg, conn)
+	if conn.sess.hsDone {
+		t.sessions++
+	}
+	t.retired++
+	delete(t.conns, conn.key)
+	for i, o := range t.order {
+		if o == conn {
+			t.order = append(t.order[:i], t.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// checkDial judges node-a's SYN (SESS-001).
+func (t *connTable) checkDial(conn *tcpConn, f *Frame) {
+	a := t.c.agg
+	fr := []int{f.Number}
+	k := conn.key
+	ok := true
+	if k.server.Addr() == conformance.RoleA.Addr() && k.server.Port() == conformance.SessionPortA {
+		a.add(Fail, SESS001, "to-a "+conn.subject, fr, "connection to node-a's listener %v, which the OS never dials", k.server)
+		return
+	}
+	if k.client.Addr() != conformance.RoleA.Addr() {
+		ok = false
+		a.add(Fail, SESS001, "client "+conn.subject, fr, "connection to %v from %v, not node-a (10.42.0.10): whatever reaches node-b's session port first takes its only accept slot (§6.2)", k.server, k.client.Addr())
+	}
+	want, via := t.dialTarget()
+	if k.server != want {
+		ok = false
+		a.add(Fail, SESS001, "target "+conn.subject, fr, "node-a dialled %v, but %s", k.server, via)
+	}
+	if _, learned := t.c.disc.announced(conformance.RoleB.String()); !learned && t.c.opts.Profile == ProfileNexus {
+		a.add(Info, NX06, "", fr, "node-a dialled node-b's fallback address with no node-b announce delivered: the OS checks identity before the handshake and passes when discovery is empty")
+	}
+	if prev := t.accepted[k.server]; prev != nil && prev != conn {
+		a.add(Info, SESS001, "redial "+k.server.String(), fr, "node-a dials %v again; the OS's node-b accepts one connection per boot (§6.2), so only a fresh node-b can answer", k.server)
+	}
+	if ok {
+		a.pass(SESS001, f.Number)
+	}
+}
+
+// dialTarget is where node-a should dial: node-b's last delivered unicast
+// announce (source address, announced port), or the hard-coded fallback.
+func (t *connTable) dialTarget() (netip.AddrPort, string) {
+	if dev, ok := t.c.disc.announced(conformance.RoleB.String()); ok {
+		ap := netip.AddrPortFrom(dev.learnedAddr, dev.learnedPort)
+		return ap, fmt.Sprintf("node-b announced %v (frame %d)", ap, dev.learnedFrame)
+	}
+	ap := netip.AddrPortFrom(conformance.RoleB.Addr(), conformance.SessionPortB)
+	return ap, fmt.Sprintf("with no node-b announce delivered the OS dials the fallback %v", ap)
+}
+
+// checkAccept notes node-b's SYN-ACK: the OS's listener becomes the
+// connection and is never re-armed.
+func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
+	prev := t.accepted[conn.key.server]
+	if prev == nil {
+		t.accepted[conn.key.server] = conn
+		return
+	}
+	if prev != conn {
+		t.c.agg.add(Warn, SESS001, "second-accept "+conn.key.server.String(), []int{prev.estFrame, f.Number},
+			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so this listener is not the OS's", conn.key.server)
+	}
+}
+
+// announceFrom applies DISC-008 to an announce from ip: once a node's
+// application holds the session connection (it has sent on it), it stops
+// announcing, unless the handshake then fails.
+func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
+	for _, conn := range t.order {
+		side := 0
+		switch ip {
+		case conn.key.client.Addr():
+		case conn.key.server.Addr():
+			side = 1
+		default:
+			continue
+		}
+		if conn.reset || conn.appFrame[side] == 0 {
+			continue
+		}
+		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
+			continue
+		}
+		conn.lateSeen++
+		conn.late = appendFrames(conn.late, f.Number)
+		if conn.sess.hsDone {
+			t.lateAnnounce(t.c.agg, conn)
+		}
+	}
+}
+
+func (t *connTable) lateAnnounce(a *agg, conn *tcpConn) {
+	if len(conn.late) == 0 {
+		return
+	}
+	a.add(Fail, DISC008, conn.subject, conn.late, "%d announces from the nodes of %s after they began the session on it: the OS stops announcing once dial or accept yields a connection",
+		conn.lateSeen, conn.subject)
+}
+
+// end adds the end-of-run findings of every connection still followed.
+func (t *connTable) end(a *agg) {
+	sessions := t.sessions
+	for _, conn := range t.order {
+		t.endConn(a, conn)
+		if conn.sess.hsDone {
+			sessions++
+		}
+	}
+	if t.limit > 0 {
+		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)
+	}
+	if len(t.order) == 0 && t.retired == 0 {
+		a.add(Fail, SESS001, "none", nil, "no TCP connection to a session port (node-b's announced port or 34568): no session was seen")
+	} else if sessions == 0 {
+		a.add(Fail, SESS002, "none", nil, "no handshake completed successfully")
+	}
+}
+
+// endConn adds one connection's end-of-stream findings to a, without
+// changing the connection.
+func (t *connTable) endConn(a *agg, conn *tcpConn) {
+	if conn.sess.hsDone {
+		if len(conn.late) == 0 {
+			a.pass(DISC008, conn.estFrame)
+		}
+	}
+	for dir := range conn.half {
+		h := &conn.half[dir]
+		from := roleName(conn.key.client.Addr())
+		if dir == 1 {
+			from = roleName(conn.key.server.Addr())
+		}
+		if h.retrans > 0 {
+			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
+			if h.explained == h.retrans {
+				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %d segments on %s, each explained by a frame the hub did not deliver (loss fault)", from, h.retrans, conn.subject)
+			} else {
+				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %d segments on %s, %d of them explained by a frame the hub dropped; the others follow a sender timeout or lost capture frames", from, h.retrans, conn.subject, h.explained)
+			}
+		}
+		if h.capDropped > 0 {
+			a.add(Warn, TCP002, conn.subject+fmt.Sprint(dir), h.capFrames, "%s's stream on %s buffered more than %d out-of-order bytes: %d bytes were not reassembled, so checks of this stream stop at the hole", from, conn.subject, h.maxBuffered, h.capDropped)
+		}
+		if h.outOfWindow > 0 {
+			a.add(Warn, TCP002, "window "+conn.subject+fmt.Sprint(dir), h.outOfWinFrames, "%d segments from %s lie more than 1 MiB ahead of the stream on %s and were ignored", h.outOfWindow, from, conn.subject)
+		}
+		if n, fr := h.hole(); n > 0 {
+			a.add(Warn, TCP003, conn.subject+fmt.Sprint(dir), []int{fr}, "%s's stream on %s ends with %d bytes beyond a hole: the capture lacks a segment, so checks stop there", from, conn.subject, n)
+		}
+	}
+	conn.sess.end(a)
+}

@@ -1,0 +1,425 @@
+package checker
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"l2hub/conformance"
+)
+
+// Discovery bounds.
+const (
+	maxDevices   = 64
+	maxSources   = 64
+	maxPorts     = 32
+	maxGapSample = 1024
+	// stormRounds announce rounds within stormWindow is a storm: the OS
+	// announces at most once per 64 ms pass (more only when a pass repeats
+	// within a millisecond).
+	stormRounds = 8
+	stormWindow = 64 * time.Millisecond
+)
+
+var (
+	discoveryMAC = [6]byte{0x01, 0x00, 0x5e, 0x2a, 0x00, 0x01}
+	lanPrefix    = netip.MustParsePrefix("10.42.0.0/24")
+)
+
+// discDevice is what the announces of one device id said.
+type discDevice struct {
+	id         string
+	firstFrame int
+	key        [32]byte
+	port       uint16
+	changed    bool
+	milestone  bool
+	// learned is the last unicast copy the hub delivered: what the peer
+	// caches (it drops the multicast copy).
+	learned      bool
+	learnedAddr  netip.Addr
+	learnedPort  uint16
+	learnedKey   [32]byte
+	learnedFrame int
+}
+
+// discSource is one announcing address.
+type discSource struct {
+	ip                  netip.Addr
+	firstFrame          int
+	mcast, ucast, bcast int
+	rounds              timeline // multicast copies; unicast ones if no multicast
+	uRounds             timeline
+	lastHash            uint64
+	identical           int
+	identFrames         []int
+}
+
+// timeline keeps cadence statistics of a series of events.
+type timeline struct {
+	n          int
+	last       time.Time
+	recent     [stormRounds]time.Time
+	gaps       []time.Duration
+	min, max   time.Duration
+	storms     int
+	stormFrame int
+}
+
+func (t *timeline) add(at time.Time, frame int) {
+	t.n++
+	if at.IsZero() {
+		return
+	}
+	if !t.last.IsZero() {
+		g := at.Sub(t.last)
+		if len(t.gaps) < maxGapSample {
+			t.gaps = append(t.gaps, g)
+		}
+		if t.min == 0 || g < t.min {
+			t.min = g
+		}
+		t.max = max(t.max, g)
+	}
+	t.last = at
+	i := t.n % stormRounds
+	if old := t.recent[i]; !old.IsZero() && at.Sub(old) < stormWindow {
+		if t.storms == 0 {
+			t.stormFrame = frame
+		}
+		t.storms++
+	}
+	t.recent[i] = at
+}
+
+func (t *timeline) median() time.Duration {
+	if len(t.gaps) == 0 {
+		return 0
+	}
+	g := slices.Clone(t.gaps)
+	slices.Sort(g)
+	return g[len(g)/2]
+}
+
+type discovery struct {
+	c         *Checker
+	devices   map[string]*discDevice
+	devOrder  []string
+	sources   map[netip.Addr]*discSource
+	srcOrder  []netip.Addr
+	nodeB     []netip.Addr // addresses that announced node-b, in order
+	announces int
+	ports     map[uint16]bool
+	tooMany   int
+	nx07      bool
+}
+
+func (d *discovery) init(c *Checker) {
+	d.c = c
+	d.devices = map[string]*discDevice{}
+	d.sources = map[netip.Addr]*discSource{}
+	d.ports = map[uint16]bool{conformance.SessionPortA: true, conformance.SessionPortB: true}
+}
+
+// isSessionPort reports whether a TCP port is one the nodes listen on: the
+// OS's two, and every port an announce named.
+func (d *discovery) isSessionPort(p uint16) bool { return d.ports[p] }
+
+// peerOf is the unicast peer the OS hard-codes for a sender.
+func peerOf(src netip.Addr) netip.Addr {
+	if src == conformance.RoleA.Addr() {
+		return conformance.RoleB.Addr()
+	}
+	return conformance.RoleA.Addr()
+}
+
+func isBroadcast(p *packet) bool {
+	if p.dstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
+		return true
+	}
+	if p.dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true
+	}
+	return lanPrefix.Contains(p.dst) && p.dst.As4()[3] == 255
+}
+
+// datagram checks one UDP datagram to port 37020.
+func (d *discovery) datagram(f *Frame, p *packet) {
+	a := d.c.agg
+	d.announces++
+	src := p.src
+	who := roleName(src)
+	fr := []int{f.Number}
+	s := d.source(src, f.Number)
+
+	// Transport and destination (DISC-006).
+	if p.srcPort != conformance.DiscoveryPort {
+		a.add(Fail, DISC006, "sport "+src.String(), fr, "announce from %v:%d: the OS binds and sends from port 37020", src, p.srcPort)
+	}
+	multicast := false
+	switch {
+	case p.dst == conformance.DiscoveryGroup:
+		multicast = true
+		s.mcast++
+		s.rounds.add(f.Time, f.Number)
+		if p.dstMAC != discoveryMAC {
+			a.add(Fail, DISC006, "mcast-mac "+src.String(), fr, "announce to 239.42.0.1 from %s has destination MAC %v, want 01:00:5e:2a:00:01", who, macString(p.dstMAC))
+		}
+	case p.dst.IsMulticast():
+		multicast = true
+		s.mcast++
+		a.add(Fail, DISC006, "group "+src.String(), fr, "announce from %s to group %v: the OS's group is 239.42.0.1", who, p.dst)
+	case isBroadcast(p):
+		s.bcast++
+		a.add(Fail, DISC006, "bcast "+src.String(), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)", who, p.dst)
+	default:
+		s.ucast++
+		s.uRounds.add(f.Time, f.Number)
+		if want := peerOf(src); p.dst != want {
+			a.add(Warn, DISC006, "ucast "+src.String(), fr, "unicast announce from %s to %v: the OS sends its unicast copy to the hard-coded peer %v", who, p.dst, want)
+		}
+	}
+
+	// Size (DISC-002).
+	n := len(p.payload)
+	switch {
+	case n > conformance.DatagramDropThreshold:
+		a.add(Fail, DISC002, "size "+src.String(), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
+	case n > conformance.AnnounceSendLimit:
+		a.add(Fail, DISC002, "size "+src.String(), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
+	default:
+		a.pass(DISC002, f.Number)
+	}
+
+	// Source address (DISC-003).
+	h := p.srcMAC[5]
+	if h == 0 {
+		h = 1
+	}
+	want := netip.AddrFrom4([4]byte{10, 42, 0, h})
+	macOK := src == want
+	switch {
+	case !macOK:
+		a.add(Fail, DISC003, src.String(), fr, "announce from %v, but MAC %v gives 10.42.0.%d (0 becomes 1; nexus-wire §1)", src, macString(p.srcMAC), h)
+	case h == 0xff:
+		a.add(Warn, DISC003, src.String(), fr, "MAC %v gives 10.42.0.255, the subnet's broadcast address", macString(p.srcMAC))
+	default:
+		a.pass(DISC003, f.Number)
+	}
+
+	// NX-10: nothing in an announce changes between copies.
+	sum := fnv64a(p.payload)
+	if sum == s.lastHash {
+		s.identical++
+		s.identFrames = appendFrames(s.identFrames, f.Number)
+	}
+	s.lastHash = sum
+
+	// Decoding (DISC-001), as dsoftbusd receives it.
+	if n > conformance.DatagramDropThreshold {
+		return // never reaches dsoftbusd; DISC-002 said so
+	}
+	ann, err := conformance.ParseReceivedAnnounce(p.payload)
+	if err != nil {
+		class := errorClass(err)
+		msg := fmt.Sprintf("announce from %s does not decode (%s): %v", who, class, err)
+		if _, full := conformance.ParseAnnounce(p.payload); full == nil {
+			msg = fmt.Sprintf("announce from %s runs past the 256 bytes dsoftbusd reads, so it decodes as truncated", who)
+		}
+		a.add(Fail, DISC001, class+" "+src.String(), fr, "%s", msg)
+		return
+	}
+	a.pass(DISC001, f.Number)
+	d.identity(f, p, ann, multicast, macOK)
+	d.c.tcp.announceFrom(src, f)
+}
+
+// identity checks what an announce claims (DISC-004, DISC-005, DISC-009)
+// and learns it as the peer would.
+func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, multicast, ok bool) {
+	a := d.c.agg
+	fr := []int{f.Number}
+	src := p.src
+
+	role, known := conformance.Role(0), false
+	switch ann.DeviceID {
+	case conformance.RoleA.String():
+		role, known = conformance.RoleA, true
+		if src != conformance.RoleA.Addr() {
+			ok = false
+			a.add(Fail, DISC005, "role node-a "+src.String(), fr, "node-a announced from %v: the OS names 10.42.0.10 node-a and every other address node-b", src)
+		}
+	case conformance.RoleB.String():
+		role, known = conformance.RoleB, true
+		if src == conformance.RoleA.Addr() {
+			ok = false
+			a.add(Fail, DISC005, "role node-b "+src.String(), fr, "node-b announced from 10.42.0.10: the OS names that address node-a")
+		}
+	default:
+		ok = false
+		a.add(Warn, DISC005, "id "+ann.DeviceID, fr, "announce from %v names device %q: the OS names itself node-a or node-b", src, ann.DeviceID)
+	}
+	if known {
+		if want := bringUpStatic(role); ann.Static != want {
+			ok = false
+			a.add(Fail, DISC005, "key "+ann.DeviceID+" "+short(ann.Static), fr, "%s announces key %s, but its bring-up key is %s (derive_test_secret(%#x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+				ann.DeviceID, short(ann.Static), short(want), staticTag(role), role.ListenPort())
+		} else if d.c.opts.Profile == ProfileNexus && !d.nx07 {
+			d.nx07 = true
+			a.add(Info, NX07, "", fr, "static keys are the bring-up keys derive_test_secret(D0, 34567) and (D1, 34568), not RFC-0008's test tags A0/B0/C0/D0")
+		}
+		if ann.Port != role.ListenPort() {
+			a.add(Warn, DISC005, "port "+ann.DeviceID, fr, "%s announces session port %d, the OS's is %d", ann.DeviceID, ann.Port, role.ListenPort())
+		}
+		if ok {
+			a.pass(DISC005, f.Number)
+		}
+	}
+
+	dev := d.devices[ann.DeviceID]
+	if dev == nil {
+		if len(d.devices) >= maxDevices {
+			d.tooMany++
+			return
+		}
+		dev = &discDevice{id: ann.DeviceID, firstFrame: f.Number, key: ann.Static, port: ann.Port}
+		d.devices[ann.DeviceID] = dev
+		d.devOrder = append(d.devOrder, ann.DeviceID)
+	}
+	if ann.Static != dev.key || ann.Port != dev.port {
+		dev.changed = true
+		ok = false
+		a.add(Fail, DISC004, "change "+ann.DeviceID, []int{dev.firstFrame, f.Number}, "%s changed its announce: frame %d said key %s port %d, this one key %s port %d",
+			ann.DeviceID, dev.firstFrame, short(dev.key), dev.port, short(ann.Static), ann.Port)
+	}
+	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, src) {
+		d.nodeB = append(d.nodeB, src)
+		if len(d.nodeB) > 1 {
+			a.add(Warn, DISC009, "", fr, "node-b announced from %v: every VM other than 10.42.0.10 is node-b with the same keys, and node-a follows the last to announce", addrList(d.nodeB))
+		}
+	}
+	if len(d.ports) < maxPorts {
+		d.ports[ann.Port] = true
+	}
+	if !multicast && !f.Dropped && p.dst == peerOf(src) {
+		dev.learned, dev.learnedAddr, dev.learnedPort, dev.learnedKey, dev.learnedFrame = true, src, ann.Port, ann.Static, f.Number
+	}
+	if ok && known && !dev.milestone {
+		dev.milestone = true
+		d.c.milestone("nexus discovery ok " + ann.DeviceID)
+	}
+}
+
+func (d *discovery) source(ip netip.Addr, frame int) *discSource {
+	s := d.sources[ip]
+	if s == nil {
+		s = &discSource{ip: ip, firstFrame: frame}
+		if len(d.sources) < maxSources {
+			d.sources[ip] = s
+			d.srcOrder = append(d.srcOrder, ip)
+		}
+	}
+	return s
+}
+
+// announced returns the announce a node learned for id: the last unicast
+// copy delivered; ok is false when none was.
+func (d *discovery) announced(id string) (*discDevice, bool) {
+	dev := d.devices[id]
+	if dev == nil || !dev.learned {
+		return nil, false
+	}
+	return dev, true
+}
+
+// end adds the findings about the whole run.
+func (d *discovery) end(a *agg) {
+	nexus := d.c.opts.Profile == ProfileNexus
+	if d.announces == 0 {
+		a.add(Warn, DISC001, "none", nil, "no datagram to UDP 37020: discovery was not seen (a session does not need it: node-a falls back to 10.42.0.11:34568)")
+	}
+	if d.tooMany > 0 {
+		a.add(Warn, DISC004, "too-many", nil, "more than %d device ids: %d announces were not followed", maxDevices, d.tooMany)
+	}
+	for _, id := range d.devOrder {
+		if dev := d.devices[id]; !dev.changed {
+			a.pass(DISC004, dev.firstFrame)
+		}
+	}
+	for _, ip := range d.srcOrder {
+		s := d.sources[ip]
+		who := roleName(ip)
+		fr := []int{s.firstFrame}
+		switch {
+		case s.mcast >= 2 && s.ucast == 0:
+			a.add(Fail, DISC006, "no-ucast "+ip.String(), fr, "%s sent %d announces to the multicast group and none by unicast: receivers drop the multicast copy (no IGMP), so its peer never learns it", who, s.mcast)
+		case s.ucast >= 2 && s.mcast == 0:
+			a.add(Warn, DISC006, "no-mcast "+ip.String(), fr, "%s sent %d unicast announces and none to 239.42.0.1: the OS sends every announce to both", who, s.ucast)
+		case s.mcast > 0 && s.ucast > 0 && s.bcast == 0:
+			a.pass(DISC006, s.firstFrame)
+			if nexus {
+				a.add(Info, NX09, "", fr, "announces go to 239.42.0.1 and by unicast to a peer hard-coded in the OS, never broadcast; receivers cannot take the multicast copy (no IGMP)")
+			}
+		}
+		tl := &s.rounds
+		if tl.n == 0 {
+			tl = &s.uRounds
+		}
+		if tl.storms > 0 {
+			a.add(Warn, DISC007, "storm "+ip.String(), []int{tl.stormFrame}, "%s sent %d announce rounds within %v %d times: the OS announces at most once per 64 ms pass", who, stormRounds+1, stormWindow, tl.storms)
+		}
+		if len(tl.gaps) > 0 {
+			a.add(Info, DISC007, "cadence "+ip.String(), fr, "%s: %d announce rounds, median gap %v (min %v, max %v); the OS's nominal period is 64 ms",
+				who, tl.n, tl.median().Round(time.Millisecond), tl.min.Round(time.Microsecond), tl.max.Round(time.Millisecond))
+		}
+		if nexus && s.identical > 0 {
+			a.add(Info, NX10, ip.String(), s.identFrames, "%s repeated the same announce %d times: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, s.identical)
+		}
+	}
+}
+
+// errorClass names an announce decode error by the spec's classes.
+func errorClass(err error) string {
+	for _, c := range []struct {
+		err  error
+		name string
+	}{
+		{conformance.ErrTruncated, "truncated"},
+		{conformance.ErrBadMagic, "bad magic"},
+		{conformance.ErrUnsupportedVersion, "unsupported version"},
+		{conformance.ErrInvalidInput, "length out of range"},
+		{conformance.ErrUTF8, "invalid utf-8"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	return "malformed"
+}
+
+func staticTag(r conformance.Role) byte {
+	if r == conformance.RoleA {
+		return conformance.TagStaticA
+	}
+	return conformance.TagStaticB
+}
+
+// short abbreviates a key as the spec does: first and last two bytes.
+func short(k [32]byte) string { return fmt.Sprintf("%x…%x", k[:4], k[30:]) }
+
+func macString(m [6]byte) string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+func addrList(as []netip.Addr) string {
+	s := ""
+	for i, a := range as {
+		if i > 0 {
+			s += ", "
+		}
+		s += a.String()
+	}
+	return s
+}

@@ -1,0 +1,34 @@
+// Package checker is the passive DSoftBus conformance checker: it reads
+// Ethernet frames (live from the hub as a hub.Observer, or from capture
+// files), follows IPv4/UDP/TCP flows, reassembles TCP streams and judges the
+// discovery announces, the handshake, the mux ladder and the remote proxy
+// against nexus-wire.md, reporting findings: an id, a verdict, the frame
+// numbers that prove it and one line of explanation.
+//
+// Two profiles: nexus-v1 judges traffic by what the OS sends today and
+// reports the spec's as-built deviations (NX-01..NX-15) as info findings
+// where they are observable; noise-xk judges the handshake and transport by
+// the standard Noise_XK_25519_ChaChaPoly_BLAKE2s with u32be framing, so the
+// same deviations become failures there.
+//
+// Each frame is checked once. Frames the hub saw at ingress (pcapng
+// direction "inbound", hub.Ingress) are what a peer sent and are checked;
+// egress copies are skipped, except that a dropped egress copy is remembered
+// to explain the retransmission that follows. Captures without directions
+// (QEMU's filter-dump, two per-VM files) are deduplicated by content: the
+// multicast loopback echo within a short time window of the same file, and
+// copies from another file within a window of recent frames (nexus-wire.md
+// §6.2).
+//
+// Memory is bounded: TCP connections, buffered out-of-order bytes per
+// stream, devices, pending proxy requests, frame numbers kept per finding
+// and the live queue all have caps, and exceeding one is itself a finding.
+//
+// Concurrency contract. Feed, Report and Close are safe for concurrent use;
+// frames are checked in the order Feed is called. Observe is called on the
+// hub loop: it copies the frame into a bounded queue and returns at once
+// (a full queue drops the frame and the report says so); a goroutine, started
+// by the first Observe and stopped by Close, checks the queued frames.
+// Milestone lines are written from that goroutine (or Feed's caller), one
+// Write per line, never concurrently.
+package checker

@@ -1,0 +1,197 @@
+package checker
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/conformance"
+	"l2hub/hub"
+)
+
+// portOf is the hub port a frame's sender is attached to.
+func portOf(f Frame) (id hub.PortID, name string) {
+	if bytes.Equal(f.Data[6:12], hostA.mac) {
+		return 0, "a"
+	}
+	return 1, "b"
+}
+
+// writeHubCapture records frames as a two-port hub's capture of both
+// points would: an ingress copy on the sender's port, then (unless dropped)
+// an egress copy on the other port.
+func writeHubCapture(t *testing.T, path string, format capture.Format, frames []Frame) {
+	t.Helper()
+	sink, err := capture.Open(capture.Config{Path: path, Format: format, Overflow: capture.OverflowBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	sink.PortAdded(hub.PortInfo{ID: 1, Name: "b", Description: "test b"})
+	for _, f := range frames {
+		id, name := portOf(f)
+		ev := hub.Event{Time: f.Time, Port: id, PortName: name, Dir: hub.Ingress, Frame: f.Data, Dropped: f.Dropped}
+		if f.Dropped {
+			ev.Notes = []hub.Note{{Link: name + "->x", Rule: "loss", Action: "drop"}}
+		}
+		sink.Observe(&ev)
+		if f.Dropped {
+			continue
+		}
+		other, oname := 1-id, "b"
+		if name == "b" {
+			oname = "a"
+		}
+		sink.Observe(&hub.Event{Time: f.Time, Port: other, PortName: oname, Dir: hub.Egress, Frame: f.Data})
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeEchoPcap records frames as QEMU's filter-dump on a socket mcast
+// backend does: classic pcap, every frame twice (the loopback echo).
+func writeEchoPcap(t *testing.T, path string, frames []Frame, offset time.Duration) {
+	t.Helper()
+	sink, err := capture.Open(capture.Config{Path: path, Format: capture.FormatPcap, Overflow: capture.OverflowBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "n0"})
+	for _, f := range frames {
+		if f.Dropped {
+			continue
+		}
+		for range 2 {
+			sink.Observe(&hub.Event{Time: f.Time.Add(offset), Port: 0, PortName: "n0", Dir: hub.Ingress, Frame: f.Data})
+		}
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lossyHealthy is the healthy run with node-a's ladder step 1 lost once.
+func lossyHealthy(t *testing.T) []Frame {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	s := healthyScript(t)
+	for i, m := range s.msgs {
+		off := len(f.sent[m.side])
+		f.write(m.side, m.data)
+		if i == 3 {
+			f.seg(m.side, off, len(m.data), dropped)
+		}
+		f.seg(m.side, off, len(m.data))
+		if i+1 < len(s.msgs) && s.msgs[i+1].side != m.side {
+			f.ack(1 - m.side)
+		}
+	}
+	return b.frames
+}
+
+func TestCaptureFiles(t *testing.T) {
+	frames := lossyHealthy(t)
+	delivered := 0
+	for _, f := range frames {
+		if !f.Dropped {
+			delivered++
+		}
+	}
+	dir := t.TempDir()
+	hubNG := filepath.Join(dir, "hub.pcapng")
+	writeHubCapture(t, hubNG, capture.FormatPcapng, frames)
+	vmA, vmB := filepath.Join(dir, "packets-A.pcap"), filepath.Join(dir, "packets-B.pcap")
+	writeEchoPcap(t, vmA, frames, 0)
+	writeEchoPcap(t, vmB, frames, 3*time.Second) // B's virtual clock runs elsewhere
+
+	tests := []struct {
+		name    string
+		paths   []string
+		frames  int
+		skipped int
+	}{
+		{"hub-pcapng-both-points", []string{hubNG}, len(frames) + delivered, delivered},
+		{"filter-dump-with-echo", []string{vmA}, 2 * delivered, delivered},
+		{"two-per-vm-files", []string{vmA, vmB}, 4 * delivered, 3 * delivered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := CheckFiles(Options{}, tt.paths...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Fail != 0 || r.Frames != tt.frames || r.Skipped != tt.skipped {
+				t.Fatalf("got %d fail, %d frames, %d skipped, want 0, %d, %d:\n%s", r.Fail, r.Frames, r.Skipped, tt.frames, tt.skipped, dump(r))
+			}
+			for _, id := range mustPass {
+				if v, ok := verdictOf(r, id); !ok || v != Pass {
+					t.Errorf("got %s = %v, want pass:\n%s", id, v, dump(r))
+				}
+			}
+			fd, ok := r.First(TCP001)
+			explained := ok && fd.Verdict == Info
+			if len(tt.paths) == 1 && tt.name == "hub-pcapng-both-points" && !explained {
+				t.Errorf("got TCP-001 %v, want the retransmission explained by the hub's drop", fd)
+			}
+		})
+	}
+}
+
+func TestCheckFilesFrameNumbers(t *testing.T) {
+	b := newBuilder(t)
+	b.announce(hostA, []byte("not an announce"))
+	path := filepath.Join(t.TempDir(), "x.pcapng")
+	writeHubCapture(t, path, capture.FormatPcapng, b.frames)
+	r, err := CheckFiles(Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, ok := r.First(DISC001)
+	// The hub capture holds ingress 1, egress 2, ingress 3, egress 4.
+	if !ok || fd.Verdict != Fail || len(fd.Frames) != 2 || fd.Frames[0] != 1 || fd.Frames[1] != 3 {
+		t.Fatalf("got %v, want DISC-001 failing on the ingress frames 1 and 3", fd)
+	}
+}
+
+func TestCheckFilesErrors(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pcap")
+	if err := os.WriteFile(junk, []byte("this is not a capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckFiles(Options{}, junk); !errors.Is(err, capture.ErrUnknownFormat) || !strings.Contains(err.Error(), "junk.pcap") {
+		t.Errorf("got %v, want ErrUnknownFormat naming the file", err)
+	}
+	if _, err := CheckFiles(Options{}, filepath.Join(dir, "missing.pcap")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("got %v, want ErrNotExist", err)
+	}
+	if _, err := CheckFiles(Options{}); !errors.Is(err, ErrNoInput) {
+		t.Errorf("got %v, want ErrNoInput", err)
+	}
+	// A capture cut in the middle of its last packet still checks.
+	good := filepath.Join(dir, "good.pcapng")
+	writeHubCapture(t, good, capture.FormatPcapng, healthy(t, 1460).frames)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcapng")
+	if err := os.WriteFile(cut, data[:len(data)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := CheckFiles(Options{}, cut)
+	if err != nil {
+		t.Fatalf("got %v, want the cut capture checked", err)
+	}
+	if fd, ok := r.First(NET003); !ok || !strings.Contains(fd.Message, "cut packet") {
+		t.Errorf("got NET-003 %v, want a warning about the cut tail:\n%s", fd, dump(r))
+	}
+}

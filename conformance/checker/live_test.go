@@ -1,0 +1,109 @@
+package checker
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+
+	"l2hub/hub"
+)
+
+// syncWriter collects milestone lines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// events turns frames into the events a two-port hub reports: ingress on
+// the sender's port, egress on the other.
+func events(frames []Frame) []hub.Event {
+	var evs []hub.Event
+	for _, f := range frames {
+		id, name := portOf(f)
+		evs = append(evs, hub.Event{Time: f.Time, Port: id, PortName: name, Dir: hub.Ingress, Frame: f.Data})
+		evs = append(evs, hub.Event{Time: f.Time, Port: 1 - id, PortName: "other", Dir: hub.Egress, Frame: f.Data})
+	}
+	return evs
+}
+
+func TestObserveLive(t *testing.T) {
+	var w syncWriter
+	c, err := New(Options{Milestones: &w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := events(healthy(t, 100).frames)
+	for i := range evs {
+		scratch := append([]byte(nil), evs[i].Frame...)
+		ev := evs[i]
+		ev.Frame = scratch
+		c.Observe(&ev)
+		clear(scratch) // the hub reuses its buffers: the checker must have copied
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Report()
+	if !r.OK() || r.Frames != len(evs) || r.Skipped != len(evs)/2 || r.Lost != 0 {
+		t.Fatalf("got %d fail, %d frames, %d skipped, %d lost, want 0, %d, %d, 0:\n%s", r.Fail, r.Frames, r.Skipped, r.Lost, len(evs), len(evs)/2, dump(r))
+	}
+	for _, want := range []string{"l2hub: nexus discovery ok node-a\n", "l2hub: nexus session ok node-a->node-b\n", "l2hub: nexus mux ok\n", "l2hub: nexus proxy ok service=bundlemgrd\n"} {
+		if !strings.Contains(w.String(), want) {
+			t.Errorf("got milestones\n%s\nwant a line %q", w.String(), want)
+		}
+	}
+	// Frame numbers count every event, as a capture of both points does.
+	if fd, _ := r.First(SESS004); len(fd.Frames) == 0 || fd.Frames[0]%2 != 1 {
+		t.Errorf("got SESS-004 frames %v, want odd (ingress) event numbers", fd.Frames)
+	}
+	c.Observe(&evs[0]) // after Close: ignored, no goroutine started
+	if err := c.Feed(Frame{Data: evs[0].Frame}); err != ErrClosed {
+		t.Errorf("got Feed after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestObserveFullQueue(t *testing.T) {
+	c, err := New(Options{QueueLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := events(healthy(t, 1460).frames)
+	c.Observe(&evs[0]) // starts the goroutine
+	c.mu.Lock()        // and keeps it from checking anything
+	for i := 1; i < 20; i++ {
+		c.Observe(&evs[i])
+	}
+	c.mu.Unlock()
+	c.Close()
+	r := c.Report()
+	fd, ok := r.First(CHK001)
+	if r.Lost == 0 || !ok || fd.Verdict != Warn {
+		t.Fatalf("got %d lost and CHK-001 %v, want frames lost and a warning:\n%s", r.Lost, fd, dump(r))
+	}
+}
+
+func TestCloseWithoutObserve(t *testing.T) {
+	c, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("got second Close = %v, want nil", err)
+	}
+}

@@ -1,0 +1,862 @@
+package checker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"l2hub/conformance"
+)
+
+// Session bounds.
+const (
+	maxMsgFrames    = 8  // frames cited per message
+	maxAwaitingKeys = 4  // records per side kept until the handshake completes
+	maxPending      = 64 // outstanding proxy requests
+	maxNonceSkip    = 3  // nonces tried beyond the expected one (node-a's retries)
+	maxBadRecords   = 3  // consecutive records that fail before a side is given up
+)
+
+// msgKind is what a message of the session is.
+type msgKind uint8
+
+const (
+	kindHandshake msgKind = iota + 1
+	kindLadder
+	kindRequest
+	kindResponse
+	kindTransport
+)
+
+// msgPlan is one message a side sends: its size on the stream (0: framed,
+// read from a u32be prefix), its name, and how many messages the other side
+// must have completed before it may start.
+type msgPlan struct {
+	size int
+	name string
+	kind msgKind
+	req  int
+}
+
+// nexus-v1 ladder steps by sender: node-a sends 1, 3, 5 and node-b 2, 4, 6.
+var ladderSteps = conformance.Ladder()
+
+// plan returns message idx of side (0: initiator, node-a; 1: responder).
+func (s *session) plan(side, idx int) msgPlan {
+	if s.c.opts.Profile == ProfileNoiseXK {
+		switch {
+		case side == 0 && idx == 0:
+			return msgPlan{0, "msg1", kindHandshake, 0}
+		case side == 0 && idx == 1:
+			return msgPlan{0, "msg3", kindHandshake, 1}
+		case side == 0:
+			return msgPlan{0, fmt.Sprintf("transport message %d", idx-2), kindTransport, 1}
+		case idx == 0:
+			return msgPlan{0, "msg2", kindHandshake, 1}
+		}
+		return msgPlan{0, fmt.Sprintf("transport message %d", idx-1), kindTransport, 2}
+	}
+	req, rsp := conformance.RequestRecordLen, conformance.ResponseRecordLen
+	switch {
+	case side == 0 && idx == 0:
+		return msgPlan{conformance.NexusMsg1Len, "msg1", kindHandshake, 0}
+	case side == 0 && idx == 1:
+		return msgPlan{conformance.NexusMsg3Len, "msg3", kindHandshake, 1}
+	case side == 0 && idx <= 4:
+		return msgPlan{req, fmt.Sprintf("ladder step %d", 2*(idx-2)+1), kindLadder, idx - 1}
+	case side == 0:
+		return msgPlan{req, fmt.Sprintf("request %d", idx-5), kindRequest, 4}
+	case idx == 0:
+		return msgPlan{conformance.NexusMsg2Len, "msg2", kindHandshake, 1}
+	case idx <= 3:
+		return msgPlan{req, fmt.Sprintf("ladder step %d", 2*idx), kindLadder, idx + 2}
+	}
+	return msgPlan{rsp, fmt.Sprintf("response %d", idx-4), kindResponse, 5}
+}
+
+// stdSize is a noise-xk handshake message's size with an empty payload.
+func stdSize(side, idx int) int {
+	switch {
+	case side == 0 && idx == 0:
+		return conformance.StdMsg1Len
+	case side == 1 && idx == 0:
+		return conformance.StdMsg2Len
+	}
+	return conformance.StdMsg3Len
+}
+
+// violation is a message that started before the other side completed the
+// message it requires. Raised in the sender's own turn, it is judged when the
+// turn ends: if the sender did not even complete the early message, the
+// previous one was simply too long (a size error); otherwise the sender did
+// not wait (an order error).
+type violation struct {
+	idx      int // the early message
+	want     int // the other side's first message not yet complete then
+	boundary int // stream offset where it started
+	frame    int
+	framing  bool // noise-xk: no valid length prefix at boundary
+}
+
+type sideState struct {
+	pos        int // stream bytes seen
+	msgs       int // messages completed
+	filled     int
+	size       int // of the current message; 0 while a framed header is read
+	buf        []byte
+	frames     []int
+	turnStart  int
+	misaligned bool // a size or framing error: boundaries are unknown from here on
+	pending    *violation
+}
+
+type prediction struct {
+	index  int
+	action conformance.GateAction
+	svc    byte
+	why    string
+	frames []int
+	notBN  bool // a svc-2 request that is not a BN LIST (NX-15)
+}
+
+// session follows one connection's application bytes: the handshake, then
+// records (nexus-v1) or transport messages (noise-xk).
+type session struct {
+	c    *Checker
+	conn *tcpConn
+	from [2]string // node names of the sides
+	last int       // side that sent last, -1 before any byte
+
+	sides [2]sideState
+
+	hs       [3][]byte // msg1, msg2, msg3 bodies
+	hsFrames []int
+	hsDone   bool // the handshake completed and was accepted (or cannot be judged)
+	hsFailed bool
+	verified bool
+	noKeys   bool // the transcript cannot be decrypted passively
+	sizeErr  bool
+	orderErr bool
+
+	keys      [2][32]byte // send keys of side 0 and side 1
+	cipher    [2]*conformance.RecordCipher
+	awaiting  [2][][]byte
+	awaitFr   [2][][]int
+	records   [2]int // records (or transport messages) completed per side
+	firstOK   [2]bool
+	bad       [2]int // consecutive failures
+	given     [2]bool
+	plain     []byte
+	ladderOK  int
+	ladderBad bool
+	preds     []prediction
+	predLost  int
+	requests  int
+	responses int
+	nx12      bool
+}
+
+func newSession(c *Checker, conn *tcpConn) *session {
+	s := &session{c: c, conn: conn, last: -1}
+	s.from[0] = roleName(conn.key.client.Addr())
+	s.from[1] = roleName(conn.key.server.Addr())
+	if conn.midstream {
+		s.sides[0].misaligned, s.sides[1].misaligned = true, true
+	}
+	return s
+}
+
+func (s *session) nexus() bool { return s.c.opts.Profile == ProfileNexus }
+
+func (s *session) pair() string { return s.from[0] + "->" + s.from[1] }
+
+// data takes contiguous stream bytes of one side.
+func (s *session) data(side int, b []byte, frame int) {
+	if s.last != side {
+		if s.last >= 0 {
+			s.endTurn(s.c.agg, s.last, &s.sides[s.last])
+		}
+		s.last = side
+		s.sides[side].turnStart = s.sides[side].pos
+	}
+	st := &s.sides[side]
+	for len(b) > 0 {
+		if st.misaligned {
+			st.pos += len(b)
+			return
+		}
+		if st.filled == 0 {
+			s.start(side, frame)
+		}
+		need := st.size - st.filled
+		if st.size == 0 {
+			need = conformance.FrameHeaderLen - st.filled
+		}
+		take := min(need, len(b))
+		st.buf = append(st.buf, b[:take]...)
+		st.filled += take
+		st.pos += take
+		b = b[take:]
+		if len(st.frames) < maxMsgFrames && !containsInt(st.frames, frame) {
+			st.frames = append(st.frames, frame)
+		}
+		if st.size == 0 && st.filled == conformance.FrameHeaderLen {
+			n := binary.BigEndian.Uint32(st.buf)
+			if n > conformance.MaxFrameLen {
+				s.framingError(side, st, frame, n)
+				st.pos += len(b)
+				return
+			}
+			st.size = conformance.FrameHeaderLen + int(n)
+		}
+		if st.size > 0 && st.filled == st.size {
+			s.complete(side, frame)
+			st.msgs++
+			st.filled, st.size, st.buf, st.frames = 0, 0, st.buf[:0], st.frames[:0]
+		}
+	}
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// start begins message st.msgs of side and checks it may start now.
+func (s *session) start(side, frame int) {
+	st, o := &s.sides[side], &s.sides[1-side]
+	idx := st.msgs
+	pl := s.plan(side, idx)
+	st.size = pl.size
+	if s.nexus() && side == 0 && idx == 2 && st.pos > st.turnStart && !s.nx12 {
+		s.nx12 = true
+		s.c.agg.add(Info, NX12, "", []int{frame}, "node-a sends ladder step 1 right after msg3: it declares the session up without any sign that node-b verified msg3")
+	}
+	if o.msgs >= pl.req {
+		return
+	}
+	want := s.plan(1-side, o.msgs)
+	switch {
+	case o.filled > 0 && o.msgs == pl.req-1:
+		s.ordering(s.c.agg, side, idx, o.msgs, frame, fmt.Sprintf("when %s's %s had %d of %d bytes", s.from[1-side], want.name, o.filled, max(o.size, o.filled)))
+	case st.pos > st.turnStart:
+		if st.pending == nil {
+			st.pending = &violation{idx: idx, want: o.msgs, boundary: st.pos, frame: frame}
+		}
+	default:
+		s.ordering(s.c.agg, side, idx, o.msgs, frame, fmt.Sprintf("before %s's %s", s.from[1-side], want.name))
+	}
+}
+
+// ordering reports message idx of side starting before the other side's
+// message wantIdx was complete.
+func (s *session) ordering(a *agg, side, idx, wantIdx, frame int, when string) {
+	pl := s.plan(side, idx)
+	want := s.plan(1-side, wantIdx)
+	if a == s.c.agg {
+		s.orderErr = true
+	}
+	a.add(Fail, orderID(want.kind), s.conn.subject, []int{frame}, "%s sent %s %s%s", s.from[side], pl.name, when, orderNote(want.kind))
+}
+
+// endTurn judges a violation raised during side's turn, which just ended.
+func (s *session) endTurn(a *agg, side int, st *sideState) {
+	v := st.pending
+	if v == nil {
+		return
+	}
+	if a == s.c.agg {
+		st.pending = nil
+	}
+	n := st.pos - v.boundary
+	if v.framing {
+		body := stdSize(side, v.idx)
+		what := s.plan(side, v.idx).name
+		if v.idx == 0 && side == 0 {
+			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "handshake is not Noise XK: %s is %d bytes with no length prefix, the spec's is %d (+4-byte u32be length)", what, n, body)
+		} else {
+			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "%s's %s has no valid u32be length prefix (%d bytes in the turn)", s.from[side], what, n)
+		}
+		return
+	}
+	pl := s.plan(side, v.idx)
+	if pl.size > 0 && n < pl.size && v.idx > 0 {
+		prev := s.plan(side, v.idx-1)
+		s.sizeError(a, side, prev, prev.size+n, v.frame)
+		if a == s.c.agg {
+			st.misaligned = true
+		}
+		return
+	}
+	want := s.plan(1-side, v.want)
+	if a == s.c.agg {
+		s.orderErr = true
+	}
+	prev := s.plan(side, v.idx-1)
+	a.add(Fail, orderID(want.kind), s.conn.subject, []int{v.frame}, "%s sent %d bytes after its %s before %s's %s%s",
+		s.from[side], n, prev.name, s.from[1-side], want.name, orderNote(want.kind))
+}
+
+// orderID is the check a message sent too early violates, by the kind of
+// the message it should have waited for.
+func orderID(k msgKind) string {
+	switch k {
+	case kindLadder:
+		return MUX002
+	case kindRequest:
+		return PROXY002
+	}
+	return SESS003
+}
+
+func orderNote(k msgKind) string {
+	if k == kindHandshake {
+		return ": data before the handshake completes"
+	}
+	return ""
+}
+
+func (s *session) sizeError(a *agg, side int, pl msgPlan, got, frame int) {
+	if a == s.c.agg {
+		s.sizeErr = true
+	}
+	if pl.kind == kindHandshake {
+		msg := fmt.Sprintf("%s's %s is %d bytes, %s's is %d", s.from[side], pl.name, got, s.c.opts.Profile, pl.size)
+		if side == 0 && pl.name == "msg1" && (got == conformance.StdMsg1Len || got == conformance.StdMsg1Len+4) {
+			msg += " (a noise-xk msg1?)"
+		}
+		a.add(Fail, SESS002, s.conn.subject, []int{frame}, "%s", msg)
+		return
+	}
+	a.add(Fail, MUX001, s.conn.subject, []int{frame}, "%s's %s is %d bytes, %s records are exactly %d", s.from[side], pl.name, got, s.c.opts.Profile, pl.size)
+}
+
+// framingError: a noise-xk length above 65535, so the stream has no valid
+// framing here; judged at the end of the turn with the turn's size.
+func (s *session) framingError(side int, st *sideState, frame int, n uint32) {
+	st.misaligned = true
+	s.sizeErr = true
+	if st.msgs <= 1 {
+		st.pending = &violation{idx: st.msgs, boundary: st.pos - st.filled, frame: frame, framing: true}
+		return
+	}
+	s.c.agg.add(Fail, SESS002, s.conn.subject, []int{frame}, "%s's stream announces a %d-byte message, above the Noise maximum of 65535", s.from[side], n)
+}
+
+// complete handles one whole message.
+func (s *session) complete(side, frame int) {
+	st := &s.sides[side]
+	idx := st.msgs
+	body := st.buf
+	if !s.nexus() {
+		body = body[conformance.FrameHeaderLen:]
+	}
+	if idx == 0 || (side == 0 && idx == 1) {
+		s.handshakeMessage(side, idx, body, st.frames)
+		return
+	}
+	k := idx - 1
+	if side == 0 {
+		k = idx - 2
+	}
+	if s.nexus() {
+		s.record(side, k, body, st.frames)
+	} else {
+		s.transport(side, k, body, st.frames)
+	}
+}
+
+func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
+	a := s.c.agg
+	n := 0 // msg1
+	switch {
+	case side == 1:
+		n = 1
+	case idx == 1:
+		n = 2
+	}
+	s.hs[n] = bytes.Clone(body)
+	s.hsFrames = appendFrames(s.hsFrames, frames...)
+	if !s.nexus() {
+		if want := stdSize(side, idx); len(body) != want {
+			name := s.plan(side, idx).name
+			if n == 0 {
+				a.add(Fail, SESS002, s.conn.subject, frames, "handshake is not Noise XK: %s is %d bytes, the spec's is %d", name, len(body), want)
+			} else {
+				a.add(Fail, SESS002, s.conn.subject, frames, "%s's %s is %d bytes, the spec's is %d", s.from[side], name, len(body), want)
+			}
+			s.sizeErr = true
+		}
+	} else {
+		switch n {
+		case 0:
+			a.add(Info, NX01, "", frames, "handshake is not Noise XK: msg1 is %d bytes, the spec's is %d (tokens -> e / <- e, ee, s, es / -> s, se instead of -> e, es / <- e, ee / -> s, se)", len(body), conformance.StdMsg1Len)
+			a.add(Info, NX05, "", frames, "the handshake and the records carry no length prefix: msg1 is the bare 32-byte ephemeral, records are fixed-size")
+			if [32]byte(body) == bringUpEphemeral(conformance.RoleA) {
+				a.add(Info, NX08, "", frames, "msg1 is node-a's bring-up ephemeral derive_test_secret(E0, 34567): the transcript is the same on every boot and replayable")
+			}
+		case 1:
+			a.add(Info, NX02, "", frames, "msg2 is %d bytes: node-b re-sends its pre-message static, encrypted (the spec's msg2 is %d)", len(body), conformance.StdMsg2Len)
+		}
+	}
+	if s.hs[1] != nil && s.hs[2] != nil && !s.hsDone && !s.hsFailed {
+		s.handshake()
+	}
+}
+
+// handshake judges the whole transcript.
+func (s *session) handshake() {
+	a := s.c.agg
+	fr := s.hsFrames
+	if !s.sizeErr {
+		a.pass(SESS002, fr...)
+	}
+	if !s.orderErr {
+		a.pass(SESS003, fr...)
+	}
+	var keys conformance.SessionKeys
+	var decryptable bool
+	var err error
+	if s.nexus() {
+		keys, decryptable, err = verifyNexus(s.hs[0], s.hs[1], s.hs[2])
+	} else {
+		keys, decryptable, err = verifyStd(s.hs[0], s.hs[1], s.hs[2])
+	}
+	switch {
+	case !decryptable:
+		s.noKeys, s.hsDone = true, true
+		a.add(Warn, SESS004, s.conn.subject, fr, "neither ephemeral on %s is a bring-up key, so the transcript cannot be decrypted passively: identity binding, transport keys and records are not checked", s.conn.subject)
+		s.c.milestone("nexus session ok " + s.pair() + " unverified")
+	case errors.Is(err, conformance.ErrStaticKeyMismatch):
+		s.hsFailed = true
+		a.add(Fail, SESS005, s.conn.subject, fr, "the handshake on %s carries a static key that is not the pinned bring-up key: %v", s.conn.subject, err)
+	case err != nil:
+		s.hsFailed = true
+		a.add(Fail, SESS004, s.conn.subject, fr, "the transcript on %s does not verify with the bring-up keys: %v", s.conn.subject, err)
+	default:
+		s.verified, s.hsDone = true, true
+		a.pass(SESS004, fr...)
+		if s.nexus() {
+			a.add(Info, NX03, "", fr, "the transcript verifies only without MixHash(prologue): no prologue is hashed, not even an empty one")
+			a.add(Info, NX04, "", fr, "the transcript verifies only without EncryptAndHash(payload) for msg1, so no MixHash(\"\") after E_A")
+		}
+		s.bindIdentity(a, fr)
+		s.keys[0], s.keys[1] = keys.I2R, keys.R2I
+		s.cipher[0] = conformance.NewRecordCipher(keys.I2R, 0)
+		s.cipher[1] = conformance.NewRecordCipher(keys.R2I, 0)
+		s.c.milestone("nexus session ok " + s.pair())
+	}
+	if s.hsDone {
+		s.c.tcp.lateAnnounce(a, s.conn)
+	}
+	for side := range s.awaiting {
+		waiting, frames := s.awaiting[side], s.awaitFr[side]
+		s.awaiting[side], s.awaitFr[side] = nil, nil
+		for i, w := range waiting {
+			k := s.records[side]
+			if s.nexus() {
+				s.record(side, k, w, frames[i])
+			} else {
+				s.transport(side, k, w, frames[i])
+			}
+		}
+	}
+}
+
+// bindIdentity compares the verified statics (the pinned bring-up keys)
+// with what each node announced and its peer learned (SESS-005).
+func (s *session) bindIdentity(a *agg, fr []int) {
+	ok := true
+	for _, r := range []conformance.Role{conformance.RoleA, conformance.RoleB} {
+		dev, learned := s.c.disc.announced(r.String())
+		pinned := bringUpStatic(r)
+		switch {
+		case !learned:
+			ok = false
+			a.add(Info, SESS005, "unbound "+r.String()+" "+s.conn.subject, fr, "no announce of %s reached its peer before the handshake on %s: nothing binds its static to discovery (the OS passes, NX-06)", r, s.conn.subject)
+		case dev.learnedKey != pinned:
+			ok = false
+			a.add(Fail, SESS005, "key "+r.String()+" "+s.conn.subject, append([]int{dev.learnedFrame}, fr...), "%s announced key %s (frame %d), but its handshake static is %s: identity is not bound",
+				r, short(dev.learnedKey), dev.learnedFrame, short(pinned))
+		}
+	}
+	if ok {
+		a.pass(SESS005, fr...)
+	}
+}
+
+// verifyNexus decrypts a nexus-v1 transcript with whichever side's
+// bring-up keys reproduce it: node-b's when msg2 is what node-b's keys give
+// for this msg1, else node-a's when msg1 is node-a's bring-up ephemeral.
+// decryptable is false when neither is.
+func verifyNexus(m1, m2, m3 []byte) (keys conformance.SessionKeys, decryptable bool, err error) {
+	r := conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB))
+	if err := r.ReadMsg1(m1); err != nil {
+		return keys, true, fmt.Errorf("msg1: %w", err)
+	}
+	if w, err := r.WriteMsg2(); err == nil && bytes.Equal(w, m2) {
+		if err := r.ReadMsg3(m3); err != nil {
+			return keys, true, fmt.Errorf("msg3, read with node-b's keys: %w", err)
+		}
+		keys, err = r.Keys()
+		return keys, true, err
+	}
+	i := conformance.NewNexusInitiator(conformance.BringUpNexusConfig(conformance.RoleA))
+	if w, err := i.WriteMsg1(); err != nil || !bytes.Equal(w, m1) {
+		return keys, false, nil
+	}
+	if err := i.ReadMsg2(m2); err != nil {
+		return keys, true, fmt.Errorf("msg2, read with node-a's keys: %w", err)
+	}
+	w, err := i.WriteMsg3()
+	if err != nil {
+		return keys, true, fmt.Errorf("msg3: %w", err)
+	}
+	if !bytes.Equal(w, m3) {
+		return keys, true, fmt.Errorf("msg3 is not what node-a's bring-up keys give: %w", conformance.ErrTranscriptMismatch)
+	}
+	keys, err = i.Keys()
+	return keys, true, err
+}
+
+// verifyStd is verifyNexus for noise-xk, on flynn/noise.
+func verifyStd(m1, m2, m3 []byte) (keys conformance.SessionKeys, decryptable bool, err error) {
+	r, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleB))
+	if err != nil {
+		return keys, false, err
+	}
+	if _, err := r.ReadMessage(m1); err != nil {
+		return keys, true, fmt.Errorf("msg1: %w", err)
+	}
+	if w, err := r.WriteMessage(nil); err == nil && bytes.Equal(w, m2) {
+		if _, err := r.ReadMessage(m3); err != nil {
+			return keys, true, fmt.Errorf("msg3, read with node-b's keys: %w", err)
+		}
+		keys, err = r.Keys()
+		return keys, true, err
+	}
+	i, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleA))
+	if err != nil {
+		return keys, false, err
+	}
+	if w, err := i.WriteMessage(nil); err != nil || !bytes.Equal(w, m1) {
+		return keys, false, nil
+	}
+	if _, err := i.ReadMessage(m2); err != nil {
+		return keys, true, fmt.Errorf("msg2, read with node-a's keys: %w", err)
+	}
+	w, err := i.WriteMessage(nil)
+	if err != nil {
+		return keys, true, fmt.Errorf("msg3: %w", err)
+	}
+	if !bytes.Equal(w, m3) {
+		return keys, true, fmt.Errorf("msg3 is not what node-a's bring-up keys give: %w", conformance.ErrTranscriptMismatch)
+	}
+	keys, err = i.Keys()
+	return keys, true, err
+}
+
+// await keeps a record that completed before the keys exist.
+func (s *session) await(side int, wire []byte, frames []int) bool {
+	if s.cipher[side] != nil || s.noKeys || s.hsFailed {
+		return false
+	}
+	if len(s.awaiting[side]) < maxAwaitingKeys {
+		s.awaiting[side] = append(s.awaiting[side], bytes.Clone(wire))
+		s.awaitFr[side] = append(s.awaitFr[side], append([]int(nil), frames...))
+	}
+	return true
+}
+
+// open decrypts the next record or transport message of side, trying a few
+// nonces ahead as node-a's retries may skip some.
+func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, bool) {
+	a := s.c.agg
+	c := s.cipher[side]
+	name := s.plan(side, k+2-side).name
+	keyName := "k_i2r"
+	if side == 1 {
+		keyName = "k_r2i"
+	}
+	n := c.Nonce()
+	plain, err := c.Open(s.plain[:0], wire)
+	if err != nil {
+		for d := uint64(1); d <= maxNonceSkip; d++ {
+			p, err2 := conformance.OpenRecordAt(s.plain[:0], s.keys[side], n+d, wire)
+			if err2 == nil {
+				c.SetNonce(n + d + 1)
+				plain, err = p, nil
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", s.from[side], name, n+d, n, d)
+				break
+			}
+		}
+	}
+	s.plain = plain[:0]
+	if err != nil {
+		s.bad[side]++
+		if k == 0 {
+			a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s does not decrypt with %s at n=0: the transport keys do not follow from the handshake", s.from[side], keyName)
+		}
+		id := MUX003
+		if !s.nexus() {
+			id = SESS006
+		}
+		a.add(Fail, id, s.conn.subject+fmt.Sprint(side), frames, "%s's %s does not authenticate with %s at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], name, keyName, n, n+maxNonceSkip)
+		if s.bad[side] >= maxBadRecords {
+			s.given[side] = true
+			a.add(Warn, MUX003, "given "+s.conn.subject+fmt.Sprint(side), frames, "%d messages in a row from %s fail to authenticate: the checker stops decrypting that direction", maxBadRecords, s.from[side])
+		}
+		return nil, false
+	}
+	s.bad[side] = 0
+	if k == 0 {
+		s.firstOK[side] = true
+		if s.firstOK[0] && s.firstOK[1] {
+			a.pass(SESS006, frames...)
+		}
+	}
+	return plain, true
+}
+
+// record judges one nexus-v1 record.
+func (s *session) record(side, k int, wire []byte, frames []int) {
+	a := s.c.agg
+	s.records[side] = k + 1
+	a.pass(MUX001, frames...)
+	if s.given[side] || s.await(side, wire, frames) || s.cipher[side] == nil {
+		return
+	}
+	plain, ok := s.open(side, k, wire, frames)
+	if !ok {
+		if k < 3 {
+			s.ladderBad = true
+		}
+		return
+	}
+	a.pass(MUX003, frames...)
+	if k < 3 {
+		s.ladder(side, k, plain, frames)
+		return
+	}
+	if side == 0 {
+		s.request(k-3, plain, frames)
+	} else {
+		s.response(k-3, plain, frames)
+	}
+}
+
+func (s *session) ladder(side, k int, plain []byte, frames []int) {
+	a := s.c.agg
+	step := ladderSteps[2*k+side]
+	rec, err := conformance.ParseRecordPlain(conformance.RequestRecord, plain)
+	if err == nil {
+		err = step.Check(rec)
+	}
+	if err != nil {
+		s.ladderBad = true
+		a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d: %v", s.from[side], step.Step, err)
+		return
+	}
+	s.ladderOK++
+	if s.ladderOK == len(ladderSteps) && !s.ladderBad {
+		a.pass(MUX002, frames...)
+		s.c.milestone("nexus mux ok")
+	}
+}
+
+func (s *session) request(j int, plain []byte, frames []int) {
+	a := s.c.agg
+	s.requests++
+	d := conformance.GateRequest(plain)
+	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...)}
+	switch {
+	case d.Why == "oversized":
+		a.add(Fail, PROXY001, "oversized "+s.conn.subject, frames, "request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply", j, d.Service, binary.LittleEndian.Uint16(plain[1:3]), conformance.MaxRequestPayload)
+	case conformance.ServiceName(d.Service) == "unknown":
+		a.add(Fail, PROXY001, fmt.Sprintf("svc %d %s", d.Service, s.conn.subject), frames, "request %d uses service id %d, not an allowed service (1 samgrd, 2 bundlemgrd, 3 packagefsd, 4 statefsd)", j, d.Service)
+	case d.Service == conformance.ServiceSamgr:
+		_, err := conformance.ParseSMRequest(d.Payload)
+		switch {
+		case d.Action == conformance.GateDeny:
+			a.add(Fail, PROXY001, "sm "+s.conn.subject, frames, "request %d to samgrd is not SM v1 (magic \"SM\", version 1, at least 5 bytes): node-b denies it", j)
+		case err != nil:
+			a.add(Warn, PROXY001, "sm-body "+s.conn.subject, frames, "request %d to samgrd passes node-b's gate but is not a valid SM request: %v", j, err)
+			if s.nexus() {
+				a.add(Info, NX15, "svc1", frames, "node-b's gate checks only the SM magic and version of a samgrd request and forwards the rest unchecked")
+			}
+		default:
+			a.pass(PROXY001, frames...)
+		}
+	case d.Service == conformance.ServiceBundle:
+		if op, err := conformance.ParseBNRequest(d.Payload); err != nil || op != conformance.BNOpList {
+			p.notBN = true
+			a.add(Warn, PROXY001, "bn "+s.conn.subject, frames, "request %d to bundlemgrd is not a BN v1 LIST (% x)", j, d.Payload[:min(len(d.Payload), 8)])
+		} else {
+			a.pass(PROXY001, frames...)
+		}
+	default:
+		a.pass(PROXY001, frames...)
+	}
+	if len(s.preds) >= maxPending {
+		s.preds = s.preds[1:]
+		s.predLost++
+	}
+	s.preds = append(s.preds, p)
+}
+
+func (s *session) response(j int, plain []byte, frames []int) {
+	a := s.c.agg
+	s.responses++
+	rec, err := conformance.ParseRecordPlain(conformance.ResponseRecord, plain)
+	if err != nil {
+		a.add(Fail, PROXY003, "rsp "+s.conn.subject, frames, "response %d: %v", j, err)
+		return
+	}
+	for len(s.preds) > 1 && s.preds[0].action == conformance.GateDrop {
+		a.pass(PROXY002, s.preds[0].frames...)
+		s.c.milestone("nexus proxy denied service=" + conformance.ServiceName(s.preds[0].svc) + " oversized")
+		s.preds = s.preds[1:]
+	}
+	if len(s.preds) == 0 {
+		a.add(Fail, PROXY002, "unasked "+s.conn.subject, frames, "node-b sent response %d with no request outstanding", j)
+		return
+	}
+	p := s.preds[0]
+	s.preds = s.preds[1:]
+	name := conformance.ServiceName(p.svc)
+	fr := append(append([]int(nil), p.frames...), frames...)
+	switch p.action {
+	case conformance.GateDrop:
+		a.add(Fail, PROXY002, "drop "+s.conn.subject, fr, "node-b answered request %d, which declares an oversized payload: the OS drops it without a reply", p.index)
+	case conformance.GateDeny:
+		if rec.Kind != conformance.ProxyStatusFail || len(rec.Payload) != 0 {
+			a.add(Fail, PROXY002, "deny "+s.conn.subject, fr, "node-b answered denied request %d (service %d, %s) with status %d and %d payload bytes: a deny is status 1 with no payload", p.index, p.svc, p.why, rec.Kind, len(rec.Payload))
+			return
+		}
+		a.pass(PROXY002, fr...)
+		s.c.milestone("nexus proxy denied service=" + name)
+	case conformance.GateForward:
+		a.pass(PROXY002, fr...)
+		if err := conformance.CheckProxyResponse(p.svc, rec); err != nil {
+			a.add(Fail, PROXY003, "verdict "+name+" "+s.conn.subject, fr, "response to request %d fails node-a's verdict: %v", p.index, err)
+			s.c.milestone("nexus proxy fail service=" + name)
+			return
+		}
+		a.pass(PROXY003, fr...)
+		if p.notBN && s.nexus() {
+			a.add(Info, NX15, "svc2", fr, "node-b forwarded request %d to bundlemgrd although it is not BN v1: svc 2 has no gate", p.index)
+		}
+		s.c.milestone("nexus proxy ok service=" + name)
+	}
+}
+
+// transport judges one noise-xk transport message.
+func (s *session) transport(side, k int, body []byte, frames []int) {
+	s.records[side] = k + 1
+	if s.given[side] || s.await(side, body, frames) || s.cipher[side] == nil {
+		return
+	}
+	if _, ok := s.open(side, k, body, frames); ok && k == 0 && side == 0 {
+		s.c.milestone("nexus transport ok " + s.pair())
+	}
+}
+
+// end adds the session's end-of-stream findings to a without changing s.
+func (s *session) end(a *agg) {
+	conn := s.conn
+	subj := conn.subject
+	if conn.midstream {
+		if s.sides[0].pos+s.sides[1].pos > 0 {
+			a.add(Warn, SESS002, "midstream "+subj, []int{conn.estFrame}, "the capture starts inside the connection %s: its handshake was not seen, so its messages are not checked", subj)
+		}
+		return
+	}
+	var pendingSide [2]bool
+	for side := range s.sides {
+		st := s.sides[side]
+		if st.pending != nil {
+			pendingSide[side] = true
+			s.endTurn(a, side, &st)
+		}
+	}
+	pending := pendingSide[0] || pendingSide[1]
+	if !s.hsDone && !s.hsFailed && !s.sizeErr && !pending {
+		if s.sides[0].pos+s.sides[1].pos == 0 {
+			if conn.accepted && (conn.reset || conn.half[0].closed || conn.half[1].closed) {
+				a.add(Warn, SESS002, "empty "+subj, []int{conn.estFrame}, "connection %s closed before msg1", subj)
+			}
+			return
+		}
+		how := ""
+		if conn.reset {
+			how = fmt.Sprintf(" (reset at frame %d)", conn.rstFrame)
+		}
+		a.add(Fail, SESS002, "incomplete "+subj, s.hsFrames, "handshake on %s incomplete%s: %s", subj, how, s.progress())
+		return
+	}
+	if !s.hsDone {
+		return
+	}
+	open := !conn.reset && !(conn.half[0].closed && conn.half[1].closed)
+	for side := range s.sides {
+		st := s.sides[side]
+		if st.filled > 0 && !st.misaligned && !pendingSide[side] {
+			pl := s.plan(side, st.msgs)
+			v := Fail
+			if open {
+				v = Warn
+			}
+			a.add(v, MUX001, "tail "+subj+fmt.Sprint(side), st.frames, "%s's stream ends %d bytes into %s (%d bytes)", s.from[side], st.filled, pl.name, max(pl.size, st.size))
+		}
+	}
+	if !s.nexus() {
+		return
+	}
+	switch {
+	case s.ladderBad:
+	case s.verified && s.ladderOK < len(ladderSteps):
+		a.add(Fail, MUX002, "short "+subj, nil, "the ladder on %s stopped after %d of 6 steps", subj, s.ladderOK)
+	case s.noKeys && (s.records[0] < 3 || s.records[1] < 3):
+		a.add(Fail, MUX002, "short "+subj, nil, "the ladder on %s is incomplete: node-a sent %d and node-b %d of their 3 records", subj, min(s.records[0], 3), min(s.records[1], 3))
+	}
+	if s.verified && s.ladderOK == len(ladderSteps) && s.requests == 0 {
+		a.add(Warn, PROXY001, "none "+subj, nil, "no proxy request followed the ladder on %s", subj)
+	}
+	for _, p := range s.preds {
+		if p.action == conformance.GateDrop {
+			a.pass(PROXY002, p.frames...)
+			continue
+		}
+		a.add(Warn, PROXY002, fmt.Sprintf("unanswered %s %d", subj, p.index), p.frames, "no response to request %d (service=%s) on %s", p.index, conformance.ServiceName(p.svc), subj)
+	}
+	if s.predLost > 0 {
+		a.add(Warn, PROXY002, "lost "+subj, nil, "more than %d requests outstanding on %s: %d were not matched with responses", maxPending, subj, s.predLost)
+	}
+}
+
+// progress says how far each handshake message got.
+func (s *session) progress() string {
+	var parts []string
+	for _, m := range []struct{ side, idx int }{{0, 0}, {1, 0}, {0, 1}} {
+		st := s.sides[m.side]
+		pl := s.plan(m.side, m.idx)
+		size := pl.size
+		if size == 0 {
+			size = conformance.FrameHeaderLen + stdSize(m.side, m.idx)
+		}
+		got := 0
+		switch {
+		case st.msgs > m.idx:
+			got = size
+		case st.msgs == m.idx:
+			got = st.filled
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d", pl.name, got, size))
+	}
+	return fmt.Sprintf("%s, %s, %s", parts[0], parts[1], parts[2])
+}
