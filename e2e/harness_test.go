@@ -410,11 +410,15 @@ func portOf(s string) int {
 
 // --- the hub ------------------------------------------------------------------
 
-// requireHub skips t until cmd/l2hub can serve.
+// requireHub skips t while cmd/l2hub does not exist and fails it when the
+// command does not build or serve.
 func requireHub(t *testing.T) {
 	t.Helper()
 	if suite.HubSkip != "" {
 		t.Skip(suite.HubSkip)
+	}
+	if suite.HubErr != "" {
+		t.Fatal(suite.HubErr)
 	}
 }
 

@@ -41,6 +41,7 @@ var suite struct {
 	QEMU      string          // QEMU binary path
 	Hub       string          // built cmd/l2hub binary
 	HubSkip   string          // why hub scenarios skip
+	HubErr    string          // cmd/l2hub exists but does not build or serve: hub scenarios fail
 	HubHelp   string          // l2hub serve --help, to see which flags exist yet
 	Tshark    string          // tshark path, "" when missing
 	RunDir    string          // artifacts of this run
@@ -77,7 +78,7 @@ func mainE2E(m *testing.M) int {
 	}
 	defer os.Remove(suite.RunDir) // only when empty: kept artifacts stay
 	fmt.Fprintf(os.Stderr, "e2e: guest %s; hub %s; network %s\n",
-		orText(suite.GuestSkip+suite.GuestErr, suite.Guest), orText(suite.HubSkip, suite.Hub), suite.Netns)
+		orText(suite.GuestSkip+suite.GuestErr, suite.Guest), orText(suite.HubSkip+suite.HubErr, suite.Hub), suite.Netns)
 	if suite.Netns == "private namespace" {
 		code, err := runInNetns()
 		if err == nil {
@@ -165,21 +166,23 @@ func prepareGuest() {
 	}
 }
 
-// prepareHub builds cmd/l2hub into tmp. Until the command exists and has a
-// serve subcommand, the scenarios that need it skip.
+// prepareHub builds cmd/l2hub into tmp. While the command does not exist
+// the hub scenarios skip; once it does, a build that fails fails them.
 func prepareHub(tmp string) {
 	bin := filepath.Join(tmp, "l2hub")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/l2hub")
 	cmd.Dir = suite.Root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-		suite.HubSkip = "cmd/l2hub serve not available yet (go build ./cmd/l2hub: " + first + ")"
+		if bytes.Contains(out, []byte("no Go files")) || bytes.Contains(out, []byte("cannot find")) {
+			suite.HubSkip = "cmd/l2hub serve not available yet"
+			return
+		}
+		suite.HubErr = fmt.Sprintf("go build ./cmd/l2hub: %v\n%s", err, out)
 		return
 	}
 	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
 	if err != nil {
-		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-		suite.HubSkip = "cmd/l2hub serve not available yet (l2hub serve --help: " + first + ")"
+		suite.HubErr = fmt.Sprintf("l2hub serve --help: %v\n%s", err, out)
 		return
 	}
 	suite.Hub, suite.HubHelp = bin, string(out)
