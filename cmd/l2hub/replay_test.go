@@ -17,6 +17,7 @@ import (
 	"l2hub/capture"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
+	"l2hub/replay"
 )
 
 // replayWhatIf is the policy the replay tests run: it acts on frames
@@ -233,4 +234,25 @@ func corruptAt(data []byte, offset int) []byte {
 		}
 	}
 	return b
+}
+
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	if b := newProgressBar(&buf, "auto"); b != nil {
+		t.Error("auto: got a bar on a writer that is not a terminal")
+	}
+	if b := newProgressBar(&buf, "never"); b != nil {
+		t.Error("never: got a bar")
+	}
+	b := newProgressBar(&buf, "always")
+	if b == nil {
+		t.Fatal("always: got no bar")
+	}
+	b.update(replay.Progress{Frames: 5000, Done: 500, Total: 1000})
+	b.update(replay.Progress{Frames: 6000, Done: 600, Total: 1000}) // within 100ms: not drawn
+	b.done()
+	got := buf.String()
+	if !strings.Contains(got, "\r[###############...............]  50% 5000 frames") || strings.Contains(got, "6000") || !strings.HasSuffix(got, "\r\x1b[K") {
+		t.Errorf("got bar output %q, want one 50%% line, then the line cleared", got)
+	}
 }
