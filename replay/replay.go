@@ -176,8 +176,14 @@ func (r *Replayer) countL2hub() int {
 }
 
 func (r *Replayer) takeMeta(src *source) {
+	if src.meta.Points == capture.PointsEgress {
+		r.notes = append(r.notes, src.in.Path+": the capture has only egress copies (what ports received); replay needs what they sent (ingress)")
+	}
 	if !r.hasMeta {
 		r.meta, r.hasMeta = src.meta, true
+		if src.meta.Start.IsZero() {
+			r.notes = append(r.notes, src.in.Path+": the capture header has no start time, so policy time windows count from the first frame rather than from the live hub's start")
+		}
 		return
 	}
 	if !src.meta.Start.Equal(r.meta.Start) || src.meta.Seed != r.meta.Seed {

@@ -67,7 +67,7 @@ output file.`,
 	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
 	fl.StringArrayVarP(&f.ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
 	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
-	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
+	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
 	fl.StringVar(&f.points, "points", "both", "what the output records: ingress, egress or both")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	faults = flag.NewFlagSet("faults", flag.ContinueOnError)
@@ -119,7 +119,13 @@ func runReplay(cmd *cobra.Command, f *replayFlags, faults *flag.FlagSet, args []
 			return fmt.Errorf("capture header: mode: %w", err)
 		}
 	}
-	rc := replay.RunConfig{Mode: mode, AgingTime: f.aging}
+	aging := f.aging
+	if !cmd.Flags().Changed("aging") && hasMeta && meta.Extra["aging"] != "" {
+		if aging, err = time.ParseDuration(meta.Extra["aging"]); err != nil {
+			return fmt.Errorf("capture header: aging: %w", err)
+		}
+	}
+	rc := replay.RunConfig{Mode: mode, AgingTime: aging}
 	if pol != nil {
 		rc.Policy = pol
 	}
@@ -136,6 +142,9 @@ func runReplay(cmd *cobra.Command, f *replayFlags, faults *flag.FlagSet, args []
 				Version: "l2hub " + Version,
 				Extra:   map[string]string{"replay-of": inputNames(cfg.Inputs), "mode": mode.String()},
 			},
+		}
+		if aging > 0 {
+			out.Meta.Extra["aging"] = aging.String()
 		}
 		if pol != nil {
 			out.Meta.Seed = pol.Seed()
