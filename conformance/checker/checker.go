@@ -103,9 +103,10 @@ type Options struct {
 	// MaxConns caps the TCP connections followed at once; default 256.
 	MaxConns int
 	// QueueLen bounds the live queue between Observe and the checking
-	// goroutine, in frames; default 4096. A full queue drops the frame
-	// (CHK-001).
-	QueueLen int
+	// goroutine, in frames; default 4096. QueueBytes bounds the bytes it
+	// holds; default 16 MiB. A full queue drops the frame (CHK-001).
+	QueueLen   int
+	QueueBytes int
 	// Logger receives diagnostics; default discards.
 	Logger *slog.Logger
 }
@@ -139,6 +140,7 @@ type Checker struct {
 	done      chan struct{}
 	liveMu    sync.Mutex // serialises Observe's numbering with Close
 	liveNum   int
+	queued    int // bytes in the queue
 	lost      int
 	lostFirst int
 }
@@ -159,6 +161,9 @@ func New(opts Options) (*Checker, error) {
 	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 4096
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = 16 << 20
 	}
 	log := opts.Logger
 	if log == nil {
@@ -349,6 +354,9 @@ func (c *Checker) Close() error {
 	return nil
 }
 
+// keepBuffer is the largest buffer the live queue keeps between frames.
+const keepBuffer = 2048
+
 // liveFrame is one queued hub event.
 type liveFrame struct {
 	f   Frame
@@ -371,15 +379,20 @@ func (c *Checker) Observe(ev *hub.Event) {
 		return // closed
 	}
 	var lf *liveFrame
-	select {
-	case lf = <-c.free:
-	default:
+	if c.queued+len(ev.Frame) <= c.opts.QueueBytes {
+		select {
+		case lf = <-c.free:
+		default:
+		}
+	}
+	if lf == nil {
 		if c.lost == 0 {
 			c.lostFirst = c.liveNum
 		}
 		c.lost++
 		return
 	}
+	c.queued += len(ev.Frame)
 	lf.buf = append(lf.buf[:0], ev.Frame...)
 	dir := DirIngress
 	if ev.Dir == hub.Egress {
@@ -412,7 +425,13 @@ func (c *Checker) runLive(q <-chan *liveFrame) {
 			c.feed(&lf.f)
 		}
 		c.mu.Unlock()
+		c.liveMu.Lock()
+		c.queued -= len(lf.buf)
+		c.liveMu.Unlock()
 		lf.f = Frame{}
+		if cap(lf.buf) > keepBuffer {
+			lf.buf = nil // a jumbo frame's buffer is not kept for the next one
+		}
 		c.free <- lf
 	}
 }

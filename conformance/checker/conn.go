@@ -233,7 +233,9 @@ func (t *connTable) dialTarget() (netip.AddrPort, string) {
 func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 	prev := t.accepted[conn.key.server]
 	if prev == nil {
-		t.accepted[conn.key.server] = conn
+		if len(t.accepted) < t.c.opts.MaxConns {
+			t.accepted[conn.key.server] = conn
+		}
 		return
 	}
 	if prev != conn {
@@ -273,8 +275,8 @@ func (t *connTable) lateAnnounce(a *agg, conn *tcpConn) {
 	if len(conn.late) == 0 {
 		return
 	}
-	a.add(Fail, DISC008, conn.subject, conn.late, "%d announces from the nodes of %s after they began the session on it: the OS stops announcing once dial or accept yields a connection",
-		conn.lateSeen, conn.subject)
+	a.add(Fail, DISC008, conn.subject, conn.late, "%s from the nodes of %s after they began the session on it: the OS stops announcing once dial or accept yields a connection",
+		plural(conn.lateSeen, "announce"), conn.subject)
 }
 
 // end adds the end-of-run findings of every connection still followed.
@@ -313,9 +315,9 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 		if h.retrans > 0 {
 			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
 			if h.explained == h.retrans {
-				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %d segments on %s, each explained by a frame the hub did not deliver (loss fault)", from, h.retrans, conn.subject)
+				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by a frame the hub did not deliver (loss fault)", from, plural(h.retrans, "segment"), conn.subject)
 			} else {
-				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %d segments on %s, %d of them explained by a frame the hub dropped; the others follow a sender timeout or lost capture frames", from, h.retrans, conn.subject, h.explained)
+				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped; the others follow a sender timeout or lost capture frames", from, plural(h.retrans, "segment"), conn.subject, h.explained)
 			}
 		}
 		if h.capDropped > 0 {

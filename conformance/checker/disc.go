@@ -294,7 +294,7 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 		a.add(Fail, DISC004, "change "+ann.DeviceID, []int{dev.firstFrame, f.Number}, "%s changed its announce: frame %d said key %s port %d, this one key %s port %d",
 			ann.DeviceID, dev.firstFrame, short(dev.key), dev.port, short(ann.Static), ann.Port)
 	}
-	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, src) {
+	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, src) && len(d.nodeB) < maxSources {
 		d.nodeB = append(d.nodeB, src)
 		if len(d.nodeB) > 1 {
 			a.add(Warn, DISC009, "", fr, "node-b announced from %v: every VM other than 10.42.0.10 is node-b with the same keys, and node-a follows the last to announce", addrList(d.nodeB))
@@ -375,7 +375,7 @@ func (d *discovery) end(a *agg) {
 				who, tl.n, tl.median().Round(time.Millisecond), tl.min.Round(time.Microsecond), tl.max.Round(time.Millisecond))
 		}
 		if nexus && s.identical > 0 {
-			a.add(Info, NX10, ip.String(), s.identFrames, "%s repeated the same announce %d times: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, s.identical)
+			a.add(Info, NX10, ip.String(), s.identFrames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, plural(s.identical, "time"))
 		}
 	}
 }
@@ -422,4 +422,12 @@ func addrList(as []netip.Addr) string {
 		s += a.String()
 	}
 	return s
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
