@@ -24,7 +24,6 @@ type Config struct {
 	MACs []MACPort
 	// MaxBlock bounds one pcapng block or pcap record (0: capture's default).
 	MaxBlock int
-	Logger   *slog.Logger
 }
 
 // MACPort maps a source MAC to a port.
@@ -63,7 +62,6 @@ func cutPort(s string) (name, val string, ok bool) {
 // channels, ports and MAC owners. Run replays them.
 type Replayer struct {
 	cfg     Config
-	log     *slog.Logger
 	meta    capture.FileMeta
 	hasMeta bool
 	first   time.Time
@@ -101,13 +99,9 @@ func Open(cfg Config) (*Replayer, error) {
 	}
 	r := &Replayer{
 		cfg:     cfg,
-		log:     cfg.Logger,
 		chanIdx: map[chanKey]int{},
 		owners:  map[[6]byte]owner{},
 		macPort: map[[6]byte]string{},
-	}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
 	}
 	for _, mp := range cfg.MACs {
 		if p, ok := r.macPort[mp.MAC]; ok && p != mp.Port {
