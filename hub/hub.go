@@ -23,6 +23,9 @@ type Config struct {
 	MaxFrame  int // largest frame accepted from a peer (default DefaultMaxFrame)
 	AgingTime time.Duration
 	Clock     Clock // required: wallclock.Clock{} for live use
+	// Start is when policy time begins (default: the clock's reading in
+	// New). A capture records it so that replay lines its windows up.
+	Start     time.Time
 	Policy    Policy
 	Observers []Observer
 	Logger    *slog.Logger
@@ -115,6 +118,9 @@ func New(cfg Config) (*Hub, error) {
 		AgingTime: cfg.AgingTime,
 		Logger:    cfg.Logger,
 	})
+	if !cfg.Start.IsZero() {
+		h.core.SetStart(cfg.Start)
+	}
 	return h, nil
 }
 

@@ -258,9 +258,10 @@ func TestStalledPeerCostsOnlyItsQueue(t *testing.T) {
 		recv(t, ios["fast"]) // the fast peer gets every frame, in step
 	}
 	slow := h.Stats(context.Background(), "slow")
-	// The slow writer holds one frame in WriteFrame and the queue holds queue more.
-	if got, want := slow.Drops(hub.DropQueueFull), uint64(n-queue-1); got != want {
-		t.Errorf("got %d queue-full drops on the stalled port, want %d", got, want)
+	// The queue holds queue frames and the stalled writer one more, unless
+	// it had not yet taken its first frame when the queue filled.
+	if got, lo, hi := slow.Drops(hub.DropQueueFull), uint64(n-queue-1), uint64(n-queue); got < lo || got > hi {
+		t.Errorf("got %d queue-full drops on the stalled port, want %d or %d", got, lo, hi)
 	}
 	if got := h.Stats(context.Background(), "fast").Drops(hub.DropQueueFull); got != 0 {
 		t.Errorf("got %d queue-full drops on the fast port, want 0", got)

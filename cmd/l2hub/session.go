@@ -29,6 +29,7 @@ type session struct {
 	cfg     Config
 	log     *slog.Logger
 	hub     *hub.Hub
+	start   time.Time // when policy time begins
 	runners []tap.Runner
 	peers   []peer
 	capture *capture.Sink
@@ -64,6 +65,9 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 			return nil, err
 		}
 	}
+	// Policy time starts now; the capture records it so replay can line up
+	// time windows with this run.
+	s.start = wallclock.Clock{}.Now()
 	var observers []hub.Observer
 	if cfg.Capture.File != "" {
 		if s.capture, err = s.openCapture(); err != nil {
@@ -98,6 +102,7 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 		MaxFrame:  cfg.MaxFrame,
 		AgingTime: cfg.Aging,
 		Clock:     wallclock.Clock{},
+		Start:     s.start,
 		Observers: observers,
 		Logger:    log,
 	}
@@ -126,7 +131,16 @@ func (s *session) openCapture() (*capture.Sink, error) {
 			return nil, fmt.Errorf("capture points: %w", err)
 		}
 	}
-	meta := capture.Meta{Version: "l2hub " + Version, ConfigHash: s.configHash()}
+	aging := s.cfg.Aging
+	if aging == 0 {
+		aging = hub.DefaultAgingTime
+	}
+	meta := capture.Meta{
+		Version:    "l2hub " + Version,
+		ConfigHash: s.configHash(),
+		Start:      s.start,
+		Extra:      map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String()},
+	}
 	if s.policy != nil {
 		meta.Seed = s.policy.Seed()
 		meta.PolicyHash = hashText(s.policy.Describe(0).Text)
