@@ -372,4 +372,13 @@ func (s *session) printSummary(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	if s.capture != nil {
+		st := s.capture.Stats()
+		fmt.Fprintf(w, "\ncapture: %d frames in %s", st.Written, strings.Join(s.capture.Files(), ", "))
+		if st.QueueFull > 0 || st.WriteError > 0 {
+			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
+				st.QueueFull+st.WriteError, st.QueueFull, st.WriteError)
+		}
+		fmt.Fprintln(w)
+	}
 }
