@@ -116,6 +116,28 @@ func TestBrokenTraffic(t *testing.T) {
 			s.add(0, s.rec(0, 9, []byte("x"))).add(1, s.rsp(0, []byte("yes")))
 			return runScript(t, s, 1460).frames
 		}, PROXY002, Fail, "a deny is status 1 with no payload"},
+		{"oversized-request", func(t *testing.T) []Frame {
+			s := newScript(t).handshake().ladder()
+			s.add(0, s.send[0].Seal(nil, oversizedPlain()))
+			return runScript(t, s, 1460).frames
+		}, PROXY001, Fail, "declares 300 payload bytes, at most 256"},
+		{"oversized-request-gets-no-reply", func(t *testing.T) []Frame {
+			s := newScript(t).handshake().ladder()
+			s.add(0, s.send[0].Seal(nil, oversizedPlain()))
+			return runScript(t, s.proxy(), 1460).frames
+		}, PROXY002, Pass, "answered as node-b's gate says: 3"},
+		{"oversized-request-answered", func(t *testing.T) []Frame {
+			s := newScript(t).handshake().ladder()
+			s.add(0, s.send[0].Seal(nil, oversizedPlain())).add(1, s.rsp(1, nil))
+			return runScript(t, s, 1460).frames
+		}, PROXY002, Fail, "the OS drops it without a reply"},
+		{"fallback-dial-without-discovery", func(t *testing.T) []Frame {
+			b := newBuilder(t)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			return b.frames
+		}, NX06, Info, "passes when discovery is empty"},
 		{"response-without-request", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
 			s.add(1, s.rsp(0, nil))
@@ -282,4 +304,12 @@ func TestBrokenTraffic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oversizedPlain is a request plaintext declaring 300 payload bytes.
+func oversizedPlain() []byte {
+	p := make([]byte, conformance.RequestPlainLen)
+	p[0] = conformance.ServiceSamgr
+	p[1], p[2] = 300&0xff, 300>>8
+	return p
 }
