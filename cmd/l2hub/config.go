@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"l2hub/conformance"
+	"l2hub/conformance/checker"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/tap"
@@ -253,10 +254,10 @@ func (c *Config) validate() error {
 			return fieldErr(err.Error(), "ports", idx)
 		}
 	}
-	switch c.Check {
-	case "", "nexus-v1", "noise-xk":
-	default:
-		return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
+	if c.Check != "" {
+		if _, err := checker.ParseProfile(c.Check); err != nil {
+			return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
+		}
 	}
 	switch c.Capture.Format {
 	case "", "pcapng", "pcap":

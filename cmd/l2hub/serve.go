@@ -39,6 +39,7 @@ type serveFlags struct {
 	peers        []string
 	probe        string
 	optional     bool
+	check        string
 	faults       filter.Flags
 	capture      CaptureConfig
 }
@@ -93,6 +94,7 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT", or "off" (default `+defaultControlPath()+`)`)
 	fl.StringVar(&f.controlToken, "control-token", "", "bearer token the control API requires (needed for a non-loopback TCP address)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
 	fl.BoolVar(&f.optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
 	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
 	fl.StringArrayVar(&f.peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
@@ -165,6 +167,9 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	}
 	if changed("optional") {
 		cfg.Optional = f.optional
+	}
+	if changed("check") {
+		cfg.Check = f.check
 	}
 	if changed("capture") {
 		cfg.Capture.File = f.capture.File
@@ -294,7 +299,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if fatalErr != nil {
 		return fatalErr
 	}
-	return herr
+	if herr != nil {
+		return herr
+	}
+	return sess.checkReport(stdout)
 }
 
 func probeNames() string {

@@ -502,3 +502,33 @@ func TestOptionalPortStaysDown(t *testing.T) {
 		t.Errorf("banner does not show t down and a up:\n%s", out)
 	}
 }
+
+// TestLiveCheckAndCaptureCheckAgree is issue 6's "done when": serve with two
+// virtual nodes and the live checker gives a passing report, and l2hub check
+// on the capture of that run gives the same verdict line.
+func TestLiveCheckAndCaptureCheckAgree(t *testing.T) {
+	pcap := filepath.Join(t.TempDir(), "run.pcapng")
+	s := startServe(t, "serve", "--peer", "node-a", "--peer", "node-b", "--check", "nexus-v1", "--control", "off", "--capture", pcap)
+	s.waitFor("l2hub: nexus proxy ok service=bundlemgrd")
+	s.waitFor("l2hub: nexus proxy ok node-a service=bundlemgrd")
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve --check: %v\n%s", err, s.stdout.String())
+	}
+	live := s.stdout.String()
+	i := strings.Index(live, "nexus-v1 check: ")
+	if i < 0 {
+		t.Fatalf("no report after the run:\n%s", live)
+	}
+	liveVerdict, _, _ := strings.Cut(live[i:], "\n")
+	if !strings.Contains(liveVerdict, "PASS: 0 fail, 0 warn") {
+		t.Errorf("live report: %s", liveVerdict)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"check", pcap}, &out, io.Discard); err != nil {
+		t.Fatalf("l2hub check: %v\n%s", err, out.String())
+	}
+	fileVerdict, _, _ := strings.Cut(out.String(), "\n")
+	if fileVerdict != liveVerdict {
+		t.Errorf("l2hub check says\n%s\nthe live checker said\n%s", fileVerdict, liveVerdict)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/conformance"
+	"l2hub/conformance/checker"
 	"l2hub/conformance/vnode"
 	"l2hub/control"
 	"l2hub/filter"
@@ -33,6 +34,7 @@ type session struct {
 	runners []tap.Runner
 	peers   []peer
 	capture *capture.Sink
+	checker *checker.Checker
 	out     io.Writer // milestone lines
 
 	outMu  sync.Mutex     // serialises marker lines on out
@@ -74,6 +76,16 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 			return nil, err
 		}
 		observers = append(observers, s.capture)
+	}
+	if cfg.Check != "" {
+		profile, err := checker.ParseProfile(cfg.Check)
+		if err != nil {
+			return nil, err
+		}
+		if s.checker, err = checker.New(checker.Options{Profile: profile, OnMilestone: func(l string) { s.line("l2hub: " + l) }, Logger: log}); err != nil {
+			return nil, err
+		}
+		observers = append(observers, s.checker)
 	}
 	for _, spec := range cfg.Ports {
 		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
@@ -214,10 +226,29 @@ type peer struct {
 }
 
 // milestone prints a virtual node's progress as a marker line.
-func (s *session) milestone(m conformance.Milestone) {
+func (s *session) milestone(m conformance.Milestone) { s.line("l2hub: " + m.String()) }
+
+// line prints one marker line; virtual nodes and the checker share stdout.
+func (s *session) line(l string) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
-	fmt.Fprintf(s.out, "l2hub: %s\n", m)
+	fmt.Fprintln(s.out, l)
+}
+
+// checkReport closes the live checker and prints its report; a failed
+// check is exit status 2, as for l2hub check.
+func (s *session) checkReport(w io.Writer) error {
+	if s.checker == nil {
+		return nil
+	}
+	s.checker.Close()
+	r := s.checker.Report()
+	fmt.Fprintln(w)
+	r.WriteText(w)
+	if !r.OK() {
+		return &exitError{code: 2, msg: "conformance checks failed"}
+	}
+	return nil
 }
 
 // closeObservers flushes and closes the capture; call once the hub stopped.
