@@ -57,6 +57,9 @@ type kindValue struct {
 
 func (k kindValue) String() string { return "" }
 
+// Type names the value in help output (pflag shows it as the placeholder).
+func (k kindValue) Type() string { return "spec" }
+
 func (k kindValue) Set(s string) error {
 	if len(k.f.entries) >= maxRules {
 		return fmt.Errorf("more than %d fault flags", maxRules)
