@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"l2hub/e2e/qemu"
@@ -152,8 +153,14 @@ func TestHubFaults(t *testing.T) {
 		{"announce-drop-and-loss", policyAnnounceLoss,
 			[]string{`frame.comment contains "rule first-announces: drop"`, `frame.comment contains "rule session-loss: drop"`},
 			func(t *testing.T, file string) {
-				if n := tsharkCount(t, file, `frame.comment contains "rule first-announces: drop"`); n != 3 {
-					t.Errorf("got %d announces dropped by rule first-announces, want 3", n)
+				// node-a stops announcing once it has a session, so it may
+				// send fewer than 3: the first min(3, sent) are dropped,
+				// none after them.
+				sent := tsharkFields(t, file, `frame.interface_name == "a" && ip.src == 10.42.0.10 && udp.dstport == 37020`, "frame.number")
+				dropped := tsharkFields(t, file, `frame.interface_name == "a" && ip.src == 10.42.0.10 && udp.dstport == 37020 && frame.comment contains "rule first-announces: drop"`, "frame.number")
+				want := sent[:min(3, len(sent))]
+				if !slices.Equal(dropped, want) {
+					t.Errorf("got announces from a dropped by first-announces = frames %v, want the first min(3, %d) = %v", dropped, len(sent), want)
 				}
 			}},
 		{"partition-healed", policyPartition,

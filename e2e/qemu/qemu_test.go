@@ -66,6 +66,7 @@ func TestWait(t *testing.T) {
 		marker  string
 		want    string // the line Wait returns
 		wantErr error  // nil, ErrFailed, ErrExited or context.DeadlineExceeded
+		wantMsg string // in the error, when set
 	}{
 		{
 			name:   "marker-found",
@@ -113,6 +114,13 @@ func TestWait(t *testing.T) {
 			wantErr: ErrExited,
 		},
 		{
+			name:    "kernel-panic",
+			script:  "[    0.004000] Kernel panic - not syncing: IO-APIC + timer doesn't work!;[    0.004000] Call Trace:;exit:0",
+			marker:  "GUEST: up",
+			wantErr: ErrExited,
+			wantMsg: "after: [    0.004000] Kernel panic - not syncing",
+		},
+		{
 			name:    "timeout",
 			script:  "GUEST: up;hang",
 			marker:  "GUEST: ping ok",
@@ -130,6 +138,9 @@ func TestWait(t *testing.T) {
 			}
 			if l.Text != tt.want {
 				t.Errorf("got Wait(%q) = %q, want %q", tt.marker, l.Text, tt.want)
+			}
+			if tt.wantMsg != "" && (err == nil || !strings.Contains(err.Error(), tt.wantMsg)) {
+				t.Errorf("got Wait(%q) error %v, want it to contain %q", tt.marker, err, tt.wantMsg)
 			}
 		})
 	}
@@ -191,14 +202,14 @@ func TestArgs(t *testing.T) {
 			cfg: Config{Kernel: "vmlinuz", Initrd: "initrd", Cmdline: []string{"l2.ip=10.0.0.1/24"},
 				Netdev: "socket,connect=127.0.0.1:7001", MAC: "52:54:00:00:00:01"},
 			want: "-machine q35 -accel tcg -m 128M -smp 1 -nodefaults -display none -serial stdio " +
-				"-kernel vmlinuz -initrd initrd -append console=ttyS0 panic=-1 quiet cryptomgr.notests l2.ip=10.0.0.1/24 " +
+				"-kernel vmlinuz -initrd initrd -append console=ttyS0 panic=-1 quiet cryptomgr.notests no_timer_check l2.ip=10.0.0.1/24 " +
 				"-no-reboot -netdev socket,connect=127.0.0.1:7001,id=n0 -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01",
 		},
 		{
 			name: "reboot-no-nic-extra",
 			cfg:  Config{Kernel: "k", Initrd: "i", Reboot: true, Accel: "kvm", Memory: "256M", Extra: []string{"-cpu", "max"}},
 			want: "-machine q35 -accel kvm -m 256M -smp 1 -nodefaults -display none -serial stdio " +
-				"-kernel k -initrd i -append console=ttyS0 panic=-1 quiet cryptomgr.notests -cpu max",
+				"-kernel k -initrd i -append console=ttyS0 panic=-1 quiet cryptomgr.notests no_timer_check -cpu max",
 		},
 	}
 	for _, tt := range tests {
