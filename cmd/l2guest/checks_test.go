@@ -283,3 +283,22 @@ func fieldOf(s, key string) string {
 	}
 	return ""
 }
+
+// FuzzParseGossip: gossip datagrams come from the network; any bytes give a
+// verdict, never a panic, and an accepted one round-trips.
+func FuzzParseGossip(f *testing.F) {
+	for _, s := range []string{"l2guest sync from=10.0.0.1 all=1", "l2guest sync from=::1 all=0", "l2guest  sync", "\xff\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		from, all, ok := parseGossip(b, "sync")
+		if !ok {
+			return
+		}
+		msg := "l2guest sync from=" + from.String() + " all=" + strconv.Itoa(b2i(all))
+		from2, all2, ok2 := parseGossip([]byte(msg), "sync")
+		if !ok2 || from2 != from || all2 != all {
+			t.Fatalf("got parseGossip(%q) = %v %v %v, want %v %v true", msg, from2, all2, ok2, from, all)
+		}
+	})
+}
