@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -360,6 +361,13 @@ func (r *run) send(i int, p hub.PortIO, end int64) {
 		sent++
 		if sent&1023 == 0 {
 			r.sent[i].Store(sent)
+		}
+		if interval > 0 {
+			// A late wake-up leaves several frames due at once. Let the
+			// other goroutines run between them, as a VM's vCPU would be
+			// preempted, instead of holding this P for the whole burst and
+			// queueing the receivers behind it.
+			runtime.Gosched()
 		}
 	}
 }

@@ -322,6 +322,9 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 		cleanup = append(cleanup, func() { p.Close() })
 		n.Ports = append(n.Ports, p)
 	}
+	if err := waitVMsAttached(ctx, sess); err != nil {
+		return nil, err
+	}
 	var counters map[string]uint64
 	n.Close = func() error {
 		var errs []error
@@ -337,6 +340,31 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 	}
 	n.Counters = func() map[string]uint64 { return counters }
 	return n, nil
+}
+
+// waitVMsAttached returns once every port has its VM attached: frames sent
+// earlier to a port whose VM is not attached yet would be dropped.
+func waitVMsAttached(ctx context.Context, sess *session) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ports, err := sess.hub.Ports(ctx)
+		if err != nil {
+			return err
+		}
+		var waiting []string
+		for _, p := range ports {
+			if !p.Attached {
+				waiting = append(waiting, p.Name)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ports %s: no VM attached after 5s", strings.Join(waiting, ", "))
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // sessionCounters sums the hub's drops by reason over every port and adds
