@@ -33,19 +33,20 @@ func parseStatm(b []byte, pageSize int) (uint64, error) {
 	return pages * uint64(pageSize), nil
 }
 
-// rssSampler follows the resident set while a scenario runs. Where RSS is
-// unavailable every figure stays 0.
+// rssSampler follows the resident set while a scenario runs: before the
+// senders start, the peak of each half of the sending, and at its end.
+// Where RSS is unavailable every figure stays 0.
 type rssSampler struct {
 	before, after uint64
-	mid           atomic.Uint64 // half way through the sending
-	peak          atomic.Uint64
+	peak          [2]atomic.Uint64 // by half
+	half          atomic.Int32     // 0, then 1 once markMid ran
+	mid           atomic.Uint64
 	quit          chan struct{}
 	wg            sync.WaitGroup
 }
 
 func (s *rssSampler) start(every time.Duration) {
 	s.before, _ = RSS()
-	s.peak.Store(s.before)
 	s.quit = make(chan struct{})
 	s.wg.Add(1)
 	go func() {
@@ -63,18 +64,24 @@ func (s *rssSampler) start(every time.Duration) {
 	}()
 }
 
+// sample reads the resident set and folds it into the current half's peak.
 func (s *rssSampler) sample() uint64 {
 	v, _ := RSS()
+	p := &s.peak[s.half.Load()]
 	for {
-		p := s.peak.Load()
-		if v <= p || s.peak.CompareAndSwap(p, v) {
+		old := p.Load()
+		if v <= old || p.CompareAndSwap(old, v) {
 			return v
 		}
 	}
 }
 
-// markMid records the resident set half way through.
-func (s *rssSampler) markMid() { s.mid.Store(s.sample()) }
+// markMid records the resident set half way through and starts the second
+// half.
+func (s *rssSampler) markMid() {
+	s.mid.Store(s.sample())
+	s.half.Store(1)
+}
 
 // mark records the resident set at the senders' end.
 func (s *rssSampler) mark() { s.after = s.sample() }

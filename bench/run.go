@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,11 +72,14 @@ type Result struct {
 	LatencyMax  time.Duration `json:"latency_max_ns"`
 
 	// RSS is the process's resident set: before the senders start, half
-	// way through, at their end, and the most seen while they ran (bytes).
-	RSSBefore uint64 `json:"rss_before"`
-	RSSMid    uint64 `json:"rss_mid"`
-	RSSAfter  uint64 `json:"rss_after"`
-	RSSMax    uint64 `json:"rss_max"`
+	// way through, at their end, and the most seen while they ran, in all
+	// and in the first and second half (bytes).
+	RSSBefore    uint64 `json:"rss_before"`
+	RSSMid       uint64 `json:"rss_mid"`
+	RSSPeakFirst uint64 `json:"rss_peak_first_half"`
+	RSSPeakLast  uint64 `json:"rss_peak_second_half"`
+	RSSAfter     uint64 `json:"rss_after"`
+	RSSMax       uint64 `json:"rss_max"`
 
 	Counters map[string]uint64 `json:"counters,omitempty"`
 
@@ -207,9 +211,13 @@ func (r *run) expects(i, j int) bool {
 // leaves the senders and receivers running when they are blocked (a stalled
 // VM); closing the ports ends them.
 func (r *run) measure(ctx context.Context) error {
+	// The VMs' goroutines carry the profiler label side=vm, so a profile
+	// of a run tells the generator's CPU from the target's
+	// (go tool pprof -tagignore side=vm shows the target alone).
+	vm := pprof.Labels("side", "vm")
 	for i, p := range r.ports {
 		r.receivers.Add(1)
-		go func() { defer r.receivers.Done(); r.rx[i].run(p, r) }()
+		go pprof.Do(ctx, vm, func(context.Context) { defer r.receivers.Done(); r.rx[i].run(p, r) })
 	}
 	if err := r.warmup(ctx); err != nil {
 		return err
@@ -229,7 +237,7 @@ func (r *run) measure(ctx context.Context) error {
 	end := r.start + int64(r.sc.Duration)
 	for i, p := range r.ports {
 		r.senders.Add(1)
-		go func() { defer r.senders.Done(); r.send(i, p, end) }()
+		go pprof.Do(ctx, vm, func(context.Context) { defer r.senders.Done(); r.send(i, p, end) })
 	}
 	mid := time.AfterFunc(time.Duration(end-mono())-r.sc.Duration/2, r.rss.markMid)
 	defer mid.Stop()
@@ -548,5 +556,7 @@ func (r *run) fill(res *Result) {
 	res.LatencyP99 = lat.Quantile(0.99)
 	res.LatencyP999 = lat.Quantile(0.999)
 	res.LatencyMax = lat.Max()
-	res.RSSBefore, res.RSSMid, res.RSSAfter, res.RSSMax = r.rss.before, r.rss.mid.Load(), r.rss.after, r.rss.peak.Load()
+	res.RSSBefore, res.RSSMid, res.RSSAfter = r.rss.before, r.rss.mid.Load(), r.rss.after
+	res.RSSPeakFirst, res.RSSPeakLast = r.rss.peak[0].Load(), r.rss.peak[1].Load()
+	res.RSSMax = max(res.RSSBefore, res.RSSPeakFirst, res.RSSPeakLast)
 }

@@ -73,6 +73,11 @@ func (s Scenario) Name() string {
 		fmt.Sprintf("%dp", s.Ports), fmt.Sprintf("%dB", s.Size)}, "/")
 }
 
+func (s Scenario) withTarget(t Target) Scenario {
+	s.Target = t.Name()
+	return s
+}
+
 // Validate checks what Run needs before it connects anything.
 func (s Scenario) Validate() error {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -221,15 +222,20 @@ type job struct {
 }
 
 func (s *Suite) selected(sc Scenario, t Target) bool {
-	sc.Target = t.Name()
-	return s.Filter == nil || s.Filter.MatchString(sc.Name())
+	return s.Filter == nil || s.Filter.MatchString(sc.withTarget(t).Name())
 }
 
 // measure runs sc Count times and keeps the median by rate.
 func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 	var runs []Result
 	for range s.Count {
-		r, err := Run(ctx, sc, t)
+		var r Result
+		var err error
+		// Everything the scenario starts, target included, inherits the
+		// label: go tool pprof -tagfocus scenario=NAME.
+		pprof.Do(ctx, pprof.Labels("scenario", sc.withTarget(t).Name()), func(ctx context.Context) {
+			r, err = Run(ctx, sc, t)
+		})
 		if err != nil {
 			r.Err = err.Error()
 			if errors.Is(err, ErrUnsupported) {

@@ -86,8 +86,8 @@ func TestOverloadKeepsMemoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("RSS %d -> %d half way -> max %d bytes; %d sent, %d queue-full drops",
-		res.RSSBefore, res.RSSMid, res.RSSMax, res.Sent, res.Counters["hub_drop_queue-full"])
+	t.Logf("RSS %d before, peak %d in the first half, %d in the second (bytes); %d sent, %d queue-full drops",
+		res.RSSBefore, res.RSSPeakFirst, res.RSSPeakLast, res.Sent, res.Counters["hub_drop_queue-full"])
 	if res.Counters["hub_drop_queue-full"] == 0 {
 		t.Errorf("got no queue-full drops with every receiver stalled; the scenario did not overload the hub")
 	}
