@@ -63,7 +63,7 @@ func (r *Report) Evaluate(policy, capture, tr string) {
 			continue
 		}
 		r.Checks = append(r.Checks, Check{
-			Target:   fmt.Sprintf("%s %dB: added p99 < %v at 50%% load", res.Scenario.Target, res.Scenario.Size, MaxAddedP99),
+			Target:   fmt.Sprintf("%s %dB: added p99 < %v at %.0f%% load", res.Scenario.Target, res.Scenario.Size, MaxAddedP99, 100*r.Load),
 			Got:      fmt.Sprintf("%s (p99 %s)", fmtDur(res.AddedP99), fmtDur(res.LatencyP99)),
 			Pass:     res.AddedP99 < MaxAddedP99,
 			Measured: true,

@@ -55,7 +55,10 @@ var (
 
 // Report is a whole run: the machine, every result, and the verdicts.
 type Report struct {
-	Machine Machine  `json:"machine"`
+	Machine Machine `json:"machine"`
+	// Load is the latency scenarios' pacing, as a fraction of the direct
+	// pair's rate.
+	Load    float64  `json:"load"`
 	Results []Result `json:"results"`
 	Checks  []Check  `json:"checks,omitempty"`
 }
@@ -107,7 +110,7 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 		LoadBefore: loadavg(), Started: start.UTC().Format(time.RFC3339),
-	}}
+	}, Load: s.Load}
 	baselines := map[string]*Result{} // by baselineKey
 	direct := Direct{}
 

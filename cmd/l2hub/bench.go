@@ -45,6 +45,7 @@ type benchFlags struct {
 	run          string
 	overload     bool
 	latency      bool
+	load         float64
 	mode         string
 	queue        int
 	cpuprofile   string
@@ -93,6 +94,7 @@ frame was meant for; Gbit/s is frames/s times the size.`,
 	fl.IntSliceVar(&f.ports, "ports", bench.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
 	fl.IntSliceVar(&f.latencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
 	fl.BoolVar(&f.latency, "latency", true, "run the 50%-load latency scenarios")
+	fl.Float64Var(&f.load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
 	fl.StringSliceVar(&f.patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
 	fl.StringSliceVar(&f.transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
 	fl.StringSliceVar(&f.targets, "targets", []string{targetHub, targetHubPolicy, targetHubCapture, targetMcast},
@@ -131,9 +133,12 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if f.queue < 0 || f.window < 0 || f.count < 1 || f.duration <= 0 {
 		return errors.New("--queue and --window must not be negative, --count and --duration must be positive")
 	}
+	if f.load <= 0 || f.load > 1 {
+		return fmt.Errorf("--load %v: want a fraction in (0, 1]", f.load)
+	}
 	s := &bench.Suite{
 		Sizes: f.sizes, Ports: f.ports, Transports: f.transports, Duration: f.duration, Window: f.window,
-		Count: f.count, Progress: stderr,
+		Count: f.count, Load: f.load, Progress: stderr,
 	}
 	if f.latency {
 		s.LatencySizes = f.latencySizes

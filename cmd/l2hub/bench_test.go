@@ -59,6 +59,7 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 		{"--run", "("},
 		{"--window", "-1"},
 		{"--mode", "router"},
+		{"--load", "1.5"},
 	} {
 		t.Run(strings.TrimPrefix(args[0], "--"), func(t *testing.T) {
 			var out bytes.Buffer
