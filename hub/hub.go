@@ -361,29 +361,63 @@ func (h *Hub) reader(a *attachment) {
 	}
 }
 
+// maxBatch bounds how many queued frames a writer hands a BatchWriter at once.
+const maxBatch = 64
+
 func (h *Hub) writer(a *attachment) {
 	stats := a.port.stats
+	bw, _ := a.io.(BatchWriter)
+	batch := make([]*Frame, 0, maxBatch)
+	bufs := make([][]byte, 0, maxBatch)
 	for {
+		var f *Frame
 		select {
-		case f := <-a.q:
-			err := a.io.WriteFrame(f.Bytes())
-			f.Release()
-			if err == nil {
-				continue
-			}
-			var fe *FrameError
-			if errors.As(err, &fe) {
-				stats.Drop(fe.Reason)
-				continue
-			}
-			stats.Drop(DropWrite)
-			h.requestDetach(a, fmt.Errorf("write: %w", err))
-			h.drain(a)
-			return
+		case f = <-a.q:
 		case <-a.stop:
 			h.drain(a)
 			return
 		}
+		batch = append(batch[:0], f)
+		if bw != nil {
+			// Take what is already queued, without waiting for more.
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case f := <-a.q:
+					batch = append(batch, f)
+				default:
+					break more
+				}
+			}
+		}
+		var err error
+		if len(batch) == 1 {
+			err = a.io.WriteFrame(batch[0].Bytes())
+		} else {
+			bufs = bufs[:0]
+			for _, f := range batch {
+				bufs = append(bufs, f.Bytes())
+			}
+			err = bw.WriteFrames(bufs)
+			clear(bufs)
+		}
+		n := len(batch)
+		for i, f := range batch {
+			f.Release()
+			batch[i] = nil
+		}
+		if err == nil {
+			continue
+		}
+		var fe *FrameError
+		if errors.As(err, &fe) {
+			stats.dropN(fe.Reason, n)
+			continue
+		}
+		stats.dropN(DropWrite, n)
+		h.requestDetach(a, fmt.Errorf("write: %w", err))
+		h.drain(a)
+		return
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -351,4 +353,108 @@ func TestInjectGoesStraightToThePort(t *testing.T) {
 		default:
 		}
 	}
+}
+
+// batchIO is a chanIO that also takes frames in batches, and can fail them.
+type batchIO struct {
+	*chanIO
+	mu      sync.Mutex
+	singles int
+	batches []int
+	fail    error // set before attaching
+}
+
+func (b *batchIO) WriteFrame(f []byte) error {
+	b.mu.Lock()
+	b.singles++
+	b.mu.Unlock()
+	return b.chanIO.WriteFrame(f)
+}
+
+func (b *batchIO) WriteFrames(frames [][]byte) error {
+	b.mu.Lock()
+	b.batches = append(b.batches, len(frames))
+	b.mu.Unlock()
+	if b.fail != nil {
+		select {
+		case <-b.block:
+		case <-b.closed:
+		}
+		return b.fail
+	}
+	for _, f := range frames {
+		if err := b.chanIO.WriteFrame(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stalledBatchPort starts a hub whose port b is a batchIO that blocks its
+// first write until released, so frames for it queue up behind it.
+func stalledBatchPort(t *testing.T, fail error) (*hub.Hub, *chanIO, *batchIO) {
+	t.Helper()
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a")
+	b := &batchIO{chanIO: newChanIO(), fail: fail}
+	b.block = make(chan struct{})
+	if err := h.AddPort("b", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Attach("b", b); err != nil {
+		t.Fatal(err)
+	}
+	return h, ios["a"], b
+}
+
+func TestWriterBatchesQueuedFrames(t *testing.T) {
+	h, a, b := stalledBatchPort(t, nil)
+	const n = 20
+	for i := range n {
+		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprintf("%02d", i))
+	}
+	st := h.Stats(context.Background(), "b")
+	waitFor(t, func() bool { return st.TxFrames.Load() == n })
+	close(b.block)
+	for i := range n {
+		if got, want := string(recv(t, b.chanIO)[14:16]), fmt.Sprintf("%02d", i); got != want {
+			t.Fatalf("frame %d: got payload %q, want %q: batching reordered frames", i, got, want)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.batches) == 0 || b.singles+sum(b.batches) != n {
+		t.Errorf("got %d single writes and batches %v, want batches covering all %d frames", b.singles, b.batches, n)
+	}
+}
+
+func TestWriterCountsEveryFrameOfAFailedBatch(t *testing.T) {
+	h, a, b := stalledBatchPort(t, errors.New("broken pipe"))
+	for i := range 5 {
+		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
+	}
+	st := h.Stats(context.Background(), "b")
+	waitFor(t, func() bool { return st.TxFrames.Load() == 5 })
+	close(b.block)
+	select {
+	case <-b.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a failed batch did not detach the peer")
+	}
+	b.mu.Lock()
+	batches := slices.Clone(b.batches)
+	b.mu.Unlock()
+	// Whether the first write took frame 0 alone or several, the one batch
+	// that failed counts every frame it held.
+	if len(batches) != 1 {
+		t.Fatalf("got batches %v, want exactly one (failing) batch", batches)
+	}
+	waitFor(t, func() bool { return st.Drops(hub.DropWrite) == uint64(batches[0]) })
+}
+
+func sum(xs []int) int {
+	t := 0
+	for _, x := range xs {
+		t += x
+	}
+	return t
 }

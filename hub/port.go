@@ -18,6 +18,16 @@ type PortIO interface {
 	Close() error
 }
 
+// A BatchWriter is a PortIO that can send several frames with one system
+// call. When frames queue up for a port, its writer hands them over together;
+// the peer sees exactly what one WriteFrame per frame would have sent.
+// WriteFrames must not retain frames or their bytes. Its error, like
+// WriteFrame's, may be a *FrameError (the frames were not sent, the
+// transport is fine); any other error ends the attachment.
+type BatchWriter interface {
+	WriteFrames(frames [][]byte) error
+}
+
 // A Describer is a PortIO that can say what it is attached to, for logs and
 // capture interface descriptions ("tcp 127.0.0.1:7001 from 127.0.0.1:53122").
 type Describer interface {

@@ -20,6 +20,13 @@ func (s *PortStats) Drop(r DropReason) {
 	}
 }
 
+// dropN counts n frames dropped for reason r.
+func (s *PortStats) dropN(r DropReason, n int) {
+	if r < numDropReasons {
+		s.drops[r].Add(uint64(n))
+	}
+}
+
 // Drops returns the number of frames dropped for reason r.
 func (s *PortStats) Drops(r DropReason) uint64 {
 	if r < numDropReasons {

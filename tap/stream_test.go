@@ -239,6 +239,54 @@ func TestStreamWriteZeroAllocs(t *testing.T) {
 	}
 }
 
+func TestStreamWriteFrames(t *testing.T) {
+	sizes := []int{60, 1514, 9000, 60, tap.DefaultMaxFrame, 14}
+	var frames [][]byte
+	for i, n := range sizes {
+		frames = append(frames, taptest.Frame(3, n, i))
+	}
+	w := &countingWriter{}
+	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 0)
+	if err := s.WriteFrames(frames); err != nil {
+		t.Fatal(err)
+	}
+	// The stream is exactly the frames, prefixed, in order; writes hold whole
+	// frames and stay within the batch bound unless one frame alone exceeds it.
+	if got, want := bytes.Join(w.writes, nil), prefixed(frames...); !bytes.Equal(got, want) {
+		t.Fatalf("WriteFrames wrote %d bytes that differ from the %d of one WriteFrame per frame", len(got), len(want))
+	}
+	if len(w.writes) < 2 || len(w.writes) >= len(frames) {
+		t.Errorf("got %d writes for %d frames (%d bytes), want batches", len(w.writes), len(frames), len(prefixed(frames...)))
+	}
+	for i, b := range w.writes {
+		if len(b) > 64<<10 && len(b) != len(prefixed(frames[4])) {
+			t.Errorf("write %d is %d bytes: more than one batch", i, len(b))
+		}
+	}
+
+	// A frame out of bounds anywhere refuses the whole batch before writing.
+	w.writes = nil
+	if err := s.WriteFrames([][]byte{frames[0], nil}); !errors.Is(err, hub.ErrFrameTooLarge) {
+		t.Errorf("WriteFrames with an empty frame = %v, want hub.ErrFrameTooLarge", err)
+	}
+	if len(w.writes) != 0 {
+		t.Errorf("a refused batch wrote %d times", len(w.writes))
+	}
+	s.Close()
+	if err := s.WriteFrames(frames); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("WriteFrames after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+func TestStreamWriteFramesZeroAllocs(t *testing.T) {
+	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
+	frames := [][]byte{taptest.Frame(2, 60, 0), taptest.Frame(2, 1514, 1), taptest.Frame(2, 1514, 2)}
+	s.WriteFrames(frames) // warm the scratch buffer
+	if got := testing.AllocsPerRun(100, func() { s.WriteFrames(frames) }); got != 0 {
+		t.Errorf("WriteFrames: got %v allocations per batch, want 0", got)
+	}
+}
+
 // repeatReader yields the same bytes forever.
 type repeatReader struct {
 	data []byte
