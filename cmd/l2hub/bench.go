@@ -13,7 +13,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -305,11 +304,10 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 	if err != nil {
 		return nil, err
 	}
-	live, err := startSession(ctx, sess)
-	if err != nil {
+	cleanup = append(cleanup, func() { sess.stop() })
+	if err := sess.start(ctx, func(err error) { t.log.Warn("bench: transport stopped", "err", err) }); err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { live.stop() })
 
 	n := &bench.Net{}
 	for i, r := range sess.runners {
@@ -338,7 +336,7 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 				errs = append(errs, err)
 			}
 		}
-		errs = append(errs, live.stop())
+		errs = append(errs, sess.stop())
 		counters = sessionCounters(sess)
 		os.RemoveAll(dir)
 		return errors.Join(errs...)
@@ -390,60 +388,6 @@ func sessionCounters(sess *session) map[string]uint64 {
 		c["capture_queue_full"] = cs.QueueFull
 	}
 	return c
-}
-
-// liveSession is a session running as serve runs it: the hub loop, every
-// port added, every runner attaching its transport.
-type liveSession struct {
-	sess    *session
-	cancel  context.CancelFunc
-	hubDone chan error
-	runners sync.WaitGroup
-	runErr  chan error
-	once    sync.Once
-	err     error
-}
-
-// startSession starts sess in the order serve does; stop shuts it down in
-// serve's order too (transports, hub, captures). The control API and the
-// banner are left out: they carry no frames.
-func startSession(ctx context.Context, sess *session) (*liveSession, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	l := &liveSession{sess: sess, cancel: cancel, hubDone: make(chan error, 1), runErr: make(chan error, len(sess.runners))}
-	go func() { l.hubDone <- sess.hub.Run(ctx) }()
-	if err := sess.addPorts(); err != nil {
-		l.stop()
-		return nil, err
-	}
-	for _, r := range sess.runners {
-		l.runners.Add(1)
-		go func() {
-			defer l.runners.Done()
-			if err := r.Run(ctx, sess.hub); err != nil && ctx.Err() == nil {
-				l.runErr <- fmt.Errorf("port %q: %w", r.Spec().Name, err)
-			}
-		}()
-	}
-	return l, nil
-}
-
-func (l *liveSession) stop() error {
-	l.once.Do(func() {
-		l.cancel()
-		l.sess.closeRunners()
-		l.runners.Wait()
-		herr := <-l.hubDone
-		if cerr := l.sess.closeObservers(); cerr != nil && herr == nil {
-			herr = cerr
-		}
-		select {
-		case err := <-l.runErr:
-			herr = errors.Join(herr, err)
-		default:
-		}
-		l.err = herr
-	})
-	return l.err
 }
 
 // freeUDPAddr returns a loopback address whose port was free a moment ago.

@@ -230,7 +230,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	defer sess.closeRunners()
 
 	// fatal records the first error that stops the hub (a port's transport
 	// failing); a signal or the caller's cancel is a clean stop.
@@ -238,60 +237,25 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	var fatalErr error
 	ctx, cancelCause := context.WithCancelCause(ctx)
 	defer cancelCause(nil)
-	cancel := func(err error) {
+	fatal := func(err error) {
 		fatalOnce.Do(func() { fatalErr = err })
 		cancelCause(err)
 	}
-	hubDone := make(chan error, 1)
-	go func() { hubDone <- sess.hub.Run(ctx) }()
-	stop := func() error {
-		sess.closeRunners()
-		herr := <-hubDone
-		if cerr := sess.closeObservers(); cerr != nil && herr == nil {
-			herr = cerr
-		}
-		return herr
-	}
-
-	if err := sess.addPorts(); err != nil {
-		cancel(err)
-		stop()
+	if err := sess.start(ctx, fatal); err != nil {
+		sess.stop()
 		return err
 	}
 	ctlAddr, ctlDone, err := startControl(ctx, cfg, sess, log)
 	if err != nil {
-		cancel(err)
-		stop()
+		sess.stop()
 		return err
 	}
 
 	printBanner(stdout, cfg, sess, ctlAddr)
 
-	var wg sync.WaitGroup
-	for _, p := range sess.peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.node.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("virtual peer stopped", "peer", p.role, "err", err)
-			}
-		}()
-	}
-	for _, r := range sess.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx, sess.hub); err != nil && ctx.Err() == nil {
-				cancel(fmt.Errorf("port %q: %w", r.Spec().Name, err))
-			}
-		}()
-	}
-
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
-	sess.closeRunners()
-	wg.Wait()
-	herr := stop()
+	herr := sess.stop()
 	if ctlDone != nil {
 		<-ctlDone
 	}

@@ -30,7 +30,7 @@ type session struct {
 	cfg     Config
 	log     *slog.Logger
 	hub     *hub.Hub
-	start   time.Time // when policy time begins
+	began   time.Time // when policy time begins
 	runners []tap.Runner
 	peers   []peer
 	capture *capture.Sink
@@ -43,6 +43,13 @@ type session struct {
 
 	stats     []portStats // for the summary after the hub stopped
 	closeOnce sync.Once
+
+	// Set by start, used by stop.
+	cancel   context.CancelFunc
+	hubDone  chan error
+	running  sync.WaitGroup // transports and virtual peers
+	stopOnce sync.Once
+	stopErr  error
 }
 
 var _ control.Target = (*session)(nil)
@@ -69,7 +76,7 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 	}
 	// Policy time starts now; the capture records it so replay can line up
 	// time windows with this run.
-	s.start = wallclock.Clock{}.Now()
+	s.began = wallclock.Clock{}.Now()
 	var observers []hub.Observer
 	if cfg.Capture.File != "" {
 		if s.capture, err = s.openCapture(); err != nil {
@@ -114,7 +121,7 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 		MaxFrame:  cfg.MaxFrame,
 		AgingTime: cfg.Aging,
 		Clock:     wallclock.Clock{},
-		Start:     s.start,
+		Start:     s.began,
 		Observers: observers,
 		Logger:    log,
 	}
@@ -150,7 +157,7 @@ func (s *session) openCapture() (*capture.Sink, error) {
 	meta := capture.Meta{
 		Version:    "l2hub " + Version,
 		ConfigHash: s.configHash(),
-		Start:      s.start,
+		Start:      s.began,
 		Extra:      map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String()},
 	}
 	if s.policy != nil {
@@ -206,6 +213,58 @@ func (s *session) addPorts() error {
 		s.stats = append(s.stats, portStats{p.role, s.hub.Stats(context.Background(), p.role)})
 	}
 	return nil
+}
+
+// start runs the hub loop, adds every port, and starts the transports and
+// virtual peers. fatal is called with the first transport error that should
+// end the session (serve cancels its context on it). After start, stop must
+// be called, whatever start returned.
+func (s *session) start(ctx context.Context, fatal func(error)) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.hubDone = make(chan error, 1)
+	go func() { s.hubDone <- s.hub.Run(ctx) }()
+	if err := s.addPorts(); err != nil {
+		return err
+	}
+	for _, p := range s.peers {
+		s.running.Add(1)
+		go func() {
+			defer s.running.Done()
+			if err := p.node.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("virtual peer stopped", "peer", p.role, "err", err)
+			}
+		}()
+	}
+	for _, r := range s.runners {
+		s.running.Add(1)
+		go func() {
+			defer s.running.Done()
+			if err := r.Run(ctx, s.hub); err != nil && ctx.Err() == nil {
+				fatal(fmt.Errorf("port %q: %w", r.Spec().Name, err))
+			}
+		}()
+	}
+	return nil
+}
+
+// stop shuts the session down in order: transports and peers, the hub loop,
+// then the observers (captures are flushed and closed). It returns the hub's
+// or a capture's error; later calls return the same.
+func (s *session) stop() error {
+	s.stopOnce.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.closeRunners()
+		s.running.Wait()
+		if s.hubDone != nil {
+			s.stopErr = <-s.hubDone
+		}
+		if err := s.closeObservers(); err != nil && s.stopErr == nil {
+			s.stopErr = err
+		}
+	})
+	return s.stopErr
 }
 
 func (s *session) closeRunners() {
