@@ -42,8 +42,9 @@ type Config struct {
 	Optional     bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
 	Ports        []tap.Spec    `yaml:"ports"`
 
-	source string        // the file it came from, for messages
-	faults *filter.Flags // quick-test fault flags (serve only)
+	source string            // the file it came from, for messages
+	where  map[string]string // port name -> "file:line:col" of its address, for bind errors
+	faults *filter.Flags     // quick-test fault flags (serve only)
 }
 
 // CaptureConfig says what to record and where.
@@ -117,6 +118,10 @@ func parseConfig(name string, data []byte) (Config, error) {
 			return name
 		}
 		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+	}
+	cfg.where = make(map[string]string)
+	for i, p := range cfg.Ports {
+		cfg.where[p.Name] = pos("ports", strconv.Itoa(i), "address") + ": ports[" + strconv.Itoa(i) + "].address"
 	}
 	if err := cfg.validate(); err != nil {
 		var fe *fieldError

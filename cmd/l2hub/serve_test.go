@@ -241,6 +241,12 @@ func TestServeRefusesBadStartWithoutStarting(t *testing.T) {
 		{"bad-policy", []string{"--port", "a=tcp:127.0.0.1:0", "--loss", "a->zz=5%"}, "zz"},
 		{"bad-mode", []string{"--port", "a=tcp:127.0.0.1:0", "--mode", "router"}, "unknown mode"},
 	}
+	cfg := writeConfig(t, "ports:\n  - {name: a, transport: tcp, address: \"127.0.0.1:0\"}\n  - name: b\n    transport: tcp\n    address: \""+taken+"\"\n")
+	tests = append(tests, struct {
+		name string
+		args []string
+		want string
+	}{"port-in-use-in-config", []string{"--config", cfg}, cfg + ":5:14: ports[1].address: port \"b\": listen tcp " + taken})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

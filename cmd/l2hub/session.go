@@ -97,6 +97,9 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 	for _, spec := range cfg.Ports {
 		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
 		if err != nil {
+			if w, ok := cfg.where[spec.Name]; ok {
+				return nil, fmt.Errorf("%s: %w", w, err)
+			}
 			return nil, err
 		}
 		s.runners = append(s.runners, r)
