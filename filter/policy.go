@@ -26,6 +26,9 @@ type Policy struct {
 	byName map[string]*rule
 
 	links map[linkKey]*linkState // hub loop only
+	// byID finds a link's state by the core's port IDs, cheaper to hash
+	// than the names; entries are checked against the names on use.
+	byID map[[2]hub.PortID]*linkState
 
 	// mu guards the shape of partitions and portStates for Stats; the hub
 	// loop, their only writer, reads them without it.
@@ -111,6 +114,7 @@ func newPolicy(name string, ports []string) *Policy {
 		groups:     map[string][]string{},
 		byName:     map[string]*rule{},
 		links:      map[linkKey]*linkState{},
+		byID:       map[[2]hub.PortID]*linkState{},
 		portStates: map[string]*portState{},
 	}
 	if ports != nil {
@@ -140,7 +144,11 @@ func (p *Policy) Name() string { return p.name }
 //
 // Decide does not retain frame or d; corrupted copies are fresh slices.
 func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
-	ls := p.linkState(link.FromName, link.ToName)
+	ls := p.byID[[2]hub.PortID{link.From, link.To}]
+	if ls == nil || ls.from != link.FromName || ls.to != link.ToName {
+		ls = p.linkState(link.FromName, link.ToName)
+		p.byID[[2]hub.PortID{link.From, link.To}] = ls
+	}
 	for _, ps := range [2]*portState{ls.fromPort, ls.toPort} {
 		if on, sched := ps.tg.on(now); on {
 			rule := ""

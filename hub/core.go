@@ -44,7 +44,9 @@ type CoreConfig struct {
 type Core struct {
 	mode      Mode
 	clock     Clock
-	start     time.Time
+	epoch     time.Time     // the clock at NewCore: the learning table's time base
+	start     time.Time     // when policy time begins
+	startOff  time.Duration // start - epoch
 	policy    Policy
 	observers []Observer
 	aging     time.Duration
@@ -56,7 +58,7 @@ type Core struct {
 	order  []PortID // live ports by name: the flood order
 
 	macs      map[[6]byte]*macEntry
-	nextSweep time.Time
+	nextSweep time.Duration // since epoch
 	macMoves  uint64
 
 	timers timerHeap
@@ -81,7 +83,7 @@ type corePort struct {
 
 type macEntry struct {
 	port PortID
-	seen time.Time
+	seen time.Duration // since the core's epoch
 }
 
 type delivery struct {
@@ -116,8 +118,9 @@ func NewCore(cfg CoreConfig) *Core {
 		byName:    make(map[string]PortID),
 		macs:      make(map[[6]byte]*macEntry),
 	}
-	c.start = c.clock.Now()
-	c.nextSweep = c.start.Add(c.aging)
+	c.epoch = c.clock.Now()
+	c.start = c.epoch
+	c.nextSweep = c.aging
 	return c
 }
 
@@ -129,7 +132,10 @@ func (c *Core) Elapsed() time.Duration { return c.clock.Now().Sub(c.start) }
 
 // SetStart moves the core's start time. Replay uses it to line policy time
 // windows up with the live run a capture came from.
-func (c *Core) SetStart(t time.Time) { c.start = t }
+func (c *Core) SetStart(t time.Time) {
+	c.start = t
+	c.startOff = t.Sub(c.epoch)
+}
 
 // Mode returns the forwarding mode.
 func (c *Core) Mode() Mode { return c.mode }
@@ -232,7 +238,7 @@ func (c *Core) MACMoves() uint64 { return c.macMoves }
 // LearnedPort returns the port a MAC is learned on, if it is and has not aged out.
 func (c *Core) LearnedPort(mac [6]byte) (PortID, bool) {
 	e, ok := c.macs[mac]
-	if !ok || c.clock.Now().Sub(e.seen) > c.aging {
+	if !ok || c.clock.Now().Sub(c.epoch)-e.seen > c.aging {
 		return NoPort, false
 	}
 	return e.port, true
@@ -275,12 +281,13 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 		return
 	}
 	now := c.clock.Now()
-	c.dsts = c.destinations(p, data, now, c.dsts[:0])
+	t := now.Sub(c.epoch) // one time.Time operation per frame; the rest is integer arithmetic
+	c.dsts = c.destinations(p, data, t, c.dsts[:0])
 
 	c.notes = c.notes[:0]
 	c.pending = c.pending[:0]
 	delivered, policyDrop := false, false
-	elapsed := now.Sub(c.start)
+	elapsed := t - c.startOff
 	for _, dst := range c.dsts {
 		dp := c.ports[dst]
 		d := &c.dec
@@ -340,14 +347,14 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 }
 
 // destinations appends the ports a frame from p goes to, in flood order.
-func (c *Core) destinations(p *corePort, data []byte, now time.Time, dsts []PortID) []PortID {
+func (c *Core) destinations(p *corePort, data []byte, now time.Duration, dsts []PortID) []PortID {
 	if c.mode == ModeSwitch {
 		var dst, src [6]byte
 		copy(dst[:], data[0:6])
 		copy(src[:], data[6:12])
 		c.learn(src, p.id, now)
 		if dst[0]&1 == 0 { // unicast
-			if e, ok := c.macs[dst]; ok && now.Sub(e.seen) <= c.aging {
+			if e, ok := c.macs[dst]; ok && now-e.seen <= c.aging {
 				if e.port == p.id {
 					p.stats.Drop(DropReflect)
 					return dsts
@@ -364,11 +371,11 @@ func (c *Core) destinations(p *corePort, data []byte, now time.Time, dsts []Port
 	return dsts
 }
 
-func (c *Core) learn(src [6]byte, port PortID, now time.Time) {
+func (c *Core) learn(src [6]byte, port PortID, now time.Duration) {
 	if src[0]&1 != 0 { // a group address is never a valid source
 		return
 	}
-	if !now.Before(c.nextSweep) {
+	if now >= c.nextSweep {
 		c.sweep(now)
 	}
 	// One lookup on the hot path: entries are updated in place.
@@ -387,13 +394,13 @@ func (c *Core) learn(src [6]byte, port PortID, now time.Time) {
 	c.macs[src] = &macEntry{port: port, seen: now}
 }
 
-func (c *Core) sweep(now time.Time) {
+func (c *Core) sweep(now time.Duration) {
 	for mac, e := range c.macs {
-		if now.Sub(e.seen) > c.aging {
+		if now-e.seen > c.aging {
 			delete(c.macs, mac)
 		}
 	}
-	c.nextSweep = now.Add(c.aging / 2)
+	c.nextSweep = now + c.aging/2
 }
 
 // deliver hands one reference to f to port dst's egress.
