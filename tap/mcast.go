@@ -58,6 +58,11 @@ func JoinMcastLikeQEMU(group, local string, maxFrame int) (*DatagramConn, error)
 	if err != nil {
 		return nil, err
 	}
+	if g.Port() == 0 {
+		// A member sends to the group's port and receives on its own: with
+		// port 0 it would bind an ephemeral port and send to G:0.
+		return nil, fmt.Errorf("mcast %s: a member needs the group's port (QEMU's mcast=G:P requires one)", group)
+	}
 	c, err := openMcastSocket(g, a)
 	if err != nil {
 		return nil, err

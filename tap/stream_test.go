@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -432,5 +433,11 @@ func BenchmarkStreamTCP(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+func TestJoinMcastLikeQEMURefusesPortZero(t *testing.T) {
+	if _, err := tap.JoinMcastLikeQEMU("230.0.0.1:0", "127.0.0.1", 0); err == nil || !strings.Contains(err.Error(), "needs the group's port") {
+		t.Errorf("JoinMcastLikeQEMU with port 0 = %v, want a refusal", err)
 	}
 }
