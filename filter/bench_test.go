@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -8,16 +9,13 @@ import (
 )
 
 // passThrough has five rules that look at every frame and act on none.
-const passThrough = `seed: 1
-rules:
-  - {name: r1, match: {link: a->c}, loss: 50%}
-  - {name: r2, match: {protocol: tcp, tcp_flags: syn}, drop: true}
-  - {name: r3, match: {dst_port: 53}, delay: 10ms}
-  - {name: r4, match: {payload: NOPE}, corrupt: 1%}
-  - {name: r5, match: {src_ip: 192.168.0.0/16}, duplicate: 1%}
-partitions:
-  - {name: p, groups: a|b, start: 1h}
-`
+var passThrough = func() string {
+	b, err := os.ReadFile("../testdata/policies/pass-through-5.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 const lossy = `seed: 1
 rules:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"testing"
 	"time"
 
@@ -11,18 +12,14 @@ import (
 	"l2hub/hub"
 )
 
-// passThrough has five rules that look at every frame and act on none (the
-// filter package's benchmark policy): the cost of evaluating a policy.
-const passThrough = `seed: 1
-rules:
-  - {name: r1, match: {link: a->c}, loss: 50%}
-  - {name: r2, match: {protocol: tcp, tcp_flags: syn}, drop: true}
-  - {name: r3, match: {dst_port: 53}, delay: 10ms}
-  - {name: r4, match: {payload: NOPE}, corrupt: 1%}
-  - {name: r5, match: {src_ip: 192.168.0.0/16}, duplicate: 1%}
-partitions:
-  - {name: p, groups: a|b, start: 1h}
-`
+// passThrough has five rules that look at every frame and act on none.
+var passThrough = func() string {
+	b, err := os.ReadFile("../testdata/policies/pass-through-5.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // benchPolicy has five rules that look at every frame; two of them act on
 // every frame: a 1% loss draw on a->b, and a 1ms delay (a timer, a note) on
