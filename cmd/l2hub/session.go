@@ -61,6 +61,9 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 	defer func() {
 		if err != nil {
 			s.closeRunners()
+			for _, p := range s.peers {
+				p.node.Host.Close()
+			}
 			s.closeObservers()
 		}
 	}()
@@ -313,10 +316,14 @@ func (s *session) checkReport(w io.Writer) error {
 	return nil
 }
 
-// closeObservers flushes and closes the capture; call once the hub stopped.
+// closeObservers stops the live checker and flushes and closes the capture;
+// call once the hub stopped. The checker's report stays readable.
 func (s *session) closeObservers() error {
 	var err error
 	s.closeOnce.Do(func() {
+		if s.checker != nil {
+			s.checker.Close()
+		}
 		if s.capture != nil {
 			err = s.capture.Close()
 		}
