@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
 	"l2hub/capture"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/tap"
 )
 
 // The forwarding path as the live hub runs it, minus the sockets: one
@@ -138,42 +136,9 @@ func BenchmarkDatagramUDP(b *testing.B) {
 			defer n.Close()
 			frame := make([]byte, size)
 			putHeader(frame, MAC(1), 0, kindData)
-			windowed(b, n.Ports[0], n.Ports[1], frame, min(64, max(1, 64<<10/size)))
+			Windowed(b, n.Ports[0], n.Ports[1], frame, min(64, max(1, 64<<10/size)))
 		})
 	}
-}
-
-// windowed sends b.N frames from src to dst, at most window in flight.
-func windowed(b *testing.B, src, dst hub.PortIO, frame []byte, window int) {
-	credit := make(chan struct{}, window)
-	for range window {
-		credit <- struct{}{}
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(frame)))
-	b.ResetTimer()
-	go func() {
-		defer wg.Done()
-		for range b.N {
-			<-credit
-			if err := src.WriteFrame(frame); err != nil {
-				return
-			}
-		}
-	}()
-	watchdog := time.AfterFunc(30*time.Second, func() { dst.Close(); src.Close() })
-	defer watchdog.Stop()
-	buf := make([]byte, tap.DefaultMaxFrame)
-	for i := range b.N {
-		if _, err := dst.ReadFrame(buf); err != nil {
-			b.Fatalf("frame %d of %d: %v", i, b.N, err)
-		}
-		credit <- struct{}{}
-	}
-	b.StopTimer()
-	wg.Wait()
 }
 
 // BenchmarkHistogramRecord is the receivers' per-frame cost of latency

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,42 +184,8 @@ func BenchmarkLive(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer n.Close()
-				streamFrames(b, n.Ports[0], n.Ports[1], benchFrame(size))
+				bench.Windowed(b, n.Ports[0], n.Ports[1], benchFrame(size), 64)
 			})
 		}
 	}
-}
-
-// streamFrames sends b.N frames from src to dst with a window of 64.
-func streamFrames(b *testing.B, src, dst hub.PortIO, frame []byte) {
-	const window = 64
-	credit := make(chan struct{}, window)
-	for range window {
-		credit <- struct{}{}
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(frame)))
-	b.ResetTimer()
-	go func() {
-		defer wg.Done()
-		for range b.N {
-			<-credit
-			if err := src.WriteFrame(frame); err != nil {
-				return
-			}
-		}
-	}()
-	watchdog := time.AfterFunc(time.Minute, func() { dst.Close(); src.Close() })
-	defer watchdog.Stop()
-	buf := make([]byte, hub.DefaultMaxFrame)
-	for i := range b.N {
-		if _, err := dst.ReadFrame(buf); err != nil {
-			b.Fatalf("frame %d of %d: %v", i, b.N, err)
-		}
-		credit <- struct{}{}
-	}
-	b.StopTimer()
-	wg.Wait()
 }

@@ -1,0 +1,45 @@
+package bench
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/tap"
+)
+
+// Windowed is a benchmark body: it sends b.N frames from src to dst, at
+// most window in flight (so nothing is dropped), and times their delivery.
+// A watchdog closes both ends if a frame goes missing for a minute.
+func Windowed(b *testing.B, src, dst hub.PortIO, frame []byte, window int) {
+	credit := make(chan struct{}, window)
+	for range window {
+		credit <- struct{}{}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	b.ResetTimer()
+	go func() {
+		defer wg.Done()
+		for range b.N {
+			<-credit
+			if err := src.WriteFrame(frame); err != nil {
+				return
+			}
+		}
+	}()
+	watchdog := time.AfterFunc(time.Minute, func() { dst.Close(); src.Close() })
+	defer watchdog.Stop()
+	buf := make([]byte, tap.DefaultMaxFrame)
+	for i := range b.N {
+		if _, err := dst.ReadFrame(buf); err != nil {
+			b.Fatalf("frame %d of %d: %v", i, b.N, err)
+		}
+		credit <- struct{}{}
+	}
+	b.StopTimer()
+	wg.Wait()
+}
