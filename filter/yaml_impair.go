@@ -110,30 +110,40 @@ func (w *walker) delay(r *rule, n *yaml.Node, path string) {
 	}
 }
 
+// probabilityOr parses the two spellings of a probabilistic impairment: a
+// bare probability ("1%"), or a mapping whose probability is required beside
+// the impairment's own keys. It reports whether the impairment is complete.
+func (w *walker) probabilityOr(n *yaml.Node, path, what string, prob *float64, keys map[string]func(*yaml.Node, string)) bool {
+	if n.Kind == yaml.ScalarNode {
+		p, ok := w.probability(n, path)
+		if ok {
+			*prob = p
+		}
+		return ok
+	}
+	hasP := false
+	keys["probability"] = func(v *yaml.Node, p string) { *prob, hasP = w.probability(v, p) }
+	w.fields(n, path, keys)
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	if !hasP {
+		w.errf(n, path, "%s needs probability", what)
+		return false
+	}
+	return true
+}
+
 // reorder: 25% | {probability, gap}
 func (w *walker) reorder(r *rule, n *yaml.Node, path string) {
 	ro := &reorderCfg{gap: 1}
-	if n.Kind == yaml.ScalarNode {
-		if p, ok := w.probability(n, path); ok {
-			ro.p = p
-			r.reorder = ro
-		}
-		return
-	}
-	hasP := false
-	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"probability": func(v *yaml.Node, p string) { ro.p, hasP = w.probability(v, p) },
+	if w.probabilityOr(n, path, "reorder", &ro.p, map[string]func(*yaml.Node, string){
 		"gap": func(v *yaml.Node, p string) {
 			if g, ok := w.integer(v, p, 1, maxGap); ok {
 				ro.gap = g
 			}
 		},
-	})
-	if n.Kind == yaml.MappingNode {
-		if !hasP {
-			w.errf(n, path, "reorder needs probability")
-			return
-		}
+	}) {
 		r.reorder = ro
 	}
 }
@@ -141,27 +151,13 @@ func (w *walker) reorder(r *rule, n *yaml.Node, path string) {
 // duplicate: 1% | {probability, copies}
 func (w *walker) duplicate(r *rule, n *yaml.Node, path string) {
 	dc := &dupCfg{copies: 1}
-	if n.Kind == yaml.ScalarNode {
-		if p, ok := w.probability(n, path); ok {
-			dc.p = p
-			r.dup = dc
-		}
-		return
-	}
-	hasP := false
-	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"probability": func(v *yaml.Node, p string) { dc.p, hasP = w.probability(v, p) },
+	if w.probabilityOr(n, path, "duplicate", &dc.p, map[string]func(*yaml.Node, string){
 		"copies": func(v *yaml.Node, p string) {
 			if c, ok := w.integer(v, p, 1, maxCopies-1); ok {
 				dc.copies = int(c)
 			}
 		},
-	})
-	if n.Kind == yaml.MappingNode {
-		if !hasP {
-			w.errf(n, path, "duplicate needs probability")
-			return
-		}
+	}) {
 		r.dup = dc
 	}
 }
@@ -169,16 +165,7 @@ func (w *walker) duplicate(r *rule, n *yaml.Node, path string) {
 // corrupt: 1% | {probability, bits, skip}
 func (w *walker) corrupt(r *rule, n *yaml.Node, path string) {
 	cc := &corruptCfg{bits: 1}
-	if n.Kind == yaml.ScalarNode {
-		if p, ok := w.probability(n, path); ok {
-			cc.p = p
-			r.corrupt = cc
-		}
-		return
-	}
-	hasP := false
-	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"probability": func(v *yaml.Node, p string) { cc.p, hasP = w.probability(v, p) },
+	if w.probabilityOr(n, path, "corrupt", &cc.p, map[string]func(*yaml.Node, string){
 		"bits": func(v *yaml.Node, p string) {
 			if b, ok := w.integer(v, p, 1, maxCorruptBits); ok {
 				cc.bits = int(b)
@@ -189,12 +176,7 @@ func (w *walker) corrupt(r *rule, n *yaml.Node, path string) {
 				cc.skip = skipLevel(i)
 			}
 		},
-	})
-	if n.Kind == yaml.MappingNode {
-		if !hasP {
-			w.errf(n, path, "corrupt needs probability")
-			return
-		}
+	}) {
 		r.corrupt = cc
 	}
 }
