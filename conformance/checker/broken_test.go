@@ -29,17 +29,7 @@ func TestBrokenTraffic(t *testing.T) {
 		want  Verdict
 		msg   string // a part of the finding's message
 	}{
-		{"wrong-key-in-announce", func(t *testing.T) []Frame {
-			bad := conformance.RoleB.Announce()
-			bad.Static = conformance.RoleA.StaticKey().Public
-			p, _ := bad.MarshalBinary()
-			b := newBuilder(t)
-			announceRounds(b, 2, announceOf(t, conformance.RoleA), p)
-			f := b.flow(hostA, hostB, 40010, 34568)
-			f.connect()
-			healthyScript(t).play(f, 1460)
-			return b.frames
-		}, DISC005, Fail, "its bring-up key is"},
+		{"wrong-key-in-announce", wrongKeyInAnnounce, DISC005, Fail, "its bring-up key is"},
 		{"wrong-key-breaks-identity-binding", func(t *testing.T) []Frame {
 			bad := conformance.RoleB.Announce()
 			bad.Static = conformance.RoleA.StaticKey().Public
@@ -312,4 +302,18 @@ func oversizedPlain() []byte {
 	p[0] = conformance.ServiceSamgr
 	p[1], p[2] = 300&0xff, 300>>8
 	return p
+}
+
+// wrongKeyInAnnounce is a healthy session whose node-b announces node-a's
+// static key.
+func wrongKeyInAnnounce(t *testing.T) []Frame {
+	bad := conformance.RoleB.Announce()
+	bad.Static = conformance.RoleA.StaticKey().Public
+	p, _ := bad.MarshalBinary()
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), p)
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	healthyScript(t).play(f, 1460)
+	return b.frames
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"l2hub/capture"
-	"l2hub/conformance"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden captures and reports in testdata")
@@ -27,17 +26,7 @@ var goldens = []struct {
 		s.add(0, s.hs[0]).add(0, s.step(1)).add(1, s.hs[1]).add(0, s.hs[2])
 		return runScript(t, s, 1460).frames
 	}},
-	{"wrong-key", func(t *testing.T) []Frame {
-		bad := conformance.RoleB.Announce()
-		bad.Static = conformance.RoleA.StaticKey().Public
-		p, _ := bad.MarshalBinary()
-		b := newBuilder(t)
-		announceRounds(b, 2, announceOf(t, conformance.RoleA), p)
-		f := b.flow(hostA, hostB, 40010, 34568)
-		f.connect()
-		healthyScript(t).play(f, 1460)
-		return b.frames
-	}},
+	{"wrong-key", wrongKeyInAnnounce},
 }
 
 func TestGoldenReports(t *testing.T) {
