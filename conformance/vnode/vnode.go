@@ -10,9 +10,12 @@ package vnode
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
 
 	"l2hub/conformance"
 	"l2hub/hub"
@@ -30,6 +33,11 @@ type Config struct {
 	// requests); may be nil.
 	Tune   func(*conformance.Config)
 	Logger *slog.Logger
+	// StackClock and StackRand, when set, are the node's network stack's
+	// time and randomness (netstack.Config's Clock and Rand). A simulation
+	// in virtual time sets both, and Clock, to the same virtual clock.
+	StackClock tcpip.Clock
+	StackRand  io.Reader
 }
 
 // Node is a virtual node: Host attaches to a hub port, Run plays the role.
@@ -57,8 +65,10 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	host, err := netstack.New(netstack.Config{
-		MAC:  MAC(addr),
-		Addr: netip.PrefixFrom(addr, 24),
+		MAC:   MAC(addr),
+		Addr:  netip.PrefixFrom(addr, 24),
+		Clock: cfg.StackClock,
+		Rand:  cfg.StackRand,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("virtual %s: %w", cfg.Role, err)

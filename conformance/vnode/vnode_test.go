@@ -2,7 +2,9 @@ package vnode_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"l2hub/conformance"
 	"l2hub/conformance/vnode"
 	"l2hub/hub"
+	"l2hub/internal/vsim"
 	"l2hub/internal/wallclock"
 )
 
@@ -109,5 +112,81 @@ func TestVirtualNodesThroughTheHub(t *testing.T) {
 	}
 	if st := sink.Stats(); st.Written == 0 {
 		t.Errorf("the capture recorded nothing: %+v", st)
+	}
+}
+
+// runVirtual runs virtual node-a and node-b, built by New with a virtual
+// clock and seeded stacks, through a hub core in virtual time (vsim), and
+// returns their milestones stamped with the virtual time they were reached.
+func runVirtual(t *testing.T, seed byte) []string {
+	sim := vsim.New(vsim.Config{Mode: hub.ModeSwitch})
+	defer sim.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var lines []string
+	runs := make(map[conformance.Role]chan error)
+	for _, role := range []conformance.Role{conformance.RoleB, conformance.RoleA} {
+		n, err := vnode.New(vnode.Config{
+			Role:  role,
+			Clock: sim.Clock,
+			OnMilestone: func(m conformance.Milestone) {
+				mu.Lock()
+				lines = append(lines, sim.Clock.Elapsed().String()+" "+m.String())
+				mu.Unlock()
+			},
+			StackClock: sim.Clock,
+			StackRand:  rand.NewChaCha8([32]byte{seed, byte(role)}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Host.Close() })
+		if err := sim.Attach(role.String(), n.Host.Describe(), n.Host); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		runs[role] = done
+		if err := sim.Go(func() { done <- n.Run(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A virtual node holds its session once its script is over, as the OS
+	// does; the run ends with node-a's last proxy milestone.
+	var aErr error
+	finished := func() bool {
+		select {
+		case aErr = <-runs[conformance.RoleA]:
+			return true
+		default:
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "nexus proxy ok node-a service=bundlemgrd") })
+	}
+	if err := sim.Run(finished, time.Minute); err != nil {
+		t.Fatalf("%v; milestones: %q", err, lines)
+	}
+	if aErr != nil {
+		t.Fatalf("node-a stopped: %v; milestones: %q", aErr, lines)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(lines)
+}
+
+// TestVirtualNodesInVirtualTime: the virtual nodes, given the simulation's
+// clock and seeded stacks, complete the run in virtual time, and a second
+// run reaches every milestone at the same virtual instant.
+func TestVirtualNodesInVirtualTime(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // see internal/vsim
+	first := runVirtual(t, 7)
+	for _, w := range []string{"nexus session ok node-a", "nexus mux ok node-a", "nexus proxy ok node-a service=bundlemgrd"} {
+		if !slices.ContainsFunc(first, func(l string) bool { return strings.Contains(l, w) }) {
+			t.Errorf("milestones %q lack %q", first, w)
+		}
+	}
+	if again := runVirtual(t, 7); !slices.Equal(again, first) {
+		t.Errorf("two runs with one seed differ:\nfirst %q\nagain %q", first, again)
 	}
 }

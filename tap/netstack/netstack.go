@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -49,6 +51,14 @@ type Config struct {
 	// QueueLen bounds the outbound frames waiting for ReadFrame; 0 means
 	// DefaultQueueLen.
 	QueueLen int
+	// Clock is the stack's time (TCP timers, ARP, IGMP); nil means the wall
+	// clock. A virtual clock makes the stack run in simulated time.
+	Clock tcpip.Clock
+	// Rand is the stack's only source of randomness (initial sequence
+	// numbers, ephemeral ports, timer jitter); nil means crypto/rand. A
+	// seeded reader makes the stack's choices repeat from run to run; the
+	// host serialises its reads.
+	Rand io.Reader
 }
 
 // Host is an in-process IPv4 host on a gVisor network stack, attached to a
@@ -107,9 +117,15 @@ func New(cfg Config) (*Host, error) {
 		desc:   fmt.Sprintf("netstack %s %s", cfg.MAC, cfg.Addr),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	var rng io.Reader
+	if cfg.Rand != nil {
+		rng = &lockedReader{r: cfg.Rand}
+	}
 	h.stack = stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
+		Clock:              cfg.Clock,
+		SecureRNG:          rng,
 	})
 	h.link = channel.New(cfg.QueueLen, uint32(h.maxLen), h.mac)
 	fail := func(what string, err tcpip.Error) (*Host, error) {
@@ -148,6 +164,25 @@ func (h *Host) ReadFrame(buf []byte) (int, error) {
 	if pkt == nil {
 		return 0, net.ErrClosed
 	}
+	return copyOut(pkt, buf)
+}
+
+// PollFrame is ReadFrame without the wait: ok is false when the host has no
+// frame to send right now. A simulation drives the host with it.
+func (h *Host) PollFrame(buf []byte) (n int, ok bool, err error) {
+	if h.closed.Load() {
+		return 0, false, net.ErrClosed
+	}
+	pkt := h.link.Read()
+	if pkt == nil {
+		return 0, false, nil
+	}
+	n, err = copyOut(pkt, buf)
+	return n, true, err
+}
+
+// copyOut copies an outbound packet into buf and releases it.
+func copyOut(pkt *stack.PacketBuffer, buf []byte) (int, error) {
 	defer pkt.DecRef()
 	size := pkt.Size()
 	if size > len(buf) {
@@ -196,6 +231,19 @@ func (h *Host) Close() error {
 	h.link.Close()
 	h.stack.Wait()
 	return nil
+}
+
+// lockedReader serialises reads of a reader that is not safe for
+// concurrent use, such as a seeded math/rand/v2 ChaCha8.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }
 
 // Describe says what the host is ("netstack 02:00:00:00:00:01 10.0.0.2/24").

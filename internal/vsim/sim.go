@@ -1,0 +1,209 @@
+package vsim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"l2hub/hub"
+)
+
+// Host is a Sim port's peer: a netstack.Host, or anything else that sends
+// without blocking (PollFrame) and takes frames synchronously (WriteFrame).
+type Host interface {
+	// PollFrame copies the next frame the host sends into buf; ok is false
+	// when it has none right now.
+	PollFrame(buf []byte) (n int, ok bool, err error)
+	// WriteFrame hands the host a frame the hub delivers.
+	WriteFrame(frame []byte) error
+}
+
+// Config configures a Sim.
+type Config struct {
+	Mode      hub.Mode
+	Policy    hub.Policy
+	Observers []hub.Observer // captures and checkers, called on the driver
+	Start     time.Time      // virtual start; zero means hub.DefaultEpoch
+	MaxFrame  int            // largest frame a host sends; 0 means 65535
+}
+
+// Stats counts a Sim's events.
+type Stats struct {
+	Sent      int // frames taken from hosts into the core
+	Delivered int // frames handed to hosts
+	Refused   int // deliveries a host refused (closed, oversized, runt)
+	Timers    int // clock and core timers fired
+}
+
+// ErrStalled is returned by Run when nothing can happen any more: no frame
+// in flight and no timer pending, and the condition still false.
+var ErrStalled = errors.New("vsim: stalled: no frame in flight and no timer pending")
+
+// Sim is a hub core with hosts on its ports, driven in virtual time. It is
+// used from one goroutine; the hosts' own goroutines run between events.
+type Sim struct {
+	Clock *Clock
+	core  *hub.Core
+	ports []*port // by name: the order hosts are polled in
+	queue []delivery
+	buf   []byte
+	stats Stats
+}
+
+type port struct {
+	s    *Sim
+	name string
+	id   hub.PortID
+	host Host
+}
+
+type delivery struct {
+	to *port
+	f  *hub.Frame
+}
+
+// Enqueue implements hub.EgressQueue: deliveries wait for the driver, which
+// hands them over one event at a time.
+func (p *port) Enqueue(f *hub.Frame) bool {
+	p.s.queue = append(p.s.queue, delivery{p, f})
+	return true
+}
+
+// New returns a Sim with no ports.
+func New(cfg Config) *Sim {
+	start := cfg.Start
+	if start.IsZero() {
+		start = hub.DefaultEpoch
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = 65535
+	}
+	s := &Sim{Clock: NewClock(start), buf: make([]byte, cfg.MaxFrame)}
+	s.core = hub.NewCore(hub.CoreConfig{
+		Mode:      cfg.Mode,
+		Clock:     s.Clock,
+		Policy:    cfg.Policy,
+		Observers: cfg.Observers,
+	})
+	return s
+}
+
+// Core returns the hub core the Sim drives.
+func (s *Sim) Core() *hub.Core { return s.core }
+
+// Stats returns the Sim's counters.
+func (s *Sim) Stats() Stats { return s.stats }
+
+// Attach adds port name with host as its peer.
+func (s *Sim) Attach(name, desc string, host Host) error {
+	p := &port{s: s, name: name, host: host}
+	id, err := s.core.AddPort(name, desc, p)
+	if err != nil {
+		return err
+	}
+	p.id = id
+	i, _ := slices.BinarySearchFunc(s.ports, name, func(q *port, n string) int { return strings.Compare(q.name, n) })
+	s.ports = slices.Insert(s.ports, i, p)
+	return nil
+}
+
+// Go starts fn on its own goroutine, as a program on the simulated network,
+// and returns once every goroutine is idle again, so that programs started
+// one after the other begin in that order rather than racing.
+func (s *Sim) Go(fn func()) error {
+	go fn()
+	return Settle()
+}
+
+// Run drives the Sim until done reports true (checked whenever the process
+// is idle), nothing can happen any more (ErrStalled), or virtual time
+// passes limit.
+func (s *Sim) Run(done func() bool, limit time.Duration) error {
+	for {
+		if err := Settle(); err != nil {
+			return err
+		}
+		if done != nil && done() {
+			return nil
+		}
+		if el := s.Clock.Elapsed(); el > limit {
+			return fmt.Errorf("vsim: virtual time %v passed the limit %v", el, limit)
+		}
+		moved, err := s.event()
+		if err != nil {
+			return err
+		}
+		if !moved {
+			return ErrStalled
+		}
+	}
+}
+
+// Step settles, then performs one event; it reports false when there was
+// none to perform.
+func (s *Sim) Step() (bool, error) {
+	if err := Settle(); err != nil {
+		return false, err
+	}
+	return s.event()
+}
+
+// event performs the first of: a pending delivery, a frame a host sent, the
+// earliest timer (core timers before clock timers at the same instant).
+func (s *Sim) event() (bool, error) {
+	if len(s.queue) > 0 {
+		d := s.queue[0]
+		s.queue[0] = delivery{}
+		s.queue = s.queue[1:]
+		err := d.to.host.WriteFrame(d.f.Bytes())
+		d.f.Release()
+		var fe *hub.FrameError
+		switch {
+		case err == nil:
+			s.stats.Delivered++
+		case errors.Is(err, net.ErrClosed), errors.As(err, &fe):
+			s.stats.Refused++
+		default:
+			return false, fmt.Errorf("vsim: deliver to %s: %w", d.to.name, err)
+		}
+		return true, nil
+	}
+	for _, p := range s.ports {
+		n, ok, err := p.host.PollFrame(s.buf)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			return false, fmt.Errorf("vsim: read from %s: %w", p.name, err)
+		}
+		if ok && err == nil {
+			s.stats.Sent++
+			s.core.RunDue()
+			s.core.Ingress(p.id, hub.FrameOf(s.buf[:n]))
+			return true, nil
+		}
+	}
+	ct, cok := s.Clock.next()
+	ht, hok := s.core.NextDeadline()
+	switch {
+	case hok && (!cok || !ct.Before(ht)):
+		s.Clock.set(ht)
+		s.core.RunDue()
+	case cok:
+		s.Clock.set(ct)
+		s.Clock.fireOne()
+	default:
+		return false, nil
+	}
+	s.stats.Timers++
+	return true, nil
+}
+
+// Close releases the frames still in flight and the core's timers.
+func (s *Sim) Close() {
+	for _, d := range s.queue {
+		d.f.Release()
+	}
+	s.queue = nil
+	s.core.Close()
+}
