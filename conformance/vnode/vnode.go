@@ -48,6 +48,10 @@ type Node struct {
 
 var _ hub.PortIO = (*netstack.Host)(nil)
 
+// ThirdAddr is where a probe that must not use its role's address sits:
+// 10.42.0.12, a third node on the OS's segment (MAC 52:54:00:12:34:0c).
+var ThirdAddr = netip.AddrFrom4([4]byte{10, 42, 0, 12})
+
 // MAC returns the MAC the OS's harness gives a role's VM: 52:54:00:12:34:<last
 // byte of its address> (node-a 0a, node-b 0b), so the source IP follows the
 // spec's MAC rule.
@@ -60,8 +64,15 @@ func MAC(addr netip.Addr) net.HardwareAddr {
 func New(cfg Config) (*Node, error) {
 	addr := cfg.Role.Addr()
 	if p := cfg.Probe; p != "" {
-		if pr, ok := conformance.LookupProbe(p); ok && pr.NeedsAddr.IsValid() {
-			addr = pr.NeedsAddr
+		if pr, ok := conformance.LookupProbe(p); ok {
+			switch {
+			case pr.NeedsAddr.IsValid():
+				addr = pr.NeedsAddr
+			case pr.AvoidAddr == addr:
+				// The probe speaks for the role from elsewhere (a replayer):
+				// a third node on the segment.
+				addr = ThirdAddr
+			}
 		}
 	}
 	host, err := netstack.New(netstack.Config{
