@@ -104,7 +104,9 @@ func (c *Client) ReplacePolicy(ctx context.Context, name string, src []byte) err
 	return c.do(ctx, "PUT", "/v1/policy?name="+url.QueryEscape(name), bytes.NewReader(src), nil)
 }
 
-// StartPartition splits the ports into groups that cannot reach each other.
+// StartPartition starts a partition: with groups, an ad-hoc one splitting
+// the ports into groups that cannot reach each other; with none, the policy's
+// partition of that name.
 func (c *Client) StartPartition(ctx context.Context, name string, groups [][]string) error {
 	body, _ := json.Marshal(PartitionRequest{Name: name, Groups: groups})
 	return c.do(ctx, "POST", "/v1/partitions", bytes.NewReader(body), nil)

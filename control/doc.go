@@ -6,7 +6,7 @@
 //	GET    /v1/policy                  the policy in force
 //	PUT    /v1/policy?name=FILE        replace it (validated whole; refused whole)
 //	GET    /v1/rules                   per-rule counters
-//	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}
+//	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}; no groups: start the policy's partition p1
 //	DELETE /v1/partitions/{name}       heal
 //	POST   /v1/links/{port}/{up|down}  set a port's link state
 //	GET    /metrics                    Prometheus metrics

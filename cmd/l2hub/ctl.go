@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -104,10 +105,29 @@ a policy that does not validate is refused whole and the old one stays.`,
 			},
 		},
 		&cobra.Command{
-			Use:     "partition NAME GROUP GROUP...",
-			Short:   "Partition the ports into groups that cannot reach each other",
-			Example: "  l2hub ctl partition split a b,c     # a cannot reach b or c",
-			Args:    cobra.MinimumNArgs(3),
+			Use:   "partition NAME [GROUP GROUP...]",
+			Short: "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
+			Long: `Start a partition: ports in different groups cannot reach each other.
+
+With NAME alone, start the partition of that name in the policy in force (a
+partition from the policy file, or an ad-hoc one started before and since
+healed). It lasts until healed, or until its schedule's next change.
+
+With GROUPs, start an ad-hoc partition named NAME. Each GROUP is a
+comma-separated list of ports (or of the policy's group names); give two or
+more. It lasts until healed.`,
+			Example: "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
+				"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c",
+			Args: func(_ *cobra.Command, args []string) error {
+				switch len(args) {
+				case 0:
+					return errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
+				case 2:
+					return fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
+						args[0], args[1], args[0])
+				}
+				return nil
+			},
 			RunE: func(c *cobra.Command, args []string) error {
 				var groups [][]string
 				for _, g := range args[1:] {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"l2hub/control"
+	"l2hub/filter"
+)
+
+// ctlPolicy has one partition that only the control API starts.
+const ctlPolicy = `
+seed: 3
+partitions:
+  - {name: split, groups: a|b}
+`
+
+// serveWithPolicy runs l2hub serve with ports a and b, the given policy and a
+// control socket, and returns the socket's path.
+func serveWithPolicy(t *testing.T, policy string, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctl := filepath.Join(dir, "ctl.sock")
+	args := []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", ctl, "--policy", pol}
+	startServe(t, append(args, extra...)...)
+	return ctl
+}
+
+// ctl runs `l2hub ctl --control CTL ARGS...` and returns its output.
+func ctl(t *testing.T, sock string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), append([]string{"ctl", "--control", sock}, args...), &out, io.Discard)
+	return out.String(), err
+}
+
+func TestCtlPartition(t *testing.T) {
+	sock := serveWithPolicy(t, ctlPolicy)
+	active := func() []string {
+		t.Helper()
+		raw, err := control.NewClient(sock, "").Policy(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d filter.Description
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		var on []string
+		for _, p := range d.Partitions {
+			if p.Active {
+				on = append(on, p.Name)
+			}
+		}
+		return on
+	}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		want   string // in the output, or in the error when wantErr
+		err    bool
+		active []string // partitions active afterwards
+	}{
+		{"help", []string{"partition", "--help"}, "partition NAME [GROUP GROUP...]", false, nil},
+		{"file-partition-by-name", []string{"partition", "split"}, "partition split started", false, []string{"split"}},
+		{"heal-it", []string{"heal", "split"}, "partition split healed", false, nil},
+		{"ad-hoc", []string{"partition", "cut", "a", "b"}, "partition cut started", false, []string{"cut"}},
+		{"restart-healed-ad-hoc", []string{"heal", "cut"}, "healed", false, nil},
+		{"restart-by-name", []string{"partition", "cut"}, "partition cut started", false, []string{"cut"}},
+		{"unknown-name", []string{"partition", "nope"}, `partition "nope": no such partition`, true, nil},
+		{"one-group", []string{"partition", "x", "a"}, "one group (a) separates nothing", true, nil},
+		{"no-name", []string{"partition"}, "give a partition NAME", true, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := ctl(t, sock, tt.args...)
+			if tt.err {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("ctl %v: got error %v, want one containing %q", tt.args, err, tt.want)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tt.want) {
+				t.Fatalf("ctl %v = %q, %v; want %q", tt.args, out, err, tt.want)
+			}
+			if got := active(); !slices.Equal(got, tt.active) {
+				t.Errorf("after ctl %v, got active partitions %v, want %v", tt.args, got, tt.active)
+			}
+		})
+	}
+}
