@@ -130,7 +130,9 @@ func (f *Flags) Load(path string, ports []string) (*Policy, error) {
 	if errs := f.apply(p); len(errs) > 0 {
 		return nil, errs
 	}
-	p.name = path + " + flags"
+	if len(f.entries) > 0 { // --seed alone changes no rule: the file keeps its name
+		p.name = path + " + flags"
+	}
 	p.text += "\n# flags: " + f.String() + "\n"
 	return p, nil
 }

@@ -149,4 +149,22 @@ func TestFlagsLoadWithFile(t *testing.T) {
 	if !strings.Contains(d.Text, `--loss "a->b=1%"`) {
 		t.Errorf("text %q does not show the flags", d.Text)
 	}
+	if p.Name() != path+" + flags" {
+		t.Errorf("name %q, want the file's + flags", p.Name())
+	}
+
+	// --seed alone adds no rule: the policy keeps the file's name, and its
+	// text still records the seed.
+	var seedOnly Flags
+	fs = flag.NewFlagSet("t", flag.ContinueOnError)
+	seedOnly.Register(fs)
+	if err := fs.Parse([]string{"--seed", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = seedOnly.Load(path, abc); err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Describe(0); p.Name() != path || d.Seed != 9 || !strings.Contains(d.Text, "--seed 9") {
+		t.Errorf("seed only: name %q seed %d text %q, want %q, 9 and the seed recorded", p.Name(), d.Seed, d.Text, path)
+	}
 }

@@ -79,15 +79,17 @@ func TestInjectPacing(t *testing.T) {
 		pacing  Pacing
 		loop    int
 		minTime time.Duration
+		step    time.Duration // the schedule's spacing of frames in the first pass
 	}{
-		{"recorded", Pacing{Speed: 1}, 1, 198 * time.Millisecond},
-		{"twice-as-fast-two-passes", Pacing{Speed: 2}, 2, 198 * time.Millisecond},
-		{"frames-per-second", Pacing{PPS: 1000}, 1, 99 * time.Millisecond},
-		{"flood", Pacing{}, 3, 0},
+		{"recorded", Pacing{Speed: 1}, 1, 198 * time.Millisecond, 2 * time.Millisecond},
+		{"twice-as-fast-two-passes", Pacing{Speed: 2}, 2, 198 * time.Millisecond, time.Millisecond},
+		{"frames-per-second", Pacing{PPS: 1000}, 1, 99 * time.Millisecond, time.Millisecond},
+		{"flood", Pacing{}, 3, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := wallclock.Clock{}
 			var sendTimes []time.Time
+			begin := clock.Now()
 			rep, err := Inject(context.Background(), InjectConfig{Input: memInput("rec.pcap", data), Pacing: tc.pacing, Loop: tc.loop},
 				func(frame []byte) error {
 					sendTimes = append(sendTimes, clock.Now())
@@ -108,6 +110,19 @@ func TestInjectPacing(t *testing.T) {
 			}
 			if tc.minTime > 0 && rep.Median > 50*time.Millisecond {
 				t.Errorf("median drift %v: pacing is not keeping to its deadlines", rep.Median)
+			}
+			// Generous: a shared machine may stall a process for a while,
+			// but not for a second.
+			if tc.minTime > 0 && rep.Worst > time.Second {
+				t.Errorf("worst drift %v (frame %d): pacing lost its deadlines", rep.Worst, rep.WorstFrame)
+			}
+			// Never early: Inject schedules frame i of the first pass at
+			// its own start + i steps, and its start is after ours.
+			for i := 1; tc.step > 0 && i < n; i++ {
+				if got, want := sendTimes[i].Sub(begin), time.Duration(i)*tc.step; got < want {
+					t.Errorf("frame %d sent %v after the call, before its deadline %v", i, got, want)
+					break
+				}
 			}
 			t.Logf("%s", rep)
 		})
