@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,7 +41,7 @@ type Hub struct {
 	core *Core
 	log  *slog.Logger
 
-	ingress chan ingressEvent
+	ingress chan *ingressBatch
 	ctl     chan func()
 	stopped chan struct{} // closed when Run returns
 	started chan struct{} // closed when Run starts
@@ -49,9 +50,60 @@ type Hub struct {
 	wg    sync.WaitGroup       // reader and writer goroutines
 }
 
-type ingressEvent struct {
-	port  PortID
-	frame *Frame
+// ingressBatch is what a reader hands the loop per wake-up: the frames one
+// read brought in, in arrival order. The reader owns it until it sends it;
+// the loop clears busy once it has taken the frames, and the reader may
+// then fill it again.
+type ingressBatch struct {
+	port   PortID
+	n      int
+	busy   atomic.Bool
+	frames [maxReadBatch]*Frame
+}
+
+// maxReadBatch bounds the frames in one batch. A stream's batch is also
+// bounded in bytes: its first frame plus what its read buffer held (tap's
+// 32 KiB).
+const maxReadBatch = 64
+
+// ingressQueue is how many batches may wait for the loop before readers
+// block (and the transports push back on their peers): at most
+// ingressQueue*maxReadBatch frames. It is a batch count, not a frame count,
+// so that a reader whose reads bring one frame each does not block on the
+// loop (a park and a wake-up per frame) sooner than before batching, when
+// the queue held 256 single frames.
+const ingressQueue = 128
+
+// release drops the batch's frames and hands it back to its reader.
+func (b *ingressBatch) release() {
+	for i, f := range b.frames[:b.n] {
+		f.Release()
+		b.frames[i] = nil
+	}
+	b.n = 0
+	b.busy.Store(false)
+}
+
+// batchRing is a reader's batches, used in turn. The loop finishes batches
+// in the order they were sent, and at most ingressQueue+1 of one reader's
+// are unfinished (queued, or being forwarded) while it fills another, so
+// with ingressQueue+2 slots the next one is always free again: a reader
+// allocates only until it has as many batches as it ever had in flight.
+type batchRing struct {
+	slots [ingressQueue + 2]*ingressBatch
+	next  int
+}
+
+func (r *batchRing) get(port PortID) *ingressBatch {
+	b := r.slots[r.next]
+	if b == nil || b.busy.Load() {
+		// Unused yet (or, were the bound above wrong, still in use).
+		b = &ingressBatch{port: port}
+		r.slots[r.next] = b
+	}
+	r.next = (r.next + 1) % len(r.slots)
+	b.busy.Store(true)
+	return b
 }
 
 type livePort struct {
@@ -104,7 +156,7 @@ func New(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		ingress: make(chan ingressEvent, 256),
+		ingress: make(chan *ingressBatch, ingressQueue),
 		ctl:     make(chan func()),
 		stopped: make(chan struct{}),
 		started: make(chan struct{}),
@@ -143,14 +195,13 @@ func (h *Hub) Run(ctx context.Context) error {
 			timer.Reset(dl.Sub(h.cfg.Clock.Now()))
 		}
 		select {
-		case ev := <-h.ingress:
-			h.core.Ingress(ev.port, ev.frame)
+		case b := <-h.ingress:
+			h.forward(b)
 			// Drain a burst before looking at timers and control again.
 			for i := 0; i < 64; i++ {
 				select {
-				case ev = <-h.ingress:
-					h.core.RunDue()
-					h.core.Ingress(ev.port, ev.frame)
+				case b = <-h.ingress:
+					h.forward(b)
 					continue
 				default:
 				}
@@ -167,6 +218,18 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 }
 
+// forward runs one batch through the core, due timers first before each
+// frame, and recycles the batch.
+func (h *Hub) forward(b *ingressBatch) {
+	for i, f := range b.frames[:b.n] {
+		h.core.RunDue()
+		h.core.Ingress(b.port, f)
+		b.frames[i] = nil
+	}
+	b.n = 0
+	b.busy.Store(false)
+}
+
 func (h *Hub) shutdown() {
 	for _, p := range h.ports {
 		if p.att != nil {
@@ -176,8 +239,8 @@ func (h *Hub) shutdown() {
 	h.wg.Wait()
 	for {
 		select {
-		case ev := <-h.ingress:
-			ev.frame.Release()
+		case b := <-h.ingress:
+			b.release()
 			continue
 		default:
 		}
@@ -330,11 +393,32 @@ func (h *Hub) requestDetach(a *attachment, why error) {
 }
 
 func (h *Hub) reader(a *attachment) {
-	buf := make([]byte, h.cfg.MaxFrame)
+	br, _ := a.io.(BatchReader)
+	var buf []byte
+	if br == nil {
+		buf = make([]byte, h.cfg.MaxFrame)
+	}
 	stats := a.port.stats
+	ring := new(batchRing)
 	for {
-		n, err := a.io.ReadFrame(buf)
+		b := ring.get(a.port.id)
+		var err error
+		if br != nil {
+			b.n, err = br.ReadFrames(b.frames[:], h.cfg.MaxFrame)
+		} else {
+			var n int
+			n, err = a.io.ReadFrame(buf)
+			if err == nil && n < EthHeaderLen {
+				b.busy.Store(false)
+				stats.Drop(DropRunt)
+				continue
+			}
+			if err == nil {
+				b.frames[0], b.n = FrameOf(buf[:n]), 1
+			}
+		}
 		if err != nil {
+			b.busy.Store(false)
 			var fe *FrameError
 			if errors.As(err, &fe) {
 				stats.Drop(fe.Reason)
@@ -346,16 +430,10 @@ func (h *Hub) reader(a *attachment) {
 			h.requestDetach(a, fmt.Errorf("read: %w", err))
 			return
 		}
-		if n < EthHeaderLen {
-			stats.Drop(DropRunt)
-			continue
-		}
-		f := NewFrame(n)
-		copy(f.data, buf[:n])
 		select {
-		case h.ingress <- ingressEvent{port: a.port.id, frame: f}:
+		case h.ingress <- b:
 		case <-a.stop:
-			f.Release()
+			b.release()
 			return
 		}
 	}

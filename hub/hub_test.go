@@ -458,3 +458,81 @@ func sum(xs []int) int {
 	}
 	return t
 }
+
+// batchReadIO is a chanIO that hands over every frame already waiting in
+// fromPeer per ReadFrames call, as a stream does with one read's frames.
+type batchReadIO struct {
+	*chanIO
+	mu    sync.Mutex
+	sizes []int // frames per call
+}
+
+func (b *batchReadIO) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	n := 0
+	for n < len(frames) {
+		var f []byte
+		if n == 0 {
+			select {
+			case f = <-b.fromPeer:
+			case <-b.closed:
+				return 0, net.ErrClosed
+			}
+		} else {
+			select {
+			case f = <-b.fromPeer:
+			default:
+			}
+		}
+		if f == nil {
+			break
+		}
+		if len(f) < hub.EthHeaderLen { // a real transport leaves it for the next call
+			b.mu.Lock()
+			b.sizes = append(b.sizes, n)
+			b.mu.Unlock()
+			if n == 0 {
+				return 0, &hub.FrameError{Reason: hub.DropRunt, Len: len(f)}
+			}
+			return n, nil // (this test sends no runt after a frame)
+		}
+		frames[n] = hub.FrameOf(f)
+		n++
+	}
+	b.mu.Lock()
+	b.sizes = append(b.sizes, n)
+	b.mu.Unlock()
+	return n, nil
+}
+
+func TestReaderForwardsBatchesInOrder(t *testing.T) {
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "b")
+	a := &batchReadIO{chanIO: newChanIO()}
+	a.fromPeer <- make([]byte, 10) // runt: counted, not forwarded
+	const n = 40
+	for i := range n {
+		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprintf("%02d", i))
+	}
+	if err := h.AddPort("a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Attach("a", a); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if got, want := string(recv(t, ios["b"])[14:16]), fmt.Sprintf("%02d", i); got != want {
+			t.Fatalf("frame %d: got payload %q, want %q", i, got, want)
+		}
+	}
+	st := h.Stats(context.Background(), "a")
+	if got := st.RxFrames.Load(); got != n {
+		t.Errorf("got RxFrames %d, want %d", got, n)
+	}
+	if got := st.Drops(hub.DropRunt); got != 1 {
+		t.Errorf("got %d runt drops, want 1", got)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.ContainsFunc(a.sizes, func(k int) bool { return k > 1 }) {
+		t.Errorf("got frames per read %v, want a batch of more than one", a.sizes)
+	}
+}

@@ -28,6 +28,18 @@ type BatchWriter interface {
 	WriteFrames(frames [][]byte) error
 }
 
+// A BatchReader is a PortIO that can hand over several frames per wake-up.
+// ReadFrames blocks until a frame arrives, reads it and then every further
+// whole frame the transport already holds, without waiting for more, up to
+// len(frames). Each is read straight into a new Frame (NewFrame), which the
+// caller owns. It returns how many frames it stored: either n > 0 and a nil
+// error, or 0 and the error ReadFrame would have returned, where max plays
+// the part of len(buf). A frame it cannot deliver after others in the same
+// call is left for the next call.
+type BatchReader interface {
+	ReadFrames(frames []*Frame, max int) (int, error)
+}
+
 // A Describer is a PortIO that can say what it is attached to, for logs and
 // capture interface descriptions ("tcp 127.0.0.1:7001 from 127.0.0.1:53122").
 type Describer interface {
