@@ -122,6 +122,63 @@ func (s *StreamConn) ReadFrame(buf []byte) (int, error) {
 	if s.closed.Load() {
 		return 0, net.ErrClosed
 	}
+	size, err := s.frameLen(len(buf))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := io.ReadFull(s.r, buf[:size]); err != nil {
+		return 0, s.readErr(midFrame(err))
+	}
+	return size, nil
+}
+
+var _ hub.BatchReader = (*StreamConn)(nil)
+
+// ReadFrames implements hub.BatchReader: it reads one frame as ReadFrame
+// does, straight into a new hub.Frame, then every further frame whose prefix
+// and bytes are already in the read buffer (up to streamReadBuffer bytes),
+// so the many small frames one read system call brings in cost one
+// hand-over. Errors are ReadFrame's, with limit for len(buf); a frame that
+// would fail, or has not wholly arrived, ends the batch and is left for the
+// next call.
+func (s *StreamConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	if len(frames) == 0 {
+		return 0, nil
+	}
+	if s.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	size, err := s.frameLen(limit)
+	if err != nil {
+		return 0, err
+	}
+	f := hub.NewFrame(size)
+	if _, err := io.ReadFull(s.r, f.Bytes()); err != nil {
+		f.Release()
+		return 0, s.readErr(midFrame(err))
+	}
+	frames[0] = f
+	n := 1
+	limit = min(limit, s.max)
+	for n < len(frames) && s.r.Buffered() >= prefixLen {
+		hdr, _ := s.r.Peek(prefixLen) // buffered: cannot fail
+		size := int(binary.BigEndian.Uint32(hdr))
+		if size < MinFrame || size > limit || s.r.Buffered() < prefixLen+size {
+			break
+		}
+		s.r.Discard(prefixLen)
+		f := hub.NewFrame(size)
+		io.ReadFull(s.r, f.Bytes()) // buffered: a copy, no system call
+		frames[n] = f
+		n++
+	}
+	return n, nil
+}
+
+// frameLen reads the next length prefix and checks it. A prefix outside
+// 1..max poisons the stream (hub.ErrFrameTooLarge); a runt, or a frame
+// longer than limit, is discarded and returned as a *hub.FrameError.
+func (s *StreamConn) frameLen(limit int) (int, error) {
 	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
 		return 0, s.readErr(err)
 	}
@@ -130,7 +187,7 @@ func (s *StreamConn) ReadFrame(buf []byte) (int, error) {
 		return 0, fmt.Errorf("%s: length prefix %d outside 1..%d: %w", s.desc, n, s.max, hub.ErrFrameTooLarge)
 	}
 	size := int(n)
-	if size < MinFrame || size > len(buf) {
+	if size < MinFrame || size > limit {
 		if _, err := s.r.Discard(size); err != nil {
 			return 0, s.readErr(midFrame(err))
 		}
@@ -139,9 +196,6 @@ func (s *StreamConn) ReadFrame(buf []byte) (int, error) {
 			reason = hub.DropOversize
 		}
 		return 0, &hub.FrameError{Reason: reason, Len: size}
-	}
-	if _, err := io.ReadFull(s.r, buf[:size]); err != nil {
-		return 0, s.readErr(midFrame(err))
 	}
 	return size, nil
 }

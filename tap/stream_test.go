@@ -97,6 +97,28 @@ func readAll(s *tap.StreamConn, bufLen int) []readResult {
 	}
 }
 
+// readAllBatched is readAll through ReadFrames, batch frames per call at
+// most: the results must not depend on how frames were batched.
+func readAllBatched(s *tap.StreamConn, bufLen, batch int) []readResult {
+	frames := make([]*hub.Frame, batch)
+	var out []readResult
+	for {
+		n, err := s.ReadFrames(frames, bufLen)
+		if err != nil {
+			r := classify(0, err, nil)
+			out = append(out, r)
+			if r.err != "" {
+				return out
+			}
+			continue
+		}
+		for _, f := range frames[:n] {
+			out = append(out, readResult{frame: string(f.Bytes())})
+			f.Release()
+		}
+	}
+}
+
 // referenceRead decodes a stream the obvious way, for the differential
 // tests: the behaviour ReadFrame promises, written without buffering.
 func referenceRead(data []byte, maxFrame, bufLen int) []readResult {
@@ -166,9 +188,69 @@ func TestStreamRead(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("got %v, want %v", got, want)
 				}
+				for _, batch := range []int{1, 3, 64} {
+					got := readAllBatched(newReadConn(rd.wrap(bytes.NewReader(tc.stream)), 0), tc.bufLen, batch)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Errorf("batches of %d: got %v, want %v", batch, got, want)
+					}
+				}
 			})
 		}
 	}
+}
+
+// TestStreamReadFramesBatches checks that ReadFrames hands over, in one
+// call, every whole frame that one read brought in, and leaves a frame that
+// has not wholly arrived, or that it must refuse, for the next call.
+func TestStreamReadFramesBatches(t *testing.T) {
+	f60, f100 := taptest.Frame(1, 60, 1), taptest.Frame(1, 100, 2)
+	runt := taptest.Frame(1, 13, 3)
+	for _, tc := range []struct {
+		name   string
+		reads  [][]byte // what each read of the connection returns
+		bufLen int
+		want   []int // frames per ReadFrames call, -1 for an error
+	}{
+		{"three-in-one-read", [][]byte{prefixed(f60, f100, f60)}, 1514, []int{3, -1}},
+		{"cut-frame-waits", [][]byte{prefixed(f60, f100)[:70], prefixed(f60, f100)[70:]}, 1514, []int{1, 1, -1}},
+		{"runt-ends-batch", [][]byte{prefixed(f60, runt, f60)}, 1514, []int{1, -1, 1, -1}},
+		{"oversize-ends-batch", [][]byte{prefixed(f60, f100, f60)}, 80, []int{1, -1, 1, -1}},
+		{"batch-limit", [][]byte{prefixed(f60, f60, f60, f60, f60)}, 1514, []int{4, 1, -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newReadConn(&chunkReader{chunks: tc.reads}, 0)
+			frames := make([]*hub.Frame, 4)
+			var got []int
+			for range len(tc.want) {
+				n, err := s.ReadFrames(frames, tc.bufLen)
+				if err != nil {
+					got = append(got, -1)
+					continue
+				}
+				got = append(got, n)
+				for _, f := range frames[:n] {
+					f.Release()
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got frames per call %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// chunkReader returns its chunks one per Read, then io.EOF.
+type chunkReader struct{ chunks [][]byte }
+
+func (r *chunkReader) Read(b []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
 }
 
 func TestStreamReadAfterClose(t *testing.T) {
@@ -353,6 +435,13 @@ func FuzzStreamRead(f *testing.F) {
 		want := referenceRead(data, m, int(bufLen))
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("max %d, buffer %d: got %v, want %v", m, bufLen, got, want)
+		}
+		r = bytes.NewReader(data)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		if got := readAllBatched(newReadConn(r, m), int(bufLen), 8); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("max %d, buffer %d, ReadFrames: got %v, want %v", m, bufLen, got, want)
 		}
 	})
 }
