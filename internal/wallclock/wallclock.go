@@ -5,8 +5,19 @@ package wallclock
 
 import "time"
 
-// Clock reads the system's wall clock (with its monotonic reading).
+// base is the process's first reading of the clock: every later reading is
+// base plus the monotonic time elapsed since.
+var base = time.Now()
+
+// Clock reads the system's clock. Its wall time is the wall time at start
+// plus the monotonic time since, so that timestamps (which captures record
+// as wall time) are ordered exactly as the monotonic readings the hub
+// compares: a frame delivered at a timer's deadline, computed as an earlier
+// reading plus a delay, is never stamped after one read fresh from the
+// system a moment later, however NTP slews or steps the system's wall
+// clock. Over a long run the stamps drift from the system's wall clock by
+// whatever NTP corrects.
 type Clock struct{}
 
-// Now returns time.Now().
-func (Clock) Now() time.Time { return time.Now() }
+// Now returns the current time.
+func (Clock) Now() time.Time { return base.Add(time.Since(base)) }
