@@ -222,12 +222,18 @@ func defaultControlPath() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("l2hub-%d.sock", os.Getuid()))
 }
 
-// serve binds every port (refusing to start if any cannot be bound), runs
-// the hub and its transports until ctx ends, then shuts down in order:
-// transports, hub, control API, captures.
+// serve binds every port and the control API (refusing to start if any
+// cannot be bound), then opens the capture, runs the hub and its transports
+// until ctx ends, and shuts down in order: transports, hub, control API,
+// captures. A refused start leaves no file touched.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
+	ctl, err := listenControl(cfg, log)
+	if err != nil {
+		return err
+	}
 	sess, err := newSession(cfg, stdout, log)
 	if err != nil {
+		ctl.close()
 		return err
 	}
 
@@ -242,16 +248,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		cancelCause(err)
 	}
 	if err := sess.start(ctx, fatal); err != nil {
+		ctl.close()
 		sess.stop()
 		return err
 	}
-	ctlAddr, ctlDone, err := startControl(ctx, cfg, sess, log)
-	if err != nil {
-		sess.stop()
-		return err
-	}
+	ctlDone := ctl.serve(ctx, cfg, sess, log)
 
-	printBanner(stdout, cfg, sess, ctlAddr)
+	printBanner(stdout, cfg, sess, ctl.addr)
 
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
@@ -289,12 +292,19 @@ func describeSpec(s tap.Spec) string {
 	return d
 }
 
-// startControl opens the control API unless it is "off". The default path
+// controlListener is the control API's bound address, not yet serving; its
+// zero value is "no control API".
+type controlListener struct {
+	l    net.Listener
+	addr string
+}
+
+// listenControl binds the control API unless it is "off". The default path
 // is best effort: if another hub holds it, this one runs without control.
-func startControl(ctx context.Context, cfg Config, t *session, log *slog.Logger) (addr string, done <-chan struct{}, err error) {
-	addr = cfg.Control
+func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
+	addr := cfg.Control
 	if addr == "off" {
-		return "", nil, nil
+		return controlListener{}, nil
 	}
 	explicit := addr != ""
 	if !explicit {
@@ -303,10 +313,27 @@ func startControl(ctx context.Context, cfg Config, t *session, log *slog.Logger)
 	l, err := control.Listen(addr, cfg.ControlToken)
 	if err != nil {
 		if explicit {
-			return "", nil, fmt.Errorf("control: %w", err)
+			return controlListener{}, fmt.Errorf("control: %w", err)
 		}
 		log.Warn("control API disabled", "err", err)
-		return "", nil, nil
+		return controlListener{}, nil
+	}
+	return controlListener{l: l, addr: addr}, nil
+}
+
+// close releases a listener that will not serve (a unix socket's file goes
+// with it).
+func (c controlListener) close() {
+	if c.l != nil {
+		c.l.Close()
+	}
+}
+
+// serve answers the control API for t until ctx ends; done is closed once
+// it stopped (nil without a control API).
+func (c controlListener) serve(ctx context.Context, cfg Config, t *session, log *slog.Logger) (done <-chan struct{}) {
+	if c.l == nil {
+		return nil
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(control.NewCollector(t.Ports, t.ruleCounters))
@@ -314,14 +341,14 @@ func startControl(ctx context.Context, cfg Config, t *session, log *slog.Logger)
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
-		if err := srv.Serve(ctx, l); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := srv.Serve(ctx, c.l); err != nil && !errors.Is(err, net.ErrClosed) {
 			log.Warn("control API stopped", "err", err)
 		}
-		if network, path := control.ParseAddr(addr); network == "unix" {
+		if network, path := control.ParseAddr(c.addr); network == "unix" {
 			os.Remove(path)
 		}
 	}()
-	return addr, ch, nil
+	return ch
 }
 
 func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {

@@ -54,8 +54,11 @@ type session struct {
 
 var _ control.Target = (*session)(nil)
 
-// newSession compiles the policy, opens the capture and binds every port.
-// Nothing runs yet; on error everything opened is closed again.
+// newSession compiles the policy, binds every port, opens the capture and
+// builds the hub. Nothing runs yet; on error everything opened is closed
+// again. The capture is opened last, after every step that can refuse the
+// start: creating it truncates a file of that name, which a refused start
+// must leave as it was.
 func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err error) {
 	s := &session{cfg: cfg, log: log, out: stdout}
 	defer func() {
@@ -77,16 +80,6 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 			return nil, err
 		}
 	}
-	// Policy time starts now; the capture records it so replay can line up
-	// time windows with this run.
-	s.began = wallclock.Clock{}.Now()
-	var observers []hub.Observer
-	if cfg.Capture.File != "" {
-		if s.capture, err = s.openCapture(); err != nil {
-			return nil, err
-		}
-		observers = append(observers, s.capture)
-	}
 	if cfg.Check != "" {
 		profile, err := checker.ParseProfile(cfg.Check)
 		if err != nil {
@@ -95,7 +88,6 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 		if s.checker, err = checker.New(checker.Options{Profile: profile, OnMilestone: func(l string) { s.line("l2hub: " + l) }, Logger: log}); err != nil {
 			return nil, err
 		}
-		observers = append(observers, s.checker)
 	}
 	for _, spec := range cfg.Ports {
 		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
@@ -120,6 +112,19 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 			return nil, err
 		}
 		s.peers = append(s.peers, peer{role: name, node: n})
+	}
+	// Policy time starts now; the capture records it so replay can line up
+	// time windows with this run.
+	s.began = wallclock.Clock{}.Now()
+	var observers []hub.Observer
+	if cfg.Capture.File != "" {
+		if s.capture, err = s.openCapture(); err != nil {
+			return nil, err
+		}
+		observers = append(observers, s.capture)
+	}
+	if s.checker != nil {
+		observers = append(observers, s.checker)
 	}
 	hcfg := hub.Config{
 		Mode:      cfg.Mode,

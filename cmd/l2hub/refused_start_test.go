@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRefusedStartLeavesTheCaptureUntouched: a start refused for a port or
+// the control API already in use must not truncate the capture file of an
+// earlier run that --capture names.
+func TestRefusedStartLeavesTheCaptureUntouched(t *testing.T) {
+	dir := t.TempDir()
+	busyCtl := filepath.Join(dir, "busy.sock")
+	busy := startServe(t, "serve", "--port", "x=tcp:127.0.0.1:0", "--control", busyCtl)
+	taken := tcpPorts(t, busy.stdout.String())["x"]
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"port-in-use", []string{"--control", "off", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:" + taken}, "address already in use"},
+		{"control-in-use", []string{"--control", busyCtl, "--port", "a=tcp:127.0.0.1:0"}, "another l2hub is listening"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			runDir := t.TempDir()
+			pcap := filepath.Join(runDir, "run.pcapng")
+			old := []byte("the capture of an earlier run, which must survive\x00\x01\x02")
+			if err := os.WriteFile(pcap, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			args := append([]string{"serve", "--capture", pcap, "--rotate-count", "1"}, tt.args...)
+			err := run(context.Background(), args, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.want)
+			}
+			got, err := os.ReadFile(pcap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, old) {
+				t.Errorf("after a refused start %s holds %q, want %q (untouched)", pcap, got, old)
+			}
+			if ents, _ := os.ReadDir(runDir); len(ents) != 1 {
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				t.Errorf("after a refused start the directory holds %v, want only run.pcapng", names)
+			}
+		})
+	}
+}
