@@ -15,7 +15,7 @@ import (
 // "l2hub capture":
 //
 //	l2hub capture
-//	version=v0.4.0
+//	version=0.4.0
 //	seed=42
 //	config=sha256:9f2c…
 //	policy=sha256:01ab…
@@ -26,7 +26,7 @@ import (
 // The Sink adds points, part (the rotation index) and, in per-port files,
 // port. Nothing about the host is written.
 type Meta struct {
-	Version    string    // l2hub version
+	Version    string    // l2hub's version alone ("0.1.0"); shb_userappl reads "l2hub 0.1.0"
 	Seed       uint64    // the policy seed
 	ConfigHash string    // a hash of the configuration as loaded ("sha256:…")
 	PolicyHash string    // a hash of the policy as loaded

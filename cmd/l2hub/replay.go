@@ -139,7 +139,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags, faults *flag.FlagSet, args []
 			Format: capture.FormatForPath(f.output),
 			Points: points,
 			Meta: capture.Meta{
-				Version: "l2hub " + Version,
+				Version: Version,
 				Extra:   map[string]string{"replay-of": inputNames(cfg.Inputs), "mode": mode.String()},
 			},
 		}

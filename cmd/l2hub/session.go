@@ -166,7 +166,7 @@ func (s *session) openCapture() (*capture.Sink, error) {
 		aging = hub.DefaultAgingTime
 	}
 	meta := capture.Meta{
-		Version:    "l2hub " + Version,
+		Version:    Version,
 		ConfigHash: s.configHash(),
 		Start:      s.began,
 		Extra:      map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String()},
