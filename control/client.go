@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"l2hub/hub"
 )
 
 // Client talks to a hub's control API.
@@ -78,9 +76,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path strin
 	return json.Unmarshal(data, out)
 }
 
-// Ports returns every port's status.
-func (c *Client) Ports(ctx context.Context) ([]hub.PortStatus, error) {
-	var out []hub.PortStatus
+// Ports returns every port's status, link state and partitions.
+func (c *Client) Ports(ctx context.Context) ([]PortStatus, error) {
+	var out []PortStatus
 	err := c.do(ctx, "GET", "/v1/ports", nil, &out)
 	return out, err
 }

@@ -3,10 +3,13 @@ package control_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +33,18 @@ type fakeTarget struct {
 func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
 	return []hub.PortStatus{{Name: "a", Attached: true, Stats: hub.StatsSnapshot{RxFrames: 7, Drops: map[string]uint64{"policy": 2}}}}, nil
 }
+func (f *fakeTarget) State(context.Context) (control.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st control.State
+	for _, port := range slices.Sorted(maps.Keys(f.down)) {
+		st.Links = append(st.Links, control.LinkState{Port: port, Up: !f.down[port], Dropped: 4})
+	}
+	for _, name := range slices.Sorted(maps.Keys(f.partitions)) {
+		st.Partitions = append(st.Partitions, control.PartitionState{Name: name, Groups: f.partitions[name], Active: true, Dropped: 5})
+	}
+	return st, nil
+}
 func (f *fakeTarget) Policy(context.Context) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -49,10 +64,14 @@ func (f *fakeTarget) StartPartition(_ context.Context, name string, groups [][]s
 	if len(groups) < 2 {
 		return &control.UserError{Err: errors.New("a partition needs two groups")}
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.partitions[name] = groups
 	return nil
 }
 func (f *fakeTarget) HealPartition(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if _, ok := f.partitions[name]; !ok {
 		return &control.UserError{Err: fmt.Errorf("no partition %q", name)}
 	}
@@ -60,6 +79,8 @@ func (f *fakeTarget) HealPartition(_ context.Context, name string) error {
 	return nil
 }
 func (f *fakeTarget) SetLink(_ context.Context, port string, up bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.down[port] = !up
 	return nil
 }
@@ -253,5 +274,54 @@ func TestInjectStreams(t *testing.T) {
 	pw.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPortsShowLinkAndPartitions checks that GET /v1/ports carries each
+// port's link state and the active partitions cutting it off, beside its
+// counters, in one flat JSON object per port.
+func TestPortsShowLinkAndPartitions(t *testing.T) {
+	_, path := serve(t, "")
+	c := control.NewClient(path, "")
+	ctx := context.Background()
+	check := func(when, link string, parts []string) {
+		t.Helper()
+		ports, err := c.Ports(ctx)
+		if err != nil || len(ports) != 1 {
+			t.Fatalf("%s: Ports() = %+v, %v; want port a", when, ports, err)
+		}
+		p := ports[0]
+		if p.Name != "a" || p.Stats.RxFrames != 7 || p.Link != link || !slices.Equal(p.Partitions, parts) {
+			t.Errorf("%s: got port %s rx=%d link=%q partitions=%q, want a rx=7 link=%q partitions=%q",
+				when, p.Name, p.Stats.RxFrames, p.Link, p.Partitions, link, parts)
+		}
+	}
+	check("at start", "up", []string{})
+	if err := c.SetLink(ctx, "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartPartition(ctx, "p1", [][]string{{"a"}, {"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartPartition(ctx, "p2", [][]string{{"b"}, {"c"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after link down and partitions p1 (a|b), p2 (b|c)", "down", []string{"p1"})
+	if err := c.SetLink(ctx, "a", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HealPartition(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	check("after link up and healing p1", "up", []string{})
+
+	b, err := json.Marshal(control.PortStatus{PortStatus: hub.PortStatus{Name: "a"}, Link: "down", Partitions: []string{"p1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name":"a"`, `"stats":{`, `"link":"down"`, `"partitions":["p1"]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("got JSON %s, want it to contain %s", b, want)
+		}
 	}
 }

@@ -2,7 +2,7 @@
 // on a unix socket by default (or loopback TCP, or any TCP address with a
 // bearer token), and the client `l2hub ctl` uses.
 //
-//	GET    /v1/ports                   ports, peers and counters
+//	GET    /v1/ports                   ports: peers, counters, link state, active partitions
 //	GET    /v1/policy                  the policy in force
 //	PUT    /v1/policy?name=FILE        replace it (validated whole; refused whole)
 //	GET    /v1/rules                   per-rule counters

@@ -34,6 +34,9 @@ const MaxInjectFrame = hub.DefaultMaxFrame
 // implements it; every method is safe for concurrent use.
 type Target interface {
 	Ports(ctx context.Context) ([]hub.PortStatus, error)
+	// State reports the policy's link and partition state now; the zero
+	// State (every link up, no partitions) when there is no policy.
+	State(ctx context.Context) (State, error)
 	// Policy describes the policy in force (JSON-encodable), nil if none.
 	Policy(ctx context.Context) (any, error)
 	// Rules returns per-rule counters (JSON-encodable).
@@ -84,7 +87,7 @@ type ErrorResponse struct {
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/ports", s.json(func(r *http.Request) (any, error) { return s.Target.Ports(r.Context()) }))
+	mux.HandleFunc("GET /v1/ports", s.json(func(r *http.Request) (any, error) { return s.ports(r.Context()) }))
 	mux.HandleFunc("GET /v1/policy", s.json(func(r *http.Request) (any, error) { return s.Target.Policy(r.Context()) }))
 	mux.HandleFunc("GET /v1/rules", s.json(func(r *http.Request) (any, error) { return s.Target.Rules(r.Context()) }))
 	mux.HandleFunc("PUT /v1/policy", s.json(func(r *http.Request) (any, error) {

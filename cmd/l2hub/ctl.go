@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -40,25 +42,32 @@ a policy that does not validate is refused whole and the old one stays.`,
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "ports",
-			Short: "List ports, their peers and counters",
-			Args:  cobra.NoArgs,
+			Short: "List ports: peers, link state, active partitions and counters",
+			Long: `List every port: its peer (- when none is attached), its link as the
+policy sees it (down after ctl link PORT down or during a flap schedule), the
+active partitions that cut it off from other ports, and its counters.`,
+			Args: cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
 				ports, err := client().Ports(c.Context())
 				if err != nil {
 					return err
 				}
 				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "PORT\tPEER\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
+				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
 				for _, p := range ports {
 					peer := "-"
 					if p.Attached {
 						peer = p.Peer
 					}
-					var drops []string
-					for r, n := range p.Stats.Drops {
-						drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+					parts := "-"
+					if len(p.Partitions) > 0 {
+						parts = strings.Join(p.Partitions, ",")
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Stats.RxFrames, p.Stats.RxBytes,
+					var drops []string
+					for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
+						drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts, p.Stats.RxFrames, p.Stats.RxBytes,
 						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
 				}
 				return tw.Flush()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,6 +96,72 @@ func TestCtlPartition(t *testing.T) {
 			}
 			if got := active(); !slices.Equal(got, tt.active) {
 				t.Errorf("after ctl %v, got active partitions %v, want %v", tt.args, got, tt.active)
+			}
+		})
+	}
+}
+
+// TestCtlPortsShowLinkAndPartitions checks that `ctl ports` and GET
+// /v1/ports show each port's link state (from ctl link and from a flap
+// schedule) and the active partitions cutting it off.
+func TestCtlPortsShowLinkAndPartitions(t *testing.T) {
+	sock := serveWithPolicy(t, ctlPolicy+`
+schedules:
+  - {name: b-dies, port: b, at: 0s}
+`)
+	// rows returns, per port, the LINK and PARTITIONS columns of ctl ports.
+	rows := func() map[string]string {
+		t.Helper()
+		out, err := ctl(t, sock, "ports")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if h := strings.Fields(lines[0]); len(h) < 4 || h[2] != "LINK" || h[3] != "PARTITIONS" {
+			t.Fatalf("ctl ports header = %q, want PORT PEER LINK PARTITIONS ...", lines[0])
+		}
+		m := map[string]string{}
+		for _, l := range lines[1:] {
+			f := strings.Fields(l)
+			m[f[0]] = f[2] + " " + f[3]
+		}
+		return m
+	}
+	steps := []struct {
+		name string
+		args []string // a ctl command to run first; nil for none
+		want map[string]string
+	}{
+		{"schedule-takes-b-down", nil, map[string]string{"a": "up -", "b": "down -"}},
+		{"partition", []string{"partition", "split"}, map[string]string{"a": "up split", "b": "down split"}},
+		{"link-a-down", []string{"link", "a", "down"}, map[string]string{"a": "down split", "b": "down split"}},
+		{"link-b-up-over-its-schedule", []string{"link", "b", "up"}, map[string]string{"a": "down split", "b": "up split"}},
+		{"heal", []string{"heal", "split"}, map[string]string{"a": "down -", "b": "up -"}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.args != nil {
+				if _, err := ctl(t, sock, st.args...); err != nil {
+					t.Fatalf("ctl %v: %v", st.args, err)
+				}
+			}
+			if got := rows(); !maps.Equal(got, st.want) {
+				t.Errorf("ctl ports: got LINK PARTITIONS %v, want %v", got, st.want)
+			}
+			ports, err := control.NewClient(sock, "").Ports(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := map[string]string{}
+			for _, p := range ports {
+				parts := "-"
+				if len(p.Partitions) > 0 {
+					parts = strings.Join(p.Partitions, ",")
+				}
+				api[p.Name] = p.Link + " " + parts
+			}
+			if !maps.Equal(api, st.want) {
+				t.Errorf("GET /v1/ports: got link, partitions %v, want %v", api, st.want)
 			}
 		})
 	}

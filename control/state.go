@@ -1,0 +1,74 @@
+package control
+
+import (
+	"context"
+	"slices"
+
+	"l2hub/hub"
+)
+
+// LinkState is one port's link as the policy sees it. A port the policy
+// has never touched is up.
+type LinkState struct {
+	Port     string `json:"port"`
+	Up       bool   `json:"up"`
+	Schedule string `json:"schedule,omitempty"` // the flap schedule that moves it; "" if only the control API does
+	Dropped  uint64 `json:"dropped"`            // frames dropped while it was down
+}
+
+// PartitionState is one partition, from the policy file or the control API.
+type PartitionState struct {
+	Name    string     `json:"name"`
+	Groups  [][]string `json:"groups"` // port names; ports in different groups cannot reach each other
+	Active  bool       `json:"active"`
+	Dropped uint64     `json:"dropped"` // frames it dropped
+}
+
+// State is the policy's link and partition state at one instant: every
+// partition, and the ports whose link the policy knows.
+type State struct {
+	Links      []LinkState      `json:"links"`
+	Partitions []PartitionState `json:"partitions"`
+}
+
+// PortStatus is one port as GET /v1/ports shows it: the hub's view (peer,
+// counters) and the policy's (link state, partitions cutting it off).
+type PortStatus struct {
+	hub.PortStatus
+	Link       string   `json:"link"`       // "up" or "down"
+	Partitions []string `json:"partitions"` // active partitions that separate it from other ports
+}
+
+// Up reports whether the port's link is up.
+func (p PortStatus) Up() bool { return p.Link != "down" }
+
+// portStatuses joins the hub's ports with the policy's state.
+func portStatuses(ports []hub.PortStatus, st State) []PortStatus {
+	out := make([]PortStatus, len(ports))
+	for i, p := range ports {
+		ps := PortStatus{PortStatus: p, Link: "up", Partitions: []string{}}
+		if j := slices.IndexFunc(st.Links, func(l LinkState) bool { return l.Port == p.Name }); j >= 0 && !st.Links[j].Up {
+			ps.Link = "down"
+		}
+		for _, pt := range st.Partitions {
+			if pt.Active && slices.ContainsFunc(pt.Groups, func(g []string) bool { return slices.Contains(g, p.Name) }) {
+				ps.Partitions = append(ps.Partitions, pt.Name)
+			}
+		}
+		out[i] = ps
+	}
+	return out
+}
+
+// ports is GET /v1/ports: the hub's ports with their link and partition state.
+func (s *Server) ports(ctx context.Context) ([]PortStatus, error) {
+	ports, err := s.Target.Ports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Target.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return portStatuses(ports, st), nil
+}
