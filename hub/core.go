@@ -19,6 +19,15 @@ const DefaultAgingTime = 300 * time.Second
 // addresses cannot grow the hub's memory without limit.
 const DefaultMaxMACs = 4096
 
+// Bounds on what waits in the timer heap (delayed, rate-queued and
+// reordered copies), so that a long delay on a fast link cannot take the
+// host's memory: beyond either, a copy is dropped and counted as
+// DropDelayFull on its egress port.
+const (
+	DefaultMaxDelayedFrames = 1 << 18  // 262 144 frames
+	DefaultMaxDelayedBytes  = 64 << 20 // 64 MiB of frame bytes
+)
+
 // EgressQueue takes the frames the core delivers to one port: the port's bounded
 // queue in a live hub, a recorder in hubtest. It is called on the core's
 // goroutine and must not block.
@@ -36,7 +45,11 @@ type CoreConfig struct {
 	Observers []Observer // capture points, checkers
 	AgingTime time.Duration
 	MaxMACs   int
-	Logger    *slog.Logger
+	// MaxDelayedFrames and MaxDelayedBytes bound the frames waiting for a
+	// delay to pass; 0 means DefaultMaxDelayedFrames / DefaultMaxDelayedBytes.
+	MaxDelayedFrames int
+	MaxDelayedBytes  int
+	Logger           *slog.Logger
 }
 
 // Core is the serial forwarding engine: ports, the learning table, the policy
@@ -64,6 +77,9 @@ type Core struct {
 	timers timerHeap
 	seq    uint64
 
+	maxDelayedFrames, maxDelayedBytes int
+	delayedFrames, delayedBytes       int // frames in timers
+
 	// Scratch reused across frames so that forwarding does not allocate.
 	dsts    []PortID
 	dec     Decision
@@ -90,6 +106,7 @@ type delivery struct {
 	port  PortID
 	frame *Frame
 	notes []Note
+	full  bool // the delay bound was reached: drop and say so
 }
 
 // NewCore returns a core with no ports. Its start time, from which policies
@@ -107,16 +124,24 @@ func NewCore(cfg CoreConfig) *Core {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxDelayedFrames <= 0 {
+		cfg.MaxDelayedFrames = DefaultMaxDelayedFrames
+	}
+	if cfg.MaxDelayedBytes <= 0 {
+		cfg.MaxDelayedBytes = DefaultMaxDelayedBytes
+	}
 	c := &Core{
-		mode:      cfg.Mode,
-		clock:     cfg.Clock,
-		policy:    cfg.Policy,
-		observers: cfg.Observers,
-		aging:     cfg.AgingTime,
-		maxMACs:   cfg.MaxMACs,
-		log:       cfg.Logger,
-		byName:    make(map[string]PortID),
-		macs:      make(map[[6]byte]*macEntry),
+		maxDelayedFrames: cfg.MaxDelayedFrames,
+		maxDelayedBytes:  cfg.MaxDelayedBytes,
+		mode:             cfg.Mode,
+		clock:            cfg.Clock,
+		policy:           cfg.Policy,
+		observers:        cfg.Observers,
+		aging:            cfg.AgingTime,
+		maxMACs:          cfg.MaxMACs,
+		log:              cfg.Logger,
+		byName:           make(map[string]PortID),
+		macs:             make(map[[6]byte]*macEntry),
 	}
 	c.epoch = c.clock.Now()
 	c.start = c.epoch
@@ -324,6 +349,12 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: cp.Notes})
 				continue
 			}
+			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Len() > c.maxDelayedBytes {
+				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: cp.Notes, full: true})
+				continue
+			}
+			c.delayedFrames++
+			c.delayedBytes += cf.Len()
 			c.seq++
 			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, frame: cf, notes: cp.Notes})
 		}
@@ -340,7 +371,11 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 	}
 	for i := range c.pending {
 		d := &c.pending[i]
-		c.deliver(now, d.port, d.frame, d.notes)
+		if d.full {
+			c.dropDelayFull(now, d.port, d.frame, d.notes)
+		} else {
+			c.deliver(now, d.port, d.frame, d.notes)
+		}
 		*d = delivery{}
 	}
 	f.Release()
@@ -434,6 +469,29 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note) {
 	f.Release()
 }
 
+// dropDelayFull drops a copy that found the delay bound reached, counting it
+// on its egress port and showing it to observers as a dropped egress.
+func (c *Core) dropDelayFull(at time.Time, dst PortID, f *Frame, notes []Note) {
+	if dp := c.port(dst); dp != nil {
+		dp.stats.Drop(DropDelayFull)
+		if len(c.observers) > 0 {
+			notes = append(notes[:len(notes):len(notes)], delayFullNote)
+			c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true, Notes: notes}
+			for _, o := range c.observers {
+				o.Observe(&c.ev)
+			}
+		}
+	}
+	f.Release()
+}
+
+// delayFullNote explains a drop at the delay bound.
+var delayFullNote = Note{Action: "delay-full", Detail: "too many frames waiting for their delay (CoreConfig.MaxDelayedFrames/MaxDelayedBytes)"}
+
+// Delayed returns how many frames, and how many bytes of them, wait in the
+// timer heap.
+func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayedBytes }
+
 // queueFullNote explains a tail drop at a full egress queue: the peer is not
 // reading as fast as frames arrive for it.
 var queueFullNote = Note{Action: "queue-full", Detail: "egress queue full; the peer is not keeping up"}
@@ -474,6 +532,8 @@ func (c *Core) RunDue() {
 	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
 		t := c.timers.pop()
 		if t.frame != nil {
+			c.delayedFrames--
+			c.delayedBytes -= t.frame.Len()
 			c.deliver(t.at, t.port, t.frame, t.notes)
 		} else if t.fn != nil {
 			t.fn()
@@ -485,6 +545,8 @@ func (c *Core) RunDue() {
 func (c *Core) Close() {
 	for len(c.timers) > 0 {
 		if t := c.timers.pop(); t.frame != nil {
+			c.delayedFrames--
+			c.delayedBytes -= t.frame.Len()
 			t.frame.Release()
 		}
 	}

@@ -65,6 +65,7 @@ const (
 	DropReflect              // the destination was the ingress port (switch mode)
 	DropWrite                // the transport failed to write it
 	DropForeign              // a datagram from an address that is not the port's peer
+	DropDelayFull            // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
 	numDropReasons
 )
 
@@ -78,6 +79,7 @@ var dropReasonNames = [numDropReasons]string{
 	DropReflect:   "reflect",
 	DropWrite:     "write-error",
 	DropForeign:   "foreign-source",
+	DropDelayFull: "delay-full",
 }
 
 func (r DropReason) String() string {
