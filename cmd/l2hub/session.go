@@ -471,9 +471,9 @@ func (s *session) printSummary(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", st.name, snap.RxFrames, snap.TxFrames, strings.Join(drops, " "))
 	}
 	if p := s.currentPolicy(); p != nil {
-		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tOVERFLOWED")
+		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
 		for _, r := range p.Stats().Rules {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Overflowed)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
 		}
 	}
 	tw.Flush()
