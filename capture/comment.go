@@ -89,3 +89,9 @@ func cutText(s []byte, max int) []byte {
 	}
 	return append(s[:n], "..."...)
 }
+
+// AppendComment appends the comment a capture records with ev: what
+// hub.FormatNotes makes of ev.Notes, after "dropped: " when no link delivered
+// the frame, cut to MaxComment bytes. It allocates only to grow b, so that a
+// logger on the hub loop can reuse one buffer.
+func AppendComment(b []byte, ev *hub.Event) []byte { return appendComment(b, ev) }

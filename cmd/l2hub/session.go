@@ -35,7 +35,9 @@ type session struct {
 	peers   []peer
 	capture *capture.Sink
 	checker *checker.Checker
-	out     io.Writer // milestone lines
+	// decisions logs every rule's decision; nil unless debug logging is on.
+	decisions *decisionLog
+	out       io.Writer // milestone lines
 
 	outMu  sync.Mutex     // serialises marker lines on out
 	mu     sync.Mutex     // guards policy (written on the hub loop, read by /metrics)
@@ -125,6 +127,9 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 	}
 	if s.checker != nil {
 		observers = append(observers, s.checker)
+	}
+	if s.decisions = newDecisionLog(log); s.decisions != nil {
+		observers = append(observers, s.decisions)
 	}
 	hcfg := hub.Config{
 		Mode:      cfg.Mode,
