@@ -325,3 +325,34 @@ func TestPortsShowLinkAndPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsExportLinkAndPartitionState scrapes /metrics for the link and
+// partition gauges and their drop counters.
+func TestMetricsExportLinkAndPartitionState(t *testing.T) {
+	_, path := serve(t, "")
+	c := control.NewClient(path, "")
+	ctx := context.Background()
+	scrape := func(when string, want ...string) {
+		t.Helper()
+		m, err := c.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(m, w+"\n") {
+				t.Errorf("%s: metrics lack %q:\n%s", when, w, m)
+			}
+		}
+	}
+	scrape("at start", `l2hub_port_link_up{port="a"} 1`, `l2hub_port_link_down_drops_total{port="a"} 0`)
+	if err := c.SetLink(ctx, "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartPartition(ctx, "p1", [][]string{{"a"}, {"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	scrape("after link a down and partition p1",
+		`l2hub_port_link_up{port="a"} 0`, `l2hub_port_link_down_drops_total{port="a"} 4`,
+		`l2hub_partition_active{partition="p1"} 1`, `l2hub_partition_drops_total{partition="p1"} 5`,
+		`l2hub_port_rx_frames_total{port="a"} 7`)
+}

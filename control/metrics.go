@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,4 +83,65 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.rule, prometheus.CounterValue, float64(r.Value), r.Rule, r.Counter)
 		}
 	}
+}
+
+// stateCollector exports the policy's link and partition state and their
+// drops to Prometheus, reading them from the target at scrape time. The
+// server adds it to /metrics.
+type stateCollector struct {
+	target                                   Target
+	linkUp, linkDrops, partActive, partDrops *prometheus.Desc
+}
+
+func newStateCollector(target Target) *stateCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("l2hub_"+name, help, labels, nil)
+	}
+	return &stateCollector{
+		target:     target,
+		linkUp:     d("port_link_up", "1 while the port's link is up, 0 while it is down (ctl link, or a flap schedule).", "port"),
+		linkDrops:  d("port_link_down_drops_total", "Frames to or from the port dropped while its link was down.", "port"),
+		partActive: d("partition_active", "1 while the partition is in force, 0 while it is healed.", "partition"),
+		partDrops:  d("partition_drops_total", "Frames the partition dropped.", "partition"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.linkUp, c.linkDrops, c.partActive, c.partDrops} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ports, err := c.target.Ports(ctx)
+	if err != nil {
+		return
+	}
+	st, err := c.target.State(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range portStatuses(ports, st) {
+		var drops uint64
+		if j := slices.IndexFunc(st.Links, func(l LinkState) bool { return l.Port == p.Name }); j >= 0 {
+			drops = st.Links[j].Dropped
+		}
+		ch <- prometheus.MustNewConstMetric(c.linkUp, prometheus.GaugeValue, gauge(p.Up()), p.Name)
+		ch <- prometheus.MustNewConstMetric(c.linkDrops, prometheus.CounterValue, float64(drops), p.Name)
+	}
+	for _, pt := range st.Partitions {
+		ch <- prometheus.MustNewConstMetric(c.partActive, prometheus.GaugeValue, gauge(pt.Active), pt.Name)
+		ch <- prometheus.MustNewConstMetric(c.partDrops, prometheus.CounterValue, float64(pt.Dropped), pt.Name)
+	}
+}
+
+func gauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

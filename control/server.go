@@ -61,7 +61,7 @@ func (e *UserError) Unwrap() error { return e.Err }
 // Server serves the control API.
 type Server struct {
 	Target   Target
-	Registry *prometheus.Registry // served at /metrics; nil for none
+	Registry *prometheus.Registry // served at /metrics with the target's link and partition state; nil for none
 	Token    string               // when set, every request needs "Authorization: Bearer <Token>"
 	Logger   *slog.Logger
 }
@@ -140,7 +140,9 @@ func (s *Server) Handler() http.Handler {
 		return s.inject(r.Context(), r.PathValue("port"), r.Body)
 	}))
 	if s.Registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+		state := prometheus.NewRegistry()
+		state.MustRegister(newStateCollector(s.Target))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{s.Registry, state}, promhttp.HandlerOpts{}))
 	}
 	return s.auth(mux)
 }

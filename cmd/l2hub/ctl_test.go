@@ -166,3 +166,43 @@ schedules:
 		})
 	}
 }
+
+// TestMetricsExportLinkAndPartitionState scrapes a serve session's /metrics
+// for the link gauge per port and the active gauge per partition.
+func TestMetricsExportLinkAndPartitionState(t *testing.T) {
+	sock := serveWithPolicy(t, ctlPolicy+`
+schedules:
+  - {name: b-dies, port: b, at: 0s}
+`)
+	for _, st := range []struct {
+		name string
+		args []string // a ctl command to run first; nil for none
+		want []string
+	}{
+		{"at-start", nil, []string{
+			`l2hub_port_link_up{port="a"} 1`, `l2hub_port_link_up{port="b"} 0`, `l2hub_partition_active{partition="split"} 0`,
+			`l2hub_partition_drops_total{partition="split"} 0`, `l2hub_port_link_down_drops_total{port="b"} 0`,
+		}},
+		{"partition", []string{"partition", "split"}, []string{`l2hub_partition_active{partition="split"} 1`}},
+		{"link-a-down", []string{"link", "a", "down"}, []string{`l2hub_port_link_up{port="a"} 0`}},
+		{"heal", []string{"heal", "split"}, []string{`l2hub_partition_active{partition="split"} 0`}},
+		{"link-b-up", []string{"link", "b", "up"}, []string{`l2hub_port_link_up{port="b"} 1`}},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			if st.args != nil {
+				if _, err := ctl(t, sock, st.args...); err != nil {
+					t.Fatalf("ctl %v: %v", st.args, err)
+				}
+			}
+			m, err := ctl(t, sock, "metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range st.want {
+				if !strings.Contains(m, w+"\n") {
+					t.Errorf("metrics lack %q", w)
+				}
+			}
+		})
+	}
+}
