@@ -14,7 +14,9 @@
 // Classic pcap (microsecond or nanosecond, Ethernet, snaplen 65536 by
 // default, like QEMU's filter-dump) and one file per port are options, as
 // are a snaplen and rotation by size or packet count ([RotatedPath]); every
-// rotated file is self-contained.
+// rotated file is self-contained. When the run's description changes (a
+// policy replaced while the hub runs), [Sink.SetMeta] starts the next
+// numbered file, whose header carries the new [Meta].
 //
 // Deterministic bytes: the files are a function of the events alone (order,
 // times from the hub's clock, bytes, notes, ports), little-endian whatever

@@ -29,6 +29,7 @@ type Sink struct {
 	space   sync.Cond // signalled when the writer takes the pending records
 	pending []byte    // records not yet taken by the writer
 	known   map[hub.PortID]struct{}
+	metas   []metaChange // SetMeta's changes not yet taken, in queue order
 	closed  bool
 
 	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
@@ -63,7 +64,7 @@ type counters struct {
 // Queue records, in native byte order (they never leave the process):
 //
 //	[0] kind  [1] direction  [2] dropped  [3] unused
-//	[4:8]   port ID
+//	[4:8]   port ID (a meta record has none: its Meta waits in Sink.metas)
 //	[8:16]  Unix seconds
 //	[16:20] nanoseconds
 //	[20:24] original length (packet) or name length (port)
@@ -76,6 +77,7 @@ const (
 	recHdrLen  = 32
 	recPacket  = 1
 	recPort    = 2
+	recMeta    = 3
 	maxPortTxt = 1024 // port names and descriptions are cut to this
 )
 
@@ -204,6 +206,39 @@ func (s *Sink) Observe(ev *hub.Event) {
 	s.stats.observed.Add(1)
 }
 
+// A metaChange is a SetMeta call on its way to the writer.
+type metaChange struct {
+	meta Meta
+	done chan struct{} // closed once the writer has started the new files
+}
+
+// SetMeta changes the run's Meta from this point in the event order (call it
+// on the hub loop, between Observe calls): every file sequence of the Sink
+// (the segment's, or each port's) ends its current file and starts the next
+// numbered one (RotatedPath), whose section header carries m. Frames
+// observed before are in the old files, frames after in the new, so a
+// capture keeps saying how to reproduce itself when, say, the policy is
+// replaced while the hub runs. It does no I/O and is never dropped; done is
+// closed once the writer has opened the new files (Files then lists them).
+// Classic pcap has no header for Meta, but starts a new file all the same.
+func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("capture %s: %w", s.cfg.Path, err)
+	}
+	ch := make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("capture %s: closed", s.cfg.Path)
+	}
+	var h [recHdrLen]byte
+	h[0] = recMeta
+	s.pending = append(s.pending, h[:]...)
+	s.metas = append(s.metas, metaChange{meta: m, done: ch})
+	s.signal()
+	return ch, nil
+}
+
 func (s *Sink) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -256,6 +291,7 @@ func (s *Sink) run() {
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
 	var chunk []byte
+	var metas []metaChange
 	for {
 		select {
 		case <-s.wake:
@@ -263,11 +299,13 @@ func (s *Sink) run() {
 		}
 		s.mu.Lock()
 		chunk, s.pending = s.pending, chunk[:0]
+		metas, s.metas = s.metas, metas[:0]
 		closed := s.closed
 		s.space.Broadcast()
 		s.mu.Unlock()
 
-		s.w.process(chunk)
+		s.w.process(chunk, metas)
+		clear(metas)
 		s.w.flushAll()
 		if n := s.stats.queueFull.Load(); n > 0 && !s.w.warnedBehind {
 			s.w.warnedBehind = true

@@ -19,6 +19,7 @@ type writer struct {
 	cfg   *Config
 	stats *counters
 
+	meta    Meta               // what new files' section headers say: Config.Meta, then SetMeta's
 	ports   []portDesc         // every port, in the order it was added
 	iface   map[hub.PortID]int // index of a port in ports: its pcapng interface ID in a segment file
 	segment *output            // the segment's file, when not PerPort
@@ -57,6 +58,7 @@ func newWriter(cfg *Config, stats *counters) *writer {
 	return &writer{
 		cfg:     cfg,
 		stats:   stats,
+		meta:    cfg.Meta,
 		iface:   make(map[hub.PortID]int),
 		perPort: make(map[hub.PortID]*output),
 		taken:   make(map[string]bool),
@@ -86,7 +88,9 @@ func (w *writer) openSegment() error {
 	return nil
 }
 
-func (w *writer) process(chunk []byte) {
+// process writes the records of chunk; metas holds, in order, the Meta of
+// each meta record in it.
+func (w *writer) process(chunk []byte, metas []metaChange) {
 	for len(chunk) > 0 {
 		h := chunk[:recHdrLen]
 		id := hub.PortID(ne.Uint32(h[4:]))
@@ -109,6 +113,11 @@ func (w *writer) process(chunk []byte) {
 			}
 			w.packet(id, &p)
 			chunk = chunk[end:]
+		case recMeta:
+			w.setMeta(metas[0].meta)
+			close(metas[0].done)
+			metas = metas[1:]
+			chunk = chunk[recHdrLen:]
 		default:
 			panic("capture: corrupt queue record") // a bug in this package, not bad input
 		}
@@ -201,6 +210,20 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.batchPackets++
 }
 
+// setMeta makes m the Meta of new files and starts the next file of every
+// sequence, so that m's section header covers what comes next.
+func (w *writer) setMeta(m Meta) {
+	w.meta = m
+	if w.segment != nil {
+		w.segment.rotate()
+	}
+	for _, p := range w.ports {
+		if o := w.perPort[p.id]; o != nil {
+			o.rotate()
+		}
+	}
+}
+
 func (w *writer) flushAll() {
 	if w.segment != nil {
 		w.segment.flush()
@@ -248,10 +271,10 @@ func (o *output) open() error {
 			port = o.port.name
 		}
 		appl := "l2hub"
-		if v := w.cfg.Meta.Version; v != "" {
+		if v := w.meta.Version; v != "" {
 			appl += " " + v
 		}
-		o.batch = appendSHB(o.batch, w.cfg.Meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
+		o.batch = appendSHB(o.batch, w.meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
 		if o.port != nil {
 			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)
 		} else {

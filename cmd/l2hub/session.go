@@ -166,6 +166,22 @@ func (s *session) openCapture() (*capture.Sink, error) {
 			return nil, fmt.Errorf("capture points: %w", err)
 		}
 	}
+	return capture.Open(capture.Config{
+		Path:          c.File,
+		Format:        format,
+		Points:        points,
+		Snaplen:       c.Snaplen,
+		PerPort:       c.PerPort,
+		RotateBytes:   c.RotateSize,
+		RotatePackets: int64(c.RotateCount),
+		Meta:          s.captureMeta(s.policy),
+		Logger:        s.log,
+	})
+}
+
+// captureMeta is what a capture's section header says about this run with
+// policy p (nil: none) in force.
+func (s *session) captureMeta(p *filter.Policy) capture.Meta {
 	aging := s.cfg.Aging
 	if aging == 0 {
 		aging = hub.DefaultAgingTime
@@ -176,22 +192,14 @@ func (s *session) openCapture() (*capture.Sink, error) {
 		Start:      s.began,
 		Extra:      map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String()},
 	}
-	if s.policy != nil {
-		meta.Seed = s.policy.Seed()
-		meta.PolicyHash = hashText(s.policy.Describe(0).Text)
+	if p != nil {
+		meta.Seed = p.Seed()
+		meta.PolicyHash = policyHash(p)
 	}
-	return capture.Open(capture.Config{
-		Path:          c.File,
-		Format:        format,
-		Points:        points,
-		Snaplen:       c.Snaplen,
-		PerPort:       c.PerPort,
-		RotateBytes:   c.RotateSize,
-		RotatePackets: int64(c.RotateCount),
-		Meta:          meta,
-		Logger:        s.log,
-	})
+	return meta
 }
+
+func policyHash(p *filter.Policy) string { return hashText(p.Describe(0).Text) }
 
 // configHash identifies the forwarding setup a capture came from.
 func (s *session) configHash() string {
@@ -390,21 +398,53 @@ func (s *session) ruleCounters() []control.RuleCounter {
 }
 
 // ReplacePolicy implements control.Target: compile first, swap on the loop.
+// The capture then starts a new numbered file whose header names the new
+// seed and policy (with the policy's name and the run time it took over at),
+// so that each file still says how to reproduce it.
 func (s *session) ReplacePolicy(ctx context.Context, name string, src []byte) error {
 	p, err := filter.Parse(src, name, s.cfg.portNames())
 	if err != nil {
 		return &control.UserError{Err: err}
 	}
+	var meta capture.Meta
+	var nfiles int
+	if s.capture != nil {
+		meta = s.captureMeta(p)
+		meta.Extra["policy-name"] = name
+		nfiles = len(s.capture.Files())
+	}
+	var since time.Duration
+	var newFiles <-chan struct{}
+	var cerr error
 	err = s.hub.Do(ctx, func(c *hub.Core) {
 		c.SetPolicy(p)
 		s.mu.Lock()
 		s.policy = p
 		s.mu.Unlock()
+		since = c.Elapsed()
+		if s.capture != nil {
+			// Queued between the last frame under the old policy and the
+			// first under the new one.
+			meta.Extra["policy-since"] = since.String()
+			newFiles, cerr = s.capture.SetMeta(meta)
+		}
 	})
-	if err == nil {
-		s.log.Info("policy replaced", "name", name, "seed", p.Seed())
+	if err != nil {
+		return err
 	}
-	return err
+	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", policyHash(p), "at", since}
+	if cerr != nil {
+		s.log.Warn("capture: could not start a file for the new policy; the capture's header names the old one", "err", cerr)
+	}
+	if newFiles != nil {
+		select {
+		case <-newFiles:
+			attrs = append(attrs, "capture", strings.Join(s.capture.Files()[nfiles:], ","))
+		case <-ctx.Done():
+		}
+	}
+	s.log.Info("policy replaced", attrs...)
+	return nil
 }
 
 // onPolicy runs fn on the loop with the policy in force, creating an empty

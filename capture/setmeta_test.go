@@ -1,0 +1,145 @@
+package capture
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+)
+
+// TestSetMetaStartsANewFile: SetMeta between events ends every file
+// sequence's current file and starts the next numbered one, whose section
+// header carries the new Meta and every interface it needs; the frames
+// before are in the old file, the frames after in the new, and rotation by
+// size keeps numbering from there.
+func TestSetMetaStartsANewFile(t *testing.T) {
+	newMeta := testMeta
+	newMeta.Seed, newMeta.PolicyHash = 7, "sha256:f00d"
+	newMeta.Extra = map[string]string{"policy-name": "new.yaml", "policy-since": "1.5s"}
+	const a, b = 0, 1
+	ev := func(at time.Duration, port hub.PortID, seq int) step {
+		name := []string{"a", "b"}[port]
+		return event(at, port, name, hub.Ingress, frame(60, byte(port+1), 0xff, seq), false)
+	}
+	before := []step{addPort(a, "a", "tcp a"), addPort(b, "b", "tcp b"), ev(0, a, 1), ev(time.Millisecond, b, 2)}
+	after := []step{ev(2*time.Second, a, 3), ev(3*time.Second, b, 4), ev(4*time.Second, a, 5)}
+
+	for _, tc := range []struct {
+		name    string
+		perPort bool
+		packets int64
+		format  Format
+		// want: file name -> its seed, part and the frames in it
+		want map[string]struct {
+			seed uint64
+			part int
+			seqs string
+		}
+	}{
+		{"segment", false, 0, FormatPcapng, map[string]struct {
+			seed uint64
+			part int
+			seqs string
+		}{
+			"run.pcapng":      {42, 0, "1 2"},
+			"run-0001.pcapng": {7, 1, "3 4 5"},
+		}},
+		{"segment-rotating", false, 2, FormatPcapng, map[string]struct {
+			seed uint64
+			part int
+			seqs string
+		}{
+			"run.pcapng":      {42, 0, "1 2"},
+			"run-0001.pcapng": {7, 1, "3 4"},
+			"run-0002.pcapng": {7, 2, "5"},
+		}},
+		{"pcap", false, 0, FormatPcap, map[string]struct {
+			seed uint64
+			part int
+			seqs string
+		}{
+			"run.pcapng":      {0, 0, "1 2"},
+			"run-0001.pcapng": {0, 0, "3 4 5"},
+		}},
+		{"per-port", true, 0, FormatPcapng, map[string]struct {
+			seed uint64
+			part int
+			seqs string
+		}{
+			"run-a.pcapng":      {42, 0, "1"},
+			"run-b.pcapng":      {42, 0, "2"},
+			"run-a-0001.pcapng": {7, 1, "3 5"},
+			"run-b-0001.pcapng": {7, 1, "4"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newMemFS()
+			cfg := memConfig(fs)
+			cfg.PerPort, cfg.RotatePackets, cfg.Format = tc.perPort, tc.packets, tc.format
+			cfg.Path = filepath.Join(t.TempDir(), "run.pcapng") // per-port files need the directory
+			s := mustOpen(t, cfg)
+			run(s, before)
+			done, err := s.SetMeta(newMeta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(s, after)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("SetMeta's new files were not opened within 10s")
+			}
+			mustClose(t, s)
+
+			if got := len(s.Files()); got != len(tc.want) {
+				t.Errorf("got files %v, want %d", s.Files(), len(tc.want))
+			}
+			for name, w := range tc.want {
+				path := filepath.Join(filepath.Dir(cfg.Path), name)
+				got, r := readAll(t, fs.file(t, path))
+				var seqs []string
+				for _, p := range got {
+					seqs = append(seqs, fmt.Sprint(int(p.Data[14])-14))
+				}
+				if s := strings.Join(seqs, " "); s != w.seqs {
+					t.Errorf("%s: got frames %q, want %q", path, s, w.seqs)
+				}
+				if tc.format != FormatPcapng {
+					continue // no section header
+				}
+				fm, err := ParseMeta(r.Section().Comment)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				if fm.Seed != w.seed || fm.Part != w.part {
+					t.Errorf("%s: got seed %d part %d, want seed %d part %d", path, fm.Seed, fm.Part, w.seed, w.part)
+				}
+				if w.seed == 7 && (fm.PolicyHash != "sha256:f00d" || fm.Extra["policy-name"] != "new.yaml" || !fm.Start.Equal(t0)) {
+					t.Errorf("%s: got meta %+v, want the new policy's", path, fm)
+				}
+				if !tc.perPort && len(r.Interfaces()) != 2 {
+					t.Errorf("%s: got interfaces %+v, want a and b", path, r.Interfaces())
+				}
+			}
+		})
+	}
+}
+
+func TestSetMetaRefused(t *testing.T) {
+	s := mustOpen(t, memConfig(newMemFS()))
+	bad := testMeta
+	bad.Version = "v1\nseed=3"
+	if _, err := s.SetMeta(bad); err == nil || !strings.Contains(err.Error(), "spans lines") {
+		t.Errorf("got SetMeta(multi-line version) = %v, want an error saying it spans lines", err)
+	}
+	mustClose(t, s)
+	if _, err := s.SetMeta(testMeta); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("got SetMeta after Close = %v, want an error saying the capture is closed", err)
+	}
+	if n := len(s.Files()); n != 1 {
+		t.Errorf("got files %v, want only the first", s.Files())
+	}
+}
