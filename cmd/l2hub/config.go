@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,7 +99,10 @@ func loadConfig(path string) (Config, error) {
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
 // parseConfig decodes data strictly (unknown keys and wrong types are
-// errors) and validates it. name is used in messages.
+// errors) and validates it. name is used in messages. The YAML tree is
+// checked against Config first (checkConfig), so that a bad key or value is
+// reported at its line and column with its field path; the decoder's own
+// messages (a line, a Go type name) are only a fallback.
 func parseConfig(name string, data []byte) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
 	var root yaml.Node
@@ -106,6 +111,9 @@ func parseConfig(name string, data []byte) (Config, error) {
 	}
 	if len(root.Content) == 0 {
 		return cfg, fmt.Errorf("%s: empty config", name)
+	}
+	if err := checkConfig(name, root.Content[0]); err != nil {
+		return cfg, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -131,6 +139,188 @@ func parseConfig(name string, data []byte) (Config, error) {
 		return cfg, fmt.Errorf("%s: %w", name, err)
 	}
 	return cfg, nil
+}
+
+// maxConfigErrors bounds how many problems one config reports.
+const maxConfigErrors = 20
+
+// configWalker checks a YAML tree against a Go type's yaml fields, in file
+// order, collecting every problem as "file:line:col: path: message".
+type configWalker struct {
+	name string
+	errs []string
+}
+
+// checkConfig checks the tree under root against Config: every key is a
+// field, given once; every value has the field's shape and type. It
+// returns every problem found, one per line, or nil.
+func checkConfig(name string, root *yaml.Node) error {
+	w := &configWalker{name: name}
+	w.walk(root, reflect.TypeFor[Config](), "", 0)
+	if len(w.errs) == 0 {
+		return nil
+	}
+	if len(w.errs) > maxConfigErrors {
+		w.errs = append(w.errs[:maxConfigErrors], fmt.Sprintf("%s: too many errors; stopping", name))
+	}
+	return errors.New(strings.Join(w.errs, "\n"))
+}
+
+func (w *configWalker) errf(n *yaml.Node, path, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if path != "" {
+		msg = path + ": " + msg
+	}
+	w.errs = append(w.errs, fmt.Sprintf("%s:%d:%d: %s", w.name, n.Line, n.Column, msg))
+}
+
+var (
+	durationType        = reflect.TypeFor[time.Duration]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// walk checks n against type t at path (ports[1].address).
+func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
+	switch {
+	case len(w.errs) > maxConfigErrors:
+		return
+	case n.Kind == yaml.AliasNode:
+		w.errf(n, path, "YAML aliases are not supported in a config")
+		return
+	case depth > 8:
+		w.errf(n, path, "nested deeper than a config can be")
+		return
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return // an empty value leaves the field at its default
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		if n.Kind != yaml.ScalarNode {
+			w.errf(n, path, "want a value, got %s", nodeKind(n))
+			return
+		}
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			w.errf(n, path, "%v", err)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		w.fields(n, t, path, depth)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.errf(n, path, "want a list, got %s", nodeKind(n))
+			return
+		}
+		for i, item := range n.Content {
+			w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.errf(n, path, "want a mapping, got %s", nodeKind(n))
+			return
+		}
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				w.errf(k, path, "keys must be plain names")
+				continue
+			}
+			kp := joinConfigPath(path, k.Value)
+			if first, dup := seen[k.Value]; dup {
+				w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
+				continue
+			}
+			seen[k.Value] = k
+			w.walk(v, t.Elem(), kp, depth+1)
+		}
+	default:
+		w.scalar(n, t, path)
+	}
+}
+
+// fields checks a mapping against a struct's yaml fields.
+func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth int) {
+	if n.Kind != yaml.MappingNode {
+		w.errf(n, path, "want a mapping of settings, got %s", nodeKind(n))
+		return
+	}
+	var known []string
+	types := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || key == "-" {
+			continue
+		}
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		known = append(known, key)
+		types[key] = f.Type
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			w.errf(k, path, "keys must be plain names")
+			continue
+		}
+		kp := joinConfigPath(path, k.Value)
+		ft, ok := types[k.Value]
+		if !ok {
+			w.errf(k, kp, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
+			continue
+		}
+		seen[k.Value] = k
+		w.walk(v, ft, kp, depth+1)
+	}
+}
+
+// scalar checks that n decodes as a value of type t.
+func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
+	var want string
+	switch {
+	case t == durationType:
+		want = "a duration such as 300s or 1m30s"
+	case t.Kind() == reflect.Bool:
+		want = "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		want = "a whole number"
+	case t.Kind() == reflect.String:
+		want = "a string"
+	default:
+		want = "a " + t.Kind().String()
+	}
+	if n.Kind != yaml.ScalarNode {
+		w.errf(n, path, "want %s, got %s", want, nodeKind(n))
+		return
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		w.errf(n, path, "want %s, got %q", want, n.Value)
+	}
+}
+
+func joinConfigPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return fmt.Sprintf("%q", n.Value)
 }
 
 // yamlError rewrites the YAML library's "line N: ..." into "file:N: ...".
