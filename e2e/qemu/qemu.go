@@ -68,10 +68,13 @@ func or(s, def string) string {
 	return s
 }
 
-// A Line is one console line and when it arrived, counted from launch.
+// A Line is one console line, when it arrived, counted from launch, and
+// where: N is its index among the guest's console lines (0 for the first),
+// so that a caller can wait for what comes after it (Guest.WaitAfter).
 type Line struct {
 	Text string
 	At   time.Duration
+	N    int
 }
 
 func (l Line) String() string { return fmt.Sprintf("%7.3f %s", l.At.Seconds(), l.Text) }
@@ -153,6 +156,7 @@ func (g *Guest) readConsole(r io.Reader) {
 	for sc.Scan() {
 		l := Line{Text: strings.TrimRight(sc.Text(), "\r"), At: time.Since(g.start)}
 		g.mu.Lock()
+		l.N = len(g.lines)
 		g.lines = append(g.lines, l)
 		g.notifyLocked()
 		g.mu.Unlock()
@@ -186,9 +190,22 @@ func (g *Guest) Config() Config { return g.cfg }
 // "GUEST: <check> FAIL" line appears for marker's check word or the guest
 // reports "GUEST: done" without the marker; with ErrExited when QEMU ends.
 func (g *Guest) Wait(ctx context.Context, marker string) (Line, error) {
+	return g.WaitAfter(ctx, Line{N: -1}, marker)
+}
+
+// WaitAfter is Wait for the lines that follow after (a line Wait or
+// WaitAfter returned): a guest that reboots in place prints its markers
+// again on the same console, and only the ones after the first boot's
+// "GUEST: done" tell of the second boot. The failure lines it gives up on
+// are also only those after after.
+func (g *Guest) WaitAfter(ctx context.Context, after Line, marker string) (Line, error) {
 	failing := failPrefix(marker)
 	waitsForDone := strings.HasPrefix(marker, "GUEST: done")
-	for i := 0; ; {
+	what := fmt.Sprintf("%q", marker)
+	if after.N >= 0 {
+		what += fmt.Sprintf(" after console line %d (%q)", after.N, after.Text)
+	}
+	for i := max(after.N+1, 0); ; {
 		g.mu.Lock()
 		for ; i < len(g.lines); i++ {
 			l := g.lines[i]
@@ -199,18 +216,18 @@ func (g *Guest) Wait(ctx context.Context, marker string) (Line, error) {
 			case failing != "" && strings.Contains(l.Text, failing),
 				!waitsForDone && strings.Contains(l.Text, "GUEST: done "):
 				g.mu.Unlock()
-				return l, fmt.Errorf("guest %s: %w waiting for %q: %s", g.cfg.Name, ErrFailed, marker, l.Text)
+				return l, fmt.Errorf("guest %s: %w waiting for %s: %s", g.cfg.Name, ErrFailed, what, l.Text)
 			}
 		}
 		exited, exitErr, changed := g.exited, g.exitErr, g.changed
 		panicked := g.panicLocked()
 		g.mu.Unlock()
 		if exited {
-			return Line{}, fmt.Errorf("guest %s: %w (%s%s) before %q", g.cfg.Name, ErrExited, exitText(exitErr), panicked, marker)
+			return Line{}, fmt.Errorf("guest %s: %w (%s%s) before %s", g.cfg.Name, ErrExited, exitText(exitErr), panicked, what)
 		}
 		select {
 		case <-ctx.Done():
-			return Line{}, fmt.Errorf("guest %s: no %q after %.1fs: %w", g.cfg.Name, marker, time.Since(g.start).Seconds(), ctx.Err())
+			return Line{}, fmt.Errorf("guest %s: no %s after %.1fs: %w", g.cfg.Name, what, time.Since(g.start).Seconds(), ctx.Err())
 		case <-changed:
 		}
 	}

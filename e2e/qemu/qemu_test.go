@@ -146,6 +146,90 @@ func TestWait(t *testing.T) {
 	}
 }
 
+func TestWaitAfter(t *testing.T) {
+	// Each script is a guest that rebooted in place (or did not): after is
+	// the marker Wait finds first, marker the one WaitAfter looks for after
+	// it.
+	tests := []struct {
+		name    string
+		script  string
+		after   string
+		marker  string
+		want    string
+		wantN   int   // the returned line's index on the console
+		wantErr error // nil, ErrFailed or ErrExited
+	}{
+		{
+			name:   "second-boot",
+			script: "GUEST: up;GUEST: ping ok first;GUEST: done ok;reboot: Restarting system;GUEST: up;sleep:50;GUEST: ping ok second;hang",
+			after:  "GUEST: done ok",
+			marker: "GUEST: ping ok",
+			want:   "GUEST: ping ok second",
+			wantN:  5,
+		},
+		{
+			name:   "first-boot-failure-is-history",
+			script: "GUEST: ping FAIL no reply;GUEST: done FAIL;GUEST: up;GUEST: ping ok again;hang",
+			after:  "GUEST: done FAIL",
+			marker: "GUEST: ping ok",
+			want:   "GUEST: ping ok again",
+			wantN:  3,
+		},
+		{
+			name:    "second-boot-failed",
+			script:  "GUEST: ping ok;GUEST: done ok;GUEST: up;GUEST: ping FAIL no reply;hang",
+			after:   "GUEST: done ok",
+			marker:  "GUEST: ping ok",
+			want:    "GUEST: ping FAIL no reply",
+			wantN:   3,
+			wantErr: ErrFailed,
+		},
+		{
+			name:    "no-reboot",
+			script:  "GUEST: ping ok;GUEST: done ok;exit:0",
+			after:   "GUEST: done ok",
+			marker:  "GUEST: ping ok",
+			wantErr: ErrExited,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := startFake(t, tt.script)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			after, err := g.Wait(ctx, tt.after)
+			if err != nil {
+				t.Fatalf("got Wait(%q) error %v, want none", tt.after, err)
+			}
+			l, err := g.WaitAfter(ctx, after, tt.marker)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got WaitAfter(line %d, %q) error %v, want %v", after.N, tt.marker, err, tt.wantErr)
+			}
+			if l.Text != tt.want || (tt.want != "" && l.N != tt.wantN) {
+				t.Errorf("got WaitAfter(line %d, %q) = line %d %q, want line %d %q", after.N, tt.marker, l.N, l.Text, tt.wantN, tt.want)
+			}
+		})
+	}
+}
+
+func TestLineIndex(t *testing.T) {
+	g := startFake(t, "zero;one;two")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.WaitExit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lines := g.Lines()
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3", len(lines))
+	}
+	for i, l := range lines {
+		if l.N != i {
+			t.Errorf("got line %q N = %d, want %d", l.Text, l.N, i)
+		}
+	}
+}
+
 func TestLogAndExit(t *testing.T) {
 	g := startFake(t, "first;GUEST: done ok;exit:3")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
