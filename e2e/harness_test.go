@@ -110,6 +110,11 @@ type GuestConfig struct {
 	Args    []string      // more kernel command line words (l2.count=5, l2.sync=0)
 	QEMU    []string      // more QEMU arguments
 	Log     string        // console log name; default <Name>.log
+	// Reboot makes a guest that reboots in place: QEMU runs without
+	// -no-reboot and the guest ends each boot with l2.exit=reboot, so it
+	// runs its checks again and again, on the same QEMU and netdev, until
+	// it is killed.
+	Reboot bool
 }
 
 // bootGuest launches a guest and registers its end with t: killed at cleanup
@@ -132,6 +137,9 @@ func bootGuest(t *testing.T, c GuestConfig) *qemu.Guest {
 		c.Timeout = guestCheckTimeout
 	}
 	add("timeout", strconv.Itoa(int(c.Timeout/time.Second)))
+	if c.Reboot {
+		add("exit", "reboot")
+	}
 	cmdline = append(cmdline, c.Args...)
 	log := c.Log
 	if log == "" {
@@ -146,6 +154,7 @@ func bootGuest(t *testing.T, c GuestConfig) *qemu.Guest {
 		Netdev:  c.Netdev,
 		MAC:     c.MAC,
 		Accel:   os.Getenv(envAccel),
+		Reboot:  c.Reboot,
 		Extra:   c.QEMU,
 		Log:     filepath.Join(dir, log),
 	})
@@ -161,6 +170,20 @@ func bootGuest(t *testing.T, c GuestConfig) *qemu.Guest {
 func waitMarker(t *testing.T, g *qemu.Guest, marker string, timeout time.Duration) qemu.Line {
 	t.Helper()
 	return waitAll(t, marker, timeout, g)[0]
+}
+
+// waitMarkerAfter is waitMarker for the lines after line (one waitMarker
+// returned): the next boot's markers of a guest that reboots in place.
+func waitMarkerAfter(t *testing.T, g *qemu.Guest, after qemu.Line, marker string, timeout time.Duration) qemu.Line {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	l, err := g.WaitAfter(ctx, after, marker)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, g.Tail(15))
+	}
+	t.Logf("%s: %s", g.Name(), l)
+	return l
 }
 
 // waitAll waits for marker on every guest at once (each within timeout) and

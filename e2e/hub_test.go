@@ -187,6 +187,33 @@ func TestHubReattach(t *testing.T) {
 	h.Stop()
 }
 
+// TestHubReboot is the in-place half of scenario 6's "a guest that reboots
+// reattaches to its port": b reboots inside the same QEMU (no -no-reboot,
+// l2.exit=reboot), so its NIC is reset and re-initialised by a new kernel
+// while QEMU's netdev stays connected to the hub, and b must reach a again
+// after the first boot's "GUEST: done ok".
+func TestHubReboot(t *testing.T) {
+	requireGuests(t)
+	requireHub(t)
+	t.Parallel()
+	pa, pb := tcpAttach(t, "a"), unixAttach(t, "b")
+	h := startHub(t, HubConfig{Ports: []Attach{pa, pb}})
+	ca, cb := pair(pa.Netdev, pb.Netdev, "sleep600")
+	ca.Args = []string{"l2.sync=0"}
+	cb.Run, cb.Args, cb.Reboot = []string{"ping"}, []string{"l2.sync=0"}, true
+	a, b := bootGuest(t, ca), bootGuest(t, cb)
+	waitMarker(t, a, "GUEST: up", bootTimeout)
+	waitMarker(t, b, "GUEST: ping ok", bootTimeout+checkTimeout)
+	done := waitMarker(t, b, "GUEST: done ok", checkTimeout)
+	up := waitMarkerAfter(t, b, done, "GUEST: up", bootTimeout)
+	l := waitMarkerAfter(t, b, up, "GUEST: ping ok", checkTimeout)
+	t.Logf("b rebooted in place (%.1fs from the first boot's done to the second's up) and reached a again: %s",
+		(up.At - done.At).Seconds(), l.Text)
+	b.Kill()
+	a.Kill()
+	h.Stop()
+}
+
 // TestQEMUReconnect covers the direction QEMU itself redials
 // (stream,server=off,reconnect=…), where the host's QEMU has it: the guests
 // start before the hub, and ride through a hub restart. QEMU 7.2 has no
