@@ -356,14 +356,8 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 // clients exchange a frame, then SIGTERM ends it with status 0 and a
 // complete capture.
 func TestSIGTERMStopsTheProcessCleanly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped in -short mode")
-	}
+	bin := l2hubBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "l2hub")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	ctl := filepath.Join(dir, "ctl.sock")
 	cmd := exec.Command(bin, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0",
 		"--control", ctl, "--capture", filepath.Join(dir, "run.pcapng"))
