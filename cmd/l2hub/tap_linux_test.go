@@ -1,0 +1,224 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"l2hub/capture"
+	"l2hub/tap"
+)
+
+// needTAP skips the test unless it can create TAP devices and namespaces.
+func needTAP(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: creating TAP devices and network namespaces needs root")
+	}
+	if _, err := os.Stat(tap.TUNPath); err != nil {
+		t.Skipf("skipping: %s is missing (modprobe tun)", tap.TUNPath)
+	}
+}
+
+// tapName returns a fresh l2t<hex> name (tap's tests use the same prefix)
+// and registers a cleanup that fails the test if an interface or namespace
+// of that name is still there, and deletes it, so that a failed run leaves
+// nothing behind.
+func tapName(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
+	t.Cleanup(func() {
+		if left := removeByName(name); len(left) > 0 {
+			t.Errorf("left behind (now deleted): %s", strings.Join(left, ", "))
+		}
+	})
+	return name
+}
+
+// removeByName deletes the interface and the namespace called name, in the
+// test's namespace and in namespace name, and says what it found.
+func removeByName(name string) []string {
+	var found []string
+	delLink := func(h *netlink.Handle, where string) {
+		if l, err := h.LinkByName(name); err == nil {
+			found = append(found, "interface "+name+where)
+			h.LinkDel(l)
+		}
+	}
+	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
+		delLink(h, "")
+		h.Close()
+	}
+	path := filepath.Join(tap.NetnsDir, name)
+	if _, err := os.Lstat(path); err == nil {
+		found = append(found, "namespace "+name)
+		if ns, err := netns.GetFromPath(path); err == nil {
+			if h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE); err == nil {
+				delLink(h, " in namespace "+name)
+				h.Close()
+			}
+			ns.Close()
+		}
+		unix.Unmount(path, unix.MNT_DETACH)
+		os.Remove(path)
+	}
+	return found
+}
+
+// freeSubnet picks a 10.77.X.0/24 no interface of this namespace has an
+// address in.
+func freeSubnet(t *testing.T) byte {
+	t.Helper()
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[byte]bool{}
+	for _, a := range addrs {
+		if ip := a.IP.To4(); ip[0] == 10 && ip[1] == 77 {
+			used[ip[2]] = true
+		}
+	}
+	for range 256 {
+		if x := byte(rand.IntN(256)); !used[x] {
+			return x
+		}
+	}
+	t.Skip("skipping: every 10.77.X.0/24 is in use here")
+	return 0
+}
+
+// TestBinaryPingsAVMOverTAP is issue 9's "done when": the real binary with
+// a TAP port for the host (10.77.X.1/24) and one for a "VM" in its own
+// namespace (10.77.X.10/24) lets the host ping the VM through the hub, the
+// capture shows the echo request and reply, and SIGTERM leaves no
+// interface or namespace behind.
+func TestBinaryPingsAVMOverTAP(t *testing.T) {
+	needTAP(t)
+	l2hubBinary(t)
+	hostDev, vmDev, ns := tapName(t), tapName(t), tapName(t)
+	x := freeSubnet(t)
+	hostIP, vmIP := net.IPv4(10, 77, x, 1), net.IPv4(10, 77, x, 10)
+	dir := t.TempDir()
+	ctl, pcap := filepath.Join(dir, "ctl.sock"), filepath.Join(dir, "run.pcapng")
+	p := startBinary(t, nil, "serve", "--control", ctl, "--capture", pcap,
+		"--port", fmt.Sprintf("host=tap:%s,ip=%s/24", hostDev, hostIP),
+		"--port", fmt.Sprintf("vm=tap:%s,ip=%s/24,netns=%s", vmDev, vmIP, ns))
+	waitAttached(t, ctl, 2)
+
+	conn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+	if err != nil {
+		t.Fatalf("raw ICMP socket: %v", err)
+	}
+	defer conn.Close()
+	id := os.Getpid() & 0xffff
+	const pings = 3
+	for seq := 1; seq <= pings; seq++ {
+		msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("l2hub tap test")}}
+		b, err := msg.Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.WriteTo(b, &net.IPAddr{IP: vmIP}); err != nil {
+			t.Fatalf("ping %s: %v", vmIP, err)
+		}
+		if !awaitEchoReply(t, conn, vmIP, id, seq, 5*time.Second) {
+			t.Fatalf("no echo reply %d from %s within 5s; l2hub stderr:\n%s", seq, vmIP, p.stderr.String())
+		}
+	}
+
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("l2hub after SIGTERM: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
+	}
+	requests, replies := captureEchoes(t, pcap, hostIP, vmIP, id)
+	// Each crosses the hub once: in at one port, out at the other.
+	if requests != 2*pings || replies != 2*pings {
+		t.Errorf("capture holds %d echo requests and %d replies (ingress and egress), want %d of each", requests, replies, 2*pings)
+	}
+	for _, name := range []string{hostDev, vmDev, ns} {
+		if left := removeByName(name); len(left) > 0 {
+			t.Errorf("after SIGTERM, l2hub left %s (now deleted)", strings.Join(left, ", "))
+		}
+	}
+}
+
+// awaitEchoReply reads conn until the echo reply (id, seq) from peer comes,
+// or for up to d.
+func awaitEchoReply(t *testing.T, conn *icmp.PacketConn, peer net.IP, id, seq int, d time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	buf := make([]byte, 1500)
+	for {
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			t.Fatal(err)
+		}
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return false
+		}
+		m, err := icmp.ParseMessage(1, buf[:n])
+		if err != nil || m.Type != ipv4.ICMPTypeEchoReply || !from.(*net.IPAddr).IP.Equal(peer) {
+			continue
+		}
+		if e, ok := m.Body.(*icmp.Echo); ok && e.ID == id && e.Seq == seq {
+			return true
+		}
+	}
+}
+
+// captureEchoes counts the echo requests from host to vm and the replies
+// back, with ICMP identifier id, in a capture, and checks each is recorded
+// at the port it should be: requests enter at host and leave at vm.
+func captureEchoes(t *testing.T, path string, host, vm net.IP, id int) (requests, replies int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, err := range r.All() {
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		pkt := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.Default)
+		ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		echo, _ := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+		if ip == nil || echo == nil || int(echo.Id) != id {
+			continue
+		}
+		where := p.IfName + " " + p.Dir.String()
+		switch typ := echo.TypeCode.Type(); {
+		case typ == layers.ICMPv4TypeEchoRequest && ip.SrcIP.Equal(host) && ip.DstIP.Equal(vm):
+			requests++
+			if where != "host in" && where != "vm out" {
+				t.Errorf("echo request %d recorded at %s, want host in or vm out", echo.Seq, where)
+			}
+		case typ == layers.ICMPv4TypeEchoReply && ip.SrcIP.Equal(vm) && ip.DstIP.Equal(host):
+			replies++
+			if where != "vm in" && where != "host out" {
+				t.Errorf("echo reply %d recorded at %s, want vm in or host out", echo.Seq, where)
+			}
+		}
+	}
+	return requests, replies
+}
