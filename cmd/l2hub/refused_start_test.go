@@ -11,7 +11,7 @@ import (
 
 // TestRefusedStartLeavesTheCaptureUntouched: a start refused for a port or
 // the control API already in use must not truncate the capture file of an
-// earlier run that --capture names.
+// earlier run that --capture names, nor leave a control socket behind.
 func TestRefusedStartLeavesTheCaptureUntouched(t *testing.T) {
 	dir := t.TempDir()
 	busyCtl := filepath.Join(dir, "busy.sock")
@@ -22,7 +22,7 @@ func TestRefusedStartLeavesTheCaptureUntouched(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"port-in-use", []string{"--control", "off", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:" + taken}, "address already in use"},
+		{"port-in-use", []string{"--control", "ctl.sock", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:" + taken}, "address already in use"},
 		{"control-in-use", []string{"--control", busyCtl, "--port", "a=tcp:127.0.0.1:0"}, "another l2hub is listening"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,6 +34,11 @@ func TestRefusedStartLeavesTheCaptureUntouched(t *testing.T) {
 			}
 			var out, errOut bytes.Buffer
 			args := append([]string{"serve", "--capture", pcap, "--rotate-count", "1"}, tt.args...)
+			for i, a := range args {
+				if a == "ctl.sock" { // bound before the ports, then released
+					args[i] = filepath.Join(runDir, a)
+				}
+			}
 			err := run(context.Background(), args, &out, &errOut)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.want)
