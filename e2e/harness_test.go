@@ -466,6 +466,7 @@ type Hub struct {
 	t       *testing.T
 	args    []string
 	dir     string
+	prefix  string // HubConfig.Name and "-", or ""
 	Capture string // capture.pcapng in the artifacts, once l2hub has --capture
 	Control string // the control API's unix socket (for l2hub ctl)
 
@@ -478,6 +479,9 @@ type Hub struct {
 
 // HubConfig is one hub of a scenario.
 type HubConfig struct {
+	// Name tells apart the files of a test's second hub: NAME-hub-1.log,
+	// NAME-capture.pcapng, NAME-policy.yaml; "" for a test's only hub.
+	Name   string
 	Ports  []Attach // their Hub values become --port flags
 	Policy string   // policy YAML text, written to policy.yaml
 	Args   []string // more serve flags (--check nexus-v1, --peer node-b)
@@ -490,18 +494,21 @@ func startHub(t *testing.T, c HubConfig) *Hub {
 	requireHub(t)
 	dir := artifacts(t)
 	h := &Hub{t: t, dir: dir, Control: sockPath(t, "ctl")}
+	if c.Name != "" {
+		h.prefix = c.Name + "-"
+	}
 	// Each hub gets its own control socket: the default path is shared.
 	h.args = []string{"serve", "--control", h.Control}
 	for _, p := range c.Ports {
 		h.args = append(h.args, "--port", p.Hub)
 	}
 	if hubHasFlag("--capture") {
-		h.Capture = filepath.Join(dir, "capture.pcapng")
+		h.Capture = filepath.Join(dir, h.prefix+"capture.pcapng")
 		h.args = append(h.args, "--capture", h.Capture)
 	}
 	if c.Policy != "" {
 		requireHubFlags(t, "--policy")
-		path := filepath.Join(dir, "policy.yaml")
+		path := filepath.Join(dir, h.prefix+"policy.yaml")
 		if err := os.WriteFile(path, []byte(c.Policy), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -522,7 +529,7 @@ func (h *Hub) start() {
 	t.Helper()
 	h.mu.Lock()
 	h.starts++
-	log, err := os.Create(filepath.Join(h.dir, fmt.Sprintf("hub-%d.log", h.starts)))
+	log, err := os.Create(filepath.Join(h.dir, fmt.Sprintf("%shub-%d.log", h.prefix, h.starts)))
 	if err != nil {
 		h.mu.Unlock()
 		t.Fatal(err)
@@ -653,7 +660,7 @@ func (h *Hub) Ctl(args ...string) string {
 
 // logTail returns the end of the current hub log.
 func (h *Hub) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(h.dir, fmt.Sprintf("hub-%d.log", h.starts)))
+	b, _ := os.ReadFile(filepath.Join(h.dir, fmt.Sprintf("%shub-%d.log", h.prefix, h.starts)))
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > 20 {
 		lines = lines[len(lines)-20:]
