@@ -19,6 +19,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+
+	"l2hub/e2e/qemu"
 )
 
 const (
@@ -50,8 +52,9 @@ partitions:
 // replayed through "what if 10% of announces were lost" with a seed, twice,
 // byte-identically, into a pcapng whose frame comments give the loss rule's
 // reason; then node-a's recorded handshake opening (its ARP, announces and
-// SYN) is injected into a fresh node-b on another hub, which learns node-a
-// from the injected announce and answers the injected SYN.
+// SYN) is injected into a fresh node-b on another hub, as recorded and
+// rewritten to come from another address, and node-b learns node-a from
+// the injected announce and answers the injected SYN each time.
 func TestReplayFailedRun(t *testing.T) {
 	requireCheck(t, "nexus")
 	requireHubFlags(t, "--policy", "--capture")
@@ -150,23 +153,52 @@ func TestReplayFailedRun(t *testing.T) {
 		handshake := filepath.Join(dir, "handshake.pcap")
 		syn := trimHandshake(t, pcapA, handshake)
 		waitMarker(t, fresh, "GUEST: nexus announce ok node-b", bootTimeout)
-		report := runHub(t, "inject", handshake, "--into", "b", "--control", freshHub.Control)
-		t.Logf("l2hub inject (timing accuracy):\n%s", report)
-		l := waitMarker(t, fresh, "GUEST: nexus discovery ok node-b", checkTimeout)
-		if got := field(l.Text, "peer"); got != "node-a" {
-			t.Errorf("got %q, want peer=node-a (learned from the injected announce)", l.Text)
+		// First as recorded, then as if from another node-a: node-b's
+		// kernel drops a frame whose rewritten IPv4, UDP or TCP checksum
+		// is wrong, so each reaction also proves the rewrite.
+		synAck := func(ip, mac string) string {
+			return fmt.Sprintf("eth.dst == %s && ip.dst == %s && ip.src == 10.42.0.11 && tcp.srcport == 34568 && tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.ack_raw == %d",
+				mac, ip, syn+1)
 		}
-		// node-b answers the SYN at once and again after 1 s; give the
-		// first answer time to reach the hub's capture.
+		senders := []struct {
+			ip, mac string
+			rewrite []string
+			// answer is a tshark filter for node-b's reaction to the SYN.
+			answer string
+		}{
+			{"10.42.0.10", nodeA.MAC, nil, synAck("10.42.0.10", nodeA.MAC)},
+			// The recording holds node-a's ARP request or its reply to
+			// node-b's, whichever kernel asked first. node-b resolves its
+			// peer 10.42.0.10 all the time and takes either, but learns
+			// 10.42.0.20 only from a request: after a reply it must ask
+			// who has 10.42.0.20 before it can answer, and nobody tells it.
+			// Either shows that node-b accepted the rewritten SYN.
+			{"10.42.0.20", "52:54:00:12:34:1a",
+				[]string{"--rewrite-ip", "10.42.0.10=10.42.0.20", "--rewrite-mac", nodeA.MAC + "=52:54:00:12:34:1a"},
+				"(" + synAck("10.42.0.20", "52:54:00:12:34:1a") + ") || (arp.opcode == 1 && arp.src.proto_ipv4 == 10.42.0.11 && arp.dst.proto_ipv4 == 10.42.0.20)"},
+		}
+		learned := qemu.Line{N: -1}
+		for _, s := range senders {
+			args := append([]string{"inject", handshake, "--into", "b", "--control", freshHub.Control}, s.rewrite...)
+			t.Logf("l2hub inject --into b %s (node-a at %s; timing accuracy):\n%s", strings.Join(s.rewrite, " "), s.ip, runHub(t, args...))
+			learned = waitMarkerAfter(t, fresh, learned, "GUEST: nexus discovery ok node-b", checkTimeout)
+			if peer, addr := field(learned.Text, "peer"), field(learned.Text, "addr"); peer != "node-a" || !strings.HasPrefix(addr, s.ip+":") {
+				t.Errorf("got %q, want peer=node-a addr=%s:… (learned from the injected announce)", learned.Text, s.ip)
+			}
+		}
+		// node-b answers each SYN at once and again after 1 s; give the
+		// last answer time to reach the hub's capture.
 		time.Sleep(time.Second)
 		freshHub.Stop()
 		if suite.Tshark == "" {
 			t.Log("fresh hub's capture not read: tshark not installed")
 			return
 		}
-		answer := fmt.Sprintf("ip.src == 10.42.0.11 && tcp.srcport == 34568 && tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.ack_raw == %d", syn+1)
-		if n := tsharkCount(t, freshHub.Capture, answer); n == 0 {
-			t.Errorf("got no SYN-ACK from node-b acknowledging the injected SYN (seq %d) in %s, want one", syn, freshHub.Capture)
+		for _, s := range senders {
+			if n := tsharkCount(t, freshHub.Capture, s.answer); n == 0 {
+				t.Errorf("got no answer from node-b to the injected SYN (seq %d) from %s in %s, want one matching %s",
+					syn, s.ip, freshHub.Capture, s.answer)
+			}
 		}
 	})
 	fresh.Kill()
@@ -290,7 +322,10 @@ func trimHandshake(t *testing.T, recording, out string) uint32 {
 		what := ""
 		switch {
 		case p.Layer(layers.LayerTypeARP) != nil:
-			what = "arp"
+			what = "ARP reply"
+			if p.Layer(layers.LayerTypeARP).(*layers.ARP).Operation == layers.ARPRequest {
+				what = "ARP request"
+			}
 		case isUDPTo(p, 37020):
 			what = "announce"
 		default:
