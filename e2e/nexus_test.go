@@ -120,6 +120,7 @@ func TestHubNexus(t *testing.T) {
 	h := startHub(t, HubConfig{Ports: []Attach{pa, pb}, Args: checkerArgs(t)})
 	ca, cb := nodeA, nodeB
 	ca.Netdev, cb.Netdev = pa.Netdev, pb.Netdev
+	cb.Timeout = bootTimeout + guestCheckTimeout // node-b's check also waits for node-a's boot
 	b := bootGuest(t, cb)
 	waitMarker(t, b, "GUEST: nexus announce ok node-b", bootTimeout+checkTimeout)
 	a := bootGuest(t, ca)

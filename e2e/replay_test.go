@@ -79,6 +79,7 @@ func TestReplayFailedRun(t *testing.T) {
 	ca, cb := nodeA, nodeB
 	ca.Netdev, ca.QEMU, ca.Timeout = pa.Netdev, filterDump(pcapA), failedRunTimeout
 	cb.Netdev, cb.QEMU = pb.Netdev, filterDump(pcapB)
+	cb.Timeout = bootTimeout + guestCheckTimeout // node-b's check also waits for node-a's boot
 	ca.Args, cb.Args = []string{"l2.sync=0"}, []string{"l2.sync=0"}
 	b := bootGuest(t, cb)
 	waitMarker(t, b, "GUEST: nexus announce ok node-b", bootTimeout+checkTimeout)
