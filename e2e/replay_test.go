@@ -89,6 +89,7 @@ func TestReplayFailedRun(t *testing.T) {
 	waitExit(t, hubTimeout, a)
 	b.Kill()
 	h.Stop()
+	checkCapture(t, h, `frame.comment contains "rule split: partition"`) // why the run failed
 	for _, f := range []string{pcapA, pcapB} {
 		t.Logf("%s: %s", filepath.Base(f), describePcap(t, f))
 	}
