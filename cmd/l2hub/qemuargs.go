@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,6 +50,11 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 			if err := cfg.validate(); err != nil {
 				return fmt.Errorf("%s: %w", cfgSource(cfg), err)
 			}
+			for _, s := range cfg.Ports {
+				if anyPort(s) {
+					return fmt.Errorf("port %s: address %s lets the hub choose the port when it starts, so no flags can be printed before: give a fixed port, or take the flags from l2hub serve's banner", s.Name, s.Address)
+				}
+			}
 			if !env {
 				writeQEMUArgs(stdout, cfg.Ports, id)
 				return nil
@@ -67,6 +73,16 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 	cmd.Flags().StringVar(&id, "id", "n0", "the netdev id to put in the flags")
 	cmd.Flags().BoolVar(&env, "env", false, "print NETDEV_<PORT>='...' shell assignments")
 	return cmd
+}
+
+// anyPort reports whether s is bound by the hub at port 0 (any free port),
+// which is only known once it serves.
+func anyPort(s tap.Spec) bool {
+	if s.Transport != tap.TCP && s.Transport != tap.UDP {
+		return false
+	}
+	_, port, err := net.SplitHostPort(s.Address)
+	return err == nil && port == "0"
 }
 
 // envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".

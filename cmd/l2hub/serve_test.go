@@ -325,6 +325,14 @@ ports:
 			t.Errorf("default qemu-args lack %q:\n%s", w, out.String())
 		}
 	}
+	// Port 0 is chosen when serve binds: nothing true can be printed before.
+	for _, p := range []string{"a=tcp:127.0.0.1:0", "a=udp:127.0.0.1:0,peer=127.0.0.1:9000"} {
+		out.Reset()
+		err := run(context.Background(), []string{"qemu-args", "--port", p, "--port", "b=unix:/tmp/b.sock"}, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "port a: address 127.0.0.1:0 lets the hub choose the port") {
+			t.Errorf("qemu-args --port %s: got %v (printed %q), want a port-0 error", p, err, out.String())
+		}
+	}
 }
 
 func TestEverySubcommandHasHelp(t *testing.T) {
