@@ -46,7 +46,8 @@ type Options struct {
 	// MaxFrame is the largest frame in either direction; 0 means
 	// DefaultMaxFrame. Must be within MinFrame..MaxFrameLimit.
 	MaxFrame int
-	// Logger receives attach, detach and refusal messages; nil discards.
+	// Logger receives refusals, retries and redials (the hub itself logs
+	// attaches and detaches); nil discards.
 	Logger *slog.Logger
 	// Clock paces rate-limited log messages; nil means the wall clock.
 	Clock hub.Clock
@@ -266,8 +267,7 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 		sc := newStreamConn(c, r.opts.MaxFrame, describeAccepted(r.spec, c))
 		done, err := a.Attach(r.spec.Name, sc)
 		switch {
-		case err == nil:
-			r.log.Info("peer attached", "peer", sc.Describe())
+		case err == nil: // the hub logs the attach and the detach
 			wg.Go(func() {
 				select {
 				case <-done:
@@ -275,7 +275,6 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 					sc.Close()
 					<-done
 				}
-				r.log.Info("peer detached", "peer", sc.Describe())
 			})
 		case errors.Is(err, hub.ErrPortBusy):
 			if ok, n := refused.allow(); ok {
@@ -342,12 +341,11 @@ func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
 			c.desc = desc
 			done, err := a.Attach(r.spec.Name, c)
 			switch {
-			case err == nil:
-				r.log.Info("peer attached", "peer", desc)
+			case err == nil: // the hub logs the attach and the detach
 				delay = r.opts.MinBackoff
 				select {
 				case <-done:
-					r.log.Info("peer detached; redialing", "peer", desc)
+					r.log.Info("redialing the VM", "address", r.spec.Address)
 				case <-ctx.Done():
 					c.Close()
 					<-done
