@@ -337,6 +337,9 @@ func (c controlListener) serve(ctx context.Context, cfg Config, t *session, log 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(control.NewCollector(t.Ports, t.ruleCounters))
+	if t.capture != nil {
+		reg.MustRegister(newCaptureCollector(t.capture.Stats))
+	}
 	srv := &control.Server{Target: t, Registry: reg, Token: cfg.ControlToken, Logger: log}
 	ch := make(chan struct{})
 	go func() {
