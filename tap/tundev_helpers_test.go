@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,8 +43,6 @@ import (
 const (
 	hostPort = "host" // the TAP device's port
 	vmPort   = "vm"   // the netstack host standing in for a VM
-	// testPrefix starts every interface and namespace name these tests make.
-	testPrefix = "l2t"
 	// failWait bounds a wait whose success is that nothing arrives.
 	failWait = time.Second
 )
@@ -54,61 +51,6 @@ var (
 	vmMAC  = net.HardwareAddr{0x02, 0x42, 0x00, 0x00, 0x00, 0x0a}
 	tapMAC = net.HardwareAddr{0x02, 0x42, 0x00, 0x00, 0x00, 0x01}
 )
-
-// needTAP skips the test unless it can create TAP devices and namespaces.
-func needTAP(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: creating TAP devices and network namespaces needs root")
-	}
-	if _, err := os.Stat(tap.TUNPath); err != nil {
-		t.Skipf("skipping: %s is missing (modprobe tun)", tap.TUNPath)
-	}
-}
-
-// uniqueName returns a fresh l2t<hex> name (at most 15 bytes, an interface
-// name's limit) and registers a cleanup that fails the test if an interface
-// or namespace of that name is still there, and deletes it.
-func uniqueName(t *testing.T) string {
-	t.Helper()
-	name := fmt.Sprintf("%s%06x", testPrefix, rand.Uint32()&0xffffff)
-	t.Cleanup(func() {
-		if leftovers := removeByName(name); len(leftovers) > 0 {
-			t.Errorf("left behind (now deleted): %s", strings.Join(leftovers, ", "))
-		}
-	})
-	return name
-}
-
-// removeByName deletes the interface and the namespace called name, in the
-// test's namespace and in namespace name, and says what it found.
-func removeByName(name string) []string {
-	var found []string
-	delLink := func(h *netlink.Handle, where string) {
-		if l, err := h.LinkByName(name); err == nil {
-			found = append(found, "interface "+name+where)
-			h.LinkDel(l)
-		}
-	}
-	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
-		delLink(h, "")
-		h.Close()
-	}
-	path := filepath.Join(tap.NetnsDir, name)
-	if _, err := os.Lstat(path); err == nil {
-		found = append(found, "namespace "+name)
-		if ns, err := netns.GetFromPath(path); err == nil {
-			if h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE); err == nil {
-				delLink(h, " in namespace "+name)
-				h.Close()
-			}
-			ns.Close()
-		}
-		unix.Unmount(path, unix.MNT_DETACH)
-		os.Remove(path)
-	}
-	return found
-}
 
 // addNetns creates namespace name for the test (as `ip netns add` would).
 func addNetns(t *testing.T, name string) {

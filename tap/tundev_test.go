@@ -32,8 +32,8 @@ import (
 // netstack "VM" on one hub reach each other by ARP, ping and TCP, in both
 // directions, and the capture shows it.
 func TestTAPAcrossHub(t *testing.T) {
-	needTAP(t)
-	name := uniqueName(t)
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
 	hostIP, vmIP := netip.MustParseAddr("10.42.0.1"), netip.MustParseAddr("10.42.0.10")
 	spec := mustParse(t, fmt.Sprintf("%s=tap:%s,ip=10.42.0.1/24,mac=%s,netns=%s", hostPort, name, tapMAC, name))
 	l := startLab(t, spec, "10.42.0.10/24", "")
@@ -135,8 +135,8 @@ func TestTAPAcrossHub(t *testing.T) {
 // host's): ping from the host reaches the "VM" through the hub and the
 // capture shows it. The subnet is random so that parallel runs do not meet.
 func TestTAPHostNamespace(t *testing.T) {
-	needTAP(t)
-	name := uniqueName(t)
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
 	net3 := 100 + rand.IntN(100)
 	hostIP := netip.AddrFrom4([4]byte{10, 42, byte(net3), 1})
 	vmIP := netip.AddrFrom4([4]byte{10, 42, byte(net3), 10})
@@ -168,8 +168,8 @@ func TestTAPHostNamespace(t *testing.T) {
 // host are dropped (and the capture says by which rule), while the VM's
 // pings and TCP still pass.
 func TestTAPPolicy(t *testing.T) {
-	needTAP(t)
-	name := uniqueName(t)
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
 	hostIP, vmIP := netip.MustParseAddr("10.42.0.1"), netip.MustParseAddr("10.42.0.10")
 	spec := mustParse(t, fmt.Sprintf("%s=tap:%s,ip=10.42.0.1/24,netns=%s", hostPort, name, name))
 	policy := `
@@ -231,8 +231,8 @@ rules:
 // AF_PACKET socket on it: frame sizes both ways, short buffers, write
 // bounds, close semantics and the device's disappearance.
 func TestTAPDevice(t *testing.T) {
-	needTAP(t)
-	name := uniqueName(t)
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
 	const maxFrame = 1514
 	d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name, MAC: tapMAC, MaxFrame: maxFrame})
 	if err != nil {
@@ -357,8 +357,8 @@ func TestTAPDevice(t *testing.T) {
 // are counted as port-down and the device stays usable; deleted, reads and
 // writes fail for good and say why.
 func TestTAPHostChanges(t *testing.T) {
-	needTAP(t)
-	name := uniqueName(t)
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
 	d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name})
 	if err != nil {
 		t.Fatal(err)
@@ -421,7 +421,7 @@ func waitErr(t *testing.T, ch <-chan error) error {
 // What a tap port creates goes when it closes, whatever it was created in;
 // what existed before stays, as it was.
 func TestTAPCleanup(t *testing.T) {
-	needTAP(t)
+	taptest.NeedTAP(t)
 	linkIn := func(t *testing.T, ns, name string) netlink.Link {
 		t.Helper()
 		l, err := nlHandle(t, ns).LinkByName(name)
@@ -444,7 +444,7 @@ func TestTAPCleanup(t *testing.T) {
 	}
 
 	t.Run("created-namespace-and-device", func(t *testing.T) {
-		name := uniqueName(t)
+		name := taptest.UniqueName(t)
 		r := open(t, fmt.Sprintf("t=tap:%s,ip=10.42.0.1/24,netns=%s", name, name))
 		if !nsExists(name) || linkIn(t, name, name) == nil {
 			t.Fatalf("after Open: namespace %v, device %v; want both", nsExists(name), linkIn(t, name, name) != nil)
@@ -460,7 +460,7 @@ func TestTAPCleanup(t *testing.T) {
 		}
 	})
 	t.Run("device-in-own-namespace", func(t *testing.T) {
-		name := uniqueName(t)
+		name := taptest.UniqueName(t)
 		r := open(t, fmt.Sprintf("t=tap:%s", name))
 		if linkIn(t, "", name) == nil {
 			t.Fatalf("after Open: no device %s", name)
@@ -473,7 +473,7 @@ func TestTAPCleanup(t *testing.T) {
 		}
 	})
 	t.Run("existing-namespace-kept", func(t *testing.T) {
-		name := uniqueName(t)
+		name := taptest.UniqueName(t)
 		addNetns(t, name)
 		r := open(t, fmt.Sprintf("t=tap:%s,netns=%s", name, name))
 		if err := r.Close(); err != nil {
@@ -485,10 +485,10 @@ func TestTAPCleanup(t *testing.T) {
 		if linkIn(t, name, name) != nil {
 			t.Errorf("device %s still in namespace %s after Close", name, name)
 		}
-		removeByName(name)
+		taptest.RemoveByName(name)
 	})
 	t.Run("existing-device-restored", func(t *testing.T) {
-		name := uniqueName(t)
+		name := taptest.UniqueName(t)
 		addNetns(t, name)
 		h := nlHandle(t, name)
 		oldMAC := net.HardwareAddr{0x02, 0xee, 0, 0, 0, 0x01}
@@ -516,10 +516,10 @@ func TestTAPCleanup(t *testing.T) {
 		if tt, ok := l.(*netlink.Tuntap); !ok || tt.NonPersist {
 			t.Errorf("after Close: got %+v, want a persistent TAP device still", l)
 		}
-		removeByName(name)
+		taptest.RemoveByName(name)
 	})
 	t.Run("two-ports-one-namespace", func(t *testing.T) {
-		ns, dev2 := uniqueName(t), uniqueName(t)
+		ns, dev2 := taptest.UniqueName(t), taptest.UniqueName(t)
 		r1 := open(t, fmt.Sprintf("a=tap:%s,netns=%s", ns, ns))
 		r2 := open(t, fmt.Sprintf("b=tap:%s,netns=%s", dev2, ns))
 		if err := r1.Close(); err != nil {
@@ -536,7 +536,7 @@ func TestTAPCleanup(t *testing.T) {
 		}
 	})
 	t.Run("hub-detach", func(t *testing.T) {
-		name := uniqueName(t)
+		name := taptest.UniqueName(t)
 		spec := mustParse(t, fmt.Sprintf("%s=tap:%s,ip=10.42.0.1/24,netns=%s", hostPort, name, name))
 		l := startLab(t, spec, "10.42.0.10/24", "")
 		if err := l.hub.Detach(hostPort); err != nil {
@@ -552,7 +552,7 @@ func TestTAPCleanup(t *testing.T) {
 
 // Errors say what is wrong and what to do; nothing is left behind.
 func TestTAPOpenErrors(t *testing.T) {
-	needTAP(t)
+	taptest.NeedTAP(t)
 	notNS := filepath.Join(t.TempDir(), "not-a-namespace")
 	if err := os.WriteFile(notNS, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -587,7 +587,7 @@ func TestTAPOpenErrors(t *testing.T) {
 		}, "is not a network namespace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			name := uniqueName(t)
+			name := taptest.UniqueName(t)
 			text := tc.setup(t, name)
 			r, err := mustParse(t, text).Open(tap.Options{})
 			if err == nil {
@@ -597,7 +597,7 @@ func TestTAPOpenErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `port "a"`) {
 				t.Errorf("Open(%s) = %q, want it to name the port and say %q", text, err, tc.want)
 			}
-			removeByName(name)
+			taptest.RemoveByName(name)
 		})
 	}
 }
@@ -606,8 +606,8 @@ func TestTAPOpenErrors(t *testing.T) {
 // the port stays down instead. The capability is dropped on one locked OS
 // thread only (capabilities are per thread), which then ends.
 func TestTAPWithoutNetAdmin(t *testing.T) {
-	needTAP(t)
-	name := uniqueName(t)
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
 	spec := mustParse(t, fmt.Sprintf("a=tap:%s,ip=10.42.0.1/24", name))
 	type result struct {
 		err      error

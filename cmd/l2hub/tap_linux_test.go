@@ -16,70 +16,12 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/sys/unix"
 
 	"l2hub/capture"
-	"l2hub/tap"
+	"l2hub/tap/taptest"
 )
-
-// needTAP skips the test unless it can create TAP devices and namespaces.
-func needTAP(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: creating TAP devices and network namespaces needs root")
-	}
-	if _, err := os.Stat(tap.TUNPath); err != nil {
-		t.Skipf("skipping: %s is missing (modprobe tun)", tap.TUNPath)
-	}
-}
-
-// tapName returns a fresh l2t<hex> name (tap's tests use the same prefix)
-// and registers a cleanup that fails the test if an interface or namespace
-// of that name is still there, and deletes it, so that a failed run leaves
-// nothing behind.
-func tapName(t *testing.T) string {
-	t.Helper()
-	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
-	t.Cleanup(func() {
-		if left := removeByName(name); len(left) > 0 {
-			t.Errorf("left behind (now deleted): %s", strings.Join(left, ", "))
-		}
-	})
-	return name
-}
-
-// removeByName deletes the interface and the namespace called name, in the
-// test's namespace and in namespace name, and says what it found.
-func removeByName(name string) []string {
-	var found []string
-	delLink := func(h *netlink.Handle, where string) {
-		if l, err := h.LinkByName(name); err == nil {
-			found = append(found, "interface "+name+where)
-			h.LinkDel(l)
-		}
-	}
-	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
-		delLink(h, "")
-		h.Close()
-	}
-	path := filepath.Join(tap.NetnsDir, name)
-	if _, err := os.Lstat(path); err == nil {
-		found = append(found, "namespace "+name)
-		if ns, err := netns.GetFromPath(path); err == nil {
-			if h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE); err == nil {
-				delLink(h, " in namespace "+name)
-				h.Close()
-			}
-			ns.Close()
-		}
-		unix.Unmount(path, unix.MNT_DETACH)
-		os.Remove(path)
-	}
-	return found
-}
 
 // freeSubnet picks a 10.77.X.0/24 no interface of this namespace has an
 // address in.
@@ -110,9 +52,9 @@ func freeSubnet(t *testing.T) byte {
 // capture shows the echo request and reply, and SIGTERM leaves no
 // interface or namespace behind.
 func TestBinaryPingsAVMOverTAP(t *testing.T) {
-	needTAP(t)
+	taptest.NeedTAP(t)
 	l2hubBinary(t)
-	hostDev, vmDev, ns := tapName(t), tapName(t), tapName(t)
+	hostDev, vmDev, ns := taptest.UniqueName(t), taptest.UniqueName(t), taptest.UniqueName(t)
 	x := freeSubnet(t)
 	hostIP, vmIP := net.IPv4(10, 77, x, 1), net.IPv4(10, 77, x, 10)
 	dir := t.TempDir()
@@ -152,7 +94,7 @@ func TestBinaryPingsAVMOverTAP(t *testing.T) {
 		t.Errorf("capture holds %d echo requests and %d replies (ingress and egress), want %d of each", requests, replies, 2*pings)
 	}
 	for _, name := range []string{hostDev, vmDev, ns} {
-		if left := removeByName(name); len(left) > 0 {
+		if left := taptest.RemoveByName(name); len(left) > 0 {
 			t.Errorf("after SIGTERM, l2hub left %s (now deleted)", strings.Join(left, ", "))
 		}
 	}
