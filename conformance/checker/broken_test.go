@@ -150,26 +150,8 @@ func TestBrokenTraffic(t *testing.T) {
 			b.announce(hostA, p)
 			return b.frames
 		}, DISC001, Fail, "(bad magic)"},
-		{"announce-too-long-for-the-os", func(t *testing.T) []Frame {
-			a := conformance.RoleA.Announce()
-			for i := range 5 {
-				a.Services = append(a.Services, strings.Repeat("s", 40)+itoa(i))
-			}
-			p, _ := a.MarshalBinary()
-			b := newBuilder(t)
-			b.announce(hostA, p)
-			return b.frames
-		}, DISC002, Fail, "the OS sends at most 256"},
-		{"announce-truncated-at-256", func(t *testing.T) []Frame {
-			a := conformance.RoleA.Announce()
-			for i := range 5 {
-				a.Services = append(a.Services, strings.Repeat("s", 40)+itoa(i))
-			}
-			p, _ := a.MarshalBinary()
-			b := newBuilder(t)
-			b.announce(hostA, p)
-			return b.frames
-		}, DISC001, Fail, "runs past the 256 bytes dsoftbusd reads"},
+		{"announce-too-long-for-the-os", longAnnounce, DISC002, Fail, "the OS sends at most 256"},
+		{"announce-truncated-at-256", longAnnounce, DISC001, Fail, "runs past the 256 bytes dsoftbusd reads"},
 		{"port-change", func(t *testing.T) []Frame {
 			moved := conformance.RoleB.Announce()
 			moved.Port = 34570
@@ -315,5 +297,19 @@ func wrongKeyInAnnounce(t *testing.T) []Frame {
 	f := b.flow(hostA, hostB, 40010, 34568)
 	f.connect()
 	healthyScript(t).play(f, 1460)
+	return b.frames
+}
+
+// longAnnounce is node-a's announce with five 41-byte services more, past
+// the 256 bytes the OS sends and its receiver reads. One capture, two
+// findings (DISC-002 for the sender, DISC-001 for the receiver).
+func longAnnounce(t *testing.T) []Frame {
+	a := conformance.RoleA.Announce()
+	for i := range 5 {
+		a.Services = append(a.Services, strings.Repeat("s", 40)+itoa(i))
+	}
+	p, _ := a.MarshalBinary()
+	b := newBuilder(t)
+	b.announce(hostA, p)
 	return b.frames
 }
