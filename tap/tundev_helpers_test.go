@@ -196,6 +196,25 @@ func startLab(t *testing.T, spec tap.Spec, vmAddr, policyYAML string) *lab {
 	return l
 }
 
+// hostDialsVM connects from the host's namespace ns to a TCP echo on the
+// VM (10.42.0.10:port) and exchanges msg.
+func (l *lab) hostDialsVM(t *testing.T, ns string, port uint16, msg string) {
+	t.Helper()
+	ln, err := l.vm.ListenTCP(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	echoOnce(ln)
+	var c net.Conn
+	inNetns(t, ns, func() error {
+		c, err = net.DialTimeout("tcp", fmt.Sprintf("10.42.0.10:%d", port), taptest.HangGuard)
+		return err
+	})
+	defer c.Close()
+	exchange(t, c, msg)
+}
+
 // waitAttached waits until port has a peer (or, with !want, none).
 func (l *lab) waitAttached(t *testing.T, port string, want bool) {
 	t.Helper()

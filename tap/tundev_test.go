@@ -75,19 +75,7 @@ func TestTAPAcrossHub(t *testing.T) {
 		}
 	})
 	t.Run("tcp-host-dials", func(t *testing.T) {
-		ln, err := l.vm.ListenTCP(7000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		echoOnce(ln)
-		var c net.Conn
-		inNetns(t, name, func() error {
-			c, err = net.DialTimeout("tcp", "10.42.0.10:7000", taptest.HangGuard)
-			return err
-		})
-		defer c.Close()
-		exchange(t, c, "hello from the host side")
+		l.hostDialsVM(t, name, 7000, "hello from the host side")
 	})
 	t.Run("tcp-vm-dials", func(t *testing.T) {
 		var ln net.Listener
@@ -190,19 +178,7 @@ rules:
 	if err := l.vm.Ping(ctx, hostIP, 2); err != nil {
 		t.Errorf("ping from the VM: %v, want a reply (the rule drops only the host's requests)", err)
 	}
-	ln, err := l.vm.ListenTCP(7001)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	echoOnce(ln)
-	var c net.Conn
-	inNetns(t, name, func() error {
-		c, err = net.DialTimeout("tcp", "10.42.0.10:7001", taptest.HangGuard)
-		return err
-	})
-	defer c.Close()
-	exchange(t, c, "tcp passes the policy")
+	l.hostDialsVM(t, name, 7001, "tcp passes the policy")
 
 	var dropped uint64
 	for _, r := range l.policy.Stats().Rules {
