@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/hub"
 	"l2hub/tap"
 )
 
@@ -220,7 +219,7 @@ func TestParseStatm(t *testing.T) {
 // pipeTarget connects VM pairs with in-memory pipes; mangle, if set, wraps
 // each VM's end so a test can lose or reorder frames on the way.
 type pipeTarget struct {
-	mangle func(vm int, p hub.PortIO) hub.PortIO
+	mangle func(vm int, p VM) VM
 }
 
 func (pipeTarget) Name() string { return "pipe" }
@@ -242,7 +241,7 @@ func (t pipeTarget) Open(_ context.Context, sc Scenario) (*Net, error) {
 
 // mangler drops or holds back data frames on their way out.
 type mangler struct {
-	hub.PortIO
+	VM
 	mu      sync.Mutex
 	n       int // data frames written so far
 	drop    func(n int) bool
@@ -254,7 +253,7 @@ type mangler struct {
 func (m *mangler) WriteFrame(f []byte) error {
 	h, ok := parseHeader(f)
 	if !ok || h.kind != kindData {
-		return m.PortIO.WriteFrame(f)
+		return m.VM.WriteFrame(f)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -268,14 +267,14 @@ func (m *mangler) WriteFrame(f []byte) error {
 			m.held = slices.Clone(f)
 			return nil
 		}
-		if err := m.PortIO.WriteFrame(f); err != nil {
+		if err := m.VM.WriteFrame(f); err != nil {
 			return err
 		}
 		held := m.held
 		m.held = nil
-		return m.PortIO.WriteFrame(held)
+		return m.VM.WriteFrame(held)
 	}
-	return m.PortIO.WriteFrame(f)
+	return m.VM.WriteFrame(f)
 }
 
 func TestRunCountsOverPipes(t *testing.T) {
@@ -297,8 +296,8 @@ func TestRunCountsOverPipes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ms []*mangler
-			target := pipeTarget{mangle: func(vm int, p hub.PortIO) hub.PortIO {
-				m := &mangler{PortIO: p, drop: tc.drop, swap: tc.swap}
+			target := pipeTarget{mangle: func(vm int, p VM) VM {
+				m := &mangler{VM: p, drop: tc.drop, swap: tc.swap}
 				ms = append(ms, m)
 				return m
 			}}
@@ -351,8 +350,8 @@ func TestRunWindowBoundsInFlight(t *testing.T) {
 	var mu sync.Mutex
 	written := map[int]int{} // by VM: data frames written
 	worst := 0
-	target := pipeTarget{mangle: func(vm int, p hub.PortIO) hub.PortIO {
-		return &countingIO{PortIO: p, onWrite: func() {
+	target := pipeTarget{mangle: func(vm int, p VM) VM {
+		return &countingIO{VM: p, onWrite: func() {
 			mu.Lock()
 			defer mu.Unlock()
 			written[vm]++
@@ -378,21 +377,21 @@ func TestRunWindowBoundsInFlight(t *testing.T) {
 }
 
 type countingIO struct {
-	hub.PortIO
+	VM
 	onWrite func()
 	onRead  func(header)
 }
 
 func (c *countingIO) WriteFrame(f []byte) error {
 	if h, ok := parseHeader(f); ok && h.kind == kindHello {
-		return c.PortIO.WriteFrame(f)
+		return c.VM.WriteFrame(f)
 	}
 	c.onWrite()
-	return c.PortIO.WriteFrame(f)
+	return c.VM.WriteFrame(f)
 }
 
 func (c *countingIO) ReadFrame(b []byte) (int, error) {
-	n, err := c.PortIO.ReadFrame(b)
+	n, err := c.VM.ReadFrame(b)
 	if err == nil {
 		if h, ok := parseHeader(b[:n]); ok {
 			c.onRead(h)
@@ -402,7 +401,7 @@ func (c *countingIO) ReadFrame(b []byte) (int, error) {
 }
 
 func TestRunWarmupFailsWithoutPath(t *testing.T) {
-	target := pipeTarget{mangle: func(vm int, p hub.PortIO) hub.PortIO { return blackhole{p} }}
+	target := pipeTarget{mangle: func(vm int, p VM) VM { return blackhole{p} }}
 	sc := Scenario{Kind: "test", Transport: "pipe", Size: 64, Ports: 2, Duration: time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -413,7 +412,7 @@ func TestRunWarmupFailsWithoutPath(t *testing.T) {
 }
 
 // blackhole swallows everything written to it.
-type blackhole struct{ hub.PortIO }
+type blackhole struct{ VM }
 
 func (blackhole) WriteFrame([]byte) error { return nil }
 

@@ -16,10 +16,6 @@ import (
 // frame into hub.Core, through the policy and the capture, onto egress
 // queues. hub's own BenchmarkCoreUnicast covers the core alone.
 
-type discardQueue struct{}
-
-func (discardQueue) Enqueue(f *hub.Frame) bool { f.Release(); return true }
-
 type discardFile struct{}
 
 func (discardFile) Write(p []byte) (int, error) { return len(p), nil }
@@ -54,7 +50,7 @@ func newForwardCore(tb testing.TB, ports int, policy, capt bool) (*hub.Core, []h
 	ids := make([]hub.PortID, ports)
 	for i, name := range names {
 		var err error
-		if ids[i], err = c.AddPort(name, "bench", discardQueue{}); err != nil {
+		if ids[i], err = c.AddPort(name, "bench", hub.Discard{}); err != nil {
 			tb.Fatal(err)
 		}
 	}

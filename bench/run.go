@@ -27,7 +27,7 @@ type Target interface {
 
 // Net is the VMs' side of an opened target.
 type Net struct {
-	Ports []hub.PortIO
+	Ports []VM
 	// Close closes every end and whatever the target runs behind them (a
 	// hub, its capture); it returns once all of it has stopped.
 	Close func() error
@@ -144,7 +144,7 @@ func Run(ctx context.Context, sc Scenario, t Target) (Result, error) {
 // run is one scenario in progress.
 type run struct {
 	sc    Scenario
-	ports []hub.PortIO
+	ports []VM
 	rx    []*receiver
 	sent  []atomic.Uint64 // by sender
 	serr  []atomic.Uint64
@@ -183,7 +183,7 @@ type receiver struct {
 	lat      Histogram
 }
 
-func newRun(sc Scenario, ports []hub.PortIO) *run {
+func newRun(sc Scenario, ports []VM) *run {
 	n := len(ports)
 	r := &run{
 		sc: sc, ports: ports, sent: make([]atomic.Uint64, n), serr: make([]atomic.Uint64, n),
@@ -313,7 +313,7 @@ func (r *run) unheard() []string {
 
 // send writes data frames from VM i until end, paced if the scenario has a
 // rate. Each frame is one WriteFrame call: one write per frame, as QEMU.
-func (r *run) send(i int, p hub.PortIO, end int64) {
+func (r *run) send(i int, p VM, end int64) {
 	dst := BroadcastMAC
 	if r.sc.Pattern == Unicast {
 		dst = MAC(partner(i))
@@ -466,7 +466,7 @@ func (r *run) drain(ctx context.Context) {
 }
 
 // run reads frames until p fails (closed at the end of the scenario).
-func (rx *receiver) run(p hub.PortIO, r *run) {
+func (rx *receiver) run(p VM, r *run) {
 	buf := make([]byte, hub.DefaultMaxFrame)
 	for {
 		if rx.stall.Load() {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"l2hub/hub"
 	"l2hub/tap"
 )
 
@@ -49,7 +48,7 @@ func (Direct) Open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 		}
 	}()
 	for k := 0; k < sc.Ports/2; k++ {
-		var a, b hub.PortIO
+		var a, b VM
 		switch sc.Transport {
 		case "tcp":
 			a, b, err = streamPair(ctx, "tcp", "127.0.0.1:0")
@@ -70,7 +69,7 @@ func (Direct) Open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 
 // streamPair listens on address, dials it and frames both ends: VM a
 // connects, VM b listens.
-func streamPair(ctx context.Context, network, address string) (a, b hub.PortIO, err error) {
+func streamPair(ctx context.Context, network, address string) (a, b VM, err error) {
 	ln, err := net.Listen(network, address)
 	if err != nil {
 		return nil, nil, err
@@ -104,17 +103,17 @@ func streamPair(ctx context.Context, network, address string) (a, b hub.PortIO, 
 // udpPair binds two loopback UDP sockets that send to each other, as two
 // QEMUs with `-netdev dgram` pointed at each other. The second one's port is
 // found by binding and releasing it, so a few attempts are allowed.
-func udpPair() (a, b hub.PortIO, err error) {
+func udpPair() (a, b VM, err error) {
 	for range 5 {
 		var bAddr string
 		if bAddr, err = freeUDPPort("127.0.0.1"); err != nil {
 			return nil, nil, err
 		}
-		da, err := tap.ListenUDP("127.0.0.1:0", bAddr, 0)
+		da, err := tap.ListenUDP("127.0.0.1:0", bAddr, 0, 0)
 		if err != nil {
 			return nil, nil, err
 		}
-		db, err := tap.ListenUDP(bAddr, da.LocalAddr().String(), 0)
+		db, err := tap.ListenUDP(bAddr, da.LocalAddr().String(), 0, 0)
 		if err == nil {
 			return da, db, nil
 		}
@@ -181,7 +180,7 @@ func (m Mcast) Open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 	return n, nil
 }
 
-func closeAll(ports []hub.PortIO) error {
+func closeAll(ports []VM) error {
 	var errs []error
 	for _, p := range ports {
 		if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

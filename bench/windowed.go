@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/hub"
 	"l2hub/tap"
 )
 
@@ -14,7 +13,7 @@ import (
 // A watchdog closes both ends if a frame goes missing for a minute. Besides
 // ns/op it reports cpu-ns/op: the whole process's CPU time per frame, which
 // on a shared machine moves much less than the wall clock.
-func Windowed(b *testing.B, src, dst hub.PortIO, frame []byte, window int) {
+func Windowed(b *testing.B, src, dst VM, frame []byte, window int) {
 	credit := make(chan struct{}, window)
 	for range window {
 		credit <- struct{}{}

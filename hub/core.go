@@ -28,14 +28,35 @@ const (
 	DefaultMaxDelayedBytes  = 64 << 20 // 64 MiB of frame bytes
 )
 
-// EgressQueue takes the frames the core delivers to one port: the port's bounded
-// queue in a live hub, a recorder in hubtest. It is called on the core's
-// goroutine and must not block.
+// EgressQueue holds the frames the core delivers to one port until the
+// port's peer takes them: the writer's queue in a live hub, a reader at its
+// own pace in hubtest, a sink that takes everything at once in replay. Its
+// methods are called on the core's goroutine and must not block; the core,
+// not the queue, decides what fits (see Overflow).
 type EgressQueue interface {
-	// Enqueue takes over one reference to f and returns true, or returns
-	// false (the queue is full) and leaves the reference with the caller.
-	Enqueue(f *Frame) bool
+	// Enqueue appends f, taking over one reference. It never refuses.
+	Enqueue(f *Frame)
+	// Depth reports what waits for the peer and how far the peer has read.
+	Depth() QueueDepth
+	// WatchDrain asks the queue's driver to call Core.Drained for this port
+	// once at most low frames wait; a negative low cancels the request.
+	WatchDrain(low int)
 }
+
+// QueueDepth is what waits in an egress queue, and its peer's progress.
+type QueueDepth struct {
+	Frames int    // frames waiting for the peer
+	Bytes  int    // their bytes
+	Taken  uint64 // frames the peer has taken since the queue was made
+}
+
+// Discard is an EgressQueue whose peer takes every frame at once: it
+// releases them. Replays and benchmarks that only observe use it.
+type Discard struct{}
+
+func (Discard) Enqueue(f *Frame)  { f.Release() }
+func (Discard) Depth() QueueDepth { return QueueDepth{} }
+func (Discard) WatchDrain(int)    {}
 
 // CoreConfig configures a Core.
 type CoreConfig struct {
@@ -49,7 +70,18 @@ type CoreConfig struct {
 	// delay to pass; 0 means DefaultMaxDelayedFrames / DefaultMaxDelayedBytes.
 	MaxDelayedFrames int
 	MaxDelayedBytes  int
-	Logger           *slog.Logger
+	// Flow control; see Overflow. Zero values take the defaults
+	// (DefaultQueueLen, OverflowPause, DefaultStall, DefaultBacklog,
+	// DefaultBacklogBytes). Ports may override Overflow and QueueLen.
+	QueueLen     int
+	Overflow     Overflow
+	Stall        time.Duration
+	Backlog      int
+	BacklogBytes int
+	// OnResume is called, on the core's goroutine, when a port the core
+	// paused (Paused) may read from its peer again. It must not block.
+	OnResume func(id PortID)
+	Logger   *slog.Logger
 }
 
 // Core is the serial forwarding engine: ports, the learning table, the policy
@@ -80,6 +112,12 @@ type Core struct {
 	maxDelayedFrames, maxDelayedBytes int
 	delayedFrames, delayedBytes       int // frames in timers
 
+	flow     PortOptions // the defaults ports start from
+	stall    time.Duration
+	backlog  int
+	bbytes   int
+	onResume func(PortID)
+
 	// Scratch reused across frames so that forwarding does not allocate.
 	dsts    []PortID
 	dec     Decision
@@ -95,6 +133,7 @@ type corePort struct {
 	out     EgressQueue // nil while no peer is attached
 	stats   *PortStats
 	removed bool
+	flowState
 }
 
 type macEntry struct {
@@ -130,7 +169,27 @@ func NewCore(cfg CoreConfig) *Core {
 	if cfg.MaxDelayedBytes <= 0 {
 		cfg.MaxDelayedBytes = DefaultMaxDelayedBytes
 	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.Overflow == OverflowDefault {
+		cfg.Overflow = OverflowPause
+	}
+	if cfg.Stall <= 0 {
+		cfg.Stall = DefaultStall
+	}
+	if cfg.Backlog <= 0 {
+		cfg.Backlog = DefaultBacklog
+	}
+	if cfg.BacklogBytes <= 0 {
+		cfg.BacklogBytes = DefaultBacklogBytes
+	}
 	c := &Core{
+		flow:             PortOptions{Overflow: cfg.Overflow, QueueLen: cfg.QueueLen},
+		stall:            cfg.Stall,
+		backlog:          cfg.Backlog,
+		bbytes:           cfg.BacklogBytes,
+		onResume:         cfg.OnResume,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
 		mode:             cfg.Mode,
@@ -172,17 +231,28 @@ func (c *Core) SetPolicy(p Policy) { c.policy = p }
 // Policy returns the current policy (nil when there is none).
 func (c *Core) Policy() Policy { return c.policy }
 
-// AddPort adds a named port. desc says what the port is attached to, for
-// captures and logs. out may be nil (no peer yet; see SetEgress).
+// AddPort adds a named port with the core's flow defaults. desc says what
+// the port is attached to, for captures and logs. out may be nil (no peer
+// yet; see SetEgress).
 func (c *Core) AddPort(name, desc string, out EgressQueue) (PortID, error) {
+	return c.AddPortWith(name, desc, out, PortOptions{})
+}
+
+// AddPortWith is AddPort with the port's own flow options; their zero
+// values take the core's.
+func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (PortID, error) {
 	if name == "" {
 		return NoPort, fmt.Errorf("add port: empty name")
 	}
 	if _, ok := c.byName[name]; ok {
 		return NoPort, fmt.Errorf("add port %q: %w", name, ErrPortExists)
 	}
+	if err := o.validate(); err != nil {
+		return NoPort, fmt.Errorf("add port %q: %w", name, err)
+	}
 	id := PortID(len(c.ports))
 	p := &corePort{id: id, name: name, desc: desc, out: out, stats: new(PortStats)}
+	p.setFlow(c.flow.with(o))
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
 	c.rebuildOrder()
@@ -201,6 +271,7 @@ func (c *Core) RemovePort(id PortID) error {
 	if p == nil {
 		return fmt.Errorf("remove port %d: %w", id, ErrNoPort)
 	}
+	c.unblock(p)
 	p.removed = true
 	p.out = nil
 	delete(c.byName, p.name)
@@ -214,12 +285,15 @@ func (c *Core) RemovePort(id PortID) error {
 }
 
 // SetEgress attaches (out != nil) or detaches (nil) a port's peer. A port
-// without a peer counts frames for it as DropDown.
+// without a peer counts frames for it as DropDown. Either way the port
+// starts over as far as flow control goes: the senders it held back resume,
+// and it holds no one back itself.
 func (c *Core) SetEgress(id PortID, out EgressQueue) error {
 	p := c.port(id)
 	if p == nil {
 		return fmt.Errorf("port %d: %w", id, ErrNoPort)
 	}
+	c.unblock(p)
 	p.out = out
 	return nil
 }
@@ -289,9 +363,13 @@ func (c *Core) rebuildOrder() {
 }
 
 // Ingress forwards one frame that arrived on port id at the clock's current
-// time. It takes over the caller's reference to f. Callers run due timers
-// (RunDue) first, so that earlier deadlines are delivered before it.
+// time. It takes over the caller's reference to f. Timers due by now run
+// first, so earlier deadlines are delivered before it.
 func (c *Core) Ingress(id PortID, f *Frame) {
+	now := c.clock.Now()
+	if len(c.timers) > 0 {
+		c.runDue(now)
+	}
 	p := c.port(id)
 	if p == nil {
 		f.Release()
@@ -305,7 +383,6 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 		f.Release()
 		return
 	}
-	now := c.clock.Now()
 	t := now.Sub(c.epoch) // one time.Time operation per frame; the rest is integer arithmetic
 	c.dsts = c.destinations(p, data, t, c.dsts[:0])
 
@@ -356,7 +433,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			c.delayedFrames++
 			c.delayedBytes += cf.Len()
 			c.seq++
-			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, frame: cf, notes: cp.Notes})
+			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: cp.Notes})
 		}
 	}
 
@@ -374,7 +451,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 		if d.full {
 			c.dropDelayFull(now, d.port, d.frame, d.notes)
 		} else {
-			c.deliver(now, d.port, d.frame, d.notes)
+			c.deliver(now, d.port, d.frame, d.notes, id)
 		}
 		*d = delivery{}
 	}
@@ -435,8 +512,11 @@ func (c *Core) sweep(now time.Duration) {
 	c.nextSweep = now + c.aging/2
 }
 
-// deliver hands one reference to f to port dst's egress.
-func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note) {
+// deliver hands one reference to f to port dst's egress, if the port's
+// flow control admits it. from is the port the frame came in on (NoPort for
+// an injected frame): the sender to pause when dst's queue is above its
+// high-water mark.
+func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) {
 	dp := c.port(dst)
 	switch {
 	case dp == nil:
@@ -447,15 +527,20 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note) {
 		f.Release()
 		return
 	}
-	f.Retain() // keep the bytes valid for observers after the queue owns f
-	dropped := !dp.out.Enqueue(f)
+	depth := dp.out.Depth()
+	reason, why := c.admit(dp, depth, f.Len())
+	dropped := reason != DropNone
 	if dropped {
-		dp.stats.Drop(DropQueueFull)
-		f.Release()
-		notes = append(notes[:len(notes):len(notes)], queueFullNote)
+		dp.stats.Drop(reason)
+		notes = append(notes[:len(notes):len(notes)], why)
 	} else {
+		f.Retain() // keep the bytes valid for observers after the queue owns f
+		dp.out.Enqueue(f)
 		dp.stats.TxFrames.Add(1)
 		dp.stats.TxBytes.Add(uint64(f.Len()))
+		if dp.overflow == OverflowPause && depth.Frames+1 >= dp.queueLen {
+			c.congest(dp, from, at, depth.Taken)
+		}
 	}
 	if len(c.observers) > 0 {
 		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: dropped, Notes: notes}
@@ -489,15 +574,11 @@ var delayFullNote = Note{Action: "delay-full", Detail: "too many frames waiting 
 // timer heap.
 func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayedBytes }
 
-// queueFullNote explains a tail drop at a full egress queue: the peer is not
-// reading as fast as frames arrive for it.
-var queueFullNote = Note{Action: "queue-full", Detail: "egress queue full; the peer is not keeping up"}
-
 // Inject delivers f straight to port dst's egress queue, bypassing
 // forwarding and policy: a recorded frame replayed towards one peer. It takes
 // over the caller's reference; note (optional) is shown with the frame.
 func (c *Core) Inject(dst PortID, f *Frame, notes []Note) {
-	c.deliver(c.clock.Now(), dst, f, notes)
+	c.deliver(c.clock.Now(), dst, f, notes, NoPort)
 }
 
 // After schedules fn to run on the core's goroutine once the clock reaches
@@ -522,16 +603,18 @@ func (c *Core) Pending() int { return len(c.timers) }
 // order. A delivery is observed at its scheduled time, not at the (possibly
 // later) moment the loop got to it, so captures do not depend on scheduling.
 func (c *Core) RunDue() {
-	if len(c.timers) == 0 {
-		return
+	if len(c.timers) > 0 {
+		c.runDue(c.clock.Now())
 	}
-	now := c.clock.Now()
+}
+
+func (c *Core) runDue(now time.Time) {
 	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
 		t := c.timers.pop()
 		if t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
-			c.deliver(t.at, t.port, t.frame, t.notes)
+			c.deliver(t.at, t.port, t.frame, t.notes, t.from)
 		} else if t.fn != nil {
 			t.fn()
 		}

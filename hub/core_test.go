@@ -116,11 +116,6 @@ func TestRemovedPortGetsNothing(t *testing.T) {
 	}
 }
 
-// nopQueue accepts and releases every frame.
-type nopQueue struct{}
-
-func (nopQueue) Enqueue(f *hub.Frame) bool { f.Release(); return true }
-
 // passAll is a policy that looks at every frame and lets it through.
 type passAll struct{ seen int }
 
@@ -132,7 +127,7 @@ func newBenchCore(ports int, pol hub.Policy) (*hub.Core, []hub.PortID) {
 	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Policy: pol})
 	ids := make([]hub.PortID, ports)
 	for i := range ports {
-		ids[i], _ = c.AddPort(string(rune('a'+i%26))+string(rune('0'+i/26)), "", nopQueue{})
+		ids[i], _ = c.AddPort(string(rune('a'+i%26))+string(rune('0'+i/26)), "", hub.Discard{})
 	}
 	// Teach the switch both hosts.
 	c.Ingress(ids[0], hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macA, "")))

@@ -10,11 +10,12 @@ import (
 
 // recordEgress keeps what the core delivers and the egress events it shows.
 type recordEgress struct {
+	hub.Discard
 	got     int
 	dropped []hub.Event
 }
 
-func (r *recordEgress) Enqueue(f *hub.Frame) bool { r.got++; f.Release(); return true }
+func (r *recordEgress) Enqueue(f *hub.Frame) { r.got++; f.Release() }
 
 func (r *recordEgress) Observe(ev *hub.Event) {
 	if ev.Dir == hub.Egress && ev.Dropped {

@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// DefaultQueueLen is the default per-port egress queue length, in frames.
-const DefaultQueueLen = 256
 
 // DefaultMaxFrame is QEMU's own receive buffer limit (4096 + 65536 bytes),
 // the largest frame any of its network back ends can hand over.
@@ -20,10 +16,16 @@ const DefaultMaxFrame = 4096 + 65536
 // Config configures a live Hub.
 type Config struct {
 	Mode      Mode
-	QueueLen  int // per-port egress queue, frames (default DefaultQueueLen)
+	QueueLen  int // per-port egress queue, frames: the high-water mark (default DefaultQueueLen)
 	MaxFrame  int // largest frame accepted from a peer (default DefaultMaxFrame)
 	AgingTime time.Duration
-	Clock     Clock // required: wallclock.Clock{} for live use
+	// Overflow is what a port does when its queue reaches QueueLen (default
+	// OverflowPause: hold the frame and pause its sender); Stall is how long
+	// a pausing port's peer may read nothing before the port drops instead
+	// (default DefaultStall). Ports may override Overflow and QueueLen.
+	Overflow Overflow
+	Stall    time.Duration
+	Clock    Clock // required: wallclock.Clock{} for live use
 	// Start is when policy time begins (default: the clock's reading in
 	// New). A capture records it so that replay lines its windows up.
 	Start     time.Time
@@ -32,79 +34,43 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// Hub runs a Core on its own goroutine (the loop) and connects it to
-// transports: each attached PortIO gets a reader goroutine feeding the loop
-// and a writer goroutine draining the port's bounded egress queue, so a slow
-// peer fills only its own queue.
+// Hub connects a Core to transports. Each attached PortIO gets a reader
+// goroutine and a writer goroutine. The reader runs the core itself: it
+// reads a batch of frames, takes the hub's lock and forwards them to
+// completion, so a frame crosses one hand-off (the destination's egress
+// queue) on its way through. The writer drains that queue into the
+// transport, many frames per system call when they have piled up. Run
+// fires the core's timers (delayed frames, stall checks) and stops the hub.
+//
+// Flow control: a reader whose frames wait above a destination's high-water
+// mark stops reading until the destination drains (Core.Paused), so a
+// stream sender's socket window closes, as over a direct socket pair; only
+// those senders wait, and only while their receivers read (see DefaultStall).
 type Hub struct {
-	cfg  Config
-	core *Core
-	log  *slog.Logger
+	cfg Config
+	log *slog.Logger
 
-	ingress chan *ingressBatch
-	ctl     chan func()
+	// mu owns the core and the port table: every forwarding step, timer and
+	// control operation runs under it, in one order.
+	mu     sync.Mutex
+	core   *Core
+	ports  map[string]*livePort
+	byID   []*livePort // indexed by PortID
+	armed  time.Time   // the deadline Run's timer is set for (zero: none)
+	closed bool        // Run has shut the hub down
+
+	rearm   chan struct{} // a deadline earlier than armed was scheduled
 	stopped chan struct{} // closed when Run returns
 	started chan struct{} // closed when Run starts
-
-	ports map[string]*livePort // owned by the loop
-	wg    sync.WaitGroup       // reader and writer goroutines
+	wg      sync.WaitGroup
 }
 
-// ingressBatch is what a reader hands the loop per wake-up: the frames one
-// read brought in, in arrival order. The reader owns it until it sends it;
-// the loop clears busy once it has taken the frames, and the reader may
-// then fill it again.
-type ingressBatch struct {
-	port   PortID
-	n      int
-	busy   atomic.Bool
-	frames [maxReadBatch]*Frame
-}
-
-// maxReadBatch bounds the frames in one batch. A stream's batch is also
-// bounded in bytes: its first frame plus what its read buffer held (tap's
-// 32 KiB).
+// maxReadBatch bounds the frames a reader forwards per lock. A stream's
+// batch is also bounded in bytes by its read buffer (tap's 32 KiB).
 const maxReadBatch = 64
 
-// ingressQueue is how many batches may wait for the loop before readers
-// block (and the transports push back on their peers): at most
-// ingressQueue*maxReadBatch frames. It is a batch count, not a frame count,
-// so that a reader whose reads bring one frame each does not block on the
-// loop (a park and a wake-up per frame) sooner than before batching, when
-// the queue held 256 single frames.
-const ingressQueue = 128
-
-// release drops the batch's frames and hands it back to its reader.
-func (b *ingressBatch) release() {
-	for i, f := range b.frames[:b.n] {
-		f.Release()
-		b.frames[i] = nil
-	}
-	b.n = 0
-	b.busy.Store(false)
-}
-
-// batchRing is a reader's batches, used in turn. The loop finishes batches
-// in the order they were sent, and at most ingressQueue+1 of one reader's
-// are unfinished (queued, or being forwarded) while it fills another, so
-// with ingressQueue+2 slots the next one is always free again: a reader
-// allocates only until it has as many batches as it ever had in flight.
-type batchRing struct {
-	slots [ingressQueue + 2]*ingressBatch
-	next  int
-}
-
-func (r *batchRing) get(port PortID) *ingressBatch {
-	b := r.slots[r.next]
-	if b == nil || b.busy.Load() {
-		// Unused yet (or, were the bound above wrong, still in use).
-		b = &ingressBatch{port: port}
-		r.slots[r.next] = b
-	}
-	r.next = (r.next + 1) % len(r.slots)
-	b.busy.Store(true)
-	return b
-}
+// maxWriteBatch bounds the frames a writer hands its transport at once.
+const maxWriteBatch = 64
 
 type livePort struct {
 	id    PortID
@@ -119,21 +85,12 @@ type livePort struct {
 type attachment struct {
 	port     *livePort
 	io       PortIO
-	q        chan *Frame
-	stop     chan struct{} // closed by the loop when it detaches
+	q        *egress
+	resume   chan struct{} // the core let this port's sender go (OnResume)
+	stop     chan struct{} // closed when the attachment is detached
 	done     chan struct{} // closed when both goroutines have exited
 	since    time.Time
-	detached bool // loop-owned
-}
-
-// Enqueue implements EgressQueue with a non-blocking send: a full queue is a tail drop.
-func (a *attachment) Enqueue(f *Frame) bool {
-	select {
-	case a.q <- f:
-		return true
-	default:
-		return false
-	}
+	detached bool // under Hub.mu
 }
 
 // New returns a hub that forwards nothing until Run is called.
@@ -150,14 +107,16 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.MaxFrame < EthHeaderLen {
 		return nil, fmt.Errorf("hub: maximum frame size %d is below the Ethernet header size", cfg.MaxFrame)
 	}
+	if cfg.Overflow > OverflowDrop {
+		return nil, fmt.Errorf("hub: unknown overflow %d", cfg.Overflow)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Hub{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		ingress: make(chan *ingressBatch, ingressQueue),
-		ctl:     make(chan func()),
+		rearm:   make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		started: make(chan struct{}),
 		ports:   make(map[string]*livePort),
@@ -168,6 +127,10 @@ func New(cfg Config) (*Hub, error) {
 		Policy:    cfg.Policy,
 		Observers: cfg.Observers,
 		AgingTime: cfg.AgingTime,
+		QueueLen:  cfg.QueueLen,
+		Overflow:  cfg.Overflow,
+		Stall:     cfg.Stall,
+		OnResume:  h.resume,
 		Logger:    cfg.Logger,
 	})
 	if !cfg.Start.IsZero() {
@@ -179,107 +142,111 @@ func New(cfg Config) (*Hub, error) {
 // MaxFrame returns the largest frame the hub accepts.
 func (h *Hub) MaxFrame() int { return h.cfg.MaxFrame }
 
-// Run runs the loop until ctx is done, then detaches every peer, waits for
-// their goroutines and returns nil. (The error result is for future failure
-// modes of the loop itself; today it has none.)
+// Run fires the core's timers until ctx is done, then detaches every peer,
+// waits for their goroutines and returns nil. (The error result is for
+// future failure modes; today it has none.)
 func (h *Hub) Run(ctx context.Context) error {
 	close(h.started)
 	defer close(h.stopped)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	var armed time.Time
 	for {
+		h.mu.Lock()
 		h.core.RunDue()
-		if dl, ok := h.core.NextDeadline(); ok && !dl.Equal(armed) {
-			armed = dl
+		dl, ok := h.core.NextDeadline()
+		if !ok {
+			dl = time.Time{}
+		}
+		h.armed = dl
+		h.mu.Unlock()
+		if ok {
 			timer.Reset(dl.Sub(h.cfg.Clock.Now()))
 		}
 		select {
-		case b := <-h.ingress:
-			h.forward(b)
-			// Drain a burst before looking at timers and control again.
-			for i := 0; i < 64; i++ {
-				select {
-				case b = <-h.ingress:
-					h.forward(b)
-					continue
-				default:
-				}
-				break
-			}
-		case fn := <-h.ctl:
-			fn()
 		case <-timer.C:
-			armed = time.Time{}
+		case <-h.rearm:
+			timer.Stop()
 		case <-ctx.Done():
+			timer.Stop()
 			h.shutdown()
 			return nil
 		}
 	}
 }
 
-// forward runs one batch through the core, due timers first before each
-// frame, and recycles the batch.
-func (h *Hub) forward(b *ingressBatch) {
-	for i, f := range b.frames[:b.n] {
-		h.core.RunDue()
-		h.core.Ingress(b.port, f)
-		b.frames[i] = nil
+// armLocked wakes Run when the core's earliest deadline is earlier than the
+// one its timer is set for. Called with mu held, after anything that may
+// schedule a timer.
+func (h *Hub) armLocked() {
+	dl, ok := h.core.NextDeadline()
+	if !ok || (!h.armed.IsZero() && !dl.Before(h.armed)) {
+		return
 	}
-	b.n = 0
-	b.busy.Store(false)
+	h.armed = dl
+	select {
+	case h.rearm <- struct{}{}:
+	default:
+	}
 }
 
 func (h *Hub) shutdown() {
+	h.mu.Lock()
+	h.closed = true
 	for _, p := range h.ports {
 		if p.att != nil {
 			h.detachLocked(p.att, errors.New("hub shutting down"))
 		}
 	}
+	h.mu.Unlock()
 	h.wg.Wait()
-	for {
-		select {
-		case b := <-h.ingress:
-			b.release()
-			continue
-		default:
-		}
-		break
-	}
+	h.mu.Lock()
 	h.core.Close()
+	h.mu.Unlock()
 }
 
-// Do runs fn on the loop and waits for it. It is how other goroutines (the
-// control API, the command) read or change hub state. Before Run starts, Do
-// waits for it; after Run has returned it returns ErrStopped.
+// Do runs fn with the core, ordered with every frame and timer, and returns
+// once it has run. It is how other goroutines (the control API, the
+// command) read or change hub state; fn must not call back into the Hub.
+// Before Run starts, Do waits for it; after Run has returned it returns
+// ErrStopped.
 func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
-	done := make(chan struct{})
-	wrapped := func() { fn(h.core); close(done) }
 	select {
-	case h.ctl <- wrapped:
+	case <-h.started:
 	case <-h.stopped:
 		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	<-done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return ErrStopped
+	}
+	fn(h.core)
+	h.armLocked()
 	return nil
 }
 
-// do runs fn on the loop without a context.
+// do runs fn under the hub's lock without a context.
 func (h *Hub) do(fn func()) error {
 	return h.Do(context.Background(), func(*Core) { fn() })
 }
 
-// AddPort adds a named port with no peer yet. desc says what the port is for
-// ("tcp 127.0.0.1:7001"), for logs and capture interface descriptions.
-func (h *Hub) AddPort(name, desc string) error {
+// AddPort adds a named port with no peer yet and the hub's flow settings.
+// desc says what the port is for ("tcp 127.0.0.1:7001"), for logs and
+// capture interface descriptions.
+func (h *Hub) AddPort(name, desc string) error { return h.AddPortWith(name, desc, PortOptions{}) }
+
+// AddPortWith is AddPort with the port's own flow options.
+func (h *Hub) AddPortWith(name, desc string, o PortOptions) error {
 	var err error
 	if derr := h.do(func() {
 		var id PortID
-		id, err = h.core.AddPort(name, desc, nil)
+		id, err = h.core.AddPortWith(name, desc, nil, o)
 		if err == nil {
-			h.ports[name] = &livePort{id: id, name: name, desc: desc, stats: h.core.Stats(id)}
+			p := &livePort{id: id, name: name, desc: desc, stats: h.core.Stats(id)}
+			h.ports[name] = p
+			h.byID = append(h.byID, p)
 		}
 	}); derr != nil {
 		return derr
@@ -323,23 +290,32 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			err = fmt.Errorf("port %q: %w", name, ErrPortBusy)
 			return
 		}
+		fl := h.core.Flow(p.id)
+		capacity := fl.QueueLen
+		if fl.Overflow == OverflowPause {
+			capacity = max(DefaultBacklog, fl.QueueLen)
+		}
 		a := &attachment{
-			port:  p,
-			io:    io,
-			q:     make(chan *Frame, h.cfg.QueueLen),
-			stop:  make(chan struct{}),
-			done:  make(chan struct{}),
-			since: h.cfg.Clock.Now(),
+			port:   p,
+			io:     io,
+			q:      newEgress(capacity),
+			resume: make(chan struct{}, 1),
+			stop:   make(chan struct{}),
+			done:   make(chan struct{}),
+			since:  h.cfg.Clock.Now(),
 		}
 		p.att = a
 		p.stats.Attaches.Add(1)
-		h.core.SetEgress(p.id, a)
-		var wg sync.WaitGroup
-		wg.Add(2)
+		h.core.SetEgress(p.id, a.q)
+		readerDone := make(chan struct{})
 		h.wg.Add(2)
-		go func() { defer h.wg.Done(); defer wg.Done(); h.reader(a) }()
-		go func() { defer h.wg.Done(); defer wg.Done(); h.writer(a) }()
-		go func() { wg.Wait(); close(a.done) }()
+		go func() { defer h.wg.Done(); defer close(readerDone); h.reader(a) }()
+		go func() {
+			defer h.wg.Done()
+			h.writer(a)
+			<-readerDone
+			close(a.done)
+		}()
 		h.log.Info("peer attached", "port", name, "peer", describe(io))
 		done = a.done
 	}); derr != nil {
@@ -366,7 +342,7 @@ func (h *Hub) Detach(name string) error {
 	return err
 }
 
-// detachLocked runs on the loop.
+// detachLocked ends a's time on its port; mu is held.
 func (h *Hub) detachLocked(a *attachment, why error) {
 	if a.detached {
 		return
@@ -383,42 +359,48 @@ func (h *Hub) detachLocked(a *attachment, why error) {
 	h.log.Info("peer detached", "port", a.port.name, "peer", describe(a.io), "reason", why)
 }
 
-// requestDetach asks the loop to detach a; called from a's goroutines.
-func (h *Hub) requestDetach(a *attachment, why error) {
-	select {
-	case h.ctl <- func() { h.detachLocked(a, why) }:
-	case <-a.stop:
-	case <-h.stopped:
+// detach is detachLocked for a's own goroutines.
+func (h *Hub) detach(a *attachment, why error) {
+	h.mu.Lock()
+	h.detachLocked(a, why)
+	h.mu.Unlock()
+}
+
+// resume is the core's OnResume: it wakes the paused reader of port id.
+func (h *Hub) resume(id PortID) {
+	if int(id) >= len(h.byID) {
+		return
+	}
+	if a := h.byID[id].att; a != nil {
+		select {
+		case a.resume <- struct{}{}:
+		default:
+		}
 	}
 }
 
+// reader reads batches of frames from a's peer and forwards each batch
+// under the lock. While the core holds the port's sender back it reads
+// nothing, so the peer's own buffers fill and it waits, as it would for a
+// slow peer on a direct socket pair.
 func (h *Hub) reader(a *attachment) {
-	br, _ := a.io.(BatchReader)
-	var buf []byte
-	if br == nil {
-		buf = make([]byte, h.cfg.MaxFrame)
-	}
 	stats := a.port.stats
-	ring := new(batchRing)
+	id := a.port.id
+	kd, _ := a.io.(KernelDropper)
+	var kernelSeen uint64
+	if kd != nil {
+		kernelSeen = kd.KernelDrops()
+	}
+	frames := make([]*Frame, maxReadBatch)
 	for {
-		b := ring.get(a.port.id)
-		var err error
-		if br != nil {
-			b.n, err = br.ReadFrames(b.frames[:], h.cfg.MaxFrame)
-		} else {
-			var n int
-			n, err = a.io.ReadFrame(buf)
-			if err == nil && n < EthHeaderLen {
-				b.busy.Store(false)
-				stats.Drop(DropRunt)
-				continue
-			}
-			if err == nil {
-				b.frames[0], b.n = FrameOf(buf[:n]), 1
+		n, err := a.io.ReadFrames(frames, h.cfg.MaxFrame)
+		if kd != nil {
+			if k := kd.KernelDrops(); k != kernelSeen {
+				stats.dropN(DropKernel, int(k-kernelSeen))
+				kernelSeen = k
 			}
 		}
 		if err != nil {
-			b.busy.Store(false)
 			var fe *FrameError
 			if errors.As(err, &fe) {
 				stats.Drop(fe.Reason)
@@ -427,89 +409,97 @@ func (h *Hub) reader(a *attachment) {
 			if errors.Is(err, ErrFrameTooLarge) {
 				stats.Drop(DropOversize)
 			}
-			h.requestDetach(a, fmt.Errorf("read: %w", err))
+			h.detach(a, fmt.Errorf("read: %w", err))
 			return
 		}
-		select {
-		case h.ingress <- b:
-		case <-a.stop:
-			b.release()
+		h.mu.Lock()
+		if a.detached {
+			h.mu.Unlock()
+			ReleaseAll(frames[:n])
+			return
+		}
+		for i, f := range frames[:n] {
+			h.core.Ingress(id, f)
+			frames[i] = nil
+		}
+		paused := h.core.Paused(id)
+		h.armLocked()
+		h.mu.Unlock()
+		if paused && !h.waitResume(a) {
 			return
 		}
 	}
 }
 
-// maxBatch bounds how many queued frames a writer hands a BatchWriter at once.
-const maxBatch = 64
-
-func (h *Hub) writer(a *attachment) {
-	stats := a.port.stats
-	bw, _ := a.io.(BatchWriter)
-	batch := make([]*Frame, 0, maxBatch)
-	bufs := make([][]byte, 0, maxBatch)
+// waitResume blocks while the core holds a's port back; false when the
+// attachment ends meanwhile.
+func (h *Hub) waitResume(a *attachment) bool {
 	for {
-		var f *Frame
 		select {
-		case f = <-a.q:
+		case <-a.resume:
 		case <-a.stop:
-			h.drain(a)
+			return false
+		}
+		h.mu.Lock()
+		paused := !a.detached && h.core.Paused(a.port.id)
+		h.mu.Unlock()
+		if !paused {
+			return true
+		}
+	}
+}
+
+// writer hands the frames queued for a's peer to its transport, as many at
+// once as have piled up.
+func (h *Hub) writer(a *attachment) {
+	batch := make([]*Frame, maxWriteBatch)
+	defer a.q.discard(a.port.stats) // what is left once the core no longer appends
+	for {
+		if !a.q.wait(a.stop) {
 			return
 		}
-		batch = append(batch[:0], f)
-		if bw != nil {
-			// Take what is already queued, without waiting for more.
-		more:
-			for len(batch) < maxBatch {
-				select {
-				case f := <-a.q:
-					batch = append(batch, f)
-				default:
-					break more
-				}
-			}
+		n := a.q.peek(batch)
+		err := h.write(a, batch[:n])
+		a.q.commit(n)
+		ReleaseAll(batch[:n])
+		if a.q.drainWanted() {
+			h.drained(a)
 		}
-		var err error
-		if len(batch) == 1 {
-			err = a.io.WriteFrame(batch[0].Bytes())
-		} else {
-			bufs = bufs[:0]
-			for _, f := range batch {
-				bufs = append(bufs, f.Bytes())
-			}
-			err = bw.WriteFrames(bufs)
-			clear(bufs)
+		if err != nil {
+			h.detach(a, fmt.Errorf("write: %w", err))
+			<-a.stop
+			return
 		}
-		n := len(batch)
-		for i, f := range batch {
-			f.Release()
-			batch[i] = nil
-		}
+	}
+}
+
+// write sends frames to a's peer, counting those the transport discards.
+func (h *Hub) write(a *attachment, frames []*Frame) error {
+	for len(frames) > 0 {
+		n, err := a.io.WriteFrames(frames)
 		if err == nil {
-			continue
+			return nil
 		}
 		var fe *FrameError
-		if errors.As(err, &fe) {
-			stats.dropN(fe.Reason, n)
+		if errors.As(err, &fe) && n < len(frames) {
+			a.port.stats.Drop(fe.Reason)
+			frames = frames[n+1:]
 			continue
 		}
-		stats.dropN(DropWrite, n)
-		h.requestDetach(a, fmt.Errorf("write: %w", err))
-		h.drain(a)
-		return
+		a.port.stats.dropN(DropWrite, len(frames)-n)
+		return err
 	}
+	return nil
 }
 
-// drain releases a's queued frames once the loop has stopped feeding it.
-func (h *Hub) drain(a *attachment) {
-	<-a.stop
-	for {
-		select {
-		case f := <-a.q:
-			f.Release()
-		default:
-			return
-		}
+// drained tells the core a's queue is down to its low-water mark.
+func (h *Hub) drained(a *attachment) {
+	h.mu.Lock()
+	if !a.detached {
+		h.core.Drained(a.port.id)
+		h.armLocked()
 	}
+	h.mu.Unlock()
 }
 
 // PortStatus is a snapshot of one port for the control API and logs.
@@ -520,6 +510,7 @@ type PortStatus struct {
 	Peer        string        `json:"peer,omitempty"`
 	Since       time.Time     `json:"since,omitzero"`
 	Queued      int           `json:"queued"`
+	Flow        FlowStatus    `json:"flow"`
 	Stats       StatsSnapshot `json:"stats"`
 }
 
@@ -529,12 +520,12 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 	err := h.Do(ctx, func(c *Core) {
 		for _, info := range c.Ports() {
 			p := h.ports[info.Name]
-			st := PortStatus{Name: p.name, Description: p.desc, Stats: p.stats.Snapshot()}
+			st := PortStatus{Name: p.name, Description: p.desc, Flow: c.Flow(p.id), Stats: p.stats.Snapshot()}
 			if p.att != nil {
 				st.Attached = true
 				st.Peer = describe(p.att.io)
 				st.Since = p.att.since
-				st.Queued = len(p.att.q)
+				st.Queued = p.att.q.len()
 			}
 			out = append(out, st)
 		}

@@ -16,45 +16,122 @@ import (
 )
 
 // chanIO is one end of an in-memory link: frames written by the hub appear on
-// toPeer; frames the test sends arrive through fromPeer.
+// toPeer; frames the test sends arrive through fromPeer. Its buffers are
+// deep, as a socket's are, so a test can send while the hub pauses the port.
 type chanIO struct {
 	fromPeer chan []byte
 	toPeer   chan []byte
 	closed   chan struct{}
 	once     sync.Once
-	block    chan struct{} // when non-nil, WriteFrame waits on it (a stalled peer)
+	pending  []byte // a frame ReadFrames left for its next call
+
+	mu     sync.Mutex
+	block  chan struct{} // when non-nil, WriteFrames waits on it (a stalled peer)
+	fail   error         // WriteFrames fails with it (after block)
+	reads  []int         // frames per ReadFrames call
+	writes []int         // frames per WriteFrames call
 }
 
 func newChanIO() *chanIO {
-	return &chanIO{fromPeer: make(chan []byte, 64), toPeer: make(chan []byte, 4096), closed: make(chan struct{})}
+	return &chanIO{fromPeer: make(chan []byte, 4096), toPeer: make(chan []byte, 4096), closed: make(chan struct{})}
 }
 
-func (c *chanIO) ReadFrame(buf []byte) (int, error) {
+// next returns the next frame the peer sent, waiting for one if wait.
+func (c *chanIO) next(wait bool) ([]byte, error) {
+	if f := c.pending; f != nil {
+		c.pending = nil
+		return f, nil
+	}
+	if !wait {
+		select {
+		case f := <-c.fromPeer:
+			return f, nil
+		default:
+			return nil, nil
+		}
+	}
 	select {
 	case f := <-c.fromPeer:
-		if len(f) > len(buf) {
-			return 0, hub.ErrFrameTooLarge
-		}
-		return copy(buf, f), nil
+		return f, nil
 	case <-c.closed:
-		return 0, net.ErrClosed
+		return nil, net.ErrClosed
 	}
 }
 
-func (c *chanIO) WriteFrame(f []byte) error {
-	if c.block != nil {
+// ReadFrames hands over every frame already waiting, as a stream does with
+// one read's frames. A runt is a *hub.FrameError and a frame above max is
+// fatal (hub.ErrFrameTooLarge), each on its own call.
+func (c *chanIO) ReadFrames(frames []*hub.Frame, max int) (int, error) {
+	n := 0
+	for n < len(frames) {
+		f, err := c.next(n == 0)
+		if err != nil {
+			return 0, err
+		}
+		if f == nil {
+			break
+		}
+		if len(f) < hub.EthHeaderLen || len(f) > max {
+			if n > 0 {
+				c.pending = f
+				break
+			}
+			if len(f) > max {
+				return 0, hub.ErrFrameTooLarge
+			}
+			return 0, &hub.FrameError{Reason: hub.DropRunt, Len: len(f)}
+		}
+		frames[n] = hub.FrameOf(f)
+		n++
+	}
+	c.mu.Lock()
+	c.reads = append(c.reads, n)
+	c.mu.Unlock()
+	return n, nil
+}
+
+func (c *chanIO) WriteFrames(frames []*hub.Frame) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, len(frames))
+	block, fail := c.block, c.fail
+	c.mu.Unlock()
+	if block != nil {
 		select {
-		case <-c.block:
+		case <-block:
 		case <-c.closed:
-			return net.ErrClosed
+			return 0, net.ErrClosed
 		}
 	}
-	select {
-	case c.toPeer <- bytes.Clone(f):
-		return nil
-	case <-c.closed:
-		return net.ErrClosed
+	if fail != nil {
+		return 0, fail
 	}
+	for i, f := range frames {
+		select {
+		case c.toPeer <- bytes.Clone(f.Bytes()):
+		case <-c.closed:
+			return i, net.ErrClosed
+		}
+	}
+	return len(frames), nil
+}
+
+// setReading blocks the peer's writes (false) or lets them through (true).
+func (c *chanIO) setReading(reading bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !reading && c.block == nil:
+		c.block = make(chan struct{})
+	case reading && c.block != nil:
+		close(c.block)
+		c.block = nil
+	}
+}
+
+func (c *chanIO) reading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.block == nil
 }
 
 func (c *chanIO) Close() error {
@@ -102,7 +179,10 @@ func startHub(t *testing.T, cfg hub.Config, ports ...string) (*hub.Hub, map[stri
 
 func liveBridgeFactory(t *testing.T, cfg hubtest.BridgeConfig) hubtest.Bridge {
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
-	h, ios := startHub(t, hub.Config{Mode: cfg.Mode, Clock: clock, AgingTime: cfg.AgingTime}, cfg.Ports...)
+	h, ios := startHub(t, hub.Config{
+		Mode: cfg.Mode, Clock: clock, AgingTime: cfg.AgingTime,
+		QueueLen: cfg.QueueLen, Overflow: cfg.Overflow, Stall: cfg.Stall,
+	}, cfg.Ports...)
 	return &liveBridge{t: t, h: h, clock: clock, ios: ios, names: cfg.Ports, sent: map[string]bool{}}
 }
 
@@ -111,30 +191,79 @@ func (b *liveBridge) Send(port string, frame []byte) {
 	b.ios[port].fromPeer <- bytes.Clone(frame)
 }
 
-func (b *liveBridge) Advance(d time.Duration) { b.clock.Advance(d) }
+// Advance moves the virtual clock and has the hub run what fell due: the
+// live hub's own timer waits in real time.
+func (b *liveBridge) Advance(d time.Duration) {
+	b.clock.Advance(d)
+	if err := b.h.Do(context.Background(), func(c *hub.Core) { c.RunDue() }); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *liveBridge) SetReading(port string, reading bool) {
+	b.ios[port].setReading(reading)
+	if reading { // until the peer has taken what waited and the port flows again
+		waitFor(b.t, func() bool {
+			st := b.status(port)
+			return st.Queued == 0 && !st.Flow.Congested && !st.Flow.Stalled
+		})
+	}
+}
+
+func (b *liveBridge) status(port string) hub.PortStatus {
+	sts, err := b.h.Ports(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, st := range sts {
+		if st.Name == port {
+			return st
+		}
+	}
+	b.t.Fatalf("no port %s", port)
+	return hub.PortStatus{}
+}
+
+func (b *liveBridge) Stats(port string) hub.StatsSnapshot { return b.status(port).Stats }
+
+func (b *liveBridge) WaitPaused(port string) {
+	waitFor(b.t, func() bool { return b.status(port).Flow.Paused })
+}
 
 // Flush makes two rounds of broadcast markers. Round one comes from every
-// port that sent since the last flush: once the others have it, the loop has
-// handled everything those ports sent. Round two comes from every port: once
-// each port has it, everything forwarded before is in (egress queues are
-// FIFO), including anything wrongly reflected back to a sender.
+// reading port that sent since the last flush: once the others have it, the
+// hub has handled everything those ports sent. Round two comes from every
+// reading port: once each has it, everything forwarded before is in (egress
+// queues are FIFO), including anything wrongly reflected back to a sender.
+// Ports whose peers do not read take no part.
 func (b *liveBridge) Flush() map[string][][]byte {
 	out := map[string][][]byte{}
-	senders := b.sent
-	if len(senders) == 0 {
-		senders = map[string]bool{b.names[0]: true}
+	senders := map[string]bool{}
+	for p := range b.sent {
+		if b.ios[p].reading() {
+			senders[p] = true
+		}
 	}
-	b.markerRound(senders, out)
-	all := map[string]bool{}
+	var readers []string
 	for _, p := range b.names {
+		if b.ios[p].reading() {
+			readers = append(readers, p)
+		}
+	}
+	if len(senders) == 0 {
+		senders = map[string]bool{readers[0]: true}
+	}
+	b.markerRound(senders, readers, out)
+	all := map[string]bool{}
+	for _, p := range readers {
 		all[p] = true
 	}
-	b.markerRound(all, out)
+	b.markerRound(all, readers, out)
 	b.sent = map[string]bool{}
 	return out
 }
 
-func (b *liveBridge) markerRound(from map[string]bool, out map[string][][]byte) {
+func (b *liveBridge) markerRound(from map[string]bool, readers []string, out map[string][][]byte) {
 	b.seq++
 	markers := map[string][]byte{}
 	for p := range from {
@@ -142,7 +271,7 @@ func (b *liveBridge) markerRound(from map[string]bool, out map[string][][]byte) 
 		markers[p] = m
 		b.ios[p].fromPeer <- m
 	}
-	for _, p := range b.names {
+	for _, p := range readers {
 		want := 0
 		for sender := range markers {
 			if sender != p {
@@ -249,10 +378,10 @@ func TestAttachBusyAndReconnect(t *testing.T) {
 	}
 }
 
-func TestStalledPeerCostsOnlyItsQueue(t *testing.T) {
+func TestOverflowDropCostsOnlyTheStalledQueue(t *testing.T) {
 	const queue = 8
-	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, QueueLen: queue, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "fast", "slow")
-	ios["slow"].block = make(chan struct{}) // never reads
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, QueueLen: queue, Overflow: hub.OverflowDrop, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "fast", "slow")
+	ios["slow"].setReading(false)
 
 	const n = 500
 	for i := range n {
@@ -260,15 +389,18 @@ func TestStalledPeerCostsOnlyItsQueue(t *testing.T) {
 		recv(t, ios["fast"]) // the fast peer gets every frame, in step
 	}
 	slow := h.Stats(context.Background(), "slow")
-	// The queue holds queue frames and the stalled writer one more, unless
-	// it had not yet taken its first frame when the queue filled.
-	if got, lo, hi := slow.Drops(hub.DropQueueFull), uint64(n-queue-1), uint64(n-queue); got < lo || got > hi {
-		t.Errorf("got %d queue-full drops on the stalled port, want %d or %d", got, lo, hi)
+	// The queue holds queue frames, the one the stalled writer is writing
+	// among them.
+	if got, want := slow.Drops(hub.DropQueueFull), uint64(n-queue); got != want {
+		t.Errorf("got %d queue-full drops on the stalled port, want %d", got, want)
 	}
 	if got := h.Stats(context.Background(), "fast").Drops(hub.DropQueueFull); got != 0 {
 		t.Errorf("got %d queue-full drops on the fast port, want 0", got)
 	}
-	close(ios["slow"].block)
+	if got := h.Stats(context.Background(), "a").Pauses.Load(); got != 0 {
+		t.Errorf("a was paused %d times, want never with overflow: drop", got)
+	}
+	ios["slow"].setReading(true)
 }
 
 func TestOversizeAndRuntFromPeer(t *testing.T) {
@@ -355,48 +487,14 @@ func TestInjectGoesStraightToThePort(t *testing.T) {
 	}
 }
 
-// batchIO is a chanIO that also takes frames in batches, and can fail them.
-type batchIO struct {
-	*chanIO
-	mu      sync.Mutex
-	singles int
-	batches []int
-	fail    error // set before attaching
-}
-
-func (b *batchIO) WriteFrame(f []byte) error {
-	b.mu.Lock()
-	b.singles++
-	b.mu.Unlock()
-	return b.chanIO.WriteFrame(f)
-}
-
-func (b *batchIO) WriteFrames(frames [][]byte) error {
-	b.mu.Lock()
-	b.batches = append(b.batches, len(frames))
-	b.mu.Unlock()
-	if b.fail != nil {
-		select {
-		case <-b.block:
-		case <-b.closed:
-		}
-		return b.fail
-	}
-	for _, f := range frames {
-		if err := b.chanIO.WriteFrame(f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// stalledBatchPort starts a hub whose port b is a batchIO that blocks its
-// first write until released, so frames for it queue up behind it.
-func stalledBatchPort(t *testing.T, fail error) (*hub.Hub, *chanIO, *batchIO) {
+// stalledPort starts a hub whose port b blocks its first write until
+// released (and then fails with fail, if set), so frames for it queue up.
+func stalledPort(t *testing.T, fail error) (*hub.Hub, *chanIO, *chanIO) {
 	t.Helper()
 	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a")
-	b := &batchIO{chanIO: newChanIO(), fail: fail}
-	b.block = make(chan struct{})
+	b := newChanIO()
+	b.fail = fail
+	b.setReading(false)
 	if err := h.AddPort("b", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -407,48 +505,51 @@ func stalledBatchPort(t *testing.T, fail error) (*hub.Hub, *chanIO, *batchIO) {
 }
 
 func TestWriterBatchesQueuedFrames(t *testing.T) {
-	h, a, b := stalledBatchPort(t, nil)
+	h, a, b := stalledPort(t, nil)
 	const n = 20
 	for i := range n {
 		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprintf("%02d", i))
 	}
 	st := h.Stats(context.Background(), "b")
 	waitFor(t, func() bool { return st.TxFrames.Load() == n })
-	close(b.block)
+	b.setReading(true)
 	for i := range n {
-		if got, want := string(recv(t, b.chanIO)[14:16]), fmt.Sprintf("%02d", i); got != want {
+		if got, want := string(recv(t, b)[14:16]), fmt.Sprintf("%02d", i); got != want {
 			t.Fatalf("frame %d: got payload %q, want %q: batching reordered frames", i, got, want)
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.batches) == 0 || b.singles+sum(b.batches) != n {
-		t.Errorf("got %d single writes and batches %v, want batches covering all %d frames", b.singles, b.batches, n)
+	if sum(b.writes) != n || !slices.ContainsFunc(b.writes, func(k int) bool { return k > 1 }) {
+		t.Errorf("got frames per write %v, want batches covering all %d frames, one of more than one", b.writes, n)
 	}
 }
 
 func TestWriterCountsEveryFrameOfAFailedBatch(t *testing.T) {
-	h, a, b := stalledBatchPort(t, errors.New("broken pipe"))
+	h, a, b := stalledPort(t, errors.New("broken pipe"))
 	for i := range 5 {
 		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
 	}
 	st := h.Stats(context.Background(), "b")
 	waitFor(t, func() bool { return st.TxFrames.Load() == 5 })
-	close(b.block)
+	b.setReading(true)
 	select {
 	case <-b.closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a failed batch did not detach the peer")
 	}
 	b.mu.Lock()
-	batches := slices.Clone(b.batches)
+	writes := slices.Clone(b.writes)
 	b.mu.Unlock()
 	// Whether the first write took frame 0 alone or several, the one batch
-	// that failed counts every frame it held.
-	if len(batches) != 1 {
-		t.Fatalf("got batches %v, want exactly one (failing) batch", batches)
+	// that failed counts every frame it held, and the frames still queued
+	// behind it count as port-down: none is lost silently.
+	if len(writes) != 1 {
+		t.Fatalf("got batches %v, want exactly one (failing) batch", writes)
 	}
-	waitFor(t, func() bool { return st.Drops(hub.DropWrite) == uint64(batches[0]) })
+	waitFor(t, func() bool {
+		return st.Drops(hub.DropWrite) == uint64(writes[0]) && st.Drops(hub.DropWrite)+st.Drops(hub.DropDown) == 5
+	})
 }
 
 func sum(xs []int) int {
@@ -459,54 +560,9 @@ func sum(xs []int) int {
 	return t
 }
 
-// batchReadIO is a chanIO that hands over every frame already waiting in
-// fromPeer per ReadFrames call, as a stream does with one read's frames.
-type batchReadIO struct {
-	*chanIO
-	mu    sync.Mutex
-	sizes []int // frames per call
-}
-
-func (b *batchReadIO) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
-	n := 0
-	for n < len(frames) {
-		var f []byte
-		if n == 0 {
-			select {
-			case f = <-b.fromPeer:
-			case <-b.closed:
-				return 0, net.ErrClosed
-			}
-		} else {
-			select {
-			case f = <-b.fromPeer:
-			default:
-			}
-		}
-		if f == nil {
-			break
-		}
-		if len(f) < hub.EthHeaderLen { // a real transport leaves it for the next call
-			b.mu.Lock()
-			b.sizes = append(b.sizes, n)
-			b.mu.Unlock()
-			if n == 0 {
-				return 0, &hub.FrameError{Reason: hub.DropRunt, Len: len(f)}
-			}
-			return n, nil // (this test sends no runt after a frame)
-		}
-		frames[n] = hub.FrameOf(f)
-		n++
-	}
-	b.mu.Lock()
-	b.sizes = append(b.sizes, n)
-	b.mu.Unlock()
-	return n, nil
-}
-
 func TestReaderForwardsBatchesInOrder(t *testing.T) {
 	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "b")
-	a := &batchReadIO{chanIO: newChanIO()}
+	a := newChanIO()
 	a.fromPeer <- make([]byte, 10) // runt: counted, not forwarded
 	const n = 40
 	for i := range n {
@@ -532,7 +588,7 @@ func TestReaderForwardsBatchesInOrder(t *testing.T) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !slices.ContainsFunc(a.sizes, func(k int) bool { return k > 1 }) {
-		t.Errorf("got frames per read %v, want a batch of more than one", a.sizes)
+	if !slices.ContainsFunc(a.reads, func(k int) bool { return k > 1 }) {
+		t.Errorf("got frames per read %v, want a batch of more than one", a.reads)
 	}
 }

@@ -41,13 +41,6 @@ func (s *memSource) take() bool {
 	}
 }
 
-func (s *memSource) ReadFrame(buf []byte) (int, error) {
-	if !s.take() {
-		return 0, net.ErrClosed
-	}
-	return copy(buf, s.frame), nil
-}
-
 func (s *memSource) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if !s.take() {
 		return 0, net.ErrClosed
@@ -68,7 +61,7 @@ func (s *memSource) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	return n, nil
 }
 
-func (s *memSource) WriteFrame([]byte) error { return nil }
+func (s *memSource) WriteFrames(fs []*hub.Frame) (int, error) { return len(fs), nil }
 func (s *memSource) Close() error {
 	s.once.Do(func() { close(s.closed) })
 	return nil
@@ -82,10 +75,9 @@ type countSink struct {
 	done    chan struct{}
 }
 
-func (c *countSink) ReadFrame([]byte) (int, error) { <-c.done; return 0, net.ErrClosed }
-func (c *countSink) WriteFrame(f []byte) error     { c.count(1); return nil }
-func (c *countSink) WriteFrames(fs [][]byte) error { c.count(len(fs)); return nil }
-func (c *countSink) Close() error                  { return nil }
+func (c *countSink) ReadFrames([]*hub.Frame, int) (int, error) { <-c.done; return 0, net.ErrClosed }
+func (c *countSink) WriteFrames(fs []*hub.Frame) (int, error)  { c.count(len(fs)); return len(fs), nil }
+func (c *countSink) Close() error                              { return nil }
 
 func (c *countSink) count(n int) {
 	for range n {

@@ -3,47 +3,48 @@ package hub
 // PortIO is what attaches to a port: a QEMU connection, a datagram socket, a
 // TAP device, an in-process network stack. Implementations live in package tap.
 //
-// ReadFrame and WriteFrame are called from different goroutines (one reader,
-// one writer), never concurrently with themselves. Close may be called from
-// any goroutine, at most once by the hub, and must unblock a pending
-// ReadFrame; afterwards both return net.ErrClosed.
+// ReadFrames and WriteFrames are called from different goroutines (one
+// reader, one writer), never concurrently with themselves. Close may be
+// called from any goroutine, at most once by the hub, and must unblock a
+// pending ReadFrames and WriteFrames; afterwards both return net.ErrClosed.
+//
+// Frames are owned, not borrowed: ReadFrames hands the caller new frames
+// (NewFrame) with one reference each, and WriteFrames reads frames the caller
+// keeps and must not retain them or their bytes.
 type PortIO interface {
-	// ReadFrame reads exactly one Ethernet frame (no FCS, no vnet header) into
-	// buf and returns its length. A frame longer than len(buf) is an error
-	// (ErrFrameTooLarge, or a *FrameError when the transport can skip it).
-	ReadFrame(buf []byte) (int, error)
-	// WriteFrame sends one frame. It must not retain frame.
-	WriteFrame(frame []byte) error
+	// ReadFrames blocks until a frame arrives, reads it and then every
+	// further whole frame the transport already holds, without waiting for
+	// more, up to len(frames). Each frame is Ethernet (no FCS, no vnet
+	// header) and at most max bytes long. It returns how many frames it
+	// stored: either n > 0 and a nil error, or 0 and an error. A frame the
+	// transport discarded while the connection stays usable (a runt, an
+	// oversized datagram) is reported as a *FrameError, on its own; a frame
+	// it cannot deliver after others in the same call is left for the next
+	// call. A length prefix that can no longer be trusted wraps
+	// ErrFrameTooLarge and ends the attachment, as does any other error.
+	ReadFrames(frames []*Frame, max int) (int, error)
+	// WriteFrames sends frames in order and returns how many it sent
+	// before an error: on a nil error, all of them. A *FrameError means
+	// frames[n] was discarded for its Reason while the transport stays
+	// usable: the caller counts it and calls again with frames[n+1:]. Any
+	// other error ends the attachment; frames[n:] were not sent.
+	WriteFrames(frames []*Frame) (int, error)
 	// Close releases the transport.
 	Close() error
-}
-
-// A BatchWriter is a PortIO that can send several frames with one system
-// call. When frames queue up for a port, its writer hands them over together;
-// the peer sees exactly what one WriteFrame per frame would have sent.
-// WriteFrames must not retain frames or their bytes. Its error, like
-// WriteFrame's, may be a *FrameError (the frames were not sent, the
-// transport is fine); any other error ends the attachment.
-type BatchWriter interface {
-	WriteFrames(frames [][]byte) error
-}
-
-// A BatchReader is a PortIO that can hand over several frames per wake-up.
-// ReadFrames blocks until a frame arrives, reads it and then every further
-// whole frame the transport already holds, without waiting for more, up to
-// len(frames). Each is read straight into a new Frame (NewFrame), which the
-// caller owns. It returns how many frames it stored: either n > 0 and a nil
-// error, or 0 and the error ReadFrame would have returned, where max plays
-// the part of len(buf). A frame it cannot deliver after others in the same
-// call is left for the next call.
-type BatchReader interface {
-	ReadFrames(frames []*Frame, max int) (int, error)
 }
 
 // A Describer is a PortIO that can say what it is attached to, for logs and
 // capture interface descriptions ("tcp 127.0.0.1:7001 from 127.0.0.1:53122").
 type Describer interface {
 	Describe() string
+}
+
+// A KernelDropper is a PortIO whose kernel may drop frames before the hub
+// reads them (a datagram socket with a full receive buffer cannot push back
+// on its sender). KernelDrops returns how many it has dropped so far; the
+// hub's reader counts the growth as DropKernel, so no loss is silent.
+type KernelDropper interface {
+	KernelDrops() uint64
 }
 
 // PortID identifies a port within one Core. IDs are never reused.
@@ -56,30 +57,36 @@ const NoPort PortID = -1
 type DropReason uint8
 
 const (
-	DropNone      DropReason = iota
-	DropRunt                 // shorter than an Ethernet header (14 bytes)
-	DropOversize             // longer than the configured maximum
-	DropQueueFull            // the egress queue was full (tail drop)
-	DropDown                 // the egress port has no peer attached
-	DropPolicy               // a policy rule dropped it
-	DropReflect              // the destination was the ingress port (switch mode)
-	DropWrite                // the transport failed to write it
-	DropForeign              // a datagram from an address that is not the port's peer
-	DropDelayFull            // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
+	DropNone        DropReason = iota
+	DropRunt                   // shorter than an Ethernet header (14 bytes)
+	DropOversize               // longer than the configured maximum
+	DropQueueFull              // the egress queue was full (tail drop, a port with OverflowDrop)
+	DropDown                   // the egress port has no peer attached
+	DropPolicy                 // a policy rule dropped it
+	DropReflect                // the destination was the ingress port (switch mode)
+	DropWrite                  // the transport failed to write it
+	DropForeign                // a datagram from an address that is not the port's peer
+	DropDelayFull              // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
+	DropStalled                // the port's peer took nothing for the stall time; its frames are dropped until it drains
+	DropBacklogFull            // a pausing port's backlog reached its bound (CoreConfig.Backlog*)
+	DropKernel                 // the kernel dropped the datagram before the hub could read it (socket buffer full)
 	numDropReasons
 )
 
 var dropReasonNames = [numDropReasons]string{
-	DropNone:      "none",
-	DropRunt:      "runt",
-	DropOversize:  "oversize",
-	DropQueueFull: "queue-full",
-	DropDown:      "port-down",
-	DropPolicy:    "policy",
-	DropReflect:   "reflect",
-	DropWrite:     "write-error",
-	DropForeign:   "foreign-source",
-	DropDelayFull: "delay-full",
+	DropNone:        "none",
+	DropRunt:        "runt",
+	DropOversize:    "oversize",
+	DropQueueFull:   "queue-full",
+	DropDown:        "port-down",
+	DropPolicy:      "policy",
+	DropReflect:     "reflect",
+	DropWrite:       "write-error",
+	DropForeign:     "foreign-source",
+	DropDelayFull:   "delay-full",
+	DropStalled:     "stalled",
+	DropBacklogFull: "backlog-full",
+	DropKernel:      "kernel-overflow",
 }
 
 func (r DropReason) String() string {
@@ -96,4 +103,26 @@ func DropReasons() []DropReason {
 		rs = append(rs, r)
 	}
 	return rs
+}
+
+// ReadFrame reads one frame from p into buf: p.ReadFrames with room for one
+// frame of at most len(buf) bytes, copied out. It is for code that plays a
+// port's peer (tests, load generators); the hub itself reads batches.
+func ReadFrame(p PortIO, buf []byte) (int, error) {
+	var fs [1]*Frame
+	if _, err := p.ReadFrames(fs[:], len(buf)); err != nil {
+		return 0, err
+	}
+	n := copy(buf, fs[0].Bytes())
+	fs[0].Release()
+	return n, nil
+}
+
+// WriteFrame writes frame to p as one p.WriteFrames call of one frame. Like
+// ReadFrame, it is for code that plays a port's peer.
+func WriteFrame(p PortIO, frame []byte) error {
+	f := FrameOf(frame)
+	defer f.Release()
+	_, err := p.WriteFrames([]*Frame{f})
+	return err
 }

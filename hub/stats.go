@@ -1,6 +1,9 @@
 package hub
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // PortStats are one port's counters. They live as long as the port, across
 // its peer's disconnects and reconnects, and are updated with atomics by the
@@ -11,6 +14,12 @@ type PortStats struct {
 	drops             [numDropReasons]atomic.Uint64
 	Attaches          atomic.Uint64 // peers attached over the port's life
 	Refused           atomic.Uint64 // peers refused because the port was busy
+	// Flow control: how often the port's sender was paused (its frames
+	// waited above another port's high-water mark), for how long in all
+	// (pauses that have ended), and how often the port stalled.
+	Pauses      atomic.Uint64
+	PausedNanos atomic.Uint64
+	Stalls      atomic.Uint64
 }
 
 // Drop counts one frame dropped for reason r.
@@ -44,6 +53,9 @@ type StatsSnapshot struct {
 	Drops    map[string]uint64 `json:"drops,omitempty"`
 	Attaches uint64            `json:"attaches"`
 	Refused  uint64            `json:"refused,omitempty"`
+	Pauses   uint64            `json:"pauses,omitempty"`
+	Paused   time.Duration     `json:"paused_ns,omitempty"`
+	Stalls   uint64            `json:"stalls,omitempty"`
 }
 
 // Snapshot copies the counters; zero drop counts are left out.
@@ -55,6 +67,9 @@ func (s *PortStats) Snapshot() StatsSnapshot {
 		TxBytes:  s.TxBytes.Load(),
 		Attaches: s.Attaches.Load(),
 		Refused:  s.Refused.Load(),
+		Pauses:   s.Pauses.Load(),
+		Paused:   time.Duration(s.PausedNanos.Load()),
+		Stalls:   s.Stalls.Load(),
 	}
 	for _, r := range DropReasons() {
 		if n := s.drops[r].Load(); n > 0 {

@@ -9,6 +9,7 @@ type timer struct {
 	at    time.Time
 	seq   uint64
 	port  PortID
+	from  PortID // delivery: the port the frame came in on
 	frame *Frame // delivery: frame to port, with notes
 	notes []Note
 	fn    func() // callback, when frame is nil

@@ -421,15 +421,6 @@ func (res *Result) Err() error {
 	return errors.Join(errs...)
 }
 
-// discardQueue is a peer that takes every frame at once: what it receives
-// is what the observers saw at egress.
-type discardQueue struct{}
-
-func (discardQueue) Enqueue(f *hub.Frame) bool {
-	f.Release()
-	return true
-}
-
 // run is one replay's state.
 type run struct {
 	r      *Replayer
@@ -505,7 +496,9 @@ func (x *run) addPort(name, desc string) hub.PortID {
 	if id, ok := x.pids[name]; ok {
 		return id
 	}
-	id, err := x.core.AddPort(name, desc, discardQueue{})
+	// The peer takes every frame at once: what it receives is what the
+	// observers saw at egress.
+	id, err := x.core.AddPort(name, desc, hub.Discard{})
 	if err != nil { // names are unique by construction
 		panic(fmt.Sprintf("replay: add port %q: %v", name, err))
 	}

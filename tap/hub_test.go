@@ -121,7 +121,7 @@ func (v *vmEnd) read(t *testing.T) []byte {
 		var n int
 		go func() {
 			var err error
-			n, err = v.io.ReadFrame(buf)
+			n, err = hub.ReadFrame(v.io, buf)
 			ch <- err
 		}()
 		select {
@@ -159,7 +159,7 @@ func TestEveryTransportThroughHub(t *testing.T) {
 		{Name: "pipe"},
 	}
 	mcast := tap.Spec{Name: "mcast", Transport: tap.Mcast, Address: mcastGroup + ":0"}
-	if probe, err := tap.JoinMcast(mcast.Address, "127.0.0.1", 0); err == nil {
+	if probe, err := tap.JoinMcast(mcast.Address, "127.0.0.1", 0, 0); err == nil {
 		probe.Close()
 		specs = append(specs, mcast)
 	} else {
@@ -191,13 +191,13 @@ func TestEveryTransportThroughHub(t *testing.T) {
 			}
 			add(s.Name, tap.NewStreamConn(c, 0), false)
 		case tap.UDP:
-			c, err := tap.ListenUDP(udpVM, r.Spec().Address, 0)
+			c, err := tap.ListenUDP(udpVM, r.Spec().Address, 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			add(s.Name, c, false)
 		case tap.Unixgram:
-			c, err := tap.ListenUnixgram(s.Peer, s.Address, 0)
+			c, err := tap.ListenUnixgram(s.Peer, s.Address, 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestEveryTransportThroughHub(t *testing.T) {
 	// a frame reflected to its sender would show up as a wrong frame.
 	for i, from := range vms {
 		f := broadcast(from.mac, i)
-		if err := from.io.WriteFrame(f); err != nil {
+		if err := hub.WriteFrame(from.io, f); err != nil {
 			t.Fatalf("VM %s: write: %v", from.name, err)
 		}
 		for _, to := range vms {
@@ -275,7 +275,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			roundTrip := func(vm *vmEnd, seq int) {
 				t.Helper()
 				up, down := broadcast(vm.mac, seq), broadcast(pv.mac, seq)
-				if err := vm.io.WriteFrame(up); err != nil {
+				if err := hub.WriteFrame(vm.io, up); err != nil {
 					t.Fatal(err)
 				}
 				if got := pv.read(t); string(got) != string(up) {
@@ -295,7 +295,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 
 			intruder := dial()
 			buf := make([]byte, tap.DefaultMaxFrame)
-			if _, err := intruder.io.ReadFrame(buf); err == nil {
+			if _, err := hub.ReadFrame(intruder.io, buf); err == nil {
 				t.Fatal("a second VM was served while the port was busy")
 			}
 			roundTrip(vm1, 2)
@@ -310,7 +310,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			if _, err := raw.Write(binary.BigEndian.AppendUint32(nil, tap.DefaultMaxFrame+1)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := vm2.io.ReadFrame(buf); err == nil {
+			if _, err := hub.ReadFrame(vm2.io, buf); err == nil {
 				t.Fatal("the hub kept a VM that sent a bad length prefix")
 			}
 			lh.waitDetached(t, "vm")

@@ -24,7 +24,7 @@ import (
 // silently: a frame the hub sends is never read back into the hub. Every
 // other source is a member and is accepted; members are told apart by
 // source MAC, not by address.
-func JoinMcast(group, local string, maxFrame int) (*DatagramConn, error) {
+func JoinMcast(group, local string, maxFrame, bufSize int) (*DatagramConn, error) {
 	g, a, err := parseMcast(group, local)
 	if err != nil {
 		return nil, err
@@ -46,8 +46,8 @@ func JoinMcast(group, local string, maxFrame int) (*DatagramConn, error) {
 		return nil, fmt.Errorf("mcast %s: send socket on %s: %w", g, a, err)
 	}
 	self := tx.LocalAddr().(*net.UDPAddr).AddrPort()
-	s := &mcastSocket{rx: rx, tx: tx, group: g, self: netip.AddrPortFrom(self.Addr().Unmap(), self.Port())}
-	return newDatagramConn(s, maxFrame, fmt.Sprintf("mcast %s on %s from %s", g, a, s.self)), nil
+	s := &mcastSocket{rxc: rx, txc: tx, group: g, self: netip.AddrPortFrom(self.Addr().Unmap(), self.Port())}
+	return newDatagramConn(s, maxFrame, fmt.Sprintf("mcast %s on %s from %s", g, a, s.self), bufSize), nil
 }
 
 // JoinMcastLikeQEMU joins the group exactly as a QEMU VM does: one socket
@@ -67,8 +67,8 @@ func JoinMcastLikeQEMU(group, local string, maxFrame int) (*DatagramConn, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &mcastSocket{rx: c, tx: c, group: g}
-	return newDatagramConn(s, maxFrame, fmt.Sprintf("mcast %s on %s (member)", g, a)), nil
+	s := &mcastSocket{rxc: c, txc: c, group: g}
+	return newDatagramConn(s, maxFrame, fmt.Sprintf("mcast %s on %s (member)", g, a), 0), nil
 }
 
 func parseMcast(group, local string) (netip.AddrPort, netip.Addr, error) {
@@ -143,8 +143,8 @@ func control(c *net.UDPConn, fn func(fd int) error) error {
 }
 
 type mcastSocket struct {
-	rx, tx *net.UDPConn // the same socket for a QEMU-like member
-	group  netip.AddrPort
+	rxc, txc *net.UDPConn // the same socket for a QEMU-like member
+	group    netip.AddrPort
 	// self is the hub's send address, whose echoes recv skips; the zero
 	// value (a QEMU-like member) skips nothing.
 	self netip.AddrPort
@@ -152,11 +152,11 @@ type mcastSocket struct {
 
 func (s *mcastSocket) recv(b []byte) (int, bool, error) {
 	for {
-		n, src, err := s.rx.ReadFromUDPAddrPort(b)
+		n, src, err := s.rxc.ReadFromUDPAddrPort(b)
 		if err != nil {
 			return 0, false, err
 		}
-		if s.self.IsValid() && src.Port() == s.self.Port() && src.Addr().Unmap() == s.self.Addr() {
+		if s.classify(sockAddr{ap: src}) == skip {
 			continue // our own echo
 		}
 		return n, true, nil
@@ -164,16 +164,27 @@ func (s *mcastSocket) recv(b []byte) (int, bool, error) {
 }
 
 func (s *mcastSocket) send(b []byte) error {
-	_, err := s.tx.WriteToUDPAddrPort(b, s.group)
+	_, err := s.txc.WriteToUDPAddrPort(b, s.group)
 	return err
 }
 
 func (s *mcastSocket) close() error {
-	err := s.rx.Close()
-	if s.tx != s.rx {
-		if terr := s.tx.Close(); err == nil {
+	err := s.rxc.Close()
+	if s.txc != s.rxc {
+		if terr := s.txc.Close(); err == nil {
 			err = terr
 		}
 	}
 	return err
+}
+
+func (s *mcastSocket) rx() *net.UDPConn        { return s.rxc }
+func (s *mcastSocket) tx() *net.UDPConn        { return s.txc }
+func (s *mcastSocket) unixConn() *net.UnixConn { return nil }
+func (s *mcastSocket) dest() sockAddr          { return sockAddr{ap: s.group} }
+func (s *mcastSocket) classify(src sockAddr) verdict {
+	if s.self.IsValid() && src.ap.Port() == s.self.Port() && src.ap.Addr().Unmap() == s.self.Addr() {
+		return skip
+	}
+	return accept
 }

@@ -40,6 +40,7 @@ type PipeEnd struct {
 	rx, tx *pipeQueue
 	closed atomic.Bool
 	desc   string
+	rbuf   []byte // the reader's, for ReadFrames
 }
 
 var (
@@ -89,6 +90,19 @@ func (p *PipeEnd) ReadFrame(buf []byte) (int, error) {
 		return 0, &hub.FrameError{Reason: hub.DropOversize, Len: n}
 	}
 	return copy(buf, frame), nil
+}
+
+// ReadFrames implements hub.PortIO, one frame per call.
+func (p *PipeEnd) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	if p.rbuf == nil {
+		p.rbuf = make([]byte, DefaultMaxFrame)
+	}
+	return readOne(frames, limit, p.rbuf, p.ReadFrame)
+}
+
+// WriteFrames implements hub.PortIO, one frame at a time.
+func (p *PipeEnd) WriteFrames(frames []*hub.Frame) (int, error) {
+	return writeEach(frames, p.WriteFrame)
 }
 
 // WriteFrame copies frame into the pipe. It does not retain frame.

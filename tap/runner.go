@@ -146,20 +146,20 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 	case UnixDial:
 		return &streamDialer{runnerBase: base, network: "unix"}, nil
 	case UDP:
-		c, err := ListenUDP(s.Address, s.Peer, opts.MaxFrame)
+		c, err := ListenUDP(s.Address, s.Peer, opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}
 		base.spec.Address = c.LocalAddr().String()
 		return &datagramRunner{runnerBase: base, conn: c}, nil
 	case Unixgram:
-		c, err := ListenUnixgram(s.Address, s.Peer, opts.MaxFrame)
+		c, err := ListenUnixgram(s.Address, s.Peer, opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}
 		return &datagramRunner{runnerBase: base, conn: c}, nil
 	case Mcast:
-		c, err := JoinMcast(s.Address, s.mcastLocal(), opts.MaxFrame)
+		c, err := JoinMcast(s.Address, s.mcastLocal(), opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}

@@ -245,7 +245,7 @@ func TestDatagramRunner(t *testing.T) {
 	go func() { errc <- r.Run(ctx, att) }()
 	at := att.Next(t)
 
-	vm, err := tap.ListenUDP(vmAddr, bound, 0)
+	vm, err := tap.ListenUDP(vmAddr, bound, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestDatagramRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, tap.DefaultMaxFrame)
-	if n, err := at.IO.ReadFrame(buf); err != nil || string(buf[:n]) != string(f) {
+	if n, err := hub.ReadFrame(at.IO, buf); err != nil || string(buf[:n]) != string(f) {
 		t.Fatalf("hub read = %d bytes, %v; want the VM's frame", n, err)
 	}
 	at.Drain()
@@ -273,7 +273,7 @@ func TestDatagramRunner(t *testing.T) {
 func TestUnixgramPeerMissing(t *testing.T) {
 	dir := t.TempDir()
 	hubPath, vmPath := filepath.Join(dir, "hub.sock"), filepath.Join(dir, "vm.sock")
-	h, err := tap.ListenUnixgram(hubPath, vmPath, 0)
+	h, err := tap.ListenUnixgram(hubPath, vmPath, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestUnixgramPeerMissing(t *testing.T) {
 	if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("WriteFrame to a missing peer = %v, want it to wrap the system error", err)
 	}
-	vm, err := tap.ListenUnixgram(vmPath, hubPath, 0)
+	vm, err := tap.ListenUnixgram(vmPath, hubPath, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestUnixgramPeerMissing(t *testing.T) {
 // reach the hub and the other member; the hub's reach both members; the
 // hub never reads its own frames back.
 func TestMcastMembers(t *testing.T) {
-	h, err := tap.JoinMcast(mcastGroup+":0", "127.0.0.1", 0)
+	h, err := tap.JoinMcast(mcastGroup+":0", "127.0.0.1", 0, 0)
 	if err != nil {
 		t.Skipf("multicast on loopback is not available here: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"l2hub/hub"
 )
 
 // Transport names how a port reaches its peer, and which side listens.
@@ -44,6 +46,8 @@ const DefaultMcastLocal = "127.0.0.1"
 //	e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
 //	m=mcast:230.0.0.1:37021,local=127.0.0.1     hub joins the VMs' multicast group
 //	t=tap:tap0,ip=10.0.0.1/24,mac=02:00:00:00:00:01,netns=lab
+//	p=tcp:127.0.0.1:7005,overflow=drop,queue=64  tail-drop past 64 queued frames
+//	u=udp:127.0.0.1:7006,peer=127.0.0.1:7007,sockbuf=16M
 //
 // Values containing a comma write it doubled (",,"), as QEMU's options do.
 type Spec struct {
@@ -57,7 +61,8 @@ type Spec struct {
 	// Local is the interface address a multicast port joins on
 	// (DefaultMcastLocal when empty).
 	Local string `yaml:"local,omitempty"`
-	// Options holds transport-specific keys (tap: ip, netns, mac).
+	// Options holds transport-specific keys (tap: ip, netns, mac; datagram
+	// transports: sockbuf) and every port's flow keys (overflow, queue).
 	Options map[string]string `yaml:"options,omitempty"`
 }
 
@@ -68,15 +73,30 @@ var transportRules = map[Transport]struct {
 	local   bool     // local= allowed
 	options []string // allowed Options keys
 }{
-	TCP:      {address: listenHostPort},
-	TCPDial:  {address: dialHostPort},
-	Unix:     {address: socketPath},
-	UnixDial: {address: socketPath},
-	UDP:      {address: listenHostPort, peer: dialHostPort},
-	Unixgram: {address: socketPath, peer: socketPath},
-	Mcast:    {address: mcastGroup, local: true},
-	TAP:      {address: ifaceName, options: []string{"ip", "mac", "netns"}},
+	TCP:      {address: listenHostPort, options: flowOptions},
+	TCPDial:  {address: dialHostPort, options: flowOptions},
+	Unix:     {address: socketPath, options: flowOptions},
+	UnixDial: {address: socketPath, options: flowOptions},
+	UDP:      {address: listenHostPort, peer: dialHostPort, options: datagramOptions},
+	Unixgram: {address: socketPath, peer: socketPath, options: datagramOptions},
+	Mcast:    {address: mcastGroup, local: true, options: datagramOptions},
+	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "netns"}, flowOptions...)},
 }
+
+// Options every port takes: its flow control (see hub.Overflow), which
+// overrides the hub's for this port. Datagram ports also take the size of
+// their socket buffers.
+var (
+	flowOptions     = []string{"overflow", "queue"}
+	datagramOptions = append([]string{"sockbuf"}, flowOptions...)
+)
+
+// Bounds of the queue= and sockbuf= options.
+const (
+	maxQueueOption   = 1 << 20
+	minSockbufOption = 4 << 10
+	maxSockbufOption = 1 << 30
+)
 
 type addrKind uint8
 
@@ -240,7 +260,7 @@ func (s Spec) Validate() error {
 			}
 			return bad("options."+k, v, fmt.Sprintf("unknown option for transport %s (want %s)", s.Transport, strings.Join(rules.options, ", ")))
 		}
-		if err := checkTapOption(k, v); err != "" {
+		if err := checkOption(k, v); err != "" {
 			return bad("options."+k, v, err)
 		}
 	}
@@ -314,8 +334,20 @@ func validHost(h string) bool {
 	return true
 }
 
-func checkTapOption(k, v string) string {
+func checkOption(k, v string) string {
 	switch k {
+	case "overflow":
+		if _, err := hub.ParseOverflow(v); err != nil {
+			return "want pause (hold the frame and pause its sender, the default) or drop (tail drop)"
+		}
+	case "queue":
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > maxQueueOption {
+			return fmt.Sprintf("want a queue length in frames, 1..%d", maxQueueOption)
+		}
+	case "sockbuf":
+		if n, err := parseSize(v); err != nil || n < minSockbufOption || n > maxSockbufOption {
+			return "want a socket buffer size from 4K to 1G, such as 4M"
+		}
 	case "ip":
 		if p, err := netip.ParsePrefix(v); err != nil || !p.Addr().Is4() {
 			return "want an IPv4 address with prefix length, such as 10.0.0.1/24"
@@ -418,4 +450,44 @@ func vmHostPort(a string) (host, port string) {
 		return "::1", port
 	}
 	return host, port
+}
+
+// PortOptions returns the port's own flow settings (overflow=, queue=);
+// zero values leave the hub's. s must be valid.
+func (s Spec) PortOptions() hub.PortOptions {
+	var o hub.PortOptions
+	if v, ok := s.Options["overflow"]; ok {
+		o.Overflow, _ = hub.ParseOverflow(v)
+	}
+	if v, ok := s.Options["queue"]; ok {
+		o.QueueLen, _ = strconv.Atoi(v)
+	}
+	return o
+}
+
+// socketBuffer returns the sockbuf= size, 0 for the default.
+func (s Spec) socketBuffer() int {
+	n, _ := parseSize(s.Options["sockbuf"])
+	return n
+}
+
+// parseSize parses a byte count with an optional binary suffix: 65536,
+// 512K, 4M, 1G.
+func parseSize(v string) (int, error) {
+	mult := 1
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 'K', 'k':
+			mult, v = 1<<10, v[:n-1]
+		case 'M', 'm':
+			mult, v = 1<<20, v[:n-1]
+		case 'G', 'g':
+			mult, v = 1<<30, v[:n-1]
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxSockbufOption/mult {
+		return 0, fmt.Errorf("size %q: want a byte count such as 65536, 512K or 4M", v)
+	}
+	return n * mult, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"l2hub/hub"
 	"l2hub/tap"
 )
 
@@ -77,8 +78,15 @@ func TestParseSpecErrors(t *testing.T) {
 		{"mcast-ipv6", "m=mcast:[ff02::1]:37021", "address", "IPv4 multicast"},
 		{"mcast-bad-local", "m=mcast:230.0.0.1:37021,local=eth0", "local", "IPv4 address"},
 		{"mcast-multicast-local", "m=mcast:230.0.0.1:37021,local=230.0.0.2", "local", "IPv4 address"},
-		{"unknown-option", "a=tcp:127.0.0.1:7001,nodelay=on", "options.nodelay", "takes no option"},
-		{"tap-unknown-option", "t=tap:tap0,vnet_hdr=on", "options.vnet_hdr", "want ip, mac, netns"},
+		{"unknown-option", "a=tcp:127.0.0.1:7001,nodelay=on", "options.nodelay", "want overflow, queue"},
+		{"tap-unknown-option", "t=tap:tap0,vnet_hdr=on", "options.vnet_hdr", "want ip, mac, netns, overflow, queue"},
+		{"bad-overflow", "a=tcp:127.0.0.1:7001,overflow=block", "options.overflow", "want pause"},
+		{"queue-zero", "a=unix:/tmp/a.sock,queue=0", "options.queue", "1..1048576"},
+		{"queue-not-a-number", "a=unix:/tmp/a.sock,queue=many", "options.queue", "queue length"},
+		{"sockbuf-on-stream", "a=tcp:127.0.0.1:7001,sockbuf=4M", "options.sockbuf", "want overflow, queue"},
+		{"sockbuf-too-small", "a=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=100", "options.sockbuf", "4K to 1G"},
+		{"sockbuf-too-large", "a=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=2G", "options.sockbuf", "4K to 1G"},
+		{"sockbuf-garbage", "m=mcast:230.0.0.1:37021,sockbuf=4X", "options.sockbuf", "4K to 1G"},
 		{"tap-bad-ip", "t=tap:tap0,ip=10.0.0.1", "options.ip", "prefix length"},
 		{"tap-bad-mac", "t=tap:tap0,mac=02:00", "options.mac", "MAC address"},
 		{"tap-long-name", "t=tap:averyveryverylongname", "address", "1-15"},
@@ -106,6 +114,27 @@ func TestParseSpecErrors(t *testing.T) {
 				t.Errorf("ParseSpec(%q) = %q, want it to say %q", tc.text, err, tc.msg)
 			}
 		})
+	}
+}
+
+func TestSpecPortOptions(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want hub.PortOptions
+	}{
+		{"a=tcp:127.0.0.1:7001", hub.PortOptions{}},
+		{"a=tcp:127.0.0.1:7001,overflow=drop", hub.PortOptions{Overflow: hub.OverflowDrop}},
+		{"a=unix:/tmp/a.sock,overflow=pause,queue=64", hub.PortOptions{Overflow: hub.OverflowPause, QueueLen: 64}},
+		{"u=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=16M,queue=1024", hub.PortOptions{QueueLen: 1024}},
+		{"t=tap:tap0,overflow=drop", hub.PortOptions{Overflow: hub.OverflowDrop}},
+	} {
+		s, err := tap.ParseSpec(tc.text)
+		if err != nil {
+			t.Fatalf("ParseSpec(%q): %v", tc.text, err)
+		}
+		if got := s.PortOptions(); got != tc.want {
+			t.Errorf("ParseSpec(%q).PortOptions() = %+v, want %+v", tc.text, got, tc.want)
+		}
 	}
 }
 

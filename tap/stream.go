@@ -52,16 +52,16 @@ type StreamConn struct {
 	r   *bufio.Reader
 	hdr [prefixLen]byte
 
-	// Writer state, touched only by the goroutine calling WriteFrame: one
-	// scratch buffer holding prefix and frame, so each frame is one Write
-	// (one segment on the wire for small frames) and no allocation.
+	// Writer state, touched only by the goroutine calling WriteFrame(s):
+	// one scratch buffer holding prefix and frame, so each frame is one
+	// Write (one segment on the wire for small frames) and no allocation,
+	// and the vector WriteFrames hands writev.
 	wbuf []byte
+	iov  [][]byte
+	bufs net.Buffers
 }
 
-var (
-	_ hub.PortIO    = (*StreamConn)(nil)
-	_ hub.Describer = (*StreamConn)(nil)
-)
+var _ hub.Describer = (*StreamConn)(nil)
 
 // NewStreamConn frames c. maxFrame bounds frames in both directions; <= 0
 // means DefaultMaxFrame, and values above MaxFrameLimit are clamped to it.
@@ -132,9 +132,7 @@ func (s *StreamConn) ReadFrame(buf []byte) (int, error) {
 	return size, nil
 }
 
-var _ hub.BatchReader = (*StreamConn)(nil)
-
-// ReadFrames implements hub.BatchReader: it reads one frame as ReadFrame
+// ReadFrames implements hub.PortIO: it reads one frame as ReadFrame
 // does, straight into a new hub.Frame, then every further frame whose prefix
 // and bytes are already in the read buffer (up to streamReadBuffer bytes),
 // so the many small frames one read system call brings in cost one
@@ -250,39 +248,96 @@ func (s *StreamConn) write(b []byte) error {
 	return nil
 }
 
-// maxWriteBatch bounds the bytes WriteFrames hands the kernel in one write:
-// large enough to amortise the system call, small enough that a socket
-// buffer takes it without a long block.
-const maxWriteBatch = 64 << 10
+var _ hub.PortIO = (*StreamConn)(nil)
 
-var _ hub.BatchWriter = (*StreamConn)(nil)
+// smallFrame is the largest frame WriteFrames copies into one buffer with
+// its neighbours rather than handing the kernel as a vector element of its
+// own: for small frames a copy is cheaper than an iovec.
+const smallFrame = 256
 
-// WriteFrames implements hub.BatchWriter: each frame with its prefix, back to
-// back, in as few Writes as fit maxWriteBatch. The peer reads the same stream
-// as from one WriteFrame per frame, and frame boundaries never depend on how
-// frames were batched.
-func (s *StreamConn) WriteFrames(frames [][]byte) error {
+// WriteFrames implements hub.PortIO: every frame with its length prefix,
+// back to back, in one vectored write (writev(2)). Each frame's Wire() —
+// prefix and frame in one buffer, the frame's headroom — is handed to the
+// kernel as it is; only runs of small frames are gathered into one buffer
+// first. The peer reads exactly the stream one WriteFrame per frame would
+// have written. A frame that is empty or longer than the maximum is not
+// sent: the frames before it are, and it is reported as a *hub.FrameError
+// (DropOversize).
+func (s *StreamConn) WriteFrames(frames []*hub.Frame) (int, error) {
 	if s.closed.Load() {
-		return net.ErrClosed
+		return 0, net.ErrClosed
 	}
-	for _, frame := range frames {
-		if n := len(frame); n == 0 || n > s.max {
-			return fmt.Errorf("%s: write %d-byte frame outside 1..%d: %w", s.desc, n, s.max, hub.ErrFrameTooLarge)
+	n := len(frames)
+	var bad error
+	for i, f := range frames {
+		if l := f.Len(); l == 0 || l > s.max {
+			n, bad = i, &hub.FrameError{Reason: hub.DropOversize, Len: l}
+			break
 		}
 	}
-	b := s.wbuf[:0]
-	for _, frame := range frames {
-		if len(b) > 0 && len(b)+prefixLen+len(frame) > maxWriteBatch {
-			if err := s.write(b); err != nil {
-				return err
+	sent, err := s.writev(frames[:n])
+	if err != nil {
+		return sent, err
+	}
+	return n, bad
+}
+
+// writev writes frames with one vectored write and returns how many were
+// written whole when it fails.
+func (s *StreamConn) writev(frames []*hub.Frame) (int, error) {
+	iov := s.iov[:0]
+	small := s.wbuf[:0] // runs of small frames, gathered
+	runStart := 0       // where the current run of small frames began in small
+	inRun := false
+	for _, f := range frames {
+		w := f.Wire()
+		if len(w) > smallFrame+hub.PrefixLen {
+			if inRun {
+				iov = append(iov, small[runStart:])
+				inRun = false
 			}
-			b = b[:0]
+			iov = append(iov, w)
+			continue
 		}
-		b = binary.BigEndian.AppendUint32(b, uint32(len(frame)))
-		b = append(b, frame...)
+		if len(small)+len(w) > cap(small) {
+			// The gather buffer is full: what it holds is already in iov or
+			// in the open run, so the run is closed and a new buffer begun
+			// (iov keeps the old one alive until the write).
+			if inRun {
+				iov = append(iov, small[runStart:])
+				inRun = false
+			}
+			small = make([]byte, 0, max(cap(small)*2, 16<<10))
+			s.wbuf = small
+		}
+		if !inRun {
+			runStart, inRun = len(small), true
+		}
+		small = append(small, w...)
 	}
-	s.wbuf = b[:0]
-	return s.write(b)
+	if inRun {
+		iov = append(iov, small[runStart:])
+	}
+	s.iov = iov
+	s.bufs = iov
+	written, err := s.bufs.WriteTo(s.conn)
+	clear(iov) // drop references to frames the caller will release
+	s.bufs = nil
+	if err == nil {
+		return len(frames), nil
+	}
+	whole := 0
+	for _, f := range frames {
+		if written < int64(len(f.Wire())) {
+			break
+		}
+		written -= int64(len(f.Wire()))
+		whole++
+	}
+	if s.closed.Load() {
+		return whole, net.ErrClosed
+	}
+	return whole, fmt.Errorf("%s: write: %w", s.desc, err)
 }
 
 // Close closes the connection, unblocking ReadFrame and WriteFrame. Calls

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -322,49 +324,86 @@ func TestStreamWriteZeroAllocs(t *testing.T) {
 	}
 }
 
+// socketPair returns the two ends of a connected unix stream socket: a real
+// socket, so WriteFrames's vectored write is the one the hub makes.
+func socketPair(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+		t.Cleanup(func() { c.Close() })
+	}
+	return conns[0], conns[1]
+}
+
+func hubFrames(fs ...[]byte) []*hub.Frame {
+	out := make([]*hub.Frame, len(fs))
+	for i, f := range fs {
+		out[i] = hub.FrameOf(f)
+	}
+	return out
+}
+
 func TestStreamWriteFrames(t *testing.T) {
-	sizes := []int{60, 1514, 9000, 60, tap.DefaultMaxFrame, 14}
+	sizes := []int{60, 1514, 9000, 60, 60, tap.DefaultMaxFrame, 14, 300}
 	var frames [][]byte
 	for i, n := range sizes {
 		frames = append(frames, taptest.Frame(3, n, i))
 	}
-	w := &countingWriter{}
-	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 0)
-	if err := s.WriteFrames(frames); err != nil {
-		t.Fatal(err)
+	a, b := socketPair(t)
+	s := tap.NewStreamConn(a, 0)
+	want := prefixed(frames...)
+	got := make(chan []byte)
+	go func() {
+		buf := make([]byte, len(want))
+		n, _ := io.ReadFull(b, buf)
+		got <- buf[:n]
+	}()
+	if n, err := s.WriteFrames(hubFrames(frames...)); n != len(frames) || err != nil {
+		t.Fatalf("WriteFrames = %d, %v; want %d, nil", n, err, len(frames))
 	}
-	// The stream is exactly the frames, prefixed, in order; writes hold whole
-	// frames and stay within the batch bound unless one frame alone exceeds it.
-	if got, want := bytes.Join(w.writes, nil), prefixed(frames...); !bytes.Equal(got, want) {
-		t.Fatalf("WriteFrames wrote %d bytes that differ from the %d of one WriteFrame per frame", len(got), len(want))
-	}
-	if len(w.writes) < 2 || len(w.writes) >= len(frames) {
-		t.Errorf("got %d writes for %d frames (%d bytes), want batches", len(w.writes), len(frames), len(prefixed(frames...)))
-	}
-	for i, b := range w.writes {
-		if len(b) > 64<<10 && len(b) != len(prefixed(frames[4])) {
-			t.Errorf("write %d is %d bytes: more than one batch", i, len(b))
-		}
+	// The stream is exactly the frames, prefixed, in order.
+	if g := <-got; !bytes.Equal(g, want) {
+		t.Fatalf("WriteFrames wrote %d bytes that differ from the %d of one WriteFrame per frame", len(g), len(want))
 	}
 
-	// A frame out of bounds anywhere refuses the whole batch before writing.
-	w.writes = nil
-	if err := s.WriteFrames([][]byte{frames[0], nil}); !errors.Is(err, hub.ErrFrameTooLarge) {
-		t.Errorf("WriteFrames with an empty frame = %v, want hub.ErrFrameTooLarge", err)
+	// A frame out of bounds is not sent: those before it are, and it is
+	// reported for the caller to count and skip.
+	go func() {
+		buf := make([]byte, len(prefixed(frames[0])))
+		n, _ := io.ReadFull(b, buf)
+		got <- buf[:n]
+	}()
+	n, err := s.WriteFrames(hubFrames(frames[0], nil, frames[1]))
+	var fe *hub.FrameError
+	if n != 1 || !errors.As(err, &fe) || fe.Reason != hub.DropOversize {
+		t.Errorf("WriteFrames with an empty second frame = %d, %v; want 1 and a *hub.FrameError (%s)", n, err, hub.DropOversize)
 	}
-	if len(w.writes) != 0 {
-		t.Errorf("a refused batch wrote %d times", len(w.writes))
+	if g := <-got; !bytes.Equal(g, prefixed(frames[0])) {
+		t.Errorf("wrote %x, want only the first frame", g)
 	}
 	s.Close()
-	if err := s.WriteFrames(frames); !errors.Is(err, net.ErrClosed) {
+	if _, err := s.WriteFrames(hubFrames(frames...)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("WriteFrames after Close = %v, want net.ErrClosed", err)
 	}
 }
 
 func TestStreamWriteFramesZeroAllocs(t *testing.T) {
-	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
-	frames := [][]byte{taptest.Frame(2, 60, 0), taptest.Frame(2, 1514, 1), taptest.Frame(2, 1514, 2)}
-	s.WriteFrames(frames) // warm the scratch buffer
+	a, b := socketPair(t)
+	go io.Copy(io.Discard, b)
+	s := tap.NewStreamConn(a, 0)
+	frames := hubFrames(taptest.Frame(2, 60, 0), taptest.Frame(2, 1514, 1), taptest.Frame(2, 60, 2), taptest.Frame(2, 1514, 3))
+	s.WriteFrames(frames) // warm the scratch buffers
 	if got := testing.AllocsPerRun(100, func() { s.WriteFrames(frames) }); got != 0 {
 		t.Errorf("WriteFrames: got %v allocations per batch, want 0", got)
 	}

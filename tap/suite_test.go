@@ -107,11 +107,11 @@ const udpMax = 60000
 func udpPair(t *testing.T) *taptest.Pair {
 	t.Helper()
 	vmAddr := freeUDP(t)
-	hubEnd, err := tap.ListenUDP("127.0.0.1:0", vmAddr, udpMax)
+	hubEnd, err := tap.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := tap.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), tap.MaxFrameLimit)
+	vm, err := tap.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), tap.MaxFrameLimit, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +142,11 @@ func unixgramPair(t *testing.T) *taptest.Pair {
 	t.Helper()
 	dir := t.TempDir()
 	hubPath, vmPath := filepath.Join(dir, "hub.sock"), filepath.Join(dir, "vm.sock")
-	hubEnd, err := tap.ListenUnixgram(hubPath, vmPath, 0)
+	hubEnd, err := tap.ListenUnixgram(hubPath, vmPath, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := tap.ListenUnixgram(vmPath, hubPath, tap.MaxFrameLimit)
+	vm, err := tap.ListenUnixgram(vmPath, hubPath, tap.MaxFrameLimit, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ const mcastGroup = "230.0.0.1"
 
 func mcastPair(t *testing.T) *taptest.Pair {
 	t.Helper()
-	hubEnd, err := tap.JoinMcast(mcastGroup+":0", "127.0.0.1", udpMax)
+	hubEnd, err := tap.JoinMcast(mcastGroup+":0", "127.0.0.1", udpMax, 0)
 	if err != nil {
 		t.Skipf("multicast on loopback is not available here: %v", err)
 	}

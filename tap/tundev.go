@@ -322,6 +322,20 @@ func (d *TAPDevice) ReadFrame(buf []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrames implements hub.PortIO: a TAP device hands over one frame per
+// read.
+func (d *TAPDevice) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	if d.rbuf == nil {
+		d.rbuf = make([]byte, tapReadMax)
+	}
+	return readOne(frames, limit, d.rbuf, d.ReadFrame)
+}
+
+// WriteFrames implements hub.PortIO, one write per frame.
+func (d *TAPDevice) WriteFrames(frames []*hub.Frame) (int, error) {
+	return writeEach(frames, d.WriteFrame)
+}
+
 // WriteFrame hands frame to the host as received on the interface. It does
 // not retain frame.
 func (d *TAPDevice) WriteFrame(frame []byte) error {

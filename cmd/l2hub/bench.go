@@ -223,9 +223,11 @@ func writeHeapProfile(path string) error {
 // Config, as `l2hub serve` builds it (hub, policy, capture, bound
 // transports), run in this process with the VMs attached over real sockets.
 type hubTarget struct {
-	mode    hub.Mode
-	queue   int
-	policy  bool // the 5-rule pass-through policy
+	mode     hub.Mode
+	queue    int
+	overflow hub.Overflow
+	stall    time.Duration
+	policy   bool // the 5-rule pass-through policy
 	capture bool // pcapng of both directions to a temporary file
 	log     *slog.Logger
 }
@@ -269,7 +271,7 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 		}
 	}()
 
-	cfg := Config{Mode: t.mode, Queue: t.queue, Control: "off", source: "bench"}
+	cfg := Config{Mode: t.mode, Queue: t.queue, Overflow: t.overflow, Stall: t.stall, Control: "off", source: "bench"}
 	vmAddrs := make([]string, sc.Ports) // udp: where each VM is bound
 	for i := range sc.Ports {
 		spec := tap.Spec{Name: fmt.Sprintf("vm%02d", i)}
@@ -312,12 +314,12 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 	n := &bench.Net{}
 	for i, r := range sess.runners {
 		spec := r.Spec()
-		var p hub.PortIO
+		var p bench.VM
 		switch sc.Transport {
 		case "tcp", "unix":
 			p, err = tap.DialStream(ctx, sc.Transport, spec.Address, 0)
 		case "udp":
-			p, err = tap.ListenUDP(vmAddrs[i], spec.Address, 0)
+			p, err = tap.ListenUDP(vmAddrs[i], spec.Address, 0, 0)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("VM %d to port %s: %w", i, spec.Name, err)
@@ -370,8 +372,8 @@ func waitVMsAttached(ctx context.Context, sess *session) error {
 	}
 }
 
-// sessionCounters sums the hub's drops by reason over every port and adds
-// the capture's figures.
+// sessionCounters sums the hub's drops by reason over every port, and its
+// pauses and stalls, and adds the capture's figures.
 func sessionCounters(sess *session) map[string]uint64 {
 	c := map[string]uint64{}
 	for _, st := range sess.stats {
@@ -379,6 +381,12 @@ func sessionCounters(sess *session) map[string]uint64 {
 			if n := st.stats.Drops(r); n > 0 {
 				c["hub_drop_"+r.String()] += n
 			}
+		}
+		if n := st.stats.Pauses.Load(); n > 0 {
+			c["hub_pauses"] += n
+		}
+		if n := st.stats.Stalls.Load(); n > 0 {
+			c["hub_stalls"] += n
 		}
 	}
 	if sess.capture != nil {

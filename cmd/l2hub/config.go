@@ -32,6 +32,8 @@ const maxConfigBytes = 1 << 20
 type Config struct {
 	Mode         hub.Mode      `yaml:"mode"`
 	Queue        int           `yaml:"queue"`
+	Overflow     hub.Overflow  `yaml:"overflow"` // pause (default) or drop
+	Stall        time.Duration `yaml:"stall"`
 	MaxFrame     int           `yaml:"max_frame"`
 	Aging        time.Duration `yaml:"aging"`
 	Control      string        `yaml:"control"`
@@ -409,6 +411,9 @@ func (c *Config) validate() error {
 	}
 	if c.Aging < 0 {
 		return fieldErr("must not be negative", "aging")
+	}
+	if c.Stall < 0 {
+		return fieldErr(fmt.Sprintf("must not be negative (0 means the default %s)", hub.DefaultStall), "stall")
 	}
 	if len(c.Ports) == 0 && len(c.Peers) == 0 {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")

@@ -13,6 +13,8 @@ func TestParseConfig(t *testing.T) {
 	good := `
 mode: hub
 queue: 64
+overflow: drop
+stall: 5s
 max_frame: 9216
 aging: 30s
 control: /tmp/x.sock
@@ -29,7 +31,7 @@ ports:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Mode != hub.ModeHub || cfg.Queue != 64 || cfg.MaxFrame != 9216 || cfg.Aging != 30*time.Second ||
+	if cfg.Mode != hub.ModeHub || cfg.Queue != 64 || cfg.Overflow != hub.OverflowDrop || cfg.Stall != 5*time.Second || cfg.MaxFrame != 9216 || cfg.Aging != 30*time.Second ||
 		len(cfg.Ports) != 2 || cfg.Ports[1].Transport != tap.Mcast || !cfg.Capture.PerPort {
 		t.Errorf("parseConfig(good) = %+v", cfg)
 	}
@@ -40,7 +42,7 @@ ports:
 	}{
 		// The shape of the file, checked against Config before decoding.
 		{"unknown-key", "ports: []\nbogus: 1\n",
-			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, max_frame, aging, control, control_token, policy, capture, check, peers, probe, optional, ports)`},
+			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, policy, capture, check, peers, probe, optional, ports)`},
 		{"unknown-port-key", "ports:\n" + port + "  - {name: b, transport: tcp, address: ':2', colour: red}\n",
 			`lab.yaml:3:46: ports[1].colour: unknown field "colour" (known: name, transport, address, peer, local, options)`},
 		{"unknown-capture-key", "capture:\n  file: x.pcapng\n  snap: 3\nports:\n" + port,
@@ -51,6 +53,10 @@ ports:
 		{"key-not-a-name", "? [a]\n: 1\n", "lab.yaml:1:3: keys must be plain names"},
 		{"not-a-mapping", "hello\n", `lab.yaml:1:1: want a mapping of settings, got "hello"`},
 		{"bad-mode", "mode: router\nports: []\n", `lab.yaml:1:7: mode: unknown mode "router" (want hub or switch)`},
+		{"bad-overflow", "overflow: block\nports: []\n", `lab.yaml:1:11: overflow: unknown overflow "block" (want pause or drop)`},
+		{"bad-stall", "stall: 2\nports: []\n", `lab.yaml:1:8: stall: want a duration such as 300s or 1m30s, got "2"`},
+		{"negative-stall", "stall: -1s\nports:\n" + port, `lab.yaml:1:8: stall: must not be negative`},
+		{"bad-port-overflow", "ports:\n  - {name: a, transport: tcp, address: ':1', options: {overflow: block}}\n", `ports[0].options.overflow: "block": want pause`},
 		{"mode-not-a-value", "mode: [hub]\nports: []\n", "lab.yaml:1:7: mode: want a value, got a list"},
 		{"wrong-type-int", "queue: lots\nports: []\n", `lab.yaml:1:8: queue: want a whole number, got "lots"`},
 		{"int-overflow", "max_frame: 99999999999999999999\nports: []\n", `lab.yaml:1:12: max_frame: want a whole number, got "99999999999999999999"`},
@@ -69,7 +75,7 @@ ports:
 		{"alias", "ports: &x [*x]\n", "lab.yaml:1:12: ports[0]: YAML aliases are not supported in a config"},
 		{"every-problem", "queue: lots\nmode: router\n", `lab.yaml:1:8: queue: want a whole number, got "lots"` + "\n" +
 			`lab.yaml:2:7: mode: unknown mode "router" (want hub or switch)`},
-		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, max_frame, aging, control, control_token, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
+		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
 
 		// Values, checked after decoding.
 		{"no-ports", "mode: hub\n", "lab.yaml:1:1: ports: no ports: a hub needs at least one"},

@@ -30,6 +30,8 @@ type serveFlags struct {
 	ports        []string
 	mode         string
 	queue        int
+	overflow     string
+	stall        time.Duration
 	maxFrame     int
 	aging        time.Duration
 	control      string
@@ -88,7 +90,9 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVarP(&f.config, "config", "c", "", "YAML config `file` (see README: config reference)")
 	fl.StringArrayVarP(&f.ports, "port", "p", nil, "add a port: NAME=TRANSPORT:ADDRESS[,key=value...] (repeatable)")
 	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (learning, the default) or hub (flood everything)")
-	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames: the high-water mark (default %d)", hub.DefaultQueueLen))
+	fl.StringVar(&f.overflow, "overflow", "", "what a port does with a frame its full queue cannot take: pause (hold it and stop reading its sender until the queue drains; the default, lossless) or drop (tail drop, like a physical switch)")
+	fl.DurationVar(&f.stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
 	fl.IntVar(&f.maxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
 	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
 	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT", or "off" (default `+defaultControlPath()+`)`)
@@ -143,6 +147,16 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	}
 	if changed("queue") {
 		cfg.Queue = f.queue
+	}
+	if changed("overflow") {
+		o, err := hub.ParseOverflow(f.overflow)
+		if err != nil {
+			return cfg, fmt.Errorf("--overflow: %w", err)
+		}
+		cfg.Overflow = o
+	}
+	if changed("stall") {
+		cfg.Stall = f.stall
 	}
 	if changed("max-frame") {
 		cfg.MaxFrame = f.maxFrame

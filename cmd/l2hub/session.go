@@ -134,6 +134,8 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 	hcfg := hub.Config{
 		Mode:      cfg.Mode,
 		QueueLen:  cfg.Queue,
+		Overflow:  cfg.Overflow,
+		Stall:     cfg.Stall,
 		MaxFrame:  cfg.MaxFrame,
 		AgingTime: cfg.Aging,
 		Clock:     wallclock.Clock{},
@@ -206,10 +208,12 @@ func (s *session) configHash() string {
 	b, _ := json.Marshal(struct {
 		Mode     string
 		Queue    int
+		Overflow string
+		Stall    string
 		MaxFrame int
 		Aging    string
 		Ports    []tap.Spec
-	}{s.cfg.Mode.String(), s.cfg.Queue, s.cfg.MaxFrame, s.cfg.Aging.String(), s.cfg.Ports})
+	}{s.cfg.Mode.String(), s.cfg.Queue, s.cfg.Overflow.String(), s.cfg.Stall.String(), s.cfg.MaxFrame, s.cfg.Aging.String(), s.cfg.Ports})
 	return hashText(string(b))
 }
 
@@ -222,7 +226,7 @@ func hashText(t string) string {
 func (s *session) addPorts() error {
 	for _, r := range s.runners {
 		spec := r.Spec()
-		if err := s.hub.AddPort(spec.Name, describeSpec(spec)); err != nil {
+		if err := s.hub.AddPortWith(spec.Name, describeSpec(spec), spec.PortOptions()); err != nil {
 			return err
 		}
 		s.stats = append(s.stats, portStats{spec.Name, s.hub.Stats(context.Background(), spec.Name)})

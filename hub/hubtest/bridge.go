@@ -15,13 +15,25 @@ import (
 // Bridge is a hub under test as its ports' peers see it. The bridge suite
 // runs against every implementation: the Sim, and a live hub.Hub over pipes.
 type Bridge interface {
-	// Send sends frame into the hub from port's peer.
+	// Send sends frame into the hub from port's peer. It does not wait for
+	// the hub to read it: a port the hub has paused keeps it.
 	Send(port string, frame []byte)
-	// Flush waits until every frame sent so far has been forwarded and
-	// returns what each port's peer received since the last Flush, in order.
+	// Flush waits until every frame sent so far by a reading peer has been
+	// forwarded and returns what each port's peer received since the last
+	// Flush, in order. Peers that do not read are left out; no reading peer
+	// may be paused behind one that does not (flush after it stalled).
 	Flush() map[string][][]byte
-	// Advance moves the hub's clock forward by d.
+	// Advance moves the hub's clock forward by d and runs what fell due.
 	Advance(d time.Duration)
+	// SetReading makes port's peer stop reading (false) or read again and
+	// take everything waiting for it (true). Peers read from the start.
+	SetReading(port string, reading bool)
+	// Stats returns port's counters once the hub has forwarded every frame
+	// it has read.
+	Stats(port string) hub.StatsSnapshot
+	// WaitPaused returns once the hub has paused port (a hang means it
+	// never does; the live bridge gives up after a generous guard).
+	WaitPaused(port string)
 }
 
 // BridgeConfig is what the suite asks a factory for.
@@ -29,6 +41,9 @@ type BridgeConfig struct {
 	Mode      hub.Mode
 	Ports     []string
 	AgingTime time.Duration
+	QueueLen  int
+	Overflow  hub.Overflow
+	Stall     time.Duration
 }
 
 // BridgeFactory builds a fresh bridge for one subtest.
@@ -36,13 +51,26 @@ type BridgeFactory func(t *testing.T, cfg BridgeConfig) Bridge
 
 // SimBridge adapts a Sim to Bridge.
 func SimBridge(t *testing.T, cfg BridgeConfig) Bridge {
-	return &simBridge{New(t, Config{Mode: cfg.Mode, Ports: cfg.Ports, AgingTime: cfg.AgingTime})}
+	return &simBridge{t: t, s: New(t, Config{
+		Mode: cfg.Mode, Ports: cfg.Ports, AgingTime: cfg.AgingTime,
+		QueueLen: cfg.QueueLen, Overflow: cfg.Overflow, Stall: cfg.Stall,
+	})}
 }
 
-type simBridge struct{ s *Sim }
+type simBridge struct {
+	t *testing.T
+	s *Sim
+}
 
-func (b *simBridge) Send(port string, frame []byte) { b.s.Send(port, frame) }
-func (b *simBridge) Advance(d time.Duration)        { b.s.Advance(d) }
+func (b *simBridge) Send(port string, frame []byte)       { b.s.Send(port, frame) }
+func (b *simBridge) Advance(d time.Duration)              { b.s.Advance(d) }
+func (b *simBridge) SetReading(port string, reading bool) { b.s.SetReading(port, reading) }
+func (b *simBridge) Stats(port string) hub.StatsSnapshot  { return b.s.Stats(port).Snapshot() }
+func (b *simBridge) WaitPaused(port string) {
+	if !b.s.Paused(port) {
+		b.t.Fatalf("hubtest: port %s is not paused", port)
+	}
+}
 func (b *simBridge) Flush() map[string][][]byte {
 	out := make(map[string][][]byte)
 	for name := range b.s.ids {
@@ -192,5 +220,152 @@ func TestBridge(t *testing.T, newBridge BridgeFactory) {
 				t.Errorf("port %s got %d frames (in some order), want the %d sent, in order", p, len(got[p]), len(sent))
 			}
 		}
+	})
+
+	testFlow(t, newBridge)
+}
+
+// testFlow is the flow-control part of the suite: a slow peer pauses only
+// the senders whose frames wait for it, a stalled peer stops holding them
+// back after the stall time, and overflow: drop tail-drops instead.
+func testFlow(t *testing.T, newBridge BridgeFactory) {
+	var (
+		macA = MAC("02:00:00:00:00:0a")
+		macB = MAC("02:00:00:00:00:0b")
+		macC = MAC("02:00:00:00:00:0c")
+	)
+	ports := []string{"a", "b", "c"}
+	// learn has every port announce its MAC, so unicast goes to one port.
+	learn := func(br Bridge) {
+		br.Send("a", Frame(Broadcast, macA, "hello-a"))
+		br.Send("b", Frame(Broadcast, macB, "hello-b"))
+		br.Send("c", Frame(Broadcast, macC, "hello-c"))
+		br.Flush()
+	}
+	frames := func(dst, src [6]byte, label string, n int) [][]byte {
+		var fs [][]byte
+		for i := range n {
+			fs = append(fs, Frame(dst, src, fmt.Sprintf("%s-%03d", label, i)))
+		}
+		return fs
+	}
+	sendAll := func(br Bridge, port string, fs [][]byte) {
+		for _, f := range fs {
+			br.Send(port, f)
+		}
+	}
+	// dropsBut fails the test for any drop on any port other than those
+	// counted under except.
+	dropsBut := func(t *testing.T, br Bridge, except string) {
+		t.Helper()
+		for _, p := range ports {
+			for reason, n := range br.Stats(p).Drops {
+				if reason != except && n > 0 {
+					t.Errorf("port %s dropped %d frames as %s, want none", p, n, reason)
+				}
+			}
+		}
+	}
+
+	t.Run("slow-peer-pauses-its-sender", func(t *testing.T) {
+		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4})
+		learn(br)
+		// learn's broadcasts may have filled a queue of 4 for a moment.
+		cPauses := br.Stats("c").Pauses
+		br.SetReading("b", false)
+		toB := frames(macB, macA, "a-to-b", 40)
+		sendAll(br, "a", toB)
+		br.WaitPaused("a")
+		toA := Frame(macA, macC, "c-to-a") // a's own queue is not b's
+		br.Send("c", toA)
+		br.SetReading("b", true)
+		got := br.Flush()
+		if !slices.EqualFunc(got["b"], toB, bytes.Equal) {
+			t.Errorf("b got %d frames, want the %d a sent, in order", len(got["b"]), len(toB))
+		}
+		if len(got["a"]) != 1 || !bytes.Equal(got["a"][0], toA) {
+			t.Errorf("a got %d frames, want c's one", len(got["a"]))
+		}
+		dropsBut(t, br, "")
+		if n := br.Stats("a").Pauses; n == 0 {
+			t.Errorf("a was paused %d times, want at least once", n)
+		}
+		if n := br.Stats("c").Pauses - cPauses; n != 0 {
+			t.Errorf("c was paused %d times, want never: its frames did not wait for b", n)
+		}
+	})
+
+	t.Run("stalled-peer-drops-after-the-stall-time", func(t *testing.T) {
+		const stall = time.Second
+		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: stall})
+		learn(br)
+		br.SetReading("b", false)
+		before := frames(macB, macA, "before", 10)
+		sendAll(br, "a", before)
+		br.WaitPaused("a")
+		br.Advance(stall + time.Millisecond) // b's peer took nothing: b stalls, a goes on
+		during := frames(macB, macA, "during", 5)
+		sendAll(br, "a", during)
+		toC := Frame(macC, macA, "a-to-c")
+		br.Send("a", toC)
+		got := br.Flush()
+		if len(got["c"]) != 1 || !bytes.Equal(got["c"][0], toC) {
+			t.Fatalf("c got %d frames, want a's one: a is still held back by a stalled port", len(got["c"]))
+		}
+		st := br.Stats("b")
+		if st.Stalls != 1 || st.Drops["stalled"] < uint64(len(during)) {
+			t.Errorf("b: %d stalls, %d frames dropped as stalled; want 1 stall and at least the %d sent during it",
+				st.Stalls, st.Drops["stalled"], len(during))
+		}
+		br.SetReading("b", true) // b drains and is lossless again
+		after := frames(macB, macA, "after", 3)
+		sendAll(br, "a", after)
+		got = br.Flush()
+		// b gets, in order, what its queue held when it stalled (how much
+		// depends on how the hub reads a's peer) and then everything after.
+		want := slices.Concat(before, after)
+		j := 0
+		for _, f := range got["b"] {
+			for j < len(want) && !bytes.Equal(want[j], f) {
+				j++
+			}
+			if j == len(want) {
+				t.Fatalf("b got %q, not in order among what a sent before and after the stall", f[14:])
+			}
+			j++
+		}
+		if n := len(got["b"]); n < len(after) || !slices.EqualFunc(got["b"][n-len(after):], after, bytes.Equal) {
+			t.Errorf("b got %d frames, want them to end with the %d sent after it read again", n, len(after))
+		}
+		dropsBut(t, br, "stalled")
+	})
+
+	t.Run("overflow-drop-tail-drops", func(t *testing.T) {
+		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Overflow: hub.OverflowDrop})
+		learn(br)
+		br.SetReading("b", false)
+		toB := frames(macB, macA, "a-to-b", 20)
+		sendAll(br, "a", toB)
+		toA := Frame(macA, macC, "c-to-a")
+		br.Send("c", toA)
+		got := br.Flush()
+		if len(got["a"]) != 1 || !bytes.Equal(got["a"][0], toA) {
+			t.Errorf("a got %d frames, want c's one", len(got["a"]))
+		}
+		if n := br.Stats("a").Pauses; n != 0 {
+			t.Errorf("a was paused %d times, want never with overflow: drop", n)
+		}
+		br.SetReading("b", true)
+		got = br.Flush()
+		// b's queue of 4 took a's first frames, less any flush marker from
+		// c that a live hub read before them; the rest were tail-dropped.
+		n := len(got["b"])
+		if n == 0 || n > 4 || !slices.EqualFunc(got["b"], toB[:n], bytes.Equal) {
+			t.Errorf("b got %d frames, want the first (up to 4) a sent, in order", n)
+		}
+		if d := br.Stats("b").Drops["queue-full"]; d < uint64(len(toB)-n) {
+			t.Errorf("b tail-dropped %d frames, want at least the %d of a's it did not get", d, len(toB)-n)
+		}
+		dropsBut(t, br, "queue-full")
 	})
 }

@@ -66,11 +66,19 @@ type delivery struct {
 }
 
 // Enqueue implements hub.EgressQueue: deliveries wait for the driver, which
-// hands them over one event at a time.
-func (p *port) Enqueue(f *hub.Frame) bool {
+// hands them over one event at a time. The hosts take what they are handed
+// at once, so the core never holds a sender back (Depth reports nothing
+// waiting): the Sim's order is the driver's.
+func (p *port) Enqueue(f *hub.Frame) {
 	p.s.queue = append(p.s.queue, delivery{p, f})
-	return true
 }
+
+// Depth implements hub.EgressQueue.
+func (p *port) Depth() hub.QueueDepth { return hub.QueueDepth{} }
+
+// WatchDrain implements hub.EgressQueue; with nothing ever waiting, there
+// is no drain to watch for.
+func (p *port) WatchDrain(int) {}
 
 // New returns a Sim with no ports.
 func New(cfg Config) *Sim {

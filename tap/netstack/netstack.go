@@ -81,6 +81,8 @@ type Host struct {
 	ctx    context.Context // ends at Close; unblocks ReadFrame
 	cancel context.CancelFunc
 	closed atomic.Bool
+
+	pending *stack.PacketBuffer // a frame ReadFrames left for its next call (reader only)
 }
 
 var (
@@ -165,6 +167,59 @@ func (h *Host) ReadFrame(buf []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	return copyOut(pkt, buf)
+}
+
+// ReadFrames implements hub.PortIO: it waits for the host's next frame,
+// then takes every further one it has queued, up to len(frames), each
+// copied once into a hub.Frame of its size. A frame longer than limit is
+// discarded as a *hub.FrameError on its own call.
+func (h *Host) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	n := 0
+	for n < len(frames) {
+		if h.closed.Load() {
+			return 0, net.ErrClosed
+		}
+		pkt := h.pending
+		h.pending = nil
+		if pkt == nil && n == 0 {
+			pkt = h.link.ReadContext(h.ctx)
+			if pkt == nil {
+				return 0, net.ErrClosed
+			}
+		} else if pkt == nil {
+			if pkt = h.link.Read(); pkt == nil {
+				break
+			}
+		}
+		size := pkt.Size()
+		if size > limit {
+			if n > 0 {
+				h.pending = pkt // reported by the next call
+				break
+			}
+			pkt.DecRef()
+			return 0, &hub.FrameError{Reason: hub.DropOversize, Len: size}
+		}
+		f := hub.NewFrame(size)
+		b := f.Bytes()
+		for _, s := range pkt.AsSlices() {
+			b = b[copy(b, s):]
+		}
+		pkt.DecRef()
+		frames[n] = f
+		n++
+	}
+	return n, nil
+}
+
+// WriteFrames implements hub.PortIO: each frame as WriteFrame takes it.
+func (h *Host) WriteFrames(frames []*hub.Frame) (int, error) {
+	for i, f := range frames {
+		if err := h.WriteFrame(f.Bytes()); err != nil {
+			return i, err
+		}
+	}
+	return len(frames), nil
 }
 
 // PollFrame is ReadFrame without the wait: ok is false when the host has no

@@ -41,7 +41,7 @@ func cable(t *testing.T, host *netstack.Host, end *tap.PipeEnd) {
 	pump := func(from, to hub.PortIO) {
 		buf := make([]byte, tap.DefaultMaxFrame)
 		for {
-			n, err := from.ReadFrame(buf)
+			n, err := hub.ReadFrame(from, buf)
 			var fe *hub.FrameError
 			switch {
 			case errors.As(err, &fe):
@@ -49,7 +49,7 @@ func cable(t *testing.T, host *netstack.Host, end *tap.PipeEnd) {
 			case err != nil:
 				return
 			}
-			if err := to.WriteFrame(buf[:n]); err != nil && !errors.As(err, &fe) {
+			if err := hub.WriteFrame(to, buf[:n]); err != nil && !errors.As(err, &fe) {
 				return
 			}
 		}

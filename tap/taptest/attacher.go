@@ -120,7 +120,7 @@ func (at *Attachment) Drain() {
 		go func() {
 			buf := make([]byte, tap.MaxFrameLimit)
 			for {
-				_, err := at.IO.ReadFrame(buf)
+				_, err := hub.ReadFrame(at.IO, buf)
 				var fe *hub.FrameError
 				if err != nil && !errors.As(err, &fe) {
 					at.Detach()

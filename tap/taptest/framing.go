@@ -108,7 +108,7 @@ func read(t testing.TB, p hub.PortIO, buf []byte) (int, error) {
 	t.Helper()
 	ch := make(chan readResult, 1)
 	go func() {
-		n, err := p.ReadFrame(buf)
+		n, err := hub.ReadFrame(p, buf)
 		ch <- readResult{n, err}
 	}()
 	select {
@@ -163,7 +163,7 @@ func expectDrop(t testing.TB, what string, err error, reason hub.DropReason, n i
 
 func mustWrite(t testing.TB, p hub.PortIO, f []byte) {
 	t.Helper()
-	if err := p.WriteFrame(f); err != nil {
+	if err := hub.WriteFrame(p, f); err != nil {
 		t.Fatalf("WriteFrame(%d bytes): %v", len(f), err)
 	}
 }
@@ -218,7 +218,7 @@ func testInOrder(t *testing.T, mk MakePair) {
 						errc <- nil
 						return
 					}
-					if err := dir.w.WriteFrame(Frame(dir.src, 60+i*13, i)); err != nil {
+					if err := hub.WriteFrame(dir.w, Frame(dir.src, 60+i*13, i)); err != nil {
 						errc <- err
 						return
 					}
@@ -334,7 +334,7 @@ func sendRaw(t testing.TB, p *Pair, f []byte) {
 	case p.RawVM != nil:
 		err = p.RawVM(f)
 	default:
-		err = p.VM.WriteFrame(f)
+		err = hub.WriteFrame(p.VM, f)
 	}
 	if err != nil {
 		t.Fatalf("send %d raw bytes: %v", len(f), err)
@@ -414,8 +414,9 @@ func testNoLoopback(t *testing.T, mk MakePair) {
 func testWriteBounds(t *testing.T, mk MakePair) {
 	p := mk(t)
 	for _, size := range []int{0, p.MaxFrame + 1} {
-		if err := p.Hub.WriteFrame(make([]byte, size)); !errors.Is(err, hub.ErrFrameTooLarge) {
-			t.Errorf("WriteFrame(%d bytes) = %v, want an error wrapping hub.ErrFrameTooLarge", size, err)
+		var fe *hub.FrameError
+		if err := hub.WriteFrame(p.Hub, make([]byte, size)); !errors.As(err, &fe) || fe.Reason != hub.DropOversize {
+			t.Errorf("WriteFrames of a %d-byte frame = %v, want a *hub.FrameError (%s)", size, err, hub.DropOversize)
 		}
 	}
 	f := Frame(hubMAC, 60, 0)
@@ -430,10 +431,10 @@ func testClose(t *testing.T, mk MakePair) {
 	if err := p.Hub.Close(); err != nil {
 		t.Fatalf("Close() = %v, want nil", err)
 	}
-	if _, err := p.Hub.ReadFrame(make([]byte, p.MaxFrame)); !errors.Is(err, net.ErrClosed) {
+	if _, err := hub.ReadFrame(p.Hub, make([]byte, p.MaxFrame)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ReadFrame after Close = %v, want net.ErrClosed", err)
 	}
-	if err := p.Hub.WriteFrame(Frame(hubMAC, 60, 0)); !errors.Is(err, net.ErrClosed) {
+	if err := hub.WriteFrame(p.Hub, Frame(hubMAC, 60, 0)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("WriteFrame after Close = %v, want net.ErrClosed", err)
 	}
 	p.Hub.Close() // a second Close must be harmless
@@ -443,7 +444,7 @@ func testCloseUnblocksRead(t *testing.T, mk MakePair) {
 	p := mk(t)
 	ch := make(chan error, 1)
 	go func() {
-		_, err := p.Hub.ReadFrame(make([]byte, p.MaxFrame))
+		_, err := hub.ReadFrame(p.Hub, make([]byte, p.MaxFrame))
 		ch <- err
 	}()
 	p.Hub.Close()
@@ -470,7 +471,7 @@ func testCloseUnblocksWrite(t *testing.T, mk MakePair) {
 				close(written)
 			}
 			var fe *hub.FrameError
-			if err := p.Hub.WriteFrame(f); err != nil && !errors.As(err, &fe) {
+			if err := hub.WriteFrame(p.Hub, f); err != nil && !errors.As(err, &fe) {
 				ch <- err
 				return
 			}

@@ -1,0 +1,294 @@
+package hub
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Flow control defaults.
+const (
+	// DefaultQueueLen is a port's egress queue, in frames: its high-water
+	// mark. A pausing port holds its senders back above it and lets them go
+	// once its peer has drained the queue to half of it (the low-water mark).
+	DefaultQueueLen = 256
+	// DefaultStall is how long a port's peer may take no frame at all while
+	// its queue holds senders back before the port stops holding them and
+	// drops its own frames instead (DropStalled), until its peer drains.
+	DefaultStall = 2 * time.Second
+	// DefaultBacklog and DefaultBacklogBytes bound a pausing port's queue:
+	// its high-water mark plus what arrives after the senders were told to
+	// stop (the rest of their read batches, delayed frames, injected ones).
+	// Reaching either is a DropBacklogFull; with senders paused it does not
+	// happen unless a delay rule holds more than this for one port.
+	DefaultBacklog      = 8192
+	DefaultBacklogBytes = 64 << 20
+)
+
+// Overflow says what a port does with a frame that finds its egress queue at
+// the high-water mark.
+type Overflow uint8
+
+const (
+	// OverflowDefault takes the core's (or the port's configuration's) setting.
+	OverflowDefault Overflow = iota
+	// OverflowPause queues the frame and pauses its sender: the hub stops
+	// reading the ports whose frames wait above the high-water mark until
+	// the queue drains to its low-water mark. For stream transports this is
+	// real backpressure (the sender's socket window closes); no frame is
+	// lost while every receiver keeps reading. The default.
+	OverflowPause
+	// OverflowDrop tail-drops the frame (DropQueueFull), like a physical
+	// switch with a full output buffer.
+	OverflowDrop
+)
+
+func (o Overflow) String() string {
+	switch o {
+	case OverflowDefault:
+		return "default"
+	case OverflowPause:
+		return "pause"
+	case OverflowDrop:
+		return "drop"
+	}
+	return fmt.Sprintf("overflow(%d)", uint8(o))
+}
+
+// ParseOverflow parses "pause" or "drop".
+func ParseOverflow(s string) (Overflow, error) {
+	switch s {
+	case "pause":
+		return OverflowPause, nil
+	case "drop":
+		return OverflowDrop, nil
+	}
+	return OverflowDefault, fmt.Errorf("unknown overflow %q (want pause or drop)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (o Overflow) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It reads what
+// MarshalText writes, "default" included.
+func (o *Overflow) UnmarshalText(b []byte) error {
+	if string(b) == "default" {
+		*o = OverflowDefault
+		return nil
+	}
+	v, err := ParseOverflow(string(b))
+	if err == nil {
+		*o = v
+	}
+	return err
+}
+
+// PortOptions are one port's own flow settings; zero values take the
+// core's.
+type PortOptions struct {
+	Overflow Overflow
+	QueueLen int // high-water mark, frames
+}
+
+func (o PortOptions) validate() error {
+	if o.Overflow > OverflowDrop {
+		return fmt.Errorf("unknown overflow %d", o.Overflow)
+	}
+	if o.QueueLen < 0 {
+		return fmt.Errorf("queue length %d is negative", o.QueueLen)
+	}
+	return nil
+}
+
+// with returns defaults overridden by o's non-zero fields.
+func (o PortOptions) with(p PortOptions) PortOptions {
+	if p.Overflow != OverflowDefault {
+		o.Overflow = p.Overflow
+	}
+	if p.QueueLen > 0 {
+		o.QueueLen = p.QueueLen
+	}
+	return o
+}
+
+// flowState is a port's flow control, kept by the core. As a destination, a
+// congested port holds back the senders in waiters until its peer drains
+// it; as a sender, a port waits while waitOn > 0.
+type flowState struct {
+	overflow  Overflow
+	queueLen  int // high-water mark
+	low       int // low-water mark
+	congested bool
+	stalled   bool
+	// episode counts congestions (and peers): a stall check belongs to
+	// one, and is void once another has begun. lastTaken is the peer's
+	// progress when the check was scheduled.
+	episode   uint64
+	lastTaken uint64
+	waiters   []PortID
+	waitOn    int
+	pausedAt  time.Time
+}
+
+func (p *corePort) setFlow(o PortOptions) {
+	p.overflow = o.Overflow
+	p.queueLen = o.QueueLen
+	p.low = o.QueueLen / 2
+}
+
+// admit decides whether a frame of n bytes fits port dp's queue.
+func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
+	switch {
+	case dp.stalled:
+		return DropStalled, stalledNote
+	case dp.overflow == OverflowDrop:
+		if d.Frames >= dp.queueLen {
+			return DropQueueFull, queueFullNote
+		}
+	case d.Frames >= max(c.backlog, dp.queueLen) || d.Bytes+n > c.bbytes:
+		return DropBacklogFull, backlogFullNote
+	}
+	return DropNone, Note{}
+}
+
+// Notes for the drops flow control makes.
+var (
+	queueFullNote   = Note{Action: "queue-full", Detail: "egress queue full; the port tail-drops (overflow: drop)"}
+	stalledNote     = Note{Action: "stalled", Detail: "the peer took no frame for the stall time; dropped until it drains"}
+	backlogFullNote = Note{Action: "backlog-full", Detail: "the port's backlog reached its bound"}
+)
+
+// congest marks dp congested (its queue reached the high-water mark) and
+// pauses from, the sender whose frame took it there, until dp drains.
+func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
+	if !dp.congested {
+		dp.congested = true
+		dp.episode++
+		dp.out.WatchDrain(dp.low)
+		c.armStall(dp, taken)
+	}
+	sp := c.port(from)
+	if sp == nil || sp.out == nil || slices.Contains(dp.waiters, from) {
+		return // injected, or the sender is gone: no one to pause
+	}
+	dp.waiters = append(dp.waiters, from)
+	sp.waitOn++
+	if sp.waitOn == 1 {
+		sp.pausedAt = now
+		sp.stats.Pauses.Add(1)
+	}
+}
+
+// armStall schedules a check that dp's peer has taken a frame within the
+// stall time.
+func (c *Core) armStall(dp *corePort, taken uint64) {
+	dp.lastTaken = taken
+	episode := dp.episode
+	c.After(c.stall, func() { c.checkStall(dp, episode) })
+}
+
+func (c *Core) checkStall(dp *corePort, episode uint64) {
+	if episode != dp.episode || dp.removed || dp.out == nil || !dp.congested {
+		return // drained meanwhile, or another congestion or peer began
+	}
+	if taken := dp.out.Depth().Taken; taken != dp.lastTaken {
+		c.armStall(dp, taken) // slow, not stalled
+		return
+	}
+	dp.congested = false
+	dp.stalled = true
+	dp.stats.Stalls.Add(1)
+	c.log.Warn("port stalled: its peer took no frame in the stall time; dropping its frames until it reads again",
+		"port", dp.name, "stall", c.stall, "released", len(dp.waiters))
+	c.release(dp)
+}
+
+// Drained tells the core that port id's peer has taken frames: if the
+// port's queue is at or below its low-water mark, the senders it held back
+// resume and a stalled port forwards again. Drivers call it when the queue
+// asked for it (EgressQueue.WatchDrain); other calls are harmless.
+func (c *Core) Drained(id PortID) {
+	dp := c.port(id)
+	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled) {
+		return
+	}
+	if dp.out.Depth().Frames > dp.low {
+		return
+	}
+	dp.out.WatchDrain(-1)
+	if dp.stalled {
+		dp.stalled = false
+		c.log.Info("port reads again; lossless", "port", dp.name)
+	}
+	dp.congested = false
+	c.release(dp)
+}
+
+// release lets every sender dp holds back go, resuming those that wait for
+// nothing else.
+func (c *Core) release(dp *corePort) {
+	now := c.clock.Now()
+	for _, id := range dp.waiters {
+		sp := c.ports[id]
+		if sp.waitOn--; sp.waitOn == 0 {
+			sp.stats.PausedNanos.Add(uint64(now.Sub(sp.pausedAt)))
+			if c.onResume != nil && !sp.removed {
+				c.onResume(id)
+			}
+		}
+	}
+	dp.waiters = dp.waiters[:0]
+}
+
+// unblock clears p's flow state when its peer goes or comes: the senders it
+// holds back resume, and it stops waiting for others.
+func (c *Core) unblock(p *corePort) {
+	if p.out != nil {
+		p.out.WatchDrain(-1)
+	}
+	p.congested, p.stalled = false, false
+	p.episode++
+	c.release(p)
+	if p.waitOn == 0 {
+		return
+	}
+	for _, q := range c.ports {
+		if i := slices.Index(q.waiters, p.id); i >= 0 {
+			q.waiters = slices.Delete(q.waiters, i, i+1)
+		}
+	}
+	p.waitOn = 0
+	p.stats.PausedNanos.Add(uint64(c.clock.Now().Sub(p.pausedAt)))
+}
+
+// Paused reports whether port id's sender is held back: its frames wait
+// above the high-water mark of a port whose peer has not drained them yet.
+// A driver stops reading the port's peer while it is, until OnResume.
+func (c *Core) Paused(id PortID) bool {
+	p := c.port(id)
+	return p != nil && p.waitOn > 0
+}
+
+// FlowStatus is a port's flow control state, for status displays.
+type FlowStatus struct {
+	Overflow  Overflow `json:"overflow"`
+	QueueLen  int      `json:"queue_len"`
+	Paused    bool     `json:"paused,omitempty"`    // its sender is held back
+	Congested bool     `json:"congested,omitempty"` // it holds senders back
+	Stalled   bool     `json:"stalled,omitempty"`   // it drops its frames until its peer reads
+	// PausedFor is how long the current pause has lasted.
+	PausedFor time.Duration `json:"paused_for,omitempty"`
+}
+
+// Flow returns port id's flow control state.
+func (c *Core) Flow(id PortID) FlowStatus {
+	p := c.port(id)
+	if p == nil {
+		return FlowStatus{}
+	}
+	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, Stalled: p.stalled}
+	if st.Paused {
+		st.PausedFor = c.clock.Now().Sub(p.pausedAt)
+	}
+	return st
+}
