@@ -11,32 +11,26 @@ import (
 const droppedPrefix = "dropped"
 
 // commentLen is the length appendComment will produce for ev, before the
-// MaxComment cut.
+// MaxComment cut. Notes format their details on demand, so it formats them
+// (into a buffer on the stack, for any comment of ordinary length).
 func commentLen(ev *hub.Event) int {
-	n := 0
+	if !ev.Dropped && len(ev.Notes) == 0 {
+		return 0
+	}
+	var buf [512]byte
+	return len(appendNotes(buf[:0], ev))
+}
+
+// appendNotes appends ev's comment before the cut: "dropped", then ": " and
+// hub.AppendNotes of ev.Notes.
+func appendNotes(b []byte, ev *hub.Event) []byte {
 	if ev.Dropped {
-		n = len(droppedPrefix)
+		b = append(b, droppedPrefix...)
 		if len(ev.Notes) > 0 {
-			n += 2
+			b = append(b, ": "...)
 		}
 	}
-	for i := range ev.Notes {
-		nt := &ev.Notes[i]
-		if i > 0 {
-			n += 2
-		}
-		if nt.Link != "" {
-			n += len(nt.Link) + 2
-		}
-		if nt.Rule != "" {
-			n += len("rule ") + len(nt.Rule) + 2
-		}
-		n += len(nt.Action)
-		if nt.Detail != "" {
-			n += len(nt.Detail) + 3
-		}
-	}
-	return n
+	return hub.AppendNotes(b, ev.Notes)
 }
 
 // appendComment appends ev's comment: hub.FormatNotes(ev.Notes), preceded by
@@ -44,33 +38,7 @@ func commentLen(ev *hub.Event) int {
 // result is cut to MaxComment bytes.
 func appendComment(b []byte, ev *hub.Event) []byte {
 	start := len(b)
-	if ev.Dropped {
-		b = append(b, droppedPrefix...)
-		if len(ev.Notes) > 0 {
-			b = append(b, ": "...)
-		}
-	}
-	for i := range ev.Notes {
-		nt := &ev.Notes[i]
-		if i > 0 {
-			b = append(b, "; "...)
-		}
-		if nt.Link != "" {
-			b = append(b, nt.Link...)
-			b = append(b, ": "...)
-		}
-		if nt.Rule != "" {
-			b = append(b, "rule "...)
-			b = append(b, nt.Rule...)
-			b = append(b, ": "...)
-		}
-		b = append(b, nt.Action...)
-		if nt.Detail != "" {
-			b = append(b, " ("...)
-			b = append(b, nt.Detail...)
-			b = append(b, ')')
-		}
-	}
+	b = appendNotes(b, ev)
 	if len(b)-start > MaxComment {
 		b = b[:start+len(cutText(b[start:], MaxComment))]
 	}

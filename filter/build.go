@@ -37,7 +37,7 @@ func newRule(name string, index int) *rule {
 }
 
 func (r *rule) setRate(bps uint64, burst, queue int64) {
-	rc := &rateCfg{bps: bps, burst: burst, queue: queue}
+	rc := &rateCfg{bps: bps, burst: burst, queue: queue, rateText: formatRate(bps)}
 	rc.tau = rc.cost(int(burst))
 	rc.queueNs = rc.cost(int(queue))
 	r.rate = rc

@@ -104,7 +104,7 @@ func TestLossGilbertElliottStateLoss(t *testing.T) {
 		d := decide(pol, time.Duration(i), link("a", "b"), plain())
 		if d.Drop {
 			lost++
-			if !strings.Contains(d.Notes[0].Detail, "state=good") {
+			if !strings.Contains(d.Notes[0].DetailText(), "state=good") {
 				t.Fatalf("frame %d lost with note %v, want state=good", i, d.Notes)
 			}
 		}
@@ -241,7 +241,7 @@ func TestDuplicate(t *testing.T) {
 		case 0:
 		case 3:
 			dups++
-			if d.Copies[0].Notes != nil || d.Copies[1].Notes[0].Detail != "copy 1" || d.Copies[2].Notes[0].Detail != "copy 2" {
+			if d.Copies[0].Notes != nil || d.Copies[1].Notes[0].DetailText() != "copy 1" || d.Copies[2].Notes[0].DetailText() != "copy 2" {
 				t.Fatalf("frame %d: got copies %+v, want original, copy 1, copy 2", i, d.Copies)
 			}
 		default:
@@ -401,7 +401,7 @@ func TestMTU(t *testing.T) {
 		if want := l3 > 1400; d.Drop != want {
 			t.Errorf("L3 size %d: got drop %v, want %v", l3, d.Drop, want)
 		}
-		if d.Drop && (d.Notes[0].Action != "mtu" || d.Notes[0].Detail != "len="+formatUint(uint64(l3))+" mtu=1400") {
+		if d.Drop && (d.Notes[0].Action != "mtu" || d.Notes[0].DetailText() != "len="+formatUint(uint64(l3))+" mtu=1400") {
 			t.Errorf("L3 size %d: got note %v", l3, d.Notes[0])
 		}
 	}

@@ -35,6 +35,12 @@ type Policy struct {
 	mu         sync.RWMutex
 	partitions []*partition
 	portStates map[string]*portState
+
+	// scratch holds what one Decide hands the core by reference (copies'
+	// notes, corrupted bytes): the core copies what it keeps before the
+	// next Decide, so it is reused and a frame a rule acts on allocates
+	// nothing. Hub loop only.
+	scratch scratch
 }
 
 var _ hub.Policy = (*Policy)(nil)
@@ -57,6 +63,7 @@ type partition struct {
 	hold     time.Duration  // how long a trigger-started partition lasts; 0 = until healed
 	adhoc    bool
 	tg       toggle
+	specText string // spec(), made once (hub loop)
 }
 
 func (pt *partition) spec() string {
@@ -142,7 +149,9 @@ func (p *Policy) Name() string { return p.name }
 //     earlier one produced. A drop ends evaluation: later rules neither
 //     match nor count the frame.
 //
-// Decide does not retain frame or d; corrupted copies are fresh slices.
+// Decide does not retain frame or d. The notes of copies and their
+// corrupted bytes live in the policy's scratch space until the next Decide
+// (see hub.Decision).
 func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
 	ls := p.byID[[2]hub.PortID{link.From, link.To}]
 	if ls == nil || ls.from != link.FromName || ls.to != link.ToName {
@@ -158,7 +167,7 @@ func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.D
 			ps.tg.drops.Add(1)
 			d.Drop = true
 			d.Copies = d.Copies[:0]
-			d.Notes = append(d.Notes, hub.Note{Rule: rule, Action: "down", Detail: "port " + ps.name})
+			d.Notes = append(d.Notes, hub.Note{Rule: rule, Action: "down", Args: hub.NoteArgs{Layout: "port %s", S: ps.name}})
 			return
 		}
 	}
@@ -173,11 +182,15 @@ func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.D
 			pt.tg.drops.Add(1)
 			d.Drop = true
 			d.Copies = d.Copies[:0]
-			d.Notes = append(d.Notes, hub.Note{Rule: pt.name, Action: "partition", Detail: pt.spec()})
+			if pt.specText == "" {
+				pt.specText = pt.spec()
+			}
+			d.Notes = append(d.Notes, hub.Note{Rule: pt.name, Action: "partition", Detail: pt.specText})
 			return
 		}
 	}
-	e := eval{now: now, frame: frame, d: d}
+	p.scratch.reset()
+	e := eval{now: now, frame: frame, d: d, sc: &p.scratch}
 	for i, r := range p.rules {
 		rl := &ls.rules[i]
 		if !rl.applies || !r.m.frameOK(now, frame, &e.pk) {

@@ -77,6 +77,7 @@ type rateCfg struct {
 	bps          uint64
 	burst, queue int64
 	tau, queueNs time.Duration
+	rateText     string // formatRate(bps), for notes
 }
 
 func (c *rateCfg) cost(n int) time.Duration {
@@ -88,6 +89,24 @@ const maxCopies = 16
 
 // maxCorruptBits bounds bits flipped per copy.
 const maxCorruptBits = 64
+
+// Note layouts (see hub.NoteArgs). A corrupt note lists the bits it
+// flipped: up to four as values, more as text made at once.
+var (
+	corruptLayouts = [...]string{
+		"p=%v draw=%4 bits=%d",
+		"p=%v draw=%4 bits=%d,%d",
+		"p=%v draw=%4 bits=%d,%d,%d",
+		"p=%v draw=%4 bits=%d,%d,%d,%d",
+	}
+	// delayLayouts by jitter (none, uniform, normal) and whether FIFO
+	// order held the copy back: index 2*jitter + held.
+	delayLayouts = [...]string{
+		"%t", "%t fifo+%t",
+		"%t±%t uniform draw=%+t", "%t±%t uniform draw=%+t fifo+%t",
+		"%t±%t normal draw=%+t", "%t±%t normal draw=%+t fifo+%t",
+	}
+)
 
 type rule struct {
 	name  string
@@ -157,10 +176,25 @@ type eval struct {
 	d     *hub.Decision
 	pk    packet
 	multi bool // d.Copies holds the deliveries
+	sc    *scratch
 }
 
-func (e *eval) note(rule, action string, detail []byte) hub.Note {
-	return hub.Note{Rule: rule, Action: action, Detail: string(detail)}
+// scratch is the space one Decide builds copies' notes and corrupted bytes
+// in; see Policy.scratch.
+type scratch struct {
+	notes []hub.Note
+	bytes []byte
+}
+
+func (s *scratch) reset() {
+	clear(s.notes) // let go of strings from the last frame
+	s.notes = s.notes[:0]
+	s.bytes = s.bytes[:0]
+}
+
+// note returns a note whose detail is args, formatted only when read.
+func note(rule, action string, args hub.NoteArgs) hub.Note {
+	return hub.Note{Rule: rule, Action: action, Args: args}
 }
 
 func (e *eval) dropFrame(n hub.Note) {
@@ -177,9 +211,20 @@ func (e *eval) copies() []hub.Copy {
 	return e.d.Copies
 }
 
-func addCopyNote(c *hub.Copy, n hub.Note) {
-	// Clipped so that clones made by duplicate never share a backing array.
-	c.Notes = slices.Clip(append(c.Notes, n))
+// addCopyNote gives copy c its notes so far plus n, written at the end of
+// the scratch space: a note slice is never changed once a copy holds it,
+// so the clones duplicate makes can share one.
+func (e *eval) addCopyNote(c *hub.Copy, n hub.Note) {
+	start := len(e.sc.notes)
+	e.sc.notes = append(append(e.sc.notes, c.Notes...), n)
+	c.Notes = e.sc.notes[start:len(e.sc.notes):len(e.sc.notes)]
+}
+
+// cloneFrame copies src into the scratch space, for a copy to corrupt.
+func (e *eval) cloneFrame(src []byte) []byte {
+	start := len(e.sc.bytes)
+	e.sc.bytes = append(e.sc.bytes, src...)
+	return e.sc.bytes[start:len(e.sc.bytes):len(e.sc.bytes)]
 }
 
 func appendP(b []byte, key string, v float64) []byte {
@@ -200,16 +245,11 @@ func appendDraw(b []byte, v float64) []byte {
 // order, so its queue is causal. It reports whether the frame is now dropped
 // on this link.
 func (r *rule) apply(e *eval, rl *ruleLink) bool {
-	var buf [128]byte
 	if r.mtu > 0 {
 		e.pk.ensure(e.frame)
 		if n := e.pk.l3Len(e.frame); n > r.mtu {
-			b := append(buf[:0], "len="...)
-			b = strconv.AppendInt(b, int64(n), 10)
-			b = append(b, " mtu="...)
-			b = strconv.AppendInt(b, int64(r.mtu), 10)
 			r.c.dropped.Add(1)
-			e.dropFrame(e.note(r.name, "mtu", b))
+			e.dropFrame(note(r.name, "mtu", hub.NoteArgs{Layout: "len=%d mtu=%d", N: [4]int64{int64(n), int64(r.mtu)}}))
 			return true
 		}
 	}
@@ -222,30 +262,27 @@ func (r *rule) apply(e *eval, rl *ruleLink) bool {
 	case lossRandom:
 		u := rl.rand().Float64()
 		if u < r.loss.p {
-			b := appendDraw(appendP(buf[:0], "p", r.loss.p), u)
 			r.c.dropped.Add(1)
-			e.dropFrame(e.note(r.name, "drop", b))
+			e.dropFrame(note(r.name, "drop", hub.NoteArgs{Layout: "p=%v draw=%4", F: [5]float64{r.loss.p, u}}))
 			return true
 		}
 	case lossGE:
 		if lost, u, bad := r.geStep(rl); lost {
-			b := appendP(buf[:0], "gemodel p", r.loss.p)
-			b = appendP(append(b, ' '), "r", r.loss.r)
-			b = appendP(append(b, ' '), "1-h", r.loss.bad)
-			b = appendP(append(b, ' '), "1-k", r.loss.good)
+			state := "good"
 			if bad {
-				b = append(b, " state=bad"...)
-			} else {
-				b = append(b, " state=good"...)
+				state = "bad"
 			}
-			b = appendDraw(b, u)
 			r.c.dropped.Add(1)
-			e.dropFrame(e.note(r.name, "drop", b))
+			e.dropFrame(note(r.name, "drop", hub.NoteArgs{
+				Layout: "gemodel p=%v r=%v 1-h=%v 1-k=%v state=%s draw=%4",
+				F:      [5]float64{r.loss.p, r.loss.r, r.loss.bad, r.loss.good, u},
+				S:      state,
+			}))
 			return true
 		}
 	}
 	if r.dup != nil {
-		r.duplicate(e, rl, buf[:0])
+		r.duplicate(e, rl)
 	}
 	if r.corrupt != nil {
 		r.corruptCopies(e, rl)
@@ -279,7 +316,7 @@ func (r *rule) geStep(rl *ruleLink) (lost bool, u float64, bad bool) {
 	return u < r.loss.bad, u, bad
 }
 
-func (r *rule) duplicate(e *eval, rl *ruleLink, b []byte) {
+func (r *rule) duplicate(e *eval, rl *ruleLink) {
 	u := rl.rand().Float64()
 	if u >= r.dup.p {
 		return
@@ -290,19 +327,16 @@ func (r *rule) duplicate(e *eval, rl *ruleLink, b []byte) {
 	for k := 1; k <= r.dup.copies; k++ {
 		for i := 0; i < n && len(cs) < maxCopies; i++ {
 			c := cs[i]
-			c.Notes = slices.Clip(c.Notes)
-			var nb [32]byte
-			addCopyNote(&c, hub.Note{Rule: r.name, Action: "duplicate", Detail: string(strconv.AppendInt(append(nb[:0], "copy "...), int64(k), 10))})
+			e.addCopyNote(&c, note(r.name, "duplicate", hub.NoteArgs{Layout: "copy %d", N: [4]int64{int64(k)}}))
 			cs = append(cs, c)
 			added++
 		}
 	}
 	e.d.Copies = cs
-	b = appendDraw(appendP(b, "p", r.dup.p), u)
-	b = append(b, " copies="...)
-	b = strconv.AppendInt(b, int64(added), 10)
 	r.c.duplicated.Add(uint64(added))
-	e.d.Notes = append(e.d.Notes, e.note(r.name, "duplicate", b))
+	e.d.Notes = append(e.d.Notes, note(r.name, "duplicate", hub.NoteArgs{
+		Layout: "p=%v draw=%4 copies=%d", F: [5]float64{r.dup.p, u}, N: [4]int64{int64(added)},
+	}))
 }
 
 func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
@@ -336,10 +370,9 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 		}
 		nbits := (hi - lo) * 8
 		bits := min(r.corrupt.bits, nbits)
-		out := slices.Clone(src)
+		out := e.cloneFrame(src)
 		var chosen [maxCorruptBits]int
-		b := appendDraw(appendP(nil, "p", r.corrupt.p), u)
-		b = append(b, " bits="...)
+		args := hub.NoteArgs{F: [5]float64{r.corrupt.p, u}}
 		for k := 0; k < bits; k++ {
 			pos := rng.IntN(nbits)
 			for slices.Contains(chosen[:k], pos) {
@@ -348,13 +381,26 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 			chosen[k] = pos
 			bit := lo*8 + pos
 			out[bit/8] ^= 0x80 >> (bit % 8)
-			if k > 0 {
-				b = append(b, ',')
+			if k < len(args.N) {
+				args.N[k] = int64(bit)
 			}
-			b = strconv.AppendInt(b, int64(bit), 10)
 		}
 		c.Frame = out
-		addCopyNote(c, e.note(r.name, "corrupt", b))
+		n := note(r.name, "corrupt", args)
+		if bits <= len(corruptLayouts) {
+			n.Args.Layout = corruptLayouts[bits-1]
+		} else { // many bits: the note is made now, and allocates
+			b := appendDraw(appendP(nil, "p", r.corrupt.p), u)
+			b = append(b, " bits="...)
+			for k := range bits {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, int64(lo*8+chosen[k]), 10)
+			}
+			n = hub.Note{Rule: r.name, Action: "corrupt", Detail: string(b)}
+		}
+		e.addCopyNote(c, n)
 		r.c.corrupted.Add(1)
 	}
 }
@@ -371,10 +417,9 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 			if rl.reorder >= ro.gap-1 {
 				if u := rng.Float64(); u < ro.p {
 					rl.reorder = 0
-					b := appendDraw(appendP(nil, "p", ro.p), u)
-					b = append(b, " gap="...)
-					b = strconv.AppendInt(b, ro.gap, 10)
-					addCopyNote(c, e.note(r.name, "reorder", b))
+					e.addCopyNote(c, note(r.name, "reorder", hub.NoteArgs{
+						Layout: "p=%v draw=%4 gap=%d", F: [5]float64{ro.p, u}, N: [4]int64{ro.gap},
+					}))
 					continue
 				}
 			}
@@ -401,25 +446,21 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 			continue
 		}
 		c.Delay += d
-		b := []byte(dc.fixed.String())
+		args := hub.NoteArgs{N: [4]int64{int64(dc.fixed)}}
+		layout, next := 0, 1 // the layout's index, and its next value's
 		if dc.jitter > 0 {
-			b = append(b, "±"...)
-			b = append(b, dc.jitter.String()...)
+			args.N[1], args.N[2] = int64(dc.jitter), int64(j)
+			layout, next = 2, 3
 			if dc.normal {
-				b = append(b, " normal draw="...)
-			} else {
-				b = append(b, " uniform draw="...)
+				layout = 4
 			}
-			if j >= 0 {
-				b = append(b, '+')
-			}
-			b = append(b, j.String()...)
 		}
 		if held > 0 {
-			b = append(b, " fifo+"...)
-			b = append(b, held.String()...)
+			args.N[next] = int64(held)
+			layout++
 		}
-		addCopyNote(c, e.note(r.name, "delay", b))
+		args.Layout = delayLayouts[layout]
+		e.addCopyNote(c, note(r.name, "delay", args))
 		r.c.delayed.Add(1)
 	}
 }
@@ -443,20 +484,17 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 		wait := next - rc.tau - t // until the bucket holds n bytes
 		if wait > rc.queueNs {
 			r.c.overflowed.Add(1)
-			b := append([]byte("rate="), formatRate(rc.bps)...)
-			b = append(b, " queue="...)
-			b = strconv.AppendInt(b, rc.queue, 10)
-			b = append(b, "B"...)
-			e.d.Notes = append(e.d.Notes, e.note(r.name, "overflow", b))
+			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", hub.NoteArgs{
+				Layout: "rate=%s queue=%dB", S: rc.rateText, N: [4]int64{rc.queue},
+			}))
 			continue
 		}
 		rl.tat = next
 		if wait > 0 {
 			c.Delay += wait
-			b := append([]byte("rate="), formatRate(rc.bps)...)
-			b = append(b, " wait="...)
-			b = append(b, wait.String()...)
-			addCopyNote(&c, e.note(r.name, "queue", b))
+			e.addCopyNote(&c, note(r.name, "queue", hub.NoteArgs{
+				Layout: "rate=%s wait=%t", S: rc.rateText, N: [4]int64{int64(wait)},
+			}))
 			r.c.queued.Add(1)
 		}
 		kept = append(kept, c)

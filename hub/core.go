@@ -119,11 +119,13 @@ type Core struct {
 	onResume func(PortID)
 
 	// Scratch reused across frames so that forwarding does not allocate.
-	dsts    []PortID
-	dec     Decision
-	notes   []Note
-	pending []delivery
-	ev      Event
+	dsts      []PortID
+	dec       Decision
+	notes     []Note
+	pending   []delivery
+	pendNotes []Note   // the notes of pending deliveries
+	freeNotes [][]Note // note slices of fired timers, for reuse
+	ev        Event
 }
 
 type corePort struct {
@@ -133,7 +135,55 @@ type corePort struct {
 	out     EgressQueue // nil while no peer is attached
 	stats   *PortStats
 	removed bool
+	links   []string // "name->other", by the other port's ID, made on first use
 	flowState
+}
+
+// linkName returns "p->to", made once per pair so notes cost no allocation.
+func (p *corePort) linkName(to *corePort) string {
+	if int(to.id) >= len(p.links) {
+		p.links = append(p.links, make([]string, int(to.id)+1-len(p.links))...)
+	}
+	if p.links[to.id] == "" {
+		p.links[to.id] = p.name + "->" + to.name
+	}
+	return p.links[to.id]
+}
+
+// keepNotes copies a copy's notes out of the policy's Decision into the
+// pending deliveries' scratch: the policy may reuse them at its next Decide
+// (another destination of the same frame).
+func (c *Core) keepNotes(notes []Note) []Note {
+	if len(notes) == 0 {
+		return nil
+	}
+	start := len(c.pendNotes)
+	c.pendNotes = append(c.pendNotes, notes...)
+	return c.pendNotes[start:len(c.pendNotes):len(c.pendNotes)]
+}
+
+// holdNotes copies a delayed copy's notes into a slice the timer owns until
+// it fires (then recycleNotes takes it back).
+func (c *Core) holdNotes(notes []Note) []Note {
+	if len(notes) == 0 {
+		return nil
+	}
+	var held []Note
+	if n := len(c.freeNotes); n > 0 {
+		held = c.freeNotes[n-1][:0]
+		c.freeNotes[n-1] = nil
+		c.freeNotes = c.freeNotes[:n-1]
+	}
+	return append(held, notes...)
+}
+
+// recycleNotes takes back a fired timer's notes, once observers are done
+// with them.
+func (c *Core) recycleNotes(notes []Note) {
+	if cap(notes) > 0 && len(c.freeNotes) < 1024 {
+		clear(notes)
+		c.freeNotes = append(c.freeNotes, notes[:0])
+	}
 }
 
 type macEntry struct {
@@ -388,6 +438,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 
 	c.notes = c.notes[:0]
 	c.pending = c.pending[:0]
+	c.pendNotes = c.pendNotes[:0]
 	delivered, policyDrop := false, false
 	elapsed := t - c.startOff
 	for _, dst := range c.dsts {
@@ -398,7 +449,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			c.policy.Decide(elapsed, Link{From: id, To: dst, FromName: p.name, ToName: dp.name}, data, d)
 		}
 		if len(d.Notes) > 0 {
-			link := p.name + "->" + dp.name
+			link := p.linkName(dp)
 			for _, n := range d.Notes {
 				n.Link = link
 				c.notes = append(c.notes, n)
@@ -423,17 +474,17 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 				f.Retain()
 			}
 			if cp.Delay <= 0 {
-				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: cp.Notes})
+				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes)})
 				continue
 			}
 			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Len() > c.maxDelayedBytes {
-				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: cp.Notes, full: true})
+				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes), full: true})
 				continue
 			}
 			c.delayedFrames++
 			c.delayedBytes += cf.Len()
 			c.seq++
-			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: cp.Notes})
+			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
 		}
 	}
 
@@ -615,6 +666,7 @@ func (c *Core) runDue(now time.Time) {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
 			c.deliver(t.at, t.port, t.frame, t.notes, t.from)
+			c.recycleNotes(t.notes)
 		} else if t.fn != nil {
 			t.fn()
 		}

@@ -1,9 +1,6 @@
 package hub
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // A Link is an ordered pair of ports: frames cross it from From to To.
 // Policies key their state and random streams on the names, never the IDs,
@@ -39,6 +36,11 @@ type Decision struct {
 	Notes []Note
 }
 
+// A Decision, its Copies and their Notes and Frames belong to the policy
+// until its next Decide: the core copies out what it keeps (notes of delayed
+// copies, corrupted bytes), so a policy may build them in scratch space it
+// reuses, and a frame a rule acts on costs no allocation.
+
 // Reset returns d to "deliver once, now", keeping its slices' capacity.
 func (d *Decision) Reset() {
 	d.Drop = false
@@ -51,53 +53,9 @@ type Copy struct {
 	// Delay after the decision before the copy reaches the egress queue.
 	Delay time.Duration
 	// Frame replaces the original bytes for this copy (a corrupted frame).
-	// Nil means the original. The core takes ownership of a non-nil Frame.
+	// Nil means the original. The core copies it.
 	Frame []byte
 	// Notes that apply to this copy alone (delayed by how much, corrupted
 	// which bits); shown with the copy when it is delivered.
 	Notes []Note
-}
-
-// Note says why a rule acted on a frame: "rule loss-a: drop (p=0.05 draw=0.0213)".
-type Note struct {
-	Link   string // "a->b"; filled by the core when it aggregates notes
-	Rule   string // rule name ("" for the hub itself, e.g. partitions by API)
-	Action string // drop, delay, duplicate, corrupt, queue, overflow, partition, down, mtu, reorder
-	Detail string // the parameters and the draw, for people
-}
-
-func (n Note) String() string {
-	var b strings.Builder
-	n.appendTo(&b)
-	return b.String()
-}
-
-func (n Note) appendTo(b *strings.Builder) {
-	if n.Link != "" {
-		b.WriteString(n.Link)
-		b.WriteString(": ")
-	}
-	if n.Rule != "" {
-		b.WriteString("rule ")
-		b.WriteString(n.Rule)
-		b.WriteString(": ")
-	}
-	b.WriteString(n.Action)
-	if n.Detail != "" {
-		b.WriteString(" (")
-		b.WriteString(n.Detail)
-		b.WriteString(")")
-	}
-}
-
-// FormatNotes joins notes into one line, "; "-separated, as captures show them.
-func FormatNotes(notes []Note) string {
-	var b strings.Builder
-	for i, n := range notes {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		n.appendTo(&b)
-	}
-	return b.String()
 }

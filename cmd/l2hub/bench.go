@@ -228,8 +228,8 @@ type hubTarget struct {
 	overflow hub.Overflow
 	stall    time.Duration
 	policy   bool // the 5-rule pass-through policy
-	capture bool // pcapng of both directions to a temporary file
-	log     *slog.Logger
+	capture  bool // pcapng of both directions to a temporary file
+	log      *slog.Logger
 }
 
 var _ bench.Target = (*hubTarget)(nil)
