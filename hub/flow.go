@@ -138,6 +138,9 @@ func (p *corePort) setFlow(o PortOptions) {
 
 // admit decides whether a frame of n bytes fits port dp's queue.
 func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
+	if dp.stalled && d.Frames <= dp.low {
+		c.Drained(dp.id) // its peer has read since: no need to wait for the writer to say so
+	}
 	switch {
 	case dp.stalled:
 		return DropStalled, stalledNote
@@ -168,14 +171,20 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
 		c.armStall(dp, taken)
 	}
 	sp := c.port(from)
-	if sp == nil || sp.out == nil || slices.Contains(dp.waiters, from) {
-		return // injected, or the sender is gone: no one to pause
+	if sp != nil && sp.out != nil && !slices.Contains(dp.waiters, from) { // else injected, or the sender is gone
+		dp.waiters = append(dp.waiters, from)
+		sp.waitOn++
+		if sp.waitOn == 1 {
+			sp.pausedAt = now
+			sp.stats.Pauses.Add(1)
+		}
 	}
-	dp.waiters = append(dp.waiters, from)
-	sp.waitOn++
-	if sp.waitOn == 1 {
-		sp.pausedAt = now
-		sp.stats.Pauses.Add(1)
+	// The peer's writer may have drained the queue before it could see the
+	// watch just set: the core stores the watch and then reads the queue,
+	// the writer empties the queue and then reads the watch, so one of the
+	// two sees the other, and here it is the core.
+	if dp.out.Depth().Frames <= dp.low {
+		c.Drained(dp.id)
 	}
 }
 
@@ -191,8 +200,13 @@ func (c *Core) checkStall(dp *corePort, episode uint64) {
 	if episode != dp.episode || dp.removed || dp.out == nil || !dp.congested {
 		return // drained meanwhile, or another congestion or peer began
 	}
-	if taken := dp.out.Depth().Taken; taken != dp.lastTaken {
-		c.armStall(dp, taken) // slow, not stalled
+	d := dp.out.Depth()
+	if d.Frames <= dp.low {
+		c.Drained(dp.id) // drained, whoever missed saying so
+		return
+	}
+	if d.Taken != dp.lastTaken {
+		c.armStall(dp, d.Taken) // slow, not stalled
 		return
 	}
 	dp.congested = false
