@@ -240,20 +240,20 @@ func (p *port) read(n int) int {
 	return n
 }
 
-// tick schedules the next read of a peer that reads one frame per every.
+// tick schedules the next read of a peer that reads one frame per every,
+// while frames wait for it: a peer with nothing to read schedules nothing,
+// so Drain ends.
 func (p *port) tick() {
-	if p.every <= 0 || p.ticking {
+	if p.every <= 0 || p.ticking || len(p.queue) == 0 {
 		return
 	}
 	p.ticking = true
 	every := p.every
 	p.s.core.After(every, func() {
 		p.ticking = false
-		if p.every != every {
-			p.tick() // the pace changed meanwhile
-			return
+		if p.every == every {
+			p.read(1)
 		}
-		p.read(1)
 		p.tick()
 	})
 }
@@ -264,6 +264,7 @@ func (p *port) Enqueue(f *hub.Frame) {
 	p.queue = append(p.queue, Delivery{Port: p.name})
 	p.bytes += f.Len()
 	f.Release()
+	p.tick()
 }
 
 // Depth implements hub.EgressQueue.
