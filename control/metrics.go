@@ -25,6 +25,7 @@ type Collector struct {
 	rules func() []RuleCounter
 
 	rxFrames, rxBytes, txFrames, txBytes, drops, attached, attaches, rule *prometheus.Desc
+	queued, paused, pauses, pausedSeconds, stalled, stalls                *prometheus.Desc
 }
 
 // NewCollector returns a collector; rules may be nil.
@@ -43,12 +44,20 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 		attached: d("port_attached", "1 while the port has a peer.", "port"),
 		attaches: d("port_attaches_total", "Peers attached over the port's life.", "port"),
 		rule:     d("rule_events_total", "Per-rule counters (matched, dropped, delayed, ...).", "rule", "counter"),
+		queued:   d("port_queued_frames", "Frames waiting for the port's peer.", "port"),
+		paused:   d("port_paused", "1 while the hub holds the port's sender back (its frames wait for a port whose peer is not reading fast enough).", "port"),
+		pauses:   d("port_pauses_total", "Times the port's sender was paused.", "port"),
+		pausedSeconds: d("port_paused_seconds_total",
+			"Time the port's sender spent paused, over pauses that have ended.", "port"),
+		stalled: d("port_stalled", "1 while the port drops its frames because its peer read nothing for the stall time.", "port"),
+		stalls:  d("port_stalls_total", "Times the port stalled.", "port"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.rule} {
+	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.rule,
+		c.queued, c.paused, c.pauses, c.pausedSeconds, c.stalled, c.stalls} {
 		ch <- d
 	}
 }
@@ -71,11 +80,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			for _, r := range hub.DropReasons() {
 				counter(c.drops, p.Stats.Drops[r.String()], r.String())
 			}
-			up := 0.0
-			if p.Attached {
-				up = 1
+			counter(c.pauses, p.Stats.Pauses)
+			counter(c.stalls, p.Stats.Stalls)
+			ch <- prometheus.MustNewConstMetric(c.pausedSeconds, prometheus.CounterValue, p.Stats.Paused.Seconds(), p.Name)
+			gauge := func(d *prometheus.Desc, on bool) {
+				v := 0.0
+				if on {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, p.Name)
 			}
-			ch <- prometheus.MustNewConstMetric(c.attached, prometheus.GaugeValue, up, p.Name)
+			gauge(c.attached, p.Attached)
+			gauge(c.paused, p.Flow.Paused)
+			gauge(c.stalled, p.Flow.Stalled)
+			ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(p.Queued), p.Name)
 		}
 	}
 	if c.rules != nil {

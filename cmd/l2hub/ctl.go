@@ -10,10 +10,12 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
+	"l2hub/hub"
 )
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
@@ -45,7 +47,15 @@ a policy that does not validate is refused whole and the old one stays.`,
 			Short: "List ports: peers, link state, active partitions and counters",
 			Long: `List every port: its peer (- when none is attached), its link as the
 policy sees it (down after ctl link PORT down or during a flap schedule), the
-active partitions that cut it off from other ports, and its counters.`,
+active partitions that cut it off from other ports, its flow control and its
+counters.
+
+FLOW says what the port does now: "paused 1.2s" while the hub holds its VM
+back (its frames wait for a port whose VM is not reading fast enough),
+"holding N" while its own queue, N frames deep, holds other ports back,
+"stalled" while it drops its frames because its VM read nothing for the
+stall time, "-" otherwise ("drop" marks a port set to tail-drop). PAUSES
+is how often the port was paused and for how long in all.`,
 			Args: cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
 				ports, err := client().Ports(c.Context())
@@ -53,7 +63,7 @@ active partitions that cut it off from other ports, and its counters.`,
 					return err
 				}
 				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
+				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
 				for _, p := range ports {
 					peer := "-"
 					if p.Attached {
@@ -67,7 +77,8 @@ active partitions that cut it off from other ports, and its counters.`,
 					for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
 						drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts, p.Stats.RxFrames, p.Stats.RxBytes,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts,
+						flowText(p.PortStatus), pausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
 						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
 				}
 				return tw.Flush()
@@ -191,4 +202,32 @@ more. It lasts until healed.`,
 		},
 	)
 	return cmd
+}
+
+// flowText is a port's flow control now, for ctl ports.
+func flowText(p hub.PortStatus) string {
+	var parts []string
+	switch fl := p.Flow; {
+	case fl.Stalled:
+		parts = append(parts, "stalled")
+	case fl.Paused:
+		parts = append(parts, "paused "+fl.PausedFor.Round(time.Millisecond).String())
+	case fl.Congested:
+		parts = append(parts, fmt.Sprintf("holding %d", p.Queued))
+	}
+	if p.Flow.Overflow == hub.OverflowDrop {
+		parts = append(parts, "drop")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+// pausesText is how often a port was paused and for how long in all.
+func pausesText(st hub.StatsSnapshot) string {
+	if st.Pauses == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
 }

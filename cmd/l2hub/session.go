@@ -508,7 +508,7 @@ func (s *session) printSummary(w io.Writer) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tDROPS")
+	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tPAUSES\tDROPS")
 	for _, st := range s.stats {
 		snap := st.stats.Snapshot()
 		var drops []string
@@ -517,7 +517,7 @@ func (s *session) printSummary(w io.Writer) {
 				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", st.name, snap.RxFrames, snap.TxFrames, strings.Join(drops, " "))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", st.name, snap.RxFrames, snap.TxFrames, pausesText(snap), strings.Join(drops, " "))
 	}
 	if p := s.currentPolicy(); p != nil {
 		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
