@@ -478,7 +478,11 @@ func TestSuiteRelatesToDirect(t *testing.T) {
 		t.Errorf("got baseline %q ratio %v, want %q and a positive ratio", pipe.Baseline, pipe.Ratio, want[0])
 	}
 	rep.Evaluate("pipe", "none", "tcp")
-	if len(rep.Checks) == 0 || !rep.Checks[0].Measured || rep.Checks[len(rep.Checks)-1].Measured {
+	measured := map[string]bool{}
+	for _, c := range rep.Checks {
+		measured[c.Target] = c.Measured
+	}
+	if !measured["throughput pipe unicast 2 ports 64B >= 0.9x direct"] || measured["throughput none unicast 2 ports 64B >= 0.8x direct"] {
 		t.Errorf("got checks %+v, want the pipe's measured and the missing target's not", rep.Checks)
 	}
 	var table bytes.Buffer

@@ -1,6 +1,6 @@
 package bench
 
-// PassThroughPolicy is the rule set of the policy scenarios (issue 8's
+// PassThroughPolicy is the rule set of the policy scenarios (the targets'
 // "pass-through rule set" and "5-rule policy"): every frame is matched
 // against five rules, four of which look at headers the bench frames do not
 // have and never match, and the last matches everything and only counts.

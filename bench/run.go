@@ -59,7 +59,10 @@ type Result struct {
 	Elapsed  time.Duration `json:"elapsed_ns"` // first send to last delivery
 	SendRate float64       `json:"offered_fps"`
 	Rate     float64       `json:"fps"` // deliveries per second
-	Gbps     float64       `json:"gbps"`
+	// RateFrom is the rate of the deliveries sent from Scenario.From on,
+	// from then to the last delivery.
+	RateFrom float64 `json:"fps_from,omitempty"`
+	Gbps     float64 `json:"gbps"`
 	// CPU is the process's CPU time (user and system, every thread:
 	// generator and target alike) from the senders' start to the end of the
 	// drain; CPUPerFrame divides it by Received. Unlike rates, it hardly
@@ -167,8 +170,9 @@ type receiver struct {
 	stall  atomic.Bool   // stop reading until resume is closed
 	resume chan struct{}
 
-	got    atomic.Uint64 // deliveries meant for this VM
-	lastRx atomic.Int64  // monotonic ns of the latest one
+	got     atomic.Uint64 // deliveries meant for this VM
+	gotFrom atomic.Uint64 // ... of frames sent from Scenario.From on
+	lastRx  atomic.Int64  // monotonic ns of the latest one
 
 	// seen is, by sender, one past the highest sequence number that
 	// arrived: every earlier frame has arrived or is lost (the sender's
@@ -199,13 +203,20 @@ func newRun(sc Scenario, ports []VM) *run {
 	return r
 }
 
-// expects says whether VM i is meant to receive VM j's frames.
-func (r *run) expects(i, j int) bool {
-	if i == j {
+// hears says whether VM i receives VM j's frames.
+func (r *run) hears(i, j int) bool {
+	if i == j || r.bystander(j) {
 		return false
 	}
 	return r.sc.Pattern == Broadcast || partner(j) == i
 }
+
+// expects says whether VM i is meant to receive VM j's frames and they
+// count: a bystander's do not.
+func (r *run) expects(i, j int) bool { return r.hears(i, j) && !r.bystander(i) }
+
+// bystander says whether VM i is one of the scenario's bystanders.
+func (r *run) bystander(i int) bool { return i >= r.sc.Ports-r.sc.Bystanders }
 
 // measure runs the receivers, the warm-up, the senders and the drain. It
 // leaves the senders and receivers running when they are blocked (a stalled
@@ -222,8 +233,8 @@ func (r *run) measure(ctx context.Context) error {
 	if err := r.warmup(ctx); err != nil {
 		return err
 	}
-	if r.sc.Stall {
-		for _, rx := range r.rx {
+	for i, rx := range r.rx {
+		if r.sc.Stall || r.sc.StallBystanders && r.bystander(i) {
 			rx.stall.Store(true)
 		}
 	}
@@ -236,6 +247,9 @@ func (r *run) measure(ctx context.Context) error {
 	r.start = mono() + int64(time.Millisecond) // every sender starts at once
 	end := r.start + int64(r.sc.Duration)
 	for i, p := range r.ports {
+		if r.bystander(i) {
+			continue
+		}
 		r.senders.Add(1)
 		go pprof.Do(ctx, vm, func(context.Context) { defer r.senders.Done(); r.send(i, p, end) })
 	}
@@ -300,7 +314,7 @@ func (r *run) unheard() []string {
 	var out []string
 	for i, rx := range r.rx {
 		for j := range r.ports {
-			if r.expects(i, j) && !rx.heard[j].Load() {
+			if r.hears(i, j) && !rx.heard[j].Load() {
 				if len(out) == 4 {
 					return append(out, "...")
 				}
@@ -491,8 +505,10 @@ func (rx *receiver) run(p VM, r *run) {
 			rx.foreign++
 		case h.sender == rx.idx:
 			rx.echoes++
-		case h.dst != rx.mac && h.dst != BroadcastMAC, !r.expects(rx.idx, h.sender):
+		case h.dst != rx.mac && h.dst != BroadcastMAC, !r.hears(rx.idx, h.sender):
 			rx.unwanted++
+		case !r.expects(rx.idx, h.sender):
+			// a bystander's: heard, not counted
 		default:
 			if h.seq < rx.seen[h.sender].Load() {
 				rx.late++
@@ -508,6 +524,9 @@ func (rx *receiver) run(p VM, r *run) {
 			rx.lat.Record(time.Duration(now - h.sent))
 			rx.lastRx.Store(now)
 			rx.got.Add(1)
+			if r.sc.From > 0 && h.sent >= r.start+int64(r.sc.From) {
+				rx.gotFrom.Add(1)
+			}
 		}
 	}
 }
@@ -516,7 +535,9 @@ func (rx *receiver) run(p VM, r *run) {
 func (r *run) fill(res *Result) {
 	var lat Histogram
 	var lastRx int64
+	var gotFrom uint64
 	for i, rx := range r.rx {
+		gotFrom += rx.gotFrom.Load()
 		res.Sent += r.sent[i].Load()
 		res.SendErrors += r.serr[i].Load()
 		res.WindowStalls += r.stalls[i].Load()
@@ -547,6 +568,9 @@ func (r *run) fill(res *Result) {
 	if res.Elapsed > 0 {
 		res.Rate = float64(res.Received) / res.Elapsed.Seconds()
 		res.Gbps = res.Rate * float64(r.sc.Size) * 8 / 1e9
+	}
+	if from := r.start + int64(r.sc.From); r.sc.From > 0 && lastRx > from {
+		res.RateFrom = float64(gotFrom) / time.Duration(lastRx-from).Seconds()
 	}
 	if res.Received > 0 {
 		res.CPUPerFrame = r.cpu / time.Duration(res.Received)

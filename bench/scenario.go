@@ -61,8 +61,20 @@ type Scenario struct {
 	// Stall makes the receivers stop reading once the warm-up is over, so
 	// every queue on the way fills (the memory-under-overload scenario).
 	Stall bool `json:"stall,omitempty"`
-	// Kind labels the scenario's purpose in reports: "throughput",
-	// "latency" or "overload".
+	// Bystanders are the last VMs of Ports: they send nothing, and the
+	// frames they receive are not counted. With StallBystanders they stop
+	// reading once the warm-up is over (a VM paused in QEMU's monitor, a
+	// client that never reads).
+	Bystanders      int  `json:"bystanders,omitempty"`
+	StallBystanders bool `json:"stall_bystanders,omitempty"`
+	// From, when positive, also measures the rate of the frames sent from
+	// this long after the start on (Result.RateFrom): what the other VMs
+	// get once a stalled bystander no longer holds them back.
+	From time.Duration `json:"from_ns,omitempty"`
+	// Kind labels the scenario's purpose in reports: "throughput" (each VM
+	// keeps at most Window frames in flight), "open" (open loop: each VM
+	// writes as fast as its socket takes frames), "latency", "stall" or
+	// "overload".
 	Kind string `json:"kind"`
 }
 
@@ -85,8 +97,12 @@ func (s Scenario) Validate() error {
 		return fmt.Errorf("%w: %d-byte frames cannot carry the %d-byte bench header", ErrScenario, s.Size, HeaderLen)
 	case s.Ports < 2 || s.Ports > MaxPorts:
 		return fmt.Errorf("%w: %d ports outside 2..%d", ErrScenario, s.Ports, MaxPorts)
-	case s.Pattern == Unicast && s.Ports%2 != 0:
-		return fmt.Errorf("%w: unicast pairs need an even number of ports, not %d", ErrScenario, s.Ports)
+	case s.Pattern == Unicast && (s.Ports-s.Bystanders)%2 != 0:
+		return fmt.Errorf("%w: unicast pairs need an even number of ports, not %d", ErrScenario, s.Ports-s.Bystanders)
+	case s.Bystanders < 0 || s.Ports-s.Bystanders < 2:
+		return fmt.Errorf("%w: %d bystanders leave fewer than 2 of %d ports to send", ErrScenario, s.Bystanders, s.Ports)
+	case s.From < 0 || s.From >= s.Duration && s.From > 0:
+		return fmt.Errorf("%w: from %v must be within the duration %v", ErrScenario, s.From, s.Duration)
 	case s.Duration <= 0:
 		return fmt.Errorf("%w: duration %v must be positive", ErrScenario, s.Duration)
 	case s.Rate < 0:

@@ -26,6 +26,14 @@ type Suite struct {
 	// Window bounds each sender's frames in flight in the throughput
 	// scenarios (see Scenario.Window); 0 sends open loop.
 	Window int
+	// OpenLoop also runs every throughput scenario open loop (kind "open"):
+	// each VM writes as fast as its socket takes frames, as a guest under
+	// a bulk transfer or a burst does, and loss shows what the target did
+	// with the pressure.
+	OpenLoop bool
+	// Compare are targets measured in the open-loop scenarios only, for
+	// comparison (l2hub with overflow: drop).
+	Compare []Target
 	// Count repeats every scenario and keeps the run with the median rate.
 	Count int
 	// Targets are measured besides the direct pair (l2hub variants).
@@ -40,6 +48,12 @@ type Suite struct {
 	// Overload, if set, runs the memory-under-overload scenario on it: the
 	// receivers stop reading while the senders go on.
 	Overload Target
+	// Stall, if set, runs the stalled-port scenario on it: three VMs
+	// broadcast, one of which stops reading once the warm-up is over, and
+	// the other two's rate after StallTime is related to the same run with
+	// all three reading. The target's stall time must be StallTime.
+	Stall     Target
+	StallTime time.Duration
 	// Filter, if set, keeps only scenarios whose name it matches (their
 	// baselines run regardless).
 	Filter *regexp.Regexp
@@ -111,42 +125,29 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 		LoadBefore: loadavg(), Started: start.UTC().Format(time.RFC3339),
 	}, Load: s.Load}
-	baselines := map[string]*Result{} // by baselineKey
-	direct := Direct{}
+	baselines := map[string]*Result{} // throughput's, by baselineKey
 
+	kinds := []string{"throughput"}
+	if s.OpenLoop {
+		kinds = append(kinds, "open")
+	}
 	for _, tr := range s.Transports {
 		for _, size := range s.Sizes {
 			for _, ports := range s.Ports {
-				base := Scenario{Kind: "throughput", Transport: tr, Size: size, Ports: ports, Duration: s.Duration, Window: s.Window}
-				bsc := base
-				bsc.Pattern = Unicast
-				var todo []job
-				for _, pat := range s.Patterns {
-					sc := base
-					sc.Pattern = pat
-					if s.Mcast != nil && tr == s.Transports[0] {
-						mc := sc
-						mc.Transport = "mcast"
-						todo = append(todo, job{mc, s.Mcast})
+				for _, kind := range kinds {
+					base := Scenario{Kind: kind, Transport: tr, Size: size, Ports: ports, Duration: s.Duration, Window: s.Window}
+					targets := s.Targets
+					if kind == "open" {
+						base.Window = 0
+						targets = append(slices.Clip(targets), s.Compare...)
 					}
-					for _, t := range s.Targets {
-						todo = append(todo, job{sc, t})
+					b, err := s.group(ctx, rep, base, targets)
+					if err != nil {
+						return rep, err
 					}
-				}
-				todo = slices.DeleteFunc(todo, func(j job) bool { return !s.selected(j.sc, j.t) })
-				if len(todo) == 0 && !s.selected(bsc, direct) {
-					continue
-				}
-				// The direct pair first: every other scenario of the group
-				// is related to it.
-				b := s.measure(ctx, bsc, direct)
-				baselines[baselineKey(bsc)] = &b
-				s.add(rep, b, &b)
-				for _, j := range todo {
-					if ctx.Err() != nil {
-						return rep, ctx.Err()
+					if b != nil && kind == "throughput" {
+						baselines[baselineKey(b.Scenario)] = b
 					}
-					s.add(rep, s.measure(ctx, j.sc, j.t), &b)
 				}
 			}
 		}
@@ -159,6 +160,10 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 		s.latency(ctx, rep, baselines, size)
 	}
 
+	if s.Stall != nil && ctx.Err() == nil {
+		s.stall(ctx, rep)
+	}
+
 	if s.Overload != nil && ctx.Err() == nil {
 		sc := Scenario{Kind: "overload", Transport: s.Transports[0], Size: 1500, Ports: 8, Pattern: Unicast,
 			Duration: max(2*s.Duration, 2*time.Second), Stall: true}
@@ -169,6 +174,62 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 	rep.Machine.LoadAfter = loadavg()
 	rep.Machine.Took = time.Since(start).Round(time.Second).String()
 	return rep, ctx.Err()
+}
+
+// group measures one (transport, size, ports, kind) group: the direct pair
+// first, unicast, since every other scenario of the group is related to it,
+// then every pattern on every target. It returns the direct pair's result,
+// nil when the filter left nothing of the group.
+func (s *Suite) group(ctx context.Context, rep *Report, base Scenario, targets []Target) (*Result, error) {
+	bsc := base
+	bsc.Pattern = Unicast
+	var todo []job
+	for _, pat := range s.Patterns {
+		sc := base
+		sc.Pattern = pat
+		if s.Mcast != nil && base.Transport == s.Transports[0] {
+			mc := sc
+			mc.Transport = "mcast"
+			todo = append(todo, job{mc, s.Mcast})
+		}
+		for _, t := range targets {
+			todo = append(todo, job{sc, t})
+		}
+	}
+	todo = slices.DeleteFunc(todo, func(j job) bool { return !s.selected(j.sc, j.t) })
+	if len(todo) == 0 && !s.selected(bsc, Direct{}) {
+		return nil, nil
+	}
+	b := s.measure(ctx, bsc, Direct{})
+	s.add(rep, b, &b)
+	for _, j := range todo {
+		if ctx.Err() != nil {
+			return &b, ctx.Err()
+		}
+		s.add(rep, s.measure(ctx, j.sc, j.t), &b)
+	}
+	return &b, nil
+}
+
+// stall runs the stalled-port scenario: the reference with every VM
+// reading, then the same with the bystander stalled.
+func (s *Suite) stall(ctx context.Context, rep *Report) {
+	st := max(s.StallTime, 100*time.Millisecond)
+	sc := Scenario{Kind: "stall", Transport: s.Transports[0], Size: 1500, Ports: 3, Bystanders: 1, Pattern: Broadcast,
+		Duration: max(4*st, 2*s.Duration, 2*time.Second), From: st + st/2}
+	if !s.selected(sc, s.Stall) {
+		return
+	}
+	ref := s.measure(ctx, sc, s.Stall)
+	ref.Name += " (all reading)"
+	s.add(rep, ref, nil)
+	sc.StallBystanders = true
+	res := s.measure(ctx, sc, s.Stall)
+	res.Name += " (one stalled)"
+	if ref.Err == "" && res.Err == "" && ref.RateFrom > 0 {
+		res.Baseline, res.Ratio = ref.Name, res.RateFrom/ref.RateFrom
+	}
+	s.add(rep, res, nil)
 }
 
 // latency runs the moderate-load scenarios for one frame size.

@@ -125,6 +125,7 @@ type Core struct {
 	pending   []delivery
 	pendNotes []Note   // the notes of pending deliveries
 	freeNotes [][]Note // note slices of fired timers, for reuse
+	dropNotes []Note   // a dropped delivery's notes and why, for observers
 	ev        Event
 }
 
@@ -148,6 +149,17 @@ func (p *corePort) linkName(to *corePort) string {
 		p.links[to.id] = p.name + "->" + to.name
 	}
 	return p.links[to.id]
+}
+
+// withNote returns notes and n, for observers (nil when there are none),
+// in scratch space valid until the next withNote: the notes given may be a
+// delivery's own, which must not change.
+func (c *Core) withNote(notes []Note, n Note) []Note {
+	if len(c.observers) == 0 {
+		return nil
+	}
+	c.dropNotes = append(append(c.dropNotes[:0], notes...), n)
+	return c.dropNotes
 }
 
 // keepNotes copies a copy's notes out of the policy's Decision into the
@@ -583,7 +595,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	dropped := reason != DropNone
 	if dropped {
 		dp.stats.Drop(reason)
-		notes = append(notes[:len(notes):len(notes)], why)
+		notes = c.withNote(notes, why)
 	} else {
 		f.Retain() // keep the bytes valid for observers after the queue owns f
 		dp.out.Enqueue(f)
@@ -608,7 +620,7 @@ func (c *Core) dropDelayFull(at time.Time, dst PortID, f *Frame, notes []Note) {
 	if dp := c.port(dst); dp != nil {
 		dp.stats.Drop(DropDelayFull)
 		if len(c.observers) > 0 {
-			notes = append(notes[:len(notes):len(notes)], delayFullNote)
+			notes = c.withNote(notes, delayFullNote)
 			c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true, Notes: notes}
 			for _, o := range c.observers {
 				o.Observe(&c.ev)

@@ -214,3 +214,40 @@ func TestDetachLetsSendersGo(t *testing.T) {
 		t.Error("a still paused after b's peer went away")
 	}
 }
+
+type nopObserver struct{}
+
+func (nopObserver) Observe(*hub.Event) {}
+
+// TestDropsDoNotAllocate: a frame flow control drops (a full queue, a
+// stalled port) costs no allocation, observers or not.
+func TestDropsDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
+	for _, overflow := range []hub.Overflow{hub.OverflowDrop, hub.OverflowPause} {
+		t.Run(overflow.String(), func(t *testing.T) {
+			clock := hub.NewVirtualClock(hub.DefaultEpoch)
+			c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Overflow: overflow,
+				Stall: time.Second, Observers: []hub.Observer{nopObserver{}}})
+			a, _ := c.AddPort("a", "", hub.Discard{})
+			b, _ := c.AddPort("b", "", &manualQueue{})
+			frame := hubtest.Frame(macB, macA, "x")
+			send := func() {
+				for range 16 {
+					c.Ingress(a, hub.FrameOf(frame))
+				}
+			}
+			send()
+			clock.Advance(2 * time.Second) // a pausing b stalls
+			c.RunDue()
+			send()
+			if n := testing.AllocsPerRun(100, send); n != 0 {
+				t.Errorf("got %v allocations per 16 dropped frames, want 0", n)
+			}
+			if c.Stats(b).Drops(hub.DropQueueFull)+c.Stats(b).Drops(hub.DropStalled) == 0 {
+				t.Error("nothing was dropped")
+			}
+		})
+	}
+}

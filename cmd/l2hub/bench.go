@@ -31,24 +31,26 @@ const (
 )
 
 type benchFlags struct {
-	sizes, ports []int
-	latencySizes []int
-	patterns     []string
-	transports   []string
-	targets      []string
-	duration     time.Duration
-	count        int
-	window       int
-	quick        bool
-	json         bool
-	run          string
-	overload     bool
-	latency      bool
-	load         float64
-	mode         string
-	queue        int
-	cpuprofile   string
-	memprofile   string
+	sizes, ports  []int
+	latencySizes  []int
+	patterns      []string
+	transports    []string
+	targets       []string
+	duration      time.Duration
+	count         int
+	window        int
+	quick         bool
+	json          bool
+	run           string
+	overload      bool
+	latency       bool
+	openLoop      bool
+	stallScenario bool
+	load          float64
+	mode          string
+	queue         int
+	cpuprofile    string
+	memprofile    string
 }
 
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -69,11 +71,18 @@ QEMU's -netdev socket,mcast= uses is measured too.
 
 Scenarios: frame sizes x ports (unicast pairs and broadcast) x targets
 (l2hub; with a 5-rule pass-through policy; with the policy and a pcapng
-capture of both directions to a temporary file), then a latency scenario
-per --latency-sizes at 50% of the direct pair's rate (paced against
-absolute deadlines), then an overload scenario whose receivers stop
-reading (the resident set must stay flat). The table ends with issue 8's
-targets and whether they hold.
+capture of both directions to a temporary file), twice: closed loop (each
+VM keeps at most --window frames in flight, as a guest's flow control
+would) and open loop (each VM writes as fast as its socket takes frames, as
+a guest under a burst does; l2hub with overflow: drop is measured there too,
+for comparison). Then a latency scenario per --latency-sizes at 50% of the
+direct pair's rate (paced against absolute deadlines), a stalled-port
+scenario (three VMs broadcast, one stops reading: the other two's rate
+after the stall time, against the same run with all three reading), and an
+overload scenario whose receivers stop reading (the resident set must stay
+flat). The table ends with the targets and whether they hold: every
+scenario of a pausing hub delivers every frame, ratios to the direct pair,
+latency, the stalled port, memory.
 
 Frame sizes are the bytes QEMU writes per frame: Ethernet header and
 payload, no FCS, no length prefix. Frames/s counts deliveries to the VM a
@@ -99,7 +108,9 @@ frame was meant for; Gbit/s is frames/s times the size.`,
 	fl.StringSliceVar(&f.targets, "targets", []string{targetHub, targetHubPolicy, targetHubCapture, targetMcast},
 		"what to measure besides the direct pair: "+strings.Join([]string{targetHub, targetHubPolicy, targetHubCapture, targetMcast}, ", "))
 	fl.DurationVar(&f.duration, "duration", time.Second, "how long each scenario sends")
-	fl.IntVar(&f.window, "window", 128, "throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
+	fl.IntVar(&f.window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
+	fl.BoolVar(&f.openLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
+	fl.BoolVar(&f.stallScenario, "stall", true, "run the stalled-port scenario")
 	fl.IntVar(&f.count, "count", 1, "run each scenario this many times and keep the median")
 	fl.BoolVar(&f.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of the table")
@@ -179,6 +190,14 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if f.overload && len(s.Targets) > 0 {
 		s.Overload = s.Targets[len(s.Targets)-1] // the one with the most machinery
 	}
+	s.OpenLoop = f.openLoop
+	if f.openLoop && len(s.Targets) > 0 {
+		s.Compare = []bench.Target{&hubTarget{mode: mode, queue: f.queue, log: log, overflow: hub.OverflowDrop}}
+	}
+	if f.stallScenario && len(s.Targets) > 0 {
+		s.StallTime = 500 * time.Millisecond
+		s.Stall = &hubTarget{mode: mode, queue: f.queue, log: log, stall: s.StallTime}
+	}
 
 	if f.cpuprofile != "" {
 		pf, err := os.Create(f.cpuprofile)
@@ -235,13 +254,17 @@ type hubTarget struct {
 var _ bench.Target = (*hubTarget)(nil)
 
 func (t *hubTarget) Name() string {
+	name := targetHub
 	switch {
 	case t.capture:
-		return targetHubCapture
+		name = targetHubCapture
 	case t.policy:
-		return targetHubPolicy
+		name = targetHubPolicy
 	}
-	return targetHub
+	if t.overflow == hub.OverflowDrop {
+		name += "+drop"
+	}
+	return name
 }
 
 // Open implements bench.Target. A udp scenario binds each VM's socket at a
