@@ -467,3 +467,44 @@ func TestUmaskDoesNotOpenTheSocket(t *testing.T) {
 		t.Error("nobody took link a down")
 	}
 }
+
+// TestReadTokenFile: a token file gives its first line, and is refused
+// when others may read it or it holds no usable token.
+func TestReadTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		content string
+		mode    os.FileMode
+		want    string // the token, or the error's text
+		ok      bool
+	}{
+		{"first-line", "s3cret\nignored\n", 0o600, "s3cret", true},
+		{"trimmed", "  s3cret \r\n", 0o400, "s3cret", true},
+		{"group-readable", "s3cret\n", 0o640, "other users can read it", false},
+		{"world-readable", "s3cret\n", 0o644, "other users can read it", false},
+		{"empty", "\n", 0o600, "the token is empty", false},
+		{"space-inside", "s3 cret\n", 0o600, "a space, control or non-ASCII", false},
+		{"too-large", strings.Repeat("x", 5000), 0o600, "larger than 4096 bytes", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			got, err := control.ReadTokenFile(path)
+			if tc.ok && (err != nil || got != tc.want) {
+				t.Errorf("ReadTokenFile = %q, %v; want %q", got, err, tc.want)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("ReadTokenFile = %q, %v; want an error containing %q", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := control.ReadTokenFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadTokenFile(missing) = %v, want ErrNotExist", err)
+	}
+}

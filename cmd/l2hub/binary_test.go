@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"l2hub/hub/hubtest"
+	"l2hub/internal/nobody"
 )
 
 // The tests here run the real l2hub binary, built once per test process.
@@ -48,6 +49,7 @@ func l2hubBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	nobody.Main(nobody.Attacks)
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -203,9 +205,13 @@ func TestBinaryWithNoArguments(t *testing.T) {
 		}
 		l.Close()
 	}
-	// The default control socket is under $XDG_RUNTIME_DIR: keep this
-	// run's apart from any other hub's.
+	// The default control socket is under $XDG_RUNTIME_DIR (when it is
+	// private, as the XDG spec makes it): keep this run's apart from any
+	// other hub's.
 	run := t.TempDir()
+	if err := os.Chmod(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	p := startBinary(t, []string{"XDG_RUNTIME_DIR=" + run})
 	addrs := tcpPorts(t, p.stdout.String())
 	if addrs["a"] != "127.0.0.1:7001" || addrs["b"] != "127.0.0.1:7002" || len(addrs) != 2 {

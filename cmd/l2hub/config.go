@@ -19,6 +19,7 @@ import (
 
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
+	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/tap"
@@ -30,19 +31,20 @@ const maxConfigBytes = 1 << 20
 // Config is everything `l2hub serve` needs, from a YAML file, flags, or both
 // (flags win; --port adds ports).
 type Config struct {
-	Mode         hub.Mode      `yaml:"mode"`
-	Queue        int           `yaml:"queue"`
-	MaxFrame     int           `yaml:"max_frame"`
-	Aging        time.Duration `yaml:"aging"`
-	Control      string        `yaml:"control"`
-	ControlToken string        `yaml:"control_token"`
-	Policy       string        `yaml:"policy"` // policy file, relative to the config file
-	Capture      CaptureConfig `yaml:"capture"`
-	Check        string        `yaml:"check"`    // live conformance profile, e.g. nexus-v1
-	Peers        []string      `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
-	Probe        string        `yaml:"probe"`    // a hostile variant for the (single) virtual node
-	Optional     bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
-	Ports        []tap.Spec    `yaml:"ports"`
+	Mode             hub.Mode      `yaml:"mode"`
+	Queue            int           `yaml:"queue"`
+	MaxFrame         int           `yaml:"max_frame"`
+	Aging            time.Duration `yaml:"aging"`
+	Control          string        `yaml:"control"`
+	ControlToken     string        `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
+	ControlTokenFile string        `yaml:"control_token_file"` // relative to the config file; mode 0600
+	Policy           string        `yaml:"policy"`             // policy file, relative to the config file
+	Capture          CaptureConfig `yaml:"capture"`
+	Check            string        `yaml:"check"`    // live conformance profile, e.g. nexus-v1
+	Peers            []string      `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Probe            string        `yaml:"probe"`    // a hostile variant for the (single) virtual node
+	Optional         bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
+	Ports            []tap.Spec    `yaml:"ports"`
 
 	source string            // the file it came from, for messages
 	where  map[string]string // port name -> "file:line:col" of its address, for bind errors
@@ -93,7 +95,30 @@ func loadConfig(path string) (Config, error) {
 	if cfg.Policy != "" && !filepath.IsAbs(cfg.Policy) {
 		cfg.Policy = filepath.Join(filepath.Dir(path), cfg.Policy)
 	}
+	if cfg.ControlTokenFile != "" && !filepath.IsAbs(cfg.ControlTokenFile) {
+		cfg.ControlTokenFile = filepath.Join(filepath.Dir(path), cfg.ControlTokenFile)
+	}
 	return cfg, nil
+}
+
+// controlToken is the control API's token: the config's control_token, or
+// its control_token_file's, or none.
+func (c *Config) controlToken() (string, error) {
+	switch {
+	case c.ControlTokenFile != "":
+		tok, err := control.ReadTokenFile(c.ControlTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: control_token_file: %w", cfgSource(*c), err)
+		}
+		return tok, nil
+	case c.ControlToken != "":
+		tok, err := control.CheckToken(c.ControlToken)
+		if err != nil {
+			return "", fmt.Errorf("%s: control_token: %w", cfgSource(*c), err)
+		}
+		return tok, nil
+	}
+	return "", nil
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
@@ -409,6 +434,9 @@ func (c *Config) validate() error {
 	}
 	if c.Aging < 0 {
 		return fieldErr("must not be negative", "aging")
+	}
+	if c.ControlToken != "" && c.ControlTokenFile != "" {
+		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
 	}
 	if len(c.Ports) == 0 && len(c.Peers) == 0 {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")

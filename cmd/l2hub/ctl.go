@@ -17,23 +17,30 @@ import (
 )
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
-	var addr, token string
-	client := func() *control.Client {
-		if addr == "" {
-			addr = defaultControlPath()
-		}
-		return control.NewClient(addr, token)
-	}
+	var addr string
+	var tf tokenFlags
+	var c *control.Client
 	cmd := &cobra.Command{
 		Use:   "ctl",
 		Short: "Control a running hub: ports, policy, partitions, links, metrics",
 		Long: `Talk to a running hub's control API (a unix socket by default).
 
 Every change runs on the hub's loop, so it is ordered with respect to frames;
-a policy that does not validate is refused whole and the old one stays.`,
+a policy that does not validate is refused whole and the old one stays.
+
+ctl talks only to a socket (and a process behind it) that is yours or
+root's. A TCP control address needs the hub's token: from
+--control-token-file, $` + control.TokenEnv + ` or --control-token (which
+every user sees in ps).`,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			token, err := tf.token()
+			c = control.NewClient(addr, token)
+			return err
+		},
 	}
-	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+defaultControlPath()+")")
-	cmd.PersistentFlags().StringVar(&token, "control-token", "", "bearer token, if the hub requires one")
+	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	tf.register(cmd.PersistentFlags().StringVar)
+	client := func() *control.Client { return c }
 
 	printJSON := func(raw json.RawMessage) error {
 		_, err := stdout.Write(raw)
@@ -191,4 +198,38 @@ more. It lasts until healed.`,
 		},
 	)
 	return cmd
+}
+
+// tokenFlags are the ways a client command is given the control token.
+type tokenFlags struct{ value, file string }
+
+// register adds the flags with a flag set's StringVar.
+func (f *tokenFlags) register(stringVar func(p *string, name, value, usage string)) {
+	stringVar(&f.file, "control-token-file", "", "read the hub's bearer token from `file` (mode 0600; default $"+control.TokenEnv+")")
+	stringVar(&f.value, "control-token", "", "the hub's bearer token (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
+}
+
+// token is --control-token, else --control-token-file's, else
+// $L2HUB_CONTROL_TOKEN; "" if none is given.
+func (f *tokenFlags) token() (string, error) {
+	switch {
+	case f.value != "" && f.file != "":
+		return "", errors.New("give --control-token or --control-token-file, not both")
+	case f.value != "":
+		tok, err := control.CheckToken(f.value)
+		if err != nil {
+			return "", fmt.Errorf("--control-token: %w", err)
+		}
+		return tok, nil
+	case f.file != "":
+		return control.ReadTokenFile(f.file)
+	}
+	if env := os.Getenv(control.TokenEnv); env != "" {
+		tok, err := control.CheckToken(env)
+		if err != nil {
+			return "", fmt.Errorf("$%s: %w", control.TokenEnv, err)
+		}
+		return tok, nil
+	}
+	return "", nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,18 +20,18 @@ import (
 )
 
 type injectFlags struct {
-	into         string
-	control      string
-	controlToken string
-	speed        float64
-	flood        bool
-	pps          string
-	bps          string
-	loop         int
-	from         string
-	fromMAC      string
-	rewriteMAC   []string
-	rewriteIP    []string
+	into       string
+	control    string
+	token      tokenFlags
+	speed      float64
+	flood      bool
+	pps        string
+	bps        string
+	loop       int
+	from       string
+	fromMAC    string
+	rewriteMAC []string
+	rewriteIP  []string
 }
 
 func newInjectCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -61,8 +63,8 @@ ICMP checksums.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.into, "into", "", "the `port` whose VM receives the frames (required)")
-	fl.StringVar(&f.control, "control", "", "the hub's control address (default "+defaultControlPath()+")")
-	fl.StringVar(&f.controlToken, "control-token", "", "bearer token, if the hub requires one")
+	fl.StringVar(&f.control, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	f.token.register(fl.StringVar)
 	fl.Float64Var(&f.speed, "speed", 1, "multiple of the recorded timing; 0 sends as fast as possible")
 	fl.BoolVar(&f.flood, "flood", false, "send as fast as possible (same as --speed 0)")
 	fl.StringVar(&f.pps, "pps", "", "send at a fixed `rate` in frames per second (e.g. 500, 10k)")
@@ -117,11 +119,11 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 		return err
 	}
 
-	addr := f.control
-	if addr == "" {
-		addr = defaultControlPath()
+	token, err := f.token.token()
+	if err != nil {
+		return err
 	}
-	client := control.NewClient(addr, f.controlToken)
+	client := control.NewClient(f.control, token)
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	ports, err := client.Ports(ctx)
@@ -153,12 +155,39 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 		}
 		ans <- answer{res, err}
 	}()
+	// While it waits for a frame's time, a keepalive now and then tells
+	// the hub the stream is alive (it cuts streams that go quiet).
+	var mu sync.Mutex
+	stopKeepalive := make(chan struct{})
+	keepalives := make(chan struct{})
+	go func() {
+		defer close(keepalives)
+		tick := time.NewTicker(control.InjectKeepalive)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopKeepalive:
+				return
+			case <-tick.C:
+				mu.Lock()
+				_, err := pw.Write(control.AppendInjectKeepalive(nil))
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+	}()
 	var buf []byte
 	rep, ierr := replay.Inject(ctx, cfg, func(frame []byte) error {
 		buf = control.AppendInjectFrame(buf[:0], frame)
+		mu.Lock()
+		defer mu.Unlock()
 		_, err := pw.Write(buf)
 		return err
 	})
+	close(stopKeepalive)
+	<-keepalives
 	pw.Close()
 	a := <-ans
 	if rep != nil {
