@@ -51,8 +51,10 @@ every user sees in ps).`,
 			Use:   "ports",
 			Short: "List ports: peers, link state, active partitions and counters",
 			Long: `List every port: its peer (- when none is attached), its link as the
-policy sees it (down after ctl link PORT down or during a flap schedule), the
-active partitions that cut it off from other ports, and its counters.`,
+policy sees it (down after ctl link PORT down or during a flap schedule;
+no-peer when it is up but no VM is attached, so frames for it are dropped
+as port-down), the active partitions that cut it off from other ports, and
+its counters.`,
 			Args: cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
 				ports, err := client().Ports(c.Context())
@@ -62,9 +64,11 @@ active partitions that cut it off from other ports, and its counters.`,
 				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
 				for _, p := range ports {
-					peer := "-"
+					peer, link := "-", p.Link
 					if p.Attached {
 						peer = p.Peer
+					} else if link == "up" {
+						link = "no-peer" // up, but nothing to deliver to: frames for it are port-down drops
 					}
 					parts := "-"
 					if len(p.Partitions) > 0 {
@@ -74,7 +78,7 @@ active partitions that cut it off from other ports, and its counters.`,
 					for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
 						drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts, p.Stats.RxFrames, p.Stats.RxBytes,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, link, parts, p.Stats.RxFrames, p.Stats.RxBytes,
 						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
 				}
 				return tw.Flush()
