@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -51,7 +52,11 @@ lateness never accumulates; the report gives the median and worst drift.
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and
 --rewrite-ip aim a recorded exchange at another VM, fixing IPv4, TCP, UDP and
-ICMP checksums.`,
+ICMP checksums.
+
+A port with no VM attached is refused (every frame would be dropped). The
+port's drop counters that rose while the frames went out are reported, and
+frames that found no VM (it went away) make the command fail.`,
 		Example: `  l2hub inject handshake.pcapng --into b --from a
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12
@@ -134,9 +139,14 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	for i, p := range ports {
 		names[i] = p.Name
 	}
-	if !slices.Contains(names, f.into) {
+	i := slices.Index(names, f.into)
+	if i < 0 {
 		return fmt.Errorf("--into %q: the hub has no such port (ports: %s)", f.into, strings.Join(names, ", "))
 	}
+	if !ports[i].Attached {
+		return fmt.Errorf("--into %q: no VM is attached to port %s, so every frame would be dropped (l2hub ctl ports shows its peer)", f.into, f.into)
+	}
+	dropsBefore := ports[i].Stats.Drops
 
 	// The frames go over one streaming request; each frame is written to
 	// the pipe at its deadline and reaches the hub as it is written.
@@ -204,8 +214,40 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	case rep != nil && a.res.Frames != rep.Frames:
 		return fmt.Errorf("inject into %q: the hub took %d of %d frames", f.into, a.res.Frames, rep.Frames)
 	}
+	if err := reportInjectDrops(ctx, client, f.into, dropsBefore, stderr); err != nil {
+		return err
+	}
 	if rep != nil && rep.Input != nil && !rep.Input.Truncated() {
 		return rep.Input
+	}
+	return nil
+}
+
+// reportInjectDrops says which of port's drop counters rose while frames
+// were injected (they count every frame for the port, injected or
+// forwarded), and fails when frames found no VM: the VM went away.
+func reportInjectDrops(ctx context.Context, client *control.Client, port string, before map[string]uint64, stderr io.Writer) error {
+	ports, err := client.Ports(ctx)
+	if err != nil {
+		return fmt.Errorf("inject into %q: after sending: %w", port, err)
+	}
+	i := slices.IndexFunc(ports, func(p control.PortStatus) bool { return p.Name == port })
+	if i < 0 {
+		return fmt.Errorf("inject into %q: the port is gone", port)
+	}
+	after := ports[i].Stats.Drops
+	var rose []string
+	for _, r := range slices.Sorted(maps.Keys(after)) {
+		if n := after[r] - before[r]; n > 0 {
+			rose = append(rose, fmt.Sprintf("%s=%d", r, n))
+		}
+	}
+	if len(rose) == 0 {
+		return nil
+	}
+	fmt.Fprintf(stderr, "l2hub inject: warning: port %s dropped frames while injecting: %s\n", port, strings.Join(rose, " "))
+	if n := after["port-down"] - before["port-down"]; n > 0 {
+		return fmt.Errorf("inject into %q: %d frames found no VM on the port (port-down): its VM went away", port, n)
 	}
 	return nil
 }
