@@ -186,6 +186,33 @@ func TestReplayCommandPerVMFiles(t *testing.T) {
 	}
 }
 
+// TestReplayOneFileRefusesUnknownPorts: one foreign file gives a port per
+// source MAC, so a policy naming ports a and b matches nothing; it is
+// refused, as with two files or serve, and --port NAME=MAC fixes it.
+func TestReplayOneFileRefusesUnknownPorts(t *testing.T) {
+	dir := t.TempDir()
+	var frames [][]byte
+	for i := range 20 {
+		frames = append(frames, hubtest.Frame(macVMB, macVMA, fmt.Sprintf("from a %d", i)), hubtest.Frame(macVMA, macVMB, fmt.Sprintf("from b %d", i)))
+	}
+	one := filepath.Join(dir, "one.pcap")
+	writePcapFile(t, one, time.Unix(10, 0), frames, time.Millisecond)
+	_, _, err := runCmd(t, "replay", one, "--loss", "a->b=10%")
+	for _, want := range []string{`port "a" does not exist`, "m52540012340a", "--port NAME=MAC"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("replay of one file with --loss a->b: got %v, want an error containing %q", err, want)
+		}
+	}
+	stdout, _, err := runCmd(t, "replay", one, "--port", "a=52:54:00:12:34:0a", "--port", "b=52:54:00:12:34:0b", "--loss", "a->b=50%", "--seed", "3")
+	if err != nil || !strings.Contains(stdout, "rule a->b") {
+		t.Errorf("replay of one file with its MACs named: %v\n%s", err, stdout)
+	}
+	// The per-MAC names are ports a policy may name.
+	if _, _, err := runCmd(t, "replay", one, "--loss", "m52540012340a->m52540012340b=50%"); err != nil {
+		t.Errorf("replay of one file naming its per-MAC ports: %v", err)
+	}
+}
+
 func TestReplayCommandBadInput(t *testing.T) {
 	dir := t.TempDir()
 	in := writeL2hubCapture(t, dir, 100)
