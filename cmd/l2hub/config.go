@@ -46,9 +46,10 @@ type Config struct {
 	Optional         bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
 	Ports            []tap.Spec    `yaml:"ports"`
 
-	source string            // the file it came from, for messages
-	where  map[string]string // port name -> "file:line:col" of its address, for bind errors
-	faults *filter.Flags     // quick-test fault flags (serve only)
+	source   string            // the file it came from, for messages
+	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
+	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
+	faults   *filter.Flags     // quick-test fault flags (serve only)
 }
 
 // CaptureConfig says what to record and where.
@@ -101,6 +102,20 @@ func loadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
+// checkPolicyFile checks that the policy file a config names can be read,
+// so that its absence is reported at the config's line, not as a bare
+// file name. A policy from --policy has no such line.
+func (c *Config) checkPolicyFile() error {
+	if c.Policy == "" || c.policyAt == "" {
+		return nil
+	}
+	f, err := os.Open(c.Policy)
+	if err != nil {
+		return fmt.Errorf("%s: policy: %w", c.policyAt, err)
+	}
+	return f.Close()
+}
+
 // controlToken is the control API's token: the config's control_token, or
 // its control_token_file's, or none.
 func (c *Config) controlToken() (string, error) {
@@ -151,6 +166,9 @@ func parseConfig(name string, data []byte) (Config, error) {
 			return name
 		}
 		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+	}
+	if cfg.Policy != "" {
+		cfg.policyAt = pos("policy")
 	}
 	cfg.where = make(map[string]string)
 	for i, p := range cfg.Ports {

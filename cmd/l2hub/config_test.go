@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +125,56 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConfigNamesAMissingPolicy: a policy file a config names but that
+// cannot be read is reported at the config's line and column.
+func TestConfigNamesAMissingPolicy(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "os2vm.yaml")
+	if err := os.WriteFile(cfg, []byte("mode: switch\npolicy: faults.yaml\nports:\n  - {name: a, transport: tcp, address: \"127.0.0.1:0\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"serve", "--config", cfg, "--control", "off"}, io.Discard, io.Discard)
+	want := cfg + ":2:9: policy: open " + filepath.Join(dir, "faults.yaml") + ": no such file or directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("serve with a config naming a missing policy: got %v, want %s", err, want)
+	}
+	// --policy replaces the config's, which then need not exist.
+	pol := filepath.Join(dir, "other.yaml")
+	if err := os.WriteFile(pol, []byte("rules: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "serve", "--config", cfg, "--control", "off", "--policy", pol)
+	if err := s.stop(); err != nil {
+		t.Errorf("serve with --policy over the config's: %v", err)
+	}
+}
+
+// TestREADMEConfigsLoad: the config files the README shows load as they
+// stand (none names a file that is not there).
+func TestREADMEConfigsLoad(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n# (\\S+\\.yaml)\n(.*?)```").FindAllSubmatch(readme, -1)
+	if len(blocks) == 0 {
+		t.Fatal("no config file in the README (a yaml block starting with # NAME.yaml)")
+	}
+	for _, b := range blocks {
+		t.Run(string(b[1]), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), string(b[1]))
+			if err := os.WriteFile(path, b[2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(path)
+			if err == nil {
+				err = cfg.checkPolicyFile()
+			}
+			if err != nil {
+				t.Errorf("the README's %s: %v", b[1], err)
+			}
+		})
+	}
 }

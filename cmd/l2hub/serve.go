@@ -161,7 +161,10 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
 	}
 	if changed("policy") {
-		cfg.Policy = f.policy
+		cfg.Policy, cfg.policyAt = f.policy, ""
+	}
+	if err := cfg.checkPolicyFile(); err != nil {
+		return cfg, err
 	}
 	if changed("peer") {
 		cfg.Peers = f.peers
