@@ -22,10 +22,12 @@
 // times from the hub's clock, bytes, notes, ports), little-endian whatever
 // the host, so a run under a virtual clock gives byte-identical captures.
 //
-// Nothing lost: a write(2) carries whole blocks only, so a process killed at
-// any moment leaves a file that reads cleanly up to its last whole block (the
-// kernel may still cut the write in progress at a page boundary; a Reader
-// then returns every whole packet and reports the cut tail as ErrTruncated).
+// Nothing lost: a write(2) carries whole blocks only, so a process killed
+// between writes leaves a file that ends on a whole block. A kill during a
+// write can still cut it (the kernel stops a write between pages when the
+// process gets SIGKILL): a Reader then returns every whole packet and
+// reports the cut tail as ErrTruncated, and [Repair] trims the tail so
+// that other tools (tshark) read the file to its end.
 // What a kill loses is what was still in memory: at most the queue and one
 // FlushInterval. Close writes everything queued. A failed write is logged
 // once per file with the path and the error, counted, and never reaches the
