@@ -32,7 +32,10 @@
 // FlushInterval. Close writes everything queued. A failed write is logged
 // once per file with the path and the error, counted, and never reaches the
 // hub loop: that file's later frames are dropped and counted, and a partial
-// write is cut off again where the file allows it.
+// write is cut off again where the file allows it. Every RetryInterval the
+// failed sequence tries to go on in its next numbered file (a full disk
+// that has room again); when it can, it logs the new file and how many
+// frames are missing.
 //
 // Concurrency contract. Observe and PortAdded are called on the hub loop;
 // they copy the event into a bounded in-memory queue and return, doing no
@@ -40,7 +43,8 @@
 // encodes the queued records and writes them in batches of whole blocks; it
 // is woken once per batch (Config.BatchBytes) and otherwise every
 // Config.FlushInterval, the package's only use of the wall clock, which
-// decides when bytes reach the disk and never which bytes. When the queue
+// decides when bytes reach the disk and never which bytes (save, after a
+// write failed, when the next file is tried). When the queue
 // holds Config.QueueBytes, OverflowDrop
 // (the default) drops the new event and counts it in Stats.QueueFull, so the
 // hub never waits for a disk; OverflowBlock makes Observe wait instead, for
