@@ -232,7 +232,7 @@ func TestResumeAfterFullDisk(t *testing.T) {
 	}
 	settled := func(what string, done func(Stats) bool) {
 		t.Helper()
-		for deadline := time.Now().Add(2 * time.Minute); !done(s.Stats()); time.Sleep(time.Millisecond) { // a hang guard, not a bound
+		for deadline := time.Now().Add(hangGuard); !done(s.Stats()); time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
 			}
@@ -324,7 +324,7 @@ func TestResumeOnARealFullDisk(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Minute); s.Stats().Files < 2; time.Sleep(time.Millisecond) { // a hang guard
+	for deadline := time.Now().Add(hangGuard); s.Stats().Files < 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the capture did not resume after the disk had room again: %+v", s.Stats())
 		}

@@ -83,7 +83,7 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 		<-p.done
 		p.done <- nil
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		out := p.stdout.String()
 		if i := strings.Index(out, "Ctrl-C stops"); i >= 0 && strings.HasSuffix(out, "\n\n") {
@@ -96,7 +96,7 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("l2hub %v printed no banner within 20s; stdout:\n%s\nstderr:\n%s", args, out, p.stderr.String())
+			t.Fatalf("l2hub %v printed no banner within %v; stdout:\n%s\nstderr:\n%s", args, hangGuard, out, p.stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -112,8 +112,8 @@ func (p *process) stop(sig syscall.Signal) error {
 	case err := <-p.done:
 		p.done <- err
 		return err
-	case <-time.After(20 * time.Second):
-		p.t.Fatalf("l2hub did not exit within 20s of %v; stderr:\n%s", sig, p.stderr.String())
+	case <-time.After(hangGuard):
+		p.t.Fatalf("l2hub did not exit within %v of %v; stderr:\n%s", hangGuard, sig, p.stderr.String())
 		return nil
 	}
 }

@@ -270,7 +270,7 @@ func TestMetricsExportCaptureCounters(t *testing.T) {
 	}
 	// The writer flushes within its interval; the ingress record is counted
 	// once it reached the file.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for metric("l2hub_capture_written_frames_total") == "0" {
 		if time.Now().After(deadline) {
 			t.Fatal("the capture's written-frames counter did not move after a frame crossed the hub")
