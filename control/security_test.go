@@ -235,7 +235,9 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 		return first
 	}
 	cutOff("GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n")
-	cutOff("PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 1000\r\n\r\nseed: 1\n")
+	if answer := cutOff("PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 1000\r\n\r\nseed: 1\n"); !strings.Contains(answer, "400") {
+		t.Errorf("a policy body that stopped coming was answered %q, want 400", answer)
+	}
 	frame := control.AppendInjectFrame(nil, make([]byte, 60))
 	answer := cutOff(fmt.Sprintf("POST /v1/inject/a HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n%s", frame))
 	if !strings.Contains(answer, "400") {

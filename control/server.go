@@ -273,7 +273,7 @@ func AppendInjectKeepalive(dst []byte) []byte {
 func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 	src, err := io.ReadAll(io.LimitReader(r, MaxPolicyBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("policy %s: read: %w", name, err)
+		return nil, &UserError{fmt.Errorf("policy %s: read: %w", name, err)} // the client's: a body cut off or too slow
 	}
 	if len(src) > MaxPolicyBytes {
 		return nil, &UserError{fmt.Errorf("policy %s is larger than %d bytes", name, MaxPolicyBytes)}
