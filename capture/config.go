@@ -122,6 +122,9 @@ const (
 	DefaultQueueBytes    = 8 << 20
 	DefaultBatchBytes    = 256 << 10
 	DefaultFlushInterval = 50 * time.Millisecond
+	// DefaultRetryInterval is how often a file that failed (a full disk) is
+	// tried again.
+	DefaultRetryInterval = time.Second
 	// MaxComment bounds a packet comment; longer ones are cut and end in "...".
 	MaxComment = 16 << 10
 )
@@ -155,6 +158,11 @@ type Config struct {
 	// too light to fill a batch (0 means DefaultFlushInterval). It is the
 	// most a kill -9 can lose, besides frames still in the queue.
 	FlushInterval time.Duration
+	// RetryInterval is how often a sequence whose file failed (a full
+	// disk, a quota) tries to go on in its next numbered file (0 means
+	// DefaultRetryInterval; negative never retries). Frames in between are
+	// dropped and counted as write errors.
+	RetryInterval time.Duration
 	// Meta goes into every pcapng section header's comment.
 	Meta Meta
 	// Hardware and OS fill the pcapng shb_hardware and shb_os options. They
@@ -166,6 +174,9 @@ type Config struct {
 	// Create opens a file for writing; nil means os.Create. Tests use it to
 	// write into memory or into a failing writer.
 	Create func(path string) (io.WriteCloser, error)
+	// Remove deletes a file that a retry created but could not write a
+	// header into; nil means os.Remove.
+	Remove func(path string) error
 }
 
 func (c Config) normalize() (Config, error) {
@@ -196,6 +207,9 @@ func (c Config) normalize() (Config, error) {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = DefaultFlushInterval
 	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
 	if c.QueueBytes < 0 || c.BatchBytes < 0 {
 		return c, fmt.Errorf("capture %s: negative queue or batch size", c.Path)
 	}
@@ -218,6 +232,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Create == nil {
 		c.Create = func(path string) (io.WriteCloser, error) { return os.Create(path) }
+	}
+	if c.Remove == nil {
+		c.Remove = os.Remove
 	}
 	return c, nil
 }

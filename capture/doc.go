@@ -22,15 +22,20 @@
 // times from the hub's clock, bytes, notes, ports), little-endian whatever
 // the host, so a run under a virtual clock gives byte-identical captures.
 //
-// Nothing lost: a write(2) carries whole blocks only, so a process killed at
-// any moment leaves a file that reads cleanly up to its last whole block (the
-// kernel may still cut the write in progress at a page boundary; a Reader
-// then returns every whole packet and reports the cut tail as ErrTruncated).
+// Nothing lost: a write(2) carries whole blocks only, so a process killed
+// between writes leaves a file that ends on a whole block. A kill during a
+// write can still cut it (the kernel stops a write between pages when the
+// process gets SIGKILL): a Reader then returns every whole packet and
+// reports the cut tail as ErrTruncated, and [Repair] trims the tail so
+// that other tools (tshark) read the file to its end.
 // What a kill loses is what was still in memory: at most the queue and one
 // FlushInterval. Close writes everything queued. A failed write is logged
 // once per file with the path and the error, counted, and never reaches the
 // hub loop: that file's later frames are dropped and counted, and a partial
-// write is cut off again where the file allows it.
+// write is cut off again where the file allows it. Every RetryInterval the
+// failed sequence tries to go on in its next numbered file (a full disk
+// that has room again); when it can, it logs the new file and how many
+// frames are missing.
 //
 // Concurrency contract. Observe and PortAdded are called on the hub loop;
 // they copy the event into a bounded in-memory queue and return, doing no
@@ -38,7 +43,8 @@
 // encodes the queued records and writes them in batches of whole blocks; it
 // is woken once per batch (Config.BatchBytes) and otherwise every
 // Config.FlushInterval, the package's only use of the wall clock, which
-// decides when bytes reach the disk and never which bytes. When the queue
+// decides when bytes reach the disk and never which bytes (save, after a
+// write failed, when the next file is tried). When the queue
 // holds Config.QueueBytes, OverflowDrop
 // (the default) drops the new event and counts it in Stats.QueueFull, so the
 // hub never waits for a disk; OverflowBlock makes Observe wait instead, for

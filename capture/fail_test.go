@@ -1,13 +1,19 @@
 package capture
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"l2hub/hub"
 )
@@ -44,6 +50,7 @@ func TestWriteFailure(t *testing.T) {
 			cfg.Overflow = mode
 			cfg.BatchBytes = 256
 			cfg.Logger = slog.New(logs)
+			cfg.RetryInterval = -1 // TestResumeAfterFullDisk retries
 			cfg.Create = func(string) (io.WriteCloser, error) { return ff, nil }
 			s := mustOpen(t, cfg)
 			for range 10 {
@@ -85,7 +92,8 @@ func TestWriteFailureDevFull(t *testing.T) {
 		t.Skip("no /dev/full on this system")
 	}
 	logs := &logRecorder{}
-	s := mustOpen(t, Config{Path: "/dev/full", Logger: slog.New(logs)})
+	// Never retried: a retry would go on in /dev/full-0001.
+	s := mustOpen(t, Config{Path: "/dev/full", Logger: slog.New(logs), RetryInterval: -1})
 	run(s, scenario())
 	err := s.Close()
 	if !errors.Is(err, syscall.ENOSPC) {
@@ -107,6 +115,7 @@ func TestRotationCreateFailure(t *testing.T) {
 	cfg := memConfig(fs)
 	cfg.RotatePackets = 2
 	cfg.Logger = slog.New(logs)
+	cfg.RetryInterval = -1
 	cfg.Create = func(path string) (io.WriteCloser, error) {
 		if path != cfg.Path {
 			return nil, syscall.EACCES
@@ -164,5 +173,187 @@ func TestCommentMatchesHub(t *testing.T) {
 				t.Errorf("comment of %d bytes not cut to %d", len(got)-6, MaxComment)
 			}
 		})
+	}
+}
+
+// disk is an in-memory file system that can be made full: while it is, a
+// write stores what fits of nothing and fails with ENOSPC.
+type disk struct {
+	memFS
+	full atomic.Bool
+}
+
+type diskFile struct {
+	*memFile
+	d *disk
+}
+
+func (f diskFile) Write(p []byte) (int, error) {
+	if f.d.full.Load() {
+		return 0, syscall.ENOSPC
+	}
+	return f.memFile.Write(p)
+}
+
+func (d *disk) Create(path string) (io.WriteCloser, error) {
+	f, _ := d.memFS.Create(path)
+	return diskFile{f.(*memFile), d}, nil
+}
+
+func (d *disk) Remove(path string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.files[path]; !ok {
+		return os.ErrNotExist
+	}
+	delete(d.files, path)
+	return nil
+}
+
+// TestResumeAfterFullDisk: once the disk has room again, the capture goes
+// on in the next numbered file and says so; attempts while the disk is
+// still full leave no file behind.
+func TestResumeAfterFullDisk(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	logs := &logRecorder{}
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	cfg.Logger = slog.New(logs)
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	send := func(n int) {
+		for range n {
+			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+			s.Observe(&ev)
+			k++
+		}
+	}
+	settled := func(what string, done func(Stats) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); !done(s.Stats()); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+			}
+		}
+	}
+	send(10)
+	settled("10 frames written", func(st Stats) bool { return st.Written == 10 })
+	d.full.Store(true)
+	send(10)
+	settled("10 frames failed", func(st Stats) bool { return st.WriteError == 10 })
+	settled("a retry on the full disk", func(Stats) bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.order) >= 3 })
+	d.full.Store(false)
+	settled("the capture to resume", func(st Stats) bool { return st.Files == 2 })
+	send(10)
+	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close() = %v, want the full disk's error", err)
+	}
+
+	next := RotatedPath(cfg.Path, 1)
+	if got := s.Files(); !slices.Equal(got, []string{cfg.Path, next}) {
+		t.Errorf("Files() = %v, want %s and %s", got, cfg.Path, next)
+	}
+	d.mu.Lock()
+	left := slices.Sorted(maps.Keys(d.files))
+	d.mu.Unlock()
+	if want := []string{next, cfg.Path}; !slices.Equal(left, want) { // sorted
+		t.Errorf("files on the disk: %v, want only %v (the failed attempts removed)", left, want)
+	}
+	for _, f := range []struct {
+		path  string
+		first int
+	}{{cfg.Path, 0}, {next, 20}} {
+		got, r := readAll(t, d.file(t, f.path))
+		if len(got) != 10 || !bytes.Equal(got[0].Data, frame(100, 1, 2, f.first)) || !bytes.Equal(got[9].Data, frame(100, 1, 2, f.first+9)) {
+			t.Errorf("%s: got %d packets, want frames %d to %d", f.path, len(got), f.first, f.first+9)
+		}
+		if m, err := ParseMeta(r.Section().Comment); err != nil || m.Seed != testMeta.Seed {
+			t.Errorf("%s: section header %q, want the run's Meta", f.path, r.Section().Comment)
+		}
+	}
+	if st := s.Stats(); st.Written != 20 || st.WriteError != 10 || st.Observed != 30 {
+		t.Errorf("Stats() = %+v, want 20 written, 10 write errors of 30", st)
+	}
+	warns := logs.records(slog.LevelWarn)
+	if len(warns) != 2 || attr(warns[0], "path") != next || attr(warns[0], "failed") != cfg.Path || attr(warns[0], "missing") != "10" {
+		t.Errorf("got warnings %v, want one that names %s, the failed %s and 10 missing frames (then the summary)", warns, next, cfg.Path)
+	}
+	if n := len(logs.records(slog.LevelError)); n != 1 {
+		t.Errorf("got %d error logs, want 1 (the failure)", n)
+	}
+}
+
+// TestResumeOnARealFullDisk fills a small tmpfs (root only), lets the
+// capture fail on it, frees the space and checks that the capture goes on
+// in its next numbered file.
+func TestResumeOnARealFullDisk(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: mounting a small tmpfs to fill needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("skipping: cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	filler := filepath.Join(dir, "filler")
+	logs := &logRecorder{}
+	s := mustOpen(t, Config{Path: filepath.Join(dir, "run.pcapng"), Meta: testMeta, Logger: slog.New(logs),
+		FlushInterval: time.Millisecond, RetryInterval: time.Millisecond, BatchBytes: 4096})
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	for k := 0; ; k++ {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1000, 1, 2, k)}
+		s.Observe(&ev)
+		if k == 10 { // fill what the capture has not taken
+			f, err := os.Create(filler)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(make([]byte, 1<<20)) // fails once the tmpfs is full
+			f.Close()
+		}
+		if s.Stats().WriteError > 0 {
+			break
+		}
+		if k > 100_000 {
+			t.Fatalf("the capture never met the full disk: %+v", s.Stats())
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(hangGuard); s.Stats().Files < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the capture did not resume after the disk had room again: %+v", s.Stats())
+		}
+	}
+	ev := hub.Event{Time: t0.Add(time.Hour), Port: 0, PortName: "a", Frame: frame(1000, 1, 2, 7)}
+	s.Observe(&ev)
+	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close() = %v, want ENOSPC", err)
+	}
+	var last []byte
+	total := 0
+	for _, path := range s.Files() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := readAll(t, b) // each file reads to its end
+		total += len(got)
+		if len(got) > 0 {
+			last = got[len(got)-1].Data
+		}
+	}
+	if st := s.Stats(); uint64(total) != st.Written || st.Written+st.WriteError != st.Observed {
+		t.Errorf("the files hold %d packets; stats %+v: want written = the files' packets, written + write errors = observed", total, st)
+	}
+	if !bytes.Equal(last, ev.Frame) {
+		t.Error("the last file does not end with the frame sent after the resume")
+	}
+	if w := logs.records(slog.LevelWarn); len(w) == 0 || !strings.Contains(w[0].Message, "writing again") {
+		t.Errorf("got warnings %v, want the resume logged", w)
 	}
 }

@@ -18,6 +18,11 @@ import (
 // t0 is the virtual start of every scenario in these tests.
 var t0 = hub.DefaultEpoch
 
+// hangGuard bounds a wait for something that must happen, so that a bug
+// fails with a message rather than at go test's timeout. It decides no
+// pass: a loaded machine may take long.
+const hangGuard = 2 * time.Minute
+
 // memFile is an in-memory file that remembers each Write call.
 type memFile struct {
 	mu     sync.Mutex

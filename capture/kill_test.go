@@ -46,6 +46,13 @@ func TestKillWriter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The child writes until it is killed, or until its stdin
+			// closes: then this test has gone away without killing it.
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +68,7 @@ func TestKillWriter(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := cmd.Wait(); err == nil {
-				t.Fatalf("child finished its stream before the kill; the test proved nothing")
+				t.Fatalf("child finished before the kill; the test proved nothing")
 			}
 			b, err := os.ReadFile(path)
 			if err != nil {
@@ -104,9 +111,15 @@ func TestKillWriter(t *testing.T) {
 	}
 }
 
-// killChild writes the stream until it is killed (or, failing that, for a
-// bounded number of packets).
+// killChild writes the stream, then waits, until it is killed, however
+// long the parent takes to do it, or until its stdin closes (the parent is
+// gone). The stream is bounded, so that a stalled parent does not fill the
+// disk.
 func killChild(path string) {
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(3) // not killed: the parent reports it
+	}()
 	s, err := Open(Config{Path: path, Overflow: OverflowBlock, BatchBytes: 8 << 10})
 	if err != nil {
 		fmt.Println(err)
@@ -128,5 +141,5 @@ func killChild(path string) {
 			fmt.Println("ready")
 		}
 	}
-	os.Exit(3) // not killed: the parent reports it
+	select {}
 }

@@ -89,8 +89,8 @@ func TestSetMetaStartsANewFile(t *testing.T) {
 			run(s, after)
 			select {
 			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("SetMeta's new files were not opened within 10s")
+			case <-time.After(hangGuard):
+				t.Fatalf("SetMeta's new files were not opened within %v", hangGuard)
 			}
 			mustClose(t, s)
 

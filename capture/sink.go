@@ -285,17 +285,27 @@ func (s *Sink) Files() []string { return s.w.fileList() }
 // writes them and flushes what it has: a busy hub pays one wake-up per
 // batch, not per frame, and a quiet one sees its frames on disk within
 // FlushInterval. The ticker decides only when bytes reach the disk, never
-// which bytes.
+// which bytes, and, after a file failed, when the next one is tried.
 func (s *Sink) run() {
 	defer close(s.done)
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
+	// A failed file is retried every RetryInterval, counted in ticks.
+	retryTicks := max(int(s.cfg.RetryInterval/s.cfg.FlushInterval), 1)
+	ticks := 0
 	var chunk []byte
 	var metas []metaChange
 	for {
+		retry := false
 		select {
 		case <-s.wake:
 		case <-tick.C:
+			if ticks++; ticks >= retryTicks && s.cfg.RetryInterval > 0 {
+				ticks, retry = 0, true
+			}
+		}
+		if retry {
+			s.w.retryFailed()
 		}
 		s.mu.Lock()
 		chunk, s.pending = s.pending, chunk[:0]

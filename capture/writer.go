@@ -52,6 +52,8 @@ type output struct {
 	size, packets int64
 	batchPackets  int64
 	failed        bool
+	made          bool   // the current part's file was created: it may hold frames
+	lost          uint64 // frames dropped since the output failed
 }
 
 func newWriter(cfg *Config, stats *counters) *writer {
@@ -167,6 +169,9 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	}
 	if o == nil || o.failed {
 		w.stats.writeError.Add(1)
+		if o != nil {
+			o.lost++
+		}
 		return
 	}
 	n := int64(16 + len(p.data))
@@ -178,12 +183,14 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 		o.rotate()
 		if o.failed {
 			w.stats.writeError.Add(1)
+			o.lost++
 			return
 		}
 	}
 	o.reserve(int(n))
 	if o.failed { // the flush to make room failed
 		w.stats.writeError.Add(1)
+		o.lost++
 		return
 	}
 	before := len(o.batch)
@@ -224,6 +231,18 @@ func (w *writer) setMeta(m Meta) {
 	}
 }
 
+// retryFailed has every failed sequence try to resume.
+func (w *writer) retryFailed() {
+	if o := w.segment; o != nil && o.failed {
+		o.resume()
+	}
+	for _, p := range w.ports {
+		if o := w.perPort[p.id]; o != nil && o.failed {
+			o.resume()
+		}
+	}
+}
+
 func (w *writer) flushAll() {
 	if w.segment != nil {
 		w.segment.flush()
@@ -252,17 +271,30 @@ func (w *writer) closeAll() {
 func (o *output) open() error {
 	w := o.w
 	o.path = RotatedPath(o.base, o.part)
+	o.made = false
 	f, err := w.cfg.Create(o.path)
 	if err != nil {
 		return fmt.Errorf("capture %s: %w", o.path, err)
 	}
-	o.f = f
-	o.size, o.packets = 0, 0
+	o.f, o.made = f, true
+	o.created()
+	o.header()
+	return nil
+}
+
+// created counts the current file as one of the Sink's.
+func (o *output) created() {
+	w := o.w
 	w.stats.files.Add(1)
 	w.mu.Lock()
 	w.files = append(w.files, o.path)
 	w.mu.Unlock()
+}
 
+// header starts a new file's batch with its header and resets its counts.
+func (o *output) header() {
+	w := o.w
+	o.size, o.packets = 0, 0
 	o.reserve(0)
 	switch w.cfg.Format {
 	case FormatPcapng:
@@ -293,7 +325,6 @@ func (o *output) open() error {
 		}
 	}
 	o.size = int64(len(o.batch))
-	return nil
 }
 
 // Write appends to the batch, for pcapgo.Writer; the caller has reserved
@@ -322,6 +353,7 @@ func (o *output) flush() {
 	}
 	if o.failed {
 		o.w.stats.writeError.Add(uint64(o.batchPackets))
+		o.lost += uint64(o.batchPackets)
 		o.batch, o.batchPackets = o.batch[:0], 0
 		return
 	}
@@ -331,6 +363,7 @@ func (o *output) flush() {
 	}
 	if err != nil {
 		o.w.stats.writeError.Add(uint64(o.batchPackets))
+		o.lost += uint64(o.batchPackets)
 		if n > 0 {
 			// Cut a partial batch off, so the file still ends on a whole
 			// block; best effort, as the disk may be full.
@@ -361,6 +394,41 @@ func (o *output) fail(err error) {
 		w.err = err
 	}
 	w.mu.Unlock()
+}
+
+// resume tries to go on after a failure in the sequence's next file (or,
+// when the failure was creating a file, that file again): it creates the
+// file and writes its header at once, so that a disk still full fails here
+// and the attempt leaves no file behind. It logs when it succeeds.
+func (o *output) resume() {
+	w := o.w
+	failedPath := o.path
+	part := o.part
+	o.closeFile()
+	if o.made { // never overwrite a file that may hold frames
+		part++
+	}
+	path := RotatedPath(o.base, part)
+	f, err := w.cfg.Create(path)
+	if err != nil {
+		return
+	}
+	o.batch, o.batchPackets = o.batch[:0], 0
+	o.header()
+	n, err := f.Write(o.batch)
+	if err != nil || n < len(o.batch) {
+		f.Close()
+		_ = w.cfg.Remove(path)
+		o.batch = o.batch[:0]
+		return
+	}
+	w.stats.bytes.Add(uint64(n))
+	o.batch = o.batch[:0]
+	o.f, o.path, o.part, o.failed, o.made = f, path, part, false, true
+	o.created()
+	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
+		"path", path, "failed", failedPath, "missing", o.lost)
+	o.lost = 0
 }
 
 func (o *output) rotate() {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -21,13 +24,39 @@ type Client struct {
 	token  string
 }
 
-// NewClient returns a client for addr ("unix:PATH", a bare path, or "tcp:HOST:PORT").
+// NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
+// bare path, or "tcp:HOST:PORT"). Before it sends anything on a unix
+// socket, it checks that the socket (and the default socket's directory)
+// is its user's or root's, and so is the process that answers: a socket
+// another user bound at the path gets no request.
 func NewClient(addr, token string) *Client {
+	isDefault := addr == ""
+	if isDefault {
+		addr = DefaultAddr()
+	}
 	network, address := ParseAddr(addr)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if network == "unix" {
+				if dir := filepath.Dir(address); isDefault && dir == defaultDir() {
+					if err := checkPrivateDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+						return nil, err
+					}
+				}
+				if err := checkSocketOwner(address); err != nil {
+					return nil, err
+				}
+			}
 			var d net.Dialer
-			return d.DialContext(ctx, network, address)
+			c, err := d.DialContext(ctx, network, address)
+			if err != nil || network != "unix" {
+				return c, err
+			}
+			if err := checkPeer(c, address); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
 		},
 	}
 	return &Client{
@@ -38,11 +67,11 @@ func NewClient(addr, token string) *Client {
 	}
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
-	return c.doWith(ctx, c.http, method, path, body, out)
+func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
+	return c.doWith(ctx, c.http, method, path, ctype, body, out)
 }
 
-func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path string, body io.Reader, out any) error {
+func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
@@ -50,8 +79,15 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path strin
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the method and URL say nothing: the URL is not the address
+		}
 		return fmt.Errorf("control API: %w", err)
 	}
 	defer resp.Body.Close()
@@ -79,27 +115,27 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path strin
 // Ports returns every port's status, link state and partitions.
 func (c *Client) Ports(ctx context.Context) ([]PortStatus, error) {
 	var out []PortStatus
-	err := c.do(ctx, "GET", "/v1/ports", nil, &out)
+	err := c.do(ctx, "GET", "/v1/ports", "", nil, &out)
 	return out, err
 }
 
 // Policy returns the policy in force, as JSON.
 func (c *Client) Policy(ctx context.Context) (json.RawMessage, error) {
 	var out json.RawMessage
-	err := c.do(ctx, "GET", "/v1/policy", nil, &out)
+	err := c.do(ctx, "GET", "/v1/policy", "", nil, &out)
 	return out, err
 }
 
 // Rules returns per-rule counters, as JSON.
 func (c *Client) Rules(ctx context.Context) (json.RawMessage, error) {
 	var out json.RawMessage
-	err := c.do(ctx, "GET", "/v1/rules", nil, &out)
+	err := c.do(ctx, "GET", "/v1/rules", "", nil, &out)
 	return out, err
 }
 
 // ReplacePolicy uploads a policy file; name appears in error messages.
 func (c *Client) ReplacePolicy(ctx context.Context, name string, src []byte) error {
-	return c.do(ctx, "PUT", "/v1/policy?name="+url.QueryEscape(name), bytes.NewReader(src), nil)
+	return c.do(ctx, "PUT", "/v1/policy?name="+url.QueryEscape(name), "application/yaml", bytes.NewReader(src), nil)
 }
 
 // StartPartition starts a partition: with groups, an ad-hoc one splitting
@@ -107,12 +143,12 @@ func (c *Client) ReplacePolicy(ctx context.Context, name string, src []byte) err
 // partition of that name.
 func (c *Client) StartPartition(ctx context.Context, name string, groups [][]string) error {
 	body, _ := json.Marshal(PartitionRequest{Name: name, Groups: groups})
-	return c.do(ctx, "POST", "/v1/partitions", bytes.NewReader(body), nil)
+	return c.do(ctx, "POST", "/v1/partitions", "application/json", bytes.NewReader(body), nil)
 }
 
 // HealPartition ends a partition.
 func (c *Client) HealPartition(ctx context.Context, name string) error {
-	return c.do(ctx, "DELETE", "/v1/partitions/"+url.PathEscape(name), nil, nil)
+	return c.do(ctx, "DELETE", "/v1/partitions/"+url.PathEscape(name), "", nil, nil)
 }
 
 // SetLink sets a port's link up or down.
@@ -121,22 +157,25 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 	if up {
 		state = "up"
 	}
-	return c.do(ctx, "POST", "/v1/links/"+url.PathEscape(port)+"/"+state, nil, nil)
+	return c.do(ctx, "POST", "/v1/links/"+url.PathEscape(port)+"/"+state, "", nil, nil)
 }
 
 // Inject streams frames to the named port's peer: frames is an injection
 // stream (see AppendInjectFrame), read until EOF, and each frame goes to the
 // hub as soon as it is read, so the caller paces them by when it makes them
-// readable (an io.Pipe). There is no overall timeout; cancel ctx to stop.
+// readable (an io.Pipe). There is no overall timeout, but the hub waits at
+// most its idle timeout for each record: a caller that waits longer for a
+// frame's time sends keepalives (AppendInjectKeepalive) every
+// InjectKeepalive meanwhile. Cancel ctx to stop.
 func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (InjectResponse, error) {
 	var out InjectResponse
-	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), frames, &out)
+	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out)
 	return out, err
 }
 
 // Metrics returns the Prometheus exposition text.
 func (c *Client) Metrics(ctx context.Context) (string, error) {
 	var out json.RawMessage
-	err := c.do(ctx, "GET", "/metrics", nil, &out)
+	err := c.do(ctx, "GET", "/metrics", "", nil, &out)
 	return string(out), err
 }

@@ -1,15 +1,39 @@
 // Package control is l2hub's live control API: HTTP with JSON bodies, served
-// on a unix socket by default (or loopback TCP, or any TCP address with a
-// bearer token), and the client `l2hub ctl` uses.
+// on a unix socket by default (or TCP with a bearer token), and the client
+// `l2hub ctl` uses.
 //
 //	GET    /v1/ports                   ports: peers, counters, link state, active partitions
 //	GET    /v1/policy                  the policy in force
-//	PUT    /v1/policy?name=FILE        replace it (validated whole; refused whole)
+//	PUT    /v1/policy?name=FILE        replace it (validated whole; refused whole); application/yaml
 //	GET    /v1/rules                   per-rule counters
-//	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}; no groups: start the policy's partition p1
+//	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}; no groups: start the policy's partition p1; application/json
 //	DELETE /v1/partitions/{name}       heal
 //	POST   /v1/links/{port}/{up|down}  set a port's link state
+//	POST   /v1/inject/{port}           frames for the port's peer, each after a 4-byte length; application/octet-stream
 //	GET    /metrics                    Prometheus metrics
+//
+// Who may steer the hub. The control API changes what VMs see, so it is
+// closed to other local users and to web pages:
+//   - The default socket (DefaultAddr) lives in a directory of its user's
+//     with mode 0700, which Listen creates and checks; every socket file is
+//     chmod 0600 whatever the umask. Server and Client check the other end's
+//     credentials (SO_PEERCRED): the caller's own user or root, nobody
+//     else, so a socket someone else bound at the path (squatting) gets no
+//     request, and a connection made before the chmod gets no answer.
+//   - A TCP address needs a token (Server.Token), given to the command by
+//     a file or $L2HUB_CONTROL_TOKEN rather than on the command line.
+//   - Requests only a browser sends are refused: any Origin header, a Host
+//     that is a name other than localhost (DNS rebinding), and on requests
+//     that change something, a body type that a page may send without a CORS
+//     preflight. Every such request names its Content-Type, as above.
+//   - At most Server.MaxConns connections are served at once; the rest wait
+//     in the kernel's accept queue and hold no file descriptor of the hub,
+//     and header, body and idle timeouts free the slots that slow clients
+//     hold. A flood of connections slows the control plane, never the VMs'
+//     ports.
+//
+// Request bodies are bounded and validated: an empty policy upload or a
+// partition without a name is refused (400) rather than applied.
 //
 // The server holds no hub state itself: it calls a Target, which runs each
 // change on the hub loop, so a change is ordered with respect to frames.

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/binary"
@@ -9,16 +10,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
-	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"l2hub/hub"
 )
@@ -29,6 +32,29 @@ const MaxPolicyBytes = 1 << 20
 // MaxInjectFrame bounds one frame of an injection stream: QEMU's own
 // receive limit, the largest frame a hub port ever carries.
 const MaxInjectFrame = hub.DefaultMaxFrame
+
+// maxRequestJSON bounds a JSON request body (a partition): a few hundred
+// bytes in practice.
+const maxRequestJSON = 64 << 10
+
+// Limits of the control API. The connection cap is the API's whole budget
+// of file descriptors: connections beyond it wait in the kernel's accept
+// queue, where they cost the process none, so a flood of connections can
+// slow the control plane but never take the descriptors the VM ports
+// accept with. The timeouts free the slots that idle or trickling clients
+// hold.
+const (
+	DefaultMaxConns      = 16
+	DefaultHeaderTimeout = 5 * time.Second
+	DefaultBodyTimeout   = 10 * time.Second
+	// DefaultIdleTimeout bounds an injection stream's wait for its next
+	// record.
+	DefaultIdleTimeout = 30 * time.Second
+	// InjectKeepalive is how often a client pacing an injection stream
+	// sends a keepalive record (a zero length) while it waits for a
+	// frame's time, well inside DefaultIdleTimeout.
+	InjectKeepalive = 10 * time.Second
+)
 
 // Target is what the API drives: the running hub and its policy. The command
 // implements it; every method is safe for concurrent use.
@@ -64,6 +90,14 @@ type Server struct {
 	Registry *prometheus.Registry // served at /metrics with the target's link and partition state; nil for none
 	Token    string               // when set, every request needs "Authorization: Bearer <Token>"
 	Logger   *slog.Logger
+
+	// Limits; zero means the Default of the same name.
+	MaxConns      int           // connections served at once
+	HeaderTimeout time.Duration // to read a request's headers
+	BodyTimeout   time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
+	IdleTimeout   time.Duration // between an injection stream's records
+
+	refused atomic.Uint64 // connections and requests refused, for rate-limited logs
 }
 
 // PartitionRequest is the body of POST /v1/partitions.
@@ -91,16 +125,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/policy", s.json(func(r *http.Request) (any, error) { return s.Target.Policy(r.Context()) }))
 	mux.HandleFunc("GET /v1/rules", s.json(func(r *http.Request) (any, error) { return s.Target.Rules(r.Context()) }))
 	mux.HandleFunc("PUT /v1/policy", s.json(func(r *http.Request) (any, error) {
-		src, err := io.ReadAll(io.LimitReader(r.Body, MaxPolicyBytes+1))
-		if err != nil {
+		if err := needType(r, "application/yaml", "application/json"); err != nil {
 			return nil, err
-		}
-		if len(src) > MaxPolicyBytes {
-			return nil, &UserError{fmt.Errorf("policy is larger than %d bytes", MaxPolicyBytes)}
 		}
 		name := r.URL.Query().Get("name")
 		if name == "" {
 			name = "policy"
+		}
+		src, err := ReadPolicy(r.Body, name)
+		if err != nil {
+			return nil, err
 		}
 		if err := s.Target.ReplacePolicy(r.Context(), name, src); err != nil {
 			return nil, err
@@ -108,11 +142,12 @@ func (s *Server) Handler() http.Handler {
 		return map[string]string{"status": "replaced"}, nil
 	}))
 	mux.HandleFunc("POST /v1/partitions", s.json(func(r *http.Request) (any, error) {
-		var req PartitionRequest
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return nil, &UserError{fmt.Errorf("partition request: %w", err)}
+		if err := needType(r, "application/json"); err != nil {
+			return nil, err
+		}
+		req, err := DecodePartition(r.Body)
+		if err != nil {
+			return nil, err
 		}
 		if err := s.Target.StartPartition(r.Context(), req.Name, req.Groups); err != nil {
 			return nil, err
@@ -120,6 +155,9 @@ func (s *Server) Handler() http.Handler {
 		return map[string]string{"status": "partitioned", "name": req.Name}, nil
 	}))
 	mux.HandleFunc("DELETE /v1/partitions/{name}", s.json(func(r *http.Request) (any, error) {
+		if err := needType(r, "", "application/json"); err != nil {
+			return nil, err
+		}
 		name := r.PathValue("name")
 		if err := s.Target.HealPartition(r.Context(), name); err != nil {
 			return nil, err
@@ -127,6 +165,9 @@ func (s *Server) Handler() http.Handler {
 		return map[string]string{"status": "healed", "name": name}, nil
 	}))
 	mux.HandleFunc("POST /v1/links/{port}/{state}", s.json(func(r *http.Request) (any, error) {
+		if err := needType(r, "", "application/json"); err != nil {
+			return nil, err
+		}
 		port, state := r.PathValue("port"), r.PathValue("state")
 		if state != "up" && state != "down" {
 			return nil, &UserError{fmt.Errorf("link state %q: want up or down", state)}
@@ -136,15 +177,27 @@ func (s *Server) Handler() http.Handler {
 		}
 		return map[string]string{"status": "link " + state, "port": port}, nil
 	}))
-	mux.HandleFunc("POST /v1/inject/{port}", s.json(func(r *http.Request) (any, error) {
-		return s.inject(r.Context(), r.PathValue("port"), r.Body)
-	}))
+	mux.HandleFunc("POST /v1/inject/{port}", func(w http.ResponseWriter, r *http.Request) {
+		// A stream lasts as long as its capture: no overall deadline, but
+		// one per record (the client sends keepalives while it waits).
+		rc := http.NewResponseController(w)
+		rc.SetWriteDeadline(time.Time{})
+		s.json(func(r *http.Request) (any, error) {
+			if err := needType(r, "application/octet-stream"); err != nil {
+				return nil, err
+			}
+			idle := func() { rc.SetReadDeadline(time.Now().Add(s.idleTimeout())) }
+			res, err := s.inject(r.Context(), r.PathValue("port"), r.Body, idle)
+			rc.SetWriteDeadline(time.Now().Add(s.bodyTimeout()))
+			return res, err
+		})(w, r)
+	})
 	if s.Registry != nil {
 		state := prometheus.NewRegistry()
 		state.MustRegister(newStateCollector(s.Target))
 		mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{s.Registry, state}, promhttp.HandlerOpts{}))
 	}
-	return s.auth(mux)
+	return s.guard(s.auth(mux))
 }
 
 // inject hands each frame of an injection stream to the target as it
@@ -152,8 +205,9 @@ func (s *Server) Handler() http.Handler {
 // 4-byte big-endian integer (the framing of QEMU's stream back end), so a
 // client paces frames by when it writes them. A length outside
 // [hub.EthHeaderLen, MaxInjectFrame] or a stream cut inside a frame ends the
-// request; the frames before it have been sent.
-func (s *Server) inject(ctx context.Context, port string, body io.Reader) (any, error) {
+// request; the frames before it have been sent. A zero length is a
+// keepalive: no frame. idle is called before each record is read.
+func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle func()) (any, error) {
 	res := InjectResponse{Port: port}
 	br := bufio.NewReaderSize(body, 64<<10)
 	var hdr [4]byte
@@ -162,6 +216,7 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader) (any, 
 		return &UserError{fmt.Errorf("inject into %q: frame %d: %w (%d frames sent before it)", port, res.Frames+1, err, res.Frames)}
 	}
 	for {
+		idle()
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			switch {
 			case err == io.EOF:
@@ -172,6 +227,9 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader) (any, 
 			return nil, fail(fmt.Errorf("read: %w", err))
 		}
 		n := binary.BigEndian.Uint32(hdr[:])
+		if n == 0 {
+			continue
+		}
 		if n < hub.EthHeaderLen || n > MaxInjectFrame {
 			return nil, fail(fmt.Errorf("length %d is outside %d..%d bytes", n, hub.EthHeaderLen, MaxInjectFrame))
 		}
@@ -203,6 +261,159 @@ func AppendInjectFrame(dst, frame []byte) []byte {
 	return append(dst, frame...)
 }
 
+// AppendInjectKeepalive appends a keepalive record (a zero length) to dst.
+func AppendInjectKeepalive(dst []byte) []byte {
+	return binary.BigEndian.AppendUint32(dst, 0)
+}
+
+// ReadPolicy reads a policy upload, refusing what cannot be a policy: more
+// than MaxPolicyBytes, or nothing but blank lines and comments (an empty
+// upload would otherwise install an empty policy and end every fault in
+// force; a policy without rules says so: "rules: []").
+func ReadPolicy(r io.Reader, name string) ([]byte, error) {
+	src, err := io.ReadAll(io.LimitReader(r, MaxPolicyBytes+1))
+	if err != nil {
+		return nil, &UserError{fmt.Errorf("policy %s: read: %w", name, err)} // the client's: a body cut off or too slow
+	}
+	if len(src) > MaxPolicyBytes {
+		return nil, &UserError{fmt.Errorf("policy %s is larger than %d bytes", name, MaxPolicyBytes)}
+	}
+	for line := range strings.Lines(string(src)) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") && l != "---" {
+			return src, nil
+		}
+	}
+	return nil, &UserError{fmt.Errorf("policy %s is empty: nothing replaced (a policy without faults says \"rules: []\")", name)}
+}
+
+// DecodePartition decodes the body of POST /v1/partitions: one JSON object
+// with known fields only, and a name. The groups are the target's to check.
+func DecodePartition(r io.Reader) (PartitionRequest, error) {
+	var req PartitionRequest
+	dec := json.NewDecoder(io.LimitReader(r, maxRequestJSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, &UserError{fmt.Errorf("partition request: %w", err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, &UserError{errors.New("partition request: more than one JSON value")}
+	}
+	if err := checkName(req.Name); err != nil {
+		return req, &UserError{fmt.Errorf("partition request: name: %w", err)}
+	}
+	return req, nil
+}
+
+// checkName checks a partition's name as the policy file spells names:
+// 1 to 64 letters, digits and _ . - :
+func checkName(s string) error {
+	if s == "" {
+		return errors.New("empty; give the partition a name")
+	}
+	if len(s) > 64 {
+		return fmt.Errorf("%d bytes; at most 64", len(s))
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '_', r == '.', r == '-', r == ':':
+		default:
+			return fmt.Errorf("%q: a name is letters, digits and any of \"_.-:\"", s)
+		}
+	}
+	return nil
+}
+
+// needType checks a mutating request's Content-Type against the route's
+// ("" allows none). A web page can send only text/plain, form and multipart
+// bodies without asking first (CORS), and the API accepts none of them.
+func needType(r *http.Request, types ...string) error {
+	ct := r.Header.Get("Content-Type")
+	mt := ""
+	if ct != "" {
+		var err error
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return &typeError{ct, types}
+		}
+	}
+	for _, t := range types {
+		if mt == t {
+			return nil
+		}
+	}
+	return &typeError{ct, types}
+}
+
+type typeError struct {
+	got  string
+	want []string
+}
+
+func (e *typeError) Error() string {
+	var want []string
+	for _, t := range e.want {
+		if t == "" {
+			t = "none"
+		}
+		want = append(want, t)
+	}
+	return fmt.Sprintf("Content-Type %q: want %s", e.got, strings.Join(want, " or "))
+}
+
+// guard refuses what only a web page sends, before the token is looked at:
+// an Origin header (a cross-origin request; no l2hub client sends one), a
+// Host that is a name other than localhost (DNS rebinding: a page whose
+// name now resolves to 127.0.0.1), and, on a request that changes
+// something, a body type a page may send without a CORS preflight.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, err := http.StatusForbidden, browserCheck(r)
+		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr == nil && corsSafe[mt] {
+				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q refused: a web page can send it", mt)
+			}
+		}
+		if err != nil {
+			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", err)
+			writeJSON(w, status, ErrorResponse{Error: err.Error()})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// corsSafe are the body types a browser sends cross-origin without a
+// preflight.
+var corsSafe = map[string]bool{"text/plain": true, "application/x-www-form-urlencoded": true, "multipart/form-data": true}
+
+func browserCheck(r *http.Request) error {
+	if o := r.Header.Get("Origin"); o != "" {
+		return fmt.Errorf("request from a web page (Origin %q) refused: the control API is for l2hub ctl", o)
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
+		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: the control API is for l2hub ctl", site)
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host != "l2hub" && host != "localhost" && net.ParseIP(host) == nil {
+		return fmt.Errorf("host %q refused: use an IP address or localhost (a name could be a web page's, rebound to this address)", r.Host)
+	}
+	return nil
+}
+
+// logRefused logs a refused connection or request, rate-limited to the 1st,
+// 2nd, 4th, 8th, ... so that a flood cannot flood the log.
+func (s *Server) logRefused(what string, args ...any) {
+	n := s.refused.Add(1)
+	if s.Logger == nil || n&(n-1) != 0 {
+		return
+	}
+	s.Logger.Warn("control API refused a "+what, append(args, "refused_so_far", n)...)
+}
+
 func (s *Server) auth(next http.Handler) http.Handler {
 	if s.Token == "" {
 		return next
@@ -223,7 +434,10 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 		if err != nil {
 			status := http.StatusInternalServerError
 			var ue *UserError
-			if errors.As(err, &ue) {
+			var te *typeError
+			if errors.As(err, &te) {
+				status = http.StatusUnsupportedMediaType
+			} else if errors.As(err, &ue) {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {
 				status = http.StatusServiceUnavailable
@@ -246,11 +460,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// Serve answers requests on l until ctx is done.
+func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
+func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
+func (s *Server) idleTimeout() time.Duration   { return cmp.Or(s.IdleTimeout, DefaultIdleTimeout) }
+
+// Serve answers requests on l until ctx is done: at most MaxConns
+// connections at once, each bounded by the timeouts. On a unix socket it
+// serves only processes of the socket owner's user or root.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if l.Addr().Network() == "unix" {
+		l = &peerListener{Listener: l, s: s}
+	}
+	l = netutil.LimitListener(l, s.maxConns())
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.headerTimeout(),
+		ReadTimeout:       s.headerTimeout() + s.bodyTimeout(),
+		WriteTimeout:      s.headerTimeout() + 2*s.bodyTimeout(),
+		IdleTimeout:       s.idleTimeout(),
+		MaxHeaderBytes:    16 << 10,
+	}
+	// One request per connection: a client's kept-alive connection would
+	// hold a slot of the cap while it idles. ctl sends one request anyway.
+	srv.SetKeepAlivesEnabled(false)
+	if s.Logger != nil {
+		srv.ErrorLog = slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -266,26 +501,41 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 }
 
-// Listen opens the control address: "unix:PATH" or a bare path for a unix
-// socket, "tcp:HOST:PORT" for TCP. A TCP address that is not loopback needs a
-// token, since anyone who reaches it could change the network.
+// Listen opens the control address: "" for DefaultAddr (making its
+// directory if needed), "unix:PATH" or a bare path for a unix socket (mode
+// 0600), "tcp:HOST:PORT" for TCP, which needs a token: any local user can
+// reach a loopback port. A path that another user holds is refused
+// (ErrNotYours), and so is one a running hub answers on (ErrInUse).
 func Listen(addr, token string) (net.Listener, error) {
+	if addr == "" {
+		path := DefaultAddr()
+		if dir := filepath.Dir(path); dir == defaultDir() {
+			if err := prepareDir(dir); err != nil {
+				return nil, err
+			}
+		}
+		return listenUnix(path)
+	}
 	network, address := ParseAddr(addr)
 	if network == "tcp" {
-		host, _, err := net.SplitHostPort(address)
-		if err != nil {
+		if _, _, err := net.SplitHostPort(address); err != nil {
 			return nil, fmt.Errorf("control address %q: %w", addr, err)
 		}
-		ip := net.ParseIP(host)
-		if (ip == nil || !ip.IsLoopback()) && host != "localhost" && token == "" {
-			return nil, fmt.Errorf("control address %q is not loopback: set a token (--control-token) to expose it", addr)
+		if token == "" {
+			return nil, fmt.Errorf("control address %q: %w: any local user could reach it (give one with --control-token-file or $%s)", addr, ErrNeedToken, TokenEnv)
 		}
 		return net.Listen("tcp", address)
 	}
-	if err := clearStaleSocket(address); err != nil {
-		return nil, err
+	return listenUnix(address)
+}
+
+// Addr is how l's address is written as a control address: the socket's
+// path, or tcp:HOST:PORT with the port bound.
+func Addr(l net.Listener) string {
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		return "tcp:" + a.String()
 	}
-	return net.Listen("unix", address)
+	return l.Addr().String()
 }
 
 // ParseAddr splits a control address into network and address.
@@ -299,22 +549,23 @@ func ParseAddr(addr string) (network, address string) {
 	return "unix", addr
 }
 
-// clearStaleSocket removes a socket file left by a hub that is gone, and
-// refuses to touch one a running hub still answers on.
-func clearStaleSocket(path string) error {
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err == nil {
+// peerListener accepts only connections from the caller's user or root.
+type peerListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *peerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		uid, err := peerUID(c)
+		if errors.Is(err, errors.ErrUnsupported) || err == nil && trusted(uid) {
+			return c, nil
+		}
 		c.Close()
-		return fmt.Errorf("control socket %s: another l2hub is listening there (use --control to pick another path)", path)
+		l.s.logRefused("connection", "uid", uid, "err", err)
 	}
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("control socket %s: %w", path, err)
-	case fi.Mode()&fs.ModeSocket == 0:
-		return fmt.Errorf("control socket %s: exists and is not a socket", path)
-	}
-	return os.Remove(path)
 }

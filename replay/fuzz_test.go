@@ -3,6 +3,9 @@ package replay
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -81,4 +84,77 @@ func FuzzRewrite(f *testing.F) {
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		rw.Rewrite(bytes.Clone(frame))
 	})
+}
+
+// FuzzRewriteSpecs parses arbitrary --rewrite-mac and --rewrite-ip specs:
+// a spec is refused with ErrRewrite or gives one pair, and the rewriter it
+// makes turns a UDP frame between the old addresses into one between the
+// new ones whose IPv4 and UDP checksums are still right.
+func FuzzRewriteSpecs(f *testing.F) {
+	f.Add("52:54:00:12:34:0b=52:54:00:12:34:0c", "10.42.0.11=10.42.0.12")
+	f.Add(" 52-54-00-12-34-0b = 0200.0000.0001", "10.0.0.1= ::ffff:10.0.0.2")
+	f.Add("=", "=")
+	f.Add("52:54:00:12:34:0b", "10.42.0.11")
+	f.Add("52:54:00:12:34:0b=52:54:00:12:34:0c=x", "10.42.0.11=10.42.0.12=1")
+	f.Add("00:00:00:00:00:00:00:00=52:54:00:12:34:0c", "255.255.255.255=0.0.0.0")
+	f.Fuzz(func(t *testing.T, mac, ip string) {
+		rw, err := NewRewriter([]string{mac}, []string{ip})
+		if err != nil {
+			if !errors.Is(err, ErrRewrite) {
+				t.Fatalf("NewRewriter(%q, %q) = %v, want ErrRewrite", mac, ip, err)
+			}
+			return
+		}
+		if len(rw.macs) != 1 || len(rw.ips) != 1 {
+			t.Fatalf("NewRewriter(%q, %q) gave %d MAC and %d IPv4 pairs, want one each", mac, ip, len(rw.macs), len(rw.ips))
+		}
+		for om, nm := range rw.macs {
+			for oi, ni := range rw.ips {
+				frame := udpFrame(t, om, om, net.IP(oi[:]), net.IP(oi[:]), 1000, 2000, 7, "payload")
+				rw.Rewrite(frame)
+				if [6]byte(frame[0:6]) != nm || [6]byte(frame[6:12]) != nm {
+					t.Fatalf("MACs after the rewrite: % x, want %x twice", frame[:12], nm)
+				}
+				if [4]byte(frame[26:30]) != ni || [4]byte(frame[30:34]) != ni {
+					t.Fatalf("IPv4 addresses after the rewrite: %v %v, want %v twice", net.IP(frame[26:30]), net.IP(frame[30:34]), net.IP(ni[:]))
+				}
+				if !checksumsRight(frame) {
+					t.Fatalf("checksums wrong after rewriting %s to %s:\n% x", net.IP(oi[:]), net.IP(ni[:]), frame)
+				}
+			}
+		}
+	})
+}
+
+// checksumsRight checks the IPv4 header and UDP checksums of an untagged
+// Ethernet/IPv4/UDP frame.
+func checksumsRight(f []byte) bool {
+	sum := func(b []byte, s uint32) uint32 {
+		for len(b) >= 2 {
+			s += uint32(binary.BigEndian.Uint16(b))
+			b = b[2:]
+		}
+		if len(b) == 1 {
+			s += uint32(b[0]) << 8
+		}
+		return s
+	}
+	fold := func(s uint32) uint16 {
+		for s > 0xffff {
+			s = s&0xffff + s>>16
+		}
+		return uint16(s)
+	}
+	ihl := int(f[14]&0xf) * 4
+	ip := f[14 : 14+ihl]
+	if fold(sum(ip, 0)) != 0xffff {
+		return false
+	}
+	udp := f[14+ihl:]
+	udp = udp[:binary.BigEndian.Uint16(udp[4:])] // not the Ethernet padding
+	if binary.BigEndian.Uint16(udp[6:]) == 0 {   // no checksum
+		return true
+	}
+	pseudo := sum(ip[12:20], uint32(ip[9])+uint32(len(udp)))
+	return fold(sum(udp, pseudo)) == 0xffff
 }

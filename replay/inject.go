@@ -63,13 +63,63 @@ type InjectConfig struct {
 	// timing each pass starts when the previous one's last frame was sent.
 	Loop    int
 	Rewrite *Rewriter
-	// Clock reads the time to schedule against; nil is the wall clock.
-	Clock hub.Clock
-	// Spin is how long before a deadline Inject stops sleeping and polls
-	// the clock instead: the system's timers wake up to a millisecond late.
-	// 0 means DefaultSpin; negative never spins.
+	// Clock is what frames are scheduled against; nil is the wall clock
+	// (WallClock with Spin).
+	Clock Clock
+	// Spin is how long before a deadline the wall clock stops sleeping and
+	// polls instead: the system's timers wake up to a millisecond late.
+	// 0 means DefaultSpin; negative never spins. Only for a nil Clock.
 	Spin     time.Duration
 	MaxBlock int
+}
+
+// A Clock tells Inject the time and waits for deadlines. The wall clock
+// (WallClock) is the default; tests use a virtual clock, on which the
+// schedule is exact whatever the machine's load.
+type Clock interface {
+	hub.Clock
+	// WaitUntil returns once Now has reached deadline, or ctx's error.
+	WaitUntil(ctx context.Context, deadline time.Time) error
+}
+
+// WallClock is the system's clock: it sleeps until shortly before a
+// deadline, then polls until it, so that the system timer's lateness does
+// not become the frame's.
+type WallClock struct {
+	Spin  time.Duration // as InjectConfig.Spin
+	timer *time.Timer
+}
+
+// Now implements Clock.
+func (WallClock) Now() time.Time { return wallclock.Clock{}.Now() }
+
+// WaitUntil implements Clock.
+func (c *WallClock) WaitUntil(ctx context.Context, deadline time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := deadline.Sub(c.Now())
+	if w <= 0 {
+		return nil
+	}
+	spin := max(c.Spin, 0)
+	if w > spin {
+		if c.timer == nil {
+			c.timer = time.NewTimer(w - spin)
+		} else {
+			c.timer.Reset(w - spin)
+		}
+		select {
+		case <-ctx.Done():
+			c.timer.Stop()
+			return ctx.Err()
+		case <-c.timer.C:
+		}
+	}
+	for c.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	return nil
 }
 
 // DefaultSpin is InjectConfig.Spin's default: a little more than the timer
@@ -123,11 +173,11 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	}
 	clock := cfg.Clock
 	if clock == nil {
-		clock = wallclock.Clock{}
-	}
-	spin := cfg.Spin
-	if spin == 0 {
-		spin = DefaultSpin
+		spin := cfg.Spin
+		if spin == 0 {
+			spin = DefaultSpin
+		}
+		clock = &WallClock{Spin: spin}
 	}
 	loops := max(cfg.Loop, 1)
 	p := cfg.Pacing
@@ -138,10 +188,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		start   time.Time
 		started bool
 		buf     []byte
-		timer   = time.NewTimer(time.Hour)
 	)
-	timer.Stop()
-	defer timer.Stop()
 	for pass := 0; pass < loops; pass++ {
 		src, err := openSource(0, cfg.Input, cfg.MaxBlock)
 		if err != nil {
@@ -160,7 +207,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				start, started = clock.Now(), true
 			}
 			deadline := start.Add(off)
-			if err := waitUntil(ctx, clock, timer, deadline, spin); err != nil {
+			if err := clock.WaitUntil(ctx, deadline); err != nil {
 				src.close()
 				rep.finish(clock.Now().Sub(start), &dr)
 				return rep, err
@@ -248,34 +295,6 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 		return false
 	}
 	return true
-}
-
-// waitUntil sleeps until shortly before deadline, then polls the clock, so
-// that the system timer's lateness does not become the frame's.
-func waitUntil(ctx context.Context, clock hub.Clock, timer *time.Timer, deadline time.Time, spin time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	w := deadline.Sub(clock.Now())
-	if w <= 0 {
-		return nil
-	}
-	if spin < 0 {
-		spin = 0
-	}
-	if w > spin {
-		timer.Reset(w - spin)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
-		}
-	}
-	for clock.Now().Before(deadline) {
-		runtime.Gosched()
-	}
-	return nil
 }
 
 func (r *InjectReport) finish(elapsed time.Duration, d *driftStats) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/hub"
 	"l2hub/internal/wallclock"
 )
 
@@ -68,65 +69,150 @@ func recordedCapture(t *testing.T, n int, gap time.Duration) []byte {
 	return writePcap(t, time.Unix(50, 0), recs)
 }
 
-// TestInjectPacing measures pacing against the wall clock. The bounds are
-// generous (a loaded machine is slow); what must hold exactly is that no
-// frame leaves before its deadline and that lateness does not accumulate.
-func TestInjectPacing(t *testing.T) {
+// virtualClock is a Clock on which waiting jumps to the deadline: the
+// schedule runs exactly, and a send that takes time moves the clock on.
+type virtualClock struct{ *hub.VirtualClock }
+
+func (c virtualClock) WaitUntil(ctx context.Context, deadline time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if deadline.After(c.Now()) {
+		c.Set(deadline)
+	}
+	return nil
+}
+
+// TestInjectSchedule runs Inject on a virtual clock, with sends that take
+// no time and sends that stall (as on a loaded machine), against the
+// obvious model: frame k leaves at max(its deadline, when the previous
+// send returned), where its deadline is the start plus its offset in the
+// schedule, and its drift is how late its send returned. Lateness never
+// accumulates, no frame leaves early, and the report's drift figures are
+// exact.
+func TestInjectSchedule(t *testing.T) {
 	const n = 100
-	data := recordedCapture(t, n, 2*time.Millisecond) // 198ms recorded
+	const gap = 2 * time.Millisecond
+	ms := time.Millisecond
+	data := recordedCapture(t, n, gap) // 198ms recorded
+	frameLen := 0
+	if r, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{}); err == nil {
+		if p, err := r.Next(); err == nil {
+			frameLen = len(p.Data)
+		}
+	}
 	for _, tc := range []struct {
-		name    string
-		pacing  Pacing
-		loop    int
-		minTime time.Duration
-		step    time.Duration // the schedule's spacing of frames in the first pass
+		name   string
+		pacing Pacing
+		loop   int
+		offset func(k int) time.Duration // frame k's offset from the start, counting across passes
+		cost   func(k int) time.Duration // how long sending frame k takes
 	}{
-		{"recorded", Pacing{Speed: 1}, 1, 198 * time.Millisecond, 2 * time.Millisecond},
-		{"twice-as-fast-two-passes", Pacing{Speed: 2}, 2, 198 * time.Millisecond, time.Millisecond},
-		{"frames-per-second", Pacing{PPS: 1000}, 1, 99 * time.Millisecond, time.Millisecond},
-		{"flood", Pacing{}, 3, 0, 0},
+		{"recorded", Pacing{Speed: 1}, 1, func(k int) time.Duration { return time.Duration(k) * gap }, nil},
+		{"twice-as-fast-two-passes", Pacing{Speed: 2}, 2, func(k int) time.Duration {
+			// the second pass starts where the first one's last frame went
+			return time.Duration(k/n)*(n-1)*ms + time.Duration(k%n)*ms
+		}, nil},
+		{"frames-per-second", Pacing{PPS: 1000}, 2, func(k int) time.Duration { return time.Duration(k) * ms }, nil},
+		{"bits-per-second", Pacing{BPS: 1e6}, 1, func(k int) time.Duration {
+			return time.Duration(float64(k*8*frameLen) / 1e6 * float64(time.Second))
+		}, nil},
+		{"flood", Pacing{}, 3, func(int) time.Duration { return 0 }, func(int) time.Duration { return 10 * time.Microsecond }},
+		{"stall-then-catch-up", Pacing{Speed: 1}, 1, func(k int) time.Duration { return time.Duration(k) * gap },
+			func(k int) time.Duration {
+				switch {
+				case k == 10:
+					return 50 * ms // the machine stalls for 50ms in one send
+				case k >= 60 && k < 70:
+					return 3 * ms // ten sends slower than the frames' spacing
+				}
+				return 0
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := wallclock.Clock{}
-			var sendTimes []time.Time
-			begin := clock.Now()
-			rep, err := Inject(context.Background(), InjectConfig{Input: memInput("rec.pcap", data), Pacing: tc.pacing, Loop: tc.loop},
-				func(frame []byte) error {
-					sendTimes = append(sendTimes, clock.Now())
+			clock := virtualClock{hub.NewVirtualClock(time.Unix(5000, 0))}
+			start := clock.Now()
+			var sent []time.Duration
+			k := 0
+			rep, err := Inject(context.Background(), InjectConfig{Input: memInput("rec.pcap", data), Pacing: tc.pacing, Loop: tc.loop, Clock: clock},
+				func([]byte) error {
+					sent = append(sent, clock.Now().Sub(start))
+					if tc.cost != nil {
+						clock.Advance(tc.cost(k))
+					}
+					k++
 					return nil
 				})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := n * tc.loop; rep.Frames != want || len(sendTimes) != want {
-				t.Fatalf("got %d frames sent (%d calls), want %d", rep.Frames, len(sendTimes), want)
+			total := n * tc.loop
+			if rep.Frames != total || len(sent) != total {
+				t.Fatalf("got %d frames sent (%d calls), want %d", rep.Frames, len(sent), total)
 			}
-			span := sendTimes[len(sendTimes)-1].Sub(sendTimes[0])
-			if span < tc.minTime-time.Millisecond || rep.Elapsed > tc.minTime+5*time.Second {
-				t.Errorf("frames spanned %v (elapsed %v), want at least %v and not absurdly more", span, rep.Elapsed, tc.minTime)
-			}
-			if rep.Median < 0 || rep.Worst < rep.Median || rep.WorstFrame < 1 {
-				t.Errorf("got drift median %v, worst %v (frame %d); want 0 <= median <= worst", rep.Median, rep.Worst, rep.WorstFrame)
-			}
-			if tc.minTime > 0 && rep.Median > 50*time.Millisecond {
-				t.Errorf("median drift %v: pacing is not keeping to its deadlines", rep.Median)
-			}
-			// Generous: a shared machine may stall a process for a while,
-			// but not for a second.
-			if tc.minTime > 0 && rep.Worst > time.Second {
-				t.Errorf("worst drift %v (frame %d): pacing lost its deadlines", rep.Worst, rep.WorstFrame)
-			}
-			// Never early: Inject schedules frame i of the first pass at
-			// its own start + i steps, and its start is after ours.
-			for i := 1; tc.step > 0 && i < n; i++ {
-				if got, want := sendTimes[i].Sub(begin), time.Duration(i)*tc.step; got < want {
-					t.Errorf("frame %d sent %v after the call, before its deadline %v", i, got, want)
-					break
+			// The model.
+			var prevEnd time.Duration
+			drifts := make([]time.Duration, total)
+			worst, worstFrame := time.Duration(0), 0
+			for k := range total {
+				deadline := tc.offset(k)
+				at := max(deadline, prevEnd)
+				if sent[k] != at {
+					t.Fatalf("frame %d left at %v, want %v (deadline %v, previous send returned at %v)", k+1, sent[k], at, deadline, prevEnd)
+				}
+				prevEnd = at
+				if tc.cost != nil {
+					prevEnd += tc.cost(k)
+				}
+				drifts[k] = prevEnd - deadline
+				if k == 0 || drifts[k] > worst {
+					worst, worstFrame = drifts[k], k+1
 				}
 			}
-			t.Logf("%s", rep)
+			slices.Sort(drifts)
+			if rep.Median != drifts[total/2] || rep.Worst != worst || rep.WorstFrame != worstFrame || rep.Elapsed != prevEnd {
+				t.Errorf("got median %v, worst %v (frame %d), elapsed %v; want %v, %v (frame %d), %v",
+					rep.Median, rep.Worst, rep.WorstFrame, rep.Elapsed, drifts[total/2], worst, worstFrame, prevEnd)
+			}
+			if want := tc.pacing != (Pacing{}); rep.Paced != want {
+				t.Errorf("got Paced %v, want %v", rep.Paced, want)
+			}
 		})
 	}
+}
+
+// TestInjectPacingOnTheWallClock runs the real clock and checks only what
+// holds however loaded the machine is: every frame is sent, none before
+// its deadline, and the drift figures are ordered. How well the deadlines
+// are kept is a measurement (the report's), not a test.
+func TestInjectPacingOnTheWallClock(t *testing.T) {
+	const n = 50
+	const gap = 2 * time.Millisecond
+	data := recordedCapture(t, n, gap)
+	clock := wallclock.Clock{}
+	var sendTimes []time.Time
+	begin := clock.Now()
+	rep, err := Inject(context.Background(), InjectConfig{Input: memInput("rec.pcap", data), Pacing: Pacing{Speed: 1}},
+		func([]byte) error {
+			sendTimes = append(sendTimes, clock.Now())
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Frames != n || len(sendTimes) != n {
+		t.Fatalf("got %d frames sent (%d calls), want %d", rep.Frames, len(sendTimes), n)
+	}
+	// Inject's start is after begin, so frame i's deadline is too.
+	for i, at := range sendTimes {
+		if got, want := at.Sub(begin), time.Duration(i)*gap; got < want {
+			t.Errorf("frame %d sent %v after the call, before its deadline %v", i+1, got, want)
+		}
+	}
+	if rep.Median < 0 || rep.Worst < rep.Median || rep.WorstFrame < 1 || rep.WorstFrame > n {
+		t.Errorf("got drift median %v, worst %v (frame %d); want 0 <= median <= worst", rep.Median, rep.Worst, rep.WorstFrame)
+	}
+	t.Logf("%s", rep)
 }
 
 func TestInjectSelectsAndRewrites(t *testing.T) {
@@ -173,10 +259,15 @@ func TestInjectSelectsAndRewrites(t *testing.T) {
 func TestInjectStops(t *testing.T) {
 	data := recordedCapture(t, 10, time.Hour)
 	t.Run("cancelled-while-waiting", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		// The frames are an hour apart: cancelling after the first one
+		// ends the wall clock's wait for the second.
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		rep, err := Inject(ctx, InjectConfig{Input: memInput("rec.pcap", data), Pacing: Pacing{Speed: 1}}, func([]byte) error { return nil })
-		if !errors.Is(err, context.DeadlineExceeded) || rep.Frames != 1 {
+		rep, err := Inject(ctx, InjectConfig{Input: memInput("rec.pcap", data), Pacing: Pacing{Speed: 1}}, func([]byte) error {
+			cancel()
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) || rep.Frames != 1 {
 			t.Errorf("got %d frames, %v; want 1 frame then the context's error", rep.Frames, err)
 		}
 	})

@@ -337,20 +337,22 @@ func (r *Replayer) Start() time.Time {
 }
 
 // Ports returns the ports known before any frame is replayed, in the
-// order they are added. Ports met later (a source MAC first seen past the
-// sampled start, when ports are made per MAC) are added when met. Nil when
-// ports are made per source MAC, so that a policy is not checked against a
-// partial list.
+// order they are added: a policy naming any other port is refused, as
+// serve refuses it. When ports are made per source MAC (PerMAC), they are
+// the MACs met in the sampled start of the input; a MAC first met later
+// gets a port of its own when met, which a policy cannot name (name it
+// with Config.MACs instead).
 func (r *Replayer) Ports() []string {
-	if r.auto {
-		return nil
-	}
 	out := make([]string, len(r.ports))
 	for i, p := range r.ports {
 		out[i] = p.name
 	}
 	return out
 }
+
+// PerMAC reports whether ports are made per source MAC (one foreign input
+// and no Config.MACs): their names are "m" and the MAC in hex.
+func (r *Replayer) PerMAC() bool { return r.auto }
 
 // Notes returns remarks from Open worth showing a user (conflicting headers).
 func (r *Replayer) Notes() []string { return r.notes }

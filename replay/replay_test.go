@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +278,14 @@ func TestOneForeignInputPortPerMAC(t *testing.T) {
 	f1 := udpFrame(t, macA, macB, ipA, ipB, 1, 2, 1, "x")
 	f2 := udpFrame(t, macB, macA, ipB, ipA, 2, 1, 2, "y")
 	data := writePcap(t, time.Unix(100, 0), []pcapRecord{{0, f1}, {time.Millisecond, f2}, {2 * time.Millisecond, f1}})
+	r, err := Open(Config{Inputs: []Input{memInput("seg.pcap", data)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A policy is checked against these names, as serve checks it.
+	if got, want := r.Ports(), []string{autoPort(macA), autoPort(macB)}; !r.PerMAC() || !slices.Equal(got, want) {
+		t.Errorf("got Ports() = %v (per MAC: %v), want %v", got, r.PerMAC(), want)
+	}
 	_, res := replayOnce(t, Config{Inputs: []Input{memInput("seg.pcap", data)}}, "")
 	got := map[string]hub.StatsSnapshot{}
 	for _, p := range res.Ports {

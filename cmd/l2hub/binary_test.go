@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"l2hub/hub/hubtest"
+	"l2hub/internal/nobody"
 )
 
 // The tests here run the real l2hub binary, built once per test process.
@@ -48,6 +49,7 @@ func l2hubBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	nobody.Main(nobody.Attacks)
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -81,7 +83,7 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 		<-p.done
 		p.done <- nil
 	})
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		out := p.stdout.String()
 		if i := strings.Index(out, "Ctrl-C stops"); i >= 0 && strings.HasSuffix(out, "\n\n") {
@@ -94,7 +96,7 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("l2hub %v printed no banner within 20s; stdout:\n%s\nstderr:\n%s", args, out, p.stderr.String())
+			t.Fatalf("l2hub %v printed no banner within %v; stdout:\n%s\nstderr:\n%s", args, hangGuard, out, p.stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -110,8 +112,8 @@ func (p *process) stop(sig syscall.Signal) error {
 	case err := <-p.done:
 		p.done <- err
 		return err
-	case <-time.After(20 * time.Second):
-		p.t.Fatalf("l2hub did not exit within 20s of %v; stderr:\n%s", sig, p.stderr.String())
+	case <-time.After(hangGuard):
+		p.t.Fatalf("l2hub did not exit within %v of %v; stderr:\n%s", hangGuard, sig, p.stderr.String())
 		return nil
 	}
 }
@@ -203,9 +205,13 @@ func TestBinaryWithNoArguments(t *testing.T) {
 		}
 		l.Close()
 	}
-	// The default control socket is under $XDG_RUNTIME_DIR: keep this
-	// run's apart from any other hub's.
+	// The default control socket is under $XDG_RUNTIME_DIR (when it is
+	// private, as the XDG spec makes it): keep this run's apart from any
+	// other hub's.
 	run := t.TempDir()
+	if err := os.Chmod(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	p := startBinary(t, []string{"XDG_RUNTIME_DIR=" + run})
 	addrs := tcpPorts(t, p.stdout.String())
 	if addrs["a"] != "127.0.0.1:7001" || addrs["b"] != "127.0.0.1:7002" || len(addrs) != 2 {

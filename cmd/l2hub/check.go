@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -22,7 +23,11 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 		Long: `Check captures of a DSoftBus run against nexus-wire.md: discovery announces
 (UDP 37020), the session handshake, the mux ladder and the remote proxy.
 Prints a summary, failures first, with the frame numbers that prove each
-finding; exits with status 2 when a check failed.
+finding; exits with status 2 when a check failed. A capture that breaks
+part-way (a corrupt block) is checked up to the break: the report covers
+the frames before it, and the command then fails with where reading
+stopped (status 1). A capture cut short (a killed writer) is checked up to
+its last whole frame with a warning.
 
 A capture from l2hub (pcapng) is judged by its ingress copies: each frame
 once, as the peer sent it; frames the hub dropped explain the
@@ -45,7 +50,8 @@ Profiles:
 				return fmt.Errorf("--profile: %w", err)
 			}
 			r, err := checker.CheckFiles(checker.Options{Profile: p, MaxBuffered: maxBuffered}, args...)
-			if err != nil {
+			var stop *checker.StopError
+			if err != nil && !errors.As(err, &stop) {
 				return err
 			}
 			if asJSON {
@@ -57,6 +63,9 @@ Profiles:
 			}
 			if err != nil {
 				return err
+			}
+			if stop != nil {
+				return fmt.Errorf("%w; the report covers the %d frames before it", stop, r.Frames)
 			}
 			if !r.OK() {
 				return &exitError{code: 2}

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,4 +90,40 @@ func TestCheckCommandErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckCommandCorruptHalfWay: a capture corrupt half-way gets the
+// report of the frames before the bad spot, then the error saying where,
+// and a non-zero exit.
+func TestCheckCommandCorruptHalfWay(t *testing.T) {
+	data, err := os.ReadFile(goldenCapture("healthy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "half.pcapng")
+	if err := os.WriteFile(path, corruptAt(data, len(data)/2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	err = run(context.Background(), []string{"check", path}, &stdout, &bytes.Buffer{})
+	if !strings.Contains(stdout.String(), "nexus-v1 check:") {
+		t.Errorf("got no report of the frames before the bad spot:\n%s", stdout.String())
+	}
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) {
+		t.Fatalf("got %v, want an error (exit status 1)", err)
+	}
+	m := regexp.MustCompile(`half\.pcapng: packet (\d+) at byte \d+: corrupt.*; the report covers the (\d+) frames before it`).FindStringSubmatch(err.Error())
+	if m == nil || m[2] != strconv.Itoa(atoiStr(t, m[1])-1) {
+		t.Errorf("got error %q, want where reading stopped and how many frames the report covers", err)
+	}
+}
+
+func atoiStr(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -19,6 +19,7 @@ import (
 
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
+	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/tap"
@@ -30,25 +31,27 @@ const maxConfigBytes = 1 << 20
 // Config is everything `l2hub serve` needs, from a YAML file, flags, or both
 // (flags win; --port adds ports).
 type Config struct {
-	Mode         hub.Mode      `yaml:"mode"`
-	Queue        int           `yaml:"queue"`
-	Overflow     hub.Overflow  `yaml:"overflow"` // pause (default) or drop
-	Stall        time.Duration `yaml:"stall"`
-	MaxFrame     int           `yaml:"max_frame"`
-	Aging        time.Duration `yaml:"aging"`
-	Control      string        `yaml:"control"`
-	ControlToken string        `yaml:"control_token"`
-	Policy       string        `yaml:"policy"` // policy file, relative to the config file
-	Capture      CaptureConfig `yaml:"capture"`
-	Check        string        `yaml:"check"`    // live conformance profile, e.g. nexus-v1
-	Peers        []string      `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
-	Probe        string        `yaml:"probe"`    // a hostile variant for the (single) virtual node
-	Optional     bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
-	Ports        []tap.Spec    `yaml:"ports"`
+	Mode             hub.Mode      `yaml:"mode"`
+	Queue            int           `yaml:"queue"`
+	Overflow         hub.Overflow  `yaml:"overflow"` // pause (default) or drop
+	Stall            time.Duration `yaml:"stall"`
+	MaxFrame         int           `yaml:"max_frame"`
+	Aging            time.Duration `yaml:"aging"`
+	Control          string        `yaml:"control"`
+	ControlToken     string        `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
+	ControlTokenFile string        `yaml:"control_token_file"` // relative to the config file; mode 0600
+	Policy           string        `yaml:"policy"`             // policy file, relative to the config file
+	Capture          CaptureConfig `yaml:"capture"`
+	Check            string        `yaml:"check"`    // live conformance profile, e.g. nexus-v1
+	Peers            []string      `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Probe            string        `yaml:"probe"`    // a hostile variant for the (single) virtual node
+	Optional         bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
+	Ports            []tap.Spec    `yaml:"ports"`
 
-	source string            // the file it came from, for messages
-	where  map[string]string // port name -> "file:line:col" of its address, for bind errors
-	faults *filter.Flags     // quick-test fault flags (serve only)
+	source   string            // the file it came from, for messages
+	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
+	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
+	faults   *filter.Flags     // quick-test fault flags (serve only)
 }
 
 // CaptureConfig says what to record and where.
@@ -95,7 +98,44 @@ func loadConfig(path string) (Config, error) {
 	if cfg.Policy != "" && !filepath.IsAbs(cfg.Policy) {
 		cfg.Policy = filepath.Join(filepath.Dir(path), cfg.Policy)
 	}
+	if cfg.ControlTokenFile != "" && !filepath.IsAbs(cfg.ControlTokenFile) {
+		cfg.ControlTokenFile = filepath.Join(filepath.Dir(path), cfg.ControlTokenFile)
+	}
 	return cfg, nil
+}
+
+// checkPolicyFile checks that the policy file a config names can be read,
+// so that its absence is reported at the config's line, not as a bare
+// file name. A policy from --policy has no such line.
+func (c *Config) checkPolicyFile() error {
+	if c.Policy == "" || c.policyAt == "" {
+		return nil
+	}
+	f, err := os.Open(c.Policy)
+	if err != nil {
+		return fmt.Errorf("%s: policy: %w", c.policyAt, err)
+	}
+	return f.Close()
+}
+
+// controlToken is the control API's token: the config's control_token, or
+// its control_token_file's, or none.
+func (c *Config) controlToken() (string, error) {
+	switch {
+	case c.ControlTokenFile != "":
+		tok, err := control.ReadTokenFile(c.ControlTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: control_token_file: %w", cfgSource(*c), err)
+		}
+		return tok, nil
+	case c.ControlToken != "":
+		tok, err := control.CheckToken(c.ControlToken)
+		if err != nil {
+			return "", fmt.Errorf("%s: control_token: %w", cfgSource(*c), err)
+		}
+		return tok, nil
+	}
+	return "", nil
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
@@ -128,6 +168,9 @@ func parseConfig(name string, data []byte) (Config, error) {
 			return name
 		}
 		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+	}
+	if cfg.Policy != "" {
+		cfg.policyAt = pos("policy")
 	}
 	cfg.where = make(map[string]string)
 	for i, p := range cfg.Ports {
@@ -414,6 +457,9 @@ func (c *Config) validate() error {
 	}
 	if c.Stall < 0 {
 		return fieldErr(fmt.Sprintf("must not be negative (0 means the default %s)", hub.DefaultStall), "stall")
+	}
+	if c.ControlToken != "" && c.ControlTokenFile != "" {
+		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
 	}
 	if len(c.Ports) == 0 && len(c.Peers) == 0 {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +47,7 @@ ports:
 	}{
 		// The shape of the file, checked against Config before decoding.
 		{"unknown-key", "ports: []\nbogus: 1\n",
-			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, policy, capture, check, peers, probe, optional, ports)`},
+			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, policy, capture, check, peers, probe, optional, ports)`},
 		{"unknown-port-key", "ports:\n" + port + "  - {name: b, transport: tcp, address: ':2', colour: red}\n",
 			`lab.yaml:3:46: ports[1].colour: unknown field "colour" (known: name, transport, address, peer, local, options)`},
 		{"unknown-capture-key", "capture:\n  file: x.pcapng\n  snap: 3\nports:\n" + port,
@@ -75,7 +80,7 @@ ports:
 		{"alias", "ports: &x [*x]\n", "lab.yaml:1:12: ports[0]: YAML aliases are not supported in a config"},
 		{"every-problem", "queue: lots\nmode: router\n", `lab.yaml:1:8: queue: want a whole number, got "lots"` + "\n" +
 			`lab.yaml:2:7: mode: unknown mode "router" (want hub or switch)`},
-		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
+		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
 
 		// Values, checked after decoding.
 		{"no-ports", "mode: hub\n", "lab.yaml:1:1: ports: no ports: a hub needs at least one"},
@@ -126,4 +131,56 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConfigNamesAMissingPolicy: a policy file a config names but that
+// cannot be read is reported at the config's line and column.
+func TestConfigNamesAMissingPolicy(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "os2vm.yaml")
+	if err := os.WriteFile(cfg, []byte("mode: switch\npolicy: faults.yaml\nports:\n  - {name: a, transport: tcp, address: \"127.0.0.1:0\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"serve", "--config", cfg, "--control", "off"}, io.Discard, io.Discard)
+	want := cfg + ":2:9: policy: open " + filepath.Join(dir, "faults.yaml") + ": no such file or directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("serve with a config naming a missing policy: got %v, want %s", err, want)
+	}
+	// --policy replaces the config's, which then need not exist.
+	pol := filepath.Join(dir, "other.yaml")
+	if err := os.WriteFile(pol, []byte("rules: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "serve", "--config", cfg, "--control", "off", "--policy", pol)
+	if err := s.stop(); err != nil {
+		t.Errorf("serve with --policy over the config's: %v", err)
+	}
+}
+
+// TestREADMEConfigsLoad: the config files the README shows load as they
+// stand (none names a file that is not there).
+func TestREADMEConfigsLoad(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n# (\\S+\\.yaml)\n(.*?)```").FindAllSubmatch(readme, -1)
+	if len(blocks) == 0 {
+		t.Fatal("no config file in the README (a yaml block starting with # NAME.yaml)")
+	}
+	for _, b := range blocks {
+		t.Run(string(b[1]), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), string(b[1]))
+			if err := os.WriteFile(path, b[2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := loadConfig(path)
+			if err == nil {
+				err = cfg.checkPolicyFile()
+			}
+			if err != nil {
+				t.Errorf("the README's %s: %v", b[1], err)
+			}
+		})
+	}
 }

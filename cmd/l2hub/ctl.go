@@ -19,23 +19,30 @@ import (
 )
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
-	var addr, token string
-	client := func() *control.Client {
-		if addr == "" {
-			addr = defaultControlPath()
-		}
-		return control.NewClient(addr, token)
-	}
+	var addr string
+	var tf tokenFlags
+	var c *control.Client
 	cmd := &cobra.Command{
 		Use:   "ctl",
 		Short: "Control a running hub: ports, policy, partitions, links, metrics",
 		Long: `Talk to a running hub's control API (a unix socket by default).
 
 Every change runs on the hub's loop, so it is ordered with respect to frames;
-a policy that does not validate is refused whole and the old one stays.`,
+a policy that does not validate is refused whole and the old one stays.
+
+ctl talks only to a socket (and a process behind it) that is yours or
+root's. A TCP control address needs the hub's token: from
+--control-token-file, $` + control.TokenEnv + ` or --control-token (which
+every user sees in ps).`,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			token, err := tf.token()
+			c = control.NewClient(addr, token)
+			return err
+		},
 	}
-	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+defaultControlPath()+")")
-	cmd.PersistentFlags().StringVar(&token, "control-token", "", "bearer token, if the hub requires one")
+	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	tf.register(cmd.PersistentFlags().StringVar)
+	client := func() *control.Client { return c }
 
 	printJSON := func(raw json.RawMessage) error {
 		_, err := stdout.Write(raw)
@@ -46,9 +53,10 @@ a policy that does not validate is refused whole and the old one stays.`,
 			Use:   "ports",
 			Short: "List ports: peers, link state, active partitions and counters",
 			Long: `List every port: its peer (- when none is attached), its link as the
-policy sees it (down after ctl link PORT down or during a flap schedule), the
-active partitions that cut it off from other ports, its flow control and its
-counters.
+policy sees it (down after ctl link PORT down or during a flap schedule;
+no-peer when it is up but no VM is attached, so frames for it are dropped
+as port-down), the active partitions that cut it off from other ports, its
+flow control and its counters.
 
 FLOW says what the port does now: "paused 1.2s" while the hub holds its VM
 back (its frames wait for a port whose VM is not reading fast enough),
@@ -65,9 +73,11 @@ is how often the port was paused and for how long in all.`,
 				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
 				for _, p := range ports {
-					peer := "-"
+					peer, link := "-", p.Link
 					if p.Attached {
 						peer = p.Peer
+					} else if link == "up" {
+						link = "no-peer" // up, but nothing to deliver to: frames for it are port-down drops
 					}
 					parts := "-"
 					if len(p.Partitions) > 0 {
@@ -77,7 +87,7 @@ is how often the port was paused and for how long in all.`,
 					for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
 						drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, link, parts,
 						flowText(p.PortStatus), pausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
 						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
 				}
@@ -230,4 +240,38 @@ func pausesText(st hub.StatsSnapshot) string {
 		return "0"
 	}
 	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
+}
+
+// tokenFlags are the ways a client command is given the control token.
+type tokenFlags struct{ value, file string }
+
+// register adds the flags with a flag set's StringVar.
+func (f *tokenFlags) register(stringVar func(p *string, name, value, usage string)) {
+	stringVar(&f.file, "control-token-file", "", "read the hub's bearer token from `file` (mode 0600; default $"+control.TokenEnv+")")
+	stringVar(&f.value, "control-token", "", "the hub's bearer token (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
+}
+
+// token is --control-token, else --control-token-file's, else
+// $L2HUB_CONTROL_TOKEN; "" if none is given.
+func (f *tokenFlags) token() (string, error) {
+	switch {
+	case f.value != "" && f.file != "":
+		return "", errors.New("give --control-token or --control-token-file, not both")
+	case f.value != "":
+		tok, err := control.CheckToken(f.value)
+		if err != nil {
+			return "", fmt.Errorf("--control-token: %w", err)
+		}
+		return tok, nil
+	case f.file != "":
+		return control.ReadTokenFile(f.file)
+	}
+	if env := os.Getenv(control.TokenEnv); env != "" {
+		tok, err := control.CheckToken(env)
+		if err != nil {
+			return "", fmt.Errorf("$%s: %w", control.TokenEnv, err)
+		}
+		return tok, nil
+	}
+	return "", nil
 }

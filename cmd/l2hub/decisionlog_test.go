@@ -2,13 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
@@ -73,7 +75,14 @@ func TestServeLogsDecisionsAtDebug(t *testing.T) {
 			if got := readFrame(t, a); !bytes.Equal(got, fine) {
 				t.Fatalf("a got %x, want %x", got, fine)
 			}
-			time.Sleep(50 * time.Millisecond) // b's frame came later than a's, but through another reader
+			// b's frame came through another reader: a's may still be on
+			// its way through the hub. Wait until the rule has dropped it.
+			waitForCond(t, "the loss rule to drop a's frame", func() bool {
+				ports, err := control.NewClient(ctl, "").Ports(context.Background())
+				return err == nil && slices.ContainsFunc(ports, func(p control.PortStatus) bool {
+					return p.Stats.Drops["policy"] == 1 // on b, where it would have gone
+				})
+			})
 			if err := s.stop(); err != nil {
 				t.Fatal(err)
 			}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,18 +21,18 @@ import (
 )
 
 type injectFlags struct {
-	into         string
-	control      string
-	controlToken string
-	speed        float64
-	flood        bool
-	pps          string
-	bps          string
-	loop         int
-	from         string
-	fromMAC      string
-	rewriteMAC   []string
-	rewriteIP    []string
+	into       string
+	control    string
+	token      tokenFlags
+	speed      float64
+	flood      bool
+	pps        string
+	bps        string
+	loop       int
+	from       string
+	fromMAC    string
+	rewriteMAC []string
+	rewriteIP  []string
 }
 
 func newInjectCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -49,7 +52,11 @@ lateness never accumulates; the report gives the median and worst drift.
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and
 --rewrite-ip aim a recorded exchange at another VM, fixing IPv4, TCP, UDP and
-ICMP checksums.`,
+ICMP checksums.
+
+A port with no VM attached is refused (every frame would be dropped). The
+port's drop counters that rose while the frames went out are reported, and
+frames that found no VM (it went away) make the command fail.`,
 		Example: `  l2hub inject handshake.pcapng --into b --from a
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12
@@ -61,8 +68,8 @@ ICMP checksums.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.into, "into", "", "the `port` whose VM receives the frames (required)")
-	fl.StringVar(&f.control, "control", "", "the hub's control address (default "+defaultControlPath()+")")
-	fl.StringVar(&f.controlToken, "control-token", "", "bearer token, if the hub requires one")
+	fl.StringVar(&f.control, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	f.token.register(fl.StringVar)
 	fl.Float64Var(&f.speed, "speed", 1, "multiple of the recorded timing; 0 sends as fast as possible")
 	fl.BoolVar(&f.flood, "flood", false, "send as fast as possible (same as --speed 0)")
 	fl.StringVar(&f.pps, "pps", "", "send at a fixed `rate` in frames per second (e.g. 500, 10k)")
@@ -117,11 +124,11 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 		return err
 	}
 
-	addr := f.control
-	if addr == "" {
-		addr = defaultControlPath()
+	token, err := f.token.token()
+	if err != nil {
+		return err
 	}
-	client := control.NewClient(addr, f.controlToken)
+	client := control.NewClient(f.control, token)
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
 	ports, err := client.Ports(ctx)
@@ -132,9 +139,14 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	for i, p := range ports {
 		names[i] = p.Name
 	}
-	if !slices.Contains(names, f.into) {
+	i := slices.Index(names, f.into)
+	if i < 0 {
 		return fmt.Errorf("--into %q: the hub has no such port (ports: %s)", f.into, strings.Join(names, ", "))
 	}
+	if !ports[i].Attached {
+		return fmt.Errorf("--into %q: no VM is attached to port %s, so every frame would be dropped (l2hub ctl ports shows its peer)", f.into, f.into)
+	}
+	dropsBefore := ports[i].Stats.Drops
 
 	// The frames go over one streaming request; each frame is written to
 	// the pipe at its deadline and reaches the hub as it is written.
@@ -153,12 +165,39 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 		}
 		ans <- answer{res, err}
 	}()
+	// While it waits for a frame's time, a keepalive now and then tells
+	// the hub the stream is alive (it cuts streams that go quiet).
+	var mu sync.Mutex
+	stopKeepalive := make(chan struct{})
+	keepalives := make(chan struct{})
+	go func() {
+		defer close(keepalives)
+		tick := time.NewTicker(control.InjectKeepalive)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopKeepalive:
+				return
+			case <-tick.C:
+				mu.Lock()
+				_, err := pw.Write(control.AppendInjectKeepalive(nil))
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}
+	}()
 	var buf []byte
 	rep, ierr := replay.Inject(ctx, cfg, func(frame []byte) error {
 		buf = control.AppendInjectFrame(buf[:0], frame)
+		mu.Lock()
+		defer mu.Unlock()
 		_, err := pw.Write(buf)
 		return err
 	})
+	close(stopKeepalive)
+	<-keepalives
 	pw.Close()
 	a := <-ans
 	if rep != nil {
@@ -175,8 +214,40 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	case rep != nil && a.res.Frames != rep.Frames:
 		return fmt.Errorf("inject into %q: the hub took %d of %d frames", f.into, a.res.Frames, rep.Frames)
 	}
+	if err := reportInjectDrops(ctx, client, f.into, dropsBefore, stderr); err != nil {
+		return err
+	}
 	if rep != nil && rep.Input != nil && !rep.Input.Truncated() {
 		return rep.Input
+	}
+	return nil
+}
+
+// reportInjectDrops says which of port's drop counters rose while frames
+// were injected (they count every frame for the port, injected or
+// forwarded), and fails when frames found no VM: the VM went away.
+func reportInjectDrops(ctx context.Context, client *control.Client, port string, before map[string]uint64, stderr io.Writer) error {
+	ports, err := client.Ports(ctx)
+	if err != nil {
+		return fmt.Errorf("inject into %q: after sending: %w", port, err)
+	}
+	i := slices.IndexFunc(ports, func(p control.PortStatus) bool { return p.Name == port })
+	if i < 0 {
+		return fmt.Errorf("inject into %q: the port is gone", port)
+	}
+	after := ports[i].Stats.Drops
+	var rose []string
+	for _, r := range slices.Sorted(maps.Keys(after)) {
+		if n := after[r] - before[r]; n > 0 {
+			rose = append(rose, fmt.Sprintf("%s=%d", r, n))
+		}
+	}
+	if len(rose) == 0 {
+		return nil
+	}
+	fmt.Fprintf(stderr, "l2hub inject: warning: port %s dropped frames while injecting: %s\n", port, strings.Join(rose, " "))
+	if n := after["port-down"] - before["port-down"]; n > 0 {
+		return fmt.Errorf("inject into %q: %d frames found no VM on the port (port-down): its VM went away", port, n)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/control"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/tap"
 )
@@ -152,7 +155,7 @@ func TestServeInjectReplay(t *testing.T) {
 
 func waitForCond(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -174,5 +177,98 @@ func TestParseRate(t *testing.T) {
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("parseRate(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestInjectIntoAPortWithoutAVM: injecting into a port with no VM fails
+// before sending (every frame would be dropped).
+func TestInjectIntoAPortWithoutAVM(t *testing.T) {
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "ctl.sock")
+	startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", ctl)
+	recPath := writeInjectCapture(t, dir, 10)
+	stdout, _, err := runCmd(t, "inject", recPath, "--into", "b", "--control", ctl, "--flood")
+	if err == nil || !strings.Contains(err.Error(), "no VM is attached to port b") {
+		t.Errorf("inject into a port without a VM: got %v, want a refusal", err)
+	}
+	if strings.Contains(stdout, "sent") {
+		t.Errorf("inject into a port without a VM reported %q", stdout)
+	}
+}
+
+func writeInjectCapture(t *testing.T, dir string, n int) string {
+	t.Helper()
+	var rec [][]byte
+	for i := range n {
+		rec = append(rec, hubtest.Frame(macVMB, macVMA, fmt.Sprintf("injected-%02d", i)))
+	}
+	path := filepath.Join(dir, "recorded.pcap")
+	writePcapFile(t, path, time.Unix(1000, 0), rec, time.Millisecond)
+	return path
+}
+
+// dropHub is a control.Target with one attached port, b, that drops what is
+// injected into it: the first frames as queue-full, the rest as port-down
+// when vmLeaves (its VM went away).
+type dropHub struct {
+	mu       sync.Mutex
+	injected int
+	vmLeaves bool
+}
+
+func (h *dropHub) Ports(context.Context) ([]hub.PortStatus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	drops := map[string]uint64{"queue-full": uint64(min(h.injected, 3)), "policy": 7}
+	if h.vmLeaves {
+		drops["port-down"] = uint64(max(h.injected-3, 0))
+	}
+	return []hub.PortStatus{{Name: "b", Attached: true, Stats: hub.StatsSnapshot{Drops: drops}}}, nil
+}
+func (h *dropHub) Inject(context.Context, string, []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.injected++
+	return nil
+}
+func (h *dropHub) State(context.Context) (control.State, error)             { return control.State{}, nil }
+func (h *dropHub) Policy(context.Context) (any, error)                      { return nil, nil }
+func (h *dropHub) Rules(context.Context) (any, error)                       { return nil, nil }
+func (h *dropHub) ReplacePolicy(context.Context, string, []byte) error      { return nil }
+func (h *dropHub) StartPartition(context.Context, string, [][]string) error { return nil }
+func (h *dropHub) HealPartition(context.Context, string) error              { return nil }
+func (h *dropHub) SetLink(context.Context, string, bool) error              { return nil }
+
+// TestInjectReportsDrops: the frames a port dropped while inject sent are
+// reported, and frames that found no VM (it went away) fail the command.
+func TestInjectReportsDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		vmLeaves bool
+		warning  string
+		err      string
+	}{
+		{"queue-full", false, "port b dropped frames while injecting: queue-full=3\n", ""},
+		{"vm-went-away", true, "port b dropped frames while injecting: port-down=7 queue-full=3\n", "7 frames found no VM on the port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctl := filepath.Join(dir, "ctl.sock")
+			l, err := control.Listen(ctl, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- (&control.Server{Target: &dropHub{vmLeaves: tc.vmLeaves}}).Serve(ctx, l) }()
+			defer func() { cancel(); <-done }()
+			stdout, stderr, err := runCmd(t, "inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl, "--flood")
+			if !strings.Contains(stdout, "sent 10 frames") || !strings.Contains(stderr, tc.warning) {
+				t.Errorf("got stdout %q, stderr %q; want 10 frames sent and the warning %q", stdout, stderr, tc.warning)
+			}
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("got error %v, want %q", err, tc.err)
+			}
+		})
 	}
 }

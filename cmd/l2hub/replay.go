@@ -47,6 +47,9 @@ line the policy up with the live run, so replaying a run's capture with its
 policy reproduces its decisions), QEMU filter-dump files and tcpdump files.
 A classic pcap gives one port per file, named after the file or with
 --port NAME=FILE; --port NAME=MAC sends a source MAC's frames to port NAME.
+A single such file and no --port give one port per source MAC, named m and
+the MAC in hex (m52540012340a). A policy naming a port the replay does not
+have is refused, as serve refuses it.
 The per-VM files of a two-VM run record each frame twice or three times
 (sent by one VM, received by the other, and the multicast back end's echo):
 replay recognises the copies and replays each frame once.
@@ -104,6 +107,9 @@ func runReplay(cmd *cobra.Command, f *replayFlags, faults *flag.FlagSet, args []
 	var pol *filter.Policy
 	if f.policy != "" || f.faults.Given() {
 		if pol, err = f.faults.Load(f.policy, r.Ports()); err != nil {
+			if r.PerMAC() {
+				return fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
+			}
 			return err
 		}
 	}

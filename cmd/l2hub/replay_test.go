@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,33 @@ func TestReplayCommandPerVMFiles(t *testing.T) {
 	}
 }
 
+// TestReplayOneFileRefusesUnknownPorts: one foreign file gives a port per
+// source MAC, so a policy naming ports a and b matches nothing; it is
+// refused, as with two files or serve, and --port NAME=MAC fixes it.
+func TestReplayOneFileRefusesUnknownPorts(t *testing.T) {
+	dir := t.TempDir()
+	var frames [][]byte
+	for i := range 20 {
+		frames = append(frames, hubtest.Frame(macVMB, macVMA, fmt.Sprintf("from a %d", i)), hubtest.Frame(macVMA, macVMB, fmt.Sprintf("from b %d", i)))
+	}
+	one := filepath.Join(dir, "one.pcap")
+	writePcapFile(t, one, time.Unix(10, 0), frames, time.Millisecond)
+	_, _, err := runCmd(t, "replay", one, "--loss", "a->b=10%")
+	for _, want := range []string{`port "a" does not exist`, "m52540012340a", "--port NAME=MAC"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("replay of one file with --loss a->b: got %v, want an error containing %q", err, want)
+		}
+	}
+	stdout, _, err := runCmd(t, "replay", one, "--port", "a=52:54:00:12:34:0a", "--port", "b=52:54:00:12:34:0b", "--loss", "a->b=50%", "--seed", "3")
+	if err != nil || !strings.Contains(stdout, "rule a->b") {
+		t.Errorf("replay of one file with its MACs named: %v\n%s", err, stdout)
+	}
+	// The per-MAC names are ports a policy may name.
+	if _, _, err := runCmd(t, "replay", one, "--loss", "m52540012340a->m52540012340b=50%"); err != nil {
+		t.Errorf("replay of one file naming its per-MAC ports: %v", err)
+	}
+}
+
 func TestReplayCommandBadInput(t *testing.T) {
 	dir := t.TempDir()
 	in := writeL2hubCapture(t, dir, 100)
@@ -255,4 +283,45 @@ func TestProgressBar(t *testing.T) {
 	if !strings.Contains(got, "\r[###############...............]  50% 5000 frames") || strings.Contains(got, "6000") || !strings.HasSuffix(got, "\r\x1b[K") {
 		t.Errorf("got bar output %q, want one 50%% line, then the line cleared", got)
 	}
+}
+
+// FuzzReplayPortSpec parses arbitrary --port values of replay: each is
+// refused with an error naming --port, or is NAME=MAC (a MAC mapped to the
+// port NAME) or NAME=FILE (the input FILE, added if it is not an
+// argument, named NAME), split at the first '='.
+func FuzzReplayPortSpec(f *testing.F) {
+	f.Add("a=52:54:00:12:34:0a")
+	f.Add("b=packets-B.pcap")
+	f.Add("a=in.pcap")
+	f.Add("=x")
+	f.Add("a=")
+	f.Add("no-equals")
+	f.Add("a=b=c")
+	f.Add("a=5254.0012.340a")
+	f.Fuzz(func(t *testing.T, spec string) {
+		cfg, err := replayConfig(&replayFlags{ports: []string{spec}}, []string{"in.pcap"})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "--port: ") {
+				t.Fatalf("replayConfig(%q) = %v, want an error naming --port", spec, err)
+			}
+			return
+		}
+		name, val, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || val == "" {
+			t.Fatalf("accepted %q, which is not NAME=VALUE", spec)
+		}
+		switch {
+		case len(cfg.MACs) == 1:
+			if cfg.MACs[0].Port != name || len(cfg.Inputs) != 1 || cfg.Inputs[0].Path != "in.pcap" || cfg.Inputs[0].Port != "" {
+				t.Fatalf("%q gave MACs %v and inputs %v, want %s's MAC and the argument alone", spec, cfg.MACs, cfg.Inputs, name)
+			}
+		case len(cfg.MACs) == 0:
+			i := slices.IndexFunc(cfg.Inputs, func(in replay.Input) bool { return in.Port == name })
+			if i < 0 || !sameFile(cfg.Inputs[i].Path, val) || len(cfg.Inputs) > 2 {
+				t.Fatalf("%q gave inputs %v, want the file %q named %s", spec, cfg.Inputs, val, name)
+			}
+		default:
+			t.Fatalf("%q gave %d MACs", spec, len(cfg.MACs))
+		}
+	})
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +34,7 @@ type serveFlags struct {
 	maxFrame     int
 	aging        time.Duration
 	control      string
-	controlToken string
+	controlToken tokenFlags
 	logLevel     string
 	policy       string
 	peers        []string
@@ -95,8 +94,9 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.DurationVar(&f.stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
 	fl.IntVar(&f.maxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
 	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
-	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT", or "off" (default `+defaultControlPath()+`)`)
-	fl.StringVar(&f.controlToken, "control-token", "", "bearer token the control API requires (needed for a non-loopback TCP address)")
+	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
+	fl.StringVar(&f.controlToken.file, "control-token-file", "", "bearer token the control API requires, from `file` (mode 0600; default $"+control.TokenEnv+"); needed for a TCP address")
+	fl.StringVar(&f.controlToken.value, "control-token", "", "bearer token the control API requires (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
 	fl.StringVar(&f.check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
 	fl.BoolVar(&f.optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
@@ -167,11 +167,18 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	if changed("control") {
 		cfg.Control = f.control
 	}
-	if changed("control-token") {
-		cfg.ControlToken = f.controlToken
+	if changed("control-token") || changed("control-token-file") || os.Getenv(control.TokenEnv) != "" {
+		tok, err := f.controlToken.token()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
 	}
 	if changed("policy") {
-		cfg.Policy = f.policy
+		cfg.Policy, cfg.policyAt = f.policy, ""
+	}
+	if err := cfg.checkPolicyFile(); err != nil {
+		return cfg, err
 	}
 	if changed("peer") {
 		cfg.Peers = f.peers
@@ -226,14 +233,6 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// defaultControlPath is where the control socket goes unless --control says.
-func defaultControlPath() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "l2hub.sock")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("l2hub-%d.sock", os.Getuid()))
 }
 
 // serve binds every port and the control API (refusing to start if any
@@ -309,30 +308,32 @@ func describeSpec(s tap.Spec) string {
 // controlListener is the control API's bound address, not yet serving; its
 // zero value is "no control API".
 type controlListener struct {
-	l    net.Listener
-	addr string
+	l     net.Listener
+	addr  string
+	token string
 }
 
-// listenControl binds the control API unless it is "off". The default path
-// is best effort: if another hub holds it, this one runs without control.
+// listenControl binds the control API unless it is "off". When another
+// hub of the same user already answers on the default socket, this one runs
+// without control (with a warning); any other failure, such as a default
+// path that someone else holds, stops the start.
 func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
-	addr := cfg.Control
-	if addr == "off" {
+	if cfg.Control == "off" {
 		return controlListener{}, nil
 	}
-	explicit := addr != ""
-	if !explicit {
-		addr = defaultControlPath()
-	}
-	l, err := control.Listen(addr, cfg.ControlToken)
+	token, err := cfg.controlToken()
 	if err != nil {
-		if explicit {
-			return controlListener{}, fmt.Errorf("control: %w", err)
-		}
-		log.Warn("control API disabled", "err", err)
-		return controlListener{}, nil
+		return controlListener{}, err
 	}
-	return controlListener{l: l, addr: addr}, nil
+	l, err := control.Listen(cfg.Control, token)
+	if err != nil {
+		if cfg.Control == "" && errors.Is(err, control.ErrInUse) {
+			log.Warn("control API disabled: another hub of yours answers on the default socket; give this one --control PATH", "err", err)
+			return controlListener{}, nil
+		}
+		return controlListener{}, fmt.Errorf("control: %w", err)
+	}
+	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
 }
 
 // close releases a listener that will not serve (a unix socket's file goes
@@ -354,7 +355,7 @@ func (c controlListener) serve(ctx context.Context, cfg Config, t *session, log 
 	if t.capture != nil {
 		reg.MustRegister(newCaptureCollector(t.capture.Stats))
 	}
-	srv := &control.Server{Target: t, Registry: reg, Token: cfg.ControlToken, Logger: log}
+	srv := &control.Server{Target: t, Registry: reg, Token: c.token, Logger: log}
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)

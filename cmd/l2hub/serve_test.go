@@ -65,7 +65,7 @@ func startServe(t *testing.T, args ...string) *served {
 
 func (s *served) waitFor(text string) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for !strings.Contains(s.stdout.String(), text) {
 		select {
 		case err := <-s.done:
@@ -87,8 +87,8 @@ func (s *served) stop() error {
 	case err := <-s.done:
 		s.done <- err
 		return err
-	case <-time.After(20 * time.Second):
-		s.t.Fatal("l2hub did not stop within 20s")
+	case <-time.After(hangGuard):
+		s.t.Fatalf("l2hub did not stop within %v", hangGuard)
 		return nil
 	}
 }
@@ -111,7 +111,7 @@ func tcpPorts(t *testing.T, banner string) map[string]string {
 // dialVM connects like QEMU's -netdev stream,server=off does.
 func dialVM(t *testing.T, addr string) *tap.StreamConn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	c, err := tap.DialStream(ctx, "tcp", addr, tap.DefaultMaxFrame)
 	if err != nil {
@@ -140,8 +140,8 @@ func readFrame(t *testing.T, c *tap.StreamConn) []byte {
 			t.Fatalf("read frame: %v", r.err)
 		}
 		return r.b
-	case <-time.After(10 * time.Second):
-		t.Fatal("no frame within 10s")
+	case <-time.After(hangGuard):
+		t.Fatalf("no frame within %v", hangGuard)
 		return nil
 	}
 }
@@ -411,7 +411,7 @@ func TestSIGTERMStopsTheProcessCleanly(t *testing.T) {
 func waitAttached(t *testing.T, ctl string, n int) {
 	t.Helper()
 	c := control.NewClient(ctl, "")
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		ports, err := c.Ports(context.Background())
 		attached := 0
@@ -424,7 +424,7 @@ func waitAttached(t *testing.T, ctl string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d ports attached after 20s (err %v)", attached, n, err)
+			t.Fatalf("only %d of %d ports attached after %v (err %v)", attached, n, hangGuard, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -447,8 +447,8 @@ func readUntil(t *testing.T, br *bufio.Reader, marker string) string {
 	}()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("did not see %q within 20s", marker)
+	case <-time.After(hangGuard):
+		t.Fatalf("did not see %q within %v", marker, hangGuard)
 	}
 	return sb.String()
 }

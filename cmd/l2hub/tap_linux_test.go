@@ -80,8 +80,8 @@ func TestBinaryPingsAVMOverTAP(t *testing.T) {
 		if _, err := conn.WriteTo(b, &net.IPAddr{IP: vmIP}); err != nil {
 			t.Fatalf("ping %s: %v", vmIP, err)
 		}
-		if !awaitEchoReply(t, conn, vmIP, id, seq, 5*time.Second) {
-			t.Fatalf("no echo reply %d from %s within 5s; l2hub stderr:\n%s", seq, vmIP, p.stderr.String())
+		if !awaitEchoReply(t, conn, vmIP, id, seq, hangGuard) {
+			t.Fatalf("no echo reply %d from %s within %v; l2hub stderr:\n%s", seq, vmIP, hangGuard, p.stderr.String())
 		}
 	}
 

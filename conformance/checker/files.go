@@ -35,8 +35,10 @@ func CheckFiles(opts Options, paths ...string) (Report, error) {
 // file per hub port) are merged by timestamp, and frame numbers count in
 // that merged order, as `mergecap` numbers a chronological merge; copies of
 // a frame in several files are checked once. A capture cut short (a killed
-// writer) is checked up to its last whole packet and the report says so;
-// any other read error is returned.
+// writer) is checked up to its last whole packet and the report says so.
+// A capture that breaks part-way (a corrupt block) stops the check: the
+// report of the frames before the break is returned with a *StopError
+// saying where. Any other error comes with an empty report.
 func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 	if len(inputs) == 0 {
 		return Report{}, ErrNoInput
@@ -65,7 +67,7 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 			c.agg.add(Warn, NET003, "cut "+h.name, nil, "%s ends with a cut packet (a killed writer?): checked up to the last whole one", h.name)
 			c.mu.Unlock()
 		default:
-			return fmt.Errorf("%s: %w", h.name, err)
+			return &StopError{Name: h.name, Err: err}
 		}
 		h.ok = false
 		return nil
@@ -76,8 +78,21 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 			return Report{}, fmt.Errorf("%s: %w", in.Name, err)
 		}
 		heads[i] = &head{r: r, name: in.Name}
-		if err := advance(heads[i]); err != nil {
-			return Report{}, err
+	}
+	report := func() Report {
+		r := c.Report()
+		if len(inputs) > 1 {
+			names := make([]string, len(inputs))
+			for i, in := range inputs {
+				names[i] = in.Name
+			}
+			r.Note = fmt.Sprintf("frame numbers count across %s merged by timestamp (as mergecap orders them)", strings.Join(names, ", "))
+		}
+		return r
+	}
+	for _, h := range heads {
+		if err := advance(h); err != nil {
+			return report(), err
 		}
 	}
 	number := 0
@@ -116,16 +131,8 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 			return Report{}, err
 		}
 		if err := advance(h); err != nil {
-			return Report{}, err
+			return report(), err
 		}
 	}
-	r := c.Report()
-	if len(inputs) > 1 {
-		names := make([]string, len(inputs))
-		for i, in := range inputs {
-			names[i] = in.Name
-		}
-		r.Note = fmt.Sprintf("frame numbers count across %s merged by timestamp (as mergecap orders them)", strings.Join(names, ", "))
-	}
-	return r, nil
+	return report(), nil
 }

@@ -195,3 +195,48 @@ func TestCheckFilesErrors(t *testing.T) {
 		t.Errorf("got NET-003 %v, want a warning about the cut tail:\n%s", fd, dump(r))
 	}
 }
+
+// TestCheckFilesStopsAtCorruption: a capture corrupt part-way is checked
+// up to the break, and the report of those frames comes with an error
+// saying where reading stopped.
+func TestCheckFilesStopsAtCorruption(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.pcapng")
+	writeHubCapture(t, good, capture.FormatPcapng, healthy(t, 1460).frames)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Break the length of the packet block that covers two thirds in.
+	rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, broken := 0, 0
+	for p, err := range rd.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		total++
+		if broken == 0 && p.Offset >= int64(len(data)*2/3) {
+			broken = p.Number
+			copy(data[p.Offset+4:], []byte{0xfd, 0xff, 0xff, 0x7f})
+		}
+	}
+	bad := filepath.Join(dir, "bad.pcapng")
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := CheckFiles(Options{}, bad)
+	var stop *StopError
+	var re *capture.ReadError
+	if !errors.As(err, &stop) || !errors.As(err, &re) || stop.Name != bad {
+		t.Fatalf("got %v, want a StopError naming %s with the read error", err, bad)
+	}
+	if re.Packet != broken || r.Frames != broken-1 || r.Frames >= total {
+		t.Errorf("got the stop at packet %d and %d frames checked, want the stop at packet %d after %d of %d frames", re.Packet, r.Frames, broken, broken-1, total)
+	}
+	if len(r.Findings) == 0 {
+		t.Errorf("got a report without findings for the %d frames before the break", r.Frames)
+	}
+}

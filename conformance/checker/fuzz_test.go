@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
@@ -112,6 +113,107 @@ func FuzzParsePacket(f *testing.F) {
 		parsePacket(data, &p)
 		if len(p.payload) > len(data) {
 			t.Fatalf("got a %d-byte payload from a %d-byte frame", len(p.payload), len(data))
+		}
+	})
+}
+
+// FuzzTCPReassembly drives one direction's reassembly directly with
+// segments cut from one known byte stream, in any order, overlapping,
+// repeated, dropped by the hub, with the ISN anywhere (sequence numbers
+// wrap), and, when the last flag bit asks, with some segments' bytes or
+// sequence numbers made up. Whatever comes in:
+//   - the out-of-order buffer stays within its cap, sorted, without
+//     overlaps, and holds only bytes beyond what was delivered;
+//   - the bytes delivered are counted, and, while every segment is true,
+//     are exactly the start of the stream: as much of it as the segments
+//     seen so far cover from its first byte (when the cap is big enough
+//     to hold them all), never a byte more, never a byte wrong.
+func FuzzTCPReassembly(f *testing.F) {
+	// Each op is 6 bytes: offset (u16), length (u16 mod 1500), kind, spare.
+	op := func(off, n uint16, kind byte) []byte {
+		return []byte{byte(off >> 8), byte(off), byte(n >> 8), byte(n), kind, 0}
+	}
+	join := func(ops ...[]byte) []byte { return bytes.Join(ops, nil) }
+	f.Add(uint32(0xfffffff0), uint16(0), join(op(0, 6, 0), op(6, 5, 0)))
+	f.Add(uint32(1), uint16(15), join(op(10, 10, 0), op(20, 10, 0), op(0, 10, 0)))
+	f.Add(uint32(7), uint16(0), join(op(4, 4, 0), op(8, 4, 0), op(0, 4, 1), op(0, 4, 0), op(0, 4, 0)))
+	f.Add(uint32(0x7fffffff), uint16(100), join(op(100, 1400, 0), op(0, 50, 2), op(40, 80, 0), op(0, 1, 0)))
+	f.Add(uint32(42), uint16(0), join(op(0, 100, 3), op(50, 100, 0)))
+	payload := make([]byte, 1<<16)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>8)
+	}
+	f.Fuzz(func(t *testing.T, isn uint32, maxBuf uint16, ops []byte) {
+		s := stream{maxBuffered: int(maxBuf)}
+		if maxBuf == 0 {
+			s.maxBuffered = len(payload) // room for everything: delivery is exact
+		}
+		var got []byte
+		out := func(b []byte, _ int) { got = append(got, b...) }
+		s.segment(isn, nil, tcpSYN, 1, out, nil)
+		truthful := true
+		covered := make([]bool, len(payload))
+		want := 0 // how much of the stream the segments cover from its start
+		for i := 0; i+6 <= len(ops) && i < 6*200; i += 6 {
+			off := int(binary.BigEndian.Uint16(ops[i:]))
+			n := min(int(binary.BigEndian.Uint16(ops[i+2:]))%1500, len(payload)-off)
+			kind := ops[i+4]
+			seq := isn + 1 + uint32(off)
+			data := payload[off : off+n]
+			frame := i/6 + 2
+			switch kind % 4 {
+			case 1: // the hub dropped it
+				s.dropped(seq, n, tcpACK, frame)
+				continue
+			case 2: // a keepalive-sized probe of old bytes, or any byte
+				data = data[:min(1, n)]
+				n = len(data)
+			}
+			flags := tcpACK | kind&tcpFIN
+			if kind%4 == 3 && kind&0x80 != 0 { // made up: bytes, sequence number, a SYN
+				truthful = false
+				data = bytes.Repeat([]byte{kind}, n)
+				seq += uint32(ops[i+5]) << 16
+				flags |= kind & tcpSYN
+			}
+			s.segment(seq, data, flags, frame, out, nil)
+			for j := off; j < off+n; j++ {
+				covered[j] = true
+			}
+
+			if s.oooBytes > s.maxBuffered {
+				t.Fatalf("buffered %d bytes, over the cap of %d", s.oooBytes, s.maxBuffered)
+			}
+			total := 0
+			for k, e := range s.ooo {
+				total += len(e.data)
+				if len(e.data) == 0 || !seqLT(s.next, e.seq) && e.seq != s.next {
+					t.Fatalf("buffered segment %d at %d (len %d) is not beyond the next byte %d", k, e.seq, len(e.data), s.next)
+				}
+				if k > 0 && seqLT(e.seq, s.ooo[k-1].end()) {
+					t.Fatalf("buffered segments %d and %d overlap or are out of order", k-1, k)
+				}
+			}
+			if total != s.oooBytes {
+				t.Fatalf("the buffer holds %d bytes, counted %d", total, s.oooBytes)
+			}
+			if int64(len(got)) != s.delivered {
+				t.Fatalf("delivered %d bytes, counted %d", len(got), s.delivered)
+			}
+			if !truthful {
+				continue
+			}
+			if !bytes.Equal(got, payload[:len(got)]) {
+				t.Fatalf("the delivered bytes differ from the stream's start (%d bytes delivered)", len(got))
+			}
+			if maxBuf == 0 {
+				for want < len(covered) && covered[want] {
+					want++
+				}
+				if len(got) != want {
+					t.Fatalf("after segment %d: delivered %d bytes, want the %d the segments cover from the start", frame-1, len(got), want)
+				}
+			}
 		}
 	})
 }

@@ -1,0 +1,69 @@
+package capture
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// RepairReport says what Repair found and did.
+type RepairReport struct {
+	Packets int   // whole packets in the file, all kept
+	Size    int64 // the file's size before
+	Kept    int64 // its size after: Size when there was nothing to trim
+}
+
+// Trimmed reports whether Repair cut a partial tail off.
+func (r RepairReport) Trimmed() bool { return r.Kept < r.Size }
+
+// Repair trims the partial last block or record that a writer killed
+// mid-write leaves (see the package comment: the kernel may stop a
+// write(2) between pages), so that every tool reads the file to its end;
+// tshark, for one, fails on such a file ("cut short"). A file without a
+// cut tail is left as it is. A file that is broken anywhere else, or is
+// not a capture, is left as it is too, and the error says where reading
+// stopped: Repair only removes what a kill can leave. Run it on a file no
+// hub is still writing.
+func Repair(path string) (RepairReport, error) {
+	var rep RepairReport
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return rep, err
+	}
+	rep.Size, rep.Kept = fi.Size(), fi.Size()
+	rd, err := NewReader(bufio.NewReaderSize(f, 1<<20), ReadOptions{})
+	if err != nil {
+		if errors.Is(err, ErrTruncated) {
+			return rep, fmt.Errorf("%s: %w: the file ends inside its header; nothing whole to keep", path, err)
+		}
+		return rep, fmt.Errorf("%s: %w", path, err)
+	}
+	for {
+		_, err := rd.Next()
+		if err == io.EOF {
+			return rep, nil
+		}
+		var re *ReadError
+		if err != nil && (!errors.Is(err, ErrTruncated) || !errors.As(err, &re)) {
+			return rep, fmt.Errorf("%s: %w; not a cut tail, so nothing was changed", path, err)
+		}
+		if err != nil {
+			if err := f.Truncate(re.Offset); err != nil {
+				return rep, fmt.Errorf("%s: trim the cut tail: %w", path, err)
+			}
+			rep.Kept = re.Offset
+			if err := f.Sync(); err != nil {
+				return rep, fmt.Errorf("%s: %w", path, err)
+			}
+			return rep, nil
+		}
+		rep.Packets++
+	}
+}

@@ -1,0 +1,139 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"os"
+	"testing"
+
+	"l2hub/hub"
+)
+
+// smallCapture writes n packets of varied sizes, with comments, through a
+// Sink in the given format and returns the file's bytes.
+func smallCapture(t *testing.T, format Format, n int) []byte {
+	t.Helper()
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	cfg.Format = format
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	clock := hub.NewVirtualClock(t0)
+	for k := range n {
+		size, dir, comment := killSeq(k)
+		ev := hub.Event{Time: clock.Now(), Port: 0, PortName: "a", Dir: dir, Frame: frame(size, 1, 2, k)}
+		if comment {
+			ev.Notes = []hub.Note{{Link: "a->a", Rule: "r", Action: "delay", Detail: "1ms"}}
+		}
+		s.Observe(&ev)
+	}
+	mustClose(t, s)
+	return fs.file(t, cfg.Path)
+}
+
+// wholePackets counts the packets that a Reader returns from b before it
+// stops, and whether it stopped at the end.
+func wholePackets(t *testing.T, b []byte) (n int, clean bool) {
+	t.Helper()
+	r, err := NewReader(bytes.NewReader(b), ReadOptions{})
+	if err != nil {
+		t.Fatalf("NewReader: %v", err)
+	}
+	for _, err := range r.All() {
+		if err != nil {
+			return n, false
+		}
+		n++
+	}
+	return n, true
+}
+
+// TestRepairTrimsEveryCut: a capture cut at any byte past its header is
+// repaired to exactly the whole packets before the cut, and then reads to
+// its end without an error; a whole capture is left as it is.
+func TestRepairTrimsEveryCut(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		format Format
+		header int // the file header's length (pcapng: the section header's, read from the file)
+	}{
+		{"pcapng", FormatPcapng, 0},
+		{"pcap", FormatPcap, 24},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			full := smallCapture(t, tc.format, 8)
+			all, clean := wholePackets(t, full)
+			if all != 8 || !clean {
+				t.Fatalf("the test capture has %d packets (clean %v), want 8", all, clean)
+			}
+			path := tempPath(t, "run."+tc.name)
+			start := tc.header
+			if tc.format == FormatPcapng {
+				// From the end of the section header on: a cut in the
+				// interface block leaves a file without packets.
+				start = int(binary.LittleEndian.Uint32(full[4:]))
+			}
+			for cut := start; cut <= len(full); cut++ {
+				if err := os.WriteFile(path, full[:cut], 0o644); err != nil {
+					t.Fatal(err)
+				}
+				want, _ := wholePackets(t, full[:cut])
+				rep, err := Repair(path)
+				if err != nil {
+					t.Fatalf("Repair of the first %d bytes: %v", cut, err)
+				}
+				got, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, clean := wholePackets(t, got)
+				if !clean || n != want || rep.Packets != want || !bytes.Equal(got, full[:len(got)]) || rep.Kept != int64(len(got)) {
+					t.Fatalf("cut at %d: repaired to %d bytes, %d packets (clean %v, report %+v); want the %d whole packets before the cut", cut, len(got), n, clean, rep, want)
+				}
+				if rep.Trimmed() != (len(got) < cut) || cut == len(full) && rep.Trimmed() {
+					t.Fatalf("cut at %d: report %+v says trimmed=%v, file went from %d to %d bytes", cut, rep, rep.Trimmed(), cut, len(got))
+				}
+			}
+		})
+	}
+}
+
+// TestRepairLeavesOtherDamage: a file corrupt before its end, or not a
+// capture, is not touched, and the error says why.
+func TestRepairLeavesOtherDamage(t *testing.T) {
+	full := smallCapture(t, FormatPcapng, 8)
+	r, _ := NewReader(bytes.NewReader(full), ReadOptions{})
+	var third Packet
+	for range 3 {
+		p, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		third = p
+	}
+	corrupt := bytes.Clone(full)
+	copy(corrupt[third.Offset+4:], []byte{0xfd, 0xff, 0xff, 0x7f})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"corrupt-block", corrupt, ErrCorrupt},
+		{"not-a-capture", []byte("hello, this is not a capture at all"), ErrUnknownFormat},
+		{"cut-in-header", full[:10], ErrTruncated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tempPath(t, "x.pcapng")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Repair(path); !errors.Is(err, tc.want) {
+				t.Errorf("Repair = %v, want %v", err, tc.want)
+			}
+			if got, _ := os.ReadFile(path); !bytes.Equal(got, tc.data) {
+				t.Errorf("Repair changed a file it refused: %d bytes, was %d", len(got), len(tc.data))
+			}
+		})
+	}
+}

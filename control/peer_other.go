@@ -1,0 +1,12 @@
+//go:build !linux
+
+package control
+
+import (
+	"errors"
+	"net"
+)
+
+// peerUID is not implemented here: only the socket file's owner and mode
+// protect the control socket.
+func peerUID(net.Conn) (int, error) { return 0, errors.ErrUnsupported }

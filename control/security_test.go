@@ -1,0 +1,512 @@
+package control_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"l2hub/control"
+	"l2hub/internal/nobody"
+)
+
+// hangGuard bounds a wait for something that must happen, so that a bug
+// fails with a message instead of hanging until go test's own timeout. It
+// decides no pass: everything it guards happens in microseconds.
+const hangGuard = 2 * time.Minute
+
+// rawRequest sends one HTTP request to a control server at addr (a unix
+// path or tcp:HOST:PORT) with exactly the headers given, and returns the
+// status and the body.
+func rawRequest(t *testing.T, addr, method, path string, hdr map[string]string, body string) (int, string) {
+	t.Helper()
+	network, address := control.ParseAddr(addr)
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, address)
+	}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(method, "http://l2hub"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Transport: tr, Timeout: hangGuard}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestWebPagesCannotSteerTheHub reproduces issue 15's CSRF and DNS
+// rebinding requests against a TCP control port, and checks that each
+// browser-only trait alone is refused before the target is touched, while
+// l2hub's own requests pass.
+func TestWebPagesCannotSteerTheHub(t *testing.T) {
+	l, err := control.Listen("tcp:127.0.0.1:0", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := control.Addr(l)
+	target := startServer(t, l, &control.Server{Token: "s3cret"})
+	_, port, _ := strings.Cut(strings.TrimPrefix(addr, "tcp:127.0.0.1"), ":")
+	const token = "Bearer s3cret"
+	for i, tc := range []struct {
+		name string
+		hdr  map[string]string
+		want int
+	}{
+		{"issue-curl", map[string]string{"Host": "evil.example:7291", "Origin": "http://evil.example", "Content-Type": "text/plain"}, 403},
+		{"origin", map[string]string{"Authorization": token, "Origin": "http://evil.example", "Content-Type": "application/json"}, 403},
+		{"null-origin", map[string]string{"Authorization": token, "Origin": "null", "Content-Type": "application/json"}, 403},
+		{"rebound-host", map[string]string{"Authorization": token, "Host": "evil.example:" + port, "Content-Type": "application/json"}, 403},
+		{"cross-site-fetch", map[string]string{"Authorization": token, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}, 403},
+		{"text-plain", map[string]string{"Authorization": token, "Content-Type": "text/plain"}, 415},
+		{"form", map[string]string{"Authorization": token, "Content-Type": "application/x-www-form-urlencoded"}, 415},
+		{"multipart", map[string]string{"Authorization": token, "Content-Type": "multipart/form-data; boundary=x"}, 415},
+		{"no-content-type", map[string]string{"Authorization": token}, 415},
+		{"no-token", map[string]string{"Content-Type": "application/json"}, 401},
+		{"wrong-token", map[string]string{"Authorization": "Bearer guess", "Content-Type": "application/json"}, 401},
+		{"ip-host", map[string]string{"Authorization": token, "Host": "127.0.0.1:" + port, "Content-Type": "application/json"}, 200},
+		{"localhost-host", map[string]string{"Authorization": token, "Host": "localhost:" + port, "Content-Type": "application/json; charset=utf-8"}, 200},
+		{"ipv6-host", map[string]string{"Authorization": token, "Host": "[::1]:" + port, "Content-Type": "application/json"}, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := fmt.Sprintf("p%d", i)
+			body := `{"name":"` + name + `","groups":[["a"],["b"]]}`
+			got, msg := rawRequest(t, addr, "POST", "/v1/partitions", tc.hdr, body)
+			if got != tc.want {
+				t.Errorf("POST /v1/partitions with %v: got status %d (%s), want %d", tc.hdr, got, strings.TrimSpace(msg), tc.want)
+			}
+			target.mu.Lock()
+			_, made := target.partitions[name]
+			target.mu.Unlock()
+			if made != (tc.want == 200) {
+				t.Errorf("partition %s made = %v, want %v", name, made, tc.want == 200)
+			}
+		})
+	}
+	// A read-only request through a rebound name is refused too: the page
+	// could read the answer.
+	if got, _ := rawRequest(t, addr, "GET", "/v1/ports", map[string]string{"Authorization": token, "Host": "evil.example"}, ""); got != 403 {
+		t.Errorf("GET /v1/ports with Host evil.example: got %d, want 403", got)
+	}
+	// l2hub's own client passes all of it.
+	c := control.NewClient(addr, "s3cret")
+	if err := c.SetLink(context.Background(), "a", false); err != nil {
+		t.Errorf("client SetLink: %v", err)
+	}
+	if err := c.ReplacePolicy(context.Background(), "p.yaml", []byte("good-2")); err != nil {
+		t.Errorf("client ReplacePolicy: %v", err)
+	}
+}
+
+// TestEmptyRequestsAreRefused: an empty policy upload and a partition
+// without a name (or with trailing or unknown data) are refused with a
+// clear error, and nothing changes.
+func TestEmptyRequestsAreRefused(t *testing.T) {
+	target, path := serve(t, "")
+	c := control.NewClient(path, "")
+	ctx := context.Background()
+	for _, body := range []string{"", "  \n\n\t\n", "# a policy\n# with only comments\n", "---\n"} {
+		err := c.ReplacePolicy(ctx, "p.yaml", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), "policy p.yaml is empty") {
+			t.Errorf("ReplacePolicy(%q) = %v, want an empty-policy error", body, err)
+		}
+	}
+	if target.policy != "good-1" {
+		t.Errorf("after refused uploads, policy %q is in force, want good-1", target.policy)
+	}
+	if err := c.ReplacePolicy(ctx, "p.yaml", []byte("# comment\nrules: []\n")); err != nil {
+		t.Errorf("ReplacePolicy(rules: []) = %v, want it accepted", err)
+	}
+
+	for _, tc := range []struct{ name, body, want string }{
+		{"empty-name", `{"name":"","groups":[["a"],["b"]]}`, "name: empty"},
+		{"no-name", `{"groups":[["a"],["b"]]}`, "name: empty"},
+		{"space-in-name", `{"name":"a b","groups":[["a"],["b"]]}`, "a name is letters"},
+		{"long-name", `{"name":"` + strings.Repeat("x", 65) + `","groups":[["a"],["b"]]}`, "at most 64"},
+		{"unknown-field", `{"name":"x","groups":[["a"],["b"]],"colour":1}`, "unknown field"},
+		{"trailing-value", `{"name":"x","groups":[["a"],["b"]]} {}`, "more than one JSON value"},
+		{"not-json", `name=x`, "partition request"},
+		{"empty-body", ``, "partition request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)
+			if got != 400 || !strings.Contains(msg, tc.want) {
+				t.Errorf("POST %s: got %d %s, want 400 with %q", tc.body, got, strings.TrimSpace(msg), tc.want)
+			}
+		})
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	if len(target.partitions) != 0 {
+		t.Errorf("refused requests made partitions %v", target.partitions)
+	}
+}
+
+// TestConnectionCap: however many clients come at once, the server holds
+// at most MaxConns connections; the others wait their turn and are served.
+func TestConnectionCap(t *testing.T) {
+	const maxConns, clients = 3, 10
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := newFakeTarget()
+	target.hold = make(chan struct{})
+	startServer(t, l, &control.Server{Target: target, MaxConns: maxConns})
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			_, err := control.NewClient(path, "").Ports(context.Background()) // a client, and a connection, each
+			errs <- err
+		})
+	}
+	for deadline := time.Now().Add(hangGuard); target.inPorts.Load() < maxConns; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests reached the target", target.inPorts.Load())
+		}
+	}
+	for range clients {
+		target.hold <- struct{}{}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a client waiting for a slot: %v", err)
+		}
+	}
+	if got := target.peak.Load(); got != maxConns {
+		t.Errorf("got %d requests served at once, want the cap, %d", got, maxConns)
+	}
+}
+
+// TestTimeoutsFreeSlots: a client that never finishes its headers, one
+// that trickles a body and an injection stream that goes quiet are each
+// cut off, so that with one slot the next client is still served.
+func TestTimeoutsFreeSlots(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const short = 50 * time.Millisecond
+	target := startServer(t, l, &control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
+	// cutOff sends a request prefix and waits until the server closes the
+	// connection; it returns what the server said first.
+	cutOff := func(prefix string) string {
+		t.Helper()
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, prefix); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		b, err := io.ReadAll(c)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("after %q the server kept the connection open", prefix)
+		}
+		first, _, _ := strings.Cut(string(b), "\r\n")
+		return first
+	}
+	cutOff("GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n")
+	if answer := cutOff("PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 1000\r\n\r\nseed: 1\n"); !strings.Contains(answer, "400") {
+		t.Errorf("a policy body that stopped coming was answered %q, want 400", answer)
+	}
+	frame := control.AppendInjectFrame(nil, make([]byte, 60))
+	answer := cutOff(fmt.Sprintf("POST /v1/inject/a HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n%s", frame))
+	if !strings.Contains(answer, "400") {
+		t.Errorf("a quiet injection stream was answered %q, want 400 (the frames before it were sent)", answer)
+	}
+	if got := len(target.injected); got != 1 {
+		t.Errorf("the quiet stream injected %d frames, want the 1 it sent", got)
+	}
+	if _, err := control.NewClient(path, "").Ports(context.Background()); err != nil {
+		t.Errorf("after the slow clients were cut off: %v", err)
+	}
+}
+
+// TestInjectKeepalives: zero-length records keep a stream alive and
+// inject nothing.
+func TestInjectKeepalives(t *testing.T) {
+	target, path := serve(t, "")
+	var body []byte
+	body = control.AppendInjectKeepalive(body)
+	body = control.AppendInjectFrame(body, make([]byte, 60))
+	body = control.AppendInjectKeepalive(body)
+	body = control.AppendInjectKeepalive(body)
+	body = control.AppendInjectFrame(body, make([]byte, 70))
+	res, err := control.NewClient(path, "").Inject(context.Background(), "a", strings.NewReader(string(body)))
+	if err != nil || res.Frames != 2 || res.Bytes != 130 {
+		t.Errorf("Inject = %+v, %v; want 2 frames of 130 bytes", res, err)
+	}
+	if got := len(target.injected); got != 2 {
+		t.Errorf("target got %d frames, want 2", got)
+	}
+}
+
+// privateTmp makes a sticky, world-writable directory like /tmp and makes
+// it the test's TMPDIR, without XDG_RUNTIME_DIR, so that the default
+// control socket is $TMPDIR/l2hub-UID/l2hub.sock.
+func privateTmp(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "l2hub-tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", dir)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	return dir
+}
+
+// TestDefaultSocketDirectory: the default socket's directory is made with
+// mode 0700 whatever the umask, and a directory that is not private or not
+// a directory is refused.
+func TestDefaultSocketDirectory(t *testing.T) {
+	tmp := privateTmp(t)
+	dir := filepath.Join(tmp, fmt.Sprintf("l2hub-%d", os.Getuid()))
+	if got, want := control.DefaultAddr(), filepath.Join(dir, "l2hub.sock"); got != want {
+		t.Fatalf("DefaultAddr() = %s, want %s", got, want)
+	}
+	old := syscall.Umask(0)
+	l, err := control.Listen("", "")
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o700}, {control.DefaultAddr(), 0o600}} {
+		fi, err := os.Stat(f.path)
+		if err != nil || fi.Mode().Perm() != f.mode {
+			t.Errorf("%s: mode %v (%v), want %04o", f.path, fi.Mode().Perm(), err, f.mode)
+		}
+	}
+	l.Close()
+
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.Listen("", ""); err == nil || !strings.Contains(err.Error(), "has mode 0755") {
+		t.Errorf("Listen with the directory at 0755: got %v, want a refusal naming the mode", err)
+	}
+	os.RemoveAll(dir)
+	if err := os.Symlink(tmp, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.Listen("", ""); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Listen with the directory a symlink: got %v, want a refusal", err)
+	}
+}
+
+// attacker is a helper process running as nobody.
+type attacker struct {
+	cmd   *os.Process
+	lines chan string
+	all   []string
+}
+
+// startAttacker runs a nobody.Attacks helper and collects its lines.
+func startAttacker(t *testing.T, args ...string) *attacker {
+	t.Helper()
+	cmd := nobody.Command(t, args[0], args[1:]...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &attacker{cmd: cmd.Process, lines: make(chan string, 100)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			a.lines <- sc.Text()
+		}
+		close(a.lines)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return a
+}
+
+// next returns the helper's next line ("" once it has exited).
+func (a *attacker) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case l := <-a.lines:
+		a.all = append(a.all, l)
+		return l
+	case <-time.After(hangGuard):
+		t.Fatal("the helper said nothing")
+		return ""
+	}
+}
+
+// stop kills the helper and returns every line it printed.
+func (a *attacker) stop() []string {
+	a.cmd.Kill()
+	for l := range a.lines {
+		a.all = append(a.all, l)
+	}
+	return a.all
+}
+
+// TestSquattedSocketGetsNothing reproduces issue 15's squatting: another
+// user binds the default socket's path before root's hub starts. The hub
+// must refuse to start rather than run without control, and root's client
+// must refuse to send the squatter anything, whether it notices the
+// directory, the socket file or (with the file made to look like root's)
+// the process behind it.
+func TestSquattedSocketGetsNothing(t *testing.T) {
+	privateTmp(t)
+	path := control.DefaultAddr()
+	sq := startAttacker(t, "squat", path)
+	if l := sq.next(t); l != "ready" {
+		t.Fatalf("squatter: %q", l)
+	}
+	if _, err := control.Listen("", ""); !errors.Is(err, control.ErrNotYours) {
+		t.Errorf("Listen on the squatted default: got %v, want ErrNotYours", err)
+	}
+	ctx := context.Background()
+	if err := control.NewClient("", "").ReplacePolicy(ctx, "p.yaml", []byte("seed: 1\n")); err == nil || !strings.Contains(err.Error(), "belongs to another user") {
+		t.Errorf("ReplacePolicy via the squatted default: got %v, want a refusal", err)
+	}
+	if err := control.NewClient(path, "").ReplacePolicy(ctx, "p.yaml", []byte("seed: 1\n")); err == nil || !strings.Contains(err.Error(), "belongs to another user") {
+		t.Errorf("ReplacePolicy via the squatted path: got %v, want a refusal", err)
+	}
+	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrNotYours) {
+		t.Errorf("Listen on the squatted path: got %v, want ErrNotYours", err)
+	}
+	// Root can make the file look like its own; the process behind it is
+	// still nobody's.
+	if err := os.Lchown(path, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := control.NewClient(path, "").ReplacePolicy(ctx, "p.yaml", []byte("seed: 1\n")); err == nil || !strings.Contains(err.Error(), "served by uid 65534") {
+		t.Errorf("ReplacePolicy via a root-owned file served by nobody: got %v, want a refusal naming uid 65534", err)
+	}
+	for _, l := range sq.stop() {
+		if strings.HasPrefix(l, "got ") {
+			t.Errorf("the squatter received a request: %s", l)
+		}
+	}
+}
+
+// TestUmaskDoesNotOpenTheSocket reproduces issue 15's umask 000: another
+// user must not be able to take a link down. The socket is 0600 whatever
+// the umask; and even when its mode is opened by hand, the server answers
+// nobody.
+func TestUmaskDoesNotOpenTheSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "l2hub-umask-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctl.sock")
+	old := syscall.Umask(0)
+	l, err := control.Listen(path, "")
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := startServer(t, l, &control.Server{})
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode under umask 000: %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	linkDown := func() string {
+		t.Helper()
+		a := startAttacker(t, "request", "unix", path, "POST", "/v1/links/a/down")
+		return a.next(t)
+	}
+	if got := linkDown(); !strings.HasPrefix(got, "dial error:") || !strings.Contains(got, "permission denied") {
+		t.Errorf("nobody taking link a down: got %q, want a dial error (permission denied)", got)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if got := linkDown(); strings.HasPrefix(got, "status") {
+		t.Errorf("nobody taking link a down through a 0666 socket: got %q, want the connection refused", got)
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	if target.down["a"] {
+		t.Error("nobody took link a down")
+	}
+}
+
+// TestReadTokenFile: a token file gives its first line, and is refused
+// when others may read it or it holds no usable token.
+func TestReadTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		content string
+		mode    os.FileMode
+		want    string // the token, or the error's text
+		ok      bool
+	}{
+		{"first-line", "s3cret\nignored\n", 0o600, "s3cret", true},
+		{"trimmed", "  s3cret \r\n", 0o400, "s3cret", true},
+		{"group-readable", "s3cret\n", 0o640, "other users can read it", false},
+		{"world-readable", "s3cret\n", 0o644, "other users can read it", false},
+		{"empty", "\n", 0o600, "the token is empty", false},
+		{"space-inside", "s3 cret\n", 0o600, "a space, control or non-ASCII", false},
+		{"too-large", strings.Repeat("x", 5000), 0o600, "larger than 4096 bytes", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name)
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			got, err := control.ReadTokenFile(path)
+			if tc.ok && (err != nil || got != tc.want) {
+				t.Errorf("ReadTokenFile = %q, %v; want %q", got, err, tc.want)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("ReadTokenFile = %q, %v; want an error containing %q", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := control.ReadTokenFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadTokenFile(missing) = %v, want ErrNotExist", err)
+	}
+}

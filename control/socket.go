@@ -1,0 +1,149 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// The control socket is the hub's steering wheel, so who may touch it is
+// decided three times: the default socket lives in a directory only its
+// user can enter; every socket file is chmod 0600 whatever the umask; and
+// both ends check the other's credentials (SO_PEERCRED), so that a socket
+// someone else bound at the path, or a connection made before the chmod,
+// gets nowhere. Root may always talk to a user's hub, and a user's ctl
+// trusts a hub that root runs.
+
+// DefaultAddr is the control socket `serve`, `ctl` and `inject` use unless
+// told otherwise: $XDG_RUNTIME_DIR/l2hub.sock when that directory is the
+// caller's own and private (as the XDG spec makes it), else
+// l2hub.sock in $TMPDIR/l2hub-UID, a directory Listen creates with mode
+// 0700 and refuses to use unless the caller owns it and it is private.
+func DefaultAddr() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) && checkPrivateDir(d) == nil {
+		return filepath.Join(d, "l2hub.sock")
+	}
+	return filepath.Join(defaultDir(), "l2hub.sock")
+}
+
+// defaultDir is the fallback directory of the default socket.
+func defaultDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("l2hub-%d", os.Getuid()))
+}
+
+// prepareDir makes the default socket's directory when it is missing and
+// checks that it is the caller's own and private, whoever made it.
+func prepareDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("control socket directory: %w", err)
+	}
+	return checkPrivateDir(dir)
+}
+
+// checkPrivateDir checks that dir is a real directory (not a symlink) that
+// the caller owns and that nobody else may enter.
+func checkPrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("control socket directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("control socket directory %s is not a directory (a symlink?): remove it, or use --control", dir)
+	}
+	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("control socket directory %s %w (uid %d, you are uid %d): remove it, or use --control", dir, ErrNotYours, uid, os.Getuid())
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("control socket directory %s has mode %04o, want 0700 (only you): chmod 700 %s, or use --control", dir, perm, dir)
+	}
+	return nil
+}
+
+// fileOwner returns the uid that owns fi.
+func fileOwner(fi fs.FileInfo) (int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
+// trusted says whether a socket or peer owned by uid may be talked to: the
+// caller's own, or root's.
+func trusted(uid int) bool { return uid == os.Getuid() || uid == 0 }
+
+// checkSocketOwner refuses a socket file that belongs to someone other than
+// the caller or root: it is not the caller's hub.
+func checkSocketOwner(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil // the dial says what is wrong
+	}
+	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
+		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it", path, ErrNotYours, uid, os.Getuid())
+	}
+	return nil
+}
+
+// checkPeer refuses a unix connection whose other end runs as someone other
+// than the caller or root. Where the system cannot say, it trusts the
+// socket file's owner (checked before the dial).
+func checkPeer(c net.Conn, path string) error {
+	uid, err := peerUID(c)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil
+	case err != nil:
+		return fmt.Errorf("control socket %s: peer credentials: %w", path, err)
+	case !trusted(uid):
+		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it", path, uid, ErrNotYours, os.Getuid())
+	}
+	return nil
+}
+
+// listenUnix binds a unix control socket at path with mode 0600.
+func listenUnix(path string) (net.Listener, error) {
+	if err := clearStaleSocket(path); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	// The file's mode follows the umask, and whoever may write to it may
+	// connect. A connection made before the chmod is refused by the
+	// server's credential check.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// clearStaleSocket removes a socket file left by a hub that is gone, and
+// refuses a path that someone else holds or that a running hub answers on.
+func clearStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("control socket %s: %w", path, err)
+	case fi.Mode()&fs.ModeSocket == 0:
+		return fmt.Errorf("control socket %s: exists and is not a socket", path)
+	}
+	if err := checkSocketOwner(path); err != nil {
+		return err
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("control socket %s: %w (use --control to pick another path)", path, ErrInUse)
+	}
+	return os.Remove(path)
+}

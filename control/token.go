@@ -1,0 +1,64 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// TokenEnv names the environment variable that serve, ctl and inject read
+// the control token from when no flag gives one. A token given with
+// --control-token shows in `ps` to every user; the variable and a token
+// file do not.
+const TokenEnv = "L2HUB_CONTROL_TOKEN"
+
+// maxTokenFile bounds a token file: a token is a line of text.
+const maxTokenFile = 4096
+
+// ReadTokenFile reads a control token from the first line of a file that
+// only its owner may read or write (as ssh asks of a private key): a token
+// others can read protects nothing.
+func ReadTokenFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("control token file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("control token file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("control token file %s has mode %04o: other users can read it; chmod 600 %s", path, perm, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return "", fmt.Errorf("control token file %s: %w", path, err)
+	}
+	if len(data) > maxTokenFile {
+		return "", fmt.Errorf("control token file %s: larger than %d bytes; a token is one line", path, maxTokenFile)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	tok, err := CheckToken(line)
+	if err != nil {
+		return "", fmt.Errorf("control token file %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// CheckToken trims a token and checks that it can travel in an HTTP
+// header: not empty, printable ASCII without spaces.
+func CheckToken(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", errors.New("the token is empty")
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' {
+			return "", errors.New("the token has a space, control or non-ASCII character")
+		}
+	}
+	return s, nil
+}
