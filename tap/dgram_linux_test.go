@@ -5,7 +5,6 @@ package tap_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"testing"
 
 	"l2hub/hub"
@@ -110,13 +109,3 @@ func TestDatagramBatchRead(t *testing.T) {
 	}
 }
 
-// freeUDPAddr returns a loopback UDP address nothing is bound to.
-func freeUDPAddr(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
-}
