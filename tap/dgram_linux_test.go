@@ -108,4 +108,3 @@ func TestDatagramBatchRead(t *testing.T) {
 		t.Errorf("read %v, want %v", got, want)
 	}
 }
-
