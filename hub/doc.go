@@ -1,14 +1,26 @@
 // Package hub is l2hub's forwarding core: named ports, the hub and learning
-// switch forwarding modes, the clock and timer heap, per-port counters and the
-// live event loop that ties transports to them.
+// switch forwarding modes, flow control, the clock and timer heap, per-port
+// counters, and the live hub that ties transports to them.
 //
-// Concurrency contract. A [Core] is serial: it is owned by exactly one
-// goroutine (the hub loop in a live [Hub], the test driver in hubtest, the
-// replay driver offline) and is not safe for concurrent use. Everything the
-// core calls back into — [Policy], [Observer], [EgressQueue] — runs on that same
-// goroutine and must not block. A live [Hub] adds one reader and one writer
-// goroutine per attached [PortIO]; they talk to the loop through channels and
-// update counters with atomics, so the forwarding path takes no locks.
+// Concurrency contract. A [Core] is serial: one owner at a time holds all its
+// state (the live [Hub] holds it under one lock, hubtest and replay drive it
+// from one goroutine), and it is not safe for concurrent use. Everything the
+// core calls back into — [Policy], [Observer], [EgressQueue], OnResume —
+// runs with that ownership and must not block.
+//
+// A live Hub gives each attached [PortIO] a reader and a writer goroutine.
+// The reader reads a batch of frames and, under the hub's lock, runs the core
+// on it to completion: ingress, policy, forwarding, and delivery into each
+// destination's egress queue, a single-producer single-consumer ring that
+// the destination's writer drains into its transport. Counters are atomics,
+// readable at any time. Run fires the timers (delayed frames, stall checks).
+//
+// Flow control. No frame is lost that the policy did not drop, as long as
+// every receiver reads: a queue at its high-water mark holds the frame and
+// pauses the senders whose frames wait there ([Core.Paused]); the hub reads
+// nothing from a paused port until the queue drains to its low-water mark.
+// A port whose peer takes nothing for the stall time drops its own frames
+// instead (DropStalled) until it drains. [OverflowDrop] keeps a tail drop.
 //
 // Time and randomness are injected: the core reads a [Clock] and never the
 // wall clock, and it draws no random numbers itself (policies derive theirs

@@ -5,8 +5,14 @@
 // runners that keep a port's transport going (accept, dial and redial, bind).
 //
 // Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn],
-// [TAPDevice] (a host interface, Linux) and [PipeEnd]. The framing is symmetric, so the same types serve the VM side
-// of tests and load generators ([DialStream], [JoinMcastLikeQEMU]).
+// [TAPDevice] (a host interface, Linux) and [PipeEnd]. The hub reads and
+// writes them in batches: a stream hands over every whole frame one read
+// brought in and writes a batch with one writev, each frame's length prefix
+// taken from its headroom; datagram sockets use recvmmsg and sendmmsg
+// (Linux) and report the kernel's own drops (SO_RXQ_OVFL). The framing is
+// symmetric, so the same types serve the VM side of tests and load
+// generators, one frame per call ([StreamConn.ReadFrame], WriteFrame;
+// [DialStream], [JoinMcastLikeQEMU]).
 //
 // Untrusted input is bounded: a stream's length prefix is checked against the
 // configured maximum before anything is read or allocated for the body, and
