@@ -154,15 +154,33 @@ func (r *Report) lossless() Check {
 	return ck
 }
 
-// hubDrops sums the hub's drops in a result's counters.
+// hubDrops sums the hub's drops in a result's counters, but for those of
+// the end of the scenario (teardownDrops).
 func hubDrops(c map[string]uint64) uint64 {
 	var n uint64
 	for k, v := range c {
-		if strings.HasPrefix(k, "hub_drop_") {
+		if strings.HasPrefix(k, "hub_drop_") && !teardownReason(k) {
 			n += v
 		}
 	}
 	return n
+}
+
+// teardownDrops sums the frames the hub still held for VMs when the
+// scenario closed them (port-down, write-error): no VM of a scenario
+// leaves before its end.
+func teardownDrops(c map[string]uint64) uint64 {
+	var n uint64
+	for k, v := range c {
+		if teardownReason(k) {
+			n += v
+		}
+	}
+	return n
+}
+
+func teardownReason(counter string) bool {
+	return counter == "hub_drop_port-down" || counter == "hub_drop_write-error"
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -204,6 +222,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if d := hubDrops(res.Counters); d > 0 {
 			extra += fmt.Sprintf("  hub dropped %d", d)
+		}
+		if d := teardownDrops(res.Counters); d > 0 {
+			extra += fmt.Sprintf("  %d still queued at the end", d)
 		}
 		if p := res.Counters["hub_pauses"]; p > 0 {
 			extra += fmt.Sprintf("  %d pauses", p)

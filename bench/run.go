@@ -105,7 +105,11 @@ const (
 	helloEvery    = 2 * time.Millisecond
 	settle        = 20 * time.Millisecond  // lets warm-up frames drain
 	quietDrain    = 150 * time.Millisecond // no delivery for this long: the rest is lost
-	maxDrain      = 3 * time.Second
+	// maxDrain bounds the wait for frames in flight once the senders
+	// stop. It is long: an open-loop flood into a pausing hub leaves
+	// seconds of frames in the VMs' socket buffers, delivered in the end;
+	// closing the VMs earlier would count them as lost.
+	maxDrain = 60 * time.Second
 	rssEvery      = 50 * time.Millisecond
 )
 
