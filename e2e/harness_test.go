@@ -485,6 +485,8 @@ type HubConfig struct {
 	Ports  []Attach // their Hub values become --port flags
 	Policy string   // policy YAML text, written to policy.yaml
 	Args   []string // more serve flags (--check nexus-v1, --peer node-b)
+	// NoCapture leaves the capture out (a bulk transfer's would be large).
+	NoCapture bool
 }
 
 // startHub runs `l2hub serve` with c and waits until every listening port
@@ -502,7 +504,7 @@ func startHub(t *testing.T, c HubConfig) *Hub {
 	for _, p := range c.Ports {
 		h.args = append(h.args, "--port", p.Hub)
 	}
-	if hubHasFlag("--capture") {
+	if hubHasFlag("--capture") && !c.NoCapture {
 		h.Capture = filepath.Join(dir, h.prefix+"capture.pcapng")
 		h.args = append(h.args, "--capture", h.Capture)
 	}
