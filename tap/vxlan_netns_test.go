@@ -372,7 +372,7 @@ func TestVXLANMesh(t *testing.T) {
 		t.Helper()
 		for i, h := range hubs {
 			for c, vm := range h.clients {
-					got := readLabels(t, vm, len(want[[2]int{i, c}]))
+				got := readLabels(t, vm, len(want[[2]int{i, c}]))
 				if fmt.Sprint(got) != fmt.Sprint(want[[2]int{i, c}]) {
 					t.Errorf("hub %d client %d got %q, want %q", i, c, got, want[[2]int{i, c}])
 				}
