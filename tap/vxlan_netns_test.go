@@ -10,11 +10,15 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -564,4 +568,115 @@ func txChecksumOff(name string) error {
 		return fmt.Errorf("ethtool -K %s tx off: %w", name, errno)
 	}
 	return nil
+}
+
+// TestVXLANWithOpenVSwitch: Open vSwitch (its userspace datapath: this
+// kernel may have no openvswitch module) in one namespace, with a bridge
+// whose vxlan interface (VNI 42) reaches l2hub in another, and an internal
+// port at 10.42.0.3; l2hub has a virtual VM at 10.42.0.10. Pings and TCP
+// pass both ways.
+func TestVXLANWithOpenVSwitch(t *testing.T) {
+	taptest.NeedTAP(t)
+	for _, bin := range []string{"ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("skipping: %s not found (apt-get install openvswitch-switch iproute2)", bin)
+		}
+	}
+	schema := "/usr/share/openvswitch/vswitch.ovsschema"
+	if _, err := os.Stat(schema); err != nil {
+		t.Skipf("skipping: %s not found", schema)
+	}
+	o, h := testNetns(t), testNetns(t)
+	vethPair(t, o, "o0", "", h, "o1", "10.79.0.2/24", 0)
+	// OVS's userspace datapath reads the underlay with a packet socket and
+	// checks UDP checksums: the hub's veth must compute them, as a NIC does.
+	inNetns(t, h, func() error { return txChecksumOff("o1") })
+
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("ip", append([]string{"netns", "exec", o}, args...)...)
+		cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	db := "unix:" + filepath.Join(dir, "db.sock")
+	run("ovsdb-tool", "create", filepath.Join(dir, "conf.db"), schema)
+	run("ovsdb-server", filepath.Join(dir, "conf.db"), "--remote=p"+db, "--pidfile="+filepath.Join(dir, "ovsdb.pid"), "--detach",
+		"--log-file="+filepath.Join(dir, "ovsdb.log"))
+	t.Cleanup(func() { killPidfile(filepath.Join(dir, "ovsdb.pid")) })
+	vsctl := func(args ...string) string { return run(append([]string{"ovs-vsctl", "--db=" + db}, args...)...) }
+	vsctl("--no-wait", "init")
+	run("ovs-vswitchd", db, "--pidfile="+filepath.Join(dir, "vswitchd.pid"), "--detach", "--log-file="+filepath.Join(dir, "vswitchd.log"))
+	t.Cleanup(func() { killPidfile(filepath.Join(dir, "vswitchd.pid")) })
+	o0, err := nlHandle(t, o).LinkByName("o0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev", "other_config:hwaddr="+o0.Attrs().HardwareAddr.String())
+	vsctl("add-port", "br-phy", "o0")
+	vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev")
+	vsctl("add-port", "br-int", "vx0", "--", "set", "interface", "vx0", "type=vxlan",
+		"options:remote_ip=10.79.0.2", "options:key=42", "options:dst_port=4789")
+	vsctl("add-port", "br-int", "host", "--", "set", "interface", "host", "type=internal")
+	for _, step := range [][]string{
+		{"ip", "addr", "add", "10.79.0.1/24", "dev", "br-phy"},
+		{"ip", "link", "set", "br-phy", "up"},
+		{"ip", "link", "set", "br-int", "up"},
+		{"ip", "addr", "add", "10.42.0.3/24", "dev", "host"},
+		{"ip", "link", "set", "host", "mtu", fmt.Sprint(1500 - tap.VXLANGuestMTUOverhead), "up"},
+	} {
+		run(step...)
+	}
+
+	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - tap.VXLANGuestMTUOverhead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.79.0.2:4789,remote=10.79.0.1,vni=42,netns=%s", h))
+	startVXHub(t, "", "", []tap.Spec{spec}, map[string]hub.PortIO{"vm": vm})
+
+	ctx, cancel := context.WithTimeout(context.Background(), taptest.HangGuard)
+	defer cancel()
+	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.3")); err != nil {
+		t.Fatalf("VM ping 10.42.0.3 across Open vSwitch's VXLAN: %v\n%s", err, ovsLog(dir))
+	}
+	p := newKernelPinger(t, o, "10.42.0.3")
+	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, taptest.HangGuard); err != nil {
+		t.Fatalf("ping 10.42.0.10 from behind Open vSwitch: %v", err)
+	}
+	payload := bytes.Repeat([]byte("l2hub ovs "), 1<<18)
+	ln, err := vm.ListenTCP(7000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	echoOnce(ln)
+	var c net.Conn
+	inNetns(t, o, func() error {
+		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", taptest.HangGuard)
+		return err
+	})
+	transfer(t, c, payload, "host behind Open vSwitch to VM")
+}
+
+func killPidfile(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+}
+
+func ovsLog(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "vswitchd.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
 }
