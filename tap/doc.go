@@ -1,11 +1,13 @@
 // Package tap holds what attaches to a hub port: QEMU's socket back ends
 // (length-prefixed streams over TCP and unix sockets, datagrams over UDP and
-// unix datagram sockets, the socket multicast group), an in-memory pipe for
+// unix datagram sockets, the socket multicast group), VXLAN to other hosts'
+// segments, an in-memory pipe for
 // tests, the port spec syntax users write ("a=tcp:127.0.0.1:7001") and the
 // runners that keep a port's transport going (accept, dial and redial, bind).
 //
 // Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn],
-// [TAPDevice] (a host interface, Linux) and [PipeEnd]. The hub reads and
+// [TAPDevice] (a host interface, Linux), [VXLANConn] (a VTEP on a VXLAN
+// overlay, RFC 7348) and [PipeEnd]. The hub reads and
 // writes them in batches: a stream hands over every whole frame one read
 // brought in and writes a batch with one writev, each frame's length prefix
 // taken from its headroom; datagram sockets use recvmmsg and sendmmsg

@@ -165,6 +165,16 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		}
 		base.spec.Address = c.LocalAddr().String()
 		return &datagramRunner{runnerBase: base, conn: c}, nil
+	case VXLAN:
+		cfg, err := vxlanConfigOf(s, opts)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		c, err := OpenVXLAN(cfg)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return &vxlanRunner{runnerBase: base, conn: c}, nil
 	case TAP:
 		r, err := openTAPRunner(base)
 		if err != nil {

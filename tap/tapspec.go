@@ -2,7 +2,9 @@ package tap
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"net"
+	"strconv"
 	"strings"
 )
 
@@ -24,7 +26,13 @@ func DefaultTAPMAC(port string) net.HardwareAddr {
 //	host interface l2h0 (02:8e:1f:6a:31:c0, 10.42.0.1/24): use it from the host
 //	host interface l2h0 in netns lab (...): ip netns exec lab COMMAND
 func (s Spec) HostNote() string {
-	if s.Transport != TAP || s.Validate() != nil {
+	if s.Validate() != nil {
+		return ""
+	}
+	if s.Transport == VXLAN {
+		return vxlanNote(s)
+	}
+	if s.Transport != TAP {
 		return ""
 	}
 	var details []string
@@ -48,4 +56,18 @@ func (s Spec) HostNote() string {
 		return note + ": nsenter --net=" + ns + " COMMAND"
 	}
 	return note + ": ip netns exec " + ns + " COMMAND"
+}
+
+// vxlanNote says what a vxlan port reaches and what the VMs' MTU must be.
+func vxlanNote(s Spec) string {
+	mtu := defaultVXLANMTU
+	if m, err := strconv.Atoi(s.Options["mtu"]); err == nil {
+		mtu = m
+	}
+	peers := "VTEPs " + strings.Join(s.Options.Values("remote"), ", ")
+	if g := s.Options["group"]; g != "" {
+		peers = "the VTEPs of group " + g
+	}
+	return fmt.Sprintf("VXLAN VNI %s with %s; VMs on this segment need an MTU of at most %d (QEMU: -device virtio-net-pci,...,host_mtu=%d)",
+		s.Options["vni"], peers, mtu-VXLANGuestMTUOverhead, mtu-VXLANGuestMTUOverhead)
 }

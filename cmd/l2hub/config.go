@@ -277,6 +277,15 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 				continue
 			}
 			seen[k.Value] = k
+			// A map whose type says a key takes several values (a vxlan
+			// port's remote) may list them.
+			if mv, ok := reflect.Zero(t).Interface().(interface{ MultiValued(string) bool }); ok &&
+				v.Kind == yaml.SequenceNode && mv.MultiValued(k.Value) {
+				for i, item := range v.Content {
+					w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", kp, i), depth+1)
+				}
+				continue
+			}
 			w.walk(v, t.Elem(), kp, depth+1)
 		}
 	default:

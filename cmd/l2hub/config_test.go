@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -182,5 +183,30 @@ func TestREADMEConfigsLoad(t *testing.T) {
 				t.Errorf("the README's %s: %v", b[1], err)
 			}
 		})
+	}
+}
+
+// TestConfigVXLANRemotes: a vxlan port's remotes may be a YAML list, as on
+// the command line they are repeated; a list anywhere else is still wrong.
+func TestConfigVXLANRemotes(t *testing.T) {
+	cfg, err := parseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: [10.0.0.2, "10.0.0.3:4790"], vni: 42}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Ports[0].Options.Values("remote"); fmt.Sprint(got) != "[10.0.0.2 10.0.0.3:4790]" {
+		t.Errorf("remotes %q, want both", got)
+	}
+	if got := cfg.Ports[0].PortOptions().Horizon; got != "vxlan/42" {
+		t.Errorf("horizon %q, want vxlan/42", got)
+	}
+	_, err = parseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: 10.0.0.2, vni: [42]}}
+`))
+	if err == nil || !strings.Contains(err.Error(), "ports[0].options.vni: want a string, got a list") {
+		t.Errorf("a list for vni: %v, want it refused at its line", err)
 	}
 }
