@@ -179,9 +179,23 @@ type Config struct {
 	Remove func(path string) error
 }
 
+// Stdout as a Config.Path writes the capture to standard output, as a
+// stream that a live Wireshark reads (wireshark -k -i -). It is one file:
+// not per port, not rotated; a SetMeta starts a new pcapng section in the
+// same stream.
+const Stdout = "-"
+
 func (c Config) normalize() (Config, error) {
 	if c.Path == "" {
 		return c, fmt.Errorf("capture: no path")
+	}
+	if c.Path == Stdout {
+		if c.PerPort || c.RotateBytes != 0 || c.RotatePackets != 0 {
+			return c, fmt.Errorf("capture to standard output (-): one stream, so neither per port nor rotated")
+		}
+		if c.Create == nil {
+			c.Create = func(string) (io.WriteCloser, error) { return stdoutStream{}, nil }
+		}
 	}
 	if c.Format > FormatPcapNano {
 		return c, fmt.Errorf("capture %s: unknown format %d", c.Path, c.Format)
@@ -252,7 +266,7 @@ func PortPath(path, port string) string {
 // is path itself, then "run-0001.pcapng", "run-0002.pcapng" and so on (more
 // digits past 9999). Sorted by name, part n >= 1 lists before part 0.
 func RotatedPath(path string, n int) string {
-	if n == 0 {
+	if n == 0 || path == Stdout {
 		return path
 	}
 	ext := filepath.Ext(path)
@@ -273,3 +287,10 @@ func sanitize(name string) string {
 	}
 	return string(b)
 }
+
+// stdoutStream is standard output as a capture file that closing leaves
+// open: a new section (SetMeta) goes on in the same stream.
+type stdoutStream struct{}
+
+func (stdoutStream) Write(p []byte) (int, error) { return os.Stdout.Write(p) }
+func (stdoutStream) Close() error                { return nil }
