@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/conformance"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -97,6 +98,110 @@ func everyImpairment(t *testing.T) string {
 			}
 			seq++ // c->a again 5 ms later: a frame that skips the delay overtakes the one before
 			s.SendAt(at+5*time.Millisecond, "c", udpFrame("c", "a", 9, seq, 20))
+		}
+	})
+}
+
+// tcpSegment is a TCP segment from one port's host to another's with the
+// given flags (0x10 ACK, 0x18 PSH+ACK) and payload size.
+func tcpSegment(from, to string, sport, dport uint16, seq, ack uint32, flags byte, n int) []byte {
+	f := udpFrame(from, to, dport, 0, 0)[:34]
+	f = append(f, make([]byte, 20+n)...)
+	binary.BigEndian.PutUint16(f[16:], uint16(20+20+n))
+	f[14+9] = 6
+	tcp := f[34:]
+	binary.BigEndian.PutUint16(tcp[0:], sport)
+	binary.BigEndian.PutUint16(tcp[2:], dport)
+	binary.BigEndian.PutUint32(tcp[4:], seq)
+	binary.BigEndian.PutUint32(tcp[8:], ack)
+	tcp[12], tcp[13] = 5<<4, flags
+	binary.BigEndian.PutUint16(tcp[14:], 512)
+	return f
+}
+
+// withChecksums fills in the IPv4 header's and the UDP or TCP checksum, as
+// a real stack sends them (the checker ignores frames without).
+func withChecksums(f []byte) []byte {
+	ip := f[14:34]
+	binary.BigEndian.PutUint16(ip[10:], 0)
+	binary.BigEndian.PutUint16(ip[10:], ^sum16(0, ip))
+	l4 := f[34:]
+	off := 16 // TCP's checksum field
+	if ip[9] == 17 {
+		off = 6
+	}
+	binary.BigEndian.PutUint16(l4[off:], 0)
+	pseudo := uint32(ip[9]) + uint32(len(l4))
+	c := ^sum16(sum32(pseudo, ip[12:20]), l4)
+	if c == 0 && ip[9] == 17 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(l4[off:], c)
+	return f
+}
+
+func sum32(sum uint32, b []byte) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	return sum
+}
+
+func sum16(sum uint32, b []byte) uint16 {
+	sum = sum32(sum, b)
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return uint16(sum)
+}
+
+// announceFrame is an NXSB announce from port's node to 239.42.0.1.
+func announceFrame(t *testing.T, from string, port uint16) []byte {
+	a := conformance.Announce{DeviceID: "node-" + from, Port: port, Services: []string{"samgr", "bundlemgr"}}
+	payload, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := udpFrame(from, "a", 37020, 0, 0)[:42]
+	copy(f[0:6], []byte{0x01, 0x00, 0x5e, 0x2a, 0x00, 0x01})
+	copy(f[30:34], []byte{239, 42, 0, 1})
+	f = append(f, payload...)
+	binary.BigEndian.PutUint16(f[16:], uint16(20+8+len(payload)))
+	binary.BigEndian.PutUint16(f[34:], 37020)
+	binary.BigEndian.PutUint16(f[38:], uint16(8+len(payload)))
+	return withChecksums(f)
+}
+
+// largeCapture records at least n frames of a two-VM run: both nodes
+// announce every 64 ms while node-a streams to node-b (a bulk transfer on
+// port 5001: 1448-byte segments each answered by an ACK), through 1% loss
+// a->b and a partition a|b from 2 s to 2.5 s.
+func largeCapture(t *testing.T, n int) string {
+	t.Helper()
+	policy := writeTemp(t, "large.yaml", []byte(`seed: 3
+rules:
+  - {name: loss-a-b, match: {link: a->b}, loss: 1%}
+partitions:
+  - {name: split, groups: a|b, start: 2s, end: 2500ms}
+`))
+	return simCapture(t, policy, []string{"a", "b"}, func(s *hubtest.Sim) {
+		var seq, ack uint32 = 1000, 5000
+		s.Send("a", withChecksums(tcpSegment("a", "b", 40000, 5001, seq-1, 0, 0x02, 0)))
+		s.Send("b", withChecksums(tcpSegment("b", "a", 5001, 40000, ack-1, seq, 0x12, 0)))
+		s.Send("a", withChecksums(tcpSegment("a", "b", 40000, 5001, seq, ack, 0x10, 0)))
+		next := time.Duration(0)
+		for at := time.Duration(0); len(s.Events()) < n; at += 100 * time.Microsecond {
+			if at >= next {
+				s.SendAt(at, "a", announceFrame(t, "a", 34567))
+				s.SendAt(at, "b", announceFrame(t, "b", 34568))
+				next += 64 * time.Millisecond
+			}
+			s.SendAt(at, "a", withChecksums(tcpSegment("a", "b", 40000, 5001, seq, ack, 0x18, 1448)))
+			seq += 1448
+			s.SendAt(at+50*time.Microsecond, "b", withChecksums(tcpSegment("b", "a", 5001, 40000, ack, seq, 0x10, 0)))
 		}
 	})
 }

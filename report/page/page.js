@@ -103,11 +103,13 @@
       tr.appendChild(el('td', {}, f.id));
       var td = el('td', {});
       if (f.frames.length === 0) td.textContent = 'end of run';
-      f.frames.forEach(function (n) {
+      f.frames.slice(0, 6).forEach(function (n) {
         var a = el('a', { 'class': 'fn' }, String(n));
         a.addEventListener('click', function (ev) { ev.stopPropagation(); gotoFrame(n); });
         td.appendChild(a);
+        td.appendChild(document.createTextNode(' '));
       });
+      if (f.frames.length > 6) td.appendChild(document.createTextNode('… (' + f.frames.length + (f.count > f.frames.length ? ' of ' + f.count : '') + ')'));
       tr.appendChild(td);
       tr.appendChild(el('td', {}, f.msg + (f.count > 1 ? ' (×' + f.count + ')' : '')));
       tr.addEventListener('click', function () { selectFinding(i, true); });
@@ -351,7 +353,9 @@
       if (lastY[bucket] !== undefined && y - lastY[bucket] < 1.5) { skipped++; continue; }
       if (drawn >= MAX_ITEMS) { skipped += 1; continue; }
       lastY[bucket] = y;
-      var col = k === 2 ? 'm' + M[id][0] : String(k === 1 ? G[id].from : fFrom(F[id]));
+      // Arrow labels share the middle of the diagram, whoever sent them;
+      // a marker's text stands beside its own lifeline.
+      var col = k === 2 ? 'm' + M[id][0] : 'f';
       var withText = lastLabel[col] === undefined || y - lastLabel[col] >= 11;
       if (withText) lastLabel[col] = y;
       if (k === 2) drawMarker(items, id, y, withText);
@@ -526,6 +530,7 @@
     var a = el('a', { 'class': 'fn' }, String(n));
     a.addEventListener('click', function () { gotoFrame(n); });
     parent.appendChild(a);
+    parent.appendChild(document.createTextNode(' '));
   }
   function selectFrame(i) {
     S.sel = ['f', i];
