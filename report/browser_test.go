@@ -211,7 +211,7 @@ func TestBrowserFailingRun(t *testing.T) {
 	path := writePage(t, Options{Capture: failingRun, Check: "nexus-v1", Title: "e2e: the failing nexus run (partition a|b from the first SYN)",
 		Consoles: []Console{{Port: "a", Path: "testdata/failing-run-node-a.log"}, {Port: "b", Path: "testdata/failing-run-node-b.log"}}})
 	m := build(t, Options{Capture: failingRun, Check: "nexus-v1"})
-	b := newBrowser(t, 1400, 1100)
+	b := newBrowser(t, 1400, 1350)
 	b.open(t, path)
 	png := b.screenshot(t)
 	if len(png) < 8 || string(png[1:4]) != "PNG" {

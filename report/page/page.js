@@ -458,9 +458,13 @@
         g.appendChild(sv('text', { 'class': 'reason', x: xh + dir * 9, y: y + 4, 'text-anchor': dir > 0 ? 'start' : 'end' }, cut(why, Math.floor(L.colW / 6.2))));
       }
     });
-    if (ends.length === 0) {
-      g.appendChild(sv('line', { 'class': base, x1: xs, y1: y, x2: L.hubX, y2: y }));
-      ends.push([L.hubX, y]);
+    if (ends.length === 0) { // the capture has no port receiving it (none attached, or all filtered out)
+      var xn = Math.abs(L.hubX - xs) < 1 ? xs + 40 : L.hubX, dn = xn >= xs ? 1 : -1;
+      g.appendChild(sv('line', { 'class': base, x1: xs, y1: y, x2: xn, y2: y }));
+      g.appendChild(sv('line', { 'class': 'hit', x1: xs, y1: y, x2: xn, y2: y }));
+      g.appendChild(sv('circle', { 'class': 'nobody', cx: xn, cy: y, r: 3.5 }));
+      if (withText) g.appendChild(sv('text', { 'class': 'more', x: xn + dn * 8, y: y + 4, 'text-anchor': dn > 0 ? 'start' : 'end' }, 'no receiver'));
+      ends.push([xn, y]);
     }
     if (withText) {
       var xe = ends[0][0], mid = (xs + xe) / 2;
