@@ -267,6 +267,25 @@ func TestBrowserFailingRun(t *testing.T) {
 	if anyContains(labels, "NXSB") || !anyContains(labels, "TCP SYN") {
 		t.Errorf("got labels %q with announces filtered out, want no announce and the SYN", labels)
 	}
+	// Every other control once: a marker, the band, a pin, a finding row,
+	// time mode, zoom, fit, a port filtered out, expanding every group.
+	heads := eval[string](t, b, `(() => {
+		const click = (sel) => { const e = document.querySelector(sel); if (!e) throw new Error('no ' + sel);
+			e.dispatchEvent(new MouseEvent('click', {bubbles: true})); return document.querySelector('#detail h3').textContent; };
+		const out = [];
+		out.push(click('#svg g[data-k="m"] path.marker'));
+		out.push(click('#svg g[data-k="b"] rect'));
+		out.push(click('#findings tbody tr'));
+		const mode = document.getElementById('mode'); mode.value = 'time'; mode.dispatchEvent(new Event('change'));
+		document.getElementById('zoom-in').click(); document.getElementById('zoom-out').click(); document.getElementById('zoom-fit').click();
+		document.dispatchEvent(new KeyboardEvent('keydown', {key: '+'}));
+		const cb = document.querySelector('#port-filter input[data-port="1"]'); cb.checked = false; cb.dispatchEvent(new Event('change'));
+		document.getElementById('expand').click();
+		out.push(Array.from(document.querySelectorAll('#heads .head')).map(e => e.getAttribute('data-port')).join(','));
+		return out.join(' | '); })()`)
+	if want := "Console of a | Partition split | FAIL SESS-002 | a,hub"; heads != want && !strings.HasPrefix(heads, "Console of b | Partition split | FAIL SESS-002 | a,hub") {
+		t.Errorf("got %q after using the controls, want %q", heads, want)
+	}
 	if p := b.said(); len(p) > 0 {
 		t.Errorf("got the page saying %q, want a quiet console", p)
 	}
