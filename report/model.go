@@ -161,7 +161,7 @@ type builder struct {
 	lab             *labeller
 	ports           map[string]int
 	recent          map[uint64][]int32 // content hash -> frames that may still be delivered
-	egress, macMode bool
+	egress          bool               // the capture has egress records
 	macPort         map[[6]byte]int
 	section, ifaces int // the interfaces of section made lifelines so far
 }
@@ -525,7 +525,6 @@ func (b *builder) delivered(fi, port int) bool {
 // filter-dump): its sender is the port named after its source MAC, as
 // replay names them; a copy of a frame that port just sent is its echo.
 func (b *builder) macRecord(p capture.Packet, comment string) error {
-	b.macMode = true
 	if len(p.Data) < 14 {
 		port, err := b.macPortOf([6]byte{})
 		if err != nil {

@@ -23,7 +23,7 @@ type Options struct {
 // Limits bound what a report reads and keeps: a capture and its logs are
 // untrusted input. Zero fields take the defaults.
 type Limits struct {
-	MaxFrames       int   // capture records read (2 000 000); the rest are left out, with a warning
+	MaxFrames       int   // capture records read (500 000); the rest are left out, with a warning
 	MaxPorts        int   // lifelines (256); a capture with more is refused
 	HexBytes        int   // bytes of each frame kept for the hex view (256)
 	MaxComment      int   // bytes of one capture comment kept (1024)
@@ -35,7 +35,7 @@ type Limits struct {
 // Defaults.
 const (
 	DefaultMinGroup        = 3
-	DefaultMaxFrames       = 2_000_000
+	DefaultMaxFrames       = 500_000
 	DefaultMaxPorts        = 256
 	DefaultHexBytes        = 256
 	DefaultMaxComment      = 1024

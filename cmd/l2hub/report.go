@@ -17,12 +17,13 @@ import (
 
 func newReportCmd(stdout io.Writer) *cobra.Command {
 	var (
-		consoles []string
-		check    string
-		out      string
-		title    string
-		group    int
-		hexBytes int
+		consoles  []string
+		check     string
+		out       string
+		title     string
+		group     int
+		hexBytes  int
+		maxFrames int
 	)
 	cmd := &cobra.Command{
 		Use:   "report CAPTURE",
@@ -60,7 +61,7 @@ findings head the page and are pinned to the frames they cite.`,
 				return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
 			}
 			opts := report.Options{Capture: args[0], Check: check, Title: title, MinGroup: group}
-			opts.Limits.HexBytes = hexBytes
+			opts.Limits.HexBytes, opts.Limits.MaxFrames = hexBytes, maxFrames
 			for _, spec := range consoles {
 				c, err := parseConsoleSpec(spec)
 				if err != nil {
@@ -106,6 +107,7 @@ findings head the page and are pinned to the frames they cite.`,
 	fl.StringVar(&title, "title", "", "the page's title (default: the capture's file name)")
 	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (-1: never)")
 	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view")
+	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning")
 	return cmd
 }
 

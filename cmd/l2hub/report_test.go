@@ -75,3 +75,15 @@ func TestReportToStdout(t *testing.T) {
 		t.Errorf("got %q..., want the page on standard output", stdout.Bytes()[:min(40, stdout.Len())])
 	}
 }
+
+func TestReportMaxFrames(t *testing.T) {
+	capture := filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng")
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(t.TempDir(), "run.html")
+	if err := run(context.Background(), []string{"report", capture, "--max-frames", "100", "-o", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: only the first 100 frames are drawn"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("got %q, want %q", stdout.String(), want)
+	}
+}
