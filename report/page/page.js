@@ -146,7 +146,11 @@
       lab.appendChild(document.createTextNode(name));
       $('proto-filter').appendChild(lab);
     });
-    $('mode').addEventListener('change', function () { S.mode = $('mode').value; relayout(); });
+    $('mode').addEventListener('change', function () {
+      var keep = yToT(scrollEl.scrollTop + scrollEl.clientHeight / 3); // in the old mode's terms
+      S.mode = $('mode').value;
+      relayout(keep);
+    });
     $('zoom-in').addEventListener('click', function () { zoomBy(1.6); });
     $('zoom-out').addEventListener('click', function () { zoomBy(1 / 1.6); });
     $('zoom-fit').addEventListener('click', fit);
@@ -251,7 +255,7 @@
     var tMin = Math.min(0, n ? T[0] : 0), span = Math.max(D.dur - tMin, 1e6);
     L = { W: width, margin: margin, colW: colW, order: order, xOf: xOf, hubX: hubX, kind: kind, idx: idx, T: T, Y: Y, n: n, tMin: tMin, top: top };
     if (S.mode === 'time') {
-      L.pxPerNs = S.zoom.time * (h - top - 60) / span;
+      L.pxPerNs = S.zoom.time * Math.max(h - top - 60, 100) / span;
       for (j = 0; j < n; j++) Y[j] = top + (T[j] - tMin) * L.pxPerNs;
       L.height = top + span * L.pxPerNs + 80;
     } else {
