@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -235,7 +235,7 @@ func (t pipeTarget) Open(_ context.Context, sc Scenario) (*Net, error) {
 	n := &Net{}
 	var fl flight
 	for range sc.Ports / 2 {
-		a, b := tap.PipeWithCapacity(256)
+		a, b := transport.PipeWithCapacity(256)
 		n.Ports = append(n.Ports, a, b)
 	}
 	for i, p := range n.Ports {

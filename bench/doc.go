@@ -1,5 +1,5 @@
 // Package bench is l2hub's load generator: simulated VMs that speak QEMU's
-// socket protocols through VM ends (tap.StreamConn, tap.DatagramConn),
+// socket protocols through VM ends (transport.StreamConn, transport.DatagramConn),
 // one write per frame and no batching across frames, as QEMU does. Every
 // frame carries its sender, a sequence number and its send time, so the
 // receivers count loss, duplicates and reordering and measure one-way

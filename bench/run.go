@@ -110,7 +110,7 @@ const (
 	// seconds of frames in the VMs' socket buffers, delivered in the end;
 	// closing the VMs earlier would count them as lost.
 	maxDrain = 60 * time.Second
-	rssEvery      = 50 * time.Millisecond
+	rssEvery = 50 * time.Millisecond
 )
 
 // Run measures one scenario on t: it opens the target, waits until every VM

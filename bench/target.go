@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // Direct connects VM 2k with VM 2k+1, one socket per pair, the way two QEMUs
@@ -84,7 +84,7 @@ func streamPair(ctx context.Context, network, address string) (a, b VM, err erro
 		c, err := ln.Accept()
 		ch <- accepted{c, err}
 	}()
-	dialed, err := tap.DialStream(ctx, network, ln.Addr().String(), 0)
+	dialed, err := transport.DialStream(ctx, network, ln.Addr().String(), 0)
 	if err != nil {
 		ln.Close()
 		if acc := <-ch; acc.c != nil {
@@ -97,7 +97,7 @@ func streamPair(ctx context.Context, network, address string) (a, b VM, err erro
 		dialed.Close()
 		return nil, nil, acc.err
 	}
-	return dialed, tap.NewStreamConn(acc.c, 0), nil
+	return dialed, transport.NewStreamConn(acc.c, 0), nil
 }
 
 // udpPair binds two loopback UDP sockets that send to each other, as two
@@ -109,11 +109,11 @@ func udpPair() (a, b VM, err error) {
 		if bAddr, err = freeUDPPort("127.0.0.1"); err != nil {
 			return nil, nil, err
 		}
-		da, err := tap.ListenUDP("127.0.0.1:0", bAddr, 0, 0)
+		da, err := transport.ListenUDP("127.0.0.1:0", bAddr, 0, 0)
 		if err != nil {
 			return nil, nil, err
 		}
-		db, err := tap.ListenUDP(bAddr, da.LocalAddr().String(), 0, 0)
+		db, err := transport.ListenUDP(bAddr, da.LocalAddr().String(), 0, 0)
 		if err == nil {
 			return da, db, nil
 		}
@@ -156,7 +156,7 @@ func (m Mcast) Open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 		group = "230.0.0.1"
 	}
 	if local == "" {
-		local = tap.DefaultMcastLocal
+		local = transport.DefaultMcastLocal
 	}
 	free, err := freeUDPPort(local)
 	if err != nil {
@@ -170,7 +170,7 @@ func (m Mcast) Open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 	n := &Net{}
 	n.Close = func() error { return closeAll(n.Ports) }
 	for range sc.Ports {
-		c, err := tap.JoinMcastLikeQEMU(addr, local, 0)
+		c, err := transport.JoinMcastLikeQEMU(addr, local, 0)
 		if err != nil {
 			n.Close()
 			return nil, fmt.Errorf("%w: multicast on %s: %w", ErrUnsupported, local, err)

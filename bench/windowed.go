@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // Windowed is a benchmark body: it sends b.N frames from src to dst, at
@@ -35,7 +35,7 @@ func Windowed(b *testing.B, src, dst VM, frame []byte, window int) {
 	}()
 	watchdog := time.AfterFunc(time.Minute, func() { dst.Close(); src.Close() })
 	defer watchdog.Stop()
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	for i := range b.N {
 		if _, err := dst.ReadFrame(buf); err != nil {
 			b.Fatalf("frame %d of %d: %v", i, b.N, err)

@@ -13,6 +13,10 @@ import (
 // the largest frame any of its network back ends can hand over.
 const DefaultMaxFrame = 4096 + 65536
 
+// MaxFrameLimit bounds a configured maximum frame size: transports size
+// their buffers from the maximum, so it must not be arbitrary.
+const MaxFrameLimit = 1 << 20
+
 // Config configures a live Hub.
 type Config struct {
 	Mode      Mode
@@ -66,7 +70,7 @@ type Hub struct {
 }
 
 // maxReadBatch bounds the frames a reader forwards per lock. A stream's
-// batch is also bounded in bytes by its read buffer (tap's 32 KiB).
+// batch is also bounded in bytes by its read buffer (transport's 32 KiB).
 const maxReadBatch = 64
 
 // maxWriteBatch bounds the frames a writer hands its transport at once.

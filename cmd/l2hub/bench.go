@@ -19,7 +19,7 @@ import (
 
 	"l2hub/bench"
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // Hub target names, as results and --targets show them.
@@ -297,17 +297,17 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 	cfg := Config{Mode: t.mode, Queue: t.queue, Overflow: t.overflow, Stall: t.stall, Control: "off", source: "bench"}
 	vmAddrs := make([]string, sc.Ports) // udp: where each VM is bound
 	for i := range sc.Ports {
-		spec := tap.Spec{Name: fmt.Sprintf("vm%02d", i)}
+		spec := transport.Spec{Name: fmt.Sprintf("vm%02d", i)}
 		switch sc.Transport {
 		case "tcp":
-			spec.Transport, spec.Address = tap.TCP, "127.0.0.1:0"
+			spec.Transport, spec.Address = transport.TCP, "127.0.0.1:0"
 		case "unix":
-			spec.Transport, spec.Address = tap.Unix, filepath.Join(dir, spec.Name+".sock")
+			spec.Transport, spec.Address = transport.Unix, filepath.Join(dir, spec.Name+".sock")
 		case "udp":
 			if vmAddrs[i], err = freeUDPAddr(); err != nil {
 				return nil, err
 			}
-			spec.Transport, spec.Address, spec.Peer = tap.UDP, "127.0.0.1:0", vmAddrs[i]
+			spec.Transport, spec.Address, spec.Peer = transport.UDP, "127.0.0.1:0", vmAddrs[i]
 		default:
 			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", bench.ErrUnsupported, sc.Transport)
 		}
@@ -340,9 +340,9 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 		var p bench.VM
 		switch sc.Transport {
 		case "tcp", "unix":
-			p, err = tap.DialStream(ctx, sc.Transport, spec.Address, 0)
+			p, err = transport.DialStream(ctx, sc.Transport, spec.Address, 0)
 		case "udp":
-			p, err = tap.ListenUDP(vmAddrs[i], spec.Address, 0, 0)
+			p, err = transport.ListenUDP(vmAddrs[i], spec.Address, 0, 0)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("VM %d to port %s: %w", i, spec.Name, err)

@@ -22,7 +22,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // maxConfigBytes bounds a config file; a real one is a few hundred bytes.
@@ -31,22 +31,22 @@ const maxConfigBytes = 1 << 20
 // Config is everything `l2hub serve` needs, from a YAML file, flags, or both
 // (flags win; --port adds ports).
 type Config struct {
-	Mode             hub.Mode      `yaml:"mode"`
-	Queue            int           `yaml:"queue"`
-	Overflow         hub.Overflow  `yaml:"overflow"` // pause (default) or drop
-	Stall            time.Duration `yaml:"stall"`
-	MaxFrame         int           `yaml:"max_frame"`
-	Aging            time.Duration `yaml:"aging"`
-	Control          string        `yaml:"control"`
-	ControlToken     string        `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
-	ControlTokenFile string        `yaml:"control_token_file"` // relative to the config file; mode 0600
-	Policy           string        `yaml:"policy"`             // policy file, relative to the config file
-	Capture          CaptureConfig `yaml:"capture"`
-	Check            string        `yaml:"check"`    // live conformance profile, e.g. nexus-v1
-	Peers            []string      `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
-	Probe            string        `yaml:"probe"`    // a hostile variant for the (single) virtual node
-	Optional         bool          `yaml:"optional"` // start even if a port cannot be opened (it stays down)
-	Ports            []tap.Spec    `yaml:"ports"`
+	Mode             hub.Mode         `yaml:"mode"`
+	Queue            int              `yaml:"queue"`
+	Overflow         hub.Overflow     `yaml:"overflow"` // pause (default) or drop
+	Stall            time.Duration    `yaml:"stall"`
+	MaxFrame         int              `yaml:"max_frame"`
+	Aging            time.Duration    `yaml:"aging"`
+	Control          string           `yaml:"control"`
+	ControlToken     string           `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
+	ControlTokenFile string           `yaml:"control_token_file"` // relative to the config file; mode 0600
+	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
+	Capture          CaptureConfig    `yaml:"capture"`
+	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
+	Peers            []string         `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Probe            string           `yaml:"probe"`    // a hostile variant for the (single) virtual node
+	Optional         bool             `yaml:"optional"` // start even if a port cannot be opened (it stays down)
+	Ports            []transport.Spec `yaml:"ports"`
 
 	source   string            // the file it came from, for messages
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
@@ -69,9 +69,9 @@ type CaptureConfig struct {
 func defaultConfig() Config {
 	return Config{
 		Mode: hub.ModeSwitch,
-		Ports: []tap.Spec{
-			{Name: "a", Transport: tap.TCP, Address: "127.0.0.1:7001"},
-			{Name: "b", Transport: tap.TCP, Address: "127.0.0.1:7002"},
+		Ports: []transport.Spec{
+			{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:7001"},
+			{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:7002"},
 		},
 	}
 }
@@ -449,8 +449,8 @@ func (c *Config) validate() error {
 	if c.Queue < 0 || c.Queue > 1<<20 {
 		return fieldErr(fmt.Sprintf("%d is outside 1..%d (0 means the default %d)", c.Queue, 1<<20, hub.DefaultQueueLen), "queue")
 	}
-	if c.MaxFrame != 0 && (c.MaxFrame < tap.MinFrame || c.MaxFrame > tap.MaxFrameLimit) {
-		return fieldErr(fmt.Sprintf("%d is outside %d..%d (0 means QEMU's limit, %d)", c.MaxFrame, tap.MinFrame, tap.MaxFrameLimit, hub.DefaultMaxFrame), "max_frame")
+	if c.MaxFrame != 0 && (c.MaxFrame < transport.MinFrame || c.MaxFrame > transport.MaxFrameLimit) {
+		return fieldErr(fmt.Sprintf("%d is outside %d..%d (0 means QEMU's limit, %d)", c.MaxFrame, transport.MinFrame, transport.MaxFrameLimit, hub.DefaultMaxFrame), "max_frame")
 	}
 	if c.Aging < 0 {
 		return fieldErr("must not be negative", "aging")
@@ -492,7 +492,7 @@ func (c *Config) validate() error {
 		}
 		seen[p.Name] = i
 		if err := p.Validate(); err != nil {
-			var se *tap.SpecError
+			var se *transport.SpecError
 			if errors.As(err, &se) {
 				path := append([]string{"ports", idx}, strings.Split(se.Field, ".")...)
 				return fieldErr(fmt.Sprintf("%q: %s", se.Value, se.Reason), path...)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -37,7 +37,7 @@ ports:
 		t.Fatal(err)
 	}
 	if cfg.Mode != hub.ModeHub || cfg.Queue != 64 || cfg.Overflow != hub.OverflowDrop || cfg.Stall != 5*time.Second || cfg.MaxFrame != 9216 || cfg.Aging != 30*time.Second ||
-		len(cfg.Ports) != 2 || cfg.Ports[1].Transport != tap.Mcast || !cfg.Capture.PerPort {
+		len(cfg.Ports) != 2 || cfg.Ports[1].Transport != transport.Mcast || !cfg.Capture.PerPort {
 		t.Errorf("parseConfig(good) = %+v", cfg)
 	}
 

@@ -15,7 +15,7 @@ import (
 	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // livePolicy is the policy of the end-to-end test: random draws on both
@@ -48,9 +48,9 @@ func TestServeInjectReplay(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][][]byte{}
 	var readers sync.WaitGroup
-	for name, vm := range map[string]*tap.StreamConn{"a": a, "b": b} {
+	for name, vm := range map[string]*transport.StreamConn{"a": a, "b": b} {
 		readers.Go(func() {
-			buf := make([]byte, tap.DefaultMaxFrame)
+			buf := make([]byte, transport.DefaultMaxFrame)
 			for {
 				n, err := vm.ReadFrame(buf)
 				if err != nil {

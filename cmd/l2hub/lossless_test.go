@@ -14,7 +14,7 @@ import (
 	"l2hub/bench"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // The data plane's promise, tested over real sockets through the serve
@@ -28,7 +28,7 @@ import (
 type lossClient struct {
 	id   byte
 	name string
-	conn *tap.StreamConn
+	conn *transport.StreamConn
 }
 
 func (c *lossClient) mac() [6]byte { return [6]byte{0x02, 0, 0, 0, 0x10, c.id} }
@@ -55,7 +55,7 @@ func startLossSession(t *testing.T, cfg Config, names ...string) (*session, []*l
 	t.Helper()
 	cfg.Control = "off"
 	for _, n := range names {
-		cfg.Ports = append(cfg.Ports, tap.Spec{Name: n, Transport: tap.TCP, Address: "127.0.0.1:0"})
+		cfg.Ports = append(cfg.Ports, transport.Spec{Name: n, Transport: transport.TCP, Address: "127.0.0.1:0"})
 	}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func receive(c *lossClient, want map[byte]int) error {
 			}
 		}
 	}()
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	for left > 0 {
 		n, err := c.conn.ReadFrame(buf)
 		got.Add(1)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 func newQEMUArgsCmd(stdout io.Writer) *cobra.Command {
@@ -41,7 +41,7 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 				cfg = defaultConfig()
 			}
 			for _, p := range ports {
-				s, err := tap.ParseSpec(p)
+				s, err := transport.ParseSpec(p)
 				if err != nil {
 					return fmt.Errorf("--port %s: %w", p, err)
 				}
@@ -77,8 +77,8 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 
 // anyPort reports whether s is bound by the hub at port 0 (any free port),
 // which is only known once it serves.
-func anyPort(s tap.Spec) bool {
-	if s.Transport != tap.TCP && s.Transport != tap.UDP {
+func anyPort(s transport.Spec) bool {
+	if s.Transport != transport.TCP && s.Transport != transport.UDP {
 		return false
 	}
 	_, port, err := net.SplitHostPort(s.Address)

@@ -20,7 +20,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // serveFlags are serve's command-line flags; set ones override the config file.
@@ -131,7 +131,7 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		cfg = Config{Mode: hub.ModeSwitch, source: "flags"}
 	}
 	for _, p := range f.ports {
-		s, err := tap.ParseSpec(p)
+		s, err := transport.ParseSpec(p)
 		if err != nil {
 			return cfg, fmt.Errorf("--port %s: %w", p, err)
 		}
@@ -294,7 +294,7 @@ func probeNames() string {
 }
 
 // describeSpec is a port's description in logs and capture interfaces.
-func describeSpec(s tap.Spec) string {
+func describeSpec(s transport.Spec) string {
 	d := string(s.Transport) + " " + s.Address
 	if s.Peer != "" {
 		d += " peer " + s.Peer
@@ -384,9 +384,9 @@ func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
 	for _, p := range sess.peers {
 		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.role, p.role, p.node.Host.Addr(), p.node.Host.MAC())
 	}
-	var specs []tap.Spec
+	var specs []transport.Spec
 	for _, r := range sess.runners {
-		if err := tap.OpenErr(r); err != nil {
+		if err := transport.OpenErr(r); err != nil {
 			fmt.Fprintf(w, "\nport %s: down: %v\n", r.Spec().Name, err)
 			continue
 		}
@@ -396,7 +396,7 @@ func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
 }
 
 // writeQEMUArgs prints, per port, the -netdev flags a VM needs.
-func writeQEMUArgs(w io.Writer, specs []tap.Spec, id string) {
+func writeQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
 	for _, s := range specs {
 		fmt.Fprintf(w, "\nport %s (%s):\n", s.Name, describeSpec(s))
 		args := s.QEMUArgs(id)

@@ -21,7 +21,7 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // session is one run of `l2hub serve`: the bound transports, the hub, the
@@ -31,7 +31,7 @@ type session struct {
 	log     *slog.Logger
 	hub     *hub.Hub
 	began   time.Time // when policy time begins
-	runners []tap.Runner
+	runners []transport.Runner
 	peers   []peer
 	capture *capture.Sink
 	checker *checker.Checker
@@ -92,7 +92,7 @@ func newSession(cfg Config, stdout io.Writer, log *slog.Logger) (_ *session, err
 		}
 	}
 	for _, spec := range cfg.Ports {
-		r, err := spec.Open(tap.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
+		r, err := spec.Open(transport.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
 		if err != nil {
 			if w, ok := cfg.where[spec.Name]; ok {
 				return nil, fmt.Errorf("%s: %w", w, err)
@@ -212,7 +212,7 @@ func (s *session) configHash() string {
 		Stall    string
 		MaxFrame int
 		Aging    string
-		Ports    []tap.Spec
+		Ports    []transport.Spec
 	}{s.cfg.Mode.String(), s.cfg.Queue, s.cfg.Overflow.String(), s.cfg.Stall.String(), s.cfg.MaxFrame, s.cfg.Aging.String(), s.cfg.Ports})
 	return hashText(string(b))
 }

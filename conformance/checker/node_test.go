@@ -13,7 +13,7 @@ import (
 	"l2hub/conformance"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap/netstack"
+	"l2hub/transport/netstack"
 )
 
 // stackNet runs a virtual node on a netstack host.

@@ -1,5 +1,5 @@
 // Package vnode puts a virtual DSoftBus node inside the hub: a gVisor
-// netstack host (tap/netstack) with the role's MAC and address, attached to a
+// netstack host (transport/netstack) with the role's MAC and address, attached to a
 // hub port like any VM, running the conformance package's node logic. One
 // real VM can then prove its cross-VM path against a faithful peer.
 //
@@ -19,7 +19,7 @@ import (
 
 	"l2hub/conformance"
 	"l2hub/hub"
-	"l2hub/tap/netstack"
+	"l2hub/transport/netstack"
 )
 
 // Config configures a virtual node.

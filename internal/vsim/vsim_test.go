@@ -12,7 +12,7 @@ import (
 
 	"l2hub/hub"
 	"l2hub/internal/vsim"
-	"l2hub/tap/netstack"
+	"l2hub/transport/netstack"
 )
 
 func TestClockFiresInDeadlineOrder(t *testing.T) {

@@ -1,4 +1,4 @@
-package taptest
+package transporttest
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // Pair is one transport under test, connected over real sockets (or in
@@ -43,7 +43,7 @@ type Pair struct {
 type MakePair func(t *testing.T) *Pair
 
 // Frame sizes every transport must carry, besides its maximum.
-var frameSizes = []int{tap.MinFrame, 60, 1514, 9000}
+var frameSizes = []int{transport.MinFrame, 60, 1514, 9000}
 
 const (
 	hubMAC byte = 0xa1 // last byte of the source MAC of frames the hub end sends
@@ -79,10 +79,10 @@ func TestFraming(t *testing.T, mk MakePair) {
 func Frame(src byte, size, seq int) []byte {
 	f := make([]byte, size)
 	copy(f, []byte{0x02, 0, 0, 0, 0, src ^ 0x13, 0x02, 0, 0, 0, 0, src, 0x88, 0xb5})
-	if size >= tap.MinFrame+4 {
-		binary.BigEndian.PutUint32(f[tap.MinFrame:], uint32(seq))
+	if size >= transport.MinFrame+4 {
+		binary.BigEndian.PutUint32(f[transport.MinFrame:], uint32(seq))
 	}
-	for i := tap.MinFrame + 4; i < size; i++ {
+	for i := transport.MinFrame + 4; i < size; i++ {
 		f[i] = byte(i*7 + seq)
 	}
 	return f
@@ -126,7 +126,7 @@ func readVM(t testing.TB, p *Pair, buf []byte) (int, error) {
 	t.Helper()
 	for {
 		n, err := read(t, p.VM, buf)
-		if err == nil && p.VMEcho && n >= tap.MinFrame && buf[11] == vmMAC {
+		if err == nil && p.VMEcho && n >= transport.MinFrame && buf[11] == vmMAC {
 			continue
 		}
 		return n, err
@@ -247,7 +247,7 @@ func testSplitWrites(t *testing.T, mk MakePair) {
 	if !p.Stream {
 		t.Skip("not a byte stream")
 	}
-	frames := [][]byte{Frame(vmMAC, 60, 1), Frame(vmMAC, 1514, 2), Frame(vmMAC, tap.MinFrame, 3)}
+	frames := [][]byte{Frame(vmMAC, 60, 1), Frame(vmMAC, 1514, 2), Frame(vmMAC, transport.MinFrame, 3)}
 	errc := make(chan error, 1)
 	go func() {
 		for _, f := range frames {
@@ -278,7 +278,7 @@ func testCoalescedWrites(t *testing.T, mk MakePair) {
 	var frames [][]byte
 	var raw []byte
 	for i := range 50 {
-		f := Frame(vmMAC, tap.MinFrame+i*31, i)
+		f := Frame(vmMAC, transport.MinFrame+i*31, i)
 		frames = append(frames, f)
 		raw = append(append(raw, prefixed(f)...), f...)
 	}
@@ -344,7 +344,7 @@ func sendRaw(t testing.TB, p *Pair, f []byte) {
 func testRunt(t *testing.T, mk MakePair) {
 	p := mk(t)
 	buf := make([]byte, p.MaxFrame)
-	for _, size := range []int{1, tap.MinFrame - 1} {
+	for _, size := range []int{1, transport.MinFrame - 1} {
 		sendRaw(t, p, Frame(vmMAC, size, 0))
 		good := Frame(vmMAC, 60, size)
 		mustWrite(t, p.VM, good)

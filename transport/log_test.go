@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // syncBuffer is a bytes.Buffer safe for the hub's and the runner's loggers.
@@ -47,14 +47,14 @@ func TestAttachIsLoggedOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { _ = h.Run(ctx) })
-	spec, err := tap.ParseSpec("a=tcp:127.0.0.1:0")
+	spec, err := transport.ParseSpec("a=tcp:127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := h.AddPort("a", spec.String()); err != nil {
 		t.Fatal(err)
 	}
-	r, err := spec.Open(tap.Options{Logger: log})
+	r, err := spec.Open(transport.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package tap_test
+package transport_test
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"l2hub/hub"
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // TestDatagramKernelDropsAreCounted: a datagram socket cannot push back, so
@@ -18,12 +18,12 @@ import (
 // is either read or reported by KernelDrops.
 func TestDatagramKernelDropsAreCounted(t *testing.T) {
 	vmAddr := freeUDPAddr(t)
-	h, err := tap.ListenUDP("127.0.0.1:0", vmAddr, 0, 4<<10) // a tiny buffer
+	h, err := transport.ListenUDP("127.0.0.1:0", vmAddr, 0, 4<<10) // a tiny buffer
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	vm, err := tap.ListenUDP(vmAddr, h.LocalAddr().String(), 0, 0)
+	vm, err := transport.ListenUDP(vmAddr, h.LocalAddr().String(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestDatagramKernelDropsAreCounted(t *testing.T) {
 
 	const sent = 200
 	for i := range sent {
-		if err := vm.WriteFrame(taptest.Frame(0xb2, 1000, i)); err != nil {
+		if err := vm.WriteFrame(transporttest.Frame(0xb2, 1000, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,7 +41,7 @@ func TestDatagramKernelDropsAreCounted(t *testing.T) {
 	floods, probed := 0, false
 	frames := make([]*hub.Frame, 16)
 	for !probed {
-		n, err := h.ReadFrames(frames, tap.DefaultMaxFrame)
+		n, err := h.ReadFrames(frames, transport.DefaultMaxFrame)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestDatagramKernelDropsAreCounted(t *testing.T) {
 			}
 		}
 		hub.ReleaseAll(frames[:n])
-		if err := vm.WriteFrame(taptest.Frame(0xb2, 60, sent)); err != nil {
+		if err := vm.WriteFrame(transporttest.Frame(0xb2, 60, sent)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,19 +70,19 @@ func TestDatagramKernelDropsAreCounted(t *testing.T) {
 // good ones after it.
 func TestDatagramBatchRead(t *testing.T) {
 	vmAddr := freeUDPAddr(t)
-	h, err := tap.ListenUDP("127.0.0.1:0", vmAddr, 1514, 0)
+	h, err := transport.ListenUDP("127.0.0.1:0", vmAddr, 1514, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	vm, err := tap.ListenUDP(vmAddr, h.LocalAddr().String(), tap.MaxFrameLimit, 0)
+	vm, err := transport.ListenUDP(vmAddr, h.LocalAddr().String(), transport.MaxFrameLimit, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vm.Close()
 	sizes := []int{60, 61, 62, 5, 63, 2000, 64}
 	for i, n := range sizes {
-		if err := vm.WriteFrame(taptest.Frame(0xb2, n, i)); err != nil {
+		if err := vm.WriteFrame(transporttest.Frame(0xb2, n, i)); err != nil {
 			t.Fatal(err)
 		}
 	}

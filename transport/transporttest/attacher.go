@@ -1,4 +1,4 @@
-package taptest
+package transporttest
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // HangGuard bounds every wait in this package: a transport that should have
@@ -50,7 +50,7 @@ type Attachment struct {
 	drain sync.Once
 }
 
-// Attach implements tap.Attacher.
+// Attach implements transport.Attacher.
 func (a *Attacher) Attach(port string, io hub.PortIO) (<-chan struct{}, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -118,7 +118,7 @@ func (at *Attachment) Detach() {
 func (at *Attachment) Drain() {
 	at.drain.Do(func() {
 		go func() {
-			buf := make([]byte, tap.MaxFrameLimit)
+			buf := make([]byte, transport.MaxFrameLimit)
 			for {
 				_, err := hub.ReadFrame(at.IO, buf)
 				var fe *hub.FrameError

@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"bytes"
@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // memConn is a net.Conn reading from r and writing to w, so that the
@@ -36,8 +36,8 @@ func (c *memConn) RemoteAddr() net.Addr             { return &net.UnixAddr{Name:
 func (c *memConn) SetDeadline(time.Time) error      { return nil }
 func (c *memConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *memConn) SetWriteDeadline(time.Time) error { return nil }
-func newReadConn(r io.Reader, maxFrame int) *tap.StreamConn {
-	return tap.NewStreamConn(&memConn{r: r, w: io.Discard}, maxFrame)
+func newReadConn(r io.Reader, maxFrame int) *transport.StreamConn {
+	return transport.NewStreamConn(&memConn{r: r, w: io.Discard}, maxFrame)
 }
 
 func prefixed(frames ...[]byte) []byte {
@@ -86,7 +86,7 @@ func classify(n int, err error, buf []byte) readResult {
 
 // readAll reads until a fatal error and returns every result, the last
 // being the error.
-func readAll(s *tap.StreamConn, bufLen int) []readResult {
+func readAll(s *transport.StreamConn, bufLen int) []readResult {
 	buf := make([]byte, bufLen)
 	var out []readResult
 	for {
@@ -101,7 +101,7 @@ func readAll(s *tap.StreamConn, bufLen int) []readResult {
 
 // readAllBatched is readAll through ReadFrames, batch frames per call at
 // most: the results must not depend on how frames were batched.
-func readAllBatched(s *tap.StreamConn, bufLen, batch int) []readResult {
+func readAllBatched(s *transport.StreamConn, bufLen, batch int) []readResult {
 	frames := make([]*hub.Frame, batch)
 	var out []readResult
 	for {
@@ -143,7 +143,7 @@ func referenceRead(data []byte, maxFrame, bufLen int) []readResult {
 		body := data[:n]
 		data = data[n:]
 		switch {
-		case n < tap.MinFrame:
+		case n < transport.MinFrame:
 			out = append(out, readResult{reason: hub.DropRunt, n: int(n)})
 		case int(n) > bufLen:
 			out = append(out, readResult{reason: hub.DropOversize, n: int(n)})
@@ -154,28 +154,28 @@ func referenceRead(data []byte, maxFrame, bufLen int) []readResult {
 }
 
 func TestStreamRead(t *testing.T) {
-	f60, f1514, fmax := taptest.Frame(1, 60, 1), taptest.Frame(1, 1514, 2), taptest.Frame(1, tap.DefaultMaxFrame, 3)
-	runt := taptest.Frame(1, 13, 4)
+	f60, f1514, fmax := transporttest.Frame(1, 60, 1), transporttest.Frame(1, 1514, 2), transporttest.Frame(1, transport.DefaultMaxFrame, 3)
+	runt := transporttest.Frame(1, 13, 4)
 	for _, tc := range []struct {
 		name   string
 		stream []byte
 		bufLen int
 	}{
-		{"one-frame", prefixed(f60), tap.DefaultMaxFrame},
-		{"max-frame", prefixed(fmax), tap.DefaultMaxFrame},
-		{"several-frames", prefixed(f60, f1514, fmax, f60), tap.DefaultMaxFrame},
-		{"runt-then-frame", prefixed(runt, f60), tap.DefaultMaxFrame},
-		{"one-byte-runt", prefixed([]byte{7}, f60), tap.DefaultMaxFrame},
+		{"one-frame", prefixed(f60), transport.DefaultMaxFrame},
+		{"max-frame", prefixed(fmax), transport.DefaultMaxFrame},
+		{"several-frames", prefixed(f60, f1514, fmax, f60), transport.DefaultMaxFrame},
+		{"runt-then-frame", prefixed(runt, f60), transport.DefaultMaxFrame},
+		{"one-byte-runt", prefixed([]byte{7}, f60), transport.DefaultMaxFrame},
 		{"frame-longer-than-buffer", prefixed(f1514, f60), 1000},
-		{"zero-prefix", append(prefixed(f60), 0, 0, 0, 0), tap.DefaultMaxFrame},
-		{"prefix-max-plus-one", binary.BigEndian.AppendUint32(nil, tap.DefaultMaxFrame+1), tap.DefaultMaxFrame},
-		{"prefix-all-ones", []byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3}, tap.DefaultMaxFrame},
-		{"cut-in-prefix", append(prefixed(f60), 0, 0), tap.DefaultMaxFrame},
-		{"cut-in-body", prefixed(f60)[:30], tap.DefaultMaxFrame},
-		{"cut-in-runt", prefixed(runt)[:8], tap.DefaultMaxFrame},
-		{"empty", nil, tap.DefaultMaxFrame},
+		{"zero-prefix", append(prefixed(f60), 0, 0, 0, 0), transport.DefaultMaxFrame},
+		{"prefix-max-plus-one", binary.BigEndian.AppendUint32(nil, transport.DefaultMaxFrame+1), transport.DefaultMaxFrame},
+		{"prefix-all-ones", []byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3}, transport.DefaultMaxFrame},
+		{"cut-in-prefix", append(prefixed(f60), 0, 0), transport.DefaultMaxFrame},
+		{"cut-in-body", prefixed(f60)[:30], transport.DefaultMaxFrame},
+		{"cut-in-runt", prefixed(runt)[:8], transport.DefaultMaxFrame},
+		{"empty", nil, transport.DefaultMaxFrame},
 	} {
-		want := referenceRead(tc.stream, tap.DefaultMaxFrame, tc.bufLen)
+		want := referenceRead(tc.stream, transport.DefaultMaxFrame, tc.bufLen)
 		for _, rd := range []struct {
 			name string
 			wrap func(io.Reader) io.Reader
@@ -205,8 +205,8 @@ func TestStreamRead(t *testing.T) {
 // call, every whole frame that one read brought in, and leaves a frame that
 // has not wholly arrived, or that it must refuse, for the next call.
 func TestStreamReadFramesBatches(t *testing.T) {
-	f60, f100 := taptest.Frame(1, 60, 1), taptest.Frame(1, 100, 2)
-	runt := taptest.Frame(1, 13, 3)
+	f60, f100 := transporttest.Frame(1, 60, 1), transporttest.Frame(1, 100, 2)
+	runt := transporttest.Frame(1, 13, 3)
 	for _, tc := range []struct {
 		name   string
 		reads  [][]byte // what each read of the connection returns
@@ -256,14 +256,14 @@ func (r *chunkReader) Read(b []byte) (int, error) {
 }
 
 func TestStreamReadAfterClose(t *testing.T) {
-	s := newReadConn(bytes.NewReader(prefixed(taptest.Frame(1, 60, 0))), 0)
+	s := newReadConn(bytes.NewReader(prefixed(transporttest.Frame(1, 60, 0))), 0)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close() = %v, want nil", err)
 	}
 	if _, err := s.ReadFrame(make([]byte, 100)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ReadFrame after Close = %v, want net.ErrClosed", err)
 	}
-	if err := s.WriteFrame(taptest.Frame(1, 60, 0)); !errors.Is(err, net.ErrClosed) {
+	if err := s.WriteFrame(transporttest.Frame(1, 60, 0)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("WriteFrame after Close = %v, want net.ErrClosed", err)
 	}
 	if err := s.Close(); !errors.Is(err, net.ErrClosed) {
@@ -280,11 +280,11 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 }
 
 func TestStreamWriteOneWritePerFrame(t *testing.T) {
-	for _, size := range []int{1, tap.MinFrame, 60, 1514, 9000, tap.DefaultMaxFrame} {
+	for _, size := range []int{1, transport.MinFrame, 60, 1514, 9000, transport.DefaultMaxFrame} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			w := &countingWriter{}
-			s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 0)
-			f := taptest.Frame(2, size, size)
+			s := transport.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 0)
+			f := transporttest.Frame(2, size, size)
 			if err := s.WriteFrame(f); err != nil {
 				t.Fatalf("WriteFrame: %v", err)
 			}
@@ -300,8 +300,8 @@ func TestStreamWriteOneWritePerFrame(t *testing.T) {
 
 func TestStreamWriteBounds(t *testing.T) {
 	w := &countingWriter{}
-	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 1514)
-	for _, size := range []int{0, 1515, tap.DefaultMaxFrame} {
+	s := transport.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: w}, 1514)
+	for _, size := range []int{0, 1515, transport.DefaultMaxFrame} {
 		if err := s.WriteFrame(make([]byte, size)); !errors.Is(err, hub.ErrFrameTooLarge) {
 			t.Errorf("WriteFrame(%d bytes) with maximum 1514 = %v, want hub.ErrFrameTooLarge", size, err)
 		}
@@ -312,9 +312,9 @@ func TestStreamWriteBounds(t *testing.T) {
 }
 
 func TestStreamWriteZeroAllocs(t *testing.T) {
-	s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
-	for _, size := range []int{60, 1514, tap.DefaultMaxFrame} {
-		f := taptest.Frame(2, size, 0)
+	s := transport.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
+	for _, size := range []int{60, 1514, transport.DefaultMaxFrame} {
+		f := transporttest.Frame(2, size, 0)
 		if err := s.WriteFrame(f); err != nil { // warm the scratch buffer
 			t.Fatal(err)
 		}
@@ -355,13 +355,13 @@ func hubFrames(fs ...[]byte) []*hub.Frame {
 }
 
 func TestStreamWriteFrames(t *testing.T) {
-	sizes := []int{60, 1514, 9000, 60, 60, tap.DefaultMaxFrame, 14, 300}
+	sizes := []int{60, 1514, 9000, 60, 60, transport.DefaultMaxFrame, 14, 300}
 	var frames [][]byte
 	for i, n := range sizes {
-		frames = append(frames, taptest.Frame(3, n, i))
+		frames = append(frames, transporttest.Frame(3, n, i))
 	}
 	a, b := socketPair(t)
-	s := tap.NewStreamConn(a, 0)
+	s := transport.NewStreamConn(a, 0)
 	want := prefixed(frames...)
 	got := make(chan []byte)
 	go func() {
@@ -401,8 +401,8 @@ func TestStreamWriteFrames(t *testing.T) {
 func TestStreamWriteFramesZeroAllocs(t *testing.T) {
 	a, b := socketPair(t)
 	go io.Copy(io.Discard, b)
-	s := tap.NewStreamConn(a, 0)
-	frames := hubFrames(taptest.Frame(2, 60, 0), taptest.Frame(2, 1514, 1), taptest.Frame(2, 60, 2), taptest.Frame(2, 1514, 3))
+	s := transport.NewStreamConn(a, 0)
+	frames := hubFrames(transporttest.Frame(2, 60, 0), transporttest.Frame(2, 1514, 1), transporttest.Frame(2, 60, 2), transporttest.Frame(2, 1514, 3))
 	s.WriteFrames(frames) // warm the scratch buffers
 	if got := testing.AllocsPerRun(100, func() { s.WriteFrames(frames) }); got != 0 {
 		t.Errorf("WriteFrames: got %v allocations per batch, want 0", got)
@@ -426,8 +426,8 @@ func (r *repeatReader) Read(b []byte) (int, error) {
 }
 
 func TestStreamReadZeroAllocs(t *testing.T) {
-	s := newReadConn(&repeatReader{data: prefixed(taptest.Frame(1, 60, 0), taptest.Frame(1, 1514, 1))}, 0)
-	buf := make([]byte, tap.DefaultMaxFrame)
+	s := newReadConn(&repeatReader{data: prefixed(transporttest.Frame(1, 60, 0), transporttest.Frame(1, 1514, 1))}, 0)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	if got := testing.AllocsPerRun(100, func() { s.ReadFrame(buf) }); got != 0 {
 		t.Errorf("ReadFrame: got %v allocations per frame, want 0", got)
 	}
@@ -438,11 +438,11 @@ func TestStreamReadZeroAllocs(t *testing.T) {
 func TestStreamBadPrefixAllocatesLittle(t *testing.T) {
 	const runs = 100
 	data := bytes.Repeat([]byte{0x7f, 0xff, 0xff, 0xff}, 1)
-	conns := make([]*tap.StreamConn, runs)
+	conns := make([]*transport.StreamConn, runs)
 	for i := range conns {
 		conns[i] = newReadConn(bytes.NewReader(data), 0)
 	}
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -458,14 +458,14 @@ func TestStreamBadPrefixAllocatesLittle(t *testing.T) {
 }
 
 func FuzzStreamRead(f *testing.F) {
-	f.Add(prefixed(taptest.Frame(1, 60, 0)), uint16(1514), uint16(1514), false)
-	f.Add(prefixed(taptest.Frame(1, 14, 0), []byte{1, 2, 3}, taptest.Frame(1, 100, 1)), uint16(90), uint16(200), true)
+	f.Add(prefixed(transporttest.Frame(1, 60, 0)), uint16(1514), uint16(1514), false)
+	f.Add(prefixed(transporttest.Frame(1, 14, 0), []byte{1, 2, 3}, transporttest.Frame(1, 100, 1)), uint16(90), uint16(200), true)
 	f.Add([]byte{0, 0, 0, 0}, uint16(1514), uint16(1514), false)
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0}, uint16(0), uint16(0), true)
 	f.Add([]byte{0, 0, 5}, uint16(60), uint16(60), true)
-	f.Add(prefixed(taptest.Frame(1, 60, 0))[:20], uint16(60), uint16(60), false)
+	f.Add(prefixed(transporttest.Frame(1, 60, 0))[:20], uint16(60), uint16(60), false)
 	f.Fuzz(func(t *testing.T, data []byte, maxFrame, bufLen uint16, oneByte bool) {
-		m := tap.MinFrame + int(maxFrame)%2048
+		m := transport.MinFrame + int(maxFrame)%2048
 		var r io.Reader = bytes.NewReader(data)
 		if oneByte {
 			r = iotest.OneByteReader(r)
@@ -488,8 +488,8 @@ func FuzzStreamRead(f *testing.F) {
 func BenchmarkStreamWrite(b *testing.B) {
 	for _, size := range []int{60, 1514, 9000} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			s := tap.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
-			f := taptest.Frame(2, size, 0)
+			s := transport.NewStreamConn(&memConn{r: bytes.NewReader(nil), w: io.Discard}, 0)
+			f := transporttest.Frame(2, size, 0)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
@@ -504,8 +504,8 @@ func BenchmarkStreamWrite(b *testing.B) {
 func BenchmarkStreamRead(b *testing.B) {
 	for _, size := range []int{60, 1514, 9000} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			s := newReadConn(&repeatReader{data: prefixed(taptest.Frame(1, size, 0))}, 0)
-			buf := make([]byte, tap.DefaultMaxFrame)
+			s := newReadConn(&repeatReader{data: prefixed(transporttest.Frame(1, size, 0))}, 0)
+			buf := make([]byte, transport.DefaultMaxFrame)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			for b.Loop() {
@@ -534,10 +534,10 @@ func BenchmarkStreamTCP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			w, r := tap.NewStreamConn(c1, 0), tap.NewStreamConn(c2, 0)
+			w, r := transport.NewStreamConn(c1, 0), transport.NewStreamConn(c2, 0)
 			defer w.Close()
 			defer r.Close()
-			f := taptest.Frame(2, size, 0)
+			f := transporttest.Frame(2, size, 0)
 			done := make(chan error, 1)
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
@@ -551,7 +551,7 @@ func BenchmarkStreamTCP(b *testing.B) {
 				}
 				done <- nil
 			}()
-			buf := make([]byte, tap.DefaultMaxFrame)
+			buf := make([]byte, transport.DefaultMaxFrame)
 			for range b.N {
 				if _, err := r.ReadFrame(buf); err != nil {
 					b.Fatal(err)
@@ -565,7 +565,7 @@ func BenchmarkStreamTCP(b *testing.B) {
 }
 
 func TestJoinMcastLikeQEMURefusesPortZero(t *testing.T) {
-	if _, err := tap.JoinMcastLikeQEMU("230.0.0.1:0", "127.0.0.1", 0); err == nil || !strings.Contains(err.Error(), "needs the group's port") {
+	if _, err := transport.JoinMcastLikeQEMU("230.0.0.1:0", "127.0.0.1", 0); err == nil || !strings.Contains(err.Error(), "needs the group's port") {
 		t.Errorf("JoinMcastLikeQEMU with port 0 = %v, want a refusal", err)
 	}
 }

@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 func TestOpenAddressInUse(t *testing.T) {
@@ -48,19 +48,19 @@ func TestOpenAddressInUse(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		spec tap.Spec
+		spec transport.Spec
 		want string
 	}{
-		{"tcp", tap.Spec{Name: "a", Transport: tap.TCP, Address: ln.Addr().String()}, "address already in use"},
-		{"udp", tap.Spec{Name: "a", Transport: tap.UDP, Address: udp.LocalAddr().String(), Peer: "127.0.0.1:9"}, "address already in use"},
-		{"unix-live", tap.Spec{Name: "a", Transport: tap.Unix, Address: live}, "address already in use"},
-		{"unixgram-live", tap.Spec{Name: "a", Transport: tap.Unixgram, Address: liveGram, Peer: filepath.Join(dir, "p")}, "address already in use"},
-		{"unix-regular-file", tap.Spec{Name: "a", Transport: tap.Unix, Address: regular}, "not a socket"},
-		{"tap-netns-missing", tap.Spec{Name: "a", Transport: tap.TAP, Address: "tap0", Options: map[string]string{"netns": "/nonexistent/netns"}}, "no such file or directory"},
-		{"invalid", tap.Spec{Name: "a", Transport: tap.TCP, Address: "nope"}, "host:port"},
+		{"tcp", transport.Spec{Name: "a", Transport: transport.TCP, Address: ln.Addr().String()}, "address already in use"},
+		{"udp", transport.Spec{Name: "a", Transport: transport.UDP, Address: udp.LocalAddr().String(), Peer: "127.0.0.1:9"}, "address already in use"},
+		{"unix-live", transport.Spec{Name: "a", Transport: transport.Unix, Address: live}, "address already in use"},
+		{"unixgram-live", transport.Spec{Name: "a", Transport: transport.Unixgram, Address: liveGram, Peer: filepath.Join(dir, "p")}, "address already in use"},
+		{"unix-regular-file", transport.Spec{Name: "a", Transport: transport.Unix, Address: regular}, "not a socket"},
+		{"tap-netns-missing", transport.Spec{Name: "a", Transport: transport.TAP, Address: "tap0", Options: map[string]string{"netns": "/nonexistent/netns"}}, "no such file or directory"},
+		{"invalid", transport.Spec{Name: "a", Transport: transport.TCP, Address: "nope"}, "host:port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := tc.spec.Open(tap.Options{})
+			r, err := tc.spec.Open(transport.Options{})
 			if err == nil {
 				r.Close()
 				t.Fatalf("Open(%s) = nil error, want %q", tc.spec, tc.want)
@@ -76,8 +76,8 @@ func TestOpenAddressInUse(t *testing.T) {
 }
 
 func TestOpenBadMaxFrame(t *testing.T) {
-	for _, m := range []int{-1, tap.MinFrame - 1, tap.MaxFrameLimit + 1} {
-		r, err := tap.Spec{Name: "a", Transport: tap.TCP, Address: "127.0.0.1:0"}.Open(tap.Options{MaxFrame: m})
+	for _, m := range []int{-1, transport.MinFrame - 1, transport.MaxFrameLimit + 1} {
+		r, err := transport.Spec{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}.Open(transport.Options{MaxFrame: m})
 		if err == nil {
 			r.Close()
 			t.Errorf("Open with MaxFrame %d = nil error, want one", m)
@@ -111,21 +111,21 @@ func staleSocket(t *testing.T, network, path string) {
 func TestUnixStaleSocketReplacedAndRemoved(t *testing.T) {
 	for _, tc := range []struct {
 		network string
-		spec    func(path string) tap.Spec
+		spec    func(path string) transport.Spec
 	}{
-		{"unix", func(p string) tap.Spec { return tap.Spec{Name: "p", Transport: tap.Unix, Address: p} }},
-		{"unixgram", func(p string) tap.Spec {
-			return tap.Spec{Name: "p", Transport: tap.Unixgram, Address: p, Peer: p + ".vm"}
+		{"unix", func(p string) transport.Spec { return transport.Spec{Name: "p", Transport: transport.Unix, Address: p} }},
+		{"unixgram", func(p string) transport.Spec {
+			return transport.Spec{Name: "p", Transport: transport.Unixgram, Address: p, Peer: p + ".vm"}
 		}},
 	} {
 		t.Run(tc.network, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "hub.sock")
 			staleSocket(t, tc.network, path)
-			r, err := tc.spec(path).Open(tap.Options{})
+			r, err := tc.spec(path).Open(transport.Options{})
 			if err != nil {
 				t.Fatalf("Open over a stale socket: %v", err)
 			}
-			att := taptest.NewAttacher("p")
+			att := transporttest.NewAttacher("p")
 			ctx, cancel := context.WithCancel(context.Background())
 			errc := make(chan error, 1)
 			go func() { errc <- r.Run(ctx, att) }()
@@ -144,36 +144,36 @@ func TestUnixStaleSocketReplacedAndRemoved(t *testing.T) {
 }
 
 func TestRunnerRunsOnce(t *testing.T) {
-	r, err := tap.Spec{Name: "p", Transport: tap.TCP, Address: "127.0.0.1:0"}.Open(tap.Options{})
+	r, err := transport.Spec{Name: "p", Transport: transport.TCP, Address: "127.0.0.1:0"}.Open(transport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- r.Run(ctx, taptest.NewAttacher("p")) }()
+	go func() { errc <- r.Run(ctx, transporttest.NewAttacher("p")) }()
 	cancel()
 	if err := <-errc; err != nil {
 		t.Fatalf("first Run = %v, want nil", err)
 	}
-	if err := r.Run(context.Background(), taptest.NewAttacher("p")); !errors.Is(err, tap.ErrRunning) {
+	if err := r.Run(context.Background(), transporttest.NewAttacher("p")); !errors.Is(err, transport.ErrRunning) {
 		t.Errorf("second Run = %v, want ErrRunning", err)
 	}
 }
 
 func TestRunnerUnknownPortIsFatal(t *testing.T) {
-	for _, tr := range []tap.Transport{tap.TCP, tap.UDP} {
+	for _, tr := range []transport.Transport{transport.TCP, transport.UDP} {
 		t.Run(string(tr), func(t *testing.T) {
-			spec := tap.Spec{Name: "ghost", Transport: tr, Address: "127.0.0.1:0"}
-			if tr == tap.UDP {
+			spec := transport.Spec{Name: "ghost", Transport: tr, Address: "127.0.0.1:0"}
+			if tr == transport.UDP {
 				spec.Peer = "127.0.0.1:9"
 			}
-			r, err := spec.Open(tap.Options{})
+			r, err := spec.Open(transport.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			errc := make(chan error, 1)
-			go func() { errc <- r.Run(context.Background(), taptest.NewAttacher("p")) }()
-			if tr == tap.TCP {
+			go func() { errc <- r.Run(context.Background(), transporttest.NewAttacher("p")) }()
+			if tr == transport.TCP {
 				c, err := net.Dial("tcp", r.Spec().Address)
 				if err != nil {
 					t.Fatal(err)
@@ -185,7 +185,7 @@ func TestRunnerUnknownPortIsFatal(t *testing.T) {
 				if !errors.Is(err, hub.ErrNoPort) {
 					t.Errorf("Run = %v, want hub.ErrNoPort", err)
 				}
-			case <-time.After(taptest.HangGuard):
+			case <-time.After(transporttest.HangGuard):
 				r.Close()
 				t.Fatal("Run did not return on an unknown port")
 			}
@@ -194,20 +194,20 @@ func TestRunnerUnknownPortIsFatal(t *testing.T) {
 }
 
 func TestRunnerClose(t *testing.T) {
-	for _, spec := range []tap.Spec{
-		{Name: "p", Transport: tap.TCP, Address: "127.0.0.1:0"},
-		{Name: "p", Transport: tap.TCPDial, Address: "127.0.0.1:9"},
-		{Name: "p", Transport: tap.UDP, Address: "127.0.0.1:0", Peer: "127.0.0.1:9"},
+	for _, spec := range []transport.Spec{
+		{Name: "p", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		{Name: "p", Transport: transport.TCPDial, Address: "127.0.0.1:9"},
+		{Name: "p", Transport: transport.UDP, Address: "127.0.0.1:0", Peer: "127.0.0.1:9"},
 	} {
 		t.Run(string(spec.Transport), func(t *testing.T) {
-			r, err := spec.Open(tap.Options{})
+			r, err := spec.Open(transport.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			att := taptest.NewAttacher("p")
+			att := transporttest.NewAttacher("p")
 			errc := make(chan error, 1)
 			go func() { errc <- r.Run(context.Background(), att) }()
-			if spec.Transport == tap.UDP {
+			if spec.Transport == transport.UDP {
 				att.Next(t).Drain()
 			}
 			r.Close()
@@ -216,7 +216,7 @@ func TestRunnerClose(t *testing.T) {
 				if err != nil {
 					t.Errorf("Run after Close = %v, want nil", err)
 				}
-			case <-time.After(taptest.HangGuard):
+			case <-time.After(transporttest.HangGuard):
 				t.Fatal("Close did not stop Run")
 			}
 			r.Close() // twice is harmless
@@ -228,7 +228,7 @@ func TestRunnerClose(t *testing.T) {
 // through the real bound address, and QEMUArgs of the runner's spec name it.
 func TestDatagramRunner(t *testing.T) {
 	vmAddr := freeUDP(t)
-	r, err := tap.Spec{Name: "d", Transport: tap.UDP, Address: "127.0.0.1:0", Peer: vmAddr}.Open(tap.Options{})
+	r, err := transport.Spec{Name: "d", Transport: transport.UDP, Address: "127.0.0.1:0", Peer: vmAddr}.Open(transport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,22 +239,22 @@ func TestDatagramRunner(t *testing.T) {
 	if args := r.Spec().QEMUArgs("n0"); len(args) == 0 || !strings.Contains(args[0], "remote.port="+bound[strings.LastIndex(bound, ":")+1:]) {
 		t.Errorf("QEMUArgs = %q, want remote.port of %s", args, bound)
 	}
-	att := taptest.NewAttacher("d")
+	att := transporttest.NewAttacher("d")
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- r.Run(ctx, att) }()
 	at := att.Next(t)
 
-	vm, err := tap.ListenUDP(vmAddr, bound, 0, 0)
+	vm, err := transport.ListenUDP(vmAddr, bound, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vm.Close()
-	f := taptest.Frame(0xb2, 60, 1)
+	f := transporttest.Frame(0xb2, 60, 1)
 	if err := vm.WriteFrame(f); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	if n, err := hub.ReadFrame(at.IO, buf); err != nil || string(buf[:n]) != string(f) {
 		t.Fatalf("hub read = %d bytes, %v; want the VM's frame", n, err)
 	}
@@ -273,12 +273,12 @@ func TestDatagramRunner(t *testing.T) {
 func TestUnixgramPeerMissing(t *testing.T) {
 	dir := t.TempDir()
 	hubPath, vmPath := filepath.Join(dir, "hub.sock"), filepath.Join(dir, "vm.sock")
-	h, err := tap.ListenUnixgram(hubPath, vmPath, 0, 0)
+	h, err := transport.ListenUnixgram(hubPath, vmPath, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	f := taptest.Frame(0xa1, 60, 0)
+	f := transporttest.Frame(0xa1, 60, 0)
 	err = h.WriteFrame(f)
 	var fe *hub.FrameError
 	if !errors.As(err, &fe) || fe.Reason != hub.DropDown {
@@ -287,7 +287,7 @@ func TestUnixgramPeerMissing(t *testing.T) {
 	if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("WriteFrame to a missing peer = %v, want it to wrap the system error", err)
 	}
-	vm, err := tap.ListenUnixgram(vmPath, hubPath, 0, 0)
+	vm, err := transport.ListenUnixgram(vmPath, hubPath, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestUnixgramPeerMissing(t *testing.T) {
 	if err := h.WriteFrame(f); err != nil {
 		t.Fatalf("WriteFrame once the peer exists = %v, want nil", err)
 	}
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	if n, err := vm.ReadFrame(buf); err != nil || string(buf[:n]) != string(f) {
 		t.Fatalf("VM read = %d bytes, %v; want the frame", n, err)
 	}
@@ -305,15 +305,15 @@ func TestUnixgramPeerMissing(t *testing.T) {
 // reach the hub and the other member; the hub's reach both members; the
 // hub never reads its own frames back.
 func TestMcastMembers(t *testing.T) {
-	h, err := tap.JoinMcast(mcastGroup+":0", "127.0.0.1", 0, 0)
+	h, err := transport.JoinMcast(mcastGroup+":0", "127.0.0.1", 0, 0)
 	if err != nil {
 		t.Skipf("multicast on loopback is not available here: %v", err)
 	}
 	defer h.Close()
 	group := h.LocalAddr().String()
-	var vms []*tap.DatagramConn
+	var vms []*transport.DatagramConn
 	for range 2 {
-		vm, err := tap.JoinMcastLikeQEMU(group, "127.0.0.1", 0)
+		vm, err := transport.JoinMcastLikeQEMU(group, "127.0.0.1", 0)
 		if err != nil {
 			t.Skipf("multicast on loopback is not available here: %v", err)
 		}
@@ -323,8 +323,8 @@ func TestMcastMembers(t *testing.T) {
 	if !mcastWorks(t, vms[0], vms[1], h) {
 		t.Skip("multicast on loopback does not deliver here")
 	}
-	buf := make([]byte, tap.DefaultMaxFrame)
-	readOne := func(c *tap.DatagramConn) string {
+	buf := make([]byte, transport.DefaultMaxFrame)
+	readOne := func(c *transport.DatagramConn) string {
 		t.Helper()
 		n, err := c.ReadFrame(buf)
 		if err != nil {
@@ -332,11 +332,11 @@ func TestMcastMembers(t *testing.T) {
 		}
 		return string(buf[:n])
 	}
-	fromHub := taptest.Frame(0xa1, 60, 1)
+	fromHub := transporttest.Frame(0xa1, 60, 1)
 	if err := h.WriteFrame(fromHub); err != nil {
 		t.Fatal(err)
 	}
-	fromVM := taptest.Frame(0xb2, 60, 2)
+	fromVM := transporttest.Frame(0xb2, 60, 2)
 	if err := vms[1].WriteFrame(fromVM); err != nil {
 		t.Fatal(err)
 	}

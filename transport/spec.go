@@ -1,4 +1,4 @@
-package tap
+package transport
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"l2hub/hub"
+	"l2hub/tap"
 )
 
 // Transport names how a port reaches its peer, and which side listens.
@@ -307,8 +308,8 @@ func checkAddr(k addrKind, a string) string {
 			return "want an IPv4 multicast group and port, such as 230.0.0.1:37021"
 		}
 	case ifaceName:
-		if a == "" || len(a) > 15 || strings.ContainsAny(a, "/ \t\n:,") || a == "." || a == ".." {
-			return "want a network interface name of 1-15 characters"
+		if err := tap.CheckName(a); err != nil {
+			return err.Error()
 		}
 	}
 	return ""
@@ -490,4 +491,37 @@ func parseSize(v string) (int, error) {
 		return 0, fmt.Errorf("size %q: want a byte count such as 65536, 512K or 4M", v)
 	}
 	return n * mult, nil
+}
+
+// HostNote says, for a port with no QEMU back end (QEMUArgs is nil), what
+// it is and how to use it, for the banner that would otherwise print QEMU
+// flags; "" for every other port:
+//
+//	host interface l2h0 (02:8e:1f:6a:31:c0, 10.42.0.1/24): use it from the host
+//	host interface l2h0 in netns lab (...): ip netns exec lab COMMAND
+func (s Spec) HostNote() string {
+	if s.Transport != TAP || s.Validate() != nil {
+		return ""
+	}
+	var details []string
+	for _, k := range []string{"mac", "ip"} {
+		if v := s.Options[k]; v != "" {
+			details = append(details, v)
+		}
+	}
+	note := "host interface " + s.Address
+	ns := s.Options["netns"]
+	if ns != "" {
+		note += " in netns " + ns
+	}
+	if len(details) > 0 {
+		note += " (" + strings.Join(details, ", ") + ")"
+	}
+	switch {
+	case ns == "":
+		return note + ": use it from the host"
+	case strings.Contains(ns, "/"):
+		return note + ": nsenter --net=" + ns + " COMMAND"
+	}
+	return note + ": ip netns exec " + ns + " COMMAND"
 }

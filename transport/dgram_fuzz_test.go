@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"bytes"
@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"l2hub/hub"
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // FuzzDatagramRead feeds the hub's datagram reader what a VM, or anyone
@@ -20,18 +20,18 @@ func FuzzDatagramRead(f *testing.F) {
 	f.Add([]byte{}, false)
 	f.Add(make([]byte, 13), false)
 	f.Add(make([]byte, 14), false)
-	f.Add(taptest.Frame(0xb2, 60, 1), false)
-	f.Add(taptest.Frame(0xb2, 1515, 2), false)
-	f.Add(taptest.Frame(0xcc, 60, 3), true)
+	f.Add(transporttest.Frame(0xb2, 60, 1), false)
+	f.Add(transporttest.Frame(0xb2, 1515, 2), false)
+	f.Add(transporttest.Frame(0xcc, 60, 3), true)
 	const max = 1514
 	vmAddr := freeUDPAddr(f)
-	h, err := tap.ListenUDP("127.0.0.1:0", vmAddr, max, 0)
+	h, err := transport.ListenUDP("127.0.0.1:0", vmAddr, max, 0)
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer h.Close()
 	// The VM and a stranger are plain sockets: a datagram may be anything,
-	// even empty, which tap's own VM side would refuse to send.
+	// even empty, which transport's own VM side would refuse to send.
 	hubAddr := h.LocalAddr().(*net.UDPAddr)
 	vm, err := net.ListenUDP("udp", mustUDPAddr(f, vmAddr))
 	if err != nil {
@@ -43,7 +43,7 @@ func FuzzDatagramRead(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer stranger.Close()
-	good := taptest.Frame(0xb2, 60, 99)
+	good := transporttest.Frame(0xb2, 60, 99)
 	frames := make([]*hub.Frame, 8)
 
 	f.Fuzz(func(t *testing.T, data []byte, foreign bool) {
@@ -83,7 +83,7 @@ func FuzzDatagramRead(f *testing.F) {
 		switch {
 		case foreign:
 			want = hub.DropForeign
-		case len(data) < tap.MinFrame:
+		case len(data) < transport.MinFrame:
 			want = hub.DropRunt
 		case len(data) > max:
 			want = hub.DropOversize

@@ -13,8 +13,8 @@ import (
 
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap"
-	"l2hub/tap/netstack"
+	"l2hub/transport"
+	"l2hub/transport/netstack"
 )
 
 // hangGuard turns a hang into a failure; nothing here measures time.
@@ -36,10 +36,10 @@ func newHost(t *testing.T, mac string, addr string) *netstack.Host {
 
 // cable copies frames between a host and a pipe end in both directions,
 // as a hub port's reader and writer would, until either side closes.
-func cable(t *testing.T, host *netstack.Host, end *tap.PipeEnd) {
+func cable(t *testing.T, host *netstack.Host, end *transport.PipeEnd) {
 	var wg sync.WaitGroup
 	pump := func(from, to hub.PortIO) {
-		buf := make([]byte, tap.DefaultMaxFrame)
+		buf := make([]byte, transport.DefaultMaxFrame)
 		for {
 			n, err := hub.ReadFrame(from, buf)
 			var fe *hub.FrameError
@@ -59,11 +59,11 @@ func cable(t *testing.T, host *netstack.Host, end *tap.PipeEnd) {
 	t.Cleanup(func() { end.Close(); host.Close(); wg.Wait() })
 }
 
-// twoHosts joins two hosts with a tap.Pipe.
+// twoHosts joins two hosts with a transport.Pipe.
 func twoHosts(t *testing.T) (*netstack.Host, *netstack.Host) {
 	a := newHost(t, "02:00:00:00:00:0a", "10.42.0.1/24")
 	b := newHost(t, "02:00:00:00:00:0b", "10.42.0.2/24")
-	pa, pb := tap.Pipe()
+	pa, pb := transport.Pipe()
 	cable(t, a, pa)
 	cable(t, b, pb)
 	return a, b
@@ -217,7 +217,7 @@ func TestFrames(t *testing.T) {
 	if err := h.WriteFrame(arpRequest([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, [4]byte{10, 42, 0, 8})); err != nil {
 		t.Fatalf("WriteFrame of a broadcast ARP request = %v", err)
 	}
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	n, err := h.ReadFrame(buf)
 	if err != nil {
 		t.Fatal(err)

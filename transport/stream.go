@@ -1,4 +1,4 @@
-package tap
+package transport
 
 import (
 	"bufio"
@@ -21,10 +21,10 @@ const (
 	// from QEMU, so it means the stream is corrupt.
 	DefaultMaxFrame = hub.DefaultMaxFrame
 	// MaxFrameLimit bounds a configured maximum: buffers are sized from it.
-	MaxFrameLimit = 1 << 20
+	MaxFrameLimit = hub.MaxFrameLimit
 	// MinFrame is the shortest frame forwarded: an Ethernet header
 	// (destination, source, EtherType). Shorter frames are runts.
-	MinFrame = 14
+	MinFrame = hub.EthHeaderLen
 
 	prefixLen = 4
 	// streamReadBuffer is enough to coalesce many small frames per read

@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"context"
@@ -12,18 +12,18 @@ import (
 
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // liveHub runs a real hub.Hub with one port per spec, each opened and run
-// by its tap Runner, until the test ends.
+// by its transport Runner, until the test ends.
 type liveHub struct {
 	h       *hub.Hub
-	runners map[string]tap.Runner
+	runners map[string]transport.Runner
 }
 
-func startHub(t *testing.T, specs ...tap.Spec) *liveHub {
+func startHub(t *testing.T, specs ...transport.Spec) *liveHub {
 	t.Helper()
 	h, err := hub.New(hub.Config{Mode: hub.ModeHub, Clock: wallclock.Clock{}})
 	if err != nil {
@@ -37,7 +37,7 @@ func startHub(t *testing.T, specs ...tap.Spec) *liveHub {
 			t.Errorf("hub Run: %v", err)
 		}
 	})
-	lh := &liveHub{h: h, runners: map[string]tap.Runner{}}
+	lh := &liveHub{h: h, runners: map[string]transport.Runner{}}
 	for _, s := range specs {
 		if err := h.AddPort(s.Name, s.String()); err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ func startHub(t *testing.T, specs ...tap.Spec) *liveHub {
 		if s.Transport == "" { // a pipe, attached by the test
 			continue
 		}
-		r, err := s.Open(tap.Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		r, err := s.Open(transport.Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatalf("Open(%s): %v", s, err)
 		}
@@ -62,7 +62,7 @@ func startHub(t *testing.T, specs ...tap.Spec) *liveHub {
 // waitAttached waits until the port has had attaches peers and has one now.
 func (lh *liveHub) waitAttached(t *testing.T, name string, attaches uint64) {
 	t.Helper()
-	deadline := time.Now().Add(taptest.HangGuard)
+	deadline := time.Now().Add(transporttest.HangGuard)
 	for time.Now().Before(deadline) {
 		ports, err := lh.h.Ports(context.Background())
 		if err != nil {
@@ -75,13 +75,13 @@ func (lh *liveHub) waitAttached(t *testing.T, name string, attaches uint64) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("port %q: no peer attached (attach #%d) within %v", name, attaches, taptest.HangGuard)
+	t.Fatalf("port %q: no peer attached (attach #%d) within %v", name, attaches, transporttest.HangGuard)
 }
 
 // waitDetached waits until the port has no peer.
 func (lh *liveHub) waitDetached(t *testing.T, name string) {
 	t.Helper()
-	deadline := time.Now().Add(taptest.HangGuard)
+	deadline := time.Now().Add(transporttest.HangGuard)
 	for time.Now().Before(deadline) {
 		ports, err := lh.h.Ports(context.Background())
 		if err != nil {
@@ -94,7 +94,7 @@ func (lh *liveHub) waitDetached(t *testing.T, name string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("port %q: peer still attached after %v", name, taptest.HangGuard)
+	t.Fatalf("port %q: peer still attached after %v", name, transporttest.HangGuard)
 }
 
 // vmEnd is one VM's end in the hub tests, with a unique source MAC.
@@ -106,7 +106,7 @@ type vmEnd struct {
 }
 
 func broadcast(src byte, seq int) []byte {
-	f := taptest.Frame(src, 60, seq)
+	f := transporttest.Frame(src, 60, seq)
 	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	return f
 }
@@ -115,7 +115,7 @@ func broadcast(src byte, seq int) []byte {
 // if none comes.
 func (v *vmEnd) read(t *testing.T) []byte {
 	t.Helper()
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	for {
 		ch := make(chan error, 1)
 		var n int
@@ -129,9 +129,9 @@ func (v *vmEnd) read(t *testing.T) []byte {
 			if err != nil {
 				t.Fatalf("VM %s: read: %v", v.name, err)
 			}
-		case <-time.After(taptest.HangGuard):
+		case <-time.After(transporttest.HangGuard):
 			v.io.Close()
-			t.Fatalf("VM %s: no frame within %v", v.name, taptest.HangGuard)
+			t.Fatalf("VM %s: no frame within %v", v.name, transporttest.HangGuard)
 		}
 		if v.echo && buf[11] == v.mac {
 			continue
@@ -150,16 +150,16 @@ func TestEveryTransportThroughHub(t *testing.T) {
 	}
 	defer vmListen.Close()
 	udpVM := freeUDP(t)
-	specs := []tap.Spec{
-		{Name: "tcp", Transport: tap.TCP, Address: "127.0.0.1:0"},
-		{Name: "unix", Transport: tap.Unix, Address: filepath.Join(dir, "hub.sock")},
-		{Name: "tcp-dial", Transport: tap.TCPDial, Address: vmListen.Addr().String()},
-		{Name: "udp", Transport: tap.UDP, Address: "127.0.0.1:0", Peer: udpVM},
-		{Name: "unixgram", Transport: tap.Unixgram, Address: filepath.Join(dir, "hubgram.sock"), Peer: filepath.Join(dir, "vmgram.sock")},
+	specs := []transport.Spec{
+		{Name: "tcp", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		{Name: "unix", Transport: transport.Unix, Address: filepath.Join(dir, "hub.sock")},
+		{Name: "tcp-dial", Transport: transport.TCPDial, Address: vmListen.Addr().String()},
+		{Name: "udp", Transport: transport.UDP, Address: "127.0.0.1:0", Peer: udpVM},
+		{Name: "unixgram", Transport: transport.Unixgram, Address: filepath.Join(dir, "hubgram.sock"), Peer: filepath.Join(dir, "vmgram.sock")},
 		{Name: "pipe"},
 	}
-	mcast := tap.Spec{Name: "mcast", Transport: tap.Mcast, Address: mcastGroup + ":0"}
-	if probe, err := tap.JoinMcast(mcast.Address, "127.0.0.1", 0, 0); err == nil {
+	mcast := transport.Spec{Name: "mcast", Transport: transport.Mcast, Address: mcastGroup + ":0"}
+	if probe, err := transport.JoinMcast(mcast.Address, "127.0.0.1", 0, 0); err == nil {
 		probe.Close()
 		specs = append(specs, mcast)
 	} else {
@@ -173,43 +173,43 @@ func TestEveryTransportThroughHub(t *testing.T) {
 		vms = append(vms, &vmEnd{name: name, io: io, mac: byte(0xc0 + len(vms)), echo: echo})
 	}
 	for _, s := range specs {
-		var r tap.Runner
+		var r transport.Runner
 		if s.Transport != "" {
 			r = lh.runners[s.Name]
 		}
 		switch s.Transport {
-		case tap.TCP, tap.Unix:
-			c, err := tap.DialStream(context.Background(), map[tap.Transport]string{tap.TCP: "tcp", tap.Unix: "unix"}[s.Transport], r.Spec().Address, 0)
+		case transport.TCP, transport.Unix:
+			c, err := transport.DialStream(context.Background(), map[transport.Transport]string{transport.TCP: "tcp", transport.Unix: "unix"}[s.Transport], r.Spec().Address, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			add(s.Name, c, false)
-		case tap.TCPDial:
+		case transport.TCPDial:
 			c, err := vmListen.Accept()
 			if err != nil {
 				t.Fatal(err)
 			}
-			add(s.Name, tap.NewStreamConn(c, 0), false)
-		case tap.UDP:
-			c, err := tap.ListenUDP(udpVM, r.Spec().Address, 0, 0)
+			add(s.Name, transport.NewStreamConn(c, 0), false)
+		case transport.UDP:
+			c, err := transport.ListenUDP(udpVM, r.Spec().Address, 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			add(s.Name, c, false)
-		case tap.Unixgram:
-			c, err := tap.ListenUnixgram(s.Peer, s.Address, 0, 0)
+		case transport.Unixgram:
+			c, err := transport.ListenUnixgram(s.Peer, s.Address, 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			add(s.Name, c, false)
-		case tap.Mcast:
-			c, err := tap.JoinMcastLikeQEMU(r.Spec().Address, "127.0.0.1", 0)
+		case transport.Mcast:
+			c, err := transport.JoinMcastLikeQEMU(r.Spec().Address, "127.0.0.1", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			add(s.Name, c, true)
 		case "":
-			a, b := tap.Pipe()
+			a, b := transport.Pipe()
 			if _, err := lh.h.Attach(s.Name, a); err != nil {
 				t.Fatal(err)
 			}
@@ -248,14 +248,14 @@ func TestEveryTransportThroughHub(t *testing.T) {
 // reconnect; a second VM is refused while the first is attached; a bad
 // length prefix costs the VM its connection, and it can come back.
 func TestStreamPortLifecycleThroughHub(t *testing.T) {
-	for _, tr := range []tap.Transport{tap.TCP, tap.Unix} {
+	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
 		t.Run(string(tr), func(t *testing.T) {
 			network, addr := "tcp", "127.0.0.1:0"
-			if tr == tap.Unix {
+			if tr == transport.Unix {
 				network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
 			}
-			lh := startHub(t, tap.Spec{Name: "vm", Transport: tr, Address: addr}, tap.Spec{Name: "peer"})
-			a, peer := tap.Pipe()
+			lh := startHub(t, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
+			a, peer := transport.Pipe()
 			if _, err := lh.h.Attach("peer", a); err != nil {
 				t.Fatal(err)
 			}
@@ -268,7 +268,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 					t.Fatal(err)
 				}
 				raw = c
-				sc := tap.NewStreamConn(c, 0)
+				sc := transport.NewStreamConn(c, 0)
 				t.Cleanup(func() { sc.Close() })
 				return &vmEnd{name: "vm", io: sc, mac: 0xc1}
 			}
@@ -294,7 +294,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			roundTrip(vm1, 1)
 
 			intruder := dial()
-			buf := make([]byte, tap.DefaultMaxFrame)
+			buf := make([]byte, transport.DefaultMaxFrame)
 			if _, err := hub.ReadFrame(intruder.io, buf); err == nil {
 				t.Fatal("a second VM was served while the port was busy")
 			}
@@ -307,7 +307,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			roundTrip(vm2, 3)
 
 			// A length prefix above the maximum: the hub drops the VM.
-			if _, err := raw.Write(binary.BigEndian.AppendUint32(nil, tap.DefaultMaxFrame+1)); err != nil {
+			if _, err := raw.Write(binary.BigEndian.AppendUint32(nil, transport.DefaultMaxFrame+1)); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := hub.ReadFrame(vm2.io, buf); err == nil {

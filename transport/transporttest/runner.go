@@ -1,4 +1,4 @@
-package taptest
+package transporttest
 
 import (
 	"bytes"
@@ -15,23 +15,23 @@ import (
 	"time"
 
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 const portName = "p"
 
 // TestStreamRunner runs the connection-lifecycle suite against a stream
-// transport's Runner (tap.TCP, tap.Unix, tap.TCPDial or tap.UnixDial) over
+// transport's Runner (transport.TCP, transport.Unix, transport.TCPDial or transport.UnixDial) over
 // loopback: attach, the VM coming back after a disconnect (the listener
 // accepts it again, the dialer redials), a second VM refused while the port
 // is busy, and shutdown when the context ends.
-func TestStreamRunner(t *testing.T, tr tap.Transport) {
+func TestStreamRunner(t *testing.T, tr transport.Transport) {
 	switch tr {
-	case tap.TCP, tap.Unix:
+	case transport.TCP, transport.Unix:
 		t.Run("reattach-after-disconnect", func(t *testing.T) { testListenReattach(t, tr) })
 		t.Run("busy-refused", func(t *testing.T) { testListenBusy(t, tr) })
 		t.Run("cancel", func(t *testing.T) { testListenCancel(t, tr) })
-	case tap.TCPDial, tap.UnixDial:
+	case transport.TCPDial, transport.UnixDial:
 		t.Run("dial-until-listening", func(t *testing.T) { testDialUntilListening(t, tr) })
 		t.Run("redial-after-drop", func(t *testing.T) { testRedial(t, tr) })
 		t.Run("busy-redials", func(t *testing.T) { testDialBusy(t, tr) })
@@ -66,7 +66,7 @@ func (b *LogBuffer) Logger() *slog.Logger {
 
 // runner is a Runner started for a test, stopped by the test's cleanup.
 type runner struct {
-	tap.Runner
+	transport.Runner
 	att    *Attacher
 	log    *LogBuffer
 	cancel context.CancelFunc
@@ -74,10 +74,10 @@ type runner struct {
 	once   sync.Once
 }
 
-func startRunner(t *testing.T, spec tap.Spec) *runner {
+func startRunner(t *testing.T, spec transport.Spec) *runner {
 	t.Helper()
 	log := &LogBuffer{}
-	r, err := spec.Open(tap.Options{Logger: log.Logger(), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	r, err := spec.Open(transport.Options{Logger: log.Logger(), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", spec, err)
 	}
@@ -109,26 +109,26 @@ func (r *runner) stop(t *testing.T) {
 	})
 }
 
-func network(tr tap.Transport) string {
-	if tr == tap.Unix || tr == tap.UnixDial {
+func network(tr transport.Transport) string {
+	if tr == transport.Unix || tr == transport.UnixDial {
 		return "unix"
 	}
 	return "tcp"
 }
 
-func listenSpec(t *testing.T, tr tap.Transport) tap.Spec {
+func listenSpec(t *testing.T, tr transport.Transport) transport.Spec {
 	addr := "127.0.0.1:0"
-	if tr == tap.Unix {
+	if tr == transport.Unix {
 		addr = filepath.Join(t.TempDir(), "hub.sock")
 	}
-	return tap.Spec{Name: portName, Transport: tr, Address: addr}
+	return transport.Spec{Name: portName, Transport: tr, Address: addr}
 }
 
 // dialVM connects a VM to a listening runner.
-func dialVM(t *testing.T, r *runner) *tap.StreamConn {
+func dialVM(t *testing.T, r *runner) *transport.StreamConn {
 	t.Helper()
 	s := r.Spec()
-	c, err := tap.DialStream(context.Background(), network(s.Transport), s.Address, 0)
+	c, err := transport.DialStream(context.Background(), network(s.Transport), s.Address, 0)
 	if err != nil {
 		t.Fatalf("VM dial %s: %v", s.Address, err)
 	}
@@ -140,7 +140,7 @@ func dialVM(t *testing.T, r *runner) *tap.StreamConn {
 // attached hub end.
 func exchange(t *testing.T, vm hub.PortIO, at *Attachment, seq int) {
 	t.Helper()
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	up, down := Frame(vmMAC, 60, seq), Frame(hubMAC, 60, seq)
 	mustWrite(t, vm, up)
 	n, err := read(t, at.IO, buf)
@@ -153,13 +153,13 @@ func exchange(t *testing.T, vm hub.PortIO, at *Attachment, seq int) {
 // expectEnd reads from p until the stream ends, which it must.
 func expectEnd(t *testing.T, what string, p hub.PortIO) {
 	t.Helper()
-	_, err := read(t, p, make([]byte, tap.DefaultMaxFrame))
+	_, err := read(t, p, make([]byte, transport.DefaultMaxFrame))
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("%s: ReadFrame = %v, want the end of the stream", what, err)
 	}
 }
 
-func testListenReattach(t *testing.T, tr tap.Transport) {
+func testListenReattach(t *testing.T, tr transport.Transport) {
 	r := startRunner(t, listenSpec(t, tr))
 	for i := range 3 {
 		vm := dialVM(t, r)
@@ -171,7 +171,7 @@ func testListenReattach(t *testing.T, tr tap.Transport) {
 	}
 }
 
-func testListenBusy(t *testing.T, tr tap.Transport) {
+func testListenBusy(t *testing.T, tr transport.Transport) {
 	r := startRunner(t, listenSpec(t, tr))
 	vm1 := dialVM(t, r)
 	at := r.att.Next(t)
@@ -194,7 +194,7 @@ func testListenBusy(t *testing.T, tr tap.Transport) {
 	exchange(t, vm3, r.att.Next(t), 3)
 }
 
-func testListenCancel(t *testing.T, tr tap.Transport) {
+func testListenCancel(t *testing.T, tr transport.Transport) {
 	r := startRunner(t, listenSpec(t, tr))
 	vm := dialVM(t, r)
 	at := r.att.Next(t)
@@ -210,7 +210,7 @@ func testListenCancel(t *testing.T, tr tap.Transport) {
 }
 
 // vmListener plays a QEMU VM with server=on / listen=.
-func vmListener(t *testing.T, tr tap.Transport, addr string) net.Listener {
+func vmListener(t *testing.T, tr transport.Transport, addr string) net.Listener {
 	t.Helper()
 	ln, err := net.Listen(network(tr), addr)
 	if err != nil {
@@ -221,7 +221,7 @@ func vmListener(t *testing.T, tr tap.Transport, addr string) net.Listener {
 }
 
 // accept takes the hub's next connection on ln, failing if none comes.
-func accept(t *testing.T, ln net.Listener) *tap.StreamConn {
+func accept(t *testing.T, ln net.Listener) *transport.StreamConn {
 	t.Helper()
 	ch := make(chan net.Conn, 1)
 	go func() {
@@ -236,7 +236,7 @@ func accept(t *testing.T, ln net.Listener) *tap.StreamConn {
 		if c == nil {
 			t.Fatal("VM accept failed")
 		}
-		sc := tap.NewStreamConn(c, 0)
+		sc := transport.NewStreamConn(c, 0)
 		t.Cleanup(func() { sc.Close() })
 		return sc
 	case <-time.After(HangGuard):
@@ -246,8 +246,8 @@ func accept(t *testing.T, ln net.Listener) *tap.StreamConn {
 }
 
 // dialAddress returns an address on which nothing listens yet.
-func dialAddress(t *testing.T, tr tap.Transport) string {
-	if tr == tap.UnixDial {
+func dialAddress(t *testing.T, tr transport.Transport) string {
+	if tr == transport.UnixDial {
 		return filepath.Join(t.TempDir(), "vm.sock")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -259,18 +259,18 @@ func dialAddress(t *testing.T, tr tap.Transport) string {
 	return addr
 }
 
-func testDialUntilListening(t *testing.T, tr tap.Transport) {
+func testDialUntilListening(t *testing.T, tr transport.Transport) {
 	addr := dialAddress(t, tr)
-	r := startRunner(t, tap.Spec{Name: portName, Transport: tr, Address: addr})
+	r := startRunner(t, transport.Spec{Name: portName, Transport: tr, Address: addr})
 	ln := vmListener(t, tr, addr) // the runner has been failing to dial
 	vm := accept(t, ln)
 	exchange(t, vm, r.att.Next(t), 1)
 }
 
-func testRedial(t *testing.T, tr tap.Transport) {
+func testRedial(t *testing.T, tr transport.Transport) {
 	addr := dialAddress(t, tr)
 	ln := vmListener(t, tr, addr)
-	r := startRunner(t, tap.Spec{Name: portName, Transport: tr, Address: addr})
+	r := startRunner(t, transport.Spec{Name: portName, Transport: tr, Address: addr})
 	for i := range 3 {
 		vm := accept(t, ln)
 		at := r.att.Next(t)
@@ -281,18 +281,18 @@ func testRedial(t *testing.T, tr tap.Transport) {
 	}
 }
 
-func testDialBusy(t *testing.T, tr tap.Transport) {
+func testDialBusy(t *testing.T, tr transport.Transport) {
 	addr := dialAddress(t, tr)
 	ln := vmListener(t, tr, addr)
 	att := NewAttacher(portName)
-	holder, _ := tap.Pipe()
+	holder, _ := transport.Pipe()
 	if _, err := att.Attach(portName, holder); err != nil {
 		t.Fatalf("Attach(holder): %v", err)
 	}
 	held := att.Next(t)
 
 	log := &LogBuffer{}
-	r, err := tap.Spec{Name: portName, Transport: tr, Address: addr}.Open(tap.Options{Logger: log.Logger(), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	r, err := transport.Spec{Name: portName, Transport: tr, Address: addr}.Open(transport.Options{Logger: log.Logger(), MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -320,7 +320,7 @@ func testDialBusy(t *testing.T, tr tap.Transport) {
 	defer at.Drain()
 	f := Frame(hubMAC, 60, 7)
 	mustWrite(t, at.IO, f)
-	buf := make([]byte, tap.DefaultMaxFrame)
+	buf := make([]byte, transport.DefaultMaxFrame)
 	for {
 		// Connections dialed before the holder let go were refused and
 		// end at once; the one attached carries the frame.
@@ -334,10 +334,10 @@ func testDialBusy(t *testing.T, tr tap.Transport) {
 	}
 }
 
-func testDialCancel(t *testing.T, tr tap.Transport) {
+func testDialCancel(t *testing.T, tr transport.Transport) {
 	addr := dialAddress(t, tr)
 	ln := vmListener(t, tr, addr)
-	r := startRunner(t, tap.Spec{Name: portName, Transport: tr, Address: addr})
+	r := startRunner(t, transport.Spec{Name: portName, Transport: tr, Address: addr})
 	vm := accept(t, ln)
 	at := r.att.Next(t)
 	exchange(t, vm, at, 1)

@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // The framing suite over every transport. Stream pairs come through the real
@@ -17,43 +17,43 @@ import (
 func TestFraming(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		mk   taptest.MakePair
+		mk   transporttest.MakePair
 	}{
-		{"tcp", func(t *testing.T) *taptest.Pair { return streamPair(t, tap.TCP) }},
-		{"unix", func(t *testing.T) *taptest.Pair { return streamPair(t, tap.Unix) }},
-		{"tcp-dial", func(t *testing.T) *taptest.Pair { return streamPair(t, tap.TCPDial) }},
-		{"unix-dial", func(t *testing.T) *taptest.Pair { return streamPair(t, tap.UnixDial) }},
+		{"tcp", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.TCP) }},
+		{"unix", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.Unix) }},
+		{"tcp-dial", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.TCPDial) }},
+		{"unix-dial", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.UnixDial) }},
 		{"udp", udpPair},
 		{"unixgram", unixgramPair},
 		{"mcast", mcastPair},
 		{"pipe", pipePair},
 	} {
-		t.Run(tc.name, func(t *testing.T) { taptest.TestFraming(t, tc.mk) })
+		t.Run(tc.name, func(t *testing.T) { transporttest.TestFraming(t, tc.mk) })
 	}
 }
 
 func TestStreamRunner(t *testing.T) {
-	for _, tr := range []tap.Transport{tap.TCP, tap.Unix, tap.TCPDial, tap.UnixDial} {
-		t.Run(string(tr), func(t *testing.T) { taptest.TestStreamRunner(t, tr) })
+	for _, tr := range []transport.Transport{transport.TCP, transport.Unix, transport.TCPDial, transport.UnixDial} {
+		t.Run(string(tr), func(t *testing.T) { transporttest.TestStreamRunner(t, tr) })
 	}
 }
 
 // streamPair opens a runner for tr, connects a VM to it (or lets it dial a
 // VM) and returns the attached hub end with the VM end.
-func streamPair(t *testing.T, tr tap.Transport) *taptest.Pair {
+func streamPair(t *testing.T, tr transport.Transport) *transporttest.Pair {
 	t.Helper()
 	dir := t.TempDir()
-	spec := tap.Spec{Name: "p", Transport: tr}
+	spec := transport.Spec{Name: "p", Transport: tr}
 	network := "tcp"
 	var vmLn net.Listener
 	switch tr {
-	case tap.TCP:
+	case transport.TCP:
 		spec.Address = "127.0.0.1:0"
-	case tap.Unix:
+	case transport.Unix:
 		spec.Address, network = filepath.Join(dir, "hub.sock"), "unix"
-	case tap.TCPDial, tap.UnixDial:
+	case transport.TCPDial, transport.UnixDial:
 		addr := "127.0.0.1:0"
-		if tr == tap.UnixDial {
+		if tr == transport.UnixDial {
 			addr, network = filepath.Join(dir, "vm.sock"), "unix"
 		}
 		ln, err := net.Listen(network, addr)
@@ -63,11 +63,11 @@ func streamPair(t *testing.T, tr tap.Transport) *taptest.Pair {
 		t.Cleanup(func() { ln.Close() })
 		vmLn, spec.Address = ln, ln.Addr().String()
 	}
-	r, err := spec.Open(tap.Options{})
+	r, err := spec.Open(transport.Options{})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", spec, err)
 	}
-	att := taptest.NewAttacher("p")
+	att := transporttest.NewAttacher("p")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -86,15 +86,15 @@ func streamPair(t *testing.T, tr tap.Transport) *taptest.Pair {
 		t.Fatal(err)
 	}
 	at := att.Next(t)
-	vm := tap.NewStreamConn(raw, tap.MaxFrameLimit)
+	vm := transport.NewStreamConn(raw, transport.MaxFrameLimit)
 	t.Cleanup(func() {
 		vm.Close()
 		at.Drain()
 		cancel()
 		wg.Wait()
 	})
-	return &taptest.Pair{
-		Hub: at.IO, VM: vm, MaxFrame: tap.DefaultMaxFrame,
+	return &transporttest.Pair{
+		Hub: at.IO, VM: vm, MaxFrame: transport.DefaultMaxFrame,
 		Stream: true, RawVM: func(b []byte) error { _, err := raw.Write(b); return err },
 		EOF: true,
 	}
@@ -104,14 +104,14 @@ func streamPair(t *testing.T, tr tap.Transport) *taptest.Pair {
 // that a datagram one byte over the maximum can still be sent.
 const udpMax = 60000
 
-func udpPair(t *testing.T) *taptest.Pair {
+func udpPair(t *testing.T) *transporttest.Pair {
 	t.Helper()
 	vmAddr := freeUDP(t)
-	hubEnd, err := tap.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0)
+	hubEnd, err := transport.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := tap.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), tap.MaxFrameLimit, 0)
+	vm, err := transport.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), transport.MaxFrameLimit, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func udpPair(t *testing.T) *taptest.Pair {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hubEnd.Close(); vm.Close(); stranger.Close() })
-	return &taptest.Pair{
+	return &transporttest.Pair{
 		Hub: hubEnd, VM: vm, MaxFrame: udpMax,
 		RawVM:   vm.WriteFrame,
 		Foreign: func(b []byte) error { _, err := stranger.WriteTo(b, hubEnd.LocalAddr()); return err },
@@ -138,15 +138,15 @@ func freeUDP(t *testing.T) string {
 	return c.LocalAddr().String()
 }
 
-func unixgramPair(t *testing.T) *taptest.Pair {
+func unixgramPair(t *testing.T) *transporttest.Pair {
 	t.Helper()
 	dir := t.TempDir()
 	hubPath, vmPath := filepath.Join(dir, "hub.sock"), filepath.Join(dir, "vm.sock")
-	hubEnd, err := tap.ListenUnixgram(hubPath, vmPath, 0, 0)
+	hubEnd, err := transport.ListenUnixgram(hubPath, vmPath, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := tap.ListenUnixgram(vmPath, hubPath, tap.MaxFrameLimit, 0)
+	vm, err := transport.ListenUnixgram(vmPath, hubPath, transport.MaxFrameLimit, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +155,8 @@ func unixgramPair(t *testing.T) *taptest.Pair {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hubEnd.Close(); vm.Close(); stranger.Close() })
-	return &taptest.Pair{
-		Hub: hubEnd, VM: vm, MaxFrame: tap.DefaultMaxFrame,
+	return &transporttest.Pair{
+		Hub: hubEnd, VM: vm, MaxFrame: transport.DefaultMaxFrame,
 		RawVM: vm.WriteFrame,
 		Foreign: func(b []byte) error {
 			_, err := stranger.WriteToUnix(b, &net.UnixAddr{Name: hubPath, Net: "unixgram"})
@@ -168,13 +168,13 @@ func unixgramPair(t *testing.T) *taptest.Pair {
 // mcastGroup is the group QEMU's harness uses; each test gets its own port.
 const mcastGroup = "230.0.0.1"
 
-func mcastPair(t *testing.T) *taptest.Pair {
+func mcastPair(t *testing.T) *transporttest.Pair {
 	t.Helper()
-	hubEnd, err := tap.JoinMcast(mcastGroup+":0", "127.0.0.1", udpMax, 0)
+	hubEnd, err := transport.JoinMcast(mcastGroup+":0", "127.0.0.1", udpMax, 0)
 	if err != nil {
 		t.Skipf("multicast on loopback is not available here: %v", err)
 	}
-	vm, err := tap.JoinMcastLikeQEMU(hubEnd.LocalAddr().String(), "127.0.0.1", tap.MaxFrameLimit)
+	vm, err := transport.JoinMcastLikeQEMU(hubEnd.LocalAddr().String(), "127.0.0.1", transport.MaxFrameLimit)
 	if err != nil {
 		hubEnd.Close()
 		t.Skipf("multicast on loopback is not available here: %v", err)
@@ -183,22 +183,22 @@ func mcastPair(t *testing.T) *taptest.Pair {
 	if !mcastWorks(t, vm, hubEnd) {
 		t.Skip("multicast on loopback does not deliver here (no route for 224.0.0.0/4 via lo?)")
 	}
-	return &taptest.Pair{Hub: hubEnd, VM: vm, MaxFrame: udpMax, RawVM: vm.WriteFrame, VMEcho: true}
+	return &transporttest.Pair{Hub: hubEnd, VM: vm, MaxFrame: udpMax, RawVM: vm.WriteFrame, VMEcho: true}
 }
 
 // mcastWorks sends one frame from a QEMU-like member and checks that every
 // member hears it, the sender included (its echo).
-func mcastWorks(t *testing.T, sender *tap.DatagramConn, others ...*tap.DatagramConn) bool {
+func mcastWorks(t *testing.T, sender *transport.DatagramConn, others ...*transport.DatagramConn) bool {
 	t.Helper()
-	probe := taptest.Frame(0x55, 60, 0)
+	probe := transporttest.Frame(0x55, 60, 0)
 	if err := sender.WriteFrame(probe); err != nil {
 		t.Logf("multicast send: %v", err)
 		return false
 	}
-	for _, m := range append([]*tap.DatagramConn{sender}, others...) {
+	for _, m := range append([]*transport.DatagramConn{sender}, others...) {
 		ch := make(chan bool, 1)
 		go func() {
-			buf := make([]byte, tap.MaxFrameLimit)
+			buf := make([]byte, transport.MaxFrameLimit)
 			n, err := m.ReadFrame(buf)
 			ch <- err == nil && string(buf[:n]) == string(probe)
 		}()
@@ -215,8 +215,8 @@ func mcastWorks(t *testing.T, sender *tap.DatagramConn, others ...*tap.DatagramC
 	return true
 }
 
-func pipePair(t *testing.T) *taptest.Pair {
-	a, b := tap.Pipe()
+func pipePair(t *testing.T) *transporttest.Pair {
+	a, b := transport.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	return &taptest.Pair{Hub: a, VM: b, MaxFrame: tap.DefaultMaxFrame, EOF: true}
+	return &transporttest.Pair{Hub: a, VM: b, MaxFrame: transport.DefaultMaxFrame, EOF: true}
 }

@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"context"
@@ -8,25 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/tap"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
-
-func TestDefaultTAPMAC(t *testing.T) {
-	a, again, b := tap.DefaultTAPMAC("host"), tap.DefaultTAPMAC("host"), tap.DefaultTAPMAC("host2")
-	if a.String() != again.String() {
-		t.Errorf("DefaultTAPMAC(host) = %s, then %s; want the same both times", a, again)
-	}
-	if a.String() == b.String() {
-		t.Errorf("DefaultTAPMAC(host) = DefaultTAPMAC(host2) = %s, want different addresses", a)
-	}
-	for _, port := range []string{"host", "host2", "a", "t0"} {
-		mac := tap.DefaultTAPMAC(port)
-		if len(mac) != 6 || mac[0]&0x01 != 0 || mac[0]&0x02 == 0 {
-			t.Errorf("DefaultTAPMAC(%s) = %s, want a unicast, locally administered address", port, mac)
-		}
-	}
-}
 
 func TestHostNote(t *testing.T) {
 	for _, tc := range []struct {
@@ -52,16 +36,16 @@ func TestOpenOptional(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	busy := tap.Spec{Name: "a", Transport: tap.TCP, Address: ln.Addr().String()}
+	busy := transport.Spec{Name: "a", Transport: transport.TCP, Address: ln.Addr().String()}
 
-	if _, err := busy.Open(tap.Options{}); err == nil {
+	if _, err := busy.Open(transport.Options{}); err == nil {
 		t.Fatalf("Open(%s) without Optional = nil error, want address in use", busy)
 	}
-	r, err := busy.Open(tap.Options{Optional: true})
+	r, err := busy.Open(transport.Options{Optional: true})
 	if err != nil {
 		t.Fatalf("Open(%s) with Optional = %v, want a runner", busy, err)
 	}
-	if err := tap.OpenErr(r); err == nil || !strings.Contains(err.Error(), "address already in use") {
+	if err := transport.OpenErr(r); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("OpenErr = %v, want the address-in-use error", err)
 	}
 	if r.Spec().Name != "a" {
@@ -69,31 +53,31 @@ func TestOpenOptional(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx, taptest.NewAttacher()) }()
+	go func() { done <- r.Run(ctx, transporttest.NewAttacher()) }()
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("Run = %v, want nil once ctx ends", err)
 		}
-	case <-time.After(taptest.HangGuard):
-		t.Fatalf("Run did not return within %v of ctx ending", taptest.HangGuard)
+	case <-time.After(transporttest.HangGuard):
+		t.Fatalf("Run did not return within %v of ctx ending", transporttest.HangGuard)
 	}
 	if err := r.Close(); err != nil {
 		t.Errorf("Close = %v, want nil", err)
 	}
 
-	good, err := tap.Spec{Name: "b", Transport: tap.TCP, Address: "127.0.0.1:0"}.Open(tap.Options{Optional: true})
+	good, err := transport.Spec{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"}.Open(transport.Options{Optional: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer good.Close()
-	if err := tap.OpenErr(good); err != nil {
+	if err := transport.OpenErr(good); err != nil {
 		t.Errorf("OpenErr of an opened port = %v, want nil", err)
 	}
 
-	bad := tap.Spec{Name: "c", Transport: tap.TCP, Address: "nope"}
-	if _, err := bad.Open(tap.Options{Optional: true}); !errors.Is(err, tap.ErrSpec) {
+	bad := transport.Spec{Name: "c", Transport: transport.TCP, Address: "nope"}
+	if _, err := bad.Open(transport.Options{Optional: true}); !errors.Is(err, transport.ErrSpec) {
 		t.Errorf("Open(%s) with Optional = %v, want the spec error", bad, err)
 	}
 }

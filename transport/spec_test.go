@@ -1,4 +1,4 @@
-package tap_test
+package transport_test
 
 import (
 	"errors"
@@ -8,39 +8,39 @@ import (
 	"testing"
 
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		text string
-		want tap.Spec
+		want transport.Spec
 	}{
-		{"tcp", "a=tcp:127.0.0.1:7001", tap.Spec{Name: "a", Transport: tap.TCP, Address: "127.0.0.1:7001"}},
-		{"tcp-all-interfaces", "a=tcp::7001", tap.Spec{Name: "a", Transport: tap.TCP, Address: ":7001"}},
-		{"tcp-ipv6", "a=tcp:[::1]:7001", tap.Spec{Name: "a", Transport: tap.TCP, Address: "[::1]:7001"}},
-		{"tcp-port-zero", "a=tcp:127.0.0.1:0", tap.Spec{Name: "a", Transport: tap.TCP, Address: "127.0.0.1:0"}},
-		{"tcp-dial-hostname", "vm-1=tcp-dial:localhost:7002", tap.Spec{Name: "vm-1", Transport: tap.TCPDial, Address: "localhost:7002"}},
-		{"unix", "c=unix:/run/l2hub/c.sock", tap.Spec{Name: "c", Transport: tap.Unix, Address: "/run/l2hub/c.sock"}},
-		{"unix-dial", "c=unix-dial:/tmp/vm.sock", tap.Spec{Name: "c", Transport: tap.UnixDial, Address: "/tmp/vm.sock"}},
-		{"unix-path-with-comma", "c=unix:/tmp/a,,b.sock", tap.Spec{Name: "c", Transport: tap.Unix, Address: "/tmp/a,b.sock"}},
-		{"udp", "d=udp:127.0.0.1:7003,peer=127.0.0.1:7004", tap.Spec{Name: "d", Transport: tap.UDP, Address: "127.0.0.1:7003", Peer: "127.0.0.1:7004"}},
-		{"unixgram", "e=unixgram:/tmp/h.sock,peer=/tmp/v.sock", tap.Spec{Name: "e", Transport: tap.Unixgram, Address: "/tmp/h.sock", Peer: "/tmp/v.sock"}},
-		{"mcast", "m=mcast:230.0.0.1:37021", tap.Spec{Name: "m", Transport: tap.Mcast, Address: "230.0.0.1:37021"}},
-		{"mcast-local", "m=mcast:230.0.0.1:37021,local=10.0.0.2", tap.Spec{Name: "m", Transport: tap.Mcast, Address: "230.0.0.1:37021", Local: "10.0.0.2"}},
-		{"tap", "t=tap:tap0,ip=10.0.0.1/24,netns=lab,mac=02:00:00:00:00:01", tap.Spec{Name: "t", Transport: tap.TAP, Address: "tap0",
+		{"tcp", "a=tcp:127.0.0.1:7001", transport.Spec{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:7001"}},
+		{"tcp-all-interfaces", "a=tcp::7001", transport.Spec{Name: "a", Transport: transport.TCP, Address: ":7001"}},
+		{"tcp-ipv6", "a=tcp:[::1]:7001", transport.Spec{Name: "a", Transport: transport.TCP, Address: "[::1]:7001"}},
+		{"tcp-port-zero", "a=tcp:127.0.0.1:0", transport.Spec{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
+		{"tcp-dial-hostname", "vm-1=tcp-dial:localhost:7002", transport.Spec{Name: "vm-1", Transport: transport.TCPDial, Address: "localhost:7002"}},
+		{"unix", "c=unix:/run/l2hub/c.sock", transport.Spec{Name: "c", Transport: transport.Unix, Address: "/run/l2hub/c.sock"}},
+		{"unix-dial", "c=unix-dial:/tmp/vm.sock", transport.Spec{Name: "c", Transport: transport.UnixDial, Address: "/tmp/vm.sock"}},
+		{"unix-path-with-comma", "c=unix:/tmp/a,,b.sock", transport.Spec{Name: "c", Transport: transport.Unix, Address: "/tmp/a,b.sock"}},
+		{"udp", "d=udp:127.0.0.1:7003,peer=127.0.0.1:7004", transport.Spec{Name: "d", Transport: transport.UDP, Address: "127.0.0.1:7003", Peer: "127.0.0.1:7004"}},
+		{"unixgram", "e=unixgram:/tmp/h.sock,peer=/tmp/v.sock", transport.Spec{Name: "e", Transport: transport.Unixgram, Address: "/tmp/h.sock", Peer: "/tmp/v.sock"}},
+		{"mcast", "m=mcast:230.0.0.1:37021", transport.Spec{Name: "m", Transport: transport.Mcast, Address: "230.0.0.1:37021"}},
+		{"mcast-local", "m=mcast:230.0.0.1:37021,local=10.0.0.2", transport.Spec{Name: "m", Transport: transport.Mcast, Address: "230.0.0.1:37021", Local: "10.0.0.2"}},
+		{"tap", "t=tap:tap0,ip=10.0.0.1/24,netns=lab,mac=02:00:00:00:00:01", transport.Spec{Name: "t", Transport: transport.TAP, Address: "tap0",
 			Options: map[string]string{"ip": "10.0.0.1/24", "netns": "lab", "mac": "02:00:00:00:00:01"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tap.ParseSpec(tc.text)
+			got, err := transport.ParseSpec(tc.text)
 			if err != nil {
 				t.Fatalf("ParseSpec(%q): %v", tc.text, err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("ParseSpec(%q) = %#v, want %#v", tc.text, got, tc.want)
 			}
-			again, err := tap.ParseSpec(got.String())
+			again, err := transport.ParseSpec(got.String())
 			if err != nil || !reflect.DeepEqual(again, got) {
 				t.Fatalf("ParseSpec(%q) = %#v, %v; want the spec back", got.String(), again, err)
 			}
@@ -94,14 +94,14 @@ func TestParseSpecErrors(t *testing.T) {
 		{"option-twice", "a=udp:127.0.0.1:7003,peer=127.0.0.1:1,peer=127.0.0.1:2", "", "given twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tap.ParseSpec(tc.text)
+			_, err := transport.ParseSpec(tc.text)
 			if err == nil {
 				t.Fatalf("ParseSpec(%q) = nil error, want one", tc.text)
 			}
-			if !errors.Is(err, tap.ErrSpec) {
+			if !errors.Is(err, transport.ErrSpec) {
 				t.Errorf("ParseSpec(%q) = %v, want an error wrapping ErrSpec", tc.text, err)
 			}
-			var se *tap.SpecError
+			var se *transport.SpecError
 			switch {
 			case tc.field == "" && errors.As(err, &se):
 				t.Errorf("ParseSpec(%q) = SpecError on %q, want a syntax error", tc.text, se.Field)
@@ -128,7 +128,7 @@ func TestSpecPortOptions(t *testing.T) {
 		{"u=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=16M,queue=1024", hub.PortOptions{QueueLen: 1024}},
 		{"t=tap:tap0,overflow=drop", hub.PortOptions{Overflow: hub.OverflowDrop}},
 	} {
-		s, err := tap.ParseSpec(tc.text)
+		s, err := transport.ParseSpec(tc.text)
 		if err != nil {
 			t.Fatalf("ParseSpec(%q): %v", tc.text, err)
 		}
@@ -139,12 +139,12 @@ func TestSpecPortOptions(t *testing.T) {
 }
 
 func TestSpecStringRoundTrip(t *testing.T) {
-	for _, s := range []tap.Spec{
-		{Name: "a", Transport: tap.Unix, Address: ",/odd,,path,"},
-		{Name: "b", Transport: tap.Unixgram, Address: "/tmp/x,y", Peer: "/tmp/,"},
-		{Name: "c", Transport: tap.TAP, Address: "tap1", Options: map[string]string{"netns": "a,b", "mac": "02:00:00:00:00:09"}},
+	for _, s := range []transport.Spec{
+		{Name: "a", Transport: transport.Unix, Address: ",/odd,,path,"},
+		{Name: "b", Transport: transport.Unixgram, Address: "/tmp/x,y", Peer: "/tmp/,"},
+		{Name: "c", Transport: transport.TAP, Address: "tap1", Options: map[string]string{"netns": "a,b", "mac": "02:00:00:00:00:09"}},
 	} {
-		got, err := tap.ParseSpec(s.String())
+		got, err := transport.ParseSpec(s.String())
 		if err != nil || !reflect.DeepEqual(got, s) {
 			t.Errorf("ParseSpec(%q) = %#v, %v; want %#v", s.String(), got, err, s)
 		}
@@ -204,14 +204,14 @@ func TestQEMUArgs(t *testing.T) {
 			}
 		})
 	}
-	if got := (tap.Spec{Name: "a", Transport: "bogus"}).QEMUArgs("n0"); got != nil {
+	if got := (transport.Spec{Name: "a", Transport: "bogus"}).QEMUArgs("n0"); got != nil {
 		t.Errorf("QEMUArgs of an invalid spec = %q, want nil", got)
 	}
 }
 
-func mustParse(t *testing.T, text string) tap.Spec {
+func mustParse(t *testing.T, text string) transport.Spec {
 	t.Helper()
-	s, err := tap.ParseSpec(text)
+	s, err := transport.ParseSpec(text)
 	if err != nil {
 		t.Fatalf("ParseSpec(%q): %v", text, err)
 	}
@@ -227,18 +227,18 @@ func FuzzParseSpec(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		s, err := tap.ParseSpec(text)
+		s, err := transport.ParseSpec(text)
 		if err != nil {
-			if !errors.Is(err, tap.ErrSpec) {
+			if !errors.Is(err, transport.ErrSpec) {
 				t.Fatalf("ParseSpec(%q) = %v, want an error wrapping ErrSpec", text, err)
 			}
 			return
 		}
-		again, err := tap.ParseSpec(s.String())
+		again, err := transport.ParseSpec(s.String())
 		if err != nil || !reflect.DeepEqual(again, s) {
 			t.Fatalf("ParseSpec(%q).String() = %q parses to %#v, %v; want %#v", text, s.String(), again, err, s)
 		}
-		if s.Transport != tap.TAP && len(s.QEMUArgs("n0")) == 0 {
+		if s.Transport != transport.TAP && len(s.QEMUArgs("n0")) == 0 {
 			t.Fatalf("valid spec %q has no QEMU arguments", text)
 		}
 	})

@@ -1,4 +1,4 @@
-package tap
+package transport
 
 import (
 	"fmt"
@@ -97,12 +97,12 @@ func (p *PipeEnd) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if p.rbuf == nil {
 		p.rbuf = make([]byte, DefaultMaxFrame)
 	}
-	return readOne(frames, limit, p.rbuf, p.ReadFrame)
+	return hub.ReadFramesSingly(frames, limit, p.rbuf, p.ReadFrame)
 }
 
 // WriteFrames implements hub.PortIO, one frame at a time.
 func (p *PipeEnd) WriteFrames(frames []*hub.Frame) (int, error) {
-	return writeEach(frames, p.WriteFrame)
+	return hub.WriteFramesSingly(frames, p.WriteFrame)
 }
 
 // WriteFrame copies frame into the pipe. It does not retain frame.
