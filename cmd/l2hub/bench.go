@@ -17,8 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"l2hub/bench"
 	"l2hub/hub"
+	"l2hub/loadgen"
 	"l2hub/transport"
 )
 
@@ -91,15 +91,15 @@ frame was meant for; Gbit/s is frames/s times the size.`,
   l2hub bench --quick              # a smaller matrix in well under a minute
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
   l2hub bench --run 'l2hub\+policy/tcp/unicast/2p' --cpuprofile cpu.out
-  l2hub bench --json > bench.json`,
+  l2hub bench --json > loadgen.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.runBench(cmd, stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntSliceVar(&f.sizes, "sizes", bench.DefaultSizes, "frame sizes in bytes")
-	fl.IntSliceVar(&f.ports, "ports", bench.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
+	fl.IntSliceVar(&f.sizes, "sizes", loadgen.DefaultSizes, "frame sizes in bytes")
+	fl.IntSliceVar(&f.ports, "ports", loadgen.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
 	fl.IntSliceVar(&f.latencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
 	fl.BoolVar(&f.latency, "latency", true, "run the 50%-load latency scenarios")
 	fl.Float64Var(&f.load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
@@ -146,7 +146,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if f.load <= 0 || f.load > 1 {
 		return fmt.Errorf("--load %v: want a fraction in (0, 1]", f.load)
 	}
-	s := &bench.Suite{
+	s := &loadgen.Suite{
 		Sizes: f.sizes, Ports: f.ports, Transports: f.transports, Duration: f.duration, Window: f.window,
 		Count: f.count, Load: f.load, Progress: stderr,
 	}
@@ -154,7 +154,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 		s.LatencySizes = f.latencySizes
 	}
 	for _, p := range f.patterns {
-		pat, err := bench.ParsePattern(p)
+		pat, err := loadgen.ParsePattern(p)
 		if err != nil {
 			return fmt.Errorf("--patterns: %w", err)
 		}
@@ -182,7 +182,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 		case targetHubCapture:
 			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true, capture: true})
 		case targetMcast:
-			s.Mcast = bench.Mcast{}
+			s.Mcast = loadgen.Mcast{}
 		default:
 			return fmt.Errorf("--targets: unknown target %q", name)
 		}
@@ -192,7 +192,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	}
 	s.OpenLoop = f.openLoop
 	if f.openLoop && len(s.Targets) > 0 {
-		s.Compare = []bench.Target{&hubTarget{mode: mode, queue: f.queue, log: log, overflow: hub.OverflowDrop}}
+		s.Compare = []loadgen.Target{&hubTarget{mode: mode, queue: f.queue, log: log, overflow: hub.OverflowDrop}}
 	}
 	if f.stallScenario && len(s.Targets) > 0 {
 		s.StallTime = 500 * time.Millisecond
@@ -251,7 +251,7 @@ type hubTarget struct {
 	log      *slog.Logger
 }
 
-var _ bench.Target = (*hubTarget)(nil)
+var _ loadgen.Target = (*hubTarget)(nil)
 
 func (t *hubTarget) Name() string {
 	name := targetHub
@@ -267,12 +267,12 @@ func (t *hubTarget) Name() string {
 	return name
 }
 
-// Open implements bench.Target. A udp scenario binds each VM's socket at a
+// Open implements loadgen.Target. A udp scenario binds each VM's socket at a
 // port found free a moment before, so a lost race is retried.
-func (t *hubTarget) Open(ctx context.Context, sc bench.Scenario) (*bench.Net, error) {
+func (t *hubTarget) Open(ctx context.Context, sc loadgen.Scenario) (*loadgen.Net, error) {
 	var err error
 	for range 3 {
-		var n *bench.Net
+		var n *loadgen.Net
 		if n, err = t.open(ctx, sc); err == nil || sc.Transport != "udp" {
 			return n, err
 		}
@@ -280,7 +280,7 @@ func (t *hubTarget) Open(ctx context.Context, sc bench.Scenario) (*bench.Net, er
 	return nil, err
 }
 
-func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, err error) {
+func (t *hubTarget) open(ctx context.Context, sc loadgen.Scenario) (_ *loadgen.Net, err error) {
 	dir, err := os.MkdirTemp("", "l2hub-bench-")
 	if err != nil {
 		return nil, err
@@ -309,18 +309,18 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 			}
 			spec.Transport, spec.Address, spec.Peer = transport.UDP, "127.0.0.1:0", vmAddrs[i]
 		default:
-			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", bench.ErrUnsupported, sc.Transport)
+			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", loadgen.ErrUnsupported, sc.Transport)
 		}
 		cfg.Ports = append(cfg.Ports, spec)
 	}
 	if t.policy {
 		cfg.Policy = filepath.Join(dir, "policy.yaml")
-		if err := os.WriteFile(cfg.Policy, []byte(bench.PassThroughPolicy), 0o600); err != nil {
+		if err := os.WriteFile(cfg.Policy, []byte(loadgen.PassThroughPolicy), 0o600); err != nil {
 			return nil, err
 		}
 	}
 	if t.capture {
-		cfg.Capture = CaptureConfig{File: filepath.Join(dir, "bench.pcapng"), Points: "both"}
+		cfg.Capture = CaptureConfig{File: filepath.Join(dir, "loadgen.pcapng"), Points: "both"}
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -334,10 +334,10 @@ func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, 
 		return nil, err
 	}
 
-	n := &bench.Net{}
+	n := &loadgen.Net{}
 	for i, r := range sess.runners {
 		spec := r.Spec()
-		var p bench.VM
+		var p loadgen.VM
 		switch sc.Transport {
 		case "tcp", "unix":
 			p, err = transport.DialStream(ctx, sc.Transport, spec.Address, 0)

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/bench"
 	"l2hub/hub"
+	"l2hub/loadgen"
+	"l2hub/loadgen/loadgentest"
 )
 
 var quietLog = slog.New(slog.DiscardHandler)
@@ -23,11 +24,11 @@ func TestBenchCommandRunsTheServePath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errs.String())
 	}
-	var rep bench.Report
+	var rep loadgen.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("bench --json printed something else: %v\n%s", err, out.String())
 	}
-	got := map[string]bench.Result{}
+	got := map[string]loadgen.Result{}
 	for _, r := range rep.Results {
 		got[r.Name] = r
 		if r.Err != "" {
@@ -75,7 +76,7 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 // lost); with overflow: drop it tail-drops at the egress queues. The bound is
 // deliberately generous; the figures are what `l2hub bench` reports.
 func TestOverloadKeepsMemoryBounded(t *testing.T) {
-	if _, err := bench.RSS(); err != nil {
+	if _, err := loadgen.RSS(); err != nil {
 		t.Skipf("no resident set size here: %v", err)
 	}
 	for _, overflow := range []hub.Overflow{hub.OverflowPause, hub.OverflowDrop} {
@@ -93,9 +94,9 @@ func testOverload(t *testing.T, overflow hub.Overflow) {
 		policy: true, capture: true, log: quietLog}
 	// Jumbo frames fill the sockets' buffers (megabytes on loopback) fast
 	// enough even under the race detector.
-	sc := bench.Scenario{Kind: "overload", Transport: "tcp", Size: 9000, Ports: 4, Pattern: bench.Unicast,
+	sc := loadgen.Scenario{Kind: "overload", Transport: "tcp", Size: 9000, Ports: 4, Pattern: loadgen.Unicast,
 		Duration: time.Second, Stall: true}
-	res, err := bench.Run(context.Background(), sc, target)
+	res, err := loadgen.Run(context.Background(), sc, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,9 +131,9 @@ func testOverload(t *testing.T, overflow hub.Overflow) {
 
 // liveHub is a two-port l2hub serve session over loopback TCP with a VM
 // connected to each port, for the live-path tests and benchmarks.
-func liveHub(tb testing.TB, target *hubTarget) (a, b bench.VM, stop func()) {
+func liveHub(tb testing.TB, target *hubTarget) (a, b loadgen.VM, stop func()) {
 	tb.Helper()
-	n, err := target.Open(context.Background(), bench.Scenario{Transport: "tcp", Size: 64, Ports: 2})
+	n, err := target.Open(context.Background(), loadgen.Scenario{Transport: "tcp", Size: 64, Ports: 2})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func liveHub(tb testing.TB, target *hubTarget) (a, b bench.VM, stop func()) {
 
 func benchFrame(size int) []byte {
 	f := make([]byte, size)
-	dst, src := bench.MAC(1), bench.MAC(0)
+	dst, src := loadgen.MAC(1), loadgen.MAC(0)
 	copy(f[0:6], dst[:])
 	copy(f[6:12], src[:])
 	f[12], f[13] = 0x88, 0xb5
@@ -200,19 +201,19 @@ func TestLiveUnicastDoesNotAllocate(t *testing.T) {
 // keeps at most 64 frames in flight, so nothing is dropped.
 func BenchmarkLive(b *testing.B) {
 	for _, size := range []int{64, 1500} {
-		for _, target := range []bench.Target{
-			bench.Direct{},
+		for _, target := range []loadgen.Target{
+			loadgen.Direct{},
 			&hubTarget{mode: hub.ModeSwitch, log: quietLog},
 			&hubTarget{mode: hub.ModeSwitch, policy: true, log: quietLog},
 			&hubTarget{mode: hub.ModeSwitch, policy: true, capture: true, log: quietLog},
 		} {
 			b.Run(fmt.Sprintf("%s/%dB", target.Name(), size), func(b *testing.B) {
-				n, err := target.Open(context.Background(), bench.Scenario{Transport: "tcp", Size: size, Ports: 2})
+				n, err := target.Open(context.Background(), loadgen.Scenario{Transport: "tcp", Size: size, Ports: 2})
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer n.Close()
-				bench.Windowed(b, n.Ports[0], n.Ports[1], benchFrame(size), 64)
+				loadgentest.Windowed(b, n.Ports[0], n.Ports[1], benchFrame(size), 64)
 			})
 		}
 	}

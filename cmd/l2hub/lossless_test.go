@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/bench"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
+	"l2hub/loadgen"
 	"l2hub/transport"
 )
 
@@ -290,7 +290,7 @@ func TestStalledPortCostsTheOthersOnlyTheStallTime(t *testing.T) {
 	n := lossFrames() / 4
 	sess, c := startLossSession(t, Config{Mode: hub.ModeSwitch, Stall: 200 * time.Millisecond}, "a", "b", "c")
 	a, b := c[0], c[1] // c connects and never reads again
-	rss0, _ := bench.RSS()
+	rss0, _ := loadgen.RSS()
 	err := runAll(
 		func() error { return send(a, 1500, hubtest.Broadcast, n) },
 		func() error { return send(b, 64, a.mac(), n) },
@@ -324,7 +324,7 @@ func TestStalledPortCostsTheOthersOnlyTheStallTime(t *testing.T) {
 			}
 		}
 	}
-	if rss1, err := bench.RSS(); err == nil && rss0 > 0 {
+	if rss1, err := loadgen.RSS(); err == nil && rss0 > 0 {
 		// Generous: the race detector's shadow memory, the capture-free
 		// session's queues and pools; an unbounded queue would hold the
 		// whole 1500-byte stream (tens of megabytes).

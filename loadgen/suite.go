@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"context"
@@ -61,7 +61,7 @@ type Suite struct {
 	Progress io.Writer
 }
 
-// DefaultSizes, DefaultPorts are the matrix.
+// DefaultSizes, DefaultPorts are the default matrix of l2hub bench.
 var (
 	DefaultSizes = []int{64, 512, 1500, 9000}
 	DefaultPorts = []int{2, 8, 32}

@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 // PassThroughPolicy is the rule set of the policy scenarios (the targets'
 // "pass-through rule set" and "5-rule policy"): every frame is matched

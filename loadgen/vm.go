@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 // VM is a simulated VM's end of a port: it speaks the port's QEMU protocol
 // one frame per call, as QEMU does (transport.StreamConn, transport.DatagramConn and

@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"context"
@@ -246,8 +246,8 @@ func (r *run) measure(ctx context.Context) error {
 
 	r.rss.start(rssEvery)
 	defer r.rss.stop()
-	cpu0 := cpuTime()
-	defer func() { r.cpu = cpuTime() - cpu0 }()
+	cpu0 := CPUTime()
+	defer func() { r.cpu = CPUTime() - cpu0 }()
 	r.start = mono() + int64(time.Millisecond) // every sender starts at once
 	end := r.start + int64(r.sc.Duration)
 	for i, p := range r.ports {

@@ -1,7 +1,6 @@
-package bench
+package loadgen
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -159,24 +158,6 @@ func testForwardDoesNotAllocate(t *testing.T, policy, what string) *hub.Core {
 		t.Errorf("got %v allocations per %d forwarded unicast frames %s, want 0", n, perStep, what)
 	}
 	return c
-}
-
-// BenchmarkDatagramUDP is the dgram framer over loopback UDP, one datagram
-// per frame, with at most 64 frames or 64 KiB in flight: more would
-// overflow the receiving socket's buffer, and UDP drops what does not fit.
-func BenchmarkDatagramUDP(b *testing.B) {
-	for _, size := range []int{64, 1500, 9000} {
-		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			n, err := Direct{}.Open(context.Background(), Scenario{Transport: "udp", Ports: 2, Size: size})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer n.Close()
-			frame := make([]byte, size)
-			putHeader(frame, MAC(1), 0, kindData)
-			Windowed(b, n.Ports[0], n.Ports[1], frame, min(64, max(1, 64<<10/size)))
-		})
-	}
 }
 
 // BenchmarkHistogramRecord is the receivers' per-frame cost of latency

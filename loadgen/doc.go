@@ -1,6 +1,6 @@
-// Package bench is l2hub's load generator: simulated VMs that speak QEMU's
-// socket protocols through VM ends (transport.StreamConn, transport.DatagramConn),
-// one write per frame and no batching across frames, as QEMU does. Every
+// Package loadgen is l2hub's load generator (the l2hub bench command):
+// simulated VMs that speak QEMU's socket protocols through VM ends
+// (transport.StreamConn, transport.DatagramConn), one write per frame and no batching across frames, as QEMU does. Every
 // frame carries its sender, a sequence number and its send time, so the
 // receivers count loss, duplicates and reordering and measure one-way
 // latency.
@@ -21,4 +21,9 @@
 // sender and one receiver per VM) and return once every one has exited;
 // a Suite runs its scenarios one after another. Results and Histograms are
 // plain values, not safe for concurrent mutation.
-package bench
+//
+// It does not link package testing into the binary: the benchmark bodies
+// that take a testing.B are in loadgen/loadgentest, which only tests import.
+//
+// Imports: hub and transport (the VM ends and the hub's frame bounds).
+package loadgen

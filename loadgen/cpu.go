@@ -1,13 +1,13 @@
-package bench
+package loadgen
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time (user and system) the process has used, or
+// CPUTime returns the CPU time (user and system) the process has used, or
 // 0 where getrusage fails.
-func cpuTime() time.Duration {
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,10 +1,14 @@
-package bench
+// Package loadgentest holds the benchmark bodies that drive the load
+// generator's VMs from a testing.B, so that package testing stays out of
+// the l2hub binary: only tests import this package.
+package loadgentest
 
 import (
 	"sync"
 	"testing"
 	"time"
 
+	"l2hub/loadgen"
 	"l2hub/transport"
 )
 
@@ -13,7 +17,7 @@ import (
 // A watchdog closes both ends if a frame goes missing for a minute. Besides
 // ns/op it reports cpu-ns/op: the whole process's CPU time per frame, which
 // on a shared machine moves much less than the wall clock.
-func Windowed(b *testing.B, src, dst VM, frame []byte, window int) {
+func Windowed(b *testing.B, src, dst loadgen.VM, frame []byte, window int) {
 	credit := make(chan struct{}, window)
 	for range window {
 		credit <- struct{}{}
@@ -23,7 +27,7 @@ func Windowed(b *testing.B, src, dst VM, frame []byte, window int) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := loadgen.CPUTime()
 	go func() {
 		defer wg.Done()
 		for range b.N {
@@ -44,5 +48,5 @@ func Windowed(b *testing.B, src, dst VM, frame []byte, window int) {
 	}
 	b.StopTimer()
 	wg.Wait()
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(loadgen.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }

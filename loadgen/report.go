@@ -1,4 +1,4 @@
-package bench
+package loadgen
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ const (
 	MaxOverloadGrowth = 16 << 20
 )
 
-// Evaluate judges the targets for the hub target named policy (the
+// Evaluate judges the performance targets (README, Performance) for the hub target named policy (the
 // pass-through rule set) and the one named capture (rules and capture), on
 // transport tr, and stores the verdicts in r.Checks.
 func (r *Report) Evaluate(policy, capture, tr string) {
