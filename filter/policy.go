@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -138,6 +140,13 @@ func (p *Policy) Seed() uint64 { return p.seed }
 
 // Name returns where the policy came from: its file name, or "flags".
 func (p *Policy) Name() string { return p.name }
+
+// Hash identifies the policy's text (file and flags), as capture headers
+// record it: the first 8 bytes of its SHA-256, in hex.
+func (p *Policy) Hash() string {
+	sum := sha256.Sum256([]byte(p.text))
+	return hex.EncodeToString(sum[:8])
+}
 
 // Decide implements hub.Policy. Order of evaluation, first to last, each
 // step able to end it with a drop:

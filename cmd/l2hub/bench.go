@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,15 +15,6 @@ import (
 
 	"l2hub/hub"
 	"l2hub/loadgen"
-	"l2hub/transport"
-)
-
-// Hub target names, as results and --targets show them.
-const (
-	targetHub        = "l2hub"
-	targetHubPolicy  = "l2hub+policy"
-	targetHubCapture = "l2hub+policy+capture"
-	targetMcast      = "mcast"
 )
 
 type benchFlags struct {
@@ -105,8 +92,8 @@ frame was meant for; Gbit/s is frames/s times the size.`,
 	fl.Float64Var(&f.load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
 	fl.StringSliceVar(&f.patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
 	fl.StringSliceVar(&f.transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
-	fl.StringSliceVar(&f.targets, "targets", []string{targetHub, targetHubPolicy, targetHubCapture, targetMcast},
-		"what to measure besides the direct pair: "+strings.Join([]string{targetHub, targetHubPolicy, targetHubCapture, targetMcast}, ", "))
+	fl.StringSliceVar(&f.targets, "targets", []string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast},
+		"what to measure besides the direct pair: "+strings.Join([]string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast}, ", "))
 	fl.DurationVar(&f.duration, "duration", time.Second, "how long each scenario sends")
 	fl.IntVar(&f.window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
 	fl.BoolVar(&f.openLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
@@ -175,13 +162,13 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, name := range f.targets {
 		switch name {
-		case targetHub:
-			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log})
-		case targetHubPolicy:
-			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true})
-		case targetHubCapture:
-			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true, capture: true})
-		case targetMcast:
+		case loadgen.TargetHub:
+			s.Targets = append(s.Targets, &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log})
+		case loadgen.TargetHubPolicy:
+			s.Targets = append(s.Targets, &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Policy: true})
+		case loadgen.TargetHubCapture:
+			s.Targets = append(s.Targets, &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Policy: true, Capture: true})
+		case loadgen.TargetMcast:
 			s.Mcast = loadgen.Mcast{}
 		default:
 			return fmt.Errorf("--targets: unknown target %q", name)
@@ -192,11 +179,11 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	}
 	s.OpenLoop = f.openLoop
 	if f.openLoop && len(s.Targets) > 0 {
-		s.Compare = []loadgen.Target{&hubTarget{mode: mode, queue: f.queue, log: log, overflow: hub.OverflowDrop}}
+		s.Compare = []loadgen.Target{&loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Overflow: hub.OverflowDrop}}
 	}
 	if f.stallScenario && len(s.Targets) > 0 {
 		s.StallTime = 500 * time.Millisecond
-		s.Stall = &hubTarget{mode: mode, queue: f.queue, log: log, stall: s.StallTime}
+		s.Stall = &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Stall: s.StallTime}
 	}
 
 	if f.cpuprofile != "" {
@@ -214,7 +201,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rep.Evaluate(targetHubPolicy, targetHubCapture, f.transports[0])
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.transports[0])
 	if f.memprofile != "" {
 		if err := writeHeapProfile(f.memprofile); err != nil {
 			return err
@@ -236,198 +223,4 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return pf.Close()
-}
-
-// hubTarget is l2hub itself: a serve session built by newSession from a
-// Config, as `l2hub serve` builds it (hub, policy, capture, bound
-// transports), run in this process with the VMs attached over real sockets.
-type hubTarget struct {
-	mode     hub.Mode
-	queue    int
-	overflow hub.Overflow
-	stall    time.Duration
-	policy   bool // the 5-rule pass-through policy
-	capture  bool // pcapng of both directions to a temporary file
-	log      *slog.Logger
-}
-
-var _ loadgen.Target = (*hubTarget)(nil)
-
-func (t *hubTarget) Name() string {
-	name := targetHub
-	switch {
-	case t.capture:
-		name = targetHubCapture
-	case t.policy:
-		name = targetHubPolicy
-	}
-	if t.overflow == hub.OverflowDrop {
-		name += "+drop"
-	}
-	return name
-}
-
-// Open implements loadgen.Target. A udp scenario binds each VM's socket at a
-// port found free a moment before, so a lost race is retried.
-func (t *hubTarget) Open(ctx context.Context, sc loadgen.Scenario) (*loadgen.Net, error) {
-	var err error
-	for range 3 {
-		var n *loadgen.Net
-		if n, err = t.open(ctx, sc); err == nil || sc.Transport != "udp" {
-			return n, err
-		}
-	}
-	return nil, err
-}
-
-func (t *hubTarget) open(ctx context.Context, sc loadgen.Scenario) (_ *loadgen.Net, err error) {
-	dir, err := os.MkdirTemp("", "l2hub-bench-")
-	if err != nil {
-		return nil, err
-	}
-	cleanup := []func(){func() { os.RemoveAll(dir) }}
-	defer func() {
-		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				cleanup[i]()
-			}
-		}
-	}()
-
-	cfg := Config{Mode: t.mode, Queue: t.queue, Overflow: t.overflow, Stall: t.stall, Control: "off", source: "bench"}
-	vmAddrs := make([]string, sc.Ports) // udp: where each VM is bound
-	for i := range sc.Ports {
-		spec := transport.Spec{Name: fmt.Sprintf("vm%02d", i)}
-		switch sc.Transport {
-		case "tcp":
-			spec.Transport, spec.Address = transport.TCP, "127.0.0.1:0"
-		case "unix":
-			spec.Transport, spec.Address = transport.Unix, filepath.Join(dir, spec.Name+".sock")
-		case "udp":
-			if vmAddrs[i], err = freeUDPAddr(); err != nil {
-				return nil, err
-			}
-			spec.Transport, spec.Address, spec.Peer = transport.UDP, "127.0.0.1:0", vmAddrs[i]
-		default:
-			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", loadgen.ErrUnsupported, sc.Transport)
-		}
-		cfg.Ports = append(cfg.Ports, spec)
-	}
-	if t.policy {
-		cfg.Policy = filepath.Join(dir, "policy.yaml")
-		if err := os.WriteFile(cfg.Policy, []byte(loadgen.PassThroughPolicy), 0o600); err != nil {
-			return nil, err
-		}
-	}
-	if t.capture {
-		cfg.Capture = CaptureConfig{File: filepath.Join(dir, "loadgen.pcapng"), Points: "both"}
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	sess, err := newSession(cfg, io.Discard, t.log)
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, func() { sess.stop() })
-	if err := sess.start(ctx, func(err error) { t.log.Warn("bench: transport stopped", "err", err) }); err != nil {
-		return nil, err
-	}
-
-	n := &loadgen.Net{}
-	for i, r := range sess.runners {
-		spec := r.Spec()
-		var p loadgen.VM
-		switch sc.Transport {
-		case "tcp", "unix":
-			p, err = transport.DialStream(ctx, sc.Transport, spec.Address, 0)
-		case "udp":
-			p, err = transport.ListenUDP(vmAddrs[i], spec.Address, 0, 0)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("VM %d to port %s: %w", i, spec.Name, err)
-		}
-		cleanup = append(cleanup, func() { p.Close() })
-		n.Ports = append(n.Ports, p)
-	}
-	if err := waitVMsAttached(ctx, sess); err != nil {
-		return nil, err
-	}
-	var counters map[string]uint64
-	n.Close = func() error {
-		var errs []error
-		for _, p := range n.Ports {
-			if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-		errs = append(errs, sess.stop())
-		counters = sessionCounters(sess)
-		os.RemoveAll(dir)
-		return errors.Join(errs...)
-	}
-	n.Counters = func() map[string]uint64 { return counters }
-	return n, nil
-}
-
-// waitVMsAttached returns once every port has its VM attached: frames sent
-// earlier to a port whose VM is not attached yet would be dropped.
-func waitVMsAttached(ctx context.Context, sess *session) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ports, err := sess.hub.Ports(ctx)
-		if err != nil {
-			return err
-		}
-		var waiting []string
-		for _, p := range ports {
-			if !p.Attached {
-				waiting = append(waiting, p.Name)
-			}
-		}
-		if len(waiting) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("ports %s: no VM attached after 5s", strings.Join(waiting, ", "))
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// sessionCounters sums the hub's drops by reason over every port, and its
-// pauses and stalls, and adds the capture's figures.
-func sessionCounters(sess *session) map[string]uint64 {
-	c := map[string]uint64{}
-	for _, st := range sess.stats {
-		for _, r := range hub.DropReasons() {
-			if n := st.stats.Drops(r); n > 0 {
-				c["hub_drop_"+r.String()] += n
-			}
-		}
-		if n := st.stats.Pauses.Load(); n > 0 {
-			c["hub_pauses"] += n
-		}
-		if n := st.stats.Stalls.Load(); n > 0 {
-			c["hub_stalls"] += n
-		}
-	}
-	if sess.capture != nil {
-		cs := sess.capture.Stats()
-		c["capture_written"] = cs.Written
-		c["capture_bytes"] = cs.Bytes
-		c["capture_queue_full"] = cs.QueueFull
-	}
-	return c
-}
-
-// freeUDPAddr returns a loopback address whose port was free a moment ago.
-func freeUDPAddr() (string, error) {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }

@@ -5,17 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
-	"l2hub/hub"
 )
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
@@ -70,28 +65,7 @@ is how often the port was paused and for how long in all.`,
 				if err != nil {
 					return err
 				}
-				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
-				for _, p := range ports {
-					peer, link := "-", p.Link
-					if p.Attached {
-						peer = p.Peer
-					} else if link == "up" {
-						link = "no-peer" // up, but nothing to deliver to: frames for it are port-down drops
-					}
-					parts := "-"
-					if len(p.Partitions) > 0 {
-						parts = strings.Join(p.Partitions, ",")
-					}
-					var drops []string
-					for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
-						drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, link, parts,
-						flowText(p.PortStatus), pausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
-						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
-				}
-				return tw.Flush()
+				return control.WritePorts(stdout, ports)
 			},
 		},
 		&cobra.Command{
@@ -212,34 +186,6 @@ more. It lasts until healed.`,
 		},
 	)
 	return cmd
-}
-
-// flowText is a port's flow control now, for ctl ports.
-func flowText(p hub.PortStatus) string {
-	var parts []string
-	switch fl := p.Flow; {
-	case fl.Stalled:
-		parts = append(parts, "stalled")
-	case fl.Paused:
-		parts = append(parts, "paused "+fl.PausedFor.Round(time.Millisecond).String())
-	case fl.Congested:
-		parts = append(parts, fmt.Sprintf("holding %d", p.Queued))
-	}
-	if p.Flow.Overflow == hub.OverflowDrop {
-		parts = append(parts, "drop")
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ",")
-}
-
-// pausesText is how often a port was paused and for how long in all.
-func pausesText(st hub.StatsSnapshot) string {
-	if st.Pauses == 0 {
-		return "0"
-	}
-	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
 }
 
 // tokenFlags are the ways a client command is given the control token.

@@ -10,13 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
-	"l2hub/hub"
 	"l2hub/replay"
 )
 
@@ -148,58 +145,12 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	}
 	dropsBefore := ports[i].Stats.Drops
 
-	// The frames go over one streaming request; each frame is written to
-	// the pipe at its deadline and reaches the hub as it is written.
-	pr, pw := io.Pipe()
-	type answer struct {
-		res control.InjectResponse
-		err error
-	}
-	ans := make(chan answer, 1)
-	go func() {
-		res, err := client.Inject(ctx, f.into, pr)
-		if err != nil {
-			pr.CloseWithError(err) // a frame being written fails with the hub's reason
-		} else {
-			pr.CloseWithError(errInjectEnded)
-		}
-		ans <- answer{res, err}
-	}()
-	// While it waits for a frame's time, a keepalive now and then tells
-	// the hub the stream is alive (it cuts streams that go quiet).
-	var mu sync.Mutex
-	stopKeepalive := make(chan struct{})
-	keepalives := make(chan struct{})
-	go func() {
-		defer close(keepalives)
-		tick := time.NewTicker(control.InjectKeepalive)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopKeepalive:
-				return
-			case <-tick.C:
-				mu.Lock()
-				_, err := pw.Write(control.AppendInjectKeepalive(nil))
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		}
-	}()
-	var buf []byte
-	rep, ierr := replay.Inject(ctx, cfg, func(frame []byte) error {
-		buf = control.AppendInjectFrame(buf[:0], frame)
-		mu.Lock()
-		defer mu.Unlock()
-		_, err := pw.Write(buf)
-		return err
+	// The frames go over one streaming request, each as it falls due.
+	var rep *replay.InjectReport
+	var ierr error
+	res, herr := client.InjectStream(ctx, f.into, func(send func([]byte) error) {
+		rep, ierr = replay.Inject(ctx, cfg, send)
 	})
-	close(stopKeepalive)
-	<-keepalives
-	pw.Close()
-	a := <-ans
 	if rep != nil {
 		fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
 		if rep.Input != nil {
@@ -207,12 +158,12 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 		}
 	}
 	switch {
-	case a.err != nil:
-		return fmt.Errorf("inject into %q: %w", f.into, a.err)
+	case herr != nil:
+		return fmt.Errorf("inject into %q: %w", f.into, herr)
 	case ierr != nil:
 		return ierr
-	case rep != nil && a.res.Frames != rep.Frames:
-		return fmt.Errorf("inject into %q: the hub took %d of %d frames", f.into, a.res.Frames, rep.Frames)
+	case rep != nil && res.Frames != rep.Frames:
+		return fmt.Errorf("inject into %q: the hub took %d of %d frames", f.into, res.Frames, rep.Frames)
 	}
 	if err := reportInjectDrops(ctx, client, f.into, dropsBefore, stderr); err != nil {
 		return err
@@ -252,9 +203,6 @@ func reportInjectDrops(ctx context.Context, client *control.Client, port string,
 	return nil
 }
 
-// errInjectEnded fails a frame written after the hub has answered.
-var errInjectEnded = errors.New("the hub answered before the capture was sent")
-
 // parseRate parses a positive rate with an optional SI suffix: 500, 1.5k,
 // 10M, 1G.
 func parseRate(s string) (float64, error) {
@@ -275,13 +223,4 @@ func parseRate(s string) (float64, error) {
 		return 0, fmt.Errorf("%q: want a positive number with an optional k, M or G suffix", s)
 	}
 	return v * mult, nil
-}
-
-// injectNotes is how injected frames show in the hub's capture.
-var injectNotes = []hub.Note{{Action: "inject", Detail: "from the control API (l2hub inject)"}}
-
-// Inject implements control.Target: the frame goes to the port's peer as if
-// the hub had forwarded it, with a note saying it was injected.
-func (s *session) Inject(ctx context.Context, port string, frame []byte) error {
-	return s.hub.Inject(ctx, port, frame, injectNotes)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/transport"
@@ -232,8 +233,8 @@ func (h *dropHub) Inject(context.Context, string, []byte) error {
 	return nil
 }
 func (h *dropHub) State(context.Context) (control.State, error)             { return control.State{}, nil }
-func (h *dropHub) Policy(context.Context) (any, error)                      { return nil, nil }
-func (h *dropHub) Rules(context.Context) (any, error)                       { return nil, nil }
+func (h *dropHub) Policy(context.Context) (*filter.Description, error)      { return nil, nil }
+func (h *dropHub) Rules(context.Context) (filter.Stats, error)              { return filter.Stats{}, nil }
 func (h *dropHub) ReplacePolicy(context.Context, string, []byte) error      { return nil }
 func (h *dropHub) StartPartition(context.Context, string, [][]string) error { return nil }
 func (h *dropHub) HealPartition(context.Context, string) error              { return nil }

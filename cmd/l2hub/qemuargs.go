@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/serve"
 	"l2hub/transport"
 )
 
@@ -30,15 +31,15 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
   eval "$(l2hub qemu-args --env lab.yaml)"   # sets NETDEV_A, NETDEV_B`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var cfg Config
+			var cfg serve.Config
 			switch {
 			case len(args) == 1:
 				var err error
-				if cfg, err = loadConfig(args[0]); err != nil {
+				if cfg, err = serve.LoadConfig(args[0]); err != nil {
 					return err
 				}
 			case len(ports) == 0:
-				cfg = defaultConfig()
+				cfg = serve.DefaultConfig()
 			}
 			for _, p := range ports {
 				s, err := transport.ParseSpec(p)
@@ -47,8 +48,8 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 				}
 				cfg.Ports = append(cfg.Ports, s)
 			}
-			if err := cfg.validate(); err != nil {
-				return fmt.Errorf("%s: %w", cfgSource(cfg), err)
+			if err := cfg.Validate(); err != nil {
+				return err
 			}
 			for _, s := range cfg.Ports {
 				if anyPort(s) {
@@ -56,7 +57,7 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 				}
 			}
 			if !env {
-				writeQEMUArgs(stdout, cfg.Ports, id)
+				serve.WriteQEMUArgs(stdout, cfg.Ports, id)
 				return nil
 			}
 			for _, s := range cfg.Ports {

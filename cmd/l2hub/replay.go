@@ -154,7 +154,7 @@ func runReplay(cmd *cobra.Command, f *replayFlags, faults *flag.FlagSet, args []
 		}
 		if pol != nil {
 			out.Meta.Seed = pol.Seed()
-			out.Meta.PolicyHash = hashText(pol.Describe(0).Text)
+			out.Meta.PolicyHash = pol.Hash()
 		}
 		rc.Capture = &out
 	}

@@ -1,25 +1,22 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"l2hub/conformance"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/serve"
 	"l2hub/transport"
 )
 
@@ -42,7 +39,7 @@ type serveFlags struct {
 	optional     bool
 	check        string
 	faults       filter.Flags
-	capture      CaptureConfig
+	capture      serve.CaptureConfig
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -82,7 +79,11 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, stdout, log)
+			err = serve.Run(cmd.Context(), cfg, serve.Options{Out: stdout, Logger: log, Version: Version})
+			if errors.Is(err, serve.ErrCheckFailed) {
+				return &exitError{code: 2, msg: err.Error()}
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
@@ -117,18 +118,18 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 }
 
 // resolve builds the config: the file (if any), then flags on top.
-func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
-	var cfg Config
+func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
+	var cfg serve.Config
 	switch {
 	case f.config != "":
 		var err error
-		if cfg, err = loadConfig(f.config); err != nil {
+		if cfg, err = serve.LoadConfig(f.config); err != nil {
 			return cfg, err
 		}
 	case len(f.ports) == 0 && len(f.peers) == 0:
-		cfg = defaultConfig()
+		cfg = serve.DefaultConfig()
 	default:
-		cfg = Config{Mode: hub.ModeSwitch, source: "flags"}
+		cfg = serve.Config{Mode: hub.ModeSwitch}
 	}
 	for _, p := range f.ports {
 		s, err := transport.ParseSpec(p)
@@ -175,9 +176,9 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
 	}
 	if changed("policy") {
-		cfg.Policy, cfg.policyAt = f.policy, ""
+		cfg.SetPolicyFile(f.policy)
 	}
-	if err := cfg.checkPolicyFile(); err != nil {
+	if err := cfg.CheckPolicyFile(); err != nil {
 		return cfg, err
 	}
 	if changed("peer") {
@@ -213,18 +214,11 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 	if changed("rotate-count") {
 		cfg.Capture.RotateCount = f.capture.RotateCount
 	}
-	cfg.faults = &f.faults
-	if err := cfg.validate(); err != nil {
-		return cfg, fmt.Errorf("%s: %w", cfgSource(cfg), err)
+	cfg.Faults = &f.faults
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
-}
-
-func cfgSource(c Config) string {
-	if c.source == "" {
-		return "flags"
-	}
-	return c.source
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -235,181 +229,10 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// serve binds every port and the control API (refusing to start if any
-// cannot be bound), then opens the capture, runs the hub and its transports
-// until ctx ends, and shuts down in order: transports, hub, control API,
-// captures. A refused start leaves no file touched.
-func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
-	ctl, err := listenControl(cfg, log)
-	if err != nil {
-		return err
-	}
-	sess, err := newSession(cfg, stdout, log)
-	if err != nil {
-		ctl.close()
-		return err
-	}
-
-	// fatal records the first error that stops the hub (a port's transport
-	// failing); a signal or the caller's cancel is a clean stop.
-	var fatalOnce sync.Once
-	var fatalErr error
-	ctx, cancelCause := context.WithCancelCause(ctx)
-	defer cancelCause(nil)
-	fatal := func(err error) {
-		fatalOnce.Do(func() { fatalErr = err })
-		cancelCause(err)
-	}
-	if err := sess.start(ctx, fatal); err != nil {
-		ctl.close()
-		sess.stop()
-		return err
-	}
-	ctlDone := ctl.serve(ctx, cfg, sess, log)
-
-	printBanner(stdout, cfg, sess, ctl.addr)
-
-	<-ctx.Done()
-	log.Info("shutting down", "reason", context.Cause(ctx))
-	herr := sess.stop()
-	if ctlDone != nil {
-		<-ctlDone
-	}
-	sess.printSummary(stdout)
-	if fatalErr != nil {
-		return fatalErr
-	}
-	if herr != nil {
-		return herr
-	}
-	return sess.checkReport(stdout)
-}
-
 func probeNames() string {
 	var names []string
 	for _, p := range conformance.Probes() {
 		names = append(names, p.Name)
 	}
 	return strings.Join(names, ", ")
-}
-
-// describeSpec is a port's description in logs and capture interfaces.
-func describeSpec(s transport.Spec) string {
-	d := string(s.Transport) + " " + s.Address
-	if s.Peer != "" {
-		d += " peer " + s.Peer
-	}
-	if s.Local != "" {
-		d += " local " + s.Local
-	}
-	return d
-}
-
-// controlListener is the control API's bound address, not yet serving; its
-// zero value is "no control API".
-type controlListener struct {
-	l     net.Listener
-	addr  string
-	token string
-}
-
-// listenControl binds the control API unless it is "off". When another
-// hub of the same user already answers on the default socket, this one runs
-// without control (with a warning); any other failure, such as a default
-// path that someone else holds, stops the start.
-func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
-	if cfg.Control == "off" {
-		return controlListener{}, nil
-	}
-	token, err := cfg.controlToken()
-	if err != nil {
-		return controlListener{}, err
-	}
-	l, err := control.Listen(cfg.Control, token)
-	if err != nil {
-		if cfg.Control == "" && errors.Is(err, control.ErrInUse) {
-			log.Warn("control API disabled: another hub of yours answers on the default socket; give this one --control PATH", "err", err)
-			return controlListener{}, nil
-		}
-		return controlListener{}, fmt.Errorf("control: %w", err)
-	}
-	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
-}
-
-// close releases a listener that will not serve (a unix socket's file goes
-// with it).
-func (c controlListener) close() {
-	if c.l != nil {
-		c.l.Close()
-	}
-}
-
-// serve answers the control API for t until ctx ends; done is closed once
-// it stopped (nil without a control API).
-func (c controlListener) serve(ctx context.Context, cfg Config, t *session, log *slog.Logger) (done <-chan struct{}) {
-	if c.l == nil {
-		return nil
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(t.Ports, t.ruleCounters))
-	if t.capture != nil {
-		reg.MustRegister(newCaptureCollector(t.capture.Stats))
-	}
-	srv := &control.Server{Target: t, Registry: reg, Token: c.token, Logger: log}
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		if err := srv.Serve(ctx, c.l); err != nil && !errors.Is(err, net.ErrClosed) {
-			log.Warn("control API stopped", "err", err)
-		}
-		if network, path := control.ParseAddr(c.addr); network == "unix" {
-			os.Remove(path)
-		}
-	}()
-	return ch
-}
-
-func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
-	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(sess.runners)+len(sess.peers))
-	if ctlAddr != "" {
-		fmt.Fprintf(w, "; control API on %s", ctlAddr)
-	}
-	fmt.Fprintln(w, "; Ctrl-C stops")
-	if sess.policy != nil {
-		fmt.Fprintf(w, "policy %s, seed %d\n", sess.policy.Name(), sess.policy.Seed())
-	}
-	if sess.capture != nil {
-		fmt.Fprintf(w, "capturing to %s\n", strings.Join(sess.capture.Files(), ", "))
-	}
-	for _, p := range sess.peers {
-		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.role, p.role, p.node.Host.Addr(), p.node.Host.MAC())
-	}
-	var specs []transport.Spec
-	for _, r := range sess.runners {
-		if err := transport.OpenErr(r); err != nil {
-			fmt.Fprintf(w, "\nport %s: down: %v\n", r.Spec().Name, err)
-			continue
-		}
-		specs = append(specs, r.Spec())
-	}
-	writeQEMUArgs(w, specs, "n0")
-}
-
-// writeQEMUArgs prints, per port, the -netdev flags a VM needs.
-func writeQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
-	for _, s := range specs {
-		fmt.Fprintf(w, "\nport %s (%s):\n", s.Name, describeSpec(s))
-		args := s.QEMUArgs(id)
-		if len(args) == 0 {
-			if note := s.HostNote(); note != "" {
-				fmt.Fprintf(w, "  %s\n", note)
-			}
-			continue
-		}
-		fmt.Fprintf(w, "  -netdev %s\n", args[0])
-		for _, alt := range args[1:] {
-			fmt.Fprintf(w, "  or, in QEMU's older spelling: -netdev %s\n", alt)
-		}
-	}
-	fmt.Fprintln(w)
 }

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bytes"
@@ -28,8 +28,9 @@ import (
 // maxConfigBytes bounds a config file; a real one is a few hundred bytes.
 const maxConfigBytes = 1 << 20
 
-// Config is everything `l2hub serve` needs, from a YAML file, flags, or both
-// (flags win; --port adds ports).
+// Config is everything a Session needs, from a YAML file (LoadConfig),
+// flags, code, or a mix (the command's flags win over the file and --port
+// adds ports). Validate checks it whole.
 type Config struct {
 	Mode             hub.Mode         `yaml:"mode"`
 	Queue            int              `yaml:"queue"`
@@ -47,11 +48,13 @@ type Config struct {
 	Probe            string           `yaml:"probe"`    // a hostile variant for the (single) virtual node
 	Optional         bool             `yaml:"optional"` // start even if a port cannot be opened (it stays down)
 	Ports            []transport.Spec `yaml:"ports"`
+	// Faults are quick-test fault flags (l2hub serve --loss ...), compiled
+	// after the policy file's rules; nil or empty adds none.
+	Faults *filter.Flags `yaml:"-"`
 
 	source   string            // the file it came from, for messages
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
 	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
-	faults   *filter.Flags     // quick-test fault flags (serve only)
 }
 
 // CaptureConfig says what to record and where.
@@ -65,8 +68,9 @@ type CaptureConfig struct {
 	RotateCount int    `yaml:"rotate_count"` // ... or after this many frames
 }
 
-// defaultConfig is what `l2hub` with no arguments serves.
-func defaultConfig() Config {
+// DefaultConfig is what `l2hub` with no arguments serves: a learning
+// switch with ports a and b listening on 127.0.0.1:7001 and :7002.
+func DefaultConfig() Config {
 	return Config{
 		Mode: hub.ModeSwitch,
 		Ports: []transport.Spec{
@@ -76,9 +80,10 @@ func defaultConfig() Config {
 	}
 }
 
-// loadConfig reads and validates a config file. Every error names the file,
+// LoadConfig reads and validates a config file. Every error names the file,
 // the line and column, and the field: "lab.yaml:7:14: ports[1].address: ...".
-func loadConfig(path string) (Config, error) {
+// Relative policy and token file names are taken relative to the file.
+func LoadConfig(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Config{}, err
@@ -91,7 +96,7 @@ func loadConfig(path string) (Config, error) {
 	if len(data) > maxConfigBytes {
 		return Config{}, fmt.Errorf("%s: larger than %d bytes; is this a config file?", path, maxConfigBytes)
 	}
-	cfg, err := parseConfig(path, data)
+	cfg, err := ParseConfig(path, data)
 	if err != nil {
 		return Config{}, err
 	}
@@ -104,10 +109,22 @@ func loadConfig(path string) (Config, error) {
 	return cfg, nil
 }
 
-// checkPolicyFile checks that the policy file a config names can be read,
+// Source is where the config came from, for messages: its file, or "flags".
+func (c *Config) Source() string {
+	if c.source == "" {
+		return "flags"
+	}
+	return c.source
+}
+
+// SetPolicyFile replaces the policy file (l2hub serve --policy): the
+// config's own, which then need not exist, is forgotten.
+func (c *Config) SetPolicyFile(path string) { c.Policy, c.policyAt = path, "" }
+
+// CheckPolicyFile checks that the policy file a config names can be read,
 // so that its absence is reported at the config's line, not as a bare
 // file name. A policy from --policy has no such line.
-func (c *Config) checkPolicyFile() error {
+func (c *Config) CheckPolicyFile() error {
 	if c.Policy == "" || c.policyAt == "" {
 		return nil
 	}
@@ -125,13 +142,13 @@ func (c *Config) controlToken() (string, error) {
 	case c.ControlTokenFile != "":
 		tok, err := control.ReadTokenFile(c.ControlTokenFile)
 		if err != nil {
-			return "", fmt.Errorf("%s: control_token_file: %w", cfgSource(*c), err)
+			return "", fmt.Errorf("%s: control_token_file: %w", c.Source(), err)
 		}
 		return tok, nil
 	case c.ControlToken != "":
 		tok, err := control.CheckToken(c.ControlToken)
 		if err != nil {
-			return "", fmt.Errorf("%s: control_token: %w", cfgSource(*c), err)
+			return "", fmt.Errorf("%s: control_token: %w", c.Source(), err)
 		}
 		return tok, nil
 	}
@@ -140,12 +157,12 @@ func (c *Config) controlToken() (string, error) {
 
 var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 
-// parseConfig decodes data strictly (unknown keys and wrong types are
+// ParseConfig decodes data strictly (unknown keys and wrong types are
 // errors) and validates it. name is used in messages. The YAML tree is
 // checked against Config first (checkConfig), so that a bad key or value is
 // reported at its line and column with its field path; the decoder's own
 // messages (a line, a Go type name) are only a fallback.
-func parseConfig(name string, data []byte) (Config, error) {
+func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -444,7 +461,17 @@ func (e *fieldError) pathString() string {
 
 func fieldErr(msg string, path ...string) error { return &fieldError{path: path, msg: msg} }
 
-// validate checks everything that can be checked without binding sockets.
+// Validate checks everything that can be checked without binding sockets;
+// its error starts with Source.
+func (c *Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("%s: %w", c.Source(), err)
+	}
+	return nil
+}
+
+// validate is Validate without the source, for ParseConfig, which names
+// the line and column instead.
 func (c *Config) validate() error {
 	if c.Queue < 0 || c.Queue > 1<<20 {
 		return fieldErr(fmt.Sprintf("%d is outside 1..%d (0 means the default %d)", c.Queue, 1<<20, hub.DefaultQueueLen), "queue")
@@ -521,8 +548,8 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// portNames lists every port name: configured ports, then virtual peers.
-func (c *Config) portNames() []string {
+// PortNames lists every port name: configured ports, then virtual peers.
+func (c *Config) PortNames() []string {
 	names := make([]string, 0, len(c.Ports)+len(c.Peers))
 	for _, p := range c.Ports {
 		names = append(names, p.Name)

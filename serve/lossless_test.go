@@ -1,4 +1,4 @@
-package main
+package serve_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/loadgen"
+	"l2hub/serve"
 	"l2hub/transport"
 )
 
@@ -51,31 +52,29 @@ func lossFrame(size int, c *lossClient, dst [6]byte, seq uint32) []byte {
 // startLossSession serves cfg's ports (tcp on loopback, port 0) in-process
 // and connects a client to each; every client says hello and hears every
 // other's hello, so the switch has learned them all.
-func startLossSession(t *testing.T, cfg Config, names ...string) (*session, []*lossClient) {
+func startLossSession(t *testing.T, cfg serve.Config, names ...string) (*serve.Session, []*lossClient) {
 	t.Helper()
 	cfg.Control = "off"
 	for _, n := range names {
 		cfg.Ports = append(cfg.Ports, transport.Spec{Name: n, Transport: transport.TCP, Address: "127.0.0.1:0"})
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := newSession(cfg, discardWriter{}, quietLog)
+	sess, err := serve.New(cfg, serve.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sess.stop() })
-	if err := sess.start(context.Background(), func(err error) { t.Errorf("transport stopped: %v", err) }); err != nil {
+	t.Cleanup(func() { sess.Stop() })
+	if err := sess.Start(context.Background(), func(err error) { t.Errorf("transport stopped: %v", err) }); err != nil {
 		t.Fatal(err)
 	}
 	var clients []*lossClient
-	for i, r := range sess.runners {
-		c := &lossClient{id: byte(i + 1), name: r.Spec().Name, conn: dialVM(t, r.Spec().Address)}
+	for i, p := range sess.Bound() {
+		c := &lossClient{id: byte(i + 1), name: p.Spec.Name, conn: dialVM(t, p.Spec.Address)}
 		clients = append(clients, c)
 	}
-	if err := waitVMsAttached(context.Background(), sess); err != nil {
-		t.Fatal(err)
-	}
+	waitAttached(t, sess)
 	for _, c := range clients {
 		if err := c.conn.WriteFrame(lossFrame(60, c, hubtest.Broadcast, 0)); err != nil {
 			t.Fatal(err)
@@ -88,10 +87,6 @@ func startLossSession(t *testing.T, cfg Config, names ...string) (*session, []*l
 	}
 	return sess, clients
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // send writes n frames from c to dst as fast as the socket takes them, one
 // write per frame, as QEMU does.
@@ -164,9 +159,9 @@ func receive(c *lossClient, want map[byte]int) error {
 const lossGuard = 60 * time.Second
 
 // noDrops fails t for any frame the hub dropped, on any port.
-func noDrops(t *testing.T, sess *session) {
+func noDrops(t *testing.T, sess *serve.Session) {
 	t.Helper()
-	ports, err := sess.hub.Ports(context.Background())
+	ports, err := sess.Ports(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +199,7 @@ func lossFrames() int {
 func TestUnpacedPairLosesNothing(t *testing.T) {
 	for _, size := range []int{64, 1500} {
 		t.Run(fmt.Sprintf("%dB", size), func(t *testing.T) {
-			cfg := defaultConfig()
+			cfg := serve.DefaultConfig()
 			cfg.Ports = nil
 			sess, c := startLossSession(t, cfg, "a", "b")
 			n := lossFrames()
@@ -224,8 +219,8 @@ func TestUnpacedPairLosesNothing(t *testing.T) {
 	}
 }
 
-func pauses(t *testing.T, sess *session) uint64 {
-	ports, err := sess.hub.Ports(context.Background())
+func pauses(t *testing.T, sess *serve.Session) uint64 {
+	ports, err := sess.Ports(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +238,7 @@ func pauses(t *testing.T, sess *session) uint64 {
 func TestIncastLosesNothing(t *testing.T) {
 	n := lossFrames() / 4
 	t.Run("unicast", func(t *testing.T) {
-		sess, c := startLossSession(t, Config{Mode: hub.ModeSwitch}, "r", "s1", "s2", "s3", "s4")
+		sess, c := startLossSession(t, serve.Config{Mode: hub.ModeSwitch}, "r", "s1", "s2", "s3", "s4")
 		r, senders := c[0], c[1:]
 		want := map[byte]int{}
 		fns := []func() error{func() error { return receive(r, want) }}
@@ -258,7 +253,7 @@ func TestIncastLosesNothing(t *testing.T) {
 	})
 	t.Run("broadcast-hub-mode", func(t *testing.T) {
 		n := n / 4
-		sess, c := startLossSession(t, Config{Mode: hub.ModeHub}, "r", "s1", "s2", "s3", "s4")
+		sess, c := startLossSession(t, serve.Config{Mode: hub.ModeHub}, "r", "s1", "s2", "s3", "s4")
 		senders := c[1:]
 		var fns []func() error
 		for _, rc := range c {
@@ -288,7 +283,7 @@ func TestIncastLosesNothing(t *testing.T) {
 // within its bound.
 func TestStalledPortCostsTheOthersOnlyTheStallTime(t *testing.T) {
 	n := lossFrames() / 4
-	sess, c := startLossSession(t, Config{Mode: hub.ModeSwitch, Stall: 200 * time.Millisecond}, "a", "b", "c")
+	sess, c := startLossSession(t, serve.Config{Mode: hub.ModeSwitch, Stall: 200 * time.Millisecond}, "a", "b", "c")
 	a, b := c[0], c[1] // c connects and never reads again
 	rss0, _ := loadgen.RSS()
 	err := runAll(
@@ -300,7 +295,7 @@ func TestStalledPortCostsTheOthersOnlyTheStallTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := sess.hub.Ports(context.Background())
+	ports, err := sess.Ports(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

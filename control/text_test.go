@@ -1,9 +1,10 @@
-package main
+package control_test
 
 import (
 	"testing"
 	"time"
 
+	"l2hub/control"
 	"l2hub/hub"
 )
 
@@ -18,11 +19,11 @@ func TestCtlPortsFlowColumns(t *testing.T) {
 		{hub.PortStatus{Flow: hub.FlowStatus{Stalled: true, Paused: true}}, "stalled"},
 		{hub.PortStatus{Flow: hub.FlowStatus{Overflow: hub.OverflowDrop}}, "drop"},
 	} {
-		if got := flowText(tc.st); got != tc.flow {
-			t.Errorf("flowText(%+v) = %q, want %q", tc.st.Flow, got, tc.flow)
+		if got := control.FlowText(tc.st); got != tc.flow {
+			t.Errorf("FlowText(%+v) = %q, want %q", tc.st.Flow, got, tc.flow)
 		}
 	}
-	if got := pausesText(hub.StatsSnapshot{Pauses: 4, Paused: 2500 * time.Microsecond}); got != "4 (3ms)" {
-		t.Errorf("pausesText = %q, want %q", got, "4 (3ms)")
+	if got := control.PausesText(hub.StatsSnapshot{Pauses: 4, Paused: 2500 * time.Microsecond}); got != "4 (3ms)" {
+		t.Errorf("PausesText = %q, want %q", got, "4 (3ms)")
 	}
 }
