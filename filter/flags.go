@@ -92,6 +92,12 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 // Given reports whether any of the flags was set.
 func (f *Flags) Given() bool { return f.seedSet || len(f.entries) > 0 }
 
+// SeedGiven reports whether --seed was set.
+func (f *Flags) SeedGiven() bool { return f.seedSet }
+
+// SetSeed sets the seed as --seed does (replay takes a capture's).
+func (f *Flags) SetSeed(seed uint64) { f.seed, f.seedSet = seed, true }
+
 // String renders the flags as given, for Describe.
 func (f *Flags) String() string {
 	var parts []string

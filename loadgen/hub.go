@@ -221,3 +221,47 @@ func freeUDPAddr() (string, error) {
 	port := c.LocalAddr().(*net.UDPAddr).Port
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
+
+// UseTargets sets the suite's targets from l2hub bench's names
+// (TargetHub, TargetHubPolicy, TargetHubCapture, TargetMcast); each hub
+// target is base with the name's policy and capture. With a hub target,
+// the overload scenario (overload) runs on the last one named, the one with
+// the most machinery, the open-loop scenarios (s.OpenLoop) compare base
+// with overflow: drop, and the stalled-port scenario (stall) runs on base
+// with a 500ms stall time.
+func (s *Suite) UseTargets(names []string, base Hub, overload, stall bool) error {
+	for _, name := range names {
+		t := base
+		switch name {
+		case TargetHub:
+		case TargetHubPolicy:
+			t.Policy = true
+		case TargetHubCapture:
+			t.Policy, t.Capture = true, true
+		case TargetMcast:
+			s.Mcast = Mcast{}
+			continue
+		default:
+			return fmt.Errorf("unknown target %q", name)
+		}
+		s.Targets = append(s.Targets, &t)
+	}
+	if len(s.Targets) == 0 {
+		return nil
+	}
+	if overload {
+		s.Overload = s.Targets[len(s.Targets)-1]
+	}
+	if s.OpenLoop {
+		drop := base
+		drop.Overflow = hub.OverflowDrop
+		s.Compare = []Target{&drop}
+	}
+	if stall {
+		s.StallTime = 500 * time.Millisecond
+		st := base
+		st.Stall = s.StallTime
+		s.Stall = &st
+	}
+	return nil
+}

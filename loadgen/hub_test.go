@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,5 +131,40 @@ func TestLiveUnicastDoesNotAllocate(t *testing.T) {
 				t.Errorf("got %v allocations per frame forwarded through the live hub, want 0", n)
 			}
 		})
+	}
+}
+
+// TestUseTargets: bench's target names become hub targets built on one
+// base, and the overload, open-loop and stall scenarios get theirs.
+func TestUseTargets(t *testing.T) {
+	base := Hub{Mode: hub.ModeHub, Queue: 7}
+	s := &Suite{OpenLoop: true}
+	if err := s.UseTargets([]string{TargetHub, TargetHubPolicy, TargetHubCapture, TargetMcast}, base, true, true); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range s.Targets {
+		names = append(names, tg.Name())
+		if h := tg.(*Hub); h.Mode != base.Mode || h.Queue != base.Queue {
+			t.Errorf("target %s = %+v, want the base's mode and queue", h.Name(), *h)
+		}
+	}
+	if want := []string{TargetHub, TargetHubPolicy, TargetHubCapture}; !slices.Equal(names, want) {
+		t.Errorf("got targets %q, want %q", names, want)
+	}
+	if s.Mcast == nil || s.Mcast.Name() != TargetMcast {
+		t.Errorf("got multicast target %v, want %s", s.Mcast, TargetMcast)
+	}
+	if s.Overload != s.Targets[2] {
+		t.Errorf("got overload target %v, want the last hub target", s.Overload)
+	}
+	if len(s.Compare) != 1 || s.Compare[0].Name() != TargetHub+"+drop" {
+		t.Errorf("got comparison targets %v, want l2hub+drop", s.Compare)
+	}
+	if st, ok := s.Stall.(*Hub); !ok || st.Stall != s.StallTime || s.StallTime <= 0 {
+		t.Errorf("got stall target %v with stall time %v, want the base with the suite's", s.Stall, s.StallTime)
+	}
+	if err := (&Suite{}).UseTargets([]string{"nothing"}, base, false, false); err == nil {
+		t.Error("an unknown target name was accepted")
 	}
 }

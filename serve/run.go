@@ -201,6 +201,30 @@ func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
 	fmt.Fprintln(w)
 }
 
+// WriteQEMUEnv prints, per port with a QEMU back end, a shell assignment
+// NETDEV_<PORT>='-netdev ...' for harnesses that take a VM's netdev from a
+// variable, such as open-nexus-OS's os2vm.sh (NETDEV_A, NETDEV_B).
+func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) {
+	for _, s := range specs {
+		if args := s.QEMUArgs(id); len(args) > 0 {
+			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", envName(s.Name), args[0])
+		}
+	}
+}
+
+// envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".
+func envName(port string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, port)
+}
+
 // printSummary writes per-port and per-rule counters at shutdown.
 func (s *Session) printSummary(w io.Writer) {
 	if len(s.stats) == 0 {

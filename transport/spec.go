@@ -525,3 +525,13 @@ func (s Spec) HostNote() string {
 	}
 	return note + ": ip netns exec " + ns + " COMMAND"
 }
+
+// AnyPort reports whether the hub binds s at port 0 (any free port), which
+// is only known once it serves: no QEMU flags can be printed before.
+func (s Spec) AnyPort() bool {
+	if s.Transport != TCP && s.Transport != UDP {
+		return false
+	}
+	_, port, err := net.SplitHostPort(s.Address)
+	return err == nil && port == "0"
+}

@@ -243,3 +243,20 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestAnyPort: only a listening tcp or udp port at port 0 is chosen by the
+// system when the hub starts.
+func TestAnyPort(t *testing.T) {
+	for spec, want := range map[string]bool{
+		"a=tcp:127.0.0.1:0":                      true,
+		"a=udp:127.0.0.1:0,peer=127.0.0.1:7101":  true,
+		"a=tcp:127.0.0.1:7001":                   false,
+		"a=tcp-dial:127.0.0.1:7001":              false,
+		"a=unix:/tmp/a.sock":                     false,
+		"a=udp:127.0.0.1:7001,peer=127.0.0.1:71": false,
+	} {
+		if got := mustParse(t, spec).AnyPort(); got != want {
+			t.Errorf("AnyPort(%s) = %v, want %v", spec, got, want)
+		}
+	}
+}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -17,27 +15,12 @@ import (
 	"l2hub/loadgen"
 )
 
+// benchFlags are l2hub bench's flags: the suite's options, and what to do
+// with the run.
 type benchFlags struct {
-	sizes, ports  []int
-	latencySizes  []int
-	patterns      []string
-	transports    []string
-	targets       []string
-	duration      time.Duration
-	count         int
-	window        int
-	quick         bool
-	json          bool
-	run           string
-	overload      bool
-	latency       bool
-	openLoop      bool
-	stallScenario bool
-	load          float64
-	mode          string
-	queue         int
-	cpuprofile    string
-	memprofile    string
+	loadgen.Options
+	quick, json            bool
+	cpuprofile, memprofile string
 }
 
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -78,33 +61,33 @@ frame was meant for; Gbit/s is frames/s times the size.`,
   l2hub bench --quick              # a smaller matrix in well under a minute
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
   l2hub bench --run 'l2hub\+policy/tcp/unicast/2p' --cpuprofile cpu.out
-  l2hub bench --json > loadgen.json`,
+  l2hub bench --json > bench.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.runBench(cmd, stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntSliceVar(&f.sizes, "sizes", loadgen.DefaultSizes, "frame sizes in bytes")
-	fl.IntSliceVar(&f.ports, "ports", loadgen.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
-	fl.IntSliceVar(&f.latencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
-	fl.BoolVar(&f.latency, "latency", true, "run the 50%-load latency scenarios")
-	fl.Float64Var(&f.load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
-	fl.StringSliceVar(&f.patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
-	fl.StringSliceVar(&f.transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
-	fl.StringSliceVar(&f.targets, "targets", []string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast},
+	fl.IntSliceVar(&f.Sizes, "sizes", loadgen.DefaultSizes, "frame sizes in bytes")
+	fl.IntSliceVar(&f.Ports, "ports", loadgen.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
+	fl.IntSliceVar(&f.LatencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
+	fl.BoolVar(&f.Latency, "latency", true, "run the 50%-load latency scenarios")
+	fl.Float64Var(&f.Load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
+	fl.StringSliceVar(&f.Patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
+	fl.StringSliceVar(&f.Transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
+	fl.StringSliceVar(&f.Targets, "targets", []string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast},
 		"what to measure besides the direct pair: "+strings.Join([]string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast}, ", "))
-	fl.DurationVar(&f.duration, "duration", time.Second, "how long each scenario sends")
-	fl.IntVar(&f.window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
-	fl.BoolVar(&f.openLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
-	fl.BoolVar(&f.stallScenario, "stall", true, "run the stalled-port scenario")
-	fl.IntVar(&f.count, "count", 1, "run each scenario this many times and keep the median")
+	fl.DurationVar(&f.Duration, "duration", time.Second, "how long each scenario sends")
+	fl.IntVar(&f.Window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
+	fl.BoolVar(&f.OpenLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
+	fl.BoolVar(&f.Stall, "stall", true, "run the stalled-port scenario")
+	fl.IntVar(&f.Count, "count", 1, "run each scenario this many times and keep the median")
 	fl.BoolVar(&f.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of the table")
-	fl.StringVar(&f.run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
-	fl.BoolVar(&f.overload, "overload", true, "run the overload scenario (receivers stop reading)")
-	fl.StringVar(&f.mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
-	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	fl.StringVar(&f.Run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
+	fl.BoolVar(&f.Overload, "overload", true, "run the overload scenario (receivers stop reading)")
+	fl.StringVar(&f.Mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
+	fl.IntVar(&f.Queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
 	return cmd
@@ -114,78 +97,21 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	changed := cmd.Flags().Changed
 	if f.quick {
 		if !changed("sizes") {
-			f.sizes = []int{64, 1500}
+			f.Sizes = []int{64, 1500}
 		}
 		if !changed("ports") {
-			f.ports = []int{2, 32}
+			f.Ports = []int{2, 32}
 		}
 		if !changed("duration") {
-			f.duration = 300 * time.Millisecond
+			f.Duration = 300 * time.Millisecond
 		}
 	}
-	mode, err := hub.ParseMode(f.mode)
+	f.Progress = stderr
+	f.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := f.Suite()
 	if err != nil {
-		return fmt.Errorf("--mode: %w", err)
+		return err
 	}
-	if f.queue < 0 || f.window < 0 || f.count < 1 || f.duration <= 0 {
-		return errors.New("--queue and --window must not be negative, --count and --duration must be positive")
-	}
-	if f.load <= 0 || f.load > 1 {
-		return fmt.Errorf("--load %v: want a fraction in (0, 1]", f.load)
-	}
-	s := &loadgen.Suite{
-		Sizes: f.sizes, Ports: f.ports, Transports: f.transports, Duration: f.duration, Window: f.window,
-		Count: f.count, Load: f.load, Progress: stderr,
-	}
-	if f.latency {
-		s.LatencySizes = f.latencySizes
-	}
-	for _, p := range f.patterns {
-		pat, err := loadgen.ParsePattern(p)
-		if err != nil {
-			return fmt.Errorf("--patterns: %w", err)
-		}
-		s.Patterns = append(s.Patterns, pat)
-	}
-	for _, tr := range f.transports {
-		switch tr {
-		case "tcp", "unix", "udp":
-		default:
-			return fmt.Errorf("--transport %q: want tcp, unix or udp", tr)
-		}
-	}
-	if f.run != "" {
-		if s.Filter, err = regexp.Compile(f.run); err != nil {
-			return fmt.Errorf("--run: %w", err)
-		}
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	for _, name := range f.targets {
-		switch name {
-		case loadgen.TargetHub:
-			s.Targets = append(s.Targets, &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log})
-		case loadgen.TargetHubPolicy:
-			s.Targets = append(s.Targets, &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Policy: true})
-		case loadgen.TargetHubCapture:
-			s.Targets = append(s.Targets, &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Policy: true, Capture: true})
-		case loadgen.TargetMcast:
-			s.Mcast = loadgen.Mcast{}
-		default:
-			return fmt.Errorf("--targets: unknown target %q", name)
-		}
-	}
-	if f.overload && len(s.Targets) > 0 {
-		s.Overload = s.Targets[len(s.Targets)-1] // the one with the most machinery
-	}
-	s.OpenLoop = f.openLoop
-	if f.openLoop && len(s.Targets) > 0 {
-		s.Compare = []loadgen.Target{&loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Overflow: hub.OverflowDrop}}
-	}
-	if f.stallScenario && len(s.Targets) > 0 {
-		s.StallTime = 500 * time.Millisecond
-		s.Stall = &loadgen.Hub{Mode: mode, Queue: f.queue, Logger: log, Stall: s.StallTime}
-	}
-
 	if f.cpuprofile != "" {
 		pf, err := os.Create(f.cpuprofile)
 		if err != nil {
@@ -201,7 +127,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.transports[0])
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.Transports[0])
 	if f.memprofile != "" {
 		if err := writeHeapProfile(f.memprofile); err != nil {
 			return err

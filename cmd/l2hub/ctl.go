@@ -39,8 +39,17 @@ every user sees in ps).`,
 	tf.register(cmd.PersistentFlags().StringVar)
 	client := func() *control.Client { return c }
 
-	printJSON := func(raw json.RawMessage) error {
-		_, err := stdout.Write(raw)
+	printJSON := func(raw json.RawMessage, err error) error {
+		if err == nil {
+			_, err = stdout.Write(raw)
+		}
+		return err
+	}
+	// done says what a change did, once the hub has made it.
+	done := func(err error, format string, args ...any) error {
+		if err == nil {
+			fmt.Fprintf(stdout, format+"\n", args...)
+		}
 		return err
 	}
 	cmd.AddCommand(
@@ -73,11 +82,7 @@ is how often the port was paused and for how long in all.`,
 			Short: "Show the policy in force (JSON)",
 			Args:  cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
-				raw, err := client().Policy(c.Context())
-				if err != nil {
-					return err
-				}
-				return printJSON(raw)
+				return printJSON(client().Policy(c.Context()))
 			},
 		},
 		&cobra.Command{
@@ -89,11 +94,7 @@ is how often the port was paused and for how long in all.`,
 				if err != nil {
 					return err
 				}
-				if err := client().ReplacePolicy(c.Context(), args[0], src); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "policy replaced with %s\n", args[0])
-				return nil
+				return done(client().ReplacePolicy(c.Context(), args[0], src), "policy replaced with %s", args[0])
 			},
 		},
 		&cobra.Command{
@@ -101,11 +102,7 @@ is how often the port was paused and for how long in all.`,
 			Short: "Show per-rule counters (JSON)",
 			Args:  cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
-				raw, err := client().Rules(c.Context())
-				if err != nil {
-					return err
-				}
-				return printJSON(raw)
+				return printJSON(client().Rules(c.Context()))
 			},
 		},
 		&cobra.Command{
@@ -137,11 +134,7 @@ more. It lasts until healed.`,
 				for _, g := range args[1:] {
 					groups = append(groups, strings.Split(g, ","))
 				}
-				if err := client().StartPartition(c.Context(), args[0], groups); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "partition %s started\n", args[0])
-				return nil
+				return done(client().StartPartition(c.Context(), args[0], groups), "partition %s started", args[0])
 			},
 		},
 		&cobra.Command{
@@ -149,11 +142,7 @@ more. It lasts until healed.`,
 			Short: "End a partition",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
-				if err := client().HealPartition(c.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "partition %s healed\n", args[0])
-				return nil
+				return done(client().HealPartition(c.Context(), args[0]), "partition %s healed", args[0])
 			},
 		},
 		&cobra.Command{
@@ -164,11 +153,7 @@ more. It lasts until healed.`,
 				if args[1] != "up" && args[1] != "down" {
 					return fmt.Errorf("link state %q: want up or down", args[1])
 				}
-				if err := client().SetLink(c.Context(), args[0], args[1] == "up"); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "link %s %s\n", args[0], args[1])
-				return nil
+				return done(client().SetLink(c.Context(), args[0], args[1] == "up"), "link %s %s", args[0], args[1])
 			},
 		},
 		&cobra.Command{
@@ -197,27 +182,5 @@ func (f *tokenFlags) register(stringVar func(p *string, name, value, usage strin
 	stringVar(&f.value, "control-token", "", "the hub's bearer token (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
 }
 
-// token is --control-token, else --control-token-file's, else
-// $L2HUB_CONTROL_TOKEN; "" if none is given.
-func (f *tokenFlags) token() (string, error) {
-	switch {
-	case f.value != "" && f.file != "":
-		return "", errors.New("give --control-token or --control-token-file, not both")
-	case f.value != "":
-		tok, err := control.CheckToken(f.value)
-		if err != nil {
-			return "", fmt.Errorf("--control-token: %w", err)
-		}
-		return tok, nil
-	case f.file != "":
-		return control.ReadTokenFile(f.file)
-	}
-	if env := os.Getenv(control.TokenEnv); env != "" {
-		tok, err := control.CheckToken(env)
-		if err != nil {
-			return "", fmt.Errorf("$%s: %w", control.TokenEnv, err)
-		}
-		return tok, nil
-	}
-	return "", nil
-}
+// token is the token the flags (or $L2HUB_CONTROL_TOKEN) give.
+func (f *tokenFlags) token() (string, error) { return control.ResolveToken(f.value, f.file) }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -86,28 +80,9 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	if f.loop < 1 {
 		return fmt.Errorf("--loop %d: want 1 or more", f.loop)
 	}
-	paces := 0
-	for _, name := range []string{"flood", "pps", "bps"} {
-		if changed(name) {
-			paces++
-		}
-	}
-	if changed("speed") && paces > 0 || paces > 1 {
-		return errors.New("give one of --speed, --flood, --pps and --bps")
-	}
 	var err error
-	switch {
-	case f.flood:
-	case changed("pps"):
-		if cfg.Pacing.PPS, err = parseRate(f.pps); err != nil {
-			return fmt.Errorf("--pps: %w", err)
-		}
-	case changed("bps"):
-		if cfg.Pacing.BPS, err = parseRate(f.bps); err != nil {
-			return fmt.Errorf("--bps: %w", err)
-		}
-	default:
-		cfg.Pacing.Speed = f.speed
+	if cfg.Pacing, err = replay.ParsePacing(changed, f.speed, f.flood, f.pps, f.bps); err != nil {
+		return err
 	}
 	if f.fromMAC != "" {
 		hw, err := net.ParseMAC(f.fromMAC)
@@ -125,102 +100,12 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	client := control.NewClient(f.control, token)
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	ports, err := client.Ports(ctx)
-	if err != nil {
-		return fmt.Errorf("is a hub running? %w", err)
-	}
-	names := make([]string, len(ports))
-	for i, p := range ports {
-		names[i] = p.Name
-	}
-	i := slices.Index(names, f.into)
-	if i < 0 {
-		return fmt.Errorf("--into %q: the hub has no such port (ports: %s)", f.into, strings.Join(names, ", "))
-	}
-	if !ports[i].Attached {
-		return fmt.Errorf("--into %q: no VM is attached to port %s, so every frame would be dropped (l2hub ctl ports shows its peer)", f.into, f.into)
-	}
-	dropsBefore := ports[i].Stats.Drops
-
-	// The frames go over one streaming request, each as it falls due.
-	var rep *replay.InjectReport
-	var ierr error
-	res, herr := client.InjectStream(ctx, f.into, func(send func([]byte) error) {
-		rep, ierr = replay.Inject(ctx, cfg, send)
-	})
-	if rep != nil {
-		fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
-		if rep.Input != nil {
-			fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
-		}
-	}
-	switch {
-	case herr != nil:
-		return fmt.Errorf("inject into %q: %w", f.into, herr)
-	case ierr != nil:
-		return ierr
-	case rep != nil && res.Frames != rep.Frames:
-		return fmt.Errorf("inject into %q: the hub took %d of %d frames", f.into, res.Frames, rep.Frames)
-	}
-	if err := reportInjectDrops(ctx, client, f.into, dropsBefore, stderr); err != nil {
-		return err
-	}
-	if rep != nil && rep.Input != nil && !rep.Input.Truncated() {
-		return rep.Input
-	}
-	return nil
-}
-
-// reportInjectDrops says which of port's drop counters rose while frames
-// were injected (they count every frame for the port, injected or
-// forwarded), and fails when frames found no VM: the VM went away.
-func reportInjectDrops(ctx context.Context, client *control.Client, port string, before map[string]uint64, stderr io.Writer) error {
-	ports, err := client.Ports(ctx)
-	if err != nil {
-		return fmt.Errorf("inject into %q: after sending: %w", port, err)
-	}
-	i := slices.IndexFunc(ports, func(p control.PortStatus) bool { return p.Name == port })
-	if i < 0 {
-		return fmt.Errorf("inject into %q: the port is gone", port)
-	}
-	after := ports[i].Stats.Drops
-	var rose []string
-	for _, r := range slices.Sorted(maps.Keys(after)) {
-		if n := after[r] - before[r]; n > 0 {
-			rose = append(rose, fmt.Sprintf("%s=%d", r, n))
-		}
-	}
-	if len(rose) == 0 {
-		return nil
-	}
-	fmt.Fprintf(stderr, "l2hub inject: warning: port %s dropped frames while injecting: %s\n", port, strings.Join(rose, " "))
-	if n := after["port-down"] - before["port-down"]; n > 0 {
-		return fmt.Errorf("inject into %q: %d frames found no VM on the port (port-down): its VM went away", port, n)
-	}
-	return nil
-}
-
-// parseRate parses a positive rate with an optional SI suffix: 500, 1.5k,
-// 10M, 1G.
-func parseRate(s string) (float64, error) {
-	mult := 1.0
-	t := strings.TrimSpace(s)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k', 'K':
-			mult, t = 1e3, t[:n-1]
-		case 'M':
-			mult, t = 1e6, t[:n-1]
-		case 'G':
-			mult, t = 1e9, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || v*mult > 1e12 {
-		return 0, fmt.Errorf("%q: want a positive number with an optional k, M or G suffix", s)
-	}
-	return v * mult, nil
+	return replay.InjectInto(cmd.Context(), control.NewClient(f.control, token), f.into, cfg,
+		func(rep *replay.InjectReport) {
+			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
+			if rep.Input != nil {
+				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
+			}
+		},
+		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
 }

@@ -165,22 +165,6 @@ func waitForCond(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestParseRate(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want float64
-		ok   bool
-	}{
-		{"500", 500, true}, {"1.5k", 1500, true}, {"10M", 1e7, true}, {"1G", 1e9, true},
-		{"0", 0, false}, {"-5", 0, false}, {"fast", 0, false}, {"", 0, false}, {"1e13", 0, false},
-	} {
-		got, err := parseRate(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseRate(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
 // TestInjectIntoAPortWithoutAVM: injecting into a port with no VM fails
 // before sending (every frame would be dropped).
 func TestInjectIntoAPortWithoutAVM(t *testing.T) {

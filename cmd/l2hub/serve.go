@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,26 +19,14 @@ import (
 	"l2hub/transport"
 )
 
-// serveFlags are serve's command-line flags; set ones override the config file.
+// serveFlags are serve's command-line flags; set ones override the config
+// file. over holds the values of those that are config fields.
 type serveFlags struct {
-	config       string
-	ports        []string
-	mode         string
-	queue        int
-	overflow     string
-	stall        time.Duration
-	maxFrame     int
-	aging        time.Duration
-	control      string
-	controlToken tokenFlags
-	logLevel     string
-	policy       string
-	peers        []string
-	probe        string
-	optional     bool
-	check        string
-	faults       filter.Flags
-	capture      serve.CaptureConfig
+	config, mode, overflow, logLevel string
+	ports                            []string
+	controlToken                     tokenFlags
+	faults                           filter.Flags
+	over                             serve.Config
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -90,53 +77,62 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVarP(&f.config, "config", "c", "", "YAML config `file` (see README: config reference)")
 	fl.StringArrayVarP(&f.ports, "port", "p", nil, "add a port: NAME=TRANSPORT:ADDRESS[,key=value...] (repeatable)")
 	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (learning, the default) or hub (flood everything)")
-	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames: the high-water mark (default %d)", hub.DefaultQueueLen))
+	fl.IntVar(&f.over.Queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames: the high-water mark (default %d)", hub.DefaultQueueLen))
 	fl.StringVar(&f.overflow, "overflow", "", "what a port does with a frame its full queue cannot take: pause (hold it and stop reading its sender until the queue drains; the default, lossless) or drop (tail drop, like a physical switch)")
-	fl.DurationVar(&f.stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
-	fl.IntVar(&f.maxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
-	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
-	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
+	fl.DurationVar(&f.over.Stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
+	fl.IntVar(&f.over.MaxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
+	fl.DurationVar(&f.over.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
+	fl.StringVar(&f.over.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	fl.StringVar(&f.controlToken.file, "control-token-file", "", "bearer token the control API requires, from `file` (mode 0600; default $"+control.TokenEnv+"); needed for a TCP address")
 	fl.StringVar(&f.controlToken.value, "control-token", "", "bearer token the control API requires (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
-	fl.StringVar(&f.check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
-	fl.BoolVar(&f.optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
-	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
-	fl.StringArrayVar(&f.peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
-	fl.StringVar(&f.probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+probeNames())
+	fl.StringVar(&f.over.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
+	fl.BoolVar(&f.over.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
+	fl.StringVar(&f.over.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fl.StringArrayVar(&f.over.Peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
+	fl.StringVar(&f.over.Probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+probeNames())
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
 	fl.AddGoFlagSet(faults)
-	fl.StringVar(&f.capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap)")
-	fl.StringVar(&f.capture.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
-	fl.StringVar(&f.capture.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
-	fl.BoolVar(&f.capture.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
-	fl.IntVar(&f.capture.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
-	fl.Int64Var(&f.capture.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
-	fl.IntVar(&f.capture.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
+	fl.StringVar(&f.over.Capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap)")
+	fl.StringVar(&f.over.Capture.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
+	fl.StringVar(&f.over.Capture.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
+	fl.BoolVar(&f.over.Capture.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
+	fl.IntVar(&f.over.Capture.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
+	fl.Int64Var(&f.over.Capture.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
+	fl.IntVar(&f.over.Capture.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
 	return cmd
 }
 
-// resolve builds the config: the file (if any), then flags on top.
-func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
-	var cfg serve.Config
+// baseConfig is the config flags start from: the file's, or with neither
+// ports nor peers the default two-port hub, or an empty switch; then every
+// --port value is added.
+func baseConfig(file string, ports, peers []string) (serve.Config, error) {
+	cfg := serve.Config{Mode: hub.ModeSwitch}
 	switch {
-	case f.config != "":
+	case file != "":
 		var err error
-		if cfg, err = serve.LoadConfig(f.config); err != nil {
+		if cfg, err = serve.LoadConfig(file); err != nil {
 			return cfg, err
 		}
-	case len(f.ports) == 0 && len(f.peers) == 0:
+	case len(ports) == 0 && len(peers) == 0:
 		cfg = serve.DefaultConfig()
-	default:
-		cfg = serve.Config{Mode: hub.ModeSwitch}
 	}
-	for _, p := range f.ports {
+	for _, p := range ports {
 		s, err := transport.ParseSpec(p)
 		if err != nil {
 			return cfg, fmt.Errorf("--port %s: %w", p, err)
 		}
 		cfg.Ports = append(cfg.Ports, s)
+	}
+	return cfg, nil
+}
+
+// resolve builds the config: the file (if any), then flags on top.
+func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
+	cfg, err := baseConfig(f.config, f.ports, f.over.Peers)
+	if err != nil {
+		return cfg, err
 	}
 	changed := cmd.Flags().Changed
 	if changed("mode") {
@@ -146,9 +142,6 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
 		}
 		cfg.Mode = m
 	}
-	if changed("queue") {
-		cfg.Queue = f.queue
-	}
 	if changed("overflow") {
 		o, err := hub.ParseOverflow(f.overflow)
 		if err != nil {
@@ -156,17 +149,20 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
 		}
 		cfg.Overflow = o
 	}
-	if changed("stall") {
-		cfg.Stall = f.stall
-	}
-	if changed("max-frame") {
-		cfg.MaxFrame = f.maxFrame
-	}
-	if changed("aging") {
-		cfg.Aging = f.aging
-	}
-	if changed("control") {
-		cfg.Control = f.control
+	o, c := &f.over, &cfg.Capture
+	for name, set := range map[string]func(){
+		"queue": func() { cfg.Queue = o.Queue }, "stall": func() { cfg.Stall = o.Stall },
+		"max-frame": func() { cfg.MaxFrame = o.MaxFrame }, "aging": func() { cfg.Aging = o.Aging },
+		"control": func() { cfg.Control = o.Control }, "peer": func() { cfg.Peers = o.Peers },
+		"probe": func() { cfg.Probe = o.Probe }, "optional": func() { cfg.Optional = o.Optional },
+		"check": func() { cfg.Check = o.Check }, "capture": func() { c.File = o.Capture.File },
+		"capture-format": func() { c.Format = o.Capture.Format }, "capture-points": func() { c.Points = o.Capture.Points },
+		"capture-per-port": func() { c.PerPort = o.Capture.PerPort }, "snaplen": func() { c.Snaplen = o.Capture.Snaplen },
+		"rotate-size": func() { c.RotateSize = o.Capture.RotateSize }, "rotate-count": func() { c.RotateCount = o.Capture.RotateCount },
+	} {
+		if changed(name) {
+			set()
+		}
 	}
 	if changed("control-token") || changed("control-token-file") || os.Getenv(control.TokenEnv) != "" {
 		tok, err := f.controlToken.token()
@@ -176,43 +172,10 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
 		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
 	}
 	if changed("policy") {
-		cfg.SetPolicyFile(f.policy)
+		cfg.SetPolicyFile(o.Policy)
 	}
 	if err := cfg.CheckPolicyFile(); err != nil {
 		return cfg, err
-	}
-	if changed("peer") {
-		cfg.Peers = f.peers
-	}
-	if changed("probe") {
-		cfg.Probe = f.probe
-	}
-	if changed("optional") {
-		cfg.Optional = f.optional
-	}
-	if changed("check") {
-		cfg.Check = f.check
-	}
-	if changed("capture") {
-		cfg.Capture.File = f.capture.File
-	}
-	if changed("capture-format") {
-		cfg.Capture.Format = f.capture.Format
-	}
-	if changed("capture-points") {
-		cfg.Capture.Points = f.capture.Points
-	}
-	if changed("capture-per-port") {
-		cfg.Capture.PerPort = f.capture.PerPort
-	}
-	if changed("snaplen") {
-		cfg.Capture.Snaplen = f.capture.Snaplen
-	}
-	if changed("rotate-size") {
-		cfg.Capture.RotateSize = f.capture.RotateSize
-	}
-	if changed("rotate-count") {
-		cfg.Capture.RotateCount = f.capture.RotateCount
 	}
 	cfg.Faults = &f.faults
 	if err := cfg.Validate(); err != nil {
