@@ -29,7 +29,7 @@ type Config struct {
 	// (default DefaultStall). Ports may override Overflow and QueueLen.
 	Overflow Overflow
 	Stall    time.Duration
-	Clock    Clock // required: wallclock.Clock{} for live use
+	Clock    Clock // required: wallclock.Clock{} for live use; its AfterFunc fires the core's timers
 	// Start is when policy time begins (default: the clock's reading in
 	// New). A capture records it so that replay lines its windows up.
 	Start     time.Time
@@ -152,7 +152,15 @@ func (h *Hub) MaxFrame() int { return h.cfg.MaxFrame }
 func (h *Hub) Run(ctx context.Context) error {
 	close(h.started)
 	defer close(h.stopped)
-	timer := time.NewTimer(time.Hour)
+	// The timer is the clock's: under a VirtualClock it fires when the
+	// clock's driver says, and the live hub runs in virtual time too.
+	wake := make(chan struct{}, 1)
+	timer := h.cfg.Clock.AfterFunc(time.Hour, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
 	timer.Stop()
 	for {
 		h.mu.Lock()
@@ -167,7 +175,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			timer.Reset(dl.Sub(h.cfg.Clock.Now()))
 		}
 		select {
-		case <-timer.C:
+		case <-wake:
 		case <-h.rearm:
 			timer.Stop()
 		case <-ctx.Done():

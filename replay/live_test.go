@@ -78,7 +78,7 @@ func (d *decisions) Observe(ev *hub.Event) {
 
 // monoFreeClock reads the wall clock without a monotonic reading, so that
 // the policy measures time with the very numbers the capture records.
-type monoFreeClock struct{}
+type monoFreeClock struct{ wallclock.Clock }
 
 func (monoFreeClock) Now() time.Time { return wallclock.Clock{}.Now().Round(0) }
 

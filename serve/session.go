@@ -152,7 +152,7 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 		n, err := vnode.New(vnode.Config{
 			Role:        role,
 			Probe:       cfg.Probe,
-			Clock:       conformance.ClockFunc(time.After),
+			Clock:       clock,
 			OnMilestone: s.milestone,
 			Logger:      log.With("peer", name),
 		})

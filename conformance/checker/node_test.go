@@ -115,7 +115,7 @@ func TestVirtualNodesThroughHub(t *testing.T) {
 				}
 			}
 			node := func(r conformance.Role, host *netstack.Host) *conformance.Node {
-				n, err := conformance.NewNode(conformance.Config{Role: r, Net: stackNet{host}, Clock: conformance.ClockFunc(time.After)})
+				n, err := conformance.NewNode(conformance.Config{Role: r, Net: stackNet{host}, Clock: wallclock.Clock{}})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -9,6 +9,9 @@
 // the caller's goroutine before WriteFrame returns), and Close may be
 // called from any goroutine. The helpers (DialTCP, ListenTCP, ListenUDP,
 // Ping) and the connections they return are safe for concurrent use, as the
-// standard library's are. Timers inside the stack use the wall clock: a Host
-// is for live use, not for virtual-time replay.
+// standard library's are. The stack takes its time from Config.Clock (the
+// wall clock by default): on a hub.VirtualClock driven by internal/vsim, a
+// host runs in virtual time, deterministically with a seeded Config.Rand.
+//
+// Imports: hub only (gVisor's tcpip is the stack).
 package netstack

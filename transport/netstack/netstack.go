@@ -52,8 +52,8 @@ type Config struct {
 	// DefaultQueueLen.
 	QueueLen int
 	// Clock is the stack's time (TCP timers, ARP, IGMP); nil means the wall
-	// clock. A virtual clock makes the stack run in simulated time.
-	Clock tcpip.Clock
+	// clock. A hub.VirtualClock makes the stack run in simulated time.
+	Clock hub.Clock
 	// Rand is the stack's only source of randomness (initial sequence
 	// numbers, ephemeral ports, timer jitter); nil means crypto/rand. A
 	// seeded reader makes the stack's choices repeat from run to run; the
@@ -126,7 +126,7 @@ func New(cfg Config) (*Host, error) {
 	h.stack = stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
-		Clock:              cfg.Clock,
+		Clock:              stackClock(cfg.Clock),
 		SecureRNG:          rng,
 	})
 	h.link = channel.New(cfg.QueueLen, uint32(h.maxLen), h.mac)

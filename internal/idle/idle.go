@@ -1,4 +1,14 @@
-package vsim
+// Package idle tells when every goroutine of the process but the caller is
+// blocked (Settle): the one place l2hub reads the runtime's goroutine
+// states, for the netstack simulation (internal/vsim), which moves virtual
+// time only when the whole process is idle. It parses runtime.Stack's dump,
+// the only public view of every goroutine's state. (testing/synctest's Wait
+// answers the same question inside a bubble, but counts a goroutine waiting
+// for a mutex as busy, and the network stacks wait on mutexes.)
+//
+// It is a test facility: the process must not run work that depends on
+// wall-clock timers or I/O while it waits. Imports nothing of l2hub.
+package idle
 
 import (
 	"bytes"
@@ -7,8 +17,8 @@ import (
 )
 
 // ErrBusy is returned when the process does not settle: some goroutine
-// keeps running (a spin, or work on wall-clock time the Sim cannot see).
-var ErrBusy = errors.New("vsim: the process never went idle")
+// keeps running (a spin, or work on wall-clock time a simulation cannot see).
+var ErrBusy = errors.New("idle: the process never went idle")
 
 // settleTries bounds Settle: each try yields the processor once and then
 // inspects every goroutine.
@@ -17,7 +27,7 @@ const settleTries = 100_000
 // Settle returns once every goroutine but the caller is blocked: none is
 // running, runnable or preempted. (A goroutine in a system call counts as
 // blocked: the signal handler's loop sits in one for ever, and the
-// programs a Sim runs make none that matter.) The runtime writes
+// programs a simulation runs make none that matter.) The runtime writes
 // every goroutine's state in one stop-the-world, so an idle snapshot is
 // exact: nothing can run again until the caller acts (or a wall-clock timer
 // or I/O fires, which a Sim's programs must not use).
