@@ -42,8 +42,8 @@ lateness never accumulates; the report gives the median and worst drift.
 
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and
---rewrite-ip aim a recorded exchange at another VM, fixing IPv4, TCP, UDP and
-ICMP checksums.
+--rewrite-ip aim a recorded exchange at another VM (IPv4 or IPv6), fixing
+IPv4, TCP, UDP, ICMP and ICMPv6 checksums.
 
 A port with no VM attached is refused (every frame would be dropped). The
 port's drop counters that rose while the frames went out are reported, and
@@ -69,7 +69,7 @@ frames that found no VM (it went away) make the command fail.`,
 	fl.StringVar(&f.from, "from", "", "only the frames that `port` sent (an l2hub capture's interface, or a file's port)")
 	fl.StringVar(&f.fromMAC, "from-mac", "", "only the frames with this source `MAC`")
 	fl.StringArrayVar(&f.rewriteMAC, "rewrite-mac", nil, "rewrite MAC `OLD=NEW` (Ethernet and ARP; repeatable)")
-	fl.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IPv4 address `OLD=NEW`, fixing checksums (repeatable)")
+	fl.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IP address `OLD=NEW` (IPv4 or IPv6), fixing checksums (repeatable)")
 	cmd.MarkFlagRequired("into")
 	return cmd
 }
