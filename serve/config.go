@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/yamlfile"
 	"l2hub/transport"
 )
 
@@ -155,8 +155,6 @@ func (c *Config) controlToken() (string, error) {
 	return "", nil
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
-
 // ParseConfig decodes data strictly (unknown keys and wrong types are
 // errors) and validates it. name is used in messages. The YAML tree is
 // checked against Config first (checkConfig), so that a bad key or value is
@@ -164,26 +162,23 @@ var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 // messages (a line, a Go type name) are only a fallback.
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return cfg, yamlError(name, err)
-	}
-	if len(root.Content) == 0 {
+	root, derr := yamlfile.Decode(name, data, "config")
+	switch {
+	case derr != nil:
+		return cfg, derr
+	case root == nil:
 		return cfg, fmt.Errorf("%s: empty config", name)
 	}
-	if err := checkConfig(name, root.Content[0]); err != nil {
+	if err := checkConfig(name, root); err != nil {
 		return cfg, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
-		return cfg, yamlError(name, err)
+		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
 	}
 	pos := func(path ...string) string {
-		n := lookup(root.Content[0], path...)
-		if n == nil {
-			return name
-		}
+		n := yamlfile.Lookup(root, path...)
 		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
 	}
 	if cfg.Policy != "" {
@@ -191,12 +186,13 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	}
 	cfg.where = make(map[string]string)
 	for i, p := range cfg.Ports {
-		cfg.where[p.Name] = pos("ports", strconv.Itoa(i), "address") + ": ports[" + strconv.Itoa(i) + "].address"
+		cfg.where[p.Name] = fmt.Sprintf("%s: ports[%d].address", pos("ports", strconv.Itoa(i), "address"), i)
 	}
 	if err := cfg.validate(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return cfg, fmt.Errorf("%s: %s: %s", pos(fe.path...), fe.pathString(), fe.msg)
+			n := yamlfile.Lookup(root, fe.path...)
+			return cfg, &yamlfile.Error{File: name, Line: n.Line, Column: n.Column, Path: fe.pathString(), Msg: fe.msg}
 		}
 		return cfg, fmt.Errorf("%s: %w", name, err)
 	}
@@ -207,33 +203,22 @@ func ParseConfig(name string, data []byte) (Config, error) {
 const maxConfigErrors = 20
 
 // configWalker checks a YAML tree against a Go type's yaml fields, in file
-// order, collecting every problem as "file:line:col: path: message".
+// order, collecting every problem with its line, column and field path.
 type configWalker struct {
-	name string
-	errs []string
+	errs yamlfile.Errors
 }
 
 // checkConfig checks the tree under root against Config: every key is a
 // field, given once; every value has the field's shape and type. It
-// returns every problem found, one per line, or nil.
+// returns every problem found, or nil.
 func checkConfig(name string, root *yaml.Node) error {
-	w := &configWalker{name: name}
+	w := &configWalker{errs: yamlfile.Errors{File: name, Max: maxConfigErrors}}
 	w.walk(root, reflect.TypeFor[Config](), "", 0)
-	if len(w.errs) == 0 {
-		return nil
-	}
-	if len(w.errs) > maxConfigErrors {
-		w.errs = append(w.errs[:maxConfigErrors], fmt.Sprintf("%s: too many errors; stopping", name))
-	}
-	return errors.New(strings.Join(w.errs, "\n"))
+	return w.errs.Err()
 }
 
 func (w *configWalker) errf(n *yaml.Node, path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if path != "" {
-		msg = path + ": " + msg
-	}
-	w.errs = append(w.errs, fmt.Sprintf("%s:%d:%d: %s", w.name, n.Line, n.Column, msg))
+	w.errs.At(n, path, format, args...)
 }
 
 var (
@@ -244,7 +229,7 @@ var (
 // walk checks n against type t at path (ports[1].address).
 func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
 	switch {
-	case len(w.errs) > maxConfigErrors:
+	case len(w.errs.List) > maxConfigErrors:
 		return
 	case n.Kind == yaml.AliasNode:
 		w.errf(n, path, "YAML aliases are not supported in a config")
@@ -288,7 +273,7 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 				w.errf(k, path, "keys must be plain names")
 				continue
 			}
-			kp := joinConfigPath(path, k.Value)
+			kp := yamlfile.JoinPath(path, k.Value)
 			if first, dup := seen[k.Value]; dup {
 				w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
 				continue
@@ -327,7 +312,7 @@ func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth i
 			w.errf(k, path, "keys must be plain names")
 			continue
 		}
-		kp := joinConfigPath(path, k.Value)
+		kp := yamlfile.JoinPath(path, k.Value)
 		ft, ok := types[k.Value]
 		if !ok {
 			w.errf(k, kp, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
@@ -366,73 +351,12 @@ func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
-func joinConfigPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
+// nodeKind says what a node is; a config's messages quote a value.
 func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("%q", n.Value)
 	}
-	return fmt.Sprintf("%q", n.Value)
-}
-
-// yamlError rewrites the YAML library's "line N: ..." into "file:N: ...".
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		var msgs []string
-		for _, e := range te.Errors {
-			if m := yamlLine.FindStringSubmatch(e); m != nil {
-				msgs = append(msgs, fmt.Sprintf("%s:%s: %s", name, m[1], m[2]))
-			} else {
-				msgs = append(msgs, name+": "+e)
-			}
-		}
-		return errors.New(strings.Join(msgs, "\n"))
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
-	}
-	return fmt.Errorf("%s: %s", name, msg)
-}
-
-// lookup finds the node for a field path like ports, 1, address.
-func lookup(n *yaml.Node, path ...string) *yaml.Node {
-	for _, p := range path {
-		switch n.Kind {
-		case yaml.MappingNode:
-			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					next = n.Content[i+1]
-					break
-				}
-			}
-			if next == nil {
-				return n
-			}
-			n = next
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return n
-			}
-			n = n.Content[i]
-		default:
-			return n
-		}
-	}
-	return n
+	return yamlfile.KindName(n)
 }
 
 // fieldError is a validation failure at a field path (ports, 1, address).
