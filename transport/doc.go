@@ -27,8 +27,10 @@
 // Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
 // reads, one writes, Close may come from any goroutine, unblocks both, is
 // safe to call more than once, and afterwards every method returns
-// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run; Close
-// and Spec are safe from any goroutine. [Spec] values are plain data.
+// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run, which
+// starts none of its own: one context (the caller's, ended early by Close)
+// stops it, and the connections it handed the hub are closed before Run
+// returns. Close and Spec are safe from any goroutine. [Spec] values are plain data.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
 // port) and internal/wallclock; nothing else of l2hub.
