@@ -15,4 +15,6 @@
 // parallel (t.Parallel), each with its own ports, guests and artifact
 // directory. When run as root, the whole suite runs in a private network
 // namespace so it neither sees nor disturbs other loopback traffic.
+//
+// Imports: e2e/qemu; it drives cmd/l2hub and cmd/l2guest as binaries.
 package e2e

@@ -18,6 +18,6 @@
 // loop, ordered with respect to frames.
 //
 // Imports: hub, transport, filter, capture, conformance (checker, vnode),
-// control and internal/wallclock. Nothing imports serve but the command and
-// the load generator.
+// control, internal/wallclock and internal/yamlfile. Nothing imports serve
+// but the command and the load generator.
 package serve
