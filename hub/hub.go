@@ -207,7 +207,7 @@ func (h *Hub) shutdown() {
 	h.closed = true
 	for _, info := range h.core.Ports() {
 		if a := h.attOf(info.ID); a != nil {
-			h.detachLocked(a, errors.New("hub shutting down"))
+			h.endAttachment(a, errors.New("hub shutting down"))
 		}
 	}
 	h.mu.Unlock()
@@ -275,7 +275,7 @@ func (h *Hub) RemovePort(name string) error {
 			return
 		}
 		if a := h.attOf(id); a != nil {
-			h.detachLocked(a, errors.New("port removed"))
+			h.endAttachment(a, errors.New("port removed"))
 		}
 		err = h.core.RemovePort(id)
 	}); derr != nil {
@@ -347,7 +347,7 @@ func (h *Hub) Detach(name string) error {
 			return
 		}
 		if a := h.attOf(id); a != nil {
-			h.detachLocked(a, errors.New("detached by request"))
+			h.endAttachment(a, errors.New("detached by request"))
 		}
 	}); derr != nil {
 		return derr
@@ -355,8 +355,8 @@ func (h *Hub) Detach(name string) error {
 	return err
 }
 
-// detachLocked ends a's time on its port; mu is held.
-func (h *Hub) detachLocked(a *attachment, why error) {
+// endAttachment ends a's time on its port. The caller holds mu.
+func (h *Hub) endAttachment(a *attachment, why error) {
 	if a.detached {
 		return
 	}
@@ -373,10 +373,10 @@ func (h *Hub) detachLocked(a *attachment, why error) {
 	h.log.Info("peer detached", "port", a.name, "peer", describe(a.io), "reason", why)
 }
 
-// detach is detachLocked for a's own goroutines.
+// detach is endAttachment for a's own goroutines: it takes mu.
 func (h *Hub) detach(a *attachment, why error) {
 	h.mu.Lock()
-	h.detachLocked(a, why)
+	h.endAttachment(a, why)
 	h.mu.Unlock()
 }
 
