@@ -1,6 +1,3 @@
-// Command l2hub is a userspace L2 network for QEMU virtual machines: it
-// forwards their frames, injects reproducible faults, records pcapng, replays
-// captures and checks the DSoftBus protocol on the wire. Run `l2hub --help`.
 package main
 
 import (
