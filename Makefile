@@ -1,5 +1,5 @@
 # Developer targets; .ci/run is what CI runs. Variables can be overridden:
-#   make bench BENCH=Forward PKGS=./bench COUNT=5
+#   make bench BENCH=Forward PKGS=./loadgen COUNT=5
 #   make fuzz FUZZTIME=30s
 #   make benchstat OLD=old.txt NEW=bench.txt
 

@@ -15,11 +15,13 @@
 // a hostile variant of one ([Probes]), over any network that provides the
 // small [Net] interface: a gVisor netstack inside the hub, the kernel stack in
 // a guest, or an in-memory network in tests. It reads no wall clock; every
-// wait goes through an injected [Clock].
+// wait goes through an injected hub.Clock (Config.Clock).
 //
 // Concurrency contract. Codec functions are safe for concurrent use. A
 // [RecordCipher], a handshake state machine and a [StdHandshake] hold
 // per-session state and must be used by one goroutine at a time. A [Node]'s
 // Run may be called once; Stats is safe to call concurrently with it, and the
 // milestone callback is never called concurrently with itself.
+//
+// Imports: hub (for its Clock) only, besides flynn/noise and x/crypto.
 package conformance

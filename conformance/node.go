@@ -11,13 +11,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"l2hub/hub"
 )
 
 // Config configures a Node. Role, Net and Clock are required.
 type Config struct {
-	Role  Role
-	Net   Net
-	Clock Clock
+	Role Role
+	Net  Net
+	// Clock is the node's only notion of time: every wait (announce
+	// cadence, retries, reply windows) is one of its timers. Live nodes
+	// take the wall clock; tests a synctest bubble's (wallclock.Clock's
+	// timers follow it) or a simulation's virtual clock.
+	Clock hub.Clock
 
 	// Addr is the node's own IPv4 address; default Role.Addr(). The role
 	// does not follow from it here: a probe may play node-b from 10.42.0.12.
@@ -239,7 +245,7 @@ func (n *Node) wait(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-n.cfg.Clock.After(d):
+	case <-hub.After(n.cfg.Clock, d):
 		return nil
 	}
 }
@@ -253,7 +259,7 @@ func (n *Node) within(ctx context.Context, c io.Closer, d time.Duration, f func(
 		defer close(exited)
 		var after <-chan time.Time
 		if d > 0 {
-			after = n.cfg.Clock.After(d)
+			after = hub.After(n.cfg.Clock, d)
 		}
 		select {
 		case <-done:
@@ -450,7 +456,7 @@ func (n *Node) waitDiscovery(ctx context.Context) error {
 	select {
 	case <-n.learned:
 		return nil
-	case <-n.cfg.Clock.After(n.cfg.DiscoveryWait):
+	case <-hub.After(n.cfg.Clock, n.cfg.DiscoveryWait):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 )
 
 // Net is the network a Node runs on: a gVisor netstack host (gonet) inside
@@ -20,19 +19,6 @@ type Net interface {
 	// DialTCP connects from laddr (port 0: any) to raddr.
 	DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error)
 }
-
-// Clock is the node's only notion of time: every wait (announce cadence,
-// retries, reply windows) is an After. Live callers pass ClockFunc(time.After);
-// tests run under testing/synctest or drive their own channels.
-type Clock interface {
-	After(d time.Duration) <-chan time.Time
-}
-
-// ClockFunc adapts a function such as time.After to a Clock.
-type ClockFunc func(d time.Duration) <-chan time.Time
-
-// After calls f(d).
-func (f ClockFunc) After(d time.Duration) <-chan time.Time { return f(d) }
 
 // Milestone names, in the order a healthy run reaches them.
 const (

@@ -12,12 +12,15 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"l2hub/internal/wallclock"
 )
 
-// Node tests run in a synctest bubble: time.After is the bubble's virtual
-// clock, so announce cadence, retries and windows are deterministic and the
-// tests take no wall time.
-var bubbleClock = ClockFunc(time.After)
+// Node tests run in a synctest bubble: the system's timers, which
+// wallclock.Clock uses, follow the bubble's virtual clock, so announce
+// cadence, retries and windows are deterministic and the tests take no
+// wall time.
+var bubbleClock = wallclock.Clock{}
 
 var (
 	addrA  = RoleA.Addr()

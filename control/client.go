@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -172,6 +173,72 @@ func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (Inj
 	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out)
 	return out, err
 }
+
+// InjectStream sends frames to the named port's peer over one streaming
+// request (Inject): produce calls send with each frame when it is due, and
+// the frame reaches the hub as it is sent; while produce waits between
+// frames, a keepalive goes out every InjectKeepalive, so the hub does not
+// cut the stream. Once produce returns, the stream ends and InjectStream
+// returns the hub's answer. When the hub answers early (it refused the
+// port, or failed), send fails with its reason and the error is the
+// hub's. send must not be called after produce returns and does not retain
+// frame.
+func (c *Client) InjectStream(ctx context.Context, port string, produce func(send func(frame []byte) error)) (InjectResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	type answer struct {
+		res InjectResponse
+		err error
+	}
+	ans := make(chan answer, 1)
+	go func() {
+		res, err := c.Inject(ctx, port, pr)
+		if err != nil {
+			pr.CloseWithError(err) // a frame being written fails with the hub's reason
+		} else {
+			pr.CloseWithError(errInjectEnded)
+		}
+		ans <- answer{res, err}
+	}()
+	var mu sync.Mutex // one writer at a time: frames and keepalives
+	write := func(b []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		_, err := pw.Write(b)
+		return err
+	}
+	keepalive := time.NewTicker(InjectKeepalive)
+	done := make(chan struct{})
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		for {
+			select {
+			case <-done:
+				return
+			case <-keepalive.C:
+				if write(AppendInjectKeepalive(nil)) != nil {
+					return
+				}
+			}
+		}
+	}()
+	var buf []byte
+	produce(func(frame []byte) error {
+		buf = AppendInjectFrame(buf[:0], frame)
+		return write(buf)
+	})
+	keepalive.Stop()
+	close(done)
+	<-kept
+	pw.Close()
+	a := <-ans
+	return a.res, a.err
+}
+
+// errInjectEnded fails a frame written after the hub has answered.
+var errInjectEnded = errors.New("the hub answered before the capture was sent")
 
 // Metrics returns the Prometheus exposition text.
 func (c *Client) Metrics(ctx context.Context) (string, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -59,12 +60,14 @@ func (f *fakeTarget) State(context.Context) (control.State, error) {
 	}
 	return st, nil
 }
-func (f *fakeTarget) Policy(context.Context) (any, error) {
+func (f *fakeTarget) Policy(context.Context) (*filter.Description, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return map[string]string{"source": f.policy}, nil
+	return &filter.Description{Text: f.policy}, nil
 }
-func (f *fakeTarget) Rules(context.Context) (any, error) { return []string{"r1"}, nil }
+func (f *fakeTarget) Rules(context.Context) (filter.Stats, error) {
+	return filter.Stats{Rules: []filter.RuleStats{{Rule: "r1"}}}, nil
+}
 func (f *fakeTarget) ReplacePolicy(_ context.Context, name string, src []byte) error {
 	if strings.Contains(string(src), "bad") {
 		return &control.UserError{Err: fmt.Errorf("%s:1:1: bad policy", name)}

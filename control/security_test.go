@@ -510,3 +510,43 @@ func TestReadTokenFile(t *testing.T) {
 		t.Errorf("ReadTokenFile(missing) = %v, want ErrNotExist", err)
 	}
 }
+
+// TestResolveToken: the flag's token, else the file's, else the
+// environment's; both flags at once, or a bad token, is an error that
+// names where it came from.
+func TestResolveToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(control.TokenEnv, "from-env")
+	for _, tc := range []struct {
+		name, value, file string
+		want              string // the token, or the error's text
+		ok                bool
+	}{
+		{"flag", "from-flag", "", "from-flag", true},
+		{"file", "", file, "from-file", true},
+		{"environment", "", "", "from-env", true},
+		{"both", "from-flag", file, "not both", false},
+		{"bad-flag", "a b", "", "--control-token: ", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := control.ResolveToken(tc.value, tc.file)
+			if tc.ok && (err != nil || got != tc.want) {
+				t.Errorf("ResolveToken = %q, %v; want %q", got, err, tc.want)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("ResolveToken = %q, %v; want an error containing %q", got, err, tc.want)
+			}
+		})
+	}
+	t.Setenv(control.TokenEnv, "bad token")
+	if _, err := control.ResolveToken("", ""); err == nil || !strings.Contains(err.Error(), "$"+control.TokenEnv) {
+		t.Errorf("ResolveToken with a bad $%s = %v, want an error naming it", control.TokenEnv, err)
+	}
+	t.Setenv(control.TokenEnv, "")
+	if got, err := control.ResolveToken("", ""); got != "" || err != nil {
+		t.Errorf("ResolveToken with nothing given = %q, %v; want \"\", nil", got, err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -56,17 +57,17 @@ const (
 	InjectKeepalive = 10 * time.Second
 )
 
-// Target is what the API drives: the running hub and its policy. The command
-// implements it; every method is safe for concurrent use.
+// Target is what the API drives: the running hub and its policy.
+// serve.Session implements it; every method is safe for concurrent use.
 type Target interface {
 	Ports(ctx context.Context) ([]hub.PortStatus, error)
 	// State reports the policy's link and partition state now; the zero
 	// State (every link up, no partitions) when there is no policy.
 	State(ctx context.Context) (State, error)
-	// Policy describes the policy in force (JSON-encodable), nil if none.
-	Policy(ctx context.Context) (any, error)
-	// Rules returns per-rule counters (JSON-encodable).
-	Rules(ctx context.Context) (any, error)
+	// Policy describes the policy in force, nil if none.
+	Policy(ctx context.Context) (*filter.Description, error)
+	// Rules returns per-rule counters.
+	Rules(ctx context.Context) (filter.Stats, error)
 	// ReplacePolicy validates src whole and swaps it in, or changes nothing.
 	ReplacePolicy(ctx context.Context, name string, src []byte) error
 	StartPartition(ctx context.Context, name string, groups [][]string) error

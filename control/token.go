@@ -62,3 +62,29 @@ func CheckToken(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// ResolveToken is the token a command was given: value (--control-token),
+// else the file's (--control-token-file), else $L2HUB_CONTROL_TOKEN's; ""
+// if none is given. Giving both value and file is an error.
+func ResolveToken(value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", errors.New("give --control-token or --control-token-file, not both")
+	case value != "":
+		tok, err := CheckToken(value)
+		if err != nil {
+			return "", fmt.Errorf("--control-token: %w", err)
+		}
+		return tok, nil
+	case file != "":
+		return ReadTokenFile(file)
+	}
+	if env := os.Getenv(TokenEnv); env != "" {
+		tok, err := CheckToken(env)
+		if err != nil {
+			return "", fmt.Errorf("$%s: %w", TokenEnv, err)
+		}
+		return tok, nil
+	}
+	return "", nil
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/packet"
 )
 
 var (
@@ -21,7 +22,7 @@ func ipv4Frame(src, dst [6]byte, sip, dip netip.Addr, proto uint8, l4 []byte) []
 	f := make([]byte, 14+20+len(l4))
 	copy(f[0:6], dst[:])
 	copy(f[6:12], src[:])
-	binary.BigEndian.PutUint16(f[12:], etherIPv4)
+	binary.BigEndian.PutUint16(f[12:], packet.EtherTypeIPv4)
 	ip := f[14:]
 	ip[0] = 0x45
 	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(l4)))
@@ -40,7 +41,7 @@ func udpFrame(src, dst [6]byte, sip, dip netip.Addr, sport, dport uint16, payloa
 	binary.BigEndian.PutUint16(u[2:], dport)
 	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
 	copy(u[8:], payload)
-	return ipv4Frame(src, dst, sip, dip, protoUDP, u)
+	return ipv4Frame(src, dst, sip, dip, packet.ProtoUDP, u)
 }
 
 func tcpFrame(sport, dport uint16, flags uint8, payload []byte) []byte {
@@ -50,7 +51,7 @@ func tcpFrame(sport, dport uint16, flags uint8, payload []byte) []byte {
 	t[12] = 5 << 4
 	t[13] = flags
 	copy(t[20:], payload)
-	return ipv4Frame(macA, macB, ipA, ipB, protoTCP, t)
+	return ipv4Frame(macA, macB, ipA, ipB, packet.ProtoTCP, t)
 }
 
 // announce is an NXSB-shaped UDP datagram from a to b's port 37020.

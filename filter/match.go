@@ -66,7 +66,7 @@ func (m *matcher) linkOK(from, to string) bool {
 	return true
 }
 
-func (m *matcher) frameOK(now time.Duration, f []byte, pk *packet) bool {
+func (m *matcher) frameOK(now time.Duration, f []byte, pk *frameHeaders) bool {
 	if m.during && (now < m.from0 || (m.to0 >= 0 && now >= m.to0)) {
 		return false
 	}
@@ -93,26 +93,26 @@ func (m *matcher) frameOK(now time.Duration, f []byte, pk *packet) bool {
 		return true
 	}
 	pk.ensure(f)
-	if m.etherType != nil && !containsU16(m.etherType, pk.etherType) {
+	if m.etherType != nil && !containsU16(m.etherType, pk.EtherType) {
 		return false
 	}
-	if m.srcIP != nil && (pk.ipVersion == 0 || !containsAddr(m.srcIP, pk.src)) {
+	if m.srcIP != nil && (pk.IPVersion == 0 || !containsAddr(m.srcIP, pk.Src)) {
 		return false
 	}
-	if m.dstIP != nil && (pk.ipVersion == 0 || !containsAddr(m.dstIP, pk.dst)) {
+	if m.dstIP != nil && (pk.IPVersion == 0 || !containsAddr(m.dstIP, pk.Dst)) {
 		return false
 	}
-	if m.proto != nil && (!pk.hasProto || !containsU8(m.proto, pk.proto)) {
+	if m.proto != nil && (pk.IPVersion == 0 || !containsU8(m.proto, pk.Proto)) {
 		return false
 	}
-	if (m.srcPort.set || m.dstPort.set) && (!pk.hasPorts || !m.srcPort.ok(pk.sport) || !m.dstPort.ok(pk.dport)) {
+	if (m.srcPort.set || m.dstPort.set) && (!pk.HasPorts || !m.srcPort.ok(pk.SrcPort) || !m.dstPort.ok(pk.DstPort)) {
 		return false
 	}
-	if m.tcpMask != 0 && (!pk.isTCP || pk.tcpFlags&m.tcpMask != m.tcpValue) {
+	if m.tcpMask != 0 && (!pk.TCP || pk.TCPFlags&m.tcpMask != m.tcpValue) {
 		return false
 	}
 	if m.payload != nil {
-		if pk.payload > pk.end || !bytes.HasPrefix(f[pk.payload:pk.end], m.payload) {
+		if pk.Payload > pk.End || !bytes.HasPrefix(f[pk.Payload:pk.End], m.payload) {
 			return false
 		}
 	}

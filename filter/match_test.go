@@ -3,6 +3,8 @@ package filter
 import (
 	"encoding/binary"
 	"testing"
+
+	"l2hub/packet"
 )
 
 func TestMatchers(t *testing.T) {
@@ -22,16 +24,28 @@ func TestMatchers(t *testing.T) {
 	frag := append([]byte(nil), ann...)
 	binary.BigEndian.PutUint16(frag[14+6:], 0x0010) // fragment offset 16: no UDP header
 	ipv6 := make([]byte, 14+40+8+4)
-	binary.BigEndian.PutUint16(ipv6[12:], etherIPv6)
+	binary.BigEndian.PutUint16(ipv6[12:], packet.EtherTypeIPv6)
 	ipv6[14] = 0x60
 	binary.BigEndian.PutUint16(ipv6[14+4:], 12)
-	ipv6[14+6] = protoUDP
+	ipv6[14+6] = packet.ProtoUDP
 	ipv6[14+8+15] = 1  // src ::1
 	ipv6[14+24] = 0xfe // dst fe80::
 	ipv6[14+25] = 0x80
 	binary.BigEndian.PutUint16(ipv6[54+2:], 37020)
 	copy(ipv6[62:], "NXSB")
 	padded := append(udpFrame(macA, macB, ipA, ipB, 1, 2, nil), []byte("NXSB")...) // Ethernet padding
+	// The same datagram behind an IPv6 hop-by-hop header (as MLD and
+	// router alerts carry), and an 802.1ad+802.1Q double tag.
+	hbh := make([]byte, 0, len(ipv6)+8)
+	hbh = append(hbh, ipv6[:14+40]...)
+	hbh = append(hbh, packet.ProtoUDP, 0, 1, 4, 0, 0, 0, 0)
+	hbh = append(hbh, ipv6[54:]...)
+	hbh[14+6] = 0 // next header: hop-by-hop
+	binary.BigEndian.PutUint16(hbh[14+4:], 12+8)
+	qinq := make([]byte, 0, len(ann)+8)
+	qinq = append(qinq, ann[:12]...)
+	qinq = append(qinq, 0x88, 0xa8, 0x00, 0x07, 0x81, 0x00, 0x00, 0x05)
+	qinq = append(qinq, ann[12:]...)
 
 	tests := []struct {
 		name, match string
@@ -73,6 +87,8 @@ func TestMatchers(t *testing.T) {
 		{"payload-longer-than-frame", "payload: NXSB-and-much-more", ann, false},
 		{"payload-not-in-padding", "payload: NXSB", padded, false},
 		{"payload-vlan", "payload: NXSB, dst_port: 37020", vlan, true},
+		{"payload-qinq", "payload: NXSB, dst_port: 37020", qinq, true},
+		{"ipv6-behind-hop-by-hop", "protocol: udp, dst_port: 37020, payload: NXSB", hbh, true},
 		{"length-range", "length: 50-60", ann, true},
 		{"length-open", "length: 100-", ann, false},
 		{"length-exact", "length: 42", arp, true},
@@ -133,12 +149,12 @@ func TestPacketParseTruncated(t *testing.T) {
 	// a header it does not have.
 	f := tcpFrame(1, 2, 0x02, []byte("payload"))
 	for n := range len(f) + 1 {
-		var pk packet
-		pk.parse(f[:n])
-		if pk.hasPorts && n < 14+20+20 {
+		var pk frameHeaders
+		pk.ensure(f[:n])
+		if pk.HasPorts && n < 14+20+20 {
 			t.Errorf("prefix %d: got ports, want none", n)
 		}
-		if pk.payload > n || pk.l4 > n || pk.l3 > n || pk.end > n {
+		if pk.Payload > n || pk.L4 > n || pk.L3 > n || pk.End > n {
 			t.Errorf("prefix %d: offsets %+v past the end", n, pk)
 		}
 	}

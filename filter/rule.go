@@ -174,7 +174,7 @@ type eval struct {
 	now   time.Duration
 	frame []byte
 	d     *hub.Decision
-	pk    packet
+	pk    frameHeaders
 	multi bool // d.Copies holds the deliveries
 	sc    *scratch
 }
@@ -247,7 +247,7 @@ func appendDraw(b []byte, v float64) []byte {
 func (r *rule) apply(e *eval, rl *ruleLink) bool {
 	if r.mtu > 0 {
 		e.pk.ensure(e.frame)
-		if n := e.pk.l3Len(e.frame); n > r.mtu {
+		if n := e.pk.L3Len(e.frame); n > r.mtu {
 			r.c.dropped.Add(1)
 			e.dropFrame(note(r.name, "mtu", hub.NoteArgs{Layout: "len=%d mtu=%d", N: [4]int64{int64(n), int64(r.mtu)}}))
 			return true
@@ -357,13 +357,13 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 			e.pk.ensure(e.frame)
 			switch r.corrupt.skip {
 			case skipEthernet:
-				lo = e.pk.l3
+				lo = e.pk.L3
 			case skipIP:
-				lo = e.pk.l4
+				lo = e.pk.L4
 			case skipTransport:
-				lo = e.pk.payload
+				lo = e.pk.Payload
 			}
-			hi = min(e.pk.end, len(src))
+			hi = min(e.pk.End, len(src))
 		}
 		if lo >= hi {
 			continue // nothing past the headers to corrupt

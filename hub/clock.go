@@ -1,23 +1,52 @@
 package hub
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Clock is the hub's only source of time. The wall clock lives outside the
-// deterministic packages (l2hub/internal/wallclock); tests and replay use a
-// VirtualClock.
+// Clock is l2hub's one notion of time: the core, the live hub's timers,
+// policies (through the core), transports' rate-limited logs, the virtual
+// nodes and their network stacks, replay's injection pacing and the
+// progress bar all take one. The wall clock lives outside the deterministic
+// packages (l2hub/internal/wallclock); tests, replay and simulations use a
+// VirtualClock, which moves only when told to.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
+	// AfterFunc calls f on its own goroutine once the clock has reached
+	// Now()+d, as time.AfterFunc does (a d <= 0 is due at once).
+	AfterFunc(d time.Duration, f func()) Timer
 }
 
-// VirtualClock is a Clock that moves only when told to. It is safe for
-// concurrent use; Now is a single atomic load, since the core reads it for
-// every frame.
+// Timer is a pending AfterFunc; *time.Timer is one. Stop cancels it and
+// reports whether it was pending; Reset moves it to now+d and reports
+// whether it was pending.
+type Timer interface {
+	Stop() bool
+	Reset(d time.Duration) bool
+}
+
+// After returns a channel that receives c's time once c has reached
+// Now()+d: time.After on any Clock.
+func After(c Clock, d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.AfterFunc(d, func() { ch <- c.Now() })
+	return ch
+}
+
+// VirtualClock is a Clock that moves only when told to (Set, Advance) and
+// fires its timers only when a Driver fires them, one at a time, in
+// (deadline, creation) order. It is safe for concurrent use; Now is a
+// single atomic load, since the core reads it for every frame.
 type VirtualClock struct {
 	base time.Time
 	off  atomic.Int64 // nanoseconds since base; never decreases
+
+	mu     sync.Mutex
+	timers []*virtualTimer // a min-heap by (at, seq)
+	seq    uint64
 }
 
 // DefaultEpoch is where virtual time starts unless a test or a capture says
@@ -32,13 +61,17 @@ func NewVirtualClock(start time.Time) *VirtualClock {
 // Now returns the current virtual time.
 func (c *VirtualClock) Now() time.Time { return c.base.Add(time.Duration(c.off.Load())) }
 
+// Elapsed returns the virtual time since the clock's start.
+func (c *VirtualClock) Elapsed() time.Duration { return time.Duration(c.off.Load()) }
+
 // Set moves the clock to t. Moving backwards is ignored: time never runs
-// backwards for the core, even when a capture's timestamps do.
+// backwards for the core, even when a capture's timestamps do. Timers
+// that fall due are not fired: a Driver fires them.
 func (c *VirtualClock) Set(t time.Time) {
 	c.forward(int64(t.Sub(c.base)))
 }
 
-// Advance moves the clock forward by d (d <= 0 does nothing).
+// Advance moves the clock forward by d (d <= 0 does nothing); see Set.
 func (c *VirtualClock) Advance(d time.Duration) {
 	if d > 0 {
 		c.forward(c.off.Load() + int64(d))
@@ -52,4 +85,149 @@ func (c *VirtualClock) forward(to int64) {
 			return
 		}
 	}
+}
+
+// AfterFunc implements Clock: f runs on its own goroutine once a Driver
+// fires the timer, at or after Now()+d.
+func (c *VirtualClock) AfterFunc(d time.Duration, f func()) Timer {
+	t := &virtualTimer{c: c, f: f, index: -1}
+	c.mu.Lock()
+	c.schedule(t, d)
+	c.mu.Unlock()
+	return t
+}
+
+// Pending returns how many timers wait.
+func (c *VirtualClock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// next returns the earliest timer's deadline.
+func (c *VirtualClock) next() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	return c.timers[0].at, true
+}
+
+// fireOne fires the earliest timer if it is due and reports whether it did.
+func (c *VirtualClock) fireOne() bool {
+	c.mu.Lock()
+	if len(c.timers) == 0 || c.timers[0].at.After(c.Now()) {
+		c.mu.Unlock()
+		return false
+	}
+	t := c.remove(0)
+	c.mu.Unlock()
+	go t.f()
+	return true
+}
+
+// schedule puts t at now+d; c.mu is held.
+func (c *VirtualClock) schedule(t *virtualTimer, d time.Duration) {
+	c.seq++
+	t.at, t.seq = c.Now().Add(max(d, 0)), c.seq
+	t.index = len(c.timers)
+	c.timers = append(c.timers, t)
+	c.up(t.index)
+}
+
+// virtualTimer is one AfterFunc of a VirtualClock.
+type virtualTimer struct {
+	c     *VirtualClock
+	f     func()
+	at    time.Time
+	seq   uint64
+	index int // in the heap; -1 when not scheduled
+}
+
+// Stop implements Timer.
+func (t *virtualTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	if t.index < 0 {
+		return false
+	}
+	t.c.remove(t.index)
+	return true
+}
+
+// Reset implements Timer.
+func (t *virtualTimer) Reset(d time.Duration) bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	pending := t.index >= 0
+	if pending {
+		t.c.remove(t.index)
+	}
+	t.c.schedule(t, d)
+	return pending
+}
+
+// The clock's timers are a binary min-heap by (at, seq), like the core's
+// (timers.go), with each timer knowing its index so Stop and Reset can
+// take it out from the middle.
+
+func (c *VirtualClock) less(i, j int) bool {
+	a, b := c.timers[i], c.timers[j]
+	if !a.at.Equal(b.at) {
+		return a.at.Before(b.at)
+	}
+	return a.seq < b.seq
+}
+
+func (c *VirtualClock) swap(i, j int) {
+	h := c.timers
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (c *VirtualClock) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !c.less(i, p) {
+			return
+		}
+		c.swap(i, p)
+		i = p
+	}
+}
+
+func (c *VirtualClock) down(i int) {
+	n := len(c.timers)
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && c.less(l, m) {
+			m = l
+		}
+		if r < n && c.less(r, m) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		c.swap(i, m)
+		i = m
+	}
+}
+
+// remove takes the timer at index i out of the heap and returns it.
+func (c *VirtualClock) remove(i int) *virtualTimer {
+	last := len(c.timers) - 1
+	t := c.timers[i]
+	if i != last {
+		c.swap(i, last)
+	}
+	c.timers[last] = nil
+	c.timers = c.timers[:last]
+	if i != last {
+		c.down(i)
+		c.up(i)
+	}
+	t.index = -1
+	return t
 }

@@ -363,6 +363,15 @@ func (c *Core) SetEgress(id PortID, out EgressQueue) error {
 	return nil
 }
 
+// Egress returns the queue attached to port id: nil while the port has no
+// peer, and for an unknown or removed port.
+func (c *Core) Egress(id PortID) EgressQueue {
+	if p := c.port(id); p != nil {
+		return p.out
+	}
+	return nil
+}
+
 // Lookup returns the ID of the named port.
 func (c *Core) Lookup(name string) (PortID, bool) {
 	id, ok := c.byName[name]

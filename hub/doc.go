@@ -24,6 +24,13 @@
 //
 // Time and randomness are injected: the core reads a [Clock] and never the
 // wall clock, and it draws no random numbers itself (policies derive theirs
-// from a seed). Under a [VirtualClock] the core's output is a pure function
-// of its configuration, policy and input.
+// from a seed). Clock is l2hub's one clock interface; the live hub waits for
+// its timers with the Clock's AfterFunc. Under a [VirtualClock] the core's
+// output is a pure function of its configuration, policy and input, and a
+// [Driver] is the one way virtual time moves: hubtest, replay and the
+// netstack simulation (internal/vsim) all step the core's timers and the
+// clock's with it, in (time, sequence) order.
+//
+// Imports: nothing of l2hub. Every other package may import hub's small
+// interfaces (PortIO, Policy, Observer, EgressQueue, Clock).
 package hub

@@ -1,7 +1,11 @@
 package hub
 
+import "errors"
+
 // PortIO is what attaches to a port: a QEMU connection, a datagram socket, a
-// TAP device, an in-process network stack. Implementations live in package tap.
+// TAP device, an in-process network stack. Implementations live in packages
+// transport (sockets, the in-process netstack host) and tap (the host TAP
+// device).
 //
 // ReadFrames and WriteFrames are called from different goroutines (one
 // reader, one writer), never concurrently with themselves. Close may be
@@ -131,4 +135,37 @@ func WriteFrame(p PortIO, frame []byte) error {
 	defer f.Release()
 	_, err := p.WriteFrames([]*Frame{f})
 	return err
+}
+
+// ReadFramesSingly is PortIO.ReadFrames for a transport that hands over one
+// frame per read: read fills buf as a ReadFrame does, and the frame is
+// copied into a Frame of its own size (a frame sits in queues for a while:
+// it should not hold a buffer sized for the largest).
+func ReadFramesSingly(frames []*Frame, limit int, buf []byte, read func([]byte) (int, error)) (int, error) {
+	if len(frames) == 0 {
+		return 0, nil
+	}
+	n, err := read(buf[:min(limit, len(buf))])
+	if err != nil {
+		return 0, err
+	}
+	frames[0] = FrameOf(buf[:n])
+	return 1, nil
+}
+
+// WriteFramesSingly is PortIO.WriteFrames for a transport that sends one
+// frame per call: it stops at the first frame write refuses and reports how
+// many went. A frame out of the transport's bounds (ErrFrameTooLarge) is
+// that frame's fault, not the transport's: it becomes a *FrameError.
+func WriteFramesSingly(frames []*Frame, write func([]byte) error) (int, error) {
+	for i, f := range frames {
+		if err := write(f.Bytes()); err != nil {
+			var fe *FrameError
+			if !errors.As(err, &fe) && errors.Is(err, ErrFrameTooLarge) {
+				err = &FrameError{Reason: DropOversize, Len: f.Len()}
+			}
+			return i, err
+		}
+	}
+	return len(frames), nil
 }

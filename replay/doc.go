@@ -34,8 +34,9 @@
 // byte-identical (DESIGN.md D2): no wall clock, no unseeded randomness, no
 // map-order dependence.
 //
-// Injection (Inject) reads a capture, optionally rewrites MAC and IPv4
-// addresses (Rewriter, with IPv4, TCP, UDP and ICMP checksums fixed), and
+// Injection (Inject) reads a capture, optionally rewrites MAC and IP
+// addresses (Rewriter, IPv4 and IPv6, with the IPv4, TCP, UDP, ICMP and
+// ICMPv6 checksums fixed; headers read by package packet), and
 // hands each frame to a send function at its scheduled time: the recorded
 // timing, a multiple of it, a fixed frame or bit rate, or as fast as
 // possible. Deadlines are absolute (start + offset), so lateness never
@@ -45,4 +46,8 @@
 // core on the calling goroutine and calls observers and the Progress callback
 // there. Inject calls send from its calling goroutine only. A Rewriter is
 // immutable once built and safe for concurrent use.
+//
+// Imports: hub (the core, the clock, the driver), filter (a Policy's
+// counters), capture, packet (the rewriter reads headers with it), control
+// (InjectInto talks to a running hub) and internal/wallclock.
 package replay

@@ -11,6 +11,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/hub"
+	"l2hub/packet"
 )
 
 // FuzzReplay feeds arbitrary bytes to the replay input path, as one capture
@@ -89,7 +90,7 @@ func FuzzRewrite(f *testing.F) {
 // FuzzRewriteSpecs parses arbitrary --rewrite-mac and --rewrite-ip specs:
 // a spec is refused with ErrRewrite or gives one pair, and the rewriter it
 // makes turns a UDP frame between the old addresses into one between the
-// new ones whose IPv4 and UDP checksums are still right.
+// new ones whose IPv4 (or IPv6) and UDP checksums are still right.
 func FuzzRewriteSpecs(f *testing.F) {
 	f.Add("52:54:00:12:34:0b=52:54:00:12:34:0c", "10.42.0.11=10.42.0.12")
 	f.Add(" 52-54-00-12-34-0b = 0200.0000.0001", "10.0.0.1= ::ffff:10.0.0.2")
@@ -97,6 +98,8 @@ func FuzzRewriteSpecs(f *testing.F) {
 	f.Add("52:54:00:12:34:0b", "10.42.0.11")
 	f.Add("52:54:00:12:34:0b=52:54:00:12:34:0c=x", "10.42.0.11=10.42.0.12=1")
 	f.Add("00:00:00:00:00:00:00:00=52:54:00:12:34:0c", "255.255.255.255=0.0.0.0")
+	f.Add("52:54:00:12:34:0b=52:54:00:12:34:0c", "fd00::b=fd00::c")
+	f.Add("52:54:00:12:34:0b=52:54:00:12:34:0c", "fd00::b=10.0.0.1")
 	f.Fuzz(func(t *testing.T, mac, ip string) {
 		rw, err := NewRewriter([]string{mac}, []string{ip})
 		if err != nil {
@@ -110,16 +113,27 @@ func FuzzRewriteSpecs(f *testing.F) {
 		}
 		for om, nm := range rw.macs {
 			for oi, ni := range rw.ips {
-				frame := udpFrame(t, om, om, net.IP(oi[:]), net.IP(oi[:]), 1000, 2000, 7, "payload")
+				if oi.Is6() {
+					frame := udp6Frame(t, om, om, oi, oi, 1000, 2000, "payload")
+					rw.Rewrite(frame)
+					var h packet.Headers
+					packet.Parse(frame, &h)
+					if [6]byte(frame[0:6]) != nm || h.Src != ni || h.Dst != ni || !h.ChecksumsOK(frame) {
+						t.Fatalf("after rewriting %s to %s: MACs % x, addresses %v %v, checksums right %v",
+							oi, ni, frame[:12], h.Src, h.Dst, h.ChecksumsOK(frame))
+					}
+					continue
+				}
+				frame := udpFrame(t, om, om, net.IP(oi.AsSlice()), net.IP(oi.AsSlice()), 1000, 2000, 7, "payload")
 				rw.Rewrite(frame)
 				if [6]byte(frame[0:6]) != nm || [6]byte(frame[6:12]) != nm {
 					t.Fatalf("MACs after the rewrite: % x, want %x twice", frame[:12], nm)
 				}
-				if [4]byte(frame[26:30]) != ni || [4]byte(frame[30:34]) != ni {
-					t.Fatalf("IPv4 addresses after the rewrite: %v %v, want %v twice", net.IP(frame[26:30]), net.IP(frame[30:34]), net.IP(ni[:]))
+				if [4]byte(frame[26:30]) != ni.As4() || [4]byte(frame[30:34]) != ni.As4() {
+					t.Fatalf("IPv4 addresses after the rewrite: %v %v, want %v twice", net.IP(frame[26:30]), net.IP(frame[30:34]), ni)
 				}
 				if !checksumsRight(frame) {
-					t.Fatalf("checksums wrong after rewriting %s to %s:\n% x", net.IP(oi[:]), net.IP(ni[:]), frame)
+					t.Fatalf("checksums wrong after rewriting %s to %s:\n% x", oi, ni, frame)
 				}
 			}
 		}

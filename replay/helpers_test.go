@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,26 @@ func udpFrame(tb testing.TB, src, dst [6]byte, sip, dip net.IP, sport, dport uin
 	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
 	udp.SetNetworkLayerForChecksum(ip)
 	return serialize(tb, eth, ip, udp, gopacket.Payload(payload))
+}
+
+// udp6Frame builds an Ethernet/IPv6/UDP frame with correct checksums.
+func udp6Frame(tb testing.TB, src, dst [6]byte, sip, dip netip.Addr, sport, dport uint16, payload string) []byte {
+	tb.Helper()
+	eth := &layers.Ethernet{SrcMAC: src[:], DstMAC: dst[:], EthernetType: layers.EthernetTypeIPv6}
+	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: sip.AsSlice(), DstIP: dip.AsSlice()}
+	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
+	udp.SetNetworkLayerForChecksum(ip)
+	return serialize(tb, eth, ip, udp, gopacket.Payload(payload))
+}
+
+// tcp6Frame builds an Ethernet/IPv6/TCP frame with correct checksums.
+func tcp6Frame(tb testing.TB, src, dst [6]byte, sip, dip netip.Addr, sport, dport uint16, seq uint32, payload string) []byte {
+	tb.Helper()
+	eth := &layers.Ethernet{SrcMAC: src[:], DstMAC: dst[:], EthernetType: layers.EthernetTypeIPv6}
+	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: sip.AsSlice(), DstIP: dip.AsSlice()}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Seq: seq, ACK: true, Ack: 1, Window: 512}
+	tcp.SetNetworkLayerForChecksum(ip)
+	return serialize(tb, eth, ip, tcp, gopacket.Payload(payload))
 }
 
 // tcpFrame builds an Ethernet/IPv4/TCP frame with correct checksums.

@@ -63,60 +63,39 @@ type InjectConfig struct {
 	// timing each pass starts when the previous one's last frame was sent.
 	Loop    int
 	Rewrite *Rewriter
-	// Clock is what frames are scheduled against; nil is the wall clock
-	// (WallClock with Spin).
-	Clock Clock
-	// Spin is how long before a deadline the wall clock stops sleeping and
-	// polls instead: the system's timers wake up to a millisecond late.
-	// 0 means DefaultSpin; negative never spins. Only for a nil Clock.
+	// Clock is what frames are scheduled against; nil is the wall clock.
+	Clock hub.Clock
+	// Spin is how long before a deadline Inject stops waiting for a timer
+	// and polls the clock instead: the system's timers wake up to a
+	// millisecond late. 0 means DefaultSpin; negative never spins. Only for
+	// a nil Clock: a virtual clock's timers are exact.
 	Spin     time.Duration
 	MaxBlock int
 }
 
-// A Clock tells Inject the time and waits for deadlines. The wall clock
-// (WallClock) is the default; tests use a virtual clock, on which the
-// schedule is exact whatever the machine's load.
-type Clock interface {
-	hub.Clock
-	// WaitUntil returns once Now has reached deadline, or ctx's error.
-	WaitUntil(ctx context.Context, deadline time.Time) error
-}
-
-// WallClock is the system's clock: it sleeps until shortly before a
-// deadline, then polls until it, so that the system timer's lateness does
-// not become the frame's.
-type WallClock struct {
-	Spin  time.Duration // as InjectConfig.Spin
-	timer *time.Timer
-}
-
-// Now implements Clock.
-func (WallClock) Now() time.Time { return wallclock.Clock{}.Now() }
-
-// WaitUntil implements Clock.
-func (c *WallClock) WaitUntil(ctx context.Context, deadline time.Time) error {
+// waitUntil returns once clock has reached deadline, or ctx's error. It
+// sleeps on one of clock's timers until spin before the deadline, then
+// polls the clock, so that the system timer's lateness does not become the
+// frame's.
+func waitUntil(ctx context.Context, clock hub.Clock, deadline time.Time, spin time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := deadline.Sub(c.Now())
+	w := deadline.Sub(clock.Now())
 	if w <= 0 {
 		return nil
 	}
-	spin := max(c.Spin, 0)
 	if w > spin {
-		if c.timer == nil {
-			c.timer = time.NewTimer(w - spin)
-		} else {
-			c.timer.Reset(w - spin)
-		}
+		due := make(chan struct{}, 1)
+		t := clock.AfterFunc(w-spin, func() { due <- struct{}{} })
 		select {
 		case <-ctx.Done():
-			c.timer.Stop()
+			t.Stop()
 			return ctx.Err()
-		case <-c.timer.C:
+		case <-due:
 		}
 	}
-	for c.Now().Before(deadline) {
+	for clock.Now().Before(deadline) {
 		runtime.Gosched()
 	}
 	return nil
@@ -171,13 +150,13 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if err := cfg.Pacing.validate(); err != nil {
 		return nil, err
 	}
-	clock := cfg.Clock
+	clock, spin := cfg.Clock, time.Duration(0)
 	if clock == nil {
-		spin := cfg.Spin
+		clock, spin = wallclock.Clock{}, cfg.Spin
 		if spin == 0 {
 			spin = DefaultSpin
 		}
-		clock = &WallClock{Spin: spin}
+		spin = max(spin, 0)
 	}
 	loops := max(cfg.Loop, 1)
 	p := cfg.Pacing
@@ -207,7 +186,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				start, started = clock.Now(), true
 			}
 			deadline := start.Add(off)
-			if err := clock.WaitUntil(ctx, deadline); err != nil {
+			if err := waitUntil(ctx, clock, deadline, spin); err != nil {
 				src.close()
 				rep.finish(clock.Now().Sub(start), &dr)
 				return rep, err

@@ -14,7 +14,7 @@ import (
 	"l2hub/capture"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // livePolicy exercises every kind of decision that could make a replay
@@ -78,7 +78,7 @@ func (d *decisions) Observe(ev *hub.Event) {
 
 // monoFreeClock reads the wall clock without a monotonic reading, so that
 // the policy measures time with the very numbers the capture records.
-type monoFreeClock struct{}
+type monoFreeClock struct{ wallclock.Clock }
 
 func (monoFreeClock) Now() time.Time { return wallclock.Clock{}.Now().Round(0) }
 
@@ -194,13 +194,13 @@ func runLive(t *testing.T, clock hub.Clock, path string, n int) *decisions {
 	}
 	late.s.Store(sink)
 
-	vms := map[string]*tap.StreamConn{}
+	vms := map[string]*transport.StreamConn{}
 	for _, name := range []string{"a", "b"} {
-		spec, err := tap.ParseSpec(name + "=tcp:127.0.0.1:0")
+		spec, err := transport.ParseSpec(name + "=tcp:127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		run, err := spec.Open(tap.Options{})
+		run, err := spec.Open(transport.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +209,7 @@ func runLive(t *testing.T, clock hub.Clock, path string, n int) *decisions {
 			t.Fatal(err)
 		}
 		wg.Go(func() { run.Run(ctx, h) })
-		vm, err := tap.DialStream(ctx, "tcp", bound.Address, 0)
+		vm, err := transport.DialStream(ctx, "tcp", bound.Address, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func runLive(t *testing.T, clock hub.Clock, path string, n int) *decisions {
 	var readers sync.WaitGroup
 	for name, vm := range vms {
 		readers.Go(func() {
-			buf := make([]byte, tap.DefaultMaxFrame)
+			buf := make([]byte, transport.DefaultMaxFrame)
 			for {
 				if _, err := vm.ReadFrame(buf); err != nil {
 					return

@@ -428,6 +428,7 @@ type run struct {
 	r      *Replayer
 	clock  *hub.VirtualClock
 	core   *hub.Core
+	drv    hub.Driver
 	pids   map[string]hub.PortID
 	chPID  []hub.PortID // per channel, its default port
 	owners map[[6]byte]owner
@@ -476,11 +477,12 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		AgingTime: rc.AgingTime,
 		Logger:    rc.Logger,
 	})
+	x.drv = hub.Driver{Clock: x.clock, Core: x.core}
 	for _, p := range r.ports {
 		x.addPort(p.name, p.desc)
 	}
 	err := x.loop(ctx, rc.Progress)
-	x.drain()
+	x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
 	x.core.Close()
 	res := x.finish(rc.Policy)
 	if sink != nil {
@@ -594,7 +596,9 @@ func (x *run) packet(s *source) {
 			return
 		}
 	}
-	x.advanceTo(p.Time)
+	// Timers before the frame fire at their own time; a capture's time
+	// running backwards leaves the clock where it is.
+	x.drv.AdvanceTo(p.Time, nil)
 	f := hub.NewFrame(len(p.Data))
 	copy(f.Bytes(), p.Data)
 	x.res.Replayed++
@@ -651,33 +655,6 @@ func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
 		return x.addPort(autoPort(mac), "replay of source MAC "+macString(mac)+" in "+x.r.chans[ch].desc), true
 	}
 	return x.chanPort(ch), true
-}
-
-// advanceTo moves the clock to t through every timer deadline before it, so
-// that each delayed frame is delivered at its own time (hubtest does the
-// same). A capture's time running backwards leaves the clock where it is.
-func (x *run) advanceTo(t time.Time) {
-	for {
-		dl, ok := x.core.NextDeadline()
-		if !ok || dl.After(t) {
-			break
-		}
-		x.clock.Set(dl)
-		x.core.RunDue()
-	}
-	x.clock.Set(t)
-}
-
-// drain delivers every frame still waiting in the timer heap.
-func (x *run) drain() {
-	for {
-		dl, ok := x.core.NextDeadline()
-		if !ok {
-			return
-		}
-		x.clock.Set(dl)
-		x.core.RunDue()
-	}
 }
 
 func (x *run) finish(p hub.Policy) *Result {

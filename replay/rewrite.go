@@ -4,26 +4,32 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
+
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"l2hub/packet"
 )
 
-// Rewriter maps MAC and IPv4 addresses in frames, so that a recorded
-// exchange can be aimed at another VM: Ethernet source and destination, ARP
-// sender and target, IPv4 source and destination, and the IPv4 header quoted
-// in an ICMP error. Checksums are updated for every change (IPv4 header,
-// TCP, UDP, ICMP; RFC 1624's incremental update), so a frame whose checksums
-// were right stays right, one recorded with a bad checksum stays bad by the
-// same amount, and IP fragments and frames cut by a snaplen are handled too.
-// IPv6 is left alone.
+// Rewriter maps MAC and IP addresses in frames, so that a recorded exchange
+// can be aimed at another VM: Ethernet source and destination, ARP sender
+// and target, IPv4 and IPv6 source and destination, and the IP header
+// quoted in an ICMP or ICMPv6 error. Checksums are updated for every change
+// (IPv4 header, TCP, UDP, ICMP, ICMPv6; RFC 1624's incremental update), so a
+// frame whose checksums were right stays right, one recorded with a bad
+// checksum stays bad by the same amount, and IP fragments and frames cut by
+// a snaplen are handled too. Headers are read with package packet. IPv6
+// neighbour discovery's own address fields are left alone.
 type Rewriter struct {
 	macs map[[6]byte][6]byte
-	ips  map[[4]byte][4]byte
+	ips  map[netip.Addr]netip.Addr
 }
 
-// NewRewriter parses OLD=NEW pairs: MAC addresses for macs, IPv4 addresses
-// for ips.
+// NewRewriter parses OLD=NEW pairs: MAC addresses for macs, IP addresses
+// (both IPv4 or both IPv6) for ips.
 func NewRewriter(macs, ips []string) (*Rewriter, error) {
-	rw := &Rewriter{macs: map[[6]byte][6]byte{}, ips: map[[4]byte][4]byte{}}
+	rw := &Rewriter{macs: map[[6]byte][6]byte{}, ips: map[netip.Addr]netip.Addr{}}
 	for _, s := range macs {
 		o, n, ok := strings.Cut(s, "=")
 		om, err1 := net.ParseMAC(strings.TrimSpace(o))
@@ -31,9 +37,7 @@ func NewRewriter(macs, ips []string) (*Rewriter, error) {
 		if !ok || err1 != nil || err2 != nil || len(om) != 6 || len(nm) != 6 {
 			return nil, fmt.Errorf("%w: MAC %q: want OLD=NEW, e.g. 52:54:00:12:34:0a=52:54:00:12:34:0c", ErrRewrite, s)
 		}
-		var k, v [6]byte
-		copy(k[:], om)
-		copy(v[:], nm)
+		k, v := [6]byte(om), [6]byte(nm)
 		if prev, dup := rw.macs[k]; dup && prev != v {
 			return nil, fmt.Errorf("%w: MAC %s is rewritten twice", ErrRewrite, om)
 		}
@@ -41,15 +45,19 @@ func NewRewriter(macs, ips []string) (*Rewriter, error) {
 	}
 	for _, s := range ips {
 		o, n, ok := strings.Cut(s, "=")
-		oi, ni := net.ParseIP(strings.TrimSpace(o)).To4(), net.ParseIP(strings.TrimSpace(n)).To4()
-		if !ok || oi == nil || ni == nil {
-			return nil, fmt.Errorf("%w: IPv4 %q: want OLD=NEW, e.g. 10.42.0.10=10.42.0.12", ErrRewrite, s)
+		oi, err1 := netip.ParseAddr(strings.TrimSpace(o))
+		ni, err2 := netip.ParseAddr(strings.TrimSpace(n))
+		oi, ni = oi.Unmap(), ni.Unmap() // ::ffff:10.0.0.2 is the IPv4 address it maps
+		switch {
+		case !ok || err1 != nil || err2 != nil || oi.Zone() != "" || ni.Zone() != "":
+			return nil, fmt.Errorf("%w: IP %q: want OLD=NEW, e.g. 10.42.0.10=10.42.0.12 or fd00::a=fd00::c", ErrRewrite, s)
+		case oi.Is4() != ni.Is4():
+			return nil, fmt.Errorf("%w: IP %q: an IPv4 address can only become another IPv4 address, and IPv6 IPv6", ErrRewrite, s)
 		}
-		k, v := [4]byte(oi), [4]byte(ni)
-		if prev, dup := rw.ips[k]; dup && prev != v {
-			return nil, fmt.Errorf("%w: IPv4 address %s is rewritten twice", ErrRewrite, oi)
+		if prev, dup := rw.ips[oi]; dup && prev != ni {
+			return nil, fmt.Errorf("%w: IP address %s is rewritten twice", ErrRewrite, oi)
 		}
-		rw.ips[k] = v
+		rw.ips[oi] = ni
 	}
 	return rw, nil
 }
@@ -60,23 +68,20 @@ func (rw *Rewriter) Empty() bool { return rw == nil || len(rw.macs)+len(rw.ips) 
 // Rewrite rewrites frame in place and reports whether it changed anything.
 // Malformed or truncated headers are left as they are, as far as they go.
 func (rw *Rewriter) Rewrite(frame []byte) bool {
-	if rw.Empty() || len(frame) < 14 {
+	if rw.Empty() || len(frame) < packet.EthernetLen {
 		return false
 	}
 	changed := rw.mac(frame[0:6])
 	changed = rw.mac(frame[6:12]) || changed
-	off := 12
-	etype := binary.BigEndian.Uint16(frame[off:])
-	for (etype == 0x8100 || etype == 0x88a8) && len(frame) >= off+6 { // 802.1Q / 802.1ad tags
-		off += 4
-		etype = binary.BigEndian.Uint16(frame[off:])
-	}
-	l3 := frame[off+2:]
-	switch etype {
-	case 0x0806:
-		changed = rw.arp(l3) || changed
-	case 0x0800:
-		changed = rw.ipv4(l3) || changed
+	var h packet.Headers
+	packet.Parse(frame, &h)
+	switch {
+	case h.EtherType == packet.EtherTypeARP:
+		changed = rw.arp(frame[h.L3:]) || changed
+	case h.IPVersion == 4:
+		changed = rw.ipv4(frame, &h) || changed
+	case h.IPVersion == 6:
+		changed = rw.ipv6(frame, &h) || changed
 	}
 	return changed
 }
@@ -92,12 +97,19 @@ func (rw *Rewriter) mac(b []byte) bool {
 	return false
 }
 
+// ip rewrites the address in b (4 or 16 bytes).
 func (rw *Rewriter) ip(b []byte) bool {
 	if len(rw.ips) == 0 {
 		return false
 	}
-	if n, ok := rw.ips[[4]byte(b)]; ok {
-		copy(b, n[:])
+	var a netip.Addr
+	if len(b) == 4 {
+		a = netip.AddrFrom4([4]byte(b))
+	} else {
+		a = netip.AddrFrom16([16]byte(b))
+	}
+	if n, ok := rw.ips[a]; ok {
+		copy(b, n.AsSlice())
 		return true
 	}
 	return false
@@ -105,7 +117,7 @@ func (rw *Rewriter) ip(b []byte) bool {
 
 // arp rewrites an Ethernet/IPv4 ARP packet's sender and target addresses.
 func (rw *Rewriter) arp(b []byte) bool {
-	if len(b) < 28 || binary.BigEndian.Uint16(b[0:]) != 1 || binary.BigEndian.Uint16(b[2:]) != 0x0800 || b[4] != 6 || b[5] != 4 {
+	if len(b) < 28 || binary.BigEndian.Uint16(b[0:]) != 1 || binary.BigEndian.Uint16(b[2:]) != packet.EtherTypeIPv4 || b[4] != 6 || b[5] != 4 {
 		return false
 	}
 	c := rw.mac(b[8:14])
@@ -116,14 +128,8 @@ func (rw *Rewriter) arp(b []byte) bool {
 }
 
 // ipv4 rewrites an IPv4 packet's addresses and fixes its checksums.
-func (rw *Rewriter) ipv4(b []byte) bool {
-	if len(b) < 20 || b[0]>>4 != 4 {
-		return false
-	}
-	ihl := int(b[0]&0x0f) * 4
-	if ihl < 20 || len(b) < ihl {
-		return false
-	}
+func (rw *Rewriter) ipv4(frame []byte, h *packet.Headers) bool {
+	b := frame[h.L3:]
 	var old [8]byte
 	copy(old[:], b[12:20])
 	c := rw.ip(b[12:16])
@@ -131,41 +137,68 @@ func (rw *Rewriter) ipv4(b []byte) bool {
 	if !c {
 		// Addresses unchanged: an ICMP error may still quote a header
 		// with addresses to rewrite.
-		if b[9] == 1 && fragOffset(b) == 0 {
-			return rw.icmp(b[ihl:])
+		if h.Proto == packet.ProtoICMP && h.FragOffset == 0 {
+			return rw.icmp(frame[h.L4:])
 		}
 		return false
 	}
-	setSum(b[10:], csumUpdate(binary.BigEndian.Uint16(b[10:]), old[:], b[12:20]))
-	if fragOffset(b) != 0 { // no transport header in this fragment
-		return true
-	}
-	l4 := b[ihl:]
-	switch b[9] {
-	case 6: // TCP: checksum at 16, over a pseudo-header with the addresses
-		if len(l4) >= 18 {
-			setSum(l4[16:], csumUpdate(binary.BigEndian.Uint16(l4[16:]), old[:], b[12:20]))
-		}
-	case 17: // UDP: checksum at 6; zero means none was computed
-		if len(l4) >= 8 {
-			if s := binary.BigEndian.Uint16(l4[6:]); s != 0 {
-				s = csumUpdate(s, old[:], b[12:20])
-				if s == 0 {
-					s = 0xffff
-				}
-				setSum(l4[6:], s)
-			}
-		}
-	case 1: // ICMP: no pseudo-header, but errors quote the original header
-		rw.icmp(l4)
+	setSum(b[10:], packet.UpdateChecksum(binary.BigEndian.Uint16(b[10:]), old[:], b[12:20]))
+	if h.FragOffset == 0 { // later fragments carry no transport header
+		rw.transport(frame[h.L4:], h.Proto, old[:], b[12:20])
 	}
 	return true
 }
 
-// icmp rewrites the IPv4 header (and the TCP/UDP ports' checksum word)
-// quoted by an ICMP error message, and fixes the ICMP checksum.
+// ipv6 rewrites an IPv6 packet's addresses and fixes the transport's
+// checksum (IPv6 has no header checksum).
+func (rw *Rewriter) ipv6(frame []byte, h *packet.Headers) bool {
+	b := frame[h.L3:]
+	var old [32]byte
+	copy(old[:], b[8:40])
+	c := rw.ip(b[8:24])
+	c = rw.ip(b[24:40]) || c
+	if !c {
+		if h.Proto == packet.ProtoICMPv6 && h.FragOffset == 0 {
+			return rw.icmpv6(frame[h.L4:])
+		}
+		return false
+	}
+	if h.FragOffset == 0 && h.L4 > h.L3 {
+		rw.transport(frame[h.L4:], h.Proto, old[:], b[8:40])
+	}
+	return true
+}
+
+// transport fixes the checksum of the segment at l4 (as far as the frame
+// holds it) for the IP addresses old having become new: TCP, UDP and
+// ICMPv6 sum a pseudo-header with them. ICMP and ICMPv6 errors quote a
+// header to rewrite as well.
+func (rw *Rewriter) transport(l4 []byte, proto uint8, old, new []byte) {
+	switch proto {
+	case packet.ProtoTCP: // checksum at 16
+		if len(l4) >= 18 {
+			setSum(l4[16:], packet.UpdateChecksum(binary.BigEndian.Uint16(l4[16:]), old, new))
+		}
+	case packet.ProtoUDP: // checksum at 6; zero means none was computed
+		if len(l4) >= 8 {
+			if s := binary.BigEndian.Uint16(l4[6:]); s != 0 {
+				setSum(l4[6:], nonZero(packet.UpdateChecksum(s, old, new)))
+			}
+		}
+	case packet.ProtoICMP: // no pseudo-header, but errors quote the original header
+		rw.icmp(l4)
+	case packet.ProtoICMPv6: // checksum at 2, over a pseudo-header too
+		if len(l4) >= 4 {
+			setSum(l4[2:], packet.UpdateChecksum(binary.BigEndian.Uint16(l4[2:]), old, new))
+			rw.icmpv6(l4)
+		}
+	}
+}
+
+// icmp rewrites the IPv4 header (and the UDP checksum word) quoted by an
+// ICMP error message, and fixes the ICMP checksum.
 func (rw *Rewriter) icmp(m []byte) bool {
-	if len(m) < 8+20 {
+	if len(m) < 8+header.IPv4MinimumSize {
 		return false
 	}
 	switch m[0] {
@@ -173,9 +206,9 @@ func (rw *Rewriter) icmp(m []byte) bool {
 	default:
 		return false
 	}
-	inner := m[8:]
-	ihl := int(inner[0]&0x0f) * 4
-	if inner[0]>>4 != 4 || ihl < 20 || len(inner) < ihl {
+	inner := header.IPv4(m[8:])
+	ihl := int(inner.HeaderLength())
+	if header.IPVersion(inner) != header.IPv4Version || ihl < header.IPv4MinimumSize || len(inner) < ihl {
 		return false
 	}
 	n := min(len(inner), ihl+8)
@@ -189,33 +222,58 @@ func (rw *Rewriter) icmp(m []byte) bool {
 	if !c {
 		return false
 	}
-	setSum(inner[10:], csumUpdate(binary.BigEndian.Uint16(inner[10:]), addrs[:], inner[12:20]))
-	if fragOffset(inner) == 0 && inner[9] == 17 && len(inner) >= ihl+8 {
+	setSum(inner[10:], packet.UpdateChecksum(inner.Checksum(), addrs[:], inner[12:20]))
+	if inner.FragmentOffset() == 0 && inner.Protocol() == packet.ProtoUDP && len(inner) >= ihl+8 {
 		if s := binary.BigEndian.Uint16(inner[ihl+6:]); s != 0 {
-			if s = csumUpdate(s, addrs[:], inner[12:20]); s == 0 {
-				s = 0xffff
-			}
-			setSum(inner[ihl+6:], s)
+			setSum(inner[ihl+6:], nonZero(packet.UpdateChecksum(s, addrs[:], inner[12:20])))
 		}
 	}
-	setSum(m[2:], csumUpdate(binary.BigEndian.Uint16(m[2:]), old, region))
+	setSum(m[2:], packet.UpdateChecksum(binary.BigEndian.Uint16(m[2:]), old, region))
 	return true
 }
 
-func fragOffset(ip []byte) int { return int(binary.BigEndian.Uint16(ip[6:]) & 0x1fff) }
+// icmpv6 rewrites the IPv6 header (and the UDP checksum word) quoted by an
+// ICMPv6 error message, and fixes the ICMPv6 checksum.
+func (rw *Rewriter) icmpv6(m []byte) bool {
+	if len(m) < 8+header.IPv6MinimumSize {
+		return false
+	}
+	switch m[0] {
+	case 1, 2, 3, 4: // unreachable, packet too big, time exceeded, parameter problem
+	default:
+		return false
+	}
+	inner := header.IPv6(m[8:])
+	if header.IPVersion(inner) != header.IPv6Version {
+		return false
+	}
+	n := min(len(inner), header.IPv6MinimumSize+8)
+	region := inner[:n&^1]
+	old := make([]byte, len(region))
+	copy(old, region)
+	var addrs [32]byte
+	copy(addrs[:], inner[8:40])
+	c := rw.ip(inner[8:24])
+	c = rw.ip(inner[24:40]) || c
+	if !c {
+		return false
+	}
+	if inner.NextHeader() == packet.ProtoUDP && len(inner) >= header.IPv6MinimumSize+8 {
+		if s := binary.BigEndian.Uint16(inner[46:]); s != 0 {
+			setSum(inner[46:], nonZero(packet.UpdateChecksum(s, addrs[:], inner[8:40])))
+		}
+	}
+	setSum(m[2:], packet.UpdateChecksum(binary.BigEndian.Uint16(m[2:]), old, region))
+	return true
+}
 
 func setSum(b []byte, s uint16) { binary.BigEndian.PutUint16(b, s) }
 
-// csumUpdate returns the Internet checksum sum adjusted for the 16-bit
-// aligned bytes old having become new (RFC 1624, equation 3).
-func csumUpdate(sum uint16, old, new []byte) uint16 {
-	x := uint32(^sum)
-	for i := 0; i+1 < len(old); i += 2 {
-		x += uint32(^binary.BigEndian.Uint16(old[i:]))
-		x += uint32(binary.BigEndian.Uint16(new[i:]))
+// nonZero keeps a UDP checksum from becoming zero, which means "none":
+// its one's complement equivalent is 0xffff.
+func nonZero(s uint16) uint16 {
+	if s == 0 {
+		return 0xffff
 	}
-	for x > 0xffff {
-		x = x&0xffff + x>>16
-	}
-	return ^uint16(x)
+	return s
 }

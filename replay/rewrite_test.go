@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+
+	"l2hub/packet"
 )
 
 // reserialize decodes frame with gopacket and serializes its layers again
@@ -180,7 +183,8 @@ func TestNewRewriterErrors(t *testing.T) {
 		{"mac-without-equals", []string{"52:54:00:12:34:0b"}, nil},
 		{"bad-mac", []string{"52:54:00:12:34=52:54:00:12:34:0c"}, nil},
 		{"mac-twice", []string{"02:00:00:00:00:01=02:00:00:00:00:02", "02:00:00:00:00:01=02:00:00:00:00:03"}, nil},
-		{"ipv6", nil, []string{"fe80::1=fe80::2"}},
+		{"ipv4-to-ipv6", nil, []string{"10.42.0.11=fd00::c"}},
+		{"ipv6-zone", nil, []string{"fe80::1%eth0=fe80::2"}},
 		{"bad-ip", nil, []string{"10.42.0=10.42.0.12"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,4 +207,70 @@ func TestRewriteLeavesOthersAlone(t *testing.T) {
 	if !bytes.Equal(f, orig) {
 		t.Error("frame modified")
 	}
+}
+
+// TestRewriteIPv6: IPv6 addresses are rewritten in the IPv6 header, in the
+// header an ICMPv6 error quotes, and every checksum that sums them (TCP,
+// UDP, ICMPv6) stays right; rewriting back restores the frame bit for bit.
+func TestRewriteIPv6(t *testing.T) {
+	a, b, x := netip.MustParseAddr("fd00::a"), netip.MustParseAddr("fd00::b"), netip.MustParseAddr("fd00::c")
+	rw, err := NewRewriter([]string{"52:54:00:12:34:0b=52:54:00:12:34:0c"}, []string{"fd00::b=fd00::c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := NewRewriter([]string{"52:54:00:12:34:0c=52:54:00:12:34:0b"}, []string{"fd00::c=fd00::b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := func() []byte {
+		quoted := udp6Frame(t, macA, macB, a, b, 40000, 53, "query")[14 : 14+40+8+5]
+		eth := &layers.Ethernet{SrcMAC: macB[:], DstMAC: macA[:], EthernetType: layers.EthernetTypeIPv6}
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: b.AsSlice(), DstIP: a.AsSlice()}
+		icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeDestinationUnreachable, layers.ICMPv6CodePortUnreachable)}
+		icmp.SetNetworkLayerForChecksum(ip)
+		return serialize(t, eth, ip, icmp, gopacket.Payload(append(make([]byte, 4), quoted...)))
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"udp-to-b", udp6Frame(t, macA, macB, a, b, 37020, 37020, "NXSB")},
+		{"tcp-from-b", tcp6Frame(t, macB, macA, b, a, 34568, 40010, 78, "ladder record")},
+		{"icmpv6-unreachable-from-b-quoting-b", unreachable()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := bytes.Clone(tc.frame)
+			if !rw.Rewrite(f) {
+				t.Fatal("Rewrite reported no change")
+			}
+			if bytes.Contains(f, b.AsSlice()) || !bytes.Contains(f, x.AsSlice()) {
+				t.Errorf("got % x, want b's address replaced by the new one everywhere", f)
+			}
+			var h packet.Headers
+			if packet.Parse(f, &h); !h.ChecksumsOK(f) {
+				t.Errorf("TCP or UDP checksum wrong after rewriting: % x", f)
+			}
+			if h.Proto == packet.ProtoICMPv6 {
+				msg := f[h.L4:h.End]
+				sum := checksumOver(f[h.L3+8:h.L3+40], msg, packet.ProtoICMPv6)
+				if sum != 0 {
+					t.Errorf("ICMPv6 checksum wrong after rewriting (sum %#04x)", sum)
+				}
+				if inner := msg[8:]; !bytes.Equal(inner[24:40], x.AsSlice()) {
+					t.Errorf("quoted destination %x, want %s", inner[24:40], x)
+				}
+			}
+			back.Rewrite(f)
+			if !bytes.Equal(f, tc.frame) {
+				t.Errorf("rewriting back gave\n % x\nwant\n % x", f, tc.frame)
+			}
+		})
+	}
+}
+
+// checksumOver is the Internet checksum of an IPv6 upper-layer message with
+// its pseudo-header (addrs: source and destination): 0 when it verifies.
+func checksumOver(addrs, msg []byte, proto uint8) uint16 {
+	pseudo := append(bytes.Clone(addrs), 0, 0, byte(len(msg)>>8), byte(len(msg)), 0, 0, 0, proto)
+	return packet.Checksum(append(pseudo, msg...))
 }

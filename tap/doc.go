@@ -1,31 +1,14 @@
-// Package tap holds what attaches to a hub port: QEMU's socket back ends
-// (length-prefixed streams over TCP and unix sockets, datagrams over UDP and
-// unix datagram sockets, the socket multicast group), VXLAN to other hosts'
-// segments, an in-memory pipe for
-// tests, the port spec syntax users write ("a=tcp:127.0.0.1:7001") and the
-// runners that keep a port's transport going (accept, dial and redial, bind).
+// Package tap puts a host network interface on the segment: a Linux TAP
+// device ([TAPDevice], opened by [OpenTAP]) as a hub port, optionally in a
+// network namespace that it creates, enters and removes again. What the
+// kernel sends out of the interface reaches the hub, and what the hub
+// delivers arrives on it, so host tools (ping, curl, tcpdump) talk to the
+// VMs through the policy and the capture. See TAP.md.
 //
-// Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn],
-// [TAPDevice] (a host interface, Linux), [VXLANConn] (a VTEP on a VXLAN
-// overlay, RFC 7348) and [PipeEnd]. The hub reads and
-// writes them in batches: a stream hands over every whole frame one read
-// brought in and writes a batch with one writev, each frame's length prefix
-// taken from its headroom; datagram sockets use recvmmsg and sendmmsg
-// (Linux) and report the kernel's own drops (SO_RXQ_OVFL). The framing is
-// symmetric, so the same types serve the VM side of tests and load
-// generators, one frame per call ([StreamConn.ReadFrame], WriteFrame;
-// [DialStream], [JoinMcastLikeQEMU]).
+// A TAPDevice is a [hub.PortIO]: one goroutine reads, one writes, Close may
+// come from any goroutine and undoes what OpenTAP did. Transports that
+// reach a port through a socket are in package transport, whose tap port
+// runner opens the device here.
 //
-// Untrusted input is bounded: a stream's length prefix is checked against the
-// configured maximum before anything is read or allocated for the body, and
-// a datagram is read into a buffer one byte larger than the maximum so that
-// truncation is seen. Bad frames that leave the connection usable are
-// returned as *[hub.FrameError] (the reader counts them and reads on); a bad
-// length prefix is fatal to its connection and wraps [hub.ErrFrameTooLarge].
-//
-// Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
-// reads, one writes, Close may come from any goroutine, unblocks both, is
-// safe to call more than once, and afterwards every method returns
-// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run; Close
-// and Spec are safe from any goroutine. [Spec] values are plain data.
+// Imports: hub only (for the PortIO contract), besides netlink and netns.
 package tap

@@ -4,11 +4,9 @@ package tap
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -51,7 +49,7 @@ type TAPConfig struct {
 	// created.
 	Netns string
 	// MaxFrame is the largest frame in either direction; 0 means
-	// DefaultMaxFrame.
+	// hub.DefaultMaxFrame.
 	MaxFrame int
 }
 
@@ -103,8 +101,8 @@ type tapUndo struct {
 // namespace). Without Netns the device is made in the calling thread's
 // network namespace.
 func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
-	if why := checkAddr(ifaceName, cfg.Name); why != "" {
-		return nil, fmt.Errorf("TAP device %q: %s", cfg.Name, why)
+	if err := CheckName(cfg.Name); err != nil {
+		return nil, fmt.Errorf("TAP device %q: %v", cfg.Name, err)
 	}
 	if cfg.MAC != nil && (len(cfg.MAC) != 6 || cfg.MAC[0]&1 != 0 || bytes.Equal(cfg.MAC, make([]byte, 6))) {
 		return nil, fmt.Errorf("TAP device %s: MAC %v: want a unicast Ethernet address", cfg.Name, cfg.MAC)
@@ -113,10 +111,10 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		return nil, fmt.Errorf("TAP device %s: address %v: want IPv4", cfg.Name, cfg.Addr)
 	}
 	if cfg.MaxFrame == 0 {
-		cfg.MaxFrame = DefaultMaxFrame
+		cfg.MaxFrame = hub.DefaultMaxFrame
 	}
-	if cfg.MaxFrame < MinFrame || cfg.MaxFrame > MaxFrameLimit {
-		return nil, fmt.Errorf("TAP device %s: maximum frame %d outside %d..%d", cfg.Name, cfg.MaxFrame, MinFrame, MaxFrameLimit)
+	if cfg.MaxFrame < hub.EthHeaderLen || cfg.MaxFrame > hub.MaxFrameLimit {
+		return nil, fmt.Errorf("TAP device %s: maximum frame %d outside %d..%d", cfg.Name, cfg.MaxFrame, hub.EthHeaderLen, hub.MaxFrameLimit)
 	}
 	d := &TAPDevice{name: cfg.Name, maxFrame: cfg.MaxFrame}
 	defer func() {
@@ -313,7 +311,7 @@ func (d *TAPDevice) ReadFrame(buf []byte) (int, error) {
 	switch {
 	case n > len(buf) || n > d.maxFrame:
 		return 0, &hub.FrameError{Reason: hub.DropOversize, Len: n}
-	case n < MinFrame:
+	case n < hub.EthHeaderLen:
 		return 0, &hub.FrameError{Reason: hub.DropRunt, Len: n}
 	}
 	if &b[0] != &buf[0] {
@@ -328,12 +326,12 @@ func (d *TAPDevice) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if d.rbuf == nil {
 		d.rbuf = make([]byte, tapReadMax)
 	}
-	return readOne(frames, limit, d.rbuf, d.ReadFrame)
+	return hub.ReadFramesSingly(frames, limit, d.rbuf, d.ReadFrame)
 }
 
 // WriteFrames implements hub.PortIO, one write per frame.
 func (d *TAPDevice) WriteFrames(frames []*hub.Frame) (int, error) {
-	return writeEach(frames, d.WriteFrame)
+	return hub.WriteFramesSingly(frames, d.WriteFrame)
 }
 
 // WriteFrame hands frame to the host as received on the interface. It does
@@ -346,7 +344,7 @@ func (d *TAPDevice) WriteFrame(frame []byte) error {
 	switch {
 	case n == 0 || n > d.maxFrame:
 		return fmt.Errorf("%s: write %d-byte frame: %w", d.desc, n, hub.ErrFrameTooLarge)
-	case n < MinFrame:
+	case n < hub.EthHeaderLen:
 		return &hub.FrameError{Reason: hub.DropRunt, Len: n}
 	}
 	if _, err := d.f.Write(frame); err != nil {
@@ -446,87 +444,4 @@ func (d *TAPDevice) restore() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// openTAPRunner opens the TAP device a tap spec describes.
-func openTAPRunner(b *runnerBase) (Runner, error) {
-	s := b.spec
-	cfg := TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, MAC: DefaultTAPMAC(s.Name)}
-	if m, ok := s.Options["mac"]; ok {
-		hw, err := net.ParseMAC(m)
-		if err != nil {
-			return nil, err
-		}
-		cfg.MAC = hw
-	}
-	if ip, ok := s.Options["ip"]; ok {
-		p, err := netip.ParsePrefix(ip)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Addr = p
-	}
-	dev, err := OpenTAP(cfg)
-	if err != nil {
-		return nil, err
-	}
-	opts := maps.Clone(s.Options)
-	if opts == nil {
-		opts = map[string]string{}
-	}
-	opts["mac"] = dev.MAC().String()
-	b.spec.Options = opts
-	return &tapRunner{runnerBase: b, dev: dev}, nil
-}
-
-// tapRunner attaches a TAP device once and holds it until ctx ends or the
-// hub lets go of it; then the device is closed and undone.
-type tapRunner struct {
-	*runnerBase
-	dev *TAPDevice
-}
-
-var _ Runner = (*tapRunner)(nil)
-
-func (r *tapRunner) Run(ctx context.Context, a Attacher) error {
-	ctx, cancel, err := r.start(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if ctx.Err() != nil {
-		r.closeDev()
-		return nil
-	}
-	done, err := a.Attach(r.spec.Name, r.dev)
-	if err != nil {
-		r.closeDev()
-		return r.attachErr(ctx, err)
-	}
-	r.log.Info("attached", "device", r.dev.Describe())
-	select {
-	case <-done:
-		if ctx.Err() == nil {
-			r.log.Warn("hub let go of the TAP device; the port stays down", "device", r.dev.Describe())
-		}
-	case <-ctx.Done():
-		r.closeDev()
-		<-done
-	}
-	return nil
-}
-
-// closeDev closes the device, logging what could not be undone.
-func (r *tapRunner) closeDev() {
-	if err := r.dev.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		r.log.Warn("closing the TAP device", "err", err)
-	}
-}
-
-func (r *tapRunner) Close() error {
-	r.signalQuit()
-	if err := r.dev.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("port %q: %w", r.spec.Name, err)
-	}
-	return nil
 }

@@ -30,8 +30,9 @@ import (
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
 	"l2hub/tap"
-	"l2hub/tap/netstack"
-	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/netstack"
+	"l2hub/transport/transporttest"
 )
 
 // Helpers for tundev_test.go, whose tests create real TAP devices and
@@ -129,7 +130,7 @@ func nlHandle(t *testing.T, name string) *netlink.Handle {
 // for a VM (vm) at 10.42.0.10, recording the segment.
 type lab struct {
 	hub      *hub.Hub
-	runner   tap.Runner
+	runner   transport.Runner
 	vm       *netstack.Host
 	policy   *filter.Policy
 	capture  string
@@ -139,7 +140,7 @@ type lab struct {
 
 // startLab runs spec (a tap port named host) and the vm on a hub, with the
 // policy policyYAML when it is not empty.
-func startLab(t *testing.T, spec tap.Spec, vmAddr, policyYAML string) *lab {
+func startLab(t *testing.T, spec transport.Spec, vmAddr, policyYAML string) *lab {
 	t.Helper()
 	l := &lab{capture: filepath.Join(t.TempDir(), "segment.pcapng")}
 	sink, err := capture.Open(capture.Config{Path: l.capture})
@@ -178,7 +179,7 @@ func startLab(t *testing.T, spec tap.Spec, vmAddr, policyYAML string) *lab {
 			t.Fatal(err)
 		}
 	}
-	if l.runner, err = spec.Open(tap.Options{}); err != nil {
+	if l.runner, err = spec.Open(transport.Options{}); err != nil {
 		t.Fatalf("Open(%s): %v", spec, err)
 	}
 	wg.Go(func() {
@@ -205,10 +206,10 @@ func (l *lab) hostDialsVM(t *testing.T, ns string, port uint16, msg string) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	echoOnce(ln)
+	echoOnce(t, ln)
 	var c net.Conn
 	inNetns(t, ns, func() error {
-		c, err = net.DialTimeout("tcp", fmt.Sprintf("10.42.0.10:%d", port), taptest.HangGuard)
+		c, err = net.DialTimeout("tcp", fmt.Sprintf("10.42.0.10:%d", port), transporttest.HangGuard)
 		return err
 	})
 	defer c.Close()
@@ -218,7 +219,7 @@ func (l *lab) hostDialsVM(t *testing.T, ns string, port uint16, msg string) {
 // waitAttached waits until port has a peer (or, with !want, none).
 func (l *lab) waitAttached(t *testing.T, port string, want bool) {
 	t.Helper()
-	deadline := time.Now().Add(taptest.HangGuard)
+	deadline := time.Now().Add(transporttest.HangGuard)
 	for time.Now().Before(deadline) {
 		ports, err := l.hub.Ports(context.Background())
 		if err != nil {
@@ -231,7 +232,7 @@ func (l *lab) waitAttached(t *testing.T, port string, want bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("port %s: attached is not %v after %v", port, want, taptest.HangGuard)
+	t.Fatalf("port %s: attached is not %v after %v", port, want, transporttest.HangGuard)
 }
 
 // kernelPinger sends ICMP echo requests from the kernel's stack of one
@@ -292,22 +293,37 @@ func inetChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-// echoOnce accepts one connection on ln and echoes what it reads.
-func echoOnce(ln net.Listener) {
+// echoOnce accepts one connection on ln and echoes what it reads, until
+// the peer closes it or the test ends (a peer whose stack is torn down
+// never does).
+func echoOnce(t *testing.T, ln net.Listener) {
+	accepted := make(chan net.Conn, 1)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
+		accepted <- c
 		defer c.Close()
 		io.Copy(c, c)
 	}()
+	t.Cleanup(func() {
+		ln.Close() // Accept returns now, if it has not
+		select {
+		case c := <-accepted:
+			c.Close()
+		case <-done:
+		}
+		<-done
+	})
 }
 
 // exchange writes msg on c and expects it back.
 func exchange(t *testing.T, c net.Conn, msg string) {
 	t.Helper()
-	c.SetDeadline(time.Now().Add(taptest.HangGuard))
+	c.SetDeadline(time.Now().Add(transporttest.HangGuard))
 	if _, err := c.Write([]byte(msg)); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -406,7 +422,7 @@ func openPacketEnd(t *testing.T, ns, ifname string) *packetEnd {
 		if p.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != nil {
 			return err
 		}
-		tv := unix.NsecToTimeval(int64(taptest.HangGuard))
+		tv := unix.NsecToTimeval(int64(transporttest.HangGuard))
 		if err := unix.SetsockoptTimeval(p.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			return err
 		}
@@ -430,7 +446,7 @@ func (p *packetEnd) recv(buf []byte) (int, error) {
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
 		}
-		if n >= tap.MinFrame && buf[12] == 0x88 && buf[13] == 0xb5 {
+		if n >= hub.EthHeaderLen && buf[12] == 0x88 && buf[13] == 0xb5 {
 			return n, nil
 		}
 	}
@@ -457,9 +473,18 @@ func readTest(t *testing.T, d *tap.TAPDevice, buf []byte) (int, error) {
 	select {
 	case r := <-ch:
 		return r.n, r.err
-	case <-time.After(taptest.HangGuard):
+	case <-time.After(transporttest.HangGuard):
 		d.Close()
-		t.Fatalf("ReadFrame: no test frame within %v", taptest.HangGuard)
+		t.Fatalf("ReadFrame: no test frame within %v", transporttest.HangGuard)
 		return 0, nil
 	}
+}
+
+func mustParse(t *testing.T, text string) transport.Spec {
+	t.Helper()
+	s, err := transport.ParseSpec(text)
+	if err != nil {
+		t.Fatalf("ParseSpec(%q): %v", text, err)
+	}
+	return s
 }

@@ -26,6 +26,8 @@ import (
 	"l2hub/hub"
 	"l2hub/tap"
 	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // The scenario inside a namespace: a TAP in a fresh namespace and a
@@ -43,7 +45,7 @@ func TestTAPAcrossHub(t *testing.T) {
 	pinger := newKernelPinger(t, name, hostIP.String())
 
 	t.Run("ping-from-host", func(t *testing.T) {
-		if err := pinger.ping(vmIP, 1, taptest.HangGuard); err != nil {
+		if err := pinger.ping(vmIP, 1, transporttest.HangGuard); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -68,7 +70,7 @@ func TestTAPAcrossHub(t *testing.T) {
 		t.Fatalf("got neighbours %v, want %s at %s", neighs, vmIP, vmMAC)
 	})
 	t.Run("ping-from-vm", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), taptest.HangGuard)
+		ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 		defer cancel()
 		if err := l.vm.Ping(ctx, hostIP, 7); err != nil {
 			t.Fatal(err)
@@ -85,8 +87,8 @@ func TestTAPAcrossHub(t *testing.T) {
 			return err
 		})
 		defer ln.Close()
-		echoOnce(ln)
-		ctx, cancel := context.WithTimeout(context.Background(), taptest.HangGuard)
+		echoOnce(t, ln)
+		ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 		defer cancel()
 		c, err := l.vm.DialTCP(ctx, netip.MustParseAddrPort(ln.Addr().String()))
 		if err != nil {
@@ -139,7 +141,7 @@ func TestTAPHostNamespace(t *testing.T) {
 	} else if !bytes.Equal(link.Attrs().HardwareAddr, wantMAC) {
 		t.Errorf("device MAC = %s, want %s", link.Attrs().HardwareAddr, wantMAC)
 	}
-	if err := newKernelPinger(t, "", hostIP.String()).ping(vmIP, 1, taptest.HangGuard); err != nil {
+	if err := newKernelPinger(t, "", hostIP.String()).ping(vmIP, 1, transporttest.HangGuard); err != nil {
 		t.Fatal(err)
 	}
 	l.stop()
@@ -173,7 +175,7 @@ rules:
 	if err := pinger.ping(vmIP, 1, failWait); err == nil {
 		t.Errorf("ping from the host got a reply, want its request dropped")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), taptest.HangGuard)
+	ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 	defer cancel()
 	if err := l.vm.Ping(ctx, hostIP, 2); err != nil {
 		t.Errorf("ping from the VM: %v, want a reply (the rule drops only the host's requests)", err)
@@ -230,10 +232,10 @@ func TestTAPDevice(t *testing.T) {
 		t.Errorf("got link flags %v MAC %s, want up with MAC %s", link.Attrs().Flags, link.Attrs().HardwareAddr, tapMAC)
 	}
 	pe := openPacketEnd(t, name, name)
-	buf := make([]byte, tap.DefaultMaxFrame)
-	for i, size := range []int{tap.MinFrame, 60, 1514} {
+	buf := make([]byte, hub.DefaultMaxFrame)
+	for i, size := range []int{hub.EthHeaderLen, 60, 1514} {
 		t.Run(fmt.Sprintf("host-to-hub-%d", size), func(t *testing.T) {
-			f := taptest.Frame(0xb2, size, i)
+			f := transporttest.Frame(0xb2, size, i)
 			if err := pe.send(f); err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +245,7 @@ func TestTAPDevice(t *testing.T) {
 			}
 		})
 		t.Run(fmt.Sprintf("hub-to-host-%d", size), func(t *testing.T) {
-			f := taptest.Frame(0xa1, size, i)
+			f := transporttest.Frame(0xa1, size, i)
 			if err := d.WriteFrame(f); err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +257,7 @@ func TestTAPDevice(t *testing.T) {
 		})
 	}
 	t.Run("short-buffer", func(t *testing.T) {
-		big, good := taptest.Frame(0xb2, 1514, 100), taptest.Frame(0xb2, 60, 101)
+		big, good := transporttest.Frame(0xb2, 1514, 100), transporttest.Frame(0xb2, 60, 101)
 		for _, f := range [][]byte{big, good} {
 			if err := pe.send(f); err != nil {
 				t.Fatal(err)
@@ -288,8 +290,8 @@ func TestTAPDevice(t *testing.T) {
 			}
 		}
 		var fe *hub.FrameError
-		if err := d.WriteFrame(make([]byte, tap.MinFrame-1)); !errors.As(err, &fe) || fe.Reason != hub.DropRunt {
-			t.Errorf("WriteFrame(%d bytes) = %v, want a *hub.FrameError (runt)", tap.MinFrame-1, err)
+		if err := d.WriteFrame(make([]byte, hub.EthHeaderLen-1)); !errors.As(err, &fe) || fe.Reason != hub.DropRunt {
+			t.Errorf("WriteFrame(%d bytes) = %v, want a *hub.FrameError (runt)", hub.EthHeaderLen-1, err)
 		}
 	})
 	t.Run("close-unblocks-read", func(t *testing.T) {
@@ -311,13 +313,13 @@ func TestTAPDevice(t *testing.T) {
 			if !errors.Is(err, net.ErrClosed) {
 				t.Fatalf("pending ReadFrame returned %v, want net.ErrClosed", err)
 			}
-		case <-time.After(taptest.HangGuard):
-			t.Fatalf("Close did not unblock ReadFrame within %v", taptest.HangGuard)
+		case <-time.After(transporttest.HangGuard):
+			t.Fatalf("Close did not unblock ReadFrame within %v", transporttest.HangGuard)
 		}
 		if _, err := d.ReadFrame(buf); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("ReadFrame after Close = %v, want net.ErrClosed", err)
 		}
-		if err := d.WriteFrame(taptest.Frame(0xa1, 60, 0)); !errors.Is(err, net.ErrClosed) {
+		if err := d.WriteFrame(transporttest.Frame(0xa1, 60, 0)); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("WriteFrame after Close = %v, want net.ErrClosed", err)
 		}
 		if err := d.Close(); !errors.Is(err, net.ErrClosed) {
@@ -350,20 +352,20 @@ func TestTAPHostChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fe *hub.FrameError
-		if err := d.WriteFrame(taptest.Frame(0xa1, 60, 0)); !errors.As(err, &fe) || fe.Reason != hub.DropDown {
+		if err := d.WriteFrame(transporttest.Frame(0xa1, 60, 0)); !errors.As(err, &fe) || fe.Reason != hub.DropDown {
 			t.Fatalf("WriteFrame to a down interface = %v, want a *hub.FrameError (%s)", err, hub.DropDown)
 		}
 		if err := h.LinkSetUp(link); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.WriteFrame(taptest.Frame(0xa1, 60, 1)); err != nil {
+		if err := d.WriteFrame(transporttest.Frame(0xa1, 60, 1)); err != nil {
 			t.Fatalf("WriteFrame once the interface is up again = %v, want nil", err)
 		}
 	})
 	t.Run("deleted", func(t *testing.T) {
 		readErr := make(chan error, 1)
 		go func() {
-			buf := make([]byte, tap.DefaultMaxFrame)
+			buf := make([]byte, hub.DefaultMaxFrame)
 			for {
 				if _, err := d.ReadFrame(buf); err != nil {
 					readErr <- err
@@ -375,7 +377,7 @@ func TestTAPHostChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fe *hub.FrameError
-		for what, err := range map[string]error{"ReadFrame": waitErr(t, readErr), "WriteFrame": d.WriteFrame(taptest.Frame(0xa1, 60, 2))} {
+		for what, err := range map[string]error{"ReadFrame": waitErr(t, readErr), "WriteFrame": d.WriteFrame(transporttest.Frame(0xa1, 60, 2))} {
 			if err == nil || errors.As(err, &fe) || errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "the interface was deleted") {
 				t.Errorf("%s after the interface was deleted = %v, want a fatal error that says so", what, err)
 			}
@@ -388,8 +390,8 @@ func waitErr(t *testing.T, ch <-chan error) error {
 	select {
 	case err := <-ch:
 		return err
-	case <-time.After(taptest.HangGuard):
-		t.Fatalf("no error within %v", taptest.HangGuard)
+	case <-time.After(transporttest.HangGuard):
+		t.Fatalf("no error within %v", transporttest.HangGuard)
 		return nil
 	}
 }
@@ -410,9 +412,9 @@ func TestTAPCleanup(t *testing.T) {
 		_, err := os.Lstat(filepath.Join(tap.NetnsDir, name))
 		return err == nil
 	}
-	open := func(t *testing.T, text string) tap.Runner {
+	open := func(t *testing.T, text string) transport.Runner {
 		t.Helper()
-		r, err := mustParse(t, text).Open(tap.Options{})
+		r, err := mustParse(t, text).Open(transport.Options{})
 		if err != nil {
 			t.Fatalf("Open(%s): %v", text, err)
 		}
@@ -548,7 +550,7 @@ func TestTAPOpenErrors(t *testing.T) {
 			return fmt.Sprintf("a=tap:%s,netns=%s", name, name)
 		}, "is a TUN device"},
 		{"in-use", func(t *testing.T, name string) string {
-			r, err := mustParse(t, fmt.Sprintf("first=tap:%s,netns=%s", name, name)).Open(tap.Options{})
+			r, err := mustParse(t, fmt.Sprintf("first=tap:%s,netns=%s", name, name)).Open(transport.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -565,7 +567,7 @@ func TestTAPOpenErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := taptest.UniqueName(t)
 			text := tc.setup(t, name)
-			r, err := mustParse(t, text).Open(tap.Options{})
+			r, err := mustParse(t, text).Open(transport.Options{})
 			if err == nil {
 				r.Close()
 				t.Fatalf("Open(%s) = nil error, want %q", text, tc.want)
@@ -587,7 +589,7 @@ func TestTAPWithoutNetAdmin(t *testing.T) {
 	spec := mustParse(t, fmt.Sprintf("a=tap:%s,ip=10.42.0.1/24", name))
 	type result struct {
 		err      error
-		optional tap.Runner
+		optional transport.Runner
 		optErr   error
 	}
 	ch := make(chan result, 1)
@@ -607,12 +609,12 @@ func TestTAPWithoutNetAdmin(t *testing.T) {
 			ch <- res
 			return
 		}
-		var r tap.Runner
-		r, res.err = spec.Open(tap.Options{})
+		var r transport.Runner
+		r, res.err = spec.Open(transport.Options{})
 		if r != nil {
 			r.Close()
 		}
-		res.optional, res.optErr = spec.Open(tap.Options{Optional: true})
+		res.optional, res.optErr = spec.Open(transport.Options{Optional: true})
 		ch <- res
 	}()
 	res := <-ch
@@ -631,7 +633,7 @@ func TestTAPWithoutNetAdmin(t *testing.T) {
 		t.Fatalf("Open with Optional = %v, want a runner whose port stays down", res.optErr)
 	}
 	defer res.optional.Close()
-	if err := tap.OpenErr(res.optional); err == nil || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
+	if err := transport.OpenErr(res.optional); err == nil || !strings.Contains(err.Error(), "CAP_NET_ADMIN") {
 		t.Errorf("OpenErr = %v, want the CAP_NET_ADMIN error", err)
 	}
 }

@@ -32,9 +32,10 @@ import (
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/wallclock"
-	"l2hub/tap"
-	"l2hub/tap/netstack"
 	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/netstack"
+	"l2hub/transport/transporttest"
 )
 
 // The VXLAN port against real VTEPs, in network namespaces this test makes
@@ -128,7 +129,7 @@ type vxHub struct {
 
 // startVXHub runs a hub with the given ports (specs opened and run), peers
 // (in-process ends attached) and policy, recording to capturePath if set.
-func startVXHub(t *testing.T, policyYAML, capturePath string, specs []tap.Spec, peers map[string]hub.PortIO) *vxHub {
+func startVXHub(t *testing.T, policyYAML, capturePath string, specs []transport.Spec, peers map[string]hub.PortIO) *vxHub {
 	t.Helper()
 	cfg := hub.Config{Mode: hub.ModeSwitch, Clock: wallclock.Clock{}}
 	closeCapture := func() {}
@@ -171,7 +172,7 @@ func startVXHub(t *testing.T, policyYAML, capturePath string, specs []tap.Spec, 
 		if err := h.AddPortWith(s.Name, s.String(), s.PortOptions()); err != nil {
 			t.Fatal(err)
 		}
-		r, err := s.Open(tap.Options{})
+		r, err := s.Open(transport.Options{})
 		if err != nil {
 			t.Fatalf("open %s: %v", s, err)
 		}
@@ -197,7 +198,7 @@ func startVXHub(t *testing.T, policyYAML, capturePath string, specs []tap.Spec, 
 
 func waitPortAttached(t *testing.T, h *hub.Hub, port string) {
 	t.Helper()
-	deadline := time.Now().Add(taptest.HangGuard)
+	deadline := time.Now().Add(transporttest.HangGuard)
 	for time.Now().Before(deadline) {
 		ports, _ := h.Ports(context.Background())
 		for _, p := range ports {
@@ -210,9 +211,9 @@ func waitPortAttached(t *testing.T, h *hub.Hub, port string) {
 	t.Fatalf("port %s never attached", port)
 }
 
-func mustSpec(t *testing.T, text string) tap.Spec {
+func mustSpec(t *testing.T, text string) transport.Spec {
 	t.Helper()
-	s, err := tap.ParseSpec(text)
+	s, err := transport.ParseSpec(text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,12 +237,12 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	}
 	br := linkUp(t, k, "br0")
 	vx := &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", MasterIndex: br.Attrs().Index},
-		VxlanId: 42, Port: tap.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Group: net.IPv4(10, 77, 0, 2), Learning: true}
+		VxlanId: 42, Port: transport.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Group: net.IPv4(10, 77, 0, 2), Learning: true}
 	if err := kh.LinkAdd(vx); err != nil {
 		t.Fatalf("kernel vxlan: %v", err)
 	}
 	linkUp(t, k, "vx0")
-	vethPair(t, k, "hb", "", k, "host", "10.42.0.2/24", 1500-tap.VXLANGuestMTUOverhead)
+	vethPair(t, k, "hb", "", k, "host", "10.42.0.2/24", 1500-transport.VXLANGuestMTUOverhead)
 	// A veth leaves TCP checksums to be filled in by hardware that never
 	// comes: the kernel's vxlan device encapsulates the segment with its
 	// checksum still partial, and the far VTEP, a process, gets it so. A
@@ -252,23 +253,23 @@ func TestVXLANWithTheKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - tap.VXLANGuestMTUOverhead})
+	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - transport.VXLANGuestMTUOverhead})
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.77.0.2:4789,remote=10.77.0.1,vni=42,netns=%s", h))
 	segment := filepath.Join(t.TempDir(), "segment.pcapng")
-	vh := startVXHub(t, "", segment, []tap.Spec{spec}, map[string]hub.PortIO{"vm": vm})
+	vh := startVXHub(t, "", segment, []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
 
 	// The VM pings the kernel's host: ARP crosses the overlay both ways.
-	ctx, cancel := context.WithTimeout(context.Background(), taptest.HangGuard)
+	ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 	defer cancel()
 	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.2")); err != nil {
 		t.Fatalf("VM ping 10.42.0.2 across the kernel's VXLAN: %v", err)
 	}
 	// The kernel's host pings the VM.
 	p := newKernelPinger(t, k, "10.42.0.2")
-	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, taptest.HangGuard); err != nil {
+	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, transporttest.HangGuard); err != nil {
 		t.Fatalf("kernel ping 10.42.0.10 through l2hub: %v", err)
 	}
 	// TCP both ways, 1 MiB each, hashes compared.
@@ -278,10 +279,10 @@ func TestVXLANWithTheKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	echoOnce(ln)
+	echoOnce(t, ln)
 	var c net.Conn
 	inNetns(t, k, func() error {
-		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", taptest.HangGuard)
+		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", transporttest.HangGuard)
 		return err
 	})
 	transfer(t, c, payload, "kernel host to VM")
@@ -292,7 +293,7 @@ func TestVXLANWithTheKernel(t *testing.T) {
 		return err
 	})
 	defer kl.Close()
-	echoOnce(kl)
+	echoOnce(t, kl)
 	vc, err := vm.DialTCP(ctx, netip.MustParseAddrPort("10.42.0.2:7001"))
 	if err != nil {
 		t.Fatalf("VM dials the kernel's host: %v", err)
@@ -354,11 +355,11 @@ func TestVXLANMesh(t *testing.T) {
 		}
 		peers := map[string]hub.PortIO{}
 		for c := range h.clients {
-			hubEnd, vmEnd := tap.Pipe()
+			hubEnd, vmEnd := transport.Pipe()
 			h.clients[c] = newPipeVM(t, vmEnd)
 			peers[fmt.Sprintf("c%d", c)] = hubEnd
 		}
-		h.vx = startVXHub(t, policy, "", []tap.Spec{mustSpec(t, text)}, peers)
+		h.vx = startVXHub(t, policy, "", []transport.Spec{mustSpec(t, text)}, peers)
 	}
 	for i := range hubs {
 		start(i, "")
@@ -444,14 +445,14 @@ func TestVXLANMesh(t *testing.T) {
 // pipeVM is a client's end of a pipe with one reader goroutine that hands
 // over every frame's label, so that a read that gives up loses nothing.
 type pipeVM struct {
-	end    *tap.PipeEnd
+	end    *transport.PipeEnd
 	labels chan string
 }
 
-func newPipeVM(t *testing.T, end *tap.PipeEnd) *pipeVM {
+func newPipeVM(t *testing.T, end *transport.PipeEnd) *pipeVM {
 	vm := &pipeVM{end: end, labels: make(chan string, 64)}
 	go func() {
-		buf := make([]byte, tap.DefaultMaxFrame)
+		buf := make([]byte, transport.DefaultMaxFrame)
 		for {
 			k, err := end.ReadFrame(buf)
 			if err != nil {
@@ -471,7 +472,7 @@ func newPipeVM(t *testing.T, end *tap.PipeEnd) *pipeVM {
 func readLabels(t *testing.T, vm *pipeVM, n int) []string {
 	t.Helper()
 	var out []string
-	wait := taptest.HangGuard
+	wait := transporttest.HangGuard
 	if n < 0 {
 		wait = 200 * time.Millisecond
 	}
@@ -528,7 +529,7 @@ func pingUntil(ctx context.Context, h *netstack.Host, dst netip.Addr) error {
 func transfer(t *testing.T, c net.Conn, payload []byte, what string) {
 	t.Helper()
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(taptest.HangGuard))
+	c.SetDeadline(time.Now().Add(transporttest.HangGuard))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Write(payload)
@@ -627,25 +628,25 @@ func TestVXLANWithOpenVSwitch(t *testing.T) {
 		{"ip", "link", "set", "br-phy", "up"},
 		{"ip", "link", "set", "br-int", "up"},
 		{"ip", "addr", "add", "10.42.0.3/24", "dev", "host"},
-		{"ip", "link", "set", "host", "mtu", fmt.Sprint(1500 - tap.VXLANGuestMTUOverhead), "up"},
+		{"ip", "link", "set", "host", "mtu", fmt.Sprint(1500 - transport.VXLANGuestMTUOverhead), "up"},
 	} {
 		run(step...)
 	}
 
-	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - tap.VXLANGuestMTUOverhead})
+	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - transport.VXLANGuestMTUOverhead})
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.79.0.2:4789,remote=10.79.0.1,vni=42,netns=%s", h))
-	startVXHub(t, "", "", []tap.Spec{spec}, map[string]hub.PortIO{"vm": vm})
+	startVXHub(t, "", "", []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
 
-	ctx, cancel := context.WithTimeout(context.Background(), taptest.HangGuard)
+	ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 	defer cancel()
 	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.3")); err != nil {
 		t.Fatalf("VM ping 10.42.0.3 across Open vSwitch's VXLAN: %v\n%s", err, ovsLog(dir))
 	}
 	p := newKernelPinger(t, o, "10.42.0.3")
-	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, taptest.HangGuard); err != nil {
+	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, transporttest.HangGuard); err != nil {
 		t.Fatalf("ping 10.42.0.10 from behind Open vSwitch: %v", err)
 	}
 	payload := bytes.Repeat([]byte("l2hub ovs "), 1<<18)
@@ -654,10 +655,10 @@ func TestVXLANWithOpenVSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	echoOnce(ln)
+	echoOnce(t, ln)
 	var c net.Conn
 	inNetns(t, o, func() error {
-		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", taptest.HangGuard)
+		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", transporttest.HangGuard)
 		return err
 	})
 	transfer(t, c, payload, "host behind Open vSwitch to VM")

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
 	"l2hub/conformance"
+	"l2hub/internal/wallclock"
 )
 
 // checkNexus runs the DSoftBus node of package conformance over the guest
@@ -41,7 +41,7 @@ func checkNexus(ctx context.Context, e *env) (string, error) {
 	node, err := conformance.NewNode(conformance.Config{
 		Role:  role,
 		Net:   kernelNet{},
-		Clock: conformance.ClockFunc(time.After),
+		Clock: wallclock.Clock{},
 		Addr:  e.self,
 		Peer:  peer,
 		OnMilestone: func(m conformance.Milestone) {

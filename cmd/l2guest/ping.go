@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	gchecksum "gvisor.dev/gvisor/pkg/tcpip/checksum"
 )
 
 // ICMP echo over a raw socket (the guest runs as root). Go's "ip4:icmp"
@@ -99,20 +101,10 @@ func (p *pinger) firstReply(ctx context.Context, dst netip.Addr) error {
 	}
 }
 
-// checksum is the Internet checksum (RFC 1071) of b.
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
+// checksum is the Internet checksum (RFC 1071) of b, as package packet
+// computes it: with gVisor's checksum package, which the guest links alone
+// (packet's header parser would bring the rest of gVisor's tcpip along).
+func checksum(b []byte) uint16 { return ^gchecksum.Checksum(b, 0) }
 
 // checkPing waits for each peer's first reply, then sends l2.count echoes
 // 200 ms apart and wants every one answered.

@@ -1,56 +1,27 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
-	"regexp"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/bench"
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/loadgen"
 )
 
-// Hub target names, as results and --targets show them.
-const (
-	targetHub        = "l2hub"
-	targetHubPolicy  = "l2hub+policy"
-	targetHubCapture = "l2hub+policy+capture"
-	targetMcast      = "mcast"
-)
-
+// benchFlags are l2hub bench's flags: the suite's options, and what to do
+// with the run.
 type benchFlags struct {
-	sizes, ports  []int
-	latencySizes  []int
-	patterns      []string
-	transports    []string
-	targets       []string
-	duration      time.Duration
-	count         int
-	window        int
-	quick         bool
-	json          bool
-	run           string
-	overload      bool
-	latency       bool
-	openLoop      bool
-	stallScenario bool
-	load          float64
-	mode          string
-	queue         int
-	cpuprofile    string
-	memprofile    string
+	loadgen.Options
+	quick, json            bool
+	cpuprofile, memprofile string
 }
 
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -59,34 +30,22 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "bench [flags]",
 		Short: "Measure l2hub against a direct VM pair and a multicast group",
 		Long: `Measure forwarding with simulated VMs that speak QEMU's own protocols (stream
-over TCP or unix with the 4-byte length prefix, dgram over UDP, the socket
-mcast back end), one write per frame as QEMU does. Each frame carries a
-sequence number and its send time, so loss and one-way latency are measured.
+over TCP or unix, dgram over UDP, the socket mcast back end), one write per
+frame as QEMU does; each frame carries a sequence number and its send time,
+so loss and one-way latency are measured.
 
-Every scenario runs against l2hub itself (the serve session: hub, policy,
-capture, transports, in this process), and is related to a direct VM-to-VM
-socket pair measured in the same run (one VM listens, the other connects:
-the best a VM pair can do without l2hub). The kernel multicast group that
-QEMU's -netdev socket,mcast= uses is measured too.
+Every scenario runs against l2hub itself (a serve session in this process:
+hub, policy, capture, transports) and is related to a direct VM-to-VM socket
+pair measured in the same run; the kernel multicast group of QEMU's
+socket,mcast= is measured too. Scenarios: frame sizes x ports x patterns x
+targets (l2hub; with a 5-rule pass-through policy; with the policy and a
+pcapng capture), closed loop (--window frames in flight) and open loop; a
+latency scenario per --latency-sizes at --load of the direct pair's rate; a
+stalled-port and an overload scenario. The table ends with the performance
+targets and whether they hold. Method and figures: loadgen/PERFORMANCE.md.
 
-Scenarios: frame sizes x ports (unicast pairs and broadcast) x targets
-(l2hub; with a 5-rule pass-through policy; with the policy and a pcapng
-capture of both directions to a temporary file), twice: closed loop (each
-VM keeps at most --window frames in flight, as a guest's flow control
-would) and open loop (each VM writes as fast as its socket takes frames, as
-a guest under a burst does; l2hub with overflow: drop is measured there too,
-for comparison). Then a latency scenario per --latency-sizes at 50% of the
-direct pair's rate (paced against absolute deadlines), a stalled-port
-scenario (three VMs broadcast, one stops reading: the other two's rate
-after the stall time, against the same run with all three reading), and an
-overload scenario whose receivers stop reading (the resident set must stay
-flat). The table ends with the targets and whether they hold: every
-scenario of a pausing hub delivers every frame, ratios to the direct pair,
-latency, the stalled port, memory.
-
-Frame sizes are the bytes QEMU writes per frame: Ethernet header and
-payload, no FCS, no length prefix. Frames/s counts deliveries to the VM a
-frame was meant for; Gbit/s is frames/s times the size.`,
+Frame sizes are the bytes QEMU writes per frame (no FCS, no length prefix);
+frames/s counts deliveries to the VM a frame was meant for.`,
 		Example: `  l2hub bench                      # the whole matrix, a few minutes
   l2hub bench --quick              # a smaller matrix in well under a minute
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
@@ -98,26 +57,26 @@ frame was meant for; Gbit/s is frames/s times the size.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntSliceVar(&f.sizes, "sizes", bench.DefaultSizes, "frame sizes in bytes")
-	fl.IntSliceVar(&f.ports, "ports", bench.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
-	fl.IntSliceVar(&f.latencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
-	fl.BoolVar(&f.latency, "latency", true, "run the 50%-load latency scenarios")
-	fl.Float64Var(&f.load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
-	fl.StringSliceVar(&f.patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
-	fl.StringSliceVar(&f.transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
-	fl.StringSliceVar(&f.targets, "targets", []string{targetHub, targetHubPolicy, targetHubCapture, targetMcast},
-		"what to measure besides the direct pair: "+strings.Join([]string{targetHub, targetHubPolicy, targetHubCapture, targetMcast}, ", "))
-	fl.DurationVar(&f.duration, "duration", time.Second, "how long each scenario sends")
-	fl.IntVar(&f.window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
-	fl.BoolVar(&f.openLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
-	fl.BoolVar(&f.stallScenario, "stall", true, "run the stalled-port scenario")
-	fl.IntVar(&f.count, "count", 1, "run each scenario this many times and keep the median")
+	fl.IntSliceVar(&f.Sizes, "sizes", loadgen.DefaultSizes, "frame sizes in bytes")
+	fl.IntSliceVar(&f.Ports, "ports", loadgen.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
+	fl.IntSliceVar(&f.LatencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
+	fl.BoolVar(&f.Latency, "latency", true, "run the 50%-load latency scenarios")
+	fl.Float64Var(&f.Load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
+	fl.StringSliceVar(&f.Patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
+	fl.StringSliceVar(&f.Transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
+	fl.StringSliceVar(&f.Targets, "targets", []string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast},
+		"what to measure besides the direct pair: "+strings.Join([]string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast}, ", "))
+	fl.DurationVar(&f.Duration, "duration", time.Second, "how long each scenario sends")
+	fl.IntVar(&f.Window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
+	fl.BoolVar(&f.OpenLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
+	fl.BoolVar(&f.Stall, "stall", true, "run the stalled-port scenario")
+	fl.IntVar(&f.Count, "count", 1, "run each scenario this many times and keep the median")
 	fl.BoolVar(&f.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of the table")
-	fl.StringVar(&f.run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
-	fl.BoolVar(&f.overload, "overload", true, "run the overload scenario (receivers stop reading)")
-	fl.StringVar(&f.mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
-	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	fl.StringVar(&f.Run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
+	fl.BoolVar(&f.Overload, "overload", true, "run the overload scenario (receivers stop reading)")
+	fl.StringVar(&f.Mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
+	fl.IntVar(&f.Queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
 	return cmd
@@ -127,78 +86,21 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	changed := cmd.Flags().Changed
 	if f.quick {
 		if !changed("sizes") {
-			f.sizes = []int{64, 1500}
+			f.Sizes = []int{64, 1500}
 		}
 		if !changed("ports") {
-			f.ports = []int{2, 32}
+			f.Ports = []int{2, 32}
 		}
 		if !changed("duration") {
-			f.duration = 300 * time.Millisecond
+			f.Duration = 300 * time.Millisecond
 		}
 	}
-	mode, err := hub.ParseMode(f.mode)
+	f.Progress = stderr
+	f.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := f.Suite()
 	if err != nil {
-		return fmt.Errorf("--mode: %w", err)
+		return err
 	}
-	if f.queue < 0 || f.window < 0 || f.count < 1 || f.duration <= 0 {
-		return errors.New("--queue and --window must not be negative, --count and --duration must be positive")
-	}
-	if f.load <= 0 || f.load > 1 {
-		return fmt.Errorf("--load %v: want a fraction in (0, 1]", f.load)
-	}
-	s := &bench.Suite{
-		Sizes: f.sizes, Ports: f.ports, Transports: f.transports, Duration: f.duration, Window: f.window,
-		Count: f.count, Load: f.load, Progress: stderr,
-	}
-	if f.latency {
-		s.LatencySizes = f.latencySizes
-	}
-	for _, p := range f.patterns {
-		pat, err := bench.ParsePattern(p)
-		if err != nil {
-			return fmt.Errorf("--patterns: %w", err)
-		}
-		s.Patterns = append(s.Patterns, pat)
-	}
-	for _, tr := range f.transports {
-		switch tr {
-		case "tcp", "unix", "udp":
-		default:
-			return fmt.Errorf("--transport %q: want tcp, unix or udp", tr)
-		}
-	}
-	if f.run != "" {
-		if s.Filter, err = regexp.Compile(f.run); err != nil {
-			return fmt.Errorf("--run: %w", err)
-		}
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	for _, name := range f.targets {
-		switch name {
-		case targetHub:
-			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log})
-		case targetHubPolicy:
-			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true})
-		case targetHubCapture:
-			s.Targets = append(s.Targets, &hubTarget{mode: mode, queue: f.queue, log: log, policy: true, capture: true})
-		case targetMcast:
-			s.Mcast = bench.Mcast{}
-		default:
-			return fmt.Errorf("--targets: unknown target %q", name)
-		}
-	}
-	if f.overload && len(s.Targets) > 0 {
-		s.Overload = s.Targets[len(s.Targets)-1] // the one with the most machinery
-	}
-	s.OpenLoop = f.openLoop
-	if f.openLoop && len(s.Targets) > 0 {
-		s.Compare = []bench.Target{&hubTarget{mode: mode, queue: f.queue, log: log, overflow: hub.OverflowDrop}}
-	}
-	if f.stallScenario && len(s.Targets) > 0 {
-		s.StallTime = 500 * time.Millisecond
-		s.Stall = &hubTarget{mode: mode, queue: f.queue, log: log, stall: s.StallTime}
-	}
-
 	if f.cpuprofile != "" {
 		pf, err := os.Create(f.cpuprofile)
 		if err != nil {
@@ -214,7 +116,7 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	rep.Evaluate(targetHubPolicy, targetHubCapture, f.transports[0])
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.Transports[0])
 	if f.memprofile != "" {
 		if err := writeHeapProfile(f.memprofile); err != nil {
 			return err
@@ -228,206 +130,8 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 
 func writeHeapProfile(path string) error {
 	pf, err := os.Create(path)
-	if err != nil {
-		return err
+	if err == nil {
+		err = errors.Join(pprof.Lookup("allocs").WriteTo(pf, 0), pf.Close())
 	}
-	if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
-		pf.Close()
-		return err
-	}
-	return pf.Close()
-}
-
-// hubTarget is l2hub itself: a serve session built by newSession from a
-// Config, as `l2hub serve` builds it (hub, policy, capture, bound
-// transports), run in this process with the VMs attached over real sockets.
-type hubTarget struct {
-	mode     hub.Mode
-	queue    int
-	overflow hub.Overflow
-	stall    time.Duration
-	policy   bool // the 5-rule pass-through policy
-	capture  bool // pcapng of both directions to a temporary file
-	log      *slog.Logger
-}
-
-var _ bench.Target = (*hubTarget)(nil)
-
-func (t *hubTarget) Name() string {
-	name := targetHub
-	switch {
-	case t.capture:
-		name = targetHubCapture
-	case t.policy:
-		name = targetHubPolicy
-	}
-	if t.overflow == hub.OverflowDrop {
-		name += "+drop"
-	}
-	return name
-}
-
-// Open implements bench.Target. A udp scenario binds each VM's socket at a
-// port found free a moment before, so a lost race is retried.
-func (t *hubTarget) Open(ctx context.Context, sc bench.Scenario) (*bench.Net, error) {
-	var err error
-	for range 3 {
-		var n *bench.Net
-		if n, err = t.open(ctx, sc); err == nil || sc.Transport != "udp" {
-			return n, err
-		}
-	}
-	return nil, err
-}
-
-func (t *hubTarget) open(ctx context.Context, sc bench.Scenario) (_ *bench.Net, err error) {
-	dir, err := os.MkdirTemp("", "l2hub-bench-")
-	if err != nil {
-		return nil, err
-	}
-	cleanup := []func(){func() { os.RemoveAll(dir) }}
-	defer func() {
-		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				cleanup[i]()
-			}
-		}
-	}()
-
-	cfg := Config{Mode: t.mode, Queue: t.queue, Overflow: t.overflow, Stall: t.stall, Control: "off", source: "bench"}
-	vmAddrs := make([]string, sc.Ports) // udp: where each VM is bound
-	for i := range sc.Ports {
-		spec := tap.Spec{Name: fmt.Sprintf("vm%02d", i)}
-		switch sc.Transport {
-		case "tcp":
-			spec.Transport, spec.Address = tap.TCP, "127.0.0.1:0"
-		case "unix":
-			spec.Transport, spec.Address = tap.Unix, filepath.Join(dir, spec.Name+".sock")
-		case "udp":
-			if vmAddrs[i], err = freeUDPAddr(); err != nil {
-				return nil, err
-			}
-			spec.Transport, spec.Address, spec.Peer = tap.UDP, "127.0.0.1:0", vmAddrs[i]
-		default:
-			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", bench.ErrUnsupported, sc.Transport)
-		}
-		cfg.Ports = append(cfg.Ports, spec)
-	}
-	if t.policy {
-		cfg.Policy = filepath.Join(dir, "policy.yaml")
-		if err := os.WriteFile(cfg.Policy, []byte(bench.PassThroughPolicy), 0o600); err != nil {
-			return nil, err
-		}
-	}
-	if t.capture {
-		cfg.Capture = CaptureConfig{File: filepath.Join(dir, "bench.pcapng"), Points: "both"}
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	sess, err := newSession(cfg, io.Discard, t.log)
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, func() { sess.stop() })
-	if err := sess.start(ctx, func(err error) { t.log.Warn("bench: transport stopped", "err", err) }); err != nil {
-		return nil, err
-	}
-
-	n := &bench.Net{}
-	for i, r := range sess.runners {
-		spec := r.Spec()
-		var p bench.VM
-		switch sc.Transport {
-		case "tcp", "unix":
-			p, err = tap.DialStream(ctx, sc.Transport, spec.Address, 0)
-		case "udp":
-			p, err = tap.ListenUDP(vmAddrs[i], spec.Address, 0, 0)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("VM %d to port %s: %w", i, spec.Name, err)
-		}
-		cleanup = append(cleanup, func() { p.Close() })
-		n.Ports = append(n.Ports, p)
-	}
-	if err := waitVMsAttached(ctx, sess); err != nil {
-		return nil, err
-	}
-	var counters map[string]uint64
-	n.Close = func() error {
-		var errs []error
-		for _, p := range n.Ports {
-			if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-		errs = append(errs, sess.stop())
-		counters = sessionCounters(sess)
-		os.RemoveAll(dir)
-		return errors.Join(errs...)
-	}
-	n.Counters = func() map[string]uint64 { return counters }
-	return n, nil
-}
-
-// waitVMsAttached returns once every port has its VM attached: frames sent
-// earlier to a port whose VM is not attached yet would be dropped.
-func waitVMsAttached(ctx context.Context, sess *session) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ports, err := sess.hub.Ports(ctx)
-		if err != nil {
-			return err
-		}
-		var waiting []string
-		for _, p := range ports {
-			if !p.Attached {
-				waiting = append(waiting, p.Name)
-			}
-		}
-		if len(waiting) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("ports %s: no VM attached after 5s", strings.Join(waiting, ", "))
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// sessionCounters sums the hub's drops by reason over every port, and its
-// pauses and stalls, and adds the capture's figures.
-func sessionCounters(sess *session) map[string]uint64 {
-	c := map[string]uint64{}
-	for _, st := range sess.stats {
-		for _, r := range hub.DropReasons() {
-			if n := st.stats.Drops(r); n > 0 {
-				c["hub_drop_"+r.String()] += n
-			}
-		}
-		if n := st.stats.Pauses.Load(); n > 0 {
-			c["hub_pauses"] += n
-		}
-		if n := st.stats.Stalls.Load(); n > 0 {
-			c["hub_stalls"] += n
-		}
-	}
-	if sess.capture != nil {
-		cs := sess.capture.Stats()
-		c["capture_written"] = cs.Written
-		c["capture_bytes"] = cs.Bytes
-		c["capture_queue_full"] = cs.QueueFull
-	}
-	return c
-}
-
-// freeUDPAddr returns a loopback address whose port was free a moment ago.
-func freeUDPAddr() (string, error) {
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
+	return err
 }

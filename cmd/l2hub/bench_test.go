@@ -4,37 +4,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"l2hub/bench"
-	"l2hub/hub"
+	"l2hub/loadgen"
 )
-
-var quietLog = slog.New(slog.DiscardHandler)
 
 func TestBenchCommandRunsTheServePath(t *testing.T) {
 	var out, errs bytes.Buffer
 	err := run(context.Background(), []string{"bench", "--sizes", "64", "--ports", "2", "--patterns", "unicast",
-		"--duration", "30ms", "--window", "16", "--latency=false", "--overload=false", "--targets", targetHubCapture, "--json"}, &out, &errs)
+		"--duration", "30ms", "--window", "16", "--latency=false", "--overload=false", "--targets", loadgen.TargetHubCapture, "--json"}, &out, &errs)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errs.String())
 	}
-	var rep bench.Report
+	var rep loadgen.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("bench --json printed something else: %v\n%s", err, out.String())
 	}
-	got := map[string]bench.Result{}
+	got := map[string]loadgen.Result{}
 	for _, r := range rep.Results {
 		got[r.Name] = r
 		if r.Err != "" {
 			t.Errorf("%s: %s", r.Name, r.Err)
 		}
 	}
-	hubRes, ok := got["throughput/"+targetHubCapture+"/tcp/unicast/2p/64B"]
+	hubRes, ok := got["throughput/"+loadgen.TargetHubCapture+"/tcp/unicast/2p/64B"]
 	if !ok {
 		t.Fatalf("got results %v, want the l2hub scenario", rep.Results)
 	}
@@ -66,154 +60,5 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 				t.Errorf("got no error for bench %v", args)
 			}
 		})
-	}
-}
-
-// TestOverloadKeepsMemoryBounded stops every receiver while the senders go
-// on, and the resident set must not follow the offered load. By default the
-// hub pauses the senders (their sockets fill and they wait: nothing is
-// lost); with overflow: drop it tail-drops at the egress queues. The bound is
-// deliberately generous; the figures are what `l2hub bench` reports.
-func TestOverloadKeepsMemoryBounded(t *testing.T) {
-	if _, err := bench.RSS(); err != nil {
-		t.Skipf("no resident set size here: %v", err)
-	}
-	for _, overflow := range []hub.Overflow{hub.OverflowPause, hub.OverflowDrop} {
-		t.Run(overflow.String(), func(t *testing.T) { testOverload(t, overflow) })
-	}
-}
-
-func testOverload(t *testing.T, overflow hub.Overflow) {
-	// A short egress queue (32 frames a port) overflows within the second
-	// even when a loaded machine under the race detector sends only a few
-	// thousand frames; what is measured is that memory stays flat while it
-	// does. The stall time is longer than the scenario: a pausing hub holds
-	// its senders back throughout.
-	target := &hubTarget{mode: hub.ModeSwitch, queue: 32, overflow: overflow, stall: time.Minute,
-		policy: true, capture: true, log: quietLog}
-	// Jumbo frames fill the sockets' buffers (megabytes on loopback) fast
-	// enough even under the race detector.
-	sc := bench.Scenario{Kind: "overload", Transport: "tcp", Size: 9000, Ports: 4, Pattern: bench.Unicast,
-		Duration: time.Second, Stall: true}
-	res, err := bench.Run(context.Background(), sc, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := res.Counters
-	t.Logf("RSS %d before, peak %d in the first half, %d in the second (bytes); %d sent, %d queue-full drops, %d pauses",
-		res.RSSBefore, res.RSSPeakFirst, res.RSSPeakLast, res.Sent, c["hub_drop_queue-full"], c["hub_pauses"])
-	switch overflow {
-	case hub.OverflowPause:
-		if c["hub_pauses"] == 0 {
-			t.Errorf("no sender was paused with every receiver stopped; the scenario did not overload the hub")
-		}
-		// Frames still queued when the VMs hang up at the end are counted
-		// as write-error and port-down; none may be lost to the load.
-		for _, r := range []hub.DropReason{hub.DropQueueFull, hub.DropBacklogFull, hub.DropStalled, hub.DropKernel} {
-			if n := c["hub_drop_"+r.String()]; n > 0 {
-				t.Errorf("the pausing hub dropped %d frames as %s; want none", n, r)
-			}
-		}
-	case hub.OverflowDrop:
-		if c["hub_drop_queue-full"] == 0 {
-			t.Errorf("got no queue-full drops with every receiver stopped; the scenario did not overload the hub")
-		}
-	}
-	bound := int64(256 << 20)
-	if benchRaceEnabled {
-		bound *= 4 // the race detector's shadow memory
-	}
-	if growth := int64(res.RSSMax) - int64(res.RSSBefore); growth > bound {
-		t.Errorf("got resident set growth %d bytes under overload, want under %d", growth, bound)
-	}
-}
-
-// liveHub is a two-port l2hub serve session over loopback TCP with a VM
-// connected to each port, for the live-path tests and benchmarks.
-func liveHub(tb testing.TB, target *hubTarget) (a, b bench.VM, stop func()) {
-	tb.Helper()
-	n, err := target.Open(context.Background(), bench.Scenario{Transport: "tcp", Size: 64, Ports: 2})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n.Ports[0], n.Ports[1], func() {
-		if err := n.Close(); err != nil {
-			tb.Error(err)
-		}
-	}
-}
-
-func benchFrame(size int) []byte {
-	f := make([]byte, size)
-	dst, src := bench.MAC(1), bench.MAC(0)
-	copy(f[0:6], dst[:])
-	copy(f[6:12], src[:])
-	f[12], f[13] = 0x88, 0xb5
-	return f
-}
-
-// TestLiveUnicastDoesNotAllocate sends frames through the live serve path
-// (StreamConn in, reader, loop, policy, writer, StreamConn out) and counts
-// the whole process's allocations per frame.
-func TestLiveUnicastDoesNotAllocate(t *testing.T) {
-	if benchRaceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	for _, target := range []*hubTarget{
-		{mode: hub.ModeSwitch, log: quietLog},
-		{mode: hub.ModeSwitch, policy: true, log: quietLog},
-	} {
-		t.Run(target.Name(), func(t *testing.T) {
-			a, b, stop := liveHub(t, target)
-			defer stop()
-			ab, ba := benchFrame(64), benchFrame(64)
-			copy(ba[0:6], ab[6:12]) // b answers a: the switch learns both
-			copy(ba[6:12], ab[0:6])
-			buf := make([]byte, hub.DefaultMaxFrame)
-			roundTrip := func() {
-				if err := a.WriteFrame(ab); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := b.ReadFrame(buf); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for range 2000 { // learn, grow every buffer, fill the pools
-				roundTrip()
-				if err := b.WriteFrame(ba); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := a.ReadFrame(buf); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if n := testing.AllocsPerRun(2000, roundTrip); n != 0 {
-				t.Errorf("got %v allocations per frame forwarded through the live hub, want 0", n)
-			}
-		})
-	}
-}
-
-// BenchmarkLive measures one frame's trip from a VM's StreamConn to the
-// other VM's, over loopback TCP: directly, and through the in-process serve
-// session with its policy and capture. Each op is one frame; the sender
-// keeps at most 64 frames in flight, so nothing is dropped.
-func BenchmarkLive(b *testing.B) {
-	for _, size := range []int{64, 1500} {
-		for _, target := range []bench.Target{
-			bench.Direct{},
-			&hubTarget{mode: hub.ModeSwitch, log: quietLog},
-			&hubTarget{mode: hub.ModeSwitch, policy: true, log: quietLog},
-			&hubTarget{mode: hub.ModeSwitch, policy: true, capture: true, log: quietLog},
-		} {
-			b.Run(fmt.Sprintf("%s/%dB", target.Name(), size), func(b *testing.B) {
-				n, err := target.Open(context.Background(), bench.Scenario{Transport: "tcp", Size: size, Ports: 2})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer n.Close()
-				bench.Windowed(b, n.Ports[0], n.Ports[1], benchFrame(size), 64)
-			})
-		}
 	}
 }

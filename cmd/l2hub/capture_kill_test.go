@@ -14,7 +14,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/hub/hubtest"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // readCapture reads a capture file to its end or its first error and
@@ -61,7 +61,7 @@ func TestKilledCaptureIsRepaired(t *testing.T) {
 			p := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0",
 				"--control", "off", "--capture", path)
 			addrs := tcpPorts(t, p.stdout.String())
-			vms := map[string]*tap.StreamConn{"a": dialVM(t, addrs["a"]), "b": dialVM(t, addrs["b"])}
+			vms := map[string]*transport.StreamConn{"a": dialVM(t, addrs["a"]), "b": dialVM(t, addrs["b"])}
 			var wg sync.WaitGroup
 			for name, vm := range vms {
 				src, dst := macA, macB
@@ -71,7 +71,7 @@ func TestKilledCaptureIsRepaired(t *testing.T) {
 				f := make([]byte, 1514)
 				copy(f, hubtest.Frame(dst, src, "full size"))
 				wg.Go(func() { // keep reading, so that the hub never waits for this VM
-					buf := make([]byte, tap.DefaultMaxFrame)
+					buf := make([]byte, transport.DefaultMaxFrame)
 					for {
 						if _, err := vm.ReadFrame(buf); err != nil {
 							return

@@ -1,21 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
-	"l2hub/hub"
 )
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
@@ -42,17 +38,36 @@ every user sees in ps).`,
 	}
 	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
 	tf.register(cmd.PersistentFlags().StringVar)
-	client := func() *control.Client { return c }
 
-	printJSON := func(raw json.RawMessage) error {
-		_, err := stdout.Write(raw)
+	// sub is one ctl subcommand: run gets the client and the arguments.
+	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, cl *control.Client, args []string) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, a []string) error {
+			return run(cmd.Context(), c, a)
+		}}
+	}
+	printJSON := func(raw json.RawMessage, err error) error {
+		if err == nil {
+			_, err = stdout.Write(raw)
+		}
 		return err
 	}
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "ports",
-			Short: "List ports: peers, link state, active partitions and counters",
-			Long: `List every port: its peer (- when none is attached), its link as the
+	// done says what a change did, once the hub has made it.
+	done := func(err error, format string, args ...any) error {
+		if err == nil {
+			fmt.Fprintf(stdout, format+"\n", args...)
+		}
+		return err
+	}
+
+	ports := sub("ports", "List ports: peers, link state, active partitions and counters", cobra.NoArgs,
+		func(ctx context.Context, cl *control.Client, _ []string) error {
+			ports, err := cl.Ports(ctx)
+			if err != nil {
+				return err
+			}
+			return control.WritePorts(stdout, ports)
+		})
+	ports.Long = `List every port: its peer (- when none is attached), its link as the
 policy sees it (down after ctl link PORT down or during a flap schedule;
 no-peer when it is up but no VM is attached, so frames for it are dropped
 as port-down), the active partitions that cut it off from other ports, its
@@ -63,81 +78,27 @@ back (its frames wait for a port whose VM is not reading fast enough),
 "holding N" while its own queue, N frames deep, holds other ports back,
 "stalled" while it drops its frames because its VM read nothing for the
 stall time, "-" otherwise ("drop" marks a port set to tail-drop). PAUSES
-is how often the port was paused and for how long in all.`,
-			Args: cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				ports, err := client().Ports(c.Context())
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
-				for _, p := range ports {
-					peer, link := "-", p.Link
-					if p.Attached {
-						peer = p.Peer
-					} else if link == "up" {
-						link = "no-peer" // up, but nothing to deliver to: frames for it are port-down drops
-					}
-					parts := "-"
-					if len(p.Partitions) > 0 {
-						parts = strings.Join(p.Partitions, ",")
-					}
-					var drops []string
-					for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
-						drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, link, parts,
-						flowText(p.PortStatus), pausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
-						p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
-				}
-				return tw.Flush()
-			},
+is how often the port was paused and for how long in all.`
+
+	partition := sub("partition NAME [GROUP GROUP...]", "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
+		func(_ *cobra.Command, args []string) error {
+			switch len(args) {
+			case 0:
+				return errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
+			case 2:
+				return fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
+					args[0], args[1], args[0])
+			}
+			return nil
 		},
-		&cobra.Command{
-			Use:   "policy",
-			Short: "Show the policy in force (JSON)",
-			Args:  cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				raw, err := client().Policy(c.Context())
-				if err != nil {
-					return err
-				}
-				return printJSON(raw)
-			},
-		},
-		&cobra.Command{
-			Use:   "set-policy FILE",
-			Short: "Replace the policy with FILE (validated first; refused whole on error)",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				src, err := os.ReadFile(args[0])
-				if err != nil {
-					return err
-				}
-				if err := client().ReplacePolicy(c.Context(), args[0], src); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "policy replaced with %s\n", args[0])
-				return nil
-			},
-		},
-		&cobra.Command{
-			Use:   "rules",
-			Short: "Show per-rule counters (JSON)",
-			Args:  cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				raw, err := client().Rules(c.Context())
-				if err != nil {
-					return err
-				}
-				return printJSON(raw)
-			},
-		},
-		&cobra.Command{
-			Use:   "partition NAME [GROUP GROUP...]",
-			Short: "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
-			Long: `Start a partition: ports in different groups cannot reach each other.
+		func(ctx context.Context, cl *control.Client, args []string) error {
+			var groups [][]string
+			for _, g := range args[1:] {
+				groups = append(groups, strings.Split(g, ","))
+			}
+			return done(cl.StartPartition(ctx, args[0], groups), "partition %s started", args[0])
+		})
+	partition.Long = `Start a partition: ports in different groups cannot reach each other.
 
 With NAME alone, start the partition of that name in the policy in force (a
 partition from the policy file, or an ad-hoc one started before and since
@@ -145,101 +106,46 @@ healed). It lasts until healed, or until its schedule's next change.
 
 With GROUPs, start an ad-hoc partition named NAME. Each GROUP is a
 comma-separated list of ports (or of the policy's group names); give two or
-more. It lasts until healed.`,
-			Example: "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
-				"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c",
-			Args: func(_ *cobra.Command, args []string) error {
-				switch len(args) {
-				case 0:
-					return errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
-				case 2:
-					return fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
-						args[0], args[1], args[0])
-				}
-				return nil
-			},
-			RunE: func(c *cobra.Command, args []string) error {
-				var groups [][]string
-				for _, g := range args[1:] {
-					groups = append(groups, strings.Split(g, ","))
-				}
-				if err := client().StartPartition(c.Context(), args[0], groups); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "partition %s started\n", args[0])
-				return nil
-			},
-		},
-		&cobra.Command{
-			Use:   "heal NAME",
-			Short: "End a partition",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				if err := client().HealPartition(c.Context(), args[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "partition %s healed\n", args[0])
-				return nil
-			},
-		},
-		&cobra.Command{
-			Use:   "link PORT up|down",
-			Short: "Set a port's link up or down",
-			Args:  cobra.ExactArgs(2),
-			RunE: func(c *cobra.Command, args []string) error {
-				if args[1] != "up" && args[1] != "down" {
-					return fmt.Errorf("link state %q: want up or down", args[1])
-				}
-				if err := client().SetLink(c.Context(), args[0], args[1] == "up"); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "link %s %s\n", args[0], args[1])
-				return nil
-			},
-		},
-		&cobra.Command{
-			Use:   "metrics",
-			Short: "Print the Prometheus metrics",
-			Args:  cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				m, err := client().Metrics(c.Context())
+more. It lasts until healed.`
+	partition.Example = "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
+		"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c"
+
+	cmd.AddCommand(
+		ports,
+		sub("policy", "Show the policy in force (JSON)", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error { return printJSON(cl.Policy(ctx)) }),
+		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)", cobra.ExactArgs(1),
+			func(ctx context.Context, cl *control.Client, args []string) error {
+				src, err := os.ReadFile(args[0])
 				if err != nil {
 					return err
 				}
-				_, err = io.WriteString(stdout, m)
+				return done(cl.ReplacePolicy(ctx, args[0], src), "policy replaced with %s", args[0])
+			}),
+		sub("rules", "Show per-rule counters (JSON)", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error { return printJSON(cl.Rules(ctx)) }),
+		partition,
+		sub("heal NAME", "End a partition", cobra.ExactArgs(1),
+			func(ctx context.Context, cl *control.Client, args []string) error {
+				return done(cl.HealPartition(ctx, args[0]), "partition %s healed", args[0])
+			}),
+		sub("link PORT up|down", "Set a port's link up or down", cobra.ExactArgs(2),
+			func(ctx context.Context, cl *control.Client, args []string) error {
+				if args[1] != "up" && args[1] != "down" {
+					return fmt.Errorf("link state %q: want up or down", args[1])
+				}
+				return done(cl.SetLink(ctx, args[0], args[1] == "up"), "link %s %s", args[0], args[1])
+			}),
+		sub("metrics", "Print the Prometheus metrics", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error {
+				m, err := cl.Metrics(ctx)
+				if err == nil {
+					_, err = io.WriteString(stdout, m)
+				}
 				return err
-			},
-		},
+			}),
 	)
 	return cmd
-}
-
-// flowText is a port's flow control now, for ctl ports.
-func flowText(p hub.PortStatus) string {
-	var parts []string
-	switch fl := p.Flow; {
-	case fl.Stalled:
-		parts = append(parts, "stalled")
-	case fl.Paused:
-		parts = append(parts, "paused "+fl.PausedFor.Round(time.Millisecond).String())
-	case fl.Congested:
-		parts = append(parts, fmt.Sprintf("holding %d", p.Queued))
-	}
-	if p.Flow.Overflow == hub.OverflowDrop {
-		parts = append(parts, "drop")
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, ",")
-}
-
-// pausesText is how often a port was paused and for how long in all.
-func pausesText(st hub.StatsSnapshot) string {
-	if st.Pauses == 0 {
-		return "0"
-	}
-	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
 }
 
 // tokenFlags are the ways a client command is given the control token.
@@ -251,27 +157,5 @@ func (f *tokenFlags) register(stringVar func(p *string, name, value, usage strin
 	stringVar(&f.value, "control-token", "", "the hub's bearer token (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
 }
 
-// token is --control-token, else --control-token-file's, else
-// $L2HUB_CONTROL_TOKEN; "" if none is given.
-func (f *tokenFlags) token() (string, error) {
-	switch {
-	case f.value != "" && f.file != "":
-		return "", errors.New("give --control-token or --control-token-file, not both")
-	case f.value != "":
-		tok, err := control.CheckToken(f.value)
-		if err != nil {
-			return "", fmt.Errorf("--control-token: %w", err)
-		}
-		return tok, nil
-	case f.file != "":
-		return control.ReadTokenFile(f.file)
-	}
-	if env := os.Getenv(control.TokenEnv); env != "" {
-		tok, err := control.CheckToken(env)
-		if err != nil {
-			return "", fmt.Errorf("$%s: %w", control.TokenEnv, err)
-		}
-		return tok, nil
-	}
-	return "", nil
-}
+// token is the token the flags (or $L2HUB_CONTROL_TOKEN) give.
+func (f *tokenFlags) token() (string, error) { return control.ResolveToken(f.value, f.file) }

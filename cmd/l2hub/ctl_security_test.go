@@ -22,7 +22,7 @@ import (
 	"l2hub/control"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/nobody"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // hangGuard bounds a wait for something that must happen, so that a bug
@@ -233,7 +233,7 @@ func TestControlFloodLeavesVMsAlone(t *testing.T) {
 	got := make(chan []byte, 1024)
 	go func() {
 		defer close(got)
-		buf := make([]byte, tap.DefaultMaxFrame)
+		buf := make([]byte, transport.DefaultMaxFrame)
 		for {
 			n, err := b.ReadFrame(buf)
 			if err != nil {

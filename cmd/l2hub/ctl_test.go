@@ -15,7 +15,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/filter"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // ctlPolicy has one partition that only the control API starts.
@@ -258,7 +258,7 @@ func TestMetricsExportCaptureCounters(t *testing.T) {
 			t.Errorf("dropped (%s) %s, want 0", r, got)
 		}
 	}
-	vm, err := tap.DialStream(context.Background(), "unix", filepath.Join(dir, "a.sock"), 1514)
+	vm, err := transport.DialStream(context.Background(), "unix", filepath.Join(dir, "a.sock"), 1514)
 	if err != nil {
 		t.Fatal(err)
 	}

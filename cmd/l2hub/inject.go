@@ -1,22 +1,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
-	"l2hub/hub"
 	"l2hub/replay"
 )
 
@@ -51,8 +42,8 @@ lateness never accumulates; the report gives the median and worst drift.
 
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and
---rewrite-ip aim a recorded exchange at another VM, fixing IPv4, TCP, UDP and
-ICMP checksums.
+--rewrite-ip aim a recorded exchange at another VM (IPv4 or IPv6), fixing
+IPv4, TCP, UDP, ICMP and ICMPv6 checksums.
 
 A port with no VM attached is refused (every frame would be dropped). The
 port's drop counters that rose while the frames went out are reported, and
@@ -78,7 +69,7 @@ frames that found no VM (it went away) make the command fail.`,
 	fl.StringVar(&f.from, "from", "", "only the frames that `port` sent (an l2hub capture's interface, or a file's port)")
 	fl.StringVar(&f.fromMAC, "from-mac", "", "only the frames with this source `MAC`")
 	fl.StringArrayVar(&f.rewriteMAC, "rewrite-mac", nil, "rewrite MAC `OLD=NEW` (Ethernet and ARP; repeatable)")
-	fl.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IPv4 address `OLD=NEW`, fixing checksums (repeatable)")
+	fl.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IP address `OLD=NEW` (IPv4 or IPv6), fixing checksums (repeatable)")
 	cmd.MarkFlagRequired("into")
 	return cmd
 }
@@ -89,28 +80,9 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	if f.loop < 1 {
 		return fmt.Errorf("--loop %d: want 1 or more", f.loop)
 	}
-	paces := 0
-	for _, name := range []string{"flood", "pps", "bps"} {
-		if changed(name) {
-			paces++
-		}
-	}
-	if changed("speed") && paces > 0 || paces > 1 {
-		return errors.New("give one of --speed, --flood, --pps and --bps")
-	}
 	var err error
-	switch {
-	case f.flood:
-	case changed("pps"):
-		if cfg.Pacing.PPS, err = parseRate(f.pps); err != nil {
-			return fmt.Errorf("--pps: %w", err)
-		}
-	case changed("bps"):
-		if cfg.Pacing.BPS, err = parseRate(f.bps); err != nil {
-			return fmt.Errorf("--bps: %w", err)
-		}
-	default:
-		cfg.Pacing.Speed = f.speed
+	if cfg.Pacing, err = replay.ParsePacing(changed, f.speed, f.flood, f.pps, f.bps); err != nil {
+		return err
 	}
 	if f.fromMAC != "" {
 		hw, err := net.ParseMAC(f.fromMAC)
@@ -128,160 +100,12 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	client := control.NewClient(f.control, token)
-	ctx, cancel := context.WithCancel(cmd.Context())
-	defer cancel()
-	ports, err := client.Ports(ctx)
-	if err != nil {
-		return fmt.Errorf("is a hub running? %w", err)
-	}
-	names := make([]string, len(ports))
-	for i, p := range ports {
-		names[i] = p.Name
-	}
-	i := slices.Index(names, f.into)
-	if i < 0 {
-		return fmt.Errorf("--into %q: the hub has no such port (ports: %s)", f.into, strings.Join(names, ", "))
-	}
-	if !ports[i].Attached {
-		return fmt.Errorf("--into %q: no VM is attached to port %s, so every frame would be dropped (l2hub ctl ports shows its peer)", f.into, f.into)
-	}
-	dropsBefore := ports[i].Stats.Drops
-
-	// The frames go over one streaming request; each frame is written to
-	// the pipe at its deadline and reaches the hub as it is written.
-	pr, pw := io.Pipe()
-	type answer struct {
-		res control.InjectResponse
-		err error
-	}
-	ans := make(chan answer, 1)
-	go func() {
-		res, err := client.Inject(ctx, f.into, pr)
-		if err != nil {
-			pr.CloseWithError(err) // a frame being written fails with the hub's reason
-		} else {
-			pr.CloseWithError(errInjectEnded)
-		}
-		ans <- answer{res, err}
-	}()
-	// While it waits for a frame's time, a keepalive now and then tells
-	// the hub the stream is alive (it cuts streams that go quiet).
-	var mu sync.Mutex
-	stopKeepalive := make(chan struct{})
-	keepalives := make(chan struct{})
-	go func() {
-		defer close(keepalives)
-		tick := time.NewTicker(control.InjectKeepalive)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopKeepalive:
-				return
-			case <-tick.C:
-				mu.Lock()
-				_, err := pw.Write(control.AppendInjectKeepalive(nil))
-				mu.Unlock()
-				if err != nil {
-					return
-				}
+	return replay.InjectInto(cmd.Context(), control.NewClient(f.control, token), f.into, cfg,
+		func(rep *replay.InjectReport) {
+			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
+			if rep.Input != nil {
+				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
 			}
-		}
-	}()
-	var buf []byte
-	rep, ierr := replay.Inject(ctx, cfg, func(frame []byte) error {
-		buf = control.AppendInjectFrame(buf[:0], frame)
-		mu.Lock()
-		defer mu.Unlock()
-		_, err := pw.Write(buf)
-		return err
-	})
-	close(stopKeepalive)
-	<-keepalives
-	pw.Close()
-	a := <-ans
-	if rep != nil {
-		fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
-		if rep.Input != nil {
-			fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
-		}
-	}
-	switch {
-	case a.err != nil:
-		return fmt.Errorf("inject into %q: %w", f.into, a.err)
-	case ierr != nil:
-		return ierr
-	case rep != nil && a.res.Frames != rep.Frames:
-		return fmt.Errorf("inject into %q: the hub took %d of %d frames", f.into, a.res.Frames, rep.Frames)
-	}
-	if err := reportInjectDrops(ctx, client, f.into, dropsBefore, stderr); err != nil {
-		return err
-	}
-	if rep != nil && rep.Input != nil && !rep.Input.Truncated() {
-		return rep.Input
-	}
-	return nil
-}
-
-// reportInjectDrops says which of port's drop counters rose while frames
-// were injected (they count every frame for the port, injected or
-// forwarded), and fails when frames found no VM: the VM went away.
-func reportInjectDrops(ctx context.Context, client *control.Client, port string, before map[string]uint64, stderr io.Writer) error {
-	ports, err := client.Ports(ctx)
-	if err != nil {
-		return fmt.Errorf("inject into %q: after sending: %w", port, err)
-	}
-	i := slices.IndexFunc(ports, func(p control.PortStatus) bool { return p.Name == port })
-	if i < 0 {
-		return fmt.Errorf("inject into %q: the port is gone", port)
-	}
-	after := ports[i].Stats.Drops
-	var rose []string
-	for _, r := range slices.Sorted(maps.Keys(after)) {
-		if n := after[r] - before[r]; n > 0 {
-			rose = append(rose, fmt.Sprintf("%s=%d", r, n))
-		}
-	}
-	if len(rose) == 0 {
-		return nil
-	}
-	fmt.Fprintf(stderr, "l2hub inject: warning: port %s dropped frames while injecting: %s\n", port, strings.Join(rose, " "))
-	if n := after["port-down"] - before["port-down"]; n > 0 {
-		return fmt.Errorf("inject into %q: %d frames found no VM on the port (port-down): its VM went away", port, n)
-	}
-	return nil
-}
-
-// errInjectEnded fails a frame written after the hub has answered.
-var errInjectEnded = errors.New("the hub answered before the capture was sent")
-
-// parseRate parses a positive rate with an optional SI suffix: 500, 1.5k,
-// 10M, 1G.
-func parseRate(s string) (float64, error) {
-	mult := 1.0
-	t := strings.TrimSpace(s)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k', 'K':
-			mult, t = 1e3, t[:n-1]
-		case 'M':
-			mult, t = 1e6, t[:n-1]
-		case 'G':
-			mult, t = 1e9, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v <= 0 || v*mult > 1e12 {
-		return 0, fmt.Errorf("%q: want a positive number with an optional k, M or G suffix", s)
-	}
-	return v * mult, nil
-}
-
-// injectNotes is how injected frames show in the hub's capture.
-var injectNotes = []hub.Note{{Action: "inject", Detail: "from the control API (l2hub inject)"}}
-
-// Inject implements control.Target: the frame goes to the port's peer as if
-// the hub had forwarded it, with a note saying it was injected.
-func (s *session) Inject(ctx context.Context, port string, frame []byte) error {
-	return s.hub.Inject(ctx, port, frame, injectNotes)
+		},
+		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
 }

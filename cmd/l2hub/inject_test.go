@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // livePolicy is the policy of the end-to-end test: random draws on both
@@ -48,9 +49,9 @@ func TestServeInjectReplay(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][][]byte{}
 	var readers sync.WaitGroup
-	for name, vm := range map[string]*tap.StreamConn{"a": a, "b": b} {
+	for name, vm := range map[string]*transport.StreamConn{"a": a, "b": b} {
 		readers.Go(func() {
-			buf := make([]byte, tap.DefaultMaxFrame)
+			buf := make([]byte, transport.DefaultMaxFrame)
 			for {
 				n, err := vm.ReadFrame(buf)
 				if err != nil {
@@ -164,22 +165,6 @@ func waitForCond(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestParseRate(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want float64
-		ok   bool
-	}{
-		{"500", 500, true}, {"1.5k", 1500, true}, {"10M", 1e7, true}, {"1G", 1e9, true},
-		{"0", 0, false}, {"-5", 0, false}, {"fast", 0, false}, {"", 0, false}, {"1e13", 0, false},
-	} {
-		got, err := parseRate(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseRate(%q) = %v, %v; want %v, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
-}
-
 // TestInjectIntoAPortWithoutAVM: injecting into a port with no VM fails
 // before sending (every frame would be dropped).
 func TestInjectIntoAPortWithoutAVM(t *testing.T) {
@@ -232,8 +217,8 @@ func (h *dropHub) Inject(context.Context, string, []byte) error {
 	return nil
 }
 func (h *dropHub) State(context.Context) (control.State, error)             { return control.State{}, nil }
-func (h *dropHub) Policy(context.Context) (any, error)                      { return nil, nil }
-func (h *dropHub) Rules(context.Context) (any, error)                       { return nil, nil }
+func (h *dropHub) Policy(context.Context) (*filter.Description, error)      { return nil, nil }
+func (h *dropHub) Rules(context.Context) (filter.Stats, error)              { return filter.Stats{}, nil }
 func (h *dropHub) ReplacePolicy(context.Context, string, []byte) error      { return nil }
 func (h *dropHub) StartPartition(context.Context, string, [][]string) error { return nil }
 func (h *dropHub) HealPartition(context.Context, string) error              { return nil }

@@ -96,9 +96,9 @@ func TestReplacedPolicyStartsANewCaptureFile(t *testing.T) {
 	if old.Seed != 9 || old.Part != 0 || old.PolicyHash == "" {
 		t.Errorf("%s: got seed %d part %d policy %q, want seed 9, part 0 and the first policy's hash", pcap, old.Seed, old.Part, old.PolicyHash)
 	}
-	if cur.Seed != 4 || cur.Part != 1 || cur.PolicyHash != policyHash(p) || cur.Extra["policy-name"] != "new.yaml" ||
+	if cur.Seed != 4 || cur.Part != 1 || cur.PolicyHash != p.Hash() || cur.Extra["policy-name"] != "new.yaml" ||
 		cur.Extra["policy-since"] == "" || !cur.Start.Equal(old.Start) || cur.ConfigHash != old.ConfigHash {
-		t.Errorf("%s: got meta %+v, want seed 4, part 1, the new policy's hash %s and name, its start time and the run's start and config", next, cur, policyHash(p))
+		t.Errorf("%s: got meta %+v, want seed 4, part 1, the new policy's hash %s and name, its start time and the run's start and config", next, cur, p.Hash())
 	}
 	if log := s.stderr.String(); !strings.Contains(log, `msg="policy replaced" name=new.yaml seed=4`) || !strings.Contains(log, "capture="+next) {
 		t.Errorf("serve's log does not report the replacement and the new file %s:\n%s", next, log)

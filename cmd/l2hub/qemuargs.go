@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/tap"
+	"l2hub/serve"
 )
 
 func newQEMUArgsCmd(stdout io.Writer) *cobra.Command {
@@ -30,41 +28,26 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
   eval "$(l2hub qemu-args --env lab.yaml)"   # sets NETDEV_A, NETDEV_B`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var cfg Config
-			switch {
-			case len(args) == 1:
-				var err error
-				if cfg, err = loadConfig(args[0]); err != nil {
-					return err
-				}
-			case len(ports) == 0:
-				cfg = defaultConfig()
+			file := ""
+			if len(args) == 1 {
+				file = args[0]
 			}
-			for _, p := range ports {
-				s, err := tap.ParseSpec(p)
-				if err != nil {
-					return fmt.Errorf("--port %s: %w", p, err)
-				}
-				cfg.Ports = append(cfg.Ports, s)
+			cfg, err := baseConfig(file, ports, nil)
+			if err != nil {
+				return err
 			}
-			if err := cfg.validate(); err != nil {
-				return fmt.Errorf("%s: %w", cfgSource(cfg), err)
+			if err := cfg.Validate(); err != nil {
+				return err
 			}
 			for _, s := range cfg.Ports {
-				if anyPort(s) {
+				if s.AnyPort() {
 					return fmt.Errorf("port %s: address %s lets the hub choose the port when it starts, so no flags can be printed before: give a fixed port, or take the flags from l2hub serve's banner", s.Name, s.Address)
 				}
 			}
-			if !env {
-				writeQEMUArgs(stdout, cfg.Ports, id)
-				return nil
-			}
-			for _, s := range cfg.Ports {
-				args := s.QEMUArgs(id)
-				if len(args) == 0 {
-					continue
-				}
-				fmt.Fprintf(stdout, "NETDEV_%s='-netdev %s'\n", envName(s.Name), args[0])
+			if env {
+				serve.WriteQEMUEnv(stdout, cfg.Ports, id)
+			} else {
+				serve.WriteQEMUArgs(stdout, cfg.Ports, id)
 			}
 			return nil
 		},
@@ -73,27 +56,4 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 	cmd.Flags().StringVar(&id, "id", "n0", "the netdev id to put in the flags")
 	cmd.Flags().BoolVar(&env, "env", false, "print NETDEV_<PORT>='...' shell assignments")
 	return cmd
-}
-
-// anyPort reports whether s is bound by the hub at port 0 (any free port),
-// which is only known once it serves.
-func anyPort(s tap.Spec) bool {
-	if s.Transport != tap.TCP && s.Transport != tap.UDP {
-		return false
-	}
-	_, port, err := net.SplitHostPort(s.Address)
-	return err == nil && port == "0"
-}
-
-// envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".
-func envName(port string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, port)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"l2hub/capture"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
-	"l2hub/replay"
 )
 
 // replayWhatIf is the policy the replay tests run: it acts on frames
@@ -262,66 +260,4 @@ func corruptAt(data []byte, offset int) []byte {
 		}
 	}
 	return b
-}
-
-func TestProgressBar(t *testing.T) {
-	var buf bytes.Buffer
-	if b := newProgressBar(&buf, "auto"); b != nil {
-		t.Error("auto: got a bar on a writer that is not a terminal")
-	}
-	if b := newProgressBar(&buf, "never"); b != nil {
-		t.Error("never: got a bar")
-	}
-	b := newProgressBar(&buf, "always")
-	if b == nil {
-		t.Fatal("always: got no bar")
-	}
-	b.update(replay.Progress{Frames: 5000, Done: 500, Total: 1000})
-	b.update(replay.Progress{Frames: 6000, Done: 600, Total: 1000}) // within 100ms: not drawn
-	b.done()
-	got := buf.String()
-	if !strings.Contains(got, "\r[###############...............]  50% 5000 frames") || strings.Contains(got, "6000") || !strings.HasSuffix(got, "\r\x1b[K") {
-		t.Errorf("got bar output %q, want one 50%% line, then the line cleared", got)
-	}
-}
-
-// FuzzReplayPortSpec parses arbitrary --port values of replay: each is
-// refused with an error naming --port, or is NAME=MAC (a MAC mapped to the
-// port NAME) or NAME=FILE (the input FILE, added if it is not an
-// argument, named NAME), split at the first '='.
-func FuzzReplayPortSpec(f *testing.F) {
-	f.Add("a=52:54:00:12:34:0a")
-	f.Add("b=packets-B.pcap")
-	f.Add("a=in.pcap")
-	f.Add("=x")
-	f.Add("a=")
-	f.Add("no-equals")
-	f.Add("a=b=c")
-	f.Add("a=5254.0012.340a")
-	f.Fuzz(func(t *testing.T, spec string) {
-		cfg, err := replayConfig(&replayFlags{ports: []string{spec}}, []string{"in.pcap"})
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "--port: ") {
-				t.Fatalf("replayConfig(%q) = %v, want an error naming --port", spec, err)
-			}
-			return
-		}
-		name, val, ok := strings.Cut(spec, "=")
-		if !ok || name == "" || val == "" {
-			t.Fatalf("accepted %q, which is not NAME=VALUE", spec)
-		}
-		switch {
-		case len(cfg.MACs) == 1:
-			if cfg.MACs[0].Port != name || len(cfg.Inputs) != 1 || cfg.Inputs[0].Path != "in.pcap" || cfg.Inputs[0].Port != "" {
-				t.Fatalf("%q gave MACs %v and inputs %v, want %s's MAC and the argument alone", spec, cfg.MACs, cfg.Inputs, name)
-			}
-		case len(cfg.MACs) == 0:
-			i := slices.IndexFunc(cfg.Inputs, func(in replay.Input) bool { return in.Port == name })
-			if i < 0 || !sameFile(cfg.Inputs[i].Path, val) || len(cfg.Inputs) > 2 {
-				t.Fatalf("%q gave inputs %v, want the file %q named %s", spec, cfg.Inputs, val, name)
-			}
-		default:
-			t.Fatalf("%q gave %d MACs", spec, len(cfg.MACs))
-		}
-	})
 }

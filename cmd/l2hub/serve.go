@@ -1,48 +1,32 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"l2hub/conformance"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/tap"
+	"l2hub/serve"
+	"l2hub/transport"
 )
 
-// serveFlags are serve's command-line flags; set ones override the config file.
+// serveFlags are serve's command-line flags; set ones override the config
+// file. over holds the values of those that are config fields.
 type serveFlags struct {
-	config       string
-	ports        []string
-	mode         string
-	queue        int
-	overflow     string
-	stall        time.Duration
-	maxFrame     int
-	aging        time.Duration
-	control      string
-	controlToken tokenFlags
-	logLevel     string
-	policy       string
-	peers        []string
-	probe        string
-	optional     bool
-	check        string
-	faults       filter.Flags
-	capture      CaptureConfig
+	config, mode, overflow, logLevel string
+	ports                            []string
+	controlToken                     tokenFlags
+	faults                           filter.Flags
+	over                             serve.Config
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -82,60 +66,73 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, stdout, log)
+			err = serve.Run(cmd.Context(), cfg, serve.Options{Out: stdout, Logger: log, Version: Version})
+			if errors.Is(err, serve.ErrCheckFailed) {
+				return &exitError{code: 2, msg: err.Error()}
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.config, "config", "c", "", "YAML config `file` (see README: config reference)")
 	fl.StringArrayVarP(&f.ports, "port", "p", nil, "add a port: NAME=TRANSPORT:ADDRESS[,key=value...] (repeatable)")
 	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (learning, the default) or hub (flood everything)")
-	fl.IntVar(&f.queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames: the high-water mark (default %d)", hub.DefaultQueueLen))
+	fl.IntVar(&f.over.Queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames: the high-water mark (default %d)", hub.DefaultQueueLen))
 	fl.StringVar(&f.overflow, "overflow", "", "what a port does with a frame its full queue cannot take: pause (hold it and stop reading its sender until the queue drains; the default, lossless) or drop (tail drop, like a physical switch)")
-	fl.DurationVar(&f.stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
-	fl.IntVar(&f.maxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
-	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
-	fl.StringVar(&f.control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
+	fl.DurationVar(&f.over.Stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
+	fl.IntVar(&f.over.MaxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
+	fl.DurationVar(&f.over.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
+	fl.StringVar(&f.over.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	fl.StringVar(&f.controlToken.file, "control-token-file", "", "bearer token the control API requires, from `file` (mode 0600; default $"+control.TokenEnv+"); needed for a TCP address")
 	fl.StringVar(&f.controlToken.value, "control-token", "", "bearer token the control API requires (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
-	fl.StringVar(&f.check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
-	fl.BoolVar(&f.optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
-	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
-	fl.StringArrayVar(&f.peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
-	fl.StringVar(&f.probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+probeNames())
+	fl.StringVar(&f.over.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
+	fl.BoolVar(&f.over.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
+	fl.StringVar(&f.over.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fl.StringArrayVar(&f.over.Peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
+	fl.StringVar(&f.over.Probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+strings.Join(conformance.ProbeNames(), ", "))
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
 	fl.AddGoFlagSet(faults)
-	fl.StringVar(&f.capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap)")
-	fl.StringVar(&f.capture.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
-	fl.StringVar(&f.capture.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
-	fl.BoolVar(&f.capture.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
-	fl.IntVar(&f.capture.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
-	fl.Int64Var(&f.capture.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
-	fl.IntVar(&f.capture.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
+	fl.StringVar(&f.over.Capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap)")
+	fl.StringVar(&f.over.Capture.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
+	fl.StringVar(&f.over.Capture.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
+	fl.BoolVar(&f.over.Capture.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
+	fl.IntVar(&f.over.Capture.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
+	fl.Int64Var(&f.over.Capture.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
+	fl.IntVar(&f.over.Capture.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
 	return cmd
 }
 
-// resolve builds the config: the file (if any), then flags on top.
-func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
-	var cfg Config
+// baseConfig is the config flags start from: the file's, or with neither
+// ports nor peers the default two-port hub, or an empty switch; then every
+// --port value is added.
+func baseConfig(file string, ports, peers []string) (serve.Config, error) {
+	cfg := serve.Config{Mode: hub.ModeSwitch}
 	switch {
-	case f.config != "":
+	case file != "":
 		var err error
-		if cfg, err = loadConfig(f.config); err != nil {
+		if cfg, err = serve.LoadConfig(file); err != nil {
 			return cfg, err
 		}
-	case len(f.ports) == 0 && len(f.peers) == 0:
-		cfg = defaultConfig()
-	default:
-		cfg = Config{Mode: hub.ModeSwitch, source: "flags"}
+	case len(ports) == 0 && len(peers) == 0:
+		cfg = serve.DefaultConfig()
 	}
-	for _, p := range f.ports {
-		s, err := tap.ParseSpec(p)
+	for _, p := range ports {
+		s, err := transport.ParseSpec(p)
 		if err != nil {
 			return cfg, fmt.Errorf("--port %s: %w", p, err)
 		}
 		cfg.Ports = append(cfg.Ports, s)
+	}
+	return cfg, nil
+}
+
+// resolve builds the config: the file (if any), then flags on top.
+func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
+	cfg, err := baseConfig(f.config, f.ports, f.over.Peers)
+	if err != nil {
+		return cfg, err
 	}
 	changed := cmd.Flags().Changed
 	if changed("mode") {
@@ -145,9 +142,6 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		}
 		cfg.Mode = m
 	}
-	if changed("queue") {
-		cfg.Queue = f.queue
-	}
 	if changed("overflow") {
 		o, err := hub.ParseOverflow(f.overflow)
 		if err != nil {
@@ -155,17 +149,20 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		}
 		cfg.Overflow = o
 	}
-	if changed("stall") {
-		cfg.Stall = f.stall
-	}
-	if changed("max-frame") {
-		cfg.MaxFrame = f.maxFrame
-	}
-	if changed("aging") {
-		cfg.Aging = f.aging
-	}
-	if changed("control") {
-		cfg.Control = f.control
+	o, c := &f.over, &cfg.Capture
+	for name, set := range map[string]func(){
+		"queue": func() { cfg.Queue = o.Queue }, "stall": func() { cfg.Stall = o.Stall },
+		"max-frame": func() { cfg.MaxFrame = o.MaxFrame }, "aging": func() { cfg.Aging = o.Aging },
+		"control": func() { cfg.Control = o.Control }, "peer": func() { cfg.Peers = o.Peers },
+		"probe": func() { cfg.Probe = o.Probe }, "optional": func() { cfg.Optional = o.Optional },
+		"check": func() { cfg.Check = o.Check }, "capture": func() { c.File = o.Capture.File },
+		"capture-format": func() { c.Format = o.Capture.Format }, "capture-points": func() { c.Points = o.Capture.Points },
+		"capture-per-port": func() { c.PerPort = o.Capture.PerPort }, "snaplen": func() { c.Snaplen = o.Capture.Snaplen },
+		"rotate-size": func() { c.RotateSize = o.Capture.RotateSize }, "rotate-count": func() { c.RotateCount = o.Capture.RotateCount },
+	} {
+		if changed(name) {
+			set()
+		}
 	}
 	if changed("control-token") || changed("control-token-file") || os.Getenv(control.TokenEnv) != "" {
 		tok, err := f.controlToken.token()
@@ -175,56 +172,16 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (Config, error) {
 		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
 	}
 	if changed("policy") {
-		cfg.Policy, cfg.policyAt = f.policy, ""
+		cfg.SetPolicyFile(o.Policy)
 	}
-	if err := cfg.checkPolicyFile(); err != nil {
+	if err := cfg.CheckPolicyFile(); err != nil {
 		return cfg, err
 	}
-	if changed("peer") {
-		cfg.Peers = f.peers
-	}
-	if changed("probe") {
-		cfg.Probe = f.probe
-	}
-	if changed("optional") {
-		cfg.Optional = f.optional
-	}
-	if changed("check") {
-		cfg.Check = f.check
-	}
-	if changed("capture") {
-		cfg.Capture.File = f.capture.File
-	}
-	if changed("capture-format") {
-		cfg.Capture.Format = f.capture.Format
-	}
-	if changed("capture-points") {
-		cfg.Capture.Points = f.capture.Points
-	}
-	if changed("capture-per-port") {
-		cfg.Capture.PerPort = f.capture.PerPort
-	}
-	if changed("snaplen") {
-		cfg.Capture.Snaplen = f.capture.Snaplen
-	}
-	if changed("rotate-size") {
-		cfg.Capture.RotateSize = f.capture.RotateSize
-	}
-	if changed("rotate-count") {
-		cfg.Capture.RotateCount = f.capture.RotateCount
-	}
-	cfg.faults = &f.faults
-	if err := cfg.validate(); err != nil {
-		return cfg, fmt.Errorf("%s: %w", cfgSource(cfg), err)
+	cfg.Faults = &f.faults
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
-}
-
-func cfgSource(c Config) string {
-	if c.source == "" {
-		return "flags"
-	}
-	return c.source
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -233,183 +190,4 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// serve binds every port and the control API (refusing to start if any
-// cannot be bound), then opens the capture, runs the hub and its transports
-// until ctx ends, and shuts down in order: transports, hub, control API,
-// captures. A refused start leaves no file touched.
-func serve(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
-	ctl, err := listenControl(cfg, log)
-	if err != nil {
-		return err
-	}
-	sess, err := newSession(cfg, stdout, log)
-	if err != nil {
-		ctl.close()
-		return err
-	}
-
-	// fatal records the first error that stops the hub (a port's transport
-	// failing); a signal or the caller's cancel is a clean stop.
-	var fatalOnce sync.Once
-	var fatalErr error
-	ctx, cancelCause := context.WithCancelCause(ctx)
-	defer cancelCause(nil)
-	fatal := func(err error) {
-		fatalOnce.Do(func() { fatalErr = err })
-		cancelCause(err)
-	}
-	if err := sess.start(ctx, fatal); err != nil {
-		ctl.close()
-		sess.stop()
-		return err
-	}
-	ctlDone := ctl.serve(ctx, cfg, sess, log)
-
-	printBanner(stdout, cfg, sess, ctl.addr)
-
-	<-ctx.Done()
-	log.Info("shutting down", "reason", context.Cause(ctx))
-	herr := sess.stop()
-	if ctlDone != nil {
-		<-ctlDone
-	}
-	sess.printSummary(stdout)
-	if fatalErr != nil {
-		return fatalErr
-	}
-	if herr != nil {
-		return herr
-	}
-	return sess.checkReport(stdout)
-}
-
-func probeNames() string {
-	var names []string
-	for _, p := range conformance.Probes() {
-		names = append(names, p.Name)
-	}
-	return strings.Join(names, ", ")
-}
-
-// describeSpec is a port's description in logs and capture interfaces.
-func describeSpec(s tap.Spec) string {
-	d := string(s.Transport) + " " + s.Address
-	if s.Peer != "" {
-		d += " peer " + s.Peer
-	}
-	if s.Local != "" {
-		d += " local " + s.Local
-	}
-	return d
-}
-
-// controlListener is the control API's bound address, not yet serving; its
-// zero value is "no control API".
-type controlListener struct {
-	l     net.Listener
-	addr  string
-	token string
-}
-
-// listenControl binds the control API unless it is "off". When another
-// hub of the same user already answers on the default socket, this one runs
-// without control (with a warning); any other failure, such as a default
-// path that someone else holds, stops the start.
-func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
-	if cfg.Control == "off" {
-		return controlListener{}, nil
-	}
-	token, err := cfg.controlToken()
-	if err != nil {
-		return controlListener{}, err
-	}
-	l, err := control.Listen(cfg.Control, token)
-	if err != nil {
-		if cfg.Control == "" && errors.Is(err, control.ErrInUse) {
-			log.Warn("control API disabled: another hub of yours answers on the default socket; give this one --control PATH", "err", err)
-			return controlListener{}, nil
-		}
-		return controlListener{}, fmt.Errorf("control: %w", err)
-	}
-	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
-}
-
-// close releases a listener that will not serve (a unix socket's file goes
-// with it).
-func (c controlListener) close() {
-	if c.l != nil {
-		c.l.Close()
-	}
-}
-
-// serve answers the control API for t until ctx ends; done is closed once
-// it stopped (nil without a control API).
-func (c controlListener) serve(ctx context.Context, cfg Config, t *session, log *slog.Logger) (done <-chan struct{}) {
-	if c.l == nil {
-		return nil
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(t.Ports, t.ruleCounters))
-	if t.capture != nil {
-		reg.MustRegister(newCaptureCollector(t.capture.Stats))
-	}
-	srv := &control.Server{Target: t, Registry: reg, Token: c.token, Logger: log}
-	ch := make(chan struct{})
-	go func() {
-		defer close(ch)
-		if err := srv.Serve(ctx, c.l); err != nil && !errors.Is(err, net.ErrClosed) {
-			log.Warn("control API stopped", "err", err)
-		}
-		if network, path := control.ParseAddr(c.addr); network == "unix" {
-			os.Remove(path)
-		}
-	}()
-	return ch
-}
-
-func printBanner(w io.Writer, cfg Config, sess *session, ctlAddr string) {
-	fmt.Fprintf(w, "l2hub %s: %s with %d ports", Version, cfg.Mode, len(sess.runners)+len(sess.peers))
-	if ctlAddr != "" {
-		fmt.Fprintf(w, "; control API on %s", ctlAddr)
-	}
-	fmt.Fprintln(w, "; Ctrl-C stops")
-	if sess.policy != nil {
-		fmt.Fprintf(w, "policy %s, seed %d\n", sess.policy.Name(), sess.policy.Seed())
-	}
-	if sess.capture != nil {
-		fmt.Fprintf(w, "capturing to %s\n", strings.Join(sess.capture.Files(), ", "))
-	}
-	for _, p := range sess.peers {
-		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.role, p.role, p.node.Host.Addr(), p.node.Host.MAC())
-	}
-	var specs []tap.Spec
-	for _, r := range sess.runners {
-		if err := tap.OpenErr(r); err != nil {
-			fmt.Fprintf(w, "\nport %s: down: %v\n", r.Spec().Name, err)
-			continue
-		}
-		specs = append(specs, r.Spec())
-	}
-	writeQEMUArgs(w, specs, "n0")
-}
-
-// writeQEMUArgs prints, per port, the -netdev flags a VM needs.
-func writeQEMUArgs(w io.Writer, specs []tap.Spec, id string) {
-	for _, s := range specs {
-		fmt.Fprintf(w, "\nport %s (%s):\n", s.Name, describeSpec(s))
-		args := s.QEMUArgs(id)
-		if len(args) == 0 {
-			if note := s.HostNote(); note != "" {
-				fmt.Fprintf(w, "  %s\n", note)
-			}
-			continue
-		}
-		fmt.Fprintf(w, "  -netdev %s\n", args[0])
-		for _, alt := range args[1:] {
-			fmt.Fprintf(w, "  or, in QEMU's older spelling: -netdev %s\n", alt)
-		}
-	}
-	fmt.Fprintln(w)
 }

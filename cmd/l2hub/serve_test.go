@@ -21,7 +21,7 @@ import (
 	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/hub/hubtest"
-	"l2hub/tap"
+	"l2hub/transport"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
@@ -109,11 +109,11 @@ func tcpPorts(t *testing.T, banner string) map[string]string {
 }
 
 // dialVM connects like QEMU's -netdev stream,server=off does.
-func dialVM(t *testing.T, addr string) *tap.StreamConn {
+func dialVM(t *testing.T, addr string) *transport.StreamConn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
-	c, err := tap.DialStream(ctx, "tcp", addr, tap.DefaultMaxFrame)
+	c, err := transport.DialStream(ctx, "tcp", addr, transport.DefaultMaxFrame)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func dialVM(t *testing.T, addr string) *tap.StreamConn {
 }
 
 // readFrame reads one frame with a deadline.
-func readFrame(t *testing.T, c *tap.StreamConn) []byte {
+func readFrame(t *testing.T, c *transport.StreamConn) []byte {
 	t.Helper()
 	type result struct {
 		b   []byte
@@ -130,7 +130,7 @@ func readFrame(t *testing.T, c *tap.StreamConn) []byte {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		buf := make([]byte, tap.DefaultMaxFrame)
+		buf := make([]byte, transport.DefaultMaxFrame)
 		n, err := c.ReadFrame(buf)
 		ch <- result{buf[:n], err}
 	}()

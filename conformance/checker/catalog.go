@@ -74,7 +74,7 @@ var catalog = []Check{
 	{DISC008, "announces stop once the session exists", "sessions after which announces stopped: %d"},
 	{DISC009, "at most one node-b: every extra VM is another node-b with the same keys", ""},
 	{NET001, "the hub answers no DHCP in the nexus profile (a lease takes a node out of cross-VM mode)", ""},
-	{NET002, "IPv4 fragments (not reassembled, not checked)", ""},
+	{NET002, "IP fragments (not reassembled, not checked)", ""},
 	{NET003, "frames that cannot be checked: bad checksums, cut by the snaplen, not Ethernet", ""},
 	{TCP001, "TCP retransmissions, explained by the hub's drops where it can", ""},
 	{TCP002, "TCP reassembly limits: buffered out-of-order bytes per stream, connections", ""},

@@ -126,7 +126,7 @@ type Checker struct {
 	skipped int
 	pkt     packet
 
-	nonIPv4, fragments, badSums, cutFrames, notEther       int
+	nonIP, fragments, badSums, cutFrames, notEther         int
 	fragFrames, badSumFrames, cutFrameNums, notEtherFrames []int
 
 	disc  discovery
@@ -218,7 +218,7 @@ func (c *Checker) feed(f *Frame) {
 	p := &c.pkt
 	switch {
 	case p.kind == pktOther:
-		c.nonIPv4++
+		c.nonIP++
 		return
 	case p.fragment:
 		c.fragments++
@@ -320,7 +320,7 @@ func (c *Checker) endChecks(a *agg) {
 		a.add(Warn, CHK001, "", []int{first}, "the checker's queue was full: %d frames were not checked, so findings may be incomplete", n)
 	}
 	if c.fragments > 0 {
-		a.add(Warn, NET002, "", c.fragFrames, "%d IPv4 fragments were not reassembled or checked", c.fragments)
+		a.add(Warn, NET002, "", c.fragFrames, "%d IP fragments were not reassembled or checked", c.fragments)
 	}
 	if c.badSums > 0 {
 		a.add(Warn, NET003, "checksum", c.badSumFrames, "%d frames with a bad IPv4, UDP or TCP checksum were ignored, as their receiver would (corrupted, or captured before checksum offload)", c.badSums)

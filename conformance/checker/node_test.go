@@ -13,7 +13,7 @@ import (
 	"l2hub/conformance"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
-	"l2hub/tap/netstack"
+	"l2hub/transport/netstack"
 )
 
 // stackNet runs a virtual node on a netstack host.
@@ -115,7 +115,7 @@ func TestVirtualNodesThroughHub(t *testing.T) {
 				}
 			}
 			node := func(r conformance.Role, host *netstack.Host) *conformance.Node {
-				n, err := conformance.NewNode(conformance.Config{Role: r, Net: stackNet{host}, Clock: conformance.ClockFunc(time.After)})
+				n, err := conformance.NewNode(conformance.Config{Role: r, Net: stackNet{host}, Clock: wallclock.Clock{}})
 				if err != nil {
 					t.Fatal(err)
 				}

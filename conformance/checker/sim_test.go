@@ -19,7 +19,7 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/vsim"
-	"l2hub/tap/netstack"
+	"l2hub/transport/netstack"
 )
 
 // simRun is what one in-process run in virtual time produced.

@@ -42,7 +42,7 @@ func (s *simNode) lines() string {
 func startSimNode(t *testing.T, ctx context.Context, sim *vsim.Sim, cfg vnode.Config, port string) *simNode {
 	t.Helper()
 	sn := &simNode{done: make(chan error, 1)}
-	cfg.Clock, cfg.StackClock = sim.Clock, sim.Clock
+	cfg.Clock = sim.Clock
 	cfg.StackRand = rand.NewChaCha8([32]byte{byte(cfg.Role), byte(len(cfg.Probe))})
 	cfg.OnMilestone = func(m conformance.Milestone) {
 		sn.mu.Lock()

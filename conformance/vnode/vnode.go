@@ -1,10 +1,3 @@
-// Package vnode puts a virtual DSoftBus node inside the hub: a gVisor
-// netstack host (tap/netstack) with the role's MAC and address, attached to a
-// hub port like any VM, running the conformance package's node logic. One
-// real VM can then prove its cross-VM path against a faithful peer.
-//
-// A Node is safe for concurrent use: Run on one goroutine, the host's
-// ReadFrame/WriteFrame on the hub's reader and writer.
 package vnode
 
 import (
@@ -15,29 +8,28 @@ import (
 	"net"
 	"net/netip"
 
-	"gvisor.dev/gvisor/pkg/tcpip"
-
 	"l2hub/conformance"
 	"l2hub/hub"
-	"l2hub/tap/netstack"
+	"l2hub/internal/wallclock"
+	"l2hub/transport/netstack"
 )
 
 // Config configures a virtual node.
 type Config struct {
 	Role  conformance.Role
 	Probe string // a hostile variant (conformance.Probes); "" plays the role honestly
-	Clock conformance.Clock
+	// Clock is the node's and its network stack's time; nil is the wall
+	// clock. A simulation in virtual time gives its virtual clock.
+	Clock hub.Clock
 	// OnMilestone receives the node's milestones (see conformance.Milestone).
 	OnMilestone func(conformance.Milestone)
 	// Tune adjusts the node's configuration before it starts (timeouts,
 	// requests); may be nil.
 	Tune   func(*conformance.Config)
 	Logger *slog.Logger
-	// StackClock and StackRand, when set, are the node's network stack's
-	// time and randomness (netstack.Config's Clock and Rand). A simulation
-	// in virtual time sets both, and Clock, to the same virtual clock.
-	StackClock tcpip.Clock
-	StackRand  io.Reader
+	// StackRand, when set, is the node's network stack's randomness
+	// (netstack.Config.Rand); a simulation seeds it.
+	StackRand io.Reader
 }
 
 // Node is a virtual node: Host attaches to a hub port, Run plays the role.
@@ -75,10 +67,14 @@ func New(cfg Config) (*Node, error) {
 			}
 		}
 	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = wallclock.Clock{}
+	}
 	host, err := netstack.New(netstack.Config{
 		MAC:   MAC(addr),
 		Addr:  netip.PrefixFrom(addr, 24),
-		Clock: cfg.StackClock,
+		Clock: cfg.Clock,
 		Rand:  cfg.StackRand,
 	})
 	if err != nil {
@@ -87,7 +83,7 @@ func New(cfg Config) (*Node, error) {
 	ncfg := conformance.Config{
 		Role:        cfg.Role,
 		Net:         Net{host},
-		Clock:       cfg.Clock,
+		Clock:       clock,
 		Addr:        addr,
 		Probe:       cfg.Probe,
 		Hold:        true,

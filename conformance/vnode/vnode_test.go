@@ -63,7 +63,7 @@ func TestVirtualNodesThroughTheHub(t *testing.T) {
 	ms := &milestones{ch: make(chan string, 64)}
 	runs := make(chan error, 2)
 	for _, role := range []conformance.Role{conformance.RoleB, conformance.RoleA} {
-		n, err := vnode.New(vnode.Config{Role: role, Clock: conformance.ClockFunc(time.After), OnMilestone: ms.add})
+		n, err := vnode.New(vnode.Config{Role: role, Clock: wallclock.Clock{}, OnMilestone: ms.add})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,8 +135,7 @@ func runVirtual(t *testing.T, seed byte) []string {
 				lines = append(lines, sim.Clock.Elapsed().String()+" "+m.String())
 				mu.Unlock()
 			},
-			StackClock: sim.Clock,
-			StackRand:  rand.NewChaCha8([32]byte{seed, byte(role)}),
+			StackRand: rand.NewChaCha8([32]byte{seed, byte(role)}),
 		})
 		if err != nil {
 			t.Fatal(err)

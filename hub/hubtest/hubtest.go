@@ -1,17 +1,3 @@
-// Package hubtest drives the real hub.Core synchronously in virtual time, as
-// net/http/httptest drives a handler: Send runs a frame through ingress,
-// policy, forwarding and delivery before it returns, and Advance moves the
-// virtual clock through every timer deadline in order. Nothing runs on
-// another goroutine, so a test's output is a pure function of its input.
-//
-// Each port's peer has the core's bounded egress queue in front of it and
-// reads at a pace the test sets: at once (the default), one frame per
-// interval of virtual time, only when told (Read), or not at all. A peer
-// whose port the core pauses keeps what it sends, in order, until the core
-// lets it go, as a stream socket's buffer would: the same flow control a
-// live hub applies, without its goroutines.
-//
-// A Sim is not safe for concurrent use.
 package hubtest
 
 import (
@@ -49,6 +35,7 @@ type Delivery struct {
 type Sim struct {
 	Clock *hub.VirtualClock
 	core  *hub.Core
+	drv   hub.Driver
 	start time.Time
 	ports []*port // by name
 	ids   map[string]*port
@@ -97,6 +84,7 @@ func New(tb testing.TB, cfg Config) *Sim {
 		Overflow:  cfg.Overflow,
 		Stall:     cfg.Stall,
 	})
+	s.drv = hub.Driver{Clock: s.Clock, Core: s.core}
 	for _, name := range cfg.Ports {
 		s.AddPort(tb, name)
 	}
@@ -279,32 +267,18 @@ func (p *port) WatchDrain(low int) { p.low = low }
 // the way so each delayed frame is delivered at its own time.
 func (s *Sim) Advance(d time.Duration) { s.AdvanceTo(s.Now() + d) }
 
-// AdvanceTo moves the clock to at (since the start); see Advance.
+// AdvanceTo moves the clock to at (since the start); see Advance. The
+// peers read and send what they can after every deadline (hub.Driver).
 func (s *Sim) AdvanceTo(at time.Duration) {
-	target := s.start.Add(at)
-	for {
-		dl, ok := s.core.NextDeadline()
-		if !ok || dl.After(target) {
-			break
-		}
-		s.Clock.Set(dl)
-		s.core.RunDue()
-		s.pump()
-	}
-	s.Clock.Set(target)
+	s.drv.AdvanceTo(s.start.Add(at), s.pump)
 	s.pump()
 }
 
 // Drain advances until no timer is pending and returns how far it went.
 func (s *Sim) Drain() time.Duration {
 	from := s.Now()
-	for {
-		dl, ok := s.core.NextDeadline()
-		if !ok {
-			return s.Now() - from
-		}
-		s.AdvanceTo(dl.Sub(s.start))
-	}
+	s.drv.Drain(s.pump)
+	return s.Now() - from
 }
 
 // Received returns what port's peer has received so far, oldest first.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/idle"
 )
 
 // Host is a Sim port's peer: a netstack.Host, or anything else that sends
@@ -45,8 +46,13 @@ var ErrStalled = errors.New("vsim: stalled: no frame in flight and no timer pend
 // Sim is a hub core with hosts on its ports, driven in virtual time. It is
 // used from one goroutine; the hosts' own goroutines run between events.
 type Sim struct {
-	Clock *Clock
+	// Clock is every host's, node's and the core's time: a hub.Clock for
+	// the core, the netstack hosts (netstack.Config.Clock) and the nodes
+	// (conformance.Config.Clock). Its timers fire only when the Sim fires
+	// them, one at a time, in (deadline, creation) order.
+	Clock *hub.VirtualClock
 	core  *hub.Core
+	drv   hub.Driver
 	ports []*port // by name: the order hosts are polled in
 	queue []delivery
 	buf   []byte
@@ -89,13 +95,14 @@ func New(cfg Config) *Sim {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = 65535
 	}
-	s := &Sim{Clock: NewClock(start), buf: make([]byte, cfg.MaxFrame)}
+	s := &Sim{Clock: hub.NewVirtualClock(start), buf: make([]byte, cfg.MaxFrame)}
 	s.core = hub.NewCore(hub.CoreConfig{
 		Mode:      cfg.Mode,
 		Clock:     s.Clock,
 		Policy:    cfg.Policy,
 		Observers: cfg.Observers,
 	})
+	s.drv = hub.Driver{Clock: s.Clock, Core: s.core}
 	return s
 }
 
@@ -123,7 +130,7 @@ func (s *Sim) Attach(name, desc string, host Host) error {
 // one after the other begin in that order rather than racing.
 func (s *Sim) Go(fn func()) error {
 	go fn()
-	return Settle()
+	return idle.Settle()
 }
 
 // Run drives the Sim until done reports true (checked whenever the process
@@ -131,7 +138,7 @@ func (s *Sim) Go(fn func()) error {
 // passes limit.
 func (s *Sim) Run(done func() bool, limit time.Duration) error {
 	for {
-		if err := Settle(); err != nil {
+		if err := idle.Settle(); err != nil {
 			return err
 		}
 		if done != nil && done() {
@@ -153,7 +160,7 @@ func (s *Sim) Run(done func() bool, limit time.Duration) error {
 // Step settles, then performs one event; it reports false when there was
 // none to perform.
 func (s *Sim) Step() (bool, error) {
-	if err := Settle(); err != nil {
+	if err := idle.Settle(); err != nil {
 		return false, err
 	}
 	return s.event()
@@ -191,16 +198,7 @@ func (s *Sim) event() (bool, error) {
 			return true, nil
 		}
 	}
-	ct, cok := s.Clock.next()
-	ht, hok := s.core.NextDeadline()
-	switch {
-	case hok && (!cok || !ct.Before(ht)):
-		s.Clock.set(ht)
-		s.core.RunDue()
-	case cok:
-		s.Clock.set(ct)
-		s.Clock.fireOne()
-	default:
+	if !s.drv.Step() {
 		return false, nil
 	}
 	s.stats.Timers++

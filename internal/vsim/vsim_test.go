@@ -6,13 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/idle"
 	"l2hub/internal/vsim"
-	"l2hub/tap/netstack"
+	"l2hub/transport/netstack"
 )
 
 func TestClockFiresInDeadlineOrder(t *testing.T) {
@@ -27,7 +27,7 @@ func TestClockFiresInDeadlineOrder(t *testing.T) {
 	c.AfterFunc(10*time.Millisecond, note("b")) // same deadline: after a
 	stopped := c.AfterFunc(20*time.Millisecond, note("stopped"))
 	reset := c.AfterFunc(5*time.Millisecond, note("reset"))
-	ch := c.After(20 * time.Millisecond)
+	ch := hub.After(c, 20*time.Millisecond)
 	if !stopped.Stop() {
 		t.Fatal("Stop of a pending timer returned false")
 	}
@@ -44,7 +44,7 @@ func TestClockFiresInDeadlineOrder(t *testing.T) {
 		if !moved {
 			break
 		}
-		if err := vsim.Settle(); err != nil {
+		if err := idle.Settle(); err != nil {
 			t.Fatal(err)
 		}
 	drain:
@@ -71,41 +71,6 @@ func TestClockFiresInDeadlineOrder(t *testing.T) {
 	}
 	if n := c.Pending(); n != 0 {
 		t.Errorf("got %d timers pending after the run, want 0", n)
-	}
-}
-
-// TestSettleWaitsForWork: a chain of goroutines, each busy for a while and
-// then waking the next, is finished when Settle returns.
-func TestSettleWaitsForWork(t *testing.T) {
-	const links = 20
-	var done atomic.Int32
-	chans := make([]chan int, links+1)
-	for i := range chans {
-		chans[i] = make(chan int)
-	}
-	for i := range links {
-		go func() {
-			v := <-chans[i]
-			for j := range 20000 { // a little CPU work between the hand-offs
-				v = v*31 + j
-			}
-			done.Add(1)
-			chans[i+1] <- v
-		}()
-	}
-	go func() { <-chans[links] }()
-	if err := vsim.Settle(); err != nil {
-		t.Fatal(err)
-	}
-	if n := done.Load(); n != 0 {
-		t.Fatalf("%d links ran before anything started them", n)
-	}
-	chans[0] <- 1
-	if err := vsim.Settle(); err != nil {
-		t.Fatal(err)
-	}
-	if n := done.Load(); n != links {
-		t.Fatalf("Settle returned with %d of %d links done", n, links)
 	}
 }
 

@@ -1,9 +1,10 @@
-// Package wallclock is the one place l2hub reads the system clock. Everything
-// deterministic (hub, filter, capture, conformance) takes a hub.Clock instead,
-// so this package is injected at the edges (cmd/l2hub, live transports).
 package wallclock
 
-import "time"
+import (
+	"time"
+
+	"l2hub/hub"
+)
 
 // base is the process's first reading of the clock: every later reading is
 // base plus the monotonic time elapsed since.
@@ -19,5 +20,11 @@ var base = time.Now()
 // whatever NTP corrects.
 type Clock struct{}
 
+var _ hub.Clock = Clock{}
+
 // Now returns the current time.
 func (Clock) Now() time.Time { return base.Add(time.Since(base)) }
+
+// AfterFunc implements hub.Clock with the system's timers (time.AfterFunc;
+// inside a testing/synctest bubble, the bubble's).
+func (Clock) AfterFunc(d time.Duration, f func()) hub.Timer { return time.AfterFunc(d, f) }

@@ -2,6 +2,7 @@ package wallclock
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -22,4 +23,29 @@ func TestWallFollowsMonotonic(t *testing.T) {
 	if d := time.Since(prev); d < 0 || d > time.Minute {
 		t.Errorf("the clock's reading is %v from time.Now", d)
 	}
+}
+
+// TestAfterFunc: a timer fires once its time has passed, not before, and a
+// stopped one never does. It runs in a synctest bubble, whose fake time
+// the system's timers follow, so the test waits for nothing real.
+func TestAfterFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c Clock
+		fired := make(chan struct{}, 2)
+		c.AfterFunc(time.Second, func() { fired <- struct{}{} })
+		stopped := c.AfterFunc(time.Second, func() { fired <- struct{}{} })
+		if !stopped.Stop() {
+			t.Fatal("Stop of a pending timer returned false")
+		}
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		if len(fired) != 0 {
+			t.Fatal("a timer fired before its time")
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if len(fired) != 1 {
+			t.Fatalf("got %d timers fired at their time, want 1 (the other was stopped)", len(fired))
+		}
+	})
 }

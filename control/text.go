@@ -1,0 +1,71 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"l2hub/hub"
+)
+
+// WritePorts writes ports as the table `l2hub ctl ports` shows: peer (-
+// when none is attached), link (no-peer when it is up but no VM is
+// attached, so frames for it are dropped as port-down), active partitions,
+// flow control (FlowText), pauses (PausesText) and counters.
+func WritePorts(w io.Writer, ports []PortStatus) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
+	for _, p := range ports {
+		peer, link := "-", p.Link
+		if p.Attached {
+			peer = p.Peer
+		} else if link == "up" {
+			link = "no-peer" // up, but nothing to deliver to: frames for it are port-down drops
+		}
+		parts := "-"
+		if len(p.Partitions) > 0 {
+			parts = strings.Join(p.Partitions, ",")
+		}
+		var drops []string
+		for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
+			drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, link, parts,
+			FlowText(p.PortStatus), PausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
+			p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
+	}
+	return tw.Flush()
+}
+
+// FlowText is a port's flow control now: "paused 1.2s", "holding N",
+// "stalled", with ",drop" for a tail-dropping port, or "-".
+func FlowText(p hub.PortStatus) string {
+	var parts []string
+	switch fl := p.Flow; {
+	case fl.Stalled:
+		parts = append(parts, "stalled")
+	case fl.Paused:
+		parts = append(parts, "paused "+fl.PausedFor.Round(time.Millisecond).String())
+	case fl.Congested:
+		parts = append(parts, fmt.Sprintf("holding %d", p.Queued))
+	}
+	if p.Flow.Overflow == hub.OverflowDrop {
+		parts = append(parts, "drop")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+// PausesText is how often a port was paused and for how long in all.
+func PausesText(st hub.StatsSnapshot) string {
+	if st.Pauses == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
+}

@@ -1,0 +1,95 @@
+package loadgen
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBystanders(t *testing.T) {
+	r := newRun(Scenario{Ports: 3, Bystanders: 1, Pattern: Broadcast}, make([]VM, 3))
+	for _, tc := range []struct {
+		i, j          int
+		hears, counts bool
+	}{
+		{0, 1, true, true},
+		{1, 0, true, true},
+		{2, 0, true, false},  // a bystander hears broadcasts, uncounted
+		{0, 2, false, false}, // and sends nothing
+		{2, 2, false, false},
+	} {
+		if h, c := r.hears(tc.i, tc.j), r.expects(tc.i, tc.j); h != tc.hears || c != tc.counts {
+			t.Errorf("VM %d from VM %d: hears %v counts %v, want %v %v", tc.i, tc.j, h, c, tc.hears, tc.counts)
+		}
+	}
+	if err := (Scenario{Size: 64, Ports: 4, Bystanders: 1, Pattern: Unicast, Duration: time.Second}).Validate(); err == nil {
+		t.Error("a unicast scenario with one sender of a pair left over was accepted")
+	}
+	if err := (Scenario{Size: 64, Ports: 3, Bystanders: 1, Pattern: Broadcast, Duration: time.Second, From: 2 * time.Second}).Validate(); err == nil {
+		t.Error("a From past the duration was accepted")
+	}
+}
+
+func TestEvaluateJudgesLossAndStall(t *testing.T) {
+	res := func(kind, target string, lost uint64) Result {
+		sc := Scenario{Kind: kind, Target: target, Transport: "tcp", Pattern: Unicast, Ports: 2, Size: 64}
+		return Result{Name: sc.Name(), Scenario: sc, Lost: lost, Expected: 100}
+	}
+	rep := &Report{Results: []Result{
+		res("open", "direct", 0),
+		res("open", "l2hub", 0),
+		res("open", "l2hub+drop", 40), // tail drop is its point
+		res("overload", "l2hub+policy+capture", 900),
+	}}
+	stalled := Result{Scenario: Scenario{Kind: "stall", Target: "l2hub", StallBystanders: true, From: time.Second},
+		Baseline: "ref", Ratio: 0.85, RateFrom: 85, RSSBefore: 10 << 20, RSSPeakFirst: 20 << 20, RSSPeakLast: 21 << 20}
+	rep.Results = append(rep.Results, stalled)
+	rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
+	byTarget := map[string]Check{}
+	for _, c := range rep.Checks {
+		byTarget[strings.SplitN(c.Target, ":", 2)[0]] = c
+	}
+	if c := byTarget["every overflow"]; !c.Measured || !c.Pass {
+		t.Errorf("lossless check %+v: want it to pass with the drop and overload runs left out", c)
+	}
+	if c := byTarget["l2hub stalled third port"]; !c.Measured || !c.Pass {
+		t.Errorf("stall check %+v: want it to pass at 0.85x with RSS flat", c)
+	}
+
+	rep.Results[1].Lost = 1
+	rep.Results[4].Ratio = 0.5
+	rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
+	for _, c := range rep.Checks {
+		if (strings.HasPrefix(c.Target, "every overflow") || strings.Contains(c.Target, "stalled third port")) && c.Pass {
+			t.Errorf("check %+v passed with a frame lost and the stall ratio at 0.5", c)
+		}
+	}
+}
+
+func TestSuiteRunsOpenLoop(t *testing.T) {
+	s := &Suite{
+		Sizes: []int{64}, Ports: []int{2}, Patterns: []Pattern{Unicast}, Duration: 20 * time.Millisecond, Window: 16,
+		OpenLoop: true, Targets: []Target{pipeTarget{}},
+	}
+	rep, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rep.Results {
+		names = append(names, r.Name)
+		if r.Scenario.Kind == "open" && r.Scenario.Window != 0 {
+			t.Errorf("%s: window %d, want open loop", r.Name, r.Scenario.Window)
+		}
+	}
+	want := []string{"throughput/direct/tcp/unicast/2p/64B", "throughput/pipe/tcp/unicast/2p/64B",
+		"open/direct/tcp/unicast/2p/64B", "open/pipe/tcp/unicast/2p/64B"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("got scenarios %q, want %q", names, want)
+	}
+	if open := rep.Results[3]; open.Baseline != want[2] {
+		t.Errorf("the open-loop run is related to %q, want the open-loop direct pair", open.Baseline)
+	}
+}

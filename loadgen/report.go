@@ -1,0 +1,313 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Check is one of the data plane's targets, judged on a report's results.
+type Check struct {
+	Target string `json:"target"`
+	Got    string `json:"got"`
+	Pass   bool   `json:"pass"`
+	// Measured is false when the run did not include the scenarios the
+	// target needs (a --run filter, a failed scenario); Pass is then false.
+	Measured bool `json:"measured"`
+}
+
+// The data plane's targets.
+const (
+	PolicyRatio    = 0.9                    // unicast 2-port, pass-through policy, vs direct
+	CaptureRatio   = 0.8                    // the same with capture and the 5-rule policy
+	MaxAddedP99    = 100 * time.Microsecond // at 50% of the direct pair's rate
+	PortScaleRatio = 0.9                    // 2 ports' CPU per frame over 32 ports', unicast
+	StallRatio     = 0.8                    // the others' rate after a port stalled, vs none stalled
+	// MaxOverloadGrowth bounds how far the resident set's peak in the
+	// second half of the overload scenario may exceed the first half's:
+	// egress queues, the capture queue and pooled frames are all bounded,
+	// so once they are full (the first half) the resident set stays flat.
+	MaxOverloadGrowth = 16 << 20
+)
+
+// Evaluate judges the performance targets (README, Performance) for the hub target named policy (the
+// pass-through rule set) and the one named capture (rules and capture), on
+// transport tr, and stores the verdicts in r.Checks.
+func (r *Report) Evaluate(policy, capture, tr string) {
+	byName := make(map[string]*Result, len(r.Results))
+	for i := range r.Results {
+		if r.Results[i].Err == "" {
+			byName[r.Results[i].Name] = &r.Results[i]
+		}
+	}
+	get := func(kind, target string, ports, size int) *Result {
+		return byName[Scenario{Kind: kind, Target: target, Transport: tr, Pattern: Unicast, Ports: ports, Size: size}.Name()]
+	}
+	r.Checks = []Check{r.lossless()}
+	for _, kind := range []string{"throughput", "open"} {
+		for _, c := range []struct {
+			target string
+			min    float64
+		}{{policy, PolicyRatio}, {capture, CaptureRatio}} {
+			for _, size := range []int{64, 1500} {
+				res := get(kind, c.target, 2, size)
+				if res == nil && kind == "open" {
+					continue // open loop not run
+				}
+				ck := Check{Target: fmt.Sprintf("%s %s unicast 2 ports %dB >= %.1fx direct", kind, c.target, size, c.min), Got: "not measured"}
+				if res != nil && res.Baseline != "" {
+					ck.Measured, ck.Pass = true, res.Ratio >= c.min
+					ck.Got = fmt.Sprintf("%.2fx (%s vs %s fps)", res.Ratio, siRate(res.Rate), siRate(res.Rate/res.Ratio))
+				}
+				r.Checks = append(r.Checks, ck)
+			}
+		}
+	}
+	for _, res := range r.Results {
+		if res.Scenario.Kind != "latency" || res.Err != "" || (res.Scenario.Target != policy && res.Scenario.Target != capture) {
+			continue
+		}
+		r.Checks = append(r.Checks, Check{
+			Target:   fmt.Sprintf("%s %dB: added p99 < %v at %.0f%% load", res.Scenario.Target, res.Scenario.Size, MaxAddedP99, 100*r.Load),
+			Got:      fmt.Sprintf("%s (p99 %s)", fmtDur(res.AddedP99), fmtDur(res.LatencyP99)),
+			Pass:     res.AddedP99 < MaxAddedP99,
+			Measured: true,
+		})
+	}
+	// Per frame: the CPU a delivered frame costs the whole process, which
+	// does not depend on how many cores the other scenarios' goroutines
+	// happened to get.
+	for _, res := range r.Results {
+		sc := res.Scenario
+		if sc.Kind != "throughput" || sc.Target != policy || sc.Transport != tr || sc.Pattern != Unicast || sc.Ports != 32 || res.Err != "" {
+			continue
+		}
+		ck := Check{Target: fmt.Sprintf("%s unicast %dB: 32 ports cost within 10%% of 2 ports per frame", policy, sc.Size), Got: "2-port run missing"}
+		if two := get("throughput", policy, 2, sc.Size); two != nil && two.CPUPerFrame > 0 && res.CPUPerFrame > 0 {
+			ratio := float64(res.CPUPerFrame) / float64(two.CPUPerFrame)
+			ck.Measured, ck.Pass = true, ratio <= 1/PortScaleRatio
+			ck.Got = fmt.Sprintf("%.2fx (%s vs %s CPU per frame; %s vs %s fps)", ratio,
+				fmtDur(res.CPUPerFrame), fmtDur(two.CPUPerFrame), siRate(res.Rate), siRate(two.Rate))
+		}
+		r.Checks = append(r.Checks, ck)
+	}
+	for _, res := range r.Results {
+		if res.Err != "" {
+			continue
+		}
+		firstPeak := max(res.RSSBefore, res.RSSPeakFirst)
+		growth := int64(res.RSSPeakLast) - int64(firstPeak)
+		flat := fmt.Sprintf("%s before, peak %s in the first half, %s in the second (%+.1f MiB)",
+			fmtBytes(res.RSSBefore), fmtBytes(res.RSSPeakFirst), fmtBytes(res.RSSPeakLast), mib(growth))
+		switch {
+		case res.Scenario.Kind == "overload":
+			r.Checks = append(r.Checks, Check{
+				Target: fmt.Sprintf("%s overload (receivers stalled): RSS flat, second half's peak < first half's + %s",
+					res.Scenario.Target, fmtBytes(MaxOverloadGrowth)),
+				Got:      fmt.Sprintf("%s; %d frames dropped by the hub", flat, hubDrops(res.Counters)),
+				Pass:     growth < MaxOverloadGrowth,
+				Measured: true,
+			})
+		case res.Scenario.Kind == "stall" && res.Scenario.StallBystanders:
+			ck := Check{
+				Target: fmt.Sprintf("%s stalled third port: the others keep >= %.1fx their rate after the stall time, RSS flat",
+					res.Scenario.Target, StallRatio),
+				Got: "no reference run",
+			}
+			if res.Baseline != "" {
+				ck.Measured, ck.Pass = true, res.Ratio >= StallRatio && growth < MaxOverloadGrowth
+				ck.Got = fmt.Sprintf("%.2fx (%s vs %s fps from %s on); %s", res.Ratio, siRate(res.RateFrom),
+					siRate(res.RateFrom/res.Ratio), fmtDur(res.Scenario.From), flat)
+			}
+			r.Checks = append(r.Checks, ck)
+		}
+	}
+}
+
+// lossless judges the promise: every scenario of an l2hub target that
+// pauses (every one but "+drop") delivers every frame, as the direct pair
+// does. The overload scenario is left out: its receivers never read.
+func (r *Report) lossless() Check {
+	ck := Check{Target: "every overflow: pause scenario delivers 100% (the direct pair's figure)", Got: "no l2hub scenario measured"}
+	var n int
+	var lossy []string
+	for _, res := range r.Results {
+		sc := res.Scenario
+		if res.Err != "" || !strings.HasPrefix(sc.Target, "l2hub") || strings.Contains(sc.Target, "+drop") || sc.Kind == "overload" {
+			continue
+		}
+		n++
+		if res.Lost > 0 {
+			lossy = append(lossy, fmt.Sprintf("%s (%s)", res.Name, fmtLoss(res.LossRatio)))
+		}
+	}
+	if n > 0 {
+		ck.Measured, ck.Pass = true, len(lossy) == 0
+		ck.Got = fmt.Sprintf("%d scenarios, none lost a frame", n)
+		if len(lossy) > 0 {
+			ck.Got = fmt.Sprintf("%d of %d scenarios lost frames: %s", len(lossy), n, strings.Join(lossy, ", "))
+		}
+	}
+	return ck
+}
+
+// hubDrops sums the hub's drops in a result's counters, but for those of
+// the end of the scenario (teardownDrops).
+func hubDrops(c map[string]uint64) uint64 {
+	var n uint64
+	for k, v := range c {
+		if strings.HasPrefix(k, "hub_drop_") && !teardownReason(k) {
+			n += v
+		}
+	}
+	return n
+}
+
+// teardownDrops sums the frames the hub still held for VMs when the
+// scenario closed them (port-down, write-error): no VM of a scenario
+// leaves before its end.
+func teardownDrops(c map[string]uint64) uint64 {
+	var n uint64
+	for k, v := range c {
+		if teardownReason(k) {
+			n += v
+		}
+	}
+	return n
+}
+
+func teardownReason(counter string) bool {
+	return counter == "hub_drop_port-down" || counter == "hub_drop_write-error"
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// WriteJSON writes r as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the summary table and the verdicts.
+func (r *Report) WriteTable(w io.Writer) error {
+	m := r.Machine
+	fmt.Fprintf(w, "l2hub bench: %s/%s, %d CPUs, GOMAXPROCS %d, %s; load average %s -> %s; took %s\n\n",
+		m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion, m.LoadBefore, m.LoadAfter, m.Took)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "SCENARIO\tFRAMES/S\tGBIT/S\tP50\tP99\tP99.9\tLOSS\tVS DIRECT\tCPU/FRAME\tCPU VS DIRECT\t")
+	for _, res := range r.Results {
+		if res.Err != "" {
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\n", res.Name, res.Err)
+			continue
+		}
+		ratio, cpuRatio := "-", "-"
+		if res.Baseline != "" {
+			ratio = fmt.Sprintf("%.2f", res.Ratio)
+		}
+		if res.CPURatio > 0 {
+			cpuRatio = fmt.Sprintf("%.2f", res.CPURatio)
+		}
+		extra := ""
+		switch {
+		case res.Scenario.Kind == "latency":
+			extra = fmt.Sprintf("  paced %s fps/VM, added p99 %s", siRate(res.Scenario.Rate), fmtDur(res.AddedP99))
+		case res.Scenario.Kind == "overload":
+			extra = fmt.Sprintf("  RSS %s before, peak %s then %s", fmtBytes(res.RSSBefore), fmtBytes(res.RSSPeakFirst), fmtBytes(res.RSSPeakLast))
+		case res.Scenario.Kind == "stall":
+			extra = fmt.Sprintf("  %s fps from %s on", siRate(res.RateFrom), fmtDur(res.Scenario.From))
+		}
+		if d := hubDrops(res.Counters); d > 0 {
+			extra += fmt.Sprintf("  hub dropped %d", d)
+		}
+		if d := teardownDrops(res.Counters); d > 0 {
+			extra += fmt.Sprintf("  %d still queued at the end", d)
+		}
+		if p := res.Counters["hub_pauses"]; p > 0 {
+			extra += fmt.Sprintf("  %d pauses", p)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", res.Name, siRate(res.Rate), res.Gbps,
+			fmtDur(res.LatencyP50), fmtDur(res.LatencyP99), fmtDur(res.LatencyP999), fmtLoss(res.LossRatio), ratio,
+			fmtDur(res.CPUPerFrame), cpuRatio, extra)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Checks) > 0 {
+		fmt.Fprintln(w, "\nTargets:")
+		for _, c := range r.Checks {
+			verdict := "FAIL"
+			switch {
+			case !c.Measured:
+				verdict = "n/a "
+			case c.Pass:
+				verdict = "ok  "
+			}
+			fmt.Fprintf(w, "  %s %s: %s\n", verdict, c.Target, c.Got)
+		}
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+// siRate formats a rate with a k or M suffix: 283k, 1.21M.
+func siRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// fmtDur formats a latency with three significant digits: 12.3µs, 4.56ms.
+func fmtDur(d time.Duration) string {
+	neg := ""
+	if d < 0 {
+		neg, d = "-", -d
+	}
+	var s string
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Microsecond:
+		s = fmt.Sprintf("%dns", d)
+	case d < time.Millisecond:
+		s = trimFloat(float64(d)/1e3) + "µs"
+	case d < time.Second:
+		s = trimFloat(float64(d)/1e6) + "ms"
+	default:
+		s = trimFloat(d.Seconds()) + "s"
+	}
+	return neg + s
+}
+
+func trimFloat(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func fmtLoss(r float64) string {
+	switch {
+	case r == 0:
+		return "0"
+	case r < 0.0001:
+		return "<0.01%"
+	}
+	return fmt.Sprintf("%.2f%%", r*100)
+}
+
+func fmtBytes(b uint64) string {
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}

@@ -1,0 +1,590 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"l2hub/hub"
+)
+
+// A Target carries the frames of a scenario's VMs: l2hub, a direct socket
+// pair, a multicast group.
+type Target interface {
+	// Name labels results ("direct", "l2hub+policy").
+	Name() string
+	// Open connects sc.Ports VMs over sc.Transport and returns their ends:
+	// Ports[i] is VM i's, speaking QEMU's protocol for that transport.
+	// Errors wrap ErrUnsupported when the target cannot offer the transport.
+	Open(ctx context.Context, sc Scenario) (*Net, error)
+}
+
+// Net is the VMs' side of an opened target.
+type Net struct {
+	Ports []VM
+	// Close closes every end and whatever the target runs behind them (a
+	// hub, its capture); it returns once all of it has stopped.
+	Close func() error
+	// Counters, if set, is called after Close and returns what the target
+	// counted (drops by reason, capture records), for the report.
+	Counters func() map[string]uint64
+}
+
+// Result is what one scenario measured.
+type Result struct {
+	Name     string   `json:"name"`
+	Scenario Scenario `json:"scenario"`
+	Pattern  string   `json:"pattern"`
+
+	Sent       uint64 `json:"sent"`        // data frames the senders wrote
+	SendErrors uint64 `json:"send_errors"` // writes the transport refused (a datagram it could not send)
+	Expected   uint64 `json:"expected"`    // deliveries the pattern calls for
+	Received   uint64 `json:"received"`    // deliveries that arrived at the VM they were meant for
+	Lost       uint64 `json:"lost"`        // Expected - Received
+	Late       uint64 `json:"late"`        // arrived after a later frame of the same sender
+	Unwanted   uint64 `json:"unwanted"`    // frames a VM got that were not meant for it (multicast)
+	Echoes     uint64 `json:"echoes"`      // a VM's own frames coming back to it
+	Foreign    uint64 `json:"foreign"`     // frames the generator did not send
+	// WindowStalls counts waits for the window that timed out (the frames
+	// in flight were lost).
+	WindowStalls uint64  `json:"window_stalls,omitempty"`
+	LossRatio    float64 `json:"loss_ratio"` // Lost / Expected
+
+	Elapsed  time.Duration `json:"elapsed_ns"` // first send to last delivery
+	SendRate float64       `json:"offered_fps"`
+	Rate     float64       `json:"fps"` // deliveries per second
+	// RateFrom is the rate of the deliveries sent from Scenario.From on,
+	// from then to the last delivery.
+	RateFrom float64 `json:"fps_from,omitempty"`
+	Gbps     float64 `json:"gbps"`
+	// CPU is the process's CPU time (user and system, every thread:
+	// generator and target alike) from the senders' start to the end of the
+	// drain; CPUPerFrame divides it by Received. Unlike rates, it hardly
+	// depends on what else the machine runs.
+	CPU         time.Duration `json:"cpu_ns"`
+	CPUPerFrame time.Duration `json:"cpu_per_frame_ns"`
+	LatencyP50  time.Duration `json:"latency_p50_ns"`
+	LatencyP99  time.Duration `json:"latency_p99_ns"`
+	LatencyP999 time.Duration `json:"latency_p999_ns"`
+	LatencyMax  time.Duration `json:"latency_max_ns"`
+
+	// RSS is the process's resident set: before the senders start, half
+	// way through, at their end, and the most seen while they ran, in all
+	// and in the first and second half (bytes).
+	RSSBefore    uint64 `json:"rss_before"`
+	RSSMid       uint64 `json:"rss_mid"`
+	RSSPeakFirst uint64 `json:"rss_peak_first_half"`
+	RSSPeakLast  uint64 `json:"rss_peak_second_half"`
+	RSSAfter     uint64 `json:"rss_after"`
+	RSSMax       uint64 `json:"rss_max"`
+
+	Counters map[string]uint64 `json:"counters,omitempty"`
+
+	// Baseline and Ratio relate Rate to the direct pair's (filled by Suite).
+	Baseline string  `json:"baseline,omitempty"`
+	Ratio    float64 `json:"ratio,omitempty"`
+	// CPURatio is the baseline's CPUPerFrame over this one's: the share of
+	// the direct pair's rate this target reaches where the CPU is the
+	// bottleneck.
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
+	// AddedP99 is LatencyP99 minus the baseline's (latency scenarios).
+	AddedP99 time.Duration `json:"added_p99_ns,omitempty"`
+
+	Err string `json:"error,omitempty"` // the scenario could not run
+}
+
+// Timing of the phases around the measurement.
+const (
+	warmupTimeout = 5 * time.Second
+	helloEvery    = 2 * time.Millisecond
+	settle        = 20 * time.Millisecond  // lets warm-up frames drain
+	quietDrain    = 150 * time.Millisecond // no delivery for this long: the rest is lost
+	// maxDrain bounds the wait for frames in flight once the senders
+	// stop. It is long: an open-loop flood into a pausing hub leaves
+	// seconds of frames in the VMs' socket buffers, delivered in the end;
+	// closing the VMs earlier would count them as lost.
+	maxDrain = 60 * time.Second
+	rssEvery = 50 * time.Millisecond
+)
+
+// Run measures one scenario on t: it opens the target, waits until every VM
+// hears the peers it will receive from (which also teaches a learning switch
+// every MAC), sends for sc.Duration, waits for the frames still in flight
+// and closes the target.
+func Run(ctx context.Context, sc Scenario, t Target) (Result, error) {
+	sc.Target = t.Name()
+	res := Result{Name: sc.Name(), Scenario: sc, Pattern: sc.Pattern.String()}
+	if err := sc.Validate(); err != nil {
+		return res, err
+	}
+	net, err := t.Open(ctx, sc)
+	if err != nil {
+		return res, fmt.Errorf("%s: open: %w", res.Name, err)
+	}
+	if len(net.Ports) != sc.Ports {
+		net.Close()
+		return res, fmt.Errorf("%s: target gave %d ports, want %d", res.Name, len(net.Ports), sc.Ports)
+	}
+	r := newRun(sc, net.Ports)
+	err = r.measure(ctx)
+	if cerr := net.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("%s: close: %w", res.Name, cerr)
+	}
+	r.senders.Wait() // a blocked write fails once its port is closed
+	r.receivers.Wait()
+	r.fill(&res)
+	if net.Counters != nil {
+		res.Counters = net.Counters()
+	}
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", res.Name, err)
+	}
+	return res, nil
+}
+
+// run is one scenario in progress.
+type run struct {
+	sc    Scenario
+	ports []VM
+	rx    []*receiver
+	sent  []atomic.Uint64 // by sender
+	serr  []atomic.Uint64
+
+	receivers, senders sync.WaitGroup
+
+	start, sendEnd int64 // monotonic ns
+	rss            rssSampler
+	cpu            time.Duration // process CPU time from the start to the end of the drain
+
+	waiting []atomic.Bool   // by sender: blocked on its window
+	wake    []chan struct{} // by sender: capacity 1, poked by receivers
+	stalls  []atomic.Uint64 // by sender: window waits that timed out
+}
+
+type receiver struct {
+	idx    int
+	mac    [6]byte
+	heard  []atomic.Bool // by sender: a hello arrived from it
+	stall  atomic.Bool   // stop reading until resume is closed
+	resume chan struct{}
+
+	got     atomic.Uint64 // deliveries meant for this VM
+	gotFrom atomic.Uint64 // ... of frames sent from Scenario.From on
+	lastRx  atomic.Int64  // monotonic ns of the latest one
+
+	// seen is, by sender, one past the highest sequence number that
+	// arrived: every earlier frame has arrived or is lost (the sender's
+	// window counts from it). Written by the receiver goroutine only.
+	seen []atomic.Uint64
+
+	// Owned by the receiver goroutine; read after it exits.
+	late     uint64
+	unwanted uint64
+	echoes   uint64
+	foreign  uint64
+	lat      Histogram
+}
+
+func newRun(sc Scenario, ports []VM) *run {
+	n := len(ports)
+	r := &run{
+		sc: sc, ports: ports, sent: make([]atomic.Uint64, n), serr: make([]atomic.Uint64, n),
+		waiting: make([]atomic.Bool, n), wake: make([]chan struct{}, n), stalls: make([]atomic.Uint64, n),
+	}
+	for i := range ports {
+		r.wake[i] = make(chan struct{}, 1)
+		r.rx = append(r.rx, &receiver{
+			idx: i, mac: MAC(i), heard: make([]atomic.Bool, n),
+			resume: make(chan struct{}), seen: make([]atomic.Uint64, n),
+		})
+	}
+	return r
+}
+
+// hears says whether VM i receives VM j's frames.
+func (r *run) hears(i, j int) bool {
+	if i == j || r.bystander(j) {
+		return false
+	}
+	return r.sc.Pattern == Broadcast || partner(j) == i
+}
+
+// expects says whether VM i is meant to receive VM j's frames and they
+// count: a bystander's do not.
+func (r *run) expects(i, j int) bool { return r.hears(i, j) && !r.bystander(i) }
+
+// bystander says whether VM i is one of the scenario's bystanders.
+func (r *run) bystander(i int) bool { return i >= r.sc.Ports-r.sc.Bystanders }
+
+// measure runs the receivers, the warm-up, the senders and the drain. It
+// leaves the senders and receivers running when they are blocked (a stalled
+// VM); closing the ports ends them.
+func (r *run) measure(ctx context.Context) error {
+	// The VMs' goroutines carry the profiler label side=vm, so a profile
+	// of a run tells the generator's CPU from the target's
+	// (go tool pprof -tagignore side=vm shows the target alone).
+	vm := pprof.Labels("side", "vm")
+	for i, p := range r.ports {
+		r.receivers.Add(1)
+		go pprof.Do(ctx, vm, func(context.Context) { defer r.receivers.Done(); r.rx[i].run(p, r) })
+	}
+	if err := r.warmup(ctx); err != nil {
+		return err
+	}
+	for i, rx := range r.rx {
+		if r.sc.Stall || r.sc.StallBystanders && r.bystander(i) {
+			rx.stall.Store(true)
+		}
+	}
+	time.Sleep(settle)
+
+	r.rss.start(rssEvery)
+	defer r.rss.stop()
+	cpu0 := CPUTime()
+	defer func() { r.cpu = CPUTime() - cpu0 }()
+	r.start = mono() + int64(time.Millisecond) // every sender starts at once
+	end := r.start + int64(r.sc.Duration)
+	for i, p := range r.ports {
+		if r.bystander(i) {
+			continue
+		}
+		r.senders.Add(1)
+		go pprof.Do(ctx, vm, func(context.Context) { defer r.senders.Done(); r.send(i, p, end) })
+	}
+	mid := time.AfterFunc(time.Duration(end-mono())-r.sc.Duration/2, r.rss.markMid)
+	defer mid.Stop()
+	// A stream sender blocks while nothing reads its socket; wait a grace
+	// period past the end, then go on (closing the ports unblocks it).
+	done := make(chan struct{})
+	go func() { r.senders.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(r.sc.Duration + time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	r.sendEnd = mono()
+	r.rss.mark()
+	if !r.sc.Stall {
+		r.drain(ctx)
+	}
+	for _, rx := range r.rx {
+		rx.stall.Store(false)
+		close(rx.resume)
+	}
+	return ctx.Err()
+}
+
+// warmup has every VM broadcast hellos until each has heard every peer it
+// is to receive from: then every path is attached and a learning switch
+// knows every MAC.
+func (r *run) warmup(ctx context.Context) error {
+	hello := make([][]byte, len(r.ports))
+	for i := range hello {
+		hello[i] = make([]byte, HeaderLen)
+		putHeader(hello[i], BroadcastMAC, i, kindHello)
+	}
+	deadline := time.Now().Add(warmupTimeout)
+	for seq := uint64(0); ; seq++ {
+		for i, p := range r.ports {
+			stamp(hello[i], seq, mono())
+			if err := p.WriteFrame(hello[i]); err != nil && !isFrameError(err) {
+				return fmt.Errorf("warm-up: VM %d: %w", i, err)
+			}
+		}
+		missing := r.unheard()
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %v: %s", ErrWarmup, warmupTimeout, strings.Join(missing, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(helloEvery):
+		}
+	}
+}
+
+// unheard lists "VM i has not heard VM j" for the first few such pairs.
+func (r *run) unheard() []string {
+	var out []string
+	for i, rx := range r.rx {
+		for j := range r.ports {
+			if r.hears(i, j) && !rx.heard[j].Load() {
+				if len(out) == 4 {
+					return append(out, "...")
+				}
+				out = append(out, fmt.Sprintf("VM %d has not heard VM %d", i, j))
+			}
+		}
+	}
+	return out
+}
+
+// send writes data frames from VM i until end, paced if the scenario has a
+// rate. Each frame is one WriteFrame call: one write per frame, as QEMU.
+func (r *run) send(i int, p VM, end int64) {
+	dst := BroadcastMAC
+	if r.sc.Pattern == Unicast {
+		dst = MAC(partner(i))
+	}
+	buf := make([]byte, r.sc.Size)
+	putHeader(buf, dst, i, kindData)
+	var interval float64
+	if r.sc.Rate > 0 {
+		interval = 1e9 / r.sc.Rate
+	}
+	for now := mono(); now < r.start; now = mono() {
+		time.Sleep(time.Duration(r.start - now))
+	}
+	var sent, serr uint64
+	defer func() { r.sent[i].Store(sent); r.serr[i].Store(serr) }()
+	window := uint64(r.sc.Window)
+	var acked, floor uint64 // floor: frames below it are given up on
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for seq := uint64(0); ; seq++ {
+		if window > 0 && seq-acked >= window {
+			if acked = max(r.acked(i), floor); seq-acked >= window {
+				if !r.waitWindow(i, seq, timer) {
+					floor = seq // what is in flight is lost
+				}
+				acked = max(r.acked(i), floor)
+			}
+		}
+		now := mono()
+		if interval > 0 {
+			// Absolute deadlines: a late wake-up is made up by sending the
+			// frames that are due, so the average rate is exact.
+			due := r.start + int64(float64(seq)*interval)
+			if due >= end {
+				return
+			}
+			if due > now {
+				time.Sleep(time.Duration(due - now))
+				now = mono()
+			}
+		}
+		if now >= end {
+			return
+		}
+		stamp(buf, seq, now)
+		if err := p.WriteFrame(buf); err != nil {
+			if isFrameError(err) {
+				serr++
+				continue
+			}
+			return // closed: the run is over
+		}
+		sent++
+		if sent&1023 == 0 {
+			r.sent[i].Store(sent)
+		}
+		if interval > 0 {
+			// A late wake-up leaves several frames due at once. Let the
+			// other goroutines run between them, as a VM's vCPU would be
+			// preempted, instead of holding this P for the whole burst and
+			// queueing the receivers behind it.
+			runtime.Gosched()
+		}
+	}
+}
+
+// windowTimeout bounds a sender's wait for its window to open: when the
+// last frames in flight are lost nothing will ever overtake them.
+const windowTimeout = 50 * time.Millisecond
+
+// acked returns how far every VM meant to receive VM i's frames has got.
+func (r *run) acked(i int) uint64 {
+	a := ^uint64(0)
+	for j, rx := range r.rx {
+		if r.expects(j, i) {
+			a = min(a, rx.seen[i].Load())
+		}
+	}
+	return a
+}
+
+// waitWindow blocks sender i until its window opens (true) or
+// windowTimeout passes (false).
+func (r *run) waitWindow(i int, seq uint64, timer *time.Timer) bool {
+	window := uint64(r.sc.Window)
+	timer.Reset(windowTimeout)
+	defer timer.Stop()
+	defer r.waiting[i].Store(false)
+	for {
+		// Announce the wait, then look again: a receiver stores seen before
+		// it loads waiting, so one of the two sees the other.
+		r.waiting[i].Store(true)
+		if seq-r.acked(i) < window {
+			return true
+		}
+		select {
+		case <-r.wake[i]:
+		case <-timer.C:
+			r.stalls[i].Add(1)
+			return false
+		}
+	}
+}
+
+func isFrameError(err error) bool {
+	var fe *hub.FrameError
+	return errors.As(err, &fe)
+}
+
+// expected returns how many deliveries VM i is owed by what was sent.
+func (r *run) expected(i int) uint64 {
+	var n uint64
+	for j := range r.ports {
+		if r.expects(i, j) {
+			n += r.sent[j].Load()
+		}
+	}
+	return n
+}
+
+func (r *run) delivered() uint64 {
+	var n uint64
+	for _, rx := range r.rx {
+		n += rx.got.Load()
+	}
+	return n
+}
+
+// drain waits until every delivery arrived, or none has for quietDrain.
+func (r *run) drain(ctx context.Context) {
+	last, quietSince := r.delivered(), time.Now()
+	for deadline := time.Now().Add(maxDrain); time.Now().Before(deadline); {
+		complete := true
+		for i, rx := range r.rx {
+			if rx.got.Load() < r.expected(i) {
+				complete = false
+				break
+			}
+		}
+		if complete || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+		if n := r.delivered(); n != last {
+			last, quietSince = n, time.Now()
+		} else if time.Since(quietSince) > quietDrain {
+			return
+		}
+	}
+}
+
+// run reads frames until p fails (closed at the end of the scenario).
+func (rx *receiver) run(p VM, r *run) {
+	buf := make([]byte, hub.DefaultMaxFrame)
+	for {
+		if rx.stall.Load() {
+			<-rx.resume
+		}
+		n, err := p.ReadFrame(buf)
+		if err != nil {
+			if isFrameError(err) {
+				rx.foreign++
+				continue
+			}
+			return
+		}
+		now := mono()
+		h, ok := parseHeader(buf[:n])
+		switch {
+		case !ok || h.sender >= len(rx.heard):
+			rx.foreign++
+		case h.kind == kindHello:
+			rx.heard[h.sender].Store(true)
+		case h.kind != kindData:
+			rx.foreign++
+		case h.sender == rx.idx:
+			rx.echoes++
+		case h.dst != rx.mac && h.dst != BroadcastMAC, !r.hears(rx.idx, h.sender):
+			rx.unwanted++
+		case !r.expects(rx.idx, h.sender):
+			// a bystander's: heard, not counted
+		default:
+			if h.seq < rx.seen[h.sender].Load() {
+				rx.late++
+			} else {
+				rx.seen[h.sender].Store(h.seq + 1)
+				if r.waiting[h.sender].Load() {
+					select {
+					case r.wake[h.sender] <- struct{}{}:
+					default:
+					}
+				}
+			}
+			rx.lat.Record(time.Duration(now - h.sent))
+			rx.lastRx.Store(now)
+			rx.got.Add(1)
+			if r.sc.From > 0 && h.sent >= r.start+int64(r.sc.From) {
+				rx.gotFrom.Add(1)
+			}
+		}
+	}
+}
+
+// fill computes the result once every sender and receiver has exited.
+func (r *run) fill(res *Result) {
+	var lat Histogram
+	var lastRx int64
+	var gotFrom uint64
+	for i, rx := range r.rx {
+		gotFrom += rx.gotFrom.Load()
+		res.Sent += r.sent[i].Load()
+		res.SendErrors += r.serr[i].Load()
+		res.WindowStalls += r.stalls[i].Load()
+		exp, got := r.expected(i), rx.got.Load()
+		res.Expected += exp
+		res.Received += got
+		if got < exp {
+			res.Lost += exp - got
+		}
+		res.Late += rx.late
+		res.Unwanted += rx.unwanted
+		res.Echoes += rx.echoes
+		res.Foreign += rx.foreign
+		lat.Merge(&rx.lat)
+		lastRx = max(lastRx, rx.lastRx.Load())
+	}
+	if res.Expected > 0 {
+		res.LossRatio = float64(res.Lost) / float64(res.Expected)
+	}
+	if r.start == 0 {
+		return // never got to send
+	}
+	sendTime := time.Duration(min(r.sendEnd, r.start+int64(r.sc.Duration)) - r.start)
+	if sendTime > 0 {
+		res.SendRate = float64(res.Sent) / sendTime.Seconds()
+	}
+	res.Elapsed = max(time.Duration(lastRx-r.start), sendTime)
+	if res.Elapsed > 0 {
+		res.Rate = float64(res.Received) / res.Elapsed.Seconds()
+		res.Gbps = res.Rate * float64(r.sc.Size) * 8 / 1e9
+	}
+	if from := r.start + int64(r.sc.From); r.sc.From > 0 && lastRx > from {
+		res.RateFrom = float64(gotFrom) / time.Duration(lastRx-from).Seconds()
+	}
+	if res.Received > 0 {
+		res.CPUPerFrame = r.cpu / time.Duration(res.Received)
+	}
+	res.CPU = r.cpu
+	res.LatencyP50 = lat.Quantile(0.50)
+	res.LatencyP99 = lat.Quantile(0.99)
+	res.LatencyP999 = lat.Quantile(0.999)
+	res.LatencyMax = lat.Max()
+	res.RSSBefore, res.RSSMid, res.RSSAfter = r.rss.before, r.rss.mid.Load(), r.rss.after
+	res.RSSPeakFirst, res.RSSPeakLast = r.rss.peak[0].Load(), r.rss.peak[1].Load()
+	res.RSSMax = max(res.RSSBefore, res.RSSPeakFirst, res.RSSPeakLast)
+}

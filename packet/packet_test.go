@@ -1,0 +1,336 @@
+package packet_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
+	"l2hub/packet"
+)
+
+var (
+	macA = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x0a}
+	macB = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x0b}
+	v4A  = netip.MustParseAddr("10.42.0.10")
+	v4B  = netip.MustParseAddr("10.42.0.11")
+	v6A  = netip.MustParseAddr("fd00::a")
+	v6B  = netip.MustParseAddr("fd00::b")
+)
+
+// build serialises layers with lengths and checksums computed, as a stack
+// sends them.
+func build(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	for _, l := range ls {
+		switch x := l.(type) {
+		case *layers.TCP:
+			for _, n := range ls {
+				if ip, ok := n.(gopacket.NetworkLayer); ok {
+					x.SetNetworkLayerForChecksum(ip)
+				}
+			}
+		case *layers.UDP:
+			for _, n := range ls {
+				if ip, ok := n.(gopacket.NetworkLayer); ok {
+					x.SetNetworkLayerForChecksum(ip)
+				}
+			}
+		}
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Clone(buf.Bytes())
+}
+
+func eth(t layers.EthernetType) *layers.Ethernet {
+	return &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: t}
+}
+
+func ip4(p layers.IPProtocol) *layers.IPv4 {
+	return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: p, SrcIP: v4A.AsSlice(), DstIP: v4B.AsSlice()}
+}
+
+func ip6(next layers.IPProtocol) *layers.IPv6 {
+	return &layers.IPv6{Version: 6, HopLimit: 33, NextHeader: next, SrcIP: v6A.AsSlice(), DstIP: v6B.AsSlice()}
+}
+
+func udp() *layers.UDP { return &layers.UDP{SrcPort: 37020, DstPort: 37020} }
+
+func tcp() *layers.TCP {
+	return &layers.TCP{SrcPort: 34568, DstPort: 7000, Seq: 1000, Ack: 2000, SYN: true, ACK: true, Window: 512,
+		Options: []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{5, 0xb4}}}}
+}
+
+var payload = gopacket.Payload("NXSB hello")
+
+// ipv6Ext prefixes an IPv6 payload with extension headers: hop-by-hop (8
+// bytes of padding options) and a fragment header at offset 0, more to
+// come when more is set.
+func ipv6Ext(t *testing.T, next layers.IPProtocol, inner []byte, offset uint16, more bool) []byte {
+	t.Helper()
+	hbh := []byte{byte(layers.IPProtocolIPv6Fragment), 0, 1, 4, 0, 0, 0, 0} // PadN
+	fo := offset << 3
+	if more {
+		fo |= 1
+	}
+	frag := []byte{byte(next), 0, byte(fo >> 8), byte(fo), 0, 0, 0, 42}
+	pl := append(append(hbh, frag...), inner...)
+	f := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop), gopacket.Payload(pl))
+	return f
+}
+
+func TestParse(t *testing.T) {
+	udp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
+	tcp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
+	udp6 := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload)
+	tcp6 := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload)
+	vlan := build(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolUDP), udp(), payload)
+	qinq := build(t, eth(layers.EthernetTypeQinQ), &layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeIPv6}, ip6(layers.IPProtocolUDP), udp(), payload)
+	arp := build(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
+		HwAddressSize: 6, ProtAddressSize: 4, Operation: 1, SourceHwAddress: macA, SourceProtAddress: v4A.AsSlice(),
+		DstHwAddress: make([]byte, 6), DstProtAddress: v4B.AsSlice()})
+	padded := append(bytes.Clone(udp4), make([]byte, 6)...) // Ethernet padding after the IP packet
+	cut := tcp4[:14+20+20]                                  // snaplen: headers only
+	frag4 := bytes.Clone(udp4)
+	binary.BigEndian.PutUint16(frag4[14+6:], 0x2000) // MF, offset 0
+	later4 := bytes.Clone(udp4)
+	binary.BigEndian.PutUint16(later4[14+6:], 0x0003) // offset 24 bytes
+	badIHL := bytes.Clone(udp4)
+	badIHL[14] = 0x44 // IHL 16 bytes: less than a header
+	longIHL := bytes.Clone(udp4)
+	longIHL[14] = 0x4f // IHL 60 bytes: past the frame
+	udpHdr := binary.BigEndian.AppendUint16(nil, 37020)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 37020)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, uint16(8+len(payload)))
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 0)
+	ext6 := ipv6Ext(t, layers.IPProtocolUDP, append(udpHdr, payload...), 0, true)
+	later6 := ipv6Ext(t, layers.IPProtocolUDP, payload, 2, false)
+
+	type want struct {
+		et                   uint16
+		tags                 int
+		ver, proto           uint8
+		src, dst             netip.Addr
+		l3, l4, payload, end int
+		frag                 bool
+		fragOffset           uint16
+		cut, ports, tcp      bool
+		sport, dport         uint16
+		flags                uint8
+	}
+	// gopacket pads frames to Ethernet's 60 bytes: End is where the IP
+	// packet ends, before the padding.
+	v4UDP := want{et: 0x0800, ver: 4, proto: 17, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 42, end: 42 + len(payload), ports: true, sport: 37020, dport: 37020}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  want
+	}{
+		{"ipv4-udp", udp4, v4UDP},
+		{"ipv4-tcp-options", tcp4, want{et: 0x0800, ver: 4, proto: 6, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 58, end: len(tcp4),
+			ports: true, tcp: true, sport: 34568, dport: 7000, flags: packet.TCPSyn | packet.TCPAck}},
+		{"ipv6-udp", udp6, want{et: 0x86dd, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 14, l4: 54, payload: 62, end: len(udp6), ports: true, sport: 37020, dport: 37020}},
+		{"ipv6-tcp", tcp6, want{et: 0x86dd, ver: 6, proto: 6, src: v6A, dst: v6B, l3: 14, l4: 54, payload: 78, end: len(tcp6),
+			ports: true, tcp: true, sport: 34568, dport: 7000, flags: packet.TCPSyn | packet.TCPAck}},
+		{"ipv6-hop-by-hop-and-first-fragment", ext6, want{et: 0x86dd, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 14, l4: 70, payload: 78, end: len(ext6),
+			frag: true, ports: true, sport: 37020, dport: 37020}},
+		{"ipv6-later-fragment", later6, want{et: 0x86dd, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 14, l4: 70, payload: 70, end: len(later6),
+			frag: true, fragOffset: 2}},
+		{"vlan", vlan, want{et: 0x0800, tags: 1, ver: 4, proto: 17, src: v4A, dst: v4B, l3: 18, l4: 38, payload: 46, end: 46 + len(payload), ports: true, sport: 37020, dport: 37020}},
+		{"qinq-ipv6", qinq, want{et: 0x86dd, tags: 2, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 22, l4: 62, payload: 70, end: len(qinq), ports: true, sport: 37020, dport: 37020}},
+		{"arp", arp, want{et: 0x0806, l3: 14, l4: 14, payload: 14, end: len(arp)}},
+		{"padding-excluded", padded, v4UDP},
+		{"cut-by-snaplen", cut, want{et: 0x0800, ver: 4, proto: 6, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: len(cut), cut: true}},
+		{"ipv4-first-fragment", frag4, func() want { w := v4UDP; w.frag = true; return w }()},
+		{"ipv4-later-fragment", later4, want{et: 0x0800, ver: 4, proto: 17, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: 42 + len(payload), frag: true, fragOffset: 3}},
+		{"ipv4-header-too-short", badIHL, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: len(badIHL)}},
+		{"ipv4-header-past-the-frame", longIHL, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: len(longIHL)}},
+		{"runt", udp4[:13], want{l3: 13, l4: 13, payload: 13, end: 13}},
+		{"ipv4-header-cut", udp4[:14+19], want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: 33}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h packet.Headers
+			packet.Parse(tc.frame, &h)
+			w := tc.want
+			got := want{h.EtherType, h.VLANTags, h.IPVersion, h.Proto, h.Src, h.Dst, h.L3, h.L4, h.Payload, h.End,
+				h.Fragment, h.FragOffset, h.Cut, h.HasPorts, h.TCP, h.SrcPort, h.DstPort, h.TCPFlags}
+			if got != w {
+				t.Errorf("got Parse = %+v, want %+v", got, w)
+			}
+			if len(tc.frame) >= 14 && (h.DstMAC != [6]byte(macB) || h.SrcMAC != [6]byte(macA)) {
+				t.Errorf("got MACs %x %x, want %s %s", h.DstMAC, h.SrcMAC, macB, macA)
+			}
+		})
+	}
+}
+
+// TestTCPNumbersAndUDPPayload: sequence numbers, and the UDP payload the
+// length field bounds.
+func TestTCPNumbersAndUDPPayload(t *testing.T) {
+	var h packet.Headers
+	packet.Parse(build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload), &h)
+	if h.Seq != 1000 || h.Ack != 2000 {
+		t.Errorf("got seq %d ack %d, want 1000 and 2000", h.Seq, h.Ack)
+	}
+	f := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
+	packet.Parse(f, &h)
+	if got := h.UDPPayload(f); string(got) != string(payload) {
+		t.Errorf("got UDP payload %q, want %q", got, payload)
+	}
+	binary.BigEndian.PutUint16(f[34+4:], 8+4) // a length shorter than the packet
+	packet.Parse(f, &h)
+	if got := h.UDPPayload(f); string(got) != "NXSB" {
+		t.Errorf("got UDP payload %q with length 12, want %q", got, "NXSB")
+	}
+	binary.BigEndian.PutUint16(f[34+4:], 7) // shorter than the header
+	packet.Parse(f, &h)
+	if got := h.UDPPayload(f); got != nil || h.UDPLenOK() {
+		t.Errorf("got UDP payload %q and length ok %v with length 7, want none", got, h.UDPLenOK())
+	}
+}
+
+func TestChecksumsOK(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		flip  int // a byte to change; -1 none
+		want  bool
+	}{
+		{"ipv4-udp", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), -1, true},
+		{"ipv4-udp-payload-changed", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), 45, false},
+		{"ipv4-header-changed", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), 14 + 8, false},
+		{"ipv4-tcp", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload), -1, true},
+		{"ipv4-tcp-changed", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload), 60, false},
+		{"ipv6-udp", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload), -1, true},
+		{"ipv6-udp-address-changed", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload), 14 + 30, false},
+		{"ipv6-tcp", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload), -1, true},
+		{"ipv6-tcp-changed", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload), 80, false},
+		{"arp-has-none", build(t, eth(layers.EthernetTypeARP), gopacket.Payload(make([]byte, 28))), 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.flip >= 0 {
+				tc.frame[tc.flip] ^= 0x10
+			}
+			var h packet.Headers
+			packet.Parse(tc.frame, &h)
+			if got := h.ChecksumsOK(tc.frame); got != tc.want {
+				t.Errorf("got ChecksumsOK = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// UDP over IPv4 may carry no checksum; over IPv6 it must.
+	f := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
+	binary.BigEndian.PutUint16(f[34+6:], 0)
+	var h packet.Headers
+	if packet.Parse(f, &h); !h.ChecksumsOK(f) {
+		t.Error("got a zero UDP checksum over IPv4 refused, want none checked")
+	}
+	f = build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload)
+	binary.BigEndian.PutUint16(f[54+6:], 0)
+	if packet.Parse(f, &h); h.ChecksumsOK(f) {
+		t.Error("got a zero UDP checksum over IPv6 accepted, want it refused")
+	}
+}
+
+// TestChecksum: RFC 1071's example, and a message carrying its checksum
+// sums to zero.
+func TestChecksum(t *testing.T) {
+	if got, want := packet.Checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}), ^uint16(0xddf2); got != want {
+		t.Errorf("got Checksum = %#04x, want %#04x", got, want)
+	}
+	msg := []byte{8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g', '!'}
+	binary.BigEndian.PutUint16(msg[2:], packet.Checksum(msg))
+	if got := packet.Checksum(msg); got != 0 {
+		t.Errorf("got Checksum of a checksummed message = %#04x, want 0", got)
+	}
+}
+
+// TestUpdateChecksum is a differential test against recomputing: any
+// change of aligned bytes updates the checksum to what a full computation
+// gives.
+func TestUpdateChecksum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, 2+2*rng.IntN(40))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		sum := packet.Checksum(b)
+		at := 2 * rng.IntN(len(b)/2)
+		n := 2 * (1 + rng.IntN((len(b)-at)/2))
+		old := bytes.Clone(b[at : at+n])
+		for i := at; i < at+n; i++ {
+			b[i] = byte(rng.Uint32())
+		}
+		if got, want := packet.UpdateChecksum(sum, old, b[at:at+n]), packet.Checksum(b); got != want && !(got == 0xffff && want == 0) && !(got == 0 && want == 0xffff) {
+			t.Fatalf("got UpdateChecksum = %#04x, want %#04x (recomputed)", got, want)
+		}
+	}
+}
+
+// TestParseDoesNotAllocate pins the parser and the checksum check at zero
+// allocations: the policy parses every frame a rule looks into.
+func TestParseDoesNotAllocate(t *testing.T) {
+	frames := [][]byte{
+		build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload),
+		build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload),
+	}
+	var h packet.Headers
+	n := testing.AllocsPerRun(1000, func() {
+		for _, f := range frames {
+			packet.Parse(f, &h)
+			if !h.ChecksumsOK(f) {
+				t.Fatal("checksum")
+			}
+		}
+	})
+	if n != 0 {
+		t.Errorf("got %v allocations per parse, want 0", n)
+	}
+}
+
+// FuzzParse holds Parse to its contract on any bytes: it does not panic,
+// its offsets are ordered and inside the frame, a parsed transport header
+// lies within the IP packet, and the checksum check and UDP payload stay
+// in bounds.
+func FuzzParse(f *testing.F) {
+	f.Add(build(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload))
+	f.Add(build(f, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload))
+	f.Add(build(f, eth(layers.EthernetTypeQinQ), &layers.Dot1Q{Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{Type: layers.EthernetTypeIPv4},
+		ip4(layers.IPProtocolTCP), tcp(), payload))
+	f.Add([]byte{})
+	f.Add(make([]byte, 14))
+	f.Add(append(make([]byte, 12), 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 0, 1))
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		var h packet.Headers
+		packet.Parse(frame, &h)
+		if !(0 <= h.L3 && h.L3 <= h.L4 && h.L4 <= h.Payload && h.Payload <= len(frame) && h.End <= len(frame)) {
+			t.Fatalf("offsets L3 %d L4 %d payload %d end %d out of order or past %d bytes", h.L3, h.L4, h.Payload, h.End, len(frame))
+		}
+		if h.IPVersion != 0 && (h.L4 > h.End || h.Payload > h.End) {
+			t.Fatalf("IP packet ends at %d, before its L4 %d or payload %d", h.End, h.L4, h.Payload)
+		}
+		if h.HasPorts && h.Payload < h.L4+8 {
+			t.Fatalf("a transport header of %d bytes", h.Payload-h.L4)
+		}
+		if h.IPVersion == 0 && (h.HasPorts || h.Src.IsValid()) {
+			t.Fatal("transport or addresses without an IP header")
+		}
+		h.ChecksumsOK(frame)
+		if p := h.UDPPayload(frame); len(p) > len(frame) {
+			t.Fatal("UDP payload past the frame")
+		}
+		if h.VLANTags > packet.MaxVLANTags {
+			t.Fatalf("%d VLAN tags skipped", h.VLANTags)
+		}
+	})
+}

@@ -1,0 +1,201 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// Job is one `l2hub replay` as its user asks for it: capture files and
+// --port values, a policy (a file, fault flags or both), the forwarding
+// mode, and the output. Run works out what the captures leave open: the
+// seed, the mode and the aging time a live run's capture records.
+type Job struct {
+	Files []string // captures, as arguments
+	// Ports are NAME=FILE (the file's port is NAME; the file is added if it
+	// is not among Files) and NAME=MAC (frames from MAC enter port NAME).
+	Ports  []string
+	Policy string        // policy file; "" for none
+	Faults *filter.Flags // quick-test fault flags; nil for none
+	// Mode is the forwarding mode; "" takes the capture's, else switch.
+	Mode string
+	// Aging is the switch's aging time; nil takes the capture's, else the
+	// default.
+	Aging *time.Duration
+	// Output, when set, is the file (pcapng, or pcap by its name) that gets
+	// what each port received, with the points Points names (ingress,
+	// egress or both).
+	Output, Points string
+	Version        string // recorded in the output's header
+	// Notes receives what the replay noticed about its inputs (one line
+	// each, such as ports made per source MAC); nil drops them.
+	Notes    func(string)
+	Progress func(Progress)
+}
+
+// JobResult is what Job.Run did, for the summary.
+type JobResult struct {
+	*Result
+	Policy   *filter.Policy // nil without one
+	SeedFrom string         // where the seed came from: --seed, capture or policy
+	Mode     hub.Mode
+}
+
+// Config turns the job's files and --port values into inputs and MAC
+// mappings. Errors name --port.
+func (j *Job) Config() (Config, error) {
+	var cfg Config
+	for _, a := range j.Files {
+		cfg.Inputs = append(cfg.Inputs, Input{Path: a})
+	}
+	for _, p := range j.Ports {
+		mp, isMAC, err := ParseMACPort(p)
+		if err != nil {
+			return cfg, fmt.Errorf("--port: %w", err)
+		}
+		if isMAC {
+			cfg.MACs = append(cfg.MACs, mp)
+			continue
+		}
+		name, file, _ := strings.Cut(p, "=")
+		found := false
+		for i := range cfg.Inputs {
+			if SameFile(cfg.Inputs[i].Path, file) {
+				cfg.Inputs[i].Port, found = name, true
+			}
+		}
+		if !found {
+			cfg.Inputs = append(cfg.Inputs, Input{Path: file, Port: name})
+		}
+	}
+	if len(cfg.Inputs) == 0 {
+		return cfg, fmt.Errorf("no captures to replay: give files as arguments or with --port NAME=FILE")
+	}
+	return cfg, nil
+}
+
+// SameFile reports whether a and b name one file: the same path, or two
+// paths to the same inode.
+func SameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// Run opens the inputs and replays them. The seed is the flags' --seed if
+// given, else the capture's when its run had a policy (its header then
+// carries the policy's hash), else the policy file's. The result is
+// returned with an error when the replay got somewhere before it failed.
+func (j *Job) Run(ctx context.Context) (*JobResult, error) {
+	cfg, err := j.Config()
+	if err != nil {
+		return nil, err
+	}
+	r, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if j.Notes != nil {
+		for _, n := range r.Notes() {
+			j.Notes(n)
+		}
+	}
+	meta, hasMeta := r.Meta()
+	var faults filter.Flags
+	if j.Faults != nil {
+		faults = *j.Faults
+	}
+	out := &JobResult{SeedFrom: "policy", Mode: hub.ModeSwitch}
+	withPolicy := j.Policy != "" || faults.Given()
+	switch {
+	case faults.SeedGiven():
+		out.SeedFrom = "--seed"
+	case hasMeta && meta.PolicyHash != "" && withPolicy:
+		faults.SetSeed(meta.Seed)
+		out.SeedFrom = "capture"
+	}
+	if withPolicy {
+		if out.Policy, err = faults.Load(j.Policy, r.Ports()); err != nil {
+			if r.PerMAC() {
+				return nil, fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
+			}
+			return nil, err
+		}
+	}
+	switch {
+	case j.Mode != "":
+		if out.Mode, err = hub.ParseMode(j.Mode); err != nil {
+			return nil, fmt.Errorf("--mode: %w", err)
+		}
+	case hasMeta && meta.Extra["mode"] != "":
+		if out.Mode, err = hub.ParseMode(meta.Extra["mode"]); err != nil {
+			return nil, fmt.Errorf("capture header: mode: %w", err)
+		}
+	}
+	var aging time.Duration
+	switch {
+	case j.Aging != nil:
+		aging = *j.Aging
+	case hasMeta && meta.Extra["aging"] != "":
+		if aging, err = time.ParseDuration(meta.Extra["aging"]); err != nil {
+			return nil, fmt.Errorf("capture header: aging: %w", err)
+		}
+	}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress}
+	if out.Policy != nil {
+		rc.Policy = out.Policy
+	}
+	if j.Output != "" {
+		if rc.Capture, err = j.output(cfg, out, aging); err != nil {
+			return nil, err
+		}
+	}
+	res, err := r.Run(ctx, rc)
+	if res == nil {
+		return nil, err
+	}
+	out.Result = res
+	return out, err
+}
+
+// output is the capture configuration of the job's output file.
+func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.Config, error) {
+	points := capture.PointsBoth
+	if j.Points != "" {
+		var err error
+		if points, err = capture.ParsePoints(j.Points); err != nil {
+			return nil, fmt.Errorf("--points: %w", err)
+		}
+	}
+	names := make([]string, len(cfg.Inputs))
+	for i, in := range cfg.Inputs {
+		names[i] = filepath.Base(in.Path)
+	}
+	c := &capture.Config{
+		Path:   j.Output,
+		Format: capture.FormatForPath(j.Output),
+		Points: points,
+		Meta: capture.Meta{
+			Version: j.Version,
+			Extra:   map[string]string{"replay-of": strings.Join(names, ","), "mode": out.Mode.String()},
+		},
+	}
+	if aging > 0 {
+		c.Meta.Extra["aging"] = aging.String()
+	}
+	if out.Policy != nil {
+		c.Meta.Seed = out.Policy.Seed()
+		c.Meta.PolicyHash = out.Policy.Hash()
+	}
+	return c, nil
+}

@@ -1,0 +1,148 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"l2hub/control"
+)
+
+// InjectInto is `l2hub inject`: it sends cfg's frames to the VM on port of
+// the running hub c talks to, through the control API, each at its time
+// (Inject). A port the hub does not have, or one with no VM attached, is
+// refused before anything is sent: every frame would be dropped. report,
+// when set, is called with the report once the frames went out, before
+// the drops are looked at. The drop counters of the port that rose
+// meanwhile are passed to warn (they count forwarded frames too), and
+// frames that found no VM (it went away) fail the injection.
+func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectConfig, report func(*InjectReport), warn func(string)) error {
+	ports, err := c.Ports(ctx)
+	if err != nil {
+		return fmt.Errorf("is a hub running? %w", err)
+	}
+	names := make([]string, len(ports))
+	for i, p := range ports {
+		names[i] = p.Name
+	}
+	i := slices.Index(names, port)
+	if i < 0 {
+		return fmt.Errorf("--into %q: the hub has no such port (ports: %s)", port, strings.Join(names, ", "))
+	}
+	if !ports[i].Attached {
+		return fmt.Errorf("--into %q: no VM is attached to port %s, so every frame would be dropped (l2hub ctl ports shows its peer)", port, port)
+	}
+	before := ports[i].Stats.Drops
+
+	// The frames go over one streaming request, each as it falls due.
+	var rep *InjectReport
+	var ierr error
+	res, herr := c.InjectStream(ctx, port, func(send func([]byte) error) {
+		rep, ierr = Inject(ctx, cfg, send)
+	})
+	if rep != nil && report != nil {
+		report(rep)
+	}
+	switch {
+	case herr != nil:
+		return fmt.Errorf("inject into %q: %w", port, herr)
+	case ierr != nil:
+		return ierr
+	case rep != nil && res.Frames != rep.Frames:
+		return fmt.Errorf("inject into %q: the hub took %d of %d frames", port, res.Frames, rep.Frames)
+	}
+	if err := checkDrops(ctx, c, port, before, warn); err != nil {
+		return err
+	}
+	if rep != nil && rep.Input != nil && !rep.Input.Truncated() {
+		return rep.Input
+	}
+	return nil
+}
+
+// checkDrops says which of port's drop counters rose since before, and
+// fails when frames found no VM: the VM went away.
+func checkDrops(ctx context.Context, c *control.Client, port string, before map[string]uint64, warn func(string)) error {
+	ports, err := c.Ports(ctx)
+	if err != nil {
+		return fmt.Errorf("inject into %q: after sending: %w", port, err)
+	}
+	i := slices.IndexFunc(ports, func(p control.PortStatus) bool { return p.Name == port })
+	if i < 0 {
+		return fmt.Errorf("inject into %q: the port is gone", port)
+	}
+	after := ports[i].Stats.Drops
+	var rose []string
+	for _, r := range slices.Sorted(maps.Keys(after)) {
+		if n := after[r] - before[r]; n > 0 {
+			rose = append(rose, fmt.Sprintf("%s=%d", r, n))
+		}
+	}
+	if len(rose) == 0 {
+		return nil
+	}
+	if warn != nil {
+		warn(fmt.Sprintf("port %s dropped frames while injecting: %s", port, strings.Join(rose, " ")))
+	}
+	if n := after["port-down"] - before["port-down"]; n > 0 {
+		return fmt.Errorf("inject into %q: %d frames found no VM on the port (port-down): its VM went away", port, n)
+	}
+	return nil
+}
+
+// ParsePacing reads l2hub inject's pacing flags: --speed (a multiple of
+// the recorded timing), --flood, --pps and --bps (rates, see ParseRate);
+// given says which of them the user set, and at most one may be.
+func ParsePacing(given func(flag string) bool, speed float64, flood bool, pps, bps string) (Pacing, error) {
+	paces := 0
+	for _, name := range []string{"flood", "pps", "bps"} {
+		if given(name) {
+			paces++
+		}
+	}
+	if given("speed") && paces > 0 || paces > 1 {
+		return Pacing{}, errors.New("give one of --speed, --flood, --pps and --bps")
+	}
+	var p Pacing
+	var err error
+	switch {
+	case flood:
+	case given("pps"):
+		if p.PPS, err = ParseRate(pps); err != nil {
+			return p, fmt.Errorf("--pps: %w", err)
+		}
+	case given("bps"):
+		if p.BPS, err = ParseRate(bps); err != nil {
+			return p, fmt.Errorf("--bps: %w", err)
+		}
+	default:
+		p.Speed = speed
+	}
+	return p, nil
+}
+
+// ParseRate parses a positive rate with an optional SI suffix: 500, 1.5k,
+// 10M, 1G (Pacing's PPS and BPS).
+func ParseRate(s string) (float64, error) {
+	mult := 1.0
+	t := strings.TrimSpace(s)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult, t = 1e3, t[:n-1]
+		case 'M':
+			mult, t = 1e6, t[:n-1]
+		case 'G':
+			mult, t = 1e9, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 || v*mult > 1e12 {
+		return 0, fmt.Errorf("%q: want a positive number with an optional k, M or G suffix", s)
+	}
+	return v * mult, nil
+}

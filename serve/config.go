@@ -1,0 +1,491 @@
+package serve
+
+import (
+	"bytes"
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"l2hub/conformance"
+	"l2hub/conformance/checker"
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/internal/yamlfile"
+	"l2hub/transport"
+)
+
+// maxConfigBytes bounds a config file; a real one is a few hundred bytes.
+const maxConfigBytes = 1 << 20
+
+// Config is everything a Session needs, from a YAML file (LoadConfig),
+// flags, code, or a mix (the command's flags win over the file and --port
+// adds ports). Validate checks it whole.
+type Config struct {
+	Mode             hub.Mode         `yaml:"mode"`
+	Queue            int              `yaml:"queue"`
+	Overflow         hub.Overflow     `yaml:"overflow"` // pause (default) or drop
+	Stall            time.Duration    `yaml:"stall"`
+	MaxFrame         int              `yaml:"max_frame"`
+	Aging            time.Duration    `yaml:"aging"`
+	Control          string           `yaml:"control"`
+	ControlToken     string           `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
+	ControlTokenFile string           `yaml:"control_token_file"` // relative to the config file; mode 0600
+	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
+	Capture          CaptureConfig    `yaml:"capture"`
+	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
+	Peers            []string         `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Probe            string           `yaml:"probe"`    // a hostile variant for the (single) virtual node
+	Optional         bool             `yaml:"optional"` // start even if a port cannot be opened (it stays down)
+	Ports            []transport.Spec `yaml:"ports"`
+	// Faults are quick-test fault flags (l2hub serve --loss ...), compiled
+	// after the policy file's rules; nil or empty adds none.
+	Faults *filter.Flags `yaml:"-"`
+
+	source   string            // the file it came from, for messages
+	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
+	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
+}
+
+// CaptureConfig says what to record and where.
+type CaptureConfig struct {
+	File        string `yaml:"file"`         // relative to the working directory
+	Format      string `yaml:"format"`       // pcapng (default) or pcap
+	Points      string `yaml:"points"`       // ingress, egress or both (default)
+	PerPort     bool   `yaml:"per_port"`     // one file per port, like QEMU's filter-dump
+	Snaplen     int    `yaml:"snaplen"`      // bytes kept per frame, 0 = all
+	RotateSize  int64  `yaml:"rotate_size"`  // start a new file after this many bytes
+	RotateCount int    `yaml:"rotate_count"` // ... or after this many frames
+}
+
+// DefaultConfig is what `l2hub` with no arguments serves: a learning
+// switch with ports a and b listening on 127.0.0.1:7001 and :7002.
+func DefaultConfig() Config {
+	return Config{
+		Mode: hub.ModeSwitch,
+		Ports: []transport.Spec{
+			{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:7001"},
+			{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:7002"},
+		},
+	}
+}
+
+// LoadConfig reads and validates a config file. Every error names the file,
+// the line and column, and the field: "lab.yaml:7:14: ports[1].address: ...".
+// Relative policy and token file names are taken relative to the file.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return Config{}, fmt.Errorf("%s: larger than %d bytes; is this a config file?", path, maxConfigBytes)
+	}
+	cfg, err := ParseConfig(path, data)
+	if err != nil {
+		return Config{}, err
+	}
+	if cfg.Policy != "" && !filepath.IsAbs(cfg.Policy) {
+		cfg.Policy = filepath.Join(filepath.Dir(path), cfg.Policy)
+	}
+	if cfg.ControlTokenFile != "" && !filepath.IsAbs(cfg.ControlTokenFile) {
+		cfg.ControlTokenFile = filepath.Join(filepath.Dir(path), cfg.ControlTokenFile)
+	}
+	return cfg, nil
+}
+
+// Source is where the config came from, for messages: its file, or "flags".
+func (c *Config) Source() string {
+	if c.source == "" {
+		return "flags"
+	}
+	return c.source
+}
+
+// SetPolicyFile replaces the policy file (l2hub serve --policy): the
+// config's own, which then need not exist, is forgotten.
+func (c *Config) SetPolicyFile(path string) { c.Policy, c.policyAt = path, "" }
+
+// CheckPolicyFile checks that the policy file a config names can be read,
+// so that its absence is reported at the config's line, not as a bare
+// file name. A policy from --policy has no such line.
+func (c *Config) CheckPolicyFile() error {
+	if c.Policy == "" || c.policyAt == "" {
+		return nil
+	}
+	f, err := os.Open(c.Policy)
+	if err != nil {
+		return fmt.Errorf("%s: policy: %w", c.policyAt, err)
+	}
+	return f.Close()
+}
+
+// controlToken is the control API's token: the config's control_token, or
+// its control_token_file's, or none.
+func (c *Config) controlToken() (string, error) {
+	switch {
+	case c.ControlTokenFile != "":
+		tok, err := control.ReadTokenFile(c.ControlTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: control_token_file: %w", c.Source(), err)
+		}
+		return tok, nil
+	case c.ControlToken != "":
+		tok, err := control.CheckToken(c.ControlToken)
+		if err != nil {
+			return "", fmt.Errorf("%s: control_token: %w", c.Source(), err)
+		}
+		return tok, nil
+	}
+	return "", nil
+}
+
+// ParseConfig decodes data strictly (unknown keys and wrong types are
+// errors) and validates it. name is used in messages. The YAML tree is
+// checked against Config first (checkConfig), so that a bad key or value is
+// reported at its line and column with its field path; the decoder's own
+// messages (a line, a Go type name) are only a fallback.
+func ParseConfig(name string, data []byte) (Config, error) {
+	cfg := Config{Mode: hub.ModeSwitch, source: name}
+	root, derr := yamlfile.Decode(name, data, "config")
+	switch {
+	case derr != nil:
+		return cfg, derr
+	case root == nil:
+		return cfg, fmt.Errorf("%s: empty config", name)
+	}
+	if err := checkConfig(name, root); err != nil {
+		return cfg, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
+	}
+	pos := func(path ...string) string {
+		n := yamlfile.Lookup(root, path...)
+		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+	}
+	if cfg.Policy != "" {
+		cfg.policyAt = pos("policy")
+	}
+	cfg.where = make(map[string]string)
+	for i, p := range cfg.Ports {
+		cfg.where[p.Name] = fmt.Sprintf("%s: ports[%d].address", pos("ports", strconv.Itoa(i), "address"), i)
+	}
+	if err := cfg.validate(); err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			n := yamlfile.Lookup(root, fe.path...)
+			return cfg, &yamlfile.Error{File: name, Line: n.Line, Column: n.Column, Path: fe.pathString(), Msg: fe.msg}
+		}
+		return cfg, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// maxConfigErrors bounds how many problems one config reports.
+const maxConfigErrors = 20
+
+// configWalker checks a YAML tree against a Go type's yaml fields, in file
+// order, collecting every problem with its line, column and field path.
+type configWalker struct {
+	errs yamlfile.Errors
+}
+
+// checkConfig checks the tree under root against Config: every key is a
+// field, given once; every value has the field's shape and type. It
+// returns every problem found, or nil.
+func checkConfig(name string, root *yaml.Node) error {
+	w := &configWalker{errs: yamlfile.Errors{File: name, Max: maxConfigErrors}}
+	w.walk(root, reflect.TypeFor[Config](), "", 0)
+	return w.errs.Err()
+}
+
+func (w *configWalker) errf(n *yaml.Node, path, format string, args ...any) {
+	w.errs.At(n, path, format, args...)
+}
+
+var (
+	durationType        = reflect.TypeFor[time.Duration]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// walk checks n against type t at path (ports[1].address).
+func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
+	switch {
+	case len(w.errs.List) > maxConfigErrors:
+		return
+	case n.Kind == yaml.AliasNode:
+		w.errf(n, path, "YAML aliases are not supported in a config")
+		return
+	case depth > 8:
+		w.errf(n, path, "nested deeper than a config can be")
+		return
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return // an empty value leaves the field at its default
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		if n.Kind != yaml.ScalarNode {
+			w.errf(n, path, "want a value, got %s", nodeKind(n))
+			return
+		}
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			w.errf(n, path, "%v", err)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		w.fields(n, t, path, depth)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.errf(n, path, "want a list, got %s", nodeKind(n))
+			return
+		}
+		for i, item := range n.Content {
+			w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			w.errf(n, path, "want a mapping, got %s", nodeKind(n))
+			return
+		}
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				w.errf(k, path, "keys must be plain names")
+				continue
+			}
+			kp := yamlfile.JoinPath(path, k.Value)
+			if first, dup := seen[k.Value]; dup {
+				w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
+				continue
+			}
+			seen[k.Value] = k
+			// A map whose type says a key takes several values (a vxlan
+			// port's remote) may list them.
+			if mv, ok := reflect.Zero(t).Interface().(interface{ MultiValued(string) bool }); ok &&
+				v.Kind == yaml.SequenceNode && mv.MultiValued(k.Value) {
+				for i, item := range v.Content {
+					w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", kp, i), depth+1)
+				}
+				continue
+			}
+			w.walk(v, t.Elem(), kp, depth+1)
+		}
+	default:
+		w.scalar(n, t, path)
+	}
+}
+
+// fields checks a mapping against a struct's yaml fields.
+func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth int) {
+	if n.Kind != yaml.MappingNode {
+		w.errf(n, path, "want a mapping of settings, got %s", nodeKind(n))
+		return
+	}
+	var known []string
+	types := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || key == "-" {
+			continue
+		}
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		known = append(known, key)
+		types[key] = f.Type
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			w.errf(k, path, "keys must be plain names")
+			continue
+		}
+		kp := yamlfile.JoinPath(path, k.Value)
+		ft, ok := types[k.Value]
+		if !ok {
+			w.errf(k, kp, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
+			continue
+		}
+		seen[k.Value] = k
+		w.walk(v, ft, kp, depth+1)
+	}
+}
+
+// scalar checks that n decodes as a value of type t.
+func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
+	var want string
+	switch {
+	case t == durationType:
+		want = "a duration such as 300s or 1m30s"
+	case t.Kind() == reflect.Bool:
+		want = "true or false"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		want = "a whole number"
+	case t.Kind() == reflect.String:
+		want = "a string"
+	default:
+		want = "a " + t.Kind().String()
+	}
+	if n.Kind != yaml.ScalarNode {
+		w.errf(n, path, "want %s, got %s", want, nodeKind(n))
+		return
+	}
+	if err := n.Decode(reflect.New(t).Interface()); err != nil {
+		w.errf(n, path, "want %s, got %q", want, n.Value)
+	}
+}
+
+// nodeKind says what a node is; a config's messages quote a value.
+func nodeKind(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return yamlfile.KindName(n)
+}
+
+// fieldError is a validation failure at a field path (ports, 1, address).
+type fieldError struct {
+	path []string
+	msg  string
+}
+
+func (e *fieldError) Error() string { return e.pathString() + ": " + e.msg }
+
+// pathString writes a path as the policy errors do: ports[1].address.
+func (e *fieldError) pathString() string {
+	var b strings.Builder
+	for _, p := range e.path {
+		if _, err := strconv.Atoi(p); err == nil {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func fieldErr(msg string, path ...string) error { return &fieldError{path: path, msg: msg} }
+
+// Validate checks everything that can be checked without binding sockets;
+// its error starts with Source.
+func (c *Config) Validate() error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("%s: %w", c.Source(), err)
+	}
+	return nil
+}
+
+// validate is Validate without the source, for ParseConfig, which names
+// the line and column instead.
+func (c *Config) validate() error {
+	if c.Queue < 0 || c.Queue > 1<<20 {
+		return fieldErr(fmt.Sprintf("%d is outside 1..%d (0 means the default %d)", c.Queue, 1<<20, hub.DefaultQueueLen), "queue")
+	}
+	if c.MaxFrame != 0 && (c.MaxFrame < transport.MinFrame || c.MaxFrame > transport.MaxFrameLimit) {
+		return fieldErr(fmt.Sprintf("%d is outside %d..%d (0 means QEMU's limit, %d)", c.MaxFrame, transport.MinFrame, transport.MaxFrameLimit, hub.DefaultMaxFrame), "max_frame")
+	}
+	if c.Aging < 0 {
+		return fieldErr("must not be negative", "aging")
+	}
+	if c.Stall < 0 {
+		return fieldErr(fmt.Sprintf("must not be negative (0 means the default %s)", hub.DefaultStall), "stall")
+	}
+	if c.ControlToken != "" && c.ControlTokenFile != "" {
+		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
+	}
+	if len(c.Ports) == 0 && len(c.Peers) == 0 {
+		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")
+	}
+	seen := make(map[string]int)
+	for i, role := range c.Peers {
+		if _, err := conformance.ParseRole(role); err != nil {
+			return fieldErr(fmt.Sprintf("%q: want node-a or node-b", role), "peers", strconv.Itoa(i))
+		}
+		if slices.Contains(c.Peers[:i], role) {
+			return fieldErr(fmt.Sprintf("%q is already a peer", role), "peers", strconv.Itoa(i))
+		}
+	}
+	if c.Probe != "" {
+		pr, ok := conformance.LookupProbe(c.Probe)
+		switch {
+		case !ok:
+			return fieldErr(fmt.Sprintf("%q: no such probe (l2hub serve --help lists them)", c.Probe), "probe")
+		case len(c.Peers) != 1 || c.Peers[0] != pr.Plays.String():
+			return fieldErr(fmt.Sprintf("probe %q plays %s: give exactly that one peer", c.Probe, pr.Plays), "probe")
+		}
+	}
+	for i, p := range c.Ports {
+		idx := strconv.Itoa(i)
+		if j, dup := seen[p.Name]; dup {
+			return fieldErr(fmt.Sprintf("port %q is already defined as ports[%d]", p.Name, j), "ports", idx, "name")
+		}
+		if slices.Contains(c.Peers, p.Name) {
+			return fieldErr(fmt.Sprintf("port %q has the name of a virtual peer; rename it", p.Name), "ports", idx, "name")
+		}
+		seen[p.Name] = i
+		if err := p.Validate(); err != nil {
+			var se *transport.SpecError
+			if errors.As(err, &se) {
+				path := append([]string{"ports", idx}, strings.Split(se.Field, ".")...)
+				return fieldErr(fmt.Sprintf("%q: %s", se.Value, se.Reason), path...)
+			}
+			return fieldErr(err.Error(), "ports", idx)
+		}
+	}
+	if c.Check != "" {
+		if _, err := checker.ParseProfile(c.Check); err != nil {
+			return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
+		}
+	}
+	switch c.Capture.Format {
+	case "", "pcapng", "pcap":
+	default:
+		return fieldErr(fmt.Sprintf("%q: want pcapng or pcap", c.Capture.Format), "capture", "format")
+	}
+	switch c.Capture.Points {
+	case "", "ingress", "egress", "both":
+	default:
+		return fieldErr(fmt.Sprintf("%q: want ingress, egress or both", c.Capture.Points), "capture", "points")
+	}
+	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
+		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")
+	}
+	return nil
+}
+
+// PortNames lists every port name: configured ports, then virtual peers.
+func (c *Config) PortNames() []string {
+	names := make([]string, 0, len(c.Ports)+len(c.Peers))
+	for _, p := range c.Ports {
+		names = append(names, p.Name)
+	}
+	return append(names, c.Peers...)
+}

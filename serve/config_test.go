@@ -1,0 +1,186 @@
+package serve
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/transport"
+)
+
+func TestParseConfig(t *testing.T) {
+	good := `
+mode: hub
+queue: 64
+overflow: drop
+stall: 5s
+max_frame: 9216
+aging: 30s
+control: /tmp/x.sock
+policy: faults.yaml
+capture: {file: run.pcapng, points: ingress, per_port: true}
+ports:
+  - {name: a, transport: tcp, address: "127.0.0.1:7001"}
+  - name: m
+    transport: mcast
+    address: "230.0.0.1:37021"
+    local: 127.0.0.1
+`
+	cfg, err := ParseConfig("lab.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Mode != hub.ModeHub || cfg.Queue != 64 || cfg.Overflow != hub.OverflowDrop || cfg.Stall != 5*time.Second || cfg.MaxFrame != 9216 || cfg.Aging != 30*time.Second ||
+		len(cfg.Ports) != 2 || cfg.Ports[1].Transport != transport.Mcast || !cfg.Capture.PerPort {
+		t.Errorf("ParseConfig(good) = %+v", cfg)
+	}
+
+	port := "  - {name: a, transport: tcp, address: ':1'}\n"
+	tests := []struct {
+		name, text, want string
+	}{
+		// The shape of the file, checked against Config before decoding.
+		{"unknown-key", "ports: []\nbogus: 1\n",
+			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, policy, capture, check, peers, probe, optional, ports)`},
+		{"unknown-port-key", "ports:\n" + port + "  - {name: b, transport: tcp, address: ':2', colour: red}\n",
+			`lab.yaml:3:46: ports[1].colour: unknown field "colour" (known: name, transport, address, peer, local, options)`},
+		{"unknown-capture-key", "capture:\n  file: x.pcapng\n  snap: 3\nports:\n" + port,
+			`lab.yaml:3:3: capture.snap: unknown field "snap" (known: file, format, points, per_port, snaplen, rotate_size, rotate_count)`},
+		{"key-given-twice", "queue: 1\nports:\n" + port + "queue: 2\n", "lab.yaml:4:1: queue: given twice (first at line 1, column 1)"},
+		{"port-key-given-twice", "ports:\n  - {name: a, name: b, transport: tcp, address: ':1'}\n",
+			"lab.yaml:2:15: ports[0].name: given twice (first at line 2, column 6)"},
+		{"key-not-a-name", "? [a]\n: 1\n", "lab.yaml:1:3: keys must be plain names"},
+		{"not-a-mapping", "hello\n", `lab.yaml:1:1: want a mapping of settings, got "hello"`},
+		{"bad-mode", "mode: router\nports: []\n", `lab.yaml:1:7: mode: unknown mode "router" (want hub or switch)`},
+		{"bad-overflow", "overflow: block\nports: []\n", `lab.yaml:1:11: overflow: unknown overflow "block" (want pause or drop)`},
+		{"bad-stall", "stall: 2\nports: []\n", `lab.yaml:1:8: stall: want a duration such as 300s or 1m30s, got "2"`},
+		{"negative-stall", "stall: -1s\nports:\n" + port, `lab.yaml:1:8: stall: must not be negative`},
+		{"bad-port-overflow", "ports:\n  - {name: a, transport: tcp, address: ':1', options: {overflow: block}}\n", `ports[0].options.overflow: "block": want pause`},
+		{"mode-not-a-value", "mode: [hub]\nports: []\n", "lab.yaml:1:7: mode: want a value, got a list"},
+		{"wrong-type-int", "queue: lots\nports: []\n", `lab.yaml:1:8: queue: want a whole number, got "lots"`},
+		{"int-overflow", "max_frame: 99999999999999999999\nports: []\n", `lab.yaml:1:12: max_frame: want a whole number, got "99999999999999999999"`},
+		{"wrong-type-bool", "optional: maybe\nports: []\n", `lab.yaml:1:11: optional: want true or false, got "maybe"`},
+		{"wrong-type-duration", "aging: 30\nports: []\n", `lab.yaml:1:8: aging: want a duration such as 300s or 1m30s, got "30"`},
+		{"string-got-list", "ports:\n  - name: [a]\n", "lab.yaml:2:11: ports[0].name: want a string, got a list"},
+		{"list-got-value", "peers: node-a\nports: []\n", `lab.yaml:1:8: peers: want a list, got "node-a"`},
+		{"list-got-mapping", "ports: {a: 1}\n", "lab.yaml:1:8: ports: want a list, got a mapping"},
+		{"section-got-value", "capture: yes\nports: []\n", `lab.yaml:1:10: capture: want a mapping of settings, got "yes"`},
+		{"options-got-value", "ports:\n  - {name: a, transport: tap, address: t0, options: ip}\n",
+			`lab.yaml:2:53: ports[0].options: want a mapping, got "ip"`},
+		{"option-value-got-list", "ports:\n  - {name: a, transport: tap, address: t0, options: {ip: [1]}}\n",
+			"lab.yaml:2:58: ports[0].options.ip: want a string, got a list"},
+		{"option-given-twice", "ports:\n  - {name: a, transport: tap, address: t0, options: {ip: x, ip: y}}\n",
+			"lab.yaml:2:61: ports[0].options.ip: given twice (first at line 2, column 54)"},
+		{"alias", "ports: &x [*x]\n", "lab.yaml:1:12: ports[0]: YAML aliases are not supported in a config"},
+		{"every-problem", "queue: lots\nmode: router\n", `lab.yaml:1:8: queue: want a whole number, got "lots"` + "\n" +
+			`lab.yaml:2:7: mode: unknown mode "router" (want hub or switch)`},
+		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
+
+		// Values, checked after decoding.
+		{"no-ports", "mode: hub\n", "lab.yaml:1:1: ports: no ports: a hub needs at least one"},
+		{"duplicate-port", "ports:\n  - {name: a, transport: tcp, address: ':1'}\n  - {name: a, transport: tcp, address: ':2'}\n",
+			`lab.yaml:3:12: ports[1].name: port "a" is already defined as ports[0]`},
+		{"bad-address", "ports:\n  - name: a\n    transport: tcp\n    address: 'nope'\n",
+			`lab.yaml:4:14: ports[0].address: "nope": want host:port`},
+		{"bad-transport", "ports:\n  - {name: a, transport: carrier-pigeon, address: ':1'}\n", `lab.yaml:2:26: ports[0].transport: "carrier-pigeon": want one of tcp, tcp-dial,`},
+		{"udp-needs-peer", "ports:\n  - {name: a, transport: udp, address: '127.0.0.1:1'}\n", `lab.yaml:2:5: ports[0].peer: "": transport udp needs peer=`},
+		{"queue-range", "queue: -1\nports:\n" + port, "lab.yaml:1:8: queue: -1 is outside"},
+		{"max-frame-range", "max_frame: 3\nports:\n" + port, "lab.yaml:1:12: max_frame: 3 is outside"},
+		{"capture-points", "capture: {points: sideways}\nports:\n" + port, `lab.yaml:1:19: capture.points: "sideways"`},
+
+		// Not a config at all.
+		{"empty", "", "lab.yaml: empty config"},
+		{"not-yaml", "ports: [\n", "lab.yaml:1: did not find expected node content"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("lab.yaml", []byte(tt.text))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseConfig(%q) error =\n%v\nwant one containing\n%s", tt.text, err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("ports:\n  - {name: a, transport: tcp, address: '127.0.0.1:7001'}\n"))
+	f.Add([]byte("mode: hub\nqueue: 9\nports: [{name: m, transport: mcast, address: '230.0.0.1:1'}]\n"))
+	f.Add([]byte("capture: {file: x}\nports: [{name: u, transport: udp, address: ':1', peer: '127.0.0.1:2'}]\n"))
+	f.Add([]byte("&a [*a]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig("fuzz.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		// Whatever parses must be valid as a whole.
+		if len(cfg.Ports) == 0 {
+			t.Fatal("a config without ports was accepted")
+		}
+		for _, p := range cfg.Ports {
+			if err := p.Validate(); err != nil {
+				t.Fatalf("accepted an invalid port: %v", err)
+			}
+		}
+	})
+}
+
+// TestREADMEConfigsLoad: the config files the README shows load as they
+// stand (none names a file that is not there).
+func TestREADMEConfigsLoad(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n# (\\S+\\.yaml)\n(.*?)```").FindAllSubmatch(readme, -1)
+	if len(blocks) == 0 {
+		t.Fatal("no config file in the README (a yaml block starting with # NAME.yaml)")
+	}
+	for _, b := range blocks {
+		t.Run(string(b[1]), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), string(b[1]))
+			if err := os.WriteFile(path, b[2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(path)
+			if err == nil {
+				err = cfg.CheckPolicyFile()
+			}
+			if err != nil {
+				t.Errorf("the README's %s: %v", b[1], err)
+			}
+		})
+	}
+}
+
+// TestConfigVXLANRemotes: a vxlan port's remotes may be a YAML list, as on
+// the command line they are repeated; a list anywhere else is still wrong.
+func TestConfigVXLANRemotes(t *testing.T) {
+	cfg, err := ParseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: [10.0.0.2, "10.0.0.3:4790"], vni: 42}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Ports[0].Options.Values("remote"); fmt.Sprint(got) != "[10.0.0.2 10.0.0.3:4790]" {
+		t.Errorf("remotes %q, want both", got)
+	}
+	if got := cfg.Ports[0].PortOptions().Horizon; got != "vxlan/42" {
+		t.Errorf("horizon %q, want vxlan/42", got)
+	}
+	_, err = ParseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: 10.0.0.2, vni: [42]}}
+`))
+	if err == nil || !strings.Contains(err.Error(), "ports[0].options.vni: want a string, got a list") {
+		t.Errorf("a list for vni: %v, want it refused at its line", err)
+	}
+}

@@ -1,0 +1,201 @@
+package serve
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// The control API's Target: every change runs on the hub's loop (hub.Do),
+// so it is ordered with respect to frames.
+var _ control.Target = (*Session)(nil)
+
+// Ports implements control.Target.
+func (s *Session) Ports(ctx context.Context) ([]hub.PortStatus, error) { return s.hub.Ports(ctx) }
+
+// Policy implements control.Target: the policy in force, as of now; nil
+// when the hub runs without one.
+func (s *Session) Policy(ctx context.Context) (*filter.Description, error) {
+	var desc *filter.Description
+	err := s.hub.Do(ctx, func(c *hub.Core) {
+		if p := s.currentPolicy(); p != nil {
+			d := p.Describe(c.Elapsed())
+			desc = &d
+		}
+	})
+	return desc, err
+}
+
+// Rules implements control.Target.
+func (s *Session) Rules(context.Context) (filter.Stats, error) {
+	if p := s.currentPolicy(); p != nil {
+		return p.Stats(), nil
+	}
+	return filter.Stats{}, nil
+}
+
+// ruleCounters are the policy's per-rule counters for /metrics.
+func (s *Session) ruleCounters() []control.RuleCounter {
+	p := s.currentPolicy()
+	if p == nil {
+		return nil
+	}
+	var out []control.RuleCounter
+	for _, r := range p.Stats().Rules {
+		for _, c := range []struct {
+			name string
+			v    uint64
+		}{
+			{"matched", r.Matched}, {"dropped", r.Dropped}, {"delayed", r.Delayed}, {"duplicated", r.Duplicated},
+			{"corrupted", r.Corrupted}, {"queued", r.Queued}, {"overflowed", r.Overflowed},
+		} {
+			out = append(out, control.RuleCounter{Rule: r.Rule, Counter: c.name, Value: c.v})
+		}
+	}
+	return out
+}
+
+// ReplacePolicy implements control.Target: compile first, swap on the loop.
+// The capture then starts a new numbered file whose header names the new
+// seed and policy (with the policy's name and the run time it took over at),
+// so that each file still says how to reproduce it.
+func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) error {
+	p, err := filter.Parse(src, name, s.cfg.PortNames())
+	if err != nil {
+		return &control.UserError{Err: err}
+	}
+	var meta capture.Meta
+	var nfiles int
+	if s.capture != nil {
+		meta = s.captureMeta(p)
+		meta.Extra["policy-name"] = name
+		nfiles = len(s.capture.Files())
+	}
+	var since time.Duration
+	var newFiles <-chan struct{}
+	var cerr error
+	err = s.hub.Do(ctx, func(c *hub.Core) {
+		c.SetPolicy(p)
+		s.mu.Lock()
+		s.policy = p
+		s.mu.Unlock()
+		since = c.Elapsed()
+		if s.capture != nil {
+			// Queued between the last frame under the old policy and the
+			// first under the new one.
+			meta.Extra["policy-since"] = since.String()
+			newFiles, cerr = s.capture.SetMeta(meta)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", since}
+	if cerr != nil {
+		s.log.Warn("capture: could not start a file for the new policy; the capture's header names the old one", "err", cerr)
+	}
+	if newFiles != nil {
+		select {
+		case <-newFiles:
+			attrs = append(attrs, "capture", strings.Join(s.capture.Files()[nfiles:], ","))
+		case <-ctx.Done():
+		}
+	}
+	s.log.Info("policy replaced", attrs...)
+	return nil
+}
+
+// onPolicy runs fn on the loop with the policy in force, creating an empty
+// one (no rules, seed 0) when the hub runs without, so that partitions and
+// link changes work on any hub.
+func (s *Session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now time.Duration) error) error {
+	var ferr error
+	err := s.hub.Do(ctx, func(c *hub.Core) {
+		p := s.currentPolicy()
+		if p == nil {
+			var err error
+			if p, err = filter.Parse([]byte("rules: []\n"), "control", s.cfg.PortNames()); err != nil {
+				ferr = err
+				return
+			}
+			c.SetPolicy(p)
+			s.mu.Lock()
+			s.policy = p
+			s.mu.Unlock()
+		}
+		ferr = fn(p, c.Elapsed())
+	})
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		return &control.UserError{Err: ferr}
+	}
+	return nil
+}
+
+// StartPartition implements control.Target: with groups, an ad-hoc
+// partition; without, the policy file's partition of that name.
+func (s *Session) StartPartition(ctx context.Context, name string, groups [][]string) error {
+	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
+		if len(groups) == 0 {
+			return p.StartPartition(now, name)
+		}
+		_, err := p.AddPartition(now, name, groups)
+		return err
+	})
+}
+
+// HealPartition implements control.Target.
+func (s *Session) HealPartition(ctx context.Context, name string) error {
+	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error { return p.HealPartition(now, name) })
+}
+
+// SetLink implements control.Target.
+func (s *Session) SetLink(ctx context.Context, port string, up bool) error {
+	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error { return p.SetLink(now, port, up) })
+}
+
+// injectNotes is how injected frames show in the hub's capture.
+var injectNotes = []hub.Note{{Action: "inject", Detail: "from the control API (l2hub inject)"}}
+
+// Inject implements control.Target: the frame goes to the port's peer as if
+// the hub had forwarded it, with a note saying it was injected.
+func (s *Session) Inject(ctx context.Context, port string, frame []byte) error {
+	return s.hub.Inject(ctx, port, frame, injectNotes)
+}
+
+// State implements control.Target: the policy's link and partition state,
+// evaluated on the hub loop at the loop's now, so a flap schedule or a timed
+// partition shows its current state even when no frame has crossed since
+// it changed.
+func (s *Session) State(ctx context.Context) (control.State, error) {
+	var st control.State
+	err := s.hub.Do(ctx, func(c *hub.Core) {
+		if p := s.currentPolicy(); p != nil {
+			st = policyState(p.Describe(c.Elapsed()))
+		}
+	})
+	return st, err
+}
+
+// policyState converts a policy description into the control API's state.
+func policyState(d filter.Description) control.State {
+	st := control.State{Links: []control.LinkState{}, Partitions: []control.PartitionState{}}
+	for _, p := range d.Ports {
+		st.Links = append(st.Links, control.LinkState{Port: p.Port, Up: !p.Down, Schedule: p.Schedule, Dropped: p.Dropped})
+	}
+	for _, pt := range d.Partitions {
+		var groups [][]string
+		for _, g := range strings.Split(pt.Groups, "|") {
+			groups = append(groups, strings.Split(g, ","))
+		}
+		st.Partitions = append(st.Partitions, control.PartitionState{Name: pt.Name, Groups: groups, Active: pt.Active, Dropped: pt.Dropped})
+	}
+	return st
+}

@@ -1,0 +1,23 @@
+// Package serve is the serve application: a Session binds the configured
+// ports (transport), builds the live hub with the policy (filter), the
+// capture (capture), the live checker (conformance/checker) and the virtual
+// DSoftBus peers (conformance/vnode), runs them, and is the control API's
+// Target (control). Run is all of `l2hub serve`; the command only turns
+// its flags into a Config. The load generator (loadgen) and future front
+// ends drive the same Session in-process.
+//
+// A Config comes from a YAML file (LoadConfig, strict: every problem is
+// named with file:line:col and field), from code, or both; Validate checks
+// it whole before anything binds, and New refuses a start that cannot bind
+// every port before it creates a capture file.
+//
+// Concurrency contract. New, Start and Stop are called in that order from
+// one goroutine; Stop waits for everything Start started. Every other
+// method (the control.Target methods, Bound, Peers, Stats, CaptureStats) is
+// safe for concurrent use once New returned; changes run on the hub's
+// loop, ordered with respect to frames.
+//
+// Imports: hub, transport, filter, capture, conformance (checker, vnode),
+// control, internal/wallclock and internal/yamlfile. Nothing imports serve
+// but the command and the load generator.
+package serve

@@ -1,0 +1,261 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"l2hub/control"
+	"l2hub/hub"
+	"l2hub/transport"
+)
+
+// ErrCheckFailed is Run's error when the live conformance checker found a
+// failure (l2hub serve exits 2 for it, as l2hub check does).
+var ErrCheckFailed = errors.New("conformance checks failed")
+
+// Run is `l2hub serve`: it binds every port and the control API (refusing
+// to start if any cannot be bound), then opens the capture, prints the
+// banner with each port's QEMU flags to opts.Out, runs the session until
+// ctx ends or a transport fails, and shuts down in order: transports, hub,
+// control API, captures. It then prints the counters and, with a live
+// checker, its report. A refused start leaves no file touched.
+func Run(ctx context.Context, cfg Config, opts Options) error {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opts.Logger
+	ctl, err := listenControl(cfg, log)
+	if err != nil {
+		return err
+	}
+	sess, err := New(cfg, opts)
+	if err != nil {
+		ctl.close()
+		return err
+	}
+
+	// fatal records the first error that stops the hub (a port's transport
+	// failing); a signal or the caller's cancel is a clean stop.
+	var fatalOnce sync.Once
+	var fatalErr error
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	defer cancelCause(nil)
+	fatal := func(err error) {
+		fatalOnce.Do(func() { fatalErr = err })
+		cancelCause(err)
+	}
+	if err := sess.Start(ctx, fatal); err != nil {
+		ctl.close()
+		sess.Stop()
+		return err
+	}
+	ctlDone := ctl.serve(ctx, sess, log)
+
+	sess.printBanner(opts.Out, ctl.addr)
+
+	<-ctx.Done()
+	log.Info("shutting down", "reason", context.Cause(ctx))
+	herr := sess.Stop()
+	if ctlDone != nil {
+		<-ctlDone
+	}
+	sess.printSummary(opts.Out)
+	if fatalErr != nil {
+		return fatalErr
+	}
+	if herr != nil {
+		return herr
+	}
+	if r, ok := sess.CheckReport(); ok {
+		fmt.Fprintln(opts.Out)
+		r.WriteText(opts.Out)
+		if !r.OK() {
+			return ErrCheckFailed
+		}
+	}
+	return nil
+}
+
+// controlListener is the control API's bound address, not yet serving; its
+// zero value is "no control API".
+type controlListener struct {
+	l     net.Listener
+	addr  string
+	token string
+}
+
+// listenControl binds the control API unless it is "off". When another
+// hub of the same user already answers on the default socket, this one runs
+// without control (with a warning); any other failure, such as a default
+// path that someone else holds, stops the start.
+func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
+	if cfg.Control == "off" {
+		return controlListener{}, nil
+	}
+	token, err := cfg.controlToken()
+	if err != nil {
+		return controlListener{}, err
+	}
+	l, err := control.Listen(cfg.Control, token)
+	if err != nil {
+		if cfg.Control == "" && errors.Is(err, control.ErrInUse) {
+			log.Warn("control API disabled: another hub of yours answers on the default socket; give this one --control PATH", "err", err)
+			return controlListener{}, nil
+		}
+		return controlListener{}, fmt.Errorf("control: %w", err)
+	}
+	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
+}
+
+// close releases a listener that will not serve (a unix socket's file goes
+// with it).
+func (c controlListener) close() {
+	if c.l != nil {
+		c.l.Close()
+	}
+}
+
+// serve answers the control API for s until ctx ends; done is closed once
+// it stopped (nil without a control API).
+func (c controlListener) serve(ctx context.Context, s *Session, log *slog.Logger) (done <-chan struct{}) {
+	if c.l == nil {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(s.Ports, s.ruleCounters))
+	if s.capture != nil {
+		reg.MustRegister(newCaptureCollector(s.capture.Stats))
+	}
+	srv := &control.Server{Target: s, Registry: reg, Token: c.token, Logger: log}
+	ch := make(chan struct{})
+	go func() {
+		defer close(ch)
+		if err := srv.Serve(ctx, c.l); err != nil && !errors.Is(err, net.ErrClosed) {
+			log.Warn("control API stopped", "err", err)
+		}
+		if network, path := control.ParseAddr(c.addr); network == "unix" {
+			os.Remove(path)
+		}
+	}()
+	return ch
+}
+
+// printBanner says what runs: mode, ports, control API, policy, capture,
+// virtual peers, and each port's QEMU flags.
+func (s *Session) printBanner(w io.Writer, ctlAddr string) {
+	fmt.Fprintf(w, "l2hub %s: %s with %d ports", s.opts.Version, s.cfg.Mode, len(s.runners)+len(s.peers))
+	if ctlAddr != "" {
+		fmt.Fprintf(w, "; control API on %s", ctlAddr)
+	}
+	fmt.Fprintln(w, "; Ctrl-C stops")
+	if s.policy != nil {
+		fmt.Fprintf(w, "policy %s, seed %d\n", s.policy.Name(), s.policy.Seed())
+	}
+	if s.capture != nil {
+		fmt.Fprintf(w, "capturing to %s\n", strings.Join(s.capture.Files(), ", "))
+	}
+	for _, p := range s.Peers() {
+		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.Role, p.Role, p.Addr, p.MAC)
+	}
+	var specs []transport.Spec
+	for _, p := range s.Bound() {
+		if p.Down != nil {
+			fmt.Fprintf(w, "\nport %s: down: %v\n", p.Spec.Name, p.Down)
+			continue
+		}
+		specs = append(specs, p.Spec)
+	}
+	WriteQEMUArgs(w, specs, "n0")
+}
+
+// WriteQEMUArgs prints, per port, the -netdev flags a VM needs (QEMU's
+// current spelling first, then its older one), or what a host port is.
+func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
+	for _, s := range specs {
+		fmt.Fprintf(w, "\nport %s (%s):\n", s.Name, DescribeSpec(s))
+		args := s.QEMUArgs(id)
+		if len(args) == 0 {
+			if note := s.HostNote(); note != "" {
+				fmt.Fprintf(w, "  %s\n", note)
+			}
+			continue
+		}
+		fmt.Fprintf(w, "  -netdev %s\n", args[0])
+		for _, alt := range args[1:] {
+			fmt.Fprintf(w, "  or, in QEMU's older spelling: -netdev %s\n", alt)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// WriteQEMUEnv prints, per port with a QEMU back end, a shell assignment
+// NETDEV_<PORT>='-netdev ...' for harnesses that take a VM's netdev from a
+// variable, such as open-nexus-OS's os2vm.sh (NETDEV_A, NETDEV_B).
+func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) {
+	for _, s := range specs {
+		if args := s.QEMUArgs(id); len(args) > 0 {
+			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", envName(s.Name), args[0])
+		}
+	}
+}
+
+// envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".
+func envName(port string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, port)
+}
+
+// printSummary writes per-port and per-rule counters at shutdown.
+func (s *Session) printSummary(w io.Writer) {
+	if len(s.stats) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tPAUSES\tDROPS")
+	for _, st := range s.stats {
+		snap := st.Stats.Snapshot()
+		var drops []string
+		for _, r := range hub.DropReasons() {
+			if n := snap.Drops[r.String()]; n > 0 {
+				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", st.Name, snap.RxFrames, snap.TxFrames, control.PausesText(snap), strings.Join(drops, " "))
+	}
+	if p := s.currentPolicy(); p != nil {
+		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
+		for _, r := range p.Stats().Rules {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
+		}
+	}
+	tw.Flush()
+	if s.capture != nil {
+		st := s.capture.Stats()
+		fmt.Fprintf(w, "\ncapture: %d frames in %s", st.Written, strings.Join(s.capture.Files(), ", "))
+		if st.QueueFull > 0 || st.WriteError > 0 {
+			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
+				st.QueueFull+st.WriteError, st.QueueFull, st.WriteError)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,431 @@
+package serve
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/conformance"
+	"l2hub/conformance/checker"
+	"l2hub/conformance/vnode"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+	"l2hub/transport"
+)
+
+// Options are what a Session needs besides its Config.
+type Options struct {
+	// Out receives the marker lines of the virtual peers and the live
+	// checker ("l2hub: nexus session ok node-a->node-b"); nil discards them.
+	Out io.Writer
+	// Logger receives the hub's and the transports' logs; nil discards.
+	Logger *slog.Logger
+	// Version is the l2hub version captures record.
+	Version string
+}
+
+// Session is one run of the serve application: the bound transports, the
+// live hub, the policy in force, the capture, the live checker and the
+// virtual peers. New binds, Start runs, Stop shuts down; in between it is
+// the control API's Target. Its methods are safe for concurrent use.
+type Session struct {
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	hub     *hub.Hub
+	began   time.Time // when policy time begins
+	runners []transport.Runner
+	peers   []peer
+	capture *capture.Sink
+	checker *checker.Checker
+	// decisions logs every rule's decision; nil unless debug logging is on.
+	decisions *decisionLog
+
+	outMu  sync.Mutex     // serialises marker lines on opts.Out
+	mu     sync.Mutex     // guards policy (written on the hub loop, read by /metrics)
+	policy *filter.Policy // nil: forward everything unchanged
+
+	stats     []PortStats // filled by Start; readable after Stop
+	closeOnce sync.Once
+
+	// Set by Start, used by Stop.
+	cancel   context.CancelFunc
+	hubDone  chan error
+	running  sync.WaitGroup // transports and virtual peers
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// PortStats are one port's live counters, readable from any goroutine.
+type PortStats struct {
+	Name  string
+	Stats *hub.PortStats
+}
+
+// Port is one configured port as New bound it.
+type Port struct {
+	// Spec is the port's spec with what binding filled in: a port 0 is the
+	// port the system chose, so its QEMUArgs are what a VM needs.
+	Spec transport.Spec
+	// Down is why the port could not be opened, when Config.Optional let
+	// the session start without it (it stays down); nil otherwise.
+	Down error
+}
+
+// Peer is a virtual DSoftBus node, on a port named after its role.
+type Peer struct {
+	Role string
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+}
+
+// peer is a virtual node and the port it is on.
+type peer struct {
+	role string
+	node *vnode.Node
+}
+
+// New compiles the policy, binds every port, opens the capture and builds
+// the hub; cfg must have passed Validate. Nothing runs yet; on error
+// everything opened is closed again. The capture is opened last, after
+// every step that can refuse the start: creating it truncates a file of
+// that name, which a refused start must leave as it was.
+func New(cfg Config, opts Options) (_ *Session, err error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opts.Logger
+	s := &Session{cfg: cfg, opts: opts, log: log}
+	defer func() {
+		if err != nil {
+			s.closeRunners()
+			for _, p := range s.peers {
+				p.node.Host.Close()
+			}
+			s.closeObservers()
+		}
+	}()
+	if cfg.Policy != "" || (cfg.Faults != nil && cfg.Faults.Given()) {
+		var faults filter.Flags
+		if cfg.Faults != nil {
+			faults = *cfg.Faults
+		}
+		if s.policy, err = faults.Load(cfg.Policy, cfg.PortNames()); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Check != "" {
+		profile, err := checker.ParseProfile(cfg.Check)
+		if err != nil {
+			return nil, err
+		}
+		if s.checker, err = checker.New(checker.Options{Profile: profile, OnMilestone: func(l string) { s.line("l2hub: " + l) }, Logger: log}); err != nil {
+			return nil, err
+		}
+	}
+	for _, spec := range cfg.Ports {
+		r, err := spec.Open(transport.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
+		if err != nil {
+			if w, ok := cfg.where[spec.Name]; ok {
+				return nil, fmt.Errorf("%s: %w", w, err)
+			}
+			return nil, err
+		}
+		s.runners = append(s.runners, r)
+	}
+	clock := wallclock.Clock{}
+	for _, name := range cfg.Peers {
+		role, _ := conformance.ParseRole(name)
+		n, err := vnode.New(vnode.Config{
+			Role:        role,
+			Probe:       cfg.Probe,
+			Clock:       clock,
+			OnMilestone: s.milestone,
+			Logger:      log.With("peer", name),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.peers = append(s.peers, peer{role: name, node: n})
+	}
+	// Policy time starts now; the capture records it so replay can line up
+	// time windows with this run.
+	s.began = clock.Now()
+	var observers []hub.Observer
+	if cfg.Capture.File != "" {
+		if s.capture, err = s.openCapture(); err != nil {
+			return nil, err
+		}
+		observers = append(observers, s.capture)
+	}
+	if s.checker != nil {
+		observers = append(observers, s.checker)
+	}
+	if s.decisions = newDecisionLog(log); s.decisions != nil {
+		observers = append(observers, s.decisions)
+	}
+	hcfg := hub.Config{
+		Mode:      cfg.Mode,
+		QueueLen:  cfg.Queue,
+		Overflow:  cfg.Overflow,
+		Stall:     cfg.Stall,
+		MaxFrame:  cfg.MaxFrame,
+		AgingTime: cfg.Aging,
+		Clock:     clock,
+		Start:     s.began,
+		Observers: observers,
+		Logger:    log,
+	}
+	if s.policy != nil {
+		hcfg.Policy = s.policy
+	}
+	if s.hub, err = hub.New(hcfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Session) openCapture() (*capture.Sink, error) {
+	c := s.cfg.Capture
+	format := capture.FormatForPath(c.File)
+	if c.Format != "" {
+		var err error
+		if format, err = capture.ParseFormat(c.Format); err != nil {
+			return nil, fmt.Errorf("capture format: %w", err)
+		}
+	}
+	points := capture.PointsBoth
+	if c.Points != "" {
+		var err error
+		if points, err = capture.ParsePoints(c.Points); err != nil {
+			return nil, fmt.Errorf("capture points: %w", err)
+		}
+	}
+	return capture.Open(capture.Config{
+		Path:          c.File,
+		Format:        format,
+		Points:        points,
+		Snaplen:       c.Snaplen,
+		PerPort:       c.PerPort,
+		RotateBytes:   c.RotateSize,
+		RotatePackets: int64(c.RotateCount),
+		Meta:          s.captureMeta(s.policy),
+		Logger:        s.log,
+	})
+}
+
+// captureMeta is what a capture's section header says about this run with
+// policy p (nil: none) in force.
+func (s *Session) captureMeta(p *filter.Policy) capture.Meta {
+	aging := s.cfg.Aging
+	if aging == 0 {
+		aging = hub.DefaultAgingTime
+	}
+	meta := capture.Meta{
+		Version:    s.opts.Version,
+		ConfigHash: s.configHash(),
+		Start:      s.began,
+		Extra:      map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String()},
+	}
+	if p != nil {
+		meta.Seed = p.Seed()
+		meta.PolicyHash = p.Hash()
+	}
+	return meta
+}
+
+// configHash identifies the forwarding setup a capture came from.
+func (s *Session) configHash() string {
+	b, _ := json.Marshal(struct {
+		Mode     string
+		Queue    int
+		Overflow string
+		Stall    string
+		MaxFrame int
+		Aging    string
+		Ports    []transport.Spec
+	}{s.cfg.Mode.String(), s.cfg.Queue, s.cfg.Overflow.String(), s.cfg.Stall.String(), s.cfg.MaxFrame, s.cfg.Aging.String(), s.cfg.Ports})
+	return hashText(string(b))
+}
+
+func hashText(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:8])
+}
+
+// addPorts registers every bound port with the running hub.
+func (s *Session) addPorts() error {
+	for _, r := range s.runners {
+		spec := r.Spec()
+		if err := s.hub.AddPortWith(spec.Name, DescribeSpec(spec), spec.PortOptions()); err != nil {
+			return err
+		}
+		s.stats = append(s.stats, PortStats{spec.Name, s.hub.Stats(context.Background(), spec.Name)})
+	}
+	for _, p := range s.peers {
+		if err := s.hub.AddPort(p.role, "virtual "+p.role+" (netstack)"); err != nil {
+			return err
+		}
+		if _, err := s.hub.Attach(p.role, p.node.Host); err != nil {
+			return err
+		}
+		s.stats = append(s.stats, PortStats{p.role, s.hub.Stats(context.Background(), p.role)})
+	}
+	return nil
+}
+
+// Start runs the hub, adds every port, and starts the transports and
+// virtual peers, until ctx ends or Stop. fatal is called with the first
+// transport error that should end the session (Run cancels its context on
+// it); nil ignores them. After Start, Stop must be called, whatever Start
+// returned.
+func (s *Session) Start(ctx context.Context, fatal func(error)) error {
+	if fatal == nil {
+		fatal = func(error) {}
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.hubDone = make(chan error, 1)
+	go func() { s.hubDone <- s.hub.Run(ctx) }()
+	if err := s.addPorts(); err != nil {
+		return err
+	}
+	for _, p := range s.peers {
+		s.running.Go(func() {
+			if err := p.node.Run(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("virtual peer stopped", "peer", p.role, "err", err)
+			}
+		})
+	}
+	for _, r := range s.runners {
+		s.running.Go(func() {
+			if err := r.Run(ctx, s.hub); err != nil && ctx.Err() == nil {
+				fatal(fmt.Errorf("port %q: %w", r.Spec().Name, err))
+			}
+		})
+	}
+	return nil
+}
+
+// Stop shuts the session down in order: transports and peers, the hub,
+// then the observers (captures are flushed and closed). It returns the
+// hub's or a capture's error; later calls return the same. Nothing the
+// session started is left running when it returns.
+func (s *Session) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.closeRunners()
+		s.running.Wait()
+		if s.hubDone != nil {
+			s.stopErr = <-s.hubDone
+		}
+		if err := s.closeObservers(); err != nil && s.stopErr == nil {
+			s.stopErr = err
+		}
+	})
+	return s.stopErr
+}
+
+func (s *Session) closeRunners() {
+	for _, r := range s.runners {
+		r.Close()
+	}
+}
+
+// closeObservers stops the live checker and flushes and closes the capture;
+// call once the hub stopped. The checker's report stays readable.
+func (s *Session) closeObservers() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.checker != nil {
+			s.checker.Close()
+		}
+		if s.capture != nil {
+			err = s.capture.Close()
+		}
+	})
+	return err
+}
+
+// Bound returns every configured port as New bound it, in config order.
+func (s *Session) Bound() []Port {
+	out := make([]Port, len(s.runners))
+	for i, r := range s.runners {
+		out[i] = Port{Spec: r.Spec(), Down: transport.OpenErr(r)}
+	}
+	return out
+}
+
+// Peers returns the virtual DSoftBus nodes.
+func (s *Session) Peers() []Peer {
+	out := make([]Peer, len(s.peers))
+	for i, p := range s.peers {
+		out[i] = Peer{Role: p.role, Addr: p.node.Host.Addr(), MAC: p.node.Host.MAC()}
+	}
+	return out
+}
+
+// Stats returns every port's counters once Start has added the ports.
+func (s *Session) Stats() []PortStats { return s.stats }
+
+// CaptureStats returns the capture's counters and files; ok is false when
+// the session captures nothing.
+func (s *Session) CaptureStats() (st capture.Stats, files []string, ok bool) {
+	if s.capture == nil {
+		return capture.Stats{}, nil, false
+	}
+	return s.capture.Stats(), s.capture.Files(), true
+}
+
+// CheckReport closes the live checker and returns its report; ok is false
+// without a checker. Call it once the session stopped.
+func (s *Session) CheckReport() (r checker.Report, ok bool) {
+	if s.checker == nil {
+		return checker.Report{}, false
+	}
+	s.checker.Close()
+	return s.checker.Report(), true
+}
+
+// milestone prints a virtual node's progress as a marker line.
+func (s *Session) milestone(m conformance.Milestone) { s.line("l2hub: " + m.String()) }
+
+// line prints one marker line; virtual nodes and the checker share Out.
+func (s *Session) line(l string) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	fmt.Fprintln(s.opts.Out, l)
+}
+
+func (s *Session) currentPolicy() *filter.Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policy
+}
+
+// DescribeSpec is a port's description in logs and capture interfaces
+// ("tcp 127.0.0.1:7001", "udp 127.0.0.1:7003 peer 127.0.0.1:7103").
+func DescribeSpec(s transport.Spec) string {
+	d := string(s.Transport) + " " + s.Address
+	if s.Peer != "" {
+		d += " peer " + s.Peer
+	}
+	if s.Local != "" {
+		d += " local " + s.Local
+	}
+	return d
+}

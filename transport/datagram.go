@@ -1,0 +1,393 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+
+	"l2hub/hub"
+)
+
+// DatagramConn carries one frame per datagram, with no prefix, the way
+// QEMU's `-netdev dgram` and `-netdev socket,udp=|mcast=` do. It is always
+// "attached": there is no connection, only a bound socket and a peer to send
+// to. Build one with ListenUDP, ListenUnixgram, JoinMcast or
+// JoinMcastLikeQEMU.
+//
+// Reading discards, and returns as a *hub.FrameError, every datagram that
+// is not a usable frame: from a source other than the peer (DropForeign),
+// shorter than MinFrame (DropRunt), longer than the maximum or than the
+// caller's buffer (DropOversize; the socket is read with a buffer one byte
+// larger than the maximum, so a truncated datagram is seen, never delivered).
+//
+// Writing reports a frame the socket could not send as an error that wraps
+// both the system error and a *hub.FrameError, so the writer can count the
+// frame and go on (the socket remains usable):
+//   - DropDown when the peer is not there (a unix peer socket not yet bound,
+//     ENOENT or ECONNREFUSED: the VM has not started);
+//   - DropOversize when the datagram is too long for the socket (EMSGSIZE);
+//   - DropWrite for anything else.
+//
+// Only a closed socket (net.ErrClosed) and a frame outside 1..max (wrapping
+// hub.ErrFrameTooLarge, WriteFrame only) are returned bare.
+//
+// A datagram socket cannot push back on its sender: while the hub does not
+// read it (the port is paused), the kernel buffers what arrives and, once
+// the buffer is full, drops it. The receive buffer is sized for bursts
+// (DefaultSocketBuffer, or the port's rcvbuf= option) and the kernel's drop
+// count is read with every datagram (SO_RXQ_OVFL, Linux): KernelDrops
+// reports it, and the hub counts it as DropKernel. On Linux, ReadFrames and
+// WriteFrames move up to a batch of datagrams per system call (recvmmsg,
+// sendmmsg).
+type DatagramConn struct {
+	sock   datagramSocket
+	max    int
+	desc   string
+	closed atomic.Bool
+	// rbuf receives datagrams when the caller's buffer is not larger than
+	// the maximum: max+1 bytes, so that an oversized datagram is detected
+	// rather than silently truncated. Used only by the reader.
+	rbuf []byte
+	// batch is the batched system-call path (Linux); nil elsewhere.
+	batch *dgramBatch
+	// kernelDrops is what the kernel reported dropping (SO_RXQ_OVFL).
+	kernelDrops kernelDrops
+}
+
+var (
+	_ hub.PortIO        = (*DatagramConn)(nil)
+	_ hub.Describer     = (*DatagramConn)(nil)
+	_ hub.KernelDropper = (*DatagramConn)(nil)
+)
+
+// DefaultSocketBuffer is the receive and send buffer a datagram port asks
+// the kernel for: a burst the hub does not read at once (a paused port, a
+// busy machine) waits there instead of being dropped. As root the request
+// passes net.core.rmem_max (SO_RCVBUFFORCE); otherwise the kernel caps it.
+const DefaultSocketBuffer = 4 << 20
+
+// verdict is what a datagram's source means.
+type verdict uint8
+
+const (
+	accept  verdict = iota // the peer (or, for multicast, a member)
+	foreign                // someone else: counted as DropForeign
+	skip                   // our own multicast echo: ignored silently
+)
+
+// datagramSocket is the per-family part of a DatagramConn.
+type datagramSocket interface {
+	// recv reads one datagram into b and says whether it came from a source
+	// the conn accepts. It may skip datagrams silently (multicast echoes).
+	recv(b []byte) (n int, accepted bool, err error)
+	send(b []byte) error
+	close() error
+	// rx and tx are the receiving and sending sockets (the same but for
+	// the hub's multicast member); dest is where tx sends.
+	rx() *net.UDPConn
+	tx() *net.UDPConn
+	unixConn() *net.UnixConn
+	dest() sockAddr
+	// classify judges a datagram's source.
+	classify(src sockAddr) verdict
+}
+
+// sockAddr is a datagram source or destination, inet or unix.
+type sockAddr struct {
+	ap   netip.AddrPort
+	path string
+}
+
+func newDatagramConn(sock datagramSocket, maxFrame int, desc string, bufSize int) *DatagramConn {
+	m := clampMax(maxFrame)
+	d := &DatagramConn{sock: sock, max: m, desc: desc, rbuf: make([]byte, m+1)}
+	d.tune(bufSize)
+	d.batch = newDgramBatch(d)
+	return d
+}
+
+// ReadFrame reads the next datagram into buf and returns its length.
+func (d *DatagramConn) ReadFrame(buf []byte) (int, error) {
+	if d.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	dst, direct := d.rbuf, len(buf) > d.max
+	if direct {
+		dst = buf[:d.max+1]
+	}
+	n, accepted, err := d.sock.recv(dst)
+	if err != nil {
+		return 0, d.readErr(err)
+	}
+	if err := d.check(n, len(buf), accepted); err != nil {
+		return 0, err
+	}
+	if !direct {
+		copy(buf, dst[:n])
+	}
+	return n, nil
+}
+
+// check judges a datagram of n bytes for a reader that takes up to limit.
+func (d *DatagramConn) check(n, limit int, accepted bool) error {
+	switch {
+	case !accepted:
+		return &hub.FrameError{Reason: hub.DropForeign, Len: n}
+	case n < MinFrame:
+		return &hub.FrameError{Reason: hub.DropRunt, Len: n}
+	case n > d.max || n > limit:
+		return &hub.FrameError{Reason: hub.DropOversize, Len: n}
+	}
+	return nil
+}
+
+func (d *DatagramConn) readErr(err error) error {
+	if d.closed.Load() {
+		return net.ErrClosed
+	}
+	return fmt.Errorf("%s: read: %w", d.desc, err)
+}
+
+// ReadFrames implements hub.PortIO: it waits for a datagram, then takes
+// every further one already queued, up to len(frames) (on Linux; elsewhere
+// one per call). A datagram that is not a usable frame is returned as a
+// *hub.FrameError on its own.
+func (d *DatagramConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	if len(frames) == 0 {
+		return 0, nil
+	}
+	if d.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if d.batch != nil {
+		return d.batch.read(frames, limit)
+	}
+	n, err := d.ReadFrame(d.rbuf[:min(limit, d.max)])
+	if err != nil {
+		return 0, err
+	}
+	frames[0] = hub.FrameOf(d.rbuf[:n])
+	return 1, nil
+}
+
+// KernelDrops implements hub.KernelDropper: the datagrams the kernel has
+// dropped at this socket because its receive buffer was full, as far as
+// the datagrams read so far report it.
+func (d *DatagramConn) KernelDrops() uint64 { return d.kernelDrops.total.Load() }
+
+// WriteFrame sends frame as one datagram to the peer. It does not retain
+// frame. See the type's documentation for the errors.
+func (d *DatagramConn) WriteFrame(frame []byte) error {
+	if d.closed.Load() {
+		return net.ErrClosed
+	}
+	n := len(frame)
+	if n == 0 || n > d.max {
+		return fmt.Errorf("%s: write %d-byte frame outside 1..%d: %w", d.desc, n, d.max, hub.ErrFrameTooLarge)
+	}
+	return d.sendErr(d.sock.send(frame), n)
+}
+
+// sendErr turns a failed send of an n-byte frame into WriteFrame's error.
+func (d *DatagramConn) sendErr(err error, n int) error {
+	if err == nil {
+		return nil
+	}
+	if d.closed.Load() {
+		return net.ErrClosed
+	}
+	reason := hub.DropWrite
+	switch {
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
+		reason = hub.DropDown
+	case errors.Is(err, syscall.EMSGSIZE):
+		reason = hub.DropOversize
+	}
+	return fmt.Errorf("%s: write: %w (%w)", d.desc, &hub.FrameError{Reason: reason, Len: n}, err)
+}
+
+// WriteFrames implements hub.PortIO: the frames as datagrams, in order, up
+// to a batch per system call on Linux. A frame the socket refuses (see the
+// type's documentation) is reported with the frames before it sent.
+func (d *DatagramConn) WriteFrames(frames []*hub.Frame) (int, error) {
+	if d.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	for i, f := range frames {
+		if n := f.Len(); n == 0 || n > d.max {
+			sent, err := d.writeFrames(frames[:i])
+			if err != nil {
+				return sent, err
+			}
+			return i, &hub.FrameError{Reason: hub.DropOversize, Len: n}
+		}
+	}
+	return d.writeFrames(frames)
+}
+
+func (d *DatagramConn) writeFrames(frames []*hub.Frame) (int, error) {
+	if d.batch != nil {
+		return d.batch.write(frames)
+	}
+	for i, f := range frames {
+		if err := d.sendErr(d.sock.send(f.Bytes()), f.Len()); err != nil {
+			return i, err
+		}
+	}
+	return len(frames), nil
+}
+
+// Close closes the socket, unblocking ReadFrame and WriteFrame, and removes
+// the unix socket file it bound. Calls after the first return net.ErrClosed.
+func (d *DatagramConn) Close() error {
+	if !d.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	if err := d.sock.close(); err != nil {
+		return fmt.Errorf("%s: close: %w", d.desc, err)
+	}
+	return nil
+}
+
+// Describe says what the socket is bound to and whom it sends to
+// ("udp 127.0.0.1:7002 peer 127.0.0.1:7003").
+func (d *DatagramConn) Describe() string { return d.desc }
+
+// MaxFrame returns the largest frame accepted in either direction.
+func (d *DatagramConn) MaxFrame() int { return d.max }
+
+// LocalAddr returns the address the socket is bound to (for a multicast
+// conn, the group address with its port).
+func (d *DatagramConn) LocalAddr() net.Addr {
+	switch s := d.sock.(type) {
+	case *udpSocket:
+		return s.c.LocalAddr()
+	case *unixgramSocket:
+		return s.c.LocalAddr()
+	case *mcastSocket:
+		return net.UDPAddrFromAddrPort(s.group)
+	}
+	return nil
+}
+
+// ListenUDP binds local, the address the VM sends to (QEMU's remote.* or
+// udp=), and sends to peer, the address the VM is bound to (QEMU's local.*
+// or localaddr=). Only datagrams from peer are accepted. bufSize is the
+// socket buffer to ask for (0: DefaultSocketBuffer).
+func ListenUDP(local, peer string, maxFrame, bufSize int) (*DatagramConn, error) {
+	pa, err := net.ResolveUDPAddr("udp", peer)
+	if err != nil {
+		return nil, fmt.Errorf("udp peer %s: %w", peer, err)
+	}
+	la, err := net.ResolveUDPAddr("udp", local)
+	if err != nil {
+		return nil, fmt.Errorf("udp %s: %w", local, err)
+	}
+	c, err := net.ListenUDP("udp", la)
+	if err != nil {
+		return nil, err
+	}
+	p := pa.AddrPort()
+	s := &udpSocket{c: c, peer: netip.AddrPortFrom(p.Addr().Unmap(), p.Port())}
+	return newDatagramConn(s, maxFrame, fmt.Sprintf("udp %s peer %s", c.LocalAddr(), s.peer), bufSize), nil
+}
+
+type udpSocket struct {
+	c    *net.UDPConn
+	peer netip.AddrPort
+}
+
+func (s *udpSocket) recv(b []byte) (int, bool, error) {
+	n, src, err := s.c.ReadFromUDPAddrPort(b)
+	if err != nil {
+		return 0, false, err
+	}
+	ok := src.Port() == s.peer.Port() && src.Addr().Unmap() == s.peer.Addr()
+	return n, ok, nil
+}
+
+func (s *udpSocket) send(b []byte) error {
+	_, err := s.c.WriteToUDPAddrPort(b, s.peer)
+	return err
+}
+
+func (s *udpSocket) close() error            { return s.c.Close() }
+func (s *udpSocket) rx() *net.UDPConn        { return s.c }
+func (s *udpSocket) tx() *net.UDPConn        { return s.c }
+func (s *udpSocket) unixConn() *net.UnixConn { return nil }
+func (s *udpSocket) dest() sockAddr          { return sockAddr{ap: s.peer} }
+func (s *udpSocket) classify(src sockAddr) verdict {
+	if src.ap.Port() == s.peer.Port() && src.ap.Addr().Unmap() == s.peer.Addr() {
+		return accept
+	}
+	return foreign
+}
+
+// ListenUnixgram binds the unix datagram socket path, the one the VM sends
+// to (QEMU's remote.path), and sends to peer, the socket the VM binds
+// (local.path). A stale socket file at path is replaced; a live one is
+// refused with ErrAddrInUse. Close removes path.
+func ListenUnixgram(path, peer string, maxFrame, bufSize int) (*DatagramConn, error) {
+	if err := clearStaleSocket("unixgram", path); err != nil {
+		return nil, err
+	}
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return nil, err
+	}
+	s := &unixgramSocket{c: c, path: path, peer: &net.UnixAddr{Name: peer, Net: "unixgram"}}
+	return newDatagramConn(s, maxFrame, fmt.Sprintf("unixgram %s peer %s", path, peer), bufSize), nil
+}
+
+type unixgramSocket struct {
+	c    *net.UnixConn
+	path string
+	peer *net.UnixAddr
+}
+
+func (s *unixgramSocket) recv(b []byte) (int, bool, error) {
+	n, src, err := s.c.ReadFromUnix(b)
+	if err != nil {
+		return 0, false, err
+	}
+	return n, src != nil && src.Name == s.peer.Name, nil
+}
+
+func (s *unixgramSocket) send(b []byte) error {
+	_, err := s.c.WriteToUnix(b, s.peer)
+	return err
+}
+
+func (s *unixgramSocket) close() error {
+	err := s.c.Close()
+	removeSocketFile(s.path)
+	return err
+}
+
+func (s *unixgramSocket) rx() *net.UDPConn        { return nil }
+func (s *unixgramSocket) tx() *net.UDPConn        { return nil }
+func (s *unixgramSocket) unixConn() *net.UnixConn { return s.c }
+func (s *unixgramSocket) dest() sockAddr          { return sockAddr{path: s.peer.Name} }
+func (s *unixgramSocket) classify(src sockAddr) verdict {
+	if src.path == s.peer.Name {
+		return accept
+	}
+	return foreign
+}
+
+// kernelDrops follows the kernel's count of datagrams a socket dropped, as
+// SO_RXQ_OVFL reports it with each datagram: a 32-bit counter since the
+// socket was made, which may wrap.
+type kernelDrops struct {
+	total atomic.Uint64
+	last  uint32 // reader only
+}
+
+// report takes the counter a datagram carried.
+func (k *kernelDrops) report(v uint32) {
+	k.total.Add(uint64(v - k.last))
+	k.last = v
+}

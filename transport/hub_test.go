@@ -1,0 +1,329 @@
+package transport_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
+)
+
+// liveHub runs a real hub.Hub with one port per spec, each opened and run
+// by its transport Runner, until the test ends.
+type liveHub struct {
+	h       *hub.Hub
+	runners map[string]transport.Runner
+}
+
+func startHub(t *testing.T, specs ...transport.Spec) *liveHub {
+	t.Helper()
+	h, err := hub.New(hub.Config{Mode: hub.ModeHub, Clock: wallclock.Clock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	wg.Go(func() {
+		if err := h.Run(ctx); err != nil {
+			t.Errorf("hub Run: %v", err)
+		}
+	})
+	lh := &liveHub{h: h, runners: map[string]transport.Runner{}}
+	for _, s := range specs {
+		if err := h.AddPort(s.Name, s.String()); err != nil {
+			t.Fatal(err)
+		}
+		if s.Transport == "" { // a pipe, attached by the test
+			continue
+		}
+		r, err := s.Open(transport.Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("Open(%s): %v", s, err)
+		}
+		lh.runners[s.Name] = r
+		wg.Go(func() {
+			if err := r.Run(ctx, h); err != nil {
+				t.Errorf("Run(%s): %v", s, err)
+			}
+		})
+	}
+	return lh
+}
+
+// waitAttached waits until the port has had attaches peers and has one now.
+func (lh *liveHub) waitAttached(t *testing.T, name string, attaches uint64) {
+	t.Helper()
+	deadline := time.Now().Add(transporttest.HangGuard)
+	for time.Now().Before(deadline) {
+		ports, err := lh.h.Ports(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			if p.Name == name && p.Attached && p.Stats.Attaches == attaches {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("port %q: no peer attached (attach #%d) within %v", name, attaches, transporttest.HangGuard)
+}
+
+// waitDetached waits until the port has no peer.
+func (lh *liveHub) waitDetached(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(transporttest.HangGuard)
+	for time.Now().Before(deadline) {
+		ports, err := lh.h.Ports(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			if p.Name == name && !p.Attached {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("port %q: peer still attached after %v", name, transporttest.HangGuard)
+}
+
+// vmEnd is one VM's end in the hub tests, with a unique source MAC.
+type vmEnd struct {
+	name string
+	io   hub.PortIO
+	mac  byte
+	echo bool // hears its own frames (multicast member)
+}
+
+func broadcast(src byte, seq int) []byte {
+	f := transporttest.Frame(src, 60, seq)
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	return f
+}
+
+// readFrom reads v's next frame, skipping its own echoes, failing the test
+// if none comes.
+func (v *vmEnd) read(t *testing.T) []byte {
+	t.Helper()
+	buf := make([]byte, transport.DefaultMaxFrame)
+	for {
+		ch := make(chan error, 1)
+		var n int
+		go func() {
+			var err error
+			n, err = hub.ReadFrame(v.io, buf)
+			ch <- err
+		}()
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatalf("VM %s: read: %v", v.name, err)
+			}
+		case <-time.After(transporttest.HangGuard):
+			v.io.Close()
+			t.Fatalf("VM %s: no frame within %v", v.name, transporttest.HangGuard)
+		}
+		if v.echo && buf[11] == v.mac {
+			continue
+		}
+		return buf[:n]
+	}
+}
+
+// Every transport on one real hub: each VM's broadcast reaches every other
+// VM exactly once and never comes back to its sender.
+func TestEveryTransportThroughHub(t *testing.T) {
+	dir := t.TempDir()
+	vmListen, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vmListen.Close()
+	udpVM := freeUDP(t)
+	specs := []transport.Spec{
+		{Name: "tcp", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		{Name: "unix", Transport: transport.Unix, Address: filepath.Join(dir, "hub.sock")},
+		{Name: "tcp-dial", Transport: transport.TCPDial, Address: vmListen.Addr().String()},
+		{Name: "udp", Transport: transport.UDP, Address: "127.0.0.1:0", Peer: udpVM},
+		{Name: "unixgram", Transport: transport.Unixgram, Address: filepath.Join(dir, "hubgram.sock"), Peer: filepath.Join(dir, "vmgram.sock")},
+		{Name: "pipe"},
+	}
+	mcast := transport.Spec{Name: "mcast", Transport: transport.Mcast, Address: mcastGroup + ":0"}
+	if probe, err := transport.JoinMcast(mcast.Address, "127.0.0.1", 0, 0); err == nil {
+		probe.Close()
+		specs = append(specs, mcast)
+	} else {
+		t.Logf("multicast on loopback is not available here, leaving it out: %v", err)
+	}
+	lh := startHub(t, specs...)
+
+	var vms []*vmEnd
+	add := func(name string, io hub.PortIO, echo bool) {
+		t.Cleanup(func() { io.Close() })
+		vms = append(vms, &vmEnd{name: name, io: io, mac: byte(0xc0 + len(vms)), echo: echo})
+	}
+	for _, s := range specs {
+		var r transport.Runner
+		if s.Transport != "" {
+			r = lh.runners[s.Name]
+		}
+		switch s.Transport {
+		case transport.TCP, transport.Unix:
+			c, err := transport.DialStream(context.Background(), map[transport.Transport]string{transport.TCP: "tcp", transport.Unix: "unix"}[s.Transport], r.Spec().Address, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(s.Name, c, false)
+		case transport.TCPDial:
+			c, err := vmListen.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(s.Name, transport.NewStreamConn(c, 0), false)
+		case transport.UDP:
+			c, err := transport.ListenUDP(udpVM, r.Spec().Address, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(s.Name, c, false)
+		case transport.Unixgram:
+			c, err := transport.ListenUnixgram(s.Peer, s.Address, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(s.Name, c, false)
+		case transport.Mcast:
+			c, err := transport.JoinMcastLikeQEMU(r.Spec().Address, "127.0.0.1", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(s.Name, c, true)
+		case "":
+			a, b := transport.Pipe()
+			if _, err := lh.h.Attach(s.Name, a); err != nil {
+				t.Fatal(err)
+			}
+			add(s.Name, b, false)
+		}
+	}
+	for _, s := range specs {
+		lh.waitAttached(t, s.Name, 1)
+	}
+
+	// One VM at a time, so every VM reads the others' frames in send order:
+	// a frame reflected to its sender would show up as a wrong frame.
+	for i, from := range vms {
+		f := broadcast(from.mac, i)
+		if err := hub.WriteFrame(from.io, f); err != nil {
+			t.Fatalf("VM %s: write: %v", from.name, err)
+		}
+		for _, to := range vms {
+			if to == from {
+				continue
+			}
+			if got := to.read(t); string(got) != string(f) {
+				t.Fatalf("VM %s got %x..., want %s's broadcast %x...", to.name, got[:16], from.name, f[:16])
+			}
+		}
+	}
+	for _, s := range specs {
+		st := lh.h.Stats(context.Background(), s.Name).Snapshot()
+		if want := uint64(len(vms) - 1); st.RxFrames != 1 || st.TxFrames != want {
+			t.Errorf("port %s: got rx %d tx %d, want rx 1 tx %d", s.Name, st.RxFrames, st.TxFrames, want)
+		}
+	}
+}
+
+// A port keeps its name and counters across a VM's disconnect and
+// reconnect; a second VM is refused while the first is attached; a bad
+// length prefix costs the VM its connection, and it can come back.
+func TestStreamPortLifecycleThroughHub(t *testing.T) {
+	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
+		t.Run(string(tr), func(t *testing.T) {
+			network, addr := "tcp", "127.0.0.1:0"
+			if tr == transport.Unix {
+				network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
+			}
+			lh := startHub(t, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
+			a, peer := transport.Pipe()
+			if _, err := lh.h.Attach("peer", a); err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
+			var raw net.Conn // the last VM's socket, for bytes no framer sends
+			dial := func() *vmEnd {
+				c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw = c
+				sc := transport.NewStreamConn(c, 0)
+				t.Cleanup(func() { sc.Close() })
+				return &vmEnd{name: "vm", io: sc, mac: 0xc1}
+			}
+			roundTrip := func(vm *vmEnd, seq int) {
+				t.Helper()
+				up, down := broadcast(vm.mac, seq), broadcast(pv.mac, seq)
+				if err := hub.WriteFrame(vm.io, up); err != nil {
+					t.Fatal(err)
+				}
+				if got := pv.read(t); string(got) != string(up) {
+					t.Fatalf("peer got %x, want %x", got[:16], up[:16])
+				}
+				if err := peer.WriteFrame(down); err != nil {
+					t.Fatal(err)
+				}
+				if got := vm.read(t); string(got) != string(down) {
+					t.Fatalf("vm got %x, want %x", got[:16], down[:16])
+				}
+			}
+
+			vm1 := dial()
+			lh.waitAttached(t, "vm", 1)
+			roundTrip(vm1, 1)
+
+			intruder := dial()
+			buf := make([]byte, transport.DefaultMaxFrame)
+			if _, err := hub.ReadFrame(intruder.io, buf); err == nil {
+				t.Fatal("a second VM was served while the port was busy")
+			}
+			roundTrip(vm1, 2)
+
+			vm1.io.Close()
+			lh.waitDetached(t, "vm")
+			vm2 := dial()
+			lh.waitAttached(t, "vm", 2)
+			roundTrip(vm2, 3)
+
+			// A length prefix above the maximum: the hub drops the VM.
+			if _, err := raw.Write(binary.BigEndian.AppendUint32(nil, transport.DefaultMaxFrame+1)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := hub.ReadFrame(vm2.io, buf); err == nil {
+				t.Fatal("the hub kept a VM that sent a bad length prefix")
+			}
+			lh.waitDetached(t, "vm")
+			vm3 := dial()
+			lh.waitAttached(t, "vm", 3)
+			roundTrip(vm3, 4)
+
+			st := lh.h.Stats(context.Background(), "vm").Snapshot()
+			want := hub.StatsSnapshot{RxFrames: 4, RxBytes: 240, TxFrames: 4, TxBytes: 240, Attaches: 3, Refused: 1,
+				Drops: map[string]uint64{"oversize": 1}}
+			if fmt.Sprint(st) != fmt.Sprint(want) {
+				t.Errorf("port vm counters: got %+v, want %+v", st, want)
+			}
+		})
+	}
+}

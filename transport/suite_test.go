@@ -1,0 +1,222 @@
+package transport_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
+)
+
+// The framing suite over every transport. Stream pairs come through the real
+// runners, so accept and attach are exercised too.
+func TestFraming(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mk   transporttest.MakePair
+	}{
+		{"tcp", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.TCP) }},
+		{"unix", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.Unix) }},
+		{"tcp-dial", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.TCPDial) }},
+		{"unix-dial", func(t *testing.T) *transporttest.Pair { return streamPair(t, transport.UnixDial) }},
+		{"udp", udpPair},
+		{"unixgram", unixgramPair},
+		{"mcast", mcastPair},
+		{"pipe", pipePair},
+	} {
+		t.Run(tc.name, func(t *testing.T) { transporttest.TestFraming(t, tc.mk) })
+	}
+}
+
+func TestStreamRunner(t *testing.T) {
+	for _, tr := range []transport.Transport{transport.TCP, transport.Unix, transport.TCPDial, transport.UnixDial} {
+		t.Run(string(tr), func(t *testing.T) { transporttest.TestStreamRunner(t, tr) })
+	}
+}
+
+// streamPair opens a runner for tr, connects a VM to it (or lets it dial a
+// VM) and returns the attached hub end with the VM end.
+func streamPair(t *testing.T, tr transport.Transport) *transporttest.Pair {
+	t.Helper()
+	dir := t.TempDir()
+	spec := transport.Spec{Name: "p", Transport: tr}
+	network := "tcp"
+	var vmLn net.Listener
+	switch tr {
+	case transport.TCP:
+		spec.Address = "127.0.0.1:0"
+	case transport.Unix:
+		spec.Address, network = filepath.Join(dir, "hub.sock"), "unix"
+	case transport.TCPDial, transport.UnixDial:
+		addr := "127.0.0.1:0"
+		if tr == transport.UnixDial {
+			addr, network = filepath.Join(dir, "vm.sock"), "unix"
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		vmLn, spec.Address = ln, ln.Addr().String()
+	}
+	r, err := spec.Open(transport.Options{})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", spec, err)
+	}
+	att := transporttest.NewAttacher("p")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := r.Run(ctx, att); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	var raw net.Conn
+	if vmLn != nil {
+		raw, err = vmLn.Accept()
+	} else {
+		raw, err = net.Dial(network, r.Spec().Address)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := att.Next(t)
+	vm := transport.NewStreamConn(raw, transport.MaxFrameLimit)
+	t.Cleanup(func() {
+		vm.Close()
+		at.Drain()
+		cancel()
+		wg.Wait()
+	})
+	return &transporttest.Pair{
+		Hub: at.IO, VM: vm, MaxFrame: transport.DefaultMaxFrame,
+		Stream: true, RawVM: func(b []byte) error { _, err := raw.Write(b); return err },
+		EOF: true,
+	}
+}
+
+// udpMax stays under the largest UDP payload over IPv4 (65507 bytes), so
+// that a datagram one byte over the maximum can still be sent.
+const udpMax = 60000
+
+func udpPair(t *testing.T) *transporttest.Pair {
+	t.Helper()
+	vmAddr := freeUDP(t)
+	hubEnd, err := transport.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := transport.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), transport.MaxFrameLimit, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hubEnd.Close(); vm.Close(); stranger.Close() })
+	return &transporttest.Pair{
+		Hub: hubEnd, VM: vm, MaxFrame: udpMax,
+		RawVM:   vm.WriteFrame,
+		Foreign: func(b []byte) error { _, err := stranger.WriteTo(b, hubEnd.LocalAddr()); return err },
+	}
+}
+
+// freeUDP returns a loopback UDP address nothing is bound to.
+func freeUDP(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+func unixgramPair(t *testing.T) *transporttest.Pair {
+	t.Helper()
+	dir := t.TempDir()
+	hubPath, vmPath := filepath.Join(dir, "hub.sock"), filepath.Join(dir, "vm.sock")
+	hubEnd, err := transport.ListenUnixgram(hubPath, vmPath, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := transport.ListenUnixgram(vmPath, hubPath, transport.MaxFrameLimit, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "stranger.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hubEnd.Close(); vm.Close(); stranger.Close() })
+	return &transporttest.Pair{
+		Hub: hubEnd, VM: vm, MaxFrame: transport.DefaultMaxFrame,
+		RawVM: vm.WriteFrame,
+		Foreign: func(b []byte) error {
+			_, err := stranger.WriteToUnix(b, &net.UnixAddr{Name: hubPath, Net: "unixgram"})
+			return err
+		},
+	}
+}
+
+// mcastGroup is the group QEMU's harness uses; each test gets its own port.
+const mcastGroup = "230.0.0.1"
+
+func mcastPair(t *testing.T) *transporttest.Pair {
+	t.Helper()
+	hubEnd, err := transport.JoinMcast(mcastGroup+":0", "127.0.0.1", udpMax, 0)
+	if err != nil {
+		t.Skipf("multicast on loopback is not available here: %v", err)
+	}
+	vm, err := transport.JoinMcastLikeQEMU(hubEnd.LocalAddr().String(), "127.0.0.1", transport.MaxFrameLimit)
+	if err != nil {
+		hubEnd.Close()
+		t.Skipf("multicast on loopback is not available here: %v", err)
+	}
+	t.Cleanup(func() { hubEnd.Close(); vm.Close() })
+	if !mcastWorks(t, vm, hubEnd) {
+		t.Skip("multicast on loopback does not deliver here (no route for 224.0.0.0/4 via lo?)")
+	}
+	return &transporttest.Pair{Hub: hubEnd, VM: vm, MaxFrame: udpMax, RawVM: vm.WriteFrame, VMEcho: true}
+}
+
+// mcastWorks sends one frame from a QEMU-like member and checks that every
+// member hears it, the sender included (its echo).
+func mcastWorks(t *testing.T, sender *transport.DatagramConn, others ...*transport.DatagramConn) bool {
+	t.Helper()
+	probe := transporttest.Frame(0x55, 60, 0)
+	if err := sender.WriteFrame(probe); err != nil {
+		t.Logf("multicast send: %v", err)
+		return false
+	}
+	for _, m := range append([]*transport.DatagramConn{sender}, others...) {
+		ch := make(chan bool, 1)
+		go func() {
+			buf := make([]byte, transport.MaxFrameLimit)
+			n, err := m.ReadFrame(buf)
+			ch <- err == nil && string(buf[:n]) == string(probe)
+		}()
+		select {
+		case ok := <-ch:
+			if !ok {
+				return false
+			}
+		case <-time.After(2 * time.Second):
+			m.Close()
+			return false
+		}
+	}
+	return true
+}
+
+func pipePair(t *testing.T) *transporttest.Pair {
+	a, b := transport.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return &transporttest.Pair{Hub: a, VM: b, MaxFrame: transport.DefaultMaxFrame, EOF: true}
+}
