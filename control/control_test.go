@@ -133,8 +133,8 @@ func startServer(t *testing.T, l net.Listener, srv *control.Server) *fakeTarget 
 	}
 	target := srv.Target.(*fakeTarget)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(target.Ports, func() []control.RuleCounter {
-		return []control.RuleCounter{{Rule: "loss-a", Counter: "dropped", Value: 3}}
+	reg.MustRegister(control.NewCollector(target.Ports, func() []filter.RuleStats {
+		return []filter.RuleStats{{Rule: "loss-a", Matched: 5, Dropped: 3}}
 	}))
 	srv.Registry = reg
 	ctx, cancel := context.WithCancel(context.Background())
@@ -194,7 +194,9 @@ func TestControlOverUnixSocket(t *testing.T) {
 		`l2hub_port_rx_frames_total{port="a"} 7`,
 		`l2hub_port_drops_total{port="a",reason="policy"} 2`,
 		`l2hub_port_attached{port="a"} 1`,
-		`l2hub_rule_events_total{counter="dropped",rule="loss-a"} 3`,
+		`l2hub_rule_matched_total{rule="loss-a"} 5`,
+		`l2hub_rule_actions_total{action="dropped",rule="loss-a"} 3`,
+		`l2hub_rule_actions_total{action="delayed",rule="loss-a"} 0`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)

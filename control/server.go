@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
 	"l2hub/filter"
@@ -194,9 +193,7 @@ func (s *Server) Handler() http.Handler {
 		})(w, r)
 	})
 	if s.Registry != nil {
-		state := prometheus.NewRegistry()
-		state.MustRegister(newStateCollector(s.Target))
-		mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{s.Registry, state}, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", metricsHandler(s.Registry, s.Target))
 	}
 	return s.guard(s.auth(mux))
 }
@@ -388,12 +385,27 @@ func (s *Server) guard(next http.Handler) http.Handler {
 var corsSafe = map[string]bool{"text/plain": true, "application/x-www-form-urlencoded": true, "multipart/form-data": true}
 
 func browserCheck(r *http.Request) error {
+	if err := pageCheck(r, "the control API is for l2hub ctl"); err != nil {
+		return err
+	}
+	return hostCheck(r)
+}
+
+// pageCheck refuses a request a web page sent: one with an Origin, or a
+// cross-site Sec-Fetch-Site. why ends the message.
+func pageCheck(r *http.Request, why string) error {
 	if o := r.Header.Get("Origin"); o != "" {
-		return fmt.Errorf("request from a web page (Origin %q) refused: the control API is for l2hub ctl", o)
+		return fmt.Errorf("request from a web page (Origin %q) refused: %s", o, why)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
-		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: the control API is for l2hub ctl", site)
+		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: %s", site, why)
 	}
+	return nil
+}
+
+// hostCheck refuses a Host that is a name other than localhost: a web page
+// whose name now resolves to this address (DNS rebinding).
+func hostCheck(r *http.Request) error {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h

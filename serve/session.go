@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
@@ -57,6 +59,9 @@ type Session struct {
 
 	stats     []PortStats // filled by Start; readable after Stop
 	closeOnce sync.Once
+
+	regOnce sync.Once
+	reg     *prometheus.Registry // Registry's
 
 	// Set by Start, used by Stop.
 	cancel   context.CancelFunc

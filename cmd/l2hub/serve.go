@@ -85,6 +85,7 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVar(&f.over.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	fl.StringVar(&f.controlToken.file, "control-token-file", "", "bearer token the control API requires, from `file` (mode 0600; default $"+control.TokenEnv+"); needed for a TCP address")
 	fl.StringVar(&f.controlToken.value, "control-token", "", "bearer token the control API requires (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
+	fl.StringVar(&f.over.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other the control token as a bearer token`)
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
 	fl.StringVar(&f.over.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
 	fl.BoolVar(&f.over.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
@@ -159,6 +160,7 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
 		"capture-format": func() { c.Format = o.Capture.Format }, "capture-points": func() { c.Points = o.Capture.Points },
 		"capture-per-port": func() { c.PerPort = o.Capture.PerPort }, "snaplen": func() { c.Snaplen = o.Capture.Snaplen },
 		"rotate-size": func() { c.RotateSize = o.Capture.RotateSize }, "rotate-count": func() { c.RotateCount = o.Capture.RotateCount },
+		"metrics": func() { cfg.Metrics = o.Metrics },
 	} {
 		if changed(name) {
 			set()
