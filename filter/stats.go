@@ -50,12 +50,12 @@ type Stats struct {
 // creation order, ports by name. Safe for concurrent use with Decide.
 func (p *Policy) Stats() Stats {
 	var s Stats
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	s.Rules = make([]RuleStats, len(p.rules))
 	for i, r := range p.rules {
 		s.Rules[i] = r.stats()
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	for _, pt := range p.partitions {
 		s.Partitions = append(s.Partitions, PartitionStats{
 			Name: pt.name, Groups: pt.spec(), Active: pt.tg.active.Load(), Dropped: pt.tg.drops.Load(),
@@ -102,6 +102,15 @@ type RuleDescription struct {
 	Counters RuleStats `json:"counters"`
 }
 
+// describe describes the rule as Describe does.
+func (r *rule) describe() RuleDescription {
+	d := RuleDescription{Name: r.name, Match: r.matchDesc, Actions: slices.Clone(r.actionDescs), Counters: r.stats()}
+	if d.Actions == nil {
+		d.Actions = []string{}
+	}
+	return d
+}
+
 // PartitionDescription is one partition.
 type PartitionDescription struct {
 	Name     string `json:"name"`
@@ -132,10 +141,7 @@ func (p *Policy) Describe(now time.Duration) Description {
 	}
 	d.Rules = make([]RuleDescription, len(p.rules))
 	for i, r := range p.rules {
-		d.Rules[i] = RuleDescription{Name: r.name, Match: r.matchDesc, Actions: slices.Clone(r.actionDescs), Counters: r.stats()}
-		if d.Rules[i].Actions == nil {
-			d.Rules[i].Actions = []string{}
-		}
+		d.Rules[i] = r.describe()
 	}
 	d.Partitions = []PartitionDescription{}
 	for _, pt := range p.partitions {
