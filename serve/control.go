@@ -95,17 +95,10 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 func (s *Session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now time.Duration) error) error {
 	var ferr error
 	err := s.hub.Do(ctx, func(c *hub.Core) {
-		p := s.currentPolicy()
-		if p == nil {
-			var err error
-			if p, err = filter.Parse([]byte("rules: []\n"), "control", s.cfg.PortNames()); err != nil {
-				ferr = err
-				return
-			}
-			c.SetPolicy(p)
-			s.mu.Lock()
-			s.policy = p
-			s.mu.Unlock()
+		p, err := s.ensurePolicy(c)
+		if err != nil {
+			ferr = err
+			return
 		}
 		ferr = fn(p, c.Elapsed())
 	})

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
@@ -41,26 +43,44 @@ var (
 // returns the addresses its banner gives.
 func runServe(t *testing.T, cfg serve.Config) served {
 	t.Helper()
+	s, _ := runServeWith(t, cfg, serve.Options{})
+	return s
+}
+
+// runServeWith is runServe with opts (Out is the banner's); stop stops the
+// hub and returns once Run has.
+func runServeWith(t *testing.T, cfg serve.Config, opts serve.Options) (s served, stop func()) {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	opts.Out, opts.Version = pw, "1.2.3-test"
 	go func() {
-		err := serve.Run(ctx, cfg, serve.Options{Out: pw, Version: "1.2.3-test"})
+		err := serve.Run(ctx, cfg, opts)
 		pw.Close()
 		done <- err
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+	var once sync.Once
+	var runErr error
+	result := func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+	stop = func() {
+		if err := result(); err != nil {
 			t.Errorf("serve.Run: %v", err)
 		}
-	})
-	s := served{ports: map[string]string{}}
+	}
+	t.Cleanup(stop)
+	s = served{ports: map[string]string{}}
 	sc := bufio.NewScanner(pr)
-	for s.metrics == "" && sc.Scan() {
+	for (len(s.ports) < len(cfg.Ports) || cfg.Metrics != "" && s.metrics == "") && sc.Scan() {
 		if m := bannerPort.FindStringSubmatch(sc.Text()); m != nil {
 			s.ports[m[1]] = m[2]
 		}
@@ -69,11 +89,21 @@ func runServe(t *testing.T, cfg serve.Config) served {
 		}
 	}
 	go io.Copy(io.Discard, pr) // the rest, the shutdown summary included
-	if s.metrics == "" {
-		cancel()
-		t.Fatalf("serve printed no metrics address: %v", <-done)
+	if len(s.ports) < len(cfg.Ports) || cfg.Metrics != "" && s.metrics == "" {
+		t.Fatalf("serve printed no banner: %v", result())
 	}
-	return s
+	return s, stop
+}
+
+// waitFor polls cond until it holds; hangGuard ends a wait that never
+// does.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(hangGuard); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, hangGuard)
+		}
+	}
 }
 
 // scrape gets url's metrics as Prometheus does and returns the text.
@@ -178,6 +208,13 @@ func metricsConfig(t *testing.T) serve.Config {
 func trafficForMetrics(t *testing.T, s served) {
 	t.Helper()
 	a, b := dialVM(t, s.ports["a"]), dialVM(t, s.ports["b"])
+	waitFor(t, "both VMs attached", func() bool {
+		_, text := scrape(t, s.metrics, nil)
+		fams := parseMetrics(t, text)
+		va, _ := sample(fams, "l2hub_port_attached", "port", "a")
+		vb, _ := sample(fams, "l2hub_port_attached", "port", "b")
+		return va == 1 && vb == 1
+	})
 	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
 	for range 5 {
 		if err := a.WriteFrame(hubtest.Frame(hubtest.Broadcast, macA, "from a")); err != nil {
