@@ -16,6 +16,8 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub/hubtest"
+	"l2hub/replay"
+	"l2hub/report"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -213,6 +215,25 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 		if err != nil || strings.Count(string(out), "\n") != frames {
 			t.Errorf("tshark: %v, %d lines, want %d frames\n%s", err, strings.Count(string(out), "\n"), frames, out)
 		}
+	}
+	// The report and replay read the capture as they read any: the notes
+	// are comments, and replay applies the policy it is given throughout.
+	m, err := report.Build(report.Options{Capture: files[0]})
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	noted := 0
+	for _, f := range m.Frames {
+		if strings.Contains(f.Comment, "control: rule drop-big") {
+			noted++
+		}
+	}
+	if noted == 0 {
+		t.Error("the report shows no frame with a rule edit's note")
+	}
+	res, err := (&replay.Job{Files: files}).Run(ctx)
+	if err != nil || res.Replayed == 0 {
+		t.Errorf("replay: %v, %+v", err, res)
 	}
 	for _, w := range []string{`msg="rule added" rule=drop-big`, `msg="rule updated" rule=drop-big`, `msg="rule removed" rule=drop-big`} {
 		if !strings.Contains(logs.String(), w) {
