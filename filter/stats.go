@@ -90,7 +90,7 @@ type Description struct {
 	Rules      []RuleDescription      `json:"rules"`
 	Partitions []PartitionDescription `json:"partitions"`
 	Ports      []PortDescription      `json:"ports"`
-	Text       string                 `json:"text,omitempty"` // the source as given
+	Text       string                 `json:"text,omitempty"` // the source as given (rules edited since show in Rules only)
 }
 
 // RuleDescription is one rule: its criteria and impairments in the policy
