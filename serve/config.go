@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/control"
@@ -474,6 +475,9 @@ func (c *Config) validate() error {
 	case "", "ingress", "egress", "both":
 	default:
 		return fieldErr(fmt.Sprintf("%q: want ingress, egress or both", c.Capture.Points), "capture", "points")
+	}
+	if c.Capture.File == capture.Stdout && (c.Capture.PerPort || c.Capture.RotateSize != 0 || c.Capture.RotateCount != 0) {
+		return fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file")
 	}
 	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
 		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")

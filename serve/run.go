@@ -33,6 +33,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	if opts.SummaryOut == nil {
+		opts.SummaryOut = opts.Out
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,26 +68,46 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	ctlDone := ctl.serve(ctx, sess, log)
 
 	sess.printBanner(opts.Out, ctl.addr)
+	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
+		fatal(err)
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
+	sess.announceStopping(opts.ReadyFile)
 	herr := sess.Stop()
 	if ctlDone != nil {
 		<-ctlDone
 	}
-	sess.printSummary(opts.Out)
-	if fatalErr != nil {
-		return fatalErr
+	stopped := fatalErr
+	if stopped == nil {
+		stopped = herr
 	}
-	if herr != nil {
-		return herr
+	sum := sess.summary(stopped)
+	report, checked := sess.CheckReport()
+	if checked {
+		sum.Check = &report
 	}
-	if r, ok := sess.CheckReport(); ok {
-		fmt.Fprintln(opts.Out)
-		r.WriteText(opts.Out)
-		if !r.OK() {
-			return ErrCheckFailed
+	var serr error
+	if opts.SummaryFile != "" {
+		serr = writeSummaryFile(opts.SummaryFile, &sum)
+	}
+	if opts.JSON {
+		sum.writeJSON(opts.SummaryOut)
+	} else {
+		sess.printSummary(opts.SummaryOut)
+		if checked {
+			fmt.Fprintln(opts.SummaryOut)
+			report.WriteText(opts.SummaryOut)
 		}
+	}
+	switch {
+	case stopped != nil:
+		return stopped
+	case serr != nil:
+		return serr
+	case checked && !report.OK():
+		return ErrCheckFailed
 	}
 	return nil
 }
