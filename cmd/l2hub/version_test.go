@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"l2hub/internal/buildinfo"
+	"l2hub/wireshark"
 )
 
 // The binary says which revision it was built from: the checkout's HEAD.
@@ -72,5 +75,24 @@ func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 	}
 	if d := editDistance("kitten", "sitting"); d != 3 {
 		t.Errorf("editDistance(kitten, sitting) = %d, want 3", d)
+	}
+}
+
+func TestWiresharkPluginCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"wireshark-plugin"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), wireshark.Plugin) {
+		t.Errorf("wireshark-plugin printed %d bytes, not the plugin", out.Len())
+	}
+	dir := filepath.Join(t.TempDir(), "plugins")
+	out.Reset()
+	if err := run(context.Background(), []string{"wireshark-plugin", "--install", "--dir", dir}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "nexus.lua"))
+	if err != nil || !bytes.Equal(got, wireshark.Plugin) || !strings.Contains(out.String(), "installed "+filepath.Join(dir, "nexus.lua")) {
+		t.Errorf("install: %v, %q", err, out.String())
 	}
 }
