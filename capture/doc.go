@@ -16,8 +16,8 @@
 // sent (isb_ifrecv), the frames the hub dropped on it (isb_ifdrop: from the
 // peer for every link, or refused by its full queue), the first and last
 // record's times, and the same in one comment line.
-// [Stdout] ("-") as the path streams the capture to standard output for a
-// live Wireshark.
+// [Stdout] ("-") or a named pipe as the path streams the capture for a live
+// Wireshark: one stream, in which SetMeta starts a new section.
 // Classic pcap (microsecond or nanosecond, Ethernet, snaplen 65536 by
 // default, like QEMU's filter-dump) and one file per port are options, as
 // are a snaplen and rotation by size or packet count ([RotatedPath]); every
