@@ -75,6 +75,6 @@ and prints the QEMU flags for each.`,
 	root.SetErr(stderr)
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
-	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
+	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout), newLabCmd(stdout))
 	return root
 }
