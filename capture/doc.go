@@ -60,4 +60,6 @@
 // bounded by ReadOptions.MaxBlock whatever a length field claims. Errors say
 // which packet and byte offset reading stopped at; packets already returned
 // stay valid. A Reader is for one goroutine.
+//
+// Imports: hub only (frames, events and the clock's times come through it).
 package capture

@@ -102,6 +102,15 @@ func Probes() []Probe {
 	}
 }
 
+// ProbeNames lists the probes' names, in Probes' order.
+func ProbeNames() []string {
+	var names []string
+	for _, p := range Probes() {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
 // LookupProbe finds a probe by name.
 func LookupProbe(name string) (Probe, bool) {
 	for _, p := range Probes() {

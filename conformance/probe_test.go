@@ -200,3 +200,17 @@ func TestProbeCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeNames: the names serve's --probe help lists are the probes',
+// in order, and each looks its probe up.
+func TestProbeNames(t *testing.T) {
+	names := ProbeNames()
+	if len(names) != len(Probes()) || len(names) == 0 {
+		t.Fatalf("got %d names for %d probes", len(names), len(Probes()))
+	}
+	for i, n := range names {
+		if p, ok := LookupProbe(n); !ok || p.Name != Probes()[i].Name {
+			t.Errorf("name %d %q looks up %v, %v; want probe %q", i, n, p.Name, ok, Probes()[i].Name)
+		}
+	}
+}

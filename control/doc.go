@@ -35,7 +35,12 @@
 // Request bodies are bounded and validated: an empty policy upload or a
 // partition without a name is refused (400) rather than applied.
 //
-// The server holds no hub state itself: it calls a Target, which runs each
-// change on the hub loop, so a change is ordered with respect to frames.
-// Server and Client are safe for concurrent use.
+// The server holds no hub state itself: it calls a Target (serve.Session),
+// typed with the hub's and the policy's own types, which runs each change
+// on the hub loop, so a change is ordered with respect to frames. The
+// client streams an injection with keepalives (Client.InjectStream) and
+// formats what ctl prints (WritePorts). Server and Client are safe for
+// concurrent use.
+//
+// Imports: hub and filter (the types the API carries).
 package control

@@ -6,11 +6,15 @@
 //	go test -tags e2e ./e2e/...
 //
 // See e2e/README.md for prerequisites, timings and artifacts. Tests skip, with
-// the reason, when QEMU or busybox-static is missing or when cmd/l2hub cannot
-// serve yet; a guest that boots and then fails its checks is a failure.
+// the reason, only when the machine lacks something (QEMU, busybox-static, a
+// QEMU option); a missing part of l2hub (a serve flag, a command) fails the
+// scenario that exercises it, and so does a guest that boots and then fails
+// its checks.
 //
 // Concurrency: TestMain builds the guest and l2hub once; scenarios run in
 // parallel (t.Parallel), each with its own ports, guests and artifact
 // directory. When run as root, the whole suite runs in a private network
 // namespace so it neither sees nor disturbs other loopback traffic.
+//
+// Imports: e2e/qemu; it drives cmd/l2hub and cmd/l2guest as binaries.
 package e2e

@@ -74,14 +74,11 @@ func nexusPair(t *testing.T, na, nb string) {
 	expectNexus(t, b, "node-b", "node-a", anyRoute)
 }
 
-// checkerArgs returns the flags that turn on the hub's live checker, or
-// none (said in the log) while l2hub serve has no --check.
+// checkerArgs returns the flags that turn on the hub's live checker; a hub
+// without --check fails the scenario.
 func checkerArgs(t *testing.T) []string {
 	t.Helper()
-	if !hubHasFlag("--check") {
-		t.Log("l2hub serve has no --check yet: the live checker is not exercised")
-		return nil
-	}
+	requireHubFlags(t, "--check")
 	return []string{"--check", "nexus-v1"}
 }
 

@@ -211,13 +211,13 @@ func TestReplayFailedRun(t *testing.T) {
 	fresh.Kill()
 }
 
-// requireHubCommands skips t until l2hub has every one of the commands.
+// requireHubCommands fails t unless l2hub has every one of the commands.
 func requireHubCommands(t *testing.T, cmds ...string) {
 	t.Helper()
 	requireHub(t)
 	for _, c := range cmds {
 		if out, err := exec.Command(suite.Hub, c, "--help").CombinedOutput(); err != nil {
-			t.Skipf("l2hub %s --help: %v: %s", c, err, out)
+			t.Fatalf("l2hub %s --help: %v: %s", c, err, out)
 		}
 	}
 }

@@ -131,7 +131,7 @@ func (ls linkSpec) pairs() [][2]string {
 	return out
 }
 
-func (p *Policy) parseLink(s string) (linkSpec, error) {
+func (p *scope) parseLink(s string) (linkSpec, error) {
 	s = strings.TrimSpace(s)
 	var ls linkSpec
 	a, b, ok := strings.Cut(s, "<->")

@@ -1,9 +1,13 @@
 // Package filter is l2hub's fault policy: rules that match frames on a link
 // and impair them (drop, loss, delay, reorder, duplicate, corrupt, rate,
 // MTU), partitions between groups of ports, and link up/down schedules, all
-// deterministic from a seed. A Policy implements hub.Policy; it is compiled
-// from a YAML file (Load, Parse) or quick-test flags (Flags) and documented
-// for users in POLICY.md.
+// deterministic from a seed. A Policy implements hub.Policy. Its two front
+// ends, the YAML file (Load, Parse; ParseSpec) and the quick-test flags
+// (Flags), both write a Spec, the policy as written with every value parsed
+// and every name checked; Compile turns a Spec into a Policy, applying the
+// impairments' defaults (spec.go, the one place they are written) and
+// checking what needs more than one value. Errors name file:line:col and
+// field (internal/yamlfile). Users read POLICY.md.
 //
 // Determinism (DESIGN.md D1). Every random draw comes from a stream keyed by
 // (seed, from-port name, to-port name, rule name), hashed with SHA-256 into a
@@ -22,4 +26,7 @@
 // atomics and is safe from any goroutine. A Policy is replaced, never
 // edited: compile the new one (which fails whole or not at all) and swap it
 // in on the loop; its streams and counters start fresh.
+//
+// Imports: hub (Policy's interface), packet (the frame parser) and
+// internal/yamlfile.
 package filter

@@ -3,6 +3,7 @@ package filter
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,12 +113,11 @@ func (f *Flags) String() string {
 
 // Policy compiles the flags alone. ports are as for Load.
 func (f *Flags) Policy(ports []string) (*Policy, error) {
-	p := newPolicy("flags", ports)
-	if errs := f.apply(p); len(errs) > 0 {
-		return nil, errs
+	spec := &Spec{Name: "flags", Text: f.String(), Groups: map[string][]string{}}
+	if err := f.addTo(spec, ports); err != nil {
+		return nil, err
 	}
-	p.text = f.String()
-	return p, nil
+	return Compile(spec, ports)
 }
 
 // Load compiles the policy file at path (none when path is "") and appends
@@ -126,21 +126,22 @@ func (f *Flags) Load(path string, ports []string) (*Policy, error) {
 	if path == "" {
 		return f.Policy(ports)
 	}
-	p, err := Load(path, ports)
+	spec, err := LoadSpec(path, ports)
 	if err != nil {
 		return nil, err
 	}
-	if !f.Given() {
-		return p, nil
+	file, err := Compile(spec, ports) // the file's own problems first
+	if err != nil || !f.Given() {
+		return file, err
 	}
-	if errs := f.apply(p); len(errs) > 0 {
-		return nil, errs
+	if err := f.addTo(spec, ports); err != nil {
+		return nil, err
 	}
 	if len(f.entries) > 0 { // --seed alone changes no rule: the file keeps its name
-		p.name = path + " + flags"
+		spec.Name = path + " + flags"
 	}
-	p.text += "\n# flags: " + f.String() + "\n"
-	return p, nil
+	spec.Text += "\n# flags: " + f.String() + "\n"
+	return Compile(spec, ports)
 }
 
 // ParseFlags compiles a policy from command-line arguments holding only
@@ -151,10 +152,10 @@ func ParseFlags(args []string, ports []string) (*Policy, error) {
 	fs.SetOutput(discard{})
 	f.Register(fs)
 	if err := fs.Parse(args); err != nil {
-		return nil, ErrorList{{File: "flags", Msg: err.Error()}}
+		return nil, ErrorList{{File: "flags", Msg: err.Error(), Kind: ErrInvalid}}
 	}
 	if fs.NArg() > 0 {
-		return nil, ErrorList{{File: "flags", Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}}
+		return nil, ErrorList{{File: "flags", Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0)), Kind: ErrInvalid}}
 	}
 	return f.Policy(ports)
 }
@@ -163,29 +164,42 @@ type discard struct{}
 
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
 
-func (f *Flags) apply(p *Policy) ErrorList {
-	var errs ErrorList
+// addTo is the flags' front end: it adds their rules (one per link, every
+// impairment flag naming it), partitions and schedules to spec, names
+// resolved against ports and spec's groups. Values are checked here and
+// reported by flag; Compile checks the rest.
+func (f *Flags) addTo(spec *Spec, ports []string) error {
+	errs := newErrors("flags")
 	fail := func(e flagEntry, err error) {
-		if len(errs) < maxErrors {
-			errs = append(errs, &FieldError{File: "--" + e.kind, Path: strconv.Quote(e.value), Msg: err.Error()})
-		}
+		errs.Add(&FieldError{File: "--" + e.kind, Path: strconv.Quote(e.value), Msg: err.Error()})
+	}
+	sc := newScope(ports)
+	for name, g := range spec.Groups {
+		sc.groups[name] = g
 	}
 	if f.seedSet {
-		p.seed = f.seed
+		spec.Seed = f.seed
 	}
-	byLink := map[string]*rule{}
-	var order []*rule
+	byLink := map[string]int{} // rule index in spec.Rules
 	for _, e := range f.entries {
 		switch e.kind {
 		case "partition":
-			if err := p.flagPartition(e.value); err != nil {
+			ps, err := flagPartition(&sc, spec, e.value)
+			if err != nil {
 				fail(e, err)
+				continue
 			}
+			ps.At = Pos{File: "--" + e.kind, Path: strconv.Quote(e.value)}
+			spec.Partitions = append(spec.Partitions, ps)
 			continue
 		case "down":
-			if err := p.flagDown(e.value); err != nil {
+			ss, err := flagDown(&sc, e.value)
+			if err != nil {
 				fail(e, err)
+				continue
 			}
+			ss.Pos = Pos{File: "--" + e.kind, Path: strconv.Quote(e.value)}
+			spec.Schedules = append(spec.Schedules, ss)
 			continue
 		}
 		link, val, ok := strings.Cut(e.value, "=")
@@ -193,35 +207,27 @@ func (f *Flags) apply(p *Policy) ErrorList {
 			link, val = "*", e.value
 		}
 		link = strings.TrimSpace(link)
-		r := byLink[link]
-		if r == nil {
-			r = newRule(link, 0)
+		i, seen := byLink[link]
+		if !seen {
+			at := Pos{File: "flags", Path: "rule " + link}
+			rs := RuleSpec{Name: link, At: at, NameAt: at}
 			if link != "*" {
-				ls, err := p.parseLink(link)
+				ls, err := sc.parseLink(link)
 				if err != nil {
 					fail(e, err)
 					continue
 				}
-				r.m.addLinks(ls.pairs())
-				r.matchDesc = "link=" + link
+				rs.Match = MatchSpec{Links: ls.pairs(), Description: "link=" + link}
 			}
-			byLink[link] = r
-			order = append(order, r)
+			i = len(spec.Rules)
+			byLink[link] = i
+			spec.Rules = append(spec.Rules, rs)
 		}
-		if err := flagImpairment(r, e.kind, val); err != nil {
+		if err := flagImpairment(&spec.Rules[i], e.kind, val); err != nil {
 			fail(e, err)
 		}
 	}
-	for _, r := range order {
-		err := r.finish()
-		if err == nil {
-			err = p.addRule(r)
-		}
-		if err != nil && len(errs) < maxErrors {
-			errs = append(errs, &FieldError{File: "flags", Path: "rule " + r.name, Msg: err.Error()})
-		}
-	}
-	return errs
+	return errs.Err()
 }
 
 // flagOptions splits "VALUE,key=v,word" into the value and its options.
@@ -238,7 +244,7 @@ func flagOptions(s string) (string, map[string]string, error) {
 	return strings.TrimSpace(parts[0]), opts, nil
 }
 
-func flagImpairment(r *rule, kind, s string) error {
+func flagImpairment(r *RuleSpec, kind, s string) error {
 	val, opts, err := flagOptions(s)
 	if err != nil {
 		return err
@@ -248,10 +254,10 @@ func flagImpairment(r *rule, kind, s string) error {
 		delete(opts, key)
 		return v, ok
 	}
-	twice := fmt.Errorf("--%s given twice for %s", kind, r.name)
+	twice := fmt.Errorf("--%s given twice for %s", kind, r.Name)
 	switch kind {
 	case "loss":
-		if r.loss.model != lossNone {
+		if r.Loss != nil {
 			return twice
 		}
 		if ge, ok := strings.CutPrefix(val, "gemodel:"); ok {
@@ -259,32 +265,35 @@ func flagImpairment(r *rule, kind, s string) error {
 			if len(xs) > 4 {
 				return fmt.Errorf("gemodel takes at most 4 values (p:r:1-h:1-k)")
 			}
-			vals := []float64{0, -1, 1, 0}
+			var vals [4]float64
 			for i, x := range xs {
 				if vals[i], err = parseProbability(x); err != nil {
 					return fmt.Errorf("gemodel %s: %w", [...]string{"p", "r", "1-h", "1-k"}[i], err)
 				}
 			}
-			if vals[1] < 0 {
-				vals[1] = 1 - vals[0]
+			g := &GEModelSpec{P: vals[0]}
+			for i, dst := range []**float64{&g.R, &g.BadLoss, &g.GoodLoss} {
+				if i+1 < len(xs) {
+					*dst = &vals[i+1]
+				}
 			}
-			r.loss = lossCfg{model: lossGE, p: vals[0], r: vals[1], bad: vals[2], good: vals[3]}
+			r.Loss = &LossSpec{GE: g}
 			break
 		}
 		p, err := parseProbability(val)
 		if err != nil {
 			return err
 		}
-		r.loss = lossCfg{model: lossRandom, p: p}
+		r.Loss = &LossSpec{Probability: p}
 	case "delay":
-		if r.delay != nil {
+		if r.Delay != nil {
 			return twice
 		}
 		fixed, jitter, err := parseDelay(val)
 		if err != nil {
 			return err
 		}
-		dc := &delayCfg{fixed: fixed, jitter: jitter}
+		dc := &DelaySpec{Fixed: fixed, Jitter: jitter}
 		for _, word := range []string{"normal", "uniform", "reorder", "fifo"} {
 			if v, ok := take(word); ok {
 				if v != "" {
@@ -292,98 +301,99 @@ func flagImpairment(r *rule, kind, s string) error {
 				}
 				switch word {
 				case "normal":
-					dc.normal = true
+					dc.Normal = true
 				case "reorder":
-					dc.reorder = true
+					dc.Reorder = true
 				}
 			}
 		}
-		r.delay = dc
+		r.Delay = dc
 	case "reorder":
-		if r.reorder != nil {
+		if r.Reorder != nil {
 			return twice
 		}
 		p, err := parseProbability(val)
 		if err != nil {
 			return err
 		}
-		ro := &reorderCfg{p: p, gap: 1}
+		ro := &ReorderSpec{Probability: p}
 		if v, ok := take("gap"); ok {
-			if ro.gap, err = flagInt(v, 1, maxGap); err != nil {
+			if ro.Gap, err = flagInt(v, 1, maxGap); err != nil {
 				return fmt.Errorf("gap: %w", err)
 			}
 		}
-		r.reorder = ro
+		r.Reorder = ro
 	case "dup":
-		if r.dup != nil {
+		if r.Duplicate != nil {
 			return twice
 		}
 		p, err := parseProbability(val)
 		if err != nil {
 			return err
 		}
-		dc := &dupCfg{p: p, copies: 1}
+		dc := &DuplicateSpec{Probability: p}
 		if v, ok := take("copies"); ok {
 			c, err := flagInt(v, 1, maxCopies-1)
 			if err != nil {
 				return fmt.Errorf("copies: %w", err)
 			}
-			dc.copies = int(c)
+			dc.Copies = int(c)
 		}
-		r.dup = dc
+		r.Duplicate = dc
 	case "corrupt":
-		if r.corrupt != nil {
+		if r.Corrupt != nil {
 			return twice
 		}
 		p, err := parseProbability(val)
 		if err != nil {
 			return err
 		}
-		cc := &corruptCfg{p: p, bits: 1}
+		cc := &CorruptSpec{Probability: p}
 		if v, ok := take("bits"); ok {
 			b, err := flagInt(v, 1, maxCorruptBits)
 			if err != nil {
 				return fmt.Errorf("bits: %w", err)
 			}
-			cc.bits = int(b)
+			cc.Bits = int(b)
 		}
 		if v, ok := take("skip"); ok {
-			i := indexOf(skipNames[:], v)
-			if i < 0 {
+			if indexOf(skipNames[:], v) < 0 {
 				return fmt.Errorf("skip: %q is not one of %s", v, strings.Join(skipNames[:], ", "))
 			}
-			cc.skip = skipLevel(i)
+			cc.Skip = v
 		}
-		r.corrupt = cc
+		r.Corrupt = cc
 	case "rate":
-		if r.rate != nil {
+		if r.Rate != nil {
 			return twice
 		}
 		bps, err := parseRate(val)
 		if err != nil {
 			return err
 		}
-		burst, queue := int64(defaultBurst), int64(defaultQueue)
+		rs := &RateSpec{BitsPerSecond: bps}
 		if v, ok := take("burst"); ok {
-			if burst, err = flagSize(v, 64, maxRateBytes); err != nil {
+			if rs.Burst, err = flagSize(v, 64, maxRateBytes); err != nil {
 				return fmt.Errorf("burst: %w", err)
 			}
 		}
 		if v, ok := take("queue"); ok {
-			if queue, err = flagSize(v, 0, maxRateBytes); err != nil {
+			q, err := flagSize(v, 0, maxRateBytes)
+			if err != nil {
 				return fmt.Errorf("queue: %w", err)
 			}
+			rs.Queue = &q
 		}
-		r.setRate(bps, burst, queue)
+		r.Rate = rs
 	case "mtu":
-		if r.mtu != 0 {
+		if r.MTU != 0 {
 			return twice
 		}
 		m, err := flagSize(val, 68, 65535)
 		if err != nil {
 			return err
 		}
-		r.mtu = int(m)
+		r.MTU = int(m)
 	default:
 		return fmt.Errorf("unknown impairment %q", kind)
 	}
@@ -425,72 +435,70 @@ func flagSize(s string, lo, hi int64) (int64, error) {
 }
 
 // flagPartition reads GROUPS[@FROM-TO|@FROM|@FROM+DURATION]; without a time
-// the partition holds from the start until healed.
-func (p *Policy) flagPartition(s string) error {
-	spec, when, timed := strings.Cut(s, "@")
-	gs, err := p.parseGroups(spec)
+// the partition holds from the start until healed. It is named after its
+// groups ("a|b,c"), with "#2" and on when the spec has that name already.
+func flagPartition(sc *scope, spec *Spec, s string) (PartitionSpec, error) {
+	groups, when, timed := strings.Cut(s, "@")
+	gs, err := sc.parseGroups(groups)
 	if err != nil {
-		return err
+		return PartitionSpec{}, err
 	}
-	pt := &partition{groups: gs, side: sides(gs)}
-	pt.tg.hasStart = true
+	ps := PartitionSpec{Groups: gs}
+	var start time.Duration
 	if timed {
 		if from, dur, ok := strings.Cut(when, "+"); ok {
-			if pt.tg.start, err = parseDuration(from); err != nil {
-				return err
+			if start, err = parseDuration(from); err != nil {
+				return ps, err
 			}
 			d, err := parseDuration(dur)
 			if err != nil {
-				return err
+				return ps, err
 			}
 			if d == 0 {
-				return fmt.Errorf("duration must be positive")
+				return ps, fmt.Errorf("duration must be positive")
 			}
-			pt.tg.end, pt.tg.hasEnd = pt.tg.start+d, true
+			end := start + d
+			ps.End = &end
 		} else if strings.Contains(when, "-") {
 			from, to, err := parseTimeRange(when)
 			if err != nil {
-				return err
+				return ps, err
 			}
-			pt.tg.start = from
+			start = from
 			if to >= 0 {
-				pt.tg.end, pt.tg.hasEnd = to, true
+				ps.End = &to
 			}
-		} else if pt.tg.start, err = parseDuration(when); err != nil {
-			return err
+		} else if start, err = parseDuration(when); err != nil {
+			return ps, err
 		}
 	}
-	name := pt.spec()
-	for i := 2; p.partition(name) != nil; i++ {
-		name = pt.spec() + "#" + strconv.Itoa(i)
+	ps.Start = &start
+	base := (&partition{groups: gs}).spec()
+	ps.Name = base
+	for i := 2; slices.ContainsFunc(spec.Partitions, func(o PartitionSpec) bool { return o.Name == ps.Name }); i++ {
+		ps.Name = base + "#" + strconv.Itoa(i)
 	}
-	if len(p.partitions) >= maxPartitions {
-		return fmt.Errorf("more than %d partitions", maxPartitions)
-	}
-	pt.name = name
-	pt.schedule = partitionSchedule(&pt.tg, nil, nil, 0)
-	p.partitions = append(p.partitions, pt)
-	return nil
+	return ps, nil
 }
 
 // flagDown reads PORT@FROM[-TO][/EVERY].
-func (p *Policy) flagDown(s string) error {
+func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	port, when, ok := strings.Cut(s, "@")
 	if !ok {
-		return fmt.Errorf("%q: write PORT@5s-6s", s)
+		return ScheduleSpec{}, fmt.Errorf("%q: write PORT@5s-6s", s)
 	}
 	port = strings.TrimSpace(port)
-	if _, isGroup := p.groups[port]; isGroup {
-		return fmt.Errorf("a schedule moves one port, not group %q", port)
+	if _, isGroup := sc.groups[port]; isGroup {
+		return ScheduleSpec{}, fmt.Errorf("a schedule moves one port, not group %q", port)
 	}
-	if _, err := p.expand(port); err != nil {
-		return err
+	if _, err := sc.expand(port); err != nil {
+		return ScheduleSpec{}, err
 	}
-	var every, downFor time.Duration
+	ss := ScheduleSpec{Name: "down:" + port, Port: port}
 	var err error
 	if w, e, rep := strings.Cut(when, "/"); rep {
-		if every, err = parseDuration(e); err != nil {
-			return err
+		if ss.Every, err = parseDuration(e); err != nil {
+			return ss, err
 		}
 		when = w
 	}
@@ -498,17 +506,18 @@ func (p *Policy) flagDown(s string) error {
 	if strings.Contains(when, "-") {
 		from, to, err := parseTimeRange(when)
 		if err != nil {
-			return err
+			return ss, err
 		}
 		at = from
 		if to >= 0 {
-			downFor = to - from
+			ss.DownFor = to - from
 		}
 	} else if at, err = parseDuration(when); err != nil {
-		return err
+		return ss, err
 	}
-	if every > 0 && (downFor == 0 || downFor >= every) {
-		return fmt.Errorf("with /EVERY the down time must be positive and shorter than EVERY")
+	if ss.Every > 0 && (ss.DownFor == 0 || ss.DownFor >= ss.Every) {
+		return ss, fmt.Errorf("with /EVERY the down time must be positive and shorter than EVERY")
 	}
-	return p.addSchedule("down:"+port, port, at, downFor, every, 0)
+	ss.At = &at
+	return ss, nil
 }

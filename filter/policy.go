@@ -21,9 +21,8 @@ type Policy struct {
 	name  string // file name, or "flags"
 	text  string // the source as given, for the control API
 	seed  uint64
-	ports map[string]bool // nil: port names are not checked
+	scope // the ports and groups names resolve to
 
-	groups map[string][]string
 	rules  []*rule
 	byName map[string]*rule
 
@@ -118,21 +117,32 @@ func (t *trigger) hit(now time.Duration, from, to string) {
 }
 
 func newPolicy(name string, ports []string) *Policy {
-	p := &Policy{
+	return &Policy{
 		name:       name,
-		groups:     map[string][]string{},
+		scope:      newScope(ports),
 		byName:     map[string]*rule{},
 		links:      map[linkKey]*linkState{},
 		byID:       map[[2]hub.PortID]*linkState{},
 		portStates: map[string]*portState{},
 	}
+}
+
+// scope is what names in a policy resolve to: the hub's ports and the
+// policy's groups of them.
+type scope struct {
+	ports  map[string]bool // nil: port names are not checked
+	groups map[string][]string
+}
+
+func newScope(ports []string) scope {
+	s := scope{groups: map[string][]string{}}
 	if ports != nil {
-		p.ports = make(map[string]bool, len(ports))
+		s.ports = make(map[string]bool, len(ports))
 		for _, n := range ports {
-			p.ports[n] = true
+			s.ports[n] = true
 		}
 	}
-	return p
+	return s
 }
 
 // Seed returns the policy's seed.
@@ -351,7 +361,7 @@ func sides(groups [][]string) map[string]int {
 
 // parseGroups reads "a|b,c" into groups of port names, expanding group names
 // and checking ports. A port may be in only one group.
-func (p *Policy) parseGroups(s string) ([][]string, error) {
+func (p *scope) parseGroups(s string) ([][]string, error) {
 	parts := strings.Split(s, "|")
 	if len(parts) < 2 {
 		return nil, fmt.Errorf("%q needs at least two groups separated by |", s)
@@ -379,7 +389,7 @@ func (p *Policy) parseGroups(s string) ([][]string, error) {
 }
 
 // expand turns a port or group name into port names.
-func (p *Policy) expand(name string) ([]string, error) {
+func (p *scope) expand(name string) ([]string, error) {
 	if g, ok := p.groups[name]; ok {
 		return g, nil
 	}

@@ -1,24 +1,30 @@
 package filter
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"l2hub/internal/yamlfile"
 )
 
-// Load reads and compiles the policy file at path. ports are the hub's port
-// names; a policy naming any other port is refused (nil skips the check, for
-// replay of a capture whose ports are not known up front). On error the
-// result is an ErrorList naming file, line, column and field.
-func Load(path string, ports []string) (*Policy, error) {
+// LoadSpec reads the policy file at path into its Spec (see ParseSpec).
+func LoadSpec(path string, ports []string) (*Spec, error) {
+	data, err := readPolicy(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSpec(data, path, ports)
+}
+
+// readPolicy reads a policy file, bounded: one larger than a policy can
+// be is read only far enough to say so.
+func readPolicy(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -28,108 +34,93 @@ func Load(path string, ports []string) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", path, err)
 	}
+	return data, nil
+}
+
+// Load reads and compiles the policy file at path. ports are the hub's port
+// names; a policy naming any other port is refused (nil skips the check, for
+// replay of a capture whose ports are not known up front). On error the
+// result is an ErrorList naming file, line, column and field.
+func Load(path string, ports []string) (*Policy, error) {
+	data, err := readPolicy(path)
+	if err != nil {
+		return nil, err
+	}
 	return Parse(data, path, ports)
 }
 
 // Parse compiles a YAML policy. name is used in error messages (the file
 // name). Every problem found is reported; nothing is returned half-built.
 func Parse(data []byte, name string, ports []string) (*Policy, error) {
-	w := &walker{file: name, p: newPolicy(name, ports)}
-	if len(data) > maxPolicyBytes {
-		w.errs = append(w.errs, &FieldError{File: name, Msg: fmt.Sprintf("policy is larger than %d bytes", maxPolicyBytes)})
-		return nil, w.errs
+	spec, errs := parseSpec(data, name, ports)
+	var p *Policy
+	if spec != nil {
+		p = compile(spec, ports, errs)
 	}
-	doc, err := decodeYAML(data)
-	if err != nil {
-		w.errs = append(w.errs, yamlError(name, err))
-		return nil, w.errs
-	}
-	if doc != nil {
-		w.document(doc)
-	}
-	if len(w.errs) > 0 {
-		return nil, w.errs
-	}
-	w.p.text = string(data)
-	return w.p, nil
-}
-
-// decodeYAML parses exactly one YAML document into a node tree (nil for an
-// empty file). The YAML library is not ours: a panic in it on hostile input
-// becomes an error.
-func decodeYAML(data []byte) (doc *yaml.Node, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			doc, err = nil, fmt.Errorf("yaml: %v", r)
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var n yaml.Node
-	if err := dec.Decode(&n); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("yaml: line %d: a policy is one YAML document; found a second", extra.Line)
-	}
-	return &n, nil
+	return p, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlError(file string, err error) *FieldError {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &FieldError{File: file, Line: line, Msg: "syntax: " + m[2]}
+// ParseSpec reads a YAML policy into its Spec, checking every value and
+// name (against ports; nil skips the check) but nothing Compile checks.
+// On error the result is an ErrorList naming file, line, column and field.
+func ParseSpec(data []byte, name string, ports []string) (*Spec, error) {
+	spec, errs := parseSpec(data, name, ports)
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
-	return &FieldError{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+	return spec, nil
 }
 
-// walker turns a YAML node tree into a Policy, recording every problem with
-// its position and field path.
+// parseSpec is the policy file's front end: a nil Spec when the file is no
+// policy at all, else the spec of whatever could be read, with errs
+// holding every problem met on the way.
+func parseSpec(data []byte, name string, ports []string) (*Spec, *yamlfile.Errors) {
+	errs := newErrors(name)
+	if len(data) > maxPolicyBytes {
+		errs.Add(&FieldError{File: name, Msg: fmt.Sprintf("policy is larger than %d bytes", maxPolicyBytes)})
+		return nil, errs
+	}
+	w := &walker{file: name, scope: newScope(ports), errs: errs, spec: &Spec{Name: name, Text: string(data)}}
+	root, derr := yamlfile.Decode(name, data, "policy")
+	if derr == nil && root != nil {
+		derr = yamlfile.CheckTree(name, root, "policy", 16)
+	} else if derr != nil && derr.Line > 0 && derr.Column == 0 {
+		derr.Msg = "syntax: " + derr.Msg // the YAML library's own
+	}
+	if derr != nil {
+		errs.Add(derr)
+		return nil, errs
+	}
+	if root != nil {
+		w.document(root)
+	}
+	w.spec.Groups = w.scope.groups
+	return w.spec, errs
+}
+
+// walker turns a YAML node tree into a Spec, recording every problem with
+// its position and field path. Names resolve in its scope: the ports, and
+// the groups the file defines.
 type walker struct {
-	file string
-	p    *Policy
-	errs ErrorList
+	file  string
+	scope scope
+	errs  *yamlfile.Errors
+	spec  *Spec
 }
 
 func (w *walker) errf(n *yaml.Node, path, format string, args ...any) {
-	if len(w.errs) == maxErrors {
-		w.errs = append(w.errs, &FieldError{File: w.file, Msg: "too many errors; stopping"})
-	}
-	if len(w.errs) > maxErrors {
-		return
-	}
-	e := &FieldError{File: w.file, Path: path, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Column = n.Line, n.Column
-	}
-	w.errs = append(w.errs, e)
+	w.errs.At(n, path, format, args...)
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		return "a scalar"
-	}
-	return "a document"
+// pos is where n is, for errors Compile finds.
+func (w *walker) pos(n *yaml.Node, path string) Pos {
+	return Pos{File: w.file, Line: n.Line, Column: n.Column, Path: path}
 }
+
+func kindName(n *yaml.Node) string { return yamlfile.KindName(n) }
 
 // scalar returns the text of a scalar node.
 func (w *walker) scalar(n *yaml.Node, path string) (string, bool) {
@@ -193,28 +184,9 @@ func (w *walker) fields(n *yaml.Node, path string, handlers map[string]func(v *y
 	}
 }
 
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
+func joinPath(path, key string) string { return yamlfile.JoinPath(path, key) }
 
-func (w *walker) document(doc *yaml.Node) {
-	root := doc
-	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
-			return
-		}
-		root = doc.Content[0]
-	}
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return
-	}
-	if bad, at := checkTree(root, 0); bad != "" {
-		w.errf(at, "", "%s", bad)
-		return
-	}
+func (w *walker) document(root *yaml.Node) {
 	// Keys are collected first and handled in a fixed order, so rules may
 	// name groups and partitions may name rules wherever they are written.
 	var seed, groups, rules, partitions, schedules *yaml.Node
@@ -231,7 +203,7 @@ func (w *walker) document(doc *yaml.Node) {
 			if err != nil {
 				w.errf(seed, "seed", "%q is not an unsigned 64-bit integer", s)
 			}
-			w.p.seed = v
+			w.spec.Seed = v
 		}
 	}
 	if groups != nil {
@@ -254,23 +226,6 @@ func (w *walker) document(doc *yaml.Node) {
 			w.list(schedules, "schedules", w.schedule)
 		}
 	}
-}
-
-// checkTree refuses aliases (a policy has no use for them, and they make a
-// small file expand) and nesting deeper than any policy needs.
-func checkTree(n *yaml.Node, depth int) (string, *yaml.Node) {
-	switch {
-	case n.Kind == yaml.AliasNode:
-		return "YAML aliases are not supported in a policy", n
-	case depth > 16:
-		return "nested deeper than a policy can be", n
-	}
-	for _, c := range n.Content {
-		if bad, at := checkTree(c, depth+1); bad != "" {
-			return bad, at
-		}
-	}
-	return "", nil
 }
 
 func (w *walker) list(n *yaml.Node, path string, each func(n *yaml.Node, path string)) {
@@ -296,10 +251,10 @@ func (w *walker) groups(n *yaml.Node) {
 		case !validName(name):
 			w.errf(k, path, "%q is not a valid group name", name)
 			continue
-		case w.p.ports[name]:
+		case w.scope.ports[name]:
 			w.errf(k, path, "group %q has the name of a port", name)
 			continue
-		case w.p.groups[name] != nil:
+		case w.scope.groups[name] != nil:
 			w.errf(k, path, "group %q defined twice", name)
 			continue
 		}
@@ -313,11 +268,11 @@ func (w *walker) groups(n *yaml.Node) {
 			if !ok {
 				continue
 			}
-			if _, isGroup := w.p.groups[s]; isGroup {
+			if _, isGroup := w.scope.groups[s]; isGroup {
 				w.errf(it, path, "groups cannot contain groups (%q)", s)
 				continue
 			}
-			got, err := w.p.expand(s)
+			got, err := w.scope.expand(s)
 			if err != nil {
 				w.errf(it, path, "%v", err)
 				continue
@@ -325,7 +280,7 @@ func (w *walker) groups(n *yaml.Node) {
 			ports = append(ports, got...)
 		}
 		if ports != nil {
-			w.p.groups[name] = ports
+			w.scope.groups[name] = ports
 		}
 	}
 }
@@ -423,30 +378,30 @@ func (w *walker) choice(n *yaml.Node, path string, words ...string) (int, bool) 
 }
 
 func (w *walker) rule(n *yaml.Node, path string) {
-	r := newRule("", 0)
+	rs := RuleSpec{At: w.pos(n, path)}
 	var nameNode *yaml.Node
-	var desc []string
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) {
 			nameNode = v
-			r.name, _ = w.scalar(v, p)
+			rs.NameAt = w.pos(v, p)
+			rs.Name, _ = w.scalar(v, p)
 		},
-		"match": func(v *yaml.Node, p string) { desc = w.match(r, v, p) },
+		"match": func(v *yaml.Node, p string) { w.match(&rs.Match, v, p) },
 		"drop": func(v *yaml.Node, p string) {
 			if b, ok := w.boolean(v, p); ok && !b {
 				w.errf(v, p, "drop: false does nothing; remove it")
 			}
-			r.drop = true
+			rs.Drop = true
 		},
-		"loss":      func(v *yaml.Node, p string) { w.loss(r, v, p) },
-		"delay":     func(v *yaml.Node, p string) { w.delay(r, v, p) },
-		"reorder":   func(v *yaml.Node, p string) { w.reorder(r, v, p) },
-		"duplicate": func(v *yaml.Node, p string) { w.duplicate(r, v, p) },
-		"corrupt":   func(v *yaml.Node, p string) { w.corrupt(r, v, p) },
-		"rate":      func(v *yaml.Node, p string) { w.rate(r, v, p) },
+		"loss":      func(v *yaml.Node, p string) { rs.Loss = w.loss(v, p) },
+		"delay":     func(v *yaml.Node, p string) { rs.Delay = w.delay(v, p) },
+		"reorder":   func(v *yaml.Node, p string) { rs.Reorder = w.reorder(v, p) },
+		"duplicate": func(v *yaml.Node, p string) { rs.Duplicate = w.duplicate(v, p) },
+		"corrupt":   func(v *yaml.Node, p string) { rs.Corrupt = w.corrupt(v, p) },
+		"rate":      func(v *yaml.Node, p string) { rs.Rate = w.rate(v, p) },
 		"mtu": func(v *yaml.Node, p string) {
 			if m, ok := w.size(v, p, 68, 65535); ok {
-				r.mtu = int(m)
+				rs.MTU = int(m)
 			}
 		},
 	})
@@ -457,14 +412,5 @@ func (w *walker) rule(n *yaml.Node, path string) {
 		w.errf(n, path, "rule has no name")
 		return
 	}
-	if err := r.finish(); err != nil {
-		w.errf(n, path, "%v", err)
-	}
-	r.matchDesc = strings.Join(desc, " ")
-	if r.name == "" {
-		return
-	}
-	if err := w.p.addRule(r); err != nil {
-		w.errf(nameNode, joinPath(path, "name"), "%v", err)
-	}
+	w.spec.Rules = append(w.spec.Rules, rs)
 }

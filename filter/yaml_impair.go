@@ -4,50 +4,47 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// The impairments as the policy file writes them. Each returns its spec,
+// or nil when it is not complete; defaults are Compile's.
+
 // loss: 5% | {probability: 5%} | {gemodel: {p, r, 1-h, 1-k}}
-func (w *walker) loss(r *rule, n *yaml.Node, path string) {
+func (w *walker) loss(n *yaml.Node, path string) *LossSpec {
 	if n.Kind == yaml.ScalarNode {
 		if p, ok := w.probability(n, path); ok {
-			r.loss = lossCfg{model: lossRandom, p: p}
+			return &LossSpec{Probability: p}
 		}
-		return
+		return nil
 	}
+	var ls *LossSpec
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"probability": func(v *yaml.Node, p string) {
-			if r.loss.model != lossNone {
+			if ls != nil {
 				w.errf(v, p, "give probability or gemodel, not both")
 				return
 			}
 			if x, ok := w.probability(v, p); ok {
-				r.loss = lossCfg{model: lossRandom, p: x}
+				ls = &LossSpec{Probability: x}
 			}
 		},
 		"gemodel": func(v *yaml.Node, p string) {
-			if r.loss.model != lossNone {
+			if ls != nil {
 				w.errf(v, p, "give probability or gemodel, not both")
 				return
 			}
-			ge := lossCfg{model: lossGE, r: -1, bad: 1, good: 0}
+			ge := &GEModelSpec{}
 			hasP := false
+			optional := func(dst **float64) func(*yaml.Node, string) {
+				return func(v *yaml.Node, p string) {
+					if x, ok := w.probability(v, p); ok {
+						*dst = &x
+					}
+				}
+			}
 			w.fields(v, p, map[string]func(*yaml.Node, string){
-				"p": func(v *yaml.Node, p string) {
-					ge.p, hasP = w.probability(v, p)
-				},
-				"r": func(v *yaml.Node, p string) {
-					if x, ok := w.probability(v, p); ok {
-						ge.r = x
-					}
-				},
-				"1-h": func(v *yaml.Node, p string) {
-					if x, ok := w.probability(v, p); ok {
-						ge.bad = x
-					}
-				},
-				"1-k": func(v *yaml.Node, p string) {
-					if x, ok := w.probability(v, p); ok {
-						ge.good = x
-					}
-				},
+				"p":   func(v *yaml.Node, p string) { ge.P, hasP = w.probability(v, p) },
+				"r":   optional(&ge.R),
+				"1-h": optional(&ge.BadLoss),
+				"1-k": optional(&ge.GoodLoss),
 			})
 			if v.Kind != yaml.MappingNode {
 				return
@@ -56,58 +53,56 @@ func (w *walker) loss(r *rule, n *yaml.Node, path string) {
 				w.errf(v, p, "gemodel needs p (good->bad transition probability)")
 				return
 			}
-			if ge.r < 0 {
-				ge.r = 1 - ge.p // netem's default
-			}
-			r.loss = ge
+			ls = &LossSpec{GE: ge}
 		},
 	})
-	if n.Kind == yaml.MappingNode && r.loss.model == lossNone && len(n.Content) == 0 {
+	if n.Kind == yaml.MappingNode && ls == nil && len(n.Content) == 0 {
 		w.errf(n, path, "loss needs probability or gemodel")
 	}
+	return ls
 }
 
 // delay: 20ms | 20ms±5ms | {fixed, jitter, distribution, order}
-func (w *walker) delay(r *rule, n *yaml.Node, path string) {
-	dc := &delayCfg{}
+func (w *walker) delay(n *yaml.Node, path string) *DelaySpec {
+	dc := &DelaySpec{}
 	if n.Kind == yaml.ScalarNode {
 		s, ok := w.scalar(n, path)
 		if !ok {
-			return
+			return nil
 		}
 		f, j, err := parseDelay(s)
 		if err != nil {
 			w.errf(n, path, "%v", err)
-			return
+			return nil
 		}
-		dc.fixed, dc.jitter = f, j
-		r.delay = dc
-		return
+		dc.Fixed, dc.Jitter = f, j
+		return dc
 	}
 	ok := true
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"fixed": func(v *yaml.Node, p string) {
 			var good bool
-			dc.fixed, good = w.duration(v, p)
+			dc.Fixed, good = w.duration(v, p)
 			ok = ok && good
 		},
 		"jitter": func(v *yaml.Node, p string) {
 			var good bool
-			dc.jitter, good = w.duration(v, p)
+			dc.Jitter, good = w.duration(v, p)
 			ok = ok && good
 		},
 		"distribution": func(v *yaml.Node, p string) {
 			i, good := w.choice(v, p, "uniform", "normal")
-			dc.normal, ok = i == 1, ok && good
+			dc.Normal, ok = i == 1, ok && good
 		},
 		"order": func(v *yaml.Node, p string) {
 			i, good := w.choice(v, p, "fifo", "reorder")
-			dc.reorder, ok = i == 1, ok && good
+			dc.Reorder, ok = i == 1, ok && good
 		},
 	})
 	if ok && n.Kind == yaml.MappingNode {
-		r.delay = dc
+		return dc
 	}
+	return nil
 }
 
 // probabilityOr parses the two spellings of a probabilistic impairment: a
@@ -135,54 +130,57 @@ func (w *walker) probabilityOr(n *yaml.Node, path, what string, prob *float64, k
 }
 
 // reorder: 25% | {probability, gap}
-func (w *walker) reorder(r *rule, n *yaml.Node, path string) {
-	ro := &reorderCfg{gap: 1}
-	if w.probabilityOr(n, path, "reorder", &ro.p, map[string]func(*yaml.Node, string){
+func (w *walker) reorder(n *yaml.Node, path string) *ReorderSpec {
+	ro := &ReorderSpec{}
+	if w.probabilityOr(n, path, "reorder", &ro.Probability, map[string]func(*yaml.Node, string){
 		"gap": func(v *yaml.Node, p string) {
 			if g, ok := w.integer(v, p, 1, maxGap); ok {
-				ro.gap = g
+				ro.Gap = g
 			}
 		},
 	}) {
-		r.reorder = ro
+		return ro
 	}
+	return nil
 }
 
 // duplicate: 1% | {probability, copies}
-func (w *walker) duplicate(r *rule, n *yaml.Node, path string) {
-	dc := &dupCfg{copies: 1}
-	if w.probabilityOr(n, path, "duplicate", &dc.p, map[string]func(*yaml.Node, string){
+func (w *walker) duplicate(n *yaml.Node, path string) *DuplicateSpec {
+	dc := &DuplicateSpec{}
+	if w.probabilityOr(n, path, "duplicate", &dc.Probability, map[string]func(*yaml.Node, string){
 		"copies": func(v *yaml.Node, p string) {
 			if c, ok := w.integer(v, p, 1, maxCopies-1); ok {
-				dc.copies = int(c)
+				dc.Copies = int(c)
 			}
 		},
 	}) {
-		r.dup = dc
+		return dc
 	}
+	return nil
 }
 
 // corrupt: 1% | {probability, bits, skip}
-func (w *walker) corrupt(r *rule, n *yaml.Node, path string) {
-	cc := &corruptCfg{bits: 1}
-	if w.probabilityOr(n, path, "corrupt", &cc.p, map[string]func(*yaml.Node, string){
+func (w *walker) corrupt(n *yaml.Node, path string) *CorruptSpec {
+	cc := &CorruptSpec{}
+	if w.probabilityOr(n, path, "corrupt", &cc.Probability, map[string]func(*yaml.Node, string){
 		"bits": func(v *yaml.Node, p string) {
 			if b, ok := w.integer(v, p, 1, maxCorruptBits); ok {
-				cc.bits = int(b)
+				cc.Bits = int(b)
 			}
 		},
 		"skip": func(v *yaml.Node, p string) {
 			if i, ok := w.choice(v, p, skipNames[:]...); ok {
-				cc.skip = skipLevel(i)
+				cc.Skip = skipNames[i]
 			}
 		},
 	}) {
-		r.corrupt = cc
+		return cc
 	}
+	return nil
 }
 
 // rate: 10Mbit | {rate, burst, queue}
-func (w *walker) rate(r *rule, n *yaml.Node, path string) {
+func (w *walker) rate(n *yaml.Node, path string) *RateSpec {
 	readRate := func(v *yaml.Node, p string) (uint64, bool) {
 		s, ok := w.scalar(v, p)
 		if !ok {
@@ -197,34 +195,33 @@ func (w *walker) rate(r *rule, n *yaml.Node, path string) {
 	}
 	if n.Kind == yaml.ScalarNode {
 		if bps, ok := readRate(n, path); ok {
-			r.setRate(bps, defaultBurst, defaultQueue)
+			return &RateSpec{BitsPerSecond: bps}
 		}
-		return
+		return nil
 	}
-	var bps uint64
-	burst, queue := int64(defaultBurst), int64(defaultQueue)
+	rs := &RateSpec{}
 	hasRate, ok := false, true
 	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"rate": func(v *yaml.Node, p string) { bps, hasRate = readRate(v, p) },
+		"rate": func(v *yaml.Node, p string) { rs.BitsPerSecond, hasRate = readRate(v, p) },
 		"burst": func(v *yaml.Node, p string) {
 			var good bool
-			burst, good = w.size(v, p, 64, maxRateBytes)
+			rs.Burst, good = w.size(v, p, 64, maxRateBytes)
 			ok = ok && good
 		},
 		"queue": func(v *yaml.Node, p string) {
-			var good bool
-			queue, good = w.size(v, p, 0, maxRateBytes)
-			ok = ok && good
+			q, good := w.size(v, p, 0, maxRateBytes)
+			rs.Queue, ok = &q, ok && good
 		},
 	})
 	if n.Kind != yaml.MappingNode {
-		return
+		return nil
 	}
 	if !hasRate {
 		w.errf(n, path, "rate needs rate (e.g. 10Mbit)")
-		return
+		return nil
 	}
 	if ok {
-		r.setRate(bps, burst, queue)
+		return rs
 	}
+	return nil
 }

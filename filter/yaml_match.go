@@ -10,10 +10,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// match fills r's matcher and returns its description.
-func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
-	m := &r.m
+// match fills ms from a rule's match mapping, its Description included.
+func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	var desc []string
+	defer func() { ms.Description = strings.Join(desc, " ") }()
 	add := func(key string, vals ...string) {
 		desc = append(desc, key+"="+strings.Join(vals, ","))
 	}
@@ -37,14 +37,12 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 		}
 		return vals
 	}
-	portSet := func(key string, dst *map[string]bool) func(v *yaml.Node, p string) {
+	portSet := func(key string, dst *[]string) func(v *yaml.Node, p string) {
 		return func(v *yaml.Node, p string) {
-			set := map[string]bool{}
+			set := []string{}
 			vals := each(v, p, func(s string) error {
-				ports, err := w.p.expand(s)
-				for _, x := range ports {
-					set[x] = true
-				}
+				ports, err := w.scope.expand(s)
+				set = append(set, ports...)
 				return err
 			})
 			*dst = set
@@ -52,58 +50,50 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 		}
 	}
 	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"from": portSet("from", &m.from),
-		"to":   portSet("to", &m.to),
+		"from": portSet("from", &ms.From),
+		"to":   portSet("to", &ms.To),
 		"link": func(v *yaml.Node, p string) {
-			m.links = map[[2]string]bool{}
+			ms.Links = [][2]string{}
 			add("link", each(v, p, func(s string) error {
-				ls, err := w.p.parseLink(s)
-				m.addLinks(ls.pairs())
+				ls, err := w.scope.parseLink(s)
+				ms.Links = append(ms.Links, ls.pairs()...)
 				return err
 			})...)
 		},
 		"ethertype": func(v *yaml.Node, p string) {
-			m.needParse = true
-			m.etherType = []uint16{}
+			ms.EtherTypes = []uint16{}
 			add("ethertype", each(v, p, func(s string) error {
 				t, err := parseEtherType(s)
-				m.etherType = append(m.etherType, t)
+				ms.EtherTypes = append(ms.EtherTypes, t)
 				return err
 			})...)
 		},
-		"src_mac": func(v *yaml.Node, p string) { w.mac(&m.srcMAC, v, p, add, "src_mac") },
-		"dst_mac": func(v *yaml.Node, p string) { w.mac(&m.dstMAC, v, p, add, "dst_mac") },
+		"src_mac": func(v *yaml.Node, p string) { w.mac(&ms.SrcMAC, v, p, add, "src_mac") },
+		"dst_mac": func(v *yaml.Node, p string) { w.mac(&ms.DstMAC, v, p, add, "dst_mac") },
 		"broadcast": func(v *yaml.Node, p string) {
 			if b, ok := w.boolean(v, p); ok {
-				m.broadcast = triNo
-				if b {
-					m.broadcast = triYes
-				}
+				ms.Broadcast = &b
 				add("broadcast", strconv.FormatBool(b))
 			}
 		},
 		"multicast": func(v *yaml.Node, p string) {
 			if b, ok := w.boolean(v, p); ok {
-				m.multicast = triNo
-				if b {
-					m.multicast = triYes
-				}
+				ms.Multicast = &b
 				add("multicast", strconv.FormatBool(b))
 			}
 		},
-		"src_ip": func(v *yaml.Node, p string) { w.prefixes(&m.srcIP, v, p, each, add, "src_ip"); m.needParse = true },
-		"dst_ip": func(v *yaml.Node, p string) { w.prefixes(&m.dstIP, v, p, each, add, "dst_ip"); m.needParse = true },
+		"src_ip": func(v *yaml.Node, p string) { w.prefixes(&ms.SrcIP, v, p, each, add, "src_ip") },
+		"dst_ip": func(v *yaml.Node, p string) { w.prefixes(&ms.DstIP, v, p, each, add, "dst_ip") },
 		"protocol": func(v *yaml.Node, p string) {
-			m.needParse = true
-			m.proto = []uint8{}
+			ms.Protocols = []uint8{}
 			add("protocol", each(v, p, func(s string) error {
 				x, err := parseProtocol(s)
-				m.proto = append(m.proto, x)
+				ms.Protocols = append(ms.Protocols, x)
 				return err
 			})...)
 		},
-		"src_port": func(v *yaml.Node, p string) { w.portRange(&m.srcPort, v, p, add, "src_port"); m.needParse = true },
-		"dst_port": func(v *yaml.Node, p string) { w.portRange(&m.dstPort, v, p, add, "dst_port"); m.needParse = true },
+		"src_port": func(v *yaml.Node, p string) { w.portRange(&ms.SrcPort, v, p, add, "src_port") },
+		"dst_port": func(v *yaml.Node, p string) { w.portRange(&ms.DstPort, v, p, add, "dst_port") },
 		"tcp_flags": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
 				mask, value, err := parseTCPFlags(s)
@@ -111,13 +101,13 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 					w.errf(v, p, "%v", err)
 					return
 				}
-				m.tcpMask, m.tcpValue, m.needParse = mask, value, true
+				ms.TCPFlags = &TCPFlagsSpec{Mask: mask, Value: value}
 				add("tcp_flags", strconv.Quote(s))
 			}
 		},
 		"payload": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
-				w.payload(m, []byte(s), v, p)
+				w.payload(ms, []byte(s), v, p)
 				add("payload", strconv.Quote(s))
 			}
 		},
@@ -128,7 +118,7 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 					w.errf(v, p, "%q is not hex bytes (write 4e585342 or \"4e 58 53 42\")", s)
 					return
 				}
-				w.payload(m, b, v, p)
+				w.payload(ms, b, v, p)
 				add("payload_hex", hex.EncodeToString(b))
 			}
 		},
@@ -139,13 +129,13 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 					w.errf(v, p, "%v", err)
 					return
 				}
-				m.minLen, m.maxLen = int(lo), int(hi)
+				ms.Length = &Range{Min: lo, Max: hi}
 				add("length", s)
 			}
 		},
 		"first": func(v *yaml.Node, p string) {
 			if x, ok := w.integer(v, p, 1, 1<<62); ok {
-				r.win.first = x
+				ms.First = x
 				add("first", strconv.FormatInt(x, 10))
 			}
 		},
@@ -159,13 +149,13 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 					w.errf(v, p, "%v", err)
 					return
 				}
-				r.win.lo, r.win.hi = lo, hi
+				ms.Matches = &Range{Min: lo, Max: hi}
 				add("matches", s)
 			}
 		},
 		"every": func(v *yaml.Node, p string) {
 			if x, ok := w.integer(v, p, 1, 1<<62); ok {
-				r.win.every = x
+				ms.Every = x
 				add("every", strconv.FormatInt(x, 10))
 			}
 		},
@@ -176,12 +166,11 @@ func (w *walker) match(r *rule, n *yaml.Node, path string) []string {
 					w.errf(v, p, "%v", err)
 					return
 				}
-				m.during, m.from0, m.to0 = true, from, to
+				ms.During = &DurationRange{Min: from, Max: to}
 				add("during", s)
 			}
 		},
 	})
-	return desc
 }
 
 func (w *walker) mac(dst **[6]byte, v *yaml.Node, p string, add func(string, ...string), key string) {
@@ -207,7 +196,7 @@ func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func
 	})...)
 }
 
-func (w *walker) portRange(dst *portRange, v *yaml.Node, p string, add func(string, ...string), key string) {
+func (w *walker) portRange(dst **PortRange, v *yaml.Node, p string, add func(string, ...string), key string) {
 	s, ok := w.scalar(v, p)
 	if !ok {
 		return
@@ -220,12 +209,12 @@ func (w *walker) portRange(dst *portRange, v *yaml.Node, p string, add func(stri
 	if hi < 0 {
 		hi = 65535
 	}
-	*dst = portRange{set: true, lo: uint16(lo), hi: uint16(hi)}
+	*dst = &PortRange{Lo: uint16(lo), Hi: uint16(hi)}
 	add(key, s)
 }
 
-func (w *walker) payload(m *matcher, b []byte, v *yaml.Node, p string) {
-	if m.payload != nil {
+func (w *walker) payload(ms *MatchSpec, b []byte, v *yaml.Node, p string) {
+	if ms.Payload != nil {
 		w.errf(v, p, "give payload or payload_hex, not both")
 		return
 	}
@@ -233,5 +222,5 @@ func (w *walker) payload(m *matcher, b []byte, v *yaml.Node, p string) {
 		w.errf(v, p, "payload prefix must be 1-%d bytes, got %d", maxPayloadLen, len(b))
 		return
 	}
-	m.payload, m.needParse = b, true
+	ms.Payload = b
 }

@@ -137,6 +137,9 @@ type corePort struct {
 	stats   *PortStats
 	removed bool
 	links   []string // "name->other", by the other port's ID, made on first use
+	// horizon is the port's split-horizon group (PortOptions.Horizon):
+	// frames never go between two ports of one group.
+	horizon string
 	flowState
 }
 
@@ -313,7 +316,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 		return NoPort, fmt.Errorf("add port %q: %w", name, err)
 	}
 	id := PortID(len(c.ports))
-	p := &corePort{id: id, name: name, desc: desc, out: out, stats: new(PortStats)}
+	p := &corePort{id: id, name: name, desc: desc, out: out, stats: new(PortStats), horizon: o.Horizon}
 	p.setFlow(c.flow.with(o))
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
@@ -357,6 +360,15 @@ func (c *Core) SetEgress(id PortID, out EgressQueue) error {
 	}
 	c.unblock(p)
 	p.out = out
+	return nil
+}
+
+// Egress returns the queue attached to port id: nil while the port has no
+// peer, and for an unknown or removed port.
+func (c *Core) Egress(id PortID) EgressQueue {
+	if p := c.port(id); p != nil {
+		return p.out
+	}
 	return nil
 }
 
@@ -449,6 +461,9 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 	c.dsts = c.destinations(p, data, t, c.dsts[:0])
 
 	c.notes = c.notes[:0]
+	if f.origin != "" {
+		c.notes = append(c.notes, Note{Action: "from", Detail: f.origin})
+	}
 	c.pending = c.pending[:0]
 	c.pendNotes = c.pendNotes[:0]
 	delivered, policyDrop := false, false
@@ -527,8 +542,12 @@ func (c *Core) destinations(p *corePort, data []byte, now time.Duration, dsts []
 		c.learn(macKeyOf(data[6:12]), p.id, now)
 		if data[0]&1 == 0 { // unicast
 			if e, ok := c.macs[macKeyOf(data[0:6])]; ok && now-e.seen <= c.aging {
-				if e.port == p.id {
+				switch {
+				case e.port == p.id:
 					p.stats.Drop(DropReflect)
+					return dsts
+				case p.horizon != "" && c.ports[e.port].horizon == p.horizon:
+					p.stats.Drop(DropSplitHorizon)
 					return dsts
 				}
 				return append(dsts, e.port)
@@ -536,7 +555,7 @@ func (c *Core) destinations(p *corePort, data []byte, now time.Duration, dsts []
 		}
 	}
 	for _, id := range c.order {
-		if id != p.id {
+		if id != p.id && (p.horizon == "" || c.ports[id].horizon != p.horizon) {
 			dsts = append(dsts, id)
 		}
 	}

@@ -88,6 +88,10 @@ func (o *Overflow) UnmarshalText(b []byte) error {
 type PortOptions struct {
 	Overflow Overflow
 	QueueLen int // high-water mark, frames
+	// Horizon names a split-horizon group: the core never forwards a frame
+	// from one port of a group to another (the ports of one VXLAN overlay,
+	// which reach each other already). Empty: none.
+	Horizon string
 }
 
 func (o PortOptions) validate() error {

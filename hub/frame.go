@@ -24,6 +24,9 @@ type Frame struct {
 	buf   []byte // headroom, then the frame
 	refs  atomic.Int32
 	class int8 // index into framePools, -1 when not pooled
+	// origin says where a transport got the frame, when that is more than
+	// its port: a VXLAN port's remote VTEP. Shown with the frame's ingress.
+	origin string
 }
 
 // PrefixLen is the headroom in front of every frame: QEMU's stream framing,
@@ -60,6 +63,7 @@ func NewFrame(n int) *Frame {
 	}
 	f.buf = f.buf[:need]
 	binary.BigEndian.PutUint32(f.buf, uint32(n))
+	f.origin = ""
 	f.refs.Store(1)
 	return f
 }
@@ -93,6 +97,15 @@ func (f *Frame) SetLen(n int) {
 	f.buf = f.buf[:PrefixLen+n]
 	binary.BigEndian.PutUint32(f.buf, uint32(n))
 }
+
+// SetOrigin records where the frame came from beyond its port, for the
+// ingress capture's comment ("from (10.0.0.2:4789)"). A transport sets it
+// before handing the frame over; o should be a string it keeps (one per
+// remote), so that setting it allocates nothing.
+func (f *Frame) SetOrigin(o string) { f.origin = o }
+
+// Origin returns what SetOrigin recorded, "" if nothing.
+func (f *Frame) Origin() string { return f.origin }
 
 // Retain adds a reference.
 func (f *Frame) Retain() { f.refs.Add(1) }

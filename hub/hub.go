@@ -54,14 +54,13 @@ type Hub struct {
 	cfg Config
 	log *slog.Logger
 
-	// mu owns the core and the port table: every forwarding step, timer and
-	// control operation runs under it, in one order.
+	// mu owns the core: every forwarding step, timer and control
+	// operation runs under it, in one order. The core's port table is the
+	// only one: a port's attachment is its egress queue there (attOf).
 	mu     sync.Mutex
 	core   *Core
-	ports  map[string]*livePort
-	byID   []*livePort // indexed by PortID
-	armed  time.Time   // the deadline Run's timer is set for (zero: none)
-	closed bool        // Run has shut the hub down
+	armed  time.Time // the deadline Run's timer is set for (zero: none)
+	closed bool      // Run has shut the hub down
 
 	rearm   chan struct{} // a deadline earlier than armed was scheduled
 	stopped chan struct{} // closed when Run returns
@@ -76,18 +75,13 @@ const maxReadBatch = 64
 // maxWriteBatch bounds the frames a writer hands its transport at once.
 const maxWriteBatch = 64
 
-type livePort struct {
-	id    PortID
-	name  string
-	desc  string
-	stats *PortStats
-	att   *attachment // nil while no peer is attached
-}
-
 // attachment is one peer's time on a port: its transport, egress queue and
 // goroutines. A reconnecting peer gets a new attachment on the same port.
+// It is the port's EgressQueue in the core while it lasts.
 type attachment struct {
-	port     *livePort
+	id       PortID
+	name     string
+	stats    *PortStats
 	io       PortIO
 	q        *egress
 	resume   chan struct{} // the core let this port's sender go (OnResume)
@@ -96,6 +90,14 @@ type attachment struct {
 	since    time.Time
 	detached bool // under Hub.mu
 }
+
+var _ EgressQueue = (*attachment)(nil)
+
+// Enqueue, Depth and WatchDrain implement EgressQueue with the
+// attachment's ring, which its writer drains.
+func (a *attachment) Enqueue(f *Frame)   { a.q.Enqueue(f) }
+func (a *attachment) Depth() QueueDepth  { return a.q.Depth() }
+func (a *attachment) WatchDrain(low int) { a.q.WatchDrain(low) }
 
 // New returns a hub that forwards nothing until Run is called.
 func New(cfg Config) (*Hub, error) {
@@ -123,7 +125,6 @@ func New(cfg Config) (*Hub, error) {
 		rearm:   make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 		started: make(chan struct{}),
-		ports:   make(map[string]*livePort),
 	}
 	h.core = NewCore(CoreConfig{
 		Mode:      cfg.Mode,
@@ -204,9 +205,9 @@ func (h *Hub) armLocked() {
 func (h *Hub) shutdown() {
 	h.mu.Lock()
 	h.closed = true
-	for _, p := range h.ports {
-		if p.att != nil {
-			h.detachLocked(p.att, errors.New("hub shutting down"))
+	for _, info := range h.core.Ports() {
+		if a := h.attOf(info.ID); a != nil {
+			h.endAttachment(a, errors.New("hub shutting down"))
 		}
 	}
 	h.mu.Unlock()
@@ -252,34 +253,31 @@ func (h *Hub) AddPort(name, desc string) error { return h.AddPortWith(name, desc
 // AddPortWith is AddPort with the port's own flow options.
 func (h *Hub) AddPortWith(name, desc string, o PortOptions) error {
 	var err error
-	if derr := h.do(func() {
-		var id PortID
-		id, err = h.core.AddPortWith(name, desc, nil, o)
-		if err == nil {
-			p := &livePort{id: id, name: name, desc: desc, stats: h.core.Stats(id)}
-			h.ports[name] = p
-			h.byID = append(h.byID, p)
-		}
-	}); derr != nil {
+	if derr := h.do(func() { _, err = h.core.AddPortWith(name, desc, nil, o) }); derr != nil {
 		return derr
 	}
 	return err
+}
+
+// attOf returns port id's attachment, nil while it has no peer; mu is held.
+func (h *Hub) attOf(id PortID) *attachment {
+	a, _ := h.core.Egress(id).(*attachment)
+	return a
 }
 
 // RemovePort detaches the port's peer, if any, and removes the port.
 func (h *Hub) RemovePort(name string) error {
 	var err error
 	if derr := h.do(func() {
-		p, ok := h.ports[name]
+		id, ok := h.core.Lookup(name)
 		if !ok {
 			err = fmt.Errorf("port %q: %w", name, ErrNoPort)
 			return
 		}
-		if p.att != nil {
-			h.detachLocked(p.att, errors.New("port removed"))
+		if a := h.attOf(id); a != nil {
+			h.endAttachment(a, errors.New("port removed"))
 		}
-		delete(h.ports, name)
-		err = h.core.RemovePort(p.id)
+		err = h.core.RemovePort(id)
 	}); derr != nil {
 		return derr
 	}
@@ -292,23 +290,25 @@ func (h *Hub) RemovePort(name string) error {
 // one peer: a second Attach returns ErrPortBusy and leaves io alone.
 func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 	if derr := h.do(func() {
-		p, ok := h.ports[name]
+		id, ok := h.core.Lookup(name)
 		switch {
 		case !ok:
 			err = fmt.Errorf("port %q: %w", name, ErrNoPort)
 			return
-		case p.att != nil:
-			p.stats.Refused.Add(1)
+		case h.attOf(id) != nil:
+			h.core.Stats(id).Refused.Add(1)
 			err = fmt.Errorf("port %q: %w", name, ErrPortBusy)
 			return
 		}
-		fl := h.core.Flow(p.id)
+		fl := h.core.Flow(id)
 		capacity := fl.QueueLen
 		if fl.Overflow == OverflowPause {
 			capacity = max(DefaultBacklog, fl.QueueLen)
 		}
 		a := &attachment{
-			port:   p,
+			id:     id,
+			name:   name,
+			stats:  h.core.Stats(id),
 			io:     io,
 			q:      newEgress(capacity),
 			resume: make(chan struct{}, 1),
@@ -316,9 +316,10 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			done:   make(chan struct{}),
 			since:  h.cfg.Clock.Now(),
 		}
-		p.att = a
-		p.stats.Attaches.Add(1)
-		h.core.SetEgress(p.id, a.q)
+		if err = h.core.SetEgress(id, a); err != nil {
+			return
+		}
+		a.stats.Attaches.Add(1)
 		readerDone := make(chan struct{})
 		h.wg.Add(2)
 		go func() { defer h.wg.Done(); defer close(readerDone); h.reader(a) }()
@@ -340,13 +341,13 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 func (h *Hub) Detach(name string) error {
 	var err error
 	if derr := h.do(func() {
-		p, ok := h.ports[name]
+		id, ok := h.core.Lookup(name)
 		if !ok {
 			err = fmt.Errorf("port %q: %w", name, ErrNoPort)
 			return
 		}
-		if p.att != nil {
-			h.detachLocked(p.att, errors.New("detached by request"))
+		if a := h.attOf(id); a != nil {
+			h.endAttachment(a, errors.New("detached by request"))
 		}
 	}); derr != nil {
 		return derr
@@ -354,36 +355,34 @@ func (h *Hub) Detach(name string) error {
 	return err
 }
 
-// detachLocked ends a's time on its port; mu is held.
-func (h *Hub) detachLocked(a *attachment, why error) {
+// endAttachment ends a's time on its port. The caller holds mu.
+func (h *Hub) endAttachment(a *attachment, why error) {
 	if a.detached {
 		return
 	}
 	a.detached = true
-	if a.port.att == a {
-		a.port.att = nil
-		h.core.SetEgress(a.port.id, nil)
+	if h.attOf(a.id) == a {
+		if err := h.core.SetEgress(a.id, nil); err != nil { // the port is there: it holds a
+			h.log.Error("detach: the core has no port for the attachment", "port", a.name, "err", err)
+		}
 	}
 	close(a.stop)
 	if err := a.io.Close(); err != nil {
-		h.log.Debug("close peer", "port", a.port.name, "err", err)
+		h.log.Debug("close peer", "port", a.name, "err", err)
 	}
-	h.log.Info("peer detached", "port", a.port.name, "peer", describe(a.io), "reason", why)
+	h.log.Info("peer detached", "port", a.name, "peer", describe(a.io), "reason", why)
 }
 
-// detach is detachLocked for a's own goroutines.
+// detach is endAttachment for a's own goroutines: it takes mu.
 func (h *Hub) detach(a *attachment, why error) {
 	h.mu.Lock()
-	h.detachLocked(a, why)
+	h.endAttachment(a, why)
 	h.mu.Unlock()
 }
 
 // resume is the core's OnResume: it wakes the paused reader of port id.
 func (h *Hub) resume(id PortID) {
-	if int(id) >= len(h.byID) {
-		return
-	}
-	if a := h.byID[id].att; a != nil {
+	if a := h.attOf(id); a != nil {
 		select {
 		case a.resume <- struct{}{}:
 		default:
@@ -396,8 +395,8 @@ func (h *Hub) resume(id PortID) {
 // nothing, so the peer's own buffers fill and it waits, as it would for a
 // slow peer on a direct socket pair.
 func (h *Hub) reader(a *attachment) {
-	stats := a.port.stats
-	id := a.port.id
+	stats := a.stats
+	id := a.id
 	kd, _ := a.io.(KernelDropper)
 	var kernelSeen uint64
 	if kd != nil {
@@ -453,7 +452,7 @@ func (h *Hub) waitResume(a *attachment) bool {
 			return false
 		}
 		h.mu.Lock()
-		paused := !a.detached && h.core.Paused(a.port.id)
+		paused := !a.detached && h.core.Paused(a.id)
 		h.mu.Unlock()
 		if !paused {
 			return true
@@ -465,7 +464,7 @@ func (h *Hub) waitResume(a *attachment) bool {
 // once as have piled up.
 func (h *Hub) writer(a *attachment) {
 	batch := make([]*Frame, maxWriteBatch)
-	defer a.q.discard(a.port.stats) // what is left once the core no longer appends
+	defer a.q.discard(a.stats) // what is left once the core no longer appends
 	for {
 		if !a.q.wait(a.stop) {
 			return
@@ -494,11 +493,11 @@ func (h *Hub) write(a *attachment, frames []*Frame) error {
 		}
 		var fe *FrameError
 		if errors.As(err, &fe) && n < len(frames) {
-			a.port.stats.Drop(fe.Reason)
+			a.stats.Drop(fe.Reason)
 			frames = frames[n+1:]
 			continue
 		}
-		a.port.stats.dropN(DropWrite, len(frames)-n)
+		a.stats.dropN(DropWrite, len(frames)-n)
 		return err
 	}
 	return nil
@@ -508,7 +507,7 @@ func (h *Hub) write(a *attachment, frames []*Frame) error {
 func (h *Hub) drained(a *attachment) {
 	h.mu.Lock()
 	if !a.detached {
-		h.core.Drained(a.port.id)
+		h.core.Drained(a.id)
 		h.armLocked()
 	}
 	h.mu.Unlock()
@@ -531,13 +530,12 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 	var out []PortStatus
 	err := h.Do(ctx, func(c *Core) {
 		for _, info := range c.Ports() {
-			p := h.ports[info.Name]
-			st := PortStatus{Name: p.name, Description: p.desc, Flow: c.Flow(p.id), Stats: p.stats.Snapshot()}
-			if p.att != nil {
+			st := PortStatus{Name: info.Name, Description: info.Description, Flow: c.Flow(info.ID), Stats: c.Stats(info.ID).Snapshot()}
+			if a := h.attOf(info.ID); a != nil {
 				st.Attached = true
-				st.Peer = describe(p.att.io)
-				st.Since = p.att.since
-				st.Queued = p.att.q.len()
+				st.Peer = describe(a.io)
+				st.Since = a.since
+				st.Queued = a.q.len()
 			}
 			out = append(out, st)
 		}
@@ -550,8 +548,8 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 func (h *Hub) Stats(ctx context.Context, name string) *PortStats {
 	var s *PortStats
 	h.Do(ctx, func(c *Core) {
-		if p, ok := h.ports[name]; ok {
-			s = p.stats
+		if id, ok := c.Lookup(name); ok {
+			s = c.Stats(id)
 		}
 	})
 	return s
@@ -567,13 +565,13 @@ func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Not
 	f := FrameOf(frame)
 	var err error
 	if derr := h.Do(ctx, func(c *Core) {
-		p, ok := h.ports[port]
+		id, ok := c.Lookup(port)
 		if !ok {
 			err = fmt.Errorf("inject into %q: %w", port, ErrNoPort)
 			f.Release()
 			return
 		}
-		c.Inject(p.id, f, notes)
+		c.Inject(id, f, notes)
 	}); derr != nil {
 		f.Release()
 		return derr

@@ -592,3 +592,48 @@ func TestReaderForwardsBatchesInOrder(t *testing.T) {
 		t.Errorf("got frames per read %v, want a batch of more than one", a.reads)
 	}
 }
+
+// TestPortTableIsTheCores: the live hub keeps no port table of its own:
+// a peer attached through it is the port's egress in the core, gone when
+// it detaches, and a removed port is gone for the hub too; its name can
+// be used again.
+func TestPortTableIsTheCores(t *testing.T) {
+	h, _ := startHub(t, hub.Config{Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "a", "b")
+	ctx := context.Background()
+	egress := func(name string) (attached, exists bool) {
+		if err := h.Do(ctx, func(c *hub.Core) {
+			id, ok := c.Lookup(name)
+			attached, exists = ok && c.Egress(id) != nil, ok
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return attached, exists
+	}
+	if attached, _ := egress("a"); !attached {
+		t.Fatal("got no egress in the core for an attached port")
+	}
+	if err := h.Detach("a"); err != nil {
+		t.Fatal(err)
+	}
+	if attached, exists := egress("a"); attached || !exists {
+		t.Errorf("after Detach got attached %v, exists %v; want a port without a peer", attached, exists)
+	}
+	if err := h.RemovePort("b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, exists := egress("b"); exists {
+		t.Error("a removed port is still in the core")
+	}
+	if _, err := h.Attach("b", newChanIO()); !errors.Is(err, hub.ErrNoPort) {
+		t.Errorf("got Attach to a removed port = %v, want ErrNoPort", err)
+	}
+	if err := h.AddPort("b", "again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Attach("b", newChanIO()); err != nil {
+		t.Errorf("got Attach to a re-added port = %v, want it attached", err)
+	}
+	if ports, err := h.Ports(ctx); err != nil || len(ports) != 2 || ports[1].Description != "again" || !ports[1].Attached {
+		t.Errorf("got ports %+v, %v; want a and the new b, attached", ports, err)
+	}
+}

@@ -61,36 +61,42 @@ const NoPort PortID = -1
 type DropReason uint8
 
 const (
-	DropNone        DropReason = iota
-	DropRunt                   // shorter than an Ethernet header (14 bytes)
-	DropOversize               // longer than the configured maximum
-	DropQueueFull              // the egress queue was full (tail drop, a port with OverflowDrop)
-	DropDown                   // the egress port has no peer attached
-	DropPolicy                 // a policy rule dropped it
-	DropReflect                // the destination was the ingress port (switch mode)
-	DropWrite                  // the transport failed to write it
-	DropForeign                // a datagram from an address that is not the port's peer
-	DropDelayFull              // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
-	DropStalled                // the port's peer took nothing for the stall time; its frames are dropped until it drains
-	DropBacklogFull            // a pausing port's backlog reached its bound (CoreConfig.Backlog*)
-	DropKernel                 // the kernel dropped the datagram before the hub could read it (socket buffer full)
+	DropNone         DropReason = iota
+	DropRunt                    // shorter than an Ethernet header (14 bytes)
+	DropOversize                // longer than the configured maximum
+	DropQueueFull               // the egress queue was full (tail drop, a port with OverflowDrop)
+	DropDown                    // the egress port has no peer attached
+	DropPolicy                  // a policy rule dropped it
+	DropReflect                 // the destination was the ingress port (switch mode)
+	DropWrite                   // the transport failed to write it
+	DropForeign                 // a datagram from an address that is not the port's peer
+	DropDelayFull               // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
+	DropStalled                 // the port's peer took nothing for the stall time; its frames are dropped until it drains
+	DropBacklogFull             // a pausing port's backlog reached its bound (CoreConfig.Backlog*)
+	DropKernel                  // the kernel dropped the datagram before the hub could read it (socket buffer full)
+	DropSplitHorizon            // the destination is in the ingress port's split-horizon group
+	DropEncap                   // a tunnel datagram whose encapsulation is malformed (VXLAN: short, bad flags)
+	DropVNI                     // a tunnel datagram for another overlay (VXLAN: another VNI)
 	numDropReasons
 )
 
 var dropReasonNames = [numDropReasons]string{
-	DropNone:        "none",
-	DropRunt:        "runt",
-	DropOversize:    "oversize",
-	DropQueueFull:   "queue-full",
-	DropDown:        "port-down",
-	DropPolicy:      "policy",
-	DropReflect:     "reflect",
-	DropWrite:       "write-error",
-	DropForeign:     "foreign-source",
-	DropDelayFull:   "delay-full",
-	DropStalled:     "stalled",
-	DropBacklogFull: "backlog-full",
-	DropKernel:      "kernel-overflow",
+	DropNone:         "none",
+	DropRunt:         "runt",
+	DropOversize:     "oversize",
+	DropQueueFull:    "queue-full",
+	DropDown:         "port-down",
+	DropPolicy:       "policy",
+	DropReflect:      "reflect",
+	DropWrite:        "write-error",
+	DropForeign:      "foreign-source",
+	DropDelayFull:    "delay-full",
+	DropStalled:      "stalled",
+	DropBacklogFull:  "backlog-full",
+	DropKernel:       "kernel-overflow",
+	DropSplitHorizon: "split-horizon",
+	DropEncap:        "bad-encap",
+	DropVNI:          "other-vni",
 }
 
 func (r DropReason) String() string {

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/internal/yamlfile"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -37,6 +38,7 @@ const (
 	maxRunTimeout  = 24 * time.Hour
 	defaultTimeout = 10 * time.Minute
 	maxErrors      = 20
+	maxDepth       = 16
 )
 
 // DefaultNIC is the NIC model the runner adds when the args do not place
@@ -209,29 +211,24 @@ func Parse(name, dir string, data []byte, opts LoadOptions) (*Lab, error) {
 	if opts.LookPath == nil {
 		opts.LookPath = exec.LookPath
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("%s:%s: %s", name, m[1], m[2])
-		}
-		return nil, fmt.Errorf("%s: %s", name, msg)
-	}
-	if len(root.Content) == 0 {
+	root, derr := yamlfile.Decode(name, data, "lab file")
+	switch {
+	case derr != nil:
+		return nil, derr
+	case root == nil:
 		return nil, fmt.Errorf("%s: empty lab file", name)
 	}
-	p := &parser{name: name, dir: dir, opts: opts, lab: &Lab{File: name, Dir: dir, Timeout: defaultTimeout}}
-	p.top(root.Content[0])
-	if len(p.errs) > 0 {
-		if len(p.errs) > maxErrors {
-			p.errs = append(p.errs[:maxErrors], fmt.Sprintf("%s: too many errors; stopping", name))
-		}
-		return nil, errors.New(strings.Join(p.errs, "\n"))
+	if err := yamlfile.CheckTree(name, root, "lab file", maxDepth); err != nil {
+		return nil, err
+	}
+	p := &parser{name: name, dir: dir, opts: opts, lab: &Lab{File: name, Dir: dir, Timeout: defaultTimeout},
+		errs: yamlfile.Errors{File: name, Max: maxErrors}}
+	p.top(root)
+	if err := p.errs.Err(); err != nil {
+		return nil, err
 	}
 	return p.lab, nil
 }
-
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)`)
 
 // parser reads the YAML tree of a lab file, collecting problems.
 type parser struct {
@@ -240,7 +237,7 @@ type parser struct {
 	opts LoadOptions
 	lab  *Lab
 	vars map[string]string
-	errs []string
+	errs yamlfile.Errors
 
 	hubNode   *yaml.Node
 	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
@@ -248,14 +245,26 @@ type parser struct {
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
-	if len(p.errs) > maxErrors {
-		return
+	p.errs.At(n, path, format, args...)
+}
+
+// failed reports whether a problem was found.
+func (p *parser) failed() bool { return len(p.errs.List) > 0 }
+
+// addErr records an error from elsewhere (serve's, for the hub section).
+func (p *parser) addErr(err error) {
+	var list yamlfile.List
+	var one *yamlfile.Error
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			p.errs.Add(e)
+		}
+	case errors.As(err, &one):
+		p.errs.Add(one)
+	default:
+		p.errs.Add(&yamlfile.Error{Msg: err.Error()})
 	}
-	msg := fmt.Sprintf(format, args...)
-	if path != "" {
-		msg = path + ": " + msg
-	}
-	p.errs = append(p.errs, fmt.Sprintf("%s:%d:%d: %s", p.name, n.Line, n.Column, msg))
 }
 
 // fields walks a mapping whose keys must be among known, each once.
@@ -275,8 +284,6 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, fn func(key s
 			p.errf(k, kpath, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
 		case seen[k.Value] != nil:
 			p.errf(k, kpath, "given twice (first at line %d, column %d)", seen[k.Value].Line, seen[k.Value].Column)
-		case v.Kind == yaml.AliasNode:
-			p.errf(v, kpath, "YAML aliases are not supported in a lab file")
 		default:
 			seen[k.Value] = k
 			fn(k.Value, v, kpath)
@@ -285,23 +292,14 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, fn func(key s
 	return true
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
+func join(path, key string) string { return yamlfile.JoinPath(path, key) }
 
+// nodeKind says what a node is, quoting a scalar's value.
 func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return fmt.Sprintf("%q", n.Value)
 	}
-	return fmt.Sprintf("%q", n.Value)
+	return yamlfile.KindName(n)
 }
 
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
@@ -428,7 +426,7 @@ func (p *parser) top(n *yaml.Node) {
 	}
 	for k, v := range p.opts.Vars {
 		if !varName.MatchString(k) || slices.Contains(runVars, k) || k == "LAB" {
-			p.errs = append(p.errs, fmt.Sprintf("%s: --var %s: not a variable a lab file can set", p.name, k))
+			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
 			continue
 		}
 		p.vars[k] = v
@@ -448,7 +446,7 @@ func (p *parser) top(n *yaml.Node) {
 	if triggersNode != nil {
 		p.readTriggers(triggersNode)
 	}
-	if len(p.errs) > 0 {
+	if p.failed() {
 		return
 	}
 	waits := len(p.lab.Phases)
@@ -617,7 +615,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 		p.portNodes = append(p.portNodes, portNode)
 		p.lab.VMs = append(p.lab.VMs, vm)
 	})
-	if len(p.lab.VMs) == 0 && len(p.errs) == 0 {
+	if len(p.lab.VMs) == 0 && !p.failed() {
 		p.errf(n, "vms", "empty: a lab needs at least one VM")
 	}
 }
@@ -812,12 +810,12 @@ func (p *parser) readHub() {
 		}
 		taken[vm.Port] = vm.Name
 	}
-	if len(p.errs) > 0 {
+	if p.failed() {
 		return
 	}
 	cfg, err := serve.ParseConfigNode(p.name, p.hubNode, extra)
 	if err != nil {
-		p.errs = append(p.errs, strings.Split(err.Error(), "\n")...)
+		p.addErr(err)
 		return
 	}
 	for _, f := range []*string{&cfg.Policy, &cfg.ControlTokenFile} {
@@ -826,7 +824,7 @@ func (p *parser) readHub() {
 		}
 	}
 	if err := cfg.CheckPolicyFile(); err != nil {
-		p.errs = append(p.errs, err.Error())
+		p.addErr(err)
 	}
 	for i, vm := range p.lab.VMs {
 		for _, spec := range cfg.Ports {

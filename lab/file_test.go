@@ -152,7 +152,7 @@ func TestParseErrors(t *testing.T) {
 		{"trigger-after-timeout", "name: x\ntimeout: 10s\nvms:\n" + vmA + "\ntriggers: [{at: 10s, do: \"link a down\"}]", `triggers[0].at: 10s is not before the run's timeout (10s)`},
 		{"trigger-heal-for", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"heal x\", for: 1s}]", `triggers[0].for: a heal cannot be undone`},
 		{"trigger-without-control", "name: x\nhub: {control: \"off\"}\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"link a down\"}]", `triggers: the hub's control API is off`},
-		{"alias", "name: x\nvms:\n  - &v {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\n  - *v", `vms[1]: want a mapping`},
+		{"alias", "name: x\nvms:\n  - &v {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\n  - *v", `lab.yaml:4:5: YAML aliases are not supported in a lab file`},
 		{"not-yaml", "name: [x", `lab.yaml:1: did not find expected`},
 	}
 	for _, tt := range tests {

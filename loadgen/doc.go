@@ -7,8 +7,8 @@
 //
 // A Target supplies the VMs' ends for one Scenario: a direct VM-to-VM socket
 // pair (the baseline; Direct), the kernel multicast group of QEMU's socket
-// mcast back end (Mcast), or l2hub itself (the command supplies that one, so
-// that the real serve path is measured). Run measures one scenario; a Suite
+// mcast back end (Mcast), or l2hub itself (Hub: a serve.Session in this
+// process, so that the real serve path is measured). Run measures one scenario; a Suite
 // runs a matrix of them and relates each to the direct pair measured in the
 // same run.
 //
@@ -25,5 +25,6 @@
 // It does not link package testing into the binary: the benchmark bodies
 // that take a testing.B are in loadgen/loadgentest, which only tests import.
 //
-// Imports: hub and transport (the VM ends and the hub's frame bounds).
+// Imports: hub, transport (the VM ends) and serve (the l2hub target, Hub,
+// runs a serve.Session in this process).
 package loadgen

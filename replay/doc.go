@@ -46,4 +46,8 @@
 // core on the calling goroutine and calls observers and the Progress callback
 // there. Inject calls send from its calling goroutine only. A Rewriter is
 // immutable once built and safe for concurrent use.
+//
+// Imports: hub (the core, the clock, the driver), filter (a Policy's
+// counters), capture, packet (the rewriter reads headers with it), control
+// (InjectInto talks to a running hub) and internal/wallclock.
 package replay

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/yamlfile"
 	"l2hub/transport"
 )
 
@@ -135,8 +135,8 @@ func (c *Config) CheckPolicyFile() error {
 	return f.Close()
 }
 
-// Token is the control API's token: the config's control_token, or
-// its control_token_file's, or none.
+// Token is the control API's token: the config's control_token, or its
+// control_token_file's, or none.
 func (c *Config) Token() (string, error) {
 	switch {
 	case c.ControlTokenFile != "":
@@ -155,8 +155,6 @@ func (c *Config) Token() (string, error) {
 	return "", nil
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
-
 // ParseConfig decodes data strictly (unknown keys and wrong types are
 // errors) and validates it. name is used in messages. The YAML tree is
 // checked against Config first (checkConfig), so that a bad key or value is
@@ -164,22 +162,22 @@ var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
 // messages (a line, a Go type name) are only a fallback.
 func ParseConfig(name string, data []byte) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return cfg, yamlError(name, err)
-	}
-	if len(root.Content) == 0 {
+	root, derr := yamlfile.Decode(name, data, "config")
+	switch {
+	case derr != nil:
+		return cfg, derr
+	case root == nil:
 		return cfg, fmt.Errorf("%s: empty config", name)
 	}
-	if err := checkConfig(name, root.Content[0]); err != nil {
+	if err := checkConfig(name, root); err != nil {
 		return cfg, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
-		return cfg, yamlError(name, err)
+		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
 	}
-	return cfg, cfg.finish(name, root.Content[0], len(cfg.Ports))
+	return cfg, cfg.finish(name, root, len(cfg.Ports))
 }
 
 // ParseConfigNode is ParseConfig for a config that is one mapping inside a
@@ -187,7 +185,8 @@ func ParseConfig(name string, data []byte) (Config, error) {
 // name the file's own lines and columns. extra ports are appended to the
 // node's (a lab's VM ports) and validated with them. Relative file names
 // (policy, control_token_file) are left as written: the caller knows what
-// they are relative to.
+// they are relative to. The caller has decoded the file (yamlfile.Decode)
+// and refused its aliases (yamlfile.CheckTree).
 func ParseConfigNode(name string, n *yaml.Node, extra []transport.Spec) (Config, error) {
 	cfg := Config{Mode: hub.ModeSwitch, source: name}
 	if n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
@@ -200,35 +199,41 @@ func ParseConfigNode(name string, n *yaml.Node, extra []transport.Spec) (Config,
 	// checkConfig has refused every unknown key and wrong type, which
 	// KnownFields would have; Node.Decode has no such option.
 	if err := n.Decode(&cfg); err != nil {
-		return cfg, yamlError(name, err)
+		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
 	}
 	own := len(cfg.Ports)
 	cfg.Ports = append(cfg.Ports, extra...)
 	return cfg, cfg.finish(name, n, own)
 }
 
-// finish records where the policy and the first own ports came from in
-// root (for errors found later, at bind time) and validates the config,
-// naming the line and column of a bad field.
+// finish records where the policy and the config's own ports (the first
+// own of cfg.Ports) are in root, for errors found later, at bind time, and
+// validates the config, naming the line and column of a bad field.
 func (cfg *Config) finish(name string, root *yaml.Node, own int) error {
+	at := func(path ...string) *yamlfile.Error {
+		n := yamlfile.Lookup(root, path...)
+		return &yamlfile.Error{File: name, Line: n.Line, Column: n.Column}
+	}
 	pos := func(path ...string) string {
-		n := lookup(root, path...)
-		if n == nil || n.Line == 0 {
+		e := at(path...)
+		if e.Line == 0 {
 			return name
 		}
-		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+		return fmt.Sprintf("%s:%d:%d", name, e.Line, e.Column)
 	}
 	if cfg.Policy != "" {
 		cfg.policyAt = pos("policy")
 	}
 	cfg.where = make(map[string]string)
 	for i, p := range cfg.Ports[:own] {
-		cfg.where[p.Name] = pos("ports", strconv.Itoa(i), "address") + ": ports[" + strconv.Itoa(i) + "].address"
+		cfg.where[p.Name] = fmt.Sprintf("%s: ports[%d].address", pos("ports", strconv.Itoa(i), "address"), i)
 	}
 	if err := cfg.validate(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return fmt.Errorf("%s: %s: %s", pos(fe.path...), fe.pathString(), fe.msg)
+			e := at(fe.path...)
+			e.Path, e.Msg = fe.pathString(), fe.msg
+			return e
 		}
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -239,33 +244,22 @@ func (cfg *Config) finish(name string, root *yaml.Node, own int) error {
 const maxConfigErrors = 20
 
 // configWalker checks a YAML tree against a Go type's yaml fields, in file
-// order, collecting every problem as "file:line:col: path: message".
+// order, collecting every problem with its line, column and field path.
 type configWalker struct {
-	name string
-	errs []string
+	errs yamlfile.Errors
 }
 
 // checkConfig checks the tree under root against Config: every key is a
 // field, given once; every value has the field's shape and type. It
-// returns every problem found, one per line, or nil.
+// returns every problem found, or nil.
 func checkConfig(name string, root *yaml.Node) error {
-	w := &configWalker{name: name}
+	w := &configWalker{errs: yamlfile.Errors{File: name, Max: maxConfigErrors}}
 	w.walk(root, reflect.TypeFor[Config](), "", 0)
-	if len(w.errs) == 0 {
-		return nil
-	}
-	if len(w.errs) > maxConfigErrors {
-		w.errs = append(w.errs[:maxConfigErrors], fmt.Sprintf("%s: too many errors; stopping", name))
-	}
-	return errors.New(strings.Join(w.errs, "\n"))
+	return w.errs.Err()
 }
 
 func (w *configWalker) errf(n *yaml.Node, path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if path != "" {
-		msg = path + ": " + msg
-	}
-	w.errs = append(w.errs, fmt.Sprintf("%s:%d:%d: %s", w.name, n.Line, n.Column, msg))
+	w.errs.At(n, path, format, args...)
 }
 
 var (
@@ -276,7 +270,7 @@ var (
 // walk checks n against type t at path (ports[1].address).
 func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int) {
 	switch {
-	case len(w.errs) > maxConfigErrors:
+	case len(w.errs.List) > maxConfigErrors:
 		return
 	case n.Kind == yaml.AliasNode:
 		w.errf(n, path, "YAML aliases are not supported in a config")
@@ -320,12 +314,21 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 				w.errf(k, path, "keys must be plain names")
 				continue
 			}
-			kp := joinConfigPath(path, k.Value)
+			kp := yamlfile.JoinPath(path, k.Value)
 			if first, dup := seen[k.Value]; dup {
 				w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
 				continue
 			}
 			seen[k.Value] = k
+			// A map whose type says a key takes several values (a vxlan
+			// port's remote) may list them.
+			if mv, ok := reflect.Zero(t).Interface().(interface{ MultiValued(string) bool }); ok &&
+				v.Kind == yaml.SequenceNode && mv.MultiValued(k.Value) {
+				for i, item := range v.Content {
+					w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", kp, i), depth+1)
+				}
+				continue
+			}
 			w.walk(v, t.Elem(), kp, depth+1)
 		}
 	default:
@@ -359,7 +362,7 @@ func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth i
 			w.errf(k, path, "keys must be plain names")
 			continue
 		}
-		kp := joinConfigPath(path, k.Value)
+		kp := yamlfile.JoinPath(path, k.Value)
 		ft, ok := types[k.Value]
 		if !ok {
 			w.errf(k, kp, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
@@ -398,73 +401,12 @@ func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
-func joinConfigPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
+// nodeKind says what a node is; a config's messages quote a value.
 func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("%q", n.Value)
 	}
-	return fmt.Sprintf("%q", n.Value)
-}
-
-// yamlError rewrites the YAML library's "line N: ..." into "file:N: ...".
-func yamlError(name string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		var msgs []string
-		for _, e := range te.Errors {
-			if m := yamlLine.FindStringSubmatch(e); m != nil {
-				msgs = append(msgs, fmt.Sprintf("%s:%s: %s", name, m[1], m[2]))
-			} else {
-				msgs = append(msgs, name+": "+e)
-			}
-		}
-		return errors.New(strings.Join(msgs, "\n"))
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
-	}
-	return fmt.Errorf("%s: %s", name, msg)
-}
-
-// lookup finds the node for a field path like ports, 1, address.
-func lookup(n *yaml.Node, path ...string) *yaml.Node {
-	for _, p := range path {
-		switch n.Kind {
-		case yaml.MappingNode:
-			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					next = n.Content[i+1]
-					break
-				}
-			}
-			if next == nil {
-				return n
-			}
-			n = next
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return n
-			}
-			n = n.Content[i]
-		default:
-			return n
-		}
-	}
-	return n
+	return yamlfile.KindName(n)
 }
 
 // fieldError is a validation failure at a field path (ports, 1, address).

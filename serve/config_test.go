@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -204,5 +205,30 @@ vms: []
 	}
 	if _, err = ParseConfigNode("lab.yaml", nil, nil); err == nil || !strings.Contains(err.Error(), "no ports") {
 		t.Errorf("got ParseConfigNode(nil, no ports) error %v, want no ports", err)
+	}
+}
+
+// TestConfigVXLANRemotes: a vxlan port's remotes may be a YAML list, as on
+// the command line they are repeated; a list anywhere else is still wrong.
+func TestConfigVXLANRemotes(t *testing.T) {
+	cfg, err := ParseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: [10.0.0.2, "10.0.0.3:4790"], vni: 42}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Ports[0].Options.Values("remote"); fmt.Sprint(got) != "[10.0.0.2 10.0.0.3:4790]" {
+		t.Errorf("remotes %q, want both", got)
+	}
+	if got := cfg.Ports[0].PortOptions().Horizon; got != "vxlan/42" {
+		t.Errorf("horizon %q, want vxlan/42", got)
+	}
+	_, err = ParseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: 10.0.0.2, vni: [42]}}
+`))
+	if err == nil || !strings.Contains(err.Error(), "ports[0].options.vni: want a string, got a list") {
+		t.Errorf("a list for vni: %v, want it refused at its line", err)
 	}
 }

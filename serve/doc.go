@@ -19,7 +19,8 @@
 // loop, ordered with respect to frames.
 //
 // Imports: hub, transport, filter, capture, conformance (checker, vnode),
-// control and internal/wallclock. Nothing imports serve but the command,
-// the load generator and the lab runner (lab), which serves the control API
-// with ServeControl and acts through it as l2hub ctl does.
+// control, internal/wallclock and internal/yamlfile. Nothing imports serve
+// but the command, the load generator and the lab runner (lab), which
+// serves the control API with ServeControl and acts through it as l2hub
+// ctl does.
 package serve

@@ -216,6 +216,24 @@ func deleteNetns(path string) error {
 	return nil
 }
 
+// InNetns runs fn on an OS thread inside the network namespace spec names
+// (a name under NetnsDir, created the way `ip netns add` does when missing,
+// or a path) and switches back. Whatever fn opens there, a socket for
+// instance, stays in the namespace. release ends this process's hold on
+// the namespace, deleting it when this process created it and was its last
+// user; call it when what fn opened is closed.
+func InNetns(spec string, fn func() error) (release func() error, err error) {
+	ref, err := acquireNetns(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := inNetns(ref.h, fn); err != nil {
+		ref.release()
+		return nil, err
+	}
+	return ref.release, nil
+}
+
 // inNetns runs fn on an OS thread switched into ns and back. Whatever fn
 // opens there (a socket, /dev/net/tun) stays in ns after the switch back.
 func inNetns(ns netns.NsHandle, fn func() error) error {

@@ -206,7 +206,7 @@ func (l *lab) hostDialsVM(t *testing.T, ns string, port uint16, msg string) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	echoOnce(ln)
+	echoOnce(t, ln)
 	var c net.Conn
 	inNetns(t, ns, func() error {
 		c, err = net.DialTimeout("tcp", fmt.Sprintf("10.42.0.10:%d", port), transporttest.HangGuard)
@@ -293,16 +293,31 @@ func inetChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-// echoOnce accepts one connection on ln and echoes what it reads.
-func echoOnce(ln net.Listener) {
+// echoOnce accepts one connection on ln and echoes what it reads, until
+// the peer closes it or the test ends (a peer whose stack is torn down
+// never does).
+func echoOnce(t *testing.T, ln net.Listener) {
+	accepted := make(chan net.Conn, 1)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
+		accepted <- c
 		defer c.Close()
 		io.Copy(c, c)
 	}()
+	t.Cleanup(func() {
+		ln.Close() // Accept returns now, if it has not
+		select {
+		case c := <-accepted:
+			c.Close()
+		case <-done:
+		}
+		<-done
+	})
 }
 
 // exchange writes msg on c and expects it back.

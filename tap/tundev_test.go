@@ -87,7 +87,7 @@ func TestTAPAcrossHub(t *testing.T) {
 			return err
 		})
 		defer ln.Close()
-		echoOnce(ln)
+		echoOnce(t, ln)
 		ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 		defer cancel()
 		c, err := l.vm.DialTCP(ctx, netip.MustParseAddrPort(ln.Addr().String()))

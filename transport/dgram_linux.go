@@ -171,21 +171,10 @@ func (b *dgramBatch) receive() error {
 	return nil
 }
 
-// kernelDropsIn reads an SO_RXQ_OVFL control message: the socket's drop
-// count when the datagram was queued.
+// kernelDropsIn reads a received message's SO_RXQ_OVFL control message:
+// the socket's drop count when the datagram was queued.
 func kernelDropsIn(h *unix.Msghdr, oob []byte) (uint32, bool) {
-	n := int(h.Controllen)
-	for off := 0; off+unix.SizeofCmsghdr <= n; {
-		c := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
-		if c.Len < unix.SizeofCmsghdr || off+int(c.Len) > n {
-			return 0, false
-		}
-		if c.Level == unix.SOL_SOCKET && c.Type == unix.SO_RXQ_OVFL && int(c.Len) >= unix.CmsgLen(4) {
-			return *(*uint32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])), true
-		}
-		off += unix.CmsgSpace(int(c.Len) - unix.CmsgLen(0))
-	}
-	return 0, false
+	return rxqOverflow(oob[:min(int(h.Controllen), len(oob))])
 }
 
 // read implements DatagramConn.ReadFrames.

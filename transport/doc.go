@@ -1,14 +1,16 @@
 // Package transport holds what attaches to a hub port through a socket or
 // in memory: QEMU's socket back ends (length-prefixed streams over TCP and
 // unix sockets, datagrams over UDP and unix datagram sockets, the socket
-// multicast group), an in-memory pipe for tests, the port spec syntax users
+// multicast group), VXLAN to other hosts' segments (a VTEP that speaks with
+// the Linux kernel's and Open vSwitch's), an in-memory pipe for tests, the
+// port spec syntax users
 // write ("a=tcp:127.0.0.1:7001"), and the runners that keep a port's
 // transport going (accept, dial and redial, bind). A tap port's runner opens
 // its host TAP device through package tap; the in-process netstack host is
 // in transport/netstack.
 //
-// Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn] and
-// [PipeEnd] (and tap.TAPDevice). The hub reads and writes them in batches: a
+// Every transport is a [hub.PortIO]: [StreamConn], [DatagramConn],
+// [VXLANConn] (RFC 7348) and [PipeEnd] (and tap.TAPDevice). The hub reads and writes them in batches: a
 // stream hands over every whole frame one read brought in and writes a
 // batch with one writev, each frame's length prefix taken from its
 // headroom; datagram sockets use recvmmsg and sendmmsg (Linux) and report
@@ -27,8 +29,10 @@
 // Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
 // reads, one writes, Close may come from any goroutine, unblocks both, is
 // safe to call more than once, and afterwards every method returns
-// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run; Close
-// and Spec are safe from any goroutine. [Spec] values are plain data.
+// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run, which
+// starts none of its own: one context (the caller's, ended early by Close)
+// stops it, and the connections it handed the hub are closed before Run
+// returns. Close and Spec are safe from any goroutine. [Spec] values are plain data.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
 // port) and internal/wallclock; nothing else of l2hub.

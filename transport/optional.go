@@ -26,11 +26,11 @@ type downRunner struct {
 var _ Runner = (*downRunner)(nil)
 
 func (r *downRunner) Run(ctx context.Context, _ Attacher) error {
-	ctx, cancel, err := r.start(ctx)
+	ctx, stop, err := r.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer cancel()
+	defer stop()
 	<-ctx.Done()
 	return nil
 }

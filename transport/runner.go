@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -108,7 +108,8 @@ func (s Spec) Open(opts Options) (Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("port %q: %w", s.Name, err)
 	}
-	base := &runnerBase{spec: s, opts: opts, quit: make(chan struct{})}
+	base := &runnerBase{spec: s, opts: opts}
+	base.life, base.quit = context.WithCancel(context.Background())
 	base.log = opts.Logger.With("port", s.Name, "transport", string(s.Transport))
 	r, err := s.open(base)
 	if err != nil && opts.Optional {
@@ -165,6 +166,16 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		}
 		base.spec.Address = c.LocalAddr().String()
 		return &datagramRunner{runnerBase: base, conn: c}, nil
+	case VXLAN:
+		cfg, err := vxlanConfigOf(s, opts)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		c, err := OpenVXLAN(cfg)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return &vxlanRunner{runnerBase: base, conn: c}, nil
 	case TAP:
 		r, err := openTAPRunner(base)
 		if err != nil {
@@ -176,41 +187,34 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 }
 
 // runnerBase is what every runner shares: its spec and options, the
-// run-once guard and the quit signal behind Close.
+// run-once guard and its own lifetime, which Close ends.
 type runnerBase struct {
-	spec     Spec
-	opts     Options
-	log      *slog.Logger
-	started  atomic.Bool
-	quit     chan struct{}
-	quitOnce sync.Once
+	spec    Spec
+	opts    Options
+	log     *slog.Logger
+	started atomic.Bool
+	life    context.Context // ends at Close
+	quit    context.CancelFunc
 }
 
 func (b *runnerBase) Spec() Spec { return b.spec }
 
-// start guards against a second Run and returns a context that also ends
-// when Close is called.
-func (b *runnerBase) start(ctx context.Context) (context.Context, context.CancelFunc, error) {
+// start guards against a second Run and returns Run's one context: it ends
+// with ctx or at Close, whichever comes first (context.AfterFunc: no
+// goroutine waits for either). stop releases it.
+func (b *runnerBase) start(ctx context.Context) (_ context.Context, stop func(), _ error) {
 	if !b.started.CompareAndSwap(false, true) {
 		return nil, nil, fmt.Errorf("port %q: %w", b.spec.Name, ErrRunning)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-b.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	select {
-	case <-b.quit: // closed before it ran
+	unlink := context.AfterFunc(b.life, cancel)
+	if b.life.Err() != nil { // closed before it ran: end now, not on AfterFunc's goroutine
 		cancel()
-	default:
 	}
-	return ctx, cancel, nil
+	return ctx, func() { unlink(); cancel() }, nil
 }
 
-func (b *runnerBase) signalQuit() { b.quitOnce.Do(func() { close(b.quit) }) }
+func (b *runnerBase) signalQuit() { b.quit() }
 
 // attachErr turns an Attach error into Run's result: nil when the runner or
 // the hub is stopping anyway, a wrapped error otherwise.
@@ -232,13 +236,22 @@ type streamListener struct {
 var _ Runner = (*streamListener)(nil)
 
 func (r *streamListener) Run(ctx context.Context, a Attacher) error {
-	ctx, cancel, err := r.start(ctx)
+	ctx, stop, err := r.start(ctx)
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel (deferred below, so run first) closes attached conns
-	defer cancel()
+	defer stop()
+	// The connections the hub holds: closed when Run ends, which it does
+	// as soon as ctx does (the listener closes and Accept returns).
+	var live []attachedConn
+	defer func() {
+		for _, c := range live {
+			c.conn.Close()
+		}
+		for _, c := range live {
+			<-c.done
+		}
+	}()
 	defer context.AfterFunc(ctx, func() { r.ln.Close() })()
 	defer r.ln.Close()
 
@@ -268,14 +281,7 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 		done, err := a.Attach(r.spec.Name, sc)
 		switch {
 		case err == nil: // the hub logs the attach and the detach
-			wg.Go(func() {
-				select {
-				case <-done:
-				case <-ctx.Done():
-					sc.Close()
-					<-done
-				}
-			})
+			live = append(slices.DeleteFunc(live, attachedConn.over), attachedConn{sc, done})
 		case errors.Is(err, hub.ErrPortBusy):
 			if ok, n := refused.allow(); ok {
 				r.log.Warn("refused connection: port already has a peer", "from", sc.Describe(), "suppressed", n)
@@ -285,6 +291,22 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 			sc.Close()
 			return r.attachErr(ctx, err)
 		}
+	}
+}
+
+// attachedConn is a connection the hub holds, until done is closed.
+type attachedConn struct {
+	conn *StreamConn
+	done <-chan struct{}
+}
+
+// over reports whether the hub has let go of the connection.
+func (c attachedConn) over() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -316,11 +338,11 @@ type streamDialer struct {
 var _ Runner = (*streamDialer)(nil)
 
 func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
-	ctx, cancel, err := r.start(ctx)
+	ctx, stop, err := r.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer cancel()
+	defer stop()
 	desc := string(r.spec.Transport) + " " + r.spec.Address
 	failed := newLimiter(r.opts.Clock, logEvery)
 	refused := newLimiter(r.opts.Clock, logEvery)
@@ -383,11 +405,11 @@ type datagramRunner struct {
 var _ Runner = (*datagramRunner)(nil)
 
 func (r *datagramRunner) Run(ctx context.Context, a Attacher) error {
-	ctx, cancel, err := r.start(ctx)
+	ctx, stop, err := r.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer cancel()
+	defer stop()
 	if ctx.Err() != nil {
 		r.conn.Close()
 		return nil

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
 	"l2hub/hub"
 	"l2hub/tap"
 )
@@ -25,11 +27,12 @@ const (
 	Unixgram Transport = "unixgram"  // unix datagram socket pair, sends to peer=
 	Mcast    Transport = "mcast"     // hub joins QEMU's multicast group on local=
 	TAP      Transport = "tap"       // host TAP device (Linux), optionally in a network namespace
+	VXLAN    Transport = "vxlan"     // a VTEP on a VXLAN overlay (RFC 7348): the kernel's, Open vSwitch's, another hub's
 )
 
 // Transports lists every transport name in the order the help shows them.
 func Transports() []Transport {
-	return []Transport{TCP, TCPDial, Unix, UnixDial, UDP, Unixgram, Mcast, TAP}
+	return []Transport{TCP, TCPDial, Unix, UnixDial, UDP, Unixgram, Mcast, TAP, VXLAN}
 }
 
 // DefaultMcastLocal is the interface address a multicast port joins on when
@@ -49,6 +52,8 @@ const DefaultMcastLocal = "127.0.0.1"
 //	t=tap:tap0,ip=10.0.0.1/24,mac=02:00:00:00:00:01,netns=lab
 //	p=tcp:127.0.0.1:7005,overflow=drop,queue=64  tail-drop past 64 queued frames
 //	u=udp:127.0.0.1:7006,peer=127.0.0.1:7007,sockbuf=16M
+//	x=vxlan:10.0.0.1:4789,remote=10.0.0.2,remote=10.0.0.3,vni=42
+//	g=vxlan:10.0.0.1:4789,group=239.1.1.1,vni=42,mtu=9000
 //
 // Values containing a comma write it doubled (",,"), as QEMU's options do.
 type Spec struct {
@@ -63,8 +68,54 @@ type Spec struct {
 	// (DefaultMcastLocal when empty).
 	Local string `yaml:"local,omitempty"`
 	// Options holds transport-specific keys (tap: ip, netns, mac; datagram
-	// transports: sockbuf) and every port's flow keys (overflow, queue).
-	Options map[string]string `yaml:"options,omitempty"`
+	// transports: sockbuf; vxlan: remote, vni, group, mtu, netns) and every
+	// port's flow keys (overflow, queue).
+	Options SpecOptions `yaml:"options,omitempty"`
+}
+
+// SpecOptions are a port's key=value options. A multi-valued key (vxlan's
+// remote) may be given several times, or as a YAML list; its values are
+// kept space-separated (Values splits them).
+type SpecOptions map[string]string
+
+// multiValued lists the keys that may be given more than once.
+var multiValued = map[string]bool{"remote": true}
+
+// MultiValued reports whether key may be given more than once (a config
+// loader checking a YAML list asks it).
+func (SpecOptions) MultiValued(key string) bool { return multiValued[key] }
+
+// Values returns key's values: one for an ordinary key, as many as given
+// for a multi-valued one, none if absent.
+func (o SpecOptions) Values(key string) []string { return strings.Fields(o[key]) }
+
+// UnmarshalYAML reads a mapping of keys to scalars, or, for a multi-valued
+// key, to a list of scalars.
+func (o *SpecOptions) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: options: want a mapping", n.Line)
+	}
+	m := SpecOptions{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case v.Kind == yaml.SequenceNode && multiValued[k.Value]:
+			var vals []string
+			for _, item := range v.Content {
+				if item.Kind != yaml.ScalarNode {
+					return fmt.Errorf("line %d: options.%s: want a list of values", item.Line, k.Value)
+				}
+				vals = append(vals, item.Value)
+			}
+			m[k.Value] = strings.Join(vals, " ")
+		case v.Kind == yaml.ScalarNode:
+			m[k.Value] = v.Value
+		default:
+			return fmt.Errorf("line %d: options.%s: want a value", v.Line, k.Value)
+		}
+	}
+	*o = m
+	return nil
 }
 
 // transportRules says what each transport's fields must hold.
@@ -82,6 +133,7 @@ var transportRules = map[Transport]struct {
 	Unixgram: {address: socketPath, peer: socketPath, options: datagramOptions},
 	Mcast:    {address: mcastGroup, local: true, options: datagramOptions},
 	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "netns"}, flowOptions...)},
+	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "mtu", "netns"}, datagramOptions...)},
 }
 
 // Options every port takes: its flow control (see hub.Overflow), which
@@ -108,6 +160,7 @@ const (
 	socketPath              // a unix socket path
 	mcastGroup              // IPv4 multicast group:port, port may be 0
 	ifaceName               // a network interface name
+	vtepAddr                // an IP address and a port, both required
 )
 
 var portName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
@@ -135,7 +188,7 @@ func ParseSpec(text string) (Spec, error) {
 		if !ok || k == "" {
 			return s, fmt.Errorf("%w %q: option %q: want key=value", ErrSpec, text, f)
 		}
-		if seen[k] {
+		if seen[k] && !multiValued[k] {
 			return s, fmt.Errorf("%w %q: option %q given twice", ErrSpec, text, k)
 		}
 		seen[k] = true
@@ -146,7 +199,10 @@ func ParseSpec(text string) (Spec, error) {
 			s.Local = v
 		default:
 			if s.Options == nil {
-				s.Options = map[string]string{}
+				s.Options = SpecOptions{}
+			}
+			if prev, ok := s.Options[k]; ok {
+				v = prev + " " + v
 			}
 			s.Options[k] = v
 		}
@@ -208,7 +264,13 @@ func (s Spec) String() string {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		b.WriteString("," + k + "=" + escapeOption(s.Options[k]))
+		vals := []string{s.Options[k]}
+		if multiValued[k] {
+			vals = s.Options.Values(k)
+		}
+		for _, v := range vals {
+			b.WriteString("," + k + "=" + escapeOption(v))
+		}
 	}
 	return b.String()
 }
@@ -265,6 +327,16 @@ func (s Spec) Validate() error {
 			return bad("options."+k, v, err)
 		}
 	}
+	if s.Transport == VXLAN {
+		_, remote := s.Options["remote"]
+		_, group := s.Options["group"]
+		switch {
+		case s.Options["vni"] == "":
+			return bad("options.vni", "", "a vxlan port needs vni= (the overlay's network identifier, 0..16777215)")
+		case remote == group:
+			return bad("options.remote", s.Options["remote"], "a vxlan port needs remote= (each VTEP, repeatable) or group= (a multicast group), not both")
+		}
+	}
 	return nil
 }
 
@@ -307,6 +379,11 @@ func checkAddr(k addrKind, a string) string {
 		if err != nil || !g.Addr().Is4() || !g.Addr().IsMulticast() {
 			return "want an IPv4 multicast group and port, such as 230.0.0.1:37021"
 		}
+	case vtepAddr:
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil || ap.Port() == 0 || ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			return "want the local IPv4 address and UDP port, such as 10.0.0.1:4789"
+		}
 	case ifaceName:
 		if err := tap.CheckName(a); err != nil {
 			return err.Error()
@@ -344,6 +421,27 @@ func checkOption(k, v string) string {
 	case "queue":
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > maxQueueOption {
 			return fmt.Sprintf("want a queue length in frames, 1..%d", maxQueueOption)
+		}
+	case "remote":
+		if len(strings.Fields(v)) == 0 {
+			return "want a VTEP address, such as 10.0.0.2 or 10.0.0.2:4789"
+		}
+		for _, r := range strings.Fields(v) {
+			if _, err := parseVTEP(r, 4789); err != nil {
+				return "want a VTEP's IPv4 address, optionally with a port: 10.0.0.2 or 10.0.0.2:4789"
+			}
+		}
+	case "vni":
+		if n, err := strconv.ParseUint(v, 10, 32); err != nil || n > maxVNI {
+			return "want a VXLAN network identifier, 0..16777215"
+		}
+	case "group":
+		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() || !a.IsMulticast() {
+			return "want an IPv4 multicast group, such as 239.1.1.1"
+		}
+	case "mtu":
+		if n, err := strconv.Atoi(v); err != nil || n < minVXLANMTU || n > maxVXLANMTU {
+			return fmt.Sprintf("want the underlay's MTU, %d..%d", minVXLANMTU, maxVXLANMTU)
 		}
 	case "sockbuf":
 		if n, err := parseSize(v); err != nil || n < minSockbufOption || n > maxSockbufOption {
@@ -454,9 +552,14 @@ func vmHostPort(a string) (host, port string) {
 }
 
 // PortOptions returns the port's own flow settings (overflow=, queue=);
-// zero values leave the hub's. s must be valid.
+// zero values leave the hub's. A vxlan port is in its overlay's
+// split-horizon group ("vxlan/VNI"): the hub never forwards between two
+// ports of one overlay, which reach each other already. s must be valid.
 func (s Spec) PortOptions() hub.PortOptions {
 	var o hub.PortOptions
+	if s.Transport == VXLAN {
+		o.Horizon = "vxlan/" + s.Options["vni"]
+	}
 	if v, ok := s.Options["overflow"]; ok {
 		o.Overflow, _ = hub.ParseOverflow(v)
 	}
@@ -500,7 +603,13 @@ func parseSize(v string) (int, error) {
 //	host interface l2h0 (02:8e:1f:6a:31:c0, 10.42.0.1/24): use it from the host
 //	host interface l2h0 in netns lab (...): ip netns exec lab COMMAND
 func (s Spec) HostNote() string {
-	if s.Transport != TAP || s.Validate() != nil {
+	if s.Validate() != nil {
+		return ""
+	}
+	if s.Transport == VXLAN {
+		return vxlanNote(s)
+	}
+	if s.Transport != TAP {
 		return ""
 	}
 	var details []string
@@ -534,4 +643,18 @@ func (s Spec) AnyPort() bool {
 	}
 	_, port, err := net.SplitHostPort(s.Address)
 	return err == nil && port == "0"
+}
+
+// vxlanNote says what a vxlan port reaches and what the VMs' MTU must be.
+func vxlanNote(s Spec) string {
+	mtu := defaultVXLANMTU
+	if m, err := strconv.Atoi(s.Options["mtu"]); err == nil {
+		mtu = m
+	}
+	peers := "VTEPs " + strings.Join(s.Options.Values("remote"), ", ")
+	if g := s.Options["group"]; g != "" {
+		peers = "the VTEPs of group " + g
+	}
+	return fmt.Sprintf("VXLAN VNI %s with %s; VMs on this segment need an MTU of at most %d (QEMU: -device virtio-net-pci,...,host_mtu=%d)",
+		s.Options["vni"], peers, mtu-VXLANGuestMTUOverhead, mtu-VXLANGuestMTUOverhead)
 }

@@ -54,11 +54,11 @@ type tapRunner struct {
 var _ Runner = (*tapRunner)(nil)
 
 func (r *tapRunner) Run(ctx context.Context, a Attacher) error {
-	ctx, cancel, err := r.start(ctx)
+	ctx, stop, err := r.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer cancel()
+	defer stop()
 	if ctx.Err() != nil {
 		r.closeDev()
 		return nil

@@ -17,4 +17,7 @@
 // Concurrency: checks run one after another on the main goroutine; a check
 // may start goroutines of its own but joins them before it returns. Console
 // output goes through one mutex so marker lines never interleave.
+//
+// Imports: conformance (the node) and internal/wallclock, besides netlink and
+// gVisor's checksum package; the guest binary is built static.
 package main

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,34 +30,22 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "bench [flags]",
 		Short: "Measure l2hub against a direct VM pair and a multicast group",
 		Long: `Measure forwarding with simulated VMs that speak QEMU's own protocols (stream
-over TCP or unix with the 4-byte length prefix, dgram over UDP, the socket
-mcast back end), one write per frame as QEMU does. Each frame carries a
-sequence number and its send time, so loss and one-way latency are measured.
+over TCP or unix, dgram over UDP, the socket mcast back end), one write per
+frame as QEMU does; each frame carries a sequence number and its send time,
+so loss and one-way latency are measured.
 
-Every scenario runs against l2hub itself (the serve session: hub, policy,
-capture, transports, in this process), and is related to a direct VM-to-VM
-socket pair measured in the same run (one VM listens, the other connects:
-the best a VM pair can do without l2hub). The kernel multicast group that
-QEMU's -netdev socket,mcast= uses is measured too.
+Every scenario runs against l2hub itself (a serve session in this process:
+hub, policy, capture, transports) and is related to a direct VM-to-VM socket
+pair measured in the same run; the kernel multicast group of QEMU's
+socket,mcast= is measured too. Scenarios: frame sizes x ports x patterns x
+targets (l2hub; with a 5-rule pass-through policy; with the policy and a
+pcapng capture), closed loop (--window frames in flight) and open loop; a
+latency scenario per --latency-sizes at --load of the direct pair's rate; a
+stalled-port and an overload scenario. The table ends with the performance
+targets and whether they hold. Method and figures: loadgen/PERFORMANCE.md.
 
-Scenarios: frame sizes x ports (unicast pairs and broadcast) x targets
-(l2hub; with a 5-rule pass-through policy; with the policy and a pcapng
-capture of both directions to a temporary file), twice: closed loop (each
-VM keeps at most --window frames in flight, as a guest's flow control
-would) and open loop (each VM writes as fast as its socket takes frames, as
-a guest under a burst does; l2hub with overflow: drop is measured there too,
-for comparison). Then a latency scenario per --latency-sizes at 50% of the
-direct pair's rate (paced against absolute deadlines), a stalled-port
-scenario (three VMs broadcast, one stops reading: the other two's rate
-after the stall time, against the same run with all three reading), and an
-overload scenario whose receivers stop reading (the resident set must stay
-flat). The table ends with the targets and whether they hold: every
-scenario of a pausing hub delivers every frame, ratios to the direct pair,
-latency, the stalled port, memory.
-
-Frame sizes are the bytes QEMU writes per frame: Ethernet header and
-payload, no FCS, no length prefix. Frames/s counts deliveries to the VM a
-frame was meant for; Gbit/s is frames/s times the size.`,
+Frame sizes are the bytes QEMU writes per frame (no FCS, no length prefix);
+frames/s counts deliveries to the VM a frame was meant for.`,
 		Example: `  l2hub bench                      # the whole matrix, a few minutes
   l2hub bench --quick              # a smaller matrix in well under a minute
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
@@ -141,12 +130,8 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 
 func writeHeapProfile(path string) error {
 	pf, err := os.Create(path)
-	if err != nil {
-		return err
+	if err == nil {
+		err = errors.Join(pprof.Lookup("allocs").WriteTo(pf, 0), pf.Close())
 	}
-	if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
-		pf.Close()
-		return err
-	}
-	return pf.Close()
+	return err
 }

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"l2hub/hub/hubtest"
+
 	"l2hub/internal/nobody"
 )
 
@@ -48,13 +50,17 @@ func l2hubBinary(t *testing.T) string {
 	return binPath
 }
 
+// TestMain runs the tests, then fails them if a goroutine they started (a
+// serve session run in-process, its transports, the control API) is
+// still running, and removes the binary built for them.
 func TestMain(m *testing.M) {
 	nobody.Main(nobody.Attacks)
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+		os.Exit(code)
+	}))
 }
 
 // process is the l2hub binary running.

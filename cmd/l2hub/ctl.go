@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,8 +38,13 @@ every user sees in ps).`,
 	}
 	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
 	tf.register(cmd.PersistentFlags().StringVar)
-	client := func() *control.Client { return c }
 
+	// sub is one ctl subcommand: run gets the client and the arguments.
+	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, cl *control.Client, args []string) error) *cobra.Command {
+		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, a []string) error {
+			return run(cmd.Context(), c, a)
+		}}
+	}
 	printJSON := func(raw json.RawMessage, err error) error {
 		if err == nil {
 			_, err = stdout.Write(raw)
@@ -52,11 +58,16 @@ every user sees in ps).`,
 		}
 		return err
 	}
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "ports",
-			Short: "List ports: peers, link state, active partitions and counters",
-			Long: `List every port: its peer (- when none is attached), its link as the
+
+	ports := sub("ports", "List ports: peers, link state, active partitions and counters", cobra.NoArgs,
+		func(ctx context.Context, cl *control.Client, _ []string) error {
+			ports, err := cl.Ports(ctx)
+			if err != nil {
+				return err
+			}
+			return control.WritePorts(stdout, ports)
+		})
+	ports.Long = `List every port: its peer (- when none is attached), its link as the
 policy sees it (down after ctl link PORT down or during a flap schedule;
 no-peer when it is up but no VM is attached, so frames for it are dropped
 as port-down), the active partitions that cut it off from other ports, its
@@ -67,48 +78,27 @@ back (its frames wait for a port whose VM is not reading fast enough),
 "holding N" while its own queue, N frames deep, holds other ports back,
 "stalled" while it drops its frames because its VM read nothing for the
 stall time, "-" otherwise ("drop" marks a port set to tail-drop). PAUSES
-is how often the port was paused and for how long in all.`,
-			Args: cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				ports, err := client().Ports(c.Context())
-				if err != nil {
-					return err
-				}
-				return control.WritePorts(stdout, ports)
-			},
+is how often the port was paused and for how long in all.`
+
+	partition := sub("partition NAME [GROUP GROUP...]", "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
+		func(_ *cobra.Command, args []string) error {
+			switch len(args) {
+			case 0:
+				return errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
+			case 2:
+				return fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
+					args[0], args[1], args[0])
+			}
+			return nil
 		},
-		&cobra.Command{
-			Use:   "policy",
-			Short: "Show the policy in force (JSON)",
-			Args:  cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				return printJSON(client().Policy(c.Context()))
-			},
-		},
-		&cobra.Command{
-			Use:   "set-policy FILE",
-			Short: "Replace the policy with FILE (validated first; refused whole on error)",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				src, err := os.ReadFile(args[0])
-				if err != nil {
-					return err
-				}
-				return done(client().ReplacePolicy(c.Context(), args[0], src), "policy replaced with %s", args[0])
-			},
-		},
-		&cobra.Command{
-			Use:   "rules",
-			Short: "Show per-rule counters (JSON)",
-			Args:  cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				return printJSON(client().Rules(c.Context()))
-			},
-		},
-		&cobra.Command{
-			Use:   "partition NAME [GROUP GROUP...]",
-			Short: "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
-			Long: `Start a partition: ports in different groups cannot reach each other.
+		func(ctx context.Context, cl *control.Client, args []string) error {
+			var groups [][]string
+			for _, g := range args[1:] {
+				groups = append(groups, strings.Split(g, ","))
+			}
+			return done(cl.StartPartition(ctx, args[0], groups), "partition %s started", args[0])
+		})
+	partition.Long = `Start a partition: ports in different groups cannot reach each other.
 
 With NAME alone, start the partition of that name in the policy in force (a
 partition from the policy file, or an ad-hoc one started before and since
@@ -116,59 +106,44 @@ healed). It lasts until healed, or until its schedule's next change.
 
 With GROUPs, start an ad-hoc partition named NAME. Each GROUP is a
 comma-separated list of ports (or of the policy's group names); give two or
-more. It lasts until healed.`,
-			Example: "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
-				"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c",
-			Args: func(_ *cobra.Command, args []string) error {
-				switch len(args) {
-				case 0:
-					return errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
-				case 2:
-					return fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
-						args[0], args[1], args[0])
-				}
-				return nil
-			},
-			RunE: func(c *cobra.Command, args []string) error {
-				var groups [][]string
-				for _, g := range args[1:] {
-					groups = append(groups, strings.Split(g, ","))
-				}
-				return done(client().StartPartition(c.Context(), args[0], groups), "partition %s started", args[0])
-			},
-		},
-		&cobra.Command{
-			Use:   "heal NAME",
-			Short: "End a partition",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				return done(client().HealPartition(c.Context(), args[0]), "partition %s healed", args[0])
-			},
-		},
-		&cobra.Command{
-			Use:   "link PORT up|down",
-			Short: "Set a port's link up or down",
-			Args:  cobra.ExactArgs(2),
-			RunE: func(c *cobra.Command, args []string) error {
-				if args[1] != "up" && args[1] != "down" {
-					return fmt.Errorf("link state %q: want up or down", args[1])
-				}
-				return done(client().SetLink(c.Context(), args[0], args[1] == "up"), "link %s %s", args[0], args[1])
-			},
-		},
-		&cobra.Command{
-			Use:   "metrics",
-			Short: "Print the Prometheus metrics",
-			Args:  cobra.NoArgs,
-			RunE: func(c *cobra.Command, _ []string) error {
-				m, err := client().Metrics(c.Context())
+more. It lasts until healed.`
+	partition.Example = "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
+		"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c"
+
+	cmd.AddCommand(
+		ports,
+		sub("policy", "Show the policy in force (JSON)", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error { return printJSON(cl.Policy(ctx)) }),
+		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)", cobra.ExactArgs(1),
+			func(ctx context.Context, cl *control.Client, args []string) error {
+				src, err := os.ReadFile(args[0])
 				if err != nil {
 					return err
 				}
-				_, err = io.WriteString(stdout, m)
+				return done(cl.ReplacePolicy(ctx, args[0], src), "policy replaced with %s", args[0])
+			}),
+		sub("rules", "Show per-rule counters (JSON)", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error { return printJSON(cl.Rules(ctx)) }),
+		partition,
+		sub("heal NAME", "End a partition", cobra.ExactArgs(1),
+			func(ctx context.Context, cl *control.Client, args []string) error {
+				return done(cl.HealPartition(ctx, args[0]), "partition %s healed", args[0])
+			}),
+		sub("link PORT up|down", "Set a port's link up or down", cobra.ExactArgs(2),
+			func(ctx context.Context, cl *control.Client, args []string) error {
+				if args[1] != "up" && args[1] != "down" {
+					return fmt.Errorf("link state %q: want up or down", args[1])
+				}
+				return done(cl.SetLink(ctx, args[0], args[1] == "up"), "link %s %s", args[0], args[1])
+			}),
+		sub("metrics", "Print the Prometheus metrics", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error {
+				m, err := cl.Metrics(ctx)
+				if err == nil {
+					_, err = io.WriteString(stdout, m)
+				}
 				return err
-			},
-		},
+			}),
 	)
 	return cmd
 }

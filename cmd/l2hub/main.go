@@ -1,6 +1,3 @@
-// Command l2hub is a userspace L2 network for QEMU virtual machines: it
-// forwards their frames, injects reproducible faults, records pcapng, replays
-// captures and checks the DSoftBus protocol on the wire. Run `l2hub --help`.
 package main
 
 import (
@@ -75,6 +72,7 @@ and prints the QEMU flags for each.`,
 	root.SetErr(stderr)
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
-	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout), newLabCmd(stdout))
+	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
+	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout))
 	return root
 }

@@ -15,15 +15,12 @@ import (
 	"l2hub/replay"
 )
 
+// replayFlags are l2hub replay's flags: most are the job's own fields.
 type replayFlags struct {
-	output   string
-	policy   string
-	ports    []string
-	mode     string
-	aging    time.Duration
-	points   string
-	progress string
-	faults   filter.Flags
+	job            replay.Job
+	mode, progress string
+	aging          time.Duration
+	faults         filter.Flags
 }
 
 func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -60,12 +57,12 @@ output file.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.output, "output", "o", "", "write what each port received (and sent) to `file` (pcapng; classic pcap if it ends in .pcap)")
-	fl.StringVar(&f.policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
-	fl.StringArrayVarP(&f.ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
+	fl.StringVarP(&f.job.Output, "output", "o", "", "write what each port received (and sent) to `file` (pcapng; classic pcap if it ends in .pcap)")
+	fl.StringVar(&f.job.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fl.StringArrayVarP(&f.job.Ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
 	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
 	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
-	fl.StringVar(&f.points, "points", "both", "what the output records: ingress, egress or both")
+	fl.StringVar(&f.job.Points, "points", "both", "what the output records: ingress, egress or both")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
@@ -74,11 +71,9 @@ output file.`,
 }
 
 func runReplay(cmd *cobra.Command, f *replayFlags, args []string, stdout, stderr io.Writer) error {
-	job := replay.Job{
-		Files: args, Ports: f.ports, Policy: f.policy, Faults: &f.faults,
-		Output: f.output, Points: f.points, Version: Version,
-		Notes: func(n string) { fmt.Fprintln(stderr, "l2hub replay:", n) },
-	}
+	job := f.job
+	job.Files, job.Faults, job.Version = args, &f.faults, Version
+	job.Notes = func(n string) { fmt.Fprintln(stderr, "l2hub replay:", n) }
 	if cmd.Flags().Changed("mode") {
 		if _, err := hub.ParseMode(f.mode); err != nil {
 			return fmt.Errorf("--mode: %w", err)

@@ -90,7 +90,7 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.BoolVar(&f.over.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
 	fl.StringVar(&f.over.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
 	fl.StringArrayVar(&f.over.Peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
-	fl.StringVar(&f.over.Probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+probeNames())
+	fl.StringVar(&f.over.Probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+strings.Join(conformance.ProbeNames(), ", "))
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
 	fl.AddGoFlagSet(faults)
@@ -190,12 +190,4 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-func probeNames() string {
-	var names []string
-	for _, p := range conformance.Probes() {
-		names = append(names, p.Name)
-	}
-	return strings.Join(names, ", ")
 }

@@ -31,4 +31,7 @@
 // by the first Observe and stopped by Close, checks the queued frames.
 // Milestone lines are written from that goroutine (or Feed's caller), one
 // Write per line, never concurrently.
+//
+// Imports: conformance (the codecs), packet (the one frame parser), capture
+// (CheckFiles reads captures) and hub (an Observer).
 package checker

@@ -7,4 +7,6 @@
 // Concurrency: a Guest is safe for concurrent use. One goroutine per guest
 // reads the console and one waits for the process; any number of callers may
 // Wait at once.
+//
+// Imports: nothing of l2hub.
 package qemu

@@ -120,6 +120,9 @@ func Start(cfg Config) (*Guest, error) {
 	g.start = time.Now()
 	if g.log != nil {
 		fmt.Fprintf(g.log, "# %s %s\n", bin, shellQuote(cfg.Args()))
+		// The stamps count from launch; this line says when that was, so a
+		// reader (l2hub report --console) can place them on a capture's clock.
+		fmt.Fprintf(g.log, "# t0=%s\n", g.start.UTC().Format(time.RFC3339Nano))
 	}
 	if err := g.cmd.Start(); err != nil {
 		pr.Close()

@@ -254,6 +254,15 @@ func TestLogAndExit(t *testing.T) {
 			t.Errorf("got log %q, want it to contain %q", log, want)
 		}
 	}
+	// The second line dates the stamps' zero: the launch, on the wall clock.
+	lines := strings.Split(string(log), "\n")
+	t0, ok := strings.CutPrefix(lines[min(1, len(lines)-1)], "# t0=")
+	if !ok {
+		t.Fatalf("got second log line %q, want \"# t0=<RFC 3339 time>\"", lines[min(1, len(lines)-1)])
+	}
+	if at, err := time.Parse(time.RFC3339Nano, t0); err != nil || at.Sub(g.start) != 0 {
+		t.Errorf("got t0 %q (%v), want the launch time %s", t0, err, g.start.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 func TestKill(t *testing.T) {

@@ -1,6 +1,3 @@
-// Package loadgentest holds the benchmark bodies that drive the load
-// generator's VMs from a testing.B, so that package testing stays out of
-// the l2hub binary: only tests import this package.
 package loadgentest
 
 import (

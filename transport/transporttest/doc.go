@@ -16,4 +16,6 @@
 // from their own goroutines); an Attachment's IO is then owned by the test.
 // The suites start goroutines and wait for them; every wait is bounded by
 // HangGuard so that a hang fails the test instead of stalling it.
+//
+// Imports: hub and transport; only tests import it.
 package transporttest

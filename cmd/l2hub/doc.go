@@ -1,0 +1,15 @@
+// Command l2hub is a userspace L2 network for QEMU virtual machines: it
+// forwards their frames, injects reproducible faults, records pcapng, replays
+// captures and checks the DSoftBus protocol on the wire. Run `l2hub --help`.
+//
+// The command is flag parsing and wiring only: each subcommand turns its
+// flags into the typed API of the package that does the work, serve.Run
+// (serve), loadgen.Options (bench), replay.Job (replay), replay.InjectInto
+// (inject), control.Client (ctl), checker.CheckFiles (check),
+// capture.Repair (capture repair). run(ctx, args, stdout, stderr) is the
+// whole command minus the process, so tests drive it end to end.
+//
+// Imports: serve, loadgen, replay, control, conformance/checker, capture,
+// filter (the fault flags), hub, transport (port specs), internal/progress
+// and internal/wallclock.
+package main

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/report"
+)
+
+func newReportCmd(stdout io.Writer) *cobra.Command {
+	var (
+		consoles  []string
+		check     string
+		out       string
+		title     string
+		group     int
+		hexBytes  int
+		maxFrames int
+	)
+	cmd := &cobra.Command{
+		Use:   "report CAPTURE",
+		Short: "Draw a run as one HTML page: a ladder diagram of its frames, faults, console markers and findings",
+		Long: `Draw a capture as one self-contained HTML page (no network needed to view
+it): one lifeline per hub port, one arrow per frame from its sender to the
+ports that received it, labelled by protocol (ARP, NXSB announce, TCP SYN,
+handshake msg1/2/3, record, ...). A frame a rule dropped ends in a cross at
+the hub with the rule's reason from the capture comment; a delayed frame's
+arrow runs from when it was sent to when it arrived; duplicates, reorders
+and corruptions are marked; a partition or a link set down is a band across
+the lifelines it cut. Runs of alike frames from one sender (announces, ACKs)
+are one arrow with a count; click it to expand. Frame numbers are the
+capture's, as Wireshark shows them. Zoom with +/- (or Ctrl+wheel), filter
+by port and protocol, click a frame for its bytes and decoded headers.
+
+--console NAME=LOG puts the lines of a VM's console log that start with a
+time stamp on port NAME's lifeline: "  2.391 text" or "[ 2.391] text"
+(seconds since the log's zero) or "2026-01-02T15:04:05.123Z text". A
+relative stamp counts from the log's "# t0=<RFC 3339>" line (the e2e
+harness writes one), else from the capture's start (a lab run starts hub
+and clock together); ",offset=DUR" puts the log's zero DUR after the
+capture's start instead, and ",match=REGEX" (last, RE2) keeps only the
+lines it matches.
+
+--check PROFILE runs the conformance checker (nexus-v1 or noise-xk): its
+findings head the page and are pinned to the frames they cite.`,
+		Example: `  l2hub report run.pcapng -o run.html
+  l2hub report capture.pcapng --check nexus-v1 \
+      --console a=node-a.log --console b=node-b.log -o run.html
+  l2hub report capture.pcapng --console 'a=a.log,offset=1.5s,match=GUEST:' -o run.html`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
+			}
+			opts := report.Options{Capture: args[0], Check: check, Title: title, MinGroup: group}
+			opts.Limits.HexBytes, opts.Limits.MaxFrames = hexBytes, maxFrames
+			for _, spec := range consoles {
+				c, err := parseConsoleSpec(spec)
+				if err != nil {
+					return fmt.Errorf("--console %q: %w", spec, err)
+				}
+				opts.Consoles = append(opts.Consoles, c)
+			}
+			m, err := report.Build(opts)
+			if err != nil {
+				return err
+			}
+			var page bytes.Buffer
+			if err := m.WriteHTML(&page); err != nil {
+				return err
+			}
+			if out == "-" {
+				_, err := stdout.Write(page.Bytes())
+				return err
+			}
+			if err := writeFileAtomic(out, page.Bytes()); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "wrote %s (%d bytes): %d frames, %d ports, %d groups, %d bands, %d markers",
+				out, page.Len(), len(m.Frames), len(m.Ports), len(m.Groups), len(m.Bands), len(m.Markers))
+			if m.Check != nil {
+				verdict := "pass"
+				if !m.Check.OK {
+					verdict = "FAIL"
+				}
+				fmt.Fprintf(stdout, ", %s check %s (%d findings)", m.Check.Profile, verdict, len(m.Findings))
+			}
+			fmt.Fprintln(stdout)
+			for _, w := range m.Warnings {
+				fmt.Fprintf(stdout, "warning: %s\n", w)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&consoles, "console", nil, "NAME=LOG[,offset=DUR][,match=REGEX]: a VM's console log on port NAME's lifeline (repeatable)")
+	fl.StringVar(&check, "check", "", "run the conformance checker with this profile (nexus-v1 or noise-xk) and pin its findings")
+	fl.StringVarP(&out, "output", "o", "", "the HTML file to write (- for standard output)")
+	fl.StringVar(&title, "title", "", "the page's title (default: the capture's file name)")
+	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (-1: never)")
+	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view")
+	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning")
+	return cmd
+}
+
+// parseConsoleSpec reads NAME=LOG[,offset=DUR][,match=REGEX]. match comes
+// last and takes the rest, commas included.
+func parseConsoleSpec(spec string) (report.Console, error) {
+	var c report.Console
+	name, rest, ok := strings.Cut(spec, "=")
+	if !ok || name == "" {
+		return c, fmt.Errorf("want NAME=LOG")
+	}
+	c.Port = name
+	var opts []string
+	if i := strings.Index(rest, ",match="); i >= 0 {
+		re, err := regexp.Compile(rest[i+len(",match="):])
+		if err != nil {
+			return c, fmt.Errorf("match: %w", err)
+		}
+		c.Match, rest = re, rest[:i]
+	}
+	parts := strings.Split(rest, ",")
+	c.Path, opts = parts[0], parts[1:]
+	if c.Path == "" {
+		return c, fmt.Errorf("no log file after %s=", name)
+	}
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "offset":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("offset: %w", err)
+			}
+			c.Offset = &d
+		default:
+			return c, fmt.Errorf("unknown option %q (known: offset, match)", k)
+		}
+	}
+	return c, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it into place, so a reader never sees half a page.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

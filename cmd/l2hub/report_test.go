@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReportCommand(t *testing.T) {
+	dir := t.TempDir()
+	capture := filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng")
+	logA := filepath.Join("..", "..", "report", "testdata", "failing-run-node-a.log")
+	out := filepath.Join(dir, "run.html")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"report", capture, "--check", "nexus-v1",
+		"--console", "a=" + logA + ",match=GUEST:", "--title", "failing run", "-o", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("got %v, want the page written:\n%s", err, stderr.String())
+	}
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<title>failing run · l2hub report</title>", `id="l2hub-data"`, `"SESS-002"`, "GUEST: nexus FAIL"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("got a page without %q", want)
+		}
+	}
+	if bytes.Contains(page, []byte("reboot: Power down")) {
+		t.Error("got a console line that match= should have left out")
+	}
+	if got := stdout.String(); !strings.Contains(got, "wrote "+out) || !strings.Contains(got, "nexus-v1 check FAIL") || !strings.Contains(got, "1 bands") {
+		t.Errorf("got %q, want what was written, with the check's verdict", got)
+	}
+}
+
+func TestReportCommandErrors(t *testing.T) {
+	capture := filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no-output", []string{"report", capture}, "-o"},
+		{"no-capture", []string{"report", "-o", "x.html"}, "accepts 1 arg"},
+		{"console-without-log", []string{"report", capture, "--console", "a=", "-o", "-"}, "no log file"},
+		{"console-bad-option", []string{"report", capture, "--console", "a=x.log,color=red", "-o", "-"}, `unknown option "color"`},
+		{"console-bad-offset", []string{"report", capture, "--console", "a=x.log,offset=soon", "-o", "-"}, "offset"},
+		{"console-bad-match", []string{"report", capture, "--console", "a=x.log,match=(", "-o", "-"}, "match"},
+		{"console-unknown-port", []string{"report", capture, "--console", "z=" + capture, "-o", "-"}, `port "z"`},
+		{"unknown-profile", []string{"report", capture, "--check", "nexus-v9", "-o", "-"}, "nexus-v9"},
+		{"missing-capture", []string{"report", "no-such.pcapng", "-o", "-"}, "no-such.pcapng"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReportToStdout(t *testing.T) {
+	capture := filepath.Join("..", "..", "capture", "testdata", "scenario.pcapng")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"report", capture, "-o", "-"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(stdout.Bytes(), []byte("<!DOCTYPE html>")) {
+		t.Errorf("got %q..., want the page on standard output", stdout.Bytes()[:min(40, stdout.Len())])
+	}
+}
+
+func TestReportMaxFrames(t *testing.T) {
+	capture := filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng")
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(t.TempDir(), "run.html")
+	if err := run(context.Background(), []string{"report", capture, "--max-frames", "100", "-o", out}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: only the first 100 frames are drawn"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("got %q, want %q", stdout.String(), want)
+	}
+}

@@ -1,0 +1,526 @@
+package filter
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"l2hub/internal/yamlfile"
+)
+
+// Spec is a policy as its front ends write it down, before it is compiled:
+// the policy file (Parse, Load) and the quick-test flags (Flags) both
+// produce one, and Compile turns it into a Policy. Values are already
+// parsed and names already checked against the ports; Compile applies the
+// defaults (in this file, and nowhere else) and checks what takes more than
+// one value: a reorder without a delay, a rule or partition name used
+// twice, a trigger naming no rule, two schedules for one port.
+type Spec struct {
+	Name string // where the policy came from: a file name, "flags"
+	Text string // its source, for the control API and capture headers
+	Seed uint64
+	// Groups are named sets of ports (port names, as expanded).
+	Groups     map[string][]string
+	Rules      []RuleSpec
+	Partitions []PartitionSpec
+	Schedules  []ScheduleSpec
+}
+
+// Pos says where a spec element was written, so that Compile's errors name
+// it: a file, a line and column and the field's path (policy.yaml:7:5:
+// rules[2]), or a flag and its value (--down "a@1s").
+type Pos struct {
+	File         string
+	Line, Column int
+	Path         string
+}
+
+func (p Pos) errorf(format string, args ...any) *FieldError {
+	return &FieldError{File: p.File, Line: p.Line, Column: p.Column, Path: p.Path, Msg: fmt.Sprintf(format, args...), Kind: ErrInvalid}
+}
+
+// newErrors is a collector of a policy's problems, bounded at maxErrors.
+func newErrors(file string) *yamlfile.Errors {
+	return &yamlfile.Errors{File: file, Max: maxErrors, Kind: ErrInvalid}
+}
+
+// RuleSpec is one rule: what it matches, and what it does to what it
+// matches, in the order Decide applies it (mtu, drop, loss, duplicate,
+// corrupt, rate, reorder, delay). A nil impairment is not applied.
+type RuleSpec struct {
+	Name      string
+	Match     MatchSpec
+	MTU       int // drop above this L3 size; 0 = none
+	Drop      bool
+	Loss      *LossSpec
+	Duplicate *DuplicateSpec
+	Corrupt   *CorruptSpec
+	Rate      *RateSpec
+	Reorder   *ReorderSpec // needs Delay (netem's rule)
+	Delay     *DelaySpec
+	// At is where the rule was written; NameAt where its name was. A set
+	// NameAt with an empty Name means the name was given but unusable, and
+	// the front end said so.
+	At, NameAt Pos
+}
+
+// MatchSpec is what a rule matches, every criterion ANDed; within a list
+// any entry may match. The zero value matches every frame on every link.
+type MatchSpec struct {
+	From, To   []string    // ingress / egress ports; nil = any
+	Links      [][2]string // ordered (from, to) pairs; nil = any
+	EtherTypes []uint16
+	SrcMAC     *[6]byte
+	DstMAC     *[6]byte
+	Broadcast  *bool // destination ff:ff:ff:ff:ff:ff
+	Multicast  *bool // destination's group bit, broadcast excluded
+	SrcIP      []netip.Prefix
+	DstIP      []netip.Prefix
+	Protocols  []uint8
+	SrcPort    *PortRange
+	DstPort    *PortRange
+	// TCPFlags: the flags in Mask must have the values in Value.
+	TCPFlags *TCPFlagsSpec
+	Payload  []byte // prefix of the TCP or UDP payload
+	// Length bounds the frame's length; Max < 0 is open.
+	Length *Range
+	// First, Matches and Every pick matches by their number on a link
+	// (from 1): the first N, a range (Max < 0 open), every Nth.
+	First   int64
+	Matches *Range
+	Every   int64
+	// During is a window of policy time [Min, Max); Max < 0 is open.
+	During *DurationRange
+	// Description is the criteria as written, for Describe
+	// ("from=a protocol=udp dst_port=37020").
+	Description string
+}
+
+// PortRange is an inclusive range of TCP or UDP ports.
+type PortRange struct{ Lo, Hi uint16 }
+
+// TCPFlagsSpec is a TCP flag criterion (see MatchSpec.TCPFlags).
+type TCPFlagsSpec struct{ Mask, Value uint8 }
+
+// Range is an inclusive range of counts; Max < 0 is open.
+type Range struct{ Min, Max int64 }
+
+// DurationRange is a window of time [Min, Max); Max < 0 is open.
+type DurationRange struct{ Min, Max time.Duration }
+
+// LossSpec is random loss with Probability, or netem's Gilbert-Elliott
+// model when GE is set.
+type LossSpec struct {
+	Probability float64
+	GE          *GEModelSpec
+}
+
+// GEModelSpec is netem's "loss gemodel p r 1-h 1-k": P is the good->bad
+// transition probability, R bad->good (default 1-P, as netem's), BadLoss
+// the loss probability in the bad state (1-h, default 1) and GoodLoss in
+// the good state (1-k, default 0).
+type GEModelSpec struct {
+	P                    float64
+	R, BadLoss, GoodLoss *float64
+}
+
+// DelaySpec holds copies for Fixed plus a jitter drawn uniformly within
+// ±Jitter (Normal: with Jitter as its standard deviation); copies keep their
+// order on a link unless Reorder.
+type DelaySpec struct {
+	Fixed, Jitter   time.Duration
+	Normal, Reorder bool
+}
+
+// ReorderSpec is netem's reorder: with Probability, every Gap-th frame
+// (default 1) skips the delay.
+type ReorderSpec struct {
+	Probability float64
+	Gap         int64
+}
+
+// DuplicateSpec sends Copies (default 1) more copies with Probability.
+type DuplicateSpec struct {
+	Probability float64
+	Copies      int
+}
+
+// CorruptSpec flips Bits (default 1) random bits with Probability, leaving
+// the headers Skip names alone: "" or "none", "ethernet", "ip",
+// "transport".
+type CorruptSpec struct {
+	Probability float64
+	Bits        int
+	Skip        string
+}
+
+// RateSpec is a token bucket of Burst bytes (default 1514, one full-size
+// frame) filled at BitsPerSecond, with a queue of Queue bytes (default
+// 64 KiB, nil) for frames that find it empty.
+type RateSpec struct {
+	BitsPerSecond uint64
+	Burst         int64
+	Queue         *int64
+}
+
+// PartitionSpec separates groups of ports from each other: from Start to
+// End, for Duration after Start, or when a trigger says.
+type PartitionSpec struct {
+	Name   string
+	Groups [][]string // port names, each port in one group
+	// Start and End are policy times; nil for none. Duration, when
+	// positive, ends it that long after Start or StartTrigger.
+	Start, End               *time.Duration
+	Duration                 time.Duration
+	StartTrigger, EndTrigger *TriggerSpec
+	// At is where the partition was written; NameAt and GroupsAt where
+	// its name and groups were (set with an empty value: the front end
+	// has reported why).
+	At, NameAt, GroupsAt Pos
+}
+
+// TriggerSpec starts or ends a partition once rule Rule has matched
+// Matches times: on one link, or on all links when Link is nil.
+type TriggerSpec struct {
+	Rule    string
+	Matches int64
+	Link    *[2]string
+	RuleAt  Pos
+}
+
+// ScheduleSpec takes a port's link down at At for DownFor (0: for good),
+// every Every (0: once), Count times (0: forever).
+type ScheduleSpec struct {
+	Name, Port     string
+	At             *time.Duration
+	DownFor, Every time.Duration
+	Count          int64
+	Pos, PortAt    Pos
+}
+
+// Compile checks spec whole and turns it into a Policy for the ports
+// given (nil: port names are not checked, for the replay of a capture
+// whose ports are not known up front). On error the result is an
+// ErrorList, each error at the element it is about; nothing is returned
+// half-built.
+func Compile(spec *Spec, ports []string) (*Policy, error) {
+	errs := newErrors(spec.Name)
+	p := compile(spec, ports, errs)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// compile is Compile, adding to errs (a front end's, whose problems came
+// first).
+func compile(spec *Spec, ports []string, errs *yamlfile.Errors) *Policy {
+	p := newPolicy(spec.Name, ports)
+	p.seed, p.text = spec.Seed, spec.Text
+	for name, g := range spec.Groups {
+		p.groups[name] = g
+	}
+	for i := range spec.Rules {
+		p.compileRule(&spec.Rules[i], errs)
+	}
+	for i := range spec.Partitions {
+		p.compilePartition(&spec.Partitions[i], errs)
+	}
+	for i := range spec.Schedules {
+		p.compileSchedule(&spec.Schedules[i], errs)
+	}
+	return p
+}
+
+// compileRule builds the rule rs describes, with its defaults, and adds it.
+func (p *Policy) compileRule(rs *RuleSpec, errs *yamlfile.Errors) {
+	if rs.Name == "" && rs.NameAt == (Pos{}) {
+		errs.Add(rs.At.errorf("rule has no name"))
+		return
+	}
+	r := newRule(rs.Name, 0)
+	if err := p.checkPorts(rs.Match.From, rs.Match.To, rs.Match.Links); err != nil {
+		errs.Add(rs.At.errorf("%v", err))
+	}
+	r.m, r.win = rs.Match.compile()
+	r.matchDesc = rs.Match.Description
+	r.mtu, r.drop = rs.MTU, rs.Drop
+	if l := rs.Loss; l != nil {
+		r.loss = lossCfg{model: lossRandom, p: l.Probability}
+		if ge := l.GE; ge != nil {
+			r.loss = lossCfg{model: lossGE, p: ge.P, r: 1 - ge.P, bad: 1, good: 0} // netem's defaults
+			if ge.R != nil {
+				r.loss.r = *ge.R
+			}
+			if ge.BadLoss != nil {
+				r.loss.bad = *ge.BadLoss
+			}
+			if ge.GoodLoss != nil {
+				r.loss.good = *ge.GoodLoss
+			}
+		}
+	}
+	if d := rs.Delay; d != nil {
+		r.delay = &delayCfg{fixed: d.Fixed, jitter: d.Jitter, normal: d.Normal, reorder: d.Reorder}
+	}
+	if ro := rs.Reorder; ro != nil {
+		r.reorder = &reorderCfg{p: ro.Probability, gap: max(ro.Gap, 1)}
+	}
+	if d := rs.Duplicate; d != nil {
+		r.dup = &dupCfg{p: d.Probability, copies: max(d.Copies, 1)}
+	}
+	if c := rs.Corrupt; c != nil {
+		skip := skipNone
+		if i := indexOf(skipNames[:], c.Skip); i > 0 {
+			skip = skipLevel(i)
+		} else if c.Skip != "" && i < 0 {
+			errs.Add(rs.At.errorf("corrupt: skip %q is not one of %s", c.Skip, strings.Join(skipNames[:], ", ")))
+		}
+		r.corrupt = &corruptCfg{p: c.Probability, bits: max(c.Bits, 1), skip: skip}
+	}
+	if rc := rs.Rate; rc != nil {
+		burst, queue := rc.Burst, int64(defaultQueue)
+		if burst <= 0 {
+			burst = defaultBurst
+		}
+		if rc.Queue != nil {
+			queue = *rc.Queue
+		}
+		r.setRate(rc.BitsPerSecond, burst, queue)
+	}
+	if err := r.finish(); err != nil {
+		errs.Add(rs.At.errorf("%v", err))
+	}
+	if rs.Name == "" {
+		return // the front end said why
+	}
+	if err := p.addRule(r); err != nil {
+		errs.Add(rs.NameAt.errorf("%v", err))
+	}
+}
+
+// compile builds the runtime matcher and window.
+func (ms *MatchSpec) compile() (matcher, window) {
+	m := matcher{maxLen: -1, to0: -1}
+	w := window{hi: -1, first: ms.First, every: ms.Every}
+	set := func(ports []string) map[string]bool {
+		if ports == nil {
+			return nil
+		}
+		s := make(map[string]bool, len(ports))
+		for _, n := range ports {
+			s[n] = true
+		}
+		return s
+	}
+	m.from, m.to = set(ms.From), set(ms.To)
+	if ms.Links != nil {
+		m.addLinks(ms.Links)
+	}
+	m.etherType, m.srcIP, m.dstIP, m.proto = ms.EtherTypes, ms.SrcIP, ms.DstIP, ms.Protocols
+	m.srcMAC, m.dstMAC = ms.SrcMAC, ms.DstMAC
+	if ms.Broadcast != nil {
+		m.broadcast = triOf(*ms.Broadcast)
+	}
+	if ms.Multicast != nil {
+		m.multicast = triOf(*ms.Multicast)
+	}
+	if r := ms.SrcPort; r != nil {
+		m.srcPort = portRange{set: true, lo: r.Lo, hi: r.Hi}
+	}
+	if r := ms.DstPort; r != nil {
+		m.dstPort = portRange{set: true, lo: r.Lo, hi: r.Hi}
+	}
+	if f := ms.TCPFlags; f != nil {
+		m.tcpMask, m.tcpValue = f.Mask, f.Value
+	}
+	m.payload = ms.Payload
+	if l := ms.Length; l != nil {
+		m.minLen, m.maxLen = int(l.Min), int(l.Max)
+	}
+	if d := ms.During; d != nil {
+		m.during, m.from0, m.to0 = true, d.Min, d.Max
+	}
+	if r := ms.Matches; r != nil {
+		w.lo, w.hi = r.Min, r.Max
+	}
+	m.needParse = m.etherType != nil || m.srcIP != nil || m.dstIP != nil || m.proto != nil ||
+		m.srcPort.set || m.dstPort.set || m.tcpMask != 0 || m.payload != nil
+	return m, w
+}
+
+func triOf(b bool) tri {
+	if b {
+		return triYes
+	}
+	return triNo
+}
+
+// compilePartition checks ps's times and triggers and adds the partition.
+func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
+	pt := &partition{name: ps.Name, groups: ps.Groups}
+	if ps.Name == "" && ps.NameAt == (Pos{}) {
+		errs.Add(ps.At.errorf("partition has no name"))
+	}
+	if ps.Groups == nil && ps.GroupsAt == (Pos{}) {
+		errs.Add(ps.At.errorf("partition has no groups (write groups: a|b)"))
+	}
+	var startTrig, endTrig *trigger
+	for _, ts := range []*TriggerSpec{ps.StartTrigger, ps.EndTrigger} {
+		if ts == nil {
+			continue
+		}
+		t, err := p.compileTrigger(ts)
+		if err != nil {
+			errs.Add(err)
+			continue
+		}
+		if ts == ps.StartTrigger {
+			startTrig = t
+		} else {
+			endTrig = t
+		}
+	}
+	if ps.Start != nil {
+		pt.tg.start, pt.tg.hasStart = *ps.Start, true
+	}
+	if ps.End != nil {
+		pt.tg.end, pt.tg.hasEnd = *ps.End, true
+	}
+	if d := ps.Duration; d > 0 {
+		switch {
+		case pt.tg.hasEnd || endTrig != nil:
+			errs.Add(ps.At.errorf("give end or duration, not both"))
+		case pt.tg.hasStart:
+			pt.tg.end, pt.tg.hasEnd = pt.tg.start+d, true
+		case startTrig != nil:
+			pt.hold = d
+		default:
+			errs.Add(ps.At.errorf("duration needs a start"))
+		}
+	}
+	if pt.tg.hasStart && pt.tg.hasEnd && pt.tg.end <= pt.tg.start {
+		errs.Add(ps.At.errorf("ends at %s, not after its start at %s", pt.tg.end, pt.tg.start))
+	}
+	if pt.name == "" || pt.groups == nil {
+		return
+	}
+	if err := p.checkGroups(ps.Groups); err != nil {
+		errs.Add(ps.At.errorf("%v", err))
+		return
+	}
+	if p.partition(pt.name) != nil {
+		errs.Add(ps.NameAt.errorf("partition name %q is used twice", pt.name))
+		return
+	}
+	if len(p.partitions) >= maxPartitions {
+		errs.Add(ps.At.errorf("more than %d partitions", maxPartitions))
+		return
+	}
+	pt.side = sides(pt.groups)
+	for _, t := range []*trigger{startTrig, endTrig} {
+		if t != nil {
+			t.part = pt
+			p.byName[t.rule].triggers = append(p.byName[t.rule].triggers, t)
+		}
+	}
+	if startTrig != nil {
+		startTrig.start = true
+	}
+	pt.schedule = partitionSchedule(&pt.tg, startTrig, endTrig, pt.hold)
+	p.partitions = append(p.partitions, pt)
+}
+
+// compileTrigger checks that a trigger names a rule.
+func (p *Policy) compileTrigger(ts *TriggerSpec) (*trigger, *FieldError) {
+	if p.byName[ts.Rule] == nil {
+		return nil, ts.RuleAt.errorf("no rule named %q", ts.Rule)
+	}
+	if ts.Matches < 1 {
+		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
+	}
+	t := &trigger{rule: ts.Rule, n: ts.Matches}
+	if ts.Link != nil {
+		t.hasLink, t.link = true, *ts.Link
+	}
+	return t, nil
+}
+
+// compileSchedule checks ss and gives its port the schedule.
+func (p *Policy) compileSchedule(ss *ScheduleSpec, errs *yamlfile.Errors) {
+	switch {
+	case ss.Name == "":
+		errs.Add(ss.Pos.errorf("schedule has no name"))
+		return
+	case ss.Port == "":
+		if ss.PortAt == (Pos{}) {
+			errs.Add(ss.Pos.errorf("schedule has no port"))
+		}
+		return
+	case ss.At == nil:
+		errs.Add(ss.Pos.errorf("schedule has no at (when the link first goes down)"))
+		return
+	case ss.Every > 0 && (ss.DownFor == 0 || ss.DownFor >= ss.Every):
+		errs.Add(ss.Pos.errorf("with every, down_for must be positive and shorter than every"))
+		return
+	case ss.Every == 0 && ss.Count > 0:
+		errs.Add(ss.Pos.errorf("count needs every"))
+		return
+	}
+	if err := p.checkPorts([]string{ss.Port}, nil, nil); err != nil {
+		errs.Add(ss.Pos.errorf("%v", err))
+		return
+	}
+	if err := p.addSchedule(ss.Name, ss.Port, *ss.At, ss.DownFor, ss.Every, ss.Count); err != nil {
+		errs.Add(ss.Pos.errorf("%v", err))
+	}
+}
+
+// checkPorts checks that every name is one of the policy's ports, for a
+// spec built in code (the front ends check names where they are written).
+func (p *Policy) checkPorts(from, to []string, links [][2]string) error {
+	if p.ports == nil {
+		return nil
+	}
+	check := func(n string) error {
+		if !p.ports[n] {
+			return fmt.Errorf("port %q does not exist (ports: %s)", n, strings.Join(sortedKeys(p.ports), ", "))
+		}
+		return nil
+	}
+	for _, n := range append(append([]string(nil), from...), to...) {
+		if err := check(n); err != nil {
+			return err
+		}
+	}
+	for _, l := range links {
+		for _, n := range l {
+			if err := check(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkGroups checks a partition's groups: ports of the policy, each in
+// one group, at least two groups.
+func (p *Policy) checkGroups(groups [][]string) error {
+	if len(groups) < 2 {
+		return fmt.Errorf("a partition needs at least two groups")
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if err := p.checkPorts(g, nil, nil); err != nil {
+			return err
+		}
+		for _, n := range g {
+			if seen[n] {
+				return fmt.Errorf("port %q is in more than one group", n)
+			}
+			seen[n] = true
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package yamlfile
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var errKind = errors.New("invalid thing")
+
+func TestErrorFormat(t *testing.T) {
+	for _, tc := range []struct {
+		err  Error
+		want string
+	}{
+		{Error{File: "p.yaml", Line: 3, Column: 7, Path: "rules[0].loss", Msg: "1.5 is outside [0,1]"}, "p.yaml:3:7: rules[0].loss: 1.5 is outside [0,1]"},
+		{Error{File: "p.yaml", Line: 2, Msg: "syntax: bad"}, "p.yaml:2: syntax: bad"},
+		{Error{File: "--loss", Path: `"a->b=150%"`, Msg: "1.5 is outside [0,1]"}, `--loss: "a->b=150%": 1.5 is outside [0,1]`},
+		{Error{Msg: "alone"}, "alone"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestErrorsAreBoundedAndKinded: a collector keeps Max problems and one
+// saying it stopped, every one matching its Kind; a list is what
+// errors.As and errors.Is see through.
+func TestErrorsAreBoundedAndKinded(t *testing.T) {
+	e := &Errors{File: "f.yaml", Max: 3, Kind: errKind}
+	if e.Err() != nil {
+		t.Fatal("got an error from an empty collector")
+	}
+	for i := range 10 {
+		e.At(&yaml.Node{Line: i + 1, Column: 2}, "x", "problem %d", i)
+	}
+	if len(e.List) != 4 || e.List[3].Error() != "f.yaml: too many errors; stopping" || !e.Full() {
+		t.Fatalf("got %d problems, last %q; want 3 and the stop", len(e.List), e.List[len(e.List)-1])
+	}
+	err := e.Err()
+	if !errors.Is(err, errKind) {
+		t.Error("the list does not match its kind")
+	}
+	var one *Error
+	if !errors.As(err, &one) || one.Line != 1 || !errors.Is(one, errKind) {
+		t.Errorf("errors.As gave %v, want the first problem, of the kind", one)
+	}
+	if want := "f.yaml:1:2: x: problem 0\nf.yaml:2:2: x: problem 1\n"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %q, want it to start with %q", err.Error(), want)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		nilRoot   bool
+		want      string // the error, "" for none
+	}{
+		{"mapping", "a: 1\n", false, ""},
+		{"empty", "", true, ""},
+		{"comment-only", "# nothing\n", true, ""},
+		{"document-marker", "---\n", true, ""},
+		{"null", "~\n", true, ""},
+		{"two-documents", "a: 1\n---\nb: 2\n", true, "f.yaml:2: a thing is one YAML document; found a second"},
+		{"syntax", "a: [\n", true, "f.yaml:1: did not find expected node content"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, err := Decode("f.yaml", []byte(tc.src), "thing")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.want != "" && (err == nil || err.Error() != tc.want):
+				t.Fatalf("got error %v, want %q", err, tc.want)
+			case (root == nil) != tc.nilRoot:
+				t.Errorf("got root %v, want nil %v", root, tc.nilRoot)
+			}
+		})
+	}
+}
+
+func TestCheckTree(t *testing.T) {
+	root, _ := Decode("f.yaml", []byte("a: &x [1]\nb: *x\n"), "thing")
+	if err := CheckTree("f.yaml", root, "thing", 8); err == nil || err.Error() != "f.yaml:2:4: YAML aliases are not supported in a thing" {
+		t.Errorf("got %v, want the alias refused where it is", err)
+	}
+	root, _ = Decode("f.yaml", []byte("a: "+strings.Repeat("[", 10)+strings.Repeat("]", 10)+"\n"), "thing")
+	if err := CheckTree("f.yaml", root, "thing", 8); err == nil || !strings.Contains(err.Error(), "nested deeper than a thing can be") {
+		t.Errorf("got %v, want the nesting refused", err)
+	}
+	root, _ = Decode("f.yaml", []byte("a: [[1]]\n"), "thing")
+	if err := CheckTree("f.yaml", root, "thing", 8); err != nil {
+		t.Errorf("got %v for a shallow tree, want none", err)
+	}
+}
+
+// TestSyntaxReadsTheLibrarysErrors: a decoder's type errors become one
+// error each, at their line.
+func TestSyntaxReadsTheLibrarysErrors(t *testing.T) {
+	var v struct{ A, B int }
+	err := yaml.Unmarshal([]byte("a: x\nb: y\n"), &v)
+	got := Syntax("f.yaml", err)
+	if len(got) != 2 || got[0].Line != 1 || got[1].Line != 2 || !strings.HasPrefix(got[1].Error(), "f.yaml:2: cannot unmarshal") {
+		t.Errorf("got %q, want two errors at lines 1 and 2", List(got).Error())
+	}
+}
+
+func TestLookupAndKinds(t *testing.T) {
+	root, _ := Decode("f.yaml", []byte("ports:\n  - {name: a, address: x}\n"), "thing")
+	if n := Lookup(root, "ports", "0", "address"); n.Value != "x" || n.Line != 2 {
+		t.Errorf("got %+v, want the address node", n)
+	}
+	if n := Lookup(root, "ports", "5", "address"); n.Kind != yaml.SequenceNode {
+		t.Errorf("got %v for a path past the tree, want the deepest node reached (the list)", KindName(n))
+	}
+	if got := KindName(Lookup(root, "ports")); got != "a list" {
+		t.Errorf("got %q, want a list", got)
+	}
+	if got := JoinPath("", "a") + " " + JoinPath("a", "b"); got != "a a.b" {
+		t.Errorf("got %q", got)
+	}
+}

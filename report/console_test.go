@@ -1,0 +1,106 @@
+package report
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var start = time.Date(2026, 12, 6, 8, 39, 35, 0, time.UTC)
+
+func TestConsoleStamps(t *testing.T) {
+	tests := []struct {
+		name   string
+		log    string
+		offset *time.Duration
+		want   []string // "port-relative time|text|class"
+	}{
+		{"e2e-harness", "# qemu-system-x86_64 -m 128M\n# t0=2026-12-06T08:39:37.5Z\n  2.351 GUEST: up ip=10.42.0.10/24\n  8.438 GUEST: nexus FAIL node-a: timeout\n  8.467 # exit: exit status 0\n",
+			nil, []string{"4.851s|GUEST: up ip=10.42.0.10/24|", "10.938s|GUEST: nexus FAIL node-a: timeout|fail", "10.967s|# exit: exit status 0|"}},
+		{"lab-run-counts-from-the-capture's-start", "  0.500 discovery ok\n 12.000 session ok\n",
+			nil, []string{"0.500s|discovery ok|ok", "12.000s|session ok|ok"}},
+		{"offset-wins-over-t0", "# t0=2026-12-06T08:40:00Z\n1.0 booted\n",
+			ptr(2 * time.Second), []string{"3.000s|booted|"}},
+		{"dmesg-brackets", "[    7.791373] reboot: Power down\n",
+			nil, []string{"7.791s|reboot: Power down|"}},
+		{"absolute-rfc3339", "2026-12-06T08:39:36.250Z GUEST: up\n2026-12-06 08:39:37,000 error: disk\n2026-12-06T10:39:38+02:00 tz\n",
+			ptr(time.Hour), []string{"1.250s|GUEST: up|", "2.000s|error: disk|fail", "3.000s|tz|"}},
+		{"lines-without-stamps-are-not-markers", "kernel: hello\n\n  3.5\n  4.0 x\n", nil, []string{"4.000s|x|"}},
+		{"control-characters-and-escapes-removed", "  1.0 \x1b[31mred\x1b[0m\tand\x00tab\r\n", nil, []string{"1.000s|[31mred[0m andtab|"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log, err := parseConsole(strings.NewReader(tt.log), nil, Limits{}.withDefaults())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range log.place(0, "x.log", start, tt.offset) {
+				got = append(got, fmtDur(m.Time)+"|"+m.Text+"|"+m.Class)
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got markers\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestConsoleMatch(t *testing.T) {
+	log, err := parseConsole(strings.NewReader("  1.0 GUEST: up\n  1.5 random noise\n  2.0 GUEST: done ok\n"), regexp.MustCompile(`^GUEST:`), Limits{}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log.lines) != 2 || log.lines[0].line != 1 || log.lines[1].line != 3 {
+		t.Errorf("got %+v, want lines 1 and 3", log.lines)
+	}
+}
+
+func TestConsoleLimits(t *testing.T) {
+	lim := Limits{MaxLineBytes: 64, MaxMarkers: 3, MaxConsoleBytes: 4096}.withDefaults()
+	t.Run("long-line-is-cut", func(t *testing.T) {
+		lim := lim
+		lim.MaxConsoleBytes = 1 << 20
+		log, err := parseConsole(strings.NewReader("  1.0 "+strings.Repeat("x", 100000)+"\n  2.0 next\n"), nil, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log.lines) != 2 || len(log.lines[0].text) > 64 || log.lines[1].text != "next" {
+			t.Errorf("got %d lines, first %d bytes, second %q, want the first cut to 64 bytes and the next read", len(log.lines), len(log.lines[0].text), log.lines[1].text)
+		}
+	})
+	t.Run("markers-are-counted-past-the-limit", func(t *testing.T) {
+		log, err := parseConsole(strings.NewReader(strings.Repeat("  1.0 x\n", 10)), nil, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log.lines) != 3 || log.more != 7 {
+			t.Errorf("got %d lines and %d more, want 3 and 7", len(log.lines), log.more)
+		}
+	})
+	t.Run("file-too-large", func(t *testing.T) {
+		_, err := parseConsole(strings.NewReader(strings.Repeat("  1.0 x\n", 1000)), nil, lim)
+		if err == nil || !strings.Contains(err.Error(), "4096") {
+			t.Errorf("got %v, want an error naming the 4096-byte limit", err)
+		}
+	})
+	t.Run("bad-t0", func(t *testing.T) {
+		_, err := parseConsole(strings.NewReader("# t0=yesterday\n"), nil, lim)
+		if err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("got %v, want an error naming line 1", err)
+		}
+	})
+}
+
+func TestConsoleOnUnknownPort(t *testing.T) {
+	_, err := Build(Options{Capture: failingRun, Consoles: []Console{{Port: "c", Path: "testdata/failing-run-node-a.log"}}})
+	if err == nil || !strings.Contains(err.Error(), `port "c"`) || !strings.Contains(err.Error(), "ports: a, b") {
+		t.Errorf("got %v, want an error naming port c and the ports there are", err)
+	}
+	_, err = Build(Options{Capture: failingRun, Consoles: []Console{{Port: "a", Path: "testdata/no-such.log"}}})
+	if err == nil || !strings.Contains(err.Error(), "no-such.log") {
+		t.Errorf("got %v, want an error naming the log", err)
+	}
+}

@@ -1,0 +1,26 @@
+// Package report draws a run: it reads an l2hub capture (and, optionally,
+// the VMs' console logs and the conformance checker's findings) into a
+// [Model] of a ladder diagram, and writes that model as one self-contained
+// HTML page (inline CSS, SVG and JavaScript; nothing fetched from anywhere).
+//
+// The model has one lifeline per hub port and one arrow per frame a port
+// sent, from the sender to every port that received it (matched from the
+// capture's ingress and egress records), labelled by protocol (ARP, NXSB
+// announce, TCP SYN, the nexus handshake's msg1/2/3, records, ...). What a
+// rule did is read from the capture's comments: a drop ends at the hub with
+// the rule's words, a delay has two ends, duplicates and reorders are
+// marked, and the drops of a partition or a link set down become a band
+// across the lifelines it cut. Console lines with a time stamp become
+// markers on their VM's lifeline; the checker's findings are pinned to the
+// frames they cite. Runs of alike frames from one sender (announces, ACKs)
+// are grouped into one arrow with a count. Every frame keeps the capture's
+// frame number, so the page and Wireshark agree.
+//
+// Everything read is untrusted: records, comments, interface names and
+// console lines are bounded (see [Limits]) and every text reaches the page
+// as JSON that the page's script shows as text, never as markup. The same
+// inputs give the same bytes.
+//
+// Concurrency contract: Build and Write may run concurrently on different
+// inputs; a Model is not modified after Build and may be read concurrently.
+package report

@@ -1,0 +1,195 @@
+package report
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A tiny pcapng writer for hostile captures: whatever a name or a comment
+// holds, the reader hands it over as is.
+type rec struct {
+	iface   int
+	ns      uint64
+	in      bool
+	data    []byte
+	comment string
+}
+
+func pcapngFile(ports, descs []string, recs []rec) []byte {
+	var b []byte
+	le := binary.LittleEndian
+	block := func(typ uint32, body []byte) {
+		for len(body)%4 != 0 {
+			body = append(body, 0)
+		}
+		n := uint32(12 + len(body))
+		b = le.AppendUint32(b, typ)
+		b = le.AppendUint32(b, n)
+		b = append(b, body...)
+		b = le.AppendUint32(b, n)
+	}
+	opt := func(body []byte, code uint16, v []byte) []byte {
+		body = le.AppendUint16(body, code)
+		body = le.AppendUint16(body, uint16(len(v)))
+		body = append(body, v...)
+		for len(body)%4 != 0 {
+			body = append(body, 0)
+		}
+		return body
+	}
+	shb := le.AppendUint32(nil, 0x1a2b3c4d)
+	shb = le.AppendUint16(shb, 1)
+	shb = le.AppendUint16(shb, 0)
+	shb = le.AppendUint64(shb, ^uint64(0))
+	block(0x0a0d0d0a, shb)
+	for i, p := range ports {
+		idb := le.AppendUint16(nil, 1) // Ethernet
+		idb = le.AppendUint16(idb, 0)
+		idb = le.AppendUint32(idb, 0)
+		idb = opt(idb, 2, []byte(p))
+		idb = opt(idb, 3, []byte(descs[i]))
+		idb = opt(idb, 9, []byte{9}) // nanoseconds
+		block(1, le.AppendUint32(idb, 0))
+	}
+	for _, r := range recs {
+		epb := le.AppendUint32(nil, uint32(r.iface))
+		epb = le.AppendUint32(epb, uint32(r.ns>>32))
+		epb = le.AppendUint32(epb, uint32(r.ns))
+		epb = le.AppendUint32(epb, uint32(len(r.data)))
+		epb = le.AppendUint32(epb, uint32(len(r.data)))
+		epb = append(epb, r.data...)
+		for len(epb)%4 != 0 {
+			epb = append(epb, 0)
+		}
+		dir := uint32(2)
+		if r.in {
+			dir = 1
+		}
+		epb = opt(epb, 2, le.AppendUint32(nil, dir))
+		if r.comment != "" {
+			epb = opt(epb, 1, []byte(r.comment))
+		}
+		block(6, le.AppendUint32(epb, 0))
+	}
+	return b
+}
+
+const hostile = `</script><script>document.title="pwned"</script><img src=x onerror=alert(1)>&amp;"'` + "\u2028"
+
+// hostileCapture has a port name, a port description, a frame's bytes and
+// a comment that each try to end the data and run a script.
+func hostileCapture(t *testing.T) string {
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	frame = append(frame, []byte(hostile)...)
+	return writeTemp(t, "hostile.pcapng", pcapngFile(
+		[]string{"a" + hostile, "b"}, []string{hostile, "tcp"},
+		[]rec{
+			{0, 1e9, true, frame, "dropped: a" + hostile + "->b: rule " + hostile + ": drop (" + hostile + ")"},
+			{0, 2e9, true, frame, ""},
+			{1, 2e9, false, frame, "rule x: delay (" + hostile + ")"},
+		}))
+}
+
+func page(t *testing.T, opts Options) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, opts); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// pageJSON returns the page's data as the page's script parses it.
+func pageJSON(t *testing.T, html []byte) map[string]any {
+	t.Helper()
+	const open = `<script type="application/json" id="l2hub-data">`
+	i := bytes.Index(html, []byte(open))
+	j := bytes.Index(html[i:], []byte("</script>"))
+	if i < 0 || j < 0 {
+		t.Fatal("got no data script in the page")
+	}
+	var v map[string]any
+	if err := json.Unmarshal(html[i+len(open):i+j], &v); err != nil {
+		t.Fatalf("page data: %v", err)
+	}
+	return v
+}
+
+func TestPageIsDeterministic(t *testing.T) {
+	opts := Options{Capture: failingRun, Check: "nexus-v1", Consoles: []Console{{Port: "a", Path: "testdata/failing-run-node-a.log"}}}
+	first, second := page(t, opts), page(t, opts)
+	if !bytes.Equal(first, second) {
+		i := 0
+		for i < min(len(first), len(second)) && first[i] == second[i] {
+			i++
+		}
+		t.Fatalf("got two pages of the same inputs that differ at byte %d: %q vs %q", i, first[i:min(i+60, len(first))], second[i:min(i+60, len(second))])
+	}
+}
+
+func TestPageIsSelfContained(t *testing.T) {
+	html := string(page(t, Options{Capture: failingRun, Check: "nexus-v1"}))
+	// The SVG namespace is a name, not something to fetch; nothing else
+	// may look like an address.
+	rest := strings.ReplaceAll(html, "http://www.w3.org/2000/svg", "")
+	for _, bad := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)https?:`), regexp.MustCompile(`(?i)\bsrc\s*=`), regexp.MustCompile(`(?i)<link\b`),
+		regexp.MustCompile(`(?i)@import`), regexp.MustCompile(`(?i)url\(`), regexp.MustCompile(`(?i)@font-face`),
+		regexp.MustCompile(`(?i)<iframe|<object|<embed`), regexp.MustCompile(`(?i)\bfetch\(|XMLHttpRequest|WebSocket|EventSource`),
+		regexp.MustCompile(`(?i)//[a-z0-9.-]+\.[a-z]{2,}`),
+	} {
+		if m := bad.FindString(rest); m != "" {
+			t.Errorf("got %q in the page, want nothing that loads from elsewhere", m)
+		}
+	}
+	// The CSP allows exactly the page's own style and script, by hash.
+	for _, want := range []string{"default-src 'none'", hashOf(pageCSS), hashOf(pageJS)} {
+		if !strings.Contains(html, want) {
+			t.Errorf("got no %q in the page's Content-Security-Policy", want)
+		}
+	}
+	if !strings.Contains(html, "<style>"+pageCSS+"</style>") || !strings.Contains(html, "<script>"+pageJS+"</script>") {
+		t.Error("got the style or script changed on the way into the page: their hashes would not match")
+	}
+}
+
+func TestPageEscapesWhatItRead(t *testing.T) {
+	path := hostileCapture(t)
+	log := writeTemp(t, "a.log", []byte("  1.5 "+hostile+"\n"))
+	m := build(t, Options{Capture: path})
+	if len(m.Frames) != 2 {
+		t.Fatalf("got %d frames, want 2", len(m.Frames))
+	}
+	opts := Options{Capture: path, Title: hostile, Consoles: []Console{{Port: m.Ports[0].Name, Path: log}}}
+	html := page(t, opts)
+	if n := bytes.Count(bytes.ToLower(html), []byte("<script")); n != 2 {
+		t.Errorf("got %d script elements, want the page's own 2", n)
+	}
+	for _, bad := range []string{"pwned\"</script>", "<img", "\u2028"} {
+		if bytes.Contains(html, []byte(bad)) {
+			t.Errorf("got %q in the page, want it escaped", bad)
+		}
+	}
+	// ... and the text is all still there, for the page to show as text.
+	data := pageJSON(t, html)
+	if data["title"] != cleanText(hostile, 1<<10) {
+		t.Errorf("got title %q, want the hostile text as text", data["title"])
+	}
+	ports := data["ports"].([]any)
+	if name := ports[0].(map[string]any)["name"].(string); !strings.HasPrefix(name, "a</script><script>") {
+		t.Errorf("got port name %q, want the hostile name kept as text", name)
+	}
+	strs := data["strs"].([]any)
+	if !slices.ContainsFunc(strs, func(s any) bool { return strings.Contains(s.(string), `<img src=x onerror=alert(1)>`) }) {
+		t.Errorf("got strings %q, want the hostile comment kept as text", strs)
+	}
+	markers := data["markers"].([]any)
+	if len(markers) != 1 || !strings.Contains(markers[0].([]any)[2].(string), "</script>") {
+		t.Errorf("got markers %v, want the hostile console line kept as text", markers)
+	}
+}

@@ -1,0 +1,264 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"l2hub/conformance/checker"
+)
+
+// bands turns the drops of partitions and links set down into windows. A
+// window is open from its first drop; a frame delivered across it (between
+// two sides of the partition, to or from the port that was down) closes it.
+func (b *builder) bands() {
+	open := map[string]int{} // key -> index into m.Bands
+	var keys []string        // open keys, in opening order (deterministic closing)
+	for i := range b.m.Frames {
+		f := &b.m.Frames[i]
+		for _, d := range f.Drops {
+			if d.Action != "partition" && d.Action != "down" {
+				continue
+			}
+			_, detail, _ := strings.Cut(d.Reason, d.Action+" (")
+			detail = strings.TrimSuffix(detail, ")")
+			key := d.Action + "\x00" + d.Rule + "\x00" + detail
+			if bi, ok := open[key]; ok {
+				bd := &b.m.Bands[bi]
+				bd.End, bd.Last = f.Time, d.Number
+				bd.Drops++
+				continue
+			}
+			open[key] = len(b.m.Bands)
+			keys = append(keys, key)
+			b.m.Bands = append(b.m.Bands, Band{
+				Kind: d.Action, Name: d.Rule, Spec: detail, Ports: b.bandPorts(d.Action, detail, f.From, d.To),
+				Start: f.Time, End: f.Time, Drops: 1, First: d.Number, Last: d.Number,
+			})
+		}
+		for _, d := range f.Deliveries {
+			if d.Kind&Inferred != 0 || f.From < 0 {
+				continue
+			}
+			for k := 0; k < len(keys); k++ {
+				bd := &b.m.Bands[open[keys[k]]]
+				if bd.cuts(b, f.From, d.To) && d.Time > bd.End {
+					bd.Healed, bd.HealedAt = d.Number, d.Time
+					delete(open, keys[k])
+					keys = slices.Delete(keys, k, k+1)
+					k--
+				}
+			}
+		}
+	}
+}
+
+// bandPorts are the lifelines a band covers: the ports its spec names
+// ("a,b|c", "port b"), else the link it was seen on.
+func (b *builder) bandPorts(action, spec string, from, to int) []int {
+	var names []string
+	if action == "down" {
+		names = []string{strings.TrimPrefix(spec, "port ")}
+	} else {
+		names = strings.FieldsFunc(spec, func(r rune) bool { return r == '|' || r == ',' })
+	}
+	var ports []int
+	for _, n := range names {
+		if i, ok := b.ports[strings.TrimSpace(n)]; ok && !slices.Contains(ports, i) {
+			ports = append(ports, i)
+		}
+	}
+	if len(ports) == 0 {
+		for _, p := range []int{from, to} {
+			if p >= 0 && !slices.Contains(ports, p) {
+				ports = append(ports, p)
+			}
+		}
+	}
+	slices.Sort(ports)
+	return ports
+}
+
+// cuts reports whether the band stands between from and to.
+func (bd *Band) cuts(b *builder, from, to int) bool {
+	if bd.Kind == "down" {
+		return slices.Contains(bd.Ports, from) || slices.Contains(bd.Ports, to)
+	}
+	side := func(p int) int {
+		name := b.m.Ports[p].Name
+		for i, g := range strings.Split(bd.Spec, "|") {
+			for _, n := range strings.Split(g, ",") {
+				if strings.TrimSpace(n) == name {
+					return i + 1
+				}
+			}
+		}
+		return 0
+	}
+	sf, st := side(from), side(to)
+	if sf == 0 && st == 0 { // a spec that names no port here: the ports it was seen on
+		return slices.Contains(bd.Ports, from) && slices.Contains(bd.Ports, to)
+	}
+	return sf != 0 && st != 0 && sf != st
+}
+
+// findings runs the checker on the capture and pins its findings to the
+// frames they cite.
+func (b *builder) findings(p checker.Profile) {
+	r, err := checker.CheckFiles(checker.Options{Profile: p}, b.opts.Capture)
+	cs := &CheckSummary{Profile: p.String(), OK: r.OK(), Fail: r.Fail, Warn: r.Warn, Pass: r.Pass, Info: r.Info}
+	if err != nil {
+		cs.Error = cleanText(err.Error(), 400)
+		cs.OK = false
+	}
+	b.m.Check = cs
+	titles := map[string]string{}
+	for _, c := range checker.Checks() {
+		titles[c.ID] = c.Title
+	}
+	for _, f := range r.Findings {
+		fd := Finding{
+			ID: cleanText(f.ID, 32), Verdict: f.Verdict.String(), Title: titles[f.ID],
+			Message: cleanText(f.Message, 600), Frames: slices.Clone(f.Frames), Count: f.Count,
+		}
+		idx := len(b.m.Findings)
+		for _, n := range f.Frames {
+			fi, _, ok := b.m.FrameAt(n)
+			if !ok || slices.Contains(fd.Pins, fi) {
+				continue
+			}
+			fd.Pins = append(fd.Pins, fi)
+			b.m.Frames[fi].Findings = append(b.m.Frames[fi].Findings, idx)
+		}
+		b.m.Findings = append(b.m.Findings, fd)
+	}
+}
+
+// groups draws runs of alike frames from one sender as one arrow: the same
+// label, the same receivers and the same drop reasons, nothing delayed,
+// duplicated, reordered or corrupted, and no failing or warning finding.
+func (b *builder) groups() {
+	if b.opts.MinGroup < 0 {
+		return
+	}
+	type run struct {
+		key    string
+		frames []int
+	}
+	runs := make([]run, len(b.m.Ports))
+	flush := func(r *run) {
+		if len(r.frames) >= max(b.opts.MinGroup, 2) {
+			gi := len(b.m.Groups)
+			first, last := &b.m.Frames[r.frames[0]], &b.m.Frames[r.frames[len(r.frames)-1]]
+			g := Group{
+				From: first.From, Label: first.Label.Text, Frames: r.frames,
+				Start: first.Time, End: last.Time, First: first.Number, Last: last.Number,
+			}
+			for _, d := range first.Deliveries {
+				g.To = append(g.To, d.To)
+			}
+			if len(first.Drops) > 0 {
+				g.Drop = first.Drops[0].Reason
+				if first.Drops[0].Rule != "" {
+					g.Drop = "rule " + first.Drops[0].Rule + ": " + first.Drops[0].Action
+				}
+			}
+			for _, fi := range r.frames {
+				b.m.Frames[fi].Group = gi
+			}
+			b.m.Groups = append(b.m.Groups, g)
+		}
+		*r = run{}
+	}
+	for i := range b.m.Frames {
+		f := &b.m.Frames[i]
+		if f.From < 0 {
+			continue
+		}
+		r := &runs[f.From]
+		key, ok := b.groupKey(f)
+		if !ok || key != r.key {
+			flush(r)
+		}
+		if ok {
+			r.key = key
+			r.frames = append(r.frames, i)
+		}
+	}
+	for i := range runs {
+		flush(&runs[i])
+	}
+	slices.SortFunc(b.m.Groups, func(x, y Group) int { return cmp.Compare(x.Frames[0], y.Frames[0]) })
+	for gi, g := range b.m.Groups {
+		for _, fi := range g.Frames {
+			b.m.Frames[fi].Group = gi
+		}
+	}
+}
+
+// groupKey is what frames of one run share; ok is false for a frame that
+// must be drawn alone.
+func (b *builder) groupKey(f *Frame) (string, bool) {
+	if !f.Label.Groupable || f.Number == 0 {
+		return "", false
+	}
+	for _, fi := range f.Findings {
+		if v := b.m.Findings[fi].Verdict; v == "fail" || v == "warn" {
+			return "", false
+		}
+	}
+	var k strings.Builder
+	k.WriteString(f.Label.Text)
+	for _, d := range f.Deliveries {
+		if d.Kind&^Inferred != 0 {
+			return "", false
+		}
+		fmt.Fprintf(&k, "|>%d", d.To)
+	}
+	for _, d := range f.Drops {
+		fmt.Fprintf(&k, "|x%d %s %s", d.To, d.Rule, d.Action)
+	}
+	return k.String(), true
+}
+
+// consoles reads the console logs and places their markers.
+func (b *builder) consoles() error {
+	for _, c := range b.opts.Consoles {
+		port, ok := b.ports[c.Port]
+		if !ok {
+			names := make([]string, len(b.m.Ports))
+			for i, p := range b.m.Ports {
+				names[i] = p.Name
+			}
+			return fmt.Errorf("console %s for port %q: %w (ports: %s)", c.Path, c.Port, ErrUnknownPort, strings.Join(names, ", "))
+		}
+		log, err := readConsole(c, b.lim)
+		if err != nil {
+			return err
+		}
+		name := cleanText(baseName(c.Path), 128)
+		b.m.Ports[port].Consoles = append(b.m.Ports[port].Consoles, name)
+		b.m.Markers = append(b.m.Markers, log.place(port, name, b.m.Start, c.Offset)...)
+		if len(log.lines) == 0 {
+			b.warn("console %s: no line with a time stamp was drawn", name)
+		}
+		if log.more > 0 {
+			b.warn("console %s: %d more lines not drawn (Limits.MaxMarkers)", name, log.more)
+		}
+	}
+	slices.SortStableFunc(b.m.Markers, func(x, y Marker) int {
+		if c := cmp.Compare(x.Time, y.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Port, y.Port)
+	})
+	return nil
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}

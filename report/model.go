@@ -1,0 +1,693 @@
+package report
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/conformance/checker"
+)
+
+// Model is the ladder diagram of one capture, ready to draw.
+type Model struct {
+	Title    string
+	Capture  string        // the capture's file name
+	Start    time.Time     // time zero: the hub's start (the capture header's), else the first frame's
+	Duration time.Duration // from Start to the last frame or marker
+	Records  int           // capture records read
+	Ports    []Port
+	Frames   []Frame // in capture order of the records they stand for
+	Groups   []Group
+	Bands    []Band
+	Markers  []Marker // in time order, then port, then line
+	Check    *CheckSummary
+	Findings []Finding // as the checker orders them: failures first
+	// Inferred says the deliveries were not recorded but inferred from
+	// MAC addresses (a capture without egress records or directions).
+	Inferred bool
+	Warnings []string
+
+	at []ref // capture frame number -> what draws it
+}
+
+// Port is a lifeline.
+type Port struct {
+	Name        string
+	Description string // transport and address, from the capture
+	Consoles    []string
+}
+
+// Frame is one arrow: a frame one port sent, and what became of it.
+type Frame struct {
+	// Number is the capture's number of the record the arrow stands for:
+	// the ingress record (what the sender sent); 0 when the capture has
+	// none (a frame the hub made, such as an injected one).
+	Number  int
+	Time    time.Duration // since Model.Start
+	From    int           // index into Ports; -1 for the hub itself
+	Label   Label
+	Len     int    // bytes on the wire
+	Data    []byte // the first Limits.HexBytes bytes
+	Comment string // the ingress record's comment
+	// Deliveries are the copies ports received, in capture order.
+	Deliveries []Delivery
+	// Drops are the links the frame was dropped on, with the reasons.
+	Drops []Drop
+	// Copies are the numbers of further records of this same frame (a
+	// multicast loopback echo in a per-VM file).
+	Copies   []int
+	Group    int   // index into Model.Groups; -1 when drawn alone
+	Findings []int // indices into Model.Findings citing this frame
+}
+
+// DeliveryKind says how a delivery differs from an immediate, faithful one.
+type DeliveryKind uint8
+
+const (
+	Delayed   DeliveryKind = 1 << iota // a delay or rate rule held it
+	Duplicate                          // a copy a duplicate rule made
+	Reordered                          // it overtook a frame sent before it on its link
+	Corrupted                          // its bytes differ from what was sent
+	Inferred                           // not recorded: inferred from MAC addresses
+)
+
+// Delivery is one port's copy of a frame.
+type Delivery struct {
+	Number  int // the egress record; 0 when Inferred
+	To      int // index into Ports
+	Time    time.Duration
+	Kind    DeliveryKind
+	Comment string
+	Data    []byte // its first bytes, when Corrupted
+	// Overtook is the number of a frame sent earlier on the same link
+	// that arrived after this one (0 if none).
+	Overtook int
+}
+
+// Drop is one link the frame did not cross.
+type Drop struct {
+	To     int    // index into Ports; -1 when the reason names no link
+	Number int    // the record that says so
+	Reason string // "rule loss-a: drop (p=0.05 draw=0.0213)"
+	Rule   string
+	Action string // drop, partition, down, mtu, queue-full, ...
+}
+
+// Group is a run of alike frames from one sender drawn as one arrow.
+type Group struct {
+	From        int
+	Label       string
+	Frames      []int // indices into Model.Frames, in order
+	Start, End  time.Duration
+	To          []int  // the receivers every member reached
+	Drop        string // the reason every member was dropped for, if any
+	First, Last int    // capture numbers
+}
+
+// Band is a window in which a partition or a link set down cut some
+// lifelines, as the drops it caused show it.
+type Band struct {
+	Kind  string // "partition" or "down"
+	Name  string // the partition's or schedule's name
+	Spec  string // "a|b", "port b"
+	Ports []int
+	// Start and End are the first and last drop it caused; Healed the
+	// first delivery across it after them (0: none before the capture
+	// ends), HealedAt its time.
+	Start, End  time.Duration
+	Drops       int
+	First, Last int // capture numbers of the first and last drop
+	Healed      int
+	HealedAt    time.Duration
+}
+
+// Finding is one of the checker's findings.
+type Finding struct {
+	ID      string
+	Verdict string // pass, info, warn, fail
+	Title   string // what the check asks
+	Message string
+	Frames  []int // capture numbers it cites
+	Count   int
+	Pins    []int // indices into Model.Frames
+}
+
+// CheckSummary is the checker's verdict.
+type CheckSummary struct {
+	Profile                string
+	OK                     bool
+	Fail, Warn, Pass, Info int
+	Error                  string // reading stopped early
+}
+
+// ref says where a capture record is drawn.
+type ref struct {
+	frame    int32 // index into Frames, -1 for none
+	delivery int32 // index into its Deliveries; -1 for the frame's own record
+}
+
+type builder struct {
+	opts            Options
+	lim             Limits
+	m               *Model
+	lab             *labeller
+	ports           map[string]int
+	recent          map[uint64][]int32 // content hash -> frames that may still be delivered
+	egress          bool               // the capture has egress records
+	macPort         map[[6]byte]int
+	section, ifaces int // the interfaces of section made lifelines so far
+}
+
+const (
+	// maxPending bounds the frames remembered per content for matching
+	// deliveries: the newest win.
+	maxPending = 64
+	// corruptScan bounds how far back a corrupted copy looks for its frame.
+	corruptScan = 4096
+	// echoWindow: a copy of the frame a VM just sent, in its own file, is
+	// the multicast back end's loopback echo (as the checker sees it).
+	echoWindow = 10 * time.Millisecond
+)
+
+// Build reads opts.Capture, the consoles and (with opts.Check) the
+// checker's findings into a Model.
+func Build(opts Options) (*Model, error) {
+	if opts.Capture == "" {
+		return nil, ErrNoCapture
+	}
+	if opts.MinGroup == 0 {
+		opts.MinGroup = DefaultMinGroup
+	}
+	var profile checker.Profile
+	if opts.Check != "" {
+		p, err := checker.ParseProfile(opts.Check)
+		if err != nil {
+			return nil, fmt.Errorf("check: %w", err)
+		}
+		profile = p
+	}
+	f, err := os.Open(opts.Capture)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := &builder{
+		opts:    opts,
+		lim:     opts.Limits.withDefaults(),
+		m:       &Model{Title: opts.Title, Capture: cleanText(filepath.Base(opts.Capture), 200)},
+		lab:     newLabeller(profile == checker.ProfileNoiseXK),
+		ports:   map[string]int{},
+		recent:  map[uint64][]int32{},
+		macPort: map[[6]byte]int{},
+	}
+	if b.m.Title == "" {
+		b.m.Title = b.m.Capture
+	}
+	b.m.Title = cleanText(b.m.Title, 200)
+	if err := b.read(f); err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
+	}
+	b.infer()
+	b.reorders()
+	b.bands()
+	if profile != 0 {
+		b.findings(profile)
+	}
+	b.groups()
+	if err := b.consoles(); err != nil {
+		return nil, err
+	}
+	b.duration()
+	return b.m, nil
+}
+
+func (b *builder) read(rd io.Reader) error {
+	r, err := capture.NewReader(rd, capture.ReadOptions{})
+	if err != nil {
+		return err
+	}
+	if fm, err := capture.ParseMeta(r.Section().Comment); err == nil && !fm.Start.IsZero() {
+		b.m.Start = fm.Start.UTC()
+	}
+	b.m.at = []ref{{-1, -1}}
+	var last time.Time
+	otherLinks := 0
+	for {
+		p, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			what := "stops"
+			if errors.Is(err, capture.ErrTruncated) {
+				what = "is cut short"
+			}
+			b.warn("the capture %s at %v: the report shows the %d frames before it", what, err, b.m.Records)
+			break
+		}
+		if b.m.Records == b.lim.MaxFrames {
+			b.warn("only the first %d frames are drawn (Limits.MaxFrames)", b.lim.MaxFrames)
+			break
+		}
+		b.m.Records++
+		b.m.at = append(b.m.at, ref{-1, -1})
+		if p.Time.IsZero() {
+			p.Time = last // a simple packet block has no time
+		}
+		last = p.Time
+		if b.m.Start.IsZero() || b.m.Records == 1 && p.Time.Before(b.m.Start) {
+			b.m.Start = p.Time
+		}
+		if p.LinkType != capture.LinkTypeEthernet {
+			otherLinks++
+			continue
+		}
+		comment := cleanText(strings.ReplaceAll(p.Comment, "\n", "; "), b.lim.MaxComment)
+		switch p.Dir {
+		case capture.DirIn:
+			port, err := b.port(p, r)
+			if err != nil {
+				return err
+			}
+			b.ingress(p, port, comment)
+		case capture.DirOut:
+			port, err := b.port(p, r)
+			if err != nil {
+				return err
+			}
+			b.egress = true
+			b.egressRecord(p, port, comment)
+		default:
+			if err := b.macRecord(p, comment); err != nil {
+				return err
+			}
+		}
+	}
+	if otherLinks > 0 {
+		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
+	}
+	return nil
+}
+
+func (b *builder) warn(format string, args ...any) {
+	b.m.Warnings = append(b.m.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (b *builder) rel(t time.Time) time.Duration { return t.Sub(b.m.Start) }
+
+// port returns the lifeline of a record's interface. Lifelines come in
+// the order the capture describes its interfaces: a record on an interface
+// not seen yet adds every interface described so far, so that a comment
+// can name a port before that port's first frame.
+func (b *builder) port(p capture.Packet, r *capture.Reader) (int, error) {
+	if p.Section != b.section || p.Interface >= b.ifaces {
+		ifs := r.Interfaces()
+		for i, f := range ifs {
+			if _, err := b.portNamed(f.Name, i, f.Description); err != nil {
+				return 0, err
+			}
+		}
+		b.section, b.ifaces = p.Section, len(ifs)
+	}
+	return b.portNamed(p.IfName, p.Interface, "")
+}
+
+func (b *builder) portNamed(name string, iface int, desc string) (int, error) {
+	if name == "" {
+		name = fmt.Sprintf("if%d", iface)
+	}
+	name = cleanText(name, 64)
+	if i, ok := b.ports[name]; ok {
+		return i, nil
+	}
+	return b.addPort(name, cleanText(desc, 128))
+}
+
+func (b *builder) addPort(name, desc string) (int, error) {
+	if len(b.m.Ports) == b.lim.MaxPorts {
+		return 0, fmt.Errorf("%w: more than %d (Limits.MaxPorts)", ErrTooManyPorts, b.lim.MaxPorts)
+	}
+	b.ports[name] = len(b.m.Ports)
+	b.m.Ports = append(b.m.Ports, Port{Name: name, Description: desc})
+	return len(b.m.Ports) - 1, nil
+}
+
+func (b *builder) clip(data []byte) []byte {
+	return slices.Clone(data[:min(len(data), b.lim.HexBytes)])
+}
+
+// newFrame adds a frame for record p sent by port from.
+func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
+	fi := len(b.m.Frames)
+	b.m.Frames = append(b.m.Frames, Frame{
+		Number:  p.Number,
+		Time:    b.rel(p.Time),
+		From:    from,
+		Label:   b.lab.label(p.Data),
+		Len:     p.OrigLen,
+		Data:    b.clip(p.Data),
+		Comment: comment,
+		Group:   -1,
+	})
+	h := contentHash(p.Data)
+	s := b.recent[h]
+	if len(s) == maxPending {
+		s = s[1:]
+	}
+	b.recent[h] = append(s, int32(fi))
+	if p.Number > 0 {
+		b.m.at[p.Number] = ref{int32(fi), -1}
+	}
+	return fi
+}
+
+// ingress records what a port sent, and the links the comment says it was
+// dropped on. (The hub notes delays and corruptions on the copies, in the
+// egress records, and drops on the ingress record.)
+func (b *builder) ingress(p capture.Packet, port int, comment string) {
+	fi := b.newFrame(p, port, comment)
+	f := &b.m.Frames[fi]
+	dropped, notes := parseComment(comment)
+	for _, n := range notes {
+		if !dropActions[n.Action] {
+			continue
+		}
+		to := -1
+		if i, ok := b.ports[n.to()]; ok && n.Link != "" {
+			to = i
+		}
+		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: n.reason(), Rule: n.Rule, Action: n.Action})
+	}
+	if dropped && len(f.Drops) == 0 {
+		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: "dropped"})
+	}
+}
+
+// egressRecord matches what a port received to the frame it is a copy of.
+func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
+	dropped, notes := parseComment(comment)
+	var kind DeliveryKind
+	var reasons []string
+	for _, n := range notes {
+		switch {
+		case delayActions[n.Action]:
+			kind |= Delayed
+		case n.Action == "duplicate":
+			kind |= Duplicate
+		case n.Action == "reorder":
+			kind |= Reordered
+		case n.Action == "corrupt":
+			kind |= Corrupted
+		}
+		reasons = append(reasons, n.reason())
+	}
+	t := b.rel(p.Time)
+	fi := b.match(contentHash(p.Data), port, t, kind)
+	if fi < 0 && kind&Corrupted != 0 {
+		fi = b.matchCorrupt(p.Data, port, t, p.OrigLen, kind)
+	}
+	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it
+		fi = b.newFrame(p, -1, "")
+		b.m.Frames[fi].Number = 0
+	}
+	f := &b.m.Frames[fi]
+	if dropped {
+		reason := strings.Join(reasons, "; ")
+		if reason == "" {
+			reason = "dropped"
+		}
+		f.Drops = append(f.Drops, Drop{To: port, Number: p.Number, Reason: reason})
+		b.m.at[p.Number] = ref{int32(fi), -1}
+		return
+	}
+	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: comment}
+	if kind&Corrupted != 0 || !slices.Equal(p.Data[:min(len(p.Data), b.lim.HexBytes)], f.Data) {
+		d.Kind |= Corrupted
+		d.Data = b.clip(p.Data)
+	}
+	f.Deliveries = append(f.Deliveries, d)
+	b.m.at[p.Number] = ref{int32(fi), int32(len(f.Deliveries) - 1)}
+}
+
+// match finds the frame an egress record of these bytes on port is a copy
+// of, among the recent frames with the same bytes: for a held copy (a
+// delay, a rate limit's queue) the oldest one port may still get, else the
+// newest, preferring one sent at the same instant. -1 if none.
+func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) int {
+	cands := b.recent[h]
+	if kind&Delayed != 0 {
+		for _, fi := range cands {
+			if b.eligible(int(fi), port, t, kind) {
+				return int(fi)
+			}
+		}
+		return -1
+	}
+	best := -1
+	for i := len(cands) - 1; i >= 0; i-- {
+		fi := int(cands[i])
+		if !b.eligible(fi, port, t, kind) {
+			continue
+		}
+		if b.m.Frames[fi].Time == t {
+			return fi
+		}
+		if best < 0 {
+			best = fi
+		}
+	}
+	return best
+}
+
+// eligible reports whether port may get a copy of frame fi at t: another
+// port sent it before, it was not dropped on the way to port, and port
+// has no copy yet (unless this one is a duplicate).
+func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) bool {
+	f := &b.m.Frames[fi]
+	if f.From == port || f.Time > t || f.Number == 0 {
+		return false
+	}
+	for _, d := range f.Drops {
+		if d.To == port {
+			return false
+		}
+	}
+	return kind&Duplicate != 0 || !b.delivered(fi, port)
+}
+
+// maxCorruptDistance is how many bits a corrupted copy may differ from its
+// frame in (a corrupt rule flips a few).
+const maxCorruptDistance = 64
+
+// matchCorrupt finds the frame a corrupted copy came from: of the recent
+// frames of the same length port may get, the one its bytes differ least
+// from, by few enough bits.
+func (b *builder) matchCorrupt(data []byte, port int, t time.Duration, n int, kind DeliveryKind) int {
+	best, bestDist := -1, maxCorruptDistance+1
+	clip := data[:min(len(data), b.lim.HexBytes)]
+	for fi := len(b.m.Frames) - 1; fi >= max(0, len(b.m.Frames)-corruptScan); fi-- {
+		f := &b.m.Frames[fi]
+		if f.Len != n || len(f.Data) != len(clip) || !b.eligible(fi, port, t, kind) {
+			continue
+		}
+		d := 0
+		for i := range clip {
+			d += bits.OnesCount8(clip[i] ^ f.Data[i])
+			if d >= bestDist {
+				break
+			}
+		}
+		if d < bestDist {
+			best, bestDist = fi, d
+		}
+	}
+	return best
+}
+
+func (b *builder) delivered(fi, port int) bool {
+	for _, d := range b.m.Frames[fi].Deliveries {
+		if d.To == port {
+			return true
+		}
+	}
+	return false
+}
+
+// macRecord reads a record without a direction (classic pcap, QEMU's
+// filter-dump): its sender is the port named after its source MAC, as
+// replay names them; a copy of a frame that port just sent is its echo.
+func (b *builder) macRecord(p capture.Packet, comment string) error {
+	if len(p.Data) < 14 {
+		port, err := b.macPortOf([6]byte{})
+		if err != nil {
+			return err
+		}
+		b.newFrame(p, port, comment)
+		return nil
+	}
+	src := [6]byte(p.Data[6:12])
+	port, err := b.macPortOf(src)
+	if err != nil {
+		return err
+	}
+	h, t := contentHash(p.Data), b.rel(p.Time)
+	if s := b.recent[h]; len(s) > 0 {
+		fi := s[len(s)-1]
+		if f := &b.m.Frames[fi]; f.From == port && t-f.Time <= echoWindow && t >= f.Time {
+			f.Copies = append(f.Copies, p.Number)
+			b.m.at[p.Number] = ref{fi, -1}
+			return nil
+		}
+	}
+	fi := b.newFrame(p, port, comment)
+	if dropped, notes := parseComment(comment); dropped {
+		f := &b.m.Frames[fi]
+		reason := "dropped"
+		if len(notes) > 0 {
+			reason = notes[0].reason()
+		}
+		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: reason})
+	}
+	return nil
+}
+
+func (b *builder) macPortOf(mac [6]byte) (int, error) {
+	if i, ok := b.macPort[mac]; ok {
+		return i, nil
+	}
+	name := fmt.Sprintf("m%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
+	desc := fmt.Sprintf("MAC %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
+	i, err := b.addPort(name, desc)
+	if err != nil {
+		return 0, err
+	}
+	b.macPort[mac] = i
+	return i, nil
+}
+
+// infer gives frames their receivers when the capture recorded none: a
+// unicast frame goes to the port its destination MAC was seen sending
+// from, anything else to every other port, less the links it was dropped
+// on. The deliveries it makes count against Limits.MaxFrames, as recorded
+// ones would: many MACs flooding must not multiply the page.
+func (b *builder) infer() {
+	if b.egress || len(b.m.Frames) == 0 {
+		return
+	}
+	b.m.Inferred = true
+	owner := map[[6]byte]int{}
+	for _, f := range b.m.Frames {
+		if len(f.Data) >= 14 && f.From >= 0 && f.Data[6]&1 == 0 {
+			if _, ok := owner[[6]byte(f.Data[6:12])]; !ok {
+				owner[[6]byte(f.Data[6:12])] = f.From
+			}
+		}
+	}
+	budget := b.lim.MaxFrames
+	defer func() {
+		if budget == 0 {
+			b.warn("deliveries inferred for the first frames only (Limits.MaxFrames)")
+		}
+	}()
+	for i := range b.m.Frames {
+		f := &b.m.Frames[i]
+		if len(f.Data) < 14 || f.From < 0 {
+			continue
+		}
+		blocked := func(to int) bool {
+			for _, d := range f.Drops {
+				if d.To == -1 || d.To == to {
+					return true
+				}
+			}
+			return false
+		}
+		add := func(to int) {
+			if to != f.From && !blocked(to) && budget > 0 {
+				budget--
+				f.Deliveries = append(f.Deliveries, Delivery{To: to, Time: f.Time, Kind: Inferred})
+			}
+		}
+		if to, ok := owner[[6]byte(f.Data[0:6])]; ok && f.Data[0]&1 == 0 {
+			add(to)
+			continue
+		}
+		for to := range b.m.Ports {
+			add(to)
+		}
+	}
+}
+
+// reorders marks each delivery that arrived before a frame sent earlier on
+// the same link.
+func (b *builder) reorders() {
+	type last struct {
+		t      time.Duration
+		number int
+	}
+	latest := map[[2]int]last{}
+	for i := range b.m.Frames {
+		f := &b.m.Frames[i]
+		for j := range f.Deliveries {
+			d := &f.Deliveries[j]
+			if d.Kind&(Inferred|Duplicate) != 0 {
+				continue
+			}
+			link := [2]int{f.From, d.To}
+			if l, ok := latest[link]; ok && d.Time < l.t {
+				d.Kind |= Reordered
+				d.Overtook = l.number
+				continue
+			}
+			latest[link] = last{d.Time, f.Number}
+		}
+	}
+}
+
+func (b *builder) duration() {
+	var end time.Duration
+	for _, f := range b.m.Frames {
+		end = max(end, f.Time)
+		for _, d := range f.Deliveries {
+			end = max(end, d.Time)
+		}
+	}
+	for _, mk := range b.m.Markers {
+		end = max(end, mk.Time)
+	}
+	b.m.Duration = end
+}
+
+// contentHash is FNV-1a over the bytes and their length.
+func contentHash(data []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range data {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(data)))
+	for _, c := range n {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// FrameAt returns the index of the frame that draws capture record number
+// n, and of its delivery (-1 for the frame's own record); ok is false for a
+// record not drawn.
+func (m *Model) FrameAt(n int) (frame, delivery int, ok bool) {
+	if n <= 0 || n >= len(m.at) || m.at[n].frame < 0 {
+		return -1, -1, false
+	}
+	return int(m.at[n].frame), int(m.at[n].delivery), true
+}

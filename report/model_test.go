@@ -1,0 +1,389 @@
+package report
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLayoutGoldens pins the layout model of every capture in the
+// repository: which arrows (sender, receivers, labels, drops, delays,
+// duplicates), groups, bands, markers and pins each gives.
+// Regenerate with: go test ./report -run TestLayoutGoldens -update
+func TestLayoutGoldens(t *testing.T) {
+	failingConsoles := []Console{
+		{Port: "a", Path: "testdata/failing-run-node-a.log"},
+		{Port: "b", Path: "testdata/failing-run-node-b.log"},
+	}
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{"capture-scenario", Options{Capture: scenario}},
+		{"hubtest-scenario", Options{Capture: hubScenario}},
+		{"replay-l2hub-capture", Options{Capture: replayRun}},
+		{"per-vm-pcap", Options{Capture: perVMPcap}},
+		{"healthy-nexus", Options{Capture: healthyNexus, Check: "nexus-v1"}},
+		{"wrong-key", Options{Capture: wrongKey, Check: "nexus-v1"}},
+		{"failing-run", Options{Capture: failingRun, Check: "nexus-v1", Consoles: failingConsoles}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := build(t, tt.opts)
+			everyRecordDrawn(t, m)
+			golden(t, tt.name+".layout", describe(m))
+		})
+	}
+}
+
+// everyRecordDrawn checks that each record of the capture is somewhere in
+// the diagram, under its own number.
+func everyRecordDrawn(t *testing.T, m *Model) {
+	t.Helper()
+	for n := 1; n <= m.Records; n++ {
+		fi, di, ok := m.FrameAt(n)
+		if !ok {
+			t.Errorf("got record %d not drawn, want every record in the diagram", n)
+			continue
+		}
+		f := m.Frames[fi]
+		switch {
+		case di >= 0 && f.Deliveries[di].Number != n:
+			t.Errorf("got record %d drawn as delivery %d numbered %d", n, di, f.Deliveries[di].Number)
+		case di < 0 && f.Number != n && !slices.Contains(f.Copies, n) && !slices.ContainsFunc(f.Drops, func(d Drop) bool { return d.Number == n }):
+			t.Errorf("got record %d drawn as frame %d numbered %d", n, fi, f.Number)
+		}
+	}
+}
+
+// TestFailingRun is issue 17's picture of the e2e suite's failing nexus
+// run: the ports, the announces, the SYN that started the partition, the
+// partition band, the drops with their reason and the VMs' markers.
+func TestFailingRun(t *testing.T) {
+	m := build(t, Options{Capture: failingRun, Check: "nexus-v1", Consoles: []Console{
+		{Port: "a", Path: "testdata/failing-run-node-a.log"},
+		{Port: "b", Path: "testdata/failing-run-node-b.log"},
+	}})
+	if got := []string{m.Ports[0].Name, m.Ports[1].Name}; len(m.Ports) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("got ports %v, want a and b", m.Ports)
+	}
+	a, b := 0, 1
+	// node-a's SYN reaches node-b; the partition starts with it, and the
+	// SYN-ACK is the first frame it drops.
+	syn := slices.IndexFunc(m.Frames, func(f Frame) bool { return f.Label.Text == "TCP SYN" })
+	if syn < 0 {
+		t.Fatal("got no frame labelled TCP SYN")
+	}
+	if f := m.Frames[syn]; f.From != a || len(f.Deliveries) != 1 || f.Deliveries[0].To != b || len(f.Drops) != 0 {
+		t.Errorf("got SYN %+v, want it sent by a and delivered to b", f)
+	}
+	if len(m.Bands) != 1 {
+		t.Fatalf("got %d bands, want the one partition", len(m.Bands))
+	}
+	band := m.Bands[0]
+	synAck := m.Frames[syn+1]
+	if band.Kind != "partition" || band.Name != "split" || band.Spec != "a|b" || !slices.Equal(band.Ports, []int{a, b}) {
+		t.Errorf("got band %+v, want partition split a|b across a and b", band)
+	}
+	if synAck.Label.Text != "TCP SYN-ACK" || band.First != synAck.Number || band.Start != synAck.Time {
+		t.Errorf("got band from frame %d at %v, want from the SYN-ACK (frame %d %q at %v)", band.First, band.Start, synAck.Number, synAck.Label.Text, synAck.Time)
+	}
+	if band.Healed != 0 || band.Last != m.Records {
+		t.Errorf("got band healed by %d, last drop %d, want never healed, dropping to the last record %d", band.Healed, band.Last, m.Records)
+	}
+	drops := 0
+	for _, f := range m.Frames {
+		for _, d := range f.Drops {
+			drops++
+			if d.Reason != "rule split: partition (a|b)" || d.To == f.From || d.To < 0 {
+				t.Errorf("got frame %d dropped for %q towards %d, want the partition's reason towards the other port", f.Number, d.Reason, d.To)
+			}
+		}
+	}
+	if drops != band.Drops || drops < 300 {
+		t.Errorf("got %d drops and a band of %d, want the same, hundreds", drops, band.Drops)
+	}
+	// Announces are drawn as groups with a count, before and inside the band.
+	var before, inside int
+	for _, g := range m.Groups {
+		if g.Label != "NXSB announce" {
+			t.Errorf("got a group of %q, want only announces grouped", g.Label)
+		}
+		if g.Drop == "" {
+			before += len(g.Frames)
+		} else {
+			inside += len(g.Frames)
+		}
+	}
+	if before < 50 || inside < 300 {
+		t.Errorf("got %d grouped announces delivered and %d dropped, want dozens and hundreds", before, inside)
+	}
+	// The markers sit on their VM's lifeline at their time: node-a is up
+	// before it sends its first frame, and fails after the partition began.
+	first := func(port int) time.Duration {
+		for _, f := range m.Frames {
+			if f.From == port {
+				return f.Time
+			}
+		}
+		return -1
+	}
+	marker := func(text string) Marker {
+		i := slices.IndexFunc(m.Markers, func(mk Marker) bool { return strings.Contains(mk.Text, text) })
+		if i < 0 {
+			t.Fatalf("got no marker %q", text)
+		}
+		return m.Markers[i]
+	}
+	up, fail := marker("GUEST: up ip=10.42.0.10"), marker("GUEST: nexus FAIL node-a")
+	if up.Port != a || up.Time > first(a) || up.Time < first(a)-time.Second {
+		t.Errorf("got node-a up on port %d at %v, want on a within a second before its first frame at %v", up.Port, up.Time, first(a))
+	}
+	if fail.Port != a || fail.Time < band.Start || fail.Class != "fail" {
+		t.Errorf("got node-a's FAIL on port %d at %v (%q), want on a after the partition began at %v", fail.Port, fail.Time, fail.Class, band.Start)
+	}
+	// The checker fails SESS-002 for the whole run, and its pass for the
+	// connection is pinned to the SYN.
+	if m.Check == nil || m.Check.OK || m.Check.Fail != 1 {
+		t.Fatalf("got check %+v, want one failure", m.Check)
+	}
+	if f := m.Findings[0]; f.ID != "SESS-002" || f.Verdict != "fail" || len(f.Pins) != 0 {
+		t.Errorf("got first finding %+v, want SESS-002 failing without frames", f)
+	}
+	i := slices.IndexFunc(m.Findings, func(f Finding) bool { return f.ID == "SESS-001" })
+	if i < 0 || !slices.Equal(m.Findings[i].Pins, []int{syn}) {
+		t.Errorf("got SESS-001 %+v, want it pinned to the SYN (frame index %d)", m.Findings, syn)
+	}
+}
+
+// TestEveryImpairment draws the README's one-rule-per-impairment policy,
+// run through the real core, policy and capture sink in virtual time.
+func TestEveryImpairment(t *testing.T) {
+	m := build(t, Options{Capture: everyImpairment(t)})
+	everyRecordDrawn(t, m)
+	port := map[string]int{}
+	for i, p := range m.Ports {
+		port[p.Name] = i
+	}
+	// Five windows of port c down, 200 ms each from 1 s every 2 s; the
+	// partition a|b from 5 s to 8 s. Each ends with the first frame across.
+	var down []Band
+	var split *Band
+	for i, b := range m.Bands {
+		switch {
+		case b.Kind == "down" && b.Name == "flap-c" && b.Spec == "port c":
+			down = append(down, b)
+		case b.Kind == "partition" && b.Name == "split":
+			split = &m.Bands[i]
+		default:
+			t.Errorf("got band %+v, want only flap-c and split", b)
+		}
+	}
+	if len(down) != 5 {
+		t.Fatalf("got %d link-down bands, want 5", len(down))
+	}
+	for k, b := range down {
+		start := time.Second + time.Duration(k)*2*time.Second
+		if b.Start != start || b.End >= start+200*time.Millisecond || b.End < start+180*time.Millisecond || b.Healed == 0 || !slices.Equal(b.Ports, []int{port["c"]}) {
+			t.Errorf("got down band %d %+v, want port c from %v for just under 200ms, then healed", k, b, start)
+		}
+	}
+	if split == nil || split.Start != 5*time.Second || split.End >= 8*time.Second || split.End < 7900*time.Millisecond ||
+		split.Healed == 0 || split.HealedAt < 8*time.Second || !slices.Equal(split.Ports, []int{port["a"], port["b"]}) {
+		t.Errorf("got partition band %+v, want a|b from 5s to 8s, healed", split)
+	}
+	// Every kind of delivery and every rule's drop is drawn as such.
+	kinds := map[DeliveryKind]int{}
+	rules := map[string]int{}
+	for _, f := range m.Frames {
+		to := map[int]int{}
+		for _, d := range f.Deliveries {
+			to[d.To]++
+			for _, k := range []DeliveryKind{Delayed, Duplicate, Reordered, Corrupted} {
+				if d.Kind&k != 0 {
+					kinds[k]++
+				}
+			}
+			if d.Kind&Delayed != 0 && d.Time <= f.Time {
+				t.Errorf("got frame %d delayed to %v, sent at %v: want two ends", f.Number, d.Time, f.Time)
+			}
+			if d.Kind&Corrupted != 0 && slices.Equal(d.Data, f.Data) {
+				t.Errorf("got frame %d corrupted as %d with the same bytes", f.Number, d.Number)
+			}
+			if d.Kind&Reordered != 0 && d.Overtook > 0 && d.Overtook >= f.Number {
+				t.Errorf("got frame %d overtaking %d, want a frame sent before it", f.Number, d.Overtook)
+			}
+		}
+		for p, n := range to {
+			if n > 1 && !slices.ContainsFunc(f.Deliveries, func(d Delivery) bool { return d.To == p && d.Kind&Duplicate != 0 }) {
+				t.Errorf("got frame %d delivered %d times to %s, none marked duplicate", f.Number, n, m.Ports[p].Name)
+			}
+		}
+		for _, d := range f.Drops {
+			rules[d.Rule+" "+d.Action]++
+		}
+	}
+	for _, k := range []DeliveryKind{Delayed, Duplicate, Reordered, Corrupted} {
+		if kinds[k] == 0 {
+			t.Errorf("got no delivery marked %v", kindNames[bitIndex(k)])
+		}
+	}
+	overtook := 0
+	for _, f := range m.Frames {
+		for _, d := range f.Deliveries {
+			if d.Overtook > 0 {
+				overtook++
+			}
+		}
+	}
+	if overtook == 0 {
+		t.Error("got no delivery that overtook an earlier frame, want the reorder rule's")
+	}
+	for _, want := range []string{"syn-drop drop", "lossy drop", "bursty drop", "thin overflow", "small mtu", "split partition", "flap-c down"} {
+		if rules[want] == 0 {
+			t.Errorf("got no drop by %q (drops by rule: %v)", want, rules)
+		}
+	}
+}
+
+func bitIndex(k DeliveryKind) int {
+	for i := range kindNames {
+		if k == 1<<i {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestHandshakeLabels(t *testing.T) {
+	tests := []struct {
+		check string
+		want  []string
+	}{
+		{"nexus-v1", []string{"handshake msg1", "handshake msg2", "handshake msg3", "record", "record (retransmission)", "record"}},
+		// noise-xk frames its messages (4+48, 4+48, 4+64): the OS's
+		// unframed 32-byte msg1 then covers only part of "msg1".
+		{"noise-xk", []string{"handshake msg1", "handshake msg2", "handshake msg1", "handshake msg3", "handshake msg3 (retransmission)", "record"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.check, func(t *testing.T) {
+			m := build(t, Options{Capture: healthyNexus, Check: tt.check})
+			var got []string
+			for _, f := range m.Frames {
+				if f.Label.Proto == ProtoNexus && f.Len > 60 && len(got) < len(tt.want) {
+					got = append(got, f.Label.Text)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got session labels %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestGroups(t *testing.T) {
+	t.Run("announces-of-one-sender", func(t *testing.T) {
+		m := build(t, Options{Capture: healthyNexus})
+		if len(m.Groups) != 2 {
+			t.Fatalf("got %d groups, want node-a's and node-b's announces", len(m.Groups))
+		}
+		for _, g := range m.Groups {
+			if g.Label != "NXSB announce" || len(g.Frames) != 4 || len(g.To) != 1 || g.To[0] == g.From {
+				t.Errorf("got group %+v, want 4 announces to the other port", g)
+			}
+		}
+	})
+	t.Run("never", func(t *testing.T) {
+		if m := build(t, Options{Capture: healthyNexus, MinGroup: -1}); len(m.Groups) != 0 {
+			t.Errorf("got %d groups with MinGroup -1, want none", len(m.Groups))
+		}
+	})
+	t.Run("longer-runs-only", func(t *testing.T) {
+		if m := build(t, Options{Capture: healthyNexus, MinGroup: 5}); len(m.Groups) != 0 {
+			t.Errorf("got %d groups of at least 5, want none (runs of 4)", len(m.Groups))
+		}
+	})
+	t.Run("a-failing-frame-stands-alone", func(t *testing.T) {
+		// wrong-key: DISC-005 fails on node-b's announces 5, 7, 13, 15.
+		m := build(t, Options{Capture: wrongKey, Check: "nexus-v1"})
+		for _, n := range []int{5, 7, 13, 15} {
+			fi, _, ok := m.FrameAt(n)
+			if !ok || m.Frames[fi].Group >= 0 {
+				t.Errorf("got frame %d in group %d, want it drawn alone with its failing finding", n, m.Frames[fi].Group)
+			}
+		}
+	})
+}
+
+func TestMACMode(t *testing.T) {
+	m := build(t, Options{Capture: perVMPcap})
+	if !m.Inferred {
+		t.Error("got Inferred false for a pcap without directions")
+	}
+	names := make([]string, len(m.Ports))
+	for i, p := range m.Ports {
+		names[i] = p.Name
+	}
+	if !slices.Contains(names, "m52540012340a") || !slices.Contains(names, "m52540012340b") {
+		t.Errorf("got ports %v, want one per source MAC, named as replay names them", names)
+	}
+	copies := 0
+	for _, f := range m.Frames {
+		copies += len(f.Copies)
+		for _, d := range f.Deliveries {
+			if d.Kind != Inferred || d.To == f.From {
+				t.Errorf("got delivery %+v of frame %d, want inferred, to another port", d, f.Number)
+			}
+		}
+	}
+	if copies == 0 {
+		t.Error("got no multicast echo recognised as a copy")
+	}
+}
+
+func TestLimits(t *testing.T) {
+	t.Run("max-frames", func(t *testing.T) {
+		m := build(t, Options{Capture: failingRun, Limits: Limits{MaxFrames: 100}})
+		if m.Records != 100 || len(m.Warnings) == 0 || !strings.Contains(m.Warnings[0], "first 100 frames") {
+			t.Errorf("got %d records, warnings %q, want 100 and a warning", m.Records, m.Warnings)
+		}
+	})
+	t.Run("max-ports", func(t *testing.T) {
+		_, err := Build(Options{Capture: replayRun, Limits: Limits{MaxPorts: 2}})
+		if !errors.Is(err, ErrTooManyPorts) {
+			t.Errorf("got Build() = %v with 3 ports and MaxPorts 2, want ErrTooManyPorts", err)
+		}
+	})
+	t.Run("hex-bytes", func(t *testing.T) {
+		m := build(t, Options{Capture: healthyNexus, Limits: Limits{HexBytes: 20}})
+		for _, f := range m.Frames {
+			if len(f.Data) > 20 {
+				t.Fatalf("got %d bytes kept of frame %d, want at most 20", len(f.Data), f.Number)
+			}
+		}
+	})
+	t.Run("no-capture", func(t *testing.T) {
+		if _, err := Build(Options{}); !errors.Is(err, ErrNoCapture) {
+			t.Errorf("got Build() = %v, want ErrNoCapture", err)
+		}
+	})
+	t.Run("bad-profile", func(t *testing.T) {
+		if _, err := Build(Options{Capture: healthyNexus, Check: "nexus-v9"}); err == nil || !strings.Contains(err.Error(), "nexus-v9") {
+			t.Errorf("got Build() = %v, want an error naming the profile", err)
+		}
+	})
+}
+
+func TestTruncatedCapture(t *testing.T) {
+	data := readFile(t, failingRun)
+	path := writeTemp(t, "cut.pcapng", data[:len(data)-100])
+	m := build(t, Options{Capture: path})
+	if m.Records == 0 || len(m.Warnings) == 0 || !strings.Contains(m.Warnings[0], "cut short") {
+		t.Errorf("got %d records, warnings %q, want the frames before the cut and a warning", m.Records, m.Warnings)
+	}
+	if _, err := Build(Options{Capture: writeTemp(t, "junk.pcapng", []byte("not a capture at all"))}); err == nil {
+		t.Error("got no error for a file that is not a capture")
+	}
+}

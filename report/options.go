@@ -1,0 +1,73 @@
+package report
+
+import "io"
+
+// Options say what to draw.
+type Options struct {
+	// Capture is the pcapng (or pcap) file of the run.
+	Capture string
+	// Consoles are the VMs' console logs, each on its port's lifeline.
+	Consoles []Console
+	// Check, when not empty, runs the conformance checker with this
+	// profile ("nexus-v1" or "noise-xk") and pins its findings to frames.
+	// It also chooses the handshake sizes the labels assume.
+	Check string
+	// Title heads the page; default: the capture's file name.
+	Title string
+	// MinGroup is the shortest run of alike frames drawn as one arrow
+	// (default 3); negative draws every frame alone.
+	MinGroup int
+	Limits   Limits
+}
+
+// Limits bound what a report reads and keeps: a capture and its logs are
+// untrusted input. Zero fields take the defaults.
+type Limits struct {
+	MaxFrames       int   // capture records read (500 000); the rest are left out, with a warning
+	MaxPorts        int   // lifelines (256); a capture with more is refused
+	HexBytes        int   // bytes of each frame kept for the hex view (256)
+	MaxComment      int   // bytes of one capture comment kept (1024)
+	MaxConsoleBytes int64 // size of one console log (64 MiB)
+	MaxLineBytes    int   // bytes of one console line read (4096); the rest is dropped
+	MaxMarkers      int   // markers from one console log (20 000); the rest are counted
+}
+
+// Defaults.
+const (
+	DefaultMinGroup        = 3
+	DefaultMaxFrames       = 500_000
+	DefaultMaxPorts        = 256
+	DefaultHexBytes        = 256
+	DefaultMaxComment      = 1024
+	DefaultMaxConsoleBytes = 64 << 20
+	DefaultMaxLineBytes    = 4096
+	DefaultMaxMarkers      = 20_000
+)
+
+func (l Limits) withDefaults() Limits {
+	set := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	set(&l.MaxFrames, DefaultMaxFrames)
+	set(&l.MaxPorts, DefaultMaxPorts)
+	set(&l.HexBytes, DefaultHexBytes)
+	set(&l.MaxComment, DefaultMaxComment)
+	set(&l.MaxLineBytes, DefaultMaxLineBytes)
+	set(&l.MaxMarkers, DefaultMaxMarkers)
+	if l.MaxConsoleBytes <= 0 {
+		l.MaxConsoleBytes = DefaultMaxConsoleBytes
+	}
+	return l
+}
+
+// Write builds the report of opts and writes it to w as one HTML page. A
+// lab runner calls it to put report.html in its run directory.
+func Write(w io.Writer, opts Options) error {
+	m, err := Build(opts)
+	if err != nil {
+		return err
+	}
+	return m.WriteHTML(w)
+}

@@ -1,0 +1,683 @@
+//go:build linux
+
+package tap_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"l2hub/capture"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+	"l2hub/internal/wallclock"
+	"l2hub/tap/taptest"
+	"l2hub/transport"
+	"l2hub/transport/netstack"
+	"l2hub/transport/transporttest"
+)
+
+// The VXLAN port against real VTEPs, in network namespaces this test makes
+// (no address outside them): the Linux kernel's vxlan device behind a
+// bridge, and other hubs in a full mesh.
+
+// vethPair creates a veth pair with one end in each namespace, addresses
+// them (a prefix, or "" for none) and sets both up.
+func vethPair(t *testing.T, nsA, nameA, addrA, nsB, nameB, addrB string, mtu int) {
+	t.Helper()
+	ha := nlHandle(t, nsA)
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nameA, MTU: mtu}, PeerName: nameB}
+	if err := ha.LinkAdd(v); err != nil {
+		t.Fatalf("veth %s/%s: %v", nameA, nameB, err)
+	}
+	if nsB != nsA {
+		peer, err := ha.LinkByName(nameB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd := nsFD(t, nsB)
+		if err := ha.LinkSetNsFd(peer, fd); err != nil {
+			t.Fatalf("move %s to %s: %v", nameB, nsB, err)
+		}
+	}
+	for _, end := range []struct{ ns, name, addr string }{{nsA, nameA, addrA}, {nsB, nameB, addrB}} {
+		h := nlHandle(t, end.ns)
+		l, err := h.LinkByName(end.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mtu > 0 {
+			h.LinkSetMTU(l, mtu)
+		}
+		if end.addr != "" {
+			a, err := netlink.ParseAddr(end.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.AddrAdd(l, a); err != nil {
+				t.Fatalf("address %s on %s: %v", end.addr, end.name, err)
+			}
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testNetns creates a namespace the test owns and deletes at its end (the
+// links in it go with it).
+func testNetns(t *testing.T) string {
+	t.Helper()
+	name := taptest.UniqueName(t)
+	addNetns(t, name)
+	t.Cleanup(func() { netns.DeleteNamed(name) })
+	return name
+}
+
+// nsFD opens namespace name and returns its file descriptor, closed at
+// cleanup.
+func nsFD(t *testing.T, name string) int {
+	t.Helper()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return int(h)
+}
+
+// linkUp sets a link in namespace ns up.
+func linkUp(t *testing.T, ns, name string) netlink.Link {
+	t.Helper()
+	h := nlHandle(t, ns)
+	l, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// vxHub is an in-process hub with a vxlan port "ov" and whatever else.
+type vxHub struct {
+	hub  *hub.Hub
+	stop func()
+}
+
+// startVXHub runs a hub with the given ports (specs opened and run), peers
+// (in-process ends attached) and policy, recording to capturePath if set.
+func startVXHub(t *testing.T, policyYAML, capturePath string, specs []transport.Spec, peers map[string]hub.PortIO) *vxHub {
+	t.Helper()
+	cfg := hub.Config{Mode: hub.ModeSwitch, Clock: wallclock.Clock{}}
+	closeCapture := func() {}
+	if capturePath != "" {
+		sink, err := capture.Open(capture.Config{Path: capturePath})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Observers = []hub.Observer{sink}
+		closeCapture = func() {
+			if err := sink.Close(); err != nil {
+				t.Errorf("close capture: %v", err)
+			}
+		}
+	}
+	var names []string
+	for _, s := range specs {
+		names = append(names, s.Name)
+	}
+	for n := range peers {
+		names = append(names, n)
+	}
+	if policyYAML != "" {
+		p, err := filter.Parse([]byte(policyYAML), "test-policy", names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Policy = p
+	}
+	h, err := hub.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { h.Run(ctx) })
+	v := &vxHub{hub: h, stop: sync.OnceFunc(func() { cancel(); wg.Wait(); closeCapture() })}
+	t.Cleanup(v.stop)
+	for _, s := range specs {
+		if err := h.AddPortWith(s.Name, s.String(), s.PortOptions()); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Open(transport.Options{})
+		if err != nil {
+			t.Fatalf("open %s: %v", s, err)
+		}
+		wg.Go(func() {
+			if err := r.Run(ctx, h); err != nil {
+				t.Errorf("run %s: %v", s, err)
+			}
+		})
+	}
+	for n, p := range peers {
+		if err := h.AddPort(n, n); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Attach(n, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range specs {
+		waitPortAttached(t, h, s.Name)
+	}
+	return v
+}
+
+func waitPortAttached(t *testing.T, h *hub.Hub, port string) {
+	t.Helper()
+	deadline := time.Now().Add(transporttest.HangGuard)
+	for time.Now().Before(deadline) {
+		ports, _ := h.Ports(context.Background())
+		for _, p := range ports {
+			if p.Name == port && p.Attached {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("port %s never attached", port)
+}
+
+func mustSpec(t *testing.T, text string) transport.Spec {
+	t.Helper()
+	s, err := transport.ParseSpec(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestVXLANWithTheKernel: namespace k holds a Linux bridge with the
+// kernel's vxlan device (VNI 42) and a veth whose other end, 10.42.0.2,
+// stands for a host; namespace h holds l2hub, with a vxlan port to k and a
+// virtual VM at 10.42.0.10. Pings and TCP pass both ways, ARP (broadcast)
+// included, and the capture-side comment names the kernel's VTEP.
+func TestVXLANWithTheKernel(t *testing.T) {
+	taptest.NeedTAP(t)
+	k, h := testNetns(t), testNetns(t)
+	// The underlay: 10.77.0.1 (k) to 10.77.0.2 (h).
+	vethPair(t, k, "u0", "10.77.0.1/24", h, "u1", "10.77.0.2/24", 0)
+	// The kernel's side: br0 with vx0 and the host's veth.
+	kh := nlHandle(t, k)
+	if err := kh.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
+		t.Fatal(err)
+	}
+	br := linkUp(t, k, "br0")
+	vx := &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", MasterIndex: br.Attrs().Index},
+		VxlanId: 42, Port: transport.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Group: net.IPv4(10, 77, 0, 2), Learning: true}
+	if err := kh.LinkAdd(vx); err != nil {
+		t.Fatalf("kernel vxlan: %v", err)
+	}
+	linkUp(t, k, "vx0")
+	vethPair(t, k, "hb", "", k, "host", "10.42.0.2/24", 1500-transport.VXLANGuestMTUOverhead)
+	// A veth leaves TCP checksums to be filled in by hardware that never
+	// comes: the kernel's vxlan device encapsulates the segment with its
+	// checksum still partial, and the far VTEP, a process, gets it so. A
+	// NIC fills it in on a real underlay; here the kernel must.
+	inNetns(t, k, func() error { return txChecksumOff("host") })
+	hb := linkUp(t, k, "hb")
+	if err := kh.LinkSetMaster(hb, br); err != nil {
+		t.Fatal(err)
+	}
+
+	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - transport.VXLANGuestMTUOverhead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.77.0.2:4789,remote=10.77.0.1,vni=42,netns=%s", h))
+	segment := filepath.Join(t.TempDir(), "segment.pcapng")
+	vh := startVXHub(t, "", segment, []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
+
+	// The VM pings the kernel's host: ARP crosses the overlay both ways.
+	ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
+	defer cancel()
+	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.2")); err != nil {
+		t.Fatalf("VM ping 10.42.0.2 across the kernel's VXLAN: %v", err)
+	}
+	// The kernel's host pings the VM.
+	p := newKernelPinger(t, k, "10.42.0.2")
+	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, transporttest.HangGuard); err != nil {
+		t.Fatalf("kernel ping 10.42.0.10 through l2hub: %v", err)
+	}
+	// TCP both ways, 1 MiB each, hashes compared.
+	payload := bytes.Repeat([]byte("l2hub vxlan "), 1<<20/12)
+	ln, err := vm.ListenTCP(7000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	echoOnce(t, ln)
+	var c net.Conn
+	inNetns(t, k, func() error {
+		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", transporttest.HangGuard)
+		return err
+	})
+	transfer(t, c, payload, "kernel host to VM")
+
+	var kl net.Listener
+	inNetns(t, k, func() error {
+		kl, err = net.Listen("tcp", "10.42.0.2:7001")
+		return err
+	})
+	defer kl.Close()
+	echoOnce(t, kl)
+	vc, err := vm.DialTCP(ctx, netip.MustParseAddrPort("10.42.0.2:7001"))
+	if err != nil {
+		t.Fatalf("VM dials the kernel's host: %v", err)
+	}
+	transfer(t, vc, payload, "VM to kernel host")
+
+	// The capture has the overlay's frames decapsulated, each with the VTEP
+	// it came from.
+	vh.stop()
+	var fromKernel int
+	for _, f := range readCapture(t, segment) {
+		if f.port == "ov" && f.dir == capture.DirIn {
+			if f.comment != "from (vtep 10.77.0.1)" {
+				t.Fatalf("a frame from the overlay has comment %q, want its VTEP", f.comment)
+			}
+			fromKernel++
+		}
+	}
+	if fromKernel == 0 {
+		t.Error("the capture holds no frame from the overlay")
+	}
+}
+
+// TestVXLANMesh: three hubs in three namespaces, a full mesh over VXLAN
+// (each hub's vxlan port lists the other two), two clients on each. Every
+// broadcast reaches each of the five other clients exactly once (no loop,
+// no duplicate); unicast goes to the one VTEP its destination was learned
+// on; a partition on one hub's vxlan port cuts exactly that hub off.
+func TestVXLANMesh(t *testing.T) {
+	taptest.NeedTAP(t)
+	under := testNetns(t)
+	uh := nlHandle(t, under)
+	if err := uh.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "ubr"}}); err != nil {
+		t.Fatal(err)
+	}
+	ubr := linkUp(t, under, "ubr")
+	type hubEnd struct {
+		ns      string
+		ip      string
+		vx      *vxHub
+		clients [2]*pipeVM
+	}
+	hubs := make([]*hubEnd, 3)
+	for i := range hubs {
+		hubs[i] = &hubEnd{ns: testNetns(t), ip: fmt.Sprintf("10.78.0.%d", i+1)}
+		port := fmt.Sprintf("u%d", i)
+		vethPair(t, under, port, "", hubs[i].ns, "eth0", hubs[i].ip+"/24", 0)
+		if err := uh.LinkSetMaster(linkUp(t, under, port), ubr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func(i int, policy string) {
+		h := hubs[i]
+		text := fmt.Sprintf("ov=vxlan:%s:4789,vni=7,netns=%s", h.ip, h.ns)
+		for j, o := range hubs {
+			if j != i {
+				text += ",remote=" + o.ip
+			}
+		}
+		peers := map[string]hub.PortIO{}
+		for c := range h.clients {
+			hubEnd, vmEnd := transport.Pipe()
+			h.clients[c] = newPipeVM(t, vmEnd)
+			peers[fmt.Sprintf("c%d", c)] = hubEnd
+		}
+		h.vx = startVXHub(t, policy, "", []transport.Spec{mustSpec(t, text)}, peers)
+	}
+	for i := range hubs {
+		start(i, "")
+	}
+	mac := func(i, c int) [6]byte { return [6]byte{0x02, 0x78, 0, 0, byte(i), byte(c)} }
+	send := func(i, c int, dst [6]byte, label string) {
+		t.Helper()
+		if err := hubs[i].clients[c].end.WriteFrame(hubtest.Frame(dst, mac(i, c), label)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// expect reads, within the guard, exactly the labels want at each
+	// client, and then nothing more for a moment.
+	expect := func(want map[[2]int][]string) {
+		t.Helper()
+		for i, h := range hubs {
+			for c, vm := range h.clients {
+				got := readLabels(t, vm, len(want[[2]int{i, c}]))
+				if fmt.Sprint(got) != fmt.Sprint(want[[2]int{i, c}]) {
+					t.Errorf("hub %d client %d got %q, want %q", i, c, got, want[[2]int{i, c}])
+				}
+			}
+		}
+		for i, h := range hubs { // nothing more: no loop, no duplicate
+			for c, vm := range h.clients {
+				if extra := readLabels(t, vm, -1); len(extra) > 0 {
+					t.Errorf("hub %d client %d got %q more", i, c, extra)
+				}
+			}
+		}
+	}
+	// Every client says hello to all: five copies of each, one per other client.
+	want := map[[2]int][]string{}
+	for i := range hubs {
+		for c := range 2 {
+			label := fmt.Sprintf("hello-%d%d", i, c)
+			send(i, c, hubtest.Broadcast, label)
+			for j := range hubs {
+				for d := range 2 {
+					if i != j || c != d {
+						want[[2]int{j, d}] = append(want[[2]int{j, d}], label)
+					}
+				}
+			}
+		}
+	}
+	for k := range want { // arrival order across senders is not ours
+		slices.Sort(want[k])
+	}
+	expectSorted := func(want map[[2]int][]string) {
+		t.Helper()
+		for i, h := range hubs {
+			for c, vm := range h.clients {
+				got := readLabels(t, vm, len(want[[2]int{i, c}]))
+				slices.Sort(got)
+				if fmt.Sprint(got) != fmt.Sprint(want[[2]int{i, c}]) {
+					t.Errorf("hub %d client %d got %q, want %q", i, c, got, want[[2]int{i, c}])
+				}
+			}
+		}
+	}
+	expectSorted(want)
+	expect(nil)
+
+	// Unicast from hub 0 to a client of hub 1 goes to hub 1's VTEP alone:
+	// hub 2 sees nothing of it.
+	rx2 := portRx(t, hubs[2].vx.hub, "ov")
+	send(0, 0, mac(1, 1), "to-11")
+	expect(map[[2]int][]string{{1, 1}: {"to-11"}})
+	if got := portRx(t, hubs[2].vx.hub, "ov"); got != rx2 {
+		t.Errorf("hub 2's VTEP received %d frames of a unicast for hub 1, want none", got-rx2)
+	}
+
+	// A partition on hub 0 between its vxlan port and its clients cuts hub
+	// 0 off, and only hub 0.
+	hubs[0].vx.stop()
+	start(0, "seed: 1\npartitions:\n  - {name: cut, groups: \"ov|c0,c1\", start: 0s}\n")
+	send(0, 0, hubtest.Broadcast, "from-cut-off")
+	send(1, 0, hubtest.Broadcast, "from-1")
+	expect(map[[2]int][]string{{0, 1}: {"from-cut-off"}, {1, 1}: {"from-1"}, {2, 0}: {"from-1"}, {2, 1}: {"from-1"}})
+}
+
+// pipeVM is a client's end of a pipe with one reader goroutine that hands
+// over every frame's label, so that a read that gives up loses nothing.
+type pipeVM struct {
+	end    *transport.PipeEnd
+	labels chan string
+}
+
+func newPipeVM(t *testing.T, end *transport.PipeEnd) *pipeVM {
+	vm := &pipeVM{end: end, labels: make(chan string, 64)}
+	go func() {
+		buf := make([]byte, transport.DefaultMaxFrame)
+		for {
+			k, err := end.ReadFrame(buf)
+			if err != nil {
+				close(vm.labels)
+				return
+			}
+			vm.labels <- strings.TrimRight(string(buf[14:k]), "\x00")
+		}
+	}()
+	t.Cleanup(func() { end.Close() })
+	return vm
+}
+
+// readLabels reads n labels from vm, failing the test if they do not come
+// within the guard. n < 0 reads what arrives within a short wait, which
+// should usually be nothing.
+func readLabels(t *testing.T, vm *pipeVM, n int) []string {
+	t.Helper()
+	var out []string
+	wait := transporttest.HangGuard
+	if n < 0 {
+		wait = 200 * time.Millisecond
+	}
+	for n < 0 || len(out) < n {
+		select {
+		case l, ok := <-vm.labels:
+			if !ok {
+				return out
+			}
+			out = append(out, l)
+		case <-time.After(wait):
+			if n >= 0 {
+				t.Fatalf("read %d of %d frames: %q", len(out), n, out)
+			}
+			return out
+		}
+	}
+	return out
+}
+
+// portRx returns how many frames a hub's port has received.
+func portRx(t *testing.T, h *hub.Hub, port string) uint64 {
+	t.Helper()
+	ports, err := h.Ports(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		if p.Name == port {
+			return p.Stats.RxFrames
+		}
+	}
+	t.Fatalf("no port %s", port)
+	return 0
+}
+
+// pingUntil pings dst until it answers (the first may go out before ARP
+// resolves) or ctx ends.
+func pingUntil(ctx context.Context, h *netstack.Host, dst netip.Addr) error {
+	var err error
+	for seq := uint16(1); ctx.Err() == nil; seq++ {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err = h.Ping(pctx, dst, seq)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// transfer sends payload over c to an echo and checks that the same bytes
+// come back.
+func transfer(t *testing.T, c net.Conn, payload []byte, what string) {
+	t.Helper()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(transporttest.HangGuard))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write(payload)
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		errc <- err
+	}()
+	got, err := io.ReadAll(c)
+	if werr := <-errc; werr != nil {
+		t.Fatalf("%s: write: %v", what, werr)
+	}
+	if err != nil && len(got) < len(payload) {
+		t.Fatalf("%s: read %d of %d bytes: %v", what, len(got), len(payload), err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(payload) {
+		t.Fatalf("%s: %d bytes came back that differ from the %d sent", what, len(got), len(payload))
+	}
+}
+
+// txChecksumOff turns off transmit checksum offload on interface name in
+// the calling thread's namespace, as `ethtool -K name tx off` does.
+func txChecksumOff(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	const ethtoolSTXCSUM = 0x17 // linux/ethtool.h: set TX checksum offload
+	v := &struct{ cmd, data uint32 }{cmd: ethtoolSTXCSUM}
+	var ifr [40]byte // struct ifreq: the name, then a pointer to the request
+	copy(ifr[:unix.IFNAMSIZ-1], name)
+	*(*uintptr)(unsafe.Pointer(&ifr[unix.IFNAMSIZ])) = uintptr(unsafe.Pointer(v))
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr[0])))
+	runtime.KeepAlive(v)
+	if errno != 0 {
+		return fmt.Errorf("ethtool -K %s tx off: %w", name, errno)
+	}
+	return nil
+}
+
+// TestVXLANWithOpenVSwitch: Open vSwitch (its userspace datapath: this
+// kernel may have no openvswitch module) in one namespace, with a bridge
+// whose vxlan interface (VNI 42) reaches l2hub in another, and an internal
+// port at 10.42.0.3; l2hub has a virtual VM at 10.42.0.10. Pings and TCP
+// pass both ways.
+func TestVXLANWithOpenVSwitch(t *testing.T) {
+	taptest.NeedTAP(t)
+	for _, bin := range []string{"ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("skipping: %s not found (apt-get install openvswitch-switch iproute2)", bin)
+		}
+	}
+	schema := "/usr/share/openvswitch/vswitch.ovsschema"
+	if _, err := os.Stat(schema); err != nil {
+		t.Skipf("skipping: %s not found", schema)
+	}
+	o, h := testNetns(t), testNetns(t)
+	vethPair(t, o, "o0", "", h, "o1", "10.79.0.2/24", 0)
+	// OVS's userspace datapath reads the underlay with a packet socket and
+	// checks UDP checksums: the hub's veth must compute them, as a NIC does.
+	inNetns(t, h, func() error { return txChecksumOff("o1") })
+
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("ip", append([]string{"netns", "exec", o}, args...)...)
+		cmd.Env = append(os.Environ(), "OVS_RUNDIR="+dir, "OVS_DBDIR="+dir, "OVS_LOGDIR="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	db := "unix:" + filepath.Join(dir, "db.sock")
+	run("ovsdb-tool", "create", filepath.Join(dir, "conf.db"), schema)
+	run("ovsdb-server", filepath.Join(dir, "conf.db"), "--remote=p"+db, "--pidfile="+filepath.Join(dir, "ovsdb.pid"), "--detach",
+		"--log-file="+filepath.Join(dir, "ovsdb.log"))
+	t.Cleanup(func() { killPidfile(filepath.Join(dir, "ovsdb.pid")) })
+	vsctl := func(args ...string) string { return run(append([]string{"ovs-vsctl", "--db=" + db}, args...)...) }
+	vsctl("--no-wait", "init")
+	run("ovs-vswitchd", db, "--pidfile="+filepath.Join(dir, "vswitchd.pid"), "--detach", "--log-file="+filepath.Join(dir, "vswitchd.log"))
+	t.Cleanup(func() { killPidfile(filepath.Join(dir, "vswitchd.pid")) })
+	o0, err := nlHandle(t, o).LinkByName("o0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev", "other_config:hwaddr="+o0.Attrs().HardwareAddr.String())
+	vsctl("add-port", "br-phy", "o0")
+	vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev")
+	vsctl("add-port", "br-int", "vx0", "--", "set", "interface", "vx0", "type=vxlan",
+		"options:remote_ip=10.79.0.2", "options:key=42", "options:dst_port=4789")
+	vsctl("add-port", "br-int", "host", "--", "set", "interface", "host", "type=internal")
+	for _, step := range [][]string{
+		{"ip", "addr", "add", "10.79.0.1/24", "dev", "br-phy"},
+		{"ip", "link", "set", "br-phy", "up"},
+		{"ip", "link", "set", "br-int", "up"},
+		{"ip", "addr", "add", "10.42.0.3/24", "dev", "host"},
+		{"ip", "link", "set", "host", "mtu", fmt.Sprint(1500 - transport.VXLANGuestMTUOverhead), "up"},
+	} {
+		run(step...)
+	}
+
+	vm, err := netstack.New(netstack.Config{MAC: vmMAC, Addr: netip.MustParsePrefix("10.42.0.10/24"), MTU: 1500 - transport.VXLANGuestMTUOverhead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.79.0.2:4789,remote=10.79.0.1,vni=42,netns=%s", h))
+	startVXHub(t, "", "", []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
+
+	ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
+	defer cancel()
+	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.3")); err != nil {
+		t.Fatalf("VM ping 10.42.0.3 across Open vSwitch's VXLAN: %v\n%s", err, ovsLog(dir))
+	}
+	p := newKernelPinger(t, o, "10.42.0.3")
+	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, transporttest.HangGuard); err != nil {
+		t.Fatalf("ping 10.42.0.10 from behind Open vSwitch: %v", err)
+	}
+	payload := bytes.Repeat([]byte("l2hub ovs "), 1<<18)
+	ln, err := vm.ListenTCP(7000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	echoOnce(t, ln)
+	var c net.Conn
+	inNetns(t, o, func() error {
+		c, err = net.DialTimeout("tcp", "10.42.0.10:7000", transporttest.HangGuard)
+		return err
+	})
+	transfer(t, c, payload, "host behind Open vSwitch to VM")
+}
+
+func killPidfile(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+}
+
+func ovsLog(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "vswitchd.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}

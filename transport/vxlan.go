@@ -1,0 +1,470 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+)
+
+// VXLAN (RFC 7348) carries Ethernet frames in UDP: an 8-byte header (a
+// flags byte whose I bit says the VNI is valid, reserved bytes, the 24-bit
+// VXLAN network identifier) before the inner frame. The Linux kernel's
+// vxlan device and Open vSwitch speak it; a vxlan port makes the hub one
+// more VTEP of such an overlay.
+const (
+	vxlanHeaderLen = 8
+	vxlanFlagI     = 0x08
+	// DefaultVXLANPort is IANA's VXLAN port.
+	DefaultVXLANPort = 4789
+	maxVNI           = 1<<24 - 1
+	// vxlanOverhead is what encapsulation adds below an inner frame on an
+	// IPv4 underlay: IP, UDP and VXLAN headers. A frame of the underlay's
+	// MTU less this fits one datagram unfragmented; a VM's own MTU, which
+	// counts no Ethernet header, is 14 bytes less again (1450 on 1500).
+	vxlanOverhead = 20 + 8 + vxlanHeaderLen
+	// VXLANGuestMTUOverhead is what a VM's MTU must give up on a segment
+	// that crosses a VXLAN port: 50 bytes (1450 on a 1500-byte underlay).
+	VXLANGuestMTUOverhead = vxlanOverhead + 14
+	defaultVXLANMTU       = 1500
+	minVXLANMTU           = 576
+	maxVXLANMTU           = 65535
+	// fdbSize bounds the MACs a vxlan port learns (the hub's own table has
+	// the same bound); fdbAging is how long an entry lives unrefreshed.
+	fdbSize  = 4096
+	fdbAging = 300 * time.Second
+)
+
+// parseVTEP parses "IP" or "IP:PORT" (port defaulting to def).
+func parseVTEP(s string, def uint16) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if !ap.Addr().Unmap().Is4() || ap.Port() == 0 {
+			return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address and a port", s)
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Unmap().Is4() || a.IsMulticast() || a.IsUnspecified() {
+		return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address", s)
+	}
+	return netip.AddrPortFrom(a.Unmap(), def), nil
+}
+
+// VXLANConfig configures a VXLANConn.
+type VXLANConfig struct {
+	// Local is the address and UDP port the VTEP binds (the remotes send
+	// to it).
+	Local netip.AddrPort
+	VNI   uint32
+	// Remotes are the other VTEPs: broadcast, multicast and unknown
+	// unicast go to each (head-end replication), and only datagrams from
+	// them are accepted. Ports default to Local's.
+	Remotes []netip.AddrPort
+	// Group, instead of Remotes, is an IPv4 multicast group every VTEP of
+	// the overlay joins, as the kernel's `vxlan ... group` does: flooded
+	// frames go to it, and any member is accepted.
+	Group netip.Addr
+	// MTU is the underlay's; inner frames longer than MTU-36 bytes are
+	// refused (counted), never fragmented. 0 means 1500.
+	MTU int
+	// Netns, if set, is the network namespace (name or path) to bind in.
+	Netns string
+	// SocketBuffer sizes the socket's buffers (0: DefaultSocketBuffer).
+	SocketBuffer int
+	Clock        hub.Clock // learning table ages on it; nil: the wall clock
+}
+
+// VXLANConn is a hub port on a VXLAN overlay: a VTEP. Reading decapsulates
+// what the other VTEPs send for its VNI and learns which VTEP each source
+// MAC sits behind; writing encapsulates a frame and sends it to the VTEP
+// its destination was learned on, or, for broadcast, multicast and unknown
+// unicast, to every remote (or the group). A datagram that is not a usable
+// frame is discarded as a *hub.FrameError: from a stranger (DropForeign),
+// too short or without the I flag (DropEncap), for another VNI (DropVNI),
+// an inner runt or oversized frame (DropRunt, DropOversize).
+//
+// Ports of one overlay are one split-horizon group (Spec.PortOptions): the
+// hub never forwards between them, as a full-mesh overlay needs.
+type VXLANConn struct {
+	c       *net.UDPConn
+	cfg     VXLANConfig
+	vni     [3]byte
+	max     int // largest inner frame
+	desc    string
+	closed  atomic.Bool
+	flood   []netip.AddrPort // where flooded frames go: the remotes, or the group
+	origins map[netip.Addr]string
+	drops   kernelDrops
+
+	fdbMu sync.Mutex
+	fdb   map[[6]byte]fdbEntry
+
+	// Reader and writer scratch.
+	rbuf, roob []byte
+	wbuf       []byte
+	ns         func() error // releases the network namespace, if one was opened
+}
+
+type fdbEntry struct {
+	vtep netip.AddrPort
+	seen time.Time
+}
+
+var (
+	_ hub.PortIO        = (*VXLANConn)(nil)
+	_ hub.Describer     = (*VXLANConn)(nil)
+	_ hub.KernelDropper = (*VXLANConn)(nil)
+)
+
+// OpenVXLAN binds a VTEP as cfg says.
+func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
+	if cfg.VNI > maxVNI {
+		return nil, fmt.Errorf("vxlan: VNI %d above %d", cfg.VNI, maxVNI)
+	}
+	if len(cfg.Remotes) == 0 && !cfg.Group.IsValid() {
+		return nil, errors.New("vxlan: no remote VTEP and no group")
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = defaultVXLANMTU
+	}
+	if cfg.MTU < minVXLANMTU || cfg.MTU > maxVXLANMTU {
+		return nil, fmt.Errorf("vxlan: MTU %d outside %d..%d", cfg.MTU, minVXLANMTU, maxVXLANMTU)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallclock.Clock{}
+	}
+	v := &VXLANConn{
+		cfg:     cfg,
+		max:     cfg.MTU - vxlanOverhead,
+		origins: map[netip.Addr]string{},
+		fdb:     map[[6]byte]fdbEntry{},
+	}
+	v.vni = [3]byte{byte(cfg.VNI >> 16), byte(cfg.VNI >> 8), byte(cfg.VNI)}
+	v.rbuf = make([]byte, vxlanHeaderLen+v.max+1)
+	v.roob = make([]byte, 64)
+	v.wbuf = make([]byte, vxlanHeaderLen+v.max)
+	if cfg.Group.IsValid() {
+		v.flood = []netip.AddrPort{netip.AddrPortFrom(cfg.Group, cfg.Local.Port())}
+	} else {
+		v.flood = cfg.Remotes
+		for _, r := range cfg.Remotes {
+			v.origins[r.Addr()] = "vtep " + r.Addr().String()
+		}
+	}
+	c, release, err := openVXLANSocket(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v.c, v.ns = c, release
+	where := "to " + joinAddrPorts(cfg.Remotes)
+	if cfg.Group.IsValid() {
+		where = "group " + cfg.Group.String()
+	}
+	v.desc = fmt.Sprintf("vxlan %s vni %d %s", cfg.Local, cfg.VNI, where)
+	if cfg.Netns != "" {
+		v.desc += " in netns " + cfg.Netns
+	}
+	return v, nil
+}
+
+func joinAddrPorts(as []netip.AddrPort) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// origin returns the comment for frames from vtep, made once per VTEP so
+// that marking a frame allocates nothing (bounded: group members beyond
+// the learning table's size share one).
+func (v *VXLANConn) origin(vtep netip.Addr) string {
+	if o, ok := v.origins[vtep]; ok {
+		return o
+	}
+	if len(v.origins) >= fdbSize {
+		return "vtep (one of many)"
+	}
+	o := "vtep " + vtep.String()
+	v.origins[vtep] = o
+	return o
+}
+
+// accepts reports whether a datagram from src may be read: from a remote
+// (its IP: the kernel sends from ports it picks per flow), or any member
+// of the group.
+func (v *VXLANConn) accepts(src netip.Addr) bool {
+	if v.cfg.Group.IsValid() {
+		return true
+	}
+	for _, r := range v.cfg.Remotes {
+		if r.Addr() == src {
+			return true
+		}
+	}
+	return false
+}
+
+// decap checks a VXLAN datagram from src and returns its inner frame, or
+// why it is refused; truncated says the datagram was longer than d. It
+// learns the inner source MAC's VTEP.
+func (v *VXLANConn) decap(d []byte, src netip.Addr, limit int, truncated bool) ([]byte, error) {
+	switch {
+	case !v.accepts(src):
+		return nil, &hub.FrameError{Reason: hub.DropForeign, Len: len(d)}
+	case len(d) < vxlanHeaderLen || d[0]&vxlanFlagI == 0:
+		return nil, &hub.FrameError{Reason: hub.DropEncap, Len: len(d)}
+	case d[4] != v.vni[0] || d[5] != v.vni[1] || d[6] != v.vni[2]:
+		return nil, &hub.FrameError{Reason: hub.DropVNI, Len: len(d)}
+	}
+	inner := d[vxlanHeaderLen:]
+	switch {
+	case truncated:
+		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
+	case len(inner) < MinFrame:
+		return nil, &hub.FrameError{Reason: hub.DropRunt, Len: len(inner)}
+	case len(inner) > v.max || len(inner) > limit:
+		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
+	}
+	if inner[6]&1 == 0 { // a unicast source: learn where it is
+		v.learn([6]byte(inner[6:12]), netip.AddrPortFrom(src, v.remotePort(src)))
+	}
+	return inner, nil
+}
+
+// remotePort is the UDP port to reach the VTEP at src: a configured
+// remote's, else the local one (the overlay's port).
+func (v *VXLANConn) remotePort(src netip.Addr) uint16 {
+	for _, r := range v.cfg.Remotes {
+		if r.Addr() == src {
+			return r.Port()
+		}
+	}
+	return v.cfg.Local.Port()
+}
+
+func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
+	now := v.cfg.Clock.Now()
+	v.fdbMu.Lock()
+	defer v.fdbMu.Unlock()
+	if e, ok := v.fdb[mac]; ok || len(v.fdb) < fdbSize {
+		e.vtep, e.seen = vtep, now
+		v.fdb[mac] = e
+		return
+	}
+	for m, e := range v.fdb { // full: age out what has gone quiet
+		if now.Sub(e.seen) > fdbAging {
+			delete(v.fdb, m)
+		}
+	}
+	if len(v.fdb) < fdbSize {
+		v.fdb[mac] = fdbEntry{vtep: vtep, seen: now}
+	}
+}
+
+// lookup returns the VTEP a unicast MAC was learned on.
+func (v *VXLANConn) lookup(mac []byte) (netip.AddrPort, bool) {
+	if mac[0]&1 != 0 {
+		return netip.AddrPort{}, false
+	}
+	v.fdbMu.Lock()
+	defer v.fdbMu.Unlock()
+	e, ok := v.fdb[[6]byte(mac)]
+	if !ok || v.cfg.Clock.Now().Sub(e.seen) > fdbAging {
+		return netip.AddrPort{}, false
+	}
+	return e.vtep, true
+}
+
+// ReadFrames implements hub.PortIO, one datagram per call.
+func (v *VXLANConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
+	if len(frames) == 0 {
+		return 0, nil
+	}
+	if v.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	n, oobn, flags, src, err := v.c.ReadMsgUDPAddrPort(v.rbuf, v.roob)
+	if err != nil {
+		if v.closed.Load() {
+			return 0, net.ErrClosed
+		}
+		return 0, fmt.Errorf("%s: read: %w", v.desc, err)
+	}
+	if drops, ok := rxqOverflow(v.roob[:oobn]); ok {
+		v.drops.report(drops)
+	}
+	truncated := flags&syscall.MSG_TRUNC != 0 || n == len(v.rbuf)
+	inner, err := v.decap(v.rbuf[:n], src.Addr().Unmap(), limit, truncated)
+	if err != nil {
+		return 0, err
+	}
+	f := hub.FrameOf(inner)
+	f.SetOrigin(v.origin(src.Addr().Unmap()))
+	frames[0] = f
+	return 1, nil
+}
+
+// WriteFrames implements hub.PortIO: each frame encapsulated, to the VTEP
+// its destination MAC was learned on, or to every remote (the group) when
+// there is none. A frame too long for the underlay's MTU is not sent: it
+// is reported as a *hub.FrameError (DropOversize).
+func (v *VXLANConn) WriteFrames(frames []*hub.Frame) (int, error) {
+	if v.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	for i, f := range frames {
+		if err := v.write(f.Bytes()); err != nil {
+			return i, err
+		}
+	}
+	return len(frames), nil
+}
+
+func (v *VXLANConn) write(frame []byte) error {
+	if len(frame) < MinFrame || len(frame) > v.max {
+		return &hub.FrameError{Reason: hub.DropOversize, Len: len(frame)}
+	}
+	b := v.wbuf[:vxlanHeaderLen+len(frame)]
+	b[0], b[1], b[2], b[3] = vxlanFlagI, 0, 0, 0
+	b[4], b[5], b[6], b[7] = v.vni[0], v.vni[1], v.vni[2], 0
+	copy(b[vxlanHeaderLen:], frame)
+	if vtep, ok := v.lookup(frame[0:6]); ok {
+		return v.send(b, vtep)
+	}
+	var first error
+	for _, to := range v.flood {
+		if err := v.send(b, to); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// send sends one datagram. Only a closed socket and a frame too long for
+// the path end the attempt as errors; a VTEP that is not there (ICMP port
+// unreachable reported on a later send) is the overlay's loss, as with
+// the kernel's vxlan device.
+func (v *VXLANConn) send(b []byte, to netip.AddrPort) error {
+	_, err := v.c.WriteToUDPAddrPort(b, to)
+	switch {
+	case err == nil:
+		return nil
+	case v.closed.Load():
+		return net.ErrClosed
+	case errors.Is(err, syscall.EMSGSIZE):
+		return fmt.Errorf("%s: write: %w (%w)", v.desc, &hub.FrameError{Reason: hub.DropOversize, Len: len(b) - vxlanHeaderLen}, err)
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return fmt.Errorf("%s: write to %s: %w (%w)", v.desc, to, &hub.FrameError{Reason: hub.DropDown, Len: len(b) - vxlanHeaderLen}, err)
+	}
+	return fmt.Errorf("%s: write to %s: %w", v.desc, to, err)
+}
+
+// KernelDrops implements hub.KernelDropper.
+func (v *VXLANConn) KernelDrops() uint64 { return v.drops.total.Load() }
+
+// MaxFrame returns the longest inner frame the port carries.
+func (v *VXLANConn) MaxFrame() int { return v.max }
+
+// LocalAddr returns the address the socket is bound to.
+func (v *VXLANConn) LocalAddr() net.Addr { return v.c.LocalAddr() }
+
+// Describe says what the port is ("vxlan 10.0.0.1:4789 vni 42 to ...").
+func (v *VXLANConn) Describe() string { return v.desc }
+
+// Close closes the socket and releases the namespace it was opened in.
+func (v *VXLANConn) Close() error {
+	if !v.closed.CompareAndSwap(false, true) {
+		return net.ErrClosed
+	}
+	err := v.c.Close()
+	if v.ns != nil {
+		err = errors.Join(err, v.ns())
+	}
+	return err
+}
+
+// vxlanConfigOf builds a VXLANConfig from a valid vxlan spec.
+func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
+	local, err := netip.ParseAddrPort(s.Address)
+	if err != nil {
+		return VXLANConfig{}, err
+	}
+	cfg := VXLANConfig{
+		Local:        netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
+		Netns:        s.Options["netns"],
+		SocketBuffer: s.socketBuffer(),
+		Clock:        opts.Clock,
+	}
+	vni, _ := strconv.ParseUint(s.Options["vni"], 10, 32)
+	cfg.VNI = uint32(vni)
+	for _, r := range s.Options.Values("remote") {
+		ap, err := parseVTEP(r, local.Port())
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Remotes = append(cfg.Remotes, ap)
+	}
+	if g, ok := s.Options["group"]; ok {
+		cfg.Group = netip.MustParseAddr(g)
+	}
+	if m, ok := s.Options["mtu"]; ok {
+		cfg.MTU, _ = strconv.Atoi(m)
+	}
+	return cfg, nil
+}
+
+// vxlanRunner attaches a bound VTEP once and holds it until ctx ends or the
+// hub lets go of it.
+type vxlanRunner struct {
+	*runnerBase
+	conn *VXLANConn
+}
+
+var _ Runner = (*vxlanRunner)(nil)
+
+func (r *vxlanRunner) Run(ctx context.Context, a Attacher) error {
+	ctx, cancel, err := r.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if ctx.Err() != nil {
+		r.conn.Close()
+		return nil
+	}
+	done, err := a.Attach(r.spec.Name, r.conn)
+	if err != nil {
+		r.conn.Close()
+		return r.attachErr(ctx, err)
+	}
+	r.log.Info("attached", "vtep", r.conn.Describe())
+	select {
+	case <-done:
+		if ctx.Err() == nil {
+			r.log.Warn("hub let go of the VTEP; the port stays down", "vtep", r.conn.Describe())
+		}
+	case <-ctx.Done():
+		r.conn.Close()
+		<-done
+	}
+	return nil
+}
+
+func (r *vxlanRunner) Close() error {
+	r.signalQuit()
+	if err := r.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("port %q: %w", r.spec.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+//go:build linux
+
+package transport
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"l2hub/tap"
+)
+
+// openVXLANSocket binds a VTEP's UDP socket, in cfg.Netns if set: to
+// cfg.Local, or, with a group, to the overlay's port on every address (the
+// group's datagrams and unicast both arrive there) joined to the group on
+// Local's interface. Datagrams are never fragmented (an inner frame that
+// does not fit the path is refused, counted), the buffers are sized for
+// bursts and the kernel reports its drops.
+func openVXLANSocket(cfg VXLANConfig) (*net.UDPConn, func() error, error) {
+	open := func() (*net.UDPConn, error) { return vxlanSocket(cfg) }
+	if cfg.Netns == "" {
+		c, err := open()
+		return c, nil, err
+	}
+	var c *net.UDPConn
+	release, err := tap.InNetns(cfg.Netns, func() error {
+		var err error
+		c, err = open()
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("vxlan: %w", err)
+	}
+	return c, release, nil
+}
+
+func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, fmt.Errorf("vxlan %s: %w", cfg.Local, os.NewSyscallError("socket", err))
+	}
+	f := os.NewFile(uintptr(fd), "vxlan "+cfg.Local.String())
+	defer f.Close() // FilePacketConn holds its own copy of fd
+	fail := func(what string, err error) (*net.UDPConn, error) {
+		return nil, fmt.Errorf("vxlan %s: %w", cfg.Local, os.NewSyscallError(what, err))
+	}
+	bind := &unix.SockaddrInet4{Port: int(cfg.Local.Port()), Addr: cfg.Local.Addr().As4()}
+	if cfg.Group.IsValid() {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fail("setsockopt SO_REUSEADDR", err)
+		}
+		bind.Addr = [4]byte{}
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO); err != nil {
+		return fail("setsockopt IP_MTU_DISCOVER", err)
+	}
+	if err := unix.Bind(fd, bind); err != nil {
+		return fail("bind", err)
+	}
+	if cfg.Group.IsValid() {
+		mreq := &unix.IPMreq{Multiaddr: cfg.Group.As4(), Interface: cfg.Local.Addr().As4()}
+		if err := unix.SetsockoptIPMreq(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
+			return fail("setsockopt IP_ADD_MEMBERSHIP", err)
+		}
+		if err := unix.SetsockoptInet4Addr(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, cfg.Local.Addr().As4()); err != nil {
+			return fail("setsockopt IP_MULTICAST_IF", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
+			return fail("setsockopt IP_MULTICAST_LOOP", err)
+		}
+	}
+	size := cfg.SocketBuffer
+	if size <= 0 {
+		size = DefaultSocketBuffer
+	}
+	setBuf(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, size)
+	setBuf(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, size)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("vxlan %s: %w", cfg.Local, err)
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// rxqOverflow reads the SO_RXQ_OVFL control message among a datagram's.
+func rxqOverflow(oob []byte) (uint32, bool) {
+	for off := 0; off+unix.SizeofCmsghdr <= len(oob); {
+		c := (*unix.Cmsghdr)(unsafe.Pointer(&oob[off]))
+		if c.Len < unix.SizeofCmsghdr || off+int(c.Len) > len(oob) {
+			return 0, false
+		}
+		if c.Level == unix.SOL_SOCKET && c.Type == unix.SO_RXQ_OVFL && int(c.Len) >= unix.CmsgLen(4) {
+			return *(*uint32)(unsafe.Pointer(&oob[off+unix.CmsgLen(0)])), true
+		}
+		off += unix.CmsgSpace(int(c.Len) - unix.CmsgLen(0))
+	}
+	return 0, false
+}

@@ -1,0 +1,248 @@
+package transport_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	"l2hub/hub"
+	"l2hub/transport"
+	"l2hub/transport/transporttest"
+)
+
+func TestVXLANSpec(t *testing.T) {
+	s, err := transport.ParseSpec("x=vxlan:10.0.0.1:4789,remote=10.0.0.2,remote=10.0.0.3:4790,vni=42,mtu=9000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Options.Values("remote"); !reflect.DeepEqual(got, []string{"10.0.0.2", "10.0.0.3:4790"}) {
+		t.Errorf("remotes %q, want both, in order", got)
+	}
+	if back, err := transport.ParseSpec(s.String()); err != nil || !reflect.DeepEqual(back, s) {
+		t.Errorf("ParseSpec(%q) = %#v, %v; want %#v", s.String(), back, err, s)
+	}
+	if h := s.PortOptions().Horizon; h != "vxlan/42" {
+		t.Errorf("horizon %q, want vxlan/42: the overlay's ports are one split-horizon group", h)
+	}
+	if note := s.HostNote(); !strings.Contains(note, "MTU of at most 8950") {
+		t.Errorf("host note %q, want the VMs' MTU (9000 - 50)", note)
+	}
+	for _, tc := range []struct{ text, msg string }{
+		{"x=vxlan:10.0.0.1:4789,vni=42", "needs remote="},
+		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2", "needs vni="},
+		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2,group=239.1.1.1,vni=1", "not both"},
+		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=16777216", "0..16777215"},
+		{"x=vxlan:10.0.0.1:4789,remote=nohost,vni=1", "IPv4 address"},
+		{"x=vxlan:10.0.0.1:4789,group=10.0.0.9,vni=1", "multicast group"},
+		{"x=vxlan:10.0.0.1,remote=10.0.0.2,vni=1", "UDP port"},
+		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=1,mtu=100", "underlay's MTU"},
+		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=1,vni=2", "given twice"},
+	} {
+		if _, err := transport.ParseSpec(tc.text); err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("ParseSpec(%q) = %v, want an error saying %q", tc.text, err, tc.msg)
+		}
+	}
+}
+
+// vxlanPair is two VTEPs on loopback, each the other's only remote, with
+// VNI 42: two hubs joined by an overlay.
+func vxlanPair(t *testing.T) (a, b *transport.VXLANConn) {
+	t.Helper()
+	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	open := func(local, remote string) *transport.VXLANConn {
+		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
+			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	return open(pa, pb), open(pb, pa)
+}
+
+func TestVXLANCarriesFramesBothWays(t *testing.T) {
+	a, b := vxlanPair(t)
+	for _, size := range []int{transport.MinFrame, 60, a.MaxFrame()} {
+		f := transporttest.Frame(0xa1, size, size)
+		if err := hub.WriteFrame(a, f); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		buf := make([]byte, transport.DefaultMaxFrame)
+		n, err := hub.ReadFrame(b, buf)
+		if err != nil || !bytes.Equal(buf[:n], f) {
+			t.Fatalf("%d bytes: read %d bytes, %v; want the frame", size, n, err)
+		}
+	}
+	var fe *hub.FrameError
+	if err := hub.WriteFrame(a, transporttest.Frame(0xa1, a.MaxFrame()+1, 0)); !errors.As(err, &fe) || fe.Reason != hub.DropOversize {
+		t.Errorf("a frame past the underlay's MTU: %v, want DropOversize, not fragmented", err)
+	}
+}
+
+// TestVXLANDecapsulation sends hand-made datagrams to a VTEP: each is the
+// inner frame or a counted refusal.
+func TestVXLANDecapsulation(t *testing.T) {
+	a, _ := vxlanPair(t)
+	hubAddr := a.LocalAddr().(*net.UDPAddr)
+	// a accepts its remote's IP, 127.0.0.1, from any port (the kernel
+	// sends from a port it picks per flow); 127.0.0.2 is a stranger.
+	listen := func(ip net.IP) *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	remote, stranger := listen(net.IPv4(127, 0, 0, 1)), listen(net.IPv4(127, 0, 0, 2))
+	frame := transporttest.Frame(0xb2, 60, 1)
+	hdr := func(flags byte, vni uint32) []byte {
+		return []byte{flags, 0, 0, 0, byte(vni >> 16), byte(vni >> 8), byte(vni), 0}
+	}
+	for _, tc := range []struct {
+		name     string
+		d        []byte
+		want     hub.DropReason
+		stranger bool
+	}{
+		{"good", append(hdr(0x08, 42), frame...), hub.DropNone, false},
+		{"stranger", append(hdr(0x08, 42), frame...), hub.DropForeign, true},
+		{"reserved-bits-ignored", append(hdr(0x88, 42), frame...), hub.DropNone, false},
+		{"no-i-flag", append(hdr(0x00, 42), frame...), hub.DropEncap, false},
+		{"truncated-header", hdr(0x08, 42)[:5], hub.DropEncap, false},
+		{"other-vni", append(hdr(0x08, 43), frame...), hub.DropVNI, false},
+		{"inner-runt", append(hdr(0x08, 42), frame[:10]...), hub.DropRunt, false},
+		{"inner-oversize", append(hdr(0x08, 42), transporttest.Frame(0xb2, a.MaxFrame()+1, 2)...), hub.DropOversize, false},
+	} {
+		from := remote
+		if tc.stranger {
+			from = stranger
+		}
+		if _, err := from.WriteToUDP(tc.d, hubAddr); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, transport.DefaultMaxFrame)
+		n, err := hub.ReadFrame(a, buf)
+		var fe *hub.FrameError
+		switch {
+		case tc.want == hub.DropNone && (err != nil || !bytes.Equal(buf[:n], frame)):
+			t.Errorf("%s: read %d bytes, %v; want the inner frame", tc.name, n, err)
+		case tc.want != hub.DropNone && (!errors.As(err, &fe) || fe.Reason != tc.want):
+			t.Errorf("%s: %v, want a %s drop", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzVXLANDecap sends a VTEP whatever a host on the underlay could: it is
+// the inner frame, exactly, or a counted refusal for the reason a plain
+// reading of RFC 7348 gives, and the next good datagram still arrives.
+func FuzzVXLANDecap(f *testing.F) {
+	good := append([]byte{0x08, 0, 0, 0, 0, 0, 42, 0}, transporttest.Frame(0xb2, 60, 1)...)
+	f.Add(good)
+	f.Add(good[:7])
+	f.Add(append([]byte{0x08, 0, 0, 0, 0, 0, 43, 0}, good[8:]...))
+	f.Add(append([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 42, 0xff}, good[8:20]...))
+	local := freeUDPAddr(f)
+	from, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer from.Close()
+	v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
+		Remotes: []netip.AddrPort{from.LocalAddr().(*net.UDPAddr).AddrPort()}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer v.Close()
+	to := v.LocalAddr().(*net.UDPAddr)
+	buf := make([]byte, transport.DefaultMaxFrame)
+	f.Fuzz(func(t *testing.T, d []byte) {
+		if len(d) > 9000 {
+			d = d[:9000]
+		}
+		if _, err := from.WriteToUDP(d, to); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := from.WriteToUDP(good, to); err != nil {
+			t.Fatal(err)
+		}
+		want := hub.DropNone
+		switch {
+		case len(d) < 8 || d[0]&0x08 == 0:
+			want = hub.DropEncap
+		case d[4] != 0 || d[5] != 0 || d[6] != 42:
+			want = hub.DropVNI
+		case len(d)-8 < transport.MinFrame:
+			want = hub.DropRunt
+		case len(d)-8 > v.MaxFrame():
+			want = hub.DropOversize
+		}
+		n, err := hub.ReadFrame(v, buf)
+		var fe *hub.FrameError
+		var bad string
+		switch {
+		case want == hub.DropNone && (err != nil || !bytes.Equal(buf[:n], d[8:])):
+			bad = "want its inner frame"
+		case want != hub.DropNone && (!errors.As(err, &fe) || fe.Reason != want):
+			bad = "want a " + want.String() + " drop"
+		}
+		// Read up to the good datagram sent after it whatever happened, so
+		// that one failure leaves the next input's reads in step.
+		for {
+			if n, err := hub.ReadFrame(v, buf); err == nil && bytes.Equal(buf[:n], good[8:]) {
+				break
+			}
+		}
+		if bad != "" {
+			t.Fatalf("%d-byte datagram: %v; %s", len(d), fe, bad)
+		}
+	})
+}
+
+// BenchmarkVXLANFlood is what head-end replication costs: one broadcast
+// frame sent to every remote of a vxlan port, one datagram each (on
+// loopback; no VTEP listens, so only the sending side is measured). The
+// ns/remote metric is the cost one more VTEP adds to every broadcast.
+func BenchmarkVXLANFlood(b *testing.B) {
+	for _, n := range []int{1, 4, 16, 64} {
+		b.Run(fmt.Sprintf("remotes-%d", n), func(b *testing.B) {
+			local := freeUDPAddr(b)
+			var remotes []netip.AddrPort
+			for i := range n {
+				// A socket at each remote that never reads: the kernel
+				// drops what overflows it, and no ICMP error is made.
+				ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 1, byte(i + 1)}), 4789)
+				c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+				if err != nil {
+					b.Skipf("bind %s: %v", ap, err)
+				}
+				defer c.Close()
+				remotes = append(remotes, ap)
+			}
+			v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 1, Remotes: remotes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer v.Close()
+			frames := []*hub.Frame{hub.FrameOf(transporttest.Frame(0xa1, 1400, 0))}
+			frames[0].Bytes()[0] = 0xff // broadcast
+			b.ReportAllocs()
+			b.SetBytes(int64(n * frames[0].Len()))
+			for b.Loop() {
+				if _, err := v.WriteFrames(frames); err != nil {
+					var fe *hub.FrameError
+					if !errors.As(err, &fe) {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/remote")
+		})
+	}
+}
