@@ -18,7 +18,8 @@
 // conformance checker's first failing finding); stops every QEMU it
 // started (SIGTERM, then SIGKILL after a grace period), even when
 // interrupted; and writes the run directory: console logs, hub.log,
-// capture.pcapng, check.txt, summary.json, summary.txt and junit.xml.
+// capture.pcapng, check.txt, summary.json, summary.txt, junit.xml and
+// report.html (package report: the run as a timeline page).
 // Repeat runs a lab over consecutive seeds to hunt flakes.
 //
 // The deciding logic is a judge that reads no clock and starts nothing:
@@ -32,6 +33,6 @@
 // modified by a run.
 //
 // Imports: serve (the hub), control (its client), capture, packet and
-// conformance/checker (the wire hint), hub (the Clock) and
-// internal/wallclock.
+// conformance/checker (the wire hint), report (the page), hub (the Clock),
+// internal/wallclock and internal/yamlfile.
 package lab

@@ -19,6 +19,7 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
+	"l2hub/report"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -176,6 +177,8 @@ type runner struct {
 	outMu   sync.Mutex
 	errText string
 
+	reportErr string // report.html could not be written
+
 	stopHub context.CancelCauseFunc
 	ctlDone <-chan struct{}
 	fatal   chan error
@@ -213,9 +216,38 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 	}
 	r.hubLog.Close()
 	report := r.check()
+	r.writeReport()
 	sum := r.summarize(result, report)
 	r.write(sum)
 	return sum, nil
+}
+
+// writeReport draws the run (package report): the capture as a ladder of
+// frames between the VMs' ports, each VM's console markers on its port's
+// lifeline, the checker's findings pinned to their frames, and the
+// partitions the triggers started as bands across the lifelines they cut.
+func (r *runner) writeReport() {
+	capturePath := filepath.Join(r.dir, "capture.pcapng")
+	if _, err := os.Stat(capturePath); err != nil {
+		return
+	}
+	opts := report.Options{Capture: capturePath, Check: r.lab.Hub.Check, Title: "l2hub lab " + r.lab.Name}
+	for _, info := range r.vmInfo {
+		if info.PID != 0 {
+			opts.Consoles = append(opts.Consoles, report.Console{Port: info.Port, Path: filepath.Join(r.dir, info.Log)})
+		}
+	}
+	f, err := os.Create(filepath.Join(r.dir, "report.html"))
+	if err != nil {
+		r.reportErr = err.Error()
+		return
+	}
+	if err := report.Write(f, opts); err != nil {
+		r.reportErr = err.Error()
+	}
+	if err := f.Close(); err != nil && r.reportErr == "" {
+		r.reportErr = err.Error()
+	}
 }
 
 // startHub starts the serve session with the lab's VM ports in the run

@@ -129,10 +129,15 @@ func TestRunPass(t *testing.T) {
 		t.Fatalf("got result %s, classification %+v, want pass", sum.Result, sum.Classification)
 	}
 	checkNothingLeft(t, sum)
-	for _, f := range []string{"a.log", "b.log", "hub.log", "capture.pcapng", "summary.json", "summary.txt", "junit.xml"} {
+	for _, f := range []string{"a.log", "b.log", "hub.log", "capture.pcapng", "summary.json", "summary.txt", "junit.xml", "report.html"} {
 		if _, err := os.Stat(filepath.Join(sum.Dir, f)); err != nil {
 			t.Errorf("run directory: %v", err)
 		}
+	}
+	// The timeline page draws the VMs' console markers on their ports.
+	page, _ := os.ReadFile(filepath.Join(sum.Dir, "report.html"))
+	if !bytes.Contains(page, []byte("l2hub lab fake-pair")) || !bytes.Contains(page, []byte("handshake ok")) || sum.Files["report"] != "report.html" {
+		t.Errorf("got report.html of %d bytes (files %v), want the lab's page with a's marker \"handshake ok\"", len(page), sum.Files)
 	}
 	log, _ := os.ReadFile(filepath.Join(sum.Dir, "a.log"))
 	lines := strings.Split(string(log), "\n")

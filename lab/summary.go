@@ -168,6 +168,11 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	if _, err := os.Stat(filepath.Join(r.dir, "capture.pcapng")); err == nil {
 		s.Files["capture"] = "capture.pcapng"
 	}
+	if r.reportErr != "" {
+		s.Files["report_error"] = r.reportErr
+	} else if _, err := os.Stat(filepath.Join(r.dir, "report.html")); err == nil {
+		s.Files["report"] = "report.html"
+	}
 	if report != nil {
 		s.Files["check"] = "check.txt"
 		s.Check = &CheckSummary{Profile: report.Profile, OK: report.OK(), Fail: report.Fail, Warn: report.Warn, Pass: report.Pass}
