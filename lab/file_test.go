@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,4 +226,53 @@ func FuzzParse(f *testing.F) {
 		}
 		j.results()
 	})
+}
+
+// The lab files in testdata/labs read cleanly (with the guest and the OS
+// they name made up), and the RFC-0010 one has os2vm.sh's phases, budgets
+// and markers.
+func TestTestdataLabs(t *testing.T) {
+	guest, osDir := t.TempDir(), t.TempDir()
+	boot := filepath.Join(osDir, "target-os2vm", "riscv64imac-unknown-none-elf", "release")
+	if err := os.MkdirAll(boot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(guest, "vmlinuz"), filepath.Join(guest, "initramfs.cpio.gz"), filepath.Join(boot, "neuron-boot.bin")} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "labs", "*.yaml"))
+	if len(files) < 4 {
+		t.Fatalf("got lab files %v, want pair, pair-partitioned, pair-trigger and os2vm", files)
+	}
+	labs := map[string]*Lab{}
+	for _, f := range files {
+		l, err := Load(f, LoadOptions{Vars: map[string]string{"GUEST": guest, "OS": osDir}, LookPath: fakeLookPath})
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		labs[filepath.Base(f)] = l
+	}
+	os2vm := labs["os2vm.yaml"]
+	if os2vm == nil {
+		t.Fatal("no os2vm.yaml")
+	}
+	var got []string
+	for _, p := range os2vm.Phases {
+		got = append(got, fmt.Sprintf("%s/%s/%d+%d", p.Name, p.Budget, len(p.Markers[0]), len(p.Markers[1])))
+	}
+	if want := []string{"discovery/15s/1+1", "session/5s/1+1", "mux/5s/5+5", "remote/1m0s/8+2"}; !slices.Equal(got, want) {
+		t.Errorf("got os2vm phases %v, want %v (os2vm.sh's, with its budgets)", got, want)
+	}
+	if a := os2vm.VMs[0]; a.QEMU != "/usr/bin/qemu-system-riscv64" || !slices.Contains(a.Args, "virtio-net-device,netdev=n0,mac=${MAC}") || a.Disks[0].Size != 64<<20 {
+		t.Errorf("got os2vm's VM a %+v, want riscv64 virt with a virtio-net-device and a 64M disk", a)
+	}
+	if tr := labs["pair-trigger.yaml"].Triggers; len(tr) != 1 || tr[0].OnVM != 0 || tr[0].For != 3*time.Second {
+		t.Errorf("got pair-trigger's triggers %+v, want a partition on a's marker for 3s", tr)
+	}
+	if tr := labs["pair-partitioned.yaml"].Triggers; len(tr) != 1 || tr[0].For != 0 {
+		t.Errorf("got pair-partitioned's triggers %+v, want a partition that never heals", tr)
+	}
 }

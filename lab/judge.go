@@ -137,7 +137,7 @@ type judge struct {
 	vms      []vmTrack
 	expects  [][]MarkerResult // per VM
 	phases   []PhaseResult
-	progress [][]int // per phase, per VM: markers matched so far
+	progress [][]seen // per phase, per VM: which of its markers were seen
 	evidence [][][]int
 	cur      int // the current phase; len(phases) or until+1 once done
 	triggers []TriggerResult
@@ -166,7 +166,7 @@ type soakTrack struct {
 	start, end time.Duration
 	roundStart time.Duration
 	roundEnd   time.Duration
-	progress   []int
+	progress   []seen
 	markers    [][]Pattern
 }
 
@@ -197,7 +197,11 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 			}
 		}
 		j.phases = append(j.phases, pr)
-		j.progress = append(j.progress, make([]int, len(l.VMs)))
+		prog := make([]seen, len(l.VMs))
+		for vi := range prog {
+			prog[vi] = make(seen, len(ph.Markers[vi]))
+		}
+		j.progress = append(j.progress, prog)
 		ev := make([][]int, len(l.VMs))
 		for vi := range ph.Evidence {
 			ev[vi] = make([]int, len(ph.Evidence[vi]))
@@ -281,10 +285,9 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		if pi > j.until {
 			break
 		}
-		if k := j.progress[pi][vm]; k < len(ph.Markers[vm]) && ph.Markers[vm][k].Match(text) {
+		for _, k := range j.progress[pi][vm].match(ph.Markers[vm], text) {
 			r := j.phaseMarker(pi, vm, k)
 			r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
-			j.progress[pi][vm]++
 			j.logf(at, "%s: %s  (phase %s)", cfg.Name, text, ph.Name)
 		}
 		for ei, p := range ph.Evidence[vm] {
@@ -300,14 +303,32 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		}
 	}
 	if s := j.soakState; s != nil {
-		if k := s.progress[vm]; k < len(s.markers[vm]) && s.markers[vm][k].Match(text) {
-			s.progress[vm]++
+		if len(s.progress[vm].match(s.markers[vm], text)) > 0 {
 			j.soakAdvance(at)
 		}
 	}
 	j.settle(at)
 	return fires
 }
+
+// seen says which markers of a set (a phase's on one VM) were seen: a
+// phase's markers may come in any order, as a grep of the log finds them.
+type seen []bool
+
+// match marks the unseen markers of ps that text holds, and returns them.
+func (s seen) match(ps []Pattern, text string) []int {
+	var got []int
+	for k, p := range ps {
+		if !s[k] && p.Match(text) {
+			s[k] = true
+			got = append(got, k)
+		}
+	}
+	return got
+}
+
+// next is the first marker not seen yet, or -1.
+func (s seen) next() int { return slices.Index(s, false) }
 
 // phaseMarker returns the result entry of phase pi's k-th marker on vm.
 func (j *judge) phaseMarker(pi, vm, k int) *MarkerResult {
@@ -352,7 +373,7 @@ func orText(s, def string) string {
 // current phase or, with no phase current, its next expect; "" if none.
 func (j *judge) due(vm int) string {
 	if j.cur <= j.until && j.cur < len(j.phases) {
-		if k := j.progress[j.cur][vm]; k < len(j.defs[j.cur].Markers[vm]) {
+		if k := j.progress[j.cur][vm].next(); k >= 0 {
 			return j.defs[j.cur].Markers[vm][k].String()
 		}
 		return ""
@@ -377,7 +398,7 @@ func (j *judge) owed(vm int) string {
 		}
 	}
 	for pi := j.cur + 1; pi <= j.until && pi < len(j.phases); pi++ {
-		if k := j.progress[pi][vm]; k < len(j.defs[pi].Markers[vm]) {
+		if k := j.progress[pi][vm].next(); k >= 0 {
 			return j.defs[pi].Markers[vm][k].String()
 		}
 	}
@@ -521,7 +542,7 @@ func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 func (j *judge) firstMissing() (int, string) {
 	if s := j.soakState; s != nil {
 		for vi := range j.vms {
-			if k := s.progress[vi]; k < len(s.markers[vi]) {
+			if k := s.progress[vi].next(); k >= 0 {
 				return vi, s.markers[vi][k].String()
 			}
 		}
@@ -607,7 +628,7 @@ func (j *judge) settle(now time.Duration) {
 		ph := j.defs[j.cur]
 		end := j.phases[j.cur].Start
 		for vi := range j.vms {
-			if j.progress[j.cur][vi] < len(ph.Markers[vi]) {
+			if j.progress[j.cur][vi].next() >= 0 {
 				return
 			}
 			for k := range ph.Markers[vi] {
@@ -665,7 +686,10 @@ func (j *judge) newRound(now time.Duration) {
 	s := j.soakState
 	s.roundStart = now
 	s.roundEnd = min(now+j.soakRes.Round, s.end)
-	s.progress = make([]int, len(j.vms))
+	s.progress = make([]seen, len(j.vms))
+	for vi := range s.progress {
+		s.progress[vi] = make(seen, len(s.markers[vi]))
+	}
 }
 
 // soakRound judges the round that ends at d (its bound, or the soak's
@@ -674,7 +698,7 @@ func (j *judge) soakRound(d time.Duration) {
 	s := j.soakState
 	complete := true
 	for vi := range j.vms {
-		if s.progress[vi] < len(s.markers[vi]) {
+		if s.progress[vi].next() >= 0 {
 			complete = false
 		}
 	}
@@ -712,7 +736,7 @@ func (j *judge) soakAdvance(now time.Duration) {
 		return
 	}
 	for vi := range j.vms {
-		if s.progress[vi] < len(s.markers[vi]) {
+		if s.progress[vi].next() >= 0 {
 			return
 		}
 	}

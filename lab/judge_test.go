@@ -294,3 +294,25 @@ phases: [{name: beat, markers: {a: tick}, within: 5s}]
 		t.Errorf("got %+v, want SOAK_A_ENDED at 3s", f)
 	}
 }
+
+// A phase's markers on one VM are a set (any order, as a grep of the log
+// finds them); a VM's expect markers are a sequence, each after the last.
+func TestJudgeOrder(t *testing.T) {
+	const text = `
+name: order
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: first, within: 50s}, {marker: second, within: 50s}]}
+phases: [{name: p, markers: {a: [x, y]}, within: 50s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "y"), say(2*sec, 0, "second"), say(3*sec, 0, "x"), say(4*sec, 0, "first"), tickAt(99*sec))
+	_, phases, _ := j.results()
+	if phases[0].Status != PhaseOK || phases[0].End != 3*sec {
+		t.Errorf("got phase p %s at %v, want ok at 3s: y then x completes it", phases[0].Status, phases[0].End)
+	}
+	f := j.first()
+	if f == nil || f.Code != "END_TIMEOUT" || f.Marker != "second" || f.At != 50*sec {
+		t.Errorf("got %+v, want END_TIMEOUT for \"second\" at 50s: it came before \"first\", so it does not count", f)
+	}
+}

@@ -28,8 +28,11 @@ type Hint struct {
 	Finding *checker.Finding  `json:"finding,omitempty"`
 	Err     string            `json:"error,omitempty"` // the capture could not be read to its end
 	counts  map[string]*count // by port
-	// synackLost counts SYN-ACKs no link delivered.
-	synackLost int
+	// synackLost counts SYN-ACKs no link delivered; arpAsked the ports
+	// whose VM sent ARP requests, arpAnswered ARP replies delivered.
+	synackLost  int
+	arpAsked    []string
+	arpAnswered int
 }
 
 // PortCounts are the frames one port's VM sent in a window, by kind.
@@ -94,9 +97,15 @@ func wireHint(path string, start time.Time, f *Failure, ports []string, report *
 		c.Frames++
 		announce := isAnnounce(p.Data, &hd)
 		syn := hd.TCP && hd.HasPorts && hd.TCPFlags&packet.TCPSyn != 0 && hd.TCPFlags&packet.TCPAck == 0
+		dropped, rules := dropRules(p.Comment)
 		switch {
 		case hd.EtherType == packet.EtherTypeARP:
 			c.ARP++
+			if op := arpOp(p.Data, &hd); op == 1 && !slices.Contains(h.arpAsked, p.IfName) {
+				h.arpAsked = append(h.arpAsked, p.IfName)
+			} else if op == 2 && !dropped {
+				h.arpAnswered++
+			}
 		case announce:
 			c.Announces++
 		case syn:
@@ -107,7 +116,6 @@ func wireHint(path string, start time.Time, f *Failure, ports []string, report *
 		if hd.TCP && hd.HasPorts && hd.TCPFlags&packet.TCPRst != 0 {
 			c.RST++
 		}
-		dropped, rules := dropRules(p.Comment)
 		if dropped {
 			c.Dropped++
 			if hd.TCP && hd.HasPorts && hd.TCPFlags&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn|packet.TCPAck {
@@ -183,6 +191,14 @@ func scanCapture(path string, fn func(capture.Packet) bool) error {
 // (nexus-wire.md §2: UDP 37020, payload "NXSB").
 func isAnnounce(frame []byte, h *packet.Headers) bool {
 	return h.HasPorts && !h.TCP && h.DstPort == conformance.DiscoveryPort && bytes.HasPrefix(frame[h.Payload:h.End], []byte("NXSB"))
+}
+
+// arpOp returns an ARP frame's operation (1 request, 2 reply), 0 if cut.
+func arpOp(frame []byte, h *packet.Headers) int {
+	if len(frame) < h.L3+8 {
+		return 0
+	}
+	return int(frame[h.L3+6])<<8 | int(frame[h.L3+7])
 }
 
 // dropActions are the note actions after which a link delivered nothing
@@ -283,6 +299,8 @@ func (h *Hint) describe() string {
 		parts = append(parts, fmt.Sprintf("SYN from %s without a SYN-ACK: the listener did not answer", strings.Join(synFrom, ", ")))
 	case syn > 0 && synack == h.synackLost:
 		parts = append(parts, fmt.Sprintf("SYN from %s, and every SYN-ACK (%d) was dropped on its way back", strings.Join(synFrom, ", "), synack))
+	case syn == 0 && len(h.arpAsked) > 0 && h.arpAnswered == 0:
+		parts = append(parts, fmt.Sprintf("no SYN seen, and no ARP request from %s was answered: without its peer's MAC a VM sends no SYN", strings.Join(h.arpAsked, ", ")))
 	case syn == 0 && len(silent) < len(h.Ports):
 		parts = append(parts, "no SYN seen: no connection was attempted in the window")
 	}
