@@ -276,3 +276,30 @@ func TestTestdataLabs(t *testing.T) {
 		t.Errorf("got pair-partitioned's triggers %+v, want a partition that never heals", tr)
 	}
 }
+
+// The README's lab file reference is a lab file that reads.
+func TestREADMELabFile(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### The lab file\n")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml block under \"### The lab file\"")
+	}
+	dir, guest := t.TempDir(), t.TempDir()
+	for _, f := range []string{filepath.Join(dir, "faults.yaml"), filepath.Join(dir, "boot.bin"), filepath.Join(guest, "vmlinuz"), filepath.Join(guest, "initramfs.cpio.gz")} {
+		if err := os.WriteFile(f, []byte("seed: 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := Parse("README.md", dir, []byte(block), LoadOptions{LookPath: fakeLookPath, Vars: map[string]string{"GUEST": guest}})
+	if err != nil {
+		t.Fatalf("the README's lab file: %v", err)
+	}
+	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 3 {
+		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 3", len(l.VMs), len(l.Phases), len(l.Triggers))
+	}
+}
