@@ -18,7 +18,20 @@ type Line struct {
 	Text string
 }
 
-func (l Line) String() string { return fmt.Sprintf("%8.3f %s", l.At.Seconds(), l.Text) }
+func (l Line) String() string { return fmt.Sprintf("%8.3f %s", l.At.Seconds(), clean(l.Text)) }
+
+// clean makes console text safe to print on a terminal: a guest's console
+// may hold escape sequences and bytes that are not UTF-8, and what l2hub
+// prints must not move a cursor or change a colour. Control characters
+// (but tab) and invalid bytes become U+FFFD.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || (r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f)) {
+			return r
+		}
+		return '\uFFFD'
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
 
 // Marker statuses.
 const (
@@ -277,7 +290,7 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		r := &j.expects[vm][k]
 		r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
 		t.expect++
-		j.logf(at, "%s: %s  (expect %d/%d)", cfg.Name, text, k+1, len(cfg.Expect))
+		j.logf(at, "%s: %s  (expect %d/%d)", cfg.Name, clean(text), k+1, len(cfg.Expect))
 	}
 	// Every phase's next marker on this VM: a marker printed before its
 	// phase begins counts, as a grep of the whole log would.
@@ -288,7 +301,7 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		for _, k := range j.progress[pi][vm].match(ph.Markers[vm], text) {
 			r := j.phaseMarker(pi, vm, k)
 			r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
-			j.logf(at, "%s: %s  (phase %s)", cfg.Name, text, ph.Name)
+			j.logf(at, "%s: %s  (phase %s)", cfg.Name, clean(text), ph.Name)
 		}
 		for ei, p := range ph.Evidence[vm] {
 			if p.Match(text) {

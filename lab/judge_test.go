@@ -316,3 +316,18 @@ phases: [{name: p, markers: {a: [x, y]}, within: 50s}]
 		t.Errorf("got %+v, want END_TIMEOUT for \"second\" at 50s: it came before \"first\", so it does not count", f)
 	}
 }
+
+// What a guest printed reaches a terminal only as text: no escape
+// sequence, no invalid UTF-8.
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"GUEST: up\tok":          "GUEST: up\tok",
+		"\x1b[2J\x1b]0;pwn\x07x": "\uFFFD[2J\uFFFD]0;pwn\uFFFDx",
+		"bad \xff byte \u0085":   "bad \uFFFD byte \uFFFD",
+		"ünïcode ✓":              "ünïcode ✓",
+	} {
+		if got := clean(in); got != want {
+			t.Errorf("got clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

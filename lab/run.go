@@ -106,6 +106,11 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	r := &runner{lab: l, opts: opts, dir: dir, until: until, seed: seed, seedSet: seedSet}
+	// What the run prints also goes to lab.log in the run directory.
+	if f, err := os.Create(filepath.Join(dir, "lab.log")); err == nil {
+		defer f.Close()
+		r.opts.Out = io.MultiWriter(opts.Out, f)
+	}
 	return r.run(ctx)
 }
 

@@ -129,7 +129,7 @@ func TestRunPass(t *testing.T) {
 		t.Fatalf("got result %s, classification %+v, want pass", sum.Result, sum.Classification)
 	}
 	checkNothingLeft(t, sum)
-	for _, f := range []string{"a.log", "b.log", "hub.log", "capture.pcapng", "summary.json", "summary.txt", "junit.xml", "report.html"} {
+	for _, f := range []string{"a.log", "b.log", "hub.log", "capture.pcapng", "summary.json", "summary.txt", "junit.xml", "report.html", "lab.log"} {
 		if _, err := os.Stat(filepath.Join(sum.Dir, f)); err != nil {
 			t.Errorf("run directory: %v", err)
 		}

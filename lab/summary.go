@@ -157,7 +157,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		Until: r.opts.Until, Started: r.start.UTC(), Duration: ms(r.now()), Timeout: ms(r.lab.Timeout + r.opts.Soak),
 		Dir: r.dir, Error: r.errText, Interrupt: result == ResultInterrupted, VMs: r.vmInfo,
 		Expect: []MarkerSummary{}, Phases: []PhaseSummary{}, tails: map[string][]Line{},
-		Files: map[string]string{"summary_json": "summary.json", "summary_txt": "summary.txt", "junit": "junit.xml", "hub_log": "hub.log"},
+		Files: map[string]string{"summary_json": "summary.json", "summary_txt": "summary.txt", "junit": "junit.xml", "hub_log": "hub.log", "lab_log": "lab.log"},
 	}
 	if s.VMs == nil {
 		s.VMs = []VMInfo{}
@@ -328,7 +328,7 @@ func (s *Summary) WriteText(w io.Writer) {
 			}
 		}
 		if c.Line != "" {
-			fmt.Fprintf(w, "  last line: %s\n", c.Line)
+			fmt.Fprintf(w, "  last line: %s\n", clean(c.Line))
 		}
 		for _, vm := range sortedKeys(c.Evidence) {
 			for _, pat := range sortedKeys(c.Evidence[vm]) {
