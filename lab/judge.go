@@ -48,8 +48,8 @@ const (
 	PhaseOverBudget = "over budget"
 )
 
-// MarkerResult is one awaited marker: what was seen of it, and when.
-type MarkerResult struct {
+// markerResult is one awaited marker: what was seen of it, and when.
+type markerResult struct {
 	VM     string        `json:"vm"`
 	Marker string        `json:"marker"`
 	Within time.Duration `json:"-"` // expect: from the run's start; phase markers: 0
@@ -59,25 +59,25 @@ type MarkerResult struct {
 	Text   string        `json:"text,omitempty"` // the console line
 }
 
-// PhaseResult is one phase's outcome.
-type PhaseResult struct {
+// phaseResult is one phase's outcome.
+type phaseResult struct {
 	Name     string                    `json:"name"`
 	Status   string                    `json:"status"`
 	Start    time.Duration             `json:"-"`
 	End      time.Duration             `json:"-"` // when its last marker was seen (or it failed)
 	Within   time.Duration             `json:"-"`
 	Budget   time.Duration             `json:"-"`
-	Markers  []MarkerResult            `json:"markers"`
+	Markers  []markerResult            `json:"markers"`
 	Evidence map[string]map[string]int `json:"evidence,omitempty"`
 	started  bool
 	ended    bool
 }
 
 // Duration is how long the phase took (to its end, or to the failure).
-func (p PhaseResult) Duration() time.Duration { return p.End - p.Start }
+func (p phaseResult) Duration() time.Duration { return p.End - p.Start }
 
-// TriggerResult is what became of a trigger.
-type TriggerResult struct {
+// triggerResult is what became of a trigger.
+type triggerResult struct {
 	Name     string        `json:"name"`
 	Trigger  string        `json:"trigger"` // as the file wrote it
 	Fired    bool          `json:"fired"`
@@ -148,12 +148,12 @@ type judge struct {
 
 	defs     []Phase // the lab's phases, Markers and Evidence one entry per VM
 	vms      []vmTrack
-	expects  [][]MarkerResult // per VM
-	phases   []PhaseResult
+	expects  [][]markerResult // per VM
+	phases   []phaseResult
 	progress [][]seen // per phase, per VM: which of its markers were seen
 	evidence [][][]int
 	cur      int // the current phase; len(phases) or until+1 once done
-	triggers []TriggerResult
+	triggers []triggerResult
 	undoAt   []time.Duration // per trigger, when its For ends (0: none pending)
 
 	failures []Failure
@@ -193,9 +193,9 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 	j := &judge{lab: l, until: until, soak: soak, timeout: l.Timeout + soak, logf: logf}
 	for _, vm := range l.VMs {
 		j.vms = append(j.vms, vmTrack{name: vm.Name})
-		var ex []MarkerResult
+		var ex []markerResult
 		for _, e := range vm.Expect {
-			ex = append(ex, MarkerResult{VM: vm.Name, Marker: e.Marker.String(), Within: e.Within})
+			ex = append(ex, markerResult{VM: vm.Name, Marker: e.Marker.String(), Within: e.Within})
 		}
 		j.expects = append(j.expects, ex)
 	}
@@ -203,10 +203,10 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 		ph.Markers = padded(ph.Markers, len(l.VMs))
 		ph.Evidence = padded(ph.Evidence, len(l.VMs))
 		j.defs = append(j.defs, ph)
-		pr := PhaseResult{Name: ph.Name, Within: ph.Within, Budget: ph.Budget}
+		pr := phaseResult{Name: ph.Name, Within: ph.Within, Budget: ph.Budget}
 		for vi, ms := range ph.Markers {
 			for _, m := range ms {
-				pr.Markers = append(pr.Markers, MarkerResult{VM: l.VMs[vi].Name, Marker: m.String()})
+				pr.Markers = append(pr.Markers, markerResult{VM: l.VMs[vi].Name, Marker: m.String()})
 			}
 		}
 		j.phases = append(j.phases, pr)
@@ -222,7 +222,7 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 		j.evidence = append(j.evidence, ev)
 	}
 	for _, tr := range l.Triggers {
-		j.triggers = append(j.triggers, TriggerResult{Name: tr.Name, Trigger: tr.Text})
+		j.triggers = append(j.triggers, triggerResult{Name: tr.Name, Trigger: tr.Text})
 	}
 	j.undoAt = make([]time.Duration, len(l.Triggers))
 	if len(j.phases) > 0 {
@@ -344,7 +344,7 @@ func (s seen) match(ps []Pattern, text string) []int {
 func (s seen) next() int { return slices.Index(s, false) }
 
 // phaseMarker returns the result entry of phase pi's k-th marker on vm.
-func (j *judge) phaseMarker(pi, vm, k int) *MarkerResult {
+func (j *judge) phaseMarker(pi, vm, k int) *markerResult {
 	i := 0
 	for vi := range vm {
 		i += len(j.defs[pi].Markers[vi])
@@ -782,14 +782,14 @@ func (j *judge) first() *Failure {
 // results fills in the statuses of everything not seen, once the run is
 // over: the failure's missing markers, those never reached, those after
 // --until's phase.
-func (j *judge) results() (expects []MarkerResult, phases []PhaseResult, triggers []TriggerResult) {
+func (j *judge) results() (expects []markerResult, phases []phaseResult, triggers []triggerResult) {
 	missing := map[Missing]bool{}
 	if f := j.first(); f != nil && f.hard {
 		for _, m := range f.Missing {
 			missing[m] = true
 		}
 	}
-	mark := func(r *MarkerResult, skipped bool) {
+	mark := func(r *markerResult, skipped bool) {
 		switch {
 		case r.Status != "":
 		case skipped:

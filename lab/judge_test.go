@@ -173,7 +173,7 @@ func TestJudgeResults(t *testing.T) {
 	l := mustParse(t, t.TempDir(), pairLab)
 	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "dial"), tickAt(99*sec))
 	expects, phases, _ := j.results()
-	status := func(ms []MarkerResult) []string {
+	status := func(ms []markerResult) []string {
 		var out []string
 		for _, m := range ms {
 			out = append(out, m.VM+":"+m.Marker+"="+m.Status)

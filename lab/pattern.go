@@ -39,15 +39,6 @@ func ParsePattern(s string) (Pattern, error) {
 	return Pattern{text: s}, nil
 }
 
-// MustPattern is ParsePattern for patterns known to be good (tests).
-func MustPattern(s string) Pattern {
-	p, err := ParsePattern(s)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
 // Match reports whether line holds the pattern.
 func (p Pattern) Match(line string) bool {
 	if p.re != nil {

@@ -255,7 +255,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	return s
 }
 
-func markerSummary(m MarkerResult) MarkerSummary {
+func markerSummary(m markerResult) MarkerSummary {
 	s := MarkerSummary{VM: m.VM, Marker: m.Marker, Status: m.Status, Within: ms(m.Within), Line: m.Line, Text: m.Text}
 	if m.Status == StatusOK {
 		s.At = msp(m.At)

@@ -20,14 +20,14 @@ import (
 // frames the policy dropped there and by which rule, and the conformance
 // checker's first failing finding with the frames that prove it.
 type Hint struct {
-	Text    string            `json:"text"`
-	From    ms                `json:"from_ms"` // the window: the failed phase's start
-	To      ms                `json:"to_ms"`   // ... to the failure
-	Ports   []PortCounts      `json:"ports"`
-	Drops   []RuleDrops       `json:"drops,omitempty"`
-	Finding *checker.Finding  `json:"finding,omitempty"`
-	Err     string            `json:"error,omitempty"` // the capture could not be read to its end
-	counts  map[string]*count // by port
+	Text    string                 `json:"text"`
+	From    ms                     `json:"from_ms"` // the window: the failed phase's start
+	To      ms                     `json:"to_ms"`   // ... to the failure
+	Ports   []PortCounts           `json:"ports"`
+	Drops   []RuleDrops            `json:"drops,omitempty"`
+	Finding *checker.Finding       `json:"finding,omitempty"`
+	Err     string                 `json:"error,omitempty"` // the capture could not be read to its end
+	counts  map[string]*PortCounts // by port
 	// synackLost counts SYN-ACKs no link delivered; arpAsked the ports
 	// whose VM sent ARP requests, arpAnswered ARP replies delivered.
 	synackLost  int
@@ -46,8 +46,6 @@ type PortCounts struct {
 	RST       int    `json:"rst"`
 	Dropped   int    `json:"dropped"` // frames no link delivered
 }
-
-type count = PortCounts
 
 // RuleDrops counts the frames one rule (or a link set down) dropped from
 // one port in the window.
@@ -68,9 +66,9 @@ const maxHintFrames = 2_000_000
 // explains the window [f.Since, f.At] of failure f; ports are the VMs'
 // ports, in the order the hint lists them (other ports follow as found).
 func wireHint(path string, start time.Time, f *Failure, ports []string, report *checker.Report) *Hint {
-	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*count{}}
+	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*PortCounts{}}
 	for _, p := range ports {
-		h.counts[p] = &count{Port: p}
+		h.counts[p] = &PortCounts{Port: p}
 	}
 	order := slices.Clone(ports)
 	drops := map[[2]string]*RuleDrops{}
@@ -88,7 +86,7 @@ func wireHint(path string, start time.Time, f *Failure, ports []string, report *
 		}
 		c := h.counts[p.IfName]
 		if c == nil {
-			c = &count{Port: p.IfName}
+			c = &PortCounts{Port: p.IfName}
 			h.counts[p.IfName] = c
 			order = append(order, p.IfName)
 		}
