@@ -7,7 +7,9 @@
 // address), the direction in epb_flags (inbound at ingress, outbound at
 // egress), nanosecond timestamps from the hub's clock and, on every frame a
 // rule touched, a comment saying what the rule did and why ("dropped: a->b:
-// rule loss-a: drop (p=0.05 draw=0.0213)"). The section header's comment
+// rule loss-a: drop (p=0.05 draw=0.0213)"); events that are not frames (a
+// partition started through the control API) ride, as a line of their own,
+// on the next frame's comment ([Sink.Annotate]). The section header's comment
 // records the l2hub version, the seed, hashes of the configuration and
 // policy and the hub's start time ([Meta]), so that a capture says how to
 // reproduce itself; nothing about the host is written unless asked.

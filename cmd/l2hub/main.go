@@ -73,6 +73,6 @@ and prints the QEMU flags for each.`,
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
-	root.AddCommand(newReportCmd(stdout))
+	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout))
 	return root
 }
