@@ -128,7 +128,7 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 	if cfg.Control == "off" {
 		return controlListener{}, nil
 	}
-	token, err := cfg.controlToken()
+	token, err := cfg.Token()
 	if err != nil {
 		return controlListener{}, err
 	}
@@ -141,6 +141,20 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 		return controlListener{}, fmt.Errorf("control: %w", err)
 	}
 	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
+}
+
+// ServeControl binds the control API at the session's Config.Control (a
+// unix socket path, "tcp:HOST:PORT", or the default socket when empty) and
+// answers it for s until ctx ends, as Run does; l2hub ctl, and a control.Client
+// given addr and the config's Token, then act on this session. done
+// is closed once the API stopped serving (its socket file removed). With
+// Control "off" it returns an empty addr and a nil done.
+func (s *Session) ServeControl(ctx context.Context) (addr string, done <-chan struct{}, err error) {
+	ctl, err := listenControl(s.cfg, s.log)
+	if err != nil {
+		return "", nil, err
+	}
+	return ctl.addr, ctl.serve(ctx, s, s.log), nil
 }
 
 // close releases a listener that will not serve (a unix socket's file goes

@@ -77,6 +77,6 @@ and prints the QEMU flags for each.`,
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
-	root.AddCommand(newReportCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
+	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
 	return root
 }
