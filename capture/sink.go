@@ -30,6 +30,7 @@ type Sink struct {
 	pending []byte    // records not yet taken by the writer
 	known   map[hub.PortID]struct{}
 	metas   []metaChange // SetMeta's changes not yet taken, in queue order
+	note    []byte       // Annotate's text for the next packet record's comment
 	closed  bool
 
 	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
@@ -162,6 +163,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 		s.stats.closed.Add(1)
 		return
 	}
+	need += len(s.note)
 	if _, ok := s.known[ev.Port]; !ok {
 		// An observer attached after the port was added: describe the
 		// port from the event.
@@ -198,6 +200,14 @@ func (s *Sink) Observe(ev *hub.Event) {
 	b = append(b, ev.Frame[:capLen]...)
 	c := len(b)
 	b = appendComment(b, ev)
+	if len(s.note) > 0 {
+		if len(b) > c {
+			b = append(b, '\n')
+		}
+		b = append(b, s.note...)
+		b = b[:c+len(cutText(b[c:], MaxComment))]
+		s.note = s.note[:0]
+	}
 	ne.PutUint32(b[at+28:], uint32(len(b)-c))
 	s.pending = b
 	if len(b) >= s.wakeAt {
@@ -264,6 +274,25 @@ func (s *Sink) Note(text string) error {
 	s.pending = append(s.pending, h[:]...)
 	s.pending = append(s.pending, text...)
 	return nil
+}
+
+// Annotate adds text to the comment of the next packet record the Sink
+// writes, after the frame's own notes and on a line of its own, so that an
+// event that is not a frame (a partition started through the control API)
+// shows in the capture where it happened in the frame order. Call it on
+// the hub loop, between Observe calls; several annotations before the next
+// frame are joined by newlines, and a comment is cut to MaxComment bytes.
+// An annotation that no frame follows is not written.
+func (s *Sink) Annotate(text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || text == "" || len(s.note) >= MaxComment {
+		return
+	}
+	if len(s.note) > 0 {
+		s.note = append(s.note, '\n')
+	}
+	s.note = append(s.note, text[:min(len(text), MaxComment)]...)
 }
 
 func (s *Sink) signal() {

@@ -494,6 +494,13 @@ func (o *output) statistics() {
 
 func (o *output) rotate() {
 	o.statistics()
+	if o.w.cfg.stream && o.f != nil && !o.failed {
+		// A stream goes on in a new section of the same stream.
+		o.flush()
+		o.part++
+		o.header()
+		return
+	}
 	o.flush()
 	o.closeFile()
 	if o.failed {

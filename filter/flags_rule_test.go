@@ -68,7 +68,7 @@ func TestFlagsRuleRefuses(t *testing.T) {
 		{nil, "no impairment flags"},
 		{[]string{"--loss", "a->b=5%", "--delay", "b->a=1ms"}, `--delay "b->a=1ms": one rule's flags name one link, and the first named a->b`},
 		{[]string{"--loss", "5%", "--delay", "b->a=1ms"}, "the first named none (every link)"},
-		{[]string{"--loss", "a->b=150%"}, "outside [0,1]"},
+		{[]string{"--loss", "a->b=150%"}, "more than 100%"},
 		{[]string{"--reorder", "a->b=5%"}, ""}, // a reorder without delay is refused by the hub, which compiles the rule
 	} {
 		_, err := ruleFlags(t, tc.args...).Rule("r")

@@ -342,10 +342,14 @@ func TestBadInput(t *testing.T) {
 			if tc.name != "linux-sll" && (res.Packets == 0 || res.Packets >= total) {
 				t.Errorf("got %d packets read before the break, want some but fewer than %d", res.Packets, total)
 			}
-			var sum bytes.Buffer
+			var sum, errs bytes.Buffer
 			res.WriteSummary(&sum)
-			if !strings.Contains(sum.String(), "packet ") || !strings.Contains(sum.String(), "at byte") {
-				t.Errorf("summary does not say where reading stopped:\n%s", sum.String())
+			res.WriteInputErrors(&errs)
+			if !strings.Contains(errs.String(), "packet ") || !strings.Contains(errs.String(), "at byte") {
+				t.Errorf("input errors do not say where reading stopped:\n%s", errs.String())
+			}
+			if strings.Contains(sum.String(), "at byte") {
+				t.Errorf("the summary repeats the input error:\n%s", sum.String())
 			}
 		})
 	}

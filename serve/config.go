@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/control"
@@ -136,9 +137,9 @@ func (c *Config) CheckPolicyFile() error {
 	return f.Close()
 }
 
-// controlToken is the control API's token: the config's control_token, or
-// its control_token_file's, or none.
-func (c *Config) controlToken() (string, error) {
+// Token is the control API's token: the config's control_token, or its
+// control_token_file's, or none.
+func (c *Config) Token() (string, error) {
 	switch {
 	case c.ControlTokenFile != "":
 		tok, err := control.ReadTokenFile(c.ControlTokenFile)
@@ -178,26 +179,67 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
 	}
-	pos := func(path ...string) string {
+	return cfg, cfg.finish(name, root, len(cfg.Ports))
+}
+
+// ParseConfigNode is ParseConfig for a config that is one mapping inside a
+// larger YAML file, such as the hub section of an `l2hub lab` file: errors
+// name the file's own lines and columns. extra ports are appended to the
+// node's (a lab's VM ports) and validated with them. Relative file names
+// (policy, control_token_file) are left as written: the caller knows what
+// they are relative to. The caller has decoded the file (yamlfile.Decode)
+// and refused its aliases (yamlfile.CheckTree).
+func ParseConfigNode(name string, n *yaml.Node, extra []transport.Spec) (Config, error) {
+	cfg := Config{Mode: hub.ModeSwitch, source: name}
+	if n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		cfg.Ports = append(cfg.Ports, extra...)
+		return cfg, cfg.finish(name, &yaml.Node{Kind: yaml.MappingNode}, 0)
+	}
+	if err := checkConfig(name, n); err != nil {
+		return cfg, err
+	}
+	// checkConfig has refused every unknown key and wrong type, which
+	// KnownFields would have; Node.Decode has no such option.
+	if err := n.Decode(&cfg); err != nil {
+		return cfg, yamlfile.List(yamlfile.Syntax(name, err))
+	}
+	own := len(cfg.Ports)
+	cfg.Ports = append(cfg.Ports, extra...)
+	return cfg, cfg.finish(name, n, own)
+}
+
+// finish records where the policy and the config's own ports (the first
+// own of cfg.Ports) are in root, for errors found later, at bind time, and
+// validates the config, naming the line and column of a bad field.
+func (cfg *Config) finish(name string, root *yaml.Node, own int) error {
+	at := func(path ...string) *yamlfile.Error {
 		n := yamlfile.Lookup(root, path...)
-		return fmt.Sprintf("%s:%d:%d", name, n.Line, n.Column)
+		return &yamlfile.Error{File: name, Line: n.Line, Column: n.Column}
+	}
+	pos := func(path ...string) string {
+		e := at(path...)
+		if e.Line == 0 {
+			return name
+		}
+		return fmt.Sprintf("%s:%d:%d", name, e.Line, e.Column)
 	}
 	if cfg.Policy != "" {
 		cfg.policyAt = pos("policy")
 	}
 	cfg.where = make(map[string]string)
-	for i, p := range cfg.Ports {
+	for i, p := range cfg.Ports[:own] {
 		cfg.where[p.Name] = fmt.Sprintf("%s: ports[%d].address", pos("ports", strconv.Itoa(i), "address"), i)
 	}
 	if err := cfg.validate(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			n := yamlfile.Lookup(root, fe.path...)
-			return cfg, &yamlfile.Error{File: name, Line: n.Line, Column: n.Column, Path: fe.pathString(), Msg: fe.msg}
+			e := at(fe.path...)
+			e.Path, e.Msg = fe.pathString(), fe.msg
+			return e
 		}
-		return cfg, fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	return cfg, nil
+	return nil
 }
 
 // maxConfigErrors bounds how many problems one config reports.
@@ -480,6 +522,9 @@ func (c *Config) validate() error {
 	case "", "ingress", "egress", "both":
 	default:
 		return fieldErr(fmt.Sprintf("%q: want ingress, egress or both", c.Capture.Points), "capture", "points")
+	}
+	if c.Capture.File == capture.Stdout && (c.Capture.PerPort || c.Capture.RotateSize != 0 || c.Capture.RotateCount != 0) {
+		return fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file")
 	}
 	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
 		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")

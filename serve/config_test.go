@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"l2hub/hub"
 	"l2hub/transport"
 )
@@ -160,6 +162,52 @@ func TestREADMEConfigsLoad(t *testing.T) {
 				t.Errorf("the README's %s: %v", b[1], err)
 			}
 		})
+	}
+}
+
+// ParseConfigNode reads the hub section of a larger file: errors carry the
+// file's own lines and columns, and extra ports join the section's.
+func TestParseConfigNode(t *testing.T) {
+	const lab = `name: pair
+hub:
+  check: nexus-v1
+  queue: -1
+vms: []
+`
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(lab), &root); err != nil {
+		t.Fatal(err)
+	}
+	hubNode := root.Content[0].Content[3]
+	_, err := ParseConfigNode("lab.yaml", hubNode, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "lab.yaml:4:10: queue: -1 is outside") {
+		t.Errorf("got ParseConfigNode(queue: -1) error %v, want one at lab.yaml:4:10", err)
+	}
+
+	hubNode.Content[3].Value = "8"
+	extra := []transport.Spec{{Name: "a", Transport: transport.Unix, Address: "/run/a.sock"}}
+	cfg, err := ParseConfigNode("lab.yaml", hubNode, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Check != "nexus-v1" || cfg.Queue != 8 || len(cfg.Ports) != 1 || cfg.Ports[0].Name != "a" || cfg.Source() != "lab.yaml" {
+		t.Errorf("got %+v, want check nexus-v1, queue 8 and port a", cfg)
+	}
+
+	if err := yaml.Unmarshal([]byte("hub:\n  colour: red\n"), &root); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseConfigNode("lab.yaml", root.Content[0].Content[1], extra)
+	if err == nil || !strings.HasPrefix(err.Error(), `lab.yaml:2:3: colour: unknown field "colour"`) {
+		t.Errorf("got ParseConfigNode(colour) error %v, want an unknown field at lab.yaml:2:3", err)
+	}
+
+	// No hub section at all: the extra ports alone.
+	if cfg, err = ParseConfigNode("lab.yaml", nil, extra); err != nil || len(cfg.Ports) != 1 {
+		t.Errorf("got ParseConfigNode(nil) = %+v, %v, want port a", cfg, err)
+	}
+	if _, err = ParseConfigNode("lab.yaml", nil, nil); err == nil || !strings.Contains(err.Error(), "no ports") {
+		t.Errorf("got ParseConfigNode(nil, no ports) error %v, want no ports", err)
 	}
 }
 

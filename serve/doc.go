@@ -7,7 +7,8 @@
 // ends drive the same Session in-process.
 //
 // A Config comes from a YAML file (LoadConfig, strict: every problem is
-// named with file:line:col and field), from code, or both; Validate checks
+// named with file:line:col and field), from a section of a larger file
+// (ParseConfigNode: an l2hub lab file's hub), from code, or both; Validate checks
 // it whole before anything binds, and New refuses a start that cannot bind
 // every port before it creates a capture file.
 //
@@ -19,5 +20,7 @@
 //
 // Imports: hub, transport, filter, capture, conformance (checker, vnode),
 // control, internal/wallclock and internal/yamlfile. Nothing imports serve
-// but the command and the load generator.
+// but the command, the load generator and the lab runner (lab), which
+// serves the control API with ServeControl and acts through it as l2hub
+// ctl does.
 package serve

@@ -66,7 +66,7 @@ func listenMetrics(cfg Config) (metricsListener, error) {
 	}
 	var token string
 	if needToken {
-		if token, err = cfg.controlToken(); err != nil {
+		if token, err = cfg.Token(); err != nil {
 			return metricsListener{}, err
 		}
 	}

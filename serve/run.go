@@ -31,6 +31,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	if opts.SummaryOut == nil {
+		opts.SummaryOut = opts.Out
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,9 +77,13 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if met.addr != "" {
 		fmt.Fprintf(opts.Out, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
 	}
+	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
+		fatal(err)
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
+	sess.announceStopping(opts.ReadyFile)
 	herr := sess.Stop()
 	if ctlDone != nil {
 		<-ctlDone
@@ -84,19 +91,35 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if metDone != nil {
 		<-metDone
 	}
-	sess.printSummary(opts.Out)
-	if fatalErr != nil {
-		return fatalErr
+	stopped := fatalErr
+	if stopped == nil {
+		stopped = herr
 	}
-	if herr != nil {
-		return herr
+	sum := sess.summary(stopped)
+	report, checked := sess.CheckReport()
+	if checked {
+		sum.Check = &report
 	}
-	if r, ok := sess.CheckReport(); ok {
-		fmt.Fprintln(opts.Out)
-		r.WriteText(opts.Out)
-		if !r.OK() {
-			return ErrCheckFailed
+	var serr error
+	if opts.SummaryFile != "" {
+		serr = writeSummaryFile(opts.SummaryFile, &sum)
+	}
+	if opts.JSON {
+		sum.writeJSON(opts.SummaryOut)
+	} else {
+		sess.printSummary(opts.SummaryOut)
+		if checked {
+			fmt.Fprintln(opts.SummaryOut)
+			report.WriteText(opts.SummaryOut)
 		}
+	}
+	switch {
+	case stopped != nil:
+		return stopped
+	case serr != nil:
+		return serr
+	case checked && !report.OK():
+		return ErrCheckFailed
 	}
 	return nil
 }
@@ -117,7 +140,7 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 	if cfg.Control == "off" {
 		return controlListener{}, nil
 	}
-	token, err := cfg.controlToken()
+	token, err := cfg.Token()
 	if err != nil {
 		return controlListener{}, err
 	}
@@ -130,6 +153,20 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 		return controlListener{}, fmt.Errorf("control: %w", err)
 	}
 	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
+}
+
+// ServeControl binds the control API at the session's Config.Control (a
+// unix socket path, "tcp:HOST:PORT", or the default socket when empty) and
+// answers it for s until ctx ends, as Run does; l2hub ctl, and a control.Client
+// given addr and the config's Token, then act on this session. done
+// is closed once the API stopped serving (its socket file removed). With
+// Control "off" it returns an empty addr and a nil done.
+func (s *Session) ServeControl(ctx context.Context) (addr string, done <-chan struct{}, err error) {
+	ctl, err := listenControl(s.cfg, s.log)
+	if err != nil {
+		return "", nil, err
+	}
+	return ctl.addr, ctl.serve(ctx, s, s.log), nil
 }
 
 // close releases a listener that will not serve (a unix socket's file goes

@@ -24,6 +24,11 @@ type Config struct {
 	Dev     string           // l2.dev: the NIC
 	IPv6    bool             // l2.ipv6: keep IPv6 on (off by default: quieter captures)
 	Exit    string           // l2.exit: read by /init; validated here
+	// Reply is l2.reply: how long the nexus node waits for each handshake
+	// message or record its peer owes (0: the node's default, the OS's
+	// 4 s). A lab that partitions the segment mid-session for a few
+	// seconds raises it above TCP's retransmission backoff.
+	Reply time.Duration
 }
 
 // Bounds on what the command line may ask for.
@@ -107,6 +112,10 @@ func (c *Config) set(key, val string) error {
 		var s int
 		s, err = parseInt(val, 1, int(maxTimeout/time.Second))
 		c.Timeout = time.Duration(s) * time.Second
+	case "l2.reply":
+		var s int
+		s, err = parseInt(val, 1, int(maxTimeout/time.Second))
+		c.Reply = time.Duration(s) * time.Second
 	case "l2.bytes":
 		c.Bytes, err = parseInt(val, 1, maxBytes)
 	case "l2.sync":

@@ -55,6 +55,8 @@ func TestParseCmdline(t *testing.T) {
 		{"count-zero", "l2.count=0", def, "outside [1,1000]"},
 		{"bytes-huge", "l2.bytes=1000000000", def, "outside"},
 		{"timeout-text", "l2.timeout=soon", def, "not a number"},
+		{"reply", "l2.reply=15", with(func(c *Config) { c.Reply = 15 * time.Second }), ""},
+		{"reply-zero", "l2.reply=0", def, "outside"},
 		{"bad-bool", "l2.sync=maybe", def, "not 0 or 1"},
 		{"bad-dev", "l2.dev=a/b", def, "not an interface name"},
 		{"bad-exit", "l2.exit=halt", def, "l2.exit:"},

@@ -44,6 +44,8 @@ func checkNexus(ctx context.Context, e *env) (string, error) {
 		Clock: wallclock.Clock{},
 		Addr:  e.self,
 		Peer:  peer,
+		// 0 keeps the node's default.
+		ReplyTimeout: e.cfg.Reply,
 		OnMilestone: func(m conformance.Milestone) {
 			e.mark("%s", m)
 			if m.Status == conformance.StatusOK {

@@ -40,7 +40,13 @@ func l2hubBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "l2hub")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		// Stamp the VCS revision as a release build in a checkout would
+		// (GOFLAGS may say -buildvcs=false); outside a checkout, build
+		// without it.
+		if _, err := exec.Command("go", "build", "-buildvcs=true", "-o", binPath, ".").CombinedOutput(); err == nil {
+			return
+		}
+		if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, ".").CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})

@@ -465,6 +465,11 @@ func TestServeWithTwoVirtualPeers(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
+	// A clean shutdown is not a failure: the peers' sockets close with
+	// their stacks, and nothing may say FAIL or warn about it.
+	if log := s.stderr.String(); strings.Contains(log, "FAIL") || strings.Contains(log, "level=WARN") {
+		t.Errorf("a clean shutdown logged a failure:\n%s", log)
+	}
 }
 
 func TestPeerAndProbeValidation(t *testing.T) {

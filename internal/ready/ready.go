@@ -31,9 +31,11 @@ type Info struct {
 // Port is one hub port as a QEMU or a script needs it.
 type Port struct {
 	Name      string `json:"name"`
-	Transport string `json:"transport"`      // socket-tcp, stream-unix, dgram, mcast, tap, vxlan, ...
-	Addr      string `json:"addr,omitempty"` // the bound address: host:port, a unix path, an interface
-	Spec      string `json:"spec,omitempty"` // the port spec as given
+	Transport string `json:"transport"`        // tcp, tcp-dial, unix, udp, mcast, tap, vxlan, ...
+	Addr      string `json:"addr,omitempty"`   // the bound address: host:port, a unix path, an interface
+	Spec      string `json:"spec,omitempty"`   // the port spec, with a port 0 filled in
+	Netdev    string `json:"netdev,omitempty"` // what follows -netdev on a VM's QEMU command line (id=n0)
+	Down      string `json:"down,omitempty"`   // why an optional port could not be opened
 }
 
 // maxFile bounds what Read accepts: a ready file is small, and the path

@@ -17,8 +17,8 @@ func TestWriteAndRead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hub.ready")
 	want := Info{PID: os.Getpid(), Control: "unix:/run/l2hub.sock", Ports: []Port{
-		{Name: "a", Transport: "socket-tcp", Addr: "127.0.0.1:7001", Spec: "a=socket-tcp:127.0.0.1:7001"},
-		{Name: "b", Transport: "stream-unix", Addr: "/tmp/b.sock"},
+		{Name: "a", Transport: "tcp", Addr: "127.0.0.1:7001", Spec: "a=tcp:127.0.0.1:7001"},
+		{Name: "b", Transport: "unix", Addr: "/tmp/b.sock"},
 	}}
 	for range 2 { // rewriting replaces the file
 		if err := WriteFile(path, want); err != nil {
@@ -108,7 +108,7 @@ func TestNotify(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.ready")
-	info := Info{PID: os.Getpid(), Ports: []Port{{Name: "a", Transport: "socket-tcp", Addr: "127.0.0.1:1"}}}
+	info := Info{PID: os.Getpid(), Ports: []Port{{Name: "a", Transport: "tcp", Addr: "127.0.0.1:1"}}}
 	written := make(chan error, 1)
 	go func() {
 		time.Sleep(20 * time.Millisecond)

@@ -2,8 +2,8 @@
 // decodes one document strictly (aliases refused, nesting and size
 // bounded, a panic in the YAML library turned into an error) and reports
 // every problem as file:line:col, the field's path and what is wrong
-// ("lab.yaml:7:14: ports[1].address: ..."). The policy (filter) and the
-// serve config (serve) both walk their node trees with it.
+// ("lab.yaml:7:14: ports[1].address: ..."). The policy (filter), the
+// serve config (serve) and the lab file (lab) walk their node trees with it.
 //
 // Imports: nothing of l2hub.
 package yamlfile

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/lab"
+)
+
+func newLabCmd(stdout io.Writer) *cobra.Command {
+	var (
+		out         string
+		until       string
+		seed        string
+		repeat      int
+		keepFailing bool
+		soak        time.Duration
+		grace       time.Duration
+		vars        []string
+	)
+	cmd := &cobra.Command{
+		Use:   "lab FILE",
+		Short: "Run a multi-VM experiment declared in one file: hub, VMs, markers, phases, faults",
+		Long: `Run the lab FILE describes: the hub (in-process, as l2hub serve --config),
+then each QEMU VM, each console to its own log, every line stamped with the
+time since the run started. The run waits for each VM's expect markers and
+each phase's marker set, in order and within their bounds; fail_on lines
+end it at once; triggers partition the segment or set a link down through
+the control API when a VM prints a marker, or at a time.
+
+The first failure is classified: <PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
+<PHASE>_BUDGET or FAIL_ON, with the missing marker, the evidence counts and
+a hint from the wire (what each VM sent in the phase, the policy's drops,
+the checker's first failing finding). Every QEMU is stopped at the end
+(SIGTERM, then SIGKILL), also on Ctrl-C.
+
+The run directory (--out, default lab-runs/<name>-<time>) holds each VM's
+console log, hub.log, capture.pcapng, check.txt (with hub.check),
+summary.json, summary.txt and junit.xml. The exit status is 0 only if every
+marker and phase appeared, within budget, and nothing in fail_on did.
+
+The file format is in README.md ("Run a lab").`,
+		Example: `  l2hub lab testdata/labs/pair.yaml --var GUEST=e2e/out/guest
+  l2hub lab os2vm.yaml --until session --out /tmp/run1
+  l2hub lab pair.yaml --repeat 20 --keep-failing     # hunt a flake over seeds 1..20
+  l2hub lab pair.yaml --seed 8                       # rerun the seed that failed`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file := args[0]
+			lo := lab.LoadOptions{Vars: map[string]string{}}
+			for _, v := range vars {
+				k, val, ok := strings.Cut(v, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--var %s: want NAME=VALUE", v)
+				}
+				lo.Vars[k] = val
+			}
+			l, err := lab.Load(file, lo)
+			if err != nil {
+				return err
+			}
+			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soak, Grace: grace, Version: Version}
+			if seed != "" {
+				if opts.Seed, err = strconv.ParseUint(seed, 0, 64); err != nil {
+					return fmt.Errorf("--seed %s: want an unsigned 64-bit integer", seed)
+				}
+				opts.SeedSet = true
+			}
+			if repeat < 1 {
+				return fmt.Errorf("--repeat %d: want 1 or more", repeat)
+			}
+			opts.Rerun = func(s uint64, set bool) string { return rerunCommand(file, s, set, until, soak, vars) }
+			runs, err := lab.Repeat(cmd.Context(), l, opts, repeat, keepFailing)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, s := range runs {
+				if s.Result != lab.ResultPass {
+					failed++
+				}
+			}
+			switch {
+			case len(runs) < repeat:
+				return &exitError{code: 1, msg: fmt.Sprintf("interrupted after %d of %d runs", len(runs), repeat)}
+			case failed == 1 && repeat == 1:
+				s := runs[0]
+				msg := "lab " + s.Result
+				if c := s.Classification; c != nil {
+					msg = fmt.Sprintf("lab failed: %s", c.Code)
+				}
+				return &exitError{code: 1, msg: msg}
+			case failed > 0:
+				return &exitError{code: 1, msg: fmt.Sprintf("%d of %d runs failed", failed, len(runs))}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&out, "out", "", "run `directory` (new or empty; default lab-runs/<name>-<time>)")
+	fl.StringVar(&until, "until", "", "stop after this `phase`, as os2vm.sh's RUN_PHASE")
+	fl.StringVar(&seed, "seed", "", "the policy's seed (default: the lab's seed:, else the policy file's)")
+	fl.IntVar(&repeat, "repeat", 1, "run `N` times with seeds seed, seed+1, ...; print a table and the rerun command of each failing seed")
+	fl.BoolVar(&keepFailing, "keep-failing", false, "remove the run directories of passing runs")
+	fl.DurationVar(&soak, "soak", 0, "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
+	fl.DurationVar(&grace, "grace", lab.DefaultGrace, "how long a QEMU has to end after SIGTERM before it is killed")
+	fl.StringArrayVar(&vars, "var", nil, "set a lab variable, overriding the file's vars: (`NAME=VALUE`, repeatable)")
+	return cmd
+}
+
+// rerunCommand is the command that repeats one run of a lab (with seed,
+// when one was set).
+func rerunCommand(file string, seed uint64, seedSet bool, until string, soak time.Duration, vars []string) string {
+	args := []string{"l2hub", "lab", file}
+	if seedSet {
+		args = append(args, "--seed", strconv.FormatUint(seed, 10))
+	}
+	if until != "" {
+		args = append(args, "--until", until)
+	}
+	if soak > 0 {
+		args = append(args, "--soak", soak.String())
+	}
+	for _, v := range vars {
+		args = append(args, "--var", v)
+	}
+	return quoteArgs(args)
+}
+
+// quoteArgs renders args for a POSIX shell.
+func quoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

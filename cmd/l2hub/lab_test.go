@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildFakeQEMU builds the lab runner's fake QEMU (a script player) into
+// a temporary directory.
+func buildFakeQEMU(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fakeqemu")
+	if out, err := exec.Command("go", "build", "-o", bin, "l2hub/lab/internal/fakeqemu").CombinedOutput(); err != nil {
+		t.Fatalf("go build fakeqemu: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// l2hub lab: exit 0 for a lab that passes, 1 with the classification for
+// one that fails, and the lab file's errors with their line and column.
+func TestLabCommand(t *testing.T) {
+	fake := buildFakeQEMU(t)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pass := write("pass.yaml", `
+name: pass
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "seed ${SEED}", -say, up, -hang], expect: [{marker: up, within: 60s}]}
+`)
+	fail := write("fail.yaml", `
+name: fail
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, up, -say, "nexus FAIL", -hang], fail_on: [FAIL], expect: [{marker: done}]}
+`)
+	bad := write("bad.yaml", "name: bad\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: \"${Q}\", expect: [{marker: up, within: soon}]}\n")
+	tests := []struct {
+		name string
+		args []string
+		code int      // 0, or the exitError code (-1: any other error)
+		want []string // in stdout, or in the error
+	}{
+		{"pass", []string{"lab", pass, "--var", "Q=" + fake, "--seed", "5", "--out", filepath.Join(dir, "r1")}, 0,
+			[]string{"seed 5", "PASS pass", "run directory: " + filepath.Join(dir, "r1")}},
+		{"fail", []string{"lab", fail, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r2")}, 1,
+			[]string{"failure: FAIL_ON (phase run, VM a", "missing marker: \"done\"", "rerun: l2hub lab " + fail + " --var Q=" + fake, "lab failed: FAIL_ON"}},
+		{"repeat", []string{"lab", pass, "--var", "Q=" + fake, "--repeat", "2", "--seed", "8", "--out", filepath.Join(dir, "r3")}, 0,
+			[]string{"=== run 2 of 2: seed 9", "0 of 2 runs failed"}},
+		{"bad-file", []string{"lab", bad, "--var", "Q=" + fake}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
+		{"bad-until", []string{"lab", pass, "--var", "Q=" + fake, "--until", "nope", "--out", filepath.Join(dir, "r4")}, -1, []string{"--until nope: no such phase"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			code := 0
+			text := stdout.String()
+			if err != nil {
+				var ee *exitError
+				if errors.As(err, &ee) {
+					code = ee.code
+				} else {
+					code = -1
+				}
+				text += "\n" + err.Error()
+			}
+			if code != tt.code {
+				t.Errorf("got exit %d (%v), want %d:\n%s", code, err, tt.code, text)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("got\n%s\nwant it to contain %q", text, w)
+				}
+			}
+		})
+	}
+}

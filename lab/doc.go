@@ -1,0 +1,38 @@
+// Package lab runs a multi-VM experiment declared in one file: `l2hub
+// lab`. A lab file (Load, strict: every problem is named with
+// file:line:col and field before anything starts) gives the hub (the keys
+// of `l2hub serve --config`), the QEMU VMs with the markers each must print
+// on its console (expect) and the lines that fail the run at once
+// (fail_on), phases (named marker sets across VMs, each with a bound and
+// an optional time budget, like open-nexus-OS's tools/os2vm.sh), and
+// triggers: faults fired through the hub's control API when a VM prints a
+// marker or at a time.
+//
+// Run starts the hub in-process (package serve), then each VM, its console
+// to its own log with every line stamped with the time since the run's
+// start; follows the consoles until every marker and phase is in or the
+// first failure, which it classifies (<PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
+// <PHASE>_BUDGET, FAIL_ON) with the missing marker, the evidence counts
+// and a hint from the wire the hub carried (per port ARP, announces, SYN,
+// SYN-ACK, RST and the policy's drops in the phase's window, and the
+// conformance checker's first failing finding); stops every QEMU it
+// started (SIGTERM, then SIGKILL after a grace period), even when
+// interrupted; and writes the run directory: console logs, lab.log, hub.log,
+// capture.pcapng, check.txt, summary.json, summary.txt, junit.xml and
+// report.html (package report: the run as a timeline page).
+// Repeat runs a lab over consecutive seeds to hunt flakes.
+//
+// The deciding logic is a judge that reads no clock and starts nothing:
+// console lines, QEMU exits and the passing of time go in with their
+// times, trigger actions come out, so timeouts, budgets and
+// classification are tested by feeding it times. The runner reads time
+// only through a hub.Clock (Options.Clock).
+//
+// Concurrency: Run and Repeat may run concurrently on different labs and
+// run directories (each run's hub binds its own ports). A Lab is not
+// modified by a run.
+//
+// Imports: serve (the hub), control (its client), capture, packet and
+// conformance/checker (the wire hint), report (the page), hub (the Clock),
+// internal/wallclock and internal/yamlfile.
+package lab

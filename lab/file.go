@@ -1,0 +1,1134 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"l2hub/internal/yamlfile"
+	"l2hub/serve"
+	"l2hub/transport"
+)
+
+// Bounds on what a lab file may ask for. A lab file is input: each bound
+// is far above what a real one needs and keeps a bad one from costing more
+// than a clear error.
+const (
+	maxFileBytes   = 1 << 20
+	maxVMs         = 32
+	maxArgs        = 512
+	maxArg         = 8 << 10
+	maxMarkers     = 256 // per VM's expect, per phase, per fail_on list
+	maxPhases      = 64
+	maxTriggers    = 64
+	maxVars        = 64
+	maxDisks       = 8
+	maxDiskSize    = 64 << 30
+	maxRunTimeout  = 24 * time.Hour
+	defaultTimeout = 10 * time.Minute
+	maxErrors      = 20
+	maxDepth       = 16
+)
+
+// DefaultNIC is the NIC model the runner adds when the args do not place
+// the hub's netdev themselves (${NETDEV}).
+const DefaultNIC = "virtio-net-pci"
+
+// A Lab is a lab file, read and checked: the hub, the VMs, what each must
+// print and when, the phases, and the faults to fire.
+type Lab struct {
+	Name    string
+	File    string        // the path it was read from
+	Dir     string        // its directory, absolute: relative paths in the file are relative to it
+	Timeout time.Duration // the whole run
+	Seed    uint64        // the policy's seed (SeedSet), else the policy file's
+	SeedSet bool
+	// Hub is the hub section as serve reads it, with a unix stream port
+	// added for each VM that names none (OwnPort); those ports' addresses
+	// are placeholders until a run puts them in its directory.
+	Hub      serve.Config
+	VMs      []VM
+	Phases   []Phase
+	Triggers []Trigger
+}
+
+// A VM is one QEMU guest of the lab.
+type VM struct {
+	Name string
+	MAC  string // "" when the args place the NIC themselves without ${MAC}
+	QEMU string // the binary: an absolute path, or as found in $PATH
+	// Args are the QEMU arguments with the file's variables expanded and
+	// -kernel, -initrd and -dtb made absolute; ${NETDEV}, ${MAC}, ${RUN},
+	// ${SEED} and ${VM} are filled in by the run (Args). Without ${NETDEV}
+	// the run appends the hub's netdev and a NIC of model NIC.
+	Args   []string
+	NIC    string
+	Port   string // the hub port it is attached to
+	Own    bool   // the port is the runner's: a unix stream socket in the run directory
+	Expect []Expect
+	FailOn []Pattern
+	Disks  []Disk
+}
+
+// An Expect is a marker a VM must print, in order after the VM's previous
+// one, within a bound from the run's start.
+type Expect struct {
+	Marker Pattern
+	Within time.Duration
+}
+
+// A Disk is an empty raw disk image the run creates in its directory
+// before the VM starts (${RUN}/File in the args), such as the block device
+// open-nexus-OS's statefs needs.
+type Disk struct {
+	File string
+	Size int64
+}
+
+// A Phase is a named set of markers across VMs, waited for after the
+// previous phase: Within bounds it from the phase's start, Budget (if
+// set) is the duration it should not exceed, and Evidence are lines to
+// count on each VM's console when it ends or fails.
+type Phase struct {
+	Name     string
+	Markers  [][]Pattern // per VM (index into Lab.VMs), in order; nil for a VM with none
+	Within   time.Duration
+	Budget   time.Duration
+	Evidence [][]Pattern // per VM, as Markers
+}
+
+// A Trigger fires an action through the hub's control API when a VM prints
+// a marker (OnVM >= 0) or at a time since the run's start; For, if set,
+// undoes it that long after.
+type Trigger struct {
+	Name string // the partition's name in the policy and the capture
+	OnVM int    // index into Lab.VMs, or -1 for At
+	On   Pattern
+	At   time.Duration
+	Do   Action
+	For  time.Duration
+	Text string // the trigger as the file wrote it: "on a: nexus session ok: partition a|b for 3s"
+}
+
+// An Action is what a trigger does.
+type Action struct {
+	Kind   ActionKind
+	Groups [][]string // partition: ports in each group
+	Target string     // heal: the partition's name; link: the port
+	Up     bool       // link: up or down
+}
+
+// ActionKind is a trigger's verb.
+type ActionKind uint8
+
+const (
+	ActPartition ActionKind = iota + 1 // partition a|b
+	ActHeal                            // heal NAME
+	ActLink                            // link PORT up|down
+)
+
+func (a Action) String() string {
+	switch a.Kind {
+	case ActPartition:
+		g := make([]string, len(a.Groups))
+		for i, grp := range a.Groups {
+			g[i] = strings.Join(grp, ",")
+		}
+		return "partition " + strings.Join(g, "|")
+	case ActHeal:
+		return "heal " + a.Target
+	case ActLink:
+		if a.Up {
+			return "link " + a.Target + " up"
+		}
+		return "link " + a.Target + " down"
+	}
+	return "?"
+}
+
+// Undo is the action that ends a, for a trigger's For.
+func (a Action) undo(name string) Action {
+	switch a.Kind {
+	case ActPartition:
+		return Action{Kind: ActHeal, Target: name}
+	case ActLink:
+		return Action{Kind: ActLink, Target: a.Target, Up: !a.Up}
+	}
+	return Action{}
+}
+
+// Run-time variables: the run fills them in; a lab file may use them in
+// args but not define them.
+var runVars = []string{"NETDEV", "MAC", "RUN", "SEED", "VM"}
+
+// LoadOptions change how a lab file is read.
+type LoadOptions struct {
+	// Vars override the file's vars (l2hub lab --var NAME=VALUE).
+	Vars map[string]string
+	// LookPath finds a QEMU binary named without a slash; default
+	// exec.LookPath. Tests give a fake one.
+	LookPath func(string) (string, error)
+}
+
+// Load reads and checks the lab file at path. Every problem is reported
+// with the file, line and column and the field ("lab.yaml:12:7:
+// vms[0].args[9]: -kernel vmlinuz: no such file"), up to maxErrors of
+// them, before anything starts.
+func Load(path string, opts LoadOptions) (*Lab, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes; is this a lab file?", path, maxFileBytes)
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, dir, data, opts)
+}
+
+// Parse reads a lab file's bytes; name is used in messages and dir is
+// where its relative paths start.
+func Parse(name, dir string, data []byte, opts LoadOptions) (*Lab, error) {
+	if opts.LookPath == nil {
+		opts.LookPath = exec.LookPath
+	}
+	root, derr := yamlfile.Decode(name, data, "lab file")
+	switch {
+	case derr != nil:
+		return nil, derr
+	case root == nil:
+		return nil, fmt.Errorf("%s: empty lab file", name)
+	}
+	if err := yamlfile.CheckTree(name, root, "lab file", maxDepth); err != nil {
+		return nil, err
+	}
+	p := &parser{name: name, dir: dir, opts: opts, lab: &Lab{File: name, Dir: dir, Timeout: defaultTimeout},
+		errs: yamlfile.Errors{File: name, Max: maxErrors}}
+	p.top(root)
+	if err := p.errs.Err(); err != nil {
+		return nil, err
+	}
+	return p.lab, nil
+}
+
+// parser reads the YAML tree of a lab file, collecting problems.
+type parser struct {
+	name string
+	dir  string
+	opts LoadOptions
+	lab  *Lab
+	vars map[string]string
+	errs yamlfile.Errors
+
+	hubNode   *yaml.Node
+	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
+	seen      map[string]*yaml.Node
+}
+
+func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
+	p.errs.At(n, path, format, args...)
+}
+
+// failed reports whether a problem was found.
+func (p *parser) failed() bool { return len(p.errs.List) > 0 }
+
+// addErr records an error from elsewhere (serve's, for the hub section).
+func (p *parser) addErr(err error) {
+	var list yamlfile.List
+	var one *yamlfile.Error
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			p.errs.Add(e)
+		}
+	case errors.As(err, &one):
+		p.errs.Add(one)
+	default:
+		p.errs.Add(&yamlfile.Error{Msg: err.Error()})
+	}
+}
+
+// fields walks a mapping whose keys must be among known, each once.
+func (p *parser) fields(n *yaml.Node, path string, known []string, fn func(key string, v *yaml.Node, kpath string)) bool {
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, path, "want a mapping (%s), got %s", strings.Join(known, ", "), nodeKind(n))
+		return false
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kpath := join(path, k.Value)
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			p.errf(k, path, "keys must be plain names")
+		case !slices.Contains(known, k.Value):
+			p.errf(k, kpath, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
+		case seen[k.Value] != nil:
+			p.errf(k, kpath, "given twice (first at line %d, column %d)", seen[k.Value].Line, seen[k.Value].Column)
+		default:
+			seen[k.Value] = k
+			fn(k.Value, v, kpath)
+		}
+	}
+	return true
+}
+
+func join(path, key string) string { return yamlfile.JoinPath(path, key) }
+
+// nodeKind says what a node is, quoting a scalar's value.
+func nodeKind(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return yamlfile.KindName(n)
+}
+
+func (p *parser) str(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errf(n, path, "want a string, got %s", nodeKind(n))
+		return "", false
+	}
+	if len(n.Value) > maxArg {
+		p.errf(n, path, "%d bytes: at most %d", len(n.Value), maxArg)
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parser) duration(n *yaml.Node, path string, allowZero bool) (time.Duration, bool) {
+	s, ok := p.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		p.errf(n, path, "%q: want a duration such as 60s or 1m30s", s)
+		return 0, false
+	case d < 0 || (d == 0 && !allowZero):
+		p.errf(n, path, "%s: want a duration above zero", s)
+		return 0, false
+	case d > maxRunTimeout:
+		p.errf(n, path, "%s: at most %s", s, maxRunTimeout)
+		return 0, false
+	}
+	return d, true
+}
+
+// list walks a sequence of at most limit items.
+func (p *parser) list(n *yaml.Node, path string, limit int, fn func(i int, item *yaml.Node, ipath string)) {
+	if n.Kind != yaml.SequenceNode {
+		p.errf(n, path, "want a list, got %s", nodeKind(n))
+		return
+	}
+	if len(n.Content) > limit {
+		p.errf(n, path, "%d items: at most %d", len(n.Content), limit)
+		return
+	}
+	for i, item := range n.Content {
+		fn(i, item, fmt.Sprintf("%s[%d]", path, i))
+	}
+}
+
+func (p *parser) pattern(n *yaml.Node, path string) (Pattern, bool) {
+	s, ok := p.str(n, path)
+	if !ok {
+		return Pattern{}, false
+	}
+	pt, err := ParsePattern(s)
+	if err != nil {
+		p.errf(n, path, "%v", err)
+		return Pattern{}, false
+	}
+	return pt, true
+}
+
+// patterns reads one pattern or a list of them.
+func (p *parser) patterns(n *yaml.Node, path string) []Pattern {
+	if n.Kind == yaml.ScalarNode {
+		if pt, ok := p.pattern(n, path); ok {
+			return []Pattern{pt}
+		}
+		return nil
+	}
+	var out []Pattern
+	p.list(n, path, maxMarkers, func(_ int, item *yaml.Node, ipath string) {
+		if pt, ok := p.pattern(item, ipath); ok {
+			out = append(out, pt)
+		}
+	})
+	return out
+}
+
+var (
+	labName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,31}$`)
+	nicName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+)
+
+func (p *parser) top(n *yaml.Node) {
+	var vmsNode, phasesNode, triggersNode *yaml.Node
+	p.vars = map[string]string{"LAB": p.dir}
+	ok := p.fields(n, "", []string{"name", "timeout", "seed", "vars", "hub", "vms", "phases", "triggers"}, func(key string, v *yaml.Node, path string) {
+		switch key {
+		case "name":
+			if s, ok := p.str(v, path); ok {
+				if !labName.MatchString(s) {
+					p.errf(v, path, "%q: want 1-64 letters, digits, '-', '_' or '.' (it names the run directory)", s)
+				}
+				p.lab.Name = s
+			}
+		case "timeout":
+			if d, ok := p.duration(v, path, false); ok {
+				p.lab.Timeout = d
+			}
+		case "seed":
+			if s, ok := p.str(v, path); ok {
+				seed, err := strconv.ParseUint(s, 0, 64)
+				if err != nil {
+					p.errf(v, path, "%q: want an unsigned 64-bit integer", s)
+				}
+				p.lab.Seed, p.lab.SeedSet = seed, true
+			}
+		case "vars":
+			p.readVars(v, path)
+		case "hub":
+			p.hubNode = v
+		case "vms":
+			vmsNode = v
+		case "phases":
+			phasesNode = v
+		case "triggers":
+			triggersNode = v
+		}
+	})
+	if !ok {
+		return
+	}
+	for k, v := range p.opts.Vars {
+		if !varName.MatchString(k) || slices.Contains(runVars, k) || k == "LAB" {
+			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
+			continue
+		}
+		p.vars[k] = v
+	}
+	if p.lab.Name == "" {
+		p.errf(n, "name", "missing: a lab needs a name (it names the run directory)")
+	}
+	if vmsNode == nil {
+		p.errf(n, "vms", "missing: a lab needs at least one VM")
+		return
+	}
+	p.readVMs(vmsNode)
+	p.readHub()
+	if phasesNode != nil {
+		p.readPhases(phasesNode)
+	}
+	if triggersNode != nil {
+		p.readTriggers(triggersNode)
+	}
+	if p.failed() {
+		return
+	}
+	waits := len(p.lab.Phases)
+	for _, vm := range p.lab.VMs {
+		waits += len(vm.Expect)
+	}
+	if waits == 0 {
+		p.errf(n, "", "nothing to wait for: give a VM expect: markers, or phases:")
+	}
+}
+
+func (p *parser) readVars(n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, path, "want a mapping of NAME: value, got %s", nodeKind(n))
+		return
+	}
+	if len(n.Content)/2 > maxVars {
+		p.errf(n, path, "%d variables: at most %d", len(n.Content)/2, maxVars)
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kpath := join(path, k.Value)
+		switch {
+		case !varName.MatchString(k.Value):
+			p.errf(k, kpath, "want a name of letters, digits and '_'")
+		case slices.Contains(runVars, k.Value) || k.Value == "LAB":
+			p.errf(k, kpath, "${%s} is filled in by the run; pick another name", k.Value)
+		case p.vars[k.Value] != "":
+			p.errf(k, kpath, "given twice")
+		default:
+			if s, ok := p.str(v, kpath); ok {
+				p.vars[k.Value] = s
+			}
+		}
+	}
+}
+
+// expand replaces ${NAME} with the file's variables; run-time variables
+// stay for the run to fill in.
+func (p *parser) expand(n *yaml.Node, path, s string) (string, bool) {
+	out, err := expandVars(s, func(name string) (string, bool) {
+		if slices.Contains(runVars, name) {
+			return "${" + name + "}", true
+		}
+		v, ok := p.vars[name]
+		return v, ok
+	})
+	if err != nil {
+		p.errf(n, path, "%v", err)
+		return "", false
+	}
+	return out, true
+}
+
+// expandVars replaces each ${NAME} in s by lookup(NAME).
+func expandVars(s string, lookup func(string) (string, bool)) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("%q: ${ without a closing }", s)
+		}
+		name := s[i+2 : i+j]
+		v, ok := lookup(name)
+		if !ok {
+			return "", fmt.Errorf("${%s}: no such variable (vars: defines them; the run fills in %s)", name, strings.Join(runVars, ", "))
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+1:]
+	}
+}
+
+func (p *parser) readVMs(n *yaml.Node) {
+	p.seen = map[string]*yaml.Node{}
+	macs := map[string]string{}
+	disks := map[string]string{}
+	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
+		vm := VM{NIC: DefaultNIC}
+		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
+		p.fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks"}, func(key string, v *yaml.Node, kpath string) {
+			switch key {
+			case "name":
+				nameNode = v
+				vm.Name, _ = p.str(v, kpath)
+			case "mac":
+				macNode = v
+				if s, ok := p.str(v, kpath); ok {
+					vm.MAC = p.mac(v, kpath, s)
+				}
+			case "qemu":
+				qemuNode = v
+				if s, ok := p.str(v, kpath); ok {
+					if s, ok = p.expand(v, kpath, s); ok {
+						vm.QEMU = p.binary(v, kpath, s)
+					}
+				}
+			case "args":
+				argsNode = v
+			case "nic":
+				if s, ok := p.str(v, kpath); ok {
+					if !nicName.MatchString(s) {
+						p.errf(v, kpath, "%q: want a QEMU device model such as virtio-net-pci or virtio-net-device", s)
+					}
+					vm.NIC = s
+				}
+			case "port":
+				portNode = v
+				vm.Port, _ = p.str(v, kpath)
+			case "expect":
+				vm.Expect = p.readExpect(v, kpath)
+			case "fail_on":
+				vm.FailOn = p.patterns(v, kpath)
+			case "disks":
+				vm.Disks = p.readDisks(v, kpath, disks)
+			}
+		})
+		if item.Kind != yaml.MappingNode {
+			return
+		}
+		switch {
+		case nameNode == nil:
+			p.errf(item, path+".name", "missing: every VM needs a name (its hub port's, unless port: says)")
+		default:
+			if err := (transport.Spec{Name: vm.Name, Transport: transport.Unix, Address: "/x"}).Validate(); err != nil {
+				var se *transport.SpecError
+				if errors.As(err, &se) && se.Field == "name" {
+					p.errf(nameNode, path+".name", "%q: %s", vm.Name, se.Reason)
+				}
+			}
+			if first := p.seen[vm.Name]; first != nil {
+				p.errf(nameNode, path+".name", "%q is already the name of the VM at line %d", vm.Name, first.Line)
+			}
+			p.seen[vm.Name] = nameNode
+		}
+		if qemuNode == nil {
+			p.errf(item, path+".qemu", "missing: name the QEMU binary (qemu-system-x86_64, qemu-system-riscv64, ...)")
+		}
+		if vm.MAC != "" {
+			if other, dup := macs[vm.MAC]; dup {
+				p.errf(macNode, path+".mac", "%s is already VM %s's: two NICs with one MAC confuse a switch", vm.MAC, other)
+			}
+			macs[vm.MAC] = vm.Name
+		}
+		if argsNode != nil {
+			vm.Args = p.readArgs(argsNode, path+".args")
+		}
+		hasNetdev := slices.ContainsFunc(vm.Args, func(a string) bool { return strings.Contains(a, "${NETDEV}") })
+		hasMAC := slices.ContainsFunc(vm.Args, func(a string) bool { return strings.Contains(a, "${MAC}") })
+		switch {
+		case !hasNetdev && slices.Contains(vm.Args, "-netdev"):
+			p.errf(argsNode, path+".args", "has its own -netdev: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it")
+		case (!hasNetdev || hasMAC) && vm.MAC == "":
+			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
+		}
+		vm.Own = vm.Port == ""
+		if vm.Own {
+			vm.Port = vm.Name
+		}
+		p.portNodes = append(p.portNodes, portNode)
+		p.lab.VMs = append(p.lab.VMs, vm)
+	})
+	if len(p.lab.VMs) == 0 && !p.failed() {
+		p.errf(n, "vms", "empty: a lab needs at least one VM")
+	}
+}
+
+func (p *parser) mac(n *yaml.Node, path, s string) string {
+	hw, err := net.ParseMAC(s)
+	switch {
+	case err != nil || len(hw) != 6:
+		p.errf(n, path, "%q: want a MAC such as 52:54:00:12:34:0a", s)
+		return ""
+	case hw[0]&1 != 0:
+		p.errf(n, path, "%s is a multicast address; a NIC needs a unicast one", s)
+		return ""
+	}
+	return hw.String()
+}
+
+// binary resolves the QEMU binary: a path (relative to the lab file) or a
+// name in $PATH.
+func (p *parser) binary(n *yaml.Node, path, s string) string {
+	if !strings.Contains(s, "/") {
+		found, err := p.opts.LookPath(s)
+		if err != nil {
+			p.errf(n, path, "%s: not found in $PATH (Debian: qemu-system-x86 or qemu-system-misc)", s)
+			return s
+		}
+		return found
+	}
+	abs := s
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(p.dir, s)
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		p.errf(n, path, "%s: %v", s, errors.Unwrap(err))
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		p.errf(n, path, "%s: not an executable file", s)
+	}
+	return abs
+}
+
+// pathFlags take a file the run must find: a missing kernel is an error
+// before anything starts. -bios is not among them: QEMU also looks a bare
+// name up in its own data directory.
+var pathFlags = []string{"-kernel", "-initrd", "-dtb"}
+
+func (p *parser) readArgs(n *yaml.Node, path string) []string {
+	var args []string
+	p.list(n, path, maxArgs, func(i int, item *yaml.Node, ipath string) {
+		s, ok := p.str(item, ipath)
+		if !ok {
+			return
+		}
+		if s, ok = p.expand(item, ipath, s); !ok {
+			return
+		}
+		if i > 0 && slices.Contains(pathFlags, args[len(args)-1]) && !strings.Contains(s, "${") {
+			abs := s
+			if !filepath.IsAbs(abs) {
+				abs = filepath.Join(p.dir, s)
+			}
+			if fi, err := os.Stat(abs); err != nil || fi.IsDir() {
+				what := "no such file"
+				if err == nil {
+					what = "a directory"
+				}
+				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", args[len(args)-1], s, what)
+			}
+			s = abs
+		}
+		args = append(args, s)
+	})
+	return args
+}
+
+func (p *parser) readExpect(n *yaml.Node, path string) []Expect {
+	var out []Expect
+	p.list(n, path, maxMarkers, func(_ int, item *yaml.Node, ipath string) {
+		e := Expect{Within: p.lab.Timeout}
+		var markerNode *yaml.Node
+		p.fields(item, ipath, []string{"marker", "within"}, func(key string, v *yaml.Node, kpath string) {
+			switch key {
+			case "marker":
+				markerNode = v
+				e.Marker, _ = p.pattern(v, kpath)
+			case "within":
+				if d, ok := p.duration(v, kpath, false); ok {
+					e.Within = d
+				}
+			}
+		})
+		if item.Kind == yaml.MappingNode && markerNode == nil {
+			p.errf(item, ipath+".marker", "missing: what must the VM print?")
+		}
+		out = append(out, e)
+	})
+	return out
+}
+
+var sizeRE = regexp.MustCompile(`^([0-9]{1,12})([KMG]?)$`)
+
+func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) []Disk {
+	var out []Disk
+	p.list(n, path, maxDisks, func(_ int, item *yaml.Node, ipath string) {
+		var d Disk
+		p.fields(item, ipath, []string{"file", "size"}, func(key string, v *yaml.Node, kpath string) {
+			s, ok := p.str(v, kpath)
+			if !ok {
+				return
+			}
+			switch key {
+			case "file":
+				switch {
+				case !labName.MatchString(s):
+					p.errf(v, kpath, "%q: want a plain file name (it is made in the run directory: ${RUN}/%s)", s, s)
+				case files[s] != "":
+					p.errf(v, kpath, "%q is already a disk of VM %s", s, files[s])
+				}
+				files[s] = ipath
+				d.File = s
+			case "size":
+				m := sizeRE.FindStringSubmatch(s)
+				if m == nil {
+					p.errf(v, kpath, "%q: want a size such as 64M or 1G", s)
+					return
+				}
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				n <<= map[string]int{"": 0, "K": 10, "M": 20, "G": 30}[m[2]]
+				if n <= 0 || n > maxDiskSize {
+					p.errf(v, kpath, "%s: want a size above zero and at most 64G", s)
+				}
+				d.Size = n
+			}
+		})
+		if item.Kind == yaml.MappingNode && (d.File == "" || d.Size == 0) {
+			p.errf(item, ipath, "a disk needs a file and a size")
+		}
+		out = append(out, d)
+	})
+	return out
+}
+
+// placeholderDir stands for the run directory in the VM ports' addresses
+// until a run binds them.
+const placeholderDir = "/l2hub-lab-run"
+
+func (p *parser) readHub() {
+	var extra []transport.Spec
+	for _, vm := range p.lab.VMs {
+		if vm.Own {
+			extra = append(extra, transport.Spec{Name: vm.Name, Transport: transport.Unix, Address: placeholderDir + "/" + vm.Name + ".sock"})
+		}
+	}
+	// The hub's own port names, read from the tree: a VM's port: must be
+	// one of them, and a VM without port: must not take one's name.
+	var hubPorts []string
+	if p.hubNode != nil && p.hubNode.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(p.hubNode.Content); i += 2 {
+			k, v := p.hubNode.Content[i], p.hubNode.Content[i+1]
+			switch k.Value {
+			case "capture":
+				p.errf(k, "hub.capture", "a lab records its own capture (capture.pcapng in the run directory); leave this out")
+			case "ports":
+				if v.Kind != yaml.SequenceNode {
+					continue
+				}
+				for j, pn := range v.Content {
+					name := lookupKey(pn, "name")
+					if name == nil {
+						continue
+					}
+					hubPorts = append(hubPorts, name.Value)
+					for vi, vm := range p.lab.VMs {
+						if vm.Own && vm.Name == name.Value {
+							p.errf(name, fmt.Sprintf("hub.ports[%d].name", j), "%q is also VM %s's name: give vms[%d] port: %s to attach it here, or rename one", name.Value, vm.Name, vi, vm.Name)
+						}
+					}
+				}
+			}
+		}
+	}
+	taken := map[string]string{}
+	for i, vm := range p.lab.VMs {
+		n := p.portNodes[i]
+		switch {
+		case vm.Own:
+		case !slices.Contains(hubPorts, vm.Port):
+			p.errf(n, fmt.Sprintf("vms[%d].port", i), "%q: no such port in hub.ports (%s)", vm.Port, orNone(hubPorts))
+		case taken[vm.Port] != "":
+			p.errf(n, fmt.Sprintf("vms[%d].port", i), "%q is already VM %s's port", vm.Port, taken[vm.Port])
+		}
+		taken[vm.Port] = vm.Name
+	}
+	if p.failed() {
+		return
+	}
+	cfg, err := serve.ParseConfigNode(p.name, p.hubNode, extra)
+	if err != nil {
+		p.addErr(err)
+		return
+	}
+	for _, f := range []*string{&cfg.Policy, &cfg.ControlTokenFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(p.dir, *f)
+		}
+	}
+	if err := cfg.CheckPolicyFile(); err != nil {
+		p.addErr(err)
+	}
+	for i, vm := range p.lab.VMs {
+		for _, spec := range cfg.Ports {
+			if spec.Name == vm.Port && len(spec.QEMUArgs("n0")) == 0 {
+				p.errf(p.portNodes[i], fmt.Sprintf("vms[%d].port", i), "%q is a %s port: it has no QEMU netdev to fill ${NETDEV} with", vm.Port, spec.Transport)
+			}
+		}
+	}
+	p.lab.Hub = cfg
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "it has none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// lookupKey returns the value of key in a mapping node, or nil.
+func lookupKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+var phaseName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
+
+func (p *parser) vmIndex(name string) int {
+	return slices.IndexFunc(p.lab.VMs, func(vm VM) bool { return vm.Name == name })
+}
+
+func (p *parser) vmNames() string {
+	names := make([]string, len(p.lab.VMs))
+	for i, vm := range p.lab.VMs {
+		names[i] = vm.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// perVM reads a mapping of VM name to one pattern or a list of them.
+func (p *parser) perVM(n *yaml.Node, path string) [][]Pattern {
+	out := make([][]Pattern, len(p.lab.VMs))
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, path, "want a mapping of VM name to markers, got %s", nodeKind(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kpath := join(path, k.Value)
+		vi := p.vmIndex(k.Value)
+		switch {
+		case vi < 0:
+			p.errf(k, kpath, "no VM named %q (VMs: %s)", k.Value, p.vmNames())
+		case out[vi] != nil:
+			p.errf(k, kpath, "given twice")
+		default:
+			out[vi] = p.patterns(v, kpath)
+		}
+	}
+	return out
+}
+
+func (p *parser) readPhases(n *yaml.Node) {
+	names := map[string]bool{}
+	p.list(n, "phases", maxPhases, func(_ int, item *yaml.Node, path string) {
+		ph := Phase{Within: p.lab.Timeout}
+		var nameNode, markersNode, budgetNode *yaml.Node
+		p.fields(item, path, []string{"name", "markers", "within", "budget", "evidence"}, func(key string, v *yaml.Node, kpath string) {
+			switch key {
+			case "name":
+				nameNode = v
+				if s, ok := p.str(v, kpath); ok {
+					if !phaseName.MatchString(s) {
+						p.errf(v, kpath, "%q: want a name of letters, digits, '-' and '_' (it makes failure codes: %s_TIMEOUT)", s, Code(s))
+					} else if names[strings.ToLower(s)] {
+						p.errf(v, kpath, "%q: there is already a phase of that name", s)
+					}
+					names[strings.ToLower(s)] = true
+					ph.Name = s
+				}
+			case "markers":
+				markersNode = v
+				ph.Markers = p.perVM(v, kpath)
+			case "within":
+				if d, ok := p.duration(v, kpath, false); ok {
+					ph.Within = d
+				}
+			case "budget":
+				budgetNode = v
+				ph.Budget, _ = p.duration(v, kpath, false)
+			case "evidence":
+				ph.Evidence = p.perVM(v, kpath)
+			}
+		})
+		if item.Kind != yaml.MappingNode {
+			return
+		}
+		if nameNode == nil {
+			p.errf(item, path+".name", "missing: every phase needs a name")
+		}
+		if markersNode == nil || !slices.ContainsFunc(ph.Markers, func(m []Pattern) bool { return len(m) > 0 }) {
+			p.errf(item, path+".markers", "missing: a phase waits for at least one marker")
+		}
+		if ph.Budget > ph.Within {
+			p.errf(budgetNode, path+".budget", "%s is above within (%s): the phase would time out before it could overrun", ph.Budget, ph.Within)
+		}
+		p.lab.Phases = append(p.lab.Phases, ph)
+	})
+}
+
+func (p *parser) readTriggers(n *yaml.Node) {
+	ports := p.lab.Hub.PortNames()
+	if len(ports) == 0 { // the hub section failed: its errors are reported
+		for _, vm := range p.lab.VMs {
+			ports = append(ports, vm.Port)
+		}
+	}
+	if len(n.Content) > 0 && p.lab.Hub.Control == "off" {
+		p.errf(n, "triggers", "the hub's control API is off (hub.control), and triggers act through it")
+	}
+	names := map[string]bool{}
+	for i := range min(len(n.Content), maxTriggers) {
+		names[fmt.Sprintf("trigger-%d", i+1)] = true
+	}
+	p.list(n, "triggers", maxTriggers, func(i int, item *yaml.Node, path string) {
+		tr := Trigger{OnVM: -1, Name: fmt.Sprintf("trigger-%d", i+1)}
+		var onNode, atNode, doNode, forNode *yaml.Node
+		var doText string
+		p.fields(item, path, []string{"name", "on", "at", "do", "for"}, func(key string, v *yaml.Node, kpath string) {
+			switch key {
+			case "name":
+				if s, ok := p.str(v, kpath); ok {
+					if !validPolicyName(s) {
+						p.errf(v, kpath, "%q: want 1-64 letters, digits, '-', '_', '.' or ':' (it names the partition in the policy and the capture)", s)
+					} else if names[s] && s != tr.Name {
+						p.errf(v, kpath, "%q: another trigger has that name", s)
+					}
+					names[s] = true
+					tr.Name = s
+				}
+			case "on":
+				onNode = v
+				s, ok := p.str(v, kpath)
+				if !ok {
+					return
+				}
+				vm, marker, found := strings.Cut(s, ": ")
+				if !found || p.vmIndex(vm) < 0 {
+					p.errf(v, kpath, "%q: want \"VM: marker\", with a VM of the lab (%s)", s, p.vmNames())
+					return
+				}
+				tr.OnVM = p.vmIndex(vm)
+				if pt, err := ParsePattern(marker); err != nil {
+					p.errf(v, kpath, "%v", err)
+				} else {
+					tr.On = pt
+				}
+			case "at":
+				atNode = v
+				if d, ok := p.duration(v, kpath, true); ok {
+					tr.At = d
+				}
+			case "do":
+				doNode = v
+				doText, _ = p.str(v, kpath)
+			case "for":
+				forNode = v
+				tr.For, _ = p.duration(v, kpath, false)
+			}
+		})
+		if item.Kind != yaml.MappingNode {
+			return
+		}
+		switch {
+		case onNode != nil && atNode != nil:
+			p.errf(atNode, path+".at", "give on: or at:, not both")
+		case onNode == nil && atNode == nil:
+			p.errf(item, path, "missing on: (\"VM: marker\") or at: (a time since the run's start)")
+		case atNode != nil && tr.At >= p.lab.Timeout:
+			p.errf(atNode, path+".at", "%s is not before the run's timeout (%s)", tr.At, p.lab.Timeout)
+		}
+		if doNode == nil {
+			p.errf(item, path+".do", "missing: what should the trigger do (partition a|b, link b down, heal NAME)?")
+			return
+		}
+		act, err := parseAction(doText, ports, p.lab.VMs)
+		if err != nil {
+			p.errf(doNode, path+".do", "%q: %v", doText, err)
+			return
+		}
+		tr.Do = act
+		if forNode != nil && act.Kind == ActHeal {
+			p.errf(forNode, path+".for", "a heal cannot be undone; for: applies to partition and link")
+		}
+		tr.Text = triggerText(p.lab.VMs, tr)
+		p.lab.Triggers = append(p.lab.Triggers, tr)
+	})
+}
+
+func triggerText(vms []VM, tr Trigger) string {
+	var b strings.Builder
+	if tr.OnVM >= 0 {
+		fmt.Fprintf(&b, "on %s: %q: ", vms[tr.OnVM].Name, tr.On.String())
+	} else {
+		fmt.Fprintf(&b, "at %s: ", tr.At)
+	}
+	b.WriteString(tr.Do.String())
+	if tr.For > 0 {
+		fmt.Fprintf(&b, " for %s", tr.For)
+	}
+	return b.String()
+}
+
+// policyName is the policy's rule for partition names (filter).
+var policyName = regexp.MustCompile(`^[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,63}$`)
+
+func validPolicyName(s string) bool { return policyName.MatchString(s) && !strings.Contains(s, "->") }
+
+// parseAction reads a trigger's do: "partition a|b", "partition a,c|b",
+// "heal NAME", "link PORT up|down". ports are the hub's; a VM's name
+// stands for its port.
+func parseAction(s string, ports []string, vms []VM) (Action, error) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return Action{}, errors.New("empty")
+	}
+	resolve := func(name string) (string, error) {
+		if slices.Contains(ports, name) {
+			return name, nil
+		}
+		for _, vm := range vms {
+			if vm.Name == name {
+				return vm.Port, nil
+			}
+		}
+		return "", fmt.Errorf("no port or VM %q (ports: %s)", name, strings.Join(ports, ", "))
+	}
+	switch f[0] {
+	case "partition":
+		if len(f) != 2 {
+			return Action{}, errors.New("want partition GROUP|GROUP, such as partition a|b or partition a,c|b")
+		}
+		var a Action
+		a.Kind = ActPartition
+		seen := map[string]bool{}
+		for g := range strings.SplitSeq(f[1], "|") {
+			var group []string
+			for name := range strings.SplitSeq(g, ",") {
+				port, err := resolve(name)
+				if err != nil {
+					return Action{}, err
+				}
+				if seen[port] {
+					return Action{}, fmt.Errorf("port %q is in two groups", port)
+				}
+				seen[port] = true
+				group = append(group, port)
+			}
+			a.Groups = append(a.Groups, group)
+		}
+		if len(a.Groups) < 2 {
+			return Action{}, errors.New("one group separates nothing: want two or more, such as a|b")
+		}
+		return a, nil
+	case "heal":
+		if len(f) != 2 || !validPolicyName(f[1]) {
+			return Action{}, errors.New("want heal NAME, the name of a partition (a trigger's name, or the policy's)")
+		}
+		return Action{Kind: ActHeal, Target: f[1]}, nil
+	case "link":
+		if len(f) != 3 || (f[2] != "up" && f[2] != "down") {
+			return Action{}, errors.New("want link PORT up or link PORT down")
+		}
+		port, err := resolve(f[1])
+		if err != nil {
+			return Action{}, err
+		}
+		return Action{Kind: ActLink, Target: port, Up: f[2] == "up"}, nil
+	}
+	return Action{}, fmt.Errorf("unknown action %q: want partition, heal or link", f[0])
+}
+
+// Code turns a phase or VM name into a failure code's part: "session"
+// gives SESSION, "node-a" gives NODE_A.
+func Code(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// PhaseIndex returns the index of the phase named name (case-insensitive),
+// or -1.
+func (l *Lab) PhaseIndex(name string) int {
+	return slices.IndexFunc(l.Phases, func(p Phase) bool { return strings.EqualFold(p.Name, name) })
+}

@@ -1,0 +1,305 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A lab file with every feature reads into the Lab it describes: relative
+// paths made absolute, variables expanded (the run's left for the run),
+// VM ports added to the hub, phases per VM, triggers parsed.
+func TestParse(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"vmlinuz", "initramfs.cpio.gz", "faults.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("seed: 3\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const text = `# a lab
+name: nexus-pair
+timeout: 180s
+seed: 7
+vars: {KERNEL: vmlinuz}
+hub:
+  check: nexus-v1
+  policy: faults.yaml
+  ports:
+    - {name: t, transport: tcp, address: "127.0.0.1:0"}
+vms:
+  - name: a
+    mac: 52:54:00:12:34:0A
+    qemu: qemu-system-x86_64
+    args: [-machine, q35, -kernel, "${KERNEL}", -initrd, initramfs.cpio.gz, -append, "l2.role=${VM} l2.seed=${SEED}"]
+    expect:
+      - {marker: "nexus discovery ok", within: 60s}
+      - {marker: "nexus proxy ok"}
+    fail_on: ["Kernel panic", "/remote .* FAIL/"]
+    disks: [{file: blk-a.img, size: 64M}]
+  - name: b
+    mac: 52:54:00:12:34:0b
+    qemu: qemu-system-riscv64
+    port: t
+    nic: virtio-net-device
+    args: [-netdev, "${NETDEV}", -device, "virtio-net-device,netdev=n0,mac=${MAC}", -drive, "file=${RUN}/x.img"]
+phases:
+  - {name: discovery, markers: {a: "discovery cross-vm up", b: "discovery cross-vm up"}, within: 60s, budget: 20s}
+  - name: session
+    markers: {b: [dial, "cross-vm session ok"]}
+    evidence: {a: ["dial status would_block", "dial status timed_out"], b: ["accept pending"]}
+triggers:
+  - {on: "a: nexus handshake ok", do: "partition a|b", for: 3s}
+  - {name: flap, at: 20s, do: "link t down", for: 1s}
+  - {at: 30s, do: "heal flap"}
+`
+	l := mustParse(t, dir, text)
+	if l.Name != "nexus-pair" || l.Timeout != 180*time.Second || !l.SeedSet || l.Seed != 7 || l.Dir != dir {
+		t.Errorf("got name %q timeout %v seed %d (%v) dir %q, want nexus-pair 180s 7 %q", l.Name, l.Timeout, l.Seed, l.SeedSet, l.Dir, dir)
+	}
+	if l.Hub.Check != "nexus-v1" || l.Hub.Policy != filepath.Join(dir, "faults.yaml") {
+		t.Errorf("got hub check %q policy %q, want nexus-v1 and the policy next to the lab", l.Hub.Check, l.Hub.Policy)
+	}
+	if got := l.Hub.PortNames(); !slices.Equal(got, []string{"t", "a"}) {
+		t.Errorf("got hub ports %v, want [t a]: the file's, then a's own", got)
+	}
+	a, b := l.VMs[0], l.VMs[1]
+	wantArgs := []string{"-machine", "q35", "-kernel", filepath.Join(dir, "vmlinuz"), "-initrd", filepath.Join(dir, "initramfs.cpio.gz"),
+		"-append", "l2.role=${VM} l2.seed=${SEED}"}
+	if !slices.Equal(a.Args, wantArgs) {
+		t.Errorf("got a's args %q, want %q", a.Args, wantArgs)
+	}
+	if a.MAC != "52:54:00:12:34:0a" || a.QEMU != "/usr/bin/qemu-system-x86_64" || a.NIC != DefaultNIC || a.Port != "a" || !a.Own {
+		t.Errorf("got a = %+v, want its MAC lower-cased, the binary found, the default NIC and its own port", a)
+	}
+	if len(a.Expect) != 2 || a.Expect[0].Within != 60*time.Second || a.Expect[1].Within != 180*time.Second {
+		t.Errorf("got a's expect %+v, want 60s and the run's timeout", a.Expect)
+	}
+	if len(a.FailOn) != 2 || !a.FailOn[1].Match("SELFTEST: remote query FAIL") || a.FailOn[1].Match("remote ok") {
+		t.Errorf("got a's fail_on %v, want a regexp matching remote ... FAIL", a.FailOn)
+	}
+	if len(a.Disks) != 1 || a.Disks[0] != (Disk{File: "blk-a.img", Size: 64 << 20}) {
+		t.Errorf("got a's disks %+v, want blk-a.img of 64M", a.Disks)
+	}
+	if b.Port != "t" || b.Own || b.NIC != "virtio-net-device" {
+		t.Errorf("got b = %+v, want it on hub port t with a virtio-net-device", b)
+	}
+	if len(l.Phases) != 2 || l.Phases[0].Budget != 20*time.Second || l.Phases[1].Within != 180*time.Second ||
+		len(l.Phases[1].Markers[0]) != 0 || len(l.Phases[1].Markers[1]) != 2 || len(l.Phases[1].Evidence[0]) != 2 {
+		t.Errorf("got phases %+v, want discovery (budget 20s) and session (markers on b only, evidence on both)", l.Phases)
+	}
+	tr := l.Triggers
+	if len(tr) != 3 || tr[0].OnVM != 0 || tr[0].On.String() != "nexus handshake ok" || tr[0].For != 3*time.Second ||
+		tr[0].Do.String() != "partition a|t" || tr[0].Name != "trigger-1" {
+		t.Fatalf("got triggers %+v, want trigger-1 on a's handshake marker", tr)
+	}
+	if tr[1].Name != "flap" || tr[1].OnVM != -1 || tr[1].At != 20*time.Second || tr[1].Do.String() != "link t down" ||
+		tr[2].Do.String() != "heal flap" {
+		t.Errorf("got triggers %+v, %+v, want flap at 20s setting t down, and a heal", tr[1], tr[2])
+	}
+	if tr[0].Text != `on a: "nexus handshake ok": partition a|t for 3s` {
+		t.Errorf("got trigger text %q", tr[0].Text)
+	}
+}
+
+// Every problem is an error naming the file, line, column and field,
+// before anything starts.
+func TestParseErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vmlinuz"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const vmA = `  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}`
+	tests := []struct {
+		name, text, want string
+	}{
+		{"unknown-key", "name: x\ncolour: red\nvms:\n" + vmA, `lab.yaml:2:1: colour: unknown field "colour" (known: name, timeout, seed, vars, hub, vms, phases, triggers)`},
+		{"bad-timeout", "name: x\ntimeout: soon\nvms:\n" + vmA, `lab.yaml:2:10: timeout: "soon": want a duration such as 60s or 1m30s`},
+		{"zero-within", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up, within: 0s}]}",
+			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},
+		{"missing-kernel", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-kernel, nope, -initrd, vmlinuz]\n    expect: [{marker: up}]",
+			`lab.yaml:6:21: vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable`},
+		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own -netdev: write ${NETDEV}`},
+		{"netdev-unfillable", "name: x\nhub: {ports: [{name: h, transport: tap, address: l2h0}]}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: h, expect: [{marker: up}]}",
+			`lab.yaml:4:56: vms[0].port: "h" is a tap port: it has no QEMU netdev to fill ${NETDEV} with`},
+		{"unknown-port", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: z, expect: [{marker: up}]}",
+			`lab.yaml:3:56: vms[0].port: "z": no such port in hub.ports (it has none)`},
+		{"port-named-like-a-vm", "name: x\nhub: {ports: [{name: a, transport: tcp, address: \"127.0.0.1:0\"}]}\nvms:\n" + vmA,
+			`lab.yaml:2:22: hub.ports[0].name: "a" is also VM a's name`},
+		{"hub-error-keeps-its-line", "name: x\nhub:\n  mode: router\nvms:\n" + vmA, `lab.yaml:3:9: mode: unknown mode "router"`},
+		{"hub-capture", "name: x\nhub: {capture: {file: x.pcapng}}\nvms:\n" + vmA, `lab.yaml:2:7: hub.capture: a lab records its own capture`},
+		{"no-vms", "name: x\nvms: []", `lab.yaml:2:6: vms: empty`},
+		{"duplicate-vm", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "0a", "0b", 1), `lab.yaml:4:12: vms[1].name: "a" is already the name of the VM at line 3`},
+		{"duplicate-mac", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "name: a", "name: b", 1), `lab.yaml:4:20: vms[1].mac: 52:54:00:00:00:0a is already VM a's`},
+		{"no-mac", "name: x\nvms:\n  - {name: a, qemu: q, expect: [{marker: up}]}", `lab.yaml:3:5: vms[0].mac: missing`},
+		{"multicast-mac", "name: x\nvms:\n  - {name: a, mac: \"01:00:5e:00:00:01\", qemu: q, expect: [{marker: up}]}", `vms[0].mac: 01:00:5e:00:00:01 is a multicast address`},
+		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `lab.yaml:3:47: vms[0].qemu: ./nope: no such file or directory`},
+		{"bad-regexp", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, fail_on: [\"/(/\"], expect: [{marker: up}]}", `vms[0].fail_on[0]: /(/: error parsing regexp`},
+		{"nothing-to-wait-for", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q}", `lab.yaml:1:1: nothing to wait for`},
+		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
+		{"phase-no-markers", "name: x\nvms:\n" + vmA + "\nphases: [{name: p}]", `lab.yaml:4:10: phases[0].markers: missing`},
+		{"phase-bad-name", "name: x\nvms:\n" + vmA + "\nphases: [{name: \"two words\", markers: {a: up}}]", `phases[0].name: "two words": want a name`},
+		{"budget-over-within", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {a: up}, within: 5s, budget: 9s}]", `lab.yaml:4:58: phases[0].budget: 9s is above within (5s)`},
+		{"trigger-unknown-vm", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"c: up\", do: \"link a down\"}]", `lab.yaml:4:17: triggers[0].on: "c: up": want "VM: marker", with a VM of the lab (a)`},
+		{"trigger-unknown-port", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"partition a|z\"}]", `lab.yaml:4:25: triggers[0].do: "partition a|z": no port or VM "z" (ports: a)`},
+		{"trigger-one-group", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"partition a\"}]", `one group separates nothing`},
+		{"trigger-on-and-at", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"a: up\", at: 1s, do: \"link a down\"}]", `lab.yaml:4:30: triggers[0].at: give on: or at:, not both`},
+		{"trigger-after-timeout", "name: x\ntimeout: 10s\nvms:\n" + vmA + "\ntriggers: [{at: 10s, do: \"link a down\"}]", `triggers[0].at: 10s is not before the run's timeout (10s)`},
+		{"trigger-heal-for", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"heal x\", for: 1s}]", `triggers[0].for: a heal cannot be undone`},
+		{"trigger-without-control", "name: x\nhub: {control: \"off\"}\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"link a down\"}]", `triggers: the hub's control API is off`},
+		{"alias", "name: x\nvms:\n  - &v {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\n  - *v", `lab.yaml:4:5: YAML aliases are not supported in a lab file`},
+		{"not-yaml", "name: [x", `lab.yaml:1: did not find expected`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("lab.yaml", dir, []byte(tt.text), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// --var overrides the file's vars; ${LAB} is the file's directory.
+func TestParseVars(t *testing.T) {
+	dir := t.TempDir()
+	const text = "name: x\nvars: {G: one}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: [\"${G}:${LAB}\"], expect: [{marker: up}]}"
+	l, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath, Vars: map[string]string{"G": "two"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.VMs[0].Args[0], "two:"+dir; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	_, err = Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath, Vars: map[string]string{"NETDEV": "x"}})
+	if err == nil || !strings.Contains(err.Error(), "--var NETDEV: not a variable a lab file can set") {
+		t.Errorf("got %v, want --var NETDEV refused", err)
+	}
+}
+
+// Load reads a file and takes its directory for relative paths; a file
+// that is not a lab (too big) is refused without being parsed.
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(path, []byte("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(path, LoadOptions{LookPath: fakeLookPath})
+	if err != nil || l.Dir != dir || l.File != path {
+		t.Fatalf("got Load = %+v, %v, want the lab with dir %s", l, err, dir)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, make([]byte, maxFileBytes+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("got %v, want a too-large error", err)
+	}
+}
+
+// Any bytes are a lab or an error, never a panic, and a Lab that parses
+// is one a judge can follow.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(pairLab))
+	f.Add([]byte("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}"))
+	f.Add([]byte("name: x\nvms: [{name: a, qemu: q, args: [\"${\"]}]\ntriggers: [{on: \"a: \", do: partition}]"))
+	f.Add([]byte("name: x\nphases: [{name: p, markers: {a: [/x/, y]}, budget: -1s}]"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := Parse("fuzz.yaml", dir, data, LoadOptions{LookPath: fakeLookPath})
+		if err != nil {
+			return
+		}
+		j := newJudge(l, -1, 0, nil)
+		j.line(0, time.Second, "up")
+		j.exit(0, 2*time.Second, "exit status 0")
+		j.tick(l.Timeout)
+		if !j.done {
+			t.Errorf("got a run still going after its timeout")
+		}
+		j.results()
+	})
+}
+
+// The lab files in testdata/labs read cleanly (with the guest and the OS
+// they name made up), and the RFC-0010 one has os2vm.sh's phases, budgets
+// and markers.
+func TestTestdataLabs(t *testing.T) {
+	guest, osDir := t.TempDir(), t.TempDir()
+	boot := filepath.Join(osDir, "target-os2vm", "riscv64imac-unknown-none-elf", "release")
+	if err := os.MkdirAll(boot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(guest, "vmlinuz"), filepath.Join(guest, "initramfs.cpio.gz"), filepath.Join(boot, "neuron-boot.bin")} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "labs", "*.yaml"))
+	if len(files) < 4 {
+		t.Fatalf("got lab files %v, want pair, pair-partitioned, pair-trigger and os2vm", files)
+	}
+	labs := map[string]*Lab{}
+	for _, f := range files {
+		l, err := Load(f, LoadOptions{Vars: map[string]string{"GUEST": guest, "OS": osDir}, LookPath: fakeLookPath})
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		labs[filepath.Base(f)] = l
+	}
+	os2vm := labs["os2vm.yaml"]
+	if os2vm == nil {
+		t.Fatal("no os2vm.yaml")
+	}
+	var got []string
+	for _, p := range os2vm.Phases {
+		got = append(got, fmt.Sprintf("%s/%s/%d+%d", p.Name, p.Budget, len(p.Markers[0]), len(p.Markers[1])))
+	}
+	if want := []string{"discovery/15s/1+1", "session/5s/1+1", "mux/5s/5+5", "remote/1m0s/8+2"}; !slices.Equal(got, want) {
+		t.Errorf("got os2vm phases %v, want %v (os2vm.sh's, with its budgets)", got, want)
+	}
+	if a := os2vm.VMs[0]; a.QEMU != "/usr/bin/qemu-system-riscv64" || !slices.Contains(a.Args, "virtio-net-device,netdev=n0,mac=${MAC}") || a.Disks[0].Size != 64<<20 {
+		t.Errorf("got os2vm's VM a %+v, want riscv64 virt with a virtio-net-device and a 64M disk", a)
+	}
+	if tr := labs["pair-trigger.yaml"].Triggers; len(tr) != 1 || tr[0].OnVM != 0 || tr[0].For != 3*time.Second {
+		t.Errorf("got pair-trigger's triggers %+v, want a partition on a's marker for 3s", tr)
+	}
+	if tr := labs["pair-partitioned.yaml"].Triggers; len(tr) != 1 || tr[0].For != 0 {
+		t.Errorf("got pair-partitioned's triggers %+v, want a partition that never heals", tr)
+	}
+}
+
+// The README's lab file reference is a lab file that reads.
+func TestREADMELabFile(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### The lab file\n")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml block under \"### The lab file\"")
+	}
+	dir, guest := t.TempDir(), t.TempDir()
+	for _, f := range []string{filepath.Join(dir, "faults.yaml"), filepath.Join(dir, "boot.bin"), filepath.Join(guest, "vmlinuz"), filepath.Join(guest, "initramfs.cpio.gz")} {
+		if err := os.WriteFile(f, []byte("seed: 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := Parse("README.md", dir, []byte(block), LoadOptions{LookPath: fakeLookPath, Vars: map[string]string{"GUEST": guest}})
+	if err != nil {
+		t.Fatalf("the README's lab file: %v", err)
+	}
+	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 3 {
+		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 3", len(l.VMs), len(l.Phases), len(l.Triggers))
+	}
+}

@@ -1,0 +1,333 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+const sec = time.Second
+
+// pairLab is the judge's test lab: two VMs, two phases (the first with a
+// budget, the second with two markers on a and evidence), an expect and a
+// fail_on on a, a marker trigger and a timed one.
+const pairLab = `
+name: judge
+timeout: 100s
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: q
+    expect: [{marker: up, within: 8s}, {marker: done, within: 90s}]
+    fail_on: ["Kernel panic", "/FAIL [a-z]+/"]
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
+phases:
+  - {name: boot, markers: {a: up, b: up}, within: 10s, budget: 5s}
+  - name: session
+    markers: {a: [dial, session ok], b: session ok}
+    within: 20s
+    evidence: {a: ["dial status would_block"], b: [accept]}
+triggers:
+  - {on: "a: dial", do: "partition a|b", for: 3s}
+  - {at: 50s, do: "link b down", for: 1s}
+`
+
+// A healthy run: everything in order, phases back to back, triggers fired
+// when their marker and their time come, and undone after their for:.
+func TestJudgePass(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, fires := play(t, l, -1, 0,
+		say(2*sec, 0, "[  1.0] up"),
+		say(3*sec, 1, "up"),
+		say(4*sec, 0, "dial"),
+		say(5*sec, 0, "dial status would_block"),
+		say(6*sec, 0, "dial status would_block"),
+		say(9*sec, 0, "session ok"),
+		say(12*sec, 1, "session ok"),
+		tickAt(60*sec),
+		say(61*sec, 0, "done"),
+	)
+	if !j.done || !j.ok() {
+		t.Fatalf("got done=%v ok=%v failures %+v, want a passed run", j.done, j.ok(), j.failures)
+	}
+	if j.doneAt != 61*sec {
+		t.Errorf("got the run done at %v, want 61s (a's last expect)", j.doneAt)
+	}
+	_, phases, trig := j.results()
+	wantPhases := []struct {
+		status     string
+		start, end time.Duration
+	}{{PhaseOK, 0, 3 * sec}, {PhaseOK, 3 * sec, 12 * sec}}
+	for i, w := range wantPhases {
+		if p := phases[i]; p.Status != w.status || p.Start != w.start || p.End != w.end {
+			t.Errorf("got phase %s %s %v..%v, want %s %v..%v", p.Name, p.Status, p.Start, p.End, w.status, w.start, w.end)
+		}
+	}
+	if ev := phases[1].Evidence; ev["a"]["dial status would_block"] != 2 || ev["b"]["accept"] != 0 {
+		t.Errorf("got evidence %v, want a's would_block x2, b's accept x0", ev)
+	}
+	wantFires := []fire{
+		{trigger: 0, at: 4 * sec, act: Action{Kind: ActPartition, Groups: [][]string{{"a"}, {"b"}}}},
+		{trigger: 0, at: 7 * sec, undo: true, act: Action{Kind: ActHeal, Target: "trigger-1"}},
+		{trigger: 1, at: 50 * sec, act: Action{Kind: ActLink, Target: "b"}},
+		{trigger: 1, at: 51 * sec, undo: true, act: Action{Kind: ActLink, Target: "b", Up: true}},
+	}
+	if fmt.Sprint(fires) != fmt.Sprint(wantFires) {
+		t.Errorf("got fires %v, want %v", fires, wantFires)
+	}
+	if !trig[0].Fired || trig[0].FiredAt != 4*sec || trig[0].Line != "dial" || !trig[0].Undone || trig[0].UndoneAt != 7*sec {
+		t.Errorf("got trigger-1 %+v, want fired at 4s on \"dial\", undone at 7s", trig[0])
+	}
+}
+
+// Every way a run fails, classified: code, phase, VM, missing marker and
+// when. Bounds are exact: a marker at its bound is in time, the clock
+// passing the bound is not.
+func TestJudgeClassifies(t *testing.T) {
+	tests := []struct {
+		name  string
+		lab   string // replaces pairLab
+		until int
+		steps []step
+		want  Failure // Code, Phase, VM, Marker, At, Line
+		more  int     // failures besides the first
+	}{
+		{name: "expect-timeout", steps: []step{say(1*sec, 1, "up"), tickAt(30 * sec)},
+			want: Failure{Code: "BOOT_TIMEOUT", Phase: "boot", VM: "a", Marker: "up", At: 8 * sec}},
+		{name: "expect-at-its-bound-is-in-time", steps: []step{say(8*sec, 0, "up"), tickAt(30 * sec)},
+			want: Failure{Code: "BOOT_TIMEOUT", Phase: "boot", VM: "b", Marker: "up", At: 10 * sec}},
+		{name: "phase-timeout-counts-from-the-phase-start",
+			steps: []step{say(1*sec, 0, "up"), say(4*sec, 1, "up"), say(5*sec, 0, "dial"), tickAt(40 * sec)},
+			want:  Failure{Code: "SESSION_TIMEOUT", Phase: "session", VM: "a", Marker: "session ok", At: 24 * sec}},
+		{name: "vm-ended", steps: []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 1, "bye"), ends(3*sec, 1)},
+			want: Failure{Code: "SESSION_B_ENDED", Phase: "session", VM: "b", Marker: "session ok", At: 3 * sec, Line: "bye"}},
+		{name: "vm-ended-owing-an-expect-after-the-phases",
+			steps: []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "dial"), say(4*sec, 0, "session ok"),
+				say(5*sec, 1, "session ok"), ends(6*sec, 0)},
+			want: Failure{Code: "END_A_ENDED", Phase: "end", VM: "a", Marker: "done", At: 6 * sec, Line: "session ok"}},
+		{name: "fail-on", steps: []step{say(1*sec, 0, "up"), say(2*sec, 0, "nexus FAIL session")},
+			want: Failure{Code: "FAIL_ON", Phase: "boot", VM: "a", Marker: "done", At: 2 * sec, Line: "nexus FAIL session"}},
+		{name: "fail-on-names-what-was-missing", steps: []step{say(1*sec, 0, "Kernel panic - not syncing")},
+			want: Failure{Code: "FAIL_ON", Phase: "boot", VM: "a", Marker: "up", At: 1 * sec, Line: "Kernel panic - not syncing"}},
+		{name: "budget-overrun-is-recorded-and-the-run-goes-on",
+			steps: []step{say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"), say(8*sec, 0, "session ok"),
+				say(9*sec, 1, "session ok"), say(10*sec, 0, "done")},
+			want: Failure{Code: "BOOT_BUDGET", Phase: "boot", At: 6 * sec}},
+		{name: "budget-then-timeout: the budget is first",
+			steps: []step{say(1*sec, 0, "up"), say(6*sec, 1, "up"), tickAt(99 * sec)},
+			want:  Failure{Code: "BOOT_BUDGET", Phase: "boot", At: 6 * sec}, more: 1},
+		{name: "run-timeout", lab: `
+name: t
+timeout: 30s
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up, within: 60s}]}]
+`, steps: []step{tickAt(45 * sec)},
+			want: Failure{Code: "RUN_TIMEOUT", Phase: "run", VM: "a", Marker: "up", At: 30 * sec}},
+		{name: "until-stops-after-the-phase", until: 0, steps: []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), tickAt(99 * sec)}},
+		{name: "until-phase-still-fails", until: 0, steps: []step{say(1*sec, 0, "up"), tickAt(99 * sec)},
+			want: Failure{Code: "BOOT_TIMEOUT", Phase: "boot", VM: "b", Marker: "up", At: 10 * sec}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := pairLab
+			if tt.lab != "" {
+				text = tt.lab
+			}
+			l := mustParse(t, t.TempDir(), text)
+			until := tt.until
+			if until == 0 && tt.name[:5] != "until" {
+				until = -1
+			}
+			j, _ := play(t, l, until, 0, tt.steps...)
+			if !j.done {
+				t.Fatalf("got a run still going after its last step, want it over")
+			}
+			f := j.first()
+			if tt.want.Code == "" {
+				if f != nil {
+					t.Fatalf("got failure %+v, want none", *f)
+				}
+				return
+			}
+			if f == nil {
+				t.Fatalf("got no failure, want %s", tt.want.Code)
+			}
+			got := Failure{Code: f.Code, Phase: f.Phase, VM: f.VM, Marker: f.Marker, At: f.At, Line: f.Line}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got classification\n  %+v\nwant\n  %+v\n(%s)", got, tt.want, f.Message)
+			}
+			if len(j.failures) != 1+tt.more {
+				t.Errorf("got %d failures %+v, want %d", len(j.failures), j.failures, 1+tt.more)
+			}
+			if j.ok() {
+				t.Error("got ok() = true for a failed run")
+			}
+		})
+	}
+}
+
+// The statuses of what was never seen: the failure's missing markers,
+// the markers of phases the run never reached, and --until's skipped ones.
+func TestJudgeResults(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "dial"), tickAt(99*sec))
+	expects, phases, _ := j.results()
+	status := func(ms []markerResult) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.VM+":"+m.Marker+"="+m.Status)
+		}
+		return out
+	}
+	want := []string{"a:up=ok", "a:done=not reached"}
+	if got := status(expects); !slices.Equal(got, want) {
+		t.Errorf("got expects %v, want %v", got, want)
+	}
+	want = []string{"a:dial=ok", "a:session ok=missing", "b:session ok=missing"}
+	if got := status(phases[1].Markers); !slices.Equal(got, want) || phases[1].Status != PhaseFailed || phases[1].End != 22*sec {
+		t.Errorf("got session %s at %v, markers %v, want failed at 22s, %v", phases[1].Status, phases[1].End, got, want)
+	}
+
+	j, _ = play(t, l, 0, 0, say(1*sec, 0, "up"), say(2*sec, 1, "up"))
+	expects, phases, _ = j.results()
+	if !j.ok() || j.doneAt != 2*sec || phases[1].Status != StatusSkipped || expects[1].Status != StatusSkipped {
+		t.Errorf("--until boot: got ok=%v done at %v, session %s, expect done %s; want ok at 2s with the rest skipped",
+			j.ok(), j.doneAt, phases[1].Status, expects[1].Status)
+	}
+}
+
+// A trigger whose action the hub refused fails the run: an experiment
+// whose fault was never injected proves nothing.
+func TestJudgeTriggerFailed(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, fires := play(t, l, -1, 0, say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "dial"))
+	if len(fires) != 1 {
+		t.Fatalf("got fires %v, want trigger-1's partition", fires)
+	}
+	j.acted(fires[0], errors.New("control API: connection refused"))
+	f := j.first()
+	if !j.done || f == nil || f.Code != "TRIGGER_FAILED" || f.At != 3*sec {
+		t.Fatalf("got done=%v failure %+v, want TRIGGER_FAILED at 3s", j.done, f)
+	}
+	if _, _, trig := j.results(); trig[0].Err == "" {
+		t.Errorf("got trigger-1 %+v, want its error recorded", trig[0])
+	}
+}
+
+// The judge wakes the runner at the right times: the next bound, trigger
+// or undo, whichever is first.
+func TestJudgeDeadline(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j := newJudge(l, -1, 0, nil)
+	next := func() time.Duration {
+		d, ok := j.deadline()
+		if !ok {
+			return -1
+		}
+		return d
+	}
+	if d := next(); d != 8*sec {
+		t.Errorf("got first deadline %v, want 8s (a's first expect)", d)
+	}
+	j.line(0, 1*sec, "up")
+	j.line(1, 2*sec, "up")
+	if d := next(); d != 22*sec {
+		t.Errorf("got deadline %v after boot, want 22s (session's within from 2s)", d)
+	}
+	j.line(0, 3*sec, "dial")
+	if d := next(); d != 6*sec {
+		t.Errorf("got deadline %v after the trigger, want 6s (its undo)", d)
+	}
+	j.tick(6 * sec)
+	j.line(0, 7*sec, "session ok")
+	j.line(1, 8*sec, "session ok")
+	if d := next(); d != 50*sec {
+		t.Errorf("got deadline %v after the phases, want 50s (the timed trigger)", d)
+	}
+}
+
+// --soak: after the last phase, its markers must come again in every
+// round; a round without them counts as failed and the soak goes on.
+func TestJudgeSoak(t *testing.T) {
+	const text = `
+name: soak
+timeout: 100s
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q}, {name: b, mac: "52:54:00:00:00:0b", qemu: q}]
+phases: [{name: beat, markers: {a: tick, b: tick}, within: 5s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	j, _ := play(t, l, -1, 20*sec,
+		say(1*sec, 0, "tick"), say(2*sec, 1, "tick"), // the phase: done at 2s; soak 2s..22s, rounds of 5s
+		say(3*sec, 0, "tick"), say(4*sec, 1, "tick"), // round 1 passes at 4s
+		say(5*sec, 0, "tick"), say(6*sec, 1, "tick"), // round 2 passes at 6s
+		say(7*sec, 0, "tick"),                          // round 3: b is silent until 11s: failed
+		say(12*sec, 0, "tick"), say(13*sec, 1, "tick"), // round 4 (11s..): passes
+		tickAt(30*sec), // round 5 (13s..18s) fails; round 6 (18s..22s) is cut short by the soak's end
+	)
+	if !j.done || j.soakRes == nil {
+		t.Fatalf("got done=%v soak %+v, want a finished soak", j.done, j.soakRes)
+	}
+	if got, want := *j.soakRes, (Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 5, Passed: 3, Failed: 2}); got != want {
+		t.Errorf("got soak %+v, want %+v", got, want)
+	}
+	f := j.first()
+	if f == nil || f.Code != "SOAK_TIMEOUT" || f.VM != "b" || f.Marker != "tick" || f.At != 11*sec || j.ok() {
+		t.Errorf("got first failure %+v, want SOAK_TIMEOUT of b's tick at 11s", f)
+	}
+	if j.doneAt != 22*sec {
+		t.Errorf("got the run done at %v, want 22s (the soak's end)", j.doneAt)
+	}
+}
+
+// A VM that ends during the soak fails it at once.
+func TestJudgeSoakEnded(t *testing.T) {
+	const text = `
+name: soak
+timeout: 100s
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q}]
+phases: [{name: beat, markers: {a: tick}, within: 5s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	j, _ := play(t, l, -1, 20*sec, say(1*sec, 0, "tick"), ends(3*sec, 0))
+	if f := j.first(); f == nil || f.Code != "SOAK_A_ENDED" || f.At != 3*sec {
+		t.Errorf("got %+v, want SOAK_A_ENDED at 3s", f)
+	}
+}
+
+// A phase's markers on one VM are a set (any order, as a grep of the log
+// finds them); a VM's expect markers are a sequence, each after the last.
+func TestJudgeOrder(t *testing.T) {
+	const text = `
+name: order
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: first, within: 50s}, {marker: second, within: 50s}]}
+phases: [{name: p, markers: {a: [x, y]}, within: 50s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "y"), say(2*sec, 0, "second"), say(3*sec, 0, "x"), say(4*sec, 0, "first"), tickAt(99*sec))
+	_, phases, _ := j.results()
+	if phases[0].Status != PhaseOK || phases[0].End != 3*sec {
+		t.Errorf("got phase p %s at %v, want ok at 3s: y then x completes it", phases[0].Status, phases[0].End)
+	}
+	f := j.first()
+	if f == nil || f.Code != "END_TIMEOUT" || f.Marker != "second" || f.At != 50*sec {
+		t.Errorf("got %+v, want END_TIMEOUT for \"second\" at 50s: it came before \"first\", so it does not count", f)
+	}
+}
+
+// What a guest printed reaches a terminal only as text: no escape
+// sequence, no invalid UTF-8.
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"GUEST: up\tok":          "GUEST: up\tok",
+		"\x1b[2J\x1b]0;pwn\x07x": "\uFFFD[2J\uFFFD]0;pwn\uFFFDx",
+		"bad \xff byte \u0085":   "bad \uFFFD byte \uFFFD",
+		"ünïcode ✓":              "ünïcode ✓",
+	} {
+		if got := clean(in); got != want {
+			t.Errorf("got clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

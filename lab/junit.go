@@ -1,0 +1,200 @@
+package lab
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// JUnit XML, as CI systems read it (Jenkins, GitLab, GitHub Actions
+// reporters): one test suite for the run, one test case per marker and
+// per phase (and one for fail_on, a failed trigger or the soak when they
+// failed the run). A failure carries the classification and the last
+// console lines of the VMs concerned.
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitFailure `xml:"failure"`
+	Skipped   *junitSkipped `xml:"skipped"`
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// WriteJUnit writes the summary as JUnit XML.
+func (s *Summary) WriteJUnit(w io.Writer) error {
+	suite := junitSuite{
+		Name: s.Lab, Time: seconds(s.Duration), Timestamp: s.Started.Format("2006-01-02T15:04:05"),
+		Properties: []junitProperty{{"file", s.File}, {"result", s.Result}, {"run_dir", s.Dir}},
+	}
+	if s.SeedSet {
+		suite.Properties = append(suite.Properties, junitProperty{"seed", fmt.Sprint(s.Seed)})
+	}
+	c := s.Classification
+	// failureFor is the failure a case reports: the classification, with
+	// the console tails of vms.
+	failureFor := func(what string, vms ...string) *junitFailure {
+		if c == nil {
+			return &junitFailure{Message: what, Type: "FAILED"}
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: %s\n", c.Code, c.Message)
+		if c.Marker != "" {
+			fmt.Fprintf(&b, "missing marker: %q (VM %s)\n", c.Marker, c.VM)
+		}
+		if c.Hint != nil {
+			fmt.Fprintf(&b, "wire: %s\n", c.Hint.Text)
+		}
+		if s.Rerun != "" {
+			fmt.Fprintf(&b, "rerun: %s\n", s.Rerun)
+		}
+		for _, vm := range vms {
+			fmt.Fprintf(&b, "\nlast %d console lines of %s (%s.log):\n", tailLines, vm, vm)
+			for _, l := range s.tails[vm] {
+				fmt.Fprintf(&b, "%s\n", l)
+			}
+		}
+		return &junitFailure{Message: what + ": " + c.Code, Type: c.Code, Text: b.String()}
+	}
+	markerCase := func(class, where string, m MarkerSummary) junitCase {
+		jc := junitCase{Name: fmt.Sprintf("%s: %s", m.VM, m.Marker), Classname: class, Time: "0"}
+		if m.At != nil {
+			jc.Time = seconds(*m.At)
+		}
+		switch m.Status {
+		case StatusMissing:
+			jc.Failure = failureFor(fmt.Sprintf("%s printed no %q (%s)", m.VM, m.Marker, where), m.VM)
+		case StatusNotReached:
+			if s.Result != ResultPass {
+				jc.Skipped = &junitSkipped{Message: "not reached: the run ended first (" + s.Result + ")"}
+			}
+		case StatusSkipped:
+			jc.Skipped = &junitSkipped{Message: "after phase " + s.Until + " (--until)"}
+		}
+		return jc
+	}
+	for _, m := range s.Expect {
+		suite.Cases = append(suite.Cases, markerCase(s.Lab+"."+m.VM, "expect, within "+secs(m.Within.D()), m))
+	}
+	for _, p := range s.Phases {
+		jc := junitCase{Name: "phase " + p.Name, Classname: s.Lab + ".phases", Time: "0"}
+		if p.Duration != nil {
+			jc.Time = seconds(*p.Duration)
+		}
+		switch p.Status {
+		case PhaseFailed:
+			var vms []string
+			for _, m := range p.Markers {
+				if m.Status == StatusMissing || (m.Status != StatusOK && c != nil && m.VM == c.VM) {
+					vms = appendNew(vms, m.VM)
+				}
+			}
+			jc.Failure = failureFor("phase "+p.Name+" failed", vms...)
+		case PhaseOverBudget:
+			jc.Failure = &junitFailure{Message: fmt.Sprintf("phase %s over budget: %s > %s", p.Name, secs(p.Duration.D()), secs(p.Budget.D())),
+				Type: Code(p.Name) + "_BUDGET"}
+		case StatusNotReached:
+			jc.Skipped = &junitSkipped{Message: "not reached: the run ended first (" + s.Result + ")"}
+		case StatusSkipped:
+			jc.Skipped = &junitSkipped{Message: "after phase " + s.Until + " (--until)"}
+		}
+		suite.Cases = append(suite.Cases, jc)
+		for _, m := range p.Markers {
+			suite.Cases = append(suite.Cases, markerCase(s.Lab+"."+p.Name, "phase "+p.Name, m))
+		}
+	}
+	// Failures that no marker or phase case carries.
+	for _, f := range s.Failures {
+		switch {
+		case f.Code == "FAIL_ON":
+			jc := junitCase{Name: "fail_on " + f.VM, Classname: s.Lab + ".fail_on", Time: seconds(f.At)}
+			jc.Failure = failureFor(fmt.Sprintf("%s printed %q", f.VM, f.Line), f.VM)
+			suite.Cases = append(suite.Cases, jc)
+		case f.Code == "TRIGGER_FAILED":
+			suite.Cases = append(suite.Cases, junitCase{Name: "triggers", Classname: s.Lab + ".triggers", Time: seconds(f.At),
+				Failure: &junitFailure{Message: f.Message, Type: f.Code}})
+		case f.Code == "SOAK_TIMEOUT":
+			suite.Cases = append(suite.Cases, junitCase{Name: "soak", Classname: s.Lab + ".soak", Time: seconds(f.At),
+				Failure: &junitFailure{Message: f.Message, Type: f.Code, Text: fmt.Sprintf("%d of %d soak rounds failed", s.Soak.Failed, s.Soak.Rounds)}})
+		}
+	}
+	if s.Result == ResultInterrupted || s.Result == ResultError {
+		msg := s.Result
+		if s.Error != "" {
+			msg += ": " + s.Error
+		}
+		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: s.Lab, Time: seconds(s.Duration),
+			Failure: &junitFailure{Message: msg, Type: strings.ToUpper(s.Result)}})
+	}
+	for _, jc := range suite.Cases {
+		suite.Tests++
+		if jc.Failure != nil {
+			suite.Failures++
+		}
+		if jc.Skipped != nil {
+			suite.Skipped++
+		}
+	}
+	if c != nil && c.Hint != nil {
+		suite.SystemOut = "wire: " + c.Hint.Text + "\n"
+	}
+	doc := junitSuites{Name: "l2hub lab", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func seconds(d ms) string { return fmt.Sprintf("%.3f", d.D().Seconds()) }
+
+func appendNew(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}

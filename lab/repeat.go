@@ -1,0 +1,111 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+)
+
+// Repeat runs the lab n times with the seeds seed, seed+1, ... (the seed
+// of opts, else the lab's, else 1), each in its own directory under
+// opts.Dir (seed-S), and prints a table of the outcomes with, for each
+// failing seed, the command that reruns it. With keepFailing, the
+// directories of passing runs are removed. n = 1 is one run in opts.Dir
+// itself. It stops early when ctx ends; the error is the first run that
+// could not be set up.
+func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) ([]*Summary, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if n <= 1 {
+		s, err := Run(ctx, l, opts)
+		if err == nil && keepFailing && s.Result == ResultPass {
+			os.RemoveAll(s.Dir)
+			fmt.Fprintf(opts.Out, "passed: run directory %s removed (--keep-failing)\n", s.Dir)
+		}
+		return []*Summary{s}, err
+	}
+	base := uint64(1)
+	switch {
+	case opts.SeedSet:
+		base = opts.Seed
+	case l.SeedSet:
+		base = l.Seed
+	}
+	root, err := makeRunDir(opts.Dir, l.Name, clockOf(opts).Now())
+	if err != nil {
+		return nil, err
+	}
+	var runs []*Summary
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		o := opts
+		o.Seed, o.SeedSet = base+uint64(i), true
+		o.Dir = filepath.Join(root, fmt.Sprintf("seed-%d", o.Seed))
+		fmt.Fprintf(opts.Out, "\n=== run %d of %d: seed %d\n", i+1, n, o.Seed)
+		s, err := Run(ctx, l, o)
+		if err != nil && s == nil {
+			return runs, err
+		}
+		runs = append(runs, s)
+		if keepFailing && s.Result == ResultPass {
+			os.RemoveAll(s.Dir)
+		}
+	}
+	WriteRepeatTable(opts.Out, runs, keepFailing)
+	return runs, nil
+}
+
+func clockOf(o Options) hub.Clock {
+	if o.Clock == nil {
+		return wallclock.Clock{}
+	}
+	return o.Clock
+}
+
+// WriteRepeatTable prints one row per run and the commands that rerun the
+// failing seeds.
+func WriteRepeatTable(w io.Writer, runs []*Summary, keepFailing bool) {
+	failed := 0
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nRUN\tSEED\tRESULT\tCODE\tPHASE\tVM\tMISSING MARKER\tDURATION\tRUN DIRECTORY")
+	for i, s := range runs {
+		code, phase, vm, marker := "-", "-", "-", "-"
+		if c := s.Classification; c != nil {
+			code, phase, vm, marker = c.Code, c.Phase, orDash(c.VM), orDash(cut(c.Marker, 40))
+		}
+		dir := s.Dir
+		if s.Result == ResultPass && keepFailing {
+			dir = "(removed)"
+		}
+		if s.Result != ResultPass {
+			failed++
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Seed, s.Result, code, phase, vm, marker, secs(s.Duration.D()), dir)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%d of %d runs failed\n", failed, len(runs))
+	if failed > 0 {
+		fmt.Fprintln(w, "rerun a failing seed:")
+		for _, s := range runs {
+			if s.Result != ResultPass && s.Rerun != "" {
+				fmt.Fprintf(w, "  %s\n", s.Rerun)
+			}
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,606 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"l2hub/conformance/checker"
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/internal/wallclock"
+	"l2hub/report"
+	"l2hub/serve"
+	"l2hub/transport"
+)
+
+// Run results.
+const (
+	ResultPass        = "pass"
+	ResultFail        = "fail"
+	ResultInterrupted = "interrupted" // the runner was told to stop (SIGINT, SIGTERM)
+	ResultError       = "error"       // the hub could not run, or a port failed
+)
+
+// Options say how to run a lab.
+type Options struct {
+	// Out receives one line per marker, phase and trigger as they happen,
+	// and the summary table at the end; nil discards.
+	Out io.Writer
+	// Dir is the run directory; it must not exist or be empty. Default
+	// lab-runs/<name>-<time> in the working directory.
+	Dir string
+	// Until stops the run after this phase, as os2vm.sh's RUN_PHASE.
+	Until string
+	// Seed, if SeedSet, overrides the lab's seed.
+	Seed    uint64
+	SeedSet bool
+	// Soak repeats the last phase's markers' checks for this long once
+	// the phases are done, counting the rounds that fail.
+	Soak time.Duration
+	// Clock stamps console lines and times every bound; default the wall
+	// clock.
+	Clock hub.Clock
+	// Grace is how long a QEMU has to end after SIGTERM before it is
+	// killed; default DefaultGrace.
+	Grace time.Duration
+	// Version is l2hub's, recorded in the capture.
+	Version string
+	// Rerun is the command that repeats a run with seed (set: false when
+	// neither the lab nor Seed gives one), for the summary ("l2hub lab
+	// lab.yaml --seed 8"); nil leaves it out.
+	Rerun func(seed uint64, set bool) string
+}
+
+// DefaultGrace is how long a QEMU has between SIGTERM and SIGKILL.
+const DefaultGrace = 5 * time.Second
+
+// actionTimeout bounds one trigger's call to the control API.
+const actionTimeout = 10 * time.Second
+
+// maxSocketPath keeps the run's unix sockets within sun_path's 108 bytes;
+// a run directory too deep for it gets its sockets in a temporary one.
+const maxSocketPath = 100
+
+// Run runs the lab once: the hub in-process (serve), then each VM, until
+// every marker and phase is in, one fails, the run's timeout passes, or
+// ctx ends; then it stops every QEMU it started, stops the hub and writes
+// the run directory. The error is for a run that could not be set up
+// (a run directory that cannot be made, a hub that cannot bind); the
+// Summary says how a run that started went, and is written even then.
+func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
+	if opts.Clock == nil {
+		opts.Clock = wallclock.Clock{}
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	until := len(l.Phases) - 1
+	if opts.Until != "" {
+		if until = l.PhaseIndex(opts.Until); until < 0 {
+			return nil, fmt.Errorf("--until %s: no such phase (%s)", opts.Until, phaseList(l))
+		}
+	}
+	if opts.Soak > 0 && len(l.Phases) == 0 {
+		return nil, errors.New("--soak repeats the last phase's markers, and the lab has no phases")
+	}
+	seed, seedSet := l.Seed, l.SeedSet
+	if opts.SeedSet {
+		seed, seedSet = opts.Seed, true
+	}
+	dir, err := makeRunDir(opts.Dir, l.Name, opts.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{lab: l, opts: opts, dir: dir, until: until, seed: seed, seedSet: seedSet}
+	// What the run prints also goes to lab.log in the run directory.
+	if f, err := os.Create(filepath.Join(dir, "lab.log")); err == nil {
+		defer f.Close()
+		r.opts.Out = io.MultiWriter(opts.Out, f)
+	}
+	return r.run(ctx)
+}
+
+func phaseList(l *Lab) string {
+	names := make([]string, len(l.Phases))
+	for i, p := range l.Phases {
+		names[i] = p.Name
+	}
+	if len(names) == 0 {
+		return "the lab has none"
+	}
+	return "phases: " + strings.Join(names, ", ")
+}
+
+// makeRunDir creates the run directory: dir if given (it may exist, empty),
+// else lab-runs/<name>-<time>, numbered if taken.
+func makeRunDir(dir, name string, now time.Time) (string, error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("run directory: %w", err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return "", fmt.Errorf("run directory: %w", err)
+		}
+		if len(entries) > 0 {
+			return "", fmt.Errorf("run directory %s is not empty: give --out a new or empty one", dir)
+		}
+		return dir, nil
+	}
+	base := filepath.Join("lab-runs", name+"-"+now.Format("20060102-150405"))
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", fmt.Errorf("run directory: %w", err)
+	}
+	for i := 1; ; i++ {
+		d := base
+		if i > 1 {
+			d = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(d, 0o755)
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 1000 {
+			return "", fmt.Errorf("run directory: %w", err)
+		}
+	}
+}
+
+// runner is one run in progress.
+type runner struct {
+	lab     *Lab
+	opts    Options
+	dir     string
+	until   int
+	seed    uint64
+	seedSet bool
+
+	start   time.Time
+	sockDir string // where the sockets go: dir, or a temporary one
+	tmpDir  string // the temporary one, removed at the end
+	hubLog  *os.File
+	sess    *serve.Session
+	client  *control.Client
+	bound   map[string]transport.Spec
+	judge   *judge
+	procs   []*process
+	vmInfo  []VMInfo
+	outMu   sync.Mutex
+	errText string
+
+	reportErr string // report.html could not be written
+
+	stopHub context.CancelCauseFunc
+	ctlDone <-chan struct{}
+	fatal   chan error
+	stop    chan struct{} // closed when the loop stops reading console events
+}
+
+func (r *runner) printf(format string, args ...any) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
+	fmt.Fprintf(r.opts.Out, format, args...)
+}
+
+func (r *runner) run(ctx context.Context) (*Summary, error) {
+	r.start = r.opts.Clock.Now()
+	r.fatal = make(chan error, 1)
+	r.stop = make(chan struct{})
+	defer r.cleanupSockets()
+	if err := r.startHub(ctx); err != nil {
+		r.errText = err.Error()
+		sum := r.summarize(ResultError, nil)
+		r.write(sum)
+		return sum, err
+	}
+	r.judge = newJudge(r.lab, r.until, r.opts.Soak, func(at time.Duration, format string, args ...any) {
+		r.printf("%8.3f %s\n", at.Seconds(), fmt.Sprintf(format, args...))
+	})
+	result := r.loop(ctx)
+	r.stopAll()
+	r.stopHub(nil)
+	if err := r.sess.Stop(); err != nil && result != ResultError {
+		r.errText = "hub: " + err.Error()
+	}
+	if r.ctlDone != nil {
+		<-r.ctlDone
+	}
+	r.hubLog.Close()
+	report := r.check()
+	r.writeReport()
+	sum := r.summarize(result, report)
+	r.write(sum)
+	return sum, nil
+}
+
+// writeReport draws the run (package report): the capture as a ladder of
+// frames between the VMs' ports, each VM's console markers on its port's
+// lifeline, the checker's findings pinned to their frames, and the
+// partitions the triggers started as bands across the lifelines they cut.
+func (r *runner) writeReport() {
+	capturePath := filepath.Join(r.dir, "capture.pcapng")
+	if _, err := os.Stat(capturePath); err != nil {
+		return
+	}
+	opts := report.Options{Capture: capturePath, Check: r.lab.Hub.Check, Title: "l2hub lab " + r.lab.Name}
+	for _, info := range r.vmInfo {
+		if info.PID != 0 {
+			opts.Consoles = append(opts.Consoles, report.Console{Port: info.Port, Path: filepath.Join(r.dir, info.Log)})
+		}
+	}
+	f, err := os.Create(filepath.Join(r.dir, "report.html"))
+	if err != nil {
+		r.reportErr = err.Error()
+		return
+	}
+	if err := report.Write(f, opts); err != nil {
+		r.reportErr = err.Error()
+	}
+	if err := f.Close(); err != nil && r.reportErr == "" {
+		r.reportErr = err.Error()
+	}
+}
+
+// startHub starts the serve session with the lab's VM ports in the run
+// directory, its capture and control API, and a client of that API.
+func (r *runner) startHub(ctx context.Context) error {
+	longest := 0
+	for _, vm := range r.lab.VMs {
+		longest = max(longest, len(vm.Name))
+	}
+	r.sockDir = r.dir
+	if abs, err := filepath.Abs(r.dir); err == nil {
+		r.sockDir = abs
+	}
+	if len(r.sockDir)+len("/.sock")+max(longest, len("ctl")) > maxSocketPath {
+		tmp, err := os.MkdirTemp("", "l2lab-")
+		if err != nil {
+			return err
+		}
+		r.sockDir, r.tmpDir = tmp, tmp
+	}
+	cfg := r.lab.Hub
+	cfg.Ports = slices.Clone(cfg.Ports)
+	for i, p := range cfg.Ports {
+		if vm := r.vmOfPort(p.Name); vm >= 0 && r.lab.VMs[vm].Own {
+			cfg.Ports[i].Address = filepath.Join(r.sockDir, p.Name+".sock")
+		}
+	}
+	cfg.Capture = serve.CaptureConfig{File: filepath.Join(r.dir, "capture.pcapng")}
+	if cfg.Control == "" {
+		cfg.Control = filepath.Join(r.sockDir, "ctl.sock")
+	}
+	if r.seedSet {
+		var f filter.Flags
+		f.SetSeed(r.seed)
+		cfg.Faults = &f
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	token, err := cfg.Token()
+	if err != nil {
+		return err
+	}
+	if r.hubLog, err = os.Create(filepath.Join(r.dir, "hub.log")); err != nil {
+		return err
+	}
+	w := &stampWriter{w: r.hubLog, clock: r.opts.Clock, start: r.start}
+	fmt.Fprintf(r.hubLog, "# l2hub lab %s: the hub of this run (in-process)\n# t0=%s\n", r.lab.File, r.start.UTC().Format(time.RFC3339Nano))
+	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{} // each line is stamped with the run's time
+			}
+			return a
+		}}))
+	r.sess, err = serve.New(cfg, serve.Options{Out: w, Logger: logger, Version: r.opts.Version})
+	if err != nil {
+		r.hubLog.Close()
+		return fmt.Errorf("hub: %w", err)
+	}
+	hubCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	r.stopHub = cancel
+	if err := r.sess.Start(hubCtx, func(err error) { r.hubFailed(err) }); err != nil {
+		r.sess.Stop()
+		r.hubLog.Close()
+		return fmt.Errorf("hub: %w", err)
+	}
+	addr, done, err := r.sess.ServeControl(hubCtx)
+	if err != nil {
+		cancel(nil)
+		r.sess.Stop()
+		r.hubLog.Close()
+		return fmt.Errorf("hub: %w", err)
+	}
+	r.ctlDone = done
+	if addr != "" {
+		r.client = control.NewClient(addr, token)
+	}
+	r.bound = map[string]transport.Spec{}
+	var ports []string
+	for _, p := range r.sess.Bound() {
+		r.bound[p.Spec.Name] = p.Spec
+		ports = append(ports, fmt.Sprintf("%s (%s)", p.Spec.Name, serve.DescribeSpec(p.Spec)))
+	}
+	seed := "the policy's seed"
+	if r.seedSet {
+		seed = "seed " + strconv.FormatUint(r.seed, 10)
+	}
+	r.printf("lab %s: %d VMs, %d phases, %s; run directory %s\n", r.lab.Name, len(r.lab.VMs), len(r.lab.Phases), seed, r.dir)
+	if addr == "" {
+		addr = "off"
+	}
+	r.printf("%8.3f hub: %s, ports %s; control API %s\n", 0.0, cfg.Mode, strings.Join(ports, ", "), addr)
+	return nil
+}
+
+func (r *runner) vmOfPort(port string) int {
+	return slices.IndexFunc(r.lab.VMs, func(vm VM) bool { return vm.Port == port })
+}
+
+// stampWriter writes each line it is given with the time since the run's
+// start in front, as the console logs have it.
+type stampWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	clock hub.Clock
+	start time.Time
+	part  []byte
+}
+
+func (s *stampWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.part = append(s.part, p...)
+	for {
+		i := slices.Index(s.part, '\n')
+		if i < 0 {
+			break
+		}
+		fmt.Fprintf(s.w, "%8.3f %s\n", s.clock.Now().Sub(s.start).Seconds(), s.part[:i])
+		s.part = s.part[i+1:]
+	}
+	if len(s.part) > maxLine {
+		s.part = s.part[:0]
+	}
+	return len(p), nil
+}
+
+// hubFailed is the session's fatal callback: a port's transport failed.
+func (r *runner) hubFailed(err error) {
+	select {
+	case r.fatal <- err:
+	default:
+	}
+}
+
+// loop launches the VMs and feeds the judge until the run is over; it
+// returns the run's result.
+func (r *runner) loop(ctx context.Context) string {
+	j := r.judge
+	events := make(chan event, 64)
+	tick := make(chan struct{}, 1)
+	var timer hub.Timer
+	timerAt := time.Duration(-1)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	arm := func() {
+		d, ok := j.deadline()
+		if !ok || d == timerAt {
+			return
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		timerAt = d
+		timer = r.opts.Clock.AfterFunc(d-r.now(), func() {
+			select {
+			case tick <- struct{}{}:
+			default:
+			}
+		})
+	}
+	apply := func(ev event) {
+		if ev.exit {
+			r.act(j.exit(ev.vm, ev.at, ev.text))
+		} else {
+			r.act(j.line(ev.vm, ev.at, ev.text))
+		}
+	}
+	for vi := range r.lab.VMs {
+		if err := r.launch(vi, events); err != nil {
+			r.printf("%8.3f %v\n", r.now().Seconds(), err)
+			r.act(j.exit(vi, r.now(), "could not start: "+err.Error()))
+		}
+	}
+	r.act(j.tick(r.now())) // triggers at 0s
+	for !j.done {
+		arm()
+		select {
+		case ev := <-events:
+			apply(ev)
+		case <-tick:
+			// Lines already read count before the bound that woke us.
+			for drained := false; !drained && !j.done; {
+				select {
+				case ev := <-events:
+					apply(ev)
+				default:
+					drained = true
+				}
+			}
+			r.act(j.tick(r.now()))
+		case err := <-r.fatal:
+			r.errText = "hub: " + err.Error()
+			r.printf("%8.3f hub failed: %v\n", r.now().Seconds(), err)
+			return ResultError
+		case <-ctx.Done():
+			r.printf("%8.3f interrupted (%v): stopping\n", r.now().Seconds(), context.Cause(ctx))
+			return ResultInterrupted
+		}
+	}
+	if j.ok() {
+		return ResultPass
+	}
+	return ResultFail
+}
+
+func (r *runner) now() time.Duration { return r.opts.Clock.Now().Sub(r.start) }
+
+// act performs the triggers' actions through the control API, as l2hub
+// ctl would, and tells the judge how each went.
+func (r *runner) act(fires []fire) {
+	for _, f := range fires {
+		ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+		var err error
+		switch {
+		case r.client == nil:
+			err = errors.New("the hub has no control API")
+		case f.act.Kind == ActPartition:
+			err = r.client.StartPartition(ctx, r.lab.Triggers[f.trigger].Name, f.act.Groups)
+		case f.act.Kind == ActHeal:
+			err = r.client.HealPartition(ctx, f.act.Target)
+		case f.act.Kind == ActLink:
+			err = r.client.SetLink(ctx, f.act.Target, f.act.Up)
+		}
+		cancel()
+		if err != nil {
+			r.printf("%8.3f %s: %s failed: %v\n", r.now().Seconds(), r.lab.Triggers[f.trigger].Name, f.act, err)
+		}
+		r.judge.acted(f, err)
+	}
+}
+
+// launch creates a VM's disks and starts its QEMU.
+func (r *runner) launch(vi int, events chan<- event) error {
+	vm := r.lab.VMs[vi]
+	absDir, err := filepath.Abs(r.dir)
+	if err != nil {
+		return err
+	}
+	info := VMInfo{Name: vm.Name, Port: vm.Port, Log: vm.Name + ".log"}
+	defer func() { r.vmInfo = append(r.vmInfo, info) }()
+	for _, d := range vm.Disks {
+		f, err := os.OpenFile(filepath.Join(absDir, d.File), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("VM %s: disk: %w", vm.Name, err)
+		}
+		err = f.Truncate(d.Size)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("VM %s: disk %s: %w", vm.Name, d.File, err)
+		}
+	}
+	args, err := r.args(vi, absDir)
+	if err != nil {
+		return err
+	}
+	info.Command = shellQuote(append([]string{vm.QEMU}, args...))
+	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, events, r.stop)
+	if err != nil {
+		return err
+	}
+	info.PID = p.cmd.Process.Pid
+	r.procs = append(r.procs, p)
+	r.printf("%8.3f %s: QEMU started (pid %d, port %s); command and console in %s\n", r.now().Seconds(), vm.Name, info.PID, vm.Port, filepath.Join(r.dir, info.Log))
+	return nil
+}
+
+// args are VM vi's QEMU arguments with the run's variables filled in and,
+// unless they place it themselves, the hub's netdev and a NIC appended.
+func (r *runner) args(vi int, runDir string) ([]string, error) {
+	vm := r.lab.VMs[vi]
+	netdevs := r.bound[vm.Port].QEMUArgs("n0")
+	if len(netdevs) == 0 {
+		return nil, fmt.Errorf("VM %s: port %s has no QEMU netdev", vm.Name, vm.Port)
+	}
+	vars := map[string]string{"NETDEV": netdevs[0], "MAC": vm.MAC, "RUN": runDir, "SEED": strconv.FormatUint(r.seed, 10), "VM": vm.Name}
+	lookup := func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
+	var out []string
+	placed := false
+	for _, a := range vm.Args {
+		placed = placed || strings.Contains(a, "${NETDEV}")
+		s, err := expandVars(a, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("VM %s: %w", vm.Name, err)
+		}
+		out = append(out, s)
+	}
+	if !placed {
+		out = append(out, "-netdev", netdevs[0], "-device", vm.NIC+",netdev=n0,mac="+vm.MAC)
+	}
+	return out, nil
+}
+
+// stopAll ends every QEMU the run started: SIGTERM to all at once, SIGKILL
+// after the grace period to those still running; it returns once each
+// has ended and its console is read.
+func (r *runner) stopAll() {
+	close(r.stop)
+	var wg sync.WaitGroup
+	for _, p := range r.procs {
+		wg.Go(func() { p.terminate(r.opts.Grace) })
+	}
+	wg.Wait()
+	for i := range r.vmInfo {
+		for _, p := range r.procs {
+			if p.name == r.vmInfo[i].Name {
+				p.mu.Lock()
+				r.vmInfo[i].Exit = p.status
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// check runs the conformance checker over the capture, when the hub has
+// a profile, and writes its report: offline, so that its frame numbers are
+// the capture's.
+func (r *runner) check() *checker.Report {
+	if r.lab.Hub.Check == "" {
+		return nil
+	}
+	profile, err := checker.ParseProfile(r.lab.Hub.Check)
+	if err != nil {
+		return nil
+	}
+	rep, err := checker.CheckFiles(checker.Options{Profile: profile}, filepath.Join(r.dir, "capture.pcapng"))
+	var b strings.Builder
+	rep.WriteText(&b)
+	if err != nil {
+		fmt.Fprintf(&b, "check stopped: %v\n", err)
+	}
+	os.WriteFile(filepath.Join(r.dir, "check.txt"), []byte(b.String()), 0o644)
+	if data, jerr := jsonIndent(rep); jerr == nil {
+		os.WriteFile(filepath.Join(r.dir, "check.json"), data, 0o644)
+	}
+	var se *checker.StopError
+	if err != nil && !errors.As(err, &se) {
+		return nil
+	}
+	return &rep
+}
+
+func (r *runner) cleanupSockets() {
+	if r.tmpDir != "" {
+		os.RemoveAll(r.tmpDir)
+	}
+}

@@ -1,0 +1,501 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/control"
+)
+
+// fakeQEMU is the fake QEMU (internal/fakeqemu), built once by TestMain.
+var fakeQEMU string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "l2lab-fake-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fakeQEMU = filepath.Join(dir, "fakeqemu")
+	if out, err := exec.Command("go", "build", "-o", fakeQEMU, "l2hub/lab/internal/fakeqemu").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the fake QEMU: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// hangGuard bounds a run whose end the test needs; reaching it means the
+// runner hangs. It decides no pass.
+const hangGuard = 2 * time.Minute
+
+// runLab parses text (with the fake QEMU as ${Q}) and runs it into a new
+// directory, returning the summary and what it printed.
+func runLab(t *testing.T, text string, opts Options) (*Summary, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{Vars: map[string]string{"Q": fakeQEMU}})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	var out bytes.Buffer
+	opts.Out = &out
+	if opts.Dir == "" {
+		opts.Dir = filepath.Join(dir, "run")
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 200 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	sum, err := Run(ctx, l, opts)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the run printed:\n%s", out.String())
+		}
+	})
+	return sum, out.String()
+}
+
+// alive reports whether a process with pid still exists.
+func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
+
+// checkNothingLeft fails t if a QEMU of the run still runs or a socket of
+// the run is left in its directory.
+func checkNothingLeft(t *testing.T, s *Summary) {
+	t.Helper()
+	for _, vm := range s.VMs {
+		if alive(vm.PID) {
+			t.Errorf("VM %s's QEMU (pid %d) still runs after the run", vm.Name, vm.PID)
+			syscall.Kill(vm.PID, syscall.SIGKILL)
+		}
+	}
+	socks, _ := filepath.Glob(filepath.Join(s.Dir, "*.sock"))
+	if len(socks) > 0 {
+		t.Errorf("got sockets %v left in the run directory, want none", socks)
+	}
+}
+
+const fakePair = `
+name: fake-pair
+timeout: 60s
+vms:
+  - name: a
+    mac: 52:54:00:12:34:0a
+    qemu: ${Q}
+    args: [-say, "GUEST: up", -frames, arp, "3", 10ms, -say, "handshake ok", -frames, arp, "40", 10ms, -say, "GUEST: done ok", -hang]
+    expect: [{marker: "GUEST: up", within: 60s}, {marker: "GUEST: done ok", within: 60s}]
+  - name: b
+    mac: 52:54:00:12:34:0b
+    qemu: ${Q}
+    args: [-say, "GUEST: up", -frame, arp, -wait-file, "${RUN}/../go-b", -say, "GUEST: done ok"]
+phases:
+  - {name: boot, markers: {a: "GUEST: up", b: "GUEST: up"}, within: 60s, budget: 50s}
+  - {name: done, markers: {a: "GUEST: done ok", b: "GUEST: done ok"}, within: 60s}
+triggers:
+  - {on: "a: handshake ok", do: "partition a|b", for: 200ms}
+  - {on: "a: GUEST: done ok", do: "link b down"}
+`
+
+// A lab whose markers all come passes, and its run directory holds the
+// console logs (the exact command first, every line stamped), the hub's
+// log, the capture, summary.json/txt and junit.xml; nothing is left
+// running or bound. The marker trigger's partition shows in the capture:
+// its drops come after the marker and between the notes of its start and
+// its heal.
+func TestRunPass(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go-b"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, out := runLab(t, fakePair, Options{Dir: filepath.Join(dir, "run")})
+	if sum.Result != ResultPass || sum.Classification != nil {
+		t.Fatalf("got result %s, classification %+v, want pass", sum.Result, sum.Classification)
+	}
+	checkNothingLeft(t, sum)
+	for _, f := range []string{"a.log", "b.log", "hub.log", "capture.pcapng", "summary.json", "summary.txt", "junit.xml", "report.html", "lab.log"} {
+		if _, err := os.Stat(filepath.Join(sum.Dir, f)); err != nil {
+			t.Errorf("run directory: %v", err)
+		}
+	}
+	// The timeline page draws the VMs' console markers on their ports.
+	page, _ := os.ReadFile(filepath.Join(sum.Dir, "report.html"))
+	if !bytes.Contains(page, []byte("l2hub lab fake-pair")) || !bytes.Contains(page, []byte("handshake ok")) || sum.Files["report"] != "report.html" {
+		t.Errorf("got report.html of %d bytes (files %v), want the lab's page with a's marker \"handshake ok\"", len(page), sum.Files)
+	}
+	log, _ := os.ReadFile(filepath.Join(sum.Dir, "a.log"))
+	lines := strings.Split(string(log), "\n")
+	wantCmd := "# " + fakeQEMU + " -say 'GUEST: up' -frames arp 3 10ms -say 'handshake ok'"
+	if !strings.HasPrefix(lines[0], wantCmd) || !strings.Contains(lines[0], " -netdev stream,id=n0,server=off,addr.type=unix,addr.path="+sum.Dir+"/a.sock -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:0a") {
+		t.Errorf("got a.log's first line %q, want the exact command with the hub's netdev appended", lines[0])
+	}
+	if !strings.HasPrefix(lines[2], "# t0=") || !stampedLine.MatchString(lines[3]) || !strings.HasSuffix(lines[3], " GUEST: up") {
+		t.Errorf("got a.log lines %q, want a t0 line then stamped console lines", lines[:4])
+	}
+	for _, want := range []string{"a: GUEST: up", "phase boot ok", "trigger-1: on a: \"handshake ok\": partition a|b for 200ms", "heal trigger-1", "PASS fake-pair"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+
+	// The capture: the partition's drops follow the marker that fired it,
+	// and lie between the notes of its start and its heal.
+	marker := sum.Triggers[0].FiredAt.D()
+	var started, healed, drops, beforeMarker, outside int
+	err := scanCapture(filepath.Join(sum.Dir, "capture.pcapng"), func(p capture.Packet) bool {
+		if strings.Contains(p.Comment, "partition trigger-1 started: a|b") {
+			started = p.Number
+		}
+		if strings.Contains(p.Comment, "partition trigger-1 healed") {
+			healed = p.Number
+		}
+		if strings.Contains(p.Comment, "rule trigger-1: partition") {
+			drops++
+			if p.Time.Sub(sum.Started) < marker {
+				beforeMarker++
+			}
+			if started == 0 || healed != 0 {
+				outside++
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drops == 0 || started == 0 || healed == 0 || beforeMarker+outside > 0 {
+		t.Errorf("got %d partition drops (%d before the marker at %v, %d outside frames %d..%d), want some, all after the marker and between start and heal",
+			drops, beforeMarker, marker, outside, started, healed)
+	}
+
+	// junit.xml: a test case per marker and per phase, none failed.
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Tests != 2+2+4 || doc.Failures != 0 || len(doc.Suites) != 1 {
+		t.Errorf("got junit.xml with %d tests, %d failures, want 8 cases (2 expect, 2 phases, 4 phase markers) and none failed", doc.Tests, doc.Failures)
+	}
+	// summary.json reads back.
+	back, err := ReadSummary(sum.Dir)
+	if err != nil || back.Result != ResultPass || len(back.Phases) != 2 || back.Phases[1].Duration == nil {
+		t.Errorf("got summary.json %+v, %v, want the passed run", back, err)
+	}
+}
+
+// Each way a run fails, with a real process behind each VM: the code, the
+// VM and the missing marker, the QEMUs stopped, junit.xml recording it
+// with the VM's last console lines.
+func TestRunClassifies(t *testing.T) {
+	vm := func(name, mac, args string) string {
+		return fmt.Sprintf("  - {name: %s, mac: \"52:54:00:00:00:%s\", qemu: \"${Q}\", args: [%s], fail_on: [\"Kernel panic\"]}\n", name, mac, args)
+	}
+	tests := []struct {
+		name           string
+		vms, phases    string
+		code, vm, miss string
+		junitMsg       string // in the failing test case
+	}{
+		{name: "timeout: b never prints its marker",
+			vms:    vm("a", "0a", `-say, up, -hang`) + vm("b", "0b", `-say, "booting...", -hang`),
+			phases: `[{name: boot, markers: {a: up, b: up}, within: 300ms}]`,
+			code:   "BOOT_TIMEOUT", vm: "b", miss: "up", junitMsg: "booting..."},
+		{name: "ended: b's QEMU exits first",
+			vms:    vm("a", "0a", `-say, up, -hang`) + vm("b", "0b", `-say, "no disk", -exit, "1"`),
+			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
+			code:   "BOOT_B_ENDED", vm: "b", miss: "up", junitMsg: "no disk"},
+		{name: "fail_on",
+			vms:    vm("a", "0a", `-say, "Kernel panic - not syncing", -hang`) + vm("b", "0b", `-say, up, -hang`),
+			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
+			code:   "FAIL_ON", vm: "a", miss: "up", junitMsg: "Kernel panic"},
+		{name: "budget: the phase came, late",
+			vms:    vm("a", "0a", `-sleep, 300ms, -say, up, -hang`) + vm("b", "0b", `-say, up, -hang`),
+			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s, budget: 50ms}]`,
+			code:   "BOOT_BUDGET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "name: c\ntimeout: 60s\nvms:\n" + tt.vms + "phases: " + tt.phases + "\n"
+			sum, _ := runLab(t, text, Options{})
+			c := sum.Classification
+			if sum.Result != ResultFail || c == nil || c.Code != tt.code || c.VM != tt.vm || c.Marker != tt.miss {
+				t.Fatalf("got result %s, classification %+v, want fail with %s on VM %q missing %q", sum.Result, c, tt.code, tt.vm, tt.miss)
+			}
+			checkNothingLeft(t, sum)
+			data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+			var doc junitSuites
+			if err := xml.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			var failures []string
+			for _, jc := range doc.Suites[0].Cases {
+				if jc.Failure != nil {
+					failures = append(failures, jc.Failure.Type+"|"+jc.Failure.Message+"|"+jc.Failure.Text)
+				}
+			}
+			joined := strings.Join(failures, "\n")
+			if doc.Failures == 0 || !strings.Contains(joined, tt.code) || !strings.Contains(joined, tt.junitMsg) {
+				t.Errorf("got junit.xml failures:\n%s\nwant %s with %q", joined, tt.code, tt.junitMsg)
+			}
+			txt, _ := os.ReadFile(filepath.Join(sum.Dir, "summary.txt"))
+			if !strings.Contains(string(txt), "failure: "+tt.code) {
+				t.Errorf("got summary.txt:\n%s\nwant the failure %s", txt, tt.code)
+			}
+		})
+	}
+}
+
+// The wire hint of a session that a never-healing partition kills: what
+// a sent in the phase's window, by kind, and the frames the trigger's
+// partition dropped. a sends its SYNs only once the test has seen the
+// partition in force through the control API, as l2hub ctl would.
+func TestRunWireHint(t *testing.T) {
+	const text = `
+name: hint
+timeout: 60s
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: ${Q}
+    args: [-say, "dial start", -wait-file, "${RUN}/partitioned", -frames, syn, "4", 10ms, -frames, announce, "3", 10ms, -say, "dialled", -hang]
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-say, up, -wait-file, "${RUN}/partitioned", -frame, synack, -hang]}
+phases:
+  - {name: session, markers: {a: [dialled, "session ok"], b: "session ok"}, within: 2s, evidence: {a: ["dial"]}}
+triggers:
+  - {on: "a: dial start", do: "partition a|b"}
+`
+	dir := t.TempDir()
+	run := filepath.Join(dir, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		c := control.NewClient(filepath.Join(run, "ctl.sock"), "")
+		for ctx.Err() == nil {
+			ports, err := c.Ports(ctx)
+			if err == nil && len(ports) > 0 && slices.Contains(ports[0].Partitions, "trigger-1") {
+				os.WriteFile(filepath.Join(run, "partitioned"), nil, 0o644)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	sum, _ := runLab(t, text, Options{Dir: run})
+	c := sum.Classification
+	if c == nil || c.Code != "SESSION_TIMEOUT" || c.VM != "a" || c.Marker != "session ok" || c.Hint == nil {
+		t.Fatalf("got classification %+v, want SESSION_TIMEOUT on a, missing \"session ok\", with a hint", c)
+	}
+	if got := c.Evidence["a"]["dial"]; got != 2 {
+		t.Errorf("got evidence %v, want a's \"dial\" x2", c.Evidence)
+	}
+	h := c.Hint
+	var a, b PortCounts
+	for _, p := range h.Ports {
+		switch p.Port {
+		case "a":
+			a = p
+		case "b":
+			b = p
+		}
+	}
+	if a != (PortCounts{Port: "a", Frames: 7, Announces: 3, SYN: 4, Dropped: 7}) || b != (PortCounts{Port: "b", Frames: 1, SYNACK: 1, Dropped: 1}) {
+		t.Errorf("got ports %+v, want a's 4 SYN and 3 announces and b's SYN-ACK, all dropped", h.Ports)
+	}
+	want := []RuleDrops{{Rule: "rule trigger-1", From: "a", Frames: 7, Announces: 3, SYN: 4}, {Rule: "rule trigger-1", From: "b", Frames: 1}}
+	for i := range h.Drops {
+		h.Drops[i].First = 0 // frame numbers depend on which of a and b came first
+	}
+	if !slices.Equal(h.Drops, want) && !slices.Equal(h.Drops, []RuleDrops{want[1], want[0]}) {
+		t.Errorf("got drops %+v, want %+v", h.Drops, want)
+	}
+	for _, want := range []string{"SYN from a, and every SYN-ACK (1) was dropped on its way back", "7 frames from a dropped by rule trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
+		if !strings.Contains(h.Text, want) {
+			t.Errorf("got hint %q, want it to say %q", h.Text, want)
+		}
+	}
+}
+
+// Every QEMU is stopped at the end: one that ignores SIGTERM is killed
+// after the grace period.
+func TestRunKillsAQEMUThatIgnoresSIGTERM(t *testing.T) {
+	const text = `
+name: stubborn
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-ignore-term, -say, up, -hang], expect: [{marker: up}]}]
+`
+	sum, _ := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s, want pass", sum.Result)
+	}
+	checkNothingLeft(t, sum)
+	if got := sum.VMs[0].Exit; got != "signal: killed" {
+		t.Errorf("got exit %q, want signal: killed", got)
+	}
+}
+
+// An interrupted run (the runner's context cancelled, as Ctrl-C does)
+// stops every QEMU, removes its sockets and still writes its summary.
+func TestRunInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	text := `
+name: interrupted
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-pidfile, "${RUN}/a.pid", -say, up, -hang], expect: [{marker: never}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-ignore-term, -pidfile, "${RUN}/b.pid", -hang]}
+`
+	l, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{Vars: map[string]string{"Q": fakeQEMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Interrupt once both QEMUs run (their pid files exist).
+		for ctx.Err() == nil {
+			_, ea := os.Stat(filepath.Join(run, "a.pid"))
+			_, eb := os.Stat(filepath.Join(run, "b.pid"))
+			if ea == nil && eb == nil {
+				cancel()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	guard := time.AfterFunc(hangGuard, cancel)
+	defer guard.Stop()
+	sum, err := Run(ctx, l, Options{Dir: run, Grace: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Result != ResultInterrupted || !sum.Interrupt {
+		t.Errorf("got result %s, want interrupted", sum.Result)
+	}
+	checkNothingLeft(t, sum)
+	if back, err := ReadSummary(run); err != nil || back.Result != ResultInterrupted {
+		t.Errorf("got summary.json %+v, %v, want it written, interrupted", back, err)
+	}
+}
+
+// The run fills in its variables: ${NETDEV} and ${MAC} where the args place
+// the NIC themselves (nothing appended then), ${RUN}, ${SEED}, ${VM}; disks
+// are made in the run directory; a console line too long is cut.
+func TestRunArgsDisksAndLongLines(t *testing.T) {
+	const text = `
+name: args
+seed: 7
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: ${Q}
+    nic: virtio-net-device
+    args: [-args, -netdev, "${NETDEV}", -device, "virtio-net-device,netdev=n0,mac=${MAC}", -say, "vm=${VM} seed=${SEED} run=${RUN}", -long, "100000", -say, ready]
+    disks: [{file: blk-a.img, size: 64M}]
+    expect: [{marker: "/^ready$/"}]
+`
+	sum, _ := runLab(t, text, Options{Seed: 9, SeedSet: true})
+	if sum.Result != ResultPass || sum.Seed != 9 {
+		t.Fatalf("got %s with seed %d, want pass with --seed's 9", sum.Result, sum.Seed)
+	}
+	log, _ := os.ReadFile(filepath.Join(sum.Dir, "a.log"))
+	abs, _ := filepath.Abs(sum.Dir)
+	for _, want := range []string{
+		"ARGS: -args -netdev stream,id=n0,server=off,addr.type=unix,addr.path=" + abs + "/a.sock -device virtio-net-device,netdev=n0,mac=52:54:00:00:00:0a -say",
+		"vm=a seed=9 run=" + abs + "\n",
+		fmt.Sprintf(" [%d more bytes of this line dropped]\n", 100000-maxLine),
+	} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("a.log has no %q", want)
+		}
+	}
+	if strings.Count(string(log), "-netdev") != 2 { // the command line and ARGS: nothing appended
+		t.Errorf("got a.log:\n%.600s\nwant the lab's own -netdev only", log)
+	}
+	fi, err := os.Stat(filepath.Join(sum.Dir, "blk-a.img"))
+	if err != nil || fi.Size() != 64<<20 {
+		t.Errorf("got disk %v, %v, want blk-a.img of 64 MiB", fi, err)
+	}
+}
+
+// Run refuses what it cannot do before starting anything.
+func TestRunRefuses(t *testing.T) {
+	dir := t.TempDir()
+	l := mustParse(t, dir, "name: x\nvms: [{name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}]")
+	full := filepath.Join(dir, "full")
+	os.MkdirAll(full, 0o755)
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
+	for _, tt := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Until: "session"}, "--until session: no such phase (the lab has none)"},
+		{Options{Soak: time.Second}, "--soak repeats the last phase's markers, and the lab has no phases"},
+		{Options{Dir: full}, "is not empty"},
+	} {
+		if _, err := Run(context.Background(), l, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("got Run(%+v) error %v, want %q", tt.opts, err, tt.want)
+		}
+	}
+}
+
+// --repeat: one run per seed, a table of outcomes, the command that
+// reruns each failing seed; --keep-failing removes the passing runs.
+func TestRepeat(t *testing.T) {
+	dir := t.TempDir()
+	const text = `
+name: flaky
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: ${Q}
+    args: [-say, "seed=${SEED}", -say, up]
+    fail_on: ["/seed=(3|5)$/"]
+    expect: [{marker: up}]
+`
+	l, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{Vars: map[string]string{"Q": fakeQEMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	root := filepath.Join(dir, "runs")
+	runs, err := Repeat(context.Background(), l, Options{Out: &out, Dir: root, Seed: 2, SeedSet: true,
+		Rerun: func(seed uint64, set bool) string { return fmt.Sprintf("l2hub lab lab.yaml --seed %d", seed) }}, 4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range runs {
+		got = append(got, fmt.Sprintf("%d:%s", s.Seed, s.Result))
+		_, statErr := os.Stat(s.Dir)
+		if kept := statErr == nil; kept != (s.Result != ResultPass) {
+			t.Errorf("seed %d (%s): run directory kept = %v, want it kept only if it failed", s.Seed, s.Result, kept)
+		}
+	}
+	if want := "2:pass 3:fail 4:pass 5:fail"; strings.Join(got, " ") != want {
+		t.Errorf("got runs %v, want %s", got, want)
+	}
+	table := out.String()
+	for _, want := range []string{"RUN  SEED  RESULT", "2 of 4 runs failed", "  l2hub lab lab.yaml --seed 3\n  l2hub lab lab.yaml --seed 5\n"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("got output\n%s\nwant %q", table, want)
+		}
+	}
+}
+
+// stampedLine is a console log line: seconds since the run's start, then
+// the text.
+var stampedLine = regexp.MustCompile(`^ *[0-9]+\.[0-9]{3} `)

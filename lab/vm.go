@@ -1,0 +1,188 @@
+package lab
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"l2hub/hub"
+)
+
+// maxLine bounds one console line: the rest of a longer line is dropped
+// (the log says how much), so a guest printing without newlines costs a
+// bounded amount of memory.
+const maxLine = 16 << 10
+
+// process is one running QEMU: its console is read line by line, each
+// line stamped with the time since the run's start, written to the log and
+// handed to the run's loop.
+type process struct {
+	vm    int
+	name  string
+	cmd   *exec.Cmd
+	log   *os.File
+	clock hub.Clock
+	start time.Time // the run's start
+
+	mu     sync.Mutex
+	exited bool
+	status string
+	done   chan struct{} // closed when QEMU has ended and its console is read
+}
+
+// event is what a VM tells the run's loop.
+type event struct {
+	vm   int
+	exit bool
+	at   time.Duration
+	text string // the line, or the exit status
+}
+
+// startProcess launches bin with args in dir, the console to logPath.
+// Lines go to events until stop is closed; the exit goes too. QEMU runs
+// in its own process group (an interrupt on the terminal reaches the
+// runner only, which stops it in order) and is killed if the runner dies.
+func startProcess(vm int, name, bin string, args []string, dir, logPath string, clock hub.Clock, start time.Time,
+	events chan<- event, stop <-chan struct{}) (*process, error) {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("VM %s: console log: %w", name, err)
+	}
+	fmt.Fprintf(log, "# %s\n# cwd=%s\n# t0=%s\n", shellQuote(append([]string{bin}, args...)), dir, start.UTC().Format(time.RFC3339Nano))
+	p := &process{vm: vm, name: name, log: log, clock: clock, start: start, done: make(chan struct{})}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("VM %s: %w", name, err)
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		fmt.Fprintf(log, "%8.3f # could not start: %v\n", p.since().Seconds(), err)
+		log.Close()
+		return nil, fmt.Errorf("VM %s: start %s: %w", name, bin, err)
+	}
+	pw.Close() // QEMU holds the write end now
+	go func() {
+		defer close(p.done)
+		p.read(pr, events, stop)
+		err := p.cmd.Wait()
+		pr.Close()
+		status := exitText(err)
+		p.mu.Lock()
+		p.exited, p.status = true, status
+		p.mu.Unlock()
+		at := p.since()
+		fmt.Fprintf(log, "%8.3f # exit: %s\n", at.Seconds(), status)
+		log.Close()
+		select {
+		case events <- event{vm: vm, exit: true, at: at, text: status}:
+		case <-stop:
+		}
+	}()
+	return p, nil
+}
+
+func (p *process) since() time.Duration { return p.clock.Now().Sub(p.start) }
+
+// read follows the console to its end.
+func (p *process) read(r io.Reader, events chan<- event, stop <-chan struct{}) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		text, cut, err := readLine(br)
+		if err != nil && text == "" && cut == 0 {
+			return
+		}
+		at := p.since()
+		line := fmt.Sprintf("%8.3f %s\n", at.Seconds(), text)
+		if cut > 0 {
+			line = fmt.Sprintf("%8.3f %s [%d more bytes of this line dropped]\n", at.Seconds(), text, cut)
+		}
+		p.log.WriteString(line)
+		select {
+		case events <- event{vm: p.vm, at: at, text: text}:
+		case <-stop:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readLine reads one line without its "\n" and "\r", keeping at most
+// maxLine bytes of it; cut is how many it dropped.
+func readLine(br *bufio.Reader) (string, int, error) {
+	var b []byte
+	cut := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if room := maxLine - len(b); room > 0 {
+			b = append(b, chunk[:min(len(chunk), room)]...)
+			cut += max(len(chunk)-room, 0)
+		} else {
+			cut += len(chunk)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if cut > 0 && len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
+			cut-- // the newline
+		}
+		return s, cut, err
+	}
+}
+
+// running reports whether QEMU has not ended yet.
+func (p *process) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.exited
+}
+
+// terminate asks QEMU's process group to end (SIGTERM: QEMU shuts the
+// guest off and exits), then kills it after grace; it returns once QEMU
+// has ended and its console is read.
+func (p *process) terminate(grace time.Duration) {
+	if p.running() {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+			return
+		case <-hub.After(p.clock, grace):
+		}
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-p.done
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// shellQuote renders args so a person can paste them into a shell.
+func shellQuote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,329 @@
+package lab
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/conformance"
+	"l2hub/conformance/checker"
+	"l2hub/packet"
+)
+
+// A Hint is what the wire says about a failure: what each port's VM sent
+// in the failed phase's window (from the phase's start to the failure), the
+// frames the policy dropped there and by which rule, and the conformance
+// checker's first failing finding with the frames that prove it.
+type Hint struct {
+	Text    string                 `json:"text"`
+	From    ms                     `json:"from_ms"` // the window: the failed phase's start
+	To      ms                     `json:"to_ms"`   // ... to the failure
+	Ports   []PortCounts           `json:"ports"`
+	Drops   []RuleDrops            `json:"drops,omitempty"`
+	Finding *checker.Finding       `json:"finding,omitempty"`
+	Err     string                 `json:"error,omitempty"` // the capture could not be read to its end
+	counts  map[string]*PortCounts // by port
+	// synackLost counts SYN-ACKs no link delivered; arpAsked the ports
+	// whose VM sent ARP requests, arpAnswered ARP replies delivered.
+	synackLost  int
+	arpAsked    []string
+	arpAnswered int
+}
+
+// PortCounts are the frames one port's VM sent in a window, by kind.
+type PortCounts struct {
+	Port      string `json:"port"`
+	Frames    int    `json:"frames"`
+	ARP       int    `json:"arp"`
+	Announces int    `json:"announces"` // NXSB discovery announces (UDP 37020)
+	SYN       int    `json:"syn"`
+	SYNACK    int    `json:"syn_ack"`
+	RST       int    `json:"rst"`
+	Dropped   int    `json:"dropped"` // frames no link delivered
+}
+
+// RuleDrops counts the frames one rule (or a link set down) dropped from
+// one port in the window.
+type RuleDrops struct {
+	Rule      string `json:"rule"`
+	From      string `json:"from"`
+	Frames    int    `json:"frames"`
+	Announces int    `json:"announces,omitempty"`
+	SYN       int    `json:"syn,omitempty"`
+	First     int    `json:"first_frame"` // capture frame number of the first
+}
+
+// maxHintFrames bounds the capture records a hint reads: a run's capture
+// is a file on disk, and a hint needs no more than this to say something.
+const maxHintFrames = 2_000_000
+
+// wireHint reads the capture at path, of a run that started at start, and
+// explains the window [f.Since, f.At] of failure f; ports are the VMs'
+// ports, in the order the hint lists them (other ports follow as found).
+func wireHint(path string, start time.Time, f *Failure, ports []string, report *checker.Report) *Hint {
+	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*PortCounts{}}
+	for _, p := range ports {
+		h.counts[p] = &PortCounts{Port: p}
+	}
+	order := slices.Clone(ports)
+	drops := map[[2]string]*RuleDrops{}
+	var dropOrder [][2]string
+	if err := scanCapture(path, func(p capture.Packet) bool {
+		if p.Dir != capture.DirIn {
+			return true
+		}
+		at := p.Time.Sub(start)
+		if at < f.Since {
+			return true
+		}
+		if at > f.At {
+			return false
+		}
+		c := h.counts[p.IfName]
+		if c == nil {
+			c = &PortCounts{Port: p.IfName}
+			h.counts[p.IfName] = c
+			order = append(order, p.IfName)
+		}
+		var hd packet.Headers
+		packet.Parse(p.Data, &hd)
+		c.Frames++
+		announce := isAnnounce(p.Data, &hd)
+		syn := hd.TCP && hd.HasPorts && hd.TCPFlags&packet.TCPSyn != 0 && hd.TCPFlags&packet.TCPAck == 0
+		dropped, rules := dropRules(p.Comment)
+		switch {
+		case hd.EtherType == packet.EtherTypeARP:
+			c.ARP++
+			if op := arpOp(p.Data, &hd); op == 1 && !slices.Contains(h.arpAsked, p.IfName) {
+				h.arpAsked = append(h.arpAsked, p.IfName)
+			} else if op == 2 && !dropped {
+				h.arpAnswered++
+			}
+		case announce:
+			c.Announces++
+		case syn:
+			c.SYN++
+		case hd.TCP && hd.HasPorts && hd.TCPFlags&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn|packet.TCPAck:
+			c.SYNACK++
+		}
+		if hd.TCP && hd.HasPorts && hd.TCPFlags&packet.TCPRst != 0 {
+			c.RST++
+		}
+		if dropped {
+			c.Dropped++
+			if hd.TCP && hd.HasPorts && hd.TCPFlags&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn|packet.TCPAck {
+				h.synackLost++
+			}
+		}
+		for _, r := range rules {
+			k := [2]string{r, p.IfName}
+			d := drops[k]
+			if d == nil {
+				d = &RuleDrops{Rule: r, From: p.IfName, First: p.Number}
+				drops[k] = d
+				dropOrder = append(dropOrder, k)
+			}
+			d.Frames++
+			if announce {
+				d.Announces++
+			}
+			if syn {
+				d.SYN++
+			}
+		}
+		return true
+	}); err != nil {
+		h.Err = err.Error()
+	}
+	for _, p := range order {
+		h.Ports = append(h.Ports, *h.counts[p])
+	}
+	for _, k := range dropOrder {
+		h.Drops = append(h.Drops, *drops[k])
+	}
+	if report != nil {
+		for _, fd := range report.Findings {
+			if fd.Verdict == checker.Fail {
+				h.Finding = &fd
+				break
+			}
+		}
+	}
+	h.Text = h.describe()
+	return h
+}
+
+// scanCapture calls fn for each record of the capture at path until fn
+// returns false, reading at most maxHintFrames.
+func scanCapture(path string, fn func(capture.Packet) bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		return err
+	}
+	for n := 0; n < maxHintFrames; n++ {
+		p, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !fn(p) {
+			return nil
+		}
+	}
+	return fmt.Errorf("more than %d records: the hint counts the first ones", maxHintFrames)
+}
+
+// isAnnounce reports whether a frame is an NXSB discovery announce
+// (nexus-wire.md §2: UDP 37020, payload "NXSB").
+func isAnnounce(frame []byte, h *packet.Headers) bool {
+	return h.HasPorts && !h.TCP && h.DstPort == conformance.DiscoveryPort && bytes.HasPrefix(frame[h.Payload:h.End], []byte("NXSB"))
+}
+
+// arpOp returns an ARP frame's operation (1 request, 2 reply), 0 if cut.
+func arpOp(frame []byte, h *packet.Headers) int {
+	if len(frame) < h.L3+8 {
+		return 0
+	}
+	return int(frame[h.L3+6])<<8 | int(frame[h.L3+7])
+}
+
+// dropActions are the note actions after which a link delivered nothing
+// (the policy's and the hub's own).
+var dropActions = []string{"drop", "partition", "down", "mtu", "overflow", "queue-full", "stalled", "backlog-full", "delay-full"}
+
+// dropRules reads a capture comment ("dropped: a->b: rule split:
+// partition (a|b)", several notes "; "-separated, several comments on
+// lines of their own): whether no link delivered the frame, and what
+// dropped it on some link: "rule NAME" or, for a link set down by hand,
+// "link down".
+func dropRules(comment string) (dropped bool, rules []string) {
+	for line := range strings.SplitSeq(comment, "\n") {
+		if rest, ok := strings.CutPrefix(line, "dropped"); ok && (rest == "" || strings.HasPrefix(rest, ": ")) {
+			dropped = true
+			line = strings.TrimPrefix(rest, ": ")
+		}
+		for _, note := range splitNotes(line) {
+			if head, rest, ok := strings.Cut(note, ": "); ok && strings.Contains(head, "->") && !strings.Contains(head, " ") {
+				note = rest
+			}
+			rule := ""
+			if rest, ok := strings.CutPrefix(note, "rule "); ok {
+				if name, after, ok := strings.Cut(rest, ": "); ok {
+					rule, note = "rule "+name, after
+				}
+			}
+			action, _, _ := strings.Cut(note, " (")
+			if !slices.Contains(dropActions, action) {
+				continue
+			}
+			if rule == "" {
+				rule = action
+				if action == "down" {
+					rule = "link down"
+				}
+			}
+			if !slices.Contains(rules, rule) {
+				rules = append(rules, rule)
+			}
+		}
+	}
+	return dropped, rules
+}
+
+// splitNotes splits at "; " outside parentheses: a detail may hold any text.
+func splitNotes(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth = max(depth-1, 0)
+		case ';':
+			if depth == 0 && i+1 < len(s) && s[i+1] == ' ' {
+				out = append(out, s[start:i])
+				start = i + 2
+				i++
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// describe says in one line what the counts suggest, as os2vm's hints do
+// ("no SYN seen in PCAP; inspect dial issuance"), from the wire alone.
+func (h *Hint) describe() string {
+	var parts []string
+	var counts []string
+	var syn, synack int
+	var synFrom []string
+	for _, c := range h.Ports {
+		counts = append(counts, fmt.Sprintf("%s sent %d (ARP %d, announces %d, SYN %d, SYN-ACK %d, RST %d, dropped %d)",
+			c.Port, c.Frames, c.ARP, c.Announces, c.SYN, c.SYNACK, c.RST, c.Dropped))
+		syn += c.SYN
+		synack += c.SYNACK
+		if c.SYN > 0 {
+			synFrom = append(synFrom, c.Port)
+		}
+	}
+	window := fmt.Sprintf("%.1fs-%.1fs", h.From.D().Seconds(), h.To.D().Seconds())
+	var silent []string
+	for _, c := range h.Ports {
+		if c.Frames == 0 {
+			silent = append(silent, c.Port)
+		}
+	}
+	switch {
+	case len(silent) == len(h.Ports) && len(h.Ports) > 0:
+		parts = append(parts, fmt.Sprintf("no frame from any VM in %s: inspect the VMs' NICs and netdevs", window))
+	case len(silent) > 0:
+		parts = append(parts, fmt.Sprintf("no frame from %s in %s", strings.Join(silent, ", "), window))
+	}
+	switch {
+	case syn > 0 && synack == 0:
+		parts = append(parts, fmt.Sprintf("SYN from %s without a SYN-ACK: the listener did not answer", strings.Join(synFrom, ", ")))
+	case syn > 0 && synack == h.synackLost:
+		parts = append(parts, fmt.Sprintf("SYN from %s, and every SYN-ACK (%d) was dropped on its way back", strings.Join(synFrom, ", "), synack))
+	case syn == 0 && len(h.arpAsked) > 0 && h.arpAnswered == 0:
+		parts = append(parts, fmt.Sprintf("no SYN seen, and no ARP request from %s was answered: without its peer's MAC a VM sends no SYN", strings.Join(h.arpAsked, ", ")))
+	case syn == 0 && len(silent) < len(h.Ports):
+		parts = append(parts, "no SYN seen: no connection was attempted in the window")
+	}
+	for _, d := range h.Drops {
+		what := fmt.Sprintf("%d frames from %s dropped by %s", d.Frames, d.From, d.Rule)
+		var kinds []string
+		if d.Announces > 0 {
+			kinds = append(kinds, fmt.Sprintf("%d announces", d.Announces))
+		}
+		if d.SYN > 0 {
+			kinds = append(kinds, fmt.Sprintf("%d SYN", d.SYN))
+		}
+		if len(kinds) > 0 {
+			what += " (" + strings.Join(kinds, ", ") + ")"
+		}
+		parts = append(parts, what+fmt.Sprintf(", the first at frame %d", d.First))
+	}
+	if h.Finding != nil {
+		parts = append(parts, "checker: "+strings.Join(strings.Fields(h.Finding.String()), " "))
+	}
+	if len(counts) > 0 {
+		parts = append(parts, "in "+window+": "+strings.Join(counts, "; "))
+	}
+	if h.Err != "" {
+		parts = append(parts, "capture: "+h.Err)
+	}
+	return strings.Join(parts, "; ")
+}

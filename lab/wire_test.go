@@ -1,0 +1,140 @@
+package lab
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/conformance/checker"
+	"l2hub/hub"
+)
+
+// A capture made by hand: a's ARP requests and SYNs, b's ARP reply, some
+// dropped by a partition; the hint counts what falls in its window only.
+func TestWireHintCounts(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "capture.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Meta: capture.Meta{Version: "test", Start: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	sink.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+	split := []hub.Note{{Link: "a->b", Rule: "split", Action: "partition", Detail: "a|b"}}
+	down := []hub.Note{{Link: "b->a", Action: "down", Detail: "port a"}}
+	events := []struct {
+		at      time.Duration
+		port    hub.PortID
+		frame   []byte
+		dropped bool
+		notes   []hub.Note
+	}{
+		{1 * time.Second, 0, arpFrame(1), false, nil}, // before the window
+		{3 * time.Second, 0, arpFrame(1), true, split},
+		{4 * time.Second, 0, arpFrame(1), true, split},
+		{5 * time.Second, 1, arpFrame(2), true, down}, // the reply, dropped
+		{6 * time.Second, 0, tcpFrame(0x02), true, split},
+		{7 * time.Second, 1, tcpFrame(0x04), false, nil},
+		{20 * time.Second, 0, tcpFrame(0x02), false, nil}, // after the window
+	}
+	for _, e := range events {
+		name := "a"
+		if e.port == 1 {
+			name = "b"
+		}
+		sink.Observe(&hub.Event{Time: t0.Add(e.at), Port: e.port, PortName: name, Dir: hub.Ingress, Frame: e.frame, Dropped: e.dropped, Notes: e.notes})
+		// What a port received is not counted: only what its VM sent.
+		sink.Observe(&hub.Event{Time: t0.Add(e.at), Port: 1 - e.port, PortName: "x", Dir: hub.Egress, Frame: e.frame})
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	report := &checker.Report{Findings: []checker.Finding{
+		{ID: "DISC-001", Verdict: checker.Pass},
+		{ID: "SESS-001", Verdict: checker.Fail, Frames: []int{9}, Message: "no TCP connection to a session port"},
+	}}
+	h := wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 10 * time.Second}, []string{"a", "b", "c"}, report)
+	want := []PortCounts{
+		{Port: "a", Frames: 3, ARP: 2, SYN: 1, Dropped: 3},
+		{Port: "b", Frames: 2, ARP: 1, RST: 1, Dropped: 1},
+		{Port: "c"},
+	}
+	if !slices.Equal(h.Ports, want) {
+		t.Errorf("got ports %+v, want %+v", h.Ports, want)
+	}
+	wantDrops := []RuleDrops{{Rule: "rule split", From: "a", Frames: 3, SYN: 1, First: 3}, {Rule: "link down", From: "b", Frames: 1, First: 7}}
+	if !slices.Equal(h.Drops, wantDrops) {
+		t.Errorf("got drops %+v, want %+v", h.Drops, wantDrops)
+	}
+	if h.Finding == nil || h.Finding.ID != "SESS-001" {
+		t.Errorf("got finding %+v, want the first failing one, SESS-001", h.Finding)
+	}
+	for _, w := range []string{
+		"no frame from c in 2.0s-10.0s",
+		"SYN from a without a SYN-ACK: the listener did not answer",
+		"3 frames from a dropped by rule split (1 SYN), the first at frame 3",
+		"1 frames from b dropped by link down, the first at frame 7",
+		"checker: FAIL SESS-001 frame 9: no TCP connection to a session port",
+	} {
+		if !strings.Contains(h.Text, w) {
+			t.Errorf("got hint %q, want it to say %q", h.Text, w)
+		}
+	}
+
+	// Without the SYN: the unanswered ARP requests explain why none left.
+	h = wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 5500 * time.Millisecond}, []string{"a", "b"}, nil)
+	if w := "no SYN seen, and no ARP request from a was answered"; !strings.Contains(h.Text, w) {
+		t.Errorf("got hint %q, want it to say %q", h.Text, w)
+	}
+}
+
+// dropRules reads what dropped a frame from any comment a capture holds.
+func TestDropRules(t *testing.T) {
+	tests := []struct {
+		comment string
+		dropped bool
+		rules   []string
+	}{
+		{"", false, nil},
+		{"dropped: a->b: rule split: partition (a|b)", true, []string{"rule split"}},
+		{"dropped: a->b: rule loss-a: drop (p=0.05 draw=0.0213); a->c: down (port c)", true, []string{"rule loss-a", "link down"}},
+		{"a->b: rule slow: delay (10ms)", false, nil},
+		{"a->b: rule x: drop (p=0.5; draw=0.1)\ncontrol at 1s: partition x started: a|b", false, []string{"rule x"}},
+		{"dropped", true, nil},
+		{"dropped: queue-full (64 frames)", true, []string{"queue-full"}},
+	}
+	for _, tt := range tests {
+		dropped, rules := dropRules(tt.comment)
+		if dropped != tt.dropped || !slices.Equal(rules, tt.rules) {
+			t.Errorf("got dropRules(%q) = %v, %q, want %v, %q", tt.comment, dropped, rules, tt.dropped, tt.rules)
+		}
+	}
+}
+
+func arpFrame(op byte) []byte {
+	f := make([]byte, 42)
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(f[12:], 0x0806)
+	copy(f[14:], []byte{0, 1, 8, 0, 6, 4, 0, op})
+	return f
+}
+
+func tcpFrame(flags byte) []byte {
+	f := make([]byte, 54)
+	copy(f, []byte{0x52, 0x54, 0, 0, 0, 2, 0x52, 0x54, 0, 0, 0, 1})
+	binary.BigEndian.PutUint16(f[12:], 0x0800)
+	ip := f[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	ip[8], ip[9] = 64, 6
+	copy(ip[12:], []byte{10, 42, 0, 10, 10, 42, 0, 11})
+	tcp := ip[20:]
+	binary.BigEndian.PutUint16(tcp[0:], 40000)
+	binary.BigEndian.PutUint16(tcp[2:], 34568)
+	tcp[12], tcp[13] = 5<<4, flags
+	return f
+}

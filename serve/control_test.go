@@ -1,0 +1,157 @@
+package serve_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/control"
+	"l2hub/serve"
+	"l2hub/transport"
+)
+
+// A partition and a link change made through the control API (served by
+// ServeControl, used by a control.Client as l2hub ctl does) are noted in
+// the capture on the next frame it records, with the run time of the
+// change: the frames dropped say by which rule, the note says when.
+func TestControlChangesAreNotedInTheCapture(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "run.pcapng")
+	cfg := serve.Config{
+		Control: filepath.Join(dir, "ctl.sock"),
+		Capture: serve.CaptureConfig{File: file},
+		Ports: []transport.Spec{
+			{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"},
+			{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := serve.New(cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := sess.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	addr, done, err := sess.ServeControl(ctx)
+	if err != nil {
+		sess.Stop()
+		t.Fatal(err)
+	}
+	bound := sess.Bound()
+	a, b := dialVM(t, bound[0].Spec.Address), dialVM(t, bound[1].Spec.Address)
+	waitAttached(t, sess)
+
+	c := control.NewClient(addr, "")
+	if err := c.StartPartition(ctx, "split", [][]string{{"a"}, {"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	bcast := func(src byte) []byte {
+		f := make([]byte, 60)
+		copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, src, 0x88, 0xb5})
+		return f
+	}
+	if err := a.WriteFrame(bcast(1)); err != nil { // dropped by the partition
+		t.Fatal(err)
+	}
+	waitRx(t, sess, "a", 1) // the frame met the partition before the heal
+	if err := c.HealPartition(ctx, "split"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLink(ctx, "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLink(ctx, "b", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteFrame(bcast(1)); err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, b)
+	cancel()
+	if err := sess.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if _, err := os.Stat(cfg.Control); !os.IsNotExist(err) {
+		t.Errorf("got Stat(%s) = %v after the session stopped, want the socket removed", cfg.Control, err)
+	}
+
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var comments []string
+	for p, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Comment != "" {
+			comments = append(comments, p.Comment)
+		}
+	}
+	want := []string{
+		"dropped: a->b: rule split: partition (a|b)\ncontrol at *: partition split started: a|b",
+		"control at *: partition split healed\ncontrol at *: link b down\ncontrol at *: link b up",
+	}
+	if len(comments) != len(want) {
+		t.Fatalf("got comments %q, want %q", comments, want)
+	}
+	for i, c := range comments {
+		if !matchStars(c, want[i]) {
+			t.Errorf("got comment %q, want %q (* any run time)", c, want[i])
+		}
+	}
+}
+
+// matchStars matches s against pattern, where each * stands for one run
+// time ("12ms", "1.234s").
+func matchStars(s, pattern string) bool {
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, p := range parts[1:] {
+		i := strings.Index(s, ":")
+		if i <= 0 || !strings.HasSuffix(s[:i], "s") {
+			return false
+		}
+		s = s[i:]
+		if !strings.HasPrefix(s, p) {
+			return false
+		}
+		s = s[len(p):]
+	}
+	return s == ""
+}
+
+// waitRx returns once port has received n frames from its VM.
+func waitRx(t *testing.T, sess *serve.Session, port string, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for {
+		for _, st := range sess.Stats() {
+			if st.Name == port && st.Stats.Snapshot().RxFrames >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("port %s: fewer than %d frames received after %v", port, n, hangGuard)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
