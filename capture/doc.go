@@ -25,9 +25,7 @@
 // are a snaplen and rotation by size or packet count ([RotatedPath]); every
 // rotated file is self-contained. When the run's description changes (a
 // policy replaced while the hub runs), [Sink.SetMeta] starts the next
-// numbered file, whose header carries the new [Meta]; a smaller change (one
-// rule edited) is a [Sink.Note], a comment of its own on the next frame
-// each file records.
+// numbered file, whose header carries the new [Meta].
 //
 // Deterministic bytes: the files are a function of the events alone (order,
 // times from the hub's clock, bytes, notes, ports), little-endian whatever

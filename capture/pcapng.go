@@ -222,11 +222,8 @@ func epbLen(capLen, commentLen int) int {
 
 // appendEPB appends an Enhanced Packet Block: data is the captured part of
 // a frame of origLen bytes, ns the time in nanoseconds since 1970, flags the
-// epb_flags value, comment the opt_comment ("" for none), notes more
-// opt_comments after it (Sink.Note's; each at most MaxComment bytes). The
-// block is epbLen(len(data), len(comment)) bytes plus optionLen of each
-// note.
-func appendEPB(b []byte, iface uint32, ns uint64, data []byte, origLen int, flags uint32, comment []byte, notes ...string) []byte {
+// epb_flags value, comment the opt_comment ("" for none).
+func appendEPB(b []byte, iface uint32, ns uint64, data []byte, origLen int, flags uint32, comment []byte) []byte {
 	b, start := beginBlock(b, blockEPB)
 	b = le.AppendUint32(b, iface)
 	b = le.AppendUint32(b, uint32(ns>>32))
@@ -243,9 +240,6 @@ func appendEPB(b []byte, iface uint32, ns uint64, data []byte, origLen int, flag
 		b = le.AppendUint16(b, uint16(len(comment)))
 		b = append(b, comment...)
 		b = append(b, zeros[:pad4(len(comment))]...)
-	}
-	for _, n := range notes {
-		b = appendOption(b, optComment, n)
 	}
 	b = appendEndOfOptions(b)
 	return endBlock(b, start)

@@ -79,7 +79,6 @@ const (
 	recPacket  = 1
 	recPort    = 2
 	recMeta    = 3
-	recNote    = 4    // a Note: [20:24] the text's length, then the text
 	maxPortTxt = 1024 // port names and descriptions are cut to this
 )
 
@@ -248,32 +247,6 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 	s.metas = append(s.metas, metaChange{meta: m, done: ch})
 	s.signal()
 	return ch, nil
-}
-
-// Note records text in the capture as a comment of its own on the next
-// frame each of the Sink's files records, after that frame's own comment
-// ("a->b: rule x: drop ..."): the control API notes a change it made to the
-// policy this way. Call it on the hub loop, between Observe calls, so that
-// it follows the frames observed before it and lands on one observed after
-// it, which makes it a mark in the capture's order of events. A note after
-// which no frame comes before the file ends is not written; classic pcap,
-// which has no comments, writes none. text is cut to MaxComment bytes. Note
-// does no I/O and is never dropped.
-func (s *Sink) Note(text string) error {
-	if len(text) > MaxComment {
-		text = string(cutText([]byte(text), MaxComment))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return fmt.Errorf("capture %s: closed", s.cfg.Path)
-	}
-	var h [recHdrLen]byte
-	h[0] = recNote
-	ne.PutUint32(h[20:], uint32(len(text)))
-	s.pending = append(s.pending, h[:]...)
-	s.pending = append(s.pending, text...)
-	return nil
 }
 
 // Annotate adds text to the comment of the next packet record the Sink

@@ -54,9 +54,8 @@ type output struct {
 	trailer       int64     // bound of the statistics blocks that will end the file
 	batchPackets  int64
 	failed        bool
-	made          bool     // the current part's file was created: it may hold frames
-	lost          uint64   // frames dropped since the output failed
-	notes         []string // Sink.Note's texts for the next frame the output writes
+	made          bool   // the current part's file was created: it may hold frames
+	lost          uint64 // frames dropped since the output failed
 }
 
 func newWriter(cfg *Config, stats *counters) *writer {
@@ -119,9 +118,6 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 			}
 			w.packet(id, &p)
 			chunk = chunk[end:]
-		case recNote:
-			w.note(string(chunk[recHdrLen : recHdrLen+a]))
-			chunk = chunk[recHdrLen+a:]
 		case recMeta:
 			w.setMeta(metas[0].meta)
 			close(metas[0].done)
@@ -192,9 +188,6 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	n := int64(16 + len(p.data))
 	if w.cfg.Format == FormatPcapng {
 		n = int64(epbLen(len(p.data), len(p.comment)))
-		for _, note := range o.notes {
-			n += int64(optionLen(len(note)))
-		}
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
@@ -222,7 +215,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 			iface = uint32(w.iface[id])
 		}
 		ns := unixNanos(time.Unix(p.sec, p.nsec))
-		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, p.comment, o.notes...)
+		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, p.comment)
 		o.stats[iface].add(ns, p.dir, p.dropped)
 	} else {
 		// Never the zero time.Time, which pcapgo would replace with "now".
@@ -235,20 +228,6 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.size += int64(len(o.batch) - before)
 	o.packets++
 	o.batchPackets++
-	clear(o.notes) // written (classic pcap has no comments to write them in)
-	o.notes = o.notes[:0]
-}
-
-// note queues text for the next frame of every file sequence.
-func (w *writer) note(text string) {
-	if w.segment != nil {
-		w.segment.notes = append(w.segment.notes, text)
-	}
-	for _, p := range w.ports {
-		if o := w.perPort[p.id]; o != nil {
-			o.notes = append(o.notes, text)
-		}
-	}
 }
 
 // setMeta makes m the Meta of new files and starts the next file of every

@@ -15,7 +15,8 @@ import (
 // policy in force, on the hub loop, so that the edit falls between two
 // frames. The other rules keep their counters and streams, and the capture
 // goes on in the same file (only a whole set-policy starts a new one): the
-// edit is noted there, on the next frame recorded, and in the log.
+// edit is noted there, on the next frame recorded (annotate, as partitions
+// and link changes are), and in the log.
 var _ control.RuleEditor = (*Session)(nil)
 
 // AddRule implements control.RuleEditor: src is one rule in the policy
@@ -90,10 +91,8 @@ func (s *Session) editRule(ctx context.Context, verb, name string, src []byte,
 			return
 		}
 		at = c.Elapsed()
-		if s.capture != nil {
-			// Between the last frame before the edit and the first after.
-			s.capture.Note(ruleNote(verb, desc, at))
-		}
+		// Between the last frame before the edit and the first after.
+		s.annotate(at, "%s", ruleNote(verb, desc))
 	})
 	if err != nil {
 		return filter.RuleDescription{}, err
@@ -114,11 +113,11 @@ func (s *Session) editRule(ctx context.Context, verb, name string, src []byte,
 	return desc, nil
 }
 
-// ruleNote is how a capture records a rule edit, on the next frame:
-// "control: rule loss-a-b added at 2.5s: match link=a->b: loss 5%".
-func ruleNote(verb string, d filter.RuleDescription, at time.Duration) string {
+// ruleNote is how a capture records a rule edit, after "control at 2.5s: "
+// (annotate): "rule loss-a-b added: match link=a->b: loss 5%".
+func ruleNote(verb string, d filter.RuleDescription) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "control: rule %s %s at %s", d.Name, verb, at)
+	fmt.Fprintf(&b, "rule %s %s", d.Name, verb)
 	if verb == "removed" {
 		fmt.Fprintf(&b, " (it had matched %d frames)", d.Counters.Matched)
 		return b.String()
