@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"time"
 
@@ -214,18 +212,11 @@ func (c *LinkCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // NewBuildInfo returns l2hub_build_info{version, revision, goversion} 1:
-// version is l2hub's, revision the VCS revision the binary was built from
-// ("unknown" when the build recorded none, as with go build
-// -buildvcs=false or a build outside a repository).
-func NewBuildInfo(version string) prometheus.Collector {
-	revision, goVersion := "unknown", runtime.Version()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && s.Value != "" {
-				revision = s.Value
-			}
-		}
-	}
+// l2hub's version, the VCS revision the binary was built from ("unknown"
+// when the build recorded none, as with go build -buildvcs=false or a
+// build outside a repository; internal/buildinfo reads it) and the Go
+// version.
+func NewBuildInfo(version, revision, goVersion string) prometheus.Collector {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "l2hub_build_info",
 		Help:        "Always 1; its labels say which l2hub this is: version, VCS revision (unknown when the build recorded none) and Go version.",

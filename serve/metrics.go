@@ -12,6 +12,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/internal/buildinfo"
 )
 
 // Registry returns the Prometheus registry of the session's metrics, made
@@ -22,11 +23,12 @@ import (
 // policy's link and partition state.
 func (s *Session) Registry() *prometheus.Registry {
 	s.regOnce.Do(func() {
+		bi := buildinfo.Read()
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(
 			control.NewCollector(s.Ports, s.ruleStats),
 			control.NewLinkCollector(s.hub.Links),
-			control.NewBuildInfo(s.opts.Version),
+			control.NewBuildInfo(s.opts.Version, bi.Revision, bi.GoVersion),
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)
@@ -89,6 +91,7 @@ func (m metricsListener) serve(ctx context.Context, s *Session, log *slog.Logger
 	if m.l == nil {
 		return nil
 	}
+	s.metricsAddr = m.addr // for the ready file
 	srv := &control.MetricsServer{Target: s, Registry: s.Registry(), Token: m.token, Logger: log}
 	ch := make(chan struct{})
 	go func() {

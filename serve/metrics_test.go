@@ -23,6 +23,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub/hubtest"
+	"l2hub/internal/ready"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -240,7 +241,15 @@ func trafficForMetrics(t *testing.T, s served) {
 // installed), and carries the links', rules', build's, Go runtime's and
 // process's series with the values the traffic gave them.
 func TestMetricsEndpointScrape(t *testing.T) {
-	s := runServe(t, metricsConfig(t))
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	s, _ := runServeWith(t, metricsConfig(t), serve.Options{ReadyFile: readyFile})
+	info, err := ready.Wait(context.Background(), readyFile, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(strings.TrimSuffix(s.metrics, "/metrics"), "http://", "tcp:", 1); info.Metrics != want {
+		t.Errorf("the ready file's metrics address is %q, want %q (the banner's)", info.Metrics, want)
+	}
 	trafficForMetrics(t, s)
 	status, text := scrape(t, s.metrics, nil)
 	if status != http.StatusOK {

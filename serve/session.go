@@ -72,8 +72,9 @@ type Session struct {
 	stats     []PortStats // filled by Start; readable after Stop
 	closeOnce sync.Once
 
-	regOnce sync.Once
-	reg     *prometheus.Registry // Registry's
+	regOnce     sync.Once
+	reg         *prometheus.Registry // Registry's
+	metricsAddr string               // the metrics endpoint's, as --metrics takes it, once it serves (Run)
 
 	// Set by Start, used by Stop.
 	cancel   context.CancelFunc
