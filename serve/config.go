@@ -42,6 +42,7 @@ type Config struct {
 	Control          string           `yaml:"control"`
 	ControlToken     string           `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
 	ControlTokenFile string           `yaml:"control_token_file"` // relative to the config file; mode 0600
+	Metrics          string           `yaml:"metrics"`            // GET /metrics alone, on tcp:HOST:PORT; "" for none
 	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
 	Capture          CaptureConfig    `yaml:"capture"`
 	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
@@ -462,6 +463,11 @@ func (c *Config) validate() error {
 	}
 	if c.ControlToken != "" && c.ControlTokenFile != "" {
 		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
+	}
+	if c.Metrics != "" {
+		if _, _, err := control.ParseMetricsAddr(c.Metrics); err != nil {
+			return fieldErr(fmt.Sprintf("%q: %v", c.Metrics, err), "metrics")
+		}
 	}
 	if len(c.Ports) == 0 && len(c.Peers) == 0 {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")

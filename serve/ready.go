@@ -11,7 +11,7 @@ import (
 // readyInfo is what the ready file says about a running session: this
 // process, the control API, and every port as bound (a port 0 filled in).
 func (s *Session) readyInfo(ctlAddr string) ready.Info {
-	info := ready.Info{PID: os.Getpid(), Control: ctlAddr, Ports: []ready.Port{}}
+	info := ready.Info{PID: os.Getpid(), Control: ctlAddr, Metrics: s.metricsAddr, Ports: []ready.Port{}}
 	for _, p := range s.Bound() {
 		rp := ready.Port{Name: p.Spec.Name, Transport: string(p.Spec.Transport), Addr: p.Spec.Address, Spec: p.Spec.String()}
 		if args := p.Spec.QEMUArgs("n0"); len(args) > 0 {

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"text/tabwriter"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/transport"
@@ -44,9 +42,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	met, err := listenMetrics(cfg)
+	if err != nil {
+		ctl.close()
+		return fmt.Errorf("metrics: %w", err)
+	}
 	sess, err := New(cfg, opts)
 	if err != nil {
 		ctl.close()
+		met.close()
 		return err
 	}
 
@@ -62,12 +66,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	if err := sess.Start(ctx, fatal); err != nil {
 		ctl.close()
+		met.close()
 		sess.Stop()
 		return err
 	}
 	ctlDone := ctl.serve(ctx, sess, log)
+	metDone := met.serve(ctx, sess, log)
 
 	sess.printBanner(opts.Out, ctl.addr)
+	if met.addr != "" {
+		fmt.Fprintf(opts.Out, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
+	}
 	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
 		fatal(err)
 	}
@@ -78,6 +87,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	herr := sess.Stop()
 	if ctlDone != nil {
 		<-ctlDone
+	}
+	if metDone != nil {
+		<-metDone
 	}
 	stopped := fatalErr
 	if stopped == nil {
@@ -171,12 +183,7 @@ func (c controlListener) serve(ctx context.Context, s *Session, log *slog.Logger
 	if c.l == nil {
 		return nil
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(s.Ports, s.ruleCounters))
-	if s.capture != nil {
-		reg.MustRegister(newCaptureCollector(s.capture.Stats))
-	}
-	srv := &control.Server{Target: s, Registry: reg, Token: c.token, Logger: log}
+	srv := &control.Server{Target: s, Registry: s.Registry(), Token: c.token, Logger: log}
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
@@ -69,6 +71,10 @@ type Session struct {
 
 	stats     []PortStats // filled by Start; readable after Stop
 	closeOnce sync.Once
+
+	regOnce     sync.Once
+	reg         *prometheus.Registry // Registry's
+	metricsAddr string               // the metrics endpoint's, as --metrics takes it, once it serves (Run)
 
 	// Set by Start, used by Stop.
 	cancel   context.CancelFunc

@@ -159,6 +159,7 @@ more. It lasts until healed.`
 				}
 				return done(cl.SetLink(ctx, args[0], args[1] == "up"), "link %s %s", args[0], args[1])
 			}),
+		newCtlRuleCmd(stdout, func() *control.Client { return c }),
 		sub("metrics", "Print the Prometheus metrics", cobra.NoArgs,
 			func(ctx context.Context, cl *control.Client, _ []string) error {
 				m, err := cl.Metrics(ctx)

@@ -282,7 +282,7 @@ func TestControlPolicyReplacement(t *testing.T) {
 		t.Error("SetLink on an unknown port succeeded")
 	}
 	m, err := c.Metrics(ctx)
-	if err != nil || !strings.Contains(m, `l2hub_rule_events_total{counter="matched",rule="drop-all"}`) {
+	if err != nil || !strings.Contains(m, `l2hub_rule_matched_total{rule="drop-all"}`) {
 		t.Errorf("metrics lack the new rule's counters: %v\n%s", err, m)
 	}
 }
