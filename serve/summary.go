@@ -1,15 +1,16 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"l2hub/conformance/checker"
 	"l2hub/filter"
 	"l2hub/hub"
+
+	"github.com/google/renameio/v2"
 )
 
 // Summary is what a session did, as l2hub serve reports it when it stops:
@@ -72,23 +73,11 @@ func (sum *Summary) writeJSON(w io.Writer) error {
 
 // writeSummaryFile writes sum to path atomically.
 func writeSummaryFile(path string, sum *Summary) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
+	var b bytes.Buffer
+	if err := sum.writeJSON(&b); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := sum.writeJSON(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("summary: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("summary: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("summary: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := renameio.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	return nil

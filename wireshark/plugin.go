@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/google/renameio/v2"
 )
 
 // FileName is the plugin's file name.
@@ -75,23 +77,7 @@ func Install(dir string) (string, error) {
 		return "", fmt.Errorf("install wireshark plugin: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	tmp, err := os.CreateTemp(dir, "."+FileName+".*")
-	if err != nil {
-		return "", fmt.Errorf("install wireshark plugin: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(Plugin); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("install wireshark plugin: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("install wireshark plugin: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("install wireshark plugin: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := renameio.WriteFile(path, Plugin, 0o644); err != nil {
 		return "", fmt.Errorf("install wireshark plugin: %w", err)
 	}
 	return path, nil

@@ -15,9 +15,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/google/renameio/v2"
 )
 
 // Info is the content of a ready file.
@@ -43,7 +44,7 @@ type Port struct {
 const maxFile = 1 << 20
 
 // WriteFile writes info to path atomically: a reader sees no file, or the
-// whole file. The file is mode 0644: it holds addresses, never the control
+// whole file. The file is mode 0644 less the umask: it holds addresses, never the control
 // token.
 func WriteFile(path string, info Info) error {
 	b, err := json.MarshalIndent(info, "", "  ")
@@ -51,24 +52,7 @@ func WriteFile(path string, info Info) error {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	b = append(b, '\n')
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("ready file: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("ready file: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("ready file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("ready file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := renameio.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	return nil
