@@ -98,22 +98,7 @@ func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
 		WriteTimeout:      header + DefaultBodyTimeout,
 		MaxHeaderBytes:    16 << 10,
 	}
-	srv.SetKeepAlivesEnabled(false) // a kept-alive connection would hold a slot of the cap
-	if m.Logger != nil {
-		srv.ErrorLog = slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(netutil.LimitListener(l, cmp.Or(m.MaxConns, DefaultMaxConns))) }()
-	select {
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(shut)
-		<-errc
-		return nil
-	case err := <-errc:
-		return err
-	}
+	return serveHTTP(ctx, srv, netutil.LimitListener(l, cmp.Or(m.MaxConns, DefaultMaxConns)), m.Logger)
 }
 
 // ParseMetricsAddr checks a metrics address, "tcp:HOST:PORT", and reports

@@ -615,11 +615,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       s.idleTimeout(),
 		MaxHeaderBytes:    16 << 10,
 	}
-	// One request per connection: a client's kept-alive connection would
-	// hold a slot of the cap while it idles. ctl sends one request anyway.
+	return serveHTTP(ctx, srv, l, s.Logger)
+}
+
+// serveHTTP runs srv on l until ctx is done, then shuts it down, giving
+// requests in flight two seconds. One request per connection: a client's
+// kept-alive connection would hold a slot of the cap while it idles (ctl
+// and a Prometheus scrape send one request anyway). srv's errors are
+// logged at debug level to logger, when there is one.
+func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *slog.Logger) error {
 	srv.SetKeepAlivesEnabled(false)
-	if s.Logger != nil {
-		srv.ErrorLog = slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug)
+	if logger != nil {
+		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
