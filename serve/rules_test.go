@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,36 +8,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub/hubtest"
+	"l2hub/internal/syncbuf"
 	"l2hub/replay"
 	"l2hub/report"
 	"l2hub/serve"
 	"l2hub/transport"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRuleEditsOnALiveHub: on a running hub with real sockets, a rule
 // added through the control API drops frames from the next one on, an
@@ -60,7 +41,7 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 	cfg.Control = filepath.Join(dir, "ctl.sock")
 	cfg.Policy = policy
 	cfg.Capture.File = filepath.Join(dir, "run.pcapng")
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s, stop := runServeWith(t, cfg, serve.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	c := control.NewClient(cfg.Control, "")
 	ctx := context.Background()

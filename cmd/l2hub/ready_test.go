@@ -18,14 +18,15 @@ import (
 	"l2hub/control"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/ready"
+	"l2hub/internal/syncbuf"
 	"l2hub/serve"
 )
 
 // runServe runs serve in-process with args until the returned stop is
 // called; stop returns run's error.
-func runServe(t *testing.T, args ...string) (stdout, stderr *syncBuffer, stop func() error) {
+func runServe(t *testing.T, args ...string) (stdout, stderr *syncbuf.Buffer, stop func() error) {
 	t.Helper()
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), stdout, stderr) }()
@@ -263,7 +264,7 @@ func TestCaptureToStdoutReadByTshark(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.Stdin = pipe
-	var tsOut, tsErr syncBuffer
+	var tsOut, tsErr syncbuf.Buffer
 	ts.Stdout, ts.Stderr = &tsOut, &tsErr
 	stderr, err := hubCmd.StderrPipe()
 	if err != nil {
