@@ -14,9 +14,15 @@ BENCHSTAT   ?= $(shell command -v benchstat 2>/dev/null || echo $(shell $(GO) en
 OLD         ?= old.txt
 NEW         ?= bench.txt
 
-.PHONY: all check test bench benchstat fuzz e2e loadtest tools
+.PHONY: all install check test bench benchstat fuzz e2e loadtest tools
 
 all: check test
+
+# l2hub into $(go env GOPATH)/bin. The first build compiles gVisor's network
+# stack (a few minutes): -v lists the packages as they compile.
+install:
+	@echo "installing l2hub into $$($(GO) env GOPATH)/bin; the first build compiles gVisor (a few minutes)"
+	$(GO) install -v ./cmd/l2hub
 
 # gofmt, go vet (with the e2e files) and staticcheck; each must be silent.
 check:

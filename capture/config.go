@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -177,11 +178,41 @@ type Config struct {
 	// Remove deletes a file that a retry created but could not write a
 	// header into; nil means os.Remove.
 	Remove func(path string) error
+
+	stream bool // Path is standard output or a named pipe (set by normalize)
+}
+
+// Stdout as a Config.Path writes the capture to standard output, as a
+// stream that a live Wireshark reads (wireshark -k -i -). A named pipe
+// (mkfifo) as the path is a stream too: opening it waits for a reader. A
+// stream is one file: not per port, not rotated; a SetMeta starts a new
+// pcapng section in it, and a reader that goes away ends the capture
+// (logged and counted), with no retry.
+const Stdout = "-"
+
+// isStream reports whether path names a stream rather than a file.
+func isStream(path string) bool {
+	if path == Stdout {
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&fs.ModeNamedPipe != 0
 }
 
 func (c Config) normalize() (Config, error) {
 	if c.Path == "" {
 		return c, fmt.Errorf("capture: no path")
+	}
+	if c.stream = isStream(c.Path); c.stream {
+		if c.PerPort || c.RotateBytes != 0 || c.RotatePackets != 0 {
+			return c, fmt.Errorf("capture to %s: a stream, so neither per port nor rotated", streamName(c.Path))
+		}
+		if c.RetryInterval == 0 {
+			c.RetryInterval = -1 // a reader that went away does not come back
+		}
+		if c.Create == nil {
+			c.Create = openStream
+		}
 	}
 	if c.Format > FormatPcapNano {
 		return c, fmt.Errorf("capture %s: unknown format %d", c.Path, c.Format)
@@ -252,7 +283,8 @@ func PortPath(path, port string) string {
 // is path itself, then "run-0001.pcapng", "run-0002.pcapng" and so on (more
 // digits past 9999). Sorted by name, part n >= 1 lists before part 0.
 func RotatedPath(path string, n int) string {
-	if n == 0 {
+	if n == 0 || path == Stdout {
+		// (A named pipe never rotates either: its sections share the pipe.)
 		return path
 	}
 	ext := filepath.Ext(path)
@@ -273,3 +305,26 @@ func sanitize(name string) string {
 	}
 	return string(b)
 }
+
+func streamName(path string) string {
+	if path == Stdout {
+		return "standard output (-)"
+	}
+	return "the named pipe " + path
+}
+
+// openStream opens standard output (which closing leaves open) or a named
+// pipe for writing; the latter waits until a reader opens it, as writing
+// into a pipe does.
+func openStream(path string) (io.WriteCloser, error) {
+	if path == Stdout {
+		return stdoutStream{}, nil
+	}
+	return os.OpenFile(path, os.O_WRONLY, 0)
+}
+
+// stdoutStream is standard output as a capture stream.
+type stdoutStream struct{}
+
+func (stdoutStream) Write(p []byte) (int, error) { return os.Stdout.Write(p) }
+func (stdoutStream) Close() error                { return nil }

@@ -9,10 +9,17 @@
 // rule touched, a comment saying what the rule did and why ("dropped: a->b:
 // rule loss-a: drop (p=0.05 draw=0.0213)"); events that are not frames (a
 // partition started through the control API) ride, as a line of their own,
-// on the next frame's comment ([Sink.Annotate]). The section header's comment
-// records the l2hub version, the seed, hashes of the configuration and
+// on the next frame's comment ([Sink.Annotate]). The section header's
+// comments (one line each, so that capinfos -T keeps one row per file)
+// record the l2hub version, the seed, hashes of the configuration and
 // policy and the hub's start time ([Meta]), so that a capture says how to
-// reproduce itself; nothing about the host is written unless asked.
+// reproduce itself; nothing about the host is written unless asked. Each
+// pcapng file ends with an Interface Statistics Block per port: the frames
+// its peer sent (isb_ifrecv), the frames the hub dropped on it (isb_ifdrop:
+// from the peer for every link, or refused by its full queue), the first
+// and last record's times, and the same in one comment line.
+// [Stdout] ("-") or a named pipe as the path streams the capture for a live
+// Wireshark: one stream, in which SetMeta starts a new section.
 // Classic pcap (microsecond or nanosecond, Ethernet, snaplen 65536 by
 // default, like QEMU's filter-dump) and one file per port are options, as
 // are a snaplen and rotation by size or packet count ([RotatedPath]); every

@@ -11,8 +11,8 @@ import (
 
 // Meta is what a capture records about the run that produced it, so that
 // the file says how to reproduce itself. It is written as the pcapng section
-// header's comment, one "key=value" line each after a first line
-// "l2hub capture":
+// header's comments, one opt_comment per line ("key=value" after a first
+// "l2hub capture"), which readers join with newlines:
 //
 //	l2hub capture
 //	version=0.4.0

@@ -2,7 +2,11 @@ package capture
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"time"
+
+	"l2hub/hub"
 )
 
 // pcapng block types, option codes and flags (draft-ietf-opsawg-pcapng).
@@ -31,6 +35,11 @@ const (
 	optIfTsresol = 9 // if_tsresol: one byte, 10^-n, or 2^-n with the top bit set
 	optIfTsoff   = 14
 	optFlags     = 2 // epb_flags (and pack_flags in the obsolete Packet Block)
+
+	optIsbStart  = 2 // isb_starttime: the first record's time, in if_tsresol units
+	optIsbEnd    = 3 // isb_endtime: the last record's time
+	optIsbIfRecv = 4 // isb_ifrecv: frames the port's peer sent the hub
+	optIsbIfDrop = 5 // isb_ifdrop: of those and of the frames for the peer, the ones the hub dropped
 
 	// epb_flags bits 0-1 give the direction: 00 unknown, 01 inbound, 10
 	// outbound. Bits 2-4 (reception type), 5-8 (FCS length) and 16-31
@@ -87,14 +96,94 @@ func appendSHB(b []byte, comment, hardware, os, userAppl string) []byte {
 	b = le.AppendUint16(b, 1) // major
 	b = le.AppendUint16(b, 0) // minor
 	b = le.AppendUint64(b, ^uint64(0))
+	// One opt_comment per line: tools that print a section's comments in a
+	// table (capinfos -T) keep one line per cell that way, and readers that
+	// join a section's comments with newlines (ours, Wireshark's) get the
+	// same text back.
+	for line := range strings.SplitSeq(comment, "\n") {
+		if line != "" {
+			b = appendOption(b, optComment, truncateOption(line))
+		}
+	}
 	for _, o := range [...]struct {
 		code uint16
 		v    string
-	}{{optComment, comment}, {optHardware, hardware}, {optOS, os}, {optUserAppl, userAppl}} {
+	}{{optHardware, hardware}, {optOS, os}, {optUserAppl, userAppl}} {
 		if o.v != "" {
 			b = appendOption(b, o.code, truncateOption(o.v))
 		}
 	}
+	b = appendEndOfOptions(b)
+	return endBlock(b, start)
+}
+
+// ifStats is what an Interface Statistics Block says about one port's
+// interface in one file.
+type ifStats struct {
+	first, last    uint64 // nanoseconds since 1970 of the first and last record
+	records        uint64
+	from, fromDrop uint64 // ingress records; those that no link delivered (policy)
+	to, toDrop     uint64 // egress records; those the port's full queue refused
+}
+
+func (st *ifStats) add(ns uint64, dir hub.Direction, dropped bool) {
+	if st.records == 0 {
+		st.first = ns
+	}
+	st.last, st.records = ns, st.records+1
+	if dir == hub.Egress {
+		st.to++
+		if dropped {
+			st.toDrop++
+		}
+		return
+	}
+	st.from++
+	if dropped {
+		st.fromDrop++
+	}
+}
+
+// comment is the statistics in one line, for people.
+func (st *ifStats) comment(port string) string {
+	return fmt.Sprintf("l2hub port %s: %d frames from the peer, %d of them dropped for every link; "+
+		"%d frames for the peer, %d of them refused by its full queue",
+		port, st.from, st.fromDrop, st.to, st.toDrop)
+}
+
+// isbLen bounds the size of the block appendISB writes for a comment of n
+// bytes.
+func isbLen(n int) int {
+	return blockMin + 12 + 2*optionLen(8) + 2*optionLen(8) + optionLen(min(n, MaxComment)) + 4
+}
+
+// isbBound bounds the size of the block appendISB writes for port, whatever
+// its counts.
+func isbBound(port string) int {
+	full := ifStats{from: 1<<64 - 1, fromDrop: 1<<64 - 1, to: 1<<64 - 1}
+	return isbLen(len(full.comment(port)))
+}
+
+// appendISB appends an Interface Statistics Block for interface iface,
+// stamped with the last record's time so that its bytes depend only on the
+// events.
+func appendISB(b []byte, iface uint32, st *ifStats, comment string) []byte {
+	b, start := beginBlock(b, blockISB)
+	b = le.AppendUint32(b, iface)
+	b = le.AppendUint32(b, uint32(st.last>>32))
+	b = le.AppendUint32(b, uint32(st.last))
+	b = appendOption(b, optComment, truncateOption(comment))
+	if st.records > 0 {
+		var t [8]byte
+		le.PutUint32(t[:], uint32(st.first>>32))
+		le.PutUint32(t[4:], uint32(st.first))
+		b = appendOption(b, optIsbStart, t[:])
+		le.PutUint32(t[:], uint32(st.last>>32))
+		le.PutUint32(t[4:], uint32(st.last))
+		b = appendOption(b, optIsbEnd, t[:])
+	}
+	b = appendOption(b, optIsbIfRecv, le.AppendUint64(nil, st.from))
+	b = appendOption(b, optIsbIfDrop, le.AppendUint64(nil, st.fromDrop+st.toDrop))
 	b = appendEndOfOptions(b)
 	return endBlock(b, start)
 }

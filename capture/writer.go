@@ -50,6 +50,8 @@ type output struct {
 	batch []byte // whole blocks not yet written
 	// Counts for the current file; size and packets include the batch.
 	size, packets int64
+	stats         []ifStats // per interface of the current file (pcapng)
+	trailer       int64     // bound of the statistics blocks that will end the file
 	batchPackets  int64
 	failed        bool
 	made          bool   // the current part's file was created: it may hold frames
@@ -109,6 +111,7 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 				dir:     hub.Direction(h[1]),
 				sec:     int64(ne.Uint64(h[8:])),
 				nsec:    int64(ne.Uint32(h[16:])),
+				dropped: h[2] != 0,
 				origLen: a,
 				data:    chunk[recHdrLen : recHdrLen+b],
 				comment: chunk[recHdrLen+b : end],
@@ -128,6 +131,7 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 
 type packetRec struct {
 	dir       hub.Direction
+	dropped   bool
 	sec, nsec int64
 	origLen   int
 	data      []byte
@@ -142,10 +146,17 @@ func (w *writer) addPort(p portDesc) {
 	w.ports = append(w.ports, p)
 	if !w.cfg.PerPort {
 		if o := w.segment; !o.failed && w.cfg.Format == FormatPcapng {
+			if o.packets > 0 && w.cfg.RotateBytes > 0 &&
+				o.size+int64(idbLen(p.name, p.descr)+isbBound(p.name))+o.trailer > w.cfg.RotateBytes {
+				o.rotate() // the new file's header describes every port, this one included
+				return
+			}
 			o.reserve(idbLen(p.name, p.descr))
 			before := len(o.batch)
 			o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
 			o.size += int64(len(o.batch) - before)
+			o.stats = append(o.stats, ifStats{})
+			o.trailer += int64(isbBound(p.name))
 		}
 		return
 	}
@@ -179,7 +190,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 		n = int64(epbLen(len(p.data), len(p.comment)))
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
-		w.cfg.RotateBytes > 0 && o.size+n > w.cfg.RotateBytes) {
+		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
 		o.rotate()
 		if o.failed {
 			w.stats.writeError.Add(1)
@@ -203,7 +214,9 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 		if !w.cfg.PerPort {
 			iface = uint32(w.iface[id])
 		}
-		o.batch = appendEPB(o.batch, iface, unixNanos(time.Unix(p.sec, p.nsec)), p.data, p.origLen, flags, p.comment)
+		ns := unixNanos(time.Unix(p.sec, p.nsec))
+		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, p.comment)
+		o.stats[iface].add(ns, p.dir, p.dropped)
 	} else {
 		// Never the zero time.Time, which pcapgo would replace with "now".
 		t := time.Unix(max(p.sec, 0), p.nsec)
@@ -307,11 +320,16 @@ func (o *output) header() {
 			appl += " " + v
 		}
 		o.batch = appendSHB(o.batch, w.meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
+		o.stats, o.trailer = o.stats[:0], 0
 		if o.port != nil {
 			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)
+			o.stats = append(o.stats, ifStats{})
+			o.trailer += int64(isbBound(o.port.name))
 		} else {
 			for _, p := range w.ports {
 				o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+				o.stats = append(o.stats, ifStats{})
+				o.trailer += int64(isbBound(p.name))
 			}
 		}
 	default:
@@ -431,7 +449,37 @@ func (o *output) resume() {
 	o.lost = 0
 }
 
+// statistics ends a pcapng file with an Interface Statistics Block per
+// interface: each port's frame and drop counts in that file, which
+// Wireshark's capture file properties and capinfos show.
+func (o *output) statistics() {
+	if o.w.cfg.Format != FormatPcapng || o.failed || o.f == nil {
+		return
+	}
+	for i := range o.stats {
+		name := ""
+		if o.port != nil {
+			name = o.port.name
+		} else {
+			name = o.w.ports[i].name
+		}
+		c := o.stats[i].comment(name)
+		o.reserve(isbLen(len(c)))
+		before := len(o.batch)
+		o.batch = appendISB(o.batch, uint32(i), &o.stats[i], c)
+		o.size += int64(len(o.batch) - before)
+	}
+}
+
 func (o *output) rotate() {
+	o.statistics()
+	if o.w.cfg.stream && o.f != nil && !o.failed {
+		// A stream goes on in a new section of the same stream.
+		o.flush()
+		o.part++
+		o.header()
+		return
+	}
 	o.flush()
 	o.closeFile()
 	if o.failed {
@@ -444,6 +492,7 @@ func (o *output) rotate() {
 }
 
 func (o *output) close() {
+	o.statistics()
 	o.flush()
 	o.closeFile()
 }

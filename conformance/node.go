@@ -203,7 +203,7 @@ func (n *Node) Run(ctx context.Context) error {
 		udp.Close()
 		wg.Wait()
 	}()
-	wg.Go(func() { n.receiveAnnounces(udp) })
+	wg.Go(func() { n.receiveAnnounces(ctx, udp) })
 
 	switch {
 	case n.probe != nil:
@@ -335,13 +335,15 @@ func (n *Node) sendAnnounces(udp net.PacketConn, payloads [][]byte, dsts ...net.
 
 // receiveAnnounces learns peers until the socket closes. Like the OS it
 // reads at most 256 bytes of each datagram; datagrams above 512 bytes are
-// dropped, as smoltcp's buffer would.
-func (n *Node) receiveAnnounces(udp net.PacketConn) {
+// dropped, as smoltcp's buffer would. A socket closed because the node
+// stops (ctx ended, or the stack under it shut down first: EOF) is the end
+// of the run, not a failure.
+func (n *Node) receiveAnnounces(ctx context.Context, udp net.PacketConn) {
 	buf := make([]byte, 2048)
 	for {
 		nr, from, err := udp.ReadFrom(buf)
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 				n.log.Warn("discovery recv FAIL", "err", err)
 			}
 			return

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"l2hub/filter"
 )
 
 // Client talks to a hub's control API.
@@ -99,9 +101,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 	if resp.StatusCode != http.StatusOK {
 		var e ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s", e.Error)
+			return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Error}
 		}
-		return fmt.Errorf("control API: %s: %s", resp.Status, strings.TrimSpace(string(data)))
+		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("control API: %s: %s", resp.Status, strings.TrimSpace(string(data)))}
 	}
 	if out == nil {
 		return nil
@@ -113,6 +115,33 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 	return json.Unmarshal(data, out)
 }
 
+// Error is a request the hub answered with an error: Message is the hub's
+// own words (a policy's "file:line:col: field: ..." included), Status the
+// HTTP status (400: the hub refused the request as invalid; 401: a missing
+// or wrong token; 403 and 415: refused as a web page's; 501: not supported
+// by this hub; 503: the hub is stopping) and Code, when the hub gave one,
+// what kind of refusal it is. errors.Is matches the errors the codes stand
+// for: filter.ErrUnknownRule, filter.ErrRuleExists,
+// filter.ErrUnknownPartition, hub.ErrNoPort, hub.ErrStopped and
+// filter.ErrInvalid.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is reports whether the hub's code stands for target.
+func (e *Error) Is(target error) bool {
+	for _, c := range codes {
+		if c.code == e.Code && c.err == target {
+			return true
+		}
+	}
+	return false
+}
+
 // Ports returns every port's status, link state and partitions.
 func (c *Client) Ports(ctx context.Context) ([]PortStatus, error) {
 	var out []PortStatus
@@ -120,18 +149,77 @@ func (c *Client) Ports(ctx context.Context) ([]PortStatus, error) {
 	return out, err
 }
 
-// Policy returns the policy in force, as JSON.
+// Policy returns the policy in force, as JSON (what ctl policy prints;
+// CurrentPolicy decodes it).
 func (c *Client) Policy(ctx context.Context) (json.RawMessage, error) {
 	var out json.RawMessage
 	err := c.do(ctx, "GET", "/v1/policy", "", nil, &out)
 	return out, err
 }
 
-// Rules returns per-rule counters, as JSON.
+// CurrentPolicy returns the policy in force: its rules in order with their
+// criteria, actions and counters, its partitions and its ports' link
+// state, as of now; nil when the hub runs without a policy.
+func (c *Client) CurrentPolicy(ctx context.Context) (*filter.Description, error) {
+	var out *filter.Description
+	err := c.do(ctx, "GET", "/v1/policy", "", nil, &out)
+	return out, err
+}
+
+// Rules returns per-rule counters, as JSON (what ctl rules prints;
+// Counters decodes it).
 func (c *Client) Rules(ctx context.Context) (json.RawMessage, error) {
 	var out json.RawMessage
 	err := c.do(ctx, "GET", "/v1/rules", "", nil, &out)
 	return out, err
+}
+
+// Counters returns the policy's counters: per rule, per partition and per
+// port link.
+func (c *Client) Counters(ctx context.Context) (filter.Stats, error) {
+	var out filter.Stats
+	err := c.do(ctx, "GET", "/v1/rules", "", nil, &out)
+	return out, err
+}
+
+// AddRule adds one rule to the policy in force, after the others or, with
+// before, just before the rule of that name. rule is written as a rule of
+// a policy file ({match: {link: a->b}, loss: 5%}); its name, if it gives
+// one, must be name. The other rules keep their counters and the capture
+// its file; the hub notes the change in both its log and the capture. It
+// returns the rule as the policy describes it. A name in use is refused
+// (errors.Is(err, filter.ErrRuleExists)).
+func (c *Client) AddRule(ctx context.Context, name string, rule []byte, before string) (filter.RuleDescription, error) {
+	path := "/v1/rules/" + url.PathEscape(name)
+	if before != "" {
+		path += "?before=" + url.QueryEscape(before)
+	}
+	return c.ruleEdit(ctx, "POST", path, rule)
+}
+
+// UpdateRule replaces the named rule with rule, in its place; its counters
+// go on, and it starts afresh on every link as a newly loaded rule would
+// (see filter's edit.go). An unknown name is refused
+// (filter.ErrUnknownRule).
+func (c *Client) UpdateRule(ctx context.Context, name string, rule []byte) (filter.RuleDescription, error) {
+	return c.ruleEdit(ctx, "PUT", "/v1/rules/"+url.PathEscape(name), rule)
+}
+
+// RemoveRule removes the named rule and returns it as it was, with its last
+// counters. An unknown name is refused (filter.ErrUnknownRule).
+func (c *Client) RemoveRule(ctx context.Context, name string) (filter.RuleDescription, error) {
+	return c.ruleEdit(ctx, "DELETE", "/v1/rules/"+url.PathEscape(name), nil)
+}
+
+func (c *Client) ruleEdit(ctx context.Context, method, path string, rule []byte) (filter.RuleDescription, error) {
+	var out RuleResponse
+	var body io.Reader
+	ctype := ""
+	if rule != nil {
+		body, ctype = bytes.NewReader(rule), "application/yaml"
+	}
+	err := c.do(ctx, method, path, ctype, body, &out)
+	return out.Rule, err
 }
 
 // ReplacePolicy uploads a policy file; name appears in error messages.

@@ -110,7 +110,7 @@ func (f *fakeTarget) Inject(_ context.Context, port string, frame []byte) error 
 	return nil
 }
 
-func serve(t *testing.T, token string) (*fakeTarget, string) {
+func serveFake(t *testing.T, token string) (*fakeTarget, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ctl.sock")
 	l, err := control.Listen(path, "")
@@ -133,8 +133,8 @@ func startServer(t *testing.T, l net.Listener, srv *control.Server) *fakeTarget 
 	}
 	target := srv.Target.(*fakeTarget)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(target.Ports, func() []control.RuleCounter {
-		return []control.RuleCounter{{Rule: "loss-a", Counter: "dropped", Value: 3}}
+	reg.MustRegister(control.NewCollector(target.Ports, func() []filter.RuleStats {
+		return []filter.RuleStats{{Rule: "loss-a", Matched: 5, Dropped: 3}}
 	}))
 	srv.Registry = reg
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,7 +150,7 @@ func startServer(t *testing.T, l net.Listener, srv *control.Server) *fakeTarget 
 }
 
 func TestControlOverUnixSocket(t *testing.T) {
-	target, path := serve(t, "")
+	target, path := serveFake(t, "")
 	c := control.NewClient(path, "")
 	ctx := context.Background()
 
@@ -194,7 +194,9 @@ func TestControlOverUnixSocket(t *testing.T) {
 		`l2hub_port_rx_frames_total{port="a"} 7`,
 		`l2hub_port_drops_total{port="a",reason="policy"} 2`,
 		`l2hub_port_attached{port="a"} 1`,
-		`l2hub_rule_events_total{counter="dropped",rule="loss-a"} 3`,
+		`l2hub_rule_matched_total{rule="loss-a"} 5`,
+		`l2hub_rule_actions_total{action="dropped",rule="loss-a"} 3`,
+		`l2hub_rule_actions_total{action="delayed",rule="loss-a"} 0`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
@@ -203,7 +205,7 @@ func TestControlOverUnixSocket(t *testing.T) {
 }
 
 func TestControlToken(t *testing.T) {
-	_, path := serve(t, "s3cret")
+	_, path := serveFake(t, "s3cret")
 	if _, err := control.NewClient(path, "").Ports(context.Background()); err == nil || !strings.Contains(err.Error(), "token") {
 		t.Errorf("request without token: got %v, want a token error", err)
 	}
@@ -237,7 +239,7 @@ func TestListenNeedsATokenForTCP(t *testing.T) {
 }
 
 func TestListenRefusesLiveSocket(t *testing.T) {
-	_, path := serve(t, "")
+	_, path := serveFake(t, "")
 	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrInUse) {
 		t.Errorf("Listen on a live socket: got %v, want a refusal", err)
 	}
@@ -268,7 +270,7 @@ func TestInject(t *testing.T) {
 		{"unknown-port", "zz", stream(frame(60, 1)), 0, "no such port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			target, path := serve(t, "")
+			target, path := serveFake(t, "")
 			res, err := control.NewClient(path, "").Inject(context.Background(), tc.port, bytes.NewReader(tc.body))
 			if tc.errMsg == "" && (err != nil || res.Frames != tc.frames) {
 				t.Fatalf("Inject = %+v, %v; want %d frames", res, err, tc.frames)
@@ -286,7 +288,7 @@ func TestInject(t *testing.T) {
 // TestInjectStreams checks that frames reach the target as they are
 // written, not when the request ends: that is what lets a client pace them.
 func TestInjectStreams(t *testing.T) {
-	target, path := serve(t, "")
+	target, path := serveFake(t, "")
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -317,7 +319,7 @@ func TestInjectStreams(t *testing.T) {
 // port's link state and the active partitions cutting it off, beside its
 // counters, in one flat JSON object per port.
 func TestPortsShowLinkAndPartitions(t *testing.T) {
-	_, path := serve(t, "")
+	_, path := serveFake(t, "")
 	c := control.NewClient(path, "")
 	ctx := context.Background()
 	check := func(when, link string, parts []string) {
@@ -365,7 +367,7 @@ func TestPortsShowLinkAndPartitions(t *testing.T) {
 // TestMetricsExportLinkAndPartitionState scrapes /metrics for the link and
 // partition gauges and their drop counters.
 func TestMetricsExportLinkAndPartitionState(t *testing.T) {
-	_, path := serve(t, "")
+	_, path := serveFake(t, "")
 	c := control.NewClient(path, "")
 	ctx := context.Background()
 	scrape := func(when string, want ...string) {

@@ -6,6 +6,9 @@
 //	GET    /v1/policy                  the policy in force
 //	PUT    /v1/policy?name=FILE        replace it (validated whole; refused whole); application/yaml
 //	GET    /v1/rules                   per-rule counters
+//	POST   /v1/rules/{name}?before=R   add one rule (the policy file's syntax), last or before rule R; application/yaml
+//	PUT    /v1/rules/{name}            replace it, in its place, counters kept; application/yaml
+//	DELETE /v1/rules/{name}            remove it
 //	POST   /v1/partitions              {"name": "p1", "groups": [["a"], ["b"]]}; no groups: start the policy's partition p1; application/json
 //	DELETE /v1/partitions/{name}       heal
 //	POST   /v1/links/{port}/{up|down}  set a port's link state
@@ -32,15 +35,29 @@
 //     hold. A flood of connections slows the control plane, never the VMs'
 //     ports.
 //
-// Request bodies are bounded and validated: an empty policy upload or a
-// partition without a name is refused (400) rather than applied.
+// Request bodies are bounded and validated: an empty policy upload or rule,
+// or a partition without a name, is refused (400) rather than applied. An
+// error's body says what the hub refused, in its words, and for the
+// refusals a program tells apart, with a code (CodeUnknownRule, ...);
+// Client returns it as an *Error that errors.Is matches against the
+// sentinel it stands for (filter.ErrRuleExists, ...).
+//
+// Rule edits (RuleEditor) change one rule and leave the rest of the policy
+// as it is, other rules' counters and the capture's file included; the
+// hub notes each in its log and in the capture. A whole new policy (PUT
+// /v1/policy) replaces all of it and starts the capture's next file.
 //
 // The server holds no hub state itself: it calls a Target (serve.Session),
 // typed with the hub's and the policy's own types, which runs each change
 // on the hub loop, so a change is ordered with respect to frames. The
 // client streams an injection with keepalives (Client.InjectStream) and
-// formats what ctl prints (WritePorts). Server and Client are safe for
-// concurrent use.
+// formats what ctl prints (WritePorts). Client is the Go API for programs
+// and tests that drive a hub (see its example). Server and Client are safe
+// for concurrent use.
+//
+// MetricsServer serves GET /metrics alone (l2hub serve --metrics), for
+// Prometheus: read-only, with the same limits and web-page refusals, no
+// token on a loopback address and the control token on any other.
 //
 // Imports: hub and filter (the types the API carries).
 package control

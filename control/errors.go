@@ -13,4 +13,8 @@ var (
 	// ErrNeedToken reports a TCP control address without a token: any local
 	// user (and, without one, a web page) could reach it.
 	ErrNeedToken = errors.New("a TCP control address needs a token")
+	// ErrMetricsNeedToken reports a metrics address other than loopback
+	// without a token: any host that reaches it could read the hub's
+	// counters.
+	ErrMetricsNeedToken = errors.New("it needs a token")
 )

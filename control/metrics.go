@@ -7,29 +7,26 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
-// RuleCounter is one per-rule counter for /metrics: rule "loss-a", counter
-// "dropped", value 12.
-type RuleCounter struct {
-	Rule    string
-	Counter string
-	Value   uint64
-}
+// RuleActions are the actions a rule's counters count, as the action label
+// of l2hub_rule_actions_total says them (see filter.RuleStats).
+var RuleActions = []string{"dropped", "delayed", "duplicated", "corrupted", "queued", "overflowed"}
 
 // Collector exports the hub's port counters and the policy's rule counters
 // to Prometheus, reading them at scrape time.
 type Collector struct {
 	ports func(ctx context.Context) ([]hub.PortStatus, error)
-	rules func() []RuleCounter
+	rules func() []filter.RuleStats
 
-	rxFrames, rxBytes, txFrames, txBytes, drops, attached, attaches, rule *prometheus.Desc
-	queued, paused, pauses, pausedSeconds, stalled, stalls                *prometheus.Desc
+	rxFrames, rxBytes, txFrames, txBytes, drops, attached, attaches, matched, actions *prometheus.Desc
+	queued, paused, pauses, pausedSeconds, stalled, stalls                            *prometheus.Desc
 }
 
 // NewCollector returns a collector; rules may be nil.
-func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rules func() []RuleCounter) *Collector {
+func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rules func() []filter.RuleStats) *Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("l2hub_"+name, help, labels, nil)
 	}
@@ -43,10 +40,13 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 		drops:    d("port_drops_total", "Frames dropped, by reason.", "port", "reason"),
 		attached: d("port_attached", "1 while the port has a peer.", "port"),
 		attaches: d("port_attaches_total", "Peers attached over the port's life.", "port"),
-		rule:     d("rule_events_total", "Per-rule counters (matched, dropped, delayed, ...).", "rule", "counter"),
-		queued:   d("port_queued_frames", "Frames waiting for the port's peer.", "port"),
-		paused:   d("port_paused", "1 while the hub holds the port's sender back (its frames wait for a port whose peer is not reading fast enough).", "port"),
-		pauses:   d("port_pauses_total", "Times the port's sender was paused.", "port"),
+		matched:  d("rule_matched_total", "Frames the rule matched, on all links (its window included).", "rule"),
+		actions: d("rule_actions_total",
+			"What the rule did to the frames it matched: dropped frames; delayed, duplicated (extra copies), corrupted, queued (rate) and overflowed (dropped by a full rate queue) copies. Each action is counted once, apart from matched.",
+			"rule", "action"),
+		queued: d("port_queued_frames", "Frames waiting for the port's peer.", "port"),
+		paused: d("port_paused", "1 while the hub holds the port's sender back (its frames wait for a port whose peer is not reading fast enough).", "port"),
+		pauses: d("port_pauses_total", "Times the port's sender was paused.", "port"),
 		pausedSeconds: d("port_paused_seconds_total",
 			"Time the port's sender spent paused, over pauses that have ended.", "port"),
 		stalled: d("port_stalled", "1 while the port drops its frames because its peer read nothing for the stall time.", "port"),
@@ -56,7 +56,7 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.rule,
+	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.matched, c.actions,
 		c.queued, c.paused, c.pauses, c.pausedSeconds, c.stalled, c.stalls} {
 		ch <- d
 	}
@@ -98,7 +98,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.rules != nil {
 		for _, r := range c.rules() {
-			ch <- prometheus.MustNewConstMetric(c.rule, prometheus.CounterValue, float64(r.Value), r.Rule, r.Counter)
+			ch <- prometheus.MustNewConstMetric(c.matched, prometheus.CounterValue, float64(r.Matched), r.Rule)
+			for i, v := range [...]uint64{r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed} {
+				ch <- prometheus.MustNewConstMetric(c.actions, prometheus.CounterValue, float64(v), r.Rule, RuleActions[i])
+			}
 		}
 	}
 }
@@ -162,4 +165,63 @@ func gauge(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// LinkCollector exports the hub's per-link counters (hub.LinkStats): one
+// series per ordered pair of ports that has carried or dropped a frame, so
+// a hub of n ports has at most n(n-1) of each.
+type LinkCollector struct {
+	links                func(ctx context.Context) ([]hub.LinkStats, error)
+	frames, bytes, drops *prometheus.Desc
+}
+
+// NewLinkCollector returns a collector of links' counters.
+func NewLinkCollector(links func(ctx context.Context) ([]hub.LinkStats, error)) *LinkCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("l2hub_link_"+name, help, []string{"from", "to"}, nil)
+	}
+	return &LinkCollector{
+		links:  links,
+		frames: d("frames_total", "Frames from port from's peer queued for port to's peer (each copy counts)."),
+		bytes:  d("bytes_total", "Bytes of the frames l2hub_link_frames_total counts."),
+		drops: d("drops_total",
+			"Frames from port from dropped on their way to port to: by the policy, flow control, for want of a peer, or at the delay bound."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *LinkCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.frames
+	ch <- c.bytes
+	ch <- c.drops
+}
+
+// Collect implements prometheus.Collector.
+func (c *LinkCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	links, err := c.links(ctx)
+	if err != nil {
+		return
+	}
+	for _, l := range links {
+		ch <- prometheus.MustNewConstMetric(c.frames, prometheus.CounterValue, float64(l.Frames), l.From, l.To)
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.CounterValue, float64(l.Bytes), l.From, l.To)
+		ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(l.Drops), l.From, l.To)
+	}
+}
+
+// NewBuildInfo returns l2hub_build_info{version, revision, goversion} 1:
+// l2hub's version, the VCS revision the binary was built from ("unknown"
+// when the build recorded none, as with go build -buildvcs=false or a
+// build outside a repository; internal/buildinfo reads it) and the Go
+// version.
+func NewBuildInfo(version, revision, goVersion string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "l2hub_build_info",
+		Help:        "Always 1; its labels say which l2hub this is: version, VCS revision (unknown when the build recorded none) and Go version.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
 }

@@ -123,7 +123,7 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 // without a name (or with trailing or unknown data) are refused with a
 // clear error, and nothing changes.
 func TestEmptyRequestsAreRefused(t *testing.T) {
-	target, path := serve(t, "")
+	target, path := serveFake(t, "")
 	c := control.NewClient(path, "")
 	ctx := context.Background()
 	for _, body := range []string{"", "  \n\n\t\n", "# a policy\n# with only comments\n", "---\n"} {
@@ -254,7 +254,7 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 // TestInjectKeepalives: zero-length records keep a stream alive and
 // inject nothing.
 func TestInjectKeepalives(t *testing.T) {
-	target, path := serve(t, "")
+	target, path := serveFake(t, "")
 	var body []byte
 	body = control.AppendInjectKeepalive(body)
 	body = control.AppendInjectFrame(body, make([]byte, 60))

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
 	"l2hub/filter"
@@ -78,6 +77,17 @@ type Target interface {
 	Inject(ctx context.Context, port string, frame []byte) error
 }
 
+// RuleEditor is what a Target may add to edit the policy's rules one at a
+// time (serve.Session does): src is one rule in the policy file's syntax,
+// whose name, if it gives one, must be name. Each returns the rule as the
+// policy describes it (RemoveRule: as it was, with its last counters).
+// Without it the rule routes answer 501.
+type RuleEditor interface {
+	AddRule(ctx context.Context, name string, src []byte, before string) (filter.RuleDescription, error)
+	UpdateRule(ctx context.Context, name string, src []byte) (filter.RuleDescription, error)
+	RemoveRule(ctx context.Context, name string) (filter.RuleDescription, error)
+}
+
 // A UserError is a request the target refused as invalid (bad policy, unknown
 // port); the API answers 400 with its message rather than 500.
 type UserError struct{ Err error }
@@ -114,10 +124,55 @@ type InjectResponse struct {
 	Bytes  int64  `json:"bytes"`
 }
 
-// ErrorResponse is the body of every non-2xx answer.
+// ErrorResponse is the body of every non-2xx answer: the hub's words, and
+// for the refusals a program may want to tell apart, a code (Code...).
 type ErrorResponse struct {
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
 }
+
+// The codes of ErrorResponse, and the errors they stand for (Error.Is).
+const (
+	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid)
+	CodeUnknownRule      = "unknown-rule"      // filter.ErrUnknownRule
+	CodeRuleExists       = "rule-exists"       // filter.ErrRuleExists
+	CodeUnknownPartition = "unknown-partition" // filter.ErrUnknownPartition
+	CodeUnknownPort      = "unknown-port"      // hub.ErrNoPort
+	CodeStopped          = "stopped"           // hub.ErrStopped: the hub is shutting down
+)
+
+// codes maps each code to its error, in the order errorCode tries them.
+var codes = []struct {
+	code string
+	err  error
+}{
+	{CodeUnknownRule, filter.ErrUnknownRule},
+	{CodeRuleExists, filter.ErrRuleExists},
+	{CodeUnknownPartition, filter.ErrUnknownPartition},
+	{CodeUnknownPort, hub.ErrNoPort},
+	{CodeStopped, hub.ErrStopped},
+	{CodeInvalid, filter.ErrInvalid},
+}
+
+func errorCode(err error) string {
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return ""
+}
+
+// RuleResponse is the answer to the rule edits: what was done, and the rule
+// as the policy now describes it (removed: as it was, with its last
+// counters).
+type RuleResponse struct {
+	Status string                 `json:"status"` // added, updated or removed
+	Rule   filter.RuleDescription `json:"rule"`
+}
+
+// errNoRuleEditor answers the rule routes of a target that cannot edit rules.
+var errNoRuleEditor = errors.New("this hub cannot edit rules one at a time")
 
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
@@ -178,6 +233,43 @@ func (s *Server) Handler() http.Handler {
 		}
 		return map[string]string{"status": "link " + state, "port": port}, nil
 	}))
+	rule := func(status string, edit func(ed RuleEditor, r *http.Request, name string, src []byte) (filter.RuleDescription, error)) http.HandlerFunc {
+		return s.json(func(r *http.Request) (any, error) {
+			ed, ok := s.Target.(RuleEditor)
+			if !ok {
+				return nil, errNoRuleEditor
+			}
+			name := r.PathValue("name")
+			var src []byte
+			if status == "removed" {
+				if err := needType(r, "", "application/json"); err != nil {
+					return nil, err
+				}
+			} else {
+				if err := needType(r, "application/yaml", "application/json"); err != nil {
+					return nil, err
+				}
+				var err error
+				if src, err = ReadRule(r.Body, name); err != nil {
+					return nil, err
+				}
+			}
+			desc, err := edit(ed, r, name, src)
+			if err != nil {
+				return nil, err
+			}
+			return RuleResponse{Status: status, Rule: desc}, nil
+		})
+	}
+	mux.HandleFunc("POST /v1/rules/{name}", rule("added", func(ed RuleEditor, r *http.Request, name string, src []byte) (filter.RuleDescription, error) {
+		return ed.AddRule(r.Context(), name, src, r.URL.Query().Get("before"))
+	}))
+	mux.HandleFunc("PUT /v1/rules/{name}", rule("updated", func(ed RuleEditor, r *http.Request, name string, src []byte) (filter.RuleDescription, error) {
+		return ed.UpdateRule(r.Context(), name, src)
+	}))
+	mux.HandleFunc("DELETE /v1/rules/{name}", rule("removed", func(ed RuleEditor, r *http.Request, name string, _ []byte) (filter.RuleDescription, error) {
+		return ed.RemoveRule(r.Context(), name)
+	}))
 	mux.HandleFunc("POST /v1/inject/{port}", func(w http.ResponseWriter, r *http.Request) {
 		// A stream lasts as long as its capture: no overall deadline, but
 		// one per record (the client sends keepalives while it waits).
@@ -194,9 +286,7 @@ func (s *Server) Handler() http.Handler {
 		})(w, r)
 	})
 	if s.Registry != nil {
-		state := prometheus.NewRegistry()
-		state.MustRegister(newStateCollector(s.Target))
-		mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{s.Registry, state}, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", metricsHandler(s.Registry, s.Target))
 	}
 	return s.guard(s.auth(mux))
 }
@@ -279,12 +369,38 @@ func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 	if len(src) > MaxPolicyBytes {
 		return nil, &UserError{fmt.Errorf("policy %s is larger than %d bytes", name, MaxPolicyBytes)}
 	}
-	for line := range strings.Lines(string(src)) {
-		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") && l != "---" {
-			return src, nil
-		}
+	if !blank(src) {
+		return src, nil
 	}
 	return nil, &UserError{fmt.Errorf("policy %s is empty: nothing replaced (a policy without faults says \"rules: []\")", name)}
+}
+
+// ReadRule reads the body of a rule edit (one rule in the policy file's
+// syntax), refusing more than filter.MaxRuleBytes and a body with nothing
+// but blank lines and comments. The rule itself is the target's to check.
+func ReadRule(r io.Reader, name string) ([]byte, error) {
+	src, err := io.ReadAll(io.LimitReader(r, filter.MaxRuleBytes+1))
+	if err != nil {
+		return nil, &UserError{fmt.Errorf("rule %s: read: %w", name, err)}
+	}
+	if len(src) > filter.MaxRuleBytes {
+		return nil, &UserError{fmt.Errorf("rule %s is larger than %d bytes", name, filter.MaxRuleBytes)}
+	}
+	if blank(src) {
+		return nil, &UserError{fmt.Errorf("rule %s is empty: give one rule, e.g. {match: {link: a->b}, loss: 5%%}", name)}
+	}
+	return src, nil
+}
+
+// blank reports whether src holds nothing but blank lines, comments and
+// document markers.
+func blank(src []byte) bool {
+	for line := range strings.Lines(string(src)) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") && l != "---" {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodePartition decodes the body of POST /v1/partitions: one JSON object
@@ -388,12 +504,27 @@ func (s *Server) guard(next http.Handler) http.Handler {
 var corsSafe = map[string]bool{"text/plain": true, "application/x-www-form-urlencoded": true, "multipart/form-data": true}
 
 func browserCheck(r *http.Request) error {
+	if err := pageCheck(r, "the control API is for l2hub ctl"); err != nil {
+		return err
+	}
+	return hostCheck(r)
+}
+
+// pageCheck refuses a request a web page sent: one with an Origin, or a
+// cross-site Sec-Fetch-Site. why ends the message.
+func pageCheck(r *http.Request, why string) error {
 	if o := r.Header.Get("Origin"); o != "" {
-		return fmt.Errorf("request from a web page (Origin %q) refused: the control API is for l2hub ctl", o)
+		return fmt.Errorf("request from a web page (Origin %q) refused: %s", o, why)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
-		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: the control API is for l2hub ctl", site)
+		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: %s", site, why)
 	}
+	return nil
+}
+
+// hostCheck refuses a Host that is a name other than localhost: a web page
+// whose name now resolves to this address (DNS rebinding).
+func hostCheck(r *http.Request) error {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -442,11 +573,13 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {
 				status = http.StatusServiceUnavailable
+			} else if err == errNoRuleEditor {
+				status = http.StatusNotImplemented
 			}
 			if s.Logger != nil && status == http.StatusInternalServerError {
 				s.Logger.Warn("control request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeJSON(w, status, ErrorResponse{Error: err.Error()})
+			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: errorCode(err)})
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
@@ -482,11 +615,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       s.idleTimeout(),
 		MaxHeaderBytes:    16 << 10,
 	}
-	// One request per connection: a client's kept-alive connection would
-	// hold a slot of the cap while it idles. ctl sends one request anyway.
+	return serveHTTP(ctx, srv, l, s.Logger)
+}
+
+// serveHTTP runs srv on l until ctx is done, then shuts it down, giving
+// requests in flight two seconds. One request per connection: a client's
+// kept-alive connection would hold a slot of the cap while it idles (ctl
+// and a Prometheus scrape send one request anyway). srv's errors are
+// logged at debug level to logger, when there is one.
+func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *slog.Logger) error {
 	srv.SetKeepAlivesEnabled(false)
-	if s.Logger != nil {
-		srv.ErrorLog = slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug)
+	if logger != nil {
+		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

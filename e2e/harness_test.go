@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,9 +347,9 @@ func mcastAttach(t *testing.T, name, group string) Attach {
 	}
 }
 
-// waitTCPListen waits until something listens on 127.0.0.1:port, by reading
+// waitTCPListen waits until a QEMU listens on 127.0.0.1:port, by reading
 // /proc/net/tcp: a probe connection to a QEMU listen= port would be taken as
-// its peer.
+// its peer. (The hub says itself when it is ready: Hub.start.)
 func waitTCPListen(t *testing.T, port int, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -377,9 +378,6 @@ func waitUnixListen(t *testing.T, path string, timeout time.Duration) {
 func tcpListening(port int) bool {
 	return procNetHas("/proc/net/tcp", port, "0A")
 }
-
-// udpBound reports whether a UDP socket is bound to port.
-func udpBound(port int) bool { return procNetHas("/proc/net/udp", port, "") }
 
 func procNetHas(file string, port int, state string) bool {
 	f, err := os.Open(file)
@@ -417,18 +415,6 @@ func unixListening(path string) bool {
 		}
 	}
 	return false
-}
-
-// portOf extracts the port number of a host:port at the end of s.
-var portRE = regexp.MustCompile(`:(\d+)(?:,|$)`)
-
-func portOf(s string) int {
-	m := portRE.FindStringSubmatch(s)
-	if m == nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(m[1])
-	return p
 }
 
 // --- the hub ------------------------------------------------------------------
@@ -534,8 +520,12 @@ func (h *Hub) start() {
 		h.mu.Unlock()
 		t.Fatal(err)
 	}
-	fmt.Fprintf(log, "# %s %s\n", suite.Hub, strings.Join(h.args, " "))
-	cmd := exec.Command(suite.Hub, h.args...)
+	// The hub says when it is ready in a ready file, and the harness waits
+	// for it with l2hub wait, as the README's recipes do.
+	readyPath := filepath.Join(h.dir, fmt.Sprintf("%shub-%d.ready", h.prefix, h.starts))
+	args := append(slices.Clone(h.args), "--ready-file", readyPath)
+	fmt.Fprintf(log, "# %s %s\n", suite.Hub, strings.Join(args, " "))
+	cmd := exec.Command(suite.Hub, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		log.Close()
@@ -553,44 +543,24 @@ func (h *Hub) start() {
 		h.mu.Unlock()
 		close(exited)
 	}()
-	deadline := time.Now().Add(hubTimeout)
-	for !h.ready() {
+	ctx, cancel := context.WithTimeout(context.Background(), hubTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-exited: // no point waiting for a hub that is gone
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	out, err := exec.CommandContext(ctx, suite.Hub, "wait", "--ready-file", readyPath, "--timeout", hubTimeout.String()).CombinedOutput()
+	if err != nil {
 		select {
 		case <-exited:
 			t.Fatalf("l2hub exited while starting (%v); log:\n%s", h.exitErr(), h.logTail())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("l2hub ports not ready after %s; log:\n%s", hubTimeout, h.logTail())
-		}
+		t.Fatalf("l2hub wait: %v: %s; log:\n%s", err, out, h.logTail())
 	}
-}
-
-// ready reports whether every port the hub listens or binds on is up.
-func (h *Hub) ready() bool {
-	for i := 0; i+1 < len(h.args); i++ {
-		if h.args[i] != "--port" {
-			continue
-		}
-		_, spec, _ := strings.Cut(h.args[i+1], "=")
-		kind, addr, _ := strings.Cut(spec, ":")
-		switch kind {
-		case "tcp":
-			if !tcpListening(portOf(addr)) {
-				return false
-			}
-		case "unix":
-			if !unixListening(addr) {
-				return false
-			}
-		case "udp", "mcast":
-			host, _, _ := strings.Cut(addr, ",")
-			if !udpBound(portOf(host)) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (h *Hub) running() bool {

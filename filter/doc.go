@@ -22,10 +22,14 @@
 //
 // Concurrency. A Policy is owned by the hub loop: Decide and the control
 // hooks (StartPartition, HealPartition, HealAll, AddPartition, SetLink,
-// Describe) run on it and are not safe for concurrent use. Stats reads only
-// atomics and is safe from any goroutine. A Policy is replaced, never
-// edited: compile the new one (which fails whole or not at all) and swap it
-// in on the loop; its streams and counters start fresh.
+// AddRule, UpdateRule, RemoveRule, Describe) run on it and are not safe for
+// concurrent use. Stats is safe from any goroutine, and so is ParseRule. A
+// new policy file replaces the Policy whole: compile the new one (which
+// fails whole or not at all) and swap it in on the loop; its streams and
+// counters start fresh. One rule at a time may be added, updated or removed
+// in place (edit.go): the other rules, partitions and links, counters and
+// streams included, are left as they are, and the edited rule starts
+// afresh on every link as if the policy had been loaded with it.
 //
 // Imports: hub (Policy's interface), packet (the frame parser) and
 // internal/yamlfile.

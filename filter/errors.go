@@ -13,6 +13,13 @@ var (
 	// ErrUnknownPartition is returned by the control hooks for a partition
 	// name the policy does not have.
 	ErrUnknownPartition = errors.New("no such partition")
+	// ErrUnknownRule is returned by the rule edits (UpdateRule,
+	// RemoveRule, AddRule's before) for a rule name the policy does not
+	// have.
+	ErrUnknownRule = errors.New("no such rule")
+	// ErrRuleExists is returned by AddRule for a name the policy already
+	// has.
+	ErrRuleExists = errors.New("a rule of that name exists")
 )
 
 // maxErrors bounds how many problems one Parse reports; past it the list ends

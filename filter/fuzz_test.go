@@ -76,3 +76,47 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRule: any rule text (a control API body) is refused with an
+// error naming its source, or parses into a rule that can be added to a
+// running policy, decide, be updated and be removed.
+func FuzzParseRule(f *testing.F) {
+	f.Add([]byte("{match: {link: a->b}, loss: 5%}"), "r")
+	f.Add([]byte("- {name: r, match: {from: w, protocol: udp, payload: NXSB, first: 3}, drop: true}"), "r")
+	f.Add([]byte("name: r\nmatch: {link: a<->c}\ndelay: {fixed: 20ms, jitter: 5ms, distribution: normal}\nreorder: 25%\n"), "r")
+	f.Add([]byte("{rate: {rate: 10Mbit, burst: 3000B}, corrupt: {probability: 1%, bits: 3, skip: ip}, duplicate: {probability: 1%, copies: 2}}"), "r")
+	f.Add([]byte("{name: other, drop: true}"), "r")
+	f.Add([]byte("&a {name: *a}"), "r")
+	f.Add([]byte("{"), "r")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		p := mustParse(t, "seed: 3\ngroups: {w: [a, b]}\nrules:\n  - {name: base, match: {link: a->b}, loss: 10%}\n")
+		decide(p, 0, link("a", "b"), announce())
+		rs, err := p.ParseRule(data, "fuzz-rule", name)
+		if err != nil {
+			if rs != nil {
+				t.Fatal("ParseRule returned a rule with an error")
+			}
+			if !strings.Contains(err.Error(), "fuzz-rule") {
+				t.Fatalf("error %q does not name the source", err)
+			}
+			return
+		}
+		if _, err := p.AddRule(rs, "base"); err != nil {
+			return // a name in use, or one a rule cannot have
+		}
+		for i, l := range []string{"a->b", "b->c", "c->a"} {
+			from, to, _ := strings.Cut(l, "->")
+			decide(p, time.Duration(i)*time.Second, link(from, to), announce())
+		}
+		base := p.Stats().Rules[1]
+		if _, err := p.UpdateRule(rs); err != nil {
+			t.Fatalf("updating the rule just added: %v", err)
+		}
+		if _, err := p.RemoveRule(rs.Name); err != nil {
+			t.Fatalf("removing the rule just added: %v", err)
+		}
+		if st := p.Stats(); len(st.Rules) != 1 || st.Rules[0] != base {
+			t.Fatalf("after the update and removal: %+v, want base alone as it was, %+v", st.Rules, base)
+		}
+	})
+}

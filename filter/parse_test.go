@@ -58,9 +58,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown-match-key", "rules:\n  - name: x\n    match: {port: a}\n",
 			[]string{`test.yaml:3:13: rules[0].match: unknown key "port"`}},
 		{"probability-out-of-range", "rules:\n  - name: x\n  - name: y\n  - name: z\n    loss: {probability: 1.5}\n",
-			[]string{`test.yaml:5:25: rules[2].loss.probability: 1.5 is outside [0,1]`}},
+			[]string{`test.yaml:5:25: rules[2].loss.probability: 1.5 is more than 1 (100%)`}},
 		{"percent-out-of-range", "rules:\n  - name: x\n    loss: 150%\n",
-			[]string{`test.yaml:3:11: rules[0].loss: 1.5 is outside [0,1]`}},
+			[]string{`test.yaml:3:11: rules[0].loss: 150% is more than 100%`}},
 		{"duplicate-needs-probability", "rules:\n  - name: x\n    duplicate: {copies: 2}\n",
 			[]string{`test.yaml:3:16: rules[0].duplicate: duplicate needs probability`}},
 		{"corrupt-needs-probability", "rules:\n  - name: x\n    corrupt: {bits: 2}\n",
@@ -170,7 +170,7 @@ func TestParseErrors(t *testing.T) {
 		{"not-a-mapping", "- 1\n",
 			[]string{`test.yaml:1:1: want a mapping, got a list`}},
 		{"several-errors", "rules:\n  - name: x\n    loss: 2\n  - name: y\n    delay: -1s\n",
-			[]string{`rules[0].loss: 2 is outside [0,1]`, `rules[1].delay: -1s is negative`}},
+			[]string{`rules[0].loss: 2 is more than 1 (100%)`, `rules[1].delay: -1s is negative`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,16 +23,16 @@ type Policy struct {
 	seed  uint64
 	scope // the ports and groups names resolve to
 
-	rules  []*rule
-	byName map[string]*rule
+	rules  []*rule          // in evaluation order; changed only under mu (edit.go)
+	byName map[string]*rule // hub loop only
 
 	links map[linkKey]*linkState // hub loop only
 	// byID finds a link's state by the core's port IDs, cheaper to hash
 	// than the names; entries are checked against the names on use.
 	byID map[[2]hub.PortID]*linkState
 
-	// mu guards the shape of partitions and portStates for Stats; the hub
-	// loop, their only writer, reads them without it.
+	// mu guards the shape of rules, partitions and portStates for Stats;
+	// the hub loop, their only writer, reads them without it.
 	mu         sync.RWMutex
 	partitions []*partition
 	portStates map[string]*portState
@@ -241,14 +241,21 @@ func (p *Policy) linkState(from, to string) *linkState {
 	}
 	ls := &linkState{from: from, to: to, rules: make([]ruleLink, len(p.rules))}
 	for i, r := range p.rules {
-		rl := &ls.rules[i]
-		if rl.applies = r.m.linkOK(from, to); rl.applies {
-			rl.s1, rl.s2 = streamSeed(p.seed, from, to, r.name)
-		}
+		ls.rules[i] = p.ruleLink(r, from, to)
 	}
 	ls.fromPort, ls.toPort = p.port(from), p.port(to)
 	p.links[k] = ls
 	return ls
+}
+
+// ruleLink is rule r's state on the link from->to as it starts: its
+// random stream derived from (seed, link, rule name), nothing counted.
+func (p *Policy) ruleLink(r *rule, from, to string) ruleLink {
+	var rl ruleLink
+	if rl.applies = r.m.linkOK(from, to); rl.applies {
+		rl.s1, rl.s2 = streamSeed(p.seed, from, to, r.name)
+	}
+	return rl
 }
 
 // port returns the state of a port, creating it on first use.

@@ -235,9 +235,22 @@ func compile(spec *Spec, ports []string, errs *yamlfile.Errors) *Policy {
 
 // compileRule builds the rule rs describes, with its defaults, and adds it.
 func (p *Policy) compileRule(rs *RuleSpec, errs *yamlfile.Errors) {
+	r := p.buildRule(rs, errs)
+	if r == nil {
+		return
+	}
+	if err := p.addRule(r); err != nil {
+		errs.Add(rs.NameAt.errorf("%v", err))
+	}
+}
+
+// buildRule builds the rule rs describes, with its defaults, adding its
+// problems to errs; nil when it has no usable name (errs says why, or the
+// front end did).
+func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	if rs.Name == "" && rs.NameAt == (Pos{}) {
 		errs.Add(rs.At.errorf("rule has no name"))
-		return
+		return nil
 	}
 	r := newRule(rs.Name, 0)
 	if err := p.checkPorts(rs.Match.From, rs.Match.To, rs.Match.Links); err != nil {
@@ -293,11 +306,9 @@ func (p *Policy) compileRule(rs *RuleSpec, errs *yamlfile.Errors) {
 		errs.Add(rs.At.errorf("%v", err))
 	}
 	if rs.Name == "" {
-		return // the front end said why
+		return nil // the front end said why
 	}
-	if err := p.addRule(r); err != nil {
-		errs.Add(rs.NameAt.errorf("%v", err))
-	}
+	return r
 }
 
 // compile builds the runtime matcher and window.

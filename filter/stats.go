@@ -50,12 +50,12 @@ type Stats struct {
 // creation order, ports by name. Safe for concurrent use with Decide.
 func (p *Policy) Stats() Stats {
 	var s Stats
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	s.Rules = make([]RuleStats, len(p.rules))
 	for i, r := range p.rules {
 		s.Rules[i] = r.stats()
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
 	for _, pt := range p.partitions {
 		s.Partitions = append(s.Partitions, PartitionStats{
 			Name: pt.name, Groups: pt.spec(), Active: pt.tg.active.Load(), Dropped: pt.tg.drops.Load(),
@@ -90,7 +90,7 @@ type Description struct {
 	Rules      []RuleDescription      `json:"rules"`
 	Partitions []PartitionDescription `json:"partitions"`
 	Ports      []PortDescription      `json:"ports"`
-	Text       string                 `json:"text,omitempty"` // the source as given
+	Text       string                 `json:"text,omitempty"` // the source as given (rules edited since show in Rules only)
 }
 
 // RuleDescription is one rule: its criteria and impairments in the policy
@@ -100,6 +100,15 @@ type RuleDescription struct {
 	Match    string    `json:"match"`   // "from=a protocol=udp payload=\"NXSB\" first=3"; "" matches all
 	Actions  []string  `json:"actions"` // "loss 5%", "delay 20ms±5ms uniform fifo"
 	Counters RuleStats `json:"counters"`
+}
+
+// describe describes the rule as Describe does.
+func (r *rule) describe() RuleDescription {
+	d := RuleDescription{Name: r.name, Match: r.matchDesc, Actions: slices.Clone(r.actionDescs), Counters: r.stats()}
+	if d.Actions == nil {
+		d.Actions = []string{}
+	}
+	return d
 }
 
 // PartitionDescription is one partition.
@@ -132,10 +141,7 @@ func (p *Policy) Describe(now time.Duration) Description {
 	}
 	d.Rules = make([]RuleDescription, len(p.rules))
 	for i, r := range p.rules {
-		d.Rules[i] = RuleDescription{Name: r.name, Match: r.matchDesc, Actions: slices.Clone(r.actionDescs), Counters: r.stats()}
-		if d.Rules[i].Actions == nil {
-			d.Rules[i].Actions = []string{}
-		}
+		d.Rules[i] = r.describe()
 	}
 	d.Partitions = []PartitionDescription{}
 	for _, pt := range p.partitions {

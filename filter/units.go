@@ -25,8 +25,15 @@ func parseProbability(s string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a probability (write 5%% or 0.05)", s)
 	}
 	v /= scale
-	if v < 0 || v > 1 {
-		return 0, fmt.Errorf("%s is outside [0,1]", formatFloat(v))
+	switch {
+	case v > 1 && scale == 100:
+		return 0, fmt.Errorf("%s%% is more than 100%%", formatFloat(v*100))
+	case v > 1:
+		return 0, fmt.Errorf("%s is more than 1 (100%%)", formatFloat(v))
+	case v < 0 && scale == 100:
+		return 0, fmt.Errorf("%s%% is negative", formatFloat(v*100))
+	case v < 0:
+		return 0, fmt.Errorf("%s is negative (a probability is 0 to 1, or 0%% to 100%%)", formatFloat(v))
 	}
 	return v, nil
 }

@@ -136,22 +136,38 @@ type corePort struct {
 	out     EgressQueue // nil while no peer is attached
 	stats   *PortStats
 	removed bool
-	links   []string // "name->other", by the other port's ID, made on first use
+	links   []portLink // to each other port, by its ID, made on first use
 	// horizon is the port's split-horizon group (PortOptions.Horizon):
 	// frames never go between two ports of one group.
 	horizon string
 	flowState
 }
 
+// portLink is what the core keeps for the link from one port to another:
+// its name in notes and its counters (see LinkStats). The core's owner
+// writes and reads them; no one else does, so they are plain integers.
+type portLink struct {
+	name                 string // "from->to", made on first use so notes cost no allocation
+	frames, bytes, drops uint64
+}
+
+// link returns the link from p to the port with ID to, growing p's table
+// on a port's first frame to it (one allocation per new pair, never per
+// frame).
+func (p *corePort) link(to PortID) *portLink {
+	if int(to) >= len(p.links) {
+		p.links = append(p.links, make([]portLink, int(to)+1-len(p.links))...)
+	}
+	return &p.links[to]
+}
+
 // linkName returns "p->to", made once per pair so notes cost no allocation.
 func (p *corePort) linkName(to *corePort) string {
-	if int(to.id) >= len(p.links) {
-		p.links = append(p.links, make([]string, int(to.id)+1-len(p.links))...)
+	l := p.link(to.id)
+	if l.name == "" {
+		l.name = p.name + "->" + to.name
 	}
-	if p.links[to.id] == "" {
-		p.links[to.id] = p.name + "->" + to.name
-	}
-	return p.links[to.id]
+	return l.name
 }
 
 // withNote returns notes and n, for observers (nil when there are none),
@@ -485,6 +501,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 		if d.Drop {
 			policyDrop = true
 			dp.stats.Drop(DropPolicy)
+			p.link(dst).drops++
 			continue
 		}
 		delivered = true
@@ -527,7 +544,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 	for i := range c.pending {
 		d := &c.pending[i]
 		if d.full {
-			c.dropDelayFull(now, d.port, d.frame, d.notes)
+			c.dropDelayFull(now, d.port, d.frame, d.notes, id)
 		} else {
 			c.deliver(now, d.port, d.frame, d.notes, id)
 		}
@@ -600,12 +617,19 @@ func (c *Core) sweep(now time.Duration) {
 // high-water mark.
 func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) {
 	dp := c.port(dst)
+	var link *portLink // nil for an injected frame
+	if from != NoPort {
+		link = c.ports[from].link(dst)
+	}
 	switch {
 	case dp == nil:
 		f.Release()
 		return
 	case dp.out == nil:
 		dp.stats.Drop(DropDown)
+		if link != nil {
+			link.drops++
+		}
 		f.Release()
 		return
 	}
@@ -615,11 +639,18 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	if dropped {
 		dp.stats.Drop(reason)
 		notes = c.withNote(notes, why)
+		if link != nil {
+			link.drops++
+		}
 	} else {
 		f.Retain() // keep the bytes valid for observers after the queue owns f
 		dp.out.Enqueue(f)
 		dp.stats.TxFrames.Add(1)
 		dp.stats.TxBytes.Add(uint64(f.Len()))
+		if link != nil {
+			link.frames++
+			link.bytes += uint64(f.Len())
+		}
 		if dp.overflow == OverflowPause && depth.Frames+1 >= dp.queueLen {
 			c.congest(dp, from, at, depth.Taken)
 		}
@@ -635,9 +666,10 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 
 // dropDelayFull drops a copy that found the delay bound reached, counting it
 // on its egress port and showing it to observers as a dropped egress.
-func (c *Core) dropDelayFull(at time.Time, dst PortID, f *Frame, notes []Note) {
+func (c *Core) dropDelayFull(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) {
 	if dp := c.port(dst); dp != nil {
 		dp.stats.Drop(DropDelayFull)
+		c.ports[from].link(dst).drops++
 		if len(c.observers) > 0 {
 			notes = c.withNote(notes, delayFullNote)
 			c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true, Notes: notes}

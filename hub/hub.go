@@ -543,6 +543,14 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 	return out, err
 }
 
+// Links returns the counters of every link that has carried or dropped a
+// frame (see Core.Links).
+func (h *Hub) Links(ctx context.Context) ([]LinkStats, error) {
+	var out []LinkStats
+	err := h.Do(ctx, func(c *Core) { out = c.Links() })
+	return out, err
+}
+
 // Stats returns the named port's live counters (nil if there is no such port).
 // Safe to call from any goroutine once the port exists.
 func (h *Hub) Stats(ctx context.Context, name string) *PortStats {

@@ -81,3 +81,38 @@ func (s *PortStats) Snapshot() StatsSnapshot {
 	}
 	return out
 }
+
+// LinkStats are the counters of the link from one port to another, the
+// ordered pair (From, To). Frames and Bytes count the frames from From's
+// peer that the core queued for To's peer (each copy a duplicate rule makes
+// counts); Drops counts those it dropped on the way: by the policy, by flow
+// control (stalled, queue-full, backlog-full), for want of a peer on To
+// (port-down) or at the delay bound (delay-full). A frame dropped before
+// it reached a link (a runt, a reflection) counts on no link, only on its
+// port (PortStats); injected frames count on none.
+type LinkStats struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Frames uint64 `json:"frames"`
+	Bytes  uint64 `json:"bytes"`
+	Drops  uint64 `json:"drops"`
+}
+
+// Links returns the counters of every link between two live ports that
+// has carried or dropped a frame, by (From, To): a hub of n ports has at
+// most n(n-1), and only the pairs that saw traffic are listed.
+func (c *Core) Links() []LinkStats {
+	var out []LinkStats
+	for _, from := range c.order {
+		p := c.ports[from]
+		for _, to := range c.order {
+			if int(to) >= len(p.links) {
+				continue
+			}
+			if l := &p.links[to]; l.frames+l.drops > 0 {
+				out = append(out, LinkStats{From: p.name, To: c.ports[to].name, Frames: l.frames, Bytes: l.bytes, Drops: l.drops})
+			}
+		}
+	}
+	return out
+}

@@ -110,17 +110,18 @@ const DefaultSpin = 1500 * time.Microsecond
 // late a frame left, from its deadline (start + offset) to the moment send
 // returned it.
 type InjectReport struct {
-	Frames  int   // sent
-	Bytes   int64 // sent
-	Skipped int   // egress copies and frames other ports or MACs sent
-	Loops   int   // passes completed or begun
-	Elapsed time.Duration
+	Frames  int           `json:"frames"`  // sent
+	Bytes   int64         `json:"bytes"`   // sent
+	Skipped int           `json:"skipped"` // egress copies and frames other ports or MACs sent
+	Loops   int           `json:"loops"`   // passes completed or begun
+	Elapsed time.Duration `json:"elapsed_ns"`
 	// Median and Worst are the frames' drift; WorstFrame (from 1, counting
 	// every frame sent) is the frame that drifted most.
-	Median, Worst time.Duration
-	WorstFrame    int
-	Paced         bool        // false when sent as fast as possible: drift is then just how long sending took
-	Input         *InputError // where reading stopped early, if it did
+	Median     time.Duration `json:"median_drift_ns"`
+	Worst      time.Duration `json:"worst_drift_ns"`
+	WorstFrame int           `json:"worst_frame"`
+	Paced      bool          `json:"paced"`             // false when sent as fast as possible: drift is then just how long sending took
+	Input      *InputError   `json:"stopped,omitempty"` // where reading stopped early, if it did
 }
 
 func (r *InjectReport) String() string {

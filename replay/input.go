@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,6 +74,14 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
+
+// MarshalJSON writes the error as its text and whether it is a truncation.
+func (e *InputError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Error     string `json:"error"`
+		Truncated bool   `json:"truncated"`
+	}{e.Error(), e.Truncated()})
+}
 
 // Truncated reports whether the input merely ends inside a record, as a
 // capture cut short by a killed writer does: a warning, not a failure.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -55,10 +56,19 @@ const (
 // Owner says on which port a source MAC's frames were replayed and which
 // input's copies were taken, and how that was decided.
 type Owner struct {
-	MAC   [6]byte
-	Port  string
-	Input string // the channel (input port) whose copies were replayed
-	How   string
+	MAC   [6]byte `json:"-"`
+	Port  string  `json:"port"`
+	Input string  `json:"input"` // the channel (input port) whose copies were replayed
+	How   string  `json:"how"`
+}
+
+// MarshalJSON writes the MAC as text.
+func (o Owner) MarshalJSON() ([]byte, error) {
+	type plain Owner
+	return json.Marshal(struct {
+		MAC string `json:"mac"`
+		plain
+	}{macString(o.MAC), plain(o)})
 }
 
 func (o Owner) String() string {

@@ -383,31 +383,33 @@ type Progress struct {
 
 // Result is what a replay did.
 type Result struct {
-	Start, End time.Time // virtual time zero, and the time of the last event
-	Packets    int       // read from all inputs
-	Replayed   int       // sent into the hub
-	Egress     int       // outbound copies in l2hub captures (outputs, not replayed)
-	Duplicates int       // copies of frames another input recorded being sent
-	Echoes     int       // multicast loopback echoes in a member's own capture
-	Inputs     []InputResult
-	Ports      []PortResult
-	Owners     []Owner       // per-VM captures: where each source MAC went
-	Rules      *filter.Stats // per-rule counters, when the policy is a *filter.Policy
-	Capture    *capture.Stats
-	Files      []string // capture files written
+	Start      time.Time      `json:"start"`      // virtual time zero
+	End        time.Time      `json:"end"`        // the time of the last event
+	Packets    int            `json:"packets"`    // read from all inputs
+	Replayed   int            `json:"replayed"`   // sent into the hub
+	Egress     int            `json:"egress"`     // outbound copies in l2hub captures (outputs, not replayed)
+	Duplicates int            `json:"duplicates"` // copies of frames another input recorded being sent
+	Echoes     int            `json:"echoes"`     // multicast loopback echoes in a member's own capture
+	Inputs     []InputResult  `json:"inputs"`
+	Ports      []PortResult   `json:"ports"`
+	Owners     []Owner        `json:"owners,omitempty"` // per-VM captures: where each source MAC went
+	Rules      *filter.Stats  `json:"rules,omitempty"`  // per-rule counters, when the policy is a *filter.Policy
+	Capture    *capture.Stats `json:"capture,omitempty"`
+	Files      []string       `json:"files,omitempty"` // capture files written
 }
 
 // InputResult is one input's share.
 type InputResult struct {
-	Path    string
-	Packets int
-	Err     *InputError // where reading stopped early; nil at a clean end
+	Path    string      `json:"path"`
+	Packets int         `json:"packets"`
+	Err     *InputError `json:"stopped,omitempty"` // where reading stopped early; nil at a clean end
 }
 
 // PortResult is one port's counters after the replay.
 type PortResult struct {
-	Name, Description string
-	Stats             hub.StatsSnapshot
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Stats       hub.StatsSnapshot `json:"stats"`
 }
 
 // Err returns the input errors that are more than a truncated tail (corrupt

@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -306,7 +307,7 @@ func TestBadInput(t *testing.T) {
 		inputErr  string
 		truncated bool
 	}{
-		{name: "truncated", data: good[:len(good)-37], inputErr: "truncated", truncated: true},
+		{name: "truncated", data: cutLastPacket(good), inputErr: "truncated", truncated: true},
 		{name: "corrupt-length", data: corruptLastBlockLength(good), inputErr: "corrupt"},
 		{name: "not-a-capture", data: []byte("GIF89a not a capture at all"), openErr: "not a pcap or pcapng file"},
 		{name: "linux-sll", data: sllPcap(t), inputErr: "LINUX_SLL (113)"},
@@ -341,10 +342,14 @@ func TestBadInput(t *testing.T) {
 			if tc.name != "linux-sll" && (res.Packets == 0 || res.Packets >= total) {
 				t.Errorf("got %d packets read before the break, want some but fewer than %d", res.Packets, total)
 			}
-			var sum bytes.Buffer
+			var sum, errs bytes.Buffer
 			res.WriteSummary(&sum)
-			if !strings.Contains(sum.String(), "packet ") || !strings.Contains(sum.String(), "at byte") {
-				t.Errorf("summary does not say where reading stopped:\n%s", sum.String())
+			res.WriteInputErrors(&errs)
+			if !strings.Contains(errs.String(), "packet ") || !strings.Contains(errs.String(), "at byte") {
+				t.Errorf("input errors do not say where reading stopped:\n%s", errs.String())
+			}
+			if strings.Contains(sum.String(), "at byte") {
+				t.Errorf("the summary repeats the input error:\n%s", sum.String())
 			}
 		})
 	}
@@ -368,6 +373,21 @@ func countPackets(t *testing.T, data []byte) int {
 
 // corruptLastBlockLength breaks the length field of the capture's block
 // that starts half-way through.
+// cutLastPacket ends the capture 37 bytes before its last packet block
+// ends (the statistics blocks after it go too), as a killed writer might.
+func cutLastPacket(good []byte) []byte {
+	rd, _ := capture.NewReader(bytes.NewReader(good), capture.ReadOptions{})
+	var last int64
+	for p, err := range rd.All() {
+		if err != nil {
+			break
+		}
+		last = p.Offset
+	}
+	end := last + int64(binary.LittleEndian.Uint32(good[last+4:]))
+	return good[:end-37]
+}
+
 func corruptLastBlockLength(good []byte) []byte {
 	b := bytes.Clone(good)
 	rd, _ := capture.NewReader(bytes.NewReader(good), capture.ReadOptions{})

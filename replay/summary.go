@@ -89,6 +89,15 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	if res.Capture != nil {
 		fmt.Fprintf(&b, "\nwrote %d frames (%d bytes) to %s\n", res.Capture.Written, res.Capture.Bytes, strings.Join(res.Files, ", "))
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteInputErrors writes, one line each, where an input stopped early:
+// "warning" for a truncated tail, "error" for corrupt or unsupported data;
+// l2hub replay writes them to stderr, apart from the summary.
+func (res *Result) WriteInputErrors(w io.Writer) error {
+	var b strings.Builder
 	for _, in := range res.Inputs {
 		if in.Err == nil {
 			continue

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/control"
@@ -41,6 +42,7 @@ type Config struct {
 	Control          string           `yaml:"control"`
 	ControlToken     string           `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
 	ControlTokenFile string           `yaml:"control_token_file"` // relative to the config file; mode 0600
+	Metrics          string           `yaml:"metrics"`            // GET /metrics alone, on tcp:HOST:PORT; "" for none
 	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
 	Capture          CaptureConfig    `yaml:"capture"`
 	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
@@ -462,6 +464,11 @@ func (c *Config) validate() error {
 	if c.ControlToken != "" && c.ControlTokenFile != "" {
 		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
 	}
+	if c.Metrics != "" {
+		if _, _, err := control.ParseMetricsAddr(c.Metrics); err != nil {
+			return fieldErr(fmt.Sprintf("%q: %v", c.Metrics, err), "metrics")
+		}
+	}
 	if len(c.Ports) == 0 && len(c.Peers) == 0 {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")
 	}
@@ -515,6 +522,9 @@ func (c *Config) validate() error {
 	case "", "ingress", "egress", "both":
 	default:
 		return fieldErr(fmt.Sprintf("%q: want ingress, egress or both", c.Capture.Points), "capture", "points")
+	}
+	if c.Capture.File == capture.Stdout && (c.Capture.PerPort || c.Capture.RotateSize != 0 || c.Capture.RotateCount != 0) {
+		return fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file")
 	}
 	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
 		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")

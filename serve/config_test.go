@@ -24,6 +24,7 @@ stall: 5s
 max_frame: 9216
 aging: 30s
 control: /tmp/x.sock
+metrics: tcp:127.0.0.1:9465
 policy: faults.yaml
 capture: {file: run.pcapng, points: ingress, per_port: true}
 ports:
@@ -38,7 +39,7 @@ ports:
 		t.Fatal(err)
 	}
 	if cfg.Mode != hub.ModeHub || cfg.Queue != 64 || cfg.Overflow != hub.OverflowDrop || cfg.Stall != 5*time.Second || cfg.MaxFrame != 9216 || cfg.Aging != 30*time.Second ||
-		len(cfg.Ports) != 2 || cfg.Ports[1].Transport != transport.Mcast || !cfg.Capture.PerPort {
+		len(cfg.Ports) != 2 || cfg.Ports[1].Transport != transport.Mcast || !cfg.Capture.PerPort || cfg.Metrics != "tcp:127.0.0.1:9465" {
 		t.Errorf("ParseConfig(good) = %+v", cfg)
 	}
 
@@ -48,7 +49,7 @@ ports:
 	}{
 		// The shape of the file, checked against Config before decoding.
 		{"unknown-key", "ports: []\nbogus: 1\n",
-			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, policy, capture, check, peers, probe, optional, ports)`},
+			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, metrics, policy, capture, check, peers, probe, optional, ports)`},
 		{"unknown-port-key", "ports:\n" + port + "  - {name: b, transport: tcp, address: ':2', colour: red}\n",
 			`lab.yaml:3:46: ports[1].colour: unknown field "colour" (known: name, transport, address, peer, local, options)`},
 		{"unknown-capture-key", "capture:\n  file: x.pcapng\n  snap: 3\nports:\n" + port,
@@ -58,6 +59,8 @@ ports:
 			"lab.yaml:2:15: ports[0].name: given twice (first at line 2, column 6)"},
 		{"key-not-a-name", "? [a]\n: 1\n", "lab.yaml:1:3: keys must be plain names"},
 		{"not-a-mapping", "hello\n", `lab.yaml:1:1: want a mapping of settings, got "hello"`},
+		{"bad-metrics", "metrics: 127.0.0.1:9465\nports:\n" + port, `lab.yaml:1:10: metrics: "127.0.0.1:9465": want tcp:HOST:PORT, e.g. tcp:127.0.0.1:9465`},
+		{"bad-metrics-port", "ports:\n" + port + "metrics: tcp:localhost\n", `lab.yaml:3:10: metrics: "tcp:localhost": want tcp:HOST:PORT`},
 		{"bad-mode", "mode: router\nports: []\n", `lab.yaml:1:7: mode: unknown mode "router" (want hub or switch)`},
 		{"bad-overflow", "overflow: block\nports: []\n", `lab.yaml:1:11: overflow: unknown overflow "block" (want pause or drop)`},
 		{"bad-stall", "stall: 2\nports: []\n", `lab.yaml:1:8: stall: want a duration such as 300s or 1m30s, got "2"`},
@@ -81,7 +84,7 @@ ports:
 		{"alias", "ports: &x [*x]\n", "lab.yaml:1:12: ports[0]: YAML aliases are not supported in a config"},
 		{"every-problem", "queue: lots\nmode: router\n", `lab.yaml:1:8: queue: want a whole number, got "lots"` + "\n" +
 			`lab.yaml:2:7: mode: unknown mode "router" (want hub or switch)`},
-		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
+		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, metrics, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
 
 		// Values, checked after decoding.
 		{"no-ports", "mode: hub\n", "lab.yaml:1:1: ports: no ports: a hub needs at least one"},

@@ -40,27 +40,6 @@ func (s *Session) Rules(context.Context) (filter.Stats, error) {
 	return filter.Stats{}, nil
 }
 
-// ruleCounters are the policy's per-rule counters for /metrics.
-func (s *Session) ruleCounters() []control.RuleCounter {
-	p := s.currentPolicy()
-	if p == nil {
-		return nil
-	}
-	var out []control.RuleCounter
-	for _, r := range p.Stats().Rules {
-		for _, c := range []struct {
-			name string
-			v    uint64
-		}{
-			{"matched", r.Matched}, {"dropped", r.Dropped}, {"delayed", r.Delayed}, {"duplicated", r.Duplicated},
-			{"corrupted", r.Corrupted}, {"queued", r.Queued}, {"overflowed", r.Overflowed},
-		} {
-			out = append(out, control.RuleCounter{Rule: r.Rule, Counter: c.name, Value: c.v})
-		}
-	}
-	return out
-}
-
 // ReplacePolicy implements control.Target: compile first, swap on the loop.
 // The capture then starts a new numbered file whose header names the new
 // seed and policy (with the policy's name and the run time it took over at),
@@ -117,17 +96,10 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 func (s *Session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now time.Duration) error) error {
 	var ferr error
 	err := s.hub.Do(ctx, func(c *hub.Core) {
-		p := s.currentPolicy()
-		if p == nil {
-			var err error
-			if p, err = filter.Parse([]byte("rules: []\n"), "control", s.cfg.PortNames()); err != nil {
-				ferr = err
-				return
-			}
-			c.SetPolicy(p)
-			s.mu.Lock()
-			s.policy = p
-			s.mu.Unlock()
+		p, err := s.ensurePolicy(c)
+		if err != nil {
+			ferr = err
+			return
 		}
 		ferr = fn(p, c.Elapsed())
 	})

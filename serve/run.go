@@ -12,8 +12,6 @@ import (
 	"sync"
 	"text/tabwriter"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/transport"
@@ -33,6 +31,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	if opts.SummaryOut == nil {
+		opts.SummaryOut = opts.Out
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -41,9 +42,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	met, err := listenMetrics(cfg)
+	if err != nil {
+		ctl.close()
+		return fmt.Errorf("metrics: %w", err)
+	}
 	sess, err := New(cfg, opts)
 	if err != nil {
 		ctl.close()
+		met.close()
 		return err
 	}
 
@@ -59,32 +66,60 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	}
 	if err := sess.Start(ctx, fatal); err != nil {
 		ctl.close()
+		met.close()
 		sess.Stop()
 		return err
 	}
 	ctlDone := ctl.serve(ctx, sess, log)
+	metDone := met.serve(ctx, sess, log)
 
 	sess.printBanner(opts.Out, ctl.addr)
+	if met.addr != "" {
+		fmt.Fprintf(opts.Out, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
+	}
+	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
+		fatal(err)
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
+	sess.announceStopping(opts.ReadyFile)
 	herr := sess.Stop()
 	if ctlDone != nil {
 		<-ctlDone
 	}
-	sess.printSummary(opts.Out)
-	if fatalErr != nil {
-		return fatalErr
+	if metDone != nil {
+		<-metDone
 	}
-	if herr != nil {
-		return herr
+	stopped := fatalErr
+	if stopped == nil {
+		stopped = herr
 	}
-	if r, ok := sess.CheckReport(); ok {
-		fmt.Fprintln(opts.Out)
-		r.WriteText(opts.Out)
-		if !r.OK() {
-			return ErrCheckFailed
+	sum := sess.summary(stopped)
+	report, checked := sess.CheckReport()
+	if checked {
+		sum.Check = &report
+	}
+	var serr error
+	if opts.SummaryFile != "" {
+		serr = writeSummaryFile(opts.SummaryFile, &sum)
+	}
+	if opts.JSON {
+		sum.writeJSON(opts.SummaryOut)
+	} else {
+		sess.printSummary(opts.SummaryOut)
+		if checked {
+			fmt.Fprintln(opts.SummaryOut)
+			report.WriteText(opts.SummaryOut)
 		}
+	}
+	switch {
+	case stopped != nil:
+		return stopped
+	case serr != nil:
+		return serr
+	case checked && !report.OK():
+		return ErrCheckFailed
 	}
 	return nil
 }
@@ -148,12 +183,7 @@ func (c controlListener) serve(ctx context.Context, s *Session, log *slog.Logger
 	if c.l == nil {
 		return nil
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(s.Ports, s.ruleCounters))
-	if s.capture != nil {
-		reg.MustRegister(newCaptureCollector(s.capture.Stats))
-	}
-	srv := &control.Server{Target: s, Registry: reg, Token: c.token, Logger: log}
+	srv := &control.Server{Target: s, Registry: s.Registry(), Token: c.token, Logger: log}
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
@@ -32,6 +34,18 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is the l2hub version captures record.
 	Version string
+	// ReadyFile, when set, is written (atomically, as JSON: pid, control
+	// API, every port's address and -netdev value) once every port and the
+	// control API are bound, and removed when the session stops. With
+	// NOTIFY_SOCKET set, systemd hears READY=1 at the same moment.
+	ReadyFile string
+	// SummaryOut receives the counters (and a live checker's report) when
+	// Run stops: a table, or JSON with JSON set; nil means Out.
+	SummaryOut io.Writer
+	JSON       bool
+	// SummaryFile, when set, receives the same summary as JSON, written
+	// whatever ended the run.
+	SummaryFile string
 }
 
 // Session is one run of the serve application: the bound transports, the
@@ -57,6 +71,10 @@ type Session struct {
 
 	stats     []PortStats // filled by Start; readable after Stop
 	closeOnce sync.Once
+
+	regOnce     sync.Once
+	reg         *prometheus.Registry // Registry's
+	metricsAddr string               // the metrics endpoint's, as --metrics takes it, once it serves (Run)
 
 	// Set by Start, used by Stop.
 	cancel   context.CancelFunc

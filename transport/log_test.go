@@ -1,7 +1,6 @@
 package transport_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -11,33 +10,16 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/internal/wallclock"
 	"l2hub/transport"
 )
-
-// syncBuffer is a bytes.Buffer safe for the hub's and the runner's loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAttachIsLoggedOnce: a VM that connects and goes away gives one
 // "peer attached" and one "peer detached" line, from the hub, whatever
 // runner brought it.
 func TestAttachIsLoggedOnce(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	h, err := hub.New(hub.Config{Mode: hub.ModeHub, Clock: wallclock.Clock{}, Logger: log})
 	if err != nil {
@@ -74,7 +56,7 @@ func TestAttachIsLoggedOnce(t *testing.T) {
 	}
 }
 
-func waitLog(t *testing.T, logs *syncBuffer, msg string) {
+func waitLog(t *testing.T, logs *syncbuf.Buffer, msg string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if strings.Contains(logs.String(), msg) {

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"l2hub/hub/hubtest"
+	"l2hub/internal/syncbuf"
+
+	"go.uber.org/goleak"
 
 	"l2hub/internal/nobody"
 )
@@ -40,7 +42,13 @@ func l2hubBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "l2hub")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		// Stamp the VCS revision as a release build in a checkout would
+		// (GOFLAGS may say -buildvcs=false); outside a checkout, build
+		// without it.
+		if _, err := exec.Command("go", "build", "-buildvcs=true", "-o", binPath, ".").CombinedOutput(); err == nil {
+			return
+		}
+		if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, ".").CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
@@ -67,8 +75,8 @@ func TestMain(m *testing.M) {
 type process struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *syncbuf.Buffer
+	stderr *syncbuf.Buffer
 	done   chan error
 }
 
@@ -77,7 +85,7 @@ type process struct {
 // port's flags.
 func startBinary(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, cmd: exec.Command(l2hubBinary(t), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &process{t: t, cmd: exec.Command(l2hubBinary(t), args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

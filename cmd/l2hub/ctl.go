@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
+	"l2hub/filter"
 )
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
@@ -59,14 +61,36 @@ every user sees in ps).`,
 		return err
 	}
 
+	var portsJSON, rulesJSON bool
 	ports := sub("ports", "List ports: peers, link state, active partitions and counters", cobra.NoArgs,
 		func(ctx context.Context, cl *control.Client, _ []string) error {
 			ports, err := cl.Ports(ctx)
 			if err != nil {
 				return err
 			}
+			if portsJSON {
+				return writeJSON(stdout, ports)
+			}
 			return control.WritePorts(stdout, ports)
 		})
+	ports.Flags().BoolVar(&portsJSON, "json", false, "print the ports as JSON")
+	rules := sub("rules", "Show per-rule counters", cobra.NoArgs,
+		func(ctx context.Context, cl *control.Client, _ []string) error {
+			raw, err := cl.Rules(ctx)
+			if err != nil {
+				return err
+			}
+			if rulesJSON {
+				_, err = stdout.Write(raw)
+				return err
+			}
+			var st filter.Stats
+			if err := json.Unmarshal(raw, &st); err != nil {
+				return fmt.Errorf("rules: %w", err)
+			}
+			return writeRules(stdout, st)
+		})
+	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, ports)")
 	ports.Long = `List every port: its peer (- when none is attached), its link as the
 policy sees it (down after ctl link PORT down or during a flap schedule;
 no-peer when it is up but no VM is attached, so frames for it are dropped
@@ -122,8 +146,7 @@ more. It lasts until healed.`
 				}
 				return done(cl.ReplacePolicy(ctx, args[0], src), "policy replaced with %s", args[0])
 			}),
-		sub("rules", "Show per-rule counters (JSON)", cobra.NoArgs,
-			func(ctx context.Context, cl *control.Client, _ []string) error { return printJSON(cl.Rules(ctx)) }),
+		rules,
 		partition,
 		sub("heal NAME", "End a partition", cobra.ExactArgs(1),
 			func(ctx context.Context, cl *control.Client, args []string) error {
@@ -136,6 +159,7 @@ more. It lasts until healed.`
 				}
 				return done(cl.SetLink(ctx, args[0], args[1] == "up"), "link %s %s", args[0], args[1])
 			}),
+		newCtlRuleCmd(stdout, func() *control.Client { return c }),
 		sub("metrics", "Print the Prometheus metrics", cobra.NoArgs,
 			func(ctx context.Context, cl *control.Client, _ []string) error {
 				m, err := cl.Metrics(ctx)
@@ -159,3 +183,28 @@ func (f *tokenFlags) register(stringVar func(p *string, name, value, usage strin
 
 // token is the token the flags (or $L2HUB_CONTROL_TOKEN) give.
 func (f *tokenFlags) token() (string, error) { return control.ResolveToken(f.value, f.file) }
+
+// writeRules writes the policy's counters as tables: one row per rule,
+// then the partitions.
+func writeRules(w io.Writer, st filter.Stats) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	if len(st.Rules) == 0 && len(st.Partitions) == 0 {
+		fmt.Fprintln(tw, "no rules")
+	}
+	if len(st.Rules) > 0 {
+		fmt.Fprintln(tw, "RULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
+		for _, r := range st.Rules {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
+		}
+	}
+	if len(st.Partitions) > 0 {
+		if len(st.Rules) > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintln(tw, "PARTITION\tGROUPS\tACTIVE\tDROPPED")
+		for _, p := range st.Partitions {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\n", p.Name, p.Groups, p.Active, p.Dropped)
+		}
+	}
+	return tw.Flush()
+}

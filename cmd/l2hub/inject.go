@@ -24,6 +24,8 @@ type injectFlags struct {
 	fromMAC    string
 	rewriteMAC []string
 	rewriteIP  []string
+	json       bool
+	truncOK    bool
 }
 
 func newInjectCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -70,6 +72,8 @@ frames that found no VM (it went away) make the command fail.`,
 	fl.StringVar(&f.fromMAC, "from-mac", "", "only the frames with this source `MAC`")
 	fl.StringArrayVar(&f.rewriteMAC, "rewrite-mac", nil, "rewrite MAC `OLD=NEW` (Ethernet and ARP; repeatable)")
 	fl.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IP address `OLD=NEW` (IPv4 or IPv6), fixing checksums (repeatable)")
+	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is sent up to the cut and the command succeeds; without it, it fails after sending")
 	cmd.MarkFlagRequired("into")
 	return cmd
 }
@@ -100,12 +104,24 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	return replay.InjectInto(cmd.Context(), control.NewClient(f.control, token), f.into, cfg,
+	var truncated *replay.InputError
+	err = replay.InjectInto(cmd.Context(), control.NewClient(f.control, token), f.into, cfg,
 		func(rep *replay.InjectReport) {
-			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
+			if f.json {
+				writeJSON(stdout, rep)
+			} else {
+				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
+			}
 			if rep.Input != nil {
 				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
+				if rep.Input.Truncated() {
+					truncated = rep.Input
+				}
 			}
 		},
 		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
+	if err == nil && truncated != nil && !f.truncOK {
+		return fmt.Errorf("%w (--allow-truncated accepts a capture cut short)", truncated)
+	}
+	return err
 }

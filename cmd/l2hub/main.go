@@ -10,10 +10,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"l2hub/internal/buildinfo"
 )
 
 // Version is l2hub's version, recorded in captures.
-const Version = "0.1.0"
+const Version = buildinfo.Version
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -59,7 +61,7 @@ pcapng of the whole segment, replays captures and checks DSoftBus on the wire.
 
 With no arguments it serves two ports, a and b, on 127.0.0.1:7001 and :7002,
 and prints the QEMU flags for each.`,
-		Version:       Version,
+		Version:       buildinfo.Read().Short(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -70,9 +72,11 @@ and prints the QEMU flags for each.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetVersionTemplate("l2hub {{.Version}}\n")
+	root.SetFlagErrorFunc(suggestFlag)
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
-	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout))
+	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ type replayFlags struct {
 	mode, progress string
 	aging          time.Duration
 	faults         filter.Flags
+	json, truncOK  bool
 }
 
 func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -63,6 +65,8 @@ output file.`,
 	fl.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
 	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
 	fl.StringVar(&f.job.Points, "points", "both", "what the output records: ingress, egress or both")
+	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fl.BoolVar(&f.truncOK, "allow-truncated", false, "an input cut short (a killed writer) is replayed up to the cut and the command succeeds; without it, it fails after replaying")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
@@ -92,10 +96,27 @@ func runReplay(cmd *cobra.Command, f *replayFlags, args []string, stdout, stderr
 		bar.Done()
 	}
 	if res != nil {
-		if pol := res.Policy; pol != nil {
-			fmt.Fprintf(stdout, "policy %s, seed %d (from %s); %s mode\n", pol.Name(), pol.Seed(), res.SeedFrom, res.Mode)
+		var werr error
+		if f.json {
+			out := struct {
+				Policy   string `json:"policy,omitempty"`
+				Seed     uint64 `json:"seed,omitempty"`
+				SeedFrom string `json:"seed_from,omitempty"`
+				Mode     string `json:"mode"`
+				*replay.Result
+			}{Mode: res.Mode.String(), SeedFrom: res.SeedFrom, Result: res.Result}
+			if pol := res.Policy; pol != nil {
+				out.Policy, out.Seed = pol.Name(), pol.Seed()
+			}
+			werr = writeJSON(stdout, out)
+		} else {
+			if pol := res.Policy; pol != nil {
+				fmt.Fprintf(stdout, "policy %s, seed %d (from %s); %s mode\n", pol.Name(), pol.Seed(), res.SeedFrom, res.Mode)
+			}
+			werr = res.WriteSummary(stdout)
 		}
-		if werr := res.WriteSummary(stdout); werr != nil && err == nil {
+		res.WriteInputErrors(prefixed{stderr, "l2hub replay: "})
+		if werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -105,5 +126,27 @@ func runReplay(cmd *cobra.Command, f *replayFlags, args []string, stdout, stderr
 	if ierr := res.Err(); ierr != nil {
 		return fmt.Errorf("replay stopped early on bad input (the frames before it were replayed): %w", ierr)
 	}
+	for _, in := range res.Inputs {
+		if in.Err != nil && in.Err.Truncated() && !f.truncOK {
+			return fmt.Errorf("%w (the %d frames before the cut were replayed; --allow-truncated accepts a capture cut short)", in.Err, in.Packets)
+		}
+	}
 	return nil
+}
+
+// prefixed writes each line with a prefix.
+type prefixed struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixed) Write(b []byte) (int, error) {
+	var out []byte
+	for line := range bytes.Lines(b) {
+		out = append(append(out, p.prefix...), line...)
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

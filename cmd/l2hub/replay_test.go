@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,31 +220,55 @@ func TestReplayCommandBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cut := cutInLastPacket(t, data)
 	for _, tc := range []struct {
-		name, errText, outText string
-		data                   []byte
+		name, errText, errOut string
+		data                  []byte
+		args                  []string
 	}{
-		{"truncated", "", "warning: ", data[:len(data)-10]},
-		{"corrupt", "replay stopped early on bad input", "error: ", corruptAt(data, len(data)*2/3)},
-		{"not-a-capture", "not a pcap or pcapng file", "", []byte("hello, world: not a capture")},
+		{"truncated", "--allow-truncated accepts a capture cut short", "l2hub replay: warning: ", cut, nil},
+		{"truncated-allowed", "", "l2hub replay: warning: ", cut, []string{"--allow-truncated"}},
+		{"corrupt", "replay stopped early on bad input", "l2hub replay: error: ", corruptAt(data, len(data)*2/3), nil},
+		{"not-a-capture", "not a pcap or pcapng file", "", []byte("hello, world: not a capture"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".pcapng")
 			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			stdout, _, err := runCmd(t, "replay", path, "--loss", "a->b=10%")
+			stdout, stderr, err := runCmd(t, append([]string{"replay", path, "--loss", "a->b=10%"}, tc.args...)...)
 			if tc.errText == "" && err != nil || tc.errText != "" && (err == nil || !strings.Contains(err.Error(), tc.errText)) {
 				t.Fatalf("got error %v, want %q", err, tc.errText)
 			}
-			if tc.outText != "" && (!strings.Contains(stdout, tc.outText) || !strings.Contains(stdout, "at byte") || !strings.Contains(stdout, "packet ")) {
-				t.Errorf("summary does not say where reading stopped:\n%s", stdout)
+			if tc.errOut != "" && (!strings.Contains(stderr, tc.errOut) || !strings.Contains(stderr, "at byte") || !strings.Contains(stderr, "packet ")) {
+				t.Errorf("stderr does not say where reading stopped:\n%s", stderr)
+			}
+			if strings.Contains(stdout, "warning") || strings.Contains(stdout, "error:") {
+				t.Errorf("stdout carries a warning or error; it belongs on stderr:\n%s", stdout)
 			}
 			if err != nil && tc.name != "not-a-capture" && !strings.Contains(err.Error(), path) {
 				t.Errorf("error %v does not name the file", err)
 			}
 		})
 	}
+}
+
+// cutInLastPacket ends data 10 bytes before its last packet block ends.
+func cutInLastPacket(t *testing.T, data []byte) []byte {
+	t.Helper()
+	rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	for p, err := range rd.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = p.Offset
+	}
+	end := last + int64(binary.LittleEndian.Uint32(data[last+4:]))
+	return data[:end-10]
 }
 
 // corruptAt breaks the length field of the pcapng block that covers offset.

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"l2hub/report"
@@ -81,7 +80,7 @@ findings head the page and are pinned to the frames they cite.`,
 				_, err := stdout.Write(page.Bytes())
 				return err
 			}
-			if err := writeFileAtomic(out, page.Bytes()); err != nil {
+			if err := renameio.WriteFile(out, page.Bytes(), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "wrote %s (%d bytes): %d frames, %d ports, %d groups, %d bands, %d markers",
@@ -147,32 +146,4 @@ func parseConsoleSpec(spec string) (report.Console, error) {
 		}
 	}
 	return c, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it into place, so a reader never sees half a page.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
 }

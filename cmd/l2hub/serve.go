@@ -7,10 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/control"
 	"l2hub/filter"
@@ -23,6 +26,8 @@ import (
 // file. over holds the values of those that are config fields.
 type serveFlags struct {
 	config, mode, overflow, logLevel string
+	logFormat, readyFile, summary    string
+	json                             bool
 	ports                            []string
 	controlToken                     tokenFlags
 	faults                           filter.Flags
@@ -62,11 +67,28 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(stderr, f.logLevel)
+			log, err := newLogger(stderr, f.logLevel, f.logFormat)
 			if err != nil {
 				return err
 			}
-			err = serve.Run(cmd.Context(), cfg, serve.Options{Out: stdout, Logger: log, Version: Version})
+			opts := serve.Options{Out: stdout, Logger: log, Version: Version,
+				ReadyFile: f.readyFile, JSON: f.json, SummaryFile: f.summary}
+			if f.json {
+				// stdout carries the JSON summary alone; what people read
+				// goes to stderr.
+				opts.Out, opts.SummaryOut = stderr, stdout
+			}
+			if cfg.Capture.File == capture.Stdout {
+				if f.json {
+					return errors.New("--capture - and --json both want standard output: write the summary with --summary FILE")
+				}
+				// stdout carries the pcapng stream; people read stderr. A
+				// reader that goes away (Wireshark closed) fails the capture,
+				// logged, and the hub goes on, rather than SIGPIPE ending it.
+				opts.Out = stderr
+				signal.Ignore(syscall.SIGPIPE)
+			}
+			err = serve.Run(cmd.Context(), cfg, opts)
 			if errors.Is(err, serve.ErrCheckFailed) {
 				return &exitError{code: 2, msg: err.Error()}
 			}
@@ -85,6 +107,11 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	fl.StringVar(&f.over.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	fl.StringVar(&f.controlToken.file, "control-token-file", "", "bearer token the control API requires, from `file` (mode 0600; default $"+control.TokenEnv+"); needed for a TCP address")
 	fl.StringVar(&f.controlToken.value, "control-token", "", "bearer token the control API requires (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
+	fl.StringVar(&f.over.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other the control token as a bearer token`)
+	fl.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it")
+	fl.StringVar(&f.summary, "summary", "", "at exit, write the counters (ports, rules, capture, the live check's report) to `file` as JSON, whatever ended the run")
+	fl.BoolVar(&f.json, "json", false, "print the exit summary as JSON on stdout (the banner and markers then go to stderr)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text (logfmt) or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
 	fl.StringVar(&f.over.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
 	fl.BoolVar(&f.over.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
@@ -94,7 +121,7 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.faults.Register(faults)
 	fl.AddGoFlagSet(faults)
-	fl.StringVar(&f.over.Capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap)")
+	fl.StringVar(&f.over.Capture.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap); - streams pcapng to stdout for a live Wireshark (l2hub serve --capture - | wireshark -k -i -), and the banner goes to stderr")
 	fl.StringVar(&f.over.Capture.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
 	fl.StringVar(&f.over.Capture.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
 	fl.BoolVar(&f.over.Capture.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
@@ -159,6 +186,7 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
 		"capture-format": func() { c.Format = o.Capture.Format }, "capture-points": func() { c.Points = o.Capture.Points },
 		"capture-per-port": func() { c.PerPort = o.Capture.PerPort }, "snaplen": func() { c.Snaplen = o.Capture.Snaplen },
 		"rotate-size": func() { c.RotateSize = o.Capture.RotateSize }, "rotate-count": func() { c.RotateCount = o.Capture.RotateCount },
+		"metrics": func() { cfg.Metrics = o.Metrics },
 	} {
 		if changed(name) {
 			set()
@@ -184,10 +212,17 @@ func (f *serveFlags) resolve(cmd *cobra.Command) (serve.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

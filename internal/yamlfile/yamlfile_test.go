@@ -15,9 +15,9 @@ func TestErrorFormat(t *testing.T) {
 		err  Error
 		want string
 	}{
-		{Error{File: "p.yaml", Line: 3, Column: 7, Path: "rules[0].loss", Msg: "1.5 is outside [0,1]"}, "p.yaml:3:7: rules[0].loss: 1.5 is outside [0,1]"},
+		{Error{File: "p.yaml", Line: 3, Column: 7, Path: "rules[0].loss", Msg: "150% is more than 100%"}, "p.yaml:3:7: rules[0].loss: 150% is more than 100%"},
 		{Error{File: "p.yaml", Line: 2, Msg: "syntax: bad"}, "p.yaml:2: syntax: bad"},
-		{Error{File: "--loss", Path: `"a->b=150%"`, Msg: "1.5 is outside [0,1]"}, `--loss: "a->b=150%": 1.5 is outside [0,1]`},
+		{Error{File: "--loss", Path: `"a->b=150%"`, Msg: "150% is more than 100%"}, `--loss: "a->b=150%": 150% is more than 100%`},
 		{Error{Msg: "alone"}, "alone"},
 	} {
 		if got := tc.err.Error(); got != tc.want {

@@ -1,0 +1,102 @@
+//go:build unix
+
+package capture
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A named pipe is a stream too: the capture waits for its reader, a
+// SetMeta starts a new section in it, and a reader that goes away ends the
+// capture without holding the hub up.
+func TestNamedPipe(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "live.pcapng")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if _, err := Open(Config{Path: fifo, RotatePackets: 5}); err == nil || !strings.Contains(err.Error(), "the named pipe") {
+		t.Errorf("a rotated named pipe: %v", err)
+	}
+	type result struct {
+		packets  int
+		sections []uint64
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() { // the reader, as wireshark -k -i FIFO
+		var res result
+		f, err := os.Open(fifo)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer f.Close()
+		r, err := NewReader(f, ReadOptions{})
+		for err == nil {
+			if _, err = r.Next(); err == nil {
+				res.packets++
+				fm, _ := ParseMeta(r.Section().Comment)
+				if len(res.sections) == 0 || res.sections[len(res.sections)-1] != fm.Seed {
+					res.sections = append(res.sections, fm.Seed)
+				}
+			}
+		}
+		if err != io.EOF {
+			res.err = err
+		}
+		done <- res
+	}()
+	s := mustOpen(t, Config{Path: fifo, Meta: testMeta, Overflow: OverflowBlock})
+	steps := statsSteps()
+	run(s, steps[:6])
+	m := testMeta
+	m.Seed = 43
+	if _, err := s.SetMeta(m); err != nil {
+		t.Fatal(err)
+	}
+	run(s, steps[6:])
+	mustClose(t, s)
+	res := <-done
+	if res.err != nil || res.packets != countEvents(steps) || len(res.sections) != 2 {
+		t.Errorf("the reader got %d packets in sections %v (%v); want %d in two", res.packets, res.sections, res.err, countEvents(steps))
+	}
+	if files := s.Files(); len(files) != 1 || files[0] != fifo {
+		t.Errorf("files %q, want the pipe alone", files)
+	}
+}
+
+func TestNamedPipeReaderGoesAway(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "live.pcapng")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	opened := make(chan struct{})
+	go func() {
+		f, err := os.Open(fifo)
+		if err == nil {
+			f.Close() // Wireshark closed at once
+		}
+		close(opened)
+	}()
+	s := mustOpen(t, Config{Path: fifo, Meta: testMeta, FlushInterval: time.Millisecond})
+	<-opened
+	for range 1000 {
+		run(s, statsSteps())
+	}
+	if err := s.Close(); err == nil || !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("Close() = %v, want the broken pipe", err)
+	}
+	if st := s.Stats(); st.WriteError == 0 {
+		t.Errorf("stats %+v: the frames after the reader left are not counted", st)
+	}
+	if files := s.Files(); len(files) != 1 {
+		t.Errorf("files %q: a stream must not go on in a new file", files)
+	}
+}

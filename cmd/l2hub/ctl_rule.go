@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"l2hub/control"
+	"l2hub/filter"
+)
+
+// newCtlRuleCmd is `l2hub ctl rule add|update|remove NAME`: one rule of the
+// running hub's policy changed, the rest left as it is. client is ctl's
+// client, made once ctl's flags are parsed.
+func newCtlRuleCmd(stdout io.Writer, client func() *control.Client) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rule add|update|remove NAME",
+		Short: "Add, update or remove one rule of the running policy, leaving the rest as it is",
+		Long: `Change one rule of the policy in force while the hub runs. The other rules
+keep their counters and random streams, partitions and links stay as they
+are, and the capture goes on in the same file: only set-policy replaces the
+whole policy (and starts a new capture file). Each change is logged and noted
+in the capture, as a comment on the next frame it records:
+  control at 12.5s: rule loss-a-b added: match link=a->b: loss 5%
+
+A rule is given as a policy file writes one (filter/POLICY.md), with --file
+FILE (- for standard input), or with the quick flags serve takes for one
+link (--loss 'a->b=5%' --delay 'a->b=20ms±5ms'; no LINK= for every link).
+
+An added or updated rule starts afresh on every link, as if the policy had
+been loaded with it: its random stream starts again from (seed, link, rule
+name) and its windows (first, matches, every) count from zero, so the k-th
+frame it sees after the change gets the decision the k-th frame would get
+from a hub started with the policy as changed. An updated rule keeps its
+place and its counters. Rules run in order and a frame a rule drops goes no
+further: add puts the rule last, or before the rule --before names.`,
+		Example: `  l2hub ctl rule add loss-a-b --loss 'a->b=5%'
+  l2hub ctl rule add first-syn --before loss-a-b --file - <<< '{match: {link: a->b, tcp_flags: "syn !ack"}, drop: true}'
+  l2hub ctl rule update loss-a-b --loss 'a->b=20%' --delay 'a->b=10ms'
+  l2hub ctl rule remove loss-a-b`,
+	}
+	// source reads the rule a command was given: --file, or the quick flags.
+	type source struct {
+		file   string
+		faults filter.Flags
+	}
+	rule := func(cmd *cobra.Command, s *source, name string) ([]byte, error) {
+		flags := s.faults.Given()
+		switch {
+		case s.file != "" && flags:
+			return nil, errors.New("give the rule with --file or with quick flags, not both")
+		case s.file == "-":
+			return io.ReadAll(io.LimitReader(cmd.InOrStdin(), filter.MaxRuleBytes+1))
+		case s.file != "":
+			f, err := os.Open(s.file)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			return io.ReadAll(io.LimitReader(f, filter.MaxRuleBytes+1))
+		case flags:
+			src, err := s.faults.Rule(name)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: %w", name, err)
+			}
+			return src, nil
+		}
+		return nil, fmt.Errorf("rule %s: give the rule with --file FILE (- for standard input) or quick flags (--loss 'a->b=5%%', --delay ..., see --help)", name)
+	}
+	withSource := func(c *cobra.Command, s *source) *cobra.Command {
+		c.Flags().StringVarP(&s.file, "file", "f", "", "the rule, as a policy file writes one (YAML), from `FILE` (- for standard input)")
+		fs := flag.NewFlagSet("rule", flag.ContinueOnError)
+		s.faults.RegisterImpairments(fs)
+		c.Flags().AddGoFlagSet(fs)
+		return c
+	}
+
+	var add source
+	var before string
+	addCmd := withSource(&cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a rule, after the others or --before another",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := rule(cmd, &add, args[0])
+			if err != nil {
+				return err
+			}
+			d, err := client().AddRule(cmd.Context(), args[0], src, before)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "rule %s added: %s\n", d.Name, ruleWords(d))
+			return nil
+		},
+	}, &add)
+	addCmd.Flags().StringVar(&before, "before", "", "put the rule just before `RULE` (default: after every rule)")
+
+	var update source
+	updateCmd := withSource(&cobra.Command{
+		Use:   "update NAME",
+		Short: "Replace a rule, in its place; its counters go on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src, err := rule(cmd, &update, args[0])
+			if err != nil {
+				return err
+			}
+			d, err := client().UpdateRule(cmd.Context(), args[0], src)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "rule %s updated: %s\n", d.Name, ruleWords(d))
+			return nil
+		},
+	}, &update)
+
+	removeCmd := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a rule",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := client().RemoveRule(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			c := d.Counters
+			fmt.Fprintf(stdout, "rule %s removed (matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d)\n",
+				d.Name, c.Matched, c.Dropped, c.Delayed, c.Duplicated, c.Corrupted, c.Queued, c.Overflowed)
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{addCmd, updateCmd, removeCmd} {
+		c.Long = c.Short + ".\n\n" + cmd.Long
+	}
+	cmd.AddCommand(addCmd, updateCmd, removeCmd)
+	return cmd
+}
+
+// ruleWords says what a rule matches and does: "match link=a->b: loss 5%".
+func ruleWords(d filter.RuleDescription) string {
+	match := d.Match
+	if match == "" {
+		match = "all"
+	}
+	s := "match " + match
+	if len(d.Actions) > 0 {
+		s += ": " + strings.Join(d.Actions, ", ")
+	}
+	return s
+}

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/control"
+	"l2hub/hub/hubtest"
+	"l2hub/internal/ready"
+	"l2hub/internal/syncbuf"
+	"l2hub/serve"
+)
+
+// runServe runs serve in-process with args until the returned stop is
+// called; stop returns run's error.
+func runServe(t *testing.T, args ...string) (stdout, stderr *syncbuf.Buffer, stop func() error) {
+	t.Helper()
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), stdout, stderr) }()
+	var once bool
+	var err error
+	stop = func() error {
+		if once {
+			return err
+		}
+		once = true
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(hangGuard):
+			t.Fatalf("serve did not stop within %v", hangGuard)
+		}
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stdout, stderr, stop
+}
+
+// A harness starts the hub in the background and waits for its ready
+// file with l2hub wait before it starts any VM; at the end the summary is
+// JSON on stdout and in the --summary file.
+func TestReadyFileWaitAndSummary(t *testing.T) {
+	dir := t.TempDir()
+	readyPath, sumPath, ctl := filepath.Join(dir, "hub.ready"), filepath.Join(dir, "summary.json"), filepath.Join(dir, "ctl.sock")
+	stdout, stderr, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--port", "b=unix:"+filepath.Join(dir, "b.sock"),
+		"--control", ctl, "--ready-file", readyPath, "--summary", sumPath, "--json")
+
+	var waitOut bytes.Buffer
+	if err := run(context.Background(), []string{"wait", "--ready-file", readyPath, "--timeout", hangGuard.String(), "--json"}, &waitOut, io.Discard); err != nil {
+		t.Fatalf("wait: %v; serve's stderr:\n%s", err, stderr.String())
+	}
+	var info ready.Info
+	if err := json.Unmarshal(waitOut.Bytes(), &info); err != nil {
+		t.Fatalf("wait --json: %v\n%s", err, waitOut.String())
+	}
+	if info.PID != os.Getpid() || info.Control != ctl || len(info.Ports) != 2 {
+		t.Fatalf("ready file says %+v, want this process, %s and two ports", info, ctl)
+	}
+	a, b := info.Ports[0], info.Ports[1]
+	if a.Name != "a" || a.Transport != "tcp" || strings.HasSuffix(a.Addr, ":0") ||
+		a.Netdev != "stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port="+a.Addr[strings.LastIndex(a.Addr, ":")+1:] {
+		t.Errorf("port a in the ready file: %+v (want its bound address and -netdev value)", a)
+	}
+	if b.Name != "b" || b.Transport != "unix" || !strings.HasSuffix(b.Addr, "b.sock") {
+		t.Errorf("port b in the ready file: %+v", b)
+	}
+	// Ready means bound: both ports take a VM now, on the first try.
+	va := dialVM(t, a.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "unix", b.Addr)
+	if err != nil {
+		t.Fatalf("port b is in the ready file but does not take a VM: %v", err)
+	}
+	c.Close()
+	waitAttached(t, ctl, 1)
+	if err := va.WriteFrame(hubtest.Frame(hubtest.Broadcast, macA, "counted")); err != nil {
+		t.Fatal(err)
+	}
+	var waitCtl bytes.Buffer
+	if err := run(context.Background(), []string{"wait", "--control", ctl, "--timeout", hangGuard.String()}, &waitCtl, io.Discard); err != nil ||
+		waitCtl.String() != "l2hub ready: 2 ports\n" {
+		t.Errorf("wait --control: %q, %v", waitCtl.String(), err)
+	}
+	waitRx(t, ctl, "a", 1)
+
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(readyPath); !os.IsNotExist(err) {
+		t.Errorf("the ready file outlived the hub: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "Ctrl-C stops") {
+		t.Errorf("with --json the banner belongs on stderr; stderr:\n%s", stderr.String())
+	}
+	var sum serve.Summary
+	if err := json.Unmarshal([]byte(stdout.String()), &sum); err != nil {
+		t.Fatalf("stdout is not the JSON summary alone: %v\n%s", err, stdout.String())
+	}
+	if sum.Stopped != "signal" || len(sum.Ports) != 2 || sum.Ports[0].Name != "a" || sum.Ports[0].RxFrames != 1 {
+		t.Errorf("summary %+v, want a clean stop and a's one frame", sum)
+	}
+	file, err := os.ReadFile(sumPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(file, []byte(stdout.String())) {
+		t.Errorf("--summary file differs from the printed summary:\n%s\nvs\n%s", file, stdout.String())
+	}
+}
+
+// waitRx polls the control API until port has received n frames.
+func waitRx(t *testing.T, ctl, port string, n uint64) {
+	t.Helper()
+	c := control.NewClient(ctl, "")
+	deadline := time.Now().Add(hangGuard)
+	for time.Now().Before(deadline) {
+		ports, err := c.Ports(context.Background())
+		if err == nil {
+			for _, p := range ports {
+				if p.Name == port && p.Stats.RxFrames >= n {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("port %s did not receive %d frames within %v", port, n, hangGuard)
+}
+
+func TestWaitGivesUp(t *testing.T) {
+	err := run(context.Background(), []string{"wait", "--ready-file", filepath.Join(t.TempDir(), "none"), "--timeout", "50ms"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not ready after 50ms") || !strings.Contains(err.Error(), "no ready file") {
+		t.Errorf("wait on a missing file: %v", err)
+	}
+	err = run(context.Background(), []string{"wait", "--control", filepath.Join(t.TempDir(), "none.sock"), "--timeout", "50ms"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not ready after 50ms") {
+		t.Errorf("wait on a missing control socket: %v", err)
+	}
+}
+
+// Under systemd (Type=notify) the hub says READY=1 when it is bound and
+// STOPPING=1 when it stops.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	_, _, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", "off")
+	buf := make([]byte, 1024)
+	l.SetReadDeadline(time.Now().Add(hangGuard))
+	n, err := l.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := string(buf[:n]); !strings.HasPrefix(msg, "READY=1\n") || !strings.Contains(msg, "MAINPID=") || !strings.Contains(msg, "STATUS=serving 1 ports (a)") {
+		t.Errorf("first notification %q", msg)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	n, err = l.Read(buf)
+	if err != nil || string(buf[:n]) != "STOPPING=1" {
+		t.Errorf("second notification %q, %v; want STOPPING=1", buf[:n], err)
+	}
+}
+
+// --capture - streams pcapng on stdout, readable while the hub runs, and
+// everything a person reads goes to stderr.
+func TestCaptureToStdout(t *testing.T) {
+	bin := l2hubBinary(t)
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "ctl.sock")
+	cmd := exec.Command(bin, "serve", "--capture", "-", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", ctl)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	br := bufio.NewReader(stderr)
+	banner := readUntil(t, br, "Ctrl-C stops")
+	banner += readUntil(t, br, "port b")
+	banner += readUntil(t, br, "\n\n")
+	go io.Copy(io.Discard, br)
+	addrs := tcpPorts(t, banner)
+	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
+	waitAttached(t, ctl, 2)
+
+	// The stream is readable as it grows: the first frame arrives before
+	// the hub stops.
+	r, err := capture.NewReader(stdout, capture.ReadOptions{})
+	if err != nil {
+		t.Fatalf("stdout does not start a pcapng stream: %v", err)
+	}
+	f := hubtest.Frame(hubtest.Broadcast, macA, "live")
+	if err := a.WriteFrame(f); err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, b)
+	got := make(chan capture.Packet, 1)
+	go func() {
+		p, err := r.Next()
+		if err == nil {
+			got <- p
+		}
+		close(got)
+	}()
+	select {
+	case p, ok := <-got:
+		if !ok || !bytes.Equal(p.Data, f) {
+			t.Fatalf("first packet on stdout: %+v, want the frame a sent", p)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("the frame did not reach stdout while the hub ran")
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("l2hub: %v", err)
+	}
+	if len(rest) == 0 {
+		t.Error("nothing after the first frame: the egress copy and the statistics blocks are missing")
+	}
+}
+
+// tshark reads the live stream from a pipe, as wireshark -k -i - does.
+func TestCaptureToStdoutReadByTshark(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed; install the Debian package tshark to run this test")
+	}
+	bin := l2hubBinary(t)
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "ctl.sock")
+	hubCmd := exec.Command(bin, "serve", "--capture", "-", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", ctl)
+	ts := exec.Command(tshark, "-l", "-i", "-", "-T", "fields", "-e", "frame.interface_name", "-e", "frame.p2p_dir", "-e", "eth.src")
+	pipe, err := hubCmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Stdin = pipe
+	var tsOut, tsErr syncbuf.Buffer
+	ts.Stdout, ts.Stderr = &tsOut, &tsErr
+	stderr, err := hubCmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hubCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hubCmd.Process.Kill(); hubCmd.Wait() })
+	if err := ts.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ts.Process.Kill(); ts.Wait() })
+	br := bufio.NewReader(stderr)
+	banner := readUntil(t, br, "Ctrl-C stops")
+	banner += readUntil(t, br, "port b")
+	banner += readUntil(t, br, "\n\n")
+	go io.Copy(io.Discard, br)
+	addrs := tcpPorts(t, banner)
+	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
+	waitAttached(t, ctl, 2)
+	if err := a.WriteFrame(hubtest.Frame(hubtest.Broadcast, macA, "to tshark")); err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, b)
+	// tshark prints the frames as they come: wait for both copies, then
+	// stop the hub; tshark ends at the end of the stream.
+	deadline := time.Now().Add(hangGuard)
+	for strings.Count(tsOut.String(), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	hubCmd.Process.Signal(os.Interrupt)
+	if err := hubCmd.Wait(); err != nil {
+		t.Fatalf("l2hub: %v", err)
+	}
+	if err := ts.Wait(); err != nil {
+		t.Fatalf("tshark: %v\n%s", err, tsErr.String())
+	}
+	mac := net.HardwareAddr(macA[:]).String()
+	want := "a\t1\t" + mac + "\nb\t0\t" + mac + "\n"
+	if tsOut.String() != want {
+		t.Errorf("tshark read from the pipe:\n%s\nwant:\n%s\nstderr:\n%s", tsOut.String(), want, tsErr.String())
+	}
+}
+
+func TestStdoutCaptureRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--capture", "-", "--json"}, "--capture - and --json both want standard output"},
+		{[]string{"--capture", "-", "--capture-per-port"}, "standard output, one stream"},
+		{[]string{"--capture", "-", "--rotate-count", "10"}, "standard output, one stream"},
+		{[]string{"--log-format", "xml"}, `--log-format "xml": want text or json`},
+	} {
+		err := run(context.Background(), append([]string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0"}, tc.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// --log-format json makes every log line one JSON object.
+func TestJSONLogs(t *testing.T) {
+	_, stderr, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--log-format", "json", "--json")
+	deadline := time.Now().Add(hangGuard)
+	for !strings.Contains(stderr.String(), "Ctrl-C stops") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := 0
+	for line := range strings.Lines(stderr.String()) {
+		if !strings.HasPrefix(line, "{") {
+			continue // the banner (on stderr with --json)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil {
+			t.Errorf("log line %q is not a JSON record: %v", line, err)
+		}
+		logs++
+	}
+	if logs == 0 {
+		t.Errorf("no JSON log line (shutting down is logged):\n%s", stderr.String())
+	}
+}

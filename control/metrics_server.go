@@ -1,0 +1,136 @@
+package control
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
+)
+
+// metricsHandler serves reg's metrics with the target's link and partition
+// state, read at scrape time.
+func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
+	state := prometheus.NewRegistry()
+	state.MustRegister(newStateCollector(t))
+	return promhttp.HandlerFor(prometheus.Gatherers{reg, state}, promhttp.HandlerOpts{})
+}
+
+// MetricsServer serves GET /metrics and nothing else: the endpoint
+// Prometheus scrapes (l2hub serve --metrics), apart from the control API,
+// so that scraping needs no access to what changes the hub. It answers
+// every other method and path with an error, as the control API would a
+// web page: a request with an Origin or a cross-site Sec-Fetch-Site is
+// refused, and so, when no token is asked for, is a Host that is a name
+// other than localhost (DNS rebinding). With a Token, every request needs
+// "Authorization: Bearer <Token>" (Prometheus: authorization:
+// credentials_file). It serves at most MaxConns connections at once, each
+// one request, with header and write timeouts.
+type MetricsServer struct {
+	Target   Target
+	Registry prometheus.Gatherer
+	Token    string // when set, every request needs it as a bearer token
+	Logger   *slog.Logger
+
+	// Limits; zero means the control API's Default of the same name.
+	MaxConns      int
+	HeaderTimeout time.Duration
+
+	refused atomic.Uint64
+}
+
+// Handler returns the server's one route, behind its checks.
+func (m *MetricsServer) Handler() http.Handler {
+	metrics := metricsHandler(m.Registry, m.Target)
+	want := []byte("Bearer " + m.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, err := http.StatusForbidden, pageCheck(r, "this address is for Prometheus")
+		if err == nil && m.Token == "" {
+			// With a token, which a page cannot have, a rebound name gains
+			// nothing, and Prometheus may scrape the hub by its name.
+			err = hostCheck(r)
+		}
+		switch {
+		case err != nil:
+		case m.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1:
+			status, err = http.StatusUnauthorized, fmt.Errorf("missing or wrong bearer token (the hub's control token)")
+		case r.URL.Path != "/metrics":
+			status, err = http.StatusNotFound, fmt.Errorf("%s: not found: this address serves GET /metrics only", r.URL.Path)
+		case r.Method != http.MethodGet:
+			w.Header().Set("Allow", http.MethodGet)
+			status, err = http.StatusMethodNotAllowed, fmt.Errorf("method %s refused: this address serves GET /metrics only", r.Method)
+		}
+		if err != nil {
+			m.logRefused("method", r.Method, "path", r.URL.Path, "err", err)
+			writeJSON(w, status, ErrorResponse{Error: err.Error()})
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
+}
+
+// logRefused logs a refused request, rate-limited to the 1st, 2nd, 4th, ...
+func (m *MetricsServer) logRefused(args ...any) {
+	n := m.refused.Add(1)
+	if m.Logger == nil || n&(n-1) != 0 {
+		return
+	}
+	m.Logger.Warn("metrics endpoint refused a request", append(args, "refused_so_far", n)...)
+}
+
+// Serve answers scrapes on l until ctx is done.
+func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
+	header := cmp.Or(m.HeaderTimeout, DefaultHeaderTimeout)
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: header,
+		ReadTimeout:       header,
+		WriteTimeout:      header + DefaultBodyTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+	return serveHTTP(ctx, srv, netutil.LimitListener(l, cmp.Or(m.MaxConns, DefaultMaxConns)), m.Logger)
+}
+
+// ParseMetricsAddr checks a metrics address, "tcp:HOST:PORT", and reports
+// whether it needs a token: any address but a loopback one (127.0.0.0/8,
+// ::1, localhost), which only this host's users reach. Its error says what
+// is wrong, not which address (the caller quotes it).
+func ParseMetricsAddr(addr string) (hostport string, needToken bool, err error) {
+	hostport, ok := strings.CutPrefix(addr, "tcp:")
+	if !ok {
+		return "", false, errors.New("want tcp:HOST:PORT, e.g. tcp:127.0.0.1:9465")
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", false, fmt.Errorf("want tcp:HOST:PORT, e.g. tcp:127.0.0.1:9465 (%w)", err)
+	}
+	if host == "localhost" {
+		return hostport, false, nil
+	}
+	ip := net.ParseIP(host)
+	return hostport, ip == nil || !ip.IsLoopback(), nil
+}
+
+// ListenMetrics binds a metrics address (see ParseMetricsAddr). An address
+// that is not loopback needs a token: without one it is refused
+// (ErrNeedToken).
+func ListenMetrics(addr, token string) (net.Listener, error) {
+	hostport, needToken, err := ParseMetricsAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address %q: %w", addr, err)
+	}
+	if needToken && token == "" {
+		return nil, fmt.Errorf("metrics address %q is not a loopback address: %w: give the control token (--control-token-file or $%s); Prometheus sends it as a bearer token", addr, ErrMetricsNeedToken, TokenEnv)
+	}
+	return net.Listen("tcp", hostport)
+}

@@ -1,0 +1,227 @@
+package control_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"l2hub/control"
+	"l2hub/filter"
+)
+
+// serveMetrics runs a MetricsServer on loopback with a fake target until
+// the test ends; it returns the target and the address (tcp:HOST:PORT).
+func serveMetrics(t *testing.T, srv *control.MetricsServer) (*fakeTarget, string) {
+	t.Helper()
+	l, err := control.ListenMetrics("tcp:127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Target == nil {
+		srv.Target = newFakeTarget()
+	}
+	target := srv.Target.(*fakeTarget)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(target.Ports, func() []filter.RuleStats { return []filter.RuleStats{{Rule: "r1", Matched: 2}} }))
+	srv.Registry = reg
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return target, control.Addr(l)
+}
+
+// TestMetricsEndpointServesOnlyGetMetrics: the metrics endpoint answers
+// GET /metrics, and nothing that reads more or changes anything: every
+// control route and every other method is refused, and the target sees
+// no change.
+func TestMetricsEndpointServesOnlyGetMetrics(t *testing.T) {
+	target, addr := serveMetrics(t, &control.MetricsServer{})
+	status, body := rawRequest(t, addr, "GET", "/metrics", nil, "")
+	if status != http.StatusOK || !strings.Contains(body, `l2hub_port_rx_frames_total{port="a"} 7`) || !strings.Contains(body, `l2hub_rule_matched_total{rule="r1"} 2`) {
+		t.Fatalf("GET /metrics: %d\n%s", status, body)
+	}
+	for _, tc := range []struct {
+		method, path, ctype, body string
+		want                      int
+	}{
+		{"POST", "/metrics", "", "", http.StatusMethodNotAllowed},
+		{"PUT", "/metrics", "application/yaml", "rules: []\n", http.StatusMethodNotAllowed},
+		{"DELETE", "/metrics", "", "", http.StatusMethodNotAllowed},
+		{"HEAD", "/metrics", "", "", http.StatusMethodNotAllowed},
+		{"GET", "/v1/ports", "", "", http.StatusNotFound},
+		{"GET", "/v1/policy", "", "", http.StatusNotFound},
+		{"PUT", "/v1/policy", "application/yaml", "rules: []\n", http.StatusNotFound},
+		{"POST", "/v1/partitions", "application/json", `{"name":"p","groups":[["a"],["b"]]}`, http.StatusNotFound},
+		{"POST", "/v1/links/a/down", "", "", http.StatusNotFound},
+		{"POST", "/v1/inject/a", "application/octet-stream", string(control.AppendInjectFrame(nil, make([]byte, 60))), http.StatusNotFound},
+		{"POST", "/v1/rules", "application/yaml", "{name: x, drop: true}\n", http.StatusNotFound},
+		{"GET", "/metrics/extra", "", "", http.StatusNotFound},
+		{"GET", "/", "", "", http.StatusNotFound},
+	} {
+		hdr := map[string]string{}
+		if tc.ctype != "" {
+			hdr["Content-Type"] = tc.ctype
+		}
+		if got, body := rawRequest(t, addr, tc.method, tc.path, hdr, tc.body); got != tc.want {
+			t.Errorf("%s %s: got %d, want %d\n%s", tc.method, tc.path, got, tc.want, body)
+		}
+	}
+	for name, hdr := range map[string]map[string]string{
+		"cross-origin":  {"Origin": "http://evil.example"},
+		"cross-site":    {"Sec-Fetch-Site": "cross-site"},
+		"dns-rebinding": {"Host": "evil.example:9465"},
+	} {
+		if got, body := rawRequest(t, addr, "GET", "/metrics", hdr, ""); got != http.StatusForbidden {
+			t.Errorf("%s GET /metrics: got %d, want 403\n%s", name, got, body)
+		}
+	}
+	if got, _ := rawRequest(t, addr, "GET", "/metrics", map[string]string{"Host": "localhost:9465"}, ""); got != http.StatusOK {
+		t.Errorf("GET /metrics with Host localhost: got %d, want 200", got)
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	if target.policy != "good-1" || len(target.partitions) != 0 || len(target.down) != 0 || len(target.injected) != 0 {
+		t.Errorf("the metrics endpoint changed the hub: policy %q, partitions %v, down %v, %d injected",
+			target.policy, target.partitions, target.down, len(target.injected))
+	}
+}
+
+// TestMetricsEndpointToken: with a token, a scrape needs it, and then may
+// name the hub by any host name (Prometheus scraping a remote hub), but a
+// web page is still refused.
+func TestMetricsEndpointToken(t *testing.T) {
+	const token = "metrics-test-token-0123456789"
+	_, addr := serveMetrics(t, &control.MetricsServer{Token: token})
+	for _, tc := range []struct {
+		name string
+		hdr  map[string]string
+		want int
+	}{
+		{"none", nil, http.StatusUnauthorized},
+		{"wrong", map[string]string{"Authorization": "Bearer not-the-token"}, http.StatusUnauthorized},
+		{"basic", map[string]string{"Authorization": "Basic " + token}, http.StatusUnauthorized},
+		{"right", map[string]string{"Authorization": "Bearer " + token}, http.StatusOK},
+		{"right-by-name", map[string]string{"Authorization": "Bearer " + token, "Host": "hub-1.lab.example:9465"}, http.StatusOK},
+		{"right-from-a-page", map[string]string{"Authorization": "Bearer " + token, "Origin": "http://evil.example"}, http.StatusForbidden},
+	} {
+		if got, body := rawRequest(t, addr, "GET", "/metrics", tc.hdr, ""); got != tc.want {
+			t.Errorf("%s: got %d, want %d\n%s", tc.name, got, tc.want, body)
+		}
+	}
+	if got, _ := rawRequest(t, addr, "PUT", "/v1/policy", map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/yaml"}, "rules: []\n"); got != http.StatusNotFound {
+		t.Errorf("PUT /v1/policy with the token: got %d, want 404", got)
+	}
+}
+
+func TestParseMetricsAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr      string
+		needToken bool
+		err       string
+	}{
+		{"tcp:127.0.0.1:9465", false, ""},
+		{"tcp:127.1.2.3:9465", false, ""},
+		{"tcp:[::1]:9465", false, ""},
+		{"tcp:localhost:9465", false, ""},
+		{"tcp:0.0.0.0:9465", true, ""},
+		{"tcp::9465", true, ""},
+		{"tcp:[::]:9465", true, ""},
+		{"tcp:192.0.2.7:9465", true, ""},
+		{"tcp:hub.example:9465", true, ""},
+		{"127.0.0.1:9465", false, "want tcp:HOST:PORT"},
+		{"unix:/tmp/m.sock", false, "want tcp:HOST:PORT"},
+		{"tcp:127.0.0.1", false, "missing port"},
+		{"", false, "want tcp:HOST:PORT"},
+	} {
+		_, need, err := control.ParseMetricsAddr(tc.addr)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ParseMetricsAddr(%q) = %v, want an error with %q", tc.addr, err, tc.err)
+		case tc.err == "" && (err != nil || need != tc.needToken):
+			t.Errorf("ParseMetricsAddr(%q) = needToken %v, %v; want %v, nil", tc.addr, need, err, tc.needToken)
+		}
+	}
+}
+
+// TestListenMetricsNeedsATokenOffLoopback: an address other hosts reach
+// is refused without a token, and bound with one.
+func TestListenMetricsNeedsATokenOffLoopback(t *testing.T) {
+	if l, err := control.ListenMetrics("tcp:0.0.0.0:0", ""); !errors.Is(err, control.ErrMetricsNeedToken) {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("ListenMetrics(0.0.0.0 without token) = %v, want ErrMetricsNeedToken", err)
+	}
+	l, err := control.ListenMetrics("tcp:0.0.0.0:0", "a-token-of-enough-length")
+	if err != nil {
+		t.Fatalf("ListenMetrics(0.0.0.0 with a token): %v", err)
+	}
+	l.Close()
+	l, err = control.ListenMetrics("tcp:127.0.0.1:0", "")
+	if err != nil {
+		t.Fatalf("ListenMetrics(loopback without token): %v", err)
+	}
+	l.Close()
+}
+
+// TestMetricsEndpointLimits: however many scrapers come at once, at most
+// MaxConns are served; one that never finishes its headers is cut off.
+func TestMetricsEndpointLimits(t *testing.T) {
+	const maxConns, clients = 2, 6
+	target := newFakeTarget()
+	target.hold = make(chan struct{})
+	_, addr := serveMetrics(t, &control.MetricsServer{Target: target, MaxConns: maxConns, HeaderTimeout: 50 * time.Millisecond})
+	_, hostport := control.ParseAddr(addr)
+
+	c, err := net.Dial("tcp", hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: l2hub\r\n")
+	c.SetReadDeadline(time.Now().Add(hangGuard))
+	if _, err := io.ReadAll(c); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("a client that never finished its headers kept its connection")
+	}
+	c.Close()
+
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			if got, body := rawRequest(t, addr, "GET", "/metrics", nil, ""); got != http.StatusOK {
+				t.Errorf("a scraper waiting for a slot: %d %s", got, body)
+			}
+		})
+	}
+	for deadline := time.Now().Add(hangGuard); target.inPorts.Load() < maxConns; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d scrapes reached the target", target.inPorts.Load())
+		}
+	}
+	// Each scrape reads the ports twice (counters, then link state).
+	for range 2 * clients {
+		select {
+		case target.hold <- struct{}{}:
+		case <-time.After(hangGuard):
+			t.Fatal("scrapes stopped reaching the target")
+		}
+	}
+	wg.Wait()
+	if got := target.peak.Load(); got != maxConns {
+		t.Errorf("got %d scrapes served at once, want the cap, %d", got, maxConns)
+	}
+}

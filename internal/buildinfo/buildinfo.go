@@ -1,0 +1,60 @@
+// Package buildinfo says which build of l2hub is running: its version, the
+// VCS revision the binary was built from (when the Go toolchain stamped
+// one: a build inside a git checkout) and the Go version.
+//
+// Imports nothing of l2hub.
+package buildinfo
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// Version is l2hub's release version, recorded in captures and reports.
+const Version = "0.1.0"
+
+// Info describes the running binary.
+type Info struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`       // the VCS revision, "unknown" when the build has none
+	Time      string `json:"time,omitempty"` // the revision's commit time (RFC 3339)
+	Modified  bool   `json:"modified"`       // built from a tree with uncommitted changes
+	GoVersion string `json:"go"`
+}
+
+// Read returns the running binary's Info.
+func Read() Info {
+	info := Info{Version: Version, Revision: "unknown", GoVersion: runtime.Version()}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return info
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			info.Revision = s.Value
+		case "vcs.time":
+			info.Time = s.Value
+		case "vcs.modified":
+			info.Modified = s.Value == "true"
+		}
+	}
+	return info
+}
+
+// Short is the version with the revision's first 12 digits, as --version
+// prints it: "0.1.0 (3e07583c1a2b, modified)".
+func (i Info) Short() string {
+	rev := i.Revision
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	var parts []string
+	parts = append(parts, rev)
+	if i.Modified {
+		parts = append(parts, "modified")
+	}
+	return fmt.Sprintf("%s (%s)", i.Version, strings.Join(parts, ", "))
+}

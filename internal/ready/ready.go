@@ -1,0 +1,159 @@
+// Package ready tells the world that a hub is ready: every port and the
+// control API are bound, so a QEMU started now connects on its first try
+// (QEMU never retries a failed connect=).
+//
+// A hub announces readiness two ways: a ready file, written atomically, that
+// holds its pid and each port's address as JSON (--ready-file), and
+// systemd's sd_notify READY=1 when NOTIFY_SOCKET is set. Wait is the other
+// side: it returns once a ready file names a live process.
+package ready
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/renameio/v2"
+)
+
+// Info is the content of a ready file.
+type Info struct {
+	PID     int    `json:"pid"`
+	Control string `json:"control,omitempty"` // the control API's address, as ctl --control takes it
+	Metrics string `json:"metrics,omitempty"` // the metrics endpoint, when serving one
+	Ports   []Port `json:"ports"`
+}
+
+// Port is one hub port as a QEMU or a script needs it.
+type Port struct {
+	Name      string `json:"name"`
+	Transport string `json:"transport"`        // tcp, tcp-dial, unix, udp, mcast, tap, vxlan, ...
+	Addr      string `json:"addr,omitempty"`   // the bound address: host:port, a unix path, an interface
+	Spec      string `json:"spec,omitempty"`   // the port spec, with a port 0 filled in
+	Netdev    string `json:"netdev,omitempty"` // what follows -netdev on a VM's QEMU command line (id=n0)
+	Down      string `json:"down,omitempty"`   // why an optional port could not be opened
+}
+
+// maxFile bounds what Read accepts: a ready file is small, and the path
+// may be anything a user typed.
+const maxFile = 1 << 20
+
+// WriteFile writes info to path atomically: a reader sees no file, or the
+// whole file. The file is mode 0644 less the umask: it holds addresses, never the control
+// token.
+func WriteFile(path string, info Info) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	b = append(b, '\n')
+	if err := renameio.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	return nil
+}
+
+// Read parses a ready file.
+func Read(path string) (Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	var info Info
+	dec := json.NewDecoder(&limitReader{f, maxFile})
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&info); err != nil {
+		return Info{}, fmt.Errorf("ready file %s: %w", path, err)
+	}
+	if info.PID <= 0 {
+		return Info{}, fmt.Errorf("ready file %s: no pid", path)
+	}
+	return info, nil
+}
+
+type limitReader struct {
+	f *os.File
+	n int64
+}
+
+func (r *limitReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, errors.New("larger than 1 MiB")
+	}
+	if int64(len(p)) > r.n {
+		p = p[:r.n]
+	}
+	n, err := r.f.Read(p)
+	r.n -= int64(n)
+	return n, err
+}
+
+// Remove deletes a ready file, so a stopped hub is not taken for a ready
+// one. A missing file is not an error.
+func Remove(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	return nil
+}
+
+// Notify sends state (for example "READY=1\nSTATUS=…") to systemd's
+// notification socket when NOTIFY_SOCKET is set. It reports whether a
+// message was sent; without NOTIFY_SOCKET it does nothing.
+func Notify(state string) (bool, error) {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	if addr == "" {
+		return false, nil
+	}
+	if !strings.HasPrefix(addr, "/") && !strings.HasPrefix(addr, "@") {
+		return false, fmt.Errorf("sd_notify: NOTIFY_SOCKET %q is not a unix socket path", addr)
+	}
+	if strings.HasPrefix(addr, "@") {
+		addr = "\x00" + addr[1:] // the abstract namespace
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		return false, fmt.Errorf("sd_notify: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(state)); err != nil {
+		return false, fmt.Errorf("sd_notify: %w", err)
+	}
+	return true, nil
+}
+
+// Wait returns the ready file's content once path exists, parses, and
+// names a running process, polling every interval until ctx ends. A file
+// left behind by a process that has exited does not count.
+func Wait(ctx context.Context, path string, interval time.Duration) (Info, error) {
+	if interval <= 0 {
+		interval = 50 * time.Millisecond
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last error
+	for {
+		info, err := Read(path)
+		switch {
+		case err == nil && Alive(info.PID):
+			return info, nil
+		case err == nil:
+			last = fmt.Errorf("ready file %s names pid %d, which is not running", path, info.PID)
+		case errors.Is(err, os.ErrNotExist):
+			last = fmt.Errorf("no ready file %s yet", path)
+		default:
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return Info{}, fmt.Errorf("%w: %w", ctx.Err(), last)
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package ready
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriteAndRead(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.ready")
+	want := Info{PID: os.Getpid(), Control: "unix:/run/l2hub.sock", Ports: []Port{
+		{Name: "a", Transport: "tcp", Addr: "127.0.0.1:7001", Spec: "a=tcp:127.0.0.1:7001"},
+		{Name: "b", Transport: "unix", Addr: "/tmp/b.sock"},
+	}}
+	for range 2 { // rewriting replaces the file
+		if err := WriteFile(path, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("read %+v, want %+v", got, want)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d files in the directory, want only the ready file", len(entries))
+	}
+	if err := Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(path); err != nil {
+		t.Errorf("removing a missing file: %v", err)
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "x"), want); err == nil {
+		t.Error("wrote into a missing directory")
+	}
+}
+
+func TestReadRejects(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"not JSON":      "ready\n",
+		"unknown field": `{"pid": 1, "ports": [], "token": "x"}`,
+		"no pid":        `{"ports": []}`,
+		"too large":     `{"pid": 1, "ports": [` + strings.Repeat(`{"name":"a"},`, 1<<17) + `{"name":"a"}]}`,
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := Read(path); err == nil {
+			t.Errorf("%s: read %+v", name, info)
+		}
+	}
+}
+
+func TestNotify(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	if sent, err := Notify("READY=1"); sent || err != nil {
+		t.Errorf("without NOTIFY_SOCKET: sent %v, %v", sent, err)
+	}
+	for _, name := range []string{filepath.Join(t.TempDir(), "notify"), "@l2hub-ready-test-" + t.Name()} {
+		addr := name
+		if strings.HasPrefix(addr, "@") {
+			addr = "\x00" + addr[1:]
+		}
+		l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("NOTIFY_SOCKET", name)
+		sent, err := Notify("READY=1\nSTATUS=4 ports")
+		if !sent || err != nil {
+			t.Fatalf("%s: sent %v, %v", name, sent, err)
+		}
+		buf := make([]byte, 256)
+		n, err := l.Read(buf)
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf[:n]); got != "READY=1\nSTATUS=4 ports" {
+			t.Errorf("%s: received %q", name, got)
+		}
+	}
+	t.Setenv("NOTIFY_SOCKET", "relative/path")
+	if _, err := Notify("READY=1"); err == nil {
+		t.Error("a relative NOTIFY_SOCKET was accepted")
+	}
+}
+
+func TestWait(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.ready")
+	info := Info{PID: os.Getpid(), Ports: []Port{{Name: "a", Transport: "tcp", Addr: "127.0.0.1:1"}}}
+	written := make(chan error, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		written <- WriteFile(path, info)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := Wait(ctx, path, 5*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, info) {
+		t.Errorf("waited for %+v, want %+v", got, info)
+	}
+}
+
+// A ready file left by a hub that has exited is not a ready hub.
+func TestWaitIgnoresStaleFile(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "hub.ready")
+	if err := WriteFile(path, Info{PID: cmd.Process.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := Wait(ctx, path, 5*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("waiting on a stale file: %v", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if _, err := Wait(ctx2, path+".missing", 5*time.Millisecond); err == nil || !strings.Contains(err.Error(), "no ready file") {
+		t.Errorf("waiting on a missing file: %v", err)
+	}
+}

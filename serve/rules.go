@@ -1,0 +1,158 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// The control API's rule edits: one rule added, updated or removed in the
+// policy in force, on the hub loop, so that the edit falls between two
+// frames. The other rules keep their counters and streams, and the capture
+// goes on in the same file (only a whole set-policy starts a new one): the
+// edit is noted there, on the next frame recorded (annotate, as partitions
+// and link changes are), and in the log.
+var _ control.RuleEditor = (*Session)(nil)
+
+// AddRule implements control.RuleEditor: src is one rule in the policy
+// file's syntax (its name, if given, is name), added after the others or
+// just before the rule named before.
+func (s *Session) AddRule(ctx context.Context, name string, src []byte, before string) (filter.RuleDescription, error) {
+	where := ""
+	if before != "" {
+		where = " before " + before
+	}
+	return s.editRule(ctx, "added"+where, name, src, func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error) {
+		return p.AddRule(rs, before)
+	})
+}
+
+// UpdateRule implements control.RuleEditor: the rule named name becomes
+// src, in its place; its counters go on.
+func (s *Session) UpdateRule(ctx context.Context, name string, src []byte) (filter.RuleDescription, error) {
+	return s.editRule(ctx, "updated", name, src, func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error) {
+		return p.UpdateRule(rs)
+	})
+}
+
+// RemoveRule implements control.RuleEditor; it returns the rule as it was,
+// with its last counters.
+func (s *Session) RemoveRule(ctx context.Context, name string) (filter.RuleDescription, error) {
+	return s.editRule(ctx, "removed", name, nil, func(p *filter.Policy, _ *filter.RuleSpec) (filter.RuleDescription, error) {
+		return p.RemoveRule(name)
+	})
+}
+
+// editRule parses src (nil: no rule to parse) against the policy in force,
+// then runs edit on the loop with that policy (an empty one, as the other
+// control changes make, when the hub runs without), notes the edit in the
+// capture and logs it.
+func (s *Session) editRule(ctx context.Context, verb, name string, src []byte,
+	edit func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error)) (filter.RuleDescription, error) {
+	file := "rule " + name
+	parse := func(p *filter.Policy) (*filter.RuleSpec, error) {
+		if src == nil {
+			return nil, nil
+		}
+		if p == nil {
+			var err error
+			if p, err = s.emptyPolicy(); err != nil {
+				return nil, err
+			}
+		}
+		return p.ParseRule(src, file, name)
+	}
+	// Parse off the loop, against the policy in force; should a set-policy
+	// come in between, parse again on the loop, against its successor.
+	parsedFor := s.currentPolicy()
+	rs, err := parse(parsedFor)
+	if err != nil {
+		return filter.RuleDescription{}, &control.UserError{Err: err}
+	}
+	var desc filter.RuleDescription
+	var at time.Duration
+	var ferr error
+	err = s.hub.Do(ctx, func(c *hub.Core) {
+		p := s.currentPolicy()
+		if p != parsedFor && src != nil {
+			if rs, ferr = parse(p); ferr != nil {
+				return
+			}
+		}
+		if p, ferr = s.ensurePolicy(c); ferr != nil {
+			return
+		}
+		if desc, ferr = edit(p, rs); ferr != nil {
+			return
+		}
+		at = c.Elapsed()
+		// Between the last frame before the edit and the first after.
+		s.annotate(at, "%s", ruleNote(verb, desc))
+	})
+	if err != nil {
+		return filter.RuleDescription{}, err
+	}
+	if ferr != nil {
+		return filter.RuleDescription{}, &control.UserError{Err: ferr}
+	}
+	attrs := []any{"rule", desc.Name, "at", at}
+	if desc.Match != "" {
+		attrs = append(attrs, "match", desc.Match)
+	}
+	if verb == "removed" {
+		attrs = append(attrs, "matched", desc.Counters.Matched)
+	} else {
+		attrs = append(attrs, "actions", strings.Join(desc.Actions, ", "))
+	}
+	s.log.Info("rule "+verb, attrs...)
+	return desc, nil
+}
+
+// ruleNote is how a capture records a rule edit, after "control at 2.5s: "
+// (annotate): "rule loss-a-b added: match link=a->b: loss 5%".
+func ruleNote(verb string, d filter.RuleDescription) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rule %s %s", d.Name, verb)
+	if verb == "removed" {
+		fmt.Fprintf(&b, " (it had matched %d frames)", d.Counters.Matched)
+		return b.String()
+	}
+	b.WriteString(": match ")
+	if d.Match == "" {
+		b.WriteString("all")
+	} else {
+		b.WriteString(d.Match)
+	}
+	if len(d.Actions) > 0 {
+		b.WriteString(": " + strings.Join(d.Actions, ", "))
+	}
+	return b.String()
+}
+
+// emptyPolicy is the policy the control API puts in force on a hub that
+// runs without one: no rules, seed 0.
+func (s *Session) emptyPolicy() (*filter.Policy, error) {
+	return filter.Parse([]byte("rules: []\n"), "control", s.cfg.PortNames())
+}
+
+// ensurePolicy returns the policy in force, first putting an empty one in
+// force if there is none. Call it on the loop.
+func (s *Session) ensurePolicy(c *hub.Core) (*filter.Policy, error) {
+	if p := s.currentPolicy(); p != nil {
+		return p, nil
+	}
+	p, err := s.emptyPolicy()
+	if err != nil {
+		return nil, err
+	}
+	c.SetPolicy(p)
+	s.mu.Lock()
+	s.policy = p
+	s.mu.Unlock()
+	return p, nil
+}

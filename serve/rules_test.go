@@ -1,0 +1,220 @@
+package serve_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"l2hub/capture"
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub/hubtest"
+	"l2hub/internal/syncbuf"
+	"l2hub/replay"
+	"l2hub/report"
+	"l2hub/serve"
+	"l2hub/transport"
+)
+
+// TestRuleEditsOnALiveHub: on a running hub with real sockets, a rule
+// added through the control API drops frames from the next one on, an
+// update makes them pass (delayed), a removal ends it; the other rule's
+// counters go on untouched, the capture stays one file and records each
+// edit on the frame after it, the log says it, and bad requests are
+// refused with what was wrong, changing nothing.
+func TestRuleEditsOnALiveHub(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policy, []byte("seed: 5\nrules:\n  - {name: slow-b-a, match: {link: b->a}, delay: 1ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := serve.DefaultConfig()
+	cfg.Ports = []transport.Spec{
+		{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
+	}
+	cfg.Control = filepath.Join(dir, "ctl.sock")
+	cfg.Policy = policy
+	cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+	var logs syncbuf.Buffer
+	s, stop := runServeWith(t, cfg, serve.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c := control.NewClient(cfg.Control, "")
+	ctx := context.Background()
+	a, b := dialVM(t, s.ports["a"]), dialVM(t, s.ports["b"])
+	waitFor(t, "both VMs attached", func() bool {
+		ports, err := c.Ports(ctx)
+		return err == nil && len(ports) == 2 && ports[0].Attached && ports[1].Attached
+	})
+	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
+
+	// exchange sends n frames of 120 bytes from a, then a 60-byte marker,
+	// and returns how many of the big ones b got before the marker. A
+	// port's frames keep their order, so once the marker is in, every
+	// frame before it went through the hub.
+	exchange := func(n int) int {
+		t.Helper()
+		big := hubtest.Frame(hubtest.Broadcast, macA, strings.Repeat("x", 120-14))
+		for range n {
+			if err := a.WriteFrame(big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.WriteFrame(hubtest.Frame(hubtest.Broadcast, macA, "marker")); err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for len(readFrame(t, b)) != 60 {
+			got++
+		}
+		return got
+	}
+	if err := b.WriteFrame(hubtest.Frame(hubtest.Broadcast, macB, "b to a")); err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, a)
+	if got := exchange(3); got != 3 {
+		t.Fatalf("before any edit, b got %d of 3 frames", got)
+	}
+	slow := filter.RuleStats{Rule: "slow-b-a", Matched: 1, Delayed: 1}
+	counters := func() filter.Stats {
+		t.Helper()
+		st, err := c.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+
+	d, err := c.AddRule(ctx, "drop-big", []byte("{match: {link: a->b, length: 100-}, drop: true}"), "")
+	if err != nil || d.Name != "drop-big" || strings.Join(d.Actions, ",") != "drop" || d.Match != "link=a->b length=100-" {
+		t.Fatalf("AddRule = %+v, %v", d, err)
+	}
+	if got := exchange(4); got != 0 {
+		t.Errorf("after the rule was added, b got %d of 4 big frames, want 0", got)
+	}
+	if st := counters(); len(st.Rules) != 2 || st.Rules[0] != slow ||
+		st.Rules[1] != (filter.RuleStats{Rule: "drop-big", Matched: 4, Dropped: 4}) {
+		t.Errorf("after the add: %+v", st.Rules)
+	}
+
+	if _, err := c.UpdateRule(ctx, "drop-big", []byte("name: drop-big\nmatch: {link: a->b}\ndelay: 1ms\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := exchange(2); got != 2 {
+		t.Errorf("after the update, b got %d of 2 frames, want them all (delayed)", got)
+	}
+	if st := counters(); st.Rules[0] != slow || st.Rules[1] != (filter.RuleStats{Rule: "drop-big", Matched: 4 + 3, Dropped: 4, Delayed: 3}) {
+		t.Errorf("after the update: %+v", st.Rules)
+	}
+
+	if d, err := c.RemoveRule(ctx, "drop-big"); err != nil || d.Counters.Matched != 7 {
+		t.Errorf("RemoveRule = %+v, %v; want its last counters", d, err)
+	}
+	if got := exchange(2); got != 2 {
+		t.Errorf("after the removal, b got %d of 2 frames", got)
+	}
+
+	for _, tc := range []struct {
+		name, rule, src string
+		is              error
+		msg             string
+	}{
+		{"duplicate", "slow-b-a", "{drop: true}", filter.ErrRuleExists, `rule "slow-b-a": a rule of that name exists`},
+		{"unknown-port", "x", "{match: {link: a->z}, drop: true}", filter.ErrInvalid, `rule x:1:16: match.link: port "z" does not exist (ports: a, b)`},
+		{"bad-value", "x", "{loss: 150%}", filter.ErrInvalid, "rule x:1:8: loss:"},
+		{"syntax", "x", "{match: [", filter.ErrInvalid, "rule x:1:"},
+		{"other-name", "x", "{name: y, drop: true}", filter.ErrInvalid, `rule x:1:8: name: "y", but the rule to change is "x"`},
+	} {
+		if _, err := c.AddRule(ctx, tc.rule, []byte(tc.src), ""); !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: AddRule = %v; want %v with %q", tc.name, err, tc.is, tc.msg)
+		}
+	}
+	if _, err := c.UpdateRule(ctx, "drop-big", []byte("{drop: true}")); !errors.Is(err, filter.ErrUnknownRule) {
+		t.Errorf("updating a removed rule: %v, want ErrUnknownRule", err)
+	}
+	if _, err := c.RemoveRule(ctx, "drop-big"); !errors.Is(err, filter.ErrUnknownRule) || !strings.Contains(err.Error(), "rules: slow-b-a") {
+		t.Errorf("removing it again: %v, want ErrUnknownRule listing the rules", err)
+	}
+	if st := counters(); len(st.Rules) != 1 || st.Rules[0] != slow {
+		t.Errorf("after the refused edits: %+v, want slow-b-a alone, untouched", st.Rules)
+	}
+
+	stop()
+	files, _ := filepath.Glob(filepath.Join(dir, "run*.pcapng"))
+	if len(files) != 1 {
+		t.Fatalf("capture files %v, want run.pcapng alone: a rule edit starts no file", files)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edits []string
+	frames := 0
+	for p, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames++
+		for line := range strings.SplitSeq(p.Comment, "\n") {
+			if strings.HasPrefix(line, "control at ") && strings.Contains(line, ": rule ") {
+				edits = append(edits, line)
+				if strings.Contains(line, " added ") && (p.Dir != capture.DirIn || p.IfName != "a" || !strings.Contains(p.Comment, "dropped")) {
+					t.Errorf("the add's note is on frame %d (%s, %v, %q), want the first frame it dropped", p.Number, p.IfName, p.Dir, p.Comment)
+				}
+			}
+		}
+	}
+	want := []string{
+		": rule drop-big added: match link=a->b length=100-: drop",
+		": rule drop-big updated: match link=a->b: delay 1ms fifo",
+		": rule drop-big removed (it had matched 7 frames)",
+	}
+	if len(edits) != len(want) {
+		t.Fatalf("the capture notes %q, want the 3 edits", edits)
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(edits[i], w) {
+			t.Errorf("note %d: %q, want control at TIME%s", i, edits[i], w)
+		}
+	}
+	if tshark, err := exec.LookPath("tshark"); err == nil {
+		out, err := exec.Command(tshark, "-r", files[0], "-T", "fields", "-e", "frame.number").Output()
+		if err != nil || strings.Count(string(out), "\n") != frames {
+			t.Errorf("tshark: %v, %d lines, want %d frames\n%s", err, strings.Count(string(out), "\n"), frames, out)
+		}
+	}
+	// The report and replay read the capture as they read any: the notes
+	// are comments, and replay applies the policy it is given throughout.
+	m, err := report.Build(report.Options{Capture: files[0]})
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	noted := 0
+	for _, f := range m.Frames {
+		if strings.Contains(f.Comment, ": rule drop-big ") {
+			noted++
+		}
+	}
+	if noted == 0 {
+		t.Error("the report shows no frame with a rule edit's note")
+	}
+	res, err := (&replay.Job{Files: files}).Run(ctx)
+	if err != nil || res.Replayed == 0 {
+		t.Errorf("replay: %v, %+v", err, res)
+	}
+	for _, w := range []string{`msg="rule added" rule=drop-big`, `msg="rule updated" rule=drop-big`, `msg="rule removed" rule=drop-big`} {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("the log lacks %q:\n%s", w, logs.String())
+		}
+	}
+}

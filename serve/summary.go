@@ -1,0 +1,84 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"l2hub/conformance/checker"
+	"l2hub/filter"
+	"l2hub/hub"
+
+	"github.com/google/renameio/v2"
+)
+
+// Summary is what a session did, as l2hub serve reports it when it stops:
+// as text, as JSON (--json), or into a file (--summary) so that a short CI
+// run keeps its counters.
+type Summary struct {
+	Version string `json:"version"`
+	// Stopped says why the session ended: "signal" for a clean stop, else
+	// the error that stopped it.
+	Stopped    string                  `json:"stopped"`
+	Ports      []PortSummary           `json:"ports"`
+	Policy     string                  `json:"policy,omitempty"`
+	Seed       uint64                  `json:"seed,omitempty"`
+	Rules      []filter.RuleStats      `json:"rules,omitempty"`
+	Partitions []filter.PartitionStats `json:"partitions,omitempty"`
+	Capture    *CaptureSummary         `json:"capture,omitempty"`
+	Check      *checker.Report         `json:"check,omitempty"`
+}
+
+// PortSummary is one port's counters at the end.
+type PortSummary struct {
+	Name string `json:"name"`
+	hub.StatsSnapshot
+}
+
+// CaptureSummary is the capture's account at the end.
+type CaptureSummary struct {
+	Files      []string `json:"files"`
+	Written    uint64   `json:"written"`
+	QueueFull  uint64   `json:"queue_full,omitempty"`
+	WriteError uint64   `json:"write_error,omitempty"`
+}
+
+// summary gathers the counters of a stopped session.
+func (s *Session) summary(stopped error) Summary {
+	sum := Summary{Version: s.opts.Version, Stopped: "signal", Ports: []PortSummary{}}
+	if stopped != nil {
+		sum.Stopped = stopped.Error()
+	}
+	for _, st := range s.stats {
+		sum.Ports = append(sum.Ports, PortSummary{Name: st.Name, StatsSnapshot: st.Stats.Snapshot()})
+	}
+	if p := s.currentPolicy(); p != nil {
+		st := p.Stats()
+		sum.Policy, sum.Seed, sum.Rules, sum.Partitions = p.Name(), p.Seed(), st.Rules, st.Partitions
+	}
+	if s.capture != nil {
+		st := s.capture.Stats()
+		sum.Capture = &CaptureSummary{Files: s.capture.Files(), Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
+	}
+	return sum
+}
+
+// writeJSON writes sum as indented JSON.
+func (sum *Summary) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sum)
+}
+
+// writeSummaryFile writes sum to path atomically.
+func writeSummaryFile(path string, sum *Summary) error {
+	var b bytes.Buffer
+	if err := sum.writeJSON(&b); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	if err := renameio.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package wireshark_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"l2hub/conformance"
+)
+
+// capture builds a classic pcap of Ethernet frames between node-a and
+// node-b, 1 ms apart, with correct checksums.
+type capture struct {
+	t      *testing.T
+	frames [][]byte
+	ipID   uint16
+}
+
+var (
+	macA  = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x0a}
+	macB  = net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x0b}
+	ipA   = net.IPv4(10, 42, 0, 10).To4()
+	ipB   = net.IPv4(10, 42, 0, 11).To4()
+	macMC = net.HardwareAddr{0x01, 0x00, 0x5e, 0x2a, 0x00, 0x01}
+	ipMC  = net.IPv4(239, 42, 0, 1).To4()
+)
+
+func (c *capture) serialize(ls ...gopacket.SerializableLayer) {
+	c.t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		c.t.Fatalf("serialize: %v", err)
+	}
+	c.frames = append(c.frames, append([]byte(nil), buf.Bytes()...))
+}
+
+func (c *capture) ip(src, dst net.IP, proto layers.IPProtocol) *layers.IPv4 {
+	c.ipID++
+	return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: c.ipID, Flags: layers.IPv4DontFragment,
+		Protocol: proto, SrcIP: src, DstIP: dst}
+}
+
+// udp sends one datagram from node-a to the discovery group.
+func (c *capture) udp(sport, dport uint16, payload []byte) {
+	eth := &layers.Ethernet{SrcMAC: macA, DstMAC: macMC, EthernetType: layers.EthernetTypeIPv4}
+	ip := c.ip(ipA, ipMC, layers.IPProtocolUDP)
+	u := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
+	if err := u.SetNetworkLayerForChecksum(ip); err != nil {
+		c.t.Fatal(err)
+	}
+	c.serialize(eth, ip, u, gopacket.Payload(payload))
+}
+
+func (c *capture) write() string {
+	c.t.Helper()
+	path := filepath.Join(c.t.TempDir(), "nexus.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+		c.t.Fatal(err)
+	}
+	ts := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, fr := range c.frames {
+		ts = ts.Add(time.Millisecond)
+		ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(fr), Length: len(fr)}
+		if err := w.WritePacket(ci, fr); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
+}
+
+// session is one TCP connection from node-a (side 0) to node-b's port
+// (side 1). Each side's bytes go out in segments whose sizes cycle through
+// cuts, so messages and records split and merge at arbitrary points.
+type session struct {
+	c     *capture
+	ports [2]uint16
+	isn   [2]uint32
+	sent  [2]int // bytes each side has sent
+	queue [2][]byte
+	cuts  []int
+	cut   int
+}
+
+func (c *capture) session(cport, sport uint16, cuts ...int) *session {
+	s := &session{c: c, ports: [2]uint16{cport, sport}, isn: [2]uint32{0x1000, 0xf0000000}, cuts: cuts}
+	s.segment(0, layers.TCP{SYN: true}, nil)
+	s.segment(1, layers.TCP{SYN: true, ACK: true}, nil)
+	s.segment(0, layers.TCP{ACK: true}, nil)
+	return s
+}
+
+func (s *session) segment(side int, flags layers.TCP, payload []byte) {
+	src, dst := [2]net.HardwareAddr{macA, macB}, [2]net.IP{ipA, ipB}
+	eth := &layers.Ethernet{SrcMAC: src[side], DstMAC: src[1-side], EthernetType: layers.EthernetTypeIPv4}
+	ip := s.c.ip(dst[side], dst[1-side], layers.IPProtocolTCP)
+	t := flags
+	t.SrcPort, t.DstPort = layers.TCPPort(s.ports[side]), layers.TCPPort(s.ports[1-side])
+	t.Seq, t.Window, t.DataOffset = s.isn[side]+uint32(s.sent[side]), 4096, 5
+	if t.SYN {
+		s.sent[side]++ // the SYN takes one sequence number
+	}
+	if t.ACK {
+		t.Ack = s.isn[1-side] + uint32(s.sent[1-side])
+	}
+	if err := t.SetNetworkLayerForChecksum(ip); err != nil {
+		s.c.t.Fatal(err)
+	}
+	s.c.serialize(eth, ip, &t, gopacket.Payload(payload))
+	s.sent[side] += len(payload)
+}
+
+// write queues bytes on side's stream; flush sends them.
+func (s *session) write(side int, b []byte) *session {
+	s.queue[side] = append(s.queue[side], b...)
+	return s
+}
+
+// flush sends side's queued bytes in segments sized by the cut cycle.
+func (s *session) flush(side int) *session {
+	for q := s.queue[side]; len(q) > 0; {
+		n := len(q)
+		if len(s.cuts) > 0 {
+			n = min(n, s.cuts[s.cut%len(s.cuts)])
+			s.cut++
+		}
+		s.segment(side, layers.TCP{ACK: true, PSH: true}, q[:n])
+		q = q[n:]
+	}
+	s.queue[side] = s.queue[side][:0]
+	return s
+}
+
+// send writes and flushes one message.
+func (s *session) send(side int, b []byte) *session { return s.write(side, b).flush(side) }
+
+// transcript is the bring-up nexus-v1 session as the conformance codecs
+// produce it.
+type transcript struct {
+	t    *testing.T
+	hs   [3][]byte
+	send [2]*conformance.RecordCipher
+}
+
+func newTranscript(t *testing.T) *transcript {
+	t.Helper()
+	i := conformance.NewNexusInitiator(conformance.BringUpNexusConfig(conformance.RoleA))
+	r := conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB))
+	m1, err := i.WriteMsg1()
+	must(t, err)
+	must(t, r.ReadMsg1(m1))
+	m2, err := r.WriteMsg2()
+	must(t, err)
+	must(t, i.ReadMsg2(m2))
+	m3, err := i.WriteMsg3()
+	must(t, err)
+	must(t, r.ReadMsg3(m3))
+	keys, err := r.Keys()
+	must(t, err)
+	return &transcript{t: t, hs: [3][]byte{m1, m2, m3},
+		send: [2]*conformance.RecordCipher{conformance.NewRecordCipher(keys.I2R, 0), conformance.NewRecordCipher(keys.R2I, 0)}}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// step seals ladder step n (1..6); it returns the sender's side too.
+func (tr *transcript) step(n int) (int, []byte) {
+	st := conformance.Ladder()[n-1]
+	p, err := st.Payload()
+	must(tr.t, err)
+	side := 0
+	if st.From == conformance.RoleB {
+		side = 1
+	}
+	w, err := tr.send[side].SealRecord(nil, conformance.RequestRecord, st.Kind, p)
+	must(tr.t, err)
+	return side, w
+}
+
+func (tr *transcript) request(svc byte, payload []byte) []byte {
+	w, err := tr.send[0].SealRecord(nil, conformance.RequestRecord, svc, payload)
+	must(tr.t, err)
+	return w
+}
+
+func (tr *transcript) response(status byte, payload []byte) []byte {
+	w, err := tr.send[1].SealRecord(nil, conformance.ResponseRecord, status, payload)
+	must(tr.t, err)
+	return w
+}

@@ -1,0 +1,429 @@
+package wireshark_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"l2hub/conformance"
+	"l2hub/wireshark"
+)
+
+// tshark runs the embedded dissector over a capture and returns, for each
+// frame the filter keeps, the fields asked for (several values of one
+// field in a frame are joined with ";"). Each capture is read in one pass
+// and again in two (-2), where Wireshark dissects every frame twice and the
+// plugin's remembered state is what labels reassembled messages; both
+// must agree.
+func tshark(t *testing.T, pcap, filter string, fields ...string) [][]string {
+	t.Helper()
+	bin, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed (.ci/run installs it: apt-get install tshark)")
+	}
+	if out, err := exec.Command(bin, "-v").Output(); err != nil || !bytes.Contains(out, []byte("with Lua")) {
+		t.Skip("this tshark is built without Lua")
+	}
+	home := t.TempDir() // no personal plugins or preferences
+	script := filepath.Join(home, wireshark.FileName)
+	if err := os.WriteFile(script, wireshark.Plugin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Lua errors show as expert infos: every run reads them.
+	expertAt := slices.Index(fields, "_ws.expert.message")
+	if expertAt < 0 {
+		expertAt = len(fields)
+		fields = append(fields[:len(fields):len(fields)], "_ws.expert.message")
+	}
+	var passes [2]string
+	for i, extra := range [][]string{nil, {"-2"}} {
+		args := append([]string{"-X", "lua_script:" + script, "-r", pcap, "-Y", filter, "-T", "fields",
+			"-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=;"}, extra...)
+		for _, f := range fields {
+			args = append(args, "-e", f)
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "WIRESHARK_CONFIG_DIR="+home)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("tshark %v: %v\n%s", extra, err, stderr.String())
+		}
+		for line := range strings.Lines(stderr.String()) {
+			if strings.Contains(line, "Lua") || strings.Contains(line, "lua") {
+				t.Errorf("tshark %v: %s", extra, line)
+			}
+		}
+		passes[i] = string(out)
+	}
+	if passes[0] != passes[1] {
+		t.Errorf("one pass and two passes disagree:\none pass:\n%s\ntwo passes:\n%s", passes[0], passes[1])
+	}
+	var rows [][]string
+	for line := range strings.Lines(passes[0]) {
+		r := strings.Split(strings.TrimSuffix(line, "\n"), "|")
+		if strings.Contains(r[expertAt], "Lua Error") {
+			t.Errorf("the dissector failed: %s", r[expertAt])
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func announce(t *testing.T, r conformance.Role) []byte {
+	t.Helper()
+	p, err := r.Announce().MarshalBinary()
+	must(t, err)
+	return p
+}
+
+func TestAnnounces(t *testing.T) {
+	a := announce(t, conformance.RoleA)
+	edit := func(f func(p []byte) []byte) []byte { return f(bytes.Clone(a)) }
+	manyServices := func(n, nameLen int) []byte {
+		p := append([]byte(nil), a[:40+6]...) // through the key of "node-a"
+		p = append(p, byte(n))
+		for range n {
+			p = append(p, byte(nameLen))
+			p = append(p, bytes.Repeat([]byte("s"), nameLen)...)
+		}
+		return p
+	}
+	cases := []struct {
+		name     string
+		port     uint16
+		payload  []byte
+		verdict  string // nxsb.verdict
+		device   string // nxsb.device_id
+		identity string // nxsb.identity
+		expert   string // part of an expert message, or ""
+	}{
+		{"node-a", 37020, a, "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", ""},
+		{"node-b on another port", 5000, announce(t, conformance.RoleB), "ok", "node-b", "node-b static, derive_test_secret(D1, 34568)", ""},
+		{"unknown key", 37020, edit(func(p []byte) []byte { copy(p[14:46], bytes.Repeat([]byte{0x11}, 32)); return p }),
+			"ok", "node-a", "unknown", "identity mismatch"},
+		{"bad magic", 37020, edit(func(p []byte) []byte { p[3] = 'C'; return p }), "BadMagic", "", "", "announce ignored (malformed): BadMagic"},
+		{"version 2", 37020, edit(func(p []byte) []byte { p[4] = 2; return p }), "UnsupportedVersion(2)", "", "", "UnsupportedVersion(2)"},
+		{"empty device id", 37020, edit(func(p []byte) []byte { p[5] = 0; return p }), "InvalidInput: device id length 0, not 1..64", "", "", "device id length 0"},
+		{"cut inside the device id", 37020, a[:9], "Truncated", "", "", "announce ignored (malformed): Truncated"},
+		{"truncated", 37020, a[:50], "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "announce ignored (malformed): Truncated"},
+		{"device id not UTF-8", 37020, edit(func(p []byte) []byte { p[6] = 0xff; return p }), "Utf8: device id", "\xffode-a", "", "Utf8"},
+		{"trailing bytes", 37020, append(bytes.Clone(a), "xyz"...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "the OS ignores them"},
+		{"longer than the OS reads", 37020, append(bytes.Clone(a), make([]byte, 200)...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "265 bytes; dsoftbusd reads 256"},
+		{"cut by the OS's limit", 37020, manyServices(16, 20), "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "dsoftbusd reads 256"},
+		{"17 services", 37020, manyServices(17, 1), "InvalidInput: 17 services, more than 16", "node-a", "node-a static, derive_test_secret(D0, 34567)", "more than 16"},
+		{"service name of 65 bytes", 37020, manyServices(1, 65), "InvalidInput: service name length 65, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "not 1..64"},
+	}
+	c := &capture{t: t}
+	for _, tc := range cases {
+		c.udp(37020, tc.port, tc.payload)
+	}
+	rows := tshark(t, c.write(), "nxsb", "frame.number", "nxsb.verdict", "nxsb.device_id", "nxsb.identity", "_ws.expert.message")
+	if len(rows) != len(cases) {
+		t.Fatalf("tshark decoded %d announces, want %d: %q", len(rows), len(cases), rows)
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rows[i]
+			if r[1] != tc.verdict || r[2] != tc.device || r[3] != tc.identity {
+				t.Errorf("verdict, device, identity = %q, %q, %q; want %q, %q, %q", r[1], r[2], r[3], tc.verdict, tc.device, tc.identity)
+			}
+			if tc.expert == "" && r[4] != "" {
+				t.Errorf("unexpected expert info %q", r[4])
+			}
+			if !strings.Contains(r[4], tc.expert) {
+				t.Errorf("expert info %q does not say %q", r[4], tc.expert)
+			}
+		})
+	}
+}
+
+// pdu is one message or record as the dissector shows it.
+type pdu struct {
+	msg, nonce, auth, summary string
+}
+
+// sessionExperts are the session dissector's expert infos.
+var sessionExperts = []string{"nexus.bad_tag", "nexus.bad_length", "nexus.bad_plaintext", "nexus.nonce_behind",
+	"nexus.unknown_key", "nexus.not_bringup"}
+
+// sessionPDUs lists the session's messages in capture order, and the
+// dissector's expert infos as "abbreviation" and then each message of the
+// frames that carry one.
+func sessionPDUs(t *testing.T, pcap string) (pdus []pdu, experts []string) {
+	t.Helper()
+	fields := append([]string{"nexus.msg", "nexus.nonce", "nexus.authentic", "nexus.summary", "_ws.expert.message"}, sessionExperts...)
+	rows := tshark(t, pcap, "nexus", fields...)
+	for _, r := range rows {
+		if r[0] == "" {
+			continue // a segment held for reassembly
+		}
+		msgs := strings.Split(r[0], ";")
+		// Nonce, authenticity and summary exist only for records; line the
+		// records' values up with the frame's records.
+		nonces, auths, sums := strings.Split(r[1], ";"), strings.Split(r[2], ";"), strings.Split(r[3], ";")
+		k, ks := 0, 0
+		for _, m := range msgs {
+			p := pdu{msg: m}
+			if m == "record" {
+				if k < len(auths) {
+					p.auth = auths[k]
+				}
+				if p.auth == "1" {
+					p.nonce, p.summary = nonces[ks], sums[ks]
+					ks++
+				}
+				k++
+			}
+			pdus = append(pdus, p)
+		}
+		ours := false
+		for i, abbr := range sessionExperts {
+			if r[5+i] != "" {
+				for range strings.Split(r[5+i], ";") {
+					experts = append(experts, abbr)
+				}
+				ours = true
+			}
+		}
+		if ours {
+			experts = append(experts, strings.Split(r[4], ";")...)
+		}
+	}
+	return pdus, experts
+}
+
+// healthySession writes a whole bring-up session: the handshake, the
+// ladder and two proxy requests with node-b's answers, with node-a's msg3
+// and first ladder record in one write, as the OS does.
+func healthySession(t *testing.T, cuts ...int) (pcap string, want []pdu) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568, cuts...)
+	tr := newTranscript(t)
+	s.send(0, tr.hs[0]).send(1, tr.hs[1])
+	_, r1 := tr.step(1)
+	s.write(0, tr.hs[2]).write(0, r1).flush(0)
+	for n := 2; n <= 6; n++ {
+		s.send(tr.step(n))
+	}
+	for _, req := range conformance.BringUpRequests() {
+		s.send(0, tr.request(req.Service, req.Payload))
+		reply, ok := conformance.BringUpBackend{}.Serve(req.Service, req.Payload)
+		if !ok {
+			t.Fatalf("the bring-up backend does not serve %d", req.Service)
+		}
+		s.send(1, tr.response(conformance.ProxyStatusOK, reply))
+	}
+	want = []pdu{
+		{msg: "msg1"}, {msg: "msg2"}, {msg: "msg3"},
+		{"record", "0", "1", `ladder OPEN_BATCH: Open stream 1 prio 0 "crossvm/control", Open stream 2 prio 4 "crossvm/bulk"`},
+		{"record", "0", "1", "ladder OPEN_ACK_BATCH: OpenAck stream 1 prio 0, OpenAck stream 2 prio 4"},
+		{"record", "1", "1", "ladder DATA_BATCH: Data stream 1 prio 0 len 32, Data stream 2 prio 4 len 96"},
+		{"record", "1", "1", "ladder DATA_ECHO_BATCH: Data stream 1 prio 0 len 24, Data stream 2 prio 4 len 64"},
+		{"record", "2", "1", "ladder FINAL_SYNC"},
+		{"record", "2", "1", "ladder FINAL_ACK"},
+		{"record", "3", "1", `request svc 1 (samgrd): SM v1 resolve "bundlemgrd"`},
+		{"record", "3", "1", "response status 0: SM reply status 0"},
+		{"record", "4", "1", "request svc 2 (bundlemgrd): BN v1 op 1 (LIST)"},
+		{"record", "4", "1", "response status 0: BN reply status 0 count 1"},
+	}
+	return c.write(), want
+}
+
+func TestSessionAcrossSegments(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cuts []int
+	}{
+		{"one segment per write", nil},
+		{"segments of 7, 100, 480 and 1 bytes", []int{7, 100, 480, 1}},
+		{"the OS's 480-byte writes", []int{480}},
+		{"one byte at a time", []int{1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pcap, want := healthySession(t, tc.cuts...)
+			got, experts := sessionPDUs(t, pcap)
+			if !slices.Equal(got, want) {
+				t.Errorf("dissected\n%s\nwant\n%s", show(got), show(want))
+			}
+			if len(experts) > 0 {
+				t.Errorf("expert infos on a healthy session: %q", experts)
+			}
+		})
+	}
+}
+
+func show(ps []pdu) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString("  " + p.msg + " n=" + p.nonce + " auth=" + p.auth + " " + p.summary + "\n")
+	}
+	return b.String()
+}
+
+// A corrupted record fails its tag; the records after it still open at
+// their own nonces, because the sender's counter moved on.
+func TestCorruptedRecord(t *testing.T) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568, 100)
+	tr := newTranscript(t)
+	s.send(0, tr.hs[0]).send(1, tr.hs[1]).send(0, tr.hs[2])
+	for n := 1; n <= 6; n++ {
+		side, rec := tr.step(n)
+		if n == 3 {
+			rec[200] ^= 0x01
+		}
+		s.send(side, rec)
+	}
+	got, experts := sessionPDUs(t, c.write())
+	var auth []string
+	for _, p := range got[3:] {
+		auth = append(auth, p.auth+"@"+p.nonce)
+	}
+	if want := []string{"1@0", "1@0", "0@", "1@1", "1@2", "1@2"}; !slices.Equal(auth, want) {
+		t.Errorf("records authenticated@nonce %q, want %q", auth, want)
+	}
+	if len(experts) < 2 || experts[0] != "nexus.bad_tag" || !slices.ContainsFunc(experts[1:], func(e string) bool {
+		return strings.Contains(e, "record 1 authenticates at no nonce")
+	}) || slices.Contains(experts[1:], "nexus.bad_tag") {
+		t.Errorf("expert infos %q, want one bad tag on node-a's record 1", experts)
+	}
+}
+
+// Bytes injected into the stream take a record's place: the record after
+// them opens one nonce behind its index, as the receiver would have it.
+func TestInjectedRecord(t *testing.T) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568)
+	tr := newTranscript(t)
+	s.send(0, tr.hs[0]).send(1, tr.hs[1]).send(0, tr.hs[2])
+	for n := 1; n <= 6; n++ {
+		s.send(tr.step(n))
+	}
+	s.send(0, bytes.Repeat([]byte{0x5a}, 275))
+	req := conformance.BringUpRequests()[0]
+	s.send(0, tr.request(req.Service, req.Payload))
+	got, experts := sessionPDUs(t, c.write())
+	last := got[len(got)-2:]
+	if last[0].auth != "0" || last[1].auth != "1" || last[1].nonce != "3" {
+		t.Errorf("injected record and the next one: %+v", last)
+	}
+	if !slices.ContainsFunc(experts, func(e string) bool { return strings.Contains(e, "Nonce behind the record index") }) {
+		t.Errorf("no nonce-behind note in %q", experts)
+	}
+}
+
+// The noise-xk-std profile is length-prefixed; the dissector recognises it
+// by its first prefix and cuts the stream by the prefixes.
+func TestStdProfile(t *testing.T) {
+	ini, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleA))
+	must(t, err)
+	res, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleB))
+	must(t, err)
+	frame := func(m []byte) []byte {
+		f, err := conformance.AppendFrame(nil, m)
+		must(t, err)
+		return f
+	}
+	c := &capture{t: t}
+	s := c.session(40010, 34568, 3, 50)
+	hs := []*conformance.StdHandshake{ini, res}
+	for i := range 3 {
+		m, err := hs[i%2].WriteMessage(nil)
+		must(t, err)
+		_, err = hs[1-i%2].ReadMessage(m)
+		must(t, err)
+		s.send(i%2, frame(m))
+	}
+	s.send(0, frame([]byte("twenty bytes of ping"))).send(1, frame(bytes.Repeat([]byte{1}, 300)))
+	rows := tshark(t, c.write(), "nexus", "nexus.profile", "nexus.msg", "nexus.length")
+	var msgs, lens []string
+	for _, r := range rows {
+		if !strings.HasPrefix(r[0], "noise-xk-std") {
+			t.Errorf("profile %q, want noise-xk-std", r[0])
+		}
+		msgs = append(msgs, strings.Split(r[1], ";")...)
+		lens = append(lens, strings.Split(r[2], ";")...)
+	}
+	if want := []string{"msg1", "msg2", "msg3", "transport", "transport"}; !slices.Equal(msgs, want) {
+		t.Errorf("messages %q, want %q", msgs, want)
+	}
+	if want := []string{"48", "48", "64", "20", "300"}; !slices.Equal(lens, want) {
+		t.Errorf("length prefixes %q, want %q", lens, want)
+	}
+}
+
+// The repository's recorded captures: the checker's healthy run decodes
+// message by message, and the run that sends data before the handshake
+// shows where its stream goes wrong.
+func TestRepositoryCaptures(t *testing.T) {
+	t.Run("healthy", func(t *testing.T) {
+		got, experts := sessionPDUs(t, "../conformance/checker/testdata/healthy.pcapng")
+		_, want := healthySession(t)
+		if !slices.Equal(got, want) {
+			t.Errorf("dissected\n%s\nwant\n%s", show(got), show(want))
+		}
+		if len(experts) > 0 {
+			t.Errorf("expert infos: %q", experts)
+		}
+		rows := tshark(t, "../conformance/checker/testdata/healthy.pcapng", "nxsb", "nxsb.device_id", "nxsb.verdict")
+		if len(rows) != 16 {
+			t.Errorf("%d announces, want 16", len(rows))
+		}
+	})
+	t.Run("data before the handshake", func(t *testing.T) {
+		got, experts := sessionPDUs(t, "../conformance/checker/testdata/data-before-handshake.pcapng")
+		if len(got) < 4 || got[3].msg != "record" || got[3].auth != "0" {
+			t.Errorf("dissected\n%s\nwant a record that fails its tag after the handshake", show(got))
+		}
+		if !slices.ContainsFunc(experts, func(e string) bool { return strings.Contains(e, "Not the bring-up handshake message") }) {
+			t.Errorf("no note that msg3 is not the bring-up msg3: %q", experts)
+		}
+	})
+	t.Run("wrong key", func(t *testing.T) {
+		rows := tshark(t, "../conformance/checker/testdata/wrong-key.pcapng", "nxsb.device_id == \"node-b\"", "nxsb.identity")
+		if len(rows) == 0 {
+			t.Fatal("no announces from node-b")
+		}
+		for _, r := range rows {
+			if r[0] != "node-a static, derive_test_secret(D0, 34567)" {
+				t.Errorf("node-b announces %q, want node-a's key, as the capture was made", r[0])
+			}
+		}
+	})
+}
+
+func TestInstall(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "plugins")
+	for range 2 { // a second install replaces the first
+		path, err := wireshark.Install(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		must(t, err)
+		if !bytes.Equal(got, wireshark.Plugin) || filepath.Base(path) != "nexus.lua" {
+			t.Errorf("installed %s (%d bytes), want nexus.lua with the plugin", path, len(got))
+		}
+		fi, err := os.Stat(path)
+		must(t, err)
+		if fi.Mode().Perm() != 0o644 {
+			t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	must(t, err)
+	if len(entries) != 1 {
+		t.Errorf("plugin folder holds %d files, want 1 (no temporary left)", len(entries))
+	}
+	blocked := filepath.Join(t.TempDir(), "file")
+	must(t, os.WriteFile(blocked, nil, 0o644))
+	if _, err := wireshark.Install(filepath.Join(blocked, "plugins")); err == nil {
+		t.Error("install under a regular file succeeded")
+	}
+}

@@ -1,0 +1,853 @@
+-- nexus.lua: a Wireshark dissector for open-nexus-OS's DSoftBus wire
+-- protocol, as l2hub's conformance package speaks it (nexus-wire.md).
+--
+--   NXSB     the discovery announce, UDP 37020 (and any UDP datagram that
+--            starts with "NXSB" 01, as a heuristic)
+--   NEXUS    the session on TCP 34568 (node-b) and 34567 (node-a):
+--            nexus-v1:      msg1 (32 B), msg2 (96 B), msg3 (64 B) with no
+--                           framing, then fixed 275-byte records (and 531-byte
+--                           proxy responses from node-b)
+--            noise-xk-std:  u32 big-endian length, then the message
+--
+-- Records of the bring-up transcript are decrypted and authenticated with
+-- the bring-up transport keys (the OS derives every key from constants, so
+-- they are the same on every boot); turn that off in the preferences when a
+-- session uses other keys.
+--
+-- Install: copy this file into Wireshark's personal plugin folder
+-- (~/.local/lib/wireshark/plugins/), or run `l2hub wireshark-plugin
+-- --install`. Use once: tshark -X lua_script:nexus.lua -r capture.pcapng
+--
+-- Lua 5.2 (Wireshark 3.x/4.x); no modules beyond Wireshark's own API.
+
+local VERSION = "1"
+
+---------------------------------------------------------------------------
+-- Constants from nexus-wire.md
+---------------------------------------------------------------------------
+
+local ANNOUNCE_PORT = 37020
+local SESSION_PORTS = "34567,34568"
+local OS_ANNOUNCE_LIMIT = 256 -- dsoftbusd reads and sends at most this much
+
+-- The bring-up identities (derive_test_secret, nexus-wire.md §3.3).
+local KNOWN_KEYS = {
+	["24260eb6eddf8284e4cb6e9169ce2e0ba1b21c5c3bed796e41a8853b82abaa4d"] = "node-a static, derive_test_secret(D0, 34567)",
+	["ba9f625f38c5663d272ae4ad91849d9fd075b2c95bbb7dee6b3d799db77e4526"] = "node-b static, derive_test_secret(D1, 34568)",
+	["5e1fa81af16f52619ad4be177e85db5a96809cea7119262fe7e2929f3d509a2b"] = "node-a ephemeral, derive_test_secret(E0, 34567)",
+	["d82cb0b240bd827fd5bcab0918a6679e3dbabd5d4026c6639948ac78d7f51042"] = "node-b ephemeral, derive_test_secret(E0, 34568)",
+}
+
+-- The bring-up transcript's transport keys (nexus.k_i2r, nexus.k_r2i).
+local BRINGUP_K_I2R = "fcd0e755e09e7e1e3a74b9b706082a241559b7b43d60acd8478a94bcf2140983"
+local BRINGUP_K_R2I = "e84b5c85d0a619ca908da27d963c4c15f2309442066e9d79d99d973e4723c292"
+
+-- The bring-up handshake (nexus.msg1..3): constant on every boot (NX-08).
+local BRINGUP_MSGS = {
+	msg1 = "5e1fa81af16f52619ad4be177e85db5a96809cea7119262fe7e2929f3d509a2b",
+	msg2 = "d82cb0b240bd827fd5bcab0918a6679e3dbabd5d4026c6639948ac78d7f510426d8c4616643b7dfca32a1838d810d1ce2da7938f4540e88459234a6fa2edb898c13599503ecb6271c8747450e3079a2513da075597fdb107aeee815a92cd4817",
+	msg3 = "2414907f8a3eede300eb554904d6517b00079813cdaa7b100995feb0e31b48749988bc6b96c21277a99f85337ce90de4a1438c13e97f9c860857acd1e6df0574",
+}
+
+local TAG_LEN = 16
+local REQUEST_PLAIN, RESPONSE_PLAIN = 259, 515
+local REQUEST_RECORD, RESPONSE_RECORD = REQUEST_PLAIN + TAG_LEN, RESPONSE_PLAIN + TAG_LEN
+local LADDER_FROM_B = 3 -- node-b's first three records are ladder steps 2, 4, 6
+local STD_MAX = 65535 -- the Noise maximum message size
+
+local LADDER_KINDS = {
+	[0x31] = "OPEN_BATCH", [0x32] = "OPEN_ACK_BATCH", [0x33] = "DATA_BATCH",
+	[0x34] = "DATA_ECHO_BATCH", [0x35] = "FINAL_SYNC", [0x36] = "FINAL_ACK",
+}
+local SERVICES = { [1] = "samgrd", [2] = "bundlemgrd", [3] = "packagefsd", [4] = "statefsd" }
+local EVENT_KINDS = { [1] = "Open", [2] = "OpenAck", [3] = "Data" }
+
+---------------------------------------------------------------------------
+-- Small helpers
+---------------------------------------------------------------------------
+
+local band, bor, bxor, lrot, rshift = bit32.band, bit32.bor, bit32.bxor, bit32.lrotate, bit32.rshift
+local TWO32 = 4294967296
+
+local function hexbytes(hex)
+	local t = {}
+	for i = 1, #hex, 2 do
+		t[#t + 1] = tonumber(hex:sub(i, i + 1), 16)
+	end
+	return t
+end
+
+local function tvbbytes(range)
+	local ba = range:bytes()
+	local t = {}
+	for i = 0, ba:len() - 1 do
+		t[i + 1] = ba:get_index(i)
+	end
+	return t
+end
+
+local function tohex(t, from, to)
+	local s = {}
+	for i = from or 1, to or #t do
+		s[#s + 1] = string.format("%02x", t[i])
+	end
+	return table.concat(s)
+end
+
+local function le32(t, i)
+	return t[i] + t[i + 1] * 256 + t[i + 2] * 65536 + t[i + 3] * 16777216
+end
+
+-- valid_utf8 reports whether s is well-formed UTF-8 (as Rust's from_utf8).
+local function valid_utf8(s)
+	local i, n = 1, #s
+	while i <= n do
+		local c = s:byte(i)
+		local extra, min
+		if c < 0x80 then
+			extra, min = 0, 0
+		elseif c >= 0xc2 and c <= 0xdf then
+			extra, min = 1, 0x80
+		elseif c >= 0xe0 and c <= 0xef then
+			extra, min = 2, 0x800
+		elseif c >= 0xf0 and c <= 0xf4 then
+			extra, min = 3, 0x10000
+		else
+			return false
+		end
+		if i + extra > n then
+			return false
+		end
+		local cp = c % (2 ^ (6 - extra + (extra == 0 and 1 or 0)))
+		for k = 1, extra do
+			local cc = s:byte(i + k)
+			if cc < 0x80 or cc > 0xbf then
+				return false
+			end
+			cp = cp * 64 + (cc - 0x80)
+		end
+		if cp < min or cp > 0x10ffff or (cp >= 0xd800 and cp <= 0xdfff) then
+			return false
+		end
+		i = i + extra + 1
+	end
+	return true
+end
+
+---------------------------------------------------------------------------
+-- ChaCha20-Poly1305 (RFC 8439), enough to open a record
+---------------------------------------------------------------------------
+
+local function quarter(x, a, b, c, d)
+	x[a] = (x[a] + x[b]) % TWO32; x[d] = lrot(bxor(x[d], x[a]), 16)
+	x[c] = (x[c] + x[d]) % TWO32; x[b] = lrot(bxor(x[b], x[c]), 12)
+	x[a] = (x[a] + x[b]) % TWO32; x[d] = lrot(bxor(x[d], x[a]), 8)
+	x[c] = (x[c] + x[d]) % TWO32; x[b] = lrot(bxor(x[b], x[c]), 7)
+end
+
+-- chacha_block returns the 64-byte key stream block for key words k[1..8],
+-- the block counter and nonce words nw[1..3].
+local function chacha_block(k, counter, nw)
+	local s = { 0x61707865, 0x3320646e, 0x79622d32, 0x6b206574,
+		k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8],
+		counter, nw[1], nw[2], nw[3] }
+	local x = {}
+	for i = 1, 16 do x[i] = s[i] end
+	for _ = 1, 10 do
+		quarter(x, 1, 5, 9, 13); quarter(x, 2, 6, 10, 14)
+		quarter(x, 3, 7, 11, 15); quarter(x, 4, 8, 12, 16)
+		quarter(x, 1, 6, 11, 16); quarter(x, 2, 7, 12, 13)
+		quarter(x, 3, 8, 9, 14); quarter(x, 4, 5, 10, 15)
+	end
+	local out = {}
+	for i = 1, 16 do
+		local w = (x[i] + s[i]) % TWO32
+		out[#out + 1] = band(w, 0xff)
+		out[#out + 1] = band(rshift(w, 8), 0xff)
+		out[#out + 1] = band(rshift(w, 16), 0xff)
+		out[#out + 1] = rshift(w, 24)
+	end
+	return out
+end
+
+-- Poly1305 over 13-bit limbs: every intermediate stays an exact integer in
+-- a Lua 5.2 double.
+local LIMB, NLIMB = 8192, 10
+
+local function tolimbs(bytes, from, count, hibit)
+	local l, acc, bits, k = {}, 0, 0, 1
+	local function push(b)
+		acc = acc + b * 2 ^ bits
+		bits = bits + 8
+		while bits >= 13 and k <= NLIMB do
+			l[k] = acc % LIMB
+			acc = (acc - l[k]) / LIMB
+			bits = bits - 13
+			k = k + 1
+		end
+	end
+	for i = from, from + count - 1 do push(bytes[i]) end
+	if hibit then push(1) end
+	while k <= NLIMB do
+		l[k] = acc % LIMB
+		acc = (acc - l[k]) / LIMB
+		k = k + 1
+	end
+	return l
+end
+
+local function carry(h)
+	for _ = 1, 2 do
+		for i = 1, NLIMB do
+			local c = math.floor(h[i] / LIMB)
+			h[i] = h[i] - c * LIMB
+			if i < NLIMB then
+				h[i + 1] = h[i + 1] + c
+			else
+				h[1] = h[1] + 5 * c -- 2^130 = 5 (mod 2^130 - 5)
+			end
+		end
+	end
+end
+
+local function polymul(h, r)
+	local p = {}
+	for i = 1, 2 * NLIMB do p[i] = 0 end
+	for i = 1, NLIMB do
+		for j = 1, NLIMB do
+			p[i + j - 1] = p[i + j - 1] + h[i] * r[j]
+		end
+	end
+	for i = NLIMB + 1, 2 * NLIMB - 1 do
+		p[i - NLIMB] = p[i - NLIMB] + 5 * p[i]
+	end
+	for i = 1, NLIMB do h[i] = p[i] end
+	carry(h)
+end
+
+local function poly1305(key, msg)
+	local rb = {}
+	for i = 1, 16 do rb[i] = key[i] end
+	rb[4], rb[8], rb[12], rb[16] = band(rb[4], 15), band(rb[8], 15), band(rb[12], 15), band(rb[16], 15)
+	rb[5], rb[9], rb[13] = band(rb[5], 252), band(rb[9], 252), band(rb[13], 252)
+	local r = tolimbs(rb, 1, 16, false)
+	local h = {}
+	for i = 1, NLIMB do h[i] = 0 end
+	local i = 1
+	while i <= #msg do
+		local n = math.min(16, #msg - i + 1)
+		local m
+		if n == 16 then
+			m = tolimbs(msg, i, 16, true)
+		else
+			local tail = {}
+			for j = 1, n do tail[j] = msg[i + j - 1] end
+			tail[n + 1] = 1
+			m = tolimbs(tail, 1, n + 1, false)
+		end
+		for j = 1, NLIMB do h[j] = h[j] + m[j] end
+		polymul(h, r)
+		i = i + 16
+	end
+	-- Fully reduce: h is below 2 * (2^130 - 5) here; subtract p when h >= p.
+	carry(h)
+	local g, c = {}, 5
+	for j = 1, NLIMB do
+		local v = h[j] + c
+		g[j] = v % LIMB
+		c = math.floor(v / LIMB)
+	end
+	if c > 0 then h = g end -- h + 5 reached 2^130
+	-- Serialise h mod 2^128, add s, little-endian.
+	local out, acc, bits = {}, 0, 0
+	for j = 1, NLIMB do
+		acc = acc + h[j] * 2 ^ bits
+		bits = bits + 13
+		while bits >= 8 and #out < 16 do
+			local b = acc % 256
+			out[#out + 1] = b
+			acc = (acc - b) / 256
+			bits = bits - 8
+		end
+	end
+	local cy = 0
+	for j = 1, 16 do
+		local v = out[j] + key[16 + j] + cy
+		out[j] = v % 256
+		cy = math.floor(v / 256)
+	end
+	return out
+end
+
+-- aead_open decrypts a record (ciphertext ‖ tag) with empty associated data
+-- at counter n. It returns the plaintext and whether the tag verified.
+local function aead_open(keyhex, n, rec)
+	local kb = hexbytes(keyhex)
+	local k = {}
+	for i = 0, 7 do k[i + 1] = le32(kb, 4 * i + 1) end
+	local nw = { 0, n % TWO32, math.floor(n / TWO32) }
+	local ctlen = #rec - TAG_LEN
+	local otk = chacha_block(k, 0, nw)
+	local mac = {}
+	for i = 1, ctlen do mac[i] = rec[i] end
+	while #mac % 16 ~= 0 do mac[#mac + 1] = 0 end
+	for _ = 1, 8 do mac[#mac + 1] = 0 end -- len(ad) = 0
+	local l = ctlen
+	for _ = 1, 8 do
+		mac[#mac + 1] = l % 256
+		l = math.floor(l / 256)
+	end
+	local tag = poly1305(otk, mac)
+	local ok = true
+	for i = 1, TAG_LEN do
+		if tag[i] ~= rec[ctlen + i] then ok = false end
+	end
+	local plain, block = {}, 1
+	for off = 0, ctlen - 1, 64 do
+		local ks = chacha_block(k, block, nw)
+		for i = 1, math.min(64, ctlen - off) do
+			plain[off + i] = bxor(rec[off + i], ks[i])
+		end
+		block = block + 1
+	end
+	return plain, ok
+end
+
+---------------------------------------------------------------------------
+-- NXSB: the discovery announce
+---------------------------------------------------------------------------
+
+local nxsb = Proto("nxsb", "open-nexus-OS NXSB discovery announce")
+local nf = {
+	magic = ProtoField.bytes("nxsb.magic", "Magic"),
+	version = ProtoField.uint8("nxsb.version", "Version"),
+	dlen = ProtoField.uint8("nxsb.device_id_len", "Device id length"),
+	device = ProtoField.string("nxsb.device_id", "Device id"),
+	port = ProtoField.uint16("nxsb.port", "Session port"),
+	key = ProtoField.bytes("nxsb.noise_static", "Noise static key"),
+	identity = ProtoField.string("nxsb.identity", "Key identity"),
+	count = ProtoField.uint8("nxsb.service_count", "Services"),
+	service = ProtoField.string("nxsb.service", "Service"),
+	slen = ProtoField.uint8("nxsb.service_len", "Service name length"),
+	trailing = ProtoField.bytes("nxsb.trailing", "Trailing bytes (ignored by the OS)"),
+	verdict = ProtoField.string("nxsb.verdict", "The OS's decoder says"),
+}
+nxsb.fields = { nf.magic, nf.version, nf.dlen, nf.device, nf.port, nf.key, nf.identity,
+	nf.count, nf.service, nf.slen, nf.trailing, nf.verdict }
+
+local ne = {
+	malformed = ProtoExpert.new("nxsb.malformed", "Announce the OS rejects (dsoftbusd: announce ignored (malformed))",
+		expert.group.MALFORMED, expert.severity.ERROR),
+	oversize = ProtoExpert.new("nxsb.oversize", "Longer than the 256 bytes dsoftbusd reads; it decodes the truncated prefix",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	trailing = ProtoExpert.new("nxsb.trailing.expert", "Bytes after the last service; the OS ignores them",
+		expert.group.PROTOCOL, expert.severity.NOTE),
+	unknown_key = ProtoExpert.new("nxsb.unknown_key", "Not a bring-up key: the OS pins the bring-up keys and reports an identity mismatch",
+		expert.group.SECURITY, expert.severity.WARN),
+}
+nxsb.experts = { ne.malformed, ne.oversize, ne.trailing, ne.unknown_key }
+
+-- announce_verdict decodes an announce as the OS does, in field order,
+-- returning nil for a good announce or the decoder's error.
+local function dissect_nxsb(tvb, pinfo, tree)
+	local size = tvb:len()
+	pinfo.cols.protocol = "NXSB"
+	local t = tree:add(nxsb, tvb())
+	-- The OS reads at most 256 bytes and decodes that prefix.
+	local limit = math.min(size, OS_ANNOUNCE_LIMIT)
+	if size > OS_ANNOUNCE_LIMIT then
+		t:add_proto_expert_info(ne.oversize, string.format("%d bytes; dsoftbusd reads %d", size, OS_ANNOUNCE_LIMIT))
+	end
+	local function fail(why)
+		t:add(nf.verdict, tvb(0, 0), why)
+		t:add_proto_expert_info(ne.malformed, "announce ignored (malformed): " .. why)
+		pinfo.cols.info = "NXSB malformed: " .. why
+		return size
+	end
+	if limit < 4 then return fail("Truncated") end
+	t:add(nf.magic, tvb(0, 4))
+	if tvb(0, 4):string() ~= "NXSB" then return fail("BadMagic") end
+	if limit < 5 then return fail("Truncated") end
+	local version = tvb(4, 1):uint()
+	t:add(nf.version, tvb(4, 1))
+	if version ~= 1 then return fail(string.format("UnsupportedVersion(%d)", version)) end
+	if limit < 6 then return fail("Truncated") end
+	local d = tvb(5, 1):uint()
+	t:add(nf.dlen, tvb(5, 1))
+	if d < 1 or d > 64 then return fail(string.format("InvalidInput: device id length %d, not 1..64", d)) end
+	if limit < 6 + d then return fail("Truncated") end
+	local id = tvb(6, d):raw()
+	t:add(nf.device, tvb(6, d), id)
+	if not valid_utf8(id) then return fail("Utf8: device id") end
+	if limit < 8 + d then return fail("Truncated") end
+	local port = tvb(6 + d, 2):uint()
+	t:add(nf.port, tvb(6 + d, 2))
+	if limit < 40 + d then return fail("Truncated") end
+	local keyrange = tvb(8 + d, 32)
+	local keyhex = tostring(keyrange:bytes()):lower()
+	local kt = t:add(nf.key, keyrange)
+	local who = KNOWN_KEYS[keyhex]
+	if who then
+		kt:add(nf.identity, keyrange, who)
+	else
+		kt:add(nf.identity, keyrange, "unknown")
+		kt:add_proto_expert_info(ne.unknown_key)
+	end
+	if limit < 41 + d then return fail("Truncated") end
+	local n = tvb(40 + d, 1):uint()
+	t:add(nf.count, tvb(40 + d, 1))
+	if n > 16 then return fail(string.format("InvalidInput: %d services, more than 16", n)) end
+	local off, names = 41 + d, {}
+	for _ = 1, n do
+		if limit < off + 1 then return fail("Truncated") end
+		local l = tvb(off, 1):uint()
+		if l < 1 or l > 64 then
+			t:add(nf.slen, tvb(off, 1))
+			return fail(string.format("InvalidInput: service name length %d, not 1..64", l))
+		end
+		if limit < off + 1 + l then return fail("Truncated") end
+		local name = tvb(off + 1, l):raw()
+		local st = t:add(nf.service, tvb(off, 1 + l), name)
+		st:add(nf.slen, tvb(off, 1))
+		if not valid_utf8(name) then return fail("Utf8: service name") end
+		names[#names + 1] = name
+		off = off + 1 + l
+	end
+	t:add(nf.verdict, tvb(0, off), "ok")
+	if off < size then
+		local tt = t:add(nf.trailing, tvb(off, size - off))
+		tt:add_proto_expert_info(ne.trailing)
+	end
+	t:append_text(string.format(", %s, port %d", id, port))
+	pinfo.cols.info = string.format("NXSB announce %s port %d, %d service%s (%s)%s", id, port, n,
+		n == 1 and "" or "s", table.concat(names, ", "), who and "" or ", unknown key")
+	return size
+end
+
+function nxsb.dissector(tvb, pinfo, tree)
+	return dissect_nxsb(tvb, pinfo, tree)
+end
+
+-- Any UDP datagram that starts with the magic and version 1 is an announce.
+local function nxsb_heuristic(tvb, pinfo, tree)
+	if tvb:len() < 6 or tvb(0, 4):string() ~= "NXSB" or tvb(4, 1):uint() ~= 1 then
+		return false
+	end
+	dissect_nxsb(tvb, pinfo, tree)
+	return true
+end
+
+---------------------------------------------------------------------------
+-- NEXUS: the session
+---------------------------------------------------------------------------
+
+local nexus = Proto("nexus", "open-nexus-OS DSoftBus session")
+local sf = {
+	profile = ProtoField.string("nexus.profile", "Profile"),
+	direction = ProtoField.string("nexus.direction", "Direction"),
+	offset = ProtoField.uint32("nexus.stream_offset", "Stream offset"),
+	msg = ProtoField.string("nexus.msg", "Message"),
+	length = ProtoField.uint32("nexus.length", "Length prefix"),
+	e = ProtoField.bytes("nexus.e", "Ephemeral public key (e)"),
+	s_enc = ProtoField.bytes("nexus.s_enc", "Encrypted static key (s)"),
+	payload_enc = ProtoField.bytes("nexus.payload_enc", "Encrypted empty payload"),
+	body = ProtoField.bytes("nexus.body", "Message"),
+	identity = ProtoField.string("nexus.identity", "Key identity"),
+	record = ProtoField.uint32("nexus.record", "Record index"),
+	nonce = ProtoField.uint32("nexus.nonce", "Nonce"),
+	class = ProtoField.string("nexus.record_class", "Record class"),
+	cipher = ProtoField.bytes("nexus.ciphertext", "Ciphertext"),
+	tag = ProtoField.bytes("nexus.tag", "Tag"),
+	auth = ProtoField.bool("nexus.authentic", "Authenticated"),
+	kind = ProtoField.uint8("nexus.kind", "Kind", base.HEX),
+	kind_name = ProtoField.string("nexus.kind_name", "Kind name"),
+	service = ProtoField.string("nexus.service", "Service"),
+	status = ProtoField.uint8("nexus.status", "Status"),
+	plen = ProtoField.uint16("nexus.payload_len", "Payload length"),
+	payload = ProtoField.bytes("nexus.payload", "Payload"),
+	pad = ProtoField.bool("nexus.zero_padded", "Padding is zero"),
+	ev = ProtoField.string("nexus.mux.event", "Mux event"),
+	ev_count = ProtoField.uint8("nexus.mux.count", "Mux events"),
+	summary = ProtoField.string("nexus.summary", "Summary"),
+	bringup = ProtoField.bool("nexus.bringup", "Bring-up transcript"),
+}
+nexus.fields = {}
+for _, f in pairs(sf) do nexus.fields[#nexus.fields + 1] = f end
+
+local se = {
+	bad_tag = ProtoExpert.new("nexus.bad_tag", "Record does not authenticate under the bring-up key (corrupted, misaligned, or another key)",
+		expert.group.CHECKSUM, expert.severity.WARN),
+	bad_len = ProtoExpert.new("nexus.bad_length", "Length prefix out of range",
+		expert.group.MALFORMED, expert.severity.ERROR),
+	bad_plain = ProtoExpert.new("nexus.bad_plaintext", "Plaintext breaks the record layout",
+		expert.group.MALFORMED, expert.severity.ERROR),
+	nonce_skip = ProtoExpert.new("nexus.nonce_behind", "Nonce behind the record index: an earlier record did not authenticate, and the receiver's nonce did not advance",
+		expert.group.SEQUENCE, expert.severity.NOTE),
+	unknown_key = ProtoExpert.new("nexus.unknown_key", "Not the bring-up key",
+		expert.group.SECURITY, expert.severity.NOTE),
+	not_bringup = ProtoExpert.new("nexus.not_bringup", "Not the bring-up handshake message: other keys, or bytes out of place",
+		expert.group.PROTOCOL, expert.severity.NOTE),
+}
+nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup }
+
+nexus.prefs.ports = Pref.range("Session ports", SESSION_PORTS, "TCP ports the nodes listen on", 65535)
+nexus.prefs.profile = Pref.enum("Profile", 0, "Wire profile of the session", {
+	{ 1, "auto (a stream that starts with a 48-byte length prefix is noise-xk-std)", 0 },
+	{ 2, "nexus-v1 (the OS as built)", 1 },
+	{ 3, "noise-xk-std (u32 length-prefixed Noise XK)", 2 },
+}, false)
+nexus.prefs.decrypt = Pref.bool("Decrypt with the bring-up keys", true,
+	"Open nexus-v1 records with the bring-up transcript's transport keys (nexus.k_i2r, nexus.k_r2i)")
+
+local f_seq = Field.new("tcp.seq")
+local f_len = Field.new("tcp.len")
+local f_stream = Field.new("tcp.stream")
+
+-- Per-stream state that the first pass learns and later passes reuse.
+local profiles = {} -- [stream .. dir] = "nexus-v1" | "noise-xk-std"
+local pending = {}  -- [stream .. dir] = stream offset of a PDU being reassembled
+local starts = {}   -- [frame number] = stream offset of the reassembled PDU it completes
+local stdindex = {} -- [stream .. dir .. offset] = message index (noise-xk-std)
+local stdcount = {} -- [stream .. dir] = messages seen so far
+
+function nexus.init()
+	profiles, pending, starts, stdindex, stdcount = {}, {}, {}, {}, {}
+end
+
+-- The nexus-v1 schedule: the size of the PDU that starts at stream offset o.
+local function nexus_pdu(a2b, o)
+	if a2b then
+		if o < 32 then return 0, 32, "msg1" end
+		if o < 96 then return 32, 64, "msg3" end
+		local i = math.floor((o - 96) / REQUEST_RECORD)
+		return 96 + i * REQUEST_RECORD, REQUEST_RECORD, "record", i
+	end
+	if o < 96 then return 0, 96, "msg2" end
+	local ladder_end = 96 + LADDER_FROM_B * REQUEST_RECORD
+	if o < ladder_end then
+		local i = math.floor((o - 96) / REQUEST_RECORD)
+		return 96 + i * REQUEST_RECORD, REQUEST_RECORD, "record", i
+	end
+	local j = math.floor((o - ladder_end) / RESPONSE_RECORD)
+	return ladder_end + j * RESPONSE_RECORD, RESPONSE_RECORD, "record", LADDER_FROM_B + j
+end
+
+local function add_key(t, field, range)
+	local item = t:add(field, range)
+	local who = KNOWN_KEYS[tostring(range:bytes()):lower()]
+	item:add(sf.identity, range, who or "unknown")
+	if not who then item:add_proto_expert_info(se.unknown_key) end
+	return who
+end
+
+local function mux_batch(t, ptvb, off, len)
+	-- 'M' 'X' 01 count, then events (nexus-wire.md §5.2).
+	if len < 4 or ptvb(off, 2):string() ~= "MX" or ptvb(off + 2, 1):uint() ~= 1 then
+		t:add_proto_expert_info(se.bad_plain, "mux batch without the MX 01 header")
+		return "?"
+	end
+	local count = ptvb(off + 3, 1):uint()
+	t:add(sf.ev_count, ptvb(off + 3, 1))
+	local p, stop, parts = off + 4, off + len, {}
+	for _ = 1, count do
+		if p + 6 > stop then break end
+		local kind = ptvb(p, 1):uint()
+		local stream = ptvb(p + 1, 4):le_uint()
+		local prio = ptvb(p + 5, 1):uint()
+		local size, text = 6, string.format("%s stream %d prio %d", EVENT_KINDS[kind] or ("kind " .. kind), stream, prio)
+		if kind == 1 and p + 7 <= stop then
+			local nl = ptvb(p + 6, 1):uint()
+			if p + 7 + nl <= stop then
+				text = text .. " \"" .. ptvb(p + 7, nl):raw() .. "\""
+				size = 7 + nl
+			end
+		elseif kind == 3 and p + 8 <= stop then
+			text = text .. string.format(" len %d", ptvb(p + 6, 2):le_uint())
+			size = 8
+		end
+		t:add(sf.ev, ptvb(p, size), text)
+		parts[#parts + 1] = text
+		p = p + size
+	end
+	if p ~= stop then
+		t:add_proto_expert_info(se.bad_plain, "mux batch not consumed exactly")
+	end
+	return table.concat(parts, ", ")
+end
+
+local function proxy_request(t, ptvb, svc, off, len)
+	if len == 0 then return "" end
+	local head = ptvb(off, math.min(len, 2)):raw()
+	if svc == 1 and head == "SM" and len >= 5 then
+		local nl = ptvb(off + 4, 1):uint()
+		local name = ptvb(off + 5, math.min(nl, len - 5)):raw()
+		return string.format("SM v%d resolve \"%s\"", ptvb(off + 2, 1):uint(), name)
+	elseif svc == 2 and head == "BN" and len >= 4 then
+		return string.format("BN v%d op %d%s", ptvb(off + 2, 1):uint(), ptvb(off + 3, 1):uint(),
+			ptvb(off + 3, 1):uint() == 1 and " (LIST)" or "")
+	elseif head == "PK" or head == "SF" then
+		return string.format("%s v%d op %d", head, len >= 3 and ptvb(off + 2, 1):uint() or 0, len >= 4 and ptvb(off + 3, 1):uint() or 0)
+	end
+	return ""
+end
+
+local function proxy_response(ptvb, off, len)
+	if len < 4 then return "" end
+	local head = ptvb(off, 2):raw()
+	if head == "SM" and len >= 5 then
+		return string.format("SM reply status %d", ptvb(off + 4, 1):uint())
+	elseif head == "BN" and len >= 7 then
+		return string.format("BN reply status %d count %d", ptvb(off + 4, 1):uint(), ptvb(off + 5, 2):le_uint())
+	elseif head == "PK" or head == "SF" then
+		return string.format("%s reply op 0x%02x status %d", head, ptvb(off + 3, 1):uint(), len >= 5 and ptvb(off + 4, 1):uint() or 0)
+	end
+	return ""
+end
+
+-- dissect_record shows one nexus-v1 record and, with the bring-up keys,
+-- its plaintext. It returns the Info text.
+local function dissect_record(rtvb, pinfo, t, a2b, index)
+	local size = rtvb:len()
+	local response = (not a2b) and index >= LADDER_FROM_B
+	t:add(sf.record, rtvb(0, 0), index)
+	t:add(sf.class, rtvb(0, 0), response and "response (status ‖ len ‖ payload ‖ pad)" or "request (kind ‖ len ‖ payload ‖ pad)")
+	t:add(sf.cipher, rtvb(0, size - TAG_LEN))
+	t:add(sf.tag, rtvb(size - TAG_LEN, TAG_LEN))
+	local label = string.format("record %d", index)
+	if not nexus.prefs.decrypt then
+		return label
+	end
+	local rec = tvbbytes(rtvb(0, size))
+	local key = a2b and BRINGUP_K_I2R or BRINGUP_K_R2I
+	-- A receiver's nonce advances only on a record that authenticates, so
+	-- after a bad record the nonce trails the index: try the index first.
+	local plain, ok, nonce
+	for n = index, math.max(0, index - 16), -1 do
+		plain, ok = aead_open(key, n, rec)
+		if ok then nonce = n break end
+	end
+	if not ok then
+		t:add(sf.auth, rtvb(size - TAG_LEN, TAG_LEN), false)
+		t:add_proto_expert_info(se.bad_tag, string.format("record %d authenticates at no nonce from %d down to %d",
+			index, index, math.max(0, index - 16)))
+		return label .. " [bad tag]"
+	end
+	t:add(sf.nonce, rtvb(0, 0), nonce)
+	local at = t:add(sf.auth, rtvb(size - TAG_LEN, TAG_LEN), true)
+	if nonce ~= index then at:add_proto_expert_info(se.nonce_skip) end
+	local ba = ByteArray.new(tohex(plain))
+	local ptvb = ba:tvb("Decrypted record")
+	local pt = t:add(nexus, ptvb(), "Plaintext")
+	local first = ptvb(0, 1):uint()
+	local len = ptvb(1, 2):le_uint()
+	local max = ptvb:len() - 3
+	local summary
+	if response then
+		pt:add(sf.status, ptvb(0, 1))
+		summary = string.format("response status %d", first)
+	else
+		pt:add(sf.kind, ptvb(0, 1))
+		local name = LADDER_KINDS[first]
+		if name then
+			pt:add(sf.kind_name, ptvb(0, 1), name)
+			summary = "ladder " .. name
+		else
+			pt:add(sf.service, ptvb(0, 1), SERVICES[first] or "unknown")
+			summary = string.format("request svc %d (%s)", first, SERVICES[first] or "unknown")
+		end
+	end
+	local lt = pt:add_le(sf.plen, ptvb(1, 2))
+	if len > max then
+		lt:add_proto_expert_info(se.bad_plain, string.format("payload length %d exceeds %d", len, max))
+		len = max
+	end
+	if len > 0 then
+		local pl = pt:add(sf.payload, ptvb(3, len))
+		local detail
+		if not response and LADDER_KINDS[first] then
+			detail = mux_batch(pl, ptvb, 3, len)
+		elseif response then
+			detail = proxy_response(ptvb, 3, len)
+		else
+			detail = proxy_request(pl, ptvb, first, 3, len)
+		end
+		if detail ~= "" then summary = summary .. ": " .. detail end
+	end
+	local zero = true
+	for i = 3 + len + 1, #plain do
+		if plain[i] ~= 0 then zero = false break end
+	end
+	local padt = pt:add(sf.pad, ptvb(3 + len, ptvb:len() - 3 - len), zero)
+	if not zero then padt:add_proto_expert_info(se.bad_plain, "non-zero padding") end
+	pt:add(sf.summary, ptvb(), summary)
+	return string.format("%s n=%d %s", label, nonce, summary)
+end
+
+local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
+	if BRINGUP_MSGS[what] then
+		local same = tostring(rtvb():bytes()):lower() == BRINGUP_MSGS[what]
+		local bt = t:add(sf.bringup, rtvb(), same)
+		if not same then bt:add_proto_expert_info(se.not_bringup) end
+	end
+	if what == "msg1" then
+		add_key(t, sf.e, rtvb(0, 32))
+		return "msg1 -> e"
+	elseif what == "msg2" then
+		add_key(t, sf.e, rtvb(0, 32))
+		t:add(sf.s_enc, rtvb(32, 48))
+		t:add(sf.payload_enc, rtvb(80, 16))
+		return "msg2 <- e, ee, s, es"
+	elseif what == "msg3" then
+		t:add(sf.s_enc, rtvb(0, 48))
+		t:add(sf.payload_enc, rtvb(48, 16))
+		return "msg3 -> s, se"
+	end
+	return dissect_record(rtvb, pinfo, t, a2b, index)
+end
+
+-- stream_offset returns the stream offset of this call's first byte. A
+-- direct call's tvb is the tail of the segment; a reassembled one (a tvb of
+-- its own, at raw offset 0) starts where the first pass asked for more.
+local function stream_offset(tvb, pinfo, key, a2b, profile)
+	local seq = f_seq()
+	local seglen = f_len()
+	if not seq or not seglen then return nil end
+	local a = seq.value - 1 -- relative sequence numbers start at 1
+	if tvb:offset() ~= 0 then
+		return a + seglen.value - tvb:len(), false
+	end
+	if not pinfo.visited and pending[key] then
+		starts[pinfo.number] = pending[key]
+	end
+	if starts[pinfo.number] then
+		return starts[pinfo.number], true
+	end
+	if profile == "nexus-v1" then
+		return (nexus_pdu(a2b, a)), true -- the PDU this segment finishes
+	end
+	return nil
+end
+
+function nexus.dissector(tvb, pinfo, tree)
+	local size = tvb:len()
+	if size == 0 then return 0 end
+	local stream = f_stream()
+	local a2b = pinfo.dst_port == pinfo.match_uint
+	local key = string.format("%d/%s", stream and stream.value or -1, a2b and "a2b" or "b2a")
+	local profile = profiles[key]
+	local off0
+	do
+		local pref = nexus.prefs.profile
+		if pref == 1 then profile = "nexus-v1" elseif pref == 2 then profile = "noise-xk-std" end
+	end
+	local start = stream_offset(tvb, pinfo, key, a2b, profile or "nexus-v1")
+	if start == 0 and not profile then
+		if size < 4 then -- too little to tell the profiles apart
+			pinfo.desegment_offset = 0
+			pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
+			if not pinfo.visited then pending[key] = 0 end
+			return size
+		end
+		profile = tvb(0, 4):uint() == 48 and "noise-xk-std" or "nexus-v1"
+		profiles[key] = profile
+	end
+	profile = profile or "nexus-v1"
+	off0 = start or 0
+
+	pinfo.cols.protocol = "NEXUS"
+	local infos = {}
+	local pos = 0
+	while pos < size do
+		local o = off0 + pos
+		local need, what, index
+		if profile == "noise-xk-std" then
+			if size - pos < 4 then
+				need = 0 -- the length prefix is cut
+			else
+				need = 4 + tvb(pos, 4):uint()
+			end
+		else
+			local s
+			s, need, what, index = nexus_pdu(a2b, o)
+			if s ~= o then
+				-- Mid-PDU (a capture that starts inside the stream): show the
+				-- bytes up to the next boundary and resynchronise there.
+				local skip = math.min(s + need - o, size - pos)
+				local t = tree:add(nexus, tvb(pos, skip), "continuation of an earlier message")
+				t:add(sf.offset, tvb(pos, 0), o)
+				pos = pos + skip
+				goto continue
+			end
+		end
+		if need == 0 or size - pos < need then
+			pinfo.desegment_offset = pos
+			-- Ask for exactly what is missing once the length is known; a
+			-- length prefix cut in two waits for one more segment, which is
+			-- what Wireshark replays consistently on a second pass.
+			pinfo.desegment_len = need > 0 and need - (size - pos) or DESEGMENT_ONE_MORE_SEGMENT
+			if not pinfo.visited then pending[key] = o end
+			pos = size -- everything left is the start of the message
+			break
+		end
+		do
+			local rtvb = tvb(pos, need):tvb()
+			local t = tree:add(nexus, tvb(pos, need))
+			t:add(sf.profile, tvb(pos, 0), profile)
+			t:add(sf.direction, tvb(pos, 0), a2b and "node-a -> node-b (initiator to responder)" or "node-b -> node-a (responder to initiator)")
+			t:add(sf.offset, tvb(pos, 0), o)
+			local info
+			if profile == "noise-xk-std" then
+				local n = need - 4
+				local lt = t:add(sf.length, tvb(pos, 4))
+				if n > STD_MAX then
+					lt:add_proto_expert_info(se.bad_len, string.format("%d bytes, more than the Noise maximum of %d", n, STD_MAX))
+				end
+				local ik = key .. "/" .. o
+				if not stdindex[ik] then
+					stdcount[key] = (stdcount[key] or 0) + 1
+					stdindex[ik] = stdcount[key]
+				end
+				local i = stdindex[ik]
+				if (a2b and (i == 1 or i == 2)) or (not a2b and i == 1) then
+					local m = a2b and (i == 1 and 1 or 3) or 2
+					what = "msg" .. m
+					if m ~= 3 and n >= 32 then add_key(t, sf.e, rtvb(4, 32)) end
+					info = string.format("%s (%d B)", what, n)
+				else
+					what = "transport"
+					info = string.format("transport message %d (%d B)", i - (a2b and 2 or 1), n)
+				end
+				t:add(sf.msg, tvb(pos, 0), what)
+				if n > 0 then t:add(sf.body, tvb(pos + 4, n)) end
+			else
+				t:add(sf.msg, tvb(pos, 0), what)
+				info = dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
+			end
+			t:append_text(", " .. info)
+			infos[#infos + 1] = info
+			pos = pos + need
+		end
+		::continue::
+		if not pinfo.visited then pending[key] = nil end
+	end
+	if #infos > 0 then
+		pinfo.cols.info = string.format("%s %s", a2b and "A->B" or "B->A", table.concat(infos, "; "))
+	end
+	return pos
+end
+
+-- Registration.
+local udp_port = DissectorTable.get("udp.port")
+udp_port:add(ANNOUNCE_PORT, nxsb)
+nxsb:register_heuristic("udp", nxsb_heuristic)
+
+local registered = SESSION_PORTS
+DissectorTable.get("tcp.port"):add(registered, nexus)
+function nexus.prefs_changed()
+	local tcp_port = DissectorTable.get("tcp.port")
+	tcp_port:remove(registered, nexus)
+	registered = tostring(nexus.prefs.ports)
+	tcp_port:add(registered, nexus)
+end
+
+nexus.prefs.version = Pref.statictext("nexus.lua " .. VERSION .. ", from l2hub")
