@@ -38,6 +38,8 @@ type Job struct {
 	// each, such as ports made per source MAC); nil drops them.
 	Notes    func(string)
 	Progress func(Progress)
+	// IgnoreEdits is RunConfig.IgnoreEdits.
+	IgnoreEdits bool
 }
 
 // JobResult is what Job.Run did, for the summary.
@@ -151,7 +153,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging: %w", err)
 		}
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}

@@ -14,6 +14,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/conformance/checker"
+	"l2hub/filter"
 )
 
 // Model is the ladder diagram of one capture, ready to draw.
@@ -270,7 +271,7 @@ func (b *builder) read(rd io.Reader) error {
 			otherLinks++
 			continue
 		}
-		comment := cleanText(strings.ReplaceAll(p.Comment, "\n", "; "), b.lim.MaxComment)
+		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
 		switch p.Dir {
 		case capture.DirIn:
 			port, err := b.port(p, r)

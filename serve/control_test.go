@@ -10,6 +10,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -111,8 +112,13 @@ func TestControlChangesAreNotedInTheCapture(t *testing.T) {
 		t.Fatalf("got comments %q, want %q", comments, want)
 	}
 	for i, c := range comments {
-		if !matchStars(c, want[i]) {
-			t.Errorf("got comment %q, want %q (* any run time)", c, want[i])
+		// Each control line is followed by its edit's line, for replay.
+		human := filter.WithoutEdits(c)
+		if !matchStars(human, want[i]) {
+			t.Errorf("got comment %q, want %q (* any run time)", human, want[i])
+		}
+		if edits, errs := filter.ParseEdits(c); len(errs) > 0 || len(edits) != strings.Count(human, "control at ") {
+			t.Errorf("comment %q holds %d edits (%v), want one per control line", c, len(edits), errs)
 		}
 	}
 }

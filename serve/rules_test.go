@@ -193,8 +193,9 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 			t.Errorf("tshark: %v, %d lines, want %d frames\n%s", err, strings.Count(string(out), "\n"), frames, out)
 		}
 	}
-	// The report and replay read the capture as they read any: the notes
-	// are comments, and replay applies the policy it is given throughout.
+	// The report reads the capture as it reads any: the notes are
+	// comments, a person's line shown and the machine's left out. Replay
+	// makes the edits again (TestReplayMakesTheLiveEditsAgain).
 	m, err := report.Build(report.Options{Capture: files[0]})
 	if err != nil {
 		t.Fatalf("report: %v", err)
@@ -203,6 +204,9 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 	for _, f := range m.Frames {
 		if strings.Contains(f.Comment, ": rule drop-big ") {
 			noted++
+		}
+		if strings.Contains(f.Comment, filter.EditPrefix) {
+			t.Errorf("frame %d: the report shows the edit's machine line: %q", f.Number, f.Comment)
 		}
 	}
 	if noted == 0 {
