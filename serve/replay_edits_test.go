@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub/hubtest"
 	"l2hub/replay"
+	"l2hub/report"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -104,6 +106,10 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 	_, err = c.RemoveRule(ctx, "loss-a-b")
 	must(err)
 	phase("removed")
+	// A partition that drops nothing is recorded too: the report draws it.
+	must(c.StartPartition(ctx, "quiet", [][]string{{"a"}, {"b"}}))
+	must(c.HealPartition(ctx, "quiet"))
+	phase("after-quiet")
 	stop()
 
 	live := verdicts(t, cfg.Capture.File)
@@ -124,6 +130,7 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 		"rule dup-b-a added before loss-a-b", "rule loss-a-b updated",
 		"partition cut started: a|b", "partition cut healed",
 		"link b down", "link b up", "rule loss-a-b removed",
+		"partition quiet started: a|b", "partition quiet healed",
 	}
 	var got []string
 	for _, e := range res.Edits {
@@ -142,6 +149,37 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 	var b strings.Builder
 	if err := res.WriteSummary(&b); err != nil || !strings.Contains(b.String(), "rule loss-a-b updated (frame ") {
 		t.Errorf("the summary lacks the edits (%v):\n%s", err, b.String())
+	}
+
+	// The report draws the control API's windows with their exact edges.
+	at := map[string]time.Duration{}
+	for _, e := range res.Edits {
+		at[e.Edit.String()] = e.Edit.At
+	}
+	m, err := report.Build(report.Options{Capture: cfg.Capture.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bands := map[string]report.Band{}
+	for _, bd := range m.Bands {
+		bands[bd.Kind+" "+bd.Name+" "+bd.Spec] = bd
+	}
+	for _, w := range []struct {
+		key, on, off string
+		drops        bool
+	}{
+		{"partition cut a|b", "partition cut started: a|b", "partition cut healed", true},
+		{"down  port b", "link b down", "link b up", true},
+		{"partition quiet a|b", "partition quiet started: a|b", "partition quiet healed", false},
+	} {
+		bd, ok := bands[w.key]
+		if !ok || !bd.Control || bd.Began != at[w.on] || bd.Ended != at[w.off] || (bd.Drops > 0) != w.drops ||
+			w.drops && (bd.Start < bd.Began || bd.End > bd.Ended) {
+			t.Errorf("band %q: %+v (found %v), want the control API's from %v to %v, drops %v", w.key, bd, ok, at[w.on], at[w.off], w.drops)
+		}
+	}
+	if len(m.Bands) != 3 {
+		t.Errorf("the report draws %d bands, want 3: %+v", len(m.Bands), m.Bands)
 	}
 
 	without, res := replayed(true)
