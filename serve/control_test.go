@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/serve"
@@ -86,20 +86,8 @@ func TestControlChangesAreNotedInTheCapture(t *testing.T) {
 		t.Errorf("got Stat(%s) = %v after the session stopped, want the socket removed", cfg.Control, err)
 	}
 
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var comments []string
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range capturetest.Packets(t, file) {
 		if p.Comment != "" {
 			comments = append(comments, p.Comment)
 		}

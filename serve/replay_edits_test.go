@@ -3,7 +3,6 @@ package serve_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,7 +10,7 @@ import (
 	"time"
 
 	"l2hub/capture"
-	"l2hub/control"
+	"l2hub/capture/capturetest"
 	"l2hub/filter"
 	"l2hub/hub/hubtest"
 	"l2hub/replay"
@@ -27,23 +26,10 @@ import (
 // run's verdict. Left out (--ignore-edits), the verdicts differ: the edits
 // mattered, and the comparison can tell.
 func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
-	dir := t.TempDir()
-	policy := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policy, []byte("seed: 9\nrules:\n  - {name: loss-a-b, match: {link: a->b}, loss: 20%}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := serve.DefaultConfig()
-	cfg.Ports = []transport.Spec{
-		{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"},
-		{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
-	}
-	cfg.Control = filepath.Join(dir, "ctl.sock")
-	cfg.Policy = policy
-	cfg.Capture.File = filepath.Join(dir, "run.pcapng")
-	s, stop := runServeWith(t, cfg, serve.Options{})
-	c := control.NewClient(cfg.Control, "")
+	hub := runPair(t, "seed: 9\nrules:\n  - {name: loss-a-b, match: {link: a->b}, loss: 20%}\n", serve.Options{})
+	cfg, c, stop, dir, policy := hub.cfg, hub.ctl, hub.stop, t.TempDir(), hub.cfg.Policy
 	ctx := context.Background()
-	vms := map[string]*transport.StreamConn{"a": dialVM(t, s.ports["a"]), "b": dialVM(t, s.ports["b"])}
+	vms := map[string]*transport.StreamConn{"a": hub.a, "b": hub.b}
 	for _, vm := range vms {
 		go func() { // the VMs read everything, so nothing waits on them
 			buf := make([]byte, transport.DefaultMaxFrame)
@@ -61,10 +47,6 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 		}
 		return ports[0].Stats.RxFrames, ports[1].Stats.RxFrames
 	}
-	waitFor(t, "both VMs attached", func() bool {
-		ports, err := c.Ports(ctx)
-		return err == nil && len(ports) == 2 && ports[0].Attached && ports[1].Attached
-	})
 	macs := map[string][6]byte{"a": hubtest.MAC("02:00:00:00:00:0a"), "b": hubtest.MAC("02:00:00:00:00:0b")}
 	var sent uint64
 	// phase has each VM send 30 distinct broadcast frames and waits until
@@ -196,20 +178,8 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 // replay's own capture does not repeat).
 func verdicts(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range capturetest.Packets(t, path) {
 		if p.Dir != capture.DirIn {
 			continue
 		}

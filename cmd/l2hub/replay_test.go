@@ -16,6 +16,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
@@ -93,20 +94,8 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 // comment: the decisions a hub made.
 func ingressComments(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for p, err := range rd.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range capturetest.Packets(t, path) {
 		if p.Dir == capture.DirIn {
 			out = append(out, p.IfName+" "+p.Comment)
 		}
