@@ -83,6 +83,18 @@ func (j *Job) Config() (Config, error) {
 	return cfg, nil
 }
 
+// unseededHash reports whether the policy the job names, as given (without
+// the seed the capture lent it), has the hash want: a run without --seed
+// recorded its file's hash, which the capture's seed then changes.
+func (j *Job) unseededHash(ports []string, want string) bool {
+	var f filter.Flags
+	if j.Faults != nil {
+		f = *j.Faults
+	}
+	p, err := f.Load(j.Policy, ports)
+	return err == nil && p.Hash() == want
+}
+
 // SameFile reports whether a and b name one file: the same path, or two
 // paths to the same inode.
 func SameFile(a, b string) bool {
@@ -132,6 +144,14 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 				return nil, fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
 			}
 			return nil, err
+		}
+	}
+	if hasMeta && meta.PolicyHash != "" && j.Notes != nil {
+		switch {
+		case !withPolicy:
+			j.Notes(fmt.Sprintf("the capture's run had a policy (hash %s, seed %d); this replay has none and forwards everything: give it --policy to reproduce the run's decisions", meta.PolicyHash, meta.Seed))
+		case out.Policy.Hash() != meta.PolicyHash && !j.unseededHash(r.Ports(), meta.PolicyHash):
+			j.Notes(fmt.Sprintf("the policy (hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", out.Policy.Hash(), meta.PolicyHash))
 		}
 	}
 	switch {
