@@ -16,7 +16,10 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/replay"
 )
 
 // fakeQEMU is the fake QEMU (internal/fakeqemu), built once by TestMain.
@@ -182,6 +185,31 @@ func TestRunPass(t *testing.T) {
 	if drops == 0 || started == 0 || healed == 0 || beforeMarker+outside > 0 {
 		t.Errorf("got %d partition drops (%d before the marker at %v, %d outside frames %d..%d), want some, all after the marker and between start and heal",
 			drops, beforeMarker, marker, outside, started, healed)
+	}
+
+	// A replay of the capture makes the triggers' changes again (they are
+	// recorded in it), so every frame gets the run's verdict.
+	live := filepath.Join(sum.Dir, "capture.pcapng")
+	replayed := filepath.Join(dir, "replay.pcapng")
+	res, err := (&replay.Job{Files: []string{live}, Output: replayed, Points: "ingress"}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	var made []string
+	for _, e := range res.Edits {
+		if e.Applied {
+			made = append(made, e.Edit.String())
+		}
+	}
+	// (trigger-2's link b down comes after a's last frame: a change is
+	// written on the next frame recorded, and when none follows it, none
+	// is decided differently either.)
+	want := []string{"partition trigger-1 started: a|b", "partition trigger-1 healed", "link b down"}
+	if len(made) < 2 || len(made) > len(want) || !slices.Equal(made, want[:len(made)]) {
+		t.Errorf("the replay made %q, want the triggers' changes %q", made, want)
+	}
+	if l, r := ingressVerdicts(t, live), ingressVerdicts(t, replayed); !slices.Equal(l, r) || len(l) == 0 {
+		t.Errorf("the replay's verdicts differ from the run's:\nlive   %q\nreplay %q", l, r)
 	}
 
 	// junit.xml: a test case per marker and per phase, none failed.
@@ -499,3 +527,22 @@ vms:
 // stampedLine is a console log line: seconds since the run's start, then
 // the text.
 var stampedLine = regexp.MustCompile(`^ *[0-9]+\.[0-9]{3} `)
+
+// ingressVerdicts lists a capture's ingress records as "port: verdict",
+// without the control API's notes.
+func ingressVerdicts(t *testing.T, path string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range capturetest.Packets(t, path) {
+		if p.Dir == capture.DirIn {
+			var notes []string
+			for line := range strings.SplitSeq(filter.WithoutEdits(p.Comment), "\n") {
+				if !strings.HasPrefix(line, "control at ") {
+					notes = append(notes, line)
+				}
+			}
+			out = append(out, p.IfName+": "+strings.Join(notes, "; "))
+		}
+	}
+	return out
+}

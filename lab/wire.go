@@ -12,6 +12,7 @@ import (
 	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
+	"l2hub/filter"
 	"l2hub/packet"
 )
 
@@ -209,7 +210,7 @@ var dropActions = []string{"drop", "partition", "down", "mtu", "overflow", "queu
 // dropped it on some link: "rule NAME" or, for a link set down by hand,
 // "link down".
 func dropRules(comment string) (dropped bool, rules []string) {
-	for line := range strings.SplitSeq(comment, "\n") {
+	for line := range strings.SplitSeq(filter.WithoutEdits(comment), "\n") {
 		if rest, ok := strings.CutPrefix(line, "dropped"); ok && (rest == "" || strings.HasPrefix(rest, ": ")) {
 			dropped = true
 			line = strings.TrimPrefix(rest, ": ")

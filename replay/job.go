@@ -38,6 +38,8 @@ type Job struct {
 	// each, such as ports made per source MAC); nil drops them.
 	Notes    func(string)
 	Progress func(Progress)
+	// IgnoreEdits is RunConfig.IgnoreEdits.
+	IgnoreEdits bool
 }
 
 // JobResult is what Job.Run did, for the summary.
@@ -79,6 +81,18 @@ func (j *Job) Config() (Config, error) {
 		return cfg, fmt.Errorf("no captures to replay: give files as arguments or with --port NAME=FILE")
 	}
 	return cfg, nil
+}
+
+// unseededHash reports whether the policy the job names, as given (without
+// the seed the capture lent it), has the hash want: a run without --seed
+// recorded its file's hash, which the capture's seed then changes.
+func (j *Job) unseededHash(ports []string, want string) bool {
+	var f filter.Flags
+	if j.Faults != nil {
+		f = *j.Faults
+	}
+	p, err := f.Load(j.Policy, ports)
+	return err == nil && p.Hash() == want
 }
 
 // SameFile reports whether a and b name one file: the same path, or two
@@ -132,6 +146,14 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, err
 		}
 	}
+	if hasMeta && meta.PolicyHash != "" && j.Notes != nil {
+		switch {
+		case !withPolicy:
+			j.Notes(fmt.Sprintf("the capture's run had a policy (hash %s, seed %d); this replay has none and forwards everything: give it --policy to reproduce the run's decisions", meta.PolicyHash, meta.Seed))
+		case out.Policy.Hash() != meta.PolicyHash && !j.unseededHash(r.Ports(), meta.PolicyHash):
+			j.Notes(fmt.Sprintf("the policy (hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", out.Policy.Hash(), meta.PolicyHash))
+		}
+	}
 	switch {
 	case j.Mode != "":
 		if out.Mode, err = hub.ParseMode(j.Mode); err != nil {
@@ -151,7 +173,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging: %w", err)
 		}
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}

@@ -29,6 +29,13 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "; virtual time %s from %s\n", res.End.Sub(res.Start), res.Start.UTC().Format("2006-01-02T15:04:05.000000000Z"))
 
+	if len(res.Edits) > 0 {
+		b.WriteString("\npolicy edits the capture recorded (made through the control API while it ran):\n")
+		for _, e := range res.Edits {
+			fmt.Fprintf(&b, "  %s\n", e)
+		}
+	}
+
 	if len(res.Owners) > 0 {
 		b.WriteString("\nsource MACs:\n")
 		for _, o := range res.Owners {

@@ -126,6 +126,9 @@ type pageBand struct {
 	Last     int    `json:"last"`
 	Healed   int    `json:"healed"`
 	HealedAt int64  `json:"healedAt"`
+	Control  bool   `json:"control,omitempty"`
+	Began    int64  `json:"began,omitempty"`
+	Ended    int64  `json:"ended,omitempty"`
 }
 
 type pageFinding struct {
@@ -203,6 +206,7 @@ func (m *Model) page() *pageData {
 		p.Bands = append(p.Bands, pageBand{
 			Kind: b.Kind, Name: b.Name, Spec: b.Spec, Ports: nonNil(b.Ports), Start: int64(b.Start), End: int64(b.End),
 			Drops: b.Drops, First: b.First, Last: b.Last, Healed: b.Healed, HealedAt: int64(b.HealedAt),
+			Control: b.Control, Began: int64(b.Began), Ended: int64(b.Ended),
 		})
 	}
 	for _, mk := range m.Markers {

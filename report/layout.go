@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"l2hub/conformance/checker"
+	"l2hub/filter"
 )
 
 // bands turns the drops of partitions and links set down into windows. A
@@ -50,6 +52,86 @@ func (b *builder) bands() {
 					k--
 				}
 			}
+		}
+	}
+}
+
+// maxEdits bounds the control changes a report reads from a capture.
+const maxEdits = 1 << 14
+
+// recordEdits keeps the partition and link changes a record's comment
+// holds; unreadable ones are the replay's business to report.
+func (b *builder) recordEdits(comment string) {
+	edits, _ := filter.ParseEdits(comment)
+	for _, e := range edits {
+		switch e.Op {
+		case filter.EditPartitionStart, filter.EditPartitionHeal, filter.EditLinkDown, filter.EditLinkUp:
+			if len(b.edits) < maxEdits {
+				b.edits = append(b.edits, e)
+			}
+		}
+	}
+}
+
+// controlBands gives the bands of partitions and links the control API
+// set (b.edits) their exact edges, and a band of its own to such a window
+// in which nothing was dropped. A band the drops drew belongs to the window
+// of its kind and name in which its first drop fell.
+func (b *builder) controlBands() {
+	type window struct {
+		kind, name, spec string
+		on, off          time.Duration // off 0: still on at the end
+	}
+	var ws []window
+	open := map[string]int{} // kind and name -> index into ws
+	for _, e := range b.edits {
+		at := b.runTime(e.At)
+		key := "partition\x00" + e.Name
+		if e.Op == filter.EditLinkDown || e.Op == filter.EditLinkUp {
+			key = "down\x00" + e.Name
+		}
+		switch e.Op {
+		case filter.EditPartitionStart, filter.EditLinkDown:
+			if _, ok := open[key]; ok {
+				continue
+			}
+			w := window{kind: "partition", name: e.Name, on: at}
+			if e.Op == filter.EditLinkDown {
+				w = window{kind: "down", spec: "port " + e.Name, on: at}
+			} else if len(e.Groups) > 0 {
+				specs := make([]string, len(e.Groups))
+				for i, g := range e.Groups {
+					specs[i] = strings.Join(g, ",")
+				}
+				w.spec = strings.Join(specs, "|")
+			}
+			open[key] = len(ws)
+			ws = append(ws, w)
+		case filter.EditPartitionHeal, filter.EditLinkUp:
+			if i, ok := open[key]; ok {
+				ws[i].off = max(at, 1)
+				delete(open, key)
+			}
+		}
+	}
+	for _, w := range ws {
+		found := false
+		for i := range b.m.Bands {
+			bd := &b.m.Bands[i]
+			if bd.Control || bd.Kind != w.kind || bd.Start < w.on || w.off > 0 && bd.Start > w.off {
+				continue
+			}
+			if w.kind == "partition" && bd.Name != w.name || w.kind == "down" && (bd.Name != "" || bd.Spec != w.spec) {
+				continue
+			}
+			bd.Control, bd.Began, bd.Ended = true, w.on, w.off
+			found = true
+		}
+		if !found {
+			b.m.Bands = append(b.m.Bands, Band{
+				Kind: w.kind, Name: w.name, Spec: w.spec, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
+				Start: w.on, End: w.on, Control: true, Began: w.on, Ended: w.off,
+			})
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/conformance/checker"
+	"l2hub/filter"
 )
 
 // Model is the ladder diagram of one capture, ready to draw.
@@ -121,12 +122,18 @@ type Band struct {
 	Ports []int
 	// Start and End are the first and last drop it caused; Healed the
 	// first delivery across it after them (0: none before the capture
-	// ends), HealedAt its time.
+	// ends), HealedAt its time. A band the control API made that dropped
+	// nothing has Drops 0, Start and End at Began, and First and Last 0.
 	Start, End  time.Duration
 	Drops       int
 	First, Last int // capture numbers of the first and last drop
 	Healed      int
 	HealedAt    time.Duration
+	// Control: the control API started it at Began and, when Ended > 0,
+	// ended it at Ended, as the capture records (filter.Edit): its edges
+	// are exact, not the drops'.
+	Control      bool
+	Began, Ended time.Duration
 }
 
 // Finding is one of the checker's findings.
@@ -164,6 +171,12 @@ type builder struct {
 	egress          bool               // the capture has egress records
 	macPort         map[[6]byte]int
 	section, ifaces int // the interfaces of section made lifelines so far
+	// edits are the partition and link changes made through the control
+	// API that the capture records (at most maxEdits).
+	edits []filter.Edit
+	// runStart is the hub's start, which edits count from (the capture's
+	// header says it); zero when it does not.
+	runStart time.Time
 }
 
 const (
@@ -218,6 +231,7 @@ func Build(opts Options) (*Model, error) {
 	b.infer()
 	b.reorders()
 	b.bands()
+	b.controlBands()
 	if profile != 0 {
 		b.findings(profile)
 	}
@@ -236,6 +250,7 @@ func (b *builder) read(rd io.Reader) error {
 	}
 	if fm, err := capture.ParseMeta(r.Section().Comment); err == nil && !fm.Start.IsZero() {
 		b.m.Start = fm.Start.UTC()
+		b.runStart = b.m.Start
 	}
 	b.m.at = []ref{{-1, -1}}
 	var last time.Time
@@ -270,7 +285,8 @@ func (b *builder) read(rd io.Reader) error {
 			otherLinks++
 			continue
 		}
-		comment := cleanText(strings.ReplaceAll(p.Comment, "\n", "; "), b.lim.MaxComment)
+		b.recordEdits(p.Comment)
+		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
 		switch p.Dir {
 		case capture.DirIn:
 			port, err := b.port(p, r)
@@ -302,6 +318,15 @@ func (b *builder) warn(format string, args ...any) {
 }
 
 func (b *builder) rel(t time.Time) time.Duration { return t.Sub(b.m.Start) }
+
+// runTime is a time counted from the hub's start (an edit's) on the
+// report's axis.
+func (b *builder) runTime(d time.Duration) time.Duration {
+	if b.runStart.IsZero() {
+		return d
+	}
+	return b.rel(b.runStart.Add(d))
+}
 
 // port returns the lifeline of a record's interface. Lifelines come in
 // the order the capture describes its interfaces: a record on an interface

@@ -112,66 +112,51 @@ func (s *Session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now ti
 	return nil
 }
 
-// StartPartition implements control.Target: with groups, an ad-hoc
-// partition; without, the policy file's partition of that name. Like a
-// link change, it is noted in the capture (annotate); a replaced policy
-// starts a new capture file whose header says so instead.
-func (s *Session) StartPartition(ctx context.Context, name string, groups [][]string) error {
+// SetLink implements control.Target.
+func (s *Session) SetLink(ctx context.Context, port string, up bool) error {
+	op := filter.EditLinkDown
+	if up {
+		op = filter.EditLinkUp
+	}
+	return s.applyEdit(ctx, filter.Edit{Op: op, Name: port})
+}
+
+// applyEdit makes e on the loop, on the policy in force (onPolicy), and
+// records it (record).
+func (s *Session) applyEdit(ctx context.Context, e filter.Edit) error {
 	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
-		if len(groups) == 0 {
-			if err := p.StartPartition(now, name); err != nil {
-				return err
-			}
-			s.annotate(now, "partition %s started", name)
-			return nil
-		}
-		if _, err := p.AddPartition(now, name, groups); err != nil {
+		if err := e.Apply(p, now); err != nil {
 			return err
 		}
-		specs := make([]string, len(groups))
-		for i, g := range groups {
-			specs[i] = strings.Join(g, ",")
-		}
-		s.annotate(now, "partition %s started: %s", name, strings.Join(specs, "|"))
+		e.At = now
+		s.record(e, e.String())
 		return nil
 	})
+}
+
+// record notes a change made through the control API in the capture, on
+// the next frame it records, in two lines: text for a person ("control at
+// 12.5s: partition split started: a|b") and the edit for a replay
+// (filter.Edit.Line), which makes it again at e.At. The frames a partition
+// drops say which rule dropped them, and this says when, and by whose
+// hand, it began and ended. Call it on the hub loop.
+func (s *Session) record(e filter.Edit, text string) {
+	if s.capture != nil {
+		s.capture.Annotate(fmt.Sprintf("control at %s: %s\n%s", e.At.Round(time.Millisecond), text, e.Line()))
+	}
+}
+
+// StartPartition implements control.Target: with groups, an ad-hoc
+// partition; without, the policy file's partition of that name. Like a
+// link change, it is recorded in the capture (record); a replaced policy
+// starts a new capture file whose header says so instead.
+func (s *Session) StartPartition(ctx context.Context, name string, groups [][]string) error {
+	return s.applyEdit(ctx, filter.Edit{Op: filter.EditPartitionStart, Name: name, Groups: groups})
 }
 
 // HealPartition implements control.Target.
 func (s *Session) HealPartition(ctx context.Context, name string) error {
-	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
-		if err := p.HealPartition(now, name); err != nil {
-			return err
-		}
-		s.annotate(now, "partition %s healed", name)
-		return nil
-	})
-}
-
-// SetLink implements control.Target.
-func (s *Session) SetLink(ctx context.Context, port string, up bool) error {
-	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
-		if err := p.SetLink(now, port, up); err != nil {
-			return err
-		}
-		state := "down"
-		if up {
-			state = "up"
-		}
-		s.annotate(now, "link %s %s", port, state)
-		return nil
-	})
-}
-
-// annotate notes a change made through the control API in the capture, on
-// the next frame it records ("control at 12.5s: partition split started:
-// a|b"): the frames a partition drops say which rule dropped them, and
-// this says when, and by whose hand, it began and ended. Call it on the
-// hub loop; now is the run time of the change.
-func (s *Session) annotate(now time.Duration, format string, args ...any) {
-	if s.capture != nil {
-		s.capture.Annotate(fmt.Sprintf("control at %s: ", now.Round(time.Millisecond)) + fmt.Sprintf(format, args...))
-	}
+	return s.applyEdit(ctx, filter.Edit{Op: filter.EditPartitionHeal, Name: name})
 }
 
 // injectNotes is how injected frames show in the hub's capture.

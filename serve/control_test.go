@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -85,20 +86,8 @@ func TestControlChangesAreNotedInTheCapture(t *testing.T) {
 		t.Errorf("got Stat(%s) = %v after the session stopped, want the socket removed", cfg.Control, err)
 	}
 
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var comments []string
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range capturetest.Packets(t, file) {
 		if p.Comment != "" {
 			comments = append(comments, p.Comment)
 		}
@@ -111,8 +100,13 @@ func TestControlChangesAreNotedInTheCapture(t *testing.T) {
 		t.Fatalf("got comments %q, want %q", comments, want)
 	}
 	for i, c := range comments {
-		if !matchStars(c, want[i]) {
-			t.Errorf("got comment %q, want %q (* any run time)", c, want[i])
+		// Each control line is followed by its edit's line, for replay.
+		human := filter.WithoutEdits(c)
+		if !matchStars(human, want[i]) {
+			t.Errorf("got comment %q, want %q (* any run time)", human, want[i])
+		}
+		if edits, errs := filter.ParseEdits(c); len(errs) > 0 || len(edits) != strings.Count(human, "control at ") {
+			t.Errorf("comment %q holds %d edits (%v), want one per control line", c, len(edits), errs)
 		}
 	}
 }

@@ -3,10 +3,13 @@ package serve_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"l2hub/control"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -76,4 +79,38 @@ func waitAttached(t *testing.T, sess *serve.Session) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// pair is serve running with VMs a and b attached over loopback TCP, a
+// policy, a capture and a control socket, all in one directory.
+type pair struct {
+	cfg  serve.Config
+	ctl  *control.Client
+	a, b *transport.StreamConn
+	stop func() // stops serve; the test's cleanup calls it too
+}
+
+// runPair starts a pair whose policy file holds policy, and waits until
+// both VMs are attached.
+func runPair(t *testing.T, policy string, opts serve.Options) pair {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := serve.DefaultConfig()
+	cfg.Ports = []transport.Spec{
+		{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"},
+		{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
+	}
+	cfg.Control = filepath.Join(dir, "ctl.sock")
+	cfg.Policy = filepath.Join(dir, "policy.yaml")
+	cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+	if err := os.WriteFile(cfg.Policy, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, stop := runServeWith(t, cfg, opts)
+	p := pair{cfg: cfg, ctl: control.NewClient(cfg.Control, ""), a: dialVM(t, s.ports["a"]), b: dialVM(t, s.ports["b"]), stop: stop}
+	waitFor(t, "both VMs attached", func() bool {
+		ports, err := p.ctl.Ports(context.Background())
+		return err == nil && len(ports) == 2 && ports[0].Attached && ports[1].Attached
+	})
+	return p
 }

@@ -15,7 +15,7 @@ import (
 // policy in force, on the hub loop, so that the edit falls between two
 // frames. The other rules keep their counters and streams, and the capture
 // goes on in the same file (only a whole set-policy starts a new one): the
-// edit is noted there, on the next frame recorded (annotate, as partitions
+// edit is noted there, on the next frame recorded (record, as partitions
 // and link changes are), and in the log.
 var _ control.RuleEditor = (*Session)(nil)
 
@@ -27,7 +27,7 @@ func (s *Session) AddRule(ctx context.Context, name string, src []byte, before s
 	if before != "" {
 		where = " before " + before
 	}
-	return s.editRule(ctx, "added"+where, name, src, func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error) {
+	return s.editRule(ctx, "added"+where, filter.Edit{Op: filter.EditRuleAdd, Name: name, Rule: string(src), Before: before}, src, func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error) {
 		return p.AddRule(rs, before)
 	})
 }
@@ -35,7 +35,7 @@ func (s *Session) AddRule(ctx context.Context, name string, src []byte, before s
 // UpdateRule implements control.RuleEditor: the rule named name becomes
 // src, in its place; its counters go on.
 func (s *Session) UpdateRule(ctx context.Context, name string, src []byte) (filter.RuleDescription, error) {
-	return s.editRule(ctx, "updated", name, src, func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error) {
+	return s.editRule(ctx, "updated", filter.Edit{Op: filter.EditRuleUpdate, Name: name, Rule: string(src)}, src, func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error) {
 		return p.UpdateRule(rs)
 	})
 }
@@ -43,7 +43,7 @@ func (s *Session) UpdateRule(ctx context.Context, name string, src []byte) (filt
 // RemoveRule implements control.RuleEditor; it returns the rule as it was,
 // with its last counters.
 func (s *Session) RemoveRule(ctx context.Context, name string) (filter.RuleDescription, error) {
-	return s.editRule(ctx, "removed", name, nil, func(p *filter.Policy, _ *filter.RuleSpec) (filter.RuleDescription, error) {
+	return s.editRule(ctx, "removed", filter.Edit{Op: filter.EditRuleRemove, Name: name}, nil, func(p *filter.Policy, _ *filter.RuleSpec) (filter.RuleDescription, error) {
 		return p.RemoveRule(name)
 	})
 }
@@ -51,10 +51,10 @@ func (s *Session) RemoveRule(ctx context.Context, name string) (filter.RuleDescr
 // editRule parses src (nil: no rule to parse) against the policy in force,
 // then runs edit on the loop with that policy (an empty one, as the other
 // control changes make, when the hub runs without), notes the edit in the
-// capture and logs it.
-func (s *Session) editRule(ctx context.Context, verb, name string, src []byte,
+// capture (record, as e) and logs it.
+func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src []byte,
 	edit func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error)) (filter.RuleDescription, error) {
-	file := "rule " + name
+	name, file := e.Name, "rule "+e.Name
 	parse := func(p *filter.Policy) (*filter.RuleSpec, error) {
 		if src == nil {
 			return nil, nil
@@ -92,7 +92,8 @@ func (s *Session) editRule(ctx context.Context, verb, name string, src []byte,
 		}
 		at = c.Elapsed()
 		// Between the last frame before the edit and the first after.
-		s.annotate(at, "%s", ruleNote(verb, desc))
+		e.At = at
+		s.record(e, ruleNote(verb, desc))
 	})
 	if err != nil {
 		return filter.RuleDescription{}, err
@@ -114,7 +115,7 @@ func (s *Session) editRule(ctx context.Context, verb, name string, src []byte,
 }
 
 // ruleNote is how a capture records a rule edit, after "control at 2.5s: "
-// (annotate): "rule loss-a-b added: match link=a->b: loss 5%".
+// (record): "rule loss-a-b added: match link=a->b: loss 5%".
 func ruleNote(verb string, d filter.RuleDescription) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rule %s %s", d.Name, verb)

@@ -4,21 +4,19 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"l2hub/capture"
-	"l2hub/control"
+	"l2hub/capture/capturetest"
 	"l2hub/filter"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/syncbuf"
 	"l2hub/replay"
 	"l2hub/report"
 	"l2hub/serve"
-	"l2hub/transport"
 )
 
 // TestRuleEditsOnALiveHub: on a running hub with real sockets, a rule
@@ -28,28 +26,11 @@ import (
 // edit on the frame after it, the log says it, and bad requests are
 // refused with what was wrong, changing nothing.
 func TestRuleEditsOnALiveHub(t *testing.T) {
-	dir := t.TempDir()
-	policy := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policy, []byte("seed: 5\nrules:\n  - {name: slow-b-a, match: {link: b->a}, delay: 1ms}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := serve.DefaultConfig()
-	cfg.Ports = []transport.Spec{
-		{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"},
-		{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
-	}
-	cfg.Control = filepath.Join(dir, "ctl.sock")
-	cfg.Policy = policy
-	cfg.Capture.File = filepath.Join(dir, "run.pcapng")
 	var logs syncbuf.Buffer
-	s, stop := runServeWith(t, cfg, serve.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	c := control.NewClient(cfg.Control, "")
+	hub := runPair(t, "seed: 5\nrules:\n  - {name: slow-b-a, match: {link: b->a}, delay: 1ms}\n",
+		serve.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c, stop, dir, a, b := hub.ctl, hub.stop, filepath.Dir(hub.cfg.Capture.File), hub.a, hub.b
 	ctx := context.Background()
-	a, b := dialVM(t, s.ports["a"]), dialVM(t, s.ports["b"])
-	waitFor(t, "both VMs attached", func() bool {
-		ports, err := c.Ports(ctx)
-		return err == nil && len(ports) == 2 && ports[0].Attached && ports[1].Attached
-	})
 	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
 
 	// exchange sends n frames of 120 bytes from a, then a 60-byte marker,
@@ -149,21 +130,9 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("capture files %v, want run.pcapng alone: a rule edit starts no file", files)
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var edits []string
 	frames := 0
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range capturetest.Packets(t, files[0]) {
 		frames++
 		for line := range strings.SplitSeq(p.Comment, "\n") {
 			if strings.HasPrefix(line, "control at ") && strings.Contains(line, ": rule ") {
@@ -193,8 +162,9 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 			t.Errorf("tshark: %v, %d lines, want %d frames\n%s", err, strings.Count(string(out), "\n"), frames, out)
 		}
 	}
-	// The report and replay read the capture as they read any: the notes
-	// are comments, and replay applies the policy it is given throughout.
+	// The report reads the capture as it reads any: the notes are
+	// comments, a person's line shown and the machine's left out. Replay
+	// makes the edits again (TestReplayMakesTheLiveEditsAgain).
 	m, err := report.Build(report.Options{Capture: files[0]})
 	if err != nil {
 		t.Fatalf("report: %v", err)
@@ -203,6 +173,9 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 	for _, f := range m.Frames {
 		if strings.Contains(f.Comment, ": rule drop-big ") {
 			noted++
+		}
+		if strings.Contains(f.Comment, filter.EditPrefix) {
+			t.Errorf("frame %d: the report shows the edit's machine line: %q", f.Number, f.Comment)
 		}
 	}
 	if noted == 0 {

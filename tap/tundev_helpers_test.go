@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
@@ -346,20 +346,8 @@ type segmentFrame struct {
 
 func readCapture(t *testing.T, path string) []segmentFrame {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []segmentFrame
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatalf("read capture: %v", err)
-		}
+	for _, p := range capturetest.Packets(t, path) {
 		data := slices.Clone(p.Data)
 		out = append(out, segmentFrame{p.IfName, p.Dir, gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default), p.Comment})
 	}

@@ -27,6 +27,8 @@ are, and the capture goes on in the same file: only set-policy replaces the
 whole policy (and starts a new capture file). Each change is logged and noted
 in the capture, as a comment on the next frame it records:
   control at 12.5s: rule loss-a-b added: match link=a->b: loss 5%
+with a second line (l2hub-edit {...}) from which l2hub replay makes the
+change again at its time.
 
 A rule is given as a policy file writes one (filter/POLICY.md), with --file
 FILE (- for standard input), or with the quick flags serve takes for one

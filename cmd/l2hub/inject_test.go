@@ -131,6 +131,9 @@ func TestServeInjectReplay(t *testing.T) {
 	if !strings.Contains(stdout, "seed 5 (from capture)") {
 		t.Errorf("replay summary lacks the capture's seed:\n%s", stdout)
 	}
+	if strings.Contains(stderr, "what-if") || strings.Contains(stderr, "has none") {
+		t.Errorf("replay with the run's own policy notes a different one:\n%s", stderr)
+	}
 	liveDecisions, replayed := ingressComments(t, live), ingressComments(t, out)
 	if len(liveDecisions) != 2*n {
 		t.Fatalf("the live capture has %d ingress frames, want %d", len(liveDecisions), 2*n)

@@ -3,13 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub/hubtest"
@@ -18,20 +18,8 @@ import (
 // captureFrames lists a capture file's frames as "port dir comment".
 func captureFrames(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	for _, p := range capturetest.Packets(t, path) {
 		out = append(out, strings.TrimSpace(p.IfName+" "+p.Dir.String()+" "+p.Comment))
 	}
 	return out

@@ -37,7 +37,9 @@ each port would have received, with the reason for every verdict.
 Inputs are pcap or pcapng files: l2hub's own captures (a port per interface;
 only the ingress copies are replayed, and the capture's start time and seed
 line the policy up with the live run, so replaying a run's capture with its
-policy reproduces its decisions), QEMU filter-dump files and tcpdump files.
+policy reproduces its decisions, and the rule, partition and link changes
+made through the control API while it ran, which the capture records, are
+made again at their run times), QEMU filter-dump files and tcpdump files.
 A classic pcap gives one port per file, named after the file or with
 --port NAME=FILE; --port NAME=MAC sends a source MAC's frames to port NAME.
 A single such file and no --port give one port per source MAC, named m and
@@ -66,6 +68,7 @@ output file.`,
 	fl.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
 	fl.StringVar(&f.job.Points, "points", "both", "what the output records: ingress, egress or both")
 	fl.BoolVar(&f.json, "json", false, "print the summary as JSON")
+	fl.BoolVar(&f.job.IgnoreEdits, "ignore-edits", false, "leave out the policy edits (ctl rule, partition, heal, link) an l2hub capture records: run the policy as given throughout")
 	fl.BoolVar(&f.truncOK, "allow-truncated", false, "an input cut short (a killed writer) is replayed up to the cut and the command succeeds; without it, it fails after replaying")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
@@ -116,6 +119,11 @@ func runReplay(cmd *cobra.Command, f *replayFlags, args []string, stdout, stderr
 			werr = res.WriteSummary(stdout)
 		}
 		res.WriteInputErrors(prefixed{stderr, "l2hub replay: "})
+		for _, e := range res.Edits {
+			if e.Err != "" {
+				fmt.Fprintf(stderr, "l2hub replay: warning: policy edit %s; the decisions after it may differ from the live run's\n", e)
+			}
+		}
 		if werr != nil && err == nil {
 			err = werr
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
@@ -93,20 +94,8 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 // comment: the decisions a hub made.
 func ingressComments(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for p, err := range rd.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, p := range capturetest.Packets(t, path) {
 		if p.Dir == capture.DirIn {
 			out = append(out, p.IfName+" "+p.Comment)
 		}
@@ -132,8 +121,14 @@ func TestReplayCommand(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
 	}
-	if stderr != "" {
-		t.Errorf("got stderr %q with stderr not a terminal, want none (no progress bar)", stderr)
+	// The capture's run had another policy (hash 0123): the replay says
+	// it is a what-if, and draws no progress bar on a stderr that is no
+	// terminal.
+	if !strings.Contains(stderr, "is not the one the capture's run had (hash 0123): its decisions are a what-if") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("got stderr %q with stderr not a terminal, want the what-if note alone (no progress bar)", stderr)
+	}
+	if _, stderr, err := runCmd(t, "replay", in); err != nil || !strings.Contains(stderr, "the capture's run had a policy (hash 0123, seed 7); this replay has none") {
+		t.Errorf("replay without --policy: %v, stderr %q; want a note that the run had a policy", err, stderr)
 	}
 	if _, _, err := runCmd(t, "replay", in, "--policy", policy, "-o", out2); err != nil {
 		t.Fatal(err)

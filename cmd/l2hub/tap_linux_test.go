@@ -19,7 +19,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
-	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/tap/taptest"
 )
 
@@ -129,19 +129,7 @@ func awaitEchoReply(t *testing.T, conn *icmp.PacketConn, peer net.IP, id, seq in
 // at the port it should be: requests enter at host and leave at vm.
 func captureEchoes(t *testing.T, path string, host, vm net.IP, id int) (requests, replies int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, err := range r.All() {
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
+	for _, p := range capturetest.Packets(t, path) {
 		pkt := gopacket.NewPacket(p.Data, layers.LayerTypeEthernet, gopacket.Default)
 		ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		echo, _ := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)

@@ -71,7 +71,7 @@ func suggestFlag(cmd *cobra.Command, err error) error {
 	cmd.Flags().VisitAll(visit)
 	cmd.InheritedFlags().VisitAll(visit)
 	if best == "" || bestDist > max(2, len(name)/3) {
-		return fmt.Errorf("%w (l2hub %s --help lists the flags)", err, cmd.Name())
+		return fmt.Errorf("%w (%s --help lists the flags)", err, cmd.CommandPath())
 	}
 	return fmt.Errorf("%w (did you mean --%s?)", err, best)
 }

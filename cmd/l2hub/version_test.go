@@ -67,6 +67,8 @@ func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 		{[]string{"serve", "--ready"}, "(did you mean --ready-file?)"},
 		{[]string{"ctl", "ports", "--contrl", "x"}, "(did you mean --control?)"},
 		{[]string{"serve", "--zzzzzzzz"}, "unknown flag: --zzzzzzzz (l2hub serve --help lists the flags)"},
+		{[]string{"ctl", "rule", "add", "x", "--zzzzzzzz"}, "(l2hub ctl rule add --help lists the flags)"},
+		{[]string{"--zzzzzzzz"}, "(l2hub --help lists the flags)"},
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

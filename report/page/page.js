@@ -117,9 +117,14 @@
     });
   }
   function bandText(b) {
-    var what = b.kind === 'down' ? 'link down' : 'partition';
-    var s = what + (b.name ? ' ' + b.name : '') + (b.spec ? ' ' + b.spec : '') + ' from ' + secs(b.start) + ' to ' + secs(b.end) +
-      ': ' + b.drops + ' drop' + (b.drops === 1 ? '' : 's') + ' (frames ' + b.first + '–' + b.last + ')';
+    var what = (b.kind === 'down' ? 'link down' : 'partition') + (b.name ? ' ' + b.name : '') + (b.spec ? ' ' + b.spec : '');
+    var drops = b.drops + ' drop' + (b.drops === 1 ? '' : 's') + (b.drops ? ' (frames ' + b.first + '–' + b.last + ')' : '');
+    if (b.control) {
+      // The capture records when the control API set it and ended it.
+      return what + ' set through the control API at ' + secs(b.began) +
+        (b.ended ? ', ended at ' + secs(b.ended) : ', not ended before the capture ends') + ': ' + drops;
+    }
+    var s = what + ' from ' + secs(b.start) + ' to ' + secs(b.end) + ': ' + drops;
     return s + (b.healed ? ', healed by frame ' + b.healed + ' at ' + secs(b.healedAt) : ', not healed before the capture ends');
   }
 
@@ -399,6 +404,10 @@
       var xa = Math.min.apply(null, xs) - 24, xb = Math.max.apply(null, xs) + 24;
       var ya = tToY(b.start) - 4, yb = tToY(b.end) + 4;
       var yc = b.healed ? tToY(b.healedAt) : L.height - 60;
+      if (b.control) { // exact edges: on from began to ended, no healing guess
+        ya = tToY(b.began);
+        yb = yc = b.ended ? tToY(b.ended) : L.height - 60;
+      }
       if (yc < y0 || ya > y1) return;
       var bg = sv('g', { 'data-k': 'b', 'data-i': String(i) });
       var cls = 'band' + (b.kind === 'down' ? ' down' : '');
@@ -407,7 +416,7 @@
       // The label stands outside the band, left of it, where it hides no arrow.
       var ty = Math.max(ya + 12, Math.min(y0 + 60, yc - 20));
       bg.appendChild(sv('text', { 'class': 'bandlbl', x: xa - 6, y: ty, 'text-anchor': 'end' }, (b.kind === 'down' ? 'link down ' : 'partition ') + (b.name || '') + ' ' + (b.spec || '')));
-      bg.appendChild(sv('text', { 'class': 'bandlbl sub', x: xa - 6, y: ty + 13, 'text-anchor': 'end' }, b.drops + ' drops' + (b.healed ? ', healed' : ', not healed')));
+      bg.appendChild(sv('text', { 'class': 'bandlbl sub', x: xa - 6, y: ty + 13, 'text-anchor': 'end' }, b.drops + ' drops' + (b.healed || b.ended ? ', healed' : ', not healed')));
       bg.appendChild(sv('title', {}, bandText(b)));
       g.appendChild(bg);
     });
@@ -600,11 +609,11 @@
     var b = B[i], d = detail();
     d.appendChild(el('h3', {}, (b.kind === 'down' ? 'Link down' : 'Partition') + ' ' + (b.name || '')));
     d.appendChild(el('p', {}, bandText(b)));
-    var p = el('p', {}, 'First drop ');
-    frameLink(p, b.first); p.appendChild(document.createTextNode(', last ')); frameLink(p, b.last);
+    var p = el('p', {}, b.drops ? 'First drop ' : 'It dropped no frame.');
+    if (b.drops) { frameLink(p, b.first); p.appendChild(document.createTextNode(', last ')); frameLink(p, b.last); }
     if (b.healed) { p.appendChild(document.createTextNode(', first frame across after it ')); frameLink(p, b.healed); }
     d.appendChild(p);
-    if (scroll) scrollEl.scrollTop = Math.max(0, tToY(b.start) - scrollEl.clientHeight / 3);
+    if (scroll) scrollEl.scrollTop = Math.max(0, tToY(b.control ? b.began : b.start) - scrollEl.clientHeight / 3);
     render();
   }
   function selectFinding(fi, scroll) {

@@ -1,0 +1,32 @@
+// Package capturetest reads capture files in tests.
+package capturetest
+
+import (
+	"os"
+	"testing"
+
+	"l2hub/capture"
+)
+
+// Packets returns every record of the pcap or pcapng file at path, each
+// owning its data, and fails the test on an unreadable or damaged file.
+func Packets(t testing.TB, path string) []capture.Packet {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []capture.Packet
+	for p, err := range r.All() {
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, p.Clone())
+	}
+	return out
+}

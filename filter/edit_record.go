@@ -1,0 +1,190 @@
+package filter
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Recording the changes made to a running policy, so that a replay makes
+// them again. A hub writes each change it makes through the control API
+// (a rule added, updated or removed, a partition started or healed, a link
+// set up or down) into its capture as one line of a frame's comment,
+// EditPrefix and the Edit in JSON, beside the line a person reads; a
+// replay of that capture reads the lines back (ParseEdits) and applies
+// each one (Edit.Apply) at its run time, so the decisions after the change
+// are the live run's too.
+
+// EditPrefix starts a comment line that holds an Edit.
+const EditPrefix = "l2hub-edit "
+
+// Edit operations.
+const (
+	EditRuleAdd        = "rule-add"
+	EditRuleUpdate     = "rule-update"
+	EditRuleRemove     = "rule-remove"
+	EditPartitionStart = "partition-start" // Groups empty: the policy's partition Name
+	EditPartitionHeal  = "partition-heal"
+	EditLinkUp         = "link-up"   // Name is the port
+	EditLinkDown       = "link-down" // Name is the port
+)
+
+// An Edit is one change made to a running policy.
+type Edit struct {
+	At     time.Duration `json:"at"` // run time, in nanoseconds in JSON
+	Op     string        `json:"op"`
+	Name   string        `json:"name"`             // the rule, partition or port
+	Rule   string        `json:"rule,omitempty"`   // the rule's text (add, update)
+	Before string        `json:"before,omitempty"` // add: the rule it goes before
+	Groups [][]string    `json:"groups,omitempty"` // an ad-hoc partition's groups
+}
+
+// Line returns e as one comment line: EditPrefix and e in JSON (which
+// escapes the rule's newlines).
+func (e Edit) Line() string {
+	b, err := json.Marshal(e)
+	if err != nil { // strings, slices and an integer: never
+		panic(fmt.Sprintf("filter: marshal edit: %v", err))
+	}
+	return EditPrefix + string(b)
+}
+
+// maxEditLine bounds a line ParseEdits reads: a rule at its largest,
+// escaped.
+const maxEditLine = 8*MaxRuleBytes + 1024
+
+// ParseEdits returns the edits recorded in a frame's comment, in order,
+// and an error for each line that starts with EditPrefix but does not hold
+// a valid Edit (a comment cut short, a hand-edited file). Other lines are
+// not its business.
+func ParseEdits(comment string) ([]Edit, []error) {
+	if !strings.Contains(comment, EditPrefix) {
+		return nil, nil
+	}
+	var edits []Edit
+	var errs []error
+	for line := range strings.Lines(comment) {
+		text, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), EditPrefix)
+		if !ok {
+			continue
+		}
+		e, err := parseEdit(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recorded policy edit: %w", err))
+			continue
+		}
+		edits = append(edits, e)
+	}
+	return edits, errs
+}
+
+func parseEdit(text string) (Edit, error) {
+	var e Edit
+	if len(text) > maxEditLine {
+		return e, fmt.Errorf("%d bytes, more than %d", len(text), maxEditLine)
+	}
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, err
+	}
+	if dec.More() {
+		return e, errors.New("text after the edit")
+	}
+	if e.At < 0 {
+		return e, fmt.Errorf("at %d: negative", e.At)
+	}
+	switch e.Op {
+	case EditRuleAdd, EditRuleUpdate:
+		if e.Rule == "" {
+			return e, fmt.Errorf("%s %q: no rule", e.Op, e.Name)
+		}
+	case EditRuleRemove, EditPartitionStart, EditPartitionHeal, EditLinkUp, EditLinkDown:
+	default:
+		return e, fmt.Errorf("op %q: unknown", e.Op)
+	}
+	if e.Name == "" && !(e.Op == EditPartitionStart && len(e.Groups) > 0) {
+		return e, fmt.Errorf("%s: no name", e.Op)
+	}
+	return e, nil
+}
+
+// Apply makes the edit on p, at run time now (e.At when replayed), with
+// the same calls the control API makes.
+func (e Edit) Apply(p *Policy, now time.Duration) error {
+	switch e.Op {
+	case EditRuleAdd, EditRuleUpdate:
+		rs, err := p.ParseRule([]byte(e.Rule), "rule "+e.Name, e.Name)
+		if err != nil {
+			return err
+		}
+		if e.Op == EditRuleAdd {
+			_, err = p.AddRule(rs, e.Before)
+		} else {
+			_, err = p.UpdateRule(rs)
+		}
+		return err
+	case EditRuleRemove:
+		_, err := p.RemoveRule(e.Name)
+		return err
+	case EditPartitionStart:
+		if len(e.Groups) == 0 {
+			return p.StartPartition(now, e.Name)
+		}
+		_, err := p.AddPartition(now, e.Name, e.Groups)
+		return err
+	case EditPartitionHeal:
+		return p.HealPartition(now, e.Name)
+	case EditLinkUp, EditLinkDown:
+		return p.SetLink(now, e.Name, e.Op == EditLinkUp)
+	}
+	return fmt.Errorf("op %q: unknown", e.Op)
+}
+
+// String describes the edit as a log line does: "rule loss-a-b added".
+func (e Edit) String() string {
+	switch e.Op {
+	case EditRuleAdd:
+		if e.Before != "" {
+			return fmt.Sprintf("rule %s added before %s", e.Name, e.Before)
+		}
+		return fmt.Sprintf("rule %s added", e.Name)
+	case EditRuleUpdate:
+		return fmt.Sprintf("rule %s updated", e.Name)
+	case EditRuleRemove:
+		return fmt.Sprintf("rule %s removed", e.Name)
+	case EditPartitionStart:
+		if len(e.Groups) > 0 {
+			specs := make([]string, len(e.Groups))
+			for i, g := range e.Groups {
+				specs[i] = strings.Join(g, ",")
+			}
+			return fmt.Sprintf("partition %s started: %s", e.Name, strings.Join(specs, "|"))
+		}
+		return fmt.Sprintf("partition %s started", e.Name)
+	case EditPartitionHeal:
+		return fmt.Sprintf("partition %s healed", e.Name)
+	case EditLinkUp:
+		return fmt.Sprintf("link %s up", e.Name)
+	case EditLinkDown:
+		return fmt.Sprintf("link %s down", e.Name)
+	}
+	return e.Op + " " + e.Name
+}
+
+// WithoutEdits returns comment without its edit lines: what a person
+// reads of it.
+func WithoutEdits(comment string) string {
+	if !strings.Contains(comment, EditPrefix) {
+		return comment
+	}
+	var b strings.Builder
+	for line := range strings.Lines(comment) {
+		if !strings.HasPrefix(line, EditPrefix) {
+			b.WriteString(line)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
