@@ -403,9 +403,16 @@ type Result struct {
 	Capture    *capture.Stats `json:"capture,omitempty"`
 	Files      []string       `json:"files,omitempty"` // capture files written
 	// Edits are the policy edits the capture recorded, in order, each
-	// applied at its run time (or not: Err says why).
-	Edits []EditResult `json:"edits,omitempty"`
+	// applied at its run time (or not: Err says why): the first
+	// MaxEditResults of them; EditsLeftOut counts the rest, which were
+	// applied all the same.
+	Edits        []EditResult `json:"edits,omitempty"`
+	EditsLeftOut int          `json:"edits_left_out,omitempty"`
 }
+
+// MaxEditResults bounds Result.Edits: a capture is untrusted input, and
+// a run steered by a script may hold a great many edits.
+const MaxEditResults = 1000
 
 // EditResult is one policy edit found in an l2hub capture.
 type EditResult struct {
@@ -661,7 +668,7 @@ func (x *run) edits(p *capture.Packet) {
 	}
 	edits, errs := filter.ParseEdits(p.Comment)
 	for _, err := range errs {
-		x.res.Edits = append(x.res.Edits, EditResult{Frame: p.Number, Err: err.Error()})
+		x.editResult(EditResult{Frame: p.Number, Err: err.Error()})
 	}
 	for _, e := range edits {
 		r := EditResult{Frame: p.Number, Edit: &e}
@@ -673,7 +680,16 @@ func (x *run) edits(p *capture.Packet) {
 				r.Applied = true
 			}
 		}
+		x.editResult(r)
+	}
+}
+
+// editResult keeps r in the result, up to MaxEditResults.
+func (x *run) editResult(r EditResult) {
+	if len(x.res.Edits) < MaxEditResults {
 		x.res.Edits = append(x.res.Edits, r)
+	} else {
+		x.res.EditsLeftOut++
 	}
 }
 
