@@ -51,6 +51,10 @@ func (e Edit) Line() string {
 	return EditPrefix + string(b)
 }
 
+// maxEditAt bounds an edit's run time: a century, far beyond any run and
+// far below where a clock reading plus it would overflow.
+const maxEditAt = 100 * 365 * 24 * time.Hour
+
 // maxEditLine bounds a line ParseEdits reads: a rule at its largest,
 // escaped.
 const maxEditLine = 8*MaxRuleBytes + 1024
@@ -93,8 +97,8 @@ func parseEdit(text string) (Edit, error) {
 	if dec.More() {
 		return e, errors.New("text after the edit")
 	}
-	if e.At < 0 {
-		return e, fmt.Errorf("at %d: negative", e.At)
+	if e.At < 0 || e.At > maxEditAt {
+		return e, fmt.Errorf("at %d: not a run time (0 to %d ns)", e.At, maxEditAt)
 	}
 	switch e.Op {
 	case EditRuleAdd, EditRuleUpdate:
