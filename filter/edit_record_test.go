@@ -82,7 +82,7 @@ func TestEditApply(t *testing.T) {
 	}
 	apply := func(e Edit) {
 		t.Helper()
-		if err := e.Apply(p, e.At); err != nil {
+		if _, err := e.Apply(p, e.At); err != nil {
 			t.Fatalf("%s: %v", e, err)
 		}
 	}
@@ -128,7 +128,7 @@ func TestEditApply(t *testing.T) {
 		{Edit{Op: EditPartitionHeal, Name: "gone"}, ErrUnknownPartition},
 		{Edit{Op: EditLinkDown, Name: "z"}, hub.ErrNoPort},
 	} {
-		if err := tc.e.Apply(p, 8*time.Second); !errors.Is(err, tc.is) {
+		if _, err := tc.e.Apply(p, 8*time.Second); !errors.Is(err, tc.is) {
 			t.Errorf("%s: %v, want %v", tc.e, err, tc.is)
 		}
 	}

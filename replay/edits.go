@@ -79,9 +79,10 @@ func (x *run) editResult(r EditResult) {
 	}
 }
 
-// applyEdit makes e on the policy in force; on a replay without a policy,
-// on an empty one (no rules, seed 0), as the live hub made one for its
-// first edit.
+// applyEdit makes e on the policy in force (on a replay without a
+// policy, on an empty one: no rules, seed 0, as the live hub made one for
+// its first edit) and records it in the replay's capture as the live hub
+// recorded it, on the next frame.
 func (x *run) applyEdit(e filter.Edit) error {
 	p, ok := x.policy.(*filter.Policy)
 	if !ok && x.policy != nil {
@@ -95,5 +96,9 @@ func (x *run) applyEdit(e filter.Edit) error {
 		x.policy = p
 		x.core.SetPolicy(p)
 	}
-	return e.Apply(p, x.core.Elapsed())
+	d, err := e.Apply(p, x.core.Elapsed())
+	if err == nil && x.sink != nil {
+		x.sink.Annotate(e.Comment(d))
+	}
+	return err
 }

@@ -447,9 +447,11 @@ type run struct {
 	owners map[[6]byte]owner
 	echo   map[int]*echoTable
 	res    *Result
-	// policy is the policy in force; ignoreEdits is RunConfig's.
+	// policy is the policy in force; ignoreEdits is RunConfig's; sink is
+	// the replay's capture, if it writes one.
 	policy      hub.Policy
 	ignoreEdits bool
+	sink        *capture.Sink
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -484,6 +486,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 
 		policy:      rc.Policy,
 		ignoreEdits: rc.IgnoreEdits,
+		sink:        sink,
 	}
 	for k, v := range r.owners {
 		x.owners[k] = v
