@@ -44,12 +44,18 @@ type Edit struct {
 // Line returns e as one comment line: EditPrefix and e in JSON (which
 // escapes the rule's newlines).
 func (e Edit) Line() string {
-	b, err := json.Marshal(e)
-	if err != nil { // strings, slices and an integer: never
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)              // "a->b" reads as written, in Wireshark too
+	if err := enc.Encode(e); err != nil { // strings, slices and an integer: never
 		panic(fmt.Sprintf("filter: marshal edit: %v", err))
 	}
-	return EditPrefix + string(b)
+	return EditPrefix + strings.TrimSuffix(b.String(), "\n")
 }
+
+// maxEditAt bounds an edit's run time: a century, far beyond any run and
+// far below where a clock reading plus it would overflow.
+const maxEditAt = 100 * 365 * 24 * time.Hour
 
 // maxEditLine bounds a line ParseEdits reads: a rule at its largest,
 // escaped.
@@ -93,8 +99,8 @@ func parseEdit(text string) (Edit, error) {
 	if dec.More() {
 		return e, errors.New("text after the edit")
 	}
-	if e.At < 0 {
-		return e, fmt.Errorf("at %d: negative", e.At)
+	if e.At < 0 || e.At > maxEditAt {
+		return e, fmt.Errorf("at %d: not a run time (0 to %d ns)", e.At, maxEditAt)
 	}
 	switch e.Op {
 	case EditRuleAdd, EditRuleUpdate:
@@ -112,35 +118,63 @@ func parseEdit(text string) (Edit, error) {
 }
 
 // Apply makes the edit on p, at run time now (e.At when replayed), with
-// the same calls the control API makes.
-func (e Edit) Apply(p *Policy, now time.Duration) error {
+// the same calls the control API makes. For a rule edit it returns the
+// rule as the edit left it (as it was, for a removal).
+func (e Edit) Apply(p *Policy, now time.Duration) (RuleDescription, error) {
 	switch e.Op {
 	case EditRuleAdd, EditRuleUpdate:
 		rs, err := p.ParseRule([]byte(e.Rule), "rule "+e.Name, e.Name)
 		if err != nil {
-			return err
+			return RuleDescription{}, err
 		}
 		if e.Op == EditRuleAdd {
-			_, err = p.AddRule(rs, e.Before)
-		} else {
-			_, err = p.UpdateRule(rs)
+			return p.AddRule(rs, e.Before)
 		}
-		return err
+		return p.UpdateRule(rs)
 	case EditRuleRemove:
-		_, err := p.RemoveRule(e.Name)
-		return err
+		return p.RemoveRule(e.Name)
 	case EditPartitionStart:
 		if len(e.Groups) == 0 {
-			return p.StartPartition(now, e.Name)
+			return RuleDescription{}, p.StartPartition(now, e.Name)
 		}
 		_, err := p.AddPartition(now, e.Name, e.Groups)
-		return err
+		return RuleDescription{}, err
 	case EditPartitionHeal:
-		return p.HealPartition(now, e.Name)
+		return RuleDescription{}, p.HealPartition(now, e.Name)
 	case EditLinkUp, EditLinkDown:
-		return p.SetLink(now, e.Name, e.Op == EditLinkUp)
+		return RuleDescription{}, p.SetLink(now, e.Name, e.Op == EditLinkUp)
 	}
-	return fmt.Errorf("op %q: unknown", e.Op)
+	return RuleDescription{}, fmt.Errorf("op %q: unknown", e.Op)
+}
+
+// Comment is how a capture records the edit, made at e.At, on the comment
+// of the next frame: a line for a person ("control at 12.5s: rule
+// loss-a-b added: match link=a->b: loss 5%"; d is the rule as Apply
+// returned it) and Line, for a replay.
+func (e Edit) Comment(d RuleDescription) string {
+	return fmt.Sprintf("control at %s: %s\n%s", e.At.Round(time.Millisecond), e.note(d), e.Line())
+}
+
+// note is the person's part of Comment: String, and for a rule edit what
+// the rule matches and does (or, removed, how many frames it had matched).
+func (e Edit) note(d RuleDescription) string {
+	var b strings.Builder
+	b.WriteString(e.String())
+	switch e.Op {
+	case EditRuleRemove:
+		fmt.Fprintf(&b, " (it had matched %d frames)", d.Counters.Matched)
+	case EditRuleAdd, EditRuleUpdate:
+		b.WriteString(": match ")
+		if d.Match == "" {
+			b.WriteString("all")
+		} else {
+			b.WriteString(d.Match)
+		}
+		if len(d.Actions) > 0 {
+			b.WriteString(": " + strings.Join(d.Actions, ", "))
+		}
+	}
+	return b.String()
 }
 
 // String describes the edit as a log line does: "rule loss-a-b added".

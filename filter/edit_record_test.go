@@ -56,7 +56,8 @@ func TestParseEditsRefusesBadLines(t *testing.T) {
 		{EditPrefix + `{"at":1,"op":"link-up","name":"a","port":"b"}`, `unknown field "port"`},
 		{EditPrefix + `{"at":1,"op":"rule-add","name":"r"}`, `rule-add "r": no rule`},
 		{EditPrefix + `{"at":1,"op":"partition-heal","name":""}`, "partition-heal: no name"},
-		{EditPrefix + `{"at":-5,"op":"link-up","name":"a"}`, "at -5: negative"},
+		{EditPrefix + `{"at":-5,"op":"link-up","name":"a"}`, "at -5: not a run time"},
+		{EditPrefix + `{"at":9223372036854775807,"op":"link-up","name":"a"}`, "not a run time (0 to 3153600000000000000 ns)"},
 		{EditPrefix + `{"at":1,"op":"link-up","name":"a"} {}`, "text after the edit"},
 		{EditPrefix + `[1]`, "cannot unmarshal array"},
 		{EditPrefix + strings.Repeat(" ", maxEditLine+1), "more than"},
@@ -81,7 +82,7 @@ func TestEditApply(t *testing.T) {
 	}
 	apply := func(e Edit) {
 		t.Helper()
-		if err := e.Apply(p, e.At); err != nil {
+		if _, err := e.Apply(p, e.At); err != nil {
 			t.Fatalf("%s: %v", e, err)
 		}
 	}
@@ -127,7 +128,7 @@ func TestEditApply(t *testing.T) {
 		{Edit{Op: EditPartitionHeal, Name: "gone"}, ErrUnknownPartition},
 		{Edit{Op: EditLinkDown, Name: "z"}, hub.ErrNoPort},
 	} {
-		if err := tc.e.Apply(p, 8*time.Second); !errors.Is(err, tc.is) {
+		if _, err := tc.e.Apply(p, 8*time.Second); !errors.Is(err, tc.is) {
 			t.Errorf("%s: %v, want %v", tc.e, err, tc.is)
 		}
 	}

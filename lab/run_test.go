@@ -18,7 +18,6 @@ import (
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
 	"l2hub/control"
-	"l2hub/filter"
 	"l2hub/replay"
 )
 
@@ -528,20 +527,13 @@ vms:
 // the text.
 var stampedLine = regexp.MustCompile(`^ *[0-9]+\.[0-9]{3} `)
 
-// ingressVerdicts lists a capture's ingress records as "port: verdict",
-// without the control API's notes.
+// ingressVerdicts lists a capture's ingress records as "port: comment".
 func ingressVerdicts(t *testing.T, path string) []string {
 	t.Helper()
 	var out []string
 	for _, p := range capturetest.Packets(t, path) {
 		if p.Dir == capture.DirIn {
-			var notes []string
-			for line := range strings.SplitSeq(filter.WithoutEdits(p.Comment), "\n") {
-				if !strings.HasPrefix(line, "control at ") {
-					notes = append(notes, line)
-				}
-			}
-			out = append(out, p.IfName+": "+strings.Join(notes, "; "))
+			out = append(out, p.IfName+": "+p.Comment)
 		}
 	}
 	return out

@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"l2hub/capture"
@@ -403,34 +402,11 @@ type Result struct {
 	Capture    *capture.Stats `json:"capture,omitempty"`
 	Files      []string       `json:"files,omitempty"` // capture files written
 	// Edits are the policy edits the capture recorded, in order, each
-	// applied at its run time (or not: Err says why).
-	Edits []EditResult `json:"edits,omitempty"`
-}
-
-// EditResult is one policy edit found in an l2hub capture.
-type EditResult struct {
-	Frame   int          `json:"frame"` // the record whose comment holds it
-	Edit    *filter.Edit `json:"edit,omitempty"`
-	Applied bool         `json:"applied"`
-	Err     string       `json:"error,omitempty"`
-}
-
-// String describes r as the replay summary lists it.
-func (r EditResult) String() string {
-	var b strings.Builder
-	if r.Edit != nil {
-		fmt.Fprintf(&b, "at %s: %s", r.Edit.At, r.Edit)
-	} else {
-		b.WriteString("an unreadable edit")
-	}
-	fmt.Fprintf(&b, " (frame %d)", r.Frame)
-	switch {
-	case r.Err != "":
-		b.WriteString(": not applied: " + r.Err)
-	case !r.Applied:
-		b.WriteString(": left out (--ignore-edits)")
-	}
-	return b.String()
+	// applied at its run time (or not: Err says why): the first
+	// MaxEditResults of them; EditsLeftOut counts the rest, which were
+	// applied all the same.
+	Edits        []EditResult `json:"edits,omitempty"`
+	EditsLeftOut int          `json:"edits_left_out,omitempty"`
 }
 
 // InputResult is one input's share.
@@ -471,9 +447,11 @@ type run struct {
 	owners map[[6]byte]owner
 	echo   map[int]*echoTable
 	res    *Result
-	// policy is the policy in force; ignoreEdits is RunConfig's.
+	// policy is the policy in force; ignoreEdits is RunConfig's; sink is
+	// the replay's capture, if it writes one.
 	policy      hub.Policy
 	ignoreEdits bool
+	sink        *capture.Sink
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -508,6 +486,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 
 		policy:      rc.Policy,
 		ignoreEdits: rc.IgnoreEdits,
+		sink:        sink,
 	}
 	for k, v := range r.owners {
 		x.owners[k] = v
@@ -647,53 +626,6 @@ func (x *run) packet(s *source) {
 	copy(f.Bytes(), p.Data)
 	x.res.Replayed++
 	x.core.Ingress(id, f)
-}
-
-// edits makes the policy edits p's comment records (filter.ParseEdits),
-// each at its run time: the clock is taken there first (timers due before
-// it fire), so frames read before the record that carries an edit met the
-// policy before it, as they did live, and frames after it the policy
-// after. The record carrying an edit is the first the hub wrote after
-// making it, so its time is never before the edit's.
-func (x *run) edits(p *capture.Packet) {
-	if !strings.Contains(p.Comment, filter.EditPrefix) {
-		return
-	}
-	edits, errs := filter.ParseEdits(p.Comment)
-	for _, err := range errs {
-		x.res.Edits = append(x.res.Edits, EditResult{Frame: p.Number, Err: err.Error()})
-	}
-	for _, e := range edits {
-		r := EditResult{Frame: p.Number, Edit: &e}
-		if !x.ignoreEdits {
-			x.drv.AdvanceTo(x.core.Start().Add(e.At), nil)
-			if err := x.applyEdit(e); err != nil {
-				r.Err = err.Error()
-			} else {
-				r.Applied = true
-			}
-		}
-		x.res.Edits = append(x.res.Edits, r)
-	}
-}
-
-// applyEdit makes e on the policy in force; on a replay without a policy,
-// on an empty one (no rules, seed 0), as the live hub made one for its
-// first edit.
-func (x *run) applyEdit(e filter.Edit) error {
-	p, ok := x.policy.(*filter.Policy)
-	if !ok && x.policy != nil {
-		return fmt.Errorf("the policy is a %T, not a policy file's", x.policy)
-	}
-	if p == nil {
-		var err error
-		if p, err = filter.Parse([]byte("rules: []\n"), "control", x.r.Ports()); err != nil {
-			return err
-		}
-		x.policy = p
-		x.core.SetPolicy(p)
-	}
-	return e.Apply(p, x.core.Elapsed())
 }
 
 // chanPort returns the port a channel feeds by default, adding it (a port

@@ -34,6 +34,9 @@ func (res *Result) WriteSummary(w io.Writer) error {
 		for _, e := range res.Edits {
 			fmt.Fprintf(&b, "  %s\n", e)
 		}
+		if res.EditsLeftOut > 0 {
+			fmt.Fprintf(&b, "  ... and %d more, not listed\n", res.EditsLeftOut)
+		}
 	}
 
 	if len(res.Owners) > 0 {

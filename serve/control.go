@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -125,24 +124,25 @@ func (s *Session) SetLink(ctx context.Context, port string, up bool) error {
 // records it (record).
 func (s *Session) applyEdit(ctx context.Context, e filter.Edit) error {
 	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
-		if err := e.Apply(p, now); err != nil {
+		d, err := e.Apply(p, now)
+		if err != nil {
 			return err
 		}
 		e.At = now
-		s.record(e, e.String())
+		s.record(e, d)
 		return nil
 	})
 }
 
 // record notes a change made through the control API in the capture, on
-// the next frame it records, in two lines: text for a person ("control at
-// 12.5s: partition split started: a|b") and the edit for a replay
-// (filter.Edit.Line), which makes it again at e.At. The frames a partition
-// drops say which rule dropped them, and this says when, and by whose
-// hand, it began and ended. Call it on the hub loop.
-func (s *Session) record(e filter.Edit, text string) {
+// the next frame it records (filter.Edit.Comment): a line for a person
+// ("control at 12.5s: partition split started: a|b") and one from which a
+// replay makes the change again at e.At. The frames a partition drops say
+// which rule dropped them, and this says when, and by whose hand, it began
+// and ended. Call it on the hub loop; d is the rule as a rule edit left it.
+func (s *Session) record(e filter.Edit, d filter.RuleDescription) {
 	if s.capture != nil {
-		s.capture.Annotate(fmt.Sprintf("control at %s: %s\n%s", e.At.Round(time.Millisecond), text, e.Line()))
+		s.capture.Annotate(e.Comment(d))
 	}
 }
 

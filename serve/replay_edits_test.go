@@ -94,7 +94,7 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 	phase("after-quiet")
 	stop()
 
-	live := verdicts(t, cfg.Capture.File)
+	live := verdicts(t, cfg.Capture.File, false)
 	if len(live) != 2*int(sent) {
 		t.Fatalf("the live capture has %d ingress frames, want %d", len(live), 2*sent)
 	}
@@ -105,7 +105,7 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 		if err != nil {
 			t.Fatalf("replay: %v", err)
 		}
-		return verdicts(t, out), res
+		return verdicts(t, out, false), res
 	}
 	again, res := replayed(false)
 	wantEdits := []string{
@@ -168,28 +168,38 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 	if len(res.Edits) != len(wantEdits) || res.Edits[0].Applied {
 		t.Errorf("--ignore-edits: %+v, want the %d edits listed, none applied", res.Edits, len(wantEdits))
 	}
-	if _, ok := firstDifference(live, without); ok {
+	if _, ok := firstDifference(verdicts(t, cfg.Capture.File, true), without); ok {
 		t.Error("a replay without the edits decided as the live run did: the test cannot tell edits from none")
+	}
+	for _, v := range without {
+		if strings.Contains(v, "control at ") {
+			t.Fatalf("a replay with --ignore-edits records a change it did not make: %s", v)
+		}
 	}
 }
 
-// verdicts returns a capture's ingress records as "port payload: verdict",
-// the verdict being the comment without the control API's notes (which a
-// replay's own capture does not repeat).
-func verdicts(t *testing.T, path string) []string {
+// verdicts returns a capture's ingress records as "port payload: comment":
+// the verdict, and the control API's changes recorded on the record (a
+// replay records those it makes again as the live hub did); with strip,
+// without those changes.
+func verdicts(t *testing.T, path string, strip bool) []string {
 	t.Helper()
 	var out []string
 	for _, p := range capturetest.Packets(t, path) {
 		if p.Dir != capture.DirIn {
 			continue
 		}
-		var notes []string
-		for line := range strings.SplitSeq(p.Comment, "\n") {
-			if line != "" && !strings.HasPrefix(line, "control at ") && !strings.HasPrefix(line, filter.EditPrefix) {
-				notes = append(notes, line)
+		comment := p.Comment
+		if strip {
+			var keep []string
+			for line := range strings.SplitSeq(filter.WithoutEdits(comment), "\n") {
+				if !strings.HasPrefix(line, "control at ") {
+					keep = append(keep, line)
+				}
 			}
+			comment = strings.Join(keep, "\n")
 		}
-		out = append(out, fmt.Sprintf("%s %q: %s", p.IfName, p.Data[14:], strings.Join(notes, "; ")))
+		out = append(out, fmt.Sprintf("%s %q: %s", p.IfName, p.Data[14:], comment))
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -93,7 +92,7 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 		at = c.Elapsed()
 		// Between the last frame before the edit and the first after.
 		e.At = at
-		s.record(e, ruleNote(verb, desc))
+		s.record(e, desc)
 	})
 	if err != nil {
 		return filter.RuleDescription{}, err
@@ -112,27 +111,6 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 	}
 	s.log.Info("rule "+verb, attrs...)
 	return desc, nil
-}
-
-// ruleNote is how a capture records a rule edit, after "control at 2.5s: "
-// (record): "rule loss-a-b added: match link=a->b: loss 5%".
-func ruleNote(verb string, d filter.RuleDescription) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "rule %s %s", d.Name, verb)
-	if verb == "removed" {
-		fmt.Fprintf(&b, " (it had matched %d frames)", d.Counters.Matched)
-		return b.String()
-	}
-	b.WriteString(": match ")
-	if d.Match == "" {
-		b.WriteString("all")
-	} else {
-		b.WriteString(d.Match)
-	}
-	if len(d.Actions) > 0 {
-		b.WriteString(": " + strings.Join(d.Actions, ", "))
-	}
-	return b.String()
 }
 
 // emptyPolicy is the policy the control API puts in force on a hub that

@@ -1,0 +1,104 @@
+package replay
+
+import (
+	"fmt"
+	"strings"
+
+	"l2hub/capture"
+	"l2hub/filter"
+)
+
+// Policy edits: the changes a live run made to its policy through the
+// control API, which its l2hub capture records (filter.Edit) and a replay
+// makes again at their run times.
+
+// MaxEditResults bounds Result.Edits: a capture is untrusted input, and
+// a run steered by a script may hold a great many edits.
+const MaxEditResults = 1000
+
+// EditResult is one policy edit found in an l2hub capture.
+type EditResult struct {
+	Frame   int          `json:"frame"` // the record whose comment holds it
+	Edit    *filter.Edit `json:"edit,omitempty"`
+	Applied bool         `json:"applied"`
+	Err     string       `json:"error,omitempty"`
+}
+
+// String describes r as the replay summary lists it.
+func (r EditResult) String() string {
+	var b strings.Builder
+	if r.Edit != nil {
+		fmt.Fprintf(&b, "at %s: %s", r.Edit.At, r.Edit)
+	} else {
+		b.WriteString("an unreadable edit")
+	}
+	fmt.Fprintf(&b, " (frame %d)", r.Frame)
+	switch {
+	case r.Err != "":
+		b.WriteString(": not applied: " + r.Err)
+	case !r.Applied:
+		b.WriteString(": left out (--ignore-edits)")
+	}
+	return b.String()
+}
+
+// edits makes the policy edits p's comment records (filter.ParseEdits),
+// each at its run time: the clock is taken there first (timers due before
+// it fire), so frames read before the record that carries an edit met the
+// policy before it, as they did live, and frames after it the policy
+// after. The record carrying an edit is the first the hub wrote after
+// making it, so its time is never before the edit's.
+func (x *run) edits(p *capture.Packet) {
+	if !strings.Contains(p.Comment, filter.EditPrefix) {
+		return
+	}
+	edits, errs := filter.ParseEdits(p.Comment)
+	for _, err := range errs {
+		x.editResult(EditResult{Frame: p.Number, Err: err.Error()})
+	}
+	for _, e := range edits {
+		r := EditResult{Frame: p.Number, Edit: &e}
+		if !x.ignoreEdits {
+			x.drv.AdvanceTo(x.core.Start().Add(e.At), nil)
+			if err := x.applyEdit(e); err != nil {
+				r.Err = err.Error()
+			} else {
+				r.Applied = true
+			}
+		}
+		x.editResult(r)
+	}
+}
+
+// editResult keeps r in the result, up to MaxEditResults.
+func (x *run) editResult(r EditResult) {
+	if len(x.res.Edits) < MaxEditResults {
+		x.res.Edits = append(x.res.Edits, r)
+	} else {
+		x.res.EditsLeftOut++
+	}
+}
+
+// applyEdit makes e on the policy in force (on a replay without a
+// policy, on an empty one: no rules, seed 0, as the live hub made one for
+// its first edit) and records it in the replay's capture as the live hub
+// recorded it, on the next frame.
+func (x *run) applyEdit(e filter.Edit) error {
+	p, ok := x.policy.(*filter.Policy)
+	if !ok && x.policy != nil {
+		return fmt.Errorf("the policy is a %T, not a policy file's", x.policy)
+	}
+	if p == nil {
+		var err error
+		if p, err = filter.Parse([]byte("rules: []\n"), "control", x.r.Ports()); err != nil {
+			return err
+		}
+		x.policy = p
+		x.core.SetPolicy(p)
+	}
+	d, err := e.Apply(p, x.core.Elapsed())
+	if err == nil && x.sink != nil {
+		x.sink.Annotate(e.Comment(d))
+	}
+	return err
+}

@@ -1,0 +1,75 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// TestReplayAppliesEditsAndBoundsTheirList: a capture that records more
+// policy edits than a result lists has every one applied (a link taken
+// down before each even frame and up before each odd one: the even frames
+// are dropped), lists the first MaxEditResults, counts the rest, and
+// reports an unreadable edit line without stopping.
+func TestReplayAppliesEditsAndBoundsTheirList(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	const n = MaxEditResults + 10
+	sink.Annotate(filter.EditPrefix + `{"at":0,"op":"link-down","na`) // cut short
+	for i := range n {
+		op := filter.EditLinkDown
+		if i%2 == 1 {
+			op = filter.EditLinkUp
+		}
+		sim.AdvanceTo(time.Duration(i) * time.Millisecond)
+		sink.Annotate(filter.Edit{At: sim.Now(), Op: op, Name: "b"}.Line())
+		sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), fmt.Sprintf("frame %d", i)))
+	}
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := Open(Config{Inputs: []Input{memInput("edits.pcapng", buf.Bytes())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Edits) != MaxEditResults || res.EditsLeftOut != n+1-MaxEditResults {
+		t.Fatalf("got %d edits listed and %d left out, want %d and %d", len(res.Edits), res.EditsLeftOut, MaxEditResults, n+1-MaxEditResults)
+	}
+	if e := res.Edits[0]; e.Applied || !strings.Contains(e.Err, "recorded policy edit: unexpected EOF") || e.Frame != 1 {
+		t.Errorf("the cut edit: %+v, want an error on frame 1", e)
+	}
+	for _, e := range res.Edits[1:] {
+		if !e.Applied || e.Err != "" {
+			t.Fatalf("edit %s: not applied", e)
+		}
+	}
+	for _, p := range res.Ports {
+		if p.Name == "b" && (p.Stats.TxFrames != n/2 || p.Stats.Drops["policy"] != n/2) {
+			t.Errorf("port b: sent %d frames, dropped %v; want %d of %d, the others dropped", p.Stats.TxFrames, p.Stats.Drops, n/2, n)
+		}
+	}
+	var sum strings.Builder
+	if err := res.WriteSummary(&sum); err != nil || !strings.Contains(sum.String(), fmt.Sprintf("... and %d more, not listed", n+1-MaxEditResults)) {
+		t.Errorf("the summary does not say how many edits it left out (%v):\n%.600s", err, sum.String())
+	}
+}
