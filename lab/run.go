@@ -18,6 +18,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/shell"
 	"l2hub/internal/wallclock"
 	"l2hub/report"
 	"l2hub/serve"
@@ -513,7 +514,7 @@ func (r *runner) launch(vi int, events chan<- event) error {
 	if err != nil {
 		return err
 	}
-	info.Command = shellQuote(append([]string{vm.QEMU}, args...))
+	info.Command = shell.Quote(append([]string{vm.QEMU}, args...))
 	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, events, r.stop)
 	if err != nil {
 		return err

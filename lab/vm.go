@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/shell"
 )
 
 // maxLine bounds one console line: the rest of a longer line is dropped
@@ -55,7 +56,7 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	if err != nil {
 		return nil, fmt.Errorf("VM %s: console log: %w", name, err)
 	}
-	fmt.Fprintf(log, "# %s\n# cwd=%s\n# t0=%s\n", shellQuote(append([]string{bin}, args...)), dir, start.UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(log, "# %s\n# cwd=%s\n# t0=%s\n", shell.Quote(append([]string{bin}, args...)), dir, start.UTC().Format(time.RFC3339Nano))
 	p := &process{vm: vm, name: name, log: log, clock: clock, start: start, done: make(chan struct{})}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -172,17 +173,4 @@ func exitText(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
-}
-
-// shellQuote renders args so a person can paste them into a shell.
-func shellQuote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
-			q[i] = a
-			continue
-		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }

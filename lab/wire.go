@@ -13,6 +13,7 @@ import (
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/filter"
+	"l2hub/hub"
 	"l2hub/packet"
 )
 
@@ -200,68 +201,33 @@ func arpOp(frame []byte, h *packet.Headers) int {
 	return int(frame[h.L3+6])<<8 | int(frame[h.L3+7])
 }
 
-// dropActions are the note actions after which a link delivered nothing
-// (the policy's and the hub's own).
-var dropActions = []string{"drop", "partition", "down", "mtu", "overflow", "queue-full", "stalled", "backlog-full", "delay-full"}
+// maxNotes bounds the notes read from one comment.
+const maxNotes = 64
 
 // dropRules reads a capture comment ("dropped: a->b: rule split:
 // partition (a|b)", several notes "; "-separated, several comments on
 // lines of their own): whether no link delivered the frame, and what
-// dropped it on some link: "rule NAME" or, for a link set down by hand,
-// "link down".
+// dropped it on some link: "rule NAME", the hub's own reason
+// ("queue-full") or, for a link set down by hand, "link down".
 func dropRules(comment string) (dropped bool, rules []string) {
-	for line := range strings.SplitSeq(filter.WithoutEdits(comment), "\n") {
-		if rest, ok := strings.CutPrefix(line, "dropped"); ok && (rest == "" || strings.HasPrefix(rest, ": ")) {
-			dropped = true
-			line = strings.TrimPrefix(rest, ": ")
+	dropped, notes := hub.ParseNotes(filter.WithoutEdits(comment), maxNotes)
+	for _, n := range notes {
+		if !hub.IsDropAction(n.Action) {
+			continue
 		}
-		for _, note := range splitNotes(line) {
-			if head, rest, ok := strings.Cut(note, ": "); ok && strings.Contains(head, "->") && !strings.Contains(head, " ") {
-				note = rest
-			}
-			rule := ""
-			if rest, ok := strings.CutPrefix(note, "rule "); ok {
-				if name, after, ok := strings.Cut(rest, ": "); ok {
-					rule, note = "rule "+name, after
-				}
-			}
-			action, _, _ := strings.Cut(note, " (")
-			if !slices.Contains(dropActions, action) {
-				continue
-			}
-			if rule == "" {
-				rule = action
-				if action == "down" {
-					rule = "link down"
-				}
-			}
-			if !slices.Contains(rules, rule) {
-				rules = append(rules, rule)
-			}
+		rule := "rule " + n.Rule
+		switch {
+		case n.Rule != "":
+		case n.Action == "down":
+			rule = "link down"
+		default:
+			rule = n.Action
+		}
+		if !slices.Contains(rules, rule) {
+			rules = append(rules, rule)
 		}
 	}
 	return dropped, rules
-}
-
-// splitNotes splits at "; " outside parentheses: a detail may hold any text.
-func splitNotes(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '(':
-			depth++
-		case ')':
-			depth = max(depth-1, 0)
-		case ';':
-			if depth == 0 && i+1 < len(s) && s[i+1] == ' ' {
-				out = append(out, s[start:i])
-				start = i + 2
-				i++
-			}
-		}
-	}
-	return append(out, s[start:])
 }
 
 // describe says in one line what the counts suggest, as os2vm's hints do

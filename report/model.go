@@ -15,6 +15,7 @@ import (
 	"l2hub/capture"
 	"l2hub/conformance/checker"
 	"l2hub/filter"
+	"l2hub/hub"
 )
 
 // Model is the ladder diagram of one capture, ready to draw.
@@ -402,14 +403,14 @@ func (b *builder) ingress(p capture.Packet, port int, comment string) {
 	f := &b.m.Frames[fi]
 	dropped, notes := parseComment(comment)
 	for _, n := range notes {
-		if !dropActions[n.Action] {
+		if !hub.IsDropAction(n.Action) {
 			continue
 		}
 		to := -1
-		if i, ok := b.ports[n.to()]; ok && n.Link != "" {
+		if i, ok := b.ports[n.To()]; ok && n.Link != "" {
 			to = i
 		}
-		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: n.reason(), Rule: n.Rule, Action: n.Action})
+		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: n.Reason(), Rule: n.Rule, Action: n.Action})
 	}
 	if dropped && len(f.Drops) == 0 {
 		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: "dropped"})
@@ -432,7 +433,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
 		case n.Action == "corrupt":
 			kind |= Corrupted
 		}
-		reasons = append(reasons, n.reason())
+		reasons = append(reasons, n.Reason())
 	}
 	t := b.rel(p.Time)
 	fi := b.match(contentHash(p.Data), port, t, kind)
@@ -577,7 +578,7 @@ func (b *builder) macRecord(p capture.Packet, comment string) error {
 		f := &b.m.Frames[fi]
 		reason := "dropped"
 		if len(notes) > 0 {
-			reason = notes[0].reason()
+			reason = notes[0].Reason()
 		}
 		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: reason})
 	}

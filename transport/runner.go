@@ -152,20 +152,20 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 			return nil, wrap(err)
 		}
 		base.spec.Address = c.LocalAddr().String()
-		return &datagramRunner{runnerBase: base, conn: c}, nil
+		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Unixgram:
 		c, err := ListenUnixgram(s.Address, s.Peer, opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}
-		return &datagramRunner{runnerBase: base, conn: c}, nil
+		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Mcast:
 		c, err := JoinMcast(s.Address, s.mcastLocal(), opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}
 		base.spec.Address = c.LocalAddr().String()
-		return &datagramRunner{runnerBase: base, conn: c}, nil
+		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case VXLAN:
 		cfg, err := vxlanConfigOf(s, opts)
 		if err != nil {
@@ -175,7 +175,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
-		return &vxlanRunner{runnerBase: base, conn: c}, nil
+		return &boundRunner{runnerBase: base, conn: c, what: "VTEP", key: "vtep"}, nil
 	case TAP:
 		r, err := openTAPRunner(base)
 		if err != nil {
@@ -395,44 +395,63 @@ func (r *streamDialer) Close() error {
 	return nil
 }
 
-// datagramRunner attaches a bound datagram socket (udp, unixgram, mcast)
-// once and holds it until ctx ends or the hub lets go of it.
-type datagramRunner struct {
-	*runnerBase
-	conn *DatagramConn
+// boundConn is a socket or device opened once for a port's whole life: a
+// datagram socket, a VTEP, a TAP device.
+type boundConn interface {
+	hub.PortIO
+	Describe() string
+	Close() error
 }
 
-var _ Runner = (*datagramRunner)(nil)
+// boundRunner attaches a bound socket (udp, unixgram, mcast, a VXLAN VTEP)
+// or a TAP device once and holds it until ctx ends or the hub lets go of
+// it; then it is closed. what names it in the log ("socket"), key is the
+// log attribute that describes it.
+type boundRunner struct {
+	*runnerBase
+	conn      boundConn
+	what, key string
+}
 
-func (r *datagramRunner) Run(ctx context.Context, a Attacher) error {
+var _ Runner = (*boundRunner)(nil)
+
+func (r *boundRunner) Run(ctx context.Context, a Attacher) error {
 	ctx, stop, err := r.start(ctx)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	if ctx.Err() != nil {
-		r.conn.Close()
+		r.closeConn()
 		return nil
 	}
 	done, err := a.Attach(r.spec.Name, r.conn)
 	if err != nil {
-		r.conn.Close()
+		r.closeConn()
 		return r.attachErr(ctx, err)
 	}
-	r.log.Info("attached", "socket", r.conn.Describe())
+	r.log.Info("attached", r.key, r.conn.Describe())
 	select {
 	case <-done:
 		if ctx.Err() == nil {
-			r.log.Warn("hub let go of the socket; the port stays down", "socket", r.conn.Describe())
+			r.log.Warn("hub let go of the "+r.what+"; the port stays down", r.key, r.conn.Describe())
 		}
 	case <-ctx.Done():
-		r.conn.Close()
+		r.closeConn()
 		<-done
 	}
 	return nil
 }
 
-func (r *datagramRunner) Close() error {
+// closeConn closes the connection, logging what could not be undone (a
+// TAP device's namespace, say).
+func (r *boundRunner) closeConn() {
+	if err := r.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		r.log.Warn("closing the "+r.what, "err", err)
+	}
+}
+
+func (r *boundRunner) Close() error {
 	r.signalQuit()
 	if err := r.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("port %q: %w", r.spec.Name, err)

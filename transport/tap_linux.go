@@ -3,9 +3,6 @@
 package transport
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"maps"
 	"net"
 	"net/netip"
@@ -41,57 +38,5 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 	}
 	opts["mac"] = dev.MAC().String()
 	b.spec.Options = opts
-	return &tapRunner{runnerBase: b, dev: dev}, nil
-}
-
-// tapRunner attaches a TAP device once and holds it until ctx ends or the
-// hub lets go of it; then the device is closed and undone.
-type tapRunner struct {
-	*runnerBase
-	dev *tap.TAPDevice
-}
-
-var _ Runner = (*tapRunner)(nil)
-
-func (r *tapRunner) Run(ctx context.Context, a Attacher) error {
-	ctx, stop, err := r.start(ctx)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	if ctx.Err() != nil {
-		r.closeDev()
-		return nil
-	}
-	done, err := a.Attach(r.spec.Name, r.dev)
-	if err != nil {
-		r.closeDev()
-		return r.attachErr(ctx, err)
-	}
-	r.log.Info("attached", "device", r.dev.Describe())
-	select {
-	case <-done:
-		if ctx.Err() == nil {
-			r.log.Warn("hub let go of the TAP device; the port stays down", "device", r.dev.Describe())
-		}
-	case <-ctx.Done():
-		r.closeDev()
-		<-done
-	}
-	return nil
-}
-
-// closeDev closes the device, logging what could not be undone.
-func (r *tapRunner) closeDev() {
-	if err := r.dev.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		r.log.Warn("closing the TAP device", "err", err)
-	}
-}
-
-func (r *tapRunner) Close() error {
-	r.signalQuit()
-	if err := r.dev.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("port %q: %w", r.spec.Name, err)
-	}
-	return nil
+	return &boundRunner{runnerBase: b, conn: dev, what: "TAP device", key: "device"}, nil
 }

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -422,49 +421,4 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		cfg.MTU, _ = strconv.Atoi(m)
 	}
 	return cfg, nil
-}
-
-// vxlanRunner attaches a bound VTEP once and holds it until ctx ends or the
-// hub lets go of it.
-type vxlanRunner struct {
-	*runnerBase
-	conn *VXLANConn
-}
-
-var _ Runner = (*vxlanRunner)(nil)
-
-func (r *vxlanRunner) Run(ctx context.Context, a Attacher) error {
-	ctx, cancel, err := r.start(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if ctx.Err() != nil {
-		r.conn.Close()
-		return nil
-	}
-	done, err := a.Attach(r.spec.Name, r.conn)
-	if err != nil {
-		r.conn.Close()
-		return r.attachErr(ctx, err)
-	}
-	r.log.Info("attached", "vtep", r.conn.Describe())
-	select {
-	case <-done:
-		if ctx.Err() == nil {
-			r.log.Warn("hub let go of the VTEP; the port stays down", "vtep", r.conn.Describe())
-		}
-	case <-ctx.Done():
-		r.conn.Close()
-		<-done
-	}
-	return nil
-}
-
-func (r *vxlanRunner) Close() error {
-	r.signalQuit()
-	if err := r.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("port %q: %w", r.spec.Name, err)
-	}
-	return nil
 }

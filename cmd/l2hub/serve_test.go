@@ -22,6 +22,7 @@ import (
 	"l2hub/hub/hubtest"
 	"l2hub/internal/syncbuf"
 	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // served is an l2hub serve running in-process.
@@ -90,43 +91,10 @@ func tcpPorts(t *testing.T, banner string) map[string]string {
 	return out
 }
 
-// dialVM connects like QEMU's -netdev stream,server=off does.
-func dialVM(t *testing.T, addr string) *transport.StreamConn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	c, err := transport.DialStream(ctx, "tcp", addr, transport.DefaultMaxFrame)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+// dialVM and readFrame are transporttest's.
+func dialVM(t *testing.T, addr string) *transport.StreamConn { return transporttest.DialVM(t, addr) }
 
-// readFrame reads one frame with a deadline.
-func readFrame(t *testing.T, c *transport.StreamConn) []byte {
-	t.Helper()
-	type result struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		buf := make([]byte, transport.DefaultMaxFrame)
-		n, err := c.ReadFrame(buf)
-		ch <- result{buf[:n], err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			t.Fatalf("read frame: %v", r.err)
-		}
-		return r.b
-	case <-time.After(hangGuard):
-		t.Fatalf("no frame within %v", hangGuard)
-		return nil
-	}
-}
+func readFrame(t *testing.T, c *transport.StreamConn) []byte { return transporttest.ReadFrame(t, c) }
 
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"l2hub/internal/shell"
 )
 
 // Config says how to launch one guest. The zero value of every optional
@@ -119,7 +121,7 @@ func Start(cfg Config) (*Guest, error) {
 	g.cmd.Env = append(os.Environ(), cfg.Env...)
 	g.start = time.Now()
 	if g.log != nil {
-		fmt.Fprintf(g.log, "# %s %s\n", bin, shellQuote(cfg.Args()))
+		fmt.Fprintf(g.log, "# %s %s\n", bin, shell.Quote(cfg.Args()))
 		// The stamps count from launch; this line says when that was, so a
 		// reader (l2hub report --console) can place them on a capture's clock.
 		fmt.Fprintf(g.log, "# t0=%s\n", g.start.UTC().Format(time.RFC3339Nano))
@@ -307,17 +309,4 @@ func (g *Guest) Tail(n int) string {
 		fmt.Fprintf(&b, "  %s| %s\n", g.cfg.Name, l)
 	}
 	return b.String()
-}
-
-// shellQuote renders args so a person can paste them into a shell.
-func shellQuote(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
-			q[i] = a
-			continue
-		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }

@@ -313,11 +313,3 @@ func TestArgs(t *testing.T) {
 		})
 	}
 }
-
-func TestShellQuote(t *testing.T) {
-	got := shellQuote([]string{"-append", "console=ttyS0 quiet", "it's", ""})
-	want := `-append 'console=ttyS0 quiet' 'it'\''s' ''`
-	if got != want {
-		t.Errorf("got shellQuote = %s, want %s", got, want)
-	}
-}

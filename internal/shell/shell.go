@@ -1,0 +1,19 @@
+// Package shell renders command lines for people to read and paste.
+package shell
+
+import "strings"
+
+// Quote renders args as one line a POSIX shell reads back as the same
+// words: a word with nothing the shell treats specially stays as it is,
+// any other (and the empty word) goes in single quotes.
+func Quote(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
+			q[i] = a
+			continue
+		}
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,30 @@
+package shell
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestQuoteReadsBackInAShell: sh parses the quoted line into the very
+// words, whatever they hold; plain words stay unquoted.
+func TestQuoteReadsBackInAShell(t *testing.T) {
+	args := []string{"-append", "console=ttyS0 quiet", "it's", "", "$HOME", "`id`", "a\nb", `back\slash`, "*", "plain-word_1.2=x,y:z/w"}
+	line := Quote(args)
+	if want := `-append 'console=ttyS0 quiet' 'it'\''s' ''`; !strings.HasPrefix(line, want) || !strings.HasSuffix(line, " plain-word_1.2=x,y:z/w") {
+		t.Errorf("Quote = %s, want it to start %s and leave the plain word bare", line, want)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("skipped: no sh to read the line back")
+	}
+	out, err := exec.Command(sh, "-c", `printf '%s\0' `+line).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	if !slices.Equal(got, args) {
+		t.Errorf("sh read back %q, want %q", got, args)
+	}
+}
