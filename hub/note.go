@@ -18,6 +18,11 @@ type Note struct {
 	Args   NoteArgs
 }
 
+// InjectNotes is how a frame the control API injected shows in a
+// capture, on its egress record ("inject (from the control API (l2hub
+// inject))"): what a replay looks for to send it again.
+var InjectNotes = []Note{{Action: "inject", Detail: "from the control API (l2hub inject)"}}
+
 // NoteArgs are a note's parameters, kept as values and formatted on demand.
 // Layout is the text with a verb for each value, taken in order:
 //

@@ -66,7 +66,7 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p.cmd.SysProcAttr = vmProcAttr()
 	if err := p.cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()

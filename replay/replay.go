@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"l2hub/capture"
@@ -393,6 +394,7 @@ type Result struct {
 	Packets    int            `json:"packets"`    // read from all inputs
 	Replayed   int            `json:"replayed"`   // sent into the hub
 	Egress     int            `json:"egress"`     // outbound copies in l2hub captures (outputs, not replayed)
+	Injected   int            `json:"injected"`   // of those, frames the control API injected, sent again
 	Duplicates int            `json:"duplicates"` // copies of frames another input recorded being sent
 	Echoes     int            `json:"echoes"`     // multicast loopback echoes in a member's own capture
 	Inputs     []InputResult  `json:"inputs"`
@@ -610,6 +612,7 @@ func (x *run) packet(s *source) {
 		x.edits(p)
 		if p.Dir == capture.DirOut {
 			x.res.Egress++
+			x.inject(ch, p)
 			return
 		}
 		id = x.chanPort(ch)
@@ -626,6 +629,24 @@ func (x *run) packet(s *source) {
 	copy(f.Bytes(), p.Data)
 	x.res.Replayed++
 	x.core.Ingress(id, f)
+}
+
+// inject sends again, at its time, a frame the live hub's control API
+// injected (an egress record with hub.InjectNotes' note): it went to the
+// port's peer without crossing the policy, and does so again.
+func (x *run) inject(ch int, p *capture.Packet) {
+	if !strings.Contains(p.Comment, "inject") {
+		return
+	}
+	_, notes := hub.ParseNotes(p.Comment, 8)
+	if !slices.ContainsFunc(notes, func(n hub.ParsedNote) bool { return n.Action == "inject" && n.Link == "" }) {
+		return
+	}
+	x.drv.AdvanceTo(p.Time, nil)
+	f := hub.NewFrame(len(p.Data))
+	copy(f.Bytes(), p.Data)
+	x.res.Injected++
+	x.core.Inject(x.chanPort(ch), f, hub.InjectNotes)
 }
 
 // chanPort returns the port a channel feeds by default, adding it (a port

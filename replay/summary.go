@@ -16,7 +16,11 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(&b, "replayed %d of %d frames", res.Replayed, res.Packets)
 	var skipped []string
 	if res.Egress > 0 {
-		skipped = append(skipped, fmt.Sprintf("%d egress copies", res.Egress))
+		what := fmt.Sprintf("%d egress copies", res.Egress)
+		if res.Injected > 0 {
+			what += fmt.Sprintf(", of which the %d frames the control API injected were sent again", res.Injected)
+		}
+		skipped = append(skipped, what)
 	}
 	if res.Duplicates > 0 {
 		skipped = append(skipped, fmt.Sprintf("%d copies recorded by another input", res.Duplicates))

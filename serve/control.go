@@ -159,13 +159,10 @@ func (s *Session) HealPartition(ctx context.Context, name string) error {
 	return s.applyEdit(ctx, filter.Edit{Op: filter.EditPartitionHeal, Name: name})
 }
 
-// injectNotes is how injected frames show in the hub's capture.
-var injectNotes = []hub.Note{{Action: "inject", Detail: "from the control API (l2hub inject)"}}
-
 // Inject implements control.Target: the frame goes to the port's peer as if
 // the hub had forwarded it, with a note saying it was injected.
 func (s *Session) Inject(ctx context.Context, port string, frame []byte) error {
-	return s.hub.Inject(ctx, port, frame, injectNotes)
+	return s.hub.Inject(ctx, port, frame, hub.InjectNotes)
 }
 
 // State implements control.Target: the policy's link and partition state,

@@ -88,7 +88,7 @@ func parseMcast(group, local string) (netip.AddrPort, netip.Addr, error) {
 // would bind a multicast address as the wildcard (0.0.0.0:P), which also
 // hears unicast and other groups on P; QEMU binds G:P, and so do we.
 func openMcastSocket(g netip.AddrPort, a netip.Addr) (*net.UDPConn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	fd, err := newUDPSocketFD()
 	if err != nil {
 		return nil, fmt.Errorf("mcast %s: %w", g, os.NewSyscallError("socket", err))
 	}

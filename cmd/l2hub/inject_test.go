@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
@@ -145,6 +147,23 @@ func TestServeInjectReplay(t *testing.T) {
 			}
 		}
 		t.Fatalf("got %d replayed decisions, want %d", len(replayed), len(liveDecisions))
+	}
+	// The injected frames are sent again, to b, as the live hub sent them:
+	// the same frames with the same note, in the same order.
+	injected := func(path string) []string {
+		var out []string
+		for _, p := range capturetest.Packets(t, path) {
+			if p.Dir == capture.DirOut && strings.Contains(p.Comment, "inject (from the control API") {
+				out = append(out, p.IfName+" "+strings.TrimRight(string(p.Data[14:]), "\x00"))
+			}
+		}
+		return out
+	}
+	if l, r := injected(live), injected(out); len(l) != 20 || !slices.Equal(l, r) {
+		t.Errorf("injected frames: live %d %q, replay %d %q; want the 20 in both", len(l), l, len(r), r)
+	}
+	if !strings.Contains(stdout, "the 20 frames the control API injected were sent again") {
+		t.Errorf("the replay summary does not count the injected frames:\n%s", stdout)
 	}
 	acted := 0
 	for _, d := range liveDecisions {

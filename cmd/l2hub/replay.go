@@ -39,7 +39,8 @@ only the ingress copies are replayed, and the capture's start time and seed
 line the policy up with the live run, so replaying a run's capture with its
 policy reproduces its decisions, and the rule, partition and link changes
 made through the control API while it ran, which the capture records, are
-made again at their run times), QEMU filter-dump files and tcpdump files.
+made again at their run times, as are frames l2hub inject put on a port),
+QEMU filter-dump files and tcpdump files.
 A classic pcap gives one port per file, named after the file or with
 --port NAME=FILE; --port NAME=MAC sends a source MAC's frames to port NAME.
 A single such file and no --port give one port per source MAC, named m and
