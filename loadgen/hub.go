@@ -36,6 +36,10 @@ type Hub struct {
 	Policy   bool // the 5-rule pass-through policy (PassThroughPolicy)
 	Capture  bool // pcapng of both directions to a temporary file
 	Logger   *slog.Logger
+	// Process, when set, is an l2hub binary: the hub runs as `l2hub serve`
+	// in a process of its own, as beside QEMU, rather than in this one
+	// (see openProcess).
+	Process string
 }
 
 var _ Target = (*Hub)(nil)
@@ -112,6 +116,15 @@ func (t *Hub) open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if t.Process != "" {
+		n, err := t.openProcess(ctx, sc, cfg, dir, vmAddrs)
+		if err != nil {
+			return nil, err
+		}
+		closeHub := n.Close
+		n.Close = func() error { defer os.RemoveAll(dir); return closeHub() }
+		return n, nil
 	}
 	log := t.Logger
 	if log == nil {

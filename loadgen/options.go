@@ -31,8 +31,11 @@ type Options struct {
 	Run          string
 	Mode         string // l2hub's forwarding mode
 	Queue        int    // l2hub's egress queue
-	Logger       *slog.Logger
-	Progress     io.Writer
+	// HubProcess, when set, is an l2hub binary: the hub targets run as
+	// `l2hub serve` in a process of their own (Hub.Process).
+	HubProcess string
+	Logger     *slog.Logger
+	Progress   io.Writer
 }
 
 // Suite checks o and returns the suite it describes. Errors name the flag
@@ -50,7 +53,7 @@ func (o Options) Suite() (*Suite, error) {
 	}
 	s := &Suite{
 		Sizes: o.Sizes, Ports: o.Ports, Transports: o.Transports, Duration: o.Duration, Window: o.Window,
-		Count: o.Count, Load: o.Load, OpenLoop: o.OpenLoop, Progress: o.Progress,
+		Count: o.Count, Load: o.Load, OpenLoop: o.OpenLoop, Progress: o.Progress, HubProcess: o.HubProcess != "",
 	}
 	if o.Latency {
 		s.LatencySizes = o.LatencySizes
@@ -74,7 +77,7 @@ func (o Options) Suite() (*Suite, error) {
 			return nil, fmt.Errorf("--run: %w", err)
 		}
 	}
-	if err := s.UseTargets(o.Targets, Hub{Mode: mode, Queue: o.Queue, Logger: o.Logger}, o.Overload, o.Stall); err != nil {
+	if err := s.UseTargets(o.Targets, Hub{Mode: mode, Queue: o.Queue, Logger: o.Logger, Process: o.HubProcess}, o.Overload, o.Stall); err != nil {
 		return nil, fmt.Errorf("--targets: %w", err)
 	}
 	return s, nil

@@ -195,8 +195,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the summary table and the verdicts.
 func (r *Report) WriteTable(w io.Writer) error {
 	m := r.Machine
-	fmt.Fprintf(w, "l2hub bench: %s/%s, %d CPUs, GOMAXPROCS %d, %s; load average %s -> %s; took %s\n\n",
-		m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion, m.LoadBefore, m.LoadAfter, m.Took)
+	where := "the hub in this process"
+	if m.HubProcess {
+		where = "the hub in a process of its own"
+	}
+	fmt.Fprintf(w, "l2hub bench: %s/%s, %d CPUs, GOMAXPROCS %d, %s; %s; load average %s -> %s; took %s\n\n",
+		m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS, m.GoVersion, where, m.LoadBefore, m.LoadAfter, m.Took)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SCENARIO\tFRAMES/S\tGBIT/S\tP50\tP99\tP99.9\tLOSS\tVS DIRECT\tCPU/FRAME\tCPU VS DIRECT\t")
 	for _, res := range r.Results {

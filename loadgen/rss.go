@@ -12,8 +12,15 @@ import (
 
 // RSS returns the process's resident set size in bytes, from
 // /proc/self/statm (Linux). It returns an error elsewhere.
-func RSS() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/statm")
+func RSS() (uint64, error) { return rssOf(0) }
+
+// rssOf returns process pid's resident set size (this process's for 0).
+func rssOf(pid int) (uint64, error) {
+	proc := "self"
+	if pid > 0 {
+		proc = strconv.Itoa(pid)
+	}
+	b, err := os.ReadFile("/proc/" + proc + "/statm")
 	if err != nil {
 		return 0, fmt.Errorf("resident set size: %w", err)
 	}
@@ -37,6 +44,7 @@ func parseStatm(b []byte, pageSize int) (uint64, error) {
 // senders start, the peak of each half of the sending, and at its end.
 // Where RSS is unavailable every figure stays 0.
 type rssSampler struct {
+	pid           int // the process followed: 0 for this one
 	before, after uint64
 	peak          [2]atomic.Uint64 // by half
 	half          atomic.Int32     // 0, then 1 once markMid ran
@@ -46,7 +54,7 @@ type rssSampler struct {
 }
 
 func (s *rssSampler) start(every time.Duration) {
-	s.before, _ = RSS()
+	s.before, _ = rssOf(s.pid)
 	s.quit = make(chan struct{})
 	s.wg.Add(1)
 	go func() {
@@ -66,7 +74,7 @@ func (s *rssSampler) start(every time.Duration) {
 
 // sample reads the resident set and folds it into the current half's peak.
 func (s *rssSampler) sample() uint64 {
-	v, _ := RSS()
+	v, _ := rssOf(s.pid)
 	p := &s.peak[s.half.Load()]
 	for {
 		old := p.Load()

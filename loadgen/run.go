@@ -34,6 +34,10 @@ type Net struct {
 	// Counters, if set, is called after Close and returns what the target
 	// counted (drops by reason, capture records), for the report.
 	Counters func() map[string]uint64
+	// PID, when the target runs in a process of its own, is that
+	// process: its CPU time counts with this one's, and its resident set
+	// is the one followed.
+	PID int
 }
 
 // Result is what one scenario measured.
@@ -64,8 +68,9 @@ type Result struct {
 	RateFrom float64 `json:"fps_from,omitempty"`
 	Gbps     float64 `json:"gbps"`
 	// CPU is the process's CPU time (user and system, every thread:
-	// generator and target alike) from the senders' start to the end of the
-	// drain; CPUPerFrame divides it by Received. Unlike rates, it hardly
+	// generator and target alike, and the target's own process when it
+	// runs in one) from the senders' start to the end of the drain;
+	// CPUPerFrame divides it by Received. Unlike rates, it hardly
 	// depends on what else the machine runs.
 	CPU         time.Duration `json:"cpu_ns"`
 	CPUPerFrame time.Duration `json:"cpu_per_frame_ns"`
@@ -132,6 +137,7 @@ func Run(ctx context.Context, sc Scenario, t Target) (Result, error) {
 		return res, fmt.Errorf("%s: target gave %d ports, want %d", res.Name, len(net.Ports), sc.Ports)
 	}
 	r := newRun(sc, net.Ports)
+	r.pid, r.rss.pid = net.PID, net.PID
 	err = r.measure(ctx)
 	if cerr := net.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("%s: close: %w", res.Name, cerr)
@@ -161,6 +167,7 @@ type run struct {
 	start, sendEnd int64 // monotonic ns
 	rss            rssSampler
 	cpu            time.Duration // process CPU time from the start to the end of the drain
+	pid            int           // the target's own process, if it has one
 
 	waiting []atomic.Bool   // by sender: blocked on its window
 	wake    []chan struct{} // by sender: capacity 1, poked by receivers
@@ -222,6 +229,15 @@ func (r *run) expects(i, j int) bool { return r.hears(i, j) && !r.bystander(i) }
 // bystander says whether VM i is one of the scenario's bystanders.
 func (r *run) bystander(i int) bool { return i >= r.sc.Ports-r.sc.Bystanders }
 
+// cpuTime is the CPU time used so far by this process and the target's.
+func (r *run) cpuTime() time.Duration {
+	t := CPUTime()
+	if r.pid > 0 {
+		t += processCPU(r.pid)
+	}
+	return t
+}
+
 // measure runs the receivers, the warm-up, the senders and the drain. It
 // leaves the senders and receivers running when they are blocked (a stalled
 // VM); closing the ports ends them.
@@ -246,8 +262,8 @@ func (r *run) measure(ctx context.Context) error {
 
 	r.rss.start(rssEvery)
 	defer r.rss.stop()
-	cpu0 := CPUTime()
-	defer func() { r.cpu = CPUTime() - cpu0 }()
+	cpu0 := r.cpuTime()
+	defer func() { r.cpu = r.cpuTime() - cpu0 }()
 	r.start = mono() + int64(time.Millisecond) // every sender starts at once
 	end := r.start + int64(r.sc.Duration)
 	for i, p := range r.ports {

@@ -38,6 +38,9 @@ type Suite struct {
 	Count int
 	// Targets are measured besides the direct pair (l2hub variants).
 	Targets []Target
+	// HubProcess says, for the report, that the hub targets run in a
+	// process of their own (Hub.Process).
+	HubProcess bool
 	// Mcast also measures the kernel multicast group QEMU's socket mcast
 	// back end uses (skipped with a note where loopback has no multicast).
 	Mcast Target
@@ -89,6 +92,9 @@ type Machine struct {
 	LoadAfter  string `json:"load_after,omitempty"`
 	Started    string `json:"started"`
 	Took       string `json:"took"`
+	// HubProcess: the hub ran as a process of its own, not in the
+	// generator's.
+	HubProcess bool `json:"hub_process,omitempty"`
 }
 
 func (s *Suite) defaults() {
@@ -123,7 +129,7 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 	rep := &Report{Machine: Machine{
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
-		LoadBefore: loadavg(), Started: start.UTC().Format(time.RFC3339),
+		LoadBefore: loadavg(), Started: start.UTC().Format(time.RFC3339), HubProcess: s.HubProcess,
 	}, Load: s.Load}
 	baselines := map[string]*Result{} // throughput's, by baselineKey
 

@@ -20,7 +20,7 @@ import (
 // with the run.
 type benchFlags struct {
 	loadgen.Options
-	quick, json            bool
+	quick, json, process   bool
 	cpuprofile, memprofile string
 }
 
@@ -35,7 +35,8 @@ frame as QEMU does; each frame carries a sequence number and its send time,
 so loss and one-way latency are measured.
 
 Every scenario runs against l2hub itself (a serve session in this process:
-hub, policy, capture, transports) and is related to a direct VM-to-VM socket
+hub, policy, capture, transports; with --hub-process, l2hub serve in a
+process of its own, as beside QEMU) and is related to a direct VM-to-VM socket
 pair measured in the same run; the kernel multicast group of QEMU's
 socket,mcast= is measured too. Scenarios: frame sizes x ports x patterns x
 targets (l2hub; with a 5-rule pass-through policy; with the policy and a
@@ -77,6 +78,7 @@ frames/s counts deliveries to the VM a frame was meant for.`,
 	fl.BoolVar(&f.Overload, "overload", true, "run the overload scenario (receivers stop reading)")
 	fl.StringVar(&f.Mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
 	fl.IntVar(&f.Queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	fl.BoolVar(&f.process, "hub-process", false, "run each l2hub target as l2hub serve in a process of its own, as beside QEMU, rather than in the generator's (whose VMs then share no Go scheduler with the hub); CPU/frame counts both processes")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
 	return cmd
@@ -96,6 +98,13 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 		}
 	}
 	f.Progress = stderr
+	if f.process {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("--hub-process: %w", err)
+		}
+		f.HubProcess = exe
+	}
 	f.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := f.Suite()
 	if err != nil {

@@ -1,0 +1,210 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"l2hub/control"
+	"l2hub/hub"
+	"l2hub/internal/ready"
+	"l2hub/serve"
+	"l2hub/transport"
+)
+
+// The hub in a process of its own. In this process the simulated VMs and
+// the hub share one Go scheduler: a VM's goroutine in a write(2) holds a
+// processor the hub's reader is waiting for, which costs the hub tail
+// latency and CPU that QEMU's VMs, processes of their own, never cost it.
+// With Hub.Process the target runs `l2hub serve` with the same
+// configuration as a child, as users run it beside QEMU.
+
+// processStart bounds the wait for the child's ports and VMs.
+const processStart = 30 * time.Second
+
+// openProcess runs cfg as `l2hub serve` (the binary t.Process) in dir and
+// connects the VMs to its ports; vmAddrs are where udp VMs are bound.
+func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, dir string, vmAddrs []string) (_ *Net, err error) {
+	readyFile := filepath.Join(dir, "ready.json")
+	summary := filepath.Join(dir, "summary.json")
+	ctl := filepath.Join(dir, "ctl.sock")
+	args := []string{"serve", "--control", ctl, "--ready-file", readyFile, "--summary", summary, "--mode", cfg.Mode.String()}
+	if cfg.Overflow != hub.OverflowDefault {
+		args = append(args, "--overflow", cfg.Overflow.String())
+	}
+	if cfg.Queue > 0 {
+		args = append(args, "--queue", fmt.Sprint(cfg.Queue))
+	}
+	if cfg.Stall > 0 {
+		args = append(args, "--stall", cfg.Stall.String())
+	}
+	if cfg.Policy != "" {
+		args = append(args, "--policy", cfg.Policy)
+	}
+	if cfg.Capture.File != "" {
+		args = append(args, "--capture", cfg.Capture.File, "--capture-points", cfg.Capture.Points)
+	}
+	for _, p := range cfg.Ports {
+		args = append(args, "--port", p.String())
+	}
+	var stderr strings.Builder
+	cmd := exec.Command(t.Process, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, nil, &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("hub process: %w", err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	stop := func() error {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+			return exitErr
+		case <-time.After(processStart):
+			cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("hub process: no exit %v after SIGINT; killed", processStart)
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+			if s := strings.TrimSpace(stderr.String()); s != "" {
+				err = fmt.Errorf("%w\n%s", err, s)
+			}
+		}
+	}()
+
+	wctx, cancel := context.WithTimeout(ctx, processStart)
+	defer cancel()
+	go func() { // a child that fails to start ends the wait at once
+		select {
+		case <-exited:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	info, err := ready.Wait(wctx, readyFile, 10*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("hub process: %w", err)
+	}
+	if len(info.Ports) != len(cfg.Ports) {
+		return nil, fmt.Errorf("hub process: %d ports ready, want %d", len(info.Ports), len(cfg.Ports))
+	}
+	n := &Net{PID: cmd.Process.Pid}
+	for i, p := range info.Ports {
+		var vm VM
+		switch sc.Transport {
+		case "tcp", "unix":
+			vm, err = transport.DialStream(wctx, sc.Transport, p.Addr, 0)
+		case "udp":
+			vm, err = transport.ListenUDP(vmAddrs[i], p.Addr, 0, 0)
+		}
+		if err != nil {
+			for _, v := range n.Ports {
+				v.Close()
+			}
+			return nil, fmt.Errorf("VM %d to port %s: %w", i, p.Name, err)
+		}
+		n.Ports = append(n.Ports, vm)
+	}
+	if err := waitProcessAttached(wctx, control.NewClient(ctl, "")); err != nil {
+		for _, v := range n.Ports {
+			v.Close()
+		}
+		return nil, err
+	}
+	var counters map[string]uint64
+	n.Close = func() error {
+		var errs []error
+		for _, p := range n.Ports {
+			if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		if err := stop(); err != nil && !isInterrupted(err) {
+			errs = append(errs, fmt.Errorf("hub process: %w\n%s", err, stderr.String()))
+		}
+		var cerr error
+		counters, cerr = summaryCounters(summary)
+		errs = append(errs, cerr)
+		return errors.Join(errs...)
+	}
+	n.Counters = func() map[string]uint64 { return counters }
+	return n, nil
+}
+
+// isInterrupted reports whether err is the exit of a process SIGINT
+// stopped; serve exits 0 on SIGINT, so only a signal death counts.
+func isInterrupted(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGINT
+}
+
+// waitProcessAttached returns once every port of the hub behind c has its
+// VM attached.
+func waitProcessAttached(ctx context.Context, c *control.Client) error {
+	for {
+		ports, err := c.Ports(ctx)
+		if err == nil {
+			attached := 0
+			for _, p := range ports {
+				if p.Attached {
+					attached++
+				}
+			}
+			if attached == len(ports) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hub process: VMs not attached: %w", ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// summaryCounters reads serve's exit summary into the counters
+// sessionCounters gives for an in-process hub.
+func summaryCounters(path string) (map[string]uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("hub process: summary: %w", err)
+	}
+	var sum serve.Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		return nil, fmt.Errorf("hub process: summary %s: %w", path, err)
+	}
+	c := map[string]uint64{}
+	for _, p := range sum.Ports {
+		for reason, n := range p.Drops {
+			c["hub_drop_"+reason] += n
+		}
+		c["hub_pauses"] += p.Pauses
+		c["hub_stalls"] += p.Stalls
+	}
+	for _, k := range []string{"hub_pauses", "hub_stalls"} {
+		if c[k] == 0 {
+			delete(c, k)
+		}
+	}
+	if sum.Capture != nil {
+		c["capture_written"] = sum.Capture.Written
+		c["capture_queue_full"] = sum.Capture.QueueFull
+	}
+	return c, nil
+}
