@@ -59,6 +59,20 @@ func TestBrowserControlBands(t *testing.T) {
 			t.Errorf("the notes lack %q:\n%s", want, text)
 		}
 	}
+	// Each change is a marker on the hub's line; clicking one says where
+	// the capture notes it.
+	marks := eval[[]string](t, b, `Array.from(document.querySelectorAll('#svg .item')).filter(g => g.querySelector('path.marker.control')).map(g => g.querySelector('title').textContent)`)
+	if len(marks) != 5 || !strings.Contains(strings.Join(marks, "\n"), "control: partition cut started: a|b") {
+		t.Errorf("got control markers %q, want the 5 changes", marks)
+	}
+	detail := eval[string](t, b, `(() => { const g = Array.from(document.querySelectorAll('#svg .item')).find(g => g.querySelector('path.marker.control'));
+		g.dispatchEvent(new MouseEvent('click', {bubbles: true})); return document.getElementById('detail').textContent; })()`)
+	if !strings.Contains(detail, "Control API") || !strings.Contains(detail, "the capture notes it on frame 3") {
+		t.Errorf("clicking the first control marker shows %q", detail)
+	}
+	if s := b.shown(t); s.Markers < 5 {
+		t.Errorf("%d markers drawn", s.Markers)
+	}
 	if p := b.said(); len(p) > 0 {
 		t.Errorf("got the page saying %q, want a quiet console", p)
 	}

@@ -36,9 +36,11 @@ type Console struct {
 	Match *regexp.Regexp
 }
 
-// Marker is one console line on its VM's lifeline.
+// Marker is one console line on its VM's lifeline, or a change made
+// through the control API on the hub's line (Port -1, Class "control",
+// Line the capture's record that notes it, Log "capture").
 type Marker struct {
-	Port  int           // index into Model.Ports
+	Port  int           // index into Model.Ports; -1 for the hub
 	Time  time.Duration // since Model.Start
 	Text  string        // the line after its stamp, cleaned and cut
 	Class string        // "fail", "ok" or "" (how the page colours it)

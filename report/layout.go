@@ -59,17 +59,34 @@ func (b *builder) bands() {
 // maxEdits bounds the control changes a report reads from a capture.
 const maxEdits = 1 << 14
 
-// recordEdits keeps the partition and link changes a record's comment
-// holds; unreadable ones are the replay's business to report.
-func (b *builder) recordEdits(comment string) {
+// recordEdits keeps the changes made through the control API that
+// record number's comment holds (filter.Edit); unreadable ones are the
+// replay's business to report.
+func (b *builder) recordEdits(number int, comment string) {
 	edits, _ := filter.ParseEdits(comment)
 	for _, e := range edits {
-		switch e.Op {
-		case filter.EditPartitionStart, filter.EditPartitionHeal, filter.EditLinkDown, filter.EditLinkUp:
-			if len(b.edits) < maxEdits {
-				b.edits = append(b.edits, e)
-			}
+		if len(b.edits) < maxEdits {
+			b.edits = append(b.edits, recordedEdit{e, number})
 		}
+	}
+}
+
+// recordedEdit is a change made through the control API and the record
+// whose comment notes it.
+type recordedEdit struct {
+	filter.Edit
+	Number int
+}
+
+// controlMarkers puts each change made through the control API on the
+// hub's line at its time ("control: rule loss-a-b added"), beside the
+// consoles' markers.
+func (b *builder) controlMarkers() {
+	for _, e := range b.edits {
+		b.m.Markers = append(b.m.Markers, Marker{
+			Port: -1, Time: b.runTime(e.At), Text: cleanText("control: "+e.Edit.String(), maxMarkerText),
+			Class: "control", Line: e.Number, Log: "capture",
+		})
 	}
 }
 
@@ -306,6 +323,7 @@ func (b *builder) groupKey(f *Frame) (string, bool) {
 
 // consoles reads the console logs and places their markers.
 func (b *builder) consoles() error {
+	b.controlMarkers()
 	for _, c := range b.opts.Consoles {
 		port, ok := b.ports[c.Port]
 		if !ok {

@@ -172,9 +172,9 @@ type builder struct {
 	egress          bool               // the capture has egress records
 	macPort         map[[6]byte]int
 	section, ifaces int // the interfaces of section made lifelines so far
-	// edits are the partition and link changes made through the control
-	// API that the capture records (at most maxEdits).
-	edits []filter.Edit
+	// edits are the changes made through the control API that the
+	// capture records (at most maxEdits).
+	edits []recordedEdit
 	// runStart is the hub's start, which edits count from (the capture's
 	// header says it); zero when it does not.
 	runStart time.Time
@@ -286,7 +286,7 @@ func (b *builder) read(rd io.Reader) error {
 			otherLinks++
 			continue
 		}
-		b.recordEdits(p.Comment)
+		b.recordEdits(p.Number, p.Comment)
 		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
 		switch p.Dir {
 		case capture.DirIn:

@@ -160,6 +160,15 @@ func TestReplayMakesTheLiveEditsAgain(t *testing.T) {
 			t.Errorf("band %q: %+v (found %v), want the control API's from %v to %v, drops %v", w.key, bd, ok, at[w.on], at[w.off], w.drops)
 		}
 	}
+	var marks []string
+	for _, mk := range m.Markers {
+		if mk.Port == -1 && mk.Class == "control" {
+			marks = append(marks, strings.TrimPrefix(mk.Text, "control: "))
+		}
+	}
+	if !slices.Equal(marks, wantEdits) {
+		t.Errorf("the report marks the changes %q on the hub's line, want %q", marks, wantEdits)
+	}
 	if len(m.Bands) != 3 {
 		t.Errorf("the report draws %d bands, want 3: %+v", len(m.Bands), m.Bands)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/internal/shell"
 	"l2hub/lab"
 )
 
@@ -129,18 +130,5 @@ func rerunCommand(file string, seed uint64, seedSet bool, until string, soak tim
 	for _, v := range vars {
 		args = append(args, "--var", v)
 	}
-	return quoteArgs(args)
-}
-
-// quoteArgs renders args for a POSIX shell.
-func quoteArgs(args []string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]{}~!#") {
-			q[i] = a
-			continue
-		}
-		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
+	return shell.Quote(args)
 }

@@ -75,7 +75,7 @@
     var names = D.ports.map(function (p) { return p.name; }).join(', ');
     $('summary').textContent = D.capture + ' · started ' + D.start + ' · ' + secs(D.dur) + ' · ' +
       D.records + ' records: ' + F.length + ' frames sent, ' + dl + ' deliveries, ' + drops + ' drops · ports ' + names +
-      ' · ' + M.length + ' console markers';
+      ' · ' + M.filter(function (m) { return m[0] >= 0; }).length + ' console markers';
     var notes = $('notes');
     B.forEach(function (b, i) {
       var li = el('li', { 'class': 'band' });
@@ -237,7 +237,7 @@
     var mi = 0;
     function pushMarkersUntil(t) {
       for (; mi < M.length && M[mi][1] <= t; mi++) {
-        if (S.ports[M[mi][0]]) { kind.push(2); idx.push(mi); ts.push(M[mi][1]); }
+        if (M[mi][0] < 0 || S.ports[M[mi][0]]) { kind.push(2); idx.push(mi); ts.push(M[mi][1]); }
       }
     }
     for (var i = 0; i < F.length; i++) {
@@ -524,7 +524,7 @@
     return out;
   }
   function drawMarker(parent, mi, y, withText) {
-    var m = M[mi], x = L.xOf[m[0]], cls = m[3] || '';
+    var m = M[mi], x = m[0] < 0 ? L.hubX : L.xOf[m[0]], cls = m[3] || '';
     var g = sv('g', { 'class': 'item' + (isSel('m', mi) ? ' sel' : ''), 'data-k': 'm', 'data-i': String(mi) });
     g.appendChild(sv('path', { 'class': 'marker ' + cls, d: 'M' + x + ',' + (y - 6) + 'L' + (x + 6) + ',' + y + 'L' + x + ',' + (y + 6) + 'L' + (x - 6) + ',' + y + 'Z' }));
     if (withText) {
@@ -599,8 +599,15 @@
   function selectMarker(mi) {
     S.sel = ['m', mi];
     var m = M[mi], d = detail();
-    d.appendChild(el('h3', {}, 'Console of ' + portName(m[0])));
-    dl(d, [['time', secs6(m[1])], ['log', m[5] + ', line ' + m[4]]]);
+    if (m[0] < 0) { // a change made through the control API, from the capture
+      d.appendChild(el('h3', {}, 'Control API'));
+      var p = el('p', {}, 'At ' + secs6(m[1]) + '; the capture notes it on frame ');
+      frameLink(p, m[4]);
+      d.appendChild(p);
+    } else {
+      d.appendChild(el('h3', {}, 'Console of ' + portName(m[0])));
+      dl(d, [['time', secs6(m[1])], ['log', m[5] + ', line ' + m[4]]]);
+    }
     d.appendChild(el('pre', {}, m[2]));
     render();
   }
