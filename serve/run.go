@@ -14,6 +14,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub"
+	"l2hub/internal/shell"
 	"l2hub/transport"
 )
 
@@ -251,22 +252,9 @@ func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
 func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) {
 	for _, s := range specs {
 		if args := s.QEMUArgs(id); len(args) > 0 {
-			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", envName(s.Name), args[0])
+			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", shell.Ident(s.Name), args[0])
 		}
 	}
-}
-
-// envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".
-func envName(port string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, port)
 }
 
 // printSummary writes per-port and per-rule counters at shutdown.
