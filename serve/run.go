@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,10 +75,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	ctlDone := ctl.serve(ctx, sess, log)
 	metDone := met.serve(ctx, sess, log)
 
-	sess.printBanner(opts.Out, ctl.addr)
+	// The banner goes out in one write, so that a reader who sees its
+	// first line (a script, a test) finds the ports' lines there too.
+	var banner bytes.Buffer
+	sess.printBanner(&banner, ctl.addr)
 	if met.addr != "" {
-		fmt.Fprintf(opts.Out, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
+		fmt.Fprintf(&banner, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
 	}
+	opts.Out.Write(banner.Bytes())
 	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
 		fatal(err)
 	}
