@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/internal/shell"
 	"l2hub/internal/yamlfile"
 	"l2hub/serve"
 	"l2hub/transport"
@@ -1115,17 +1116,7 @@ func parseAction(s string, ports []string, vms []VM) (Action, error) {
 
 // Code turns a phase or VM name into a failure code's part: "session"
 // gives SESSION, "node-a" gives NODE_A.
-func Code(name string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, name)
-}
+func Code(name string) string { return shell.Ident(name) }
 
 // PhaseIndex returns the index of the phase named name (case-insensitive),
 // or -1.

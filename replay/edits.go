@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"l2hub/capture"
 	"l2hub/filter"
@@ -43,11 +44,14 @@ func (r EditResult) String() string {
 }
 
 // edits makes the policy edits p's comment records (filter.ParseEdits),
-// each at its run time: the clock is taken there first (timers due before
-// it fire), so frames read before the record that carries an edit met the
-// policy before it, as they did live, and frames after it the policy
-// after. The record carrying an edit is the first the hub wrote after
-// making it, so its time is never before the edit's.
+// each at its run time, before p's own frame: the live hub wrote p first
+// after making the edit, so every record before p in the capture came
+// before the edit, and p and what follows after it. The clock is taken to
+// the edit's time first (timers due by then fire), unless p is a delayed
+// frame's delivery stamped earlier than the edit: the live hub fired that
+// timer late, after the edit, so only the timers due before p's time fire
+// first. Either way the edit itself takes the time the live hub made it
+// at.
 func (x *run) edits(p *capture.Packet) {
 	if !strings.Contains(p.Comment, filter.EditPrefix) {
 		return
@@ -59,7 +63,11 @@ func (x *run) edits(p *capture.Packet) {
 	for _, e := range edits {
 		r := EditResult{Frame: p.Number, Edit: &e}
 		if !x.ignoreEdits {
-			x.drv.AdvanceTo(x.core.Start().Add(e.At), nil)
+			at := x.core.Start().Add(e.At)
+			if p.Time.Before(at) {
+				at = p.Time.Add(-time.Nanosecond)
+			}
+			x.drv.AdvanceTo(at, nil)
 			if err := x.applyEdit(e); err != nil {
 				r.Err = err.Error()
 			} else {
@@ -96,7 +104,7 @@ func (x *run) applyEdit(e filter.Edit) error {
 		x.policy = p
 		x.core.SetPolicy(p)
 	}
-	d, err := e.Apply(p, x.core.Elapsed())
+	d, err := e.Apply(p, e.At)
 	if err == nil && x.sink != nil {
 		x.sink.Annotate(e.Comment(d))
 	}

@@ -73,3 +73,67 @@ func TestReplayAppliesEditsAndBoundsTheirList(t *testing.T) {
 		t.Errorf("the summary does not say how many edits it left out (%v):\n%.600s", err, sum.String())
 	}
 }
+
+// TestReplayEditBeforeALateTimer: a live hub that fires a delayed frame's
+// timer late, after an edit, stamps the delivery with its deadline, which
+// is before the edit's time, and notes the edit on it. The replay makes
+// the edit before that delivery too (not at the edit's time, which would
+// deliver the frame first), so its capture notes the edit on the same
+// record, and the edit takes the live hub's time.
+func TestReplayEditBeforeALateTimer(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := func() *filter.Policy {
+		return mustPolicy(t, "seed: 1\nrules:\n  - {name: slow, match: {link: a->b}, delay: 5ms}\n", []string{"a", "b"})
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: policy(), Observers: []hub.Observer{sink}})
+	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "delayed")) // delivered at 5ms
+	// As if the hub made the edit at 7ms and only then fired the 5ms timer.
+	late := filter.Edit{At: 7 * time.Millisecond, Op: filter.EditPartitionStart, Name: "cut", Groups: [][]string{{"a"}, {"b"}}}
+	sink.Annotate(late.Comment(filter.RuleDescription{}))
+	sim.AdvanceTo(5 * time.Millisecond)
+	sim.SendAt(8*time.Millisecond, "b", hubtest.Frame(hubtest.Broadcast, macB, "after"))
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := Open(Config{Inputs: []Input{memInput("late.pcapng", buf.Bytes())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Policy: policy(), Capture: memCapture(&out, capture.Meta{Version: "test"})})
+	if err != nil || len(res.Edits) != 1 || !res.Edits[0].Applied {
+		t.Fatalf("Run: %v, edits %+v", err, res.Edits)
+	}
+	noted := func(data []byte) string {
+		rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, err := range rd.All() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(p.Comment, "control at 7ms: partition cut started: a|b") {
+				return fmt.Sprintf("%s %v %q at %v", p.IfName, p.Dir, p.Data[14:21], p.Time.Sub(hub.DefaultEpoch))
+			}
+		}
+		return "nowhere"
+	}
+	if live, replayed := noted(buf.Bytes()), noted(out.Bytes()); live != replayed || !strings.Contains(live, "delayed") {
+		t.Errorf("the edit is noted on %s live and on %s in the replay; want the delayed frame's delivery in both", live, replayed)
+	}
+	for _, p := range res.Ports {
+		if p.Name == "a" && p.Stats.TxFrames != 0 {
+			t.Errorf("port a got %d frames; b's frame at 8ms should meet the partition", p.Stats.TxFrames)
+		}
+	}
+}

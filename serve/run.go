@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub"
+	"l2hub/internal/shell"
 	"l2hub/transport"
 )
 
@@ -73,10 +75,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	ctlDone := ctl.serve(ctx, sess, log)
 	metDone := met.serve(ctx, sess, log)
 
-	sess.printBanner(opts.Out, ctl.addr)
+	// The banner goes out in one write, so that a reader who sees its
+	// first line (a script, a test) finds the ports' lines there too.
+	var banner bytes.Buffer
+	sess.printBanner(&banner, ctl.addr)
 	if met.addr != "" {
-		fmt.Fprintf(opts.Out, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
+		fmt.Fprintf(&banner, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
 	}
+	opts.Out.Write(banner.Bytes())
 	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
 		fatal(err)
 	}
@@ -251,22 +257,9 @@ func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
 func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) {
 	for _, s := range specs {
 		if args := s.QEMUArgs(id); len(args) > 0 {
-			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", envName(s.Name), args[0])
+			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", shell.Ident(s.Name), args[0])
 		}
 	}
-}
-
-// envName turns a port name into a shell variable suffix: "vm-a" -> "VM_A".
-func envName(port string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, port)
 }
 
 // printSummary writes per-port and per-rule counters at shutdown.

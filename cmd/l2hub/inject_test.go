@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,6 +77,11 @@ func TestServeInjectReplay(t *testing.T) {
 		if i%50 == 49 {
 			time.Sleep(5 * time.Millisecond)
 		}
+		if i == n/2 { // a rule added half way, which the replay makes again
+			if out, errOut, err := runCmd(t, "ctl", "--control", ctl, "rule", "add", "late-loss", "--loss", "b->a=30%"); err != nil {
+				t.Fatalf("ctl rule add: %v\n%s%s", err, out, errOut)
+			}
+		}
 	}
 
 	// A recorded exchange between x and y, aimed at b by rewriting x's
@@ -148,6 +154,30 @@ func TestServeInjectReplay(t *testing.T) {
 		}
 		t.Fatalf("got %d replayed decisions, want %d", len(replayed), len(liveDecisions))
 	}
+	// The rule added half way is made again, or, with --ignore-edits, not.
+	for _, ignore := range []bool{false, true} {
+		args := []string{"replay", live, "--policy", policy, "--json"}
+		if ignore {
+			args = append(args, "--ignore-edits")
+		}
+		stdout, stderr, err := runCmd(t, args...)
+		if err != nil {
+			t.Fatalf("replay --json: %v\n%s", err, stderr)
+		}
+		var res struct {
+			Edits []struct {
+				Edit    filter.Edit `json:"edit"`
+				Applied bool        `json:"applied"`
+			} `json:"edits"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("replay --json: %v\n%s", err, stdout)
+		}
+		if len(res.Edits) != 1 || res.Edits[0].Edit.Op != filter.EditRuleAdd || res.Edits[0].Edit.Name != "late-loss" || res.Edits[0].Applied == ignore {
+			t.Errorf("replay --json (ignore-edits %v): edits %+v, want the rule late-loss added, applied %v", ignore, res.Edits, !ignore)
+		}
+	}
+
 	// The injected frames are sent again, to b, as the live hub sent them:
 	// the same frames with the same note, in the same order.
 	injected := func(path string) []string {

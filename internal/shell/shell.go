@@ -17,3 +17,18 @@ func Quote(args []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// Ident turns name into an upper-case identifier, for a shell variable
+// ("vm-a" gives VM_A) or a failure code ("session" gives SESSION): letters
+// upper-cased, digits kept, anything else '_'.
+func Ident(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, name)
+}

@@ -28,3 +28,11 @@ func TestQuoteReadsBackInAShell(t *testing.T) {
 		t.Errorf("sh read back %q, want %q", got, args)
 	}
 }
+
+func TestIdent(t *testing.T) {
+	for in, want := range map[string]string{"vm-a": "VM_A", "session": "SESSION", "node-a": "NODE_A", "Ab9.x y": "AB9_X_Y", "é": "_", "": ""} {
+		if got := Ident(in); got != want {
+			t.Errorf("Ident(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
