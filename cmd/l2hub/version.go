@@ -55,6 +55,11 @@ func suggestFlag(cmd *cobra.Command, err error) error {
 		return err
 	}
 	name, _, _ = strings.Cut(name, "=")
+	if !cmd.HasParent() { // l2hub alone serves: its flags are serve's
+		if serve, _, ferr := cmd.Find([]string{"serve"}); ferr == nil && serve.Flags().Lookup(name) != nil {
+			return fmt.Errorf("%w (it is l2hub serve's: l2hub serve --%s ...)", err, name)
+		}
+	}
 	best, bestDist := "", 0
 	visit := func(f *pflag.Flag) {
 		if f.Hidden {

@@ -69,6 +69,7 @@ func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 		{[]string{"serve", "--zzzzzzzz"}, "unknown flag: --zzzzzzzz (l2hub serve --help lists the flags)"},
 		{[]string{"ctl", "rule", "add", "x", "--zzzzzzzz"}, "(l2hub ctl rule add --help lists the flags)"},
 		{[]string{"--zzzzzzzz"}, "(l2hub --help lists the flags)"},
+		{[]string{"--loss", "5%"}, "unknown flag: --loss (it is l2hub serve's: l2hub serve --loss ...)"},
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
