@@ -154,7 +154,7 @@ func (t *Hub) open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 		cleanup = append(cleanup, func() { vm.Close() })
 		n.Ports = append(n.Ports, vm)
 	}
-	if err := waitAttached(ctx, sess); err != nil {
+	if err := waitAttached(ctx, 5*time.Second, sess.Ports); err != nil {
 		return nil, err
 	}
 	var counters map[string]uint64
@@ -174,17 +174,19 @@ func (t *Hub) open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 	return n, nil
 }
 
-// waitAttached returns once every port has its VM attached: frames sent
-// earlier to a port whose VM is not attached yet would be dropped.
-func waitAttached(ctx context.Context, sess *serve.Session) error {
-	deadline := time.Now().Add(5 * time.Second)
+// waitAttached returns once every port has its VM attached (frames sent
+// earlier to a port whose VM is not attached yet would be dropped), or
+// fails after within. ports lists the hub's ports and whether each has a
+// VM: a session's, or a hub process's through its control API.
+func waitAttached(ctx context.Context, within time.Duration, ports func(context.Context) ([]hub.PortStatus, error)) error {
+	deadline := time.Now().Add(within)
 	for {
-		ports, err := sess.Ports(ctx)
+		ps, err := ports(ctx)
 		if err != nil {
 			return err
 		}
 		var waiting []string
-		for _, p := range ports {
+		for _, p := range ps {
 			if !p.Attached {
 				waiting = append(waiting, p.Name)
 			}
@@ -193,7 +195,7 @@ func waitAttached(ctx context.Context, sess *serve.Session) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("ports %s: no VM attached after 5s", strings.Join(waiting, ", "))
+			return fmt.Errorf("ports %s: no VM attached after %v", strings.Join(waiting, ", "), within)
 		}
 		time.Sleep(time.Millisecond)
 	}

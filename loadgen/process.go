@@ -117,7 +117,16 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 		}
 		n.Ports = append(n.Ports, vm)
 	}
-	if err := waitProcessAttached(wctx, control.NewClient(ctl, "")); err != nil {
+	client := control.NewClient(ctl, "")
+	ports := func(ctx context.Context) ([]hub.PortStatus, error) {
+		ps, err := client.Ports(ctx)
+		out := make([]hub.PortStatus, len(ps))
+		for i, p := range ps {
+			out[i] = p.PortStatus
+		}
+		return out, err
+	}
+	if err := waitAttached(wctx, processStart, ports); err != nil {
 		for _, v := range n.Ports {
 			v.Close()
 		}
@@ -152,30 +161,6 @@ func isInterrupted(err error) bool {
 	}
 	ws, ok := ee.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGINT
-}
-
-// waitProcessAttached returns once every port of the hub behind c has its
-// VM attached.
-func waitProcessAttached(ctx context.Context, c *control.Client) error {
-	for {
-		ports, err := c.Ports(ctx)
-		if err == nil {
-			attached := 0
-			for _, p := range ports {
-				if p.Attached {
-					attached++
-				}
-			}
-			if attached == len(ports) {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hub process: VMs not attached: %w", ctx.Err())
-		case <-time.After(time.Millisecond):
-		}
-	}
 }
 
 // summaryCounters reads serve's exit summary into the counters

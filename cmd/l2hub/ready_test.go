@@ -201,13 +201,8 @@ func TestCaptureToStdout(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	br := bufio.NewReader(stderr)
-	banner := readUntil(t, br, "Ctrl-C stops")
-	banner += readUntil(t, br, "port b")
-	banner += readUntil(t, br, "\n\n")
+	a, b := attachPair(t, br, ctl)
 	go io.Copy(io.Discard, br)
-	addrs := tcpPorts(t, banner)
-	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
-	waitAttached(t, ctl, 2)
 
 	// The stream is readable as it grows: the first frame arrives before
 	// the hub stops.
@@ -279,13 +274,8 @@ func TestCaptureToStdoutReadByTshark(t *testing.T) {
 	}
 	t.Cleanup(func() { ts.Process.Kill(); ts.Wait() })
 	br := bufio.NewReader(stderr)
-	banner := readUntil(t, br, "Ctrl-C stops")
-	banner += readUntil(t, br, "port b")
-	banner += readUntil(t, br, "\n\n")
+	a, b := attachPair(t, br, ctl)
 	go io.Copy(io.Discard, br)
-	addrs := tcpPorts(t, banner)
-	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
-	waitAttached(t, ctl, 2)
 	if err := a.WriteFrame(hubtest.Frame(hubtest.Broadcast, macA, "to tshark")); err != nil {
 		t.Fatal(err)
 	}

@@ -316,12 +316,7 @@ func TestSIGTERMStopsTheProcessCleanly(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	br := bufio.NewReader(stdout)
-	banner := readUntil(t, br, "Ctrl-C stops")
-	banner += readUntil(t, br, "port b")
-	banner += readUntil(t, br, "\n\n")
-	addrs := tcpPorts(t, banner)
-	a, b := dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
-	waitAttached(t, ctl, 2)
+	a, b := attachPair(t, br, ctl)
 	f := hubtest.Frame(hubtest.Broadcast, macA, "before SIGTERM")
 	if err := a.WriteFrame(f); err != nil {
 		t.Fatal(err)
@@ -354,6 +349,20 @@ func TestSIGTERMStopsTheProcessCleanly(t *testing.T) {
 	if n != 2 {
 		t.Errorf("capture holds %d frames, want 2 (a in, b out)", n)
 	}
+}
+
+// attachPair reads a hub's banner from br up to its ports' lines, connects
+// a VM to each of its tcp ports a and b, and waits until the hub behind the
+// control socket ctl has attached both.
+func attachPair(t *testing.T, br *bufio.Reader, ctl string) (a, b *transport.StreamConn) {
+	t.Helper()
+	banner := readUntil(t, br, "Ctrl-C stops")
+	banner += readUntil(t, br, "port b")
+	banner += readUntil(t, br, "\n\n")
+	addrs := tcpPorts(t, banner)
+	a, b = dialVM(t, addrs["a"]), dialVM(t, addrs["b"])
+	waitAttached(t, ctl, 2)
+	return a, b
 }
 
 // waitAttached polls the control API until n ports have a peer: a VM's TCP
