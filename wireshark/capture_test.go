@@ -10,8 +10,6 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
-
-	"l2hub/conformance"
 )
 
 // capture builds a classic pcap of Ethernet frames between node-a and
@@ -147,62 +145,9 @@ func (s *session) flush(side int) *session {
 // send writes and flushes one message.
 func (s *session) send(side int, b []byte) *session { return s.write(side, b).flush(side) }
 
-// transcript is the bring-up nexus-v1 session as the conformance codecs
-// produce it.
-type transcript struct {
-	t    *testing.T
-	hs   [3][]byte
-	send [2]*conformance.RecordCipher
-}
-
-func newTranscript(t *testing.T) *transcript {
-	t.Helper()
-	i := conformance.NewNexusInitiator(conformance.BringUpNexusConfig(conformance.RoleA))
-	r := conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB))
-	m1, err := i.WriteMsg1()
-	must(t, err)
-	must(t, r.ReadMsg1(m1))
-	m2, err := r.WriteMsg2()
-	must(t, err)
-	must(t, i.ReadMsg2(m2))
-	m3, err := i.WriteMsg3()
-	must(t, err)
-	must(t, r.ReadMsg3(m3))
-	keys, err := r.Keys()
-	must(t, err)
-	return &transcript{t: t, hs: [3][]byte{m1, m2, m3},
-		send: [2]*conformance.RecordCipher{conformance.NewRecordCipher(keys.I2R, 0), conformance.NewRecordCipher(keys.R2I, 0)}}
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// step seals ladder step n (1..6); it returns the sender's side too.
-func (tr *transcript) step(n int) (int, []byte) {
-	st := conformance.Ladder()[n-1]
-	p, err := st.Payload()
-	must(tr.t, err)
-	side := 0
-	if st.From == conformance.RoleB {
-		side = 1
-	}
-	w, err := tr.send[side].SealRecord(nil, conformance.RequestRecord, st.Kind, p)
-	must(tr.t, err)
-	return side, w
-}
-
-func (tr *transcript) request(svc byte, payload []byte) []byte {
-	w, err := tr.send[0].SealRecord(nil, conformance.RequestRecord, svc, payload)
-	must(tr.t, err)
-	return w
-}
-
-func (tr *transcript) response(status byte, payload []byte) []byte {
-	w, err := tr.send[1].SealRecord(nil, conformance.ResponseRecord, status, payload)
-	must(tr.t, err)
-	return w
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"l2hub/conformance"
+	"l2hub/conformance/conformancetest"
 	"l2hub/wireshark"
 )
 
@@ -204,20 +205,20 @@ func sessionPDUs(t *testing.T, pcap string) (pdus []pdu, experts []string) {
 func healthySession(t *testing.T, cuts ...int) (pcap string, want []pdu) {
 	c := &capture{t: t}
 	s := c.session(40010, 34568, cuts...)
-	tr := newTranscript(t)
-	s.send(0, tr.hs[0]).send(1, tr.hs[1])
-	_, r1 := tr.step(1)
-	s.write(0, tr.hs[2]).write(0, r1).flush(0)
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1])
+	_, r1 := tr.Step(1)
+	s.write(0, tr.Handshake[2]).write(0, r1).flush(0)
 	for n := 2; n <= 6; n++ {
-		s.send(tr.step(n))
+		s.send(tr.Step(n))
 	}
 	for _, req := range conformance.BringUpRequests() {
-		s.send(0, tr.request(req.Service, req.Payload))
+		s.send(0, tr.Request(0, req.Service, req.Payload))
 		reply, ok := conformance.BringUpBackend{}.Serve(req.Service, req.Payload)
 		if !ok {
 			t.Fatalf("the bring-up backend does not serve %d", req.Service)
 		}
-		s.send(1, tr.response(conformance.ProxyStatusOK, reply))
+		s.send(1, tr.Response(conformance.ProxyStatusOK, reply))
 	}
 	want = []pdu{
 		{msg: "msg1"}, {msg: "msg2"}, {msg: "msg3"},
@@ -271,10 +272,10 @@ func show(ps []pdu) string {
 func TestCorruptedRecord(t *testing.T) {
 	c := &capture{t: t}
 	s := c.session(40010, 34568, 100)
-	tr := newTranscript(t)
-	s.send(0, tr.hs[0]).send(1, tr.hs[1]).send(0, tr.hs[2])
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
 	for n := 1; n <= 6; n++ {
-		side, rec := tr.step(n)
+		side, rec := tr.Step(n)
 		if n == 3 {
 			rec[200] ^= 0x01
 		}
@@ -300,14 +301,14 @@ func TestCorruptedRecord(t *testing.T) {
 func TestInjectedRecord(t *testing.T) {
 	c := &capture{t: t}
 	s := c.session(40010, 34568)
-	tr := newTranscript(t)
-	s.send(0, tr.hs[0]).send(1, tr.hs[1]).send(0, tr.hs[2])
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
 	for n := 1; n <= 6; n++ {
-		s.send(tr.step(n))
+		s.send(tr.Step(n))
 	}
 	s.send(0, bytes.Repeat([]byte{0x5a}, 275))
 	req := conformance.BringUpRequests()[0]
-	s.send(0, tr.request(req.Service, req.Payload))
+	s.send(0, tr.Request(0, req.Service, req.Payload))
 	got, experts := sessionPDUs(t, c.write())
 	last := got[len(got)-2:]
 	if last[0].auth != "0" || last[1].auth != "1" || last[1].nonce != "3" {

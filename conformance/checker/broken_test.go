@@ -43,22 +43,22 @@ func TestBrokenTraffic(t *testing.T) {
 		}, SESS005, Fail, "identity is not bound"},
 		{"msg1-of-48-bytes", func(t *testing.T) []Frame {
 			s := newScript(t)
-			s.add(0, append(append([]byte(nil), s.hs[0]...), make([]byte, 16)...)).add(1, s.hs[1]).add(0, s.hs[2])
+			s.add(0, append(append([]byte(nil), s.Handshake[0]...), make([]byte, 16)...)).add(1, s.Handshake[1]).add(0, s.Handshake[2])
 			return runScript(t, s, 1460).frames
 		}, SESS002, Fail, "msg1 is 48 bytes, nexus-v1's is 32"},
 		{"msg2-of-100-bytes", func(t *testing.T) []Frame {
 			s := newScript(t)
-			s.add(0, s.hs[0]).add(1, append(append([]byte(nil), s.hs[1]...), 1, 2, 3, 4)).add(0, s.hs[2])
+			s.add(0, s.Handshake[0]).add(1, append(append([]byte(nil), s.Handshake[1]...), 1, 2, 3, 4)).add(0, s.Handshake[2])
 			return runScript(t, s, 1460).frames
 		}, SESS002, Fail, "msg2 is 100 bytes"},
 		{"node-a-data-before-msg2", func(t *testing.T) []Frame {
 			s := newScript(t)
-			s.add(0, s.hs[0]).add(0, s.step(1)).add(1, s.hs[1]).add(0, s.hs[2])
+			s.add(0, s.Handshake[0]).add(0, s.step(1)).add(1, s.Handshake[1]).add(0, s.Handshake[2])
 			return runScript(t, s, 1460).frames
 		}, SESS003, Fail, "node-a sent 275 bytes after its msg1 before node-b's msg2: data before the handshake completes"},
 		{"node-b-record-before-msg3", func(t *testing.T) []Frame {
 			s := newScript(t)
-			s.add(0, s.hs[0]).add(1, s.hs[1]).add(1, s.step(2)).add(0, s.hs[2]).add(0, s.step(1))
+			s.add(0, s.Handshake[0]).add(1, s.Handshake[1]).add(1, s.step(2)).add(0, s.Handshake[2]).add(0, s.step(1))
 			return runScript(t, s, 1460).frames
 		}, SESS003, Fail, "node-b sent 275 bytes after its msg2 before node-a's msg3: data before the handshake completes"},
 		{"node-b-replies-before-msg1-complete", func(t *testing.T) []Frame {
@@ -66,15 +66,15 @@ func TestBrokenTraffic(t *testing.T) {
 			b := newBuilder(t)
 			f := b.flow(hostA, hostB, 40010, 34568)
 			f.connect()
-			f.send(0, s.hs[0][:20], 1460)
-			f.send(1, s.hs[1], 1460)
+			f.send(0, s.Handshake[0][:20], 1460)
+			f.send(1, s.Handshake[1], 1460)
 			return b.frames
 		}, SESS003, Fail, "node-b sent msg2 when node-a's msg1 had 20 of 32 bytes"},
 		{"reordered-ladder", func(t *testing.T) []Frame {
 			s := newScript(t).handshake()
 			st := conformance.Ladder()[2] // step 3 first
 			p, _ := st.Payload()
-			s.add(0, s.rec(0, st.Kind, p))
+			s.add(0, s.Request(0, st.Kind, p))
 			return runScript(t, s, 1460).frames
 		}, MUX002, Fail, "ladder step 1: kind 0x33, want 0x31"},
 		{"ladder-without-waiting", func(t *testing.T) []Frame {
@@ -84,13 +84,13 @@ func TestBrokenTraffic(t *testing.T) {
 		}, MUX002, Fail, "node-a sent 275 bytes after its ladder step 1 before node-b's ladder step 2"},
 		{"record-of-280-bytes", func(t *testing.T) []Frame {
 			s := newScript(t).handshake()
-			long := s.send[0].Seal(nil, make([]byte, 264))
+			long := s.Send[0].Seal(nil, make([]byte, 264))
 			s.add(0, long).add(1, s.step(2))
 			return runScript(t, s, 1460).frames
 		}, MUX001, Fail, "node-a's ladder step 1 is 280 bytes"},
 		{"record-of-280-bytes-at-the-end", func(t *testing.T) []Frame {
 			s := newScript(t).handshake()
-			s.add(0, s.send[0].Seal(nil, make([]byte, 264)))
+			s.add(0, s.Send[0].Seal(nil, make([]byte, 264)))
 			return runScript(t, s, 1460).frames
 		}, MUX001, Fail, "node-a's ladder step 1 is 280 bytes"},
 		{"tampered-record", func(t *testing.T) []Frame {
@@ -103,22 +103,22 @@ func TestBrokenTraffic(t *testing.T) {
 		}, PROXY001, Fail, "uses service id 9"},
 		{"deny-answered-with-status-0", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
-			s.add(0, s.rec(0, 9, []byte("x"))).add(1, s.rsp(0, []byte("yes")))
+			s.add(0, s.Request(0, 9, []byte("x"))).add(1, s.Response(0, []byte("yes")))
 			return runScript(t, s, 1460).frames
 		}, PROXY002, Fail, "a deny is status 1 with no payload"},
 		{"oversized-request", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
-			s.add(0, s.send[0].Seal(nil, oversizedPlain()))
+			s.add(0, s.Send[0].Seal(nil, oversizedPlain()))
 			return runScript(t, s, 1460).frames
 		}, PROXY001, Fail, "declares 300 payload bytes, at most 256"},
 		{"oversized-request-gets-no-reply", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
-			s.add(0, s.send[0].Seal(nil, oversizedPlain()))
+			s.add(0, s.Send[0].Seal(nil, oversizedPlain()))
 			return runScript(t, s.proxy(), 1460).frames
 		}, PROXY002, Pass, "answered as node-b's gate says: 3"},
 		{"oversized-request-answered", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
-			s.add(0, s.send[0].Seal(nil, oversizedPlain())).add(1, s.rsp(1, nil))
+			s.add(0, s.Send[0].Seal(nil, oversizedPlain())).add(1, s.Response(1, nil))
 			return runScript(t, s, 1460).frames
 		}, PROXY002, Fail, "the OS drops it without a reply"},
 		{"fallback-dial-without-discovery", func(t *testing.T) []Frame {
@@ -130,7 +130,7 @@ func TestBrokenTraffic(t *testing.T) {
 		}, NX06, Info, "passes when discovery is empty"},
 		{"response-without-request", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
-			s.add(1, s.rsp(0, nil))
+			s.add(1, s.Response(0, nil))
 			return runScript(t, s, 1460).frames
 		}, PROXY002, Fail, "with no request outstanding"},
 		{"backend-not-found", func(t *testing.T) []Frame {
@@ -211,8 +211,8 @@ func TestBrokenTraffic(t *testing.T) {
 			b := newBuilder(t)
 			f := b.flow(hostA, hostB, 40010, 34568)
 			f.connect()
-			f.send(0, s.hs[0], 1460)
-			f.send(1, s.hs[1][:40], 1460)
+			f.send(0, s.Handshake[0], 1460)
+			f.send(1, s.Handshake[1][:40], 1460)
 			return b.frames
 		}, SESS002, Fail, "msg1 32/32, msg2 40/96, msg3 0/64"},
 		{"ladder-stops", func(t *testing.T) []Frame {
@@ -226,9 +226,9 @@ func TestBrokenTraffic(t *testing.T) {
 			cfg.Static = conformance.BringUpKeyPair(0xA0, 34567)
 			i := conformance.NewNexusInitiator(cfg)
 			m1, _ := i.WriteMsg1()
-			must(t, i.ReadMsg2(s.hs[1]))
+			must(t, i.ReadMsg2(s.Handshake[1]))
 			m3, _ := i.WriteMsg3()
-			s.add(0, m1).add(1, s.hs[1]).add(0, m3)
+			s.add(0, m1).add(1, s.Handshake[1]).add(0, m3)
 			return runScript(t, s, 1460).frames
 		}, SESS005, Fail, "not the pinned bring-up key"},
 		{"dhcp-reply", func(t *testing.T) []Frame {

@@ -23,7 +23,7 @@ var goldens = []struct {
 	{"healthy", lossyHealthy},
 	{"data-before-handshake", func(t *testing.T) []Frame {
 		s := newScript(t)
-		s.add(0, s.hs[0]).add(0, s.step(1)).add(1, s.hs[1]).add(0, s.hs[2])
+		s.add(0, s.Handshake[0]).add(0, s.step(1)).add(1, s.Handshake[1]).add(0, s.Handshake[2])
 		return runScript(t, s, 1460).frames
 	}},
 	{"wrong-key", wrongKeyInAnnounce},

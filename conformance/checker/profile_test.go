@@ -131,7 +131,7 @@ func TestReportJSON(t *testing.T) {
 
 func TestFailuresComeFirst(t *testing.T) {
 	s := newScript(t)
-	s.add(0, s.hs[0]).add(0, s.step(1)).add(1, s.hs[1]).add(0, s.hs[2])
+	s.add(0, s.Handshake[0]).add(0, s.step(1)).add(1, s.Handshake[1]).add(0, s.Handshake[2])
 	r := feed(t, Options{}, runScript(t, s, 1460).frames)
 	if len(r.Findings) == 0 || r.Findings[0].Verdict != Fail || r.Findings[0].ID != SESS003 {
 		t.Fatalf("got first finding %v, want the SESS-003 failure that came first:\n%s", r.Findings[0], dump(r))

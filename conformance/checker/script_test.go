@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"l2hub/conformance"
+	"l2hub/conformance/conformancetest"
 )
 
 // msg is one message of a session script: what side writes.
@@ -16,32 +17,14 @@ type msg struct {
 // script builds the application bytes of a nexus-v1 session from the
 // conformance codecs and the bring-up keys.
 type script struct {
+	*conformancetest.Transcript
 	t    testing.TB
 	msgs []msg
-	hs   [3][]byte
-	keys conformance.SessionKeys
-	send [2]*conformance.RecordCipher
 }
 
 func newScript(t testing.TB) *script {
 	t.Helper()
-	i := conformance.NewNexusInitiator(conformance.BringUpNexusConfig(conformance.RoleA))
-	r := conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB))
-	m1, err := i.WriteMsg1()
-	must(t, err)
-	must(t, r.ReadMsg1(m1))
-	m2, err := r.WriteMsg2()
-	must(t, err)
-	must(t, i.ReadMsg2(m2))
-	m3, err := i.WriteMsg3()
-	must(t, err)
-	must(t, r.ReadMsg3(m3))
-	keys, err := r.Keys()
-	must(t, err)
-	s := &script{t: t, hs: [3][]byte{m1, m2, m3}, keys: keys}
-	s.send[0] = conformance.NewRecordCipher(keys.I2R, 0)
-	s.send[1] = conformance.NewRecordCipher(keys.R2I, 0)
-	return s
+	return &script{Transcript: conformancetest.NewTranscript(t), t: t}
 }
 
 func must(t testing.TB, err error) {
@@ -57,33 +40,13 @@ func (s *script) add(side int, data []byte) *script {
 }
 
 func (s *script) handshake() *script {
-	return s.add(0, s.hs[0]).add(1, s.hs[1]).add(0, s.hs[2])
-}
-
-// rec seals a request-class record from side.
-func (s *script) rec(side int, kind byte, payload []byte) []byte {
-	w, err := s.send[side].SealRecord(nil, conformance.RequestRecord, kind, payload)
-	must(s.t, err)
-	return w
-}
-
-// rsp seals node-b's response record.
-func (s *script) rsp(status byte, payload []byte) []byte {
-	w, err := s.send[1].SealRecord(nil, conformance.ResponseRecord, status, payload)
-	must(s.t, err)
-	return w
+	return s.add(0, s.Handshake[0]).add(1, s.Handshake[1]).add(0, s.Handshake[2])
 }
 
 // step seals ladder step n (1..6).
 func (s *script) step(n int) []byte {
-	st := conformance.Ladder()[n-1]
-	p, err := st.Payload()
-	must(s.t, err)
-	side := 0
-	if st.From == conformance.RoleB {
-		side = 1
-	}
-	return s.rec(side, st.Kind, p)
+	_, w := s.Step(n)
+	return w
 }
 
 func (s *script) ladder() *script {
@@ -96,19 +59,19 @@ func (s *script) ladder() *script {
 // request sends one request and node-b's answer, as node-b's gate and the
 // bring-up backend give it.
 func (s *script) request(svc byte, payload []byte) *script {
-	s.add(0, s.rec(0, svc, payload))
+	s.add(0, s.Request(0, svc, payload))
 	plain, err := conformance.AppendRecordPlain(nil, conformance.RequestRecord, svc, payload)
 	must(s.t, err)
 	d := conformance.GateRequest(plain)
 	switch d.Action {
 	case conformance.GateDeny:
-		s.add(1, s.rsp(conformance.ProxyStatusFail, nil))
+		s.add(1, s.Response(conformance.ProxyStatusFail, nil))
 	case conformance.GateForward:
 		reply, ok := conformance.BringUpBackend{}.Serve(d.Service, d.Payload)
 		if !ok {
-			s.add(1, s.rsp(conformance.ProxyStatusFail, nil))
+			s.add(1, s.Response(conformance.ProxyStatusFail, nil))
 		} else {
-			s.add(1, s.rsp(conformance.ProxyStatusOK, reply))
+			s.add(1, s.Response(conformance.ProxyStatusOK, reply))
 		}
 	}
 	return s
