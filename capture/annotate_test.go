@@ -1,8 +1,12 @@
 package capture
 
 import (
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/hub"
 )
@@ -57,4 +61,79 @@ func TestAnnotateBounded(t *testing.T) {
 	if len(got) != 1 || len(got[0].Comment) > MaxComment || !strings.HasPrefix(got[0].Comment, "xxx") {
 		t.Errorf("got %d packets, comment of %d bytes, want 1 packet with a comment of at most %d", len(got), len(got[0].Comment), MaxComment)
 	}
+}
+
+// Annotations that no frame follows are not lost: Close writes them into
+// the statistics block that ends each file, and Reader.Trailer gives them
+// back; the frames' comments are what they were, and Wireshark's tools
+// read the file without a complaint.
+func TestAnnotateAfterTheLastFrame(t *testing.T) {
+	const (
+		heal = "control at 2.5s: partition split healed"
+		down = "control at 2.5s: link b down\nl2hub-edit {\"op\":\"link-down\",\"name\":\"b\"}"
+	)
+	f := frame(60, 1, 2, 1)
+	annotated := func(s *Sink) {
+		run(s, []step{addPort(0, "a", ""), addPort(1, "b", "")})
+		s.Annotate("control at 1s: rule r added")
+		run(s, []step{event(0, 0, "a", hub.Ingress, f, false), event(time.Second, 1, "b", hub.Ingress, f, false)})
+		s.Annotate(heal)
+		s.Annotate(down)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"one file", func(*Config) {}},
+		{"rotated at 900 bytes", func(c *Config) { c.RotateBytes = 900 }},
+		{"per port", func(c *Config) { c.PerPort = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Path: tempPath(t, "run.pcapng")}
+			tc.cfg(&cfg)
+			s := mustOpen(t, cfg)
+			annotated(s)
+			mustClose(t, s)
+			files := s.Files()
+			var comments []string
+			for i, path := range files {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.RotateBytes > 0 && int64(len(b)) > cfg.RotateBytes {
+					t.Errorf("%s: %d bytes, more than %d", path, len(b), cfg.RotateBytes)
+				}
+				got, r := readAll(t, b)
+				for _, p := range got {
+					comments = append(comments, p.Comment)
+				}
+				last := i == len(files)-1 || cfg.PerPort
+				if want := heal + "\n" + down; last && r.Trailer() != want {
+					t.Errorf("%s: Trailer() = %q, want %q", path, r.Trailer(), want)
+				} else if !last && r.Trailer() != "" {
+					t.Errorf("%s, not the last file: Trailer() = %q, want none", path, r.Trailer())
+				}
+				if tshark, err := exec.LookPath("tshark"); err == nil {
+					runTshark(t, tshark, "-r", path)
+				}
+			}
+			if want := []string{"control at 1s: rule r added", ""}; !slices.Equal(comments, want) {
+				t.Errorf("the frames' comments: got %q, want %q", comments, want)
+			}
+		})
+	}
+	t.Run("classic pcap", func(t *testing.T) {
+		cfg := Config{Path: tempPath(t, "run.pcap"), Format: FormatPcap}
+		s := mustOpen(t, cfg)
+		annotated(s)
+		mustClose(t, s)
+		b, err := os.ReadFile(cfg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, r := readAll(t, b); len(got) != 2 || r.Trailer() != "" {
+			t.Errorf("got %d packets and trailer %q, want 2 and none (pcap has no place for it)", len(got), r.Trailer())
+		}
+	})
 }

@@ -9,9 +9,10 @@
 // rule touched, a comment saying what the rule did and why ("dropped: a->b:
 // rule loss-a: drop (p=0.05 draw=0.0213)"); events that are not frames (a
 // partition started through the control API) ride, as a line of their own,
-// on the next frame's comment ([Sink.Annotate]); a change to the policy
-// adds a second line, "l2hub-edit" and the change in JSON (filter.Edit),
-// from which a replay makes it again. The section header's
+// on the next frame's comment ([Sink.Annotate]), or, when no frame follows,
+// in the statistics blocks that end the file ([Reader.Trailer]); a change
+// to the policy adds a second line, "l2hub-edit" and the change in JSON
+// (filter.Edit), from which a replay makes it again. The section header's
 // comments (one line each, so that capinfos -T keeps one row per file)
 // record the l2hub version, the seed, hashes of the configuration and
 // policy and the hub's start time ([Meta]), so that a capture says how to

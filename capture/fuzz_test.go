@@ -39,6 +39,7 @@ func FuzzReadPcapng(f *testing.F) {
 		f.Fatal(err)
 	}
 	run(s, scenario())
+	s.Annotate("control at 1s: link b down") // a trailer in the statistics
 	if err := s.Close(); err != nil {
 		f.Fatal(err)
 	}

@@ -151,6 +151,10 @@ func (st *ifStats) comment(port string) string {
 		port, st.from, st.fromDrop, st.to, st.toDrop)
 }
 
+// trailerPrefix opens the statistics block comment that carries the
+// annotations no frame followed ([Sink.Annotate], [Reader.Trailer]).
+const trailerPrefix = "l2hub: after the last frame:\n"
+
 // isbLen bounds the size of the block appendISB writes for a comment of n
 // bytes.
 func isbLen(n int) int {
@@ -166,13 +170,17 @@ func isbBound(port string) int {
 
 // appendISB appends an Interface Statistics Block for interface iface,
 // stamped with the last record's time so that its bytes depend only on the
-// events.
-func appendISB(b []byte, iface uint32, st *ifStats, comment string) []byte {
+// events. A trailer (trailerPrefix and the annotations no frame followed)
+// is a second comment.
+func appendISB(b []byte, iface uint32, st *ifStats, comment, trailer string) []byte {
 	b, start := beginBlock(b, blockISB)
 	b = le.AppendUint32(b, iface)
 	b = le.AppendUint32(b, uint32(st.last>>32))
 	b = le.AppendUint32(b, uint32(st.last))
 	b = appendOption(b, optComment, truncateOption(comment))
+	if trailer != "" {
+		b = appendOption(b, optComment, truncateOption(trailer))
+	}
 	if st.records > 0 {
 		var t [8]byte
 		le.PutUint32(t[:], uint32(st.first>>32))

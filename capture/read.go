@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,6 +117,7 @@ type Reader struct {
 	section int
 	shb     Section
 	ifaces  []iface
+	trailer string // annotations after the last frame (Trailer)
 }
 
 type iface struct {
@@ -393,8 +395,9 @@ func (r *Reader) nextNG() (Packet, error) {
 		if length < blockMin || length%4 != 0 {
 			return Packet{}, r.fail(at, fmt.Errorf("%w: block type %#x has length %d", ErrCorrupt, typ, length))
 		}
-		switch typ {
-		case blockIDB, blockEPB, blockSPB, blockOPB:
+		switch {
+		case typ == blockIDB, typ == blockEPB, typ == blockSPB, typ == blockOPB:
+		case typ == blockISB && length <= uint32(r.opts.MaxBlock):
 		default:
 			if err := r.skip(at, length); err != nil {
 				return Packet{}, err
@@ -414,6 +417,12 @@ func (r *Reader) nextNG() (Packet, error) {
 		b = b[:len(b)-4]
 		if typ == blockIDB {
 			if err := r.addInterface(b); err != nil {
+				return Packet{}, r.fail(at, err)
+			}
+			continue
+		}
+		if typ == blockISB {
+			if err := r.statistics(b); err != nil {
 				return Packet{}, r.fail(at, err)
 			}
 			continue
@@ -462,6 +471,30 @@ func blockName(typ uint32) string {
 	}
 	return fmt.Sprintf("block type %#x", typ)
 }
+
+// statistics reads an Interface Statistics Block for the trailer a Sink
+// writes there: a comment that starts with trailerPrefix.
+func (r *Reader) statistics(b []byte) error {
+	const isbFixed = 12 // interface ID, timestamp
+	if len(b) < isbFixed {
+		return fmt.Errorf("%w: interface statistics block of %d bytes", ErrCorrupt, len(b)+12)
+	}
+	it := optIter{b: b[isbFixed:], order: r.order}
+	for it.next() {
+		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) && len(r.trailer) < MaxComment {
+			r.trailer = joinComment(r.trailer, it.val[len(trailerPrefix):])
+		}
+	}
+	return it.err
+}
+
+// Trailer returns the annotations that a Sink found no frame to carry when
+// it closed (events after the last frame, such as a partition started just
+// before the hub stopped), one per line as packet comments carry them, or
+// "" if there were none. Each pcapng file a Sink closes at the end has
+// them in the comment of its first Interface Statistics Block, after the
+// last packet: read it once Next has returned io.EOF.
+func (r *Reader) Trailer() string { return r.trailer }
 
 func (r *Reader) addInterface(b []byte) error {
 	if len(b) < idbFixed {

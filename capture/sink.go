@@ -79,6 +79,7 @@ const (
 	recPacket  = 1
 	recPort    = 2
 	recMeta    = 3
+	recTrailer = 4    // annotations no frame followed; [20:24] their length
 	maxPortTxt = 1024 // port names and descriptions are cut to this
 )
 
@@ -255,7 +256,10 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // shows in the capture where it happened in the frame order. Call it on
 // the hub loop, between Observe calls; several annotations before the next
 // frame are joined by newlines, and a comment is cut to MaxComment bytes.
-// An annotation that no frame follows is not written.
+// Annotations that no frame follows (a partition started just before the
+// hub stopped) are written at Close into the statistics block that ends
+// each pcapng file, where [Reader.Trailer] finds them; classic pcap has no
+// place for them.
 func (s *Sink) Annotate(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,6 +285,16 @@ func (s *Sink) signal() {
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if !s.closed {
+		if len(s.note) > 0 {
+			// Annotations no frame followed: the writer ends the files
+			// with them (see Trailer).
+			at := len(s.pending)
+			s.pending = append(s.pending, make([]byte, recHdrLen)...)
+			s.pending[at] = recTrailer
+			ne.PutUint32(s.pending[at+20:], uint32(len(s.note)))
+			s.pending = append(s.pending, s.note...)
+			s.note = s.note[:0]
+		}
 		s.closed = true
 		s.space.Broadcast()
 		s.signal()

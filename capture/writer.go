@@ -27,6 +27,7 @@ type writer struct {
 	taken   map[string]bool // per-port file names in use
 
 	warnedBehind bool
+	trailer      string // annotations no frame followed, for the last files' statistics
 
 	mu    sync.Mutex
 	err   error
@@ -118,6 +119,9 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 			}
 			w.packet(id, &p)
 			chunk = chunk[end:]
+		case recTrailer:
+			w.trailer = string(chunk[recHdrLen : recHdrLen+a])
+			chunk = chunk[recHdrLen+a:]
 		case recMeta:
 			w.setMeta(metas[0].meta)
 			close(metas[0].done)
@@ -451,8 +455,9 @@ func (o *output) resume() {
 
 // statistics ends a pcapng file with an Interface Statistics Block per
 // interface: each port's frame and drop counts in that file, which
-// Wireshark's capture file properties and capinfos show.
-func (o *output) statistics() {
+// Wireshark's capture file properties and capinfos show. The first block
+// carries trailer, if any, as a second comment.
+func (o *output) statistics(trailer string) {
 	if o.w.cfg.Format != FormatPcapng || o.failed || o.f == nil {
 		return
 	}
@@ -464,15 +469,38 @@ func (o *output) statistics() {
 			name = o.w.ports[i].name
 		}
 		c := o.stats[i].comment(name)
-		o.reserve(isbLen(len(c)))
+		t := ""
+		if i == 0 {
+			t = trailer
+		}
+		o.reserve(isbLen(len(c)) + optionLen(len(t)))
 		before := len(o.batch)
-		o.batch = appendISB(o.batch, uint32(i), &o.stats[i], c)
+		o.batch = appendISB(o.batch, uint32(i), &o.stats[i], c, t)
 		o.size += int64(len(o.batch) - before)
 	}
 }
 
+// trailerComment returns the comment that carries the annotations no frame
+// followed (Sink.Close, the last record the writer gets), empty if there
+// are none.
+func (w *writer) trailerComment() string {
+	if w.trailer == "" {
+		return ""
+	}
+	return trailerPrefix + w.trailer
+}
+
+// trailerLen is the room the trailer takes in o's statistics.
+func (o *output) trailerLen() int {
+	c := o.w.trailerComment()
+	if c == "" || o.w.cfg.Format != FormatPcapng {
+		return 0
+	}
+	return optionLen(len(truncateOption(c)))
+}
+
 func (o *output) rotate() {
-	o.statistics()
+	o.statistics("")
 	if o.w.cfg.stream && o.f != nil && !o.failed {
 		// A stream goes on in a new section of the same stream.
 		o.flush()
@@ -492,7 +520,10 @@ func (o *output) rotate() {
 }
 
 func (o *output) close() {
-	o.statistics()
+	if t := o.trailerLen(); t > 0 && o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+o.trailer+int64(t) > o.w.cfg.RotateBytes {
+		o.rotate() // the annotations go in a file of their own rather than over the bound
+	}
+	o.statistics(o.w.trailerComment())
 	o.flush()
 	o.closeFile()
 }

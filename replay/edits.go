@@ -19,10 +19,13 @@ const MaxEditResults = 1000
 
 // EditResult is one policy edit found in an l2hub capture.
 type EditResult struct {
-	Frame   int          `json:"frame"` // the record whose comment holds it
-	Edit    *filter.Edit `json:"edit,omitempty"`
-	Applied bool         `json:"applied"`
-	Err     string       `json:"error,omitempty"`
+	Frame int `json:"frame"` // the record whose comment holds it
+	// AfterLast: the capture holds it after its last frame (Frame), in the
+	// trailer capture.Reader.Trailer reads.
+	AfterLast bool         `json:"after_last_frame,omitempty"`
+	Edit      *filter.Edit `json:"edit,omitempty"`
+	Applied   bool         `json:"applied"`
+	Err       string       `json:"error,omitempty"`
 }
 
 // String describes r as the replay summary lists it.
@@ -33,7 +36,11 @@ func (r EditResult) String() string {
 	} else {
 		b.WriteString("an unreadable edit")
 	}
-	fmt.Fprintf(&b, " (frame %d)", r.Frame)
+	if r.AfterLast {
+		fmt.Fprintf(&b, " (after the last frame, %d)", r.Frame)
+	} else {
+		fmt.Fprintf(&b, " (frame %d)", r.Frame)
+	}
 	switch {
 	case r.Err != "":
 		b.WriteString(": not applied: " + r.Err)
@@ -53,19 +60,32 @@ func (r EditResult) String() string {
 // first. Either way the edit itself takes the time the live hub made it
 // at.
 func (x *run) edits(p *capture.Packet) {
-	if !strings.Contains(p.Comment, filter.EditPrefix) {
+	x.makeEdits(p.Comment, p.Number, p.Time, false)
+}
+
+// trailerEdits makes the edits of an input's trailer (capture.Reader.Trailer):
+// the live hub made them after its last frame; afterFrame is that frame's
+// number.
+func (x *run) trailerEdits(trailer string, afterFrame int) {
+	x.makeEdits(trailer, afterFrame, time.Time{}, true)
+}
+
+// makeEdits makes the edits comment records: on frame number, stamped
+// before (zero for none: the edits came after the last frame).
+func (x *run) makeEdits(comment string, number int, before time.Time, trailer bool) {
+	if !strings.Contains(comment, filter.EditPrefix) {
 		return
 	}
-	edits, errs := filter.ParseEdits(p.Comment)
+	edits, errs := filter.ParseEdits(comment)
 	for _, err := range errs {
-		x.editResult(EditResult{Frame: p.Number, Err: err.Error()})
+		x.editResult(EditResult{Frame: number, AfterLast: trailer, Err: err.Error()})
 	}
 	for _, e := range edits {
-		r := EditResult{Frame: p.Number, Edit: &e}
+		r := EditResult{Frame: number, AfterLast: trailer, Edit: &e}
 		if !x.ignoreEdits {
 			at := x.core.Start().Add(e.At)
-			if p.Time.Before(at) {
-				at = p.Time.Add(-time.Nanosecond)
+			if !before.IsZero() && before.Before(at) {
+				at = before.Add(-time.Nanosecond)
 			}
 			x.drv.AdvanceTo(at, nil)
 			if err := x.applyEdit(e); err != nil {

@@ -137,3 +137,55 @@ func TestReplayEditBeforeALateTimer(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayEditAfterTheLastFrame: an edit the live hub made after its
+// last frame is in the capture's trailer; the replay lists it as such,
+// makes it, and its own capture ends with it the same way.
+func TestReplayEditAfterTheLastFrame(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "only"))
+	sim.Drain()
+	down := filter.Edit{At: 3 * time.Millisecond, Op: filter.EditLinkDown, Name: "b"}
+	sink.Annotate(down.Comment(filter.RuleDescription{}))
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := Open(Config{Inputs: []Input{memInput("trailer.pcapng", buf.Bytes())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Edits) != 1 || !res.Edits[0].Applied || !res.Edits[0].AfterLast || res.Edits[0].Frame != 2 {
+		t.Fatalf("got edits %+v, want the link going down after the last frame (2), applied", res.Edits)
+	}
+	if s := res.Edits[0].String(); !strings.Contains(s, "(after the last frame, 2)") {
+		t.Errorf("the summary lists it as %q", s)
+	}
+	trailer := func(data []byte) string {
+		rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, err := range rd.All() {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rd.Trailer()
+	}
+	if live, replayed := trailer(buf.Bytes()), trailer(out.Bytes()); live == "" || live != replayed {
+		t.Errorf("the live capture ends with %q, the replay's with %q; want the same edit", live, replayed)
+	}
+}

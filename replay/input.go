@@ -100,8 +100,9 @@ type source struct {
 	err     error // where reading stopped; nil at a clean end
 	packets int
 
-	section int  // of the last packet
-	l2hub   bool // the current section is an l2hub capture
+	section int    // of the last packet
+	l2hub   bool   // the current section is an l2hub capture
+	trailer string // at a clean end of an l2hub capture: what it noted after its last frame
 	meta    capture.FileMeta
 	ifChan  []int // interface ID -> channel, for the current section
 }
@@ -146,6 +147,8 @@ func (s *source) advance() bool {
 		s.ok = false
 		if err != io.EOF {
 			s.err = &InputError{Path: s.in.Path, Err: err}
+		} else if s.l2hub {
+			s.trailer = s.rd.Trailer()
 		}
 		s.close()
 		return false

@@ -598,6 +598,11 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		x.packet(s)
 		s.advance()
 	}
+	for _, s := range srcs {
+		if s.trailer != "" {
+			x.trailerEdits(s.trailer, s.head.Number)
+		}
+	}
 	report()
 	return nil
 }

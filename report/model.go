@@ -308,6 +308,8 @@ func (b *builder) read(rd io.Reader) error {
 			}
 		}
 	}
+	// Changes made after the last frame are in the capture's trailer.
+	b.recordEdits(b.m.Records, r.Trailer())
 	if otherLinks > 0 {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
 	}

@@ -1,0 +1,57 @@
+package report
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// A change made through the control API after the last frame (a link taken
+// down just before the hub stopped) is in the capture's trailer: the
+// report draws its marker and its band all the same.
+func TestChangeAfterTheLastFrame(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.pcapng")
+	s, err := capture.Open(capture.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1000, 0)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	s.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
+	s.Observe(&hub.Event{Time: t0, Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame})
+	down := filter.Edit{At: 2 * time.Second, Op: filter.EditLinkDown, Name: "b"}
+	s.Annotate("control at 2s: " + down.String() + "\n" + down.Line())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m := build(t, Options{Capture: path})
+	var marks []string
+	for _, mk := range m.Markers {
+		if mk.Class == "control" {
+			marks = append(marks, mk.Text)
+			if mk.Port != -1 || mk.Line != 2 {
+				t.Errorf("marker %+v: want it on the hub's line (-1), noted after frame 2", mk)
+			}
+		}
+	}
+	if len(marks) != 1 || marks[0] != "control: "+down.String() {
+		t.Errorf("got control markers %q, want the link going down", marks)
+	}
+	var bands []string
+	for _, b := range m.Bands {
+		bands = append(bands, b.Kind+" "+b.Spec)
+	}
+	if len(bands) != 1 || bands[0] != "down port b" {
+		t.Errorf("got bands %q, want the link down on port b", bands)
+	}
+	if m.Duration < down.At {
+		t.Errorf("the time axis ends at %v, before the change at %v", m.Duration, down.At)
+	}
+}
