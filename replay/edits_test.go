@@ -20,14 +20,7 @@ import (
 // are dropped), lists the first MaxEditResults, counts the rest, and
 // reports an unreadable edit line without stopping.
 func TestReplayAppliesEditsAndBoundsTheirList(t *testing.T) {
-	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	buf, sink, sim := recordLive(t, nil)
 	const n = MaxEditResults + 10
 	sink.Annotate(filter.EditPrefix + `{"at":0,"op":"link-down","na`) // cut short
 	for i := range n {
@@ -81,17 +74,10 @@ func TestReplayAppliesEditsAndBoundsTheirList(t *testing.T) {
 // deliver the frame first), so its capture notes the edit on the same
 // record, and the edit takes the live hub's time.
 func TestReplayEditBeforeALateTimer(t *testing.T) {
-	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	policy := func() *filter.Policy {
 		return mustPolicy(t, "seed: 1\nrules:\n  - {name: slow, match: {link: a->b}, delay: 5ms}\n", []string{"a", "b"})
 	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: policy(), Observers: []hub.Observer{sink}})
+	buf, sink, sim := recordLive(t, policy())
 	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "delayed")) // delivered at 5ms
 	// As if the hub made the edit at 7ms and only then fired the 5ms timer.
@@ -142,14 +128,7 @@ func TestReplayEditBeforeALateTimer(t *testing.T) {
 // last frame is in the capture's trailer; the replay lists it as such,
 // makes it, and its own capture ends with it the same way.
 func TestReplayEditAfterTheLastFrame(t *testing.T) {
-	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	buf, sink, sim := recordLive(t, nil)
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "only"))
 	sim.Drain()
 	down := filter.Edit{At: 3 * time.Millisecond, Op: filter.EditLinkDown, Name: "b"}
@@ -188,4 +167,23 @@ func TestReplayEditAfterTheLastFrame(t *testing.T) {
 	if live, replayed := trailer(buf.Bytes()), trailer(out.Bytes()); live == "" || live != replayed {
 		t.Errorf("the live capture ends with %q, the replay's with %q; want the same edit", live, replayed)
 	}
+}
+
+// recordLive plays a live hub for the edit tests: a simulated hub of ports
+// a and b under policy (nil for none), recording into a capture in memory
+// that blocks rather than drop.
+func recordLive(t *testing.T, policy *filter.Policy) (*bytes.Buffer, *capture.Sink, *hubtest.Sim) {
+	t.Helper()
+	buf := new(bytes.Buffer)
+	cfg := memCapture(buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}}
+	if policy != nil {
+		hc.Policy = policy
+	}
+	return buf, sink, hubtest.New(t, hc)
 }
