@@ -99,8 +99,10 @@ func (p Points) has(d hub.Direction) bool {
 type Overflow uint8
 
 const (
-	// OverflowDrop drops the event and counts it (Stats.QueueFull). The hub
-	// loop never waits for the disk; this is the default for live hubs.
+	// OverflowDrop drops the event and counts it (Stats.QueueFull), and the
+	// next record kept says how many are missing before it (GapPrefix).
+	// The hub loop never waits for the disk; this is the default for live
+	// hubs.
 	OverflowDrop Overflow = iota
 	// OverflowBlock makes Observe wait until the writer has caught up, so
 	// nothing is lost: for offline replay, where determinism matters more

@@ -59,7 +59,8 @@
 // write failed, when the next file is tried). When the queue
 // holds Config.QueueBytes, OverflowDrop
 // (the default) drops the new event and counts it in Stats.QueueFull, so the
-// hub never waits for a disk; OverflowBlock makes Observe wait instead, for
+// hub never waits for a disk, and the next record kept (or the trailer)
+// says how many are missing there ([GapPrefix], [Gaps]); OverflowBlock makes Observe wait instead, for
 // offline replay where nothing may be lost. All Sink methods are safe for
 // concurrent use.
 //

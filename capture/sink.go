@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,7 @@ type Sink struct {
 	known   map[hub.PortID]struct{}
 	metas   []metaChange // SetMeta's changes not yet taken, in queue order
 	note    []byte       // Annotate's text for the next packet record's comment
+	missed  uint64       // events dropped (queue full) since the last record queued
 	closed  bool
 
 	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
@@ -164,6 +167,9 @@ func (s *Sink) Observe(ev *hub.Event) {
 		return
 	}
 	need += len(s.note)
+	if s.missed > 0 {
+		need += maxGapLine
+	}
 	if _, ok := s.known[ev.Port]; !ok {
 		// An observer attached after the port was added: describe the
 		// port from the event.
@@ -171,6 +177,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 	}
 	for len(s.pending) > 0 && len(s.pending)+need > s.limit {
 		if !s.block {
+			s.missed++
 			s.mu.Unlock()
 			s.stats.queueFull.Add(1)
 			return
@@ -200,13 +207,23 @@ func (s *Sink) Observe(ev *hub.Event) {
 	b = append(b, ev.Frame[:capLen]...)
 	c := len(b)
 	b = appendComment(b, ev)
+	if s.missed > 0 {
+		// Say where the file has a gap, on the record after it.
+		if len(b) > c {
+			b = append(b, '\n')
+		}
+		b = appendGap(b, s.missed, "before this one")
+		s.missed = 0
+	}
 	if len(s.note) > 0 {
 		if len(b) > c {
 			b = append(b, '\n')
 		}
 		b = append(b, s.note...)
-		b = b[:c+len(cutText(b[c:], MaxComment))]
 		s.note = s.note[:0]
+	}
+	if len(b)-c > MaxComment {
+		b = b[:c+len(cutText(b[c:], MaxComment))]
 	}
 	ne.PutUint32(b[at+28:], uint32(len(b)-c))
 	s.pending = b
@@ -272,6 +289,53 @@ func (s *Sink) Annotate(text string) {
 	s.note = append(s.note, text[:min(len(text), MaxComment)]...)
 }
 
+// GapPrefix starts the comment line that marks where events are missing
+// from a capture: "capture: 41 events missing before this one (the writer
+// fell behind)", on the record after the gap, or in the trailer
+// (Reader.Trailer) when no record followed it. Gaps counts them.
+const GapPrefix = "capture: "
+
+// maxGapLine bounds appendGap's line and its newline.
+const maxGapLine = 100
+
+func appendGap(b []byte, n uint64, where string) []byte {
+	b = append(b, GapPrefix...)
+	b = strconv.AppendUint(b, n, 10)
+	b = append(b, " events missing "...)
+	b = append(b, where...)
+	return append(b, " (the writer fell behind)"...)
+}
+
+// Gaps returns how many events a capture comment (a packet's, or
+// Reader.Trailer) says are missing: the sum of its gap lines.
+func Gaps(comment string) uint64 {
+	if !strings.Contains(comment, GapPrefix) {
+		return 0
+	}
+	var n uint64
+	for line := range strings.Lines(comment) {
+		if k, ok := parseGap(strings.TrimSuffix(line, "\n")); ok {
+			n += k
+		}
+	}
+	return n
+}
+
+// parseGap reads a line appendGap wrote: how many events it says are
+// missing, and whether it is one.
+func parseGap(line string) (n uint64, ok bool) {
+	rest, ok := strings.CutPrefix(line, GapPrefix)
+	if !ok {
+		return 0, false
+	}
+	num, rest, ok := strings.Cut(rest, " events missing ")
+	if !ok || !strings.HasSuffix(rest, " (the writer fell behind)") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	return n, err == nil
+}
+
 func (s *Sink) signal() {
 	select {
 	case s.wake <- struct{}{}:
@@ -285,6 +349,13 @@ func (s *Sink) signal() {
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if !s.closed {
+		if s.missed > 0 {
+			if len(s.note) > 0 {
+				s.note = append(s.note, '\n')
+			}
+			s.note = appendGap(s.note, s.missed, "after the last record")
+			s.missed = 0
+		}
 		if len(s.note) > 0 {
 			// Annotations no frame followed: the writer ends the files
 			// with them (see Trailer).

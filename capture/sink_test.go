@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -462,4 +465,101 @@ func TestOverflow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A capture that fell behind says so where the gap is: the next record's
+// comment counts the events missing before it, and when none follows, the
+// file's trailer counts them; the counts add up to Stats.QueueFull.
+func TestOverflowGapsAreMarked(t *testing.T) {
+	gf := &valveFile{gate: make(chan struct{})}
+	cfg := Config{Path: "/mem/run.pcapng", QueueBytes: 1, // raised to one maximal record
+		Create: func(string) (io.WriteCloser, error) { return gf, nil }}
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	big := frame(60000, 1, 2, 0)
+	observe := func(from, to int) {
+		for i := from; i < to; i++ {
+			s.Observe(&hub.Event{Time: t0.Add(time.Duration(i)), Port: 0, PortName: "a", Frame: big})
+		}
+	}
+	// stuck waits until the writer waits on the shut gate, holding what it
+	// took: the queue fills and then drops, and nothing drains it.
+	stuck := func() {
+		for gf.waiting.Load() == 0 {
+			runtime.Gosched()
+		}
+	}
+	observe(0, 1)
+	stuck() // on the file's header or on event 0
+	observe(1, 50)
+	firstGap := s.Stats().QueueFull
+	if firstGap == 0 {
+		t.Fatal("no event dropped with a stuck disk")
+	}
+	gf.open()
+	for st := s.Stats(); st.Written < st.Observed; st = s.Stats() {
+		runtime.Gosched() // until the writer has caught up
+	}
+	gf.shut() // stuck again, for a gap at the end
+	observe(50, 51)
+	stuck() // with event 50 or a flush before it
+	observe(51, 100)
+	gf.open()
+	mustClose(t, s)
+
+	st := s.Stats()
+	got, r := readAll(t, gf.Bytes())
+	var noted uint64
+	for _, p := range got {
+		for line := range strings.Lines(p.Comment) {
+			n, ok := parseGap(strings.TrimSuffix(line, "\n"))
+			if !ok {
+				continue
+			}
+			noted += n
+			if !strings.HasSuffix(line, "before this one (the writer fell behind)") {
+				t.Errorf("frame %d notes a gap as %q", p.Number, line)
+			}
+			if p.Time.Equal(t0.Add(50)) && n != firstGap {
+				t.Errorf("the first record after the first gap notes %d missing, want %d", n, firstGap)
+			}
+		}
+	}
+	n, ok := parseGap(r.Trailer())
+	if !ok || !strings.Contains(r.Trailer(), "after the last record") {
+		t.Errorf("trailer %q, want the events dropped at the end", r.Trailer())
+	}
+	if noted+n != st.QueueFull {
+		t.Errorf("%d missing events noted on records and %d in the trailer, want the %d dropped", noted, n, st.QueueFull)
+	}
+}
+
+// valveFile is a gateFile whose gate can shut again.
+type valveFile struct {
+	memFile
+	mu      sync.Mutex
+	gate    chan struct{}
+	waiting atomic.Int32 // writes waiting on the gate
+}
+
+func (f *valveFile) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	g := f.gate
+	f.mu.Unlock()
+	f.waiting.Add(1)
+	<-g
+	f.waiting.Add(-1)
+	return f.memFile.Write(p)
+}
+
+func (f *valveFile) open() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	close(f.gate)
+}
+
+func (f *valveFile) shut() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
 }

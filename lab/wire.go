@@ -22,14 +22,17 @@ import (
 // frames the policy dropped there and by which rule, and the conformance
 // checker's first failing finding with the frames that prove it.
 type Hint struct {
-	Text    string                 `json:"text"`
-	From    ms                     `json:"from_ms"` // the window: the failed phase's start
-	To      ms                     `json:"to_ms"`   // ... to the failure
-	Ports   []PortCounts           `json:"ports"`
-	Drops   []RuleDrops            `json:"drops,omitempty"`
-	Finding *checker.Finding       `json:"finding,omitempty"`
-	Err     string                 `json:"error,omitempty"` // the capture could not be read to its end
-	counts  map[string]*PortCounts // by port
+	Text    string           `json:"text"`
+	From    ms               `json:"from_ms"` // the window: the failed phase's start
+	To      ms               `json:"to_ms"`   // ... to the failure
+	Ports   []PortCounts     `json:"ports"`
+	Drops   []RuleDrops      `json:"drops,omitempty"`
+	Finding *checker.Finding `json:"finding,omitempty"`
+	Err     string           `json:"error,omitempty"` // the capture could not be read to its end
+	// Lost counts the events the capture says it lost in the window (its
+	// writer fell behind the hub: capture.Gaps): the counts may be short.
+	Lost   uint64                 `json:"capture_lost,omitempty"`
+	counts map[string]*PortCounts // by port
 	// synackLost counts SYN-ACKs no link delivered; arpAsked the ports
 	// whose VM sent ARP requests, arpAnswered ARP replies delivered.
 	synackLost  int
@@ -76,10 +79,14 @@ func wireHint(path string, start time.Time, f *Failure, ports []string, report *
 	drops := map[[2]string]*RuleDrops{}
 	var dropOrder [][2]string
 	if err := scanCapture(path, func(p capture.Packet) bool {
+		at := p.Time.Sub(start)
+		if at >= f.Since && at <= f.At {
+			// A gap is noted on the record after it, of either direction.
+			h.Lost += capture.Gaps(p.Comment)
+		}
 		if p.Dir != capture.DirIn {
 			return true
 		}
-		at := p.Time.Sub(start)
 		if at < f.Since {
 			return true
 		}
@@ -288,6 +295,9 @@ func (h *Hint) describe() string {
 	}
 	if len(counts) > 0 {
 		parts = append(parts, "in "+window+": "+strings.Join(counts, "; "))
+	}
+	if h.Lost > 0 {
+		parts = append(parts, fmt.Sprintf("the capture lost %d events in %s (its writer fell behind): these counts may be short", h.Lost, window))
 	}
 	if h.Err != "" {
 		parts = append(parts, "capture: "+h.Err)

@@ -46,6 +46,12 @@ func TestWireHintCounts(t *testing.T) {
 		if e.port == 1 {
 			name = "b"
 		}
+		switch e.at {
+		case 4 * time.Second: // a gap the capture's writer left, in the window
+			sink.Annotate("capture: 6 events missing before this one (the writer fell behind)")
+		case 20 * time.Second: // and one after it
+			sink.Annotate("capture: 9 events missing before this one (the writer fell behind)")
+		}
 		sink.Observe(&hub.Event{Time: t0.Add(e.at), Port: e.port, PortName: name, Dir: hub.Ingress, Frame: e.frame, Dropped: e.dropped, Notes: e.notes})
 		// What a port received is not counted: only what its VM sent.
 		sink.Observe(&hub.Event{Time: t0.Add(e.at), Port: 1 - e.port, PortName: "x", Dir: hub.Egress, Frame: e.frame})
@@ -70,6 +76,9 @@ func TestWireHintCounts(t *testing.T) {
 	if !slices.Equal(h.Drops, wantDrops) {
 		t.Errorf("got drops %+v, want %+v", h.Drops, wantDrops)
 	}
+	if h.Lost != 6 {
+		t.Errorf("got %d events lost in the window, want 6", h.Lost)
+	}
 	if h.Finding == nil || h.Finding.ID != "SESS-001" {
 		t.Errorf("got finding %+v, want the first failing one, SESS-001", h.Finding)
 	}
@@ -79,6 +88,7 @@ func TestWireHintCounts(t *testing.T) {
 		"3 frames from a dropped by rule split (1 SYN), the first at frame 3",
 		"1 frames from b dropped by link down, the first at frame 7",
 		"checker: FAIL SESS-001 frame 9: no TCP connection to a session port",
+		"the capture lost 6 events in 2.0s-10.0s (its writer fell behind): these counts may be short",
 	} {
 		if !strings.Contains(h.Text, w) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, w)

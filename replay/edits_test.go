@@ -187,3 +187,35 @@ func recordLive(t *testing.T, policy *filter.Policy) (*bytes.Buffer, *capture.Si
 	}
 	return buf, sink, hubtest.New(t, hc)
 }
+
+// TestReplayCountsTheCapturesGaps: a capture whose writer fell behind the
+// live hub says how many events it lost, on the record after each gap and
+// in its trailer; the replay adds them up and warns that it cannot do
+// what they did.
+func TestReplayCountsTheCapturesGaps(t *testing.T) {
+	buf, sink, sim := recordLive(t, nil)
+	mac := hubtest.MAC("02:00:00:00:00:0a")
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "one"))
+	sink.Annotate("capture: 7 events missing before this one (the writer fell behind)")
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "two"))
+	sim.Drain()
+	sink.Annotate("capture: 3 events missing after the last record (the writer fell behind)")
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(Config{Inputs: []Input{memInput("gaps.pcapng", buf.Bytes())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Inputs) != 1 || res.Inputs[0].Missing != 10 {
+		t.Fatalf("got inputs %+v, want 10 events missing", res.Inputs)
+	}
+	var w strings.Builder
+	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "the capture lost 10 events") {
+		t.Errorf("the warnings (%v): %q", err, w.String())
+	}
+}

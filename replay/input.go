@@ -103,6 +103,7 @@ type source struct {
 	section int    // of the last packet
 	l2hub   bool   // the current section is an l2hub capture
 	trailer string // at a clean end of an l2hub capture: what it noted after its last frame
+	missing uint64 // events the capture says it lost (capture.Gaps)
 	meta    capture.FileMeta
 	ifChan  []int // interface ID -> channel, for the current section
 }

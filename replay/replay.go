@@ -416,6 +416,10 @@ type InputResult struct {
 	Path    string      `json:"path"`
 	Packets int         `json:"packets"`
 	Err     *InputError `json:"stopped,omitempty"` // where reading stopped early; nil at a clean end
+	// Missing counts the events an l2hub capture says it lost (its writer
+	// fell behind the live hub: capture.Gaps): what they would have
+	// done is not replayed.
+	Missing uint64 `json:"missing,omitempty"`
 }
 
 // PortResult is one port's counters after the replay.
@@ -557,7 +561,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	defer func() {
 		for _, s := range srcs {
-			ir := InputResult{Path: s.in.Path, Packets: s.packets}
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
 			}
@@ -600,6 +604,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	for _, s := range srcs {
 		if s.trailer != "" {
+			s.missing += capture.Gaps(s.trailer)
 			x.trailerEdits(s.trailer, s.head.Number)
 		}
 	}
@@ -614,6 +619,7 @@ func (x *run) packet(s *source) {
 	c := &x.r.chans[ch]
 	var id hub.PortID
 	if c.l2hub {
+		s.missing += capture.Gaps(p.Comment)
 		x.edits(p)
 		if p.Dir == capture.DirOut {
 			x.res.Egress++

@@ -109,10 +109,14 @@ func (res *Result) WriteSummary(w io.Writer) error {
 
 // WriteInputErrors writes, one line each, where an input stopped early:
 // "warning" for a truncated tail, "error" for corrupt or unsupported data;
-// l2hub replay writes them to stderr, apart from the summary.
+// and a warning for a capture that says it lost events. l2hub replay
+// writes them to stderr, apart from the summary.
 func (res *Result) WriteInputErrors(w io.Writer) error {
 	var b strings.Builder
 	for _, in := range res.Inputs {
+		if in.Missing > 0 {
+			fmt.Fprintf(&b, "warning: %s: the capture lost %d events (its writer fell behind the live hub); the replay cannot do what they did\n", in.Path, in.Missing)
+		}
 		if in.Err == nil {
 			continue
 		}

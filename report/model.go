@@ -256,6 +256,7 @@ func (b *builder) read(rd io.Reader) error {
 	b.m.at = []ref{{-1, -1}}
 	var last time.Time
 	otherLinks := 0
+	var missing uint64 // events the capture says it lost
 	for {
 		p, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -287,6 +288,7 @@ func (b *builder) read(rd io.Reader) error {
 			continue
 		}
 		b.recordEdits(p.Number, p.Comment)
+		missing += capture.Gaps(p.Comment)
 		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
 		switch p.Dir {
 		case capture.DirIn:
@@ -310,6 +312,9 @@ func (b *builder) read(rd io.Reader) error {
 	}
 	// Changes made after the last frame are in the capture's trailer.
 	b.recordEdits(b.m.Records, r.Trailer())
+	if missing += capture.Gaps(r.Trailer()); missing > 0 {
+		b.warn("the capture lost %d events (its writer fell behind the live hub): they are not drawn", missing)
+	}
 	if otherLinks > 0 {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
 	}

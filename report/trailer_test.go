@@ -2,6 +2,8 @@ package report
 
 import (
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +55,27 @@ func TestChangeAfterTheLastFrame(t *testing.T) {
 	}
 	if m.Duration < down.At {
 		t.Errorf("the time axis ends at %v, before the change at %v", m.Duration, down.At)
+	}
+}
+
+// A capture that lost events (its writer fell behind) says so, and the
+// report warns that it does not draw them.
+func TestLostEventsAreWarned(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.pcapng")
+	s, err := capture.Open(capture.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1000, 0)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	s.Annotate("capture: 5 events missing before this one (the writer fell behind)")
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: udpFrame("a", "b", 37020, 1, 0)})
+	s.Annotate("capture: 2 events missing after the last record (the writer fell behind)")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := build(t, Options{Capture: path})
+	if !slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.Contains(w, "the capture lost 7 events") }) {
+		t.Errorf("got warnings %q, want the 7 lost events", m.Warnings)
 	}
 }

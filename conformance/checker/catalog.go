@@ -75,7 +75,7 @@ var catalog = []Check{
 	{DISC009, "at most one node-b: every extra VM is another node-b with the same keys", ""},
 	{NET001, "the hub answers no DHCP in the nexus profile (a lease takes a node out of cross-VM mode)", ""},
 	{NET002, "IP fragments (not reassembled, not checked)", ""},
-	{NET003, "frames that cannot be checked: bad checksums, cut by the snaplen, not Ethernet", ""},
+	{NET003, "frames that cannot be checked: bad checksums, cut by the snaplen, not Ethernet, lost by the capture", ""},
 	{TCP001, "TCP retransmissions, explained by the hub's drops where it can", ""},
 	{TCP002, "TCP reassembly limits: buffered out-of-order bytes per stream, connections", ""},
 	{TCP003, "TCP streams end without holes", ""},

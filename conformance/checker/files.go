@@ -35,7 +35,8 @@ func CheckFiles(opts Options, paths ...string) (Report, error) {
 // file per hub port) are merged by timestamp, and frame numbers count in
 // that merged order, as `mergecap` numbers a chronological merge; copies of
 // a frame in several files are checked once. A capture cut short (a killed
-// writer) is checked up to its last whole packet and the report says so.
+// writer) is checked up to its last whole packet and the report says so,
+// as it says how many events a capture notes it lost (capture.Gaps).
 // A capture that breaks part-way (a corrupt block) stops the check: the
 // report of the frames before the break is returned with a *StopError
 // saying where. Any other error comes with an empty report.
@@ -55,6 +56,10 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 		name string
 	}
 	heads := make([]*head, len(inputs))
+	// Events an l2hub capture says it lost (its writer fell behind the live
+	// hub: capture.Gaps), and the frames noting them.
+	var lost uint64
+	var lostFrames []int
 	advance := func(h *head) error {
 		pkt, err := h.r.Next()
 		switch {
@@ -62,6 +67,7 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 			h.pkt, h.ok = pkt.Clone(), true
 			return nil
 		case errors.Is(err, io.EOF):
+			lost += capture.Gaps(h.r.Trailer())
 		case errors.Is(err, capture.ErrTruncated):
 			c.mu.Lock()
 			c.agg.add(Warn, NET003, "cut "+h.name, nil, "%s ends with a cut packet (a killed writer?): checked up to the last whole one", h.name)
@@ -80,6 +86,11 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 		heads[i] = &head{r: r, name: in.Name}
 	}
 	report := func() Report {
+		if lost > 0 {
+			c.mu.Lock()
+			c.agg.add(Warn, NET003, "lost", lostFrames, "the capture lost %d events (its writer fell behind the live hub): what they carried was not checked, and findings of missing frames may come from the gap", lost)
+			c.mu.Unlock()
+		}
 		r := c.Report()
 		if len(inputs) > 1 {
 			names := make([]string, len(inputs))
@@ -120,6 +131,10 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 		}
 		if strings.HasPrefix(h.pkt.Comment, "dropped") {
 			f.Dropped, f.Why = true, h.pkt.Comment
+		}
+		if n := capture.Gaps(h.pkt.Comment); n > 0 {
+			lost += n
+			lostFrames = appendFrames(lostFrames, f.Number)
 		}
 		if h.pkt.LinkType != capture.LinkTypeEthernet {
 			c.mu.Lock()

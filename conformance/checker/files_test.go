@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,43 @@ func TestCheckFilesStopsAtCorruption(t *testing.T) {
 	}
 	if len(r.Findings) == 0 {
 		t.Errorf("got a report without findings for the %d frames before the break", r.Frames)
+	}
+}
+
+// TestCheckFilesSaysWhatTheCaptureLost: a capture whose writer fell behind
+// marks its gaps; the check warns with how many events are missing and
+// cites the frames that note them.
+func TestCheckFilesSaysWhatTheCaptureLost(t *testing.T) {
+	frames := healthy(t, 1460).frames
+	path := filepath.Join(t.TempDir(), "gaps.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	sink.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+	for i, f := range frames {
+		if i == 2 {
+			sink.Annotate("capture: 4 events missing before this one (the writer fell behind)")
+		}
+		id, name := portOf(f)
+		sink.Observe(&hub.Event{Time: f.Time, Port: id, PortName: name, Dir: hub.Ingress, Frame: f.Data})
+	}
+	sink.Annotate("capture: 1 events missing after the last record (the writer fell behind)")
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := CheckFiles(Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost *Finding
+	for _, fd := range r.Findings {
+		if fd.ID == NET003 && strings.Contains(fd.Message, "lost 5 events") {
+			lost = &fd
+		}
+	}
+	if lost == nil || lost.Verdict != Warn || !slices.Equal(lost.Frames, []int{3}) {
+		t.Errorf("got NET-003 %+v, want a warning of 5 lost events citing frame 3:\n%s", lost, dump(r))
 	}
 }
