@@ -16,14 +16,7 @@ import (
 // down just before the hub stopped) is in the capture's trailer: the
 // report draws its marker and its band all the same.
 func TestChangeAfterTheLastFrame(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.pcapng")
-	s, err := capture.Open(capture.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Unix(1000, 0)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
-	s.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+	path, s := openRun(t)
 	frame := udpFrame("a", "b", 37020, 1, 0)
 	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
 	s.Observe(&hub.Event{Time: t0, Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame})
@@ -61,13 +54,7 @@ func TestChangeAfterTheLastFrame(t *testing.T) {
 // A capture that lost events (its writer fell behind) says so, and the
 // report warns that it does not draw them.
 func TestLostEventsAreWarned(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "run.pcapng")
-	s, err := capture.Open(capture.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Unix(1000, 0)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	path, s := openRun(t)
 	s.Annotate("capture: 5 events missing before this one (the writer fell behind)")
 	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: udpFrame("a", "b", 37020, 1, 0)})
 	s.Annotate("capture: 2 events missing after the last record (the writer fell behind)")
@@ -78,4 +65,20 @@ func TestLostEventsAreWarned(t *testing.T) {
 	if !slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.Contains(w, "the capture lost 7 events") }) {
 		t.Errorf("got warnings %q, want the 7 lost events", m.Warnings)
 	}
+}
+
+// t0 is when openRun's captures start.
+var t0 = time.Unix(1000, 0)
+
+// openRun opens a capture of ports a and b in a temporary directory.
+func openRun(t *testing.T) (string, *capture.Sink) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "run.pcapng")
+	s, err := capture.Open(capture.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	s.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+	return path, s
 }
