@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -635,5 +636,38 @@ func TestPortTableIsTheCores(t *testing.T) {
 	}
 	if ports, err := h.Ports(ctx); err != nil || len(ports) != 2 || ports[1].Description != "again" || !ports[1].Attached {
 		t.Errorf("got ports %+v, %v; want a and the new b, attached", ports, err)
+	}
+}
+
+// droppingIO is a chanIO whose own side drops frames before the hub reads
+// them (a hub.KernelDropper), as a datagram socket with a full buffer or a
+// virtual host with a full NIC queue does.
+type droppingIO struct {
+	*chanIO
+	drops atomic.Uint64
+}
+
+func (d *droppingIO) KernelDrops() uint64 { return d.drops.Load() }
+
+// TestReaderCountsThePeersOwnDrops: what a peer's side drops while the
+// port is attached is counted on the port as kernel-overflow, once; what
+// it dropped before is not the hub's to count.
+func TestReaderCountsThePeersOwnDrops(t *testing.T) {
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "b")
+	d := &droppingIO{chanIO: newChanIO()}
+	d.drops.Store(3)
+	if err := h.AddPort("a", "dropping a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Attach("a", d); err != nil {
+		t.Fatal(err)
+	}
+	d.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, "first")
+	recv(t, ios["b"]) // the reader has started: it took the 3 as its baseline
+	d.drops.Add(5)
+	d.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, "after five were dropped")
+	recv(t, ios["b"])
+	if got := h.Stats(context.Background(), "a").Drops(hub.DropKernel); got != 5 {
+		t.Errorf("got %d kernel-overflow drops on a, want the 5 dropped while attached", got)
 	}
 }

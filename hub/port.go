@@ -45,7 +45,7 @@ type Describer interface {
 
 // A KernelDropper is a PortIO whose kernel may drop frames before the hub
 // reads them (a datagram socket with a full receive buffer cannot push back
-// on its sender). KernelDrops returns how many it has dropped so far; the
+// on its sender; an in-process host's NIC queue drops when full). KernelDrops returns how many it has dropped so far; the
 // hub's reader counts the growth as DropKernel, so no loss is silent.
 type KernelDropper interface {
 	KernelDrops() uint64
@@ -73,7 +73,7 @@ const (
 	DropDelayFull               // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
 	DropStalled                 // the port's peer took nothing for the stall time; its frames are dropped until it drains
 	DropBacklogFull             // a pausing port's backlog reached its bound (CoreConfig.Backlog*)
-	DropKernel                  // the kernel dropped the datagram before the hub could read it (socket buffer full)
+	DropKernel                  // the peer's side dropped it before the hub could read it (a socket buffer or a virtual host's NIC queue full)
 	DropSplitHorizon            // the destination is in the ingress port's split-horizon group
 	DropEncap                   // a tunnel datagram whose encapsulation is malformed (VXLAN: short, bad flags)
 	DropVNI                     // a tunnel datagram for another overlay (VXLAN: another VNI)

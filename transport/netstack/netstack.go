@@ -33,7 +33,7 @@ const (
 	DefaultMTU = 1500
 	// DefaultQueueLen is how many outbound frames wait for ReadFrame before
 	// the stack's further sends are dropped (TCP retransmits; UDP is lost, as
-	// on a real NIC whose ring is full).
+	// on a real NIC whose ring is full), counted by KernelDrops.
 	DefaultQueueLen = 512
 )
 
@@ -70,13 +70,14 @@ type Config struct {
 // and multicast, and silently ignores the rest (a hub floods). Close tears
 // the whole stack down: every connection made through the host ends.
 type Host struct {
-	cfg    Config
-	stack  *stack.Stack
-	link   *channel.Endpoint
-	mac    tcpip.LinkAddress
-	addr   tcpip.Address
-	maxLen int // largest frame, header included
-	desc   string
+	cfg     Config
+	stack   *stack.Stack
+	link    *channel.Endpoint
+	dropped atomic.Uint64 // frames the full outbound queue refused (KernelDrops)
+	mac     tcpip.LinkAddress
+	addr    tcpip.Address
+	maxLen  int // largest frame, header included
+	desc    string
 
 	ctx    context.Context // ends at Close; unblocks ReadFrame
 	cancel context.CancelFunc
@@ -86,8 +87,9 @@ type Host struct {
 }
 
 var (
-	_ hub.PortIO    = (*Host)(nil)
-	_ hub.Describer = (*Host)(nil)
+	_ hub.PortIO        = (*Host)(nil)
+	_ hub.Describer     = (*Host)(nil)
+	_ hub.KernelDropper = (*Host)(nil)
 )
 
 // New builds a host with its stack, NIC, address and routes.
@@ -143,7 +145,7 @@ func New(cfg Config) (*Host, error) {
 	if err := h.stack.SetTransportProtocolOption(tcp.ProtocolNumber, &recovery); err != nil {
 		return fail("set TCP loss recovery", err)
 	}
-	if err := h.stack.CreateNIC(nicID, ethernet.New(h.link)); err != nil {
+	if err := h.stack.CreateNIC(nicID, ethernet.New(&countingLink{Endpoint: h.link, dropped: &h.dropped})); err != nil {
 		return fail("create NIC", err)
 	}
 	own := tcpip.AddressWithPrefix{Address: h.addr, PrefixLen: cfg.Addr.Bits()}
@@ -311,6 +313,30 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 }
 
 // Describe says what the host is ("netstack 02:00:00:00:00:01 10.0.0.2/24").
+// KernelDrops implements hub.KernelDropper: the frames the stack sent while
+// its outbound queue (Config.QueueLen) was full, which it dropped as a NIC
+// drops on a full ring. A hub that pauses reading the host (its frames wait
+// for a slow port) counts them on the host's port as kernel-overflow, so
+// no loss is silent.
+func (h *Host) KernelDrops() uint64 { return h.dropped.Load() }
+
+// countingLink is the host's NIC below its Ethernet layer: the channel
+// endpoint ReadFrames takes frames from, counting the frames its full queue
+// refused (the channel endpoint drops them and reports success).
+type countingLink struct {
+	*channel.Endpoint
+	dropped *atomic.Uint64
+}
+
+// WritePackets implements stack.LinkEndpoint.
+func (l *countingLink) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	n, err := l.Endpoint.WritePackets(pkts)
+	if err == nil && n < pkts.Len() {
+		l.dropped.Add(uint64(pkts.Len() - n))
+	}
+	return n, err
+}
+
 func (h *Host) Describe() string { return h.desc }
 
 // Addr returns the host's IPv4 address.

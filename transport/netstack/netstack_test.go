@@ -330,3 +330,37 @@ func TestThroughHub(t *testing.T) {
 		t.Fatalf("read %q, %v; want \"hi\"", got, err)
 	}
 }
+
+// A host whose frames nobody reads drops what its queue cannot hold, as a
+// NIC drops on a full ring, and counts it: KernelDrops, which a hub counts
+// on the host's port as kernel-overflow.
+func TestKernelDropsCountsAFullQueue(t *testing.T) {
+	h, err := netstack.New(netstack.Config{MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Addr: netip.MustParsePrefix("10.0.0.1/24"), QueueLen: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := h.ListenUDP(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	to := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("255.255.255.255:9")) // no ARP first
+	for i := range 10 {
+		if _, err := c.WriteTo([]byte{byte(i)}, to); err != nil {
+			t.Logf("datagram %d: %v", i, err) // a full queue may say so
+		}
+	}
+	if got := h.KernelDrops(); got != 6 {
+		t.Errorf("KernelDrops() = %d after 10 datagrams into a queue of 4, want 6", got)
+	}
+	buf := make([]byte, 1514)
+	for i := range 4 {
+		if n, ok, err := h.PollFrame(buf); !ok || err != nil || n == 0 {
+			t.Fatalf("frame %d: %d bytes, %v, %v; want the 4 queued", i, n, ok, err)
+		}
+	}
+	if _, ok, _ := h.PollFrame(buf); ok {
+		t.Error("a fifth frame was queued")
+	}
+}
