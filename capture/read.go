@@ -422,9 +422,7 @@ func (r *Reader) nextNG() (Packet, error) {
 			continue
 		}
 		if typ == blockISB {
-			if err := r.statistics(b); err != nil {
-				return Packet{}, r.fail(at, err)
-			}
+			r.statistics(b)
 			continue
 		}
 		p, err := r.packet(typ, b)
@@ -473,11 +471,13 @@ func blockName(typ uint32) string {
 }
 
 // statistics reads an Interface Statistics Block for the trailer a Sink
-// writes there: a comment that starts with trailerPrefix.
-func (r *Reader) statistics(b []byte) error {
+// writes there: a comment that starts with trailerPrefix. The block says
+// nothing about the packets, so a malformed one (another writer's) is
+// passed over, as blocks the reader does not use are.
+func (r *Reader) statistics(b []byte) {
 	const isbFixed = 12 // interface ID, timestamp
 	if len(b) < isbFixed {
-		return fmt.Errorf("%w: interface statistics block of %d bytes", ErrCorrupt, len(b)+12)
+		return
 	}
 	it := optIter{b: b[isbFixed:], order: r.order}
 	for it.next() {
@@ -485,7 +485,6 @@ func (r *Reader) statistics(b []byte) error {
 			r.trailer = joinComment(r.trailer, it.val[len(trailerPrefix):])
 		}
 	}
-	return it.err
 }
 
 // Trailer returns the annotations that a Sink found no frame to carry when

@@ -104,7 +104,10 @@ func TestReadPcapng(t *testing.T) {
 			g.epb(0, 1_700_000_000_123_456, d[0], 60, opt{optFlags, g.u32(flagsInbound | 1<<2)},
 				opt{optComment, []byte("one")}, opt{optComment, []byte("two")}, opt{99, []byte("unknown option")})
 			g.idb(LinkTypeRaw, 128, opt{optIfName, []byte("tun0")}, opt{optIfTsresol, []byte{3}}, opt{optIfTsoff, g.u64(100)})
-			g.block(blockISB, make([]byte, 12))         // skipped
+			g.block(blockISB, make([]byte, 12)) // skipped
+			// Statistics whose option overruns the block: passed over, as
+			// another writer's may be.
+			g.block(blockISB, append(make([]byte, 12), g.o.AppendUint16(g.o.AppendUint16(nil, optComment), 200)...))
 			g.block(0x40000BAD, []byte("custom block")) // skipped
 			g.epb(1, 1_700_000_000_123, d[1], 1000, opt{optFlags, g.u32(flagsOutbound)})
 			g.spb(67, d[2][:67])
@@ -115,6 +118,10 @@ func TestReadPcapng(t *testing.T) {
 			g.idb(LinkTypeEthernet, 65536, opt{optIfName, []byte("pico")}, opt{optIfTsresol, []byte{12}})
 			g.epb(0, 3<<10|512, d[4], 88)                 // 3.5 s in 2^-10 units
 			g.epb(1, 1_000_000_000_000_123_456, d[5], 95) // picoseconds
+			// A Sink's trailer: its statistics comment, then the notes no
+			// frame followed.
+			g.block(blockISB, append(make([]byte, 12), g.opts(opt{optComment, []byte("l2hub port bin: ...")},
+				opt{optComment, []byte(trailerPrefix + "control at 9s: link bin down")})...))
 
 			r, err := NewReader(bytes.NewReader(g.b), ReadOptions{})
 			if err != nil {
@@ -154,6 +161,9 @@ func TestReadPcapng(t *testing.T) {
 			}
 			if _, err := r.Next(); err != io.EOF {
 				t.Errorf("after the last packet: got %v, want io.EOF", err)
+			}
+			if got := r.Trailer(); got != "control at 9s: link bin down" {
+				t.Errorf("got Trailer() = %q, want the statistics' second comment without its prefix", got)
 			}
 			if s := r.Section(); s.Comment != "second" {
 				t.Errorf("got Section().Comment = %q in the second section", s.Comment)
