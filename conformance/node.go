@@ -85,10 +85,14 @@ type Node struct {
 	peers     peerCache
 	learned   chan struct{} // closed when the peer's id is first learned
 	learnOnce sync.Once
-	connected atomic.Bool // a TCP connection exists: announces pause
-	announced atomic.Bool
-	muxDone   atomic.Bool
-	ran       atomic.Bool
+	connected atomic.Bool // a TCP connection exists (or is being dialled): announces pause
+	// announceMu orders an announce round against a dial: a round sends
+	// only while no connection exists, and a dial waits for a round that
+	// is sending, so no announce follows the session's connection.
+	announceMu sync.Mutex
+	announced  atomic.Bool
+	muxDone    atomic.Bool
+	ran        atomic.Bool
 
 	msMu        sync.Mutex
 	lastFailure string // last session-fail detail, to report each reason once
@@ -307,9 +311,11 @@ func (n *Node) startAnnouncing(ctx context.Context, udp net.PacketConn, wg *sync
 	n.sendAnnounces(udp, payloads, group, peer)
 	wg.Go(func() {
 		for n.wait(ctx, n.cfg.AnnounceInterval) == nil {
+			n.announceMu.Lock()
 			if !n.connected.Load() {
 				n.sendAnnounces(udp, payloads, group, peer)
 			}
+			n.announceMu.Unlock()
 		}
 	})
 }
@@ -469,13 +475,16 @@ func (n *Node) waitDiscovery(ctx context.Context) error {
 func (n *Node) dial(ctx context.Context) (net.Conn, string, error) {
 	target, via := n.dialTarget()
 	n.st.dials.Add(1)
+	n.announceMu.Lock() // after a round sending now, and none until this fails
+	n.connected.Store(true)
+	n.announceMu.Unlock()
 	c, err := n.cfg.Net.DialTCP(ctx, netip.AddrPortFrom(n.cfg.Addr, 0), target)
 	if err != nil {
+		n.connected.Store(false)
 		n.st.dialFailures.Add(1)
 		n.log.Debug("dial failed", "target", target.String(), "via", via, "err", err)
 		return nil, via, err
 	}
-	n.connected.Store(true)
 	return c, via + " target=" + target.String(), nil
 }
 
