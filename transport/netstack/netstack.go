@@ -312,7 +312,6 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-// Describe says what the host is ("netstack 02:00:00:00:00:01 10.0.0.2/24").
 // KernelDrops implements hub.KernelDropper: the frames the stack sent while
 // its outbound queue (Config.QueueLen) was full, which it dropped as a NIC
 // drops on a full ring. A hub that pauses reading the host (its frames wait
@@ -337,6 +336,7 @@ func (l *countingLink) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 	return n, err
 }
 
+// Describe says what the host is ("netstack 02:00:00:00:00:01 10.0.0.2/24").
 func (h *Host) Describe() string { return h.desc }
 
 // Addr returns the host's IPv4 address.
