@@ -334,3 +334,39 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	err := c.do(ctx, "GET", "/metrics", "", nil, &out)
 	return string(out), err
 }
+
+// WaitReady asks the hub for its ports every interval until it answers
+// (the hub is ready: every port and the control API bound), or ctx ends.
+func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ports, err := c.Ports(ctx)
+		if err == nil {
+			return ports, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// ParsePartitionArgs reads `l2hub ctl partition NAME [GROUP GROUP...]`:
+// NAME alone starts the policy's partition of that name; with groups
+// (comma-separated ports or group names each), an ad-hoc one. One group
+// separates nothing and is refused.
+func ParsePartitionArgs(args []string) (name string, groups [][]string, err error) {
+	switch len(args) {
+	case 0:
+		return "", nil, errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
+	case 2:
+		return "", nil, fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
+			args[0], args[1], args[0])
+	}
+	for _, g := range args[1:] {
+		groups = append(groups, strings.Split(g, ","))
+	}
+	return args[0], groups, nil
+}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -68,4 +69,29 @@ func PausesText(st hub.StatsSnapshot) string {
 		return "0"
 	}
 	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
+}
+
+// WriteRules writes a policy's counters as the tables `l2hub ctl rules`
+// shows: one row per rule, then the partitions.
+func WriteRules(w io.Writer, st filter.Stats) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	if len(st.Rules) == 0 && len(st.Partitions) == 0 {
+		fmt.Fprintln(tw, "no rules")
+	}
+	if len(st.Rules) > 0 {
+		fmt.Fprintln(tw, "RULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
+		for _, r := range st.Rules {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
+		}
+	}
+	if len(st.Partitions) > 0 {
+		if len(st.Rules) > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintln(tw, "PARTITION\tGROUPS\tACTIVE\tDROPPED")
+		for _, p := range st.Partitions {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\n", p.Name, p.Groups, p.Active, p.Dropped)
+		}
+	}
+	return tw.Flush()
 }

@@ -88,3 +88,19 @@ func ResolveToken(value, file string) (string, error) {
 	}
 	return "", nil
 }
+
+// TokenFlags are the flags a command is given the control token with:
+// --control-token-file and --control-token ($L2HUB_CONTROL_TOKEN when
+// neither is set).
+type TokenFlags struct{ Value, File string }
+
+// Register adds the flags with a flag set's StringVar (pflag's or the
+// standard library's).
+func (f *TokenFlags) Register(stringVar func(p *string, name, value, usage string)) {
+	stringVar(&f.File, "control-token-file", "", "the control API's bearer token, from `file` (mode 0600; default $"+TokenEnv+"); a TCP control address needs one")
+	stringVar(&f.Value, "control-token", "", "the control API's bearer token (visible to every user in ps: prefer --control-token-file or $"+TokenEnv+")")
+}
+
+// Token is the token the flags (or $L2HUB_CONTROL_TOKEN) give, as
+// ResolveToken resolves it.
+func (f *TokenFlags) Token() (string, error) { return ResolveToken(f.Value, f.File) }

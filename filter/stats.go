@@ -102,6 +102,19 @@ type RuleDescription struct {
 	Counters RuleStats `json:"counters"`
 }
 
+// String says what the rule matches and does: "match link=a->b: loss 5%".
+func (d RuleDescription) String() string {
+	match := d.Match
+	if match == "" {
+		match = "all"
+	}
+	s := "match " + match
+	if len(d.Actions) > 0 {
+		s += ": " + strings.Join(d.Actions, ", ")
+	}
+	return s
+}
+
 // describe describes the rule as Describe does.
 func (r *rule) describe() RuleDescription {
 	d := RuleDescription{Name: r.name, Match: r.matchDesc, Actions: slices.Clone(r.actionDescs), Counters: r.stats()}

@@ -182,6 +182,19 @@ type LoadOptions struct {
 	LookPath func(string) (string, error)
 }
 
+// ParseVars reads --var values, NAME=VALUE each, into LoadOptions.Vars.
+func ParseVars(vars []string) (map[string]string, error) {
+	m := make(map[string]string, len(vars))
+	for _, v := range vars {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var %s: want NAME=VALUE", v)
+		}
+		m[k] = val
+	}
+	return m, nil
+}
+
 // Load reads and checks the lab file at path. Every problem is reported
 // with the file, line and column and the field ("lab.yaml:12:7:
 // vms[0].args[9]: -kernel vmlinuz: no such file"), up to maxErrors of

@@ -2,13 +2,17 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/shell"
 	"l2hub/internal/wallclock"
 )
 
@@ -108,4 +112,50 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// Verdict is the outcome of Repeat's runs, n asked for, as an error: nil
+// when every run passed; else what failed ("lab failed:
+// SESSION_TIMEOUT", "2 of 20 runs failed"), or that the runs were
+// interrupted.
+func Verdict(runs []*Summary, n int) error {
+	failed := 0
+	for _, s := range runs {
+		if s.Result != ResultPass {
+			failed++
+		}
+	}
+	switch {
+	case len(runs) < n:
+		return fmt.Errorf("interrupted after %d of %d runs", len(runs), n)
+	case failed == 1 && n == 1:
+		if c := runs[0].Classification; c != nil {
+			return fmt.Errorf("lab failed: %s", c.Code)
+		}
+		return errors.New("lab " + runs[0].Result)
+	case failed > 0:
+		return fmt.Errorf("%d of %d runs failed", failed, len(runs))
+	}
+	return nil
+}
+
+// Rerun returns Options.Rerun for a lab run as `l2hub lab file` with
+// these --until, --soak and --var values.
+func Rerun(file, until string, soak time.Duration, vars []string) func(seed uint64, set bool) string {
+	return func(seed uint64, seedSet bool) string {
+		args := []string{"l2hub", "lab", file}
+		if seedSet {
+			args = append(args, "--seed", strconv.FormatUint(seed, 10))
+		}
+		if until != "" {
+			args = append(args, "--until", until)
+		}
+		if soak > 0 {
+			args = append(args, "--soak", soak.String())
+		}
+		for _, v := range vars {
+			args = append(args, "--var", v)
+		}
+		return shell.Quote(args)
+	}
 }

@@ -6,9 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"l2hub/hub"
+
+	"github.com/spf13/pflag"
 )
 
 // Options are l2hub bench's settings by name, as its flags give them;
@@ -36,11 +39,54 @@ type Options struct {
 	HubProcess string
 	Logger     *slog.Logger
 	Progress   io.Writer
+
+	quick   bool                   // --quick: a smaller matrix
+	changed func(name string) bool // which flags were given, once Register added them
+}
+
+// Register adds l2hub bench's flags for the options to fs, with their
+// defaults.
+func (o *Options) Register(fs *pflag.FlagSet) {
+	targets := []string{TargetHub, TargetHubPolicy, TargetHubCapture, TargetMcast}
+	fs.IntSliceVar(&o.Sizes, "sizes", DefaultSizes, "frame sizes in bytes")
+	fs.IntSliceVar(&o.Ports, "ports", DefaultPorts, "VMs per scenario (even: unicast pairs them)")
+	fs.IntSliceVar(&o.LatencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
+	fs.BoolVar(&o.Latency, "latency", true, "run the 50%-load latency scenarios")
+	fs.Float64Var(&o.Load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
+	fs.StringSliceVar(&o.Patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
+	fs.StringSliceVar(&o.Transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
+	fs.StringSliceVar(&o.Targets, "targets", targets, "what to measure besides the direct pair: "+strings.Join(targets, ", "))
+	fs.DurationVar(&o.Duration, "duration", time.Second, "how long each scenario sends")
+	fs.IntVar(&o.Window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
+	fs.BoolVar(&o.OpenLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
+	fs.BoolVar(&o.Stall, "stall", true, "run the stalled-port scenario")
+	fs.IntVar(&o.Count, "count", 1, "run each scenario this many times and keep the median")
+	fs.BoolVar(&o.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
+	fs.StringVar(&o.Run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
+	fs.BoolVar(&o.Overload, "overload", true, "run the overload scenario (receivers stop reading)")
+	fs.StringVar(&o.Mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
+	fs.IntVar(&o.Queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
+	o.changed = fs.Changed
 }
 
 // Suite checks o and returns the suite it describes. Errors name the flag
 // at fault.
 func (o Options) Suite() (*Suite, error) {
+	if o.quick {
+		given := o.changed
+		if given == nil {
+			given = func(string) bool { return false }
+		}
+		if !given("sizes") {
+			o.Sizes = []int{64, 1500}
+		}
+		if !given("ports") {
+			o.Ports = []int{2, 32}
+		}
+		if !given("duration") {
+			o.Duration = 300 * time.Millisecond
+		}
+	}
 	mode, err := hub.ParseMode(o.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("--mode: %w", err)

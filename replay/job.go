@@ -1,8 +1,11 @@
 package replay
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,4 +223,57 @@ func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.
 		c.Meta.PolicyHash = out.Policy.Hash()
 	}
 	return c, nil
+}
+
+// Report writes what `l2hub replay` prints of the result: the summary on
+// out (as JSON with asJSON), and on warn, a line each, the inputs' errors
+// and the policy edits that could not be made again.
+func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
+	var err error
+	if asJSON {
+		v := struct {
+			Policy   string `json:"policy,omitempty"`
+			Seed     uint64 `json:"seed,omitempty"`
+			SeedFrom string `json:"seed_from,omitempty"`
+			Mode     string `json:"mode"`
+			*Result
+		}{Mode: r.Mode.String(), SeedFrom: r.SeedFrom, Result: r.Result}
+		if pol := r.Policy; pol != nil {
+			v.Policy, v.Seed = pol.Name(), pol.Seed()
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(v)
+	} else {
+		if pol := r.Policy; pol != nil {
+			fmt.Fprintf(out, "policy %s, seed %d (from %s); %s mode\n", pol.Name(), pol.Seed(), r.SeedFrom, r.Mode)
+		}
+		err = r.WriteSummary(out)
+	}
+	var msgs bytes.Buffer
+	r.WriteInputErrors(&msgs)
+	for line := range bytes.Lines(msgs.Bytes()) {
+		fmt.Fprintf(warn, "l2hub replay: %s", line)
+	}
+	for _, e := range r.Edits {
+		if e.Err != "" {
+			fmt.Fprintf(warn, "l2hub replay: warning: policy edit %s; the decisions after it may differ from the live run's\n", e)
+		}
+	}
+	return err
+}
+
+// Failure is why a replay that ran must still fail: an input it stopped
+// at (the frames before it were replayed), or one cut short unless
+// truncOK accepts that.
+func (r *JobResult) Failure(truncOK bool) error {
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("replay stopped early on bad input (the frames before it were replayed): %w", err)
+	}
+	for _, in := range r.Inputs {
+		if in.Err != nil && in.Err.Truncated() && !truncOK {
+			return fmt.Errorf("%w (the %d frames before the cut were replayed; --allow-truncated accepts a capture cut short)", in.Err, in.Packets)
+		}
+	}
+	return nil
 }

@@ -259,3 +259,42 @@ func (log *consoleLog) place(port int, name string, start time.Time, offset *tim
 	}
 	return out
 }
+
+// ParseConsole reads a console as l2hub report --console gives it:
+// NAME=LOG[,offset=DUR][,match=REGEX]. match comes last and takes the rest,
+// commas included.
+func ParseConsole(spec string) (Console, error) {
+	var c Console
+	name, rest, ok := strings.Cut(spec, "=")
+	if !ok || name == "" {
+		return c, fmt.Errorf("want NAME=LOG")
+	}
+	c.Port = name
+	var opts []string
+	if i := strings.Index(rest, ",match="); i >= 0 {
+		re, err := regexp.Compile(rest[i+len(",match="):])
+		if err != nil {
+			return c, fmt.Errorf("match: %w", err)
+		}
+		c.Match, rest = re, rest[:i]
+	}
+	parts := strings.Split(rest, ",")
+	c.Path, opts = parts[0], parts[1:]
+	if c.Path == "" {
+		return c, fmt.Errorf("no log file after %s=", name)
+	}
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "offset":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("offset: %w", err)
+			}
+			c.Offset = &d
+		default:
+			return c, fmt.Errorf("unknown option %q (known: offset, match)", k)
+		}
+	}
+	return c, nil
+}

@@ -104,3 +104,26 @@ func TestConsoleOnUnknownPort(t *testing.T) {
 		t.Errorf("got %v, want an error naming the log", err)
 	}
 }
+
+func TestParseConsole(t *testing.T) {
+	c, err := ParseConsole("a=logs/a.log,offset=1.5s,match=GUEST:,x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != "a" || c.Path != "logs/a.log" || c.Offset == nil || *c.Offset != 1500*time.Millisecond ||
+		c.Match == nil || c.Match.String() != "GUEST:,x" {
+		t.Errorf("ParseConsole = %+v", c)
+	}
+	if c, err := ParseConsole("b=b.log"); err != nil || c.Offset != nil || c.Match != nil || c.Path != "b.log" {
+		t.Errorf("ParseConsole(b=b.log) = %+v, %v", c, err)
+	}
+	for spec, want := range map[string]string{
+		"a.log": "want NAME=LOG", "=a.log": "want NAME=LOG", "a=": "no log file",
+		"a=x.log,color=red": `unknown option "color"`, "a=x.log,offset=soon": "offset",
+		"a=x.log,match=(": "match",
+	} {
+		if _, err := ParseConsole(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseConsole(%q) = %v, want an error saying %q", spec, err, want)
+		}
+	}
+}

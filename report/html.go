@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -9,6 +10,8 @@ import (
 	"html"
 	"io"
 	"time"
+
+	"github.com/google/renameio/v2"
 )
 
 // The page's parts. page.js draws the diagram from the JSON the page
@@ -22,6 +25,16 @@ var (
 	//go:embed page/body.html
 	pageBody string
 )
+
+// WriteFile writes the page (WriteHTML) to path, atomically: a reader
+// sees the old file or the whole new one. It returns the page's size.
+func (m *Model) WriteFile(path string) (int, error) {
+	var page bytes.Buffer
+	if err := m.WriteHTML(&page); err != nil {
+		return 0, err
+	}
+	return page.Len(), renameio.WriteFile(path, page.Bytes(), 0o644)
+}
 
 // WriteHTML writes the model as one self-contained HTML page. The page
 // loads nothing: its Content-Security-Policy allows only its own style and

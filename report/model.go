@@ -724,3 +724,25 @@ func (m *Model) FrameAt(n int) (frame, delivery int, ok bool) {
 	}
 	return int(m.at[n].frame), int(m.at[n].delivery), true
 }
+
+// WriteSummary writes one line of what the page draws ("412 frames, 2
+// ports, 9 groups, 1 bands, 14 markers", and the check's verdict), then a
+// line per warning.
+func (m *Model) WriteSummary(w io.Writer) error {
+	fmt.Fprintf(w, "%d frames, %d ports, %d groups, %d bands, %d markers",
+		len(m.Frames), len(m.Ports), len(m.Groups), len(m.Bands), len(m.Markers))
+	if m.Check != nil {
+		verdict := "pass"
+		if !m.Check.OK {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(w, ", %s check %s (%d findings)", m.Check.Profile, verdict, len(m.Findings))
+	}
+	fmt.Fprintln(w)
+	for _, warn := range m.Warnings {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", warn); err != nil {
+			return err
+		}
+	}
+	return nil
+}

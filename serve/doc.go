@@ -2,8 +2,9 @@
 // ports (transport), builds the live hub with the policy (filter), the
 // capture (capture), the live checker (conformance/checker) and the virtual
 // DSoftBus peers (conformance/vnode), runs them, and is the control API's
-// Target (control). Run is all of `l2hub serve`; the command only turns
-// its flags into a Config. The load generator (loadgen) and future front
+// Target (control). Run is all of `l2hub serve`; Flags is its command
+// line (the flags that override a config file's fields, and the log's),
+// so the command only binds them and calls Run. The load generator (loadgen) and future front
 // ends drive the same Session in-process.
 //
 // A Config comes from a YAML file (LoadConfig, strict: every problem is

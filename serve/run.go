@@ -231,6 +231,24 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 	WriteQEMUArgs(w, specs, "n0")
 }
 
+// PrintQEMUArgs is l2hub qemu-args: the -netdev flags of every port of a
+// config that is not yet served (WriteQEMUArgs), or with env the shell
+// assignments (WriteQEMUEnv). A port whose address lets the hub choose
+// the port number has no flags before the hub starts: an error.
+func PrintQEMUArgs(w io.Writer, cfg Config, id string, env bool) error {
+	for _, s := range cfg.Ports {
+		if s.AnyPort() {
+			return fmt.Errorf("port %s: address %s lets the hub choose the port when it starts, so no flags can be printed before: give a fixed port, or take the flags from l2hub serve's banner", s.Name, s.Address)
+		}
+	}
+	if env {
+		WriteQEMUEnv(w, cfg.Ports, id)
+	} else {
+		WriteQEMUArgs(w, cfg.Ports, id)
+	}
+	return nil
+}
+
 // WriteQEMUArgs prints, per port, the -netdev flags a VM needs (QEMU's
 // current spelling first, then its older one), or what a host port is.
 func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {

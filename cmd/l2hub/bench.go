@@ -6,13 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/pprof"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/hub"
+	"l2hub/internal/profile"
 	"l2hub/loadgen"
 )
 
@@ -20,7 +17,7 @@ import (
 // with the run.
 type benchFlags struct {
 	loadgen.Options
-	quick, json, process   bool
+	json, process          bool
 	cpuprofile, memprofile string
 }
 
@@ -58,26 +55,8 @@ frames/s counts deliveries to the VM a frame was meant for.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntSliceVar(&f.Sizes, "sizes", loadgen.DefaultSizes, "frame sizes in bytes")
-	fl.IntSliceVar(&f.Ports, "ports", loadgen.DefaultPorts, "VMs per scenario (even: unicast pairs them)")
-	fl.IntSliceVar(&f.LatencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
-	fl.BoolVar(&f.Latency, "latency", true, "run the 50%-load latency scenarios")
-	fl.Float64Var(&f.Load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
-	fl.StringSliceVar(&f.Patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
-	fl.StringSliceVar(&f.Transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
-	fl.StringSliceVar(&f.Targets, "targets", []string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast},
-		"what to measure besides the direct pair: "+strings.Join([]string{loadgen.TargetHub, loadgen.TargetHubPolicy, loadgen.TargetHubCapture, loadgen.TargetMcast}, ", "))
-	fl.DurationVar(&f.Duration, "duration", time.Second, "how long each scenario sends")
-	fl.IntVar(&f.Window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
-	fl.BoolVar(&f.OpenLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
-	fl.BoolVar(&f.Stall, "stall", true, "run the stalled-port scenario")
-	fl.IntVar(&f.Count, "count", 1, "run each scenario this many times and keep the median")
-	fl.BoolVar(&f.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
+	f.Register(fl)
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of the table")
-	fl.StringVar(&f.Run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
-	fl.BoolVar(&f.Overload, "overload", true, "run the overload scenario (receivers stop reading)")
-	fl.StringVar(&f.Mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
-	fl.IntVar(&f.Queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
 	fl.BoolVar(&f.process, "hub-process", false, "run each l2hub target as l2hub serve in a process of its own, as beside QEMU, rather than in the generator's (whose VMs then share no Go scheduler with the hub); CPU/frame counts both processes")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
@@ -85,18 +64,6 @@ frames/s counts deliveries to the VM a frame was meant for.`,
 }
 
 func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) error {
-	changed := cmd.Flags().Changed
-	if f.quick {
-		if !changed("sizes") {
-			f.Sizes = []int{64, 1500}
-		}
-		if !changed("ports") {
-			f.Ports = []int{2, 32}
-		}
-		if !changed("duration") {
-			f.Duration = 300 * time.Millisecond
-		}
-	}
 	f.Progress = stderr
 	if f.process {
 		exe, err := os.Executable()
@@ -110,37 +77,17 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if f.cpuprofile != "" {
-		pf, err := os.Create(f.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	rep, err := s.Run(cmd.Context())
+	stop, err := profile.Start(f.cpuprofile, f.memprofile)
 	if err != nil {
 		return err
 	}
-	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.Transports[0])
-	if f.memprofile != "" {
-		if err := writeHeapProfile(f.memprofile); err != nil {
-			return err
-		}
+	rep, err := s.Run(cmd.Context())
+	if err = errors.Join(err, stop()); err != nil {
+		return err
 	}
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.Transports[0])
 	if f.json {
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteTable(stdout)
-}
-
-func writeHeapProfile(path string) error {
-	pf, err := os.Create(path)
-	if err == nil {
-		err = errors.Join(pprof.Lookup("allocs").WriteTo(pf, 0), pf.Close())
-	}
-	return err
 }

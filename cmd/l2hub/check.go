@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,9 +54,7 @@ Profiles:
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(r)
+				err = writeJSON(stdout, r)
 			} else {
 				err = r.WriteText(stdout)
 			}

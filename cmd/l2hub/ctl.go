@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +15,7 @@ import (
 
 func newCtlCmd(stdout io.Writer) *cobra.Command {
 	var addr string
-	var tf tokenFlags
+	var tf control.TokenFlags
 	var c *control.Client
 	cmd := &cobra.Command{
 		Use:   "ctl",
@@ -33,13 +30,13 @@ root's. A TCP control address needs the hub's token: from
 --control-token-file, $` + control.TokenEnv + ` or --control-token (which
 every user sees in ps).`,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
-			token, err := tf.token()
+			token, err := tf.Token()
 			c = control.NewClient(addr, token)
 			return err
 		},
 	}
 	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
-	tf.register(cmd.PersistentFlags().StringVar)
+	tf.Register(cmd.PersistentFlags().StringVar)
 
 	// sub is one ctl subcommand: run gets the client and the arguments.
 	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, cl *control.Client, args []string) error) *cobra.Command {
@@ -88,7 +85,7 @@ every user sees in ps).`,
 			if err := json.Unmarshal(raw, &st); err != nil {
 				return fmt.Errorf("rules: %w", err)
 			}
-			return writeRules(stdout, st)
+			return control.WriteRules(stdout, st)
 		})
 	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, ports)")
 	ports.Long = `List every port: its peer (- when none is attached), its link as the
@@ -105,22 +102,13 @@ stall time, "-" otherwise ("drop" marks a port set to tail-drop). PAUSES
 is how often the port was paused and for how long in all.`
 
 	partition := sub("partition NAME [GROUP GROUP...]", "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
-		func(_ *cobra.Command, args []string) error {
-			switch len(args) {
-			case 0:
-				return errors.New("give a partition NAME, and for an ad-hoc partition two or more GROUPs")
-			case 2:
-				return fmt.Errorf("partition %s: one group (%s) separates nothing: give two or more groups, or none to start the policy's partition %s",
-					args[0], args[1], args[0])
-			}
-			return nil
-		},
+		cobra.ArbitraryArgs,
 		func(ctx context.Context, cl *control.Client, args []string) error {
-			var groups [][]string
-			for _, g := range args[1:] {
-				groups = append(groups, strings.Split(g, ","))
+			name, groups, err := control.ParsePartitionArgs(args)
+			if err != nil {
+				return err
 			}
-			return done(cl.StartPartition(ctx, args[0], groups), "partition %s started", args[0])
+			return done(cl.StartPartition(ctx, name, groups), "partition %s started", name)
 		})
 	partition.Long = `Start a partition: ports in different groups cannot reach each other.
 
@@ -170,41 +158,4 @@ more. It lasts until healed.`
 			}),
 	)
 	return cmd
-}
-
-// tokenFlags are the ways a client command is given the control token.
-type tokenFlags struct{ value, file string }
-
-// register adds the flags with a flag set's StringVar.
-func (f *tokenFlags) register(stringVar func(p *string, name, value, usage string)) {
-	stringVar(&f.file, "control-token-file", "", "read the hub's bearer token from `file` (mode 0600; default $"+control.TokenEnv+")")
-	stringVar(&f.value, "control-token", "", "the hub's bearer token (visible to every user in ps: prefer --control-token-file or $"+control.TokenEnv+")")
-}
-
-// token is the token the flags (or $L2HUB_CONTROL_TOKEN) give.
-func (f *tokenFlags) token() (string, error) { return control.ResolveToken(f.value, f.file) }
-
-// writeRules writes the policy's counters as tables: one row per rule,
-// then the partitions.
-func writeRules(w io.Writer, st filter.Stats) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	if len(st.Rules) == 0 && len(st.Partitions) == 0 {
-		fmt.Fprintln(tw, "no rules")
-	}
-	if len(st.Rules) > 0 {
-		fmt.Fprintln(tw, "RULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
-		for _, r := range st.Rules {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
-		}
-	}
-	if len(st.Partitions) > 0 {
-		if len(st.Rules) > 0 {
-			fmt.Fprintln(tw)
-		}
-		fmt.Fprintln(tw, "PARTITION\tGROUPS\tACTIVE\tDROPPED")
-		for _, p := range st.Partitions {
-			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\n", p.Name, p.Groups, p.Active, p.Dropped)
-		}
-	}
-	return tw.Flush()
 }

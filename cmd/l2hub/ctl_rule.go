@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
-	"flag"
+	"context"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,81 +43,34 @@ further: add puts the rule last, or before the rule --before names.`,
   l2hub ctl rule update loss-a-b --loss 'a->b=20%' --delay 'a->b=10ms'
   l2hub ctl rule remove loss-a-b`,
 	}
-	// source reads the rule a command was given: --file, or the quick flags.
-	type source struct {
-		file   string
-		faults filter.Flags
-	}
-	rule := func(cmd *cobra.Command, s *source, name string) ([]byte, error) {
-		flags := s.faults.Given()
-		switch {
-		case s.file != "" && flags:
-			return nil, errors.New("give the rule with --file or with quick flags, not both")
-		case s.file == "-":
-			return io.ReadAll(io.LimitReader(cmd.InOrStdin(), filter.MaxRuleBytes+1))
-		case s.file != "":
-			f, err := os.Open(s.file)
-			if err != nil {
-				return nil, err
-			}
-			defer f.Close()
-			return io.ReadAll(io.LimitReader(f, filter.MaxRuleBytes+1))
-		case flags:
-			src, err := s.faults.Rule(name)
-			if err != nil {
-				return nil, fmt.Errorf("rule %s: %w", name, err)
-			}
-			return src, nil
-		}
-		return nil, fmt.Errorf("rule %s: give the rule with --file FILE (- for standard input) or quick flags (--loss 'a->b=5%%', --delay ..., see --help)", name)
-	}
-	withSource := func(c *cobra.Command, s *source) *cobra.Command {
-		c.Flags().StringVarP(&s.file, "file", "f", "", "the rule, as a policy file writes one (YAML), from `FILE` (- for standard input)")
-		fs := flag.NewFlagSet("rule", flag.ContinueOnError)
-		s.faults.RegisterImpairments(fs)
-		c.Flags().AddGoFlagSet(fs)
+	// change is add or update: the rule from its source, sent to the hub.
+	change := func(use, short, verb string, send func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error)) *cobra.Command {
+		var source control.RuleSource
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				src, err := source.Read(cmd.InOrStdin(), args[0])
+				if err != nil {
+					return err
+				}
+				d, err := send(cmd.Context(), args[0], src)
+				if err == nil {
+					fmt.Fprintf(stdout, "rule %s %s: %s\n", d.Name, verb, d)
+				}
+				return err
+			}}
+		source.Register(c.Flags())
 		return c
 	}
-
-	var add source
 	var before string
-	addCmd := withSource(&cobra.Command{
-		Use:   "add NAME",
-		Short: "Add a rule, after the others or --before another",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			src, err := rule(cmd, &add, args[0])
-			if err != nil {
-				return err
-			}
-			d, err := client().AddRule(cmd.Context(), args[0], src, before)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "rule %s added: %s\n", d.Name, ruleWords(d))
-			return nil
-		},
-	}, &add)
+	addCmd := change("add NAME", "Add a rule, after the others or --before another", "added",
+		func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error) {
+			return client().AddRule(ctx, name, src, before)
+		})
 	addCmd.Flags().StringVar(&before, "before", "", "put the rule just before `RULE` (default: after every rule)")
-
-	var update source
-	updateCmd := withSource(&cobra.Command{
-		Use:   "update NAME",
-		Short: "Replace a rule, in its place; its counters go on",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			src, err := rule(cmd, &update, args[0])
-			if err != nil {
-				return err
-			}
-			d, err := client().UpdateRule(cmd.Context(), args[0], src)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "rule %s updated: %s\n", d.Name, ruleWords(d))
-			return nil
-		},
-	}, &update)
+	updateCmd := change("update NAME", "Replace a rule, in its place; its counters go on", "updated",
+		func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error) {
+			return client().UpdateRule(ctx, name, src)
+		})
 
 	removeCmd := &cobra.Command{
 		Use:   "remove NAME",
@@ -142,17 +92,4 @@ further: add puts the rule last, or before the rule --before names.`,
 	}
 	cmd.AddCommand(addCmd, updateCmd, removeCmd)
 	return cmd
-}
-
-// ruleWords says what a rule matches and does: "match link=a->b: loss 5%".
-func ruleWords(d filter.RuleDescription) string {
-	match := d.Match
-	if match == "" {
-		match = "all"
-	}
-	s := "match " + match
-	if len(d.Actions) > 0 {
-		s += ": " + strings.Join(d.Actions, ", ")
-	}
-	return s
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/spf13/cobra"
 
@@ -11,25 +10,8 @@ import (
 	"l2hub/replay"
 )
 
-type injectFlags struct {
-	into       string
-	control    string
-	token      tokenFlags
-	speed      float64
-	flood      bool
-	pps        string
-	bps        string
-	loop       int
-	from       string
-	fromMAC    string
-	rewriteMAC []string
-	rewriteIP  []string
-	json       bool
-	truncOK    bool
-}
-
 func newInjectCmd(stdout, stderr io.Writer) *cobra.Command {
-	var f injectFlags
+	var f replay.InjectFlags
 	cmd := &cobra.Command{
 		Use:   "inject CAPTURE --into PORT [flags]",
 		Short: "Send a capture's frames into a live port of a running hub, towards its VM",
@@ -59,58 +41,27 @@ frames that found no VM (it went away) make the command fail.`,
 			return runInject(cmd, f, args[0], stdout, stderr)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.into, "into", "", "the `port` whose VM receives the frames (required)")
-	fl.StringVar(&f.control, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
-	f.token.register(fl.StringVar)
-	fl.Float64Var(&f.speed, "speed", 1, "multiple of the recorded timing; 0 sends as fast as possible")
-	fl.BoolVar(&f.flood, "flood", false, "send as fast as possible (same as --speed 0)")
-	fl.StringVar(&f.pps, "pps", "", "send at a fixed `rate` in frames per second (e.g. 500, 10k)")
-	fl.StringVar(&f.bps, "bps", "", "send at a fixed `rate` in bits per second (e.g. 64k, 10M)")
-	fl.IntVar(&f.loop, "loop", 1, "send the capture this many times")
-	fl.StringVar(&f.from, "from", "", "only the frames that `port` sent (an l2hub capture's interface, or a file's port)")
-	fl.StringVar(&f.fromMAC, "from-mac", "", "only the frames with this source `MAC`")
-	fl.StringArrayVar(&f.rewriteMAC, "rewrite-mac", nil, "rewrite MAC `OLD=NEW` (Ethernet and ARP; repeatable)")
-	fl.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IP address `OLD=NEW` (IPv4 or IPv6), fixing checksums (repeatable)")
-	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
-	fl.BoolVar(&f.truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is sent up to the cut and the command succeeds; without it, it fails after sending")
+	f.Register(cmd.Flags())
 	cmd.MarkFlagRequired("into")
 	return cmd
 }
 
-func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io.Writer) error {
-	changed := cmd.Flags().Changed
-	cfg := replay.InjectConfig{Input: replay.Input{Path: path}, From: f.from, Loop: f.loop}
-	if f.loop < 1 {
-		return fmt.Errorf("--loop %d: want 1 or more", f.loop)
-	}
-	var err error
-	if cfg.Pacing, err = replay.ParsePacing(changed, f.speed, f.flood, f.pps, f.bps); err != nil {
+func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, stderr io.Writer) error {
+	cfg, err := f.Config(path)
+	if err != nil {
 		return err
 	}
-	if f.fromMAC != "" {
-		hw, err := net.ParseMAC(f.fromMAC)
-		if err != nil || len(hw) != 6 {
-			return fmt.Errorf("--from-mac %q: not a MAC address", f.fromMAC)
-		}
-		mac := [6]byte(hw)
-		cfg.FromMAC = &mac
-	}
-	if cfg.Rewrite, err = replay.NewRewriter(f.rewriteMAC, f.rewriteIP); err != nil {
-		return err
-	}
-
-	token, err := f.token.token()
+	token, err := f.Token.Token()
 	if err != nil {
 		return err
 	}
 	var truncated *replay.InputError
-	err = replay.InjectInto(cmd.Context(), control.NewClient(f.control, token), f.into, cfg,
+	err = replay.InjectInto(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg,
 		func(rep *replay.InjectReport) {
-			if f.json {
+			if f.JSON {
 				writeJSON(stdout, rep)
 			} else {
-				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.into, cfg.Pacing, rep)
+				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 			}
 			if rep.Input != nil {
 				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
@@ -120,7 +71,7 @@ func runInject(cmd *cobra.Command, f injectFlags, path string, stdout, stderr io
 			}
 		},
 		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
-	if err == nil && truncated != nil && !f.truncOK {
+	if err == nil && truncated != nil && !f.TruncOK {
 		return fmt.Errorf("%w (--allow-truncated accepts a capture cut short)", truncated)
 	}
 	return err

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/internal/shell"
 	"l2hub/lab"
 )
 
@@ -52,20 +50,16 @@ The file format is in README.md ("Run a lab").`,
   l2hub lab pair.yaml --seed 8                       # rerun the seed that failed`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file := args[0]
-			lo := lab.LoadOptions{Vars: map[string]string{}}
-			for _, v := range vars {
-				k, val, ok := strings.Cut(v, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--var %s: want NAME=VALUE", v)
-				}
-				lo.Vars[k] = val
-			}
-			l, err := lab.Load(file, lo)
+			vs, err := lab.ParseVars(vars)
 			if err != nil {
 				return err
 			}
-			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soak, Grace: grace, Version: Version}
+			l, err := lab.Load(args[0], lab.LoadOptions{Vars: vs})
+			if err != nil {
+				return err
+			}
+			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soak, Grace: grace, Version: Version,
+				Rerun: lab.Rerun(args[0], until, soak, vars)}
 			if seed != "" {
 				if opts.Seed, err = strconv.ParseUint(seed, 0, 64); err != nil {
 					return fmt.Errorf("--seed %s: want an unsigned 64-bit integer", seed)
@@ -75,29 +69,12 @@ The file format is in README.md ("Run a lab").`,
 			if repeat < 1 {
 				return fmt.Errorf("--repeat %d: want 1 or more", repeat)
 			}
-			opts.Rerun = func(s uint64, set bool) string { return rerunCommand(file, s, set, until, soak, vars) }
 			runs, err := lab.Repeat(cmd.Context(), l, opts, repeat, keepFailing)
 			if err != nil {
 				return err
 			}
-			failed := 0
-			for _, s := range runs {
-				if s.Result != lab.ResultPass {
-					failed++
-				}
-			}
-			switch {
-			case len(runs) < repeat:
-				return &exitError{code: 1, msg: fmt.Sprintf("interrupted after %d of %d runs", len(runs), repeat)}
-			case failed == 1 && repeat == 1:
-				s := runs[0]
-				msg := "lab " + s.Result
-				if c := s.Classification; c != nil {
-					msg = fmt.Sprintf("lab failed: %s", c.Code)
-				}
-				return &exitError{code: 1, msg: msg}
-			case failed > 0:
-				return &exitError{code: 1, msg: fmt.Sprintf("%d of %d runs failed", failed, len(runs))}
+			if err := lab.Verdict(runs, repeat); err != nil {
+				return &exitError{code: 1, msg: err.Error()} // the lab ran and failed
 			}
 			return nil
 		},
@@ -112,23 +89,4 @@ The file format is in README.md ("Run a lab").`,
 	fl.DurationVar(&grace, "grace", lab.DefaultGrace, "how long a QEMU has to end after SIGTERM before it is killed")
 	fl.StringArrayVar(&vars, "var", nil, "set a lab variable, overriding the file's vars: (`NAME=VALUE`, repeatable)")
 	return cmd
-}
-
-// rerunCommand is the command that repeats one run of a lab (with seed,
-// when one was set).
-func rerunCommand(file string, seed uint64, seedSet bool, until string, soak time.Duration, vars []string) string {
-	args := []string{"l2hub", "lab", file}
-	if seedSet {
-		args = append(args, "--seed", strconv.FormatUint(seed, 10))
-	}
-	if until != "" {
-		args = append(args, "--until", until)
-	}
-	if soak > 0 {
-		args = append(args, "--soak", soak.String())
-	}
-	for _, v := range vars {
-		args = append(args, "--var", v)
-	}
-	return shell.Quote(args)
 }

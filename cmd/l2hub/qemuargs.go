@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -32,24 +31,14 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 			if len(args) == 1 {
 				file = args[0]
 			}
-			cfg, err := baseConfig(file, ports, nil)
+			cfg, err := serve.BaseConfig(file, ports, nil)
 			if err != nil {
 				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			for _, s := range cfg.Ports {
-				if s.AnyPort() {
-					return fmt.Errorf("port %s: address %s lets the hub choose the port when it starts, so no flags can be printed before: give a fixed port, or take the flags from l2hub serve's banner", s.Name, s.Address)
-				}
-			}
-			if env {
-				serve.WriteQEMUEnv(stdout, cfg.Ports, id)
-			} else {
-				serve.WriteQEMUArgs(stdout, cfg.Ports, id)
-			}
-			return nil
+			return serve.PrintQEMUArgs(stdout, cfg, id, env)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&ports, "port", "p", nil, "a port, as for serve (repeatable)")

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"regexp"
-	"strings"
-	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"l2hub/report"
@@ -62,7 +57,7 @@ findings head the page and are pinned to the frames they cite.`,
 			opts := report.Options{Capture: args[0], Check: check, Title: title, MinGroup: group}
 			opts.Limits.HexBytes, opts.Limits.MaxFrames = hexBytes, maxFrames
 			for _, spec := range consoles {
-				c, err := parseConsoleSpec(spec)
+				c, err := report.ParseConsole(spec)
 				if err != nil {
 					return fmt.Errorf("--console %q: %w", spec, err)
 				}
@@ -72,31 +67,15 @@ findings head the page and are pinned to the frames they cite.`,
 			if err != nil {
 				return err
 			}
-			var page bytes.Buffer
-			if err := m.WriteHTML(&page); err != nil {
-				return err
-			}
 			if out == "-" {
-				_, err := stdout.Write(page.Bytes())
+				return m.WriteHTML(stdout)
+			}
+			size, err := m.WriteFile(out)
+			if err != nil {
 				return err
 			}
-			if err := renameio.WriteFile(out, page.Bytes(), 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "wrote %s (%d bytes): %d frames, %d ports, %d groups, %d bands, %d markers",
-				out, page.Len(), len(m.Frames), len(m.Ports), len(m.Groups), len(m.Bands), len(m.Markers))
-			if m.Check != nil {
-				verdict := "pass"
-				if !m.Check.OK {
-					verdict = "FAIL"
-				}
-				fmt.Fprintf(stdout, ", %s check %s (%d findings)", m.Check.Profile, verdict, len(m.Findings))
-			}
-			fmt.Fprintln(stdout)
-			for _, w := range m.Warnings {
-				fmt.Fprintf(stdout, "warning: %s\n", w)
-			}
-			return nil
+			fmt.Fprintf(stdout, "wrote %s (%d bytes): ", out, size)
+			return m.WriteSummary(stdout)
 		},
 	}
 	fl := cmd.Flags()
@@ -108,42 +87,4 @@ findings head the page and are pinned to the frames they cite.`,
 	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view")
 	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning")
 	return cmd
-}
-
-// parseConsoleSpec reads NAME=LOG[,offset=DUR][,match=REGEX]. match comes
-// last and takes the rest, commas included.
-func parseConsoleSpec(spec string) (report.Console, error) {
-	var c report.Console
-	name, rest, ok := strings.Cut(spec, "=")
-	if !ok || name == "" {
-		return c, fmt.Errorf("want NAME=LOG")
-	}
-	c.Port = name
-	var opts []string
-	if i := strings.Index(rest, ",match="); i >= 0 {
-		re, err := regexp.Compile(rest[i+len(",match="):])
-		if err != nil {
-			return c, fmt.Errorf("match: %w", err)
-		}
-		c.Match, rest = re, rest[:i]
-	}
-	parts := strings.Split(rest, ",")
-	c.Path, opts = parts[0], parts[1:]
-	if c.Path == "" {
-		return c, fmt.Errorf("no log file after %s=", name)
-	}
-	for _, o := range opts {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "offset":
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("offset: %w", err)
-			}
-			c.Offset = &d
-		default:
-			return c, fmt.Errorf("unknown option %q (known: offset, match)", k)
-		}
-	}
-	return c, nil
 }

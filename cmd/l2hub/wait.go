@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +18,7 @@ func newWaitCmd(stdout io.Writer) *cobra.Command {
 		readyFile, addr string
 		timeout         time.Duration
 		asJSON          bool
-		tf              tokenFlags
+		tf              control.TokenFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "wait",
@@ -47,18 +46,14 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 				if asJSON {
 					return writeJSON(stdout, info)
 				}
-				var ports []string
-				for _, p := range info.Ports {
-					ports = append(ports, fmt.Sprintf("%s (%s %s)", p.Name, p.Transport, p.Addr))
-				}
-				fmt.Fprintf(stdout, "l2hub ready: pid %d, ports %s\n", info.PID, strings.Join(ports, ", "))
-				return nil
+				_, err = fmt.Fprintf(stdout, "l2hub ready: %s\n", info)
+				return err
 			}
-			token, err := tf.token()
+			token, err := tf.Token()
 			if err != nil {
 				return err
 			}
-			ports, err := waitControl(ctx, control.NewClient(addr, token))
+			ports, err := control.NewClient(addr, token).WaitReady(ctx, 50*time.Millisecond)
 			if err != nil {
 				return notReady(timeout, err)
 			}
@@ -74,26 +69,9 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 	fl.StringVar(&addr, "control", "", "wait for the control API at this address (default "+control.DefaultAddr()+")")
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fl.BoolVar(&asJSON, "json", false, "print the ready file's content (or the ports) as JSON")
-	tf.register(fl.StringVar)
+	tf.Register(fl.StringVar)
 	cmd.MarkFlagsMutuallyExclusive("ready-file", "control")
 	return cmd
-}
-
-// waitControl asks the control API for the ports until it answers.
-func waitControl(ctx context.Context, c *control.Client) ([]control.PortStatus, error) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		ports, err := c.Ports(ctx)
-		if err == nil {
-			return ports, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
-		case <-t.C:
-		}
-	}
 }
 
 func notReady(timeout time.Duration, err error) error {

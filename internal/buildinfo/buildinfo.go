@@ -7,6 +7,7 @@ package buildinfo
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -57,4 +58,20 @@ func (i Info) Short() string {
 		parts = append(parts, "modified")
 	}
 	return fmt.Sprintf("%s (%s)", i.Version, strings.Join(parts, ", "))
+}
+
+// WriteText writes the Info as `l2hub version` prints it, one line each:
+// the version, the revision (modified when the tree was), the commit time
+// when known and the Go version.
+func (i Info) WriteText(w io.Writer) error {
+	rev := i.Revision
+	if i.Modified {
+		rev += " (modified)"
+	}
+	text := fmt.Sprintf("l2hub %s\nrevision: %s\n", i.Version, rev)
+	if i.Time != "" {
+		text += fmt.Sprintf("committed: %s\n", i.Time)
+	}
+	_, err := fmt.Fprintf(w, "%sgo: %s\n", text, i.GoVersion)
+	return err
 }

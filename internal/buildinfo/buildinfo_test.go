@@ -2,6 +2,7 @@ package buildinfo
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +25,23 @@ func TestShort(t *testing.T) {
 		if got := tc.in.Short(); got != tc.want {
 			t.Errorf("%+v.Short() = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	var b strings.Builder
+	i := Info{Version: "0.1.0", Revision: "3e07583c1a2b", Modified: true, Time: "2026-12-06T10:00:00Z", GoVersion: "go1.26"}
+	if err := i.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "l2hub 0.1.0\nrevision: 3e07583c1a2b (modified)\ncommitted: 2026-12-06T10:00:00Z\ngo: go1.26\n"
+	if b.String() != want {
+		t.Errorf("WriteText:\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	i.Modified, i.Time = false, ""
+	i.WriteText(&b)
+	if want := "l2hub 0.1.0\nrevision: 3e07583c1a2b\ngo: go1.26\n"; b.String() != want {
+		t.Errorf("WriteText without time or changes:\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -29,6 +29,16 @@ type Info struct {
 	Ports   []Port `json:"ports"`
 }
 
+// String says what l2hub wait prints of a ready hub: "pid 4242, ports a
+// (tcp 127.0.0.1:7001), b (unix /tmp/b.sock)".
+func (i Info) String() string {
+	ports := make([]string, len(i.Ports))
+	for k, p := range i.Ports {
+		ports[k] = fmt.Sprintf("%s (%s %s)", p.Name, p.Transport, p.Addr)
+	}
+	return fmt.Sprintf("pid %d, ports %s", i.PID, strings.Join(ports, ", "))
+}
+
 // Port is one hub port as a QEMU or a script needs it.
 type Port struct {
 	Name      string `json:"name"`

@@ -150,3 +150,10 @@ func TestWaitIgnoresStaleFile(t *testing.T) {
 		t.Errorf("waiting on a missing file: %v", err)
 	}
 }
+
+func TestInfoString(t *testing.T) {
+	i := Info{PID: 42, Ports: []Port{{Name: "a", Transport: "tcp", Addr: "127.0.0.1:7001"}, {Name: "b", Transport: "unix", Addr: "/tmp/b.sock"}}}
+	if got, want := i.String(), "pid 42, ports a (tcp 127.0.0.1:7001), b (unix /tmp/b.sock)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,51 @@
+package lab
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestVerdict(t *testing.T) {
+	pass := &Summary{Result: ResultPass}
+	fail := &Summary{Result: ResultFail, Classification: &FailureSummary{Code: "SESSION_TIMEOUT"}}
+	for _, tc := range []struct {
+		name string
+		runs []*Summary
+		n    int
+		want string // "" for nil
+	}{
+		{"all pass", []*Summary{pass, pass}, 2, ""},
+		{"one run failed", []*Summary{fail}, 1, "lab failed: SESSION_TIMEOUT"},
+		{"one run, an error", []*Summary{{Result: ResultError}}, 1, "lab error"},
+		{"some of many failed", []*Summary{pass, fail, fail}, 3, "2 of 3 runs failed"},
+		{"interrupted", []*Summary{pass}, 3, "interrupted after 1 of 3 runs"},
+	} {
+		err := Verdict(tc.runs, tc.n)
+		if (err == nil) != (tc.want == "") || err != nil && err.Error() != tc.want {
+			t.Errorf("%s: Verdict = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestParseVarFlags(t *testing.T) {
+	got, err := ParseVars([]string{"GUEST=e2e/out/guest", "EMPTY=", "EQ=a=b"})
+	if err != nil || len(got) != 3 || got["GUEST"] != "e2e/out/guest" || got["EMPTY"] != "" || got["EQ"] != "a=b" {
+		t.Errorf("ParseVars = %v, %v", got, err)
+	}
+	for _, bad := range []string{"NOEQUALS", "=value"} {
+		if _, err := ParseVars([]string{bad}); err == nil || !strings.Contains(err.Error(), "want NAME=VALUE") {
+			t.Errorf("ParseVars(%q) = %v, want an error", bad, err)
+		}
+	}
+}
+
+func TestRerun(t *testing.T) {
+	rerun := Rerun("labs/my lab.yaml", "session", 30*time.Second, []string{"GUEST=/tmp/g"})
+	if got, want := rerun(8, true), "l2hub lab 'labs/my lab.yaml' --seed 8 --until session --soak 30s --var GUEST=/tmp/g"; got != want {
+		t.Errorf("rerun = %q, want %q", got, want)
+	}
+	if got, want := Rerun("lab.yaml", "", 0, nil)(8, false), "l2hub lab lab.yaml"; got != want {
+		t.Errorf("rerun without a seed = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,121 @@
+package replay
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// JobFlags are l2hub replay's flags: the job's, and what to do with its
+// result.
+type JobFlags struct {
+	Job
+	JSON, TruncOK bool
+	ProgressBar   string // auto, always or never
+	mode          string
+	aging         time.Duration
+	faults        filter.Flags
+	changed       func(string) bool
+}
+
+// Register adds replay's flags to fs.
+func (f *JobFlags) Register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.Output, "output", "o", "", "write what each port received (and sent) to `file` (pcapng; classic pcap if it ends in .pcap)")
+	fs.StringVar(&f.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
+	fs.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
+	fs.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
+	fs.StringVar(&f.Points, "points", "both", "what the output records: ingress, egress or both")
+	fs.BoolVar(&f.JSON, "json", false, "print the summary as JSON")
+	fs.BoolVar(&f.IgnoreEdits, "ignore-edits", false, "leave out the policy edits (ctl rule, partition, heal, link) an l2hub capture records: run the policy as given throughout")
+	fs.BoolVar(&f.TruncOK, "allow-truncated", false, "an input cut short (a killed writer) is replayed up to the cut and the command succeeds; without it, it fails after replaying")
+	fs.StringVar(&f.ProgressBar, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
+	f.faults.Register(faults)
+	fs.AddGoFlagSet(faults)
+	f.changed = fs.Changed
+}
+
+// Resolve finishes the job once the flags are parsed: the files, the
+// quick fault flags, and the mode and aging when given.
+func (f *JobFlags) Resolve(files []string) (*Job, error) {
+	job := f.Job
+	job.Files, job.Faults = files, &f.faults
+	if f.changed != nil && f.changed("mode") {
+		if _, err := hub.ParseMode(f.mode); err != nil {
+			return nil, fmt.Errorf("--mode: %w", err)
+		}
+		job.Mode = f.mode
+	}
+	if f.changed != nil && f.changed("aging") {
+		job.Aging = &f.aging
+	}
+	return &job, nil
+}
+
+// InjectFlags are l2hub inject's flags.
+type InjectFlags struct {
+	Into, Control string
+	Token         control.TokenFlags
+	JSON, TruncOK bool
+	speed         float64
+	flood         bool
+	pps, bps      string
+	loop          int
+	from, fromMAC string
+	rewriteMAC    []string
+	rewriteIP     []string
+	changed       func(string) bool
+}
+
+// Register adds inject's flags to fs; --into is required.
+func (f *InjectFlags) Register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Into, "into", "", "the `port` whose VM receives the frames (required)")
+	fs.StringVar(&f.Control, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	f.Token.Register(fs.StringVar)
+	fs.Float64Var(&f.speed, "speed", 1, "multiple of the recorded timing; 0 sends as fast as possible")
+	fs.BoolVar(&f.flood, "flood", false, "send as fast as possible (same as --speed 0)")
+	fs.StringVar(&f.pps, "pps", "", "send at a fixed `rate` in frames per second (e.g. 500, 10k)")
+	fs.StringVar(&f.bps, "bps", "", "send at a fixed `rate` in bits per second (e.g. 64k, 10M)")
+	fs.IntVar(&f.loop, "loop", 1, "send the capture this many times")
+	fs.StringVar(&f.from, "from", "", "only the frames that `port` sent (an l2hub capture's interface, or a file's port)")
+	fs.StringVar(&f.fromMAC, "from-mac", "", "only the frames with this source `MAC`")
+	fs.StringArrayVar(&f.rewriteMAC, "rewrite-mac", nil, "rewrite MAC `OLD=NEW` (Ethernet and ARP; repeatable)")
+	fs.StringArrayVar(&f.rewriteIP, "rewrite-ip", nil, "rewrite IP address `OLD=NEW` (IPv4 or IPv6), fixing checksums (repeatable)")
+	fs.BoolVar(&f.JSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&f.TruncOK, "allow-truncated", false, "a capture cut short (a killed writer) is sent up to the cut and the command succeeds; without it, it fails after sending")
+	f.changed = fs.Changed
+}
+
+// Config is the injection of the capture at path the parsed flags ask for.
+func (f *InjectFlags) Config(path string) (InjectConfig, error) {
+	cfg := InjectConfig{Input: Input{Path: path}, From: f.from, Loop: f.loop}
+	if f.loop < 1 {
+		return cfg, fmt.Errorf("--loop %d: want 1 or more", f.loop)
+	}
+	changed := f.changed
+	if changed == nil {
+		changed = func(string) bool { return false }
+	}
+	var err error
+	if cfg.Pacing, err = ParsePacing(changed, f.speed, f.flood, f.pps, f.bps); err != nil {
+		return cfg, err
+	}
+	if f.fromMAC != "" {
+		hw, err := net.ParseMAC(f.fromMAC)
+		if err != nil || len(hw) != 6 {
+			return cfg, fmt.Errorf("--from-mac %q: not a MAC address", f.fromMAC)
+		}
+		mac := [6]byte(hw)
+		cfg.FromMAC = &mac
+	}
+	cfg.Rewrite, err = NewRewriter(f.rewriteMAC, f.rewriteIP)
+	return cfg, err
+}

@@ -1,0 +1,188 @@
+package serve
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"l2hub/capture"
+	"l2hub/conformance"
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+	"l2hub/transport"
+)
+
+// Flags is serve's command-line front end: the flags that override a
+// config file's fields (or make a config without one), the quick fault
+// flags and the log's. Register adds them to a flag set; Config resolves
+// them once it is parsed.
+type Flags struct {
+	File                string   // --config
+	Ports               []string // --port values
+	LogLevel, LogFormat string
+	mode, overflow      string
+	token               control.TokenFlags
+	faults              filter.Flags
+	over                Config // the values of the flags that are config fields
+	readyFile, summary  string
+	json                bool
+	changed             func(name string) bool
+}
+
+// Register adds serve's flags to fs.
+func (f *Flags) Register(fs *pflag.FlagSet) {
+	o, c := &f.over, &f.over.Capture
+	fs.StringVarP(&f.File, "config", "c", "", "YAML config `file` (see README: config reference)")
+	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "add a port: NAME=TRANSPORT:ADDRESS[,key=value...] (repeatable)")
+	fs.StringVar(&f.mode, "mode", "", "forwarding mode: switch (learning, the default) or hub (flood everything)")
+	fs.IntVar(&o.Queue, "queue", 0, fmt.Sprintf("egress queue per port, in frames: the high-water mark (default %d)", hub.DefaultQueueLen))
+	fs.StringVar(&f.overflow, "overflow", "", "what a port does with a frame its full queue cannot take: pause (hold it and stop reading its sender until the queue drains; the default, lossless) or drop (tail drop, like a physical switch)")
+	fs.DurationVar(&o.Stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
+	fs.IntVar(&o.MaxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
+	fs.DurationVar(&o.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
+	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
+	f.token.Register(fs.StringVar)
+	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other the control token as a bearer token`)
+	fs.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it")
+	fs.StringVar(&f.summary, "summary", "", "at exit, write the counters (ports, rules, capture, the live check's report) to `file` as JSON, whatever ended the run")
+	fs.BoolVar(&f.json, "json", false, "print the exit summary as JSON on stdout (the banner and markers then go to stderr)")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text (logfmt) or json")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
+	fs.StringVar(&o.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
+	fs.BoolVar(&o.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
+	fs.StringVar(&o.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fs.StringArrayVar(&o.Peers, "peer", nil, "attach a virtual DSoftBus node playing `ROLE` (node-a or node-b) on a port of that name (repeatable)")
+	fs.StringVar(&o.Probe, "probe", "", "make the virtual peer a hostile probe `NAME`: "+strings.Join(conformance.ProbeNames(), ", "))
+	faults := flag.NewFlagSet("faults", flag.ContinueOnError)
+	f.faults.Register(faults)
+	fs.AddGoFlagSet(faults)
+	fs.StringVar(&c.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap); - streams pcapng to stdout for a live Wireshark (l2hub serve --capture - | wireshark -k -i -), and the banner goes to stderr")
+	fs.StringVar(&c.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
+	fs.StringVar(&c.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
+	fs.BoolVar(&c.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
+	fs.IntVar(&c.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
+	fs.Int64Var(&c.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
+	fs.IntVar(&c.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
+	f.changed = fs.Changed
+}
+
+// BaseConfig is the config flags start from: file's, or with neither
+// ports nor peers the default two-port hub, or an empty switch; then every
+// --port value is added.
+func BaseConfig(file string, ports, peers []string) (Config, error) {
+	cfg := Config{Mode: hub.ModeSwitch}
+	switch {
+	case file != "":
+		var err error
+		if cfg, err = LoadConfig(file); err != nil {
+			return cfg, err
+		}
+	case len(ports) == 0 && len(peers) == 0:
+		cfg = DefaultConfig()
+	}
+	for _, p := range ports {
+		s, err := transport.ParseSpec(p)
+		if err != nil {
+			return cfg, fmt.Errorf("--port %s: %w", p, err)
+		}
+		cfg.Ports = append(cfg.Ports, s)
+	}
+	return cfg, nil
+}
+
+// Config builds the config once the flag set is parsed: the config file
+// (if any), then the flags that were set on top, validated.
+func (f *Flags) Config() (Config, error) {
+	cfg, err := BaseConfig(f.File, f.Ports, f.over.Peers)
+	if err != nil {
+		return cfg, err
+	}
+	changed := f.changed
+	if changed("mode") {
+		if cfg.Mode, err = hub.ParseMode(f.mode); err != nil {
+			return cfg, fmt.Errorf("--mode: %w", err)
+		}
+	}
+	if changed("overflow") {
+		if cfg.Overflow, err = hub.ParseOverflow(f.overflow); err != nil {
+			return cfg, fmt.Errorf("--overflow: %w", err)
+		}
+	}
+	o, c := &f.over, &cfg.Capture
+	for name, set := range map[string]func(){
+		"queue": func() { cfg.Queue = o.Queue }, "stall": func() { cfg.Stall = o.Stall },
+		"max-frame": func() { cfg.MaxFrame = o.MaxFrame }, "aging": func() { cfg.Aging = o.Aging },
+		"control": func() { cfg.Control = o.Control }, "peer": func() { cfg.Peers = o.Peers },
+		"probe": func() { cfg.Probe = o.Probe }, "optional": func() { cfg.Optional = o.Optional },
+		"check": func() { cfg.Check = o.Check }, "capture": func() { c.File = o.Capture.File },
+		"capture-format": func() { c.Format = o.Capture.Format }, "capture-points": func() { c.Points = o.Capture.Points },
+		"capture-per-port": func() { c.PerPort = o.Capture.PerPort }, "snaplen": func() { c.Snaplen = o.Capture.Snaplen },
+		"rotate-size": func() { c.RotateSize = o.Capture.RotateSize }, "rotate-count": func() { c.RotateCount = o.Capture.RotateCount },
+		"metrics": func() { cfg.Metrics = o.Metrics },
+	} {
+		if changed(name) {
+			set()
+		}
+	}
+	if changed("control-token") || changed("control-token-file") || os.Getenv(control.TokenEnv) != "" {
+		tok, err := f.token.Token()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
+	}
+	if changed("policy") {
+		cfg.SetPolicyFile(o.Policy)
+	}
+	if err := cfg.CheckPolicyFile(); err != nil {
+		return cfg, err
+	}
+	cfg.Faults = &f.faults
+	return cfg, cfg.Validate()
+}
+
+// Options are the run's options the flags give, for a command whose
+// standard output and error are stdout and stderr: with --json, stdout
+// carries the JSON summary alone, and with --capture - the pcapng stream;
+// what people read then goes to stderr.
+func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (Options, error) {
+	log, err := NewLogger(stderr, f.LogLevel, f.LogFormat)
+	if err != nil {
+		return Options{}, err
+	}
+	opts := Options{Out: stdout, Logger: log, Version: version,
+		ReadyFile: f.readyFile, JSON: f.json, SummaryFile: f.summary}
+	if f.json {
+		opts.Out, opts.SummaryOut = stderr, stdout
+	}
+	if cfg.Capture.File == capture.Stdout {
+		if f.json {
+			return opts, errors.New("--capture - and --json both want standard output: write the summary with --summary FILE")
+		}
+		opts.Out = stderr
+	}
+	return opts, nil
+}
+
+// NewLogger is the log --log-level and --log-format ask for, on w.
+func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
