@@ -42,7 +42,7 @@ func TestMetricsExportFlowControl(t *testing.T) {
 		`l2hub_port_paused{port="a"} 1`,
 		`l2hub_port_paused{port="b"} 0`,
 		`l2hub_port_pauses_total{port="a"} 3`,
-		`l2hub_port_paused_seconds_total{port="a"} 1.5`,
+		`l2hub_port_paused_seconds_total{port="a"} 2.5`, // 1.5 s over ended pauses, 1 s of the current one
 		`l2hub_port_queued_frames{port="b"} 300`,
 		`l2hub_port_stalled{port="c"} 1`,
 		`l2hub_port_stalls_total{port="c"} 2`,

@@ -48,7 +48,7 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 		paused: d("port_paused", "1 while the hub holds the port's sender back (its frames wait for a port whose peer is not reading fast enough).", "port"),
 		pauses: d("port_pauses_total", "Times the port's sender was paused.", "port"),
 		pausedSeconds: d("port_paused_seconds_total",
-			"Time the port's sender spent paused, over pauses that have ended.", "port"),
+			"Time the port's sender has spent paused, the current pause included.", "port"),
 		stalled: d("port_stalled", "1 while the port drops its frames because its peer read nothing for the stall time.", "port"),
 		stalls:  d("port_stalls_total", "Times the port stalled.", "port"),
 	}
@@ -82,7 +82,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			counter(c.pauses, p.Stats.Pauses)
 			counter(c.stalls, p.Stats.Stalls)
-			ch <- prometheus.MustNewConstMetric(c.pausedSeconds, prometheus.CounterValue, p.Stats.Paused.Seconds(), p.Name)
+			ch <- prometheus.MustNewConstMetric(c.pausedSeconds, prometheus.CounterValue, (p.Stats.Paused + p.Flow.PausedFor).Seconds(), p.Name)
 			gauge := func(d *prometheus.Desc, on bool) {
 				v := 0.0
 				if on {

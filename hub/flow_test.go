@@ -1,7 +1,10 @@
 package hub_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,5 +252,66 @@ func TestDropsDoNotAllocate(t *testing.T) {
 				t.Error("nothing was dropped")
 			}
 		})
+	}
+}
+
+// recordDrops keeps, for each egress event dropped, the port and its notes.
+type recordDrops struct{ drops []string }
+
+func (r *recordDrops) Observe(ev *hub.Event) {
+	if ev.Dir != hub.Egress || !ev.Dropped {
+		return
+	}
+	s := ev.PortName + ":"
+	for _, n := range ev.Notes {
+		s += " " + n.String()
+	}
+	r.drops = append(r.drops, s)
+}
+
+// TestStallIsNotedAndLoggedOnce: every frame a stalled port drops carries
+// the reason in its egress event (what a capture writes as its comment),
+// and the stall is logged once per episode, not once per frame: again only
+// when the port, having drained, stalls anew.
+func TestStallIsNotedAndLoggedOnce(t *testing.T) {
+	q := &manualQueue{}
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	var log bytes.Buffer
+	rec := &recordDrops{}
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Stall: time.Second,
+		Observers: []hub.Observer{rec}, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	b, _ := c.AddPort("b", "", q)
+	send := func(n int) {
+		for range n {
+			c.Ingress(a, hub.FrameOf(hubtest.Frame(macB, macA, "x")))
+		}
+	}
+	stall := func() {
+		send(4) // b's queue at its high-water mark: a paused
+		clock.Advance(time.Second)
+		c.RunDue()
+		if !c.Flow(b).Stalled {
+			t.Fatalf("b not stalled after the stall time: %+v", c.Flow(b))
+		}
+		send(3)
+	}
+	stall()
+	if got := c.Stats(b).Drops(hub.DropStalled); got != 3 || len(rec.drops) != 3 {
+		t.Fatalf("%d stalled drops, %d dropped events; want 3 of each", got, len(rec.drops))
+	}
+	for _, d := range rec.drops {
+		if !strings.HasPrefix(d, "b: ") || !strings.Contains(d, "stalled") || !strings.Contains(d, "stall time") {
+			t.Errorf("dropped event %q does not say the port stalled", d)
+		}
+	}
+	if n := strings.Count(log.String(), "port stalled"); n != 1 {
+		t.Fatalf("the stall was logged %d times, want once:\n%s", n, log.String())
+	}
+	q.take(len(q.frames)) // b's peer reads: the episode ends
+	send(1)
+	stall()
+	if n := strings.Count(log.String(), "port stalled"); n != 2 {
+		t.Errorf("two stalls logged %d times, want twice:\n%s", n, log.String())
 	}
 }

@@ -28,13 +28,15 @@ type chanIO struct {
 
 	mu     sync.Mutex
 	block  chan struct{} // when non-nil, WriteFrames waits on it (a stalled peer)
+	credit chan struct{} // while blocked, each frame written takes one (a peer reading a few)
 	fail   error         // WriteFrames fails with it (after block)
 	reads  []int         // frames per ReadFrames call
 	writes []int         // frames per WriteFrames call
 }
 
 func newChanIO() *chanIO {
-	return &chanIO{fromPeer: make(chan []byte, 4096), toPeer: make(chan []byte, 4096), closed: make(chan struct{})}
+	return &chanIO{fromPeer: make(chan []byte, 4096), toPeer: make(chan []byte, 4096), closed: make(chan struct{}),
+		credit: make(chan struct{}, 4096)}
 }
 
 // next returns the next frame the peer sent, waiting for one if wait.
@@ -96,17 +98,26 @@ func (c *chanIO) WriteFrames(frames []*hub.Frame) (int, error) {
 	c.writes = append(c.writes, len(frames))
 	block, fail := c.block, c.fail
 	c.mu.Unlock()
-	if block != nil {
-		select {
-		case <-block:
-		case <-c.closed:
-			return 0, net.ErrClosed
-		}
-	}
 	if fail != nil {
+		if block != nil {
+			select {
+			case <-block:
+			case <-c.closed:
+				return 0, net.ErrClosed
+			}
+		}
 		return 0, fail
 	}
 	for i, f := range frames {
+		if block != nil { // a peer that does not read takes a frame per credit
+			select {
+			case <-block:
+				block = nil
+			case <-c.credit:
+			case <-c.closed:
+				return i, net.ErrClosed
+			}
+		}
 		select {
 		case c.toPeer <- bytes.Clone(f.Bytes()):
 		case <-c.closed:
@@ -127,6 +138,23 @@ func (c *chanIO) setReading(reading bool) {
 		close(c.block)
 		c.block = nil
 	}
+}
+
+// read has a peer that does not read take n frames, as if it read a few:
+// a write blocked in the middle of a batch goes on frame by frame.
+func (c *chanIO) read(t *testing.T, n int) [][]byte {
+	t.Helper()
+	var got [][]byte
+	for range n {
+		c.credit <- struct{}{}
+		select {
+		case f := <-c.toPeer:
+			got = append(got, f)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the peer was let take %d frames and got %d", n, len(got))
+		}
+	}
+	return got
 }
 
 func (c *chanIO) reading() bool {
@@ -210,6 +238,8 @@ func (b *liveBridge) SetReading(port string, reading bool) {
 		})
 	}
 }
+
+func (b *liveBridge) Read(port string, n int) [][]byte { return b.ios[port].read(b.t, n) }
 
 func (b *liveBridge) status(port string) hub.PortStatus {
 	sts, err := b.h.Ports(context.Background())

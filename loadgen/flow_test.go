@@ -93,3 +93,42 @@ func TestSuiteRunsOpenLoop(t *testing.T) {
 		t.Errorf("the open-loop run is related to %q, want the open-loop direct pair", open.Baseline)
 	}
 }
+
+// TestEvaluateJudgesRatesAtEveryPortCount: the rate targets hold for 2 and
+// 32 ports: a 32-port scenario below the ratio fails its own check, and a
+// run without 32 ports is judged on 2 alone.
+func TestEvaluateJudgesRatesAtEveryPortCount(t *testing.T) {
+	res := func(kind, target string, ports, size int, ratio float64) Result {
+		sc := Scenario{Kind: kind, Target: target, Transport: "tcp", Pattern: Unicast, Ports: ports, Size: size}
+		return Result{Name: sc.Name(), Scenario: sc, Baseline: "direct", Ratio: ratio, Rate: 1000 * ratio}
+	}
+	var results []Result
+	for _, size := range []int{64, 1500} {
+		results = append(results,
+			res("open", "l2hub+policy", 2, size, 2.0),
+			res("open", "l2hub+policy", 32, size, 0.6),
+			res("open", "l2hub+policy+capture", 2, size, 1.5))
+	}
+	rep := &Report{Results: results}
+	rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
+	got := map[string]bool{}
+	for _, c := range rep.Checks {
+		if c.Measured {
+			got[c.Target] = c.Pass
+		}
+	}
+	for target, pass := range map[string]bool{
+		"open l2hub+policy unicast 2 ports 64B >= 0.9x direct":           true,
+		"open l2hub+policy unicast 32 ports 1500B >= 0.9x direct":        false,
+		"open l2hub+policy+capture unicast 2 ports 1500B >= 0.8x direct": true,
+	} {
+		if p, ok := got[target]; !ok || p != pass {
+			t.Errorf("check %q: measured %v, pass %v; want pass %v (checks: %v)", target, ok, p, pass, got)
+		}
+	}
+	for target := range got {
+		if strings.Contains(target, "capture unicast 32 ports") {
+			t.Errorf("check %q judged a scenario the run did not have", target)
+		}
+	}
+}

@@ -37,7 +37,8 @@ import (
 // A datagram socket cannot push back on its sender: while the hub does not
 // read it (the port is paused), the kernel buffers what arrives and, once
 // the buffer is full, drops it. The receive buffer is sized for bursts
-// (DefaultSocketBuffer, or the port's rcvbuf= option) and the kernel's drop
+// (DefaultSocketBuffer, or the port's sockbuf= option; ReceiveBuffer says
+// what the kernel granted) and the kernel's drop
 // count is read with every datagram (SO_RXQ_OVFL, Linux): KernelDrops
 // reports it, and the hub counts it as DropKernel. On Linux, ReadFrames and
 // WriteFrames move up to a batch of datagrams per system call (recvmmsg,
@@ -55,6 +56,9 @@ type DatagramConn struct {
 	batch *dgramBatch
 	// kernelDrops is what the kernel reported dropping (SO_RXQ_OVFL).
 	kernelDrops kernelDrops
+	// rcvAsked and rcvGranted are the receive buffer asked for and the
+	// one the kernel gave (0 where it does not say).
+	rcvAsked, rcvGranted int
 }
 
 var (
@@ -255,6 +259,12 @@ func (d *DatagramConn) Close() error {
 // Describe says what the socket is bound to and whom it sends to
 // ("udp 127.0.0.1:7002 peer 127.0.0.1:7003").
 func (d *DatagramConn) Describe() string { return d.desc }
+
+// ReceiveBuffer returns the receive buffer the kernel granted, in bytes
+// (0 where it does not say), and the one asked for. Without CAP_NET_ADMIN
+// the kernel caps the request at net.core.rmem_max: a burst beyond what it
+// grants is dropped by the kernel, and counted as kernel-overflow.
+func (d *DatagramConn) ReceiveBuffer() (granted, asked int) { return d.rcvGranted, d.rcvAsked }
 
 // MaxFrame returns the largest frame accepted in either direction.
 func (d *DatagramConn) MaxFrame() int { return d.max }

@@ -259,6 +259,7 @@ func (d *DatagramConn) tune(size int) {
 	if size <= 0 {
 		size = DefaultSocketBuffer
 	}
+	d.rcvAsked = size
 	var conns []syscall.Conn
 	if uc := d.sock.unixConn(); uc != nil {
 		conns = append(conns, uc)
@@ -277,6 +278,11 @@ func (d *DatagramConn) tune(size int) {
 			setBuf(int(fd), unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, size)
 			if i == 0 { // the receiving socket
 				setBuf(int(fd), unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, size)
+				// Linux reports twice what it grants (the rest is its
+				// bookkeeping): see socket(7).
+				if got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+					d.rcvGranted = got / 2
+				}
 				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
 			}
 		})

@@ -151,6 +151,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
+		warnSmallBuffer(base.log, c)
 		base.spec.Address = c.LocalAddr().String()
 		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Unixgram:
@@ -158,12 +159,14 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
+		warnSmallBuffer(base.log, c)
 		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Mcast:
 		c, err := JoinMcast(s.Address, s.mcastLocal(), opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}
+		warnSmallBuffer(base.log, c)
 		base.spec.Address = c.LocalAddr().String()
 		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case VXLAN:
@@ -184,6 +187,16 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		return r, nil
 	}
 	return nil, wrap(fmt.Errorf("transport %s: %w", s.Transport, errors.ErrUnsupported))
+}
+
+// warnSmallBuffer says, once at bind, that a datagram port's receive
+// buffer is smaller than asked: bursts beyond it will be the kernel's
+// drops (counted as kernel-overflow), and how to get the size asked for.
+func warnSmallBuffer(log *slog.Logger, c *DatagramConn) {
+	if granted, asked := c.ReceiveBuffer(); granted > 0 && granted < asked {
+		log.Warn("receive buffer smaller than asked: the kernel caps it at net.core.rmem_max; a burst beyond it is dropped by the kernel and counted as kernel-overflow",
+			"asked", asked, "granted", granted, "fix", "run with CAP_NET_ADMIN, or raise net.core.rmem_max")
+	}
 }
 
 // runnerBase is what every runner shares: its spec and options, the

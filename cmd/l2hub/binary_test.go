@@ -15,6 +15,7 @@ import (
 
 	"l2hub/hub/hubtest"
 	"l2hub/internal/syncbuf"
+	"l2hub/transport"
 
 	"go.uber.org/goleak"
 
@@ -133,10 +134,11 @@ func (p *process) stop(sig syscall.Signal) error {
 }
 
 // exchange sends a broadcast from a to b and a unicast back, through the
-// hub at the two QEMU stream addresses.
-func exchange(t *testing.T, addrA, addrB, ctl string) {
+// hub at the two QEMU stream addresses, and returns the two clients,
+// attached until the test ends.
+func exchange(t *testing.T, addrA, addrB, ctl string) (a, b *transport.StreamConn) {
 	t.Helper()
-	a, b := dialVM(t, addrA), dialVM(t, addrB)
+	a, b = dialVM(t, addrA), dialVM(t, addrB)
 	waitAttached(t, ctl, 2)
 	toB := hubtest.Frame(hubtest.Broadcast, macA, "a to everyone")
 	if err := a.WriteFrame(toB); err != nil {
@@ -152,6 +154,7 @@ func exchange(t *testing.T, addrA, addrB, ctl string) {
 	if got := readFrame(t, a); !bytes.Equal(got, toA) {
 		t.Fatalf("a got %x, want %x", got, toA)
 	}
+	return a, b
 }
 
 // checkPortSummary checks that the shutdown summary has, for each port, one

@@ -28,6 +28,10 @@ type Bridge interface {
 	// SetReading makes port's peer stop reading (false) or read again and
 	// take everything waiting for it (true). Peers read from the start.
 	SetReading(port string, reading bool)
+	// Read has port's peer, which does not read, take the next n frames
+	// waiting for it (on a live hub, waiting until they come) and returns
+	// them: a slow peer that reads a few at a time.
+	Read(port string, n int) [][]byte
 	// Stats returns port's counters once the hub has forwarded every frame
 	// it has read.
 	Stats(port string) hub.StatsSnapshot
@@ -66,6 +70,16 @@ func (b *simBridge) Send(port string, frame []byte)       { b.s.Send(port, frame
 func (b *simBridge) Advance(d time.Duration)              { b.s.Advance(d) }
 func (b *simBridge) SetReading(port string, reading bool) { b.s.SetReading(port, reading) }
 func (b *simBridge) Stats(port string) hub.StatsSnapshot  { return b.s.Stats(port).Snapshot() }
+func (b *simBridge) Read(port string, n int) [][]byte {
+	if k := b.s.Read(port, n); k != n {
+		b.t.Fatalf("hubtest: port %s's peer took %d frames, want %d: not enough were waiting", port, k, n)
+	}
+	var out [][]byte
+	for _, d := range b.s.Take(port) {
+		out = append(out, d.Frame)
+	}
+	return out
+}
 func (b *simBridge) WaitPaused(port string) {
 	if !b.s.Paused(port) {
 		b.t.Fatalf("hubtest: port %s is not paused", port)
@@ -293,6 +307,38 @@ func testFlow(t *testing.T, newBridge BridgeFactory) {
 		if n := br.Stats("c").Pauses - cPauses; n != 0 {
 			t.Errorf("c was paused %d times, want never: its frames did not wait for b", n)
 		}
+	})
+
+	t.Run("slow-peer-is-not-stalled", func(t *testing.T) {
+		// b's peer takes 3 frames every 100ms: slow, not stalled, though
+		// taking all a sends lasts longer than the stall time. a is held
+		// back while b's queue is full and let go as it drains; not a frame
+		// is lost. (A live hub sees a peer's progress per write, of up to
+		// 64 frames: 22 rounds here, within the stall time.)
+		const stall = 3 * time.Second
+		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: stall})
+		learn(br)
+		br.SetReading("b", false)
+		toB := frames(macB, macA, "a-to-b", 100) // 34 rounds: 3.4s
+		sendAll(br, "a", toB)
+		br.WaitPaused("a")
+		var got [][]byte
+		for len(got) < len(toB) {
+			got = append(got, br.Read("b", min(3, len(toB)-len(got)))...)
+			br.Advance(100 * time.Millisecond)
+		}
+		br.SetReading("b", true)
+		got = append(got, br.Flush()["b"]...)
+		if !slices.EqualFunc(got, toB, bytes.Equal) {
+			t.Errorf("b got %d frames, want the %d a sent, in order", len(got), len(toB))
+		}
+		if st := br.Stats("b"); st.Stalls != 0 {
+			t.Errorf("b stalled %d times, want never: its peer kept reading", st.Stalls)
+		}
+		if n := br.Stats("a").Pauses; n == 0 {
+			t.Errorf("a was paused %d times, want at least once", n)
+		}
+		dropsBut(t, br, "")
 	})
 
 	t.Run("stalled-peer-drops-after-the-stall-time", func(t *testing.T) {
