@@ -23,6 +23,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -223,8 +225,10 @@ func mustSpec(t *testing.T, text string) transport.Spec {
 // TestVXLANWithTheKernel: namespace k holds a Linux bridge with the
 // kernel's vxlan device (VNI 42) and a veth whose other end, 10.42.0.2,
 // stands for a host; namespace h holds l2hub, with a vxlan port to k and a
-// virtual VM at 10.42.0.10. Pings and TCP pass both ways, ARP (broadcast)
-// included, and the capture-side comment names the kernel's VTEP.
+// virtual VM at 10.42.0.10. Pings and TCP pass both ways, and so does
+// broadcast: the VM's ARP request leaves through the vxlan port, and the
+// host, its neighbour cache flushed, must send its own, which the capture
+// shows arriving on it. The capture-side comment names the kernel's VTEP.
 func TestVXLANWithTheKernel(t *testing.T) {
 	taptest.NeedTAP(t)
 	k, h := testNetns(t), testNetns(t)
@@ -267,7 +271,10 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.2")); err != nil {
 		t.Fatalf("VM ping 10.42.0.2 across the kernel's VXLAN: %v", err)
 	}
-	// The kernel's host pings the VM.
+	// The kernel's host pings the VM. It learned the VM's MAC from the
+	// VM's ARP request: forgetting it makes the host broadcast a request
+	// of its own, which the kernel's VTEP floods to the hub.
+	flushNeighbours(t, k, "host")
 	p := newKernelPinger(t, k, "10.42.0.2")
 	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, transporttest.HangGuard); err != nil {
 		t.Fatalf("kernel ping 10.42.0.10 through l2hub: %v", err)
@@ -301,10 +308,29 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	transfer(t, vc, payload, "VM to kernel host")
 
 	// The capture has the overlay's frames decapsulated, each with the VTEP
-	// it came from.
+	// it came from, broadcast ARP among them both ways.
 	vh.stop()
+	frames := readCapture(t, segment)
+	hostLink, err := nlHandle(t, k).LinkByName("host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		dir    capture.Dir
+		src    net.HardwareAddr
+		target string
+		where  string
+	}{
+		{capture.DirOut, vmMAC, "10.42.0.2", "leaving through"},
+		{capture.DirIn, hostLink.Attrs().HardwareAddr, "10.42.0.10", "arriving on"},
+	} {
+		match := isBroadcastARP(want.src, netip.MustParseAddr(want.target))
+		if !slices.ContainsFunc(frames, func(f segmentFrame) bool { return f.port == "ov" && f.dir == want.dir && match(f.pkt) }) {
+			t.Errorf("the capture holds no broadcast ARP request from %s for %s %s port ov", want.src, want.target, want.where)
+		}
+	}
 	var fromKernel int
-	for _, f := range readCapture(t, segment) {
+	for _, f := range frames {
 		if f.port == "ov" && f.dir == capture.DirIn {
 			if f.comment != "from (vtep 10.77.0.1)" {
 				t.Fatalf("a frame from the overlay has comment %q, want its VTEP", f.comment)
@@ -440,6 +466,38 @@ func TestVXLANMesh(t *testing.T) {
 	send(0, 0, hubtest.Broadcast, "from-cut-off")
 	send(1, 0, hubtest.Broadcast, "from-1")
 	expect(map[[2]int][]string{{0, 1}: {"from-cut-off"}, {1, 1}: {"from-1"}, {2, 0}: {"from-1"}, {2, 1}: {"from-1"}})
+}
+
+// flushNeighbours empties the neighbour cache of link dev in namespace ns,
+// as `ip neigh flush dev DEV` does: its next packet to a neighbour must
+// first resolve it by a broadcast ARP request.
+func flushNeighbours(t *testing.T, ns, dev string) {
+	t.Helper()
+	h := nlHandle(t, ns)
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	neighs, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatalf("neighbours of %s: %v", dev, err)
+	}
+	for _, n := range neighs {
+		if err := h.NeighDel(&n); err != nil {
+			t.Fatalf("forget neighbour %s on %s: %v", n.IP, dev, err)
+		}
+	}
+}
+
+// isBroadcastARP matches an ARP request from src for target sent to the
+// broadcast address (ethertype 0x0806, destination ff:ff:ff:ff:ff:ff).
+func isBroadcastARP(src net.HardwareAddr, target netip.Addr) func(gopacket.Packet) bool {
+	req := isARP(layers.ARPRequest, src, target)
+	return func(p gopacket.Packet) bool {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		return ok && eth.EthernetType == layers.EthernetTypeARP &&
+			bytes.Equal(eth.DstMAC, layers.EthernetBroadcast) && req(p)
+	}
 }
 
 // pipeVM is a client's end of a pipe with one reader goroutine that hands
