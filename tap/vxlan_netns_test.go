@@ -226,12 +226,34 @@ func mustSpec(t *testing.T, text string) transport.Spec {
 // TestVXLANWithTheKernel: namespace k holds a Linux bridge with the
 // kernel's vxlan device (VNI 42) and a veth whose other end, 10.42.0.2,
 // stands for a host; namespace h holds l2hub, with a vxlan port to k and a
-// virtual VM at 10.42.0.10. Pings and TCP pass both ways, and so does
-// broadcast: the VM's ARP request leaves through the vxlan port, and the
-// host, its neighbour cache flushed, must send its own, which the capture
-// shows arriving on it. The capture-side comment names the kernel's VTEP.
+// virtual VM at 10.42.0.10. The two VTEPs flood to each other as remotes
+// (remote), or to the IPv4 multicast group both join on the underlay's
+// veth, as `ip link add ... type vxlan id 42 group 239.1.1.1 dev u0` does
+// (group: neither side is given the other's address, each learns it from
+// the frames, so every flooded frame crosses the underlay as multicast).
+// Pings and TCP pass both ways, and so does broadcast: the VM's ARP request
+// leaves through the vxlan port, and the host, its neighbour cache flushed,
+// must send its own, which the capture shows arriving on it. The
+// capture-side comment names the kernel's VTEP.
 func TestVXLANWithTheKernel(t *testing.T) {
 	taptest.NeedTAP(t)
+	for _, tc := range []struct {
+		name string
+		// kernel sets the kernel's vxlan device's flood destination; hub
+		// is the hub's port's.
+		kernel func(vx *netlink.Vxlan, underlay netlink.Link)
+		hub    string
+	}{
+		{"remote", func(vx *netlink.Vxlan, _ netlink.Link) { vx.Group = net.IPv4(10, 77, 0, 2) }, "remote=10.77.0.1"},
+		{"group", func(vx *netlink.Vxlan, u0 netlink.Link) {
+			vx.Group, vx.VtepDevIndex = net.IPv4(239, 1, 1, 1), u0.Attrs().Index
+		}, "group=239.1.1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testVXLANWithTheKernel(t, tc.kernel, tc.hub) })
+	}
+}
+
+func testVXLANWithTheKernel(t *testing.T, kernel func(vx *netlink.Vxlan, underlay netlink.Link), flood string) {
 	k, h := testNetns(t), testNetns(t)
 	// The underlay: 10.77.0.1 (k) to 10.77.0.2 (h).
 	vethPair(t, k, "u0", "10.77.0.1/24", h, "u1", "10.77.0.2/24", 0)
@@ -242,7 +264,12 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	}
 	br := linkUp(t, k, "br0")
 	vx := &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", MasterIndex: br.Attrs().Index},
-		VxlanId: 42, Port: transport.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Group: net.IPv4(10, 77, 0, 2), Learning: true}
+		VxlanId: 42, Port: transport.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Learning: true}
+	u0, err := kh.LinkByName("u0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel(vx, u0)
 	if err := kh.LinkAdd(vx); err != nil {
 		t.Fatalf("kernel vxlan: %v", err)
 	}
@@ -262,7 +289,7 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.77.0.2:4789,remote=10.77.0.1,vni=42,netns=%s", h))
+	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.77.0.2:4789,%s,vni=42,netns=%s", flood, h))
 	segment := filepath.Join(t.TempDir(), "segment.pcapng")
 	vh := startVXHub(t, "", segment, []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
 
