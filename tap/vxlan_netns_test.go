@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -23,6 +24,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -223,10 +226,34 @@ func mustSpec(t *testing.T, text string) transport.Spec {
 // TestVXLANWithTheKernel: namespace k holds a Linux bridge with the
 // kernel's vxlan device (VNI 42) and a veth whose other end, 10.42.0.2,
 // stands for a host; namespace h holds l2hub, with a vxlan port to k and a
-// virtual VM at 10.42.0.10. Pings and TCP pass both ways, ARP (broadcast)
-// included, and the capture-side comment names the kernel's VTEP.
+// virtual VM at 10.42.0.10. The two VTEPs flood to each other as remotes
+// (remote), or to the IPv4 multicast group both join on the underlay's
+// veth, as `ip link add ... type vxlan id 42 group 239.1.1.1 dev u0` does
+// (group: neither side is given the other's address, each learns it from
+// the frames, so every flooded frame crosses the underlay as multicast).
+// Pings and TCP pass both ways, and so does broadcast: the VM's ARP request
+// leaves through the vxlan port, and the host, its neighbour cache flushed,
+// must send its own, which the capture shows arriving on it. The
+// capture-side comment names the kernel's VTEP.
 func TestVXLANWithTheKernel(t *testing.T) {
 	taptest.NeedTAP(t)
+	for _, tc := range []struct {
+		name string
+		// kernel sets the kernel's vxlan device's flood destination; hub
+		// is the hub's port's.
+		kernel func(vx *netlink.Vxlan, underlay netlink.Link)
+		hub    string
+	}{
+		{"remote", func(vx *netlink.Vxlan, _ netlink.Link) { vx.Group = net.IPv4(10, 77, 0, 2) }, "remote=10.77.0.1"},
+		{"group", func(vx *netlink.Vxlan, u0 netlink.Link) {
+			vx.Group, vx.VtepDevIndex = net.IPv4(239, 1, 1, 1), u0.Attrs().Index
+		}, "group=239.1.1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testVXLANWithTheKernel(t, tc.kernel, tc.hub) })
+	}
+}
+
+func testVXLANWithTheKernel(t *testing.T, kernel func(vx *netlink.Vxlan, underlay netlink.Link), flood string) {
 	k, h := testNetns(t), testNetns(t)
 	// The underlay: 10.77.0.1 (k) to 10.77.0.2 (h).
 	vethPair(t, k, "u0", "10.77.0.1/24", h, "u1", "10.77.0.2/24", 0)
@@ -237,7 +264,12 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	}
 	br := linkUp(t, k, "br0")
 	vx := &netlink.Vxlan{LinkAttrs: netlink.LinkAttrs{Name: "vx0", MasterIndex: br.Attrs().Index},
-		VxlanId: 42, Port: transport.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Group: net.IPv4(10, 77, 0, 2), Learning: true}
+		VxlanId: 42, Port: transport.DefaultVXLANPort, SrcAddr: net.IPv4(10, 77, 0, 1), Learning: true}
+	u0, err := kh.LinkByName("u0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel(vx, u0)
 	if err := kh.LinkAdd(vx); err != nil {
 		t.Fatalf("kernel vxlan: %v", err)
 	}
@@ -257,7 +289,7 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.77.0.2:4789,remote=10.77.0.1,vni=42,netns=%s", h))
+	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.77.0.2:4789,%s,vni=42,netns=%s", flood, h))
 	segment := filepath.Join(t.TempDir(), "segment.pcapng")
 	vh := startVXHub(t, "", segment, []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
 
@@ -267,7 +299,10 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	if err := pingUntil(ctx, vm, netip.MustParseAddr("10.42.0.2")); err != nil {
 		t.Fatalf("VM ping 10.42.0.2 across the kernel's VXLAN: %v", err)
 	}
-	// The kernel's host pings the VM.
+	// The kernel's host pings the VM. It learned the VM's MAC from the
+	// VM's ARP request: forgetting it makes the host broadcast a request
+	// of its own, which the kernel's VTEP floods to the hub.
+	flushNeighbours(t, k, "host")
 	p := newKernelPinger(t, k, "10.42.0.2")
 	if err := p.ping(netip.MustParseAddr("10.42.0.10"), 1, transporttest.HangGuard); err != nil {
 		t.Fatalf("kernel ping 10.42.0.10 through l2hub: %v", err)
@@ -301,10 +336,29 @@ func TestVXLANWithTheKernel(t *testing.T) {
 	transfer(t, vc, payload, "VM to kernel host")
 
 	// The capture has the overlay's frames decapsulated, each with the VTEP
-	// it came from.
+	// it came from, broadcast ARP among them both ways.
 	vh.stop()
+	frames := readCapture(t, segment)
+	hostLink, err := nlHandle(t, k).LinkByName("host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		dir    capture.Dir
+		src    net.HardwareAddr
+		target string
+		where  string
+	}{
+		{capture.DirOut, vmMAC, "10.42.0.2", "leaving through"},
+		{capture.DirIn, hostLink.Attrs().HardwareAddr, "10.42.0.10", "arriving on"},
+	} {
+		match := isBroadcastARP(want.src, netip.MustParseAddr(want.target))
+		if !slices.ContainsFunc(frames, func(f segmentFrame) bool { return f.port == "ov" && f.dir == want.dir && match(f.pkt) }) {
+			t.Errorf("the capture holds no broadcast ARP request from %s for %s %s port ov", want.src, want.target, want.where)
+		}
+	}
 	var fromKernel int
-	for _, f := range readCapture(t, segment) {
+	for _, f := range frames {
 		if f.port == "ov" && f.dir == capture.DirIn {
 			if f.comment != "from (vtep 10.77.0.1)" {
 				t.Fatalf("a frame from the overlay has comment %q, want its VTEP", f.comment)
@@ -319,9 +373,19 @@ func TestVXLANWithTheKernel(t *testing.T) {
 
 // TestVXLANMesh: three hubs in three namespaces, a full mesh over VXLAN
 // (each hub's vxlan port lists the other two), two clients on each. Every
-// broadcast reaches each of the five other clients exactly once (no loop,
-// no duplicate); unicast goes to the one VTEP its destination was learned
-// on; a partition on one hub's vxlan port cuts exactly that hub off.
+// broadcast reaches each of the five other clients exactly once; unicast
+// goes to the one VTEP its destination was learned on; a partition on one
+// hub's vxlan port cuts exactly that hub off.
+//
+// "Exactly once" is accounted, not watched for: after each step every
+// hub's ports must reach the frame counts the traffic implies (received,
+// handed to the port, dropped by reason) and each namespace must have sent
+// exactly the datagrams head-end replication implies (two per flooded
+// frame, one per learned unicast). A hub reads a port's counters in one
+// step with the forwarding of every frame counted, and datagrams are
+// counted once the vxlan ports' queues are empty, so a loop or a duplicate
+// makes a count exceed its due, whenever it happens; the wait for the
+// counts is a hang guard, not a time bound on the traffic.
 func TestVXLANMesh(t *testing.T) {
 	taptest.NeedTAP(t)
 	under := testNetns(t)
@@ -335,6 +399,10 @@ func TestVXLANMesh(t *testing.T) {
 		ip      string
 		vx      *vxHub
 		clients [2]*pipeVM
+		// What the traffic so far implies: each port's counters (since the
+		// hub started) and the datagrams the namespace sent (ever).
+		want map[string]*portCount
+		sent uint64
 	}
 	hubs := make([]*hubEnd, 3)
 	for i := range hubs {
@@ -344,6 +412,7 @@ func TestVXLANMesh(t *testing.T) {
 		if err := uh.LinkSetMaster(linkUp(t, under, port), ubr); err != nil {
 			t.Fatal(err)
 		}
+		hubs[i].sent = udpOutDatagrams(t, hubs[i].ns) // 0 in a new namespace; counted from here
 	}
 	start := func(i int, policy string) {
 		h := hubs[i]
@@ -359,87 +428,232 @@ func TestVXLANMesh(t *testing.T) {
 			h.clients[c] = newPipeVM(t, vmEnd)
 			peers[fmt.Sprintf("c%d", c)] = hubEnd
 		}
+		h.want = map[string]*portCount{"ov": {}, "c0": {}, "c1": {}}
 		h.vx = startVXHub(t, policy, "", []transport.Spec{mustSpec(t, text)}, peers)
 	}
 	for i := range hubs {
 		start(i, "")
 	}
 	mac := func(i, c int) [6]byte { return [6]byte{0x02, 0x78, 0, 0, byte(i), byte(c)} }
+	client := func(c int) string { return fmt.Sprintf("c%d", c) }
 	send := func(i, c int, dst [6]byte, label string) {
 		t.Helper()
 		if err := hubs[i].clients[c].end.WriteFrame(hubtest.Frame(dst, mac(i, c), label)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// expect reads, within the guard, exactly the labels want at each
-	// client, and then nothing more for a moment.
-	expect := func(want map[[2]int][]string) {
+	// labels is what each client is to read in a step.
+	labels := map[[2]int][]string{}
+	deliver := func(i, c int, label string) {
+		hubs[i].want[client(c)].tx++
+		labels[[2]int{i, c}] = append(labels[[2]int{i, c}], label)
+	}
+	// flood sends a broadcast from client c of hub i and books what it
+	// makes on a mesh without a policy: one copy to the other local client
+	// and one to the vxlan port, which sends a datagram to each remote,
+	// whose hub hands it to both its clients.
+	flood := func(i, c int, label string) {
 		t.Helper()
-		for i, h := range hubs {
-			for c, vm := range h.clients {
-				got := readLabels(t, vm, len(want[[2]int{i, c}]))
-				if fmt.Sprint(got) != fmt.Sprint(want[[2]int{i, c}]) {
-					t.Errorf("hub %d client %d got %q, want %q", i, c, got, want[[2]int{i, c}])
-				}
-			}
-		}
-		for i, h := range hubs { // nothing more: no loop, no duplicate
-			for c, vm := range h.clients {
-				if extra := readLabels(t, vm, -1); len(extra) > 0 {
-					t.Errorf("hub %d client %d got %q more", i, c, extra)
-				}
+		send(i, c, hubtest.Broadcast, label)
+		hubs[i].want[client(c)].rx++
+		deliver(i, 1-c, label)
+		hubs[i].want["ov"].tx++
+		hubs[i].sent += uint64(len(hubs) - 1)
+		for j := range hubs {
+			if j != i {
+				hubs[j].want["ov"].rx++
+				deliver(j, 0, label)
+				deliver(j, 1, label)
 			}
 		}
 	}
-	// Every client says hello to all: five copies of each, one per other client.
-	want := map[[2]int][]string{}
-	for i := range hubs {
-		for c := range 2 {
-			label := fmt.Sprintf("hello-%d%d", i, c)
-			send(i, c, hubtest.Broadcast, label)
-			for j := range hubs {
-				for d := range 2 {
-					if i != j || c != d {
-						want[[2]int{j, d}] = append(want[[2]int{j, d}], label)
+	// settle reads what each client is due, in any order (arrival order
+	// across senders is not ours), then waits for every count to reach its
+	// due, failing at once if one exceeds it.
+	settle := func(step string) {
+		t.Helper()
+		for i, h := range hubs {
+			for c, vm := range h.clients {
+				want := labels[[2]int{i, c}]
+				got := readLabels(t, vm, len(want))
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: hub %d client %d got %q, want %q", step, i, c, got, want)
+				}
+			}
+		}
+		clear(labels)
+		deadline := time.Now().Add(transporttest.HangGuard)
+		for {
+			var behind []string
+			for i, h := range hubs {
+				ports, err := h.vx.hub.Ports(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range ports {
+					got, want := portCount{rx: p.Stats.RxFrames, tx: p.Stats.TxFrames, drops: p.Stats.Drops}, h.want[p.Name]
+					if got.exceeds(*want) {
+						t.Fatalf("%s: hub %d port %s counted %v, want %v: more than the traffic makes", step, i, p.Name, got, *want)
+					}
+					if !got.equal(*want) || p.Queued > 0 {
+						behind = append(behind, fmt.Sprintf("hub %d port %s counted %v (%d queued), want %v", i, p.Name, got, p.Queued, *want))
 					}
 				}
 			}
+			if len(behind) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: after %v, %s", step, transporttest.HangGuard, strings.Join(behind, "; "))
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-	}
-	for k := range want { // arrival order across senders is not ours
-		slices.Sort(want[k])
-	}
-	expectSorted := func(want map[[2]int][]string) {
-		t.Helper()
+		// No queue holds a frame: every datagram for what was counted is sent.
 		for i, h := range hubs {
-			for c, vm := range h.clients {
-				got := readLabels(t, vm, len(want[[2]int{i, c}]))
-				slices.Sort(got)
-				if fmt.Sprint(got) != fmt.Sprint(want[[2]int{i, c}]) {
-					t.Errorf("hub %d client %d got %q, want %q", i, c, got, want[[2]int{i, c}])
-				}
+			if got := udpOutDatagrams(t, h.ns); got != h.sent {
+				t.Errorf("%s: hub %d's namespace sent %d UDP datagrams in all, want %d", step, i, got, h.sent)
 			}
 		}
 	}
-	expectSorted(want)
-	expect(nil)
 
-	// Unicast from hub 0 to a client of hub 1 goes to hub 1's VTEP alone:
-	// hub 2 sees nothing of it.
-	rx2 := portRx(t, hubs[2].vx.hub, "ov")
-	send(0, 0, mac(1, 1), "to-11")
-	expect(map[[2]int][]string{{1, 1}: {"to-11"}})
-	if got := portRx(t, hubs[2].vx.hub, "ov"); got != rx2 {
-		t.Errorf("hub 2's VTEP received %d frames of a unicast for hub 1, want none", got-rx2)
+	// Every client says hello to all: five copies of each, one per other client.
+	for i := range hubs {
+		for c := range 2 {
+			flood(i, c, fmt.Sprintf("hello-%d%d", i, c))
+		}
 	}
+	settle("hello")
+
+	// Unicast from hub 0 to a client of hub 1, learned on hub 1's VTEP from
+	// its hello, is one datagram, to hub 1 alone.
+	send(0, 0, mac(1, 1), "to-11")
+	hubs[0].want["c0"].rx++
+	hubs[0].want["ov"].tx++
+	hubs[0].sent++
+	hubs[1].want["ov"].rx++
+	deliver(1, 1, "to-11")
+	settle("unicast")
 
 	// A partition on hub 0 between its vxlan port and its clients cuts hub
-	// 0 off, and only hub 0.
+	// 0 off, and only hub 0: its broadcast stays local, hub 1's reaches hub
+	// 0's port and no further.
 	hubs[0].vx.stop()
 	start(0, "seed: 1\npartitions:\n  - {name: cut, groups: \"ov|c0,c1\", start: 0s}\n")
 	send(0, 0, hubtest.Broadcast, "from-cut-off")
+	hubs[0].want["c0"].rx++
+	deliver(0, 1, "from-cut-off")
+	hubs[0].want["ov"].drop(hub.DropPolicy)
 	send(1, 0, hubtest.Broadcast, "from-1")
-	expect(map[[2]int][]string{{0, 1}: {"from-cut-off"}, {1, 1}: {"from-1"}, {2, 0}: {"from-1"}, {2, 1}: {"from-1"}})
+	hubs[1].want["c0"].rx++
+	deliver(1, 1, "from-1")
+	hubs[1].want["ov"].tx++
+	hubs[1].sent += 2
+	hubs[2].want["ov"].rx++
+	deliver(2, 0, "from-1")
+	deliver(2, 1, "from-1")
+	hubs[0].want["ov"].rx++
+	hubs[0].want["c0"].drop(hub.DropPolicy)
+	hubs[0].want["c1"].drop(hub.DropPolicy)
+	settle("partition")
+}
+
+// portCount is what a hub's port has counted: frames received from its
+// peer, frames handed to it, and frames dropped, by reason.
+type portCount struct {
+	rx, tx uint64
+	drops  map[string]uint64
+}
+
+func (c *portCount) drop(r hub.DropReason) {
+	if c.drops == nil {
+		c.drops = map[string]uint64{}
+	}
+	c.drops[r.String()]++
+}
+
+func (c portCount) exceeds(want portCount) bool {
+	for r, n := range c.drops {
+		if n > want.drops[r] {
+			return true
+		}
+	}
+	return c.rx > want.rx || c.tx > want.tx
+}
+
+func (c portCount) equal(want portCount) bool {
+	return c.rx == want.rx && c.tx == want.tx && maps.Equal(c.drops, want.drops)
+}
+
+func (c portCount) String() string {
+	s := fmt.Sprintf("rx %d tx %d", c.rx, c.tx)
+	for _, r := range slices.Sorted(maps.Keys(c.drops)) {
+		s += fmt.Sprintf(" %s %d", r, c.drops[r])
+	}
+	return s
+}
+
+// udpOutDatagrams returns how many UDP datagrams namespace ns has sent (its
+// Udp OutDatagrams counter, /proc/net/snmp).
+func udpOutDatagrams(t *testing.T, ns string) uint64 {
+	t.Helper()
+	var snmp []byte
+	inNetns(t, ns, func() (err error) {
+		snmp, err = os.ReadFile("/proc/thread-self/net/snmp") // the thread's namespace
+		return err
+	})
+	var names []string
+	for line := range strings.Lines(string(snmp)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil { // the first Udp: line names the fields, the second has their values
+			names = f
+			continue
+		}
+		if k := slices.Index(names, "OutDatagrams"); k > 0 && k < len(f) {
+			if n, err := strconv.ParseUint(f[k], 10, 64); err == nil {
+				return n
+			}
+		}
+		break
+	}
+	t.Fatalf("no Udp OutDatagrams in namespace %s's /proc/net/snmp:\n%s", ns, snmp)
+	return 0
+}
+
+// flushNeighbours empties the neighbour cache of link dev in namespace ns,
+// as `ip neigh flush dev DEV` does: its next packet to a neighbour must
+// first resolve it by a broadcast ARP request.
+func flushNeighbours(t *testing.T, ns, dev string) {
+	t.Helper()
+	h := nlHandle(t, ns)
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	neighs, err := h.NeighList(l.Attrs().Index, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatalf("neighbours of %s: %v", dev, err)
+	}
+	for _, n := range neighs {
+		if err := h.NeighDel(&n); err != nil {
+			t.Fatalf("forget neighbour %s on %s: %v", n.IP, dev, err)
+		}
+	}
+}
+
+// isBroadcastARP matches an ARP request from src for target sent to the
+// broadcast address (ethertype 0x0806, destination ff:ff:ff:ff:ff:ff).
+func isBroadcastARP(src net.HardwareAddr, target netip.Addr) func(gopacket.Packet) bool {
+	req := isARP(layers.ARPRequest, src, target)
+	return func(p gopacket.Packet) bool {
+		eth, ok := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		return ok && eth.EthernetType == layers.EthernetTypeARP &&
+			bytes.Equal(eth.DstMAC, layers.EthernetBroadcast) && req(p)
+	}
 }
 
 // pipeVM is a client's end of a pipe with one reader goroutine that hands
@@ -467,46 +681,22 @@ func newPipeVM(t *testing.T, end *transport.PipeEnd) *pipeVM {
 }
 
 // readLabels reads n labels from vm, failing the test if they do not come
-// within the guard. n < 0 reads what arrives within a short wait, which
-// should usually be nothing.
+// within the guard.
 func readLabels(t *testing.T, vm *pipeVM, n int) []string {
 	t.Helper()
 	var out []string
-	wait := transporttest.HangGuard
-	if n < 0 {
-		wait = 200 * time.Millisecond
-	}
-	for n < 0 || len(out) < n {
+	for len(out) < n {
 		select {
 		case l, ok := <-vm.labels:
 			if !ok {
-				return out
+				t.Fatalf("read %d of %d frames, then the pipe closed: %q", len(out), n, out)
 			}
 			out = append(out, l)
-		case <-time.After(wait):
-			if n >= 0 {
-				t.Fatalf("read %d of %d frames: %q", len(out), n, out)
-			}
-			return out
+		case <-time.After(transporttest.HangGuard):
+			t.Fatalf("read %d of %d frames: %q", len(out), n, out)
 		}
 	}
 	return out
-}
-
-// portRx returns how many frames a hub's port has received.
-func portRx(t *testing.T, h *hub.Hub, port string) uint64 {
-	t.Helper()
-	ports, err := h.Ports(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range ports {
-		if p.Name == port {
-			return p.Stats.RxFrames
-		}
-	}
-	t.Fatalf("no port %s", port)
-	return 0
 }
 
 // pingUntil pings dst until it answers (the first may go out before ARP
