@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -508,6 +509,9 @@ func (c *Config) validate() error {
 			return fieldErr(err.Error(), "ports", idx)
 		}
 	}
+	if err := c.checkSharedVTEPs(); err != nil {
+		return err
+	}
 	if c.Check != "" {
 		if _, err := checker.ParseProfile(c.Check); err != nil {
 			return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
@@ -528,6 +532,41 @@ func (c *Config) validate() error {
 	}
 	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
 		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")
+	}
+	return nil
+}
+
+// checkSharedVTEPs refuses two vxlan ports on one UDP port of one network
+// namespace when either floods to a multicast group: a group port binds
+// the overlay's port on every address, so the two sockets would share the
+// port, each getting a share of the unicast and both the other's group
+// traffic. (Two ports without a group on one address fail to bind.) The
+// kernel gives one socket per port and sorts by VNI; here each VNI needs
+// its own UDP port.
+func (c *Config) checkSharedVTEPs() error {
+	type vtep struct {
+		netns string
+		port  string
+	}
+	first := map[vtep]int{}
+	for i, p := range c.Ports {
+		if p.Transport != transport.VXLAN {
+			continue
+		}
+		_, port, err := net.SplitHostPort(p.Address)
+		if err != nil {
+			continue // Validate said so
+		}
+		k := vtep{p.Options["netns"], port}
+		j, ok := first[k]
+		if !ok {
+			first[k] = i
+			continue
+		}
+		if p.Options["group"] != "" || c.Ports[j].Options["group"] != "" {
+			return fieldErr(fmt.Sprintf("UDP port %s is also port %q's, and a group port takes the UDP port on every address: give each vxlan port with a group its own UDP port", port, c.Ports[j].Name),
+				"ports", strconv.Itoa(i), "address")
+		}
 	}
 	return nil
 }

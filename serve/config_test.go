@@ -235,3 +235,24 @@ ports:
 		t.Errorf("a list for vni: %v, want it refused at its line", err)
 	}
 }
+
+// TestConfigRefusesVTEPsSharingAGroupPort: two vxlan ports on one UDP port
+// of one namespace, either with a group, would share the socket's port
+// (each a share of the unicast, both the other's group traffic): refused,
+// naming both. On separate ports, or in separate namespaces, they are fine.
+func TestConfigRefusesVTEPsSharingAGroupPort(t *testing.T) {
+	const head = "ports:\n  - {name: ov1, transport: vxlan, address: \"10.0.0.1:4789\", options: {group: 239.1.1.1, vni: 1}}\n"
+	_, err := ParseConfig("lab.yaml", []byte(head+
+		"  - {name: ov2, transport: vxlan, address: \"10.0.0.1:4789\", options: {remote: 10.0.0.3, vni: 2}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "ports[1].address") || !strings.Contains(err.Error(), `port "ov1"`) {
+		t.Errorf("two VTEPs on UDP port 4789, one with a group: %v, want ports[1].address refused naming ov1", err)
+	}
+	for name, second := range map[string]string{
+		"another UDP port":  "  - {name: ov2, transport: vxlan, address: \"10.0.0.1:4790\", options: {group: 239.1.1.2, vni: 2}}\n",
+		"another namespace": "  - {name: ov2, transport: vxlan, address: \"10.0.0.1:4789\", options: {group: 239.1.1.2, vni: 2, netns: other}}\n",
+	} {
+		if _, err := ParseConfig("lab.yaml", []byte(head+second)); err != nil {
+			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}

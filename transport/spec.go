@@ -68,7 +68,7 @@ type Spec struct {
 	// (DefaultMcastLocal when empty).
 	Local string `yaml:"local,omitempty"`
 	// Options holds transport-specific keys (tap: ip, netns, mac; datagram
-	// transports: sockbuf; vxlan: remote, vni, group, mtu, netns) and every
+	// transports: sockbuf; vxlan: remote, vni, group, ttl, mtu, netns) and every
 	// port's flow keys (overflow, queue).
 	Options SpecOptions `yaml:"options,omitempty"`
 }
@@ -133,7 +133,7 @@ var transportRules = map[Transport]struct {
 	Unixgram: {address: socketPath, peer: socketPath, options: datagramOptions},
 	Mcast:    {address: mcastGroup, local: true, options: datagramOptions},
 	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "netns"}, flowOptions...)},
-	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "mtu", "netns"}, datagramOptions...)},
+	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns"}, datagramOptions...)},
 }
 
 // Options every port takes: its flow control (see hub.Overflow), which
@@ -438,6 +438,10 @@ func checkOption(k, v string) string {
 	case "group":
 		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() || !a.IsMulticast() {
 			return "want an IPv4 multicast group, such as 239.1.1.1"
+		}
+	case "ttl":
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 255 {
+			return "want the outer IP time to live, 1..255 (the kernel's vxlan ttl; default 1 for a group, 64 otherwise)"
 		}
 	case "mtu":
 		if n, err := strconv.Atoi(v); err != nil || n < minVXLANMTU || n > maxVXLANMTU {

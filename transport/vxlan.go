@@ -73,6 +73,10 @@ type VXLANConfig struct {
 	// the overlay joins, as the kernel's `vxlan ... group` does: flooded
 	// frames go to it, and any member is accepted.
 	Group netip.Addr
+	// TTL, when not 0, is the outer IP time to live, unicast and
+	// multicast (the kernel's vxlan ttl). 0 leaves the system's: 1 for a
+	// group's datagrams, which then stay on their link.
+	TTL int
 	// MTU is the underlay's; inner frames longer than MTU-36 bytes are
 	// refused (counted), never fragmented. 0 means 1500.
 	MTU int
@@ -419,6 +423,9 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 	}
 	if m, ok := s.Options["mtu"]; ok {
 		cfg.MTU, _ = strconv.Atoi(m)
+	}
+	if t, ok := s.Options["ttl"]; ok {
+		cfg.TTL, _ = strconv.Atoi(t)
 	}
 	return cfg, nil
 }

@@ -71,6 +71,19 @@ func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
 			return fail("setsockopt IP_MULTICAST_LOOP", err)
 		}
+		// Only this socket's group: not another overlay's that some other
+		// socket of the namespace joined on the same UDP port.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
+			return fail("setsockopt IP_MULTICAST_ALL", err)
+		}
+	}
+	if cfg.TTL > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, cfg.TTL); err != nil {
+			return fail("setsockopt IP_TTL", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, cfg.TTL); err != nil {
+			return fail("setsockopt IP_MULTICAST_TTL", err)
+		}
 	}
 	size := cfg.SocketBuffer
 	if size <= 0 {

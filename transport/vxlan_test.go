@@ -42,6 +42,8 @@ func TestVXLANSpec(t *testing.T) {
 		{"x=vxlan:10.0.0.1,remote=10.0.0.2,vni=1", "UDP port"},
 		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=1,mtu=100", "underlay's MTU"},
 		{"x=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=1,vni=2", "given twice"},
+		{"x=vxlan:10.0.0.1:4789,group=239.1.1.1,vni=1,ttl=0", "time to live, 1..255"},
+		{"x=vxlan:10.0.0.1:4789,group=239.1.1.1,vni=1,ttl=256", "time to live, 1..255"},
 	} {
 		if _, err := transport.ParseSpec(tc.text); err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("ParseSpec(%q) = %v, want an error saying %q", tc.text, err, tc.msg)
