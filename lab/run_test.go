@@ -18,6 +18,7 @@ import (
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
 	"l2hub/control"
+	"l2hub/hub"
 	"l2hub/replay"
 )
 
@@ -355,6 +356,90 @@ triggers:
 		if !strings.Contains(h.Text, want) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, want)
 		}
+	}
+}
+
+// --soak at the level of a run: after the last phase, its markers again in
+// rounds, counted in summary.json, summary.txt and junit.xml. The run's
+// clock is virtual, so the rounds are exact: it stands at 0 until a has
+// printed every line and the run has read them (the trigger on the last
+// one fires), then moves to the soak's end. The phase's tick and the two
+// ticks after it all come at 0s: the phase ends, the soak begins and two
+// rounds pass at once; then a is silent, and each of the soak's ten
+// one-second rounds fails.
+func TestRunSoak(t *testing.T) {
+	const text = `
+name: soak
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, tick, -say, tick, -say, tick, -say, "soak sync", -hang]}
+phases:
+  - {name: beat, markers: {a: tick}, within: 1s}
+triggers:
+  - {on: "a: soak sync", do: "link a up"}
+`
+	const soak = 10 * time.Second
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	run := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		for ctx.Err() == nil {
+			log, _ := os.ReadFile(filepath.Join(run, "lab.log"))
+			if bytes.Contains(log, []byte("trigger-1: ")) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// The run arms its next bound only after the last one fired: step
+		// to the soak's end again until the run is over.
+		drv := hub.Driver{Clock: clock}
+		for ctx.Err() == nil {
+			drv.AdvanceTo(hub.DefaultEpoch.Add(soak), nil)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	sum, out := runLab(t, text, Options{Dir: run, Clock: clock, Soak: soak})
+	cancel()
+	<-driven
+	checkNothingLeft(t, sum)
+	if want := (SoakSummary{Duration: ms(soak), Round: ms(time.Second), Rounds: 12, Passed: 2, Failed: 10}); sum.Soak == nil || *sum.Soak != want {
+		t.Errorf("got soak %+v, want %+v", sum.Soak, want)
+	}
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "SOAK_TIMEOUT" || c.Phase != "soak" || c.VM != "a" || c.Marker != "tick" || c.At != ms(time.Second) {
+		t.Errorf("got result %s, classification %+v, want fail: SOAK_TIMEOUT in the soak's first silent round, a's tick missing at 1s", sum.Result, c)
+	}
+	if len(sum.Phases) != 1 || sum.Phases[0].Status != PhaseOK {
+		t.Errorf("got phases %+v, want beat ok", sum.Phases)
+	}
+	for _, want := range []string{"soak: 10s, the markers of phase beat again every 1s", "soak round 3: missing \"tick\" on a", "soak round 12: missing", "soak: 12 rounds, 10 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+	txt, _ := os.ReadFile(filepath.Join(sum.Dir, "summary.txt"))
+	if want := "soak: 10.0s in rounds of 1.0s: 12 rounds, 2 passed, 10 failed"; !strings.Contains(string(txt), want) {
+		t.Errorf("got summary.txt:\n%s\nwant %q", txt, want)
+	}
+	if back, err := ReadSummary(sum.Dir); err != nil || back.Soak == nil || *back.Soak != *sum.Soak {
+		t.Errorf("got summary.json's soak %+v (%v), want %+v", back.Soak, err, sum.Soak)
+	}
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var soakCase string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Name == "soak" && jc.Failure != nil {
+			soakCase = jc.Failure.Type + "|" + jc.Failure.Text
+		}
+	}
+	if want := "SOAK_TIMEOUT|10 of 12 soak rounds failed"; soakCase != want {
+		t.Errorf("got junit.xml's soak case %q, want %q", soakCase, want)
 	}
 }
 
