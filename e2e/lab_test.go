@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -184,7 +186,86 @@ func TestLabPartitioned(t *testing.T) {
 	if failures == 0 || !strings.Contains(joined, "SESSION_TIMEOUT") || !strings.Contains(joined, missing) || !strings.Contains(joined, "a.log") {
 		t.Errorf("got junit.xml failures:\n%s\nwant SESSION_TIMEOUT with the missing marker and a's console", joined)
 	}
+	// report.html draws the partition as a band across a and b that never
+	// heals, and the VM that missed its marker as a lifeline with its
+	// console's markers, the missing one not among them.
+	page := readReportPage(t, filepath.Join(dir, "report.html"))
+	if s.Files["report"] != "report.html" || page.Title != "l2hub lab "+s.Lab {
+		t.Errorf("got files %v and a page titled %q, want report.html recorded, the lab's page", s.Files, page.Title)
+	}
+	port := map[string]int{}
+	for i, p := range page.Ports {
+		port[p.Name] = i
+	}
+	a, okA := port[c.VM]
+	b, okB := port["b"]
+	if !okA || !okB || !slices.Equal(page.Ports[a].Logs, []string{"a.log"}) {
+		t.Fatalf("got the page's ports %+v, want a (with a.log) and b", page.Ports)
+	}
+	var band *reportBand
+	for i := range page.Bands {
+		if page.Bands[i].Name == "trigger-1" {
+			band = &page.Bands[i]
+		}
+	}
+	if band == nil || band.Kind != "partition" || band.Spec != "a|b" || !slices.Equal(band.Ports, []int{min(a, b), max(a, b)}) ||
+		band.Drops == 0 || band.Healed != 0 || !band.Control || band.Ended != 0 {
+		t.Errorf("got bands %+v, want partition trigger-1 a|b across a and b, with drops, started through the control API and never healed", page.Bands)
+	}
+	var onA []string
+	for _, mk := range page.Markers {
+		if len(mk) >= 3 && mk[0] == float64(a) {
+			text, _ := mk[2].(string)
+			onA = append(onA, text)
+		}
+	}
+	if !slices.ContainsFunc(onA, func(m string) bool { return strings.Contains(m, "GUEST: up") }) || slices.ContainsFunc(onA, func(m string) bool { return strings.Contains(m, missing) }) {
+		t.Errorf("got a's markers on the page %q, want its console's (GUEST: up) and not the missing %q", onA, missing)
+	}
 	checkNoQEMU(t, s)
+}
+
+// reportPage is what report.html's script draws from: the JSON the page
+// carries (package report's pageData), in the parts the lab tests read.
+type reportPage struct {
+	Title string `json:"title"`
+	Ports []struct {
+		Name string   `json:"name"`
+		Logs []string `json:"logs"`
+	} `json:"ports"`
+	Bands   []reportBand `json:"bands"`
+	Markers [][]any      `json:"markers"` // [port, time, text, class, line, log]
+}
+
+type reportBand struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Spec    string `json:"spec"`
+	Ports   []int  `json:"ports"`
+	Drops   int    `json:"drops"`
+	Healed  int    `json:"healed"`
+	Control bool   `json:"control"`
+	Ended   int64  `json:"ended"`
+}
+
+// readReportPage reads the data of a report page the lab runner wrote.
+func readReportPage(t *testing.T, path string) *reportPage {
+	t.Helper()
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("run directory: %v", err)
+	}
+	const open = `<script type="application/json" id="l2hub-data">`
+	_, rest, ok := bytes.Cut(html, []byte(open))
+	data, _, ok2 := bytes.Cut(rest, []byte("</script>"))
+	if !ok || !ok2 {
+		t.Fatalf("%s: no data script in the page", path)
+	}
+	var p reportPage
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatalf("%s: page data: %v", path, err)
+	}
+	return &p
 }
 
 // TestLabTrigger: a marker trigger partitions a|b when node-a's handshake

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -18,7 +19,9 @@ import (
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
 	"l2hub/control"
+	"l2hub/hub"
 	"l2hub/replay"
+	"l2hub/report"
 )
 
 // fakeQEMU is the fake QEMU (internal/fakeqemu), built once by TestMain.
@@ -120,7 +123,8 @@ triggers:
 // log, the capture, summary.json/txt and junit.xml; nothing is left
 // running or bound. The marker trigger's partition shows in the capture:
 // its drops come after the marker and between the notes of its start and
-// its heal.
+// its heal; and in the timeline report's model of the run, as a band
+// beside the VMs' console markers.
 func TestRunPass(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "go-b"), nil, 0o644); err != nil {
@@ -159,7 +163,7 @@ func TestRunPass(t *testing.T) {
 	// The capture: the partition's drops follow the marker that fired it,
 	// and lie between the notes of its start and its heal.
 	marker := sum.Triggers[0].FiredAt.D()
-	var started, healed, drops, beforeMarker, outside int
+	var started, healed, drops, firstDrop, lastDrop, beforeMarker, outside int
 	err := scanCapture(filepath.Join(sum.Dir, "capture.pcapng"), func(p capture.Packet) bool {
 		if strings.Contains(p.Comment, "partition trigger-1 started: a|b") {
 			started = p.Number
@@ -169,6 +173,8 @@ func TestRunPass(t *testing.T) {
 		}
 		if strings.Contains(p.Comment, "rule trigger-1: partition") {
 			drops++
+			firstDrop = cmp.Or(firstDrop, p.Number)
+			lastDrop = p.Number
 			if p.Time.Sub(sum.Started) < marker {
 				beforeMarker++
 			}
@@ -185,6 +191,8 @@ func TestRunPass(t *testing.T) {
 		t.Errorf("got %d partition drops (%d before the marker at %v, %d outside frames %d..%d), want some, all after the marker and between start and heal",
 			drops, beforeMarker, marker, outside, started, healed)
 	}
+
+	checkRunModel(t, sum, drops, firstDrop, lastDrop)
 
 	// A replay of the capture makes the triggers' changes again (they are
 	// recorded in it), so every frame gets the run's verdict.
@@ -224,6 +232,96 @@ func TestRunPass(t *testing.T) {
 	back, err := ReadSummary(sum.Dir)
 	if err != nil || back.Result != ResultPass || len(back.Phases) != 2 || back.Phases[1].Duration == nil {
 		t.Errorf("got summary.json %+v, %v, want the passed run", back, err)
+	}
+}
+
+// checkRunModel builds the timeline report's layout model (package report)
+// of TestRunPass's run directory, its capture with its VMs' console logs:
+// the trigger's partition is a band across a and b made of exactly the
+// capture's partition drops, with the control API's edges; the hub's line
+// carries the partition's start and heal; and every console line of a
+// and b is a marker on its own port, in its log's order, under its line
+// number.
+func checkRunModel(t *testing.T, sum *Summary, drops, firstDrop, lastDrop int) {
+	t.Helper()
+	var consoles []report.Console
+	for _, vm := range sum.VMs {
+		consoles = append(consoles, report.Console{Port: vm.Port, Path: filepath.Join(sum.Dir, vm.Log)})
+	}
+	m, err := report.Build(report.Options{Capture: filepath.Join(sum.Dir, "capture.pcapng"), Consoles: consoles})
+	if err != nil {
+		t.Fatalf("report.Build of the run: %v", err)
+	}
+	port := map[string]int{}
+	for i, p := range m.Ports {
+		port[p.Name] = i
+	}
+	a, okA := port["a"]
+	b, okB := port["b"]
+	if !okA || !okB || !slices.Equal(m.Ports[a].Consoles, []string{"a.log"}) || !slices.Equal(m.Ports[b].Consoles, []string{"b.log"}) {
+		t.Fatalf("got ports %+v, want a and b, each with its console log", m.Ports)
+	}
+	bi := slices.IndexFunc(m.Bands, func(bd report.Band) bool { return bd.Name == "trigger-1" })
+	if bi < 0 {
+		t.Fatalf("got bands %+v, want trigger-1's partition", m.Bands)
+	}
+	band := m.Bands[bi]
+	if band.Kind != "partition" || band.Spec != "a|b" || !slices.Equal(band.Ports, []int{min(a, b), max(a, b)}) {
+		t.Errorf("got band %+v, want partition trigger-1 a|b across a and b", band)
+	}
+	if band.Drops != drops || band.First != firstDrop || band.Last != lastDrop {
+		t.Errorf("got band of %d drops, frames %d..%d, want the capture's %d partition drops, frames %d..%d", band.Drops, band.First, band.Last, drops, firstDrop, lastDrop)
+	}
+	if !band.Control || band.Ended <= band.Began {
+		t.Errorf("got band control %v from %v to %v, want the control API's start and heal, in order", band.Control, band.Began, band.Ended)
+	}
+	var hub []string
+	logs := map[int][]report.Marker{}
+	for _, mk := range m.Markers {
+		if mk.Port < 0 {
+			hub = append(hub, mk.Text)
+			if mk.Text == "control: partition trigger-1 started: a|b" && mk.Time != band.Began || mk.Text == "control: partition trigger-1 healed" && mk.Time != band.Ended {
+				t.Errorf("got hub marker %q at %v, want it at the band's edge (%v..%v)", mk.Text, mk.Time, band.Began, band.Ended)
+			}
+			continue
+		}
+		logs[mk.Port] = append(logs[mk.Port], mk)
+	}
+	for _, want := range []string{"control: partition trigger-1 started: a|b", "control: partition trigger-1 healed"} {
+		if !slices.Contains(hub, want) {
+			t.Errorf("got hub markers %q, want %q", hub, want)
+		}
+	}
+	var all []string
+	for _, vm := range sum.VMs {
+		data, err := os.ReadFile(filepath.Join(sum.Dir, vm.Log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The log's console lines (a stamp, then the text; not its "#"
+		// lines), with their line numbers.
+		var want []string
+		for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+			if stampedLine.MatchString(line) {
+				want = append(want, fmt.Sprintf("%s:%d %s", vm.Log, i+1, stampedLine.ReplaceAllString(line, "")))
+			}
+		}
+		var got []string
+		for _, mk := range logs[port[vm.Port]] {
+			got = append(got, fmt.Sprintf("%s:%d %s", mk.Log, mk.Line, mk.Text))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("got markers on %s:\n%s\nwant its console's lines:\n%s", vm.Port, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		all = append(all, got...)
+	}
+	for _, want := range []string{"a.log:4 GUEST: up", "a.log:5 handshake ok", "b.log:4 GUEST: up"} {
+		if !slices.Contains(all, want) {
+			t.Errorf("got markers %q, want %q", all, want)
+		}
+	}
+	if !slices.ContainsFunc(all, func(s string) bool { return strings.HasPrefix(s, "a.log:") && strings.HasSuffix(s, " GUEST: done ok") }) {
+		t.Errorf("got markers %q, want a's \"GUEST: done ok\"", all)
 	}
 }
 
@@ -355,6 +453,90 @@ triggers:
 		if !strings.Contains(h.Text, want) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, want)
 		}
+	}
+}
+
+// --soak at the level of a run: after the last phase, its markers again in
+// rounds, counted in summary.json, summary.txt and junit.xml. The run's
+// clock is virtual, so the rounds are exact: it stands at 0 until a has
+// printed every line and the run has read them (the trigger on the last
+// one fires), then moves to the soak's end. The phase's tick and the two
+// ticks after it all come at 0s: the phase ends, the soak begins and two
+// rounds pass at once; then a is silent, and each of the soak's ten
+// one-second rounds fails.
+func TestRunSoak(t *testing.T) {
+	const text = `
+name: soak
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, tick, -say, tick, -say, tick, -say, "soak sync", -hang]}
+phases:
+  - {name: beat, markers: {a: tick}, within: 1s}
+triggers:
+  - {on: "a: soak sync", do: "link a up"}
+`
+	const soak = 10 * time.Second
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	run := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		for ctx.Err() == nil {
+			log, _ := os.ReadFile(filepath.Join(run, "lab.log"))
+			if bytes.Contains(log, []byte("trigger-1: ")) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// The run arms its next bound only after the last one fired: step
+		// to the soak's end again until the run is over.
+		drv := hub.Driver{Clock: clock}
+		for ctx.Err() == nil {
+			drv.AdvanceTo(hub.DefaultEpoch.Add(soak), nil)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	sum, out := runLab(t, text, Options{Dir: run, Clock: clock, Soak: soak})
+	cancel()
+	<-driven
+	checkNothingLeft(t, sum)
+	if want := (SoakSummary{Duration: ms(soak), Round: ms(time.Second), Rounds: 12, Passed: 2, Failed: 10}); sum.Soak == nil || *sum.Soak != want {
+		t.Errorf("got soak %+v, want %+v", sum.Soak, want)
+	}
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "SOAK_TIMEOUT" || c.Phase != "soak" || c.VM != "a" || c.Marker != "tick" || c.At != ms(time.Second) {
+		t.Errorf("got result %s, classification %+v, want fail: SOAK_TIMEOUT in the soak's first silent round, a's tick missing at 1s", sum.Result, c)
+	}
+	if len(sum.Phases) != 1 || sum.Phases[0].Status != PhaseOK {
+		t.Errorf("got phases %+v, want beat ok", sum.Phases)
+	}
+	for _, want := range []string{"soak: 10s, the markers of phase beat again every 1s", "soak round 3: missing \"tick\" on a", "soak round 12: missing", "soak: 12 rounds, 10 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+	txt, _ := os.ReadFile(filepath.Join(sum.Dir, "summary.txt"))
+	if want := "soak: 10.0s in rounds of 1.0s: 12 rounds, 2 passed, 10 failed"; !strings.Contains(string(txt), want) {
+		t.Errorf("got summary.txt:\n%s\nwant %q", txt, want)
+	}
+	if back, err := ReadSummary(sum.Dir); err != nil || back.Soak == nil || *back.Soak != *sum.Soak {
+		t.Errorf("got summary.json's soak %+v (%v), want %+v", back.Soak, err, sum.Soak)
+	}
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var soakCase string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Name == "soak" && jc.Failure != nil {
+			soakCase = jc.Failure.Type + "|" + jc.Failure.Text
+		}
+	}
+	if want := "SOAK_TIMEOUT|10 of 12 soak rounds failed"; soakCase != want {
+		t.Errorf("got junit.xml's soak case %q, want %q", soakCase, want)
 	}
 }
 

@@ -24,6 +24,10 @@ var (
 	large        = flag.Bool("large", false, "also measure a 100 000-frame report in the browser (file size, time to first paint; logged, not asserted)")
 )
 
+// browserStartGuard bounds Chromium's start; reaching it means the browser
+// hangs. It decides no pass.
+const browserStartGuard = 3 * time.Minute
+
 // chromium returns Debian's Chromium (or another Chrome on PATH), or skips.
 func chromium(t *testing.T) string {
 	t.Helper()
@@ -55,6 +59,10 @@ func newBrowser(t *testing.T, width, height int) *browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(width, height),
+		// chromedp waits 20 s by default for Chromium to print its DevTools
+		// address, which a loaded machine can take: this bound only
+		// catches a browser that never starts.
+		chromedp.WSURLReadTimeout(browserStartGuard),
 	)
 	b := &browser{}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

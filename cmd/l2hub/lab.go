@@ -39,9 +39,11 @@ the checker's first failing finding). Every QEMU is stopped at the end
 (SIGTERM, then SIGKILL), also on Ctrl-C.
 
 The run directory (--out, default lab-runs/<name>-<time>) holds each VM's
-console log, hub.log, capture.pcapng, check.txt (with hub.check),
-summary.json, summary.txt and junit.xml. The exit status is 0 only if every
-marker and phase appeared, within budget, and nothing in fail_on did.
+console log (<vm>.log) and disks, lab.log (what the run printed), hub.log,
+capture.pcapng, check.txt and check.json (with hub.check), report.html (the
+run as a timeline page), summary.json, summary.txt and junit.xml. The exit
+status is 0 only if every marker and phase appeared, within budget, and
+nothing in fail_on did.
 
 The file format is in README.md ("Run a lab").`,
 		Example: `  l2hub lab testdata/labs/pair.yaml --var GUEST=e2e/out/guest

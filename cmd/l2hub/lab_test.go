@@ -86,3 +86,62 @@ vms:
 		})
 	}
 }
+
+// `l2hub lab --help` and the README's "Run a lab" name every file a run
+// writes (a run with a checker and a disk, so that all of them are there).
+func TestLabHelpNamesRunFiles(t *testing.T) {
+	fake := buildFakeQEMU(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lab.yaml")
+	text := `
+name: files
+hub: {check: nexus-v1}
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, up, -frame, arp, -hang], expect: [{marker: up}], disks: [{file: blk-a.img, size: 1M}]}
+`
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"lab", file, "--var", "Q=" + fake, "--out", out}, &stdout, &stderr); err != nil {
+		t.Fatalf("l2hub lab: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// How the texts name each file: a console log by its pattern, a disk
+	// by the key that asks for it.
+	named := map[string]string{"a.log": "<vm>.log", "blk-a.img": "disks"}
+	var want []string
+	for _, e := range entries {
+		if n, ok := named[e.Name()]; ok {
+			want = append(want, n)
+		} else {
+			want = append(want, e.Name())
+		}
+	}
+	stdout.Reset()
+	if err := run(context.Background(), []string{"lab", "--help"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	_, help, _ := strings.Cut(stdout.String(), "The run directory")
+	help, _, _ = strings.Cut(help, "\n\n")
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "**The run directory**")
+	section, _, _ = strings.Cut(section, "\n\n")
+	for _, text := range []struct{ name, body string }{{"l2hub lab --help", help}, {"README's run directory", section}} {
+		if text.body == "" {
+			t.Errorf("%s: no paragraph on the run directory", text.name)
+		}
+		for _, w := range want {
+			if !strings.Contains(text.body, w) {
+				t.Errorf("%s does not name %s, which the run wrote (run directory: %v)", text.name, w, want)
+			}
+		}
+	}
+}
