@@ -109,9 +109,12 @@ func pageJSON(t *testing.T, html []byte) map[string]any {
 	t.Helper()
 	const open = `<script type="application/json" id="l2hub-data">`
 	i := bytes.Index(html, []byte(open))
-	j := bytes.Index(html[i:], []byte("</script>"))
-	if i < 0 || j < 0 {
+	if i < 0 {
 		t.Fatal("got no data script in the page")
+	}
+	j := bytes.Index(html[i:], []byte("</script>"))
+	if j < 0 {
+		t.Fatal("the page's data script is not closed")
 	}
 	var v map[string]any
 	if err := json.Unmarshal(html[i+len(open):i+j], &v); err != nil {

@@ -33,7 +33,8 @@ end it at once; triggers partition the segment or set a link down through
 the control API when a VM prints a marker, or at a time.
 
 The first failure is classified: <PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
-<PHASE>_BUDGET or FAIL_ON, with the missing marker, the evidence counts and
+<PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED, or with --soak SOAK_TIMEOUT and
+SOAK_<VM>_ENDED (README.md, "Run a lab", lists them), with the missing marker, the evidence counts and
 a hint from the wire (what each VM sent in the phase, the policy's drops,
 the checker's first failing finding). Every QEMU is stopped at the end
 (SIGTERM, then SIGKILL), also on Ctrl-C.
