@@ -25,6 +25,7 @@ type Client struct {
 	stream *http.Client // no overall timeout: an injection lasts as long as its capture
 	base   string
 	token  string
+	addr   string // as given, or DefaultAddr
 }
 
 // NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
@@ -67,8 +68,12 @@ func NewClient(addr, token string) *Client {
 		stream: &http.Client{Transport: tr},
 		base:   "http://l2hub",
 		token:  token,
+		addr:   addr,
 	}
 }
+
+// Addr is the control address the client talks to.
+func (c *Client) Addr() string { return c.addr }
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
 	return c.doWith(ctx, c.http, method, path, ctype, body, out)
@@ -340,14 +345,18 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var last error // the last answer that was not the context ending
 	for {
 		ports, err := c.Ports(ctx)
 		if err == nil {
 			return ports, nil
 		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
+			return nil, fmt.Errorf("%w: no hub answered on %s: %w", ctx.Err(), c.Addr(), last)
 		case <-t.C:
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +20,15 @@ func TestWaitReady(t *testing.T) {
 		t.Fatalf("WaitReady on a serving hub: %v, %v", ports, err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	missing := filepath.Join(t.TempDir(), "none.sock")
 	_, err = control.NewClient(missing, "").WaitReady(ctx, time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitReady with nothing serving: %v, want it to end with the context", err)
+	}
+	// It says where it asked, and why the hub did not answer there.
+	if msg := err.Error(); !strings.Contains(msg, missing) || !strings.Contains(msg, "no such file") {
+		t.Errorf("WaitReady's error %q, want the address and the last reason (no such file)", msg)
 	}
 }

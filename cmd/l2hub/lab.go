@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,6 +55,9 @@ The file format is in README.md ("Run a lab").`,
   l2hub lab pair.yaml --seed 8                       # rerun the seed that failed`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// As serve: a reader of the output that goes away must not end
+			// the run before its QEMUs are stopped and its summary written.
+			signal.Ignore(syscall.SIGPIPE)
 			vs, err := lab.ParseVars(vars)
 			if err != nil {
 				return err

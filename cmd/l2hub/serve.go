@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"l2hub/capture"
 	"l2hub/serve"
 )
 
@@ -49,12 +48,11 @@ Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 			if err != nil {
 				return err
 			}
-			if cfg.Capture.File == capture.Stdout {
-				// A reader that goes away (Wireshark closed) fails the
-				// capture, logged, and the hub goes on, rather than SIGPIPE
-				// ending it.
-				signal.Ignore(syscall.SIGPIPE)
-			}
+			// A reader of stdout or stderr that goes away (Wireshark
+			// closed on --capture -, `| head` on the log) costs what it
+			// would have read, not the hub: SIGPIPE would end it with no
+			// summary and its capture cut short.
+			signal.Ignore(syscall.SIGPIPE)
 			err = serve.Run(cmd.Context(), cfg, opts)
 			if errors.Is(err, serve.ErrCheckFailed) {
 				return &exitError{code: 2, msg: err.Error()}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -45,19 +46,28 @@ func suggestFlag(cmd *cobra.Command, err error) error {
 		return err
 	}
 	name, _, _ = strings.Cut(name, "=")
+	flagNames := func(fs ...*pflag.FlagSet) []string {
+		var names []string
+		for _, f := range fs {
+			f.VisitAll(func(f *pflag.Flag) {
+				if !f.Hidden {
+					names = append(names, f.Name)
+				}
+			})
+		}
+		return names
+	}
+	names := flagNames(cmd.Flags(), cmd.InheritedFlags())
 	if !cmd.HasParent() { // l2hub alone serves: its flags are serve's
-		if serve, _, ferr := cmd.Find([]string{"serve"}); ferr == nil && serve.Flags().Lookup(name) != nil {
-			return fmt.Errorf("%w (it is l2hub serve's: l2hub serve --%s ...)", err, name)
+		if serve, _, ferr := cmd.Find([]string{"serve"}); ferr == nil {
+			if serve.Flags().Lookup(name) != nil {
+				return fmt.Errorf("%w (it is l2hub serve's: l2hub serve --%s ...)", err, name)
+			}
+			if best, ok := suggest.Nearest(name, flagNames(serve.Flags())); ok && !slices.Contains(names, best) {
+				return fmt.Errorf("%w (did you mean l2hub serve --%s?)", err, best)
+			}
 		}
 	}
-	var names []string
-	visit := func(f *pflag.Flag) {
-		if !f.Hidden {
-			names = append(names, f.Name)
-		}
-	}
-	cmd.Flags().VisitAll(visit)
-	cmd.InheritedFlags().VisitAll(visit)
 	best, ok := suggest.Nearest(name, names)
 	if !ok {
 		return fmt.Errorf("%w (%s --help lists the flags)", err, cmd.CommandPath())

@@ -70,6 +70,8 @@ func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 		{[]string{"ctl", "rule", "add", "x", "--zzzzzzzz"}, "(l2hub ctl rule add --help lists the flags)"},
 		{[]string{"--zzzzzzzz"}, "(l2hub --help lists the flags)"},
 		{[]string{"--loss", "5%"}, "unknown flag: --loss (it is l2hub serve's: l2hub serve --loss ...)"},
+		{[]string{"--captur", "x"}, "unknown flag: --captur (did you mean l2hub serve --capture?)"},
+		{[]string{"--verison"}, "(did you mean --version?)"}, // the root's own flags first
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

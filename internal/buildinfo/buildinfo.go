@@ -65,7 +65,10 @@ func (i Info) Short() string {
 // when known and the Go version.
 func (i Info) WriteText(w io.Writer) error {
 	rev := i.Revision
-	if i.Modified {
+	switch {
+	case rev == "unknown":
+		rev += " (built without VCS stamping: outside a git checkout, or with -buildvcs=false)"
+	case i.Modified:
 		rev += " (modified)"
 	}
 	text := fmt.Sprintf("l2hub %s\nrevision: %s\n", i.Version, rev)

@@ -44,4 +44,10 @@ func TestWriteText(t *testing.T) {
 	if want := "l2hub 0.1.0\nrevision: 3e07583c1a2b\ngo: go1.26\n"; b.String() != want {
 		t.Errorf("WriteText without time or changes:\n%s\nwant\n%s", b.String(), want)
 	}
+	b.Reset()
+	i.Revision = "unknown"
+	i.WriteText(&b)
+	if !strings.Contains(b.String(), "revision: unknown (built without VCS stamping") {
+		t.Errorf("WriteText without a revision:\n%s\nwant it to say why", b.String())
+	}
 }

@@ -2,6 +2,7 @@
 
 package ready
 
-// Alive reports whether a process with this pid exists; off Unix it trusts
-// any positive pid.
-func Alive(pid int) bool { return pid > 0 }
+func startTime(int) uint64 { return 0 }
+
+// alive trusts any positive pid: this system offers no cheap check.
+func alive(int, uint64) bool { return true }

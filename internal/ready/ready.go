@@ -23,7 +23,11 @@ import (
 
 // Info is the content of a ready file.
 type Info struct {
-	PID     int    `json:"pid"`
+	PID int `json:"pid"`
+	// Start is the process's start time where the system says (Linux: in
+	// clock ticks since boot), so that a pid another process reused is not
+	// taken for the hub; 0 if unknown. WriteFile fills it for its own pid.
+	Start   uint64 `json:"start,omitempty"`
 	Control string `json:"control,omitempty"` // the control API's address, as ctl --control takes it
 	Metrics string `json:"metrics,omitempty"` // the metrics endpoint, when serving one
 	Ports   []Port `json:"ports"`
@@ -57,6 +61,9 @@ const maxFile = 1 << 20
 // whole file. The file is mode 0644 less the umask: it holds addresses, never the control
 // token.
 func WriteFile(path string, info Info) error {
+	if info.PID == os.Getpid() && info.Start == 0 {
+		info.Start = startTime(info.PID)
+	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return fmt.Errorf("ready file: %w", err)
@@ -138,6 +145,12 @@ func Notify(state string) (bool, error) {
 	return true, nil
 }
 
+// Alive reports whether the process that wrote a ready file still runs:
+// pid exists and has not exited (on Linux, a zombie its parent has not
+// reaped counts as exited) and, with start not 0, it is the process that
+// started then, not another that reused the pid.
+func Alive(pid int, start uint64) bool { return pid > 0 && alive(pid, start) }
+
 // Wait returns the ready file's content once path exists, parses, and
 // names a running process, polling every interval until ctx ends. A file
 // left behind by a process that has exited does not count.
@@ -151,10 +164,10 @@ func Wait(ctx context.Context, path string, interval time.Duration) (Info, error
 	for {
 		info, err := Read(path)
 		switch {
-		case err == nil && Alive(info.PID):
+		case err == nil && Alive(info.PID, info.Start):
 			return info, nil
 		case err == nil:
-			last = fmt.Errorf("ready file %s names pid %d, which is not running", path, info.PID)
+			last = fmt.Errorf("ready file %s names pid %d, which is not running (it exited, or the pid is another process's now)", path, info.PID)
 		case errors.Is(err, os.ErrNotExist):
 			last = fmt.Errorf("no ready file %s yet", path)
 		default:

@@ -20,7 +20,8 @@ func TestWriteAndRead(t *testing.T) {
 		{Name: "a", Transport: "tcp", Addr: "127.0.0.1:7001", Spec: "a=tcp:127.0.0.1:7001"},
 		{Name: "b", Transport: "unix", Addr: "/tmp/b.sock"},
 	}}
-	for range 2 { // rewriting replaces the file
+	want.Start = startTime(want.PID) // what WriteFile records for its own process
+	for range 2 {                    // rewriting replaces the file
 		if err := WriteFile(path, want); err != nil {
 			t.Fatal(err)
 		}
@@ -123,8 +124,10 @@ func TestWait(t *testing.T) {
 	if err := <-written; err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, info) {
-		t.Errorf("waited for %+v, want %+v", got, info)
+	want := info
+	want.Start = startTime(info.PID) // WriteFile stamps its own process's
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("waited for %+v, want %+v", got, want)
 	}
 }
 
@@ -155,5 +158,61 @@ func TestInfoString(t *testing.T) {
 	i := Info{PID: 42, Ports: []Port{{Name: "a", Transport: "tcp", Addr: "127.0.0.1:7001"}, {Name: "b", Transport: "unix", Addr: "/tmp/b.sock"}}}
 	if got, want := i.String(), "pid 42, ports a (tcp 127.0.0.1:7001), b (unix /tmp/b.sock)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// TestAliveSeesExitAndReuse: a running process is alive; once killed it is
+// not, even before its parent reaps it (a zombie); and a start time other
+// than the process's means another process has its pid.
+func TestAliveSeesExitAndReuse(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here: Alive can only ask whether the pid exists")
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	pid := cmd.Process.Pid
+	defer cmd.Wait()
+	start := startTime(pid)
+	if start == 0 || !Alive(pid, start) || !Alive(pid, 0) {
+		t.Fatalf("a running process (start %d): Alive = %v, %v; want true", start, Alive(pid, start), Alive(pid, 0))
+	}
+	if Alive(pid, start+1) {
+		t.Error("Alive with another start time = true: a reused pid is taken for the hub")
+	}
+	cmd.Process.Kill() // not reaped until the deferred Wait: a zombie
+	for range 1000 {
+		if state, _, _ := procStat(pid); state == 'Z' {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if Alive(pid, start) {
+		t.Error("a killed process its parent has not reaped is taken as alive")
+	}
+	if Alive(0, 0) || Alive(-1, 0) {
+		t.Error("Alive of a pid <= 0 = true")
+	}
+}
+
+// TestWriteFileStampsItsOwnStart: a ready file written for this process
+// records its start time, and Wait accepts it.
+func TestWriteFileStampsItsOwnStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hub.ready")
+	if err := WriteFile(path, Info{PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/proc/self/stat"); err == nil && info.Start == 0 {
+		t.Error("no start time recorded for this process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Wait(ctx, path, time.Millisecond); err != nil {
+		t.Errorf("Wait on this process's file: %v", err)
 	}
 }
