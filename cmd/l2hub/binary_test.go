@@ -211,9 +211,12 @@ ports:
 	}
 }
 
-// TestBinaryWithNoArguments: `l2hub` alone serves ports a and b on
-// 127.0.0.1:7001 and :7002.
-func TestBinaryWithNoArguments(t *testing.T) {
+// startDefaultBinary starts `l2hub` with no arguments, skipping when the
+// default ports are taken. run is its $XDG_RUNTIME_DIR, private to the
+// test, so its default control socket is run/l2hub.sock, apart from any
+// other hub's.
+func startDefaultBinary(t *testing.T) (p *process, run string) {
+	t.Helper()
 	l2hubBinary(t)
 	for _, addr := range []string{"127.0.0.1:7001", "127.0.0.1:7002"} {
 		l, err := net.Listen("tcp", addr)
@@ -222,14 +225,17 @@ func TestBinaryWithNoArguments(t *testing.T) {
 		}
 		l.Close()
 	}
-	// The default control socket is under $XDG_RUNTIME_DIR (when it is
-	// private, as the XDG spec makes it): keep this run's apart from any
-	// other hub's.
-	run := t.TempDir()
-	if err := os.Chmod(run, 0o700); err != nil {
+	run = t.TempDir()
+	if err := os.Chmod(run, 0o700); err != nil { // XDG wants it private
 		t.Fatal(err)
 	}
-	p := startBinary(t, []string{"XDG_RUNTIME_DIR=" + run})
+	return startBinary(t, []string{"XDG_RUNTIME_DIR=" + run}), run
+}
+
+// TestBinaryWithNoArguments: `l2hub` alone serves ports a and b on
+// 127.0.0.1:7001 and :7002.
+func TestBinaryWithNoArguments(t *testing.T) {
+	p, run := startDefaultBinary(t)
 	addrs := tcpPorts(t, p.stdout.String())
 	if addrs["a"] != "127.0.0.1:7001" || addrs["b"] != "127.0.0.1:7002" || len(addrs) != 2 {
 		t.Fatalf("got ports %v, want a on 127.0.0.1:7001 and b on 127.0.0.1:7002", addrs)

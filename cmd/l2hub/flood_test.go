@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -24,19 +22,7 @@ import (
 // counter of the hub moves. What a slow receiver costs is the sender's
 // pause, never a frame.
 func TestBinaryWithNoArgumentsLosesNothing(t *testing.T) {
-	l2hubBinary(t)
-	for _, addr := range []string{"127.0.0.1:7001", "127.0.0.1:7002"} {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Skipf("skipping: %s, which the default hub listens on, is busy: %v", addr, err)
-		}
-		l.Close()
-	}
-	run := t.TempDir()
-	if err := os.Chmod(run, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	p := startBinary(t, []string{"XDG_RUNTIME_DIR=" + run})
+	p, run := startDefaultBinary(t)
 	ctl := filepath.Join(run, "l2hub.sock")
 	addrs := tcpPorts(t, p.stdout.String())
 	a, b := exchange(t, addrs["a"], addrs["b"], ctl) // the switch learns both MACs
