@@ -35,8 +35,10 @@
 //     hold. A flood of connections slows the control plane, never the VMs'
 //     ports.
 //
-// Request bodies are bounded and validated: an empty policy upload or rule,
-// or a partition without a name, is refused (400) rather than applied. An
+// Request bodies are bounded and validated: an empty rule, a partition
+// without a name, or a policy upload that defines nothing (blank, {} or
+// null) is refused (400) rather than applied; a policy that ends every
+// fault says so, "rules: []". An
 // error's body says what the hub refused, in its words, and for the
 // refusals a program tells apart, with a code (CodeUnknownRule, ...);
 // Client returns it as an *Error that errors.Is matches against the
@@ -59,5 +61,5 @@
 // Prometheus: read-only, with the same limits and web-page refusals, no
 // token on a loopback address and the control token on any other.
 //
-// Imports: hub and filter (the types the API carries).
+// Imports: hub and filter (the types the API carries), internal/yamlfile.
 package control

@@ -3,6 +3,7 @@ package control_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -119,24 +120,42 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 	}
 }
 
-// TestEmptyRequestsAreRefused: an empty policy upload and a partition
-// without a name (or with trailing or unknown data) are refused with a
-// clear error, and nothing changes.
+// TestEmptyRequestsAreRefused: a policy upload that defines nothing and a
+// partition without a name (or with trailing or unknown data) are refused
+// with a clear error, and nothing changes; a policy that says "no rules"
+// is taken.
 func TestEmptyRequestsAreRefused(t *testing.T) {
 	target, path := serveFake(t, "")
 	c := control.NewClient(path, "")
 	ctx := context.Background()
-	for _, body := range []string{"", "  \n\n\t\n", "# a policy\n# with only comments\n", "---\n"} {
+	const hint = `send a policy that says so: "rules: []"`
+	for _, body := range []string{"", "  \n\n\t\n", "# a policy\n# with only comments\n", "---\n",
+		"{}", "{}\n# nothing else\n", "---\n{}\n", "null\n", "~"} {
 		err := c.ReplacePolicy(ctx, "p.yaml", []byte(body))
-		if err == nil || !strings.Contains(err.Error(), "policy p.yaml is empty") {
-			t.Errorf("ReplacePolicy(%q) = %v, want an empty-policy error", body, err)
+		if err == nil || !strings.Contains(err.Error(), "policy p.yaml is empty") || !strings.Contains(err.Error(), hint) {
+			t.Errorf("ReplacePolicy(%q) = %v, want an empty-policy error that says how to end every fault", body, err)
+		}
+	}
+	// Without a file name the error names no file, and says "policy" once.
+	for _, body := range []string{"", "{}"} {
+		got, msg := rawRequest(t, path, "PUT", "/v1/policy", map[string]string{"Content-Type": "application/yaml"}, body)
+		var e control.ErrorResponse
+		json.Unmarshal([]byte(msg), &e)
+		if want := "the policy is empty: "; got != 400 || !strings.HasPrefix(e.Error, want) || strings.Contains(e.Error, "policy policy") {
+			t.Errorf("PUT /v1/policy %q without a name: got %d %q, want 400 starting %q", body, got, e.Error, want)
 		}
 	}
 	if target.policy != "good-1" {
 		t.Errorf("after refused uploads, policy %q is in force, want good-1", target.policy)
 	}
-	if err := c.ReplacePolicy(ctx, "p.yaml", []byte("# comment\nrules: []\n")); err != nil {
-		t.Errorf("ReplacePolicy(rules: []) = %v, want it accepted", err)
+	for _, body := range []string{"# comment\nrules: []\n", "{rules: []}", `{"partitions": []}`, "seed: 1\n"} {
+		if err := c.ReplacePolicy(ctx, "p.yaml", []byte(body)); err != nil || target.policy != body {
+			t.Errorf("ReplacePolicy(%q) = %v, policy in force %q; want it taken", body, err, target.policy)
+		}
+	}
+	// What is not YAML is the target's to refuse, with its position.
+	if err := c.ReplacePolicy(ctx, "p.yaml", []byte("bad: [")); err == nil || !strings.Contains(err.Error(), "p.yaml:1:1: bad policy") {
+		t.Errorf("ReplacePolicy(not YAML) = %v, want the target's error", err)
 	}
 
 	for _, tc := range []struct{ name, body, want string }{

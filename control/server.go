@@ -20,10 +20,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/net/netutil"
 
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/yamlfile"
 )
 
 // MaxPolicyBytes bounds a policy upload; a policy file is a few kilobytes.
@@ -185,14 +187,11 @@ func (s *Server) Handler() http.Handler {
 			return nil, err
 		}
 		name := r.URL.Query().Get("name")
-		if name == "" {
-			name = "policy"
-		}
 		src, err := ReadPolicy(r.Body, name)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.Target.ReplacePolicy(r.Context(), name, src); err != nil {
+		if err := s.Target.ReplacePolicy(r.Context(), cmp.Or(name, "policy"), src); err != nil {
 			return nil, err
 		}
 		return map[string]string{"status": "replaced"}, nil
@@ -358,21 +357,31 @@ func AppendInjectKeepalive(dst []byte) []byte {
 }
 
 // ReadPolicy reads a policy upload, refusing what cannot be a policy: more
-// than MaxPolicyBytes, or nothing but blank lines and comments (an empty
-// upload would otherwise install an empty policy and end every fault in
-// force; a policy without rules says so: "rules: []").
+// than MaxPolicyBytes, or a document that defines nothing (blank lines and
+// comments only, null, or {}): installed, it would end every fault in force
+// unasked. A policy meant to end them says so: "rules: []". A document
+// that is not YAML is the target's to refuse, with its position. name is
+// the file's, "" if the client gave none.
 func ReadPolicy(r io.Reader, name string) ([]byte, error) {
+	what := "the policy"
+	if name != "" {
+		what = "policy " + name
+	}
 	src, err := io.ReadAll(io.LimitReader(r, MaxPolicyBytes+1))
 	if err != nil {
-		return nil, &UserError{fmt.Errorf("policy %s: read: %w", name, err)} // the client's: a body cut off or too slow
+		return nil, &UserError{fmt.Errorf("%s: read: %w", what, err)} // the client's: a body cut off or too slow
 	}
 	if len(src) > MaxPolicyBytes {
-		return nil, &UserError{fmt.Errorf("policy %s is larger than %d bytes", name, MaxPolicyBytes)}
+		return nil, &UserError{fmt.Errorf("%s is larger than %d bytes", what, MaxPolicyBytes)}
 	}
 	if !blank(src) {
-		return src, nil
+		root, derr := yamlfile.Decode(name, src, "policy")
+		if derr != nil || root != nil && (root.Kind != yaml.MappingNode || len(root.Content) > 0) {
+			return src, nil
+		}
 	}
-	return nil, &UserError{fmt.Errorf("policy %s is empty: nothing replaced (a policy without faults says \"rules: []\")", name)}
+	return nil, &UserError{fmt.Errorf("%s is empty: it sets no seed, groups, rules, partitions or schedules; nothing replaced "+
+		"(to end every fault in force, send a policy that says so: \"rules: []\")", what)}
 }
 
 // ReadRule reads the body of a rule edit (one rule in the policy file's

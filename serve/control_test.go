@@ -149,3 +149,45 @@ func waitRx(t *testing.T, sess *serve.Session, port string, n uint64) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestPolicyThatDefinesNothingIsRefused: on a live hub, a policy upload of
+// {} is refused and the policy in force keeps its rule and partition; one
+// that says "rules: []" ends them.
+func TestPolicyThatDefinesNothingIsRefused(t *testing.T) {
+	hub := runPair(t, "rules:\n  - {name: loss-a-b, match: {link: a->b}, loss: 5%}\npartitions:\n  - {name: split, groups: [[a], [b]]}\n", serve.Options{})
+	ctx := context.Background()
+	names := func() string {
+		t.Helper()
+		st, err := hub.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, r := range st.Rules {
+			n = append(n, "rule "+r.Rule)
+		}
+		for _, p := range st.Partitions {
+			n = append(n, "partition "+p.Name)
+		}
+		return strings.Join(n, ", ")
+	}
+	const before = "rule loss-a-b, partition split"
+	if got := names(); got != before {
+		t.Fatalf("at start: got %q, want %q", got, before)
+	}
+	for _, body := range []string{"{}", "{}\n", "null"} {
+		err := hub.ctl.ReplacePolicy(ctx, "clear.yaml", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), "policy clear.yaml is empty") || !strings.Contains(err.Error(), `"rules: []"`) {
+			t.Errorf("ReplacePolicy(%q) = %v, want it refused as empty, naming rules: []", body, err)
+		}
+		if got := names(); got != before {
+			t.Errorf("after the refused %q: got %q, want %q", body, got, before)
+		}
+	}
+	if err := hub.ctl.ReplacePolicy(ctx, "clear.yaml", []byte("rules: []\n")); err != nil {
+		t.Fatalf("ReplacePolicy(rules: []) = %v", err)
+	}
+	if got := names(); got != "" {
+		t.Errorf("after rules: [], got %q, want no rules and no partitions", got)
+	}
+}
