@@ -38,6 +38,7 @@ type fakeTarget struct {
 	inPorts, peak atomic.Int32
 
 	peerless bool // Ports lists a port b too, with no VM attached
+	noPolicy bool // Rules returns no counters, as a hub without a policy does
 }
 
 func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
@@ -72,6 +73,9 @@ func (f *fakeTarget) Policy(context.Context) (*filter.Description, error) {
 	return &filter.Description{Text: f.policy}, nil
 }
 func (f *fakeTarget) Rules(context.Context) (filter.Stats, error) {
+	if f.noPolicy {
+		return filter.Stats{}, nil
+	}
 	return filter.Stats{Rules: []filter.RuleStats{{Rule: "r1"}}}, nil
 }
 func (f *fakeTarget) ReplacePolicy(_ context.Context, name string, src []byte) error {
@@ -437,6 +441,43 @@ func TestPortsLinkAgreesWithTable(t *testing.T) {
 			}
 			if !strings.Contains(m, step.metric+"\n") {
 				t.Errorf("metrics lack %q", step.metric)
+			}
+		})
+	}
+}
+
+// TestRulesListsAreNeverNull: GET /v1/rules gives every list as [] when
+// it holds nothing, with no policy at all or a policy without partitions.
+func TestRulesListsAreNeverNull(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		noPolicy bool
+		want     map[string]int // list: length
+	}{
+		{"no-policy", true, map[string]int{"rules": 0, "partitions": 0, "ports": 0}},
+		{"rules-only", false, map[string]int{"rules": 1, "partitions": 0, "ports": 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := control.Listen(filepath.Join(t.TempDir(), "ctl.sock"), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := newFakeTarget()
+			target.noPolicy = tc.noPolicy
+			startServer(t, l, &control.Server{Target: target})
+			raw, err := control.NewClient(l.Addr().String(), "").Rules(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatalf("%v\n%s", err, raw)
+			}
+			for list, n := range tc.want {
+				var items []json.RawMessage
+				if err := json.Unmarshal(got[list], &items); err != nil || items == nil || len(items) != n {
+					t.Errorf("got %q: %s (%v), want a list of %d", list, got[list], err, n)
+				}
 			}
 		})
 	}

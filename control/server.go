@@ -181,7 +181,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/ports", s.json(func(r *http.Request) (any, error) { return s.ports(r.Context()) }))
 	mux.HandleFunc("GET /v1/policy", s.json(func(r *http.Request) (any, error) { return s.Target.Policy(r.Context()) }))
-	mux.HandleFunc("GET /v1/rules", s.json(func(r *http.Request) (any, error) { return s.Target.Rules(r.Context()) }))
+	mux.HandleFunc("GET /v1/rules", s.json(func(r *http.Request) (any, error) { return s.rules(r.Context()) }))
 	mux.HandleFunc("PUT /v1/policy", s.json(func(r *http.Request) (any, error) {
 		if err := needType(r, "application/yaml", "application/json"); err != nil {
 			return nil, err

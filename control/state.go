@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -77,4 +78,23 @@ func (s *Server) ports(ctx context.Context) ([]PortStatus, error) {
 		return nil, err
 	}
 	return portStatuses(ports, st), nil
+}
+
+// rules is GET /v1/rules: the policy's counters, each list [] rather than
+// null when it has nothing (no policy, no partitions), so that a script
+// can take its length.
+func (s *Server) rules(ctx context.Context) (filter.Stats, error) {
+	st, err := s.Target.Rules(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Rules, st.Partitions, st.Ports = orEmpty(st.Rules), orEmpty(st.Partitions), orEmpty(st.Ports)
+	return st, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +190,28 @@ func TestPolicyThatDefinesNothingIsRefused(t *testing.T) {
 	}
 	if got := names(); got != "" {
 		t.Errorf("after rules: [], got %q, want no rules and no partitions", got)
+	}
+}
+
+// TestRulesWithoutPolicyAreEmptyLists: a hub with no policy answers GET
+// /v1/rules (ctl rules --json) with empty lists, not null.
+func TestRulesWithoutPolicyAreEmptyLists(t *testing.T) {
+	cfg := serve.DefaultConfig()
+	cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}}
+	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
+	runServeWith(t, cfg, serve.Options{})
+	raw, err := control.NewClient(cfg.Control, "").Rules(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%v\n%s", err, raw)
+	}
+	for _, list := range []string{"rules", "partitions", "ports"} {
+		var items []json.RawMessage
+		if err := json.Unmarshal(got[list], &items); err != nil || items == nil || len(items) != 0 {
+			t.Errorf("got %q: %s (%v), want []", list, got[list], err)
+		}
 	}
 }
