@@ -32,8 +32,14 @@
 //   - At most Server.MaxConns connections are served at once; the rest wait
 //     in the kernel's accept queue and hold no file descriptor of the hub,
 //     and header, body and idle timeouts free the slots that slow clients
-//     hold. A flood of connections slows the control plane, never the VMs'
-//     ports.
+//     hold. A connection claims its slot with a request that passes the
+//     checks above (the token, on TCP): one that has not within
+//     Server.AuthTimeout gives its slot up to a connection waiting for one,
+//     and a refused request's connection closes once answered, its body
+//     unread. So connections without the token (idle, trickling, or
+//     refused) turn the slots over rather than hold them, and a client with
+//     it waits behind those queued before it, not for their timeouts. A
+//     flood of connections slows the control plane, never the VMs' ports.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, or a policy upload that defines nothing (blank, {} or

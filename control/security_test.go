@@ -270,6 +270,90 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 	}
 }
 
+// TestConnectionsWithoutTheTokenCannotStarveIt: on a TCP control address,
+// as many connections as the cap that send nothing or half a request
+// cannot keep a client with the token out, however long the header
+// timeout: the oldest gives its slot up. Connections that send a request
+// without the token are answered 401 and closed at once, the body they
+// announced unread, so they hold no slot either.
+func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
+	const maxConns, token = 4, "s3cret"
+	// serve starts a server whose timeouts outlast the hang guard: only a
+	// connection giving its slot up lets the client in.
+	serve := func(t *testing.T) (addr, hostport string) {
+		l, err := control.Listen("tcp:127.0.0.1:0", token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		return control.Addr(l), l.Addr().String()
+	}
+	dial := func(t *testing.T, hostport, send string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", hostport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, send); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// withToken asks for the ports as ctl would, and must be answered.
+	withToken := func(t *testing.T, addr string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		if _, err := control.NewClient(addr, token).Ports(ctx); err != nil {
+			t.Fatalf("a client with the token, behind %d connections without it: %v", maxConns, err)
+		}
+	}
+	// closed reads c to its end and returns the answer's status line; a
+	// connection still open at the hang guard fails the test.
+	closed := func(t *testing.T, c net.Conn, what string) string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		b, err := io.ReadAll(c)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the server kept a connection that %s open", what)
+		}
+		first, _, _ := strings.Cut(string(b), "\r\n")
+		return first
+	}
+
+	t.Run("silent-and-half-requests", func(t *testing.T) {
+		addr, hostport := serve(t)
+		var held []net.Conn
+		for i := range maxConns {
+			send := "" // nothing at all
+			if i%2 == 1 {
+				send = "GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n" // headers never finished
+			}
+			held = append(held, dial(t, hostport, send))
+		}
+		withToken(t, addr)
+		// The oldest of them gave its slot up.
+		if got := closed(t, held[0], "sent nothing"); got != "" {
+			t.Errorf("the connection that sent nothing was answered %q, want no answer", got)
+		}
+	})
+	t.Run("requests-without-the-token", func(t *testing.T) {
+		addr, hostport := serve(t)
+		for _, req := range []string{
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 100000\r\n\r\n", // the body never comes
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\nContent-Type: application/yaml\r\nContent-Length: 100000\r\n\r\n",
+			"GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n\r\n",
+			"GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\n\r\n",
+		} {
+			if got := closed(t, dial(t, hostport, req), "sent no token"); !strings.Contains(got, "401") {
+				t.Errorf("%q was answered %q, want 401", req, got)
+			}
+		}
+		withToken(t, addr)
+	})
+}
+
 // TestInjectKeepalives: zero-length records keep a stream alive and
 // inject nothing.
 func TestInjectKeepalives(t *testing.T) {

@@ -21,7 +21,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
-	"golang.org/x/net/netutil"
 
 	"l2hub/filter"
 	"l2hub/hub"
@@ -40,13 +39,19 @@ const MaxInjectFrame = hub.DefaultMaxFrame
 const maxRequestJSON = 64 << 10
 
 // Limits of the control API. The connection cap is the API's whole budget
-// of file descriptors: connections beyond it wait in the kernel's accept
-// queue, where they cost the process none, so a flood of connections can
-// slow the control plane but never take the descriptors the VM ports
-// accept with. The timeouts free the slots that idle or trickling clients
-// hold.
+// of file descriptors (and one more, a connection accepted to wait for a
+// slot): connections beyond it wait in the kernel's accept queue, where
+// they cost the process none, so a flood of connections can slow the
+// control plane but never take the descriptors the VM ports accept with.
+// A connection claims its slot with a request that passes the checks (the
+// token, on TCP); one that has not within AuthTimeout gives its slot up to
+// a connection waiting for one, so that connections that send nothing,
+// trickle their headers or lack the token cannot keep a client with the
+// token out. The other timeouts free the slots that idle or trickling
+// clients hold while no one waits, and those of claimed requests.
 const (
 	DefaultMaxConns      = 16
+	DefaultAuthTimeout   = time.Second
 	DefaultHeaderTimeout = 5 * time.Second
 	DefaultBodyTimeout   = 10 * time.Second
 	// DefaultIdleTimeout bounds an injection stream's wait for its next
@@ -106,6 +111,7 @@ type Server struct {
 
 	// Limits; zero means the Default of the same name.
 	MaxConns      int           // connections served at once
+	AuthTimeout   time.Duration // to claim a slot with a request that passes the checks, while another connection waits
 	HeaderTimeout time.Duration // to read a request's headers
 	BodyTimeout   time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
 	IdleTimeout   time.Duration // between an injection stream's records
@@ -501,6 +507,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", err)
+			refuseConn(w)
 			writeJSON(w, status, ErrorResponse{Error: err.Error()})
 			return
 		}
@@ -555,15 +562,20 @@ func (s *Server) logRefused(what string, args ...any) {
 	s.Logger.Warn("control API refused a "+what, append(args, "refused_so_far", n)...)
 }
 
+// auth answers a request without the token (when one is asked) 401 and
+// closes its connection at once, body unread; a request with it claims its
+// connection's slot (slotListener) and goes on.
 func (s *Server) auth(next http.Handler) http.Handler {
-	if s.Token == "" {
-		return next
-	}
 	want := []byte("Bearer " + s.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
+			refuseConn(w)
 			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token"})
 			return
+		}
+		if !claimSlot(r) {
+			return // the connection gave its slot up, and is closed
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -604,19 +616,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, DefaultAuthTimeout) }
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
 func (s *Server) idleTimeout() time.Duration   { return cmp.Or(s.IdleTimeout, DefaultIdleTimeout) }
 
 // Serve answers requests on l until ctx is done: at most MaxConns
-// connections at once, each bounded by the timeouts. On a unix socket it
-// serves only processes of the socket owner's user or root.
+// connections at once, each bounded by the timeouts, an unclaimed one
+// giving its slot up after AuthTimeout to one that waits. On a unix socket
+// it serves only processes of the socket owner's user or root.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if l.Addr().Network() == "unix" {
 		l = &peerListener{Listener: l, s: s}
 	}
-	l = netutil.LimitListener(l, s.maxConns())
+	l = newSlotListener(l, s.maxConns(), s.authTimeout(), func(remote net.Addr) {
+		s.logRefused("connection", "remote", remote, "err", "no request with the token in time, and another connection waited")
+	})
 	srv := &http.Server{
+		ConnContext:       slotContext,
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.headerTimeout(),
 		ReadTimeout:       s.headerTimeout() + s.bodyTimeout(),
