@@ -36,6 +36,9 @@ type fakeTarget struct {
 	// the calls waiting, peak the most there ever were.
 	hold          chan struct{}
 	inPorts, peak atomic.Int32
+
+	peerless bool // Ports lists a port b too, with no VM attached
+	noPolicy bool // Rules returns no counters, as a hub without a policy does
 }
 
 func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
@@ -46,7 +49,11 @@ func (f *fakeTarget) Ports(context.Context) ([]hub.PortStatus, error) {
 		<-f.hold
 		f.inPorts.Add(-1)
 	}
-	return []hub.PortStatus{{Name: "a", Attached: true, Stats: hub.StatsSnapshot{RxFrames: 7, Drops: map[string]uint64{"policy": 2}}}}, nil
+	ports := []hub.PortStatus{{Name: "a", Attached: true, Peer: "127.0.0.1:5000", Stats: hub.StatsSnapshot{RxFrames: 7, Drops: map[string]uint64{"policy": 2}}}}
+	if f.peerless {
+		ports = append(ports, hub.PortStatus{Name: "b"})
+	}
+	return ports, nil
 }
 func (f *fakeTarget) State(context.Context) (control.State, error) {
 	f.mu.Lock()
@@ -66,6 +73,9 @@ func (f *fakeTarget) Policy(context.Context) (*filter.Description, error) {
 	return &filter.Description{Text: f.policy}, nil
 }
 func (f *fakeTarget) Rules(context.Context) (filter.Stats, error) {
+	if f.noPolicy {
+		return filter.Stats{}, nil
+	}
 	return filter.Stats{Rules: []filter.RuleStats{{Rule: "r1"}}}, nil
 }
 func (f *fakeTarget) ReplacePolicy(_ context.Context, name string, src []byte) error {
@@ -361,6 +371,115 @@ func TestPortsShowLinkAndPartitions(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("got JSON %s, want it to contain %s", b, want)
 		}
+	}
+}
+
+// TestPortsLinkAgreesWithTable: a port without a VM is no-peer in GET
+// /v1/ports as in the table ctl ports prints, down while its link is held
+// down, and counts as up for l2hub_port_link_up either way.
+func TestPortsLinkAgreesWithTable(t *testing.T) {
+	l, err := control.Listen(filepath.Join(t.TempDir(), "ctl.sock"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := newFakeTarget()
+	target.peerless = true
+	startServer(t, l, &control.Server{Target: target})
+	c := control.NewClient(l.Addr().String(), "")
+	ctx := context.Background()
+	for _, step := range []struct {
+		name   string
+		bUp    bool
+		want   map[string]string // port: link
+		metric string
+	}{
+		{"b-has-no-vm", true, map[string]string{"a": "up", "b": "no-peer"}, `l2hub_port_link_up{port="b"} 1`},
+		{"b-down", false, map[string]string{"a": "up", "b": "down"}, `l2hub_port_link_up{port="b"} 0`},
+		{"b-up-again", true, map[string]string{"a": "up", "b": "no-peer"}, `l2hub_port_link_up{port="b"} 1`},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if err := c.SetLink(ctx, "b", step.bUp); err != nil {
+				t.Fatal(err)
+			}
+			status, raw := rawRequest(t, l.Addr().String(), "GET", "/v1/ports", nil, "")
+			var ports []struct{ Name, Link string }
+			if err := json.Unmarshal([]byte(raw), &ports); status != 200 || err != nil {
+				t.Fatalf("GET /v1/ports: %d %v\n%s", status, err, raw)
+			}
+			api := map[string]string{}
+			for _, p := range ports {
+				api[p.Name] = p.Link
+			}
+			if !maps.Equal(api, step.want) {
+				t.Errorf("got GET /v1/ports links %v, want %v", api, step.want)
+			}
+			typed, err := c.Ports(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var table bytes.Buffer
+			if err := control.WritePorts(&table, typed); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(table.String()), "\n")
+			shown := map[string]string{}
+			for _, l := range lines[1:] {
+				f := strings.Fields(l)
+				shown[f[0]] = f[2] // PORT PEER LINK ...
+			}
+			if !maps.Equal(shown, step.want) {
+				t.Errorf("got ctl ports LINK %v, want %v\n%s", shown, step.want, table.String())
+			}
+			for _, p := range typed {
+				if got, want := p.Up(), p.Link != "down"; got != want {
+					t.Errorf("port %s link %s: got Up() = %v, want %v", p.Name, p.Link, got, want)
+				}
+			}
+			m, err := c.Metrics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m, step.metric+"\n") {
+				t.Errorf("metrics lack %q", step.metric)
+			}
+		})
+	}
+}
+
+// TestRulesListsAreNeverNull: GET /v1/rules gives every list as [] when
+// it holds nothing, with no policy at all or a policy without partitions.
+func TestRulesListsAreNeverNull(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		noPolicy bool
+		want     map[string]int // list: length
+	}{
+		{"no-policy", true, map[string]int{"rules": 0, "partitions": 0, "ports": 0}},
+		{"rules-only", false, map[string]int{"rules": 1, "partitions": 0, "ports": 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := control.Listen(filepath.Join(t.TempDir(), "ctl.sock"), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := newFakeTarget()
+			target.noPolicy = tc.noPolicy
+			startServer(t, l, &control.Server{Target: target})
+			raw, err := control.NewClient(l.Addr().String(), "").Rules(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatalf("%v\n%s", err, raw)
+			}
+			for list, n := range tc.want {
+				var items []json.RawMessage
+				if err := json.Unmarshal(got[list], &items); err != nil || items == nil || len(items) != n {
+					t.Errorf("got %q: %s (%v), want a list of %d", list, got[list], err, n)
+				}
+			}
+		})
 	}
 }
 

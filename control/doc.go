@@ -32,11 +32,19 @@
 //   - At most Server.MaxConns connections are served at once; the rest wait
 //     in the kernel's accept queue and hold no file descriptor of the hub,
 //     and header, body and idle timeouts free the slots that slow clients
-//     hold. A flood of connections slows the control plane, never the VMs'
-//     ports.
+//     hold. A connection claims its slot with a request that passes the
+//     checks above (the token, on TCP): one that has not within
+//     Server.AuthTimeout gives its slot up to a connection waiting for one,
+//     and a refused request's connection closes once answered, its body
+//     unread. So connections without the token (idle, trickling, or
+//     refused) turn the slots over rather than hold them, and a client with
+//     it waits behind those queued before it, not for their timeouts. A
+//     flood of connections slows the control plane, never the VMs' ports.
 //
-// Request bodies are bounded and validated: an empty policy upload or rule,
-// or a partition without a name, is refused (400) rather than applied. An
+// Request bodies are bounded and validated: an empty rule, a partition
+// without a name, or a policy upload that defines nothing (blank, {} or
+// null) is refused (400) rather than applied; a policy that ends every
+// fault says so, "rules: []". An
 // error's body says what the hub refused, in its words, and for the
 // refusals a program tells apart, with a code (CodeUnknownRule, ...);
 // Client returns it as an *Error that errors.Is matches against the
@@ -59,5 +67,5 @@
 // Prometheus: read-only, with the same limits and web-page refusals, no
 // token on a loopback address and the control token on any other.
 //
-// Imports: hub and filter (the types the API carries).
+// Imports: hub and filter (the types the API carries), internal/yamlfile.
 package control

@@ -79,8 +79,8 @@ func ExampleClient() {
 	// true rule "loss-a-b": a rule of that name exists (update it, or remove it first)
 	// true rule typo:1:16: match.link: port "c" does not exist (ports: a, b)
 	// loss-a-b link=a<->b [delay 20ms±5ms uniform fifo] <nil>
-	// port a link up partitions [split] <nil>
-	// port b link up partitions [split] <nil>
+	// port a link no-peer partitions [split] <nil>
+	// port b link no-peer partitions [split] <nil>
 	// rule loss-a-b matched 0 <nil>
 	// removed loss-a-b <nil>
 	// true rule "loss-a-b": no such rule (the policy has none)

@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"l2hub/control"
 	"l2hub/filter"
@@ -169,9 +172,18 @@ func (p *policyTarget) ReplacePolicy(_ context.Context, name string, src []byte)
 	return nil
 }
 
+// definesNothing reports whether body is one YAML document, null or an
+// empty mapping, as the YAML library reads it (false if it panics).
+func definesNothing(body []byte) (nothing bool) {
+	defer func() { recover() }()
+	var doc any
+	return yaml.Unmarshal(body, &doc) == nil && (doc == nil || reflect.DeepEqual(doc, map[string]any{}))
+}
+
 // FuzzPolicyUpload: any body of PUT /v1/policy is answered 200 or 4xx;
-// an empty or comment-only body never reaches the target, and a policy the
-// parser refuses changes nothing.
+// an empty or comment-only body never reaches the target, a document that
+// defines nothing ({}, null) is never taken, and a policy the parser
+// refuses changes nothing.
 func FuzzPolicyUpload(f *testing.F) {
 	f.Add([]byte("seed: 1\nrules: []\n"))
 	f.Add([]byte(""))
@@ -179,6 +191,8 @@ func FuzzPolicyUpload(f *testing.F) {
 	f.Add([]byte("rules:\n  - {name: loss, match: {link: a->b}, loss: 5%}\n"))
 	f.Add([]byte("rules: [{name: x, loss: 150%}]"))
 	f.Add([]byte("---\n---\n"))
+	f.Add([]byte("{}"))
+	f.Add([]byte("--- ~\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		target := &policyTarget{fakeTarget: newFakeTarget()}
 		code, answer := serveOnce(t, target, "PUT", "/v1/policy?name=p.yaml", "application/yaml", body)
@@ -189,9 +203,12 @@ func FuzzPolicyUpload(f *testing.F) {
 				empty = false
 			}
 		}
+		nothing := definesNothing(body)
 		switch {
 		case empty && (target.calls != 0 || code == 200):
 			t.Fatalf("an empty policy reached the target (%d calls) or was accepted (%d)", target.calls, code)
+		case nothing && code == 200:
+			t.Fatalf("a policy that defines nothing was accepted")
 		case code == 200 && target.policy != string(body):
 			t.Fatalf("accepted, but the policy in force is %q", target.policy)
 		case code != 200 && target.policy != "good-1":

@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 )
 
 // metricsHandler serves reg's metrics with the target's link and partition
@@ -35,7 +34,10 @@ func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
 // other than localhost (DNS rebinding). With a Token, every request needs
 // "Authorization: Bearer <Token>" (Prometheus: authorization:
 // credentials_file). It serves at most MaxConns connections at once, each
-// one request, with header and write timeouts.
+// one request, with header and write timeouts; as the control API's, a
+// connection whose request has not passed the checks within AuthTimeout
+// gives its slot up to one that waits, and a refused one closes once
+// answered.
 type MetricsServer struct {
 	Target   Target
 	Registry prometheus.Gatherer
@@ -44,6 +46,7 @@ type MetricsServer struct {
 
 	// Limits; zero means the control API's Default of the same name.
 	MaxConns      int
+	AuthTimeout   time.Duration
 	HeaderTimeout time.Duration
 
 	refused atomic.Uint64
@@ -72,8 +75,12 @@ func (m *MetricsServer) Handler() http.Handler {
 		}
 		if err != nil {
 			m.logRefused("method", r.Method, "path", r.URL.Path, "err", err)
+			refuseConn(w)
 			writeJSON(w, status, ErrorResponse{Error: err.Error()})
 			return
+		}
+		if !claimSlot(r) {
+			return // the connection gave its slot up, and is closed
 		}
 		metrics.ServeHTTP(w, r)
 	})
@@ -92,13 +99,17 @@ func (m *MetricsServer) logRefused(args ...any) {
 func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
 	header := cmp.Or(m.HeaderTimeout, DefaultHeaderTimeout)
 	srv := &http.Server{
+		ConnContext:       slotContext,
 		Handler:           m.Handler(),
 		ReadHeaderTimeout: header,
 		ReadTimeout:       header,
 		WriteTimeout:      header + DefaultBodyTimeout,
 		MaxHeaderBytes:    16 << 10,
 	}
-	return serveHTTP(ctx, srv, netutil.LimitListener(l, cmp.Or(m.MaxConns, DefaultMaxConns)), m.Logger)
+	l = newSlotListener(l, cmp.Or(m.MaxConns, DefaultMaxConns), cmp.Or(m.AuthTimeout, DefaultAuthTimeout), func(remote net.Addr) {
+		m.logRefused("remote", remote, "err", "no scrape that passed the checks in time, and another connection waited")
+	})
+	return serveHTTP(ctx, srv, l, m.Logger)
 }
 
 // ParseMetricsAddr checks a metrics address, "tcp:HOST:PORT", and reports

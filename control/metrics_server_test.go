@@ -225,3 +225,39 @@ func TestMetricsEndpointLimits(t *testing.T) {
 		t.Errorf("got %d scrapes served at once, want the cap, %d", got, maxConns)
 	}
 }
+
+// TestMetricsEndpointConnectionsWithoutTheTokenCannotStarveScrapes: as on
+// the control API, as many connections as the cap that send nothing keep
+// a scrape with the token out for no longer than AuthTimeout, whatever the
+// header timeout, and a scrape without the token is answered 401 and
+// closed at once.
+func TestMetricsEndpointConnectionsWithoutTheTokenCannotStarveScrapes(t *testing.T) {
+	const maxConns, token = 2, "s3cret"
+	_, addr := serveMetrics(t, &control.MetricsServer{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour})
+	_, hostport := control.ParseAddr(addr)
+	dial := func(send string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", hostport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		io.WriteString(c, send)
+		return c
+	}
+	for range maxConns {
+		dial("") // sends nothing
+	}
+	if got, body := rawRequest(t, addr, "GET", "/metrics", map[string]string{"Authorization": "Bearer " + token}, ""); got != http.StatusOK {
+		t.Errorf("a scrape with the token, behind %d silent connections: %d %s", maxConns, got, body)
+	}
+	c := dial("GET /metrics HTTP/1.1\r\nHost: l2hub\r\nContent-Length: 100000\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(hangGuard))
+	b, err := io.ReadAll(c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the endpoint kept a connection without the token open")
+	}
+	if first, _, _ := strings.Cut(string(b), "\r\n"); !strings.Contains(first, "401") {
+		t.Errorf("a scrape without the token was answered %q, want 401", first)
+	}
+}

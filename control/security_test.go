@@ -3,6 +3,7 @@ package control_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -119,24 +120,42 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 	}
 }
 
-// TestEmptyRequestsAreRefused: an empty policy upload and a partition
-// without a name (or with trailing or unknown data) are refused with a
-// clear error, and nothing changes.
+// TestEmptyRequestsAreRefused: a policy upload that defines nothing and a
+// partition without a name (or with trailing or unknown data) are refused
+// with a clear error, and nothing changes; a policy that says "no rules"
+// is taken.
 func TestEmptyRequestsAreRefused(t *testing.T) {
 	target, path := serveFake(t, "")
 	c := control.NewClient(path, "")
 	ctx := context.Background()
-	for _, body := range []string{"", "  \n\n\t\n", "# a policy\n# with only comments\n", "---\n"} {
+	const hint = `send a policy that says so: "rules: []"`
+	for _, body := range []string{"", "  \n\n\t\n", "# a policy\n# with only comments\n", "---\n",
+		"{}", "{}\n# nothing else\n", "---\n{}\n", "null\n", "~"} {
 		err := c.ReplacePolicy(ctx, "p.yaml", []byte(body))
-		if err == nil || !strings.Contains(err.Error(), "policy p.yaml is empty") {
-			t.Errorf("ReplacePolicy(%q) = %v, want an empty-policy error", body, err)
+		if err == nil || !strings.Contains(err.Error(), "policy p.yaml is empty") || !strings.Contains(err.Error(), hint) {
+			t.Errorf("ReplacePolicy(%q) = %v, want an empty-policy error that says how to end every fault", body, err)
+		}
+	}
+	// Without a file name the error names no file, and says "policy" once.
+	for _, body := range []string{"", "{}"} {
+		got, msg := rawRequest(t, path, "PUT", "/v1/policy", map[string]string{"Content-Type": "application/yaml"}, body)
+		var e control.ErrorResponse
+		json.Unmarshal([]byte(msg), &e)
+		if want := "the policy is empty: "; got != 400 || !strings.HasPrefix(e.Error, want) || strings.Contains(e.Error, "policy policy") {
+			t.Errorf("PUT /v1/policy %q without a name: got %d %q, want 400 starting %q", body, got, e.Error, want)
 		}
 	}
 	if target.policy != "good-1" {
 		t.Errorf("after refused uploads, policy %q is in force, want good-1", target.policy)
 	}
-	if err := c.ReplacePolicy(ctx, "p.yaml", []byte("# comment\nrules: []\n")); err != nil {
-		t.Errorf("ReplacePolicy(rules: []) = %v, want it accepted", err)
+	for _, body := range []string{"# comment\nrules: []\n", "{rules: []}", `{"partitions": []}`, "seed: 1\n"} {
+		if err := c.ReplacePolicy(ctx, "p.yaml", []byte(body)); err != nil || target.policy != body {
+			t.Errorf("ReplacePolicy(%q) = %v, policy in force %q; want it taken", body, err, target.policy)
+		}
+	}
+	// What is not YAML is the target's to refuse, with its position.
+	if err := c.ReplacePolicy(ctx, "p.yaml", []byte("bad: [")); err == nil || !strings.Contains(err.Error(), "p.yaml:1:1: bad policy") {
+		t.Errorf("ReplacePolicy(not YAML) = %v, want the target's error", err)
 	}
 
 	for _, tc := range []struct{ name, body, want string }{
@@ -249,6 +268,90 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 	if _, err := control.NewClient(path, "").Ports(context.Background()); err != nil {
 		t.Errorf("after the slow clients were cut off: %v", err)
 	}
+}
+
+// TestConnectionsWithoutTheTokenCannotStarveIt: on a TCP control address,
+// as many connections as the cap that send nothing or half a request
+// cannot keep a client with the token out, however long the header
+// timeout: the oldest gives its slot up. Connections that send a request
+// without the token are answered 401 and closed at once, the body they
+// announced unread, so they hold no slot either.
+func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
+	const maxConns, token = 4, "s3cret"
+	// serve starts a server whose timeouts outlast the hang guard: only a
+	// connection giving its slot up lets the client in.
+	serve := func(t *testing.T) (addr, hostport string) {
+		l, err := control.Listen("tcp:127.0.0.1:0", token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		return control.Addr(l), l.Addr().String()
+	}
+	dial := func(t *testing.T, hostport, send string) net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", hostport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, send); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// withToken asks for the ports as ctl would, and must be answered.
+	withToken := func(t *testing.T, addr string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		if _, err := control.NewClient(addr, token).Ports(ctx); err != nil {
+			t.Fatalf("a client with the token, behind %d connections without it: %v", maxConns, err)
+		}
+	}
+	// closed reads c to its end and returns the answer's status line; a
+	// connection still open at the hang guard fails the test.
+	closed := func(t *testing.T, c net.Conn, what string) string {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(hangGuard))
+		b, err := io.ReadAll(c)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("the server kept a connection that %s open", what)
+		}
+		first, _, _ := strings.Cut(string(b), "\r\n")
+		return first
+	}
+
+	t.Run("silent-and-half-requests", func(t *testing.T) {
+		addr, hostport := serve(t)
+		var held []net.Conn
+		for i := range maxConns {
+			send := "" // nothing at all
+			if i%2 == 1 {
+				send = "GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n" // headers never finished
+			}
+			held = append(held, dial(t, hostport, send))
+		}
+		withToken(t, addr)
+		// The oldest of them gave its slot up.
+		if got := closed(t, held[0], "sent nothing"); got != "" {
+			t.Errorf("the connection that sent nothing was answered %q, want no answer", got)
+		}
+	})
+	t.Run("requests-without-the-token", func(t *testing.T) {
+		addr, hostport := serve(t)
+		for _, req := range []string{
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 100000\r\n\r\n", // the body never comes
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\nContent-Type: application/yaml\r\nContent-Length: 100000\r\n\r\n",
+			"GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n\r\n",
+			"GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\n\r\n",
+		} {
+			if got := closed(t, dial(t, hostport, req), "sent no token"); !strings.Contains(got, "401") {
+				t.Errorf("%q was answered %q, want 401", req, got)
+			}
+		}
+		withToken(t, addr)
+	})
 }
 
 // TestInjectKeepalives: zero-length records keep a stream alive and

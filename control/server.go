@@ -20,10 +20,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
+	"go.yaml.in/yaml/v3"
 
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/yamlfile"
 )
 
 // MaxPolicyBytes bounds a policy upload; a policy file is a few kilobytes.
@@ -38,13 +39,19 @@ const MaxInjectFrame = hub.DefaultMaxFrame
 const maxRequestJSON = 64 << 10
 
 // Limits of the control API. The connection cap is the API's whole budget
-// of file descriptors: connections beyond it wait in the kernel's accept
-// queue, where they cost the process none, so a flood of connections can
-// slow the control plane but never take the descriptors the VM ports
-// accept with. The timeouts free the slots that idle or trickling clients
-// hold.
+// of file descriptors (and one more, a connection accepted to wait for a
+// slot): connections beyond it wait in the kernel's accept queue, where
+// they cost the process none, so a flood of connections can slow the
+// control plane but never take the descriptors the VM ports accept with.
+// A connection claims its slot with a request that passes the checks (the
+// token, on TCP); one that has not within AuthTimeout gives its slot up to
+// a connection waiting for one, so that connections that send nothing,
+// trickle their headers or lack the token cannot keep a client with the
+// token out. The other timeouts free the slots that idle or trickling
+// clients hold while no one waits, and those of claimed requests.
 const (
 	DefaultMaxConns      = 16
+	DefaultAuthTimeout   = time.Second
 	DefaultHeaderTimeout = 5 * time.Second
 	DefaultBodyTimeout   = 10 * time.Second
 	// DefaultIdleTimeout bounds an injection stream's wait for its next
@@ -104,6 +111,7 @@ type Server struct {
 
 	// Limits; zero means the Default of the same name.
 	MaxConns      int           // connections served at once
+	AuthTimeout   time.Duration // to claim a slot with a request that passes the checks, while another connection waits
 	HeaderTimeout time.Duration // to read a request's headers
 	BodyTimeout   time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
 	IdleTimeout   time.Duration // between an injection stream's records
@@ -179,20 +187,17 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/ports", s.json(func(r *http.Request) (any, error) { return s.ports(r.Context()) }))
 	mux.HandleFunc("GET /v1/policy", s.json(func(r *http.Request) (any, error) { return s.Target.Policy(r.Context()) }))
-	mux.HandleFunc("GET /v1/rules", s.json(func(r *http.Request) (any, error) { return s.Target.Rules(r.Context()) }))
+	mux.HandleFunc("GET /v1/rules", s.json(func(r *http.Request) (any, error) { return s.rules(r.Context()) }))
 	mux.HandleFunc("PUT /v1/policy", s.json(func(r *http.Request) (any, error) {
 		if err := needType(r, "application/yaml", "application/json"); err != nil {
 			return nil, err
 		}
 		name := r.URL.Query().Get("name")
-		if name == "" {
-			name = "policy"
-		}
 		src, err := ReadPolicy(r.Body, name)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.Target.ReplacePolicy(r.Context(), name, src); err != nil {
+		if err := s.Target.ReplacePolicy(r.Context(), cmp.Or(name, "policy"), src); err != nil {
 			return nil, err
 		}
 		return map[string]string{"status": "replaced"}, nil
@@ -358,21 +363,31 @@ func AppendInjectKeepalive(dst []byte) []byte {
 }
 
 // ReadPolicy reads a policy upload, refusing what cannot be a policy: more
-// than MaxPolicyBytes, or nothing but blank lines and comments (an empty
-// upload would otherwise install an empty policy and end every fault in
-// force; a policy without rules says so: "rules: []").
+// than MaxPolicyBytes, or a document that defines nothing (blank lines and
+// comments only, null, or {}): installed, it would end every fault in force
+// unasked. A policy meant to end them says so: "rules: []". A document
+// that is not YAML is the target's to refuse, with its position. name is
+// the file's, "" if the client gave none.
 func ReadPolicy(r io.Reader, name string) ([]byte, error) {
+	what := "the policy"
+	if name != "" {
+		what = "policy " + name
+	}
 	src, err := io.ReadAll(io.LimitReader(r, MaxPolicyBytes+1))
 	if err != nil {
-		return nil, &UserError{fmt.Errorf("policy %s: read: %w", name, err)} // the client's: a body cut off or too slow
+		return nil, &UserError{fmt.Errorf("%s: read: %w", what, err)} // the client's: a body cut off or too slow
 	}
 	if len(src) > MaxPolicyBytes {
-		return nil, &UserError{fmt.Errorf("policy %s is larger than %d bytes", name, MaxPolicyBytes)}
+		return nil, &UserError{fmt.Errorf("%s is larger than %d bytes", what, MaxPolicyBytes)}
 	}
 	if !blank(src) {
-		return src, nil
+		root, derr := yamlfile.Decode(name, src, "policy")
+		if derr != nil || root != nil && (root.Kind != yaml.MappingNode || len(root.Content) > 0) {
+			return src, nil
+		}
 	}
-	return nil, &UserError{fmt.Errorf("policy %s is empty: nothing replaced (a policy without faults says \"rules: []\")", name)}
+	return nil, &UserError{fmt.Errorf("%s is empty: it sets no seed, groups, rules, partitions or schedules; nothing replaced "+
+		"(to end every fault in force, send a policy that says so: \"rules: []\")", what)}
 }
 
 // ReadRule reads the body of a rule edit (one rule in the policy file's
@@ -492,6 +507,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", err)
+			refuseConn(w)
 			writeJSON(w, status, ErrorResponse{Error: err.Error()})
 			return
 		}
@@ -546,15 +562,20 @@ func (s *Server) logRefused(what string, args ...any) {
 	s.Logger.Warn("control API refused a "+what, append(args, "refused_so_far", n)...)
 }
 
+// auth answers a request without the token (when one is asked) 401 and
+// closes its connection at once, body unread; a request with it claims its
+// connection's slot (slotListener) and goes on.
 func (s *Server) auth(next http.Handler) http.Handler {
-	if s.Token == "" {
-		return next
-	}
 	want := []byte("Bearer " + s.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
+			refuseConn(w)
 			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token"})
 			return
+		}
+		if !claimSlot(r) {
+			return // the connection gave its slot up, and is closed
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -595,19 +616,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, DefaultAuthTimeout) }
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
 func (s *Server) idleTimeout() time.Duration   { return cmp.Or(s.IdleTimeout, DefaultIdleTimeout) }
 
 // Serve answers requests on l until ctx is done: at most MaxConns
-// connections at once, each bounded by the timeouts. On a unix socket it
-// serves only processes of the socket owner's user or root.
+// connections at once, each bounded by the timeouts, an unclaimed one
+// giving its slot up after AuthTimeout to one that waits. On a unix socket
+// it serves only processes of the socket owner's user or root.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if l.Addr().Network() == "unix" {
 		l = &peerListener{Listener: l, s: s}
 	}
-	l = netutil.LimitListener(l, s.maxConns())
+	l = newSlotListener(l, s.maxConns(), s.authTimeout(), func(remote net.Addr) {
+		s.logRefused("connection", "remote", remote, "err", "no request with the token in time, and another connection waited")
+	})
 	srv := &http.Server{
+		ConnContext:       slotContext,
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.headerTimeout(),
 		ReadTimeout:       s.headerTimeout() + s.bodyTimeout(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -35,11 +36,15 @@ type State struct {
 // counters) and the policy's (link state, partitions cutting it off).
 type PortStatus struct {
 	hub.PortStatus
-	Link       string   `json:"link"`       // "up" or "down"
+	// Link is "down" while the policy holds the port's link down (ctl link,
+	// a flap schedule), else "no-peer" while no VM is attached (frames for
+	// it are dropped as port-down), else "up": what ctl ports shows.
+	Link       string   `json:"link"`
 	Partitions []string `json:"partitions"` // active partitions that separate it from other ports
 }
 
-// Up reports whether the port's link is up.
+// Up reports whether the policy has the port's link up, a VM attached or
+// not ("up" or "no-peer"): l2hub_port_link_up.
 func (p PortStatus) Up() bool { return p.Link != "down" }
 
 // portStatuses joins the hub's ports with the policy's state.
@@ -49,6 +54,8 @@ func portStatuses(ports []hub.PortStatus, st State) []PortStatus {
 		ps := PortStatus{PortStatus: p, Link: "up", Partitions: []string{}}
 		if j := slices.IndexFunc(st.Links, func(l LinkState) bool { return l.Port == p.Name }); j >= 0 && !st.Links[j].Up {
 			ps.Link = "down"
+		} else if !p.Attached {
+			ps.Link = "no-peer"
 		}
 		for _, pt := range st.Partitions {
 			if pt.Active && slices.ContainsFunc(pt.Groups, func(g []string) bool { return slices.Contains(g, p.Name) }) {
@@ -71,4 +78,23 @@ func (s *Server) ports(ctx context.Context) ([]PortStatus, error) {
 		return nil, err
 	}
 	return portStatuses(ports, st), nil
+}
+
+// rules is GET /v1/rules: the policy's counters, each list [] rather than
+// null when it has nothing (no policy, no partitions), so that a script
+// can take its length.
+func (s *Server) rules(ctx context.Context) (filter.Stats, error) {
+	st, err := s.Target.Rules(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Rules, st.Partitions, st.Ports = orEmpty(st.Rules), orEmpty(st.Partitions), orEmpty(st.Ports)
+	return st, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

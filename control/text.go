@@ -14,18 +14,16 @@ import (
 )
 
 // WritePorts writes ports as the table `l2hub ctl ports` shows: peer (-
-// when none is attached), link (no-peer when it is up but no VM is
-// attached, so frames for it are dropped as port-down), active partitions,
-// flow control (FlowText), pauses (PausesText) and counters.
+// when none is attached), link (PortStatus.Link: up, down, or no-peer when
+// it is up but no VM is attached), active partitions, flow control
+// (FlowText), pauses (PausesText) and counters.
 func WritePorts(w io.Writer, ports []PortStatus) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
 	for _, p := range ports {
-		peer, link := "-", p.Link
+		peer := "-"
 		if p.Attached {
 			peer = p.Peer
-		} else if link == "up" {
-			link = "no-peer" // up, but nothing to deliver to: frames for it are port-down drops
 		}
 		parts := "-"
 		if len(p.Partitions) > 0 {
@@ -35,7 +33,7 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 		for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
 			drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, link, parts,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts,
 			FlowText(p.PortStatus), PausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
 			p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
 	}

@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,5 +148,70 @@ func waitRx(t *testing.T, sess *serve.Session, port string, n uint64) {
 			t.Fatalf("port %s: fewer than %d frames received after %v", port, n, hangGuard)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPolicyThatDefinesNothingIsRefused: on a live hub, a policy upload of
+// {} is refused and the policy in force keeps its rule and partition; one
+// that says "rules: []" ends them.
+func TestPolicyThatDefinesNothingIsRefused(t *testing.T) {
+	hub := runPair(t, "rules:\n  - {name: loss-a-b, match: {link: a->b}, loss: 5%}\npartitions:\n  - {name: split, groups: [[a], [b]]}\n", serve.Options{})
+	ctx := context.Background()
+	names := func() string {
+		t.Helper()
+		st, err := hub.ctl.Counters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, r := range st.Rules {
+			n = append(n, "rule "+r.Rule)
+		}
+		for _, p := range st.Partitions {
+			n = append(n, "partition "+p.Name)
+		}
+		return strings.Join(n, ", ")
+	}
+	const before = "rule loss-a-b, partition split"
+	if got := names(); got != before {
+		t.Fatalf("at start: got %q, want %q", got, before)
+	}
+	for _, body := range []string{"{}", "{}\n", "null"} {
+		err := hub.ctl.ReplacePolicy(ctx, "clear.yaml", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), "policy clear.yaml is empty") || !strings.Contains(err.Error(), `"rules: []"`) {
+			t.Errorf("ReplacePolicy(%q) = %v, want it refused as empty, naming rules: []", body, err)
+		}
+		if got := names(); got != before {
+			t.Errorf("after the refused %q: got %q, want %q", body, got, before)
+		}
+	}
+	if err := hub.ctl.ReplacePolicy(ctx, "clear.yaml", []byte("rules: []\n")); err != nil {
+		t.Fatalf("ReplacePolicy(rules: []) = %v", err)
+	}
+	if got := names(); got != "" {
+		t.Errorf("after rules: [], got %q, want no rules and no partitions", got)
+	}
+}
+
+// TestRulesWithoutPolicyAreEmptyLists: a hub with no policy answers GET
+// /v1/rules (ctl rules --json) with empty lists, not null.
+func TestRulesWithoutPolicyAreEmptyLists(t *testing.T) {
+	cfg := serve.DefaultConfig()
+	cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}}
+	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
+	runServeWith(t, cfg, serve.Options{})
+	raw, err := control.NewClient(cfg.Control, "").Rules(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%v\n%s", err, raw)
+	}
+	for _, list := range []string{"rules", "partitions", "ports"} {
+		var items []json.RawMessage
+		if err := json.Unmarshal(got[list], &items); err != nil || items == nil || len(items) != 0 {
+			t.Errorf("got %q: %s (%v), want []", list, got[list], err)
+		}
 	}
 }
