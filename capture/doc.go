@@ -17,10 +17,17 @@
 // record the l2hub version, the seed, hashes of the configuration and
 // policy and the hub's start time ([Meta]), so that a capture says how to
 // reproduce itself; nothing about the host is written unless asked. Each
-// pcapng file ends with an Interface Statistics Block per port: the frames
-// its peer sent (isb_ifrecv), the frames the hub dropped on it (isb_ifdrop:
-// from the peer for every link, or refused by its full queue), the first
-// and last record's times, and the same in one comment line.
+// pcapng file ends with an Interface Statistics Block per port: the first
+// and last record's times, and a comment counting the file's records from
+// and for the port's peer and how many of them it marks dropped. The files
+// Close ends also carry the hub's own counters of every port given with
+// [Sink.SetPortStats], since the port was added: isb_ifrecv its received
+// frames, isb_ifdrop its drops for every reason (the total of the reasons
+// l2hub ctl ports lists), and, in the comment, its sent frames and the
+// drops by reason. pcapng means isb_ifdrop for drops "due to lack of
+// resources"; l2hub puts every drop there, so that the number Wireshark
+// shows as dropped is the port's one total. Files ended earlier (rotation,
+// SetMeta) and ports without counters get neither option.
 // [Stdout] ("-") or a named pipe as the path streams the capture for a live
 // Wireshark: one stream, in which SetMeta starts a new section.
 // Classic pcap (microsecond or nanosecond, Ethernet, snaplen 65536 by
@@ -31,8 +38,10 @@
 // numbered file, whose header carries the new [Meta].
 //
 // Deterministic bytes: the files are a function of the events alone (order,
-// times from the hub's clock, bytes, notes, ports), little-endian whatever
-// the host, so a run under a virtual clock gives byte-identical captures.
+// times from the hub's clock, bytes, notes, ports) and of the counters
+// SetPortStats gave as Close reads them, little-endian whatever the host,
+// so a run under a virtual clock, closed once the hub stopped, gives
+// byte-identical captures.
 //
 // Nothing lost: a write(2) carries whole blocks only, so a process killed
 // between writes leaves a file that ends on a whole block. A kill during a

@@ -34,6 +34,9 @@ rules:
 		t.Fatal(err)
 	}
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b", "c"}, Policy: pol, Observers: []hub.Observer{sink}})
+	for _, name := range []string{"a", "b", "c"} {
+		sink.SetPortStats(name, sim.Stats(name)) // the statistics blocks carry the hub's counters
+	}
 	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "first"))
 	sim.Advance(time.Millisecond)

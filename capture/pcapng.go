@@ -38,8 +38,8 @@ const (
 
 	optIsbStart  = 2 // isb_starttime: the first record's time, in if_tsresol units
 	optIsbEnd    = 3 // isb_endtime: the last record's time
-	optIsbIfRecv = 4 // isb_ifrecv: frames the port's peer sent the hub
-	optIsbIfDrop = 5 // isb_ifdrop: of those and of the frames for the peer, the ones the hub dropped
+	optIsbIfRecv = 4 // isb_ifrecv: frames from the port's peer that reached forwarding (PortStats.RxFrames)
+	optIsbIfDrop = 5 // isb_ifdrop: frames the hub dropped at the port, for any reason (every PortStats drop counter)
 
 	// epb_flags bits 0-1 give the direction: 00 unknown, 01 inbound, 10
 	// outbound. Bits 2-4 (reception type), 5-8 (FCS length) and 16-31
@@ -117,13 +117,12 @@ func appendSHB(b []byte, comment, hardware, os, userAppl string) []byte {
 	return endBlock(b, start)
 }
 
-// ifStats is what an Interface Statistics Block says about one port's
-// interface in one file.
+// ifStats counts the records of one port's interface in one file.
 type ifStats struct {
 	first, last    uint64 // nanoseconds since 1970 of the first and last record
 	records        uint64
-	from, fromDrop uint64 // ingress records; those that no link delivered (policy)
-	to, toDrop     uint64 // egress records; those the port's full queue refused
+	from, fromDrop uint64 // ingress records; those the policy dropped on every link
+	to, toDrop     uint64 // egress records; those never queued for the peer (queue-full, flow control, delay bound)
 }
 
 func (st *ifStats) add(ns uint64, dir hub.Direction, dropped bool) {
@@ -144,11 +143,51 @@ func (st *ifStats) add(ns uint64, dir hub.Direction, dropped bool) {
 	}
 }
 
-// comment is the statistics in one line, for people.
-func (st *ifStats) comment(port string) string {
-	return fmt.Sprintf("l2hub port %s: %d frames from the peer, %d of them dropped for every link; "+
-		"%d frames for the peer, %d of them refused by its full queue",
-		port, st.from, st.fromDrop, st.to, st.toDrop)
+// portTotals are the hub's own counters of a port (hub.PortStats) since
+// it was added, as the statistics blocks Close writes carry them.
+type portTotals struct {
+	rx, tx uint64
+	drops  []uint64 // by reason, in hub.DropReasons order
+}
+
+func totalsOf(ps *hub.PortStats) *portTotals {
+	t := &portTotals{rx: ps.RxFrames.Load(), tx: ps.TxFrames.Load()}
+	for _, r := range hub.DropReasons() {
+		t.drops = append(t.drops, ps.Drops(r))
+	}
+	return t
+}
+
+// dropped is the port's drops for every reason: isb_ifdrop.
+func (t *portTotals) dropped() uint64 {
+	var n uint64
+	for _, d := range t.drops {
+		n += d
+	}
+	return n
+}
+
+// comment is the statistics in one line, for people: the file's own
+// records, then, when tot is not nil, the hub's counters with the drops by
+// reason as l2hub ctl ports lists them.
+func (st *ifStats) comment(port string, tot *portTotals) string {
+	c := fmt.Sprintf("l2hub port %s: this file: %d frames from the peer (%d dropped by policy on every link), "+
+		"%d for the peer (%d not queued)", port, st.from, st.fromDrop, st.to, st.toDrop)
+	if tot == nil {
+		return c
+	}
+	c += fmt.Sprintf("; hub counters since the port was added: rx %d, tx %d, dropped %d", tot.rx, tot.tx, tot.dropped())
+	sep := " ("
+	for i, r := range hub.DropReasons() {
+		if tot.drops[i] > 0 {
+			c += fmt.Sprintf("%s%s=%d", sep, r, tot.drops[i])
+			sep = " "
+		}
+	}
+	if sep == " " {
+		c += ")"
+	}
+	return c
 }
 
 // trailerPrefix opens the statistics block comment that carries the
@@ -161,18 +200,22 @@ func isbLen(n int) int {
 	return blockMin + 12 + 2*optionLen(8) + 2*optionLen(8) + optionLen(min(n, MaxComment)) + 4
 }
 
-// isbBound bounds the size of the block appendISB writes for port, whatever
-// its counts.
+// isbBound bounds the size of the block appendISB writes for port without
+// the hub's counters, whatever its counts: the room a file keeps for its
+// statistics as it grows. The blocks Close writes are measured instead.
 func isbBound(port string) int {
-	full := ifStats{from: 1<<64 - 1, fromDrop: 1<<64 - 1, to: 1<<64 - 1}
-	return isbLen(len(full.comment(port)))
+	const most = 1<<64 - 1
+	full := ifStats{from: most, fromDrop: most, to: most, toDrop: most}
+	return isbLen(len(full.comment(port, nil)))
 }
 
 // appendISB appends an Interface Statistics Block for interface iface,
 // stamped with the last record's time so that its bytes depend only on the
-// events. A trailer (trailerPrefix and the annotations no frame followed)
-// is a second comment.
-func appendISB(b []byte, iface uint32, st *ifStats, comment, trailer string) []byte {
+// events (and tot). The hub's counters, when tot is not nil, give
+// isb_ifrecv and isb_ifdrop; without them the block has neither, rather
+// than numbers that mean something else. A trailer (trailerPrefix and the
+// annotations no frame followed) is a second comment.
+func appendISB(b []byte, iface uint32, st *ifStats, tot *portTotals, comment, trailer string) []byte {
 	b, start := beginBlock(b, blockISB)
 	b = le.AppendUint32(b, iface)
 	b = le.AppendUint32(b, uint32(st.last>>32))
@@ -190,8 +233,10 @@ func appendISB(b []byte, iface uint32, st *ifStats, comment, trailer string) []b
 		le.PutUint32(t[4:], uint32(st.last))
 		b = appendOption(b, optIsbEnd, t[:])
 	}
-	b = appendOption(b, optIsbIfRecv, le.AppendUint64(nil, st.from))
-	b = appendOption(b, optIsbIfDrop, le.AppendUint64(nil, st.fromDrop+st.toDrop))
+	if tot != nil {
+		b = appendOption(b, optIsbIfRecv, le.AppendUint64(nil, tot.rx))
+		b = appendOption(b, optIsbIfDrop, le.AppendUint64(nil, tot.dropped()))
+	}
 	b = appendEndOfOptions(b)
 	return endBlock(b, start)
 }

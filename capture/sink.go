@@ -234,6 +234,29 @@ func (s *Sink) Observe(ev *hub.Event) {
 	s.stats.observed.Add(1)
 }
 
+// SetPortStats gives the Sink the hub's counters of the port called name
+// (hub.Core.Stats, hub.Hub.Stats), for the Interface Statistics Blocks
+// that Close writes: isb_ifrecv is st.RxFrames, isb_ifdrop the sum of its
+// drops for every reason (what l2hub ctl ports lists under DROPS), and the
+// block's comment adds st.TxFrames and the drops by reason. They are read
+// when Close writes the blocks, so call Close once the hub has stopped for
+// the run's final counts. Without them, and in files ended before Close,
+// the blocks carry neither option. A later call for the same name replaces
+// st (nil forgets it); st must stay valid until Close returns.
+func (s *Sink) SetPortStats(name string, st *hub.PortStats) {
+	w := s.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if st == nil {
+		delete(w.counters, name)
+		return
+	}
+	if w.counters == nil {
+		w.counters = make(map[string]*hub.PortStats)
+	}
+	w.counters[name] = st
+}
+
 // A metaChange is a SetMeta call on its way to the writer.
 type metaChange struct {
 	meta Meta

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/google/gopacket/pcapgo"
 
+	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/hub/hubtest"
 )
 
 // statsSteps is the scenario plus a frame port a's full queue refused.
@@ -73,6 +76,9 @@ func readStats(t *testing.T, b []byte) (map[string]pcapgo.NgInterfaceStatistics,
 	return stats, packets
 }
 
+// Without the hub's counters (SetPortStats), a file's statistics count its
+// own records only, in the comment: isb_ifrecv and isb_ifdrop are left out
+// rather than given numbers that mean something else.
 func TestInterfaceStatistics(t *testing.T) {
 	fs := newMemFS()
 	s := mustOpen(t, memConfig(fs))
@@ -86,30 +92,59 @@ func TestInterfaceStatistics(t *testing.T) {
 	}
 	for name, w := range want {
 		g := got[name]
-		if g.PacketsReceived != w.from || g.PacketsDropped != w.fromDrop+w.toDrop {
-			t.Errorf("port %s: received %d, dropped %d; want %d, %d", name, g.PacketsReceived, g.PacketsDropped, w.from, w.fromDrop+w.toDrop)
+		if g.PacketsReceived != pcapgo.NgNoValue64 || g.PacketsDropped != pcapgo.NgNoValue64 {
+			t.Errorf("port %s: isb_ifrecv %d, isb_ifdrop %d; want neither without the hub's counters", name, g.PacketsReceived, g.PacketsDropped)
 		}
 		if !g.StartTime.Equal(time.Unix(0, int64(w.first))) || !g.EndTime.Equal(time.Unix(0, int64(w.last))) {
 			t.Errorf("port %s: from %v to %v, want %v to %v", name, g.StartTime, g.EndTime,
 				time.Unix(0, int64(w.first)).UTC(), time.Unix(0, int64(w.last)).UTC())
 		}
-		if g.Comment != w.comment(name) {
-			t.Errorf("port %s: comment %q, want %q", name, g.Comment, w.comment(name))
+		if g.Comment != w.comment(name, nil) {
+			t.Errorf("port %s: comment %q, want %q", name, g.Comment, w.comment(name, nil))
 		}
 	}
 	// Spelled out once, so that the counting itself is checked.
-	if c := got["a"].Comment; c != "l2hub port a: 3 frames from the peer, 1 of them dropped for every link; "+
-		"3 frames for the peer, 1 of them refused by its full queue" {
+	if c := got["a"].Comment; c != "l2hub port a: this file: 3 frames from the peer (1 dropped by policy on every link), "+
+		"3 for the peer (1 not queued)" {
 		t.Errorf("port a: comment %q", c)
 	}
 }
 
-// Each file of a rotated or per-port capture counts its own frames only.
+// fileCounts reads the file's own counts from a statistics comment.
+func fileCounts(t *testing.T, comment string) (from, to uint64) {
+	t.Helper()
+	_, rest, ok := strings.Cut(comment, ": this file: ")
+	var fromDrop, toDrop uint64
+	if _, err := fmt.Sscanf(rest, "%d frames from the peer (%d dropped by policy on every link), %d for the peer (%d not queued)",
+		&from, &fromDrop, &to, &toDrop); !ok || err != nil {
+		t.Fatalf("statistics comment %q: %v", comment, err)
+	}
+	return from, to
+}
+
+// fakeTotals are counters as a hub would keep them for port a of
+// statsSteps, with drops for reasons no event shows.
+func fakeTotals() *hub.PortStats {
+	ps := new(hub.PortStats)
+	ps.RxFrames.Store(4)
+	ps.TxFrames.Store(2)
+	ps.Drop(hub.DropRunt)
+	ps.Drop(hub.DropQueueFull)
+	ps.Drop(hub.DropDown)
+	ps.Drop(hub.DropWrite)
+	ps.Drop(hub.DropWrite)
+	return ps
+}
+
+// Each file of a rotated or per-port capture counts its own records; only
+// the files Close ends carry the hub's counters, which go on from the
+// port's start whatever file they end.
 func TestInterfaceStatisticsPerFile(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  func(*Config)
 	}{
+		{"one file", func(*Config) {}},
 		{"rotated every 4 packets", func(c *Config) { c.RotatePackets = 4 }},
 		{"rotated at 1500 bytes", func(c *Config) { c.RotateBytes = 1500 }},
 		{"per port", func(c *Config) { c.PerPort = true }},
@@ -130,29 +165,58 @@ func TestInterfaceStatisticsPerFile(t *testing.T) {
 				}
 			}
 			s := mustOpen(t, cfg)
+			ps := fakeTotals()
+			s.SetPortStats("a", ps)
 			steps := statsSteps()
 			run(s, steps)
 			mustClose(t, s)
-			total := map[string]uint64{}
-			for _, path := range s.Files() {
+			files := s.Files()
+			// The last file holding a port's interface is the one Close ended.
+			last := map[string]int{}
+			stats := make([]map[string]pcapgo.NgInterfaceStatistics, len(files))
+			total := map[string][2]uint64{}
+			for i, path := range files {
 				b := read(path)
 				if cfg.RotateBytes > 0 && int64(len(b)) > cfg.RotateBytes {
 					t.Errorf("%s: %d bytes with its statistics, more than %d", path, len(b), cfg.RotateBytes)
 				}
-				stats, packets := readStats(t, b)
-				for name, st := range stats {
-					// Every record of an interface is from or for its peer.
-					if _, inOut := fileDirections(t, b, name); st.PacketsReceived != uint64(packets[name]-inOut) {
-						t.Errorf("%s: port %s received %d, but the file holds %d records of frames from the peer",
-							path, name, st.PacketsReceived, packets[name]-inOut)
+				var packets map[string]int
+				stats[i], packets = readStats(t, b)
+				for name, st := range stats[i] {
+					last[name] = i
+					in, out := fileDirections(t, b, name)
+					from, to := fileCounts(t, st.Comment)
+					if from != uint64(in) || to != uint64(out) || in+out != packets[name] {
+						t.Errorf("%s: port %s: comment counts %d from the peer and %d for it, but the file holds %d and %d records",
+							path, name, from, to, in, out)
 					}
-					total[name] += st.PacketsReceived
+					n := total[name]
+					total[name] = [2]uint64{n[0] + from, n[1] + to}
 				}
 			}
 			for name, w := range wantStats(steps) {
-				if total[name] != w.from {
-					t.Errorf("port %s: %d frames received over all files, want %d", name, total[name], w.from)
+				if total[name] != [2]uint64{w.from, w.to} {
+					t.Errorf("port %s: %v frames from and for the peer over all files, want %d and %d", name, total[name], w.from, w.to)
 				}
+			}
+			for i, path := range files {
+				for name, st := range stats[i] {
+					var recv, drop uint64 = pcapgo.NgNoValue64, pcapgo.NgNoValue64
+					if name == "a" && last[name] == i {
+						recv, drop = 4, 5
+					}
+					if st.PacketsReceived != recv || st.PacketsDropped != drop {
+						t.Errorf("%s: port %s: isb_ifrecv %d, isb_ifdrop %d; want %d, %d (absent: %d)",
+							path, name, st.PacketsReceived, st.PacketsDropped, recv, drop, uint64(pcapgo.NgNoValue64))
+					}
+				}
+			}
+			if (cfg.RotatePackets > 0 || cfg.RotateBytes > 0) && len(files) < 3 {
+				t.Errorf("%d files; the rotation this case is about did not happen", len(files))
+			}
+			if c, want := stats[last["a"]]["a"].Comment, "l2hub port a: this file: "; !strings.HasPrefix(c, want) ||
+				!strings.HasSuffix(c, "; hub counters since the port was added: rx 4, tx 2, dropped 5 (runt=1 queue-full=1 port-down=1 write-error=2)") {
+				t.Errorf("port a's last statistics comment %q", c)
 			}
 		})
 	}
@@ -283,3 +347,84 @@ func countEvents(steps []step) int {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// The statistics blocks Close writes carry the hub's own counters of each
+// port: for a run that drops frames for many reasons, isb_ifdrop is the
+// port's drops for every reason, as l2hub ctl ports and the summary count
+// them (a policy drop on a->c counts on c), isb_ifrecv its received frames,
+// and the comment lists the drops by reason.
+func TestStatisticsMatchHubCounters(t *testing.T) {
+	pol, err := filter.Parse([]byte(`
+seed: 1
+rules:
+  - name: drop-a-c
+    match: {link: a->c, payload: "drop"}
+    drop: true
+`), "stats.yaml", []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	s := mustOpen(t, cfg)
+	names := []string{"a", "b", "c"}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: names, Policy: pol, Observers: []hub.Observer{s},
+		QueueLen: 2, Overflow: hub.OverflowDrop})
+	for _, name := range names {
+		s.SetPortStats(name, sim.Stats(name))
+	}
+	macA, macB := hubtest.MAC("02:00:00:00:00:0a"), hubtest.MAC("02:00:00:00:00:0b")
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "hello"))
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "drop me")) // policy on a->c
+	sim.SetReading("b", false)
+	for range 4 { // b takes 2, then tail-drops
+		sim.Advance(time.Millisecond)
+		sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "flood"))
+	}
+	sim.Send("b", []byte("runt")) // shorter than an Ethernet header
+	c, _ := sim.Core().Lookup("c")
+	if err := sim.Core().SetEgress(c, nil); err != nil {
+		t.Fatal(err)
+	}
+	sim.Advance(time.Millisecond)
+	sim.Send("b", hubtest.Frame(hubtest.Broadcast, macB, "to nobody")) // port-down on c
+	// The live hub's reader and writer count these; the core never sees
+	// the frames, so no event shows them.
+	sim.Stats("a").Drop(hub.DropKernel)
+	sim.Stats("c").Drop(hub.DropWrite)
+	sim.Drain()
+	mustClose(t, s)
+
+	got, _ := readStats(t, fs.file(t, cfg.Path))
+	reasons := map[hub.DropReason]bool{}
+	for _, name := range names {
+		ps := sim.Stats(name)
+		var drops uint64
+		var byReason []string
+		for _, r := range hub.DropReasons() {
+			if n := ps.Drops(r); n > 0 {
+				drops += n
+				byReason = append(byReason, fmt.Sprintf("%s=%d", r, n))
+				reasons[r] = true
+			}
+		}
+		g := got[name]
+		if g.PacketsDropped != drops || g.PacketsReceived != ps.RxFrames.Load() {
+			t.Errorf("port %s: isb_ifdrop %d, isb_ifrecv %d; want the hub's %d drops (%s) and %d received",
+				name, g.PacketsDropped, g.PacketsReceived, drops, strings.Join(byReason, " "), ps.RxFrames.Load())
+		}
+		want := fmt.Sprintf("; hub counters since the port was added: rx %d, tx %d, dropped %d", ps.RxFrames.Load(), ps.TxFrames.Load(), drops)
+		if len(byReason) > 0 {
+			want += " (" + strings.Join(byReason, " ") + ")"
+		}
+		if !strings.HasSuffix(g.Comment, want) {
+			t.Errorf("port %s: comment %q, want it to end %q", name, g.Comment, want)
+		}
+	}
+	// The run must drop for the reasons it is about, or it checks nothing.
+	for _, r := range []hub.DropReason{hub.DropPolicy, hub.DropQueueFull, hub.DropRunt, hub.DropDown, hub.DropKernel, hub.DropWrite} {
+		if !reasons[r] {
+			t.Errorf("no port dropped a frame as %s; the scenario no longer covers it", r)
+		}
+	}
+}

@@ -29,9 +29,10 @@ type writer struct {
 	warnedBehind bool
 	trailer      string // annotations no frame followed, for the last files' statistics
 
-	mu    sync.Mutex
-	err   error
-	files []string
+	mu       sync.Mutex
+	err      error
+	files    []string
+	counters map[string]*hub.PortStats // Sink.SetPortStats's, by port name
 }
 
 type portDesc struct {
@@ -454,30 +455,73 @@ func (o *output) resume() {
 }
 
 // statistics ends a pcapng file with an Interface Statistics Block per
-// interface: each port's frame and drop counts in that file, which
-// Wireshark's capture file properties and capinfos show. The first block
-// carries trailer, if any, as a second comment.
-func (o *output) statistics(trailer string) {
+// interface: the file's own records of each port and, for each interface
+// whose tots entry is not nil, the hub's counters of the port (see
+// appendStatistics). The first block carries trailer, if any, as a second
+// comment.
+func (o *output) statistics(trailer string, tots []*portTotals) {
 	if o.w.cfg.Format != FormatPcapng || o.failed || o.f == nil {
 		return
 	}
 	for i := range o.stats {
-		name := ""
-		if o.port != nil {
-			name = o.port.name
-		} else {
-			name = o.w.ports[i].name
-		}
-		c := o.stats[i].comment(name)
-		t := ""
-		if i == 0 {
-			t = trailer
-		}
-		o.reserve(isbLen(len(c)) + optionLen(len(t)))
-		before := len(o.batch)
-		o.batch = appendISB(o.batch, uint32(i), &o.stats[i], c, t)
-		o.size += int64(len(o.batch) - before)
+		blk := o.appendStatistic(nil, i, trailer, tots)
+		o.reserve(len(blk))
+		o.batch = append(o.batch, blk...)
+		o.size += int64(len(blk))
 	}
+}
+
+// appendStatistic appends the Interface Statistics Block of interface i.
+func (o *output) appendStatistic(b []byte, i int, trailer string, tots []*portTotals) []byte {
+	var tot *portTotals
+	if i < len(tots) {
+		tot = tots[i]
+	}
+	name := o.ifaceName(i)
+	if i > 0 {
+		trailer = ""
+	}
+	return appendISB(b, uint32(i), &o.stats[i], tot, o.stats[i].comment(name, tot), trailer)
+}
+
+// statisticsLen is the size of the blocks statistics would write.
+func (o *output) statisticsLen(trailer string, tots []*portTotals) int64 {
+	if o.w.cfg.Format != FormatPcapng {
+		return 0
+	}
+	var b []byte
+	var n int64
+	for i := range o.stats {
+		b = o.appendStatistic(b[:0], i, trailer, tots)
+		n += int64(len(b))
+	}
+	return n
+}
+
+// ifaceName is the port of interface i of the current file.
+func (o *output) ifaceName(i int) string {
+	if o.port != nil {
+		return o.port.name
+	}
+	return o.w.ports[i].name
+}
+
+// totals reads the hub's counters of the current file's ports, by
+// interface: nil for a port without them (Sink.SetPortStats). Only the
+// files Close ends carry them: a file ended earlier (rotation, SetMeta)
+// ends at no particular moment of the hub's, and its bytes would then
+// depend on when the writer got there.
+func (o *output) totals() []*portTotals {
+	w := o.w
+	tots := make([]*portTotals, len(o.stats))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range tots {
+		if ps := w.counters[o.ifaceName(i)]; ps != nil {
+			tots[i] = totalsOf(ps)
+		}
+	}
+	return tots
 }
 
 // trailerComment returns the comment that carries the annotations no frame
@@ -490,17 +534,8 @@ func (w *writer) trailerComment() string {
 	return trailerPrefix + w.trailer
 }
 
-// trailerLen is the room the trailer takes in o's statistics.
-func (o *output) trailerLen() int {
-	c := o.w.trailerComment()
-	if c == "" || o.w.cfg.Format != FormatPcapng {
-		return 0
-	}
-	return optionLen(len(truncateOption(c)))
-}
-
 func (o *output) rotate() {
-	o.statistics("")
+	o.statistics("", nil)
 	if o.w.cfg.stream && o.f != nil && !o.failed {
 		// A stream goes on in a new section of the same stream.
 		o.flush()
@@ -520,10 +555,14 @@ func (o *output) rotate() {
 }
 
 func (o *output) close() {
-	if t := o.trailerLen(); t > 0 && o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+o.trailer+int64(t) > o.w.cfg.RotateBytes {
-		o.rotate() // the annotations go in a file of their own rather than over the bound
+	trailer, tots := o.w.trailerComment(), o.totals()
+	if o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+o.statisticsLen(trailer, tots) > o.w.cfg.RotateBytes {
+		// The annotations and the hub's counters, whose size the
+		// rotation bound (isbBound) leaves out, go in a file of their own
+		// rather than over the bound; it has the same interfaces.
+		o.rotate()
 	}
-	o.statistics(o.w.trailerComment())
+	o.statistics(trailer, tots)
 	o.flush()
 	o.closeFile()
 }

@@ -50,6 +50,7 @@ func TestFlagsErrors(t *testing.T) {
 		want string
 	}{
 		{"bad-probability", []string{"--loss", "a->b=150%"}, `--loss: "a->b=150%": 150% is more than 100%`},
+		{"probability-just-over", []string{"--loss", "a->b=100.5%"}, `--loss: "a->b=100.5%": 100.5% is more than 100%`},
 		{"unknown-port", []string{"--loss", "a->q=5%"}, `port "q" does not exist`},
 		{"bad-link", []string{"--delay", "ab=5ms"}, `"ab" is not a link`},
 		{"twice", []string{"--loss", "a->b=1%", "--loss", "a->b=2%"}, `--loss given twice for a->b`},

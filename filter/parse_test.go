@@ -61,6 +61,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`test.yaml:5:25: rules[2].loss.probability: 1.5 is more than 1 (100%)`}},
 		{"percent-out-of-range", "rules:\n  - name: x\n    loss: 150%\n",
 			[]string{`test.yaml:3:11: rules[0].loss: 150% is more than 100%`}},
+		{"percent-just-out-of-range", "rules:\n  - name: x\n    loss: 100.5%\n",
+			[]string{`test.yaml:3:11: rules[0].loss: 100.5% is more than 100%`}},
 		{"duplicate-needs-probability", "rules:\n  - name: x\n    duplicate: {copies: 2}\n",
 			[]string{`test.yaml:3:16: rules[0].duplicate: duplicate needs probability`}},
 		{"corrupt-needs-probability", "rules:\n  - name: x\n    corrupt: {bits: 2}\n",

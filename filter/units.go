@@ -24,16 +24,18 @@ func parseProbability(s string) (float64, error) {
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0, fmt.Errorf("%q is not a probability (write 5%% or 0.05)", s)
 	}
+	// Errors echo the number as written: v*100 after v/100 is not always
+	// the number the user wrote (100.5% would read 100.49999999999999%).
 	v /= scale
 	switch {
 	case v > 1 && scale == 100:
-		return 0, fmt.Errorf("%s%% is more than 100%%", formatFloat(v*100))
+		return 0, fmt.Errorf("%s%% is more than 100%%", s)
 	case v > 1:
-		return 0, fmt.Errorf("%s is more than 1 (100%%)", formatFloat(v))
+		return 0, fmt.Errorf("%s is more than 1 (100%%)", s)
 	case v < 0 && scale == 100:
-		return 0, fmt.Errorf("%s%% is negative", formatFloat(v*100))
+		return 0, fmt.Errorf("%s%% is negative", s)
 	case v < 0:
-		return 0, fmt.Errorf("%s is negative (a probability is 0 to 1, or 0%% to 100%%)", formatFloat(v))
+		return 0, fmt.Errorf("%s is negative (a probability is 0 to 1, or 0%% to 100%%)", s)
 	}
 	return v, nil
 }

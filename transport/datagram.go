@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -338,13 +339,18 @@ func (s *udpSocket) classify(src sockAddr) verdict {
 
 // ListenUnixgram binds the unix datagram socket path, the one the VM sends
 // to (QEMU's remote.path), and sends to peer, the socket the VM binds
-// (local.path). A stale socket file at path is replaced; a live one is
-// refused with ErrAddrInUse. Close removes path.
+// (local.path). The file at path has mode DefaultSocketMode whatever the
+// umask (a port's mode= option changes it). A stale socket file at path is
+// replaced; a live one is refused with ErrAddrInUse. Close removes path.
 func ListenUnixgram(path, peer string, maxFrame, bufSize int) (*DatagramConn, error) {
+	return listenUnixgramConn(path, peer, DefaultSocketMode, maxFrame, bufSize)
+}
+
+func listenUnixgramConn(path, peer string, mode fs.FileMode, maxFrame, bufSize int) (*DatagramConn, error) {
 	if err := clearStaleSocket("unixgram", path); err != nil {
 		return nil, err
 	}
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	c, err := listenUnixgram(path, mode)
 	if err != nil {
 		return nil, err
 	}

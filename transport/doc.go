@@ -25,6 +25,9 @@
 // truncation is seen. Bad frames that leave the connection usable are
 // returned as *[hub.FrameError] (the reader counts them and reads on); a bad
 // length prefix is fatal to its connection and wraps [hub.ErrFrameTooLarge].
+// The socket files the hub binds (unix, unixgram) have mode
+// [DefaultSocketMode] (0600) whatever the umask, or a port's mode=, set
+// before a stream socket listens: whoever can connect is that port's VM.
 //
 // Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
 // reads, one writes, Close may come from any goroutine, unblocks both, is

@@ -134,7 +134,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		if err := clearStaleSocket("unix", s.Address); err != nil {
 			return nil, wrap(err)
 		}
-		ln, err := net.Listen("unix", s.Address)
+		ln, err := listenUnix(s.Address, s.socketMode())
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -155,7 +155,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		base.spec.Address = c.LocalAddr().String()
 		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Unixgram:
-		c, err := ListenUnixgram(s.Address, s.Peer, opts.MaxFrame, s.socketBuffer())
+		c, err := listenUnixgramConn(s.Address, s.Peer, s.socketMode(), opts.MaxFrame, s.socketBuffer())
 		if err != nil {
 			return nil, wrap(err)
 		}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"regexp"
@@ -45,7 +46,8 @@ const DefaultMcastLocal = "127.0.0.1"
 //
 //	a=tcp:127.0.0.1:7001                        hub listens, the VM connects
 //	b=tcp-dial:127.0.0.1:7002                   the VM listens, the hub dials
-//	c=unix:/run/l2hub/c.sock                    as tcp, on a unix socket
+//	c=unix:/run/l2hub/c.sock                    as tcp, on a unix socket (file mode 0600)
+//	c=unix:/run/l2hub/c.sock,mode=0660          the socket file's group may connect too
 //	d=udp:127.0.0.1:7003,peer=127.0.0.1:7004    hub binds 7003, sends to the VM on 7004
 //	e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
 //	m=mcast:230.0.0.1:37021,local=127.0.0.1     hub joins the VMs' multicast group
@@ -68,8 +70,8 @@ type Spec struct {
 	// (DefaultMcastLocal when empty).
 	Local string `yaml:"local,omitempty"`
 	// Options holds transport-specific keys (tap: ip, netns, mac; datagram
-	// transports: sockbuf; vxlan: remote, vni, group, ttl, mtu, netns) and every
-	// port's flow keys (overflow, queue).
+	// transports: sockbuf; unix, unixgram: mode; vxlan: remote, vni, group,
+	// ttl, mtu, netns) and every port's flow keys (overflow, queue).
 	Options SpecOptions `yaml:"options,omitempty"`
 }
 
@@ -127,10 +129,10 @@ var transportRules = map[Transport]struct {
 }{
 	TCP:      {address: listenHostPort, options: flowOptions},
 	TCPDial:  {address: dialHostPort, options: flowOptions},
-	Unix:     {address: socketPath, options: flowOptions},
+	Unix:     {address: socketPath, options: append([]string{"mode"}, flowOptions...)},
 	UnixDial: {address: socketPath, options: flowOptions},
 	UDP:      {address: listenHostPort, peer: dialHostPort, options: datagramOptions},
-	Unixgram: {address: socketPath, peer: socketPath, options: datagramOptions},
+	Unixgram: {address: socketPath, peer: socketPath, options: append([]string{"mode"}, datagramOptions...)},
 	Mcast:    {address: mcastGroup, local: true, options: datagramOptions},
 	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "netns"}, flowOptions...)},
 	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns"}, datagramOptions...)},
@@ -138,7 +140,8 @@ var transportRules = map[Transport]struct {
 
 // Options every port takes: its flow control (see hub.Overflow), which
 // overrides the hub's for this port. Datagram ports also take the size of
-// their socket buffers.
+// their socket buffers; the ports that bind a socket file (unix, unixgram)
+// its mode.
 var (
 	flowOptions     = []string{"overflow", "queue"}
 	datagramOptions = append([]string{"sockbuf"}, flowOptions...)
@@ -447,6 +450,10 @@ func checkOption(k, v string) string {
 		if n, err := strconv.Atoi(v); err != nil || n < minVXLANMTU || n > maxVXLANMTU {
 			return fmt.Sprintf("want the underlay's MTU, %d..%d", minVXLANMTU, maxVXLANMTU)
 		}
+	case "mode":
+		if _, err := parseMode(v); err != nil {
+			return "want the socket file's permissions in octal, 0..0777, such as 0660 (default 0600: the hub's user only)"
+		}
 	case "sockbuf":
 		if n, err := parseSize(v); err != nil || n < minSockbufOption || n > maxSockbufOption {
 			return "want a socket buffer size from 4K to 1G, such as 4M"
@@ -574,6 +581,30 @@ func (s Spec) PortOptions() hub.PortOptions {
 }
 
 // socketBuffer returns the sockbuf= size, 0 for the default.
+// socketMode is the mode of the socket file a unix or unixgram port binds:
+// its mode= option, or DefaultSocketMode.
+func (s Spec) socketMode() fs.FileMode {
+	if m, err := parseMode(s.Options["mode"]); err == nil {
+		return m
+	}
+	return DefaultSocketMode
+}
+
+// parseMode parses permission bits written in octal, with or without a
+// leading 0 or 0o: 0660, 660, 0o660. Nothing above 0777 (setuid, setgid,
+// sticky) is a socket file's business.
+func parseMode(v string) (fs.FileMode, error) {
+	digits := strings.TrimPrefix(strings.TrimPrefix(v, "0o"), "0O")
+	n, err := strconv.ParseUint(digits, 8, 32) // no sign, no '_'; "" is an error
+	if err != nil {
+		return 0, fmt.Errorf("mode %q: want octal digits", v)
+	}
+	if n > 0o777 {
+		return 0, fmt.Errorf("mode %q: above 0777", v)
+	}
+	return fs.FileMode(n), nil
+}
+
 func (s Spec) socketBuffer() int {
 	n, _ := parseSize(s.Options["sockbuf"])
 	return n

@@ -10,6 +10,94 @@ import (
 	"time"
 )
 
+// DefaultSocketMode is the mode of the socket file a unix or unixgram port
+// binds, whatever the umask, unless its mode= option says otherwise: only
+// the hub's user may connect, since whoever may connect to a VM's port is
+// that VM on the segment.
+const DefaultSocketMode fs.FileMode = 0o600
+
+// listenUnix listens on a unix stream socket at path whose file has mode
+// whatever the umask. The socket is bound, its file chmod'ed, and only then
+// does it listen: until it does, a connect is refused, so no one the mode
+// excludes can get a connection queued while the file has the umask's
+// mode. Close removes the file.
+func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
+	f, err := bindUnix(path, syscall.SOCK_STREAM, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		removeSocketFile(path)
+		return nil, fmt.Errorf("listen unix %s: %w", path, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(true)
+	return ln, nil
+}
+
+// listenUnixgram binds a unix datagram socket at path whose file has mode
+// whatever the umask. A datagram socket has no listen to wait for: for the
+// microseconds between bind and chmod a local user could send to it or
+// connect to it (and go on sending), which is why a unixgram port takes
+// only the datagrams whose source is its peer= path (foreign-source drops
+// the rest). Closing the conn leaves the file; the caller removes it.
+func listenUnixgram(path string, mode fs.FileMode) (*net.UnixConn, error) {
+	f, err := bindUnix(path, syscall.SOCK_DGRAM, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := net.FilePacketConn(f)
+	if err != nil {
+		removeSocketFile(path)
+		return nil, fmt.Errorf("listen unixgram %s: %w", path, err)
+	}
+	return c.(*net.UnixConn), nil
+}
+
+// bindUnix returns a unix socket of type typ bound at path, its file's mode
+// set to mode, listening if it is a stream socket. The caller closes the
+// returned file once net has its own copy of the descriptor.
+func bindUnix(path string, typ int, mode fs.FileMode) (*os.File, error) {
+	network := "unix"
+	if typ == syscall.SOCK_DGRAM {
+		network = "unixgram"
+	}
+	fail := func(op string, err error) error {
+		return &net.OpError{Op: "listen", Net: network, Addr: &net.UnixAddr{Name: path, Net: network}, Err: os.NewSyscallError(op, err)}
+	}
+	// As the net package does where socket(2) takes no SOCK_CLOEXEC: no
+	// fork may copy the descriptor before it is marked close-on-exec.
+	syscall.ForkLock.RLock()
+	fd, err := syscall.Socket(syscall.AF_UNIX, typ, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, fail("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		f.Close()
+		return nil, fail("bind", err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		f.Close()
+		removeSocketFile(path)
+		return nil, fmt.Errorf("%s %s: setting the socket's mode %#o: %w", network, path, mode, err)
+	}
+	if typ == syscall.SOCK_STREAM {
+		if err := syscall.Listen(fd, syscall.SOMAXCONN); err != nil {
+			f.Close()
+			removeSocketFile(path)
+			return nil, fail("listen", err)
+		}
+	}
+	return f, nil
+}
+
 // clearStaleSocket makes path free to bind. Nothing there is fine. A socket
 // file that refuses a connection is a leftover of a process that died
 // without unlinking it, and is removed. A socket that answers is in use

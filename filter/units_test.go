@@ -1,0 +1,32 @@
+package filter
+
+import "testing"
+
+// A probability's error echoes the number as the user wrote it: dividing
+// by 100 and multiplying back would print 100.5% as 100.49999999999999%.
+func TestProbabilityErrorEchoesInput(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"100.5%", "100.5% is more than 100%"},
+		{"100.000001%", "100.000001% is more than 100%"},
+		{" 250 % ", "250% is more than 100%"},
+		{"1.0000001", "1.0000001 is more than 1 (100%)"},
+		{"-0.7%", "-0.7% is negative"},
+		{"-0.3", "-0.3 is negative (a probability is 0 to 1, or 0% to 100%)"},
+		{"5x%", `"5x" is not a probability (write 5% or 0.05)`},
+	} {
+		p, err := parseProbability(tc.in)
+		if err == nil {
+			t.Errorf("parseProbability(%q) = %v, nil; want the error %q", tc.in, p, tc.want)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("parseProbability(%q) error = %q, want %q", tc.in, err, tc.want)
+		}
+	}
+	// And the values just inside the bounds are taken.
+	for _, in := range []string{"100%", "100.0%", "1", "0%", "-0", "0.05"} {
+		if _, err := parseProbability(in); err != nil {
+			t.Errorf("parseProbability(%q) = %v, want a probability", in, err)
+		}
+	}
+}
