@@ -535,6 +535,9 @@ func (x *run) addPort(name, desc string) hub.PortID {
 		panic(fmt.Sprintf("replay: add port %q: %v", name, err))
 	}
 	x.pids[name] = id
+	if x.sink != nil { // the output's interface statistics: the replayed hub's counters
+		x.sink.SetPortStats(name, x.core.Stats(id))
+	}
 	return id
 }
 

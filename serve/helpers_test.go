@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +25,9 @@ func dialVM(t *testing.T, addr string) *transport.StreamConn { return transportt
 
 func readFrame(t *testing.T, c *transport.StreamConn) []byte { return transporttest.ReadFrame(t, c) }
 
-// waitAttached returns once every port of sess has its VM attached.
-func waitAttached(t *testing.T, sess *serve.Session) {
+// waitAttached returns once every port of sess (or each named in only) has
+// its VM attached.
+func waitAttached(t *testing.T, sess *serve.Session, only ...string) {
 	t.Helper()
 	deadline := time.Now().Add(hangGuard)
 	for {
@@ -35,7 +37,7 @@ func waitAttached(t *testing.T, sess *serve.Session) {
 		}
 		var waiting []string
 		for _, p := range ports {
-			if !p.Attached {
+			if !p.Attached && (len(only) == 0 || slices.Contains(only, p.Name)) {
 				waiting = append(waiting, p.Name)
 			}
 		}

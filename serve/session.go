@@ -291,7 +291,7 @@ func (s *Session) addPorts() error {
 		if err := s.hub.AddPortWith(spec.Name, DescribeSpec(spec), spec.PortOptions()); err != nil {
 			return err
 		}
-		s.stats = append(s.stats, PortStats{spec.Name, s.hub.Stats(context.Background(), spec.Name)})
+		s.addStats(spec.Name)
 	}
 	for _, p := range s.peers {
 		if err := s.hub.AddPort(p.role, "virtual "+p.role+" (netstack)"); err != nil {
@@ -300,9 +300,20 @@ func (s *Session) addPorts() error {
 		if _, err := s.hub.Attach(p.role, p.node.Host); err != nil {
 			return err
 		}
-		s.stats = append(s.stats, PortStats{p.role, s.hub.Stats(context.Background(), p.role)})
+		s.addStats(p.role)
 	}
 	return nil
+}
+
+// addStats keeps port name's live counters for the summary and gives them
+// to the capture, whose last file's interface statistics then say what the
+// summary says (Stop closes the capture after the hub has stopped).
+func (s *Session) addStats(name string) {
+	st := s.hub.Stats(context.Background(), name)
+	s.stats = append(s.stats, PortStats{name, st})
+	if s.capture != nil {
+		s.capture.SetPortStats(name, st)
+	}
 }
 
 // Start runs the hub, adds every port, and starts the transports and
