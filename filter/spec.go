@@ -259,6 +259,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	r.m, r.win = rs.Match.compile()
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop
+	rs.checkProbabilities(errs)
 	if l := rs.Loss; l != nil {
 		r.loss = lossCfg{model: lossRandom, p: l.Probability}
 		if ge := l.GE; ge != nil {
@@ -309,6 +310,40 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		return nil // the front end said why
 	}
 	return r
+}
+
+// checkProbabilities adds an error for each probability of rs outside
+// 0..1 (or NaN): the YAML and flag front ends refuse them as they parse,
+// and a Spec built in Go gets the same check here.
+func (rs *RuleSpec) checkProbabilities(errs *yamlfile.Errors) {
+	check := func(what string, p float64) {
+		if !(p >= 0 && p <= 1) {
+			errs.Add(rs.At.errorf("%s: probability %v is outside 0..1", what, p))
+		}
+	}
+	if l := rs.Loss; l != nil {
+		check("loss", l.Probability)
+		if ge := l.GE; ge != nil {
+			check("loss: gemodel p", ge.P)
+			for _, o := range []struct {
+				what string
+				v    *float64
+			}{{"r", ge.R}, {"1-h", ge.BadLoss}, {"1-k", ge.GoodLoss}} {
+				if o.v != nil {
+					check("loss: gemodel "+o.what, *o.v)
+				}
+			}
+		}
+	}
+	if ro := rs.Reorder; ro != nil {
+		check("reorder", ro.Probability)
+	}
+	if d := rs.Duplicate; d != nil {
+		check("duplicate", d.Probability)
+	}
+	if c := rs.Corrupt; c != nil {
+		check("corrupt", c.Probability)
+	}
 }
 
 // compile builds the runtime matcher and window.

@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"flag"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -122,5 +123,29 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 				t.Errorf("got Compile = %v, %v; want an ErrInvalid containing %q", p, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCompileRefusesProbabilitiesOutOfRange: a Spec built in Go, which no
+// front end checked, gets the range check the YAML and flags give.
+func TestCompileRefusesProbabilitiesOutOfRange(t *testing.T) {
+	bad, r := 1.5, -0.1
+	for name, rs := range map[string]RuleSpec{
+		"loss":      {Name: "x", Loss: &LossSpec{Probability: 1.5}},
+		"nan":       {Name: "x", Loss: &LossSpec{Probability: math.NaN()}},
+		"gemodel":   {Name: "x", Loss: &LossSpec{GE: &GEModelSpec{P: 0.1, R: &r}}},
+		"gemodel-h": {Name: "x", Loss: &LossSpec{GE: &GEModelSpec{P: 0.1, BadLoss: &bad}}},
+		"reorder":   {Name: "x", Reorder: &ReorderSpec{Probability: 2}},
+		"duplicate": {Name: "x", Duplicate: &DuplicateSpec{Probability: -1}},
+		"corrupt":   {Name: "x", Corrupt: &CorruptSpec{Probability: 1.01}},
+	} {
+		_, err := Compile(&Spec{Name: "go", Rules: []RuleSpec{rs}}, []string{"a", "b"})
+		if err == nil || !strings.Contains(err.Error(), "outside 0..1") {
+			t.Errorf("%s: Compile = %v, want the probability refused", name, err)
+		}
+	}
+	ok := RuleSpec{Name: "x", Loss: &LossSpec{Probability: 1}, Duplicate: &DuplicateSpec{Probability: 0}}
+	if _, err := Compile(&Spec{Name: "go", Rules: []RuleSpec{ok}}, []string{"a", "b"}); err != nil {
+		t.Errorf("probabilities 1 and 0: %v, want them accepted", err)
 	}
 }
