@@ -284,7 +284,7 @@ func (p *parser) addErr(err error) {
 // fields walks a mapping whose keys must be among known, each once.
 func (p *parser) fields(n *yaml.Node, path string, known []string, fn func(key string, v *yaml.Node, kpath string)) bool {
 	if n.Kind != yaml.MappingNode {
-		p.errf(n, path, "want a mapping (%s), got %s", strings.Join(known, ", "), nodeKind(n))
+		p.errf(n, path, "want a mapping (%s), got %s", strings.Join(known, ", "), yamlfile.Got(n))
 		return false
 	}
 	seen := map[string]*yaml.Node{}
@@ -308,17 +308,9 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, fn func(key s
 
 func join(path, key string) string { return yamlfile.JoinPath(path, key) }
 
-// nodeKind says what a node is, quoting a scalar's value.
-func nodeKind(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return yamlfile.KindName(n)
-}
-
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errf(n, path, "want a string, got %s", nodeKind(n))
+		p.errf(n, path, "want a string, got %s", yamlfile.Got(n))
 		return "", false
 	}
 	if len(n.Value) > maxArg {
@@ -351,7 +343,7 @@ func (p *parser) duration(n *yaml.Node, path string, allowZero bool) (time.Durat
 // list walks a sequence of at most limit items.
 func (p *parser) list(n *yaml.Node, path string, limit int, fn func(i int, item *yaml.Node, ipath string)) {
 	if n.Kind != yaml.SequenceNode {
-		p.errf(n, path, "want a list, got %s", nodeKind(n))
+		p.errf(n, path, "want a list, got %s", yamlfile.Got(n))
 		return
 	}
 	if len(n.Content) > limit {
@@ -474,7 +466,7 @@ func (p *parser) top(n *yaml.Node) {
 
 func (p *parser) readVars(n *yaml.Node, path string) {
 	if n.Kind != yaml.MappingNode {
-		p.errf(n, path, "want a mapping of NAME: value, got %s", nodeKind(n))
+		p.errf(n, path, "want a mapping of NAME: value, got %s", yamlfile.Got(n))
 		return
 	}
 	if len(n.Content)/2 > maxVars {
@@ -888,7 +880,7 @@ func (p *parser) vmNames() string {
 func (p *parser) perVM(n *yaml.Node, path string) [][]Pattern {
 	out := make([][]Pattern, len(p.lab.VMs))
 	if n.Kind != yaml.MappingNode {
-		p.errf(n, path, "want a mapping of VM name to markers, got %s", nodeKind(n))
+		p.errf(n, path, "want a mapping of VM name to markers, got %s", yamlfile.Got(n))
 		return out
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {

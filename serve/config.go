@@ -286,7 +286,7 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		if n.Kind != yaml.ScalarNode {
-			w.errf(n, path, "want a value, got %s", nodeKind(n))
+			w.errf(n, path, "want a value, got %s", yamlfile.Got(n))
 			return
 		}
 		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
@@ -299,7 +299,7 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 		w.fields(n, t, path, depth)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			w.errf(n, path, "want a list, got %s", nodeKind(n))
+			w.errf(n, path, "want a list, got %s", yamlfile.Got(n))
 			return
 		}
 		for i, item := range n.Content {
@@ -307,7 +307,7 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			w.errf(n, path, "want a mapping, got %s", nodeKind(n))
+			w.errf(n, path, "want a mapping, got %s", yamlfile.Got(n))
 			return
 		}
 		seen := map[string]*yaml.Node{}
@@ -342,7 +342,7 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 // fields checks a mapping against a struct's yaml fields.
 func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth int) {
 	if n.Kind != yaml.MappingNode {
-		w.errf(n, path, "want a mapping of settings, got %s", nodeKind(n))
+		w.errf(n, path, "want a mapping of settings, got %s", yamlfile.Got(n))
 		return
 	}
 	var known []string
@@ -396,20 +396,12 @@ func (w *configWalker) scalar(n *yaml.Node, t reflect.Type, path string) {
 		want = "a " + t.Kind().String()
 	}
 	if n.Kind != yaml.ScalarNode {
-		w.errf(n, path, "want %s, got %s", want, nodeKind(n))
+		w.errf(n, path, "want %s, got %s", want, yamlfile.Got(n))
 		return
 	}
 	if err := n.Decode(reflect.New(t).Interface()); err != nil {
 		w.errf(n, path, "want %s, got %q", want, n.Value)
 	}
-}
-
-// nodeKind says what a node is; a config's messages quote a value.
-func nodeKind(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return yamlfile.KindName(n)
 }
 
 // fieldError is a validation failure at a field path (ports, 1, address).

@@ -226,6 +226,15 @@ func KindName(n *yaml.Node) string {
 	return "a document"
 }
 
+// Got says what a node holds, for "want a duration, got ...": a scalar's
+// value, quoted ("\"soon\""), else KindName ("a list", "nothing").
+func Got(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return strconv.Quote(n.Value)
+	}
+	return KindName(n)
+}
+
 // JoinPath appends key to a field path: "" and "rules" give "rules",
 // "capture" and "file" give "capture.file".
 func JoinPath(path, key string) string {

@@ -122,3 +122,21 @@ func TestLookupAndKinds(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestGot(t *testing.T) {
+	for src, want := range map[string]string{
+		`x: soon`:   `"soon"`,
+		`x: "a\"b"`: `"a\"b"`,
+		`x: ~`:      "nothing",
+		`x: [1]`:    "a list",
+		`x: {a: 1}`: "a mapping",
+	} {
+		root, err := Decode("t.yaml", []byte(src), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Got(Lookup(root, "x")); got != want {
+			t.Errorf("Got(%s) = %s, want %s", src, got, want)
+		}
+	}
+}
