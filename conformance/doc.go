@@ -23,5 +23,5 @@
 // Run may be called once; Stats is safe to call concurrently with it, and the
 // milestone callback is never called concurrently with itself.
 //
-// Imports: hub (for its Clock) only, besides flynn/noise and x/crypto.
+// Imports: hub (for its Clock) only; besides it flynn/noise and x/crypto.
 package conformance

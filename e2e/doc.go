@@ -16,5 +16,6 @@
 // directory. When run as root, the whole suite runs in a private network
 // namespace so it neither sees nor disturbs other loopback traffic.
 //
-// Imports: e2e/qemu; it drives cmd/l2hub and cmd/l2guest as binaries.
+// Imports: nothing of l2hub; the tests import e2e/qemu and drive cmd/l2hub
+// and cmd/l2guest as binaries.
 package e2e

@@ -32,7 +32,9 @@
 // run directories (each run's hub binds its own ports). A Lab is not
 // modified by a run.
 //
-// Imports: serve (the hub), control (its client), capture, packet and
+// Imports: serve (the hub), control (its client), transport (the VMs'
+// port specs), filter (the run's seed), capture, packet, conformance and
 // conformance/checker (the wire hint), report (the page), hub (the Clock),
-// internal/wallclock and internal/yamlfile.
+// internal/wallclock, internal/yamlfile and internal/shell (quoted command
+// lines, failure codes).
 package lab

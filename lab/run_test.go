@@ -38,9 +38,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building the fake QEMU: %v\n%s", err, out)
 		os.Exit(2)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	verifyNoLeaks(m, func() { os.RemoveAll(dir) })
 }
 
 // hangGuard bounds a run whose end the test needs; reaching it means the

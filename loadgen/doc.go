@@ -25,6 +25,7 @@
 // It does not link package testing into the binary: the benchmark bodies
 // that take a testing.B are in loadgen/loadgentest, which only tests import.
 //
-// Imports: hub, transport (the VM ends) and serve (the l2hub target, Hub,
-// runs a serve.Session in this process).
+// Imports: hub, transport (the VM ends), serve (the l2hub target, Hub,
+// runs a serve.Session in this process), internal/ready and control (an
+// l2hub process as the target: its ready file, its port counters).
 package loadgen

@@ -23,4 +23,8 @@
 //
 // Concurrency contract: Build and Write may run concurrently on different
 // inputs; a Model is not modified after Build and may be read concurrently.
+//
+// Imports: capture (the capture), hub (its notes), filter (its policy
+// edits), conformance (the handshake's message sizes) and
+// conformance/checker (the findings).
 package report

@@ -19,9 +19,11 @@
 // safe for concurrent use once New returned; changes run on the hub's
 // loop, ordered with respect to frames.
 //
-// Imports: hub, transport, filter, capture, conformance (checker, vnode),
-// control, internal/wallclock and internal/yamlfile. Nothing imports serve
-// but the command, the load generator and the lab runner (lab), which
-// serves the control API with ServeControl and acts through it as l2hub
-// ctl does.
+// Imports: hub, transport, filter, capture, conformance,
+// conformance/checker, conformance/vnode, control, internal/wallclock,
+// internal/yamlfile, internal/ready (the ready file, sd_notify),
+// internal/buildinfo (the build's metric) and internal/shell (NETDEV_
+// names in the QEMU flags). Nothing imports serve but the command, the
+// load generator and the lab runner (lab), which serves the control API
+// with ServeControl and acts through it as l2hub ctl does.
 package serve

@@ -10,5 +10,5 @@
 // reach a port through a socket are in package transport, whose tap port
 // runner opens the device here.
 //
-// Imports: hub only (for the PortIO contract), besides netlink and netns.
+// Imports: hub only (for the PortIO contract); besides it netlink and netns.
 package tap

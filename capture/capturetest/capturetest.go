@@ -1,4 +1,3 @@
-// Package capturetest reads capture files in tests.
 package capturetest
 
 import (

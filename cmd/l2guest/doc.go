@@ -18,6 +18,6 @@
 // may start goroutines of its own but joins them before it returns. Console
 // output goes through one mutex so marker lines never interleave.
 //
-// Imports: conformance (the node) and internal/wallclock, besides netlink and
-// gVisor's checksum package; the guest binary is built static.
+// Imports: conformance (the node) and internal/wallclock; besides them
+// netlink and gVisor's checksum package. The guest binary is built static.
 package main

@@ -6,10 +6,15 @@
 // flags into the typed API of the package that does the work, serve.Run
 // (serve), loadgen.Options (bench), replay.Job (replay), replay.InjectInto
 // (inject), control.Client (ctl), checker.CheckFiles (check),
-// capture.Repair (capture repair). run(ctx, args, stdout, stderr) is the
-// whole command minus the process, so tests drive it end to end.
+// capture.Repair (capture repair), lab.Repeat (lab), report.Build
+// (report), ready.Wait (wait), wireshark.Install (wireshark-plugin).
+// run(ctx, args, stdout, stderr) is the whole command minus the process, so
+// tests drive it end to end.
 //
 // Imports: serve, loadgen, replay, control, conformance/checker, capture,
-// filter (the fault flags), hub, transport (port specs), internal/progress
-// and internal/wallclock.
+// lab, report, wireshark and internal/ready (the subcommands' packages),
+// filter (the rule types ctl shows), internal/progress and
+// internal/wallclock (replay's progress line), internal/profile (bench's
+// profiles), internal/suggest (did-you-mean hints) and internal/buildinfo
+// (version).
 package main

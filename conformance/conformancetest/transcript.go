@@ -1,6 +1,3 @@
-// Package conformancetest builds nexus-v1 session bytes for tests: the
-// bring-up handshake and records sealed with its keys, as the conformance
-// codecs produce them.
 package conformancetest
 
 import (

@@ -2,11 +2,11 @@
 // serial console: every line is kept in memory and written, stamped with the
 // seconds since launch, to a log file, and callers wait for marker lines
 // ("GUEST: ping ok") with a context for the bound. The end-to-end suite in
-// package l2hub/e2e builds on it; this package knows nothing about l2hub.
+// package l2hub/e2e builds on it; this package knows nothing of the hub.
 //
 // Concurrency: a Guest is safe for concurrent use. One goroutine per guest
 // reads the console and one waits for the process; any number of callers may
 // Wait at once.
 //
-// Imports: nothing of l2hub.
+// Imports: internal/shell (the logged command line) only.
 package qemu

@@ -1,8 +1,3 @@
-// Package buildinfo says which build of l2hub is running: its version, the
-// VCS revision the binary was built from (when the Go toolchain stamped
-// one: a build inside a git checkout) and the Go version.
-//
-// Imports nothing of l2hub.
 package buildinfo
 
 import (

@@ -1,7 +1,3 @@
-// Package profile writes the CPU and allocation profiles a command's
-// --cpuprofile and --memprofile flags ask for, for go tool pprof.
-//
-// Imports nothing of l2hub.
 package profile
 
 import (

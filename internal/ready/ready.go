@@ -1,11 +1,3 @@
-// Package ready tells the world that a hub is ready: every port and the
-// control API are bound, so a QEMU started now connects on its first try
-// (QEMU never retries a failed connect=).
-//
-// A hub announces readiness two ways: a ready file, written atomically, that
-// holds its pid and each port's address as JSON (--ready-file), and
-// systemd's sd_notify READY=1 when NOTIFY_SOCKET is set. Wait is the other
-// side: it returns once a ready file names a live process.
 package ready
 
 import (

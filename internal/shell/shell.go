@@ -1,4 +1,3 @@
-// Package shell renders command lines for people to read and paste.
 package shell
 
 import "strings"

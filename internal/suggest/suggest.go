@@ -1,7 +1,3 @@
-// Package suggest finds the known word nearest a mistyped one, for "did you
-// mean" hints: "unknown flag: --captur (did you mean --capture?)".
-//
-// Imports nothing of l2hub.
 package suggest
 
 // Nearest is the candidate nearest typo by edit distance (ties go to the

@@ -1,5 +1,3 @@
-// Package syncbuf holds a bytes.Buffer that one goroutine may write while
-// another reads it: the log destination tests poll for a line.
 package syncbuf
 
 import (

@@ -1,23 +1,3 @@
-// Command fakeqemu stands in for QEMU in the lab runner's tests: it runs a
-// script given as arguments, printing console lines, sleeping, sending
-// frames to the hub over the netdev the runner gave it, and exiting when
-// told. Arguments it does not know (the runner appends -netdev and
-// -device) are read only for the netdev's socket and the NIC's MAC.
-//
-//	-say TEXT        print TEXT as a console line
-//	-sleep DUR       wait (a Go duration)
-//	-frame KIND      send one frame: arp, syn, synack, rst, announce
-//	-frames KIND N D send N frames of KIND, D apart
-//	-long N          print a line of N 'x'
-//	-args            print "ARGS: " and the arguments it was given
-//	-pidfile PATH    write its pid to PATH
-//	-wait-file PATH  wait until PATH exists (a test telling it to go on)
-//	-ignore-term     ignore SIGTERM from now on (only SIGKILL ends it)
-//	-hang            wait forever (until a signal)
-//	-exit CODE       exit with CODE
-//
-// At the end of the script it exits 0. On SIGTERM it prints
-// "fakeqemu: terminating on signal 15", as QEMU does, and exits 0.
 package main
 
 import (

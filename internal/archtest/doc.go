@@ -1,0 +1,27 @@
+// Package archtest holds no code, only a test that keeps the module's
+// architecture as documented. For every package of the module it checks
+// that doc.go holds the package's one package comment, that the comment's
+// Imports line names exactly the l2hub packages the package's non-test
+// files import, and that DESIGN.md's dependency rule holds: nothing under
+// hub/ imports an l2hub package outside hub/ (hub itself imports none).
+//
+// The Imports line. A line of the package comment starts with "Imports:";
+// what follows, up to the first ";" or sentence-ending "." outside
+// parentheses, is either "nothing of l2hub" or a list of package paths
+// relative to the module ("hub", "internal/shell", "conformance/checker"),
+// separated by ", " or " and ", each optionally followed by a remark in
+// parentheses that says why; the list may end with "only". Whatever comes
+// after the ";" or "." is free text (other modules, who imports the
+// package) and is not read:
+//
+//	Imports: hub (the PortIO contract), tap and internal/wallclock; besides
+//	them netlink and netns.
+//	Imports: hub (for its Clock) only.
+//
+// A file counts as non-test if its name does not end in _test.go and it is
+// built for some GOOS and GOARCH, with or without cgo and the e2e and race
+// tags: the union over every platform, so a Linux-only file's imports
+// count as much as a portable one's.
+//
+// Imports: nothing of l2hub.
+package archtest

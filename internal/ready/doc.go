@@ -1,0 +1,19 @@
+// Package ready tells the world that a hub is ready: every port and the
+// control API are bound, so a QEMU started now connects on its first try
+// (QEMU never retries a failed connect=).
+//
+// A hub announces readiness two ways: a ready file, written atomically, that
+// holds its pid and each port's address as JSON (--ready-file), and
+// systemd's sd_notify READY=1 when NOTIFY_SOCKET is set. Wait is the other
+// side: it returns once a ready file names a live process.
+//
+// Whether the process a ready file names still runs is read from /proc on
+// Linux (a zombie does not count, and the start time recorded in the file
+// guards against a reused pid), with kill(pid, 0) on other Unix systems;
+// elsewhere any positive pid counts as alive.
+//
+// Concurrency: the functions are safe for concurrent use; a ready file is
+// replaced atomically, so a reader never sees half of one.
+//
+// Imports: nothing of l2hub.
+package ready

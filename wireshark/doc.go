@@ -1,0 +1,16 @@
+// Package wireshark carries l2hub's Wireshark dissector for open-nexus-OS's
+// wire protocol (nexus.lua) and installs it where Wireshark looks for
+// personal Lua plugins.
+//
+// The dissector decodes the NXSB discovery announce on UDP 37020 (and any
+// UDP datagram that starts with "NXSB" 01), and the session on TCP 34567 and
+// 34568: the nexus-v1 handshake (32/96/64-byte messages, no framing), its
+// fixed-size records, which it decrypts and authenticates with the bring-up
+// keys, and the length-prefixed noise-xk-std profile. It needs Wireshark or
+// tshark 3.x or later, built with Lua.
+//
+// Concurrency: PersonalDir and Install are safe for concurrent use; Install
+// replaces the file atomically.
+//
+// Imports: nothing of l2hub.
+package wireshark
