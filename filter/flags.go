@@ -373,7 +373,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		}
 		rs := &RateSpec{BitsPerSecond: bps}
 		if v, ok := take("burst"); ok {
-			if rs.Burst, err = flagSize(v, 64, maxRateBytes); err != nil {
+			if rs.Burst, err = flagSize(v, minBurst, maxRateBytes); err != nil {
 				return fmt.Errorf("burst: %w", err)
 			}
 		}
@@ -389,7 +389,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		if r.MTU != 0 {
 			return twice
 		}
-		m, err := flagSize(val, 68, 65535)
+		m, err := flagSize(val, minMTU, maxMTU)
 		if err != nil {
 			return err
 		}
@@ -428,8 +428,8 @@ func flagSize(s string, lo, hi int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if v < lo || v > hi {
-		return 0, fmt.Errorf("%d bytes is outside [%d,%d]", v, lo, hi)
+	if err := checkSize(v, lo, hi); err != nil {
+		return 0, err
 	}
 	return v, nil
 }

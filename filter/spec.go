@@ -51,7 +51,7 @@ func newErrors(file string) *yamlfile.Errors {
 type RuleSpec struct {
 	Name      string
 	Match     MatchSpec
-	MTU       int // drop above this L3 size; 0 = none
+	MTU       int // drop above this L3 size, minMTU..maxMTU; 0 = none
 	Drop      bool
 	Loss      *LossSpec
 	Duplicate *DuplicateSpec
@@ -155,9 +155,10 @@ type CorruptSpec struct {
 	Skip        string
 }
 
-// RateSpec is a token bucket of Burst bytes (default 1514, one full-size
-// frame) filled at BitsPerSecond, with a queue of Queue bytes (default
-// 64 KiB, nil) for frames that find it empty.
+// RateSpec is a token bucket of Burst bytes (0: defaultBurst, one
+// full-size frame; else at least minBurst) filled at BitsPerSecond, with a
+// queue of Queue bytes (nil: defaultQueue, 64 KiB) for frames that find it
+// empty.
 type RateSpec struct {
 	BitsPerSecond uint64
 	Burst         int64
@@ -260,6 +261,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop
 	rs.checkProbabilities(errs)
+	rs.checkSizes(errs)
 	if l := rs.Loss; l != nil {
 		r.loss = lossCfg{model: lossRandom, p: l.Probability}
 		if ge := l.GE; ge != nil {
@@ -343,6 +345,28 @@ func (rs *RuleSpec) checkProbabilities(errs *yamlfile.Errors) {
 	}
 	if c := rs.Corrupt; c != nil {
 		check("corrupt", c.Probability)
+	}
+}
+
+// checkSizes adds an error for each size of rs outside its range (mtu,
+// burst, queue; an unset mtu or burst is 0): the front ends refuse them
+// as they parse, and a Spec built in Go gets the same check here.
+func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
+	check := func(what string, n, lo, hi int64) {
+		if err := checkSize(n, lo, hi); err != nil {
+			errs.Add(rs.At.errorf("%s: %v", what, err))
+		}
+	}
+	if rs.MTU != 0 {
+		check("mtu", int64(rs.MTU), minMTU, maxMTU)
+	}
+	if rc := rs.Rate; rc != nil {
+		if rc.Burst != 0 {
+			check("rate: burst", rc.Burst, minBurst, maxRateBytes)
+		}
+		if rc.Queue != nil {
+			check("rate: queue", *rc.Queue, 0, maxRateBytes)
+		}
 	}
 }
 

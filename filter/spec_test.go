@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -147,5 +148,88 @@ func TestCompileRefusesProbabilitiesOutOfRange(t *testing.T) {
 	ok := RuleSpec{Name: "x", Loss: &LossSpec{Probability: 1}, Duplicate: &DuplicateSpec{Probability: 0}}
 	if _, err := Compile(&Spec{Name: "go", Rules: []RuleSpec{ok}}, []string{"a", "b"}); err != nil {
 		t.Errorf("probabilities 1 and 0: %v, want them accepted", err)
+	}
+}
+
+// TestCompileRefusesSizesOutOfRange: a Spec built in Go gets the mtu,
+// burst and queue ranges the front ends check as they parse; 0 (unset mtu
+// or burst) and the bounds themselves are accepted.
+func TestCompileRefusesSizesOutOfRange(t *testing.T) {
+	queue := func(n int64) *int64 { return &n }
+	mtuRange := fmt.Sprintf("outside [%d,%d]", minMTU, maxMTU)
+	burstRange := fmt.Sprintf("outside [%d,%d]", minBurst, maxRateBytes)
+	for _, tc := range []struct {
+		name string
+		rs   RuleSpec
+		want string // "" means accepted
+	}{
+		{"mtu-40", RuleSpec{MTU: 40}, "mtu: 40 bytes is " + mtuRange},
+		{"mtu-negative", RuleSpec{MTU: -1}, "mtu: -1 bytes is " + mtuRange},
+		{"mtu-above-ip", RuleSpec{MTU: maxMTU + 1}, mtuRange},
+		{"burst-10", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: 10}}, "rate: burst: 10 bytes is " + burstRange},
+		{"burst-negative", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: -5}}, burstRange},
+		{"burst-too-large", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: maxRateBytes + 1}}, burstRange},
+		{"queue-negative", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Queue: queue(-1)}},
+			fmt.Sprintf("rate: queue: -1 bytes is outside [0,%d]", maxRateBytes)},
+		{"mtu-bounds", RuleSpec{MTU: minMTU}, ""},
+		{"mtu-max", RuleSpec{MTU: maxMTU}, ""},
+		{"burst-min-queue-0", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: minBurst, Queue: queue(0)}}, ""},
+		{"defaults", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := tc.rs
+			rs.Name, rs.At = "x", Pos{File: "code", Path: "rules[0]"}
+			p, err := Compile(&Spec{Name: "code", Rules: []RuleSpec{rs}}, abc)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("got Compile = %v, want it accepted", err)
+				}
+				return
+			}
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || !strings.Contains(list[0].Error(), "code: rules[0]: ") ||
+				!strings.Contains(list[0].Error(), tc.want) {
+				t.Errorf("got Compile = %v, %v; want one error at rules[0] containing %q", p, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSizeLimitsReportedOnce: a burst or an mtu out of range, in a policy
+// file or a flag, is one error, at its line:col or flag, naming the range
+// (Compile's own check does not report it again).
+func TestSizeLimitsReportedOnce(t *testing.T) {
+	burstRange := fmt.Sprintf("10 bytes is outside [%d,%d]", minBurst, maxRateBytes)
+	mtuRange := fmt.Sprintf("40 bytes is outside [%d,%d]", minMTU, maxMTU)
+	for _, tc := range []struct {
+		name, src string
+		want      string
+	}{
+		{"burst", "rules:\n  - name: x\n    rate: {rate: 10Mbit, burst: 10B}\n", "p.yaml:3:33: rules[0].rate.burst: " + burstRange},
+		{"mtu", "rules:\n  - name: x\n    mtu: 40\n", "p.yaml:3:10: rules[0].mtu: " + mtuRange},
+	} {
+		t.Run("yaml-"+tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "p.yaml", abc)
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || list[0].Error() != tc.want {
+				t.Errorf("got Parse(%q) error\n%v\nwant the one error %q", tc.src, err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"burst", []string{"--rate", "a->b=10Mbit,burst=10B"}, `--rate: "a->b=10Mbit,burst=10B": burst: ` + burstRange},
+		{"mtu", []string{"--mtu", "a->b=40"}, `--mtu: "a->b=40": ` + mtuRange},
+	} {
+		t.Run("flag-"+tc.name, func(t *testing.T) {
+			_, err := ParseFlags(tc.args, abc)
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || list[0].Error() != tc.want {
+				t.Errorf("got ParseFlags(%q) error\n%v\nwant the one error %q", tc.args, err, tc.want)
+			}
+		})
 	}
 }
