@@ -450,15 +450,9 @@ func flagPartition(sc *scope, spec *Spec, s string) (PartitionSpec, error) {
 			if start, err = parseDuration(from); err != nil {
 				return ps, err
 			}
-			d, err := parseDuration(dur)
-			if err != nil {
+			if ps.Duration, err = parseHold(dur); err != nil {
 				return ps, err
 			}
-			if d == 0 {
-				return ps, fmt.Errorf("duration must be positive")
-			}
-			end := start + d
-			ps.End = &end
 		} else if strings.Contains(when, "-") {
 			from, to, err := parseTimeRange(when)
 			if err != nil {

@@ -233,3 +233,53 @@ func TestSizeLimitsReportedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestFrontEndsShareTimeChecks: a partition's hold is checked in one
+// place (parseHold), so the file and the flags say the same thing, once,
+// each at its own position; and --partition GROUPS@FROM+DURATION writes
+// the file's start and duration.
+func TestFrontEndsShareTimeChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		args      []string
+		msg       string
+		yamlAt    string
+	}{
+		{"hold-zero", "partitions:\n  - {name: p, groups: a|b, start: 1s, duration: 0s}\n",
+			[]string{"--partition", "a|b@1s+0s"}, "duration must be positive", "p.yaml:2:49: partitions[0].duration: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var list ErrorList
+			_, err := Parse([]byte(tc.src), "p.yaml", abc)
+			if want := tc.yamlAt + tc.msg; !errors.As(err, &list) || len(list) != 1 || list[0].Error() != want {
+				t.Errorf("got Parse(%q) error\n%v\nwant the one error %q", tc.src, err, want)
+			}
+			_, err = ParseFlags(tc.args, abc)
+			if want := fmt.Sprintf("%s: %q: %s", tc.args[0], tc.args[1], tc.msg); !errors.As(err, &list) || len(list) != 1 || list[0].Error() != want {
+				t.Errorf("got ParseFlags(%q) error\n%v\nwant the one error %q", tc.args, err, want)
+			}
+		})
+	}
+
+	file, err := ParseSpec([]byte("partitions:\n  - {name: split, groups: a|b, start: 1s, duration: 2s}\n"), "p.yaml", abc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f Flags
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f.Register(fs)
+	if err := fs.Parse([]string{"--partition", "a|b@1s+2s"}); err != nil {
+		t.Fatal(err)
+	}
+	flags := &Spec{Groups: map[string][]string{}}
+	if err := f.addTo(flags, abc); err != nil {
+		t.Fatal(err)
+	}
+	got, want := flags.Partitions[0], file.Partitions[0]
+	got.Name = "split" // a file names its partitions; a flag's is named after its groups
+	got.At, got.NameAt, got.GroupsAt = Pos{}, Pos{}, Pos{}
+	want.At, want.NameAt, want.GroupsAt = Pos{}, Pos{}, Pos{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got --partition a|b@1s+2s = %+v, want the file's %+v", got, want)
+	}
+}

@@ -67,6 +67,16 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// parseHold reads how long a partition holds once started: a duration,
+// and a positive one (a Spec's 0 means none).
+func parseHold(s string) (time.Duration, error) {
+	d, err := parseDuration(s)
+	if err == nil && d == 0 {
+		err = errors.New("duration must be positive")
+	}
+	return d, err
+}
+
 // parseDelay reads "20ms", "20ms±5ms" or "20ms+-5ms" into fixed and jitter.
 func parseDelay(s string) (fixed, jitter time.Duration, err error) {
 	s = strings.TrimSpace(s)

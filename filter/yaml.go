@@ -300,11 +300,16 @@ func (w *walker) probability(n *yaml.Node, path string) (float64, bool) {
 }
 
 func (w *walker) duration(n *yaml.Node, path string) (time.Duration, bool) {
+	return w.parsed(n, path, parseDuration)
+}
+
+// parsed reads a scalar with parse, the parser the flags use too.
+func (w *walker) parsed(n *yaml.Node, path string, parse func(string) (time.Duration, error)) (time.Duration, bool) {
 	s, ok := w.scalar(n, path)
 	if !ok {
 		return 0, false
 	}
-	v, err := parseDuration(s)
+	v, err := parse(s)
 	if err != nil {
 		w.errf(n, path, "%v", err)
 		return 0, false
