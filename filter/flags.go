@@ -509,9 +509,6 @@ func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	} else if at, err = parseDuration(when); err != nil {
 		return ss, err
 	}
-	if ss.Every > 0 && (ss.DownFor == 0 || ss.DownFor >= ss.Every) {
-		return ss, fmt.Errorf("with /EVERY the down time must be positive and shorter than EVERY")
-	}
-	ss.At = &at
+	ss.At = &at // Compile checks DownFor against Every
 	return ss, nil
 }

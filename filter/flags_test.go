@@ -60,7 +60,7 @@ func TestFlagsErrors(t *testing.T) {
 		{"bad-partition", []string{"--partition", "a"}, `needs at least two groups`},
 		{"bad-partition-time", []string{"--partition", "a|b@8s-5s"}, `ends before it starts`},
 		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
-		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `shorter than EVERY`},
+		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `--down: "a@1s-3s/1s": down 2s every 1s: the time down must be positive and shorter than the period`},
 		{"stray-argument", []string{"--loss", "5%", "extra"}, `unexpected argument "extra"`},
 		{"unknown-flag", []string{"--lose", "5%"}, `flag provided but not defined: -lose`},
 	}

@@ -191,7 +191,8 @@ type TriggerSpec struct {
 }
 
 // ScheduleSpec takes a port's link down at At for DownFor (0: for good),
-// every Every (0: once), Count times (0: forever).
+// every Every (0: once; else longer than a positive DownFor), Count times
+// (0: forever).
 type ScheduleSpec struct {
 	Name, Port     string
 	At             *time.Duration
@@ -532,7 +533,7 @@ func (p *Policy) compileSchedule(ss *ScheduleSpec, errs *yamlfile.Errors) {
 		errs.Add(ss.Pos.errorf("schedule has no at (when the link first goes down)"))
 		return
 	case ss.Every > 0 && (ss.DownFor == 0 || ss.DownFor >= ss.Every):
-		errs.Add(ss.Pos.errorf("with every, down_for must be positive and shorter than every"))
+		errs.Add(ss.Pos.errorf("down %s every %s: the time down must be positive and shorter than the period", ss.DownFor, ss.Every))
 		return
 	case ss.Every == 0 && ss.Count > 0:
 		errs.Add(ss.Pos.errorf("count needs every"))

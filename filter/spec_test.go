@@ -234,10 +234,10 @@ func TestSizeLimitsReportedOnce(t *testing.T) {
 	}
 }
 
-// TestFrontEndsShareTimeChecks: a partition's hold is checked in one
-// place (parseHold), so the file and the flags say the same thing, once,
-// each at its own position; and --partition GROUPS@FROM+DURATION writes
-// the file's start and duration.
+// TestFrontEndsShareTimeChecks: a partition's hold and a schedule's
+// period are checked in one place each (parseHold, Compile), so the file
+// and the flags say the same thing, once, each at its own position; and
+// --partition GROUPS@FROM+DURATION writes the file's start and duration.
 func TestFrontEndsShareTimeChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name, src string
@@ -247,6 +247,10 @@ func TestFrontEndsShareTimeChecks(t *testing.T) {
 	}{
 		{"hold-zero", "partitions:\n  - {name: p, groups: a|b, start: 1s, duration: 0s}\n",
 			[]string{"--partition", "a|b@1s+0s"}, "duration must be positive", "p.yaml:2:49: partitions[0].duration: "},
+		{"down-longer-than-period", "schedules:\n  - {name: s, port: a, at: 1s, down_for: 3s, every: 2s}\n",
+			[]string{"--down", "a@1s-4s/2s"}, "down 3s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: "},
+		{"down-for-nothing", "schedules:\n  - {name: s, port: a, at: 1s, every: 2s}\n",
+			[]string{"--down", "a@1s/2s"}, "down 0s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var list ErrorList
