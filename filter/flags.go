@@ -45,7 +45,8 @@ var flagKinds = []struct{ name, usage string }{
 	{"reorder", "netem reorder: [LINK=]25%[,gap=5], with --delay on LINK (repeatable)"},
 	{"dup", "duplicate frames: [LINK=]1%[,copies=N] (repeatable)"},
 	{"corrupt", "flip bits: [LINK=]1%[,bits=N][,skip=transport] (repeatable)"},
-	{"rate", "rate limit: [LINK=]10Mbit[,burst=1514B][,queue=64KiB] (repeatable)"},
+	{"rate", "rate limit: [LINK=]10Mbit[,burst=" + formatSize(defaultBurst) + "][,queue=" + formatSize(defaultQueue) +
+		"] (defaults shown; repeatable)"},
 	{"mtu", "drop frames above an L3 size: [LINK=]1400 (repeatable)"},
 	{"partition", "partition port groups: a|b[@5s-8s] (repeatable)"},
 	{"down", "take a port's link down: PORT@5s-6s, or PORT@2s-2.5s/5s to repeat (repeatable)"},

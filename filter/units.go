@@ -344,6 +344,18 @@ func validName(s string) bool {
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
+// formatSize writes n bytes as parseSize reads them, in the largest binary
+// unit that divides it: 64KiB, 64MiB, 1514B.
+func formatSize(n int64) string {
+	switch {
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
+
 func formatUint(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // formatPct renders a probability as a percentage: 0.05 -> "5%".
