@@ -304,7 +304,13 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		if rc.Queue != nil {
 			queue = *rc.Queue
 		}
-		r.setRate(rc.BitsPerSecond, burst, queue)
+		if bps := rc.BitsPerSecond; bps < minRate || bps > maxRate {
+			// The front ends refuse it as they parse; a Spec built in Go
+			// is refused here, before a zero rate divides by zero.
+			errs.Add(rs.At.errorf("rate: %d bit/s is outside [%d,%d]", bps, minRate, maxRate))
+		} else {
+			r.setRate(bps, burst, queue)
+		}
 	}
 	if err := r.finish(); err != nil {
 		errs.Add(rs.At.errorf("%v", err))

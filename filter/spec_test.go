@@ -152,8 +152,9 @@ func TestCompileRefusesProbabilitiesOutOfRange(t *testing.T) {
 }
 
 // TestCompileRefusesSizesOutOfRange: a Spec built in Go gets the mtu,
-// burst and queue ranges the front ends check as they parse; 0 (unset mtu
-// or burst) and the bounds themselves are accepted.
+// burst, queue and rate ranges the front ends check as they parse (a zero
+// rate is refused, not a division by zero); 0 (unset mtu or burst) and the
+// bounds themselves are accepted.
 func TestCompileRefusesSizesOutOfRange(t *testing.T) {
 	queue := func(n int64) *int64 { return &n }
 	mtuRange := fmt.Sprintf("outside [%d,%d]", minMTU, maxMTU)
@@ -171,6 +172,8 @@ func TestCompileRefusesSizesOutOfRange(t *testing.T) {
 		{"burst-too-large", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: maxRateBytes + 1}}, burstRange},
 		{"queue-negative", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Queue: queue(-1)}},
 			fmt.Sprintf("rate: queue: -1 bytes is outside [0,%d]", maxRateBytes)},
+		{"rate-zero", RuleSpec{Rate: &RateSpec{}}, fmt.Sprintf("rate: 0 bit/s is outside [%d,%d]", minRate, maxRate)},
+		{"rate-above-max", RuleSpec{Rate: &RateSpec{BitsPerSecond: maxRate + 1}}, "bit/s is outside"},
 		{"mtu-bounds", RuleSpec{MTU: minMTU}, ""},
 		{"mtu-max", RuleSpec{MTU: maxMTU}, ""},
 		{"burst-min-queue-0", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: minBurst, Queue: queue(0)}}, ""},
