@@ -28,6 +28,28 @@ const (
 	defaultQueue = 64 << 10
 )
 
+// Ranges of a rule's sizes, in bytes. The front ends check them where a
+// value is written, to name its line or flag; Compile checks them again
+// for a Spec built in Go.
+const (
+	// minBurst is Ethernet's minimum frame: a smaller bucket never holds a
+	// frame's worth of tokens.
+	minBurst = 64
+	// minMTU is the IPv4 MTU every host must accept (RFC 791); maxMTU the
+	// largest an IP length field can say.
+	minMTU = 68
+	maxMTU = 65535
+)
+
+// checkSize says whether n bytes is within [lo, hi], in the words the
+// front ends and Compile share.
+func checkSize(n, lo, hi int64) error {
+	if n < lo || n > hi {
+		return fmt.Errorf("%d bytes is outside [%d,%d]", n, lo, hi)
+	}
+	return nil
+}
+
 func newRule(name string, index int) *rule {
 	r := &rule{name: name, index: index}
 	r.m.maxLen = -1

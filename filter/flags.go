@@ -45,7 +45,8 @@ var flagKinds = []struct{ name, usage string }{
 	{"reorder", "netem reorder: [LINK=]25%[,gap=5], with --delay on LINK (repeatable)"},
 	{"dup", "duplicate frames: [LINK=]1%[,copies=N] (repeatable)"},
 	{"corrupt", "flip bits: [LINK=]1%[,bits=N][,skip=transport] (repeatable)"},
-	{"rate", "rate limit: [LINK=]10Mbit[,burst=1514B][,queue=64KiB] (repeatable)"},
+	{"rate", "rate limit: [LINK=]10Mbit[,burst=" + formatSize(defaultBurst) + "][,queue=" + formatSize(defaultQueue) +
+		"] (defaults shown; repeatable)"},
 	{"mtu", "drop frames above an L3 size: [LINK=]1400 (repeatable)"},
 	{"partition", "partition port groups: a|b[@5s-8s] (repeatable)"},
 	{"down", "take a port's link down: PORT@5s-6s, or PORT@2s-2.5s/5s to repeat (repeatable)"},
@@ -373,7 +374,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		}
 		rs := &RateSpec{BitsPerSecond: bps}
 		if v, ok := take("burst"); ok {
-			if rs.Burst, err = flagSize(v, 64, maxRateBytes); err != nil {
+			if rs.Burst, err = flagSize(v, minBurst, maxRateBytes); err != nil {
 				return fmt.Errorf("burst: %w", err)
 			}
 		}
@@ -389,7 +390,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		if r.MTU != 0 {
 			return twice
 		}
-		m, err := flagSize(val, 68, 65535)
+		m, err := flagSize(val, minMTU, maxMTU)
 		if err != nil {
 			return err
 		}
@@ -428,8 +429,8 @@ func flagSize(s string, lo, hi int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if v < lo || v > hi {
-		return 0, fmt.Errorf("%d bytes is outside [%d,%d]", v, lo, hi)
+	if err := checkSize(v, lo, hi); err != nil {
+		return 0, err
 	}
 	return v, nil
 }
@@ -450,15 +451,9 @@ func flagPartition(sc *scope, spec *Spec, s string) (PartitionSpec, error) {
 			if start, err = parseDuration(from); err != nil {
 				return ps, err
 			}
-			d, err := parseDuration(dur)
-			if err != nil {
+			if ps.Duration, err = parseHold(dur); err != nil {
 				return ps, err
 			}
-			if d == 0 {
-				return ps, fmt.Errorf("duration must be positive")
-			}
-			end := start + d
-			ps.End = &end
 		} else if strings.Contains(when, "-") {
 			from, to, err := parseTimeRange(when)
 			if err != nil {
@@ -515,9 +510,6 @@ func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	} else if at, err = parseDuration(when); err != nil {
 		return ss, err
 	}
-	if ss.Every > 0 && (ss.DownFor == 0 || ss.DownFor >= ss.Every) {
-		return ss, fmt.Errorf("with /EVERY the down time must be positive and shorter than EVERY")
-	}
-	ss.At = &at
+	ss.At = &at // Compile checks DownFor against Every
 	return ss, nil
 }

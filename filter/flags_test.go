@@ -3,8 +3,10 @@ package filter
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -60,7 +62,7 @@ func TestFlagsErrors(t *testing.T) {
 		{"bad-partition", []string{"--partition", "a"}, `needs at least two groups`},
 		{"bad-partition-time", []string{"--partition", "a|b@8s-5s"}, `ends before it starts`},
 		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
-		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `shorter than EVERY`},
+		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `--down: "a@1s-3s/1s": down 2s every 1s: the time down must be positive and shorter than the period`},
 		{"stray-argument", []string{"--loss", "5%", "extra"}, `unexpected argument "extra"`},
 		{"unknown-flag", []string{"--lose", "5%"}, `flag provided but not defined: -lose`},
 	}
@@ -167,5 +169,53 @@ func TestFlagsLoadWithFile(t *testing.T) {
 	}
 	if d := p.Describe(0); p.Name() != path || d.Seed != 9 || !strings.Contains(d.Text, "--seed 9") {
 		t.Errorf("seed only: name %q seed %d text %q, want %q, 9 and the seed recorded", p.Name(), d.Seed, d.Text, path)
+	}
+}
+
+// TestFlagsHelpShowsTheDefaults: the --rate help's burst and queue are
+// the ones Compile gives a --rate without them (read back from Describe),
+// not numbers typed into the help.
+func TestFlagsHelpShowsTheDefaults(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	new(Flags).Register(fs)
+	usage := fs.Lookup("rate").Usage
+	m := regexp.MustCompile(`burst=([^\]]+)\]\[,queue=([^\]]+)\]`).FindStringSubmatch(usage)
+	if m == nil {
+		t.Fatalf("got --rate usage %q, want burst=SIZE and queue=SIZE in it", usage)
+	}
+	var help [2]int64
+	for i, s := range m[1:] {
+		n, err := parseSize(s)
+		if err != nil {
+			t.Fatalf("--rate usage %q: %v", usage, err)
+		}
+		help[i] = n
+	}
+	var got [2]int64
+	action := mustFlags(t, "--rate", "10Mbit").Describe(0).Rules[0].Actions[0]
+	if _, err := fmt.Sscanf(action, "rate 10Mbit burst %dB queue %dB", &got[0], &got[1]); err != nil {
+		t.Fatalf("Describe action %q: %v", action, err)
+	}
+	if help != got {
+		t.Errorf("got --rate usage %q (burst, queue %v), want the compiled defaults %v", usage, help, got)
+	}
+}
+
+// TestPolicyDocStatesTheLimits: POLICY.md gives the defaults and ranges
+// of burst, queue and mtu the code has.
+func TestPolicyDocStatesTheLimits(t *testing.T) {
+	doc, err := os.ReadFile("POLICY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	for _, want := range []string{
+		fmt.Sprintf("(default %s, %s-%s)", formatSize(defaultBurst), formatSize(minBurst), formatSize(maxRateBytes)),
+		fmt.Sprintf("(default %s, 0-%s;", formatSize(defaultQueue), formatSize(maxRateBytes)),
+		fmt.Sprintf("(%d-%d)", minMTU, maxMTU),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("POLICY.md does not say %q", want)
+		}
 	}
 }

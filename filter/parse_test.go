@@ -156,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 		{"partition-duplicate-name", "partitions:\n  - {name: p, groups: a|b}\n  - {name: p, groups: a|c}\n",
 			[]string{`partitions[1].name: partition name "p" is used twice`}},
 		{"schedule-every-too-short", "schedules:\n  - {name: s, port: a, at: 1s, down_for: 2s, every: 1s}\n",
-			[]string{`schedules[0]: with every, down_for must be positive and shorter than every`}},
+			[]string{`test.yaml:2:5: schedules[0]: down 2s every 1s: the time down must be positive and shorter than the period`}},
 		{"schedule-port-twice", "schedules:\n  - {name: s, port: a, at: 1s}\n  - {name: t, port: a, at: 2s}\n",
 			[]string{`schedules[1]: port "a" already has schedule "s"`}},
 		{"group-named-like-port", "groups:\n  a: [b]\n",

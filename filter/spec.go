@@ -51,7 +51,7 @@ func newErrors(file string) *yamlfile.Errors {
 type RuleSpec struct {
 	Name      string
 	Match     MatchSpec
-	MTU       int // drop above this L3 size; 0 = none
+	MTU       int // drop above this L3 size, minMTU..maxMTU; 0 = none
 	Drop      bool
 	Loss      *LossSpec
 	Duplicate *DuplicateSpec
@@ -155,9 +155,10 @@ type CorruptSpec struct {
 	Skip        string
 }
 
-// RateSpec is a token bucket of Burst bytes (default 1514, one full-size
-// frame) filled at BitsPerSecond, with a queue of Queue bytes (default
-// 64 KiB, nil) for frames that find it empty.
+// RateSpec is a token bucket of Burst bytes (0: defaultBurst, one
+// full-size frame; else at least minBurst) filled at BitsPerSecond, with a
+// queue of Queue bytes (nil: defaultQueue, 64 KiB) for frames that find it
+// empty.
 type RateSpec struct {
 	BitsPerSecond uint64
 	Burst         int64
@@ -190,7 +191,8 @@ type TriggerSpec struct {
 }
 
 // ScheduleSpec takes a port's link down at At for DownFor (0: for good),
-// every Every (0: once), Count times (0: forever).
+// every Every (0: once; else longer than a positive DownFor), Count times
+// (0: forever).
 type ScheduleSpec struct {
 	Name, Port     string
 	At             *time.Duration
@@ -260,6 +262,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop
 	rs.checkProbabilities(errs)
+	rs.checkSizes(errs)
 	if l := rs.Loss; l != nil {
 		r.loss = lossCfg{model: lossRandom, p: l.Probability}
 		if ge := l.GE; ge != nil {
@@ -301,7 +304,13 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		if rc.Queue != nil {
 			queue = *rc.Queue
 		}
-		r.setRate(rc.BitsPerSecond, burst, queue)
+		if bps := rc.BitsPerSecond; bps < minRate || bps > maxRate {
+			// The front ends refuse it as they parse; a Spec built in Go
+			// is refused here, before a zero rate divides by zero.
+			errs.Add(rs.At.errorf("rate: %d bit/s is outside [%d,%d]", bps, minRate, maxRate))
+		} else {
+			r.setRate(bps, burst, queue)
+		}
 	}
 	if err := r.finish(); err != nil {
 		errs.Add(rs.At.errorf("%v", err))
@@ -343,6 +352,28 @@ func (rs *RuleSpec) checkProbabilities(errs *yamlfile.Errors) {
 	}
 	if c := rs.Corrupt; c != nil {
 		check("corrupt", c.Probability)
+	}
+}
+
+// checkSizes adds an error for each size of rs outside its range (mtu,
+// burst, queue; an unset mtu or burst is 0): the front ends refuse them
+// as they parse, and a Spec built in Go gets the same check here.
+func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
+	check := func(what string, n, lo, hi int64) {
+		if err := checkSize(n, lo, hi); err != nil {
+			errs.Add(rs.At.errorf("%s: %v", what, err))
+		}
+	}
+	if rs.MTU != 0 {
+		check("mtu", int64(rs.MTU), minMTU, maxMTU)
+	}
+	if rc := rs.Rate; rc != nil {
+		if rc.Burst != 0 {
+			check("rate: burst", rc.Burst, minBurst, maxRateBytes)
+		}
+		if rc.Queue != nil {
+			check("rate: queue", *rc.Queue, 0, maxRateBytes)
+		}
 	}
 }
 
@@ -508,7 +539,7 @@ func (p *Policy) compileSchedule(ss *ScheduleSpec, errs *yamlfile.Errors) {
 		errs.Add(ss.Pos.errorf("schedule has no at (when the link first goes down)"))
 		return
 	case ss.Every > 0 && (ss.DownFor == 0 || ss.DownFor >= ss.Every):
-		errs.Add(ss.Pos.errorf("with every, down_for must be positive and shorter than every"))
+		errs.Add(ss.Pos.errorf("down %s every %s: the time down must be positive and shorter than the period", ss.DownFor, ss.Every))
 		return
 	case ss.Every == 0 && ss.Count > 0:
 		errs.Add(ss.Pos.errorf("count needs every"))

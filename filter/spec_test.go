@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -147,5 +148,145 @@ func TestCompileRefusesProbabilitiesOutOfRange(t *testing.T) {
 	ok := RuleSpec{Name: "x", Loss: &LossSpec{Probability: 1}, Duplicate: &DuplicateSpec{Probability: 0}}
 	if _, err := Compile(&Spec{Name: "go", Rules: []RuleSpec{ok}}, []string{"a", "b"}); err != nil {
 		t.Errorf("probabilities 1 and 0: %v, want them accepted", err)
+	}
+}
+
+// TestCompileRefusesSizesOutOfRange: a Spec built in Go gets the mtu,
+// burst, queue and rate ranges the front ends check as they parse (a zero
+// rate is refused, not a division by zero); 0 (unset mtu or burst) and the
+// bounds themselves are accepted.
+func TestCompileRefusesSizesOutOfRange(t *testing.T) {
+	queue := func(n int64) *int64 { return &n }
+	mtuRange := fmt.Sprintf("outside [%d,%d]", minMTU, maxMTU)
+	burstRange := fmt.Sprintf("outside [%d,%d]", minBurst, maxRateBytes)
+	for _, tc := range []struct {
+		name string
+		rs   RuleSpec
+		want string // "" means accepted
+	}{
+		{"mtu-40", RuleSpec{MTU: 40}, "mtu: 40 bytes is " + mtuRange},
+		{"mtu-negative", RuleSpec{MTU: -1}, "mtu: -1 bytes is " + mtuRange},
+		{"mtu-above-ip", RuleSpec{MTU: maxMTU + 1}, mtuRange},
+		{"burst-10", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: 10}}, "rate: burst: 10 bytes is " + burstRange},
+		{"burst-negative", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: -5}}, burstRange},
+		{"burst-too-large", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: maxRateBytes + 1}}, burstRange},
+		{"queue-negative", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Queue: queue(-1)}},
+			fmt.Sprintf("rate: queue: -1 bytes is outside [0,%d]", maxRateBytes)},
+		{"rate-zero", RuleSpec{Rate: &RateSpec{}}, fmt.Sprintf("rate: 0 bit/s is outside [%d,%d]", minRate, maxRate)},
+		{"rate-above-max", RuleSpec{Rate: &RateSpec{BitsPerSecond: maxRate + 1}}, "bit/s is outside"},
+		{"mtu-bounds", RuleSpec{MTU: minMTU}, ""},
+		{"mtu-max", RuleSpec{MTU: maxMTU}, ""},
+		{"burst-min-queue-0", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: minBurst, Queue: queue(0)}}, ""},
+		{"defaults", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := tc.rs
+			rs.Name, rs.At = "x", Pos{File: "code", Path: "rules[0]"}
+			p, err := Compile(&Spec{Name: "code", Rules: []RuleSpec{rs}}, abc)
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("got Compile = %v, want it accepted", err)
+				}
+				return
+			}
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || !strings.Contains(list[0].Error(), "code: rules[0]: ") ||
+				!strings.Contains(list[0].Error(), tc.want) {
+				t.Errorf("got Compile = %v, %v; want one error at rules[0] containing %q", p, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSizeLimitsReportedOnce: a burst or an mtu out of range, in a policy
+// file or a flag, is one error, at its line:col or flag, naming the range
+// (Compile's own check does not report it again).
+func TestSizeLimitsReportedOnce(t *testing.T) {
+	burstRange := fmt.Sprintf("10 bytes is outside [%d,%d]", minBurst, maxRateBytes)
+	mtuRange := fmt.Sprintf("40 bytes is outside [%d,%d]", minMTU, maxMTU)
+	for _, tc := range []struct {
+		name, src string
+		want      string
+	}{
+		{"burst", "rules:\n  - name: x\n    rate: {rate: 10Mbit, burst: 10B}\n", "p.yaml:3:33: rules[0].rate.burst: " + burstRange},
+		{"mtu", "rules:\n  - name: x\n    mtu: 40\n", "p.yaml:3:10: rules[0].mtu: " + mtuRange},
+	} {
+		t.Run("yaml-"+tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "p.yaml", abc)
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || list[0].Error() != tc.want {
+				t.Errorf("got Parse(%q) error\n%v\nwant the one error %q", tc.src, err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"burst", []string{"--rate", "a->b=10Mbit,burst=10B"}, `--rate: "a->b=10Mbit,burst=10B": burst: ` + burstRange},
+		{"mtu", []string{"--mtu", "a->b=40"}, `--mtu: "a->b=40": ` + mtuRange},
+	} {
+		t.Run("flag-"+tc.name, func(t *testing.T) {
+			_, err := ParseFlags(tc.args, abc)
+			var list ErrorList
+			if !errors.As(err, &list) || len(list) != 1 || list[0].Error() != tc.want {
+				t.Errorf("got ParseFlags(%q) error\n%v\nwant the one error %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestFrontEndsShareTimeChecks: a partition's hold and a schedule's
+// period are checked in one place each (parseHold, Compile), so the file
+// and the flags say the same thing, once, each at its own position; and
+// --partition GROUPS@FROM+DURATION writes the file's start and duration.
+func TestFrontEndsShareTimeChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		args      []string
+		msg       string
+		yamlAt    string
+	}{
+		{"hold-zero", "partitions:\n  - {name: p, groups: a|b, start: 1s, duration: 0s}\n",
+			[]string{"--partition", "a|b@1s+0s"}, "duration must be positive", "p.yaml:2:49: partitions[0].duration: "},
+		{"down-longer-than-period", "schedules:\n  - {name: s, port: a, at: 1s, down_for: 3s, every: 2s}\n",
+			[]string{"--down", "a@1s-4s/2s"}, "down 3s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: "},
+		{"down-for-nothing", "schedules:\n  - {name: s, port: a, at: 1s, every: 2s}\n",
+			[]string{"--down", "a@1s/2s"}, "down 0s every 2s: the time down must be positive and shorter than the period", "p.yaml:2:5: schedules[0]: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var list ErrorList
+			_, err := Parse([]byte(tc.src), "p.yaml", abc)
+			if want := tc.yamlAt + tc.msg; !errors.As(err, &list) || len(list) != 1 || list[0].Error() != want {
+				t.Errorf("got Parse(%q) error\n%v\nwant the one error %q", tc.src, err, want)
+			}
+			_, err = ParseFlags(tc.args, abc)
+			if want := fmt.Sprintf("%s: %q: %s", tc.args[0], tc.args[1], tc.msg); !errors.As(err, &list) || len(list) != 1 || list[0].Error() != want {
+				t.Errorf("got ParseFlags(%q) error\n%v\nwant the one error %q", tc.args, err, want)
+			}
+		})
+	}
+
+	file, err := ParseSpec([]byte("partitions:\n  - {name: split, groups: a|b, start: 1s, duration: 2s}\n"), "p.yaml", abc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f Flags
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f.Register(fs)
+	if err := fs.Parse([]string{"--partition", "a|b@1s+2s"}); err != nil {
+		t.Fatal(err)
+	}
+	flags := &Spec{Groups: map[string][]string{}}
+	if err := f.addTo(flags, abc); err != nil {
+		t.Fatal(err)
+	}
+	got, want := flags.Partitions[0], file.Partitions[0]
+	got.Name = "split" // a file names its partitions; a flag's is named after its groups
+	got.At, got.NameAt, got.GroupsAt = Pos{}, Pos{}, Pos{}
+	want.At, want.NameAt, want.GroupsAt = Pos{}, Pos{}, Pos{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got --partition a|b@1s+2s = %+v, want the file's %+v", got, want)
 	}
 }

@@ -67,6 +67,16 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// parseHold reads how long a partition holds once started: a duration,
+// and a positive one (a Spec's 0 means none).
+func parseHold(s string) (time.Duration, error) {
+	d, err := parseDuration(s)
+	if err == nil && d == 0 {
+		err = errors.New("duration must be positive")
+	}
+	return d, err
+}
+
 // parseDelay reads "20ms", "20ms±5ms" or "20ms+-5ms" into fixed and jitter.
 func parseDelay(s string) (fixed, jitter time.Duration, err error) {
 	s = strings.TrimSpace(s)
@@ -333,6 +343,18 @@ func validName(s string) bool {
 }
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// formatSize writes n bytes as parseSize reads them, in the largest binary
+// unit that divides it: 64KiB, 64MiB, 1514B.
+func formatSize(n int64) string {
+	switch {
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
 
 func formatUint(v uint64) string { return strconv.FormatUint(v, 10) }
 

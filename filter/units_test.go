@@ -30,3 +30,17 @@ func TestProbabilityErrorEchoesInput(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatSize: formatSize writes what parseSize reads back, in the
+// largest binary unit that divides it.
+func TestFormatSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0B"}, {64, "64B"}, {1514, "1514B"}, {1536, "1536B"}, {64 << 10, "64KiB"}, {64 << 20, "64MiB"}, {3 << 19, "1536KiB"}} {
+		got := formatSize(tc.n)
+		if back, err := parseSize(got); got != tc.want || err != nil || back != tc.n {
+			t.Errorf("got formatSize(%d) = %q (read back as %d, %v), want %q", tc.n, got, back, err, tc.want)
+		}
+	}
+}

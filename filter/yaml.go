@@ -300,11 +300,16 @@ func (w *walker) probability(n *yaml.Node, path string) (float64, bool) {
 }
 
 func (w *walker) duration(n *yaml.Node, path string) (time.Duration, bool) {
+	return w.parsed(n, path, parseDuration)
+}
+
+// parsed reads a scalar with parse, the parser the flags use too.
+func (w *walker) parsed(n *yaml.Node, path string, parse func(string) (time.Duration, error)) (time.Duration, bool) {
 	s, ok := w.scalar(n, path)
 	if !ok {
 		return 0, false
 	}
-	v, err := parseDuration(s)
+	v, err := parse(s)
 	if err != nil {
 		w.errf(n, path, "%v", err)
 		return 0, false
@@ -340,8 +345,8 @@ func (w *walker) size(n *yaml.Node, path string, lo, hi int64) (int64, bool) {
 		w.errf(n, path, "%v", err)
 		return 0, false
 	}
-	if v < lo || v > hi {
-		w.errf(n, path, "%d bytes is outside [%d,%d]", v, lo, hi)
+	if err := checkSize(v, lo, hi); err != nil {
+		w.errf(n, path, "%v", err)
 		return 0, false
 	}
 	return v, true
@@ -400,7 +405,7 @@ func (w *walker) rule(n *yaml.Node, path string) {
 		"corrupt":   func(v *yaml.Node, p string) { rs.Corrupt = w.corrupt(v, p) },
 		"rate":      func(v *yaml.Node, p string) { rs.Rate = w.rate(v, p) },
 		"mtu": func(v *yaml.Node, p string) {
-			if m, ok := w.size(v, p, 68, 65535); ok {
+			if m, ok := w.size(v, p, minMTU, maxMTU); ok {
 				rs.MTU = int(m)
 			}
 		},

@@ -205,7 +205,7 @@ func (w *walker) rate(n *yaml.Node, path string) *RateSpec {
 		"rate": func(v *yaml.Node, p string) { rs.BitsPerSecond, hasRate = readRate(v, p) },
 		"burst": func(v *yaml.Node, p string) {
 			var good bool
-			rs.Burst, good = w.size(v, p, 64, maxRateBytes)
+			rs.Burst, good = w.size(v, p, minBurst, maxRateBytes)
 			ok = ok && good
 		},
 		"queue": func(v *yaml.Node, p string) {

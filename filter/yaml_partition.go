@@ -43,11 +43,7 @@ func (w *walker) partition(n *yaml.Node, path string) {
 			}
 		},
 		"duration": func(v *yaml.Node, p string) {
-			if d, ok := w.duration(v, p); ok {
-				if d == 0 {
-					w.errf(v, p, "duration must be positive")
-					return
-				}
+			if d, ok := w.parsed(v, p, parseHold); ok {
 				ps.Duration = d
 			}
 		},

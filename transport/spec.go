@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"l2hub/hub"
+	"l2hub/internal/yamlfile"
 	"l2hub/tap"
 )
 
@@ -92,20 +93,26 @@ func (SpecOptions) MultiValued(key string) bool { return multiValued[key] }
 func (o SpecOptions) Values(key string) []string { return strings.Fields(o[key]) }
 
 // UnmarshalYAML reads a mapping of keys to scalars, or, for a multi-valued
-// key, to a list of scalars.
+// key, to a list of scalars. Its errors are *yamlfile.Error (matching
+// ErrSpec) at the bad node's line and column, the path relative to the
+// port ("options.remote[1]"), and no file: the caller knows it.
 func (o *SpecOptions) UnmarshalYAML(n *yaml.Node) error {
+	at := func(n *yaml.Node, path, format string, args ...any) error {
+		return &yamlfile.Error{Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...), Kind: ErrSpec}
+	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: options: want a mapping", n.Line)
+		return at(n, "options", "want a mapping, got %s", yamlfile.KindName(n))
 	}
 	m := SpecOptions{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		path := yamlfile.JoinPath("options", k.Value)
 		switch {
 		case v.Kind == yaml.SequenceNode && multiValued[k.Value]:
 			var vals []string
-			for _, item := range v.Content {
+			for j, item := range v.Content {
 				if item.Kind != yaml.ScalarNode {
-					return fmt.Errorf("line %d: options.%s: want a list of values", item.Line, k.Value)
+					return at(item, fmt.Sprintf("%s[%d]", path, j), "want a value, got %s", yamlfile.KindName(item))
 				}
 				vals = append(vals, item.Value)
 			}
@@ -113,7 +120,7 @@ func (o *SpecOptions) UnmarshalYAML(n *yaml.Node) error {
 		case v.Kind == yaml.ScalarNode:
 			m[k.Value] = v.Value
 		default:
-			return fmt.Errorf("line %d: options.%s: want a value", v.Line, k.Value)
+			return at(v, path, "want a value, got %s", yamlfile.KindName(v))
 		}
 	}
 	*o = m

@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"l2hub/hub"
+	"l2hub/internal/yamlfile"
 	"l2hub/transport"
 )
 
@@ -267,5 +270,48 @@ func TestAnyPort(t *testing.T) {
 		if got := mustParse(t, spec).AnyPort(); got != want {
 			t.Errorf("AnyPort(%s) = %v, want %v", spec, got, want)
 		}
+	}
+}
+
+// TestSpecOptionsYAMLErrorsArePositioned: a port's options decoded from
+// YAML are refused at the bad node's line and column, with the field's
+// path, so that a caller prefixing its file name ("c.yaml:") makes a
+// file:line:col message; the error matches ErrSpec.
+func TestSpecOptionsYAMLErrorsArePositioned(t *testing.T) {
+	for _, tc := range []struct {
+		name, options string
+		want          string
+	}{
+		{"options-a-value", "ip", "2:53: options: want a mapping, got a scalar"},
+		{"options-a-list", "[ip]", "2:53: options: want a mapping, got a list"},
+		{"value-a-list", "{ip: [1]}", "2:58: options.ip: want a value, got a list"},
+		{"value-a-mapping", "{netns: {a: 1}}", "2:61: options.netns: want a value, got a mapping"},
+		{"multi-value-item-a-mapping", "{remote: [10.0.0.2, {a: 1}]}", "2:73: options.remote[1]: want a value, got a mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "ports:\n  - {name: a, transport: tap, address: t0, options: " + tc.options + "}\n"
+			var cfg struct {
+				Ports []transport.Spec `yaml:"ports"`
+			}
+			err := yaml.Unmarshal([]byte(src), &cfg)
+			var ye *yamlfile.Error
+			if !errors.As(err, &ye) || ye.Line == 0 || ye.Column == 0 || err.Error() != tc.want {
+				t.Fatalf("got yaml.Unmarshal(%q) error %v (%T), want %q", src, err, err, tc.want)
+			}
+			if !errors.Is(err, transport.ErrSpec) {
+				t.Errorf("got error %v, want it to match ErrSpec", err)
+			}
+			ye.File = "c.yaml"
+			if got, want := ye.Error(), "c.yaml:"+tc.want; got != want {
+				t.Errorf("got with its file %q, want %q", got, want)
+			}
+		})
+	}
+	var cfg struct {
+		Ports []transport.Spec `yaml:"ports"`
+	}
+	src := "ports:\n  - {name: x, transport: vxlan, address: '10.0.0.1:4789', options: {remote: [10.0.0.2, 10.0.0.3], vni: 42}}\n"
+	if err := yaml.Unmarshal([]byte(src), &cfg); err != nil || cfg.Ports[0].Options["remote"] != "10.0.0.2 10.0.0.3" || cfg.Ports[0].Options["vni"] != "42" {
+		t.Errorf("got yaml.Unmarshal(%q) = %+v, %v; want remote 10.0.0.2 10.0.0.3, vni 42", src, cfg.Ports, err)
 	}
 }
