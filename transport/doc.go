@@ -38,5 +38,6 @@
 // returns. Close and Spec are safe from any goroutine. [Spec] values are plain data.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
-// port) and internal/wallclock; nothing else of l2hub.
+// port), internal/wallclock and internal/yamlfile (positioned errors in a
+// port's YAML options); nothing else of l2hub.
 package transport
