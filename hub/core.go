@@ -113,7 +113,6 @@ type Core struct {
 	delayedFrames, delayedBytes       int // frames in timers
 
 	flow     PortOptions // the defaults ports start from
-	stall    time.Duration
 	backlog  int
 	bbytes   int
 	onResume func(PortID)
@@ -266,8 +265,7 @@ func NewCore(cfg CoreConfig) *Core {
 		cfg.BacklogBytes = DefaultBacklogBytes
 	}
 	c := &Core{
-		flow:             PortOptions{Overflow: cfg.Overflow, QueueLen: cfg.QueueLen},
-		stall:            cfg.Stall,
+		flow:             PortOptions{Overflow: cfg.Overflow, QueueLen: cfg.QueueLen, Stall: cfg.Stall},
 		backlog:          cfg.Backlog,
 		bbytes:           cfg.BacklogBytes,
 		onResume:         cfg.OnResume,

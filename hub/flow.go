@@ -88,6 +88,10 @@ func (o *Overflow) UnmarshalText(b []byte) error {
 type PortOptions struct {
 	Overflow Overflow
 	QueueLen int // high-water mark, frames
+	// Stall, when not 0, is the port's own stall time (CoreConfig.Stall):
+	// a VM known to be paused for a while (stepped in a debugger, held in
+	// QEMU's monitor) gets longer before its frames are dropped.
+	Stall time.Duration
 	// Horizon names a split-horizon group: the core never forwards a frame
 	// from one port of a group to another (the ports of one VXLAN overlay,
 	// which reach each other already). Empty: none.
@@ -101,6 +105,9 @@ func (o PortOptions) validate() error {
 	if o.QueueLen < 0 {
 		return fmt.Errorf("queue length %d is negative", o.QueueLen)
 	}
+	if o.Stall < 0 {
+		return fmt.Errorf("stall time %v is negative", o.Stall)
+	}
 	return nil
 }
 
@@ -112,6 +119,9 @@ func (o PortOptions) with(p PortOptions) PortOptions {
 	if p.QueueLen > 0 {
 		o.QueueLen = p.QueueLen
 	}
+	if p.Stall > 0 {
+		o.Stall = p.Stall
+	}
 	return o
 }
 
@@ -122,6 +132,7 @@ type flowState struct {
 	overflow  Overflow
 	queueLen  int // high-water mark
 	low       int // low-water mark
+	stall     time.Duration
 	congested bool
 	stalled   bool
 	// episode counts congestions (and peers): a stall check belongs to
@@ -137,6 +148,7 @@ type flowState struct {
 func (p *corePort) setFlow(o PortOptions) {
 	p.overflow = o.Overflow
 	p.queueLen = o.QueueLen
+	p.stall = o.Stall
 	p.low = o.QueueLen / 2
 }
 
@@ -197,7 +209,7 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
 func (c *Core) armStall(dp *corePort, taken uint64) {
 	dp.lastTaken = taken
 	episode := dp.episode
-	c.After(c.stall, func() { c.checkStall(dp, episode) })
+	c.After(dp.stall, func() { c.checkStall(dp, episode) })
 }
 
 func (c *Core) checkStall(dp *corePort, episode uint64) {
@@ -217,7 +229,7 @@ func (c *Core) checkStall(dp *corePort, episode uint64) {
 	dp.stalled = true
 	dp.stats.Stalls.Add(1)
 	c.log.Warn("port stalled: its peer took no frame in the stall time; dropping its frames until it reads again",
-		"port", dp.name, "stall", c.stall, "released", len(dp.waiters))
+		"port", dp.name, "stall", dp.stall, "released", len(dp.waiters))
 	c.release(dp)
 }
 

@@ -315,3 +315,41 @@ func TestStallIsNotedAndLoggedOnce(t *testing.T) {
 		t.Errorf("two stalls logged %d times, want twice:\n%s", n, log.String())
 	}
 }
+
+// TestPortStallOverridesTheHubs: a port's own stall time decides when it
+// stalls, whatever the hub's: with the hub's at 1s, a port set to 10s is
+// still held for after 1s and stalls only after 10s; one set to 100ms
+// stalls after 100ms.
+func TestPortStallOverridesTheHubs(t *testing.T) {
+	for _, tc := range []struct {
+		stall, before, after time.Duration
+	}{
+		{stall: 10 * time.Second, before: 9 * time.Second, after: 10 * time.Second},
+		{stall: 100 * time.Millisecond, before: 99 * time.Millisecond, after: 100 * time.Millisecond},
+	} {
+		q := &manualQueue{}
+		clock := hub.NewVirtualClock(hub.DefaultEpoch)
+		c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Stall: time.Second})
+		a, _ := c.AddPort("a", "", hub.Discard{})
+		b, err := c.AddPortWith("b", "", q, hub.PortOptions{Stall: tc.stall})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			c.Ingress(a, hub.FrameOf(hubtest.Frame(macB, macA, "x")))
+		}
+		clock.Advance(tc.before)
+		c.RunDue()
+		if c.Flow(b).Stalled {
+			t.Errorf("stall %v: b stalled after %v", tc.stall, tc.before)
+		}
+		clock.Advance(tc.after - tc.before)
+		c.RunDue()
+		if !c.Flow(b).Stalled {
+			t.Errorf("stall %v: b not stalled after %v", tc.stall, tc.after)
+		}
+	}
+	if _, err := hub.NewCore(hub.CoreConfig{Clock: hub.NewVirtualClock(hub.DefaultEpoch)}).AddPortWith("x", "", hub.Discard{}, hub.PortOptions{Stall: -time.Second}); err == nil {
+		t.Error("a negative stall time was accepted")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -150,7 +151,7 @@ var transportRules = map[Transport]struct {
 // their socket buffers; the ports that bind a socket file (unix, unixgram)
 // its mode.
 var (
-	flowOptions     = []string{"overflow", "queue"}
+	flowOptions     = []string{"overflow", "queue", "stall"}
 	datagramOptions = append([]string{"sockbuf"}, flowOptions...)
 )
 
@@ -432,6 +433,10 @@ func checkOption(k, v string) string {
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > maxQueueOption {
 			return fmt.Sprintf("want a queue length in frames, 1..%d", maxQueueOption)
 		}
+	case "stall":
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return "want the port's own stall time, a positive duration such as 30s (default: the hub's stall)"
+		}
 	case "remote":
 		if len(strings.Fields(v)) == 0 {
 			return "want a VTEP address, such as 10.0.0.2 or 10.0.0.2:4789"
@@ -583,6 +588,9 @@ func (s Spec) PortOptions() hub.PortOptions {
 	}
 	if v, ok := s.Options["queue"]; ok {
 		o.QueueLen, _ = strconv.Atoi(v)
+	}
+	if v, ok := s.Options["stall"]; ok {
+		o.Stall, _ = time.ParseDuration(v)
 	}
 	return o
 }

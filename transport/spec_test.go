@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -90,6 +91,8 @@ func TestParseSpecErrors(t *testing.T) {
 		{"bad-overflow", "a=tcp:127.0.0.1:7001,overflow=block", "options.overflow", "want pause"},
 		{"queue-zero", "a=unix:/tmp/a.sock,queue=0", "options.queue", "1..1048576"},
 		{"queue-not-a-number", "a=unix:/tmp/a.sock,queue=many", "options.queue", "queue length"},
+		{"stall-zero", "a=unix:/tmp/a.sock,stall=0s", "options.stall", "positive duration"},
+		{"stall-not-a-duration", "a=unix:/tmp/a.sock,stall=long", "options.stall", "positive duration"},
 		{"sockbuf-on-stream", "a=tcp:127.0.0.1:7001,sockbuf=4M", "options.sockbuf", "want overflow, queue"},
 		{"sockbuf-too-small", "a=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=100", "options.sockbuf", "4K to 1G"},
 		{"sockbuf-too-large", "a=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=2G", "options.sockbuf", "4K to 1G"},
@@ -137,6 +140,7 @@ func TestSpecPortOptions(t *testing.T) {
 		{"a=tcp:127.0.0.1:7001", hub.PortOptions{}},
 		{"a=tcp:127.0.0.1:7001,overflow=drop", hub.PortOptions{Overflow: hub.OverflowDrop}},
 		{"a=unix:/tmp/a.sock,overflow=pause,queue=64", hub.PortOptions{Overflow: hub.OverflowPause, QueueLen: 64}},
+		{"a=tcp:127.0.0.1:7001,stall=30s", hub.PortOptions{Stall: 30 * time.Second}},
 		{"u=udp:127.0.0.1:7003,peer=127.0.0.1:7004,sockbuf=16M,queue=1024", hub.PortOptions{QueueLen: 1024}},
 		{"t=tap:tap0,overflow=drop", hub.PortOptions{Overflow: hub.OverflowDrop}},
 	} {
