@@ -74,7 +74,7 @@ var payload = gopacket.Payload("NXSB hello")
 // ipv6Ext prefixes an IPv6 payload with extension headers: hop-by-hop (8
 // bytes of padding options) and a fragment header at offset 0, more to
 // come when more is set.
-func ipv6Ext(t *testing.T, next layers.IPProtocol, inner []byte, offset uint16, more bool) []byte {
+func ipv6Ext(t testing.TB, next layers.IPProtocol, inner []byte, offset uint16, more bool) []byte {
 	t.Helper()
 	hbh := []byte{byte(layers.IPProtocolIPv6Fragment), 0, 1, 4, 0, 0, 0, 0} // PadN
 	fo := offset << 3
@@ -333,4 +333,32 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("%d VLAN tags skipped", h.VLANTags)
 		}
 	})
+}
+
+// BenchmarkParse parses the frames the policy looks into most: TCP over
+// IPv4, a UDP announce over IPv4 behind a VLAN tag, and UDP over IPv6
+// behind a hop-by-hop and a fragment header.
+func BenchmarkParse(b *testing.B) {
+	var udpHdr []byte
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 37020)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 37020)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, uint16(8+len(payload)))
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 0)
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"ipv4-tcp", build(b, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)},
+		{"vlan-ipv4-udp", build(b, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolUDP), udp(), payload)},
+		{"ipv6-ext-udp", ipv6Ext(b, layers.IPProtocolUDP, append(udpHdr, payload...), 0, true)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			var h packet.Headers
+			for b.Loop() {
+				packet.Parse(bc.frame, &h)
+			}
+		})
+	}
 }
