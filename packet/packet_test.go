@@ -169,6 +169,13 @@ func TestParse(t *testing.T) {
 			if len(tc.frame) >= 14 && (h.DstMAC != [6]byte(macB) || h.SrcMAC != [6]byte(macA)) {
 				t.Errorf("got MACs %x %x, want %s %s", h.DstMAC, h.SrcMAC, macB, macA)
 			}
+			var addrs []byte
+			if w.ver != 0 {
+				addrs = append(w.src.AsSlice(), w.dst.AsSlice()...)
+			}
+			if got := h.AddrBytes(tc.frame); !bytes.Equal(got, addrs) {
+				t.Errorf("got AddrBytes = %x, want %x", got, addrs)
+			}
 		})
 	}
 }
@@ -458,6 +465,9 @@ func TestParseQuoted(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("got ParseQuoted = %+v, want %+v", got, tc.want)
 			}
+			if got, want := q.AddrBytes(tc.frame), append(tc.want.src.AsSlice(), tc.want.dst.AsSlice()...); !bytes.Equal(got, want) {
+				t.Errorf("got AddrBytes = %x, want %x", got, want)
+			}
 			if wantET := map[uint8]uint16{4: packet.EtherTypeIPv4, 6: packet.EtherTypeIPv6}[q.IPVersion]; q.EtherType != wantET {
 				t.Errorf("got EtherType %#04x, want %#04x", q.EtherType, wantET)
 			}
@@ -562,7 +572,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if q.IPVersion != h.IPVersion || q.L3 != h.L4+8 {
+		if a := q.AddrBytes(frame); q.IPVersion != h.IPVersion || q.L3 != h.L4+8 || len(a) != 8 && len(a) != 32 {
 			t.Fatalf("a quoted IPv%d header at %d in an IPv%d message at %d", q.IPVersion, q.L3, h.IPVersion, h.L4)
 		}
 		checkHeaders(t, frame, &q, h.L4+8, h.End)
@@ -586,6 +596,9 @@ func checkHeaders(t *testing.T, frame []byte, h *packet.Headers, from, to int) {
 	}
 	if h.IPVersion == 0 && (h.HasPorts || h.Src.IsValid()) {
 		t.Fatal("transport or addresses without an IP header")
+	}
+	if a := h.AddrBytes(frame); (h.IPVersion == 0) != (a == nil) {
+		t.Fatalf("got addresses %x for IP version %d", a, h.IPVersion)
 	}
 	h.ChecksumsOK(frame)
 	if p := h.UDPPayload(frame); len(p) > to-h.Payload {
