@@ -54,13 +54,7 @@ func (h *Headers) ChecksumsOK(frame []byte) bool {
 // pseudoSum is the one's complement sum of the transport pseudo-header: the
 // addresses, the protocol and the segment's length.
 func (h *Headers) pseudoSum(frame []byte, length int) uint16 {
-	var addrs []byte
-	if h.IPVersion == 4 {
-		addrs = frame[h.L3+12 : h.L3+20]
-	} else {
-		addrs = frame[h.L3+8 : h.L3+40]
-	}
-	sum := checksum.Checksum(addrs, 0)
+	sum := checksum.Checksum(h.AddrBytes(frame), 0)
 	sum = checksum.Combine(sum, uint16(h.Proto))
 	sum = checksum.Combine(sum, uint16(length>>16))
 	return checksum.Combine(sum, uint16(length))

@@ -223,6 +223,20 @@ func (h *Headers) transport(frame []byte) {
 	h.HasPorts = true
 }
 
+// AddrBytes returns the IP header's source and destination addresses as
+// the frame holds them, one after the other (8 bytes for IPv4, 32 for
+// IPv6: what a transport's pseudo-header sums), writable in place; nil
+// without an IP header.
+func (h *Headers) AddrBytes(frame []byte) []byte {
+	switch h.IPVersion {
+	case 4:
+		return frame[h.L3+12 : h.L3+20]
+	case 6:
+		return frame[h.L3+8 : h.L3+40]
+	}
+	return nil
+}
+
 // L3Len is the frame's network-layer size, what an interface MTU limits.
 func (h *Headers) L3Len(frame []byte) int { return len(frame) - h.L3 }
 

@@ -74,7 +74,7 @@ var payload = gopacket.Payload("NXSB hello")
 // ipv6Ext prefixes an IPv6 payload with extension headers: hop-by-hop (8
 // bytes of padding options) and a fragment header at offset 0, more to
 // come when more is set.
-func ipv6Ext(t *testing.T, next layers.IPProtocol, inner []byte, offset uint16, more bool) []byte {
+func ipv6Ext(t testing.TB, next layers.IPProtocol, inner []byte, offset uint16, more bool) []byte {
 	t.Helper()
 	hbh := []byte{byte(layers.IPProtocolIPv6Fragment), 0, 1, 4, 0, 0, 0, 0} // PadN
 	fo := offset << 3
@@ -168,6 +168,13 @@ func TestParse(t *testing.T) {
 			}
 			if len(tc.frame) >= 14 && (h.DstMAC != [6]byte(macB) || h.SrcMAC != [6]byte(macA)) {
 				t.Errorf("got MACs %x %x, want %s %s", h.DstMAC, h.SrcMAC, macB, macA)
+			}
+			var addrs []byte
+			if w.ver != 0 {
+				addrs = append(w.src.AsSlice(), w.dst.AsSlice()...)
+			}
+			if got := h.AddrBytes(tc.frame); !bytes.Equal(got, addrs) {
+				t.Errorf("got AddrBytes = %x, want %x", got, addrs)
 			}
 		})
 	}
@@ -277,20 +284,246 @@ func TestUpdateChecksum(t *testing.T) {
 	}
 }
 
-// TestParseDoesNotAllocate pins the parser and the checksum check at zero
-// allocations: the policy parses every frame a rule looks into.
+func arpFrame(op uint16, hwType uint16) []byte {
+	f := make([]byte, 60) // padded as on the wire
+	copy(f[0:6], macB)
+	copy(f[6:12], macA)
+	binary.BigEndian.PutUint16(f[12:], packet.EtherTypeARP)
+	a := f[14:]
+	binary.BigEndian.PutUint16(a[0:], hwType)
+	binary.BigEndian.PutUint16(a[2:], packet.EtherTypeIPv4)
+	a[4], a[5] = 6, 4
+	binary.BigEndian.PutUint16(a[6:], op)
+	copy(a[8:], macA)
+	copy(a[14:], v4A.AsSlice())
+	copy(a[24:], v4B.AsSlice())
+	return f
+}
+
+func TestARP(t *testing.T) {
+	tagged := build(t, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeARP},
+		gopacket.Payload(arpFrame(2, 1)[14:14+28]))
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		op    uint16 // 0: no ARP
+	}{
+		{"request", arpFrame(1, 1), 1},
+		{"reply-tagged", tagged, 2},
+		{"cut", arpFrame(1, 1)[:14+27], 0},
+		{"not-ethernet", arpFrame(1, 6), 0},
+		{"ipv4", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h packet.Headers
+			packet.Parse(tc.frame, &h)
+			a := h.ARP(tc.frame)
+			if tc.op == 0 {
+				if a != nil {
+					t.Errorf("got ARP % x, want none", []byte(a))
+				}
+				return
+			}
+			if a == nil {
+				t.Fatal("got no ARP, want one")
+			}
+			if uint16(a.Op()) != tc.op || !bytes.Equal(a.HardwareAddressSender(), macA) ||
+				!bytes.Equal(a.ProtocolAddressSender(), v4A.AsSlice()) || !bytes.Equal(a.ProtocolAddressTarget(), v4B.AsSlice()) {
+				t.Errorf("got ARP op %d sender %x %x target %x, want op %d from %s %s for %s",
+					a.Op(), a.HardwareAddressSender(), a.ProtocolAddressSender(), a.ProtocolAddressTarget(), tc.op, macA, v4A, v4B)
+			}
+			if len(a) != 28 {
+				t.Errorf("got an ARP view of %d bytes, want 28 (the padding left out)", len(a))
+			}
+		})
+	}
+}
+
+func TestICMP(t *testing.T) {
+	echo4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 2}, payload)
+	later := bytes.Clone(echo4)
+	binary.BigEndian.PutUint16(later[14+6:], 0x0001) // offset 8 bytes
+	first := bytes.Clone(echo4)
+	binary.BigEndian.PutUint16(first[14+6:], 0x2000) // MF, offset 0
+	ip6icmp := ip6(layers.IPProtocolICMPv6)
+	icmp6 := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+	icmp6.SetNetworkLayerForChecksum(ip6icmp)
+	echo6 := build(t, eth(layers.EthernetTypeIPv6), ip6icmp, icmp6, gopacket.Payload{0, 1, 0, 2})
+	for _, tc := range []struct {
+		name       string
+		frame      []byte
+		v4, v6     int // the view's length, -1 for none
+		typ4, typ6 uint8
+	}{
+		{"echo-request", echo4, 8 + len(payload), -1, 8, 0},
+		{"first-fragment", first, 8 + len(payload), -1, 8, 0},
+		{"later-fragment", later, -1, -1, 0, 0},
+		{"header-cut", echo4[:14+20+7], -1, -1, 0, 0},
+		{"icmpv6-echo-request", echo6, -1, 8, 0, 128},
+		{"udp", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), -1, -1, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h packet.Headers
+			packet.Parse(tc.frame, &h)
+			m4, m6 := h.ICMPv4(tc.frame), h.ICMPv6(tc.frame)
+			got4, got6 := -1, -1
+			if m4 != nil {
+				got4 = len(m4)
+				if uint8(m4.Type()) != tc.typ4 {
+					t.Errorf("got ICMP type %d, want %d", m4.Type(), tc.typ4)
+				}
+			}
+			if m6 != nil {
+				got6 = len(m6)
+				if uint8(m6.Type()) != tc.typ6 {
+					t.Errorf("got ICMPv6 type %d, want %d", m6.Type(), tc.typ6)
+				}
+			}
+			if got4 != tc.v4 || got6 != tc.v6 {
+				t.Errorf("got ICMPv4 of %d bytes and ICMPv6 of %d, want %d and %d", got4, got6, tc.v4, tc.v6)
+			}
+		})
+	}
+}
+
+// icmpError is an ICMP (over IPv4) or ICMPv6 (over IPv6) error of type
+// typ quoting quoted, sent from b to a.
+func icmpError(t testing.TB, v6 bool, typ uint8, quoted []byte) []byte {
+	t.Helper()
+	if v6 {
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: v6B.AsSlice(), DstIP: v6A.AsSlice()}
+		m := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 4)}
+		m.SetNetworkLayerForChecksum(ip)
+		return build(t, eth(layers.EthernetTypeIPv6), ip, m, gopacket.Payload(append(make([]byte, 4), quoted...)))
+	}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: v4B.AsSlice(), DstIP: v4A.AsSlice()}
+	return build(t, eth(layers.EthernetTypeIPv4), ip, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 3)}, gopacket.Payload(quoted))
+}
+
+// udp6Ext is an IPv6 UDP datagram (from the IPv6 header on) behind a
+// hop-by-hop and a fragment header at offset (more to come).
+func udp6Ext(t testing.TB, offset uint16) []byte {
+	udpHdr := binary.BigEndian.AppendUint16(nil, 40000)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 53)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, uint16(8+len(payload)))
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 0x1234)
+	inner := append(udpHdr, payload...)
+	if offset != 0 {
+		inner = payload
+	}
+	return ipv6Ext(t, layers.IPProtocolUDP, inner, offset, true)[14:]
+}
+
+func TestParseQuoted(t *testing.T) {
+	udp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)[14:]
+	tcp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)[14:]
+	udp6 := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload)[14:]
+	ext6 := udp6Ext(t, 0)
+	later6 := udp6Ext(t, 2)
+	// RFC 4884: the quote padded to 128 bytes, an extension structure after.
+	padded := append(bytes.Clone(udp4[:20+8+len(payload)]), make([]byte, 128-20-8-len(payload)+8)...)
+	// Where the quote starts.
+	const q4, q6 = 14 + 20 + 8, 14 + 40 + 8
+
+	type want struct {
+		ok, cut, ports, tcp  bool
+		ver, proto           uint8
+		src, dst             netip.Addr
+		l3, l4, payload, end int
+		fragOffset           uint16
+		sport, dport         uint16
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  want
+	}{
+		{"port-unreachable-udp", icmpError(t, false, 3, udp4[:20+8]),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
+		{"time-exceeded-whole-udp", icmpError(t, false, 11, udp4[:20+8+len(payload)]),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28 + len(payload), ports: true, sport: 37020, dport: 37020}},
+		{"rfc4884-padding-left-out", icmpError(t, false, 3, padded),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28 + len(payload), ports: true, sport: 37020, dport: 37020}},
+		// Only 8 bytes of TCP: the ports are there but not a whole header.
+		{"unreachable-tcp-8-bytes", icmpError(t, false, 3, tcp4[:28]),
+			want{ok: true, ver: 4, proto: 6, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 20, end: q4 + 28, cut: true}},
+		{"icmpv6-unreachable-udp", icmpError(t, true, 1, udp6[:40+8]),
+			want{ok: true, ver: 6, proto: 17, src: v6A, dst: v6B, l3: q6, l4: q6 + 40, payload: q6 + 48, end: q6 + 48, cut: true, ports: true, sport: 37020, dport: 37020}},
+		{"packet-too-big-extension-headers", icmpError(t, true, 2, ext6[:40+16+8+4]),
+			want{ok: true, ver: 6, proto: 17, src: v6A, dst: v6B, l3: q6, l4: q6 + 56, payload: q6 + 64, end: q6 + 68, cut: true, ports: true, sport: 40000, dport: 53}},
+		{"later-fragment-no-ports", icmpError(t, true, 3, later6[:40+16+4]),
+			want{ok: true, ver: 6, proto: 17, src: v6A, dst: v6B, l3: q6, l4: q6 + 56, payload: q6 + 56, end: q6 + 60, cut: true, fragOffset: 2}},
+		{"extension-header-cut", icmpError(t, true, 1, ext6[:40+12]),
+			want{ok: true, ver: 6, src: v6A, dst: v6B, l3: q6, l4: q6, payload: q6, cut: true, end: q6 + 52}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h, q packet.Headers
+			packet.Parse(tc.frame, &h)
+			ok := h.ParseQuoted(tc.frame, &q)
+			got := want{ok, q.Cut, q.HasPorts, q.TCP, q.IPVersion, q.Proto, q.Src, q.Dst, q.L3, q.L4, q.Payload, q.End, q.FragOffset, q.SrcPort, q.DstPort}
+			if got != tc.want {
+				t.Errorf("got ParseQuoted = %+v, want %+v", got, tc.want)
+			}
+			if got, want := q.AddrBytes(tc.frame), append(tc.want.src.AsSlice(), tc.want.dst.AsSlice()...); !bytes.Equal(got, want) {
+				t.Errorf("got AddrBytes = %x, want %x", got, want)
+			}
+			if wantET := map[uint8]uint16{4: packet.EtherTypeIPv4, 6: packet.EtherTypeIPv6}[q.IPVersion]; q.EtherType != wantET {
+				t.Errorf("got EtherType %#04x, want %#04x", q.EtherType, wantET)
+			}
+		})
+	}
+
+	echo := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0)}, gopacket.Payload(udp4))
+	laterFrag := icmpError(t, false, 3, udp4[:28])
+	binary.BigEndian.PutUint16(laterFrag[14+6:], 0x0001)
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"echo-request", echo},
+		{"icmpv4-quoting-ipv6", icmpError(t, false, 3, udp6[:48])},
+		{"icmpv6-quoting-ipv4", icmpError(t, true, 1, udp4[:28])},
+		{"quoted-header-cut", icmpError(t, false, 11, udp4[:19])},
+		{"icmpv6-echo-request-type-128", icmpError(t, true, 128, udp6[:48])},
+		{"later-fragment", laterFrag},
+		{"udp", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload(udp4))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h packet.Headers
+			packet.Parse(tc.frame, &h)
+			q := packet.Headers{IPVersion: 9, L3: -1}
+			if h.ParseQuoted(tc.frame, &q) {
+				t.Fatalf("got a quoted header %+v, want none", q)
+			}
+			if q != (packet.Headers{L3: h.End, L4: h.End, Payload: h.End, End: h.End}) {
+				t.Errorf("got %+v, want empty headers at %d", q, h.End)
+			}
+		})
+	}
+}
+
+// TestParseDoesNotAllocate pins the parser, the checksum check and the
+// accessors at zero allocations: the policy parses every frame a rule
+// looks into.
 func TestParseDoesNotAllocate(t *testing.T) {
 	frames := [][]byte{
 		build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload),
 		build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload),
 	}
-	var h packet.Headers
+	quoting := icmpError(t, true, 2, udp6Ext(t, 0)[:40+16+8+4])
+	var h, q packet.Headers
 	n := testing.AllocsPerRun(1000, func() {
 		for _, f := range frames {
 			packet.Parse(f, &h)
 			if !h.ChecksumsOK(f) {
 				t.Fatal("checksum")
 			}
+		}
+		packet.Parse(quoting, &h)
+		if h.ICMPv6(quoting) == nil || !h.ParseQuoted(quoting, &q) || h.ARP(quoting) != nil {
+			t.Fatal("quoted header")
 		}
 	})
 	if n != 0 {
@@ -300,8 +533,9 @@ func TestParseDoesNotAllocate(t *testing.T) {
 
 // FuzzParse holds Parse to its contract on any bytes: it does not panic,
 // its offsets are ordered and inside the frame, a parsed transport header
-// lies within the IP packet, and the checksum check and UDP payload stay
-// in bounds.
+// lies within the IP packet, and the checksum check, UDP payload and the
+// ARP and ICMP views stay in bounds. ParseQuoted is held to the same
+// contract within the ICMP message.
 func FuzzParse(f *testing.F) {
 	f.Add(build(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload))
 	f.Add(build(f, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload))
@@ -310,27 +544,92 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(make([]byte, 14))
 	f.Add(append(make([]byte, 12), 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 0, 1))
+	f.Add(arpFrame(1, 1))
+	f.Add(build(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0)}, payload))
+	f.Add(icmpError(f, false, 3, build(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)[14:14+28]))
+	f.Add(icmpError(f, true, 2, udp6Ext(f, 0)[:40+16+8+4]))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		var h packet.Headers
 		packet.Parse(frame, &h)
-		if !(0 <= h.L3 && h.L3 <= h.L4 && h.L4 <= h.Payload && h.Payload <= len(frame) && h.End <= len(frame)) {
-			t.Fatalf("offsets L3 %d L4 %d payload %d end %d out of order or past %d bytes", h.L3, h.L4, h.Payload, h.End, len(frame))
-		}
-		if h.IPVersion != 0 && (h.L4 > h.End || h.Payload > h.End) {
-			t.Fatalf("IP packet ends at %d, before its L4 %d or payload %d", h.End, h.L4, h.Payload)
-		}
-		if h.HasPorts && h.Payload < h.L4+8 {
-			t.Fatalf("a transport header of %d bytes", h.Payload-h.L4)
-		}
-		if h.IPVersion == 0 && (h.HasPorts || h.Src.IsValid()) {
-			t.Fatal("transport or addresses without an IP header")
-		}
-		h.ChecksumsOK(frame)
-		if p := h.UDPPayload(frame); len(p) > len(frame) {
-			t.Fatal("UDP payload past the frame")
-		}
+		checkHeaders(t, frame, &h, 0, len(frame))
 		if h.VLANTags > packet.MaxVLANTags {
 			t.Fatalf("%d VLAN tags skipped", h.VLANTags)
 		}
+		if a := h.ARP(frame); a != nil && (h.EtherType != packet.EtherTypeARP || len(a) != 28) {
+			t.Fatalf("an ARP view of %d bytes in a frame of EtherType %#04x", len(a), h.EtherType)
+		}
+		if m := h.ICMPv4(frame); m != nil && (len(m) < 8 || h.L4+len(m) != h.End || h.Proto != packet.ProtoICMP) {
+			t.Fatalf("an ICMP view of %d bytes from %d in a packet ending at %d", len(m), h.L4, h.End)
+		}
+		if m := h.ICMPv6(frame); m != nil && (len(m) < 8 || h.L4+len(m) != h.End || h.Proto != packet.ProtoICMPv6) {
+			t.Fatalf("an ICMPv6 view of %d bytes from %d in a packet ending at %d", len(m), h.L4, h.End)
+		}
+		var q packet.Headers
+		if !h.ParseQuoted(frame, &q) {
+			if q != (packet.Headers{L3: h.End, L4: h.End, Payload: h.End, End: h.End}) {
+				t.Fatalf("got %+v without a quoted header, want empty headers at %d", q, h.End)
+			}
+			return
+		}
+		if a := q.AddrBytes(frame); q.IPVersion != h.IPVersion || q.L3 != h.L4+8 || len(a) != 8 && len(a) != 32 {
+			t.Fatalf("a quoted IPv%d header at %d in an IPv%d message at %d", q.IPVersion, q.L3, h.IPVersion, h.L4)
+		}
+		checkHeaders(t, frame, &q, h.L4+8, h.End)
 	})
+}
+
+// checkHeaders holds h, parsed from frame, to Parse's contract: offsets
+// ordered and within from..to, a transport header within the IP packet,
+// nothing above IP without it, and the checksum check and the UDP payload
+// in bounds.
+func checkHeaders(t *testing.T, frame []byte, h *packet.Headers, from, to int) {
+	t.Helper()
+	if !(from <= h.L3 && h.L3 <= h.L4 && h.L4 <= h.Payload && h.Payload <= to && h.End <= to) {
+		t.Fatalf("offsets L3 %d L4 %d payload %d end %d out of order or outside %d..%d", h.L3, h.L4, h.Payload, h.End, from, to)
+	}
+	if h.IPVersion != 0 && (h.L4 > h.End || h.Payload > h.End) {
+		t.Fatalf("IP packet ends at %d, before its L4 %d or payload %d", h.End, h.L4, h.Payload)
+	}
+	if h.HasPorts && h.Payload < h.L4+8 {
+		t.Fatalf("a transport header of %d bytes", h.Payload-h.L4)
+	}
+	if h.IPVersion == 0 && (h.HasPorts || h.Src.IsValid()) {
+		t.Fatal("transport or addresses without an IP header")
+	}
+	if a := h.AddrBytes(frame); (h.IPVersion == 0) != (a == nil) {
+		t.Fatalf("got addresses %x for IP version %d", a, h.IPVersion)
+	}
+	h.ChecksumsOK(frame)
+	if p := h.UDPPayload(frame); len(p) > to-h.Payload {
+		t.Fatal("UDP payload past the IP packet")
+	}
+}
+
+// BenchmarkParse parses the frames the policy looks into most: TCP over
+// IPv4, a UDP announce over IPv4 behind a VLAN tag, and UDP over IPv6
+// behind a hop-by-hop and a fragment header.
+func BenchmarkParse(b *testing.B) {
+	var udpHdr []byte
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 37020)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 37020)
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, uint16(8+len(payload)))
+	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 0)
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"ipv4-tcp", build(b, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)},
+		{"vlan-ipv4-udp", build(b, eth(layers.EthernetTypeDot1Q), &layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeIPv4}, ip4(layers.IPProtocolUDP), udp(), payload)},
+		{"ipv6-ext-udp", ipv6Ext(b, layers.IPProtocolUDP, append(udpHdr, payload...), 0, true)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			var h packet.Headers
+			for b.Loop() {
+				packet.Parse(bc.frame, &h)
+			}
+		})
+	}
 }

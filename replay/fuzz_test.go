@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -71,20 +72,52 @@ rules:
 
 // FuzzRewrite rewrites arbitrary frames (headers of any length, any
 // claimed IHL, tags, quoted headers): it must never read or write out of
-// bounds.
+// bounds, and checksums that verified before must verify after: the IPv4
+// header's, TCP's and UDP's, and an ICMP or ICMPv6 message's (whose quoted
+// header may have changed).
 func FuzzRewrite(f *testing.F) {
+	a6, b6 := netip.MustParseAddr("fd00::a"), netip.MustParseAddr("fd00::b")
 	f.Add(udpFrame(f, macA, macB, ipA, ipB, 1, 2, 3, "x"))
 	f.Add(tcpFrame(f, macB, macA, ipB, ipA, 1, 2, 3, true, ""))
 	f.Add(icmpFrame(f, macA, macB, ipA, ipB, 1))
 	f.Add(arpFrame(f, macA, ipA, ipB))
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0, 0, 1, 0x08, 0x00, 0x45})
-	rw, err := NewRewriter([]string{"52:54:00:12:34:0b=52:54:00:12:34:0c"}, []string{"10.42.0.11=10.42.0.12"})
+	f.Add(icmpUnreachable(f))
+	f.Add(icmpv6Unreachable(f, b6, a6, udp6Ext(a6, b6, false, "query")[:40+16+8+5]))
+	f.Add(icmpv6Unreachable(f, a6, a6, udp6Ext(a6, b6, true, "query")[:40+16+8+5]))
+	rw, err := NewRewriter([]string{"52:54:00:12:34:0b=52:54:00:12:34:0c"}, []string{"10.42.0.11=10.42.0.12", "fd00::b=fd00::c"})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		rw.Rewrite(bytes.Clone(frame))
+		frame = bytes.Clone(frame)
+		var h packet.Headers
+		packet.Parse(frame, &h)
+		sumsOK, icmpOK := h.ChecksumsOK(frame), icmpChecksumOK(frame, &h)
+		rw.Rewrite(frame)
+		packet.Parse(frame, &h)
+		if sumsOK && !h.ChecksumsOK(frame) {
+			t.Fatalf("got checksums that verified before rewriting and not after: % x", frame)
+		}
+		if icmpOK && !icmpChecksumOK(frame, &h) {
+			t.Fatalf("got an ICMP checksum that verified before rewriting and not after: % x", frame)
+		}
 	})
+}
+
+// icmpChecksumOK reports whether the frame holds a whole ICMP or ICMPv6
+// message whose checksum verifies.
+func icmpChecksumOK(frame []byte, h *packet.Headers) bool {
+	if h.Cut || h.Fragment {
+		return false
+	}
+	if m := h.ICMPv4(frame); m != nil {
+		return packet.Checksum(m) == 0
+	}
+	if m := h.ICMPv6(frame); m != nil {
+		return checksumOver(h.AddrBytes(frame), m, packet.ProtoICMPv6) == 0
+	}
+	return false
 }
 
 // FuzzRewriteSpecs parses arbitrary --rewrite-mac and --rewrite-ip specs:

@@ -15,11 +15,13 @@ import (
 // Rewriter maps MAC and IP addresses in frames, so that a recorded exchange
 // can be aimed at another VM: Ethernet source and destination, ARP sender
 // and target, IPv4 and IPv6 source and destination, and the IP header
-// quoted in an ICMP or ICMPv6 error. Checksums are updated for every change
-// (IPv4 header, TCP, UDP, ICMP, ICMPv6; RFC 1624's incremental update), so a
-// frame whose checksums were right stays right, one recorded with a bad
-// checksum stays bad by the same amount, and IP fragments and frames cut by
-// a snaplen are handled too. Headers are read with package packet. IPv6
+// quoted in an ICMP or ICMPv6 error (behind its extension headers, for
+// IPv6). Checksums are updated for every change (IPv4 header, TCP, UDP,
+// ICMP, ICMPv6, and the quoted IPv4 header and TCP, UDP or ICMPv6 checksum
+// where the quote holds them; RFC 1624's incremental update), so a frame
+// whose checksums were right stays right, one recorded with a bad checksum
+// stays bad by the same amount, and IP fragments and frames cut by a
+// snaplen are handled too. Headers are read with package packet. IPv6
 // neighbour discovery's own address fields are left alone.
 type Rewriter struct {
 	macs map[[6]byte][6]byte
@@ -77,7 +79,7 @@ func (rw *Rewriter) Rewrite(frame []byte) bool {
 	packet.Parse(frame, &h)
 	switch {
 	case h.EtherType == packet.EtherTypeARP:
-		changed = rw.arp(frame[h.L3:]) || changed
+		changed = rw.arp(h.ARP(frame)) || changed
 	case h.IPVersion == 4:
 		changed = rw.ipv4(frame, &h) || changed
 	case h.IPVersion == 6:
@@ -115,156 +117,149 @@ func (rw *Rewriter) ip(b []byte) bool {
 	return false
 }
 
-// arp rewrites an Ethernet/IPv4 ARP packet's sender and target addresses.
-func (rw *Rewriter) arp(b []byte) bool {
-	if len(b) < 28 || binary.BigEndian.Uint16(b[0:]) != 1 || binary.BigEndian.Uint16(b[2:]) != packet.EtherTypeIPv4 || b[4] != 6 || b[5] != 4 {
+// addrs rewrites an IP header's source and destination addresses, which
+// b holds one after the other (packet.Headers.AddrBytes). ipv4 and ipv6
+// spell it out, sparing a call per frame.
+func (rw *Rewriter) addrs(b []byte) bool {
+	c := rw.ip(b[:len(b)/2])
+	return rw.ip(b[len(b)/2:]) || c
+}
+
+// arp rewrites an ARP packet's sender and target addresses; a is nil
+// unless the frame holds one for IPv4 over Ethernet.
+func (rw *Rewriter) arp(a header.ARP) bool {
+	if a == nil {
 		return false
 	}
-	c := rw.mac(b[8:14])
-	c = rw.ip(b[14:18]) || c
-	c = rw.mac(b[18:24]) || c
-	c = rw.ip(b[24:28]) || c
+	c := rw.mac(a.HardwareAddressSender())
+	c = rw.ip(a.ProtocolAddressSender()) || c
+	c = rw.mac(a.HardwareAddressTarget()) || c
+	c = rw.ip(a.ProtocolAddressTarget()) || c
 	return c
 }
 
 // ipv4 rewrites an IPv4 packet's addresses and fixes its checksums.
 func (rw *Rewriter) ipv4(frame []byte, h *packet.Headers) bool {
-	b := frame[h.L3:]
+	addrs := h.AddrBytes(frame)
 	var old [8]byte
-	copy(old[:], b[12:20])
-	c := rw.ip(b[12:16])
-	c = rw.ip(b[16:20]) || c
-	if !c {
+	copy(old[:], addrs)
+	src := rw.ip(addrs[:4])
+	if dst := rw.ip(addrs[4:]); !src && !dst {
 		// Addresses unchanged: an ICMP error may still quote a header
 		// with addresses to rewrite.
-		if h.Proto == packet.ProtoICMP && h.FragOffset == 0 {
-			return rw.icmp(frame[h.L4:])
-		}
-		return false
+		return isICMP(h) && rw.quoted(frame, h)
 	}
-	setSum(b[10:], packet.UpdateChecksum(binary.BigEndian.Uint16(b[10:]), old[:], b[12:20]))
-	if h.FragOffset == 0 { // later fragments carry no transport header
-		rw.transport(frame[h.L4:], h.Proto, old[:], b[12:20])
-	}
+	ip := header.IPv4(frame[h.L3:h.L4])
+	ip.SetChecksum(packet.UpdateChecksum(ip.Checksum(), old[:], addrs))
+	rw.transport(frame, h, old[:], addrs)
 	return true
 }
 
 // ipv6 rewrites an IPv6 packet's addresses and fixes the transport's
 // checksum (IPv6 has no header checksum).
 func (rw *Rewriter) ipv6(frame []byte, h *packet.Headers) bool {
-	b := frame[h.L3:]
+	addrs := h.AddrBytes(frame)
 	var old [32]byte
-	copy(old[:], b[8:40])
-	c := rw.ip(b[8:24])
-	c = rw.ip(b[24:40]) || c
-	if !c {
-		if h.Proto == packet.ProtoICMPv6 && h.FragOffset == 0 {
-			return rw.icmpv6(frame[h.L4:])
-		}
-		return false
+	copy(old[:], addrs)
+	src := rw.ip(addrs[:16])
+	if dst := rw.ip(addrs[16:]); !src && !dst {
+		return isICMP(h) && rw.quoted(frame, h)
 	}
-	if h.FragOffset == 0 && h.L4 > h.L3 {
-		rw.transport(frame[h.L4:], h.Proto, old[:], b[8:40])
-	}
+	rw.transport(frame, h, old[:], addrs)
 	return true
 }
 
-// transport fixes the checksum of the segment at l4 (as far as the frame
-// holds it) for the IP addresses old having become new: TCP, UDP and
-// ICMPv6 sum a pseudo-header with them. ICMP and ICMPv6 errors quote a
-// header to rewrite as well.
-func (rw *Rewriter) transport(l4 []byte, proto uint8, old, new []byte) {
+// transport fixes the checksum of the packet's segment (as far as the
+// frame holds it) for the IP addresses old having become new, and rewrites
+// the header an ICMP or ICMPv6 error quotes. Later fragments carry no
+// transport header.
+func (rw *Rewriter) transport(frame []byte, h *packet.Headers, old, new []byte) {
+	if h.FragOffset != 0 {
+		return
+	}
+	fixSum(frame[h.L4:h.End], h.Proto, old, new)
+	if isICMP(h) {
+		rw.quoted(frame, h)
+	}
+}
+
+// isICMP reports whether the packet is ICMP or ICMPv6, which may quote a
+// header: the common packets are spared the call.
+func isICMP(h *packet.Headers) bool {
+	return h.Proto == packet.ProtoICMP || h.Proto == packet.ProtoICMPv6
+}
+
+// fixSum updates the checksum of the segment l4 (as far as it goes) for
+// the IP addresses old having become new, if its protocol sums them in a
+// pseudo-header: TCP, UDP (unless it carries none) and ICMPv6. It returns
+// the checksum field's old and new values, and whether it changed it.
+func fixSum(l4 []byte, proto uint8, old, new []byte) (was, now uint16, ok bool) {
+	var at int // where the protocol keeps its checksum
 	switch proto {
-	case packet.ProtoTCP: // checksum at 16
-		if len(l4) >= 18 {
-			setSum(l4[16:], packet.UpdateChecksum(binary.BigEndian.Uint16(l4[16:]), old, new))
-		}
-	case packet.ProtoUDP: // checksum at 6; zero means none was computed
-		if len(l4) >= 8 {
-			if s := binary.BigEndian.Uint16(l4[6:]); s != 0 {
-				setSum(l4[6:], nonZero(packet.UpdateChecksum(s, old, new)))
-			}
-		}
-	case packet.ProtoICMP: // no pseudo-header, but errors quote the original header
-		rw.icmp(l4)
-	case packet.ProtoICMPv6: // checksum at 2, over a pseudo-header too
-		if len(l4) >= 4 {
-			setSum(l4[2:], packet.UpdateChecksum(binary.BigEndian.Uint16(l4[2:]), old, new))
-			rw.icmpv6(l4)
-		}
+	case packet.ProtoTCP:
+		at = 16
+	case packet.ProtoUDP:
+		at = 6
+	case packet.ProtoICMPv6:
+		at = 2
+	default:
+		return 0, 0, false
 	}
+	if len(l4) < at+2 {
+		return 0, 0, false
+	}
+	was = binary.BigEndian.Uint16(l4[at:])
+	if proto == packet.ProtoUDP && was == 0 {
+		return 0, 0, false // none was computed
+	}
+	now = packet.UpdateChecksum(was, old, new)
+	if proto == packet.ProtoUDP {
+		now = nonZero(now)
+	}
+	setSum(l4[at:], now)
+	return was, now, true
 }
 
-// icmp rewrites the IPv4 header (and the UDP checksum word) quoted by an
-// ICMP error message, and fixes the ICMP checksum.
-func (rw *Rewriter) icmp(m []byte) bool {
-	if len(m) < 8+header.IPv4MinimumSize {
+// quoted rewrites the addresses of the IP header an ICMP or ICMPv6 error
+// quotes (packet.Headers.ParseQuoted: IPv6 extension headers walked), the
+// quoted IPv4 header's checksum and the quoted transport's checksum where
+// the quote holds it, and updates the message's checksum for every word
+// changed.
+func (rw *Rewriter) quoted(frame []byte, h *packet.Headers) bool {
+	var q packet.Headers
+	if !h.ParseQuoted(frame, &q) {
 		return false
 	}
-	switch m[0] {
-	case 3, 4, 5, 11, 12: // unreachable, source quench, redirect, time exceeded, parameter problem
-	default:
+	addrs := q.AddrBytes(frame)
+	var buf [32]byte
+	old := buf[:copy(buf[:], addrs)]
+	if !rw.addrs(addrs) {
 		return false
 	}
-	inner := header.IPv4(m[8:])
-	ihl := int(inner.HeaderLength())
-	if header.IPVersion(inner) != header.IPv4Version || ihl < header.IPv4MinimumSize || len(inner) < ihl {
-		return false
+	msg := frame[h.L4:h.End] // ICMP and ICMPv6 keep their checksum at 2
+	// Every changed word lies at an even offset of msg: the quote starts
+	// 8 bytes in, and IP and extension headers are multiples of 4 bytes.
+	sum := packet.UpdateChecksum(binary.BigEndian.Uint16(msg[2:]), old, addrs)
+	if q.IPVersion == 4 {
+		ip := header.IPv4(frame[q.L3:q.L4])
+		was := ip.Checksum()
+		ip.SetChecksum(packet.UpdateChecksum(was, old, addrs))
+		sum = updateWord(sum, was, ip.Checksum())
 	}
-	n := min(len(inner), ihl+8)
-	region := inner[:n&^1] // even length, starting at an even offset of m
-	old := make([]byte, len(region))
-	copy(old, region)
-	var addrs [8]byte
-	copy(addrs[:], inner[12:20])
-	c := rw.ip(inner[12:16])
-	c = rw.ip(inner[16:20]) || c
-	if !c {
-		return false
-	}
-	setSum(inner[10:], packet.UpdateChecksum(inner.Checksum(), addrs[:], inner[12:20]))
-	if inner.FragmentOffset() == 0 && inner.Protocol() == packet.ProtoUDP && len(inner) >= ihl+8 {
-		if s := binary.BigEndian.Uint16(inner[ihl+6:]); s != 0 {
-			setSum(inner[ihl+6:], nonZero(packet.UpdateChecksum(s, addrs[:], inner[12:20])))
+	if q.FragOffset == 0 {
+		if was, now, ok := fixSum(frame[q.L4:q.End], q.Proto, old, addrs); ok {
+			sum = updateWord(sum, was, now)
 		}
 	}
-	setSum(m[2:], packet.UpdateChecksum(binary.BigEndian.Uint16(m[2:]), old, region))
+	setSum(msg[2:], sum)
 	return true
 }
 
-// icmpv6 rewrites the IPv6 header (and the UDP checksum word) quoted by an
-// ICMPv6 error message, and fixes the ICMPv6 checksum.
-func (rw *Rewriter) icmpv6(m []byte) bool {
-	if len(m) < 8+header.IPv6MinimumSize {
-		return false
-	}
-	switch m[0] {
-	case 1, 2, 3, 4: // unreachable, packet too big, time exceeded, parameter problem
-	default:
-		return false
-	}
-	inner := header.IPv6(m[8:])
-	if header.IPVersion(inner) != header.IPv6Version {
-		return false
-	}
-	n := min(len(inner), header.IPv6MinimumSize+8)
-	region := inner[:n&^1]
-	old := make([]byte, len(region))
-	copy(old, region)
-	var addrs [32]byte
-	copy(addrs[:], inner[8:40])
-	c := rw.ip(inner[8:24])
-	c = rw.ip(inner[24:40]) || c
-	if !c {
-		return false
-	}
-	if inner.NextHeader() == packet.ProtoUDP && len(inner) >= header.IPv6MinimumSize+8 {
-		if s := binary.BigEndian.Uint16(inner[46:]); s != 0 {
-			setSum(inner[46:], nonZero(packet.UpdateChecksum(s, addrs[:], inner[8:40])))
-		}
-	}
-	setSum(m[2:], packet.UpdateChecksum(binary.BigEndian.Uint16(m[2:]), old, region))
-	return true
+// updateWord returns the Internet checksum sum updated for one 16-bit word
+// of the data it covers (at an even offset) having changed from was to now.
+func updateWord(sum, was, now uint16) uint16 {
+	o, n := [2]byte{byte(was >> 8), byte(was)}, [2]byte{byte(now >> 8), byte(now)}
+	return packet.UpdateChecksum(sum, o[:], n[:])
 }
 
 func setSum(b []byte, s uint16) { binary.BigEndian.PutUint16(b, s) }

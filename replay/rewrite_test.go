@@ -69,13 +69,6 @@ func TestRewrite(t *testing.T) {
 		udp.SetNetworkLayerForChecksum(ip)
 		return serialize(t, eth, tag, ip, udp, gopacket.Payload("tagged"))
 	}
-	unreachable := func() []byte {
-		quoted := udpFrame(t, macA, macB, ipA, ipB, 40000, 53, 9, "query")[14:]
-		eth := &layers.Ethernet{SrcMAC: macB[:], DstMAC: macA[:], EthernetType: layers.EthernetTypeIPv4}
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ipB.To4(), DstIP: ipA.To4()}
-		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort)}
-		return serialize(t, eth, ip, icmp, gopacket.Payload(quoted[:20+8+5]))
-	}
 	for _, tc := range []struct {
 		name  string
 		frame []byte
@@ -85,7 +78,7 @@ func TestRewrite(t *testing.T) {
 		{"tcp-syn-to-b", tcpFrame(t, macA, macB, ipA, ipB, 40010, 34568, 77, true, "")},
 		{"tcp-data-from-b", tcpFrame(t, macB, macA, ipB, ipA, 34568, 40010, 78, false, "ladder record")},
 		{"icmp-echo-to-b", icmpFrame(t, macA, macB, ipA, ipB, 3)},
-		{"icmp-unreachable-quoting-b", unreachable()},
+		{"icmp-unreachable-quoting-b", icmpUnreachable(t)},
 		{"arp-for-b", arpFrame(t, macA, ipA, ipB)},
 		{"vlan-udp-to-b", vlanUDP()},
 	} {
@@ -222,21 +215,13 @@ func TestRewriteIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unreachable := func() []byte {
-		quoted := udp6Frame(t, macA, macB, a, b, 40000, 53, "query")[14 : 14+40+8+5]
-		eth := &layers.Ethernet{SrcMAC: macB[:], DstMAC: macA[:], EthernetType: layers.EthernetTypeIPv6}
-		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: b.AsSlice(), DstIP: a.AsSlice()}
-		icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeDestinationUnreachable, layers.ICMPv6CodePortUnreachable)}
-		icmp.SetNetworkLayerForChecksum(ip)
-		return serialize(t, eth, ip, icmp, gopacket.Payload(append(make([]byte, 4), quoted...)))
-	}
 	for _, tc := range []struct {
 		name  string
 		frame []byte
 	}{
 		{"udp-to-b", udp6Frame(t, macA, macB, a, b, 37020, 37020, "NXSB")},
 		{"tcp-from-b", tcp6Frame(t, macB, macA, b, a, 34568, 40010, 78, "ladder record")},
-		{"icmpv6-unreachable-from-b-quoting-b", unreachable()},
+		{"icmpv6-unreachable-from-b-quoting-b", icmpv6Unreachable(t, b, a, udp6Frame(t, macA, macB, a, b, 40000, 53, "query")[14:14+40+8+5])},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := bytes.Clone(tc.frame)
@@ -273,4 +258,143 @@ func TestRewriteIPv6(t *testing.T) {
 func checksumOver(addrs, msg []byte, proto uint8) uint16 {
 	pseudo := append(bytes.Clone(addrs), 0, 0, byte(len(msg)>>8), byte(len(msg)), 0, 0, 0, proto)
 	return packet.Checksum(append(pseudo, msg...))
+}
+
+// icmpUnreachable is b's port unreachable for a's DNS query to b: the
+// ICMP error quotes the query's IPv4 header, UDP header and 5 bytes.
+func icmpUnreachable(tb testing.TB) []byte {
+	quoted := udpFrame(tb, macA, macB, ipA, ipB, 40000, 53, 9, "query")[14:]
+	eth := &layers.Ethernet{SrcMAC: macB[:], DstMAC: macA[:], EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ipB.To4(), DstIP: ipA.To4()}
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort)}
+	return serialize(tb, eth, ip, icmp, gopacket.Payload(quoted[:20+8+5]))
+}
+
+// icmpv6Unreachable is a port unreachable from src to dst (b's MAC to
+// a's) quoting the IPv6 packet quoted.
+func icmpv6Unreachable(tb testing.TB, src, dst netip.Addr, quoted []byte) []byte {
+	eth := &layers.Ethernet{SrcMAC: macB[:], DstMAC: macA[:], EthernetType: layers.EthernetTypeIPv6}
+	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeDestinationUnreachable, layers.ICMPv6CodePortUnreachable)}
+	icmp.SetNetworkLayerForChecksum(ip)
+	return serialize(tb, eth, ip, icmp, gopacket.Payload(append(make([]byte, 4), quoted...)))
+}
+
+// BenchmarkRewrite rewrites b's addresses to c's and back in frames of
+// each kind the rewriter edits.
+func BenchmarkRewrite(b *testing.B) {
+	a6, b6 := netip.MustParseAddr("fd00::a"), netip.MustParseAddr("fd00::b")
+	forth, err := NewRewriter([]string{"52:54:00:12:34:0b=52:54:00:12:34:0c"}, []string{"10.42.0.11=10.42.0.12", "fd00::b=fd00::c"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	back, err := NewRewriter([]string{"52:54:00:12:34:0c=52:54:00:12:34:0b"}, []string{"10.42.0.12=10.42.0.11", "fd00::c=fd00::b"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"ipv4-udp", udpFrame(b, macA, macB, ipA, ipB, 37020, 37020, 1, "NXSB")},
+		{"arp", arpFrame(b, macA, ipA, ipB)},
+		{"icmp-unreachable", icmpUnreachable(b)},
+		{"icmpv6-unreachable", icmpv6Unreachable(b, b6, a6, udp6Frame(b, macA, macB, a6, b6, 40000, 53, "query")[14:14+40+8+5])},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			f := bytes.Clone(bc.frame)
+			for b.Loop() {
+				if !forth.Rewrite(f) || !back.Rewrite(f) {
+					b.Fatal("Rewrite reported no change")
+				}
+			}
+		})
+	}
+}
+
+// udp6Ext is an IPv6 UDP datagram (no Ethernet header) from sip to dip
+// behind extension headers: a hop-by-hop header and then a destination
+// options header, or with frag set a fragment header (offset 0, more to
+// come). Its UDP checksum is right for the whole datagram.
+func udp6Ext(sip, dip netip.Addr, frag bool, payload string) []byte {
+	udp := binary.BigEndian.AppendUint16(nil, 40000)
+	udp = binary.BigEndian.AppendUint16(udp, 53)
+	udp = binary.BigEndian.AppendUint16(udp, uint16(8+len(payload)))
+	udp = append(udp, 0, 0)
+	udp = append(udp, payload...)
+	addrs := append(sip.AsSlice(), dip.AsSlice()...)
+	sum := nonZero(checksumOver(addrs, udp, packet.ProtoUDP))
+	binary.BigEndian.PutUint16(udp[6:], sum)
+	ext := []byte{60, 0, 1, 4, 0, 0, 0, 0, packet.ProtoUDP, 0, 1, 4, 0, 0, 0, 0} // hop-by-hop, destination options (PadN)
+	if frag {
+		ext = []byte{44, 0, 1, 4, 0, 0, 0, 0, packet.ProtoUDP, 0, 0, 1, 0, 0, 0, 42} // hop-by-hop, fragment 0 M
+	}
+	ip := []byte{0x60, 0, 0, 0, 0, 0, 0 /* hop-by-hop */, 64}
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(ext)+len(udp)))
+	ip = append(append(append(ip, addrs...), ext...), udp...)
+	return ip
+}
+
+// TestRewriteQuotedIPv6: the IPv6 packet an ICMPv6 error quotes is found
+// behind its extension headers (hop-by-hop, destination options,
+// fragment), and its addresses and the checksum of the TCP, UDP or ICMPv6
+// header after them are rewritten: the quote is, byte for byte, what the
+// error about a packet sent to the new address would quote. The rewriter
+// before ParseQuoted read the UDP checksum at a fixed offset and left it
+// stale behind extension headers.
+func TestRewriteQuotedIPv6(t *testing.T) {
+	a, b, x := netip.MustParseAddr("fd00::a"), netip.MustParseAddr("fd00::b"), netip.MustParseAddr("fd00::c")
+	rw, err := NewRewriter(nil, []string{"fd00::b=fd00::c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := NewRewriter(nil, []string{"fd00::c=fd00::b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo6 := func(dst netip.Addr) []byte {
+		eth := &layers.Ethernet{SrcMAC: macA[:], DstMAC: macB[:], EthernetType: layers.EthernetTypeIPv6}
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: a.AsSlice(), DstIP: dst.AsSlice()}
+		icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+		icmp.SetNetworkLayerForChecksum(ip)
+		return serialize(t, eth, ip, icmp, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 1}, gopacket.Payload("ping"))[14:]
+	}
+	for _, tc := range []struct {
+		name string
+		// quote gives the packet from a to dst the error quotes, from its
+		// IPv6 header on; n bytes of it are quoted.
+		quote func(dst netip.Addr) []byte
+		n     int
+	}{
+		{"udp-behind-hop-by-hop-and-destination-options", func(dst netip.Addr) []byte { return udp6Ext(a, dst, false, "query") }, 40 + 16 + 8 + 5},
+		{"udp-first-fragment", func(dst netip.Addr) []byte { return udp6Ext(a, dst, true, "query") }, 40 + 16 + 8 + 2},
+		{"udp-no-extension-headers", func(dst netip.Addr) []byte { return udp6Frame(t, macA, macB, a, dst, 40000, 53, "query")[14:] }, 40 + 8},
+		{"tcp-whole-header", func(dst netip.Addr) []byte { return tcp6Frame(t, macA, macB, a, dst, 40010, 34568, 78, "ladder")[14:] }, 40 + 20 + 3},
+		{"icmpv6-echo", echo6, 40 + 8},
+		// The checksum is not quoted: the addresses alone change.
+		{"tcp-first-8-bytes", func(dst netip.Addr) []byte { return tcp6Frame(t, macA, macB, a, dst, 40010, 34568, 78, "ladder")[14:] }, 40 + 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frame := icmpv6Unreachable(t, b, a, tc.quote(b)[:tc.n])
+			want := tc.quote(x)[:tc.n]
+			f := bytes.Clone(frame)
+			if !rw.Rewrite(f) {
+				t.Fatal("Rewrite reported no change")
+			}
+			var h packet.Headers
+			packet.Parse(f, &h)
+			if got := f[h.L4+8 : h.End]; !bytes.Equal(got, want) {
+				t.Errorf("got quote\n % x\nwant what an error about a packet to %s quotes\n % x", got, x, want)
+			}
+			if sum := checksumOver(f[h.L3+8:h.L3+40], f[h.L4:h.End], packet.ProtoICMPv6); sum != 0 {
+				t.Errorf("got an ICMPv6 checksum that does not verify (sum %#04x)", sum)
+			}
+			back.Rewrite(f)
+			if !bytes.Equal(f, frame) {
+				t.Errorf("rewriting back gave\n % x\nwant\n % x", f, frame)
+			}
+		})
+	}
 }

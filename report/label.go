@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 
 	"l2hub/conformance"
+	"l2hub/packet"
 )
 
 // Protocol classes, the page's protocol filter.
@@ -46,25 +47,15 @@ const (
 	maxSessionPorts = 64
 )
 
-// labeller names frames. It follows TCP connections to the announced
-// session ports far enough to tell the handshake messages and the records
-// apart by their stream offsets (the nexus-v1 handshake is unframed:
-// 32/96/64 bytes; noise-xk frames 48/48/64 with a 4-byte length).
+// labeller names frames, whose headers it reads with package packet. It
+// follows TCP connections to the announced session ports far enough to
+// tell the handshake messages and the records apart by their stream
+// offsets (the nexus-v1 handshake is unframed: 32/96/64 bytes; noise-xk
+// frames 48/48/64 with a 4-byte length).
 type labeller struct {
 	msgLen       [3]int // msg1, msg2, msg3 on the wire
 	sessionPorts map[uint16]bool
 	flows        map[[2]netip.AddrPort]*tcpFlow
-
-	eth     layers.Ethernet
-	dot1q   layers.Dot1Q
-	arp     layers.ARP
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	udp     layers.UDP
-	tcp     layers.TCP
-	icmp    layers.ICMPv4
-	parser  *gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
 }
 
 type tcpFlow struct {
@@ -86,79 +77,83 @@ func newLabeller(noiseXK bool) *labeller {
 		p := conformance.ProfileStd
 		l.msgLen = [3]int{4 + p.MessageLen(conformance.Msg1), 4 + p.MessageLen(conformance.Msg2), 4 + p.MessageLen(conformance.Msg3)}
 	}
-	l.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
-		&l.eth, &l.dot1q, &l.arp, &l.ip4, &l.ip6, &l.udp, &l.tcp, &l.icmp)
-	l.parser.IgnoreUnsupported = true
 	return l
 }
 
 // label names one frame. Frames must come in capture order: the handshake
 // labels depend on what came before.
-func (l *labeller) label(frame []byte) (lb Label) {
-	if len(frame) < 14 {
+func (l *labeller) label(frame []byte) Label {
+	if len(frame) < packet.EthernetLen {
 		return Label{Text: "runt", Proto: ProtoOther}
 	}
-	defer func() {
-		// gopacket's decoders are not ours to vouch for: a frame that
-		// panics one is shown as malformed rather than ending the report.
-		if recover() != nil {
-			lb = Label{Text: "malformed", Proto: ProtoOther}
-		}
-	}()
-	l.decoded = l.decoded[:0]
-	err := l.parser.DecodeLayers(frame, &l.decoded)
-	has := func(t gopacket.LayerType) bool {
-		for _, d := range l.decoded {
-			if d == t {
-				return true
-			}
-		}
-		return false
+	var h packet.Headers
+	packet.Parse(frame, &h)
+	switch h.IPVersion {
+	case 4:
+		return l.ipv4Label(frame, &h)
+	case 6:
+		return Label{Text: "IPv6 " + ipv6Content(frame, &h), Proto: ProtoIPv6, Groupable: true}
 	}
-	switch {
-	case has(layers.LayerTypeARP):
-		switch l.arp.Operation {
-		case layers.ARPRequest:
+	if a := h.ARP(frame); a != nil {
+		switch a.Op() {
+		case header.ARPRequest:
 			return Label{Text: "ARP request", Proto: ProtoARP, Groupable: true}
-		case layers.ARPReply:
+		case header.ARPReply:
 			return Label{Text: "ARP reply", Proto: ProtoARP, Groupable: true}
 		}
-		return Label{Text: fmt.Sprintf("ARP op %d", l.arp.Operation), Proto: ProtoARP}
-	case has(layers.LayerTypeTCP) && has(layers.LayerTypeIPv4):
-		return l.tcpLabel()
-	case has(layers.LayerTypeUDP) && has(layers.LayerTypeIPv4):
-		return l.udpLabel()
-	case has(layers.LayerTypeICMPv4):
-		switch l.icmp.TypeCode.Type() {
-		case layers.ICMPv4TypeEchoRequest:
-			return Label{Text: "ICMP echo request", Proto: ProtoICMP, Groupable: true}
-		case layers.ICMPv4TypeEchoReply:
-			return Label{Text: "ICMP echo reply", Proto: ProtoICMP, Groupable: true}
-		}
-		return Label{Text: fmt.Sprintf("ICMP type %d", l.icmp.TypeCode.Type()), Proto: ProtoICMP}
-	case has(layers.LayerTypeIPv6):
-		return Label{Text: "IPv6 " + l.ip6.NextHeader.String(), Proto: ProtoIPv6, Groupable: true}
-	case has(layers.LayerTypeIPv4):
-		if l.ip4.Flags&layers.IPv4MoreFragments != 0 || l.ip4.FragOffset != 0 {
-			return Label{Text: "IPv4 fragment", Proto: ProtoOther, Groupable: true}
-		}
-		return Label{Text: "IPv4 " + l.ip4.Protocol.String(), Proto: ProtoOther, Groupable: true}
+		return Label{Text: fmt.Sprintf("ARP op %d", a.Op()), Proto: ProtoARP}
 	}
-	if err != nil && len(l.decoded) == 0 {
-		return Label{Text: "malformed", Proto: ProtoOther}
+	if h.EtherType < 0x0600 { // an 802.3 length, not a type: LLC follows
+		return Label{Text: "802.3 LLC", Proto: ProtoOther, Groupable: true}
 	}
-	et := l.eth.EthernetType
-	if has(layers.LayerTypeDot1Q) {
-		et = l.dot1q.Type
-	}
-	return Label{Text: fmt.Sprintf("EtherType 0x%04x", uint16(et)), Proto: ProtoOther, Groupable: true}
+	return Label{Text: fmt.Sprintf("EtherType 0x%04x", h.EtherType), Proto: ProtoOther, Groupable: true}
 }
 
-func (l *labeller) udpLabel() Label {
-	dst, src := uint16(l.udp.DstPort), uint16(l.udp.SrcPort)
+// ipv4Label names an IPv4 packet: its TCP segment, UDP datagram or ICMP
+// message when the frame holds the header, else its protocol.
+func (l *labeller) ipv4Label(frame []byte, h *packet.Headers) Label {
+	switch {
+	case h.Fragment:
+		return Label{Text: "IPv4 fragment", Proto: ProtoOther, Groupable: true}
+	case h.HasPorts && h.TCP:
+		return l.tcpLabel(h)
+	case h.HasPorts && h.UDPLenOK():
+		return l.udpLabel(h.SrcPort, h.DstPort, h.UDPPayload(frame))
+	}
+	if m := h.ICMPv4(frame); m != nil {
+		switch m.Type() {
+		case header.ICMPv4Echo:
+			return Label{Text: "ICMP echo request", Proto: ProtoICMP, Groupable: true}
+		case header.ICMPv4EchoReply:
+			return Label{Text: "ICMP echo reply", Proto: ProtoICMP, Groupable: true}
+		}
+		return Label{Text: fmt.Sprintf("ICMP type %d", m.Type()), Proto: ProtoICMP}
+	}
+	return Label{Text: "IPv4 " + protoName(h.Proto), Proto: ProtoOther, Groupable: true}
+}
+
+// ipv6Content names what an IPv6 packet carries: "fragment", or the
+// protocol after the extension headers, or, when the frame cuts those
+// short, the first of them.
+func ipv6Content(frame []byte, h *packet.Headers) string {
+	switch {
+	case h.Fragment:
+		return "fragment"
+	case h.L4 > h.L3: // Parse walked the extension headers to the protocol
+		return protoName(h.Proto)
+	}
+	return protoName(header.IPv6(frame[h.L3:]).NextHeader())
+}
+
+// protoName is gopacket's name for IP protocol p ("UDP", "ICMPv6",
+// "IPv6HopByHop"), as the labels have always spelt them; only the table of
+// names, not its decoders.
+func protoName(p uint8) string { return layers.IPProtocol(p).String() }
+
+func (l *labeller) udpLabel(src, dst uint16, payload []byte) Label {
 	switch {
 	case dst == announcePort:
-		a, err := conformance.ParseAnnounce(l.udp.Payload)
+		a, err := conformance.ParseAnnounce(payload)
 		if err != nil {
 			return Label{Text: "UDP 37020 (not an announce)", Proto: ProtoNXSB}
 		}
@@ -174,15 +169,10 @@ func (l *labeller) udpLabel() Label {
 	return Label{Text: fmt.Sprintf("UDP %d", dst), Proto: ProtoUDP, Groupable: true}
 }
 
-func (l *labeller) tcpLabel() Label {
-	t := &l.tcp
-	src, ok1 := netip.AddrFromSlice(l.ip4.SrcIP)
-	dst, ok2 := netip.AddrFromSlice(l.ip4.DstIP)
-	if !ok1 || !ok2 {
-		return Label{Text: "TCP", Proto: ProtoTCP}
-	}
-	from := netip.AddrPortFrom(src, uint16(t.SrcPort))
-	to := netip.AddrPortFrom(dst, uint16(t.DstPort))
+func (l *labeller) tcpLabel(h *packet.Headers) Label {
+	syn, ack := h.TCPFlags&packet.TCPSyn != 0, h.TCPFlags&packet.TCPAck != 0
+	from := netip.AddrPortFrom(h.Src, h.SrcPort)
+	to := netip.AddrPortFrom(h.Dst, h.DstPort)
 	key := [2]netip.AddrPort{from, to}
 	if to.Compare(from) < 0 {
 		key = [2]netip.AddrPort{to, from}
@@ -190,7 +180,7 @@ func (l *labeller) tcpLabel() Label {
 	f := l.flows[key]
 	if f == nil && len(l.flows) < maxFlows {
 		f = &tcpFlow{client: from}
-		if t.SYN && t.ACK { // the answer came first: its sender serves
+		if syn && ack { // the answer came first: its sender serves
 			f.client = to
 		}
 		f.session = l.sessionPorts[uint16(f.serverPort(key))]
@@ -201,29 +191,29 @@ func (l *labeller) tcpLabel() Label {
 	if f != nil && from != f.client {
 		dir = 1
 	}
-	if f != nil && t.SYN {
-		if f.synSeen[dir] && f.base[dir] == t.Seq+1 {
+	if f != nil && syn {
+		if f.synSeen[dir] && f.base[dir] == h.Seq+1 {
 			retx = true
 		}
-		f.synSeen[dir], f.base[dir], f.based[dir], f.high[dir] = true, t.Seq+1, true, t.Seq+1
+		f.synSeen[dir], f.base[dir], f.based[dir], f.high[dir] = true, h.Seq+1, true, h.Seq+1
 	}
 	name := "TCP ACK"
 	switch {
-	case t.SYN && t.ACK:
+	case syn && ack:
 		name = "TCP SYN-ACK"
-	case t.SYN:
+	case syn:
 		name = "TCP SYN"
-	case t.RST:
+	case h.TCPFlags&packet.TCPRst != 0:
 		name = "TCP RST"
-	case t.FIN:
+	case h.TCPFlags&packet.TCPFin != 0:
 		name = "TCP FIN"
 	}
 	proto := ProtoTCP
 	if f != nil && f.session {
 		proto = ProtoNexus
 	}
-	n := len(t.Payload)
-	if n == 0 || t.SYN {
+	n := h.End - h.Payload // the segment's data, as far as the frame holds it
+	if n == 0 || syn {
 		if retx {
 			name += " (retransmission)"
 		}
@@ -235,16 +225,16 @@ func (l *labeller) tcpLabel() Label {
 	}
 	if f != nil {
 		if !f.based[dir] {
-			f.base[dir], f.based[dir], f.high[dir] = t.Seq, true, t.Seq
+			f.base[dir], f.based[dir], f.high[dir] = h.Seq, true, h.Seq
 		}
-		end := t.Seq + uint32(n)
+		end := h.Seq + uint32(n)
 		if int32(end-f.high[dir]) <= 0 {
 			retx = true
 		} else {
 			f.high[dir] = end
 		}
 		if f.session {
-			text = l.sessionText(dir == 0, int64(int32(t.Seq-f.base[dir])))
+			text = l.sessionText(dir == 0, int64(int32(h.Seq-f.base[dir])))
 		}
 	}
 	if retx {

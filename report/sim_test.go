@@ -52,7 +52,7 @@ func tcpSYN(from, to string, seq uint32) []byte {
 
 // simCapture runs traffic through the real core and policy in virtual
 // time, records it with the real capture sink, and returns the file.
-func simCapture(t *testing.T, policyFile string, ports []string, traffic func(s *hubtest.Sim)) string {
+func simCapture(t testing.TB, policyFile string, ports []string, traffic func(s *hubtest.Sim)) string {
 	t.Helper()
 	pol, err := filter.Load(policyFile, ports)
 	if err != nil {
@@ -159,7 +159,7 @@ func sum16(sum uint32, b []byte) uint16 {
 }
 
 // announceFrame is an NXSB announce from port's node to 239.42.0.1.
-func announceFrame(t *testing.T, from string, port uint16) []byte {
+func announceFrame(t testing.TB, from string, port uint16) []byte {
 	a := conformance.Announce{DeviceID: "node-" + from, Port: port, Services: []string{"samgr", "bundlemgr"}}
 	payload, err := a.MarshalBinary()
 	if err != nil {
@@ -179,7 +179,7 @@ func announceFrame(t *testing.T, from string, port uint16) []byte {
 // announce every 64 ms while node-a streams to node-b (a bulk transfer on
 // port 5001: 1448-byte segments each answered by an ACK), through 1% loss
 // a->b and a partition a|b from 2 s to 2.5 s.
-func largeCapture(t *testing.T, n int) string {
+func largeCapture(t testing.TB, n int) string {
 	t.Helper()
 	policy := writeTemp(t, "large.yaml", []byte(`seed: 3
 rules:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"l2hub/packet"
 )
 
 // The checks run here over the host's loopback, each "guest" on its own
@@ -271,6 +274,21 @@ func TestChecksum(t *testing.T) {
 	msg[2], msg[3] = byte(c>>8), byte(c)
 	if got := checksum(msg); got != 0 {
 		t.Errorf("got checksum of a checksummed message = %#04x, want 0", got)
+	}
+}
+
+// TestChecksumIsPackets: the guest's checksum is package packet's (which
+// the guest does not link, see checksum), on messages of every length.
+func TestChecksumIsPackets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 200 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		if got, want := checksum(b), packet.Checksum(b); got != want {
+			t.Fatalf("got checksum(% x) = %#04x, want packet.Checksum's %#04x", b, got, want)
+		}
 	}
 }
 
