@@ -2,8 +2,11 @@
 // Ethernet frame (up to two VLAN tags), IPv4 or IPv6 (walking the
 // hop-by-hop, routing, destination-options and fragment extension
 // headers), and TCP or UDP into Headers, offsets and fields, without
-// allocating. The policy's matchers and impairments (filter), the
-// conformance checker and replay's address rewriter all read frames
+// allocating. ARP, ICMPv4 and ICMPv6 are views of those payloads,
+// ParseQuoted reads the IP header (and what follows) that an ICMP error
+// quotes, and AddrBytes the addresses as the header holds them. The
+// policy's matchers and impairments (filter), the conformance checker,
+// replay's address rewriter and the report's labels all read frames
 // through it; ChecksumsOK, Checksum and UpdateChecksum are the Internet
 // checksum as they need it.
 //

@@ -25,6 +25,6 @@
 // inputs; a Model is not modified after Build and may be read concurrently.
 //
 // Imports: capture (the capture), hub (its notes), filter (its policy
-// edits), conformance (the handshake's message sizes) and
-// conformance/checker (the findings).
+// edits), packet (the frames' headers, for the labels), conformance (the
+// handshake's message sizes) and conformance/checker (the findings).
 package report
