@@ -33,9 +33,15 @@ type Hub struct {
 	Queue    int
 	Overflow hub.Overflow
 	Stall    time.Duration
-	Policy   bool // the 5-rule pass-through policy (PassThroughPolicy)
-	Capture  bool // pcapng of both directions to a temporary file
-	Logger   *slog.Logger
+	// BystanderStall, when set, is the stall time of a scenario's
+	// bystander ports alone (the port option stall=): the stalled-port
+	// scenario stalls its bystander quickly while the VMs that read keep
+	// the hub's stall time, so a loaded machine that does not run one of
+	// them for a moment does not make it drop frames.
+	BystanderStall time.Duration
+	Policy         bool // the 5-rule pass-through policy (PassThroughPolicy)
+	Capture        bool // pcapng of both directions to a temporary file
+	Logger         *slog.Logger
 	// Process, when set, is an l2hub binary: the hub runs as `l2hub serve`
 	// in a process of its own, as beside QEMU, rather than in this one
 	// (see openProcess).
@@ -102,6 +108,9 @@ func (t *Hub) open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 			spec.Transport, spec.Address, spec.Peer = transport.UDP, "127.0.0.1:0", vmAddrs[i]
 		default:
 			return nil, fmt.Errorf("%w: transport %q for l2hub (want tcp, unix or udp)", ErrUnsupported, sc.Transport)
+		}
+		if t.BystanderStall > 0 && i >= sc.Ports-sc.Bystanders {
+			spec.Options = transport.SpecOptions{"stall": t.BystanderStall.String()}
 		}
 		cfg.Ports = append(cfg.Ports, spec)
 	}
@@ -243,7 +252,7 @@ func freeUDPAddr() (string, error) {
 // the overload scenario (overload) runs on the last one named, the one with
 // the most machinery, the open-loop scenarios (s.OpenLoop) compare base
 // with overflow: drop, and the stalled-port scenario (stall) runs on base
-// with a 500ms stall time.
+// with a 500ms stall time on the stalled port.
 func (s *Suite) UseTargets(names []string, base Hub, overload, stall bool) error {
 	for _, name := range names {
 		t := base
@@ -275,7 +284,7 @@ func (s *Suite) UseTargets(names []string, base Hub, overload, stall bool) error
 	if stall {
 		s.StallTime = 500 * time.Millisecond
 		st := base
-		st.Stall = s.StallTime
+		st.BystanderStall = s.StallTime
 		s.Stall = &st
 	}
 	return nil

@@ -161,7 +161,7 @@ func TestUseTargets(t *testing.T) {
 	if len(s.Compare) != 1 || s.Compare[0].Name() != TargetHub+"+drop" {
 		t.Errorf("got comparison targets %v, want l2hub+drop", s.Compare)
 	}
-	if st, ok := s.Stall.(*Hub); !ok || st.Stall != s.StallTime || s.StallTime <= 0 {
+	if st, ok := s.Stall.(*Hub); !ok || st.BystanderStall != s.StallTime || st.Stall != 0 || s.StallTime <= 0 {
 		t.Errorf("got stall target %v with stall time %v, want the base with the suite's", s.Stall, s.StallTime)
 	}
 	if err := (&Suite{}).UseTargets([]string{"nothing"}, base, false, false); err == nil {
