@@ -262,6 +262,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop
 	rs.checkProbabilities(errs)
+	rs.checkCounts(errs)
 	rs.checkSizes(errs)
 	if l := rs.Loss; l != nil {
 		r.loss = lossCfg{model: lossRandom, p: l.Probability}
@@ -374,6 +375,28 @@ func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
 		if rc.Queue != nil {
 			check("rate: queue", *rc.Queue, 0, maxRateBytes)
 		}
+	}
+}
+
+// checkCounts adds an error for each count of rs outside its range
+// (duplicate copies, corrupt bits, reorder gap; 0 is the default 1): the
+// front ends refuse them as they parse, and a Spec built in Go gets the
+// same check here. Past maxCorruptBits a corrupted copy would index past
+// the bits it draws.
+func (rs *RuleSpec) checkCounts(errs *yamlfile.Errors) {
+	check := func(what string, n, hi int64) {
+		if n < 0 || n > hi {
+			errs.Add(rs.At.errorf("%s %d is outside 1..%d", what, n, hi))
+		}
+	}
+	if d := rs.Duplicate; d != nil {
+		check("duplicate: copies", int64(d.Copies), maxCopies-1)
+	}
+	if c := rs.Corrupt; c != nil {
+		check("corrupt: bits", int64(c.Bits), maxCorruptBits)
+	}
+	if ro := rs.Reorder; ro != nil {
+		check("reorder: gap", int64(ro.Gap), maxGap)
 	}
 }
 

@@ -290,3 +290,26 @@ func TestFrontEndsShareTimeChecks(t *testing.T) {
 		t.Errorf("got --partition a|b@1s+2s = %+v, want the file's %+v", got, want)
 	}
 }
+
+// TestCompileRefusesCountsOutOfRange: copies, corrupt bits and a reorder
+// gap past what the front ends allow are refused in a Spec built in Go
+// too; a corrupt rule of 100 bits would otherwise index past the 64 it
+// draws, on the data path.
+func TestCompileRefusesCountsOutOfRange(t *testing.T) {
+	for name, rs := range map[string]RuleSpec{
+		"copies":   {Name: "x", Duplicate: &DuplicateSpec{Probability: 1, Copies: maxCopies}},
+		"bits":     {Name: "x", Corrupt: &CorruptSpec{Probability: 1, Bits: maxCorruptBits + 1}},
+		"neg-bits": {Name: "x", Corrupt: &CorruptSpec{Probability: 1, Bits: -1}},
+		"gap":      {Name: "x", Reorder: &ReorderSpec{Probability: 1, Gap: maxGap + 1}},
+	} {
+		_, err := Compile(&Spec{Name: "go", Rules: []RuleSpec{rs}}, []string{"a", "b"})
+		if err == nil || !strings.Contains(err.Error(), "is outside 1..") {
+			t.Errorf("%s: Compile = %v, want the count refused", name, err)
+		}
+	}
+	ok := RuleSpec{Name: "x", Duplicate: &DuplicateSpec{Probability: 1, Copies: maxCopies - 1},
+		Corrupt: &CorruptSpec{Probability: 1, Bits: maxCorruptBits}}
+	if _, err := Compile(&Spec{Name: "go", Rules: []RuleSpec{ok}}, []string{"a", "b"}); err != nil {
+		t.Errorf("counts at their bounds: %v, want them accepted", err)
+	}
+}
