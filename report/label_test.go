@@ -16,16 +16,17 @@ import (
 
 	"l2hub/capture"
 	"l2hub/conformance"
+	"l2hub/packet"
 )
 
 // gopacketLabeller is the labeller as it was before it read frames with
 // package packet: gopacket's DecodingLayerParser over Ethernet, 802.1Q,
-// ARP, IPv4, IPv6, UDP, TCP and ICMPv4. TestLabelsAsBefore holds the
-// labeller to it; TestLabelDifferences pins where they part, on purpose.
+// ARP, IPv4, IPv6, UDP, TCP and ICMPv4. Only the parsing is its own: what
+// a UDP or TCP header it found is named is the labeller's (udpLabel,
+// tcpLabel and their flow state), so TestLabelsAsBefore compares the two
+// parsers, and TestLabelDifferences pins where they part, on purpose.
 type gopacketLabeller struct {
-	msgLen       [3]int // msg1, msg2, msg3 on the wire
-	sessionPorts map[uint16]bool
-	flows        map[[2]netip.AddrPort]*tcpFlow
+	*labeller
 
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
@@ -40,15 +41,7 @@ type gopacketLabeller struct {
 }
 
 func newGopacketLabeller(noiseXK bool) *gopacketLabeller {
-	l := &gopacketLabeller{
-		msgLen:       [3]int{conformance.NexusMsg1Len, conformance.NexusMsg2Len, conformance.NexusMsg3Len},
-		sessionPorts: map[uint16]bool{nexusSessionPort: true},
-		flows:        map[[2]netip.AddrPort]*tcpFlow{},
-	}
-	if noiseXK {
-		p := conformance.ProfileStd
-		l.msgLen = [3]int{4 + p.MessageLen(conformance.Msg1), 4 + p.MessageLen(conformance.Msg2), 4 + p.MessageLen(conformance.Msg3)}
-	}
+	l := &gopacketLabeller{labeller: newLabeller(noiseXK)}
 	l.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
 		&l.eth, &l.dot1q, &l.arp, &l.ip4, &l.ip6, &l.udp, &l.tcp, &l.icmp)
 	l.parser.IgnoreUnsupported = true
@@ -86,9 +79,9 @@ func (l *gopacketLabeller) label(frame []byte) (lb Label) {
 		}
 		return Label{Text: fmt.Sprintf("ARP op %d", l.arp.Operation), Proto: ProtoARP}
 	case has(layers.LayerTypeTCP) && has(layers.LayerTypeIPv4):
-		return l.tcpLabel()
+		return l.gopacketTCPLabel()
 	case has(layers.LayerTypeUDP) && has(layers.LayerTypeIPv4):
-		return l.udpLabel()
+		return l.udpLabel(uint16(l.udp.SrcPort), uint16(l.udp.DstPort), l.udp.Payload)
 	case has(layers.LayerTypeICMPv4):
 		switch l.icmp.TypeCode.Type() {
 		case layers.ICMPv4TypeEchoRequest:
@@ -115,118 +108,25 @@ func (l *gopacketLabeller) label(frame []byte) (lb Label) {
 	return Label{Text: fmt.Sprintf("EtherType 0x%04x", uint16(et)), Proto: ProtoOther, Groupable: true}
 }
 
-func (l *gopacketLabeller) udpLabel() Label {
-	dst, src := uint16(l.udp.DstPort), uint16(l.udp.SrcPort)
-	switch {
-	case dst == announcePort:
-		a, err := conformance.ParseAnnounce(l.udp.Payload)
-		if err != nil {
-			return Label{Text: "UDP 37020 (not an announce)", Proto: ProtoNXSB}
-		}
-		if len(l.sessionPorts) < maxSessionPorts && a.Port != 0 {
-			l.sessionPorts[a.Port] = true
-		}
-		return Label{Text: "NXSB announce", Proto: ProtoNXSB, Groupable: true}
-	case dst == 67 || dst == 68:
-		return Label{Text: "DHCP", Proto: ProtoUDP}
-	case dst == 53 || src == 53:
-		return Label{Text: "DNS", Proto: ProtoUDP, Groupable: true}
-	}
-	return Label{Text: fmt.Sprintf("UDP %d", dst), Proto: ProtoUDP, Groupable: true}
-}
-
-func (l *gopacketLabeller) tcpLabel() Label {
+// gopacketTCPLabel hands the TCP header gopacket found to the labeller's
+// tcpLabel, as the fields package packet would give it.
+func (l *gopacketLabeller) gopacketTCPLabel() Label {
 	t := &l.tcp
 	src, ok1 := netip.AddrFromSlice(l.ip4.SrcIP)
 	dst, ok2 := netip.AddrFromSlice(l.ip4.DstIP)
 	if !ok1 || !ok2 {
 		return Label{Text: "TCP", Proto: ProtoTCP}
 	}
-	from := netip.AddrPortFrom(src, uint16(t.SrcPort))
-	to := netip.AddrPortFrom(dst, uint16(t.DstPort))
-	key := [2]netip.AddrPort{from, to}
-	if to.Compare(from) < 0 {
-		key = [2]netip.AddrPort{to, from}
-	}
-	f := l.flows[key]
-	if f == nil && len(l.flows) < maxFlows {
-		f = &tcpFlow{client: from}
-		if t.SYN && t.ACK { // the answer came first: its sender serves
-			f.client = to
-		}
-		f.session = l.sessionPorts[uint16(f.serverPort(key))]
-		l.flows[key] = f
-	}
-	retx := false
-	dir := 0
-	if f != nil && from != f.client {
-		dir = 1
-	}
-	if f != nil && t.SYN {
-		if f.synSeen[dir] && f.base[dir] == t.Seq+1 {
-			retx = true
-		}
-		f.synSeen[dir], f.base[dir], f.based[dir], f.high[dir] = true, t.Seq+1, true, t.Seq+1
-	}
-	name := "TCP ACK"
-	switch {
-	case t.SYN && t.ACK:
-		name = "TCP SYN-ACK"
-	case t.SYN:
-		name = "TCP SYN"
-	case t.RST:
-		name = "TCP RST"
-	case t.FIN:
-		name = "TCP FIN"
-	}
-	proto := ProtoTCP
-	if f != nil && f.session {
-		proto = ProtoNexus
-	}
-	n := len(t.Payload)
-	if n == 0 || t.SYN {
-		if retx {
-			name += " (retransmission)"
-		}
-		return Label{Text: name, Proto: proto, Groupable: name == "TCP ACK"}
-	}
-	text := "TCP data"
-	if name == "TCP FIN" || name == "TCP RST" {
-		text = name + " + data"
-	}
-	if f != nil {
-		if !f.based[dir] {
-			f.base[dir], f.based[dir], f.high[dir] = t.Seq, true, t.Seq
-		}
-		end := t.Seq + uint32(n)
-		if int32(end-f.high[dir]) <= 0 {
-			retx = true
-		} else {
-			f.high[dir] = end
-		}
-		if f.session {
-			text = l.sessionText(dir == 0, int64(int32(t.Seq-f.base[dir])))
+	h := packet.Headers{Src: src, Dst: dst, SrcPort: uint16(t.SrcPort), DstPort: uint16(t.DstPort), Seq: t.Seq, End: len(t.Payload)}
+	for _, f := range []struct {
+		set  bool
+		flag uint8
+	}{{t.SYN, packet.TCPSyn}, {t.ACK, packet.TCPAck}, {t.RST, packet.TCPRst}, {t.FIN, packet.TCPFin}} {
+		if f.set {
+			h.TCPFlags |= f.flag
 		}
 	}
-	if retx {
-		return Label{Text: text + " (retransmission)", Proto: proto}
-	}
-	return Label{Text: text, Proto: proto, Groupable: text == "TCP data"}
-}
-
-func (l *gopacketLabeller) sessionText(fromClient bool, off int64) string {
-	m1, m2, m3 := int64(l.msgLen[0]), int64(l.msgLen[1]), int64(l.msgLen[2])
-	switch {
-	case off < 0:
-		return "nexus data"
-	case fromClient && off < m1:
-		return "handshake msg1"
-	case fromClient && off < m1+m3:
-		return "handshake msg3"
-	case !fromClient && off < m2:
-		return "handshake msg2"
-	}
-	return "record"
+	return l.tcpLabel(&h)
 }
 
 // arpRequest is a's ARP request for b's address.
