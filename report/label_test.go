@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/conformance"
 	"l2hub/packet"
 )
@@ -325,21 +325,9 @@ func TestLabelsAsBefore(t *testing.T) {
 	}
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			r, err := capture.NewReader(f, capture.ReadOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			l, ref := newLabeller(false), newGopacketLabeller(false)
 			n := 0
-			for p, err := range r.All() {
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, p := range capturetest.Packets(t, path) {
 				if p.LinkType != capture.LinkTypeEthernet {
 					continue
 				}
