@@ -190,7 +190,7 @@ partitions:
 		{"two-rules", "- {name: x, drop: true}\n- {name: y, drop: true}\n", "x", "rule.yaml:1:1: want one rule, got a list of 2"},
 		{"bad-probability", "{match: {link: a->b}, loss: 150%}", "x", `rule.yaml:1:29: loss: `},
 		{"unknown-port", "{match: {link: a->z}, drop: true}", "x", `port "z" does not exist`},
-		{"unknown-key", "{match: {link: a->b}, lose: 5%}", "x", `rule.yaml:1:23: unknown key "lose"`},
+		{"unknown-key", "{match: {link: a->b}, lose: 5%}", "x", `rule.yaml:1:23: lose: unknown field "lose", did you mean "loss"?`},
 		{"other-name", "{name: y, drop: true}", "x", `rule.yaml:1:8: name: "y", but the rule to change is "x"`},
 		{"reorder-without-delay", "{reorder: 5%}", "x", "reorder needs a delay"},
 		{"bad-name", "{drop: true}", "has space", `rule name "has space"`},

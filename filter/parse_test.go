@@ -52,11 +52,11 @@ func TestParseErrors(t *testing.T) {
 		want      []string // each must appear, in order, one per error
 	}{
 		{"unknown-top-key", "seed: 1\nrulez: []\n",
-			[]string{`test.yaml:2:1: unknown key "rulez"`}},
+			[]string{`test.yaml:2:1: rulez: unknown field "rulez", did you mean "rules"?`}},
 		{"unknown-rule-key", "rules:\n  - name: x\n    los: 5%\n",
-			[]string{`test.yaml:3:5: rules[0]: unknown key "los"`}},
+			[]string{`test.yaml:3:5: rules[0].los: unknown field "los", did you mean "loss"?`}},
 		{"unknown-match-key", "rules:\n  - name: x\n    match: {port: a}\n",
-			[]string{`test.yaml:3:13: rules[0].match: unknown key "port"`}},
+			[]string{`test.yaml:3:13: rules[0].match.port: unknown field "port" (known: broadcast,`}},
 		{"probability-out-of-range", "rules:\n  - name: x\n  - name: y\n  - name: z\n    loss: {probability: 1.5}\n",
 			[]string{`test.yaml:5:25: rules[2].loss.probability: 1.5 is more than 1 (100%)`}},
 		{"percent-out-of-range", "rules:\n  - name: x\n    loss: 150%\n",
@@ -92,7 +92,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate-rule-name", "rules:\n  - name: x\n  - name: x\n",
 			[]string{`test.yaml:3:11: rules[1].name: rule name "x" is used twice`}},
 		{"duplicate-key", "rules:\n  - name: x\n    name: y\n",
-			[]string{`test.yaml:3:5: rules[0].name: key given twice`}},
+			[]string{`test.yaml:3:5: rules[0].name: given twice (first at line 2, column 5)`}},
 		{"missing-name", "rules:\n  - loss: 5%\n",
 			[]string{`test.yaml:2:5: rules[0]: rule has no name`}},
 		{"bad-rule-name", "rules:\n  - name: \"a b\"\n",

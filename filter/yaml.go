@@ -154,37 +154,10 @@ func (w *walker) items(n *yaml.Node, path string) ([]*yaml.Node, bool) {
 // fields walks a mapping: every key must be one of handlers' and appear
 // once. Handlers run in key order.
 func (w *walker) fields(n *yaml.Node, path string, handlers map[string]func(v *yaml.Node, path string)) {
-	if n.Kind != yaml.MappingNode {
-		w.errf(n, path, "want a mapping, got %s", kindName(n))
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		kp := joinPath(path, k.Value)
-		if k.Kind != yaml.ScalarNode {
-			w.errf(k, path, "keys must be plain names")
-			continue
-		}
-		h, ok := handlers[k.Value]
-		if !ok {
-			w.errf(k, path, "unknown key %q (want one of %s)", k.Value, strings.Join(sortedKeys(handlers), ", "))
-			continue
-		}
-		if seen[k.Value] {
-			w.errf(k, kp, "key given twice")
-			continue
-		}
-		seen[k.Value] = true
-		if v.Kind == yaml.AliasNode {
-			w.errf(v, kp, "YAML aliases are not supported in a policy")
-			continue
-		}
-		h(v, kp)
-	}
+	w.errs.Fields(n, path, sortedKeys(handlers), func(key string, v *yaml.Node, kp string) {
+		handlers[key](v, kp)
+	})
 }
-
-func joinPath(path, key string) string { return yamlfile.JoinPath(path, key) }
 
 func (w *walker) document(root *yaml.Node) {
 	// Keys are collected first and handled in a fixed order, so rules may
@@ -239,28 +212,19 @@ func (w *walker) list(n *yaml.Node, path string, each func(n *yaml.Node, path st
 }
 
 func (w *walker) groups(n *yaml.Node) {
-	if n.Kind != yaml.MappingNode {
-		w.errf(n, "groups", "want a mapping of group name to ports, got %s", kindName(n))
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		path := joinPath("groups", k.Value)
+	w.errs.Entries(n, "groups", "a mapping of group name to ports", func(k, v *yaml.Node, path string) {
 		name := k.Value
 		switch {
 		case !validName(name):
 			w.errf(k, path, "%q is not a valid group name", name)
-			continue
+			return
 		case w.scope.ports[name]:
 			w.errf(k, path, "group %q has the name of a port", name)
-			continue
-		case w.scope.groups[name] != nil:
-			w.errf(k, path, "group %q defined twice", name)
-			continue
+			return
 		}
 		items, ok := w.items(v, path)
 		if !ok {
-			continue
+			return
 		}
 		var ports []string
 		for _, it := range items {
@@ -282,7 +246,7 @@ func (w *walker) groups(n *yaml.Node) {
 		if ports != nil {
 			w.scope.groups[name] = ports
 		}
-	}
+	})
 }
 
 // probability reads a probability scalar.

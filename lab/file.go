@@ -281,33 +281,6 @@ func (p *parser) addErr(err error) {
 	}
 }
 
-// fields walks a mapping whose keys must be among known, each once.
-func (p *parser) fields(n *yaml.Node, path string, known []string, fn func(key string, v *yaml.Node, kpath string)) bool {
-	if n.Kind != yaml.MappingNode {
-		p.errf(n, path, "want a mapping (%s), got %s", strings.Join(known, ", "), yamlfile.Got(n))
-		return false
-	}
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		kpath := join(path, k.Value)
-		switch {
-		case k.Kind != yaml.ScalarNode:
-			p.errf(k, path, "keys must be plain names")
-		case !slices.Contains(known, k.Value):
-			p.errf(k, kpath, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
-		case seen[k.Value] != nil:
-			p.errf(k, kpath, "given twice (first at line %d, column %d)", seen[k.Value].Line, seen[k.Value].Column)
-		default:
-			seen[k.Value] = k
-			fn(k.Value, v, kpath)
-		}
-	}
-	return true
-}
-
-func join(path, key string) string { return yamlfile.JoinPath(path, key) }
-
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		p.errf(n, path, "want a string, got %s", yamlfile.Got(n))
@@ -394,7 +367,7 @@ var (
 func (p *parser) top(n *yaml.Node) {
 	var vmsNode, phasesNode, triggersNode *yaml.Node
 	p.vars = map[string]string{"LAB": p.dir}
-	ok := p.fields(n, "", []string{"name", "timeout", "seed", "vars", "hub", "vms", "phases", "triggers"}, func(key string, v *yaml.Node, path string) {
+	ok := p.errs.Fields(n, "", []string{"name", "timeout", "seed", "vars", "hub", "vms", "phases", "triggers"}, func(key string, v *yaml.Node, path string) {
 		switch key {
 		case "name":
 			if s, ok := p.str(v, path); ok {
@@ -465,30 +438,22 @@ func (p *parser) top(n *yaml.Node) {
 }
 
 func (p *parser) readVars(n *yaml.Node, path string) {
-	if n.Kind != yaml.MappingNode {
-		p.errf(n, path, "want a mapping of NAME: value, got %s", yamlfile.Got(n))
-		return
-	}
-	if len(n.Content)/2 > maxVars {
+	if n.Kind == yaml.MappingNode && len(n.Content)/2 > maxVars {
 		p.errf(n, path, "%d variables: at most %d", len(n.Content)/2, maxVars)
 		return
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		kpath := join(path, k.Value)
+	p.errs.Entries(n, path, "a mapping of NAME: value", func(k, v *yaml.Node, kpath string) {
 		switch {
 		case !varName.MatchString(k.Value):
 			p.errf(k, kpath, "want a name of letters, digits and '_'")
 		case slices.Contains(runVars, k.Value) || k.Value == "LAB":
 			p.errf(k, kpath, "${%s} is filled in by the run; pick another name", k.Value)
-		case p.vars[k.Value] != "":
-			p.errf(k, kpath, "given twice")
 		default:
 			if s, ok := p.str(v, kpath); ok {
 				p.vars[k.Value] = s
 			}
 		}
-	}
+	})
 }
 
 // expand replaces ${NAME} with the file's variables; run-time variables
@@ -539,7 +504,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
 		vm := VM{NIC: DefaultNIC}
 		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
-		p.fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
 				nameNode = v
@@ -703,7 +668,7 @@ func (p *parser) readExpect(n *yaml.Node, path string) []Expect {
 	p.list(n, path, maxMarkers, func(_ int, item *yaml.Node, ipath string) {
 		e := Expect{Within: p.lab.Timeout}
 		var markerNode *yaml.Node
-		p.fields(item, ipath, []string{"marker", "within"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, ipath, []string{"marker", "within"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "marker":
 				markerNode = v
@@ -728,7 +693,7 @@ func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) [
 	var out []Disk
 	p.list(n, path, maxDisks, func(_ int, item *yaml.Node, ipath string) {
 		var d Disk
-		p.fields(item, ipath, []string{"file", "size"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, ipath, []string{"file", "size"}, func(key string, v *yaml.Node, kpath string) {
 			s, ok := p.str(v, kpath)
 			if !ok {
 				return
@@ -879,23 +844,13 @@ func (p *parser) vmNames() string {
 // perVM reads a mapping of VM name to one pattern or a list of them.
 func (p *parser) perVM(n *yaml.Node, path string) [][]Pattern {
 	out := make([][]Pattern, len(p.lab.VMs))
-	if n.Kind != yaml.MappingNode {
-		p.errf(n, path, "want a mapping of VM name to markers, got %s", yamlfile.Got(n))
-		return out
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		kpath := join(path, k.Value)
-		vi := p.vmIndex(k.Value)
-		switch {
-		case vi < 0:
-			p.errf(k, kpath, "no VM named %q (VMs: %s)", k.Value, p.vmNames())
-		case out[vi] != nil:
-			p.errf(k, kpath, "given twice")
-		default:
+	p.errs.Entries(n, path, "a mapping of VM name to markers", func(k, v *yaml.Node, kpath string) {
+		if vi := p.vmIndex(k.Value); vi >= 0 {
 			out[vi] = p.patterns(v, kpath)
+		} else {
+			p.errf(k, kpath, "no VM named %q (VMs: %s)", k.Value, p.vmNames())
 		}
-	}
+	})
 	return out
 }
 
@@ -904,7 +859,7 @@ func (p *parser) readPhases(n *yaml.Node) {
 	p.list(n, "phases", maxPhases, func(_ int, item *yaml.Node, path string) {
 		ph := Phase{Within: p.lab.Timeout}
 		var nameNode, markersNode, budgetNode *yaml.Node
-		p.fields(item, path, []string{"name", "markers", "within", "budget", "evidence"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, path, []string{"name", "markers", "within", "budget", "evidence"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
 				nameNode = v
@@ -965,7 +920,7 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		tr := Trigger{OnVM: -1, Name: fmt.Sprintf("trigger-%d", i+1)}
 		var onNode, atNode, doNode, forNode *yaml.Node
 		var doText string
-		p.fields(item, path, []string{"name", "on", "at", "do", "for"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, path, []string{"name", "on", "at", "do", "for"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
 				if s, ok := p.str(v, kpath); ok {

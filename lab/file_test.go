@@ -117,6 +117,8 @@ func TestParseErrors(t *testing.T) {
 		name, text, want string
 	}{
 		{"unknown-key", "name: x\ncolour: red\nvms:\n" + vmA, `lab.yaml:2:1: colour: unknown field "colour" (known: name, timeout, seed, vars, hub, vms, phases, triggers)`},
+		{"misspelt-key", "name: x\ntimout: 9s\nvms:\n" + vmA, `lab.yaml:2:1: timout: unknown field "timout", did you mean "timeout"?`},
+		{"var-twice", "name: x\nvars: {K: 1, K: 2}\nvms:\n" + vmA, `lab.yaml:2:14: vars.K: given twice (first at line 2, column 8)`},
 		{"bad-timeout", "name: x\ntimeout: soon\nvms:\n" + vmA, `lab.yaml:2:10: timeout: "soon": want a duration such as 60s or 1m30s`},
 		{"zero-within", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up, within: 0s}]}",
 			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},

@@ -306,23 +306,7 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 			w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1)
 		}
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			w.errf(n, path, "want a mapping, got %s", yamlfile.Got(n))
-			return
-		}
-		seen := map[string]*yaml.Node{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				w.errf(k, path, "keys must be plain names")
-				continue
-			}
-			kp := yamlfile.JoinPath(path, k.Value)
-			if first, dup := seen[k.Value]; dup {
-				w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
-				continue
-			}
-			seen[k.Value] = k
+		w.errs.Entries(n, path, "a mapping", func(k, v *yaml.Node, kp string) {
 			// A map whose type says a key takes several values (a vxlan
 			// port's remote) may list them.
 			if mv, ok := reflect.Zero(t).Interface().(interface{ MultiValued(string) bool }); ok &&
@@ -330,10 +314,10 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 				for i, item := range v.Content {
 					w.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", kp, i), depth+1)
 				}
-				continue
+				return
 			}
 			w.walk(v, t.Elem(), kp, depth+1)
-		}
+		})
 	default:
 		w.scalar(n, t, path)
 	}
@@ -341,10 +325,6 @@ func (w *configWalker) walk(n *yaml.Node, t reflect.Type, path string, depth int
 
 // fields checks a mapping against a struct's yaml fields.
 func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth int) {
-	if n.Kind != yaml.MappingNode {
-		w.errf(n, path, "want a mapping of settings, got %s", yamlfile.Got(n))
-		return
-	}
 	var known []string
 	types := map[string]reflect.Type{}
 	for f := range t.Fields() {
@@ -358,26 +338,9 @@ func (w *configWalker) fields(n *yaml.Node, t reflect.Type, path string, depth i
 		known = append(known, key)
 		types[key] = f.Type
 	}
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			w.errf(k, path, "keys must be plain names")
-			continue
-		}
-		kp := yamlfile.JoinPath(path, k.Value)
-		ft, ok := types[k.Value]
-		if !ok {
-			w.errf(k, kp, "unknown field %q (known: %s)", k.Value, strings.Join(known, ", "))
-			continue
-		}
-		if first, dup := seen[k.Value]; dup {
-			w.errf(k, kp, "given twice (first at line %d, column %d)", first.Line, first.Column)
-			continue
-		}
-		seen[k.Value] = k
-		w.walk(v, ft, kp, depth+1)
-	}
+	w.errs.Fields(n, path, known, func(key string, v *yaml.Node, kp string) {
+		w.walk(v, types[key], kp, depth+1)
+	})
 }
 
 // scalar checks that n decodes as a value of type t.

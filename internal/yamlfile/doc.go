@@ -5,5 +5,5 @@
 // ("lab.yaml:7:14: ports[1].address: ..."). The policy (filter), the
 // serve config (serve) and the lab file (lab) walk their node trees with it.
 //
-// Imports: nothing of l2hub.
+// Imports: internal/suggest (the "did you mean" of an unknown field).
 package yamlfile

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"l2hub/internal/suggest"
 )
 
 // Error is one problem in a file: where it is and what is wrong. Line and
@@ -272,4 +275,62 @@ func Lookup(n *yaml.Node, path ...string) *yaml.Node {
 		}
 	}
 	return n
+}
+
+// Fields walks the mapping n, whose keys must be among known, each given
+// once: fn runs for every such key in file order, with its value and its
+// path. A key that is not a plain name, an unknown key (with the known one
+// nearest it) and a key given twice are recorded as problems and skipped.
+// Fields reports false, and records the problem, when n is not a mapping.
+func (e *Errors) Fields(n *yaml.Node, path string, known []string, fn func(key string, v *yaml.Node, path string)) bool {
+	return e.mapping(n, path, "a mapping", func(k *yaml.Node, kp string) bool {
+		if slices.Contains(known, k.Value) {
+			return true
+		}
+		hint := ""
+		if near, ok := suggest.Nearest(k.Value, known); ok {
+			hint = fmt.Sprintf(", did you mean %q?", near)
+		}
+		e.At(k, kp, "unknown field %q%s (known: %s)", k.Value, hint, strings.Join(known, ", "))
+		return false
+	}, func(k, v *yaml.Node, kp string) { fn(k.Value, v, kp) })
+}
+
+// Entries walks the mapping n of names the file chooses (variables, groups,
+// options): fn runs for every key in file order, with the key's node, its
+// value and its path. A key that is not a plain name and a key given twice
+// are recorded as problems and skipped. what says what the mapping holds,
+// for the problem recorded when n is not a mapping ("a mapping of group
+// name to ports"); Entries then reports false.
+func (e *Errors) Entries(n *yaml.Node, path, what string, fn func(k, v *yaml.Node, path string)) bool {
+	return e.mapping(n, path, what, func(*yaml.Node, string) bool { return true }, fn)
+}
+
+// mapping walks n's entries: a key that is not a plain name, that known
+// refuses (having recorded why) or that an earlier key of the same name
+// was given is skipped, and fn runs for the others.
+func (e *Errors) mapping(n *yaml.Node, path, what string, known func(k *yaml.Node, path string) bool, fn func(k, v *yaml.Node, path string)) bool {
+	if n.Kind != yaml.MappingNode {
+		e.At(n, path, "want %s, got %s", what, Got(n))
+		return false
+	}
+	first := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			e.At(k, path, "keys must be plain names, got %s", KindName(k))
+			continue
+		}
+		kp := JoinPath(path, k.Value)
+		if !known(k, kp) {
+			continue
+		}
+		if at, twice := first[k.Value]; twice {
+			e.At(k, kp, "given twice (first at line %d, column %d)", at.Line, at.Column)
+			continue
+		}
+		first[k.Value] = k
+		fn(k, v, kp)
+	}
+	return true
 }

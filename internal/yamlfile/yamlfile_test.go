@@ -140,3 +140,68 @@ func TestGot(t *testing.T) {
 		}
 	}
 }
+
+// TestFields: the one walk of a mapping of known fields that the policy,
+// the serve config and the lab file share: every key it accepts reaches
+// the caller once, in file order, with its path; every other key is one
+// problem at that key, naming the nearest known field.
+func TestFields(t *testing.T) {
+	const src = "loss: 1\nlos: 2\nrate: 3\nloss: 4\n[a]: 5\nzzz: 6\nzzz: 7\n"
+	root, derr := Decode("p.yaml", []byte(src), "policy")
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	e := &Errors{File: "p.yaml", Max: 20}
+	var got []string
+	ok := e.Fields(root, "rules[0]", []string{"loss", "rate"}, func(key string, v *yaml.Node, path string) {
+		got = append(got, path+"="+v.Value)
+	})
+	if !ok || strings.Join(got, " ") != "rules[0].loss=1 rules[0].rate=3" {
+		t.Errorf("Fields passed %q (ok %v), want rules[0].loss=1 rules[0].rate=3", got, ok)
+	}
+	want := []string{
+		`p.yaml:2:1: rules[0].los: unknown field "los", did you mean "loss"? (known: loss, rate)`,
+		`p.yaml:4:1: rules[0].loss: given twice (first at line 1, column 1)`,
+		`p.yaml:5:1: rules[0]: keys must be plain names, got a list`,
+		`p.yaml:6:1: rules[0].zzz: unknown field "zzz" (known: loss, rate)`,
+		`p.yaml:7:1: rules[0].zzz: unknown field "zzz" (known: loss, rate)`,
+	}
+	if e.List.Error() != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%v\nwant:\n%s", e.List, strings.Join(want, "\n"))
+	}
+
+	e = &Errors{File: "p.yaml", Max: 20}
+	if e.Fields(&yaml.Node{Kind: yaml.ScalarNode, Value: "yes", Line: 3, Column: 9}, "capture", nil, nil) {
+		t.Error("Fields of a scalar reported a mapping")
+	}
+	if got := e.List.Error(); got != `p.yaml:3:9: capture: want a mapping, got "yes"` {
+		t.Errorf("Fields of a scalar: %q", got)
+	}
+}
+
+// TestEntries: a mapping of names the file chooses passes every name once
+// and refuses a repeat, naming where the first one was.
+func TestEntries(t *testing.T) {
+	root, derr := Decode("lab.yaml", []byte("A: 1\nB: 2\nA: 3\n"), "lab file")
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	e := &Errors{File: "lab.yaml", Max: 20}
+	var got []string
+	e.Entries(root, "vars", "a mapping of NAME: value", func(k, v *yaml.Node, path string) {
+		got = append(got, path+"="+v.Value)
+	})
+	if strings.Join(got, " ") != "vars.A=1 vars.B=2" {
+		t.Errorf("Entries passed %q, want vars.A=1 vars.B=2", got)
+	}
+	if got := e.List.Error(); got != "lab.yaml:3:1: vars.A: given twice (first at line 1, column 1)" {
+		t.Errorf("problems: %q", got)
+	}
+	e = &Errors{File: "lab.yaml", Max: 20}
+	if e.Entries(&yaml.Node{Kind: yaml.SequenceNode, Line: 1, Column: 7}, "vars", "a mapping of NAME: value", nil) {
+		t.Error("Entries of a list reported a mapping")
+	}
+	if got := e.List.Error(); got != "lab.yaml:1:7: vars: want a mapping of NAME: value, got a list" {
+		t.Errorf("Entries of a list: %q", got)
+	}
+}
