@@ -26,5 +26,6 @@
 //
 // Imports: capture (the capture), hub (its notes), filter (its policy
 // edits), packet (the frames' headers, for the labels), conformance (the
-// handshake's message sizes) and conformance/checker (the findings).
+// handshake's message sizes), conformance/checker (the findings) and
+// internal/atomicfile (the page written whole).
 package report

@@ -11,7 +11,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"l2hub/internal/atomicfile"
 )
 
 // The page's parts. page.js draws the diagram from the JSON the page
@@ -33,7 +33,7 @@ func (m *Model) WriteFile(path string) (int, error) {
 	if err := m.WriteHTML(&page); err != nil {
 		return 0, err
 	}
-	return page.Len(), renameio.WriteFile(path, page.Bytes(), 0o644)
+	return page.Len(), atomicfile.WriteFile(path, page.Bytes(), 0o644)
 }
 
 // WriteHTML writes the model as one self-contained HTML page. The page

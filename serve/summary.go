@@ -10,7 +10,7 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 
-	"github.com/google/renameio/v2"
+	"l2hub/internal/atomicfile"
 )
 
 // Summary is what a session did, as l2hub serve reports it when it stops:
@@ -77,7 +77,7 @@ func writeSummaryFile(path string, sum *Summary) error {
 	if err := sum.writeJSON(&b); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
-	if err := renameio.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
 	return nil

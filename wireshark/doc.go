@@ -12,5 +12,5 @@
 // Concurrency: PersonalDir and Install are safe for concurrent use; Install
 // replaces the file atomically.
 //
-// Imports: nothing of l2hub.
+// Imports: internal/atomicfile (the file written whole).
 package wireshark

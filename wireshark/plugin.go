@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/renameio/v2"
+	"l2hub/internal/atomicfile"
 )
 
 // FileName is the plugin's file name.
@@ -67,7 +67,7 @@ func Install(dir string) (string, error) {
 		return "", fmt.Errorf("install wireshark plugin: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	if err := renameio.WriteFile(path, Plugin, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, Plugin, 0o644); err != nil {
 		return "", fmt.Errorf("install wireshark plugin: %w", err)
 	}
 	return path, nil

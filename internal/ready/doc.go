@@ -15,5 +15,5 @@
 // Concurrency: the functions are safe for concurrent use; a ready file is
 // replaced atomically, so a reader never sees half of one.
 //
-// Imports: nothing of l2hub.
+// Imports: internal/atomicfile (the file written whole).
 package ready

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"l2hub/internal/atomicfile"
 )
 
 // Info is the content of a ready file.
@@ -61,7 +61,7 @@ func WriteFile(path string, info Info) error {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	b = append(b, '\n')
-	if err := renameio.WriteFile(path, b, 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	return nil
