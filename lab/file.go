@@ -859,6 +859,7 @@ func (p *parser) readPhases(n *yaml.Node) {
 	p.list(n, "phases", maxPhases, func(_ int, item *yaml.Node, path string) {
 		ph := Phase{Within: p.lab.Timeout}
 		var nameNode, markersNode, budgetNode *yaml.Node
+		markersBad := false
 		p.errs.Fields(item, path, []string{"name", "markers", "within", "budget", "evidence"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
@@ -874,7 +875,9 @@ func (p *parser) readPhases(n *yaml.Node) {
 				}
 			case "markers":
 				markersNode = v
+				before := len(p.errs.List)
 				ph.Markers = p.perVM(v, kpath)
+				markersBad = len(p.errs.List) > before
 			case "within":
 				if d, ok := p.duration(v, kpath, false); ok {
 					ph.Within = d
@@ -892,7 +895,7 @@ func (p *parser) readPhases(n *yaml.Node) {
 		if nameNode == nil {
 			p.errf(item, path+".name", "missing: every phase needs a name")
 		}
-		if markersNode == nil || !slices.ContainsFunc(ph.Markers, func(m []Pattern) bool { return len(m) > 0 }) {
+		if markersNode == nil || !markersBad && !slices.ContainsFunc(ph.Markers, func(m []Pattern) bool { return len(m) > 0 }) {
 			p.errf(item, path+".markers", "missing: a phase waits for at least one marker")
 		}
 		if ph.Budget > ph.Within {

@@ -168,6 +168,17 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// A phase whose markers name no VM of the lab has that one problem, not a
+// second one saying it has no markers.
+func TestParsePhaseUnknownVMIsOneProblem(t *testing.T) {
+	const text = "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\nphases: [{name: p, markers: {c: up}}]"
+	_, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath})
+	const want = `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got Parse error\n%v\nwant exactly\n%s", err, want)
+	}
+}
+
 // --var overrides the file's vars; ${LAB} is the file's directory.
 func TestParseVars(t *testing.T) {
 	dir := t.TempDir()
