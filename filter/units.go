@@ -30,6 +30,8 @@ func parseProbability(s string) (float64, error) {
 	switch {
 	case v > 1 && scale == 100:
 		return 0, fmt.Errorf("%s%% is more than 100%%", s)
+	case v >= 2 && v <= 100: // likely a percentage without its sign
+		return 0, fmt.Errorf("%s is more than 1 (100%%); for %s percent, write %s%%", s, s, s)
 	case v > 1:
 		return 0, fmt.Errorf("%s is more than 1 (100%%)", s)
 	case v < 0 && scale == 100:

@@ -10,6 +10,8 @@ func TestProbabilityErrorEchoesInput(t *testing.T) {
 		{"100.000001%", "100.000001% is more than 100%"},
 		{" 250 % ", "250% is more than 100%"},
 		{"1.0000001", "1.0000001 is more than 1 (100%)"},
+		{"5", "5 is more than 1 (100%); for 5 percent, write 5%"},
+		{"150", "150 is more than 1 (100%)"},
 		{"-0.7%", "-0.7% is negative"},
 		{"-0.3", "-0.3 is negative (a probability is 0 to 1, or 0% to 100%)"},
 		{"5x%", `"5x" is not a probability (write 5% or 0.05)`},
