@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +50,11 @@ func startFake(t *testing.T, script string) *Guest {
 	g, err := Start(Config{
 		Name:   "fake",
 		Binary: os.Args[0],
-		Env:    []string{fakeEnv + "=" + script},
-		Log:    filepath.Join(t.TempDir(), "fake.log"),
+		// A race-built test binary sleeps a second before exit(0) to
+		// report races; a fake QEMU has none to report, and the sleep
+		// would eat into the waits below.
+		Env: []string{fakeEnv + "=" + script, "GORACE=atexit_sleep_ms=0"},
+		Log: filepath.Join(t.TempDir(), "fake.log"),
 	})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -61,12 +65,13 @@ func startFake(t *testing.T, script string) *Guest {
 
 func TestWait(t *testing.T) {
 	tests := []struct {
-		name    string
-		script  string
-		marker  string
-		want    string // the line Wait returns
-		wantErr error  // nil, ErrFailed, ErrExited or context.DeadlineExceeded
-		wantMsg string // in the error, when set
+		name     string
+		script   string
+		marker   string
+		want     string        // the line Wait returns
+		wantErr  error         // nil, ErrFailed, ErrExited or context.DeadlineExceeded
+		wantMsg  string        // in the error, when set
+		deadline time.Duration // Wait's; 0: a hang guard of minutes
 	}{
 		{
 			name:   "marker-found",
@@ -121,16 +126,20 @@ func TestWait(t *testing.T) {
 			wantMsg: "after: [    0.004000] Kernel panic - not syncing",
 		},
 		{
-			name:    "timeout",
-			script:  "GUEST: up;hang",
-			marker:  "GUEST: ping ok",
-			wantErr: context.DeadlineExceeded,
+			name:     "timeout",
+			script:   "GUEST: up;hang",
+			marker:   "GUEST: ping ok",
+			wantErr:  context.DeadlineExceeded,
+			deadline: time.Second,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := startFake(t, tt.script)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			// Every case but timeout ends by itself: the deadline only
+			// guards against a hang, however slow the machine.
+			deadline := cmp.Or(tt.deadline, 2*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()
 			l, err := g.Wait(ctx, tt.marker)
 			if !errors.Is(err, tt.wantErr) {
@@ -195,7 +204,7 @@ func TestWaitAfter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := startFake(t, tt.script)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard: every script ends
 			defer cancel()
 			after, err := g.Wait(ctx, tt.after)
 			if err != nil {
@@ -214,7 +223,7 @@ func TestWaitAfter(t *testing.T) {
 
 func TestLineIndex(t *testing.T) {
 	g := startFake(t, "zero;one;two")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
 	defer cancel()
 	if err := g.WaitExit(ctx); err != nil {
 		t.Fatal(err)
@@ -232,7 +241,7 @@ func TestLineIndex(t *testing.T) {
 
 func TestLogAndExit(t *testing.T) {
 	g := startFake(t, "first;GUEST: done ok;exit:3")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
 	defer cancel()
 	err := g.WaitExit(ctx)
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
@@ -267,7 +276,7 @@ func TestLogAndExit(t *testing.T) {
 
 func TestKill(t *testing.T) {
 	g := startFake(t, "GUEST: up;hang")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
 	defer cancel()
 	if _, err := g.Wait(ctx, "GUEST: up"); err != nil {
 		t.Fatal(err)
