@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,9 +49,10 @@ type Options struct {
 // defaults.
 func (o *Options) Register(fs *pflag.FlagSet) {
 	targets := []string{TargetHub, TargetHubPolicy, TargetHubCapture, TargetMcast}
-	fs.IntSliceVar(&o.Sizes, "sizes", DefaultSizes, "frame sizes in bytes")
-	fs.IntSliceVar(&o.Ports, "ports", DefaultPorts, "VMs per scenario (even: unicast pairs them)")
-	fs.IntSliceVar(&o.LatencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios")
+	sizes := fmt.Sprintf("%d..%d, or ..%d with --transport udp or the mcast target", HeaderLen, hub.DefaultMaxFrame, MaxDatagramFrame)
+	fs.IntSliceVar(&o.Sizes, "sizes", DefaultSizes, "frame sizes in bytes: "+sizes)
+	fs.IntSliceVar(&o.Ports, "ports", DefaultPorts, fmt.Sprintf("VMs per scenario, 2..%d (even, as unicast pairs them, unless --patterns broadcast)", MaxPorts))
+	fs.IntSliceVar(&o.LatencySizes, "latency-sizes", []int{64, 1500}, "frame sizes of the 50%-load latency scenarios: "+sizes)
 	fs.BoolVar(&o.Latency, "latency", true, "run the 50%-load latency scenarios")
 	fs.Float64Var(&o.Load, "load", 0.5, "latency scenarios: each VM's rate as a fraction of its share of the direct pair's")
 	fs.StringSliceVar(&o.Patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
@@ -97,6 +99,9 @@ func (o Options) Suite() (*Suite, error) {
 	if o.Load <= 0 || o.Load > 1 {
 		return nil, fmt.Errorf("--load %v: want a fraction in (0, 1]", o.Load)
 	}
+	if err := o.checkMatrix(); err != nil {
+		return nil, err
+	}
 	s := &Suite{
 		Sizes: o.Sizes, Ports: o.Ports, Transports: o.Transports, Duration: o.Duration, Window: o.Window,
 		Count: o.Count, Load: o.Load, OpenLoop: o.OpenLoop, Progress: o.Progress, HubProcess: o.HubProcess != "",
@@ -127,4 +132,51 @@ func (o Options) Suite() (*Suite, error) {
 		return nil, fmt.Errorf("--targets: %w", err)
 	}
 	return s, nil
+}
+
+// MaxDatagramFrame is the largest frame one UDP datagram carries over IPv4
+// (65535 bytes less the IP and UDP headers): the limit of --transport udp
+// and of the mcast target.
+const MaxDatagramFrame = 65535 - 20 - 8
+
+// checkMatrix refuses, before anything runs, a size, a port count or a
+// back end that every scenario it is in would fail with.
+func (o Options) checkMatrix() error {
+	if len(o.Transports) == 0 {
+		return errors.New("--transport: give at least one of tcp, unix, udp")
+	}
+	// The largest frame every target and back end of the run carries.
+	maxSize, limit := hub.DefaultMaxFrame, "QEMU's limit"
+	if slices.Contains(o.Transports, "udp") || slices.Contains(o.Targets, TargetMcast) {
+		maxSize, limit = MaxDatagramFrame, "the most one UDP datagram carries (--transport udp, the mcast target)"
+	}
+	sizes := func(flag string, sizes []int) error {
+		for _, size := range sizes {
+			switch {
+			case size < HeaderLen:
+				return fmt.Errorf("%s %d: want %d..%d bytes; a frame carries the %d-byte bench header", flag, size, HeaderLen, maxSize, HeaderLen)
+			case size > maxSize:
+				return fmt.Errorf("%s %d: want %d..%d bytes; %d is %s", flag, size, HeaderLen, maxSize, maxSize, limit)
+			}
+		}
+		return nil
+	}
+	if err := sizes("--sizes", o.Sizes); err != nil {
+		return err
+	}
+	if o.Latency {
+		if err := sizes("--latency-sizes", o.LatencySizes); err != nil {
+			return err
+		}
+	}
+	unicast := len(o.Patterns) == 0 || slices.Contains(o.Patterns, "unicast")
+	for _, ports := range o.Ports {
+		switch {
+		case ports < 2 || ports > MaxPorts:
+			return fmt.Errorf("--ports %d: want 2..%d VMs per scenario", ports, MaxPorts)
+		case unicast && ports%2 != 0:
+			return fmt.Errorf("--ports %d: unicast pairs the VMs, so it needs an even number (--patterns broadcast runs odd ones)", ports)
+		}
+	}
+	return nil
 }

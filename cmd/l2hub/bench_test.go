@@ -62,3 +62,26 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchRefusesABadMatrixUpFront: a port count or a frame size no
+// scenario can run is refused before anything runs (no table, exit status
+// 1), naming the value; the other flags keep the run short should it start.
+func TestBenchRefusesABadMatrixUpFront(t *testing.T) {
+	short := []string{"--duration", "1ms", "--window", "4", "--latency=false", "--stall=false", "--overload=false",
+		"--open-loop=false", "--targets", loadgen.TargetHub}
+	for _, tc := range []struct{ args, want string }{
+		{"--ports 3 --sizes 64", "--ports 3: unicast pairs the VMs"},
+		{"--ports 2 --sizes 10", "--sizes 10: want 40..69632 bytes"},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			err := run(context.Background(), append(append([]string{"bench"}, strings.Fields(tc.args)...), short...), &out, &errs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+			if out.Len() != 0 || errs.Len() != 0 {
+				t.Errorf("ran something: stdout %q, stderr %q", out.String(), errs.String())
+			}
+		})
+	}
+}

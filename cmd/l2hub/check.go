@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"l2hub/conformance/checker"
 )
@@ -42,7 +43,12 @@ Profiles:
 		Example: `  l2hub check run.pcapng
   l2hub check --json packets-A.pcap packets-B.pcap
   l2hub check --profile noise-xk host.pcapng`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("no captures to check: give files as arguments, e.g. l2hub check run.pcapng")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := checker.ParseProfile(profile)
 			if err != nil {
@@ -71,7 +77,14 @@ Profiles:
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&profile, "profile", "nexus-v1", "rules to judge by: nexus-v1 or noise-xk")
+	fl.StringVar(&profile, "profile", "nexus-v1", "rules to judge by: nexus-v1 or noise-xk (--check is the same flag, as serve and report name it)")
+	// serve --check and report --check name the profile so: accept it.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "check" {
+			name = "profile"
+		}
+		return pflag.NormalizedName(name)
+	})
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fl.IntVar(&maxBuffered, "max-buffered", checker.DefaultMaxBuffered, "out-of-order bytes one TCP stream may buffer")
 	return cmd

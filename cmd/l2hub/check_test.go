@@ -29,6 +29,9 @@ func TestCheckCommand(t *testing.T) {
 		{"broken-fails-with-2", []string{"check", goldenCapture("data-before-handshake")}, 2, "FAIL SESS-003"},
 		{"json", []string{"check", "--json", goldenCapture("wrong-key")}, 2, `"id": "DISC-005"`},
 		{"noise-xk-profile", []string{"check", "--profile", "noise-xk", goldenCapture("healthy")}, 2, "handshake is not Noise XK: msg1 is 32 bytes"},
+		// serve and report call the option --check: check takes that name too.
+		{"noise-xk-as-check", []string{"check", "--check", "noise-xk", goldenCapture("healthy")}, 2, "handshake is not Noise XK: msg1 is 32 bytes"},
+		{"nexus-v1-as-check=", []string{"check", "--check=nexus-v1", goldenCapture("healthy")}, 0, "nexus-v1 check: PASS: 0 fail"},
 		{"two-captures", []string{"check", goldenCapture("healthy"), goldenCapture("healthy")}, 0, "merged by timestamp"},
 	}
 	for _, tt := range tests {
@@ -77,8 +80,10 @@ func TestCheckCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no-capture", []string{"check"}, "requires at least 1 arg"},
+		{"no-capture", []string{"check"}, "no captures to check: give files as arguments"},
+		{"no-capture-with-flags", []string{"check", "--json"}, "no captures to check: give files as arguments"},
 		{"bad-profile", []string{"check", "--profile", "xk", goldenCapture("healthy")}, "--profile"},
+		{"bad-profile-as-check", []string{"check", "--check", "xk", goldenCapture("healthy")}, "--profile"},
 		{"missing-file", []string{"check", filepath.Join(t.TempDir(), "none.pcap")}, "no such file"},
 	}
 	for _, tt := range tests {

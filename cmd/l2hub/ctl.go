@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +14,7 @@ import (
 	"l2hub/filter"
 )
 
-func newCtlCmd(stdout io.Writer) *cobra.Command {
+func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr string
 	var tf control.TokenFlags
 	var c *control.Client
@@ -124,8 +125,15 @@ more. It lasts until healed.`
 
 	cmd.AddCommand(
 		ports,
-		sub("policy", "Show the policy in force (JSON)", cobra.NoArgs,
-			func(ctx context.Context, cl *control.Client, _ []string) error { return printJSON(cl.Policy(ctx)) }),
+		sub("policy", "Show the policy in force (JSON; null when the hub runs without one)", cobra.NoArgs,
+			func(ctx context.Context, cl *control.Client, _ []string) error {
+				raw, err := cl.Policy(ctx)
+				if err == nil && bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+					// stdout stays JSON for scripts; a person learns why it is null.
+					fmt.Fprintln(stderr, "l2hub ctl policy: the hub runs without a policy (serve --policy FILE, or ctl set-policy FILE, gives it one)")
+				}
+				return printJSON(raw, err)
+			}),
 		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)", cobra.ExactArgs(1),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				src, err := os.ReadFile(args[0])

@@ -272,3 +272,44 @@ func TestMetricsExportCaptureCounters(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCtlPolicyWithoutPolicy: with no policy in force, ctl policy keeps
+// stdout JSON (null) for scripts and says why on stderr; with one, stderr
+// stays quiet.
+func TestCtlPolicyWithoutPolicy(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", sock)
+	policy := func() (stdout, stderr string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), []string{"ctl", "--control", sock, "policy"}, &out, &errOut); err != nil {
+			t.Fatalf("ctl policy: %v", err)
+		}
+		return out.String(), errOut.String()
+	}
+	out, errOut := policy()
+	var v any = "not decoded"
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v != nil {
+		t.Errorf("stdout %q: got %v, %v; want JSON null", out, v, err)
+	}
+	if !strings.Contains(errOut, "the hub runs without a policy") {
+		t.Errorf("stderr %q: want it to say the hub runs without a policy", errOut)
+	}
+
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte(ctlPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl(t, sock, "set-policy", pol); err != nil {
+		t.Fatalf("ctl set-policy: %v", err)
+	}
+	out, errOut = policy()
+	var d filter.Description
+	if err := json.Unmarshal([]byte(out), &d); err != nil || len(d.Partitions) != 1 {
+		t.Errorf("after set-policy, stdout %q: got %+v, %v; want the policy with its partition", out, d, err)
+	}
+	if errOut != "" {
+		t.Errorf("with a policy, stderr %q: want nothing", errOut)
+	}
+}

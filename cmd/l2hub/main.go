@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -64,7 +65,7 @@ and prints the QEMU flags for each.`,
 		Version:       buildinfo.Read().Short(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Args:          unknownCommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			serve.SetContext(cmd.Context())
 			return serve.RunE(serve, nil)
@@ -74,9 +75,50 @@ and prints the QEMU flags for each.`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("l2hub {{.Version}}\n")
 	root.SetFlagErrorFunc(suggestFlag)
-	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout), newBenchCmd(stdout, stderr))
+	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout, stderr), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
 	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
+	// cobra adds help and completion when it executes; add them now, so
+	// that refuseUnknownCommands sees completion's shells.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	refuseUnknownCommands(root)
 	return root
+}
+
+// refuseUnknownCommands makes every command under cmd that only groups
+// others (it has subcommands and no Run) refuse an argument that names
+// none of them, as the root does: cobra would print the group's help and
+// exit 0 on "l2hub ctl partiton". With no arguments it still prints help.
+func refuseUnknownCommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownCommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = unknownCommand
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+}
+
+// unknownCommand refuses any argument as an unknown subcommand of cmd, with
+// cobra's "Did you mean this?" suggestions: the Args of the root and of
+// every command that only groups others.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	return unknownCommandError(cmd, args[0])
+}
+
+func unknownCommandError(cmd *cobra.Command, name string) error {
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
 }

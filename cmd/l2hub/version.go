@@ -40,7 +40,17 @@ func writeJSON(w io.Writer, v any) error {
 
 // suggestFlag adds the nearest known flag to an unknown-flag error:
 // "unknown flag: --captur (did you mean --capture?)".
+//
+// A command with subcommands whose first argument names none of them
+// ("l2hub srve --control off") gets the unknown command instead: the flag
+// is unknown only because the command is.
 func suggestFlag(cmd *cobra.Command, err error) error {
+	// pflag stops at the bad flag: Args holds the arguments before it.
+	if cmd.HasSubCommands() && cmd.Flags().NArg() > 0 {
+		if aerr := cmd.ValidateArgs(cmd.Flags().Args()); aerr != nil {
+			return aerr
+		}
+	}
 	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
 	if !ok {
 		return err
