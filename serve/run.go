@@ -15,6 +15,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub"
+	"l2hub/internal/atomicfile"
 	"l2hub/internal/shell"
 	"l2hub/transport"
 )
@@ -28,8 +29,14 @@ var ErrCheckFailed = errors.New("conformance checks failed")
 // banner with each port's QEMU flags to opts.Out, runs the session until
 // ctx ends or a transport fails, and shuts down in order: transports, hub,
 // control API, captures. It then prints the counters and, with a live
-// checker, its report. A refused start leaves no file touched.
+// checker, its report. A refused start leaves no file touched. The files
+// it writes later (the ready file once bound, the summary at exit) are
+// checked first, before anything is bound: a path that cannot be written
+// refuses the start rather than cost the run.
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := checkOutputs(opts); err != nil {
+		return err
+	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
@@ -126,6 +133,23 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return serr
 	case checked && !report.OK():
 		return ErrCheckFailed
+	}
+	return nil
+}
+
+// checkOutputs checks that the ready file and the summary file, when
+// asked for, can be written now (atomicfile.Check), leaving nothing
+// behind; its error reads as the write would fail later.
+func checkOutputs(opts Options) error {
+	if opts.ReadyFile != "" {
+		if err := atomicfile.Check(opts.ReadyFile); err != nil {
+			return fmt.Errorf("ready file: %w", err)
+		}
+	}
+	if opts.SummaryFile != "" {
+		if err := atomicfile.Check(opts.SummaryFile); err != nil {
+			return fmt.Errorf("summary: %w", err)
+		}
 	}
 	return nil
 }
