@@ -342,6 +342,10 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 
 // WaitReady asks the hub for its ports every interval until it answers
 // (the hub is ready: every port and the control API bound), or ctx ends.
+// An answer that asking again cannot change (a missing or wrong token, a
+// refusal, something other than a hub at the address) ends it at once
+// with that answer, an *Error; only a hub that is stopping (503) is asked
+// again, as a new one may take its place.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -350,6 +354,9 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		ports, err := c.Ports(ctx)
 		if err == nil {
 			return ports, nil
+		}
+		if he := (*Error)(nil); errors.As(err, &he) && he.Status != http.StatusServiceUnavailable {
+			return nil, fmt.Errorf("the control API on %s answered: %w", c.Addr(), err)
 		}
 		if ctx.Err() == nil || last == nil {
 			last = err
