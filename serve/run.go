@@ -266,10 +266,9 @@ func PrintQEMUArgs(w io.Writer, cfg Config, id string, env bool) error {
 		}
 	}
 	if env {
-		WriteQEMUEnv(w, cfg.Ports, id)
-	} else {
-		WriteQEMUArgs(w, cfg.Ports, id)
+		return WriteQEMUEnv(w, cfg.Ports, id)
 	}
+	WriteQEMUArgs(w, cfg.Ports, id)
 	return nil
 }
 
@@ -295,13 +294,26 @@ func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
 
 // WriteQEMUEnv prints, per port with a QEMU back end, a shell assignment
 // NETDEV_<PORT>='-netdev ...' for harnesses that take a VM's netdev from a
-// variable, such as open-nexus-OS's os2vm.sh (NETDEV_A, NETDEV_B).
-func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) {
+// variable, such as open-nexus-OS's os2vm.sh (NETDEV_A, NETDEV_B). Two
+// ports whose names give one variable (a and A, a-b and a_b) are refused
+// before anything is printed: after eval the second would silently win.
+func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) error {
+	var b strings.Builder
+	first := map[string]string{} // variable -> the port that gave it
 	for _, s := range specs {
-		if args := s.QEMUArgs(id); len(args) > 0 {
-			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", shell.Ident(s.Name), args[0])
+		args := s.QEMUArgs(id)
+		if len(args) == 0 {
+			continue
 		}
+		v := "NETDEV_" + shell.Ident(s.Name)
+		if p, dup := first[v]; dup {
+			return fmt.Errorf("ports %q and %q both give the variable %s: rename one to print --env assignments", p, s.Name, v)
+		}
+		first[v] = s.Name
+		fmt.Fprintf(&b, "%s='-netdev %s'\n", v, args[0])
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // printSummary writes per-port and per-rule counters at shutdown.
