@@ -26,6 +26,8 @@ type Client struct {
 	base   string
 	token  string
 	addr   string // as given, or DefaultAddr
+	// isDefault: addr is DefaultAddr because none was given.
+	isDefault bool
 }
 
 // NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
@@ -64,11 +66,12 @@ func NewClient(addr, token string) *Client {
 		},
 	}
 	return &Client{
-		http:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		stream: &http.Client{Transport: tr},
-		base:   "http://l2hub",
-		token:  token,
-		addr:   addr,
+		http:      &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		stream:    &http.Client{Transport: tr},
+		base:      "http://l2hub",
+		token:     token,
+		addr:      addr,
+		isDefault: isDefault,
 	}
 }
 
@@ -95,6 +98,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // the method and URL say nothing: the URL is not the address
+		}
+		if err := noHub(c.addr, c.isDefault, err); errors.Is(err, ErrNoHub) {
+			return err
 		}
 		return fmt.Errorf("control API: %w", err)
 	}
@@ -363,6 +369,9 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(last, ErrNoHub) { // it names the address
+				return nil, fmt.Errorf("%w: %w", ctx.Err(), last)
+			}
 			return nil, fmt.Errorf("%w: no hub answered on %s: %w", ctx.Err(), c.Addr(), last)
 		case <-t.C:
 		}
