@@ -26,6 +26,8 @@ type Client struct {
 	base   string
 	token  string
 	addr   string // as given, or DefaultAddr
+	// isDefault: addr is DefaultAddr because none was given.
+	isDefault bool
 }
 
 // NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
@@ -64,11 +66,12 @@ func NewClient(addr, token string) *Client {
 		},
 	}
 	return &Client{
-		http:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
-		stream: &http.Client{Transport: tr},
-		base:   "http://l2hub",
-		token:  token,
-		addr:   addr,
+		http:      &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		stream:    &http.Client{Transport: tr},
+		base:      "http://l2hub",
+		token:     token,
+		addr:      addr,
+		isDefault: isDefault,
 	}
 }
 
@@ -95,6 +98,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // the method and URL say nothing: the URL is not the address
+		}
+		if err := noHub(c.addr, c.isDefault, err); errors.Is(err, ErrNoHub) {
+			return err
 		}
 		return fmt.Errorf("control API: %w", err)
 	}
@@ -342,6 +348,10 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 
 // WaitReady asks the hub for its ports every interval until it answers
 // (the hub is ready: every port and the control API bound), or ctx ends.
+// An answer that asking again cannot change (a missing or wrong token, a
+// refusal, something other than a hub at the address) ends it at once
+// with that answer, an *Error; only a hub that is stopping (503) is asked
+// again, as a new one may take its place.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -351,11 +361,17 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		if err == nil {
 			return ports, nil
 		}
+		if he := (*Error)(nil); errors.As(err, &he) && he.Status != http.StatusServiceUnavailable {
+			return nil, fmt.Errorf("the control API on %s answered: %w", c.Addr(), err)
+		}
 		if ctx.Err() == nil || last == nil {
 			last = err
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(last, ErrNoHub) { // it names the address
+				return nil, fmt.Errorf("%w: %w", ctx.Err(), last)
+			}
 			return nil, fmt.Errorf("%w: no hub answered on %s: %w", ctx.Err(), c.Addr(), last)
 		case <-t.C:
 		}

@@ -1,6 +1,11 @@
 package control
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+)
 
 var (
 	// ErrInUse reports a control socket that a running hub of the caller's
@@ -18,3 +23,42 @@ var (
 	// counters.
 	ErrMetricsNeedToken = errors.New("it needs a token")
 )
+
+// ErrNoHub reports a control address at which no hub answers: no socket
+// file there, or the connection refused. Its error wraps the dial's too
+// (syscall.ENOENT, syscall.ECONNREFUSED).
+var ErrNoHub = errors.New("no hub answers")
+
+// noHubError is a dial that found no hub at addr.
+type noHubError struct {
+	addr      string
+	isDefault bool
+	err       error // the dial's error
+}
+
+func (e *noHubError) Error() string {
+	where := e.addr
+	if e.isDefault {
+		where += ", the default control socket"
+	}
+	cause := e.err.Error()
+	var oe *net.OpError
+	if errors.As(e.err, &oe) && oe.Err != nil {
+		cause = oe.Err.Error() // "connect: connection refused": the address is said already
+	}
+	return fmt.Sprintf("%s at %s (%s): is it running? Start one with l2hub serve, or give a running hub's address with --control", ErrNoHub, where, cause)
+}
+
+func (e *noHubError) Unwrap() []error { return []error{ErrNoHub, e.err} }
+
+// noHub rewords a dial's error that means nothing listens at addr: no
+// socket file, or the connection refused. Any other error is returned as
+// it is.
+func noHub(addr string, isDefault bool, err error) error {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "dial" ||
+		!(errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)) {
+		return err
+	}
+	return &noHubError{addr: addr, isDefault: isDefault, err: err}
+}

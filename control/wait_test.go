@@ -32,3 +32,32 @@ func TestWaitReady(t *testing.T) {
 		t.Errorf("WaitReady's error %q, want the address and the last reason (no such file)", msg)
 	}
 }
+
+// TestWaitReadyStopsAtAWrongToken: a hub that refuses the token refuses it
+// every time, so WaitReady says so at once, not after its whole timeout.
+// The context here only stops a WaitReady that would poll on.
+func TestWaitReadyStopsAtAWrongToken(t *testing.T) {
+	const token = "wait-ready-token-0123456789abcdef"
+	l, err := control.Listen("tcp:127.0.0.1:0", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, l, &control.Server{Token: token})
+	addr := control.Addr(l)
+	for _, give := range []string{"", "wrong-token-0123456789abcdef0123"} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := control.NewClient(addr, give).WaitReady(ctx, time.Millisecond)
+		cancel()
+		var he *control.Error
+		if !errors.As(err, &he) || he.Status != 401 || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitReady with token %q: %v, want the hub's 401 at once", give, err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "missing or wrong bearer token") || !strings.Contains(msg, addr) {
+			t.Errorf("WaitReady's error %q, want the address and the hub's reason", msg)
+		}
+	}
+	ports, err := control.NewClient(addr, token).WaitReady(context.Background(), time.Millisecond)
+	if err != nil || len(ports) == 0 {
+		t.Fatalf("WaitReady with the token: %v, %v", ports, err)
+	}
+}

@@ -58,6 +58,11 @@ type Config struct {
 	source   string            // the file it came from, for messages
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
 	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
+	portAt   []string          // "file:line:col" of each of the file's own ports (its name), for duplicates
+	// from names the flag that set a field, by its path ("max_frame":
+	// "--max-frame", "ports[2]": "--port a=tcp:127.0.0.1:7001"), so that
+	// Validate blames what the user wrote, not a file key it did not.
+	from map[string]string
 }
 
 // CaptureConfig says what to record and where.
@@ -228,8 +233,10 @@ func (cfg *Config) finish(name string, root *yaml.Node, own int) error {
 		cfg.policyAt = pos("policy")
 	}
 	cfg.where = make(map[string]string)
+	cfg.portAt = make([]string, own)
 	for i, p := range cfg.Ports[:own] {
 		cfg.where[p.Name] = fmt.Sprintf("%s: ports[%d].address", pos("ports", strconv.Itoa(i), "address"), i)
+		cfg.portAt[i] = pos("ports", strconv.Itoa(i), "name")
 	}
 	if err := cfg.validate(); err != nil {
 		var fe *fieldError
@@ -373,12 +380,20 @@ type fieldError struct {
 	msg  string
 }
 
-func (e *fieldError) Error() string { return e.pathString() + ": " + e.msg }
+func (e *fieldError) Error() string {
+	if len(e.path) == 0 {
+		return e.msg
+	}
+	return e.pathString() + ": " + e.msg
+}
 
 // pathString writes a path as the policy errors do: ports[1].address.
-func (e *fieldError) pathString() string {
+func (e *fieldError) pathString() string { return pathString(e.path) }
+
+// pathString writes a field path (ports, 1, address) as ports[1].address.
+func pathString(path []string) string {
 	var b strings.Builder
-	for _, p := range e.path {
+	for _, p := range path {
 		if _, err := strconv.Atoi(p); err == nil {
 			b.WriteString("[" + p + "]")
 			continue
@@ -394,12 +409,66 @@ func (e *fieldError) pathString() string {
 func fieldErr(msg string, path ...string) error { return &fieldError{path: path, msg: msg} }
 
 // Validate checks everything that can be checked without binding sockets;
-// its error starts with Source.
+// its error starts with Source, or with the flag that set the bad field
+// ("--max-frame: 13 is outside ...", "--port a=tcp:...: port "a" is
+// already defined in lab.yaml:2:5 (ports[0])").
 func (c *Config) Validate() error {
-	if err := c.validate(); err != nil {
-		return fmt.Errorf("%s: %w", c.Source(), err)
+	err := c.validate()
+	if err == nil {
+		return nil
 	}
-	return nil
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		if flag, rest, ok := c.flagFor(fe.path); ok {
+			return fmt.Errorf("%s: %w", flag, &fieldError{path: rest, msg: fe.msg})
+		}
+	}
+	return fmt.Errorf("%s: %w", c.Source(), err)
+}
+
+// flagFor finds the flag that set the field at path, or the part of it
+// that holds the field (a --port for ports[2].address), and the rest of the
+// path below it, which names nothing the user wrote when it is a list
+// index or a port's name: the flag's value says them.
+func (c *Config) flagFor(path []string) (flag string, rest []string, ok bool) {
+	for k := len(path); k > 0; k-- {
+		if flag, ok = c.from[pathString(path[:k])]; ok {
+			rest = path[k:]
+			if len(rest) == 1 {
+				if _, err := strconv.Atoi(rest[0]); err == nil || rest[0] == "name" {
+					rest = nil
+				}
+			}
+			return flag, rest, true
+		}
+	}
+	return "", nil, false
+}
+
+// setBy records that flag set the field at path (a key of from).
+func (c *Config) setBy(path, flag string) {
+	if c.from == nil {
+		c.from = make(map[string]string)
+	}
+	c.from[path] = flag
+}
+
+// definedAt says where port i, a duplicate of port j, was defined first,
+// for "port "a" is already defined ...": a port of the same source is
+// "as ports[j]"; when port i came from a flag, port j's flag or its
+// place in the file is named.
+func (c *Config) definedAt(i, j int) string {
+	idx := fmt.Sprintf("ports[%d]", j)
+	if _, ok := c.from[fmt.Sprintf("ports[%d]", i)]; !ok {
+		return "as " + idx
+	}
+	if flag, ok := c.from[idx]; ok {
+		return "by " + flag
+	}
+	if j < len(c.portAt) {
+		return fmt.Sprintf("in %s (%s)", c.portAt[j], idx)
+	}
+	return fmt.Sprintf("in %s (%s)", c.Source(), idx)
 }
 
 // validate is Validate without the source, for ParseConfig, which names
@@ -449,7 +518,7 @@ func (c *Config) validate() error {
 	for i, p := range c.Ports {
 		idx := strconv.Itoa(i)
 		if j, dup := seen[p.Name]; dup {
-			return fieldErr(fmt.Sprintf("port %q is already defined as ports[%d]", p.Name, j), "ports", idx, "name")
+			return fieldErr(fmt.Sprintf("port %q is already defined %s", p.Name, c.definedAt(i, j)), "ports", idx, "name")
 		}
 		if slices.Contains(c.Peers, p.Name) {
 			return fieldErr(fmt.Sprintf("port %q has the name of a virtual peer; rename it", p.Name), "ports", idx, "name")
@@ -485,8 +554,15 @@ func (c *Config) validate() error {
 	if c.Capture.File == capture.Stdout && (c.Capture.PerPort || c.Capture.RotateSize != 0 || c.Capture.RotateCount != 0) {
 		return fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file")
 	}
-	if c.Capture.Snaplen < 0 || c.Capture.RotateSize < 0 || c.Capture.RotateCount < 0 {
-		return fieldErr("snaplen, rotate_size and rotate_count must not be negative", "capture")
+	for _, n := range []struct {
+		key string
+		v   int64
+	}{{"snaplen", int64(c.Capture.Snaplen)}, {"rotate_size", c.Capture.RotateSize}, {"rotate_count", int64(c.Capture.RotateCount)}} {
+		if n.v < 0 {
+			return fieldErr(fmt.Sprintf("%d must not be negative (0 means %s)", n.v, map[string]string{
+				"snaplen": "all of every frame", "rotate_size": "no rotation by size", "rotate_count": "no rotation by frames"}[n.key]),
+				"capture", n.key)
+		}
 	}
 	return nil
 }

@@ -97,6 +97,9 @@ ports:
 		{"queue-range", "queue: -1\nports:\n" + port, "lab.yaml:1:8: queue: -1 is outside"},
 		{"max-frame-range", "max_frame: 3\nports:\n" + port, "lab.yaml:1:12: max_frame: 3 is outside"},
 		{"capture-points", "capture: {points: sideways}\nports:\n" + port, `lab.yaml:1:19: capture.points: "sideways"`},
+		{"negative-snaplen", "capture: {snaplen: -1}\nports:\n" + port, `lab.yaml:1:20: capture.snaplen: -1 must not be negative`},
+		{"negative-rotate-size", "capture: {rotate_size: -2}\nports:\n" + port, `lab.yaml:1:24: capture.rotate_size: -2 must not be negative`},
+		{"negative-rotate-count", "capture:\n  rotate_count: -3\nports:\n" + port, `lab.yaml:2:17: capture.rotate_count: -3 must not be negative`},
 
 		// Not a config at all.
 		{"empty", "", "lab.yaml: empty config"},

@@ -22,7 +22,7 @@
 // Imports: hub, transport, filter, capture, conformance,
 // conformance/checker, conformance/vnode, control, internal/wallclock,
 // internal/yamlfile, internal/ready (the ready file, sd_notify),
-// internal/atomicfile (the summary written whole),
+// internal/atomicfile (the summary written whole, its path checked first),
 // internal/buildinfo (the build's metric) and internal/shell (NETDEV_
 // names in the QEMU flags). Nothing imports serve but the command, the
 // load generator and the lab runner (lab), which serves the control API

@@ -92,6 +92,7 @@ func BaseConfig(file string, ports, peers []string) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("--port %s: %w", p, err)
 		}
+		cfg.setBy(fmt.Sprintf("ports[%d]", len(cfg.Ports)), "--port "+p)
 		cfg.Ports = append(cfg.Ports, s)
 	}
 	return cfg, nil
@@ -116,19 +117,28 @@ func (f *Flags) Config() (Config, error) {
 		}
 	}
 	o, c := &f.over, &cfg.Capture
-	for name, set := range map[string]func(){
-		"queue": func() { cfg.Queue = o.Queue }, "stall": func() { cfg.Stall = o.Stall },
-		"max-frame": func() { cfg.MaxFrame = o.MaxFrame }, "aging": func() { cfg.Aging = o.Aging },
-		"control": func() { cfg.Control = o.Control }, "peer": func() { cfg.Peers = o.Peers },
-		"probe": func() { cfg.Probe = o.Probe }, "optional": func() { cfg.Optional = o.Optional },
-		"check": func() { cfg.Check = o.Check }, "capture": func() { c.File = o.Capture.File },
-		"capture-format": func() { c.Format = o.Capture.Format }, "capture-points": func() { c.Points = o.Capture.Points },
-		"capture-per-port": func() { c.PerPort = o.Capture.PerPort }, "snaplen": func() { c.Snaplen = o.Capture.Snaplen },
-		"rotate-size": func() { c.RotateSize = o.Capture.RotateSize }, "rotate-count": func() { c.RotateCount = o.Capture.RotateCount },
-		"metrics": func() { cfg.Metrics = o.Metrics },
+	// Each flag that is a config field: the field's path, for messages,
+	// and how it sets it.
+	for name, field := range map[string]struct {
+		path string
+		set  func()
+	}{
+		"queue": {"queue", func() { cfg.Queue = o.Queue }}, "stall": {"stall", func() { cfg.Stall = o.Stall }},
+		"max-frame": {"max_frame", func() { cfg.MaxFrame = o.MaxFrame }}, "aging": {"aging", func() { cfg.Aging = o.Aging }},
+		"control": {"control", func() { cfg.Control = o.Control }}, "peer": {"peers", func() { cfg.Peers = o.Peers }},
+		"probe": {"probe", func() { cfg.Probe = o.Probe }}, "optional": {"optional", func() { cfg.Optional = o.Optional }},
+		"check": {"check", func() { cfg.Check = o.Check }}, "capture": {"capture.file", func() { c.File = o.Capture.File }},
+		"capture-format":   {"capture.format", func() { c.Format = o.Capture.Format }},
+		"capture-points":   {"capture.points", func() { c.Points = o.Capture.Points }},
+		"capture-per-port": {"capture.per_port", func() { c.PerPort = o.Capture.PerPort }},
+		"snaplen":          {"capture.snaplen", func() { c.Snaplen = o.Capture.Snaplen }},
+		"rotate-size":      {"capture.rotate_size", func() { c.RotateSize = o.Capture.RotateSize }},
+		"rotate-count":     {"capture.rotate_count", func() { c.RotateCount = o.Capture.RotateCount }},
+		"metrics":          {"metrics", func() { cfg.Metrics = o.Metrics }},
 	} {
 		if changed(name) {
-			set()
+			field.set()
+			cfg.setBy(field.path, "--"+name)
 		}
 	}
 	if changed("control-token") || changed("control-token-file") || os.Getenv(control.TokenEnv) != "" {

@@ -15,6 +15,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub"
+	"l2hub/internal/atomicfile"
 	"l2hub/internal/shell"
 	"l2hub/transport"
 )
@@ -28,8 +29,14 @@ var ErrCheckFailed = errors.New("conformance checks failed")
 // banner with each port's QEMU flags to opts.Out, runs the session until
 // ctx ends or a transport fails, and shuts down in order: transports, hub,
 // control API, captures. It then prints the counters and, with a live
-// checker, its report. A refused start leaves no file touched.
+// checker, its report. A refused start leaves no file touched. The files
+// it writes later (the ready file once bound, the summary at exit) are
+// checked first, before anything is bound: a path that cannot be written
+// refuses the start rather than cost the run.
 func Run(ctx context.Context, cfg Config, opts Options) error {
+	if err := checkOutputs(opts); err != nil {
+		return err
+	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
@@ -126,6 +133,23 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return serr
 	case checked && !report.OK():
 		return ErrCheckFailed
+	}
+	return nil
+}
+
+// checkOutputs checks that the ready file and the summary file, when
+// asked for, can be written now (atomicfile.Check), leaving nothing
+// behind; its error reads as the write would fail later.
+func checkOutputs(opts Options) error {
+	if opts.ReadyFile != "" {
+		if err := atomicfile.Check(opts.ReadyFile); err != nil {
+			return fmt.Errorf("ready file: %w", err)
+		}
+	}
+	if opts.SummaryFile != "" {
+		if err := atomicfile.Check(opts.SummaryFile); err != nil {
+			return fmt.Errorf("summary: %w", err)
+		}
 	}
 	return nil
 }
@@ -242,10 +266,9 @@ func PrintQEMUArgs(w io.Writer, cfg Config, id string, env bool) error {
 		}
 	}
 	if env {
-		WriteQEMUEnv(w, cfg.Ports, id)
-	} else {
-		WriteQEMUArgs(w, cfg.Ports, id)
+		return WriteQEMUEnv(w, cfg.Ports, id)
 	}
+	WriteQEMUArgs(w, cfg.Ports, id)
 	return nil
 }
 
@@ -271,13 +294,26 @@ func WriteQEMUArgs(w io.Writer, specs []transport.Spec, id string) {
 
 // WriteQEMUEnv prints, per port with a QEMU back end, a shell assignment
 // NETDEV_<PORT>='-netdev ...' for harnesses that take a VM's netdev from a
-// variable, such as open-nexus-OS's os2vm.sh (NETDEV_A, NETDEV_B).
-func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) {
+// variable, such as open-nexus-OS's os2vm.sh (NETDEV_A, NETDEV_B). Two
+// ports whose names give one variable (a and A, a-b and a_b) are refused
+// before anything is printed: after eval the second would silently win.
+func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) error {
+	var b strings.Builder
+	first := map[string]string{} // variable -> the port that gave it
 	for _, s := range specs {
-		if args := s.QEMUArgs(id); len(args) > 0 {
-			fmt.Fprintf(w, "NETDEV_%s='-netdev %s'\n", shell.Ident(s.Name), args[0])
+		args := s.QEMUArgs(id)
+		if len(args) == 0 {
+			continue
 		}
+		v := "NETDEV_" + shell.Ident(s.Name)
+		if p, dup := first[v]; dup {
+			return fmt.Errorf("ports %q and %q both give the variable %s: rename one to print --env assignments", p, s.Name, v)
+		}
+		first[v] = s.Name
+		fmt.Fprintf(&b, "%s='-netdev %s'\n", v, args[0])
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // printSummary writes per-port and per-rule counters at shutdown.

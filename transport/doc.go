@@ -23,8 +23,9 @@
 // configured maximum before anything is read or allocated for the body, and
 // a datagram is read into a buffer one byte larger than the maximum so that
 // truncation is seen. Bad frames that leave the connection usable are
-// returned as *[hub.FrameError] (the reader counts them and reads on); a bad
-// length prefix is fatal to its connection and wraps [hub.ErrFrameTooLarge].
+// returned as *[hub.FrameError] (the reader counts them and reads on; a zero
+// length prefix frames a zero-length runt); a length prefix above the
+// maximum is fatal to its connection and wraps [hub.ErrFrameTooLarge].
 // The socket files the hub binds (unix, unixgram) have mode
 // [DefaultSocketMode] (0600) whatever the umask, or a port's mode=, set
 // before a stream socket listens: whoever can connect is that port's VM.

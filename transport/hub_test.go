@@ -245,8 +245,10 @@ func TestEveryTransportThroughHub(t *testing.T) {
 }
 
 // A port keeps its name and counters across a VM's disconnect and
-// reconnect; a second VM is refused while the first is attached; a bad
-// length prefix costs the VM its connection, and it can come back.
+// reconnect; a second VM is refused while the first is attached; a zero
+// length prefix is a runt, counted as one, and the VM stays; a length
+// prefix above the maximum costs the VM its connection, and it can come
+// back.
 func TestStreamPortLifecycleThroughHub(t *testing.T) {
 	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
 		t.Run(string(tr), func(t *testing.T) {
@@ -306,6 +308,12 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			lh.waitAttached(t, "vm", 2)
 			roundTrip(vm2, 3)
 
+			// A zero length prefix: a zero-length runt, not a bad stream.
+			if _, err := raw.Write(binary.BigEndian.AppendUint32(nil, 0)); err != nil {
+				t.Fatal(err)
+			}
+			roundTrip(vm2, 4)
+
 			// A length prefix above the maximum: the hub drops the VM.
 			if _, err := raw.Write(binary.BigEndian.AppendUint32(nil, transport.DefaultMaxFrame+1)); err != nil {
 				t.Fatal(err)
@@ -316,11 +324,11 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			lh.waitDetached(t, "vm")
 			vm3 := dial()
 			lh.waitAttached(t, "vm", 3)
-			roundTrip(vm3, 4)
+			roundTrip(vm3, 5)
 
 			st := lh.h.Stats(context.Background(), "vm").Snapshot()
-			want := hub.StatsSnapshot{RxFrames: 4, RxBytes: 240, TxFrames: 4, TxBytes: 240, Attaches: 3, Refused: 1,
-				Drops: map[string]uint64{"oversize": 1}}
+			want := hub.StatsSnapshot{RxFrames: 5, RxBytes: 300, TxFrames: 5, TxBytes: 300, Attaches: 3, Refused: 1,
+				Drops: map[string]uint64{"oversize": 1, "runt": 1}}
 			if fmt.Sprint(st) != fmt.Sprint(want) {
 				t.Errorf("port vm counters: got %+v, want %+v", st, want)
 			}

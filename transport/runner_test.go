@@ -45,6 +45,19 @@ func TestOpenAddressInUse(t *testing.T) {
 	if err := os.WriteFile(regular, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(regular, 0o640); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	subdir, link := filepath.Join(dir, "sub"), filepath.Join(dir, "link.sock")
+	if err := os.Mkdir(subdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(subdir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("notes.txt", link); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -55,7 +68,9 @@ func TestOpenAddressInUse(t *testing.T) {
 		{"udp", transport.Spec{Name: "a", Transport: transport.UDP, Address: udp.LocalAddr().String(), Peer: "127.0.0.1:9"}, "address already in use"},
 		{"unix-live", transport.Spec{Name: "a", Transport: transport.Unix, Address: live}, "address already in use"},
 		{"unixgram-live", transport.Spec{Name: "a", Transport: transport.Unixgram, Address: liveGram, Peer: filepath.Join(dir, "p")}, "address already in use"},
-		{"unix-regular-file", transport.Spec{Name: "a", Transport: transport.Unix, Address: regular}, "not a socket"},
+		{"unix-regular-file", transport.Spec{Name: "a", Transport: transport.Unix, Address: regular}, "exists and is not a socket but a regular file, mode 0640; not replacing it"},
+		{"unix-directory", transport.Spec{Name: "a", Transport: transport.Unix, Address: subdir}, "is not a socket but a directory, mode 0750;"},
+		{"unixgram-symlink", transport.Spec{Name: "a", Transport: transport.Unixgram, Address: link, Peer: filepath.Join(dir, "p")}, "is not a socket but a symbolic link to notes.txt;"},
 		{"tap-netns-missing", transport.Spec{Name: "a", Transport: transport.TAP, Address: "tap0", Options: map[string]string{"netns": "/nonexistent/netns"}}, "no such file or directory"},
 		{"invalid", transport.Spec{Name: "a", Transport: transport.TCP, Address: "nope"}, "host:port"},
 	} {

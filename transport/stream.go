@@ -111,11 +111,13 @@ func describeConn(c net.Conn) string {
 
 // ReadFrame reads the next frame into buf and returns its length.
 //
-// A length prefix of zero or above the maximum returns an error wrapping
+// A length prefix above the maximum returns an error wrapping
 // hub.ErrFrameTooLarge without reading further: the stream can no longer be
-// trusted and the caller must close it. A runt (shorter than MinFrame), or a
-// frame that fits the maximum but not buf, is read, discarded and returned
-// as a *hub.FrameError (DropRunt, DropOversize); the stream stays usable. A
+// trusted and the caller must close it. A runt (shorter than MinFrame; a
+// zero length prefix is a zero-length runt, as QEMU's own reader takes it),
+// or a frame that fits the maximum but not buf, is read, discarded and
+// returned as a *hub.FrameError (DropRunt, DropOversize); the stream stays
+// usable. A
 // clean end of stream between frames is io.EOF, one inside a frame
 // io.ErrUnexpectedEOF.
 func (s *StreamConn) ReadFrame(buf []byte) (int, error) {
@@ -173,16 +175,17 @@ func (s *StreamConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	return n, nil
 }
 
-// frameLen reads the next length prefix and checks it. A prefix outside
-// 1..max poisons the stream (hub.ErrFrameTooLarge); a runt, or a frame
-// longer than limit, is discarded and returned as a *hub.FrameError.
+// frameLen reads the next length prefix and checks it. A prefix above max
+// poisons the stream (hub.ErrFrameTooLarge); a runt (zero bytes included),
+// or a frame longer than limit, is discarded and returned as a
+// *hub.FrameError.
 func (s *StreamConn) frameLen(limit int) (int, error) {
 	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
 		return 0, s.readErr(err)
 	}
 	n := binary.BigEndian.Uint32(s.hdr[:])
-	if n == 0 || n > uint32(s.max) {
-		return 0, fmt.Errorf("%s: length prefix %d outside 1..%d: %w", s.desc, n, s.max, hub.ErrFrameTooLarge)
+	if n > uint32(s.max) {
+		return 0, fmt.Errorf("%s: length prefix %d above the maximum frame %d: %w", s.desc, n, s.max, hub.ErrFrameTooLarge)
 	}
 	size := int(n)
 	if size < MinFrame || size > limit {

@@ -134,7 +134,7 @@ func referenceRead(data []byte, maxFrame, bufLen int) []readResult {
 		}
 		n := binary.BigEndian.Uint32(data)
 		data = data[4:]
-		if n == 0 || n > uint32(maxFrame) {
+		if n > uint32(maxFrame) {
 			return append(out, readResult{err: "too-large"})
 		}
 		if uint32(len(data)) < n {
@@ -168,6 +168,7 @@ func TestStreamRead(t *testing.T) {
 		{"one-byte-runt", prefixed([]byte{7}, f60), transport.DefaultMaxFrame},
 		{"frame-longer-than-buffer", prefixed(f1514, f60), 1000},
 		{"zero-prefix", append(prefixed(f60), 0, 0, 0, 0), transport.DefaultMaxFrame},
+		{"zero-prefix-then-frame", append(append(prefixed(f60), 0, 0, 0, 0), prefixed(f60)...), transport.DefaultMaxFrame},
 		{"prefix-max-plus-one", binary.BigEndian.AppendUint32(nil, transport.DefaultMaxFrame+1), transport.DefaultMaxFrame},
 		{"prefix-all-ones", []byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3}, transport.DefaultMaxFrame},
 		{"cut-in-prefix", append(prefixed(f60), 0, 0), transport.DefaultMaxFrame},

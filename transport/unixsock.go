@@ -111,7 +111,7 @@ func clearStaleSocket(network, path string) error {
 		return fmt.Errorf("%s %s: %w", network, path, err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("%s %s: exists and is not a socket (%s); not replacing it", network, path, fi.Mode().Type())
+		return fmt.Errorf("%s %s: exists and is not a socket but %s; not replacing it", network, path, describeFile(path, fi.Mode()))
 	}
 	c, err := net.DialTimeout(network, path, time.Second)
 	if err == nil {
@@ -125,6 +125,31 @@ func clearStaleSocket(network, path string) error {
 		return fmt.Errorf("%s %s: removing stale socket: %w", network, path, err)
 	}
 	return nil
+}
+
+// describeFile says what a file that is not a socket is, for a person
+// deciding whether to remove it: "a regular file, mode 0644", "a
+// directory, mode 0755", "a symbolic link to /x".
+func describeFile(path string, fi fs.FileMode) string {
+	perm := fmt.Sprintf(", mode %04o", fi.Perm())
+	switch t := fi.Type(); {
+	case t.IsRegular():
+		return "a regular file" + perm
+	case t&fs.ModeDir != 0:
+		return "a directory" + perm
+	case t&fs.ModeSymlink != 0:
+		if to, err := os.Readlink(path); err == nil {
+			return "a symbolic link to " + to
+		}
+		return "a symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)" + perm
+	case t&fs.ModeCharDevice != 0:
+		return "a character device" + perm
+	case t&fs.ModeDevice != 0:
+		return "a block device" + perm
+	}
+	return fmt.Sprintf("a file of type %s", fi.Type())
 }
 
 // removeSocketFile removes path if it is still a socket file.

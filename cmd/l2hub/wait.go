@@ -29,7 +29,8 @@ if it is not ready within --timeout.
 With --ready-file, wait for the file l2hub serve --ready-file writes once
 every port and the control API are bound (a file left by a hub that has
 exited does not count), and print what it says. Otherwise ask the control
-API (--control, default ` + control.DefaultAddr() + `) until it answers.
+API (--control, default ` + control.DefaultAddr() + `) until it answers; a
+refusal (a missing or wrong --control-token) ends the wait at once.
 
 Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 		Example: `  l2hub serve --ready-file /tmp/hub.ready --port a=tcp:127.0.0.1:7001 &

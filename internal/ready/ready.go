@@ -26,10 +26,18 @@ type Info struct {
 }
 
 // String says what l2hub wait prints of a ready hub: "pid 4242, ports a
-// (tcp 127.0.0.1:7001), b (unix /tmp/b.sock)".
+// (tcp 127.0.0.1:7001), b (unix /tmp/b.sock)". A port that could not be
+// opened (serve --optional) says so and why: "a (tcp 127.0.0.1:7001,
+// DOWN: listen tcp 127.0.0.1:7001: bind: address already in use)".
 func (i Info) String() string {
 	ports := make([]string, len(i.Ports))
 	for k, p := range i.Ports {
+		if p.Down != "" {
+			// serve's reason starts with the port's name, said already.
+			why := strings.TrimPrefix(p.Down, fmt.Sprintf("port %q: ", p.Name))
+			ports[k] = fmt.Sprintf("%s (%s %s, DOWN: %s)", p.Name, p.Transport, p.Addr, why)
+			continue
+		}
 		ports[k] = fmt.Sprintf("%s (%s %s)", p.Name, p.Transport, p.Addr)
 	}
 	return fmt.Sprintf("pid %d, ports %s", i.PID, strings.Join(ports, ", "))

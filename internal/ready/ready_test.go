@@ -161,6 +161,21 @@ func TestInfoString(t *testing.T) {
 	}
 }
 
+// TestInfoStringSaysAPortIsDown: a port an --optional hub could not open
+// is not shown as a working one: l2hub wait says it is down and why.
+func TestInfoStringSaysAPortIsDown(t *testing.T) {
+	i := Info{PID: 42, Ports: []Port{
+		{Name: "a", Transport: "tcp", Addr: "127.0.0.1:7001", Down: `port "a": listen tcp 127.0.0.1:7001: bind: address already in use`},
+		{Name: "b", Transport: "unix", Addr: "/tmp/b.sock"},
+		{Name: "c", Transport: "tap", Addr: "l2h0", Down: "operation not permitted"},
+	}}
+	want := "pid 42, ports a (tcp 127.0.0.1:7001, DOWN: listen tcp 127.0.0.1:7001: bind: address already in use), " +
+		"b (unix /tmp/b.sock), c (tap l2h0, DOWN: operation not permitted)"
+	if got := i.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
 // TestWriteFileStampsItsOwnStart: a ready file written for this process
 // records its start time, and Wait accepts it.
 func TestWriteFileStampsItsOwnStart(t *testing.T) {

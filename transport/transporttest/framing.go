@@ -297,7 +297,6 @@ func testBadPrefix(t *testing.T, mk MakePair) {
 		name   string
 		prefix func(maxFrame int) uint32
 	}{
-		{"zero", func(int) uint32 { return 0 }},
 		{"max-plus-one", func(m int) uint32 { return uint32(m + 1) }},
 		{"all-ones", func(int) uint32 { return 0xffffffff }},
 	} {
@@ -344,7 +343,13 @@ func sendRaw(t testing.TB, p *Pair, f []byte) {
 func testRunt(t *testing.T, mk MakePair) {
 	p := mk(t)
 	buf := make([]byte, p.MaxFrame)
-	for _, size := range []int{1, transport.MinFrame - 1} {
+	sizes := []int{1, transport.MinFrame - 1}
+	if p.Stream {
+		// A zero length prefix frames a zero-length frame, as QEMU's
+		// reader takes it: a runt, not a stream to give up on.
+		sizes = append([]int{0}, sizes...)
+	}
+	for _, size := range sizes {
 		sendRaw(t, p, Frame(vmMAC, size, 0))
 		good := Frame(vmMAC, 60, size)
 		mustWrite(t, p.VM, good)

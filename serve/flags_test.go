@@ -1,0 +1,59 @@
+package serve
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// TestFlagErrorsNameTheFlag: a bad value that came from a flag is blamed
+// on the flag as the user wrote it, not on a config key or a list index
+// the user never wrote; a duplicate --port names where the first port of
+// that name was defined, in the file (line and column) or by which flag.
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(file, []byte("queue: 8\nports:\n  - {name: a, transport: tcp, address: '127.0.0.1:0'}\n  - {name: b, transport: tcp, address: '127.0.0.1:0'}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"port-dup-of-file", []string{"--config", file, "--port", "a=tcp:127.0.0.1:0"},
+			`--port a=tcp:127.0.0.1:0: port "a" is already defined in ` + file + `:3:12 (ports[0])`},
+		{"port-dup-of-flag", []string{"--port", "a=tcp:127.0.0.1:0", "--port", "a=tcp:127.0.0.1:1"},
+			`--port a=tcp:127.0.0.1:1: port "a" is already defined by --port a=tcp:127.0.0.1:0`},
+		{"port-dup-of-flag-with-file", []string{"--config", file, "--port", "c=tcp:127.0.0.1:0", "--port", "c=tcp:127.0.0.1:1"},
+			`--port c=tcp:127.0.0.1:1: port "c" is already defined by --port c=tcp:127.0.0.1:0`},
+		{"port-named-as-peer", []string{"--port", "node-a=tcp:127.0.0.1:0", "--peer", "node-a"},
+			`--port node-a=tcp:127.0.0.1:0: port "node-a" has the name of a virtual peer; rename it`},
+		{"max-frame", []string{"--max-frame", "13"}, "--max-frame: 13 is outside "},
+		{"max-frame-over-file", []string{"--config", file, "--max-frame", "13"}, "--max-frame: 13 is outside "},
+		{"queue", []string{"--queue", "-3"}, "--queue: -3 is outside "},
+		{"stall", []string{"--stall", "-1s"}, "--stall: must not be negative"},
+		{"peer", []string{"--peer", "node-c"}, `--peer: "node-c": want node-a or node-b`},
+		{"snaplen", []string{"--snaplen", "-1"}, "--snaplen: -1 must not be negative"},
+		{"rotate-size", []string{"--rotate-size", "-2"}, "--rotate-size: -2 must not be negative"},
+		{"rotate-count", []string{"--rotate-count", "-5"}, "--rotate-count: -5 must not be negative"},
+		{"capture-points", []string{"--capture-points", "sideways"}, `--capture-points: "sideways": want ingress, egress or both`},
+		{"metrics", []string{"--metrics", "9465"}, `--metrics: "9465": want tcp:HOST:PORT`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var f Flags
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			_, err := f.Config()
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("serve %v: got error\n%v\nwant one starting\n%s", tt.args, err, tt.want)
+			}
+		})
+	}
+}
