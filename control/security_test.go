@@ -226,16 +226,24 @@ func TestConnectionCap(t *testing.T) {
 // that trickles a body and an injection stream that goes quiet are each
 // cut off, so that with one slot the next client is still served.
 func TestTimeoutsFreeSlots(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const short = 50 * time.Millisecond
-	target := startServer(t, l, &control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
+	// Two servers of one slot each: one whose headers must come within
+	// short, and one whose bodies must. The second gives headers 2 s (and
+	// a body short after them), so a client the machine delays between
+	// its dial and its one write is still answered about its body.
+	serve := func(srv *control.Server) (string, *fakeTarget) {
+		path := filepath.Join(t.TempDir(), "ctl.sock")
+		l, err := control.Listen(path, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path, startServer(t, l, srv)
+	}
+	headerPath, _ := serve(&control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
+	path, target := serve(&control.Server{MaxConns: 1, HeaderTimeout: 2 * time.Second, BodyTimeout: short, IdleTimeout: short})
 	// cutOff sends a request prefix and waits until the server closes the
 	// connection; it returns what the server said first.
-	cutOff := func(prefix string) string {
+	cutOff := func(path, prefix string) string {
 		t.Helper()
 		c, err := net.Dial("unix", path)
 		if err != nil {
@@ -253,20 +261,22 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 		first, _, _ := strings.Cut(string(b), "\r\n")
 		return first
 	}
-	cutOff("GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n")
-	if answer := cutOff("PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 1000\r\n\r\nseed: 1\n"); !strings.Contains(answer, "400") {
+	cutOff(headerPath, "GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n")
+	if answer := cutOff(path, "PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\nContent-Length: 1000\r\n\r\nseed: 1\n"); !strings.Contains(answer, "400") {
 		t.Errorf("a policy body that stopped coming was answered %q, want 400", answer)
 	}
 	frame := control.AppendInjectFrame(nil, make([]byte, 60))
-	answer := cutOff(fmt.Sprintf("POST /v1/inject/a HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n%s", frame))
+	answer := cutOff(path, fmt.Sprintf("POST /v1/inject/a HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n%s", frame))
 	if !strings.Contains(answer, "400") {
 		t.Errorf("a quiet injection stream was answered %q, want 400 (the frames before it were sent)", answer)
 	}
 	if got := len(target.injected); got != 1 {
 		t.Errorf("the quiet stream injected %d frames, want the 1 it sent", got)
 	}
-	if _, err := control.NewClient(path, "").Ports(context.Background()); err != nil {
-		t.Errorf("after the slow clients were cut off: %v", err)
+	for _, p := range []string{headerPath, path} {
+		if _, err := control.NewClient(p, "").Ports(context.Background()); err != nil {
+			t.Errorf("after the slow clients were cut off: %v", err)
+		}
 	}
 }
 
