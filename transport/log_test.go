@@ -58,7 +58,7 @@ func TestAttachIsLoggedOnce(t *testing.T) {
 
 func waitLog(t *testing.T, logs *syncbuf.Buffer, msg string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if strings.Contains(logs.String(), msg) {
 			return
 		}
