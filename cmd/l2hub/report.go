@@ -63,6 +63,9 @@ findings head the page and are pinned to the frames they cite.`,
 				}
 				opts.Consoles = append(opts.Consoles, c)
 			}
+			if err := opts.CheckOutput("-o", out); err != nil {
+				return err
+			}
 			m, err := report.Build(opts)
 			if err != nil {
 				return err
