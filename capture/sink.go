@@ -50,14 +50,15 @@ var (
 
 // Stats counts what a Sink did with the events it was given. Events outside
 // the capture points are not counted.
+// Its JSON names are snake_case, as the rest of l2hub's JSON.
 type Stats struct {
-	Observed   uint64 // events queued for writing
-	Written    uint64 // packet records that reached a file
-	Bytes      uint64 // bytes that reached files, headers included
-	Files      uint64 // files created, rotations and per-port files included
-	QueueFull  uint64 // events dropped because the writer was QueueBytes behind
-	WriteError uint64 // events dropped because their file had failed
-	Closed     uint64 // events dropped because they came after Close
+	Observed   uint64 `json:"observed"`    // events queued for writing
+	Written    uint64 `json:"written"`     // packet records that reached a file
+	Bytes      uint64 `json:"bytes"`       // bytes that reached files, headers included
+	Files      uint64 `json:"files"`       // files created, rotations and per-port files included
+	QueueFull  uint64 `json:"queue_full"`  // events dropped because the writer was QueueBytes behind
+	WriteError uint64 `json:"write_error"` // events dropped because their file had failed
+	Closed     uint64 `json:"closed"`      // events dropped because they came after Close
 }
 
 type counters struct {

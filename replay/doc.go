@@ -52,5 +52,6 @@
 //
 // Imports: hub (the core, the clock, the driver), filter (a Policy's
 // counters), capture, packet (the rewriter reads headers with it), control
-// (InjectInto talks to a running hub) and internal/wallclock.
+// (InjectInto talks to a running hub), internal/wallclock and
+// internal/samefile (an output is none of the inputs).
 package replay

@@ -12,4 +12,7 @@ var (
 	ErrRewrite = errors.New("bad rewrite")
 	// ErrPacing reports pacing options that contradict each other.
 	ErrPacing = errors.New("bad pacing")
+	// ErrNoMatch reports --from or --from-mac keeping none of a capture's
+	// frames: Inject would send nothing.
+	ErrNoMatch = errors.New("nothing to send")
 )

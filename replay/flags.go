@@ -44,7 +44,8 @@ func (f *JobFlags) Register(fs *pflag.FlagSet) {
 }
 
 // Resolve finishes the job once the flags are parsed: the files, the
-// quick fault flags, and the mode and aging when given.
+// quick fault flags, and the mode and aging when given. It checks the
+// flags (Job.Check) before anything is read or written.
 func (f *JobFlags) Resolve(files []string) (*Job, error) {
 	job := f.Job
 	job.Files, job.Faults = files, &f.faults
@@ -56,6 +57,9 @@ func (f *JobFlags) Resolve(files []string) (*Job, error) {
 	}
 	if f.changed != nil && f.changed("aging") {
 		job.Aging = &f.aging
+	}
+	if err := job.Check(); err != nil {
+		return nil, err
 	}
 	return &job, nil
 }

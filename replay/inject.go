@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"l2hub/capture"
@@ -151,6 +152,9 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if err := cfg.Pacing.validate(); err != nil {
 		return nil, err
 	}
+	if err := checkSelection(cfg); err != nil {
+		return nil, err
+	}
 	clock, spin := cfg.Clock, time.Duration(0)
 	if clock == nil {
 		clock, spin = wallclock.Clock{}, cfg.Spin
@@ -275,6 +279,66 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 		return false
 	}
 	return true
+}
+
+// maxListed bounds the ports or MACs an ErrNoMatch lists.
+const maxListed = 16
+
+// checkSelection reads cfg.Input, when --from or --from-mac choose among
+// its frames, up to the first frame they keep, and returns ErrNoMatch,
+// naming the ports and source MACs the capture has, when none is kept: the
+// injection would send nothing.
+func checkSelection(cfg InjectConfig) error {
+	if cfg.From == "" && cfg.FromMAC == nil {
+		return nil
+	}
+	src, err := openSource(0, cfg.Input, cfg.MaxBlock)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	var ports, macs []string
+	for src.advance() {
+		p := &src.head
+		if keep(src, p, cfg) {
+			return nil
+		}
+		if src.l2hub && p.Dir == capture.DirOut {
+			continue
+		}
+		name := p.IfName
+		if !src.l2hub && name == "" {
+			name = src.in.portName()
+		}
+		if !slices.Contains(ports, name) {
+			ports = append(ports, name)
+		}
+		if len(p.Data) >= 12 {
+			if m := macString([6]byte(p.Data[6:12])); !slices.Contains(macs, m) {
+				macs = append(macs, m)
+			}
+		}
+	}
+	var what []string
+	if cfg.From != "" {
+		what = append(what, "--from "+cfg.From)
+	}
+	if cfg.FromMAC != nil {
+		what = append(what, "--from-mac "+macString(*cfg.FromMAC))
+	}
+	return fmt.Errorf("%w: %s: %s keeps none of its frames (its frames come from ports %s; source MACs %s)",
+		ErrNoMatch, cfg.Input.Path, strings.Join(what, " with "), listed(ports), listed(macs))
+}
+
+// listed joins the first maxListed of xs, saying how many more there are.
+func listed(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	if len(xs) > maxListed {
+		return strings.Join(xs[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(xs)-maxListed)
+	}
+	return strings.Join(xs, ", ")
 }
 
 func (r *InjectReport) finish(elapsed time.Duration, d *driftStats) {

@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"l2hub/capture"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/samefile"
 )
 
 // Job is one `l2hub replay` as its user asks for it: capture files and
@@ -70,6 +73,11 @@ func (j *Job) Config() (Config, error) {
 			continue
 		}
 		name, file, _ := strings.Cut(p, "=")
+		if looksLikeMAC(file) {
+			if _, err := os.Stat(file); err != nil {
+				return cfg, fmt.Errorf("--port %s: %q is not a MAC address (six bytes in hex, such as 52:54:00:12:34:0a), nor a file", p, file)
+			}
+		}
 		found := false
 		for i := range cfg.Inputs {
 			if SameFile(cfg.Inputs[i].Path, file) {
@@ -98,15 +106,69 @@ func (j *Job) unseededHash(ports []string, want string) bool {
 	return err == nil && p.Hash() == want
 }
 
-// SameFile reports whether a and b name one file: the same path, or two
-// paths to the same inode.
-func SameFile(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
+// SameFile reports whether a and b name one file: the same absolute path,
+// or two paths to the same inode.
+func SameFile(a, b string) bool { return samefile.Same(a, b) }
+
+// macLike matches what is meant as a MAC address: six (or eight) groups of
+// one or two characters, separated by colons or dashes.
+var macLike = regexp.MustCompile(`^[0-9A-Za-z]{1,2}([:-][0-9A-Za-z]{1,2}){5,7}$`)
+
+// looksLikeMAC reports whether s is meant as a MAC address, parsed or not
+// (52:54:00:12:34:0x, a typo).
+func looksLikeMAC(s string) bool { return macLike.MatchString(s) }
+
+// Check refuses, before anything is read or written, what the job's flags
+// get wrong: --points, the --port values, and an output that is one of
+// the files the job reads (a capture or the policy), which writing it
+// would destroy before reading it.
+func (j *Job) Check() error {
+	if j.Points != "" {
+		if _, err := capture.ParsePoints(j.Points); err != nil {
+			return fmt.Errorf("--points: %w", err)
+		}
 	}
-	fa, err1 := os.Stat(a)
-	fb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+	cfg, err := j.Config()
+	if err != nil {
+		return err
+	}
+	inputs := []samefile.Input{{Path: j.Policy, What: "policy"}}
+	for _, in := range cfg.Inputs {
+		inputs = append(inputs, samefile.Input{Path: in.Path, What: "capture"})
+	}
+	if err := samefile.Check("-o", j.Output, inputs...); err != nil {
+		return err
+	}
+	// Replay's capture neither rotates nor splits per port, but a write
+	// that fails goes on in the sequence's next file (out-0001.pcapng).
+	for _, in := range inputs[1:] {
+		if n, ok := rotatedPart(j.Output, in.Path); ok {
+			if next := capture.RotatedPath(j.Output, n); samefile.Same(next, in.Path) {
+				return fmt.Errorf("-o %s: after a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
+			}
+		}
+	}
+	return nil
+}
+
+// rotatedPart returns n when path is named as part n of the rotated
+// sequence that starts with out (capture.RotatedPath), in any directory.
+func rotatedPart(out, path string) (int, bool) {
+	if out == "" || out == capture.Stdout {
+		return 0, false
+	}
+	ext := filepath.Ext(out)
+	stem := strings.TrimSuffix(filepath.Base(out), ext) + "-"
+	name := filepath.Base(path)
+	if !strings.HasPrefix(name, stem) || !strings.HasSuffix(name, ext) {
+		return 0, false
+	}
+	digits := strings.TrimSuffix(strings.TrimPrefix(name, stem), ext)
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 || len(digits) < 4 || capture.RotatedPath(filepath.Base(out), n) != name {
+		return 0, false
+	}
+	return n, true
 }
 
 // Run opens the inputs and replays them. The seed is the flags' --seed if
@@ -114,6 +176,9 @@ func SameFile(a, b string) bool {
 // carries the policy's hash), else the policy file's. The result is
 // returned with an error when the replay got somewhere before it failed.
 func (j *Job) Run(ctx context.Context) (*JobResult, error) {
+	if err := j.Check(); err != nil {
+		return nil, err
+	}
 	cfg, err := j.Config()
 	if err != nil {
 		return nil, err

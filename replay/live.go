@@ -15,12 +15,16 @@ import (
 // InjectInto is `l2hub inject`: it sends cfg's frames to the VM on port of
 // the running hub c talks to, through the control API, each at its time
 // (Inject). A port the hub does not have, or one with no VM attached, is
-// refused before anything is sent: every frame would be dropped. report,
+// refused before anything is sent: every frame would be dropped; so is a
+// --from or --from-mac that keeps none of the capture's frames. report,
 // when set, is called with the report once the frames went out, before
 // the drops are looked at. The drop counters of the port that rose
 // meanwhile are passed to warn (they count forwarded frames too), and
 // frames that found no VM (it went away) fail the injection.
 func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectConfig, report func(*InjectReport), warn func(string)) error {
+	if err := checkSelection(cfg); err != nil { // before the hub hears of it
+		return err
+	}
 	ports, err := c.Ports(ctx)
 	if err != nil {
 		return fmt.Errorf("is a hub running? %w", err)

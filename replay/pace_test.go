@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,4 +291,33 @@ func TestInjectStops(t *testing.T) {
 			t.Errorf("got %v, want ErrPacing", err)
 		}
 	})
+}
+
+// TestInjectRefusesASelectionOfNothing: --from or --from-mac that keeps none
+// of the capture's frames fails before a frame is sent, naming the ports
+// and source MACs the capture has; one that keeps frames sends them.
+func TestInjectRefusesASelectionOfNothing(t *testing.T) {
+	data := l2hubCapture(t, 60)
+	stranger := [6]byte{0x52, 0x54, 0x00, 0x99, 0x99, 0x99}
+	for _, cfg := range []InjectConfig{
+		{From: "zz"},
+		{FromMAC: &stranger},
+		{From: "a", FromMAC: &macB}, // b's frames never enter at a
+	} {
+		cfg.Input = memInput("live.pcapng", data)
+		sent := 0
+		_, err := Inject(context.Background(), cfg, func([]byte) error { sent++; return nil })
+		if !errors.Is(err, ErrNoMatch) || sent != 0 {
+			t.Fatalf("from %q, MAC %v: %v after %d frames, want ErrNoMatch before any", cfg.From, cfg.FromMAC, err, sent)
+		}
+		for _, want := range []string{"live.pcapng", "ports a, b, c", macString(macA), macString(macB)} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%v: does not say %q", err, want)
+			}
+		}
+	}
+	rep, err := Inject(context.Background(), InjectConfig{Input: memInput("live.pcapng", data), FromMAC: &macB}, func([]byte) error { return nil })
+	if err != nil || rep.Frames == 0 {
+		t.Errorf("--from-mac b: %v, %+v; want b's frames sent", err, rep)
+	}
 }

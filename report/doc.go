@@ -26,6 +26,7 @@
 //
 // Imports: capture (the capture), hub (its notes), filter (its policy
 // edits), packet (the frames' headers, for the labels), conformance (the
-// handshake's message sizes), conformance/checker (the findings) and
-// internal/atomicfile (the page written whole).
+// handshake's message sizes), conformance/checker (the findings),
+// internal/atomicfile (the page written whole) and internal/samefile (the
+// page is none of its inputs).
 package report

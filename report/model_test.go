@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/capture"
 )
 
 // TestLayoutGoldens pins the layout model of every capture in the
@@ -382,6 +384,12 @@ func TestTruncatedCapture(t *testing.T) {
 	m := build(t, Options{Capture: path})
 	if m.Records == 0 || len(m.Warnings) == 0 || !strings.Contains(m.Warnings[0], "cut short") {
 		t.Errorf("got %d records, warnings %q, want the frames before the cut and a warning", m.Records, m.Warnings)
+	}
+	if !errors.Is(m.Stopped, capture.ErrTruncated) {
+		t.Errorf("Stopped = %v, want the cut (capture.ErrTruncated)", m.Stopped)
+	}
+	if whole := build(t, Options{Capture: failingRun}); whole.Stopped != nil {
+		t.Errorf("the whole capture: Stopped = %v", whole.Stopped)
 	}
 	if _, err := Build(Options{Capture: writeTemp(t, "junk.pcapng", []byte("not a capture at all"))}); err == nil {
 		t.Error("got no error for a file that is not a capture")

@@ -1,6 +1,10 @@
 package report
 
-import "io"
+import (
+	"io"
+
+	"l2hub/internal/samefile"
+)
 
 // Options say what to draw.
 type Options struct {
@@ -70,4 +74,16 @@ func Write(w io.Writer, opts Options) error {
 		return err
 	}
 	return m.WriteHTML(w)
+}
+
+// CheckOutput returns an error when path, where the page is to go (named
+// by flag), is a file the report reads (the capture or a console log):
+// writing the page there would destroy it. "-" (standard output) is never
+// one.
+func (o Options) CheckOutput(flag, path string) error {
+	inputs := []samefile.Input{{Path: o.Capture, What: "capture"}}
+	for _, c := range o.Consoles {
+		inputs = append(inputs, samefile.Input{Path: c.Path, What: "console log"})
+	}
+	return samefile.Check(flag, path, inputs...)
 }

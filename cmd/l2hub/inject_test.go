@@ -309,3 +309,21 @@ func TestInjectReportsDrops(t *testing.T) {
 		})
 	}
 }
+
+// TestInjectSelectionOfNothing: --from or --from-mac matching none of the
+// capture's frames fails, naming what the capture has, before the hub is
+// asked anything (here there is none to ask).
+func TestInjectSelectionOfNothing(t *testing.T) {
+	dir := t.TempDir()
+	in := writeInjectCapture(t, dir, 5)
+	ctl := filepath.Join(dir, "no-hub.sock")
+	for _, sel := range [][]string{{"--from", "zz"}, {"--from-mac", "52:54:00:99:99:99"}} {
+		stdout, _, err := runCmd(t, append([]string{"inject", in, "--into", "b", "--control", ctl, "--flood"}, sel...)...)
+		if err == nil || !strings.Contains(err.Error(), "keeps none of its frames") || !strings.Contains(err.Error(), "source MACs 52:54:00:12:34:0a") {
+			t.Errorf("inject %q: %v, want a refusal naming the capture's source MACs", sel, err)
+		}
+		if stdout != "" {
+			t.Errorf("inject %q printed %q", sel, stdout)
+		}
+	}
+}

@@ -53,6 +53,9 @@ output file.`,
 }
 
 func runReplay(cmd *cobra.Command, f *replay.JobFlags, args []string, stdout, stderr io.Writer) error {
+	if err := progress.CheckMode(f.ProgressBar); err != nil {
+		return err
+	}
 	job, err := f.Resolve(args)
 	if err != nil {
 		return err

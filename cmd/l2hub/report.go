@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"l2hub/capture"
 	"l2hub/report"
 )
 
@@ -18,6 +20,7 @@ func newReportCmd(stdout io.Writer) *cobra.Command {
 		group     int
 		hexBytes  int
 		maxFrames int
+		truncOK   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report CAPTURE",
@@ -44,7 +47,12 @@ capture's start instead, and ",match=REGEX" (last, RE2) keeps only the
 lines it matches.
 
 --check PROFILE runs the conformance checker (nexus-v1 or noise-xk): its
-findings head the page and are pinned to the frames they cite.`,
+findings head the page and are pinned to the frames they cite.
+
+A capture that breaks part-way (a corrupt block) is drawn up to the break,
+and the command then fails with where reading stopped (status 1), as
+replay does; so does one cut short (a killed writer), unless
+--allow-truncated accepts it. Warnings go to standard error.`,
 		Example: `  l2hub report run.pcapng -o run.html
   l2hub report capture.pcapng --check nexus-v1 \
       --console a=node-a.log --console b=node-b.log -o run.html
@@ -63,19 +71,29 @@ findings head the page and are pinned to the frames they cite.`,
 				}
 				opts.Consoles = append(opts.Consoles, c)
 			}
+			if err := opts.CheckOutput("-o", out); err != nil {
+				return err
+			}
 			m, err := report.Build(opts)
 			if err != nil {
 				return err
 			}
 			if out == "-" {
-				return m.WriteHTML(stdout)
+				err = m.WriteHTML(stdout)
+			} else {
+				var size int
+				if size, err = m.WriteFile(out); err == nil {
+					fmt.Fprintf(stdout, "wrote %s (%d bytes): ", out, size)
+					err = m.WriteSummary(stdout)
+				}
 			}
-			size, err := m.WriteFile(out)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "wrote %s (%d bytes): ", out, size)
-			return m.WriteSummary(stdout)
+			for _, w := range m.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "l2hub report: warning: %s: %s\n", args[0], w)
+			}
+			return reportFailure(m, args[0], truncOK)
 		},
 	}
 	fl := cmd.Flags()
@@ -86,5 +104,21 @@ findings head the page and are pinned to the frames they cite.`,
 	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (-1: never)")
 	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view")
 	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning")
+	fl.BoolVar(&truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
 	return cmd
+}
+
+// reportFailure is why a report whose page was written must still fail, as
+// replay's does: a capture that broke part-way, or one cut short unless
+// truncOK accepts that.
+func reportFailure(m *report.Model, path string, truncOK bool) error {
+	switch {
+	case m.Stopped == nil:
+		return nil
+	case !errors.Is(m.Stopped, capture.ErrTruncated):
+		return fmt.Errorf("report stopped early on bad input (the page shows the %d frames before it): %s: %w", m.Records, path, m.Stopped)
+	case !truncOK:
+		return fmt.Errorf("%s: %w (the page shows the %d frames before the cut; --allow-truncated accepts a capture cut short)", path, m.Stopped, m.Records)
+	}
+	return nil
 }

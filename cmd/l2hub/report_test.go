@@ -83,7 +83,53 @@ func TestReportMaxFrames(t *testing.T) {
 	if err := run(context.Background(), []string{"report", capture, "--max-frames", "100", "-o", out}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	if want := "warning: only the first 100 frames are drawn"; !strings.Contains(stdout.String(), want) {
-		t.Errorf("got %q, want %q", stdout.String(), want)
+	if want := "l2hub report: warning: " + capture + ": only the first 100 frames are drawn"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("got stderr %q, want %q", stderr.String(), want)
+	}
+	if strings.Contains(stdout.String(), "warning") {
+		t.Errorf("stdout carries a warning; it belongs on stderr:\n%s", stdout.String())
+	}
+}
+
+// TestReportBadInput: as replay, report draws a broken capture up to where
+// it breaks and then fails (status 1), naming the file and where; a capture
+// merely cut short passes with --allow-truncated.
+func TestReportBadInput(t *testing.T) {
+	dir := t.TempDir()
+	in := writeL2hubCapture(t, dir, 100)
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, errText string
+		data          []byte
+		args          []string
+	}{
+		{"truncated", "--allow-truncated accepts a capture cut short", cutInLastPacket(t, data), nil},
+		{"truncated-allowed", "", cutInLastPacket(t, data), []string{"--allow-truncated"}},
+		{"corrupt", "report stopped early on bad input", corruptAt(data, len(data)*2/3), []string{"--allow-truncated"}},
+		{"whole", "", data, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".pcapng")
+			if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			page := filepath.Join(dir, tc.name+".html")
+			stdout, stderr, err := runCmd(t, append([]string{"report", path, "-o", page}, tc.args...)...)
+			if tc.errText == "" && err != nil || tc.errText != "" && (err == nil || !strings.Contains(err.Error(), tc.errText) || !strings.Contains(err.Error(), path)) {
+				t.Fatalf("got error %v, want %q naming %s", err, tc.errText, path)
+			}
+			if _, serr := os.Stat(page); serr != nil {
+				t.Errorf("no page of the frames before the break: %v", serr)
+			}
+			if tc.name != "whole" && !strings.Contains(stderr, "l2hub report: warning: "+path+": the capture ") {
+				t.Errorf("stderr does not warn naming the file:\n%s", stderr)
+			}
+			if strings.Contains(stdout, "warning") {
+				t.Errorf("stdout carries a warning:\n%s", stdout)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,19 @@ type Bar struct {
 	start time.Time
 	last  time.Time
 	drawn bool
+}
+
+// Modes are the values New takes, as the --progress flag lists them.
+var Modes = []string{"auto", "always", "never"}
+
+// CheckMode returns an error, naming the values allowed, when mode is not
+// one of Modes; a command checks its --progress flag with it before it
+// starts.
+func CheckMode(mode string) error {
+	if slices.Contains(Modes, mode) {
+		return nil
+	}
+	return fmt.Errorf("--progress %q: want %s", mode, strings.Join(Modes, ", "))
 }
 
 // New returns a bar for mode "always", or for "auto" when w is a terminal;

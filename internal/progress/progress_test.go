@@ -46,3 +46,16 @@ func TestProgressBarRedrawsAfterAnInterval(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestCheckMode(t *testing.T) {
+	for _, m := range Modes {
+		if err := CheckMode(m); err != nil {
+			t.Errorf("%s: %v", m, err)
+		}
+	}
+	for _, m := range []string{"sometimes", "", "Always"} {
+		if err := CheckMode(m); err == nil || !strings.Contains(err.Error(), "want auto, always, never") {
+			t.Errorf("%q: %v, want a refusal listing the modes", m, err)
+		}
+	}
+}

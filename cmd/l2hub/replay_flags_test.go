@@ -1,0 +1,36 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestReplayChecksFlagsUpFront: a bad --points, --progress or a --port
+// value meant as a MAC that does not parse is refused whether or not -o is
+// given, saying what is allowed, rather than being ignored or taken for a
+// file name.
+func TestReplayChecksFlagsUpFront(t *testing.T) {
+	in := writeL2hubCapture(t, t.TempDir(), 10)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--points", "sideways"}, `--points: capture points "sideways": want both, ingress or egress`},
+		{[]string{"--progress", "sometimes"}, `--progress "sometimes": want auto, always, never`},
+		{[]string{"--port", "b=52:54:00:12:34:0x"}, `--port b=52:54:00:12:34:0x: "52:54:00:12:34:0x" is not a MAC address`},
+		{[]string{"--port", "b=52-54-00-12-34"}, ""}, // five groups: a file name, which does not exist
+	} {
+		_, _, err := runCmd(t, append([]string{"replay", in}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("replay %q: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+		if tc.want == "" && strings.Contains(err.Error(), "MAC") {
+			t.Errorf("replay %q: %v, taken for a MAC", tc.args, err)
+		}
+	}
+	for _, p := range []string{"ingress", "egress", "both"} {
+		if _, _, err := runCmd(t, "replay", in, "--points", p, "--progress", "never"); err != nil {
+			t.Errorf("--points %s: %v", p, err)
+		}
+	}
+}

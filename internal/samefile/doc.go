@@ -1,0 +1,7 @@
+// Package samefile keeps a command from writing over a file it reads: an
+// output named like one of its inputs (the same path, another path to it,
+// a hard or symbolic link) is refused before anything is opened for
+// writing.
+//
+// Imports: nothing of l2hub.
+package samefile
