@@ -27,7 +27,7 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	}
 	ports, err := c.Ports(ctx)
 	if err != nil {
-		return fmt.Errorf("is a hub running? %w", err)
+		return err // the client's error says when no hub answers, and how to name one
 	}
 	names := make([]string, len(ports))
 	for i, p := range ports {
