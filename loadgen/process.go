@@ -176,11 +176,11 @@ func summaryCounters(path string) (map[string]uint64, error) {
 	}
 	c := map[string]uint64{}
 	for _, p := range sum.Ports {
-		for reason, n := range p.Drops {
+		for reason, n := range p.Stats.Drops {
 			c["hub_drop_"+reason] += n
 		}
-		c["hub_pauses"] += p.Pauses
-		c["hub_stalls"] += p.Stalls
+		c["hub_pauses"] += p.Stats.Pauses
+		c["hub_stalls"] += p.Stats.Stalls
 	}
 	for _, k := range []string{"hub_pauses", "hub_stalls"} {
 		if c[k] == 0 {

@@ -32,8 +32,8 @@ type Summary struct {
 
 // PortSummary is one port's counters at the end.
 type PortSummary struct {
-	Name string `json:"name"`
-	hub.StatsSnapshot
+	Name  string            `json:"name"`
+	Stats hub.StatsSnapshot `json:"stats"` // as ctl ports --json and replay --json give them
 }
 
 // CaptureSummary is the capture's account at the end.
@@ -51,7 +51,7 @@ func (s *Session) summary(stopped error) Summary {
 		sum.Stopped = stopped.Error()
 	}
 	for _, st := range s.stats {
-		sum.Ports = append(sum.Ports, PortSummary{Name: st.Name, StatsSnapshot: st.Stats.Snapshot()})
+		sum.Ports = append(sum.Ports, PortSummary{Name: st.Name, Stats: st.Stats.Snapshot()})
 	}
 	if p := s.currentPolicy(); p != nil {
 		st := p.Stats()

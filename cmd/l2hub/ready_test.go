@@ -110,7 +110,7 @@ func TestReadyFileWaitAndSummary(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout.String()), &sum); err != nil {
 		t.Fatalf("stdout is not the JSON summary alone: %v\n%s", err, stdout.String())
 	}
-	if sum.Stopped != "signal" || len(sum.Ports) != 2 || sum.Ports[0].Name != "a" || sum.Ports[0].RxFrames != 1 {
+	if sum.Stopped != "signal" || len(sum.Ports) != 2 || sum.Ports[0].Name != "a" || sum.Ports[0].Stats.RxFrames != 1 {
 		t.Errorf("summary %+v, want a clean stop and a's one frame", sum)
 	}
 	file, err := os.ReadFile(sumPath)
