@@ -320,6 +320,13 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 	for line := range bytes.Lines(msgs.Bytes()) {
 		fmt.Fprintf(warn, "l2hub replay: %s", line)
 	}
+	for _, o := range r.Owners {
+		if o.How == ownerFirst {
+			fmt.Fprintf(warn, "l2hub replay: warning: %s's frames went to port %s by a guess: the inputs hold them alike "+
+				"(as a classic pcap per port of one link does); name its port with --port NAME=%s, or capture as pcapng, "+
+				"which records each frame's port\n", macString(o.MAC), o.Port, macString(o.MAC))
+		}
+	}
 	for _, e := range r.Edits {
 		if e.Err != "" {
 			fmt.Fprintf(warn, "l2hub replay: warning: policy edit %s; the decisions after it may differ from the live run's\n", e)

@@ -411,3 +411,31 @@ func sllPcap(t *testing.T) []byte {
 	data[20] = 113 // LINKTYPE_LINUX_SLL
 	return data
 }
+
+// Two per-VM inputs that hold the same frames at the same instants (the
+// classic pcap files of a two-port link, each holding both directions)
+// leave a MAC's port a guess: the report says so on the warning stream and
+// how to decide it, and only then.
+func TestGuessedOwnerIsWarned(t *testing.T) {
+	pv := perVMCaptures(t, 100)
+	for _, tc := range []struct {
+		name  string
+		a, b  []byte
+		guess bool
+	}{
+		{"same-frames-in-both", pv.a, pv.a, true},
+		{"each-vm-its-own", pv.a, pv.b, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, res := replayOnce(t, Config{Inputs: []Input{memInput("packets-A.pcap", tc.a), memInput("packets-B.pcap", tc.b)}}, "")
+			var out, warn bytes.Buffer
+			if err := (&JobResult{Result: res}).Report(&out, &warn, false); err != nil {
+				t.Fatal(err)
+			}
+			said := strings.Contains(warn.String(), "by a guess") && strings.Contains(warn.String(), "--port NAME=")
+			if said != tc.guess {
+				t.Errorf("warnings (want a guess named: %v):\n%s\nowners: %v", tc.guess, warn.String(), res.Owners)
+			}
+		})
+	}
+}
