@@ -172,41 +172,12 @@ func (p *Policy) Hash() string {
 // corrupted bytes live in the policy's scratch space until the next Decide
 // (see hub.Decision).
 func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
-	ls := p.byID[[2]hub.PortID{link.From, link.To}]
-	if ls == nil || ls.from != link.FromName || ls.to != link.ToName {
-		ls = p.linkState(link.FromName, link.ToName)
-		p.byID[[2]hub.PortID{link.From, link.To}] = ls
-	}
-	for _, ps := range [2]*portState{ls.fromPort, ls.toPort} {
-		if on, sched := ps.tg.on(now); on {
-			rule := ""
-			if sched {
-				rule = ps.schedule
-			}
-			ps.tg.drops.Add(1)
-			d.Drop = true
-			d.Copies = d.Copies[:0]
-			d.Notes = append(d.Notes, hub.Note{Rule: rule, Action: "down", Args: hub.NoteArgs{Layout: "port %s", S: ps.name}})
-			return
-		}
-	}
-	for len(ls.sep) < len(p.partitions) {
-		ls.sep = append(ls.sep, p.partitions[len(ls.sep)].separates(ls.from, ls.to))
-	}
-	for i, pt := range p.partitions {
-		if !ls.sep[i] {
-			continue
-		}
-		if on, _ := pt.tg.on(now); on {
-			pt.tg.drops.Add(1)
-			d.Drop = true
-			d.Copies = d.Copies[:0]
-			if pt.specText == "" {
-				pt.specText = pt.spec()
-			}
-			d.Notes = append(d.Notes, hub.Note{Rule: pt.name, Action: "partition", Detail: pt.specText})
-			return
-		}
+	ls := p.linkFor(link)
+	if n, cut := p.cut(now, ls); cut {
+		d.Drop = true
+		d.Copies = d.Copies[:0]
+		d.Notes = append(d.Notes, n)
+		return
 	}
 	p.scratch.reset()
 	e := eval{now: now, frame: frame, d: d, sc: &p.scratch}

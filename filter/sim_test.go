@@ -377,3 +377,66 @@ func TestSimSeedMatters(t *testing.T) {
 		t.Error("seed 1 twice gave different deliveries")
 	}
 }
+
+// A delayed copy is asked again when its delay runs out: a link cut
+// meanwhile (a port's down schedule, a partition starting) loses it, as a
+// cut wire loses what is on it, counted against what cut it; a link that
+// is whole again by then delivers it.
+func TestDelayedCopyMeetsTheLinkAsItIsWhenDue(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      string // the action of the note on the dropped copy; "" for delivered
+	}{
+		{"down-while-waiting", `
+rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
+schedules: [{name: b-down, port: b, at: 50ms, down_for: 200ms}]
+`, "down"},
+		{"partition-while-waiting", `
+rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
+partitions: [{name: split, groups: a|b, start: 50ms, end: 2s}]
+`, "partition"},
+		{"healed-before-due", `
+rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
+partitions: [{name: blip, groups: a|b, start: 20ms, end: 60ms}]
+`, ""},
+		{"partition-elsewhere", `
+rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
+partitions: [{name: split, groups: a|c, start: 50ms, end: 2s}]
+`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy(t, tc.src)
+			s := newSim(t, hub.ModeSwitch, p)
+			s.SendAt(0, "a", frame("a", "b", 9, "x", 1, 0))
+			s.Drain()
+			got := s.Received("b")
+			var dropped []hub.Event
+			for _, ev := range s.Events() {
+				if ev.Dir == hub.Egress && ev.Dropped {
+					dropped = append(dropped, ev)
+				}
+			}
+			if tc.want == "" {
+				if len(got) != 1 || got[0].At != 100*time.Millisecond || len(dropped) != 0 {
+					t.Fatalf("got %d deliveries to b (%v), %d dropped; want the copy at 100ms", len(got), got, len(dropped))
+				}
+				return
+			}
+			if len(got) != 0 || len(dropped) != 1 {
+				t.Fatalf("got %d deliveries to b and %d dropped egress events; want the copy dropped at 100ms", len(got), len(dropped))
+			}
+			ev := dropped[0]
+			last := ev.Notes[len(ev.Notes)-1]
+			if ev.Time.Sub(s.Core().Start()) != 100*time.Millisecond || last.Action != tc.want {
+				t.Errorf("dropped at %v with notes %s; want at 100ms with a %s note", ev.Time.Sub(s.Core().Start()), hub.FormatNotes(ev.Notes), tc.want)
+			}
+			if n := s.Stats("b").Drops(hub.DropPolicy); n != 1 {
+				t.Errorf("b counted %d policy drops, want 1", n)
+			}
+			st := p.Stats()
+			if st.Rules[0].Matched != 1 {
+				t.Errorf("rule wan matched %d frames, want 1 (the check at delivery is not a match)", st.Rules[0].Matched)
+			}
+		})
+	}
+}

@@ -93,6 +93,7 @@ type Core struct {
 	start     time.Time     // when policy time begins
 	startOff  time.Duration // start - epoch
 	policy    Policy
+	gate      Gate // policy, when it can cut a link while a copy waits
 	observers []Observer
 	aging     time.Duration
 	maxMACs   int
@@ -281,6 +282,7 @@ func NewCore(cfg CoreConfig) *Core {
 		byName:           make(map[string]PortID),
 		macs:             make(map[macKey]*macEntry),
 	}
+	c.gate, _ = cfg.Policy.(Gate)
 	c.epoch = c.clock.Now()
 	c.start = c.epoch
 	c.nextSweep = c.aging
@@ -305,7 +307,7 @@ func (c *Core) Mode() Mode { return c.mode }
 
 // SetPolicy replaces the policy; frames from now on see the new one. Frames
 // already waiting in the timer heap keep the decision they were given.
-func (c *Core) SetPolicy(p Policy) { c.policy = p }
+func (c *Core) SetPolicy(p Policy) { c.policy = p; c.gate, _ = p.(Gate) }
 
 // Policy returns the current policy (nil when there is none).
 func (c *Core) Policy() Policy { return c.policy }
@@ -679,6 +681,36 @@ func (c *Core) dropDelayFull(at time.Time, dst PortID, f *Frame, notes []Note, f
 	f.Release()
 }
 
+// cut asks the policy whether the link from->dst is cut at at, for a
+// delayed copy that is due then.
+func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
+	if c.gate == nil {
+		return Note{}, false
+	}
+	fp, dp := c.port(from), c.port(dst)
+	if fp == nil || dp == nil {
+		return Note{}, false
+	}
+	return c.gate.Cut(at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
+}
+
+// dropCut drops a delayed copy whose link was cut while it waited, as the
+// policy drops a frame on a cut link: counted on its egress port as policy,
+// shown to observers as a dropped egress with the reason.
+func (c *Core) dropCut(at time.Time, dst PortID, f *Frame, notes []Note, from PortID, why Note) {
+	dp := c.port(dst)
+	dp.stats.Drop(DropPolicy)
+	c.ports[from].link(dst).drops++
+	if len(c.observers) > 0 {
+		notes = c.withNote(notes, why)
+		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true, Notes: notes}
+		for _, o := range c.observers {
+			o.Observe(&c.ev)
+		}
+	}
+	f.Release()
+}
+
 // delayFullNote explains a drop at the delay bound.
 var delayFullNote = Note{Action: "delay-full", Detail: "too many frames waiting for their delay (CoreConfig.MaxDelayedFrames/MaxDelayedBytes)"}
 
@@ -726,7 +758,11 @@ func (c *Core) runDue(now time.Time) {
 		if t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
-			c.deliver(t.at, t.port, t.frame, t.notes, t.from)
+			if n, cut := c.cut(t.at, t.from, t.port); cut {
+				c.dropCut(t.at, t.port, t.frame, t.notes, t.from, n)
+			} else {
+				c.deliver(t.at, t.port, t.frame, t.notes, t.from)
+			}
 			c.recycleNotes(t.notes)
 		} else if t.fn != nil {
 			t.fn()

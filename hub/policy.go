@@ -22,6 +22,16 @@ type Policy interface {
 	Decide(now time.Duration, link Link, frame []byte, d *Decision)
 }
 
+// A Gate is a policy whose links can be cut while a frame waits out its
+// delay (a port's link taken down, a partition started): the core asks it
+// again when a delayed copy is due, and drops the copy if the link is cut
+// then, as a frame on a wire that is cut is lost. Cut must not count the
+// frame against any rule: it was decided already. When cut, note says why;
+// it goes with the dropped copy's egress event, whose port names the link.
+type Gate interface {
+	Cut(now time.Duration, link Link) (note Note, cut bool)
+}
+
 // Decision is a policy's ruling on one frame on one link. The zero value (and
 // the state the core resets it to) means: deliver one unmodified copy now.
 type Decision struct {
