@@ -5,7 +5,8 @@
 // Concurrency contract. A [Core] is serial: one owner at a time holds all its
 // state (the live [Hub] holds it under one lock, hubtest and replay drive it
 // from one goroutine), and it is not safe for concurrent use. Everything the
-// core calls back into — [Policy], [Observer], [EgressQueue], OnResume —
+// core calls back into — [Policy] (and its [Gate], asked again when a
+// delayed copy is due), [Observer], [EgressQueue], OnResume —
 // runs with that ownership and must not block.
 //
 // A live Hub gives each attached [PortIO] a reader and a writer goroutine.
