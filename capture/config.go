@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/wallclock"
 )
 
 // Format is a capture file format.
@@ -166,6 +167,10 @@ type Config struct {
 	// DefaultRetryInterval; negative never retries). Frames in between are
 	// dropped and counted as write errors.
 	RetryInterval time.Duration
+	// Clock times the flushes and retries (nil means the wall clock). It
+	// decides when bytes reach the disk, never which bytes: a test gives a
+	// virtual one to step through a full disk's retries.
+	Clock hub.Clock
 	// Meta goes into every pcapng section header's comment.
 	Meta Meta
 	// Hardware and OS fill the pcapng shb_hardware and shb_os options. They
@@ -242,6 +247,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.Clock == nil {
+		c.Clock = wallclock.Clock{}
 	}
 	if c.QueueBytes < 0 || c.BatchBytes < 0 {
 		return c, fmt.Errorf("capture %s: negative queue or batch size", c.Path)

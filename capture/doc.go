@@ -81,5 +81,6 @@
 // which packet and byte offset reading stopped at; packets already returned
 // stay valid. A Reader is for one goroutine.
 //
-// Imports: hub only (frames, events and the clock's times come through it).
+// Imports: hub (frames, events and the clock's times come through it) and
+// internal/wallclock (the clock of flushes and retries when none is given).
 package capture

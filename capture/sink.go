@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"l2hub/hub"
 )
@@ -422,12 +421,18 @@ func (s *Sink) Files() []string { return s.w.fileList() }
 // says there is a batch's worth, when Close asks, and every FlushInterval,
 // writes them and flushes what it has: a busy hub pays one wake-up per
 // batch, not per frame, and a quiet one sees its frames on disk within
-// FlushInterval. The ticker decides only when bytes reach the disk, never
-// which bytes, and, after a file failed, when the next one is tried.
+// FlushInterval. The clock's timer decides only when bytes reach the disk,
+// never which bytes, and, after a file failed, when the next one is tried.
 func (s *Sink) run() {
 	defer close(s.done)
-	tick := time.NewTicker(s.cfg.FlushInterval)
-	defer tick.Stop()
+	tick := make(chan struct{}, 1)
+	timer := s.cfg.Clock.AfterFunc(s.cfg.FlushInterval, func() {
+		select {
+		case tick <- struct{}{}:
+		default: // the last tick is not taken yet: one is enough
+		}
+	})
+	defer timer.Stop()
 	// A failed file is retried every RetryInterval, counted in ticks.
 	retryTicks := max(int(s.cfg.RetryInterval/s.cfg.FlushInterval), 1)
 	ticks := 0
@@ -437,7 +442,8 @@ func (s *Sink) run() {
 		retry := false
 		select {
 		case <-s.wake:
-		case <-tick.C:
+		case <-tick:
+			timer.Reset(s.cfg.FlushInterval)
 			if ticks++; ticks >= retryTicks && s.cfg.RetryInterval > 0 {
 				ticks, retry = 0, true
 			}

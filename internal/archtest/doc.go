@@ -1,9 +1,13 @@
-// Package archtest holds no code, only a test that keeps the module's
+// Package archtest holds no code, only tests that keep the module's
 // architecture as documented. For every package of the module it checks
 // that doc.go holds the package's one package comment, that the comment's
 // Imports line names exactly the l2hub packages the package's non-test
 // files import, and that DESIGN.md's dependency rule holds: nothing under
 // hub/ imports an l2hub package outside hub/ (hub itself imports none).
+// And it keeps the determinism contract: no non-test file of hub, filter,
+// capture or conformance (their *test helper packages aside) reads the wall
+// clock (time.Now, time.Sleep, timers and tickers) or the global random
+// stream; they take a hub.Clock and seeded streams.
 //
 // The Imports line. A line of the package comment starts with "Imports:";
 // what follows, up to the first ";" or sentence-ending "." outside
