@@ -169,7 +169,9 @@ type Config struct {
 	RetryInterval time.Duration
 	// Clock times the flushes and retries (nil means the wall clock). It
 	// decides when bytes reach the disk, never which bytes: a test gives a
-	// virtual one to step through a full disk's retries.
+	// virtual one to step through a full disk's retries. Not the clock of a
+	// virtual-time run that drains its timers (replay): the flush timer
+	// re-arms for as long as the capture is open.
 	Clock hub.Clock
 	// Meta goes into every pcapng section header's comment.
 	Meta Meta
