@@ -142,7 +142,15 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"matches": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
 				lo, hi, err := parseIntRange(s, parseCount)
-				if err == nil && lo < 1 {
+				switch {
+				case err != nil:
+				case strings.HasPrefix(strings.TrimSpace(s), "-"):
+					// open below ("-100"): from the first match
+					lo = 1
+					if hi < lo {
+						err = fmt.Errorf("matches are counted from 1; %q ends at %d", s, hi)
+					}
+				case lo < 1:
 					err = fmt.Errorf("matches are counted from 1; %q starts at %d", s, lo)
 				}
 				if err != nil {
