@@ -147,8 +147,9 @@ type DuplicateSpec struct {
 }
 
 // CorruptSpec flips Bits (default 1) random bits with Probability, leaving
-// the headers Skip names alone: "" or "none", "ethernet", "ip",
-// "transport".
+// the headers Skip names alone: "" or "none", "ethernet", "ip" (only an
+// IP packet's payload), "transport" (only a TCP or UDP payload); a frame
+// with nothing of that kind is left alone.
 type CorruptSpec struct {
 	Probability float64
 	Bits        int
