@@ -68,6 +68,18 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 				return err
 			})...)
 		},
+		"vlan": func(v *yaml.Node, p string) {
+			if b, ok := w.boolean(v, p); ok {
+				ms.VLAN = &b
+				add("vlan", strconv.FormatBool(b))
+			}
+		},
+		"qinq": func(v *yaml.Node, p string) {
+			if b, ok := w.boolean(v, p); ok {
+				ms.QinQ = &b
+				add("qinq", strconv.FormatBool(b))
+			}
+		},
 		"src_mac": func(v *yaml.Node, p string) { w.mac(&ms.SrcMAC, v, p, add, "src_mac") },
 		"dst_mac": func(v *yaml.Node, p string) { w.mac(&ms.DstMAC, v, p, add, "dst_mac") },
 		"broadcast": func(v *yaml.Node, p string) {
