@@ -55,6 +55,20 @@ func TestMatchers(t *testing.T) {
 	qq6 = append(qq6, ipv6[:12]...)
 	qq6 = append(qq6, 0x81, 0x00, 0x00, 0x07, 0x81, 0x00, 0x00, 0x05)
 	qq6 = append(qq6, ipv6[12:]...)
+	// An MLDv2 report: ICMPv6 (type 143) behind a hop-by-hop header with a
+	// router alert; and a UDP datagram behind a fragment header (offset 0).
+	mld := make([]byte, 14+40+8+8)
+	copy(mld, ipv6[:14+40])
+	binary.BigEndian.PutUint16(mld[14+4:], 16)
+	mld[14+6] = 0 // hop-by-hop
+	copy(mld[54:], []byte{packet.ProtoICMPv6, 0, 5, 2, 0, 0, 1, 0})
+	mld[62] = 143
+	fragHdr := make([]byte, 0, len(ipv6)+8)
+	fragHdr = append(fragHdr, ipv6[:14+40]...)
+	fragHdr = append(fragHdr, packet.ProtoUDP, 0, 0, 0, 0, 0, 0, 1)
+	fragHdr = append(fragHdr, ipv6[54:]...)
+	fragHdr[14+6] = 44 // fragment
+	binary.BigEndian.PutUint16(fragHdr[14+4:], 12+8)
 
 	tests := []struct {
 		name, match string
@@ -119,6 +133,12 @@ func TestMatchers(t *testing.T) {
 		{"payload-vlan", "payload: NXSB, dst_port: 37020", vlan, true},
 		{"payload-qinq", "payload: NXSB, dst_port: 37020", qinq, true},
 		{"ipv6-behind-hop-by-hop", "protocol: udp, dst_port: 37020, payload: NXSB", hbh, true},
+		// protocol on IPv6 is the upper layer after the extension headers,
+		// not the first next header (POLICY.md's protocol row).
+		{"protocol-icmpv6-mld-behind-hop-by-hop", "protocol: icmpv6", mld, true},
+		{"protocol-hop-by-hop-is-not-the-protocol", "protocol: 0", mld, false},
+		{"protocol-udp-behind-fragment-header", "protocol: udp, dst_port: 37020", fragHdr, true},
+		{"protocol-fragment-header-is-not-the-protocol", "protocol: 44", fragHdr, false},
 		{"length-range", "length: 50-60", ann, true},
 		{"length-open", "length: 100-", ann, false},
 		{"length-exact", "length: 42", arp, true},
