@@ -203,11 +203,7 @@ func (f *Flags) addTo(spec *Spec, ports []string) error {
 			spec.Schedules = append(spec.Schedules, ss)
 			continue
 		}
-		link, val, ok := strings.Cut(e.value, "=")
-		if !ok {
-			link, val = "*", e.value
-		}
-		link = strings.TrimSpace(link)
+		link, val := flagLink(e.value)
 		i, seen := byLink[link]
 		if !seen {
 			at := Pos{File: "flags", Path: "rule " + link}
@@ -229,6 +225,20 @@ func (f *Flags) addTo(spec *Spec, ports []string) error {
 		}
 	}
 	return errs.Err()
+}
+
+// flagLink splits an impairment flag's "[LINK=]VALUE[,opt=N...]" into its
+// LINK ("*" when none is given) and the rest. A LINK ends at an "=" before
+// the first comma: after it, "=" belongs to an option ("1%,copies=2"), and
+// no value holds one, so text before such an "=" can only be meant as a
+// LINK (and is reported as one when it is not).
+func flagLink(s string) (link, rest string) {
+	first, _, _ := strings.Cut(s, ",")
+	l, _, ok := strings.Cut(first, "=")
+	if !ok {
+		return "*", s
+	}
+	return strings.TrimSpace(l), s[len(l)+1:]
 }
 
 // flagOptions splits "VALUE,key=v,word" into the value and its options.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -39,11 +38,7 @@ func (f *Flags) Rule(name string) ([]byte, error) {
 		if e.kind == "partition" || e.kind == "down" {
 			return nil, fmt.Errorf("--%s is not part of a rule", e.kind)
 		}
-		l, _, ok := strings.Cut(e.value, "=")
-		if !ok {
-			l = "*"
-		}
-		l = strings.TrimSpace(l)
+		l, _ := flagLink(e.value)
 		if i > 0 && l != link {
 			return nil, fmt.Errorf("--%s %q: one rule's flags name one link, and the first named %s", e.kind, e.value, linkWords(link))
 		}

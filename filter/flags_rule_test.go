@@ -33,6 +33,10 @@ func TestFlagsRuleRoundTrip(t *testing.T) {
 		{"--dup", "w->c=1%,copies=3", "--corrupt", "w->c=0.5%,bits=7,skip=transport"},
 		{"--rate", "c->a=10Mbit,burst=3000B,queue=64KiB", "--mtu", "c->a=1400"},
 		{"--rate", "1234567bit"},
+		// Every link, with options: the option's "=" is no LINK's.
+		{"--delay", "20ms±5ms,normal,reorder", "--reorder", "25%,gap=5"},
+		{"--dup", "1%,copies=2", "--corrupt", "1%,bits=3,skip=ip"},
+		{"--rate", "10Mbit,burst=3000B,queue=64KiB", "--mtu", "1400"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			f := ruleFlags(t, args...)
@@ -68,6 +72,8 @@ func TestFlagsRuleRefuses(t *testing.T) {
 		{nil, "no impairment flags"},
 		{[]string{"--loss", "a->b=5%", "--delay", "b->a=1ms"}, `--delay "b->a=1ms": one rule's flags name one link, and the first named a->b`},
 		{[]string{"--loss", "5%", "--delay", "b->a=1ms"}, "the first named none (every link)"},
+		{[]string{"--dup", "1%,copies=2", "--delay", "a->b=1ms"}, "the first named none (every link)"},
+		{[]string{"--dup", "a->b=1%,copies=2", "--delay", "1ms,normal"}, `--delay "1ms,normal": one rule's flags name one link, and the first named a->b`},
 		{[]string{"--loss", "a->b=150%"}, "more than 100%"},
 		{[]string{"--reorder", "a->b=5%"}, ""}, // a reorder without delay is refused by the hub, which compiles the rule
 	} {

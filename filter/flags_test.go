@@ -30,6 +30,21 @@ func TestFlagsCompile(t *testing.T) {
 		{"corrupt", []string{"--corrupt", "b->a=1%,bits=3,skip=transport"}, []string{"b->a: corrupt 1% bits 3 skip transport"}},
 		{"rate", []string{"--rate", "a->b=10Mbit,burst=3000B,queue=1MiB"}, []string{"a->b: rate 10Mbit burst 3000B queue 1048576B"}},
 		{"mtu", []string{"--mtu", "a<->c=1400"}, []string{"a<->c: mtu 1400"}},
+		// Without LINK, with options: an "=" after the first comma is an
+		// option's, not the end of a LINK.
+		{"gemodel-all-links", []string{"--loss", "gemodel:1%:30%"}, []string{"*: loss gemodel p=1% r=30% 1-h=100% 1-k=0%"}},
+		{"delay-all-links-options", []string{"--delay", "20ms±5ms,normal,reorder"}, []string{"*: delay 20ms±5ms normal reorder"}},
+		{"reorder-all-links", []string{"--reorder", "25%,gap=5", "--delay", "10ms"}, []string{"*: reorder 25% gap 5, delay 10ms fifo"}},
+		{"dup-all-links", []string{"--dup", "1%,copies=2"}, []string{"*: duplicate 1% copies 2"}},
+		{"dup-all-links-no-option", []string{"--dup", "1%"}, []string{"*: duplicate 1% copies 1"}},
+		{"corrupt-all-links", []string{"--corrupt", "1%,bits=3"}, []string{"*: corrupt 1% bits 3 skip none"}},
+		{"corrupt-all-links-skip", []string{"--corrupt", "1%,skip=transport,bits=3"}, []string{"*: corrupt 1% bits 3 skip transport"}},
+		{"rate-all-links", []string{"--rate", "10Mbit,burst=3000B"}, []string{"*: rate 10Mbit burst 3000B queue 65536B"}},
+		{"rate-all-links-queue", []string{"--rate", "10Mbit,queue=1MiB,burst=3000B"}, []string{"*: rate 10Mbit burst 3000B queue 1048576B"}},
+		{"mtu-all-links", []string{"--mtu", "1400"}, []string{"*: mtu 1400"}},
+		{"link-and-all-links", []string{"--dup", "a->b=1%,copies=2", "--dup", "5%,copies=3"},
+			[]string{"a->b: duplicate 1% copies 2", "*: duplicate 5% copies 3"}},
+		{"spaces", []string{"--dup", " a->b = 1% , copies=2"}, []string{"a->b: duplicate 1% copies 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +70,10 @@ func TestFlagsErrors(t *testing.T) {
 		{"probability-just-over", []string{"--loss", "a->b=100.5%"}, `--loss: "a->b=100.5%": 100.5% is more than 100%`},
 		{"unknown-port", []string{"--loss", "a->q=5%"}, `port "q" does not exist`},
 		{"bad-link", []string{"--delay", "ab=5ms"}, `"ab" is not a link`},
+		{"bad-link-with-option", []string{"--dup", "ab=1%,copies=2"}, `"ab" is not a link`},
+		{"option-without-link", []string{"--dup", "1%,copies=0"}, `--dup: "1%,copies=0": copies: 0 is outside [1,15]`},
+		{"unknown-option-without-link", []string{"--rate", "10Mbit,burts=3000B"}, `unknown option "burts" for --rate`},
+		{"no-value-without-link", []string{"--corrupt", ",bits=3"}, `"" is not a probability`},
 		{"twice", []string{"--loss", "a->b=1%", "--loss", "a->b=2%"}, `--loss given twice for a->b`},
 		{"unknown-option", []string{"--dup", "a->b=1%,copiez=2"}, `unknown option "copiez" for --dup`},
 		{"reorder-alone", []string{"--reorder", "a->b=5%"}, `rule a->b: reorder needs a delay`},

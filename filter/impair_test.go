@@ -415,6 +415,10 @@ func TestDropWindows(t *testing.T) {
 		{"first-3", "first: 3", []int{1, 2, 3}},
 		{"matches-4-6", "matches: 4-6", []int{4, 5, 6}},
 		{"matches-10-open", "matches: 10-", []int{10, 11, 12}},
+		{"matches-open-below", "matches: -3", []int{1, 2, 3}}, // POLICY.md's "-100"
+		{"matches-open-below-quoted", "matches: \" -2\"", []int{1, 2}},
+		{"matches-exact", "matches: 5", []int{5}},
+		{"matches-open-below-every", "matches: -9, every: 3", []int{3, 6, 9}},
 		{"every-4", "every: 4", []int{4, 8, 12}},
 		{"during", "during: 2s-5s", []int{3, 4, 5}}, // frame k at (k-1) s
 		{"first-2-every-1", "first: 2, every: 1", []int{1, 2}},

@@ -32,7 +32,9 @@ func (r portRange) ok(v uint16) bool { return !r.set || (v >= r.lo && v <= r.hi)
 type matcher struct {
 	from, to  map[string]bool    // ingress / egress port names; nil = any
 	links     map[[2]string]bool // ordered (from, to) pairs; nil = any
-	etherType []uint16           // any of
+	etherType []uint16           // any of, the type after the VLAN tags
+	vlan      tri                // an 802.1Q or 802.1ad tag
+	qinq      tri                // two tags
 	srcMAC    *[6]byte           // exact
 	dstMAC    *[6]byte           // exact
 	broadcast tri                // destination ff:ff:ff:ff:ff:ff
@@ -94,6 +96,9 @@ func (m *matcher) frameOK(now time.Duration, f []byte, pk *frameHeaders) bool {
 	}
 	pk.ensure(f)
 	if m.etherType != nil && !containsU16(m.etherType, pk.EtherType) {
+		return false
+	}
+	if !m.vlan.ok(pk.VLANTags > 0) || !m.qinq.ok(pk.VLANTags >= 2) {
 		return false
 	}
 	if m.srcIP != nil && (pk.IPVersion == 0 || !containsAddr(m.srcIP, pk.Src)) {

@@ -46,6 +46,29 @@ func TestMatchers(t *testing.T) {
 	qinq = append(qinq, ann[:12]...)
 	qinq = append(qinq, 0x88, 0xa8, 0x00, 0x07, 0x81, 0x00, 0x00, 0x05)
 	qinq = append(qinq, ann[12:]...)
+	// ARP behind one 802.1ad (S-)tag, and IPv6 behind two 802.1Q tags.
+	sARP := make([]byte, 0, len(arp)+4)
+	sARP = append(sARP, arp[:12]...)
+	sARP = append(sARP, 0x88, 0xa8, 0x00, 0x09)
+	sARP = append(sARP, arp[12:]...)
+	qq6 := make([]byte, 0, len(ipv6)+8)
+	qq6 = append(qq6, ipv6[:12]...)
+	qq6 = append(qq6, 0x81, 0x00, 0x00, 0x07, 0x81, 0x00, 0x00, 0x05)
+	qq6 = append(qq6, ipv6[12:]...)
+	// An MLDv2 report: ICMPv6 (type 143) behind a hop-by-hop header with a
+	// router alert; and a UDP datagram behind a fragment header (offset 0).
+	mld := make([]byte, 14+40+8+8)
+	copy(mld, ipv6[:14+40])
+	binary.BigEndian.PutUint16(mld[14+4:], 16)
+	mld[14+6] = 0 // hop-by-hop
+	copy(mld[54:], []byte{packet.ProtoICMPv6, 0, 5, 2, 0, 0, 1, 0})
+	mld[62] = 143
+	fragHdr := make([]byte, 0, len(ipv6)+8)
+	fragHdr = append(fragHdr, ipv6[:14+40]...)
+	fragHdr = append(fragHdr, packet.ProtoUDP, 0, 0, 0, 0, 0, 0, 1)
+	fragHdr = append(fragHdr, ipv6[54:]...)
+	fragHdr[14+6] = 44 // fragment
+	binary.BigEndian.PutUint16(fragHdr[14+4:], 12+8)
 
 	tests := []struct {
 		name, match string
@@ -56,6 +79,27 @@ func TestMatchers(t *testing.T) {
 		{"ethertype-ipv4-on-arp", "ethertype: ipv4", arp, false},
 		{"ethertype-number", "ethertype: 0x0800", ann, true},
 		{"ethertype-list", "ethertype: [arp, ipv6]", ipv6, true},
+		// ethertype is the type after the VLAN tags, as the IP matchers
+		// see it; vlan and qinq say whether there are tags.
+		{"ethertype-ipv4-untagged", "ethertype: ipv4", ann, true},
+		{"ethertype-ipv4-8021q", "ethertype: ipv4", vlan, true},
+		{"ethertype-ipv4-qinq", "ethertype: ipv4", qinq, true},
+		{"ethertype-arp-8021ad", "ethertype: arp", sARP, true},
+		{"ethertype-ipv6-two-8021q", "ethertype: ipv6, dst_ip: fe80::/10", qq6, true},
+		{"ethertype-arp-not-on-tagged-ipv4", "ethertype: arp", qinq, false},
+		{"vlan-untagged", "vlan: true", ann, false},
+		{"vlan-8021q", "vlan: true", vlan, true},
+		{"vlan-8021ad", "vlan: true", sARP, true},
+		{"vlan-qinq", "vlan: true", qinq, true},
+		{"untagged", "vlan: false", ann, true},
+		{"untagged-not-8021q", "vlan: false", vlan, false},
+		{"qinq-untagged", "qinq: true", ann, false},
+		{"qinq-8021q", "qinq: true", vlan, false},
+		{"qinq-8021ad-alone", "qinq: true", sARP, false},
+		{"qinq", "qinq: true", qinq, true},
+		{"qinq-two-8021q", "qinq: true", qq6, true},
+		{"not-qinq-8021q", "qinq: false, vlan: true", vlan, true},
+		{"vlan-and-ethertype", "vlan: true, ethertype: ipv4, dst_port: 37020", vlan, true},
 		{"broadcast", "broadcast: true", arp, true},
 		{"not-broadcast", "broadcast: false", arp, false},
 		{"multicast", "multicast: true", mcast, true},
@@ -89,6 +133,12 @@ func TestMatchers(t *testing.T) {
 		{"payload-vlan", "payload: NXSB, dst_port: 37020", vlan, true},
 		{"payload-qinq", "payload: NXSB, dst_port: 37020", qinq, true},
 		{"ipv6-behind-hop-by-hop", "protocol: udp, dst_port: 37020, payload: NXSB", hbh, true},
+		// protocol on IPv6 is the upper layer after the extension headers,
+		// not the first next header (POLICY.md's protocol row).
+		{"protocol-icmpv6-mld-behind-hop-by-hop", "protocol: icmpv6", mld, true},
+		{"protocol-hop-by-hop-is-not-the-protocol", "protocol: 0", mld, false},
+		{"protocol-udp-behind-fragment-header", "protocol: udp, dst_port: 37020", fragHdr, true},
+		{"protocol-fragment-header-is-not-the-protocol", "protocol: 44", fragHdr, false},
 		{"length-range", "length: 50-60", ann, true},
 		{"length-open", "length: 100-", ann, false},
 		{"length-exact", "length: 42", arp, true},

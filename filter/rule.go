@@ -355,15 +355,7 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 		lo, hi := 0, len(src)
 		if r.corrupt.skip != skipNone {
 			e.pk.ensure(e.frame)
-			switch r.corrupt.skip {
-			case skipEthernet:
-				lo = e.pk.L3
-			case skipIP:
-				lo = e.pk.L4
-			case skipTransport:
-				lo = e.pk.Payload
-			}
-			hi = min(e.pk.End, len(src))
+			lo, hi = e.pk.corruptSpan(r.corrupt.skip, len(src))
 		}
 		if lo >= hi {
 			continue // nothing past the headers to corrupt

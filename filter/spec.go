@@ -75,6 +75,9 @@ type MatchSpec struct {
 	DstMAC     *[6]byte
 	Broadcast  *bool // destination ff:ff:ff:ff:ff:ff
 	Multicast  *bool // destination's group bit, broadcast excluded
+	// VLAN: the frame carries an 802.1Q or 802.1ad tag; QinQ: two
+	// (EtherTypes are the type after the tags).
+	VLAN, QinQ *bool
 	SrcIP      []netip.Prefix
 	DstIP      []netip.Prefix
 	Protocols  []uint8
@@ -147,8 +150,9 @@ type DuplicateSpec struct {
 }
 
 // CorruptSpec flips Bits (default 1) random bits with Probability, leaving
-// the headers Skip names alone: "" or "none", "ethernet", "ip",
-// "transport".
+// the headers Skip names alone: "" or "none", "ethernet", "ip" (only an
+// IP packet's payload), "transport" (only a TCP or UDP payload); a frame
+// with nothing of that kind is left alone.
 type CorruptSpec struct {
 	Probability float64
 	Bits        int
@@ -426,6 +430,12 @@ func (ms *MatchSpec) compile() (matcher, window) {
 	if ms.Multicast != nil {
 		m.multicast = triOf(*ms.Multicast)
 	}
+	if ms.VLAN != nil {
+		m.vlan = triOf(*ms.VLAN)
+	}
+	if ms.QinQ != nil {
+		m.qinq = triOf(*ms.QinQ)
+	}
 	if r := ms.SrcPort; r != nil {
 		m.srcPort = portRange{set: true, lo: r.Lo, hi: r.Hi}
 	}
@@ -445,7 +455,7 @@ func (ms *MatchSpec) compile() (matcher, window) {
 	if r := ms.Matches; r != nil {
 		w.lo, w.hi = r.Min, r.Max
 	}
-	m.needParse = m.etherType != nil || m.srcIP != nil || m.dstIP != nil || m.proto != nil ||
+	m.needParse = m.etherType != nil || m.vlan != triAny || m.qinq != triAny || m.srcIP != nil || m.dstIP != nil || m.proto != nil ||
 		m.srcPort.set || m.dstPort.set || m.tcpMask != 0 || m.payload != nil
 	return m, w
 }

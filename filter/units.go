@@ -261,17 +261,27 @@ func parseMAC(s string) ([6]byte, error) {
 }
 
 var etherTypeNames = map[string]uint16{
-	"ipv4": 0x0800, "arp": 0x0806, "ipv6": 0x86dd, "vlan": 0x8100, "lldp": 0x88cc,
+	"ipv4": 0x0800, "arp": 0x0806, "ipv6": 0x86dd, "lldp": 0x88cc,
 }
 
+// parseEtherType reads the EtherType a frame carries after its VLAN tags
+// (what packet.Parse reports). The tag types themselves are refused: the
+// parser steps over them, so they would never match; vlan and qinq are
+// criteria of their own.
 func parseEtherType(s string) (uint16, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
 	if v, ok := etherTypeNames[t]; ok {
 		return v, nil
 	}
 	v, err := strconv.ParseUint(t, 0, 16)
+	if err == nil && (v == 0x8100 || v == 0x88a8) {
+		t = "vlan"
+	}
+	if t == "vlan" || t == "qinq" {
+		return 0, fmt.Errorf("%q is a VLAN tag: ethertype is the type after the tags; write vlan: true (an 802.1Q or 802.1ad tag) or qinq: true (two tags)", s)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an EtherType (ipv4, arp, ipv6, or a number such as 0x88cc)", s)
+		return 0, fmt.Errorf("%q is not an EtherType (ipv4, arp, ipv6, lldp, or a number such as 0x88cc)", s)
 	}
 	return uint16(v), nil
 }

@@ -68,6 +68,18 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 				return err
 			})...)
 		},
+		"vlan": func(v *yaml.Node, p string) {
+			if b, ok := w.boolean(v, p); ok {
+				ms.VLAN = &b
+				add("vlan", strconv.FormatBool(b))
+			}
+		},
+		"qinq": func(v *yaml.Node, p string) {
+			if b, ok := w.boolean(v, p); ok {
+				ms.QinQ = &b
+				add("qinq", strconv.FormatBool(b))
+			}
+		},
 		"src_mac": func(v *yaml.Node, p string) { w.mac(&ms.SrcMAC, v, p, add, "src_mac") },
 		"dst_mac": func(v *yaml.Node, p string) { w.mac(&ms.DstMAC, v, p, add, "dst_mac") },
 		"broadcast": func(v *yaml.Node, p string) {
@@ -142,7 +154,15 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"matches": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
 				lo, hi, err := parseIntRange(s, parseCount)
-				if err == nil && lo < 1 {
+				switch {
+				case err != nil:
+				case strings.HasPrefix(strings.TrimSpace(s), "-"):
+					// open below ("-100"): from the first match
+					lo = 1
+					if hi < lo {
+						err = fmt.Errorf("matches are counted from 1; %q ends at %d", s, hi)
+					}
+				case lo < 1:
 					err = fmt.Errorf("matches are counted from 1; %q starts at %d", s, lo)
 				}
 				if err != nil {

@@ -34,3 +34,25 @@ func TestReplayChecksFlagsUpFront(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayFlagsWithoutLink: an impairment flag without LINK but with
+// options applies to every link (POLICY.md's [LINK=]P[,opt=N]); the
+// option's "=" is not taken for the end of a LINK.
+func TestReplayFlagsWithoutLink(t *testing.T) {
+	in := writeL2hubCapture(t, t.TempDir(), 10)
+	for _, args := range [][]string{
+		{"--dup", "1%,copies=2"},
+		{"--reorder", "25%,gap=5", "--delay", "10ms"},
+		{"--rate", "10Mbit,burst=3000B"},
+		{"--corrupt", "1%,bits=3"},
+	} {
+		stdout, stderr, err := runCmd(t, append([]string{"replay", in, "--progress", "never"}, args...)...)
+		if err != nil {
+			t.Errorf("replay %q: %v\n%s", args, err, stderr)
+			continue
+		}
+		if !strings.Contains(stdout, "rule *") {
+			t.Errorf("replay %q: the summary lacks the every-link rule \"*\":\n%s", args, stdout)
+		}
+	}
+}
