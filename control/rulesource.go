@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -53,3 +55,42 @@ func (s *RuleSource) Read(stdin io.Reader, name string) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("rule %s: give the rule with --file FILE (- for standard input) or quick flags (--loss 'a->b=5%%', --delay ..., see --help)", name)
 }
+
+// Where rewrites the hub's answer to a rule edit so that its positions
+// point at what the user wrote. The hub names the rule's text "rule NAME"
+// (rule x:3:11: match.link: ...): from --file, that text is the file, so
+// the position is the file's (x.yaml:3:11: ...); from the quick flags, it
+// is YAML the flags were turned into, whose lines the user never saw, so
+// the position goes (rule x, from the flags: match.link: ...). Any other
+// error is returned as it is.
+func (s *RuleSource) Where(err error, name string) error {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	prefix := "rule " + name + ":"
+	lines := strings.Split(ce.Message, "\n")
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(l, prefix)
+		if !ok {
+			continue
+		}
+		switch {
+		case s.file == "-":
+			lines[i] = "standard input:" + rest
+		case s.file != "":
+			lines[i] = s.file + ":" + rest
+		default:
+			if m := linecol.FindStringSubmatch(rest); m != nil {
+				rest = " " + m[1]
+			}
+			lines[i] = "rule " + name + ", from the flags:" + rest
+		}
+	}
+	out := *ce
+	out.Message = strings.Join(lines, "\n")
+	return &out
+}
+
+// linecol is the line:col a position puts after the file's name.
+var linecol = regexp.MustCompile(`^\d+:\d+: (.*)$`)

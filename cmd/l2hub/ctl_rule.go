@@ -53,10 +53,11 @@ further: add puts the rule last, or before the rule --before names.`,
 					return err
 				}
 				d, err := send(cmd.Context(), args[0], src)
-				if err == nil {
-					fmt.Fprintf(stdout, "rule %s %s: %s\n", d.Name, verb, d)
+				if err != nil {
+					return source.Where(err, args[0])
 				}
-				return err
+				fmt.Fprintf(stdout, "rule %s %s: %s\n", d.Name, verb, d)
+				return nil
 			}}
 		source.Register(c.Flags())
 		return c

@@ -19,6 +19,10 @@ func TestCtlRule(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# the first SYN\nmatch: {link: a->b, protocol: tcp, tcp_flags: \"syn !ack\"}\ndrop: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badFile := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(badFile, []byte("# a typo in the port\nmatch: {link: a->z}\nloss: 1%\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rules := func() string {
 		t.Helper()
 		d, err := control.NewClient(sock, "").CurrentPolicy(context.Background())
@@ -56,7 +60,8 @@ func TestCtlRule(t *testing.T) {
 		{"duplicate", []string{"rule", "add", "base", "--loss", "1%"}, `rule "base": a rule of that name exists`, true, ""},
 		{"unknown", []string{"rule", "update", "nope", "--loss", "1%"}, `rule "nope": no such rule (rules: base, loss-a-b)`, true, ""},
 		{"unknown-remove", []string{"rule", "remove", "syn"}, `rule "syn": no such rule`, true, ""},
-		{"unknown-port", []string{"rule", "add", "x", "--loss", "a->z=1%"}, `port "z" does not exist (ports: a, b)`, true, ""},
+		{"unknown-port", []string{"rule", "add", "x", "--loss", "a->z=1%"}, `rule x, from the flags: match.link: port "z" does not exist (ports: a, b)`, true, ""},
+		{"unknown-port-in-file", []string{"rule", "add", "x", "--file", badFile}, badFile + `:2:15: match.link: port "z" does not exist (ports: a, b)`, true, ""},
 		{"two-links", []string{"rule", "add", "x", "--loss", "a->b=1%", "--delay", "b->a=1ms"}, "one rule's flags name one link", true, ""},
 		{"both-sources", []string{"rule", "add", "x", "--loss", "1%", "--file", file}, "not both", true, ""},
 		{"no-rule", []string{"rule", "add", "x"}, "give the rule with --file FILE", true, ""},
