@@ -117,7 +117,7 @@ func (t *trigger) hit(now time.Duration, from, to string) {
 }
 
 func newPolicy(name string, ports []string) *Policy {
-	return &Policy{
+	p := &Policy{
 		name:       name,
 		scope:      newScope(ports),
 		byName:     map[string]*rule{},
@@ -125,6 +125,8 @@ func newPolicy(name string, ports []string) *Policy {
 		byID:       map[[2]hub.PortID]*linkState{},
 		portStates: map[string]*portState{},
 	}
+	p.scratch.init()
+	return p
 }
 
 // scope is what names in a policy resolve to: the hub's ports and the
