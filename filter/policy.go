@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"l2hub/hub"
@@ -36,6 +37,11 @@ type Policy struct {
 	mu         sync.RWMutex
 	partitions []*partition
 	portStates map[string]*portState
+
+	// now is the latest time the hub loop gave the policy (a Decide, a
+	// control call, Describe): Stats reports the partitions' and links'
+	// state as of it. Written on the hub loop only.
+	now atomic.Int64
 
 	// scratch holds what one Decide hands the core by reference (copies'
 	// notes, corrupted bytes): the core copies what it keeps before the
@@ -174,6 +180,7 @@ func (p *Policy) Hash() string {
 // corrupted bytes live in the policy's scratch space until the next Decide
 // (see hub.Decision).
 func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
+	p.advance(now)
 	ls := p.byID[[2]hub.PortID{link.From, link.To}]
 	if ls == nil || ls.from != link.FromName || ls.to != link.ToName {
 		ls = p.linkState(link.FromName, link.ToName)
@@ -236,6 +243,14 @@ func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.D
 	}
 }
 
+// advance records now as the policy's time, for Stats; time does not go
+// back. Hub loop.
+func (p *Policy) advance(now time.Duration) {
+	if int64(now) > p.now.Load() {
+		p.now.Store(int64(now))
+	}
+}
+
 func (p *Policy) linkState(from, to string) *linkState {
 	k := linkKey{from, to}
 	if ls := p.links[k]; ls != nil {
@@ -288,6 +303,7 @@ func (p *Policy) StartPartition(now time.Duration, name string) error {
 	if pt == nil {
 		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
 	}
+	p.advance(now)
 	pt.tg.set(now, true, 0)
 	return nil
 }
@@ -298,12 +314,14 @@ func (p *Policy) HealPartition(now time.Duration, name string) error {
 	if pt == nil {
 		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
 	}
+	p.advance(now)
 	pt.tg.set(now, false, 0)
 	return nil
 }
 
 // HealAll ends every partition at now.
 func (p *Policy) HealAll(now time.Duration) {
+	p.advance(now)
 	for _, pt := range p.partitions {
 		pt.tg.set(now, false, 0)
 	}
@@ -333,6 +351,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 		if old.spec() != pt.spec() {
 			return "", fmt.Errorf("partition %q already exists as %s", name, old.spec())
 		}
+		p.advance(now)
 		old.tg.set(now, true, 0)
 		return name, nil
 	}
@@ -340,6 +359,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 		return "", fmt.Errorf("partition %q: more than %d partitions", name, maxPartitions)
 	}
 	pt.name = name
+	p.advance(now)
 	pt.tg.set(now, true, 0)
 	p.mu.Lock()
 	p.partitions = append(p.partitions, pt)
@@ -354,6 +374,7 @@ func (p *Policy) SetLink(now time.Duration, port string, up bool) error {
 	if p.ports != nil && !p.ports[port] {
 		return fmt.Errorf("port %q: %w", port, hub.ErrNoPort)
 	}
+	p.advance(now)
 	p.port(port).tg.set(now, !up, 0)
 	return nil
 }

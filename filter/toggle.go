@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,8 +28,11 @@ type toggle struct {
 	revert   bool
 	revertAt time.Duration
 
-	active atomic.Bool   // last evaluated state, for concurrent readers
-	drops  atomic.Uint64 // frames this toggle dropped
+	// mu lets Stats read the fields above from any goroutine: the hub
+	// loop, their only writer, changes them under mu once the policy is
+	// in use, and reads them without it.
+	mu    sync.RWMutex
+	drops atomic.Uint64 // frames this toggle dropped
 }
 
 // static reports the scheduled state at now and when it last changed; ok is
@@ -68,7 +72,8 @@ func (t *toggle) dynamic(now time.Duration) (on bool, at time.Duration, ok bool)
 }
 
 // on evaluates the toggle at now; fromSchedule says whether the schedule
-// (rather than a control call or trigger) decided it.
+// (rather than a control call or trigger) decided it. Hub loop, or under
+// mu.
 func (t *toggle) on(now time.Duration) (on, fromSchedule bool) {
 	son, sAt, sOK := t.static(now)
 	don, dAt, dOK := t.dynamic(now)
@@ -84,15 +89,22 @@ func (t *toggle) on(now time.Duration) (on, fromSchedule bool) {
 	case sOK:
 		on, fromSchedule = son, true
 	}
-	if t.active.Load() != on {
-		t.active.Store(on)
-	}
 	return on, fromSchedule
 }
 
+// onAt is on for readers off the hub loop (Stats).
+func (t *toggle) onAt(now time.Duration) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	on, _ := t.on(now)
+	return on
+}
+
 // set records a dynamic change at now; with hold > 0 it reverts after hold.
+// Hub loop.
 func (t *toggle) set(now time.Duration, on bool, hold time.Duration) {
+	t.mu.Lock()
 	t.dynSet, t.dynOn, t.dynAt = true, on, now
 	t.revert, t.revertAt = hold > 0, now+hold
-	t.active.Store(on)
+	t.mu.Unlock()
 }
