@@ -94,7 +94,11 @@ type portState struct {
 }
 
 // trigger starts or ends a partition when a rule has matched n times (on
-// one link, or on all links when link is unset).
+// one link, or on all links when link is unset). A start trigger counts
+// every match and starts the partition's scheduled window when it fires,
+// unless that window is already over (a fixed end passed). An end trigger
+// counts only the matches made while the partition is in force, so it
+// ends a partition that has begun, never one still to come.
 type trigger struct {
 	rule    string
 	hasLink bool
@@ -110,15 +114,21 @@ func (t *trigger) hit(now time.Duration, from, to string) {
 	if t.fired || (t.hasLink && (from != t.link[0] || to != t.link[1])) {
 		return
 	}
+	tg := &t.part.tg
+	if !t.start {
+		if on, _ := tg.on(now); !on {
+			return
+		}
+	}
 	t.count++
 	if t.count < t.n {
 		return
 	}
 	t.fired = true
 	if t.start {
-		t.part.tg.set(now, true, t.part.hold)
+		tg.startAt(now, t.part.hold)
 	} else {
-		t.part.tg.set(now, false, 0)
+		tg.endAt(now)
 	}
 }
 
@@ -304,7 +314,7 @@ func (p *Policy) StartPartition(now time.Duration, name string) error {
 		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
 	}
 	p.advance(now)
-	pt.tg.set(now, true, 0)
+	pt.tg.set(now, true)
 	return nil
 }
 
@@ -315,7 +325,7 @@ func (p *Policy) HealPartition(now time.Duration, name string) error {
 		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
 	}
 	p.advance(now)
-	pt.tg.set(now, false, 0)
+	pt.tg.set(now, false)
 	return nil
 }
 
@@ -323,7 +333,7 @@ func (p *Policy) HealPartition(now time.Duration, name string) error {
 func (p *Policy) HealAll(now time.Duration) {
 	p.advance(now)
 	for _, pt := range p.partitions {
-		pt.tg.set(now, false, 0)
+		pt.tg.set(now, false)
 	}
 }
 
@@ -352,7 +362,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 			return "", fmt.Errorf("partition %q already exists as %s", name, old.spec())
 		}
 		p.advance(now)
-		old.tg.set(now, true, 0)
+		old.tg.set(now, true)
 		return name, nil
 	}
 	if len(p.partitions) >= maxPartitions {
@@ -360,7 +370,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 	}
 	pt.name = name
 	p.advance(now)
-	pt.tg.set(now, true, 0)
+	pt.tg.set(now, true)
 	p.mu.Lock()
 	p.partitions = append(p.partitions, pt)
 	p.mu.Unlock()
@@ -375,7 +385,7 @@ func (p *Policy) SetLink(now time.Duration, port string, up bool) error {
 		return fmt.Errorf("port %q: %w", port, hub.ErrNoPort)
 	}
 	p.advance(now)
-	p.port(port).tg.set(now, !up, 0)
+	p.port(port).tg.set(now, !up)
 	return nil
 }
 
