@@ -13,6 +13,7 @@ import (
 // counts against the schedule or partition that cut the link, never
 // against a rule.
 func (p *Policy) Cut(now time.Duration, link hub.Link) (hub.Note, bool) {
+	p.advance(now)
 	return p.cut(now, p.linkFor(link))
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"l2hub/hub"
@@ -36,6 +37,11 @@ type Policy struct {
 	mu         sync.RWMutex
 	partitions []*partition
 	portStates map[string]*portState
+
+	// now is the latest time the hub loop gave the policy (a Decide, a
+	// control call, Describe): Stats reports the partitions' and links'
+	// state as of it. Written on the hub loop only.
+	now atomic.Int64
 
 	// scratch holds what one Decide hands the core by reference (copies'
 	// notes, corrupted bytes): the core copies what it keeps before the
@@ -88,7 +94,11 @@ type portState struct {
 }
 
 // trigger starts or ends a partition when a rule has matched n times (on
-// one link, or on all links when link is unset).
+// one link, or on all links when link is unset). A start trigger counts
+// every match and starts the partition's scheduled window when it fires,
+// unless that window is already over (a fixed end passed). An end trigger
+// counts only the matches made while the partition is in force, so it
+// ends a partition that has begun, never one still to come.
 type trigger struct {
 	rule    string
 	hasLink bool
@@ -104,20 +114,26 @@ func (t *trigger) hit(now time.Duration, from, to string) {
 	if t.fired || (t.hasLink && (from != t.link[0] || to != t.link[1])) {
 		return
 	}
+	tg := &t.part.tg
+	if !t.start {
+		if on, _ := tg.on(now); !on {
+			return
+		}
+	}
 	t.count++
 	if t.count < t.n {
 		return
 	}
 	t.fired = true
 	if t.start {
-		t.part.tg.set(now, true, t.part.hold)
+		tg.startAt(now, t.part.hold)
 	} else {
-		t.part.tg.set(now, false, 0)
+		tg.endAt(now)
 	}
 }
 
 func newPolicy(name string, ports []string) *Policy {
-	return &Policy{
+	p := &Policy{
 		name:       name,
 		scope:      newScope(ports),
 		byName:     map[string]*rule{},
@@ -125,6 +141,8 @@ func newPolicy(name string, ports []string) *Policy {
 		byID:       map[[2]hub.PortID]*linkState{},
 		portStates: map[string]*portState{},
 	}
+	p.scratch.init()
+	return p
 }
 
 // scope is what names in a policy resolve to: the hub's ports and the
@@ -172,6 +190,7 @@ func (p *Policy) Hash() string {
 // corrupted bytes live in the policy's scratch space until the next Decide
 // (see hub.Decision).
 func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
+	p.advance(now)
 	ls := p.linkFor(link)
 	if n, cut := p.cut(now, ls); cut {
 		d.Drop = true
@@ -202,6 +221,14 @@ func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.D
 		if c := d.Copies[0]; c.Delay == 0 && c.Frame == nil && len(c.Notes) == 0 {
 			d.Copies = d.Copies[:0] // one plain copy is the default
 		}
+	}
+}
+
+// advance records now as the policy's time, for Stats; time does not go
+// back. Hub loop.
+func (p *Policy) advance(now time.Duration) {
+	if int64(now) > p.now.Load() {
+		p.now.Store(int64(now))
 	}
 }
 
@@ -257,7 +284,8 @@ func (p *Policy) StartPartition(now time.Duration, name string) error {
 	if pt == nil {
 		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
 	}
-	pt.tg.set(now, true, 0)
+	p.advance(now)
+	pt.tg.set(now, true)
 	return nil
 }
 
@@ -267,14 +295,16 @@ func (p *Policy) HealPartition(now time.Duration, name string) error {
 	if pt == nil {
 		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
 	}
-	pt.tg.set(now, false, 0)
+	p.advance(now)
+	pt.tg.set(now, false)
 	return nil
 }
 
 // HealAll ends every partition at now.
 func (p *Policy) HealAll(now time.Duration) {
+	p.advance(now)
 	for _, pt := range p.partitions {
-		pt.tg.set(now, false, 0)
+		pt.tg.set(now, false)
 	}
 }
 
@@ -302,14 +332,16 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 		if old.spec() != pt.spec() {
 			return "", fmt.Errorf("partition %q already exists as %s", name, old.spec())
 		}
-		old.tg.set(now, true, 0)
+		p.advance(now)
+		old.tg.set(now, true)
 		return name, nil
 	}
 	if len(p.partitions) >= maxPartitions {
 		return "", fmt.Errorf("partition %q: more than %d partitions", name, maxPartitions)
 	}
 	pt.name = name
-	pt.tg.set(now, true, 0)
+	p.advance(now)
+	pt.tg.set(now, true)
 	p.mu.Lock()
 	p.partitions = append(p.partitions, pt)
 	p.mu.Unlock()
@@ -323,7 +355,8 @@ func (p *Policy) SetLink(now time.Duration, port string, up bool) error {
 	if p.ports != nil && !p.ports[port] {
 		return fmt.Errorf("port %q: %w", port, hub.ErrNoPort)
 	}
-	p.port(port).tg.set(now, !up, 0)
+	p.advance(now)
+	p.port(port).tg.set(now, !up)
 	return nil
 }
 

@@ -144,11 +144,41 @@ type ruleLink struct {
 	tat     time.Duration // rate: theoretical arrival time of the bucket
 }
 
+// rand is the rule's stream on the link, for the draws it makes once per
+// frame (loss, duplicate).
 func (rl *ruleLink) rand() *rand.Rand {
 	if rl.rng == nil {
 		rl.rng = rand.New(rand.NewPCG(rl.s1, rl.s2))
 	}
 	return rl.rng
+}
+
+// Steps that draw once per copy of a frame, each from its own stream.
+const (
+	stepCorrupt = iota
+	stepDelay
+)
+
+// copyRand is the stream for one step's draws on copy id of the frame the
+// rule is deciding (its rl.n-th on the link). It is derived from the rule's
+// stream seed, the frame's number, the copy's number and the step alone, so
+// the copies other rules make or drop shift none of this rule's draws, and
+// a copy's draws depend on no other copy's. It lives in the scratch space:
+// valid until the next copyRand.
+func (e *eval) copyRand(rl *ruleLink, id uint8, step int) *rand.Rand {
+	k := uint64(rl.n)<<8 | uint64(id)<<2 | uint64(step)
+	e.sc.pcg.Seed(mix64(rl.s1^mix64(k)), mix64(rl.s2+k*0x9e3779b97f4a7c15))
+	return e.sc.rng
+}
+
+// mix64 is SplitMix64's finaliser: a fixed bijection that spreads every
+// input bit over the output.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // streamSeed derives a rule's stream on a link from the policy seed and the
@@ -177,6 +207,12 @@ type eval struct {
 	pk    frameHeaders
 	multi bool // d.Copies holds the deliveries
 	sc    *scratch
+	// ids[i] numbers d.Copies[i]: 0 the frame itself, then the copies
+	// duplicate made in the order made (next is the next number). A copy
+	// keeps its number when another is dropped, and its per-copy draws
+	// come from the stream of its number (copyRand).
+	ids  [maxCopies]uint8
+	next uint8
 }
 
 // scratch is the space one Decide builds copies' notes and corrupted bytes
@@ -184,7 +220,12 @@ type eval struct {
 type scratch struct {
 	notes []hub.Note
 	bytes []byte
+	pcg   rand.PCG   // copyRand's stream, reseeded for each copy and step
+	rng   *rand.Rand // reads pcg
 }
+
+// init makes rng read pcg; the scratch space must not move after.
+func (s *scratch) init() { s.rng = rand.New(&s.pcg) }
 
 func (s *scratch) reset() {
 	clear(s.notes) // let go of strings from the last frame
@@ -207,6 +248,7 @@ func (e *eval) copies() []hub.Copy {
 	if !e.multi {
 		e.d.Copies = append(e.d.Copies[:0], hub.Copy{})
 		e.multi = true
+		e.ids[0], e.next = 0, 1
 	}
 	return e.d.Copies
 }
@@ -328,6 +370,8 @@ func (r *rule) duplicate(e *eval, rl *ruleLink) {
 		for i := 0; i < n && len(cs) < maxCopies; i++ {
 			c := cs[i]
 			e.addCopyNote(&c, note(r.name, "duplicate", hub.NoteArgs{Layout: "copy %d", N: [4]int64{int64(k)}}))
+			e.ids[len(cs)] = e.next
+			e.next++
 			cs = append(cs, c)
 			added++
 		}
@@ -343,7 +387,7 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 	cs := e.copies()
 	for i := range cs {
 		c := &cs[i]
-		rng := rl.rand()
+		rng := e.copyRand(rl, e.ids[i], stepCorrupt)
 		u := rng.Float64()
 		if u >= r.corrupt.p {
 			continue
@@ -402,7 +446,7 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 	dc := r.delay
 	for i := range cs {
 		c := &cs[i]
-		rng := rl.rand()
+		rng := e.copyRand(rl, e.ids[i], stepDelay)
 		if ro := r.reorder; ro != nil {
 			// netem: a frame skips the delay when the gap is used up and the
 			// draw says so; the others count towards the next gap.
@@ -466,7 +510,7 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 	rc := r.rate
 	cs := e.copies()
 	kept := cs[:0]
-	for _, c := range cs {
+	for i, c := range cs {
 		n := len(e.frame)
 		if c.Frame != nil {
 			n = len(c.Frame)
@@ -489,6 +533,7 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 			}))
 			r.c.queued.Add(1)
 		}
+		e.ids[len(kept)] = e.ids[i] // len(kept) <= i
 		kept = append(kept, c)
 	}
 	e.d.Copies = kept

@@ -22,8 +22,9 @@ type RuleStats struct {
 	Overflowed uint64 `json:"overflowed"`
 }
 
-// PartitionStats is a partition's state as of the hub loop's last look
-// (a Decide or control call) and the frames it dropped.
+// PartitionStats is a partition's state as of the policy's time (the
+// latest time the hub loop gave it: a frame, a control call, Describe) and
+// the frames it dropped.
 type PartitionStats struct {
 	Name    string `json:"name"`
 	Groups  string `json:"groups"` // "a|b,c"
@@ -31,8 +32,8 @@ type PartitionStats struct {
 	Dropped uint64 `json:"dropped"`
 }
 
-// PortStats is a port's link state as of the hub loop's last look and the
-// frames dropped while it was down.
+// PortStats is a port's link state as of the policy's time (see
+// PartitionStats) and the frames dropped while it was down.
 type PortStats struct {
 	Port    string `json:"port"`
 	Down    bool   `json:"down"`
@@ -50,6 +51,7 @@ type Stats struct {
 // creation order, ports by name. Safe for concurrent use with Decide.
 func (p *Policy) Stats() Stats {
 	var s Stats
+	now := time.Duration(p.now.Load())
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	s.Rules = make([]RuleStats, len(p.rules))
@@ -58,12 +60,12 @@ func (p *Policy) Stats() Stats {
 	}
 	for _, pt := range p.partitions {
 		s.Partitions = append(s.Partitions, PartitionStats{
-			Name: pt.name, Groups: pt.spec(), Active: pt.tg.active.Load(), Dropped: pt.tg.drops.Load(),
+			Name: pt.name, Groups: pt.spec(), Active: pt.tg.onAt(now), Dropped: pt.tg.drops.Load(),
 		})
 	}
 	for _, name := range sortedKeys(p.portStates) {
 		ps := p.portStates[name]
-		s.Ports = append(s.Ports, PortStats{Port: name, Down: ps.tg.active.Load(), Dropped: ps.tg.drops.Load()})
+		s.Ports = append(s.Ports, PortStats{Port: name, Down: ps.tg.onAt(now), Dropped: ps.tg.drops.Load()})
 	}
 	return s
 }
@@ -145,6 +147,7 @@ type PortDescription struct {
 // Describe reports the policy with every partition and link state evaluated
 // at now. Call it on the hub loop.
 func (p *Policy) Describe(now time.Duration) Description {
+	p.advance(now)
 	d := Description{Name: p.name, Seed: p.seed, Text: p.text}
 	if len(p.groups) > 0 {
 		d.Groups = map[string][]string{}

@@ -1,34 +1,40 @@
 package filter
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // A toggle is an on/off state over time: a partition (on = separated) or a
-// port's link (on = down). It combines a static schedule from the policy
-// with dynamic changes (control API calls, triggers). The latest change
-// wins; a dynamic change made at the same instant as a scheduled one wins
-// over it. Everything is computed from now in closed form, so a schedule
-// costs nothing while it is idle and a clock jump skips no transition.
+// port's link (on = down). It combines a schedule (from the policy file,
+// completed by triggers as they fire) with control API calls. The latest
+// change wins; a control call made at the same instant as a scheduled
+// transition wins over it. Everything is computed from now in closed form,
+// so a schedule costs nothing while it is idle and a clock jump skips no
+// transition.
 type toggle struct {
-	// Static schedule. One window [start, end), or with every > 0 a
-	// repetition of [start+k*every, start+k*every+length) for k < count
-	// (count 0 = forever).
+	// The schedule. One window [start, end), either bound possibly
+	// missing, or with every > 0 a repetition of
+	// [start+k*every, start+k*every+length) for k < count (count 0 =
+	// forever). When end <= start the window is empty: the schedule ends
+	// before it starts. A partition's triggers set start and end as they
+	// fire (trigger.hit).
 	hasStart, hasEnd bool
 	start, end       time.Duration
 	every, length    time.Duration
 	count            int64
 
-	// Dynamic state: on at dynAt; with revert, back to !dynOn at revertAt.
-	dynSet   bool
-	dynOn    bool
-	dynAt    time.Duration
-	revert   bool
-	revertAt time.Duration
+	// Control calls: the latest set it on (or off) at dynAt.
+	dynSet bool
+	dynOn  bool
+	dynAt  time.Duration
 
-	active atomic.Bool   // last evaluated state, for concurrent readers
-	drops  atomic.Uint64 // frames this toggle dropped
+	// mu lets Stats read the fields above from any goroutine: the hub
+	// loop, their only writer, changes them under mu once the policy is
+	// in use, and reads them without it.
+	mu    sync.RWMutex
+	drops atomic.Uint64 // frames this toggle dropped
 }
 
 // static reports the scheduled state at now and when it last changed; ok is
@@ -57,42 +63,63 @@ func (t *toggle) static(now time.Duration) (on bool, at time.Duration, ok bool) 
 	return false, 0, false
 }
 
-func (t *toggle) dynamic(now time.Duration) (on bool, at time.Duration, ok bool) {
-	if !t.dynSet {
-		return false, 0, false
-	}
-	if t.revert && now >= t.revertAt {
-		return !t.dynOn, t.revertAt, true
-	}
-	return t.dynOn, t.dynAt, true
+// ended reports whether the schedule's window is over at now: its end has
+// come (a repeating schedule never ends this way).
+func (t *toggle) ended(now time.Duration) bool {
+	return t.every == 0 && t.hasEnd && now >= t.end
 }
 
 // on evaluates the toggle at now; fromSchedule says whether the schedule
-// (rather than a control call or trigger) decided it.
+// (rather than a control call) decided it. Hub loop, or under mu.
 func (t *toggle) on(now time.Duration) (on, fromSchedule bool) {
 	son, sAt, sOK := t.static(now)
-	don, dAt, dOK := t.dynamic(now)
 	switch {
-	case sOK && dOK:
-		if dAt >= sAt {
-			on = don
-		} else {
-			on, fromSchedule = son, true
+	case sOK && t.dynSet:
+		if t.dynAt >= sAt {
+			return t.dynOn, false
 		}
-	case dOK:
-		on = don
+		return son, true
+	case t.dynSet:
+		return t.dynOn, false
 	case sOK:
-		on, fromSchedule = son, true
+		return son, true
 	}
-	if t.active.Load() != on {
-		t.active.Store(on)
-	}
-	return on, fromSchedule
+	return false, false
 }
 
-// set records a dynamic change at now; with hold > 0 it reverts after hold.
-func (t *toggle) set(now time.Duration, on bool, hold time.Duration) {
+// onAt is on for readers off the hub loop (Stats).
+func (t *toggle) onAt(now time.Duration) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	on, _ := t.on(now)
+	return on
+}
+
+// set records a control call at now. Hub loop.
+func (t *toggle) set(now time.Duration, on bool) {
+	t.mu.Lock()
 	t.dynSet, t.dynOn, t.dynAt = true, on, now
-	t.revert, t.revertAt = hold > 0, now+hold
-	t.active.Store(on)
+	t.mu.Unlock()
+}
+
+// startAt sets the schedule's start to now (a start trigger fired), and
+// its end to now+hold when hold > 0, unless the window is already over:
+// a fixed end, or an end trigger fired, is final. Hub loop.
+func (t *toggle) startAt(now, hold time.Duration) {
+	if t.ended(now) {
+		return
+	}
+	t.mu.Lock()
+	t.hasStart, t.start = true, now
+	if hold > 0 {
+		t.hasEnd, t.end = true, now+hold
+	}
+	t.mu.Unlock()
+}
+
+// endAt sets the schedule's end to now (an end trigger fired). Hub loop.
+func (t *toggle) endAt(now time.Duration) {
+	t.mu.Lock()
+	t.hasEnd, t.end = true, now
+	t.mu.Unlock()
 }

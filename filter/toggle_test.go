@@ -1,0 +1,233 @@
+package filter
+
+import (
+	"testing"
+	"time"
+)
+
+// partitioned reports whether a frame from->to at at is dropped by a
+// partition.
+func partitioned(p *Policy, at time.Duration, from, to string) bool {
+	d := decide(p, at, link(from, to), plain())
+	return d.Drop && len(d.Notes) == 1 && d.Notes[0].Action == "partition"
+}
+
+const pingRule = "rules:\n  - {name: ping, match: {link: b->a}}\n"
+
+// TestStartTriggerAfterFixedEnd: a fixed end is final; a start trigger
+// that fires after it does not start the partition (it used to, for good,
+// while Describe said "until 2s").
+func TestStartTriggerAfterFixedEnd(t *testing.T) {
+	p := mustParse(t, pingRule+"partitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1}, end: 2s}\n")
+	decide(p, 3*time.Second, link("b", "a"), plain()) // the ping
+	for _, at := range []time.Duration{3 * time.Second, 100 * time.Second} {
+		if partitioned(p, at, "a", "c") {
+			t.Errorf("a->c at %v: partitioned, want through (p ended at 2s)", at)
+		}
+		if d := p.Describe(at); d.Partitions[0].Active {
+			t.Errorf("Describe(%v): %+v, want inactive", at, d.Partitions[0])
+		}
+	}
+	if st := p.Stats(); st.Partitions[0].Active {
+		t.Errorf("Stats: %+v, want inactive", st.Partitions[0])
+	}
+
+	// Before the end, the trigger starts it until the end.
+	p = mustParse(t, pingRule+"partitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1}, end: 2s}\n")
+	if partitioned(p, 500*time.Millisecond, "a", "c") {
+		t.Error("partitioned before the ping")
+	}
+	decide(p, time.Second, link("b", "a"), plain())
+	if !partitioned(p, time.Second, "c", "a") || !partitioned(p, 1999*time.Millisecond, "a", "c") {
+		t.Error("not partitioned between the ping at 1s and the end at 2s")
+	}
+	if partitioned(p, 2*time.Second, "a", "c") {
+		t.Error("partitioned at its fixed end")
+	}
+}
+
+// TestEndTriggerCountsWhileInForce: an end trigger counts the matches made
+// while the partition is in force; matches before its start do not use it
+// up (they used to, leaving the partition on for good from its start).
+func TestEndTriggerCountsWhileInForce(t *testing.T) {
+	p := mustParse(t, pingRule+"partitions:\n  - {name: p, groups: a|c, start: 1s, end: {rule: ping, matches: 2}}\n")
+	decide(p, 100*time.Millisecond, link("b", "a"), plain())
+	decide(p, 200*time.Millisecond, link("b", "a"), plain())
+	if !partitioned(p, time.Second, "a", "c") {
+		t.Fatal("not partitioned at its start")
+	}
+	decide(p, 2*time.Second, link("b", "a"), plain()) // 1st ping in force
+	if !partitioned(p, 3*time.Second, "a", "c") {
+		t.Error("healed after one ping in force, want two")
+	}
+	decide(p, 4*time.Second, link("b", "a"), plain()) // 2nd
+	for _, at := range []time.Duration{4 * time.Second, 100 * time.Second} {
+		if partitioned(p, at, "a", "c") {
+			t.Errorf("partitioned at %v, after the 2nd ping in force at 4s", at)
+		}
+	}
+	if d := p.Describe(100 * time.Second); d.Partitions[0].Active {
+		t.Errorf("Describe: %+v, want inactive", d.Partitions[0])
+	}
+}
+
+// TestTriggeredPartitionControl: control calls keep their latest-wins
+// behaviour against a schedule that triggers complete.
+func TestTriggeredPartitionControl(t *testing.T) {
+	src := pingRule + "partitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1}, end: 5s}\n"
+	p := mustParse(t, src)
+	// A heal after the trigger ends it at once; the schedule has no later
+	// transition before its end.
+	decide(p, time.Second, link("b", "a"), plain())
+	if err := p.HealPartition(2*time.Second, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if partitioned(p, 3*time.Second, "a", "c") {
+		t.Error("partitioned after a heal at 2s")
+	}
+	// A start after the fixed end holds: no scheduled transition follows.
+	if err := p.StartPartition(6*time.Second, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if !partitioned(p, 100*time.Second, "a", "c") {
+		t.Error("not partitioned at 100s after a start at 6s")
+	}
+
+	// A start before the trigger, then the trigger: it starts the
+	// scheduled window again (latest wins) and the fixed end ends it.
+	p = mustParse(t, src)
+	if err := p.StartPartition(time.Second, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.HealPartition(2*time.Second, "p"); err != nil {
+		t.Fatal(err)
+	}
+	decide(p, 3*time.Second, link("b", "a"), plain())
+	if !partitioned(p, 4*time.Second, "a", "c") || partitioned(p, 5*time.Second, "a", "c") {
+		t.Error("want partitioned from the trigger at 3s to the end at 5s")
+	}
+
+	// An end trigger counts matches while a control call holds the
+	// partition, and ends it.
+	p = mustParse(t, pingRule+"partitions:\n  - {name: p, groups: a|c, end: {rule: ping, matches: 1}}\n")
+	decide(p, time.Second, link("b", "a"), plain()) // not in force: not counted
+	if err := p.StartPartition(2*time.Second, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if !partitioned(p, 3*time.Second, "a", "c") {
+		t.Error("not partitioned after a start at 2s (the ping at 1s must not count)")
+	}
+	decide(p, 4*time.Second, link("b", "a"), plain())
+	if partitioned(p, 5*time.Second, "a", "c") {
+		t.Error("partitioned after the end trigger fired at 4s")
+	}
+	if err := p.StartPartition(6*time.Second, "p"); err != nil || !partitioned(p, 7*time.Second, "a", "c") {
+		t.Errorf("start at 6s after the trigger: err %v, want partitioned (latest wins)", err)
+	}
+}
+
+// TestStatsStateAtPolicyTime: Stats reports partitions and links as of the
+// latest time the policy was given, not as of the last frame that crossed
+// them.
+func TestStatsStateAtPolicyTime(t *testing.T) {
+	// The audit's repro: a frame a->b at 5ms, then only a->c at 20ms.
+	p := mustParse(t, "partitions:\n  - {name: p, groups: a|b, start: 0s, end: 10ms}\n")
+	decide(p, 5*time.Millisecond, link("a", "b"), plain())
+	if st := p.Stats().Partitions[0]; !st.Active || st.Dropped != 1 {
+		t.Errorf("at 5ms: %+v, want active, 1 dropped", st)
+	}
+	decide(p, 20*time.Millisecond, link("a", "c"), plain())
+	if st := p.Stats().Partitions[0]; st.Active || st.Dropped != 1 {
+		t.Errorf("at 20ms: %+v, want inactive as Describe says (%+v)", st, p.Describe(20 * time.Millisecond).Partitions[0])
+	}
+
+	// The same for a port's link after its down schedule.
+	p = mustParse(t, "schedules:\n  - {name: s, port: c, at: 0s, down_for: 10ms}\n")
+	decide(p, 5*time.Millisecond, link("c", "a"), plain())
+	if st := portStats(p.Stats(), "c"); !st.Down || st.Dropped != 1 {
+		t.Errorf("at 5ms: %+v, want down, 1 dropped", st)
+	}
+	decide(p, 20*time.Millisecond, link("a", "b"), plain())
+	if st := portStats(p.Stats(), "c"); st.Down {
+		t.Errorf("at 20ms: %+v, want up", st)
+	}
+
+	// Control calls move the policy's time too; without a frame since,
+	// a partition's scheduled end shows.
+	p = mustParse(t, "partitions:\n  - {name: p, groups: a|b, start: 0s, end: 10ms}\n")
+	decide(p, 5*time.Millisecond, link("a", "b"), plain())
+	if err := p.SetLink(30*time.Millisecond, "c", false); err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	if st.Partitions[0].Active || !portStats(st, "c").Down {
+		t.Errorf("after SetLink(c, down) at 30ms: %+v, want p inactive and c down", st)
+	}
+}
+
+func portStats(st Stats, name string) PortStats {
+	for _, ps := range st.Ports {
+		if ps.Port == name {
+			return ps
+		}
+	}
+	return PortStats{Port: name}
+}
+
+// TestStatsConcurrentWithControl: run under -race. Stats evaluates toggles
+// that control calls change on the loop.
+func TestStatsConcurrentWithControl(t *testing.T) {
+	p := mustParse(t, "partitions:\n  - {name: p, groups: a|c, start: 1s, end: 2s}\n")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 {
+			_ = p.Stats()
+		}
+	}()
+	for i := range 1000 {
+		at := time.Duration(i) * time.Millisecond
+		decide(p, at, link("b", "a"), plain())
+		if err := p.SetLink(at, "c", i%2 == 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.StartPartition(at, "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if st := p.Stats(); !st.Partitions[0].Active || !portStats(st, "c").Down {
+		t.Errorf("got %+v, want p active and c down (the last calls at 999ms)", st)
+	}
+}
+
+// TestStatsConcurrentWithTriggers: run under -race. Stats evaluates
+// toggles that triggers and control calls change on the loop.
+func TestStatsConcurrentWithTriggers(t *testing.T) {
+	p := mustParse(t, pingRule+"partitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 500}, end: {rule: ping, matches: 200}}\n")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 {
+			_ = p.Stats()
+		}
+	}()
+	for i := range 1000 {
+		at := time.Duration(i) * time.Millisecond
+		decide(p, at, link("b", "a"), plain())
+		if i%100 == 50 {
+			if err := p.SetLink(at, "c", i%200 == 50); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	<-done
+	// Started by ping 500 (at 499ms), ended by the 200th ping in force
+	// (at 698ms).
+	if st := p.Stats().Partitions[0]; st.Active {
+		t.Errorf("at 999ms: %+v, want inactive", st)
+	}
+	if d := p.Describe(600 * time.Millisecond); !d.Partitions[0].Active {
+		t.Errorf("at 600ms: %+v, want active", d.Partitions[0])
+	}
+}
