@@ -47,6 +47,14 @@ type Stats struct {
 	Ports      []PortStats      `json:"ports"`
 }
 
+// StatsAt is Stats as of now, the time since the hub started: what a
+// caller that owns the hub's clock asks, so that a partition or a link
+// whose schedule ran out while no frame crossed shows as it is.
+func (p *Policy) StatsAt(now time.Duration) Stats {
+	p.advance(now)
+	return p.Stats()
+}
+
 // Stats lists the counters: rules in file order, partitions in file then
 // creation order, ports by name. Safe for concurrent use with Decide.
 func (p *Policy) Stats() Stats {

@@ -31,12 +31,16 @@ func (s *Session) Policy(ctx context.Context) (*filter.Description, error) {
 	return desc, err
 }
 
-// Rules implements control.Target.
-func (s *Session) Rules(context.Context) (filter.Stats, error) {
-	if p := s.currentPolicy(); p != nil {
-		return p.Stats(), nil
-	}
-	return filter.Stats{}, nil
+// Rules implements control.Target: the counters, and the partitions' and
+// links' state as of now.
+func (s *Session) Rules(ctx context.Context) (filter.Stats, error) {
+	var st filter.Stats
+	err := s.hub.Do(ctx, func(c *hub.Core) {
+		if p := s.currentPolicy(); p != nil {
+			st = p.StatsAt(c.Elapsed())
+		}
+	})
+	return st, err
 }
 
 // ReplacePolicy implements control.Target: compile first, swap on the loop.

@@ -313,3 +313,28 @@ func TestCtlPolicyWithoutPolicy(t *testing.T) {
 		t.Errorf("with a policy, stderr %q: want nothing", errOut)
 	}
 }
+
+// ctl rules shows a partition as it is now, even when its schedule ran out
+// while no frame crossed the hub and no one changed anything.
+func TestCtlRulesStateOnAnIdleHub(t *testing.T) {
+	sock := serveWithPolicy(t, "partitions:\n  - {name: blip, groups: a|b, start: 0s, end: 50ms}\n")
+	for deadline := time.Now().Add(hangGuard); ; time.Sleep(20 * time.Millisecond) {
+		out, err := ctl(t, sock, "rules", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st filter.Stats
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if len(st.Partitions) != 1 {
+			t.Fatalf("ctl rules --json: %s, want the one partition", out)
+		}
+		if !st.Partitions[0].Active {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partition blip (0s to 50ms) still shown active after %v on an idle hub", hangGuard)
+		}
+	}
+}
