@@ -544,7 +544,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 	for i := range c.pending {
 		d := &c.pending[i]
 		if d.full {
-			c.dropDelayFull(now, d.port, d.frame, d.notes, id)
+			c.dropCopy(now, d.port, d.frame, d.notes, id, DropDelayFull, delayFullNote)
 		} else {
 			c.deliver(now, d.port, d.frame, d.notes, id)
 		}
@@ -664,14 +664,15 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	f.Release()
 }
 
-// dropDelayFull drops a copy that found the delay bound reached, counting it
-// on its egress port and showing it to observers as a dropped egress.
-func (c *Core) dropDelayFull(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) {
+// dropCopy drops a copy before its egress queue (the delay bound was
+// reached, or its link was cut while it waited): counted on its egress port
+// as reason, shown to observers as a dropped egress with why.
+func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from PortID, reason DropReason, why Note) {
 	if dp := c.port(dst); dp != nil {
-		dp.stats.Drop(DropDelayFull)
+		dp.stats.Drop(reason)
 		c.ports[from].link(dst).drops++
 		if len(c.observers) > 0 {
-			notes = c.withNote(notes, delayFullNote)
+			notes = c.withNote(notes, why)
 			c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true, Notes: notes}
 			for _, o := range c.observers {
 				o.Observe(&c.ev)
@@ -692,23 +693,6 @@ func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
 		return Note{}, false
 	}
 	return c.gate.Cut(at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
-}
-
-// dropCut drops a delayed copy whose link was cut while it waited, as the
-// policy drops a frame on a cut link: counted on its egress port as policy,
-// shown to observers as a dropped egress with the reason.
-func (c *Core) dropCut(at time.Time, dst PortID, f *Frame, notes []Note, from PortID, why Note) {
-	dp := c.port(dst)
-	dp.stats.Drop(DropPolicy)
-	c.ports[from].link(dst).drops++
-	if len(c.observers) > 0 {
-		notes = c.withNote(notes, why)
-		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true, Notes: notes}
-		for _, o := range c.observers {
-			o.Observe(&c.ev)
-		}
-	}
-	f.Release()
 }
 
 // delayFullNote explains a drop at the delay bound.
@@ -759,7 +743,7 @@ func (c *Core) runDue(now time.Time) {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
 			if n, cut := c.cut(t.at, t.from, t.port); cut {
-				c.dropCut(t.at, t.port, t.frame, t.notes, t.from, n)
+				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
 			} else {
 				c.deliver(t.at, t.port, t.frame, t.notes, t.from)
 			}
