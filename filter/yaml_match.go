@@ -49,6 +49,15 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 			add(key, vals...)
 		}
 	}
+	// yes reads a true/false criterion into *dst.
+	yes := func(dst **bool, key string) func(v *yaml.Node, p string) {
+		return func(v *yaml.Node, p string) {
+			if b, ok := w.boolean(v, p); ok {
+				*dst = &b
+				add(key, strconv.FormatBool(b))
+			}
+		}
+	}
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"from": portSet("from", &ms.From),
 		"to":   portSet("to", &ms.To),
@@ -68,34 +77,14 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 				return err
 			})...)
 		},
-		"vlan": func(v *yaml.Node, p string) {
-			if b, ok := w.boolean(v, p); ok {
-				ms.VLAN = &b
-				add("vlan", strconv.FormatBool(b))
-			}
-		},
-		"qinq": func(v *yaml.Node, p string) {
-			if b, ok := w.boolean(v, p); ok {
-				ms.QinQ = &b
-				add("qinq", strconv.FormatBool(b))
-			}
-		},
-		"src_mac": func(v *yaml.Node, p string) { w.mac(&ms.SrcMAC, v, p, add, "src_mac") },
-		"dst_mac": func(v *yaml.Node, p string) { w.mac(&ms.DstMAC, v, p, add, "dst_mac") },
-		"broadcast": func(v *yaml.Node, p string) {
-			if b, ok := w.boolean(v, p); ok {
-				ms.Broadcast = &b
-				add("broadcast", strconv.FormatBool(b))
-			}
-		},
-		"multicast": func(v *yaml.Node, p string) {
-			if b, ok := w.boolean(v, p); ok {
-				ms.Multicast = &b
-				add("multicast", strconv.FormatBool(b))
-			}
-		},
-		"src_ip": func(v *yaml.Node, p string) { w.prefixes(&ms.SrcIP, v, p, each, add, "src_ip") },
-		"dst_ip": func(v *yaml.Node, p string) { w.prefixes(&ms.DstIP, v, p, each, add, "dst_ip") },
+		"vlan":      yes(&ms.VLAN, "vlan"),
+		"qinq":      yes(&ms.QinQ, "qinq"),
+		"src_mac":   func(v *yaml.Node, p string) { w.mac(&ms.SrcMAC, v, p, add, "src_mac") },
+		"dst_mac":   func(v *yaml.Node, p string) { w.mac(&ms.DstMAC, v, p, add, "dst_mac") },
+		"broadcast": yes(&ms.Broadcast, "broadcast"),
+		"multicast": yes(&ms.Multicast, "multicast"),
+		"src_ip":    func(v *yaml.Node, p string) { w.prefixes(&ms.SrcIP, v, p, each, add, "src_ip") },
+		"dst_ip":    func(v *yaml.Node, p string) { w.prefixes(&ms.DstIP, v, p, each, add, "dst_ip") },
 		"protocol": func(v *yaml.Node, p string) {
 			ms.Protocols = []uint8{}
 			add("protocol", each(v, p, func(s string) error {
