@@ -84,7 +84,32 @@ and prints the QEMU flags for each.`,
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	refuseUnknownCommands(root)
+	strictHelp(root)
 	return root
+}
+
+// strictHelp makes "l2hub help TOPIC" fail on a topic that names no
+// command, as the command itself would, where cobra's help command prints
+// "Unknown help topic" and exits 0.
+func strictHelp(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "help" {
+			continue
+		}
+		c.Run = nil
+		c.RunE = func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			switch {
+			case err != nil:
+				return err
+			case len(rest) > 0:
+				return unknownCommandError(cmd, rest[0])
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		}
+	}
 }
 
 // refuseUnknownCommands makes every command under cmd that only groups

@@ -79,6 +79,8 @@ func TestMistypedCommandSuggests(t *testing.T) {
 		{"repaly", "repaly", "l2hub", "replay", ""},
 		{"srve --control off", "srve", "l2hub", "serve", "unknown flag"},
 		{"ctl partiton --nosuchflag", "partiton", "l2hub ctl", "partition", "unknown flag"},
+		{"help srve", "srve", "l2hub", "serve", ""},
+		{"help ctl partiton", "partiton", "l2hub ctl", "partition", ""},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			var stdout bytes.Buffer
@@ -103,5 +105,19 @@ func TestUnknownFlagOfAGroup(t *testing.T) {
 	err := run(context.Background(), []string{"ctl", "--nosuchflag"}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.HasPrefix(err.Error(), "unknown flag: --nosuchflag") {
 		t.Errorf("got %v, want unknown flag: --nosuchflag", err)
+	}
+}
+
+// help on a command prints its help; on a topic that names none it fails
+// as the mistyped command would (cobra printed "Unknown help topic", exit 0).
+func TestHelpOfNothingFails(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"help", "ctl", "rule", "add"}, &stdout, &bytes.Buffer{}); err != nil || !strings.Contains(stdout.String(), "--before") {
+		t.Errorf("help ctl rule add: %v, printed %q; want add's help", err, stdout.String())
+	}
+	stdout.Reset()
+	err := run(context.Background(), []string{"help", "nosuchtopic"}, &stdout, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `unknown command "nosuchtopic" for "l2hub"`) || stdout.Len() != 0 {
+		t.Errorf("help nosuchtopic: %v, printed %q; want an unknown command and nothing on stdout", err, stdout.String())
 	}
 }
