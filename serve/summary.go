@@ -11,6 +11,7 @@ import (
 	"l2hub/hub"
 
 	"l2hub/internal/atomicfile"
+	"l2hub/internal/wallclock"
 )
 
 // Summary is what a session did, as l2hub serve reports it when it stops:
@@ -54,7 +55,9 @@ func (s *Session) summary(stopped error) Summary {
 		sum.Ports = append(sum.Ports, PortSummary{Name: st.Name, Stats: st.Stats.Snapshot()})
 	}
 	if p := s.currentPolicy(); p != nil {
-		st := p.Stats()
+		// The state of partitions and links as the run ends (the core's
+		// start is s.began), not as of the last frame the policy saw.
+		st := p.StatsAt(wallclock.Clock{}.Now().Sub(s.began))
 		sum.Policy, sum.Seed, sum.Rules, sum.Partitions = p.Name(), p.Seed(), st.Rules, st.Partitions
 	}
 	if s.capture != nil {

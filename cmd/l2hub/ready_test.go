@@ -342,3 +342,29 @@ func TestJSONLogs(t *testing.T) {
 		t.Errorf("no JSON log line (shutting down is logged):\n%s", stderr.String())
 	}
 }
+
+// The summary shows a partition as the run ends: one whose schedule ran
+// out while no frame crossed is over, not as of the last frame.
+func TestSummaryStateAsTheRunEnds(t *testing.T) {
+	dir := t.TempDir()
+	pol, readyPath := filepath.Join(dir, "p.yaml"), filepath.Join(dir, "hub.ready")
+	if err := os.WriteFile(pol, []byte("partitions:\n  - {name: blip, groups: a|b, start: 0s, end: 50ms}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", "off",
+		"--policy", pol, "--ready-file", readyPath, "--json")
+	if err := run(context.Background(), []string{"wait", "--ready-file", readyPath, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // at least: past the partition's end, however slow the machine
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	var sum serve.Summary
+	if err := json.Unmarshal([]byte(stdout.String()), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if len(sum.Partitions) != 1 || sum.Partitions[0].Active {
+		t.Errorf("summary partitions %+v, want blip over", sum.Partitions)
+	}
+}
