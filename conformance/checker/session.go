@@ -748,11 +748,22 @@ func (s *session) response(j int, plain []byte, frames []int) {
 			return
 		}
 		a.pass(PROXY003, fr...)
+		if err := conformance.CheckProxyResponseHeader(p.svc, rec.Payload); err != nil {
+			a.add(Warn, PROXY003, "header "+name+" "+s.conn.subject, fr, "response to request %d passes node-a's verdict, but its payload is not %s v1 (%v): node-a ignores magic and version, the backend's documented reply has them (§5.3)", p.index, protoName(p.svc), err)
+		}
 		if p.notBN && s.nexus() {
 			a.add(Info, NX15, "svc2", fr, "node-b forwarded request %d to bundlemgrd although it is not BN v1: svc 2 has no gate", p.index)
 		}
 		s.c.milestone("nexus proxy ok service=" + name)
 	}
+}
+
+// protoName is the reply format of a proxied service: SM or BN.
+func protoName(svc byte) string {
+	if svc == conformance.ServiceSamgr {
+		return "SM"
+	}
+	return "BN"
 }
 
 // transport judges one noise-xk transport message.

@@ -1,0 +1,68 @@
+package checker
+
+import (
+	"strings"
+	"testing"
+
+	"l2hub/conformance"
+)
+
+// want is a finding a session test requires (or, with absent, forbids):
+// id, verdict and a part of the message.
+type want struct {
+	id      string
+	verdict Verdict
+	msg     string
+	absent  bool
+}
+
+// checkFindings runs s and applies ws; failures dump the report.
+func checkFindings(t *testing.T, s *script, ws ...want) Report {
+	t.Helper()
+	r := feed(t, Options{}, runScript(t, s, 1460).frames)
+	for _, w := range ws {
+		found := false
+		for _, f := range r.Findings {
+			if f.ID == w.id && f.Verdict == w.verdict && strings.Contains(f.Message, w.msg) {
+				found = true
+				break
+			}
+		}
+		switch {
+		case w.absent && found:
+			t.Errorf("got a %s %v finding containing %q, want none:\n%s", w.id, w.verdict, w.msg, dump(r))
+		case !w.absent && !found:
+			t.Errorf("got no %s %v finding containing %q:\n%s", w.id, w.verdict, w.msg, dump(r))
+		}
+	}
+	return r
+}
+
+// TestProxyVerdictIgnoresMagic: node-a's verdict is §5.3's (status, length,
+// p[3], p[4]); a reply without the SM/BN header passes it, with a warning.
+func TestProxyVerdictIgnoresMagic(t *testing.T) {
+	resolve, _ := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	foreign := []byte{0x58, 0x59, 0x09, 0x86, 0x00, 0, 0, 0, 0, 0, 0, 0, 0}
+	s := newScript(t).handshake().ladder()
+	s.add(0, s.Request(0, conformance.ServiceSamgr, resolve)).add(1, s.Response(conformance.ProxyStatusOK, foreign))
+	s.add(0, s.Request(0, conformance.ServiceBundle, conformance.AppendBNRequest(nil, conformance.BNOpList)))
+	s.add(1, s.Response(conformance.ProxyStatusOK, []byte("BN\x02\x81\x00\x01\x00\x00")))
+	r := checkFindings(t, s,
+		want{id: PROXY003, verdict: Warn, msg: "response to request 0 passes node-a's verdict, but its payload is not SM v1"},
+		want{id: PROXY003, verdict: Warn, msg: "response to request 1 passes node-a's verdict, but its payload is not BN v1"},
+		want{id: PROXY003, verdict: Fail, absent: true},
+	)
+	if !r.OK() {
+		t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+	}
+}
+
+// TestProxyVerdictStillFails: what node-a's verdict does check still fails.
+func TestProxyVerdictStillFails(t *testing.T) {
+	resolve, _ := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	wrongOp := conformance.AppendSMResponse(nil, conformance.SMStatusOK)
+	wrongOp[3] = 0x81
+	s := newScript(t).handshake().ladder()
+	s.add(0, s.Request(0, conformance.ServiceSamgr, resolve)).add(1, s.Response(conformance.ProxyStatusOK, wrongOp))
+	checkFindings(t, s, want{id: PROXY003, verdict: Fail, msg: "response op 0x81, want 0x86"})
+}
