@@ -88,7 +88,7 @@ var catalog = []Check{
 	{MUX001, "records are exactly 275 bytes (ladder, requests) and 531 bytes (proxy responses)", "records of the right size: %d"},
 	{MUX002, "the mux ladder's six steps, in order, with the expected contents", "ladders complete, in order, with the expected contents: %d"},
 	{MUX003, "every record authenticates at its direction's next nonce", "records that authenticate at their direction's next nonce: %d"},
-	{PROXY001, "proxy requests use an allowed service id (1..4) and are well-formed", "proxy requests to an allowed service: %d"},
+	{PROXY001, "proxy requests to services 1..4 are well-formed; another service id is §5.3's deny path (info)", "proxy requests to an allowed service: %d"},
 	{PROXY002, "node-b's gate behaves as the spec says: a denied request gets status 1 and no payload, an oversized one no reply", "proxy requests answered as node-b's gate says: %d"},
 	{PROXY003, "proxy responses pass node-a's verdict, §5.3's exactly (status 0; resolve: len ≥ 13, p[3] = 0x86, p[4] = 0; list: len ≥ 8, p[3] = 0x81, p[4] = 0); a reply without its SM/BN v1 magic and version passes it with a warning", "proxy responses that pass node-a's verdict: %d"},
 	{CHK001, "the checker saw every frame (live queue)", ""},

@@ -678,7 +678,7 @@ func (s *session) request(j int, plain []byte, frames []int) {
 	case d.Why == "oversized":
 		a.add(Fail, PROXY001, "oversized "+s.conn.subject, frames, "request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply", j, d.Service, binary.LittleEndian.Uint16(plain[1:3]), conformance.MaxRequestPayload)
 	case conformance.ServiceName(d.Service) == "unknown":
-		a.add(Fail, PROXY001, fmt.Sprintf("svc %d %s", d.Service, s.conn.subject), frames, "request %d uses service id %d, not an allowed service (1 samgrd, 2 bundlemgrd, 3 packagefsd, 4 statefsd)", j, d.Service)
+		a.add(Info, PROXY001, fmt.Sprintf("svc %d %s", d.Service, s.conn.subject), frames, "request %d uses service id %d, outside 1..4: §5.3's deny path (status 1, no payload, nexus.neg01), judged by PROXY-002", j, d.Service)
 	case d.Service == conformance.ServiceSamgr:
 		_, err := conformance.ParseSMRequest(d.Payload)
 		switch {

@@ -1,6 +1,9 @@
 package checker
 
 import (
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -65,4 +68,53 @@ func TestProxyVerdictStillFails(t *testing.T) {
 	s := newScript(t).handshake().ladder()
 	s.add(0, s.Request(0, conformance.ServiceSamgr, resolve)).add(1, s.Response(conformance.ProxyStatusOK, wrongOp))
 	checkFindings(t, s, want{id: PROXY003, verdict: Fail, msg: "response op 0x81, want 0x86"})
+}
+
+// vector returns a value of the spec's vectors (conformance/testdata).
+func vector(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "nexus-vectors.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+": "); ok {
+			h, err := hex.DecodeString(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return h
+		}
+	}
+	t.Fatalf("no vector %s", name)
+	return nil
+}
+
+// TestUnknownServiceDenied: a request to a service outside 1..4 is §5.3's
+// deny path; the spec's vectors nexus.neg01 and neg02 (n = 3) pass, and any
+// other answer to it fails PROXY-002.
+func TestUnknownServiceDenied(t *testing.T) {
+	neg01 := vector(t, "nexus.neg01.a2b.n3.req_unknown_svc9.cipher")
+	neg02 := vector(t, "nexus.neg02.b2a.n3.rsp_status1_empty.cipher")
+	t.Run("neg01-neg02", func(t *testing.T) {
+		s := newScript(t).handshake().ladder().add(0, neg01).add(1, neg02)
+		r := checkFindings(t, s,
+			want{id: PROXY001, verdict: Info, msg: "uses service id 9, outside 1..4"},
+			want{id: PROXY001, verdict: Fail, absent: true},
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 1"},
+		)
+		if !r.OK() {
+			t.Errorf("got a failing report, want a pass:\n%s", dump(r))
+		}
+	})
+	t.Run("answered-status-1-with-payload", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, 9, nil)).add(1, s.Response(conformance.ProxyStatusFail, []byte{0}))
+		checkFindings(t, s, want{id: PROXY002, verdict: Fail, msg: "with status 1 and 1 payload bytes: a deny is status 1 with no payload"})
+	})
+	t.Run("answered-status-0", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, 200, nil)).add(1, s.Response(conformance.ProxyStatusOK, nil))
+		checkFindings(t, s, want{id: PROXY002, verdict: Fail, msg: "(service 200, service=unknown) with status 0"})
+	})
 }
