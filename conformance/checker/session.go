@@ -639,6 +639,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 		return
 	}
 	a.pass(MUX003, frames...)
+	s.padding(side, k, plain, frames)
 	if k < 3 {
 		s.ladder(side, k, plain, frames)
 		return
@@ -648,6 +649,22 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	} else {
 		s.response(k-3, plain, frames)
 	}
+}
+
+// padding judges the sender's zero padding after a record's payload
+// (§5.1). The receiver ignores it, so non-zero padding is a warning.
+func (s *session) padding(side, k int, plain []byte, frames []int) {
+	class := conformance.RequestRecord
+	if side == 1 && k >= 3 {
+		class = conformance.ResponseRecord
+	}
+	if err := conformance.CheckRecordPadding(class, plain); err != nil {
+		name := s.plan(side, k+2-side).name
+		a := s.c.agg
+		a.add(Warn, MUX004, "pad "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s: %v; §5.1 has the sender zero-pad the plaintext (the receiver ignores the padding)", s.from[side], name, err)
+		return
+	}
+	s.c.agg.pass(MUX004, frames...)
 }
 
 func (s *session) ladder(side, k int, plain []byte, frames []int) {

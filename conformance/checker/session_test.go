@@ -118,3 +118,25 @@ func TestUnknownServiceDenied(t *testing.T) {
 		checkFindings(t, s, want{id: PROXY002, verdict: Fail, msg: "(service 200, service=unknown) with status 0"})
 	})
 }
+
+// TestNonZeroPadding: a sender that does not zero the plaintext after the
+// payload (§5.1) gets a MUX-004 warning; node-b ignores the padding, so the
+// request is still answered and the report passes.
+func TestNonZeroPadding(t *testing.T) {
+	resolve, _ := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	s := newScript(t).handshake().ladder()
+	plain, err := conformance.AppendRecordPlain(nil, conformance.RequestRecord, conformance.ServiceSamgr, resolve)
+	must(t, err)
+	for i := 3 + len(resolve); i < len(plain); i++ {
+		plain[i] = 0xaa
+	}
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceSamgr, resolve)
+	s.add(0, s.Send[0].Seal(nil, plain)).add(1, s.Response(conformance.ProxyStatusOK, reply))
+	r := checkFindings(t, s,
+		want{id: MUX004, verdict: Warn, msg: "node-a's request 0: request record: 241 of 241 padding bytes are not zero, the first at offset 18 (0xaa)"},
+		want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"},
+	)
+	if !r.OK() {
+		t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+	}
+}
