@@ -140,3 +140,78 @@ func TestNonZeroPadding(t *testing.T) {
 		t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
 	}
 }
+
+// listReq is the bring-up bundle list request payload.
+func listReq() []byte { return conformance.AppendBNRequest(nil, conformance.BNOpList) }
+
+// answer is node-b's bring-up answer to a list request.
+func (s *script) answer() *script {
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+	return s.add(1, s.Response(conformance.ProxyStatusOK, reply))
+}
+
+// TestNodeBReceiveNonce: node-b's receive nonce advances only on records it
+// decrypts (§5.1), so it cannot answer a record sealed past a nonce missing
+// from the stream; the checker still follows node-a past the gap.
+func TestNodeBReceiveNonce(t *testing.T) {
+	t.Run("gap-answered", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		_ = s.Request(0, conformance.ServiceBundle, listReq()) // n=3, never on the wire
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Warn, msg: "node-a's request 0 decrypts at n=4, but node-b's receive nonce is 3: node-b cannot decrypt it"},
+			want{id: PROXY002, verdict: Fail, msg: "node-b answered request 0, sealed at n=4, which it could not have decrypted: its receive nonce was 3"},
+		)
+	})
+	t.Run("gap-not-answered", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		_ = s.Request(0, conformance.ServiceBundle, listReq())
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+		r := checkFindings(t, s,
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 1"},
+			want{id: PROXY002, verdict: Warn, msg: "no response", absent: true},
+		)
+		if !r.OK() {
+			t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+		}
+	})
+	t.Run("tampered-then-genuine-at-the-same-nonce", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		bad := s.Request(0, conformance.ServiceBundle, listReq())
+		bad[10] ^= 1
+		s.Send[0].SetNonce(3) // the tampering happened in transit; node-a's record at n=3 follows
+		s.add(0, bad).add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Fail, msg: "does not authenticate with k_i2r at n=3..6"},
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 1"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"},
+			want{id: PROXY002, verdict: Fail, absent: true},
+		)
+	})
+	t.Run("injected-record-skipped", func(t *testing.T) {
+		// A record forged with the public bring-up keys at n=5, ahead of
+		// node-b's 4: node-b skips it and answers node-a's records at 4 and 5.
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer() // n=3
+		forged := conformance.NewRecordCipher(s.Keys.I2R, 5)
+		fw, err := forged.SealRecord(nil, conformance.RequestRecord, conformance.ServiceBundle, listReq())
+		must(t, err)
+		s.add(0, fw)
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer() // n=4
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer() // n=5
+		r := checkFindings(t, s,
+			want{id: MUX003, verdict: Warn, msg: "node-a's request 1 decrypts at n=5, but node-b's receive nonce is 4"},
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 4"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 3"},
+		)
+		if !r.OK() {
+			t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+		}
+	})
+	t.Run("ladder-gap", func(t *testing.T) {
+		s := newScript(t).handshake()
+		_ = s.step(1) // n=0, never on the wire
+		s.add(0, s.Request(0, 0x31, nil))
+		checkFindings(t, s, want{id: MUX002, verdict: Fail, msg: "node-a's ladder step 1 is sealed at n=1, but node-b's receive nonce is 0"})
+	})
+}
