@@ -44,6 +44,8 @@ var (
 	// ErrTranscriptMismatch: an observed handshake message differs from what
 	// the known keys produce.
 	ErrTranscriptMismatch = errors.New("transcript differs from the known keys")
+	// ErrPadding: a record plaintext has non-zero bytes after its payload.
+	ErrPadding = errors.New("non-zero padding")
 	// ErrFrameTooLarge: a u32 length prefix above MaxFrameLen.
 	ErrFrameTooLarge = errors.New("frame length above 65535")
 )

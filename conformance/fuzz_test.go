@@ -72,8 +72,16 @@ func FuzzProxyFrames(f *testing.F) {
 		if r, err := ParseBNResponse(b); err == nil && r.Count != uint16(b[5])|uint16(b[6])<<8 {
 			t.Fatalf("BN count %d from %x", r.Count, b)
 		}
-		_ = CheckProxyResponse(ServiceSamgr, Record{Payload: b})
-		_ = CheckProxyResponse(ServiceBundle, Record{Payload: b})
+		for _, svc := range []byte{ServiceSamgr, ServiceBundle} {
+			err := CheckProxyResponse(svc, Record{Payload: b})
+			_ = CheckProxyResponseHeader(svc, b)
+			if len(b) >= 3 { // magic and version never change the verdict (§5.3)
+				other := append([]byte{b[0] ^ 0xff, b[1] ^ 0xff, b[2] ^ 0xff}, b[3:]...)
+				if err2 := CheckProxyResponse(svc, Record{Payload: other}); (err == nil) != (err2 == nil) {
+					t.Fatalf("svc %d: verdict on %x is %v, on %x %v: magic or version changed it", svc, b, err, other, err2)
+				}
+			}
+		}
 	})
 }
 

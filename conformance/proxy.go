@@ -182,30 +182,52 @@ func checkMagic(what string, b []byte, magic [2]byte, version byte) error {
 }
 
 // CheckProxyResponse is node-a's verdict on the response to a request for
-// svc (nexus-wire.md §5.3): resolve is ok when status = 0, len ≥ 13,
-// p[3] = 0x86 and p[4] = 0; list when status = 0, len ≥ 8, p[3] = 0x81 and
-// p[4] = 0; any other service when status = 0.
+// svc, exactly as nexus-wire.md §5.3 gives it (p = response payload):
+// resolve is ok when status = 0, len ≥ 13, p[3] = 0x86 and p[4] = 0; list
+// when status = 0, len ≥ 8, p[3] = 0x81 and p[4] = 0; any other service when
+// status = 0. Magic and version are not part of the verdict: node-a accepts
+// `58 59 09 86 00…` as a resolve reply. [CheckProxyResponseHeader] looks at
+// them separately.
 func CheckProxyResponse(svc byte, rsp Record) error {
 	if rsp.Kind != ProxyStatusOK {
 		return fmt.Errorf("service %s: proxy status %d: %w", ServiceName(svc), rsp.Kind, ErrProxy)
 	}
-	var status byte
-	var err error
+	var minLen int
+	var op byte
 	switch svc {
 	case ServiceSamgr:
-		status, err = ParseSMResponse(rsp.Payload)
+		minLen, op = SMResponseLen, SMOpResolveStatusReply
 	case ServiceBundle:
-		var r BNResponse
-		r, err = ParseBNResponse(rsp.Payload)
-		status = r.Status
+		minLen, op = BNResponseLen, BNOpListReply
 	default:
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("service %s: %w: %w", ServiceName(svc), ErrProxy, err)
+	p := rsp.Payload
+	if len(p) < minLen {
+		return fmt.Errorf("service %s: %w: response of %d bytes, want at least %d: %w", ServiceName(svc), ErrProxy, len(p), minLen, ErrTruncated)
 	}
-	if status != 0 {
-		return fmt.Errorf("service %s: backend status %d: %w", ServiceName(svc), status, ErrProxy)
+	if p[3] != op {
+		return fmt.Errorf("service %s: %w: response op %#02x, want %#02x: %w", ServiceName(svc), ErrProxy, p[3], op, ErrUnknownKind)
+	}
+	if p[4] != 0 {
+		return fmt.Errorf("service %s: backend status %d: %w", ServiceName(svc), p[4], ErrProxy)
+	}
+	return nil
+}
+
+// CheckProxyResponseHeader checks the magic and version of an SM or BN reply
+// payload ("SM" or "BN", version 1; nexus-wire.md §5.3), which node-a's
+// verdict ignores: a mismatch is a backend outside its documented format,
+// not a failed request. It returns nil for other services and for payloads
+// too short to carry a header (the verdict already fails those).
+func CheckProxyResponseHeader(svc byte, payload []byte) error {
+	switch {
+	case len(payload) < 3:
+		return nil
+	case svc == ServiceSamgr:
+		return checkMagic("sm response", payload, smMagic, SMVersion)
+	case svc == ServiceBundle:
+		return checkMagic("bn response", payload, bnMagic, BNVersion)
 	}
 	return nil
 }

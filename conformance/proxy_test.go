@@ -110,16 +110,47 @@ func TestCheckProxyResponse(t *testing.T) {
 		{"resolve-status-1", ServiceSamgr, Record{Kind: 1}, ErrProxy},
 		{"resolve-short", ServiceSamgr, Record{Kind: 0, Payload: sm[:12]}, ErrTruncated},
 		{"resolve-not-found", ServiceSamgr, Record{Kind: 0, Payload: AppendSMResponse(nil, SMStatusNotFound)}, ErrProxy},
-		{"resolve-got-bn", ServiceSamgr, Record{Kind: 0, Payload: append(bytes.Clone(bn), make([]byte, 5)...)}, ErrBadMagic},
+		{"resolve-got-bn", ServiceSamgr, Record{Kind: 0, Payload: append(bytes.Clone(bn), make([]byte, 5)...)}, ErrUnknownKind},
+		// §5.3: magic and version are not part of node-a's verdict.
+		{"resolve-bad-magic-and-version-ok", ServiceSamgr, Record{Kind: 0, Payload: []byte("XY\x09\x86\x00\x00\x00\x00\x00\x00\x00\x00\x00")}, nil},
+		{"resolve-status-byte-2", ServiceSamgr, Record{Kind: 0, Payload: AppendSMResponse(nil, SMStatusMalformed)}, ErrProxy},
 		{"list-ok", ServiceBundle, Record{Kind: 0, Payload: bn}, nil},
+		{"list-short", ServiceBundle, Record{Kind: 0, Payload: bn[:7]}, ErrTruncated},
 		{"list-wrong-op", ServiceBundle, Record{Kind: 0, Payload: []byte("BN\x01\x01\x00\x01\x00\x00")}, ErrUnknownKind},
-		{"list-version-2", ServiceBundle, Record{Kind: 0, Payload: []byte("BN\x02\x81\x00\x01\x00\x00")}, ErrUnsupportedVersion},
+		{"list-version-2-ok", ServiceBundle, Record{Kind: 0, Payload: []byte("BN\x02\x81\x00\x01\x00\x00")}, nil},
+		{"list-bad-magic-ok", ServiceBundle, Record{Kind: 0, Payload: []byte("SM\x01\x81\x00\x01\x00\x00")}, nil},
+		{"list-status-1", ServiceBundle, Record{Kind: 0, Payload: AppendBNResponse(nil, BNResponse{Status: BNStatusMalformed})}, ErrProxy},
 		{"other-service-status-0", ServiceStateFS, Record{Kind: 0}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := CheckProxyResponse(tt.svc, tt.rsp); !errors.Is(err, tt.want) {
 				t.Errorf("CheckProxyResponse error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckProxyResponseHeader(t *testing.T) {
+	tests := []struct {
+		name    string
+		svc     byte
+		payload []byte
+		want    error
+	}{
+		{"sm-ok", ServiceSamgr, AppendSMResponse(nil, SMStatusOK), nil},
+		{"sm-bad-magic", ServiceSamgr, []byte("XY\x01\x86\x00"), ErrBadMagic},
+		{"sm-version-9", ServiceSamgr, []byte("SM\x09\x86\x00"), ErrUnsupportedVersion},
+		{"bn-ok", ServiceBundle, AppendBNResponse(nil, BNResponse{Count: 1}), nil},
+		{"bn-got-sm", ServiceBundle, []byte("SM\x01\x81\x00"), ErrBadMagic},
+		{"too-short-to-judge", ServiceSamgr, []byte("XY"), nil},
+		{"statefs-not-judged", ServiceStateFS, []byte("XYZ"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckProxyResponseHeader(tt.svc, tt.payload)
+			if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Errorf("CheckProxyResponseHeader = %v, want %v", err, tt.want)
 			}
 		})
 	}

@@ -79,7 +79,8 @@ func appendRecordPlain(dst []byte, class RecordClass, kind byte, declared uint16
 // ParseRecordPlain decodes a record plaintext. It requires exactly
 // class.PlainLen() bytes (ErrBadLength). A declared length above the bound
 // gives ErrOversized together with the Kind, as node-b needs it for its
-// "denied (oversized)" path. Padding is not checked, as in the OS. Payload
+// "denied (oversized)" path. Padding is not checked, as in the OS (a
+// checker judges a sender's with CheckRecordPadding). Payload
 // aliases plain.
 func ParseRecordPlain(class RecordClass, plain []byte) (Record, error) {
 	if len(plain) != class.PlainLen() {
@@ -92,6 +93,33 @@ func ParseRecordPlain(class RecordClass, plain []byte) (Record, error) {
 	}
 	rec.Payload = plain[3 : 3+n : 3+n]
 	return rec, nil
+}
+
+// CheckRecordPadding checks the padding of a record plaintext: the bytes
+// after the declared payload, which the sender zero-fills (nexus-wire.md
+// §5.1) and receivers ignore (ParseRecordPlain does not look at them). It
+// returns ErrPadding with the first non-zero offset and the count of
+// non-zero bytes, or nil; a plaintext ParseRecordPlain rejects (wrong size,
+// oversized) has no padding to judge and gives nil.
+func CheckRecordPadding(class RecordClass, plain []byte) error {
+	rec, err := ParseRecordPlain(class, plain)
+	if err != nil {
+		return nil
+	}
+	start := 3 + len(rec.Payload)
+	first, n := -1, 0
+	for i, b := range plain[start:] {
+		if b != 0 {
+			if first < 0 {
+				first = start + i
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s record: %d of %d padding bytes are not zero, the first at offset %d (%#02x): %w", class, n, len(plain)-start, first, plain[first], ErrPadding)
 }
 
 // RecordCipher is one direction of a session: ChaCha20-Poly1305 with empty

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -199,5 +200,47 @@ func TestRecordCipherAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("got %v allocations per seal+open, want 0", allocs)
+	}
+}
+
+func TestCheckRecordPadding(t *testing.T) {
+	plain := func(class RecordClass, payload []byte) []byte {
+		p, err := AppendRecordPlain(nil, class, 1, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	aa := plain(RequestRecord, []byte("SM\x01"))
+	for i := 6; i < len(aa); i++ {
+		aa[i] = 0xaa
+	}
+	last := plain(ResponseRecord, nil)
+	last[len(last)-1] = 1
+	oversized := appendRecordPlain(nil, RequestRecord, 1, 300, nil)
+	oversized[200] = 0xaa
+	tests := []struct {
+		name  string
+		class RecordClass
+		plain []byte
+		want  string // "" for no error
+	}{
+		{"zero", RequestRecord, plain(RequestRecord, []byte("SM\x01")), ""},
+		{"full-payload", RequestRecord, plain(RequestRecord, make([]byte, MaxRequestPayload)), ""},
+		{"filled-with-aa", RequestRecord, aa, "253 of 253 padding bytes are not zero, the first at offset 6 (0xaa)"},
+		{"response-last-byte", ResponseRecord, last, "1 of 512 padding bytes are not zero, the first at offset 514 (0x01)"},
+		{"oversized-has-no-padding", RequestRecord, oversized, ""},
+		{"wrong-size-has-no-padding", RequestRecord, []byte{1, 0, 0, 0xaa}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckRecordPadding(tt.class, tt.plain)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("CheckRecordPadding = %v, want nil", err)
+			case tt.want != "" && (!errors.Is(err, ErrPadding) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("CheckRecordPadding = %v, want ErrPadding with %q", err, tt.want)
+			}
+		})
 	}
 }

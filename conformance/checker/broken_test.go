@@ -100,7 +100,7 @@ func TestBrokenTraffic(t *testing.T) {
 		}, MUX003, Fail, "node-b's ladder step 2 does not authenticate with k_r2i at n=0"},
 		{"unknown-proxy-service", func(t *testing.T) []Frame {
 			return runScript(t, healthyScript(t).request(9, []byte("hello")), 1460).frames
-		}, PROXY001, Fail, "uses service id 9"},
+		}, PROXY001, Info, "uses service id 9, outside 1..4: §5.3's deny path"},
 		{"deny-answered-with-status-0", func(t *testing.T) []Frame {
 			s := newScript(t).handshake().ladder()
 			s.add(0, s.Request(0, 9, []byte("x"))).add(1, s.Response(0, []byte("yes")))

@@ -42,6 +42,7 @@ const (
 	MUX001   = "MUX-001"
 	MUX002   = "MUX-002"
 	MUX003   = "MUX-003"
+	MUX004   = "MUX-004"
 	PROXY001 = "PROXY-001"
 	PROXY002 = "PROXY-002"
 	PROXY003 = "PROXY-003"
@@ -87,10 +88,11 @@ var catalog = []Check{
 	{SESS006, "the transport keys follow: the first records decrypt with k_i2r and k_r2i at nonce 0", "sessions whose first records decrypt with k_i2r and k_r2i at n=0: %d"},
 	{MUX001, "records are exactly 275 bytes (ladder, requests) and 531 bytes (proxy responses)", "records of the right size: %d"},
 	{MUX002, "the mux ladder's six steps, in order, with the expected contents", "ladders complete, in order, with the expected contents: %d"},
-	{MUX003, "every record authenticates at its direction's next nonce", "records that authenticate at their direction's next nonce: %d"},
-	{PROXY001, "proxy requests use an allowed service id (1..4) and are well-formed", "proxy requests to an allowed service: %d"},
-	{PROXY002, "node-b's gate behaves as the spec says: a denied request gets status 1 and no payload, an oversized one no reply", "proxy requests answered as node-b's gate says: %d"},
-	{PROXY003, "proxy responses pass node-a's verdict (SM resolve and BN list replies)", "proxy responses that pass node-a's verdict: %d"},
+	{MUX003, "every record authenticates at its receiver's next nonce (node-b's counts the records it decrypted in order, §5.1); a record past a missing nonce is followed with a warning", "records that authenticate at their direction's next nonce: %d"},
+	{MUX004, "record plaintexts are zero after the payload: §5.1's zero pad, which the receiver ignores (a warning)", "records zero-padded after the payload: %d"},
+	{PROXY001, "proxy requests to services 1..4 are well-formed; another service id is §5.3's deny path (info)", "proxy requests to an allowed service: %d"},
+	{PROXY002, "node-b's gate behaves as the spec says: a denied request gets status 1 and no payload; an oversized one, or one node-b could not decrypt at its receive nonce (§5.1), no reply", "proxy requests answered as node-b's gate says: %d"},
+	{PROXY003, "proxy responses pass node-a's verdict, §5.3's exactly (status 0; resolve: len ≥ 13, p[3] = 0x86, p[4] = 0; list: len ≥ 8, p[3] = 0x81, p[4] = 0); a reply without its SM/BN v1 magic and version passes it with a warning", "proxy responses that pass node-a's verdict: %d"},
 	{CHK001, "the checker saw every frame (live queue)", ""},
 	{NX01, "as-built: handshake tokens are -> e / <- e, ee, s, es / -> s, se, not Noise XK", ""},
 	{NX02, "as-built: the responder re-sends its pre-message static in msg2", ""},

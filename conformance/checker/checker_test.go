@@ -8,7 +8,7 @@ import (
 
 // mustPass are the checks a complete healthy nexus-v1 run passes.
 var mustPass = []string{DISC001, DISC002, DISC003, DISC004, DISC005, DISC006, DISC008,
-	SESS001, SESS002, SESS003, SESS004, SESS005, SESS006, MUX001, MUX002, MUX003, PROXY001, PROXY002, PROXY003}
+	SESS001, SESS002, SESS003, SESS004, SESS005, SESS006, MUX001, MUX002, MUX003, MUX004, PROXY001, PROXY002, PROXY003}
 
 func verdictOf(r Report, id string) (Verdict, bool) {
 	f, ok := r.First(id)

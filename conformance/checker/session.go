@@ -14,7 +14,7 @@ const (
 	maxMsgFrames    = 8  // frames cited per message
 	maxAwaitingKeys = 4  // records per side kept until the handshake completes
 	maxPending      = 64 // outstanding proxy requests
-	maxNonceSkip    = 3  // nonces tried beyond the expected one (node-a's retries)
+	maxNonceSkip    = 3  // nonces tried beyond the checker's counter, to follow a sender past a gap
 	maxBadRecords   = 3  // consecutive records that fail before a side is given up
 )
 
@@ -118,6 +118,10 @@ type prediction struct {
 	why    string
 	frames []int
 	notBN  bool // a svc-2 request that is not a BN LIST (NX-15)
+	// skip: node-b cannot decrypt the request (sealed at at, while its
+	// receive nonce is rxAt), so it skips it without a reply (§5.1).
+	skip     bool
+	at, rxAt uint64
 }
 
 // session follows one connection's application bytes: the handshake, then
@@ -150,6 +154,7 @@ type session struct {
 	plain     []byte
 	ladderOK  int
 	ladderBad bool
+	rxB       uint64 // node-b's receive nonce: node-a's records it could decrypt in order (§5.1)
 	preds     []prediction
 	predLost  int
 	requests  int
@@ -573,9 +578,23 @@ func (s *session) await(side int, wire []byte, frames []int) bool {
 	return true
 }
 
-// open decrypts the next record or transport message of side, trying a few
-// nonces ahead as node-a's retries may skip some.
-func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, bool) {
+// opened is where a record decrypted: at nonce at, and whether its
+// receiver could decrypt it (rx). In nexus-v1 node-b's receive nonce for
+// node-a's records is modelled as §5.1 defines it; for the other direction
+// the receiver is assumed to follow the sender.
+type opened struct {
+	at, rxAt uint64 // the record's nonce; the receiver's nonce then
+	rx       bool
+}
+
+// open decrypts the next record or transport message of side. For node-a's
+// nexus-v1 records it tries node-b's receive nonce first (s.rxB: the count
+// of records node-b could decrypt in order, §5.1: n advances only on
+// success, and a record with a bad tag is skipped). Failing that it follows
+// the sender's counter a few nonces ahead, so that the conversation can
+// still be read after a nonce missing from the stream; a record found that
+// way is one node-b could not decrypt.
+func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, bool) {
 	a := s.c.agg
 	c := s.cipher[side]
 	name := s.plan(side, k+2-side).name
@@ -584,17 +603,43 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, bool) {
 		keyName = "k_r2i"
 	}
 	n := c.Nonce()
-	plain, err := c.Open(s.plain[:0], wire)
+	model := side == 0 && s.nexus()
+	rxN := n
+	if model {
+		rxN = s.rxB
+	}
+	var plain []byte
+	var err error
+	if rxN == n {
+		plain, err = c.Open(s.plain[:0], wire)
+	} else {
+		// The checker followed node-a past a nonce node-b is still at: a
+		// record at that nonce, arriving now, is one node-b decrypts.
+		plain, err = conformance.OpenRecordAt(s.plain[:0], s.keys[side], rxN, wire)
+	}
+	o := opened{at: rxN, rxAt: rxN, rx: err == nil}
 	if err != nil {
-		for d := uint64(1); d <= maxNonceSkip; d++ {
-			p, err2 := conformance.OpenRecordAt(s.plain[:0], s.keys[side], n+d, wire)
-			if err2 == nil {
-				c.SetNonce(n + d + 1)
-				plain, err = p, nil
-				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", s.from[side], name, n+d, n, d)
-				break
-			}
+		first := uint64(1)
+		if rxN != n {
+			first = 0
 		}
+		for d := first; d <= maxNonceSkip; d++ {
+			p, err2 := conformance.OpenRecordAt(s.plain[:0], s.keys[side], n+d, wire)
+			if err2 != nil {
+				continue
+			}
+			c.SetNonce(n + d + 1)
+			plain, err, o.at = p, nil, n+d
+			if model {
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but node-b's receive nonce is %d: node-b cannot decrypt it and skips it silently (§5.1); the checker follows node-a's counter from here", s.from[side], name, n+d, rxN)
+			} else {
+				o.rx = true // the receiver is assumed to resync with the sender
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", s.from[side], name, n+d, n, d)
+			}
+			break
+		}
+	} else if model {
+		s.rxB++
 	}
 	s.plain = plain[:0]
 	if err != nil {
@@ -606,12 +651,12 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, bool) {
 		if !s.nexus() {
 			id = SESS006
 		}
-		a.add(Fail, id, s.conn.subject+fmt.Sprint(side), frames, "%s's %s does not authenticate with %s at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], name, keyName, n, n+maxNonceSkip)
+		a.add(Fail, id, s.conn.subject+fmt.Sprint(side), frames, "%s's %s does not authenticate with %s at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], name, keyName, min(rxN, n), n+maxNonceSkip)
 		if s.bad[side] >= maxBadRecords {
 			s.given[side] = true
 			a.add(Warn, MUX003, "given "+s.conn.subject+fmt.Sprint(side), frames, "%d messages in a row from %s fail to authenticate: the checker stops decrypting that direction", maxBadRecords, s.from[side])
 		}
-		return nil, false
+		return nil, o, false
 	}
 	s.bad[side] = 0
 	if k == 0 {
@@ -620,7 +665,7 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, bool) {
 			a.pass(SESS006, frames...)
 		}
 	}
-	return plain, true
+	return plain, o, true
 }
 
 // record judges one nexus-v1 record.
@@ -631,23 +676,47 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if s.given[side] || s.await(side, wire, frames) || s.cipher[side] == nil {
 		return
 	}
-	plain, ok := s.open(side, k, wire, frames)
+	plain, o, ok := s.open(side, k, wire, frames)
 	if !ok {
 		if k < 3 {
 			s.ladderBad = true
 		}
 		return
 	}
-	a.pass(MUX003, frames...)
+	if o.rx {
+		a.pass(MUX003, frames...)
+	}
+	s.padding(side, k, plain, frames)
 	if k < 3 {
+		if !o.rx {
+			s.ladderBad = true
+			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but node-b's receive nonce is %d: node-b cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.from[side], ladderSteps[2*k+side].Step, o.at, o.rxAt)
+			return
+		}
 		s.ladder(side, k, plain, frames)
 		return
 	}
 	if side == 0 {
-		s.request(k-3, plain, frames)
+		s.request(k-3, plain, frames, o)
 	} else {
 		s.response(k-3, plain, frames)
 	}
+}
+
+// padding judges the sender's zero padding after a record's payload
+// (§5.1). The receiver ignores it, so non-zero padding is a warning.
+func (s *session) padding(side, k int, plain []byte, frames []int) {
+	class := conformance.RequestRecord
+	if side == 1 && k >= 3 {
+		class = conformance.ResponseRecord
+	}
+	if err := conformance.CheckRecordPadding(class, plain); err != nil {
+		name := s.plan(side, k+2-side).name
+		a := s.c.agg
+		a.add(Warn, MUX004, "pad "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s: %v; §5.1 has the sender zero-pad the plaintext (the receiver ignores the padding)", s.from[side], name, err)
+		return
+	}
+	s.c.agg.pass(MUX004, frames...)
 }
 
 func (s *session) ladder(side, k int, plain []byte, frames []int) {
@@ -669,16 +738,17 @@ func (s *session) ladder(side, k int, plain []byte, frames []int) {
 	}
 }
 
-func (s *session) request(j int, plain []byte, frames []int) {
+func (s *session) request(j int, plain []byte, frames []int, o opened) {
 	a := s.c.agg
 	s.requests++
 	d := conformance.GateRequest(plain)
-	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...)}
+	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...),
+		skip: !o.rx, at: o.at, rxAt: o.rxAt}
 	switch {
 	case d.Why == "oversized":
 		a.add(Fail, PROXY001, "oversized "+s.conn.subject, frames, "request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply", j, d.Service, binary.LittleEndian.Uint16(plain[1:3]), conformance.MaxRequestPayload)
 	case conformance.ServiceName(d.Service) == "unknown":
-		a.add(Fail, PROXY001, fmt.Sprintf("svc %d %s", d.Service, s.conn.subject), frames, "request %d uses service id %d, not an allowed service (1 samgrd, 2 bundlemgrd, 3 packagefsd, 4 statefsd)", j, d.Service)
+		a.add(Info, PROXY001, fmt.Sprintf("svc %d %s", d.Service, s.conn.subject), frames, "request %d uses service id %d, outside 1..4: §5.3's deny path (status 1, no payload, nexus.neg01), judged by PROXY-002", j, d.Service)
 	case d.Service == conformance.ServiceSamgr:
 		_, err := conformance.ParseSMRequest(d.Payload)
 		switch {
@@ -717,9 +787,13 @@ func (s *session) response(j int, plain []byte, frames []int) {
 		a.add(Fail, PROXY003, "rsp "+s.conn.subject, frames, "response %d: %v", j, err)
 		return
 	}
-	for len(s.preds) > 1 && s.preds[0].action == conformance.GateDrop {
+	// Requests node-b answers with no reply come first: the response is
+	// for a later one.
+	for len(s.preds) > 1 && (s.preds[0].skip || s.preds[0].action == conformance.GateDrop) {
 		a.pass(PROXY002, s.preds[0].frames...)
-		s.c.milestone("nexus proxy denied service=" + conformance.ServiceName(s.preds[0].svc) + " oversized")
+		if !s.preds[0].skip {
+			s.c.milestone("nexus proxy denied service=" + conformance.ServiceName(s.preds[0].svc) + " oversized")
+		}
 		s.preds = s.preds[1:]
 	}
 	if len(s.preds) == 0 {
@@ -730,6 +804,10 @@ func (s *session) response(j int, plain []byte, frames []int) {
 	s.preds = s.preds[1:]
 	name := conformance.ServiceName(p.svc)
 	fr := append(append([]int(nil), p.frames...), frames...)
+	if p.skip {
+		a.add(Fail, PROXY002, "undecryptable "+s.conn.subject, fr, "node-b answered request %d, sealed at n=%d, which it could not have decrypted: its receive nonce was %d, and §5.1 skips a record that fails there silently, without a reply", p.index, p.at, p.rxAt)
+		return
+	}
 	switch p.action {
 	case conformance.GateDrop:
 		a.add(Fail, PROXY002, "drop "+s.conn.subject, fr, "node-b answered request %d, which declares an oversized payload: the OS drops it without a reply", p.index)
@@ -748,11 +826,22 @@ func (s *session) response(j int, plain []byte, frames []int) {
 			return
 		}
 		a.pass(PROXY003, fr...)
+		if err := conformance.CheckProxyResponseHeader(p.svc, rec.Payload); err != nil {
+			a.add(Warn, PROXY003, "header "+name+" "+s.conn.subject, fr, "response to request %d passes node-a's verdict, but its payload is not %s v1 (%v): node-a ignores magic and version, the backend's documented reply has them (§5.3)", p.index, protoName(p.svc), err)
+		}
 		if p.notBN && s.nexus() {
 			a.add(Info, NX15, "svc2", fr, "node-b forwarded request %d to bundlemgrd although it is not BN v1: svc 2 has no gate", p.index)
 		}
 		s.c.milestone("nexus proxy ok service=" + name)
 	}
+}
+
+// protoName is the reply format of a proxied service: SM or BN.
+func protoName(svc byte) string {
+	if svc == conformance.ServiceSamgr {
+		return "SM"
+	}
+	return "BN"
 }
 
 // transport judges one noise-xk transport message.
@@ -761,7 +850,7 @@ func (s *session) transport(side, k int, body []byte, frames []int) {
 	if s.given[side] || s.await(side, body, frames) || s.cipher[side] == nil {
 		return
 	}
-	if _, ok := s.open(side, k, body, frames); ok && k == 0 && side == 0 {
+	if _, _, ok := s.open(side, k, body, frames); ok && k == 0 && side == 0 {
 		s.c.milestone("nexus transport ok " + s.pair())
 	}
 }
@@ -828,7 +917,7 @@ func (s *session) end(a *agg) {
 		a.add(Warn, PROXY001, "none "+subj, nil, "no proxy request followed the ladder on %s", subj)
 	}
 	for _, p := range s.preds {
-		if p.action == conformance.GateDrop {
+		if p.skip || p.action == conformance.GateDrop {
 			a.pass(PROXY002, p.frames...)
 			continue
 		}

@@ -1,0 +1,217 @@
+package checker
+
+import (
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"l2hub/conformance"
+)
+
+// want is a finding a session test requires (or, with absent, forbids):
+// id, verdict and a part of the message.
+type want struct {
+	id      string
+	verdict Verdict
+	msg     string
+	absent  bool
+}
+
+// checkFindings runs s and applies ws; failures dump the report.
+func checkFindings(t *testing.T, s *script, ws ...want) Report {
+	t.Helper()
+	r := feed(t, Options{}, runScript(t, s, 1460).frames)
+	for _, w := range ws {
+		found := false
+		for _, f := range r.Findings {
+			if f.ID == w.id && f.Verdict == w.verdict && strings.Contains(f.Message, w.msg) {
+				found = true
+				break
+			}
+		}
+		switch {
+		case w.absent && found:
+			t.Errorf("got a %s %v finding containing %q, want none:\n%s", w.id, w.verdict, w.msg, dump(r))
+		case !w.absent && !found:
+			t.Errorf("got no %s %v finding containing %q:\n%s", w.id, w.verdict, w.msg, dump(r))
+		}
+	}
+	return r
+}
+
+// TestProxyVerdictIgnoresMagic: node-a's verdict is §5.3's (status, length,
+// p[3], p[4]); a reply without the SM/BN header passes it, with a warning.
+func TestProxyVerdictIgnoresMagic(t *testing.T) {
+	resolve, _ := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	foreign := []byte{0x58, 0x59, 0x09, 0x86, 0x00, 0, 0, 0, 0, 0, 0, 0, 0}
+	s := newScript(t).handshake().ladder()
+	s.add(0, s.Request(0, conformance.ServiceSamgr, resolve)).add(1, s.Response(conformance.ProxyStatusOK, foreign))
+	s.add(0, s.Request(0, conformance.ServiceBundle, conformance.AppendBNRequest(nil, conformance.BNOpList)))
+	s.add(1, s.Response(conformance.ProxyStatusOK, []byte("BN\x02\x81\x00\x01\x00\x00")))
+	r := checkFindings(t, s,
+		want{id: PROXY003, verdict: Warn, msg: "response to request 0 passes node-a's verdict, but its payload is not SM v1"},
+		want{id: PROXY003, verdict: Warn, msg: "response to request 1 passes node-a's verdict, but its payload is not BN v1"},
+		want{id: PROXY003, verdict: Fail, absent: true},
+	)
+	if !r.OK() {
+		t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+	}
+}
+
+// TestProxyVerdictStillFails: what node-a's verdict does check still fails.
+func TestProxyVerdictStillFails(t *testing.T) {
+	resolve, _ := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	wrongOp := conformance.AppendSMResponse(nil, conformance.SMStatusOK)
+	wrongOp[3] = 0x81
+	s := newScript(t).handshake().ladder()
+	s.add(0, s.Request(0, conformance.ServiceSamgr, resolve)).add(1, s.Response(conformance.ProxyStatusOK, wrongOp))
+	checkFindings(t, s, want{id: PROXY003, verdict: Fail, msg: "response op 0x81, want 0x86"})
+}
+
+// vector returns a value of the spec's vectors (conformance/testdata).
+func vector(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "nexus-vectors.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+": "); ok {
+			h, err := hex.DecodeString(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return h
+		}
+	}
+	t.Fatalf("no vector %s", name)
+	return nil
+}
+
+// TestUnknownServiceDenied: a request to a service outside 1..4 is §5.3's
+// deny path; the spec's vectors nexus.neg01 and neg02 (n = 3) pass, and any
+// other answer to it fails PROXY-002.
+func TestUnknownServiceDenied(t *testing.T) {
+	neg01 := vector(t, "nexus.neg01.a2b.n3.req_unknown_svc9.cipher")
+	neg02 := vector(t, "nexus.neg02.b2a.n3.rsp_status1_empty.cipher")
+	t.Run("neg01-neg02", func(t *testing.T) {
+		s := newScript(t).handshake().ladder().add(0, neg01).add(1, neg02)
+		r := checkFindings(t, s,
+			want{id: PROXY001, verdict: Info, msg: "uses service id 9, outside 1..4"},
+			want{id: PROXY001, verdict: Fail, absent: true},
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 1"},
+		)
+		if !r.OK() {
+			t.Errorf("got a failing report, want a pass:\n%s", dump(r))
+		}
+	})
+	t.Run("answered-status-1-with-payload", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, 9, nil)).add(1, s.Response(conformance.ProxyStatusFail, []byte{0}))
+		checkFindings(t, s, want{id: PROXY002, verdict: Fail, msg: "with status 1 and 1 payload bytes: a deny is status 1 with no payload"})
+	})
+	t.Run("answered-status-0", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, 200, nil)).add(1, s.Response(conformance.ProxyStatusOK, nil))
+		checkFindings(t, s, want{id: PROXY002, verdict: Fail, msg: "(service 200, service=unknown) with status 0"})
+	})
+}
+
+// TestNonZeroPadding: a sender that does not zero the plaintext after the
+// payload (§5.1) gets a MUX-004 warning; node-b ignores the padding, so the
+// request is still answered and the report passes.
+func TestNonZeroPadding(t *testing.T) {
+	resolve, _ := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	s := newScript(t).handshake().ladder()
+	plain, err := conformance.AppendRecordPlain(nil, conformance.RequestRecord, conformance.ServiceSamgr, resolve)
+	must(t, err)
+	for i := 3 + len(resolve); i < len(plain); i++ {
+		plain[i] = 0xaa
+	}
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceSamgr, resolve)
+	s.add(0, s.Send[0].Seal(nil, plain)).add(1, s.Response(conformance.ProxyStatusOK, reply))
+	r := checkFindings(t, s,
+		want{id: MUX004, verdict: Warn, msg: "node-a's request 0: request record: 241 of 241 padding bytes are not zero, the first at offset 18 (0xaa)"},
+		want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"},
+	)
+	if !r.OK() {
+		t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+	}
+}
+
+// listReq is the bring-up bundle list request payload.
+func listReq() []byte { return conformance.AppendBNRequest(nil, conformance.BNOpList) }
+
+// answer is node-b's bring-up answer to a list request.
+func (s *script) answer() *script {
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+	return s.add(1, s.Response(conformance.ProxyStatusOK, reply))
+}
+
+// TestNodeBReceiveNonce: node-b's receive nonce advances only on records it
+// decrypts (§5.1), so it cannot answer a record sealed past a nonce missing
+// from the stream; the checker still follows node-a past the gap.
+func TestNodeBReceiveNonce(t *testing.T) {
+	t.Run("gap-answered", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		_ = s.Request(0, conformance.ServiceBundle, listReq()) // n=3, never on the wire
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Warn, msg: "node-a's request 0 decrypts at n=4, but node-b's receive nonce is 3: node-b cannot decrypt it"},
+			want{id: PROXY002, verdict: Fail, msg: "node-b answered request 0, sealed at n=4, which it could not have decrypted: its receive nonce was 3"},
+		)
+	})
+	t.Run("gap-not-answered", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		_ = s.Request(0, conformance.ServiceBundle, listReq())
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+		r := checkFindings(t, s,
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 1"},
+			want{id: PROXY002, verdict: Warn, msg: "no response", absent: true},
+		)
+		if !r.OK() {
+			t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+		}
+	})
+	t.Run("tampered-then-genuine-at-the-same-nonce", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		bad := s.Request(0, conformance.ServiceBundle, listReq())
+		bad[10] ^= 1
+		s.Send[0].SetNonce(3) // the tampering happened in transit; node-a's record at n=3 follows
+		s.add(0, bad).add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Fail, msg: "does not authenticate with k_i2r at n=3..6"},
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 1"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"},
+			want{id: PROXY002, verdict: Fail, absent: true},
+		)
+	})
+	t.Run("injected-record-skipped", func(t *testing.T) {
+		// A record forged with the public bring-up keys at n=5, ahead of
+		// node-b's 4: node-b skips it and answers node-a's records at 4 and 5.
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer() // n=3
+		forged := conformance.NewRecordCipher(s.Keys.I2R, 5)
+		fw, err := forged.SealRecord(nil, conformance.RequestRecord, conformance.ServiceBundle, listReq())
+		must(t, err)
+		s.add(0, fw)
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer() // n=4
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer() // n=5
+		r := checkFindings(t, s,
+			want{id: MUX003, verdict: Warn, msg: "node-a's request 1 decrypts at n=5, but node-b's receive nonce is 4"},
+			want{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: 4"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 3"},
+		)
+		if !r.OK() {
+			t.Errorf("got a failing report, want warnings only:\n%s", dump(r))
+		}
+	})
+	t.Run("ladder-gap", func(t *testing.T) {
+		s := newScript(t).handshake()
+		_ = s.step(1) // n=0, never on the wire
+		s.add(0, s.Request(0, 0x31, nil))
+		checkFindings(t, s, want{id: MUX002, verdict: Fail, msg: "node-a's ladder step 1 is sealed at n=1, but node-b's receive nonce is 0"})
+	})
+}
