@@ -509,9 +509,10 @@ local pending = {}  -- [stream .. dir] = stream offset of a PDU being reassemble
 local starts = {}   -- [frame number] = stream offset of the reassembled PDU it completes
 local stdindex = {} -- [stream .. dir .. offset] = message index (noise-xk-std)
 local stdcount = {} -- [stream .. dir] = messages seen so far
+local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
 
 function nexus.init()
-	profiles, pending, starts, stdindex, stdcount = {}, {}, {}, {}, {}
+	profiles, pending, starts, stdindex, stdcount, rejected = {}, {}, {}, {}, {}, {}
 end
 
 -- The nexus-v1 schedule: the size of the PDU that starts at stream offset o.
@@ -761,10 +762,39 @@ function nexus.dissector(tvb, pinfo, tree)
 		local o = off0 + pos
 		local need, what, index
 		if profile == "noise-xk-std" then
+			local bad = rejected[key]
+			if bad and o > bad then
+				-- The receiver rejected the stream at an earlier prefix.
+				local t = tree:add(nexus, tvb(pos, size - pos), "after a rejected length prefix: the receiver reads no further")
+				t:add(sf.offset, tvb(pos, 0), o)
+				t:add(sf.msg, tvb(pos, 0), "after a rejected length prefix")
+				infos[#infos + 1] = string.format("%d B after a rejected length prefix", size - pos)
+				pos = size
+				goto continue
+			end
 			if size - pos < 4 then
 				need = 0 -- the length prefix is cut
 			else
-				need = 4 + tvb(pos, 4):uint()
+				local n = tvb(pos, 4):uint()
+				if n > STD_MAX then
+					-- §4.8: receivers reject len > 65535 on reading the
+					-- prefix, so say so now and ask for no reassembly of a
+					-- message no receiver waits for.
+					local t = tree:add(nexus, tvb(pos, size - pos))
+					t:add(sf.profile, tvb(pos, 0), profile)
+					t:add(sf.direction, tvb(pos, 0), a2b and "node-a -> node-b (initiator to responder)" or "node-b -> node-a (responder to initiator)")
+					t:add(sf.offset, tvb(pos, 0), o)
+					t:add(sf.msg, tvb(pos, 0), "rejected: length prefix above 65535")
+					t:add(sf.length, tvb(pos, 4)):add_proto_expert_info(se.bad_len,
+						string.format("%d bytes, more than the Noise maximum of %d: the receiver rejects the frame", n, STD_MAX))
+					local info = string.format("length prefix %d > %d, rejected", n, STD_MAX)
+					t:append_text(", " .. info)
+					infos[#infos + 1] = info
+					if not pinfo.visited then rejected[key] = o end
+					pos = size
+					goto continue
+				end
+				need = 4 + n
 			end
 		else
 			local s
@@ -797,11 +827,8 @@ function nexus.dissector(tvb, pinfo, tree)
 			t:add(sf.offset, tvb(pos, 0), o)
 			local info
 			if profile == "noise-xk-std" then
-				local n = need - 4
-				local lt = t:add(sf.length, tvb(pos, 4))
-				if n > STD_MAX then
-					lt:add_proto_expert_info(se.bad_len, string.format("%d bytes, more than the Noise maximum of %d", n, STD_MAX))
-				end
+				local n = need - 4 -- at most STD_MAX: a longer prefix was rejected above
+				t:add(sf.length, tvb(pos, 4))
 				local ik = key .. "/" .. o
 				if not stdindex[ik] then
 					stdcount[key] = (stdcount[key] or 0) + 1
