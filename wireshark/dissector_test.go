@@ -119,6 +119,10 @@ func TestAnnounces(t *testing.T) {
 		{"cut by the OS's limit", 37020, manyServices(16, 20), "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "dsoftbusd reads 256"},
 		{"17 services", 37020, manyServices(17, 1), "InvalidInput: 17 services, more than 16", "node-a", "node-a static, derive_test_secret(D0, 34567)", "more than 16"},
 		{"service name of 65 bytes", 37020, manyServices(1, 65), "InvalidInput: service name length 65, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "not 1..64"},
+		// §2.3: smoltcp drops a datagram above 512 bytes, so dsoftbusd never
+		// decodes it; the checker (DISC-002) and the node count it dropped.
+		{"above the 512-byte UDP buffer", 37020, append(bytes.Clone(a), make([]byte, 600)...),
+			"dropped: 665 bytes, above the 512-byte UDP buffer; the OS sends at most 256", "", "", "665 bytes: a receiver drops datagrams above 512"},
 	}
 	c := &capture{t: t}
 	for _, tc := range cases {

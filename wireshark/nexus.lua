@@ -29,6 +29,7 @@ local VERSION = "1"
 local ANNOUNCE_PORT = 37020
 local SESSION_PORTS = "34567,34568"
 local OS_ANNOUNCE_LIMIT = 256 -- dsoftbusd reads and sends at most this much
+local DATAGRAM_DROP = 512 -- smoltcp's UDP buffer: a longer datagram is dropped, never read (§2.3)
 
 -- The bring-up identities (derive_test_secret, nexus-wire.md §3.3).
 local KNOWN_KEYS = {
@@ -340,12 +341,14 @@ local ne = {
 		expert.group.MALFORMED, expert.severity.ERROR),
 	oversize = ProtoExpert.new("nxsb.oversize", "Longer than the 256 bytes dsoftbusd reads; it decodes the truncated prefix",
 		expert.group.PROTOCOL, expert.severity.WARN),
+	dropped = ProtoExpert.new("nxsb.dropped", "Datagram above 512 bytes: smoltcp's UDP buffer drops it and dsoftbusd never sees it",
+		expert.group.MALFORMED, expert.severity.ERROR),
 	trailing = ProtoExpert.new("nxsb.trailing.expert", "Bytes after the last service; the OS ignores them",
 		expert.group.PROTOCOL, expert.severity.NOTE),
 	unknown_key = ProtoExpert.new("nxsb.unknown_key", "Not a bring-up key: the OS pins the bring-up keys and reports an identity mismatch",
 		expert.group.SECURITY, expert.severity.WARN),
 }
-nxsb.experts = { ne.malformed, ne.oversize, ne.trailing, ne.unknown_key }
+nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key }
 
 -- announce_verdict decodes an announce as the OS does, in field order,
 -- returning nil for a good announce or the decoder's error.
@@ -353,6 +356,17 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local size = tvb:len()
 	pinfo.cols.protocol = "NXSB"
 	local t = tree:add(nxsb, tvb())
+	-- A datagram above 512 bytes never reaches dsoftbusd (§2.3): no
+	-- verdict of its decoder applies, and the Go checker (DISC-002) and
+	-- node (AnnouncesDropped) count it as dropped.
+	if size > DATAGRAM_DROP then
+		local why = string.format("dropped: %d bytes, above the 512-byte UDP buffer; the OS sends at most 256", size)
+		t:add(nf.verdict, tvb(0, 0), why)
+		t:add_proto_expert_info(ne.dropped, string.format("%d bytes: a receiver drops datagrams above %d, so no node reads this announce", size, DATAGRAM_DROP))
+		t:append_text(", " .. why)
+		pinfo.cols.info = "NXSB " .. why
+		return size
+	end
 	-- The OS reads at most 256 bytes and decodes that prefix.
 	local limit = math.min(size, OS_ANNOUNCE_LIMIT)
 	if size > OS_ANNOUNCE_LIMIT then
