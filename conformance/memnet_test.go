@@ -22,6 +22,7 @@ type memNet struct {
 	seq      int
 	sent     []memDatagram
 	streams  []*memStream
+	dials    []netip.AddrPort // every DialTCP's local address, refused ones too
 	nextPort uint16
 	// dropUDP, if set, decides which datagrams are lost in transit.
 	dropUDP func(d memDatagram) bool
@@ -57,6 +58,13 @@ func (m *memNet) datagrams() []memDatagram {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]memDatagram(nil), m.sent...)
+}
+
+// dialsFrom returns the local address of every dial, in order.
+func (m *memNet) dialsFrom() []netip.AddrPort {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]netip.AddrPort(nil), m.dials...)
 }
 
 func (m *memNet) allStreams() []*memStream {
@@ -126,6 +134,7 @@ func (h *memHost) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net
 	m := h.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.dials = append(m.dials, laddr)
 	ln := m.tcp[raddr]
 	if ln == nil {
 		return nil, fmt.Errorf("dial %v: %w", raddr, errRefused)

@@ -31,6 +31,11 @@ type Config struct {
 	// Peer is the unicast announce target and node-a's fallback dial
 	// address, both hard-coded in the OS; default Role.Peer().Addr().
 	Peer netip.Addr
+	// DialPort is node-a's TCP source port, the same on every dial and
+	// redial as in the OS (§6.1, §6.2); default DialPort(the last byte of
+	// Addr), since the OS's static rule makes that byte mac[5] (§1):
+	// 10.42.0.10:40010.
+	DialPort uint16
 
 	// Ephemeral replaces the bring-up ephemeral (the zero value keeps it,
 	// as the OS does on every boot and retry).
@@ -136,6 +141,9 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if !cfg.Addr.Is4() || !cfg.Peer.Is4() {
 		return nil, fmt.Errorf("conformance: addresses must be IPv4, got %v and %v", cfg.Addr, cfg.Peer)
+	}
+	if cfg.DialPort == 0 {
+		cfg.DialPort = DialPort(cfg.Addr.As4()[3])
 	}
 	if cfg.Ephemeral == (KeyPair{}) {
 		cfg.Ephemeral = cfg.Role.EphemeralKey()
@@ -471,21 +479,38 @@ func (n *Node) waitDiscovery(ctx context.Context) error {
 	}
 }
 
-// dial makes one connection attempt to node-a's current target.
+// dial makes one connection attempt to node-a's current target, from
+// node-a's fixed source port (§6.1). Until keep marks the attempt a
+// session, closing the connection aborts it, so that the next dial can
+// reuse the 4-tuple at once, as the OS's redial does (§6.2).
 func (n *Node) dial(ctx context.Context) (net.Conn, string, error) {
 	target, via := n.dialTarget()
 	n.st.dials.Add(1)
 	n.announceMu.Lock() // after a round sending now, and none until this fails
 	n.connected.Store(true)
 	n.announceMu.Unlock()
-	c, err := n.cfg.Net.DialTCP(ctx, netip.AddrPortFrom(n.cfg.Addr, 0), target)
+	c, err := n.cfg.Net.DialTCP(ctx, netip.AddrPortFrom(n.cfg.Addr, n.cfg.DialPort), target)
 	if err != nil {
 		n.connected.Store(false)
 		n.st.dialFailures.Add(1)
 		n.log.Debug("dial failed", "target", target.String(), "via", via, "err", err)
 		return nil, via, err
 	}
+	setLinger(c, 0, n.log)
 	return c, via + " target=" + target.String(), nil
+}
+
+// keep ends the abort-on-close of a dialled connection that became a
+// session: its eventual close is graceful, so node-b reads an end of
+// stream rather than a reset.
+func (n *Node) keep(c net.Conn) { setLinger(c, -1, n.log) }
+
+func setLinger(c net.Conn, sec int, log *slog.Logger) {
+	if l, ok := c.(Linger); ok {
+		if err := l.SetLinger(sec); err != nil {
+			log.Debug("set linger failed", "sec", sec, "err", err)
+		}
+	}
 }
 
 // connectA dials and handshakes until a session exists or ctx ends.
@@ -498,6 +523,7 @@ func (n *Node) connectA(ctx context.Context) (*session, error) {
 		if err == nil {
 			s, err := n.initiate(ctx, c)
 			if err == nil {
+				n.keep(c)
 				n.emit(MilestoneSession, StatusOK, fmt.Sprintf("peer=%v via=%s", n.role.Peer(), via))
 				return s, nil
 			}

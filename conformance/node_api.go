@@ -16,9 +16,33 @@ type Net interface {
 	ListenUDP(laddr netip.AddrPort) (net.PacketConn, error)
 	// ListenTCP listens on laddr.
 	ListenTCP(laddr netip.AddrPort) (net.Listener, error)
-	// DialTCP connects from laddr (port 0: any) to raddr.
+	// DialTCP connects from laddr (port 0: any) to raddr. node-a dials
+	// from one fixed port, as the OS does (§6.1), so a port its last,
+	// aborted connection used must be free for the next dial; binding it
+	// with address reuse is the implementation's part.
+	//
+	// A connection may implement Linger (as *net.TCPConn does): node-a
+	// then aborts a failed attempt, which ends it without a FIN and leaves
+	// no TIME_WAIT behind to block its redial from the same 4-tuple. The
+	// OS removes the socket without sending anything (§6.2); a kernel or
+	// gVisor abort sends a RST instead, the closest a socket API comes.
 	DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error)
 }
+
+// Linger is the SO_LINGER control of a TCP connection, as *net.TCPConn
+// has it: SetLinger(0) makes Close abort the connection (a RST, no FIN,
+// no TIME_WAIT); a negative value restores the default graceful close.
+type Linger interface {
+	SetLinger(sec int) error
+}
+
+// DialPortBase is the base of node-a's TCP source port: the OS dials from
+// 40000 + mac[5] (node-a: 10.42.0.10:40010) and reuses that port on every
+// redial (nexus-wire.md §6.1, smoltcp_virtio.rs:1199-1200).
+const DialPortBase = 40000
+
+// DialPort is the source port of a node whose MAC ends in mac5.
+func DialPort(mac5 byte) uint16 { return DialPortBase + uint16(mac5) }
 
 // Milestone names, in the order a healthy run reaches them.
 const (

@@ -297,6 +297,23 @@ func TestNodeARetriesUntilBListens(t *testing.T) {
 		if s.AnnouncesSent < 5 {
 			t.Errorf("node-a sent %d announce rounds while retrying, want at least 5 (64 ms cadence)", s.AnnouncesSent)
 		}
+		// The OS dials from 40000 + mac[5] and redials from the same
+		// port (§6.1, §6.2).
+		want := netip.MustParseAddrPort("10.42.0.10:40010")
+		dials := m.dialsFrom()
+		if len(dials) != int(s.Dials) {
+			t.Errorf("memnet saw %d dials, node-a counted %d", len(dials), s.Dials)
+		}
+		for i, d := range dials {
+			if d != want {
+				t.Errorf("dial %d of %d from %v, want %v", i+1, len(dials), d, want)
+			}
+		}
+		for _, st := range m.allStreams() {
+			if st.client != want {
+				t.Errorf("session connection from %v, want %v", st.client, want)
+			}
+		}
 	})
 }
 

@@ -119,6 +119,10 @@ func TestAnnounces(t *testing.T) {
 		{"cut by the OS's limit", 37020, manyServices(16, 20), "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "dsoftbusd reads 256"},
 		{"17 services", 37020, manyServices(17, 1), "InvalidInput: 17 services, more than 16", "node-a", "node-a static, derive_test_secret(D0, 34567)", "more than 16"},
 		{"service name of 65 bytes", 37020, manyServices(1, 65), "InvalidInput: service name length 65, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "not 1..64"},
+		// §2.3: smoltcp drops a datagram above 512 bytes, so dsoftbusd never
+		// decodes it; the checker (DISC-002) and the node count it dropped.
+		{"above the 512-byte UDP buffer", 37020, append(bytes.Clone(a), make([]byte, 600)...),
+			"dropped: 665 bytes, above the 512-byte UDP buffer; the OS sends at most 256", "", "", "665 bytes: a receiver drops datagrams above 512"},
 	}
 	c := &capture{t: t}
 	for _, tc := range cases {
@@ -356,6 +360,41 @@ func TestStdProfile(t *testing.T) {
 	}
 	if want := []string{"48", "48", "64", "20", "300"}; !slices.Equal(lens, want) {
 		t.Errorf("length prefixes %q, want %q", lens, want)
+	}
+}
+
+// A noise-xk-std length prefix above 65535 is flagged from the prefix
+// alone (§4.8: receivers reject it), without waiting for, or asking
+// Wireshark to reassemble, a message no receiver reads; the stream's later
+// bytes are shown as coming after the rejection.
+func TestStdProfileLengthAboveMax(t *testing.T) {
+	ini, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleA))
+	must(t, err)
+	m1, err := ini.WriteMessage(nil)
+	must(t, err)
+	msg1, err := conformance.AppendFrame(nil, m1)
+	must(t, err)
+	c := &capture{t: t}
+	s := c.session(40010, 34568)
+	s.send(0, msg1)
+	s.send(0, append([]byte{0, 1, 0x11, 0x70}, bytes.Repeat([]byte{0xab}, 100)...)) // 70000
+	s.send(0, bytes.Repeat([]byte{0xcd}, 200))
+	rows := tshark(t, c.write(), "nexus", "frame.number", "nexus.length", "nexus.bad_length", "nexus.msg", "_ws.expert.message")
+	if len(rows) != 3 {
+		t.Fatalf("tshark shows %d frames of the session, want 3 (msg1, the bad prefix, the bytes after it), none held for reassembly: %q", len(rows), rows)
+	}
+	if r := rows[0]; r[1] != "48" || r[2] != "" {
+		t.Errorf("msg1 frame: length %q, expert %q; want 48 and none", r[1], r[2])
+	}
+	r := rows[1]
+	if r[1] != "70000" || r[2] == "" || !strings.Contains(r[4], "70000 bytes, more than the Noise maximum of 65535: the receiver rejects the frame") {
+		t.Errorf("frame %s: length %q, nexus.bad_length %q, experts %q; want 70000 flagged at once", r[0], r[1], r[2], r[4])
+	}
+	if r[3] != "rejected: length prefix above 65535" {
+		t.Errorf("frame %s message %q, want the rejection", r[0], r[3])
+	}
+	if r := rows[2]; r[1] != "" || r[3] != "after a rejected length prefix" {
+		t.Errorf("frame %s: length %q, message %q; want no new message, shown after the rejection", r[0], r[1], r[3])
 	}
 }
 

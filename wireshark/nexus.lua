@@ -29,6 +29,7 @@ local VERSION = "1"
 local ANNOUNCE_PORT = 37020
 local SESSION_PORTS = "34567,34568"
 local OS_ANNOUNCE_LIMIT = 256 -- dsoftbusd reads and sends at most this much
+local DATAGRAM_DROP = 512 -- smoltcp's UDP buffer: a longer datagram is dropped, never read (§2.3)
 
 -- The bring-up identities (derive_test_secret, nexus-wire.md §3.3).
 local KNOWN_KEYS = {
@@ -340,12 +341,14 @@ local ne = {
 		expert.group.MALFORMED, expert.severity.ERROR),
 	oversize = ProtoExpert.new("nxsb.oversize", "Longer than the 256 bytes dsoftbusd reads; it decodes the truncated prefix",
 		expert.group.PROTOCOL, expert.severity.WARN),
+	dropped = ProtoExpert.new("nxsb.dropped", "Datagram above 512 bytes: smoltcp's UDP buffer drops it and dsoftbusd never sees it",
+		expert.group.MALFORMED, expert.severity.ERROR),
 	trailing = ProtoExpert.new("nxsb.trailing.expert", "Bytes after the last service; the OS ignores them",
 		expert.group.PROTOCOL, expert.severity.NOTE),
 	unknown_key = ProtoExpert.new("nxsb.unknown_key", "Not a bring-up key: the OS pins the bring-up keys and reports an identity mismatch",
 		expert.group.SECURITY, expert.severity.WARN),
 }
-nxsb.experts = { ne.malformed, ne.oversize, ne.trailing, ne.unknown_key }
+nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key }
 
 -- announce_verdict decodes an announce as the OS does, in field order,
 -- returning nil for a good announce or the decoder's error.
@@ -353,6 +356,17 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local size = tvb:len()
 	pinfo.cols.protocol = "NXSB"
 	local t = tree:add(nxsb, tvb())
+	-- A datagram above 512 bytes never reaches dsoftbusd (§2.3): no
+	-- verdict of its decoder applies, and the Go checker (DISC-002) and
+	-- node (AnnouncesDropped) count it as dropped.
+	if size > DATAGRAM_DROP then
+		local why = string.format("dropped: %d bytes, above the 512-byte UDP buffer; the OS sends at most 256", size)
+		t:add(nf.verdict, tvb(0, 0), why)
+		t:add_proto_expert_info(ne.dropped, string.format("%d bytes: a receiver drops datagrams above %d, so no node reads this announce", size, DATAGRAM_DROP))
+		t:append_text(", " .. why)
+		pinfo.cols.info = "NXSB " .. why
+		return size
+	end
 	-- The OS reads at most 256 bytes and decodes that prefix.
 	local limit = math.min(size, OS_ANNOUNCE_LIMIT)
 	if size > OS_ANNOUNCE_LIMIT then
@@ -509,9 +523,10 @@ local pending = {}  -- [stream .. dir] = stream offset of a PDU being reassemble
 local starts = {}   -- [frame number] = stream offset of the reassembled PDU it completes
 local stdindex = {} -- [stream .. dir .. offset] = message index (noise-xk-std)
 local stdcount = {} -- [stream .. dir] = messages seen so far
+local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
 
 function nexus.init()
-	profiles, pending, starts, stdindex, stdcount = {}, {}, {}, {}, {}
+	profiles, pending, starts, stdindex, stdcount, rejected = {}, {}, {}, {}, {}, {}
 end
 
 -- The nexus-v1 schedule: the size of the PDU that starts at stream offset o.
@@ -761,10 +776,39 @@ function nexus.dissector(tvb, pinfo, tree)
 		local o = off0 + pos
 		local need, what, index
 		if profile == "noise-xk-std" then
+			local bad = rejected[key]
+			if bad and o > bad then
+				-- The receiver rejected the stream at an earlier prefix.
+				local t = tree:add(nexus, tvb(pos, size - pos), "after a rejected length prefix: the receiver reads no further")
+				t:add(sf.offset, tvb(pos, 0), o)
+				t:add(sf.msg, tvb(pos, 0), "after a rejected length prefix")
+				infos[#infos + 1] = string.format("%d B after a rejected length prefix", size - pos)
+				pos = size
+				goto continue
+			end
 			if size - pos < 4 then
 				need = 0 -- the length prefix is cut
 			else
-				need = 4 + tvb(pos, 4):uint()
+				local n = tvb(pos, 4):uint()
+				if n > STD_MAX then
+					-- §4.8: receivers reject len > 65535 on reading the
+					-- prefix, so say so now and ask for no reassembly of a
+					-- message no receiver waits for.
+					local t = tree:add(nexus, tvb(pos, size - pos))
+					t:add(sf.profile, tvb(pos, 0), profile)
+					t:add(sf.direction, tvb(pos, 0), a2b and "node-a -> node-b (initiator to responder)" or "node-b -> node-a (responder to initiator)")
+					t:add(sf.offset, tvb(pos, 0), o)
+					t:add(sf.msg, tvb(pos, 0), "rejected: length prefix above 65535")
+					t:add(sf.length, tvb(pos, 4)):add_proto_expert_info(se.bad_len,
+						string.format("%d bytes, more than the Noise maximum of %d: the receiver rejects the frame", n, STD_MAX))
+					local info = string.format("length prefix %d > %d, rejected", n, STD_MAX)
+					t:append_text(", " .. info)
+					infos[#infos + 1] = info
+					if not pinfo.visited then rejected[key] = o end
+					pos = size
+					goto continue
+				end
+				need = 4 + n
 			end
 		else
 			local s
@@ -797,11 +841,8 @@ function nexus.dissector(tvb, pinfo, tree)
 			t:add(sf.offset, tvb(pos, 0), o)
 			local info
 			if profile == "noise-xk-std" then
-				local n = need - 4
-				local lt = t:add(sf.length, tvb(pos, 4))
-				if n > STD_MAX then
-					lt:add_proto_expert_info(se.bad_len, string.format("%d bytes, more than the Noise maximum of %d", n, STD_MAX))
-				end
+				local n = need - 4 -- at most STD_MAX: a longer prefix was rejected above
+				t:add(sf.length, tvb(pos, 4))
 				local ik = key .. "/" .. o
 				if not stdindex[ik] then
 					stdcount[key] = (stdcount[key] or 0) + 1

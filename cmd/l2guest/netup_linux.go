@@ -7,10 +7,24 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
+
+// reuseAddr sets SO_REUSEADDR on a socket before it binds (a net.Dialer's
+// Control).
+func reuseAddr(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
 
 // setupNet brings up lo and the NIC the way the checks expect: the address
 // from l2.ip, the MAC from l2.mac when given, and a default route out of the

@@ -84,7 +84,12 @@ func (kernelNet) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
 	return net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(laddr))
 }
 
+// DialTCP binds laddr with SO_REUSEADDR, so node-a's fixed source port
+// (10.42.0.10:40010, §6.1) binds even while an earlier connection from it
+// lingers in TIME_WAIT. The *net.TCPConn it returns is a
+// conformance.Linger: node-a aborts each failed attempt (a RST, no
+// TIME_WAIT), so its redial reuses the same 4-tuple as the OS's does.
 func (kernelNet) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(laddr)}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(laddr), Control: reuseAddr}
 	return d.DialContext(ctx, "tcp4", raddr.String())
 }

@@ -104,7 +104,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	}
 	if syn && dir == 0 && conn.synFrame == 0 {
 		conn.synFrame = f.Number
-		t.checkDial(conn, f)
+		t.checkDial(conn, f, p)
 	}
 	if p.flags&tcpSYN != 0 && p.flags&tcpACK != 0 && dir == 1 && !conn.accepted {
 		conn.accepted, conn.estTime, conn.estFrame = true, f.Time, f.Number
@@ -188,7 +188,7 @@ func (t *connTable) retire(conn *tcpConn) {
 }
 
 // checkDial judges node-a's SYN (SESS-001).
-func (t *connTable) checkDial(conn *tcpConn, f *Frame) {
+func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
 	a := t.c.agg
 	fr := []int{f.Number}
 	k := conn.key
@@ -200,6 +200,13 @@ func (t *connTable) checkDial(conn *tcpConn, f *Frame) {
 	if k.client.Addr() != conformance.RoleA.Addr() {
 		ok = false
 		a.add(Fail, SESS001, "client "+conn.subject, fr, "connection to %v from %v, not node-a (10.42.0.10): whatever reaches node-b's session port first takes its only accept slot (§6.2)", k.server, k.client.Addr())
+	}
+	if port := conformance.DialPort(p.srcMAC[5]); k.client.Port() != port {
+		// §6.1 describes the port [inferred], like DISC-005's: a deviation
+		// says the dialler is not the OS's, not that the session is broken.
+		ok = false
+		a.add(Warn, SESS001, "port "+conn.subject, fr, "node-a dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
+			k.client.Port(), port, macString(p.srcMAC))
 	}
 	want, via := t.dialTarget()
 	if k.server != want {

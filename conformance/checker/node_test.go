@@ -27,8 +27,8 @@ func (n stackNet) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
 	return n.h.ListenTCP(laddr.Port())
 }
 
-func (n stackNet) DialTCP(ctx context.Context, _, raddr netip.AddrPort) (net.Conn, error) {
-	return n.h.DialTCP(ctx, raddr)
+func (n stackNet) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
+	return n.h.DialTCPFrom(ctx, laddr.Port(), raddr)
 }
 
 // lossPolicy drops, once each, the first announces from port a and every

@@ -2,11 +2,19 @@ package vnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
 
 	"l2hub/conformance"
 	"l2hub/hub"
@@ -129,12 +137,74 @@ func (n Net) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
 	return n.Host.ListenTCP(laddr.Port())
 }
 
-// DialTCP implements conformance.Net.
+// DialTCP implements conformance.Net. A fixed local port is bound with
+// address reuse, and the connection implements conformance.Linger, so
+// node-a's aborted attempt frees its 4-tuple for the redial at once.
 func (n Net) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
 	if err := n.own(laddr.Addr()); err != nil {
 		return nil, err
 	}
-	return n.Host.DialTCPFrom(ctx, laddr.Port(), raddr)
+	if laddr.Port() == 0 {
+		return n.Host.DialTCP(ctx, raddr)
+	}
+	return dialFrom(ctx, n.Host, laddr.Port(), raddr)
+}
+
+// dialFrom is gonet.DialTCPWithBind with SO_REUSEADDR set before the bind.
+func dialFrom(ctx context.Context, h *netstack.Host, port uint16, raddr netip.AddrPort) (net.Conn, error) {
+	if !raddr.Addr().Unmap().Is4() {
+		return nil, fmt.Errorf("virtual node: dial %v: only IPv4 is supported", raddr)
+	}
+	opErr := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Source: net.TCPAddrFromAddrPort(netip.AddrPortFrom(h.Addr(), port)),
+			Addr: net.TCPAddrFromAddrPort(raddr), Err: err}
+	}
+	var wq waiter.Queue
+	ep, terr := h.Stack().NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
+	if terr != nil {
+		return nil, opErr(errors.New(terr.String()))
+	}
+	ep.SocketOptions().SetReuseAddress(true)
+	entry, writable := waiter.NewChannelEntry(waiter.WritableEvents)
+	wq.EventRegister(&entry)
+	defer wq.EventUnregister(&entry)
+	if terr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(h.Addr().As4()), Port: port}); terr != nil {
+		ep.Close()
+		return nil, opErr(errors.New(terr.String()))
+	}
+	terr = ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(raddr.Addr().Unmap().As4()), Port: raddr.Port()})
+	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
+		select {
+		case <-ctx.Done():
+			ep.Close()
+			return nil, opErr(ctx.Err())
+		case <-writable:
+		}
+		terr = ep.LastError()
+	}
+	if terr != nil {
+		ep.Close()
+		return nil, opErr(errors.New(terr.String()))
+	}
+	return &tcpConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep}, nil
+}
+
+// nicID is the netstack host's only NIC (netstack.Host.Stack).
+const nicID = 1
+
+// tcpConn is a gonet connection with SO_LINGER.
+type tcpConn struct {
+	*gonet.TCPConn
+	ep tcpip.Endpoint
+}
+
+var _ conformance.Linger = (*tcpConn)(nil)
+
+// SetLinger implements conformance.Linger: 0 makes Close send a RST and
+// leave no TIME_WAIT; a negative value restores the graceful close.
+func (c *tcpConn) SetLinger(sec int) error {
+	c.ep.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: sec >= 0, Timeout: time.Duration(max(sec, 0)) * time.Second})
+	return nil
 }
 
 func (n Net) own(a netip.Addr) error {

@@ -2,7 +2,10 @@ package vnode_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -17,6 +20,7 @@ import (
 	"l2hub/hub"
 	"l2hub/internal/vsim"
 	"l2hub/internal/wallclock"
+	"l2hub/transport/netstack"
 )
 
 // milestones collects the lines nodes print.
@@ -187,5 +191,79 @@ func TestVirtualNodesInVirtualTime(t *testing.T) {
 	}
 	if again := runVirtual(t, 7); !slices.Equal(again, first) {
 		t.Errorf("two runs with one seed differ:\nfirst %q\nagain %q", first, again)
+	}
+}
+
+// TestVirtualNodeARedialsFromItsPort: node-a dials from 10.42.0.10:40010,
+// the OS's 40000 + mac[5], and redials from the same 4-tuple after a failed
+// handshake (§6.1, §6.2). The listener at node-b's address accepts and
+// never answers, so each attempt ends in node-a's reply timeout, with
+// node-a closing first: a graceful close there would leave the 4-tuple in
+// FIN_WAIT or TIME_WAIT and the redial could not bind it.
+func TestVirtualNodeARedialsFromItsPort(t *testing.T) {
+	h, err := hub.New(hub.Config{Mode: hub.ModeSwitch, Clock: wallclock.Clock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- h.Run(ctx) }()
+	defer func() { cancel(); <-hubDone }()
+
+	addrB := conformance.RoleB.Addr()
+	silent, err := netstack.New(netstack.Config{MAC: vnode.MAC(addrB), Addr: netip.PrefixFrom(addrB, 24)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	ln, err := silent.ListenTCP(conformance.SessionPortB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, err := vnode.New(vnode.Config{Role: conformance.RoleA, Tune: func(c *conformance.Config) {
+		c.DiscoveryWait = -1
+		c.ReplyTimeout = 200 * time.Millisecond
+		c.RetryInterval = 20 * time.Millisecond
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Host.Close()
+	for name, io := range map[string]hub.PortIO{"a": a.Host, "b": silent} {
+		if err := h.AddPort(name, name); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Attach(name, io); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- a.Run(ctx) }()
+
+	want := netip.MustParseAddrPort("10.42.0.10:40010")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for len(conns) < 3 {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatalf("accept %d: %v (node-a stats %+v)", len(conns)+1, err, a.Stats())
+		}
+		conns = append(conns, c) // held open and silent
+		if got := netip.MustParseAddrPort(c.RemoteAddr().String()); got != want {
+			t.Errorf("connection %d from %v, want %v", len(conns), got, want)
+		}
+	}
+	cancel()
+	if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("node-a Run: %v", err)
+	}
+	if st := a.Stats(); st.HandshakeFailures < 2 {
+		t.Errorf("node-a stats %+v, want at least two failed handshakes", st)
 	}
 }

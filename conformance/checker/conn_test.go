@@ -1,0 +1,56 @@
+package checker
+
+import (
+	"strings"
+	"testing"
+
+	"l2hub/conformance"
+)
+
+// TestDialPort: the OS's node-a dials from 40000 + mac[5] (10.42.0.10:40010)
+// and redials from it (nexus-wire.md §6.1). SESS-001 passes that port and
+// warns about any other, such as a kernel's ephemeral one; the session
+// itself is still checked.
+func TestDialPort(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		port uint16
+		want Verdict
+	}{
+		{"os-port", 40010, Pass},
+		{"ephemeral", 53777, Warn},
+		{"other-mac-byte", 40011, Warn},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, tt.port, conformance.SessionPortB)
+			syn := len(b.frames) + 1
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			r := feed(t, Options{}, b.frames)
+			if v, ok := verdictOf(r, SESS001); !ok || v != tt.want {
+				t.Fatalf("got SESS-001 = %v (found %v), want %v:\n%s", v, ok, tt.want, dump(r))
+			}
+			if r.Fail != 0 {
+				t.Errorf("got %d failures, want none:\n%s", r.Fail, dump(r))
+			}
+			if tt.want == Pass {
+				if r.Warn != 0 {
+					t.Errorf("got %d warnings, want none:\n%s", r.Warn, dump(r))
+				}
+				return
+			}
+			fd, _ := r.First(SESS001)
+			if want := "node-a dialled from port " + itoa(int(tt.port)) + ": the OS dials from 40000 + mac[5] = 40010"; !strings.Contains(fd.Message, want) {
+				t.Errorf("got SESS-001 %q, want it to say %q", fd.Message, want)
+			}
+			if len(fd.Frames) != 1 || fd.Frames[0] != syn {
+				t.Errorf("got SESS-001 at frames %v, want the SYN, frame %d", fd.Frames, syn)
+			}
+			if v, ok := verdictOf(r, SESS006); !ok || v != Pass {
+				t.Errorf("got SESS-006 = %v (found %v), want the session still checked and passing", v, ok)
+			}
+		})
+	}
+}
