@@ -43,6 +43,15 @@ type EgressQueue interface {
 	WatchDrain(low int)
 }
 
+// A FrameLimiter is a peer that takes frames only up to a size smaller
+// than what the hub accepts (a VXLAN port: its MTU less the encapsulation).
+// The core learns the limit when the queue is attached and drops a larger
+// frame as oversize before the queue, so that counters and observers show
+// it dropped, not delivered.
+type FrameLimiter interface {
+	MaxFrame() int
+}
+
 // QueueDepth is what waits in an egress queue, and its peer's progress.
 type QueueDepth struct {
 	Frames int    // frames waiting for the peer
@@ -140,6 +149,9 @@ type corePort struct {
 	// horizon is the port's split-horizon group (PortOptions.Horizon):
 	// frames never go between two ports of one group.
 	horizon string
+	// maxOut is the largest frame the attached peer takes (FrameLimiter);
+	// 0: no limit below the hub's own.
+	maxOut int
 	flowState
 }
 
@@ -332,7 +344,8 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 		return NoPort, fmt.Errorf("add port %q: %w", name, err)
 	}
 	id := PortID(len(c.ports))
-	p := &corePort{id: id, name: name, desc: desc, out: out, stats: new(PortStats), horizon: o.Horizon}
+	p := &corePort{id: id, name: name, desc: desc, stats: new(PortStats), horizon: o.Horizon}
+	p.setOut(out)
 	p.setFlow(c.flow.with(o))
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
@@ -375,8 +388,16 @@ func (c *Core) SetEgress(id PortID, out EgressQueue) error {
 		return fmt.Errorf("port %d: %w", id, ErrNoPort)
 	}
 	c.unblock(p)
-	p.out = out
+	p.setOut(out)
 	return nil
+}
+
+// setOut attaches out (nil: no peer) and learns its frame limit.
+func (p *corePort) setOut(out EgressQueue) {
+	p.out, p.maxOut = out, 0
+	if l, ok := out.(FrameLimiter); ok {
+		p.maxOut = l.MaxFrame()
+	}
 }
 
 // Egress returns the queue attached to port id: nil while the port has no
@@ -635,6 +656,9 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	}
 	depth := dp.out.Depth()
 	reason, why := c.admit(dp, depth, f.Len())
+	if dp.maxOut > 0 && f.Len() > dp.maxOut {
+		reason, why = DropOversize, oversizeNote
+	}
 	dropped := reason != DropNone
 	if dropped {
 		dp.stats.Drop(reason)
@@ -694,6 +718,9 @@ func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
 	}
 	return c.gate.Cut(at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
 }
+
+// oversizeNote explains a frame larger than its port's peer takes.
+var oversizeNote = Note{Action: "oversize", Detail: "larger than the port's peer takes (a VXLAN port: its MTU less 50 bytes)"}
 
 // delayFullNote explains a drop at the delay bound.
 var delayFullNote = Note{Action: "delay-full", Detail: "too many frames waiting for their delay (CoreConfig.MaxDelayedFrames/MaxDelayedBytes)"}

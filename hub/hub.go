@@ -99,6 +99,15 @@ func (a *attachment) Enqueue(f *Frame)   { a.q.Enqueue(f) }
 func (a *attachment) Depth() QueueDepth  { return a.q.Depth() }
 func (a *attachment) WatchDrain(low int) { a.q.WatchDrain(low) }
 
+// limited is an attachment whose transport takes frames only up to a size
+// (FrameLimiter): the core checks it before the queue.
+type limited struct {
+	*attachment
+	max int
+}
+
+func (l limited) MaxFrame() int { return l.max }
+
 // New returns a hub that forwards nothing until Run is called.
 func New(cfg Config) (*Hub, error) {
 	if cfg.Clock == nil {
@@ -261,8 +270,13 @@ func (h *Hub) AddPortWith(name, desc string, o PortOptions) error {
 
 // attOf returns port id's attachment, nil while it has no peer; mu is held.
 func (h *Hub) attOf(id PortID) *attachment {
-	a, _ := h.core.Egress(id).(*attachment)
-	return a
+	switch q := h.core.Egress(id).(type) {
+	case *attachment:
+		return q
+	case limited:
+		return q.attachment
+	}
+	return nil
 }
 
 // RemovePort detaches the port's peer, if any, and removes the port.
@@ -316,7 +330,11 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			done:   make(chan struct{}),
 			since:  h.cfg.Clock.Now(),
 		}
-		if err = h.core.SetEgress(id, a); err != nil {
+		var out EgressQueue = a
+		if l, ok := io.(FrameLimiter); ok && l.MaxFrame() < h.cfg.MaxFrame {
+			out = limited{a, l.MaxFrame()}
+		}
+		if err = h.core.SetEgress(id, out); err != nil {
 			return
 		}
 		a.stats.Attaches.Add(1)
