@@ -237,6 +237,19 @@ ports:
 	if err == nil || !strings.Contains(err.Error(), "ports[0].options.vni: want a string, got a list") {
 		t.Errorf("a list for vni: %v, want it refused at its line", err)
 	}
+	for _, tc := range []struct{ remotes, want string }{
+		{`[10.0.0.2, 10.0.0.3, 10.0.0.2]`, "remote 10.0.0.2 is given twice"},
+		{`[10.0.0.2, "10.0.0.2:4789"]`, "remotes 10.0.0.2 and 10.0.0.2:4789 are one VTEP"},
+		{`["10.0.0.1:4789"]`, "remote 10.0.0.1:4789 is this port's own address"},
+	} {
+		_, err = ParseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: `+tc.remotes+`, vni: 42}}
+`))
+		if err == nil || !strings.Contains(err.Error(), "ports[0].options.remote") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("remotes %s: %v, want ports[0].options.remote refused saying %q", tc.remotes, err, tc.want)
+		}
+	}
 }
 
 // TestConfigRefusesVTEPsSharingAGroupPort: two vxlan ports on one UDP port
