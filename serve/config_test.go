@@ -272,3 +272,30 @@ func TestConfigRefusesVTEPsSharingAGroupPort(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRefusesTAPsSharingADevice: two tap ports on one device of one
+// namespace (a name and its path under /run/netns are one) would have the
+// second fail as if another program held the device: refused at the
+// second's address, naming both ports. Other devices, or the same name in
+// another namespace, are fine.
+func TestConfigRefusesTAPsSharingADevice(t *testing.T) {
+	for name, ports := range map[string]string{
+		"host":          "  - {name: t, transport: tap, address: l2new}\n  - {name: u, transport: tap, address: l2new}\n",
+		"netns":         "  - {name: t, transport: tap, address: l2new, options: {netns: lab}}\n  - {name: u, transport: tap, address: l2new, options: {netns: lab}}\n",
+		"netns-by-path": "  - {name: t, transport: tap, address: l2new, options: {netns: lab}}\n  - {name: u, transport: tap, address: l2new, options: {netns: /run/netns/lab}}\n",
+	} {
+		_, err := ParseConfig("lab.yaml", []byte("ports:\n"+ports))
+		if err == nil || !strings.Contains(err.Error(), "ports[1].address") || !strings.Contains(err.Error(), `also port "t"'s`) ||
+			!strings.Contains(err.Error(), `give port "u" a device of its own`) {
+			t.Errorf("%s: %v, want ports[1].address refused naming t and u", name, err)
+		}
+	}
+	for name, ports := range map[string]string{
+		"other devices":   "  - {name: t, transport: tap, address: l2new}\n  - {name: u, transport: tap, address: l2new2}\n",
+		"other namespace": "  - {name: t, transport: tap, address: l2new}\n  - {name: u, transport: tap, address: l2new, options: {netns: lab}}\n",
+	} {
+		if _, err := ParseConfig("lab.yaml", []byte("ports:\n"+ports)); err != nil {
+			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}
