@@ -24,6 +24,7 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/yamlfile"
+	"l2hub/tap"
 	"l2hub/transport"
 )
 
@@ -536,6 +537,9 @@ func (c *Config) validate() error {
 	if err := c.checkSharedVTEPs(); err != nil {
 		return err
 	}
+	if err := c.checkSharedTAPs(); err != nil {
+		return err
+	}
 	if c.Check != "" {
 		if _, err := checker.ParseProfile(c.Check); err != nil {
 			return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
@@ -598,6 +602,41 @@ func (c *Config) checkSharedVTEPs() error {
 			return fieldErr(fmt.Sprintf("UDP port %s is also port %q's, and a group port takes the UDP port on every address: give each vxlan port with a group its own UDP port", port, c.Ports[j].Name),
 				"ports", strconv.Itoa(i), "address")
 		}
+	}
+	return nil
+}
+
+// checkSharedTAPs refuses two tap ports on one device of one network
+// namespace: a TAP device has one user at a time, so the second would fail
+// to open as if another program (QEMU) held it. A namespace name and its
+// path under tap.NetnsDir are one namespace.
+func (c *Config) checkSharedTAPs() error {
+	type device struct{ netns, name string }
+	first := map[device]int{}
+	for i, p := range c.Ports {
+		if p.Transport != transport.TAP {
+			continue
+		}
+		ns := p.Options["netns"]
+		switch {
+		case ns == "":
+		case strings.Contains(ns, "/"):
+			ns = filepath.Clean(ns)
+		default:
+			ns = filepath.Join(tap.NetnsDir, ns)
+		}
+		k := device{ns, p.Address}
+		j, ok := first[k]
+		if !ok {
+			first[k] = i
+			continue
+		}
+		where := ""
+		if v := p.Options["netns"]; v != "" {
+			where = " in netns " + v
+		}
+		return fieldErr(fmt.Sprintf("TAP device %s%s is also port %q's, and a TAP device has one user at a time: give port %q a device of its own",
+			p.Address, where, c.Ports[j].Name, p.Name), "ports", strconv.Itoa(i), "address")
 	}
 	return nil
 }

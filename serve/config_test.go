@@ -237,6 +237,19 @@ ports:
 	if err == nil || !strings.Contains(err.Error(), "ports[0].options.vni: want a string, got a list") {
 		t.Errorf("a list for vni: %v, want it refused at its line", err)
 	}
+	for _, tc := range []struct{ remotes, want string }{
+		{`[10.0.0.2, 10.0.0.3, 10.0.0.2]`, "remote 10.0.0.2 is given twice"},
+		{`[10.0.0.2, "10.0.0.2:4789"]`, "remotes 10.0.0.2 and 10.0.0.2:4789 are one VTEP"},
+		{`["10.0.0.1:4789"]`, "remote 10.0.0.1:4789 is this port's own address"},
+	} {
+		_, err = ParseConfig("lab.yaml", []byte(`
+ports:
+  - {name: ov, transport: vxlan, address: "10.0.0.1:4789", options: {remote: `+tc.remotes+`, vni: 42}}
+`))
+		if err == nil || !strings.Contains(err.Error(), "ports[0].options.remote") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("remotes %s: %v, want ports[0].options.remote refused saying %q", tc.remotes, err, tc.want)
+		}
+	}
 }
 
 // TestConfigRefusesVTEPsSharingAGroupPort: two vxlan ports on one UDP port
@@ -255,6 +268,33 @@ func TestConfigRefusesVTEPsSharingAGroupPort(t *testing.T) {
 		"another namespace": "  - {name: ov2, transport: vxlan, address: \"10.0.0.1:4789\", options: {group: 239.1.1.2, vni: 2, netns: other}}\n",
 	} {
 		if _, err := ParseConfig("lab.yaml", []byte(head+second)); err != nil {
+			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}
+
+// TestConfigRefusesTAPsSharingADevice: two tap ports on one device of one
+// namespace (a name and its path under /run/netns are one) would have the
+// second fail as if another program held the device: refused at the
+// second's address, naming both ports. Other devices, or the same name in
+// another namespace, are fine.
+func TestConfigRefusesTAPsSharingADevice(t *testing.T) {
+	for name, ports := range map[string]string{
+		"host":          "  - {name: t, transport: tap, address: l2new}\n  - {name: u, transport: tap, address: l2new}\n",
+		"netns":         "  - {name: t, transport: tap, address: l2new, options: {netns: lab}}\n  - {name: u, transport: tap, address: l2new, options: {netns: lab}}\n",
+		"netns-by-path": "  - {name: t, transport: tap, address: l2new, options: {netns: lab}}\n  - {name: u, transport: tap, address: l2new, options: {netns: /run/netns/lab}}\n",
+	} {
+		_, err := ParseConfig("lab.yaml", []byte("ports:\n"+ports))
+		if err == nil || !strings.Contains(err.Error(), "ports[1].address") || !strings.Contains(err.Error(), `also port "t"'s`) ||
+			!strings.Contains(err.Error(), `give port "u" a device of its own`) {
+			t.Errorf("%s: %v, want ports[1].address refused naming t and u", name, err)
+		}
+	}
+	for name, ports := range map[string]string{
+		"other devices":   "  - {name: t, transport: tap, address: l2new}\n  - {name: u, transport: tap, address: l2new2}\n",
+		"other namespace": "  - {name: t, transport: tap, address: l2new}\n  - {name: u, transport: tap, address: l2new, options: {netns: lab}}\n",
+	} {
+		if _, err := ParseConfig("lab.yaml", []byte("ports:\n"+ports)); err != nil {
 			t.Errorf("%s: %v, want it accepted", name, err)
 		}
 	}

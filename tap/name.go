@@ -3,8 +3,10 @@ package tap
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultTAPMAC is the MAC a tap port's device gets when its spec names
@@ -18,15 +20,26 @@ func DefaultTAPMAC(port string) net.HardwareAddr {
 	return mac
 }
 
-// errName is CheckName's answer: what Linux takes as an interface name.
-var errName = errors.New("want a network interface name of 1-15 characters")
-
-// CheckName returns an error unless name can name a network interface:
-// 1-15 bytes (IFNAMSIZ), no slash, whitespace, colon or comma, and not "."
-// or "..".
+// CheckName returns an error unless name can name a network interface, as
+// Linux takes one: 1-15 bytes (IFNAMSIZ less its NUL), no slash, colon or
+// whitespace, and not "." or ".."; nor a comma, which a port spec splits
+// at. The error says which rule name breaks, and for a character which.
 func CheckName(name string) error {
-	if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t\n:,") || name == "." || name == ".." {
-		return errName
+	switch {
+	case name == "":
+		return errors.New("want a network interface name of 1-15 bytes")
+	case len(name) > 15:
+		return fmt.Errorf("want a network interface name of 1-15 bytes, not %d", len(name))
+	case name == "." || name == "..":
+		return fmt.Errorf("%q cannot name a network interface", name)
+	}
+	if i := strings.IndexAny(name, badNameChars); i >= 0 {
+		c, _ := utf8.DecodeRuneInString(name[i:])
+		return fmt.Errorf("a network interface name cannot contain %q (no slash, colon, comma or whitespace)", c)
 	}
 	return nil
 }
+
+// badNameChars are the characters CheckName refuses: the kernel's
+// (dev_valid_name: '/', ':' and isspace) and the spec's separator.
+const badNameChars = "/: \t\n\v\f\r,"

@@ -1,6 +1,7 @@
 package tap_test
 
 import (
+	"strings"
 	"testing"
 
 	"l2hub/tap"
@@ -18,6 +19,33 @@ func TestDefaultTAPMAC(t *testing.T) {
 		mac := tap.DefaultTAPMAC(port)
 		if len(mac) != 6 || mac[0]&0x01 != 0 || mac[0]&0x02 == 0 {
 			t.Errorf("DefaultTAPMAC(%s) = %s, want a unicast, locally administered address", port, mac)
+		}
+	}
+}
+
+// TestCheckName: a name the kernel refuses is refused with the rule it
+// breaks, and a bad character is named (a 3-character name with a slash is
+// not "too long").
+func TestCheckName(t *testing.T) {
+	for _, name := range []string{"l2h0", "tap-0", "a.b", "veth_x", "abcdefghijklmno"} {
+		if err := tap.CheckName(name); err != nil {
+			t.Errorf("CheckName(%q) = %v, want nil", name, err)
+		}
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"a/b", `cannot contain '/'`},
+		{"a:b", `cannot contain ':'`},
+		{"a b", `cannot contain ' '`},
+		{"a\tb", `cannot contain '\t'`},
+		{"a,b", `cannot contain ','`},
+		{"", "1-15 bytes"},
+		{"abcdefghijklmnop", "1-15 bytes, not 16"},
+		{".", `"." cannot name`},
+		{"..", `".." cannot name`},
+	} {
+		err := tap.CheckName(tc.name)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckName(%q) = %v, want an error saying %s", tc.name, err, tc.want)
 		}
 	}
 }

@@ -16,10 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// NetnsDir is where named network namespaces live, as `ip netns` keeps
-// them: each is a file bind-mounted onto a namespace.
-const NetnsDir = "/run/netns"
-
 // capsHint says how to run with the privileges namespaces need.
 const capsHint = "run as root or grant CAP_SYS_ADMIN and CAP_NET_ADMIN (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))"
 

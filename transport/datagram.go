@@ -303,7 +303,7 @@ func ListenUDP(local, peer string, maxFrame, bufSize int) (*DatagramConn, error)
 	}
 	p := pa.AddrPort()
 	s := &udpSocket{c: c, peer: netip.AddrPortFrom(p.Addr().Unmap(), p.Port())}
-	return newDatagramConn(s, maxFrame, fmt.Sprintf("udp %s peer %s", c.LocalAddr(), s.peer), bufSize), nil
+	return newDatagramConn(s, maxFrame, fmt.Sprintf("udp %s peer %s", boundAddress(local, c.LocalAddr()), s.peer), bufSize), nil
 }
 
 type udpSocket struct {

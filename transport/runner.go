@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -128,7 +129,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		if err != nil {
 			return nil, wrap(err)
 		}
-		base.spec.Address = ln.Addr().String()
+		base.spec.Address = boundAddress(s.Address, ln.Addr())
 		return &streamListener{runnerBase: base, ln: ln}, nil
 	case Unix:
 		if err := clearStaleSocket("unix", s.Address); err != nil {
@@ -152,7 +153,7 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 			return nil, wrap(err)
 		}
 		warnSmallBuffer(base.log, c)
-		base.spec.Address = c.LocalAddr().String()
+		base.spec.Address = boundAddress(s.Address, c.LocalAddr())
 		return &boundRunner{runnerBase: base, conn: c, what: "socket", key: "socket"}, nil
 	case Unixgram:
 		c, err := listenUnixgramConn(s.Address, s.Peer, s.socketMode(), opts.MaxFrame, s.socketBuffer())
@@ -187,6 +188,24 @@ func (s Spec) open(base *runnerBase) (Runner, error) {
 		return r, nil
 	}
 	return nil, wrap(fmt.Errorf("transport %s: %w", s.Transport, errors.ErrUnsupported))
+}
+
+// boundAddress is a listening tcp or udp spec's address once bound: the
+// port the system chose (for port 0), and the host as written when it is
+// an IP address or empty. Go binds an IPv4 wildcard dual-stack and reports
+// it as [::], which would show 0.0.0.0:7100 as [::]:7100 and give the VM
+// ::1 (QEMUArgs) where 127.0.0.1 is what the user's 0.0.0.0 means. A host
+// name becomes the address it resolved to.
+func boundAddress(spec string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(spec)
+	_, port, berr := net.SplitHostPort(bound.String())
+	if err != nil || berr != nil {
+		return bound.String()
+	}
+	if _, err := netip.ParseAddr(host); err != nil && host != "" {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // warnSmallBuffer says, once at bind, that a datagram port's receive

@@ -344,11 +344,48 @@ func (s Spec) Validate() error {
 		switch {
 		case s.Options["vni"] == "":
 			return bad("options.vni", "", "a vxlan port needs vni= (the overlay's network identifier, 0..16777215)")
-		case remote == group:
-			return bad("options.remote", s.Options["remote"], "a vxlan port needs remote= (each VTEP, repeatable) or group= (a multicast group), not both")
+		case !remote && !group:
+			return bad("options.remote", "", "a vxlan port needs remote= (each VTEP, repeatable) or group= (a multicast group)")
+		case remote && group:
+			return bad("options.group", s.Options["group"], "a vxlan port takes remote= (each VTEP, repeatable) or group= (a multicast group), not both")
+		}
+		if reason := checkRemotes(s.Address, s.Options.Values("remote")); reason != "" {
+			return bad("options.remote", s.Options["remote"], reason)
 		}
 	}
 	return nil
+}
+
+// checkRemotes returns why a vxlan port on local (a valid vtepAddr) cannot
+// have these remotes (each valid), or "": one VTEP given twice, as the
+// same text or once without its port (a remote's port defaults to the
+// local one), would get every flooded frame twice; the port's own address
+// would send the hub its own datagrams back.
+func checkRemotes(local string, remotes []string) string {
+	l := netip.MustParseAddrPort(local)
+	l = netip.AddrPortFrom(l.Addr().Unmap(), l.Port())
+	first := map[netip.AddrPort]string{}
+	for _, r := range remotes {
+		ap, err := parseVTEP(r, l.Port())
+		if err != nil {
+			continue // checkOption said so
+		}
+		if ap == l {
+			how := ""
+			if r != ap.String() {
+				how = " (a remote without a port has the local one)"
+			}
+			return fmt.Sprintf("remote %s is this port's own address %s%s: the hub would send its flooded frames to itself; give only the other VTEPs", r, l, how)
+		}
+		switch prev, dup := first[ap]; {
+		case dup && prev == r:
+			return fmt.Sprintf("remote %s is given twice: that VTEP would get every flooded frame twice", r)
+		case dup:
+			return fmt.Sprintf("remotes %s and %s are one VTEP, %s (a remote without a port has the local one): it would get every flooded frame twice", prev, r, ap)
+		}
+		first[ap] = r
+	}
+	return ""
 }
 
 // checkAddr returns why a is not a valid address of kind k, or "".

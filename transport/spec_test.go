@@ -105,6 +105,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"tap-bad-ip", "t=tap:tap0,ip=10.0.0.1", "options.ip", "prefix length"},
 		{"tap-bad-mac", "t=tap:tap0,mac=02:00", "options.mac", "MAC address"},
 		{"tap-long-name", "t=tap:averyveryverylongname", "address", "1-15"},
+		{"tap-slash-in-name", "t=tap:a/b", "address", "cannot contain '/'"},
 		{"option-without-value", "a=udp:127.0.0.1:7003,peer", "", "key=value"},
 		{"option-twice", "a=udp:127.0.0.1:7003,peer=127.0.0.1:1,peer=127.0.0.1:2", "", "given twice"},
 	} {

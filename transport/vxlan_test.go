@@ -51,6 +51,63 @@ func TestVXLANSpec(t *testing.T) {
 	}
 }
 
+// TestVXLANSpecRemotes: a VTEP named twice as a remote (the same text, or
+// once without the port, which defaults to the local one) would get every
+// flooded frame twice, and the port's own address as a remote would send
+// the hub its own datagrams: both are refused at parse time, naming the
+// remote. Without remote= and group= the error asks for one of them; with
+// both, it says not both.
+func TestVXLANSpecRemotes(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, field string
+		msgs              []string // each must appear
+	}{
+		{"same-text-twice", "d=vxlan:10.99.10.1:4790,remote=10.99.10.2,remote=10.99.10.2,vni=7", "options.remote",
+			[]string{"remote 10.99.10.2 is given twice", "every flooded frame twice"}},
+		{"with-and-without-default-port", "d=vxlan:10.99.10.1:4789,remote=10.99.10.2,remote=10.99.10.2:4789,vni=7", "options.remote",
+			[]string{"remotes 10.99.10.2 and 10.99.10.2:4789 are one VTEP, 10.99.10.2:4789"}},
+		{"the-local-port-is-the-default", "d=vxlan:10.99.10.1:4790,remote=10.99.10.2:4790,remote=10.99.10.3,remote=10.99.10.2,vni=7", "options.remote",
+			[]string{"remotes 10.99.10.2:4790 and 10.99.10.2 are one VTEP"}},
+		{"own-address", "d=vxlan:10.99.10.1:4790,remote=10.99.10.1:4790,vni=7", "options.remote",
+			[]string{"remote 10.99.10.1:4790 is this port's own address 10.99.10.1:4790", "to itself"}},
+		{"own-address-by-default-port", "d=vxlan:10.99.10.1:4790,remote=10.99.10.2,remote=10.99.10.1,vni=7", "options.remote",
+			[]string{"remote 10.99.10.1 is this port's own address 10.99.10.1:4790", "without a port has the local one"}},
+		{"own-address-mapped-local", "d=vxlan:[::ffff:10.99.10.1]:4790,remote=10.99.10.1:4790,vni=7", "options.remote",
+			[]string{"own address 10.99.10.1:4790"}},
+		{"neither-remote-nor-group", "ov=vxlan:10.99.10.1:4800,vni=4", "options.remote",
+			[]string{"needs remote= (each VTEP, repeatable) or group= (a multicast group)"}},
+		{"remote-and-group", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,group=239.1.1.1,vni=4", "options.group",
+			[]string{"remote=", "group=", "not both"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := transport.ParseSpec(tc.text)
+			var se *transport.SpecError
+			if !errors.As(err, &se) || se.Field != tc.field {
+				t.Fatalf("ParseSpec(%q) = %v, want a SpecError on %s", tc.text, err, tc.field)
+			}
+			for _, m := range tc.msgs {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("ParseSpec(%q) = %q, want it to say %q", tc.text, err, m)
+				}
+			}
+			if tc.name == "neither-remote-nor-group" && strings.Contains(err.Error(), "not both") {
+				t.Errorf("ParseSpec(%q) = %q: with neither given, it must not say \"not both\"", tc.text, err)
+			}
+		})
+	}
+	// Different VTEPs, or one address on different ports, are fine; so is
+	// the local address on another port (a second hub on this host).
+	for _, text := range []string{
+		"d=vxlan:10.99.10.1:4790,remote=10.99.10.2,remote=10.99.10.2:4791,remote=10.99.10.3,vni=7",
+		"d=vxlan:10.99.10.1:4790,remote=10.99.10.1:4791,vni=7",
+		"d=vxlan:0.0.0.0:4790,remote=10.99.10.1,vni=7",
+	} {
+		if _, err := transport.ParseSpec(text); err != nil {
+			t.Errorf("ParseSpec(%q): %v, want it accepted", text, err)
+		}
+	}
+}
+
 // vxlanPair is two VTEPs on loopback, each the other's only remote, with
 // VNI 42: two hubs joined by an overlay.
 func vxlanPair(t *testing.T) (a, b *transport.VXLANConn) {
