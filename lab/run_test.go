@@ -20,6 +20,7 @@ import (
 	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/hub"
+	"l2hub/internal/wallclock"
 	"l2hub/replay"
 	"l2hub/report"
 )
@@ -559,7 +560,9 @@ vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-ignore-term, -sa
 }
 
 // An interrupted run (the runner's context cancelled, as Ctrl-C does)
-// stops every QEMU, removes its sockets and still writes its summary.
+// stops every QEMU, removes its sockets and still writes its summary, and
+// its report, though no frame crossed the hub: the VMs' ports and their
+// consoles' markers, no frame.
 func TestRunInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	text := `
@@ -598,6 +601,42 @@ vms:
 	checkNothingLeft(t, sum)
 	if back, err := ReadSummary(run); err != nil || back.Result != ResultInterrupted {
 		t.Errorf("got summary.json %+v, %v, want it written, interrupted", back, err)
+	}
+	if sum.Files["report"] != "report.html" || sum.Files["report_error"] != "" {
+		t.Errorf("got files %v, want report.html and no report error", sum.Files)
+	}
+	page, err := os.ReadFile(filepath.Join(run, "report.html"))
+	if err != nil || !bytes.Contains(page, []byte(`"ports":[{"name":"a"`)) {
+		t.Errorf("got report.html of %d bytes (%v), want a page with port a", len(page), err)
+	}
+	m, err := report.Build(report.Options{Capture: filepath.Join(run, "capture.pcapng"), Consoles: []report.Console{{Port: "a", Path: filepath.Join(run, "a.log")}}})
+	if err != nil {
+		t.Fatalf("report of the capture with a's console: %v", err)
+	}
+	if len(m.Frames) != 0 || len(m.Ports) != 2 || !slices.ContainsFunc(m.Markers, func(mk report.Marker) bool { return mk.Text == "up" }) {
+		t.Errorf("got %d frames, %d ports, markers %+v, want none, a and b, and a's \"up\"", len(m.Frames), len(m.Ports), m.Markers)
+	}
+}
+
+// A report that cannot be drawn is said in the run's output and in the
+// summary, and leaves no report.html, not even an empty one.
+func TestRunReportError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "capture.pcapng"), []byte("not a capture"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	clock := wallclock.Clock{}
+	r := &runner{lab: &Lab{Name: "broken"}, opts: Options{Out: &out, Clock: clock}, dir: dir, start: clock.Now()}
+	r.writeReport()
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); !os.IsNotExist(err) {
+		t.Errorf("got report.html (%v), want none", err)
+	}
+	if r.reportErr == "" || !strings.Contains(out.String(), "report.html not written: ") || !strings.Contains(out.String(), r.reportErr) {
+		t.Errorf("got report error %q, output %q, want the error printed", r.reportErr, out.String())
+	}
+	if sum := r.summarize(ResultPass, nil); sum.Files["report_error"] != r.reportErr || sum.Files["report"] != "" {
+		t.Errorf("got files %v, want the report error and no report", sum.Files)
 	}
 }
 

@@ -165,6 +165,8 @@ func (m *Model) page() *pageData {
 		Protos: []string{ProtoARP, ProtoNXSB, ProtoNexus, ProtoTCP, ProtoUDP, ProtoICMP, ProtoIPv6, ProtoOther},
 		Strs:   []string{""}, Frames: make([][]any, 0, len(m.Frames)), HexBytes: DefaultHexBytes,
 		Groups: []pageGroup{}, Bands: []pageBand{}, Markers: [][]any{}, Findings: []pageFinding{},
+		// Never null: the page maps over each list, empty or not.
+		Ports: make([]pagePort, 0, len(m.Ports)), Labels: []string{}, LProto: []int{},
 	}
 	for _, port := range m.Ports {
 		p.Ports = append(p.Ports, pagePort{Name: port.Name, Desc: port.Description, Logs: nonNil(port.Consoles)})

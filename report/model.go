@@ -33,7 +33,8 @@ type Model struct {
 	Check    *CheckSummary
 	Findings []Finding // as the checker orders them: failures first
 	// Inferred says the deliveries were not recorded but inferred from
-	// MAC addresses (a capture without egress records or directions).
+	// MAC addresses: a capture without egress points (a foreign one
+	// without egress records, or an l2hub one of ingress only).
 	Inferred bool
 	Warnings []string
 	// Stopped is where reading the capture stopped before its end (a
@@ -169,13 +170,20 @@ type ref struct {
 }
 
 type builder struct {
-	opts            Options
-	lim             Limits
-	m               *Model
-	lab             *labeller
-	ports           map[string]int
-	recent          map[uint64][]int32 // content hash -> frames that may still be delivered
-	egress          bool               // the capture has egress records
+	opts   Options
+	lim    Limits
+	m      *Model
+	lab    *labeller
+	ports  map[string]int
+	recent map[uint64][]int32 // content hash -> frames that may still be delivered
+	// egress says the capture records deliveries: its l2hub header
+	// declares egress points, or it has egress records. Without, they are
+	// inferred from MAC addresses.
+	egress bool
+	// l2hub: the capture's section header is an l2hub one, whose
+	// interfaces are the hub's ports, frames or not; directed: it has
+	// records with a direction, whose interfaces are ports too.
+	l2hub, directed bool
 	macPort         map[[6]byte]int
 	section, ifaces int // the interfaces of section made lifelines so far
 	// edits are the changes made through the control API that the
@@ -255,9 +263,15 @@ func (b *builder) read(rd io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if fm, err := capture.ParseMeta(r.Section().Comment); err == nil && !fm.Start.IsZero() {
-		b.m.Start = fm.Start.UTC()
-		b.runStart = b.m.Start
+	if fm, err := capture.ParseMeta(r.Section().Comment); err == nil {
+		b.l2hub = true
+		if !fm.Start.IsZero() {
+			b.m.Start = fm.Start.UTC()
+			b.runStart = b.m.Start
+		}
+		// A capture of every frame dropped has no egress record, yet
+		// nothing to infer: the hub recorded each delivery there was.
+		b.egress = declares(r.Section().Comment, "points") && fm.Points != capture.PointsIngress
 	}
 	b.m.at = []ref{{-1, -1}}
 	var last time.Time
@@ -299,12 +313,14 @@ func (b *builder) read(rd io.Reader) error {
 		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
 		switch p.Dir {
 		case capture.DirIn:
+			b.directed = true
 			port, err := b.port(p, r)
 			if err != nil {
 				return err
 			}
 			b.ingress(p, port, comment)
 		case capture.DirOut:
+			b.directed = true
 			port, err := b.port(p, r)
 			if err != nil {
 				return err
@@ -317,6 +333,13 @@ func (b *builder) read(rd io.Reader) error {
 			}
 		}
 	}
+	// Ports described after the last frame, or in a capture of none,
+	// are lifelines too.
+	if b.l2hub || b.directed {
+		if err := b.interfacePorts(r); err != nil {
+			return err
+		}
+	}
 	// Changes made after the last frame are in the capture's trailer.
 	b.recordEdits(b.m.Records, r.Trailer())
 	if missing += capture.Gaps(r.Trailer()); missing > 0 {
@@ -326,6 +349,16 @@ func (b *builder) read(rd io.Reader) error {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
 	}
 	return nil
+}
+
+// declares reports whether an l2hub section comment has a line for key.
+func declares(comment, key string) bool {
+	for line := range strings.SplitSeq(comment, "\n") {
+		if k, _, ok := strings.Cut(line, "="); ok && k == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) warn(format string, args ...any) {
@@ -349,15 +382,25 @@ func (b *builder) runTime(d time.Duration) time.Duration {
 // can name a port before that port's first frame.
 func (b *builder) port(p capture.Packet, r *capture.Reader) (int, error) {
 	if p.Section != b.section || p.Interface >= b.ifaces {
-		ifs := r.Interfaces()
-		for i, f := range ifs {
-			if _, err := b.portNamed(f.Name, i, f.Description); err != nil {
-				return 0, err
-			}
+		if err := b.interfacePorts(r); err != nil {
+			return 0, err
 		}
-		b.section, b.ifaces = p.Section, len(ifs)
+		b.section = p.Section
 	}
 	return b.portNamed(p.IfName, p.Interface, "")
+}
+
+// interfacePorts adds a lifeline for each interface the reader's current
+// section has described so far.
+func (b *builder) interfacePorts(r *capture.Reader) error {
+	ifs := r.Interfaces()
+	for i, f := range ifs {
+		if _, err := b.portNamed(f.Name, i, f.Description); err != nil {
+			return err
+		}
+	}
+	b.ifaces = len(ifs)
+	return nil
 }
 
 func (b *builder) portNamed(name string, iface int, desc string) (int, error) {
@@ -613,10 +656,10 @@ func (b *builder) macPortOf(mac [6]byte) (int, error) {
 	return i, nil
 }
 
-// infer gives frames their receivers when the capture recorded none: a
-// unicast frame goes to the port its destination MAC was seen sending
-// from, anything else to every other port, less the links it was dropped
-// on. The deliveries it makes count against Limits.MaxFrames, as recorded
+// infer gives frames their receivers when the capture does not record
+// deliveries (it has no egress points): a unicast frame goes to the port
+// its destination MAC was seen sending from, anything else to every other
+// port, less the links it was dropped on. The deliveries it makes count against Limits.MaxFrames, as recorded
 // ones would: many MACs flooding must not multiply the page.
 func (b *builder) infer() {
 	if b.egress || len(b.m.Frames) == 0 {

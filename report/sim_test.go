@@ -54,12 +54,18 @@ func tcpSYN(from, to string, seq uint32) []byte {
 // time, records it with the real capture sink, and returns the file.
 func simCapture(t testing.TB, policyFile string, ports []string, traffic func(s *hubtest.Sim)) string {
 	t.Helper()
+	return simCapturePoints(t, policyFile, ports, capture.PointsBoth, traffic)
+}
+
+// simCapturePoints is simCapture recording only the given capture points.
+func simCapturePoints(t testing.TB, policyFile string, ports []string, points capture.Points, traffic func(s *hubtest.Sim)) string {
+	t.Helper()
 	pol, err := filter.Load(policyFile, ports)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "sim.pcapng")
-	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch}})
+	sink, err := capture.Open(capture.Config{Path: path, Points: points, Overflow: capture.OverflowBlock, Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch}})
 	if err != nil {
 		t.Fatal(err)
 	}

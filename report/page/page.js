@@ -72,11 +72,15 @@
     $('title').textContent = D.title;
     var drops = 0, dl = 0;
     for (var i = 0; i < F.length; i++) { drops += fDr(F[i]).length; dl += fDl(F[i]).length; }
-    var names = D.ports.map(function (p) { return p.name; }).join(', ');
+    var names = D.ports.map(function (p) { return p.name; }).join(', ') || 'none';
     $('summary').textContent = D.capture + ' · started ' + D.start + ' · ' + secs(D.dur) + ' · ' +
       D.records + ' records: ' + F.length + ' frames sent, ' + dl + ' deliveries, ' + drops + ' drops · ports ' + names +
       ' · ' + M.filter(function (m) { return m[0] >= 0; }).length + ' console markers';
     var notes = $('notes');
+    if (F.length === 0) {
+      notes.appendChild(el('li', { 'class': 'empty' }, 'No frames: the capture holds no Ethernet frame to draw' +
+        (D.ports.length ? ' (the lifelines are the ports it describes).' : '.')));
+    }
     B.forEach(function (b, i) {
       var li = el('li', { 'class': 'band' });
       li.appendChild(document.createTextNode(bandText(b) + ' '));
