@@ -19,7 +19,8 @@
 // safe for concurrent use once New returned; changes run on the hub's
 // loop, ordered with respect to frames.
 //
-// Imports: hub, transport, filter, capture, conformance,
+// Imports: hub, transport, tap (a TAP device's namespace, to find two ports
+// on one device), filter, capture, conformance,
 // conformance/checker, conformance/vnode, control, internal/wallclock,
 // internal/yamlfile, internal/ready (the ready file, sd_notify),
 // internal/atomicfile (the summary written whole, its path checked first),
