@@ -80,7 +80,7 @@ func (j *Job) Config() (Config, error) {
 		}
 		found := false
 		for i := range cfg.Inputs {
-			if SameFile(cfg.Inputs[i].Path, file) {
+			if samefile.Same(cfg.Inputs[i].Path, file) {
 				cfg.Inputs[i].Port, found = name, true
 			}
 		}
@@ -105,10 +105,6 @@ func (j *Job) unseededHash(ports []string, want string) bool {
 	p, err := f.Load(j.Policy, ports)
 	return err == nil && p.Hash() == want
 }
-
-// SameFile reports whether a and b name one file: the same absolute path,
-// or two paths to the same inode.
-func SameFile(a, b string) bool { return samefile.Same(a, b) }
 
 // macLike matches what is meant as a MAC address: six (or eight) groups of
 // one or two characters, separated by colons or dashes.

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"l2hub/internal/samefile"
 )
 
 // FuzzReplayPortSpec parses arbitrary --port values of replay: each is
@@ -38,7 +40,7 @@ func FuzzReplayPortSpec(f *testing.F) {
 			}
 		case len(cfg.MACs) == 0:
 			i := slices.IndexFunc(cfg.Inputs, func(in Input) bool { return in.Port == name })
-			if i < 0 || !SameFile(cfg.Inputs[i].Path, val) || len(cfg.Inputs) > 2 {
+			if i < 0 || !samefile.Same(cfg.Inputs[i].Path, val) || len(cfg.Inputs) > 2 {
 				t.Fatalf("%q gave inputs %v, want the file %q named %s", spec, cfg.Inputs, val, name)
 			}
 		default:
