@@ -559,13 +559,16 @@ func (c *Config) validate() error {
 		return fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file")
 	}
 	for _, n := range []struct {
-		key string
-		v   int64
-	}{{"snaplen", int64(c.Capture.Snaplen)}, {"rotate_size", c.Capture.RotateSize}, {"rotate_count", int64(c.Capture.RotateCount)}} {
+		key  string
+		v    int64
+		zero string // what 0 means
+	}{
+		{"snaplen", int64(c.Capture.Snaplen), "all of every frame"},
+		{"rotate_size", c.Capture.RotateSize, "no rotation by size"},
+		{"rotate_count", int64(c.Capture.RotateCount), "no rotation by frames"},
+	} {
 		if n.v < 0 {
-			return fieldErr(fmt.Sprintf("%d must not be negative (0 means %s)", n.v, map[string]string{
-				"snaplen": "all of every frame", "rotate_size": "no rotation by size", "rotate_count": "no rotation by frames"}[n.key]),
-				"capture", n.key)
+			return fieldErr(fmt.Sprintf("%d must not be negative (0 means %s)", n.v, n.zero), "capture", n.key)
 		}
 	}
 	return nil
