@@ -85,6 +85,11 @@ type ReadOptions struct {
 	// corrupt length field claims. Unknown pcapng blocks of any size are
 	// skipped without being held.
 	MaxBlock int
+	// SectionEnd, if set, is called when a pcapng section ends at the
+	// next section header, with the section's number and every interface
+	// it described, so that interfaces described after its last packet
+	// are seen too. (At the end of the input Interfaces still has them.)
+	SectionEnd func(section int, ifaces []Interface)
 }
 
 const (
@@ -349,6 +354,9 @@ func (r *Reader) readSHB() error {
 		return r.fail(at, fmt.Errorf("%w: pcapng version %d.%d, want 1.x", ErrCorrupt, major, r.order.Uint16(b[2:])))
 	}
 	if at > 0 {
+		if r.opts.SectionEnd != nil {
+			r.opts.SectionEnd(r.section, r.Interfaces())
+		}
 		r.section++
 	}
 	r.shb = Section{}

@@ -233,7 +233,7 @@ func (r *runner) run(ctx context.Context) (*Summary, error) {
 // lifeline, the checker's findings pinned to their frames, and the
 // partitions the triggers started as bands across the lifelines they cut.
 // The page is written whole or not at all; why not is printed, and kept
-// for summary.json.
+// for summary.json. What the page leaves out (its warnings) is printed too.
 func (r *runner) writeReport() {
 	capturePath := filepath.Join(r.dir, "capture.pcapng")
 	if _, err := os.Stat(capturePath); err != nil {
@@ -252,6 +252,10 @@ func (r *runner) writeReport() {
 	if err != nil {
 		r.reportErr = err.Error()
 		r.printf("%8.3f report.html not written: %v\n", r.now().Seconds(), err)
+		return
+	}
+	for _, w := range m.Warnings {
+		r.printf("%8.3f report.html: warning: %s\n", r.now().Seconds(), w)
 	}
 }
 

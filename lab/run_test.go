@@ -640,6 +640,34 @@ func TestRunReportError(t *testing.T) {
 	}
 }
 
+// What the page leaves out is said in the run's output: here a console
+// with no time-stamped line.
+func TestRunReportWarnings(t *testing.T) {
+	dir := t.TempDir()
+	sink, err := capture.Open(capture.Config{Path: filepath.Join(dir, "capture.pcapng"), Overflow: capture.OverflowBlock, Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.log"), []byte("no time stamp here\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	clock := wallclock.Clock{}
+	r := &runner{lab: &Lab{Name: "quiet"}, opts: Options{Out: &out, Clock: clock}, dir: dir, start: clock.Now(),
+		vmInfo: []VMInfo{{Name: "a", Port: "a", PID: 1, Log: "a.log"}}}
+	r.writeReport()
+	if r.reportErr != "" {
+		t.Fatalf("report error %q", r.reportErr)
+	}
+	if want := "report.html: warning: console a.log: no line with a time stamp was drawn"; !strings.Contains(out.String(), want) {
+		t.Errorf("got output %q, want %q in it", out.String(), want)
+	}
+}
+
 // The run fills in its variables: ${NETDEV} and ${MAC} where the args place
 // the NIC themselves (nothing appended then), ${RUN}, ${SEED}, ${VM}; disks
 // are made in the run directory; a console line too long is cut.

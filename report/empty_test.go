@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -158,5 +159,30 @@ func TestEveryFrameDropped(t *testing.T) {
 	m = build(t, Options{Capture: simCapturePoints(t, policy, []string{"a", "b"}, capture.PointsIngress, traffic)})
 	if !m.Inferred {
 		t.Error("got no inference for a capture of ingress only, want deliveries inferred")
+	}
+}
+
+// TestPortsOfEverySection: a file of two captures one after the other (cat
+// a.pcapng b.pcapng) has the ports of both, also those of the first that
+// sent no frame.
+func TestPortsOfEverySection(t *testing.T) {
+	policy := writeTemp(t, "none.yaml", []byte("seed: 1\n"))
+	second := simCapture(t, policy, []string{"c", "d"}, func(s *hubtest.Sim) {
+		s.Send("c", udpFrame("c", "d", 9, 1, 20))
+	})
+	var both []byte
+	for _, path := range []string{emptyL2hubCapture(t), second} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		both = append(both, b...)
+	}
+	m := build(t, Options{Capture: writeTemp(t, "both.pcapng", both)})
+	if got := portNames(m); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
+		t.Errorf("got ports %q, want a and b of the first section, c and d of the second", got)
+	}
+	if len(m.Frames) != 1 {
+		t.Errorf("got %d frames, want the second section's one", len(m.Frames))
 	}
 }

@@ -259,7 +259,15 @@ func Build(opts Options) (*Model, error) {
 }
 
 func (b *builder) read(rd io.Reader) error {
-	r, err := capture.NewReader(rd, capture.ReadOptions{})
+	// A section's interfaces described after its last frame are ports
+	// too (see also the end of the input, below).
+	var sectionErr error
+	sectionEnd := func(_ int, ifs []capture.Interface) {
+		if (b.l2hub || b.directed) && sectionErr == nil {
+			sectionErr = b.addInterfaces(ifs)
+		}
+	}
+	r, err := capture.NewReader(rd, capture.ReadOptions{SectionEnd: sectionEnd})
 	if err != nil {
 		return err
 	}
@@ -279,6 +287,9 @@ func (b *builder) read(rd io.Reader) error {
 	var missing uint64 // events the capture says it lost
 	for {
 		p, err := r.Next()
+		if sectionErr != nil {
+			return sectionErr
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -336,7 +347,7 @@ func (b *builder) read(rd io.Reader) error {
 	// Ports described after the last frame, or in a capture of none,
 	// are lifelines too.
 	if b.l2hub || b.directed {
-		if err := b.interfacePorts(r); err != nil {
+		if err := b.addInterfaces(r.Interfaces()); err != nil {
 			return err
 		}
 	}
@@ -382,7 +393,7 @@ func (b *builder) runTime(d time.Duration) time.Duration {
 // can name a port before that port's first frame.
 func (b *builder) port(p capture.Packet, r *capture.Reader) (int, error) {
 	if p.Section != b.section || p.Interface >= b.ifaces {
-		if err := b.interfacePorts(r); err != nil {
+		if err := b.addInterfaces(r.Interfaces()); err != nil {
 			return 0, err
 		}
 		b.section = p.Section
@@ -390,10 +401,9 @@ func (b *builder) port(p capture.Packet, r *capture.Reader) (int, error) {
 	return b.portNamed(p.IfName, p.Interface, "")
 }
 
-// interfacePorts adds a lifeline for each interface the reader's current
-// section has described so far.
-func (b *builder) interfacePorts(r *capture.Reader) error {
-	ifs := r.Interfaces()
+// addInterfaces adds a lifeline for each interface of a section (those
+// described so far).
+func (b *builder) addInterfaces(ifs []capture.Interface) error {
 	for i, f := range ifs {
 		if _, err := b.portNamed(f.Name, i, f.Description); err != nil {
 			return err

@@ -38,6 +38,10 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// flagAliases is the annotation that lists, space-separated, the names a
+// command's flag normalize function accepts beside its flags' own.
+const flagAliases = "l2hub/flag-aliases"
+
 // suggestFlag adds the nearest known flag to an unknown-flag error:
 // "unknown flag: --captur (did you mean --capture?)".
 //
@@ -68,6 +72,13 @@ func suggestFlag(cmd *cobra.Command, err error) error {
 		return names
 	}
 	names := flagNames(cmd.Flags(), cmd.InheritedFlags())
+	// Aliases a normalize function maps to a flag (check's --check) are
+	// names a user types too.
+	for _, alias := range strings.Fields(cmd.Annotations[flagAliases]) {
+		if cmd.Flags().Lookup(alias) != nil {
+			names = append(names, alias)
+		}
+	}
 	if !cmd.HasParent() { // l2hub alone serves: its flags are serve's
 		if serve, _, ferr := cmd.Find([]string{"serve"}); ferr == nil {
 			if serve.Flags().Lookup(name) != nil {

@@ -66,6 +66,7 @@ func TestUnknownFlagSuggestsTheNearest(t *testing.T) {
 		{[]string{"serve", "--polcy", "p.yaml"}, "(did you mean --policy?)"},
 		{[]string{"serve", "--ready"}, "(did you mean --ready-file?)"},
 		{[]string{"ctl", "ports", "--contrl", "x"}, "(did you mean --control?)"},
+		{[]string{"check", "--chek", "nexus-v1", "x.pcapng"}, "(did you mean --check?)"}, // an alias the normalize function accepts
 		{[]string{"serve", "--zzzzzzzz"}, "unknown flag: --zzzzzzzz (l2hub serve --help lists the flags)"},
 		{[]string{"ctl", "rule", "add", "x", "--zzzzzzzz"}, "(l2hub ctl rule add --help lists the flags)"},
 		{[]string{"--zzzzzzzz"}, "(l2hub --help lists the flags)"},
