@@ -31,3 +31,24 @@ func (c *StreamConn) PeerBacklog() (bytes int, ok bool) {
 	}
 	return bytes, true
 }
+
+// PeerHungUp reports whether the peer has closed its end or the connection
+// has failed, whether or not everything it sent has been read (poll(2)'s
+// POLLRDHUP): a reader paused with unread frames does not see the end yet.
+func (c *StreamConn) PeerHungUp() bool {
+	sc, isSocket := c.conn.(syscall.Conn)
+	if !isSocket {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	hung := false
+	raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		n, err := unix.Poll(fds, 0)
+		hung = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+	})
+	return hung
+}
