@@ -739,8 +739,13 @@ func (c *Core) Inject(dst PortID, f *Frame, notes []Note) {
 // After schedules fn to run on the core's goroutine once the clock reaches
 // now+d. Ties run in scheduling order.
 func (c *Core) After(d time.Duration, fn func()) {
+	c.at(c.clock.Now().Add(d), fn)
+}
+
+// at schedules fn for time t (at once if t has passed).
+func (c *Core) at(t time.Time, fn func()) {
 	c.seq++
-	c.timers.push(timer{at: c.clock.Now().Add(d), seq: c.seq, fn: fn})
+	c.timers.push(timer{at: t, seq: c.seq, fn: fn})
 }
 
 // NextDeadline returns the time of the earliest pending timer.

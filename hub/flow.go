@@ -135,14 +135,17 @@ type flowState struct {
 	stall     time.Duration
 	congested bool
 	stalled   bool
-	// episode counts congestions (and peers): a stall check belongs to
-	// one, and is void once another has begun. lastTaken is the peer's
-	// progress when the check was scheduled.
-	episode   uint64
-	lastTaken uint64
-	waiters   []PortID
-	waitOn    int
-	pausedAt  time.Time
+	// episode counts congestions (and peers): stall checks belong to
+	// one, and are void once another has begun. lastTaken and
+	// lastBacklog are the peer's progress as the last check saw it, and
+	// progressAt when a check (or the congestion) first saw it so.
+	episode     uint64
+	lastTaken   uint64
+	lastBacklog int
+	progressAt  time.Time
+	waiters     []PortID
+	waitOn      int
+	pausedAt    time.Time
 }
 
 func (p *corePort) setFlow(o PortOptions) {
@@ -204,26 +207,59 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
 	}
 }
 
-// armStall schedules a check that dp's peer has taken a frame within the
-// stall time.
+// stallChecks is how many times per stall time a congested port's peer is
+// checked for progress: a port stalls between its stall time and a quarter
+// more after its peer last took anything.
+const stallChecks = 4
+
+// armStall starts checking, for the congestion that begins now, that dp's
+// peer takes something within every stall time.
 func (c *Core) armStall(dp *corePort, taken uint64) {
-	dp.lastTaken = taken
+	dp.lastTaken, dp.lastBacklog, dp.progressAt = taken, peerBacklog(dp.out), c.clock.Now()
 	episode := dp.episode
-	c.After(dp.stall, func() { c.checkStall(dp, episode) })
+	every := max(dp.stall/stallChecks, 1)
+	// Checks keep to their grid, however late a driver runs them.
+	next := dp.progressAt.Add(every)
+	var check func()
+	check = func() {
+		if c.checkStall(dp, episode) {
+			next = next.Add(every)
+			if late := c.clock.Now().Sub(next); late > 0 {
+				next = next.Add(late / every * every) // a driver that ran late: once, not once per check missed
+			}
+			c.at(next, check)
+		}
+	}
+	c.at(next, check)
 }
 
-func (c *Core) checkStall(dp *corePort, episode uint64) {
+// peerBacklog is q's PeerBacklog, or -1 when it has none.
+func peerBacklog(q EgressQueue) int {
+	if pb, ok := q.(PeerBacklog); ok {
+		if n, ok := pb.PeerBacklog(); ok {
+			return n
+		}
+	}
+	return -1
+}
+
+// checkStall notes dp's peer's progress and stalls dp if it has made none
+// for the stall time; false when the checks of this episode are over.
+func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 	if episode != dp.episode || dp.removed || dp.out == nil || !dp.congested {
-		return // drained meanwhile, or another congestion or peer began
+		return false // drained meanwhile, or another congestion or peer began
 	}
 	d := dp.out.Depth()
 	if d.Frames <= dp.low {
 		c.Drained(dp.id) // drained, whoever missed saying so
-		return
+		return false
 	}
-	if d.Taken != dp.lastTaken {
-		c.armStall(dp, d.Taken) // slow, not stalled
-		return
+	now := c.clock.Now()
+	if backlog := peerBacklog(dp.out); d.Taken != dp.lastTaken || backlog != dp.lastBacklog {
+		dp.lastTaken, dp.lastBacklog, dp.progressAt = d.Taken, backlog, now
+	}
+	if now.Sub(dp.progressAt) < dp.stall {
+		return true // slow, or not quiet for long enough yet
 	}
 	dp.congested = false
 	dp.stalled = true
@@ -231,6 +267,7 @@ func (c *Core) checkStall(dp *corePort, episode uint64) {
 	c.log.Warn("port stalled: its peer took no frame in the stall time; dropping its frames until it reads again",
 		"port", dp.name, "stall", dp.stall, "released", len(dp.waiters))
 	c.release(dp)
+	return false
 }
 
 // Drained tells the core that port id's peer has taken frames: if the

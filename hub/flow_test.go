@@ -353,3 +353,64 @@ func TestPortStallOverridesTheHubs(t *testing.T) {
 		t.Error("a negative stall time was accepted")
 	}
 }
+
+// backlogQueue is a manualQueue whose peer reads from buffers below the hub
+// (a socket's send queue), bytes at a time, without taking a whole write.
+type backlogQueue struct {
+	manualQueue
+	backlog int
+}
+
+func (q *backlogQueue) PeerBacklog() (int, bool) { return q.backlog, true }
+
+// TestStallCountsFromTheLastProgress: a peer that takes a frame just after
+// its port congests and then nothing stalls its stall time after that frame
+// (checks come four times per stall time, so within a quarter more), not a
+// whole stall time after a check that saw the frame.
+func TestStallCountsFromTheLastProgress(t *testing.T) {
+	q := &manualQueue{}
+	c, clock, a, b := manualCore(t, q) // stall 1s
+	drv := hub.Driver{Clock: clock, Core: c}
+	at := func(d time.Duration) { drv.AdvanceTo(hub.DefaultEpoch.Add(d), nil) } // each timer at its time
+	for range 5 {
+		c.Ingress(a, hub.FrameOf(hubtest.Frame(macB, macA, "x")))
+	}
+	at(10 * time.Millisecond)
+	q.take(1) // above the low-water mark still
+	at(time.Second)
+	if c.Flow(b).Stalled {
+		t.Fatal("b stalled 990ms after its peer took a frame, within the 1s stall time")
+	}
+	at(1260 * time.Millisecond)
+	if !c.Flow(b).Stalled {
+		t.Errorf("b not stalled 1.25s after its peer last took a frame; the stall time is 1s")
+	}
+}
+
+// TestPeerReadingBelowTheHubIsNotStalled: a peer that takes no whole write
+// but drains the socket below the hub a little every 100ms (the hub's
+// writer waits for a send buffer of megabytes to half empty) is slow, not
+// stalled; once the backlog stops moving too, the port stalls.
+func TestPeerReadingBelowTheHubIsNotStalled(t *testing.T) {
+	q := &backlogQueue{backlog: 1 << 20}
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Stall: time.Second})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	b, _ := c.AddPort("b", "", q)
+	for range 4 {
+		c.Ingress(a, hub.FrameOf(hubtest.Frame(macB, macA, "x")))
+	}
+	for range 100 { // 10s
+		clock.Advance(100 * time.Millisecond)
+		q.backlog -= 1000
+		c.RunDue()
+	}
+	if fl := c.Flow(b); fl.Stalled || !fl.Congested || !c.Paused(a) {
+		t.Fatalf("after 10s of a peer reading below the hub: %+v, a paused %v; want b congested, a held, no stall", fl, c.Paused(a))
+	}
+	clock.Advance(1250 * time.Millisecond)
+	c.RunDue()
+	if !c.Flow(b).Stalled {
+		t.Errorf("b not stalled 1.25s after its peer's backlog last moved")
+	}
+}

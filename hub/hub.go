@@ -99,6 +99,14 @@ func (a *attachment) Enqueue(f *Frame)   { a.q.Enqueue(f) }
 func (a *attachment) Depth() QueueDepth  { return a.q.Depth() }
 func (a *attachment) WatchDrain(low int) { a.q.WatchDrain(low) }
 
+// PeerBacklog is the transport's, when it has one (see PeerBacklog).
+func (a *attachment) PeerBacklog() (int, bool) {
+	if pb, ok := a.io.(PeerBacklog); ok {
+		return pb.PeerBacklog()
+	}
+	return 0, false
+}
+
 // limited is an attachment whose transport takes frames only up to a size
 // (FrameLimiter): the core checks it before the queue.
 type limited struct {

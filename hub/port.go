@@ -51,6 +51,18 @@ type KernelDropper interface {
 	KernelDrops() uint64
 }
 
+// A PeerBacklog is a PortIO (or an EgressQueue) that can say how many bytes
+// its peer has yet to take from buffers below the hub: a stream socket's
+// kernel send queue (SIOCOUTQ). A write of many frames returns only once
+// the kernel has room for the last of them, which it makes only when its
+// peer has read a good part of a send buffer that may hold megabytes; a
+// stall check that saw only finished writes would take a peer reading
+// slowly but steadily for a stalled one. Any change of the backlog counts
+// as the peer's progress. ok is false when the backlog cannot be read.
+type PeerBacklog interface {
+	PeerBacklog() (bytes int, ok bool)
+}
+
 // PortID identifies a port within one Core. IDs are never reused.
 type PortID int32
 

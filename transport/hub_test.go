@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -333,5 +334,126 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 				t.Errorf("port vm counters: got %+v, want %+v", st, want)
 			}
 		})
+	}
+}
+
+// TestRestartedVMWaitsForItsOldConnection: a VM that reconnects while the
+// hub has not yet read its old connection to the end (the port's reader is
+// paused behind a peer that does not read) is not refused, since QEMU
+// never retries a connect: the new connection waits for the old one, and
+// the peer gets every frame of both, the old ones first.
+func TestRestartedVMWaitsForItsOldConnection(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux tells a hung-up peer before its data is read (POLLRDHUP)")
+	}
+	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
+		t.Run(string(tr), func(t *testing.T) {
+			network, addr := "tcp", "127.0.0.1:0"
+			if tr == transport.Unix {
+				network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
+			}
+			lh := startHub(t, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
+			a, peer := transport.Pipe()
+			if _, err := lh.h.Attach("peer", a); err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			dial := func() net.Conn {
+				c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			// The old VM sends far more than the peer's pipe and queue
+			// take, in one write (no socket buffer fills), and goes.
+			const old = 1000
+			var stream []byte
+			for seq := range old {
+				stream = binary.BigEndian.AppendUint32(stream, 60)
+				stream = append(stream, broadcast(0xc1, seq)...)
+			}
+			vm1 := dial()
+			lh.waitAttached(t, "vm", 1)
+			if _, err := vm1.Write(stream); err != nil {
+				t.Fatal(err)
+			}
+			waitPaused(t, lh, "vm")
+			vm1.Close()
+
+			vm2 := transport.NewStreamConn(dial(), 0)
+			last := broadcast(0xc2, old)
+			if err := hub.WriteFrame(vm2, last); err != nil {
+				t.Fatal(err)
+			}
+			pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
+			for seq := range old {
+				if got, want := pv.read(t), broadcast(0xc1, seq); string(got) != string(want) {
+					t.Fatalf("peer's frame %d is %x, want the old VM's frame %d", seq, got[:18], seq)
+				}
+			}
+			if got := pv.read(t); string(got) != string(last) {
+				t.Fatalf("peer's frame %d is %x, want the new VM's", old, got[:18])
+			}
+			lh.waitAttached(t, "vm", 2)
+			if st := lh.h.Stats(context.Background(), "vm").Snapshot(); st.Refused != 0 {
+				t.Errorf("the port refused %d connections, want none", st.Refused)
+			}
+		})
+	}
+}
+
+// waitPaused waits until the core holds the port's sender back.
+func waitPaused(t *testing.T, lh *liveHub, name string) {
+	t.Helper()
+	deadline := time.Now().Add(transporttest.HangGuard)
+	for time.Now().Before(deadline) {
+		ports, err := lh.h.Ports(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			if p.Name == name && p.Flow.Paused {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("port %q: not paused within %v", name, transporttest.HangGuard)
+}
+
+// TestRapidReconnectsAreNotRefused: a VM that closes and connects again at
+// once, before the hub has read the old connection's end, is served: each
+// of its lives' frames reaches the peer, and no connection is refused.
+func TestRapidReconnectsAreNotRefused(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux tells a hung-up peer before its data is read (POLLRDHUP)")
+	}
+	lh := startHub(t, transport.Spec{Name: "vm", Transport: transport.TCP, Address: "127.0.0.1:0"}, transport.Spec{Name: "peer"})
+	a, peer := transport.Pipe()
+	if _, err := lh.h.Attach("peer", a); err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
+	const lives = 50
+	for seq := range lives {
+		c, err := net.Dial("tcp", lh.runners["vm"].Spec().Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hub.WriteFrame(transport.NewStreamConn(c, 0), broadcast(0xc1, seq)); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	for seq := range lives {
+		if got, want := pv.read(t), broadcast(0xc1, seq); string(got) != string(want) {
+			t.Fatalf("peer's frame %d is %x, want the VM's frame of life %d", seq, got[:18], seq)
+		}
+	}
+	if st := lh.h.Stats(context.Background(), "vm").Snapshot(); st.Refused != 0 || st.Attaches != lives {
+		t.Errorf("the port refused %d connections and attached %d, want none refused and %d attached", st.Refused, st.Attaches, lives)
 	}
 }

@@ -310,6 +310,20 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 		}
 		delay = r.opts.MinBackoff
 		sc := newStreamConn(c, r.opts.MaxFrame, describeAccepted(r.spec, c))
+		// A VM restarted: its old connection hung up, but the hub has not
+		// read it to its end yet (its reader is paused behind a slow port,
+		// or has not run since). QEMU never retries a connect, so the new
+		// connection waits for the old, as a QEMU listener's next client
+		// waits in its backlog, rather than being refused.
+		if prev, ok := current(live); ok && prev.conn.PeerHungUp() {
+			r.log.Info("connection waits for the port's previous peer, which hung up, to be read to its end", "from", sc.Describe())
+			select {
+			case <-prev.done:
+			case <-ctx.Done():
+				sc.Close()
+				return nil
+			}
+		}
 		done, err := a.Attach(r.spec.Name, sc)
 		switch {
 		case err == nil: // the hub logs the attach and the detach
@@ -330,6 +344,16 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 type attachedConn struct {
 	conn *StreamConn
 	done <-chan struct{}
+}
+
+// current is the connection the hub holds of live, if any.
+func current(live []attachedConn) (attachedConn, bool) {
+	for i := len(live) - 1; i >= 0; i-- {
+		if !live[i].over() {
+			return live[i], true
+		}
+	}
+	return attachedConn{}, false
 }
 
 // over reports whether the hub has let go of the connection.

@@ -1,0 +1,54 @@
+package transport
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"l2hub/hub"
+)
+
+var _ hub.PeerBacklog = (*StreamConn)(nil)
+
+// PeerBacklog reports the bytes the kernel still holds for the peer
+// (SIOCOUTQ): for TCP those not yet acknowledged, for a unix socket those
+// its peer has not read. The hub's stall check counts any change as the
+// peer's progress, so a peer that reads slowly is not taken for a stalled
+// one while a write waits for the send buffer to half empty. ok is false
+// for a connection that is not a socket, or closed.
+func (c *StreamConn) PeerBacklog() (bytes int, ok bool) {
+	sc, isSocket := c.conn.(syscall.Conn)
+	if !isSocket {
+		return 0, false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var ierr error
+	if err := raw.Control(func(fd uintptr) { bytes, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err != nil || ierr != nil {
+		return 0, false
+	}
+	return bytes, true
+}
+
+// PeerHungUp reports whether the peer has closed its end or the connection
+// has failed, whether or not everything it sent has been read (poll(2)'s
+// POLLRDHUP): a reader paused with unread frames does not see the end yet.
+func (c *StreamConn) PeerHungUp() bool {
+	sc, isSocket := c.conn.(syscall.Conn)
+	if !isSocket {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	hung := false
+	raw.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		n, err := unix.Poll(fds, 0)
+		hung = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+	})
+	return hung
+}
