@@ -18,10 +18,12 @@ NEW         ?= bench.txt
 
 all: check test
 
-# l2hub into $(go env GOPATH)/bin. The first build compiles gVisor's network
-# stack (a few minutes): -v lists the packages as they compile.
+# l2hub into $(go env GOBIN), or $(go env GOPATH)/bin when that is empty. The
+# first build compiles gVisor's network stack (a few minutes): -v lists the
+# packages as they compile.
 install:
-	@echo "installing l2hub into $$($(GO) env GOPATH)/bin; the first build compiles gVisor (a few minutes)"
+	@dir=$$($(GO) env GOBIN); dir=$${dir:-$$($(GO) env GOPATH)/bin}; \
+	echo "installing l2hub into $$dir; the first build compiles gVisor (a few minutes)"
 	$(GO) install -v ./cmd/l2hub
 
 # gofmt, go vet (with the e2e files) and staticcheck; each must be silent.

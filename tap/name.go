@@ -10,11 +10,14 @@ import (
 )
 
 // DefaultTAPMAC is the MAC a tap port's device gets when its spec names
-// none: locally administered, unicast, and derived from the port name, so
-// that the host keeps one address across runs (ARP caches, captures and
-// policies that match src_mac stay valid).
-func DefaultTAPMAC(port string) net.HardwareAddr {
-	sum := sha256.Sum256([]byte("l2hub tap port " + port))
+// none: locally administered, unicast, and derived from the host's name,
+// the device's network namespace (empty: the hub's) and the port's name,
+// so that the host keeps one address across runs (ARP caches, captures
+// and policies that match src_mac stay valid) while two hubs joined in one
+// segment — on two machines, or in two namespaces of one — give their
+// "host" ports different addresses.
+func DefaultTAPMAC(host, netns, port string) net.HardwareAddr {
+	sum := sha256.Sum256([]byte("l2hub tap port\x00" + host + "\x00" + netns + "\x00" + port))
 	mac := net.HardwareAddr(sum[:6])
 	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
 	return mac

@@ -8,15 +8,19 @@ import (
 )
 
 func TestDefaultTAPMAC(t *testing.T) {
-	a, again, b := tap.DefaultTAPMAC("host"), tap.DefaultTAPMAC("host"), tap.DefaultTAPMAC("host2")
+	a, again := tap.DefaultTAPMAC("h1", "", "host"), tap.DefaultTAPMAC("h1", "", "host")
 	if a.String() != again.String() {
 		t.Errorf("DefaultTAPMAC(host) = %s, then %s; want the same both times", a, again)
 	}
-	if a.String() == b.String() {
-		t.Errorf("DefaultTAPMAC(host) = DefaultTAPMAC(host2) = %s, want different addresses", a)
+	// Another port, the same port in another namespace or on another
+	// machine (two hubs joined in one segment): another address.
+	for _, other := range [][3]string{{"h1", "", "host2"}, {"h1", "ns1", "host"}, {"h2", "", "host"}, {"h1host", "", ""}} {
+		if b := tap.DefaultTAPMAC(other[0], other[1], other[2]); a.String() == b.String() {
+			t.Errorf("DefaultTAPMAC(h1, \"\", host) = DefaultTAPMAC%q = %s, want different addresses", other, a)
+		}
 	}
 	for _, port := range []string{"host", "host2", "a", "t0"} {
-		mac := tap.DefaultTAPMAC(port)
+		mac := tap.DefaultTAPMAC("h1", "ns", port)
 		if len(mac) != 6 || mac[0]&0x01 != 0 || mac[0]&0x02 == 0 {
 			t.Errorf("DefaultTAPMAC(%s) = %s, want a unicast, locally administered address", port, mac)
 		}

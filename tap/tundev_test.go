@@ -132,7 +132,8 @@ func TestTAPHostNamespace(t *testing.T) {
 	vmIP := netip.AddrFrom4([4]byte{10, 42, byte(net3), 10})
 	spec := mustParse(t, fmt.Sprintf("%s=tap:%s,ip=%s/24", hostPort, name, hostIP))
 	l := startLab(t, spec, vmIP.String()+"/24", "")
-	wantMAC := tap.DefaultTAPMAC(hostPort)
+	host, _ := os.Hostname()
+	wantMAC := tap.DefaultTAPMAC(host, "", hostPort)
 	if got := l.runner.Spec().Options["mac"]; got != wantMAC.String() {
 		t.Errorf("runner Spec mac = %q, want the default %s", got, wantMAC)
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
 
 	"l2hub/tap"
 )
@@ -13,7 +14,8 @@ import (
 // openTAPRunner opens the TAP device a tap spec describes.
 func openTAPRunner(b *runnerBase) (Runner, error) {
 	s := b.spec
-	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, MAC: tap.DefaultTAPMAC(s.Name)}
+	host, _ := os.Hostname() // "" if it cannot be read: the MAC is still stable
+	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, MAC: tap.DefaultTAPMAC(host, s.Options["netns"], s.Name)}
 	if m, ok := s.Options["mac"]; ok {
 		hw, err := net.ParseMAC(m)
 		if err != nil {
