@@ -23,6 +23,7 @@ import (
 	"l2hub/internal/wallclock"
 	"l2hub/replay"
 	"l2hub/report"
+	"l2hub/transport"
 )
 
 // fakeQEMU is the fake QEMU (internal/fakeqemu), built once by TestMain.
@@ -705,6 +706,25 @@ vms:
 	fi, err := os.Stat(filepath.Join(sum.Dir, "blk-a.img"))
 	if err != nil || fi.Size() != 64<<20 {
 		t.Errorf("got disk %v, %v, want blk-a.img of 64 MiB", fi, err)
+	}
+}
+
+// The run's variables are bounded where they are filled in, as the
+// file's are: ${RUN} many times over in a deep run directory is an error
+// naming the argument, not a command line of megabytes.
+func TestRunArgsBounded(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: [-m, \"64\", \""+
+		strings.Repeat("${RUN}", 1000)+"\"], expect: [{marker: up}]}")
+	r := &runner{lab: l, bound: map[string]transport.Spec{"a": {Name: "a", Transport: transport.Unix, Address: "/run/a.sock"}}}
+	runDir := "/" + strings.Repeat("d", 100)
+	_, err := r.args(0, runDir)
+	const want = "VM a: args[2]: more than 8192 bytes once ${...} are filled in: at most 8192"
+	if err == nil || err.Error() != want {
+		t.Errorf("got args error %v, want %s", err, want)
+	}
+	r.lab.VMs[0].Args[2] = "${RUN}"
+	if args, err := r.args(0, runDir); err != nil || args[2] != runDir {
+		t.Errorf("got args %.200q, %v, want ${RUN} filled in", args, err)
 	}
 }
 
