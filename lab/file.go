@@ -683,8 +683,10 @@ var pathFlags = []string{"-kernel", "-initrd", "-dtb"}
 func (p *parser) readArgs(n *yaml.Node, path string) []string {
 	var args []string
 	var budget argBudget
-	over := false
-	p.list(n, path, maxArgs, func(i int, item *yaml.Node, ipath string) {
+	prev, over := "", false // prev: the item before, "" if it was an error
+	p.list(n, path, maxArgs, func(_ int, item *yaml.Node, ipath string) {
+		flag := prev
+		prev = ""
 		if over {
 			return
 		}
@@ -698,7 +700,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 			over = errors.Is(err, errArgsTotal)
 			return
 		}
-		if i > 0 && slices.Contains(pathFlags, args[len(args)-1]) && !strings.Contains(s, "${") {
+		if slices.Contains(pathFlags, flag) && !strings.Contains(s, "${") {
 			abs := s
 			if !filepath.IsAbs(abs) {
 				abs = filepath.Join(p.dir, s)
@@ -708,10 +710,11 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				if err == nil {
 					what = "a directory"
 				}
-				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", args[len(args)-1], s, what)
+				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", flag, s, what)
 			}
 			s = abs
 		}
+		prev = s
 		args = append(args, s)
 	})
 	return args

@@ -125,6 +125,8 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},
 		{"missing-kernel", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-kernel, nope, -initrd, vmlinuz]\n    expect: [{marker: up}]",
 			`lab.yaml:6:21: vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"arg-after-a-bad-one", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [[-kernel], nope]\n    expect: [{marker: up}]",
+			`lab.yaml:6:12: vms[0].args[0]: want a string, got a list`},
 		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable`},
 		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
@@ -274,6 +276,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}"))
 	f.Add([]byte("name: x\nvms: [{name: a, qemu: q, args: [\"${\"]}]\ntriggers: [{on: \"a: \", do: partition}]"))
 	f.Add([]byte("name: x\nphases: [{name: p, markers: {a: [/x/, y]}, budget: -1s}]"))
+	f.Add([]byte("name: x\nvms: [{name: a, qemu: q, args: [[x], -kernel, y, z]}]"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := Parse("fuzz.yaml", dir, data, LoadOptions{LookPath: fakeLookPath})
