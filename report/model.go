@@ -757,6 +757,15 @@ func (b *builder) reorders() {
 }
 
 func (b *builder) duration() {
+	end := b.frameEnd()
+	for _, mk := range b.m.Markers {
+		end = max(end, mk.Time)
+	}
+	b.m.Duration = end
+}
+
+// frameEnd is the time of the last frame or delivery (0 for none).
+func (b *builder) frameEnd() time.Duration {
 	var end time.Duration
 	for _, f := range b.m.Frames {
 		end = max(end, f.Time)
@@ -764,10 +773,7 @@ func (b *builder) duration() {
 			end = max(end, d.Time)
 		}
 	}
-	for _, mk := range b.m.Markers {
-		end = max(end, mk.Time)
-	}
-	b.m.Duration = end
+	return end
 }
 
 // contentHash is FNV-1a over the bytes and their length.
