@@ -31,7 +31,7 @@ func (f *JobFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
 	fs.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
-	fs.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
+	fs.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default, or 0: the capture's, else %s)", hub.DefaultAgingTime))
 	fs.StringVar(&f.Points, "points", "both", "what the output records: ingress, egress or both")
 	fs.BoolVar(&f.JSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&f.IgnoreEdits, "ignore-edits", false, "leave out the policy edits (ctl rule, partition, heal, link) an l2hub capture records: run the policy as given throughout")
