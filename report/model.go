@@ -211,6 +211,9 @@ func Build(opts Options) (*Model, error) {
 	if opts.Capture == "" {
 		return nil, ErrNoCapture
 	}
+	if err := opts.Limits.check(); err != nil {
+		return nil, err
+	}
 	if opts.MinGroup == 0 {
 		opts.MinGroup = DefaultMinGroup
 	}

@@ -367,6 +367,12 @@ func TestLimits(t *testing.T) {
 			}
 		}
 	})
+	t.Run("negative", func(t *testing.T) {
+		_, err := Build(Options{Capture: healthyNexus, Limits: Limits{HexBytes: -1}})
+		if want := "report.Limits.HexBytes -1: must not be negative (0 means the default 256)"; err == nil || err.Error() != want {
+			t.Errorf("got Build() = %v, want %q", err, want)
+		}
+	})
 	t.Run("no-capture", func(t *testing.T) {
 		if _, err := Build(Options{}); !errors.Is(err, ErrNoCapture) {
 			t.Errorf("got Build() = %v, want ErrNoCapture", err)
