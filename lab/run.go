@@ -86,7 +86,12 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	if opts.Grace <= 0 {
+	switch {
+	case opts.Soak < 0:
+		return nil, fmt.Errorf("--soak %s: must not be negative", opts.Soak)
+	case opts.Grace < 0:
+		return nil, fmt.Errorf("--grace %s: must not be negative (0 means the default %s)", opts.Grace, DefaultGrace)
+	case opts.Grace == 0:
 		opts.Grace = DefaultGrace
 	}
 	until := len(l.Phases) - 1

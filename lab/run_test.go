@@ -742,6 +742,8 @@ func TestRunRefuses(t *testing.T) {
 		{Options{Until: "session"}, "--until session: no such phase (the lab has none)"},
 		{Options{Soak: time.Second}, "--soak repeats the last phase's markers, and the lab has no phases"},
 		{Options{Dir: full}, "is not empty"},
+		{Options{Soak: -time.Second, Dir: filepath.Join(dir, "soak")}, "--soak -1s: must not be negative"},
+		{Options{Grace: -time.Second, Dir: filepath.Join(dir, "grace")}, "--grace -1s: must not be negative (0 means the default 5s)"},
 	} {
 		if _, err := Run(context.Background(), l, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got Run(%+v) error %v, want %q", tt.opts, err, tt.want)
