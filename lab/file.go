@@ -29,8 +29,8 @@ const (
 	maxFileBytes   = 1 << 20
 	maxVMs         = 32
 	maxArgs        = 512
-	maxArg         = 8 << 10
-	maxMarkers     = 256 // per VM's expect, per phase, per fail_on list
+	maxArg         = 8 << 10 // one value, also once ${...} are filled in
+	maxMarkers     = 256     // per VM's expect, per phase, per fail_on list
 	maxPhases      = 64
 	maxTriggers    = 64
 	maxVars        = 64
@@ -40,6 +40,10 @@ const (
 	defaultTimeout = 10 * time.Minute
 	maxErrors      = 20
 	maxDepth       = 16
+	// maxVMArgBytes bounds a VM's arguments together once ${...} are filled
+	// in: Linux's execve takes 2 MiB of arguments and environment with the
+	// usual 8 MiB stack, and a real command line is a few KiB.
+	maxVMArgBytes = 1 << 20
 )
 
 // DefaultNIC is the NIC model the runner adds when the args do not place
@@ -456,30 +460,44 @@ func (p *parser) readVars(n *yaml.Node, path string) {
 	})
 }
 
-// expand replaces ${NAME} with the file's variables; run-time variables
-// stay for the run to fill in.
-func (p *parser) expand(n *yaml.Node, path, s string) (string, bool) {
-	out, err := expandVars(s, func(name string) (string, bool) {
+// fill replaces ${NAME} with the file's variables, in at most limit bytes;
+// run-time variables stay for the run to fill in.
+func (p *parser) fill(s string, limit int) (string, error) {
+	return expandVars(s, limit, func(name string) (string, bool) {
 		if slices.Contains(runVars, name) {
 			return "${" + name + "}", true
 		}
 		v, ok := p.vars[name]
 		return v, ok
 	})
-	if err != nil {
-		p.errf(n, path, "%v", err)
-		return "", false
-	}
-	return out, true
 }
 
-// expandVars replaces each ${NAME} in s by lookup(NAME).
-func expandVars(s string, lookup func(string) (string, bool)) (string, error) {
+var (
+	// errExpandLimit is expandVars' error when the result would pass its limit.
+	errExpandLimit = errors.New("too long once ${...} are filled in")
+	// errArgsTotal is argBudget's error when a VM's arguments together pass
+	// maxVMArgBytes.
+	errArgsTotal = fmt.Errorf("with this one the VM's arguments come to more than %d bytes once ${...} are filled in: at most that many (1 MiB) in all", maxVMArgBytes)
+)
+
+// expandVars replaces each ${NAME} in s by lookup(NAME). A variable may be
+// used many times, so it stops with errExpandLimit as soon as the result
+// would pass limit bytes, before building it.
+func expandVars(s string, limit int, lookup func(string) (string, bool)) (string, error) {
 	var b strings.Builder
+	write := func(part string) error {
+		if len(part) > limit-b.Len() {
+			return errExpandLimit
+		}
+		b.WriteString(part)
+		return nil
+	}
 	for {
 		i := strings.Index(s, "${")
 		if i < 0 {
-			b.WriteString(s)
+			if err := write(s); err != nil {
+				return "", err
+			}
 			return b.String(), nil
 		}
 		j := strings.IndexByte(s[i:], '}')
@@ -491,10 +509,35 @@ func expandVars(s string, lookup func(string) (string, bool)) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("${%s}: no such variable (vars: defines them; the run fills in %s)", name, strings.Join(runVars, ", "))
 		}
-		b.WriteString(s[:i])
-		b.WriteString(v)
+		if err := write(s[:i]); err != nil {
+			return "", err
+		}
+		if err := write(v); err != nil {
+			return "", err
+		}
 		s = s[i+j+1:]
 	}
+}
+
+// argBudget bounds a VM's arguments as their ${...} are filled in: each
+// to maxArg bytes, all of them to maxVMArgBytes.
+type argBudget struct{ used int }
+
+// fill fills arg in with fill and counts it; the error says which bound
+// it passed.
+func (b *argBudget) fill(arg string, fill func(s string, limit int) (string, error)) (string, error) {
+	limit := min(maxArg, maxVMArgBytes-b.used)
+	s, err := fill(arg, limit)
+	switch {
+	case errors.Is(err, errExpandLimit) && limit < maxArg:
+		return "", errArgsTotal
+	case errors.Is(err, errExpandLimit):
+		return "", fmt.Errorf("more than %d bytes once ${...} are filled in: at most %d", maxArg, maxArg)
+	case err != nil:
+		return "", err
+	}
+	b.used += len(s)
+	return s, nil
 }
 
 func (p *parser) readVMs(n *yaml.Node) {
@@ -517,7 +560,10 @@ func (p *parser) readVMs(n *yaml.Node) {
 			case "qemu":
 				qemuNode = v
 				if s, ok := p.str(v, kpath); ok {
-					if s, ok = p.expand(v, kpath, s); ok {
+					var alone argBudget
+					if s, err := alone.fill(s, p.fill); err != nil {
+						p.errf(v, kpath, "%v", err)
+					} else {
 						vm.QEMU = p.binary(v, kpath, s)
 					}
 				}
@@ -636,15 +682,25 @@ var pathFlags = []string{"-kernel", "-initrd", "-dtb"}
 
 func (p *parser) readArgs(n *yaml.Node, path string) []string {
 	var args []string
-	p.list(n, path, maxArgs, func(i int, item *yaml.Node, ipath string) {
+	var budget argBudget
+	prev, over := "", false // prev: the item before, "" if it was an error
+	p.list(n, path, maxArgs, func(_ int, item *yaml.Node, ipath string) {
+		flag := prev
+		prev = ""
+		if over {
+			return
+		}
 		s, ok := p.str(item, ipath)
 		if !ok {
 			return
 		}
-		if s, ok = p.expand(item, ipath, s); !ok {
+		s, err := budget.fill(s, p.fill)
+		if err != nil {
+			p.errf(item, ipath, "%v", err)
+			over = errors.Is(err, errArgsTotal)
 			return
 		}
-		if i > 0 && slices.Contains(pathFlags, args[len(args)-1]) && !strings.Contains(s, "${") {
+		if slices.Contains(pathFlags, flag) && !strings.Contains(s, "${") {
 			abs := s
 			if !filepath.IsAbs(abs) {
 				abs = filepath.Join(p.dir, s)
@@ -654,10 +710,11 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				if err == nil {
 					what = "a directory"
 				}
-				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", args[len(args)-1], s, what)
+				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", flag, s, what)
 			}
 			s = abs
 		}
+		prev = s
 		args = append(args, s)
 	})
 	return args

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -124,6 +125,8 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},
 		{"missing-kernel", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-kernel, nope, -initrd, vmlinuz]\n    expect: [{marker: up}]",
 			`lab.yaml:6:21: vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"arg-after-a-bad-one", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [[-kernel], nope]\n    expect: [{marker: up}]",
+			`lab.yaml:6:12: vms[0].args[0]: want a string, got a list`},
 		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable`},
 		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
@@ -196,6 +199,55 @@ func TestParseVars(t *testing.T) {
 	}
 }
 
+// A variable can be used many times over, so its value is bounded where it
+// is used: each argument (and the QEMU binary) once filled in to maxArg
+// bytes, and a VM's arguments together to maxVMArgBytes. The error is at
+// the argument that passed the bound, and only there.
+func TestParseExpansionBounds(t *testing.T) {
+	x := strings.Repeat("x", 8000)
+	args := func(n int, arg string) string {
+		return "    args:\n      - -m\n      - 64\n" + strings.Repeat("      - \""+arg+"\"\n", n)
+	}
+	const head = "name: x\nvars: {A: %s}\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: %s\n"
+	tests := []struct {
+		name, text, want string
+	}{
+		{"one-arg", fmt.Sprintf(head, x, "q") + args(1, "${A}${A}"),
+			`lab.yaml:10:9: vms[0].args[2]: more than 8192 bytes once ${...} are filled in: at most 8192`},
+		{"qemu", fmt.Sprintf(head, x, "${A}/${A}"),
+			`lab.yaml:6:11: vms[0].qemu: more than 8192 bytes once ${...} are filled in: at most 8192`},
+		// 131 arguments of 8000 bytes fit in 1 MiB, the 132nd does not.
+		{"all-args", fmt.Sprintf(head, x, "q") + args(140, "${A}"),
+			`lab.yaml:141:9: vms[0].args[133]: with this one the VM's arguments come to more than 1048576 bytes once ${...} are filled in: at most that many (1 MiB) in all`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("lab.yaml", t.TempDir(), []byte(tt.text), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("got Parse error\n%.300v\nwant exactly\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A small lab file that uses a big variable many times costs a parse of
+// its size, not of what it would expand to (136 KiB once came to 481 MB).
+func TestParseExpansionCost(t *testing.T) {
+	arg := strings.Repeat("${A}", 2000)
+	text := "name: x\nvars: {A: " + strings.Repeat("x", 8000) + "}\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args:\n" +
+		strings.Repeat("      - \""+arg+"\"\n", 16) + "    expect: [{marker: up}]\n"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "more than 8192 bytes once ${...} are filled in") {
+		t.Errorf("got Parse error %.300v, want each argument too long", err)
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(64<<20); got > limit {
+		t.Errorf("got Parse allocating %d bytes for a %d-byte file, want at most %d", got, len(text), limit)
+	}
+}
+
 // Load reads a file and takes its directory for relative paths; a file
 // that is not a lab (too big) is refused without being parsed.
 func TestLoad(t *testing.T) {
@@ -224,6 +276,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}"))
 	f.Add([]byte("name: x\nvms: [{name: a, qemu: q, args: [\"${\"]}]\ntriggers: [{on: \"a: \", do: partition}]"))
 	f.Add([]byte("name: x\nphases: [{name: p, markers: {a: [/x/, y]}, budget: -1s}]"))
+	f.Add([]byte("name: x\nvms: [{name: a, qemu: q, args: [[x], -kernel, y, z]}]"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := Parse("fuzz.yaml", dir, data, LoadOptions{LookPath: fakeLookPath})

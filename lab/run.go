@@ -86,7 +86,12 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	if opts.Grace <= 0 {
+	switch {
+	case opts.Soak < 0:
+		return nil, fmt.Errorf("--soak %s: must not be negative", opts.Soak)
+	case opts.Grace < 0:
+		return nil, fmt.Errorf("--grace %s: must not be negative (0 means the default %s)", opts.Grace, DefaultGrace)
+	case opts.Grace == 0:
 		opts.Grace = DefaultGrace
 	}
 	until := len(l.Phases) - 1
@@ -538,13 +543,15 @@ func (r *runner) args(vi int, runDir string) ([]string, error) {
 	}
 	vars := map[string]string{"NETDEV": netdevs[0], "MAC": vm.MAC, "RUN": runDir, "SEED": strconv.FormatUint(r.seed, 10), "VM": vm.Name}
 	lookup := func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
+	fill := func(s string, limit int) (string, error) { return expandVars(s, limit, lookup) }
 	var out []string
+	var budget argBudget
 	placed := false
-	for _, a := range vm.Args {
+	for i, a := range vm.Args {
 		placed = placed || strings.Contains(a, "${NETDEV}")
-		s, err := expandVars(a, lookup)
+		s, err := budget.fill(a, fill)
 		if err != nil {
-			return nil, fmt.Errorf("VM %s: %w", vm.Name, err)
+			return nil, fmt.Errorf("VM %s: args[%d]: %w", vm.Name, i, err)
 		}
 		out = append(out, s)
 	}

@@ -23,6 +23,7 @@ import (
 	"l2hub/internal/wallclock"
 	"l2hub/replay"
 	"l2hub/report"
+	"l2hub/transport"
 )
 
 // fakeQEMU is the fake QEMU (internal/fakeqemu), built once by TestMain.
@@ -708,6 +709,25 @@ vms:
 	}
 }
 
+// The run's variables are bounded where they are filled in, as the
+// file's are: ${RUN} many times over in a deep run directory is an error
+// naming the argument, not a command line of megabytes.
+func TestRunArgsBounded(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: [-m, \"64\", \""+
+		strings.Repeat("${RUN}", 1000)+"\"], expect: [{marker: up}]}")
+	r := &runner{lab: l, bound: map[string]transport.Spec{"a": {Name: "a", Transport: transport.Unix, Address: "/run/a.sock"}}}
+	runDir := "/" + strings.Repeat("d", 100)
+	_, err := r.args(0, runDir)
+	const want = "VM a: args[2]: more than 8192 bytes once ${...} are filled in: at most 8192"
+	if err == nil || err.Error() != want {
+		t.Errorf("got args error %v, want %s", err, want)
+	}
+	r.lab.VMs[0].Args[2] = "${RUN}"
+	if args, err := r.args(0, runDir); err != nil || args[2] != runDir {
+		t.Errorf("got args %.200q, %v, want ${RUN} filled in", args, err)
+	}
+}
+
 // Run refuses what it cannot do before starting anything.
 func TestRunRefuses(t *testing.T) {
 	dir := t.TempDir()
@@ -722,6 +742,8 @@ func TestRunRefuses(t *testing.T) {
 		{Options{Until: "session"}, "--until session: no such phase (the lab has none)"},
 		{Options{Soak: time.Second}, "--soak repeats the last phase's markers, and the lab has no phases"},
 		{Options{Dir: full}, "is not empty"},
+		{Options{Soak: -time.Second, Dir: filepath.Join(dir, "soak")}, "--soak -1s: must not be negative"},
+		{Options{Grace: -time.Second, Dir: filepath.Join(dir, "grace")}, "--grace -1s: must not be negative (0 means the default 5s)"},
 	} {
 		if _, err := Run(context.Background(), l, tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("got Run(%+v) error %v, want %q", tt.opts, err, tt.want)

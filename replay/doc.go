@@ -43,7 +43,9 @@
 // hands each frame to a send function at its scheduled time: the recorded
 // timing, a multiple of it, a fixed frame or bit rate, or as fast as
 // possible. Deadlines are absolute (start + offset), so lateness never
-// accumulates; the report gives the median and worst drift.
+// accumulates; the report gives the median and worst drift. A wait of more
+// than MaxWait between two frames (a capture's clock that jumped) stops it
+// at that frame, unless Pacing.MaxGap shortens long gaps.
 //
 // Concurrency contract. A Replayer is used by one goroutine; Run drives the
 // core on the calling goroutine and calls observers and the Progress callback

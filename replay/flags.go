@@ -31,7 +31,7 @@ func (f *JobFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
 	fs.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
-	fs.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default the capture's, else %s)", hub.DefaultAgingTime))
+	fs.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default, or 0: the capture's, else %s)", hub.DefaultAgingTime))
 	fs.StringVar(&f.Points, "points", "both", "what the output records: ingress, egress or both")
 	fs.BoolVar(&f.JSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&f.IgnoreEdits, "ignore-edits", false, "leave out the policy edits (ctl rule, partition, heal, link) an l2hub capture records: run the policy as given throughout")
@@ -73,6 +73,7 @@ type InjectFlags struct {
 	flood         bool
 	pps, bps      string
 	loop          int
+	maxGap        time.Duration
 	from, fromMAC string
 	rewriteMAC    []string
 	rewriteIP     []string
@@ -89,6 +90,7 @@ func (f *InjectFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pps, "pps", "", "send at a fixed `rate` in frames per second (e.g. 500, 10k)")
 	fs.StringVar(&f.bps, "bps", "", "send at a fixed `rate` in bits per second (e.g. 64k, 10M)")
 	fs.IntVar(&f.loop, "loop", 1, "send the capture this many times")
+	fs.DurationVar(&f.maxGap, "max-gap", 0, fmt.Sprintf("in recorded timing, shorten every wait between two frames longer than this to it; 0 keeps the recorded gaps and refuses a wait of more than %s", MaxWait))
 	fs.StringVar(&f.from, "from", "", "only the frames that `port` sent (an l2hub capture's interface, or a file's port)")
 	fs.StringVar(&f.fromMAC, "from-mac", "", "only the frames with this source `MAC`")
 	fs.StringArrayVar(&f.rewriteMAC, "rewrite-mac", nil, "rewrite MAC `OLD=NEW` (Ethernet and ARP; repeatable)")
@@ -112,6 +114,13 @@ func (f *InjectFlags) Config(path string) (InjectConfig, error) {
 	if cfg.Pacing, err = ParsePacing(changed, f.speed, f.flood, f.pps, f.bps); err != nil {
 		return cfg, err
 	}
+	switch {
+	case f.maxGap < 0:
+		return cfg, fmt.Errorf("--max-gap %s: must not be negative", f.maxGap)
+	case f.maxGap > 0 && cfg.Pacing.Speed == 0:
+		return cfg, fmt.Errorf("--max-gap shortens the recorded timing's gaps: at a fixed rate (--pps, --bps) or as fast as possible (--flood, --speed 0) there are none")
+	}
+	cfg.Pacing.MaxGap = f.maxGap
 	if f.fromMAC != "" {
 		hw, err := net.ParseMAC(f.fromMAC)
 		if err != nil || len(hw) != 6 {

@@ -25,7 +25,18 @@ type Pacing struct {
 	PPS float64
 	// BPS sends at a fixed rate in bits per second of frame bytes.
 	BPS float64
+	// MaxGap, in recorded timing, shortens every wait between two frames
+	// longer than it to it (a capture's idle hours, a clock that jumped).
+	// 0 keeps the recorded gaps and refuses one that would wait more than
+	// MaxWait.
+	MaxGap time.Duration
 }
+
+// MaxWait bounds the wait between two frames Inject keeps unless
+// Pacing.MaxGap shortens it: past it the capture's clock jumped (a frame
+// recorded years after the one before) or the pacing is a mistake, and the
+// injection would seem to hang.
+const MaxWait = 24 * time.Hour
 
 func (p Pacing) validate() error {
 	switch {
@@ -33,11 +44,18 @@ func (p Pacing) validate() error {
 		return fmt.Errorf("%w: speed, frame rate and bit rate must be finite and not negative", ErrPacing)
 	case p.PPS > 0 && p.BPS > 0:
 		return fmt.Errorf("%w: give a frame rate or a bit rate, not both", ErrPacing)
+	case p.MaxGap < 0:
+		return fmt.Errorf("%w: a maximum gap must not be negative", ErrPacing)
+	case p.MaxGap > 0 && (p.PPS > 0 || p.BPS > 0 || p.Speed == 0):
+		return fmt.Errorf("%w: a maximum gap shortens the recorded timing's gaps; at a fixed rate or as fast as possible there are none", ErrPacing)
 	}
 	return nil
 }
 
 func (p Pacing) String() string {
+	if p.MaxGap > 0 && p.PPS == 0 && p.BPS == 0 && p.Speed > 0 {
+		return Pacing{Speed: p.Speed}.String() + ", gaps shortened to " + p.MaxGap.String()
+	}
 	switch {
 	case p.PPS > 0:
 		return fmt.Sprintf("%g frames/s", p.PPS)
@@ -122,6 +140,7 @@ type InjectReport struct {
 	Worst      time.Duration `json:"worst_drift_ns"`
 	WorstFrame int           `json:"worst_frame"`
 	Paced      bool          `json:"paced"`             // false when sent as fast as possible: drift is then just how long sending took
+	Shortened  int           `json:"gaps_shortened"`    // waits Pacing.MaxGap shortened
 	Input      *InputError   `json:"stopped,omitempty"` // where reading stopped early, if it did
 }
 
@@ -135,6 +154,9 @@ func (r *InjectReport) String() string {
 	}
 	if r.Frames > 0 && r.Paced {
 		s += fmt.Sprintf("; drift from schedule: median %s, worst %s (frame %d)", r.Median, r.Worst, r.WorstFrame)
+	}
+	if r.Shortened > 0 {
+		s += fmt.Sprintf("; %d of the gaps shortened", r.Shortened)
 	}
 	return s
 }
@@ -186,7 +208,15 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				rep.Skipped++
 				continue
 			}
-			off := sch.next(p.Time, len(p.Data))
+			off, err := sch.next(p.Time, len(p.Data))
+			rep.Shortened = sch.shortened
+			if err != nil {
+				src.close()
+				if started {
+					rep.finish(clock.Now().Sub(start), &dr)
+				}
+				return rep, fmt.Errorf("frame %d (%s packet %d): %w", rep.Frames+1, cfg.Input.Path, p.Number, err)
+			}
 			if !started {
 				start, started = clock.Now(), true
 			}
@@ -223,41 +253,108 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 }
 
 // scheduler computes each frame's offset from the start of the injection.
+// Its arithmetic saturates: a capture's times and a pacing's rates are
+// input, and an offset that wrapped round would send a frame at once.
 type scheduler struct {
-	pacing Pacing
-	sent   int
-	bits   float64
-	base   time.Duration // the offset this pass started at
-	last   time.Duration // the latest offset given
-	first  time.Time     // this pass's first recorded time
-	inPass bool          // this pass has had a frame
+	pacing    Pacing
+	sent      int
+	bits      float64
+	lastBits  float64       // the previous frame's
+	base      time.Duration // the offset this pass started at
+	last      time.Duration // the latest offset given
+	rec       time.Duration // recorded time since this pass's first frame, long gaps shortened
+	prev      time.Time     // this pass's previous recorded time
+	inPass    bool          // this pass has had a frame
+	shortened int           // waits MaxGap shortened
 }
 
 // newPass starts another pass over the capture: in recorded timing, its
 // first frame goes when the previous pass's last one went.
 func (s *scheduler) newPass() {
-	s.base, s.inPass = s.last, false
+	s.base, s.rec, s.inPass = s.last, 0, false
 }
 
-// next returns the offset of a frame recorded at t, of size bytes.
-func (s *scheduler) next(t time.Time, size int) time.Duration {
-	if !s.inPass {
-		s.first, s.inPass = t, true
-	}
+// next returns the offset of a frame recorded at t, of size bytes, or why
+// it would wait longer than MaxWait after the frame before it.
+func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 	var off time.Duration
+	rate := 0.0 // at a fixed rate, the wait after the frame before, in seconds
 	switch {
 	case s.pacing.PPS > 0:
-		off = time.Duration(float64(s.sent) / s.pacing.PPS * float64(time.Second))
+		off = saturate(float64(s.sent) / s.pacing.PPS * float64(time.Second))
+		rate = 1 / s.pacing.PPS
 	case s.pacing.BPS > 0:
-		off = time.Duration(s.bits / s.pacing.BPS * float64(time.Second))
+		off = saturate(s.bits / s.pacing.BPS * float64(time.Second))
+		rate = s.lastBits / s.pacing.BPS
 	case s.pacing.Speed > 0:
-		off = s.base + time.Duration(float64(t.Sub(s.first))/s.pacing.Speed)
+		if s.inPass {
+			gap := t.Sub(s.prev) // saturates past 292 years, which is past any bound
+			wait := float64(gap) / s.pacing.Speed
+			switch {
+			case s.pacing.MaxGap > 0 && wait > float64(s.pacing.MaxGap):
+				gap = saturate(float64(s.pacing.MaxGap) * s.pacing.Speed)
+				s.shortened++
+			case s.pacing.MaxGap == 0 && wait > float64(MaxWait):
+				rec := seconds(t, s.prev)
+				return 0, fmt.Errorf("recorded %s after the frame before it, a wait of %s at %s: more than %s (--max-gap shortens long gaps)",
+					span(rec), span(rec/s.pacing.Speed), s.pacing, MaxWait)
+			}
+			s.rec = addSat(s.rec, gap)
+		}
+		s.prev = t
+		off = addSat(s.base, saturate(float64(s.rec)/s.pacing.Speed))
 	}
+	if s.sent > 0 && rate > MaxWait.Seconds() {
+		return 0, fmt.Errorf("a wait of %s after the frame before it at %s: more than %s", span(rate), s.pacing, MaxWait)
+	}
+	s.inPass = true
 	off = max(off, s.last) // a capture whose clock runs backwards
 	s.last = off
 	s.sent++
-	s.bits += float64(8 * size)
-	return off
+	s.lastBits = float64(8 * size)
+	s.bits += s.lastBits
+	return off, nil
+}
+
+// saturate converts nanoseconds to a Duration, holding at the largest
+// instead of wrapping round (Go's float conversion does not saturate).
+func saturate(ns float64) time.Duration {
+	switch {
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(ns)
+}
+
+// addSat is a+b, held at the largest or smallest Duration.
+func addSat(a, b time.Duration) time.Duration {
+	c := a + b
+	switch {
+	case a > 0 && b > 0 && c < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && c >= 0:
+		return math.MinInt64
+	}
+	return c
+}
+
+// seconds is b-a in seconds, for times too far apart for a Duration.
+func seconds(b, a time.Time) float64 {
+	return float64(b.Unix()-a.Unix()) + float64(b.Nanosecond()-a.Nanosecond())/1e9
+}
+
+// span says sec seconds as a Duration below two days, in days or years
+// past it.
+func span(sec float64) string {
+	switch {
+	case sec < 2*24*3600:
+		return saturate(sec * 1e9).Round(time.Millisecond).String()
+	case sec < 2*365.25*24*3600:
+		return fmt.Sprintf("%.0f days", sec/(24*3600))
+	}
+	return fmt.Sprintf("%.0f years", sec/(365.25*24*3600))
 }
 
 // keep says whether a packet is one to inject: never an egress copy of an

@@ -100,12 +100,14 @@ type source struct {
 	err     error // where reading stopped; nil at a clean end
 	packets int
 
-	section int    // of the last packet
-	l2hub   bool   // the current section is an l2hub capture
-	trailer string // at a clean end of an l2hub capture: what it noted after its last frame
-	missing uint64 // events the capture says it lost (capture.Gaps)
-	meta    capture.FileMeta
-	ifChan  []int // interface ID -> channel, for the current section
+	section  int           // of the last packet
+	l2hub    bool          // the current section is an l2hub capture
+	trailer  string        // at a clean end of an l2hub capture: what it noted after its last frame
+	missing  uint64        // events the capture says it lost (capture.Gaps)
+	back     int           // frames replayed later than stamped: the clock had passed their time
+	mostBack time.Duration // the most one of them was
+	meta     capture.FileMeta
+	ifChan   []int // interface ID -> channel, for the current section
 }
 
 func openSource(idx int, in Input, maxBlock int) (*source, error) {

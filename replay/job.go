@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +33,8 @@ type Job struct {
 	Faults *filter.Flags // quick-test fault flags; nil for none
 	// Mode is the forwarding mode; "" takes the capture's, else switch.
 	Mode string
-	// Aging is the switch's aging time; nil takes the capture's, else the
-	// default.
+	// Aging is the switch's aging time; nil or 0 takes the capture's, else
+	// the default (as serve's 0 takes the default).
 	Aging *time.Duration
 	// Output, when set, is the file (pcapng, or pcap by its name) that gets
 	// what each port received, with the points Points names (ingress,
@@ -119,6 +120,9 @@ func looksLikeMAC(s string) bool { return macLike.MatchString(s) }
 // the files the job reads (a capture or the policy), which writing it
 // would destroy before reading it.
 func (j *Job) Check() error {
+	if j.Aging != nil && *j.Aging < 0 {
+		return errors.New("--aging: must not be negative") // as serve says it
+	}
 	if j.Points != "" {
 		if _, err := capture.ParsePoints(j.Points); err != nil {
 			return fmt.Errorf("--points: %w", err)
@@ -230,11 +234,14 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	}
 	var aging time.Duration
 	switch {
-	case j.Aging != nil:
+	case j.Aging != nil && *j.Aging > 0:
 		aging = *j.Aging
 	case hasMeta && meta.Extra["aging"] != "":
 		if aging, err = time.ParseDuration(meta.Extra["aging"]); err != nil {
 			return nil, fmt.Errorf("capture header: aging: %w", err)
+		}
+		if aging < 0 {
+			return nil, fmt.Errorf("capture header: aging %s: must not be negative", aging)
 		}
 	}
 	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits}

@@ -1,10 +1,17 @@
 package replay
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"l2hub/capture"
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
 	"l2hub/internal/samefile"
 )
 
@@ -47,4 +54,82 @@ func FuzzReplayPortSpec(f *testing.F) {
 			t.Fatalf("%q gave %d MACs", spec, len(cfg.MACs))
 		}
 	})
+}
+
+// agingCapture is an l2hub capture whose header records the live hub's
+// aging time (serve records it), with a frame from a to b.
+func agingCapture(t *testing.T, aging string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "live.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock,
+		Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "switch", "aging": aging}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	sim.Send("a", hubtest.Frame(hubtest.MAC("02:00:00:00:00:0b"), hubtest.MAC("02:00:00:00:00:0a"), "one"))
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// --aging as serve takes it: a negative one is refused in serve's words,
+// and 0 is the default, here the aging the capture records (it was 5m,
+// whatever the capture said, and -5s was 5m too).
+func TestJobAging(t *testing.T) {
+	in := agingCapture(t, "1m0s")
+	for _, tc := range []struct {
+		name  string
+		aging *time.Duration
+		want  string // the output's recorded aging, or the error
+	}{
+		{"unset", nil, "1m0s"},
+		{"zero", ptr(time.Duration(0)), "1m0s"},
+		{"given", ptr(2 * time.Minute), "2m0s"},
+		{"negative", ptr(-5 * time.Second), "--aging: must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.pcapng")
+			j := Job{Files: []string{in}, Aging: tc.aging, Output: out}
+			_, err := j.Run(context.Background())
+			if strings.HasPrefix(tc.want, "--") {
+				if err == nil || err.Error() != tc.want {
+					t.Errorf("got Run error %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := capturedAging(t, out); got != tc.want {
+				t.Errorf("got the output's aging %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := (&Job{Files: []string{agingCapture(t, "-5s")}}).Run(context.Background()); err == nil || err.Error() != "capture header: aging -5s: must not be negative" {
+		t.Errorf("got Run error %v for a header saying aging -5s, want it refused", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// capturedAging is the aging an l2hub capture's header records.
+func capturedAging(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := capture.ParseMeta(r.Section().Comment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fm.Extra["aging"]
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func TestScheduler(t *testing.T) {
 			for range tc.passes {
 				s.newPass()
 				for _, at := range times {
-					got = append(got, s.next(t0.Add(at), 100))
+					got = append(got, mustNext(t, &s, t0.Add(at), 100))
 				}
 			}
 			if !slices.Equal(got, tc.want) {
@@ -51,12 +52,110 @@ func TestScheduler(t *testing.T) {
 		s.newPass()
 		var got []time.Duration
 		for _, at := range []time.Duration{0, 10 * ms, 5 * ms, 20 * ms} {
-			got = append(got, s.next(t0.Add(at), 60))
+			got = append(got, mustNext(t, &s, t0.Add(at), 60))
 		}
 		if want := []time.Duration{0, 10 * ms, 10 * ms, 20 * ms}; !slices.Equal(got, want) {
 			t.Errorf("got offsets %v, want %v", got, want)
 		}
 	})
+}
+
+func mustNext(t *testing.T, s *scheduler, at time.Time, size int) time.Duration {
+	t.Helper()
+	off, err := s.next(at, size)
+	if err != nil {
+		t.Fatalf("got next(%v) error %v", at, err)
+	}
+	return off
+}
+
+// Times and rates are input: a gap of centuries at a slow speed saturates
+// instead of wrapping round to a negative offset (which sent the frame at
+// once), and a wait of more than MaxWait between two frames is refused,
+// or shortened to MaxGap when one is given, the frames after it keeping
+// their own gaps.
+func TestSchedulerLongGaps(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := time.Millisecond
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name    string
+		pacing  Pacing
+		times   []time.Time
+		want    []time.Duration // the offsets given before the error, if any
+		wantErr string
+		short   int
+	}{
+		{"a-day-is-kept", Pacing{Speed: 1}, []time.Time{t0, t0.Add(day)}, []time.Duration{0, day}, "", 0},
+		{"a-year-is-refused", Pacing{Speed: 1}, []time.Time{t0, t0.Add(ms), t0.Add(ms + 365*day)}, []time.Duration{0, ms},
+			"recorded 365 days after the frame before it, a wait of 365 days at recorded timing: more than 24h0m0s (--max-gap shortens long gaps)", 0},
+		{"centuries-at-a-tenth", Pacing{Speed: 0.1}, []time.Time{t0, t0.Add(ms), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}, []time.Duration{0, 10 * ms},
+			"recorded 130 years after the frame before it, a wait of 1300 years at 0.1× recorded timing: more than 24h0m0s", 0},
+		{"pcapng-millennia", Pacing{Speed: 1}, []time.Time{t0, time.Date(33000, 1, 1, 0, 0, 0, 0, time.UTC)}, []time.Duration{0},
+			"recorded 31029 years after the frame before it", 0},
+		{"a-day-at-twice-the-speed", Pacing{Speed: 2}, []time.Time{t0, t0.Add(2 * day)}, []time.Duration{0, day}, "", 0},
+		{"shortened", Pacing{Speed: 1, MaxGap: time.Second}, []time.Time{t0, t0.Add(10 * ms), t0.Add(10*ms + 365*day), t0.Add(20*ms + 365*day), t0.Add(2*time.Second + 20*ms + 365*day)},
+			[]time.Duration{0, 10 * ms, 1010 * ms, 1020 * ms, 2020 * ms}, "", 2},
+		{"shortened-centuries-at-a-tenth", Pacing{Speed: 0.1, MaxGap: time.Second}, []time.Time{t0, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Add(ms)},
+			[]time.Duration{0, time.Second, time.Second + 10*ms}, "", 1},
+		{"a-frame-in-twelve-days", Pacing{PPS: 1e-6}, []time.Time{t0, t0}, []time.Duration{0},
+			"a wait of 12 days after the frame before it at 1e-06 frames/s: more than 24h0m0s", 0},
+		{"a-frame-in-millennia-at-a-bit-rate", Pacing{BPS: 1e-9}, []time.Time{t0, t0}, []time.Duration{0},
+			"a wait of 25350 years after the frame before it at 1e-09 bit/s", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := scheduler{pacing: tc.pacing}
+			s.newPass()
+			var got []time.Duration
+			var err error
+			for _, at := range tc.times {
+				var off time.Duration
+				if off, err = s.next(at, 100); err != nil {
+					break
+				}
+				got = append(got, off)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got offsets %v, want %v", got, tc.want)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("got error %v, want %q", err, tc.wantErr)
+			}
+			if s.shortened != tc.short {
+				t.Errorf("got %d gaps shortened, want %d", s.shortened, tc.short)
+			}
+		})
+	}
+}
+
+// Offsets past what a Duration holds stay at the largest: a frame 300
+// years off waits (for ever), it is not sent at once. Go's conversion of
+// too large a float64 gives the smallest Duration on amd64.
+func TestSchedulerSaturates(t *testing.T) {
+	const most = time.Duration(math.MaxInt64)
+	for _, tc := range []struct {
+		ns   float64
+		want time.Duration
+	}{{1e30, most}, {-1e30, math.MinInt64}, {math.MaxInt64, most}, {1.5e9, 1500 * time.Millisecond}} {
+		if got := saturate(tc.ns); got != tc.want {
+			t.Errorf("got saturate(%g) = %v, want %v", tc.ns, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ a, b, want time.Duration }{{most, 1, most}, {most - 5, 10, most}, {math.MinInt64, -1, math.MinInt64}, {3, -5, -2}} {
+		if got := addSat(tc.a, tc.b); got != tc.want {
+			t.Errorf("got addSat(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+	// A frame every 23 hours: the 115,000th is 300 years on.
+	s := scheduler{pacing: Pacing{PPS: 1.0 / (23 * 3600)}}
+	s.newPass()
+	var off time.Duration
+	for range 115_000 {
+		off = mustNext(t, &s, time.Unix(0, 0), 60)
+	}
+	if off != most {
+		t.Errorf("got the 115,000th frame at %v, want %v", off, most)
+	}
 }
 
 // recordedCapture is an l2hub-style capture of n frames from a, every gap,
@@ -176,6 +275,51 @@ func TestInjectSchedule(t *testing.T) {
 			}
 			if want := tc.pacing != (Pacing{}); rep.Paced != want {
 				t.Errorf("got Paced %v, want %v", rep.Paced, want)
+			}
+		})
+	}
+}
+
+// A capture whose clock jumps a year between two frames stops Inject at
+// that frame, naming it, after sending the ones before; with a maximum gap
+// the jump is shortened and the frames after it keep their own gaps.
+func TestInjectLongGap(t *testing.T) {
+	ms := time.Millisecond
+	year := 365 * 24 * time.Hour
+	var recs []pcapRecord
+	for i, at := range []time.Duration{0, ms, year + ms, year + 3*ms} {
+		recs = append(recs, pcapRecord{at, udpFrame(t, macA, macB, ipA, ipB, 1, 2, uint16(i), "frame")})
+	}
+	data := writePcap(t, time.Unix(50, 0), recs)
+	for _, tc := range []struct {
+		name    string
+		pacing  Pacing
+		sent    []time.Duration
+		wantErr string
+		report  string
+	}{
+		{"refused", Pacing{Speed: 1}, []time.Duration{0, ms},
+			"frame 3 (rec.pcap packet 3): recorded 365 days after the frame before it, a wait of 365 days at recorded timing: more than 24h0m0s (--max-gap shortens long gaps)", "sent 2 frames"},
+		{"shortened", Pacing{Speed: 1, MaxGap: time.Second}, []time.Duration{0, ms, time.Second + ms, time.Second + 3*ms},
+			"", "; 1 of the gaps shortened"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := virtualClock{hub.NewVirtualClock(time.Unix(5000, 0))}
+			start := clock.Now()
+			var sent []time.Duration
+			rep, err := Inject(context.Background(), InjectConfig{Input: memInput("rec.pcap", data), Pacing: tc.pacing, Clock: clock},
+				func([]byte) error {
+					sent = append(sent, clock.Now().Sub(start))
+					return nil
+				})
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
+				t.Errorf("got Inject error %v, want %q", err, tc.wantErr)
+			}
+			if !slices.Equal(sent, tc.sent) {
+				t.Errorf("got frames sent at %v, want %v", sent, tc.sent)
+			}
+			if rep == nil || !strings.Contains(rep.String(), tc.report) {
+				t.Errorf("got report %v, want one saying %q", rep, tc.report)
 			}
 		})
 	}

@@ -420,6 +420,12 @@ type InputResult struct {
 	// fell behind the live hub: capture.Gaps): what they would have
 	// done is not replayed.
 	Missing uint64 `json:"missing,omitempty"`
+	// Back counts the frames stamped before a time the replay had already
+	// reached (the capture's clock ran backwards); virtual time does not go
+	// back, so they were replayed at the time reached. MostBack is the
+	// most one of them was stamped before it.
+	Back     int           `json:"back,omitempty"`
+	MostBack time.Duration `json:"most_back_ns,omitempty"`
 }
 
 // PortResult is one port's counters after the replay.
@@ -564,7 +570,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	defer func() {
 		for _, s := range srcs {
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing}
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, Back: s.back, MostBack: s.mostBack}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
 			}
@@ -626,7 +632,7 @@ func (x *run) packet(s *source) {
 		x.edits(p)
 		if p.Dir == capture.DirOut {
 			x.res.Egress++
-			x.inject(ch, p)
+			x.inject(s, ch, p)
 			return
 		}
 		id = x.chanPort(ch)
@@ -636,19 +642,29 @@ func (x *run) packet(s *source) {
 			return
 		}
 	}
-	// Timers before the frame fire at their own time; a capture's time
-	// running backwards leaves the clock where it is.
-	x.drv.AdvanceTo(p.Time, nil)
+	x.advance(s, p.Time)
 	f := hub.NewFrame(len(p.Data))
 	copy(f.Bytes(), p.Data)
 	x.res.Replayed++
 	x.core.Ingress(id, f)
 }
 
+// advance moves virtual time to t, a frame of s's: the timers before it
+// fire at their own time. Virtual time does not go back: a frame stamped
+// before the time reached (a capture's clock that ran backwards) is
+// replayed at that time, and s counts it.
+func (x *run) advance(s *source, t time.Time) {
+	if back := x.clock.Now().Sub(t); back > 0 {
+		s.back++
+		s.mostBack = max(s.mostBack, back)
+	}
+	x.drv.AdvanceTo(t, nil)
+}
+
 // inject sends again, at its time, a frame the live hub's control API
 // injected (an egress record with hub.InjectNotes' note): it went to the
 // port's peer without crossing the policy, and does so again.
-func (x *run) inject(ch int, p *capture.Packet) {
+func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	if !strings.Contains(p.Comment, "inject") {
 		return
 	}
@@ -656,7 +672,7 @@ func (x *run) inject(ch int, p *capture.Packet) {
 	if !slices.ContainsFunc(notes, func(n hub.ParsedNote) bool { return n.Action == "inject" && n.Link == "" }) {
 		return
 	}
-	x.drv.AdvanceTo(p.Time, nil)
+	x.advance(s, p.Time)
 	f := hub.NewFrame(len(p.Data))
 	copy(f.Bytes(), p.Data)
 	x.res.Injected++

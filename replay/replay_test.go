@@ -439,3 +439,49 @@ func TestGuessedOwnerIsWarned(t *testing.T) {
 		})
 	}
 }
+
+// A capture whose clock runs backwards (10s, 1s, 5s) is replayed with
+// virtual time that does not: the frames stamped before the time reached
+// go out at it, and the replay says how many and by how much.
+func TestReplayClockRunningBackwards(t *testing.T) {
+	epoch := time.Unix(1000, 0)
+	var recs []pcapRecord
+	for i, at := range []time.Duration{10 * time.Second, time.Second, 5 * time.Second, 11 * time.Second} {
+		recs = append(recs, pcapRecord{at, udpFrame(t, macA, macB, ipA, ipB, 1, 2, uint16(i), "frame")})
+	}
+	r, err := Open(Config{Inputs: []Input{memInput("back.pcap", writePcap(t, epoch, recs))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := res.Inputs[0]; in.Back != 2 || in.MostBack != 9*time.Second {
+		t.Errorf("got %d frames back by up to %v, want 2 by up to 9s", in.Back, in.MostBack)
+	}
+	var w strings.Builder
+	res.WriteInputErrors(&w)
+	const want = "warning: back.pcap: 2 frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to 9s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back\n"
+	if w.String() != want {
+		t.Errorf("got warnings %q, want %q", w.String(), want)
+	}
+	rd, err := capture.NewReader(bytes.NewReader(out.Bytes()), capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []time.Duration
+	for {
+		p, err := rd.Next()
+		if err != nil {
+			break
+		}
+		if p.Dir == capture.DirIn {
+			got = append(got, p.Time.Sub(epoch))
+		}
+	}
+	if want := []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second, 11 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("got ingress at %v, want %v", got, want)
+	}
+}

@@ -109,13 +109,17 @@ func (res *Result) WriteSummary(w io.Writer) error {
 
 // WriteInputErrors writes, one line each, where an input stopped early:
 // "warning" for a truncated tail, "error" for corrupt or unsupported data;
-// and a warning for a capture that says it lost events. l2hub replay
+// and a warning for a capture that says it lost events or whose clock ran
+// backwards. l2hub replay
 // writes them to stderr, apart from the summary.
 func (res *Result) WriteInputErrors(w io.Writer) error {
 	var b strings.Builder
 	for _, in := range res.Inputs {
 		if in.Missing > 0 {
 			fmt.Fprintf(&b, "warning: %s: the capture lost %d events (its writer fell behind the live hub); the replay cannot do what they did\n", in.Path, in.Missing)
+		}
+		if in.Back > 0 {
+			fmt.Fprintf(&b, "warning: %s: %d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back\n", in.Path, in.Back, in.MostBack)
 		}
 		if in.Err == nil {
 			continue

@@ -57,10 +57,11 @@ type consoleLog struct {
 }
 
 type stampedLine struct {
-	rel  time.Duration // relative stamp
-	abs  time.Time     // absolute stamp (rel unused)
-	text string
-	line int
+	rel   time.Duration // relative stamp
+	abs   time.Time     // absolute stamp, when isAbs (rel unused)
+	isAbs bool          // abs may be the zero Time: 0001-01-01T00:00:00Z
+	text  string
+	line  int
 }
 
 var (
@@ -189,7 +190,7 @@ func parseStamp(line string) (stampedLine, bool) {
 		s := strings.Replace(strings.Replace(m[1], " ", "T", 1), ",", ".", 1)
 		for _, layout := range absLayouts {
 			if t, err := time.Parse(layout, s); err == nil {
-				return stampedLine{abs: t.UTC(), text: m[2]}, true
+				return stampedLine{abs: t.UTC(), isAbs: true, text: m[2]}, true
 			}
 		}
 		return stampedLine{}, false
@@ -252,7 +253,7 @@ func (log *consoleLog) place(port int, name string, start time.Time, offset *tim
 	out := make([]Marker, 0, len(log.lines))
 	for _, l := range log.lines {
 		at := zero.Add(l.rel)
-		if !l.abs.IsZero() {
+		if l.isAbs {
 			at = l.abs
 		}
 		out = append(out, Marker{Port: port, Time: at.Sub(start), Text: l.text, Class: classify(l.text), Line: l.line, Log: name})

@@ -27,6 +27,7 @@ func TestConsoleStamps(t *testing.T) {
 		{"absolute-rfc3339", "2026-12-06T08:39:36.250Z GUEST: up\n2026-12-06 08:39:37,000 error: disk\n2026-12-06T10:39:38+02:00 tz\n",
 			ptr(time.Hour), []string{"1.250s|GUEST: up|", "2.000s|error: disk|fail", "3.000s|tz|"}},
 		{"lines-without-stamps-are-not-markers", "kernel: hello\n\n  3.5\n  4.0 x\n", nil, []string{"4.000s|x|"}},
+		{"year-one-is-a-date-not-zero", "0001-01-01T00:00:00Z first day\n", nil, []string{"-9223372036.855s|first day|"}},
 		{"control-characters-and-escapes-removed", "  1.0 \x1b[31mred\x1b[0m\tand\x00tab\r\n", nil, []string{"1.000s|[31mred[0m andtab|"}},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -82,11 +83,17 @@ type recordedEdit struct {
 // hub's line at its time ("control: rule loss-a-b added"), beside the
 // consoles' markers.
 func (b *builder) controlMarkers() {
+	ms := make([]Marker, 0, len(b.edits))
 	for _, e := range b.edits {
-		b.m.Markers = append(b.m.Markers, Marker{
+		ms = append(ms, Marker{
 			Port: -1, Time: b.runTime(e.At), Text: cleanText("control: "+e.Edit.String(), maxMarkerText),
 			Class: "control", Line: e.Number, Log: "capture",
 		})
+	}
+	ms, far, first := b.nearby(ms)
+	b.m.Markers = append(b.m.Markers, ms...)
+	if far > 0 {
+		b.warn("%d changes made through the control API are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
 	}
 }
 
@@ -321,6 +328,31 @@ func (b *builder) groupKey(f *Frame) (string, bool) {
 	return k.String(), true
 }
 
+// markerMargin is how far before the capture's start or after its last
+// record a marker may be and still be drawn: far beyond any run (a lab's
+// timeout is at most a day), and a line stamped past it (a clock never
+// set, a year 9999) would leave the page's time axis empty but for it.
+const markerMargin = 24 * time.Hour
+
+// nearby keeps the markers within markerMargin of the capture's span and
+// returns them, with how many it left out and the first one's line.
+func (b *builder) nearby(ms []Marker) (kept []Marker, far, first int) {
+	hi := b.frameEnd()
+	hi += min(markerMargin, math.MaxInt64-hi)
+	kept = ms[:0]
+	for _, mk := range ms {
+		if mk.Time < -markerMargin || mk.Time > hi {
+			if far == 0 {
+				first = mk.Line
+			}
+			far++
+			continue
+		}
+		kept = append(kept, mk)
+	}
+	return kept, far, first
+}
+
 // consoles reads the console logs and places their markers.
 func (b *builder) consoles() error {
 	b.controlMarkers()
@@ -339,7 +371,11 @@ func (b *builder) consoles() error {
 		}
 		name := cleanText(baseName(c.Path), 128)
 		b.m.Ports[port].Consoles = append(b.m.Ports[port].Consoles, name)
-		b.m.Markers = append(b.m.Markers, log.place(port, name, b.m.Start, c.Offset)...)
+		markers, far, first := b.nearby(log.place(port, name, b.m.Start, c.Offset))
+		b.m.Markers = append(b.m.Markers, markers...)
+		if far > 0 {
+			b.warn("console %s: %d lines stamped more than %s before the capture's start or after its last frame are not drawn (the first: line %d)", name, far, markerMargin, first)
+		}
 		if len(log.lines) == 0 {
 			b.warn("console %s: no line with a time stamp was drawn", name)
 		}

@@ -211,6 +211,9 @@ func Build(opts Options) (*Model, error) {
 	if opts.Capture == "" {
 		return nil, ErrNoCapture
 	}
+	if err := opts.Limits.check(); err != nil {
+		return nil, err
+	}
 	if opts.MinGroup == 0 {
 		opts.MinGroup = DefaultMinGroup
 	}
@@ -285,6 +288,7 @@ func (b *builder) read(rd io.Reader) error {
 	var last time.Time
 	otherLinks := 0
 	var missing uint64 // events the capture says it lost
+	back, mostBack := 0, time.Duration(0)
 	for {
 		p, err := r.Next()
 		if sectionErr != nil {
@@ -308,8 +312,15 @@ func (b *builder) read(rd io.Reader) error {
 		}
 		b.m.Records++
 		b.m.at = append(b.m.at, ref{-1, -1})
-		if p.Time.IsZero() {
+		switch {
+		case p.Time.IsZero():
 			p.Time = last // a simple packet block has no time
+		case p.Time.Before(last):
+			// A clock that ran backwards: as replay does, the record is
+			// drawn at the time reached, never before the one before it.
+			back++
+			mostBack = max(mostBack, last.Sub(p.Time))
+			p.Time = last
 		}
 		last = p.Time
 		if b.m.Start.IsZero() || b.m.Records == 1 && p.Time.Before(b.m.Start) {
@@ -358,6 +369,9 @@ func (b *builder) read(rd io.Reader) error {
 	}
 	if otherLinks > 0 {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
+	}
+	if back > 0 {
+		b.warn("%d records are stamped before a record ahead of them, by up to %s (the capture's clock ran backwards): they are drawn at that record's time", back, mostBack)
 	}
 	return nil
 }
@@ -746,6 +760,15 @@ func (b *builder) reorders() {
 }
 
 func (b *builder) duration() {
+	end := b.frameEnd()
+	for _, mk := range b.m.Markers {
+		end = max(end, mk.Time)
+	}
+	b.m.Duration = end
+}
+
+// frameEnd is the time of the last frame or delivery (0 for none).
+func (b *builder) frameEnd() time.Duration {
 	var end time.Duration
 	for _, f := range b.m.Frames {
 		end = max(end, f.Time)
@@ -753,10 +776,7 @@ func (b *builder) duration() {
 			end = max(end, d.Time)
 		}
 	}
-	for _, mk := range b.m.Markers {
-		end = max(end, mk.Time)
-	}
-	b.m.Duration = end
+	return end
 }
 
 // contentHash is FNV-1a over the bytes and their length.

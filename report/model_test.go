@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strings"
@@ -366,6 +367,12 @@ func TestLimits(t *testing.T) {
 			}
 		}
 	})
+	t.Run("negative", func(t *testing.T) {
+		_, err := Build(Options{Capture: healthyNexus, Limits: Limits{HexBytes: -1}})
+		if want := "report.Limits.HexBytes -1: must not be negative (0 means the default 256)"; err == nil || err.Error() != want {
+			t.Errorf("got Build() = %v, want %q", err, want)
+		}
+	})
 	t.Run("no-capture", func(t *testing.T) {
 		if _, err := Build(Options{}); !errors.Is(err, ErrNoCapture) {
 			t.Errorf("got Build() = %v, want ErrNoCapture", err)
@@ -393,5 +400,54 @@ func TestTruncatedCapture(t *testing.T) {
 	}
 	if _, err := Build(Options{Capture: writeTemp(t, "junk.pcapng", []byte("not a capture at all"))}); err == nil {
 		t.Error("got no error for a file that is not a capture")
+	}
+}
+
+// rawPcap writes a microsecond classic pcap of frames stamped at epoch
+// plus each time, as any tool might: the times are not checked.
+func rawPcap(t *testing.T, epoch time.Time, times []time.Time, frames [][]byte) string {
+	t.Helper()
+	b := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4)
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint16(b, 4)
+	b = append(b, make([]byte, 8)...)
+	b = binary.LittleEndian.AppendUint32(b, 65535)
+	b = binary.LittleEndian.AppendUint32(b, 1) // Ethernet
+	for i, at := range times {
+		b = binary.LittleEndian.AppendUint32(b, uint32(at.Unix()))
+		b = binary.LittleEndian.AppendUint32(b, uint32(at.Nanosecond()/1000))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(frames[i])))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(frames[i])))
+		b = append(b, frames[i]...)
+	}
+	return writeTemp(t, "raw.pcap", b)
+}
+
+// A capture whose clock runs backwards (10s, 1s, 5s) is drawn as replay
+// replays it: no record before the one ahead of it, so no frame before the
+// page's start and no group that ends before it starts; a warning counts
+// them.
+func TestClockRunningBackwards(t *testing.T) {
+	epoch := time.Unix(1000, 0)
+	var times []time.Time
+	var frames [][]byte
+	for i, s := range []int{10, 1, 5, 12} {
+		times = append(times, epoch.Add(time.Duration(s)*time.Second))
+		frames = append(frames, announceFrame(t, "a", uint16(i)))
+	}
+	m := build(t, Options{Capture: rawPcap(t, epoch, times, frames), MinGroup: 2})
+	var got []time.Duration
+	for _, f := range m.Frames {
+		got = append(got, f.Time)
+	}
+	if want := []time.Duration{0, 0, 0, 2 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("got frames at %v, want %v", got, want)
+	}
+	if len(m.Groups) != 1 || m.Groups[0].Start != 0 || m.Groups[0].End != 2*time.Second {
+		t.Errorf("got groups %+v, want one of the four announces from 0s to 2s", m.Groups)
+	}
+	const want = "2 records are stamped before a record ahead of them, by up to 9s (the capture's clock ran backwards): they are drawn at that record's time"
+	if !slices.Contains(m.Warnings, want) {
+		t.Errorf("got warnings %q, want %q", m.Warnings, want)
 	}
 }

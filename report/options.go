@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 
 	"l2hub/internal/samefile"
@@ -25,7 +26,8 @@ type Options struct {
 }
 
 // Limits bound what a report reads and keeps: a capture and its logs are
-// untrusted input. Zero fields take the defaults.
+// untrusted input. Zero fields take the defaults; Build refuses negative
+// ones.
 type Limits struct {
 	MaxFrames       int   // capture records read (500 000); the rest are left out, with a warning
 	MaxPorts        int   // lifelines (256); a capture with more is refused
@@ -47,6 +49,27 @@ const (
 	DefaultMaxLineBytes    = 4096
 	DefaultMaxMarkers      = 20_000
 )
+
+// check refuses a negative limit: it would silently be the default.
+func (l Limits) check() error {
+	for _, f := range []struct {
+		name  string
+		v, to int64
+	}{
+		{"MaxFrames", int64(l.MaxFrames), DefaultMaxFrames},
+		{"MaxPorts", int64(l.MaxPorts), DefaultMaxPorts},
+		{"HexBytes", int64(l.HexBytes), DefaultHexBytes},
+		{"MaxComment", int64(l.MaxComment), DefaultMaxComment},
+		{"MaxConsoleBytes", l.MaxConsoleBytes, DefaultMaxConsoleBytes},
+		{"MaxLineBytes", int64(l.MaxLineBytes), DefaultMaxLineBytes},
+		{"MaxMarkers", int64(l.MaxMarkers), DefaultMaxMarkers},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("report.Limits.%s %d: must not be negative (0 means the default %d)", f.name, f.v, f.to)
+		}
+	}
+	return nil
+}
 
 func (l Limits) withDefaults() Limits {
 	set := func(v *int, d int) {

@@ -82,3 +82,40 @@ func openRun(t *testing.T) (string, *capture.Sink) {
 	s.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
 	return path, s
 }
+
+// Console lines and control changes stamped far from the capture (a year
+// 9999, a year 1, a clock that was never set) would leave the page's time
+// axis empty but for them: those more than a day before its start or
+// after its last frame are left out, and a warning counts them.
+func TestFarMarkersAreLeftOut(t *testing.T) {
+	path, s := openRun(t)
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
+	s.Observe(&hub.Event{Time: t0.Add(time.Second), Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame})
+	late := filter.Edit{At: 99 * 365 * 24 * time.Hour, Op: filter.EditLinkDown, Name: "b"}
+	s.Annotate("control: " + late.String() + "\n" + late.Line())
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log := writeTemp(t, "a.log", []byte("9999-12-31T23:59:59Z far future\n0001-01-01T00:00:00Z far past\n  0.5 booted\n"+
+		"  86000.0 nearly a day after the last frame\n  200000.0 two days on\n"))
+	m := build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log}}})
+	var got []string
+	for _, mk := range m.Markers {
+		got = append(got, mk.Text)
+	}
+	if want := []string{"booted", "nearly a day after the last frame"}; !slices.Equal(got, want) {
+		t.Errorf("got markers %q, want %q", got, want)
+	}
+	if want := 86000 * time.Second; m.Duration != want {
+		t.Errorf("got the time axis ending at %v, want %v", m.Duration, want)
+	}
+	for _, want := range []string{
+		"console a.log: 3 lines stamped more than 24h0m0s before the capture's start or after its last frame are not drawn (the first: line 1)",
+		"1 changes made through the control API are stamped more than 24h0m0s before the capture's start or after its last frame and are not drawn (the first: on record 2)",
+	} {
+		if !slices.Contains(m.Warnings, want) {
+			t.Errorf("got warnings %q, want %q", m.Warnings, want)
+		}
+	}
+}

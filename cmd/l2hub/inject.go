@@ -23,6 +23,8 @@ Frames leave at the recorded timing (--speed 1, the default), a multiple of it
 with k, M or G suffixes), or as fast as possible (--flood or --speed 0).
 Each frame is scheduled against an absolute deadline (start + offset), so
 lateness never accumulates; the report gives the median and worst drift.
+A wait of more than 24h between two frames stops the injection at that
+frame; --max-gap shortens longer recorded gaps instead.
 
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and

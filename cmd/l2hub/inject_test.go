@@ -327,3 +327,25 @@ func TestInjectSelectionOfNothing(t *testing.T) {
 		}
 	}
 }
+
+// --max-gap is refused before a hub is asked when it is negative or when
+// the pacing has no recorded gaps to shorten.
+func TestInjectMaxGapFlag(t *testing.T) {
+	dir := t.TempDir()
+	in := writeInjectCapture(t, dir, 5)
+	ctl := filepath.Join(dir, "no-hub.sock")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-gap", "-1s"}, "--max-gap -1s: must not be negative"},
+		{[]string{"--max-gap", "1s", "--pps", "10"}, "--max-gap shortens the recorded timing's gaps: at a fixed rate (--pps, --bps) or as fast as possible (--flood, --speed 0) there are none"},
+		{[]string{"--max-gap", "1s", "--speed", "0"}, "--max-gap shortens the recorded timing's gaps"},
+		{[]string{"--max-gap", "1s", "--speed", "2"}, "no-hub.sock"}, // accepted: the hub is asked
+	} {
+		_, _, err := runCmd(t, append([]string{"inject", in, "--into", "b", "--control", ctl}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("inject %q: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestReplayChecksFlagsUpFront: a bad --points, --progress or a --port
-// value meant as a MAC that does not parse is refused whether or not -o is
+// TestReplayChecksFlagsUpFront: a bad --points, --progress, --aging or a
+// --port value meant as a MAC that does not parse is refused whether or not -o is
 // given, saying what is allowed, rather than being ignored or taken for a
 // file name.
 func TestReplayChecksFlagsUpFront(t *testing.T) {
@@ -19,6 +19,7 @@ func TestReplayChecksFlagsUpFront(t *testing.T) {
 		{[]string{"--progress", "sometimes"}, `--progress "sometimes": want auto, always, never`},
 		{[]string{"--port", "b=52:54:00:12:34:0x"}, `--port b=52:54:00:12:34:0x: "52:54:00:12:34:0x" is not a MAC address`},
 		{[]string{"--port", "b=52-54-00-12-34"}, ""}, // five groups: a file name, which does not exist
+		{[]string{"--aging", "-5s"}, "--aging: must not be negative"},
 	} {
 		_, _, err := runCmd(t, append([]string{"replay", in}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

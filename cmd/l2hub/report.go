@@ -62,6 +62,14 @@ replay does; so does one cut short (a killed writer), unless
 			if out == "" {
 				return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
 			}
+			for _, f := range []struct {
+				name   string
+				v, def int
+			}{{"hex-bytes", hexBytes, report.DefaultHexBytes}, {"max-frames", maxFrames, report.DefaultMaxFrames}} {
+				if f.v < 0 {
+					return fmt.Errorf("--%s %d: must not be negative (0 means the default %d)", f.name, f.v, f.def)
+				}
+			}
 			opts := report.Options{Capture: args[0], Check: check, Title: title, MinGroup: group}
 			opts.Limits.HexBytes, opts.Limits.MaxFrames = hexBytes, maxFrames
 			for _, spec := range consoles {
@@ -102,8 +110,8 @@ replay does; so does one cut short (a killed writer), unless
 	fl.StringVarP(&out, "output", "o", "", "the HTML file to write (- for standard output)")
 	fl.StringVar(&title, "title", "", "the page's title (default: the capture's file name)")
 	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (-1: never)")
-	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view")
-	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning")
+	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view; 0 means the default")
+	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning; 0 means the default")
 	fl.BoolVar(&truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
 	return cmd
 }

@@ -53,6 +53,8 @@ func TestReportCommandErrors(t *testing.T) {
 		{"console-unknown-port", []string{"report", capture, "--console", "z=" + capture, "-o", "-"}, `port "z"`},
 		{"unknown-profile", []string{"report", capture, "--check", "nexus-v9", "-o", "-"}, "nexus-v9"},
 		{"missing-capture", []string{"report", "no-such.pcapng", "-o", "-"}, "no-such.pcapng"},
+		{"negative-max-frames", []string{"report", capture, "--max-frames", "-1", "-o", "-"}, "--max-frames -1: must not be negative (0 means the default 500000)"},
+		{"negative-hex-bytes", []string{"report", capture, "--hex-bytes", "-1", "-o", "-"}, "--hex-bytes -1: must not be negative (0 means the default 256)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
