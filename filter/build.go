@@ -120,10 +120,10 @@ func (r *rule) finish() error {
 // addRule appends a finished rule, checking its name.
 func (p *Policy) addRule(r *rule) error {
 	if !validRuleName(r.name) {
-		return fmt.Errorf("rule name %q must be 1-64 printable characters without spaces or quotes", r.name)
+		return fmt.Errorf("rule name %s must be 1-64 printable characters without spaces or quotes", quote(r.name))
 	}
 	if _, dup := p.byName[r.name]; dup {
-		return fmt.Errorf("rule name %q is used twice", r.name)
+		return fmt.Errorf("rule name %s is used twice", quote(r.name))
 	}
 	if len(p.rules) >= maxRules {
 		return fmt.Errorf("more than %d rules", maxRules)
@@ -160,7 +160,7 @@ func (p *scope) parseLink(s string) (linkSpec, error) {
 	if ok {
 		ls.both = true
 	} else if a, b, ok = strings.Cut(s, "->"); !ok {
-		return ls, fmt.Errorf("%q is not a link (write a->b, or a<->b for both directions)", s)
+		return ls, fmt.Errorf("%s is not a link (write a->b, or a<->b for both directions)", quote(s))
 	}
 	var err error
 	if ls.from, err = p.expand(strings.TrimSpace(a)); err != nil {
@@ -236,11 +236,11 @@ func partitionSchedule(t *toggle, start, end *trigger, hold time.Duration) strin
 func (p *Policy) addSchedule(name, port string, at, downFor, every time.Duration, count int64) error {
 	ps := p.port(port)
 	if ps.schedule != "" {
-		return fmt.Errorf("port %q already has schedule %q", port, ps.schedule)
+		return fmt.Errorf("port %s already has schedule %s", quote(port), quote(ps.schedule))
 	}
 	for _, other := range p.portStates {
 		if other.schedule == name {
-			return fmt.Errorf("schedule name %q is used twice", name)
+			return fmt.Errorf("schedule name %s is used twice", quote(name))
 		}
 	}
 	tg := &ps.tg

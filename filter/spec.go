@@ -297,7 +297,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		if i := indexOf(skipNames[:], c.Skip); i > 0 {
 			skip = skipLevel(i)
 		} else if c.Skip != "" && i < 0 {
-			errs.Add(rs.At.errorf("corrupt: skip %q is not one of %s", c.Skip, strings.Join(skipNames[:], ", ")))
+			errs.Add(rs.At.errorf("corrupt: skip %s is not one of %s", quote(c.Skip), strings.Join(skipNames[:], ", ")))
 		}
 		r.corrupt = &corruptCfg{p: c.Probability, bits: max(c.Bits, 1), skip: skip}
 	}
@@ -521,7 +521,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 		return
 	}
 	if p.partition(pt.name) != nil {
-		errs.Add(ps.NameAt.errorf("partition name %q is used twice", pt.name))
+		errs.Add(ps.NameAt.errorf("partition name %s is used twice", quote(pt.name)))
 		return
 	}
 	if len(p.partitions) >= maxPartitions {
@@ -545,7 +545,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 // compileTrigger checks that a trigger names a rule.
 func (p *Policy) compileTrigger(ts *TriggerSpec) (*trigger, *FieldError) {
 	if p.byName[ts.Rule] == nil {
-		return nil, ts.RuleAt.errorf("no rule named %q", ts.Rule)
+		return nil, ts.RuleAt.errorf("no rule named %s", quote(ts.Rule))
 	}
 	if ts.Matches < 1 {
 		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
@@ -595,7 +595,7 @@ func (p *Policy) checkPorts(from, to []string, links [][2]string) error {
 	}
 	check := func(n string) error {
 		if !p.ports[n] {
-			return fmt.Errorf("port %q does not exist (ports: %s)", n, strings.Join(sortedKeys(p.ports), ", "))
+			return fmt.Errorf("port %s does not exist (ports: %s)", quote(n), strings.Join(sortedKeys(p.ports), ", "))
 		}
 		return nil
 	}
@@ -627,7 +627,7 @@ func (p *Policy) checkGroups(groups [][]string) error {
 		}
 		for _, n := range g {
 			if seen[n] {
-				return fmt.Errorf("port %q is in more than one group", n)
+				return fmt.Errorf("port %s is in more than one group", quote(n))
 			}
 			seen[n] = true
 		}

@@ -116,7 +116,7 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 			if s, ok := w.scalar(v, p); ok {
 				b, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "").Replace(s))
 				if err != nil {
-					w.errf(v, p, "%q is not hex bytes (write 4e585342 or \"4e 58 53 42\")", s)
+					w.errf(v, p, "%s is not hex bytes (write 4e585342 or \"4e 58 53 42\")", quote(s))
 					return
 				}
 				w.payload(ms, b, v, p)
@@ -149,10 +149,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 					// open below ("-100"): from the first match
 					lo = 1
 					if hi < lo {
-						err = fmt.Errorf("matches are counted from 1; %q ends at %d", s, hi)
+						err = fmt.Errorf("matches are counted from 1; %s ends at %d", quote(s), hi)
 					}
 				case lo < 1:
-					err = fmt.Errorf("matches are counted from 1; %q starts at %d", s, lo)
+					err = fmt.Errorf("matches are counted from 1; %s starts at %d", quote(s), lo)
 				}
 				if err != nil {
 					w.errf(v, p, "%v", err)
