@@ -101,6 +101,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].delay: "20" needs a unit (e.g. 20ms)`}},
 		{"duration-negative", "rules:\n  - name: x\n    delay: {fixed: -5ms}\n",
 			[]string{`rules[0].delay.fixed: -5ms is negative`}},
+		{"duration-too-large", "rules:\n  - name: x\n    delay: 99999999999999999999h\n",
+			[]string{`test.yaml:3:12: rules[0].delay: 99999999999999999999h is longer than 24h, the most a policy's times may be`}},
 		{"bad-jitter", "rules:\n  - name: x\n    delay: 20ms±x\n",
 			[]string{`rules[0].delay: jitter: "x" is not a duration`}},
 		{"bad-distribution", "rules:\n  - name: x\n    delay: {fixed: 1ms, distribution: pareto}\n",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,13 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
+	switch {
+	case err == nil:
+	case durationSyntax.MatchString(s) && strings.HasPrefix(s, "-"):
+		return 0, fmt.Errorf("%s is negative", shown(s))
+	case durationSyntax.MatchString(s): // well written, but past time.Duration's 292 years
+		return 0, fmt.Errorf("%s is longer than %s, the most a policy's times may be", shown(s), maxDurationText)
+	default:
 		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
 			return 0, fmt.Errorf("%s needs a unit (e.g. %sms)", quote(s), shown(s))
 		}
@@ -64,10 +71,17 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s is negative", d)
 	}
 	if d > maxDuration {
-		return 0, fmt.Errorf("%s is longer than %s", d, maxDuration)
+		return 0, fmt.Errorf("%s is longer than %s, the most a policy's times may be", d, maxDurationText)
 	}
 	return d, nil
 }
+
+// maxDurationText is maxDuration as a user writes it.
+var maxDurationText = strings.TrimSuffix(maxDuration.String(), "0m0s")
+
+// durationSyntax is what time.ParseDuration reads, whatever the size of
+// the numbers: a value it refuses that matches is out of its range.
+var durationSyntax = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 // parseHold reads how long a partition holds once started: a duration,
 // and a positive one (a Spec's 0 means none).
