@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"l2hub/hub"
 )
 
 // Bounds on a policy's size: far above any hand-written file, low enough
@@ -40,6 +42,20 @@ const (
 	minMTU = 68
 	maxMTU = 65535
 )
+
+// checkLength refuses a frame length range [lo, hi] (hi < 0: open) that
+// no frame is in: every frame the policy sees holds at least an Ethernet
+// header (the hub drops a runt before), and none is longer than the
+// largest maximum a hub may be configured with (max_frame).
+func checkLength(lo, hi int64) error {
+	if lo > hub.MaxFrameLimit {
+		return fmt.Errorf("starts at %d bytes, but no frame is longer than %d (the largest max_frame a hub takes); length counts a frame's bytes from its Ethernet header", lo, hub.MaxFrameLimit)
+	}
+	if hi >= 0 && hi < hub.EthHeaderLen {
+		return fmt.Errorf("ends at %d bytes, but every frame holds at least its %d-byte Ethernet header; length counts a frame's bytes from its Ethernet header", hi, hub.EthHeaderLen)
+	}
+	return nil
+}
 
 // checkSize says whether n bytes is within [lo, hi], in the words the
 // front ends and Compile share.

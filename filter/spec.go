@@ -361,8 +361,9 @@ func (rs *RuleSpec) checkProbabilities(errs *yamlfile.Errors) {
 }
 
 // checkSizes adds an error for each size of rs outside its range (mtu,
-// burst, queue; an unset mtu or burst is 0): the front ends refuse them
-// as they parse, and a Spec built in Go gets the same check here.
+// burst, queue, the frame length it matches; an unset mtu or burst is 0):
+// the front ends refuse them as they parse, and a Spec built in Go gets
+// the same check here.
 func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
 	check := func(what string, n, lo, hi int64) {
 		if err := checkSize(n, lo, hi); err != nil {
@@ -371,6 +372,11 @@ func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
 	}
 	if rs.MTU != 0 {
 		check("mtu", int64(rs.MTU), minMTU, maxMTU)
+	}
+	if l := rs.Match.Length; l != nil {
+		if err := checkLength(l.Min, l.Max); err != nil {
+			errs.Add(rs.At.errorf("match: length %v", err))
+		}
 	}
 	if rc := rs.Rate; rc != nil {
 		if rc.Burst != 0 {

@@ -126,6 +126,11 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"length": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
 				lo, hi, err := parseIntRange(s, parseSize)
+				if err == nil {
+					if err = checkLength(lo, hi); err != nil {
+						err = fmt.Errorf("%s %w", shown(s), err)
+					}
+				}
 				if err != nil {
 					w.errf(v, p, "%v", err)
 					return
