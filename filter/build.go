@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,10 +181,13 @@ func (p *scope) parseLink(s string) (linkSpec, error) {
 	}
 	var err error
 	if ls.from, err = p.expand(strings.TrimSpace(a)); err != nil {
-		return ls, err
+		return linkSpec{}, err
 	}
 	if ls.to, err = p.expand(strings.TrimSpace(b)); err != nil {
-		return ls, err
+		return linkSpec{}, err
+	}
+	if pairs := ls.pairs(); len(pairs) > 0 && !slices.ContainsFunc(pairs, func(l [2]string) bool { return l[0] != l[1] }) {
+		return linkSpec{}, fmt.Errorf("%s goes from port %s to itself, which no frame does (the hub never sends a frame back out of the port it came in on)", quote(s), ls.from[0])
 	}
 	return ls, nil
 }

@@ -17,17 +17,30 @@ func TestNeverMatchingRefused(t *testing.T) {
 		want        string // the one error, after "p.yaml:"; "" when accepted
 	}{
 		{"length-above-any-frame", "{length: 999999999-}",
-			fmt.Sprintf("3:21: rules[0].match.length: 999999999- starts at 999999999 bytes, but no frame is longer than %d", 1<<20)},
-		{"length-exact-above-any-frame", "{length: 2MiB}", "3:21: rules[0].match.length: 2MiB starts at 2097152 bytes"},
+			fmt.Sprintf("4:21: rules[0].match.length: 999999999- starts at 999999999 bytes, but no frame is longer than %d", 1<<20)},
+		{"length-exact-above-any-frame", "{length: 2MiB}", "4:21: rules[0].match.length: 2MiB starts at 2097152 bytes"},
 		{"length-below-the-header", "{length: 1-10}",
-			"3:21: rules[0].match.length: 1-10 ends at 10 bytes, but every frame holds at least its 14-byte Ethernet header"},
-		{"length-open-below-the-header", "{length: -13}", "3:21: rules[0].match.length: -13 ends at 13 bytes"},
+			"4:21: rules[0].match.length: 1-10 ends at 10 bytes, but every frame holds at least its 14-byte Ethernet header"},
+		{"length-open-below-the-header", "{length: -13}", "4:21: rules[0].match.length: -13 ends at 13 bytes"},
 		{"length-header-only", "{length: 14}", ""},
 		{"length-up-to-the-limit", "{length: 1MiB}", ""},
 		{"length-past-the-limit-open", "{length: 60-}", ""},
+		{"link-to-itself", "{link: a->a}",
+			`4:19: rules[0].match.link: "a->a" goes from port a to itself, which no frame does (the hub never sends a frame back out of the port it came in on)`},
+		{"link-both-ways-to-itself", "{link: [a->b, b<->b]}", `4:26: rules[0].match.link: "b<->b" goes from port b to itself`},
+		{"link-group-of-one-to-itself", "{link: one->a}", `4:19: rules[0].match.link: "one->a" goes from port a to itself`},
+		{"link-group-to-itself", "{link: ab->ab}", ""},
+		{"from-to-same-port", "{from: a, to: a}",
+			"4:26: rules[0].match.to: from and to both name port a alone, and no frame goes from a port to itself"},
+		{"from-group-of-one-to-same-port", "{from: one, to: [a]}", "4:28: rules[0].match.to: from and to both name port a alone"},
+		{"from-group-to-one-of-it", "{from: ab, to: a}", ""},
+		{"from-off-the-link", "{from: c, link: a->b}", "4:28: rules[0].match.link: no link it names goes from a port of from"},
+		{"to-off-the-link", "{to: [a, c], link: [a->b, c->b]}", "4:31: rules[0].match.link: no link it names goes to a port of to"},
+		{"from-to-off-the-link", "{from: a, to: c, link: a->b}", "4:35: rules[0].match.link: no link it names goes from a port of from and to a port of to"},
+		{"from-to-on-a-link", "{from: a, to: b, link: [a->b, c->b]}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := "rules:\n  - name: x\n    match: " + tc.match + "\n"
+			src := "groups: {ab: [a, b], one: [a]}\nrules:\n  - name: x\n    match: " + tc.match + "\n"
 			_, err := Parse([]byte(src), "p.yaml", abc)
 			if tc.want == "" {
 				if err != nil {
@@ -54,6 +67,10 @@ func TestCompileRefusesNeverMatching(t *testing.T) {
 		{"length-above-any-frame", MatchSpec{Length: &Range{Min: 999999999, Max: -1}}, "match: length starts at 999999999 bytes"},
 		{"length-below-the-header", MatchSpec{Length: &Range{Min: 1, Max: 10}}, "match: length ends at 10 bytes"},
 		{"length", MatchSpec{Length: &Range{Min: 14, Max: -1}}, ""},
+		{"link-to-itself", MatchSpec{Links: [][2]string{{"a", "a"}}}, "match.link: every link it names goes from a port to itself"},
+		{"from-to-same-port", MatchSpec{From: []string{"b"}, To: []string{"b"}}, "match.to: from and to both name port b alone"},
+		{"from-off-the-link", MatchSpec{From: []string{"c"}, Links: [][2]string{{"a", "b"}}}, "match.link: no link it names goes from a port of from"},
+		{"link", MatchSpec{From: []string{"a"}, Links: [][2]string{{"a", "a"}, {"a", "b"}}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := RuleSpec{Name: "x", Match: tc.ms, At: Pos{File: "code", Path: "rules[0]"}}
@@ -69,5 +86,29 @@ func TestCompileRefusesNeverMatching(t *testing.T) {
 				t.Errorf("got Compile error\n%v\nwant the one error code: rules[0]: %s...", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSelfLinkRefusedEverywhere: a link from a port to itself is refused
+// wherever a link is written: a flag, a trigger, a rule edit.
+func TestSelfLinkRefusedEverywhere(t *testing.T) {
+	const want = `goes from port a to itself`
+	_, err := ParseFlags([]string{"--loss", "a->a=5%"}, abc)
+	if !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), `--loss: "a->a=5%": "a->a" `+want) {
+		t.Errorf("got --loss a->a=5%% error %v, want one naming the flag", err)
+	}
+	var f Flags
+	f.entries = []flagEntry{{"delay", "a->a=5ms"}}
+	if _, err := f.Rule("x"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got Flags.Rule error %v, want one with %q", err, want)
+	}
+	src := "rules:\n  - {name: x}\npartitions:\n  - {name: p, groups: a|b, start: {rule: x, matches: 1, link: a->a}}\n"
+	if _, err := Parse([]byte(src), "p.yaml", abc); err == nil || !strings.HasPrefix(err.Error(), `p.yaml:4:63: partitions[0].start.link: "a->a" `+want) {
+		t.Errorf("got a trigger on a->a: %v, want it refused at its line:col", err)
+	}
+	p := mustParse(t, "rules: []\n")
+	if _, err := p.ParseRule([]byte("{match: {from: a, to: a}, drop: true}"), "rule.yaml", "x"); err == nil ||
+		!strings.HasPrefix(err.Error(), "rule.yaml:1:23: match.to: from and to both name port a alone") {
+		t.Errorf("got a rule edit from a to a: %v, want it refused at its line:col", err)
 	}
 }

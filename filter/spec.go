@@ -1,8 +1,10 @@
 package filter
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -262,6 +264,9 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	if err := p.checkPorts(rs.Match.From, rs.Match.To, rs.Match.Links); err != nil {
 		errs.Add(rs.At.errorf("%v", err))
 	}
+	for _, pr := range rs.Match.problems() {
+		errs.Add(rs.At.errorf("match.%s: %v", pr.field, pr.err))
+	}
 	r.m, r.win = rs.Match.compile()
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop
@@ -407,6 +412,68 @@ func (rs *RuleSpec) checkCounts(errs *yamlfile.Errors) {
 	}
 	if ro := rs.Reorder; ro != nil {
 		check("reorder: gap", int64(ro.Gap), maxGap)
+	}
+}
+
+// A matchProblem is a combination of a rule's criteria that no frame
+// meets, blamed on one of them (its key in the policy file).
+type matchProblem struct {
+	field string
+	err   error
+}
+
+// problems lists the combinations of ms's criteria that no frame meets:
+// each criterion alone is checked where it is written, these are what
+// only the whole match shows. Each problem's field, set aside, ends it.
+func (ms MatchSpec) problems() []matchProblem {
+	var out []matchProblem
+	for {
+		pr, ok := ms.impossible()
+		if !ok {
+			return out
+		}
+		out = append(out, pr)
+		ms.clear(pr.field)
+	}
+}
+
+// impossible finds the first combination of ms's criteria that no frame
+// meets. It blames only a field that is set, so clearing it ends the
+// problem.
+func (ms *MatchSpec) impossible() (matchProblem, bool) {
+	if ms.From != nil && len(ms.From) == 0 || ms.To != nil && len(ms.To) == 0 || ms.Links != nil && len(ms.Links) == 0 {
+		return matchProblem{}, false // what was in the set was refused where it was written
+	}
+	in := func(set []string, n string) bool { return set == nil || slices.Contains(set, n) }
+	other := func(l [2]string) bool { return l[0] != l[1] }
+	switch {
+	case ms.Links != nil && !slices.ContainsFunc(ms.Links, other):
+		return matchProblem{"link", errors.New("every link it names goes from a port to itself, which no frame does")}, true
+	case ms.Links != nil && !slices.ContainsFunc(ms.Links, func(l [2]string) bool { return other(l) && in(ms.From, l[0]) && in(ms.To, l[1]) }):
+		var sides []string
+		if ms.From != nil {
+			sides = append(sides, "from a port of from")
+		}
+		if ms.To != nil {
+			sides = append(sides, "to a port of to")
+		}
+		return matchProblem{"link", fmt.Errorf("no link it names goes %s", strings.Join(sides, " and "))}, true
+	case ms.Links == nil && ms.From != nil && ms.To != nil &&
+		!slices.ContainsFunc(ms.From, func(f string) bool { return slices.ContainsFunc(ms.To, func(t string) bool { return f != t }) }):
+		return matchProblem{"to", fmt.Errorf("from and to both name port %s alone, and no frame goes from a port to itself", ms.From[0])}, true
+	}
+	return matchProblem{}, false
+}
+
+// clear sets the criterion of the policy file's key field aside.
+func (ms *MatchSpec) clear(field string) {
+	switch field {
+	case "link":
+		ms.Links = nil
+	case "to":
+		ms.To = nil
+	default:
+		panic("filter: clear " + field)
 	}
 }
 

@@ -8,12 +8,22 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"l2hub/internal/yamlfile"
 )
 
 // match fills ms from a rule's match mapping, its Description included.
 func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	var desc []string
 	defer func() { ms.Description = strings.Join(desc, " ") }()
+	defer func() {
+		// Each problem is reported at the value it blames, which is set
+		// aside so that Compile does not report it again.
+		for _, pr := range ms.problems() {
+			w.errf(yamlfile.Lookup(n, pr.field), yamlfile.JoinPath(path, pr.field), "%v", pr.err)
+			ms.clear(pr.field)
+		}
+	}()
 	add := func(key string, vals ...string) {
 		desc = append(desc, key+"="+strings.Join(vals, ","))
 	}
