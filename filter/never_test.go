@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -38,6 +39,18 @@ func TestNeverMatchingRefused(t *testing.T) {
 		{"to-off-the-link", "{to: [a, c], link: [a->b, c->b]}", "4:31: rules[0].match.link: no link it names goes to a port of to"},
 		{"from-to-off-the-link", "{from: a, to: c, link: a->b}", "4:35: rules[0].match.link: no link it names goes from a port of from and to a port of to"},
 		{"from-to-on-a-link", "{from: a, to: b, link: [a->b, c->b]}", ""},
+		{"untagged-qinq", "{vlan: false, qinq: true}",
+			"4:32: rules[0].match.qinq: true needs two VLAN tags, and vlan: false refuses every tagged frame (remove vlan: false)"},
+		{"one-tag", "{vlan: true, qinq: false}", ""},
+		{"untagged", "{vlan: false, qinq: false}", ""},
+		{"ipv4-to-ipv6", `{src_ip: 10.0.0.0/8, dst_ip: "::1"}`,
+			"4:41: rules[0].match.dst_ip: holds only IPv6 addresses and src_ip only IPv4 ones: a packet's two addresses are of one IP version"},
+		{"ipv4-to-ipv4-or-ipv6", `{src_ip: 10.0.0.0/8, dst_ip: ["::1", 10.1.0.0/16]}`, ""},
+		{"ipv4-or-ipv6-to-ipv6", `{src_ip: [10.0.0.0/8, "fd00::/8"], dst_ip: "::1"}`, ""},
+		{"ipv4-on-ipv6", "{ethertype: ipv6, src_ip: 10.0.0.0/8}",
+			"4:38: rules[0].match.src_ip: holds only IPv4 addresses, and ethertype names no IPv4 packet"},
+		{"ip-on-arp", "{ethertype: arp, dst_ip: 10.0.0.1}", "4:37: rules[0].match.dst_ip: holds only IPv4 addresses, and ethertype names no IPv4 packet"},
+		{"ip-on-arp-or-ipv4", "{ethertype: [arp, ipv4], dst_ip: 10.0.0.1}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "groups: {ab: [a, b], one: [a]}\nrules:\n  - name: x\n    match: " + tc.match + "\n"
@@ -59,6 +72,7 @@ func TestNeverMatchingRefused(t *testing.T) {
 // TestCompileRefusesNeverMatching: a Spec built in Go gets the same
 // checks, at the rule.
 func TestCompileRefusesNeverMatching(t *testing.T) {
+	yes, no := true, false
 	for _, tc := range []struct {
 		name string
 		ms   MatchSpec
@@ -71,6 +85,11 @@ func TestCompileRefusesNeverMatching(t *testing.T) {
 		{"from-to-same-port", MatchSpec{From: []string{"b"}, To: []string{"b"}}, "match.to: from and to both name port b alone"},
 		{"from-off-the-link", MatchSpec{From: []string{"c"}, Links: [][2]string{{"a", "b"}}}, "match.link: no link it names goes from a port of from"},
 		{"link", MatchSpec{From: []string{"a"}, Links: [][2]string{{"a", "a"}, {"a", "b"}}}, ""},
+		{"untagged-qinq", MatchSpec{VLAN: &no, QinQ: &yes}, "match.qinq: true needs two VLAN tags"},
+		{"ipv4-to-ipv6", MatchSpec{SrcIP: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, DstIP: []netip.Prefix{netip.MustParsePrefix("::1/128")}},
+			"match.dst_ip: holds only IPv6 addresses and src_ip only IPv4 ones"},
+		{"ipv6-on-ipv4", MatchSpec{EtherTypes: []uint16{0x0800}, DstIP: []netip.Prefix{netip.MustParsePrefix("::1/128")}},
+			"match.dst_ip: holds only IPv6 addresses, and ethertype names no IPv6 packet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := RuleSpec{Name: "x", Match: tc.ms, At: Pos{File: "code", Path: "rules[0]"}}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"l2hub/internal/yamlfile"
+	"l2hub/packet"
 )
 
 // Spec is a policy as its front ends write it down, before it is compiled:
@@ -441,12 +442,16 @@ func (ms MatchSpec) problems() []matchProblem {
 // meets. It blames only a field that is set, so clearing it ends the
 // problem.
 func (ms *MatchSpec) impossible() (matchProblem, bool) {
-	if ms.From != nil && len(ms.From) == 0 || ms.To != nil && len(ms.To) == 0 || ms.Links != nil && len(ms.Links) == 0 {
-		return matchProblem{}, false // what was in the set was refused where it was written
-	}
+	// A list set but empty had what was in it refused where it was
+	// written: the checks that need it are skipped.
+	ports := !emptied(ms.From) && !emptied(ms.To) && !emptied(ms.Links)
+	ips := !emptied(ms.SrcIP) && !emptied(ms.DstIP) && !emptied(ms.EtherTypes)
 	in := func(set []string, n string) bool { return set == nil || slices.Contains(set, n) }
 	other := func(l [2]string) bool { return l[0] != l[1] }
 	switch {
+	case ms.VLAN != nil && !*ms.VLAN && ms.QinQ != nil && *ms.QinQ:
+		return matchProblem{"qinq", errors.New("true needs two VLAN tags, and vlan: false refuses every tagged frame (remove vlan: false)")}, true
+	case !ports:
 	case ms.Links != nil && !slices.ContainsFunc(ms.Links, other):
 		return matchProblem{"link", errors.New("every link it names goes from a port to itself, which no frame does")}, true
 	case ms.Links != nil && !slices.ContainsFunc(ms.Links, func(l [2]string) bool { return other(l) && in(ms.From, l[0]) && in(ms.To, l[1]) }):
@@ -462,7 +467,73 @@ func (ms *MatchSpec) impossible() (matchProblem, bool) {
 		!slices.ContainsFunc(ms.From, func(f string) bool { return slices.ContainsFunc(ms.To, func(t string) bool { return f != t }) }):
 		return matchProblem{"to", fmt.Errorf("from and to both name port %s alone, and no frame goes from a port to itself", ms.From[0])}, true
 	}
+	src, dst := ipVersions(ms.SrcIP), ipVersions(ms.DstIP)
+	switch eth := etherVersions(ms.EtherTypes); {
+	case !ips:
+	case src&dst == 0:
+		return matchProblem{"dst_ip", fmt.Errorf("holds only %s addresses and src_ip only %s ones: a packet's two addresses are of one IP version", dst, src)}, true
+	case ms.SrcIP != nil && src&eth == 0:
+		return matchProblem{"src_ip", fmt.Errorf("holds only %s addresses, and ethertype names no %s packet", src, src)}, true
+	case ms.DstIP != nil && dst&eth == 0:
+		return matchProblem{"dst_ip", fmt.Errorf("holds only %s addresses, and ethertype names no %s packet", dst, dst)}, true
+	}
 	return matchProblem{}, false
+}
+
+func emptied[T any](s []T) bool { return s != nil && len(s) == 0 }
+
+// ipVersion is a set of IP versions, for the address criteria's checks.
+type ipVersion uint8
+
+const (
+	ipv4 ipVersion = 1 << iota
+	ipv6
+	anyIP = ipv4 | ipv6
+)
+
+func (v ipVersion) String() string {
+	switch v {
+	case ipv4:
+		return "IPv4"
+	case ipv6:
+		return "IPv6"
+	case anyIP:
+		return "IPv4 or IPv6"
+	}
+	return "no IP"
+}
+
+// ipVersions is the versions of the addresses prefixes match (nil: any).
+func ipVersions(prefixes []netip.Prefix) ipVersion {
+	if prefixes == nil {
+		return anyIP
+	}
+	var v ipVersion
+	for _, p := range prefixes {
+		if p.Addr().Is4() {
+			v |= ipv4
+		} else {
+			v |= ipv6
+		}
+	}
+	return v
+}
+
+// etherVersions is the IP versions of the EtherTypes types (nil: any).
+func etherVersions(types []uint16) ipVersion {
+	if types == nil {
+		return anyIP
+	}
+	var v ipVersion
+	for _, t := range types {
+		switch t {
+		case packet.EtherTypeIPv4:
+			v |= ipv4
+		case packet.EtherTypeIPv6:
+			v |= ipv6
+		}
+	}
+	return v
 }
 
 // clear sets the criterion of the policy file's key field aside.
@@ -472,6 +543,12 @@ func (ms *MatchSpec) clear(field string) {
 		ms.Links = nil
 	case "to":
 		ms.To = nil
+	case "qinq":
+		ms.QinQ = nil
+	case "src_ip":
+		ms.SrcIP = nil
+	case "dst_ip":
+		ms.DstIP = nil
 	default:
 		panic("filter: clear " + field)
 	}
