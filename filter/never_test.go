@@ -155,3 +155,28 @@ func TestCIDRWithHostBitsRefused(t *testing.T) {
 		t.Errorf("got Parse error %v, want %q", err, want)
 	}
 }
+
+// TestListedTwiceRefused: an entry of a match list that means what one
+// before it does is refused at its line:col, saying where the first is.
+func TestListedTwiceRefused(t *testing.T) {
+	for _, tc := range []struct{ match, want string }{
+		{"{src_ip: [10.0.0.0/8, 10.0.0.0/8]}", `3:34: rules[0].match.src_ip: "10.0.0.0/8" is listed twice (first at line 3, column 22)`},
+		{"{dst_ip: [10.0.0.1, 10.1.0.0/16, 10.0.0.1/32]}", `3:45: rules[0].match.dst_ip: "10.0.0.1/32" is listed twice (first at line 3, column 22, as "10.0.0.1")`},
+		{`{dst_ip: ["fd00::/8", "fd00::/8"]}`, `3:34: rules[0].match.dst_ip: "fd00::/8" is listed twice (first at line 3, column 22)`},
+		{"{protocol: [udp, tcp, 17]}", `3:34: rules[0].match.protocol: "17" is listed twice (first at line 3, column 24, as "udp")`},
+		{"{ethertype: [ipv4, 0x800]}", `3:31: rules[0].match.ethertype: "0x800" is listed twice (first at line 3, column 25, as "ipv4")`},
+		{"{from: [a, b, a]}", `3:26: rules[0].match.from: "a" is listed twice (first at line 3, column 20)`},
+		{"{link: [a->b, a -> b]}", `3:26: rules[0].match.link: "a -> b" is listed twice (first at line 3, column 20, as "a->b")`},
+		{"{src_ip: [10.0.0.0/8, 10.1.0.0/16], link: [a->b, a<->b], protocol: [tcp, udp]}", ""},
+	} {
+		src := "rules:\n  - name: x\n    match: " + tc.match + "\n"
+		_, err := Parse([]byte(src), "p.yaml", abc)
+		var list ErrorList
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("got Parse(%q) = %v, want it accepted", src, err)
+		case tc.want != "" && (!errors.As(err, &list) || len(list) != 1 || list[0].Error() != "p.yaml:"+tc.want):
+			t.Errorf("got Parse(%q) error\n%v\nwant the one error p.yaml:%s", src, err, tc.want)
+		}
+	}
+}

@@ -27,22 +27,36 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	add := func(key string, vals ...string) {
 		desc = append(desc, key+"="+strings.Join(vals, ","))
 	}
-	// each runs parse on every entry of a value-or-list.
-	each := func(v *yaml.Node, p string, parse func(s string) error) []string {
+	// each runs parse on every entry of a value-or-list; parse returns
+	// what the entry means (a port's name, an address as a CIDR), and an
+	// entry that means what one before it did is refused: it adds nothing
+	// to the list, so it is likely a typo for another.
+	each := func(v *yaml.Node, p string, parse func(s string) (key string, err error)) []string {
 		items, ok := w.items(v, p)
 		if !ok {
 			return nil
 		}
 		var vals []string
+		first := map[string]*yaml.Node{}
 		for _, it := range items {
 			s, ok := w.scalar(it, p)
 			if !ok {
 				continue
 			}
-			if err := parse(s); err != nil {
+			key, err := parse(s)
+			if err != nil {
 				w.errf(it, p, "%v", err)
 				continue
 			}
+			if at, twice := first[key]; twice {
+				as := ""
+				if at.Value != s {
+					as = ", as " + quote(at.Value)
+				}
+				w.errf(it, p, "%s is listed twice (first at line %d, column %d%s)", quote(s), at.Line, at.Column, as)
+				continue
+			}
+			first[key] = it
 			vals = append(vals, s)
 		}
 		return vals
@@ -50,10 +64,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	portSet := func(key string, dst *[]string) func(v *yaml.Node, p string) {
 		return func(v *yaml.Node, p string) {
 			set := []string{}
-			vals := each(v, p, func(s string) error {
+			vals := each(v, p, func(s string) (string, error) {
 				ports, err := w.scope.expand(s)
 				set = append(set, ports...)
-				return err
+				return s, err
 			})
 			*dst = set
 			add(key, vals...)
@@ -73,18 +87,18 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"to":   portSet("to", &ms.To),
 		"link": func(v *yaml.Node, p string) {
 			ms.Links = [][2]string{}
-			add("link", each(v, p, func(s string) error {
+			add("link", each(v, p, func(s string) (string, error) {
 				ls, err := w.scope.parseLink(s)
 				ms.Links = append(ms.Links, ls.pairs()...)
-				return err
+				return fmt.Sprint(ls), err
 			})...)
 		},
 		"ethertype": func(v *yaml.Node, p string) {
 			ms.EtherTypes = []uint16{}
-			add("ethertype", each(v, p, func(s string) error {
+			add("ethertype", each(v, p, func(s string) (string, error) {
 				t, err := parseEtherType(s)
 				ms.EtherTypes = append(ms.EtherTypes, t)
-				return err
+				return strconv.Itoa(int(t)), err
 			})...)
 		},
 		"vlan":      yes(&ms.VLAN, "vlan"),
@@ -97,10 +111,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"dst_ip":    func(v *yaml.Node, p string) { w.prefixes(&ms.DstIP, v, p, each, add, "dst_ip") },
 		"protocol": func(v *yaml.Node, p string) {
 			ms.Protocols = []uint8{}
-			add("protocol", each(v, p, func(s string) error {
+			add("protocol", each(v, p, func(s string) (string, error) {
 				x, err := parseProtocol(s)
 				ms.Protocols = append(ms.Protocols, x)
-				return err
+				return strconv.Itoa(int(x)), err
 			})...)
 		},
 		"src_port": func(v *yaml.Node, p string) { w.portRange(&ms.SrcPort, v, p, add, "src_port") },
@@ -211,12 +225,12 @@ func (w *walker) mac(dst **[6]byte, v *yaml.Node, p string, add func(string, ...
 	add(key, s)
 }
 
-func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func(*yaml.Node, string, func(string) error) []string, add func(string, ...string), key string) {
+func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func(*yaml.Node, string, func(string) (string, error)) []string, add func(string, ...string), key string) {
 	*dst = []netip.Prefix{}
-	add(key, each(v, p, func(s string) error {
+	add(key, each(v, p, func(s string) (string, error) {
 		pf, err := parsePrefix(s)
 		*dst = append(*dst, pf)
-		return err
+		return pf.String(), err
 	})...)
 }
 
