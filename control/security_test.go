@@ -182,6 +182,33 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 	}
 }
 
+// TestPartitionRequestKeysOnce: a partition request that gives a key twice
+// is refused, as a policy file that does is, and starts nothing: the JSON
+// decoder alone would take the last ("q"), whatever the case of its key.
+func TestPartitionRequestKeysOnce(t *testing.T) {
+	target, path := serveFake(t, "")
+	for _, tc := range []struct{ name, body, want string }{
+		{"name-twice", `{"name":"p","name":"q","groups":[["a"],["b"]]}`, `partition request: key "name" given twice`},
+		{"name-twice-other-case", `{"name":"p","NAME":"q","groups":[["a"],["b"]]}`,
+			`partition request: key "NAME" given twice (first as "name"; keys match fields whatever their case)`},
+		{"groups-twice", `{"groups":[["a"],["c"]],"name":"p","groups":[["a"],["b"]]}`, `partition request: key "groups" given twice`},
+		{"too-large", `{"name":"p","groups":[["a"],["b"]]}` + strings.Repeat(" ", 64<<10), "partition request is larger than 65536 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || got != 400 || e.Error != tc.want {
+				t.Errorf("got %d %s, want 400 with the error %q", got, strings.TrimSpace(msg), tc.want)
+			}
+		})
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	if len(target.partitions) != 0 {
+		t.Errorf("refused requests made partitions %v", target.partitions)
+	}
+}
+
 // TestConnectionCap: however many clients come at once, the server holds
 // at most MaxConns connections; the others wait their turn and are served.
 func TestConnectionCap(t *testing.T) {

@@ -419,16 +419,12 @@ func blank(src []byte) bool {
 }
 
 // DecodePartition decodes the body of POST /v1/partitions: one JSON object
-// with known fields only, and a name. The groups are the target's to check.
+// with known fields only, each given once, and a name. The groups are the
+// target's to check.
 func DecodePartition(r io.Reader) (PartitionRequest, error) {
 	var req PartitionRequest
-	dec := json.NewDecoder(io.LimitReader(r, maxRequestJSON))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, &UserError{fmt.Errorf("partition request: %w", err)}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return req, &UserError{errors.New("partition request: more than one JSON value")}
+	if err := decodeJSON(r, maxRequestJSON, "partition request", &req); err != nil {
+		return req, err
 	}
 	if err := checkName(req.Name); err != nil {
 		return req, &UserError{fmt.Errorf("partition request: name: %w", err)}
