@@ -209,6 +209,37 @@ func TestPartitionRequestKeysOnce(t *testing.T) {
 	}
 }
 
+// TestEveryRefusalHasACode: every 400 carries a code, the sentinel's
+// where one applies and "invalid" otherwise, so that a program tells a
+// bad group (a target's plain refusal) from a bad policy no differently.
+func TestEveryRefusalHasACode(t *testing.T) {
+	_, path := serveFake(t, "")
+	frame := string(control.AppendInjectFrame(nil, make([]byte, 60)))
+	for _, tc := range []struct{ name, method, url, ctype, body, code string }{
+		{"group", "POST", "/v1/partitions", "application/json", `{"name":"p","groups":[["a"]]}`, control.CodeInvalid},
+		{"partition-json", "POST", "/v1/partitions", "application/json", `{"name":"p","name":"q"}`, control.CodeInvalid},
+		{"partition-name", "POST", "/v1/partitions", "application/json", `{"name":"a b","groups":[["a"],["b"]]}`, control.CodeInvalid},
+		{"heal", "DELETE", "/v1/partitions/nope", "", "", control.CodeInvalid},
+		{"link-state", "POST", "/v1/links/a/sideways", "", "", control.CodeInvalid},
+		{"policy", "PUT", "/v1/policy", "application/yaml", "bad: 1", control.CodeInvalid},
+		{"empty-policy", "PUT", "/v1/policy", "application/yaml", "{}", control.CodeInvalid},
+		{"inject-runt", "POST", "/v1/inject/a", "application/octet-stream", string(control.AppendInjectFrame(nil, make([]byte, 5))), control.CodeInvalid},
+		{"inject-port", "POST", "/v1/inject/nope", "application/octet-stream", frame, control.CodeUnknownPort},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.ctype != "" {
+				hdr["Content-Type"] = tc.ctype
+			}
+			status, msg := rawRequest(t, path, tc.method, tc.url, hdr, tc.body)
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || status != 400 || e.Code != tc.code {
+				t.Errorf("got %d %s, want 400 with the code %q", status, strings.TrimSpace(msg), tc.code)
+			}
+		})
+	}
+}
+
 // TestConnectionCap: however many clients come at once, the server holds
 // at most MaxConns connections; the others wait their turn and are served.
 func TestConnectionCap(t *testing.T) {

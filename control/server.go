@@ -134,6 +134,7 @@ type InjectResponse struct {
 
 // ErrorResponse is the body of every non-2xx answer: the hub's words, and
 // for the refusals a program may want to tell apart, a code (Code...).
+// Every 400 has one: CodeInvalid unless a more specific code applies.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -141,7 +142,7 @@ type ErrorResponse struct {
 
 // The codes of ErrorResponse, and the errors they stand for (Error.Is).
 const (
-	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid)
+	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid); any other 400
 	CodeUnknownRule      = "unknown-rule"      // filter.ErrUnknownRule
 	CodeRuleExists       = "rule-exists"       // filter.ErrRuleExists
 	CodeUnknownPartition = "unknown-partition" // filter.ErrUnknownPartition
@@ -596,7 +597,11 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			if s.Logger != nil && status == http.StatusInternalServerError {
 				s.Logger.Warn("control request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: errorCode(err)})
+			code := errorCode(err)
+			if code == "" && status == http.StatusBadRequest {
+				code = CodeInvalid // every refusal of a request as invalid says so
+			}
+			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: code})
 			return
 		}
 		writeJSON(w, http.StatusOK, v)
