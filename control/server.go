@@ -80,7 +80,10 @@ type Target interface {
 	HealPartition(ctx context.Context, name string) error
 	SetLink(ctx context.Context, port string, up bool) error
 	// Inject sends frame to the named port's peer, as if the hub had
-	// forwarded it there. It must not retain frame.
+	// forwarded it there. It must not retain frame. The API's answer names
+	// the port and the frame, and says hub.ErrNoPort, hub.ErrFrameTooLarge
+	// and hub.ErrStopped in its own words: the error need not name them
+	// (hub.Inject's does).
 	Inject(ctx context.Context, port string, frame []byte) error
 }
 
@@ -309,9 +312,12 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 	br := bufio.NewReaderSize(body, 64<<10)
 	var hdr [4]byte
 	var buf []byte
-	fail := func(err error) error {
-		return &UserError{fmt.Errorf("inject into %q: frame %d: %w (%d frames sent before it)", port, res.Frames+1, err, res.Frames)}
+	// failed says why frame res.Frames+1 went no further, naming the port
+	// and the frame once.
+	failed := func(err error) error {
+		return fmt.Errorf("inject into %s: frame %d: %w (%d frames sent before it)", yamlfile.Quote(port), res.Frames+1, err, res.Frames)
 	}
+	fail := func(err error) error { return &UserError{failed(err)} }
 	for {
 		idle()
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
@@ -341,10 +347,17 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 			return nil, fail(fmt.Errorf("read: %w", err))
 		}
 		if err := s.Target.Inject(ctx, port, buf); err != nil {
-			if errors.Is(err, hub.ErrNoPort) || errors.Is(err, hub.ErrFrameTooLarge) {
-				return nil, fail(err)
+			// The target's error may name the port too (hub.Inject's
+			// does): what the API tells apart, it says in its own words.
+			switch {
+			case errors.Is(err, hub.ErrNoPort):
+				return nil, fail(hub.ErrNoPort)
+			case errors.Is(err, hub.ErrFrameTooLarge):
+				return nil, fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
+			case errors.Is(err, hub.ErrStopped):
+				return nil, failed(hub.ErrStopped)
 			}
-			return nil, fmt.Errorf("inject into %q: frame %d: %w", port, res.Frames+1, err)
+			return nil, failed(err)
 		}
 		res.Frames++
 		res.Bytes += int64(n)
