@@ -240,6 +240,33 @@ func TestEveryRefusalHasACode(t *testing.T) {
 	}
 }
 
+// TestRefusalsShortenLongValues: a refusal quotes what the request said
+// (a path's value, a header) shortened when it is long, as the policy's
+// errors do, so that a request cannot make an answer of its own size.
+func TestRefusalsShortenLongValues(t *testing.T) {
+	path := serveTarget(t, &ruleTarget{fakeTarget: newFakeTarget(), src: map[string]string{}})
+	long := strings.Repeat("x", 8000)
+	for _, tc := range []struct {
+		name, method, url string
+		hdr               map[string]string
+		status            int
+	}{
+		{"link-state", "POST", "/v1/links/a/" + long, nil, 400},
+		{"rule-name", "POST", "/v1/rules/" + long, map[string]string{"Content-Type": "application/yaml"}, 400},
+		{"content-type", "POST", "/v1/links/a/up", map[string]string{"Content-Type": "application/" + long}, 415},
+		{"origin", "GET", "/v1/ports", map[string]string{"Origin": "http://" + long}, 403},
+		{"host", "GET", "/v1/ports", map[string]string{"Host": long + ".example"}, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, msg := rawRequest(t, path, tc.method, tc.url, tc.hdr, "")
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || status != tc.status || len(e.Error) > 300 || !strings.Contains(e.Error, "(8") {
+				t.Errorf("got %d and a %d-byte error %.300q, want %d and a short error saying how long the value was", status, len(e.Error), e.Error, tc.status)
+			}
+		})
+	}
+}
+
 // TestConnectionCap: however many clients come at once, the server holds
 // at most MaxConns connections; the others wait their turn and are served.
 func TestConnectionCap(t *testing.T) {

@@ -235,7 +235,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		port, state := r.PathValue("port"), r.PathValue("state")
 		if state != "up" && state != "down" {
-			return nil, &UserError{fmt.Errorf("link state %q: want up or down", state)}
+			return nil, &UserError{fmt.Errorf("link state %s: want up or down", yamlfile.Quote(state))}
 		}
 		if err := s.Target.SetLink(r.Context(), port, state == "up"); err != nil {
 			return nil, err
@@ -410,13 +410,13 @@ func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 func ReadRule(r io.Reader, name string) ([]byte, error) {
 	src, err := io.ReadAll(io.LimitReader(r, filter.MaxRuleBytes+1))
 	if err != nil {
-		return nil, &UserError{fmt.Errorf("rule %s: read: %w", name, err)}
+		return nil, &UserError{fmt.Errorf("rule %s: read: %w", yamlfile.Shown(name), err)}
 	}
 	if len(src) > filter.MaxRuleBytes {
-		return nil, &UserError{fmt.Errorf("rule %s is larger than %d bytes", name, filter.MaxRuleBytes)}
+		return nil, &UserError{fmt.Errorf("rule %s is larger than %d bytes", yamlfile.Shown(name), filter.MaxRuleBytes)}
 	}
 	if blank(src) {
-		return nil, &UserError{fmt.Errorf("rule %s is empty: give one rule, e.g. {match: {link: a->b}, loss: 5%%}", name)}
+		return nil, &UserError{fmt.Errorf("rule %s is empty: give one rule, e.g. {match: {link: a->b}, loss: 5%%}", yamlfile.Shown(name))}
 	}
 	return src, nil
 }
@@ -499,7 +499,7 @@ func (e *typeError) Error() string {
 		}
 		want = append(want, t)
 	}
-	return fmt.Sprintf("Content-Type %q: want %s", e.got, strings.Join(want, " or "))
+	return fmt.Sprintf("Content-Type %s: want %s", yamlfile.Quote(e.got), strings.Join(want, " or "))
 }
 
 // guard refuses what only a web page sends, before the token is looked at:
@@ -512,7 +512,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		status, err := http.StatusForbidden, browserCheck(r)
 		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr == nil && corsSafe[mt] {
-				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q refused: a web page can send it", mt)
+				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %s refused: a web page can send it", yamlfile.Quote(mt))
 			}
 		}
 		if err != nil {
@@ -540,10 +540,10 @@ func browserCheck(r *http.Request) error {
 // cross-site Sec-Fetch-Site. why ends the message.
 func pageCheck(r *http.Request, why string) error {
 	if o := r.Header.Get("Origin"); o != "" {
-		return fmt.Errorf("request from a web page (Origin %q) refused: %s", o, why)
+		return fmt.Errorf("request from a web page (Origin %s) refused: %s", yamlfile.Quote(o), why)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
-		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: %s", site, why)
+		return fmt.Errorf("request from a web page (Sec-Fetch-Site %s) refused: %s", yamlfile.Quote(site), why)
 	}
 	return nil
 }
@@ -557,7 +557,7 @@ func hostCheck(r *http.Request) error {
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if host != "l2hub" && host != "localhost" && net.ParseIP(host) == nil {
-		return fmt.Errorf("host %q refused: use an IP address or localhost (a name could be a web page's, rebound to this address)", r.Host)
+		return fmt.Errorf("host %s refused: use an IP address or localhost (a name could be a web page's, rebound to this address)", yamlfile.Quote(r.Host))
 	}
 	return nil
 }

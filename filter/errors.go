@@ -28,13 +28,9 @@ var (
 func quote(s string) string { return yamlfile.Quote(s) }
 
 // shown is a value the user wrote as a message shows it unquoted ("150%
-// is more than 100%"): as it is, or quoted and shortened when it is long.
-func shown(s string) string {
-	if len(s) > yamlfile.QuoteMax {
-		return yamlfile.Quote(s)
-	}
-	return s
-}
+// is more than 100%"): as it is, or quoted and shortened when it is long
+// (yamlfile.Shown).
+func shown(s string) string { return yamlfile.Shown(s) }
 
 // maxErrors bounds how many problems one Parse reports; past it the list ends
 // with a count, so a garbage file cannot produce a garbage-sized error.

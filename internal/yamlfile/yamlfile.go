@@ -254,6 +254,16 @@ func Quote(s string) string {
 	return strconv.Quote(prefix(s, QuoteMax)) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
+// Shown is a value a user wrote as a message shows it unquoted ("150% is
+// more than 100%", "rule x is empty"): as it is, or as Quote writes it
+// when it is longer than QuoteMax.
+func Shown(s string) string {
+	if len(s) > QuoteMax {
+		return Quote(s)
+	}
+	return s
+}
+
 // prefix is s's first n bytes at most, cut at a character's start.
 func prefix(s string, n int) string {
 	if len(s) <= n {

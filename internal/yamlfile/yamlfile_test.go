@@ -221,6 +221,12 @@ func TestQuote(t *testing.T) {
 			t.Errorf("Quote(%d bytes) = %.100s, want %.100s", len(tc.in), got, tc.want)
 		}
 	}
+	if got := Shown("150%"); got != "150%" {
+		t.Errorf("Shown(150%%) = %s, want it as it is", got)
+	}
+	if got, want := Shown(long), Quote(long); got != want {
+		t.Errorf("Shown(100000 bytes) = %.100s, want %s", got, want)
+	}
 	root, derr := Decode("p.yaml", []byte("x: "+long+"\n? "+long+"\n: 1\n"), "policy") // an explicit key: a plain one is at most 1024 characters
 	if derr != nil {
 		t.Fatal(derr)
