@@ -130,11 +130,11 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 // own words (a policy's "file:line:col: field: ..." included), Status the
 // HTTP status (400: the hub refused the request as invalid; 401: a missing
 // or wrong token; 403 and 415: refused as a web page's; 501: not supported
-// by this hub; 503: the hub is stopping) and Code, when the hub gave one,
-// what kind of refusal it is. errors.Is matches the errors the codes stand
-// for: filter.ErrUnknownRule, filter.ErrRuleExists,
+// by this hub; 503: the hub is stopping) and Code, when the hub gave one
+// (every 400 has one), what kind of refusal it is. errors.Is matches the
+// errors the codes stand for: filter.ErrUnknownRule, filter.ErrRuleExists,
 // filter.ErrUnknownPartition, hub.ErrNoPort, hub.ErrStopped and
-// filter.ErrInvalid.
+// filter.ErrInvalid (any other 400).
 type Error struct {
 	Status  int
 	Code    string

@@ -295,6 +295,53 @@ func TestInject(t *testing.T) {
 	}
 }
 
+// refusingTarget takes frames into port a until it has taken ok of them,
+// then refuses each with err; the other ports it refuses as hub.Inject
+// does, naming the port.
+type refusingTarget struct {
+	*fakeTarget
+	ok  int
+	err error
+}
+
+func (r *refusingTarget) Inject(ctx context.Context, port string, frame []byte) error {
+	if port == "a" && r.ok == 0 {
+		return r.err
+	}
+	r.ok--
+	return r.fakeTarget.Inject(ctx, port, frame)
+}
+
+// TestInjectErrorsSayEachThingOnce: an injection the target refuses is
+// answered naming the port and the frame once each, though the hub's own
+// error names the port too.
+func TestInjectErrorsSayEachThingOnce(t *testing.T) {
+	frame := control.AppendInjectFrame(nil, make([]byte, 60))
+	stream := bytes.Repeat(frame, 4)
+	for _, tc := range []struct {
+		name, port string
+		err        error
+		status     int
+		code, want string
+	}{
+		{"unknown-port", "nope", nil, 400, control.CodeUnknownPort, `inject into "nope": frame 1: no such port (0 frames sent before it)`},
+		{"too-large", "a", fmt.Errorf("inject into %q: 60-byte frame: %w", "a", hub.ErrFrameTooLarge), 400, control.CodeInvalid,
+			`inject into "a": frame 3: 60 bytes: frame too large (2 frames sent before it)`},
+		{"stopped", "a", hub.ErrStopped, 503, control.CodeStopped, `inject into "a": frame 3: hub stopped (2 frames sent before it)`},
+		{"stopped-named", "a", fmt.Errorf("inject into %q: %w", "a", hub.ErrStopped), 503, control.CodeStopped,
+			`inject into "a": frame 3: hub stopped (2 frames sent before it)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := serveTarget(t, &refusingTarget{fakeTarget: newFakeTarget(), ok: 2, err: tc.err})
+			_, err := control.NewClient(path, "").Inject(context.Background(), tc.port, bytes.NewReader(stream))
+			var ce *control.Error
+			if !errors.As(err, &ce) || ce.Status != tc.status || ce.Code != tc.code || ce.Message != tc.want {
+				t.Errorf("got %v (%#v), want %d %s %q", err, err, tc.status, tc.code, tc.want)
+			}
+		})
+	}
+}
+
 // TestInjectStreams checks that frames reach the target as they are
 // written, not when the request ends: that is what lets a client pace them.
 func TestInjectStreams(t *testing.T) {

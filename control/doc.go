@@ -42,9 +42,10 @@
 //     flood of connections slows the control plane, never the VMs' ports.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
-// without a name, or a policy upload that defines nothing (blank, {} or
-// null) is refused (400) rather than applied; a policy that ends every
-// fault says so, "rules: []". An
+// without a name, a JSON body that gives a key twice (encoding/json would
+// keep the last, matching keys whatever their case), or a policy upload
+// that defines nothing (blank, {} or null) is refused (400) rather than
+// applied; a policy that ends every fault says so, "rules: []". An
 // error's body says what the hub refused, in its words, and for the
 // refusals a program tells apart, with a code (CodeUnknownRule, ...);
 // Client returns it as an *Error that errors.Is matches against the

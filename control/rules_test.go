@@ -139,11 +139,11 @@ func TestRuleEdits(t *testing.T) {
 		{"invalid", func() error { _, err := c.AddRule(ctx, "x", []byte("{loss: bad}"), ""); return err },
 			filter.ErrInvalid, control.CodeInvalid, 400, "rule x:1:2: loss: bad value"},
 		{"empty", func() error { _, err := c.AddRule(ctx, "x", []byte("# nothing\n\n"), ""); return err },
-			nil, "", 400, "rule x is empty"},
+			filter.ErrInvalid, control.CodeInvalid, 400, "rule x is empty"},
 		{"too-large", func() error {
 			_, err := c.AddRule(ctx, "x", []byte("{drop: true}"+strings.Repeat(" ", filter.MaxRuleBytes)), "")
 			return err
-		}, nil, "", 400, "larger than 65536 bytes"},
+		}, filter.ErrInvalid, control.CodeInvalid, 400, "larger than 65536 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -154,7 +154,7 @@ func TestRuleEdits(t *testing.T) {
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("%v does not match %v", err, tc.is)
 			}
-			if tc.is == nil && errors.Is(err, filter.ErrUnknownRule) {
+			if tc.is != filter.ErrUnknownRule && errors.Is(err, filter.ErrUnknownRule) {
 				t.Errorf("%v matches ErrUnknownRule", err)
 			}
 		})

@@ -182,6 +182,91 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 	}
 }
 
+// TestPartitionRequestKeysOnce: a partition request that gives a key twice
+// is refused, as a policy file that does is, and starts nothing: the JSON
+// decoder alone would take the last ("q"), whatever the case of its key.
+func TestPartitionRequestKeysOnce(t *testing.T) {
+	target, path := serveFake(t, "")
+	for _, tc := range []struct{ name, body, want string }{
+		{"name-twice", `{"name":"p","name":"q","groups":[["a"],["b"]]}`, `partition request: key "name" given twice`},
+		{"name-twice-other-case", `{"name":"p","NAME":"q","groups":[["a"],["b"]]}`,
+			`partition request: key "NAME" given twice (first as "name"; keys match fields whatever their case)`},
+		{"groups-twice", `{"groups":[["a"],["c"]],"name":"p","groups":[["a"],["b"]]}`, `partition request: key "groups" given twice`},
+		{"too-large", `{"name":"p","groups":[["a"],["b"]]}` + strings.Repeat(" ", 64<<10), "partition request is larger than 65536 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || got != 400 || e.Error != tc.want {
+				t.Errorf("got %d %s, want 400 with the error %q", got, strings.TrimSpace(msg), tc.want)
+			}
+		})
+	}
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	if len(target.partitions) != 0 {
+		t.Errorf("refused requests made partitions %v", target.partitions)
+	}
+}
+
+// TestEveryRefusalHasACode: every 400 carries a code, the sentinel's
+// where one applies and "invalid" otherwise, so that a program tells a
+// bad group (a target's plain refusal) from a bad policy no differently.
+func TestEveryRefusalHasACode(t *testing.T) {
+	_, path := serveFake(t, "")
+	frame := string(control.AppendInjectFrame(nil, make([]byte, 60)))
+	for _, tc := range []struct{ name, method, url, ctype, body, code string }{
+		{"group", "POST", "/v1/partitions", "application/json", `{"name":"p","groups":[["a"]]}`, control.CodeInvalid},
+		{"partition-json", "POST", "/v1/partitions", "application/json", `{"name":"p","name":"q"}`, control.CodeInvalid},
+		{"partition-name", "POST", "/v1/partitions", "application/json", `{"name":"a b","groups":[["a"],["b"]]}`, control.CodeInvalid},
+		{"heal", "DELETE", "/v1/partitions/nope", "", "", control.CodeInvalid},
+		{"link-state", "POST", "/v1/links/a/sideways", "", "", control.CodeInvalid},
+		{"policy", "PUT", "/v1/policy", "application/yaml", "bad: 1", control.CodeInvalid},
+		{"empty-policy", "PUT", "/v1/policy", "application/yaml", "{}", control.CodeInvalid},
+		{"inject-runt", "POST", "/v1/inject/a", "application/octet-stream", string(control.AppendInjectFrame(nil, make([]byte, 5))), control.CodeInvalid},
+		{"inject-port", "POST", "/v1/inject/nope", "application/octet-stream", frame, control.CodeUnknownPort},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.ctype != "" {
+				hdr["Content-Type"] = tc.ctype
+			}
+			status, msg := rawRequest(t, path, tc.method, tc.url, hdr, tc.body)
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || status != 400 || e.Code != tc.code {
+				t.Errorf("got %d %s, want 400 with the code %q", status, strings.TrimSpace(msg), tc.code)
+			}
+		})
+	}
+}
+
+// TestRefusalsShortenLongValues: a refusal quotes what the request said
+// (a path's value, a header) shortened when it is long, as the policy's
+// errors do, so that a request cannot make an answer of its own size.
+func TestRefusalsShortenLongValues(t *testing.T) {
+	path := serveTarget(t, &ruleTarget{fakeTarget: newFakeTarget(), src: map[string]string{}})
+	long := strings.Repeat("x", 8000)
+	for _, tc := range []struct {
+		name, method, url string
+		hdr               map[string]string
+		status            int
+	}{
+		{"link-state", "POST", "/v1/links/a/" + long, nil, 400},
+		{"rule-name", "POST", "/v1/rules/" + long, map[string]string{"Content-Type": "application/yaml"}, 400},
+		{"content-type", "POST", "/v1/links/a/up", map[string]string{"Content-Type": "application/" + long}, 415},
+		{"origin", "GET", "/v1/ports", map[string]string{"Origin": "http://" + long}, 403},
+		{"host", "GET", "/v1/ports", map[string]string{"Host": long + ".example"}, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, msg := rawRequest(t, path, tc.method, tc.url, tc.hdr, "")
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || status != tc.status || len(e.Error) > 300 || !strings.Contains(e.Error, "(8") {
+				t.Errorf("got %d and a %d-byte error %.300q, want %d and a short error saying how long the value was", status, len(e.Error), e.Error, tc.status)
+			}
+		})
+	}
+}
+
 // TestConnectionCap: however many clients come at once, the server holds
 // at most MaxConns connections; the others wait their turn and are served.
 func TestConnectionCap(t *testing.T) {

@@ -80,7 +80,10 @@ type Target interface {
 	HealPartition(ctx context.Context, name string) error
 	SetLink(ctx context.Context, port string, up bool) error
 	// Inject sends frame to the named port's peer, as if the hub had
-	// forwarded it there. It must not retain frame.
+	// forwarded it there. It must not retain frame. The API's answer names
+	// the port and the frame, and says hub.ErrNoPort, hub.ErrFrameTooLarge
+	// and hub.ErrStopped in its own words: the error need not name them
+	// (hub.Inject's does).
 	Inject(ctx context.Context, port string, frame []byte) error
 }
 
@@ -134,6 +137,7 @@ type InjectResponse struct {
 
 // ErrorResponse is the body of every non-2xx answer: the hub's words, and
 // for the refusals a program may want to tell apart, a code (Code...).
+// Every 400 has one: CodeInvalid unless a more specific code applies.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -141,7 +145,7 @@ type ErrorResponse struct {
 
 // The codes of ErrorResponse, and the errors they stand for (Error.Is).
 const (
-	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid)
+	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid); any other 400
 	CodeUnknownRule      = "unknown-rule"      // filter.ErrUnknownRule
 	CodeRuleExists       = "rule-exists"       // filter.ErrRuleExists
 	CodeUnknownPartition = "unknown-partition" // filter.ErrUnknownPartition
@@ -231,7 +235,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		port, state := r.PathValue("port"), r.PathValue("state")
 		if state != "up" && state != "down" {
-			return nil, &UserError{fmt.Errorf("link state %q: want up or down", state)}
+			return nil, &UserError{fmt.Errorf("link state %s: want up or down", yamlfile.Quote(state))}
 		}
 		if err := s.Target.SetLink(r.Context(), port, state == "up"); err != nil {
 			return nil, err
@@ -308,9 +312,12 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 	br := bufio.NewReaderSize(body, 64<<10)
 	var hdr [4]byte
 	var buf []byte
-	fail := func(err error) error {
-		return &UserError{fmt.Errorf("inject into %q: frame %d: %w (%d frames sent before it)", port, res.Frames+1, err, res.Frames)}
+	// failed says why frame res.Frames+1 went no further, naming the port
+	// and the frame once.
+	failed := func(err error) error {
+		return fmt.Errorf("inject into %s: frame %d: %w (%d frames sent before it)", yamlfile.Quote(port), res.Frames+1, err, res.Frames)
 	}
+	fail := func(err error) error { return &UserError{failed(err)} }
 	for {
 		idle()
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
@@ -340,10 +347,17 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 			return nil, fail(fmt.Errorf("read: %w", err))
 		}
 		if err := s.Target.Inject(ctx, port, buf); err != nil {
-			if errors.Is(err, hub.ErrNoPort) || errors.Is(err, hub.ErrFrameTooLarge) {
-				return nil, fail(err)
+			// The target's error may name the port too (hub.Inject's
+			// does): what the API tells apart, it says in its own words.
+			switch {
+			case errors.Is(err, hub.ErrNoPort):
+				return nil, fail(hub.ErrNoPort)
+			case errors.Is(err, hub.ErrFrameTooLarge):
+				return nil, fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
+			case errors.Is(err, hub.ErrStopped):
+				return nil, failed(hub.ErrStopped)
 			}
-			return nil, fmt.Errorf("inject into %q: frame %d: %w", port, res.Frames+1, err)
+			return nil, failed(err)
 		}
 		res.Frames++
 		res.Bytes += int64(n)
@@ -396,13 +410,13 @@ func ReadPolicy(r io.Reader, name string) ([]byte, error) {
 func ReadRule(r io.Reader, name string) ([]byte, error) {
 	src, err := io.ReadAll(io.LimitReader(r, filter.MaxRuleBytes+1))
 	if err != nil {
-		return nil, &UserError{fmt.Errorf("rule %s: read: %w", name, err)}
+		return nil, &UserError{fmt.Errorf("rule %s: read: %w", yamlfile.Shown(name), err)}
 	}
 	if len(src) > filter.MaxRuleBytes {
-		return nil, &UserError{fmt.Errorf("rule %s is larger than %d bytes", name, filter.MaxRuleBytes)}
+		return nil, &UserError{fmt.Errorf("rule %s is larger than %d bytes", yamlfile.Shown(name), filter.MaxRuleBytes)}
 	}
 	if blank(src) {
-		return nil, &UserError{fmt.Errorf("rule %s is empty: give one rule, e.g. {match: {link: a->b}, loss: 5%%}", name)}
+		return nil, &UserError{fmt.Errorf("rule %s is empty: give one rule, e.g. {match: {link: a->b}, loss: 5%%}", yamlfile.Shown(name))}
 	}
 	return src, nil
 }
@@ -419,16 +433,12 @@ func blank(src []byte) bool {
 }
 
 // DecodePartition decodes the body of POST /v1/partitions: one JSON object
-// with known fields only, and a name. The groups are the target's to check.
+// with known fields only, each given once, and a name. The groups are the
+// target's to check.
 func DecodePartition(r io.Reader) (PartitionRequest, error) {
 	var req PartitionRequest
-	dec := json.NewDecoder(io.LimitReader(r, maxRequestJSON))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, &UserError{fmt.Errorf("partition request: %w", err)}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return req, &UserError{errors.New("partition request: more than one JSON value")}
+	if err := decodeJSON(r, maxRequestJSON, "partition request", &req); err != nil {
+		return req, err
 	}
 	if err := checkName(req.Name); err != nil {
 		return req, &UserError{fmt.Errorf("partition request: name: %w", err)}
@@ -489,7 +499,7 @@ func (e *typeError) Error() string {
 		}
 		want = append(want, t)
 	}
-	return fmt.Sprintf("Content-Type %q: want %s", e.got, strings.Join(want, " or "))
+	return fmt.Sprintf("Content-Type %s: want %s", yamlfile.Quote(e.got), strings.Join(want, " or "))
 }
 
 // guard refuses what only a web page sends, before the token is looked at:
@@ -502,7 +512,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		status, err := http.StatusForbidden, browserCheck(r)
 		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr == nil && corsSafe[mt] {
-				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %q refused: a web page can send it", mt)
+				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %s refused: a web page can send it", yamlfile.Quote(mt))
 			}
 		}
 		if err != nil {
@@ -530,10 +540,10 @@ func browserCheck(r *http.Request) error {
 // cross-site Sec-Fetch-Site. why ends the message.
 func pageCheck(r *http.Request, why string) error {
 	if o := r.Header.Get("Origin"); o != "" {
-		return fmt.Errorf("request from a web page (Origin %q) refused: %s", o, why)
+		return fmt.Errorf("request from a web page (Origin %s) refused: %s", yamlfile.Quote(o), why)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
-		return fmt.Errorf("request from a web page (Sec-Fetch-Site %q) refused: %s", site, why)
+		return fmt.Errorf("request from a web page (Sec-Fetch-Site %s) refused: %s", yamlfile.Quote(site), why)
 	}
 	return nil
 }
@@ -547,7 +557,7 @@ func hostCheck(r *http.Request) error {
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if host != "l2hub" && host != "localhost" && net.ParseIP(host) == nil {
-		return fmt.Errorf("host %q refused: use an IP address or localhost (a name could be a web page's, rebound to this address)", r.Host)
+		return fmt.Errorf("host %s refused: use an IP address or localhost (a name could be a web page's, rebound to this address)", yamlfile.Quote(r.Host))
 	}
 	return nil
 }
@@ -600,7 +610,11 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			if s.Logger != nil && status == http.StatusInternalServerError {
 				s.Logger.Warn("control request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: errorCode(err)})
+			code := errorCode(err)
+			if code == "" && status == http.StatusBadRequest {
+				code = CodeInvalid // every refusal of a request as invalid says so
+			}
+			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: code})
 			return
 		}
 		writeJSON(w, http.StatusOK, v)

@@ -3,9 +3,12 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"l2hub/hub"
 )
 
 // Bounds on a policy's size: far above any hand-written file, low enough
@@ -40,6 +43,20 @@ const (
 	minMTU = 68
 	maxMTU = 65535
 )
+
+// checkLength refuses a frame length range [lo, hi] (hi < 0: open) that
+// no frame is in: every frame the policy sees holds at least an Ethernet
+// header (the hub drops a runt before), and none is longer than the
+// largest maximum a hub may be configured with (max_frame).
+func checkLength(lo, hi int64) error {
+	if lo > hub.MaxFrameLimit {
+		return fmt.Errorf("starts at %d bytes, but no frame is longer than %d (the largest max_frame a hub takes); length counts a frame's bytes from its Ethernet header", lo, hub.MaxFrameLimit)
+	}
+	if hi >= 0 && hi < hub.EthHeaderLen {
+		return fmt.Errorf("ends at %d bytes, but every frame holds at least its %d-byte Ethernet header; length counts a frame's bytes from its Ethernet header", hi, hub.EthHeaderLen)
+	}
+	return nil
+}
 
 // checkSize says whether n bytes is within [lo, hi], in the words the
 // front ends and Compile share.
@@ -120,10 +137,10 @@ func (r *rule) finish() error {
 // addRule appends a finished rule, checking its name.
 func (p *Policy) addRule(r *rule) error {
 	if !validRuleName(r.name) {
-		return fmt.Errorf("rule name %q must be 1-64 printable characters without spaces or quotes", r.name)
+		return fmt.Errorf("rule name %s must be 1-64 printable characters without spaces or quotes", quote(r.name))
 	}
 	if _, dup := p.byName[r.name]; dup {
-		return fmt.Errorf("rule name %q is used twice", r.name)
+		return fmt.Errorf("rule name %s is used twice", quote(r.name))
 	}
 	if len(p.rules) >= maxRules {
 		return fmt.Errorf("more than %d rules", maxRules)
@@ -160,14 +177,17 @@ func (p *scope) parseLink(s string) (linkSpec, error) {
 	if ok {
 		ls.both = true
 	} else if a, b, ok = strings.Cut(s, "->"); !ok {
-		return ls, fmt.Errorf("%q is not a link (write a->b, or a<->b for both directions)", s)
+		return ls, fmt.Errorf("%s is not a link (write a->b, or a<->b for both directions)", quote(s))
 	}
 	var err error
 	if ls.from, err = p.expand(strings.TrimSpace(a)); err != nil {
-		return ls, err
+		return linkSpec{}, err
 	}
 	if ls.to, err = p.expand(strings.TrimSpace(b)); err != nil {
-		return ls, err
+		return linkSpec{}, err
+	}
+	if pairs := ls.pairs(); len(pairs) > 0 && !slices.ContainsFunc(pairs, func(l [2]string) bool { return l[0] != l[1] }) {
+		return linkSpec{}, fmt.Errorf("%s goes from port %s to itself, which no frame does (the hub never sends a frame back out of the port it came in on)", quote(s), ls.from[0])
 	}
 	return ls, nil
 }
@@ -236,11 +256,11 @@ func partitionSchedule(t *toggle, start, end *trigger, hold time.Duration) strin
 func (p *Policy) addSchedule(name, port string, at, downFor, every time.Duration, count int64) error {
 	ps := p.port(port)
 	if ps.schedule != "" {
-		return fmt.Errorf("port %q already has schedule %q", port, ps.schedule)
+		return fmt.Errorf("port %s already has schedule %s", quote(port), quote(ps.schedule))
 	}
 	for _, other := range p.portStates {
 		if other.schedule == name {
-			return fmt.Errorf("schedule name %q is used twice", name)
+			return fmt.Errorf("schedule name %s is used twice", quote(name))
 		}
 	}
 	tg := &ps.tg

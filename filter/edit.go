@@ -69,7 +69,7 @@ func (p *Policy) ParseRule(data []byte, file, name string) (*RuleSpec, error) {
 	if root.Kind != yaml.MappingNode {
 		got := kindName(root)
 		if root.Kind == yaml.ScalarNode {
-			got = fmt.Sprintf("%q", root.Value)
+			got = quote(root.Value)
 		}
 		errs.At(root, "", "want one rule (a mapping of name, match and impairments), got %s", got)
 		return nil, errs.Err()
@@ -80,7 +80,7 @@ func (p *Policy) ParseRule(data []byte, file, name string) (*RuleSpec, error) {
 			if k, v := root.Content[i], root.Content[i+1]; k.Value == "name" {
 				given = true
 				if v.Kind == yaml.ScalarNode && v.Value != name {
-					errs.At(v, "name", "%q, but the rule to change is %q (leave the name out, or give the same)", v.Value, name)
+					errs.At(v, "name", "%s, but the rule to change is %s (leave the name out, or give the same)", quote(v.Value), quote(name))
 				}
 			}
 		}
@@ -112,7 +112,7 @@ func (p *Policy) ruleIndex(name string) (int, error) {
 	if len(names) > 0 {
 		there = "rules: " + strings.Join(names, ", ")
 	}
-	return -1, fmt.Errorf("rule %q: %w (%s)", name, ErrUnknownRule, there)
+	return -1, fmt.Errorf("rule %s: %w (%s)", quote(name), ErrUnknownRule, there)
 }
 
 // build compiles rs into a rule for an edit, checking its name.
@@ -123,7 +123,7 @@ func (p *Policy) build(rs *RuleSpec) (*rule, error) {
 		return nil, err
 	}
 	if !validRuleName(r.name) {
-		return nil, rs.NameAt.errorf("rule name %q must be 1-64 printable characters without spaces or quotes", r.name)
+		return nil, rs.NameAt.errorf("rule name %s must be 1-64 printable characters without spaces or quotes", quote(r.name))
 	}
 	return r, nil
 }
@@ -139,15 +139,15 @@ func (p *Policy) AddRule(rs *RuleSpec, before string) (RuleDescription, error) {
 		return RuleDescription{}, err
 	}
 	if p.byName[r.name] != nil {
-		return RuleDescription{}, fmt.Errorf("rule %q: %w (update it, or remove it first)", r.name, ErrRuleExists)
+		return RuleDescription{}, fmt.Errorf("rule %s: %w (update it, or remove it first)", quote(r.name), ErrRuleExists)
 	}
 	if len(p.rules) >= maxRules {
-		return RuleDescription{}, fmt.Errorf("rule %q: the policy has %d rules, the most it may have", r.name, maxRules)
+		return RuleDescription{}, fmt.Errorf("rule %s: the policy has %d rules, the most it may have", quote(r.name), maxRules)
 	}
 	at := len(p.rules)
 	if before != "" {
 		if at, err = p.ruleIndex(before); err != nil {
-			return RuleDescription{}, fmt.Errorf("add rule %q before %w", r.name, err)
+			return RuleDescription{}, fmt.Errorf("add rule %s before %w", quote(r.name), err)
 		}
 	}
 	p.mu.Lock()
@@ -209,8 +209,8 @@ func (p *Policy) RemoveRule(name string) (RuleDescription, error) {
 		for _, t := range r.triggers {
 			parts = append(parts, t.part.name)
 		}
-		return RuleDescription{}, fmt.Errorf("rule %q counts matches for partition %s: it stays while the policy has that partition (set-policy replaces both)",
-			name, strings.Join(slices.Compact(parts), ", "))
+		return RuleDescription{}, fmt.Errorf("rule %s counts matches for partition %s: it stays while the policy has that partition (set-policy replaces both)",
+			quote(name), strings.Join(slices.Compact(parts), ", "))
 	}
 	p.mu.Lock()
 	p.rules = slices.Delete(p.rules, at, at+1)

@@ -105,11 +105,11 @@ func parseEdit(text string) (Edit, error) {
 	switch e.Op {
 	case EditRuleAdd, EditRuleUpdate:
 		if e.Rule == "" {
-			return e, fmt.Errorf("%s %q: no rule", e.Op, e.Name)
+			return e, fmt.Errorf("%s %s: no rule", e.Op, quote(e.Name))
 		}
 	case EditRuleRemove, EditPartitionStart, EditPartitionHeal, EditLinkUp, EditLinkDown:
 	default:
-		return e, fmt.Errorf("op %q: unknown", e.Op)
+		return e, fmt.Errorf("op %s: unknown", quote(e.Op))
 	}
 	if e.Name == "" && !(e.Op == EditPartitionStart && len(e.Groups) > 0) {
 		return e, fmt.Errorf("%s: no name", e.Op)
@@ -144,7 +144,7 @@ func (e Edit) Apply(p *Policy, now time.Duration) (RuleDescription, error) {
 	case EditLinkUp, EditLinkDown:
 		return RuleDescription{}, p.SetLink(now, e.Name, e.Op == EditLinkUp)
 	}
-	return RuleDescription{}, fmt.Errorf("op %q: unknown", e.Op)
+	return RuleDescription{}, fmt.Errorf("op %s: unknown", quote(e.Op))
 }
 
 // Comment is how a capture records the edit, made at e.At, on the comment

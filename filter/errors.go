@@ -22,6 +22,16 @@ var (
 	ErrRuleExists = errors.New("a rule of that name exists")
 )
 
+// quote quotes a value the user wrote, for a message, shortened when it is
+// long (yamlfile.Quote): a hostile name or value must not make a
+// megabyte-sized error.
+func quote(s string) string { return yamlfile.Quote(s) }
+
+// shown is a value the user wrote as a message shows it unquoted ("150%
+// is more than 100%"): as it is, or quoted and shortened when it is long
+// (yamlfile.Shown).
+func shown(s string) string { return yamlfile.Shown(s) }
+
 // maxErrors bounds how many problems one Parse reports; past it the list ends
 // with a count, so a garbage file cannot produce a garbage-sized error.
 const maxErrors = 50

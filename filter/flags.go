@@ -77,7 +77,7 @@ func (s seedValue) String() string { return "" }
 func (s seedValue) Set(v string) error {
 	n, err := strconv.ParseUint(v, 0, 64)
 	if err != nil {
-		return fmt.Errorf("%q is not an unsigned 64-bit integer", v)
+		return fmt.Errorf("%s is not an unsigned 64-bit integer", quote(v))
 	}
 	s.f.seed, s.f.seedSet = n, true
 	return nil
@@ -156,7 +156,7 @@ func ParseFlags(args []string, ports []string) (*Policy, error) {
 		return nil, ErrorList{{File: "flags", Msg: err.Error(), Kind: ErrInvalid}}
 	}
 	if fs.NArg() > 0 {
-		return nil, ErrorList{{File: "flags", Msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0)), Kind: ErrInvalid}}
+		return nil, ErrorList{{File: "flags", Msg: fmt.Sprintf("unexpected argument %s", quote(fs.Arg(0))), Kind: ErrInvalid}}
 	}
 	return f.Policy(ports)
 }
@@ -172,7 +172,7 @@ func (discard) Write(b []byte) (int, error) { return len(b), nil }
 func (f *Flags) addTo(spec *Spec, ports []string) error {
 	errs := newErrors("flags")
 	fail := func(e flagEntry, err error) {
-		errs.Add(&FieldError{File: "--" + e.kind, Path: strconv.Quote(e.value), Msg: err.Error()})
+		errs.Add(&FieldError{File: "--" + e.kind, Path: quote(e.value), Msg: err.Error()})
 	}
 	sc := newScope(ports)
 	for name, g := range spec.Groups {
@@ -190,7 +190,7 @@ func (f *Flags) addTo(spec *Spec, ports []string) error {
 				fail(e, err)
 				continue
 			}
-			ps.At = Pos{File: "--" + e.kind, Path: strconv.Quote(e.value)}
+			ps.At = Pos{File: "--" + e.kind, Path: quote(e.value)}
 			spec.Partitions = append(spec.Partitions, ps)
 			continue
 		case "down":
@@ -199,7 +199,7 @@ func (f *Flags) addTo(spec *Spec, ports []string) error {
 				fail(e, err)
 				continue
 			}
-			ss.Pos = Pos{File: "--" + e.kind, Path: strconv.Quote(e.value)}
+			ss.Pos = Pos{File: "--" + e.kind, Path: quote(e.value)}
 			spec.Schedules = append(spec.Schedules, ss)
 			continue
 		}
@@ -248,7 +248,7 @@ func flagOptions(s string) (string, map[string]string, error) {
 	for _, o := range parts[1:] {
 		k, v, _ := strings.Cut(strings.TrimSpace(o), "=")
 		if _, dup := opts[k]; dup {
-			return "", nil, fmt.Errorf("option %q given twice", k)
+			return "", nil, fmt.Errorf("option %s given twice", quote(k))
 		}
 		opts[k] = v
 	}
@@ -265,7 +265,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		delete(opts, key)
 		return v, ok
 	}
-	twice := fmt.Errorf("--%s given twice for %s", kind, r.Name)
+	twice := fmt.Errorf("--%s given twice for %s", kind, shown(r.Name))
 	switch kind {
 	case "loss":
 		if r.Loss != nil {
@@ -308,7 +308,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		for _, word := range []string{"normal", "uniform", "reorder", "fifo"} {
 			if v, ok := take(word); ok {
 				if v != "" {
-					return fmt.Errorf("option %q takes no value", word)
+					return fmt.Errorf("option %s takes no value", quote(word))
 				}
 				switch word {
 				case "normal":
@@ -369,7 +369,7 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		}
 		if v, ok := take("skip"); ok {
 			if indexOf(skipNames[:], v) < 0 {
-				return fmt.Errorf("skip: %q is not one of %s", v, strings.Join(skipNames[:], ", "))
+				return fmt.Errorf("skip: %s is not one of %s", quote(v), strings.Join(skipNames[:], ", "))
 			}
 			cc.Skip = v
 		}
@@ -406,10 +406,10 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 		}
 		r.MTU = int(m)
 	default:
-		return fmt.Errorf("unknown impairment %q", kind)
+		return fmt.Errorf("unknown impairment %s", quote(kind))
 	}
 	for k := range opts {
-		return fmt.Errorf("unknown option %q for --%s", k, kind)
+		return fmt.Errorf("unknown option %s for --%s", quote(k), kind)
 	}
 	return nil
 }
@@ -426,7 +426,7 @@ func indexOf(words []string, w string) int {
 func flagInt(s string, lo, hi int64) (int64, error) {
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", s)
+		return 0, fmt.Errorf("%s is not an integer", quote(s))
 	}
 	if v < lo || v > hi {
 		return 0, fmt.Errorf("%d is outside [%d,%d]", v, lo, hi)
@@ -490,11 +490,11 @@ func flagPartition(sc *scope, spec *Spec, s string) (PartitionSpec, error) {
 func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	port, when, ok := strings.Cut(s, "@")
 	if !ok {
-		return ScheduleSpec{}, fmt.Errorf("%q: write PORT@5s-6s", s)
+		return ScheduleSpec{}, fmt.Errorf("%s: write PORT@5s-6s", quote(s))
 	}
 	port = strings.TrimSpace(port)
 	if _, isGroup := sc.groups[port]; isGroup {
-		return ScheduleSpec{}, fmt.Errorf("a schedule moves one port, not group %q", port)
+		return ScheduleSpec{}, fmt.Errorf("a schedule moves one port, not group %s", quote(port))
 	}
 	if _, err := sc.expand(port); err != nil {
 		return ScheduleSpec{}, err

@@ -40,7 +40,7 @@ func (f *Flags) Rule(name string) ([]byte, error) {
 		}
 		l, _ := flagLink(e.value)
 		if i > 0 && l != link {
-			return nil, fmt.Errorf("--%s %q: one rule's flags name one link, and the first named %s", e.kind, e.value, linkWords(link))
+			return nil, fmt.Errorf("--%s %s: one rule's flags name one link, and the first named %s", e.kind, quote(e.value), linkWords(link))
 		}
 		link = l
 	}

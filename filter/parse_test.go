@@ -101,6 +101,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].delay: "20" needs a unit (e.g. 20ms)`}},
 		{"duration-negative", "rules:\n  - name: x\n    delay: {fixed: -5ms}\n",
 			[]string{`rules[0].delay.fixed: -5ms is negative`}},
+		{"duration-too-large", "rules:\n  - name: x\n    delay: 99999999999999999999h\n",
+			[]string{`test.yaml:3:12: rules[0].delay: 99999999999999999999h is longer than 24h, the most a policy's times may be`}},
 		{"bad-jitter", "rules:\n  - name: x\n    delay: 20ms±x\n",
 			[]string{`rules[0].delay: jitter: "x" is not a duration`}},
 		{"bad-distribution", "rules:\n  - name: x\n    delay: {fixed: 1ms, distribution: pareto}\n",
@@ -310,5 +312,58 @@ func TestDescribeMatch(t *testing.T) {
 	}
 	if d.Seed != 42 || !strings.Contains(d.Text, "NXSB") {
 		t.Errorf("seed %d text %q, want 42 and the source", d.Seed, d.Text)
+	}
+}
+
+// TestErrorsShortenLongValues: an error quotes a value the user wrote
+// (a name, a value, a flag) shortened when it is long, so that a hostile
+// file, flag or control request cannot make an error of its own size.
+func TestErrorsShortenLongValues(t *testing.T) {
+	long := strings.Repeat("a", 100000)
+	p := mustParse(t, "rules:\n  - {name: r, drop: true}\n")
+	for _, tc := range []struct {
+		name string
+		err  func() error
+	}{
+		{"rule-name", func() error {
+			_, err := Parse([]byte("rules:\n  - {name: "+long+", drop: true}\n"), "t.yaml", abc)
+			return err
+		}},
+		{"rule-name-edit", func() error {
+			rs, err := p.ParseRule([]byte("{drop: true}"), "rule.yaml", long)
+			if err == nil {
+				_, err = p.AddRule(rs, "")
+			}
+			return err
+		}},
+		{"rule-name-given", func() error {
+			_, err := p.ParseRule([]byte("{name: "+long[:MaxRuleBytes/2]+", drop: true}"), "rule.yaml", "x")
+			return err
+		}},
+		{"unknown-rule", func() error { _, err := p.RemoveRule(long); return err }},
+		{"value", func() error {
+			_, err := Parse([]byte("rules:\n  - {name: x, delay: "+long+"}\n"), "t.yaml", abc)
+			return err
+		}},
+		{"number", func() error {
+			_, err := Parse([]byte("rules:\n  - {name: x, loss: 1"+strings.Repeat("0", 100000)+"}\n"), "t.yaml", abc)
+			return err
+		}},
+		{"port", func() error {
+			_, err := Parse([]byte("rules:\n  - {name: x, match: {from: "+long+"}}\n"), "t.yaml", abc)
+			return err
+		}},
+		{"flag", func() error { _, err := ParseFlags([]string{"--loss", "a->b=" + long}, abc); return err }},
+		{"partition", func() error { _, err := p.AddPartition(0, "", [][]string{{long}, {"b"}}); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.err()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if msg := err.Error(); len(msg) > 1000 || !strings.Contains(msg, " bytes)") {
+				t.Errorf("got a %d-byte error %.300q; want it short, saying how long the value was", len(msg), msg)
+			}
+		})
 	}
 }

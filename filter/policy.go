@@ -282,7 +282,7 @@ func (p *Policy) partition(name string) *partition {
 func (p *Policy) StartPartition(now time.Duration, name string) error {
 	pt := p.partition(name)
 	if pt == nil {
-		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
+		return fmt.Errorf("partition %s: %w", quote(name), ErrUnknownPartition)
 	}
 	p.advance(now)
 	pt.tg.set(now, true)
@@ -293,7 +293,7 @@ func (p *Policy) StartPartition(now time.Duration, name string) error {
 func (p *Policy) HealPartition(now time.Duration, name string) error {
 	pt := p.partition(name)
 	if pt == nil {
-		return fmt.Errorf("partition %q: %w", name, ErrUnknownPartition)
+		return fmt.Errorf("partition %s: %w", quote(name), ErrUnknownPartition)
 	}
 	p.advance(now)
 	pt.tg.set(now, false)
@@ -321,7 +321,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 	spec := strings.Join(specs, "|")
 	gs, err := p.parseGroups(spec)
 	if err != nil {
-		return "", fmt.Errorf("partition %q: %w", spec, err)
+		return "", fmt.Errorf("partition %s: %w", quote(spec), err)
 	}
 	pt := &partition{groups: gs, adhoc: true, schedule: "control API"}
 	pt.side = sides(gs)
@@ -330,14 +330,14 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 	}
 	if old := p.partition(name); old != nil {
 		if old.spec() != pt.spec() {
-			return "", fmt.Errorf("partition %q already exists as %s", name, old.spec())
+			return "", fmt.Errorf("partition %s already exists as %s", quote(name), old.spec())
 		}
 		p.advance(now)
 		old.tg.set(now, true)
 		return name, nil
 	}
 	if len(p.partitions) >= maxPartitions {
-		return "", fmt.Errorf("partition %q: more than %d partitions", name, maxPartitions)
+		return "", fmt.Errorf("partition %s: more than %d partitions", quote(name), maxPartitions)
 	}
 	pt.name = name
 	p.advance(now)
@@ -353,7 +353,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 // port are dropped with an Action "down" note.
 func (p *Policy) SetLink(now time.Duration, port string, up bool) error {
 	if p.ports != nil && !p.ports[port] {
-		return fmt.Errorf("port %q: %w", port, hub.ErrNoPort)
+		return fmt.Errorf("port %s: %w", quote(port), hub.ErrNoPort)
 	}
 	p.advance(now)
 	p.port(port).tg.set(now, !up)
@@ -375,7 +375,7 @@ func sides(groups [][]string) map[string]int {
 func (p *scope) parseGroups(s string) ([][]string, error) {
 	parts := strings.Split(s, "|")
 	if len(parts) < 2 {
-		return nil, fmt.Errorf("%q needs at least two groups separated by |", s)
+		return nil, fmt.Errorf("%s needs at least two groups separated by |", quote(s))
 	}
 	seen := map[string]bool{}
 	var out [][]string
@@ -388,7 +388,7 @@ func (p *scope) parseGroups(s string) ([][]string, error) {
 			}
 			for _, port := range ports {
 				if seen[port] {
-					return nil, fmt.Errorf("port %q is in more than one group", port)
+					return nil, fmt.Errorf("port %s is in more than one group", quote(port))
 				}
 				seen[port] = true
 				g = append(g, port)
@@ -405,10 +405,10 @@ func (p *scope) expand(name string) ([]string, error) {
 		return g, nil
 	}
 	if !validName(name) {
-		return nil, fmt.Errorf("%q is not a port name", name)
+		return nil, fmt.Errorf("%s is not a port name", quote(name))
 	}
 	if p.ports != nil && !p.ports[name] {
-		return nil, fmt.Errorf("port %q does not exist (ports: %s)", name, strings.Join(sortedKeys(p.ports), ", "))
+		return nil, fmt.Errorf("port %s does not exist (ports: %s)", quote(name), strings.Join(sortedKeys(p.ports), ", "))
 	}
 	return []string{name}, nil
 }

@@ -1,12 +1,15 @@
 package filter
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"l2hub/internal/yamlfile"
+	"l2hub/packet"
 )
 
 // Spec is a policy as its front ends write it down, before it is compiled:
@@ -262,6 +265,9 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	if err := p.checkPorts(rs.Match.From, rs.Match.To, rs.Match.Links); err != nil {
 		errs.Add(rs.At.errorf("%v", err))
 	}
+	for _, pr := range rs.Match.problems() {
+		errs.Add(rs.At.errorf("match.%s: %v", pr.field, pr.err))
+	}
 	r.m, r.win = rs.Match.compile()
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop
@@ -297,7 +303,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		if i := indexOf(skipNames[:], c.Skip); i > 0 {
 			skip = skipLevel(i)
 		} else if c.Skip != "" && i < 0 {
-			errs.Add(rs.At.errorf("corrupt: skip %q is not one of %s", c.Skip, strings.Join(skipNames[:], ", ")))
+			errs.Add(rs.At.errorf("corrupt: skip %s is not one of %s", quote(c.Skip), strings.Join(skipNames[:], ", ")))
 		}
 		r.corrupt = &corruptCfg{p: c.Probability, bits: max(c.Bits, 1), skip: skip}
 	}
@@ -361,8 +367,9 @@ func (rs *RuleSpec) checkProbabilities(errs *yamlfile.Errors) {
 }
 
 // checkSizes adds an error for each size of rs outside its range (mtu,
-// burst, queue; an unset mtu or burst is 0): the front ends refuse them
-// as they parse, and a Spec built in Go gets the same check here.
+// burst, queue, the frame length it matches; an unset mtu or burst is 0):
+// the front ends refuse them as they parse, and a Spec built in Go gets
+// the same check here.
 func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
 	check := func(what string, n, lo, hi int64) {
 		if err := checkSize(n, lo, hi); err != nil {
@@ -371,6 +378,11 @@ func (rs *RuleSpec) checkSizes(errs *yamlfile.Errors) {
 	}
 	if rs.MTU != 0 {
 		check("mtu", int64(rs.MTU), minMTU, maxMTU)
+	}
+	if l := rs.Match.Length; l != nil {
+		if err := checkLength(l.Min, l.Max); err != nil {
+			errs.Add(rs.At.errorf("match: length %v", err))
+		}
 	}
 	if rc := rs.Rate; rc != nil {
 		if rc.Burst != 0 {
@@ -401,6 +413,144 @@ func (rs *RuleSpec) checkCounts(errs *yamlfile.Errors) {
 	}
 	if ro := rs.Reorder; ro != nil {
 		check("reorder: gap", int64(ro.Gap), maxGap)
+	}
+}
+
+// A matchProblem is a combination of a rule's criteria that no frame
+// meets, blamed on one of them (its key in the policy file).
+type matchProblem struct {
+	field string
+	err   error
+}
+
+// problems lists the combinations of ms's criteria that no frame meets:
+// each criterion alone is checked where it is written, these are what
+// only the whole match shows. Each problem's field, set aside, ends it.
+func (ms MatchSpec) problems() []matchProblem {
+	var out []matchProblem
+	for {
+		pr, ok := ms.impossible()
+		if !ok {
+			return out
+		}
+		out = append(out, pr)
+		ms.clear(pr.field)
+	}
+}
+
+// impossible finds the first combination of ms's criteria that no frame
+// meets. It blames only a field that is set, so clearing it ends the
+// problem.
+func (ms *MatchSpec) impossible() (matchProblem, bool) {
+	// A list set but empty had what was in it refused where it was
+	// written: the checks that need it are skipped.
+	ports := !emptied(ms.From) && !emptied(ms.To) && !emptied(ms.Links)
+	ips := !emptied(ms.SrcIP) && !emptied(ms.DstIP) && !emptied(ms.EtherTypes)
+	in := func(set []string, n string) bool { return set == nil || slices.Contains(set, n) }
+	other := func(l [2]string) bool { return l[0] != l[1] }
+	switch {
+	case ms.VLAN != nil && !*ms.VLAN && ms.QinQ != nil && *ms.QinQ:
+		return matchProblem{"qinq", errors.New("true needs two VLAN tags, and vlan: false refuses every tagged frame (remove vlan: false)")}, true
+	case !ports:
+	case ms.Links != nil && !slices.ContainsFunc(ms.Links, other):
+		return matchProblem{"link", errors.New("every link it names goes from a port to itself, which no frame does")}, true
+	case ms.Links != nil && !slices.ContainsFunc(ms.Links, func(l [2]string) bool { return other(l) && in(ms.From, l[0]) && in(ms.To, l[1]) }):
+		var sides []string
+		if ms.From != nil {
+			sides = append(sides, "from a port of from")
+		}
+		if ms.To != nil {
+			sides = append(sides, "to a port of to")
+		}
+		return matchProblem{"link", fmt.Errorf("no link it names goes %s", strings.Join(sides, " and "))}, true
+	case ms.Links == nil && ms.From != nil && ms.To != nil &&
+		!slices.ContainsFunc(ms.From, func(f string) bool { return slices.ContainsFunc(ms.To, func(t string) bool { return f != t }) }):
+		return matchProblem{"to", fmt.Errorf("from and to both name port %s alone, and no frame goes from a port to itself", ms.From[0])}, true
+	}
+	src, dst := ipVersions(ms.SrcIP), ipVersions(ms.DstIP)
+	switch eth := etherVersions(ms.EtherTypes); {
+	case !ips:
+	case src&dst == 0:
+		return matchProblem{"dst_ip", fmt.Errorf("holds only %s addresses and src_ip only %s ones: a packet's two addresses are of one IP version", dst, src)}, true
+	case ms.SrcIP != nil && src&eth == 0:
+		return matchProblem{"src_ip", fmt.Errorf("holds only %s addresses, and ethertype names no %s packet", src, src)}, true
+	case ms.DstIP != nil && dst&eth == 0:
+		return matchProblem{"dst_ip", fmt.Errorf("holds only %s addresses, and ethertype names no %s packet", dst, dst)}, true
+	}
+	return matchProblem{}, false
+}
+
+func emptied[T any](s []T) bool { return s != nil && len(s) == 0 }
+
+// ipVersion is a set of IP versions, for the address criteria's checks.
+type ipVersion uint8
+
+const (
+	ipv4 ipVersion = 1 << iota
+	ipv6
+	anyIP = ipv4 | ipv6
+)
+
+func (v ipVersion) String() string {
+	switch v {
+	case ipv4:
+		return "IPv4"
+	case ipv6:
+		return "IPv6"
+	case anyIP:
+		return "IPv4 or IPv6"
+	}
+	return "no IP"
+}
+
+// ipVersions is the versions of the addresses prefixes match (nil: any).
+func ipVersions(prefixes []netip.Prefix) ipVersion {
+	if prefixes == nil {
+		return anyIP
+	}
+	var v ipVersion
+	for _, p := range prefixes {
+		if p.Addr().Is4() {
+			v |= ipv4
+		} else {
+			v |= ipv6
+		}
+	}
+	return v
+}
+
+// etherVersions is the IP versions of the EtherTypes types (nil: any).
+func etherVersions(types []uint16) ipVersion {
+	if types == nil {
+		return anyIP
+	}
+	var v ipVersion
+	for _, t := range types {
+		switch t {
+		case packet.EtherTypeIPv4:
+			v |= ipv4
+		case packet.EtherTypeIPv6:
+			v |= ipv6
+		}
+	}
+	return v
+}
+
+// clear sets the criterion of the policy file's key field aside.
+func (ms *MatchSpec) clear(field string) {
+	switch field {
+	case "link":
+		ms.Links = nil
+	case "to":
+		ms.To = nil
+	case "qinq":
+		ms.QinQ = nil
+	case "src_ip":
+		ms.SrcIP = nil
+	case "dst_ip":
+		ms.DstIP = nil
+	default:
+		panic("filter: clear " + field)
 	}
 }
 
@@ -521,7 +671,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 		return
 	}
 	if p.partition(pt.name) != nil {
-		errs.Add(ps.NameAt.errorf("partition name %q is used twice", pt.name))
+		errs.Add(ps.NameAt.errorf("partition name %s is used twice", quote(pt.name)))
 		return
 	}
 	if len(p.partitions) >= maxPartitions {
@@ -545,7 +695,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 // compileTrigger checks that a trigger names a rule.
 func (p *Policy) compileTrigger(ts *TriggerSpec) (*trigger, *FieldError) {
 	if p.byName[ts.Rule] == nil {
-		return nil, ts.RuleAt.errorf("no rule named %q", ts.Rule)
+		return nil, ts.RuleAt.errorf("no rule named %s", quote(ts.Rule))
 	}
 	if ts.Matches < 1 {
 		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
@@ -595,7 +745,7 @@ func (p *Policy) checkPorts(from, to []string, links [][2]string) error {
 	}
 	check := func(n string) error {
 		if !p.ports[n] {
-			return fmt.Errorf("port %q does not exist (ports: %s)", n, strings.Join(sortedKeys(p.ports), ", "))
+			return fmt.Errorf("port %s does not exist (ports: %s)", quote(n), strings.Join(sortedKeys(p.ports), ", "))
 		}
 		return nil
 	}
@@ -627,7 +777,7 @@ func (p *Policy) checkGroups(groups [][]string) error {
 		}
 		for _, n := range g {
 			if seen[n] {
-				return fmt.Errorf("port %q is in more than one group", n)
+				return fmt.Errorf("port %s is in more than one group", quote(n))
 			}
 			seen[n] = true
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,22 +23,22 @@ func parseProbability(s string) (float64, error) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a probability (write 5%% or 0.05)", s)
+		return 0, fmt.Errorf("%s is not a probability (write 5%% or 0.05)", quote(s))
 	}
 	// Errors echo the number as written: v*100 after v/100 is not always
 	// the number the user wrote (100.5% would read 100.49999999999999%).
 	v /= scale
 	switch {
 	case v > 1 && scale == 100:
-		return 0, fmt.Errorf("%s%% is more than 100%%", s)
+		return 0, fmt.Errorf("%s%% is more than 100%%", shown(s))
 	case v >= 2 && v <= 100: // likely a percentage without its sign
-		return 0, fmt.Errorf("%s is more than 1 (100%%); for %s percent, write %s%%", s, s, s)
+		return 0, fmt.Errorf("%s is more than 1 (100%%); for %s percent, write %s%%", shown(s), shown(s), shown(s))
 	case v > 1:
-		return 0, fmt.Errorf("%s is more than 1 (100%%)", s)
+		return 0, fmt.Errorf("%s is more than 1 (100%%)", shown(s))
 	case v < 0 && scale == 100:
-		return 0, fmt.Errorf("%s%% is negative", s)
+		return 0, fmt.Errorf("%s%% is negative", shown(s))
 	case v < 0:
-		return 0, fmt.Errorf("%s is negative (a probability is 0 to 1, or 0%% to 100%%)", s)
+		return 0, fmt.Errorf("%s is negative (a probability is 0 to 1, or 0%% to 100%%)", shown(s))
 	}
 	return v, nil
 }
@@ -54,20 +55,33 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
+	switch {
+	case err == nil:
+	case durationSyntax.MatchString(s) && strings.HasPrefix(s, "-"):
+		return 0, fmt.Errorf("%s is negative", shown(s))
+	case durationSyntax.MatchString(s): // well written, but past time.Duration's 292 years
+		return 0, fmt.Errorf("%s is longer than %s, the most a policy's times may be", shown(s), maxDurationText)
+	default:
 		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
-			return 0, fmt.Errorf("%q needs a unit (e.g. %sms)", s, s)
+			return 0, fmt.Errorf("%s needs a unit (e.g. %sms)", quote(s), shown(s))
 		}
-		return 0, fmt.Errorf("%q is not a duration (write 20ms, 1.5s)", s)
+		return 0, fmt.Errorf("%s is not a duration (write 20ms, 1.5s)", quote(s))
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("%s is negative", d)
 	}
 	if d > maxDuration {
-		return 0, fmt.Errorf("%s is longer than %s", d, maxDuration)
+		return 0, fmt.Errorf("%s is longer than %s, the most a policy's times may be", d, maxDurationText)
 	}
 	return d, nil
 }
+
+// maxDurationText is maxDuration as a user writes it.
+var maxDurationText = strings.TrimSuffix(maxDuration.String(), "0m0s")
+
+// durationSyntax is what time.ParseDuration reads, whatever the size of
+// the numbers: a value it refuses that matches is out of its range.
+var durationSyntax = regexp.MustCompile(`^[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$`)
 
 // parseHold reads how long a partition holds once started: a duration,
 // and a positive one (a Spec's 0 means none).
@@ -109,11 +123,11 @@ func parseRate(s string) (uint64, error) {
 	low := strings.ToLower(t)
 	low = strings.TrimSuffix(low, "/s")
 	if strings.HasSuffix(low, "bps") {
-		return 0, fmt.Errorf("%q is ambiguous: write bits per second, e.g. 10Mbit", s)
+		return 0, fmt.Errorf("%s is ambiguous: write bits per second, e.g. 10Mbit", quote(s))
 	}
 	num, ok := strings.CutSuffix(low, "bit")
 	if !ok {
-		return 0, fmt.Errorf("%q is not a rate (write 10Mbit, 512kbit, 1Gbit)", s)
+		return 0, fmt.Errorf("%s is not a rate (write 10Mbit, 512kbit, 1Gbit)", quote(s))
 	}
 	mult := 1.0
 	switch {
@@ -128,11 +142,11 @@ func parseRate(s string) (uint64, error) {
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a rate (write 10Mbit, 512kbit, 1Gbit)", s)
+		return 0, fmt.Errorf("%s is not a rate (write 10Mbit, 512kbit, 1Gbit)", quote(s))
 	}
 	v *= mult
 	if v < minRate || v > maxRate {
-		return 0, fmt.Errorf("%s is outside [1kbit, 1Tbit]", t)
+		return 0, fmt.Errorf("%s is outside [1kbit, 1Tbit]", shown(t))
 	}
 	return uint64(math.Round(v)), nil
 }
@@ -154,13 +168,13 @@ func parseSize(s string) (int64, error) {
 	}
 	v, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a size (write 1500, 1500B, 64KiB)", s)
+		return 0, fmt.Errorf("%s is not a size (write 1500, 1500B, 64KiB)", quote(s))
 	}
 	if v < 0 {
-		return 0, fmt.Errorf("%s is negative", t)
+		return 0, fmt.Errorf("%s is negative", shown(t))
 	}
 	if v > math.MaxInt32/mult {
-		return 0, fmt.Errorf("%s is too large", t)
+		return 0, fmt.Errorf("%s is too large", shown(t))
 	}
 	return v * mult, nil
 }
@@ -185,11 +199,11 @@ func parseIntRange(s string, parse func(string) (int64, error)) (lo, hi int64, e
 			return 0, 0, err
 		}
 		if hi < lo {
-			return 0, 0, fmt.Errorf("range %q ends before it starts", s)
+			return 0, 0, fmt.Errorf("range %s ends before it starts", quote(s))
 		}
 	}
 	if a == "" && b == "" {
-		return 0, 0, fmt.Errorf("range %q has no bounds", s)
+		return 0, 0, fmt.Errorf("range %s has no bounds", quote(s))
 	}
 	return lo, hi, nil
 }
@@ -197,7 +211,7 @@ func parseIntRange(s string, parse func(string) (int64, error)) (lo, hi int64, e
 func parseCount(s string) (int64, error) {
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+		return 0, fmt.Errorf("%s is not a non-negative integer", quote(s))
 	}
 	return v, nil
 }
@@ -208,7 +222,7 @@ func parseTimeRange(s string) (from, to time.Duration, err error) {
 	s = strings.TrimSpace(s)
 	a, b, ok := strings.Cut(s, "-")
 	if !ok {
-		return 0, 0, fmt.Errorf("%q is not a time window (write 5s-8s or 5s-)", s)
+		return 0, 0, fmt.Errorf("%s is not a time window (write 5s-8s or 5s-)", quote(s))
 	}
 	if from, err = parseDuration(a); err != nil {
 		return 0, 0, err
@@ -219,25 +233,30 @@ func parseTimeRange(s string) (from, to time.Duration, err error) {
 			return 0, 0, err
 		}
 		if to <= from {
-			return 0, 0, fmt.Errorf("time window %q ends before it starts", s)
+			return 0, 0, fmt.Errorf("time window %s ends before it starts", quote(s))
 		}
 	}
 	return from, to, nil
 }
 
-// parsePrefix reads an IPv4 or IPv6 address or CIDR.
+// parsePrefix reads an IPv4 or IPv6 address or CIDR. A CIDR with bits set
+// past its length is refused, as ip route refuses it: 10.0.0.5/8 is more
+// likely a typo for 10.0.0.0/8 or 10.0.0.5 than meant as the network.
 func parsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+			return netip.Prefix{}, fmt.Errorf("%s is not an address or CIDR", quote(s))
 		}
-		return p.Masked(), nil
+		if m := p.Masked(); m != p {
+			return netip.Prefix{}, fmt.Errorf("%s has bits set past its /%d: did you mean %s?", quote(s), p.Bits(), m)
+		}
+		return p, nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR", s)
+		return netip.Prefix{}, fmt.Errorf("%s is not an address or CIDR", quote(s))
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
@@ -248,12 +267,12 @@ func parseMAC(s string) ([6]byte, error) {
 	t := strings.ReplaceAll(strings.TrimSpace(s), "-", ":")
 	parts := strings.Split(t, ":")
 	if len(parts) != 6 {
-		return m, fmt.Errorf("%q is not a MAC address (write 52:54:00:12:34:56)", s)
+		return m, fmt.Errorf("%s is not a MAC address (write 52:54:00:12:34:56)", quote(s))
 	}
 	for i, p := range parts {
 		v, err := strconv.ParseUint(p, 16, 8)
 		if err != nil || len(p) > 2 {
-			return m, fmt.Errorf("%q is not a MAC address (write 52:54:00:12:34:56)", s)
+			return m, fmt.Errorf("%s is not a MAC address (write 52:54:00:12:34:56)", quote(s))
 		}
 		m[i] = byte(v)
 	}
@@ -278,10 +297,10 @@ func parseEtherType(s string) (uint16, error) {
 		t = "vlan"
 	}
 	if t == "vlan" || t == "qinq" {
-		return 0, fmt.Errorf("%q is a VLAN tag: ethertype is the type after the tags; write vlan: true (an 802.1Q or 802.1ad tag) or qinq: true (two tags)", s)
+		return 0, fmt.Errorf("%s is a VLAN tag: ethertype is the type after the tags; write vlan: true (an 802.1Q or 802.1ad tag) or qinq: true (two tags)", quote(s))
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an EtherType (ipv4, arp, ipv6, lldp, or a number such as 0x88cc)", s)
+		return 0, fmt.Errorf("%s is not an EtherType (ipv4, arp, ipv6, lldp, or a number such as 0x88cc)", quote(s))
 	}
 	return uint16(v), nil
 }
@@ -295,7 +314,7 @@ func parseProtocol(s string) (uint8, error) {
 	}
 	v, err := strconv.ParseUint(t, 0, 8)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not an IP protocol (tcp, udp, icmp, or 0-255)", s)
+		return 0, fmt.Errorf("%s is not an IP protocol (tcp, udp, icmp, or 0-255)", quote(s))
 	}
 	return uint8(v), nil
 }
@@ -303,7 +322,7 @@ func parseProtocol(s string) (uint8, error) {
 func parsePort(s string) (int64, error) {
 	v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a port number (0-65535)", s)
+		return 0, fmt.Errorf("%s is not a port number (0-65535)", quote(s))
 	}
 	return int64(v), nil
 }
@@ -324,10 +343,10 @@ func parseTCPFlags(s string) (mask, value uint8, err error) {
 		neg := strings.HasPrefix(f, "!")
 		bit, ok := tcpFlagBits[strings.TrimPrefix(f, "!")]
 		if !ok {
-			return 0, 0, fmt.Errorf("%q is not a TCP flag (fin syn rst psh ack urg ece cwr, ! to negate)", f)
+			return 0, 0, fmt.Errorf("%s is not a TCP flag (fin syn rst psh ack urg ece cwr, ! to negate)", quote(f))
 		}
 		if mask&bit != 0 {
-			return 0, 0, fmt.Errorf("TCP flag %q given twice", strings.TrimPrefix(f, "!"))
+			return 0, 0, fmt.Errorf("TCP flag %s given twice", quote(strings.TrimPrefix(f, "!")))
 		}
 		mask |= bit
 		if !neg {

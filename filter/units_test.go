@@ -46,3 +46,29 @@ func TestFormatSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationErrors: a duration past the policy's bound says so and names
+// the bound, also when it is past what time.Duration holds; one that is
+// not a duration says how to write one.
+func TestDurationErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"25h", "25h0m0s is longer than 24h, the most a policy's times may be"},
+		{"99999999999999999999h", "99999999999999999999h is longer than 24h, the most a policy's times may be"},
+		{"1h99999999999999999999s", "1h99999999999999999999s is longer than 24h, the most a policy's times may be"},
+		{"-99999999999999999999h", "-99999999999999999999h is negative"},
+		{"-5ms", "-5ms is negative"},
+		{"20", `"20" needs a unit (e.g. 20ms)`},
+		{"soon", `"soon" is not a duration (write 20ms, 1.5s)`},
+		{"5 ms", `"5 ms" is not a duration (write 20ms, 1.5s)`},
+		{"5xs", `"5xs" is not a duration (write 20ms, 1.5s)`},
+	} {
+		if d, err := parseDuration(tc.in); err == nil || err.Error() != tc.want {
+			t.Errorf("got parseDuration(%q) = %v, %v; want the error %q", tc.in, d, err, tc.want)
+		}
+	}
+	for _, in := range []string{"24h", "0", "1.5s", "1h30m", "500us", "500µs"} {
+		if _, err := parseDuration(in); err != nil {
+			t.Errorf("got parseDuration(%q) = %v, want a duration", in, err)
+		}
+	}
+}

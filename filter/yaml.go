@@ -174,7 +174,7 @@ func (w *walker) document(root *yaml.Node) {
 		if s, ok := w.scalar(seed, "seed"); ok {
 			v, err := strconv.ParseUint(s, 0, 64)
 			if err != nil {
-				w.errf(seed, "seed", "%q is not an unsigned 64-bit integer", s)
+				w.errf(seed, "seed", "%s is not an unsigned 64-bit integer", quote(s))
 			}
 			w.spec.Seed = v
 		}
@@ -216,10 +216,10 @@ func (w *walker) groups(n *yaml.Node) {
 		name := k.Value
 		switch {
 		case !validName(name):
-			w.errf(k, path, "%q is not a valid group name", name)
+			w.errf(k, path, "%s is not a valid group name", quote(name))
 			return
 		case w.scope.ports[name]:
-			w.errf(k, path, "group %q has the name of a port", name)
+			w.errf(k, path, "group %s has the name of a port", quote(name))
 			return
 		}
 		items, ok := w.items(v, path)
@@ -233,7 +233,7 @@ func (w *walker) groups(n *yaml.Node) {
 				continue
 			}
 			if _, isGroup := w.scope.groups[s]; isGroup {
-				w.errf(it, path, "groups cannot contain groups (%q)", s)
+				w.errf(it, path, "groups cannot contain groups (%s)", quote(s))
 				continue
 			}
 			got, err := w.scope.expand(s)
@@ -289,7 +289,7 @@ func (w *walker) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool) 
 	}
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
-		w.errf(n, path, "%q is not an integer", s)
+		w.errf(n, path, "%s is not an integer", quote(s))
 		return 0, false
 	}
 	if v < lo || v > hi {
@@ -327,7 +327,7 @@ func (w *walker) boolean(n *yaml.Node, path string) (bool, bool) {
 	case "false", "no", "off":
 		return false, true
 	}
-	w.errf(n, path, "%q is not true or false", s)
+	w.errf(n, path, "%s is not true or false", quote(s))
 	return false, false
 }
 
@@ -342,7 +342,7 @@ func (w *walker) choice(n *yaml.Node, path string, words ...string) (int, bool) 
 			return i, true
 		}
 	}
-	w.errf(n, path, "%q is not one of %s", s, strings.Join(words, ", "))
+	w.errf(n, path, "%s is not one of %s", quote(s), strings.Join(words, ", "))
 	return 0, false
 }
 

@@ -8,31 +8,55 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"l2hub/internal/yamlfile"
 )
 
 // match fills ms from a rule's match mapping, its Description included.
 func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	var desc []string
 	defer func() { ms.Description = strings.Join(desc, " ") }()
+	defer func() {
+		// Each problem is reported at the value it blames, which is set
+		// aside so that Compile does not report it again.
+		for _, pr := range ms.problems() {
+			w.errf(yamlfile.Lookup(n, pr.field), yamlfile.JoinPath(path, pr.field), "%v", pr.err)
+			ms.clear(pr.field)
+		}
+	}()
 	add := func(key string, vals ...string) {
 		desc = append(desc, key+"="+strings.Join(vals, ","))
 	}
-	// each runs parse on every entry of a value-or-list.
-	each := func(v *yaml.Node, p string, parse func(s string) error) []string {
+	// each runs parse on every entry of a value-or-list; parse returns
+	// what the entry means (a port's name, an address as a CIDR), and an
+	// entry that means what one before it did is refused: it adds nothing
+	// to the list, so it is likely a typo for another.
+	each := func(v *yaml.Node, p string, parse func(s string) (key string, err error)) []string {
 		items, ok := w.items(v, p)
 		if !ok {
 			return nil
 		}
 		var vals []string
+		first := map[string]*yaml.Node{}
 		for _, it := range items {
 			s, ok := w.scalar(it, p)
 			if !ok {
 				continue
 			}
-			if err := parse(s); err != nil {
+			key, err := parse(s)
+			if err != nil {
 				w.errf(it, p, "%v", err)
 				continue
 			}
+			if at, twice := first[key]; twice {
+				as := ""
+				if at.Value != s {
+					as = ", as " + quote(at.Value)
+				}
+				w.errf(it, p, "%s is listed twice (first at line %d, column %d%s)", quote(s), at.Line, at.Column, as)
+				continue
+			}
+			first[key] = it
 			vals = append(vals, s)
 		}
 		return vals
@@ -40,10 +64,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 	portSet := func(key string, dst *[]string) func(v *yaml.Node, p string) {
 		return func(v *yaml.Node, p string) {
 			set := []string{}
-			vals := each(v, p, func(s string) error {
+			vals := each(v, p, func(s string) (string, error) {
 				ports, err := w.scope.expand(s)
 				set = append(set, ports...)
-				return err
+				return s, err
 			})
 			*dst = set
 			add(key, vals...)
@@ -63,18 +87,18 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"to":   portSet("to", &ms.To),
 		"link": func(v *yaml.Node, p string) {
 			ms.Links = [][2]string{}
-			add("link", each(v, p, func(s string) error {
+			add("link", each(v, p, func(s string) (string, error) {
 				ls, err := w.scope.parseLink(s)
 				ms.Links = append(ms.Links, ls.pairs()...)
-				return err
+				return fmt.Sprint(ls), err
 			})...)
 		},
 		"ethertype": func(v *yaml.Node, p string) {
 			ms.EtherTypes = []uint16{}
-			add("ethertype", each(v, p, func(s string) error {
+			add("ethertype", each(v, p, func(s string) (string, error) {
 				t, err := parseEtherType(s)
 				ms.EtherTypes = append(ms.EtherTypes, t)
-				return err
+				return strconv.Itoa(int(t)), err
 			})...)
 		},
 		"vlan":      yes(&ms.VLAN, "vlan"),
@@ -87,10 +111,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"dst_ip":    func(v *yaml.Node, p string) { w.prefixes(&ms.DstIP, v, p, each, add, "dst_ip") },
 		"protocol": func(v *yaml.Node, p string) {
 			ms.Protocols = []uint8{}
-			add("protocol", each(v, p, func(s string) error {
+			add("protocol", each(v, p, func(s string) (string, error) {
 				x, err := parseProtocol(s)
 				ms.Protocols = append(ms.Protocols, x)
-				return err
+				return strconv.Itoa(int(x)), err
 			})...)
 		},
 		"src_port": func(v *yaml.Node, p string) { w.portRange(&ms.SrcPort, v, p, add, "src_port") },
@@ -116,7 +140,7 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 			if s, ok := w.scalar(v, p); ok {
 				b, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "").Replace(s))
 				if err != nil {
-					w.errf(v, p, "%q is not hex bytes (write 4e585342 or \"4e 58 53 42\")", s)
+					w.errf(v, p, "%s is not hex bytes (write 4e585342 or \"4e 58 53 42\")", quote(s))
 					return
 				}
 				w.payload(ms, b, v, p)
@@ -126,6 +150,11 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 		"length": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
 				lo, hi, err := parseIntRange(s, parseSize)
+				if err == nil {
+					if err = checkLength(lo, hi); err != nil {
+						err = fmt.Errorf("%s %w", shown(s), err)
+					}
+				}
 				if err != nil {
 					w.errf(v, p, "%v", err)
 					return
@@ -149,10 +178,10 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 					// open below ("-100"): from the first match
 					lo = 1
 					if hi < lo {
-						err = fmt.Errorf("matches are counted from 1; %q ends at %d", s, hi)
+						err = fmt.Errorf("matches are counted from 1; %s ends at %d", quote(s), hi)
 					}
 				case lo < 1:
-					err = fmt.Errorf("matches are counted from 1; %q starts at %d", s, lo)
+					err = fmt.Errorf("matches are counted from 1; %s starts at %d", quote(s), lo)
 				}
 				if err != nil {
 					w.errf(v, p, "%v", err)
@@ -196,12 +225,12 @@ func (w *walker) mac(dst **[6]byte, v *yaml.Node, p string, add func(string, ...
 	add(key, s)
 }
 
-func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func(*yaml.Node, string, func(string) error) []string, add func(string, ...string), key string) {
+func (w *walker) prefixes(dst *[]netip.Prefix, v *yaml.Node, p string, each func(*yaml.Node, string, func(string) (string, error)) []string, add func(string, ...string), key string) {
 	*dst = []netip.Prefix{}
-	add(key, each(v, p, func(s string) error {
+	add(key, each(v, p, func(s string) (string, error) {
 		pf, err := parsePrefix(s)
 		*dst = append(*dst, pf)
-		return err
+		return pf.String(), err
 	})...)
 }
 

@@ -14,7 +14,7 @@ func (w *walker) partition(n *yaml.Node, path string) {
 			ps.NameAt = w.pos(v, p)
 			if s, ok := w.scalar(v, p); ok {
 				if !validName(s) {
-					w.errf(v, p, "%q is not a valid partition name", s)
+					w.errf(v, p, "%s is not a valid partition name", quote(s))
 					return
 				}
 				ps.Name = s
@@ -115,7 +115,7 @@ func (w *walker) trigger(n *yaml.Node, path string) *TriggerSpec {
 			}
 			ls, err := w.scope.parseLink(s)
 			if err == nil && (ls.both || len(ls.from) != 1 || len(ls.to) != 1) {
-				err = fmt.Errorf("a trigger counts one link (a->b), not %q", s)
+				err = fmt.Errorf("a trigger counts one link (a->b), not %s", quote(s))
 			}
 			if err != nil {
 				w.errf(v, p, "%v", err)
@@ -141,7 +141,7 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 		"name": func(v *yaml.Node, p string) {
 			if s, ok := w.scalar(v, p); ok {
 				if !validName(s) {
-					w.errf(v, p, "%q is not a valid schedule name", s)
+					w.errf(v, p, "%s is not a valid schedule name", quote(s))
 					return
 				}
 				ss.Name = s
@@ -151,7 +151,7 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 			ss.PortAt = w.pos(v, p)
 			if s, ok := w.scalar(v, p); ok {
 				if _, isGroup := w.scope.groups[s]; isGroup {
-					w.errf(v, p, "a schedule moves one port, not group %q", s)
+					w.errf(v, p, "a schedule moves one port, not group %s", quote(s))
 					return
 				}
 				if _, err := w.scope.expand(s); err != nil {

@@ -51,7 +51,10 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	if rep != nil && report != nil {
 		report(rep)
 	}
+	var answer *control.Error
 	switch {
+	case errors.As(herr, &answer):
+		return herr // the hub's answer names the port and the frame
 	case herr != nil:
 		return fmt.Errorf("inject into %q: %w", port, herr)
 	case ierr != nil:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -230,12 +231,48 @@ func KindName(n *yaml.Node) string {
 }
 
 // Got says what a node holds, for "want a duration, got ...": a scalar's
-// value, quoted ("\"soon\""), else KindName ("a list", "nothing").
+// value, quoted ("\"soon\"", shortened as Quote does), else KindName ("a
+// list", "nothing").
 func Got(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
-		return strconv.Quote(n.Value)
+		return Quote(n.Value)
 	}
 	return KindName(n)
+}
+
+// QuoteMax is how many bytes of a value Quote shows.
+const QuoteMax = 64
+
+// Quote quotes a value a user wrote, for a message: whole, as %q does,
+// when it is at most QuoteMax bytes; else its first QuoteMax bytes (cut
+// at a character's start) and its length, "\"aaaa\"… (100000 bytes)", so
+// that a hostile value cannot make a message of its own size.
+func Quote(s string) string {
+	if len(s) <= QuoteMax {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(prefix(s, QuoteMax)) + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// Shown is a value a user wrote as a message shows it unquoted ("150% is
+// more than 100%", "rule x is empty"): as it is, or as Quote writes it
+// when it is longer than QuoteMax.
+func Shown(s string) string {
+	if len(s) > QuoteMax {
+		return Quote(s)
+	}
+	return s
+}
+
+// prefix is s's first n bytes at most, cut at a character's start.
+func prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // JoinPath appends key to a field path: "" and "rules" give "rules",
@@ -291,7 +328,7 @@ func (e *Errors) Fields(n *yaml.Node, path string, known []string, fn func(key s
 		if near, ok := suggest.Nearest(k.Value, known); ok {
 			hint = fmt.Sprintf(", did you mean %q?", near)
 		}
-		e.At(k, kp, "unknown field %q%s (known: %s)", k.Value, hint, strings.Join(known, ", "))
+		e.At(k, kp, "unknown field %s%s (known: %s)", Quote(k.Value), hint, strings.Join(known, ", "))
 		return false
 	}, func(k, v *yaml.Node, kp string) { fn(k.Value, v, kp) })
 }
@@ -321,7 +358,11 @@ func (e *Errors) mapping(n *yaml.Node, path, what string, known func(k *yaml.Nod
 			e.At(k, path, "keys must be plain names, got %s", KindName(k))
 			continue
 		}
-		kp := JoinPath(path, k.Value)
+		key := k.Value
+		if len(key) > QuoteMax {
+			key = prefix(key, QuoteMax) + "…" // a path is for people: a hostile key is not repeated whole
+		}
+		kp := JoinPath(path, key)
 		if !known(k, kp) {
 			continue
 		}

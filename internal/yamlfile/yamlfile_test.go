@@ -205,3 +205,38 @@ func TestEntries(t *testing.T) {
 		t.Errorf("Entries of a list: %q", got)
 	}
 }
+
+// TestQuote: a value up to QuoteMax bytes is quoted whole; a longer one is
+// cut at a character's start and says how long it was, and Got and an
+// unknown field's problem (path and message) show it so.
+func TestQuote(t *testing.T) {
+	long := strings.Repeat("a", 100000)
+	for _, tc := range []struct{ in, want string }{
+		{"soon", `"soon"`},
+		{strings.Repeat("b", QuoteMax), `"` + strings.Repeat("b", QuoteMax) + `"`},
+		{long, `"` + strings.Repeat("a", QuoteMax) + `"… (100000 bytes)`},
+		{strings.Repeat("a", QuoteMax-1) + "é" + long, `"` + strings.Repeat("a", QuoteMax-1) + `"… (100065 bytes)`},
+	} {
+		if got := Quote(tc.in); got != tc.want {
+			t.Errorf("Quote(%d bytes) = %.100s, want %.100s", len(tc.in), got, tc.want)
+		}
+	}
+	if got := Shown("150%"); got != "150%" {
+		t.Errorf("Shown(150%%) = %s, want it as it is", got)
+	}
+	if got, want := Shown(long), Quote(long); got != want {
+		t.Errorf("Shown(100000 bytes) = %.100s, want %s", got, want)
+	}
+	root, derr := Decode("p.yaml", []byte("x: "+long+"\n? "+long+"\n: 1\n"), "policy") // an explicit key: a plain one is at most 1024 characters
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	if got, want := Got(Lookup(root, "x")), Quote(long); got != want {
+		t.Errorf("Got(100000 bytes) = %.100s, want %s", got, want)
+	}
+	e := &Errors{File: "p.yaml", Max: 20}
+	e.Fields(root, "", []string{"x"}, func(string, *yaml.Node, string) {})
+	if got := e.List.Error(); len(got) > 300 || !strings.Contains(got, "(100000 bytes)") {
+		t.Errorf("an unknown field of 100000 bytes: %d-byte problem %.300q, want it short, saying how long the key was", len(got), got)
+	}
+}
