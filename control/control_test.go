@@ -560,3 +560,19 @@ func TestMetricsExportLinkAndPartitionState(t *testing.T) {
 		`l2hub_partition_active{partition="p1"} 1`, `l2hub_partition_drops_total{partition="p1"} 5`,
 		`l2hub_port_rx_frames_total{port="a"} 7`)
 }
+
+// TestJSONKeepsArrows: the API's JSON writes "a->b" as it is, not as
+// "a-\u003eb" (which ctl policy then printed), since no page embeds it.
+func TestJSONKeepsArrows(t *testing.T) {
+	f, sock := serveFake(t, "")
+	f.mu.Lock()
+	f.policy = "rules: [{match: {link: a->b}, loss: 5%}]"
+	f.mu.Unlock()
+	raw, err := control.NewClient(sock, "").Policy(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("a->b")) || bytes.Contains(raw, []byte(`\u003e`)) {
+		t.Errorf("got %s, want a->b written as it is", raw)
+	}
+}

@@ -626,6 +626,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "a->b", not "a-\u003eb": JSON is never put in a page unescaped
 	enc.Encode(v)
 }
 

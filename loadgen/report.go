@@ -193,6 +193,7 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // ">= 0.9x" as it is
 	return enc.Encode(r)
 }
 

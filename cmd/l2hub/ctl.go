@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 )
 
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -42,7 +46,7 @@ every user sees in ps).`,
 	// sub is one ctl subcommand: run gets the client and the arguments.
 	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, cl *control.Client, args []string) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, a []string) error {
-			return run(cmd.Context(), c, a)
+			return explain(cmd.Context(), c, run(cmd.Context(), c, a))
 		}}
 	}
 	printJSON := func(raw json.RawMessage, err error) error {
@@ -166,4 +170,26 @@ more. It lasts until healed.`
 			}),
 	)
 	return cmd
+}
+
+// explain adds to a hub's refusal what the user can do about it: the token
+// flags for a missing or wrong token, the hub's ports for one it does not
+// have.
+func explain(ctx context.Context, c *control.Client, err error) error {
+	var herr *control.Error
+	switch {
+	case !errors.As(err, &herr):
+		return err
+	case herr.Status == http.StatusUnauthorized:
+		return fmt.Errorf("%w (give the hub's token: --control-token-file FILE or $%s)", err, control.TokenEnv)
+	case errors.Is(err, hub.ErrNoPort):
+		if ports, perr := c.Ports(ctx); perr == nil {
+			names := make([]string, len(ports))
+			for i, p := range ports {
+				names[i] = p.Name
+			}
+			return fmt.Errorf("%w (ports: %s)", err, strings.Join(names, ", "))
+		}
+	}
+	return err
 }

@@ -157,6 +157,9 @@ func TestTCPControlToken(t *testing.T) {
 			if (err == nil) != tc.ok || err != nil && !strings.Contains(err.Error(), "bearer token") {
 				t.Errorf("ctl link a down: got %v, want ok=%v (or a token error)", err, tc.ok)
 			}
+			if err != nil && !strings.Contains(err.Error(), "--control-token-file FILE or $"+control.TokenEnv) {
+				t.Errorf("ctl link a down: got %v, want it to say how to give the token", err)
+			}
 		})
 	}
 }

@@ -84,6 +84,9 @@ func TestCtlPartition(t *testing.T) {
 		{"unknown-name", []string{"partition", "nope"}, `partition "nope": no such partition`, true, nil},
 		{"one-group", []string{"partition", "x", "a"}, "one group (a) separates nothing", true, nil},
 		{"no-name", []string{"partition"}, "give a partition NAME", true, nil},
+		{"groups-for-a-name", []string{"partition", "a|b"}, `"a|b" looks like groups, not a partition's name: give a name first, then each group as an argument (ctl partition split a b)`, true, nil},
+		{"unknown-port", []string{"partition", "x", "a", "c"}, "(ports: a, b)", true, nil},
+		{"unknown-port-link", []string{"link", "c", "down"}, `port "c": no such port (ports: a, b)`, true, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := ctl(t, sock, tt.args...)

@@ -35,6 +35,7 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "a->b" as it is: no page embeds this
 	return enc.Encode(v)
 }
 
