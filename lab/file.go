@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"l2hub/internal/shell"
+	"l2hub/internal/suggest"
 	"l2hub/internal/yamlfile"
 	"l2hub/serve"
 	"l2hub/transport"
@@ -407,13 +409,7 @@ func (p *parser) top(n *yaml.Node) {
 	if !ok {
 		return
 	}
-	for k, v := range p.opts.Vars {
-		if !varName.MatchString(k) || slices.Contains(runVars, k) || k == "LAB" {
-			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
-			continue
-		}
-		p.vars[k] = v
-	}
+	p.setVars(vmsNode)
 	if p.lab.Name == "" {
 		p.errf(n, "name", "missing: a lab needs a name (it names the run directory)")
 	}
@@ -458,6 +454,91 @@ func (p *parser) readVars(n *yaml.Node, path string) {
 			}
 		}
 	})
+}
+
+// setVars sets the --var values. A --var may add a variable that vars:
+// does not define, for a ${NAME} of the file's (README: "${NAME} from vars:
+// and --var"), but a name that vars: does not define and no ${...} uses
+// is a typo: it would change nothing, and the run would go on without it.
+func (p *parser) setVars(vmsNode *yaml.Node) {
+	used := usedVars(vmsNode)
+	var known []string
+	for k := range p.vars {
+		if k != "LAB" {
+			known = append(known, k)
+		}
+	}
+	for _, k := range used {
+		if _, ok := p.vars[k]; !ok && !slices.Contains(runVars, k) && k != "LAB" {
+			known = append(known, k)
+		}
+	}
+	slices.Sort(known)
+	for _, k := range slices.Sorted(maps.Keys(p.opts.Vars)) {
+		_, defined := p.vars[k]
+		switch {
+		case !varName.MatchString(k) || slices.Contains(runVars, k) || k == "LAB":
+			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
+			continue
+		case !defined && !slices.Contains(used, k):
+			hint := ""
+			if near, ok := suggest.Nearest(k, known); ok {
+				hint = fmt.Sprintf(", did you mean %s?", near)
+			}
+			list := "none"
+			if len(known) > 0 {
+				list = strings.Join(known, ", ")
+			}
+			p.errf(nil, "", "--var %s: the lab file has no ${%s} (in vars:, qemu: or args:)%s (its variables: %s)", k, k, hint, list)
+			continue
+		}
+		p.vars[k] = p.opts.Vars[k]
+	}
+}
+
+// usedVars returns, sorted, the names of the ${...} in the VMs' qemu: and
+// args:, where the file's variables are filled in.
+func usedVars(vmsNode *yaml.Node) []string {
+	seen := map[string]bool{}
+	var used []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		for s := n.Value; n.Kind == yaml.ScalarNode; {
+			i := strings.Index(s, "${")
+			if i < 0 {
+				break
+			}
+			j := strings.IndexByte(s[i:], '}')
+			if j < 0 {
+				break
+			}
+			if name := s[i+2 : i+j]; !seen[name] {
+				seen[name] = true
+				used = append(used, name)
+			}
+			s = s[i+j+1:]
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	if vmsNode != nil && vmsNode.Kind == yaml.SequenceNode {
+		for _, vm := range vmsNode.Content {
+			if vm.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(vm.Content); i += 2 {
+				if k := vm.Content[i].Value; k == "qemu" || k == "args" {
+					walk(vm.Content[i+1])
+				}
+			}
+		}
+	}
+	slices.Sort(used)
+	return used
 }
 
 // fill replaces ${NAME} with the file's variables, in at most limit bytes;

@@ -182,6 +182,42 @@ func TestParsePhaseUnknownVMIsOneProblem(t *testing.T) {
 	}
 }
 
+// A --var sets a variable vars: defines, or adds one a ${...} of qemu: or
+// args: uses; any other name is a typo, refused with the nearest name.
+func TestParseVarNames(t *testing.T) {
+	dir := t.TempDir()
+	const text = "name: x\nvars: {GUEST: g, SPARE: s}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: \"${Q}\", args: [\"${GUEST}/vmlinuz\", \"${RUN}\"], expect: [{marker: up}]}"
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string // the error, "" for none
+	}{
+		{"defined-and-used", map[string]string{"GUEST": "h", "Q": "q"}, ""},
+		{"defined-not-used", map[string]string{"SPARE": "t", "Q": "q"}, ""},
+		{"used-not-defined", map[string]string{"Q": "q"}, ""},
+		{"a-typo", map[string]string{"Q": "q", "GEST": "h"},
+			"lab.yaml: --var GEST: the lab file has no ${GEST} (in vars:, qemu: or args:), did you mean GUEST? (its variables: GUEST, Q, SPARE)"},
+		{"nothing-near", map[string]string{"Q": "q", "ZZZZZZ": "h"},
+			"lab.yaml: --var ZZZZZZ: the lab file has no ${ZZZZZZ} (in vars:, qemu: or args:) (its variables: GUEST, Q, SPARE)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath, Vars: tc.vars})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("got Parse error %v, want none", err)
+				}
+				if got, want := l.VMs[0].QEMU, "/usr/bin/q"; got != want {
+					t.Errorf("got qemu %q, want %q", got, want)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got Parse error\n%v\nwant\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
 // --var overrides the file's vars; ${LAB} is the file's directory.
 func TestParseVars(t *testing.T) {
 	dir := t.TempDir()
@@ -314,7 +350,11 @@ func TestTestdataLabs(t *testing.T) {
 	}
 	labs := map[string]*Lab{}
 	for _, f := range files {
-		l, err := Load(f, LoadOptions{Vars: map[string]string{"GUEST": guest, "OS": osDir}, LookPath: fakeLookPath})
+		vars := map[string]string{"GUEST": guest}
+		if filepath.Base(f) == "os2vm.yaml" {
+			vars = map[string]string{"OS": osDir}
+		}
+		l, err := Load(f, LoadOptions{Vars: vars, LookPath: fakeLookPath})
 		if err != nil {
 			t.Errorf("%v", err)
 			continue

@@ -95,6 +95,6 @@ The file format is in README.md ("Run a lab").`,
 	fl.BoolVar(&keepFailing, "keep-failing", false, "remove the run directories of passing runs")
 	fl.DurationVar(&soak, "soak", 0, "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
 	fl.DurationVar(&grace, "grace", lab.DefaultGrace, "how long a QEMU has to end after SIGTERM before it is killed")
-	fl.StringArrayVar(&vars, "var", nil, "set a lab variable, overriding the file's vars: (`NAME=VALUE`, repeatable)")
+	fl.StringArrayVar(&vars, "var", nil, "set a variable the lab file defines in vars: or uses as ${NAME} in qemu: or args: (`NAME=VALUE`, repeatable)")
 	return cmd
 }
