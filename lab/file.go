@@ -749,11 +749,20 @@ func (p *parser) binary(n *yaml.Node, path, s string) string {
 	fi, err := os.Stat(abs)
 	switch {
 	case err != nil:
-		p.errf(n, path, "%s: %v", s, errors.Unwrap(err))
+		p.errf(n, path, "%s: %v%s", s, errors.Unwrap(err), relativeHint(s))
 	case fi.IsDir() || fi.Mode()&0o111 == 0:
 		p.errf(n, path, "%s: not an executable file", s)
 	}
 	return abs
+}
+
+// relativeHint is what a path not found is told when it is relative: it
+// was looked for from the lab file's directory, not the working one.
+func relativeHint(s string) string {
+	if filepath.IsAbs(s) {
+		return ""
+	}
+	return " (relative paths are relative to the lab file)"
 }
 
 // pathFlags take a file the run must find: a missing kernel is an error
@@ -791,7 +800,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				if err == nil {
 					what = "a directory"
 				}
-				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", flag, s, what)
+				p.errf(item, ipath, "%s %s: %s%s", flag, s, what, relativeHint(s))
 			}
 			s = abs
 		}

@@ -144,7 +144,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate-mac", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "name: a", "name: b", 1), `lab.yaml:4:20: vms[1].mac: 52:54:00:00:00:0a is already VM a's`},
 		{"no-mac", "name: x\nvms:\n  - {name: a, qemu: q, expect: [{marker: up}]}", `lab.yaml:3:5: vms[0].mac: missing`},
 		{"multicast-mac", "name: x\nvms:\n  - {name: a, mac: \"01:00:5e:00:00:01\", qemu: q, expect: [{marker: up}]}", `vms[0].mac: 01:00:5e:00:00:01 is a multicast address`},
-		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `lab.yaml:3:47: vms[0].qemu: ./nope: no such file or directory`},
+		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `vms[0].qemu: ./nope: no such file or directory`},
 		{"bad-regexp", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, fail_on: [\"/(/\"], expect: [{marker: up}]}", `vms[0].fail_on[0]: /(/: error parsing regexp`},
 		{"nothing-to-wait-for", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q}", `lab.yaml:1:1: nothing to wait for`},
 		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
@@ -166,6 +166,30 @@ func TestParseErrors(t *testing.T) {
 			_, err := Parse("lab.yaml", dir, []byte(tt.text), LoadOptions{LookPath: fakeLookPath})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A file not found is told that relative paths start at the lab file only
+// when its path is relative.
+func TestParseRelativePathHint(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope")
+	for _, tc := range []struct {
+		name, qemu, kernel, want string
+	}{
+		{"relative-kernel", "q", "nope", `vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"absolute-kernel", "q", missing, `vms[0].args[1]: -kernel ` + missing + `: no such file`},
+		{"relative-qemu", "./nope", "/", `vms[0].qemu: ./nope: no such file or directory (relative paths are relative to the lab file)`},
+		{"absolute-qemu", missing, "/", `vms[0].qemu: ` + missing + `: no such file or directory`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: %q, args: [-kernel, %q], expect: [{marker: up}]}", tc.qemu, tc.kernel)
+			_, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.HasPrefix(err.Error(), "lab.yaml:3:") || !strings.Contains(err.Error(), ": "+tc.want) ||
+				strings.Count(err.Error(), "relative") != strings.Count(tc.want, "relative") {
+				t.Errorf("got Parse error\n%v\nwant lab.yaml:3:COL: %s", err, tc.want)
 			}
 		})
 	}
