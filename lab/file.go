@@ -175,9 +175,16 @@ func (a Action) undo(name string) Action {
 	return Action{}
 }
 
-// Run-time variables: the run fills them in; a lab file may use them in
-// args but not define them.
-var runVars = []string{"NETDEV", "MAC", "RUN", "SEED", "VM"}
+// filledVars are the variables a lab file may use but not define: ${LAB}
+// (the file's directory) is filled in as the file is read, the others by
+// the run (VM.Args).
+var filledVars = []string{"LAB", "NETDEV", "MAC", "RUN", "SEED", "VM"}
+
+// filled reports whether name is one of filledVars.
+func filled(name string) bool { return slices.Contains(filledVars, name) }
+
+// runVar reports whether the run, not the reading of the file, fills name in.
+func runVar(name string) bool { return name != "LAB" && filled(name) }
 
 // LoadOptions change how a lab file is read.
 type LoadOptions struct {
@@ -446,7 +453,7 @@ func (p *parser) readVars(n *yaml.Node, path string) {
 		switch {
 		case !varName.MatchString(k.Value):
 			p.errf(k, kpath, "want a name of letters, digits and '_'")
-		case slices.Contains(runVars, k.Value) || k.Value == "LAB":
+		case filled(k.Value):
 			p.errf(k, kpath, "${%s} is filled in by the run; pick another name", k.Value)
 		default:
 			if s, ok := p.str(v, kpath); ok {
@@ -464,12 +471,12 @@ func (p *parser) setVars(vmsNode *yaml.Node) {
 	used := usedVars(vmsNode)
 	var known []string
 	for k := range p.vars {
-		if k != "LAB" {
+		if !filled(k) {
 			known = append(known, k)
 		}
 	}
 	for _, k := range used {
-		if _, ok := p.vars[k]; !ok && !slices.Contains(runVars, k) && k != "LAB" {
+		if _, ok := p.vars[k]; !ok && !filled(k) {
 			known = append(known, k)
 		}
 	}
@@ -477,7 +484,7 @@ func (p *parser) setVars(vmsNode *yaml.Node) {
 	for _, k := range slices.Sorted(maps.Keys(p.opts.Vars)) {
 		_, defined := p.vars[k]
 		switch {
-		case !varName.MatchString(k) || slices.Contains(runVars, k) || k == "LAB":
+		case !varName.MatchString(k) || filled(k):
 			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
 			continue
 		case !defined && !slices.Contains(used, k):
@@ -545,7 +552,7 @@ func usedVars(vmsNode *yaml.Node) []string {
 // run-time variables stay for the run to fill in.
 func (p *parser) fill(s string, limit int) (string, error) {
 	return expandVars(s, limit, func(name string) (string, bool) {
-		if slices.Contains(runVars, name) {
+		if runVar(name) {
 			return "${" + name + "}", true
 		}
 		v, ok := p.vars[name]
@@ -588,7 +595,7 @@ func expandVars(s string, limit int, lookup func(string) (string, bool)) (string
 		name := s[i+2 : i+j]
 		v, ok := lookup(name)
 		if !ok {
-			return "", fmt.Errorf("${%s}: no such variable (vars: defines them; the run fills in %s)", name, strings.Join(runVars, ", "))
+			return "", fmt.Errorf("${%s}: no such variable (vars: and --var define them; l2hub fills in %s)", name, strings.Join(filledVars, ", "))
 		}
 		if err := write(s[:i]); err != nil {
 			return "", err

@@ -128,7 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{"arg-after-a-bad-one", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [[-kernel], nope]\n    expect: [{marker: up}]",
 			`lab.yaml:6:12: vms[0].args[0]: want a string, got a list`},
 		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
-			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable`},
+			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable (vars: and --var define them; l2hub fills in LAB, NETDEV, MAC, RUN, SEED, VM)`},
 		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own -netdev: write ${NETDEV}`},
 		{"netdev-unfillable", "name: x\nhub: {ports: [{name: h, transport: tap, address: l2h0}]}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: h, expect: [{marker: up}]}",
