@@ -35,6 +35,6 @@
 // Imports: serve (the hub), control (its client), transport (the VMs'
 // port specs), filter (the run's seed), capture, packet, conformance and
 // conformance/checker (the wire hint), report (the page), hub (the Clock),
-// internal/wallclock, internal/yamlfile and internal/shell (quoted command
-// lines, failure codes).
+// internal/wallclock, internal/yamlfile, internal/suggest (a mistyped --var's
+// nearest name) and internal/shell (quoted command lines, failure codes).
 package lab

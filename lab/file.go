@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"l2hub/internal/shell"
+	"l2hub/internal/suggest"
 	"l2hub/internal/yamlfile"
 	"l2hub/serve"
 	"l2hub/transport"
@@ -173,9 +175,16 @@ func (a Action) undo(name string) Action {
 	return Action{}
 }
 
-// Run-time variables: the run fills them in; a lab file may use them in
-// args but not define them.
-var runVars = []string{"NETDEV", "MAC", "RUN", "SEED", "VM"}
+// filledVars are the variables a lab file may use but not define: ${LAB}
+// (the file's directory) is filled in as the file is read, the others by
+// the run (VM.Args).
+var filledVars = []string{"LAB", "NETDEV", "MAC", "RUN", "SEED", "VM"}
+
+// filled reports whether name is one of filledVars.
+func filled(name string) bool { return slices.Contains(filledVars, name) }
+
+// runVar reports whether the run, not the reading of the file, fills name in.
+func runVar(name string) bool { return name != "LAB" && filled(name) }
 
 // LoadOptions change how a lab file is read.
 type LoadOptions struct {
@@ -407,13 +416,7 @@ func (p *parser) top(n *yaml.Node) {
 	if !ok {
 		return
 	}
-	for k, v := range p.opts.Vars {
-		if !varName.MatchString(k) || slices.Contains(runVars, k) || k == "LAB" {
-			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
-			continue
-		}
-		p.vars[k] = v
-	}
+	p.setVars(vmsNode)
 	if p.lab.Name == "" {
 		p.errf(n, "name", "missing: a lab needs a name (it names the run directory)")
 	}
@@ -450,7 +453,7 @@ func (p *parser) readVars(n *yaml.Node, path string) {
 		switch {
 		case !varName.MatchString(k.Value):
 			p.errf(k, kpath, "want a name of letters, digits and '_'")
-		case slices.Contains(runVars, k.Value) || k.Value == "LAB":
+		case filled(k.Value):
 			p.errf(k, kpath, "${%s} is filled in by the run; pick another name", k.Value)
 		default:
 			if s, ok := p.str(v, kpath); ok {
@@ -460,11 +463,96 @@ func (p *parser) readVars(n *yaml.Node, path string) {
 	})
 }
 
+// setVars sets the --var values. A --var may add a variable that vars:
+// does not define, for a ${NAME} of the file's (README: "${NAME} from vars:
+// and --var"), but a name that vars: does not define and no ${...} uses
+// is a typo: it would change nothing, and the run would go on without it.
+func (p *parser) setVars(vmsNode *yaml.Node) {
+	used := usedVars(vmsNode)
+	var known []string
+	for k := range p.vars {
+		if !filled(k) {
+			known = append(known, k)
+		}
+	}
+	for _, k := range used {
+		if _, ok := p.vars[k]; !ok && !filled(k) {
+			known = append(known, k)
+		}
+	}
+	slices.Sort(known)
+	for _, k := range slices.Sorted(maps.Keys(p.opts.Vars)) {
+		_, defined := p.vars[k]
+		switch {
+		case !varName.MatchString(k) || filled(k):
+			p.errf(nil, "", "--var %s: not a variable a lab file can set", k)
+			continue
+		case !defined && !slices.Contains(used, k):
+			hint := ""
+			if near, ok := suggest.Nearest(k, known); ok {
+				hint = fmt.Sprintf(", did you mean %s?", near)
+			}
+			list := "none"
+			if len(known) > 0 {
+				list = strings.Join(known, ", ")
+			}
+			p.errf(nil, "", "--var %s: the lab file has no ${%s} (in vars:, qemu: or args:)%s (its variables: %s)", k, k, hint, list)
+			continue
+		}
+		p.vars[k] = p.opts.Vars[k]
+	}
+}
+
+// usedVars returns, sorted, the names of the ${...} in the VMs' qemu: and
+// args:, where the file's variables are filled in.
+func usedVars(vmsNode *yaml.Node) []string {
+	seen := map[string]bool{}
+	var used []string
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil {
+			return
+		}
+		for s := n.Value; n.Kind == yaml.ScalarNode; {
+			i := strings.Index(s, "${")
+			if i < 0 {
+				break
+			}
+			j := strings.IndexByte(s[i:], '}')
+			if j < 0 {
+				break
+			}
+			if name := s[i+2 : i+j]; !seen[name] {
+				seen[name] = true
+				used = append(used, name)
+			}
+			s = s[i+j+1:]
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	if vmsNode != nil && vmsNode.Kind == yaml.SequenceNode {
+		for _, vm := range vmsNode.Content {
+			if vm.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(vm.Content); i += 2 {
+				if k := vm.Content[i].Value; k == "qemu" || k == "args" {
+					walk(vm.Content[i+1])
+				}
+			}
+		}
+	}
+	slices.Sort(used)
+	return used
+}
+
 // fill replaces ${NAME} with the file's variables, in at most limit bytes;
 // run-time variables stay for the run to fill in.
 func (p *parser) fill(s string, limit int) (string, error) {
 	return expandVars(s, limit, func(name string) (string, bool) {
-		if slices.Contains(runVars, name) {
+		if runVar(name) {
 			return "${" + name + "}", true
 		}
 		v, ok := p.vars[name]
@@ -507,7 +595,7 @@ func expandVars(s string, limit int, lookup func(string) (string, bool)) (string
 		name := s[i+2 : i+j]
 		v, ok := lookup(name)
 		if !ok {
-			return "", fmt.Errorf("${%s}: no such variable (vars: defines them; the run fills in %s)", name, strings.Join(runVars, ", "))
+			return "", fmt.Errorf("${%s}: no such variable (vars: and --var define them; l2hub fills in %s)", name, strings.Join(filledVars, ", "))
 		}
 		if err := write(s[:i]); err != nil {
 			return "", err
@@ -668,11 +756,20 @@ func (p *parser) binary(n *yaml.Node, path, s string) string {
 	fi, err := os.Stat(abs)
 	switch {
 	case err != nil:
-		p.errf(n, path, "%s: %v", s, errors.Unwrap(err))
+		p.errf(n, path, "%s: %v%s", s, errors.Unwrap(err), relativeHint(s))
 	case fi.IsDir() || fi.Mode()&0o111 == 0:
 		p.errf(n, path, "%s: not an executable file", s)
 	}
 	return abs
+}
+
+// relativeHint is what a path not found is told when it is relative: it
+// was looked for from the lab file's directory, not the working one.
+func relativeHint(s string) string {
+	if filepath.IsAbs(s) {
+		return ""
+	}
+	return " (relative paths are relative to the lab file)"
 }
 
 // pathFlags take a file the run must find: a missing kernel is an error
@@ -710,7 +807,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				if err == nil {
 					what = "a directory"
 				}
-				p.errf(item, ipath, "%s %s: %s (relative paths are relative to the lab file)", flag, s, what)
+				p.errf(item, ipath, "%s %s: %s%s", flag, s, what, relativeHint(s))
 			}
 			s = abs
 		}

@@ -128,7 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{"arg-after-a-bad-one", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [[-kernel], nope]\n    expect: [{marker: up}]",
 			`lab.yaml:6:12: vms[0].args[0]: want a string, got a list`},
 		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
-			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable`},
+			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable (vars: and --var define them; l2hub fills in LAB, NETDEV, MAC, RUN, SEED, VM)`},
 		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own -netdev: write ${NETDEV}`},
 		{"netdev-unfillable", "name: x\nhub: {ports: [{name: h, transport: tap, address: l2h0}]}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: h, expect: [{marker: up}]}",
@@ -144,7 +144,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate-mac", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "name: a", "name: b", 1), `lab.yaml:4:20: vms[1].mac: 52:54:00:00:00:0a is already VM a's`},
 		{"no-mac", "name: x\nvms:\n  - {name: a, qemu: q, expect: [{marker: up}]}", `lab.yaml:3:5: vms[0].mac: missing`},
 		{"multicast-mac", "name: x\nvms:\n  - {name: a, mac: \"01:00:5e:00:00:01\", qemu: q, expect: [{marker: up}]}", `vms[0].mac: 01:00:5e:00:00:01 is a multicast address`},
-		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `lab.yaml:3:47: vms[0].qemu: ./nope: no such file or directory`},
+		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `vms[0].qemu: ./nope: no such file or directory`},
 		{"bad-regexp", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, fail_on: [\"/(/\"], expect: [{marker: up}]}", `vms[0].fail_on[0]: /(/: error parsing regexp`},
 		{"nothing-to-wait-for", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q}", `lab.yaml:1:1: nothing to wait for`},
 		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
@@ -171,6 +171,30 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// A file not found is told that relative paths start at the lab file only
+// when its path is relative.
+func TestParseRelativePathHint(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope")
+	for _, tc := range []struct {
+		name, qemu, kernel, want string
+	}{
+		{"relative-kernel", "q", "nope", `vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"absolute-kernel", "q", missing, `vms[0].args[1]: -kernel ` + missing + `: no such file`},
+		{"relative-qemu", "./nope", "/", `vms[0].qemu: ./nope: no such file or directory (relative paths are relative to the lab file)`},
+		{"absolute-qemu", missing, "/", `vms[0].qemu: ` + missing + `: no such file or directory`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: %q, args: [-kernel, %q], expect: [{marker: up}]}", tc.qemu, tc.kernel)
+			_, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.HasPrefix(err.Error(), "lab.yaml:3:") || !strings.Contains(err.Error(), ": "+tc.want) ||
+				strings.Count(err.Error(), "relative") != strings.Count(tc.want, "relative") {
+				t.Errorf("got Parse error\n%v\nwant lab.yaml:3:COL: %s", err, tc.want)
+			}
+		})
+	}
+}
+
 // A phase whose markers name no VM of the lab has that one problem, not a
 // second one saying it has no markers.
 func TestParsePhaseUnknownVMIsOneProblem(t *testing.T) {
@@ -179,6 +203,42 @@ func TestParsePhaseUnknownVMIsOneProblem(t *testing.T) {
 	const want = `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got Parse error\n%v\nwant exactly\n%s", err, want)
+	}
+}
+
+// A --var sets a variable vars: defines, or adds one a ${...} of qemu: or
+// args: uses; any other name is a typo, refused with the nearest name.
+func TestParseVarNames(t *testing.T) {
+	dir := t.TempDir()
+	const text = "name: x\nvars: {GUEST: g, SPARE: s}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: \"${Q}\", args: [\"${GUEST}/vmlinuz\", \"${RUN}\"], expect: [{marker: up}]}"
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want string // the error, "" for none
+	}{
+		{"defined-and-used", map[string]string{"GUEST": "h", "Q": "q"}, ""},
+		{"defined-not-used", map[string]string{"SPARE": "t", "Q": "q"}, ""},
+		{"used-not-defined", map[string]string{"Q": "q"}, ""},
+		{"a-typo", map[string]string{"Q": "q", "GEST": "h"},
+			"lab.yaml: --var GEST: the lab file has no ${GEST} (in vars:, qemu: or args:), did you mean GUEST? (its variables: GUEST, Q, SPARE)"},
+		{"nothing-near", map[string]string{"Q": "q", "ZZZZZZ": "h"},
+			"lab.yaml: --var ZZZZZZ: the lab file has no ${ZZZZZZ} (in vars:, qemu: or args:) (its variables: GUEST, Q, SPARE)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath, Vars: tc.vars})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("got Parse error %v, want none", err)
+				}
+				if got, want := l.VMs[0].QEMU, "/usr/bin/q"; got != want {
+					t.Errorf("got qemu %q, want %q", got, want)
+				}
+				return
+			}
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got Parse error\n%v\nwant\n%s", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -314,7 +374,11 @@ func TestTestdataLabs(t *testing.T) {
 	}
 	labs := map[string]*Lab{}
 	for _, f := range files {
-		l, err := Load(f, LoadOptions{Vars: map[string]string{"GUEST": guest, "OS": osDir}, LookPath: fakeLookPath})
+		vars := map[string]string{"GUEST": guest}
+		if filepath.Base(f) == "os2vm.yaml" {
+			vars = map[string]string{"OS": osDir}
+		}
+		l, err := Load(f, LoadOptions{Vars: vars, LookPath: fakeLookPath})
 		if err != nil {
 			t.Errorf("%v", err)
 			continue

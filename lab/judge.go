@@ -33,12 +33,13 @@ func clean(s string) string {
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
-// Marker statuses.
+// Marker statuses; a phase takes the last three too.
 const (
-	StatusOK         = "ok"
-	StatusMissing    = "missing"     // the run failed waiting for it
-	StatusNotReached = "not reached" // the run ended before its turn
-	StatusSkipped    = "skipped"     // after --until's phase
+	StatusOK          = "ok"
+	StatusMissing     = "missing"     // the run failed waiting for it
+	StatusInterrupted = "interrupted" // the run was stopped (a signal, the hub's failure) while waiting for it
+	StatusNotReached  = "not reached" // the run ended before its turn
+	StatusSkipped     = "skipped"     // after --until's phase
 )
 
 // Phase statuses (and the run's result words).
@@ -777,6 +778,31 @@ func (j *judge) first() *Failure {
 		}
 	}
 	return &j.failures[i]
+}
+
+// interrupt records that the run was stopped at at, by a signal or the
+// hub's failure, before the judge was done: the phase in progress and the
+// markers being waited for were reached, and were cut short, not failed.
+func (j *judge) interrupt(at time.Duration) {
+	if j.done {
+		return
+	}
+	if j.cur < len(j.phases) && j.cur <= j.until && j.phases[j.cur].started {
+		p := &j.phases[j.cur]
+		p.Status, p.End = StatusInterrupted, at
+		for k := range p.Markers {
+			if p.Markers[k].Status == "" {
+				p.Markers[k].Status = StatusInterrupted
+			}
+		}
+	}
+	if !j.expectsOptional() {
+		for vi, t := range j.vms {
+			if k := t.expect; k < len(j.expects[vi]) && j.expects[vi][k].Status == "" {
+				j.expects[vi][k].Status = StatusInterrupted
+			}
+		}
+	}
 }
 
 // results fills in the statuses of everything not seen, once the run is

@@ -197,6 +197,59 @@ func TestJudgeResults(t *testing.T) {
 	}
 }
 
+// A run stopped from outside (Ctrl-C, the hub's failure) while a phase
+// runs: that phase and the markers being waited for were reached and
+// interrupted; what comes after was not reached.
+func TestJudgeInterrupted(t *testing.T) {
+	status := func(ms []markerResult) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.VM+":"+m.Marker+"="+m.Status)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		steps   []step
+		at      time.Duration
+		phases  []string // status of each phase
+		markers []string // of every phase, in order
+		expects []string
+	}{
+		{"in-boot", []step{say(1*sec, 0, "up")}, 4 * sec,
+			[]string{"interrupted", "not reached"},
+			[]string{"a:up=ok", "b:up=interrupted", "a:dial=not reached", "a:session ok=not reached", "b:session ok=not reached"},
+			[]string{"a:up=ok", "a:done=interrupted"}},
+		{"in-session", []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "dial")}, 5 * sec,
+			[]string{"ok", "interrupted"},
+			[]string{"a:up=ok", "b:up=ok", "a:dial=ok", "a:session ok=interrupted", "b:session ok=interrupted"},
+			[]string{"a:up=ok", "a:done=interrupted"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), pairLab)
+			j, _ := play(t, l, -1, 0, append(tc.steps, tickAt(tc.at))...)
+			j.interrupt(tc.at)
+			expects, phases, _ := j.results()
+			var ps, ms []string
+			for _, p := range phases {
+				ps = append(ps, p.Status)
+				ms = append(ms, status(p.Markers)...)
+			}
+			if !slices.Equal(ps, tc.phases) || !slices.Equal(ms, tc.markers) {
+				t.Errorf("got phases %v, markers %v; want %v, %v", ps, ms, tc.phases, tc.markers)
+			}
+			if got := status(expects); !slices.Equal(got, tc.expects) {
+				t.Errorf("got expects %v, want %v", got, tc.expects)
+			}
+			for _, p := range phases {
+				if p.Status == StatusInterrupted && p.End != tc.at {
+					t.Errorf("got phase %s interrupted with end %v, want %v", p.Name, p.End, tc.at)
+				}
+			}
+		})
+	}
+}
+
 // A trigger whose action the hub refused fails the run: an experiment
 // whose fault was never injected proves nothing.
 func TestJudgeTriggerFailed(t *testing.T) {

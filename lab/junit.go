@@ -101,6 +101,8 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 		switch m.Status {
 		case StatusMissing:
 			jc.Failure = failureFor(fmt.Sprintf("%s printed no %q (%s)", m.VM, m.Marker, where), m.VM)
+		case StatusInterrupted:
+			jc.Skipped = &junitSkipped{Message: interruptedMsg(s)}
 		case StatusNotReached:
 			if s.Result != ResultPass {
 				jc.Skipped = &junitSkipped{Message: "not reached: the run ended first (" + s.Result + ")"}
@@ -130,6 +132,8 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 		case PhaseOverBudget:
 			jc.Failure = &junitFailure{Message: fmt.Sprintf("phase %s over budget: %s > %s", p.Name, secs(p.Duration.D()), secs(p.Budget.D())),
 				Type: Code(p.Name) + "_BUDGET"}
+		case StatusInterrupted:
+			jc.Skipped = &junitSkipped{Message: interruptedMsg(s)}
 		case StatusNotReached:
 			jc.Skipped = &junitSkipped{Message: "not reached: the run ended first (" + s.Result + ")"}
 		case StatusSkipped:
@@ -186,6 +190,12 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// interruptedMsg is a case's skip message when the run was stopped while
+// waiting for it; the run's own case carries the failure.
+func interruptedMsg(s *Summary) string {
+	return "interrupted: the run was stopped while waiting for it (" + s.Result + ")"
 }
 
 func seconds(d ms) string { return fmt.Sprintf("%.3f", d.D().Seconds()) }

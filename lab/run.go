@@ -460,9 +460,11 @@ func (r *runner) loop(ctx context.Context) string {
 		case err := <-r.fatal:
 			r.errText = "hub: " + err.Error()
 			r.printf("%8.3f hub failed: %v\n", r.now().Seconds(), err)
+			j.interrupt(r.now())
 			return ResultError
 		case <-ctx.Done():
 			r.printf("%8.3f interrupted (%v): stopping\n", r.now().Seconds(), context.Cause(ctx))
+			j.interrupt(r.now())
 			return ResultInterrupted
 		}
 	}

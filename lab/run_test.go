@@ -599,6 +599,12 @@ vms:
 	if sum.Result != ResultInterrupted || !sum.Interrupt {
 		t.Errorf("got result %s, want interrupted", sum.Result)
 	}
+	if len(sum.Expect) != 1 || sum.Expect[0].Status != StatusInterrupted {
+		t.Errorf("got expects %+v, want a's \"never\" interrupted (it was being waited for)", sum.Expect)
+	}
+	if junit, err := os.ReadFile(filepath.Join(run, "junit.xml")); err != nil || !bytes.Contains(junit, []byte(`message="interrupted: the run was stopped while waiting for it (interrupted)"`)) {
+		t.Errorf("got junit.xml %s (%v), want a's marker skipped as interrupted", junit, err)
+	}
 	checkNothingLeft(t, sum)
 	if back, err := ReadSummary(run); err != nil || back.Result != ResultInterrupted {
 		t.Errorf("got summary.json %+v, %v, want it written, interrupted", back, err)

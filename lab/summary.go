@@ -69,7 +69,7 @@ func (d ms) D() time.Duration { return time.Duration(d) }
 type MarkerSummary struct {
 	VM     string `json:"vm"`
 	Marker string `json:"marker"`
-	Status string `json:"status"` // ok, missing, not reached, skipped
+	Status string `json:"status"` // ok, missing, interrupted, not reached, skipped
 	Within ms     `json:"within_ms,omitempty"`
 	At     *ms    `json:"at_ms,omitempty"` // when it was seen
 	Line   int    `json:"line,omitempty"`  // its line among the VM's console lines, from 1
@@ -80,7 +80,7 @@ type MarkerSummary struct {
 // against what was observed.
 type PhaseSummary struct {
 	Name       string                    `json:"name"`
-	Status     string                    `json:"status"` // ok, over budget, failed, not reached, skipped
+	Status     string                    `json:"status"` // ok, over budget, failed, interrupted, not reached, skipped
 	Start      *ms                       `json:"start_ms,omitempty"`
 	End        *ms                       `json:"end_ms,omitempty"`
 	Duration   *ms                       `json:"duration_ms,omitempty"`
@@ -210,7 +210,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		if p.started {
 			ps.Start = msp(p.Start)
 		}
-		if p.ended || p.Status == PhaseFailed {
+		if p.ended || p.Status == PhaseFailed || p.Status == StatusInterrupted {
 			ps.End, ps.Duration = msp(p.End), msp(p.Duration())
 		}
 		for _, m := range p.Markers {

@@ -237,6 +237,14 @@ func dropRules(comment string) (dropped bool, rules []string) {
 	return dropped, rules
 }
 
+// andList joins names as a sentence does: "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 // describe says in one line what the counts suggest, as os2vm's hints do
 // ("no SYN seen in PCAP; inspect dial issuance"), from the wire alone.
 func (h *Hint) describe() string {
@@ -272,7 +280,7 @@ func (h *Hint) describe() string {
 	case syn > 0 && synack == h.synackLost:
 		parts = append(parts, fmt.Sprintf("SYN from %s, and every SYN-ACK (%d) was dropped on its way back", strings.Join(synFrom, ", "), synack))
 	case syn == 0 && len(h.arpAsked) > 0 && h.arpAnswered == 0:
-		parts = append(parts, fmt.Sprintf("no SYN seen, and no ARP request from %s was answered: without its peer's MAC a VM sends no SYN", strings.Join(h.arpAsked, ", ")))
+		parts = append(parts, fmt.Sprintf("no SYN seen: ARP requests from %s got no reply, and without its peer's MAC a VM sends no SYN", andList(h.arpAsked)))
 	case syn == 0 && len(silent) < len(h.Ports):
 		parts = append(parts, "no SYN seen: no connection was attempted in the window")
 	}

@@ -97,8 +97,31 @@ func TestWireHintCounts(t *testing.T) {
 
 	// Without the SYN: the unanswered ARP requests explain why none left.
 	h = wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 5500 * time.Millisecond}, []string{"a", "b"}, nil)
-	if w := "no SYN seen, and no ARP request from a was answered"; !strings.Contains(h.Text, w) {
+	if w := "no SYN seen: ARP requests from a got no reply, and without its peer's MAC a VM sends no SYN"; !strings.Contains(h.Text, w) {
 		t.Errorf("got hint %q, want it to say %q", h.Text, w)
+	}
+}
+
+// The unanswered ARP requests read as a sentence, whoever sent them
+// ("no ARP request from b, a was answered" read as if a's were).
+func TestWireHintUnansweredARP(t *testing.T) {
+	for _, tc := range []struct {
+		asked []string
+		want  string
+	}{
+		{[]string{"a"}, "no SYN seen: ARP requests from a got no reply, and without its peer's MAC a VM sends no SYN"},
+		{[]string{"b", "a"}, "no SYN seen: ARP requests from b and a got no reply, and without its peer's MAC a VM sends no SYN"},
+		{[]string{"a", "b", "c"}, "no SYN seen: ARP requests from a, b and c got no reply, and without its peer's MAC a VM sends no SYN"},
+	} {
+		t.Run(strings.Join(tc.asked, "-"), func(t *testing.T) {
+			h := &Hint{arpAsked: tc.asked}
+			for _, p := range tc.asked {
+				h.Ports = append(h.Ports, PortCounts{Port: p, Frames: 1, ARP: 1})
+			}
+			if got := h.describe(); !strings.HasPrefix(got, tc.want+"; ") {
+				t.Errorf("got hint %q, want it to begin %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -14,13 +14,14 @@
 //
 // Which frames are ingress, and on which port:
 //   - l2hub's own pcapng captures (the section comment is a capture.Meta):
-//     one port per interface, inbound copies only; outbound copies were the
-//     hub's output. The Meta's start time lines policy time windows up with
-//     the live run, so replaying an ingress capture with the run's seed
-//     reproduces its decisions (DESIGN.md D3). The policy edits the run
-//     made through the control API, which its records' comments hold
-//     (filter.Edit), are made again at their run times (RunConfig.IgnoreEdits
-//     leaves them out).
+//     one port per interface a section describes, with or without frames
+//     (a policy may name a port that never sent), inbound copies only;
+//     outbound copies were the hub's output. The Meta's start time lines
+//     policy time windows up with the live run, so replaying an ingress
+//     capture with the run's seed reproduces its decisions (DESIGN.md D3).
+//     The policy edits the run made through the control API, which its
+//     records' comments hold (filter.Edit), are made again at their run
+//     times (RunConfig.IgnoreEdits leaves them out).
 //   - any other capture (classic pcap, foreign pcapng): one port per file
 //     (or per interface of a multi-interface pcapng), or per source MAC
 //     (Config.MACs, or automatically when there is a single such input).

@@ -196,7 +196,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		buf     []byte
 	)
 	for pass := 0; pass < loops; pass++ {
-		src, err := openSource(0, cfg.Input, cfg.MaxBlock)
+		src, err := openSource(0, cfg.Input, cfg.MaxBlock, nil)
 		if err != nil {
 			return rep, err
 		}
@@ -389,7 +389,7 @@ func checkSelection(cfg InjectConfig) error {
 	if cfg.From == "" && cfg.FromMAC == nil {
 		return nil
 	}
-	src, err := openSource(0, cfg.Input, cfg.MaxBlock)
+	src, err := openSource(0, cfg.Input, cfg.MaxBlock, nil)
 	if err != nil {
 		return err
 	}

@@ -108,24 +108,58 @@ type source struct {
 	mostBack time.Duration // the most one of them was
 	meta     capture.FileMeta
 	ifChan   []int // interface ID -> channel, for the current section
+
+	// readerSection is the section the reader is in (section is the last
+	// packet's); ended, when set, is called as each section ends.
+	readerSection int
+	ended         func(*source, sectionInfo)
 }
 
-func openSource(idx int, in Input, maxBlock int) (*source, error) {
+// sectionInfo is what a pcapng section (or a classic pcap file) said about
+// itself: its header and every interface it described, with or without
+// frames.
+type sectionInfo struct {
+	n      int
+	l2hub  bool
+	meta   capture.FileMeta
+	ifaces []capture.Interface
+}
+
+// openSource opens an input. ended, if not nil, is called with each
+// section's header and interfaces when the section ends: at the next
+// section header, or at the end of the input (clean or not).
+func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo)) (*source, error) {
 	rc, size, err := in.open()
 	if err != nil {
 		return nil, err
 	}
+	s := &source{idx: idx, in: in, rc: rc, size: size, section: -1, ended: ended}
 	rd, err := capture.NewReader(rc, capture.ReadOptions{
-		LinkTypes: []capture.LinkType{capture.LinkTypeEthernet},
-		MaxBlock:  maxBlock,
+		LinkTypes:  []capture.LinkType{capture.LinkTypeEthernet},
+		MaxBlock:   maxBlock,
+		SectionEnd: s.sectionEnd,
 	})
 	if err != nil {
 		rc.Close()
 		return nil, fmt.Errorf("%s: %w", in.Path, err)
 	}
-	s := &source{idx: idx, in: in, rc: rc, rd: rd, size: size, section: -1}
+	s.rd = rd
 	s.newSection()
 	return s, nil
+}
+
+// sectionEnd is called by the reader when section n ends, before the next
+// section's header replaces n's, and by advance at the end of the input.
+func (s *source) sectionEnd(n int, ifaces []capture.Interface) {
+	s.readerSection = n + 1
+	if s.ended == nil {
+		return
+	}
+	info := sectionInfo{n: n, ifaces: ifaces}
+	if m, err := capture.ParseMeta(s.rd.Section().Comment); err == nil {
+		info.l2hub, info.meta = true, m
+	}
+	s.ended(s, info)
 }
 
 // newSection re-reads the section header's comment.
@@ -150,9 +184,10 @@ func (s *source) advance() bool {
 		s.ok = false
 		if err != io.EOF {
 			s.err = &InputError{Path: s.in.Path, Err: err}
-		} else if s.l2hub {
+		} else if _, merr := capture.ParseMeta(s.rd.Section().Comment); merr == nil {
 			s.trailer = s.rd.Trailer()
 		}
+		s.sectionEnd(s.readerSection, s.rd.Interfaces())
 		s.close()
 		return false
 	}

@@ -214,14 +214,9 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, err
 		}
 	}
-	if hasMeta && meta.PolicyHash != "" && j.Notes != nil {
-		switch {
-		case !withPolicy:
-			j.Notes(fmt.Sprintf("the capture's run had a policy (hash %s, seed %d); this replay has none and forwards everything: give it --policy to reproduce the run's decisions", meta.PolicyHash, meta.Seed))
-		case out.Policy.Hash() != meta.PolicyHash && !j.unseededHash(r.Ports(), meta.PolicyHash):
-			j.Notes(fmt.Sprintf("the policy (hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", out.Policy.Hash(), meta.PolicyHash))
-		}
-	}
+	noted := map[string]bool{}
+	several := len(cfg.Inputs) > 1
+	j.policyNotes(r.headers, out.Policy, r.Ports(), several, noted)
 	switch {
 	case j.Mode != "":
 		if out.Mode, err = hub.ParseMode(j.Mode); err != nil {
@@ -257,8 +252,38 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if res == nil {
 		return nil, err
 	}
+	// The headers of sections after an input's first frame (a stream
+	// capture's set-policy) are read only now.
+	j.policyNotes(res.headers, out.Policy, r.Ports(), several, noted)
 	out.Result = res
 	return out, err
+}
+
+// policyNotes says, once per policy, when a capture header names a policy
+// (its hash) that the replay does not run (pol, nil for none): the replay's
+// decisions are then a what-if. With several inputs, each note names its
+// file. noted holds the hashes already said.
+func (j *Job) policyNotes(hs []capHeader, pol *filter.Policy, ports []string, several bool, noted map[string]bool) {
+	if j.Notes == nil {
+		return
+	}
+	for _, h := range hs {
+		hash := h.meta.PolicyHash
+		if hash == "" || noted[hash] {
+			continue
+		}
+		noted[hash] = true
+		where := ""
+		if several {
+			where = h.path + ": "
+		}
+		switch {
+		case pol == nil:
+			j.Notes(fmt.Sprintf("%sthe capture's run had a policy (hash %s, seed %d); this replay has none and forwards everything: give it --policy to reproduce the run's decisions", where, hash, h.meta.Seed))
+		case pol.Hash() != hash && !j.unseededHash(ports, hash):
+			j.Notes(fmt.Sprintf("%sthe policy (hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", where, pol.Hash(), hash))
+		}
+	}
 }
 
 // output is the capture configuration of the job's output file.

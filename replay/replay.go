@@ -65,6 +65,7 @@ type Replayer struct {
 	cfg     Config
 	meta    capture.FileMeta
 	hasMeta bool
+	headers []capHeader // every l2hub header Open read, in order
 	first   time.Time
 
 	chans   []channel
@@ -113,7 +114,15 @@ func Open(cfg Config) (*Replayer, error) {
 	smp := newSampler()
 	foreign := 0
 	for i, in := range cfg.Inputs {
-		src, err := openSource(i, in, cfg.MaxBlock)
+		// An l2hub section that ends before the first frame (a run
+		// interrupted before any, the file a set-policy started) still
+		// describes its ports and its run.
+		src, err := openSource(i, in, cfg.MaxBlock, func(s *source, sec sectionInfo) {
+			if sec.l2hub {
+				r.describe(s, sec)
+				r.takeMeta(s.in.Path, sec.meta)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +134,7 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 			ch := r.channelOf(src, p)
 			if src.l2hub {
-				r.takeMeta(src)
+				r.takeMeta(src.in.Path, src.meta)
 				break // an l2hub capture needs no sampling: its ports are its interfaces
 			}
 			smp.add(ch, p.Data, p.Time)
@@ -170,21 +179,38 @@ func (r *Replayer) countL2hub() int {
 	return n
 }
 
-func (r *Replayer) takeMeta(src *source) {
-	if src.meta.Points == capture.PointsEgress {
-		r.notes = append(r.notes, src.in.Path+": the capture has only egress copies (what ports received); replay needs what they sent (ingress)")
+// capHeader is an l2hub capture header an input holds.
+type capHeader struct {
+	path string
+	meta capture.FileMeta
+}
+
+func (r *Replayer) takeMeta(path string, meta capture.FileMeta) {
+	r.headers = append(r.headers, capHeader{path, meta})
+	if meta.Points == capture.PointsEgress {
+		r.notes = append(r.notes, path+": the capture has only egress copies (what ports received); replay needs what they sent (ingress)")
 	}
 	if !r.hasMeta {
-		r.meta, r.hasMeta = src.meta, true
-		if src.meta.Start.IsZero() {
-			r.notes = append(r.notes, src.in.Path+": the capture header has no start time, so policy time windows count from the first frame rather than from the live hub's start")
+		r.meta, r.hasMeta = meta, true
+		if meta.Start.IsZero() {
+			r.notes = append(r.notes, path+": the capture header has no start time, so policy time windows count from the first frame rather than from the live hub's start")
 		}
 		return
 	}
-	if !src.meta.Start.Equal(r.meta.Start) || src.meta.Seed != r.meta.Seed {
+	if !meta.Start.Equal(r.meta.Start) || meta.Seed != r.meta.Seed {
 		r.notes = append(r.notes, fmt.Sprintf("%s: capture header (seed %d, start %s) differs from the first one's (seed %d, start %s); using the first",
-			src.in.Path, src.meta.Seed, src.meta.Start.Format(time.RFC3339Nano), r.meta.Seed, r.meta.Start.Format(time.RFC3339Nano)))
+			path, meta.Seed, meta.Start.Format(time.RFC3339Nano), r.meta.Seed, r.meta.Start.Format(time.RFC3339Nano)))
 	}
+}
+
+// describe registers a channel for every interface an l2hub section
+// described, with or without frames, and returns them.
+func (r *Replayer) describe(s *source, sec sectionInfo) []int {
+	chs := make([]int, len(sec.ifaces))
+	for id := range sec.ifaces {
+		chs[id] = r.register(s.idx, s.in, sec.n, true, id, sec.ifaces)
+	}
+	return chs
 }
 
 // planPorts lists the ports to add before the first frame, in a fixed order:
@@ -259,17 +285,20 @@ func (r *Replayer) channelOf(s *source, p *capture.Packet) int {
 	}
 	for id := range ifs {
 		if s.ifChan[id] < 0 && (s.l2hub || id == p.Interface) {
-			s.ifChan[id] = r.register(s, id, ifs)
+			s.ifChan[id] = r.register(s.idx, s.in, s.section, s.l2hub, id, ifs)
 		}
 	}
 	if p.Interface >= len(s.ifChan) { // cannot happen: the reader checks IDs
-		return r.register(s, p.Interface, ifs)
+		return r.register(s.idx, s.in, s.section, s.l2hub, p.Interface, ifs)
 	}
 	return s.ifChan[p.Interface]
 }
 
-func (r *Replayer) register(s *source, id int, ifs []capture.Interface) int {
-	key := chanKey{s.idx, s.section, id}
+// register returns the channel of interface id of an input's section
+// (l2hub: whether the section is an l2hub capture's), adding it on first
+// sight.
+func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, ifs []capture.Interface) int {
+	key := chanKey{idx, section, id}
 	if ch, ok := r.chanIdx[key]; ok {
 		return ch
 	}
@@ -279,23 +308,23 @@ func (r *Replayer) register(s *source, id int, ifs []capture.Interface) int {
 		ifc = ifs[id]
 	}
 	switch {
-	case s.l2hub:
+	case l2hub:
 		c = channel{name: ifc.Name, desc: ifc.Description, l2hub: true}
 		if c.name == "" {
 			c.name = "if" + strconv.Itoa(id)
 		}
 	case len(ifs) <= 1:
-		c = channel{name: s.in.portName(), desc: "replay of " + s.in.Path}
+		c = channel{name: in.portName(), desc: "replay of " + in.Path}
 	default:
-		c = channel{name: ifc.Name, desc: "replay of " + s.in.Path + " interface " + ifc.Name}
+		c = channel{name: ifc.Name, desc: "replay of " + in.Path + " interface " + ifc.Name}
 		if c.name == "" {
-			c.name = s.in.portName() + "-if" + strconv.Itoa(id)
+			c.name = in.portName() + "-if" + strconv.Itoa(id)
 		}
 	}
 	// Channels are identified by name: the rotated parts and sections of one
 	// l2hub capture feed the same ports, and so do the sections of one
 	// foreign file. Foreign inputs must not share a name with each other.
-	c.input = s.idx
+	c.input = idx
 	if !c.l2hub {
 		base := c.name
 		for n := 1; r.foreignTaken(c.name, c.input); n++ {
@@ -409,6 +438,8 @@ type Result struct {
 	// applied all the same.
 	Edits        []EditResult `json:"edits,omitempty"`
 	EditsLeftOut int          `json:"edits_left_out,omitempty"`
+
+	headers []capHeader // every l2hub section's header, in the order the sections ended
 }
 
 // InputResult is one input's share.
@@ -560,7 +591,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}()
 	var total int64
 	for i, in := range x.r.cfg.Inputs {
-		s, err := openSource(i, in, x.r.cfg.MaxBlock)
+		s, err := openSource(i, in, x.r.cfg.MaxBlock, x.sectionEnd)
 		if err != nil {
 			return err
 		}
@@ -619,6 +650,18 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	report()
 	return nil
+}
+
+// sectionEnd gives every interface an l2hub section described its port,
+// whether or not it carried a frame, and keeps the section's header.
+func (x *run) sectionEnd(s *source, sec sectionInfo) {
+	if !sec.l2hub {
+		return
+	}
+	for _, ch := range x.r.describe(s, sec) {
+		x.chanPort(ch)
+	}
+	x.res.headers = append(x.res.headers, capHeader{s.in.Path, sec.meta})
 }
 
 // packet replays s's head, if it is ingress.

@@ -49,10 +49,13 @@ status is 0 only if every marker and phase appeared, within budget, and
 nothing in fail_on did.
 
 The file format is in README.md ("Run a lab").`,
-		Example: `  l2hub lab testdata/labs/pair.yaml --var GUEST=e2e/out/guest
-  l2hub lab os2vm.yaml --until session --out /tmp/run1
-  l2hub lab pair.yaml --repeat 20 --keep-failing     # hunt a flake over seeds 1..20
-  l2hub lab pair.yaml --seed 8                       # rerun the seed that failed`,
+		Example: `  # in an l2hub checkout, after e2e/guest/build.sh e2e/out/guest:
+  l2hub lab testdata/labs/pair.yaml
+  l2hub lab testdata/labs/pair.yaml --var GUEST=$PWD/e2e/out/guest   # a --var path is relative to the lab file: give it whole
+  l2hub lab testdata/labs/pair.yaml --repeat 20 --keep-failing       # hunt a flake over seeds 1..20
+  l2hub lab testdata/labs/pair.yaml --seed 8                         # rerun the seed that failed
+  # in an open-nexus-OS checkout whose os2vm build is done:
+  l2hub lab /path/to/l2hub/testdata/labs/os2vm.yaml --var OS=$PWD --until session --out /tmp/run1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// As serve: a reader of the output that goes away must not end
@@ -95,6 +98,6 @@ The file format is in README.md ("Run a lab").`,
 	fl.BoolVar(&keepFailing, "keep-failing", false, "remove the run directories of passing runs")
 	fl.DurationVar(&soak, "soak", 0, "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
 	fl.DurationVar(&grace, "grace", lab.DefaultGrace, "how long a QEMU has to end after SIGTERM before it is killed")
-	fl.StringArrayVar(&vars, "var", nil, "set a lab variable, overriding the file's vars: (`NAME=VALUE`, repeatable)")
+	fl.StringArrayVar(&vars, "var", nil, "set a variable the lab file defines in vars: or uses as ${NAME} in qemu: or args: (`NAME=VALUE`, repeatable)")
 	return cmd
 }

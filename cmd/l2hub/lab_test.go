@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"l2hub/lab"
 )
 
 // buildFakeQEMU builds the lab runner's fake QEMU (a script player) into
@@ -142,6 +144,91 @@ vms:
 			if !strings.Contains(text.body, w) {
 				t.Errorf("%s does not name %s, which the run wrote (run directory: %v)", text.name, w, want)
 			}
+		}
+	}
+}
+
+// Every `l2hub lab` example of the help and the README works as written
+// from where it says to run it: an l2hub checkout with the guest built
+// (e2e/out/guest), or an open-nexus-OS checkout ($PWD) for the ones that
+// name /path/to/l2hub. Both are made up in a temporary directory; the
+// lab files are the repository's.
+func TestLabExamplesLoad(t *testing.T) {
+	root := t.TempDir()
+	osDir := filepath.Join(root, "open-nexus-OS")
+	labs, err := filepath.Glob(filepath.Join("..", "..", "testdata", "labs", "*.yaml"))
+	if err != nil || len(labs) == 0 {
+		t.Fatalf("no lab files: %v", err)
+	}
+	made := []string{
+		filepath.Join(root, "e2e", "out", "guest", "vmlinuz"),
+		filepath.Join(root, "e2e", "out", "guest", "initramfs.cpio.gz"),
+		filepath.Join(osDir, "target-os2vm", "riscv64imac-unknown-none-elf", "release", "neuron-boot.bin"),
+	}
+	for _, f := range labs {
+		made = append(made, filepath.Join(root, "testdata", "labs", filepath.Base(f)))
+	}
+	for _, f := range made {
+		data := []byte(nil)
+		if strings.HasSuffix(f, ".yaml") {
+			if data, err = os.ReadFile(filepath.Join("..", "..", "testdata", "labs", filepath.Base(f))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"lab", "--help"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, help, _ := strings.Cut(stdout.String(), "Examples:")
+	help, _, _ = strings.Cut(help, "Flags:")
+	var examples []string
+	for _, text := range []string{help, string(readme)} {
+		for line := range strings.Lines(text) {
+			if l := strings.TrimSpace(line); strings.HasPrefix(l, "l2hub lab ") {
+				l, _, _ = strings.Cut(l, "#")
+				examples = append(examples, strings.TrimSpace(l))
+			}
+		}
+	}
+	if len(examples) < 6 {
+		t.Fatalf("got %d examples of l2hub lab in its help and the README, want more: %q", len(examples), examples)
+	}
+	for _, ex := range examples {
+		args := strings.Fields(ex)[2:]
+		cwd := root
+		if strings.HasPrefix(args[0], "/path/to/l2hub/") {
+			args[0], cwd = filepath.Join(root, strings.TrimPrefix(args[0], "/path/to/l2hub/")), osDir
+		}
+		file := args[0]
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(cwd, file)
+		}
+		var vars []string
+		for i := 1; i+1 < len(args); i++ {
+			if args[i] == "--var" {
+				vars = append(vars, strings.ReplaceAll(args[i+1], "$PWD", cwd))
+			}
+		}
+		vs, err := lab.ParseVars(vars)
+		if err != nil {
+			t.Errorf("%s: %v", ex, err)
+			continue
+		}
+		lookPath := func(name string) (string, error) { return "/usr/bin/" + name, nil }
+		if _, err := lab.Load(file, lab.LoadOptions{Vars: vs, LookPath: lookPath}); err != nil {
+			t.Errorf("%s, run in %s: %v", ex, cwd, err)
 		}
 	}
 }

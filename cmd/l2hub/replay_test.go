@@ -281,3 +281,28 @@ func corruptAt(data []byte, offset int) []byte {
 	}
 	return b
 }
+
+// A capture without frames (a lab run interrupted before its first, the
+// file a set-policy started) still has its ports and its start time.
+func TestReplayCommandFramelessCapture(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "capture.pcapng")
+	start := time.Date(2026, 12, 6, 9, 49, 54, 0, time.UTC)
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock,
+		Meta: capture.Meta{Version: "test", Start: start}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runCmd(t, "replay", path, "--partition", "a|b")
+	if err != nil {
+		t.Fatalf("replay --partition 'a|b' of a frameless capture of ports a and b: %v\n%s", err, stderr)
+	}
+	for _, want := range []string{"from 2026-12-06T09:49:54", "\n  a ", "\n  b "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+}
