@@ -540,6 +540,9 @@ func (c *Config) validate() error {
 	if err := c.checkSharedTAPs(); err != nil {
 		return err
 	}
+	if err := c.checkSharedAddresses(); err != nil {
+		return err
+	}
 	if c.Check != "" {
 		if _, err := checker.ParseProfile(c.Check); err != nil {
 			return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
@@ -640,6 +643,47 @@ func (c *Config) checkSharedTAPs() error {
 		}
 		return fieldErr(fmt.Sprintf("TAP device %s%s is also port %q's, and a TAP device has one user at a time: give port %q a device of its own",
 			p.Address, where, c.Ports[j].Name, p.Name), "ports", strconv.Itoa(i), "address")
+	}
+	return nil
+}
+
+// checkSharedAddresses refuses two ports that bind one address: a stream
+// listener's TCP port or socket path, a udp or unixgram port's own end.
+// The second would fail to bind with only "address already in use", as if
+// another program held it. Port 0 (any free port) is never shared, and a
+// wildcard host shares its port with every address.
+func (c *Config) checkSharedAddresses() error {
+	type bound struct{ family, host, port string }
+	var seen []bound
+	var owner []int
+	for i, p := range c.Ports {
+		var b bound
+		switch p.Transport {
+		case transport.TCP, transport.UDP:
+			host, port, err := net.SplitHostPort(p.Address)
+			if err != nil || port == "0" {
+				continue // Validate said so, or any free port
+			}
+			b = bound{string(p.Transport), host, port}
+		case transport.Unix, transport.Unixgram:
+			path := p.Address
+			if !strings.HasPrefix(path, "@") { // not an abstract name
+				path = filepath.Clean(path)
+			}
+			b = bound{"unix", path, ""}
+		default:
+			continue
+		}
+		for k, o := range seen {
+			wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+			if o.family != b.family || o.port != b.port || o.host != b.host && !wild(o.host) && !wild(b.host) {
+				continue
+			}
+			j := owner[k]
+			return fieldErr(fmt.Sprintf("%s %s is also port %q's (%s): give port %q an address of its own",
+				p.Transport, p.Address, c.Ports[j].Name, c.Ports[j].Address, p.Name), "ports", strconv.Itoa(i), "address")
+		}
+		seen, owner = append(seen, b), append(owner, i)
 	}
 	return nil
 }
