@@ -48,7 +48,10 @@
 // write can still cut it (the kernel stops a write between pages when the
 // process gets SIGKILL): a Reader then returns every whole packet and
 // reports the cut tail as ErrTruncated, and [Repair] trims the tail so
-// that other tools (tshark) read the file to its end.
+// that other tools (tshark) read the file to its end. A length field that
+// is wrong can also run past the end of the file, but over what still
+// reads as whole blocks: the Reader reports that as ErrCorrupt, and
+// Repair leaves it.
 // What a kill loses is what was still in memory: at most the queue and one
 // FlushInterval. Close writes everything queued. A failed write is logged
 // once per file with the path and the error, counted, and never reaches the

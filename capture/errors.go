@@ -8,12 +8,15 @@ import (
 var (
 	// ErrUnknownFormat reports input that is neither pcap nor pcapng.
 	ErrUnknownFormat = errors.New("not a pcap or pcapng file")
-	// ErrTruncated reports input that ends inside a header, block or record.
-	// A writer killed mid-write leaves at most one such tail.
+	// ErrTruncated reports input that ends inside a header, block or record
+	// as a writer killed mid-write leaves it: at most one block, part of
+	// which is missing (ReadError.Tail says how much there is).
 	ErrTruncated = errors.New("truncated")
 	// ErrCorrupt reports a header, block or option whose fields cannot be
 	// valid: a length that overruns its block, a bad byte-order magic, a
-	// packet on an interface the section never described.
+	// packet on an interface the section never described, or a length
+	// that runs past the end of the input over what still reads as whole
+	// blocks or records (a wrong length, not a cut one).
 	ErrCorrupt = errors.New("corrupt")
 	// ErrLinkType reports a packet on a link type the caller did not accept
 	// (ReadOptions.LinkTypes).
@@ -25,7 +28,11 @@ var (
 type ReadError struct {
 	Packet int   // number (from 1) of the packet that could not be read
 	Offset int64 // byte offset of the block or record where reading stopped
-	Err    error
+	// Tail is, when the input ended inside that block or record, how
+	// many bytes it had from Offset on (what Repair trims of a cut
+	// tail); 0 when reading stopped for another reason.
+	Tail int64
+	Err  error
 }
 
 func (e *ReadError) Error() string {

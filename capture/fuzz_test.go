@@ -69,6 +69,11 @@ func fuzzReader(t *testing.T, in []byte) {
 			if !errors.As(err, &re) || re.Packet != n || re.Offset < 0 || re.Offset > int64(len(in)) {
 				t.Fatalf("error %v (%T), want a *ReadError for packet %d within the input", err, err, n)
 			}
+			// A cut tail runs to the end of the input and is less than
+			// one block (or record, and its header).
+			if errors.Is(err, ErrTruncated) && (re.Offset+re.Tail != int64(len(in)) || re.Tail > maxBlock+16) {
+				t.Fatalf("%v: a cut tail of %d bytes at byte %d, in %d bytes of input", err, re.Tail, re.Offset, len(in))
+			}
 			if _, again := r.Next(); again != err {
 				t.Fatalf("Next after %v returned %v", err, again)
 			}

@@ -83,7 +83,7 @@ type ReadOptions struct {
 	// MaxBlock bounds a pcapng block or pcap record (0 means
 	// DefaultMaxBlock): the most a Reader allocates for one, whatever a
 	// corrupt length field claims. Unknown pcapng blocks of any size are
-	// skipped without being held.
+	// skipped, holding at most MaxBlock bytes of them.
 	MaxBlock int
 	// SectionEnd, if set, is called when a pcapng section ends at the
 	// next section header, with the section's number and every interface
@@ -115,8 +115,9 @@ type Reader struct {
 	err    error // sticky
 
 	// classic pcap
-	pcapIf iface
-	nano   bool
+	pcapIf  iface
+	nano    bool
+	lastSec uint32 // the last record's seconds
 
 	// pcapng
 	section int
@@ -262,7 +263,7 @@ func (r *Reader) readFull(at int64, p []byte, what string) error {
 		return nil
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = fmt.Errorf("%w: input ends %d bytes into the %s", ErrTruncated, r.off-at, what)
+		return r.failEnd(at, r.off-at, fmt.Errorf("%w: input ends %d bytes into the %s", ErrTruncated, r.off-at, what))
 	}
 	return r.fail(at, err)
 }
@@ -277,14 +278,6 @@ func (r *Reader) atEOF() (bool, error) {
 		return false, r.fail(r.off, err)
 	}
 	return false, nil
-}
-
-// grow returns r.buf resized to n bytes (n <= MaxBlock).
-func (r *Reader) grow(n int) []byte {
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
-	}
-	return r.buf[:n]
 }
 
 func (r *Reader) nextPcap() (Packet, error) {
@@ -304,10 +297,11 @@ func (r *Reader) nextPcap() (Packet, error) {
 	if capLen > uint32(r.opts.MaxBlock) {
 		return Packet{}, r.fail(at, fmt.Errorf("%w: record length %d exceeds the %d-byte limit", ErrCorrupt, capLen, r.opts.MaxBlock))
 	}
-	data := r.grow(int(capLen))
-	if err := r.readFull(at, data, "pcap record"); err != nil {
+	data, err := r.readBody(at, h, int(capLen), 16+int64(capLen), "pcap record")
+	if err != nil {
 		return Packet{}, err
 	}
+	r.lastSec = sec
 	ns := int64(frac)
 	if !r.nano {
 		ns *= 1000
@@ -342,8 +336,8 @@ func (r *Reader) readSHB() error {
 	if length < blockMin+shbFixed || length%4 != 0 || length > uint32(r.opts.MaxBlock) {
 		return r.fail(at, fmt.Errorf("%w: section header length %d", ErrCorrupt, length))
 	}
-	b := r.grow(int(length) - 12)
-	if err := r.readFull(at, b, "section header"); err != nil {
+	b, err := r.readBody(at, h, int(length)-12, int64(length), "section header")
+	if err != nil {
 		return err
 	}
 	if t := r.order.Uint32(b[len(b)-4:]); t != length {
@@ -407,7 +401,7 @@ func (r *Reader) nextNG() (Packet, error) {
 		case typ == blockIDB, typ == blockEPB, typ == blockSPB, typ == blockOPB:
 		case typ == blockISB && length <= uint32(r.opts.MaxBlock):
 		default:
-			if err := r.skip(at, length); err != nil {
+			if err := r.skip(at, typ, length); err != nil {
 				return Packet{}, err
 			}
 			continue
@@ -415,8 +409,8 @@ func (r *Reader) nextNG() (Packet, error) {
 		if length > uint32(r.opts.MaxBlock) {
 			return Packet{}, r.fail(at, fmt.Errorf("%w: block type %#x length %d exceeds the %d-byte limit", ErrCorrupt, typ, length, r.opts.MaxBlock))
 		}
-		b := r.grow(int(length) - 8)
-		if err := r.readFull(at, b, blockName(typ)); err != nil {
+		b, err := r.readBody(at, h, int(length)-8, int64(length), blockName(typ))
+		if err != nil {
 			return Packet{}, err
 		}
 		if t := r.order.Uint32(b[len(b)-4:]); t != length {
@@ -444,22 +438,47 @@ func (r *Reader) nextNG() (Packet, error) {
 }
 
 // skip passes over a block this reader does not use, of any length,
-// without holding it.
-func (r *Reader) skip(at int64, length uint32) error {
-	n, err := r.br.Discard(int(length) - 12)
-	r.off += int64(n)
+// holding at most MaxBlock bytes of it: enough to tell, should the input
+// end inside it, a cut block from a wrong length (cutOrCorrupt).
+func (r *Reader) skip(at int64, typ, length uint32) error {
+	what := blockName(typ)
+	body := int64(length) - 8 // with the trailing length
+	held := min(body, max(int64(r.opts.MaxBlock)-8, 0))
+	if held < body {
+		held = min(held, body-4) // the trailing length is read on its own
+	}
+	b, err := r.readBody(at, r.hdr[:8], int(held), int64(length), what)
 	if err != nil {
+		return err
+	}
+	if held == body {
+		if got := r.order.Uint32(b[len(b)-4:]); got != length {
+			return r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, what, length, got))
+		}
+		return nil
+	}
+	for rest := body - held - 4; rest > 0; {
+		n, err := r.br.Discard(int(min(rest, 1<<30)))
+		r.off += int64(n)
+		rest -= int64(n)
 		if err == io.EOF {
-			err = fmt.Errorf("%w: input ends %d bytes into the %d-byte block", ErrTruncated, r.off-at, length)
+			return r.tooLong(at, r.off-at, int64(length), what)
+		}
+		if err != nil {
+			return r.fail(at, err)
+		}
+	}
+	t := r.hdr[8:12]
+	if n, err := io.ReadFull(r.br, t); err != nil {
+		r.off += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return r.tooLong(at, r.off-at, int64(length), what)
 		}
 		return r.fail(at, err)
 	}
-	t := r.hdr[:4]
-	if err := r.readFull(at, t, "block"); err != nil {
-		return err
-	}
+	r.off += 4
 	if got := r.order.Uint32(t); got != length {
-		return r.fail(at, fmt.Errorf("%w: block length %d, trailing length %d", ErrCorrupt, length, got))
+		return r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, what, length, got))
 	}
 	return nil
 }
@@ -474,6 +493,10 @@ func blockName(typ uint32) string {
 		return "simple packet block"
 	case blockOPB:
 		return "packet block"
+	case blockISB:
+		return "interface statistics block"
+	case blockSHB:
+		return "section header block"
 	}
 	return fmt.Sprintf("block type %#x", typ)
 }

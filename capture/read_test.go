@@ -198,7 +198,7 @@ func TestReadErrors(t *testing.T) {
 		{"not-a-capture", []byte("MZ\x90\x00rest of an exe"), ReadOptions{}, 0, ErrUnknownFormat, 0, "4d 5a 90 00"},
 		{"pcap-header-cut", pcap2[:10], ReadOptions{}, 0, ErrTruncated, 0, "pcap file header"},
 		{"pcap-version", func() []byte { b := bytes.Clone(pcap2); b[4] = 1; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "version 1.4"},
-		{"pcap-record-cut", pcap2[:len(pcap2)-10], ReadOptions{}, 1, ErrTruncated, 24 + 76, "ends 66 bytes into the pcap record"},
+		{"pcap-record-cut", pcap2[:len(pcap2)-10], ReadOptions{}, 1, ErrTruncated, 24 + 76, "ends 66 bytes into the 76-byte pcap record"},
 		{"pcap-record-header-cut", pcap2[:24+76+5], ReadOptions{}, 1, ErrTruncated, 24 + 76, "pcap record header"},
 		{"pcap-huge-record", newPcap(le, false, 65536, 1).rec(1, 0, f, 60).rec(2, 0, nil, 0).b[:24+76+16], ReadOptions{MaxBlock: 1}, 0, ErrCorrupt, 24, "exceeds the 1-byte limit"},
 		{"pcap-link-type", newPcap(le, false, 65536, 113).rec(1, 0, f, 60).b, ReadOptions{LinkTypes: []LinkType{LinkTypeEthernet}}, 0, ErrLinkType, 24, "LINUX_SLL (113)"},
