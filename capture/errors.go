@@ -14,9 +14,11 @@ var (
 	ErrTruncated = errors.New("truncated")
 	// ErrCorrupt reports a header, block or option whose fields cannot be
 	// valid: a length that overruns its block, a bad byte-order magic, a
-	// packet on an interface the section never described, or a length
-	// that runs past the end of the input over what still reads as whole
-	// blocks or records (a wrong length, not a cut one).
+	// packet on an interface the section never described, a length that
+	// runs past the end of the input over what still reads as whole
+	// blocks or records (a wrong length, not a cut one), or a timestamp
+	// outside 1677-09-21 to 2262-04-11 (what time.Time.UnixNano holds) or
+	// with a fraction of a second that is not below one.
 	ErrCorrupt = errors.New("corrupt")
 	// ErrLinkType reports a packet on a link type the caller did not accept
 	// (ReadOptions.LinkTypes).

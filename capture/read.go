@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -39,7 +40,8 @@ type Packet struct {
 	Number  int   // from 1, in file order
 	Offset  int64 // byte offset of the packet's block or record
 	Section int   // pcapng section, from 0 (0 in classic pcap)
-	// Time is in UTC; zero for a pcapng Simple Packet Block, which has none.
+	// Time is in UTC, and one that UnixNano holds (a timestamp beyond
+	// is ErrCorrupt); zero for a pcapng Simple Packet Block, which has none.
 	Time      time.Time
 	Interface int    // interface ID within the section (0 in classic pcap)
 	IfName    string // if_name of the interface ("" if none)
@@ -294,6 +296,9 @@ func (r *Reader) nextPcap() (Packet, error) {
 	}
 	sec, frac := r.order.Uint32(h[0:]), r.order.Uint32(h[4:])
 	capLen, origLen := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
+	if unit := fracUnit(r.nano); frac >= unit {
+		return Packet{}, r.fail(at, fmt.Errorf("%w: record time's fraction %d is not below the %d that make a second", ErrCorrupt, frac, unit))
+	}
 	if capLen > uint32(r.opts.MaxBlock) {
 		return Packet{}, r.fail(at, fmt.Errorf("%w: record length %d exceeds the %d-byte limit", ErrCorrupt, capLen, r.opts.MaxBlock))
 	}
@@ -601,7 +606,10 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 		f = &r.ifaces[id]
 		p.Interface = id
 		ts := uint64(r.order.Uint32(b[4:]))<<32 | uint64(r.order.Uint32(b[8:]))
-		p.Time = f.time(ts)
+		var err error
+		if p.Time, err = f.time(ts); err != nil {
+			return p, err
+		}
 		capLen, orig := r.order.Uint32(b[12:]), r.order.Uint32(b[16:])
 		if capLen > uint32(len(b)-epbFixed) {
 			return p, fmt.Errorf("%w: captured length %d overruns the %d-byte %s", ErrCorrupt, capLen, len(b)+12, blockName(typ))
@@ -644,8 +652,19 @@ func joinComment(have string, v []byte) string {
 var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
-// time converts a timestamp in the interface's units.
-func (f *iface) time(ts uint64) time.Time {
+// The times a Packet carries are those time.Time.UnixNano holds, as
+// replay, check and report count time in nanoseconds since 1970: from
+// 1677-09-21 to 2262-04-11.
+const (
+	nsPerSec    = 1_000_000_000
+	minUnixSec  = math.MinInt64 / nsPerSec // -9223372036 (the partial second before is left out)
+	maxUnixSec  = math.MaxInt64 / nsPerSec // 9223372036
+	maxUnixNsec = math.MaxInt64 % nsPerSec // in the last second
+)
+
+// time converts a timestamp in the interface's units, with its offset; a
+// time outside what UnixNano holds is an error.
+func (f *iface) time(ts uint64) (time.Time, error) {
 	var sec, nsec uint64
 	switch {
 	case f.decimal && f.exp <= 9:
@@ -660,7 +679,21 @@ func (f *iface) time(ts uint64) time.Time {
 		hi, lo := bits.Mul64(ts&(1<<e-1), 1e9)
 		nsec = lo>>e | hi<<(64-e)
 	}
-	return time.Unix(int64(sec)+f.offset, int64(nsec)).UTC()
+	s := int64(sec)
+	ok := sec <= math.MaxInt64 && (f.offset <= 0 || s <= math.MaxInt64-f.offset)
+	if s += f.offset; !ok || s < minUnixSec || s > maxUnixSec || s == maxUnixSec && nsec > maxUnixNsec {
+		return time.Time{}, fmt.Errorf("%w: timestamp %d (units of %s s, if_tsoffset %d s) is not between 1677-09-21 and 2262-04-11, the times nanoseconds since 1970 count",
+			ErrCorrupt, ts, f.unit(), f.offset)
+	}
+	return time.Unix(s, int64(nsec)).UTC(), nil
+}
+
+// unit is the interface's time unit, "10^-6" or "2^-10".
+func (f *iface) unit() string {
+	if f.decimal {
+		return fmt.Sprintf("10^-%d", f.exp)
+	}
+	return fmt.Sprintf("2^-%d", f.exp)
 }
 
 // optIter walks a block's options. It stops at end-of-options or at the end
