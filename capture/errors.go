@@ -23,6 +23,10 @@ var (
 	// ErrLinkType reports a packet on a link type the caller did not accept
 	// (ReadOptions.LinkTypes).
 	ErrLinkType = errors.New("unsupported link type")
+	// ErrWriteStuck reports a capture file or stream that took nothing for
+	// Config.CloseTimeout while Sink.Close waited for it: a pipe whose
+	// reader stopped reading, say.
+	ErrWriteStuck = errors.New("writes stuck")
 )
 
 // A ReadError says where reading stopped. Packets returned before it are
