@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"l2hub/hub/hubtest"
 )
@@ -51,6 +52,18 @@ func serveStuckCapture(t *testing.T, extra ...string) (*process, string) {
 	return p, fifo
 }
 
+// waitOutput waits until the process's stderr holds want.
+func (p *process) waitStderr(want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for !strings.Contains(p.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("l2hub did not say %q within %v; stderr:\n%s", want, hangGuard, p.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // A capture stream whose reader stopped reading does not hold l2hub serve
 // at exit: given --capture-close-timeout to take its last data, the hub
 // prints its summary and exits 1 with an error that names the capture.
@@ -66,5 +79,28 @@ func TestServeExitsWithAStuckCapture(t *testing.T) {
 	}
 	if want := "l2hub: capture to the named pipe " + fifo + ": writes stuck"; !strings.Contains(p.stderr.String(), want) {
 		t.Errorf("stderr does not say %q:\n%s", want, p.stderr.String())
+	}
+}
+
+// The first SIGINT starts the shutdown and says that a second one forces
+// the exit; the second ends the process at once, by the signal, whatever
+// the shutdown waits for (here, an hour for the capture's reader).
+func TestSecondSignalForcesExit(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p, _ := serveStuckCapture(t, "--capture-close-timeout", "1h")
+			if err := p.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+			err := p.stop(sig)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("l2hub after a second %v: %v, want it killed by the signal; stderr:\n%s", sig, err, p.stderr.String())
+			}
+			if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != sig {
+				t.Errorf("l2hub after a second %v: %v, want it killed by the signal", sig, err)
+			}
+		})
 	}
 }
