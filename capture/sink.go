@@ -440,7 +440,6 @@ func (s *Sink) waitWriter() error {
 		what = streamName(s.cfg.Path)
 	}
 	err := fmt.Errorf("capture to %s: %w: it took nothing for %v while the capture closed (does its reader still read?); what was still queued is not in the capture", what, ErrWriteStuck, d)
-	s.cfg.Logger.Error("capture: gave up closing a file or stream that takes nothing", "path", s.cfg.Path, "waited", d)
 	if s.w.expireWrites() {
 		// The blocked write returns now, failed; the writer counts what
 		// it could not write and closes the files.
