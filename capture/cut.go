@@ -85,12 +85,13 @@ func (r *Reader) failEnd(at, have int64, err error) error {
 
 // blockInside returns, if a whole pcapng block lies inside tail (the bytes
 // from a block's start to the end of the input), where; else "". A whole
-// block is a known type with a length that fits and the same length
-// trailing it. The block's own trailing length closing tail counts too:
-// the block is whole and its header's length is the wrong one.
+// block is a known type with a length that fits, holds the type's fixed
+// fields (wholeBlock), and has the same length trailing it. The block's
+// own trailing length closing tail counts too: the block is whole and
+// its header's length is the wrong one.
 func (r *Reader) blockInside(tail []byte) string {
 	n := len(tail)
-	if n >= blockMin && n%4 == 0 && int(r.order.Uint32(tail[n-4:])) == n {
+	if n%4 == 0 && n >= blockMin && int(r.order.Uint32(tail[n-4:])) == n && wholeBlock(r.order, r.order.Uint32(tail), tail) {
 		return fmt.Sprintf("it ends in a trailing length of %d, the bytes it has", n)
 	}
 	for q := 8; q+blockMin <= n; q += 4 {
@@ -108,12 +109,34 @@ func (r *Reader) blockInside(tail []byte) string {
 			continue
 		}
 		l := int(order.Uint32(tail[q+4:]))
-		if l < blockMin || l%4 != 0 || l > n-q || int(order.Uint32(tail[q+l-4:])) != l {
+		if l < blockMin || l%4 != 0 || l > n-q || int(order.Uint32(tail[q+l-4:])) != l || !wholeBlock(order, typ, tail[q:q+l]) {
 			continue
 		}
 		return fmt.Sprintf("a whole %d-byte %s starts %d bytes into it", l, blockName(typ), q)
 	}
 	return ""
+}
+
+// wholeBlock reports whether b, a block of type typ with matching
+// lengths, has room for its type's fixed fields (and, in a packet block,
+// for the captured bytes it says it has): so that a cut that happens to
+// end in a number equal to its own length, say an interface ID of 12
+// twelve bytes into a packet block, is not taken for a whole block.
+func wholeBlock(order binary.ByteOrder, typ uint32, b []byte) bool {
+	body := len(b) - blockMin
+	switch typ {
+	case blockSHB:
+		return body >= shbFixed && order.Uint16(b[12:]) == 1
+	case blockIDB:
+		return body >= idbFixed
+	case blockEPB, blockOPB:
+		return body >= epbFixed && int64(order.Uint32(b[20:])) <= int64(body-epbFixed)
+	case blockSPB:
+		return body >= 4
+	case blockISB:
+		return body >= 12 // interface ID, timestamp
+	}
+	return true
 }
 
 // knownBlock reports whether typ is a block type pcapng defines, or the

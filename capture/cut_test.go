@@ -169,3 +169,21 @@ func TestWrongLengthErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCutEndingInItsLength: a cut that ends in a number equal to the
+// bytes the cut block has (interface 12, cut 12 bytes into its packet
+// block) is still a cut, not a whole block with a wrong length.
+func TestCutEndingInItsLength(t *testing.T) {
+	le := binary.LittleEndian
+	g := (&ngBuilder{o: le}).shb()
+	for range 13 {
+		g.idb(LinkTypeEthernet, 0)
+	}
+	at := len(g.b)
+	g.epb(12, 1, frame(60, 1, 2, 0), 60)
+	_, err := readUntilError(t, g.b[:at+12], ReadOptions{})
+	var re *ReadError
+	if !errors.Is(err, ErrTruncated) || !errors.As(err, &re) || re.Offset != int64(at) {
+		t.Errorf("got %v, want ErrTruncated at byte %d", err, at)
+	}
+}
