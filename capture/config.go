@@ -175,7 +175,8 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for a file or stream that
 	// takes nothing, such as a pipe whose reader stopped reading (0 means
 	// DefaultCloseTimeout): Close waits for as long as the writer makes
-	// progress, and gives up once it has written nothing for this long.
+	// progress, and gives up once a whole CloseTimeout passes in which it
+	// wrote nothing.
 	CloseTimeout time.Duration
 	// Clock times the flushes, retries and CloseTimeout (nil means the
 	// wall clock). It
