@@ -129,6 +129,11 @@ const (
 	// DefaultRetryInterval is how often a file that failed (a full disk) is
 	// tried again.
 	DefaultRetryInterval = time.Second
+	// DefaultCloseTimeout is how long Close waits for a file or stream
+	// that takes nothing: ample for a disk or a Wireshark that reads, and
+	// short enough that a reader which stopped reading does not hold up
+	// the hub's exit.
+	DefaultCloseTimeout = 5 * time.Second
 	// MaxComment bounds a packet comment; longer ones are cut and end in "...".
 	MaxComment = 16 << 10
 )
@@ -167,7 +172,14 @@ type Config struct {
 	// DefaultRetryInterval; negative never retries). Frames in between are
 	// dropped and counted as write errors.
 	RetryInterval time.Duration
-	// Clock times the flushes and retries (nil means the wall clock). It
+	// CloseTimeout bounds how long Close waits for a file or stream that
+	// takes nothing, such as a pipe whose reader stopped reading (0 means
+	// DefaultCloseTimeout): Close waits for as long as the writer makes
+	// progress, and gives up once a whole CloseTimeout passes in which it
+	// wrote nothing.
+	CloseTimeout time.Duration
+	// Clock times the flushes, retries and CloseTimeout (nil means the
+	// wall clock). It
 	// decides when bytes reach the disk, never which bytes: a test gives a
 	// virtual one to step through a full disk's retries. Not the clock of a
 	// virtual-time run that drains its timers (replay): the flush timer
@@ -250,6 +262,12 @@ func (c Config) normalize() (Config, error) {
 	if c.RetryInterval == 0 {
 		c.RetryInterval = DefaultRetryInterval
 	}
+	switch {
+	case c.CloseTimeout < 0:
+		return c, fmt.Errorf("capture %s: negative close timeout", c.Path)
+	case c.CloseTimeout == 0:
+		c.CloseTimeout = DefaultCloseTimeout
+	}
 	if c.Clock == nil {
 		c.Clock = wallclock.Clock{}
 	}
@@ -327,16 +345,29 @@ func streamName(path string) string {
 
 // openStream opens standard output (which closing leaves open) or a named
 // pipe for writing; the latter waits until a reader opens it, as writing
-// into a pipe does.
+// into a pipe does. Where the system allows (Linux), either is a file the
+// runtime's poller waits on, so that Close can give a write that a reader
+// never takes a deadline: os.OpenFile makes a named pipe one, and
+// standard output is opened again when it is a pipe (pollablePipe).
 func openStream(path string) (io.WriteCloser, error) {
 	if path == Stdout {
-		return stdoutStream{}, nil
+		return stdoutStream(os.Stdout), nil
 	}
 	return os.OpenFile(path, os.O_WRONLY, 0)
 }
 
-// stdoutStream is standard output as a capture stream.
-type stdoutStream struct{}
+// stdoutStream returns f, standard output, as a capture stream: the same
+// pipe opened again as a file of the capture's own when it can be (which
+// closing closes, leaving f open), else f (which closing leaves open).
+func stdoutStream(f *os.File) io.WriteCloser {
+	if p := pollablePipe(f); p != nil {
+		return p
+	}
+	return unclosed{f}
+}
 
-func (stdoutStream) Write(p []byte) (int, error) { return os.Stdout.Write(p) }
-func (stdoutStream) Close() error                { return nil }
+// unclosed is a file that the capture writes and does not close.
+type unclosed struct{ f *os.File }
+
+func (u unclosed) Write(p []byte) (int, error) { return u.f.Write(p) }
+func (unclosed) Close() error                  { return nil }

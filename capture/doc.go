@@ -48,9 +48,17 @@
 // write can still cut it (the kernel stops a write between pages when the
 // process gets SIGKILL): a Reader then returns every whole packet and
 // reports the cut tail as ErrTruncated, and [Repair] trims the tail so
-// that other tools (tshark) read the file to its end.
+// that other tools (tshark) read the file to its end. A length field that
+// is wrong can also run past the end of the file, but over what still
+// reads as whole blocks: the Reader reports that as ErrCorrupt, and
+// Repair leaves it.
 // What a kill loses is what was still in memory: at most the queue and one
-// FlushInterval. Close writes everything queued. A failed write is logged
+// FlushInterval. Close writes everything queued, waiting for as long as the
+// writer makes progress: a file or stream that takes nothing for
+// Config.CloseTimeout (a pipe whose reader stopped reading) makes Close
+// give up with ErrWriteStuck, naming it, and, where the runtime's poller
+// waits on it (a named pipe or piped standard output, on Linux), ends the
+// blocked write. A failed write is logged
 // once per file with the path and the error, counted, and never reaches the
 // hub loop: that file's later frames are dropped and counted, and a partial
 // write is cut off again where the file allows it. Every RetryInterval the
@@ -63,9 +71,10 @@
 // I/O and, in steady state, no allocation. One writer goroutine per Sink
 // encodes the queued records and writes them in batches of whole blocks; it
 // is woken once per batch (Config.BatchBytes) and otherwise every
-// Config.FlushInterval, the package's only use of the wall clock, which
-// decides when bytes reach the disk and never which bytes (save, after a
-// write failed, when the next file is tried). When the queue
+// Config.FlushInterval, the package's only use of the wall clock (with
+// Close's CloseTimeout), which decides when bytes reach the disk and never
+// which bytes (save, after a write failed, when the next file is tried, and
+// what a stuck one misses at Close). When the queue
 // holds Config.QueueBytes, OverflowDrop
 // (the default) drops the new event and counts it in Stats.QueueFull, so the
 // hub never waits for a disk, and the next record kept (or the trailer)

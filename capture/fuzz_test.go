@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 )
 
 func FuzzReadPcap(f *testing.F) {
@@ -18,6 +19,7 @@ func FuzzReadPcap(f *testing.F) {
 		}
 	}
 	f.Add(newPcap(binary.LittleEndian, false, 0, 113).rec(0, 0, nil, 0).b)
+	f.Add(newPcap(binary.LittleEndian, true, 0, 1).rec(0, 1e9, d, 60).b)
 	f.Fuzz(fuzzReader)
 }
 
@@ -29,6 +31,7 @@ func FuzzReadPcapng(f *testing.F) {
 		g.epb(0, 77, d, 60, opt{optFlags, g.u32(1)}, opt{optComment, []byte("x")})
 		g.spb(60, d).opb(0, 1, d, 60).block(blockNRB, []byte{0, 0, 0, 0})
 		g.shb().idb(LinkTypeRaw, 10).epb(0, 1, d[:10], 60)
+		g.idb(LinkTypeEthernet, 0, opt{optIfTsresol, []byte{0x80}}, opt{optIfTsoff, g.u64(1 << 62)}).epb(1, 1<<62, d, 60)
 		f.Add(g.b)
 		f.Add(g.b[:len(g.b)-5])
 	}
@@ -69,6 +72,11 @@ func fuzzReader(t *testing.T, in []byte) {
 			if !errors.As(err, &re) || re.Packet != n || re.Offset < 0 || re.Offset > int64(len(in)) {
 				t.Fatalf("error %v (%T), want a *ReadError for packet %d within the input", err, err, n)
 			}
+			// A cut tail runs to the end of the input and is less than
+			// one block (or record, and its header).
+			if errors.Is(err, ErrTruncated) && (re.Offset+re.Tail != int64(len(in)) || re.Tail > maxBlock+16) {
+				t.Fatalf("%v: a cut tail of %d bytes at byte %d, in %d bytes of input", err, re.Tail, re.Offset, len(in))
+			}
 			if _, again := r.Next(); again != err {
 				t.Fatalf("Next after %v returned %v", err, again)
 			}
@@ -76,6 +84,11 @@ func fuzzReader(t *testing.T, in []byte) {
 		}
 		if p.Number != n || len(p.Data) > maxBlock || p.OrigLen < len(p.Data) || p.Offset < 0 || p.Offset >= int64(len(in)) {
 			t.Fatalf("packet %d: Number %d, %d of %d bytes at offset %d", n, p.Number, len(p.Data), p.OrigLen, p.Offset)
+		}
+		// A time is one that UnixNano holds (or none, in a simple
+		// packet block).
+		if !p.Time.IsZero() && !time.Unix(0, p.Time.UnixNano()).Equal(p.Time) {
+			t.Fatalf("packet %d: time %v, whose UnixNano %d is another", n, p.Time, p.Time.UnixNano())
 		}
 		_ = p.Clone()
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math"
 	"math/bits"
 	"slices"
 	"strings"
@@ -39,7 +40,8 @@ type Packet struct {
 	Number  int   // from 1, in file order
 	Offset  int64 // byte offset of the packet's block or record
 	Section int   // pcapng section, from 0 (0 in classic pcap)
-	// Time is in UTC; zero for a pcapng Simple Packet Block, which has none.
+	// Time is in UTC, and one that UnixNano holds (a timestamp beyond
+	// is ErrCorrupt); zero for a pcapng Simple Packet Block, which has none.
 	Time      time.Time
 	Interface int    // interface ID within the section (0 in classic pcap)
 	IfName    string // if_name of the interface ("" if none)
@@ -83,7 +85,7 @@ type ReadOptions struct {
 	// MaxBlock bounds a pcapng block or pcap record (0 means
 	// DefaultMaxBlock): the most a Reader allocates for one, whatever a
 	// corrupt length field claims. Unknown pcapng blocks of any size are
-	// skipped without being held.
+	// skipped, holding at most MaxBlock bytes of them.
 	MaxBlock int
 	// SectionEnd, if set, is called when a pcapng section ends at the
 	// next section header, with the section's number and every interface
@@ -115,8 +117,9 @@ type Reader struct {
 	err    error // sticky
 
 	// classic pcap
-	pcapIf iface
-	nano   bool
+	pcapIf  iface
+	nano    bool
+	lastSec uint32 // the last record's seconds
 
 	// pcapng
 	section int
@@ -262,7 +265,7 @@ func (r *Reader) readFull(at int64, p []byte, what string) error {
 		return nil
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = fmt.Errorf("%w: input ends %d bytes into the %s", ErrTruncated, r.off-at, what)
+		return r.failEnd(at, r.off-at, fmt.Errorf("%w: input ends %d bytes into the %s", ErrTruncated, r.off-at, what))
 	}
 	return r.fail(at, err)
 }
@@ -279,14 +282,6 @@ func (r *Reader) atEOF() (bool, error) {
 	return false, nil
 }
 
-// grow returns r.buf resized to n bytes (n <= MaxBlock).
-func (r *Reader) grow(n int) []byte {
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
-	}
-	return r.buf[:n]
-}
-
 func (r *Reader) nextPcap() (Packet, error) {
 	if eof, err := r.atEOF(); eof || err != nil {
 		if eof {
@@ -301,13 +296,17 @@ func (r *Reader) nextPcap() (Packet, error) {
 	}
 	sec, frac := r.order.Uint32(h[0:]), r.order.Uint32(h[4:])
 	capLen, origLen := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
+	if unit := fracUnit(r.nano); frac >= unit {
+		return Packet{}, r.fail(at, fmt.Errorf("%w: record time's fraction %d is not below the %d that make a second", ErrCorrupt, frac, unit))
+	}
 	if capLen > uint32(r.opts.MaxBlock) {
 		return Packet{}, r.fail(at, fmt.Errorf("%w: record length %d exceeds the %d-byte limit", ErrCorrupt, capLen, r.opts.MaxBlock))
 	}
-	data := r.grow(int(capLen))
-	if err := r.readFull(at, data, "pcap record"); err != nil {
+	data, err := r.readBody(at, h, int(capLen), 16+int64(capLen), "pcap record")
+	if err != nil {
 		return Packet{}, err
 	}
+	r.lastSec = sec
 	ns := int64(frac)
 	if !r.nano {
 		ns *= 1000
@@ -342,8 +341,8 @@ func (r *Reader) readSHB() error {
 	if length < blockMin+shbFixed || length%4 != 0 || length > uint32(r.opts.MaxBlock) {
 		return r.fail(at, fmt.Errorf("%w: section header length %d", ErrCorrupt, length))
 	}
-	b := r.grow(int(length) - 12)
-	if err := r.readFull(at, b, "section header"); err != nil {
+	b, err := r.readBody(at, h, int(length)-12, int64(length), "section header")
+	if err != nil {
 		return err
 	}
 	if t := r.order.Uint32(b[len(b)-4:]); t != length {
@@ -407,7 +406,7 @@ func (r *Reader) nextNG() (Packet, error) {
 		case typ == blockIDB, typ == blockEPB, typ == blockSPB, typ == blockOPB:
 		case typ == blockISB && length <= uint32(r.opts.MaxBlock):
 		default:
-			if err := r.skip(at, length); err != nil {
+			if err := r.skip(at, typ, length); err != nil {
 				return Packet{}, err
 			}
 			continue
@@ -415,8 +414,8 @@ func (r *Reader) nextNG() (Packet, error) {
 		if length > uint32(r.opts.MaxBlock) {
 			return Packet{}, r.fail(at, fmt.Errorf("%w: block type %#x length %d exceeds the %d-byte limit", ErrCorrupt, typ, length, r.opts.MaxBlock))
 		}
-		b := r.grow(int(length) - 8)
-		if err := r.readFull(at, b, blockName(typ)); err != nil {
+		b, err := r.readBody(at, h, int(length)-8, int64(length), blockName(typ))
+		if err != nil {
 			return Packet{}, err
 		}
 		if t := r.order.Uint32(b[len(b)-4:]); t != length {
@@ -444,22 +443,47 @@ func (r *Reader) nextNG() (Packet, error) {
 }
 
 // skip passes over a block this reader does not use, of any length,
-// without holding it.
-func (r *Reader) skip(at int64, length uint32) error {
-	n, err := r.br.Discard(int(length) - 12)
-	r.off += int64(n)
+// holding at most MaxBlock bytes of it: enough to tell, should the input
+// end inside it, a cut block from a wrong length (cutOrCorrupt).
+func (r *Reader) skip(at int64, typ, length uint32) error {
+	what := blockName(typ)
+	body := int64(length) - 8 // with the trailing length
+	held := min(body, max(int64(r.opts.MaxBlock)-8, 0))
+	if held < body {
+		held = min(held, body-4) // the trailing length is read on its own
+	}
+	b, err := r.readBody(at, r.hdr[:8], int(held), int64(length), what)
 	if err != nil {
+		return err
+	}
+	if held == body {
+		if got := r.order.Uint32(b[len(b)-4:]); got != length {
+			return r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, what, length, got))
+		}
+		return nil
+	}
+	for rest := body - held - 4; rest > 0; {
+		n, err := r.br.Discard(int(min(rest, 1<<30)))
+		r.off += int64(n)
+		rest -= int64(n)
 		if err == io.EOF {
-			err = fmt.Errorf("%w: input ends %d bytes into the %d-byte block", ErrTruncated, r.off-at, length)
+			return r.tooLong(at, r.off-at, int64(length), what)
+		}
+		if err != nil {
+			return r.fail(at, err)
+		}
+	}
+	t := r.hdr[8:12]
+	if n, err := io.ReadFull(r.br, t); err != nil {
+		r.off += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return r.tooLong(at, r.off-at, int64(length), what)
 		}
 		return r.fail(at, err)
 	}
-	t := r.hdr[:4]
-	if err := r.readFull(at, t, "block"); err != nil {
-		return err
-	}
+	r.off += 4
 	if got := r.order.Uint32(t); got != length {
-		return r.fail(at, fmt.Errorf("%w: block length %d, trailing length %d", ErrCorrupt, length, got))
+		return r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, what, length, got))
 	}
 	return nil
 }
@@ -474,6 +498,10 @@ func blockName(typ uint32) string {
 		return "simple packet block"
 	case blockOPB:
 		return "packet block"
+	case blockISB:
+		return "interface statistics block"
+	case blockSHB:
+		return "section header block"
 	}
 	return fmt.Sprintf("block type %#x", typ)
 }
@@ -578,7 +606,10 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 		f = &r.ifaces[id]
 		p.Interface = id
 		ts := uint64(r.order.Uint32(b[4:]))<<32 | uint64(r.order.Uint32(b[8:]))
-		p.Time = f.time(ts)
+		var err error
+		if p.Time, err = f.time(ts); err != nil {
+			return p, err
+		}
 		capLen, orig := r.order.Uint32(b[12:]), r.order.Uint32(b[16:])
 		if capLen > uint32(len(b)-epbFixed) {
 			return p, fmt.Errorf("%w: captured length %d overruns the %d-byte %s", ErrCorrupt, capLen, len(b)+12, blockName(typ))
@@ -621,8 +652,19 @@ func joinComment(have string, v []byte) string {
 var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
 	1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
-// time converts a timestamp in the interface's units.
-func (f *iface) time(ts uint64) time.Time {
+// The times a Packet carries are those time.Time.UnixNano holds, as
+// replay, check and report count time in nanoseconds since 1970: from
+// 1677-09-21 to 2262-04-11.
+const (
+	nsPerSec    = 1_000_000_000
+	minUnixSec  = math.MinInt64 / nsPerSec // -9223372036 (the partial second before is left out)
+	maxUnixSec  = math.MaxInt64 / nsPerSec // 9223372036
+	maxUnixNsec = math.MaxInt64 % nsPerSec // in the last second
+)
+
+// time converts a timestamp in the interface's units, with its offset; a
+// time outside what UnixNano holds is an error.
+func (f *iface) time(ts uint64) (time.Time, error) {
 	var sec, nsec uint64
 	switch {
 	case f.decimal && f.exp <= 9:
@@ -637,7 +679,21 @@ func (f *iface) time(ts uint64) time.Time {
 		hi, lo := bits.Mul64(ts&(1<<e-1), 1e9)
 		nsec = lo>>e | hi<<(64-e)
 	}
-	return time.Unix(int64(sec)+f.offset, int64(nsec)).UTC()
+	s := int64(sec)
+	ok := sec <= math.MaxInt64 && (f.offset <= 0 || s <= math.MaxInt64-f.offset)
+	if s += f.offset; !ok || s < minUnixSec || s > maxUnixSec || s == maxUnixSec && nsec > maxUnixNsec {
+		return time.Time{}, fmt.Errorf("%w: timestamp %d (units of %s s, if_tsoffset %d s) is not between 1677-09-21 and 2262-04-11, the times nanoseconds since 1970 count",
+			ErrCorrupt, ts, f.unit(), f.offset)
+	}
+	return time.Unix(s, int64(nsec)).UTC(), nil
+}
+
+// unit is the interface's time unit, "10^-6" or "2^-10".
+func (f *iface) unit() string {
+	if f.decimal {
+		return fmt.Sprintf("10^-%d", f.exp)
+	}
+	return fmt.Sprintf("2^-%d", f.exp)
 }
 
 // optIter walks a block's options. It stops at end-of-options or at the end

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -198,7 +199,7 @@ func TestReadErrors(t *testing.T) {
 		{"not-a-capture", []byte("MZ\x90\x00rest of an exe"), ReadOptions{}, 0, ErrUnknownFormat, 0, "4d 5a 90 00"},
 		{"pcap-header-cut", pcap2[:10], ReadOptions{}, 0, ErrTruncated, 0, "pcap file header"},
 		{"pcap-version", func() []byte { b := bytes.Clone(pcap2); b[4] = 1; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "version 1.4"},
-		{"pcap-record-cut", pcap2[:len(pcap2)-10], ReadOptions{}, 1, ErrTruncated, 24 + 76, "ends 66 bytes into the pcap record"},
+		{"pcap-record-cut", pcap2[:len(pcap2)-10], ReadOptions{}, 1, ErrTruncated, 24 + 76, "ends 66 bytes into the 76-byte pcap record"},
 		{"pcap-record-header-cut", pcap2[:24+76+5], ReadOptions{}, 1, ErrTruncated, 24 + 76, "pcap record header"},
 		{"pcap-huge-record", newPcap(le, false, 65536, 1).rec(1, 0, f, 60).rec(2, 0, nil, 0).b[:24+76+16], ReadOptions{MaxBlock: 1}, 0, ErrCorrupt, 24, "exceeds the 1-byte limit"},
 		{"pcap-link-type", newPcap(le, false, 65536, 113).rec(1, 0, f, 60).b, ReadOptions{LinkTypes: []LinkType{LinkTypeEthernet}}, 0, ErrLinkType, 24, "LINUX_SLL (113)"},
@@ -342,5 +343,71 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if FormatForPath("x/run.PCAP") != FormatPcap || FormatForPath("run.pcapng") != FormatPcapng {
 		t.Errorf("FormatForPath chose wrongly")
+	}
+}
+
+// TestTimestampRange: a timestamp is read into the time it says, up to
+// the times a nanosecond count from 1970 holds (UnixNano, which replay,
+// check and report use); beyond them, or with a fraction of a second that
+// is not one, reading stops with ErrCorrupt at the packet, never with a
+// time that wrapped around.
+func TestTimestampRange(t *testing.T) {
+	le := binary.LittleEndian
+	f := frame(60, 1, 2, 0)
+	// ng returns a pcapng file of one packet, and the packet's offset.
+	ng := func(ts uint64, idbOpts ...opt) ([]byte, int64) {
+		g := (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0, idbOpts...)
+		at := len(g.b)
+		return g.epb(0, ts, f, 60).b, int64(at)
+	}
+	resol := func(v byte) opt { return opt{optIfTsresol, []byte{v}} }
+	offset := func(s int64) opt { return opt{optIfTsoff, le.AppendUint64(nil, uint64(s))} }
+	pcap := func(nano bool, frac uint32) ([]byte, int64) {
+		return newPcap(le, nano, 65536, 1).rec(1_700_000_000, frac, f, 60).b, 24
+	}
+	last := time.Unix(0, math.MaxInt64).UTC()
+	first := time.Unix(-9223372036, 0).UTC()
+	for _, tc := range []struct {
+		name string
+		in   func() ([]byte, int64)
+		want time.Time // zero: ErrCorrupt
+	}{
+		{"binary-seconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(0x80)) }, time.Time{}},
+		{"binary-seconds-past-2262", func() ([]byte, int64) { return ng(uint64(last.Unix())+1, resol(0x80)) }, time.Time{}},
+		{"binary-seconds-2262", func() ([]byte, int64) { return ng(uint64(last.Unix()), resol(0x80)) }, last.Truncate(time.Second)},
+		{"decimal-seconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(0)) }, time.Time{}},
+		{"nanoseconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(9)) }, time.Time{}},
+		{"nanoseconds-to-the-last", func() ([]byte, int64) { return ng(math.MaxInt64, resol(9)) }, last},
+		{"offset-max", func() ([]byte, int64) { return ng(1, offset(math.MaxInt64)) }, time.Time{}},
+		{"offset-past-2262", func() ([]byte, int64) { return ng(0, offset(last.Unix()+1)) }, time.Time{}},
+		{"offset-to-the-last-nanosecond", func() ([]byte, int64) { return ng(854775807, resol(9), offset(last.Unix())) }, last},
+		{"offset-past-the-last-nanosecond", func() ([]byte, int64) { return ng(854775808, resol(9), offset(last.Unix())) }, time.Time{}},
+		{"offset-min", func() ([]byte, int64) { return ng(0, offset(math.MinInt64)) }, time.Time{}},
+		{"offset-before-1677", func() ([]byte, int64) { return ng(0, offset(first.Unix()-1)) }, time.Time{}},
+		{"offset-1677", func() ([]byte, int64) { return ng(0, offset(first.Unix())) }, first},
+		{"pcap-usec-fraction-max", func() ([]byte, int64) { return pcap(false, 999_999) }, time.Unix(1_700_000_000, 999_999_000).UTC()},
+		{"pcap-usec-fraction-a-second", func() ([]byte, int64) { return pcap(false, 1_000_000) }, time.Time{}},
+		{"pcap-nsec-fraction-max", func() ([]byte, int64) { return pcap(true, 999_999_999) }, time.Unix(1_700_000_000, 999_999_999).UTC()},
+		{"pcap-nsec-fraction-a-second", func() ([]byte, int64) { return pcap(true, 1_000_000_000) }, time.Time{}},
+		{"pcap-nsec-fraction-huge", func() ([]byte, int64) { return pcap(true, math.MaxUint32) }, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, at := tc.in()
+			r, err := NewReader(bytes.NewReader(in), ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := r.Next()
+			if tc.want.IsZero() {
+				var re *ReadError
+				if !errors.Is(err, ErrCorrupt) || !errors.As(err, &re) || re.Offset != at {
+					t.Fatalf("got %v (time %v, UnixNano %d), want ErrCorrupt at byte %d", err, p.Time, p.Time.UnixNano(), at)
+				}
+				return
+			}
+			if err != nil || !p.Time.Equal(tc.want) || p.Time.UnixNano() != tc.want.UnixNano() {
+				t.Errorf("got %v (UnixNano %d), %v; want %v", p.Time, p.Time.UnixNano(), err, tc.want)
+			}
+		})
 	}
 }

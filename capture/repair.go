@@ -24,8 +24,11 @@ func (r RepairReport) Trimmed() bool { return r.Kept < r.Size }
 // tshark, for one, fails on such a file ("cut short"). A file without a
 // cut tail is left as it is. A file that is broken anywhere else, or is
 // not a capture, is left as it is too, and the error says where reading
-// stopped: Repair only removes what a kill can leave. Run it on a file no
-// hub is still writing.
+// stopped: Repair only removes what a kill can leave, less than one block
+// after the last whole one (ErrTruncated). A length field that runs past
+// the end of the file over whole blocks is corrupt, not cut, and trimming
+// there would throw those blocks away. Run it on a file no hub is still
+// writing.
 func Repair(path string) (RepairReport, error) {
 	var rep RepairReport
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -55,6 +58,9 @@ func Repair(path string) (RepairReport, error) {
 			return rep, fmt.Errorf("%s: %w; not a cut tail, so nothing was changed", path, err)
 		}
 		if err != nil {
+			if re.Offset+re.Tail != rep.Size {
+				return rep, fmt.Errorf("%s: %w, but the file has %d bytes from there (it changed while read?); nothing was changed", path, err, rep.Size-re.Offset)
+			}
 			if err := f.Truncate(re.Offset); err != nil {
 				return rep, fmt.Errorf("%s: trim the cut tail: %w", path, err)
 			}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"l2hub/hub"
@@ -133,6 +135,58 @@ func TestRepairLeavesOtherDamage(t *testing.T) {
 			}
 			if got, _ := os.ReadFile(path); !bytes.Equal(got, tc.data) {
 				t.Errorf("Repair changed a file it refused: %d bytes, was %d", len(got), len(tc.data))
+			}
+		})
+	}
+}
+
+// auditCapture is the file an audit found Repair destroying: a section
+// header, an interface, one packet, then a second packet whose header
+// block the caller breaks, then 5000 whole packets (380 KB). It returns
+// the file and the second packet's offset.
+func auditCapture() ([]byte, int) {
+	g := (&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0)
+	g.epb(0, 1, frame(60, 1, 2, 1), 60)
+	second := len(g.b)
+	for k := range 5001 {
+		g.epb(0, uint64(2+k), frame(60, 1, 2, 2+k), 60)
+	}
+	return g.b, second
+}
+
+// TestRepairRefusesAWrongLength: a block whose length field is wrong, so
+// that it runs past the end of the file over thousands of whole packets,
+// is not a cut tail: Repair must refuse it, say where, and change
+// nothing, rather than trim the packets after it away.
+func TestRepairRefusesAWrongLength(t *testing.T) {
+	le := binary.LittleEndian
+	for _, tc := range []struct {
+		name    string
+		corrupt func(b []byte, at int)
+	}{
+		{"length-bit-flipped", func(b []byte, at int) { le.PutUint32(b[at+4:], le.Uint32(b[at+4:])|0x80000) }},
+		{"unknown-block-2GiB", func(b []byte, at int) {
+			le.PutUint32(b[at:], 0xBAD)
+			le.PutUint32(b[at+4:], 0x7ffffff0)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, at := auditCapture()
+			tc.corrupt(data, at)
+			path := tempPath(t, "run.pcapng")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Repair(path)
+			var re *ReadError
+			if !errors.Is(err, ErrCorrupt) || !errors.As(err, &re) || re.Offset != int64(at) {
+				t.Fatalf("Repair = %+v, %v; want ErrCorrupt at byte %d", rep, err, at)
+			}
+			if want := fmt.Sprintf("at byte %d", at); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nothing was changed") {
+				t.Errorf("Repair error %q, want it to say %q and that nothing was changed", err, want)
+			}
+			if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
+				t.Errorf("Repair changed a file it refused: %d bytes, was %d", len(got), len(data))
 			}
 		})
 	}

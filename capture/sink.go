@@ -38,6 +38,9 @@ type Sink struct {
 	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
 	done chan struct{} // closed when the writer has closed every file
 
+	closeOnce sync.Once
+	closeErr  error // Close's
+
 	w     *writer // owned by the writer goroutine
 	stats counters
 }
@@ -63,6 +66,7 @@ type Stats struct {
 type counters struct {
 	observed, written, bytes, files atomic.Uint64
 	queueFull, writeError, closed   atomic.Uint64
+	progress                        atomic.Uint64 // the writer's file operations that returned (Close's measure of a stuck writer)
 }
 
 // Queue records, in native byte order (they never leave the process):
@@ -369,6 +373,16 @@ func (s *Sink) signal() {
 // Close writes everything queued, closes every file and stops the writer.
 // Events observed afterwards are dropped and counted. It returns the first
 // error the Sink met (already logged); later calls return the same.
+//
+// Close waits for as long as the writer makes progress. A file or stream
+// that takes nothing for Config.CloseTimeout (a pipe whose reader stopped
+// reading, a hung network disk) makes it return an error wrapping
+// ErrWriteStuck that names it, rather than hold its caller for good; what
+// was still queued is then missing from the capture. A stream the
+// runtime's poller waits on (a named pipe or a piped standard output, on
+// Linux) has its blocked write ended, failed, and the writer finishes;
+// elsewhere the writer goroutine may stay blocked in write(2) until its
+// reader reads or goes away.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if !s.closed {
@@ -394,8 +408,47 @@ func (s *Sink) Close() error {
 		s.signal()
 	}
 	s.mu.Unlock()
-	<-s.done
-	return s.Err()
+	s.closeOnce.Do(func() { s.closeErr = s.waitWriter() })
+	return s.closeErr
+}
+
+// waitWriter waits for the writer goroutine to finish, for as long as it
+// makes progress (Config.CloseTimeout).
+func (s *Sink) waitWriter() error {
+	d := s.cfg.CloseTimeout
+	tick := make(chan struct{}, 1)
+	timer := s.cfg.Clock.AfterFunc(d, func() {
+		select {
+		case tick <- struct{}{}:
+		default:
+		}
+	})
+	defer timer.Stop()
+	seen := s.stats.progress.Load()
+	for stuck := false; !stuck; {
+		select {
+		case <-s.done:
+			return s.Err()
+		case <-tick:
+		}
+		now := s.stats.progress.Load()
+		stuck, seen = now == seen, now
+		timer.Reset(d)
+	}
+	what := "the file " + s.cfg.Path
+	if s.cfg.stream {
+		what = streamName(s.cfg.Path)
+	}
+	err := fmt.Errorf("capture to %s: %w: it took nothing for %v while the capture closed (does its reader still read?); what was still queued is not in the capture", what, ErrWriteStuck, d)
+	if s.w.expireWrites() {
+		// The blocked write returns now, failed; the writer counts what
+		// it could not write and closes the files.
+		select {
+		case <-s.done:
+		case <-tick:
+		}
+	}
+	return err
 }
 
 // Stats returns the Sink's counters so far.

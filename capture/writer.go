@@ -33,6 +33,52 @@ type writer struct {
 	err      error
 	files    []string
 	counters map[string]*hub.PortStats // Sink.SetPortStats's, by port name
+	live     map[io.WriteCloser]bool   // the files open now, for expireWrites
+	expired  bool                      // expireWrites was called: new files get the deadline too
+}
+
+// deadliner is a file whose writes can be given a deadline: an *os.File
+// the runtime's poller waits on (a pipe, on Linux).
+type deadliner interface{ SetWriteDeadline(time.Time) error }
+
+// pastDeadline is a write deadline that has passed whenever it is set.
+var pastDeadline = time.Unix(1, 0)
+
+// opened and closed keep the list of live files that expireWrites acts on.
+func (w *writer) opened(f io.WriteCloser) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.live == nil {
+		w.live = make(map[io.WriteCloser]bool)
+	}
+	w.live[f] = true
+	if d, ok := f.(deadliner); ok && w.expired {
+		d.SetWriteDeadline(pastDeadline)
+	}
+}
+
+func (w *writer) closed(f io.WriteCloser) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.live, f)
+}
+
+// expireWrites gives every live file that takes one a write deadline in
+// the past, so that a write blocked on it (a pipe whose reader stopped
+// reading) returns, failed, and the writer goroutine can finish; it
+// reports whether any file took it. Called from Close, on another
+// goroutine than the writer's.
+func (w *writer) expireWrites() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.expired = true
+	took := false
+	for f := range w.live {
+		if d, ok := f.(deadliner); ok && d.SetWriteDeadline(pastDeadline) == nil {
+			took = true
+		}
+	}
+	return took
 }
 
 type portDesc struct {
@@ -291,9 +337,11 @@ func (o *output) open() error {
 	o.path = RotatedPath(o.base, o.part)
 	o.made = false
 	f, err := w.cfg.Create(o.path)
+	w.stats.progress.Add(1)
 	if err != nil {
 		return fmt.Errorf("capture %s: %w", o.path, err)
 	}
+	w.opened(f)
 	o.f, o.made = f, true
 	o.created()
 	o.header()
@@ -381,6 +429,7 @@ func (o *output) flush() {
 		return
 	}
 	n, err := o.f.Write(o.batch)
+	o.w.stats.progress.Add(1)
 	if err == nil && n < len(o.batch) {
 		err = io.ErrShortWrite
 	}
@@ -433,14 +482,18 @@ func (o *output) resume() {
 	}
 	path := RotatedPath(o.base, part)
 	f, err := w.cfg.Create(path)
+	w.stats.progress.Add(1)
 	if err != nil {
 		return
 	}
+	w.opened(f)
 	o.batch, o.batchPackets = o.batch[:0], 0
 	o.header()
 	n, err := f.Write(o.batch)
+	w.stats.progress.Add(1)
 	if err != nil || n < len(o.batch) {
 		f.Close()
+		w.closed(f)
 		_ = w.cfg.Remove(path)
 		o.batch = o.batch[:0]
 		return
@@ -572,6 +625,8 @@ func (o *output) closeFile() {
 		return
 	}
 	err := o.f.Close()
+	o.w.stats.progress.Add(1)
+	o.w.closed(o.f)
 	o.f = nil
 	if err != nil && !o.failed {
 		o.fail(fmt.Errorf("capture %s: close: %w", o.path, err))

@@ -75,6 +75,10 @@ type CaptureConfig struct {
 	Snaplen     int    `yaml:"snaplen"`      // bytes kept per frame, 0 = all
 	RotateSize  int64  `yaml:"rotate_size"`  // start a new file after this many bytes
 	RotateCount int    `yaml:"rotate_count"` // ... or after this many frames
+	// CloseTimeout bounds how long the capture's close at exit waits for
+	// a file or stream that takes nothing, such as a pipe whose reader
+	// stopped reading (0 means capture.DefaultCloseTimeout).
+	CloseTimeout time.Duration `yaml:"close_timeout"`
 }
 
 // DefaultConfig is what `l2hub` with no arguments serves: a learning
@@ -560,6 +564,9 @@ func (c *Config) validate() error {
 	}
 	if c.Capture.File == capture.Stdout && (c.Capture.PerPort || c.Capture.RotateSize != 0 || c.Capture.RotateCount != 0) {
 		return fieldErr(`"-" is standard output, one stream: not per port, not rotated`, "capture", "file")
+	}
+	if c.Capture.CloseTimeout < 0 {
+		return fieldErr(fmt.Sprintf("%v must not be negative (0 means the default %v)", c.Capture.CloseTimeout, capture.DefaultCloseTimeout), "capture", "close_timeout")
 	}
 	for _, n := range []struct {
 		key  string

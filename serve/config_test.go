@@ -53,7 +53,7 @@ ports:
 		{"unknown-port-key", "ports:\n" + port + "  - {name: b, transport: tcp, address: ':2', colour: red}\n",
 			`lab.yaml:3:46: ports[1].colour: unknown field "colour" (known: name, transport, address, peer, local, options)`},
 		{"unknown-capture-key", "capture:\n  file: x.pcapng\n  snap: 3\nports:\n" + port,
-			`lab.yaml:3:3: capture.snap: unknown field "snap", did you mean "snaplen"? (known: file, format, points, per_port, snaplen, rotate_size, rotate_count)`},
+			`lab.yaml:3:3: capture.snap: unknown field "snap", did you mean "snaplen"? (known: file, format, points, per_port, snaplen, rotate_size, rotate_count, close_timeout)`},
 		{"key-given-twice", "queue: 1\nports:\n" + port + "queue: 2\n", "lab.yaml:4:1: queue: given twice (first at line 1, column 1)"},
 		{"port-key-given-twice", "ports:\n  - {name: a, name: b, transport: tcp, address: ':1'}\n",
 			"lab.yaml:2:15: ports[0].name: given twice (first at line 2, column 6)"},
@@ -100,6 +100,7 @@ ports:
 		{"negative-snaplen", "capture: {snaplen: -1}\nports:\n" + port, `lab.yaml:1:20: capture.snaplen: -1 must not be negative`},
 		{"negative-rotate-size", "capture: {rotate_size: -2}\nports:\n" + port, `lab.yaml:1:24: capture.rotate_size: -2 must not be negative`},
 		{"negative-rotate-count", "capture:\n  rotate_count: -3\nports:\n" + port, `lab.yaml:2:17: capture.rotate_count: -3 must not be negative`},
+		{"negative-close-timeout", "capture:\n  close_timeout: -3s\nports:\n" + port, `lab.yaml:2:18: capture.close_timeout: -3s must not be negative (0 means the default 5s)`},
 
 		// Not a config at all.
 		{"empty", "", "lab.yaml: empty config"},

@@ -70,6 +70,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&c.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
 	fs.Int64Var(&c.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
 	fs.IntVar(&c.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
+	fs.DurationVar(&c.CloseTimeout, "capture-close-timeout", 0, fmt.Sprintf("at exit, give up on a capture file or stream that takes nothing for this long, such as a pipe whose reader stopped reading; the exit status is then 1 (default %s)", capture.DefaultCloseTimeout))
 	f.changed = fs.Changed
 }
 
@@ -128,13 +129,14 @@ func (f *Flags) Config() (Config, error) {
 		"control": {"control", func() { cfg.Control = o.Control }}, "peer": {"peers", func() { cfg.Peers = o.Peers }},
 		"probe": {"probe", func() { cfg.Probe = o.Probe }}, "optional": {"optional", func() { cfg.Optional = o.Optional }},
 		"check": {"check", func() { cfg.Check = o.Check }}, "capture": {"capture.file", func() { c.File = o.Capture.File }},
-		"capture-format":   {"capture.format", func() { c.Format = o.Capture.Format }},
-		"capture-points":   {"capture.points", func() { c.Points = o.Capture.Points }},
-		"capture-per-port": {"capture.per_port", func() { c.PerPort = o.Capture.PerPort }},
-		"snaplen":          {"capture.snaplen", func() { c.Snaplen = o.Capture.Snaplen }},
-		"rotate-size":      {"capture.rotate_size", func() { c.RotateSize = o.Capture.RotateSize }},
-		"rotate-count":     {"capture.rotate_count", func() { c.RotateCount = o.Capture.RotateCount }},
-		"metrics":          {"metrics", func() { cfg.Metrics = o.Metrics }},
+		"capture-format":        {"capture.format", func() { c.Format = o.Capture.Format }},
+		"capture-points":        {"capture.points", func() { c.Points = o.Capture.Points }},
+		"capture-per-port":      {"capture.per_port", func() { c.PerPort = o.Capture.PerPort }},
+		"snaplen":               {"capture.snaplen", func() { c.Snaplen = o.Capture.Snaplen }},
+		"rotate-size":           {"capture.rotate_size", func() { c.RotateSize = o.Capture.RotateSize }},
+		"rotate-count":          {"capture.rotate_count", func() { c.RotateCount = o.Capture.RotateCount }},
+		"capture-close-timeout": {"capture.close_timeout", func() { c.CloseTimeout = o.Capture.CloseTimeout }},
+		"metrics":               {"metrics", func() { cfg.Metrics = o.Metrics }},
 	} {
 		if changed(name) {
 			field.set()

@@ -29,7 +29,11 @@ var ErrCheckFailed = errors.New("conformance checks failed")
 // banner with each port's QEMU flags to opts.Out, runs the session until
 // ctx ends or a transport fails, and shuts down in order: transports, hub,
 // control API, captures. It then prints the counters and, with a live
-// checker, its report. A refused start leaves no file touched. The files
+// checker, its report. A capture that takes nothing while it closes (a
+// stream whose reader stopped reading: capture.ErrWriteStuck, after
+// CaptureConfig.CloseTimeout) does not hold the exit: the counters are
+// printed all the same and Run returns its error. A refused start leaves
+// no file touched. The files
 // it writes later (the ready file once bound, the summary at exit) are
 // checked first, before anything is bound: a path that cannot be written
 // refuses the start rather than cost the run.

@@ -240,6 +240,7 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 		PerPort:       c.PerPort,
 		RotateBytes:   c.RotateSize,
 		RotatePackets: int64(c.RotateCount),
+		CloseTimeout:  c.CloseTimeout,
 		Meta:          s.captureMeta(s.policy),
 		Logger:        s.log,
 	})

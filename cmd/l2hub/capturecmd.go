@@ -26,8 +26,10 @@ repair trims the partial tail off, so the file ends on its last whole frame.
 
 A file without a cut tail is left as it is. A file that is broken anywhere
 else, or is not a capture, is left as it is too, and the error says which
-packet and byte offset reading stopped at. Run it on a file no hub is still
-writing.`,
+packet and byte offset reading stopped at. So is a file whose block length
+runs past its end over whole frames: that length is wrong, not cut, and
+trimming there would throw the frames after it away. Run it on a file no
+hub is still writing.`,
 		Example: "  l2hub capture repair run.pcapng\n  l2hub capture repair run-*.pcapng",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {

@@ -20,8 +20,16 @@ const Version = buildinfo.Version
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGINT or SIGTERM asks the command to stop; then both get
+	// their default action back, so that a second one ends the process at
+	// once, whatever the shutdown still waits for.
+	forceable := context.AfterFunc(ctx, func() {
+		stop()
+		fmt.Fprintln(os.Stderr, "l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+	})
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	forceable()
+	stop()
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -36,6 +36,7 @@ func CheckFiles(opts Options, paths ...string) (Report, error) {
 // that merged order, as `mergecap` numbers a chronological merge; copies of
 // a frame in several files are checked once. A capture cut short (a killed
 // writer) is checked up to its last whole packet and the report says so,
+// with the bytes of the cut one,
 // as it says how many events a capture notes it lost (capture.Gaps).
 // A capture that breaks part-way (a corrupt block) stops the check: the
 // report of the frames before the break is returned with a *StopError
@@ -69,8 +70,14 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 		case errors.Is(err, io.EOF):
 			lost += capture.Gaps(h.r.Trailer())
 		case errors.Is(err, capture.ErrTruncated):
+			// Less than one block, as a killed writer leaves: a length
+			// that runs past the end over whole blocks is ErrCorrupt.
+			cut := "its last bytes are part of one"
+			if re := (*capture.ReadError)(nil); errors.As(err, &re) {
+				cut = fmt.Sprintf("its last %d bytes, from byte %d, are part of one", re.Tail, re.Offset)
+			}
 			c.mu.Lock()
-			c.agg.add(Warn, NET003, "cut "+h.name, nil, "%s ends with a cut packet (a killed writer?): checked up to the last whole one", h.name)
+			c.agg.add(Warn, NET003, "cut "+h.name, nil, "%s ends with a cut packet (a killed writer?): %s; checked up to the last whole one", h.name, cut)
 			c.mu.Unlock()
 		default:
 			return &StopError{Name: h.name, Err: err}

@@ -2,7 +2,9 @@ package checker
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,50 +197,79 @@ func TestCheckFilesErrors(t *testing.T) {
 	if fd, ok := r.First(NET003); !ok || !strings.Contains(fd.Message, "cut packet") {
 		t.Errorf("got NET-003 %v, want a warning about the cut tail:\n%s", fd, dump(r))
 	}
+	// How much of the cut packet's block there is, and where it starts.
+	rd, err := capture.NewReader(bytes.NewReader(data[:len(data)-10]), capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *capture.ReadError
+	for _, err := range rd.All() {
+		errors.As(err, &re)
+	}
+	if re == nil {
+		t.Fatal("the cut capture reads to its end")
+	}
+	want := fmt.Sprintf("its last %d bytes, from byte %d, are part of one", re.Tail, re.Offset)
+	if fd, _ := r.First(NET003); !strings.Contains(fd.Message, want) {
+		t.Errorf("got NET-003 %q, want it to say %q", fd.Message, want)
+	}
 }
 
 // TestCheckFilesStopsAtCorruption: a capture corrupt part-way is checked
 // up to the break, and the report of those frames comes with an error
-// saying where reading stopped.
+// saying where reading stopped. A length with one bit too many, which
+// runs past the end of the file over the packets after it, is such a
+// break, not a cut tail to warn about.
 func TestCheckFilesStopsAtCorruption(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.pcapng")
-	writeHubCapture(t, good, capture.FormatPcapng, healthy(t, 1460).frames)
-	data, err := os.ReadFile(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Break the length of the packet block that covers two thirds in.
-	rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	total, broken := 0, 0
-	for p, err := range rd.All() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		total++
-		if broken == 0 && p.Offset >= int64(len(data)*2/3) {
-			broken = p.Number
-			copy(data[p.Offset+4:], []byte{0xfd, 0xff, 0xff, 0x7f})
-		}
-	}
-	bad := filepath.Join(dir, "bad.pcapng")
-	if err := os.WriteFile(bad, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := CheckFiles(Options{}, bad)
-	var stop *StopError
-	var re *capture.ReadError
-	if !errors.As(err, &stop) || !errors.As(err, &re) || stop.Name != bad {
-		t.Fatalf("got %v, want a StopError naming %s with the read error", err, bad)
-	}
-	if re.Packet != broken || r.Frames != broken-1 || r.Frames >= total {
-		t.Errorf("got the stop at packet %d and %d frames checked, want the stop at packet %d after %d of %d frames", re.Packet, r.Frames, broken, broken-1, total)
-	}
-	if len(r.Findings) == 0 {
-		t.Errorf("got a report without findings for the %d frames before the break", r.Frames)
+	for _, tc := range []struct {
+		name    string
+		corrupt func(length uint32) uint32
+	}{
+		{"length-unaligned", func(uint32) uint32 { return 0x7ffffffd }},
+		{"length-one-bit-more", func(l uint32) uint32 { return l | 0x80000 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			good := filepath.Join(dir, "good.pcapng")
+			writeHubCapture(t, good, capture.FormatPcapng, healthy(t, 1460).frames)
+			data, err := os.ReadFile(good)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Break the length of the packet block that covers two thirds in.
+			rd, err := capture.NewReader(bytes.NewReader(data), capture.ReadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			total, broken := 0, 0
+			for p, err := range rd.All() {
+				if err != nil {
+					t.Fatal(err)
+				}
+				total++
+				if broken == 0 && p.Offset >= int64(len(data)*2/3) {
+					broken = p.Number
+					l := binary.LittleEndian.Uint32(data[p.Offset+4:])
+					binary.LittleEndian.PutUint32(data[p.Offset+4:], tc.corrupt(l))
+				}
+			}
+			bad := filepath.Join(dir, "bad.pcapng")
+			if err := os.WriteFile(bad, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := CheckFiles(Options{}, bad)
+			var stop *StopError
+			var re *capture.ReadError
+			if !errors.As(err, &stop) || !errors.As(err, &re) || stop.Name != bad {
+				t.Fatalf("got %v, want a StopError naming %s with the read error", err, bad)
+			}
+			if re.Packet != broken || r.Frames != broken-1 || r.Frames >= total {
+				t.Errorf("got the stop at packet %d and %d frames checked, want the stop at packet %d after %d of %d frames", re.Packet, r.Frames, broken, broken-1, total)
+			}
+			if len(r.Findings) == 0 {
+				t.Errorf("got a report without findings for the %d frames before the break", r.Frames)
+			}
+		})
 	}
 }
 

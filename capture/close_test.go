@@ -1,0 +1,179 @@
+package capture
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"l2hub/hub"
+)
+
+// stuckFile is a file whose writes block, as a pipe's do when its reader
+// stops reading, until the test releases them (one write per step, or all
+// with release) or, if it takes deadlines, until its write deadline is set.
+type stuckFile struct {
+	step      chan struct{} // each receive lets one write through
+	release   chan struct{} // closed: every write goes through
+	deadlines bool          // SetWriteDeadline is honoured
+
+	mu      sync.Mutex
+	expire  chan struct{} // closed by SetWriteDeadline
+	written int
+}
+
+func newStuckFile(deadlines bool) *stuckFile {
+	return &stuckFile{step: make(chan struct{}), release: make(chan struct{}), deadlines: deadlines, expire: make(chan struct{})}
+}
+
+func (f *stuckFile) Write(p []byte) (int, error) {
+	select {
+	case <-f.step:
+	case <-f.release:
+	case <-f.expire:
+		return 0, os.ErrDeadlineExceeded
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.written += len(p)
+	return len(p), nil
+}
+
+func (f *stuckFile) Close() error { return nil }
+
+// stuckDeadlineFile is a stuckFile that takes write deadlines, as a pipe
+// the runtime's poller waits on does.
+type stuckDeadlineFile struct{ *stuckFile }
+
+func (f stuckDeadlineFile) SetWriteDeadline(time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.expire:
+	default:
+		close(f.expire)
+	}
+	return nil
+}
+
+// stuckSink opens a Sink on f under a virtual clock, with a close timeout
+// of 5s, and queues n frames of 1000 bytes, written in batches of 4 KiB.
+func stuckSink(t *testing.T, f io.WriteCloser, n int) (*Sink, *hub.Driver) {
+	t.Helper()
+	clock := hub.NewVirtualClock(t0)
+	cfg := memConfig(nil)
+	cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+	cfg.Clock, cfg.CloseTimeout, cfg.BatchBytes = clock, 5*time.Second, 4<<10
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	for k := range n {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1000, 1, 2, k)}
+		s.Observe(&ev)
+	}
+	return s, &hub.Driver{Clock: clock}
+}
+
+// closeAsync calls s.Close on its own goroutine; the channel has its
+// result.
+func closeAsync(s *Sink) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- s.Close() }()
+	return ch
+}
+
+func returned(ch <-chan error) (error, bool) {
+	select {
+	case err := <-ch:
+		return err, true
+	default:
+		return nil, false
+	}
+}
+
+// A file that takes nothing (a pipe whose reader stopped reading) holds
+// Close for Config.CloseTimeout of the capture's clock, not for good:
+// Close then says which capture did not take its data.
+func TestCloseGivesUpOnAStuckWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newStuckFile(false)
+		s, driver := stuckSink(t, f, 10)
+		done := closeAsync(s)
+		synctest.Wait()
+		driver.AdvanceTo(t0.Add(5*time.Second-time.Nanosecond), synctest.Wait)
+		synctest.Wait()
+		if err, ok := returned(done); ok {
+			t.Fatalf("Close returned %v before the close timeout was up", err)
+		}
+		driver.AdvanceTo(t0.Add(5*time.Second), synctest.Wait)
+		synctest.Wait()
+		err, ok := returned(done)
+		if !ok {
+			t.Fatal("Close still waits for a writer that took nothing for the close timeout")
+		}
+		if !errors.Is(err, ErrWriteStuck) || !strings.Contains(err.Error(), "/mem/run.pcapng") {
+			t.Errorf("Close() = %v, want ErrWriteStuck naming the capture", err)
+		}
+		if again := s.Close(); again != err {
+			t.Errorf("Close again = %v, want %v", again, err)
+		}
+		close(f.release) // the reader reads again: the writer finishes
+	})
+}
+
+// A writer that goes on taking data, however slowly, is waited for: the
+// close timeout counts from its last write, not from Close.
+func TestCloseWaitsWhileTheWriterProgresses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newStuckFile(false)
+		s, driver := stuckSink(t, f, 40) // ten batches and more
+		done := closeAsync(s)
+		synctest.Wait()
+		now := t0
+		for writes := 0; ; writes++ {
+			if err, ok := returned(done); ok {
+				if err != nil || writes < 10 {
+					t.Fatalf("Close() = %v after %d slow writes, want nil after all of them", err, writes)
+				}
+				break
+			}
+			now = now.Add(4 * time.Second) // less than the close timeout between writes
+			driver.AdvanceTo(now, synctest.Wait)
+			synctest.Wait()
+			if err, ok := returned(done); ok {
+				t.Fatalf("Close() = %v after %d writes, %v in: it gave up on a writer still writing", err, writes, now.Sub(t0))
+			}
+			f.step <- struct{}{}
+			synctest.Wait()
+		}
+	})
+}
+
+// A write blocked on a file that takes deadlines (a pipe the runtime's
+// poller waits on) is ended when Close gives up: the writer counts the
+// frames it could not write and finishes, leaving no goroutine behind.
+func TestCloseEndsABlockedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := stuckDeadlineFile{newStuckFile(true)}
+		s, driver := stuckSink(t, f, 10)
+		done := closeAsync(s)
+		synctest.Wait()
+		driver.AdvanceTo(t0.Add(5*time.Second), synctest.Wait)
+		synctest.Wait()
+		err, ok := returned(done)
+		if !ok || !errors.Is(err, ErrWriteStuck) {
+			t.Fatalf("Close() = %v (returned %v), want ErrWriteStuck", err, ok)
+		}
+		select {
+		case <-s.done:
+		default:
+			t.Fatal("the writer goroutine is still blocked after Close gave up on its write")
+		}
+		if st := s.Stats(); st.WriteError != 10 || st.Written != 0 {
+			t.Errorf("stats %+v, want the 10 frames counted as write errors", st)
+		}
+	})
+}

@@ -1,0 +1,106 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"l2hub/hub/hubtest"
+)
+
+// serveStuckCapture runs l2hub serve with one port and its capture going
+// to a named pipe whose reader opened it and never reads, sends more
+// frames than the pipe holds, and returns the process and the pipe.
+func serveStuckCapture(t *testing.T, extra ...string) (*process, string) {
+	t.Helper()
+	dir := t.TempDir()
+	fifo, ctl := filepath.Join(dir, "live.pcapng"), filepath.Join(dir, "ctl.sock")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	l2hubBinary(t)
+	reader := make(chan *os.File, 1)
+	go func() { // as a Wireshark that hangs: it opens the pipe, then reads nothing
+		f, _ := os.Open(fifo)
+		reader <- f
+	}()
+	t.Cleanup(func() {
+		if f := <-reader; f != nil {
+			f.Close()
+		}
+	})
+	args := append([]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", ctl, "--capture", fifo}, extra...)
+	p := startBinary(t, nil, args...)
+	a := dialVM(t, tcpPorts(t, p.stdout.String())["a"])
+	const n = 200 // 280 KB, where a pipe holds 64 KiB
+	for i := range n {
+		f := make([]byte, 1400)
+		copy(f, hubtest.Frame(hubtest.Broadcast, macA, "into the capture"))
+		f[len(f)-1] = byte(i)
+		if err := a.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRx(t, ctl, "a", n)
+	return p, fifo
+}
+
+// waitOutput waits until the process's stderr holds want.
+func (p *process) waitStderr(want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for !strings.Contains(p.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("l2hub did not say %q within %v; stderr:\n%s", want, hangGuard, p.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A capture stream whose reader stopped reading does not hold l2hub serve
+// at exit: given --capture-close-timeout to take its last data, the hub
+// prints its summary and exits 1 with an error that names the capture.
+func TestServeExitsWithAStuckCapture(t *testing.T) {
+	p, fifo := serveStuckCapture(t, "--capture-close-timeout", "500ms")
+	err := p.stop(syscall.SIGINT)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("l2hub with a stuck capture, after SIGINT: %v, want exit status 1; stderr:\n%s", err, p.stderr.String())
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") || !strings.Contains(out, "\ncapture: ") {
+		t.Errorf("no summary of the ports and the capture on stdout:\n%s", out)
+	}
+	if want := "l2hub: capture to the named pipe " + fifo + ": writes stuck"; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, p.stderr.String())
+	}
+}
+
+// The first SIGINT starts the shutdown and says that a second one forces
+// the exit; the second ends the process at once, by the signal, whatever
+// the shutdown waits for (here, an hour for the capture's reader).
+func TestSecondSignalForcesExit(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p, _ := serveStuckCapture(t, "--capture-close-timeout", "1h")
+			if err := p.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+			err := p.stop(sig)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("l2hub after a second %v: %v, want it killed by the signal; stderr:\n%s", sig, err, p.stderr.String())
+			}
+			if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != sig {
+				t.Errorf("l2hub after a second %v: %v, want it killed by the signal", sig, err)
+			}
+		})
+	}
+}
