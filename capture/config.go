@@ -208,7 +208,8 @@ type Config struct {
 // (mkfifo) as the path is a stream too: opening it waits for a reader. A
 // stream is one file: not per port, not rotated; a SetMeta starts a new
 // pcapng section in it, and a reader that goes away ends the capture
-// (logged and counted), with no retry.
+// (logged and counted, but no error of Close's: closing a live viewer is
+// how one stops watching), with no retry.
 const Stdout = "-"
 
 // isStream reports whether path names a stream rather than a file.
