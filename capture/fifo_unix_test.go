@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"l2hub/internal/syncbuf"
 )
 
 // A named pipe is a stream too: the capture waits for its reader, a
@@ -104,5 +106,41 @@ func TestNamedPipeReaderGoesAway(t *testing.T) {
 	}
 	if files := s.Files(); len(files) != 1 {
 		t.Errorf("files %q: a stream must not go on in a new file", files)
+	}
+}
+
+// TestNamedPipeWaitSaysSoAndEnds: a named pipe with no reader yet makes
+// Open say that it waits for one, and closing Cancel ends the wait with
+// an error, instead of Open blocking for good.
+func TestNamedPipeWaitSaysSoAndEnds(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "live.pcapng")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	log := &syncbuf.Buffer{}
+	cancel := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		s, err := Open(Config{Path: fifo, Meta: testMeta, Cancel: cancel, Logger: slog.New(slog.NewTextHandler(log, nil))})
+		if err == nil {
+			s.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute) // a guard, not a measure
+	for !strings.Contains(log.String(), "waiting for a reader on the named pipe") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the wait within a minute; log: %q", log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(cancel)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "stopped while waiting for a reader on the named pipe "+fifo) {
+			t.Errorf("Open() = %v, want it stopped while waiting", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Open still waits a minute after Cancel closed")
 	}
 }
