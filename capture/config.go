@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"l2hub/hub"
@@ -199,6 +201,10 @@ type Config struct {
 	// Remove deletes a file that a retry created but could not write a
 	// header into; nil means os.Remove.
 	Remove func(path string) error
+	// Cancel, once closed, ends Open's wait for a named pipe's reader
+	// (serve closes it on its first signal): Open then fails. Nil waits
+	// for as long as it takes.
+	Cancel <-chan struct{}
 
 	stream bool // Path is standard output or a named pipe (set by normalize)
 }
@@ -208,7 +214,8 @@ type Config struct {
 // (mkfifo) as the path is a stream too: opening it waits for a reader. A
 // stream is one file: not per port, not rotated; a SetMeta starts a new
 // pcapng section in it, and a reader that goes away ends the capture
-// (logged and counted), with no retry.
+// (logged and counted, but no error of Close's: closing a live viewer is
+// how one stops watching), with no retry.
 const Stdout = "-"
 
 // isStream reports whether path names a stream rather than a file.
@@ -232,7 +239,8 @@ func (c Config) normalize() (Config, error) {
 			c.RetryInterval = -1 // a reader that went away does not come back
 		}
 		if c.Create == nil {
-			c.Create = openStream
+			cancel, log := c.Cancel, c.Logger
+			c.Create = func(path string) (io.WriteCloser, error) { return openStream(path, cancel, log) }
 		}
 	}
 	if c.Format > FormatPcapNano {
@@ -349,11 +357,47 @@ func streamName(path string) string {
 // runtime's poller waits on, so that Close can give a write that a reader
 // never takes a deadline: os.OpenFile makes a named pipe one, and
 // standard output is opened again when it is a pipe (pollablePipe).
-func openStream(path string) (io.WriteCloser, error) {
+func openStream(path string, cancel <-chan struct{}, log *slog.Logger) (io.WriteCloser, error) {
 	if path == Stdout {
 		return stdoutStream(os.Stdout), nil
 	}
-	return os.OpenFile(path, os.O_WRONLY, 0)
+	return openFIFO(path, cancel, log)
+}
+
+// openFIFO opens a named pipe for writing: at once when it has a reader,
+// else after saying that it waits for one, until one comes or cancel is
+// closed.
+func openFIFO(path string, cancel <-chan struct{}, log *slog.Logger) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if !errors.Is(err, syscall.ENXIO) { // ENXIO: no reader yet
+		return f, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Info("capture: waiting for a reader on the named pipe (start Wireshark on it; Ctrl-C stops)", "pipe", path)
+	type result struct {
+		f   *os.File
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		opened <- result{f, err}
+	}()
+	select {
+	case r := <-opened:
+		return r.f, r.err
+	case <-cancel:
+	}
+	// Be the reader the pending open waits for, so that it returns.
+	if rd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+		if r := <-opened; r.f != nil {
+			r.f.Close()
+		}
+		rd.Close()
+	}
+	return nil, fmt.Errorf("stopped while waiting for a reader on the named pipe %s", path)
 }
 
 // stdoutStream returns f, standard output, as a capture stream: the same

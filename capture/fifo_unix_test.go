@@ -3,14 +3,17 @@
 package capture
 
 import (
-	"errors"
+	"bytes"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"l2hub/internal/syncbuf"
 )
 
 // A named pipe is a stream too: the capture waits for its reader, a
@@ -85,18 +88,59 @@ func TestNamedPipeReaderGoesAway(t *testing.T) {
 		}
 		close(opened)
 	}()
-	s := mustOpen(t, Config{Path: fifo, Meta: testMeta, FlushInterval: time.Millisecond})
+	var log bytes.Buffer
+	s := mustOpen(t, Config{Path: fifo, Meta: testMeta, FlushInterval: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	<-opened
 	for range 1000 {
 		run(s, statsSteps())
 	}
-	if err := s.Close(); err == nil || !errors.Is(err, syscall.EPIPE) {
-		t.Errorf("Close() = %v, want the broken pipe", err)
+	// The viewer closed: how one stops watching, not the capture's error.
+	if err := s.Close(); err != nil {
+		t.Errorf("Close() = %v, want nil: a reader that went away is no failure", err)
+	}
+	if n := strings.Count(log.String(), "the stream's reader has gone"); n != 1 {
+		t.Errorf("the reader's going was logged %d times, want once:\n%s", n, log.String())
 	}
 	if st := s.Stats(); st.WriteError == 0 {
 		t.Errorf("stats %+v: the frames after the reader left are not counted", st)
 	}
 	if files := s.Files(); len(files) != 1 {
 		t.Errorf("files %q: a stream must not go on in a new file", files)
+	}
+}
+
+// TestNamedPipeWaitSaysSoAndEnds: a named pipe with no reader yet makes
+// Open say that it waits for one, and closing Cancel ends the wait with
+// an error, instead of Open blocking for good.
+func TestNamedPipeWaitSaysSoAndEnds(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "live.pcapng")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	log := &syncbuf.Buffer{}
+	cancel := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		s, err := Open(Config{Path: fifo, Meta: testMeta, Cancel: cancel, Logger: slog.New(slog.NewTextHandler(log, nil))})
+		if err == nil {
+			s.Close()
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute) // a guard, not a measure
+	for !strings.Contains(log.String(), "waiting for a reader on the named pipe") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the wait within a minute; log: %q", log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(cancel)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "stopped while waiting for a reader on the named pipe "+fifo) {
+			t.Errorf("Open() = %v, want it stopped while waiting", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Open still waits a minute after Cancel closed")
 	}
 }

@@ -1,10 +1,12 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/gopacket"
@@ -443,7 +445,11 @@ func (o *output) flush() {
 				_ = t.Truncate(o.size - int64(len(o.batch)))
 			}
 		}
-		o.fail(fmt.Errorf("capture %s: write: %w", o.path, err))
+		if o.w.cfg.stream && errors.Is(err, syscall.EPIPE) {
+			o.readerGone()
+		} else {
+			o.fail(fmt.Errorf("capture %s: write: %w", o.path, err))
+		}
 	} else {
 		o.w.stats.written.Add(uint64(o.batchPackets))
 		o.w.stats.bytes.Add(uint64(n))
@@ -466,6 +472,18 @@ func (o *output) fail(err error) {
 		w.err = err
 	}
 	w.mu.Unlock()
+}
+
+// readerGone ends a stream whose reader has closed it (a live Wireshark
+// the user closed): as fail, but said as what it is, and not an error of
+// the capture's, since closing the viewer is how one stops watching.
+func (o *output) readerGone() {
+	if o.failed {
+		return
+	}
+	o.failed = true
+	o.w.cfg.Logger.Warn("capture: the stream's reader has gone (its viewer closed?); capturing stops, the hub goes on",
+		"stream", streamName(o.w.cfg.Path))
 }
 
 // resume tries to go on after a failure in the sequence's next file (or,

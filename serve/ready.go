@@ -39,7 +39,7 @@ func (s *Session) announceReady(path, ctlAddr string) error {
 	for i, p := range info.Ports {
 		names[i] = p.Name
 	}
-	status := fmt.Sprintf("serving %d ports (%s)", len(names), strings.Join(names, ", "))
+	status := fmt.Sprintf("serving %s (%s)", ports(len(names)), strings.Join(names, ", "))
 	if _, err := ready.Notify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=%s", info.PID, status)); err != nil {
 		s.log.Warn("sd_notify failed", "err", err)
 	}

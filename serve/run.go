@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -60,6 +61,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		ctl.close()
 		return fmt.Errorf("metrics: %w", err)
 	}
+	opts.stop = ctx.Done() // a signal ends a wait for a capture pipe's reader
 	sess, err := New(cfg, opts)
 	if err != nil {
 		ctl.close()
@@ -234,7 +236,7 @@ func (c controlListener) serve(ctx context.Context, s *Session, log *slog.Logger
 // printBanner says what runs: mode, ports, control API, policy, capture,
 // virtual peers, and each port's QEMU flags.
 func (s *Session) printBanner(w io.Writer, ctlAddr string) {
-	fmt.Fprintf(w, "l2hub %s: %s with %d ports", s.opts.Version, s.cfg.Mode, len(s.runners)+len(s.peers))
+	fmt.Fprintf(w, "l2hub %s: %s with %s", s.opts.Version, s.cfg.Mode, ports(len(s.runners)+len(s.peers)))
 	if ctlAddr != "" {
 		fmt.Fprintf(w, "; control API on %s", ctlAddr)
 	}
@@ -353,4 +355,12 @@ func (s *Session) printSummary(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// ports is "1 port" or "n ports".
+func ports(n int) string {
+	if n == 1 {
+		return "1 port"
+	}
+	return strconv.Itoa(n) + " ports"
 }

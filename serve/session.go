@@ -46,6 +46,8 @@ type Options struct {
 	// SummaryFile, when set, receives the same summary as JSON, written
 	// whatever ended the run.
 	SummaryFile string
+
+	stop <-chan struct{} // Run's context's: ends New's wait for a named pipe's reader
 }
 
 // Session is one run of the serve application: the bound transports, the
@@ -243,6 +245,7 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 		CloseTimeout:  c.CloseTimeout,
 		Meta:          s.captureMeta(s.policy),
 		Logger:        s.log,
+		Cancel:        s.opts.stop,
 	})
 }
 

@@ -86,18 +86,7 @@ type process struct {
 // port's flags.
 func startBinary(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, cmd: exec.Command(l2hubBinary(t), args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		p.done <- nil
-	})
+	p := launchBinary(t, env, args...)
 	deadline := time.Now().Add(hangGuard)
 	for {
 		out := p.stdout.String()
@@ -115,6 +104,24 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// launchBinary starts the l2hub binary, without waiting for anything.
+func launchBinary(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	p := &process{t: t, cmd: exec.Command(l2hubBinary(t), args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		p.done <- nil
+	})
+	return p
 }
 
 // stop sends sig and returns the exit error (nil for status 0).

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,8 +146,8 @@ func waitRx(t *testing.T, ctl, port string, n uint64) {
 
 func TestWaitGivesUp(t *testing.T) {
 	err := run(context.Background(), []string{"wait", "--ready-file", filepath.Join(t.TempDir(), "none"), "--timeout", "50ms"}, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "not ready after 50ms") || !strings.Contains(err.Error(), "no ready file") {
-		t.Errorf("wait on a missing file: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "not ready after 50ms: no ready file") || strings.Contains(err.Error(), "deadline exceeded") {
+		t.Errorf("wait on a missing file: %v, want why in plain words", err)
 	}
 	err = run(context.Background(), []string{"wait", "--control", filepath.Join(t.TempDir(), "none.sock"), "--timeout", "50ms"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "not ready after 50ms") {
@@ -169,7 +172,7 @@ func TestSystemdNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg := string(buf[:n]); !strings.HasPrefix(msg, "READY=1\n") || !strings.Contains(msg, "MAINPID=") || !strings.Contains(msg, "STATUS=serving 1 ports (a)") {
+	if msg := string(buf[:n]); !strings.HasPrefix(msg, "READY=1\n") || !strings.Contains(msg, "MAINPID=") || !strings.Contains(msg, "STATUS=serving 1 port (a)") {
 		t.Errorf("first notification %q", msg)
 	}
 	if err := stop(); err != nil {
@@ -366,5 +369,48 @@ func TestSummaryStateAsTheRunEnds(t *testing.T) {
 	}
 	if len(sum.Partitions) != 1 || sum.Partitions[0].Active {
 		t.Errorf("summary partitions %+v, want blip over", sum.Partitions)
+	}
+}
+
+// TestWaitForAHubThatFailed: with --pid, a hub that exits before it is
+// ready (here a port spec it refuses) ends the wait at once, not after
+// --timeout (an hour here), reaped or not yet (a zombie).
+func TestWaitForAHubThatFailed(t *testing.T) {
+	for _, reap := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reaped=%v", reap), func(t *testing.T) {
+			if !reap && runtime.GOOS != "linux" {
+				t.Skip("only Linux tells a zombie from a running process here")
+			}
+			hubCmd := exec.Command(l2hubBinary(t), "serve", "--port", "a=nonsense:1", "--control", "off")
+			if err := hubCmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if reap {
+				hubCmd.Wait()
+			} else {
+				t.Cleanup(func() { hubCmd.Wait() })
+				deadline := time.Now().Add(hangGuard)
+				for ready.Alive(hubCmd.Process.Pid, 0) { // until it has failed
+					if time.Now().After(deadline) {
+						t.Fatalf("l2hub serve with a bad port still runs after %v", hangGuard)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				done <- run(context.Background(), []string{"wait", "--ready-file", filepath.Join(t.TempDir(), "hub.ready"),
+					"--pid", strconv.Itoa(hubCmd.Process.Pid), "--timeout", "1h"}, io.Discard, io.Discard)
+			}()
+			select {
+			case err := <-done:
+				want := fmt.Sprintf("the hub (pid %d) exited before it was ready", hubCmd.Process.Pid)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("wait --pid: %v, want %q", err, want)
+				}
+			case <-time.After(hangGuard):
+				t.Fatalf("wait --pid still waits %v after the hub failed", hangGuard)
+			}
+		})
 	}
 }

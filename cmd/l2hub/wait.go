@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ func newWaitCmd(stdout io.Writer) *cobra.Command {
 		readyFile, addr string
 		timeout         time.Duration
 		asJSON          bool
+		pid             int
 		tf              control.TokenFlags
 	)
 	cmd := &cobra.Command{
@@ -32,17 +34,28 @@ exited does not count), and print what it says. Otherwise ask the control
 API (--control, default ` + control.DefaultAddr() + `) until it answers; a
 refusal (a missing or wrong --control-token) ends the wait at once.
 
+With --pid (the hub's, $! after starting it in the background), a hub that
+exits before it is ready (a port in use, a bad flag) ends the wait at once,
+rather than after --timeout: its own output says why.
+
 Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 		Example: `  l2hub serve --ready-file /tmp/hub.ready --port a=tcp:127.0.0.1:7001 &
-  l2hub wait --ready-file /tmp/hub.ready && qemu-system-x86_64 ... -netdev stream,id=n0,...`,
+  l2hub wait --ready-file /tmp/hub.ready --pid $! && qemu-system-x86_64 ... -netdev stream,id=n0,...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
+			if pid != 0 {
+				var stop func()
+				if ctx, stop = watchPID(ctx, pid); ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
+				defer stop()
+			}
 			if readyFile != "" {
 				info, err := ready.Wait(ctx, readyFile, 50*time.Millisecond)
 				if err != nil {
-					return notReady(timeout, err)
+					return notReady(ctx, timeout, err)
 				}
 				if asJSON {
 					return writeJSON(stdout, info)
@@ -56,12 +69,16 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			}
 			ports, err := control.NewClient(addr, token).WaitReady(ctx, 50*time.Millisecond)
 			if err != nil {
-				return notReady(timeout, err)
+				return notReady(ctx, timeout, err)
 			}
 			if asJSON {
 				return writeJSON(stdout, ports)
 			}
-			fmt.Fprintf(stdout, "l2hub ready: %d ports\n", len(ports))
+			if len(ports) == 1 {
+				fmt.Fprintln(stdout, "l2hub ready: 1 port")
+			} else {
+				fmt.Fprintf(stdout, "l2hub ready: %d ports\n", len(ports))
+			}
 			return nil
 		},
 	}
@@ -70,14 +87,59 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 	fl.StringVar(&addr, "control", "", "wait for the control API at this address (default "+control.DefaultAddr()+")")
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fl.BoolVar(&asJSON, "json", false, "print the ready file's content (or the ports) as JSON")
+	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &): fail at once if it exits before it is ready")
 	tf.Register(fl.StringVar)
 	cmd.MarkFlagsMutuallyExclusive("ready-file", "control")
 	return cmd
 }
 
-func notReady(timeout time.Duration, err error) error {
+// notReady says why the wait ended: the hub's process exited (--pid), or
+// the time ran out, with what the last try found — without Go's "context
+// deadline exceeded" in between.
+func notReady(ctx context.Context, timeout time.Duration, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errHubExited) {
+		return cause
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("not ready after %s: %w", timeout, err)
+		msg := strings.TrimPrefix(err.Error(), context.DeadlineExceeded.Error()+": ")
+		return fmt.Errorf("not ready after %s: %s", timeout, msg)
 	}
 	return err
+}
+
+// errHubExited is why a wait with --pid ends when that process exits.
+var errHubExited = errors.New("exited before it was ready")
+
+// watchPID returns ctx, cancelled (its cause wrapping errHubExited) once
+// process pid has exited, and the function that stops watching.
+func watchPID(ctx context.Context, pid int) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	gone := func() bool {
+		if ready.Alive(pid, 0) {
+			return false
+		}
+		cancel(fmt.Errorf("the hub (pid %d) %w: its own output says why", pid, errHubExited))
+		return true
+	}
+	if gone() {
+		return ctx, func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if gone() {
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
 }
