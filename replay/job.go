@@ -336,6 +336,7 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // links as a->b, not a-\u003eb
 		err = enc.Encode(v)
 	} else {
 		if pol := r.Policy; pol != nil {

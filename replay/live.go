@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"l2hub/control"
+	"l2hub/hub"
 )
 
 // InjectInto is `l2hub inject`: it sends cfg's frames to the VM on port of
@@ -122,9 +123,15 @@ func ParsePacing(given func(flag string) bool, speed float64, flood bool, pps, b
 		if p.PPS, err = ParseRate(pps); err != nil {
 			return p, fmt.Errorf("--pps: %w", err)
 		}
+		if p.PPS*MaxWait.Seconds() < 1 {
+			return p, fmt.Errorf("--pps: %q is less than a frame in %v, the longest wait between two frames", pps, MaxWait)
+		}
 	case given("bps"):
 		if p.BPS, err = ParseRate(bps); err != nil {
 			return p, fmt.Errorf("--bps: %w", err)
+		}
+		if p.BPS*MaxWait.Seconds() < 8*hub.EthHeaderLen {
+			return p, fmt.Errorf("--bps: %q is less than the smallest frame in %v, the longest wait between two frames", bps, MaxWait)
 		}
 	default:
 		p.Speed = speed

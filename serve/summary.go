@@ -71,6 +71,7 @@ func (s *Session) summary(stopped error) Summary {
 func (sum *Summary) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // links as a->b, not a-\u003eb
 	return enc.Encode(sum)
 }
 

@@ -342,6 +342,9 @@ func TestInjectMaxGapFlag(t *testing.T) {
 		{[]string{"--max-gap", "1s", "--pps", "10"}, "--max-gap shortens the recorded timing's gaps: at a fixed rate (--pps, --bps) or as fast as possible (--flood, --speed 0) there are none"},
 		{[]string{"--max-gap", "1s", "--speed", "0"}, "--max-gap shortens the recorded timing's gaps"},
 		{[]string{"--max-gap", "1s", "--speed", "2"}, "no-hub.sock"}, // accepted: the hub is asked
+		{[]string{"--pps", "1e-6"}, `--pps: "1e-6" is less than a frame in 24h0m0s, the longest wait between two frames`},
+		{[]string{"--bps", "0.001"}, `--bps: "0.001" is less than the smallest frame in 24h0m0s`},
+		{[]string{"--pps", "0.0001"}, "no-hub.sock"}, // one frame in under three hours: accepted
 	} {
 		_, _, err := runCmd(t, append([]string{"inject", in, "--into", "b", "--control", ctl}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
