@@ -141,6 +141,24 @@ func (v *vmEnd) read(t *testing.T) []byte {
 	}
 }
 
+// vmAndPeer starts a hub with a stream port "vm" of transport tr (TCP or
+// unix) and a port "peer" attached to a pipe, whose far end it returns
+// with the network to dial the vm port on.
+func vmAndPeer(t *testing.T, tr transport.Transport) (lh *liveHub, network string, peer *transport.PipeEnd) {
+	t.Helper()
+	network, addr := "tcp", "127.0.0.1:0"
+	if tr == transport.Unix {
+		network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
+	}
+	lh = startHub(t, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
+	a, peer := transport.Pipe()
+	if _, err := lh.h.Attach("peer", a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return lh, network, peer
+}
+
 // Every transport on one real hub: each VM's broadcast reaches every other
 // VM exactly once and never comes back to its sender.
 func TestEveryTransportThroughHub(t *testing.T) {
@@ -253,16 +271,7 @@ func TestEveryTransportThroughHub(t *testing.T) {
 func TestStreamPortLifecycleThroughHub(t *testing.T) {
 	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
 		t.Run(string(tr), func(t *testing.T) {
-			network, addr := "tcp", "127.0.0.1:0"
-			if tr == transport.Unix {
-				network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
-			}
-			lh := startHub(t, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
-			a, peer := transport.Pipe()
-			if _, err := lh.h.Attach("peer", a); err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
+			lh, network, peer := vmAndPeer(t, tr)
 			pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
 			var raw net.Conn // the last VM's socket, for bytes no framer sends
 			dial := func() *vmEnd {
@@ -348,16 +357,7 @@ func TestRestartedVMWaitsForItsOldConnection(t *testing.T) {
 	}
 	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
 		t.Run(string(tr), func(t *testing.T) {
-			network, addr := "tcp", "127.0.0.1:0"
-			if tr == transport.Unix {
-				network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
-			}
-			lh := startHub(t, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
-			a, peer := transport.Pipe()
-			if _, err := lh.h.Attach("peer", a); err != nil {
-				t.Fatal(err)
-			}
-			defer peer.Close()
+			lh, network, peer := vmAndPeer(t, tr)
 			dial := func() net.Conn {
 				c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
 				if err != nil {
@@ -430,12 +430,7 @@ func TestRapidReconnectsAreNotRefused(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("only Linux tells a hung-up peer before its data is read (POLLRDHUP)")
 	}
-	lh := startHub(t, transport.Spec{Name: "vm", Transport: transport.TCP, Address: "127.0.0.1:0"}, transport.Spec{Name: "peer"})
-	a, peer := transport.Pipe()
-	if _, err := lh.h.Attach("peer", a); err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	lh, _, peer := vmAndPeer(t, transport.TCP)
 	pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
 	const lives = 50
 	for seq := range lives {
