@@ -177,3 +177,60 @@ func TestCloseEndsABlockedWrite(t *testing.T) {
 		}
 	})
 }
+
+// A reader that takes one large batch slowly, a pipe's buffer at a time,
+// is making progress: each piece it takes counts, so Close waits for it
+// rather than give up within the batch (a 256 KiB batch to a reader of
+// 40 KB/s takes longer than the close timeout).
+func TestCloseWaitsForALargeBatchTakenSlowly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &slowPipe{step: make(chan struct{})}
+		clock := hub.NewVirtualClock(t0)
+		cfg := memConfig(nil)
+		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+		cfg.Clock, cfg.CloseTimeout, cfg.BatchBytes = clock, 5*time.Second, 256<<10
+		s := mustOpen(t, cfg)
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+		for k := range 250 { // one batch of about 256 KiB
+			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1000, 1, 2, k)}
+			s.Observe(&ev)
+		}
+		driver := &hub.Driver{Clock: clock}
+		done := closeAsync(s)
+		synctest.Wait()
+		now := t0
+		for writes := 0; ; writes++ {
+			if err, ok := returned(done); ok {
+				if err != nil || writes < 4 {
+					t.Fatalf("Close() = %v after %d slow pieces, want nil after all of them", err, writes)
+				}
+				break
+			}
+			now = now.Add(4 * time.Second) // less than the close timeout between pieces
+			driver.AdvanceTo(now, synctest.Wait)
+			synctest.Wait()
+			if err, ok := returned(done); ok {
+				t.Fatalf("Close() = %v after %d pieces, %v in: it gave up on a reader still reading", err, writes, now.Sub(t0))
+			}
+			f.step <- struct{}{}
+			synctest.Wait()
+		}
+		if st := s.Stats(); st.Written != 250 || st.WriteError != 0 {
+			t.Errorf("stats %+v, want all 250 frames written", st)
+		}
+	})
+}
+
+// slowPipe is a pipe whose reader takes 64 KiB per step the test allows:
+// a write returns once its last byte is taken, as write(2) into a pipe
+// does.
+type slowPipe struct{ step chan struct{} }
+
+func (p *slowPipe) Write(b []byte) (int, error) {
+	for n := 0; n < len(b); n += 64 << 10 {
+		<-p.step
+	}
+	return len(b), nil
+}
+
+func (p *slowPipe) Close() error { return nil }

@@ -50,12 +50,18 @@ func (r *Reader) readBody(at int64, head []byte, n int, claimed int64, what stri
 // killed writer leaves, and ErrCorrupt, saying why, when the claimed
 // length covers whole blocks or records: it is wrong, not cut.
 func (r *Reader) cutOrCorrupt(at int64, head, got []byte, claimed int64, what string) error {
-	have := int64(len(head) + len(got)) // less than claimed, which the callers bound
-	tail := make([]byte, 0, have)
+	return r.cutOrCorruptHaving(at, int64(len(head)+len(got)), head, got, claimed, what)
+}
+
+// cutOrCorruptHaving is cutOrCorrupt for input that has `have` bytes from
+// at, of which head and got are the first (a skipped block is held only in
+// part).
+func (r *Reader) cutOrCorruptHaving(at, have int64, head, got []byte, claimed int64, what string) error {
+	tail := make([]byte, 0, len(head)+len(got))
 	tail = append(append(tail, head...), got...)
 	var why string
 	if r.format == FormatPcapng {
-		why = r.blockInside(tail)
+		why = r.blockInside(tail, int64(len(tail)) == have)
 	} else {
 		why = r.recordInside(tail)
 	}
@@ -64,16 +70,6 @@ func (r *Reader) cutOrCorrupt(at int64, head, got []byte, claimed int64, what st
 			ErrCorrupt, what, claimed, claimed-have, why))
 	}
 	return r.failEnd(at, have, fmt.Errorf("%w: input ends %d bytes into the %d-byte %s", ErrTruncated, have, claimed, what))
-}
-
-// tooLong is the error for input that ends `have` bytes into a block
-// that claims more, when have reaches the block limit: a writer killed
-// mid-write cuts one block, and a Reader takes a block to be at most
-// ReadOptions.MaxBlock bytes (it refuses a longer one it would hold, and
-// holds that much of one it skips to tell a cut from a wrong length).
-func (r *Reader) tooLong(at, have, claimed int64, what string) error {
-	return r.failEnd(at, have, fmt.Errorf("%w: the %d-byte %s runs past the end of the input, which has %d bytes from its start, beyond the %d-byte block limit: not a cut block, so its length field is wrong",
-		ErrCorrupt, claimed, what, have, r.opts.MaxBlock))
 }
 
 // failEnd is fail for input that ended `have` bytes after at.
@@ -87,14 +83,18 @@ func (r *Reader) failEnd(at, have int64, err error) error {
 // from a block's start to the end of the input), where; else "". A whole
 // block is a known type with a length that fits, holds the type's fixed
 // fields (wholeBlock), and has the same length trailing it. The block's
-// own trailing length closing tail counts too: the block is whole and
-// its header's length is the wrong one.
-func (r *Reader) blockInside(tail []byte) string {
+// own trailing length closing tail, when tail runs to the end of the
+// input (atEnd), counts too: the block is whole and its header's length is
+// the wrong one. A packet block's frame bytes are
+// no evidence: a VM may well carry captures (a file copied over TCP), and
+// a block inside its frame says nothing of the block's length.
+func (r *Reader) blockInside(tail []byte, atEnd bool) string {
 	n := len(tail)
-	if n%4 == 0 && n >= blockMin && int(r.order.Uint32(tail[n-4:])) == n && wholeBlock(r.order, r.order.Uint32(tail), tail) {
+	start := min(dataEnd(r.order, tail), n)
+	if atEnd && n%4 == 0 && n >= blockMin && n-4 >= start && int(r.order.Uint32(tail[n-4:])) == n && wholeBlock(r.order, r.order.Uint32(tail), tail) {
 		return fmt.Sprintf("it ends in a trailing length of %d, the bytes it has", n)
 	}
-	for q := 8; q+blockMin <= n; q += 4 {
+	for q := start; q+blockMin <= n; q += 4 {
 		order, typ := r.order, r.order.Uint32(tail[q:])
 		if typ == blockSHB { // a new section may change the byte order
 			switch {
@@ -115,6 +115,27 @@ func (r *Reader) blockInside(tail []byte) string {
 		return fmt.Sprintf("a whole %d-byte %s starts %d bytes into it", l, blockName(typ), q)
 	}
 	return ""
+}
+
+// dataEnd is where the frame bytes of the packet block that b starts end
+// (4-byte aligned), as its captured length says; for other blocks, the end
+// of the block header.
+func dataEnd(order binary.ByteOrder, b []byte) int {
+	const header = 8
+	var at, fixed int // where the captured length is; where the frame starts
+	switch order.Uint32(b) {
+	case blockEPB, blockOPB:
+		at, fixed = 20, header+epbFixed
+	case blockSPB:
+		at, fixed = 8, header+4 // an SPB has the original length only
+	default:
+		return header
+	}
+	if len(b) < fixed {
+		return len(b)
+	}
+	l := int64(order.Uint32(b[at:]))
+	return int(min(int64(fixed)+(l+3)&^3, int64(len(b))))
 }
 
 // wholeBlock reports whether b, a block of type typ with matching
@@ -157,11 +178,13 @@ const pcapNear = 24 * 60 * 60
 
 // recordInside returns, if whole classic pcap records lie inside tail (the
 // bytes from a record's header to the end of the input), where; else "".
-// A pcap record has no trailing length, so a record counts as whole when
-// its header is plausible (its time within a day of the cut record's or
+// A pcap record has no trailing length, so records count as whole when
+// each header is plausible (its time within a day of the cut record's or
 // the last one's, a fraction below a second, a captured length within the
-// limit and the original length) and it ends at the end of the input or
-// where another plausible header starts.
+// limit and the original length) and one after another they end exactly
+// at the end of the input: the rest of a file behind a wrong length does,
+// where records inside a cut record's frame (a VM copying a capture) end
+// at the cut only by chance.
 func (r *Reader) recordInside(tail []byte) string {
 	ref := r.order.Uint32(tail[0:])
 	plausible := func(h []byte) (int, bool) {
@@ -173,17 +196,22 @@ func (r *Reader) recordInside(tail []byte) string {
 		return int(capLen), ok
 	}
 	n := len(tail)
-	for q := 16; q+16 <= n; q++ {
+	// tiles[q]: plausible records from q end exactly at n. Backwards, so
+	// that each offset is judged once however many headers chain.
+	tiles := make([]bool, n+1)
+	tiles[n] = true
+	first, firstLen := -1, 0
+	for q := n - 16; q >= 16; q-- {
 		l, ok := plausible(tail[q:])
-		end := q + 16 + l
-		if !ok || end > n {
-			continue
-		}
-		if end == n || end+16 <= n && func() bool { _, ok := plausible(tail[end:]); return ok }() {
-			return fmt.Sprintf("a whole %d-byte record starts %d bytes into it", 16+l, q)
+		if end := q + 16 + l; ok && end <= n && tiles[end] {
+			tiles[q] = true
+			first, firstLen = q, 16+l
 		}
 	}
-	return ""
+	if first < 0 {
+		return ""
+	}
+	return fmt.Sprintf("a whole %d-byte record starts %d bytes into it, and whole records follow it to the end", firstLen, first)
 }
 
 // fracUnit is a classic pcap record's fractions of a second per second.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"l2hub/hub"
 )
 
 // readUntilError reads b to its end and returns how many packets came
@@ -153,9 +155,9 @@ func TestWrongLengthErrors(t *testing.T) {
 		{"last-epb-whole", set(ng.b, len(ng.b)-epbSize+4, uint32(epbSize)|0x1000), ReadOptions{}, len(ng.b) - epbSize,
 			fmt.Sprintf("yet it ends in a trailing length of %d, the bytes it has", epbSize)},
 		{"unknown-over-limit", set(set(ng.b, second, 0xBAD), second+4, 0x7ffffff0), ReadOptions{MaxBlock: 256}, second,
-			fmt.Sprintf("the 2147483632-byte block type 0xbad runs past the end of the input, which has %d bytes from its start, beyond the 256-byte block limit: not a cut block", 20*epbSize)},
+			fmt.Sprintf("the block type 0xbad claims 2147483632 bytes, %d more than the input has from its start, yet a whole %d-byte enhanced packet block starts %d bytes into it", 2147483632-20*epbSize, epbSize, epbSize)},
 		{"pcap-record-inside", set(pc.b, pcSecond+8, 60|0x1000), ReadOptions{}, pcSecond,
-			"yet a whole 76-byte record starts 76 bytes into it"},
+			"yet a whole 76-byte record starts 76 bytes into it, and whole records follow it to the end"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := readUntilError(t, tc.in, tc.opts)
@@ -185,5 +187,72 @@ func TestCutEndingInItsLength(t *testing.T) {
 	var re *ReadError
 	if !errors.Is(err, ErrTruncated) || !errors.As(err, &re) || re.Offset != int64(at) {
 		t.Errorf("got %v, want ErrTruncated at byte %d", err, at)
+	}
+}
+
+// captureCarrying is a capture of two frames, the second of which carries
+// inner (a capture a VM copies over the network, say) 4-byte aligned in
+// the pcapng block, as 1 in 4 such frames have it.
+func captureCarrying(t *testing.T, format Format, inner []byte) []byte {
+	t.Helper()
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	cfg.Format = format
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	clock := hub.NewVirtualClock(t0)
+	carrier := append(frame(16, 1, 2, 0)[:16], inner...) // Ethernet header and 2 bytes: inner starts 44 bytes into its block
+	for _, f := range [][]byte{frame(60, 1, 2, 1), carrier} {
+		ev := hub.Event{Time: clock.Now(), Port: 0, PortName: "a", Dir: hub.Ingress, Frame: f}
+		s.Observe(&ev)
+	}
+	mustClose(t, s)
+	return fs.file(t, cfg.Path)
+}
+
+// TestCutFrameCarryingACapture: a capture cut inside a frame that itself
+// holds whole pcapng blocks or pcap records is cut, not corrupt: what a
+// frame carries says nothing about its block's length, so Repair trims it
+// as any cut.
+func TestCutFrameCarryingACapture(t *testing.T) {
+	for _, format := range []Format{FormatPcapng, FormatPcap} {
+		t.Run(format.String(), func(t *testing.T) {
+			inner := smallCapture(t, format, 6)
+			full := captureCarrying(t, format, inner)
+			starts := recordStarts(t, full, format)
+			last := starts[len(starts)-1]
+			if format == FormatPcapng {
+				last = starts[len(starts)-2] // the carrier; the file ends in statistics blocks
+			}
+			for cut := last + 1; cut < last+int(binary.LittleEndian.Uint32(full[last+4:])); cut++ {
+				if format == FormatPcap && cut >= len(full) {
+					break
+				}
+				_, err := readUntilError(t, full[:cut], ReadOptions{})
+				if !errors.Is(err, ErrTruncated) {
+					t.Fatalf("cut %d bytes into the frame's block: got %v, want ErrTruncated", cut-last, err)
+				}
+			}
+		})
+	}
+}
+
+// TestCutLargeBlock: a block larger than the block limit, of a type the
+// reader skips (a decryption secrets block of thousands of keys, as
+// editcap --inject-secrets writes), cut anywhere is cut, not corrupt.
+func TestCutLargeBlock(t *testing.T) {
+	secrets := bytes.Repeat([]byte("CLIENT_RANDOM 00112233 4455667788\n"), 64) // 2176 bytes
+	g := (&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0)
+	start := len(g.b)
+	full := g.block(blockDSB, append(g.u32(0x544c534b), append(g.u32(uint32(len(secrets))), secrets...)...)).b
+	for _, cut := range []int{start + 300, start + 1000, len(full) - 4, len(full) - 1} {
+		_, err := readUntilError(t, full[:cut], ReadOptions{MaxBlock: 256})
+		var re *ReadError
+		if !errors.Is(err, ErrTruncated) || !errors.As(err, &re) || re.Tail != int64(cut-start) {
+			t.Errorf("cut %d bytes into the %d-byte block: got %v, want ErrTruncated with a tail of %d", cut-start, len(full)-start, err, cut-start)
+		}
+	}
+	if _, err := readUntilError(t, full, ReadOptions{MaxBlock: 256}); err != nil {
+		t.Errorf("the whole file: %v", err)
 	}
 }

@@ -467,7 +467,7 @@ func (r *Reader) skip(at int64, typ, length uint32) error {
 		r.off += int64(n)
 		rest -= int64(n)
 		if err == io.EOF {
-			return r.tooLong(at, r.off-at, int64(length), what)
+			return r.cutOrCorruptHaving(at, r.off-at, r.hdr[:8], b, int64(length), what)
 		}
 		if err != nil {
 			return r.fail(at, err)
@@ -477,7 +477,7 @@ func (r *Reader) skip(at int64, typ, length uint32) error {
 	if n, err := io.ReadFull(r.br, t); err != nil {
 		r.off += int64(n)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return r.tooLong(at, r.off-at, int64(length), what)
+			return r.cutOrCorruptHaving(at, r.off-at, r.hdr[:8], b, int64(length), what)
 		}
 		return r.fail(at, err)
 	}

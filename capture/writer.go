@@ -420,6 +420,9 @@ func (o *output) reserve(n int) {
 	}
 }
 
+// writePiece is the most one write(2) of a batch asks: a pipe's buffer.
+const writePiece = 64 << 10
+
 func (o *output) flush() {
 	if len(o.batch) == 0 || o.f == nil {
 		return
@@ -430,10 +433,19 @@ func (o *output) flush() {
 		o.batch, o.batchPackets = o.batch[:0], 0
 		return
 	}
-	n, err := o.f.Write(o.batch)
-	o.w.stats.progress.Add(1)
-	if err == nil && n < len(o.batch) {
-		err = io.ErrShortWrite
+	// In pieces no larger than a pipe's buffer, each counted as progress:
+	// Close gives up on a writer that makes none, and a reader that takes
+	// a batch slowly, a little at a time, is slow, not stuck.
+	n := 0
+	var err error
+	for n < len(o.batch) && err == nil {
+		var k int
+		k, err = o.f.Write(o.batch[n:min(len(o.batch), n+writePiece)])
+		n += k
+		o.w.stats.progress.Add(1)
+		if err == nil && k == 0 {
+			err = io.ErrShortWrite
+		}
 	}
 	if err != nil {
 		o.w.stats.writeError.Add(uint64(o.batchPackets))

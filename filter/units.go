@@ -240,8 +240,9 @@ func parseTimeRange(s string) (from, to time.Duration, err error) {
 }
 
 // parsePrefix reads an IPv4 or IPv6 address or CIDR. A CIDR with bits set
-// past its length is refused, as ip route refuses it: 10.0.0.5/8 is more
-// likely a typo for 10.0.0.0/8 or 10.0.0.5 than meant as the network.
+// past its length means its network, as an interface's address does
+// (10.42.0.1/24, the form a tap port's ip= takes): it always matched so,
+// and policies write it.
 func parsePrefix(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
@@ -249,10 +250,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%s is not an address or CIDR", quote(s))
 		}
-		if m := p.Masked(); m != p {
-			return netip.Prefix{}, fmt.Errorf("%s has bits set past its /%d: did you mean %s?", quote(s), p.Bits(), m)
-		}
-		return p, nil
+		return p.Masked(), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
