@@ -43,6 +43,10 @@ func (s *Session) Rules(ctx context.Context) (filter.Stats, error) {
 	return st, err
 }
 
+// newFileWait bounds how long ReplacePolicy waits to name the capture's new
+// file in its log line.
+const newFileWait = 2 * time.Second
+
 // ReplacePolicy implements control.Target: compile first, swap on the loop.
 // The capture then starts a new numbered file whose header names the new
 // seed and policy (with the policy's name and the run time it took over at),
@@ -83,11 +87,17 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		s.log.Warn("capture: could not start a file for the new policy; the capture's header names the old one", "err", cerr)
 	}
 	if newFiles != nil {
+		// The policy is in force; the new file's name is for the log only,
+		// so a capture whose stream's reader has stopped reading holds the
+		// answer back a moment, not until the request gives up.
+		wait, stop := context.WithTimeout(ctx, newFileWait)
 		select {
 		case <-newFiles:
 			attrs = append(attrs, "capture", strings.Join(s.capture.Files()[nfiles:], ","))
-		case <-ctx.Done():
+		case <-wait.Done():
+			attrs = append(attrs, "capture", "its writer has not started the new file yet")
 		}
+		stop()
 	}
 	s.log.Info("policy replaced", attrs...)
 	return nil

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/control"
 	"l2hub/hub/hubtest"
 )
 
@@ -124,5 +126,23 @@ func TestServeWaitingForACaptureReaderStops(t *testing.T) {
 	}
 	if want := "stopped while waiting for a reader on the named pipe " + fifo; !strings.Contains(p.stderr.String(), want) {
 		t.Errorf("stderr does not say %q:\n%s", want, p.stderr.String())
+	}
+}
+
+// ctl set-policy on a hub whose capture stream's reader has stopped
+// reading: the policy takes over and the answer comes, without waiting
+// for the capture's new file (it waited until the client gave up, 30s).
+func TestSetPolicyWithAStuckCapture(t *testing.T) {
+	p, _ := serveStuckCapture(t, "--capture-close-timeout", "500ms")
+	ctlSock := ""
+	for i, a := range p.cmd.Args {
+		if a == "--control" {
+			ctlSock = p.cmd.Args[i+1]
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a guard below the client's 30s
+	defer cancel()
+	if err := control.NewClient(ctlSock, "").ReplacePolicy(ctx, "p.yaml", []byte("seed: 9\n")); err != nil {
+		t.Fatalf("set-policy with a stuck capture: %v", err)
 	}
 }
