@@ -118,10 +118,9 @@ type prediction struct {
 	why    string
 	frames []int
 	notBN  bool // a svc-2 request that is not a BN LIST (NX-15)
-	// skip: node-b cannot decrypt the request (sealed at at, while its
-	// receive nonce is rxAt), so it skips it without a reply (§5.1).
-	skip     bool
-	at, rxAt uint64
+	// o.rx false: node-b cannot decrypt the request, so it skips it
+	// without a reply (§5.1).
+	o opened
 }
 
 // session follows one connection's application bytes: the handshake, then
@@ -154,7 +153,7 @@ type session struct {
 	plain     []byte
 	ladderOK  int
 	ladderBad bool
-	rxB       uint64 // node-b's receive nonce: node-a's records it could decrypt in order (§5.1)
+	rx        [2]uint64 // nexus-v1: the receive nonce of side's peer, side's records it could decrypt in order (§5.1)
 	preds     []prediction
 	predLost  int
 	requests  int
@@ -579,21 +578,22 @@ func (s *session) await(side int, wire []byte, frames []int) bool {
 }
 
 // opened is where a record decrypted: at nonce at, and whether its
-// receiver could decrypt it (rx). In nexus-v1 node-b's receive nonce for
-// node-a's records is modelled as §5.1 defines it; for the other direction
-// the receiver is assumed to follow the sender.
+// receiver could decrypt it (rx) at its receive nonce rxAt. In nexus-v1
+// each receiver's nonce is modelled as §5.1 defines it; for noise-xk the
+// receiver is assumed to follow the sender.
 type opened struct {
-	at, rxAt uint64 // the record's nonce; the receiver's nonce then
+	at, rxAt uint64
 	rx       bool
 }
 
-// open decrypts the next record or transport message of side. For node-a's
-// nexus-v1 records it tries node-b's receive nonce first (s.rxB: the count
-// of records node-b could decrypt in order, §5.1: n advances only on
-// success, and a record with a bad tag is skipped). Failing that it follows
-// the sender's counter a few nonces ahead, so that the conversation can
-// still be read after a nonce missing from the stream; a record found that
-// way is one node-b could not decrypt.
+// open decrypts the next record or transport message of side. For
+// nexus-v1 records it tries the receiver's nonce first (s.rx[side]: the
+// count of side's records the peer could decrypt in order, §5.1: n
+// advances only on success, and a record with a bad tag is skipped or
+// fails the ladder). Failing that it follows the sender's counter a few
+// nonces ahead, so that the conversation can still be read after a nonce
+// missing from the stream; a record found that way is one the receiver
+// could not decrypt.
 func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, bool) {
 	a := s.c.agg
 	c := s.cipher[side]
@@ -603,18 +603,19 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 		keyName = "k_r2i"
 	}
 	n := c.Nonce()
-	model := side == 0 && s.nexus()
+	model := s.nexus()
 	rxN := n
 	if model {
-		rxN = s.rxB
+		rxN = s.rx[side]
 	}
 	var plain []byte
 	var err error
 	if rxN == n {
 		plain, err = c.Open(s.plain[:0], wire)
 	} else {
-		// The checker followed node-a past a nonce node-b is still at: a
-		// record at that nonce, arriving now, is one node-b decrypts.
+		// The checker followed the sender past a nonce the receiver is
+		// still at: a record at that nonce, arriving now, is one the
+		// receiver decrypts.
 		plain, err = conformance.OpenRecordAt(s.plain[:0], s.keys[side], rxN, wire)
 	}
 	o := opened{at: rxN, rxAt: rxN, rx: err == nil}
@@ -631,7 +632,7 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 			c.SetNonce(n + d + 1)
 			plain, err, o.at = p, nil, n+d
 			if model {
-				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but node-b's receive nonce is %d: node-b cannot decrypt it and skips it silently (§5.1); the checker follows node-a's counter from here", s.from[side], name, n+d, rxN)
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but %s's receive nonce is %d: %s cannot decrypt it (§5.1); the checker follows %s's counter from here", s.from[side], name, n+d, s.from[1-side], rxN, s.from[1-side], s.from[side])
 			} else {
 				o.rx = true // the receiver is assumed to resync with the sender
 				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", s.from[side], name, n+d, n, d)
@@ -639,7 +640,7 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 			break
 		}
 	} else if model {
-		s.rxB++
+		s.rx[side]++
 	}
 	s.plain = plain[:0]
 	if err != nil {
@@ -690,7 +691,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if k < 3 {
 		if !o.rx {
 			s.ladderBad = true
-			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but node-b's receive nonce is %d: node-b cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.from[side], ladderSteps[2*k+side].Step, o.at, o.rxAt)
+			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but %s's receive nonce is %d: %s cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.from[side], ladderSteps[2*k+side].Step, o.at, s.from[1-side], o.rxAt, s.from[1-side])
 			return
 		}
 		s.ladder(side, k, plain, frames)
@@ -699,7 +700,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if side == 0 {
 		s.request(k-3, plain, frames, o)
 	} else {
-		s.response(k-3, plain, frames)
+		s.response(k-3, plain, frames, o)
 	}
 }
 
@@ -742,8 +743,7 @@ func (s *session) request(j int, plain []byte, frames []int, o opened) {
 	a := s.c.agg
 	s.requests++
 	d := conformance.GateRequest(plain)
-	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...),
-		skip: !o.rx, at: o.at, rxAt: o.rxAt}
+	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...), o: o}
 	switch {
 	case d.Why == "oversized":
 		a.add(Fail, PROXY001, "oversized "+s.conn.subject, frames, "request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply", j, d.Service, binary.LittleEndian.Uint16(plain[1:3]), conformance.MaxRequestPayload)
@@ -779,7 +779,7 @@ func (s *session) request(j int, plain []byte, frames []int, o opened) {
 	s.preds = append(s.preds, p)
 }
 
-func (s *session) response(j int, plain []byte, frames []int) {
+func (s *session) response(j int, plain []byte, frames []int, o opened) {
 	a := s.c.agg
 	s.responses++
 	rec, err := conformance.ParseRecordPlain(conformance.ResponseRecord, plain)
@@ -789,9 +789,9 @@ func (s *session) response(j int, plain []byte, frames []int) {
 	}
 	// Requests node-b answers with no reply come first: the response is
 	// for a later one.
-	for len(s.preds) > 1 && (s.preds[0].skip || s.preds[0].action == conformance.GateDrop) {
+	for len(s.preds) > 1 && (!s.preds[0].o.rx || s.preds[0].action == conformance.GateDrop) {
 		a.pass(PROXY002, s.preds[0].frames...)
-		if !s.preds[0].skip {
+		if s.preds[0].o.rx {
 			s.c.milestone("nexus proxy denied service=" + conformance.ServiceName(s.preds[0].svc) + " oversized")
 		}
 		s.preds = s.preds[1:]
@@ -804,8 +804,13 @@ func (s *session) response(j int, plain []byte, frames []int) {
 	s.preds = s.preds[1:]
 	name := conformance.ServiceName(p.svc)
 	fr := append(append([]int(nil), p.frames...), frames...)
-	if p.skip {
-		a.add(Fail, PROXY002, "undecryptable "+s.conn.subject, fr, "node-b answered request %d, sealed at n=%d, which it could not have decrypted: its receive nonce was %d, and §5.1 skips a record that fails there silently, without a reply", p.index, p.at, p.rxAt)
+	if !p.o.rx {
+		a.add(Fail, PROXY002, "undecryptable "+s.conn.subject, fr, "node-b answered request %d, sealed at n=%d, which it could not have decrypted: its receive nonce was %d, and §5.1 skips a record that fails there silently, without a reply", p.index, p.o.at, p.o.rxAt)
+		return
+	}
+	if !o.rx {
+		a.add(Fail, PROXY003, "undecryptable "+s.conn.subject, fr, "%s cannot decrypt response %d (to request %d): it is sealed at n=%d, but %s's receive nonce is %d (§5.1), so the request fails", s.from[0], j, p.index, o.at, s.from[0], o.rxAt)
+		s.c.milestone("nexus proxy fail service=" + name)
 		return
 	}
 	switch p.action {
@@ -917,7 +922,7 @@ func (s *session) end(a *agg) {
 		a.add(Warn, PROXY001, "none "+subj, nil, "no proxy request followed the ladder on %s", subj)
 	}
 	for _, p := range s.preds {
-		if p.skip || p.action == conformance.GateDrop {
+		if !p.o.rx || p.action == conformance.GateDrop {
 			a.pass(PROXY002, p.frames...)
 			continue
 		}

@@ -215,3 +215,36 @@ func TestNodeBReceiveNonce(t *testing.T) {
 		checkFindings(t, s, want{id: MUX002, verdict: Fail, msg: "node-a's ladder step 1 is sealed at n=1, but node-b's receive nonce is 0"})
 	})
 }
+
+// TestNodeAReceiveNonce: node-a's receive nonce for node-b's records is
+// modelled as node-b's is (§5.1), so a record of node-b sealed past a nonce
+// missing from the stream is one node-a cannot decrypt.
+func TestNodeAReceiveNonce(t *testing.T) {
+	t.Run("ladder-gap", func(t *testing.T) {
+		s := newScript(t).handshake()
+		s.add(0, s.step(1))
+		_ = s.Request(1, 0x99, nil) // node-b's n=0, never on the wire
+		for n := 2; n <= 6; n++ {
+			s.add((n+1)%2, s.step(n))
+		}
+		s.proxy()
+		r := checkFindings(t, s,
+			want{id: MUX002, verdict: Fail, msg: "node-b's ladder step 2 is sealed at n=1, but node-a's receive nonce is 0: node-a cannot decrypt it"},
+			want{id: MUX002, verdict: Pass, absent: true},
+		)
+		if r.OK() {
+			t.Errorf("got a passing report, want a failure:\n%s", dump(r))
+		}
+	})
+	t.Run("response-gap", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+		_ = s.Response(0, nil) // node-b's n=3, never on the wire
+		s.answer()
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Warn, msg: "node-b's response 0 decrypts at n=4, but node-a's receive nonce is 3: node-a cannot decrypt it"},
+			want{id: PROXY003, verdict: Fail, msg: "node-a cannot decrypt response 0 (to request 0): it is sealed at n=4, but node-a's receive nonce is 3"},
+			want{id: PROXY003, verdict: Pass, absent: true},
+		)
+	})
+}
