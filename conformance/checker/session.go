@@ -660,7 +660,9 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 		return nil, o, false
 	}
 	s.bad[side] = 0
-	if k == 0 {
+	if k == 0 && o.at != 0 {
+		a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s decrypts with %s at n=%d, not 0: n starts at 0 (§5.1)", s.from[side], keyName, o.at)
+	} else if k == 0 {
 		s.firstOK[side] = true
 		if s.firstOK[0] && s.firstOK[1] {
 			a.pass(SESS006, frames...)

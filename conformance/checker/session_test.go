@@ -248,3 +248,25 @@ func TestNodeAReceiveNonce(t *testing.T) {
 		)
 	})
 }
+
+// TestFirstRecordNonce: SESS-006 passes only when each side's first record
+// decrypts at n=0 (§5.1).
+func TestFirstRecordNonce(t *testing.T) {
+	for side := range 2 {
+		t.Run([]string{"node-a", "node-b"}[side], func(t *testing.T) {
+			s := newScript(t).handshake()
+			if side == 0 {
+				_ = s.step(1) // node-a's n=0, never on the wire
+				s.add(0, s.Request(0, 0x31, nil)).add(1, s.step(2))
+			} else {
+				s.add(0, s.step(1))
+				_ = s.Request(1, 0x99, nil) // node-b's n=0, never on the wire
+				s.add(1, s.step(2))
+			}
+			checkFindings(t, s,
+				want{id: SESS006, verdict: Fail, msg: "decrypts with " + []string{"k_i2r", "k_r2i"}[side] + " at n=1, not 0"},
+				want{id: SESS006, verdict: Pass, absent: true},
+			)
+		})
+	}
+}
