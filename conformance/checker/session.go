@@ -109,6 +109,12 @@ type sideState struct {
 	turnStart  int
 	misaligned bool // a size or framing error: boundaries are unknown from here on
 	pending    *violation
+	// sizing: a proxy-phase record whose size is decided by where it
+	// authenticates (275 or 531 bytes); cut is how many of its frames the
+	// first 275 bytes span, once it has grown past them.
+	sizing bool
+	grown  bool
+	cut    int
 }
 
 type prediction struct {
@@ -215,11 +221,59 @@ func (s *session) data(side int, b []byte, frame int) {
 			st.size = conformance.FrameHeaderLen + int(n)
 		}
 		if st.size > 0 && st.filled == st.size {
+			var rest []byte
+			if st.sizing {
+				if s.resize(side, st) {
+					continue
+				}
+				if st.grown && st.filled != conformance.RequestRecordLen {
+					// A 275-byte record that fails, and 256 bytes of the next.
+					rest = bytes.Clone(st.buf[conformance.RequestRecordLen:])
+					st.buf, st.frames = st.buf[:conformance.RequestRecordLen], st.frames[:st.cut]
+					st.filled, st.pos = conformance.RequestRecordLen, st.pos-len(rest)
+				}
+			}
 			s.complete(side, frame)
 			st.msgs++
 			st.filled, st.size, st.buf, st.frames = 0, 0, st.buf[:0], st.frames[:0]
+			st.sizing, st.grown = false, false
+			if rest != nil {
+				b = append(rest, b...)
+			}
 		}
 	}
+}
+
+// resize decides the size of a proxy-phase record once st.filled bytes of
+// it are in, and reports whether it goes on. The OS reads fixed sizes
+// (§5.1), so a request of 531 bytes or a response of 275 must be a MUX-001
+// finding at its frame, not a stream misread for the rest of the capture:
+// a record is as long as the first size at which it authenticates. A
+// response that does not at 275 bytes is 531; a request that does not at
+// 275 nor at 531 is a 275-byte record that fails, and the bytes after it
+// are read again as the next.
+func (s *session) resize(side int, st *sideState) bool {
+	if st.filled == conformance.RequestRecordLen && !s.authenticates(side, st.buf) {
+		st.size, st.grown, st.cut = conformance.ResponseRecordLen, true, len(st.frames)
+		return true
+	}
+	if side == 1 || s.authenticates(side, st.buf) {
+		st.grown = false
+	}
+	st.sizing = false
+	return false
+}
+
+// authenticates reports whether wire opens as one of side's records at its
+// receiver's nonce or at the checker's counter up to maxNonceSkip past it.
+func (s *session) authenticates(side int, wire []byte) bool {
+	n := s.cipher[side].Nonce()
+	for m := min(n, s.rx[side]); m <= n+maxNonceSkip; m++ {
+		if _, err := conformance.OpenRecordAt(s.plain[:0], s.keys[side], m, wire); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func containsInt(s []int, v int) bool {
@@ -237,6 +291,9 @@ func (s *session) start(side, frame int) {
 	idx := st.msgs
 	pl := s.plan(side, idx)
 	st.size = pl.size
+	if (pl.kind == kindRequest || pl.kind == kindResponse) && s.cipher[side] != nil && !s.given[side] {
+		st.size, st.sizing = conformance.RequestRecordLen, true
+	}
 	if s.nexus() && side == 0 && idx == 2 && st.pos > st.turnStart && !s.nx12 {
 		s.nx12 = true
 		s.c.agg.add(Info, NX12, "", []int{frame}, "node-a sends ladder step 1 right after msg3: it declares the session up without any sign that node-b verified msg3")
@@ -675,7 +732,16 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 func (s *session) record(side, k int, wire []byte, frames []int) {
 	a := s.c.agg
 	s.records[side] = k + 1
-	a.pass(MUX001, frames...)
+	size := conformance.RequestRecordLen
+	if side == 1 && k >= 3 {
+		size = conformance.ResponseRecordLen
+	}
+	if len(wire) != size {
+		receiver := s.from[1-side]
+		a.add(Fail, MUX001, s.conn.subject, frames, "%s's %s is %d bytes, nexus-v1 records are exactly %d: %s reads %d-byte records, so its stream is misaligned from here (§5.1); the checker reads on record by record", s.from[side], s.plan(side, k+2-side).name, len(wire), size, receiver, size)
+	} else {
+		a.pass(MUX001, frames...)
+	}
 	if s.given[side] || s.await(side, wire, frames) || s.cipher[side] == nil {
 		return
 	}
@@ -683,6 +749,15 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if !ok {
 		if k < 3 {
 			s.ladderBad = true
+		}
+		return
+	}
+	if len(wire) != size {
+		// Its content is not judged: the receiver never reads it as sent.
+		if side == 0 {
+			s.requests++
+		} else if s.responses++; len(s.preds) > 0 {
+			s.preds = s.preds[1:] // the request it answers
 		}
 		return
 	}
@@ -901,6 +976,16 @@ func (s *session) end(a *agg) {
 	open := !conn.reset && !(conn.half[0].closed && conn.half[1].closed)
 	for side := range s.sides {
 		st := s.sides[side]
+		if st.grown && !pendingSide[side] {
+			// A request that did not authenticate at 275 bytes, still
+			// waiting to be judged at 531.
+			pl := s.plan(side, st.msgs)
+			n := s.cipher[side].Nonce()
+			a.add(Fail, MUX003, s.conn.subject+fmt.Sprint(side), st.frames[:st.cut], "%s's %s does not authenticate with k_i2r at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], pl.name, min(n, s.rx[side]), n+maxNonceSkip)
+			st.msgs++ // st is a copy
+			st.filled -= conformance.RequestRecordLen
+			st.size = conformance.RequestRecordLen
+		}
 		if st.filled > 0 && !st.misaligned && !pendingSide[side] {
 			pl := s.plan(side, st.msgs)
 			v := Fail

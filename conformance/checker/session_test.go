@@ -270,3 +270,46 @@ func TestFirstRecordNonce(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyRecordSize: a proxy-phase record of the other class's size is a
+// MUX-001 failure at its own frame (§5.1: records are 275 and 531 bytes),
+// and the records after it are still read one by one, without false
+// MUX-003 or PROXY findings.
+func TestProxyRecordSize(t *testing.T) {
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+	quiet := []want{
+		{id: MUX003, verdict: Fail, absent: true},
+		{id: PROXY001, verdict: Warn, absent: true},
+		{id: PROXY002, verdict: Fail, absent: true},
+		{id: PROXY002, verdict: Warn, absent: true},
+		{id: PROXY003, verdict: Fail, absent: true},
+	}
+	t.Run("275-byte-response", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+		s.add(1, s.Request(1, 0, reply)) // sealed as a 275-byte record
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s, append(quiet,
+			want{id: MUX001, verdict: Fail, msg: "node-b's response 0 is 275 bytes, nexus-v1 records are exactly 531"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"})...)
+	})
+	t.Run("531-byte-request", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		w, err := s.Send[0].SealRecord(nil, conformance.ResponseRecord, conformance.ServiceBundle, listReq())
+		must(t, err)
+		s.add(0, w).add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s, append(quiet,
+			want{id: MUX001, verdict: Fail, msg: "node-a's request 0 is 531 bytes, nexus-v1 records are exactly 275"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"})...)
+	})
+	t.Run("tampered-request-last", func(t *testing.T) {
+		s := newScript(t).handshake().ladder().request(conformance.ServiceBundle, listReq())
+		bad := s.Request(0, conformance.ServiceBundle, listReq())
+		bad[10] ^= 1
+		s.add(0, bad)
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Fail, msg: "node-a's request 1 does not authenticate"},
+			want{id: MUX001, verdict: Fail, absent: true},
+			want{id: MUX001, verdict: Warn, absent: true})
+	})
+}
