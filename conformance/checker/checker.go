@@ -203,6 +203,12 @@ func (c *Checker) feed(f *Frame) {
 	switch f.Dir {
 	case DirIngress:
 		c.ingress[f.Source] = true
+		// Per-port files hold a frame as ingress in its sender's file and
+		// as egress in another, which may have been checked first.
+		if c.dedupe.duplicate(f.Data, f.Source, f.Time, false) {
+			c.skipped++
+			return
+		}
 	case DirEgress:
 		if c.ingress[f.Source] {
 			// The ingress copy was checked; a dropped egress copy still
@@ -215,7 +221,7 @@ func (c *Checker) feed(f *Frame) {
 		}
 		fallthrough
 	default:
-		if c.dedupe.duplicate(f.Data, f.Source, f.Time) {
+		if c.dedupe.duplicate(f.Data, f.Source, f.Time, true) {
 			c.skipped++
 			return
 		}
