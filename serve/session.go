@@ -152,7 +152,11 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.checker, err = checker.New(checker.Options{Profile: profile, OnMilestone: func(l string) { s.line("l2hub: " + l) }, Logger: log}); err != nil {
+		points, note, err := cfg.Capture.checkNumbering()
+		if err != nil {
+			return nil, err
+		}
+		if s.checker, err = checker.New(checker.Options{Profile: profile, OnMilestone: func(l string) { s.line("l2hub: " + l) }, Logger: log, Points: points, Note: note}); err != nil {
 			return nil, err
 		}
 	}
@@ -227,12 +231,9 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 			return nil, fmt.Errorf("capture format: %w", err)
 		}
 	}
-	points := capture.PointsBoth
-	if c.Points != "" {
-		var err error
-		if points, err = capture.ParsePoints(c.Points); err != nil {
-			return nil, fmt.Errorf("capture points: %w", err)
-		}
+	points, err := c.points()
+	if err != nil {
+		return nil, err
 	}
 	return capture.Open(capture.Config{
 		Path:          c.File,
@@ -247,6 +248,40 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 		Logger:        s.log,
 		Cancel:        s.opts.stop,
 	})
+}
+
+// points are the capture points the capture records.
+func (c *CaptureConfig) points() (capture.Points, error) {
+	if c.Points == "" {
+		return capture.PointsBoth, nil
+	}
+	p, err := capture.ParsePoints(c.Points)
+	if err != nil {
+		return 0, fmt.Errorf("capture points: %w", err)
+	}
+	return p, nil
+}
+
+// checkNumbering is how the live checker numbers frames: the hub events
+// of the capture's points, in the hub's order, so that findings cite the
+// capture file's frame numbers; and the report's note when they are not
+// one file's own.
+func (c *CaptureConfig) checkNumbering() (capture.Points, string, error) {
+	if c.File == "" {
+		return capture.PointsBoth, "no capture was taken: frame numbers count the hub's events (ingress and egress) in the order it reported them", nil
+	}
+	points, err := c.points()
+	if err != nil {
+		return 0, "", err
+	}
+	var note string
+	switch {
+	case c.PerPort:
+		note = fmt.Sprintf("frame numbers count the per-port files of %s merged by timestamp, as `l2hub check` of all of them numbers them, not each file's own", c.File)
+	case c.RotateSize != 0 || c.RotateCount != 0:
+		note = fmt.Sprintf("frame numbers count across the rotated files of %s in order, not each file's own", c.File)
+	}
+	return points, note, nil
 }
 
 // captureMeta is what a capture's section header says about this run with

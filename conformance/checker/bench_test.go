@@ -119,7 +119,7 @@ func BenchmarkDedupe(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		f := frames[i%len(frames)]
-		d.duplicate(f.Data, i%2, f.Time)
+		d.duplicate(f.Data, i%2, f.Time, true)
 		i++
 	}
 }

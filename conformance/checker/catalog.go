@@ -88,7 +88,7 @@ var catalog = []Check{
 	{SESS006, "the transport keys follow: the first records decrypt with k_i2r and k_r2i at nonce 0", "sessions whose first records decrypt with k_i2r and k_r2i at n=0: %d"},
 	{MUX001, "records are exactly 275 bytes (ladder, requests) and 531 bytes (proxy responses)", "records of the right size: %d"},
 	{MUX002, "the mux ladder's six steps, in order, with the expected contents", "ladders complete, in order, with the expected contents: %d"},
-	{MUX003, "every record authenticates at its receiver's next nonce (node-b's counts the records it decrypted in order, §5.1); a record past a missing nonce is followed with a warning", "records that authenticate at their direction's next nonce: %d"},
+	{MUX003, "every record authenticates at its receiver's next nonce (each receiver's counts the records it decrypted in order, §5.1); a record past a missing nonce is followed with a warning", "records that authenticate at their direction's next nonce: %d"},
 	{MUX004, "record plaintexts are zero after the payload: §5.1's zero pad, which the receiver ignores (a warning)", "records zero-padded after the payload: %d"},
 	{PROXY001, "proxy requests to services 1..4 are well-formed; another service id is §5.3's deny path (info)", "proxy requests to an allowed service: %d"},
 	{PROXY002, "node-b's gate behaves as the spec says: a denied request gets status 1 and no payload; an oversized one, or one node-b could not decrypt at its receive nonce (§5.1), no reply", "proxy requests answered as node-b's gate says: %d"},

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"l2hub/capture"
 	"l2hub/conformance"
 	"l2hub/hub"
 )
@@ -107,6 +108,12 @@ type Options struct {
 	// holds; default 16 MiB. A full queue drops the frame (CHK-001).
 	QueueLen   int
 	QueueBytes int
+	// Points selects the hub events Observe takes and numbers, as a
+	// capture of those points taken alongside records them, so that live
+	// findings cite that capture's frame numbers; default both.
+	Points capture.Points
+	// Note, if set, is the report's Note: how its frame numbers count.
+	Note string
 	// Logger receives diagnostics; default discards.
 	Logger *slog.Logger
 }
@@ -196,6 +203,12 @@ func (c *Checker) feed(f *Frame) {
 	switch f.Dir {
 	case DirIngress:
 		c.ingress[f.Source] = true
+		// Per-port files hold a frame as ingress in its sender's file and
+		// as egress in another, which may have been checked first.
+		if c.dedupe.duplicate(f.Data, f.Source, f.Time, false) {
+			c.skipped++
+			return
+		}
 	case DirEgress:
 		if c.ingress[f.Source] {
 			// The ingress copy was checked; a dropped egress copy still
@@ -208,7 +221,7 @@ func (c *Checker) feed(f *Frame) {
 		}
 		fallthrough
 	default:
-		if c.dedupe.duplicate(f.Data, f.Source, f.Time) {
+		if c.dedupe.duplicate(f.Data, f.Source, f.Time, true) {
 			c.skipped++
 			return
 		}
@@ -288,7 +301,7 @@ func (c *Checker) Report() Report {
 	a := c.agg.clone()
 	a.onNew = nil
 	c.endChecks(a)
-	r := Report{Profile: c.opts.Profile.String(), Frames: c.frames, Checked: c.checked, Skipped: c.skipped, Findings: a.findings()}
+	r := Report{Profile: c.opts.Profile.String(), Frames: c.frames, Checked: c.checked, Skipped: c.skipped, Findings: a.findings(), Note: c.opts.Note}
 	r.Lost = c.lostCount()
 	for _, f := range r.Findings {
 		switch f.Verdict {
@@ -365,12 +378,18 @@ type liveFrame struct {
 
 var _ hub.Observer = (*Checker)(nil)
 
-// Observe implements hub.Observer. It numbers every event (ingress and
-// egress) in the order the hub reports them, so frame numbers match a
-// capture of both points taken by an observer registered alongside; copies
-// the frame into a preallocated buffer from a bounded free list and queues
-// it. It never blocks: with no free buffer the frame is counted as lost.
+// Observe implements hub.Observer. It takes the events of Options.Points
+// and numbers them in the order the hub reports them, so frame numbers match
+// a capture of those points taken by an observer registered alongside;
+// copies the frame into a preallocated buffer from a bounded free list and
+// queues it. It never blocks: with no free buffer the frame is counted as
+// lost.
 func (c *Checker) Observe(ev *hub.Event) {
+	switch {
+	case c.opts.Points == capture.PointsIngress && ev.Dir != hub.Ingress,
+		c.opts.Points == capture.PointsEgress && ev.Dir != hub.Egress:
+		return
+	}
 	c.liveOnce.Do(c.startLive)
 	c.liveMu.Lock()
 	defer c.liveMu.Unlock()

@@ -50,9 +50,11 @@ func fnv64a(b []byte) uint64 {
 }
 
 // duplicate reports whether data is a copy of a recent frame: from another
-// source (once per remembered frame and source), or from the same source
-// within echoWindow. Every frame is remembered.
-func (d *deduper) duplicate(data []byte, source int, t time.Time) bool {
+// source (once per remembered frame and source), or, with echo, from the
+// same source within echoWindow. Every frame is remembered. A hub's ingress
+// frame is what a peer sent, never a loopback echo: it is checked without
+// echo.
+func (d *deduper) duplicate(data []byte, source int, t time.Time, echo bool) bool {
 	sum := fnv64a(data) ^ uint64(len(data))<<48
 	bit := uint64(1) << (uint(source) % 64)
 	slots := d.index[sum]
@@ -70,7 +72,7 @@ func (d *deduper) duplicate(data []byte, source int, t time.Time) bool {
 		if dt < 0 {
 			dt = -dt
 		}
-		if dt <= echoWindow {
+		if echo && dt <= echoWindow {
 			return true
 		}
 	}

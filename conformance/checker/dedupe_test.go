@@ -30,7 +30,7 @@ func TestDedupe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newDeduper()
 			for i, f := range tt.seq {
-				if got := d.duplicate([]byte(f.data), f.source, hub.DefaultEpoch.Add(f.at)); got != f.dup {
+				if got := d.duplicate([]byte(f.data), f.source, hub.DefaultEpoch.Add(f.at), true); got != f.dup {
 					t.Errorf("frame %d: got duplicate = %v, want %v", i, got, f.dup)
 				}
 			}
@@ -40,11 +40,11 @@ func TestDedupe(t *testing.T) {
 
 func TestDedupeForgetsOldFrames(t *testing.T) {
 	d := newDeduper()
-	d.duplicate([]byte("first"), 0, hub.DefaultEpoch)
+	d.duplicate([]byte("first"), 0, hub.DefaultEpoch, true)
 	for i := range dedupeDepth {
-		d.duplicate([]byte{byte(i), byte(i >> 8), 1}, 0, hub.DefaultEpoch)
+		d.duplicate([]byte{byte(i), byte(i >> 8), 1}, 0, hub.DefaultEpoch, true)
 	}
-	if d.duplicate([]byte("first"), 1, hub.DefaultEpoch) {
+	if d.duplicate([]byte("first"), 1, hub.DefaultEpoch, true) {
 		t.Errorf("got a frame older than the window recognised, want it forgotten")
 	}
 	if len(d.index) > dedupeDepth {

@@ -30,7 +30,15 @@ func portOf(f Frame) (id hub.PortID, name string) {
 // an egress copy on the other port.
 func writeHubCapture(t *testing.T, path string, format capture.Format, frames []Frame) {
 	t.Helper()
-	sink, err := capture.Open(capture.Config{Path: path, Format: format, Overflow: capture.OverflowBlock})
+	writeHubCaptureConfig(t, capture.Config{Path: path, Format: format}, frames)
+}
+
+// writeHubCaptureConfig is writeHubCapture with a capture's configuration
+// (per-port files, points).
+func writeHubCaptureConfig(t *testing.T, cfg capture.Config, frames []Frame) {
+	t.Helper()
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +119,8 @@ func TestCaptureFiles(t *testing.T) {
 	dir := t.TempDir()
 	hubNG := filepath.Join(dir, "hub.pcapng")
 	writeHubCapture(t, hubNG, capture.FormatPcapng, frames)
+	perPort := filepath.Join(dir, "port.pcapng")
+	writeHubCaptureConfig(t, capture.Config{Path: perPort, Format: capture.FormatPcapng, PerPort: true}, frames)
 	vmA, vmB := filepath.Join(dir, "packets-A.pcap"), filepath.Join(dir, "packets-B.pcap")
 	writeEchoPcap(t, vmA, frames, 0)
 	writeEchoPcap(t, vmB, frames, 3*time.Second) // B's virtual clock runs elsewhere
@@ -124,6 +134,9 @@ func TestCaptureFiles(t *testing.T) {
 		{"hub-pcapng-both-points", []string{hubNG}, len(frames) + delivered, delivered},
 		{"filter-dump-with-echo", []string{vmA}, 2 * delivered, delivered},
 		{"two-per-vm-files", []string{vmA, vmB}, 4 * delivered, 3 * delivered},
+		// Each frame is ingress in its sender's file, egress in the other.
+		{"hub-per-port-files", []string{capture.PortPath(perPort, "a"), capture.PortPath(perPort, "b")}, len(frames) + delivered, delivered},
+		{"hub-per-port-files-b-first", []string{capture.PortPath(perPort, "b"), capture.PortPath(perPort, "a")}, len(frames) + delivered, delivered},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +154,7 @@ func TestCaptureFiles(t *testing.T) {
 			}
 			fd, ok := r.First(TCP001)
 			explained := ok && fd.Verdict == Info
-			if len(tt.paths) == 1 && tt.name == "hub-pcapng-both-points" && !explained {
+			if tt.name == "hub-pcapng-both-points" && !explained {
 				t.Errorf("got TCP-001 %v, want the retransmission explained by the hub's drop", fd)
 			}
 		})

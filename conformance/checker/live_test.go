@@ -2,10 +2,12 @@ package checker
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
+	"l2hub/capture"
 	"l2hub/hub"
 )
 
@@ -116,4 +118,53 @@ func TestCloseWithoutObserve(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Errorf("got second Close = %v, want nil", err)
 	}
+}
+
+// TestObservePoints: with Options.Points the live checker takes and numbers
+// only the events a capture of those points records, so its findings cite
+// the capture's frame numbers: the same report as checking that capture.
+func TestObservePoints(t *testing.T) {
+	frames := healthy(t, 1460).frames
+	evs := events(frames)
+	for _, tt := range []struct {
+		name   string
+		points capture.Points
+		dir    hub.Direction
+	}{
+		{"ingress", capture.PointsIngress, hub.Ingress},
+		{"egress", capture.PointsEgress, hub.Egress},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(Options{Points: tt.points, Note: "numbered as x.pcapng"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var file []Frame // what the capture of tt.points holds
+			for i := range evs {
+				c.Observe(&evs[i])
+				if ev := evs[i]; ev.Dir == tt.dir {
+					file = append(file, Frame{Number: len(file) + 1, Time: ev.Time, Port: ev.PortName, Dir: dirOf(ev.Dir), Data: ev.Frame})
+				}
+			}
+			must(t, c.Close())
+			got, want := c.Report(), feed(t, Options{}, file)
+			if got.Note != "numbered as x.pcapng" {
+				t.Errorf("got note %q, want Options.Note", got.Note)
+			}
+			got.Note = ""
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got live report\n%s\nwant the capture's\n%s", dump(got), dump(want))
+			}
+			if fd, _ := got.First(NX01); len(fd.Frames) == 0 || fd.Frames[0] > len(file) {
+				t.Errorf("got NX-01 frames %v, want numbers within the %d captured frames", fd.Frames, len(file))
+			}
+		})
+	}
+}
+
+func dirOf(d hub.Direction) Dir {
+	if d == hub.Egress {
+		return DirEgress
+	}
+	return DirIngress
 }

@@ -109,6 +109,12 @@ type sideState struct {
 	turnStart  int
 	misaligned bool // a size or framing error: boundaries are unknown from here on
 	pending    *violation
+	// sizing: a proxy-phase record whose size is decided by where it
+	// authenticates (275 or 531 bytes); cut is how many of its frames the
+	// first 275 bytes span, once it has grown past them.
+	sizing bool
+	grown  bool
+	cut    int
 }
 
 type prediction struct {
@@ -118,10 +124,9 @@ type prediction struct {
 	why    string
 	frames []int
 	notBN  bool // a svc-2 request that is not a BN LIST (NX-15)
-	// skip: node-b cannot decrypt the request (sealed at at, while its
-	// receive nonce is rxAt), so it skips it without a reply (§5.1).
-	skip     bool
-	at, rxAt uint64
+	// o.rx false: node-b cannot decrypt the request, so it skips it
+	// without a reply (§5.1).
+	o opened
 }
 
 // session follows one connection's application bytes: the handshake, then
@@ -154,7 +159,7 @@ type session struct {
 	plain     []byte
 	ladderOK  int
 	ladderBad bool
-	rxB       uint64 // node-b's receive nonce: node-a's records it could decrypt in order (§5.1)
+	rx        [2]uint64 // nexus-v1: the receive nonce of side's peer, side's records it could decrypt in order (§5.1)
 	preds     []prediction
 	predLost  int
 	requests  int
@@ -216,11 +221,59 @@ func (s *session) data(side int, b []byte, frame int) {
 			st.size = conformance.FrameHeaderLen + int(n)
 		}
 		if st.size > 0 && st.filled == st.size {
+			var rest []byte
+			if st.sizing {
+				if s.resize(side, st) {
+					continue
+				}
+				if st.grown && st.filled != conformance.RequestRecordLen {
+					// A 275-byte record that fails, and 256 bytes of the next.
+					rest = bytes.Clone(st.buf[conformance.RequestRecordLen:])
+					st.buf, st.frames = st.buf[:conformance.RequestRecordLen], st.frames[:st.cut]
+					st.filled, st.pos = conformance.RequestRecordLen, st.pos-len(rest)
+				}
+			}
 			s.complete(side, frame)
 			st.msgs++
 			st.filled, st.size, st.buf, st.frames = 0, 0, st.buf[:0], st.frames[:0]
+			st.sizing, st.grown = false, false
+			if rest != nil {
+				b = append(rest, b...)
+			}
 		}
 	}
+}
+
+// resize decides the size of a proxy-phase record once st.filled bytes of
+// it are in, and reports whether it goes on. The OS reads fixed sizes
+// (§5.1), so a request of 531 bytes or a response of 275 must be a MUX-001
+// finding at its frame, not a stream misread for the rest of the capture:
+// a record is as long as the first size at which it authenticates. A
+// response that does not at 275 bytes is 531; a request that does not at
+// 275 nor at 531 is a 275-byte record that fails, and the bytes after it
+// are read again as the next.
+func (s *session) resize(side int, st *sideState) bool {
+	if st.filled == conformance.RequestRecordLen && !s.authenticates(side, st.buf) {
+		st.size, st.grown, st.cut = conformance.ResponseRecordLen, true, len(st.frames)
+		return true
+	}
+	if side == 1 || s.authenticates(side, st.buf) {
+		st.grown = false
+	}
+	st.sizing = false
+	return false
+}
+
+// authenticates reports whether wire opens as one of side's records at its
+// receiver's nonce or at the checker's counter up to maxNonceSkip past it.
+func (s *session) authenticates(side int, wire []byte) bool {
+	n := s.cipher[side].Nonce()
+	for m := min(n, s.rx[side]); m <= n+maxNonceSkip; m++ {
+		if _, err := conformance.OpenRecordAt(s.plain[:0], s.keys[side], m, wire); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func containsInt(s []int, v int) bool {
@@ -238,6 +291,9 @@ func (s *session) start(side, frame int) {
 	idx := st.msgs
 	pl := s.plan(side, idx)
 	st.size = pl.size
+	if (pl.kind == kindRequest || pl.kind == kindResponse) && s.cipher[side] != nil && !s.given[side] {
+		st.size, st.sizing = conformance.RequestRecordLen, true
+	}
 	if s.nexus() && side == 0 && idx == 2 && st.pos > st.turnStart && !s.nx12 {
 		s.nx12 = true
 		s.c.agg.add(Info, NX12, "", []int{frame}, "node-a sends ladder step 1 right after msg3: it declares the session up without any sign that node-b verified msg3")
@@ -579,21 +635,22 @@ func (s *session) await(side int, wire []byte, frames []int) bool {
 }
 
 // opened is where a record decrypted: at nonce at, and whether its
-// receiver could decrypt it (rx). In nexus-v1 node-b's receive nonce for
-// node-a's records is modelled as §5.1 defines it; for the other direction
-// the receiver is assumed to follow the sender.
+// receiver could decrypt it (rx) at its receive nonce rxAt. In nexus-v1
+// each receiver's nonce is modelled as §5.1 defines it; for noise-xk the
+// receiver is assumed to follow the sender.
 type opened struct {
-	at, rxAt uint64 // the record's nonce; the receiver's nonce then
+	at, rxAt uint64
 	rx       bool
 }
 
-// open decrypts the next record or transport message of side. For node-a's
-// nexus-v1 records it tries node-b's receive nonce first (s.rxB: the count
-// of records node-b could decrypt in order, §5.1: n advances only on
-// success, and a record with a bad tag is skipped). Failing that it follows
-// the sender's counter a few nonces ahead, so that the conversation can
-// still be read after a nonce missing from the stream; a record found that
-// way is one node-b could not decrypt.
+// open decrypts the next record or transport message of side. For
+// nexus-v1 records it tries the receiver's nonce first (s.rx[side]: the
+// count of side's records the peer could decrypt in order, §5.1: n
+// advances only on success, and a record with a bad tag is skipped or
+// fails the ladder). Failing that it follows the sender's counter a few
+// nonces ahead, so that the conversation can still be read after a nonce
+// missing from the stream; a record found that way is one the receiver
+// could not decrypt.
 func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, bool) {
 	a := s.c.agg
 	c := s.cipher[side]
@@ -603,18 +660,19 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 		keyName = "k_r2i"
 	}
 	n := c.Nonce()
-	model := side == 0 && s.nexus()
+	model := s.nexus()
 	rxN := n
 	if model {
-		rxN = s.rxB
+		rxN = s.rx[side]
 	}
 	var plain []byte
 	var err error
 	if rxN == n {
 		plain, err = c.Open(s.plain[:0], wire)
 	} else {
-		// The checker followed node-a past a nonce node-b is still at: a
-		// record at that nonce, arriving now, is one node-b decrypts.
+		// The checker followed the sender past a nonce the receiver is
+		// still at: a record at that nonce, arriving now, is one the
+		// receiver decrypts.
 		plain, err = conformance.OpenRecordAt(s.plain[:0], s.keys[side], rxN, wire)
 	}
 	o := opened{at: rxN, rxAt: rxN, rx: err == nil}
@@ -631,7 +689,7 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 			c.SetNonce(n + d + 1)
 			plain, err, o.at = p, nil, n+d
 			if model {
-				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but node-b's receive nonce is %d: node-b cannot decrypt it and skips it silently (§5.1); the checker follows node-a's counter from here", s.from[side], name, n+d, rxN)
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but %s's receive nonce is %d: %s cannot decrypt it (§5.1); the checker follows %s's counter from here", s.from[side], name, n+d, s.from[1-side], rxN, s.from[1-side], s.from[side])
 			} else {
 				o.rx = true // the receiver is assumed to resync with the sender
 				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", s.from[side], name, n+d, n, d)
@@ -639,7 +697,7 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 			break
 		}
 	} else if model {
-		s.rxB++
+		s.rx[side]++
 	}
 	s.plain = plain[:0]
 	if err != nil {
@@ -659,7 +717,9 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 		return nil, o, false
 	}
 	s.bad[side] = 0
-	if k == 0 {
+	if k == 0 && o.at != 0 {
+		a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s decrypts with %s at n=%d, not 0: n starts at 0 (§5.1)", s.from[side], keyName, o.at)
+	} else if k == 0 {
 		s.firstOK[side] = true
 		if s.firstOK[0] && s.firstOK[1] {
 			a.pass(SESS006, frames...)
@@ -672,7 +732,16 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 func (s *session) record(side, k int, wire []byte, frames []int) {
 	a := s.c.agg
 	s.records[side] = k + 1
-	a.pass(MUX001, frames...)
+	size := conformance.RequestRecordLen
+	if side == 1 && k >= 3 {
+		size = conformance.ResponseRecordLen
+	}
+	if len(wire) != size {
+		receiver := s.from[1-side]
+		a.add(Fail, MUX001, s.conn.subject, frames, "%s's %s is %d bytes, nexus-v1 records are exactly %d: %s reads %d-byte records, so its stream is misaligned from here (§5.1); the checker reads on record by record", s.from[side], s.plan(side, k+2-side).name, len(wire), size, receiver, size)
+	} else {
+		a.pass(MUX001, frames...)
+	}
 	if s.given[side] || s.await(side, wire, frames) || s.cipher[side] == nil {
 		return
 	}
@@ -683,6 +752,15 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 		}
 		return
 	}
+	if len(wire) != size {
+		// Its content is not judged: the receiver never reads it as sent.
+		if side == 0 {
+			s.requests++
+		} else if s.responses++; len(s.preds) > 0 {
+			s.preds = s.preds[1:] // the request it answers
+		}
+		return
+	}
 	if o.rx {
 		a.pass(MUX003, frames...)
 	}
@@ -690,7 +768,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if k < 3 {
 		if !o.rx {
 			s.ladderBad = true
-			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but node-b's receive nonce is %d: node-b cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.from[side], ladderSteps[2*k+side].Step, o.at, o.rxAt)
+			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but %s's receive nonce is %d: %s cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.from[side], ladderSteps[2*k+side].Step, o.at, s.from[1-side], o.rxAt, s.from[1-side])
 			return
 		}
 		s.ladder(side, k, plain, frames)
@@ -699,7 +777,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if side == 0 {
 		s.request(k-3, plain, frames, o)
 	} else {
-		s.response(k-3, plain, frames)
+		s.response(k-3, plain, frames, o)
 	}
 }
 
@@ -742,8 +820,7 @@ func (s *session) request(j int, plain []byte, frames []int, o opened) {
 	a := s.c.agg
 	s.requests++
 	d := conformance.GateRequest(plain)
-	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...),
-		skip: !o.rx, at: o.at, rxAt: o.rxAt}
+	p := prediction{index: j, action: d.Action, svc: d.Service, why: d.Why, frames: append([]int(nil), frames...), o: o}
 	switch {
 	case d.Why == "oversized":
 		a.add(Fail, PROXY001, "oversized "+s.conn.subject, frames, "request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply", j, d.Service, binary.LittleEndian.Uint16(plain[1:3]), conformance.MaxRequestPayload)
@@ -779,7 +856,7 @@ func (s *session) request(j int, plain []byte, frames []int, o opened) {
 	s.preds = append(s.preds, p)
 }
 
-func (s *session) response(j int, plain []byte, frames []int) {
+func (s *session) response(j int, plain []byte, frames []int, o opened) {
 	a := s.c.agg
 	s.responses++
 	rec, err := conformance.ParseRecordPlain(conformance.ResponseRecord, plain)
@@ -789,9 +866,9 @@ func (s *session) response(j int, plain []byte, frames []int) {
 	}
 	// Requests node-b answers with no reply come first: the response is
 	// for a later one.
-	for len(s.preds) > 1 && (s.preds[0].skip || s.preds[0].action == conformance.GateDrop) {
+	for len(s.preds) > 1 && (!s.preds[0].o.rx || s.preds[0].action == conformance.GateDrop) {
 		a.pass(PROXY002, s.preds[0].frames...)
-		if !s.preds[0].skip {
+		if s.preds[0].o.rx {
 			s.c.milestone("nexus proxy denied service=" + conformance.ServiceName(s.preds[0].svc) + " oversized")
 		}
 		s.preds = s.preds[1:]
@@ -804,8 +881,13 @@ func (s *session) response(j int, plain []byte, frames []int) {
 	s.preds = s.preds[1:]
 	name := conformance.ServiceName(p.svc)
 	fr := append(append([]int(nil), p.frames...), frames...)
-	if p.skip {
-		a.add(Fail, PROXY002, "undecryptable "+s.conn.subject, fr, "node-b answered request %d, sealed at n=%d, which it could not have decrypted: its receive nonce was %d, and §5.1 skips a record that fails there silently, without a reply", p.index, p.at, p.rxAt)
+	if !p.o.rx {
+		a.add(Fail, PROXY002, "undecryptable "+s.conn.subject, fr, "node-b answered request %d, sealed at n=%d, which it could not have decrypted: its receive nonce was %d, and §5.1 skips a record that fails there silently, without a reply", p.index, p.o.at, p.o.rxAt)
+		return
+	}
+	if !o.rx {
+		a.add(Fail, PROXY003, "undecryptable "+s.conn.subject, fr, "%s cannot decrypt response %d (to request %d): it is sealed at n=%d, but %s's receive nonce is %d (§5.1), so the request fails", s.from[0], j, p.index, o.at, s.from[0], o.rxAt)
+		s.c.milestone("nexus proxy fail service=" + name)
 		return
 	}
 	switch p.action {
@@ -894,6 +976,16 @@ func (s *session) end(a *agg) {
 	open := !conn.reset && !(conn.half[0].closed && conn.half[1].closed)
 	for side := range s.sides {
 		st := s.sides[side]
+		if st.grown && !pendingSide[side] {
+			// A request that did not authenticate at 275 bytes, still
+			// waiting to be judged at 531.
+			pl := s.plan(side, st.msgs)
+			n := s.cipher[side].Nonce()
+			a.add(Fail, MUX003, s.conn.subject+fmt.Sprint(side), st.frames[:st.cut], "%s's %s does not authenticate with k_i2r at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], pl.name, min(n, s.rx[side]), n+maxNonceSkip)
+			st.msgs++ // st is a copy
+			st.filled -= conformance.RequestRecordLen
+			st.size = conformance.RequestRecordLen
+		}
 		if st.filled > 0 && !st.misaligned && !pendingSide[side] {
 			pl := s.plan(side, st.msgs)
 			v := Fail
@@ -917,7 +1009,7 @@ func (s *session) end(a *agg) {
 		a.add(Warn, PROXY001, "none "+subj, nil, "no proxy request followed the ladder on %s", subj)
 	}
 	for _, p := range s.preds {
-		if p.skip || p.action == conformance.GateDrop {
+		if !p.o.rx || p.action == conformance.GateDrop {
 			a.pass(PROXY002, p.frames...)
 			continue
 		}

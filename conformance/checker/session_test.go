@@ -215,3 +215,101 @@ func TestNodeBReceiveNonce(t *testing.T) {
 		checkFindings(t, s, want{id: MUX002, verdict: Fail, msg: "node-a's ladder step 1 is sealed at n=1, but node-b's receive nonce is 0"})
 	})
 }
+
+// TestNodeAReceiveNonce: node-a's receive nonce for node-b's records is
+// modelled as node-b's is (§5.1), so a record of node-b sealed past a nonce
+// missing from the stream is one node-a cannot decrypt.
+func TestNodeAReceiveNonce(t *testing.T) {
+	t.Run("ladder-gap", func(t *testing.T) {
+		s := newScript(t).handshake()
+		s.add(0, s.step(1))
+		_ = s.Request(1, 0x99, nil) // node-b's n=0, never on the wire
+		for n := 2; n <= 6; n++ {
+			s.add((n+1)%2, s.step(n))
+		}
+		s.proxy()
+		r := checkFindings(t, s,
+			want{id: MUX002, verdict: Fail, msg: "node-b's ladder step 2 is sealed at n=1, but node-a's receive nonce is 0: node-a cannot decrypt it"},
+			want{id: MUX002, verdict: Pass, absent: true},
+		)
+		if r.OK() {
+			t.Errorf("got a passing report, want a failure:\n%s", dump(r))
+		}
+	})
+	t.Run("response-gap", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+		_ = s.Response(0, nil) // node-b's n=3, never on the wire
+		s.answer()
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Warn, msg: "node-b's response 0 decrypts at n=4, but node-a's receive nonce is 3: node-a cannot decrypt it"},
+			want{id: PROXY003, verdict: Fail, msg: "node-a cannot decrypt response 0 (to request 0): it is sealed at n=4, but node-a's receive nonce is 3"},
+			want{id: PROXY003, verdict: Pass, absent: true},
+		)
+	})
+}
+
+// TestFirstRecordNonce: SESS-006 passes only when each side's first record
+// decrypts at n=0 (§5.1).
+func TestFirstRecordNonce(t *testing.T) {
+	for side := range 2 {
+		t.Run([]string{"node-a", "node-b"}[side], func(t *testing.T) {
+			s := newScript(t).handshake()
+			if side == 0 {
+				_ = s.step(1) // node-a's n=0, never on the wire
+				s.add(0, s.Request(0, 0x31, nil)).add(1, s.step(2))
+			} else {
+				s.add(0, s.step(1))
+				_ = s.Request(1, 0x99, nil) // node-b's n=0, never on the wire
+				s.add(1, s.step(2))
+			}
+			checkFindings(t, s,
+				want{id: SESS006, verdict: Fail, msg: "decrypts with " + []string{"k_i2r", "k_r2i"}[side] + " at n=1, not 0"},
+				want{id: SESS006, verdict: Pass, absent: true},
+			)
+		})
+	}
+}
+
+// TestProxyRecordSize: a proxy-phase record of the other class's size is a
+// MUX-001 failure at its own frame (§5.1: records are 275 and 531 bytes),
+// and the records after it are still read one by one, without false
+// MUX-003 or PROXY findings.
+func TestProxyRecordSize(t *testing.T) {
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+	quiet := []want{
+		{id: MUX003, verdict: Fail, absent: true},
+		{id: PROXY001, verdict: Warn, absent: true},
+		{id: PROXY002, verdict: Fail, absent: true},
+		{id: PROXY002, verdict: Warn, absent: true},
+		{id: PROXY003, verdict: Fail, absent: true},
+	}
+	t.Run("275-byte-response", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+		s.add(1, s.Request(1, 0, reply)) // sealed as a 275-byte record
+		s.add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s, append(quiet,
+			want{id: MUX001, verdict: Fail, msg: "node-b's response 0 is 275 bytes, nexus-v1 records are exactly 531"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"})...)
+	})
+	t.Run("531-byte-request", func(t *testing.T) {
+		s := newScript(t).handshake().ladder()
+		w, err := s.Send[0].SealRecord(nil, conformance.ResponseRecord, conformance.ServiceBundle, listReq())
+		must(t, err)
+		s.add(0, w).add(0, s.Request(0, conformance.ServiceBundle, listReq())).answer()
+		checkFindings(t, s, append(quiet,
+			want{id: MUX001, verdict: Fail, msg: "node-a's request 0 is 531 bytes, nexus-v1 records are exactly 275"},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"})...)
+	})
+	t.Run("tampered-request-last", func(t *testing.T) {
+		s := newScript(t).handshake().ladder().request(conformance.ServiceBundle, listReq())
+		bad := s.Request(0, conformance.ServiceBundle, listReq())
+		bad[10] ^= 1
+		s.add(0, bad)
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Fail, msg: "node-a's request 1 does not authenticate"},
+			want{id: MUX001, verdict: Fail, absent: true},
+			want{id: MUX001, verdict: Warn, absent: true})
+	})
+}
