@@ -52,9 +52,15 @@ type Config struct {
 	// 10.42.0.11:34568. The OS dials on its first pass: set a negative
 	// value for that timing (a session then needs no discovery).
 	DiscoveryWait time.Duration
-	// ReplyTimeout bounds each wait for a handshake message or a record the
-	// peer owes; default 4 s, node-a's retry window in the OS.
+	// ReplyTimeout bounds each wait for a handshake message or a proxy
+	// record the peer owes; default 4 s, node-a's retry window in the OS.
 	ReplyTimeout time.Duration
+	// LadderTimeout bounds each wait for the peer's mux ladder step;
+	// default 30 s. The OS gives the ladder no time window (its waits
+	// count iterations, nexus-wire.md §6.2), and a step a fault policy
+	// dropped twice comes back only after TCP's backed-off retransmission
+	// timeouts (3 s, then 6 s, after a lost SYN), which 4 s cut short.
+	LadderTimeout time.Duration
 	// ProbeWindow is how long a probe watches for a reaction (a dial, a
 	// reply) before concluding there is none; default 2 s.
 	ProbeWindow time.Duration
@@ -152,6 +158,7 @@ func NewNode(cfg Config) (*Node, error) {
 	defaultDuration(&cfg.RetryInterval, 64*time.Millisecond)
 	defaultDuration(&cfg.DiscoveryWait, time.Second)
 	defaultDuration(&cfg.ReplyTimeout, 4*time.Second)
+	defaultDuration(&cfg.LadderTimeout, 30*time.Second)
 	defaultDuration(&cfg.ProbeWindow, 2*time.Second)
 	if cfg.Requests == nil {
 		cfg.Requests = BringUpRequests()
@@ -648,7 +655,7 @@ func (n *Node) ladderStep(ctx context.Context, s *session, step LadderStep) erro
 		}
 		return n.writeRecord(ctx, s, RequestRecord, step.Kind, p)
 	}
-	rec, err := n.readRecord(ctx, s, RequestRecord, n.cfg.ReplyTimeout)
+	rec, err := n.readRecord(ctx, s, RequestRecord, n.cfg.LadderTimeout)
 	if err != nil {
 		return err
 	}

@@ -268,7 +268,7 @@ func TestBrokenTraffic(t *testing.T) {
 			if len(found) == 0 {
 				t.Fatalf("got no %s %v finding containing %q:\n%s", tt.id, tt.want, tt.msg, dump(r))
 			}
-			if len(found[0].Frames) == 0 && tt.id != SESS001 && tt.id != MUX002 {
+			if len(found[0].Frames) == 0 && tt.id != SESS001 {
 				t.Errorf("got %s with no frames, want the frames that prove it", found[0])
 			}
 			if tt.want == Fail && r.OK() {

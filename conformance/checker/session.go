@@ -96,7 +96,8 @@ type violation struct {
 	want     int // the other side's first message not yet complete then
 	boundary int // stream offset where it started
 	frame    int
-	framing  bool // noise-xk: no valid length prefix at boundary
+	framing  bool   // noise-xk: no valid length prefix at boundary
+	declared uint32 // framing: what the 4 bytes there read
 }
 
 type sideState struct {
@@ -148,16 +149,19 @@ type session struct {
 	sizeErr  bool
 	orderErr bool
 
-	keys      [2][32]byte // send keys of side 0 and side 1
-	cipher    [2]*conformance.RecordCipher
-	awaiting  [2][][]byte
-	awaitFr   [2][][]int
-	records   [2]int // records (or transport messages) completed per side
-	firstOK   [2]bool
-	bad       [2]int // consecutive failures
-	given     [2]bool
-	plain     []byte
-	ladderOK  int
+	keys     [2][32]byte // send keys of side 0 and side 1
+	cipher   [2]*conformance.RecordCipher
+	awaiting [2][][]byte
+	awaitFr  [2][][]int
+	records  [2]int // records (or transport messages) completed per side
+	firstOK  [2]bool
+	bad      [2]int // consecutive failures
+	given    [2]bool
+	plain    []byte
+	ladderOK int
+	// ladderAt is the frames of the last ladder step that passed, which a
+	// ladder that stops short cites: the failure is after them.
+	ladderAt  []int
 	ladderBad bool
 	rx        [2]uint64 // nexus-v1: the receive nonce of side's peer, side's records it could decrypt in order (§5.1)
 	preds     []prediction
@@ -339,9 +343,9 @@ func (s *session) endTurn(a *agg, side int, st *sideState) {
 		body := stdSize(side, v.idx)
 		what := s.plan(side, v.idx).name
 		if v.idx == 0 && side == 0 {
-			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "handshake is not Noise XK: %s is %d bytes with no length prefix, the spec's is %d (+4-byte u32be length)", what, n, body)
+			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "handshake is not Noise XK: %s is %d bytes with no length prefix (its first 4 bytes read %d, above the Noise maximum of 65535), the spec's is %d (+4-byte u32be length)", what, n, v.declared, body)
 		} else {
-			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "%s's %s has no valid u32be length prefix (%d bytes in the turn)", s.from[side], what, n)
+			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "%s's %s has no valid u32be length prefix: it reads %d, above the Noise maximum of 65535 (%d bytes in the turn)", s.from[side], what, v.declared, n)
 		}
 		return
 	}
@@ -403,7 +407,7 @@ func (s *session) framingError(side int, st *sideState, frame int, n uint32) {
 	st.misaligned = true
 	s.sizeErr = true
 	if st.msgs <= 1 {
-		st.pending = &violation{idx: st.msgs, boundary: st.pos - st.filled, frame: frame, framing: true}
+		st.pending = &violation{idx: st.msgs, boundary: st.pos - st.filled, frame: frame, framing: true, declared: n}
 		return
 	}
 	s.c.agg.add(Fail, SESS002, s.conn.subject, []int{frame}, "%s's stream announces a %d-byte message, above the Noise maximum of 65535", s.from[side], n)
@@ -810,6 +814,7 @@ func (s *session) ladder(side, k int, plain []byte, frames []int) {
 		return
 	}
 	s.ladderOK++
+	s.ladderAt = frames
 	if s.ladderOK == len(ladderSteps) && !s.ladderBad {
 		a.pass(MUX002, frames...)
 		s.c.milestone("nexus mux ok")
@@ -1001,7 +1006,7 @@ func (s *session) end(a *agg) {
 	switch {
 	case s.ladderBad:
 	case s.verified && s.ladderOK < len(ladderSteps):
-		a.add(Fail, MUX002, "short "+subj, nil, "the ladder on %s stopped after %d of 6 steps", subj, s.ladderOK)
+		a.add(Fail, MUX002, "short "+subj, s.ladderAt, "the ladder on %s stopped after %d of 6 steps", subj, s.ladderOK)
 	case s.noKeys && (s.records[0] < 3 || s.records[1] < 3):
 		a.add(Fail, MUX002, "short "+subj, nil, "the ladder on %s is incomplete: node-a sent %d and node-b %d of their 3 records", subj, min(s.records[0], 3), min(s.records[1], 3))
 	}
@@ -1036,6 +1041,9 @@ func (s *session) progress() string {
 			got = size
 		case st.msgs == m.idx:
 			got = st.filled
+			if st.size > size { // a length prefix declared more: say what it declared
+				size = st.size
+			}
 		}
 		parts = append(parts, fmt.Sprintf("%s %d/%d", pl.name, got, size))
 	}

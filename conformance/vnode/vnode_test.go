@@ -122,8 +122,11 @@ func TestVirtualNodesThroughTheHub(t *testing.T) {
 // runVirtual runs virtual node-a and node-b, built by New with a virtual
 // clock and seeded stacks, through a hub core in virtual time (vsim), and
 // returns their milestones stamped with the virtual time they were reached.
-func runVirtual(t *testing.T, seed byte) []string {
-	sim := vsim.New(vsim.Config{Mode: hub.ModeSwitch})
+func runVirtual(t *testing.T, seed byte) []string { return runVirtualWith(t, seed, nil) }
+
+// runVirtualWith is runVirtual through a hub with policy p (nil: none).
+func runVirtualWith(t *testing.T, seed byte, p hub.Policy) []string {
+	sim := vsim.New(vsim.Config{Mode: hub.ModeSwitch, Policy: p})
 	defer sim.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -191,6 +194,39 @@ func TestVirtualNodesInVirtualTime(t *testing.T) {
 	}
 	if again := runVirtual(t, 7); !slices.Equal(again, first) {
 		t.Errorf("two runs with one seed differ:\nfirst %q\nagain %q", first, again)
+	}
+}
+
+// slowLadder delays every segment node-b sends whose TCP payload is one
+// 275-byte record (node-b's ladder steps: its proxy records are 531 bytes)
+// by 10s, more than the 4s a proxy reply gets.
+type slowLadder struct{}
+
+func (slowLadder) Decide(_ time.Duration, l hub.Link, f []byte, d *hub.Decision) {
+	if l.FromName != conformance.RoleB.String() || len(f) < 34 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6 {
+		return
+	}
+	ihl := int(f[14]&0x0f) * 4
+	if len(f) < 14+ihl+13 {
+		return
+	}
+	total := int(f[16])<<8 | int(f[17])
+	if total-ihl-int(f[14+ihl+12]>>4)*4 == conformance.RequestRecordLen {
+		d.Copies = append(d.Copies, hub.Copy{Delay: 10 * time.Second})
+	}
+}
+
+// TestLadderOutlastsRetransmission: node-b's ladder steps arriving 10s
+// late (a fault policy's delay, or TCP's backed-off retransmissions of
+// dropped steps) do not fail the ladder, which the OS does not time (its
+// waits count iterations); the run completes.
+func TestLadderOutlastsRetransmission(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // see internal/vsim
+	lines := runVirtualWith(t, 7, slowLadder{})
+	for _, w := range []string{"nexus mux ok node-a", "nexus proxy ok node-a service=bundlemgrd"} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, w) }) {
+			t.Errorf("milestones %q lack %q", lines, w)
+		}
 	}
 }
 
