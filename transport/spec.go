@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -479,7 +480,9 @@ func checkOption(k, v string) string {
 			return "want a VTEP address, such as 10.0.0.2 or 10.0.0.2:4789"
 		}
 		for _, r := range strings.Fields(v) {
-			if _, err := parseVTEP(r, 4789); err != nil {
+			if _, err := parseVTEP(r, 4789); errors.Is(err, errBroadcastVTEP) {
+				return "the broadcast address is no VTEP (use group= for a multicast overlay)"
+			} else if err != nil {
 				return "want a VTEP's IPv4 address, optionally with a port: 10.0.0.2 or 10.0.0.2:4789"
 			}
 		}
@@ -618,7 +621,8 @@ func vmHostPort(a string) (host, port string) {
 func (s Spec) PortOptions() hub.PortOptions {
 	var o hub.PortOptions
 	if s.Transport == VXLAN {
-		o.Horizon = "vxlan/" + s.Options["vni"]
+		vni, _ := strconv.ParseUint(s.Options["vni"], 10, 32) // valid: Validate parsed it
+		o.Horizon = "vxlan/" + strconv.FormatUint(vni, 10)    // vni=042 and vni=42 are one overlay
 	}
 	if v, ok := s.Options["overflow"]; ok {
 		o.Overflow, _ = hub.ParseOverflow(v)

@@ -44,17 +44,27 @@ const (
 	fdbAging = 300 * time.Second
 )
 
+// errBroadcastVTEP is parseVTEP's refusal of 255.255.255.255, which a
+// socket may not send to without SO_BROADCAST: every flood would fail.
+var errBroadcastVTEP = errors.New("the broadcast address is no VTEP (use group= for a multicast overlay)")
+
 // parseVTEP parses "IP" or "IP:PORT" (port defaulting to def).
 func parseVTEP(s string, def uint16) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		if !ap.Addr().Unmap().Is4() || ap.Port() == 0 {
 			return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address and a port", s)
 		}
+		if ap.Addr().Unmap() == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return netip.AddrPort{}, fmt.Errorf("vtep %q: %w", s, errBroadcastVTEP)
+		}
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Unmap().Is4() || a.IsMulticast() || a.IsUnspecified() {
 		return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address", s)
+	}
+	if a.Unmap() == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return netip.AddrPort{}, fmt.Errorf("vtep %q: %w", s, errBroadcastVTEP)
 	}
 	return netip.AddrPortFrom(a.Unmap(), def), nil
 }
@@ -345,32 +355,45 @@ func (v *VXLANConn) write(frame []byte) error {
 	if vtep, ok := v.lookup(frame[0:6]); ok {
 		return v.send(b, vtep)
 	}
+	// A flood reached the overlay if any remote took it: one remote the
+	// underlay cannot reach loses its copy, not the frame.
+	delivered := false
 	var first error
 	for _, to := range v.flood {
-		if err := v.send(b, to); err != nil && first == nil {
+		err := v.send(b, to)
+		switch {
+		case err == nil:
+			delivered = true
+		case errors.Is(err, net.ErrClosed):
+			return err
+		case first == nil:
 			first = err
 		}
+	}
+	if delivered {
+		return nil
 	}
 	return first
 }
 
-// send sends one datagram. Only a closed socket and a frame too long for
-// the path end the attempt as errors; a VTEP that is not there (ICMP port
-// unreachable reported on a later send) is the overlay's loss, as with
-// the kernel's vxlan device.
+// send sends one datagram. Only a closed socket ends the port; any other
+// failure is this frame's loss (a *hub.FrameError): a frame too long for
+// the path is oversize, and a VTEP the underlay cannot reach now (ICMP
+// port unreachable reported on a later send, no route, a blackhole or
+// prohibit route, a firewall's EPERM) is the overlay's loss, as with the
+// kernel's vxlan device, counted as port-down, and the next frame tries
+// again.
 func (v *VXLANConn) send(b []byte, to netip.AddrPort) error {
 	_, err := v.c.WriteToUDPAddrPort(b, to)
 	switch {
 	case err == nil:
 		return nil
-	case v.closed.Load():
+	case v.closed.Load(), errors.Is(err, net.ErrClosed):
 		return net.ErrClosed
 	case errors.Is(err, syscall.EMSGSIZE):
 		return fmt.Errorf("%s: write: %w (%w)", v.desc, &hub.FrameError{Reason: hub.DropOversize, Len: len(b) - vxlanHeaderLen}, err)
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return fmt.Errorf("%s: write to %s: %w (%w)", v.desc, to, &hub.FrameError{Reason: hub.DropDown, Len: len(b) - vxlanHeaderLen}, err)
 	}
-	return fmt.Errorf("%s: write to %s: %w", v.desc, to, err)
+	return fmt.Errorf("%s: write to %s: %w (%w)", v.desc, to, &hub.FrameError{Reason: hub.DropDown, Len: len(b) - vxlanHeaderLen}, err)
 }
 
 // KernelDrops implements hub.KernelDropper.

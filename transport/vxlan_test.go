@@ -78,6 +78,10 @@ func TestVXLANSpecRemotes(t *testing.T) {
 			[]string{"needs remote= (each VTEP, repeatable) or group= (a multicast group)"}},
 		{"remote-and-group", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,group=239.1.1.1,vni=4", "options.group",
 			[]string{"remote=", "group=", "not both"}},
+		{"broadcast-remote", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,remote=255.255.255.255,vni=4", "options.remote",
+			[]string{"the broadcast address is no VTEP"}},
+		{"broadcast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=255.255.255.255:4789,vni=4", "options.remote",
+			[]string{"the broadcast address is no VTEP"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := transport.ParseSpec(tc.text)
@@ -303,5 +307,62 @@ func BenchmarkVXLANFlood(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/remote")
 		})
+	}
+}
+
+// TestVXLANUnreachableRemoteLosesItsCopy: a remote the underlay refuses to
+// send to (here the broadcast address, which a socket without SO_BROADCAST
+// may not reach: EACCES, as a prohibit route or a firewall gives) costs a
+// flood only that remote's copy, and a frame for it alone is a counted
+// loss; the port goes on either way, where such an error used to end it.
+func TestVXLANUnreachableRemoteLosesItsCopy(t *testing.T) {
+	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	bad := netip.MustParseAddrPort("255.255.255.255:4789")
+	open := func(local string, remotes ...netip.AddrPort) *transport.VXLANConn {
+		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42, Remotes: remotes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	b := open(pb, netip.MustParseAddrPort(pa))
+	a := open(pa, bad, netip.MustParseAddrPort(pb))
+	flood := broadcast(0xa1, 1)
+	if err := hub.WriteFrame(a, flood); err != nil {
+		t.Fatalf("a flood with one remote unreachable: %v, want it delivered to the other", err)
+	}
+	buf := make([]byte, transport.DefaultMaxFrame)
+	if n, err := hub.ReadFrame(b, buf); err != nil || !bytes.Equal(buf[:n], flood) {
+		t.Fatalf("the reachable remote read %d bytes, %v; want the flood", n, err)
+	}
+
+	alone := open(freeUDPAddr(t), bad)
+	var fe *hub.FrameError
+	if err := hub.WriteFrame(alone, flood); !errors.As(err, &fe) || fe.Reason != hub.DropDown {
+		t.Fatalf("a flood no remote takes: %v, want a frame's loss (DropDown), not the port's end", err)
+	}
+	if err := hub.WriteFrame(alone, flood); !errors.As(err, &fe) {
+		t.Fatalf("the next frame: %v, want the port still there and the frame lost again", err)
+	}
+}
+
+// TestVXLANHorizonIsTheVNI: ports of one overlay share a split-horizon
+// group whatever the VNI's spelling (vni=042 is vni=42), so that a frame
+// from one is never sent out of the other; another VNI is another group.
+func TestVXLANHorizonIsTheVNI(t *testing.T) {
+	horizon := func(text string) string {
+		s, err := transport.ParseSpec(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.PortOptions().Horizon
+	}
+	x := horizon("x=vxlan:127.0.0.1:4791,remote=127.0.0.2,vni=42")
+	if y := horizon("y=vxlan:127.0.0.1:4792,remote=127.0.0.3,vni=042"); y != x {
+		t.Errorf("vni=042 is in horizon %q, vni=42 in %q: want one overlay", y, x)
+	}
+	if z := horizon("z=vxlan:127.0.0.1:4793,remote=127.0.0.4,vni=43"); z == x {
+		t.Errorf("vni=43 shares vni=42's horizon %q", x)
 	}
 }
