@@ -130,26 +130,35 @@ func TestCloseWaitsWhileTheWriterProgresses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newStuckFile(false)
 		s, driver := stuckSink(t, f, 40) // ten batches and more
-		done := closeAsync(s)
-		synctest.Wait()
-		now := t0
-		for writes := 0; ; writes++ {
-			if err, ok := returned(done); ok {
-				if err != nil || writes < 10 {
-					t.Fatalf("Close() = %v after %d slow writes, want nil after all of them", err, writes)
-				}
-				break
-			}
-			now = now.Add(4 * time.Second) // less than the close timeout between writes
-			driver.AdvanceTo(now, synctest.Wait)
-			synctest.Wait()
-			if err, ok := returned(done); ok {
-				t.Fatalf("Close() = %v after %d writes, %v in: it gave up on a writer still writing", err, writes, now.Sub(t0))
-			}
-			f.step <- struct{}{}
-			synctest.Wait()
-		}
+		closeStepping(t, s, driver, f.step, 10)
 	})
+}
+
+// closeStepping closes s and, every 4s of virtual time (less than the
+// close timeout), lets the writer's file take one more step, until Close
+// returns: it must return nil, after at least min steps, and never give up
+// while steps come.
+func closeStepping(t *testing.T, s *Sink, driver *hub.Driver, step chan<- struct{}, min int) {
+	t.Helper()
+	done := closeAsync(s)
+	synctest.Wait()
+	now := t0
+	for steps := 0; ; steps++ {
+		if err, ok := returned(done); ok {
+			if err != nil || steps < min {
+				t.Fatalf("Close() = %v after %d slow steps, want nil after all of them", err, steps)
+			}
+			return
+		}
+		now = now.Add(4 * time.Second)
+		driver.AdvanceTo(now, synctest.Wait)
+		synctest.Wait()
+		if err, ok := returned(done); ok {
+			t.Fatalf("Close() = %v after %d steps, %v in: it gave up on a writer still writing", err, steps, now.Sub(t0))
+		}
+		step <- struct{}{}
+		synctest.Wait()
+	}
 }
 
 // A write blocked on a file that takes deadlines (a pipe the runtime's
@@ -195,26 +204,7 @@ func TestCloseWaitsForALargeBatchTakenSlowly(t *testing.T) {
 			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1000, 1, 2, k)}
 			s.Observe(&ev)
 		}
-		driver := &hub.Driver{Clock: clock}
-		done := closeAsync(s)
-		synctest.Wait()
-		now := t0
-		for writes := 0; ; writes++ {
-			if err, ok := returned(done); ok {
-				if err != nil || writes < 4 {
-					t.Fatalf("Close() = %v after %d slow pieces, want nil after all of them", err, writes)
-				}
-				break
-			}
-			now = now.Add(4 * time.Second) // less than the close timeout between pieces
-			driver.AdvanceTo(now, synctest.Wait)
-			synctest.Wait()
-			if err, ok := returned(done); ok {
-				t.Fatalf("Close() = %v after %d pieces, %v in: it gave up on a reader still reading", err, writes, now.Sub(t0))
-			}
-			f.step <- struct{}{}
-			synctest.Wait()
-		}
+		closeStepping(t, s, &hub.Driver{Clock: clock}, f.step, 4)
 		if st := s.Stats(); st.Written != 250 || st.WriteError != 0 {
 			t.Errorf("stats %+v, want all 250 frames written", st)
 		}
