@@ -60,8 +60,9 @@ func startHub(t *testing.T, specs ...transport.Spec) *liveHub {
 	return lh
 }
 
-// waitAttached waits until the port has had attaches peers and has one now.
-func (lh *liveHub) waitAttached(t *testing.T, name string, attaches uint64) {
+// waitPort waits until the named port's status satisfies ok; what says
+// what the test waits for, should it not come.
+func (lh *liveHub) waitPort(t *testing.T, name, what string, ok func(hub.PortStatus) bool) {
 	t.Helper()
 	deadline := time.Now().Add(transporttest.HangGuard)
 	for time.Now().Before(deadline) {
@@ -70,32 +71,33 @@ func (lh *liveHub) waitAttached(t *testing.T, name string, attaches uint64) {
 			t.Fatal(err)
 		}
 		for _, p := range ports {
-			if p.Name == name && p.Attached && p.Stats.Attaches == attaches {
+			if p.Name == name && ok(p) {
 				return
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("port %q: no peer attached (attach #%d) within %v", name, attaches, transporttest.HangGuard)
+	t.Fatalf("port %q: %s within %v", name, what, transporttest.HangGuard)
+}
+
+// waitAttached waits until the port has had attaches peers and has one now.
+func (lh *liveHub) waitAttached(t *testing.T, name string, attaches uint64) {
+	t.Helper()
+	lh.waitPort(t, name, fmt.Sprintf("no peer attached (attach #%d)", attaches), func(p hub.PortStatus) bool {
+		return p.Attached && p.Stats.Attaches == attaches
+	})
 }
 
 // waitDetached waits until the port has no peer.
 func (lh *liveHub) waitDetached(t *testing.T, name string) {
 	t.Helper()
-	deadline := time.Now().Add(transporttest.HangGuard)
-	for time.Now().Before(deadline) {
-		ports, err := lh.h.Ports(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ports {
-			if p.Name == name && !p.Attached {
-				return
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("port %q: peer still attached after %v", name, transporttest.HangGuard)
+	lh.waitPort(t, name, "peer still attached", func(p hub.PortStatus) bool { return !p.Attached })
+}
+
+// waitPaused waits until the core holds the port's sender back.
+func (lh *liveHub) waitPaused(t *testing.T, name string) {
+	t.Helper()
+	lh.waitPort(t, name, "not paused", func(p hub.PortStatus) bool { return p.Flow.Paused })
 }
 
 // vmEnd is one VM's end in the hub tests, with a unique source MAC.
@@ -379,7 +381,7 @@ func TestRestartedVMWaitsForItsOldConnection(t *testing.T) {
 			if _, err := vm1.Write(stream); err != nil {
 				t.Fatal(err)
 			}
-			waitPaused(t, lh, "vm")
+			lh.waitPaused(t, "vm")
 			vm1.Close()
 
 			vm2 := transport.NewStreamConn(dial(), 0)
@@ -402,25 +404,6 @@ func TestRestartedVMWaitsForItsOldConnection(t *testing.T) {
 			}
 		})
 	}
-}
-
-// waitPaused waits until the core holds the port's sender back.
-func waitPaused(t *testing.T, lh *liveHub, name string) {
-	t.Helper()
-	deadline := time.Now().Add(transporttest.HangGuard)
-	for time.Now().Before(deadline) {
-		ports, err := lh.h.Ports(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ports {
-			if p.Name == name && p.Flow.Paused {
-				return
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("port %q: not paused within %v", name, transporttest.HangGuard)
 }
 
 // TestRapidReconnectsAreNotRefused: a VM that closes and connects again at
