@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/samefile"
@@ -118,18 +118,6 @@ func ptr[T any](v T) *T { return &v }
 // capturedAging is the aging an l2hub capture's header records.
 func capturedAging(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fm, err := capture.ParseMeta(r.Section().Comment)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, fm := capturetest.Section(t, path)
 	return fm.Extra["aging"]
 }

@@ -29,3 +29,25 @@ func Packets(t testing.TB, path string) []capture.Packet {
 	}
 	return out
 }
+
+// Section returns the first section header of the pcapng file at path and
+// the l2hub meta its comment carries, failing the test on a file that has
+// neither.
+func Section(t testing.TB, path string) (capture.Section, capture.FileMeta) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	sec := r.Section()
+	fm, err := capture.ParseMeta(sec.Comment)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return sec, fm
+}

@@ -1,32 +1,11 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
-	"l2hub/capture"
+	"l2hub/capture/capturetest"
 )
-
-// readSection returns the section header of a pcapng file and its meta.
-func readSection(t *testing.T, path string) (capture.Section, capture.FileMeta) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec := r.Section()
-	fm, err := capture.ParseMeta(sec.Comment)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return sec, fm
-}
 
 // TestCaptureHeaderNamesTheVersionOnce: serve's and replay's captures say
 // "l2hub 0.1.0" in shb_userappl and "version=0.1.0" in the header comment.
@@ -42,7 +21,7 @@ func TestCaptureHeaderNamesTheVersionOnce(t *testing.T) {
 		t.Fatalf("replay: %v\n%s", err, stderr)
 	}
 	for _, path := range []string{served, replayed} {
-		sec, fm := readSection(t, path)
+		sec, fm := capturetest.Section(t, path)
 		if want := "l2hub " + Version; sec.UserAppl != want {
 			t.Errorf("%s: got shb_userappl %q, want %q", filepath.Base(path), sec.UserAppl, want)
 		}

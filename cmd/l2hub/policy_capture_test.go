@@ -75,8 +75,8 @@ func TestReplacedPolicyStartsANewCaptureFile(t *testing.T) {
 	if want := []string{"a in dropped: a->b: rule drop-a-b: drop (always)", "a out", "b in"}; !slices.Equal(got, want) {
 		t.Errorf("%s holds %q, want %q", next, got, want)
 	}
-	_, old := readSection(t, pcap)
-	_, cur := readSection(t, next)
+	_, old := capturetest.Section(t, pcap)
+	_, cur := capturetest.Section(t, next)
 	p, err := filter.Parse([]byte(newPolicy), "new.yaml", []string{"a", "b"})
 	if err != nil {
 		t.Fatal(err)
