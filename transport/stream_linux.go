@@ -17,16 +17,8 @@ var _ hub.PeerBacklog = (*StreamConn)(nil)
 // one while a write waits for the send buffer to half empty. ok is false
 // for a connection that is not a socket, or closed.
 func (c *StreamConn) PeerBacklog() (bytes int, ok bool) {
-	sc, isSocket := c.conn.(syscall.Conn)
-	if !isSocket {
-		return 0, false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
-	var ierr error
-	if err := raw.Control(func(fd uintptr) { bytes, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err != nil || ierr != nil {
+	var err error
+	if !c.onSocket(func(fd int) { bytes, err = unix.IoctlGetInt(fd, unix.SIOCOUTQ) }) || err != nil {
 		return 0, false
 	}
 	return bytes, true
@@ -36,19 +28,25 @@ func (c *StreamConn) PeerBacklog() (bytes int, ok bool) {
 // has failed, whether or not everything it sent has been read (poll(2)'s
 // POLLRDHUP): a reader paused with unread frames does not see the end yet.
 func (c *StreamConn) PeerHungUp() bool {
-	sc, isSocket := c.conn.(syscall.Conn)
-	if !isSocket {
+	hung := false
+	c.onSocket(func(fd int) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		n, err := unix.Poll(fds, 0)
+		hung = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
+	})
+	return hung
+}
+
+// onSocket runs fn on the connection's socket; false, without running it,
+// when the connection is not a socket or is closed.
+func (c *StreamConn) onSocket(fn func(fd int)) bool {
+	sc, ok := c.conn.(syscall.Conn)
+	if !ok {
 		return false
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {
 		return false
 	}
-	hung := false
-	raw.Control(func(fd uintptr) {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-		n, err := unix.Poll(fds, 0)
-		hung = err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
-	})
-	return hung
+	return raw.Control(func(fd uintptr) { fn(int(fd)) }) == nil
 }
