@@ -428,12 +428,14 @@ func (h *Hub) reader(a *attachment) {
 	if kd != nil {
 		kernelSeen = kd.KernelDrops()
 	}
+	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames from the peer discarded")
 	frames := make([]*Frame, maxReadBatch)
 	for {
 		n, err := a.io.ReadFrames(frames, h.cfg.MaxFrame)
 		if kd != nil {
 			if k := kd.KernelDrops(); k != kernelSeen {
 				stats.dropN(DropKernel, int(k-kernelSeen))
+				discards.note(DropKernel, k-kernelSeen, nil)
 				kernelSeen = k
 			}
 		}
@@ -441,6 +443,7 @@ func (h *Hub) reader(a *attachment) {
 			var fe *FrameError
 			if errors.As(err, &fe) {
 				stats.Drop(fe.Reason)
+				discards.note(fe.Reason, 1, err)
 				continue
 			}
 			if errors.Is(err, ErrFrameTooLarge) {
@@ -490,13 +493,14 @@ func (h *Hub) waitResume(a *attachment) bool {
 // once as have piled up.
 func (h *Hub) writer(a *attachment) {
 	batch := make([]*Frame, maxWriteBatch)
+	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames to the peer lost: its transport could not send them")
 	defer a.q.discard(a.stats) // what is left once the core no longer appends
 	for {
 		if !a.q.wait(a.stop) {
 			return
 		}
 		n := a.q.peek(batch)
-		err := h.write(a, batch[:n])
+		err := h.write(a, batch[:n], discards)
 		a.q.commit(n)
 		ReleaseAll(batch[:n])
 		if a.q.drainWanted() {
@@ -510,8 +514,9 @@ func (h *Hub) writer(a *attachment) {
 	}
 }
 
-// write sends frames to a's peer, counting those the transport discards.
-func (h *Hub) write(a *attachment, frames []*Frame) error {
+// write sends frames to a's peer, counting (and logging) those the
+// transport discards.
+func (h *Hub) write(a *attachment, frames []*Frame, discards *discardLog) error {
 	for len(frames) > 0 {
 		n, err := a.io.WriteFrames(frames)
 		if err == nil {
@@ -520,6 +525,7 @@ func (h *Hub) write(a *attachment, frames []*Frame) error {
 		var fe *FrameError
 		if errors.As(err, &fe) && n < len(frames) {
 			a.stats.Drop(fe.Reason)
+			discards.note(fe.Reason, 1, err)
 			frames = frames[n+1:]
 			continue
 		}
