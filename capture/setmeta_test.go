@@ -143,3 +143,77 @@ func TestSetMetaRefused(t *testing.T) {
 		t.Errorf("got files %v, want only the first", s.Files())
 	}
 }
+
+// TestSetMetaEndsTheOldFilesWithTheirAnnotations: annotations no frame
+// carried before SetMeta (an edit of the policy being replaced) belong to
+// the old Meta: they end the old files as their trailer, and the new
+// files' first frame does not carry them, so a replay of the new file with
+// its own policy does not make them again.
+func TestSetMetaEndsTheOldFilesWithTheirAnnotations(t *testing.T) {
+	const edit = "control at 1.4s: link b down"
+	newMeta := testMeta
+	newMeta.Seed = 7
+	for _, tc := range []struct {
+		name    string
+		perPort bool
+		bytes   int64
+	}{
+		{"segment", false, 0},
+		{"per-port", true, 0},
+		{"rotating at 900 bytes", false, 900},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newMemFS()
+			cfg := memConfig(fs)
+			cfg.PerPort, cfg.RotateBytes = tc.perPort, tc.bytes
+			cfg.Path = filepath.Join(t.TempDir(), "run.pcapng")
+			s := mustOpen(t, cfg)
+			run(s, []step{addPort(0, "a", "tcp a"), addPort(1, "b", "tcp b"),
+				event(0, 0, "a", hub.Ingress, frame(60, 1, 0xff, 1), false),
+				event(time.Millisecond, 1, "b", hub.Ingress, frame(60, 2, 0xff, 2), false)})
+			s.Annotate(edit)
+			done, err := s.SetMeta(newMeta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(s, []step{event(2*time.Second, 0, "a", hub.Ingress, frame(60, 1, 0xff, 3), false),
+				event(3*time.Second, 1, "b", hub.Ingress, frame(60, 2, 0xff, 4), false)})
+			<-done
+			mustClose(t, s)
+
+			var oldTrailers, newTrailers int
+			for _, path := range s.Files() {
+				b := fs.file(t, path)
+				if tc.bytes > 0 && int64(len(b)) > tc.bytes {
+					t.Errorf("%s: %d bytes, more than %d", path, len(b), tc.bytes)
+				}
+				got, r := readAll(t, b)
+				fm, err := ParseMeta(r.Section().Comment)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				for _, p := range got {
+					if strings.Contains(p.Comment, edit) {
+						t.Errorf("%s (seed %d): frame %d carries the old policy's edit: %q", path, fm.Seed, p.Number, p.Comment)
+					}
+				}
+				switch {
+				case r.Trailer() == "":
+				case r.Trailer() != edit:
+					t.Errorf("%s: Trailer() = %q, want %q", path, r.Trailer(), edit)
+				case fm.Seed == 7:
+					newTrailers++
+				default:
+					oldTrailers++
+				}
+			}
+			want := 1
+			if tc.perPort {
+				want = 2 // each port's file sequence ends with it
+			}
+			if oldTrailers != want || newTrailers != 0 {
+				t.Errorf("files %v: the edit ends %d of the old Meta's files and %d of the new's; want %d and 0", s.Files(), oldTrailers, newTrailers, want)
+			}
+		})
+	}
+}

@@ -286,6 +286,10 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 	if s.closed {
 		return nil, fmt.Errorf("capture %s: closed", s.cfg.Path)
 	}
+	// Annotations no frame has carried yet happened under the old Meta
+	// (an edit of the policy being replaced): they end the old files, as
+	// at Close, rather than open the new ones.
+	s.queueTrailerLocked()
 	var h [recHdrLen]byte
 	h[0] = recMeta
 	s.pending = append(s.pending, h[:]...)
@@ -386,23 +390,7 @@ func (s *Sink) signal() {
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if !s.closed {
-		if s.missed > 0 {
-			if len(s.note) > 0 {
-				s.note = append(s.note, '\n')
-			}
-			s.note = appendGap(s.note, s.missed, "after the last record")
-			s.missed = 0
-		}
-		if len(s.note) > 0 {
-			// Annotations no frame followed: the writer ends the files
-			// with them (see Trailer).
-			at := len(s.pending)
-			s.pending = append(s.pending, make([]byte, recHdrLen)...)
-			s.pending[at] = recTrailer
-			ne.PutUint32(s.pending[at+20:], uint32(len(s.note)))
-			s.pending = append(s.pending, s.note...)
-			s.note = s.note[:0]
-		}
+		s.queueTrailerLocked()
 		s.closed = true
 		s.space.Broadcast()
 		s.signal()
@@ -410,6 +398,28 @@ func (s *Sink) Close() error {
 	s.mu.Unlock()
 	s.closeOnce.Do(func() { s.closeErr = s.waitWriter() })
 	return s.closeErr
+}
+
+// queueTrailerLocked queues the annotations no frame has carried, and the
+// events missed since the last record, for the writer to end the current
+// files with (see Reader.Trailer). s.mu is held.
+func (s *Sink) queueTrailerLocked() {
+	if s.missed > 0 {
+		if len(s.note) > 0 {
+			s.note = append(s.note, '\n')
+		}
+		s.note = appendGap(s.note, s.missed, "after the last record")
+		s.missed = 0
+	}
+	if len(s.note) == 0 {
+		return
+	}
+	at := len(s.pending)
+	s.pending = append(s.pending, make([]byte, recHdrLen)...)
+	s.pending[at] = recTrailer
+	ne.PutUint32(s.pending[at+20:], uint32(len(s.note)))
+	s.pending = append(s.pending, s.note...)
+	s.note = s.note[:0]
 }
 
 // waitWriter waits for the writer goroutine to finish, for as long as it

@@ -201,7 +201,7 @@ func (w *writer) addPort(p portDesc) {
 		if o := w.segment; !o.failed && w.cfg.Format == FormatPcapng {
 			if o.packets > 0 && w.cfg.RotateBytes > 0 &&
 				o.size+int64(idbLen(p.name, p.descr)+isbBound(p.name))+o.trailer > w.cfg.RotateBytes {
-				o.rotate() // the new file's header describes every port, this one included
+				o.rotate("") // the new file's header describes every port, this one included
 				return
 			}
 			o.reserve(idbLen(p.name, p.descr))
@@ -244,7 +244,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
-		o.rotate()
+		o.rotate("")
 		if o.failed {
 			w.stats.writeError.Add(1)
 			o.lost++
@@ -285,14 +285,24 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 
 // setMeta makes m the Meta of new files and starts the next file of every
 // sequence, so that m's section header covers what comes next.
+// The annotations queued before it (recTrailer) end the old files.
 func (w *writer) setMeta(m Meta) {
+	trailer := w.trailerComment()
+	w.trailer = ""
+	w.eachOutput(func(o *output) { o.makeRoom(trailer) }) // under the old Meta
 	w.meta = m
+	w.eachOutput(func(o *output) { o.rotate(trailer) })
+}
+
+// eachOutput calls fn with every file sequence: the segment's, or each
+// port's.
+func (w *writer) eachOutput(fn func(*output)) {
 	if w.segment != nil {
-		w.segment.rotate()
+		fn(w.segment)
 	}
 	for _, p := range w.ports {
 		if o := w.perPort[p.id]; o != nil {
-			o.rotate()
+			fn(o)
 		}
 	}
 }
@@ -617,8 +627,10 @@ func (w *writer) trailerComment() string {
 	return trailerPrefix + w.trailer
 }
 
-func (o *output) rotate() {
-	o.statistics("", nil)
+// rotate ends the current file (or stream section) with its statistics,
+// the first carrying trailer if it is not empty, and starts the next.
+func (o *output) rotate(trailer string) {
+	o.statistics(trailer, nil)
 	if o.w.cfg.stream && o.f != nil && !o.failed {
 		// A stream goes on in a new section of the same stream.
 		o.flush()
@@ -639,15 +651,28 @@ func (o *output) rotate() {
 
 func (o *output) close() {
 	trailer, tots := o.w.trailerComment(), o.totals()
+	o.makeRoomFor(trailer, tots)
+	o.statistics(trailer, tots)
+	o.flush()
+	o.closeFile()
+}
+
+// makeRoom starts a new file when the statistics blocks that end this
+// one would take it over the rotation bound with trailer, so that rotate
+// can end it with trailer.
+func (o *output) makeRoom(trailer string) {
+	if trailer != "" {
+		o.makeRoomFor(trailer, nil)
+	}
+}
+
+func (o *output) makeRoomFor(trailer string, tots []*portTotals) {
 	if o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+o.statisticsLen(trailer, tots) > o.w.cfg.RotateBytes {
 		// The annotations and the hub's counters, whose size the
 		// rotation bound (isbBound) leaves out, go in a file of their own
 		// rather than over the bound; it has the same interfaces.
-		o.rotate()
+		o.rotate("")
 	}
-	o.statistics(trailer, tots)
-	o.flush()
-	o.closeFile()
 }
 
 func (o *output) closeFile() {

@@ -642,22 +642,21 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	if from != NoPort {
 		link = c.ports[from].link(dst)
 	}
-	switch {
-	case dp == nil:
-		f.Release()
-		return
-	case dp.out == nil:
-		dp.stats.Drop(DropDown)
-		if link != nil {
-			link.drops++
-		}
+	if dp == nil {
 		f.Release()
 		return
 	}
-	depth := dp.out.Depth()
-	reason, why := c.admit(dp, depth, f.Len())
-	if dp.maxOut > 0 && f.Len() > dp.maxOut {
-		reason, why = DropOversize, oversizeNote
+	var depth QueueDepth
+	var reason DropReason
+	var why Note
+	if dp.out == nil {
+		reason, why = DropDown, portDownNote
+	} else {
+		depth = dp.out.Depth()
+		reason, why = c.admit(dp, depth, f.Len())
+		if dp.maxOut > 0 && f.Len() > dp.maxOut {
+			reason, why = DropOversize, oversizeNote
+		}
 	}
 	dropped := reason != DropNone
 	if dropped {
@@ -718,6 +717,9 @@ func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
 	}
 	return c.gate.Cut(at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
 }
+
+// portDownNote explains a frame for a port that has no peer attached.
+var portDownNote = Note{Action: "port-down", Detail: "no VM attached to the port"}
 
 // oversizeNote explains a frame larger than its port's peer takes.
 var oversizeNote = Note{Action: "oversize", Detail: "larger than the port's peer takes (a VXLAN port: its MTU less 50 bytes)"}
