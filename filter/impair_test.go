@@ -2,6 +2,7 @@ package filter
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -659,5 +660,33 @@ func TestLinkFlap(t *testing.T) {
 		if want := p.Port == "a"; p.Down != want {
 			t.Errorf("Describe port %s down %v, want %v", p.Port, p.Down, want)
 		}
+	}
+}
+
+// TestAdHocPartitionsAreBounded: the control API cannot grow a policy's
+// partitions without bound; the refusal says how to go on, and starting an
+// existing partition again needs no new place.
+func TestAdHocPartitionsAreBounded(t *testing.T) {
+	pol, err := Load("../testdata/policies/partition.yaml", abc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full error
+	for i := 0; full == nil; i++ {
+		if i > 2*maxPartitions {
+			t.Fatalf("added %d partitions without a refusal", i)
+		}
+		name := fmt.Sprintf("p%d", i)
+		if _, full = pol.AddPartition(time.Second, name, [][]string{{"a"}, {"b"}}); full == nil {
+			if err := pol.HealPartition(time.Second, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !strings.Contains(full.Error(), "set-policy") || !strings.Contains(full.Error(), "again by its name") {
+		t.Errorf("refusal %q does not say how to go on", full)
+	}
+	if _, err := pol.AddPartition(2*time.Second, "p0", [][]string{{"a"}, {"b"}}); err != nil {
+		t.Errorf("starting the healed p0 again: %v", err)
 	}
 }

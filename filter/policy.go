@@ -337,7 +337,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 		return name, nil
 	}
 	if len(p.partitions) >= maxPartitions {
-		return "", fmt.Errorf("partition %s: more than %d partitions", quote(name), maxPartitions)
+		return "", fmt.Errorf("partition %s: the policy has %d partitions, the most it holds; a healed one keeps its place and counters until set-policy replaces the policy, and starting an existing one again by its name (with the same groups) needs no new place", quote(name), maxPartitions)
 	}
 	pt.name = name
 	p.advance(now)
