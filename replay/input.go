@@ -113,6 +113,11 @@ type source struct {
 	// cut counts the frames replayed from a record cut short (OrigLen >
 	// len(Data)); long, those too long to be given their length back.
 	cut, long int
+	// recs counts an l2hub section's records per interface, and stated
+	// what its statistics blocks say it holds (records.go); lacking sums,
+	// over the sections, the records they count that the input lacks.
+	recs, stated map[int]uint64
+	lacking      recordsLacking
 
 	// readerSection is the section the reader is in (section is the last
 	// packet's); ended, when set, is called as each section ends.
@@ -143,6 +148,7 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 		LinkTypes:  []capture.LinkType{capture.LinkTypeEthernet},
 		MaxBlock:   maxBlock,
 		SectionEnd: s.sectionEnd,
+		Statistics: s.statistics,
 	})
 	if err != nil {
 		rc.Close()
@@ -157,6 +163,7 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 // section's header replaces n's, and by advance at the end of the input.
 func (s *source) sectionEnd(n int, ifaces []capture.Interface) {
 	s.readerSection = n + 1
+	s.compareRecords(ifaces)
 	if s.ended == nil {
 		return
 	}
@@ -202,6 +209,9 @@ func (s *source) advance() bool {
 	}
 	s.head, s.ok = p, true
 	s.packets++
+	if s.recs != nil && s.l2hub {
+		s.recs[p.Interface]++
+	}
 	return true
 }
 

@@ -491,6 +491,14 @@ type InputResult struct {
 	// hub.DefaultMaxFrame bytes and were given as recorded.
 	Cut        int `json:"cut,omitempty"`
 	CutTooLong int `json:"cut_too_long,omitempty"`
+	// LackingRecords counts the records an l2hub capture's statistics
+	// blocks count and it does not hold (deleted after the run), on
+	// LackingPorts' interfaces.
+	LackingRecords uint64   `json:"lacking_records,omitempty"`
+	LackingPorts   []string `json:"lacking_ports,omitempty"`
+	// NoStatistics: an l2hub section read to its end has no statistics
+	// blocks to check against (uncheckedNote).
+	NoStatistics bool `json:"no_statistics,omitempty"`
 }
 
 // PortResult is one port's counters after the replay.
@@ -643,13 +651,15 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		if err != nil {
 			return err
 		}
+		s.countRecords()
 		srcs = append(srcs, s)
 		total += s.size
 		s.advance()
 	}
 	defer func() {
 		for _, s := range srcs {
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long}
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
+				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
 			}

@@ -136,6 +136,12 @@ func (res *Result) inputNotes() []Note {
 		if in.Cut > 0 {
 			ns = append(ns, cutNote(in))
 		}
+		if in.LackingRecords > 0 {
+			ns = append(ns, lackingNote(in))
+		}
+		if in.NoStatistics {
+			ns = append(ns, uncheckedNote(in))
+		}
 		if in.Err == nil {
 			continue
 		}
