@@ -92,6 +92,10 @@ type ReadOptions struct {
 	// it described, so that interfaces described after its last packet
 	// are seen too. (At the end of the input Interfaces still has them.)
 	SectionEnd func(section int, ifaces []Interface)
+	// Statistics, if set, is called with the comments of every Interface
+	// Statistics Block, and the section and interface it is about (the
+	// ones a Sink writes count the file's records of each port).
+	Statistics func(section, iface int, comments []string)
 }
 
 const (
@@ -516,10 +520,20 @@ func (r *Reader) statistics(b []byte) {
 		return
 	}
 	it := optIter{b: b[isbFixed:], order: r.order}
+	var comments []string
 	for it.next() {
-		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) && len(r.trailer) < MaxComment {
+		if it.code != optComment {
+			continue
+		}
+		if bytes.HasPrefix(it.val, []byte(trailerPrefix)) && len(r.trailer) < MaxComment {
 			r.trailer = joinComment(r.trailer, it.val[len(trailerPrefix):])
 		}
+		if r.opts.Statistics != nil {
+			comments = append(comments, string(it.val))
+		}
+	}
+	if r.opts.Statistics != nil {
+		r.opts.Statistics(r.section, int(r.order.Uint32(b)), comments)
 	}
 }
 

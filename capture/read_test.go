@@ -123,8 +123,12 @@ func TestReadPcapng(t *testing.T) {
 			// frame followed.
 			g.block(blockISB, append(make([]byte, 12), g.opts(opt{optComment, []byte("l2hub port bin: ...")},
 				opt{optComment, []byte(trailerPrefix + "control at 9s: link bin down")})...))
+			g.block(blockISB, append(g.o.AppendUint32(nil, 1), append(make([]byte, 8), g.opts(opt{optComment, []byte("l2hub port pico: ...")})...)...))
 
-			r, err := NewReader(bytes.NewReader(g.b), ReadOptions{})
+			var stats []string
+			r, err := NewReader(bytes.NewReader(g.b), ReadOptions{Statistics: func(section, iface int, comments []string) {
+				stats = append(stats, fmt.Sprintf("%d/%d %q", section, iface, comments))
+			}})
 			if err != nil {
 				t.Fatalf("NewReader() = %v", err)
 			}
@@ -162,6 +166,9 @@ func TestReadPcapng(t *testing.T) {
 			}
 			if _, err := r.Next(); err != io.EOF {
 				t.Errorf("after the last packet: got %v, want io.EOF", err)
+			}
+			if want := []string{`0/0 []`, `0/0 []`, `1/0 ["l2hub port bin: ..." "` + strings.ReplaceAll(trailerPrefix, "\n", `\n`) + `control at 9s: link bin down"]`, `1/1 ["l2hub port pico: ..."]`}; fmt.Sprint(stats) != fmt.Sprint(want) {
+				t.Errorf("got Statistics calls %q, want %q", stats, want)
 			}
 			if got := r.Trailer(); got != "control at 9s: link bin down" {
 				t.Errorf("got Trailer() = %q, want the statistics' second comment without its prefix", got)

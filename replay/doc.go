@@ -21,7 +21,14 @@
 //     capture with the run's seed reproduces its decisions (DESIGN.md D3).
 //     The policy edits the run made through the control API, which its
 //     records' comments hold (filter.Edit), are made again at their run
-//     times (RunConfig.IgnoreEdits leaves them out).
+//     times (RunConfig.IgnoreEdits leaves them out). A run's set-policy
+//     starts a section whose header records the new policy and when it
+//     took over: a replay runs one policy throughout, and its Notes and
+//     EditResult.WhatIf say which decisions and edits are a what-if. A
+//     header another tool rewrote (mergecap) is still read, and each
+//     section's records are checked against its statistics blocks.
+//   - a record cut short (a snaplen) is given to the hub at its length on
+//     the wire (capture.Packet.OrigLen), the missing bytes zero.
 //   - any other capture (classic pcap, foreign pcapng): one port per file
 //     (or per interface of a multi-interface pcapng), or per source MAC
 //     (Config.MACs, or automatically when there is a single such input).

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,13 +20,22 @@ const MaxEditResults = 1000
 
 // EditResult is one policy edit found in an l2hub capture.
 type EditResult struct {
-	Frame int `json:"frame"` // the record whose comment holds it
+	Input string `json:"input"` // the input that holds it
+	Frame int    `json:"frame"` // the record whose comment holds it, numbered in Input
 	// AfterLast: the capture holds it after its last frame (Frame), in the
 	// trailer capture.Reader.Trailer reads.
 	AfterLast bool         `json:"after_last_frame,omitempty"`
 	Edit      *filter.Edit `json:"edit,omitempty"`
 	Applied   bool         `json:"applied"`
-	Err       string       `json:"error,omitempty"`
+	// MadeUnder, when set, says which policy the run had when it made the
+	// edit, by the capture headers, which is not the one the replay runs
+	// (a run's set-policy, or a what-if policy): Applied or not, the edit
+	// and the decisions after it are then a what-if (WhatIf).
+	MadeUnder string `json:"made_under,omitempty"`
+	WhatIf    bool   `json:"what_if,omitempty"`
+	Err       string `json:"error,omitempty"`
+
+	several bool // the replay has several inputs: String names Input
 }
 
 // String describes r as the replay summary lists it.
@@ -36,16 +46,23 @@ func (r EditResult) String() string {
 	} else {
 		b.WriteString("an unreadable edit")
 	}
+	in := ""
+	if r.several {
+		in = filepath.Base(r.Input) + " "
+	}
 	if r.AfterLast {
-		fmt.Fprintf(&b, " (after the last frame, %d)", r.Frame)
+		fmt.Fprintf(&b, " (%safter the last frame, %d)", in, r.Frame)
 	} else {
-		fmt.Fprintf(&b, " (frame %d)", r.Frame)
+		fmt.Fprintf(&b, " (%sframe %d)", in, r.Frame)
 	}
 	switch {
 	case r.Err != "":
 		b.WriteString(": not applied: " + r.Err)
 	case !r.Applied:
 		b.WriteString(": left out (--ignore-edits)")
+	}
+	if r.MadeUnder != "" {
+		b.WriteString("; made under " + r.MadeUnder + ", not this replay's policy: a what-if")
 	}
 	return b.String()
 }
@@ -59,29 +76,33 @@ func (r EditResult) String() string {
 // timer late, after the edit, so only the timers due before p's time fire
 // first. Either way the edit itself takes the time the live hub made it
 // at.
-func (x *run) edits(p *capture.Packet) {
-	x.makeEdits(p.Comment, p.Number, p.Time, false)
+func (x *run) edits(s *source, p *capture.Packet) {
+	x.makeEdits(s, p.Comment, p.Number, p.Time, false)
 }
 
 // trailerEdits makes the edits of an input's trailer (capture.Reader.Trailer):
 // the live hub made them after its last frame; afterFrame is that frame's
 // number.
-func (x *run) trailerEdits(trailer string, afterFrame int) {
-	x.makeEdits(trailer, afterFrame, time.Time{}, true)
+func (x *run) trailerEdits(s *source, afterFrame int) {
+	x.makeEdits(s, s.trailer, afterFrame, time.Time{}, true)
 }
 
-// makeEdits makes the edits comment records: on frame number, stamped
-// before (zero for none: the edits came after the last frame).
-func (x *run) makeEdits(comment string, number int, before time.Time, trailer bool) {
+// makeEdits makes the edits comment records: on s's frame number, stamped
+// before (zero for none: the edits came after the last frame). Each is
+// marked when the run made it under a policy the replay does not run.
+func (x *run) makeEdits(s *source, comment string, number int, before time.Time, trailer bool) {
 	if !strings.Contains(comment, filter.EditPrefix) {
 		return
 	}
+	several := len(x.r.cfg.Inputs) > 1
 	edits, errs := filter.ParseEdits(comment)
 	for _, err := range errs {
-		x.editResult(EditResult{Frame: number, AfterLast: trailer, Err: err.Error()})
+		x.editResult(EditResult{Input: s.in.Path, Frame: number, AfterLast: trailer, Err: err.Error(), several: several})
 	}
 	for _, e := range edits {
-		r := EditResult{Frame: number, AfterLast: trailer, Edit: &e}
+		r := EditResult{Input: s.in.Path, Frame: number, AfterLast: trailer, Edit: &e, several: several}
+		r.MadeUnder = x.runs.madeUnder(e.At, x.hashes)
+		r.WhatIf = r.MadeUnder != ""
 		if !x.ignoreEdits {
 			at := x.core.Start().Add(e.At)
 			if !before.IsZero() && before.Before(at) {

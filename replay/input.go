@@ -107,7 +107,17 @@ type source struct {
 	back     int           // frames replayed later than stamped: the clock had passed their time
 	mostBack time.Duration // the most one of them was
 	meta     capture.FileMeta
-	ifChan   []int // interface ID -> channel, for the current section
+	hdr      sectionHeader // the current section's, when l2hub (meta is hdr.meta)
+	fresh    bool          // a section started whose header the run has not taken yet
+	ifChan   []int         // interface ID -> channel, for the current section
+	// cut counts the frames replayed from a record cut short (OrigLen >
+	// len(Data)); long, those too long to be given their length back.
+	cut, long int
+	// recs counts an l2hub section's records per interface, and stated
+	// what its statistics blocks say it holds (records.go); lacking sums,
+	// over the sections, the records they count that the input lacks.
+	recs, stated map[int]uint64
+	lacking      recordsLacking
 
 	// readerSection is the section the reader is in (section is the last
 	// packet's); ended, when set, is called as each section ends.
@@ -121,7 +131,7 @@ type source struct {
 type sectionInfo struct {
 	n      int
 	l2hub  bool
-	meta   capture.FileMeta
+	hdr    sectionHeader // when l2hub
 	ifaces []capture.Interface
 }
 
@@ -138,6 +148,7 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 		LinkTypes:  []capture.LinkType{capture.LinkTypeEthernet},
 		MaxBlock:   maxBlock,
 		SectionEnd: s.sectionEnd,
+		Statistics: s.statistics,
 	})
 	if err != nil {
 		rc.Close()
@@ -152,23 +163,22 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 // section's header replaces n's, and by advance at the end of the input.
 func (s *source) sectionEnd(n int, ifaces []capture.Interface) {
 	s.readerSection = n + 1
+	s.compareRecords(ifaces)
 	if s.ended == nil {
 		return
 	}
 	info := sectionInfo{n: n, ifaces: ifaces}
-	if m, err := capture.ParseMeta(s.rd.Section().Comment); err == nil {
-		info.l2hub, info.meta = true, m
-	}
+	info.hdr, info.l2hub = parseHeader(s.rd.Section().Comment)
 	s.ended(s, info)
 }
 
 // newSection re-reads the section header's comment.
 func (s *source) newSection() {
 	s.ifChan = s.ifChan[:0]
-	m, err := capture.ParseMeta(s.rd.Section().Comment)
-	s.l2hub = err == nil
-	if s.l2hub {
-		s.meta = m
+	h, ok := parseHeader(s.rd.Section().Comment)
+	s.l2hub = ok
+	if ok {
+		s.hdr, s.meta, s.fresh = h, h.meta, true
 	}
 }
 
@@ -184,7 +194,7 @@ func (s *source) advance() bool {
 		s.ok = false
 		if err != io.EOF {
 			s.err = &InputError{Path: s.in.Path, Err: err}
-		} else if _, merr := capture.ParseMeta(s.rd.Section().Comment); merr == nil {
+		} else if _, l2hub := parseHeader(s.rd.Section().Comment); l2hub {
 			s.trailer = s.rd.Trailer()
 		}
 		s.sectionEnd(s.readerSection, s.rd.Interfaces())
@@ -199,6 +209,9 @@ func (s *source) advance() bool {
 	}
 	s.head, s.ok = p, true
 	s.packets++
+	if s.recs != nil && s.l2hub {
+		s.recs[p.Interface]++
+	}
 	return true
 }
 

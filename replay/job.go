@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +52,16 @@ type Job struct {
 // JobResult is what Job.Run did, for the summary.
 type JobResult struct {
 	*Result
-	Policy   *filter.Policy // nil without one
-	SeedFrom string         // where the seed came from: --seed, capture or policy
-	Mode     hub.Mode
+	Policy *filter.Policy // nil without one
+	// PolicyHash is Policy's hash as a capture header records it: the one
+	// of its equal texts (with or without the capture's seed as a flag)
+	// that the first header records, if one does.
+	PolicyHash string
+	SeedFrom   string // where the seed came from: --seed, capture or policy
+	Mode       hub.Mode
+	// Notes are what Run noticed and told Job.Notes, in order; Report adds
+	// the warnings the result gives (Warnings).
+	Notes []Note
 }
 
 // Config turns the job's files and --port values into inputs and MAC
@@ -95,16 +102,44 @@ func (j *Job) Config() (Config, error) {
 	return cfg, nil
 }
 
-// unseededHash reports whether the policy the job names, as given (without
-// the seed the capture lent it), has the hash want: a run without --seed
-// recorded its file's hash, which the capture's seed then changes.
-func (j *Job) unseededHash(ports []string, want string) bool {
-	var f filter.Flags
+// loadPolicy loads the job's policy for ports: its file and flags, and
+// the seed the capture lends it (lend, without --seed), unless a header
+// (hs) records it as given: replaying a set-policy run's files with its
+// second policy takes that policy's seed. A seed equal to the policy's
+// own is not lent either: as a flag it would change the policy's text,
+// and so its hash, and not its decisions. hashes are those a capture
+// header records for a policy equal to it: its own and, when its seed is
+// its file's, the text of a run given --seed of that same seed.
+func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, err error) {
+	var faults filter.Flags
 	if j.Faults != nil {
-		f = *j.Faults
+		faults = *j.Faults
 	}
-	p, err := f.Load(j.Policy, ports)
-	return err == nil && p.Hash() == want
+	load := func(seed *uint64) (*filter.Policy, error) {
+		f := faults
+		if seed != nil {
+			f.SetSeed(*seed)
+		}
+		return f.Load(j.Policy, ports)
+	}
+	if pol, err = load(nil); err != nil {
+		return nil, nil, err
+	}
+	hashes = []string{pol.Hash()}
+	if !faults.SeedGiven() {
+		own := pol.Seed()
+		if alt, err := load(&own); err == nil && alt.Hash() != pol.Hash() {
+			hashes = append(hashes, alt.Hash())
+		}
+	}
+	recorded := slices.ContainsFunc(hs, func(h capHeader) bool { return slices.Contains(hashes, h.meta.PolicyHash) })
+	if lend == nil || faults.SeedGiven() || recorded || pol.Seed() == *lend {
+		return pol, hashes, nil
+	}
+	if pol, err = load(lend); err != nil {
+		return nil, nil, err
+	}
+	return pol, []string{pol.Hash()}, nil
 }
 
 // macLike matches what is meant as a MAC address: six (or eight) groups of
@@ -187,36 +222,39 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if j.Notes != nil {
-		for _, n := range r.Notes() {
-			j.Notes(n)
-		}
+	out := &JobResult{SeedFrom: "policy", Mode: hub.ModeSwitch}
+	for _, n := range r.Notes() {
+		j.note(out, n)
 	}
 	meta, hasMeta := r.Meta()
 	var faults filter.Flags
 	if j.Faults != nil {
 		faults = *j.Faults
 	}
-	out := &JobResult{SeedFrom: "policy", Mode: hub.ModeSwitch}
 	withPolicy := j.Policy != "" || faults.Given()
+	var lend *uint64
 	switch {
 	case faults.SeedGiven():
 		out.SeedFrom = "--seed"
 	case hasMeta && meta.PolicyHash != "" && withPolicy:
-		faults.SetSeed(meta.Seed)
+		lend = &meta.Seed
 		out.SeedFrom = "capture"
 	}
+	hashes := []string{""}
 	if withPolicy {
-		if out.Policy, err = faults.Load(j.Policy, r.Ports()); err != nil {
+		if out.Policy, hashes, err = j.loadPolicy(r.Ports(), lend, r.headers); err != nil {
 			if r.PerMAC() {
 				return nil, fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
 			}
 			return nil, err
 		}
+		out.PolicyHash = hashes[0]
+		if hasMeta && slices.Contains(hashes, meta.PolicyHash) {
+			out.PolicyHash = meta.PolicyHash
+		}
 	}
-	noted := map[string]bool{}
-	several := len(cfg.Inputs) > 1
-	j.policyNotes(r.headers, out.Policy, r.Ports(), several, noted)
+	pn := policyNoter{job: j, out: out, hashes: hashes, several: len(cfg.Inputs) > 1}
+	pn.notes(r.headers)
 	switch {
 	case j.Mode != "":
 		if out.Mode, err = hub.ParseMode(j.Mode); err != nil {
@@ -239,7 +277,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging %s: must not be negative", aging)
 		}
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}
@@ -247,6 +285,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 		if rc.Capture, err = j.output(cfg, out, aging); err != nil {
 			return nil, err
 		}
+		rc.Capture.Snaplen = r.Snaplen()
 	}
 	res, err := r.Run(ctx, rc)
 	if res == nil {
@@ -254,35 +293,58 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	}
 	// The headers of sections after an input's first frame (a stream
 	// capture's set-policy) are read only now.
-	j.policyNotes(res.headers, out.Policy, r.Ports(), several, noted)
+	pn.notes(res.headers)
 	out.Result = res
 	return out, err
 }
 
-// policyNotes says, once per policy, when a capture header names a policy
-// (its hash) that the replay does not run (pol, nil for none): the replay's
-// decisions are then a what-if. With several inputs, each note names its
-// file. noted holds the hashes already said.
-func (j *Job) policyNotes(hs []capHeader, pol *filter.Policy, ports []string, several bool, noted map[string]bool) {
-	if j.Notes == nil {
-		return
+// note keeps n in out and tells Job.Notes.
+func (j *Job) note(out *JobResult, n Note) {
+	out.Notes = append(out.Notes, n)
+	if j.Notes != nil {
+		j.Notes(n.String())
 	}
+}
+
+// policyNoter says, once per policy a capture header records, when it is
+// not the one the replay runs (hashes; [""] for none): the replay's
+// decisions are then, over the time the run had it, a what-if. With
+// several inputs, each note names its file.
+type policyNoter struct {
+	job     *Job
+	out     *JobResult
+	hashes  []string
+	several bool
+	seen    timeline
+}
+
+func (pn *policyNoter) notes(hs []capHeader) {
+	pol := pn.out.Policy
 	for _, h := range hs {
-		hash := h.meta.PolicyHash
-		if hash == "" || noted[hash] {
+		if !pn.seen.add(h) {
 			continue
 		}
-		noted[hash] = true
+		rp := runPolicyOf(h)
 		where := ""
-		if several {
-			where = h.path + ": "
+		if pn.several {
+			where = h.path
 		}
+		var text string
 		switch {
+		case slices.Contains(pn.hashes, rp.hash), rp.hash == "" && !rp.changed:
+			continue // the run's policy, or a run without one (a replay with a policy is a what-if by choice)
+		case rp.changed && pol == nil:
+			text = fmt.Sprintf("the run replaced its policy at %s (%s, seed %d); this replay has no policy and forwards everything: decisions after %s are a what-if",
+				rp.since, rp, rp.seed, rp.since)
+		case rp.changed:
+			text = fmt.Sprintf("the run replaced its policy at %s (%s); this replay runs %s (hash %s) throughout: decisions after %s are a what-if",
+				rp.since, rp, pol.Name(), pn.out.PolicyHash, rp.since)
 		case pol == nil:
-			j.Notes(fmt.Sprintf("%sthe capture's run had a policy (hash %s, seed %d); this replay has none and forwards everything: give it --policy to reproduce the run's decisions", where, hash, h.meta.Seed))
-		case pol.Hash() != hash && !j.unseededHash(ports, hash):
-			j.Notes(fmt.Sprintf("%sthe policy (hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", where, pol.Hash(), hash))
+			text = fmt.Sprintf("the capture's run had a policy (hash %s, seed %d); this replay has none and forwards everything: give it --policy to reproduce the run's decisions", rp.hash, rp.seed)
+		default:
+			text = fmt.Sprintf("the policy (%s, hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", pol.Name(), pn.out.PolicyHash, rp.hash)
 		}
+		pn.job.note(pn.out, newNote(NoteWhatIf, where, text))
 	}
 }
 
@@ -313,26 +375,37 @@ func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.
 	}
 	if out.Policy != nil {
 		c.Meta.Seed = out.Policy.Seed()
-		c.Meta.PolicyHash = out.Policy.Hash()
+		c.Meta.PolicyHash = out.PolicyHash
 	}
 	return c, nil
 }
 
 // Report writes what `l2hub replay` prints of the result: the summary on
-// out (as JSON with asJSON), and on warn, a line each, the inputs' errors
-// and the policy edits that could not be made again.
+// out (as JSON with asJSON, with every note, Run's and Warnings', in
+// notes), and on warn, a line each, the warnings (Warnings).
 func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 	var err error
+	warnings := r.Warnings()
 	if asJSON {
 		v := struct {
-			Policy   string `json:"policy,omitempty"`
-			Seed     uint64 `json:"seed,omitempty"`
-			SeedFrom string `json:"seed_from,omitempty"`
-			Mode     string `json:"mode"`
+			Policy     string `json:"policy,omitempty"`
+			PolicyHash string `json:"policy_hash,omitempty"`
+			Seed       uint64 `json:"seed,omitempty"`
+			SeedFrom   string `json:"seed_from,omitempty"`
+			Mode       string `json:"mode"`
+			// WhatIf: a note says the decisions are, in part or whole,
+			// not the run's (NoteWhatIf).
+			WhatIf bool   `json:"what_if"`
+			Notes  []Note `json:"notes"`
 			*Result
 		}{Mode: r.Mode.String(), SeedFrom: r.SeedFrom, Result: r.Result}
+		v.Notes = append(slices.Clone(r.Notes), warnings...)
+		if v.Notes == nil {
+			v.Notes = []Note{}
+		}
+		v.WhatIf = WhatIf(v.Notes)
 		if pol := r.Policy; pol != nil {
-			v.Policy, v.Seed = pol.Name(), pol.Seed()
+			v.Policy, v.PolicyHash, v.Seed = pol.Name(), r.PolicyHash, pol.Seed()
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -340,33 +413,49 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 		err = enc.Encode(v)
 	} else {
 		if pol := r.Policy; pol != nil {
-			fmt.Fprintf(out, "policy %s, seed %d (from %s); %s mode\n", pol.Name(), pol.Seed(), r.SeedFrom, r.Mode)
+			fmt.Fprintf(out, "policy %s (hash %s), seed %d (from %s); %s mode\n", pol.Name(), r.PolicyHash, pol.Seed(), r.SeedFrom, r.Mode)
 		}
 		err = r.WriteSummary(out)
 	}
-	var msgs bytes.Buffer
-	r.WriteInputErrors(&msgs)
-	for line := range bytes.Lines(msgs.Bytes()) {
-		fmt.Fprintf(warn, "l2hub replay: %s", line)
-	}
-	for _, o := range r.Owners {
-		if o.How == ownerFirst {
-			fmt.Fprintf(warn, "l2hub replay: warning: %s's frames went to port %s by a guess: the inputs hold them alike "+
-				"(as a classic pcap per port of one link does); name its port with --port NAME=%s, or capture as pcapng, "+
-				"which records each frame's port\n", macString(o.MAC), o.Port, macString(o.MAC))
-		}
-	}
-	for _, e := range r.Edits {
-		if e.Err != "" {
-			fmt.Fprintf(warn, "l2hub replay: warning: policy edit %s; the decisions after it may differ from the live run's\n", e)
-		}
+	for _, n := range warnings {
+		fmt.Fprintf(warn, "l2hub replay: %s\n", n)
 	}
 	return err
 }
 
+// Warnings are the notes the result gives, after the run: where inputs
+// stopped early, lost events or ran their clock backwards, frames cut
+// short, owners guessed, and edits that could not be made again or were
+// made under another policy.
+func (r *JobResult) Warnings() []Note {
+	ns := r.inputNotes()
+	for _, o := range r.Owners {
+		if o.How == ownerFirst {
+			ns = append(ns, warning(NoteOwnerGuess, "", fmt.Sprintf("%s's frames went to port %s by a guess: the inputs hold them alike "+
+				"(as a classic pcap per port of one link does); name its port with --port NAME=%s, or capture as pcapng, "+
+				"which records each frame's port", macString(o.MAC), o.Port, macString(o.MAC))))
+		}
+	}
+	whatIf := 0
+	for _, e := range r.Edits {
+		switch {
+		case e.Err != "":
+			ns = append(ns, warning(NoteEdit, "", fmt.Sprintf("policy edit %s; the decisions after it may differ from the live run's", e)))
+		case e.WhatIf:
+			whatIf++
+		}
+	}
+	if whatIf > 0 {
+		ns = append(ns, warning(NoteWhatIf, "", fmt.Sprintf("%d of the policy edits the capture recorded were made under another policy than this replay's "+
+			"(the summary's edits say which): made again on this replay's, they and the decisions after them are a what-if", whatIf)))
+	}
+	return ns
+}
+
 // Failure is why a replay that ran must still fail: an input it stopped
 // at (the frames before it were replayed), or one cut short unless
-// truncOK accepts that.
+// truncOK accepts that, or inputs that held nothing to replay but egress
+// copies.
 func (r *JobResult) Failure(truncOK bool) error {
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("replay stopped early on bad input (the frames before it were replayed): %w", err)
@@ -376,5 +465,24 @@ func (r *JobResult) Failure(truncOK bool) error {
 			return fmt.Errorf("%w (the %d frames before the cut were replayed; --allow-truncated accepts a capture cut short)", in.Err, in.Packets)
 		}
 	}
+	if r.Replayed == 0 && r.Injected == 0 && r.Packets > 0 {
+		var egress []string
+		for _, n := range r.Notes {
+			if n.Kind == NoteEgressOnly {
+				egress = append(egress, n.Input)
+			}
+		}
+		if len(egress) > 0 {
+			return fmt.Errorf("replayed none of the %d frames: %s %s only egress copies (what ports received, as --capture-points egress records); "+
+				"replay needs what the ports sent: capture with --capture-points ingress or both", r.Packets, strings.Join(egress, ", "), hasHave(len(egress)))
+		}
+	}
 	return nil
+}
+
+func hasHave(n int) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
 }

@@ -74,7 +74,8 @@ type Replayer struct {
 	macPort map[[6]byte]string
 	auto    bool // one foreign input, no MACs given: a port per source MAC
 	ports   []portSpec
-	notes   []string
+	notes   []Note
+	snaplen int // the most of a frame any input's interfaces record (0: no limit)
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -120,7 +121,7 @@ func Open(cfg Config) (*Replayer, error) {
 		src, err := openSource(i, in, cfg.MaxBlock, func(s *source, sec sectionInfo) {
 			if sec.l2hub {
 				r.describe(s, sec)
-				r.takeMeta(s.in.Path, sec.meta)
+				r.takeMeta(s.in.Path, sec.hdr)
 			}
 		})
 		if err != nil {
@@ -134,7 +135,7 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 			ch := r.channelOf(src, p)
 			if src.l2hub {
-				r.takeMeta(src.in.Path, src.meta)
+				r.takeMeta(src.in.Path, src.hdr)
 				break // an l2hub capture needs no sampling: its ports are its interfaces
 			}
 			smp.add(ch, p.Data, p.Time)
@@ -185,21 +186,28 @@ type capHeader struct {
 	meta capture.FileMeta
 }
 
-func (r *Replayer) takeMeta(path string, meta capture.FileMeta) {
+func (r *Replayer) takeMeta(path string, h sectionHeader) {
+	meta := h.meta
 	r.headers = append(r.headers, capHeader{path, meta})
+	if h.rewritten && !slices.ContainsFunc(r.notes, func(n Note) bool { return n.Kind == NoteHeader && n.Input == path }) {
+		r.notes = append(r.notes, rewrittenNote(path, h))
+	}
 	if meta.Points == capture.PointsEgress {
-		r.notes = append(r.notes, path+": the capture has only egress copies (what ports received); replay needs what they sent (ingress)")
+		r.notes = append(r.notes, newNote(NoteEgressOnly, path, "the capture has only egress copies (what ports received); replay needs what they sent (ingress)"))
 	}
 	if !r.hasMeta {
 		r.meta, r.hasMeta = meta, true
 		if meta.Start.IsZero() {
-			r.notes = append(r.notes, path+": the capture header has no start time, so policy time windows count from the first frame rather than from the live hub's start")
+			r.notes = append(r.notes, newNote(NoteHeader, path, "the capture header has no start time, so policy time windows count from the first frame rather than from the live hub's start"))
 		}
 		return
 	}
-	if !meta.Start.Equal(r.meta.Start) || meta.Seed != r.meta.Seed {
-		r.notes = append(r.notes, fmt.Sprintf("%s: capture header (seed %d, start %s) differs from the first one's (seed %d, start %s); using the first",
-			path, meta.Seed, meta.Start.Format(time.RFC3339Nano), r.meta.Seed, r.meta.Start.Format(time.RFC3339Nano)))
+	// A set-policy's header has the run's start and the new policy's seed:
+	// the note on the policy change says what that means.
+	setPolicy := meta.Extra["policy-since"] != "" && meta.Start.Equal(r.meta.Start)
+	if !meta.Start.Equal(r.meta.Start) || (meta.Seed != r.meta.Seed && !setPolicy) {
+		r.notes = append(r.notes, newNote(NoteHeader, path, fmt.Sprintf("capture header (seed %d, start %s) differs from the first one's (seed %d, start %s); using the first",
+			meta.Seed, meta.Start.Format(time.RFC3339Nano), r.meta.Seed, r.meta.Start.Format(time.RFC3339Nano))))
 	}
 }
 
@@ -307,6 +315,14 @@ func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, 
 	if id < len(ifs) {
 		ifc = ifs[id]
 	}
+	if r.snaplen >= 0 {
+		switch sl := ifc.Snaplen; {
+		case sl <= 0 || sl >= capture.DefaultSnaplen:
+			r.snaplen = -1 // no limit worth keeping
+		default:
+			r.snaplen = max(r.snaplen, sl)
+		}
+	}
 	switch {
 	case l2hub:
 		c = channel{name: ifc.Name, desc: ifc.Description, l2hub: true}
@@ -385,7 +401,13 @@ func (r *Replayer) Ports() []string {
 func (r *Replayer) PerMAC() bool { return r.auto }
 
 // Notes returns remarks from Open worth showing a user (conflicting headers).
-func (r *Replayer) Notes() []string { return r.notes }
+func (r *Replayer) Notes() []Note { return r.notes }
+
+// Snaplen is the most of a frame the inputs' interfaces record, when all
+// of them record less than capture.DefaultSnaplen (a capture made with
+// serve --snaplen); else 0. A replay's output made with it records no more
+// of a cut frame than its input did.
+func (r *Replayer) Snaplen() int { return max(r.snaplen, 0) }
 
 // RunConfig is the hub a replay runs through.
 type RunConfig struct {
@@ -408,6 +430,11 @@ type RunConfig struct {
 	// it ran; filter.Edit): the replay then runs the policy as given from
 	// start to end, a what-if of the run without those hands on it.
 	IgnoreEdits bool
+	// PolicyHashes are the hashes a capture header records for a policy
+	// equal to Policy (PolicyHashes); nil means Policy's own Hash() (a
+	// *filter.Policy's), or "" without a policy. An edit the run made
+	// while its header's policy was another is marked (EditResult.WhatIf).
+	PolicyHashes []string
 }
 
 // Progress is how far a replay has got.
@@ -457,6 +484,21 @@ type InputResult struct {
 	// most one of them was stamped before it.
 	Back     int           `json:"back,omitempty"`
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// Cut counts the frames replayed from records cut short (a snaplen:
+	// the record's length on the wire is more than the bytes it holds).
+	// They were given to the hub at their length on the wire, the missing
+	// bytes zero, except CutTooLong of them, which claimed more than
+	// hub.DefaultMaxFrame bytes and were given as recorded.
+	Cut        int `json:"cut,omitempty"`
+	CutTooLong int `json:"cut_too_long,omitempty"`
+	// LackingRecords counts the records an l2hub capture's statistics
+	// blocks count and it does not hold (deleted after the run), on
+	// LackingPorts' interfaces.
+	LackingRecords uint64   `json:"lacking_records,omitempty"`
+	LackingPorts   []string `json:"lacking_ports,omitempty"`
+	// NoStatistics: an l2hub section read to its end has no statistics
+	// blocks to check against (uncheckedNote).
+	NoStatistics bool `json:"no_statistics,omitempty"`
 }
 
 // PortResult is one port's counters after the replay.
@@ -495,6 +537,10 @@ type run struct {
 	policy      hub.Policy
 	ignoreEdits bool
 	sink        *capture.Sink
+	// runs is the run's policies by time, as the headers read so far
+	// record them; hashes are the replay policy's (RunConfig.PolicyHashes).
+	runs   timeline
+	hashes []string
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -530,6 +576,16 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		policy:      rc.Policy,
 		ignoreEdits: rc.IgnoreEdits,
 		sink:        sink,
+		hashes:      rc.PolicyHashes,
+	}
+	if x.hashes == nil {
+		x.hashes = []string{""}
+		if fp, ok := rc.Policy.(*filter.Policy); ok {
+			x.hashes = []string{fp.Hash()}
+		}
+	}
+	for _, h := range r.headers {
+		x.runs.add(h)
 	}
 	for k, v := range r.owners {
 		x.owners[k] = v
@@ -595,13 +651,15 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		if err != nil {
 			return err
 		}
+		s.countRecords()
 		srcs = append(srcs, s)
 		total += s.size
 		s.advance()
 	}
 	defer func() {
 		for _, s := range srcs {
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, Back: s.back, MostBack: s.mostBack}
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
+				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
 			}
@@ -645,7 +703,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	for _, s := range srcs {
 		if s.trailer != "" {
 			s.missing += capture.Gaps(s.trailer)
-			x.trailerEdits(s.trailer, s.head.Number)
+			x.trailerEdits(s, s.head.Number)
 		}
 	}
 	report()
@@ -661,7 +719,7 @@ func (x *run) sectionEnd(s *source, sec sectionInfo) {
 	for _, ch := range x.r.describe(s, sec) {
 		x.chanPort(ch)
 	}
-	x.res.headers = append(x.res.headers, capHeader{s.in.Path, sec.meta})
+	x.res.headers = append(x.res.headers, capHeader{s.in.Path, sec.hdr.meta})
 }
 
 // packet replays s's head, if it is ingress.
@@ -672,7 +730,11 @@ func (x *run) packet(s *source) {
 	var id hub.PortID
 	if c.l2hub {
 		s.missing += capture.Gaps(p.Comment)
-		x.edits(p)
+		if s.fresh { // the run's policy from this section's header on
+			s.fresh = false
+			x.runs.add(capHeader{s.in.Path, s.meta})
+		}
+		x.edits(s, p)
 		if p.Dir == capture.DirOut {
 			x.res.Egress++
 			x.inject(s, ch, p)
@@ -686,10 +748,29 @@ func (x *run) packet(s *source) {
 		}
 	}
 	x.advance(s, p.Time)
-	f := hub.NewFrame(len(p.Data))
-	copy(f.Bytes(), p.Data)
+	f := x.frameOf(s, p)
 	x.res.Replayed++
 	x.core.Ingress(id, f)
+}
+
+// frameOf is p's frame as the hub is given it: a record cut short (a
+// snaplen) at its length on the wire, the missing bytes zero, so that
+// what depends on the length (mtu, rate, length matches) is decided as the
+// live hub decided it. s counts such frames.
+func (x *run) frameOf(s *source, p *capture.Packet) *hub.Frame {
+	n := len(p.Data)
+	if p.OrigLen > n {
+		s.cut++
+		if p.OrigLen <= hub.DefaultMaxFrame {
+			n = p.OrigLen
+		} else {
+			s.long++ // a corrupt length, or a frame no QEMU peer sends
+		}
+	}
+	f := hub.NewFrame(n)
+	b := f.Bytes()
+	clear(b[copy(b, p.Data):]) // a pooled frame's bytes are not zero
+	return f
 }
 
 // advance moves virtual time to t, a frame of s's: the timers before it
@@ -716,8 +797,7 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 		return
 	}
 	x.advance(s, p.Time)
-	f := hub.NewFrame(len(p.Data))
-	copy(f.Bytes(), p.Data)
+	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(x.chanPort(ch), f, hub.InjectNotes)
 }

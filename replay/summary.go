@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"l2hub/hub"
 )
 
 // WriteSummary prints what the replay did: inputs, ports, rules, and where
@@ -109,29 +111,63 @@ func (res *Result) WriteSummary(w io.Writer) error {
 
 // WriteInputErrors writes, one line each, where an input stopped early:
 // "warning" for a truncated tail, "error" for corrupt or unsupported data;
-// and a warning for a capture that says it lost events or whose clock ran
-// backwards. l2hub replay
-// writes them to stderr, apart from the summary.
+// and a warning for a capture that says it lost events, whose clock ran
+// backwards or whose records were cut short. l2hub replay writes them to
+// stderr, apart from the summary.
 func (res *Result) WriteInputErrors(w io.Writer) error {
 	var b strings.Builder
+	for _, n := range res.inputNotes() {
+		b.WriteString(n.String() + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// inputNotes are WriteInputErrors' lines.
+func (res *Result) inputNotes() []Note {
+	var ns []Note
 	for _, in := range res.Inputs {
 		if in.Missing > 0 {
-			fmt.Fprintf(&b, "warning: %s: the capture lost %d events (its writer fell behind the live hub); the replay cannot do what they did\n", in.Path, in.Missing)
+			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture lost %d events (its writer fell behind the live hub); the replay cannot do what they did", in.Missing)))
 		}
 		if in.Back > 0 {
-			fmt.Fprintf(&b, "warning: %s: %d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back\n", in.Path, in.Back, in.MostBack)
+			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back", in.Back, in.MostBack)))
+		}
+		if in.Cut > 0 {
+			ns = append(ns, cutNote(in))
+		}
+		if in.LackingRecords > 0 {
+			ns = append(ns, lackingNote(in))
+		}
+		if in.NoStatistics {
+			ns = append(ns, uncheckedNote(in))
 		}
 		if in.Err == nil {
 			continue
 		}
-		what := "error"
+		n := newNote(NoteInput, "", fmt.Sprintf("%v (the %d frames before it were replayed)", in.Err, in.Packets))
+		n.Input = in.Path
 		if in.Err.Truncated() {
-			what = "warning"
+			n.Warning = true
+		} else {
+			n.Text = "error: " + n.Text
 		}
-		fmt.Fprintf(&b, "%s: %v (the %d frames before it were replayed)\n", what, in.Err, in.Packets)
+		ns = append(ns, n)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return ns
+}
+
+// cutNote says that frames of in were cut short when captured, and what
+// the replay made of them.
+func cutNote(in InputResult) Note {
+	text := fmt.Sprintf("%d of the frames replayed were cut short when captured (a snaplen: serve --snaplen, editcap -s or -C): "+
+		"the hub was given each at the length it had on the wire, the bytes the capture lacks as zeros, so mtu, rate and length matches "+
+		"decide as the live run did, but anything that reads those bytes (a match past the cut, a corrupt rule's flips) is a what-if for them", in.Cut)
+	if in.CutTooLong > 0 {
+		text += fmt.Sprintf("; %d of them claim more than %d bytes and were given as recorded: length-dependent rules (mtu, rate, length matches) are a what-if for those",
+			in.CutTooLong, hub.DefaultMaxFrame)
+	}
+	return warning(NoteCut, in.Path, text)
 }
 
 func drops(m map[string]uint64) string {

@@ -39,7 +39,15 @@ replay recognises the copies and replays each frame once.
 
 The seed is --seed if given, else the capture's (when its run had a policy),
 else the policy file's. The same inputs, policy and seed give a byte-identical
-output file.`,
+output file.
+
+A replay runs one policy throughout. Whenever its decisions are not all the
+run's (another policy, none, a run that replaced its policy with ctl
+set-policy, edits the run made under another policy), it says so on stderr;
+so it does for frames cut short by a snaplen (replayed at their length on the
+wire), records missing from an l2hub capture and headers another tool
+rewrote. --json carries every such note in notes, and what_if. An input with
+only egress copies replays nothing and fails.`,
 		Example: `  l2hub replay run.pcapng --policy what-if.yaml -o what-if.pcapng
   l2hub replay packets-A.pcap packets-B.pcap --port a=packets-A.pcap --port b=packets-B.pcap \
       --loss 'a->b=10%' --seed 7 -o out.pcapng

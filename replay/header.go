@@ -1,0 +1,89 @@
+package replay
+
+import (
+	"strings"
+
+	"l2hub/capture"
+)
+
+// headerMarker opens the first line of an l2hub capture header
+// (capture.Meta's section comment).
+const headerMarker = "l2hub capture"
+
+// sectionHeader is what parseHeader made of a section comment.
+type sectionHeader struct {
+	meta capture.FileMeta
+	// rewritten: another tool changed the header (mergecap appends "File
+	// created by merging: …" to the first comment); foreign is the text it
+	// added, which the header's reading left out.
+	rewritten bool
+	foreign   string
+}
+
+// parseHeader reads a section comment as an l2hub capture header
+// (capture.ParseMeta). A header that another tool rewrote still counts
+// when its first line starts with the marker and the rest holds the
+// header's version line: the lines that are not key=value are left out.
+func parseHeader(comment string) (sectionHeader, bool) {
+	if m, err := capture.ParseMeta(comment); err == nil {
+		return sectionHeader{meta: m}, true
+	}
+	first, rest, _ := strings.Cut(comment, "\n")
+	if !strings.HasPrefix(first, headerMarker) {
+		return sectionHeader{}, false
+	}
+	kept := []string{headerMarker}
+	var foreign []string
+	if t := strings.TrimSpace(strings.TrimPrefix(first, headerMarker)); t != "" {
+		foreign = append(foreign, t)
+	}
+	version := false
+	for line := range strings.SplitSeq(rest, "\n") {
+		k, _, ok := strings.Cut(line, "=")
+		switch {
+		case ok && k != "" && !strings.ContainsAny(k, " \t:"):
+			kept = append(kept, line)
+			version = version || k == "version"
+		case strings.TrimSpace(line) != "":
+			foreign = append(foreign, strings.TrimSpace(line))
+		}
+	}
+	if !version {
+		return sectionHeader{}, false
+	}
+	m, err := capture.ParseMeta(strings.Join(kept, "\n"))
+	if err != nil {
+		return sectionHeader{}, false
+	}
+	return sectionHeader{meta: m, rewritten: true, foreign: strings.Join(foreign, " ")}, true
+}
+
+// rewrittenNote says that path's header was rewritten, and what that
+// means for the replay.
+func rewrittenNote(path string, h sectionHeader) Note {
+	text := "this looks like an l2hub capture whose header another tool rewrote"
+	if strings.Contains(h.foreign, "merging") {
+		text += " (mergecap"
+		if h.foreign != "" {
+			text += ": " + h.foreign
+		}
+		text += "); it is replayed as an l2hub capture, with the first merged file's header only: " +
+			"its start, seed and policy are taken for every frame, and frames of the other files are a what-if under them " +
+			"(replay the files themselves, each an input, to have each one's header)"
+	} else {
+		if h.foreign != "" {
+			text += " (it added " + quoteNote(h.foreign) + ")"
+		}
+		text += "; it is replayed as an l2hub capture, by the header's key=value lines"
+	}
+	return warning(NoteHeader, path, text)
+}
+
+// quoteNote quotes s, cut to a length a note can hold.
+func quoteNote(s string) string {
+	const most = 200
+	if len(s) > most {
+		s = s[:most] + "…"
+	}
+	return `"` + s + `"`
+}

@@ -1,0 +1,108 @@
+package replay
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"l2hub/capture"
+)
+
+// Records deleted after the run (editcap -D drops the egress copies that
+// equal their ingress, and with them the edits their comments carried)
+// leave an l2hub capture that reads cleanly. Its statistics blocks still
+// count each port's records in the file, as the Sink wrote it; a replay
+// compares them with the records it read.
+
+// statsRecords matches the counts an l2hub statistics block's comment
+// gives for the file ("l2hub port b: this file: 12 frames from the peer
+// (…), 30 for the peer (…)", capture's ifStats.comment).
+var statsRecords = regexp.MustCompile(`^l2hub port .*: this file: (\d+) frames from the peer \([^)]*\), (\d+) for the peer`)
+
+// recordsLacking is what an input's statistics blocks count that it does
+// not hold.
+type recordsLacking struct {
+	n     uint64
+	ports []string // the ports whose records are lacking, each once
+	// unchecked counts the sections that read to their end and have no
+	// statistics block, which a Sink ends every section with: the hub was
+	// killed, or a tool rewrote the file (Wireshark 4.0's editcap, tshark
+	// -w and mergecap leave them out).
+	unchecked int
+	seen      bool // the current section has a statistics block
+}
+
+// countRecords makes s compare each l2hub section's records with its
+// statistics blocks (Run's sources do; Open's read only a start).
+func (s *source) countRecords() {
+	s.recs, s.stated = map[int]uint64{}, map[int]uint64{}
+}
+
+// statistics reads a statistics block's record counts (capture's
+// ReadOptions.Statistics).
+func (s *source) statistics(_, iface int, comments []string) {
+	if s.stated == nil {
+		return
+	}
+	s.lacking.seen = true
+	for _, c := range comments {
+		m := statsRecords.FindStringSubmatch(c)
+		if m == nil {
+			continue
+		}
+		from, err1 := strconv.ParseUint(m[1], 10, 64)
+		to, err2 := strconv.ParseUint(m[2], 10, 64)
+		if err1 == nil && err2 == nil {
+			s.stated[iface] += from + to
+		}
+	}
+}
+
+// compareRecords ends a section's count: the records its statistics
+// blocks count and it lacks are added up.
+func (s *source) compareRecords(ifaces []capture.Interface) {
+	if s.recs == nil {
+		return
+	}
+	if s.l2hub && s.err == nil && !s.lacking.seen {
+		s.lacking.unchecked++
+	}
+	if s.l2hub && s.err == nil {
+		for _, iface := range slices.Sorted(maps.Keys(s.stated)) {
+			want, got := s.stated[iface], s.recs[iface]
+			if got >= want {
+				continue
+			}
+			s.lacking.n += want - got
+			name := "if" + strconv.Itoa(iface)
+			if iface < len(ifaces) && ifaces[iface].Name != "" {
+				name = ifaces[iface].Name
+			}
+			if !slices.Contains(s.lacking.ports, name) {
+				s.lacking.ports = append(s.lacking.ports, name)
+			}
+		}
+	}
+	clear(s.recs)
+	clear(s.stated)
+	s.lacking.seen = false
+}
+
+// lackingNote says that in lacks records its statistics count.
+func lackingNote(in InputResult) Note {
+	return warning(NoteMissing, in.Path, fmt.Sprintf("the capture's statistics blocks count %d records more than it holds (ports %s): "+
+		"records were deleted after the run (editcap -D, a display filter); the policy edits they carried, if any, are missing, "+
+		"so the edits and decisions may differ from the run's", in.LackingRecords, strings.Join(in.LackingPorts, ", ")))
+}
+
+// uncheckedNote says that in has no statistics blocks to check its
+// records against.
+func uncheckedNote(in InputResult) Note {
+	return warning(NoteMissing, in.Path, "the capture has no statistics blocks, which l2hub writes as it ends each file: "+
+		"the hub was killed before, or a tool rewrote the file (Wireshark's editcap, tshark -w and mergecap may leave them out). "+
+		"The edits the run made after its last frame, which they carry, are missing, and so are those of any records deleted "+
+		"(editcap -D): the edits and decisions may differ from the run's")
+}

@@ -1,0 +1,77 @@
+package replay
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"l2hub/capture"
+	"l2hub/hub/hubtest"
+)
+
+// dropBlocks returns a little-endian pcapng without the blocks drop
+// chooses (by type, and for packet blocks their number from 1), as a tool
+// that deletes records writes it.
+func dropBlocks(t *testing.T, data []byte, drop func(typ uint32, packet int) bool) []byte {
+	t.Helper()
+	var out []byte
+	packet := 0
+	for off := 0; off < len(data); {
+		if off+8 > len(data) {
+			t.Fatalf("a block header cut at %d", off)
+		}
+		typ, n := le32(data[off:]), int(le32(data[off+4:]))
+		if typ == 6 {
+			packet++
+		}
+		if !drop(typ, packet) {
+			out = append(out, data[off:off+n]...)
+		}
+		off += n
+	}
+	return out
+}
+
+// An l2hub capture ends each file with a statistics block per port that
+// counts its records there: records deleted after the run (editcap -D)
+// show as fewer than counted, and a file without the blocks (a tool that
+// rewrote it, a killed hub) cannot be checked, which the replay says too.
+func TestReplayChecksRecordsAgainstStatistics(t *testing.T) {
+	data := describedCapture(t, capture.Meta{}, func(sim *hubtest.Sim, _ *capture.Sink) {
+		for range 3 {
+			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
+		}
+	})
+	const epb, isb = 6, 5
+	for _, tc := range []struct {
+		name      string
+		drop      func(typ uint32, packet int) bool
+		lacking   uint64
+		ports     []string
+		unchecked bool
+	}{
+		{"intact", func(uint32, int) bool { return false }, 0, nil, false},
+		{"a-record-deleted", func(typ uint32, n int) bool { return typ == epb && n == 2 }, 1, []string{"b"}, false},
+		{"statistics-left-out", func(typ uint32, _ int) bool { return typ == isb }, 0, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := dropBlocks(t, data, tc.drop)
+			r, err := Open(Config{Inputs: []Input{memInput("run.pcapng", in)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Run(context.Background(), RunConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.Inputs[0]
+			if got.LackingRecords != tc.lacking || !slices.Equal(got.LackingPorts, tc.ports) || got.NoStatistics != tc.unchecked {
+				t.Errorf("got lacking %d on %v, unchecked %v; want %d on %v, %v", got.LackingRecords, got.LackingPorts, got.NoStatistics, tc.lacking, tc.ports, tc.unchecked)
+			}
+			noted := slices.ContainsFunc(res.inputNotes(), func(n Note) bool { return n.Kind == NoteMissing })
+			if noted != (tc.lacking > 0 || tc.unchecked) {
+				t.Errorf("got notes %q; want a missing-records one: %v", res.inputNotes(), !noted)
+			}
+		})
+	}
+}
