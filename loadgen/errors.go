@@ -12,4 +12,7 @@ var (
 	// ErrUnsupported is wrapped when a target cannot offer a transport or
 	// pattern, or the machine lacks what it needs (multicast on loopback).
 	ErrUnsupported = errors.New("not supported")
+	// ErrNoScenario is returned by Suite.Run when its Filter selects no
+	// scenario: a typo in --run would otherwise measure nothing, silently.
+	ErrNoScenario = errors.New("no scenario selected")
 )

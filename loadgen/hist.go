@@ -21,8 +21,9 @@ type Histogram struct {
 const (
 	histSubBits = 7
 	histSub     = 1 << histSubBits // buckets per power of two
-	// histMaxShift caps recorded values near 2^40 ns (18 minutes): a
-	// latency beyond that is a measurement bug, not a hub.
+	// histMaxShift caps the buckets at 2^41 ns (about 36.6 minutes): a
+	// larger value counts in the last bucket (Max stays exact). A latency
+	// beyond that is a measurement bug, not a hub.
 	histMaxShift = 33
 	histBuckets  = histSub + (histMaxShift+1)*histSub
 )

@@ -62,9 +62,9 @@ func (o *Options) Register(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
 	fs.BoolVar(&o.OpenLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
 	fs.BoolVar(&o.Stall, "stall", true, "run the stalled-port scenario")
-	fs.IntVar(&o.Count, "count", 1, "run each scenario this many times and keep the median")
+	fs.IntVar(&o.Count, "count", 1, "run each scenario this many times: loss over all runs, rates from the median-rate run, percentiles the medians of the runs'")
 	fs.BoolVar(&o.quick, "quick", false, "sizes 64,1500, ports 2,32, 300ms per scenario (flags given explicitly win)")
-	fs.StringVar(&o.Run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run")
+	fs.StringVar(&o.Run, "run", "", "only scenarios whose name matches this regexp (e.g. 'unicast/2p/64B'); baselines always run; one that matches none is an error")
 	fs.BoolVar(&o.Overload, "overload", true, "run the overload scenario (receivers stop reading)")
 	fs.StringVar(&o.Mode, "mode", "switch", "l2hub forwarding mode: switch or hub")
 	fs.IntVar(&o.Queue, "queue", 0, fmt.Sprintf("l2hub egress queue per port, in frames (default %d)", hub.DefaultQueueLen))
@@ -130,6 +130,12 @@ func (o Options) Suite() (*Suite, error) {
 	}
 	if err := s.UseTargets(o.Targets, Hub{Mode: mode, Queue: o.Queue, Logger: o.Logger, Process: o.HubProcess}, o.Overload, o.Stall); err != nil {
 		return nil, fmt.Errorf("--targets: %w", err)
+	}
+	if s.Filter != nil {
+		s.defaults()
+		if !s.selectsAny() {
+			return nil, fmt.Errorf("--run %q: matches no scenario of this run (names look like %s)", o.Run, s.example())
+		}
 	}
 	return s, nil
 }

@@ -56,7 +56,7 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 		args = append(args, "--port", p.String())
 	}
 	var stderr strings.Builder
-	cmd := exec.Command(t.Process, args...)
+	cmd := hubCommand(t.Process, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, nil, &stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("hub process: %w", err)
@@ -150,6 +150,15 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	}
 	n.Counters = func() map[string]uint64 { return counters }
 	return n, nil
+}
+
+// hubCommand is the command that runs the hub's process. Where the OS
+// allows (Linux), the child is killed when the bench dies, however it
+// dies: SIGINT and SIGTERM stop it cleanly, SIGKILL would orphan it.
+func hubCommand(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	setDeathSignal(cmd)
+	return cmd
 }
 
 // isInterrupted reports whether err is the exit of a process SIGINT

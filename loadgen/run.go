@@ -49,20 +49,32 @@ type Result struct {
 	Sent       uint64 `json:"sent"`        // data frames the senders wrote
 	SendErrors uint64 `json:"send_errors"` // writes the transport refused (a datagram it could not send)
 	Expected   uint64 `json:"expected"`    // deliveries the pattern calls for
-	Received   uint64 `json:"received"`    // deliveries that arrived at the VM they were meant for
+	Received   uint64 `json:"received"`    // deliveries that arrived at the VM they were meant for, first arrivals only
 	Lost       uint64 `json:"lost"`        // Expected - Received
 	Late       uint64 `json:"late"`        // arrived after a later frame of the same sender
-	Unwanted   uint64 `json:"unwanted"`    // frames a VM got that were not meant for it (multicast)
-	Echoes     uint64 `json:"echoes"`      // a VM's own frames coming back to it
-	Foreign    uint64 `json:"foreign"`     // frames the generator did not send
+	// Duplicates are further copies of a frame that had already arrived
+	// at that VM: reported, not counted as delivered.
+	Duplicates uint64 `json:"duplicates"`
+	// Unchecked arrived more than dupWindow frames behind the newest of
+	// their sender, too late to tell a first arrival from a duplicate:
+	// counted as delivered (none on a path that keeps each sender's order).
+	Unchecked uint64 `json:"unchecked,omitempty"`
+	Unwanted  uint64 `json:"unwanted"` // frames a VM got that were not meant for it (multicast)
+	Echoes    uint64 `json:"echoes"`   // a VM's own frames coming back to it
+	Foreign   uint64 `json:"foreign"`  // frames the generator did not send
+	// Fanout is how many VMs each data frame is meant for: 1 for unicast
+	// and for broadcast between two VMs, Ports-1 (less bystanders) for
+	// broadcast. Received, Rate and CPUPerFrame count deliveries, so a
+	// broadcast frame counts Fanout times.
+	Fanout int `json:"fanout"`
 	// WindowStalls counts waits for the window that timed out (the frames
 	// in flight were lost).
 	WindowStalls uint64  `json:"window_stalls,omitempty"`
 	LossRatio    float64 `json:"loss_ratio"` // Lost / Expected
 
-	Elapsed  time.Duration `json:"elapsed_ns"` // first send to last delivery
-	SendRate float64       `json:"offered_fps"`
-	Rate     float64       `json:"fps"` // deliveries per second
+	Elapsed  time.Duration `json:"elapsed_ns"`  // first send to last delivery
+	SendRate float64       `json:"offered_fps"` // data frames written per second
+	Rate     float64       `json:"fps"`         // deliveries per second (frames/s times Fanout)
 	// RateFrom is the rate of the deliveries sent from Scenario.From on,
 	// from then to the last delivery.
 	RateFrom float64 `json:"fps_from,omitempty"`
@@ -74,10 +86,18 @@ type Result struct {
 	// depends on what else the machine runs.
 	CPU         time.Duration `json:"cpu_ns"`
 	CPUPerFrame time.Duration `json:"cpu_per_frame_ns"`
+	// Latency is one-way, from the frame's send time to its arrival. In
+	// paced scenarios (Scenario.Rate) the send time is the frame's
+	// scheduled one, so a sender held up by the target (a blocked write)
+	// adds its delay to every frame that was due meanwhile, not only to
+	// the one in the write (no coordinated omission); SendLag is how late
+	// the writes started against that schedule.
 	LatencyP50  time.Duration `json:"latency_p50_ns"`
 	LatencyP99  time.Duration `json:"latency_p99_ns"`
 	LatencyP999 time.Duration `json:"latency_p999_ns"`
 	LatencyMax  time.Duration `json:"latency_max_ns"`
+	SendLagP99  time.Duration `json:"send_lag_p99_ns,omitempty"`
+	SendLagMax  time.Duration `json:"send_lag_max_ns,omitempty"`
 
 	// RSS is the process's resident set: before the senders start, half
 	// way through, at their end, and the most seen while they ran, in all
@@ -91,7 +111,19 @@ type Result struct {
 
 	Counters map[string]uint64 `json:"counters,omitempty"`
 
-	// Baseline and Ratio relate Rate to the direct pair's (filled by Suite).
+	// Runs is how many times the scenario ran (Suite.Count); with more
+	// than one, the counts (Sent ... Foreign, Counters) are sums over every
+	// run and LossRatio is Lost/Expected over them all, LossyRuns says how
+	// many runs lost a frame, rates, CPU and RSS are those of the run with
+	// the median rate, the latency percentiles are the median of each
+	// run's percentile, and LatencyMax is the largest of all.
+	Runs      int `json:"runs,omitempty"`
+	LossyRuns int `json:"lossy_runs,omitempty"`
+
+	// Baseline and Ratio relate Rate to the direct pair's (filled by Suite),
+	// only where the two compare like with like: the same Fanout. A
+	// broadcast to more than one VM has no such baseline; its deliveries
+	// are not frames a direct pair could carry.
 	Baseline string  `json:"baseline,omitempty"`
 	Ratio    float64 `json:"ratio,omitempty"`
 	// CPURatio is the baseline's CPUPerFrame over this one's: the share of
@@ -172,6 +204,7 @@ type run struct {
 	waiting []atomic.Bool   // by sender: blocked on its window
 	wake    []chan struct{} // by sender: capacity 1, poked by receivers
 	stalls  []atomic.Uint64 // by sender: window waits that timed out
+	lag     []Histogram     // by sender: how late paced writes started; owned by the sender until it exits
 }
 
 type receiver struct {
@@ -189,13 +222,19 @@ type receiver struct {
 	// arrived: every earlier frame has arrived or is lost (the sender's
 	// window counts from it). Written by the receiver goroutine only.
 	seen []atomic.Uint64
+	// arrived is, by sender, a ring of dupWindow bits: bit seq%dupWindow
+	// says whether frame seq arrived, for seq in [seen-dupWindow, seen).
+	// Allocated at the sender's first data frame; receiver goroutine only.
+	arrived [][]uint64
 
 	// Owned by the receiver goroutine; read after it exits.
-	late     uint64
-	unwanted uint64
-	echoes   uint64
-	foreign  uint64
-	lat      Histogram
+	late       uint64
+	duplicates uint64
+	unchecked  uint64
+	unwanted   uint64
+	echoes     uint64
+	foreign    uint64
+	lat        Histogram
 }
 
 func newRun(sc Scenario, ports []VM) *run {
@@ -203,12 +242,13 @@ func newRun(sc Scenario, ports []VM) *run {
 	r := &run{
 		sc: sc, ports: ports, sent: make([]atomic.Uint64, n), serr: make([]atomic.Uint64, n),
 		waiting: make([]atomic.Bool, n), wake: make([]chan struct{}, n), stalls: make([]atomic.Uint64, n),
+		lag: make([]Histogram, n),
 	}
 	for i := range ports {
 		r.wake[i] = make(chan struct{}, 1)
 		r.rx = append(r.rx, &receiver{
 			idx: i, mac: MAC(i), heard: make([]atomic.Bool, n),
-			resume: make(chan struct{}), seen: make([]atomic.Uint64, n),
+			resume: make(chan struct{}), seen: make([]atomic.Uint64, n), arrived: make([][]uint64, n),
 		})
 	}
 	return r
@@ -225,6 +265,14 @@ func (r *run) hears(i, j int) bool {
 // expects says whether VM i is meant to receive VM j's frames and they
 // count: a bystander's do not.
 func (r *run) expects(i, j int) bool { return r.hears(i, j) && !r.bystander(i) }
+
+// fanout is how many VMs each data frame is meant for (and counted at).
+func (r *run) fanout() int {
+	if r.sc.Pattern == Unicast {
+		return 1
+	}
+	return max(r.sc.Ports-r.sc.Bystanders-1, 0)
+}
 
 // bystander says whether VM i is one of the scenario's bystanders.
 func (r *run) bystander(i int) bool { return i >= r.sc.Ports-r.sc.Bystanders }
@@ -377,6 +425,7 @@ func (r *run) send(i int, p VM, end int64) {
 			}
 		}
 		now := mono()
+		sentAt := now // the send time the frame carries
 		if interval > 0 {
 			// Absolute deadlines: a late wake-up is made up by sending the
 			// frames that are due, so the average rate is exact.
@@ -388,6 +437,11 @@ func (r *run) send(i int, p VM, end int64) {
 				time.Sleep(time.Duration(due - now))
 				now = mono()
 			}
+			// A paced frame carries its scheduled time: whatever held the
+			// sender up (the target blocking a write, a late wake-up)
+			// counts in its latency.
+			sentAt = due
+			r.lag[i].Record(time.Duration(now - due))
 		}
 		if now >= end && seq > 0 {
 			// Every sender sends at least one frame, however late the
@@ -395,7 +449,7 @@ func (r *run) send(i int, p VM, end int64) {
 			// nothing.
 			return
 		}
-		stamp(buf, seq, now)
+		stamp(buf, seq, sentAt)
 		if err := p.WriteFrame(buf); err != nil {
 			if isFrameError(err) {
 				serr++
@@ -533,15 +587,14 @@ func (rx *receiver) run(p VM, r *run) {
 		case !r.expects(rx.idx, h.sender):
 			// a bystander's: heard, not counted
 		default:
-			if h.seq < rx.seen[h.sender].Load() {
-				rx.late++
-			} else {
-				rx.seen[h.sender].Store(h.seq + 1)
-				if r.waiting[h.sender].Load() {
-					select {
-					case r.wake[h.sender] <- struct{}{}:
-					default:
-					}
+			if !rx.first(h.sender, h.seq) {
+				rx.duplicates++
+				continue
+			}
+			if r.waiting[h.sender].Load() {
+				select {
+				case r.wake[h.sender] <- struct{}{}:
+				default:
 				}
 			}
 			rx.lat.Record(time.Duration(now - h.sent))
@@ -554,9 +607,52 @@ func (rx *receiver) run(p VM, r *run) {
 	}
 }
 
+// dupWindow is how far behind its sender's newest frame a frame may
+// arrive and still be told apart from a duplicate: bits per (receiver,
+// sender) pair, 512 bytes each.
+const dupWindow = 4096
+
+// first records the arrival of frame seq from sender and says whether it
+// is the frame's first (false: a duplicate). It counts late frames, and
+// those too late to check (counted as first arrivals).
+func (rx *receiver) first(sender int, seq uint64) bool {
+	bits := rx.arrived[sender]
+	if bits == nil {
+		bits = make([]uint64, dupWindow/64)
+		rx.arrived[sender] = bits
+	}
+	seen := rx.seen[sender].Load()
+	if seq >= seen {
+		// Frames seen..seq-1 have not arrived (yet): clear their bits,
+		// which held frames dupWindow older.
+		from := seen
+		if seq-seen >= dupWindow {
+			from = seq - dupWindow + 1
+		}
+		for s := from; s < seq; s++ {
+			bits[s%dupWindow/64] &^= 1 << (s % 64)
+		}
+		bits[seq%dupWindow/64] |= 1 << (seq % 64)
+		rx.seen[sender].Store(seq + 1)
+		return true
+	}
+	if seen-seq > dupWindow {
+		rx.late++
+		rx.unchecked++
+		return true
+	}
+	w, b := seq%dupWindow/64, uint64(1)<<(seq%64)
+	if bits[w]&b != 0 {
+		return false
+	}
+	bits[w] |= b
+	rx.late++
+	return true
+}
+
 // fill computes the result once every sender and receiver has exited.
 func (r *run) fill(res *Result) {
-	var lat Histogram
+	var lat, lag Histogram
 	var lastRx int64
 	var gotFrom uint64
 	for i, rx := range r.rx {
@@ -571,12 +667,16 @@ func (r *run) fill(res *Result) {
 			res.Lost += exp - got
 		}
 		res.Late += rx.late
+		res.Duplicates += rx.duplicates
+		res.Unchecked += rx.unchecked
+		lag.Merge(&r.lag[i])
 		res.Unwanted += rx.unwanted
 		res.Echoes += rx.echoes
 		res.Foreign += rx.foreign
 		lat.Merge(&rx.lat)
 		lastRx = max(lastRx, rx.lastRx.Load())
 	}
+	res.Fanout = r.fanout()
 	if res.Expected > 0 {
 		res.LossRatio = float64(res.Lost) / float64(res.Expected)
 	}
@@ -603,6 +703,9 @@ func (r *run) fill(res *Result) {
 	res.LatencyP99 = lat.Quantile(0.99)
 	res.LatencyP999 = lat.Quantile(0.999)
 	res.LatencyMax = lat.Max()
+	if lag.Count() > 0 {
+		res.SendLagP99, res.SendLagMax = lag.Quantile(0.99), lag.Max()
+	}
 	res.RSSBefore, res.RSSMid, res.RSSAfter = r.rss.before, r.rss.mid.Load(), r.rss.after
 	res.RSSPeakFirst, res.RSSPeakLast = r.rss.peak[0].Load(), r.rss.peak[1].Load()
 	res.RSSMax = max(res.RSSBefore, res.RSSPeakFirst, res.RSSPeakLast)

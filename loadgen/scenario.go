@@ -49,7 +49,7 @@ type Scenario struct {
 	Ports   int     `json:"ports"`
 	Pattern Pattern `json:"-"`
 	// Duration is how long the senders send.
-	Duration time.Duration `json:"-"`
+	Duration time.Duration `json:"duration_ns"`
 	// Rate paces each sender to this many frames per second against
 	// absolute deadlines; 0 sends as fast as the target takes them.
 	Rate float64 `json:"rate_per_sender,omitempty"`

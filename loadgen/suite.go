@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,10 @@ type Suite struct {
 	// Compare are targets measured in the open-loop scenarios only, for
 	// comparison (l2hub with overflow: drop).
 	Compare []Target
-	// Count repeats every scenario and keeps the run with the median rate.
+	// Count repeats every scenario: the result sums the counts of every
+	// run (so a frame lost in any run shows), takes rates and CPU from the
+	// run with the median rate and each latency percentile as the median
+	// of the runs' (see Result.Runs).
 	Count int
 	// Targets are measured besides the direct pair (l2hub variants).
 	Targets []Target
@@ -58,7 +62,7 @@ type Suite struct {
 	Stall     Target
 	StallTime time.Duration
 	// Filter, if set, keeps only scenarios whose name it matches (their
-	// baselines run regardless).
+	// baselines run regardless). Run refuses a filter that matches none.
 	Filter *regexp.Regexp
 	// Progress, if set, gets one line per finished scenario.
 	Progress io.Writer
@@ -73,11 +77,61 @@ var (
 // Report is a whole run: the machine, every result, and the verdicts.
 type Report struct {
 	Machine Machine `json:"machine"`
+	Params  Params  `json:"params"`
 	// Load is the latency scenarios' pacing, as a fraction of the direct
 	// pair's rate.
-	Load    float64  `json:"load"`
-	Results []Result `json:"results"`
-	Checks  []Check  `json:"checks,omitempty"`
+	Load float64 `json:"load"`
+	// Interrupted says the run was cancelled: Results holds the scenarios
+	// that finished (and the one cut short, with its error).
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Results     []Result `json:"results"`
+	Checks      []Check  `json:"checks,omitempty"`
+}
+
+// Params are the settings a report's results were taken with.
+type Params struct {
+	Duration     time.Duration `json:"duration_ns"`
+	Count        int           `json:"count"`
+	Window       int           `json:"window"`
+	OpenLoop     bool          `json:"open_loop"`
+	Sizes        []int         `json:"sizes"`
+	Ports        []int         `json:"ports"`
+	Patterns     []string      `json:"patterns"`
+	Transports   []string      `json:"transports"`
+	Targets      []string      `json:"targets"`
+	Compare      []string      `json:"compare,omitempty"`
+	LatencySizes []int         `json:"latency_sizes,omitempty"`
+	Stall        string        `json:"stall,omitempty"`    // the target of the stalled-port scenario
+	Overload     string        `json:"overload,omitempty"` // the target of the overload scenario
+	Filter       string        `json:"filter,omitempty"`   // --run
+}
+
+func (s *Suite) params() Params {
+	p := Params{Duration: s.Duration, Count: s.Count, Window: s.Window, OpenLoop: s.OpenLoop, Sizes: s.Sizes,
+		Ports: s.Ports, Transports: s.Transports, LatencySizes: s.LatencySizes}
+	for _, pat := range s.Patterns {
+		p.Patterns = append(p.Patterns, pat.String())
+	}
+	p.Targets = []string{Direct{}.Name()}
+	for _, t := range s.Targets {
+		p.Targets = append(p.Targets, t.Name())
+	}
+	if s.Mcast != nil {
+		p.Targets = append(p.Targets, s.Mcast.Name())
+	}
+	for _, t := range s.Compare {
+		p.Compare = append(p.Compare, t.Name())
+	}
+	if s.Stall != nil {
+		p.Stall = s.Stall.Name()
+	}
+	if s.Overload != nil {
+		p.Overload = s.Overload.Name()
+	}
+	if s.Filter != nil {
+		p.Filter = s.Filter.String()
+	}
+	return p
 }
 
 // Machine says what the numbers were measured on.
@@ -122,15 +176,27 @@ func (s *Suite) defaults() {
 }
 
 // Run measures the matrix. A scenario that fails is reported with its error
-// and the run goes on; only a cancelled ctx stops it early.
-func (s *Suite) Run(ctx context.Context) (*Report, error) {
+// and the run goes on; only a cancelled ctx stops it early: then the report
+// holds what finished, marked Interrupted, and the error is ctx's. A
+// Filter that selects no scenario is an error before anything runs.
+func (s *Suite) Run(ctx context.Context) (rep *Report, err error) {
 	s.defaults()
+	if s.Filter != nil && !s.selectsAny() {
+		return nil, fmt.Errorf("%w: %q matches no scenario name (such as %s)", ErrNoScenario, s.Filter, s.example())
+	}
 	start := time.Now()
-	rep := &Report{Machine: Machine{
+	rep = &Report{Machine: Machine{
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 		LoadBefore: loadavg(), Started: start.UTC().Format(time.RFC3339), HubProcess: s.HubProcess,
-	}, Load: s.Load}
+	}, Params: s.params(), Load: s.Load}
+	defer func() {
+		rep.Machine.LoadAfter = loadavg()
+		rep.Machine.Took = time.Since(start).Round(time.Second).String()
+		if err = ctx.Err(); err != nil {
+			rep.Interrupted = true
+		}
+	}()
 	baselines := map[string]*Result{} // throughput's, by baselineKey
 
 	kinds := []string{"throughput"}
@@ -142,12 +208,10 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 			for _, ports := range s.Ports {
 				for _, kind := range kinds {
 					base := Scenario{Kind: kind, Transport: tr, Size: size, Ports: ports, Duration: s.Duration, Window: s.Window}
-					targets := s.Targets
 					if kind == "open" {
 						base.Window = 0
-						targets = append(slices.Clip(targets), s.Compare...)
 					}
-					b, err := s.group(ctx, rep, base, targets)
+					b, err := s.group(ctx, rep, base, s.groupTargets(kind))
 					if err != nil {
 						return rep, err
 					}
@@ -177,18 +241,66 @@ func (s *Suite) Run(ctx context.Context) (*Report, error) {
 			s.add(rep, s.measure(ctx, sc, s.Overload), nil)
 		}
 	}
-	rep.Machine.LoadAfter = loadavg()
-	rep.Machine.Took = time.Since(start).Round(time.Second).String()
 	return rep, ctx.Err()
 }
 
-// group measures one (transport, size, ports, kind) group: the direct pair
-// first, unicast, since every other scenario of the group is related to it,
-// then every pattern on every target. It returns the direct pair's result,
-// nil when the filter left nothing of the group.
-func (s *Suite) group(ctx context.Context, rep *Report, base Scenario, targets []Target) (*Result, error) {
-	bsc := base
-	bsc.Pattern = Unicast
+// selectsAny says whether Filter selects at least one scenario of the suite.
+func (s *Suite) selectsAny() bool {
+	return slices.ContainsFunc(s.scenarios(), func(j job) bool { return s.selected(j.sc, j.t) })
+}
+
+// example is the name of one of the suite's scenarios, for messages.
+func (s *Suite) example() string {
+	if all := s.scenarios(); len(all) > 0 {
+		return all[0].sc.withTarget(all[0].t).Name()
+	}
+	return "none"
+}
+
+// scenarios lists every scenario Run may measure, baselines included,
+// before any filter; Run picks from the same matrix.
+func (s *Suite) scenarios() []job {
+	var all []job
+	kinds := []string{"throughput"}
+	if s.OpenLoop {
+		kinds = append(kinds, "open")
+	}
+	for _, tr := range s.Transports {
+		for _, size := range s.Sizes {
+			for _, ports := range s.Ports {
+				for _, kind := range kinds {
+					base := Scenario{Kind: kind, Transport: tr, Size: size, Ports: ports, Pattern: Unicast}
+					all = append(all, job{base, Direct{}})
+					all = append(all, s.groupJobs(base, s.groupTargets(kind))...)
+				}
+			}
+		}
+	}
+	for _, size := range s.LatencySizes {
+		sc := Scenario{Kind: "latency", Transport: s.Transports[0], Size: size, Ports: 2, Pattern: Unicast}
+		for _, t := range s.latencyTargets() {
+			all = append(all, job{s.latencyScenario(sc, t), t})
+		}
+	}
+	if s.Stall != nil {
+		all = append(all, job{Scenario{Kind: "stall", Transport: s.Transports[0], Size: 1500, Ports: 3, Pattern: Broadcast}, s.Stall})
+	}
+	if s.Overload != nil {
+		all = append(all, job{Scenario{Kind: "overload", Transport: s.Transports[0], Size: 1500, Ports: 8, Pattern: Unicast}, s.Overload})
+	}
+	return all
+}
+
+func (s *Suite) groupTargets(kind string) []Target {
+	if kind == "open" {
+		return append(slices.Clip(s.Targets), s.Compare...)
+	}
+	return s.Targets
+}
+
+// groupJobs lists a group's scenarios but its baseline: every pattern on
+// every target, and on the multicast group.
+func (s *Suite) groupJobs(base Scenario, targets []Target) []job {
 	var todo []job
 	for _, pat := range s.Patterns {
 		sc := base
@@ -202,19 +314,51 @@ func (s *Suite) group(ctx context.Context, rep *Report, base Scenario, targets [
 			todo = append(todo, job{sc, t})
 		}
 	}
-	todo = slices.DeleteFunc(todo, func(j job) bool { return !s.selected(j.sc, j.t) })
-	if len(todo) == 0 && !s.selected(bsc, Direct{}) {
+	return todo
+}
+
+func (s *Suite) latencyTargets() []Target {
+	targets := append([]Target{Direct{}}, s.Targets...)
+	if s.Mcast != nil {
+		targets = append(targets, s.Mcast)
+	}
+	return targets
+}
+
+func (s *Suite) latencyScenario(sc Scenario, t Target) Scenario {
+	if t == s.Mcast {
+		sc.Transport = "mcast"
+	}
+	return sc
+}
+
+// group measures one (transport, size, ports, kind) group: the direct pair
+// first, unicast, since every other scenario of the group is related to it,
+// then every pattern on every target. It returns the direct pair's result,
+// nil when the filter left nothing of the group or the port count has no
+// direct pair (an odd one, broadcast only: those rows get no ratio, as no
+// broadcast beyond two VMs does).
+func (s *Suite) group(ctx context.Context, rep *Report, base Scenario, targets []Target) (*Result, error) {
+	bsc := base
+	bsc.Pattern = Unicast
+	todo := slices.DeleteFunc(s.groupJobs(base, targets), func(j job) bool { return !s.selected(j.sc, j.t) })
+	pairs := bsc.Validate() == nil
+	if len(todo) == 0 && (!pairs || !s.selected(bsc, Direct{})) {
 		return nil, nil
 	}
-	b := s.measure(ctx, bsc, Direct{})
-	s.add(rep, b, &b)
+	var b *Result
+	if pairs {
+		r := s.measure(ctx, bsc, Direct{})
+		b = &r
+		s.add(rep, r, b)
+	}
 	for _, j := range todo {
 		if ctx.Err() != nil {
-			return &b, ctx.Err()
+			return b, ctx.Err()
 		}
-		s.add(rep, s.measure(ctx, j.sc, j.t), &b)
+		s.add(rep, s.measure(ctx, j.sc, j.t), b)
 	}
-	return &b, nil
+	return b, nil
 }
 
 // stall runs the stalled-port scenario: the reference with every VM
@@ -244,6 +388,13 @@ func (s *Suite) stall(ctx context.Context, rep *Report) {
 func (s *Suite) latency(ctx context.Context, rep *Report, baselines map[string]*Result, size int) {
 	tr := s.Transports[0]
 	thr := Scenario{Kind: "throughput", Transport: tr, Size: size, Ports: 2, Pattern: Unicast, Duration: s.Duration, Window: s.Window}
+	sc := thr
+	sc.Kind = "latency"
+	sc.Window = 0 // paced open loop, as QEMU sends
+	targets := s.latencyTargets()
+	if !slices.ContainsFunc(targets, func(t Target) bool { return s.selected(s.latencyScenario(sc, t), t) }) {
+		return
+	}
 	b := baselines[baselineKey(thr)]
 	if b == nil || b.Rate == 0 {
 		r := s.measure(ctx, thr, Direct{})
@@ -254,29 +405,16 @@ func (s *Suite) latency(ctx context.Context, rep *Report, baselines map[string]*
 		rep.Results = append(rep.Results, Result{Name: "latency/" + tr + fmt.Sprintf("/%dB", size), Err: "no direct-pair rate to pace against: " + b.Err})
 		return
 	}
-	sc := thr
-	sc.Kind = "latency"
-	sc.Window = 0 // paced open loop, as QEMU sends
 	sc.Rate = s.Load * b.Rate / float64(sc.Ports)
-	targets := append([]Target{Direct{}}, s.Targets...)
-	if s.Mcast != nil {
-		targets = append(targets, s.Mcast)
-	}
-	if !slices.ContainsFunc(targets, func(t Target) bool { return s.selected(sc, t) }) {
-		return
-	}
 	ref := s.measure(ctx, sc, Direct{})
 	s.add(rep, ref, &ref)
 	for _, t := range targets[1:] {
-		tsc := sc
-		if t == s.Mcast {
-			tsc.Transport = "mcast"
-		}
+		tsc := s.latencyScenario(sc, t)
 		if !s.selected(tsc, t) {
 			continue
 		}
 		r := s.measure(ctx, tsc, t)
-		if r.Err == "" && ref.Err == "" {
+		if r.Err == "" && ref.Err == "" && ref.Rate > 0 {
 			r.AddedP99 = r.LatencyP99 - ref.LatencyP99
 		}
 		s.add(rep, r, &ref)
@@ -297,7 +435,7 @@ func (s *Suite) selected(sc Scenario, t Target) bool {
 	return s.Filter == nil || s.Filter.MatchString(sc.withTarget(t).Name())
 }
 
-// measure runs sc Count times and keeps the median by rate.
+// measure runs sc Count times and combines the runs.
 func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 	var runs []Result
 	for range s.Count {
@@ -317,21 +455,76 @@ func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 		}
 		runs = append(runs, r)
 	}
-	slices.SortFunc(runs, func(a, b Result) int {
-		switch {
-		case a.Rate < b.Rate:
-			return -1
-		case a.Rate > b.Rate:
-			return 1
-		}
-		return 0
-	})
-	return runs[len(runs)/2]
+	return combine(runs)
 }
 
-// add relates r to its baseline and appends it.
+// combine makes one result of several runs of a scenario: the run with the
+// median rate, with the counts summed over every run, the latency
+// percentiles the median of the runs' and the maximum the largest (see
+// Result.Runs).
+func combine(runs []Result) Result {
+	byRate := slices.Clone(runs)
+	slices.SortStableFunc(byRate, func(a, b Result) int { return cmp.Compare(a.Rate, b.Rate) })
+	res := byRate[len(byRate)/2]
+	res.Runs = len(runs)
+	if len(runs) == 1 {
+		if res.Lost > 0 {
+			res.LossyRuns = 1
+		}
+		return res
+	}
+	res.Sent, res.SendErrors, res.Expected, res.Received, res.Lost = 0, 0, 0, 0, 0
+	res.Late, res.Duplicates, res.Unchecked, res.Unwanted, res.Echoes, res.Foreign, res.WindowStalls = 0, 0, 0, 0, 0, 0, 0
+	res.LossyRuns, res.LatencyMax, res.SendLagMax = 0, 0, 0
+	res.Counters = nil
+	for _, r := range runs {
+		res.Sent += r.Sent
+		res.SendErrors += r.SendErrors
+		res.Expected += r.Expected
+		res.Received += r.Received
+		res.Lost += r.Lost
+		res.Late += r.Late
+		res.Duplicates += r.Duplicates
+		res.Unchecked += r.Unchecked
+		res.Unwanted += r.Unwanted
+		res.Echoes += r.Echoes
+		res.Foreign += r.Foreign
+		res.WindowStalls += r.WindowStalls
+		if r.Lost > 0 {
+			res.LossyRuns++
+		}
+		res.LatencyMax = max(res.LatencyMax, r.LatencyMax)
+		res.SendLagMax = max(res.SendLagMax, r.SendLagMax)
+		for k, v := range r.Counters {
+			if res.Counters == nil {
+				res.Counters = map[string]uint64{}
+			}
+			res.Counters[k] += v
+		}
+	}
+	res.LossRatio = 0
+	if res.Expected > 0 {
+		res.LossRatio = float64(res.Lost) / float64(res.Expected)
+	}
+	median := func(f func(Result) time.Duration) time.Duration {
+		v := make([]time.Duration, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	res.LatencyP50 = median(func(r Result) time.Duration { return r.LatencyP50 })
+	res.LatencyP99 = median(func(r Result) time.Duration { return r.LatencyP99 })
+	res.LatencyP999 = median(func(r Result) time.Duration { return r.LatencyP999 })
+	res.SendLagP99 = median(func(r Result) time.Duration { return r.SendLagP99 })
+	return res
+}
+
+// add relates r to its baseline, where they compare like with like, and
+// appends it.
 func (s *Suite) add(rep *Report, r Result, base *Result) {
-	if base != nil && base.Rate > 0 && r.Err == "" {
+	if base != nil && base.Rate > 0 && r.Err == "" && r.Fanout == base.Fanout {
 		r.Baseline = base.Name
 		r.Ratio = r.Rate / base.Rate
 		if r.CPUPerFrame > 0 {
@@ -348,8 +541,18 @@ func summary(r Result) string {
 	if r.Err != "" {
 		return r.Err
 	}
-	return fmt.Sprintf("%s fps  %.2f Gbit/s  p99 %s  loss %s  x%.2f  cpu %s/frame x%.2f",
-		siRate(r.Rate), r.Gbps, fmtDur(r.LatencyP99), fmtLoss(r.LossRatio), r.Ratio, fmtDur(r.CPUPerFrame), r.CPURatio)
+	ratio, cpuRatio, unit := "-", "-", "fps"
+	if r.Baseline != "" {
+		ratio = fmt.Sprintf("x%.2f", r.Ratio)
+	}
+	if r.CPURatio > 0 {
+		cpuRatio = fmt.Sprintf("x%.2f", r.CPURatio)
+	}
+	if r.Fanout > 1 {
+		unit = fmt.Sprintf("deliveries/s (%d per frame)", r.Fanout)
+	}
+	return fmt.Sprintf("%s %s  %.2f Gbit/s  p99 %s  loss %s  %s  cpu %s/delivery %s",
+		siRate(r.Rate), unit, r.Gbps, fmtDur(r.LatencyP99), fmtLoss(r.LossRatio), ratio, fmtDur(r.CPUPerFrame), cpuRatio)
 }
 
 func loadavg() string {

@@ -43,7 +43,13 @@ stalled-port and an overload scenario. The table ends with the performance
 targets and whether they hold. Method and figures: loadgen/PERFORMANCE.md.
 
 Frame sizes are the bytes QEMU writes per frame (no FCS, no length prefix);
-frames/s counts deliveries to the VM a frame was meant for.`,
+frames/s counts deliveries to the VM a frame was meant for: a broadcast frame
+once per VM it reaches, so a broadcast among more than two VMs has no ratio
+to the direct pair (shown as -). Duplicates are reported, not counted. In
+the paced latency scenarios latency runs from each frame's scheduled send
+time. With --count N, loss sums every run; rates come from the median-rate
+run and percentiles are the medians of the runs'. Ctrl-C prints what
+finished, marked interrupted, and exits non-zero.`,
 		Example: `  l2hub bench                      # the whole matrix, a few minutes
   l2hub bench --quick              # a smaller matrix in well under a minute
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
@@ -82,12 +88,16 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 		return err
 	}
 	rep, err := s.Run(cmd.Context())
-	if err = errors.Join(err, stop()); err != nil {
+	err = errors.Join(err, stop())
+	if rep == nil {
 		return err
 	}
+	// An interrupted run still reports what it finished (marked
+	// interrupted), then exits non-zero with the cancellation.
 	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, f.Transports[0])
+	write := rep.WriteTable
 	if f.json {
-		return rep.WriteJSON(stdout)
+		write = rep.WriteJSON
 	}
-	return rep.WriteTable(stdout)
+	return errors.Join(write(stdout), err)
 }
