@@ -145,3 +145,31 @@ func TestBrowserFindingsAtAGlance(t *testing.T) {
 		t.Errorf("got [verdict, fail row, warn row] in view: %v, want all three", got)
 	}
 }
+
+// TestBrowserLongNames: a long port name is cut to its column (the whole
+// name in its title), and a long partition's label to the room left of
+// its band.
+func TestBrowserLongNames(t *testing.T) {
+	long := "a-very-long-port-name-of-the-left-vm-0001"
+	rule := "a-partition-with-a-rather-long-name-indeed-and-more"
+	frame := udpFrame("a", "b", 9, 1, 0)
+	capture := writeTemp(t, "long.pcapng", pcapngFile([]string{long, "b"}, []string{"tcp", "tcp"}, []rec{
+		{0, 1e9, true, frame, ""},
+		{1, 1e9, false, frame, ""},
+		{0, 2e9, true, frame, "dropped: " + long + "->b: rule " + rule + ": partition (" + long + "|b)"},
+		{0, 3e9, true, frame, "dropped: " + long + "->b: rule " + rule + ": partition (" + long + "|b)"},
+	}))
+	b := newBrowser(t, 1024, 700)
+	b.open(t, writePage(t, Options{Capture: capture}))
+	got := eval[[]any](t, b, `(() => { const heads = Array.from(document.querySelectorAll('#heads .head'));
+		const r = heads.map(h => h.querySelector('b').getBoundingClientRect());
+		let apart = true; for (let i = 1; i < r.length; i++) if (r[i - 1].right > r[i].left) apart = false;
+		const band = Array.from(document.querySelectorAll('#svg text.bandlbl')).map(e => e.getBBox().x);
+		return [apart, heads[0].title.indexOf('`+long+`') === 0, band.length > 0 && Math.min(...band) >= 0]; })()`)
+	if fmt.Sprint(got) != "[true true true]" {
+		t.Errorf("got [heads apart, full name in title, band label on the page] %v, want all", got)
+	}
+	if p := b.said(); len(p) > 0 {
+		t.Errorf("got the page saying %q, want a quiet console", p)
+	}
+}
