@@ -124,9 +124,9 @@ func reportFailure(m *report.Model, path string, truncOK bool) error {
 	case m.Stopped == nil:
 		return nil
 	case !errors.Is(m.Stopped, capture.ErrTruncated):
-		return fmt.Errorf("report stopped early on bad input (the page shows the %d frames before it): %s: %w", m.Records, path, m.Stopped)
+		return fmt.Errorf("report stopped early on bad input (the page shows the %d records before it): %s: %w", m.Records, path, m.Stopped)
 	case !truncOK:
-		return fmt.Errorf("%s: %w (the page shows the %d frames before the cut; --allow-truncated accepts a capture cut short)", path, m.Stopped, m.Records)
+		return fmt.Errorf("%s: %w (the page shows the %d records before the cut; --allow-truncated accepts a capture cut short)", path, m.Stopped, m.Records)
 	}
 	return nil
 }

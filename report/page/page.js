@@ -113,6 +113,7 @@
     if (!D.check) {
       v.textContent = '(no conformance check: run l2hub report with --check nexus-v1)';
       $('findings').hidden = true;
+      $('top').appendChild($('check')); // nothing to head the page: after the notes
       return;
     }
     var c = D.check;
