@@ -61,6 +61,15 @@ func TestBrowserJumpToFrame(t *testing.T) {
 			t.Error("got the selected frame 164 not drawn at fit, want it drawn though under a pixel from 163")
 		}
 	})
+	t.Run("zoomed-in-far", func(t *testing.T) {
+		// Zoomed in as far as it goes, the page stays short enough for the
+		// browser to scroll to the run's last frame.
+		got := eval[[]any](t, b, `(() => { for (let i = 0; i < 60; i++) document.getElementById('zoom-in').click();
+			window.l2hubReport.gotoFrame(530); return [document.getElementById('spacer').offsetHeight <= 2.5e7 + 200, `+selShown+`]; })()`)
+		if fmt.Sprint(got) != "[true true]" {
+			t.Errorf("got [page short enough, last frame drawn] %v, want both", got)
+		}
+	})
 	t.Run("a-receivers-copy", func(t *testing.T) {
 		n := syn.Deliveries[0].Number
 		got := eval[[]string](t, b, fmt.Sprintf(`(() => { window.l2hubReport.gotoFrame(%d);

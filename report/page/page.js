@@ -353,10 +353,18 @@
     if (i === n) return T[n - 1];
     return T[i - 1] + (T[i] - T[i - 1]) * (y - Y[i - 1]) / Math.max(Y[i] - Y[i - 1], 1e-9);
   }
+  // mostZoom is the zoom beyond which the diagram would be taller than a
+  // browser lays out (about 2^25 px in Chromium): past it, scrolling
+  // could no longer reach the end of the run.
+  var MAX_HEIGHT = 2.5e7;
+  function mostZoom() {
+    var z = S.zoom[S.mode], cap = S.mode === 'time' ? 1e7 : 20;
+    return Math.max(z > 1 ? 1 : z, Math.min(cap, z * MAX_HEIGHT / Math.max(L.height, 1)));
+  }
   function zoomBy(f, atY) {
     var h = scrollEl.clientHeight, off = atY === undefined ? h / 2 : atY;
     var t = yToT(scrollEl.scrollTop + off);
-    S.zoom[S.mode] = Math.min(S.mode === 'time' ? 1e7 : 20, Math.max(S.mode === 'time' ? 0.5 : 0.02, S.zoom[S.mode] * f));
+    S.zoom[S.mode] = Math.min(mostZoom(), Math.max(S.mode === 'time' ? 0.5 : 0.02, S.zoom[S.mode] * f));
     layout();
     scrollEl.scrollTop = Math.max(0, tToY(t) - off);
     render();
@@ -743,7 +751,7 @@
     if (j >= 0) {
       var a = Math.max(0, j - 3), b = Math.min(L.n - 1, j + 3);
       var pitch = b > a ? (L.Y[b] - L.Y[a]) / (b - a) : Infinity;
-      var most = S.mode === 'time' ? 1e7 : 20;
+      var most = mostZoom();
       if (pitch > 0 && pitch < 4 && S.zoom[S.mode] < most) {
         S.zoom[S.mode] = Math.min(most, S.zoom[S.mode] * 14 / pitch);
         layout();
