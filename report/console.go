@@ -263,14 +263,30 @@ func (log *consoleLog) place(port int, name string, start time.Time, offset *tim
 
 // ParseConsole reads a console as l2hub report --console gives it:
 // NAME=LOG[,offset=DUR][,match=REGEX]. match comes last and takes the rest,
-// commas included.
+// commas included. NAME ends at the first single '='; a port name that
+// holds '=' doubles it ("k==v=a.log" is port "k=v"), so a log's name may
+// hold any '=' but cannot start with one (write "./=a.log").
 func ParseConsole(spec string) (Console, error) {
 	var c Console
-	name, rest, ok := strings.Cut(spec, "=")
-	if !ok || name == "" {
-		return c, fmt.Errorf("want NAME=LOG")
+	var name strings.Builder
+	rest, ok := "", false
+	for i := 0; i < len(spec); i++ {
+		if spec[i] != '=' {
+			name.WriteByte(spec[i])
+			continue
+		}
+		if i+1 < len(spec) && spec[i+1] == '=' {
+			name.WriteByte('=')
+			i++
+			continue
+		}
+		rest, ok = spec[i+1:], true
+		break
 	}
-	c.Port = name
+	if !ok || name.Len() == 0 {
+		return c, fmt.Errorf("want NAME=LOG (a '=' in NAME doubled: k==v=a.log)")
+	}
+	c.Port = name.String()
 	var opts []string
 	if i := strings.Index(rest, ",match="); i >= 0 {
 		re, err := regexp.Compile(rest[i+len(",match="):])
@@ -282,7 +298,7 @@ func ParseConsole(spec string) (Console, error) {
 	parts := strings.Split(rest, ",")
 	c.Path, opts = parts[0], parts[1:]
 	if c.Path == "" {
-		return c, fmt.Errorf("no log file after %s=", name)
+		return c, fmt.Errorf("no log file after %s=", c.Port)
 	}
 	for _, o := range opts {
 		k, v, _ := strings.Cut(o, "=")

@@ -118,8 +118,20 @@ func TestParseConsole(t *testing.T) {
 	if c, err := ParseConsole("b=b.log"); err != nil || c.Offset != nil || c.Match != nil || c.Path != "b.log" {
 		t.Errorf("ParseConsole(b=b.log) = %+v, %v", c, err)
 	}
+	// A port name with '=' in it doubles it; the log's name keeps its own.
+	for spec, want := range map[string][2]string{
+		"k==v=a.log":               {"k=v", "a.log"},
+		"k===a.log":                {"k=", "a.log"},
+		"a=run=1/a.log":            {"a", "run=1/a.log"},
+		"x====y=a=b.log,offset=1s": {"x==y", "a=b.log"},
+	} {
+		if c, err := ParseConsole(spec); err != nil || c.Port != want[0] || c.Path != want[1] {
+			t.Errorf("ParseConsole(%q) = port %q, log %q, %v; want %q", spec, c.Port, c.Path, err, want)
+		}
+	}
 	for spec, want := range map[string]string{
-		"a.log": "want NAME=LOG", "=a.log": "want NAME=LOG", "a=": "no log file",
+		"a==x.log": "want NAME=LOG",
+		"a.log":    "want NAME=LOG", "=a.log": "want NAME=LOG", "a=": "no log file",
 		"a=x.log,color=red": `unknown option "color"`, "a=x.log,offset=soon": "offset",
 		"a=x.log,match=(": "match",
 	} {

@@ -29,9 +29,13 @@ type Label struct {
 	Text  string
 	Proto string
 	// Groupable: a repeated frame of this kind says nothing new (an
-	// announce, a pure ACK, a ping); handshakes, SYNs, resets and
-	// retransmissions are never grouped.
+	// announce, a pure ACK, a ping, a session record); handshakes, SYNs,
+	// resets and retransmissions are never grouped.
 	Groupable bool
+	// Uncited: a frame of this kind shares an arrow only when no finding
+	// at all cites it (a session record: the checker's passes on it
+	// name that one record).
+	Uncited bool
 }
 
 // The nexus session's well-known port: node-b listens there, and node-a
@@ -240,7 +244,7 @@ func (l *labeller) tcpLabel(h *packet.Headers) Label {
 	if retx {
 		return Label{Text: text + " (retransmission)", Proto: proto}
 	}
-	return Label{Text: text, Proto: proto, Groupable: text == "TCP data"}
+	return Label{Text: text, Proto: proto, Groupable: text == "TCP data" || text == "record", Uncited: text == "record"}
 }
 
 // serverPort is the port of the flow's end that is not the client.

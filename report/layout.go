@@ -241,9 +241,20 @@ func (b *builder) findings(p checker.Profile) {
 	}
 }
 
-// groups draws runs of alike frames from one sender as one arrow: the same
-// label, the same receivers and the same drop reasons, nothing delayed,
-// duplicated, reordered or corrupted, and no failing or warning finding.
+// groupWindow is the longest time between two members of a group: a
+// sender's announces (one every 64 ms), a bulk transfer's records, a
+// partition's drops share an arrow while they keep coming, whatever else
+// is sent between them; a pause longer than this starts a new group.
+const groupWindow = 5 * time.Second
+
+// groups draws alike frames from one sender as one arrow: the same label,
+// the same receivers and the same drop reasons, nothing delayed,
+// duplicated, reordered or corrupted, and no failing or warning finding
+// (for a session record, no finding at all). Frames of other kinds, or
+// from other senders, may come between two members, which are at most
+// groupWindow apart; a frame with the same sender and label that cannot
+// join (another receiver or reason, a finding) ends the group, so that
+// the group never hides which came first.
 func (b *builder) groups() {
 	if b.opts.MinGroup < 0 {
 		return
@@ -251,11 +262,12 @@ func (b *builder) groups() {
 	type run struct {
 		key    string
 		frames []int
+		last   time.Duration
 	}
-	runs := make([]run, len(b.m.Ports))
+	// open runs, by sender and label; order keeps flushing deterministic
+	runs := map[string]*run{}
 	flush := func(r *run) {
 		if len(r.frames) >= max(b.opts.MinGroup, 2) {
-			gi := len(b.m.Groups)
 			first, last := &b.m.Frames[r.frames[0]], &b.m.Frames[r.frames[len(r.frames)-1]]
 			g := Group{
 				From: first.From, Label: first.Label.Text, Frames: r.frames,
@@ -270,9 +282,6 @@ func (b *builder) groups() {
 					g.Drop = "rule " + first.Drops[0].Rule + ": " + first.Drops[0].Action
 				}
 			}
-			for _, fi := range r.frames {
-				b.m.Frames[fi].Group = gi
-			}
 			b.m.Groups = append(b.m.Groups, g)
 		}
 		*r = run{}
@@ -282,18 +291,28 @@ func (b *builder) groups() {
 		if f.From < 0 {
 			continue
 		}
-		r := &runs[f.From]
+		stream := fmt.Sprintf("%d\x00%s", f.From, f.Label.Text)
+		r := runs[stream]
+		if r == nil {
+			r = &run{}
+			runs[stream] = r
+		}
 		key, ok := b.groupKey(f)
-		if !ok || key != r.key {
+		if !ok || key != r.key || len(r.frames) > 0 && f.Time-r.last > groupWindow {
 			flush(r)
 		}
 		if ok {
-			r.key = key
+			r.key, r.last = key, f.Time
 			r.frames = append(r.frames, i)
 		}
 	}
-	for i := range runs {
-		flush(&runs[i])
+	streams := make([]string, 0, len(runs))
+	for s := range runs {
+		streams = append(streams, s)
+	}
+	slices.Sort(streams)
+	for _, s := range streams {
+		flush(runs[s])
 	}
 	slices.SortFunc(b.m.Groups, func(x, y Group) int { return cmp.Compare(x.Frames[0], y.Frames[0]) })
 	for gi, g := range b.m.Groups {
@@ -303,10 +322,10 @@ func (b *builder) groups() {
 	}
 }
 
-// groupKey is what frames of one run share; ok is false for a frame that
-// must be drawn alone.
+// groupKey is what frames of one group share; ok is false for a frame
+// that must be drawn alone.
 func (b *builder) groupKey(f *Frame) (string, bool) {
-	if !f.Label.Groupable || f.Number == 0 {
+	if !f.Label.Groupable || f.Number == 0 || f.Label.Uncited && len(f.Findings) > 0 {
 		return "", false
 	}
 	for _, fi := range f.Findings {

@@ -271,6 +271,13 @@ func (b *builder) read(rd io.Reader) error {
 		}
 	}
 	r, err := capture.NewReader(rd, capture.ReadOptions{SectionEnd: sectionEnd})
+	if errors.Is(err, capture.ErrTruncated) {
+		// Cut before its first record (a writer killed before it wrote
+		// its header out): an empty page that says so, as for a cut later.
+		b.warn("the capture is cut short in its file header (%v): it holds no record to draw", err)
+		b.m.Stopped = err
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -302,7 +309,7 @@ func (b *builder) read(rd io.Reader) error {
 			if errors.Is(err, capture.ErrTruncated) {
 				what = "is cut short"
 			}
-			b.warn("the capture %s at %v: the report shows the %d frames before it", what, err, b.m.Records)
+			b.warn("the capture %s at %v: the report shows the %d records before it", what, err, b.m.Records)
 			b.m.Stopped = err
 			break
 		}

@@ -3,12 +3,14 @@ package report
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"l2hub/capture"
+	"l2hub/hub/hubtest"
 )
 
 // TestLayoutGoldens pins the layout model of every capture in the
@@ -287,13 +289,23 @@ func TestHandshakeLabels(t *testing.T) {
 }
 
 func TestGroups(t *testing.T) {
+	announces := func(m *Model) []Group {
+		var gs []Group
+		for _, g := range m.Groups {
+			if g.Label == "NXSB announce" {
+				gs = append(gs, g)
+			}
+		}
+		return gs
+	}
 	t.Run("announces-of-one-sender", func(t *testing.T) {
 		m := build(t, Options{Capture: healthyNexus})
-		if len(m.Groups) != 2 {
-			t.Fatalf("got %d groups, want node-a's and node-b's announces", len(m.Groups))
+		gs := announces(m)
+		if len(gs) != 2 {
+			t.Fatalf("got %d groups of announces, want node-a's and node-b's", len(gs))
 		}
-		for _, g := range m.Groups {
-			if g.Label != "NXSB announce" || len(g.Frames) != 4 || len(g.To) != 1 || g.To[0] == g.From {
+		for _, g := range gs {
+			if len(g.Frames) != 4 || len(g.To) != 1 || g.To[0] == g.From {
 				t.Errorf("got group %+v, want 4 announces to the other port", g)
 			}
 		}
@@ -304,8 +316,8 @@ func TestGroups(t *testing.T) {
 		}
 	})
 	t.Run("longer-runs-only", func(t *testing.T) {
-		if m := build(t, Options{Capture: healthyNexus, MinGroup: 5}); len(m.Groups) != 0 {
-			t.Errorf("got %d groups of at least 5, want none (runs of 4)", len(m.Groups))
+		if gs := announces(build(t, Options{Capture: healthyNexus, MinGroup: 5})); len(gs) != 0 {
+			t.Errorf("got %d groups of at least 5 announces, want none (runs of 4)", len(gs))
 		}
 	})
 	t.Run("a-failing-frame-stands-alone", func(t *testing.T) {
@@ -318,6 +330,89 @@ func TestGroups(t *testing.T) {
 			}
 		}
 	})
+	t.Run("records-only-when-nothing-cites-them", func(t *testing.T) {
+		// healthy: the checker's passes cite the session's records.
+		records := func(m *Model) (grouped, all int) {
+			for _, f := range m.Frames {
+				if f.Label.Text == "record" && len(f.Drops) == 0 { // one record was lost: alone
+					all++
+					if f.Group >= 0 {
+						grouped++
+					}
+				}
+			}
+			return grouped, all
+		}
+		if g, n := records(build(t, Options{Capture: healthyNexus, Check: "nexus-v1"})); n == 0 || g != 0 {
+			t.Errorf("with the check, got %d of %d records grouped, want none: findings cite them", g, n)
+		}
+		if g, n := records(build(t, Options{Capture: healthyNexus})); n == 0 || g != n {
+			t.Errorf("without the check, got %d of %d records grouped, want all", g, n)
+		}
+	})
+}
+
+// TestGroupsInterleaved: a sender's announces share an arrow while it
+// sends records between them; its records share one, and so do the
+// partition's drops of each kind; a pause longer than groupWindow starts a
+// new group, and every frame keeps its capture number.
+func TestGroupsInterleaved(t *testing.T) {
+	policy := writeTemp(t, "split.yaml", []byte(`partitions:
+  - {name: split, groups: a|b, start: 1s, end: 1500ms}
+`))
+	capture := simCapture(t, policy, []string{"a", "b"}, func(s *hubtest.Sim) {
+		s.Send("a", withChecksums(tcpSegment("a", "b", 40000, nexusSessionPort, 999, 0, 0x02, 0)))
+		seq := uint32(2000) // past the handshake's offsets: records
+		at := time.Duration(0)
+		for ; at < 2*time.Second; at += 8 * time.Millisecond {
+			if at%(64*time.Millisecond) == 0 {
+				s.SendAt(at, "a", announceFrame(t, "a", 34567))
+			}
+			s.SendAt(at+time.Millisecond, "a", withChecksums(tcpSegment("a", "b", 40000, nexusSessionPort, seq, 1, 0x18, 100)))
+			seq += 100
+		}
+		// after a pause longer than groupWindow: a new group
+		for i := range 4 {
+			s.SendAt(at+groupWindow+time.Second+time.Duration(i)*64*time.Millisecond, "a", announceFrame(t, "a", 34567))
+		}
+	})
+	m := build(t, Options{Capture: capture})
+	var got []string
+	for _, g := range m.Groups {
+		got = append(got, fmt.Sprintf("%s %s to %v drop %q", g.Label, m.Ports[g.From].Name, g.To, g.Drop))
+		for k, fi := range g.Frames {
+			f := m.Frames[fi]
+			if f.Label.Text != g.Label || f.Group < 0 || m.Groups[f.Group].First != g.First {
+				t.Errorf("group %d holds frame %d (%q in group %d)", g.First, f.Number, f.Label.Text, f.Group)
+			}
+			if k > 0 && f.Time-m.Frames[g.Frames[k-1]].Time > groupWindow {
+				t.Errorf("group %d: frames %d and %d are more than %v apart", g.First, m.Frames[g.Frames[k-1]].Number, f.Number, groupWindow)
+			}
+		}
+	}
+	want := []string{
+		`NXSB announce a to [1] drop ""`,
+		`record a to [1] drop ""`,
+		`record a to [] drop "rule split: partition"`,
+		`NXSB announce a to [] drop "rule split: partition"`,
+		`record a to [1] drop ""`,
+		`NXSB announce a to [1] drop ""`,
+		`NXSB announce a to [1] drop ""`, // after the pause
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got groups\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Every record number still names the frame it did.
+	for n := 1; n <= m.Records; n++ {
+		fi, di, ok := m.FrameAt(n)
+		if !ok {
+			t.Fatalf("record %d is not drawn", n)
+		}
+		f := m.Frames[fi]
+		if di < 0 && f.Number != n || di >= 0 && f.Deliveries[di].Number != n {
+			t.Fatalf("record %d is drawn as frame %d", n, f.Number)
+		}
+	}
 }
 
 func TestMACMode(t *testing.T) {

@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"l2hub/internal/samefile"
 )
@@ -101,12 +103,28 @@ func Write(w io.Writer, opts Options) error {
 
 // CheckOutput returns an error when path, where the page is to go (named
 // by flag), is a file the report reads (the capture or a console log):
-// writing the page there would destroy it. "-" (standard output) is never
-// one.
+// writing the page there would destroy it; or when the page cannot go
+// there at all: path is a directory, or its directory does not exist. It
+// reads no capture, so that a command says so at once. "-" (standard
+// output) is never one.
 func (o Options) CheckOutput(flag, path string) error {
 	inputs := []samefile.Input{{Path: o.Capture, What: "capture"}}
 	for _, c := range o.Consoles {
 		inputs = append(inputs, samefile.Input{Path: c.Path, What: "console log"})
 	}
-	return samefile.Check(flag, path, inputs...)
+	if err := samefile.Check(flag, path, inputs...); err != nil || path == "-" {
+		return err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s %s: is a directory (name the page's file in it, such as %s)", flag, path, filepath.Join(path, "report.html"))
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", flag, path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
+	}
+	return nil
 }

@@ -33,7 +33,8 @@ the hub with the rule's reason from the capture comment; a delayed frame's
 arrow runs from when it was sent to when it arrived; duplicates, reorders
 and corruptions are marked; a partition or a link set down is a band across
 the lifelines it cut. Runs of alike frames from one sender (announces, ACKs)
-are one arrow with a count; click it to expand. Frame numbers are the
+are one arrow with a count, even with other frames between them; click
+it to expand. Frame numbers are the
 capture's, as Wireshark shows them. Zoom with +/- (or Ctrl+wheel), filter
 by port and protocol, click a frame for its bytes and decoded headers.
 
@@ -44,7 +45,8 @@ relative stamp counts from the log's "# t0=<RFC 3339>" line (the e2e
 harness writes one), else from the capture's start (a lab run starts hub
 and clock together); ",offset=DUR" puts the log's zero DUR after the
 capture's start instead, and ",match=REGEX" (last, RE2) keeps only the
-lines it matches.
+lines it matches. NAME ends at the first single '=': a port name holding
+'=' doubles it (--console 'k==v=a.log' is port "k=v").
 
 --check PROFILE runs the conformance checker (nexus-v1 or noise-xk): its
 findings head the page and are pinned to the frames they cite.
@@ -124,9 +126,9 @@ func reportFailure(m *report.Model, path string, truncOK bool) error {
 	case m.Stopped == nil:
 		return nil
 	case !errors.Is(m.Stopped, capture.ErrTruncated):
-		return fmt.Errorf("report stopped early on bad input (the page shows the %d frames before it): %s: %w", m.Records, path, m.Stopped)
+		return fmt.Errorf("report stopped early on bad input (the page shows the %d records before it): %s: %w", m.Records, path, m.Stopped)
 	case !truncOK:
-		return fmt.Errorf("%s: %w (the page shows the %d frames before the cut; --allow-truncated accepts a capture cut short)", path, m.Stopped, m.Records)
+		return fmt.Errorf("%s: %w (the page shows the %d records before the cut; --allow-truncated accepts a capture cut short)", path, m.Stopped, m.Records)
 	}
 	return nil
 }

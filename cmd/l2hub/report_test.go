@@ -111,6 +111,10 @@ func TestReportBadInput(t *testing.T) {
 		{"truncated", "--allow-truncated accepts a capture cut short", cutInLastPacket(t, data), nil},
 		{"truncated-allowed", "", cutInLastPacket(t, data), []string{"--allow-truncated"}},
 		{"corrupt", "report stopped early on bad input", corruptAt(data, len(data)*2/3), []string{"--allow-truncated"}},
+		// A writer killed before its first flush: an empty page that says so.
+		{"empty-file-allowed", "", []byte{}, []string{"--allow-truncated"}},
+		{"header-cut", "--allow-truncated accepts a capture cut short", data[:20], nil},
+		{"header-cut-allowed", "", data[:20], []string{"--allow-truncated"}},
 		{"whole", "", data, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,9 +133,27 @@ func TestReportBadInput(t *testing.T) {
 			if tc.name != "whole" && !strings.Contains(stderr, "l2hub report: warning: "+path+": the capture ") {
 				t.Errorf("stderr does not warn naming the file:\n%s", stderr)
 			}
+			if strings.Contains(stderr, " frames before") {
+				t.Errorf("stderr counts records as frames:\n%s", stderr)
+			}
 			if strings.Contains(stdout, "warning") {
 				t.Errorf("stdout carries a warning:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// TestReportOutputChecked: a page that cannot be written is refused
+// before the capture is read: here the capture does not even exist.
+func TestReportOutputChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ out, want string }{
+		{dir, "-o " + dir + ": is a directory"},
+		{filepath.Join(dir, "no-such-dir", "run.html"), "no such file or directory"},
+	} {
+		_, _, err := runCmd(t, "report", filepath.Join(dir, "no-such.pcapng"), "-o", tc.out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "no-such.pcapng") {
+			t.Errorf("-o %s: got %v, want %q before the capture is read", tc.out, err, tc.want)
+		}
 	}
 }

@@ -64,6 +64,24 @@
   }
   function portName(i) { return i < 0 ? 'hub' : D.ports[i].name; }
   function cut(s, n) { return s.length > n ? s.slice(0, Math.max(1, n - 1)) + '…' : s; }
+  // cutPx cuts s to px pixels in the given CSS font ('600 11px'), measured
+  // in the page's own font: a guess per character clips wide text.
+  var measurer = null, family = null;
+  function textWidth(s, font) {
+    if (!measurer) {
+      measurer = document.createElement('canvas').getContext('2d');
+      family = window.getComputedStyle(document.body).fontFamily;
+    }
+    if (!measurer) return s.length * 7;
+    measurer.font = font + ' ' + family;
+    return measurer.measureText(s).width;
+  }
+  function cutPx(s, px, font) {
+    if (s.length * 14 <= px || textWidth(s, font) <= px) return s; // no character is wider than 14 px here
+    var lo = 0, hi = s.length - 1; // the longest prefix that fits with its ellipsis
+    while (lo < hi) { var m = (lo + hi + 1) >> 1; if (textWidth(s.slice(0, m) + '…', font) <= px) lo = m; else hi = m - 1; }
+    return s.slice(0, Math.max(1, lo)) + '…';
+  }
   function groupOpen(g) { return S.expandAll || S.expanded[g] === true; }
   function lowerBound(arr, v, n) { var lo = 0, hi = n; while (lo < hi) { var m = (lo + hi) >> 1; if (arr[m] < v) lo = m + 1; else hi = m; } return lo; }
 
@@ -95,11 +113,13 @@
     if (!D.check) {
       v.textContent = '(no conformance check: run l2hub report with --check nexus-v1)';
       $('findings').hidden = true;
+      $('top').appendChild($('check')); // nothing to head the page: after the notes
       return;
     }
     var c = D.check;
     v.textContent = c.Profile + ': ' + (c.OK ? 'PASS' : 'FAIL') + ' — ' + c.Fail + ' fail, ' + c.Warn + ' warn, ' + c.Pass + ' pass, ' + c.Info + ' info' + (c.Error ? ' — ' + c.Error : '');
     v.className = c.OK ? 'ok' : 'fail';
+    if (c.Fail + c.Warn > 0) $('top').classList.add('alert');
     K.forEach(function (f, i) {
       var tr = el('tr', { 'class': 'v-' + f.verdict, 'data-finding': String(i) });
       tr.title = f.title;
@@ -275,6 +295,22 @@
       }
       L.height = y + 120;
     }
+    // A row's arrows may end far below it (a delayed delivery, a group's
+    // bracket): E is how far down each row draws, RM its running maximum,
+    // so that render starts at the first row that reaches the window.
+    var E = new Float64Array(n), RM = new Float64Array(n), reach = -Infinity;
+    for (j = 0; j < n; j++) {
+      var e = Y[j];
+      if (kind[j] === 1) e = Math.max(e, tToY(G[idx[j]].end));
+      else if (kind[j] === 0) {
+        var fr = F[idx[j]], fd = fDl(fr);
+        for (var q = 0; q < fd.length; q++) if (dDt(fd[q]) > 0) e = Math.max(e, tToY(fT(fr) + dDt(fd[q])));
+      }
+      E[j] = e;
+      reach = Math.max(reach, e);
+      RM[j] = reach;
+    }
+    L.E = E; L.RM = RM;
     spacer.style.height = Math.ceil(L.height) + 'px';
     spacer.style.width = Math.ceil(width) + 'px';
     heads.textContent = '';
@@ -285,10 +321,11 @@
     order.forEach(function (p) {
       var d = el('div', { 'class': 'head' + (p < 0 ? ' hub' : ''), 'data-port': p < 0 ? 'hub' : D.ports[p].name });
       d.style.left = (p < 0 ? hubX : xOf[p]) + 'px';
-      d.appendChild(el('b', {}, p < 0 ? 'hub' : D.ports[p].name));
+      // A long name is cut to its column; the whole is in the title.
+      d.appendChild(el('b', {}, p < 0 ? 'hub' : cutPx(D.ports[p].name, colW - 10, '600 13px')));
       var sub = p < 0 ? 'l2hub' : (D.ports[p].desc + (D.ports[p].logs.length ? ' · ' + D.ports[p].logs.join(', ') : ''));
-      d.appendChild(el('small', {}, cut(sub, Math.floor(colW / 6))));
-      if (p >= 0) d.title = sub;
+      d.appendChild(el('small', {}, cutPx(sub, colW - 10, '10.8px')));
+      if (p >= 0) d.title = D.ports[p].name + '\n' + sub;
       inner.appendChild(d);
     });
     heads.appendChild(inner);
@@ -316,10 +353,18 @@
     if (i === n) return T[n - 1];
     return T[i - 1] + (T[i] - T[i - 1]) * (y - Y[i - 1]) / Math.max(Y[i] - Y[i - 1], 1e-9);
   }
+  // mostZoom is the zoom beyond which the diagram would be taller than a
+  // browser lays out (about 2^25 px in Chromium): past it, scrolling
+  // could no longer reach the end of the run.
+  var MAX_HEIGHT = 2.5e7;
+  function mostZoom() {
+    var z = S.zoom[S.mode], cap = S.mode === 'time' ? 1e7 : 20;
+    return Math.max(z > 1 ? 1 : z, Math.min(cap, z * MAX_HEIGHT / Math.max(L.height, 1)));
+  }
   function zoomBy(f, atY) {
     var h = scrollEl.clientHeight, off = atY === undefined ? h / 2 : atY;
     var t = yToT(scrollEl.scrollTop + off);
-    S.zoom[S.mode] = Math.min(S.mode === 'time' ? 1e7 : 20, Math.max(S.mode === 'time' ? 0.5 : 0.02, S.zoom[S.mode] * f));
+    S.zoom[S.mode] = Math.min(mostZoom(), Math.max(S.mode === 'time' ? 0.5 : 0.02, S.zoom[S.mode] * f));
     layout();
     scrollEl.scrollTop = Math.max(0, tToY(t) - off);
     render();
@@ -357,19 +402,25 @@
       lines.appendChild(sv('line', { 'class': p < 0 ? 'hubline' : 'lifeline', x1: x, x2: x, y1: Math.max(y0, 20), y2: Math.min(y1, L.height - 60), 'data-port': p < 0 ? 'hub' : D.ports[p].name }));
     });
     drawBands(bands, y0, y1);
-    // rows whose arrows may reach into the window: start a little above it
-    var i0 = lowerBound(L.Y, y0 - 400, L.n), drawn = 0, skipped = 0;
+    // Rows whose arrows reach into the window: from the first whose
+    // arrows (a delay, a bracket) end below its top, however far above it
+    // it starts; a row above the window that ends above it draws nothing.
+    var i0 = lowerBound(L.RM, y0 - 20, L.n), drawn = 0, skipped = 0;
     var lastY = {}, lastLabel = {}, lastAxis = -1e9;
     for (var i = i0; i < L.n && L.Y[i] <= y1; i++) {
       var y = L.Y[i], k = L.kind[i], id = L.idx[i];
+      if (L.E[i] < y0 - 20) continue;
       var bucket = k === 2 ? 'm' + M[id][0] : (k === 1 ? 'g' : 'f') + (k === 1 ? G[id].from : fFrom(F[id])) + (special(k, id) ? 's' : '');
-      if (lastY[bucket] !== undefined && y - lastY[bucket] < 1.5) { skipped++; continue; }
-      if (drawn >= MAX_ITEMS) { skipped += 1; continue; }
+      // The selected row is always drawn, with its label: a jump to a
+      // frame shows it, however dense the rows around it.
+      var chosen = isSel(k === 2 ? 'm' : k === 1 ? 'g' : 'f', id);
+      if (!chosen && lastY[bucket] !== undefined && y - lastY[bucket] < 1.5) { skipped++; continue; }
+      if (!chosen && drawn >= MAX_ITEMS) { skipped += 1; continue; }
       lastY[bucket] = y;
       // Arrow labels share the middle of the diagram, whoever sent them;
       // a marker's text stands beside its own lifeline.
       var col = k === 2 ? 'm' + M[id][0] : 'f';
-      var withText = lastLabel[col] === undefined || y - lastLabel[col] >= 11;
+      var withText = chosen || lastLabel[col] === undefined || y - lastLabel[col] >= 11;
       if (withText) lastLabel[col] = y;
       if (k === 2) drawMarker(items, id, y, withText);
       else drawFrame(items, k === 1 ? G[id].first : id, y, k === 1 ? id : -1, withText);
@@ -419,8 +470,10 @@
       if (yc > yb) bg.appendChild(sv('rect', { 'class': cls + ' healing', x: xa, y: yb, width: xb - xa, height: yc - yb }));
       // The label stands outside the band, left of it, where it hides no arrow.
       var ty = Math.max(ya + 12, Math.min(y0 + 60, yc - 20));
-      bg.appendChild(sv('text', { 'class': 'bandlbl', x: xa - 6, y: ty, 'text-anchor': 'end' }, (b.kind === 'down' ? 'link down ' : 'partition ') + (b.name || '') + ' ' + (b.spec || '')));
-      bg.appendChild(sv('text', { 'class': 'bandlbl sub', x: xa - 6, y: ty + 13, 'text-anchor': 'end' }, b.drops + ' drops' + (b.healed || b.ended ? ', healed' : ', not healed')));
+      // cut to the room left of it, past the time axis
+      var room = Math.max(40, xa - 6 - 52);
+      bg.appendChild(sv('text', { 'class': 'bandlbl', x: xa - 6, y: ty, 'text-anchor': 'end' }, cutPx((b.kind === 'down' ? 'link down ' : 'partition ') + (b.name || '') + ' ' + (b.spec || ''), room, '600 11px')));
+      bg.appendChild(sv('text', { 'class': 'bandlbl sub', x: xa - 6, y: ty + 13, 'text-anchor': 'end' }, cutPx(b.drops + ' drops' + (b.healed || b.ended ? ', healed' : ', not healed'), room, '11px')));
       bg.appendChild(sv('title', {}, bandText(b)));
       g.appendChild(bg);
     });
@@ -463,16 +516,23 @@
         tx += dir * (tg[1].length * 6 + 6);
       });
     });
+    var reasonEnd = null; // where the reasons' text ends, beyond the hub
     dr.forEach(function (x) {
       var xh = L.hubX, dir = xh >= xs ? 1 : -1;
       if (Math.abs(xh - xs) < 1) xh = xs + 40;
+      ends.push([xh, y]);
       g.appendChild(sv('line', { 'class': base + ' dropped', x1: xs, y1: y, x2: xh, y2: y }));
       g.appendChild(sv('line', { 'class': 'hit', x1: xs, y1: y, x2: xh, y2: y }));
       g.appendChild(sv('path', { 'class': 'cross', d: 'M' + (xh - 5) + ',' + (y - 5) + 'L' + (xh + 5) + ',' + (y + 5) + 'M' + (xh - 5) + ',' + (y + 5) + 'L' + (xh + 5) + ',' + (y - 5) }));
-      ends.push([xh, y]);
+      // The reason stands on the arrow's own line, beyond the cross,
+      // where the next row's label cannot cover it; several drops of one
+      // frame follow each other there.
       if (withText) {
         var why = D.strs[x[2]] + (x[0] >= 0 ? ' → ' + portName(x[0]) : '');
-        g.appendChild(sv('text', { 'class': 'reason', x: xh + dir * 9, y: y + 4, 'text-anchor': dir > 0 ? 'start' : 'end' }, cut(why, Math.floor(L.colW / 6.2))));
+        var rx = reasonEnd === null ? xh + dir * 9 : reasonEnd + dir * 8;
+        why = cutPx(why, Math.max(60, L.colW - 12), '11px');
+        g.appendChild(sv('text', { 'class': 'reason', x: rx, y: y - 4, 'text-anchor': dir > 0 ? 'start' : 'end' }, why));
+        reasonEnd = rx + dir * textWidth(why, '11px');
       }
     });
     if (ends.length === 0) { // the capture has no port receiving it (none attached, or all filtered out)
@@ -485,6 +545,8 @@
     }
     if (withText) {
       var xe = ends[0][0], mid = (xs + xe) / 2;
+      // with a reason beyond the hub, the label stays on the sender's side of it
+      if (reasonEnd !== null) mid = (xs + (Math.abs(L.hubX - xs) < 1 ? xs + 40 : L.hubX)) / 2;
       var text = D.labels[fLabel(r)] + (grp ? ' ×' + grp.count : '');
       g.appendChild(sv('text', { 'class': 'lbl', x: mid, y: y - 4, 'text-anchor': 'middle' }, text));
       var num = grp ? grp.nums[0] + '–' + grp.nums[1] : String(fNum(r) || (dl.length ? dNum(dl[0]) : ''));
@@ -494,6 +556,7 @@
       // share one small badge, so that they do not hide the arrows.
       var pins = grp ? groupPins(gi) : fFind(r), quiet = [];
       var px = mid + text.length * 3.3 + 6;
+      if (reasonEnd !== null && reasonEnd > px) px = reasonEnd + 8; // after the reasons, not over them
       pins.forEach(function (fi) {
         var f = K[fi];
         if (f.verdict !== 'fail' && f.verdict !== 'warn') { quiet.push(fi); return; }
@@ -533,7 +596,7 @@
     g.appendChild(sv('path', { 'class': 'marker ' + cls, d: 'M' + x + ',' + (y - 6) + 'L' + (x + 6) + ',' + y + 'L' + x + ',' + (y + 6) + 'L' + (x - 6) + ',' + y + 'Z' }));
     if (withText) {
       var right = x > L.hubX, room = right ? L.W - x - 12 : x - 76;
-      g.appendChild(sv('text', { 'class': 'mtext ' + cls, x: right ? x + 10 : x - 10, y: y + 4, 'text-anchor': right ? 'start' : 'end' }, cut(m[2], Math.max(8, Math.floor(room / 6.3)))));
+      g.appendChild(sv('text', { 'class': 'mtext ' + cls, x: right ? x + 10 : x - 10, y: y + 4, 'text-anchor': right ? 'start' : 'end' }, cutPx(m[2], Math.max(50, room), cls === 'fail' ? '600 11px' : '11px')));
     }
     g.appendChild(sv('title', {}, m[5] + ':' + m[4] + ' at ' + secs6(m[1]) + '\n' + m[2]));
     parent.appendChild(g);
@@ -553,17 +616,29 @@
     parent.appendChild(a);
     parent.appendChild(document.createTextNode(' '));
   }
-  function selectFrame(i) {
+  // numRole says what record n is of frame r when it is not its own:
+  // a receiver's copy, the record of a drop, a further copy.
+  function numRole(r, n) {
+    var of = fNum(r) ? 'frame ' + fNum(r) : 'a frame with no ingress record', out = '';
+    fDl(r).forEach(function (x) { if (!out && dNum(x) === n) out = portName(dTo(x)) + '\'s copy of ' + of; });
+    fDr(r).forEach(function (x) { if (!out && x[1] === n) out = 'the drop ' + (x[0] >= 0 ? 'towards ' + portName(x[0]) + ' ' : '') + 'of ' + of; });
+    if (!out && fCopies(r).indexOf(n) >= 0) out = 'a further record of ' + of;
+    return out;
+  }
+  function selectFrame(i, n) {
     S.sel = ['f', i];
     var r = F[i], d = detail(), from = fFrom(r);
-    d.appendChild(el('h3', {}, (fNum(r) ? 'Frame ' + fNum(r) : 'Frame (no ingress record)') + ': ' + D.labels[fLabel(r)]));
+    var head = fNum(r) ? 'Frame ' + fNum(r) : 'Frame (no ingress record)';
+    var role = n && n !== fNum(r) ? numRole(r, n) : '';
+    if (role) head = 'Frame ' + n + ' (' + role + ')';
+    d.appendChild(el('h3', {}, head + ': ' + D.labels[fLabel(r)]));
     dl(d, [['time', secs6(fT(r))], ['from', portName(from) + (from < 0 ? ' (injected, or sent before the capture began)' : '')],
       ['length', fLen(r) + ' bytes'], ['protocol', D.protos[proto(r)]], ['comment', fComment(r)],
       ['copies', fCopies(r).join(', ')]]);
     var gi = fGroup(r);
     if (gi >= 0) d.appendChild(el('p', {}, 'One of ' + G[gi].count + ' alike frames (' + G[gi].nums[0] + '–' + G[gi].nums[1] + ').'));
     fDl(r).forEach(function (x) {
-      var p = el('p', {});
+      var p = el('p', { 'class': role && dNum(x) === n ? 'sel' : '' });
       p.appendChild(document.createTextNode('→ ' + portName(dTo(x)) + ' at ' + secs6(fT(r) + dDt(x)) + (dDt(x) ? ' (+' + dur(dDt(x)) + ')' : '') + ' as frame '));
       if (dNum(x)) frameLink(p, dNum(x)); else p.appendChild(document.createTextNode('(inferred)'));
       var ks = D.kinds.filter(function (k, b) { return dKind(x) & (1 << b); });
@@ -573,7 +648,7 @@
       d.appendChild(p);
     });
     fDr(r).forEach(function (x) {
-      d.appendChild(el('p', { 'class': 'drop' }, '✕ ' + (x[0] >= 0 ? 'to ' + portName(x[0]) + ': ' : '') + D.strs[x[2]] + (x[1] !== fNum(r) ? ' (frame ' + x[1] + ')' : '')));
+      d.appendChild(el('p', { 'class': 'drop' + (role && x[1] === n ? ' sel' : '') }, '✕ ' + (x[0] >= 0 ? 'to ' + portName(x[0]) + ': ' : '') + D.strs[x[2]] + (x[1] !== fNum(r) ? ' (frame ' + x[1] + ')' : '')));
     });
     fFind(r).forEach(function (fi) {
       var f = K[fi], p = el('p', { 'class': 'v-' + f.verdict });
@@ -657,18 +732,39 @@
     if (i === undefined) { $('status').textContent = 'frame ' + n + ' is not in the diagram'; return; }
     var r = F[i], g = fGroup(r);
     if (g >= 0) S.expanded[g] = true;
+    // The sender, every receiver and every port it was dropped towards
+    // are shown again, and its protocol: a filtered-out receiver would
+    // hide the frame.
     var from = fFrom(r);
     if (from >= 0) S.ports[from] = true;
+    fDl(r).forEach(function (d) { S.ports[dTo(d)] = true; });
+    fDr(r).forEach(function (x) { if (x[0] >= 0) S.ports[x[0]] = true; });
     S.protos[proto(r)] = true;
     document.querySelectorAll('#port-filter input, #proto-filter input').forEach(function (cb) {
       var p = cb.getAttribute('data-port'), q = cb.getAttribute('data-proto');
       cb.checked = p !== null ? S.ports[+p] : S.protos[D.protos.indexOf(q)];
     });
     layout();
-    var y = tToY(fT(r));
-    for (var j = 0; j < L.n; j++) if (L.kind[j] === 0 && L.idx[j] === i) { y = L.Y[j]; break; }
+    var j = rowOf(i);
+    // Rows around it too close to tell apart: zoom in around it until
+    // they are about a label's height apart.
+    if (j >= 0) {
+      var a = Math.max(0, j - 3), b = Math.min(L.n - 1, j + 3);
+      var pitch = b > a ? (L.Y[b] - L.Y[a]) / (b - a) : Infinity;
+      var most = mostZoom();
+      if (pitch > 0 && pitch < 4 && S.zoom[S.mode] < most) {
+        S.zoom[S.mode] = Math.min(most, S.zoom[S.mode] * 14 / pitch);
+        layout();
+        j = rowOf(i);
+      }
+    }
+    var y = j >= 0 ? L.Y[j] : tToY(fT(r));
     scrollEl.scrollTop = Math.max(0, y - scrollEl.clientHeight / 3);
-    if (keepPanel) { S.sel = ['f', i]; render(); } else selectFrame(i);
+    if (keepPanel) { S.sel = ['f', i]; render(); } else selectFrame(i, n);
+  }
+  function rowOf(i) {
+    for (var j = 0; j < L.n; j++) if (L.kind[j] === 0 && L.idx[j] === i) return j;
+    return -1;
   }
 
   // ---- bytes: hex dump and decoded headers
