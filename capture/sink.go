@@ -126,6 +126,14 @@ func Open(cfg Config) (*Sink, error) {
 	return s, nil
 }
 
+// PeerChanged implements hub.PeerObserver: the capture notes, on the next
+// frame, when a port's VM attached or went away (hub.PeerEvent.Comment),
+// so a reader sees when a port had nobody to deliver to and a replay can
+// take it down and up again at the same times.
+func (s *Sink) PeerChanged(ev hub.PeerEvent) { s.Annotate(ev.Comment()) }
+
+var _ hub.PeerObserver = (*Sink)(nil)
+
 // PortAdded queues an interface description for p. It is never dropped:
 // ports are few, and packets on a port need its interface.
 func (s *Sink) PortAdded(p hub.PortInfo) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"l2hub/hub"
 )
 
 // Recording the changes made to a running policy, so that a replay makes
@@ -208,15 +210,15 @@ func (e Edit) String() string {
 	return e.Op + " " + e.Name
 }
 
-// WithoutEdits returns comment without its edit lines: what a person
-// reads of it.
+// WithoutEdits returns comment without its machine lines (an edit's, a
+// peer change's: hub.PeerPrefix): what a person reads of it.
 func WithoutEdits(comment string) string {
-	if !strings.Contains(comment, EditPrefix) {
+	if !strings.Contains(comment, EditPrefix) && !strings.Contains(comment, hub.PeerPrefix) {
 		return comment
 	}
 	var b strings.Builder
 	for line := range strings.Lines(comment) {
-		if !strings.HasPrefix(line, EditPrefix) {
+		if !strings.HasPrefix(line, EditPrefix) && !strings.HasPrefix(line, hub.PeerPrefix) {
 			b.WriteString(line)
 		}
 	}

@@ -346,6 +346,7 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			return
 		}
 		a.stats.Attaches.Add(1)
+		h.core.NotePeer(id, h.core.Elapsed(), describe(io), true, "")
 		readerDone := make(chan struct{})
 		h.wg.Add(2)
 		go func() { defer h.wg.Done(); defer close(readerDone); h.reader(a) }()
@@ -391,6 +392,9 @@ func (h *Hub) endAttachment(a *attachment, why error) {
 		if err := h.core.SetEgress(a.id, nil); err != nil { // the port is there: it holds a
 			h.log.Error("detach: the core has no port for the attachment", "port", a.name, "err", err)
 		}
+	}
+	if !h.closed { // the hub's own shutdown is no event of the run's
+		h.core.NotePeer(a.id, h.core.Elapsed(), describe(a.io), false, why.Error())
 	}
 	close(a.stop)
 	if err := a.io.Close(); err != nil {

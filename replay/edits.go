@@ -8,6 +8,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/filter"
+	"l2hub/hub"
 )
 
 // Policy edits: the changes a live run made to its policy through the
@@ -90,12 +91,28 @@ func (x *run) trailerEdits(s *source, afterFrame int) {
 // makeEdits makes the edits comment records: on s's frame number, stamped
 // before (zero for none: the edits came after the last frame). Each is
 // marked when the run made it under a policy the replay does not run.
+// Peer changes the comment records (peerChanges) are made too, each in
+// its place among the edits.
 func (x *run) makeEdits(s *source, comment string, number int, before time.Time, trailer bool) {
-	if !strings.Contains(comment, filter.EditPrefix) {
+	edits := strings.Contains(comment, filter.EditPrefix)
+	peers := x.peers && strings.Contains(comment, hub.PeerPrefix)
+	if !edits && !peers {
 		return
 	}
+	for line := range strings.Lines(comment) {
+		switch {
+		case edits && strings.HasPrefix(line, filter.EditPrefix):
+			x.makeEdit(s, line, number, before, trailer)
+		case peers && strings.HasPrefix(line, hub.PeerPrefix):
+			x.peerChanges(line, number, before)
+		}
+	}
+}
+
+// makeEdit makes the edit a comment line records.
+func (x *run) makeEdit(s *source, line string, number int, before time.Time, trailer bool) {
 	several := len(x.r.cfg.Inputs) > 1
-	edits, errs := filter.ParseEdits(comment)
+	edits, errs := filter.ParseEdits(line)
 	for _, err := range errs {
 		x.editResult(EditResult{Input: s.in.Path, Frame: number, AfterLast: trailer, Err: err.Error(), several: several})
 	}

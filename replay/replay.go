@@ -465,6 +465,11 @@ type Result struct {
 	// applied all the same.
 	Edits        []EditResult `json:"edits,omitempty"`
 	EditsLeftOut int          `json:"edits_left_out,omitempty"`
+	// PeerChanges counts the VM attaches and detaches the capture recorded
+	// and the replay made again (see PeersRecorded); PeerErrors are the
+	// records it could not read (the first MaxPeerErrors).
+	PeerChanges int      `json:"peer_changes,omitempty"`
+	PeerErrors  []string `json:"peer_errors,omitempty"`
 
 	headers []capHeader // every l2hub section's header, in the order the sections ended
 }
@@ -541,6 +546,9 @@ type run struct {
 	// record them; hashes are the replay policy's (RunConfig.PolicyHashes).
 	runs   timeline
 	hashes []string
+	// peers: the capture records its peer changes, so ports start with
+	// no VM and follow them (see PeersRecorded).
+	peers bool
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -587,6 +595,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	for _, h := range r.headers {
 		x.runs.add(h)
 	}
+	x.peers = recordsPeers(r.headers)
 	for k, v := range r.owners {
 		x.owners[k] = v
 	}
@@ -622,8 +631,13 @@ func (x *run) addPort(name, desc string) hub.PortID {
 		return id
 	}
 	// The peer takes every frame at once: what it receives is what the
-	// observers saw at egress.
-	id, err := x.core.AddPort(name, desc, hub.Discard{})
+	// observers saw at egress. A capture that records its peers says when
+	// the port has one (peerChanges).
+	var out hub.EgressQueue = hub.Discard{}
+	if x.peers {
+		out = nil
+	}
+	id, err := x.core.AddPort(name, desc, out)
 	if err != nil { // names are unique by construction
 		panic(fmt.Sprintf("replay: add port %q: %v", name, err))
 	}

@@ -12,6 +12,7 @@ import (
 	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -99,6 +100,19 @@ func TestControlChangesAreNotedInTheCapture(t *testing.T) {
 	}
 	if len(comments) != len(want) {
 		t.Fatalf("got comments %q, want %q", comments, want)
+	}
+	attached := map[string]bool{}
+	for i, c := range comments {
+		// The VMs' attaches come before the first frame, in either order:
+		// they are checked apart.
+		for _, pc := range parsePeers(t, c) {
+			attached[pc.Port] = pc.Attached
+		}
+		c = hub.WithoutPeerNotes(c)
+		comments[i] = c
+	}
+	if !attached["a"] || !attached["b"] {
+		t.Errorf("the capture notes attaches %v, want a and b", attached)
 	}
 	for i, c := range comments {
 		// Each control line is followed by its edit's line, for replay.
@@ -214,4 +228,13 @@ func TestRulesWithoutPolicyAreEmptyLists(t *testing.T) {
 			t.Errorf("got %q: %s (%v), want []", list, got[list], err)
 		}
 	}
+}
+
+func parsePeers(t *testing.T, c string) []hub.PeerRecord {
+	t.Helper()
+	recs, errs := hub.ParsePeers(c)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	return recs
 }

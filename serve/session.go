@@ -295,7 +295,9 @@ func (s *Session) captureMeta(p *filter.Policy) capture.Meta {
 		Version:    s.opts.Version,
 		ConfigHash: s.configHash(),
 		Start:      s.began,
-		Extra:      map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String()},
+		// peers=recorded: the capture notes every attach and detach
+		// (hub.PeerPrefix), so a replay may start each port down and follow them.
+		Extra: map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String(), "peers": "recorded"},
 	}
 	if p != nil {
 		meta.Seed = p.Seed()

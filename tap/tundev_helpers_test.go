@@ -349,7 +349,7 @@ func readCapture(t *testing.T, path string) []segmentFrame {
 	var out []segmentFrame
 	for _, p := range capturetest.Packets(t, path) {
 		data := slices.Clone(p.Data)
-		out = append(out, segmentFrame{p.IfName, p.Dir, gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default), p.Comment})
+		out = append(out, segmentFrame{p.IfName, p.Dir, gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default), hub.WithoutPeerNotes(p.Comment)}) // the frame's own notes: attaches are not this test's
 	}
 	return out
 }

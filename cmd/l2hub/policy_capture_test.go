@@ -12,6 +12,7 @@ import (
 	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
 
@@ -20,7 +21,7 @@ func captureFrames(t *testing.T, path string) []string {
 	t.Helper()
 	var out []string
 	for _, p := range capturetest.Packets(t, path) {
-		out = append(out, strings.TrimSpace(p.IfName+" "+p.Dir.String()+" "+p.Comment))
+		out = append(out, strings.TrimSpace(p.IfName+" "+p.Dir.String()+" "+hub.WithoutPeerNotes(p.Comment))) // attaches checked apart
 	}
 	return out
 }
