@@ -126,7 +126,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 
 	nsh := netns.None()
 	if cfg.Netns != "" {
-		if d.ns, err = acquireNetns(cfg.Netns); err != nil {
+		if d.ns, err = acquireNetns(cfg.Netns, true); err != nil {
 			return nil, err
 		}
 		nsh = d.ns.h

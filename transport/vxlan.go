@@ -91,6 +91,7 @@ type VXLANConfig struct {
 	// refused (counted), never fragmented. 0 means 1500.
 	MTU int
 	// Netns, if set, is the network namespace (name or path) to bind in.
+	// It must exist: unlike a TAP device's, it is never created.
 	Netns string
 	// SocketBuffer sizes the socket's buffers (0: DefaultSocketBuffer).
 	SocketBuffer int
