@@ -74,7 +74,7 @@ type Spec struct {
 	Local string `yaml:"local,omitempty"`
 	// Options holds transport-specific keys (tap: ip, netns, mac; datagram
 	// transports: sockbuf; unix, unixgram: mode; vxlan: remote, vni, group,
-	// ttl, mtu, netns) and every port's flow keys (overflow, queue).
+	// ttl, mtu, netns, silence) and every port's flow keys (overflow, queue).
 	Options SpecOptions `yaml:"options,omitempty"`
 }
 
@@ -144,7 +144,7 @@ var transportRules = map[Transport]struct {
 	Unixgram: {address: socketPath, peer: socketPath, options: append([]string{"mode"}, datagramOptions...)},
 	Mcast:    {address: mcastGroup, local: true, options: datagramOptions},
 	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "netns"}, flowOptions...)},
-	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns"}, datagramOptions...)},
+	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns", "silence"}, datagramOptions...)},
 }
 
 // Options every port takes: its flow control (see hub.Overflow), which
@@ -501,6 +501,10 @@ func checkOption(k, v string) string {
 	case "mtu":
 		if n, err := strconv.Atoi(v); err != nil || n < minVXLANMTU || n > maxVXLANMTU {
 			return fmt.Sprintf("want the underlay's MTU, %d..%d", minVXLANMTU, maxVXLANMTU)
+		}
+	case "silence":
+		if d, err := time.ParseDuration(v); v != "off" && (err != nil || d <= 0) {
+			return "want how long a remote VTEP that was heard may send nothing before it is logged, a positive duration such as 30s (the default), or off"
 		}
 	case "mode":
 		if _, err := parseMode(v); err != nil {
