@@ -116,6 +116,10 @@ type VXLANConfig struct {
 	Silence time.Duration
 	// Logger receives those lines; nil discards.
 	Logger *slog.Logger
+
+	// port, set for a port opened from a Spec, names it to the tap ports
+	// of this process (mtuPeers).
+	port string
 }
 
 // VXLANConn is a hub port on a VXLAN overlay: a VTEP. Reading decapsulates
@@ -154,6 +158,7 @@ type VXLANConn struct {
 	rbuf, roob []byte
 	wbuf       []byte
 	ns         func() error // releases the network namespace, if one was opened
+	unpeer     func()       // leaves mtuPeers
 }
 
 type fdbEntry struct {
@@ -241,6 +246,9 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	v.desc = fmt.Sprintf("vxlan %s vni %d %s", cfg.Local, cfg.VNI, where)
 	if cfg.Netns != "" {
 		v.desc += " in netns " + cfg.Netns
+	}
+	if cfg.port != "" {
+		v.unpeer = mtuPeers.join(&mtuPeer{port: cfg.port, vxlan: true, mtu: cfg.MTU - VXLANGuestMTUOverhead, log: cfg.Logger})
 	}
 	if len(v.remotes) > 0 && cfg.Silence > 0 {
 		v.watchMu.Lock()
@@ -555,6 +563,9 @@ func (v *VXLANConn) Close() error {
 		v.watch.Stop()
 	}
 	v.watchMu.Unlock()
+	if v.unpeer != nil {
+		v.unpeer()
+	}
 	err := v.c.Close()
 	if v.ns != nil {
 		err = errors.Join(err, v.ns())
@@ -574,6 +585,7 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		SocketBuffer: s.socketBuffer(),
 		Clock:        opts.Clock,
 		Logger:       opts.Logger,
+		port:         s.Name,
 	}
 	if cfg.Logger != nil {
 		cfg.Logger = cfg.Logger.With("port", s.Name, "transport", string(s.Transport))
@@ -604,4 +616,61 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		cfg.TTL, _ = strconv.Atoi(t)
 	}
 	return cfg, nil
+}
+
+// mtuPeers holds this process's open tap and vxlan ports, so that a TAP
+// device whose MTU is more than a VXLAN port carries is warned of, in
+// whichever order the two open: the hub creates a TAP device at 1500, and
+// on a segment with a VXLAN port on a 1500-byte underlay the host's frames
+// past 1464 bytes would be dropped (oversize), with TCP stalling.
+var mtuPeers mtuPeerSet
+
+type mtuPeerSet struct {
+	mu    sync.Mutex
+	peers map[*mtuPeer]bool
+}
+
+// mtuPeer is one open port: a TAP device (its MTU) or a VXLAN port (the
+// MTU its segment's hosts need, 50 bytes under the underlay's).
+type mtuPeer struct {
+	port     string
+	vxlan    bool
+	mtu      int
+	device   string // a TAP device's name
+	givenMTU bool   // the tap port has mtu=
+	log      *slog.Logger
+}
+
+// join adds p, warning on p's log of each TAP device, p or one already
+// open, whose MTU is above a VXLAN port's, and returns how p leaves.
+func (s *mtuPeerSet) join(p *mtuPeer) (leave func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.peers == nil {
+		s.peers = map[*mtuPeer]bool{}
+	}
+	for q := range s.peers {
+		if q.vxlan == p.vxlan {
+			continue
+		}
+		t, x := p, q
+		if p.vxlan {
+			t, x = q, p
+		}
+		if t.mtu <= x.mtu {
+			continue
+		}
+		how := fmt.Sprintf("give the tap port mtu=%d, or `ip link set %s mtu %d`", x.mtu, t.device, x.mtu)
+		if t.givenMTU {
+			how = fmt.Sprintf("lower its mtu= to %d", x.mtu)
+		}
+		p.log.Warn(fmt.Sprintf("TAP device %s (port %q) has MTU %d, more than the %d that VXLAN port %q carries: the host's frames over %d bytes will be dropped there (oversize) and its TCP connections may stall; %s",
+			t.device, t.port, t.mtu, x.mtu, x.port, x.mtu+hub.EthHeaderLen, how))
+	}
+	s.peers[p] = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.peers, p)
+	}
 }
