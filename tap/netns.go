@@ -53,8 +53,9 @@ func netnsPath(spec string) (path string, named bool, err error) {
 }
 
 // acquireNetns opens the namespace spec names. A missing named namespace is
-// created the way `ip netns add` does; a path is only ever opened.
-func acquireNetns(spec string) (*netnsRef, error) {
+// created the way `ip netns add` does, if create is set; a path is only ever
+// opened.
+func acquireNetns(spec string, create bool) (*netnsRef, error) {
 	path, named, err := netnsPath(spec)
 	if err != nil {
 		return nil, err
@@ -72,6 +73,9 @@ func acquireNetns(spec string) (*netnsRef, error) {
 	if e == nil {
 		e = &netnsEntry{}
 		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			if !create {
+				return nil, fmt.Errorf("network namespace %s does not exist (no %s; create it with `ip netns add %s`)", spec, path, spec)
+			}
 			if e.created, err = createNetns(spec, path); err != nil {
 				return nil, err
 			}
@@ -219,7 +223,19 @@ func deleteNetns(path string) error {
 // the namespace, deleting it when this process created it and was its last
 // user; call it when what fn opened is closed.
 func InNetns(spec string, fn func() error) (release func() error, err error) {
-	ref, err := acquireNetns(spec)
+	return runInNetns(spec, true, fn)
+}
+
+// InExistingNetns is InNetns for a namespace that must exist already: a
+// missing named namespace is an error ("network namespace NAME does not
+// exist"), never created. It suits what is useless in a new, empty
+// namespace, such as a socket bound to an underlay's address.
+func InExistingNetns(spec string, fn func() error) (release func() error, err error) {
+	return runInNetns(spec, false, fn)
+}
+
+func runInNetns(spec string, create bool, fn func() error) (release func() error, err error) {
+	ref, err := acquireNetns(spec, create)
 	if err != nil {
 		return nil, err
 	}

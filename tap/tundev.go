@@ -51,6 +51,10 @@ type TAPConfig struct {
 	// MaxFrame is the largest frame in either direction; 0 means
 	// hub.DefaultMaxFrame.
 	MaxFrame int
+	// MTU, when not 0, becomes the device's MTU (MinMTU..MaxMTU, and its
+	// frames, 14 bytes more, no longer than MaxFrame); 0 leaves it as it
+	// is (1500 for a device OpenTAP creates).
+	MTU int
 }
 
 // TAPDevice is a host TAP interface (IFF_TAP, IFF_NO_PI) as a hub port:
@@ -75,6 +79,7 @@ type TAPDevice struct {
 	name     string
 	desc     string
 	mac      net.HardwareAddr
+	mtu      int
 	maxFrame int
 	f        *os.File // non-blocking, in the runtime's poller: Close unblocks Read
 	index    int
@@ -91,6 +96,7 @@ var _ hub.PortIO = (*TAPDevice)(nil)
 type tapUndo struct {
 	existed bool
 	mac     net.HardwareAddr // the MAC to restore, or nil
+	mtu     int              // the MTU to restore, or 0
 	addr    *netlink.Addr    // the address to remove, or nil
 	down    bool             // set the link down again
 }
@@ -116,6 +122,12 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	if cfg.MaxFrame < hub.EthHeaderLen || cfg.MaxFrame > hub.MaxFrameLimit {
 		return nil, fmt.Errorf("TAP device %s: maximum frame %d outside %d..%d", cfg.Name, cfg.MaxFrame, hub.EthHeaderLen, hub.MaxFrameLimit)
 	}
+	if cfg.MTU != 0 && (cfg.MTU < MinMTU || cfg.MTU > MaxMTU) {
+		return nil, fmt.Errorf("TAP device %s: MTU %d outside %d..%d", cfg.Name, cfg.MTU, MinMTU, MaxMTU)
+	}
+	if cfg.MTU+hub.EthHeaderLen > cfg.MaxFrame {
+		return nil, fmt.Errorf("TAP device %s: MTU %d makes frames of %d bytes, longer than the maximum frame %d", cfg.Name, cfg.MTU, cfg.MTU+hub.EthHeaderLen, cfg.MaxFrame)
+	}
 	d := &TAPDevice{name: cfg.Name, maxFrame: cfg.MaxFrame}
 	defer func() {
 		if err != nil {
@@ -126,7 +138,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 
 	nsh := netns.None()
 	if cfg.Netns != "" {
-		if d.ns, err = acquireNetns(cfg.Netns); err != nil {
+		if d.ns, err = acquireNetns(cfg.Netns, true); err != nil {
 			return nil, err
 		}
 		nsh = d.ns.h
@@ -199,6 +211,16 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		}
 		d.mac = slices.Clone(cfg.MAC)
 	}
+	d.mtu = attrs.MTU
+	if cfg.MTU != 0 && attrs.MTU != cfg.MTU {
+		if err := d.nl.LinkSetMTU(link, cfg.MTU); err != nil {
+			return nil, netAdminError(fmt.Sprintf("set MTU %d", cfg.MTU), err)
+		}
+		if d.undo.existed {
+			d.undo.mtu = attrs.MTU
+		}
+		d.mtu = cfg.MTU
+	}
 	if cfg.Addr.IsValid() {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.Addr.Addr().AsSlice(), Mask: net.CIDRMask(cfg.Addr.Bits(), 32)}}
 		switch err := d.nl.AddrAdd(link, a); {
@@ -221,6 +243,9 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	d.desc = "tap " + cfg.Name + inNetnsText(cfg.Netns) + " " + d.mac.String()
 	if cfg.Addr.IsValid() {
 		d.desc += " " + cfg.Addr.String()
+	}
+	if cfg.MTU != 0 {
+		d.desc += fmt.Sprintf(" mtu %d", cfg.MTU)
 	}
 	return d, nil
 }
@@ -286,6 +311,9 @@ func (d *TAPDevice) Name() string { return d.name }
 
 // MAC returns the device's Ethernet address, as set by OpenTAP.
 func (d *TAPDevice) MAC() net.HardwareAddr { return slices.Clone(d.mac) }
+
+// MTU returns the device's MTU, as OpenTAP set or found it.
+func (d *TAPDevice) MTU() int { return d.mtu }
 
 // Describe says what the device is ("tap l2h0 in netns lab
 // 02:1a:2b:3c:4d:5e 10.42.0.1/24").
@@ -436,6 +464,11 @@ func (d *TAPDevice) restore() error {
 	if d.undo.mac != nil {
 		if err := d.nl.LinkSetHardwareAddr(link, d.undo.mac); err != nil {
 			errs = append(errs, fmt.Errorf("restore MAC %s: %w", d.undo.mac, err))
+		}
+	}
+	if d.undo.mtu != 0 {
+		if err := d.nl.LinkSetMTU(link, d.undo.mtu); err != nil {
+			errs = append(errs, fmt.Errorf("restore MTU %d: %w", d.undo.mtu, err))
 		}
 	}
 	if d.undo.down {

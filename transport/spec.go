@@ -54,7 +54,7 @@ const DefaultMcastLocal = "127.0.0.1"
 //	d=udp:127.0.0.1:7003,peer=127.0.0.1:7004    hub binds 7003, sends to the VM on 7004
 //	e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
 //	m=mcast:230.0.0.1:37021,local=127.0.0.1     hub joins the VMs' multicast group
-//	t=tap:tap0,ip=10.0.0.1/24,mac=02:00:00:00:00:01,netns=lab
+//	t=tap:tap0,ip=10.0.0.1/24,mac=02:00:00:00:00:01,netns=lab,mtu=1450
 //	p=tcp:127.0.0.1:7005,overflow=drop,queue=64  tail-drop past 64 queued frames
 //	u=udp:127.0.0.1:7006,peer=127.0.0.1:7007,sockbuf=16M
 //	x=vxlan:10.0.0.1:4789,remote=10.0.0.2,remote=10.0.0.3,vni=42
@@ -72,9 +72,9 @@ type Spec struct {
 	// Local is the interface address a multicast port joins on
 	// (DefaultMcastLocal when empty).
 	Local string `yaml:"local,omitempty"`
-	// Options holds transport-specific keys (tap: ip, netns, mac; datagram
+	// Options holds transport-specific keys (tap: ip, netns, mac, mtu; datagram
 	// transports: sockbuf; unix, unixgram: mode; vxlan: remote, vni, group,
-	// ttl, mtu, netns) and every port's flow keys (overflow, queue).
+	// ttl, mtu, netns, silence) and every port's flow keys (overflow, queue).
 	Options SpecOptions `yaml:"options,omitempty"`
 }
 
@@ -143,8 +143,8 @@ var transportRules = map[Transport]struct {
 	UDP:      {address: listenHostPort, peer: dialHostPort, options: datagramOptions},
 	Unixgram: {address: socketPath, peer: socketPath, options: append([]string{"mode"}, datagramOptions...)},
 	Mcast:    {address: mcastGroup, local: true, options: datagramOptions},
-	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "netns"}, flowOptions...)},
-	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns"}, datagramOptions...)},
+	TAP:      {address: ifaceName, options: append([]string{"ip", "mac", "mtu", "netns"}, flowOptions...)},
+	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns", "silence"}, datagramOptions...)},
 }
 
 // Options every port takes: its flow control (see hub.Overflow), which
@@ -335,7 +335,7 @@ func (s Spec) Validate() error {
 			}
 			return bad("options."+k, v, fmt.Sprintf("unknown option for transport %s (want %s)", s.Transport, strings.Join(rules.options, ", ")))
 		}
-		if err := checkOption(k, v); err != "" {
+		if err := checkOption(s.Transport, k, v); err != "" {
 			return bad("options."+k, v, err)
 		}
 	}
@@ -461,7 +461,7 @@ func validHost(h string) bool {
 	return true
 }
 
-func checkOption(k, v string) string {
+func checkOption(t Transport, k, v string) string {
 	switch k {
 	case "overflow":
 		if _, err := hub.ParseOverflow(v); err != nil {
@@ -499,8 +499,14 @@ func checkOption(k, v string) string {
 			return "want the outer IP time to live, 1..255 (the kernel's vxlan ttl; default 1 for a group, 64 otherwise)"
 		}
 	case "mtu":
-		if n, err := strconv.Atoi(v); err != nil || n < minVXLANMTU || n > maxVXLANMTU {
+		if n, err := strconv.Atoi(v); t == TAP && (err != nil || n < tap.MinMTU || n > tap.MaxMTU) {
+			return fmt.Sprintf("want the device's MTU, %d..%d (a segment with a VXLAN port on a 1500-byte underlay needs 1450 at most)", tap.MinMTU, tap.MaxMTU)
+		} else if t != TAP && (err != nil || n < minVXLANMTU || n > maxVXLANMTU) {
 			return fmt.Sprintf("want the underlay's MTU, %d..%d", minVXLANMTU, maxVXLANMTU)
+		}
+	case "silence":
+		if d, err := time.ParseDuration(v); v != "off" && (err != nil || d <= 0) {
+			return "want how long a remote VTEP that was heard may send nothing before it is logged, a positive duration such as 30s (the default), or off"
 		}
 	case "mode":
 		if _, err := parseMode(v); err != nil {

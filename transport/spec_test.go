@@ -87,7 +87,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"mcast-bad-local", "m=mcast:230.0.0.1:37021,local=eth0", "local", "IPv4 address"},
 		{"mcast-multicast-local", "m=mcast:230.0.0.1:37021,local=230.0.0.2", "local", "IPv4 address"},
 		{"unknown-option", "a=tcp:127.0.0.1:7001,nodelay=on", "options.nodelay", "want overflow, queue"},
-		{"tap-unknown-option", "t=tap:tap0,vnet_hdr=on", "options.vnet_hdr", "want ip, mac, netns, overflow, queue"},
+		{"tap-unknown-option", "t=tap:tap0,vnet_hdr=on", "options.vnet_hdr", "want ip, mac, mtu, netns, overflow, queue"},
 		{"bad-overflow", "a=tcp:127.0.0.1:7001,overflow=block", "options.overflow", "want pause"},
 		{"queue-zero", "a=unix:/tmp/a.sock,queue=0", "options.queue", "1..1048576"},
 		{"queue-not-a-number", "a=unix:/tmp/a.sock,queue=many", "options.queue", "queue length"},

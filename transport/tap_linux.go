@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 
 	"l2hub/tap"
 )
@@ -22,6 +23,13 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 			return nil, err
 		}
 		cfg.MAC = hw
+	}
+	if m, ok := s.Options["mtu"]; ok {
+		n, err := strconv.Atoi(m)
+		if err != nil {
+			return nil, err
+		}
+		cfg.MTU = n
 	}
 	if ip, ok := s.Options["ip"]; ok {
 		p, err := netip.ParsePrefix(ip)
@@ -40,5 +48,18 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 	}
 	opts["mac"] = dev.MAC().String()
 	b.spec.Options = opts
-	return &boundRunner{runnerBase: b, conn: dev, what: "TAP device", key: "device"}, nil
+	_, given := s.Options["mtu"]
+	leave := mtuPeers.join(&mtuPeer{port: s.Name, device: s.Address, mtu: dev.MTU(), givenMTU: given, log: b.log})
+	return &boundRunner{runnerBase: b, conn: &tapConn{TAPDevice: dev, leave: leave}, what: "TAP device", key: "device"}, nil
+}
+
+// tapConn is a tap port's device, which leaves mtuPeers when closed.
+type tapConn struct {
+	*tap.TAPDevice
+	leave func()
+}
+
+func (c *tapConn) Close() error {
+	c.leave()
+	return c.TAPDevice.Close()
 }

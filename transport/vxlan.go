@@ -3,8 +3,11 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +45,9 @@ const (
 	// the same bound); fdbAging is how long an entry lives unrefreshed.
 	fdbSize  = 4096
 	fdbAging = 300 * time.Second
+	// DefaultVXLANSilence is how long a remote VTEP that has been heard
+	// may send nothing before the port logs it (VXLANConfig.Silence).
+	DefaultVXLANSilence = 30 * time.Second
 )
 
 // errBroadcastVTEP is parseVTEP's refusal of 255.255.255.255, which a
@@ -91,10 +97,29 @@ type VXLANConfig struct {
 	// refused (counted), never fragmented. 0 means 1500.
 	MTU int
 	// Netns, if set, is the network namespace (name or path) to bind in.
+	// It must exist: unlike a TAP device's, it is never created.
 	Netns string
 	// SocketBuffer sizes the socket's buffers (0: DefaultSocketBuffer).
 	SocketBuffer int
-	Clock        hub.Clock // learning table ages on it; nil: the wall clock
+	// Clock is what the learning table ages on and remotes' silence is
+	// timed by; nil: the wall clock.
+	Clock hub.Clock
+	// Silence is how long a remote VTEP that has sent something may then
+	// send nothing before the port logs it, once ("remote VTEP 10.0.0.2:
+	// nothing heard for 30s"), and again when it is heard from. A quiet
+	// remote is normal when its side has nothing to send (though a kernel
+	// VTEP or an OVS bridge with hosts on it seldom stays quiet for long);
+	// it is also what a remote that has gone away looks like, since its
+	// ICMP errors are not reported (see send). 0 means
+	// DefaultVXLANSilence; negative, never. Only remotes are watched, not
+	// a group's members.
+	Silence time.Duration
+	// Logger receives those lines; nil discards.
+	Logger *slog.Logger
+
+	// port, set for a port opened from a Spec, names it to the tap ports
+	// of this process (mtuPeers).
+	port string
 }
 
 // VXLANConn is a hub port on a VXLAN overlay: a VTEP. Reading decapsulates
@@ -119,6 +144,13 @@ type VXLANConn struct {
 	origins map[netip.Addr]string
 	drops   kernelDrops
 
+	// remotes holds each remote VTEP's counters, by IP (datagrams are
+	// accepted by source IP, from any port); the map is fixed at open.
+	remotes  map[netip.Addr]*remoteState
+	remoteMu sync.Mutex // guards each remoteState's rx, last and quiet
+	watchMu  sync.Mutex // guards watch against Close
+	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
+
 	fdbMu sync.Mutex
 	fdb   map[[6]byte]fdbEntry
 
@@ -126,11 +158,31 @@ type VXLANConn struct {
 	rbuf, roob []byte
 	wbuf       []byte
 	ns         func() error // releases the network namespace, if one was opened
+	unpeer     func()       // leaves mtuPeers
 }
 
 type fdbEntry struct {
 	vtep netip.AddrPort
 	seen time.Time
+}
+
+// remoteState is what a port knows of one remote VTEP.
+type remoteState struct {
+	addr  netip.Addr
+	tx    atomic.Uint64 // datagrams sent to it (the writer's)
+	rx    uint64        // datagrams received from it, usable or not
+	last  time.Time     // when the last of them arrived; zero: never
+	quiet bool          // logged as quiet, not heard since
+}
+
+// VXLANRemote is one remote VTEP's counters (VXLANConn.Remotes).
+type VXLANRemote struct {
+	Addr      netip.Addr
+	Sent      uint64    // datagrams sent to it
+	Received  uint64    // datagrams received from it (refused ones too)
+	LastHeard time.Time // when the last arrived; zero if none has
+	// Quiet says it was heard, then nothing for the port's Silence.
+	Quiet bool
 }
 
 var (
@@ -156,11 +208,18 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = wallclock.Clock{}
 	}
+	if cfg.Silence == 0 {
+		cfg.Silence = DefaultVXLANSilence
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	v := &VXLANConn{
 		cfg:     cfg,
 		max:     cfg.MTU - vxlanOverhead,
 		origins: map[netip.Addr]string{},
 		fdb:     map[[6]byte]fdbEntry{},
+		remotes: map[netip.Addr]*remoteState{},
 	}
 	v.vni = [3]byte{byte(cfg.VNI >> 16), byte(cfg.VNI >> 8), byte(cfg.VNI)}
 	v.rbuf = make([]byte, vxlanHeaderLen+v.max+1)
@@ -172,6 +231,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		v.flood = cfg.Remotes
 		for _, r := range cfg.Remotes {
 			v.origins[r.Addr()] = "vtep " + r.Addr().String()
+			v.remotes[r.Addr()] = &remoteState{addr: r.Addr()}
 		}
 	}
 	c, release, err := openVXLANSocket(cfg)
@@ -187,7 +247,82 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if cfg.Netns != "" {
 		v.desc += " in netns " + cfg.Netns
 	}
+	if cfg.port != "" {
+		v.unpeer = mtuPeers.join(&mtuPeer{port: cfg.port, vxlan: true, mtu: cfg.MTU - VXLANGuestMTUOverhead, log: cfg.Logger})
+	}
+	if len(v.remotes) > 0 && cfg.Silence > 0 {
+		v.watchMu.Lock()
+		v.watch = cfg.Clock.AfterFunc(cfg.Silence, v.checkQuiet)
+		v.watchMu.Unlock()
+	}
 	return v, nil
+}
+
+// heard counts a datagram from src, if src is a remote, and logs a remote
+// that had gone quiet.
+func (v *VXLANConn) heard(src netip.Addr) {
+	r := v.remotes[src]
+	if r == nil {
+		return
+	}
+	now := v.cfg.Clock.Now()
+	v.remoteMu.Lock()
+	r.rx++
+	wasQuiet, since := r.quiet, now.Sub(r.last)
+	r.last, r.quiet = now, false
+	v.remoteMu.Unlock()
+	if wasQuiet {
+		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: heard again, after %v", src, since.Round(time.Second)), "remote", src.String())
+	}
+}
+
+// checkQuiet logs each remote that was heard and then sent nothing for the
+// port's Silence, and runs again when the next one could fall quiet.
+func (v *VXLANConn) checkQuiet() {
+	now := v.cfg.Clock.Now()
+	next := v.cfg.Silence
+	var quiet []netip.Addr
+	v.remoteMu.Lock()
+	for _, r := range v.remotes {
+		if r.last.IsZero() || r.quiet {
+			continue
+		}
+		if idle := now.Sub(r.last); idle >= v.cfg.Silence {
+			r.quiet = true
+			quiet = append(quiet, r.addr)
+		} else {
+			next = min(next, v.cfg.Silence-idle)
+		}
+	}
+	v.remoteMu.Unlock()
+	slices.SortFunc(quiet, func(a, b netip.Addr) int { return a.Compare(b) })
+	for _, a := range quiet {
+		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: nothing heard for %v (normal if it has nothing to send; if it should, check that it still runs and names this VTEP)", a, v.cfg.Silence),
+			"remote", a.String())
+	}
+	v.watchMu.Lock()
+	defer v.watchMu.Unlock()
+	if !v.closed.Load() {
+		v.watch.Reset(next)
+	}
+}
+
+// Remotes returns each remote VTEP's counters, in the order configured
+// (none for a group).
+func (v *VXLANConn) Remotes() []VXLANRemote {
+	var out []VXLANRemote
+	seen := map[netip.Addr]bool{}
+	v.remoteMu.Lock()
+	defer v.remoteMu.Unlock()
+	for _, ap := range v.cfg.Remotes {
+		r := v.remotes[ap.Addr()]
+		if seen[r.addr] {
+			continue
+		}
+		seen[r.addr] = true
+		out = append(out, VXLANRemote{Addr: r.addr, Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
+	}
+	return out
 }
 
 func joinAddrPorts(as []netip.AddrPort) string {
@@ -317,6 +452,7 @@ func (v *VXLANConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if drops, ok := rxqOverflow(v.roob[:oobn]); ok {
 		v.drops.report(drops)
 	}
+	v.heard(src.Addr().Unmap())
 	truncated := flags&syscall.MSG_TRUNC != 0 || n == len(v.rbuf)
 	inner, err := v.decap(v.rbuf[:n], src.Addr().Unmap(), limit, truncated)
 	if err != nil {
@@ -378,15 +514,24 @@ func (v *VXLANConn) write(frame []byte) error {
 
 // send sends one datagram. Only a closed socket ends the port; any other
 // failure is this frame's loss (a *hub.FrameError): a frame too long for
-// the path is oversize, and a VTEP the underlay cannot reach now (ICMP
-// port unreachable reported on a later send, no route, a blackhole or
-// prohibit route, a firewall's EPERM) is the overlay's loss, as with the
-// kernel's vxlan device, counted as port-down, and the next frame tries
-// again.
+// the path is oversize, and a VTEP the local system refuses to send to now
+// (no route, a blackhole or prohibit route, a firewall's EPERM or EACCES)
+// is the overlay's loss, as with the kernel's vxlan device, counted as
+// port-down, and the next frame tries again. ICMP errors are not seen: the
+// socket is unconnected and has no IP_RECVERR, so a remote that answers
+// "port unreachable" (its VTEP is gone) or that is not there at all takes
+// the datagram as sent, as the kernel's vxlan device does. (Counting those
+// errors would be wrong anyway: Open vSwitch's userspace datapath reads
+// the underlay with a packet socket, and its host's kernel answers every
+// datagram it takes with port unreachable.) A remote that has gone away
+// shows as silence instead: Remotes, and a log line after Silence.
 func (v *VXLANConn) send(b []byte, to netip.AddrPort) error {
 	_, err := v.c.WriteToUDPAddrPort(b, to)
 	switch {
 	case err == nil:
+		if r := v.remotes[to.Addr()]; r != nil {
+			r.tx.Add(1)
+		}
 		return nil
 	case v.closed.Load(), errors.Is(err, net.ErrClosed):
 		return net.ErrClosed
@@ -413,6 +558,14 @@ func (v *VXLANConn) Close() error {
 	if !v.closed.CompareAndSwap(false, true) {
 		return net.ErrClosed
 	}
+	v.watchMu.Lock()
+	if v.watch != nil {
+		v.watch.Stop()
+	}
+	v.watchMu.Unlock()
+	if v.unpeer != nil {
+		v.unpeer()
+	}
 	err := v.c.Close()
 	if v.ns != nil {
 		err = errors.Join(err, v.ns())
@@ -431,6 +584,18 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		Netns:        s.Options["netns"],
 		SocketBuffer: s.socketBuffer(),
 		Clock:        opts.Clock,
+		Logger:       opts.Logger,
+		port:         s.Name,
+	}
+	if cfg.Logger != nil {
+		cfg.Logger = cfg.Logger.With("port", s.Name, "transport", string(s.Transport))
+	}
+	switch q := s.Options["silence"]; q {
+	case "":
+	case "off":
+		cfg.Silence = -1
+	default:
+		cfg.Silence, _ = time.ParseDuration(q)
 	}
 	vni, _ := strconv.ParseUint(s.Options["vni"], 10, 32)
 	cfg.VNI = uint32(vni)
@@ -451,4 +616,61 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		cfg.TTL, _ = strconv.Atoi(t)
 	}
 	return cfg, nil
+}
+
+// mtuPeers holds this process's open tap and vxlan ports, so that a TAP
+// device whose MTU is more than a VXLAN port carries is warned of, in
+// whichever order the two open: the hub creates a TAP device at 1500, and
+// on a segment with a VXLAN port on a 1500-byte underlay the host's frames
+// past 1464 bytes would be dropped (oversize), with TCP stalling.
+var mtuPeers mtuPeerSet
+
+type mtuPeerSet struct {
+	mu    sync.Mutex
+	peers map[*mtuPeer]bool
+}
+
+// mtuPeer is one open port: a TAP device (its MTU) or a VXLAN port (the
+// MTU its segment's hosts need, 50 bytes under the underlay's).
+type mtuPeer struct {
+	port     string
+	vxlan    bool
+	mtu      int
+	device   string // a TAP device's name
+	givenMTU bool   // the tap port has mtu=
+	log      *slog.Logger
+}
+
+// join adds p, warning on p's log of each TAP device, p or one already
+// open, whose MTU is above a VXLAN port's, and returns how p leaves.
+func (s *mtuPeerSet) join(p *mtuPeer) (leave func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.peers == nil {
+		s.peers = map[*mtuPeer]bool{}
+	}
+	for q := range s.peers {
+		if q.vxlan == p.vxlan {
+			continue
+		}
+		t, x := p, q
+		if p.vxlan {
+			t, x = q, p
+		}
+		if t.mtu <= x.mtu {
+			continue
+		}
+		how := fmt.Sprintf("give the tap port mtu=%d, or `ip link set %s mtu %d`", x.mtu, t.device, x.mtu)
+		if t.givenMTU {
+			how = fmt.Sprintf("lower its mtu= to %d", x.mtu)
+		}
+		p.log.Warn(fmt.Sprintf("TAP device %s (port %q) has MTU %d, more than the %d that VXLAN port %q carries: the host's frames over %d bytes will be dropped there (oversize) and its TCP connections may stall; %s",
+			t.device, t.port, t.mtu, x.mtu, x.port, x.mtu+hub.EthHeaderLen, how))
+	}
+	s.peers[p] = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.peers, p)
+	}
 }

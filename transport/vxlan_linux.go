@@ -13,7 +13,8 @@ import (
 	"l2hub/tap"
 )
 
-// openVXLANSocket binds a VTEP's UDP socket, in cfg.Netns if set: to
+// openVXLANSocket binds a VTEP's UDP socket, in cfg.Netns if set (an
+// existing namespace: a new one would have no underlay to reach): to
 // cfg.Local, or, with a group, to the overlay's port on every address (the
 // group's datagrams and unicast both arrive there) joined to the group on
 // Local's interface. Datagrams are never fragmented (an inner frame that
@@ -26,7 +27,7 @@ func openVXLANSocket(cfg VXLANConfig) (*net.UDPConn, func() error, error) {
 		return c, nil, err
 	}
 	var c *net.UDPConn
-	release, err := tap.InNetns(cfg.Netns, func() error {
+	release, err := tap.InExistingNetns(cfg.Netns, func() error {
 		var err error
 		c, err = open()
 		return err

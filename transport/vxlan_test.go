@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/transport"
 	"l2hub/transport/transporttest"
 )
@@ -364,5 +367,148 @@ func TestVXLANHorizonIsTheVNI(t *testing.T) {
 	}
 	if z := horizon("z=vxlan:127.0.0.1:4793,remote=127.0.0.4,vni=43"); z == x {
 		t.Errorf("vni=43 shares vni=42's horizon %q", x)
+	}
+}
+
+// TestVXLANRemoteSilence: a remote VTEP that goes away is seen, since its
+// ICMP errors are not: the port counts each remote's datagrams both ways
+// and when it last heard from it, and logs a remote that was heard and
+// then sent nothing for the silence period (30s by default) once, and
+// again once it is heard from. A remote never heard is never logged (its
+// side may have nothing to send). Time is a virtual clock's.
+func TestVXLANRemoteSilence(t *testing.T) {
+	vc := hub.NewVirtualClock(hub.DefaultEpoch)
+	drv := &hub.Driver{Clock: vc}
+	var logs syncbuf.Buffer
+	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	silent := netip.MustParseAddrPort("127.0.0.3:4789") // nothing listens: never heard
+	a, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(pa), VNI: 42,
+		Remotes: []netip.AddrPort{netip.MustParseAddrPort(pb), silent},
+		Clock:   vc, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(pb), VNI: 42,
+		Remotes: []netip.AddrPort{netip.MustParseAddrPort(pa)}, Silence: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+
+	// advance moves the clock d on, waiting at each firing of a's check
+	// until it has logged and set itself again (its only timer).
+	advance := func(d time.Duration) {
+		t.Helper()
+		drv.AdvanceTo(vc.Now().Add(d), func() {
+			for deadline := time.Now().Add(transporttest.HangGuard); vc.Pending() != 1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the silence check did not set itself again")
+				}
+			}
+		})
+	}
+	remote := func(addr string) transport.VXLANRemote {
+		t.Helper()
+		for _, r := range a.Remotes() {
+			if r.Addr == netip.MustParseAddr(addr) {
+				return r
+			}
+		}
+		t.Fatalf("no remote %s in %+v", addr, a.Remotes())
+		return transport.VXLANRemote{}
+	}
+	buf := make([]byte, transport.DefaultMaxFrame)
+	fromB := func(seq int) {
+		t.Helper()
+		if err := hub.WriteFrame(b, transporttest.Frame(0xb2, 60, seq)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hub.ReadFrame(a, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const quietLine = "remote VTEP 127.0.0.1: nothing heard for 30s"
+
+	if err := hub.WriteFrame(a, broadcast(0xa1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if r, s := remote("127.0.0.1"), remote("127.0.0.3"); r.Sent != 1 || s.Sent != 1 {
+		t.Errorf("after one flood: sent %d and %d datagrams, want 1 to each remote", r.Sent, s.Sent)
+	}
+	fromB(1)
+	if r := remote("127.0.0.1"); r.Received != 1 || !r.LastHeard.Equal(vc.Now()) || r.Quiet {
+		t.Errorf("after one datagram from it: %+v, want 1 received, last heard now (%v), not quiet", r, vc.Now())
+	}
+	advance(29 * time.Second)
+	fromB(2) // heard at 29s: quiet from 59s, not 30s
+	advance(29 * time.Second)
+	if strings.Contains(logs.String(), "nothing heard") {
+		t.Fatalf("remote heard 29s ago logged as quiet:\n%s", logs.String())
+	}
+	advance(time.Second)
+	if n := strings.Count(logs.String(), quietLine); n != 1 || !remote("127.0.0.1").Quiet {
+		t.Fatalf("30s after the last datagram: %d lines saying %q, remote %+v; want 1 and quiet:\n%s", n, quietLine, remote("127.0.0.1"), logs.String())
+	}
+	advance(10 * time.Minute)
+	log := logs.String()
+	if n := strings.Count(log, quietLine); n != 1 {
+		t.Errorf("10 minutes on: %d lines saying %q, want it logged once:\n%s", n, quietLine, log)
+	}
+	if strings.Contains(log, "127.0.0.3") {
+		t.Errorf("a remote never heard from was logged:\n%s", log)
+	}
+	fromB(3)
+	if !strings.Contains(logs.String(), "remote VTEP 127.0.0.1: heard again, after 10m30s") {
+		t.Errorf("heard from again: want it logged:\n%s", logs.String())
+	}
+	if r := remote("127.0.0.1"); r.Received != 3 || r.Quiet {
+		t.Errorf("heard from again: %+v, want 3 received and not quiet", r)
+	}
+	advance(31 * time.Second)
+	if n := strings.Count(logs.String(), quietLine); n != 2 {
+		t.Errorf("quiet again: %d lines saying %q, want a second one:\n%s", n, quietLine, logs.String())
+	}
+	a.Close()
+	if n := vc.Pending(); n != 0 {
+		t.Errorf("%d timers pending after Close, want the check stopped", n)
+	}
+}
+
+// TestVXLANSilenceOption: silence= sets how long a heard remote may be
+// quiet before it is logged (the check is first due then), off turns the
+// check off, and anything else is refused.
+func TestVXLANSilenceOption(t *testing.T) {
+	for _, tc := range []struct {
+		opt  string
+		want time.Duration // when the check is first due; 0: none
+	}{
+		{"", transport.DefaultVXLANSilence},
+		{",silence=90s", 90 * time.Second},
+		{",silence=off", 0},
+	} {
+		vc := hub.NewVirtualClock(hub.DefaultEpoch)
+		s, err := transport.ParseSpec("ov=vxlan:" + freeUDPAddr(t) + ",remote=127.0.0.3,vni=42" + tc.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Open(transport.Options{Clock: vc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, ok := (&hub.Driver{Clock: vc}).Next()
+		r.Close()
+		switch {
+		case tc.want == 0 && ok:
+			t.Errorf("%q: a check due at %v, want none", tc.opt, next.Sub(hub.DefaultEpoch))
+		case tc.want != 0 && (!ok || next.Sub(hub.DefaultEpoch) != tc.want):
+			t.Errorf("%q: check due at %v (%v), want after %v", tc.opt, next.Sub(hub.DefaultEpoch), ok, tc.want)
+		}
+	}
+	for _, bad := range []string{"0s", "-1s", "30", "never"} {
+		_, err := transport.ParseSpec("ov=vxlan:127.0.0.1:4789,remote=127.0.0.3,vni=42,silence=" + bad)
+		if err == nil || !strings.Contains(err.Error(), "positive duration such as 30s") {
+			t.Errorf("silence=%s: %v, want it refused", bad, err)
+		}
 	}
 }
