@@ -160,7 +160,11 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 			return nil, err
 		}
 	}
-	for _, spec := range cfg.Ports {
+	specs, notes := transport.WithSegmentMTU(cfg.Ports)
+	for _, n := range notes {
+		log.Info(n)
+	}
+	for _, spec := range specs {
 		r, err := spec.Open(transport.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
 		if err != nil {
 			if w, ok := cfg.where[spec.Name]; ok {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/netip"
 	"regexp"
@@ -754,4 +755,47 @@ func vxlanNote(s Spec) string {
 	}
 	return fmt.Sprintf("VXLAN VNI %s with %s; VMs on this segment need an MTU of at most %d (QEMU: -device virtio-net-pci,...,host_mtu=%d)",
 		s.Options["vni"], peers, mtu-VXLANGuestMTUOverhead, mtu-VXLANGuestMTUOverhead)
+}
+
+// WithSegmentMTU returns specs with the MTU of each TAP device the hub
+// opens without mtu= set to the smallest a VXLAN port of the same hub
+// carries (its mtu, by default 1500, less VXLANGuestMTUOverhead), so
+// that the host behind the TAP sends no frame the overlay cannot take;
+// the notes say which ports got one. Without VXLAN ports it returns specs
+// as they are. The specs' option maps are not changed: defaulted ones are
+// copies.
+func WithSegmentMTU(specs []Spec) (out []Spec, notes []string) {
+	inner, via := 0, ""
+	for _, s := range specs {
+		if s.Transport != VXLAN {
+			continue
+		}
+		mtu := defaultVXLANMTU
+		if m, err := strconv.Atoi(s.Options["mtu"]); err == nil {
+			mtu = m
+		}
+		if g := mtu - VXLANGuestMTUOverhead; inner == 0 || g < inner {
+			inner, via = g, s.Name
+		}
+	}
+	if inner == 0 {
+		return specs, nil
+	}
+	out = slices.Clone(specs)
+	for i, s := range out {
+		if s.Transport != TAP {
+			continue
+		}
+		if _, given := s.Options["mtu"]; given {
+			continue
+		}
+		opts := maps.Clone(s.Options)
+		if opts == nil {
+			opts = SpecOptions{}
+		}
+		opts["mtu"] = strconv.Itoa(inner)
+		out[i].Options = opts
+		notes = append(notes, fmt.Sprintf("TAP port %s gets MTU %d, what VXLAN port %s carries (mtu= on the TAP port chooses another)", s.Name, inner, via))
+	}
+	return out, notes
 }

@@ -320,3 +320,55 @@ func TestSpecOptionsYAMLErrorsArePositioned(t *testing.T) {
 		t.Errorf("got yaml.Unmarshal(%q) = %+v, %v; want remote 10.0.0.2 10.0.0.3, vni 42", src, cfg.Ports, err)
 	}
 }
+
+// TestWithSegmentMTU: a TAP port the hub opens without mtu= gets the
+// smallest MTU its VXLAN ports carry; one with mtu=, and every TAP port of
+// a hub without VXLAN ports, keeps what it has, and the given specs are
+// not changed.
+func TestWithSegmentMTU(t *testing.T) {
+	parse := func(texts ...string) []transport.Spec {
+		var out []transport.Spec
+		for _, text := range texts {
+			s, err := transport.ParseSpec(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	mtus := func(specs []transport.Spec) string {
+		var got []string
+		for _, s := range specs {
+			got = append(got, s.Name+"="+s.Options["mtu"])
+		}
+		return strings.Join(got, " ")
+	}
+	for _, tc := range []struct {
+		name  string
+		specs []string
+		want  string
+		notes int
+	}{
+		{"no vxlan", []string{"h=tap:l2h0", "a=tcp:127.0.0.1:7001"}, "h= a=", 0},
+		{"default underlay", []string{"h=tap:l2h0", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, "h=1450 ov=", 1},
+		{"smallest of two", []string{"ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42,mtu=9000", "h=tap:l2h0",
+			"ov2=vxlan:10.0.0.1:4790,remote=10.0.0.3,vni=43,mtu=1400"}, "ov=9000 h=1350 ov2=1400", 1},
+		{"given mtu kept", []string{"h=tap:l2h0,mtu=1500", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, "h=1500 ov=", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			specs := parse(tc.specs...)
+			before := mtus(specs)
+			got, notes := transport.WithSegmentMTU(specs)
+			if m := mtus(got); m != tc.want {
+				t.Errorf("got MTUs %q, want %q", m, tc.want)
+			}
+			if len(notes) != tc.notes {
+				t.Errorf("got notes %q, want %d", notes, tc.notes)
+			}
+			if mtus(specs) != before {
+				t.Errorf("the given specs changed: %q, was %q", mtus(specs), before)
+			}
+		})
+	}
+}
