@@ -10,6 +10,7 @@ import (
 
 	"l2hub/conformance/checker"
 	"l2hub/filter"
+	"l2hub/hub"
 )
 
 // bands turns the drops of partitions and links set down into windows. A
@@ -70,6 +71,19 @@ func (b *builder) recordEdits(number int, comment string) {
 			b.edits = append(b.edits, recordedEdit{e, number})
 		}
 	}
+	peers, _ := hub.ParsePeers(comment)
+	for _, pc := range peers {
+		if len(b.peers) < maxEdits {
+			b.peers = append(b.peers, recordedPeer{pc, number})
+		}
+	}
+}
+
+// recordedPeer is a VM attaching to or leaving its port, and the record
+// whose comment notes it (hub.PeerRecord).
+type recordedPeer struct {
+	hub.PeerRecord
+	Number int
 }
 
 // recordedEdit is a change made through the control API and the record
@@ -94,6 +108,37 @@ func (b *builder) controlMarkers() {
 	b.m.Markers = append(b.m.Markers, ms...)
 	if far > 0 {
 		b.warn("%d changes made through the control API are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
+	}
+	b.peerMarkers()
+}
+
+// peerMarkers puts each VM's attaching and leaving, as the capture notes
+// them, on its port's lifeline at its time ("VM attached (tcp ...)"), so
+// the frames dropped port-down before it or after it are explained where
+// they are drawn.
+func (b *builder) peerMarkers() {
+	ms := make([]Marker, 0, len(b.peers))
+	for _, pc := range b.peers {
+		port, ok := b.ports[pc.Port]
+		if !ok {
+			continue // a port the capture does not describe: nowhere to draw it
+		}
+		text := "VM attached"
+		if pc.Peer != "" && pc.Attached {
+			text += " (" + pc.Peer + ")"
+		}
+		if !pc.Attached {
+			text = "VM detached"
+			if pc.Reason != "" {
+				text += " (" + pc.Reason + ")"
+			}
+		}
+		ms = append(ms, Marker{Port: port, Time: b.runTime(pc.At), Text: cleanText(text, maxMarkerText), Class: "control", Line: pc.Number, Log: "capture"})
+	}
+	ms, far, first := b.nearby(ms)
+	b.m.Markers = append(b.m.Markers, ms...)
+	if far > 0 {
+		b.warn("%d VM attaches or detaches are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
 	}
 }
 

@@ -189,6 +189,7 @@ type builder struct {
 	// edits are the changes made through the control API that the
 	// capture records (at most maxEdits).
 	edits []recordedEdit
+	peers []recordedPeer // the VM attaches and detaches the capture records (at most maxEdits)
 	// runStart is the hub's start, which edits count from (the capture's
 	// header says it); zero when it does not.
 	runStart time.Time

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,6 +117,37 @@ func TestFarMarkersAreLeftOut(t *testing.T) {
 	} {
 		if !slices.Contains(m.Warnings, want) {
 			t.Errorf("got warnings %q, want %q", m.Warnings, want)
+		}
+	}
+}
+
+// A capture notes each VM's attaching and leaving: the report puts them on
+// the port's lifeline at their times, the detach noted after the last
+// frame included, and draws no marker for a port it does not describe.
+func TestPeerChangesAreMarked(t *testing.T) {
+	path, s := openRun(t)
+	s.PeerChanged(hub.PeerEvent{At: 0, Port: 0, PortName: "a", Peer: "tcp 127.0.0.1:7001 from 127.0.0.1:4000", Attached: true})
+	s.PeerChanged(hub.PeerEvent{At: 0, Port: 5, PortName: "nosuch", Attached: true})
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
+	s.Observe(&hub.Event{Time: t0, Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame, Dropped: true,
+		Notes: []hub.Note{{Action: "port-down", Detail: "no VM attached to the port"}}})
+	s.PeerChanged(hub.PeerEvent{At: time.Second, Port: 0, PortName: "a", Attached: false, Reason: "read: EOF"})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := build(t, Options{Capture: path})
+	var got []string
+	for _, mk := range m.Markers {
+		got = append(got, fmt.Sprintf("%d %s %s line %d", mk.Port, mk.Time, mk.Text, mk.Line))
+	}
+	want := []string{"0 0s VM attached (tcp 127.0.0.1:7001 from 127.0.0.1:4000) line 1", "0 1s VM detached (read: EOF) line 2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got markers %q, want %q", got, want)
+	}
+	for _, f := range m.Frames {
+		if strings.Contains(f.Comment, hub.PeerPrefix) {
+			t.Errorf("frame %d's comment shows the peer record: %q", f.Number, f.Comment)
 		}
 	}
 }
