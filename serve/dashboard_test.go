@@ -358,3 +358,30 @@ func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardKeepsHubsApart: names a user chooses (ports, rules,
+// partitions) repeat across hubs, so a query that groups by one of them
+// groups by instance too; otherwise two hubs' "loss" rules would be drawn
+// as one line.
+func TestDashboardKeepsHubsApart(t *testing.T) {
+	data, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := dashboardQueries(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
+	for _, q := range qs {
+		for _, m := range by.FindAllStringSubmatch(q.expr, -1) {
+			labels := strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ' ' })
+			named := slices.ContainsFunc(labels, func(l string) bool {
+				return l == "port" || l == "rule" || l == "partition" || l == "from" || l == "to"
+			})
+			if named && !slices.Contains(labels, "instance") {
+				t.Errorf("%s: %q groups by %v without instance", q.where, q.expr, labels)
+			}
+		}
+	}
+}
