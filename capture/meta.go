@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -46,6 +47,31 @@ type FileMeta struct {
 }
 
 const metaMagic = "l2hub capture"
+
+// PeersKey is the Meta.Extra key by which a capture says, with the value
+// PeersRecorded, that it notes each port's VM attaching and leaving
+// (hub.PeerPrefix); each of its files' headers then also says which ports
+// have one when the file starts (PeersAttachedKey, a JSON array of port
+// names), which the Sink writes itself.
+const (
+	PeersKey         = "peers"
+	PeersRecorded    = "recorded"
+	PeersAttachedKey = "peers-attached"
+)
+
+// PeersAttached returns the ports a header says have a VM when its file
+// starts (PeersAttachedKey), and whether it says.
+func (m *Meta) PeersAttached() ([]string, bool, error) {
+	v, ok := m.Extra[PeersAttachedKey]
+	if !ok || m.Extra[PeersKey] != PeersRecorded {
+		return nil, false, nil
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(v), &names); err != nil {
+		return nil, false, fmt.Errorf("header %s %.60q: %w", PeersAttachedKey, v, err)
+	}
+	return names, true, nil
+}
 
 var reservedKeys = map[string]bool{
 	"version": true, "seed": true, "config": true, "policy": true,

@@ -87,6 +87,7 @@ const (
 	recPort    = 2
 	recMeta    = 3
 	recTrailer = 4    // annotations no frame followed; [20:24] their length
+	recPeer    = 5    // a port's VM attached ([1] = 1) or went away
 	maxPortTxt = 1024 // port names and descriptions are cut to this
 )
 
@@ -130,7 +131,27 @@ func Open(cfg Config) (*Sink, error) {
 // frame, when a port's VM attached or went away (hub.PeerEvent.Comment),
 // so a reader sees when a port had nobody to deliver to and a replay can
 // take it down and up again at the same times.
-func (s *Sink) PeerChanged(ev hub.PeerEvent) { s.Annotate(ev.Comment()) }
+//
+// Each file's section header also says which ports have a VM when it
+// starts (PeersAttachedKey), so that one file of a rotated or per-port
+// capture replays alone: the notes of the attaches before it are in
+// another file.
+func (s *Sink) PeerChanged(ev hub.PeerEvent) {
+	s.Annotate(ev.Comment())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	var h [recHdrLen]byte
+	h[0] = recPeer
+	if ev.Attached {
+		h[1] = 1
+	}
+	ne.PutUint32(h[4:], uint32(ev.Port))
+	s.pending = append(s.pending, h[:]...)
+	s.signal()
+}
 
 var _ hub.PeerObserver = (*Sink)(nil)
 

@@ -1,9 +1,11 @@
 package capture
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"sync"
 	"syscall"
@@ -29,7 +31,8 @@ type writer struct {
 	taken   map[string]bool // per-port file names in use
 
 	warnedBehind bool
-	trailer      string // annotations no frame followed, for the last files' statistics
+	trailer      string              // annotations no frame followed, for the last files' statistics
+	attached     map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
 
 	mu       sync.Mutex
 	err      error
@@ -168,6 +171,12 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 			}
 			w.packet(id, &p)
 			chunk = chunk[end:]
+		case recPeer:
+			if w.attached == nil {
+				w.attached = map[hub.PortID]bool{}
+			}
+			w.attached[id] = h[1] != 0
+			chunk = chunk[recHdrLen:]
 		case recTrailer:
 			w.trailer = string(chunk[recHdrLen : recHdrLen+a])
 			chunk = chunk[recHdrLen+a:]
@@ -283,6 +292,22 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.batchPackets++
 }
 
+// attachedNames is the PeersAttachedKey value for a header written now:
+// the names of the ports with a VM, in port order, as a JSON array.
+func (w *writer) attachedNames() string {
+	names := []string{}
+	for _, p := range w.ports {
+		if w.attached[p.id] {
+			names = append(names, p.name)
+		}
+	}
+	b, err := json.Marshal(names)
+	if err != nil { // strings: never
+		panic(err)
+	}
+	return string(b)
+}
+
 // setMeta makes m the Meta of new files and starts the next file of every
 // sequence, so that m's section header covers what comes next.
 // The annotations queued before it (recTrailer) end the old files.
@@ -384,7 +409,12 @@ func (o *output) header() {
 		if v := w.meta.Version; v != "" {
 			appl += " " + v
 		}
-		o.batch = appendSHB(o.batch, w.meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
+		meta := w.meta
+		if meta.Extra[PeersKey] == PeersRecorded {
+			meta.Extra = maps.Clone(meta.Extra)
+			meta.Extra[PeersAttachedKey] = w.attachedNames()
+		}
+		o.batch = appendSHB(o.batch, meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
 		o.stats, o.trailer = o.stats[:0], 0
 		if o.port != nil {
 			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // PeerEvent is a port's peer attaching or detaching: a VM connecting,
@@ -62,8 +63,18 @@ type PeerRecord struct {
 // maxPeerText bounds a recorded peer description or reason.
 const maxPeerText = 256
 
-// clipPeerText cuts s to maxPeerText bytes, on a character boundary.
+// clipPeerText makes s fit a record: one line (control characters become
+// spaces: the comment's person line must stay one line) of at most
+// maxPeerText bytes, cut on a character boundary.
 func clipPeerText(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return ' '
+			}
+			return r
+		}, s)
+	}
 	if len(s) <= maxPeerText {
 		return s
 	}
@@ -128,6 +139,8 @@ func ParsePeers(comment string) ([]PeerRecord, []error) {
 			errs = append(errs, fmt.Errorf("recorded peer change %.60q: time %s out of range", text, r.At))
 		case len(r.Peer) > maxPeerText || len(r.Reason) > maxPeerText:
 			errs = append(errs, fmt.Errorf("recorded peer change %.60q: description longer than %d bytes", text, maxPeerText))
+		case strings.IndexFunc(r.Port+r.Peer+r.Reason, unicode.IsControl) >= 0:
+			errs = append(errs, fmt.Errorf("recorded peer change %.60q: control characters in it", text))
 		default:
 			recs = append(recs, r)
 		}

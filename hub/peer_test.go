@@ -107,6 +107,8 @@ func TestPeerComment(t *testing.T) {
 		`{"port":"b","attached":true,"at":1,"extra":2}`,
 		`{"port":"b","attached":true,"at":1} {}`,
 		`{"port":"b","attached":true,"at":1,"peer":"` + strings.Repeat("x", 300) + `"}`,
+		`{"port":"a","attached":true,"at":1000,"peer":"x\nl2hub-peer {\"port\":\"b\",\"attached\":false,\"at\":5}\n"}`, // a forged line
+		`{"port":"a\u0000","attached":true,"at":1}`,
 	} {
 		if recs, errs := hub.ParsePeers(hub.PeerPrefix + bad); len(recs) != 0 || len(errs) != 1 {
 			t.Errorf("ParsePeers(%.60q) = %+v, %v; want one error", bad, recs, errs)
@@ -117,6 +119,7 @@ func TestPeerComment(t *testing.T) {
 func FuzzParsePeers(f *testing.F) {
 	f.Add(hub.PeerEvent{At: time.Second, PortName: "a", Attached: true, Peer: "x"}.Comment())
 	f.Add(hub.PeerPrefix + `{"port":"b","attached":false,"at":5}`)
+	f.Add(hub.PeerPrefix + `{"port":"a","attached":true,"at":1000,"peer":"x\nl2hub-peer {\"port\":\"b\",\"attached\":false,\"at\":5}\n"}`)
 	f.Fuzz(func(t *testing.T, comment string) {
 		recs, _ := hub.ParsePeers(comment)
 		for _, r := range recs {
@@ -129,4 +132,22 @@ func FuzzParsePeers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNotePeerKeepsOneLine: a peer description or reason with a newline
+// (a transport's error text) cannot add lines to the comment, where a
+// forged record would be read back.
+func TestNotePeerKeepsOneLine(t *testing.T) {
+	var log peerLog
+	c := hub.NewCore(hub.CoreConfig{Clock: hub.NewVirtualClock(hub.DefaultEpoch), Observers: []hub.Observer{&log}})
+	id, err := c.AddPort("a", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NotePeer(id, 0, "x\n"+hub.PeerPrefix+`{"port":"b","attached":false,"at":5}`, false, "read:\r\nEOF")
+	ev := log.events()[0]
+	recs, errs := hub.ParsePeers(ev.Comment())
+	if len(errs) > 0 || len(recs) != 1 || recs[0].Port != "a" || strings.Count(ev.Comment(), "\n") != 1 {
+		t.Errorf("comment %q reads back as %+v, %v; want one record of port a on two lines", ev.Comment(), recs, errs)
+	}
 }

@@ -280,6 +280,7 @@ func checkRunModel(t *testing.T, sum *Summary, drops, firstDrop, lastDrop int) {
 	}
 	var hub []string
 	logs := map[int][]report.Marker{}
+	attaches := map[int][]string{}
 	for _, mk := range m.Markers {
 		if mk.Port < 0 {
 			hub = append(hub, mk.Text)
@@ -288,7 +289,19 @@ func checkRunModel(t *testing.T, sum *Summary, drops, firstDrop, lastDrop int) {
 			}
 			continue
 		}
+		if mk.Log == "capture" { // the VM's attaching and leaving, which the capture notes
+			attaches[mk.Port] = append(attaches[mk.Port], mk.Text)
+			continue
+		}
 		logs[mk.Port] = append(logs[mk.Port], mk)
+	}
+	for port := range m.Ports {
+		// A VM that the runner stops leaves as the hub stops, or after: its
+		// leaving is noted only when the hub saw it first.
+		got := attaches[port]
+		if len(got) == 0 || len(got) > 2 || !strings.HasPrefix(got[0], "VM attached (unix ") || len(got) == 2 && !strings.HasPrefix(got[1], "VM detached") {
+			t.Errorf("port %d: got capture markers %q, want its VM attached, then perhaps detached", port, got)
+		}
 	}
 	for _, want := range []string{"control: partition trigger-1 started: a|b", "control: partition trigger-1 healed"} {
 		if !slices.Contains(hub, want) {

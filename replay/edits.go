@@ -100,6 +100,18 @@ func (x *run) makeEdits(s *source, comment string, number int, before time.Time,
 		return
 	}
 	for line := range strings.Lines(comment) {
+		if trailer && (strings.HasPrefix(line, filter.EditPrefix) || strings.HasPrefix(line, hub.PeerPrefix)) {
+			// Each port's file of a per-port capture ends with the same
+			// trailer: the run made its changes once.
+			key := strings.TrimRight(line, "\r\n")
+			if x.trailerSeen[key] {
+				continue
+			}
+			if x.trailerSeen == nil {
+				x.trailerSeen = map[string]bool{}
+			}
+			x.trailerSeen[key] = true
+		}
 		switch {
 		case edits && strings.HasPrefix(line, filter.EditPrefix):
 			x.makeEdit(s, line, number, before, trailer)

@@ -103,6 +103,7 @@ type source struct {
 	section  int           // of the last packet
 	l2hub    bool          // the current section is an l2hub capture
 	trailer  string        // at a clean end of an l2hub capture: what it noted after its last frame
+	trailed  bool          // the run has made what trailer notes (endInput)
 	missing  uint64        // events the capture says it lost (capture.Gaps)
 	back     int           // frames replayed later than stamped: the clock had passed their time
 	mostBack time.Duration // the most one of them was

@@ -436,6 +436,9 @@ func (r *JobResult) Warnings() []Note {
 				"which records each frame's port", macString(o.MAC), o.Port, macString(o.MAC))))
 		}
 	}
+	for _, msg := range r.PeerErrors {
+		ns = append(ns, warning(NoteEdit, "", fmt.Sprintf("VM attach or detach the capture noted could not be read (%s); the deliveries after it may differ from the live run's", msg)))
+	}
 	whatIf := 0
 	for _, e := range r.Edits {
 		switch {

@@ -3,12 +3,15 @@ package replay
 import (
 	"bytes"
 	"context"
+	"io"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"l2hub/capture"
+	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
@@ -21,7 +24,7 @@ func recordPeers(t *testing.T, recorded bool) []byte {
 	buf := new(bytes.Buffer)
 	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub"}}
 	if recorded {
-		meta.Extra["peers"] = PeersRecorded
+		meta.Extra[capture.PeersKey] = capture.PeersRecorded
 	}
 	cfg := memCapture(buf, meta)
 	cfg.Overflow = capture.OverflowBlock
@@ -116,5 +119,171 @@ func TestReplayFollowsTheRecordedPeers(t *testing.T) {
 				t.Errorf("the live capture does not note b's detach: %q", want)
 			}
 		})
+	}
+}
+
+// memFS is a capture's files in memory, by path.
+type memFS map[string]*bytes.Buffer
+
+func (fs memFS) config(meta capture.Meta) capture.Config {
+	return capture.Config{
+		Path: "/mem/run.pcapng",
+		Meta: meta,
+		Create: func(path string) (io.WriteCloser, error) {
+			fs[path] = new(bytes.Buffer)
+			return memFile{fs[path]}, nil
+		},
+		Overflow: capture.OverflowBlock,
+	}
+}
+
+// replayFiles replays the named files of fs and returns port b's sent
+// frames and port-down drops, and the replay's capture.
+func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, out []byte) {
+	t.Helper()
+	var ins []Input
+	for _, p := range paths {
+		b, ok := fs[p]
+		if !ok {
+			t.Fatalf("no file %s (have %v)", p, slices.Collect(maps.Keys(fs)))
+		}
+		ins = append(ins, memInput(p, b.Bytes()))
+	}
+	r, err := Open(Config{Inputs: ins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.PeerErrors) > 0 {
+		t.Errorf("peer errors: %q", res.PeerErrors)
+	}
+	for _, p := range res.Ports {
+		if p.Name == "b" {
+			sent, down = p.Stats.TxFrames, p.Stats.Drops["port-down"]
+		}
+	}
+	return sent, down, buf.Bytes()
+}
+
+// TestReplayOfOneFileKnowsItsVMs: each file of a rotated capture says in
+// its header which ports have a VM when it starts, so one file replayed
+// alone, or after set-policy started it (with the notes of the changes
+// before at the end of the file before), drops what the live hub dropped
+// for want of a VM, and delivers the rest; a replay of the replay does
+// the same.
+func TestReplayOfOneFileKnowsItsVMs(t *testing.T) {
+	fs := memFS{}
+	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}}
+	cfg := fs.config(meta)
+	cfg.RotatePackets = 4
+	sink, err := capture.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	c := sim.Core()
+	a, _ := c.Lookup("a")
+	b, _ := c.Lookup("b")
+	mac := hubtest.MAC("02:00:00:00:00:0a")
+	c.NotePeer(a, 0, "chan a", true, "")
+	c.NotePeer(b, 0, "chan b", true, "")
+	for i := range 4 { // two files of a's frames and b's copies, all delivered
+		sim.SendAt(time.Duration(10+i)*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "with b"))
+	}
+	sim.AdvanceTo(30 * time.Millisecond)
+	if err := c.SetEgress(b, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.NotePeer(b, sim.Now(), "chan b", false, "read: EOF")
+	done, err := sink.SetMeta(meta) // set-policy: the detach's note ends the file before
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 { // b has no VM: a's frames and their port-down copies, in two files
+		sim.SendAt(time.Duration(40+i)*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "without b"))
+	}
+	sim.Drain()
+	<-done
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := sink.Files()
+	if len(files) < 4 {
+		t.Fatalf("files %v: want two before set-policy and two after", files)
+	}
+	after := files[len(files)-1] // the last: b has had no VM since before it started
+	for _, tc := range []struct {
+		name       string
+		paths      []string
+		sent, down uint64
+	}{
+		{"all files", files, 4, 6},
+		{"the first", files[:1], 2, 0},
+		{"the file set-policy started and the one after", files[2:], 0, 6},
+		{"the last", []string{after}, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent, down, out := replayFiles(t, fs, tc.paths...)
+			if sent != tc.sent || down != tc.down {
+				t.Fatalf("port b: %d sent, %d port-down; want %d and %d", sent, down, tc.sent, tc.down)
+			}
+			again := memFS{"/mem/replay.pcapng": bytes.NewBuffer(out)}
+			if s2, d2, _ := replayFiles(t, again, "/mem/replay.pcapng"); s2 != sent || d2 != down {
+				t.Errorf("a replay of the replay: b %d sent, %d port-down; want %d and %d", s2, d2, sent, down)
+			}
+		})
+	}
+}
+
+// TestPerPortTrailersAreMadeOnce: each port's file of a per-port capture
+// ends with the same trailer (an edit and a detach after the last frame):
+// a replay of the files together makes each once.
+func TestPerPortTrailersAreMadeOnce(t *testing.T) {
+	fs := memFS{}
+	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}}
+	cfg := fs.config(meta)
+	cfg.PerPort = true
+	cfg.Path = t.TempDir() + "/run.pcapng" // per-port files need the directory; the files are fs's
+	sink, err := capture.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	c := sim.Core()
+	a, _ := c.Lookup("a")
+	b, _ := c.Lookup("b")
+	c.NotePeer(a, 0, "chan a", true, "")
+	c.NotePeer(b, 0, "chan b", true, "")
+	sim.SendAt(10*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
+	sim.AdvanceTo(20 * time.Millisecond)
+	e := filter.Edit{At: sim.Now(), Op: filter.EditLinkDown, Name: "b"}
+	sink.Annotate("control at 20ms: " + e.String() + "\n" + e.Line())
+	c.NotePeer(b, sim.Now(), "chan b", false, "read: EOF")
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := sink.Files()
+	if len(files) != 2 {
+		t.Fatalf("files %v, want one per port", files)
+	}
+	var ins []Input
+	for _, p := range files {
+		ins = append(ins, memInput(p, fs[p].Bytes()))
+	}
+	r, err := Open(Config{Inputs: ins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Edits) != 1 || res.Edits[0].Err != "" || res.PeerChanges != 3 {
+		t.Errorf("edits %+v and %d peer changes; want the link-down made once, and 3 changes (two attaches, one detach)", res.Edits, res.PeerChanges)
 	}
 }

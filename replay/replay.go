@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -466,7 +467,7 @@ type Result struct {
 	Edits        []EditResult `json:"edits,omitempty"`
 	EditsLeftOut int          `json:"edits_left_out,omitempty"`
 	// PeerChanges counts the VM attaches and detaches the capture recorded
-	// and the replay made again (see PeersRecorded); PeerErrors are the
+	// and the replay made again (capture.PeersRecorded); PeerErrors are the
 	// records it could not read (the first MaxPeerErrors).
 	PeerChanges int      `json:"peer_changes,omitempty"`
 	PeerErrors  []string `json:"peer_errors,omitempty"`
@@ -546,9 +547,14 @@ type run struct {
 	// record them; hashes are the replay policy's (RunConfig.PolicyHashes).
 	runs   timeline
 	hashes []string
-	// peers: the capture records its peer changes, so ports start with
-	// no VM and follow them (see PeersRecorded).
+	// peers: the capture records its peer changes, and the replay follows
+	// them (peers.go); noted is what the replay's capture says of each
+	// port's VM.
 	peers bool
+	noted map[hub.PortID]bool
+	// trailerSeen holds the edit and peer lines of the trailers made so
+	// far, which the files of a per-port capture repeat.
+	trailerSeen map[string]bool
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -566,6 +572,13 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		cfg.Overflow = capture.OverflowBlock
 		if cfg.Meta.Start.IsZero() {
 			cfg.Meta.Start = start
+		}
+		if recordsPeers(r.headers) { // the replay notes them too: say so, for a replay of it
+			cfg.Meta.Extra = maps.Clone(cfg.Meta.Extra)
+			if cfg.Meta.Extra == nil {
+				cfg.Meta.Extra = map[string]string{}
+			}
+			cfg.Meta.Extra[capture.PeersKey] = capture.PeersRecorded
 		}
 		var err error
 		if sink, err = capture.Open(cfg); err != nil {
@@ -632,12 +645,8 @@ func (x *run) addPort(name, desc string) hub.PortID {
 	}
 	// The peer takes every frame at once: what it receives is what the
 	// observers saw at egress. A capture that records its peers says when
-	// the port has one (peerChanges).
-	var out hub.EgressQueue = hub.Discard{}
-	if x.peers {
-		out = nil
-	}
-	id, err := x.core.AddPort(name, desc, out)
+	// the port has one (peers.go).
+	id, err := x.core.AddPort(name, desc, hub.Discard{})
 	if err != nil { // names are unique by construction
 		panic(fmt.Sprintf("replay: add port %q: %v", name, err))
 	}
@@ -712,16 +721,29 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 			}
 		}
 		x.packet(s)
-		s.advance()
+		if !s.advance() {
+			x.endInput(s)
+		}
 	}
 	for _, s := range srcs {
-		if s.trailer != "" {
-			s.missing += capture.Gaps(s.trailer)
-			x.trailerEdits(s, s.head.Number)
-		}
+		x.endInput(s)
 	}
 	report()
 	return nil
+}
+
+// endInput makes, once, what s's capture noted after its last frame (its
+// trailer: edits, peer changes, lost events), when s ends: before the
+// frames of other inputs that come later.
+func (x *run) endInput(s *source) {
+	if s.trailed {
+		return
+	}
+	s.trailed = true
+	if s.trailer != "" {
+		s.missing += capture.Gaps(s.trailer)
+		x.trailerEdits(s, s.head.Number)
+	}
 }
 
 // sectionEnd gives every interface an l2hub section described its port,
@@ -744,9 +766,10 @@ func (x *run) packet(s *source) {
 	var id hub.PortID
 	if c.l2hub {
 		s.missing += capture.Gaps(p.Comment)
-		if s.fresh { // the run's policy from this section's header on
+		if s.fresh { // the run's policy, and its VMs, from this section's header on
 			s.fresh = false
 			x.runs.add(capHeader{s.in.Path, s.meta})
+			x.sectionPeers(s)
 		}
 		x.edits(s, p)
 		if p.Dir == capture.DirOut {

@@ -300,8 +300,8 @@ func (s *Session) captureMeta(p *filter.Policy) capture.Meta {
 		ConfigHash: s.configHash(),
 		Start:      s.began,
 		// peers=recorded: the capture notes every attach and detach
-		// (hub.PeerPrefix), so a replay may start each port down and follow them.
-		Extra: map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String(), "peers": "recorded"},
+		// (hub.PeerPrefix) and which ports have a VM when each file starts.
+		Extra: map[string]string{"mode": s.cfg.Mode.String(), "aging": aging.String(), capture.PeersKey: capture.PeersRecorded},
 	}
 	if p != nil {
 		meta.Seed = p.Seed()
