@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +84,13 @@ func TestFirstArrivalWindow(t *testing.T) {
 // runs from when it was due. A target that blocks the sender's write for a
 // while (a full socket buffer) delays every frame due meanwhile, and the
 // latency shows it, not only for the frame in the blocked write.
+//
+// It is driven by sequence, not by how many frames a wall-clock window
+// holds: the first write of each VM blocks (every sender writes a first
+// frame, however late the machine runs it), and the frame after it, when
+// the sender got to write it before the end, was written at least block
+// after the first frame was due, so it is at least block less one interval
+// late.
 func TestPacedFramesCarryTheirSchedule(t *testing.T) {
 	const (
 		rate  = 2000.0
@@ -101,7 +110,7 @@ func TestPacedFramesCarryTheirSchedule(t *testing.T) {
 		// The write returns late after delivering: in the old reckoning
 		// no frame carried the delay.
 		after: func(_, n int) {
-			if n%50 == 0 {
+			if n%50 == 1 {
 				time.Sleep(block)
 			}
 		},
@@ -111,8 +120,8 @@ func TestPacedFramesCarryTheirSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stamps[0]) < 60 || len(stamps[1]) < 60 {
-		t.Fatalf("got %d and %d frames written, want the first block and frames after it", len(stamps[0]), len(stamps[1]))
+	if _, ok := stamps[0][0]; !ok {
+		t.Fatalf("got frames %v of VM 0 written, want its first", slices.Sorted(maps.Keys(stamps[0])))
 	}
 	start := stamps[0][0]
 	for vm, bySeq := range stamps {
@@ -122,9 +131,21 @@ func TestPacedFramesCarryTheirSchedule(t *testing.T) {
 			}
 		}
 	}
-	// The frame due right after a blocked write left at least block less
-	// one interval late.
-	if lower := block - time.Duration(1e9/rate); res.LatencyMax < lower || res.SendLagMax < lower {
-		t.Errorf("got latency max %v, send lag max %v; want both >= %v (writes blocked for %v)", res.LatencyMax, res.SendLagMax, lower, block)
+	after := 0 // VMs that wrote a frame after their blocked first write
+	for _, bySeq := range stamps {
+		if _, ok := bySeq[1]; ok {
+			after++
+		}
+	}
+	if after == 0 {
+		t.Skipf("no VM wrote a frame after its blocked first write before the end (%d frames sent): a machine this starved shows no delay to check", res.Sent)
+	}
+	lower := block - time.Duration(1e9/rate)
+	if res.SendLagMax < lower {
+		t.Errorf("got send lag max %v, want >= %v (writes blocked for %v)", res.SendLagMax, lower, block)
+	}
+	// Every frame delivered: the late one's latency is among them.
+	if res.Received == res.Sent && res.LatencyMax < lower {
+		t.Errorf("got latency max %v, want >= %v (writes blocked for %v)", res.LatencyMax, lower, block)
 	}
 }

@@ -190,13 +190,7 @@ func (s *Suite) Run(ctx context.Context) (rep *Report, err error) {
 		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 		LoadBefore: loadavg(), Started: start.UTC().Format(time.RFC3339), HubProcess: s.HubProcess,
 	}, Params: s.params(), Load: s.Load}
-	defer func() {
-		rep.Machine.LoadAfter = loadavg()
-		rep.Machine.Took = time.Since(start).Round(time.Second).String()
-		if err = ctx.Err(); err != nil {
-			rep.Interrupted = true
-		}
-	}()
+	defer func() { err = rep.finish(ctx, start, err) }()
 	baselines := map[string]*Result{} // throughput's, by baselineKey
 
 	kinds := []string{"throughput"}
@@ -242,6 +236,20 @@ func (s *Suite) Run(ctx context.Context) (rep *Report, err error) {
 		}
 	}
 	return rep, ctx.Err()
+}
+
+// finish completes the report of a run started at start that returns err:
+// the load after it and the time it took, and, when ctx was cancelled, the
+// mark Interrupted. It returns err, or ctx's error when err is nil, so that
+// an error of the run's own is never lost to the cancellation or to nil.
+func (rep *Report) finish(ctx context.Context, start time.Time, err error) error {
+	rep.Machine.LoadAfter = loadavg()
+	rep.Machine.Took = time.Since(start).Round(time.Second).String()
+	if cerr := ctx.Err(); cerr != nil {
+		rep.Interrupted = true
+		err = cmp.Or(err, cerr)
+	}
+	return err
 }
 
 // selectsAny says whether Filter selects at least one scenario of the suite.

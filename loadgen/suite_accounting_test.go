@@ -301,3 +301,34 @@ func TestInterruptedRunKeepsWhatFinished(t *testing.T) {
 		t.Errorf("got results %+v, want each scenario's duration", got.Results)
 	}
 }
+
+// TestFinishKeepsTheRunsError: the end of Suite.Run marks a cancelled run
+// interrupted and returns the cancellation when the run had no error of
+// its own, but never replaces an error of the run's own, with or without
+// a cancellation. (Every error Run returns today is ctx's, so this checks
+// the function that ends it rather than a run.)
+func TestFinishKeepsTheRunsError(t *testing.T) {
+	errOwn := errors.New("the run's own")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name        string
+		ctx         context.Context
+		err         error
+		want        error
+		interrupted bool
+	}{
+		{"done", context.Background(), nil, nil, false},
+		{"own error", context.Background(), errOwn, errOwn, false},
+		{"cancelled", cancelled, nil, context.Canceled, true},
+		{"own error and cancelled", cancelled, errOwn, errOwn, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &Report{}
+			err := rep.finish(tc.ctx, time.Now(), tc.err)
+			if err != tc.want || rep.Interrupted != tc.interrupted || rep.Machine.Took == "" {
+				t.Errorf("got %v, interrupted %v, took %q; want %v, interrupted %v, and the time taken", err, rep.Interrupted, rep.Machine.Took, tc.want, tc.interrupted)
+			}
+		})
+	}
+}

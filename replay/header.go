@@ -2,6 +2,7 @@ package replay
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"l2hub/capture"
 )
@@ -79,11 +80,17 @@ func rewrittenNote(path string, h sectionHeader) Note {
 	return warning(NoteHeader, path, text)
 }
 
-// quoteNote quotes s, cut to a length a note can hold.
+// quoteNote quotes s, cut to a length a note can hold: at most 200 bytes
+// of it, cut where a character starts, so that no character is split (a
+// split one would read as U+FFFD in JSON).
 func quoteNote(s string) string {
 	const most = 200
 	if len(s) > most {
-		s = s[:most] + "…"
+		cut := most
+		for cut > most-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return `"` + s + `"`
 }

@@ -3,6 +3,8 @@ package replay
 import (
 	"fmt"
 	"maps"
+	"math"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strconv"
@@ -56,7 +58,7 @@ func (s *source) statistics(_, iface int, comments []string) {
 		from, err1 := strconv.ParseUint(m[1], 10, 64)
 		to, err2 := strconv.ParseUint(m[2], 10, 64)
 		if err1 == nil && err2 == nil {
-			s.stated[iface] += from + to
+			s.stated[iface] = addSaturating(s.stated[iface], from, to)
 		}
 	}
 }
@@ -76,7 +78,7 @@ func (s *source) compareRecords(ifaces []capture.Interface) {
 			if got >= want {
 				continue
 			}
-			s.lacking.n += want - got
+			s.lacking.n = addSaturating(s.lacking.n, want-got)
 			name := "if" + strconv.Itoa(iface)
 			if iface < len(ifaces) && ifaces[iface].Name != "" {
 				name = ifaces[iface].Name
@@ -89,6 +91,20 @@ func (s *source) compareRecords(ifaces []capture.Interface) {
 	clear(s.recs)
 	clear(s.stated)
 	s.lacking.seen = false
+}
+
+// addSaturating returns the sum of a and more, or math.MaxUint64 when it
+// would not fit: the counts come from the file, and a crafted one must not
+// wrap them round to a small number.
+func addSaturating(a uint64, more ...uint64) uint64 {
+	for _, b := range more {
+		sum, carry := bits.Add64(a, b, 0)
+		if carry != 0 {
+			return math.MaxUint64
+		}
+		a = sum
+	}
+	return a
 }
 
 // lackingNote says that in lacks records its statistics count.

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 
@@ -71,6 +72,40 @@ func TestReplayChecksRecordsAgainstStatistics(t *testing.T) {
 			noted := slices.ContainsFunc(res.inputNotes(), func(n Note) bool { return n.Kind == NoteMissing })
 			if noted != (tc.lacking > 0 || tc.unchecked) {
 				t.Errorf("got notes %q; want a missing-records one: %v", res.inputNotes(), !noted)
+			}
+		})
+	}
+}
+
+// TestStatisticsCountsSaturate: the counts of a crafted statistics comment
+// add up to at most the largest count, not round to a small number that
+// would hide (or make up) missing records: per block, over the blocks of
+// an interface, and over the interfaces of the input (none of which
+// holds a record here).
+func TestStatisticsCountsSaturate(t *testing.T) {
+	const huge = "18446744073709551615" // math.MaxUint64
+	stats := func(from, to string) []string {
+		return []string{"l2hub port b: this file: " + from + " frames from the peer (x), " + to + " for the peer (y)"}
+	}
+	for _, tc := range []struct {
+		name   string
+		blocks map[int][][]string // per interface, its statistics blocks' comments
+	}{
+		{"one block", map[int][][]string{0: {stats(huge, "2")}}},
+		{"two blocks", map[int][][]string{0: {stats(huge, "0"), stats("3", "0")}}},
+		{"two interfaces", map[int][][]string{0: {stats(huge, "0")}, 1: {stats(huge, "0")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &source{l2hub: true}
+			s.countRecords()
+			for iface, blocks := range tc.blocks {
+				for _, comments := range blocks {
+					s.statistics(0, iface, comments)
+				}
+			}
+			s.compareRecords(nil)
+			if s.lacking.n != math.MaxUint64 {
+				t.Errorf("got %d records lacking, want %d (saturated)", s.lacking.n, uint64(math.MaxUint64))
 			}
 		})
 	}

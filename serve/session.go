@@ -160,7 +160,7 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 			return nil, err
 		}
 	}
-	specs, notes := transport.WithSegmentMTU(cfg.Ports)
+	specs, notes := transport.WithSegmentMTU(cfg.Ports, cfg.MaxFrame)
 	for _, n := range notes {
 		log.Info(n)
 	}

@@ -761,10 +761,13 @@ func vxlanNote(s Spec) string {
 // opens without mtu= set to the smallest a VXLAN port of the same hub
 // carries (its mtu, by default 1500, less VXLANGuestMTUOverhead), so
 // that the host behind the TAP sends no frame the overlay cannot take;
-// the notes say which ports got one. Without VXLAN ports it returns specs
-// as they are. The specs' option maps are not changed: defaulted ones are
-// copies.
-func WithSegmentMTU(specs []Spec) (out []Spec, notes []string) {
+// the notes say which ports got one. maxFrame is the hub's maximum frame
+// (0 means DefaultMaxFrame): the MTU given is never more than its frames
+// (MTU plus the Ethernet header) fit in, and when even tap.MinMTU would
+// not fit, the TAP port keeps the device's own MTU. Without VXLAN ports it
+// returns specs as they are. The specs' option maps are not changed:
+// defaulted ones are copies.
+func WithSegmentMTU(specs []Spec, maxFrame int) (out []Spec, notes []string) {
 	inner, via := 0, ""
 	for _, s := range specs {
 		if s.Transport != VXLAN {
@@ -781,6 +784,16 @@ func WithSegmentMTU(specs []Spec) (out []Spec, notes []string) {
 	if inner == 0 {
 		return specs, nil
 	}
+	if maxFrame == 0 {
+		maxFrame = DefaultMaxFrame
+	}
+	mtu, why := inner, fmt.Sprintf("what VXLAN port %s carries", via)
+	if fit := maxFrame - hub.EthHeaderLen; fit < mtu {
+		mtu, why = fit, fmt.Sprintf("less than VXLAN port %s carries (%d) so that its frames fit the maximum frame %d", via, inner, maxFrame)
+	}
+	if mtu < tap.MinMTU {
+		return specs, nil
+	}
 	out = slices.Clone(specs)
 	for i, s := range out {
 		if s.Transport != TAP {
@@ -793,9 +806,9 @@ func WithSegmentMTU(specs []Spec) (out []Spec, notes []string) {
 		if opts == nil {
 			opts = SpecOptions{}
 		}
-		opts["mtu"] = strconv.Itoa(inner)
+		opts["mtu"] = strconv.Itoa(mtu)
 		out[i].Options = opts
-		notes = append(notes, fmt.Sprintf("TAP port %s gets MTU %d, what VXLAN port %s carries (mtu= on the TAP port chooses another)", s.Name, inner, via))
+		notes = append(notes, fmt.Sprintf("TAP port %s gets MTU %d, %s (mtu= on the TAP port chooses another)", s.Name, mtu, why))
 	}
 	return out, notes
 }

@@ -324,7 +324,9 @@ func TestSpecOptionsYAMLErrorsArePositioned(t *testing.T) {
 // TestWithSegmentMTU: a TAP port the hub opens without mtu= gets the
 // smallest MTU its VXLAN ports carry; one with mtu=, and every TAP port of
 // a hub without VXLAN ports, keeps what it has, and the given specs are
-// not changed.
+// not changed. The MTU given never makes frames (MTU plus the 14-byte
+// Ethernet header) longer than the hub's maximum frame, and none is given
+// when even the smallest TAP MTU would not fit.
 func TestWithSegmentMTU(t *testing.T) {
 	parse := func(texts ...string) []transport.Spec {
 		var out []transport.Spec
@@ -345,21 +347,25 @@ func TestWithSegmentMTU(t *testing.T) {
 		return strings.Join(got, " ")
 	}
 	for _, tc := range []struct {
-		name  string
-		specs []string
-		want  string
-		notes int
+		name     string
+		specs    []string
+		maxFrame int
+		want     string
+		notes    int
 	}{
-		{"no vxlan", []string{"h=tap:l2h0", "a=tcp:127.0.0.1:7001"}, "h= a=", 0},
-		{"default underlay", []string{"h=tap:l2h0", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, "h=1450 ov=", 1},
+		{"no vxlan", []string{"h=tap:l2h0", "a=tcp:127.0.0.1:7001"}, 0, "h= a=", 0},
+		{"default underlay", []string{"h=tap:l2h0", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, 0, "h=1450 ov=", 1},
 		{"smallest of two", []string{"ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42,mtu=9000", "h=tap:l2h0",
-			"ov2=vxlan:10.0.0.1:4790,remote=10.0.0.3,vni=43,mtu=1400"}, "ov=9000 h=1350 ov2=1400", 1},
-		{"given mtu kept", []string{"h=tap:l2h0,mtu=1500", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, "h=1500 ov=", 0},
+			"ov2=vxlan:10.0.0.1:4790,remote=10.0.0.3,vni=43,mtu=1400"}, 0, "ov=9000 h=1350 ov2=1400", 1},
+		{"given mtu kept", []string{"h=tap:l2h0,mtu=1500", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, 0, "h=1500 ov=", 0},
+		{"max frame fits", []string{"h=tap:l2h0", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, 1464, "h=1450 ov=", 1},
+		{"max frame below", []string{"h=tap:l2h0", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, 1000, "h=986 ov=", 1},
+		{"max frame too small", []string{"h=tap:l2h0", "ov=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42"}, 81, "h= ov=", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			specs := parse(tc.specs...)
 			before := mtus(specs)
-			got, notes := transport.WithSegmentMTU(specs)
+			got, notes := transport.WithSegmentMTU(specs, tc.maxFrame)
 			if m := mtus(got); m != tc.want {
 				t.Errorf("got MTUs %q, want %q", m, tc.want)
 			}
