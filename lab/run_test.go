@@ -30,6 +30,9 @@ import (
 var fakeQEMU string
 
 func TestMain(m *testing.M) {
+	if file := os.Getenv(runnerEnv); file != "" {
+		os.Exit(runAsRunner(file))
+	}
 	dir, err := os.MkdirTemp("", "l2lab-fake-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
