@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/filter"
 	"l2hub/internal/shell"
 	"l2hub/internal/suggest"
 	"l2hub/internal/yamlfile"
@@ -1070,6 +1071,13 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		p.errf(n, "triggers", "the hub's control API is off (hub.control), and triggers act through it")
 	}
 	names := map[string]bool{}
+	type heal struct {
+		node *yaml.Node
+		path string
+		text string
+	}
+	var heals []heal
+	var partitions, others []string // triggers' names, those that make a partition (even one refused) and not
 	for i := range min(len(n.Content), maxTriggers) {
 		names[fmt.Sprintf("trigger-%d", i+1)] = true
 	}
@@ -1134,18 +1142,69 @@ func (p *parser) readTriggers(n *yaml.Node) {
 			p.errf(item, path+".do", "missing: what should the trigger do (partition a|b, link b down, heal NAME)?")
 			return
 		}
+		if f := strings.Fields(doText); len(f) > 0 && f[0] == "partition" {
+			partitions = append(partitions, tr.Name)
+		} else {
+			others = append(others, tr.Name)
+		}
 		act, err := parseAction(doText, ports, p.lab.VMs)
 		if err != nil {
 			p.errf(doNode, path+".do", "%q: %v", doText, err)
 			return
 		}
 		tr.Do = act
+		if act.Kind == ActHeal {
+			heals = append(heals, heal{doNode, path + ".do", doText})
+		}
 		if forNode != nil && act.Kind == ActHeal {
 			p.errf(forNode, path+".for", "a heal cannot be undone; for: applies to partition and link")
 		}
 		tr.Text = triggerText(p.lab.VMs, tr)
 		p.lab.Triggers = append(p.lab.Triggers, tr)
 	})
+	if len(heals) == 0 {
+		return
+	}
+	// A heal names a partition: a partition trigger's, or the policy's
+	// (checked now, not when it fires minutes into the run).
+	policy, known := p.policyPartitions()
+	partitions = append(partitions, policy...)
+	for _, h := range heals {
+		name := strings.Fields(h.text)[1]
+		if slices.Contains(partitions, name) || !known {
+			continue
+		}
+		msg := fmt.Sprintf("no partition named %q", name)
+		if slices.Contains(others, name) {
+			msg = fmt.Sprintf("trigger %q makes no partition, and heal ends a partition", name)
+		}
+		if len(partitions) == 0 {
+			msg += " (the lab has none: no partition trigger, none in the policy)"
+		} else {
+			msg += fmt.Sprintf(" (partitions: %s)", strings.Join(partitions, ", "))
+		}
+		if near, ok := suggest.Nearest(name, partitions); ok {
+			msg += fmt.Sprintf("; did you mean heal %s?", near)
+		}
+		p.errf(h.node, h.path, "%q: %s", h.text, msg)
+	}
+}
+
+// policyPartitions are the names of the partitions in the hub's policy
+// file; ok is false when the policy could not be read (its error is
+// reported when the hub starts), so the names are unknown.
+func (p *parser) policyPartitions() (names []string, ok bool) {
+	if p.lab.Hub.Policy == "" {
+		return nil, true
+	}
+	spec, err := filter.LoadSpec(p.lab.Hub.Policy, p.lab.Hub.PortNames())
+	if err != nil {
+		return nil, false
+	}
+	for _, ps := range spec.Partitions {
+		names = append(names, ps.Name)
+	}
+	return names, true
 }
 
 func triggerText(vms []VM, tr Trigger) string {

@@ -16,10 +16,13 @@ import (
 // VM ports added to the hub, phases per VM, triggers parsed.
 func TestParse(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"vmlinuz", "initramfs.cpio.gz", "faults.yaml"} {
+	for _, f := range []string{"vmlinuz", "initramfs.cpio.gz"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("seed: 3\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "faults.yaml"), []byte("seed: 3\npartitions:\n  - {name: split, groups: a|t, start: 5s, end: 8s}\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	const text = `# a lab
 name: nexus-pair
@@ -55,7 +58,8 @@ phases:
 triggers:
   - {on: "a: nexus handshake ok", do: "partition a|b", for: 3s}
   - {name: flap, at: 20s, do: "link t down", for: 1s}
-  - {at: 30s, do: "heal flap"}
+  - {at: 30s, do: "heal split"}
+  - {at: 40s, do: "heal trigger-1"}
 `
 	l := mustParse(t, dir, text)
 	if l.Name != "nexus-pair" || l.Timeout != 180*time.Second || !l.SeedSet || l.Seed != 7 || l.Dir != dir {
@@ -93,13 +97,13 @@ triggers:
 		t.Errorf("got phases %+v, want discovery (budget 20s) and session (markers on b only, evidence on both)", l.Phases)
 	}
 	tr := l.Triggers
-	if len(tr) != 3 || tr[0].OnVM != 0 || tr[0].On.String() != "nexus handshake ok" || tr[0].For != 3*time.Second ||
+	if len(tr) != 4 || tr[0].OnVM != 0 || tr[0].On.String() != "nexus handshake ok" || tr[0].For != 3*time.Second ||
 		tr[0].Do.String() != "partition a|t" || tr[0].Name != "trigger-1" {
 		t.Fatalf("got triggers %+v, want trigger-1 on a's handshake marker", tr)
 	}
 	if tr[1].Name != "flap" || tr[1].OnVM != -1 || tr[1].At != 20*time.Second || tr[1].Do.String() != "link t down" ||
-		tr[2].Do.String() != "heal flap" {
-		t.Errorf("got triggers %+v, %+v, want flap at 20s setting t down, and a heal", tr[1], tr[2])
+		tr[2].Do.String() != "heal split" || tr[3].Do.String() != "heal trigger-1" {
+		t.Errorf("got triggers %+v, %+v, %+v, want flap at 20s setting t down, and heals of the policy's partition and trigger-1's", tr[1], tr[2], tr[3])
 	}
 	if tr[0].Text != `on a: "nexus handshake ok": partition a|t for 3s` {
 		t.Errorf("got trigger text %q", tr[0].Text)
@@ -157,6 +161,14 @@ func TestParseErrors(t *testing.T) {
 		{"trigger-on-and-at", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"a: up\", at: 1s, do: \"link a down\"}]", `lab.yaml:4:30: triggers[0].at: give on: or at:, not both`},
 		{"trigger-after-timeout", "name: x\ntimeout: 10s\nvms:\n" + vmA + "\ntriggers: [{at: 10s, do: \"link a down\"}]", `triggers[0].at: 10s is not before the run's timeout (10s)`},
 		{"trigger-heal-for", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"heal x\", for: 1s}]", `triggers[0].for: a heal cannot be undone`},
+		{"heal-link-trigger", "name: x\nvms:\n" + vmA + "\ntriggers:\n  - {name: cut, at: 1s, do: \"partition a|h\"}\n  - {name: flap, at: 1s, do: \"link a down\", for: 1s}\n  - {at: 2s, do: \"heal flap\"}\nhub: {ports: [{name: h, transport: tcp, address: \"127.0.0.1:0\"}]}",
+			`lab.yaml:7:18: triggers[2].do: "heal flap": trigger "flap" makes no partition, and heal ends a partition (partitions: cut)`},
+		{"heal-typo", "name: x\nvms:\n" + vmA + "\ntriggers:\n  - {at: 2s, do: \"heal splti\"}\n  - {name: split, at: 1s, do: \"partition a|h\"}\nhub: {ports: [{name: h, transport: tcp, address: \"127.0.0.1:0\"}]}",
+			`triggers[0].do: "heal splti": no partition named "splti" (partitions: split); did you mean heal split?`},
+		{"heal-default-name", "name: x\nvms:\n" + vmA + "\ntriggers:\n  - {at: 1s, do: \"partition a|h\"}\n  - {at: 2s, do: \"heal trigger-l\"}\nhub: {ports: [{name: h, transport: tcp, address: \"127.0.0.1:0\"}]}",
+			`triggers[1].do: "heal trigger-l": no partition named "trigger-l" (partitions: trigger-1); did you mean heal trigger-1?`},
+		{"heal-no-partition", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"heal nosuch\"}]",
+			`"heal nosuch": no partition named "nosuch" (the lab has none: no partition trigger, none in the policy)`},
 		{"trigger-without-control", "name: x\nhub: {control: \"off\"}\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"link a down\"}]", `triggers: the hub's control API is off`},
 		{"alias", "name: x\nvms:\n  - &v {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\n  - *v", `lab.yaml:4:5: YAML aliases are not supported in a lab file`},
 		{"not-yaml", "name: [x", `lab.yaml:1: did not find expected`},
@@ -164,6 +176,9 @@ func TestParseErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("lab.yaml", dir, []byte(tt.text), LoadOptions{LookPath: fakeLookPath})
+			if err != nil && strings.HasPrefix(tt.name, "heal-") && strings.Count(err.Error(), "\n") > 0 {
+				t.Errorf("got more than one problem:\n%v", err)
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, tt.want)
 			}
