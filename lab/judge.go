@@ -279,6 +279,18 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		t.tail = t.tail[len(t.tail)-tailLines:]
 	}
 	cfg := j.lab.VMs[vm]
+	// Evidence counts every line, as a grep of the whole log would: the
+	// fail_on line that ends the run too.
+	for pi, ph := range j.defs {
+		if pi > j.until {
+			break
+		}
+		for ei, p := range ph.Evidence[vm] {
+			if p.Match(text) {
+				j.evidence[pi][vm][ei]++
+			}
+		}
+	}
 	for _, p := range cfg.FailOn {
 		if p.Match(text) {
 			j.fail(Failure{Code: "FAIL_ON", VM: cfg.Name, Line: text, At: at,
@@ -303,11 +315,6 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			r := j.phaseMarker(pi, vm, k)
 			r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
 			j.logf(at, "%s: %s  (phase %s)", cfg.Name, clean(text), ph.Name)
-		}
-		for ei, p := range ph.Evidence[vm] {
-			if p.Match(text) {
-				j.evidence[pi][vm][ei]++
-			}
 		}
 	}
 	for ti, tr := range j.lab.Triggers {

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -382,5 +383,31 @@ func TestClean(t *testing.T) {
 		if got := clean(in); got != want {
 			t.Errorf("got clean(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The fail_on line that ends the run is counted in the phase's evidence,
+// as a grep of the whole log counts it: the failure's and the phase's.
+func TestJudgeFailOnLineIsEvidence(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: evid
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, fail_on: ["/remote .* FAIL/"]}
+phases:
+  - {name: boot, markers: {a: "GUEST: up"}}
+  - {name: remote, markers: {a: "SELFTEST: remote ok"}, evidence: {a: ["dial status", "remote rpc"]}}
+`)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "GUEST: up"), say(2*sec, 0, "dbg: dial status timed_out"),
+		say(3*sec, 0, "SELFTEST: remote rpc FAIL"))
+	f := j.first()
+	if f == nil || f.Code != "FAIL_ON" {
+		t.Fatalf("got failure %+v, want FAIL_ON", f)
+	}
+	want := map[string]int{"dial status": 1, "remote rpc": 1}
+	if got := f.Evidence["a"]; !maps.Equal(got, want) {
+		t.Errorf("got the failure's evidence on a %v, want %v", got, want)
+	}
+	if _, phases, _ := j.results(); !maps.Equal(phases[1].Evidence["a"], want) {
+		t.Errorf("got the phase's evidence on a %v, want %v", phases[1].Evidence["a"], want)
 	}
 }
