@@ -444,7 +444,7 @@ func TestREADMELabFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's lab file: %v", err)
 	}
-	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 3 {
-		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 3", len(l.VMs), len(l.Phases), len(l.Triggers))
+	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 4 {
+		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 4", len(l.VMs), len(l.Phases), len(l.Triggers))
 	}
 }
