@@ -448,14 +448,14 @@ triggers:
 	if a != (PortCounts{Port: "a", Frames: 7, Announces: 3, SYN: 4, Dropped: 7}) || b != (PortCounts{Port: "b", Frames: 1, SYNACK: 1, Dropped: 1}) {
 		t.Errorf("got ports %+v, want a's 4 SYN and 3 announces and b's SYN-ACK, all dropped", h.Ports)
 	}
-	want := []RuleDrops{{Rule: "rule trigger-1", From: "a", Frames: 7, Announces: 3, SYN: 4}, {Rule: "rule trigger-1", From: "b", Frames: 1}}
+	want := []RuleDrops{{Rule: "partition trigger-1", From: "a", Frames: 7, Announces: 3, SYN: 4}, {Rule: "partition trigger-1", From: "b", Frames: 1}}
 	for i := range h.Drops {
 		h.Drops[i].First = 0 // frame numbers depend on which of a and b came first
 	}
 	if !slices.Equal(h.Drops, want) && !slices.Equal(h.Drops, []RuleDrops{want[1], want[0]}) {
 		t.Errorf("got drops %+v, want %+v", h.Drops, want)
 	}
-	for _, want := range []string{"SYN from a, and every SYN-ACK (1) was dropped on its way back", "7 frames from a dropped by rule trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
+	for _, want := range []string{"SYN from a, and every SYN-ACK (1) was dropped on its way back", "7 frames from a dropped by partition trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
 		if !strings.Contains(h.Text, want) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, want)
 		}

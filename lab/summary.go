@@ -241,7 +241,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
 			Message: f.Message, Missing: f.Missing, Evidence: f.Evidence}
 		if f == first && s.Files["capture"] != "" {
-			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report)
+			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report, r.lab.Hub.Check != "")
 		}
 		s.Failures = append(s.Failures, fs)
 		if f == first {
