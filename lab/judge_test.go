@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -409,5 +410,24 @@ phases:
 	}
 	if _, phases, _ := j.results(); !maps.Equal(phases[1].Evidence["a"], want) {
 		t.Errorf("got the phase's evidence on a %v, want %v", phases[1].Evidence["a"], want)
+	}
+}
+
+// A VM the failure concerns that printed nothing at all is explained: its
+// console likely never reached stdout. One that printed something is not.
+func TestJudgeSilentConsole(t *testing.T) {
+	const want = `VM b printed nothing on its console: does its command send the serial console to stdout (-serial stdio, -serial mon:stdio, -nographic)?`
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), ends(2*sec, 1))
+	if f := j.first(); f == nil || f.Code != "BOOT_B_ENDED" || !strings.HasSuffix(f.Message, "; "+want) {
+		t.Errorf("got failure %+v, want BOOT_B_ENDED saying %q", f, want)
+	}
+	j, _ = play(t, l, -1, 0, tickAt(11*sec))
+	if f := j.first(); f == nil || !strings.Contains(f.Message, "; VMs a and b printed nothing on their consoles: do their commands send") {
+		t.Errorf("got failure %+v, want a timeout naming both silent VMs", f)
+	}
+	j, _ = play(t, l, -1, 0, say(1*sec, 0, "up"), say(1*sec, 1, "booting"), ends(2*sec, 1))
+	if f := j.first(); f == nil || strings.Contains(f.Message, "printed nothing") {
+		t.Errorf("got failure %+v, want no word of a silent console (b printed a line)", f)
 	}
 }

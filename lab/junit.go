@@ -87,6 +87,9 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 		}
 		for _, vm := range vms {
 			fmt.Fprintf(&b, "\nlast %d console lines of %s (%s.log):\n", tailLines, vm, vm)
+			if len(s.tails[vm]) == 0 {
+				fmt.Fprintf(&b, "(none: VM %s printed nothing on its console)\n", vm)
+			}
 			for _, l := range s.tails[vm] {
 				fmt.Fprintf(&b, "%s\n", l)
 			}
