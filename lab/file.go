@@ -69,6 +69,9 @@ type Lab struct {
 	VMs      []VM
 	Phases   []Phase
 	Triggers []Trigger
+	// Warnings are what reads but is likely a mistake ("file:line:col:
+	// field: ..."): a run prints them first.
+	Warnings []string
 }
 
 // A VM is one QEMU guest of the lab.
@@ -708,11 +711,18 @@ func (p *parser) readVMs(n *yaml.Node) {
 		}
 		hasNetdev := slices.ContainsFunc(vm.Args, func(a string) bool { return strings.Contains(a, "${NETDEV}") })
 		hasMAC := slices.ContainsFunc(vm.Args, func(a string) bool { return strings.Contains(a, "${MAC}") })
+		own, nic := ownNetwork(vm.Args)
 		switch {
-		case !hasNetdev && slices.Contains(vm.Args, "-netdev"):
-			p.errf(argsNode, path+".args", "has its own -netdev: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it")
+		case nic != "":
+			p.errf(argsNode, path+".args", "has its own %s: it adds a NIC that is not on the hub; the run gives the VM its NIC (write ${NETDEV} and a -device, or leave both out and the run appends them)", nic)
+		case !hasNetdev && own != "":
+			p.errf(argsNode, path+".args", "has its own %s: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it", own)
 		case (!hasNetdev || hasMAC) && vm.MAC == "":
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
+		}
+		if argsNode != nil && vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args) {
+			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: no %s: VM %s's serial console may not reach the run, and no marker can be seen",
+				p.name, argsNode.Line, argsNode.Column, path, strings.ReplaceAll(serialFlags, ", -nographic", " or -nographic"), vm.Name))
 		}
 		vm.Own = vm.Port == ""
 		if vm.Own {
@@ -724,6 +734,53 @@ func (p *parser) readVMs(n *yaml.Node) {
 	if len(p.lab.VMs) == 0 && !p.failed() {
 		p.errf(n, "vms", "empty: a lab needs at least one VM")
 	}
+}
+
+// flag is a QEMU argument as an option: QEMU takes --netdev for -netdev.
+func flag(a string) string {
+	if strings.HasPrefix(a, "--") && len(a) > 2 {
+		return a[1:]
+	}
+	return a
+}
+
+// ownNetwork finds the arguments that give a VM a network of its own:
+// own is a -netdev (or --netdev), nic a -nic or -net that adds a NIC
+// ("-nic none" and "-net none" add none).
+func ownNetwork(args []string) (own, nic string) {
+	for i, a := range args {
+		switch flag(a) {
+		case "-netdev":
+			if own == "" {
+				own = a
+			}
+		case "-nic", "-net":
+			if i+1 < len(args) && args[i+1] == "none" {
+				continue
+			}
+			if nic == "" {
+				nic = a
+			}
+		}
+	}
+	return own, nic
+}
+
+// consoleOnStdout reports whether QEMU arguments send a serial console
+// to stdout, where the run reads it: -nographic, or a -serial, -chardev or
+// -console whose value uses stdio.
+func consoleOnStdout(args []string) bool {
+	for i, a := range args {
+		switch flag(a) {
+		case "-nographic":
+			return true
+		case "-serial", "-chardev", "-console":
+			if i+1 < len(args) && strings.Contains(args[i+1], "stdio") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *parser) mac(n *yaml.Node, path, s string) string {

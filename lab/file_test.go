@@ -135,6 +135,12 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable (vars: and --var define them; l2hub fills in LAB, NETDEV, MAC, RUN, SEED, VM)`},
 		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own -netdev: write ${NETDEV}`},
+		{"own-netdev-two-dashes", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [--netdev, \"user,id=u0\", -device, \"virtio-net-pci,netdev=u0\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own --netdev: write ${NETDEV}`},
+		{"own-nic", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-nic, \"user,model=virtio-net-pci\", -netdev, \"${NETDEV}\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own -nic: it adds a NIC that is not on the hub`},
+		{"own-net", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-net, nic, -net, user]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own -net: it adds a NIC that is not on the hub`},
 		{"netdev-unfillable", "name: x\nhub: {ports: [{name: h, transport: tap, address: l2h0}]}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: h, expect: [{marker: up}]}",
 			`lab.yaml:4:56: vms[0].port: "h" is a tap port: it has no QEMU netdev to fill ${NETDEV} with`},
 		{"unknown-port", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: z, expect: [{marker: up}]}",
@@ -446,5 +452,36 @@ func TestREADMELabFile(t *testing.T) {
 	}
 	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 4 {
 		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 4", len(l.VMs), len(l.Phases), len(l.Triggers))
+	}
+}
+
+// -nic none and -net none add no NIC: they are no network of the VM's own.
+func TestParseNoNIC(t *testing.T) {
+	for _, arg := range []string{"-nic", "-net", "--nic"} {
+		text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: [%s, none], expect: [{marker: up}]}", arg)
+		if _, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath}); err != nil {
+			t.Errorf("%s none: got %v, want it read", arg, err)
+		}
+	}
+}
+
+// A QEMU whose arguments send no serial console to stdout reads, with a
+// warning at its args: its console would be empty and no marker seen.
+func TestParseWarnsNoSerial(t *testing.T) {
+	for _, tc := range []struct {
+		qemu, args, want string
+	}{
+		{"qemu-system-x86_64", "[-m, 128M]", `lab.yaml:3:73: vms[0].args: no -serial stdio, -serial mon:stdio or -nographic: VM a's serial console may not reach the run, and no marker can be seen`},
+		{"qemu-system-x86_64", "[-serial, stdio]", ""},
+		{"qemu-system-x86_64", "[--serial, \"mon:stdio\"]", ""},
+		{"qemu-system-riscv64", "[-nographic]", ""},
+		{"qemu-system-x86_64", "[-chardev, \"stdio,id=c0\", -serial, chardev:c0]", ""},
+		{"fakeqemu", "[-m, 128M]", ""}, // not QEMU: a stand-in prints as it likes
+	} {
+		text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: %s, args: %s, expect: [{marker: up}]}", tc.qemu, tc.args)
+		l := mustParse(t, t.TempDir(), text)
+		if got := strings.Join(l.Warnings, "\n"); got != tc.want {
+			t.Errorf("%s %s: got warnings %q, want %q", tc.qemu, tc.args, got, tc.want)
+		}
 	}
 }
