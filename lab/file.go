@@ -555,13 +555,31 @@ func usedVars(vmsNode *yaml.Node) []string {
 // fill replaces ${NAME} with the file's variables, in at most limit bytes;
 // run-time variables stay for the run to fill in.
 func (p *parser) fill(s string, limit int) (string, error) {
-	return expandVars(s, limit, func(name string) (string, bool) {
+	out, err := expandVars(s, limit, func(name string) (string, bool) {
 		if runVar(name) {
 			return "${" + name + "}", true
 		}
 		v, ok := p.vars[name]
 		return v, ok
 	})
+	if uv, ok := err.(*unknownVarError); ok {
+		known := slices.Collect(maps.Keys(p.vars))
+		known = append(known, filledVars...)
+		uv.near, _ = suggest.Nearest(uv.name, known)
+	}
+	return out, err
+}
+
+// unknownVarError is expandVars' error for a ${NAME} lookup does not know;
+// near is the nearest name, if one is near.
+type unknownVarError struct{ name, near string }
+
+func (e *unknownVarError) Error() string {
+	msg := fmt.Sprintf("${%s}: no such variable (vars: and --var define them; l2hub fills in %s)", e.name, strings.Join(filledVars, ", "))
+	if e.near != "" {
+		msg += fmt.Sprintf("; did you mean ${%s}?", e.near)
+	}
+	return msg
 }
 
 var (
@@ -599,7 +617,7 @@ func expandVars(s string, limit int, lookup func(string) (string, bool)) (string
 		name := s[i+2 : i+j]
 		v, ok := lookup(name)
 		if !ok {
-			return "", fmt.Errorf("${%s}: no such variable (vars: and --var define them; l2hub fills in %s)", name, strings.Join(filledVars, ", "))
+			return "", &unknownVarError{name: name}
 		}
 		if err := write(s[:i]); err != nil {
 			return "", err
@@ -799,6 +817,10 @@ func (p *parser) mac(n *yaml.Node, path, s string) string {
 // binary resolves the QEMU binary: a path (relative to the lab file) or a
 // name in $PATH.
 func (p *parser) binary(n *yaml.Node, path, s string) string {
+	if s == "" {
+		p.errf(n, path, "empty: name the QEMU binary (qemu-system-x86_64, qemu-system-riscv64, ...)")
+		return s
+	}
 	if !strings.Contains(s, "/") {
 		found, err := p.opts.LookPath(s)
 		if err != nil {
@@ -1066,6 +1088,14 @@ func (p *parser) perVM(n *yaml.Node, path string) [][]Pattern {
 	return out
 }
 
+// reservedPhases are the phase names (as codes) the runner's own failure
+// codes use: a phase of that name would make the same codes.
+var reservedPhases = map[string]string{
+	"RUN":  "RUN_TIMEOUT, RUN_<VM>_ENDED: a lab without phases",
+	"END":  "END_TIMEOUT, END_<VM>_ENDED: a marker still owed after the last phase",
+	"SOAK": "SOAK_TIMEOUT, SOAK_<VM>_ENDED: --soak",
+}
+
 func (p *parser) readPhases(n *yaml.Node) {
 	names := map[string]bool{}
 	p.list(n, "phases", maxPhases, func(_ int, item *yaml.Node, path string) {
@@ -1079,6 +1109,8 @@ func (p *parser) readPhases(n *yaml.Node) {
 				if s, ok := p.str(v, kpath); ok {
 					if !phaseName.MatchString(s) {
 						p.errf(v, kpath, "%q: want a name of letters, digits, '-' and '_' (it makes failure codes: %s_TIMEOUT)", s, Code(s))
+					} else if why, ok := reservedPhases[Code(s)]; ok {
+						p.errf(v, kpath, "%q: the runner's own codes use it (%s): name the phase otherwise", s, why)
 					} else if names[strings.ToLower(s)] {
 						p.errf(v, kpath, "%q: there is already a phase of that name", s)
 					}
