@@ -96,11 +96,11 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 		}
 		return &junitFailure{Message: what + ": " + c.Code, Type: c.Code, Text: b.String()}
 	}
+	// A marker's case takes no time (its time since the run's start, as
+	// a duration, added up to many times the run's); a phase's case takes
+	// the phase's duration.
 	markerCase := func(class, where string, m MarkerSummary) junitCase {
 		jc := junitCase{Name: fmt.Sprintf("%s: %s", m.VM, m.Marker), Classname: class, Time: "0"}
-		if m.At != nil {
-			jc.Time = seconds(*m.At)
-		}
 		switch m.Status {
 		case StatusMissing:
 			jc.Failure = failureFor(fmt.Sprintf("%s printed no %q (%s)", m.VM, m.Marker, where), m.VM)
