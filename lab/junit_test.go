@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"encoding/xml"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +34,20 @@ func TestJUnitTimes(t *testing.T) {
 		if got[name] != w {
 			t.Errorf("case %q: got time %q, want %q (all: %v)", name, got[name], w, got)
 		}
+	}
+}
+
+// An ERROR summary (the hub could not run) has no marker: no table of
+// them, not even its header.
+func TestSummaryTextErrorHasNoEmptyTable(t *testing.T) {
+	var b bytes.Buffer
+	(&Summary{Lab: "l", Result: ResultError, Error: "port a: bind: address already in use"}).WriteText(&b)
+	if out := b.String(); strings.Contains(out, "MARKER") {
+		t.Errorf("got\n%s\nwant no marker table", out)
+	}
+	b.Reset()
+	(&Summary{Lab: "l", Result: ResultPass, Expect: []MarkerSummary{{VM: "a", Marker: "up", Status: StatusOK}}}).WriteText(&b)
+	if out := b.String(); !strings.Contains(out, "VM  MARKER  STATUS") {
+		t.Errorf("got\n%s\nwant the marker table", out)
 	}
 }

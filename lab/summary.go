@@ -356,7 +356,13 @@ func (s *Summary) WriteText(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Status, optSecs(p.Start), optSecs(p.End), optSecs(p.Duration), secs(p.Within.D()), budget)
 		}
 	}
-	fmt.Fprintln(tw, "\nVM\tMARKER\tSTATUS\tAT\tLINE\tWHERE")
+	markers := len(s.Expect)
+	for _, p := range s.Phases {
+		markers += len(p.Markers)
+	}
+	if markers > 0 { // an ERROR summary has none
+		fmt.Fprintln(tw, "\nVM\tMARKER\tSTATUS\tAT\tLINE\tWHERE")
+	}
 	row := func(m MarkerSummary, where string) {
 		line := "-"
 		if m.Line > 0 {
