@@ -172,11 +172,11 @@ func TestLabPartitioned(t *testing.T) {
 	if c.Code != "SESSION_TIMEOUT" || c.Phase != "session" || c.VM != "a" || c.Marker != missing {
 		t.Errorf("got %s in phase %s, VM %q, missing %q; want SESSION_TIMEOUT in session, VM a, missing %q", c.Code, c.Phase, c.VM, c.Marker, missing)
 	}
-	if c.Hint == nil || len(c.Hint.Drops) == 0 || c.Hint.Drops[0].Rule != "rule trigger-1" ||
-		!strings.Contains(c.Hint.Text, "dropped by rule trigger-1") {
+	if c.Hint == nil || len(c.Hint.Drops) == 0 || c.Hint.Drops[0].Rule != "partition trigger-1" ||
+		!strings.Contains(c.Hint.Text, "dropped by partition trigger-1") {
 		t.Errorf("got hint %+v, want the partition's drops", c.Hint)
 	}
-	for _, want := range []string{"failure: SESSION_TIMEOUT (phase session, VM a", `missing marker: "` + missing + `"`, "wire: ", "dropped by rule trigger-1"} {
+	for _, want := range []string{"failure: SESSION_TIMEOUT (phase session, VM a", `missing marker: "` + missing + `"`, "wire: ", "dropped by partition trigger-1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the run printed no %q", want)
 		}

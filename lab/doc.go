@@ -17,7 +17,9 @@
 // SYN-ACK, RST and the policy's drops in the phase's window, and the
 // conformance checker's first failing finding); stops every QEMU it
 // started (SIGTERM, then SIGKILL after a grace period), even when
-// interrupted; and writes the run directory: console logs, lab.log, hub.log,
+// interrupted, and on Linux even when the runner is killed (a watchdog per
+// VM, the running binary re-executed in a hidden mode, kills the VM's
+// process group: see vm_linux.go); and writes the run directory: console logs, lab.log, hub.log,
 // capture.pcapng, check.txt, summary.json, summary.txt, junit.xml and
 // report.html (package report: the run as a timeline page).
 // Repeat runs a lab over consecutive seeds to hunt flakes.

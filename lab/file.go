@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/filter"
 	"l2hub/internal/shell"
 	"l2hub/internal/suggest"
 	"l2hub/internal/yamlfile"
@@ -68,6 +69,9 @@ type Lab struct {
 	VMs      []VM
 	Phases   []Phase
 	Triggers []Trigger
+	// Warnings are what reads but is likely a mistake ("file:line:col:
+	// field: ..."): a run prints them first.
+	Warnings []string
 }
 
 // A VM is one QEMU guest of the lab.
@@ -551,13 +555,31 @@ func usedVars(vmsNode *yaml.Node) []string {
 // fill replaces ${NAME} with the file's variables, in at most limit bytes;
 // run-time variables stay for the run to fill in.
 func (p *parser) fill(s string, limit int) (string, error) {
-	return expandVars(s, limit, func(name string) (string, bool) {
+	out, err := expandVars(s, limit, func(name string) (string, bool) {
 		if runVar(name) {
 			return "${" + name + "}", true
 		}
 		v, ok := p.vars[name]
 		return v, ok
 	})
+	if uv, ok := err.(*unknownVarError); ok {
+		known := slices.Collect(maps.Keys(p.vars))
+		known = append(known, filledVars...)
+		uv.near, _ = suggest.Nearest(uv.name, known)
+	}
+	return out, err
+}
+
+// unknownVarError is expandVars' error for a ${NAME} lookup does not know;
+// near is the nearest name, if one is near.
+type unknownVarError struct{ name, near string }
+
+func (e *unknownVarError) Error() string {
+	msg := fmt.Sprintf("${%s}: no such variable (vars: and --var define them; l2hub fills in %s)", e.name, strings.Join(filledVars, ", "))
+	if e.near != "" {
+		msg += fmt.Sprintf("; did you mean ${%s}?", e.near)
+	}
+	return msg
 }
 
 var (
@@ -595,7 +617,7 @@ func expandVars(s string, limit int, lookup func(string) (string, bool)) (string
 		name := s[i+2 : i+j]
 		v, ok := lookup(name)
 		if !ok {
-			return "", fmt.Errorf("${%s}: no such variable (vars: and --var define them; l2hub fills in %s)", name, strings.Join(filledVars, ", "))
+			return "", &unknownVarError{name: name}
 		}
 		if err := write(s[:i]); err != nil {
 			return "", err
@@ -707,11 +729,18 @@ func (p *parser) readVMs(n *yaml.Node) {
 		}
 		hasNetdev := slices.ContainsFunc(vm.Args, func(a string) bool { return strings.Contains(a, "${NETDEV}") })
 		hasMAC := slices.ContainsFunc(vm.Args, func(a string) bool { return strings.Contains(a, "${MAC}") })
+		own, nic := ownNetwork(vm.Args)
 		switch {
-		case !hasNetdev && slices.Contains(vm.Args, "-netdev"):
-			p.errf(argsNode, path+".args", "has its own -netdev: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it")
+		case nic != "":
+			p.errf(argsNode, path+".args", "has its own %s: it adds a NIC that is not on the hub; the run gives the VM its NIC (write ${NETDEV} and a -device, or leave both out and the run appends them)", nic)
+		case !hasNetdev && own != "":
+			p.errf(argsNode, path+".args", "has its own %s: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it", own)
 		case (!hasNetdev || hasMAC) && vm.MAC == "":
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
+		}
+		if argsNode != nil && vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args) {
+			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: no %s: VM %s's serial console may not reach the run, and no marker can be seen",
+				p.name, argsNode.Line, argsNode.Column, path, strings.ReplaceAll(serialFlags, ", -nographic", " or -nographic"), vm.Name))
 		}
 		vm.Own = vm.Port == ""
 		if vm.Own {
@@ -723,6 +752,53 @@ func (p *parser) readVMs(n *yaml.Node) {
 	if len(p.lab.VMs) == 0 && !p.failed() {
 		p.errf(n, "vms", "empty: a lab needs at least one VM")
 	}
+}
+
+// flag is a QEMU argument as an option: QEMU takes --netdev for -netdev.
+func flag(a string) string {
+	if strings.HasPrefix(a, "--") && len(a) > 2 {
+		return a[1:]
+	}
+	return a
+}
+
+// ownNetwork finds the arguments that give a VM a network of its own:
+// own is a -netdev (or --netdev), nic a -nic or -net that adds a NIC
+// ("-nic none" and "-net none" add none).
+func ownNetwork(args []string) (own, nic string) {
+	for i, a := range args {
+		switch flag(a) {
+		case "-netdev":
+			if own == "" {
+				own = a
+			}
+		case "-nic", "-net":
+			if i+1 < len(args) && args[i+1] == "none" {
+				continue
+			}
+			if nic == "" {
+				nic = a
+			}
+		}
+	}
+	return own, nic
+}
+
+// consoleOnStdout reports whether QEMU arguments send a serial console
+// to stdout, where the run reads it: -nographic, or a -serial, -chardev or
+// -console whose value uses stdio.
+func consoleOnStdout(args []string) bool {
+	for i, a := range args {
+		switch flag(a) {
+		case "-nographic":
+			return true
+		case "-serial", "-chardev", "-console":
+			if i+1 < len(args) && strings.Contains(args[i+1], "stdio") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *parser) mac(n *yaml.Node, path, s string) string {
@@ -741,6 +817,10 @@ func (p *parser) mac(n *yaml.Node, path, s string) string {
 // binary resolves the QEMU binary: a path (relative to the lab file) or a
 // name in $PATH.
 func (p *parser) binary(n *yaml.Node, path, s string) string {
+	if s == "" {
+		p.errf(n, path, "empty: name the QEMU binary (qemu-system-x86_64, qemu-system-riscv64, ...)")
+		return s
+	}
 	if !strings.Contains(s, "/") {
 		found, err := p.opts.LookPath(s)
 		if err != nil {
@@ -1008,6 +1088,14 @@ func (p *parser) perVM(n *yaml.Node, path string) [][]Pattern {
 	return out
 }
 
+// reservedPhases are the phase names (as codes) the runner's own failure
+// codes use: a phase of that name would make the same codes.
+var reservedPhases = map[string]string{
+	"RUN":  "RUN_TIMEOUT, RUN_<VM>_ENDED: a lab without phases",
+	"END":  "END_TIMEOUT, END_<VM>_ENDED: a marker still owed after the last phase",
+	"SOAK": "SOAK_TIMEOUT, SOAK_<VM>_ENDED: --soak",
+}
+
 func (p *parser) readPhases(n *yaml.Node) {
 	names := map[string]bool{}
 	p.list(n, "phases", maxPhases, func(_ int, item *yaml.Node, path string) {
@@ -1021,6 +1109,8 @@ func (p *parser) readPhases(n *yaml.Node) {
 				if s, ok := p.str(v, kpath); ok {
 					if !phaseName.MatchString(s) {
 						p.errf(v, kpath, "%q: want a name of letters, digits, '-' and '_' (it makes failure codes: %s_TIMEOUT)", s, Code(s))
+					} else if why, ok := reservedPhases[Code(s)]; ok {
+						p.errf(v, kpath, "%q: the runner's own codes use it (%s): name the phase otherwise", s, why)
 					} else if names[strings.ToLower(s)] {
 						p.errf(v, kpath, "%q: there is already a phase of that name", s)
 					}
@@ -1070,6 +1160,13 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		p.errf(n, "triggers", "the hub's control API is off (hub.control), and triggers act through it")
 	}
 	names := map[string]bool{}
+	type heal struct {
+		node *yaml.Node
+		path string
+		text string
+	}
+	var heals []heal
+	var partitions, others []string // triggers' names, those that make a partition (even one refused) and not
 	for i := range min(len(n.Content), maxTriggers) {
 		names[fmt.Sprintf("trigger-%d", i+1)] = true
 	}
@@ -1134,18 +1231,69 @@ func (p *parser) readTriggers(n *yaml.Node) {
 			p.errf(item, path+".do", "missing: what should the trigger do (partition a|b, link b down, heal NAME)?")
 			return
 		}
+		if f := strings.Fields(doText); len(f) > 0 && f[0] == "partition" {
+			partitions = append(partitions, tr.Name)
+		} else {
+			others = append(others, tr.Name)
+		}
 		act, err := parseAction(doText, ports, p.lab.VMs)
 		if err != nil {
 			p.errf(doNode, path+".do", "%q: %v", doText, err)
 			return
 		}
 		tr.Do = act
+		if act.Kind == ActHeal {
+			heals = append(heals, heal{doNode, path + ".do", doText})
+		}
 		if forNode != nil && act.Kind == ActHeal {
 			p.errf(forNode, path+".for", "a heal cannot be undone; for: applies to partition and link")
 		}
 		tr.Text = triggerText(p.lab.VMs, tr)
 		p.lab.Triggers = append(p.lab.Triggers, tr)
 	})
+	if len(heals) == 0 {
+		return
+	}
+	// A heal names a partition: a partition trigger's, or the policy's
+	// (checked now, not when it fires minutes into the run).
+	policy, known := p.policyPartitions()
+	partitions = append(partitions, policy...)
+	for _, h := range heals {
+		name := strings.Fields(h.text)[1]
+		if slices.Contains(partitions, name) || !known {
+			continue
+		}
+		msg := fmt.Sprintf("no partition named %q", name)
+		if slices.Contains(others, name) {
+			msg = fmt.Sprintf("trigger %q makes no partition, and heal ends a partition", name)
+		}
+		if len(partitions) == 0 {
+			msg += " (the lab has none: no partition trigger, none in the policy)"
+		} else {
+			msg += fmt.Sprintf(" (partitions: %s)", strings.Join(partitions, ", "))
+		}
+		if near, ok := suggest.Nearest(name, partitions); ok {
+			msg += fmt.Sprintf("; did you mean heal %s?", near)
+		}
+		p.errf(h.node, h.path, "%q: %s", h.text, msg)
+	}
+}
+
+// policyPartitions are the names of the partitions in the hub's policy
+// file; ok is false when the policy could not be read (its error is
+// reported when the hub starts), so the names are unknown.
+func (p *parser) policyPartitions() (names []string, ok bool) {
+	if p.lab.Hub.Policy == "" {
+		return nil, true
+	}
+	spec, err := filter.LoadSpec(p.lab.Hub.Policy, p.lab.Hub.PortNames())
+	if err != nil {
+		return nil, false
+	}
+	for _, ps := range spec.Partitions {
+		names = append(names, ps.Name)
+	}
+	return names, true
 }
 
 func triggerText(vms []VM, tr Trigger) string {

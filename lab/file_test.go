@@ -16,10 +16,13 @@ import (
 // VM ports added to the hub, phases per VM, triggers parsed.
 func TestParse(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"vmlinuz", "initramfs.cpio.gz", "faults.yaml"} {
+	for _, f := range []string{"vmlinuz", "initramfs.cpio.gz"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("seed: 3\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "faults.yaml"), []byte("seed: 3\npartitions:\n  - {name: split, groups: a|t, start: 5s, end: 8s}\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	const text = `# a lab
 name: nexus-pair
@@ -55,7 +58,8 @@ phases:
 triggers:
   - {on: "a: nexus handshake ok", do: "partition a|b", for: 3s}
   - {name: flap, at: 20s, do: "link t down", for: 1s}
-  - {at: 30s, do: "heal flap"}
+  - {at: 30s, do: "heal split"}
+  - {at: 40s, do: "heal trigger-1"}
 `
 	l := mustParse(t, dir, text)
 	if l.Name != "nexus-pair" || l.Timeout != 180*time.Second || !l.SeedSet || l.Seed != 7 || l.Dir != dir {
@@ -93,13 +97,13 @@ triggers:
 		t.Errorf("got phases %+v, want discovery (budget 20s) and session (markers on b only, evidence on both)", l.Phases)
 	}
 	tr := l.Triggers
-	if len(tr) != 3 || tr[0].OnVM != 0 || tr[0].On.String() != "nexus handshake ok" || tr[0].For != 3*time.Second ||
+	if len(tr) != 4 || tr[0].OnVM != 0 || tr[0].On.String() != "nexus handshake ok" || tr[0].For != 3*time.Second ||
 		tr[0].Do.String() != "partition a|t" || tr[0].Name != "trigger-1" {
 		t.Fatalf("got triggers %+v, want trigger-1 on a's handshake marker", tr)
 	}
 	if tr[1].Name != "flap" || tr[1].OnVM != -1 || tr[1].At != 20*time.Second || tr[1].Do.String() != "link t down" ||
-		tr[2].Do.String() != "heal flap" {
-		t.Errorf("got triggers %+v, %+v, want flap at 20s setting t down, and a heal", tr[1], tr[2])
+		tr[2].Do.String() != "heal split" || tr[3].Do.String() != "heal trigger-1" {
+		t.Errorf("got triggers %+v, %+v, %+v, want flap at 20s setting t down, and heals of the policy's partition and trigger-1's", tr[1], tr[2], tr[3])
 	}
 	if tr[0].Text != `on a: "nexus handshake ok": partition a|t for 3s` {
 		t.Errorf("got trigger text %q", tr[0].Text)
@@ -131,6 +135,18 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:6:21: vms[0].args[1]: ${GUEST}: no such variable (vars: and --var define them; l2hub fills in LAB, NETDEV, MAC, RUN, SEED, VM)`},
 		{"own-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-netdev, \"user,id=n0\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own -netdev: write ${NETDEV}`},
+		{"unknown-var-near", "name: x\nvars: {GUEST: /g}\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GEUST}/x\"]\n    expect: [{marker: up}]",
+			`vms[0].args[1]: ${GEUST}: no such variable (vars: and --var define them; l2hub fills in LAB, NETDEV, MAC, RUN, SEED, VM); did you mean ${GUEST}?`},
+		{"qemu-empty", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: \"\", expect: [{marker: up}]}", `lab.yaml:3:47: vms[0].qemu: empty: name the QEMU binary`},
+		{"phase-end", "name: x\nvms:\n" + vmA + "\nphases: [{name: end, markers: {a: up}}]", `phases[0].name: "end": the runner's own codes use it (END_TIMEOUT, END_<VM>_ENDED: a marker still owed after the last phase): name the phase otherwise`},
+		{"phase-soak", "name: x\nvms:\n" + vmA + "\nphases: [{name: Soak, markers: {a: up}}]", `phases[0].name: "Soak": the runner's own codes use it (SOAK_TIMEOUT`},
+		{"phase-run", "name: x\nvms:\n" + vmA + "\nphases: [{name: run, markers: {a: up}}]", `phases[0].name: "run": the runner's own codes use it (RUN_TIMEOUT`},
+		{"own-netdev-two-dashes", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [--netdev, \"user,id=u0\", -device, \"virtio-net-pci,netdev=u0\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own --netdev: write ${NETDEV}`},
+		{"own-nic", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-nic, \"user,model=virtio-net-pci\", -netdev, \"${NETDEV}\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own -nic: it adds a NIC that is not on the hub`},
+		{"own-net", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-net, nic, -net, user]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has its own -net: it adds a NIC that is not on the hub`},
 		{"netdev-unfillable", "name: x\nhub: {ports: [{name: h, transport: tap, address: l2h0}]}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: h, expect: [{marker: up}]}",
 			`lab.yaml:4:56: vms[0].port: "h" is a tap port: it has no QEMU netdev to fill ${NETDEV} with`},
 		{"unknown-port", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, port: z, expect: [{marker: up}]}",
@@ -157,6 +173,14 @@ func TestParseErrors(t *testing.T) {
 		{"trigger-on-and-at", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"a: up\", at: 1s, do: \"link a down\"}]", `lab.yaml:4:30: triggers[0].at: give on: or at:, not both`},
 		{"trigger-after-timeout", "name: x\ntimeout: 10s\nvms:\n" + vmA + "\ntriggers: [{at: 10s, do: \"link a down\"}]", `triggers[0].at: 10s is not before the run's timeout (10s)`},
 		{"trigger-heal-for", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"heal x\", for: 1s}]", `triggers[0].for: a heal cannot be undone`},
+		{"heal-link-trigger", "name: x\nvms:\n" + vmA + "\ntriggers:\n  - {name: cut, at: 1s, do: \"partition a|h\"}\n  - {name: flap, at: 1s, do: \"link a down\", for: 1s}\n  - {at: 2s, do: \"heal flap\"}\nhub: {ports: [{name: h, transport: tcp, address: \"127.0.0.1:0\"}]}",
+			`lab.yaml:7:18: triggers[2].do: "heal flap": trigger "flap" makes no partition, and heal ends a partition (partitions: cut)`},
+		{"heal-typo", "name: x\nvms:\n" + vmA + "\ntriggers:\n  - {at: 2s, do: \"heal splti\"}\n  - {name: split, at: 1s, do: \"partition a|h\"}\nhub: {ports: [{name: h, transport: tcp, address: \"127.0.0.1:0\"}]}",
+			`triggers[0].do: "heal splti": no partition named "splti" (partitions: split); did you mean heal split?`},
+		{"heal-default-name", "name: x\nvms:\n" + vmA + "\ntriggers:\n  - {at: 1s, do: \"partition a|h\"}\n  - {at: 2s, do: \"heal trigger-l\"}\nhub: {ports: [{name: h, transport: tcp, address: \"127.0.0.1:0\"}]}",
+			`triggers[1].do: "heal trigger-l": no partition named "trigger-l" (partitions: trigger-1); did you mean heal trigger-1?`},
+		{"heal-no-partition", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"heal nosuch\"}]",
+			`"heal nosuch": no partition named "nosuch" (the lab has none: no partition trigger, none in the policy)`},
 		{"trigger-without-control", "name: x\nhub: {control: \"off\"}\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"link a down\"}]", `triggers: the hub's control API is off`},
 		{"alias", "name: x\nvms:\n  - &v {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\n  - *v", `lab.yaml:4:5: YAML aliases are not supported in a lab file`},
 		{"not-yaml", "name: [x", `lab.yaml:1: did not find expected`},
@@ -164,6 +188,9 @@ func TestParseErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("lab.yaml", dir, []byte(tt.text), LoadOptions{LookPath: fakeLookPath})
+			if err != nil && strings.HasPrefix(tt.name, "heal-") && strings.Count(err.Error(), "\n") > 0 {
+				t.Errorf("got more than one problem:\n%v", err)
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, tt.want)
 			}
@@ -429,7 +456,38 @@ func TestREADMELabFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's lab file: %v", err)
 	}
-	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 3 {
-		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 3", len(l.VMs), len(l.Phases), len(l.Triggers))
+	if len(l.VMs) != 2 || len(l.Phases) != 2 || len(l.Triggers) != 4 {
+		t.Errorf("got %d VMs, %d phases, %d triggers, want 2, 2, 4", len(l.VMs), len(l.Phases), len(l.Triggers))
+	}
+}
+
+// -nic none and -net none add no NIC: they are no network of the VM's own.
+func TestParseNoNIC(t *testing.T) {
+	for _, arg := range []string{"-nic", "-net", "--nic"} {
+		text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: [%s, none], expect: [{marker: up}]}", arg)
+		if _, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath}); err != nil {
+			t.Errorf("%s none: got %v, want it read", arg, err)
+		}
+	}
+}
+
+// A QEMU whose arguments send no serial console to stdout reads, with a
+// warning at its args: its console would be empty and no marker seen.
+func TestParseWarnsNoSerial(t *testing.T) {
+	for _, tc := range []struct {
+		qemu, args, want string
+	}{
+		{"qemu-system-x86_64", "[-m, 128M]", `lab.yaml:3:73: vms[0].args: no -serial stdio, -serial mon:stdio or -nographic: VM a's serial console may not reach the run, and no marker can be seen`},
+		{"qemu-system-x86_64", "[-serial, stdio]", ""},
+		{"qemu-system-x86_64", "[--serial, \"mon:stdio\"]", ""},
+		{"qemu-system-riscv64", "[-nographic]", ""},
+		{"qemu-system-x86_64", "[-chardev, \"stdio,id=c0\", -serial, chardev:c0]", ""},
+		{"fakeqemu", "[-m, 128M]", ""}, // not QEMU: a stand-in prints as it likes
+	} {
+		text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: %s, args: %s, expect: [{marker: up}]}", tc.qemu, tc.args)
+		l := mustParse(t, t.TempDir(), text)
+		if got := strings.Join(l.Warnings, "\n"); got != tc.want {
+			t.Errorf("%s %s: got warnings %q, want %q", tc.qemu, tc.args, got, tc.want)
+		}
 	}
 }

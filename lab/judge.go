@@ -279,6 +279,18 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		t.tail = t.tail[len(t.tail)-tailLines:]
 	}
 	cfg := j.lab.VMs[vm]
+	// Evidence counts every line, as a grep of the whole log would: the
+	// fail_on line that ends the run too.
+	for pi, ph := range j.defs {
+		if pi > j.until {
+			break
+		}
+		for ei, p := range ph.Evidence[vm] {
+			if p.Match(text) {
+				j.evidence[pi][vm][ei]++
+			}
+		}
+	}
 	for _, p := range cfg.FailOn {
 		if p.Match(text) {
 			j.fail(Failure{Code: "FAIL_ON", VM: cfg.Name, Line: text, At: at,
@@ -303,11 +315,6 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			r := j.phaseMarker(pi, vm, k)
 			r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
 			j.logf(at, "%s: %s  (phase %s)", cfg.Name, clean(text), ph.Name)
-		}
-		for ei, p := range ph.Evidence[vm] {
-			if p.Match(text) {
-				j.evidence[pi][vm][ei]++
-			}
 		}
 	}
 	for ti, tr := range j.lab.Triggers {
@@ -606,6 +613,9 @@ func (j *judge) fail(f Failure, vm int) {
 	if pi := j.cur; pi < len(j.phases) && pi <= j.until {
 		f.Evidence = j.evidenceOf(pi)
 	}
+	if f.hard {
+		f.Message += j.silent(f)
+	}
 	j.failures = append(j.failures, f)
 	j.logf(f.At, "FAIL %s: %s", f.Code, f.Message)
 	if f.hard {
@@ -617,6 +627,30 @@ func (j *judge) fail(f Failure, vm int) {
 		j.finish(f.At)
 	}
 }
+
+// silent explains the VMs the failure concerns (its own and those that
+// still owed a marker) that printed nothing at all on their consoles: the
+// likeliest cause is a command that does not send the serial console to
+// stdout. It is "" when each printed something.
+func (j *judge) silent(f Failure) string {
+	var names []string
+	for _, t := range j.vms {
+		concerned := t.name == f.VM || slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
+		if concerned && t.lines == 0 {
+			names = append(names, t.name)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("; VM %s printed nothing on its console: does its command send the serial console to stdout (%s)?", names[0], serialFlags)
+	}
+	return fmt.Sprintf("; VMs %s printed nothing on their consoles: do their commands send the serial console to stdout (%s)?", andList(names), serialFlags)
+}
+
+// serialFlags are the QEMU flags that put the serial console on stdout.
+const serialFlags = "-serial stdio, -serial mon:stdio, -nographic"
 
 func (j *judge) evidenceOf(pi int) map[string]map[string]int {
 	var out map[string]map[string]int

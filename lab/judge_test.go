@@ -3,7 +3,9 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -382,5 +384,50 @@ func TestClean(t *testing.T) {
 		if got := clean(in); got != want {
 			t.Errorf("got clean(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The fail_on line that ends the run is counted in the phase's evidence,
+// as a grep of the whole log counts it: the failure's and the phase's.
+func TestJudgeFailOnLineIsEvidence(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: evid
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, fail_on: ["/remote .* FAIL/"]}
+phases:
+  - {name: boot, markers: {a: "GUEST: up"}}
+  - {name: remote, markers: {a: "SELFTEST: remote ok"}, evidence: {a: ["dial status", "remote rpc"]}}
+`)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "GUEST: up"), say(2*sec, 0, "dbg: dial status timed_out"),
+		say(3*sec, 0, "SELFTEST: remote rpc FAIL"))
+	f := j.first()
+	if f == nil || f.Code != "FAIL_ON" {
+		t.Fatalf("got failure %+v, want FAIL_ON", f)
+	}
+	want := map[string]int{"dial status": 1, "remote rpc": 1}
+	if got := f.Evidence["a"]; !maps.Equal(got, want) {
+		t.Errorf("got the failure's evidence on a %v, want %v", got, want)
+	}
+	if _, phases, _ := j.results(); !maps.Equal(phases[1].Evidence["a"], want) {
+		t.Errorf("got the phase's evidence on a %v, want %v", phases[1].Evidence["a"], want)
+	}
+}
+
+// A VM the failure concerns that printed nothing at all is explained: its
+// console likely never reached stdout. One that printed something is not.
+func TestJudgeSilentConsole(t *testing.T) {
+	const want = `VM b printed nothing on its console: does its command send the serial console to stdout (-serial stdio, -serial mon:stdio, -nographic)?`
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), ends(2*sec, 1))
+	if f := j.first(); f == nil || f.Code != "BOOT_B_ENDED" || !strings.HasSuffix(f.Message, "; "+want) {
+		t.Errorf("got failure %+v, want BOOT_B_ENDED saying %q", f, want)
+	}
+	j, _ = play(t, l, -1, 0, tickAt(11*sec))
+	if f := j.first(); f == nil || !strings.Contains(f.Message, "; VMs a and b printed nothing on their consoles: do their commands send") {
+		t.Errorf("got failure %+v, want a timeout naming both silent VMs", f)
+	}
+	j, _ = play(t, l, -1, 0, say(1*sec, 0, "up"), say(1*sec, 1, "booting"), ends(2*sec, 1))
+	if f := j.first(); f == nil || strings.Contains(f.Message, "printed nothing") {
+		t.Errorf("got failure %+v, want no word of a silent console (b printed a line)", f)
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 )
 
 // JUnit XML, as CI systems read it (Jenkins, GitLab, GitHub Actions
@@ -87,17 +90,20 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 		}
 		for _, vm := range vms {
 			fmt.Fprintf(&b, "\nlast %d console lines of %s (%s.log):\n", tailLines, vm, vm)
+			if len(s.tails[vm]) == 0 {
+				fmt.Fprintf(&b, "(none: VM %s printed nothing on its console)\n", vm)
+			}
 			for _, l := range s.tails[vm] {
 				fmt.Fprintf(&b, "%s\n", l)
 			}
 		}
 		return &junitFailure{Message: what + ": " + c.Code, Type: c.Code, Text: b.String()}
 	}
+	// A marker's case takes no time (its time since the run's start, as
+	// a duration, added up to many times the run's); a phase's case takes
+	// the phase's duration.
 	markerCase := func(class, where string, m MarkerSummary) junitCase {
 		jc := junitCase{Name: fmt.Sprintf("%s: %s", m.VM, m.Marker), Classname: class, Time: "0"}
-		if m.At != nil {
-			jc.Time = seconds(*m.At)
-		}
 		switch m.Status {
 		case StatusMissing:
 			jc.Failure = failureFor(fmt.Sprintf("%s printed no %q (%s)", m.VM, m.Marker, where), m.VM)
@@ -207,4 +213,33 @@ func appendNew(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
+}
+
+// WriteLoadErrorJUnit writes dir/junit.xml for a lab file that could not
+// be read (err, at now): one test case in error, so that a CI job that
+// publishes the run directory's junit.xml shows why nothing ran. dir is
+// made if missing; one that is not empty is left alone (--out must be new
+// or empty).
+func WriteLoadErrorJUnit(dir, file string, err error, now time.Time) error {
+	if entries, rerr := os.ReadDir(dir); rerr == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty: no junit.xml written", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	suite := junitSuite{Name: name, Time: "0", Timestamp: now.Format("2006-01-02T15:04:05"), Tests: 1, Failures: 1,
+		Properties: []junitProperty{{"file", file}, {"result", ResultError}, {"run_dir", dir}},
+		Cases: []junitCase{{Name: "lab file", Classname: name, Time: "0",
+			Failure: &junitFailure{Message: "error: the lab file could not be read; nothing ran", Type: strings.ToUpper(ResultError), Text: err.Error() + "\n"}}}}
+	doc := junitSuites{Name: "l2hub lab", Tests: 1, Failures: 1, Time: "0", Suites: []junitSuite{suite}}
+	var b strings.Builder
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	b.WriteString("\n")
+	return os.WriteFile(filepath.Join(dir, "junit.xml"), []byte(b.String()), 0o644)
 }

@@ -76,9 +76,11 @@ func clockOf(o Options) hub.Clock {
 }
 
 // WriteRepeatTable prints one row per run and the commands that rerun the
-// failing seeds.
+// failing seeds. An interrupted run (Ctrl-C) did not fail: it is neither
+// counted nor listed to rerun, and said apart.
 func WriteRepeatTable(w io.Writer, runs []*Summary, keepFailing bool) {
-	failed := 0
+	failed, finished := 0, 0
+	var interrupted []*Summary
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nRUN\tSEED\tRESULT\tCODE\tPHASE\tVM\tMISSING MARKER\tDURATION\tRUN DIRECTORY")
 	for i, s := range runs {
@@ -90,17 +92,26 @@ func WriteRepeatTable(w io.Writer, runs []*Summary, keepFailing bool) {
 		if s.Result == ResultPass && keepFailing {
 			dir = "(removed)"
 		}
-		if s.Result != ResultPass {
+		switch s.Result {
+		case ResultPass:
+			finished++
+		case ResultInterrupted:
+			interrupted = append(interrupted, s)
+		default:
+			finished++
 			failed++
 		}
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, s.Seed, s.Result, code, phase, vm, marker, secs(s.Duration.D()), dir)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%d of %d runs failed\n", failed, len(runs))
+	fmt.Fprintf(w, "\n%d of %d runs failed\n", failed, finished)
+	for _, s := range interrupted {
+		fmt.Fprintf(w, "seed %d: interrupted before its end (not counted)\n", s.Seed)
+	}
 	if failed > 0 {
 		fmt.Fprintln(w, "rerun a failing seed:")
 		for _, s := range runs {
-			if s.Result != ResultPass && s.Rerun != "" {
+			if s.Result != ResultPass && s.Result != ResultInterrupted && s.Rerun != "" {
 				fmt.Fprintf(w, "  %s\n", s.Rerun)
 			}
 		}
@@ -119,16 +130,24 @@ func orDash(s string) string {
 // SESSION_TIMEOUT", "2 of 20 runs failed"), or that the runs were
 // interrupted.
 func Verdict(runs []*Summary, n int) error {
-	failed := 0
+	failed, interrupted := 0, 0
 	for _, s := range runs {
-		if s.Result != ResultPass {
+		switch s.Result {
+		case ResultPass:
+		case ResultInterrupted:
+			interrupted++
+		default:
 			failed++
 		}
 	}
 	switch {
-	case len(runs) < n:
-		return fmt.Errorf("interrupted after %d of %d runs", len(runs), n)
-	case failed == 1 && n == 1:
+	case n > 1 && (len(runs) < n || interrupted > 0):
+		msg := fmt.Sprintf("interrupted after %d of %d runs", len(runs)-interrupted, n)
+		if failed > 0 {
+			msg += fmt.Sprintf(" (%d failed)", failed)
+		}
+		return errors.New(msg)
+	case failed+interrupted == 1 && n == 1:
 		if c := runs[0].Classification; c != nil {
 			return fmt.Errorf("lab failed: %s", c.Code)
 		}

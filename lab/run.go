@@ -351,6 +351,9 @@ func (r *runner) startHub(ctx context.Context) error {
 		seed = "seed " + strconv.FormatUint(r.seed, 10)
 	}
 	r.printf("lab %s: %d VMs, %d phases, %s; run directory %s\n", r.lab.Name, len(r.lab.VMs), len(r.lab.Phases), seed, r.dir)
+	for _, w := range r.lab.Warnings {
+		r.printf("warning: %s\n", w)
+	}
 	if addr == "" {
 		addr = "off"
 	}

@@ -30,6 +30,9 @@ import (
 var fakeQEMU string
 
 func TestMain(m *testing.M) {
+	if file := os.Getenv(runnerEnv); file != "" {
+		os.Exit(runAsRunner(file))
+	}
 	dir, err := os.MkdirTemp("", "l2lab-fake-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -362,6 +365,11 @@ func TestRunClassifies(t *testing.T) {
 			vms:    vm("a", "0a", `-say, up, -hang`) + vm("b", "0b", `-say, "no disk", -exit, "1"`),
 			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
 			code:   "BOOT_B_ENDED", vm: "b", miss: "up", junitMsg: "no disk"},
+		{name: "ended silent: b's QEMU exits without a line on its console",
+			vms:    vm("a", "0a", `-say, up, -hang`) + vm("b", "0b", `-exit, "0"`),
+			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
+			code:   "BOOT_B_ENDED", vm: "b", miss: "up",
+			junitMsg: "last 20 console lines of b (b.log):\n(none: VM b printed nothing on its console)\n"},
 		{name: "fail_on",
 			vms:    vm("a", "0a", `-say, "Kernel panic - not syncing", -hang`) + vm("b", "0b", `-say, up, -hang`),
 			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
@@ -458,14 +466,14 @@ triggers:
 	if a != (PortCounts{Port: "a", Frames: 7, Announces: 3, SYN: 4, Dropped: 7}) || b != (PortCounts{Port: "b", Frames: 1, SYNACK: 1, Dropped: 1}) {
 		t.Errorf("got ports %+v, want a's 4 SYN and 3 announces and b's SYN-ACK, all dropped", h.Ports)
 	}
-	want := []RuleDrops{{Rule: "rule trigger-1", From: "a", Frames: 7, Announces: 3, SYN: 4}, {Rule: "rule trigger-1", From: "b", Frames: 1}}
+	want := []RuleDrops{{Rule: "partition trigger-1", From: "a", Frames: 7, Announces: 3, SYN: 4}, {Rule: "partition trigger-1", From: "b", Frames: 1}}
 	for i := range h.Drops {
 		h.Drops[i].First = 0 // frame numbers depend on which of a and b came first
 	}
 	if !slices.Equal(h.Drops, want) && !slices.Equal(h.Drops, []RuleDrops{want[1], want[0]}) {
 		t.Errorf("got drops %+v, want %+v", h.Drops, want)
 	}
-	for _, want := range []string{"SYN from a, and every SYN-ACK (1) was dropped on its way back", "7 frames from a dropped by rule trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
+	for _, want := range []string{"SYN from a, and every SYN-ACK (1) was dropped on its way back", "7 frames from a dropped by partition trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
 		if !strings.Contains(h.Text, want) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, want)
 		}

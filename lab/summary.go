@@ -241,7 +241,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
 			Message: f.Message, Missing: f.Missing, Evidence: f.Evidence}
 		if f == first && s.Files["capture"] != "" {
-			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report)
+			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report, r.lab.Hub.Check != "")
 		}
 		s.Failures = append(s.Failures, fs)
 		if f == first {
@@ -356,7 +356,13 @@ func (s *Summary) WriteText(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Status, optSecs(p.Start), optSecs(p.End), optSecs(p.Duration), secs(p.Within.D()), budget)
 		}
 	}
-	fmt.Fprintln(tw, "\nVM\tMARKER\tSTATUS\tAT\tLINE\tWHERE")
+	markers := len(s.Expect)
+	for _, p := range s.Phases {
+		markers += len(p.Markers)
+	}
+	if markers > 0 { // an ERROR summary has none
+		fmt.Fprintln(tw, "\nVM\tMARKER\tSTATUS\tAT\tLINE\tWHERE")
+	}
 	row := func(m MarkerSummary, where string) {
 		line := "-"
 		if m.Line > 0 {

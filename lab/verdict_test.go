@@ -20,6 +20,8 @@ func TestVerdict(t *testing.T) {
 		{"one run, an error", []*Summary{{Result: ResultError}}, 1, "lab error"},
 		{"some of many failed", []*Summary{pass, fail, fail}, 3, "2 of 3 runs failed"},
 		{"interrupted", []*Summary{pass}, 3, "interrupted after 1 of 3 runs"},
+		{"interrupted during a run", []*Summary{pass, fail, {Result: ResultInterrupted}}, 4, "interrupted after 2 of 4 runs (1 failed)"},
+		{"one run, interrupted", []*Summary{{Result: ResultInterrupted}}, 1, "lab interrupted"},
 	} {
 		err := Verdict(tc.runs, tc.n)
 		if (err == nil) != (tc.want == "") || err != nil && err.Error() != tc.want {
@@ -47,5 +49,27 @@ func TestRerun(t *testing.T) {
 	}
 	if got, want := Rerun("lab.yaml", "", 0, nil)(8, false), "l2hub lab lab.yaml"; got != want {
 		t.Errorf("rerun without a seed = %q, want %q", got, want)
+	}
+}
+
+// An interrupted run of --repeat is no failing seed: the table counts and
+// lists to rerun only the runs that failed, and says which was interrupted.
+func TestRepeatTableInterrupted(t *testing.T) {
+	runs := []*Summary{
+		{Seed: 1, Result: ResultPass},
+		{Seed: 2, Result: ResultFail, Classification: &FailureSummary{Code: "BOOT_TIMEOUT"}, Rerun: "l2hub lab lab.yaml --seed 2"},
+		{Seed: 3, Result: ResultInterrupted, Rerun: "l2hub lab lab.yaml --seed 3"},
+	}
+	var b strings.Builder
+	WriteRepeatTable(&b, runs, false)
+	out := b.String()
+	if !strings.Contains(out, "\n1 of 2 runs failed\nseed 3: interrupted before its end (not counted)\nrerun a failing seed:\n  l2hub lab lab.yaml --seed 2\n") ||
+		strings.Contains(out, "--seed 3") {
+		t.Errorf("got\n%s\nwant 1 of 2 runs failed, seed 3 interrupted and not to rerun", out)
+	}
+	b.Reset()
+	WriteRepeatTable(&b, runs[2:], false)
+	if out := b.String(); !strings.Contains(out, "\n0 of 0 runs failed\nseed 3: interrupted") || strings.Contains(out, "rerun") {
+		t.Errorf("got\n%s\nwant no failing seed, seed 3 interrupted", out)
 	}
 }

@@ -28,6 +28,8 @@ type process struct {
 	vm    int
 	name  string
 	cmd   *exec.Cmd
+	dog   *watchdog // kills QEMU's process group if the runner dies (Linux)
+	pgid  int       // QEMU's process group
 	log   *os.File
 	clock hub.Clock
 	start time.Time // the run's start
@@ -49,7 +51,8 @@ type event struct {
 // startProcess launches bin with args in dir, the console to logPath.
 // Lines go to events until stop is closed; the exit goes too. QEMU runs
 // in its own process group (an interrupt on the terminal reaches the
-// runner only, which stops it in order) and is killed if the runner dies.
+// runner only, which stops it in order); that group, with whatever QEMU
+// started, is killed if the runner dies (on Linux: see watchdog).
 func startProcess(vm int, name, bin string, args []string, dir, logPath string, clock hub.Clock, start time.Time,
 	events chan<- event, stop <-chan struct{}) (*process, error) {
 	log, err := os.Create(logPath)
@@ -58,16 +61,23 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	}
 	fmt.Fprintf(log, "# %s\n# cwd=%s\n# t0=%s\n", shell.Quote(append([]string{bin}, args...)), dir, start.UTC().Format(time.RFC3339Nano))
 	p := &process{vm: vm, name: name, log: log, clock: clock, start: start, done: make(chan struct{})}
+	if p.dog, err = startWatchdog(); err != nil {
+		fmt.Fprintf(log, "%8.3f # could not start: %v\n", p.since().Seconds(), err)
+		log.Close()
+		return nil, fmt.Errorf("VM %s: %w", name, err)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
+		p.dog.stop()
 		log.Close()
 		return nil, fmt.Errorf("VM %s: %w", name, err)
 	}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	p.cmd.SysProcAttr = vmProcAttr()
+	p.cmd.SysProcAttr = vmProcAttr(p.dog)
 	if err := p.cmd.Start(); err != nil {
+		p.dog.stop()
 		pr.Close()
 		pw.Close()
 		fmt.Fprintf(log, "%8.3f # could not start: %v\n", p.since().Seconds(), err)
@@ -75,10 +85,15 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 		return nil, fmt.Errorf("VM %s: start %s: %w", name, bin, err)
 	}
 	pw.Close() // QEMU holds the write end now
+	p.pgid = p.cmd.Process.Pid
+	if p.dog != nil {
+		p.pgid = p.dog.pgid()
+	}
 	go func() {
 		defer close(p.done)
 		p.read(pr, events, stop)
 		err := p.cmd.Wait()
+		p.dog.stop() // only now: while it lives, the group id cannot be reused
 		pr.Close()
 		status := exitText(err)
 		p.mu.Lock()
@@ -157,13 +172,13 @@ func (p *process) running() bool {
 // has ended and its console is read.
 func (p *process) terminate(grace time.Duration) {
 	if p.running() {
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		syscall.Kill(-p.pgid, syscall.SIGTERM)
 		select {
 		case <-p.done:
 			return
 		case <-hub.After(p.clock, grace):
 		}
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		syscall.Kill(-p.pgid, syscall.SIGKILL)
 	}
 	<-p.done
 }

@@ -1,10 +1,117 @@
 package lab
 
-import "syscall"
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
 
-// vmProcAttr starts a QEMU in a process group of its own (so that a
-// signal reaches whatever it started) and kills it should the lab die
-// without stopping it.
-func vmProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+// Pdeathsig reaches only the runner's direct child: a QEMU started through
+// a wrapper script that does not exec it would outlive a runner killed with
+// SIGKILL. So each VM gets a watchdog first: this program again (the
+// runner's own executable, /proc/self/exe, so the same code), in a hidden
+// mode, leading a new process group with a parent-death signal. QEMU is
+// then started into that group, and the watchdog kills the whole group
+// (QEMU, whatever it started, and itself) once the runner is gone.
+//
+// The watchdog is not QEMU's parent: the runner still starts QEMU, reads
+// its console and reaps it, so its pid, exit status and start errors are
+// QEMU's own. The watchdog, as a member of the group, also keeps the
+// group's id from being reused while the runner may still signal it.
+
+// watchdogArg, as os.Args[1], with the runner's pid in watchdogEnv, makes
+// any binary that contains this package a watchdog (see init).
+const (
+	watchdogArg = "l2hub-lab-watchdog"
+	watchdogEnv = "L2HUB_LAB_WATCHDOG"
+)
+
+// watchdogPoll is how often a watchdog also checks that the runner is
+// still its parent, in case the parent-death signal did not come (it is
+// tied to the thread that started the watchdog).
+const watchdogPoll = time.Second
+
+func init() {
+	if len(os.Args) == 2 && os.Args[1] == watchdogArg && os.Getenv(watchdogEnv) != "" {
+		watchdogMain()
+	}
+}
+
+// watchdogMain is the watchdog: it tells the runner it is ready on fd 3,
+// then waits for the runner to die, and kills its own process group. The
+// runner's SIGTERM to the group (stopping QEMU) does not end it; the
+// runner kills it by pid once QEMU has ended.
+func watchdogMain() {
+	runner, err := strconv.Atoi(os.Getenv(watchdogEnv))
+	if err != nil {
+		os.Exit(2)
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	orphaned := func() bool { return os.Getppid() != runner }
+	if !orphaned() {
+		ready := os.NewFile(3, "ready")
+		ready.Write([]byte{1})
+		ready.Close()
+	}
+	tick := time.NewTicker(watchdogPoll)
+	for !orphaned() {
+		select {
+		case <-sigs:
+		case <-tick.C:
+		}
+	}
+	syscall.Kill(0, syscall.SIGKILL) // the group: QEMU, what it started, and this process
+	os.Exit(1)
+}
+
+// watchdog is a running watchdog, the leader of a VM's process group.
+type watchdog struct{ cmd *exec.Cmd }
+
+// startWatchdog starts a watchdog and waits until it watches.
+func startWatchdog() (*watchdog, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	cmd := exec.Command("/proc/self/exe", watchdogArg)
+	cmd.Env = append(os.Environ(), watchdogEnv+"="+strconv.Itoa(os.Getpid()))
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGHUP}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("watchdog: %w", err)
+	}
+	var b [1]byte
+	if n, _ := r.Read(b[:]); n != 1 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("watchdog (%s %s) ended before it was ready", cmd.Path, watchdogArg)
+	}
+	return &watchdog{cmd: cmd}, nil
+}
+
+// pgid is the process group QEMU joins.
+func (w *watchdog) pgid() int { return w.cmd.Process.Pid }
+
+// stop ends the watchdog once QEMU has ended.
+func (w *watchdog) stop() {
+	if w == nil {
+		return
+	}
+	w.cmd.Process.Kill()
+	w.cmd.Wait()
+}
+
+// vmProcAttr starts a QEMU in the watchdog's process group (so that a
+// signal reaches whatever it started, and the watchdog can kill it all) and
+// kills QEMU itself at once should the lab die without stopping it.
+func vmProcAttr(w *watchdog) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pgid: w.pgid(), Pdeathsig: syscall.SIGKILL}
 }

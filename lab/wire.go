@@ -38,6 +38,11 @@ type Hint struct {
 	synackLost  int
 	arpAsked    []string
 	arpAnswered int
+	// tcp counts the TCP frames in the window; checked is set when the
+	// hub runs a conformance check (nexus-v1, noise-xk: their nodes
+	// connect over TCP). Without either, the hint says nothing of SYNs.
+	tcp     int
+	checked bool
 }
 
 // PortCounts are the frames one port's VM sent in a window, by kind.
@@ -70,8 +75,9 @@ const maxHintFrames = 2_000_000
 // wireHint reads the capture at path, of a run that started at start, and
 // explains the window [f.Since, f.At] of failure f; ports are the VMs'
 // ports, in the order the hint lists them (other ports follow as found).
-func wireHint(path string, start time.Time, f *Failure, ports []string, report *checker.Report) *Hint {
-	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*PortCounts{}}
+// checked is set when the hub runs a conformance check (hub.check).
+func wireHint(path string, start time.Time, f *Failure, ports []string, report *checker.Report, checked bool) *Hint {
+	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*PortCounts{}, checked: checked}
 	for _, p := range ports {
 		h.counts[p] = &PortCounts{Port: p}
 	}
@@ -102,6 +108,9 @@ func wireHint(path string, start time.Time, f *Failure, ports []string, report *
 		var hd packet.Headers
 		packet.Parse(p.Data, &hd)
 		c.Frames++
+		if hd.TCP {
+			h.tcp++
+		}
 		announce := isAnnounce(p.Data, &hd)
 		syn := hd.TCP && hd.HasPorts && hd.TCPFlags&packet.TCPSyn != 0 && hd.TCPFlags&packet.TCPAck == 0
 		dropped, rules := dropRules(p.Comment)
@@ -214,8 +223,9 @@ const maxNotes = 64
 // dropRules reads a capture comment ("dropped: a->b: rule split:
 // partition (a|b)", several notes "; "-separated, several comments on
 // lines of their own): whether no link delivered the frame, and what
-// dropped it on some link: "rule NAME", the hub's own reason
-// ("queue-full") or, for a link set down by hand, "link down".
+// dropped it on some link: "partition NAME" (a partition: a trigger's
+// or the policy's), "rule NAME", the hub's own reason ("queue-full") or,
+// for a link set down by hand, "link down".
 func dropRules(comment string) (dropped bool, rules []string) {
 	dropped, notes := hub.ParseNotes(filter.WithoutEdits(comment), maxNotes)
 	for _, n := range notes {
@@ -224,6 +234,8 @@ func dropRules(comment string) (dropped bool, rules []string) {
 		}
 		rule := "rule " + n.Rule
 		switch {
+		case n.Rule != "" && n.Action == "partition":
+			rule = "partition " + n.Rule
 		case n.Rule != "":
 		case n.Action == "down":
 			rule = "link down"
@@ -268,6 +280,25 @@ func (h *Hint) describe() string {
 			silent = append(silent, c.Port)
 		}
 	}
+	// A rule or partition that dropped every frame a VM sent is the cause
+	// to say first: "every frame a and b sent ... was dropped by partition
+	// trigger-1".
+	var allBy []string               // rules, in order
+	allFrom := map[string][]string{} // rule -> ports
+	for _, c := range h.Ports {
+		for _, d := range h.Drops {
+			if c.Frames > 0 && d.From == c.Port && d.Frames == c.Frames {
+				if allFrom[d.Rule] == nil {
+					allBy = append(allBy, d.Rule)
+				}
+				allFrom[d.Rule] = append(allFrom[d.Rule], c.Port)
+				break
+			}
+		}
+	}
+	for _, rule := range allBy {
+		parts = append(parts, fmt.Sprintf("every frame %s sent in %s was dropped by %s", andList(allFrom[rule]), window, rule))
+	}
 	switch {
 	case len(silent) == len(h.Ports) && len(h.Ports) > 0:
 		parts = append(parts, fmt.Sprintf("no frame from any VM in %s: inspect the VMs' NICs and netdevs", window))
@@ -275,6 +306,12 @@ func (h *Hint) describe() string {
 		parts = append(parts, fmt.Sprintf("no frame from %s in %s", strings.Join(silent, ", "), window))
 	}
 	switch {
+	case h.tcp == 0 && !h.checked:
+		// No TCP in the window, none expected: SYNs would be beside the
+		// point, but an unanswered ARP request is not.
+		if len(h.arpAsked) > 0 && h.arpAnswered == 0 {
+			parts = append(parts, fmt.Sprintf("ARP requests from %s got no reply", andList(h.arpAsked)))
+		}
 	case syn > 0 && synack == 0:
 		parts = append(parts, fmt.Sprintf("SYN from %s without a SYN-ACK: the listener did not answer", strings.Join(synFrom, ", ")))
 	case syn > 0 && synack == h.synackLost:

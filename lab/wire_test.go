@@ -63,7 +63,7 @@ func TestWireHintCounts(t *testing.T) {
 		{ID: "DISC-001", Verdict: checker.Pass},
 		{ID: "SESS-001", Verdict: checker.Fail, Frames: []int{9}, Message: "no TCP connection to a session port"},
 	}}
-	h := wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 10 * time.Second}, []string{"a", "b", "c"}, report)
+	h := wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 10 * time.Second}, []string{"a", "b", "c"}, report, false)
 	want := []PortCounts{
 		{Port: "a", Frames: 3, ARP: 2, SYN: 1, Dropped: 3},
 		{Port: "b", Frames: 2, ARP: 1, RST: 1, Dropped: 1},
@@ -72,7 +72,7 @@ func TestWireHintCounts(t *testing.T) {
 	if !slices.Equal(h.Ports, want) {
 		t.Errorf("got ports %+v, want %+v", h.Ports, want)
 	}
-	wantDrops := []RuleDrops{{Rule: "rule split", From: "a", Frames: 3, SYN: 1, First: 3}, {Rule: "link down", From: "b", Frames: 1, First: 7}}
+	wantDrops := []RuleDrops{{Rule: "partition split", From: "a", Frames: 3, SYN: 1, First: 3}, {Rule: "link down", From: "b", Frames: 1, First: 7}}
 	if !slices.Equal(h.Drops, wantDrops) {
 		t.Errorf("got drops %+v, want %+v", h.Drops, wantDrops)
 	}
@@ -85,7 +85,7 @@ func TestWireHintCounts(t *testing.T) {
 	for _, w := range []string{
 		"no frame from c in 2.0s-10.0s",
 		"SYN from a without a SYN-ACK: the listener did not answer",
-		"3 frames from a dropped by rule split (1 SYN), the first at frame 3",
+		"3 frames from a dropped by partition split (1 SYN), the first at frame 3",
 		"1 frames from b dropped by link down, the first at frame 7",
 		"checker: FAIL SESS-001 frame 9: no TCP connection to a session port",
 		"the capture lost 6 events in 2.0s-10.0s (its writer fell behind): these counts may be short",
@@ -95,10 +95,40 @@ func TestWireHintCounts(t *testing.T) {
 		}
 	}
 
-	// Without the SYN: the unanswered ARP requests explain why none left.
-	h = wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 5500 * time.Millisecond}, []string{"a", "b"}, nil)
+	// The partition that dropped every frame a sent is said first, as a
+	// partition.
+	if w := "every frame a sent in 2.0s-10.0s was dropped by partition split; "; !strings.HasPrefix(h.Text, w) {
+		t.Errorf("got hint %q, want it to begin %q", h.Text, w)
+	}
+
+	// Without the SYN, in a lab whose hub checks a protocol over TCP: the
+	// unanswered ARP requests explain why none left.
+	h = wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 5500 * time.Millisecond}, []string{"a", "b"}, nil, true)
 	if w := "no SYN seen: ARP requests from a got no reply, and without its peer's MAC a VM sends no SYN"; !strings.Contains(h.Text, w) {
 		t.Errorf("got hint %q, want it to say %q", h.Text, w)
+	}
+	// Without a check, and no TCP in the window: nothing of SYNs.
+	h = wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 5500 * time.Millisecond}, []string{"a", "b"}, nil, false)
+	for _, w := range []string{"every frame a sent in 2.0s-5.5s was dropped by partition split; every frame b sent in 2.0s-5.5s was dropped by link down; ARP requests from a got no reply; "} {
+		if !strings.HasPrefix(h.Text, w) {
+			t.Errorf("got hint %q, want it to begin %q", h.Text, w)
+		}
+	}
+	if strings.Contains(h.Text, "SYN seen") || strings.Contains(h.Text, "connection") {
+		t.Errorf("got hint %q, want no word of SYNs in a window without TCP, the hub checking nothing", h.Text)
+	}
+}
+
+// A ping lab (no TCP, no check) whose VMs talked: no "no SYN seen: no
+// connection was attempted", as no connection was meant to be made.
+func TestWireHintNoTCP(t *testing.T) {
+	h := &Hint{Ports: []PortCounts{{Port: "a", Frames: 16, ARP: 1}, {Port: "b", Frames: 17, ARP: 2}}, arpAsked: []string{"a"}, arpAnswered: 1}
+	if got := h.describe(); strings.Contains(got, "SYN seen") || !strings.HasPrefix(got, "in 0.0s-0.0s: a sent 16") {
+		t.Errorf("got hint %q, want only the counts", got)
+	}
+	h.checked = true
+	if got := h.describe(); !strings.HasPrefix(got, "no SYN seen: no connection was attempted in the window; ") {
+		t.Errorf("got hint %q with the hub checking a protocol over TCP, want it to begin with no SYN seen", got)
 	}
 }
 
@@ -114,7 +144,7 @@ func TestWireHintUnansweredARP(t *testing.T) {
 		{[]string{"a", "b", "c"}, "no SYN seen: ARP requests from a, b and c got no reply, and without its peer's MAC a VM sends no SYN"},
 	} {
 		t.Run(strings.Join(tc.asked, "-"), func(t *testing.T) {
-			h := &Hint{arpAsked: tc.asked}
+			h := &Hint{arpAsked: tc.asked, checked: true}
 			for _, p := range tc.asked {
 				h.Ports = append(h.Ports, PortCounts{Port: p, Frames: 1, ARP: 1})
 			}
@@ -133,7 +163,7 @@ func TestDropRules(t *testing.T) {
 		rules   []string
 	}{
 		{"", false, nil},
-		{"dropped: a->b: rule split: partition (a|b)", true, []string{"rule split"}},
+		{"dropped: a->b: rule split: partition (a|b)", true, []string{"partition split"}},
 		{"dropped: a->b: rule loss-a: drop (p=0.05 draw=0.0213); a->c: down (port c)", true, []string{"rule loss-a", "link down"}},
 		{"a->b: rule slow: delay (10ms)", false, nil},
 		{"a->b: rule x: drop (p=0.5; draw=0.1)\ncontrol at 1s: partition x started: a|b", false, []string{"rule x"}},

@@ -86,7 +86,12 @@ type process struct {
 // port's flags.
 func startBinary(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := launchBinary(t, env, args...)
+	return waitBanner(t, launchBinary(t, env, args...), args)
+}
+
+// waitBanner waits for the banner of l2hub started with args as p.
+func waitBanner(t *testing.T, p *process, args []string) *process {
+	t.Helper()
 	deadline := time.Now().Add(hangGuard)
 	for {
 		out := p.stdout.String()
@@ -109,7 +114,13 @@ func startBinary(t *testing.T, env []string, args ...string) *process {
 // launchBinary starts the l2hub binary, without waiting for anything.
 func launchBinary(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, cmd: exec.Command(l2hubBinary(t), args...), stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	return launchCmd(t, env, exec.Command(l2hubBinary(t), args...))
+}
+
+// launchCmd starts cmd (that runs the l2hub binary), as launchBinary.
+func launchCmd(t *testing.T, env []string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{t: t, cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

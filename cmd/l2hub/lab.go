@@ -67,6 +67,13 @@ The file format is in README.md ("Run a lab").`,
 			}
 			l, err := lab.Load(args[0], lab.LoadOptions{Vars: vs})
 			if err != nil {
+				// Nothing runs; a CI job that publishes --out's junit.xml
+				// still gets a red test saying why.
+				if out != "" {
+					if jerr := lab.WriteLoadErrorJUnit(out, args[0], err, time.Now()); jerr != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "l2hub: junit.xml: %v\n", jerr)
+					}
+				}
 				return err
 			}
 			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soak, Grace: grace, Version: Version,

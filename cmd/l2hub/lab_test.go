@@ -60,6 +60,7 @@ vms:
 		{"repeat", []string{"lab", pass, "--var", "Q=" + fake, "--repeat", "2", "--seed", "8", "--out", filepath.Join(dir, "r3")}, 0,
 			[]string{"=== run 2 of 2: seed 9", "0 of 2 runs failed"}},
 		{"bad-file", []string{"lab", bad, "--var", "Q=" + fake}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
+		{"bad-file-out", []string{"lab", bad, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r5")}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
 		{"bad-until", []string{"lab", pass, "--var", "Q=" + fake, "--until", "nope", "--out", filepath.Join(dir, "r4")}, -1, []string{"--until nope: no such phase"}},
 	}
 	for _, tt := range tests {
@@ -83,6 +84,14 @@ vms:
 			for _, w := range tt.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("got\n%s\nwant it to contain %q", text, w)
+				}
+			}
+			if tt.name == "bad-file-out" {
+				// The lab file's errors, as a junit.xml in error in --out.
+				junit, err := os.ReadFile(filepath.Join(dir, "r5", "junit.xml"))
+				if err != nil || !bytes.Contains(junit, []byte(`tests="1" failures="1"`)) || !bytes.Contains(junit, []byte(`type="ERROR"`)) ||
+					!bytes.Contains(junit, []byte(`vms[0].expect[0].within: &#34;soon&#34;`)) {
+					t.Errorf("got junit.xml %s (%v), want one test case in error with the lab file's problem", junit, err)
 				}
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,17 +20,23 @@ import (
 const Version = buildinfo.Version
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first SIGINT or SIGTERM asks the command to stop; then both get
-	// their default action back, so that a second one ends the process at
-	// once, whatever the shutdown still waits for.
-	forceable := context.AfterFunc(ctx, func() {
-		stop()
+	// A signal ignored when l2hub started (SIGINT, for a background job of
+	// a script) would stay ignored once its default action is restored.
+	ignored := map[os.Signal]bool{os.Interrupt: signal.Ignored(os.Interrupt), syscall.SIGTERM: signal.Ignored(syscall.SIGTERM)}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	// The first SIGINT or SIGTERM asks the command to stop; a second one
+	// ends the process at once, whatever the shutdown still waits for.
+	go func() {
+		<-sigs
 		fmt.Fprintln(os.Stderr, "l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
-	})
+		cancel()
+		forceExit((<-sigs).(syscall.Signal), ignored)
+	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	forceable()
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -41,6 +48,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "l2hub:", err)
 		os.Exit(1)
 	}
+}
+
+// forceExit ends the process on a second signal: by that signal, as its
+// default action would (a shell sees 130 for SIGINT), unless it was
+// ignored when l2hub started; then, or should it not end the process, with
+// the status a shell gives a process it ended (128 + its number).
+func forceExit(sig syscall.Signal, ignored map[os.Signal]bool) {
+	if !ignored[sig] {
+		signal.Reset(sig)
+		syscall.Kill(os.Getpid(), sig)
+		time.Sleep(time.Second) // the signal's default action ends the process first
+	}
+	os.Exit(128 + int(sig))
 }
 
 // exitError carries an exit status other than 1 (a failed check is 2).

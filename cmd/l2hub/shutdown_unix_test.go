@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,12 @@ import (
 // to a named pipe whose reader opened it and never reads, sends more
 // frames than the pipe holds, and returns the process and the pipe.
 func serveStuckCapture(t *testing.T, extra ...string) (*process, string) {
+	return serveStuckCaptureVia(t, nil, extra...)
+}
+
+// serveStuckCaptureVia is serveStuckCapture with l2hub started by the
+// command prefix (nil: directly), which execs it.
+func serveStuckCaptureVia(t *testing.T, prefix []string, extra ...string) (*process, string) {
 	t.Helper()
 	dir := t.TempDir()
 	fifo, ctl := filepath.Join(dir, "live.pcapng"), filepath.Join(dir, "ctl.sock")
@@ -39,7 +46,13 @@ func serveStuckCapture(t *testing.T, extra ...string) (*process, string) {
 		}
 	})
 	args := append([]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", ctl, "--capture", fifo}, extra...)
-	p := startBinary(t, nil, args...)
+	var p *process
+	if prefix == nil {
+		p = startBinary(t, nil, args...)
+	} else {
+		argv := append(append(slices.Clone(prefix), l2hubBinary(t)), args...)
+		p = waitBanner(t, launchCmd(t, nil, exec.Command(argv[0], argv[1:]...)), args)
+	}
 	a := dialVM(t, tcpPorts(t, p.stdout.String())["a"])
 	const n = 200 // 280 KB, where a pipe holds 64 KiB
 	for i := range n {
@@ -104,6 +117,23 @@ func TestSecondSignalForcesExit(t *testing.T) {
 				t.Errorf("l2hub after a second %v: %v, want it killed by the signal", sig, err)
 			}
 		})
+	}
+}
+
+// l2hub started with SIGINT ignored, as a background job of a script
+// starts: the first SIGINT still stops it, and a second one still forces
+// the exit (restoring SIGINT's inherited action ignored it), with the
+// status a shell gives a process SIGINT ended.
+func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
+	p, _ := serveStuckCaptureVia(t, []string{"sh", "-c", `trap "" INT; exec "$@"`, "sh"}, "--capture-close-timeout", "1h")
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+	err := p.stop(syscall.SIGINT)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("l2hub (SIGINT ignored at start) after a second SIGINT: %v, want exit status 130; stderr:\n%s", err, p.stderr.String())
 	}
 }
 

@@ -1,0 +1,103 @@
+package lab
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A QEMU started through a wrapper script that does not exec it is a
+// grandchild of the runner: killing the runner with SIGKILL must still end
+// it (the runner's parent-death signal reaches only the wrapper).
+func TestRunnerKilledLeavesNoGrandchild(t *testing.T) {
+	dir := t.TempDir()
+	wrapper := "#!/bin/sh\n" +
+		"# a QEMU wrapper that does not exec: its QEMU (here a sleep) is the runner's grandchild\n" +
+		"sleep 3600 &\n" +
+		"echo $! > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"\n" +
+		"echo up\n" +
+		"wait\n"
+	if err := os.WriteFile(filepath.Join(dir, "qemu-wrap.sh"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lab := `
+name: killed
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: ./qemu-wrap.sh, args: ["${RUN}/sleep.pid"], expect: [{marker: never}]}
+`
+	file := filepath.Join(dir, "lab.yaml")
+	if err := os.WriteFile(file, []byte(lab), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	var out bytes.Buffer
+	runner := exec.Command(os.Args[0], "-test.run=^$")
+	runner.Env = append(os.Environ(), runnerEnv+"="+file, runnerDirEnv+"="+run)
+	runner.Stdout, runner.Stderr = &out, &out
+	if err := runner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() { runner.Wait(); close(ended) }()
+	defer func() {
+		runner.Process.Kill()
+		<-ended
+		if t.Failed() {
+			t.Logf("the runner printed:\n%s", out.String())
+		}
+	}()
+
+	pidFile := filepath.Join(run, "sleep.pid")
+	var pid int
+	for deadline := time.Now().Add(hangGuard); pid == 0; time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-ended:
+			t.Fatalf("the runner ended before the wrapper started its QEMU")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", pidFile, hangGuard)
+		}
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	if !sleeping(pid) {
+		t.Fatalf("pid %d from %s is no sleep", pid, pidFile)
+	}
+	defer func() {
+		if sleeping(pid) {
+			syscall.Kill(pid, syscall.SIGKILL) // a failed test leaves nothing either
+		}
+	}()
+
+	runner.Process.Signal(syscall.SIGKILL)
+	<-ended
+	for deadline := time.Now().Add(hangGuard); sleeping(pid); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the wrapper's QEMU (pid %d) still runs %v after the runner was killed", pid, hangGuard)
+		}
+	}
+}
+
+// sleeping reports whether pid is a live (not zombie) "sleep 3600".
+func sleeping(pid int) bool {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || string(cmdline) != "sleep\x003600\x00" {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) STATE ...: the state is after the last ')'.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
