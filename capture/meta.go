@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -51,26 +52,48 @@ const metaMagic = "l2hub capture"
 // PeersKey is the Meta.Extra key by which a capture says, with the value
 // PeersRecorded, that it notes each port's VM attaching and leaving
 // (hub.PeerPrefix); each of its files' headers then also says which ports
-// have one when the file starts (PeersAttachedKey, a JSON array of port
-// names), which the Sink writes itself.
+// have one when the file starts (PeersAttachedKey), which the Sink writes
+// itself.
 const (
 	PeersKey         = "peers"
 	PeersRecorded    = "recorded"
 	PeersAttachedKey = "peers-attached"
 )
 
+// peersAttached is a PeersAttachedKey value, in JSON.
+type peersAttached struct {
+	At    time.Duration `json:"at"`    // the latest change it reflects (policy time)
+	Ports []string      `json:"ports"` // the ports with a VM
+}
+
 // PeersAttached returns the ports a header says have a VM when its file
-// starts (PeersAttachedKey), and whether it says.
-func (m *Meta) PeersAttached() ([]string, bool, error) {
-	v, ok := m.Extra[PeersAttachedKey]
-	if !ok || m.Extra[PeersKey] != PeersRecorded {
-		return nil, false, nil
+// starts (PeersAttachedKey) and the policy time of the latest VM attach or
+// detach that state reflects: a change noted elsewhere that is later than
+// at is newer than the header (a per-port file's header is written when
+// its port is added). ok is false when the header says nothing; a capture
+// that records its peers but whose header has no key (an early one) says
+// that no port has a VM, as of time 0.
+func (m *Meta) PeersAttached() (ports []string, at time.Duration, ok bool, err error) {
+	if m.Extra[PeersKey] != PeersRecorded {
+		return nil, 0, false, nil
 	}
-	var names []string
-	if err := json.Unmarshal([]byte(v), &names); err != nil {
-		return nil, false, fmt.Errorf("header %s %.60q: %w", PeersAttachedKey, v, err)
+	v, given := m.Extra[PeersAttachedKey]
+	if !given {
+		return nil, 0, true, nil
 	}
-	return names, true, nil
+	var pa peersAttached
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pa); err != nil || dec.More() {
+		if err == nil {
+			err = errors.New("text after the value")
+		}
+		return nil, 0, false, fmt.Errorf("header %s %.60q: %w", PeersAttachedKey, v, err)
+	}
+	if pa.At < 0 {
+		return nil, 0, false, fmt.Errorf("header %s %.60q: negative time", PeersAttachedKey, v)
+	}
+	return pa.Ports, pa.At, true, nil
 }
 
 var reservedKeys = map[string]bool{

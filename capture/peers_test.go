@@ -33,17 +33,19 @@ func TestHeadersSayWhichPortsHaveAVM(t *testing.T) {
 		mustClose(t, s)
 
 		var got [][]string
+		var ats []time.Duration
 		for _, path := range s.Files() {
 			_, r := readAll(t, fs.file(t, path))
 			fm, err := ParseMeta(r.Section().Comment)
 			if err != nil {
 				t.Fatal(err)
 			}
-			names, ok, err := fm.PeersAttached()
+			names, at, ok, err := fm.PeersAttached()
 			if err != nil || ok != recorded {
-				t.Fatalf("%s: PeersAttached() = %v, %v, %v; want said: %v", path, names, ok, err, recorded)
+				t.Fatalf("%s: PeersAttached() = %v, %v, %v, %v; want said: %v", path, names, at, ok, err, recorded)
 			}
 			got = append(got, names)
+			ats = append(ats, at)
 		}
 		// A file opens for the frame that does not fit the one before: at
 		// open, nobody; for b's frame, after the attaches; after a left.
@@ -54,9 +56,18 @@ func TestHeadersSayWhichPortsHaveAVM(t *testing.T) {
 		if !slices.EqualFunc(got, want, slices.Equal) {
 			t.Errorf("recorded %v: the files' headers say %q, want %q", recorded, got, want)
 		}
+		if wantAt := []time.Duration{0, 0, time.Second}; recorded && !slices.Equal(ats, wantAt) {
+			t.Errorf("the files' headers say their states are as of %v, want %v (the latest change each reflects)", ats, wantAt)
+		}
 	}
-	bad := Meta{Extra: map[string]string{PeersKey: PeersRecorded, PeersAttachedKey: `["a",`}}
-	if _, _, err := bad.PeersAttached(); err == nil {
-		t.Error("a malformed peers-attached value: no error")
+	for _, v := range []string{`["a",`, `["a"]`, `{"at":-1,"ports":[]}`, `{"at":1,"ports":[],"x":1}`, `{"at":1,"ports":[]} {}`} {
+		bad := Meta{Extra: map[string]string{PeersKey: PeersRecorded, PeersAttachedKey: v}}
+		if _, _, _, err := bad.PeersAttached(); err == nil {
+			t.Errorf("peers-attached %s: no error", v)
+		}
+	}
+	early := Meta{Extra: map[string]string{PeersKey: PeersRecorded}}
+	if ports, at, ok, err := early.PeersAttached(); !ok || err != nil || len(ports) != 0 || at != 0 {
+		t.Errorf("a header without the key: %v, %v, %v, %v; want no port as of 0", ports, at, ok, err)
 	}
 }

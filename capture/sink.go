@@ -87,7 +87,7 @@ const (
 	recPort    = 2
 	recMeta    = 3
 	recTrailer = 4    // annotations no frame followed; [20:24] their length
-	recPeer    = 5    // a port's VM attached ([1] = 1) or went away
+	recPeer    = 5    // a port's VM attached ([1] = 1) or went away; [8:16] when (policy time)
 	maxPortTxt = 1024 // port names and descriptions are cut to this
 )
 
@@ -149,6 +149,7 @@ func (s *Sink) PeerChanged(ev hub.PeerEvent) {
 		h[1] = 1
 	}
 	ne.PutUint32(h[4:], uint32(ev.Port))
+	ne.PutUint64(h[8:], uint64(ev.At))
 	s.pending = append(s.pending, h[:]...)
 	s.signal()
 }

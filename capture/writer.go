@@ -33,6 +33,7 @@ type writer struct {
 	warnedBehind bool
 	trailer      string              // annotations no frame followed, for the last files' statistics
 	attached     map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
+	peersAt      time.Duration       // the latest of those changes (policy time)
 
 	mu       sync.Mutex
 	err      error
@@ -176,6 +177,7 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 				w.attached = map[hub.PortID]bool{}
 			}
 			w.attached[id] = h[1] != 0
+			w.peersAt = max(w.peersAt, time.Duration(ne.Uint64(h[8:])))
 			chunk = chunk[recHdrLen:]
 		case recTrailer:
 			w.trailer = string(chunk[recHdrLen : recHdrLen+a])
@@ -293,15 +295,16 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 }
 
 // attachedNames is the PeersAttachedKey value for a header written now:
-// the names of the ports with a VM, in port order, as a JSON array.
+// the names of the ports with a VM, in port order, and the time of the
+// latest change it reflects (PeersAttached).
 func (w *writer) attachedNames() string {
-	names := []string{}
+	v := peersAttached{At: w.peersAt, Ports: []string{}}
 	for _, p := range w.ports {
 		if w.attached[p.id] {
-			names = append(names, p.name)
+			v.Ports = append(v.Ports, p.name)
 		}
 	}
-	b, err := json.Marshal(names)
+	b, err := json.Marshal(v)
 	if err != nil { // strings: never
 		panic(err)
 	}

@@ -3,6 +3,8 @@ package replay
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -81,11 +83,63 @@ func (x *run) edits(s *source, p *capture.Packet) {
 	x.makeEdits(s, p.Comment, p.Number, p.Time, false)
 }
 
-// trailerEdits makes the edits of an input's trailer (capture.Reader.Trailer):
-// the live hub made them after its last frame; afterFrame is that frame's
-// number.
-func (x *run) trailerEdits(s *source, afterFrame int) {
-	x.makeEdits(s, s.trailer, afterFrame, time.Time{}, true)
+// A trailer's edits and peer changes (capture.Reader.Trailer) came after
+// its input's last frame, but not after every other input's: one file of
+// a per-port capture ends long before another. Each waits for its time,
+// and is made before the first record of any input stamped after it, or
+// at the end. Every port's file of a per-port capture repeats the same
+// trailer: a line is taken once.
+
+// trailerLine is an edit or peer change line of a trailer, waiting.
+type trailerLine struct {
+	s          *source
+	line       string
+	afterFrame int           // the number of its input's last frame
+	at         time.Duration // its run time (0 when unreadable: made at once, to say so)
+}
+
+// queueTrailer keeps the edit and peer lines of s's trailer until their
+// times.
+func (x *run) queueTrailer(s *source, trailer string, afterFrame int) {
+	for line := range strings.Lines(trailer) {
+		line = strings.TrimRight(line, "\r\n")
+		var at time.Duration
+		switch {
+		case strings.HasPrefix(line, filter.EditPrefix):
+			if es, _ := filter.ParseEdits(line); len(es) == 1 {
+				at = es[0].At
+			}
+		case strings.HasPrefix(line, hub.PeerPrefix):
+			if ps, _ := hub.ParsePeers(line); len(ps) == 1 {
+				at = ps[0].At
+			}
+		default:
+			continue
+		}
+		if x.trailerSeen[line] {
+			continue
+		}
+		if x.trailerSeen == nil {
+			x.trailerSeen = map[string]bool{}
+		}
+		x.trailerSeen[line] = true
+		tl := trailerLine{s, line, afterFrame, at}
+		i := sort.Search(len(x.trailers), func(i int) bool { return x.trailers[i].at > at })
+		x.trailers = slices.Insert(x.trailers, i, tl)
+	}
+}
+
+// dueTrailers makes the waiting trailer lines stamped before t, in time
+// order; every one when t is zero.
+func (x *run) dueTrailers(t time.Time) {
+	for len(x.trailers) > 0 {
+		tl := x.trailers[0]
+		if !t.IsZero() && !x.core.Start().Add(tl.at).Before(t) {
+			return
+		}
+		x.trailers = x.trailers[1:]
+		x.makeEdits(tl.s, tl.line, tl.afterFrame, time.Time{}, true)
+	}
 }
 
 // makeEdits makes the edits comment records: on s's frame number, stamped
@@ -100,22 +154,13 @@ func (x *run) makeEdits(s *source, comment string, number int, before time.Time,
 		return
 	}
 	for line := range strings.Lines(comment) {
-		if trailer && (strings.HasPrefix(line, filter.EditPrefix) || strings.HasPrefix(line, hub.PeerPrefix)) {
-			// Each port's file of a per-port capture ends with the same
-			// trailer: the run made its changes once.
-			key := strings.TrimRight(line, "\r\n")
-			if x.trailerSeen[key] {
-				continue
-			}
-			if x.trailerSeen == nil {
-				x.trailerSeen = map[string]bool{}
-			}
-			x.trailerSeen[key] = true
-		}
 		switch {
 		case edits && strings.HasPrefix(line, filter.EditPrefix):
 			x.makeEdit(s, line, number, before, trailer)
 		case peers && strings.HasPrefix(line, hub.PeerPrefix):
+			if !trailer && s.early[strings.TrimRight(line, "\r\n")] {
+				continue // made before another input's record (earlyPeers)
+			}
 			x.peerChanges(line, number, before)
 		}
 	}

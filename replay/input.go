@@ -100,13 +100,14 @@ type source struct {
 	err     error // where reading stopped; nil at a clean end
 	packets int
 
-	section  int           // of the last packet
-	l2hub    bool          // the current section is an l2hub capture
-	trailer  string        // at a clean end of an l2hub capture: what it noted after its last frame
-	trailed  bool          // the run has made what trailer notes (endInput)
-	missing  uint64        // events the capture says it lost (capture.Gaps)
-	back     int           // frames replayed later than stamped: the clock had passed their time
-	mostBack time.Duration // the most one of them was
+	section  int             // of the last packet
+	l2hub    bool            // the current section is an l2hub capture
+	trailer  string          // at a clean end of an l2hub capture: what it noted after its last frame
+	trailed  bool            // the run has made what trailer notes (endInput)
+	early    map[string]bool // peer lines of head the run made before other inputs' records (earlyPeers)
+	missing  uint64          // events the capture says it lost (capture.Gaps)
+	back     int             // frames replayed later than stamped: the clock had passed their time
+	mostBack time.Duration   // the most one of them was
 	meta     capture.FileMeta
 	hdr      sectionHeader // the current section's, when l2hub (meta is hdr.meta)
 	fresh    bool          // a section started whose header the run has not taken yet
@@ -209,6 +210,7 @@ func (s *source) advance() bool {
 		}
 	}
 	s.head, s.ok = p, true
+	s.early = nil
 	s.packets++
 	if s.recs != nil && s.l2hub {
 		s.recs[p.Interface]++

@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"l2hub/capture"
@@ -29,32 +30,93 @@ func recordsPeers(hs []capHeader) bool {
 // MaxPeerErrors bounds Result.PeerErrors.
 const MaxPeerErrors = 100
 
-// sectionPeers takes the ports of s's section that is starting up or down
-// as its header says (capture.Meta.PeersAttached), before its first
-// record's notes.
-func (x *run) sectionPeers(s *source) {
-	names, ok, err := s.meta.PeersAttached()
+// sectionPeers takes the run's ports up or down as the header of s's
+// section that is starting says, before its first record's notes.
+func (x *run) sectionPeers(s *source) { x.headerPeers(s.in.Path, s.meta) }
+
+// headerPeers takes the run's ports up or down as a header says
+// (capture.Meta.PeersAttached): each port whose latest change the replay
+// has made is older than the header's state. A change noted in another
+// input that the replay made already and that is newer stands (a
+// per-port file's header was written when its port was added, before the
+// run's VMs came). A header says what every port of the run has, not
+// only its file's (a per-port file's port).
+func (x *run) headerPeers(path string, meta capture.FileMeta) {
+	names, at, ok, err := meta.PeersAttached()
 	if err != nil {
-		x.peerError(fmt.Sprintf("%s: %v", s.in.Path, err))
+		x.peerError(fmt.Sprintf("%s: %v", path, err))
 		return
 	}
 	if !ok {
 		return
 	}
-	for _, ch := range s.ifChan {
-		if ch < 0 {
+	for _, c := range x.r.chans {
+		if !c.l2hub {
 			continue
 		}
-		id := x.chanPort(ch)
-		attached := slices.Contains(names, x.core.PortName(id))
+		id, ok := x.pids[c.name]
+		if !ok {
+			continue
+		}
+		if last, ok := x.changed[id]; ok && last >= at {
+			continue
+		}
+		attached := slices.Contains(names, c.name)
 		// The replay's capture starts saying no port has a VM, and then
 		// says what it is told: a change it would not know is noted.
-		if x.setPeer(id, attached) && attached != x.noted[id] {
+		if x.setPeer(id, at, attached) && attached != x.noted[id] {
 			why := ""
 			if !attached {
 				why = "as the capture's header says"
 			}
 			x.notePeer(id, x.elapsed(), attached, "", why)
+		}
+	}
+}
+
+// earlyPeers makes, before a record stamped t of one input, the peer
+// changes that other inputs' next records note and that are stamped
+// before t: a change is noted on the record after it in its own input,
+// which may come after other inputs' records (another tool's capture
+// beside an l2hub one). Their records then skip them (source.early); cur's
+// own record makes its changes in their order with its edits.
+func (x *run) earlyPeers(srcs []*source, cur *source, t time.Time) {
+	for _, o := range srcs {
+		if o == cur || !o.ok || !o.l2hub || !strings.Contains(o.head.Comment, hub.PeerPrefix) {
+			continue
+		}
+		for line := range strings.Lines(o.head.Comment) {
+			line = strings.TrimRight(line, "\r\n")
+			if !strings.HasPrefix(line, hub.PeerPrefix) || o.early[line] {
+				continue
+			}
+			recs, _ := hub.ParsePeers(line)
+			if len(recs) != 1 || !x.core.Start().Add(recs[0].At).Before(t) {
+				continue
+			}
+			if o.early == nil {
+				o.early = map[string]bool{}
+			}
+			o.early[line] = true
+			x.peerChanges(line, o.head.Number, t)
+		}
+	}
+}
+
+// foreignPeers notes, when the replay's capture records its peers, that
+// the ports of inputs which do not (other tools' captures) have a VM from
+// the start, as the replay gives them one: a replay of the replay then
+// does too.
+func (x *run) foreignPeers() {
+	l2hub := map[string]bool{}
+	for _, c := range x.r.chans {
+		if c.l2hub {
+			l2hub[c.name] = true
+		}
+	}
+	for _, p := range x.r.ports {
+		if id, ok := x.pids[p.name]; ok && !l2hub[p.name] {
+			x.notePeer(id, 0, true, "", "")
 		}
 	}
 }
@@ -72,23 +134,23 @@ func (x *run) peerChanges(line string, number int, before time.Time) {
 	for _, rec := range recs {
 		id, ok := x.pids[rec.Port]
 		if !ok {
-			x.peerError(fmt.Sprintf("frame %d: recorded peer change on port %q, which the capture does not describe", number, rec.Port))
-			continue
+			continue // a port this replay does not have: one file of a per-port capture notes every port's
 		}
 		at := x.core.Start().Add(rec.At)
 		if !before.IsZero() && before.Before(at) {
 			at = before.Add(-time.Nanosecond)
 		}
 		x.drv.AdvanceTo(at, nil)
-		if x.setPeer(id, rec.Attached) {
+		if x.setPeer(id, rec.At, rec.Attached) {
 			x.notePeer(id, rec.At, rec.Attached, rec.Peer, rec.Reason)
 			x.res.PeerChanges++
 		}
 	}
 }
 
-// setPeer gives port id a VM or takes it away.
-func (x *run) setPeer(id hub.PortID, attached bool) bool {
+// setPeer gives port id a VM or takes it away, a change of the run's at
+// policy time at.
+func (x *run) setPeer(id hub.PortID, at time.Duration, attached bool) bool {
 	var out hub.EgressQueue // nil: no VM, frames for the port are dropped port-down
 	if attached {
 		out = hub.Discard{}
@@ -97,6 +159,10 @@ func (x *run) setPeer(id hub.PortID, attached bool) bool {
 		x.peerError(fmt.Sprintf("port %q: %v", x.core.PortName(id), err))
 		return false
 	}
+	if x.changed == nil {
+		x.changed = map[hub.PortID]time.Duration{}
+	}
+	x.changed[id] = max(x.changed[id], at)
 	return true
 }
 

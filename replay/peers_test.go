@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -285,5 +286,145 @@ func TestPerPortTrailersAreMadeOnce(t *testing.T) {
 	}
 	if len(res.Edits) != 1 || res.Edits[0].Err != "" || res.PeerChanges != 3 {
 		t.Errorf("edits %+v and %d peer changes; want the link-down made once, and 3 changes (two attaches, one detach)", res.Edits, res.PeerChanges)
+	}
+}
+
+// replayStats replays inputs (in order) and returns each port's stats.
+func replayStats(t *testing.T, ins ...Input) map[string]hub.StatsSnapshot {
+	t.Helper()
+	r, err := Open(Config{Inputs: ins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range res.Inputs {
+		if in.Back > 0 {
+			t.Errorf("%s: %d frames replayed after their time", in.Path, in.Back)
+		}
+	}
+	out := map[string]hub.StatsSnapshot{}
+	for _, p := range res.Ports {
+		out[p.Name] = p.Stats
+	}
+	return out
+}
+
+// perPortRun records a per-port capture of ports a, b and c in hub mode:
+// b's VM comes at 20ms, after a's first frame at 10ms and with a's second
+// at 20ms (the same time as the attach); a says nothing after 20ms, while
+// b and c talk until 100ms; after the last frame a link goes down and the
+// VMs leave.
+func perPortRun(t *testing.T) (memFS, []string) {
+	t.Helper()
+	fs := memFS{}
+	cfg := fs.config(capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}})
+	cfg.PerPort = true
+	cfg.Path = t.TempDir() + "/run.pcapng" // per-port files need the directory; the files are fs's
+	sink, err := capture.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b", "c"}, Observers: []hub.Observer{sink}})
+	c := sim.Core()
+	id := func(name string) hub.PortID { p, _ := c.Lookup(name); return p }
+	bq := c.Egress(id("b"))
+	if err := c.SetEgress(id("b"), nil); err != nil {
+		t.Fatal(err)
+	}
+	c.NotePeer(id("a"), 0, "chan a", true, "")
+	c.NotePeer(id("c"), 0, "chan c", true, "")
+	mac := func(b byte) [6]byte { return hubtest.MAC(fmt.Sprintf("02:00:00:00:00:%02x", b)) }
+	sim.SendAt(10*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac(0xa), "before b"))
+	sim.AdvanceTo(20 * time.Millisecond)
+	if err := c.SetEgress(id("b"), bq); err != nil {
+		t.Fatal(err)
+	}
+	c.NotePeer(id("b"), sim.Now(), "chan b", true, "")
+	sim.SendAt(20*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac(0xa), "with b"))
+	for i := range 8 {
+		at := time.Duration(30+10*i) * time.Millisecond
+		sim.SendAt(at, "b", hubtest.Frame(mac(0xc), mac(0xb), "b to c"))
+		sim.SendAt(at, "c", hubtest.Frame(mac(0xb), mac(0xc), "c to b"))
+	}
+	sim.AdvanceTo(110 * time.Millisecond)
+	e := filter.Edit{At: sim.Now(), Op: filter.EditLinkDown, Name: "c"}
+	sink.Annotate("control at 110ms: " + e.String() + "\n" + e.Line())
+	for _, p := range []string{"a", "b", "c"} {
+		c.NotePeer(id(p), sim.Now(), "chan "+p, false, "read: EOF")
+	}
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return fs, sink.Files()
+}
+
+// TestPerPortReplayKeepsTheRunsOrder: the files of a per-port capture
+// replay together as the live run went, in any order: the trailer every
+// file repeats is made once, after the last frame of all of them (not when
+// the first file ends), and a file's header, written when its port was
+// added, does not undo a VM's coming that another file noted.
+func TestPerPortReplayKeepsTheRunsOrder(t *testing.T) {
+	fs, files := perPortRun(t)
+	if len(files) != 3 {
+		t.Fatalf("files %v, want one per port", files)
+	}
+	want := map[string][2]uint64{ // sent, port-down
+		"a": {16, 0}, // b's and c's frames, flooded
+		"b": {9, 1},  // a's frame at 20ms and c's; not a's at 10ms
+		"c": {10, 0}, // a's two and b's
+	}
+	for _, order := range [][]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}} {
+		var ins []Input
+		for _, i := range order {
+			ins = append(ins, memInput(files[i], fs[files[i]].Bytes()))
+		}
+		got := replayStats(t, ins...)
+		for port, w := range want {
+			if st := got[port]; st.TxFrames != w[0] || st.Drops["port-down"] != w[1] || st.Drops["policy"] != 0 {
+				t.Errorf("order %v: port %s sent %d, drops %v; want %d sent, %d port-down", order, port, st.TxFrames, st.Drops, w[0], w[1])
+			}
+		}
+	}
+}
+
+// TestForeignPortsHaveAVMInAReplayOfAReplay: a replay of an l2hub capture
+// that records its peers, with another tool's capture beside it, gives the
+// other capture's port a VM throughout, and its own capture says so, so a
+// replay of that capture delivers to it too.
+func TestForeignPortsHaveAVMInAReplayOfAReplay(t *testing.T) {
+	live := recordPeers(t, true)
+	macC := hubtest.MAC("02:00:00:00:00:0c")
+	cFrames := writePcap(t, hub.DefaultEpoch, []pcapRecord{
+		{5 * time.Millisecond, hubtest.Frame(hubtest.Broadcast, macC, "from c")},
+		{35 * time.Millisecond, hubtest.Frame(hubtest.Broadcast, macC, "from c again")},
+	})
+	r, err := Open(Config{Inputs: []Input{memInput("peers.pcapng", live), {Path: "c.pcap", Port: "c", Open: memInput("c.pcap", cFrames).Open}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := portStats(res)
+	again := replayStats(t, memInput("replay.pcapng", out.Bytes()))
+	for _, port := range []string{"a", "b", "c"} {
+		f, g := first[port], again[port]
+		if f.TxFrames != g.TxFrames || f.Drops["port-down"] != g.Drops["port-down"] {
+			t.Errorf("port %s: the replay sent %d (port-down %d), the replay of it %d (port-down %d)", port, f.TxFrames, f.Drops["port-down"], g.TxFrames, g.Drops["port-down"])
+		}
+	}
+	if c := first["c"]; c.TxFrames != 3 {
+		t.Errorf("c was sent %d frames, want a's 3", c.TxFrames)
+	}
+	// a's VM came at 0, noted on a's first frame at 10ms: c's frame at
+	// 5ms reaches it; b's came at 20ms: c's first frame does not.
+	if a, b := first["a"], first["b"]; a.TxFrames != 2 || b.Drops["port-down"] != 3 {
+		t.Errorf("a was sent %d frames (want both of c's), b dropped %d port-down (want c's at 5ms and a's at 10 and 50ms)", a.TxFrames, b.Drops["port-down"])
 	}
 }

@@ -550,10 +550,13 @@ type run struct {
 	// peers: the capture records its peer changes, and the replay follows
 	// them (peers.go); noted is what the replay's capture says of each
 	// port's VM.
-	peers bool
-	noted map[hub.PortID]bool
-	// trailerSeen holds the edit and peer lines of the trailers made so
-	// far, which the files of a per-port capture repeat.
+	peers   bool
+	noted   map[hub.PortID]bool
+	changed map[hub.PortID]time.Duration // the latest VM change made on each port (policy time)
+	// trailers wait for their times (dueTrailers); trailerSeen holds
+	// every trailer line taken, which the files of a per-port capture
+	// repeat.
+	trailers    []trailerLine
 	trailerSeen map[string]bool
 }
 
@@ -623,6 +626,14 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	x.drv = hub.Driver{Clock: x.clock, Core: x.core}
 	for _, p := range r.ports {
 		x.addPort(p.name, p.desc)
+	}
+	// Each l2hub input's first header says which ports have a VM from its
+	// start, before any input's first record.
+	for _, h := range r.headers {
+		x.headerPeers(h.path, h.meta)
+	}
+	if x.peers && sink != nil {
+		x.foreignPeers()
 	}
 	err := x.loop(ctx, rc.Progress)
 	x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
@@ -720,6 +731,10 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 				return err
 			}
 		}
+		x.dueTrailers(s.head.Time)
+		if !single && x.peers {
+			x.earlyPeers(srcs, s, s.head.Time)
+		}
 		x.packet(s)
 		if !s.advance() {
 			x.endInput(s)
@@ -728,13 +743,14 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	for _, s := range srcs {
 		x.endInput(s)
 	}
+	x.dueTrailers(time.Time{})
 	report()
 	return nil
 }
 
-// endInput makes, once, what s's capture noted after its last frame (its
-// trailer: edits, peer changes, lost events), when s ends: before the
-// frames of other inputs that come later.
+// endInput takes what s's capture noted after its last frame (its
+// trailer), once, when s ends: its lost events are counted, and its edits
+// and peer changes wait for their times (dueTrailers).
 func (x *run) endInput(s *source) {
 	if s.trailed {
 		return
@@ -742,7 +758,7 @@ func (x *run) endInput(s *source) {
 	s.trailed = true
 	if s.trailer != "" {
 		s.missing += capture.Gaps(s.trailer)
-		x.trailerEdits(s, s.head.Number)
+		x.queueTrailer(s, s.trailer, s.head.Number)
 	}
 }
 
