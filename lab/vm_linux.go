@@ -45,19 +45,23 @@ func init() {
 // then waits for the runner to die, and kills its own process group. The
 // runner's SIGTERM to the group (stopping QEMU) does not end it; the
 // runner kills it by pid once QEMU has ended.
+//
+// It acts only as the runner starts it: leading a process group of its
+// own, the runner's child. Run otherwise (by hand, with watchdogEnv set),
+// the group it would kill is its caller's, so it exits and kills nothing;
+// so does a watchdog whose runner died before it started (the runner
+// starts QEMU only once the watchdog is ready).
 func watchdogMain() {
 	runner, err := strconv.Atoi(os.Getenv(watchdogEnv))
-	if err != nil {
+	if err != nil || syscall.Getpgrp() != os.Getpid() || os.Getppid() != runner {
 		os.Exit(2)
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	orphaned := func() bool { return os.Getppid() != runner }
-	if !orphaned() {
-		ready := os.NewFile(3, "ready")
-		ready.Write([]byte{1})
-		ready.Close()
-	}
+	ready := os.NewFile(3, "ready")
+	ready.Write([]byte{1})
+	ready.Close()
 	tick := time.NewTicker(watchdogPoll)
 	for !orphaned() {
 		select {

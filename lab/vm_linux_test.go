@@ -101,3 +101,37 @@ func sleeping(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
+
+// The watchdog's hidden mode run by hand, not by a runner, kills nothing:
+// not when the runner it is told of is not its parent, nor when it does not
+// lead a process group of its own (its caller's group would be killed).
+func TestWatchdogRunByHandKillsNothing(t *testing.T) {
+	for _, tc := range []struct{ name, runner string }{
+		{"not the parent", "1"},
+		{"not a group leader", "$$"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := watchdogEnv + "=" + tc.runner + ` "$0" ` + watchdogArg + `; echo "survived $?"`
+			sh := exec.Command("/bin/sh", "-c", script, os.Args[0])
+			sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // what it might kill is this group
+			var out bytes.Buffer
+			sh.Stdout, sh.Stderr = &out, &out
+			if err := sh.Start(); err != nil {
+				t.Fatal(err)
+			}
+			ended := make(chan error, 1)
+			go func() { ended <- sh.Wait() }()
+			var err error
+			select {
+			case err = <-ended:
+			case <-time.After(hangGuard):
+				syscall.Kill(-sh.Process.Pid, syscall.SIGKILL)
+				<-ended
+				t.Fatalf("the watchdog still waits %v later; printed %q", hangGuard, out.String())
+			}
+			if err != nil || !strings.HasPrefix(out.String(), "survived ") {
+				t.Errorf("got %v, printed %q, want the shell to survive the watchdog", err, out.String())
+			}
+		})
+	}
+}
