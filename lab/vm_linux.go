@@ -22,6 +22,9 @@ import (
 // its console and reaps it, so its pid, exit status and start errors are
 // QEMU's own. The watchdog, as a member of the group, also keeps the
 // group's id from being reused while the runner may still signal it.
+//
+// A watchdog that cannot start (no /proc, say) costs only that protection:
+// the VM starts without one, as before it existed, and the run warns once.
 
 // watchdogArg, as os.Args[1], with the runner's pid in watchdogEnv, makes
 // any binary that contains this package a watchdog (see init).
@@ -34,6 +37,10 @@ const (
 // still its parent, in case the parent-death signal did not come (it is
 // tied to the thread that started the watchdog).
 const watchdogPoll = time.Second
+
+// watchdogExe is the watchdog's executable: the runner's own (a variable
+// for the test of a watchdog that cannot start).
+var watchdogExe = "/proc/self/exe"
 
 func init() {
 	if len(os.Args) == 2 && os.Args[1] == watchdogArg && os.Getenv(watchdogEnv) != "" {
@@ -83,7 +90,7 @@ func startWatchdog() (*watchdog, error) {
 		return nil, err
 	}
 	defer r.Close()
-	cmd := exec.Command("/proc/self/exe", watchdogArg)
+	cmd := exec.Command(watchdogExe, watchdogArg)
 	cmd.Env = append(os.Environ(), watchdogEnv+"="+strconv.Itoa(os.Getpid()))
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGHUP}
@@ -114,8 +121,13 @@ func (w *watchdog) stop() {
 }
 
 // vmProcAttr starts a QEMU in the watchdog's process group (so that a
-// signal reaches whatever it started, and the watchdog can kill it all) and
-// kills QEMU itself at once should the lab die without stopping it.
+// signal reaches whatever it started, and the watchdog can kill it all), or
+// without one in a group of its own, and kills QEMU itself at once should
+// the lab die without stopping it.
 func vmProcAttr(w *watchdog) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pgid: w.pgid(), Pdeathsig: syscall.SIGKILL}
+	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if w != nil {
+		a.Pgid = w.pgid()
+	}
+	return a
 }

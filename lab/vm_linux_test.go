@@ -135,3 +135,26 @@ func TestWatchdogRunByHandKillsNothing(t *testing.T) {
 		})
 	}
 }
+
+// Without a watchdog (here: its executable cannot be started, as without
+// /proc), each VM starts as before the watchdog existed, and the run says
+// once what that costs.
+func TestRunWithoutWatchdog(t *testing.T) {
+	defer func(exe string) { watchdogExe = exe }(watchdogExe)
+	watchdogExe = filepath.Join(t.TempDir(), "no-such-l2hub")
+	const text = `
+name: no-watchdog
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, up, -hang], expect: [{marker: up}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-say, up, -hang], expect: [{marker: up}]}
+`
+	sum, out := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Errorf("got %s, want pass", sum.Result)
+	}
+	const want = "may outlive a runner killed with SIGKILL"
+	if n := strings.Count(out, want); n != 1 || strings.Count(out, "warning:") != 1 {
+		t.Errorf("got %d warnings saying %q, want one", n, want)
+	}
+	checkNothingLeft(t, sum)
+}
