@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Pdeathsig reaches only the runner's direct child: a QEMU started through
@@ -130,4 +131,21 @@ func vmProcAttr(w *watchdog) *syscall.SysProcAttr {
 		a.Pgid = w.pgid()
 	}
 	return a
+}
+
+// waitQEMU waits for QEMU to end and reaps it, calling ended in between:
+// while QEMU is a zombie, its pid, its process group's id, is not reused,
+// so ended can still signal the group.
+func waitQEMU(cmd *exec.Cmd, ended func()) error {
+	const pPID = 1     // P_PID
+	var info [128]byte // siginfo_t
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(cmd.Process.Pid), uintptr(unsafe.Pointer(&info)),
+			syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+		if e != syscall.EINTR {
+			break
+		}
+	}
+	ended()
+	return cmd.Wait()
 }

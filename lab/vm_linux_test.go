@@ -136,6 +136,56 @@ func TestWatchdogRunByHandKillsNothing(t *testing.T) {
 	}
 }
 
+// A wrapper that starts its QEMU in the background and exits leaves it in
+// the VM's process group: once the wrapper has ended, what is left of the
+// group is killed, not left running after the lab.
+func TestRunKillsWhatAnEndedQEMULeft(t *testing.T) {
+	t.Run("watchdog", testRunKillsWhatAnEndedQEMULeft)
+	t.Run("none", func(t *testing.T) {
+		defer func(exe string) { watchdogExe = exe }(watchdogExe)
+		watchdogExe = filepath.Join(t.TempDir(), "no-such-l2hub")
+		testRunKillsWhatAnEndedQEMULeft(t)
+	})
+}
+
+func testRunKillsWhatAnEndedQEMULeft(t *testing.T) {
+	dir := t.TempDir()
+	wrapper := "#!/bin/sh\n" +
+		"# a QEMU wrapper that starts its QEMU (here a sleep) in the background and exits\n" +
+		"sleep 3600 >/dev/null 2>&1 </dev/null &\n" +
+		"echo $! > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"\n" +
+		"echo up\n"
+	qemu := filepath.Join(dir, "qemu-bg.sh")
+	if err := os.WriteFile(qemu, []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := `
+name: background
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "` + qemu + `", args: ["${RUN}/sleep.pid", "${Q}"], expect: [{marker: never}]}
+`
+	// (runLab's ${Q}, the fake QEMU, is an argument the wrapper ignores.)
+	sum, _ := runLab(t, text, Options{})
+	b, err := os.ReadFile(filepath.Join(sum.Dir, "sleep.pid"))
+	if err != nil {
+		t.Fatalf("the wrapper wrote no pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("got pid %q from the wrapper", b)
+	}
+	defer func() {
+		if sleeping(pid) {
+			syscall.Kill(pid, syscall.SIGKILL) // a failed test leaves nothing either
+		}
+	}()
+	for deadline := time.Now().Add(hangGuard); sleeping(pid); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the QEMU the wrapper left (pid %d) still runs %v after the lab ended", pid, hangGuard)
+		}
+	}
+}
+
 // Without a watchdog (here: its executable cannot be started, as without
 // /proc), each VM starts as before the watchdog existed, and the run says
 // once what that costs.
