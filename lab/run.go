@@ -441,7 +441,7 @@ func (r *runner) loop(ctx context.Context) string {
 	for vi := range r.lab.VMs {
 		if err := r.launch(vi, events); err != nil {
 			r.printf("%8.3f %v\n", r.now().Seconds(), err)
-			r.act(j.exit(vi, r.now(), "could not start: "+err.Error()))
+			r.act(j.exit(vi, r.now(), couldNotStart+err.Error()))
 		}
 	}
 	r.act(j.tick(r.now())) // triggers at 0s
