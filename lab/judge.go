@@ -631,12 +631,13 @@ func (j *judge) fail(f Failure, vm int) {
 // silent explains the VMs the failure concerns (its own and those that
 // still owed a marker) that printed nothing at all on their consoles: the
 // likeliest cause is a command that does not send the serial console to
-// stdout. It is "" when each printed something.
+// stdout. A VM that could not start is not one (its exit says why). It is
+// "" when each printed something.
 func (j *judge) silent(f Failure) string {
 	var names []string
 	for _, t := range j.vms {
 		concerned := t.name == f.VM || slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
-		if concerned && t.lines == 0 {
+		if concerned && t.lines == 0 && !strings.HasPrefix(t.exit, couldNotStart) {
 			names = append(names, t.name)
 		}
 	}
@@ -648,6 +649,9 @@ func (j *judge) silent(f Failure) string {
 	}
 	return fmt.Sprintf("; VMs %s printed nothing on their consoles: do their commands send the serial console to stdout (%s)?", andList(names), serialFlags)
 }
+
+// couldNotStart begins the exit status of a VM whose QEMU did not start.
+const couldNotStart = "could not start: "
 
 // serialFlags are the QEMU flags that put the serial console on stdout.
 const serialFlags = "-serial stdio, -serial mon:stdio, -nographic"

@@ -430,4 +430,17 @@ func TestJudgeSilentConsole(t *testing.T) {
 	if f := j.first(); f == nil || strings.Contains(f.Message, "printed nothing") {
 		t.Errorf("got failure %+v, want no word of a silent console (b printed a line)", f)
 	}
+	// b's QEMU could not start: its console is beside the point.
+	notStarted := step{at: 0, vm: 1, exit: true, text: couldNotStart + "VM b: start ./qemu-b: exec format error"}
+	namesB := func(f *Failure) bool {
+		return strings.Contains(f.Message, "VM b printed nothing") || strings.Contains(f.Message, "and b printed nothing")
+	}
+	j, _ = play(t, l, -1, 0, notStarted)
+	if f := j.first(); f == nil || f.Code != "BOOT_B_ENDED" || namesB(f) {
+		t.Errorf("got failure %+v, want BOOT_B_ENDED with no word of b's console (b did not start)", f)
+	}
+	j, _ = play(t, l, -1, 0, step{at: 0, vm: 1, exit: true, text: "exit status 0"})
+	if f := j.first(); f == nil || !namesB(f) {
+		t.Errorf("got failure %+v, want b's silent console named (it started)", f)
+	}
 }

@@ -189,6 +189,7 @@ type runner struct {
 	errText string
 
 	reportErr string // report.html could not be written
+	warnedDog bool   // the run said that a VM has no watchdog
 
 	stopHub context.CancelCauseFunc
 	ctlDone <-chan struct{}
@@ -440,7 +441,7 @@ func (r *runner) loop(ctx context.Context) string {
 	for vi := range r.lab.VMs {
 		if err := r.launch(vi, events); err != nil {
 			r.printf("%8.3f %v\n", r.now().Seconds(), err)
-			r.act(j.exit(vi, r.now(), "could not start: "+err.Error()))
+			r.act(j.exit(vi, r.now(), couldNotStart+err.Error()))
 		}
 	}
 	r.act(j.tick(r.now())) // triggers at 0s
@@ -531,6 +532,11 @@ func (r *runner) launch(vi int, events chan<- event) error {
 	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, events, r.stop)
 	if err != nil {
 		return err
+	}
+	if p.noDog != nil && !r.warnedDog {
+		r.warnedDog = true
+		r.printf("%8.3f warning: VM %s: %v; the VMs start without a watchdog, so a QEMU started through a wrapper that does not exec it may outlive a runner killed with SIGKILL\n",
+			r.now().Seconds(), vm.Name, p.noDog)
 	}
 	info.PID = p.cmd.Process.Pid
 	r.procs = append(r.procs, p)

@@ -29,13 +29,14 @@ type process struct {
 	name  string
 	cmd   *exec.Cmd
 	dog   *watchdog // kills QEMU's process group if the runner dies (Linux)
+	noDog error     // why there is no watchdog where there should be one
 	pgid  int       // QEMU's process group
 	log   *os.File
 	clock hub.Clock
 	start time.Time // the run's start
 
 	mu     sync.Mutex
-	exited bool
+	exited bool // QEMU has ended and what was left of its group is killed: no more signals to it
 	status string
 	done   chan struct{} // closed when QEMU has ended and its console is read
 }
@@ -52,7 +53,8 @@ type event struct {
 // Lines go to events until stop is closed; the exit goes too. QEMU runs
 // in its own process group (an interrupt on the terminal reaches the
 // runner only, which stops it in order); that group, with whatever QEMU
-// started, is killed if the runner dies (on Linux: see watchdog).
+// started, is killed once QEMU has ended, and if the runner dies (on
+// Linux, where a watchdog starts: see watchdog).
 func startProcess(vm int, name, bin string, args []string, dir, logPath string, clock hub.Clock, start time.Time,
 	events chan<- event, stop <-chan struct{}) (*process, error) {
 	log, err := os.Create(logPath)
@@ -61,10 +63,8 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	}
 	fmt.Fprintf(log, "# %s\n# cwd=%s\n# t0=%s\n", shell.Quote(append([]string{bin}, args...)), dir, start.UTC().Format(time.RFC3339Nano))
 	p := &process{vm: vm, name: name, log: log, clock: clock, start: start, done: make(chan struct{})}
-	if p.dog, err = startWatchdog(); err != nil {
-		fmt.Fprintf(log, "%8.3f # could not start: %v\n", p.since().Seconds(), err)
-		log.Close()
-		return nil, fmt.Errorf("VM %s: %w", name, err)
+	if p.dog, p.noDog = startWatchdog(); p.noDog != nil {
+		fmt.Fprintf(log, "%8.3f # %v: QEMU starts without one\n", p.since().Seconds(), p.noDog)
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -92,12 +92,21 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	go func() {
 		defer close(p.done)
 		p.read(pr, events, stop)
-		err := p.cmd.Wait()
+		err := waitQEMU(p.cmd, func() {
+			// What QEMU left in its group (the VM of a wrapper that started
+			// it in the background and exited, say) ends with it. From now
+			// on nothing signals the group: once QEMU is reaped and the
+			// watchdog stopped, its id may be another's.
+			p.mu.Lock()
+			syscall.Kill(-p.pgid, syscall.SIGKILL)
+			p.exited = true
+			p.mu.Unlock()
+		})
 		p.dog.stop() // only now: while it lives, the group id cannot be reused
 		pr.Close()
 		status := exitText(err)
 		p.mu.Lock()
-		p.exited, p.status = true, status
+		p.status = status
 		p.mu.Unlock()
 		at := p.since()
 		fmt.Fprintf(log, "%8.3f # exit: %s\n", at.Seconds(), status)
@@ -160,27 +169,32 @@ func readLine(br *bufio.Reader) (string, int, error) {
 	}
 }
 
-// running reports whether QEMU has not ended yet.
-func (p *process) running() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return !p.exited
-}
-
 // terminate asks QEMU's process group to end (SIGTERM: QEMU shuts the
 // guest off and exits), then kills it after grace; it returns once QEMU
-// has ended and its console is read.
+// has ended and its console is read. Once QEMU has ended, what was left
+// of its group is killed already.
 func (p *process) terminate(grace time.Duration) {
-	if p.running() {
-		syscall.Kill(-p.pgid, syscall.SIGTERM)
+	if p.signal(syscall.SIGTERM) {
 		select {
 		case <-p.done:
 			return
 		case <-hub.After(p.clock, grace):
 		}
-		syscall.Kill(-p.pgid, syscall.SIGKILL)
+		p.signal(syscall.SIGKILL)
 	}
 	<-p.done
+}
+
+// signal sends sig to QEMU's process group, unless QEMU has ended (then
+// the group's id may be free); it reports whether it did.
+func (p *process) signal(sig syscall.Signal) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exited {
+		return false
+	}
+	syscall.Kill(-p.pgid, sig)
+	return true
 }
 
 func exitText(err error) string {

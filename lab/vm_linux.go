@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Pdeathsig reaches only the runner's direct child: a QEMU started through
@@ -22,6 +23,9 @@ import (
 // its console and reaps it, so its pid, exit status and start errors are
 // QEMU's own. The watchdog, as a member of the group, also keeps the
 // group's id from being reused while the runner may still signal it.
+//
+// A watchdog that cannot start (no /proc, say) costs only that protection:
+// the VM starts without one, as before it existed, and the run warns once.
 
 // watchdogArg, as os.Args[1], with the runner's pid in watchdogEnv, makes
 // any binary that contains this package a watchdog (see init).
@@ -35,6 +39,10 @@ const (
 // tied to the thread that started the watchdog).
 const watchdogPoll = time.Second
 
+// watchdogExe is the watchdog's executable: the runner's own (a variable
+// for the test of a watchdog that cannot start).
+var watchdogExe = "/proc/self/exe"
+
 func init() {
 	if len(os.Args) == 2 && os.Args[1] == watchdogArg && os.Getenv(watchdogEnv) != "" {
 		watchdogMain()
@@ -45,19 +53,23 @@ func init() {
 // then waits for the runner to die, and kills its own process group. The
 // runner's SIGTERM to the group (stopping QEMU) does not end it; the
 // runner kills it by pid once QEMU has ended.
+//
+// It acts only as the runner starts it: leading a process group of its
+// own, the runner's child. Run otherwise (by hand, with watchdogEnv set),
+// the group it would kill is its caller's, so it exits and kills nothing;
+// so does a watchdog whose runner died before it started (the runner
+// starts QEMU only once the watchdog is ready).
 func watchdogMain() {
 	runner, err := strconv.Atoi(os.Getenv(watchdogEnv))
-	if err != nil {
+	if err != nil || syscall.Getpgrp() != os.Getpid() || os.Getppid() != runner {
 		os.Exit(2)
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	orphaned := func() bool { return os.Getppid() != runner }
-	if !orphaned() {
-		ready := os.NewFile(3, "ready")
-		ready.Write([]byte{1})
-		ready.Close()
-	}
+	ready := os.NewFile(3, "ready")
+	ready.Write([]byte{1})
+	ready.Close()
 	tick := time.NewTicker(watchdogPoll)
 	for !orphaned() {
 		select {
@@ -79,7 +91,7 @@ func startWatchdog() (*watchdog, error) {
 		return nil, err
 	}
 	defer r.Close()
-	cmd := exec.Command("/proc/self/exe", watchdogArg)
+	cmd := exec.Command(watchdogExe, watchdogArg)
 	cmd.Env = append(os.Environ(), watchdogEnv+"="+strconv.Itoa(os.Getpid()))
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGHUP}
@@ -110,8 +122,30 @@ func (w *watchdog) stop() {
 }
 
 // vmProcAttr starts a QEMU in the watchdog's process group (so that a
-// signal reaches whatever it started, and the watchdog can kill it all) and
-// kills QEMU itself at once should the lab die without stopping it.
+// signal reaches whatever it started, and the watchdog can kill it all), or
+// without one in a group of its own, and kills QEMU itself at once should
+// the lab die without stopping it.
 func vmProcAttr(w *watchdog) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pgid: w.pgid(), Pdeathsig: syscall.SIGKILL}
+	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if w != nil {
+		a.Pgid = w.pgid()
+	}
+	return a
+}
+
+// waitQEMU waits for QEMU to end and reaps it, calling ended in between:
+// while QEMU is a zombie, its pid, its process group's id, is not reused,
+// so ended can still signal the group.
+func waitQEMU(cmd *exec.Cmd, ended func()) error {
+	const pPID = 1     // P_PID
+	var info [128]byte // siginfo_t
+	for {
+		_, _, e := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(cmd.Process.Pid), uintptr(unsafe.Pointer(&info)),
+			syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+		if e != syscall.EINTR {
+			break
+		}
+	}
+	ended()
+	return cmd.Wait()
 }
