@@ -94,6 +94,11 @@ func TestProbesAgainstHonestTarget(t *testing.T) {
 				tctx, stopTarget := context.WithCancel(ctx)
 				defer stopTarget()
 				target.start(tctx)
+				// The target listens before the prober sends: a probe
+				// that sends its round before the target's socket is
+				// bound, and then sees the target dial by its fallback,
+				// has tested nothing.
+				synctest.Wait()
 				prober.start(ctx)
 				if err := prober.wait(); err != nil {
 					t.Fatalf("probe Run: %v\nprobe:\n%s\ntarget:\n%s", err, strings.Join(prober.log.lines(), "\n"), strings.Join(target.log.lines(), "\n"))
