@@ -78,15 +78,7 @@ func TestReplayFollowsTheRecordedPeers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			live := recordPeers(t, tc.recorded)
-			r, err := Open(Config{Inputs: []Input{memInput("peers.pcapng", live)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out bytes.Buffer
-			res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, out := replayCapturing(t, memInput("peers.pcapng", live))
 			for _, p := range res.Ports {
 				if p.Name == "b" && (p.Stats.TxFrames != tc.sent || p.Stats.Drops["port-down"] != tc.dropped) {
 					t.Errorf("port b: sent %d, drops %v; want %d sent and %d port-down", p.Stats.TxFrames, p.Stats.Drops, tc.sent, tc.dropped)
@@ -112,7 +104,7 @@ func TestReplayFollowsTheRecordedPeers(t *testing.T) {
 				}
 				return got
 			}
-			want, got := describe(live), describe(out.Bytes())
+			want, got := describe(live), describe(out)
 			if !slices.Equal(got, want) {
 				t.Errorf("the replay's capture differs from the live one:\n got %q\nwant %q", got, want)
 			}
@@ -138,6 +130,22 @@ func (fs memFS) config(meta capture.Meta) capture.Config {
 	}
 }
 
+// replayCapturing replays ins in hub mode and returns the result and the
+// replay's capture.
+func replayCapturing(t *testing.T, ins ...Input) (*Result, []byte) {
+	t.Helper()
+	r, err := Open(Config{Inputs: ins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, out.Bytes()
+}
+
 // replayFiles replays the named files of fs and returns port b's sent
 // frames and port-down drops, and the replay's capture.
 func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, out []byte) {
@@ -150,15 +158,7 @@ func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, ou
 		}
 		ins = append(ins, memInput(p, b.Bytes()))
 	}
-	r, err := Open(Config{Inputs: ins})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out := replayCapturing(t, ins...)
 	if len(res.PeerErrors) > 0 {
 		t.Errorf("peer errors: %q", res.PeerErrors)
 	}
@@ -167,7 +167,7 @@ func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, ou
 			sent, down = p.Stats.TxFrames, p.Stats.Drops["port-down"]
 		}
 	}
-	return sent, down, buf.Bytes()
+	return sent, down, out
 }
 
 // peersSim is a simulated hub in hub mode with ports, whose capture,
@@ -400,17 +400,9 @@ func TestForeignPortsHaveAVMInAReplayOfAReplay(t *testing.T) {
 		{5 * time.Millisecond, hubtest.Frame(hubtest.Broadcast, macC, "from c")},
 		{35 * time.Millisecond, hubtest.Frame(hubtest.Broadcast, macC, "from c again")},
 	})
-	r, err := Open(Config{Inputs: []Input{memInput("peers.pcapng", live), {Path: "c.pcap", Port: "c", Open: memInput("c.pcap", cFrames).Open}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out := replayCapturing(t, memInput("peers.pcapng", live), Input{Path: "c.pcap", Port: "c", Open: memInput("c.pcap", cFrames).Open})
 	first := portStats(res)
-	again := replayStats(t, memInput("replay.pcapng", out.Bytes()))
+	again := replayStats(t, memInput("replay.pcapng", out))
 	for _, port := range []string{"a", "b", "c"} {
 		f, g := first[port], again[port]
 		if f.TxFrames != g.TxFrames || f.Drops["port-down"] != g.Drops["port-down"] {
