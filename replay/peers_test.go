@@ -78,15 +78,7 @@ func TestReplayFollowsTheRecordedPeers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			live := recordPeers(t, tc.recorded)
-			r, err := Open(Config{Inputs: []Input{memInput("peers.pcapng", live)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out bytes.Buffer
-			res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, out := replayCapturing(t, memInput("peers.pcapng", live))
 			for _, p := range res.Ports {
 				if p.Name == "b" && (p.Stats.TxFrames != tc.sent || p.Stats.Drops["port-down"] != tc.dropped) {
 					t.Errorf("port b: sent %d, drops %v; want %d sent and %d port-down", p.Stats.TxFrames, p.Stats.Drops, tc.sent, tc.dropped)
@@ -112,7 +104,7 @@ func TestReplayFollowsTheRecordedPeers(t *testing.T) {
 				}
 				return got
 			}
-			want, got := describe(live), describe(out.Bytes())
+			want, got := describe(live), describe(out)
 			if !slices.Equal(got, want) {
 				t.Errorf("the replay's capture differs from the live one:\n got %q\nwant %q", got, want)
 			}
@@ -138,6 +130,22 @@ func (fs memFS) config(meta capture.Meta) capture.Config {
 	}
 }
 
+// replayCapturing replays ins in hub mode and returns the result and the
+// replay's capture.
+func replayCapturing(t *testing.T, ins ...Input) (*Result, []byte) {
+	t.Helper()
+	r, err := Open(Config{Inputs: ins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, out.Bytes()
+}
+
 // replayFiles replays the named files of fs and returns port b's sent
 // frames and port-down drops, and the replay's capture.
 func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, out []byte) {
@@ -150,15 +158,7 @@ func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, ou
 		}
 		ins = append(ins, memInput(p, b.Bytes()))
 	}
-	r, err := Open(Config{Inputs: ins})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out := replayCapturing(t, ins...)
 	if len(res.PeerErrors) > 0 {
 		t.Errorf("peer errors: %q", res.PeerErrors)
 	}
@@ -167,7 +167,36 @@ func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, ou
 			sent, down = p.Stats.TxFrames, p.Stats.Drops["port-down"]
 		}
 	}
-	return sent, down, buf.Bytes()
+	return sent, down, out
+}
+
+// peersSim is a simulated hub in hub mode with ports, whose capture,
+// in fs, records its peers (capture.PeersRecorded); tune adjusts the
+// capture's configuration. Each port's VM is noted attached at 0, as
+// serve notes a VM that connects at once.
+func peersSim(t *testing.T, ports []string, tune func(*capture.Config)) (memFS, *capture.Sink, *hubtest.Sim) {
+	t.Helper()
+	fs := memFS{}
+	cfg := fs.config(capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}})
+	tune(&cfg)
+	sink, err := capture.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Observers: []hub.Observer{sink}})
+	for _, p := range ports {
+		id, _ := sim.Core().Lookup(p)
+		sim.Core().NotePeer(id, 0, "chan "+p, true, "")
+	}
+	return fs, sink, sim
+}
+
+// perPortFiles makes peersSim's capture one file per port.
+func perPortFiles(t *testing.T) func(*capture.Config) {
+	return func(c *capture.Config) {
+		c.PerPort = true
+		c.Path = t.TempDir() + "/run.pcapng" // per-port files need the directory; the files are fs's
+	}
 }
 
 // TestReplayOfOneFileKnowsItsVMs: each file of a rotated capture says in
@@ -177,21 +206,11 @@ func replayFiles(t *testing.T, fs memFS, paths ...string) (sent, down uint64, ou
 // for want of a VM, and delivers the rest; a replay of the replay does
 // the same.
 func TestReplayOfOneFileKnowsItsVMs(t *testing.T) {
-	fs := memFS{}
+	fs, sink, sim := peersSim(t, []string{"a", "b"}, func(c *capture.Config) { c.RotatePackets = 4 })
 	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}}
-	cfg := fs.config(meta)
-	cfg.RotatePackets = 4
-	sink, err := capture.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	c := sim.Core()
-	a, _ := c.Lookup("a")
 	b, _ := c.Lookup("b")
 	mac := hubtest.MAC("02:00:00:00:00:0a")
-	c.NotePeer(a, 0, "chan a", true, "")
-	c.NotePeer(b, 0, "chan b", true, "")
 	for i := range 4 { // two files of a's frames and b's copies, all delivered
 		sim.SendAt(time.Duration(10+i)*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "with b"))
 	}
@@ -244,21 +263,9 @@ func TestReplayOfOneFileKnowsItsVMs(t *testing.T) {
 // ends with the same trailer (an edit and a detach after the last frame):
 // a replay of the files together makes each once.
 func TestPerPortTrailersAreMadeOnce(t *testing.T) {
-	fs := memFS{}
-	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}}
-	cfg := fs.config(meta)
-	cfg.PerPort = true
-	cfg.Path = t.TempDir() + "/run.pcapng" // per-port files need the directory; the files are fs's
-	sink, err := capture.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
+	fs, sink, sim := peersSim(t, []string{"a", "b"}, perPortFiles(t))
 	c := sim.Core()
-	a, _ := c.Lookup("a")
 	b, _ := c.Lookup("b")
-	c.NotePeer(a, 0, "chan a", true, "")
-	c.NotePeer(b, 0, "chan b", true, "")
 	sim.SendAt(10*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
 	sim.AdvanceTo(20 * time.Millisecond)
 	e := filter.Edit{At: sim.Now(), Op: filter.EditLinkDown, Name: "b"}
@@ -319,23 +326,14 @@ func replayStats(t *testing.T, ins ...Input) map[string]hub.StatsSnapshot {
 // VMs leave.
 func perPortRun(t *testing.T) (memFS, []string) {
 	t.Helper()
-	fs := memFS{}
-	cfg := fs.config(capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded}})
-	cfg.PerPort = true
-	cfg.Path = t.TempDir() + "/run.pcapng" // per-port files need the directory; the files are fs's
-	sink, err := capture.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b", "c"}, Observers: []hub.Observer{sink}})
+	fs, sink, sim := peersSim(t, []string{"a", "c"}, perPortFiles(t))
+	sim.AddPort(t, "b") // b's VM comes later
 	c := sim.Core()
 	id := func(name string) hub.PortID { p, _ := c.Lookup(name); return p }
 	bq := c.Egress(id("b"))
 	if err := c.SetEgress(id("b"), nil); err != nil {
 		t.Fatal(err)
 	}
-	c.NotePeer(id("a"), 0, "chan a", true, "")
-	c.NotePeer(id("c"), 0, "chan c", true, "")
 	mac := func(b byte) [6]byte { return hubtest.MAC(fmt.Sprintf("02:00:00:00:00:%02x", b)) }
 	sim.SendAt(10*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac(0xa), "before b"))
 	sim.AdvanceTo(20 * time.Millisecond)
@@ -402,17 +400,9 @@ func TestForeignPortsHaveAVMInAReplayOfAReplay(t *testing.T) {
 		{5 * time.Millisecond, hubtest.Frame(hubtest.Broadcast, macC, "from c")},
 		{35 * time.Millisecond, hubtest.Frame(hubtest.Broadcast, macC, "from c again")},
 	})
-	r, err := Open(Config{Inputs: []Input{memInput("peers.pcapng", live), {Path: "c.pcap", Port: "c", Open: memInput("c.pcap", cFrames).Open}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub, Capture: memCapture(&out, capture.Meta{Version: "test", Start: hub.DefaultEpoch})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, out := replayCapturing(t, memInput("peers.pcapng", live), Input{Path: "c.pcap", Port: "c", Open: memInput("c.pcap", cFrames).Open})
 	first := portStats(res)
-	again := replayStats(t, memInput("replay.pcapng", out.Bytes()))
+	again := replayStats(t, memInput("replay.pcapng", out))
 	for _, port := range []string{"a", "b", "c"} {
 		f, g := first[port], again[port]
 		if f.TxFrames != g.TxFrames || f.Drops["port-down"] != g.Drops["port-down"] {
