@@ -193,27 +193,13 @@ func (s *Suite) Run(ctx context.Context) (rep *Report, err error) {
 	defer func() { err = rep.finish(ctx, start, err) }()
 	baselines := map[string]*Result{} // throughput's, by baselineKey
 
-	kinds := []string{"throughput"}
-	if s.OpenLoop {
-		kinds = append(kinds, "open")
-	}
-	for _, tr := range s.Transports {
-		for _, size := range s.Sizes {
-			for _, ports := range s.Ports {
-				for _, kind := range kinds {
-					base := Scenario{Kind: kind, Transport: tr, Size: size, Ports: ports, Duration: s.Duration, Window: s.Window}
-					if kind == "open" {
-						base.Window = 0
-					}
-					b, err := s.group(ctx, rep, base, s.groupTargets(kind))
-					if err != nil {
-						return rep, err
-					}
-					if b != nil && kind == "throughput" {
-						baselines[baselineKey(b.Scenario)] = b
-					}
-				}
-			}
+	for _, base := range s.groupBases() {
+		b, err := s.group(ctx, rep, base, s.groupTargets(base.Kind))
+		if err != nil {
+			return rep, err
+		}
+		if b != nil && base.Kind == "throughput" {
+			baselines[baselineKey(b.Scenario)] = b
 		}
 	}
 
@@ -265,24 +251,38 @@ func (s *Suite) example() string {
 	return "none"
 }
 
-// scenarios lists every scenario Run may measure, baselines included,
-// before any filter; Run picks from the same matrix.
-func (s *Suite) scenarios() []job {
-	var all []job
+// groupBases lists the throughput and open-loop groups Run measures, in
+// its order: by transport, size, port count, then kind.
+func (s *Suite) groupBases() []Scenario {
 	kinds := []string{"throughput"}
 	if s.OpenLoop {
 		kinds = append(kinds, "open")
 	}
+	var out []Scenario
 	for _, tr := range s.Transports {
 		for _, size := range s.Sizes {
 			for _, ports := range s.Ports {
 				for _, kind := range kinds {
-					base := Scenario{Kind: kind, Transport: tr, Size: size, Ports: ports, Pattern: Unicast}
-					all = append(all, job{base, Direct{}})
-					all = append(all, s.groupJobs(base, s.groupTargets(kind))...)
+					base := Scenario{Kind: kind, Transport: tr, Size: size, Ports: ports, Duration: s.Duration, Window: s.Window}
+					if kind == "open" {
+						base.Window = 0
+					}
+					out = append(out, base)
 				}
 			}
 		}
+	}
+	return out
+}
+
+// scenarios lists every scenario Run may measure, baselines included,
+// before any filter; Run picks from the same matrix.
+func (s *Suite) scenarios() []job {
+	var all []job
+	for _, base := range s.groupBases() {
+		base.Pattern = Unicast
+		all = append(all, job{base, Direct{}})
+		all = append(all, s.groupJobs(base, s.groupTargets(base.Kind))...)
 	}
 	for _, size := range s.LatencySizes {
 		sc := Scenario{Kind: "latency", Transport: s.Transports[0], Size: size, Ports: 2, Pattern: Unicast}
