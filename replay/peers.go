@@ -14,12 +14,13 @@ import (
 // nothing to a port without one (port-down). A capture whose header says
 // peers=recorded (capture.PeersKey) notes every change (hub.PeerPrefix)
 // and says in each file's header which ports have a VM when the file
-// starts (capture.PeersAttachedKey). A replay takes each l2hub section's
-// ports up or down as its header says when it reaches the section, then
-// follows the notes, so that it drops what the live hub dropped for want
-// of a VM, from any file of a rotated or per-port capture. Ports of other
-// captures, and of l2hub captures that do not record their peers, have a
-// VM throughout.
+// starts (capture.PeersAttachedKey). A replay takes the run's ports up or
+// down as each input's first header says from the start, and as each
+// later section's says when it reaches it (where no newer change was
+// made), and follows the notes at their times, so that it drops what the
+// live hub dropped for want of a VM, from any files of a rotated or
+// per-port capture. Ports of other captures, and of l2hub captures that
+// do not record their peers, have a VM throughout.
 
 // recordsPeers reports whether any of the headers says the capture notes
 // its peer changes.
