@@ -45,21 +45,47 @@ func TestAnnotate(t *testing.T) {
 	}
 }
 
-// An annotation is bounded: however long, the comment stays within
-// MaxComment.
+// Annotations are bounded: however many and however long, the comment
+// stays within MaxComment; what does not fit is left out whole lines at a
+// time (a line cut inside, an edit's record, could not be read back) and
+// the comment says how many (LinesLeftOut), after the frame and in the
+// trailer alike.
 func TestAnnotateBounded(t *testing.T) {
 	fs := newMemFS()
 	cfg := memConfig(fs)
 	s := mustOpen(t, cfg)
 	run(s, []step{addPort(0, "a", "")})
-	for range 4 {
-		s.Annotate(strings.Repeat("x", MaxComment))
+	line := strings.Repeat("x", 1000)
+	for range 20 { // 16 fit beside the frame's notes; 4 do not
+		s.Annotate(line)
 	}
+	s.Annotate(strings.Repeat("y", MaxComment)) // never fits
+	s.Annotate(strings.Repeat("z", 500) + "\n" + strings.Repeat("z", 500))
 	run(s, []step{event(0, 0, "a", hub.Ingress, frame(60, 1, 2, 1), false)})
+	for range 20 {
+		s.Annotate(line) // after the last frame: the trailer
+	}
 	mustClose(t, s)
-	got, _ := readAll(t, fs.file(t, cfg.Path))
-	if len(got) != 1 || len(got[0].Comment) > MaxComment || !strings.HasPrefix(got[0].Comment, "xxx") {
-		t.Errorf("got %d packets, comment of %d bytes, want 1 packet with a comment of at most %d", len(got), len(got[0].Comment), MaxComment)
+	got, r := readAll(t, fs.file(t, cfg.Path))
+	if len(got) != 1 {
+		t.Fatalf("got %d packets, want 1", len(got))
+	}
+	for _, c := range []string{got[0].Comment, r.Trailer()} {
+		if len(c) > MaxComment {
+			t.Errorf("a comment of %d bytes, more than %d", len(c), MaxComment)
+		}
+		for l := range strings.Lines(c) {
+			if l = strings.TrimSuffix(l, "\n"); l != line && LinesLeftOut(l) == 0 {
+				t.Errorf("a line %.40q... of %d bytes: want whole annotation lines and the count of those left out", l, len(l))
+			}
+		}
+	}
+	kept := strings.Count(got[0].Comment, line)
+	if lost := LinesLeftOut(got[0].Comment); kept+int(lost) != 23 || lost == 0 {
+		t.Errorf("the frame's comment keeps %d lines and says %d were left out; want 23 in all, some left out", kept, lost)
+	}
+	if kept, lost := strings.Count(r.Trailer(), line), LinesLeftOut(r.Trailer()); kept+int(lost) != 20 || lost == 0 {
+		t.Errorf("the trailer keeps %d lines and says %d were left out; want 20 in all, some left out", kept, lost)
 	}
 }
 

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -33,7 +34,10 @@ type Sink struct {
 	metas   []metaChange // SetMeta's changes not yet taken, in queue order
 	note    []byte       // Annotate's text for the next packet record's comment
 	missed  uint64       // events dropped (queue full) since the last record queued
-	closed  bool
+	// linesLost counts the annotation lines that did not fit the comment
+	// of the record that carries note (Annotate).
+	linesLost uint64
+	closed    bool
 
 	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
 	done chan struct{} // closed when the writer has closed every file
@@ -249,12 +253,22 @@ func (s *Sink) Observe(ev *hub.Event) {
 		b = appendGap(b, s.missed, "before this one")
 		s.missed = 0
 	}
-	if len(s.note) > 0 {
-		if len(b) > c {
-			b = append(b, '\n')
+	if len(s.note) > 0 || s.linesLost > 0 {
+		// The annotations go whole lines at a time, as many as fit beside
+		// the frame's own notes; the rest are counted, and said.
+		room := MaxComment - (len(b) - c) - 1 - maxLostLine
+		kept, lost := wholeLines(s.note, room)
+		lost += s.linesLost
+		for _, part := range [][]byte{kept, appendLost(nil, lost)} {
+			if len(part) == 0 {
+				continue
+			}
+			if len(b) > c {
+				b = append(b, '\n')
+			}
+			b = append(b, part...)
 		}
-		b = append(b, s.note...)
-		s.note = s.note[:0]
+		s.note, s.linesLost = s.note[:0], 0
 	}
 	if len(b)-c > MaxComment {
 		b = b[:c+len(cutText(b[c:], MaxComment))]
@@ -338,16 +352,88 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // hub stopped) are written at Close into the statistics block that ends
 // each pcapng file, where [Reader.Trailer] finds them; classic pcap has no
 // place for them.
+//
+// What does not fit a comment (MaxComment) is left out whole lines at a
+// time, never cut inside one, and the comment says how many lines it left
+// out (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
 func (s *Sink) Annotate(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || text == "" || len(s.note) >= MaxComment {
+	if s.closed || text == "" {
+		return
+	}
+	if len(s.note)+1+len(text) > MaxComment-maxLostLine {
+		s.linesLost += uint64(strings.Count(text, "\n") + 1)
 		return
 	}
 	if len(s.note) > 0 {
 		s.note = append(s.note, '\n')
 	}
-	s.note = append(s.note, text[:min(len(text), MaxComment)]...)
+	s.note = append(s.note, text...)
+}
+
+// lostPrefix starts the comment line that says how many annotation lines
+// a comment left out: "capture: 3 comment lines left out (a comment holds
+// at most 16384 bytes)".
+const lostPrefix = "capture: "
+
+// lostSuffix ends it.
+var lostSuffix = fmt.Sprintf(" comment lines left out (a comment holds at most %d bytes)", MaxComment)
+
+// maxLostLine bounds appendLost's line.
+const maxLostLine = 100
+
+// appendLost appends the line that says n lines were left out, if n > 0.
+func appendLost(b []byte, n uint64) []byte {
+	if n == 0 {
+		return b
+	}
+	b = append(b, lostPrefix...)
+	b = strconv.AppendUint(b, n, 10)
+	return append(b, lostSuffix...)
+}
+
+// LinesLeftOut returns how many annotation lines a capture comment (a
+// packet's, or Reader.Trailer) says it left out for want of room.
+func LinesLeftOut(comment string) uint64 {
+	if !strings.Contains(comment, lostSuffix) {
+		return 0
+	}
+	var n uint64
+	for line := range strings.Lines(comment) {
+		rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), lostPrefix)
+		if !ok {
+			continue
+		}
+		if num, ok := strings.CutSuffix(rest, lostSuffix); ok {
+			if k, err := strconv.ParseUint(num, 10, 64); err == nil {
+				n += k
+			}
+		}
+	}
+	return n
+}
+
+// wholeLines returns the longest run of note's first lines that fits in
+// room bytes, and how many lines it leaves out.
+func wholeLines(note []byte, room int) (kept []byte, lost uint64) {
+	if len(note) <= room {
+		return note, 0
+	}
+	end := 0
+	for i, c := range note {
+		if c == '\n' {
+			if i > room {
+				break
+			}
+			end = i
+		}
+	}
+	lost = uint64(bytes.Count(note[end:], []byte{'\n'})) // the lines after the kept ones' last newline
+	if end == 0 {
+		lost++ // no newline kept: the first line is lost too
+	}
+	return note[:end], lost
 }
 
 // GapPrefix starts the comment line that marks where events are missing
@@ -440,6 +526,13 @@ func (s *Sink) queueTrailerLocked() {
 		}
 		s.note = appendGap(s.note, s.missed, "after the last record")
 		s.missed = 0
+	}
+	if s.linesLost > 0 {
+		if len(s.note) > 0 {
+			s.note = append(s.note, '\n')
+		}
+		s.note = appendLost(s.note, s.linesLost)
+		s.linesLost = 0
 	}
 	if len(s.note) == 0 {
 		return

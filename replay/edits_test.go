@@ -219,3 +219,35 @@ func TestReplayCountsTheCapturesGaps(t *testing.T) {
 		t.Errorf("the warnings (%v): %q", err, w.String())
 	}
 }
+
+// TestReplayCountsTheLinesLeftOut: annotations that did not fit a frame's
+// comment (a burst of control edits or VM changes with no frame between)
+// are left out by the capture, which says how many; the replay adds them
+// up and warns that it cannot make them.
+func TestReplayCountsTheLinesLeftOut(t *testing.T) {
+	buf, sink, sim := recordLive(t, nil)
+	mac := hubtest.MAC("02:00:00:00:00:0a")
+	for range 40 {
+		sink.Annotate(strings.Repeat("n", 1000))
+	}
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "one"))
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(Config{Inputs: []Input{memInput("full.pcapng", buf.Bytes())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Inputs) != 1 || res.Inputs[0].LinesLeftOut == 0 || res.Inputs[0].LinesLeftOut >= 40 {
+		t.Fatalf("got inputs %+v, want some of the 40 lines left out", res.Inputs)
+	}
+	var w strings.Builder
+	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "comment lines where a frame's comment was full") {
+		t.Errorf("the warnings (%v): %q", err, w.String())
+	}
+}

@@ -106,6 +106,7 @@ type source struct {
 	trailed  bool            // the run has made what trailer notes (endInput)
 	early    map[string]bool // peer lines of head the run made before other inputs' records (earlyPeers)
 	missing  uint64          // events the capture says it lost (capture.Gaps)
+	leftOut  uint64          // annotation lines it says it left out (capture.LinesLeftOut)
 	back     int             // frames replayed later than stamped: the clock had passed their time
 	mostBack time.Duration   // the most one of them was
 	meta     capture.FileMeta

@@ -484,6 +484,10 @@ type InputResult struct {
 	// fell behind the live hub: capture.Gaps): what they would have
 	// done is not replayed.
 	Missing uint64 `json:"missing,omitempty"`
+	// LinesLeftOut counts the annotation lines an l2hub capture says it
+	// left out where a comment was full (capture.LinesLeftOut): edits and
+	// VM changes the replay cannot make.
+	LinesLeftOut uint64 `json:"lines_left_out,omitempty"`
 	// Back counts the frames stamped before a time the replay had already
 	// reached (the capture's clock ran backwards); virtual time does not go
 	// back, so they were replayed at the time reached. MostBack is the
@@ -692,7 +696,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	defer func() {
 		for _, s := range srcs {
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
 				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
@@ -758,6 +762,7 @@ func (x *run) endInput(s *source) {
 	s.trailed = true
 	if s.trailer != "" {
 		s.missing += capture.Gaps(s.trailer)
+		s.leftOut += capture.LinesLeftOut(s.trailer)
 		x.queueTrailer(s, s.trailer, s.head.Number)
 	}
 }
@@ -782,6 +787,7 @@ func (x *run) packet(s *source) {
 	var id hub.PortID
 	if c.l2hub {
 		s.missing += capture.Gaps(p.Comment)
+		s.leftOut += capture.LinesLeftOut(p.Comment)
 		if s.fresh { // the run's policy, and its VMs, from this section's header on
 			s.fresh = false
 			x.runs.add(capHeader{s.in.Path, s.meta})
