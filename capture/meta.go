@@ -84,17 +84,25 @@ func (m *Meta) PeersAttached() (ports []string, at time.Duration, ok bool, err e
 	var pa peersAttached
 	dec := json.NewDecoder(strings.NewReader(v))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&pa); err != nil || dec.More() {
-		if err == nil {
-			err = errors.New("text after the value")
-		}
-		return nil, 0, false, fmt.Errorf("header %s %.60q: %w", PeersAttachedKey, v, err)
+	if strings.HasPrefix(v, "[") {
+		err = dec.Decode(&pa.Ports) // an early form: the ports alone, as of 0
+	} else {
+		err = dec.Decode(&pa)
 	}
-	if pa.At < 0 {
-		return nil, 0, false, fmt.Errorf("header %s %.60q: negative time", PeersAttachedKey, v)
+	if err == nil && dec.More() {
+		err = errors.New("text after the value")
+	}
+	if err == nil && (pa.At < 0 || pa.At > maxPeersAt) {
+		err = fmt.Errorf("time %s out of range", pa.At)
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("header %s %.60q: %w", PeersAttachedKey, v, err)
 	}
 	return pa.Ports, pa.At, true, nil
 }
+
+// maxPeersAt bounds a header's peers time: a century, far beyond any run.
+const maxPeersAt = 100 * 365 * 24 * time.Hour
 
 var reservedKeys = map[string]bool{
 	"version": true, "seed": true, "config": true, "policy": true,

@@ -60,11 +60,16 @@ func TestHeadersSayWhichPortsHaveAVM(t *testing.T) {
 			t.Errorf("the files' headers say their states are as of %v, want %v (the latest change each reflects)", ats, wantAt)
 		}
 	}
-	for _, v := range []string{`["a",`, `["a"]`, `{"at":-1,"ports":[]}`, `{"at":1,"ports":[],"x":1}`, `{"at":1,"ports":[]} {}`} {
+	for _, v := range []string{`["a",`, `["a"] []`, `{"at":-1,"ports":[]}`, `{"at":1,"ports":[],"x":1}`, `{"at":1,"ports":[]} {}`,
+		`{"at":99999999999999999999,"ports":[]}`, `{"at":3155760000000000001,"ports":[]}`} {
 		bad := Meta{Extra: map[string]string{PeersKey: PeersRecorded, PeersAttachedKey: v}}
 		if _, _, _, err := bad.PeersAttached(); err == nil {
 			t.Errorf("peers-attached %s: no error", v)
 		}
+	}
+	list := Meta{Extra: map[string]string{PeersKey: PeersRecorded, PeersAttachedKey: `["a","b"]`}} // an early form
+	if ports, at, ok, err := list.PeersAttached(); !ok || err != nil || !slices.Equal(ports, []string{"a", "b"}) || at != 0 {
+		t.Errorf("a list: %v, %v, %v, %v; want a and b as of 0", ports, at, ok, err)
 	}
 	early := Meta{Extra: map[string]string{PeersKey: PeersRecorded}}
 	if ports, at, ok, err := early.PeersAttached(); !ok || err != nil || len(ports) != 0 || at != 0 {

@@ -45,8 +45,16 @@ func (x *run) sectionPeers(s *source) { x.headerPeers(s.in.Path, s.meta) }
 func (x *run) headerPeers(path string, meta capture.FileMeta) {
 	names, at, ok, err := meta.PeersAttached()
 	if err != nil {
-		x.peerError(fmt.Sprintf("%s: %v", path, err))
-		return
+		// Read as a header without the key: no port has a VM, as of 0;
+		// the notes say when VMs came.
+		if !x.badHeaders[path] {
+			if x.badHeaders == nil {
+				x.badHeaders = map[string]bool{}
+			}
+			x.badHeaders[path] = true
+			x.peerError(fmt.Sprintf("%s: %v; taken as no port with a VM at the start", path, err))
+		}
+		names, at, ok = nil, 0, true
 	}
 	if !ok {
 		return

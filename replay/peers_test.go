@@ -418,3 +418,71 @@ func TestForeignPortsHaveAVMInAReplayOfAReplay(t *testing.T) {
 		t.Errorf("a was sent %d frames (want both of c's), b dropped %d port-down (want c's at 5ms and a's at 10 and 50ms)", a.TxFrames, b.Drops["port-down"])
 	}
 }
+
+// TestRotatedReplayKeepsALateVMLate: a later file's header says a VM that
+// came during the run is there; replayed with the files before it, it
+// takes effect when its file starts, not from the run's start.
+func TestRotatedReplayKeepsALateVMLate(t *testing.T) {
+	fs, sink, sim := peersSim(t, []string{"a"}, func(c *capture.Config) { c.RotatePackets = 2 })
+	sim.AddPort(t, "b")
+	c := sim.Core()
+	b, _ := c.Lookup("b")
+	bq := c.Egress(b)
+	if err := c.SetEgress(b, nil); err != nil {
+		t.Fatal(err)
+	}
+	mac := hubtest.MAC("02:00:00:00:00:0a")
+	for _, at := range []time.Duration{10, 20} {
+		sim.SendAt(at*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "b not yet there"))
+	}
+	sim.AdvanceTo(30 * time.Millisecond)
+	if err := c.SetEgress(b, bq); err != nil {
+		t.Fatal(err)
+	}
+	c.NotePeer(b, sim.Now(), "chan b", true, "")
+	for _, at := range []time.Duration{40, 50} {
+		sim.SendAt(at*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "b there"))
+	}
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := sink.Files()
+	if len(files) != 4 {
+		t.Fatalf("files %v, want one per frame and its copy", files)
+	}
+	for _, tc := range []struct {
+		name       string
+		paths      []string
+		sent, down uint64
+	}{
+		{"all", files, 2, 2},
+		{"from the second", files[1:], 2, 1},
+		{"from the third", files[2:], 2, 0},
+	} {
+		if sent, down, _ := replayFiles(t, fs, tc.paths...); sent != tc.sent || down != tc.down {
+			t.Errorf("%s: b sent %d, %d port-down; want %d and %d", tc.name, sent, down, tc.sent, tc.down)
+		}
+	}
+}
+
+// TestUnreadablePeersHeader: a peers-attached header that cannot be read
+// (a damaged or crafted capture) is said once and read as no port with a
+// VM at the start, as a header without it: the notes still bring the VMs.
+func TestUnreadablePeersHeader(t *testing.T) {
+	live := recordPeers(t, true)
+	good := []byte(`peers-attached={"at":0,"ports":[]}`)
+	if !bytes.Contains(live, good) {
+		t.Fatalf("the capture has no %s", good)
+	}
+	bad := bytes.ReplaceAll(live, good, []byte(`peers-attached={"at":x,"ports":[]}`))
+	res, _ := replayCapturing(t, memInput("bad.pcapng", bad))
+	if len(res.PeerErrors) != 1 || !strings.Contains(res.PeerErrors[0], "taken as no port with a VM") {
+		t.Errorf("peer errors %q, want one saying how the header was taken", res.PeerErrors)
+	}
+	for _, p := range res.Ports {
+		if p.Name == "b" && (p.Stats.TxFrames != 1 || p.Stats.Drops["port-down"] != 2) {
+			t.Errorf("port b: sent %d, drops %v; want 1 sent and 2 port-down, as the live run", p.Stats.TxFrames, p.Stats.Drops)
+		}
+	}
+}

@@ -554,9 +554,12 @@ type run struct {
 	// peers: the capture records its peer changes, and the replay follows
 	// them (peers.go); noted is what the replay's capture says of each
 	// port's VM.
-	peers   bool
-	noted   map[hub.PortID]bool
-	changed map[hub.PortID]time.Duration // the latest VM change made on each port (policy time)
+	peers bool
+	noted map[hub.PortID]bool
+	// badHeaders are the inputs whose peers-attached header could not be
+	// read, said once each.
+	badHeaders map[string]bool
+	changed    map[hub.PortID]time.Duration // the latest VM change made on each port (policy time)
 	// trailers wait for their times (dueTrailers); trailerSeen holds
 	// every trailer line taken, which the files of a per-port capture
 	// repeat.
@@ -631,10 +634,14 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	for _, p := range r.ports {
 		x.addPort(p.name, p.desc)
 	}
-	// Each l2hub input's first header says which ports have a VM from its
-	// start, before any input's first record.
+	// The first file of each sequence (the segment's, or each port's)
+	// says which ports have a VM from the run's start, before any input's
+	// first record; a later file's header says so from its first record
+	// on (sectionPeers), as a VM may have come in between.
 	for _, h := range r.headers {
-		x.headerPeers(h.path, h.meta)
+		if h.meta.Part == 0 {
+			x.headerPeers(h.path, h.meta)
+		}
 	}
 	if x.peers && sink != nil {
 		x.foreignPeers()
