@@ -337,36 +337,19 @@ func (w *writer) eachOutput(fn func(*output)) {
 
 // retryFailed has every failed sequence try to resume.
 func (w *writer) retryFailed() {
-	if o := w.segment; o != nil && o.failed {
-		o.resume()
-	}
-	for _, p := range w.ports {
-		if o := w.perPort[p.id]; o != nil && o.failed {
+	w.eachOutput(func(o *output) {
+		if o.failed {
 			o.resume()
 		}
-	}
+	})
 }
 
 func (w *writer) flushAll() {
-	if w.segment != nil {
-		w.segment.flush()
-	}
-	for _, p := range w.ports {
-		if o := w.perPort[p.id]; o != nil {
-			o.flush()
-		}
-	}
+	w.eachOutput((*output).flush)
 }
 
 func (w *writer) closeAll() {
-	if w.segment != nil {
-		w.segment.close()
-	}
-	for _, p := range w.ports {
-		if o := w.perPort[p.id]; o != nil {
-			o.close()
-		}
-	}
+	w.eachOutput((*output).close)
 }
 
 // open creates the output's current file and writes its header: a pcap file

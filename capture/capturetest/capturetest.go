@@ -11,15 +11,8 @@ import (
 // owning its data, and fails the test on an unreadable or damaged file.
 func Packets(t testing.TB, path string) []capture.Packet {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	r, done := open(t, path)
+	defer done()
 	var out []capture.Packet
 	for p, err := range r.All() {
 		if err != nil {
@@ -35,19 +28,28 @@ func Packets(t testing.TB, path string) []capture.Packet {
 // neither.
 func Section(t testing.TB, path string) (capture.Section, capture.FileMeta) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := capture.NewReader(f, capture.ReadOptions{})
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	r, done := open(t, path)
+	defer done()
 	sec := r.Section()
 	fm, err := capture.ParseMeta(sec.Comment)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return sec, fm
+}
+
+// open returns a reader of the file at path and the function that closes
+// it, failing the test on a file it cannot open or read the start of.
+func open(t testing.TB, path string) (*capture.Reader, func()) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		f.Close()
+		t.Fatalf("%s: %v", path, err)
+	}
+	return r, func() { f.Close() }
 }
