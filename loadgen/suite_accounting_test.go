@@ -99,7 +99,7 @@ func TestCountSumsEveryRun(t *testing.T) {
 		t.Errorf("got %d sent and %d expected, want every run's %d", res.Sent, res.Expected, want)
 	}
 	rep.Evaluate("l2hub-bus", "none", "tcp")
-	if c := rep.Checks[0]; !c.Measured || c.Pass || !strings.Contains(c.Got, "in 2 of 3 runs") {
+	if c := rep.Checks[0]; !c.Lossless || !c.Measured || c.Pass || !strings.Contains(c.Got, "in 2 of 3 runs") {
 		t.Errorf("got lossless check %+v, want a failure naming the 2 lossy runs of 3", c)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +20,15 @@ type benchFlags struct {
 	loadgen.Options
 	json, process          bool
 	cpuprofile, memprofile string
+	failOn                 string
 }
+
+// The values of bench --fail-on.
+const (
+	failOnLoss    = "loss"
+	failOnTargets = "targets"
+	failOnNone    = "none"
+)
 
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f benchFlags
@@ -49,12 +58,19 @@ to the direct pair (shown as -). Duplicates are reported, not counted. In
 the paced latency scenarios latency runs from each frame's scheduled send
 time. With --count N, loss sums every run; rates come from the median-rate
 run and percentiles are the medians of the runs'. Ctrl-C prints what
-finished, marked interrupted, and exits non-zero.`,
+finished, marked interrupted, and exits non-zero.
+
+The exit status is 1 when a frame was lost in an overflow: pause scenario
+(--fail-on loss, the default: the hub's promise, which holds under any
+load), when any measured target failed (--fail-on targets: the ratios and
+latencies depend on the machine and its load), or only on errors (--fail-on
+none). The table or JSON is written first in every case.`,
 		Example: `  l2hub bench                      # the whole matrix, a few minutes
   l2hub bench --quick              # a smaller matrix in well under a minute
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
   l2hub bench --run 'l2hub\+policy/tcp/unicast/2p' --cpuprofile cpu.out
-  l2hub bench --json > bench.json`,
+  l2hub bench --json > bench.json
+  l2hub bench --quick --fail-on targets   # exit 1 unless every target holds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.runBench(cmd, stdout, stderr)
@@ -66,11 +82,17 @@ finished, marked interrupted, and exits non-zero.`,
 	fl.BoolVar(&f.process, "hub-process", false, "run each l2hub target as l2hub serve in a process of its own, as beside QEMU, rather than in the generator's (whose VMs then share no Go scheduler with the hub); CPU/frame counts both processes")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
+	fl.StringVar(&f.failOn, "fail-on", failOnLoss, "exit 1 when `what` fails: loss (a frame lost in an overflow: pause scenario), targets (any measured target), none")
 	return cmd
 }
 
 func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	f.Progress = stderr
+	switch f.failOn {
+	case failOnLoss, failOnTargets, failOnNone:
+	default:
+		return fmt.Errorf("--fail-on %q: want %s, %s or %s", f.failOn, failOnLoss, failOnTargets, failOnNone)
+	}
 	if f.process {
 		exe, err := os.Executable()
 		if err != nil {
@@ -99,5 +121,22 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if f.json {
 		write = rep.WriteJSON
 	}
-	return errors.Join(write(stdout), err)
+	return errors.Join(write(stdout), err, failed(rep, f.failOn))
+}
+
+// failed returns the error bench exits with when the report's checks
+// that --fail-on names did not all pass, or nil.
+func failed(rep *loadgen.Report, failOn string) error {
+	if failOn == failOnNone {
+		return nil
+	}
+	bad := rep.Failed(failOn == failOnTargets)
+	if len(bad) == 0 {
+		return nil
+	}
+	msg := make([]string, len(bad))
+	for i, c := range bad {
+		msg[i] = c.Target + ": " + c.Got
+	}
+	return fmt.Errorf("%d target(s) failed (--fail-on %s):\n  %s", len(bad), failOn, strings.Join(msg, "\n  "))
 }

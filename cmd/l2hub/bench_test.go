@@ -53,6 +53,7 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 		{"--window", "-1"},
 		{"--mode", "router"},
 		{"--load", "1.5"},
+		{"--fail-on", "sometimes"},
 	} {
 		t.Run(strings.TrimPrefix(args[0], "--"), func(t *testing.T) {
 			var out bytes.Buffer
@@ -81,6 +82,39 @@ func TestBenchRefusesABadMatrixUpFront(t *testing.T) {
 			}
 			if out.Len() != 0 || errs.Len() != 0 {
 				t.Errorf("ran something: stdout %q, stderr %q", out.String(), errs.String())
+			}
+		})
+	}
+}
+
+// TestBenchFailOn: by default bench exits non-zero only when the lossless
+// promise failed; --fail-on targets also when another measured target
+// did, never for one not measured; --fail-on none never.
+func TestBenchFailOn(t *testing.T) {
+	lossy := loadgen.Check{Target: "lossless", Got: "1 of 3 scenarios lost frames", Measured: true, Lossless: true}
+	slow := loadgen.Check{Target: "ratio", Got: "0.5x", Measured: true}
+	unmeasured := loadgen.Check{Target: "latency", Got: "not measured"}
+	ok := loadgen.Check{Target: "lossless", Got: "none lost", Measured: true, Pass: true, Lossless: true}
+	for _, tc := range []struct {
+		name   string
+		checks []loadgen.Check
+		failOn string
+		want   string // in the error; "" for none
+	}{
+		{"loss/lost", []loadgen.Check{lossy, slow}, failOnLoss, "1 target(s) failed (--fail-on loss):\n  lossless: 1 of 3"},
+		{"loss/slow", []loadgen.Check{ok, slow, unmeasured}, failOnLoss, ""},
+		{"targets/slow", []loadgen.Check{ok, slow, unmeasured}, failOnTargets, "1 target(s) failed (--fail-on targets):\n  ratio: 0.5x"},
+		{"targets/both", []loadgen.Check{lossy, slow}, failOnTargets, "2 target(s) failed"},
+		{"targets/unmeasured", []loadgen.Check{ok, unmeasured}, failOnTargets, ""},
+		{"none", []loadgen.Check{lossy, slow}, failOnNone, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := failed(&loadgen.Report{Checks: tc.checks}, tc.failOn)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}
