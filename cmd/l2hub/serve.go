@@ -36,8 +36,8 @@ A port is NAME=TRANSPORT:ADDRESS[,key=value...]:
   t=tap:l2h0,ip=10.42.0.1/24                host TAP interface (root or CAP_NET_ADMIN; mac=, netns=)
 
 Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
-(--loss a->b=5%, --delay a<->b=20ms±5ms, ...); every decision is seeded
-(--seed) and explained in the capture (--capture run.pcapng).`,
+(--loss 'a->b=5%', --delay 'a<->b=20ms±5ms', ..., quoted for the shell); every
+decision is seeded (--seed) and explained in the capture (--capture run.pcapng).`,
 		Example: `  l2hub serve --port a=tcp:127.0.0.1:7001 --port b=unix:/tmp/b.sock
   l2hub serve --config lab.yaml --mode hub
   l2hub serve --policy faults.yaml --seed 7 --capture run.pcapng
