@@ -299,6 +299,25 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 	}
 }
 
+// serve --help names every transport and every option a port of it takes.
+func TestServeHelpNamesEveryTransportAndOption(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, tr := range transport.Transports() {
+		if !regexp.MustCompile(`(^|[^\w-])` + regexp.QuoteMeta(string(tr)) + `([^\w-]|$)`).MatchString(help) {
+			t.Errorf("serve --help does not name transport %s", tr)
+		}
+		for _, k := range tr.Options() {
+			if !strings.Contains(help, k+"=") {
+				t.Errorf("serve --help does not show option %s= of transport %s", k, tr)
+			}
+		}
+	}
+}
+
 // unquotedLink finds a flag whose value names a link (a->b, a<->b) outside
 // quotes: pasted into a shell, `--loss a->b=5%` runs --loss a- with its
 // output sent to a file named b=5%.
