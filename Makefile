@@ -55,7 +55,8 @@ fuzz:
 		done; \
 	done
 
-# The QEMU end-to-end suite (needs QEMU and root; see e2e/).
+# The QEMU end-to-end suite (needs QEMU; as root it runs in a private network
+# namespace, without root on the host's loopback; see e2e/).
 e2e:
 	$(GO) test -tags e2e ./e2e/...
 

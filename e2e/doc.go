@@ -16,6 +16,7 @@
 // directory. When run as root, the whole suite runs in a private network
 // namespace so it neither sees nor disturbs other loopback traffic.
 //
-// Imports: nothing of l2hub; the tests import e2e/qemu and drive cmd/l2hub
-// and cmd/l2guest as binaries.
+// Imports: nothing of l2hub; the tests import e2e/qemu, capture (to read a
+// lab run's capture) and lab (its summary), and drive cmd/l2hub and
+// cmd/l2guest as binaries.
 package e2e

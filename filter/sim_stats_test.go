@@ -2,6 +2,8 @@ package filter_test
 
 import (
 	"math"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +156,7 @@ func tcpSYN(from, to string, seq uint32) []byte {
 // TestSimEveryImpairment runs the README's one-example-per-impairment
 // policy through the core with traffic on every link it names, and
 // requires every rule, the partition and the flap schedule to have acted,
-// with the note the README shows for it.
+// with the note the file's comment (and so the README) shows for it.
 func TestSimEveryImpairment(t *testing.T) {
 	pol, err := filter.Load("../testdata/policies/every-impairment.yaml", []string{"a", "b", "c"})
 	if err != nil {
@@ -204,35 +206,103 @@ func TestSimEveryImpairment(t *testing.T) {
 			t.Errorf("rule %s did not act: %+v", rule, r)
 		}
 	}
-	// Every kind of note the README shows, by rule and action.
-	seen := map[string]bool{}
+	// The first note of each rule and action must read as the file's
+	// comment on that rule says, word for word: the README shows them.
+	first := map[string]string{}
 	for _, ev := range sim.Events() {
 		for _, n := range ev.Notes {
-			if k := n.Rule + " " + n.Action; !seen[k] {
-				seen[k] = true
-				t.Logf("first %s note: %s", k, n)
+			if k := n.Rule + " " + n.Action; first[k] == "" {
+				n.Link, n.Rule = "", ""
+				first[k] = n.String()
+				t.Logf("first %s note: %s", k, first[k])
 			}
 		}
 	}
-	for _, want := range []string{
-		"syn-drop drop", "lossy drop", "bursty drop", "wan delay", "shuffle reorder",
-		"twice duplicate", "bitrot corrupt", "thin queue", "thin overflow", "small mtu",
-		"split partition",
-	} {
-		if !seen[want] {
-			t.Errorf("no frame noted %q", want)
+	for _, c := range everyImpairmentComments(t) {
+		for _, want := range strings.Split(c.notes, "; ") {
+			action, _, _ := strings.Cut(want, " ")
+			got, ok := first[c.rule+" "+action]
+			switch {
+			case !ok:
+				t.Errorf("every-impairment.yaml:%d: no frame noted %q by rule %s", c.line, action, c.rule)
+			case got != want:
+				t.Errorf("every-impairment.yaml:%d: rule %s: got first note %q, want %q as the comment says", c.line, c.rule, got, want)
+			}
 		}
-	}
-	if !slicesContainsPrefix(seen, "flap-c ") {
-		t.Errorf("no frame noted by the flap-c schedule; notes seen: %v", seen)
 	}
 }
 
-func slicesContainsPrefix(set map[string]bool, prefix string) bool {
-	for k := range set {
-		if strings.HasPrefix(k, prefix) {
-			return true
+// An impairmentComment is the trailing comment on one entry of
+// every-impairment.yaml: the notes ("; "-separated, without link or rule)
+// its rule, partition or schedule put on the first frame it acted on.
+type impairmentComment struct {
+	line        int
+	rule, notes string
+}
+
+var impairmentEntry = regexp.MustCompile(`^\s*- \{name: ([\w-]+),.*\}(?:\s+# (.*))?$`)
+
+// everyImpairmentComments reads the comment of every entry of
+// every-impairment.yaml, and fails the test for an entry that has none.
+func everyImpairmentComments(t *testing.T) []impairmentComment {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/policies/every-impairment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []impairmentComment
+	for i, line := range strings.Split(string(b), "\n") {
+		m := impairmentEntry.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if m[2] == "" {
+			t.Errorf("every-impairment.yaml:%d: entry %s has no comment with its note", i+1, m[1])
+			continue
+		}
+		cs = append(cs, impairmentComment{line: i + 1, rule: m[1], notes: strings.TrimSpace(m[2])})
+	}
+	if len(cs) < 11 {
+		t.Fatalf("got %d commented entries in every-impairment.yaml, want 11 or more (9 rules, a partition, a schedule)", len(cs))
+	}
+	return cs
+}
+
+// TestREADMEShowsEveryImpairment: the README's copy of
+// every-impairment.yaml is the file, less its opening comment, so the
+// notes TestSimEveryImpairment checks are the ones the README shows.
+func TestREADMEShowsEveryImpairment(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile("../testdata/policies/every-impairment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "`testdata/policies/every-impairment.yaml`")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml block after its mention of `testdata/policies/every-impairment.yaml`")
+	}
+	want := string(file)
+	for strings.HasPrefix(want, "#") {
+		_, want, _ = strings.Cut(want, "\n")
+	}
+	if block != want {
+		bl, wl := strings.Split(block, "\n"), strings.Split(want, "\n")
+		for i := range max(len(bl), len(wl)) {
+			var g, w string
+			if i < len(bl) {
+				g = bl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("the README's every-impairment policy differs from the file at its line %d:\ngot  %q\nwant %q", i+1, g, w)
+			}
 		}
 	}
-	return false
 }

@@ -148,6 +148,11 @@ var transportRules = map[Transport]struct {
 	VXLAN:    {address: vtepAddr, options: append([]string{"remote", "vni", "group", "ttl", "mtu", "netns", "silence"}, datagramOptions...)},
 }
 
+// Options returns the option keys a port of transport t takes, besides
+// peer= and local=: what the help lists for it. It is nil for an unknown
+// transport.
+func (t Transport) Options() []string { return slices.Clone(transportRules[t].options) }
+
 // Options every port takes: its flow control (see hub.Overflow), which
 // overrides the hub's for this port. Datagram ports also take the size of
 // their socket buffers; the ports that bind a socket file (unix, unixgram)
@@ -179,8 +184,9 @@ const (
 var portName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
 
 // ParseSpec parses NAME=TRANSPORT:ADDRESS[,key=value...] and validates it.
-// Keys are peer= (udp, unixgram), local= (mcast) and, for tap, ip=, mac=
-// and netns=. Errors wrap ErrSpec; field errors are *SpecError.
+// Keys are peer= (udp, unixgram), local= (mcast) and the transport's
+// options (Transport.Options). Errors wrap ErrSpec; field errors are
+// *SpecError.
 func ParseSpec(text string) (Spec, error) {
 	var s Spec
 	name, rest, ok := strings.Cut(text, "=")

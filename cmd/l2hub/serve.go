@@ -33,11 +33,19 @@ A port is NAME=TRANSPORT:ADDRESS[,key=value...]:
   d=udp:127.0.0.1:7003,peer=127.0.0.1:7103  QEMU dgram: hub binds 7003 and sends to the VM on 7103
   e=unixgram:/run/l2hub/e.sock,peer=/run/vm/e.sock
   m=mcast:230.0.0.1:37021,local=127.0.0.1   hub joins QEMU's socket,mcast= group as one more member
-  t=tap:l2h0,ip=10.42.0.1/24                host TAP interface (root or CAP_NET_ADMIN; mac=, netns=)
+  t=tap:l2h0,ip=10.42.0.1/24                host TAP interface (root or CAP_NET_ADMIN; mac=, mtu=, netns=)
+  x=vxlan:10.0.0.1:4789,remote=10.0.0.2,vni=42
+                                            VXLAN VTEP to other hosts' segments: remote= (repeatable)
+                                            or group=239.1.1.1; ttl=, mtu=, netns=, silence=
+
+Every port also takes overflow=pause|drop, queue=FRAMES and stall=DURATION (its
+own flow control, over the hub's); datagram ports (udp, unixgram, mcast, vxlan)
+sockbuf=SIZE; ports on a socket file (unix, unixgram) mode=OCTAL. A comma in a
+value is written twice (,,).
 
 Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
-(--loss a->b=5%, --delay a<->b=20ms±5ms, ...); every decision is seeded
-(--seed) and explained in the capture (--capture run.pcapng).`,
+(--loss 'a->b=5%', --delay 'a<->b=20ms±5ms', ..., quoted for the shell); every
+decision is seeded (--seed) and explained in the capture (--capture run.pcapng).`,
 		Example: `  l2hub serve --port a=tcp:127.0.0.1:7001 --port b=unix:/tmp/b.sock
   l2hub serve --config lab.yaml --mode hub
   l2hub serve --policy faults.yaml --seed 7 --capture run.pcapng

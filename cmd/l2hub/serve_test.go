@@ -293,6 +293,48 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 		if !strings.Contains(out.String(), "Usage:") {
 			t.Errorf("%s --help printed no usage:\n%s", c, out.String())
 		}
+		for _, m := range unquotedLink.FindAllString(out.String(), -1) {
+			t.Errorf("%s --help shows %q: a shell reads its > as a redirection; quote the value", c, m)
+		}
+	}
+}
+
+// serve --help names every transport and every option a port of it takes.
+func TestServeHelpNamesEveryTransportAndOption(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String()
+	for _, tr := range transport.Transports() {
+		if !regexp.MustCompile(`(^|[^\w-])` + regexp.QuoteMeta(string(tr)) + `([^\w-]|$)`).MatchString(help) {
+			t.Errorf("serve --help does not name transport %s", tr)
+		}
+		for _, k := range tr.Options() {
+			if !strings.Contains(help, k+"=") {
+				t.Errorf("serve --help does not show option %s= of transport %s", k, tr)
+			}
+		}
+	}
+}
+
+// unquotedLink finds a flag whose value names a link (a->b, a<->b) outside
+// quotes: pasted into a shell, `--loss a->b=5%` runs --loss a- with its
+// output sent to a file named b=5%.
+var unquotedLink = regexp.MustCompile(`--[a-z-]+[ =][^'"\s]*->\S*`)
+
+// The docs' flag examples quote their links, as the help does.
+func TestDocsQuoteLinks(t *testing.T) {
+	for _, doc := range []string{"../../README.md", "../../filter/POLICY.md", "../../loadgen/PERFORMANCE.md", "../../e2e/README.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range unquotedLink.FindAllString(line, -1) {
+				t.Errorf("%s:%d: %q: a shell reads its > as a redirection; quote the value", doc, i+1, m)
+			}
+		}
 	}
 }
 
