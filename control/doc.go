@@ -2,7 +2,7 @@
 // on a unix socket by default (or TCP with a bearer token), and the client
 // `l2hub ctl` uses.
 //
-//	GET    /v1/ports                   ports: peers, counters, link state, active partitions
+//	GET    /v1/ports                   ports: peers, counters, link state, active partitions, remote VTEPs
 //	GET    /v1/policy                  the policy in force
 //	PUT    /v1/policy?name=FILE        replace it (validated whole; refused whole); application/yaml
 //	GET    /v1/rules                   per-rule counters

@@ -23,6 +23,7 @@ type Collector struct {
 
 	rxFrames, rxBytes, txFrames, txBytes, drops, attached, attaches, matched, actions *prometheus.Desc
 	queued, paused, pauses, pausedSeconds, stalled, stalls                            *prometheus.Desc
+	remoteSent, remoteReceived, remoteLastHeard, remoteQuiet                          *prometheus.Desc
 }
 
 // NewCollector returns a collector; rules may be nil.
@@ -51,13 +52,22 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 			"Time the port's sender has spent paused, the current pause included.", "port"),
 		stalled: d("port_stalled", "1 while the port drops its frames because its peer read nothing for the stall time.", "port"),
 		stalls:  d("port_stalls_total", "Times the port stalled.", "port"),
+		remoteSent: d("vxlan_remote_sent_datagrams_total",
+			"Datagrams the VXLAN port sent to the remote VTEP.", "port", "remote"),
+		remoteReceived: d("vxlan_remote_received_datagrams_total",
+			"Datagrams the VXLAN port received from the remote VTEP, those it refused (another VNI, a bad header) included.", "port", "remote"),
+		remoteLastHeard: d("vxlan_remote_last_heard_timestamp_seconds",
+			"When the VXLAN port last received a datagram from the remote VTEP, in seconds since the Unix epoch; no sample until it has.", "port", "remote"),
+		remoteQuiet: d("vxlan_remote_quiet",
+			"1 while the remote VTEP, once heard, has sent nothing for the port's silence period (30s by default).", "port", "remote"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.matched, c.actions,
-		c.queued, c.paused, c.pauses, c.pausedSeconds, c.stalled, c.stalls} {
+		c.queued, c.paused, c.pauses, c.pausedSeconds, c.stalled, c.stalls,
+		c.remoteSent, c.remoteReceived, c.remoteLastHeard, c.remoteQuiet} {
 		ch <- d
 	}
 }
@@ -83,17 +93,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.pauses, p.Stats.Pauses)
 			counter(c.stalls, p.Stats.Stalls)
 			ch <- prometheus.MustNewConstMetric(c.pausedSeconds, prometheus.CounterValue, (p.Stats.Paused + p.Flow.PausedFor).Seconds(), p.Name)
-			gauge := func(d *prometheus.Desc, on bool) {
-				v := 0.0
-				if on {
-					v = 1
-				}
-				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, p.Name)
+			flag := func(d *prometheus.Desc, on bool) {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, gauge(on), p.Name)
 			}
-			gauge(c.attached, p.Attached)
-			gauge(c.paused, p.Flow.Paused)
-			gauge(c.stalled, p.Flow.Stalled)
+			flag(c.attached, p.Attached)
+			flag(c.paused, p.Flow.Paused)
+			flag(c.stalled, p.Flow.Stalled)
 			ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(p.Queued), p.Name)
+			for _, r := range p.Remotes {
+				ch <- prometheus.MustNewConstMetric(c.remoteSent, prometheus.CounterValue, float64(r.Sent), p.Name, r.Addr)
+				ch <- prometheus.MustNewConstMetric(c.remoteReceived, prometheus.CounterValue, float64(r.Received), p.Name, r.Addr)
+				if !r.LastHeard.IsZero() {
+					ch <- prometheus.MustNewConstMetric(c.remoteLastHeard, prometheus.GaugeValue, float64(r.LastHeard.UnixNano())/1e9, p.Name, r.Addr)
+				}
+				ch <- prometheus.MustNewConstMetric(c.remoteQuiet, prometheus.GaugeValue, gauge(r.Quiet), p.Name, r.Addr)
+			}
 		}
 	}
 	if c.rules != nil {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -16,9 +17,12 @@ import (
 // WritePorts writes ports as the table `l2hub ctl ports` shows: peer (-
 // when none is attached), link (PortStatus.Link: up, down, or no-peer when
 // it is up but no VM is attached), active partitions, flow control
-// (FlowText), pauses (PausesText) and counters.
+// (FlowText), pauses (PausesText) and counters. Under a port with remote
+// endpoints (a VXLAN port's VTEPs), one indented line per remote
+// (RemoteText, its age taken from the clock of the machine ctl runs on).
 func WritePorts(w io.Writer, ports []PortStatus) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "PORT\tPEER\tLINK\tPARTITIONS\tFLOW\tPAUSES\tRX FRAMES\tRX BYTES\tTX FRAMES\tTX BYTES\tDROPS")
 	for _, p := range ports {
 		peer := "-"
@@ -37,7 +41,53 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 			FlowText(p.PortStatus), PausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
 			p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// A line without tabs would end the table's columns, so the remotes'
+	// lines go in once it is aligned: after the header, a row per port.
+	now := time.Now()
+	rows := strings.SplitAfter(table.String(), "\n")
+	var out bytes.Buffer
+	out.WriteString(rows[0])
+	for i, p := range ports {
+		out.WriteString(rows[i+1])
+		if len(p.Remotes) == 0 {
+			continue
+		}
+		rw := tabwriter.NewWriter(&out, 2, 8, 2, ' ', 0) // the port's remotes in columns
+		for _, r := range p.Remotes {
+			fmt.Fprintf(rw, "  %s\n", strings.Join(remoteFields(r, now), "\t"))
+		}
+		if err := rw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, row := range rows[len(ports)+1:] { // none, unless a peer's name holds a newline
+		out.WriteString(row)
+	}
+	_, err := out.WriteTo(w)
+	return err
+}
+
+// RemoteText is one remote endpoint of a port as `ctl ports` shows it
+// under the port: "remote 10.0.0.2  sent 12  received 9  heard 3s ago",
+// "heard never" when nothing came from it, and "quiet" at the end once
+// the port has logged it as quiet. Its age is now's, in whole seconds.
+func RemoteText(r hub.RemoteStatus, now time.Time) string {
+	return strings.Join(remoteFields(r, now), "  ")
+}
+
+func remoteFields(r hub.RemoteStatus, now time.Time) []string {
+	heard := "never"
+	if !r.LastHeard.IsZero() {
+		heard = max(now.Sub(r.LastHeard), 0).Round(time.Second).String() + " ago"
+	}
+	f := []string{"remote " + r.Addr, fmt.Sprintf("sent %d", r.Sent), fmt.Sprintf("received %d", r.Received), "heard " + heard}
+	if r.Quiet {
+		f = append(f, "quiet")
+	}
+	return f
 }
 
 // FlowText is a port's flow control now: "paused 1.2s", "holding N",

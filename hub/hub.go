@@ -559,6 +559,22 @@ type PortStatus struct {
 	Queued      int           `json:"queued"`
 	Flow        FlowStatus    `json:"flow"`
 	Stats       StatsSnapshot `json:"stats"`
+	// Remotes are the attached PortIO's remote endpoints, if it is a
+	// RemoteLister (a VXLAN port's remote VTEPs).
+	Remotes []RemoteStatus `json:"remotes,omitempty"`
+}
+
+// RemoteStatus is one remote endpoint of a port (RemoteLister): what was
+// sent to it and heard from it, in datagrams.
+type RemoteStatus struct {
+	Addr     string `json:"addr"`     // its address ("10.0.0.2")
+	Sent     uint64 `json:"sent"`     // datagrams sent to it
+	Received uint64 `json:"received"` // datagrams received from it, refused ones too
+	// LastHeard is when the last of them arrived; zero if none has.
+	LastHeard time.Time `json:"last_heard,omitzero"`
+	// Quiet says it was heard and then sent nothing for the port's
+	// silence period (logged then); the next datagram from it ends it.
+	Quiet bool `json:"quiet"`
 }
 
 // Ports returns every port's status, by name.
@@ -572,6 +588,9 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 				st.Peer = describe(a.io)
 				st.Since = a.since
 				st.Queued = a.q.len()
+				if rl, ok := a.io.(RemoteLister); ok {
+					st.Remotes = rl.Remotes()
+				}
 			}
 			out = append(out, st)
 		}

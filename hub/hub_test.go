@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -703,5 +704,47 @@ func TestReaderCountsThePeersOwnDrops(t *testing.T) {
 	recv(t, ios["b"])
 	if got := h.Stats(context.Background(), "a").Drops(hub.DropKernel); got != 5 {
 		t.Errorf("got %d kernel-overflow drops on a, want the 5 dropped while attached", got)
+	}
+}
+
+// remotesIO is a chanIO that reaches remote endpoints of its own (a
+// hub.RemoteLister), as a VXLAN port's remote VTEPs are.
+type remotesIO struct {
+	*chanIO
+	remotes []hub.RemoteStatus
+}
+
+func (r *remotesIO) Remotes() []hub.RemoteStatus { return r.remotes }
+
+// TestPortsListRemotes: Ports shows an attached RemoteLister's remotes,
+// and none for a port whose transport has none or that has no peer.
+func TestPortsListRemotes(t *testing.T) {
+	ctx := context.Background()
+	h, _ := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "b")
+	heard := hub.DefaultEpoch.Add(time.Second)
+	want := []hub.RemoteStatus{
+		{Addr: "10.0.0.2", Sent: 3, Received: 2, LastHeard: heard},
+		{Addr: "10.0.0.3", Sent: 3, Quiet: true},
+	}
+	r := &remotesIO{chanIO: newChanIO(), remotes: want}
+	for _, p := range []string{"ov", "idle"} {
+		if err := h.AddPort(p, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Attach("ov", r); err != nil {
+		t.Fatal(err)
+	}
+	ports, err := h.Ports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		switch {
+		case p.Name == "ov" && !reflect.DeepEqual(p.Remotes, want):
+			t.Errorf("got port ov's remotes %+v, want %+v", p.Remotes, want)
+		case p.Name != "ov" && p.Remotes != nil:
+			t.Errorf("got port %s's remotes %+v, want none", p.Name, p.Remotes)
+		}
 	}
 }

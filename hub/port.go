@@ -51,6 +51,14 @@ type KernelDropper interface {
 	KernelDrops() uint64
 }
 
+// A RemoteLister is a PortIO that reaches several remote endpoints of its
+// own, beyond the hub's view of one peer, and counts each: a VXLAN port's
+// remote VTEPs. Remotes is called from any goroutine while the port reads
+// and writes; Hub.Ports puts what it returns in PortStatus.Remotes.
+type RemoteLister interface {
+	Remotes() []RemoteStatus
+}
+
 // A PeerBacklog is a PortIO (or an EgressQueue) that can say how many bytes
 // its peer has yet to take from buffers below the hub: a stream socket's
 // kernel send queue (SIOCOUTQ). A write of many frames returns only once

@@ -2,8 +2,10 @@ package serve_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -314,6 +316,15 @@ func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
 		t.Fatalf("scrape: %d %s", status, text)
 	}
 	exported := exportedNames(parseMetrics(t, text))
+	// A VXLAN port's remote VTEPs are another hub's: one with a VXLAN port
+	// that has carried datagrams both ways.
+	vx := runVXLANHub(t)
+	vx.exchange(t)
+	vxText, err := vx.ctl.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(exported, exportedNames(parseMetrics(t, []byte(vxText))))
 
 	problems, used, err := dashboardProblems(data, exported)
 	if err != nil {
@@ -326,7 +337,8 @@ func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
 		"l2hub_port_rx_frames_total", "l2hub_port_tx_frames_total", "l2hub_link_frames_total", "l2hub_link_drops_total",
 		"l2hub_port_drops_total", "l2hub_rule_actions_total", "l2hub_rule_matched_total", "l2hub_partition_active",
 		"l2hub_port_paused", "l2hub_port_pauses_total", "l2hub_port_stalls_total", "l2hub_capture_dropped_frames_total",
-		"l2hub_build_info",
+		"l2hub_build_info", "l2hub_vxlan_remote_sent_datagrams_total", "l2hub_vxlan_remote_received_datagrams_total",
+		"l2hub_vxlan_remote_last_heard_timestamp_seconds",
 	} {
 		if !used[want] {
 			t.Errorf("%s does not show %s", dashboardFile, want)

@@ -300,6 +300,13 @@ func TestMetricsEndpointScrape(t *testing.T) {
 		}
 	}
 
+	lintExposition(t, text)
+}
+
+// lintExposition checks a scrape with Prometheus's linter and, where
+// installed, promtool check metrics.
+func lintExposition(t *testing.T, text []byte) {
+	t.Helper()
 	problems, err := promlint.New(bytes.NewReader(text)).Lint()
 	if err != nil {
 		t.Fatal(err)

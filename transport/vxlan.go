@@ -175,20 +175,11 @@ type remoteState struct {
 	quiet bool          // logged as quiet, not heard since
 }
 
-// VXLANRemote is one remote VTEP's counters (VXLANConn.Remotes).
-type VXLANRemote struct {
-	Addr      netip.Addr
-	Sent      uint64    // datagrams sent to it
-	Received  uint64    // datagrams received from it (refused ones too)
-	LastHeard time.Time // when the last arrived; zero if none has
-	// Quiet says it was heard, then nothing for the port's Silence.
-	Quiet bool
-}
-
 var (
 	_ hub.PortIO        = (*VXLANConn)(nil)
 	_ hub.Describer     = (*VXLANConn)(nil)
 	_ hub.KernelDropper = (*VXLANConn)(nil)
+	_ hub.RemoteLister  = (*VXLANConn)(nil)
 )
 
 // OpenVXLAN binds a VTEP as cfg says.
@@ -307,10 +298,12 @@ func (v *VXLANConn) checkQuiet() {
 	}
 }
 
-// Remotes returns each remote VTEP's counters, in the order configured
-// (none for a group).
-func (v *VXLANConn) Remotes() []VXLANRemote {
-	var out []VXLANRemote
+// Remotes implements hub.RemoteLister: each remote VTEP's counters, by IP
+// (one VTEP's datagrams may come from any port), in the order configured;
+// none for a group. Quiet is set once the port has logged the remote as
+// quiet (VXLANConfig.Silence). Safe to call while the port runs.
+func (v *VXLANConn) Remotes() []hub.RemoteStatus {
+	var out []hub.RemoteStatus
 	seen := map[netip.Addr]bool{}
 	v.remoteMu.Lock()
 	defer v.remoteMu.Unlock()
@@ -320,7 +313,7 @@ func (v *VXLANConn) Remotes() []VXLANRemote {
 			continue
 		}
 		seen[r.addr] = true
-		out = append(out, VXLANRemote{Addr: r.addr, Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
+		out = append(out, hub.RemoteStatus{Addr: r.addr.String(), Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
 	}
 	return out
 }

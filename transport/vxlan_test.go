@@ -408,15 +408,15 @@ func TestVXLANRemoteSilence(t *testing.T) {
 			}
 		})
 	}
-	remote := func(addr string) transport.VXLANRemote {
+	remote := func(addr string) hub.RemoteStatus {
 		t.Helper()
 		for _, r := range a.Remotes() {
-			if r.Addr == netip.MustParseAddr(addr) {
+			if r.Addr == addr {
 				return r
 			}
 		}
 		t.Fatalf("no remote %s in %+v", addr, a.Remotes())
-		return transport.VXLANRemote{}
+		return hub.RemoteStatus{}
 	}
 	buf := make([]byte, transport.DefaultMaxFrame)
 	fromB := func(seq int) {
