@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -472,7 +474,20 @@ func (s *Session) CheckReport() (r checker.Report, ok bool) {
 		return checker.Report{}, false
 	}
 	s.checker.Close()
-	return s.checker.Report(), true
+	r = s.checker.Report()
+	// A policy replaced while running (or a file that failed) started
+	// another file: the findings' numbers run on across them, as the
+	// capture's frames do, which each file's own numbers do not say.
+	if r.Note == "" && s.capture != nil {
+		if files := s.capture.Files(); len(files) > 1 {
+			names := make([]string, len(files))
+			for i, f := range files {
+				names[i] = filepath.Base(f)
+			}
+			r.Note = fmt.Sprintf("frame numbers count across the files %s in order (a policy replaced while running starts a new one), not each file's own", strings.Join(names, ", "))
+		}
+	}
+	return r, true
 }
 
 // milestone prints a virtual node's progress as a marker line.
