@@ -60,6 +60,9 @@ type connTable struct {
 	limitFr  []int
 	sessions int // connections whose handshake completed, retired or live
 	retired  int
+	// retiredJoined counts the retired connections the capture joined
+	// midway (no SYN seen): their handshakes could not be captured.
+	retiredJoined int
 }
 
 func (t *connTable) init(c *Checker) {
@@ -178,6 +181,9 @@ func (t *connTable) retire(conn *tcpConn) {
 		t.sessions++
 	}
 	t.retired++
+	if conn.midstream {
+		t.retiredJoined++
+	}
 	delete(t.conns, conn.key)
 	for i, o := range t.order {
 		if o == conn {
@@ -289,17 +295,23 @@ func (t *connTable) lateAnnounce(a *agg, conn *tcpConn) {
 // end adds the end-of-run findings of every connection still followed.
 func (t *connTable) end(a *agg) {
 	sessions := t.sessions
+	joinedOnly := t.retiredJoined == t.retired
 	for _, conn := range t.order {
 		t.endConn(a, conn)
 		if conn.sess.hsDone {
 			sessions++
 		}
+		joinedOnly = joinedOnly && conn.midstream
 	}
 	if t.limit > 0 {
 		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)
 	}
 	if len(t.order) == 0 && t.retired == 0 {
 		a.add(Fail, SESS001, "none", nil, "no TCP connection to a session port (node-b's announced port or 34568): no session was seen")
+	} else if sessions == 0 && joinedOnly {
+		// A capture started inside every connection (a checker attached
+		// to a running hub): the handshake happened, or failed, unseen.
+		a.add(Warn, SESS002, "none", nil, "no handshake was captured: the capture starts inside every connection to a session port")
 	} else if sessions == 0 {
 		a.add(Fail, SESS002, "none", nil, "no handshake completed successfully")
 	}
