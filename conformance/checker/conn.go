@@ -86,8 +86,7 @@ func (t *connTable) lookup(p *packet) (*tcpConn, int) {
 func (t *connTable) segment(f *Frame, p *packet) {
 	conn, dir := t.lookup(p)
 	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
-	if syn && dir == 0 && conn != nil && conn.half[0].synSeen && conn.half[0].isn != p.seq {
-		// A redial from the same port: the old connection is over (§6.2).
+	if syn && dir == 0 && conn != nil && t.redial(conn, p) {
 		t.retire(conn)
 		conn = nil
 	}
@@ -126,6 +125,21 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
 	}
 	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
+}
+
+// redial reports whether a client SYN (without ACK) on conn's 4-tuple
+// starts a new connection: node-a drops a failed dial without FIN and
+// redials from the same port (§6.2). A SYN with another ISN is a new
+// connection, and so is any SYN on a connection the capture joined midway,
+// wherever its sequence number lies: the client had sent bytes past its
+// SYN, so it is not resending it (or the capture began at the SYN-ACK, and
+// following the connection from the resent SYN loses nothing).
+func (t *connTable) redial(conn *tcpConn, p *packet) bool {
+	h := &conn.half[0]
+	if !h.synSeen {
+		return conn.midstream // not a connection opened by a SYN the hub dropped
+	}
+	return h.isn != p.seq
 }
 
 // dropped remembers a segment the hub did not deliver.

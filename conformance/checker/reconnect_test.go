@@ -3,6 +3,8 @@ package checker
 import (
 	"strings"
 	"testing"
+
+	"l2hub/conformance"
 )
 
 // findingWith returns the first finding with id whose message contains
@@ -52,5 +54,45 @@ func TestNoHandshakeStillFails(t *testing.T) {
 	r := feed(t, Options{}, b.frames)
 	if fd, ok := findingWith(r, SESS002, "no handshake completed successfully"); !ok || fd.Verdict != Fail {
 		t.Errorf("got SESS-002 %v (found %v), want a failure:\n%s", fd, ok, dump(r))
+	}
+}
+
+// milestoneCount feeds frames and counts the milestone lines equal to line.
+func milestoneCount(t *testing.T, frames []Frame, line string) (Report, int) {
+	t.Helper()
+	n := 0
+	r := feed(t, Options{OnMilestone: func(l string) {
+		if l == line {
+			n++
+		}
+	}}, frames)
+	return r, n
+}
+
+// TestRedialAfterJoiningMidway: the capture starts inside a failing
+// attempt (32 bytes of msg1 and an ACK, no SYN), then node-a redials from
+// the same 10.42.0.10:40010, as the OS does after a failed dial (§6.2).
+// The SYN ends the joined connection, and the new one is judged whole.
+func TestRedialAfterJoiningMidway(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	old := b.flow(hostA, hostB, 40010, 34568)
+	old.isn = [2]uint32{0x50000000, 0x60000000}
+	old.send(0, make([]byte, 32), 1460)
+	old.ack(1)
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	healthyScript(t).play(f, 1460)
+	r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+	if r.Fail != 0 || n != 1 {
+		t.Errorf("got %d failures and %d proxied bundle lists, want none and 1:\n%s", r.Fail, n, dump(r))
+	}
+	for _, id := range []string{SESS001, SESS003, SESS004, SESS005, SESS006, MUX001, MUX002, MUX003, MUX004, PROXY001, PROXY002, PROXY003} {
+		if v, ok := verdictOf(r, id); !ok || v != Pass {
+			t.Errorf("got %s = %v (found %v), want pass:\n%s", id, v, ok, dump(r))
+		}
+	}
+	if fd, ok := r.First(TCP001); ok {
+		t.Errorf("got %v, want no retransmissions: the redial is a new connection", fd)
 	}
 }
