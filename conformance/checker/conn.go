@@ -36,8 +36,36 @@ type tcpConn struct {
 	// accept yielded); the OS announces no more from then on.
 	appTime  [2]time.Time
 	appFrame [2]int
-	late     []int // announces from either end after that
-	lateSeen int
+	// late: each side's announces after that, not yet judged (see
+	// announceFrom); lateFailed: some were judged late (DISC-008).
+	late       [2]lateAnnounces
+	lateFailed bool
+}
+
+// maxLateFrames bounds the frame numbers of pending late announces kept
+// per side; further ones are counted.
+const maxLateFrames = MaxFindingFrames
+
+// lateAnnounces are one node's announces after it began its session,
+// pending until something says whether the node still held the session.
+type lateAnnounces struct {
+	n        int   // announces pending
+	followed int   // of them, those the node followed with a segment on the connection
+	frames   []int // the first maxLateFrames pending announces
+}
+
+func (l *lateAnnounces) add(frame int) {
+	l.n++
+	if len(l.frames) < maxLateFrames {
+		l.frames = append(l.frames, frame)
+	}
+}
+
+// drop forgets the first n pending announces.
+func (l *lateAnnounces) drop(n int) {
+	l.n -= n
+	l.followed = max(l.followed-n, 0)
+	l.frames = l.frames[min(n, len(l.frames)):]
 }
 
 // reverseDrop consumes one drop in the direction opposite to dir: a lost
@@ -86,9 +114,15 @@ func (t *connTable) lookup(p *packet) (*tcpConn, int) {
 func (t *connTable) segment(f *Frame, p *packet) {
 	conn, dir := t.lookup(p)
 	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
-	if syn && dir == 0 && conn != nil && t.redial(conn, p) {
-		t.retire(conn)
-		conn = nil
+	if syn && dir == 0 {
+		switch {
+		case conn != nil && t.redial(conn, p):
+			t.forgetLate(p.src)
+			t.retire(conn)
+			conn = nil
+		case conn == nil && t.c.disc.isSessionPort(p.dstPort):
+			t.forgetLate(p.src)
+		}
 	}
 	if conn == nil {
 		switch {
@@ -113,6 +147,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		t.checkAccept(conn, f)
 	}
 	if p.flags&tcpRST != 0 {
+		// The session is over. Announces before the reset may be a new
+		// boot's (its stack resets the old connection) or follow a failure.
+		conn.late = [2]lateAnnounces{}
 		if !conn.reset {
 			conn.reset, conn.rstFrame = true, f.Number
 			if dir == 1 && !conn.accepted && conn.half[0].delivered == 0 {
@@ -124,7 +161,18 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	if len(p.payload) > 0 && conn.appFrame[dir] == 0 {
 		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
 	}
+	conn.late[dir].followed = conn.late[dir].n // the node still holds the connection
 	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
+	if conn.sess.hsDone {
+		for side := range conn.late {
+			l := &conn.late[side]
+			if l.followed > 0 {
+				t.lateAnnounces(t.c.agg, conn, side, l.followed)
+				l.drop(l.followed)
+				conn.lateFailed = true
+			}
+		}
+	}
 }
 
 // redial reports whether a client SYN (without ACK) on conn's 4-tuple
@@ -267,13 +315,18 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 	}
 	if prev != conn {
 		t.c.agg.add(Warn, SESS001, "second-accept "+conn.key.server.String(), []int{prev.estFrame, f.Number},
-			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so this listener is not the OS's", conn.key.server)
+			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so node-b rebooted, or this listener is not the OS's", conn.key.server)
 	}
 }
 
-// announceFrom applies DISC-008 to an announce from ip: once a node's
+// announceFrom notes an announce from ip for DISC-008: once a node's
 // application holds the session connection (it has sent on it), it stops
-// announcing, unless the handshake then fails.
+// announcing, unless the handshake then fails. An announce after that is
+// judged later, since a node that rebooted announces again while its old
+// connection, which ended without FIN or RST, is still followed: it is late
+// if the session completed and the node then went on using the connection
+// (or the input ends first); it is forgotten if the connection is reset or
+// its client dials again (a failed session, or a new boot).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 	for _, conn := range t.order {
 		side := 0
@@ -290,20 +343,36 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
 			continue
 		}
-		conn.lateSeen++
-		conn.late = appendFrames(conn.late, f.Number)
-		if conn.sess.hsDone {
-			t.lateAnnounce(t.c.agg, conn)
+		conn.late[side].add(f.Number)
+	}
+}
+
+// forgetLate forgets the pending late announces on every connection from
+// client, which dials again: its earlier session is over.
+func (t *connTable) forgetLate(client netip.Addr) {
+	for _, conn := range t.order {
+		if conn.key.client.Addr() == client {
+			conn.late = [2]lateAnnounces{}
 		}
 	}
 }
 
-func (t *connTable) lateAnnounce(a *agg, conn *tcpConn) {
-	if len(conn.late) == 0 {
-		return
+// lateAnnounces fails DISC-008 for the first n pending late announces of
+// side, one count each.
+func (t *connTable) lateAnnounces(a *agg, conn *tcpConn, side, n int) {
+	l := &conn.late[side]
+	node := roleName(conn.key.client.Addr())
+	if side == 1 {
+		node = roleName(conn.key.server.Addr())
 	}
-	a.add(Fail, DISC008, conn.subject, conn.late, "%s from the nodes of %s after they began the session on it: the OS stops announcing once dial or accept yields a connection",
-		plural(conn.lateSeen, "announce"), conn.subject)
+	for i := range n {
+		var frames []int
+		if i < len(l.frames) {
+			frames = l.frames[i : i+1]
+		}
+		a.add(Fail, DISC008, fmt.Sprint(conn.subject, side), frames, "%s announced after it began the session on %s: the OS stops announcing once dial or accept yields a connection, until the session fails or the node reboots",
+			node, conn.subject)
+	}
 }
 
 // end adds the end-of-run findings of every connection still followed.
@@ -335,7 +404,11 @@ func (t *connTable) end(a *agg) {
 // changing the connection.
 func (t *connTable) endConn(a *agg, conn *tcpConn) {
 	if conn.sess.hsDone {
-		if len(conn.late) == 0 {
+		// Announces still pending: nothing came to explain them.
+		for side := range conn.late {
+			t.lateAnnounces(a, conn, side, conn.late[side].n)
+		}
+		if !conn.lateFailed && conn.late[0].n+conn.late[1].n == 0 {
 			a.pass(DISC008, conn.estFrame)
 		}
 	}

@@ -3,6 +3,9 @@ package checker
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
 
 	"l2hub/conformance"
 )
@@ -94,5 +97,87 @@ func TestRedialAfterJoiningMidway(t *testing.T) {
 	}
 	if fd, ok := r.First(TCP001); ok {
 		t.Errorf("got %v, want no retransmissions: the redial is a new connection", fd)
+	}
+}
+
+// rebootedRun is a healthy run, 5 s of silence while both VMs reboot, the
+// new boot's announces and a second healthy session from the same
+// 10.42.0.10:40010 with the ISNs isn.
+func rebootedRun(t *testing.T, isn [2]uint32) *builder {
+	b := healthy(t, 1460)
+	b.wait(5 * time.Second)
+	announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.isn = isn
+	f.connect()
+	healthyScript(t).play(f, 1460)
+	return b
+}
+
+// TestRebootBetweenSessions: both VMs reboot during one checker run (a
+// long-running hub across os2vm.sh runs). The old connection ends with no
+// FIN or RST; the new boot announces, then dials. Its announces are not
+// late announces on the old session, and the second session is judged.
+func TestRebootBetweenSessions(t *testing.T) {
+	b := rebootedRun(t, [2]uint32{0x30000000, 0x40000000})
+	r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+	if r.Fail != 0 || n != 2 {
+		t.Errorf("got %d failures and %d proxied bundle lists, want none and 2:\n%s", r.Fail, n, dump(r))
+	}
+	if v, ok := verdictOf(r, DISC008); !ok || v != Pass {
+		t.Errorf("got DISC-008 = %v (found %v), want pass:\n%s", v, ok, dump(r))
+	}
+	fd, ok := findingWith(r, SESS001, "accepted a second connection")
+	if !ok || fd.Verdict != Warn || !strings.Contains(fd.Message, "node-b rebooted, or this listener is not the OS's") {
+		t.Errorf("got SESS-001 %v (found %v), want a warning that allows for a reboot:\n%s", fd, ok, dump(r))
+	}
+}
+
+// TestLateAnnounce: an announce from a node that has begun its session
+// fails DISC-008 once nothing else explains it: the node goes on using the
+// session afterwards, or the capture ends. A reset of the session, or a
+// new SYN from its client, explains it (the session failed, or the VMs
+// rebooted). Each announce counts once.
+func TestLateAnnounce(t *testing.T) {
+	tests := []struct {
+		name  string
+		after func(b *builder, f *flow)
+		want  Verdict
+		count int
+	}{
+		{"then-uses-the-session", func(b *builder, f *flow) { f.ack(0) }, Fail, 2},
+		{"at-the-end", func(b *builder, f *flow) {}, Fail, 2},
+		{"then-the-peer-uses-the-session", func(b *builder, f *flow) { f.ack(1) }, Fail, 2},
+		{"then-reset", func(b *builder, f *flow) {
+			f.b.add(f.tcp(1, f.isn[1]+1+uint32(len(f.sent[1])), layers.TCP{RST: true}, nil))
+		}, Pass, 0},
+		{"then-redial", func(b *builder, f *flow) {
+			g := b.flow(hostA, hostB, 40010, 34568)
+			g.isn = [2]uint32{0x30000000, 0x40000000}
+			g.connect()
+		}, Pass, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			b.wait(time.Second)
+			b.announce(hostA, announceOf(t, conformance.RoleA))
+			tt.after(b, f)
+			r := feed(t, Options{}, b.frames)
+			fd, ok := r.First(DISC008)
+			if !ok || fd.Verdict != tt.want {
+				t.Fatalf("got DISC-008 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
+			}
+			if tt.want != Fail {
+				return
+			}
+			if fd.Count != tt.count || !strings.HasPrefix(fd.Message, "node-a announced after it began the session on ") {
+				t.Errorf("got DISC-008 %q counted %d, want node-a's announces counted %d", fd.Message, fd.Count, tt.count)
+			}
+		})
 	}
 }
