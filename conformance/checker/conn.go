@@ -13,6 +13,15 @@ import (
 // and a copy already queued still goes out.
 const announceGrace = 250 * time.Millisecond
 
+// reincarnationSilence: a SYN repeating the ISN of a connection whose
+// client has sent data on it starts a new connection, in a capture without
+// directions, once the connection was silent this long. The client, being
+// past its SYN, does not resend it; only a copy the network held back could
+// arrive now, and node-b's keep-alives (every 2 s, §6.1) keep a live
+// session from falling silent this long. An ingress record needs no
+// silence: the hub saw the client send it.
+const reincarnationSilence = 4 * time.Second
+
 type connKey struct{ client, server netip.AddrPort }
 
 // tcpConn is one TCP connection to a session port.
@@ -26,6 +35,7 @@ type tcpConn struct {
 	estFrame  int
 	reset     bool
 	rstFrame  int
+	lastTime  time.Time // the last segment, delivered or dropped
 	half      [2]stream // 0: client to server, 1: server to client
 	drops     [2]int    // frames the hub dropped, per direction
 	sinks     [2]sink
@@ -116,7 +126,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
 	if syn && dir == 0 {
 		switch {
-		case conn != nil && t.redial(conn, p):
+		case conn != nil && t.redial(conn, f, p):
 			t.forgetLate(p.src)
 			t.retire(conn)
 			conn = nil
@@ -137,6 +147,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		if conn == nil {
 			return
 		}
+	}
+	if !f.Time.IsZero() {
+		conn.lastTime = f.Time
 	}
 	if syn && dir == 0 && conn.synFrame == 0 {
 		conn.synFrame = f.Number
@@ -177,17 +190,33 @@ func (t *connTable) segment(f *Frame, p *packet) {
 
 // redial reports whether a client SYN (without ACK) on conn's 4-tuple
 // starts a new connection: node-a drops a failed dial without FIN and
-// redials from the same port (§6.2). A SYN with another ISN is a new
-// connection, and so is any SYN on a connection the capture joined midway,
-// wherever its sequence number lies: the client had sent bytes past its
-// SYN, so it is not resending it (or the capture began at the SYN-ACK, and
-// following the connection from the resent SYN loses nothing).
-func (t *connTable) redial(conn *tcpConn, p *packet) bool {
+// redials from the same port (§6.2), and a rebooted node-a dials from it
+// again, maybe with the same ISN (smoltcp's RNG has a constant seed, §9.4).
+//
+// A SYN with another ISN is a new connection, and so is any SYN on a
+// connection the capture joined midway, wherever its sequence number lies:
+// the client had sent bytes past its SYN, so it is not resending it (or the
+// capture began at the SYN-ACK, and following the connection from the
+// resent SYN loses nothing). A SYN repeating the ISN is a new connection
+// after a reset or a close, or once the client has sent data: a sender
+// past its SYN never resends it (RFC 9293), so it is a new boot's SYN if
+// the hub saw the client send it, or if the connection fell silent for
+// reincarnationSilence first. Otherwise it is a resent SYN.
+func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
 	h := &conn.half[0]
-	if !h.synSeen {
+	switch {
+	case !h.synSeen:
 		return conn.midstream // not a connection opened by a SYN the hub dropped
+	case h.isn != p.seq:
+		return true
+	case conn.reset || (conn.half[0].closed && conn.half[1].closed):
+		return true
+	case h.delivered == 0 && !h.finSeen:
+		return false // the client may still be waiting for the SYN-ACK
+	case f.Dir == DirIngress:
+		return true
 	}
-	return h.isn != p.seq
+	return !f.Time.IsZero() && !conn.lastTime.IsZero() && f.Time.Sub(conn.lastTime) >= reincarnationSilence
 }
 
 // dropped remembers a segment the hub did not deliver.
@@ -201,6 +230,9 @@ func (t *connTable) dropped(f *Frame, p *packet) {
 		if conn == nil {
 			return
 		}
+	}
+	if !f.Time.IsZero() {
+		conn.lastTime = f.Time
 	}
 	conn.drops[dir]++
 	conn.half[dir].dropped(p.seq, len(p.payload), p.flags, f.Number)

@@ -181,3 +181,67 @@ func TestLateAnnounce(t *testing.T) {
 		})
 	}
 }
+
+// TestRebootRepeatsISN: smoltcp seeds its RNG with a constant, so a
+// rebooted node-a may dial the same 4-tuple with the same ISN (§9.4). A
+// SYN that repeats the ISN after node-a sent data on the connection is not
+// a resent SYN when the hub saw node-a send it (an ingress record), or when
+// the connection was silent for longer than reincarnationSilence; it starts
+// a new connection. Otherwise it is a resent SYN, as before the data.
+func TestRebootRepeatsISN(t *testing.T) {
+	same := [2]uint32{0x10000000, 0xf0000000} // the builder's first flow
+	tests := []struct {
+		name     string
+		gap      time.Duration
+		ingress  bool
+		sessions int
+	}{
+		{"after-silence", 5 * time.Second, false, 2},
+		{"ingress-record", 0, true, 2},
+		{"soon-without-direction", time.Second, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := healthy(t, 1460)
+			b.wait(tt.gap)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.isn = same
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			if tt.ingress {
+				for i := range b.frames {
+					b.frames[i].Dir = DirIngress
+				}
+			}
+			r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+			if n != tt.sessions {
+				t.Fatalf("got %d proxied bundle lists, want %d:\n%s", n, tt.sessions, dump(r))
+			}
+			if tt.sessions == 2 {
+				if fd, ok := r.First(TCP001); ok || r.Fail != 0 {
+					t.Errorf("got TCP-001 %v (found %v) and %d failures, want neither:\n%s", fd, ok, r.Fail, dump(r))
+				}
+			}
+		})
+	}
+}
+
+// TestResentSYN: a SYN resent before the SYN-ACK is a retransmission on
+// the same connection, not a second connection.
+func TestResentSYN(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	f := b.flow(hostA, hostB, 40010, 34568)
+	b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true}, nil), ingress)
+	b.wait(time.Second)
+	f.connect(ingress)
+	healthyScript(t).play(f, 1460)
+	r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+	fd, ok := r.First(TCP001)
+	if n != 1 || !ok || !strings.Contains(fd.Message, "node-a retransmitted 1 segment") {
+		t.Errorf("got %d proxied bundle lists and TCP-001 %v (found %v), want 1 and node-a's one retransmission:\n%s", n, fd, ok, dump(r))
+	}
+	if _, ok := findingWith(r, SESS001, "second connection"); ok {
+		t.Errorf("got a second connection, want one:\n%s", dump(r))
+	}
+}
