@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"l2hub/conformance"
@@ -35,11 +36,11 @@ type tcpConn struct {
 	estFrame  int
 	reset     bool
 	rstFrame  int
-	lastTime  time.Time // the last segment, delivered or dropped
-	half      [2]stream // 0: client to server, 1: server to client
-	drops     [2]int    // frames the hub dropped, per direction
+	lastTime  time.Time         // the last segment, delivered or dropped
+	half      [2]stream         // 0: client to server, 1: server to client
+	drops     [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
 	sinks     [2]sink
-	revDrop   [2]func() bool
+	revDrop   [2]reverseLoss
 	sess      *session
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
@@ -78,14 +79,16 @@ func (l *lateAnnounces) drop(n int) {
 	l.frames = l.frames[min(n, len(l.frames)):]
 }
 
-// reverseDrop consumes one drop in the direction opposite to dir: a lost
+// reverseDrop consumes one loss in the direction opposite to dir: a lost
 // ACK explains a retransmission of bytes the receiver already had.
-func (t *tcpConn) reverseDrop(dir int) bool {
-	if t.drops[1-dir] > 0 {
-		t.drops[1-dir]--
-		return true
+func (t *tcpConn) reverseDrop(dir int) (cause, bool) {
+	for c, n := range t.drops[1-dir] {
+		if n > 0 {
+			t.drops[1-dir][c]--
+			return cause(c), true
+		}
 	}
-	return false
+	return 0, false
 }
 
 // connTable follows the connections to session ports.
@@ -175,6 +178,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
 	}
 	conn.late[dir].followed = conn.late[dir].n // the node still holds the connection
+	conn.half[dir].at = f.Time
 	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
 	if conn.sess.hsDone {
 		for side := range conn.late {
@@ -219,8 +223,9 @@ func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
 	return !f.Time.IsZero() && !conn.lastTime.IsZero() && f.Time.Sub(conn.lastTime) >= reincarnationSilence
 }
 
-// dropped remembers a segment the hub did not deliver.
-func (t *connTable) dropped(f *Frame, p *packet) {
+// dropped remembers a segment the hub did not deliver to its receiver, or
+// delivered corrupted (c).
+func (t *connTable) dropped(f *Frame, p *packet, c cause) {
 	conn, dir := t.lookup(p)
 	if conn == nil {
 		if p.flags&tcpSYN == 0 || p.flags&tcpACK != 0 || !t.c.disc.isSessionPort(p.dstPort) {
@@ -234,8 +239,32 @@ func (t *connTable) dropped(f *Frame, p *packet) {
 	if !f.Time.IsZero() {
 		conn.lastTime = f.Time
 	}
-	conn.drops[dir]++
-	conn.half[dir].dropped(p.seq, len(p.payload), p.flags, f.Number)
+	conn.drops[dir][c]++
+	conn.half[dir].dropped(p.seq, len(p.payload), p.flags, f.Number, c)
+}
+
+// held notes a copy of a segment the hub delivered hold after it came in:
+// the retransmissions sent meanwhile, of its bytes or of the bytes it
+// acknowledged, are the hub's doing.
+func (t *connTable) held(f *Frame, p *packet, hold time.Duration) {
+	conn, dir := t.lookup(p)
+	if conn == nil || f.Time.IsZero() {
+		return
+	}
+	since := f.Time.Add(-hold)
+	n := uint32(len(p.payload))
+	if p.flags&tcpSYN != 0 {
+		n++
+	}
+	if p.flags&tcpFIN != 0 {
+		n++
+	}
+	if n > 0 {
+		conn.half[dir].heldCopy(p.seq, p.seq+n, since, f.Number)
+	}
+	if p.flags&tcpACK != 0 {
+		conn.half[1-dir].heldAck(p.ack, since, f.Number)
+	}
 }
 
 func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
@@ -260,8 +289,8 @@ func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
 	conn.sess = newSession(t.c, conn)
 	conn.sinks[0] = func(b []byte, frame int) { conn.sess.data(0, b, frame) }
 	conn.sinks[1] = func(b []byte, frame int) { conn.sess.data(1, b, frame) }
-	conn.revDrop[0] = func() bool { return conn.reverseDrop(0) }
-	conn.revDrop[1] = func() bool { return conn.reverseDrop(1) }
+	conn.revDrop[0] = func() (cause, bool) { return conn.reverseDrop(0) }
+	conn.revDrop[1] = func() (cause, bool) { return conn.reverseDrop(1) }
 	t.conns[k] = conn
 	t.order = append(t.order, conn)
 	return conn
@@ -453,9 +482,9 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 		if h.retrans > 0 {
 			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
 			if h.explained == h.retrans {
-				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by a frame the hub did not deliver (loss fault)", from, plural(h.retrans, "segment"), conn.subject)
+				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by %s", from, plural(h.retrans, "segment"), conn.subject, explanation(h))
 			} else {
-				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped; the others follow a sender timeout or lost capture frames", from, plural(h.retrans, "segment"), conn.subject, h.explained)
+				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped, corrupted or held%s; the others follow a sender timeout or lost capture frames", from, plural(h.retrans, "segment"), conn.subject, h.explained, explained(h))
 			}
 		}
 		if h.capDropped > 0 {
@@ -469,4 +498,47 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 		}
 	}
 	conn.sess.end(a)
+}
+
+// causeText says what a retransmission's cause was, for TCP-001; causeWord
+// names it in a count.
+var (
+	causeText = [numCauses]string{
+		causeLoss:    "a frame the hub did not deliver (loss fault)",
+		causeCorrupt: "a copy the hub corrupted, which its receiver discards (corrupt fault)",
+		causeHeld:    "a frame the hub held, or its ACK, while the sender's timer ran (delay fault)",
+	}
+	causeWord = [numCauses]string{causeLoss: "dropped", causeCorrupt: "corrupted", causeHeld: "held"}
+)
+
+// explanation says what explains every retransmission of h: one cause, or
+// each with its count.
+func explanation(h *stream) string {
+	var parts []string
+	last := causeLoss
+	for c, n := range h.by {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d by %s", n, causeText[c]))
+			last = cause(c)
+		}
+	}
+	if len(parts) == 1 {
+		return causeText[last]
+	}
+	return "the hub's faults: " + strings.Join(parts, ", ")
+}
+
+// explained counts h's explained retransmissions by cause, if any:
+// " (2 dropped, 1 held)".
+func explained(h *stream) string {
+	var parts []string
+	for c, n := range h.by {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, causeWord[c]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

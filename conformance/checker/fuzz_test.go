@@ -163,7 +163,7 @@ func FuzzTCPReassembly(f *testing.F) {
 			frame := i/6 + 2
 			switch kind % 4 {
 			case 1: // the hub dropped it
-				s.dropped(seq, n, tcpACK, frame)
+				s.dropped(seq, n, tcpACK, frame, causeLoss)
 				continue
 			case 2: // a keepalive-sized probe of old bytes, or any byte
 				data = data[:min(1, n)]
