@@ -133,6 +133,9 @@ type Checker struct {
 	agg     *agg
 	dedupe  *deduper
 	ingress map[int]bool // sources that carry ingress directions
+	// perVM: frames without direction came from several sources (two
+	// per-VM files), where a hub duplicate shows in one file only.
+	perVM   bool
 	frames  int
 	checked int
 	skipped int
@@ -227,6 +230,7 @@ func (c *Checker) feed(f *Frame) {
 		}
 		fallthrough
 	default:
+		c.perVM = c.perVM || f.Source > 0
 		if c.dedupe.duplicate(f.Data, f.Source, f.Time, true) {
 			c.skipped++
 			return

@@ -484,7 +484,11 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 			if h.explained == h.retrans {
 				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by %s", from, plural(h.retrans, "segment"), conn.subject, explanation(h))
 			} else {
-				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped, corrupted or held%s; the others follow a sender timeout or lost capture frames", from, plural(h.retrans, "segment"), conn.subject, h.explained, explained(h))
+				others := "a sender timeout or lost capture frames"
+				if t.c.perVM {
+					others = "a sender timeout, lost capture frames or a duplicate the hub delivered, which only the receiver's file shows"
+				}
+				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped, corrupted or held%s; the others follow %s", from, plural(h.retrans, "segment"), conn.subject, h.explained, explained(h), others)
 			}
 		}
 		if h.capDropped > 0 {
