@@ -156,3 +156,19 @@ func TestHeldCopyExplainsWhileHeld(t *testing.T) {
 		})
 	}
 }
+
+// FuzzHubNotes: the hub's notes come from capture comments, which any
+// file may hold; reading them never panics and never holds a copy for a
+// negative time.
+func FuzzHubNotes(f *testing.F) {
+	f.Add("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)")
+	f.Add("rule d: delay (20ms±5ms uniform draw=-4ms fifo+1ms); rule c: corrupt (p=0.1 draw=0.02 bits=403)")
+	f.Add("rule r: queue (rate=1mbit wait=8ms)")
+	f.Fuzz(func(t *testing.T, why string) {
+		if d := heldFor(why); d < 0 {
+			t.Fatalf("got heldFor(%q) = %v, want it not negative", why, d)
+		}
+		corrupted(why)
+		droppedOnLink(why, "a", "b")
+	})
+}
