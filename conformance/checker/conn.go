@@ -17,10 +17,13 @@ const announceGrace = 250 * time.Millisecond
 // reincarnationSilence: a SYN repeating the ISN of a connection whose
 // client has sent data on it starts a new connection, in a capture without
 // directions, once the connection was silent this long. The client, being
-// past its SYN, does not resend it; only a copy the network held back could
-// arrive now, and node-b's keep-alives (every 2 s, §6.1) keep a live
-// session from falling silent this long. An ingress record needs no
-// silence: the hub saw the client send it.
+// past its SYN, does not resend it, so the SYN is a new boot's unless the
+// network held a copy of the old one back past the session's data; node-b's
+// keep-alives (every 2 s, §6.1) keep a live session from falling silent
+// this long, and a VM takes longer to reboot. This is a bound, not a proof:
+// a hub policy that holds one SYN copy for longer than the session and this
+// silence together would fool it. An ingress record needs no silence: the
+// hub saw the client send it.
 const reincarnationSilence = 4 * time.Second
 
 type connKey struct{ client, server netip.AddrPort }
@@ -398,8 +401,8 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 		default:
 			continue
 		}
-		if conn.reset || conn.appFrame[side] == 0 {
-			continue
+		if conn.reset || (conn.half[0].closed && conn.half[1].closed) || conn.appFrame[side] == 0 {
+			continue // a session that ended, or that the node has not begun
 		}
 		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
 			continue

@@ -245,3 +245,24 @@ func TestResentSYN(t *testing.T) {
 		t.Errorf("got a second connection, want one:\n%s", dump(r))
 	}
 }
+
+// TestAnnounceAfterClose: a node may announce again once its session is
+// closed (FIN both ways), as after a reset.
+func TestAnnounceAfterClose(t *testing.T) {
+	b := runScript(t, healthyScript(t), 1460)
+	f := b.flow(hostA, hostB, 40010, 34568) // the session's flow, as runScript built it
+	s := healthyScript(t)
+	for _, m := range s.msgs {
+		f.write(m.side, m.data)
+	}
+	f.acked = [2]int{len(f.sent[1]), len(f.sent[0])}
+	for side := range 2 {
+		b.add(f.tcp(side, f.isn[side]+1+uint32(len(f.sent[side])), layers.TCP{FIN: true, ACK: true}, nil))
+	}
+	b.wait(time.Second)
+	b.announce(hostA, announceOf(t, conformance.RoleA))
+	r := feed(t, Options{}, b.frames)
+	if v, ok := verdictOf(r, DISC008); !ok || v != Pass {
+		t.Errorf("got DISC-008 = %v (found %v), want pass:\n%s", v, ok, dump(r))
+	}
+}
