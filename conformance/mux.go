@@ -171,8 +171,9 @@ type LadderStep struct {
 	Nonce  uint64 // the sender's record nonce
 	Kind   byte   // Kind* constant
 	Events []MuxEvent
-	// MinLens, for Data steps, are the receiver's minimum Len per stream
-	// (1: control, 2: bulk): node-b requires 32 and 96, node-a 24 and 64.
+	// MinLens, for Data steps, are the bytes the receiver requires buffered
+	// per stream (1: control, 2: bulk), the sum of the stream's Data Lens:
+	// node-b requires 32 and 96, node-a 24 and 64.
 	MinLens map[uint32]uint16
 }
 
@@ -208,7 +209,7 @@ func (s LadderStep) Payload() ([]byte, error) {
 
 // Check applies the receiver's rule for this step to a decrypted record:
 // the kind must match, a batch must decode, Open names must be the ladder's
-// streams and Data lengths must reach MinLens.
+// streams and each stream's Data lengths, summed, must reach MinLens.
 func (s LadderStep) Check(rec Record) error {
 	if rec.Kind != s.Kind {
 		return fmt.Errorf("ladder step %d: kind %#02x, want %#02x: %w", s.Step, rec.Kind, s.Kind, ErrLadder)
@@ -220,9 +221,17 @@ func (s LadderStep) Check(rec Record) error {
 	if err != nil {
 		return fmt.Errorf("ladder step %d: %w", s.Step, err)
 	}
+	// §5.2 says the receiver "requires buffered counts"; the OS ingests
+	// every event into its MuxHostEndpoint and then checks buffered_bytes
+	// per stream (cross_vm.rs at f5405da0, :366-377 and :466-476), so
+	// several Data events of one stream count together.
 	seen := map[uint32]MuxEvent{}
+	buffered := map[uint32]int{}
 	for _, e := range events {
 		seen[e.Stream] = e
+		if e.Kind == EventData {
+			buffered[e.Stream] += int(e.Len)
+		}
 	}
 	for _, want := range s.Events {
 		got, ok := seen[want.Stream]
@@ -231,8 +240,8 @@ func (s LadderStep) Check(rec Record) error {
 			return fmt.Errorf("ladder step %d: no %v event for stream %d: %w", s.Step, want.Kind, want.Stream, ErrLadder)
 		case want.Kind == EventOpen && got.Name != want.Name:
 			return fmt.Errorf("ladder step %d: stream %d named %q, want %q: %w", s.Step, want.Stream, got.Name, want.Name, ErrLadder)
-		case want.Kind == EventData && got.Len < s.MinLens[want.Stream]:
-			return fmt.Errorf("ladder step %d: stream %d holds %d bytes, want at least %d: %w", s.Step, want.Stream, got.Len, s.MinLens[want.Stream], ErrLadder)
+		case want.Kind == EventData && buffered[want.Stream] < int(s.MinLens[want.Stream]):
+			return fmt.Errorf("ladder step %d: stream %d holds %d bytes, want at least %d: %w", s.Step, want.Stream, buffered[want.Stream], s.MinLens[want.Stream], ErrLadder)
 		}
 	}
 	return nil

@@ -112,6 +112,14 @@ func TestLadderCheck(t *testing.T) {
 		mod(s.Events)
 		return rec(s)
 	}
+	// split sends stream 1's Data as two events of n and the rest.
+	split := func(s LadderStep, n uint16, short uint16) Record {
+		ctl, bulk := s.Events[0], s.Events[1]
+		first, second := ctl, ctl
+		first.Len, second.Len = n, ctl.Len-n-short
+		s.Events = []MuxEvent{first, bulk, second}
+		return rec(s)
+	}
 	tests := []struct {
 		name string
 		step int
@@ -119,6 +127,9 @@ func TestLadderCheck(t *testing.T) {
 		want error
 	}{
 		{"open-ok", 0, rec(steps[0]), nil},
+		{"data-split-summed-per-stream", 2, split(steps[2], 16, 0), nil},
+		{"data-split-short-of-b", 2, split(steps[2], 16, 1), ErrLadder},
+		{"echo-split-summed-per-stream", 3, split(steps[3], 20, 0), nil},
 		{"wrong-kind", 0, Record{Kind: KindDataBatch, Payload: rec(steps[0]).Payload}, ErrLadder},
 		{"reordered-ladder", 2, rec(steps[4]), ErrLadder},
 		{"open-wrong-name", 0, withEvents(steps[0], func(e []MuxEvent) { e[1].Name = "crossvm/other" }), ErrLadder},

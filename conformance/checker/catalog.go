@@ -77,7 +77,7 @@ var catalog = []Check{
 	{NET001, "the hub answers no DHCP in the nexus profile (a lease takes a node out of cross-VM mode)", ""},
 	{NET002, "IP fragments (not reassembled, not checked)", ""},
 	{NET003, "frames that cannot be checked: bad checksums, cut by the snaplen, not Ethernet, lost by the capture", ""},
-	{TCP001, "TCP retransmissions, explained by the hub's drops where it can", ""},
+	{TCP001, "TCP retransmissions, explained by the hub's faults (loss, corruption, delay) where it can", ""},
 	{TCP002, "TCP reassembly limits: buffered out-of-order bytes per stream, connections", ""},
 	{TCP003, "TCP streams end without holes", ""},
 	{SESS001, "the session connection goes from node-a to node-b's announced (or fallback) port; node-b accepts one per boot", "connections from node-a to node-b's announced port: %d"},

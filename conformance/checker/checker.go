@@ -80,9 +80,14 @@ type Frame struct {
 	Port   string // the hub port, "" if unknown
 	Dir    Dir
 	// Dropped: the hub delivered this frame to no one (policy at ingress,
-	// a full queue at egress). Why says what rule acted, if known.
+	// a full queue at egress).
 	Dropped bool
-	Why     string
+	// Why is the hub's notes on the frame, as its captures' comments show
+	// them ("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)"; hub.
+	// FormatNotes), "" if none. The checker reads the faults it names (a
+	// drop on one link of a flooded frame, a corrupted or held copy) to
+	// explain the retransmissions they cause.
+	Why string
 	// Data is the frame; the checker does not retain it.
 	Data []byte
 }
@@ -128,6 +133,9 @@ type Checker struct {
 	agg     *agg
 	dedupe  *deduper
 	ingress map[int]bool // sources that carry ingress directions
+	// perVM: frames without direction came from several sources (two
+	// per-VM files), where a hub duplicate shows in one file only.
+	perVM   bool
 	frames  int
 	checked int
 	skipped int
@@ -139,6 +147,9 @@ type Checker struct {
 	disc  discovery
 	tcp   connTable
 	dhcpS int // DHCP server replies
+	// ports is the hub port each MAC sends from, learned at ingress: which
+	// port a link in the hub's notes leads to.
+	ports map[[6]byte]string
 
 	// live
 	liveOnce  sync.Once
@@ -176,7 +187,7 @@ func New(opts Options) (*Checker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}}
+	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}, ports: map[[6]byte]string{}}
 	c.agg.onNew = func(f Finding) { c.milestone(fmt.Sprintf("nexus fail %s %s", f.ID, f.Message)) }
 	c.disc.init(c)
 	c.tcp.init(c)
@@ -211,16 +222,15 @@ func (c *Checker) feed(f *Frame) {
 		}
 	case DirEgress:
 		if c.ingress[f.Source] {
-			// The ingress copy was checked; a dropped egress copy still
-			// explains the retransmission to come.
+			// The ingress copy was checked; what the hub did to this copy
+			// may still explain retransmissions.
 			c.skipped++
-			if f.Dropped {
-				c.noteDropped(f)
-			}
+			c.egressCopy(f)
 			return
 		}
 		fallthrough
 	default:
+		c.perVM = c.perVM || f.Source > 0
 		if c.dedupe.duplicate(f.Data, f.Source, f.Time, true) {
 			c.skipped++
 			return
@@ -229,6 +239,9 @@ func (c *Checker) feed(f *Frame) {
 	c.checked++
 	parsePacket(f.Data, &c.pkt)
 	p := &c.pkt
+	if f.Dir == DirIngress && f.Port != "" {
+		c.learnPort(p.srcMAC, f.Port)
+	}
 	switch {
 	case p.kind == pktOther:
 		c.nonIP++
@@ -240,6 +253,9 @@ func (c *Checker) feed(f *Frame) {
 	case p.badSum:
 		c.badSums++
 		c.badSumFrames = appendFrames(c.badSumFrames, f.Number)
+		if p.kind == pktTCP && !p.cut && corrupted(f.Why) {
+			c.tcp.dropped(f, p, causeCorrupt) // a copy the hub corrupted: its receiver discards it
+		}
 		return
 	case p.cut:
 		c.cutFrames++
@@ -250,21 +266,58 @@ func (c *Checker) feed(f *Frame) {
 	case pktUDP:
 		c.udp(f, p)
 	case pktTCP:
-		if f.Dropped {
-			c.tcp.dropped(f, p) // the peer never saw it: not part of the stream
+		if f.Dropped || c.droppedToReceiver(f, p) {
+			c.tcp.dropped(f, p, causeLoss) // the peer never saw it: not part of the stream
 			return
 		}
 		c.tcp.segment(f, p)
 	}
 }
 
-// noteDropped remembers a frame the hub did not deliver, to explain the
-// retransmission that follows.
-func (c *Checker) noteDropped(f *Frame) {
+// maxPortMACs bounds the MACs whose hub port the checker remembers.
+const maxPortMACs = 256
+
+func (c *Checker) learnPort(mac [6]byte, port string) {
+	if mac[0]&1 != 0 || c.ports[mac] == port {
+		return
+	}
+	if _, ok := c.ports[mac]; ok || len(c.ports) < maxPortMACs {
+		c.ports[mac] = port
+	}
+}
+
+// droppedToReceiver reports whether the hub dropped an ingress frame on
+// the link to its receiver, while delivering it elsewhere: a frame flooded
+// to a third port (hub mode, an unknown destination) is not Dropped.
+func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
+	if f.Dir != DirIngress || f.Port == "" || f.Why == "" {
+		return false
+	}
+	to, ok := c.ports[p.dstMAC]
+	return ok && droppedOnLink(f.Why, f.Port, to)
+}
+
+// egressCopy reads the hub's notes on an egress copy of a frame checked
+// at ingress: a copy dropped or corrupted (its receiver discards it) explains
+// the retransmission to come, and a copy held long enough explains those
+// its sender made meanwhile.
+func (c *Checker) egressCopy(f *Frame) {
+	if !f.Dropped && f.Why == "" {
+		return
+	}
 	var p packet
 	parsePacket(f.Data, &p)
-	if p.kind == pktTCP && !p.badSum && !p.cut {
-		c.tcp.dropped(f, &p)
+	if p.kind != pktTCP || p.cut {
+		return
+	}
+	if hold := heldFor(f.Why); hold > 0 {
+		c.tcp.held(f, &p, hold)
+	}
+	switch {
+	case f.Dropped && !p.badSum:
+		c.tcp.dropped(f, &p, causeLoss)
+	case !f.Dropped && p.badSum && corrupted(f.Why):
+		c.tcp.dropped(f, &p, causeCorrupt)
 	}
 }
 
@@ -411,16 +464,16 @@ func (c *Checker) Observe(ev *hub.Event) {
 		c.lost++
 		return
 	}
-	c.queued += len(ev.Frame)
+	// The notes follow the frame in the buffer, formatted as captures
+	// show them; the checking goroutine makes them Why.
 	lf.buf = append(lf.buf[:0], ev.Frame...)
+	lf.buf = hub.AppendNotes(lf.buf, ev.Notes)
+	c.queued += len(lf.buf)
 	dir := DirIngress
 	if ev.Dir == hub.Egress {
 		dir = DirEgress
 	}
-	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Data: lf.buf}
-	if ev.Dropped {
-		lf.f.Why = hub.FormatNotes(ev.Notes)
-	}
+	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Data: lf.buf[:len(ev.Frame)]}
 	c.queue <- lf // never blocks: there are as many queue slots as buffers
 }
 
@@ -439,6 +492,9 @@ func (c *Checker) startLive() {
 func (c *Checker) runLive(q <-chan *liveFrame) {
 	defer close(c.done)
 	for lf := range q {
+		if notes := lf.buf[len(lf.f.Data):]; len(notes) > 0 {
+			lf.f.Why = string(notes)
+		}
 		c.mu.Lock()
 		if !c.closed {
 			c.feed(&lf.f)

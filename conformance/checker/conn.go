@@ -3,6 +3,7 @@ package checker
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"l2hub/conformance"
@@ -12,6 +13,18 @@ import (
 // from it may still appear: the OS checks for the connection once per pass,
 // and a copy already queued still goes out.
 const announceGrace = 250 * time.Millisecond
+
+// reincarnationSilence: a SYN repeating the ISN of a connection whose
+// client has sent data on it starts a new connection, in a capture without
+// directions, once the connection was silent this long. The client, being
+// past its SYN, does not resend it, so the SYN is a new boot's unless the
+// network held a copy of the old one back past the session's data; node-b's
+// keep-alives (every 2 s, §6.1) keep a live session from falling silent
+// this long, and a VM takes longer to reboot. This is a bound, not a proof:
+// a hub policy that holds one SYN copy for longer than the session and this
+// silence together would fool it. An ingress record needs no silence: the
+// hub saw the client send it.
+const reincarnationSilence = 4 * time.Second
 
 type connKey struct{ client, server netip.AddrPort }
 
@@ -26,28 +39,59 @@ type tcpConn struct {
 	estFrame  int
 	reset     bool
 	rstFrame  int
-	half      [2]stream // 0: client to server, 1: server to client
-	drops     [2]int    // frames the hub dropped, per direction
+	lastTime  time.Time         // the last segment, delivered or dropped
+	half      [2]stream         // 0: client to server, 1: server to client
+	drops     [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
 	sinks     [2]sink
-	revDrop   [2]func() bool
+	revDrop   [2]reverseLoss
 	sess      *session
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
 	// accept yielded); the OS announces no more from then on.
 	appTime  [2]time.Time
 	appFrame [2]int
-	late     []int // announces from either end after that
-	lateSeen int
+	// late: each side's announces after that, not yet judged (see
+	// announceFrom); lateFailed: some were judged late (DISC-008).
+	late       [2]lateAnnounces
+	lateFailed bool
 }
 
-// reverseDrop consumes one drop in the direction opposite to dir: a lost
-// ACK explains a retransmission of bytes the receiver already had.
-func (t *tcpConn) reverseDrop(dir int) bool {
-	if t.drops[1-dir] > 0 {
-		t.drops[1-dir]--
-		return true
+// maxLateFrames bounds the frame numbers of pending late announces kept
+// per side; further ones are counted.
+const maxLateFrames = MaxFindingFrames
+
+// lateAnnounces are one node's announces after it began its session,
+// pending until something says whether the node still held the session.
+type lateAnnounces struct {
+	n        int   // announces pending
+	followed int   // of them, those the node followed with a segment on the connection
+	frames   []int // the first maxLateFrames pending announces
+}
+
+func (l *lateAnnounces) add(frame int) {
+	l.n++
+	if len(l.frames) < maxLateFrames {
+		l.frames = append(l.frames, frame)
 	}
-	return false
+}
+
+// drop forgets the first n pending announces.
+func (l *lateAnnounces) drop(n int) {
+	l.n -= n
+	l.followed = max(l.followed-n, 0)
+	l.frames = l.frames[min(n, len(l.frames)):]
+}
+
+// reverseDrop consumes one loss in the direction opposite to dir: a lost
+// ACK explains a retransmission of bytes the receiver already had.
+func (t *tcpConn) reverseDrop(dir int) (cause, bool) {
+	for c, n := range t.drops[1-dir] {
+		if n > 0 {
+			t.drops[1-dir][c]--
+			return cause(c), true
+		}
+	}
+	return 0, false
 }
 
 // connTable follows the connections to session ports.
@@ -60,6 +104,9 @@ type connTable struct {
 	limitFr  []int
 	sessions int // connections whose handshake completed, retired or live
 	retired  int
+	// retiredJoined counts the retired connections the capture joined
+	// midway (no SYN seen): their handshakes could not be captured.
+	retiredJoined int
 }
 
 func (t *connTable) init(c *Checker) {
@@ -83,10 +130,15 @@ func (t *connTable) lookup(p *packet) (*tcpConn, int) {
 func (t *connTable) segment(f *Frame, p *packet) {
 	conn, dir := t.lookup(p)
 	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
-	if syn && dir == 0 && conn != nil && conn.half[0].synSeen && conn.half[0].isn != p.seq {
-		// A redial from the same port: the old connection is over (§6.2).
-		t.retire(conn)
-		conn = nil
+	if syn && dir == 0 {
+		switch {
+		case conn != nil && t.redial(conn, f, p):
+			t.forgetLate(p.src)
+			t.retire(conn)
+			conn = nil
+		case conn == nil && t.c.disc.isSessionPort(p.dstPort):
+			t.forgetLate(p.src)
+		}
 	}
 	if conn == nil {
 		switch {
@@ -102,6 +154,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 			return
 		}
 	}
+	if !f.Time.IsZero() {
+		conn.lastTime = f.Time
+	}
 	if syn && dir == 0 && conn.synFrame == 0 {
 		conn.synFrame = f.Number
 		t.checkDial(conn, f, p)
@@ -111,6 +166,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		t.checkAccept(conn, f)
 	}
 	if p.flags&tcpRST != 0 {
+		// The session is over. Announces before the reset may be a new
+		// boot's (its stack resets the old connection) or follow a failure.
+		conn.late = [2]lateAnnounces{}
 		if !conn.reset {
 			conn.reset, conn.rstFrame = true, f.Number
 			if dir == 1 && !conn.accepted && conn.half[0].delivered == 0 {
@@ -122,11 +180,55 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	if len(p.payload) > 0 && conn.appFrame[dir] == 0 {
 		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
 	}
+	conn.late[dir].followed = conn.late[dir].n // the node still holds the connection
+	conn.half[dir].at = f.Time
 	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
+	if conn.sess.hsDone {
+		for side := range conn.late {
+			l := &conn.late[side]
+			if l.followed > 0 {
+				t.lateAnnounces(t.c.agg, conn, side, l.followed)
+				l.drop(l.followed)
+				conn.lateFailed = true
+			}
+		}
+	}
 }
 
-// dropped remembers a segment the hub did not deliver.
-func (t *connTable) dropped(f *Frame, p *packet) {
+// redial reports whether a client SYN (without ACK) on conn's 4-tuple
+// starts a new connection: node-a drops a failed dial without FIN and
+// redials from the same port (§6.2), and a rebooted node-a dials from it
+// again, maybe with the same ISN (smoltcp's RNG has a constant seed, §9.4).
+//
+// A SYN with another ISN is a new connection, and so is any SYN on a
+// connection the capture joined midway, wherever its sequence number lies:
+// the client had sent bytes past its SYN, so it is not resending it (or the
+// capture began at the SYN-ACK, and following the connection from the
+// resent SYN loses nothing). A SYN repeating the ISN is a new connection
+// after a reset or a close, or once the client has sent data: a sender
+// past its SYN never resends it (RFC 9293), so it is a new boot's SYN if
+// the hub saw the client send it, or if the connection fell silent for
+// reincarnationSilence first. Otherwise it is a resent SYN.
+func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
+	h := &conn.half[0]
+	switch {
+	case !h.synSeen:
+		return conn.midstream // not a connection opened by a SYN the hub dropped
+	case h.isn != p.seq:
+		return true
+	case conn.reset || (conn.half[0].closed && conn.half[1].closed):
+		return true
+	case h.delivered == 0 && !h.finSeen:
+		return false // the client may still be waiting for the SYN-ACK
+	case f.Dir == DirIngress:
+		return true
+	}
+	return !f.Time.IsZero() && !conn.lastTime.IsZero() && f.Time.Sub(conn.lastTime) >= reincarnationSilence
+}
+
+// dropped remembers a segment the hub did not deliver to its receiver, or
+// delivered corrupted (c).
+func (t *connTable) dropped(f *Frame, p *packet, c cause) {
 	conn, dir := t.lookup(p)
 	if conn == nil {
 		if p.flags&tcpSYN == 0 || p.flags&tcpACK != 0 || !t.c.disc.isSessionPort(p.dstPort) {
@@ -137,8 +239,35 @@ func (t *connTable) dropped(f *Frame, p *packet) {
 			return
 		}
 	}
-	conn.drops[dir]++
-	conn.half[dir].dropped(p.seq, len(p.payload), p.flags, f.Number)
+	if !f.Time.IsZero() {
+		conn.lastTime = f.Time
+	}
+	conn.drops[dir][c]++
+	conn.half[dir].dropped(p.seq, len(p.payload), p.flags, f.Number, c)
+}
+
+// held notes a copy of a segment the hub delivered hold after it came in:
+// the retransmissions sent meanwhile, of its bytes or of the bytes it
+// acknowledged, are the hub's doing.
+func (t *connTable) held(f *Frame, p *packet, hold time.Duration) {
+	conn, dir := t.lookup(p)
+	if conn == nil || f.Time.IsZero() {
+		return
+	}
+	since := f.Time.Add(-hold)
+	n := uint32(len(p.payload))
+	if p.flags&tcpSYN != 0 {
+		n++
+	}
+	if p.flags&tcpFIN != 0 {
+		n++
+	}
+	if n > 0 {
+		conn.half[dir].heldCopy(p.seq, p.seq+n, since, f.Number)
+	}
+	if p.flags&tcpACK != 0 {
+		conn.half[1-dir].heldAck(p.ack, since, f.Number)
+	}
 }
 
 func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
@@ -163,8 +292,8 @@ func (t *connTable) open(k connKey, f *Frame, midstream bool) *tcpConn {
 	conn.sess = newSession(t.c, conn)
 	conn.sinks[0] = func(b []byte, frame int) { conn.sess.data(0, b, frame) }
 	conn.sinks[1] = func(b []byte, frame int) { conn.sess.data(1, b, frame) }
-	conn.revDrop[0] = func() bool { return conn.reverseDrop(0) }
-	conn.revDrop[1] = func() bool { return conn.reverseDrop(1) }
+	conn.revDrop[0] = func() (cause, bool) { return conn.reverseDrop(0) }
+	conn.revDrop[1] = func() (cause, bool) { return conn.reverseDrop(1) }
 	t.conns[k] = conn
 	t.order = append(t.order, conn)
 	return conn
@@ -178,6 +307,9 @@ func (t *connTable) retire(conn *tcpConn) {
 		t.sessions++
 	}
 	t.retired++
+	if conn.midstream {
+		t.retiredJoined++
+	}
 	delete(t.conns, conn.key)
 	for i, o := range t.order {
 		if o == conn {
@@ -247,13 +379,18 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 	}
 	if prev != conn {
 		t.c.agg.add(Warn, SESS001, "second-accept "+conn.key.server.String(), []int{prev.estFrame, f.Number},
-			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so this listener is not the OS's", conn.key.server)
+			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so node-b rebooted, or this listener is not the OS's", conn.key.server)
 	}
 }
 
-// announceFrom applies DISC-008 to an announce from ip: once a node's
+// announceFrom notes an announce from ip for DISC-008: once a node's
 // application holds the session connection (it has sent on it), it stops
-// announcing, unless the handshake then fails.
+// announcing, unless the handshake then fails. An announce after that is
+// judged later, since a node that rebooted announces again while its old
+// connection, which ended without FIN or RST, is still followed: it is late
+// if the session completed and the node then went on using the connection
+// (or the input ends first); it is forgotten if the connection is reset or
+// its client dials again (a failed session, or a new boot).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 	for _, conn := range t.order {
 		side := 0
@@ -264,42 +401,64 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 		default:
 			continue
 		}
-		if conn.reset || conn.appFrame[side] == 0 {
-			continue
+		if conn.reset || (conn.half[0].closed && conn.half[1].closed) || conn.appFrame[side] == 0 {
+			continue // a session that ended, or that the node has not begun
 		}
 		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
 			continue
 		}
-		conn.lateSeen++
-		conn.late = appendFrames(conn.late, f.Number)
-		if conn.sess.hsDone {
-			t.lateAnnounce(t.c.agg, conn)
+		conn.late[side].add(f.Number)
+	}
+}
+
+// forgetLate forgets the pending late announces on every connection from
+// client, which dials again: its earlier session is over.
+func (t *connTable) forgetLate(client netip.Addr) {
+	for _, conn := range t.order {
+		if conn.key.client.Addr() == client {
+			conn.late = [2]lateAnnounces{}
 		}
 	}
 }
 
-func (t *connTable) lateAnnounce(a *agg, conn *tcpConn) {
-	if len(conn.late) == 0 {
-		return
+// lateAnnounces fails DISC-008 for the first n pending late announces of
+// side, one count each.
+func (t *connTable) lateAnnounces(a *agg, conn *tcpConn, side, n int) {
+	l := &conn.late[side]
+	node := roleName(conn.key.client.Addr())
+	if side == 1 {
+		node = roleName(conn.key.server.Addr())
 	}
-	a.add(Fail, DISC008, conn.subject, conn.late, "%s from the nodes of %s after they began the session on it: the OS stops announcing once dial or accept yields a connection",
-		plural(conn.lateSeen, "announce"), conn.subject)
+	for i := range n {
+		var frames []int
+		if i < len(l.frames) {
+			frames = l.frames[i : i+1]
+		}
+		a.add(Fail, DISC008, fmt.Sprint(conn.subject, side), frames, "%s announced after it began the session on %s: the OS stops announcing once dial or accept yields a connection, until the session fails or the node reboots",
+			node, conn.subject)
+	}
 }
 
 // end adds the end-of-run findings of every connection still followed.
 func (t *connTable) end(a *agg) {
 	sessions := t.sessions
+	joinedOnly := t.retiredJoined == t.retired
 	for _, conn := range t.order {
 		t.endConn(a, conn)
 		if conn.sess.hsDone {
 			sessions++
 		}
+		joinedOnly = joinedOnly && conn.midstream
 	}
 	if t.limit > 0 {
 		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)
 	}
 	if len(t.order) == 0 && t.retired == 0 {
 		a.add(Fail, SESS001, "none", nil, "no TCP connection to a session port (node-b's announced port or 34568): no session was seen")
+	} else if sessions == 0 && joinedOnly {
+		// A capture started inside every connection (a checker attached
+		// to a running hub): the handshake happened, or failed, unseen.
+		a.add(Warn, SESS002, "none", nil, "no handshake was captured: the capture starts inside every connection to a session port")
 	} else if sessions == 0 {
 		a.add(Fail, SESS002, "none", nil, "no handshake completed successfully")
 	}
@@ -309,7 +468,11 @@ func (t *connTable) end(a *agg) {
 // changing the connection.
 func (t *connTable) endConn(a *agg, conn *tcpConn) {
 	if conn.sess.hsDone {
-		if len(conn.late) == 0 {
+		// Announces still pending: nothing came to explain them.
+		for side := range conn.late {
+			t.lateAnnounces(a, conn, side, conn.late[side].n)
+		}
+		if !conn.lateFailed && conn.late[0].n+conn.late[1].n == 0 {
 			a.pass(DISC008, conn.estFrame)
 		}
 	}
@@ -322,9 +485,13 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 		if h.retrans > 0 {
 			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
 			if h.explained == h.retrans {
-				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by a frame the hub did not deliver (loss fault)", from, plural(h.retrans, "segment"), conn.subject)
+				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by %s", from, plural(h.retrans, "segment"), conn.subject, explanation(h))
 			} else {
-				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped; the others follow a sender timeout or lost capture frames", from, plural(h.retrans, "segment"), conn.subject, h.explained)
+				others := "a sender timeout or lost capture frames"
+				if t.c.perVM {
+					others = "a sender timeout, lost capture frames or a duplicate the hub delivered, which only the receiver's file shows"
+				}
+				a.add(Warn, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, %d of them explained by a frame the hub dropped, corrupted or held%s; the others follow %s", from, plural(h.retrans, "segment"), conn.subject, h.explained, explained(h), others)
 			}
 		}
 		if h.capDropped > 0 {
@@ -338,4 +505,47 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 		}
 	}
 	conn.sess.end(a)
+}
+
+// causeText says what a retransmission's cause was, for TCP-001; causeWord
+// names it in a count.
+var (
+	causeText = [numCauses]string{
+		causeLoss:    "a frame the hub did not deliver (loss fault)",
+		causeCorrupt: "a copy the hub corrupted, which its receiver discards (corrupt fault)",
+		causeHeld:    "a frame the hub held, or its ACK, while the sender's timer ran (delay fault)",
+	}
+	causeWord = [numCauses]string{causeLoss: "dropped", causeCorrupt: "corrupted", causeHeld: "held"}
+)
+
+// explanation says what explains every retransmission of h: one cause, or
+// each with its count.
+func explanation(h *stream) string {
+	var parts []string
+	last := causeLoss
+	for c, n := range h.by {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d by %s", n, causeText[c]))
+			last = cause(c)
+		}
+	}
+	if len(parts) == 1 {
+		return causeText[last]
+	}
+	return "the hub's faults: " + strings.Join(parts, ", ")
+}
+
+// explained counts h's explained retransmissions by cause, if any:
+// " (2 dropped, 1 held)".
+func explained(h *stream) string {
+	var parts []string
+	for c, n := range h.by {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, causeWord[c]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

@@ -7,6 +7,14 @@ import "time"
 // filter-dump file within microseconds; a frame in two per-VM files appears
 // in both, with timestamps from two unrelated virtual clocks, so across
 // files only content and recency count.
+//
+// Known limit: a frame that only one per-VM file holds is checked as sent.
+// That is right for a frame the hub dropped (only the sender's file has
+// it), wrong for a duplicate the hub delivered (only the receiver's file
+// has the extra copy), which then reads as a retransmission. Telling the
+// two apart needs to know which file is which VM's, and two files of a
+// two-VM segment hold the same MACs in both directions; TCP-001 names the
+// possibility instead (Checker.perVM).
 const (
 	echoWindow  = 10 * time.Millisecond
 	dedupeDepth = 4096

@@ -13,12 +13,15 @@
 //
 // Each frame is checked once. Frames the hub saw at ingress (pcapng
 // direction "inbound", hub.Ingress) are what a peer sent and are checked;
-// egress copies are skipped, except that a dropped egress copy is remembered
-// to explain the retransmission that follows. Captures without directions
-// (QEMU's filter-dump, two per-VM files) are deduplicated by content: the
-// multicast loopback echo within a short time window of the same file, and
-// copies from another file within a window of recent frames (nexus-wire.md
-// §6.2).
+// egress copies are skipped. The hub's notes (Frame.Why) explain the
+// retransmissions its faults cause: a copy dropped or corrupted, or an
+// ingress frame dropped on the link to its receiver while flooded to other
+// ports, explains the retransmission that follows; a copy held (delay,
+// rate queue) explains those its sender made meanwhile. Captures without
+// directions (QEMU's filter-dump, two per-VM files) are deduplicated by
+// content: the multicast loopback echo within a short time window of the
+// same file, and copies from another file within a window of recent frames
+// (nexus-wire.md §6.2).
 //
 // Memory is bounded: TCP connections, buffered out-of-order bytes per
 // stream, devices, pending proxy requests, frame numbers kept per finding

@@ -136,9 +136,8 @@ func CheckReaders(opts Options, inputs ...Input) (Report, error) {
 		case capture.DirOut:
 			f.Dir = DirEgress
 		}
-		if strings.HasPrefix(h.pkt.Comment, "dropped") {
-			f.Dropped, f.Why = true, h.pkt.Comment
-		}
+		f.Why = h.pkt.Comment
+		f.Dropped = strings.HasPrefix(h.pkt.Comment, "dropped")
 		if n := capture.Gaps(h.pkt.Comment); n > 0 {
 			lost += n
 			lostFrames = appendFrames(lostFrames, f.Number)

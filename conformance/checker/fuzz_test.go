@@ -32,11 +32,20 @@ func joinFrames(frames []Frame) []byte {
 
 // FuzzFeed: no frame sequence makes the checker panic, whatever the profile
 // and the healthy prefix it follows.
+//
+// The seeds are a few frames each: the healthy prefix (prefix frames of a
+// healthy run) brings the checker to each phase, so the inputs stay small.
+// The fuzzer minimises every new interesting input for up to
+// -fuzzminimizetime (60 s by default), and minimising inputs grown from a
+// whole-run seed took all of a short run. With large inputs in the corpus
+// (testdata/fuzz or the cache), pass -fuzzminimizetime=2s to a short run.
 func FuzzFeed(f *testing.F) {
 	run := healthy(f, 100).frames
-	f.Add(joinFrames(run), uint8(0), uint8(0))
-	f.Add(joinFrames(run[20:]), uint8(20), uint8(1))
-	f.Add(joinFrames(run[40:]), uint8(40), uint8(0))
+	for _, at := range []int{0, 12, 16, 24, 40, 56} { // discovery, SYN, handshake, ladder, proxy
+		f.Add(joinFrames(run[at:min(at+3, len(run))]), uint8(at), uint8(0))
+	}
+	f.Add(joinFrames(run[16:19]), uint8(16), uint8(1))      // noise-xk
+	f.Add(joinFrames(run[24:30]), uint8(24), uint8(0x80|2)) // dropped frames, a second source
 	f.Add([]byte{0, 3, 1, 2, 3}, uint8(255), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, prefix, flags uint8) {
 		opts := Options{MaxBuffered: 2048}
@@ -163,7 +172,7 @@ func FuzzTCPReassembly(f *testing.F) {
 			frame := i/6 + 2
 			switch kind % 4 {
 			case 1: // the hub dropped it
-				s.dropped(seq, n, tcpACK, frame)
+				s.dropped(seq, n, tcpACK, frame, causeLoss)
 				continue
 			case 2: // a keepalive-sized probe of old bytes, or any byte
 				data = data[:min(1, n)]

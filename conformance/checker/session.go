@@ -516,9 +516,6 @@ func (s *session) handshake() {
 		s.cipher[1] = conformance.NewRecordCipher(keys.R2I, 0)
 		s.c.milestone("nexus session ok " + s.pair())
 	}
-	if s.hsDone {
-		s.c.tcp.lateAnnounce(a, s.conn)
-	}
 	for side := range s.awaiting {
 		waiting, frames := s.awaiting[side], s.awaitFr[side]
 		s.awaiting[side], s.awaitFr[side] = nil, nil

@@ -34,10 +34,31 @@ type simRun struct {
 }
 
 // runVirtual runs node-a and node-b on seeded netstack hosts through a hub
-// core in virtual time (vsim), with the checker and a capture observing,
-// until node-a's script is over and 200 ms more have passed.
+// core in switch mode in virtual time (vsim), with the checker and a
+// capture observing, until node-a's script is over and 200 ms more have
+// passed.
 func runVirtual(t *testing.T, policy hub.Policy, seed uint64) simRun {
 	t.Helper()
+	return runVirtualSetup(t, simSetup{policy: policy, seed: seed, mode: hub.ModeSwitch})
+}
+
+// simSetup is how runVirtualSetup builds the run.
+type simSetup struct {
+	policy hub.Policy
+	seed   uint64
+	mode   hub.Mode
+	// idle attaches a third host, port "c" (10.42.0.12), that runs no
+	// node: flooded frames reach it too.
+	idle bool
+}
+
+// idleHost is simSetup.idle's third host.
+var idleHost = host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
+
+// runVirtualSetup is runVirtual with a hub mode and an idle third port.
+func runVirtualSetup(t *testing.T, setup simSetup) simRun {
+	t.Helper()
+	seed := setup.seed
 	path := filepath.Join(t.TempDir(), "run.pcapng")
 	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock})
 	if err != nil {
@@ -48,19 +69,19 @@ func runVirtual(t *testing.T, policy hub.Policy, seed uint64) simRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := vsim.New(vsim.Config{Mode: hub.ModeSwitch, Policy: policy, Observers: []hub.Observer{sink, chk}})
+	sim := vsim.New(vsim.Config{Mode: setup.mode, Policy: setup.policy, Observers: []hub.Observer{sink, chk}})
 	defer sim.Close()
 
 	var nodes syncWriter
 	clock := sim.Clock
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := func(role conformance.Role, port string) (*netstack.Host, chan error) {
+	attach := func(h host, port string) *netstack.Host {
 		var key [32]byte
 		copy(key[:], fmt.Sprintf("l2hub vsim %d %s", seed, port))
 		host, err := netstack.New(netstack.Config{
-			MAC:   hostFor(role).mac,
-			Addr:  netip.PrefixFrom(hostFor(role).ip, 24),
+			MAC:   h.mac,
+			Addr:  netip.PrefixFrom(h.ip, 24),
 			Clock: clock,
 			Rand:  rand.NewChaCha8(key),
 		})
@@ -71,6 +92,10 @@ func runVirtual(t *testing.T, policy hub.Policy, seed uint64) simRun {
 		if err := sim.Attach(port, host.Describe(), host); err != nil {
 			t.Fatal(err)
 		}
+		return host
+	}
+	start := func(role conformance.Role, port string) (*netstack.Host, chan error) {
+		host := attach(hostFor(role), port)
 		n, err := conformance.NewNode(conformance.Config{
 			Role:  role,
 			Net:   stackNet{host},
@@ -90,6 +115,9 @@ func runVirtual(t *testing.T, policy hub.Policy, seed uint64) simRun {
 	}
 	_, bDone := start(conformance.RoleB, "b")
 	_, aDone := start(conformance.RoleA, "a")
+	if setup.idle {
+		attach(idleHost, "c")
+	}
 
 	var aErr error
 	var aEnded time.Duration = -1

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"slices"
+	"time"
 )
 
 // Reassembly bounds.
@@ -12,8 +13,19 @@ const (
 	// maxWindow: data further ahead than this is not buffered at all (a
 	// corrupt or foreign sequence number, not a hole).
 	maxWindow = 1 << 20
-	// maxLost bounds the remembered hub drops per stream.
+	// maxLost bounds the remembered hub drops per stream, and the
+	// unexplained retransmissions kept for a held copy to explain.
 	maxLost = 64
+)
+
+// cause is the hub fault that explains a retransmission.
+type cause uint8
+
+const (
+	causeLoss    cause = iota // the hub did not deliver the frame to its receiver
+	causeCorrupt              // the hub delivered a corrupted copy, which the receiver discards
+	causeHeld                 // the hub held the frame, or its ACK, while the sender's timer ran
+	numCauses
 )
 
 func seqLT(a, b uint32) bool  { return int32(a-b) < 0 }
@@ -28,10 +40,20 @@ type oooSeg struct {
 func (s oooSeg) end() uint32 { return s.seq + uint32(len(s.data)) }
 
 // lostSeg is a segment the hub did not deliver (a policy drop at ingress, a
-// tail drop at egress): the retransmission that follows is explained by it.
+// tail drop at egress) or corrupted: the retransmission that follows is
+// explained by it.
 type lostSeg struct {
 	seq, end uint32
 	frame    int
+	cause    cause
+}
+
+// resent is a retransmission nothing explained yet: a copy of the original,
+// or of its ACK, that the hub still holds may explain it when it leaves.
+type resent struct {
+	seq, end uint32
+	frame    int
+	at       time.Time
 }
 
 // stream reassembles one direction of a TCP connection. Contiguous bytes go
@@ -50,13 +72,18 @@ type stream struct {
 	capDropped  int
 	capFrames   []int
 
-	lost []lostSeg
+	lost   []lostSeg
+	resent []resent // unexplained retransmissions, the last maxLost
+
+	// at is the time of the segment being fed, zero if unknown.
+	at time.Time
 
 	delivered      int64
 	retrans        int // segments carrying only bytes seen before
-	explained      int // retransmissions of a segment the hub dropped
+	explained      int // retransmissions the hub's faults explain
+	by             [numCauses]int
 	retransFrames  []int
-	explainFrames  []int // the dropped originals
+	explainFrames  []int // the dropped, corrupted or held frames
 	keepalives     int
 	outOfWindow    int
 	outOfWinFrames []int
@@ -65,9 +92,12 @@ type stream struct {
 // sink receives contiguous stream bytes; it must not retain data.
 type sink func(data []byte, frame int)
 
-// segment feeds one TCP segment. reverseDrop reports (and consumes) a drop
-// in the other direction, which explains a retransmission whose ACK was lost.
-func (s *stream) segment(seq uint32, data []byte, flags uint8, frame int, out sink, reverseDrop func() bool) {
+// reverseLoss reports (and consumes) a loss in the other direction, which
+// explains a retransmission whose ACK was lost.
+type reverseLoss func() (cause, bool)
+
+// segment feeds one TCP segment, sent at s.at.
+func (s *stream) segment(seq uint32, data []byte, flags uint8, frame int, out sink, reverseDrop reverseLoss) {
 	if flags&tcpSYN != 0 {
 		if s.synSeen && seq == s.isn {
 			s.retransmitted(seq, seq+1, frame, reverseDrop)
@@ -75,11 +105,10 @@ func (s *stream) segment(seq uint32, data []byte, flags uint8, frame int, out si
 		}
 		if !s.started {
 			s.isn, s.next, s.synSeen, s.started = seq, seq+1, true, true
-			if f, ok := s.takeLost(seq, seq+1); ok { // the first SYN was dropped
+			if l, ok := s.takeLost(seq, seq+1); ok { // the first SYN was dropped
 				s.retrans++
-				s.explained++
 				s.retransFrames = appendFrames(s.retransFrames, frame)
-				s.explainFrames = appendFrames(s.explainFrames, f)
+				s.explain(l.cause, l.frame)
 			}
 		}
 		seq++
@@ -107,12 +136,11 @@ func (s *stream) segment(seq uint32, data []byte, flags uint8, frame int, out si
 		s.retransmitted(seq, s.next, frame, reverseDrop)
 		data = data[s.next-seq:]
 		seq = s.next
-	} else if f, ok := s.takeLost(seq, end); ok {
+	} else if l, ok := s.takeLost(seq, end); ok {
 		// The first copy the peer could see, of bytes the hub dropped.
 		s.retrans++
-		s.explained++
 		s.retransFrames = appendFrames(s.retransFrames, frame)
-		s.explainFrames = appendFrames(s.explainFrames, f)
+		s.explain(l.cause, l.frame)
 	}
 	if seq != s.next {
 		s.buffer(seq, data, frame)
@@ -151,19 +179,62 @@ func (s *stream) checkClosed() {
 }
 
 // retransmitted counts a segment whose bytes [seq, end) came before.
-func (s *stream) retransmitted(seq, end uint32, frame int, reverseDrop func() bool) {
+func (s *stream) retransmitted(seq, end uint32, frame int, reverseDrop reverseLoss) {
 	s.retrans++
 	s.retransFrames = appendFrames(s.retransFrames, frame)
-	if f, ok := s.takeLost(seq, end); ok {
-		s.explained++
-		s.explainFrames = appendFrames(s.explainFrames, f)
-	} else if reverseDrop != nil && reverseDrop() {
-		s.explained++
+	if l, ok := s.takeLost(seq, end); ok {
+		s.explain(l.cause, l.frame)
+		return
 	}
+	if reverseDrop != nil {
+		if c, ok := reverseDrop(); ok {
+			s.explain(c, 0)
+			return
+		}
+	}
+	if len(s.resent) >= maxLost {
+		s.resent = s.resent[1:]
+	}
+	s.resent = append(s.resent, resent{seq: seq, end: end, frame: frame, at: s.at})
 }
 
-// dropped remembers a segment the hub did not deliver.
-func (s *stream) dropped(seq uint32, n int, flags uint8, frame int) {
+// explain counts one retransmission explained by c, citing the hub's frame
+// (0 if none).
+func (s *stream) explain(c cause, frame int) {
+	s.explained++
+	s.by[c]++
+	s.explainFrames = appendFrames(s.explainFrames, frame)
+}
+
+// held explains the unexplained retransmissions the hub caused by holding
+// a copy from since until it left at frame: those sent in that time, of
+// bytes the copy carried (heldCopy) or acknowledged (heldAck). The
+// sender's timer ran out while the hub held the segment, or its ACK.
+func (s *stream) held(covers func(r resent) bool, since time.Time, frame int) {
+	kept := s.resent[:0]
+	for _, r := range s.resent {
+		if covers(r) && !r.at.IsZero() && r.at.After(since) && r.frame < frame {
+			s.explain(causeHeld, frame)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	s.resent = kept
+}
+
+// heldCopy: the hub held a copy of this stream's bytes [seq, end).
+func (s *stream) heldCopy(seq, end uint32, since time.Time, frame int) {
+	s.held(func(r resent) bool { return seqLT(seq, r.end) && seqLT(r.seq, end) }, since, frame)
+}
+
+// heldAck: the hub held a segment of the other direction that acknowledged
+// this stream's bytes below ack.
+func (s *stream) heldAck(ack uint32, since time.Time, frame int) {
+	s.held(func(r resent) bool { return seqLT(r.seq, ack) }, since, frame)
+}
+
+// dropped remembers a segment the hub did not deliver, or corrupted.
+func (s *stream) dropped(seq uint32, n int, flags uint8, frame int, c cause) {
 	if flags&tcpSYN != 0 {
 		n++
 	}
@@ -173,7 +244,7 @@ func (s *stream) dropped(seq uint32, n int, flags uint8, frame int) {
 	if len(s.lost) >= maxLost {
 		s.lost = s.lost[1:]
 	}
-	s.lost = append(s.lost, lostSeg{seq: seq, end: seq + uint32(n), frame: frame})
+	s.lost = append(s.lost, lostSeg{seq: seq, end: seq + uint32(n), frame: frame, cause: c})
 }
 
 func (s *stream) matchLost(seq, end uint32) bool {
@@ -185,14 +256,14 @@ func (s *stream) matchLost(seq, end uint32) bool {
 	return false
 }
 
-func (s *stream) takeLost(seq, end uint32) (frame int, ok bool) {
+func (s *stream) takeLost(seq, end uint32) (lostSeg, bool) {
 	for i, l := range s.lost {
 		if seqLT(seq, l.end) && seqLT(l.seq, end) {
 			s.lost = slices.Delete(s.lost, i, i+1)
-			return l.frame, true
+			return l, true
 		}
 	}
-	return 0, false
+	return lostSeg{}, false
 }
 
 // buffer keeps the bytes of an out-of-order segment that no buffered segment

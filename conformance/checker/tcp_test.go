@@ -52,7 +52,7 @@ func TestStreamReassembly(t *testing.T) {
 			for i, g := range tt.segs {
 				seq := uint32(isn + 1 + uint32(g.off))
 				if g.dropped {
-					s.dropped(seq, len(g.data), tcpACK, i+2)
+					s.dropped(seq, len(g.data), tcpACK, i+2, causeLoss)
 					continue
 				}
 				s.segment(seq, []byte(g.data), tcpACK, i+2, out, nil)

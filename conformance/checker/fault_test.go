@@ -1,0 +1,174 @@
+package checker
+
+import (
+	"bytes"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// TestHubFaultsExplainRetransmissions: the virtual nodes retransmit when
+// the hub corrupts a copy (the receiver drops it on its checksum), holds a
+// copy longer than the sender's retransmission timeout, or drops a flooded
+// frame on the receiver's link while delivering it to a third port. TCP-001
+// blames the hub for each, live and from the run's capture, instead of a
+// sender timeout.
+func TestHubFaultsExplainRetransmissions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two network stacks")
+	}
+	tests := []struct {
+		name   string
+		policy string
+		mode   hub.Mode
+		idle   bool
+		why    string // a part of TCP-001's message
+	}{
+		{"corrupt", "seed: 3\nrules:\n  - name: c\n    match: {link: a<->b, protocol: tcp}\n    corrupt: {probability: 10%, bits: 1, skip: transport}\n",
+			hub.ModeSwitch, false, "corrupt"},
+		{"delay-longer-than-rto", "seed: 3\nrules:\n  - name: d\n    match: {link: a<->b, protocol: tcp}\n    delay: 1500ms\n",
+			hub.ModeSwitch, false, "held"},
+		{"loss-on-one-link-of-a-flood", "seed: 3\nrules:\n  - name: l\n    match: {link: a<->b, protocol: tcp}\n    loss: 10%\n",
+			hub.ModeHub, true, "did not deliver"},
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // see TestVirtualNodesInVirtualTime
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ports := []string{"a", "b"}
+			if tt.idle {
+				ports = append(ports, "c")
+			}
+			p, err := filter.Parse([]byte(tt.policy), tt.name, ports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := runVirtualSetup(t, simSetup{policy: p, seed: 1, mode: tt.mode, idle: tt.idle})
+			files, err := CheckReaders(Options{}, Input{Name: "run.pcapng", R: bytes.NewReader(run.capture)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []struct {
+				name string
+				r    Report
+			}{{"live", run.r}, {"capture", files}} {
+				var found bool
+				for _, fd := range r.r.Findings {
+					if fd.ID != TCP001 {
+						continue
+					}
+					found = true
+					if fd.Verdict != Info || !strings.Contains(fd.Message, tt.why) {
+						t.Errorf("%s: got %v, want an info finding that says %q", r.name, fd, tt.why)
+					}
+				}
+				if !found {
+					t.Errorf("%s: got no TCP-001, want the retransmissions the fault causes:\n%s", r.name, dump(r.r))
+				}
+			}
+		})
+	}
+}
+
+// TestHubNotes reads the hub's notes as captures show them.
+func TestHubNotes(t *testing.T) {
+	tests := []struct {
+		why     string
+		held    time.Duration
+		corrupt bool
+		dropAB  bool // dropped on the link a->b
+	}{
+		{"", 0, false, false},
+		{"dropped", 0, false, false},
+		{"dropped: a->b: rule loss: drop (p=0.1 draw=0.05)", 0, false, true},
+		{"a->c: rule l: drop (p=0.1 draw=0.05)", 0, false, false},
+		{"a->b: rule l: duplicate (p=0.3 draw=0.1 copies=1); a->b: partition (a|b)", 0, false, true},
+		{"b->a: rule l: mtu (len=1600 mtu=1500)", 0, false, false},
+		{"rule d: delay (1.5s)", 1500 * time.Millisecond, false, false},
+		{"rule d: delay (20ms fifo+3ms)", 23 * time.Millisecond, false, false},
+		{"rule d: delay (20ms±5ms uniform draw=-4ms fifo+1ms)", 17 * time.Millisecond, false, false},
+		{"rule r: queue (rate=1mbit wait=8ms); rule d: delay (10ms±2ms normal draw=+1ms)", 19 * time.Millisecond, false, false},
+		{"rule c: corrupt (p=0.1 draw=0.02 bits=403)", 0, true, false},
+		{"rule c: reorder (p=0.3 draw=0.1 gap=1)", 0, false, false},
+	}
+	for _, tt := range tests {
+		if got := heldFor(tt.why); got != tt.held {
+			t.Errorf("got heldFor(%q) = %v, want %v", tt.why, got, tt.held)
+		}
+		if got := corrupted(tt.why); got != tt.corrupt {
+			t.Errorf("got corrupted(%q) = %v, want %v", tt.why, got, tt.corrupt)
+		}
+		if got := droppedOnLink(tt.why, "a", "b"); got != tt.dropAB {
+			t.Errorf("got droppedOnLink(%q, a, b) = %v, want %v", tt.why, got, tt.dropAB)
+		}
+	}
+}
+
+// TestHeldCopyExplainsWhileHeld: a copy the hub holds explains the
+// retransmissions its sender makes while it is held, and no others.
+func TestHeldCopyExplainsWhileHeld(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hold time.Duration // of the original's copy; the sender resends after 1 s
+		want Verdict
+	}{
+		{"held-past-the-resend", 1500 * time.Millisecond, Info},
+		{"delivered-before-the-resend", 500 * time.Millisecond, Warn},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			f.write(0, newScript(t).Handshake[0])
+			orig := f.seg(0, 0, 32)
+			sent := b.frames[orig-1].Time
+			at := func(when time.Time) { b.now = when.Add(-b.step) } // the next frame's time
+			leaves := func() {
+				at(sent.Add(tt.hold))
+				b.add(b.frames[orig-1].Data, func(fr *Frame) {
+					fr.Dir, fr.Port, fr.Why = DirEgress, "b", "rule d: delay ("+tt.hold.String()+")"
+				})
+			}
+			if tt.hold < time.Second {
+				leaves()
+			}
+			at(sent.Add(time.Second))
+			f.seg(0, 0, 32) // the resend
+			if tt.hold >= time.Second {
+				leaves()
+			}
+			for i := range b.frames {
+				if fr := &b.frames[i]; fr.Dir != DirEgress {
+					fr.Dir, fr.Port = DirIngress, "a"
+					if bytes.Equal(fr.Data[6:12], hostB.mac) {
+						fr.Port = "b"
+					}
+				}
+			}
+			r := feed(t, Options{}, b.frames)
+			fd, ok := r.First(TCP001)
+			if !ok || fd.Verdict != tt.want {
+				t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
+			}
+		})
+	}
+}
+
+// FuzzHubNotes: the hub's notes come from capture comments, which any
+// file may hold; reading them never panics and never holds a copy for a
+// negative time.
+func FuzzHubNotes(f *testing.F) {
+	f.Add("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)")
+	f.Add("rule d: delay (20ms±5ms uniform draw=-4ms fifo+1ms); rule c: corrupt (p=0.1 draw=0.02 bits=403)")
+	f.Add("rule r: queue (rate=1mbit wait=8ms)")
+	f.Fuzz(func(t *testing.T, why string) {
+		if d := heldFor(why); d < 0 {
+			t.Fatalf("got heldFor(%q) = %v, want it not negative", why, d)
+		}
+		corrupted(why)
+		droppedOnLink(why, "a", "b")
+	})
+}

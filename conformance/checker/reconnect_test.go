@@ -1,0 +1,268 @@
+package checker
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
+
+	"l2hub/conformance"
+)
+
+// findingWith returns the first finding with id whose message contains
+// text.
+func findingWith(r Report, id, text string) (Finding, bool) {
+	for _, f := range r.Findings {
+		if f.ID == id && strings.Contains(f.Message, text) {
+			return f, true
+		}
+	}
+	return Finding{}, false
+}
+
+// TestCaptureStartsMidSession: a capture that starts after the handshake
+// (a checker attached to a running hub) sees only records. That is the
+// capture's limit, not the nodes' fault: SESS-002 warns that no handshake
+// was captured, and nothing fails.
+func TestCaptureStartsMidSession(t *testing.T) {
+	b := newBuilder(t)
+	f := b.flow(hostA, hostB, 40010, 34568)
+	s := healthyScript(t)
+	for _, m := range s.msgs[:3] {
+		f.write(m.side, m.data) // the handshake, before the capture starts
+	}
+	s.msgs = s.msgs[3:]
+	s.play(f, 1460)
+	r := feed(t, Options{}, b.frames)
+	if r.Fail != 0 {
+		t.Errorf("got %d failures, want none:\n%s", r.Fail, dump(r))
+	}
+	if fd, ok := findingWith(r, SESS002, "no handshake was captured"); !ok || fd.Verdict != Warn {
+		t.Errorf("got SESS-002 %v (found %v), want a warning that no handshake was captured:\n%s", fd, ok, dump(r))
+	}
+}
+
+// TestNoHandshakeStillFails: with a connection whose start was captured,
+// a handshake that never completes is still a failure, even beside a
+// connection the capture joined midway.
+func TestNoHandshakeStillFails(t *testing.T) {
+	b := newBuilder(t)
+	old := b.flow(hostA, hostB, 40011, 34568)
+	old.write(0, make([]byte, 32))
+	old.send(0, make([]byte, 275), 1460) // joined midway
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	f.send(0, newScript(t).Handshake[0][:20], 1460)
+	r := feed(t, Options{}, b.frames)
+	if fd, ok := findingWith(r, SESS002, "no handshake completed successfully"); !ok || fd.Verdict != Fail {
+		t.Errorf("got SESS-002 %v (found %v), want a failure:\n%s", fd, ok, dump(r))
+	}
+}
+
+// milestoneCount feeds frames and counts the milestone lines equal to line.
+func milestoneCount(t *testing.T, frames []Frame, line string) (Report, int) {
+	t.Helper()
+	n := 0
+	r := feed(t, Options{OnMilestone: func(l string) {
+		if l == line {
+			n++
+		}
+	}}, frames)
+	return r, n
+}
+
+// TestRedialAfterJoiningMidway: the capture starts inside a failing
+// attempt (32 bytes of msg1 and an ACK, no SYN), then node-a redials from
+// the same 10.42.0.10:40010, as the OS does after a failed dial (§6.2).
+// The SYN ends the joined connection, and the new one is judged whole.
+func TestRedialAfterJoiningMidway(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	old := b.flow(hostA, hostB, 40010, 34568)
+	old.isn = [2]uint32{0x50000000, 0x60000000}
+	old.send(0, make([]byte, 32), 1460)
+	old.ack(1)
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	healthyScript(t).play(f, 1460)
+	r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+	if r.Fail != 0 || n != 1 {
+		t.Errorf("got %d failures and %d proxied bundle lists, want none and 1:\n%s", r.Fail, n, dump(r))
+	}
+	for _, id := range []string{SESS001, SESS003, SESS004, SESS005, SESS006, MUX001, MUX002, MUX003, MUX004, PROXY001, PROXY002, PROXY003} {
+		if v, ok := verdictOf(r, id); !ok || v != Pass {
+			t.Errorf("got %s = %v (found %v), want pass:\n%s", id, v, ok, dump(r))
+		}
+	}
+	if fd, ok := r.First(TCP001); ok {
+		t.Errorf("got %v, want no retransmissions: the redial is a new connection", fd)
+	}
+}
+
+// rebootedRun is a healthy run, 5 s of silence while both VMs reboot, the
+// new boot's announces and a second healthy session from the same
+// 10.42.0.10:40010 with the ISNs isn.
+func rebootedRun(t *testing.T, isn [2]uint32) *builder {
+	b := healthy(t, 1460)
+	b.wait(5 * time.Second)
+	announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.isn = isn
+	f.connect()
+	healthyScript(t).play(f, 1460)
+	return b
+}
+
+// TestRebootBetweenSessions: both VMs reboot during one checker run (a
+// long-running hub across os2vm.sh runs). The old connection ends with no
+// FIN or RST; the new boot announces, then dials. Its announces are not
+// late announces on the old session, and the second session is judged.
+func TestRebootBetweenSessions(t *testing.T) {
+	b := rebootedRun(t, [2]uint32{0x30000000, 0x40000000})
+	r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+	if r.Fail != 0 || n != 2 {
+		t.Errorf("got %d failures and %d proxied bundle lists, want none and 2:\n%s", r.Fail, n, dump(r))
+	}
+	if v, ok := verdictOf(r, DISC008); !ok || v != Pass {
+		t.Errorf("got DISC-008 = %v (found %v), want pass:\n%s", v, ok, dump(r))
+	}
+	fd, ok := findingWith(r, SESS001, "accepted a second connection")
+	if !ok || fd.Verdict != Warn || !strings.Contains(fd.Message, "node-b rebooted, or this listener is not the OS's") {
+		t.Errorf("got SESS-001 %v (found %v), want a warning that allows for a reboot:\n%s", fd, ok, dump(r))
+	}
+}
+
+// TestLateAnnounce: an announce from a node that has begun its session
+// fails DISC-008 once nothing else explains it: the node goes on using the
+// session afterwards, or the capture ends. A reset of the session, or a
+// new SYN from its client, explains it (the session failed, or the VMs
+// rebooted). Each announce counts once.
+func TestLateAnnounce(t *testing.T) {
+	tests := []struct {
+		name  string
+		after func(b *builder, f *flow)
+		want  Verdict
+		count int
+	}{
+		{"then-uses-the-session", func(b *builder, f *flow) { f.ack(0) }, Fail, 2},
+		{"at-the-end", func(b *builder, f *flow) {}, Fail, 2},
+		{"then-the-peer-uses-the-session", func(b *builder, f *flow) { f.ack(1) }, Fail, 2},
+		{"then-reset", func(b *builder, f *flow) {
+			f.b.add(f.tcp(1, f.isn[1]+1+uint32(len(f.sent[1])), layers.TCP{RST: true}, nil))
+		}, Pass, 0},
+		{"then-redial", func(b *builder, f *flow) {
+			g := b.flow(hostA, hostB, 40010, 34568)
+			g.isn = [2]uint32{0x30000000, 0x40000000}
+			g.connect()
+		}, Pass, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			b.wait(time.Second)
+			b.announce(hostA, announceOf(t, conformance.RoleA))
+			tt.after(b, f)
+			r := feed(t, Options{}, b.frames)
+			fd, ok := r.First(DISC008)
+			if !ok || fd.Verdict != tt.want {
+				t.Fatalf("got DISC-008 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
+			}
+			if tt.want != Fail {
+				return
+			}
+			if fd.Count != tt.count || !strings.HasPrefix(fd.Message, "node-a announced after it began the session on ") {
+				t.Errorf("got DISC-008 %q counted %d, want node-a's announces counted %d", fd.Message, fd.Count, tt.count)
+			}
+		})
+	}
+}
+
+// TestRebootRepeatsISN: smoltcp seeds its RNG with a constant, so a
+// rebooted node-a may dial the same 4-tuple with the same ISN (§9.4). A
+// SYN that repeats the ISN after node-a sent data on the connection is not
+// a resent SYN when the hub saw node-a send it (an ingress record), or when
+// the connection was silent for longer than reincarnationSilence; it starts
+// a new connection. Otherwise it is a resent SYN, as before the data.
+func TestRebootRepeatsISN(t *testing.T) {
+	same := [2]uint32{0x10000000, 0xf0000000} // the builder's first flow
+	tests := []struct {
+		name     string
+		gap      time.Duration
+		ingress  bool
+		sessions int
+	}{
+		{"after-silence", 5 * time.Second, false, 2},
+		{"ingress-record", 0, true, 2},
+		{"soon-without-direction", time.Second, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := healthy(t, 1460)
+			b.wait(tt.gap)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.isn = same
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			if tt.ingress {
+				for i := range b.frames {
+					b.frames[i].Dir = DirIngress
+				}
+			}
+			r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+			if n != tt.sessions {
+				t.Fatalf("got %d proxied bundle lists, want %d:\n%s", n, tt.sessions, dump(r))
+			}
+			if tt.sessions == 2 {
+				if fd, ok := r.First(TCP001); ok || r.Fail != 0 {
+					t.Errorf("got TCP-001 %v (found %v) and %d failures, want neither:\n%s", fd, ok, r.Fail, dump(r))
+				}
+			}
+		})
+	}
+}
+
+// TestResentSYN: a SYN resent before the SYN-ACK is a retransmission on
+// the same connection, not a second connection.
+func TestResentSYN(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	f := b.flow(hostA, hostB, 40010, 34568)
+	b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true}, nil), ingress)
+	b.wait(time.Second)
+	f.connect(ingress)
+	healthyScript(t).play(f, 1460)
+	r, n := milestoneCount(t, b.frames, "nexus proxy ok service=bundlemgrd")
+	fd, ok := r.First(TCP001)
+	if n != 1 || !ok || !strings.Contains(fd.Message, "node-a retransmitted 1 segment") {
+		t.Errorf("got %d proxied bundle lists and TCP-001 %v (found %v), want 1 and node-a's one retransmission:\n%s", n, fd, ok, dump(r))
+	}
+	if _, ok := findingWith(r, SESS001, "second connection"); ok {
+		t.Errorf("got a second connection, want one:\n%s", dump(r))
+	}
+}
+
+// TestAnnounceAfterClose: a node may announce again once its session is
+// closed (FIN both ways), as after a reset.
+func TestAnnounceAfterClose(t *testing.T) {
+	b := runScript(t, healthyScript(t), 1460)
+	f := b.flow(hostA, hostB, 40010, 34568) // the session's flow, as runScript built it
+	s := healthyScript(t)
+	for _, m := range s.msgs {
+		f.write(m.side, m.data)
+	}
+	f.acked = [2]int{len(f.sent[1]), len(f.sent[0])}
+	for side := range 2 {
+		b.add(f.tcp(side, f.isn[side]+1+uint32(len(f.sent[side])), layers.TCP{FIN: true, ACK: true}, nil))
+	}
+	b.wait(time.Second)
+	b.announce(hostA, announceOf(t, conformance.RoleA))
+	r := feed(t, Options{}, b.frames)
+	if v, ok := verdictOf(r, DISC008); !ok || v != Pass {
+		t.Errorf("got DISC-008 = %v (found %v), want pass:\n%s", v, ok, dump(r))
+	}
+}
