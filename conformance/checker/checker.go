@@ -137,6 +137,7 @@ type Checker struct {
 	// per-VM files), where a hub duplicate shows in one file only.
 	perVM   bool
 	frames  int
+	start   time.Time // the first frame's time, if known
 	checked int
 	skipped int
 	pkt     packet
@@ -211,6 +212,9 @@ func (c *Checker) Feed(f Frame) error {
 
 func (c *Checker) feed(f *Frame) {
 	c.frames++
+	if c.start.IsZero() {
+		c.start = f.Time
+	}
 	switch f.Dir {
 	case DirIngress:
 		c.ingress[f.Source] = true

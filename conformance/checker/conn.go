@@ -26,25 +26,41 @@ const announceGrace = 250 * time.Millisecond
 // hub saw the client send it.
 const reincarnationSilence = 4 * time.Second
 
+// joinWindow: a connection open when the capture began shows a segment
+// within this long of the capture's first frame. node-b's keep-alive fires
+// every 2 s on an idle session (§6.1); two intervals and a second more
+// allow for a keep-alive the hub dropped or held. A connection first seen
+// later, without a SYN, opened inside the capture (see joinedMidway).
+const joinWindow = 5 * time.Second
+
 type connKey struct{ client, server netip.AddrPort }
 
 // tcpConn is one TCP connection to a session port.
 type tcpConn struct {
 	key       connKey
 	subject   string
-	midstream bool // no SYN seen: the capture starts inside the connection
-	synFrame  int
-	accepted  bool // node-b answered the SYN
-	estTime   time.Time
-	estFrame  int
-	reset     bool
-	rstFrame  int
-	lastTime  time.Time         // the last segment, delivered or dropped
-	half      [2]stream         // 0: client to server, 1: server to client
-	drops     [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
-	sinks     [2]sink
-	revDrop   [2]reverseLoss
-	sess      *session
+	midstream bool // opened by a segment other than a SYN: where its streams begin is unknown
+	// joined: a midstream connection the capture may have begun inside
+	// (joinedMidway); notJoined says why another was not, firstFrame and
+	// firstDir are its first segment.
+	joined     bool
+	notJoined  string
+	firstFrame int
+	firstDir   int
+	// heard: each end had announced before the first segment.
+	heard    [2]bool
+	synFrame int
+	accepted bool // node-b answered the SYN
+	estTime  time.Time
+	estFrame int
+	reset    bool
+	rstFrame int
+	lastTime time.Time         // the last segment, delivered or dropped
+	half     [2]stream         // 0: client to server, 1: server to client
+	drops    [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
+	sinks    [2]sink
+	revDrop  [2]reverseLoss
+	sess     *session
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
 	// accept yielded); the OS announces no more from then on.
@@ -105,14 +121,29 @@ type connTable struct {
 	sessions int // connections whose handshake completed, retired or live
 	retired  int
 	// retiredJoined counts the retired connections the capture joined
-	// midway (no SYN seen): their handshakes could not be captured.
+	// midway: their handshakes could not be captured.
 	retiredJoined int
+	// heard is each address's last announce, the evidence that it held no
+	// session then (announces stop once dial or accept yields one, §2.2).
+	heard map[netip.Addr]announceMark
 }
+
+// announceMark is when an address last announced: the frame's time (zero
+// if unknown) and its place in the input (Checker.frames).
+type announceMark struct {
+	at    time.Time
+	seq   int
+	frame int
+}
+
+// maxHeard bounds the addresses whose last announce the table keeps.
+const maxHeard = 256
 
 func (t *connTable) init(c *Checker) {
 	t.c = c
 	t.conns = map[connKey]*tcpConn{}
 	t.accepted = map[netip.AddrPort]*tcpConn{}
+	t.heard = map[netip.Addr]announceMark{}
 }
 
 // lookup finds p's connection and its direction.
@@ -153,6 +184,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		if conn == nil {
 			return
 		}
+		if conn.midstream {
+			t.joinedMidway(conn, f, p, dir)
+		}
 	}
 	if !f.Time.IsZero() {
 		conn.lastTime = f.Time
@@ -169,9 +203,19 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		// The session is over. Announces before the reset may be a new
 		// boot's (its stack resets the old connection) or follow a failure.
 		conn.late = [2]lateAnnounces{}
+		if conn.joined && dir != conn.firstDir && !conn.half[dir].started && conn.heard[conn.firstDir] {
+			// The first segment's receiver answers with a reset: it
+			// holds no such connection. Its sender announced in this
+			// capture, so it was not in an established session either
+			// (announces do not resume while one lasts, §2.2): there
+			// was no connection for the capture to begin inside.
+			conn.joined = false
+			conn.notJoined = fmt.Sprintf("%s reset it (frame %d), holding no such connection, and %s had announced before it in this capture, so neither end held it when the capture began",
+				roleName(conn.end(dir).Addr()), f.Number, roleName(conn.end(conn.firstDir).Addr()))
+		}
 		if !conn.reset {
 			conn.reset, conn.rstFrame = true, f.Number
-			if dir == 1 && !conn.accepted && conn.half[0].delivered == 0 {
+			if dir == 1 && !conn.accepted && conn.half[0].synSeen && conn.half[0].delivered == 0 {
 				t.c.agg.add(Info, SESS001, "rst "+conn.key.server.String(), []int{f.Number}, "SYN to %v refused: node-b was not listening yet, and node-a redials", conn.key.server)
 			}
 		}
@@ -195,16 +239,76 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	}
 }
 
+// end returns the connection's address and port on side (0 the client).
+func (c *tcpConn) end(side int) netip.AddrPort {
+	if side == 1 {
+		return c.key.server
+	}
+	return c.key.client
+}
+
+// joinedMidway decides whether the capture may have begun inside a
+// connection first seen at f without a SYN (a segment from side dir): its
+// handshake was then not captured, and SESS-002 only warns. The capture
+// did not begin inside it, and the missing SYN is a failure (SESS-001),
+// when the capture shows the connection opened after it began:
+//   - the first segment carries a SYN (a client's SYN|ACK): the connection
+//     begins here. A server's SYN-ACK first is a capture that began inside
+//     the handshake;
+//   - the first segment came more than joinWindow after the capture's first
+//     frame: an open connection shows a segment sooner;
+//   - either end announced more than announceGrace after the capture's
+//     first frame and before this segment: it held no connection then
+//     (announces stop once dial or accept yields one, §2.2), so this one
+//     opened inside the capture, with its handshake;
+//   - (segment) the first segment's receiver answers it with a reset while
+//     its sender had announced in the capture: neither end held it.
+//
+// Without frame times only the first and last apply. Frames missing from
+// the capture (a SYN it lost) also read as a connection without a SYN.
+func (t *connTable) joinedMidway(conn *tcpConn, f *Frame, p *packet, dir int) {
+	conn.firstFrame, conn.firstDir = f.Number, dir
+	start := t.c.start
+	var late announceMark
+	for side := range 2 {
+		a, ok := t.heard[conn.end(side).Addr()]
+		conn.heard[side] = ok
+		if ok && !start.IsZero() && !a.at.IsZero() && a.at.Sub(start) > announceGrace && a.at.After(late.at) {
+			late = a
+		}
+	}
+	switch {
+	case dir == 0 && p.flags&tcpSYN != 0:
+		conn.notJoined = fmt.Sprintf("its first segment (frame %d) carries SYN with ACK, so the connection begins there without a SYN", f.Number)
+	case !start.IsZero() && !f.Time.IsZero() && f.Time.Sub(start) > joinWindow:
+		conn.notJoined = fmt.Sprintf("its first segment (frame %d) came %v after the capture's first frame, and a connection open when the capture began shows one within %v (node-b's keep-alive, §6.1)",
+			f.Number, f.Time.Sub(start).Round(time.Millisecond), joinWindow)
+	case late.frame != 0:
+		conn.notJoined = fmt.Sprintf("%s announced at frame %d, after the capture began and before the connection's first segment (frame %d); announces stop once dial or accept yields a connection (§2.2), so it opened inside the capture",
+			roleName(t.announcer(conn, late)), late.frame, f.Number)
+	default:
+		conn.joined = true
+	}
+}
+
+// announcer is the end of conn whose last announce is a.
+func (t *connTable) announcer(conn *tcpConn, a announceMark) netip.Addr {
+	if t.heard[conn.key.client.Addr()] == a {
+		return conn.key.client.Addr()
+	}
+	return conn.key.server.Addr()
+}
+
 // redial reports whether a client SYN (without ACK) on conn's 4-tuple
 // starts a new connection: node-a drops a failed dial without FIN and
 // redials from the same port (§6.2), and a rebooted node-a dials from it
 // again, maybe with the same ISN (smoltcp's RNG has a constant seed, §9.4).
 //
 // A SYN with another ISN is a new connection, and so is any SYN on a
-// connection the capture joined midway, wherever its sequence number lies:
-// the client had sent bytes past its SYN, so it is not resending it (or the
-// capture began at the SYN-ACK, and following the connection from the
-// resent SYN loses nothing). A SYN repeating the ISN is a new connection
+// connection first seen without one (midstream), wherever its sequence
+// number lies: the client had sent bytes past its SYN, so it is not
+// resending it (or the capture began at the SYN-ACK, and following the
+// connection from the resent SYN loses nothing). A SYN repeating the ISN is a new connection
 // after a reset or a close, or once the client has sent data: a sender
 // past its SYN never resends it (RFC 9293), so it is a new boot's SYN if
 // the hub saw the client send it, or if the connection fell silent for
@@ -307,7 +411,7 @@ func (t *connTable) retire(conn *tcpConn) {
 		t.sessions++
 	}
 	t.retired++
-	if conn.midstream {
+	if conn.joined {
 		t.retiredJoined++
 	}
 	delete(t.conns, conn.key)
@@ -392,6 +496,9 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // (or the input ends first); it is forgotten if the connection is reset or
 // its client dials again (a failed session, or a new boot).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
+	if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
+		t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+	}
 	for _, conn := range t.order {
 		side := 0
 		switch ip {
@@ -448,7 +555,7 @@ func (t *connTable) end(a *agg) {
 		if conn.sess.hsDone {
 			sessions++
 		}
-		joinedOnly = joinedOnly && conn.midstream
+		joinedOnly = joinedOnly && conn.joined
 	}
 	if t.limit > 0 {
 		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)
@@ -467,6 +574,9 @@ func (t *connTable) end(a *agg) {
 // endConn adds one connection's end-of-stream findings to a, without
 // changing the connection.
 func (t *connTable) endConn(a *agg, conn *tcpConn) {
+	if conn.midstream && !conn.joined {
+		a.add(Fail, SESS001, "nosyn "+conn.subject, []int{conn.firstFrame}, "%s has no SYN, and the capture did not begin inside it: %s", conn.subject, conn.notJoined)
+	}
 	if conn.sess.hsDone {
 		// Announces still pending: nothing came to explain them.
 		for side := range conn.late {

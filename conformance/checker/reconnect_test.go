@@ -266,3 +266,61 @@ func TestAnnounceAfterClose(t *testing.T) {
 		t.Errorf("got DISC-008 = %v (found %v), want pass:\n%s", v, ok, dump(r))
 	}
 }
+
+// TestNoSYNAfterTheCaptureBegan: a connection first seen without a SYN is
+// joined midway only if the capture could have begun inside it. When the
+// capture shows the connection was not open before it began, the missing
+// SYN is the client's fault: SESS-001 fails, and with no other session
+// SESS-002 fails "no handshake completed", as for any failed session.
+func TestNoSYNAfterTheCaptureBegan(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(b *builder)
+		why  string // a part of SESS-001's message
+	}{
+		{"client-sends-syn-ack", func(b *builder) {
+			announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			for range 3 {
+				b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true, ACK: true}, nil))
+				b.add(f.tcp(1, 0, layers.TCP{RST: true}, nil))
+				b.wait(time.Second)
+			}
+		}, "carries SYN"},
+		{"data-reset-by-node-b", func(b *builder) {
+			announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.send(0, newScript(t).Handshake[0], 1460)
+			b.add(f.tcp(1, 0, layers.TCP{RST: true}, nil))
+		}, "reset"},
+		{"first-segment-long-after-the-capture-began", func(b *builder) {
+			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 5353, 5353, []byte("x"))) // any frame
+			b.wait(10 * time.Second)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.send(0, newScript(t).Handshake[0], 1460)
+			f.ack(1)
+		}, "after the capture's first frame"},
+		{"announced-after-the-capture-began", func(b *builder) {
+			announceRounds(b, 8, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.send(0, newScript(t).Handshake[0], 1460)
+			f.ack(1)
+		}, "announced at frame"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			tt.run(b)
+			r := feed(t, Options{}, b.frames)
+			if fd, ok := findingWith(r, SESS002, "no handshake completed successfully"); !ok || fd.Verdict != Fail {
+				t.Errorf("got SESS-002 %v (found %v), want a failure:\n%s", fd, ok, dump(r))
+			}
+			if fd, ok := findingWith(r, SESS001, tt.why); !ok || fd.Verdict != Fail {
+				t.Errorf("got SESS-001 %v (found %v), want a failure that says %q:\n%s", fd, ok, tt.why, dump(r))
+			}
+			if fd, ok := findingWith(r, SESS002, "capture starts inside"); ok {
+				t.Errorf("got %v, want no claim that the capture starts inside a connection", fd)
+			}
+		})
+	}
+}
