@@ -15,15 +15,12 @@ import (
 const announceGrace = 250 * time.Millisecond
 
 // reincarnationSilence: a SYN repeating the ISN of a connection whose
-// client has sent data on it starts a new connection, in a capture without
-// directions, once the connection was silent this long. The client, being
-// past its SYN, does not resend it, so the SYN is a new boot's unless the
-// network held a copy of the old one back past the session's data; node-b's
-// keep-alives (every 2 s, §6.1) keep a live session from falling silent
-// this long, and a VM takes longer to reboot. This is a bound, not a proof:
-// a hub policy that holds one SYN copy for longer than the session and this
-// silence together would fool it. An ingress record needs no silence: the
-// hub saw the client send it.
+// client has sent data on it starts a new connection once the connection
+// was silent this long (see redial). node-b's keep-alives (every 2 s, §6.1)
+// keep a live session from falling silent this long, and a VM takes longer
+// to reboot. This is a bound, not a proof: a hub policy that holds one SYN
+// copy for longer than the session and this silence together, or a client
+// that resends its SYN after such a silence, would fool it.
 const reincarnationSilence = 4 * time.Second
 
 // joinWindow: a connection open when the capture began shows a segment
@@ -55,12 +52,15 @@ type tcpConn struct {
 	estFrame int
 	reset    bool
 	rstFrame int
-	lastTime time.Time         // the last segment, delivered or dropped
-	half     [2]stream         // 0: client to server, 1: server to client
-	drops    [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
-	sinks    [2]sink
-	revDrop  [2]reverseLoss
-	sess     *session
+	lastTime time.Time // the last segment, delivered or dropped
+	// clientSeq: the client's last segment's place in the input
+	// (Checker.frames), delivered or dropped.
+	clientSeq int
+	half      [2]stream         // 0: client to server, 1: server to client
+	drops     [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
+	sinks     [2]sink
+	revDrop   [2]reverseLoss
+	sess      *session
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
 	// accept yielded); the OS announces no more from then on.
@@ -188,6 +188,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 			t.joinedMidway(conn, f, p, dir)
 		}
 	}
+	if dir == 0 {
+		conn.clientSeq = t.c.frames
+	}
 	if !f.Time.IsZero() {
 		conn.lastTime = f.Time
 	}
@@ -308,11 +311,17 @@ func (t *connTable) announcer(conn *tcpConn, a announceMark) netip.Addr {
 // connection first seen without one (midstream), wherever its sequence
 // number lies: the client had sent bytes past its SYN, so it is not
 // resending it (or the capture began at the SYN-ACK, and following the
-// connection from the resent SYN loses nothing). A SYN repeating the ISN is a new connection
-// after a reset or a close, or once the client has sent data: a sender
-// past its SYN never resends it (RFC 9293), so it is a new boot's SYN if
-// the hub saw the client send it, or if the connection fell silent for
-// reincarnationSilence first. Otherwise it is a resent SYN.
+// connection from the resent SYN loses nothing). A SYN repeating the ISN
+// is a new connection after a reset or a close. Before the client has sent
+// data it is a resent SYN. After, it is a new boot's SYN only if the wire
+// shows the reboot: the client announced after its last segment on the
+// connection (a boot announces before it dials, §6.1, and a node holding a
+// session does not, §2.2; node-b's keep-alives to the old boot may come
+// later), or the connection fell silent for reincarnationSilence.
+// Otherwise it is a resent SYN, even on an ingress record: a sender past
+// its SYN has no reason to resend it (RFC 9293), but that is for the
+// checker to judge, not to assume. DHCP and ARP are no evidence: both
+// recur during a live session (§6.1).
 func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
 	h := &conn.half[0]
 	switch {
@@ -324,7 +333,8 @@ func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
 		return true
 	case h.delivered == 0 && !h.finSeen:
 		return false // the client may still be waiting for the SYN-ACK
-	case f.Dir == DirIngress:
+	}
+	if a, ok := t.heard[conn.key.client.Addr()]; ok && a.seq > conn.clientSeq {
 		return true
 	}
 	return !f.Time.IsZero() && !conn.lastTime.IsZero() && f.Time.Sub(conn.lastTime) >= reincarnationSilence
@@ -342,6 +352,9 @@ func (t *connTable) dropped(f *Frame, p *packet, c cause) {
 		if conn == nil {
 			return
 		}
+	}
+	if dir == 0 {
+		conn.clientSeq = t.c.frames
 	}
 	if !f.Time.IsZero() {
 		conn.lastTime = f.Time

@@ -184,26 +184,44 @@ func TestLateAnnounce(t *testing.T) {
 
 // TestRebootRepeatsISN: smoltcp seeds its RNG with a constant, so a
 // rebooted node-a may dial the same 4-tuple with the same ISN (§9.4). A
-// SYN that repeats the ISN after node-a sent data on the connection is not
-// a resent SYN when the hub saw node-a send it (an ingress record), or when
-// the connection was silent for longer than reincarnationSilence; it starts
-// a new connection. Otherwise it is a resent SYN, as before the data.
+// SYN that repeats the ISN after node-a sent data on the connection starts
+// a new connection when the wire shows the reboot: node-a announced after
+// the connection's last segment, or the connection was silent for longer
+// than reincarnationSilence. Otherwise it is a resent SYN, as before the
+// data, whether or not the hub recorded node-a sending it.
 func TestRebootRepeatsISN(t *testing.T) {
 	same := [2]uint32{0x10000000, 0xf0000000} // the builder's first flow
 	tests := []struct {
 		name     string
 		gap      time.Duration
-		ingress  bool
-		sessions int
+		announce bool // the new boot's announces before its SYN
+		// keepAlive: node-b, unaware of the reboot, sends a keep-alive on
+		// the old connection after them.
+		keepAlive bool
+		ingress   bool
+		sessions  int
 	}{
-		{"after-silence", 5 * time.Second, false, 2},
-		{"ingress-record", 0, true, 2},
-		{"soon-without-direction", time.Second, false, 1},
+		{"after-silence", 5 * time.Second, false, false, false, 2},
+		{"announced-first", 0, true, false, false, 2},
+		{"announced-first-ingress-record", 0, true, false, true, 2},
+		{"announced-first-then-a-keep-alive", 0, true, true, true, 2},
+		{"soon-without-direction", time.Second, false, false, false, 1},
+		{"soon-ingress-record", 0, false, false, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := healthy(t, 1460)
 			b.wait(tt.gap)
+			if tt.announce {
+				announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			}
+			if tt.keepAlive {
+				old := b.flow(hostA, hostB, 40010, 34568) // the first session's, as healthy built it
+				for _, m := range healthyScript(t).msgs {
+					old.write(m.side, m.data)
+				}
+				old.ack(1)
+			}
 			f := b.flow(hostA, hostB, 40010, 34568)
 			f.isn = same
 			f.connect()
@@ -322,5 +340,54 @@ func TestNoSYNAfterTheCaptureBegan(t *testing.T) {
 				t.Errorf("got %v, want no claim that the capture starts inside a connection", fd)
 			}
 		})
+	}
+}
+
+// TestSpuriousSYNKeepsTheSession: a SYN that repeats the ISN in the middle
+// of a live session, with nothing on the wire to say node-a rebooted (no
+// announce since the session's last segment, no silence), is a resent SYN:
+// the session goes on being judged, and its later failures are still
+// found, even when the hub recorded node-a sending the SYN.
+func TestSpuriousSYNKeepsTheSession(t *testing.T) {
+	tests := []struct {
+		name  string
+		after func(s *script, f *flow)
+		id    string // the failure the session's end must still show
+	}{
+		{"then-a-tampered-request", func(s *script, f *flow) {
+			bad := s.Request(0, 1, listReq())
+			bad[10] ^= 1
+			f.send(0, bad, 1460)
+			f.ack(1)
+		}, MUX003},
+		{"then-a-denied-request-answered-ok", func(s *script, f *flow) {
+			rest := &script{Transcript: s.Transcript, t: t}
+			rest.add(0, s.Request(0, 9, []byte("x"))).add(1, s.Response(0, []byte("yes")))
+			rest.play(f, 1460)
+		}, PROXY002},
+	}
+	for _, tt := range tests {
+		for _, dir := range []Dir{DirIngress, DirUnknown} {
+			t.Run(tt.name+"/"+dir.String(), func(t *testing.T) {
+				b := newBuilder(t)
+				announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+				f := b.flow(hostA, hostB, 40010, 34568)
+				f.connect()
+				s := newScript(t).handshake().ladder()
+				s.play(f, 1460)
+				b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true}, nil)) // the spurious SYN
+				tt.after(s, f)
+				for i := range b.frames {
+					b.frames[i].Dir = dir
+				}
+				r := feed(t, Options{}, b.frames)
+				if v, ok := verdictOf(r, tt.id); !ok || v != Fail {
+					t.Errorf("got %s = %v (found %v), want a failure:\n%s", tt.id, v, ok, dump(r))
+				}
+				if fd, ok := findingWith(r, SESS001, "again"); ok {
+					t.Errorf("got %v, want no second connection", fd)
+				}
+			})
+		}
 	}
 }
