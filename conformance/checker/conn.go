@@ -161,15 +161,13 @@ func (t *connTable) lookup(p *packet) (*tcpConn, int) {
 func (t *connTable) segment(f *Frame, p *packet) {
 	conn, dir := t.lookup(p)
 	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
-	if syn && dir == 0 {
-		switch {
-		case conn != nil && t.redial(conn, f, p):
-			t.forgetLate(p.src)
-			t.retire(conn)
-			conn = nil
-		case conn == nil && t.c.disc.isSessionPort(p.dstPort):
-			t.forgetLate(p.src)
-		}
+	if syn && dir == 0 && conn != nil && t.redial(conn, f, p) {
+		// The session on this 4-tuple is over (a failure or a reboot):
+		// announces during it are no longer late. A dial on another
+		// 4-tuple says nothing of this one, which may go on.
+		conn.late = [2]lateAnnounces{}
+		t.retire(conn)
+		conn = nil
 	}
 	if conn == nil {
 		switch {
@@ -507,7 +505,7 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // connection, which ended without FIN or RST, is still followed: it is late
 // if the session completed and the node then went on using the connection
 // (or the input ends first); it is forgotten if the connection is reset or
-// its client dials again (a failed session, or a new boot).
+// its client dials again on its 4-tuple (a failed session, or a new boot).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 	if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
 		t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
@@ -528,16 +526,6 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 			continue
 		}
 		conn.late[side].add(f.Number)
-	}
-}
-
-// forgetLate forgets the pending late announces on every connection from
-// client, which dials again: its earlier session is over.
-func (t *connTable) forgetLate(client netip.Addr) {
-	for _, conn := range t.order {
-		if conn.key.client.Addr() == client {
-			conn.late = [2]lateAnnounces{}
-		}
 	}
 }
 

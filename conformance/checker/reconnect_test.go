@@ -136,8 +136,9 @@ func TestRebootBetweenSessions(t *testing.T) {
 // TestLateAnnounce: an announce from a node that has begun its session
 // fails DISC-008 once nothing else explains it: the node goes on using the
 // session afterwards, or the capture ends. A reset of the session, or a
-// new SYN from its client, explains it (the session failed, or the VMs
-// rebooted). Each announce counts once.
+// new SYN from its client on the session's 4-tuple, explains it (the
+// session failed, or the VMs rebooted); a dial on another 4-tuple does
+// not. Each announce counts once.
 func TestLateAnnounce(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -156,6 +157,19 @@ func TestLateAnnounce(t *testing.T) {
 			g.isn = [2]uint32{0x30000000, 0x40000000}
 			g.connect()
 		}, Pass, 0},
+		// A dial from another port is not the OS's redial (it dials from
+		// 40000 + mac[5]) and does not end the session node-a goes on using.
+		{"then-a-dial-from-another-port", func(b *builder, f *flow) {
+			g := b.flow(hostA, hostB, 40011, 34568)
+			b.add(g.tcp(0, g.isn[0], layers.TCP{SYN: true}, nil))
+			b.add(g.tcp(1, 0, layers.TCP{RST: true, ACK: true}, nil))
+			f.ack(0)
+		}, Fail, 2},
+		{"then-a-dial-from-another-port-at-the-end", func(b *builder, f *flow) {
+			g := b.flow(hostA, hostB, 40011, 34568)
+			b.add(g.tcp(0, g.isn[0], layers.TCP{SYN: true}, nil))
+			b.add(g.tcp(1, 0, layers.TCP{RST: true, ACK: true}, nil))
+		}, Fail, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
