@@ -304,7 +304,9 @@ func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
 // egressCopy reads the hub's notes on an egress copy of a frame checked
 // at ingress: a copy dropped or corrupted (its receiver discards it) explains
 // the retransmission to come, and a copy held long enough explains those
-// its sender made meanwhile.
+// its sender made meanwhile. Only the copy to the segment's receiver
+// counts, where its port is known: a flooded copy to a third port changes
+// nothing for the pair.
 func (c *Checker) egressCopy(f *Frame) {
 	if !f.Dropped && f.Why == "" {
 		return
@@ -312,6 +314,9 @@ func (c *Checker) egressCopy(f *Frame) {
 	var p packet
 	parsePacket(f.Data, &p)
 	if p.kind != pktTCP || p.cut {
+		return
+	}
+	if to, ok := c.ports[p.dstMAC]; ok && f.Port != "" && f.Port != to {
 		return
 	}
 	if hold := heldFor(f.Why); hold > 0 {

@@ -226,6 +226,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
 	}
 	conn.late[dir].followed = conn.late[dir].n // the node still holds the connection
+	if p.flags&tcpACK != 0 {
+		conn.half[1-dir].acked(p.ack, f.Time)
+	}
 	conn.half[dir].at = f.Time
 	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
 	if conn.sess.hsDone {

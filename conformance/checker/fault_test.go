@@ -157,6 +157,116 @@ func TestHeldCopyExplainsWhileHeld(t *testing.T) {
 	}
 }
 
+// directed marks every frame the builder made as what its sender's port
+// received (ingress), unless it is an egress copy already: a capture with
+// directions, ports "a" and "b".
+func directed(b *builder) {
+	for i := range b.frames {
+		if fr := &b.frames[i]; fr.Dir != DirEgress {
+			fr.Dir, fr.Port = DirIngress, "a"
+			if bytes.Equal(fr.Data[6:12], hostB.mac) {
+				fr.Port = "b"
+			}
+		}
+	}
+}
+
+// TestHeldAckExplainsOnlyWhatItAcknowledged: an ACK the hub holds explains
+// a retransmission of the bytes it was the first to acknowledge, sent while
+// it was held; not one of bytes an ACK delivered long before had covered,
+// though a later ACK (node-b's keep-alive) is held at the time.
+func TestHeldAckExplainsOnlyWhatItAcknowledged(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// acked: node-b acknowledged the bytes (its ACK delivered at once)
+		// 5 s before the resend.
+		acked bool
+		want  Verdict
+	}{
+		{"first-ack-held-past-the-resend", false, Info},
+		{"bytes-acknowledged-long-before", true, Warn},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			f.write(0, newScript(t).Handshake[0])
+			f.seg(0, 0, 32)
+			if tt.acked {
+				f.ack(1)
+				b.wait(5 * time.Second)
+			}
+			// node-b's ACK of the 32 bytes (or a keep-alive repeating it),
+			// which the hub holds 1.5 s; node-a resends meanwhile.
+			ack := f.ack(1)
+			in := b.frames[ack-1]
+			b.wait(time.Second)
+			f.seg(0, 0, 32)
+			b.now = in.Time.Add(1500*time.Millisecond - b.step)
+			b.add(in.Data, func(fr *Frame) { fr.Dir, fr.Port, fr.Why = DirEgress, "a", "rule d: delay (1.5s)" })
+			directed(b)
+			r := feed(t, Options{}, b.frames)
+			fd, ok := r.First(TCP001)
+			if !ok || fd.Verdict != tt.want {
+				t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
+			}
+		})
+	}
+}
+
+// TestCopyToAnotherPortExplainsNothing: in hub mode node-a's segment is
+// flooded to b and to an idle port c. What the hub does to c's copy
+// (corrupts it, holds it) does not explain a resend of the segment b
+// received and acknowledged; the same fault on b's copy does.
+func TestCopyToAnotherPortExplainsNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		why  string
+		port string
+		want Verdict
+	}{
+		{"corrupt-to-c", "rule c: corrupt (p=0.1 draw=0.02 bits=403)", "c", Warn},
+		{"held-to-c", "rule d: delay (2s)", "c", Warn},
+		{"corrupt-to-b", "rule c: corrupt (p=0.1 draw=0.02 bits=403)", "b", Info},
+		{"held-to-b", "rule d: delay (2s)", "b", Info},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			corrupt := strings.Contains(tt.why, "corrupt")
+			b := newBuilder(t)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			f.write(0, newScript(t).Handshake[0])
+			orig := f.seg(0, 0, 32)
+			data, at := b.frames[orig-1].Data, b.frames[orig-1].Time
+			other := "b"
+			if tt.port == "b" {
+				other = "c"
+			}
+			b.add(data, func(fr *Frame) { fr.Dir, fr.Port = DirEgress, other })
+			faulty := append([]byte(nil), data...)
+			if corrupt {
+				faulty[len(faulty)-1] ^= 0xff // the receiver drops it on its checksum
+				b.add(faulty, func(fr *Frame) { fr.Dir, fr.Port, fr.Why = DirEgress, tt.port, tt.why })
+			}
+			if tt.port == "c" || corrupt {
+				f.ack(1) // b has the bytes
+			}
+			b.wait(time.Second)
+			f.seg(0, 0, 32) // node-a resends
+			if !corrupt {   // the held copy leaves 2 s after it came in
+				b.now = at.Add(2*time.Second - b.step)
+				b.add(faulty, func(fr *Frame) { fr.Dir, fr.Port, fr.Why = DirEgress, tt.port, tt.why })
+			}
+			directed(b)
+			r := feed(t, Options{}, b.frames)
+			fd, ok := r.First(TCP001)
+			if !ok || fd.Verdict != tt.want {
+				t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
+			}
+		})
+	}
+}
+
 // FuzzHubNotes: the hub's notes come from capture comments, which any
 // file may hold; reading them never panics and never holds a copy for a
 // negative time.
