@@ -93,6 +93,16 @@ func TestHubNotes(t *testing.T) {
 		{"rule r: queue (rate=1mbit wait=8ms); rule d: delay (10ms±2ms normal draw=+1ms)", 19 * time.Millisecond, false, false},
 		{"rule c: corrupt (p=0.1 draw=0.02 bits=403)", 0, true, false},
 		{"rule c: reorder (p=0.3 draw=0.1 gap=1)", 0, false, false},
+		// A rate rule's overflow is a drop on its link (hub.IsDropAction).
+		{"a->b: rule r: overflow (rate=1Mbit queue=1500B)", 0, false, true},
+		{"dropped: a->b: queue-full", 0, false, true},
+		// A capture comment's further lines (a gap, control-API edits,
+		// peer events) end the notes and are not notes themselves.
+		{"rule d: delay (1.5s)\ncapture: 3 events missing before this one (the writer fell behind)", 1500 * time.Millisecond, false, false},
+		{"rule d: delay (1.5s)\nhub at 1.5s: port c attached (tcp 127.0.0.1:7003)\nl2hub-peer {\"port\":\"c\",\"attached\":true}", 1500 * time.Millisecond, false, false},
+		{"dropped: a->b: rule loss: drop (p=0.1 draw=0.05)\ncontrol at 2s: rule loss edited\nl2hub-edit {\"rule\":\"loss\"}", 0, false, true},
+		// "; " inside a detail does not split notes.
+		{"a->c: rule l: drop (p=0.1; a->b: drop (x))", 0, false, false},
 	}
 	for _, tt := range tests {
 		if got := heldFor(tt.why); got != tt.held {
@@ -268,17 +278,35 @@ func TestCopyToAnotherPortExplainsNothing(t *testing.T) {
 }
 
 // FuzzHubNotes: the hub's notes come from capture comments, which any
-// file may hold; reading them never panics and never holds a copy for a
-// negative time.
+// file may hold; reading them never panics, never holds a copy for a
+// negative time, and a further line of the kind a capture adds after the
+// notes (a gap, a peer event) changes nothing: live events, which have no
+// such lines, read as their capture records do.
 func FuzzHubNotes(f *testing.F) {
 	f.Add("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)")
 	f.Add("rule d: delay (20ms±5ms uniform draw=-4ms fifo+1ms); rule c: corrupt (p=0.1 draw=0.02 bits=403)")
 	f.Add("rule r: queue (rate=1mbit wait=8ms)")
+	f.Add("a->b: rule r: overflow (rate=1Mbit queue=1500B)\ncapture: 3 events missing before this one (the writer fell behind)")
 	f.Fuzz(func(t *testing.T, why string) {
-		if d := heldFor(why); d < 0 {
+		d := heldFor(why)
+		if d < 0 {
 			t.Fatalf("got heldFor(%q) = %v, want it not negative", why, d)
 		}
-		corrupted(why)
-		droppedOnLink(why, "a", "b")
+		c, drop := corrupted(why), droppedOnLink(why, "a", "b")
+		for _, line := range []string{
+			"capture: 3 events missing before this one (the writer fell behind)",
+			"hub at 1.5s: port c attached (tcp 127.0.0.1:7003)\nl2hub-peer {\"port\":\"c\",\"attached\":true}",
+		} {
+			more := why + "\n" + line
+			if got := heldFor(more); got != d {
+				t.Errorf("got heldFor(%q) = %v, want %v as without the last line", more, got, d)
+			}
+			if got := corrupted(more); got != c {
+				t.Errorf("got corrupted(%q) = %v, want %v as without the last line", more, got, c)
+			}
+			if got := droppedOnLink(more, "a", "b"); got != drop {
+				t.Errorf("got droppedOnLink(%q, a, b) = %v, want %v as without the last line", more, got, drop)
+			}
+		}
 	})
 }
