@@ -137,6 +137,7 @@ type Checker struct {
 	// per-VM files), where a hub duplicate shows in one file only.
 	perVM   bool
 	frames  int
+	start   time.Time // the first frame's time, if known
 	checked int
 	skipped int
 	pkt     packet
@@ -150,6 +151,9 @@ type Checker struct {
 	// ports is the hub port each MAC sends from, learned at ingress: which
 	// port a link in the hub's notes leads to.
 	ports map[[6]byte]string
+	// liveNotes: the notes of the live event being checked, until why
+	// makes them its Why.
+	liveNotes []byte
 
 	// live
 	liveOnce  sync.Once
@@ -211,6 +215,9 @@ func (c *Checker) Feed(f Frame) error {
 
 func (c *Checker) feed(f *Frame) {
 	c.frames++
+	if c.start.IsZero() {
+		c.start = f.Time
+	}
 	switch f.Dir {
 	case DirIngress:
 		c.ingress[f.Source] = true
@@ -253,7 +260,7 @@ func (c *Checker) feed(f *Frame) {
 	case p.badSum:
 		c.badSums++
 		c.badSumFrames = appendFrames(c.badSumFrames, f.Number)
-		if p.kind == pktTCP && !p.cut && corrupted(f.Why) {
+		if p.kind == pktTCP && !p.cut && corrupted(c.why(f)) {
 			c.tcp.dropped(f, p, causeCorrupt) // a copy the hub corrupted: its receiver discards it
 		}
 		return
@@ -274,6 +281,17 @@ func (c *Checker) feed(f *Frame) {
 	}
 }
 
+// why returns f.Why. A live event's notes wait in its queue buffer
+// (liveNotes) and become Why when first asked for, so an event whose notes
+// the checker has no use for costs no allocation.
+func (c *Checker) why(f *Frame) string {
+	if f.Why == "" && len(c.liveNotes) > 0 {
+		f.Why = string(c.liveNotes)
+		c.liveNotes = nil
+	}
+	return f.Why
+}
+
 // maxPortMACs bounds the MACs whose hub port the checker remembers.
 const maxPortMACs = 256
 
@@ -290,7 +308,7 @@ func (c *Checker) learnPort(mac [6]byte, port string) {
 // the link to its receiver, while delivering it elsewhere: a frame flooded
 // to a third port (hub mode, an unknown destination) is not Dropped.
 func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
-	if f.Dir != DirIngress || f.Port == "" || f.Why == "" {
+	if f.Dir != DirIngress || f.Port == "" || c.why(f) == "" {
 		return false
 	}
 	to, ok := c.ports[p.dstMAC]
@@ -300,14 +318,19 @@ func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
 // egressCopy reads the hub's notes on an egress copy of a frame checked
 // at ingress: a copy dropped or corrupted (its receiver discards it) explains
 // the retransmission to come, and a copy held long enough explains those
-// its sender made meanwhile.
+// its sender made meanwhile. Only the copy to the segment's receiver
+// counts, where its port is known: a flooded copy to a third port changes
+// nothing for the pair.
 func (c *Checker) egressCopy(f *Frame) {
-	if !f.Dropped && f.Why == "" {
+	if !f.Dropped && c.why(f) == "" {
 		return
 	}
 	var p packet
 	parsePacket(f.Data, &p)
 	if p.kind != pktTCP || p.cut {
+		return
+	}
+	if to, ok := c.ports[p.dstMAC]; ok && f.Port != "" && f.Port != to {
 		return
 	}
 	if hold := heldFor(f.Why); hold > 0 {
@@ -420,7 +443,9 @@ func (c *Checker) Close() error {
 	return nil
 }
 
-// keepBuffer is the largest buffer the live queue keeps between frames.
+// keepBuffer is the size of each live queue buffer, kept between events: a
+// full-size frame (1514 bytes, 1522 with two VLAN tags) and the hub's notes
+// on it. An event that needs more gets a buffer of its own, not kept.
 const keepBuffer = 2048
 
 // liveFrame is one queued hub event.
@@ -457,6 +482,18 @@ func (c *Checker) Observe(ev *hub.Event) {
 		default:
 		}
 	}
+	if lf != nil {
+		// The notes follow the frame in the buffer, as a capture's
+		// comment shows them; the checking goroutine makes them Why.
+		if cap(lf.buf) < keepBuffer {
+			lf.buf = make([]byte, 0, keepBuffer) // once per buffer
+		}
+		lf.buf = capture.AppendComment(append(lf.buf[:0], ev.Frame...), ev)
+		if c.queued+len(lf.buf) > c.opts.QueueBytes {
+			c.free <- lf // never blocks: it came from there
+			lf = nil
+		}
+	}
 	if lf == nil {
 		if c.lost == 0 {
 			c.lostFirst = c.liveNum
@@ -464,10 +501,6 @@ func (c *Checker) Observe(ev *hub.Event) {
 		c.lost++
 		return
 	}
-	// The notes follow the frame in the buffer, formatted as captures
-	// show them; the checking goroutine makes them Why.
-	lf.buf = append(lf.buf[:0], ev.Frame...)
-	lf.buf = hub.AppendNotes(lf.buf, ev.Notes)
 	c.queued += len(lf.buf)
 	dir := DirIngress
 	if ev.Dir == hub.Egress {
@@ -492,12 +525,11 @@ func (c *Checker) startLive() {
 func (c *Checker) runLive(q <-chan *liveFrame) {
 	defer close(c.done)
 	for lf := range q {
-		if notes := lf.buf[len(lf.f.Data):]; len(notes) > 0 {
-			lf.f.Why = string(notes)
-		}
 		c.mu.Lock()
 		if !c.closed {
+			c.liveNotes = lf.buf[len(lf.f.Data):]
 			c.feed(&lf.f)
+			c.liveNotes = nil
 		}
 		c.mu.Unlock()
 		c.liveMu.Lock()

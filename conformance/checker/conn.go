@@ -15,16 +15,20 @@ import (
 const announceGrace = 250 * time.Millisecond
 
 // reincarnationSilence: a SYN repeating the ISN of a connection whose
-// client has sent data on it starts a new connection, in a capture without
-// directions, once the connection was silent this long. The client, being
-// past its SYN, does not resend it, so the SYN is a new boot's unless the
-// network held a copy of the old one back past the session's data; node-b's
-// keep-alives (every 2 s, §6.1) keep a live session from falling silent
-// this long, and a VM takes longer to reboot. This is a bound, not a proof:
-// a hub policy that holds one SYN copy for longer than the session and this
-// silence together would fool it. An ingress record needs no silence: the
-// hub saw the client send it.
+// client has sent data on it starts a new connection once the connection
+// was silent this long (see redial). node-b's keep-alives (every 2 s, §6.1)
+// keep a live session from falling silent this long, and a VM takes longer
+// to reboot. This is a bound, not a proof: a hub policy that holds one SYN
+// copy for longer than the session and this silence together, or a client
+// that resends its SYN after such a silence, would fool it.
 const reincarnationSilence = 4 * time.Second
+
+// joinWindow: a connection open when the capture began shows a segment
+// within this long of the capture's first frame. node-b's keep-alive fires
+// every 2 s on an idle session (§6.1); two intervals and a second more
+// allow for a keep-alive the hub dropped or held. A connection first seen
+// later, without a SYN, opened inside the capture (see joinedMidway).
+const joinWindow = 5 * time.Second
 
 type connKey struct{ client, server netip.AddrPort }
 
@@ -32,14 +36,26 @@ type connKey struct{ client, server netip.AddrPort }
 type tcpConn struct {
 	key       connKey
 	subject   string
-	midstream bool // no SYN seen: the capture starts inside the connection
-	synFrame  int
-	accepted  bool // node-b answered the SYN
-	estTime   time.Time
-	estFrame  int
-	reset     bool
-	rstFrame  int
-	lastTime  time.Time         // the last segment, delivered or dropped
+	midstream bool // opened by a segment other than a SYN: where its streams begin is unknown
+	// joined: a midstream connection the capture may have begun inside
+	// (joinedMidway); notJoined says why another was not, firstFrame and
+	// firstDir are its first segment.
+	joined     bool
+	notJoined  string
+	firstFrame int
+	firstDir   int
+	// heard: each end had announced before the first segment.
+	heard    [2]bool
+	synFrame int
+	accepted bool // node-b answered the SYN
+	estTime  time.Time
+	estFrame int
+	reset    bool
+	rstFrame int
+	lastTime time.Time // the last segment, delivered or dropped
+	// clientSeq: the client's last segment's place in the input
+	// (Checker.frames), delivered or dropped.
+	clientSeq int
 	half      [2]stream         // 0: client to server, 1: server to client
 	drops     [2][numCauses]int // frames the hub dropped or corrupted, per direction and cause
 	sinks     [2]sink
@@ -105,14 +121,29 @@ type connTable struct {
 	sessions int // connections whose handshake completed, retired or live
 	retired  int
 	// retiredJoined counts the retired connections the capture joined
-	// midway (no SYN seen): their handshakes could not be captured.
+	// midway: their handshakes could not be captured.
 	retiredJoined int
+	// heard is each address's last announce, the evidence that it held no
+	// session then (announces stop once dial or accept yields one, §2.2).
+	heard map[netip.Addr]announceMark
 }
+
+// announceMark is when an address last announced: the frame's time (zero
+// if unknown) and its place in the input (Checker.frames).
+type announceMark struct {
+	at    time.Time
+	seq   int
+	frame int
+}
+
+// maxHeard bounds the addresses whose last announce the table keeps.
+const maxHeard = 256
 
 func (t *connTable) init(c *Checker) {
 	t.c = c
 	t.conns = map[connKey]*tcpConn{}
 	t.accepted = map[netip.AddrPort]*tcpConn{}
+	t.heard = map[netip.Addr]announceMark{}
 }
 
 // lookup finds p's connection and its direction.
@@ -130,15 +161,13 @@ func (t *connTable) lookup(p *packet) (*tcpConn, int) {
 func (t *connTable) segment(f *Frame, p *packet) {
 	conn, dir := t.lookup(p)
 	syn := p.flags&tcpSYN != 0 && p.flags&tcpACK == 0
-	if syn && dir == 0 {
-		switch {
-		case conn != nil && t.redial(conn, f, p):
-			t.forgetLate(p.src)
-			t.retire(conn)
-			conn = nil
-		case conn == nil && t.c.disc.isSessionPort(p.dstPort):
-			t.forgetLate(p.src)
-		}
+	if syn && dir == 0 && conn != nil && t.redial(conn, f, p) {
+		// The session on this 4-tuple is over (a failure or a reboot):
+		// announces during it are no longer late. A dial on another
+		// 4-tuple says nothing of this one, which may go on.
+		conn.late = [2]lateAnnounces{}
+		t.retire(conn)
+		conn = nil
 	}
 	if conn == nil {
 		switch {
@@ -153,6 +182,12 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		if conn == nil {
 			return
 		}
+		if conn.midstream {
+			t.joinedMidway(conn, f, p, dir)
+		}
+	}
+	if dir == 0 {
+		conn.clientSeq = t.c.frames
 	}
 	if !f.Time.IsZero() {
 		conn.lastTime = f.Time
@@ -169,9 +204,19 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		// The session is over. Announces before the reset may be a new
 		// boot's (its stack resets the old connection) or follow a failure.
 		conn.late = [2]lateAnnounces{}
+		if conn.joined && dir != conn.firstDir && !conn.half[dir].started && conn.heard[conn.firstDir] {
+			// The first segment's receiver answers with a reset: it
+			// holds no such connection. Its sender announced in this
+			// capture, so it was not in an established session either
+			// (announces do not resume while one lasts, §2.2): there
+			// was no connection for the capture to begin inside.
+			conn.joined = false
+			conn.notJoined = fmt.Sprintf("%s reset it (frame %d), holding no such connection, and %s had announced before it in this capture, so neither end held it when the capture began",
+				roleName(conn.end(dir).Addr()), f.Number, roleName(conn.end(conn.firstDir).Addr()))
+		}
 		if !conn.reset {
 			conn.reset, conn.rstFrame = true, f.Number
-			if dir == 1 && !conn.accepted && conn.half[0].delivered == 0 {
+			if dir == 1 && !conn.accepted && conn.half[0].synSeen && conn.half[0].delivered == 0 {
 				t.c.agg.add(Info, SESS001, "rst "+conn.key.server.String(), []int{f.Number}, "SYN to %v refused: node-b was not listening yet, and node-a redials", conn.key.server)
 			}
 		}
@@ -181,6 +226,9 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		conn.appTime[dir], conn.appFrame[dir] = f.Time, f.Number
 	}
 	conn.late[dir].followed = conn.late[dir].n // the node still holds the connection
+	if p.flags&tcpACK != 0 {
+		conn.half[1-dir].acked(p.ack, f.Time)
+	}
 	conn.half[dir].at = f.Time
 	conn.half[dir].segment(p.seq, p.payload, p.flags, f.Number, conn.sinks[dir], conn.revDrop[dir])
 	if conn.sess.hsDone {
@@ -195,20 +243,86 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	}
 }
 
+// end returns the connection's address and port on side (0 the client).
+func (c *tcpConn) end(side int) netip.AddrPort {
+	if side == 1 {
+		return c.key.server
+	}
+	return c.key.client
+}
+
+// joinedMidway decides whether the capture may have begun inside a
+// connection first seen at f without a SYN (a segment from side dir): its
+// handshake was then not captured, and SESS-002 only warns. The capture
+// did not begin inside it, and the missing SYN is a failure (SESS-001),
+// when the capture shows the connection opened after it began:
+//   - the first segment carries a SYN (a client's SYN|ACK): the connection
+//     begins here. A server's SYN-ACK first is a capture that began inside
+//     the handshake;
+//   - the first segment came more than joinWindow after the capture's first
+//     frame: an open connection shows a segment sooner;
+//   - either end announced more than announceGrace after the capture's
+//     first frame and before this segment: it held no connection then
+//     (announces stop once dial or accept yields one, §2.2), so this one
+//     opened inside the capture, with its handshake;
+//   - (segment) the first segment's receiver answers it with a reset while
+//     its sender had announced in the capture: neither end held it.
+//
+// Without frame times only the first and last apply. Frames missing from
+// the capture (a SYN it lost) also read as a connection without a SYN.
+func (t *connTable) joinedMidway(conn *tcpConn, f *Frame, p *packet, dir int) {
+	conn.firstFrame, conn.firstDir = f.Number, dir
+	start := t.c.start
+	var late announceMark
+	for side := range 2 {
+		a, ok := t.heard[conn.end(side).Addr()]
+		conn.heard[side] = ok
+		if ok && !start.IsZero() && !a.at.IsZero() && a.at.Sub(start) > announceGrace && a.at.After(late.at) {
+			late = a
+		}
+	}
+	switch {
+	case dir == 0 && p.flags&tcpSYN != 0:
+		conn.notJoined = fmt.Sprintf("its first segment (frame %d) carries SYN with ACK, so the connection begins there without a SYN", f.Number)
+	case !start.IsZero() && !f.Time.IsZero() && f.Time.Sub(start) > joinWindow:
+		conn.notJoined = fmt.Sprintf("its first segment (frame %d) came %v after the capture's first frame, and a connection open when the capture began shows one within %v (node-b's keep-alive, §6.1)",
+			f.Number, f.Time.Sub(start).Round(time.Millisecond), joinWindow)
+	case late.frame != 0:
+		conn.notJoined = fmt.Sprintf("%s announced at frame %d, after the capture began and before the connection's first segment (frame %d); announces stop once dial or accept yields a connection (§2.2), so it opened inside the capture",
+			roleName(t.announcer(conn, late)), late.frame, f.Number)
+	default:
+		conn.joined = true
+	}
+}
+
+// announcer is the end of conn whose last announce is a.
+func (t *connTable) announcer(conn *tcpConn, a announceMark) netip.Addr {
+	if t.heard[conn.key.client.Addr()] == a {
+		return conn.key.client.Addr()
+	}
+	return conn.key.server.Addr()
+}
+
 // redial reports whether a client SYN (without ACK) on conn's 4-tuple
 // starts a new connection: node-a drops a failed dial without FIN and
 // redials from the same port (§6.2), and a rebooted node-a dials from it
 // again, maybe with the same ISN (smoltcp's RNG has a constant seed, §9.4).
 //
 // A SYN with another ISN is a new connection, and so is any SYN on a
-// connection the capture joined midway, wherever its sequence number lies:
-// the client had sent bytes past its SYN, so it is not resending it (or the
-// capture began at the SYN-ACK, and following the connection from the
-// resent SYN loses nothing). A SYN repeating the ISN is a new connection
-// after a reset or a close, or once the client has sent data: a sender
-// past its SYN never resends it (RFC 9293), so it is a new boot's SYN if
-// the hub saw the client send it, or if the connection fell silent for
-// reincarnationSilence first. Otherwise it is a resent SYN.
+// connection first seen without one (midstream), wherever its sequence
+// number lies: the client had sent bytes past its SYN, so it is not
+// resending it (or the capture began at the SYN-ACK, and following the
+// connection from the resent SYN loses nothing). A SYN repeating the ISN
+// is a new connection after a reset or a close. Before the client has sent
+// data it is a resent SYN. After, it is a new boot's SYN only if the wire
+// shows the reboot: the client announced after its last segment on the
+// connection (a boot announces before it dials, §6.1, and a node holding a
+// session does not, §2.2; node-b's keep-alives to the old boot may come
+// later), or the connection fell silent for reincarnationSilence.
+// Otherwise it is a resent SYN, even on an ingress record: a sender past
+// its SYN has no reason to resend it (RFC 9293), but that is for the
+// checker to judge, not to assume. DHCP and ARP are no evidence: both
+// recur during a live session (§6.1).
 func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
 	h := &conn.half[0]
 	switch {
@@ -220,7 +334,8 @@ func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
 		return true
 	case h.delivered == 0 && !h.finSeen:
 		return false // the client may still be waiting for the SYN-ACK
-	case f.Dir == DirIngress:
+	}
+	if a, ok := t.heard[conn.key.client.Addr()]; ok && a.seq > conn.clientSeq {
 		return true
 	}
 	return !f.Time.IsZero() && !conn.lastTime.IsZero() && f.Time.Sub(conn.lastTime) >= reincarnationSilence
@@ -238,6 +353,9 @@ func (t *connTable) dropped(f *Frame, p *packet, c cause) {
 		if conn == nil {
 			return
 		}
+	}
+	if dir == 0 {
+		conn.clientSeq = t.c.frames
 	}
 	if !f.Time.IsZero() {
 		conn.lastTime = f.Time
@@ -307,7 +425,7 @@ func (t *connTable) retire(conn *tcpConn) {
 		t.sessions++
 	}
 	t.retired++
-	if conn.midstream {
+	if conn.joined {
 		t.retiredJoined++
 	}
 	delete(t.conns, conn.key)
@@ -390,8 +508,11 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // connection, which ended without FIN or RST, is still followed: it is late
 // if the session completed and the node then went on using the connection
 // (or the input ends first); it is forgotten if the connection is reset or
-// its client dials again (a failed session, or a new boot).
+// its client dials again on its 4-tuple (a failed session, or a new boot).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
+	if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
+		t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+	}
 	for _, conn := range t.order {
 		side := 0
 		switch ip {
@@ -408,16 +529,6 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 			continue
 		}
 		conn.late[side].add(f.Number)
-	}
-}
-
-// forgetLate forgets the pending late announces on every connection from
-// client, which dials again: its earlier session is over.
-func (t *connTable) forgetLate(client netip.Addr) {
-	for _, conn := range t.order {
-		if conn.key.client.Addr() == client {
-			conn.late = [2]lateAnnounces{}
-		}
 	}
 }
 
@@ -448,7 +559,7 @@ func (t *connTable) end(a *agg) {
 		if conn.sess.hsDone {
 			sessions++
 		}
-		joinedOnly = joinedOnly && conn.midstream
+		joinedOnly = joinedOnly && conn.joined
 	}
 	if t.limit > 0 {
 		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)
@@ -467,6 +578,9 @@ func (t *connTable) end(a *agg) {
 // endConn adds one connection's end-of-stream findings to a, without
 // changing the connection.
 func (t *connTable) endConn(a *agg, conn *tcpConn) {
+	if conn.midstream && !conn.joined {
+		a.add(Fail, SESS001, "nosyn "+conn.subject, []int{conn.firstFrame}, "%s has no SYN, and the capture did not begin inside it: %s", conn.subject, conn.notJoined)
+	}
 	if conn.sess.hsDone {
 		// Announces still pending: nothing came to explain them.
 		for side := range conn.late {

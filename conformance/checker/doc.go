@@ -14,10 +14,11 @@
 // Each frame is checked once. Frames the hub saw at ingress (pcapng
 // direction "inbound", hub.Ingress) are what a peer sent and are checked;
 // egress copies are skipped. The hub's notes (Frame.Why) explain the
-// retransmissions its faults cause: a copy dropped or corrupted, or an
-// ingress frame dropped on the link to its receiver while flooded to other
-// ports, explains the retransmission that follows; a copy held (delay,
-// rate queue) explains those its sender made meanwhile. Captures without
+// retransmissions its faults cause: a copy to the receiver dropped or
+// corrupted, or an ingress frame dropped on the link to its receiver while
+// flooded to other ports, explains the retransmission that follows; a copy
+// to the receiver held (delay, rate queue) explains those its sender made
+// meanwhile, of the bytes it carried or was the first to acknowledge. Captures without
 // directions (QEMU's filter-dump, two per-VM files) are deduplicated by
 // content: the multicast loopback echo within a short time window of the
 // same file, and copies from another file within a window of recent frames

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"l2hub/conformance"
+	"l2hub/hub"
 )
 
 // frames splits b into frames, each prefixed by a u16 big-endian length.
@@ -70,6 +72,69 @@ func FuzzFeed(f *testing.F) {
 		}
 		r := c.Report()
 		if r.Frames != n {
+			t.Fatalf("got %d frames, fed %d", r.Frames, n)
+		}
+		c.Close()
+	})
+}
+
+// FuzzFeedNotes: as FuzzFeed, with what the hub adds to its events: times
+// (steps of up to 3.75 s, so runs cross the checker's silence and join
+// windows), the ports of a directed capture, drops and the hub's notes, so
+// that the paths reading them (copies held, dropped or corrupted, drops on
+// one link of a flood, reboots) are fuzzed too. The healthy prefix is fed
+// as ingress records, so that the checker knows each node's port.
+func FuzzFeedNotes(f *testing.F) {
+	run := healthy(f, 100).frames
+	for _, at := range []int{12, 16, 24, 40} {
+		f.Add(joinFrames(run[at:min(at+3, len(run))]), uint8(at), "rule d: delay (1.5s)", uint8(0x40))
+	}
+	f.Add(joinFrames(run[24:30]), uint8(24), "dropped: a->b: rule l: drop (p=0.1 draw=0.05)", uint8(0x31))
+	f.Add(joinFrames(run[30:34]), uint8(30), "rule c: corrupt (p=0.1 draw=0.02 bits=403)\ncapture: 3 events missing before this one", uint8(0xf2))
+	f.Add(joinFrames(run[12:15]), uint8(60), "", uint8(0xf0)) // a redial long after the session
+	// port names the hub port a frame came from (ingress) or went to.
+	port := func(d []byte, dir Dir) string {
+		at := 11 // the source MAC's last byte
+		if dir == DirEgress {
+			at = 5
+		}
+		if len(d) <= at {
+			return ""
+		}
+		switch d[at] {
+		case hostA.mac[5]:
+			return "a"
+		case hostB.mac[5]:
+			return "b"
+		}
+		return "c"
+	}
+	f.Fuzz(func(t *testing.T, data []byte, prefix uint8, notes string, flags uint8) {
+		c, err := New(Options{MaxBuffered: 2048})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		at := hub.DefaultEpoch
+		for _, fr := range run[:int(prefix)%len(run)] {
+			n++
+			at = fr.Time
+			c.Feed(Frame{Number: n, Time: at, Data: fr.Data, Dir: DirIngress, Port: port(fr.Data, DirIngress)})
+		}
+		step := time.Duration(flags>>4) * 250 * time.Millisecond
+		for i, d := range splitFrames(data) {
+			n++
+			at = at.Add(step)
+			dir := Dir(i % 3)
+			fr := Frame{Number: n, Time: at, Data: d, Dir: dir, Port: port(d, dir), Dropped: flags&1 != 0 && i%4 == 0}
+			if flags&2 != 0 || i%2 == 1 {
+				fr.Why = notes
+			}
+			if err := c.Feed(fr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := c.Report(); r.Frames != n {
 			t.Fatalf("got %d frames, fed %d", r.Frames, n)
 		}
 		c.Close()

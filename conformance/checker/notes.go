@@ -3,74 +3,53 @@ package checker
 import (
 	"strings"
 	"time"
+
+	"l2hub/hub"
 )
 
-// The hub's notes on a frame, as captures show them (hub.AppendNotes, after
-// "dropped: " when no link delivered the frame): "; "-separated, each
-// "[LINK: ][rule NAME: ]ACTION[ (DETAIL)]", for example
-// "a->b: rule loss-a: drop (p=0.05 draw=0.0213)". A live event's notes are
-// formatted the same way (Observe), so the checker reads one format.
+// The hub's notes on a frame, as a capture's comment shows them
+// (capture.AppendComment: "dropped: " when no link delivered the frame,
+// then hub.AppendNotes), maybe followed by further lines the capture adds
+// (a gap, control-API edits, peer events). Live events' notes are formatted
+// the same way (Observe). hub.ParseNotes reads them, as the other tools
+// that read captures do: lines end notes, "; " splits them outside
+// parentheses, and text that is not a note has no Action.
 
-// hubNote is one note's parts; they alias the text.
-type hubNote struct {
-	link, action, detail string
+// maxNotes bounds the notes read from one comment; a capture comment is at
+// most capture.MaxComment (16 KiB) long.
+const maxNotes = 1024
+
+func parseNotes(why string) []hub.ParsedNote {
+	if why == "" {
+		return nil
+	}
+	_, notes := hub.ParseNotes(why, maxNotes)
+	return notes
 }
 
-// eachNote calls fn with each note in why, until fn returns false.
-func eachNote(why string, fn func(n hubNote) bool) {
-	if rest, ok := strings.CutPrefix(why, "dropped"); ok {
-		why = strings.TrimPrefix(rest, ": ")
-	}
-	for why != "" {
-		var text string
-		text, why, _ = strings.Cut(why, "; ")
-		var n hubNote
-		if link, rest, ok := strings.Cut(text, ": "); ok && strings.Contains(link, "->") {
-			n.link, text = link, rest
-		}
-		if strings.HasPrefix(text, "rule ") {
-			if _, rest, ok := strings.Cut(text, ": "); ok {
-				text = rest
-			}
-		}
-		n.action = text
-		if action, detail, ok := strings.Cut(text, " ("); ok {
-			n.action, n.detail = action, strings.TrimSuffix(detail, ")")
-		}
-		if !fn(n) {
-			return
-		}
-	}
-}
-
-// droppedOnLink reports whether why says the hub dropped the frame on the
-// link from->to: a policy's drop, MTU, partition or port-down note, which
-// the core names with its link ("a->b").
+// droppedOnLink reports whether why says the hub delivered nothing on the
+// link from->to: a note of that link whose action is a drop
+// (hub.IsDropAction: the policy's drop, MTU, partition, port-down and
+// rate-queue overflow, the hub's full queues).
 func droppedOnLink(why, from, to string) bool {
-	found := false
-	eachNote(why, func(n hubNote) bool {
-		f, t, ok := strings.Cut(n.link, "->")
-		if !ok || f != from || t != to {
+	for _, n := range parseNotes(why) {
+		f, t, ok := strings.Cut(n.Link, "->")
+		if ok && f == from && t == to && hub.IsDropAction(n.Action) {
 			return true
 		}
-		switch n.action {
-		case "drop", "mtu", "partition", "down":
-			found = true
-		}
-		return !found
-	})
-	return found
+	}
+	return false
 }
 
 // corrupted reports whether why has a corrupt note: the hub flipped bits
 // of this copy.
 func corrupted(why string) bool {
-	found := false
-	eachNote(why, func(n hubNote) bool {
-		found = n.action == "corrupt"
-		return !found
-	})
-	return found
+	for _, n := range parseNotes(why) {
+		if n.Action == "corrupt" {
+			return true
+		}
+	}
+	return false
 }
 
 // heldFor is how long the hub held a copy before its egress, by its delay
@@ -79,10 +58,10 @@ func corrupted(why string) bool {
 // note's is "rate=R wait=W".
 func heldFor(why string) time.Duration {
 	var total time.Duration
-	eachNote(why, func(n hubNote) bool {
-		switch n.action {
+	for _, n := range parseNotes(why) {
+		switch n.Action {
 		case "delay":
-			for i, field := range strings.Fields(n.detail) {
+			for i, field := range strings.Fields(n.Detail) {
 				switch {
 				case i == 0:
 					base, _, _ := strings.Cut(field, "±")
@@ -94,14 +73,13 @@ func heldFor(why string) time.Duration {
 				}
 			}
 		case "queue":
-			for _, field := range strings.Fields(n.detail) {
+			for _, field := range strings.Fields(n.Detail) {
 				if w, ok := strings.CutPrefix(field, "wait="); ok {
 					total += duration(w)
 				}
 			}
 		}
-		return true
-	})
+	}
 	return max(total, 0)
 }
 

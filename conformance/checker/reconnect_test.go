@@ -136,8 +136,9 @@ func TestRebootBetweenSessions(t *testing.T) {
 // TestLateAnnounce: an announce from a node that has begun its session
 // fails DISC-008 once nothing else explains it: the node goes on using the
 // session afterwards, or the capture ends. A reset of the session, or a
-// new SYN from its client, explains it (the session failed, or the VMs
-// rebooted). Each announce counts once.
+// new SYN from its client on the session's 4-tuple, explains it (the
+// session failed, or the VMs rebooted); a dial on another 4-tuple does
+// not. Each announce counts once.
 func TestLateAnnounce(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -156,6 +157,19 @@ func TestLateAnnounce(t *testing.T) {
 			g.isn = [2]uint32{0x30000000, 0x40000000}
 			g.connect()
 		}, Pass, 0},
+		// A dial from another port is not the OS's redial (it dials from
+		// 40000 + mac[5]) and does not end the session node-a goes on using.
+		{"then-a-dial-from-another-port", func(b *builder, f *flow) {
+			g := b.flow(hostA, hostB, 40011, 34568)
+			b.add(g.tcp(0, g.isn[0], layers.TCP{SYN: true}, nil))
+			b.add(g.tcp(1, 0, layers.TCP{RST: true, ACK: true}, nil))
+			f.ack(0)
+		}, Fail, 2},
+		{"then-a-dial-from-another-port-at-the-end", func(b *builder, f *flow) {
+			g := b.flow(hostA, hostB, 40011, 34568)
+			b.add(g.tcp(0, g.isn[0], layers.TCP{SYN: true}, nil))
+			b.add(g.tcp(1, 0, layers.TCP{RST: true, ACK: true}, nil))
+		}, Fail, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,26 +198,44 @@ func TestLateAnnounce(t *testing.T) {
 
 // TestRebootRepeatsISN: smoltcp seeds its RNG with a constant, so a
 // rebooted node-a may dial the same 4-tuple with the same ISN (§9.4). A
-// SYN that repeats the ISN after node-a sent data on the connection is not
-// a resent SYN when the hub saw node-a send it (an ingress record), or when
-// the connection was silent for longer than reincarnationSilence; it starts
-// a new connection. Otherwise it is a resent SYN, as before the data.
+// SYN that repeats the ISN after node-a sent data on the connection starts
+// a new connection when the wire shows the reboot: node-a announced after
+// the connection's last segment, or the connection was silent for longer
+// than reincarnationSilence. Otherwise it is a resent SYN, as before the
+// data, whether or not the hub recorded node-a sending it.
 func TestRebootRepeatsISN(t *testing.T) {
 	same := [2]uint32{0x10000000, 0xf0000000} // the builder's first flow
 	tests := []struct {
 		name     string
 		gap      time.Duration
-		ingress  bool
-		sessions int
+		announce bool // the new boot's announces before its SYN
+		// keepAlive: node-b, unaware of the reboot, sends a keep-alive on
+		// the old connection after them.
+		keepAlive bool
+		ingress   bool
+		sessions  int
 	}{
-		{"after-silence", 5 * time.Second, false, 2},
-		{"ingress-record", 0, true, 2},
-		{"soon-without-direction", time.Second, false, 1},
+		{"after-silence", 5 * time.Second, false, false, false, 2},
+		{"announced-first", 0, true, false, false, 2},
+		{"announced-first-ingress-record", 0, true, false, true, 2},
+		{"announced-first-then-a-keep-alive", 0, true, true, true, 2},
+		{"soon-without-direction", time.Second, false, false, false, 1},
+		{"soon-ingress-record", 0, false, false, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := healthy(t, 1460)
 			b.wait(tt.gap)
+			if tt.announce {
+				announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			}
+			if tt.keepAlive {
+				old := b.flow(hostA, hostB, 40010, 34568) // the first session's, as healthy built it
+				for _, m := range healthyScript(t).msgs {
+					old.write(m.side, m.data)
+				}
+				old.ack(1)
+			}
 			f := b.flow(hostA, hostB, 40010, 34568)
 			f.isn = same
 			f.connect()
@@ -264,5 +296,112 @@ func TestAnnounceAfterClose(t *testing.T) {
 	r := feed(t, Options{}, b.frames)
 	if v, ok := verdictOf(r, DISC008); !ok || v != Pass {
 		t.Errorf("got DISC-008 = %v (found %v), want pass:\n%s", v, ok, dump(r))
+	}
+}
+
+// TestNoSYNAfterTheCaptureBegan: a connection first seen without a SYN is
+// joined midway only if the capture could have begun inside it. When the
+// capture shows the connection was not open before it began, the missing
+// SYN is the client's fault: SESS-001 fails, and with no other session
+// SESS-002 fails "no handshake completed", as for any failed session.
+func TestNoSYNAfterTheCaptureBegan(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(b *builder)
+		why  string // a part of SESS-001's message
+	}{
+		{"client-sends-syn-ack", func(b *builder) {
+			announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			for range 3 {
+				b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true, ACK: true}, nil))
+				b.add(f.tcp(1, 0, layers.TCP{RST: true}, nil))
+				b.wait(time.Second)
+			}
+		}, "carries SYN"},
+		{"data-reset-by-node-b", func(b *builder) {
+			announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.send(0, newScript(t).Handshake[0], 1460)
+			b.add(f.tcp(1, 0, layers.TCP{RST: true}, nil))
+		}, "reset"},
+		{"first-segment-long-after-the-capture-began", func(b *builder) {
+			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 5353, 5353, []byte("x"))) // any frame
+			b.wait(10 * time.Second)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.send(0, newScript(t).Handshake[0], 1460)
+			f.ack(1)
+		}, "after the capture's first frame"},
+		{"announced-after-the-capture-began", func(b *builder) {
+			announceRounds(b, 8, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.send(0, newScript(t).Handshake[0], 1460)
+			f.ack(1)
+		}, "announced at frame"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			tt.run(b)
+			r := feed(t, Options{}, b.frames)
+			if fd, ok := findingWith(r, SESS002, "no handshake completed successfully"); !ok || fd.Verdict != Fail {
+				t.Errorf("got SESS-002 %v (found %v), want a failure:\n%s", fd, ok, dump(r))
+			}
+			if fd, ok := findingWith(r, SESS001, tt.why); !ok || fd.Verdict != Fail {
+				t.Errorf("got SESS-001 %v (found %v), want a failure that says %q:\n%s", fd, ok, tt.why, dump(r))
+			}
+			if fd, ok := findingWith(r, SESS002, "capture starts inside"); ok {
+				t.Errorf("got %v, want no claim that the capture starts inside a connection", fd)
+			}
+		})
+	}
+}
+
+// TestSpuriousSYNKeepsTheSession: a SYN that repeats the ISN in the middle
+// of a live session, with nothing on the wire to say node-a rebooted (no
+// announce since the session's last segment, no silence), is a resent SYN:
+// the session goes on being judged, and its later failures are still
+// found, even when the hub recorded node-a sending the SYN.
+func TestSpuriousSYNKeepsTheSession(t *testing.T) {
+	tests := []struct {
+		name  string
+		after func(s *script, f *flow)
+		id    string // the failure the session's end must still show
+	}{
+		{"then-a-tampered-request", func(s *script, f *flow) {
+			bad := s.Request(0, 1, listReq())
+			bad[10] ^= 1
+			f.send(0, bad, 1460)
+			f.ack(1)
+		}, MUX003},
+		{"then-a-denied-request-answered-ok", func(s *script, f *flow) {
+			rest := &script{Transcript: s.Transcript, t: t}
+			rest.add(0, s.Request(0, 9, []byte("x"))).add(1, s.Response(0, []byte("yes")))
+			rest.play(f, 1460)
+		}, PROXY002},
+	}
+	for _, tt := range tests {
+		for _, dir := range []Dir{DirIngress, DirUnknown} {
+			t.Run(tt.name+"/"+dir.String(), func(t *testing.T) {
+				b := newBuilder(t)
+				announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+				f := b.flow(hostA, hostB, 40010, 34568)
+				f.connect()
+				s := newScript(t).handshake().ladder()
+				s.play(f, 1460)
+				b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true}, nil)) // the spurious SYN
+				tt.after(s, f)
+				for i := range b.frames {
+					b.frames[i].Dir = dir
+				}
+				r := feed(t, Options{}, b.frames)
+				if v, ok := verdictOf(r, tt.id); !ok || v != Fail {
+					t.Errorf("got %s = %v (found %v), want a failure:\n%s", tt.id, v, ok, dump(r))
+				}
+				if fd, ok := findingWith(r, SESS001, "again"); ok {
+					t.Errorf("got %v, want no second connection", fd)
+				}
+			})
+		}
 	}
 }

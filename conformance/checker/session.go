@@ -944,7 +944,7 @@ func (s *session) end(a *agg) {
 	conn := s.conn
 	subj := conn.subject
 	if conn.midstream {
-		if s.sides[0].pos+s.sides[1].pos > 0 {
+		if conn.joined && s.sides[0].pos+s.sides[1].pos > 0 {
 			a.add(Warn, SESS002, "midstream "+subj, []int{conn.estFrame}, "the capture starts inside the connection %s: its handshake was not seen, so its messages are not checked", subj)
 		}
 		return

@@ -56,6 +56,12 @@ type resent struct {
 	at       time.Time
 }
 
+// ackMark is an acknowledgement of a stream's bytes below ack, sent at at.
+type ackMark struct {
+	ack uint32
+	at  time.Time
+}
+
 // stream reassembles one direction of a TCP connection. Contiguous bytes go
 // to the sink as they become contiguous, each chunk with the frame that
 // completed it; retransmitted and overlapping bytes are delivered once (the
@@ -74,6 +80,13 @@ type stream struct {
 
 	lost   []lostSeg
 	resent []resent // unexplained retransmissions, the last maxLost
+	// acks is when the receiver first acknowledged each new high point of
+	// this stream, the last maxLost; ackFloor (if ackFloorSet) is the
+	// highest that fell out. A held ACK explains a retransmission only of
+	// bytes no earlier ACK covered.
+	acks        []ackMark
+	ackFloor    uint32
+	ackFloorSet bool
 
 	// at is the time of the segment being fed, zero if unknown.
 	at time.Time
@@ -227,10 +240,43 @@ func (s *stream) heldCopy(seq, end uint32, since time.Time, frame int) {
 	s.held(func(r resent) bool { return seqLT(seq, r.end) && seqLT(r.seq, end) }, since, frame)
 }
 
-// heldAck: the hub held a segment of the other direction that acknowledged
-// this stream's bytes below ack.
+// heldAck: the hub held, from since, a segment of the other direction that
+// acknowledged this stream's bytes below ack. It explains a retransmission
+// of those bytes only if it was the first to acknowledge some of them: the
+// sender's timer for them was running while the hub held it. An ACK that
+// covered them and came in before since had stopped that timer (or its
+// own delay explains the resend).
 func (s *stream) heldAck(ack uint32, since time.Time, frame int) {
-	s.held(func(r resent) bool { return seqLT(r.seq, ack) }, since, frame)
+	before, ok := s.ackedBefore(since)
+	s.held(func(r resent) bool {
+		return seqLT(r.seq, ack) && (!ok || seqLT(before, r.end))
+	}, since, frame)
+}
+
+// acked notes that the receiver acknowledged this stream's bytes below ack
+// at at (zero if unknown).
+func (s *stream) acked(ack uint32, at time.Time) {
+	if at.IsZero() || (len(s.acks) > 0 && !seqLT(s.acks[len(s.acks)-1].ack, ack)) {
+		return
+	}
+	if len(s.acks) >= maxLost {
+		s.ackFloor, s.ackFloorSet = s.acks[0].ack, true
+		s.acks = s.acks[1:]
+	}
+	s.acks = append(s.acks, ackMark{ack: ack, at: at})
+}
+
+// ackedBefore is the highest acknowledgement the receiver sent before t;
+// ok is false if none is known.
+func (s *stream) ackedBefore(t time.Time) (ack uint32, ok bool) {
+	ack, ok = s.ackFloor, s.ackFloorSet
+	for _, a := range s.acks {
+		if !a.at.Before(t) {
+			break
+		}
+		ack, ok = a.ack, true
+	}
+	return ack, ok
 }
 
 // dropped remembers a segment the hub did not deliver, or corrupted.
