@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/tap"
 	"l2hub/tap/taptest"
 	"l2hub/transport"
@@ -513,6 +515,62 @@ func TestTAPCleanup(t *testing.T) {
 		if nsExists(ns) {
 			t.Errorf("namespace %s still there after its last port closed", ns)
 		}
+	})
+	// The user deletes the hub's namespace and makes another of that name
+	// (`ip netns del NS; ip netns add NS`) while the hub runs: the hub's
+	// exit leaves the user's namespace alone.
+	t.Run("created-namespace-name-taken-over", func(t *testing.T) {
+		name := taptest.UniqueName(t)
+		r := open(t, fmt.Sprintf("t=tap:%s,netns=%s", name, name))
+		path := filepath.Join(tap.NetnsDir, name)
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		addNetns(t, name)
+		want := nsInode(t, path)
+		if err := r.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		if got := nsInode(t, path); got != want {
+			t.Errorf("after Close: %s is namespace %d, want the user's %d kept", path, got, want)
+		}
+		taptest.RemoveByName(name)
+	})
+	// A second hub puts its device in a namespace the first created (as
+	// its netns= names it, not counted in this process's users: a path):
+	// the first hub's exit leaves the namespace, named, to the second, and
+	// says why.
+	t.Run("created-namespace-shared-with-another-hub", func(t *testing.T) {
+		ns, dev2 := taptest.UniqueName(t), taptest.UniqueName(t)
+		var logBuf syncbuf.Buffer
+		log := slog.New(slog.NewTextHandler(&logBuf, nil))
+		r1, err := mustParse(t, fmt.Sprintf("a=tap:%s,netns=%s", ns, ns)).Open(transport.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2 := open(t, fmt.Sprintf("b=tap:%s,netns=%s", dev2, filepath.Join(tap.NetnsDir, ns)))
+		defer r2.Close()
+		if err := r1.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		if !nsExists(ns) {
+			t.Fatalf("after the creator closed: namespace %s deleted, want it kept for the other hub's device", ns)
+		}
+		if linkIn(t, ns, dev2) == nil {
+			t.Errorf("after the creator closed: no device %s in namespace %s, want the other hub's device there", dev2, ns)
+		}
+		for _, want := range []string{"network namespace " + ns, dev2, "ip netns del " + ns} {
+			if !strings.Contains(logBuf.String(), want) {
+				t.Errorf("log %q does not say %q", logBuf.String(), want)
+			}
+		}
+		if err := r2.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		taptest.RemoveByName(ns)
 	})
 	t.Run("hub-detach", func(t *testing.T) {
 		name := taptest.UniqueName(t)
