@@ -203,6 +203,27 @@ func (r *netnsRef) release() error {
 	return nil
 }
 
+// CurrentNetns names the network namespace the calling thread is in (a
+// goroutine not locked to its thread: the process's own), for
+// DefaultTAPMAC. That is its name under NetnsDir, as `ip netns identify`
+// finds it (the first in order, if several), or else "net:[INODE]" as
+// /proc shows it, the same for as long as the namespace lives (the host's
+// initial namespace has a fixed one); "" when neither can be read.
+func CurrentNetns() string {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &self); err != nil {
+		return ""
+	}
+	entries, _ := os.ReadDir(NetnsDir) // sorted by name
+	for _, e := range entries {
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(NetnsDir, e.Name()), &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			return e.Name()
+		}
+	}
+	return fmt.Sprintf("net:[%d]", self.Ino)
+}
+
 // openNetns opens path and checks that it is a network namespace.
 func openNetns(path string) (netns.NsHandle, error) {
 	h, err := netns.GetFromPath(path)

@@ -135,7 +135,7 @@ func TestTAPHostNamespace(t *testing.T) {
 	spec := mustParse(t, fmt.Sprintf("%s=tap:%s,ip=%s/24", hostPort, name, hostIP))
 	l := startLab(t, spec, vmIP.String()+"/24", "")
 	host, _ := os.Hostname()
-	wantMAC := tap.DefaultTAPMAC(host, "", hostPort)
+	wantMAC := tap.DefaultTAPMAC(host, tap.CurrentNetns(), name, hostPort)
 	if got := l.runner.Spec().Options["mac"]; got != wantMAC.String() {
 		t.Errorf("runner Spec mac = %q, want the default %s", got, wantMAC)
 	}
@@ -155,6 +155,60 @@ func TestTAPHostNamespace(t *testing.T) {
 	if _, ok := find(frames, vmPort, isEcho(0, vmIP, hostIP)); !ok {
 		t.Errorf("capture of %d frames: no echo reply from the VM", len(frames))
 	}
+}
+
+// The default MAC tells apart the host ports of two hubs on one machine
+// that share a port name: hubs in one namespace with two devices, and hubs
+// in two namespaces (`ip netns exec NS l2hub serve ...`) with one device
+// name. Each is the same on the next run.
+func TestTAPDefaultMAC(t *testing.T) {
+	taptest.NeedTAP(t)
+	// macOf opens spec from a thread in namespace ns ("" for the test's),
+	// as a hub started there would, and returns the device's MAC.
+	macOf := func(t *testing.T, ns, spec string) string {
+		t.Helper()
+		var r transport.Runner
+		inNetns(t, ns, func() error {
+			var err error
+			r, err = mustParse(t, spec).Open(transport.Options{})
+			return err
+		})
+		defer r.Close()
+		return r.Spec().Options["mac"]
+	}
+	t.Run("two-devices-one-namespace", func(t *testing.T) {
+		a, b := taptest.UniqueName(t), taptest.UniqueName(t)
+		macA, macB := macOf(t, "", "host=tap:"+a), macOf(t, "", "host=tap:"+b)
+		if macA == macB {
+			t.Errorf("host=tap:%s and host=tap:%s both got MAC %s, want different ones", a, b, macA)
+		}
+		if again := macOf(t, "", "host=tap:"+a); again != macA {
+			t.Errorf("host=tap:%s got MAC %s, then %s; want the same on every run", a, macA, again)
+		}
+	})
+	t.Run("one-device-name-two-namespaces", func(t *testing.T) {
+		nsA, nsB := taptest.UniqueName(t), taptest.UniqueName(t)
+		addNetns(t, nsA)
+		addNetns(t, nsB)
+		dev := nsA
+		macA, macB := macOf(t, nsA, "host=tap:"+dev), macOf(t, nsB, "host=tap:"+dev)
+		if macA == macB {
+			t.Errorf("host=tap:%s in namespaces %s and %s both got MAC %s, want different ones", dev, nsA, nsB, macA)
+		}
+		if again := macOf(t, nsA, "host=tap:"+dev); again != macA {
+			t.Errorf("host=tap:%s in namespace %s got MAC %s, then %s; want the same on every run", dev, nsA, macA, again)
+		}
+		// The namespace counts by its name, which outlives its inode (a
+		// reboot, `ip netns del` and add).
+		var cur string
+		inNetns(t, nsA, func() error { cur = tap.CurrentNetns(); return nil })
+		host, _ := os.Hostname()
+		if want := tap.DefaultTAPMAC(host, nsA, dev, "host").String(); cur != nsA || macA != want {
+			t.Errorf("in namespace %s: CurrentNetns() = %q, MAC %s; want %q, %s", nsA, cur, macA, nsA, want)
+		}
+		taptest.RemoveByName(nsA)
+		taptest.RemoveByName(nsB)
+	})
 }
 
 // A policy applies to a TAP port like to any other: echo requests from the

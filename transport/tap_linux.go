@@ -16,7 +16,11 @@ import (
 func openTAPRunner(b *runnerBase) (Runner, error) {
 	s := b.spec
 	host, _ := os.Hostname() // "" if it cannot be read: the MAC is still stable
-	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log, MAC: tap.DefaultTAPMAC(host, s.Options["netns"], s.Name)}
+	where := s.Options["netns"]
+	if where == "" {
+		where = tap.CurrentNetns()
+	}
+	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log, MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name)}
 	if m, ok := s.Options["mac"]; ok {
 		hw, err := net.ParseMAC(m)
 		if err != nil {
