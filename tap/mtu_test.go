@@ -61,12 +61,25 @@ func TestTAPMTU(t *testing.T) {
 		}
 		taptest.RemoveByName(name)
 	})
+	t.Run("kernel-max", func(t *testing.T) {
+		name := taptest.UniqueName(t)
+		d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name, MTU: tap.MaxMTU})
+		if err != nil {
+			t.Fatalf("MTU %d (tap.MaxMTU): %v, want the kernel to take it", tap.MaxMTU, err)
+		}
+		if got := mtuOf(t, name, name); got != tap.MaxMTU {
+			t.Errorf("device MTU %d, want %d", got, tap.MaxMTU)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for _, tc := range []struct {
 		mtu, maxFrame int
 		want          string
 	}{
-		{67, 0, "MTU 67 outside 68..65535"},
-		{65536, 0, "MTU 65536 outside 68..65535"},
+		{67, 0, "MTU 67 outside 68..65521"},
+		{65522, 0, "MTU 65522 outside 68..65521"},
 		{1500, 1500, "MTU 1500 makes frames of 1514 bytes, longer than the maximum frame 1500"},
 	} {
 		name := taptest.UniqueName(t)
@@ -78,8 +91,8 @@ func TestTAPMTU(t *testing.T) {
 			t.Errorf("MTU %d, maximum frame %d: %v, want %q", tc.mtu, tc.maxFrame, err, tc.want)
 		}
 	}
-	for _, text := range []string{"t=tap:l2h0,mtu=67", "t=tap:l2h0,mtu=65536", "t=tap:l2h0,mtu=big"} {
-		if _, err := transport.ParseSpec(text); err == nil || !strings.Contains(err.Error(), "want the device's MTU, 68..65535") {
+	for _, text := range []string{"t=tap:l2h0,mtu=67", "t=tap:l2h0,mtu=65522", "t=tap:l2h0,mtu=big"} {
+		if _, err := transport.ParseSpec(text); err == nil || !strings.Contains(err.Error(), "want the device's MTU, 68..65521") {
 			t.Errorf("ParseSpec(%q) = %v, want the MTU refused", text, err)
 		}
 	}
