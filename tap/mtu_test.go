@@ -158,3 +158,57 @@ func TestTAPMTUAboveVXLAN(t *testing.T) {
 		})
 	}
 }
+
+// TestTAPMTUAboveMaxFrame: a device whose frames (MTU + 14) are longer than
+// the hub's maximum frame has its larger frames dropped as oversize; opening
+// it warns once and says how to fix it. A device that fits does not warn.
+func TestTAPMTUAboveMaxFrame(t *testing.T) {
+	taptest.NeedTAP(t)
+	for _, tc := range []struct {
+		name     string
+		tapOpt   string
+		maxFrame int
+		want     []string // all in one warning; none for no warning
+	}{
+		{"created-1500", "", 1000, []string{"has MTU 1500", "frames of up to 1514 bytes", "maximum frame 1000", "oversize", "mtu=986", "--max-frame 1514"}},
+		{"below-min-mtu", "", 80, []string{"has MTU 1500", "--max-frame 1514"}},
+		{"fits", "", 1514, nil},
+		{"mtu-given", ",mtu=986", 1000, nil},
+		{"default-max-frame", "", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := taptest.UniqueName(t)
+			var logs syncbuf.Buffer
+			opts := transport.Options{MaxFrame: tc.maxFrame, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			r, err := mustParse(t, fmt.Sprintf("host=tap:%s,netns=%s%s", name, name, tc.tapOpt)).Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			log := strings.ReplaceAll(logs.String(), `\"`, `"`)
+			var warnings []string
+			for l := range strings.Lines(log) {
+				if strings.Contains(l, "level=WARN") {
+					warnings = append(warnings, l)
+				}
+			}
+			if tc.want == nil {
+				if len(warnings) > 0 {
+					t.Errorf("got warnings, want none:\n%s", log)
+				}
+				return
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("got %d warnings, want 1:\n%s", len(warnings), log)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(warnings[0], w) {
+					t.Errorf("the warning does not say %q:\n%s", w, warnings[0])
+				}
+			}
+			if tc.name == "below-min-mtu" && strings.Contains(warnings[0], "mtu=") {
+				t.Errorf("the warning suggests an mtu= below %d:\n%s", tap.MinMTU, warnings[0])
+			}
+		})
+	}
+}

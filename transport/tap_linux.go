@@ -3,12 +3,15 @@
 package transport
 
 import (
+	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 
+	"l2hub/hub"
 	"l2hub/tap"
 )
 
@@ -52,9 +55,28 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 	}
 	opts["mac"] = dev.MAC().String()
 	b.spec.Options = opts
+	warnFrameAboveMax(b.log, dev, b.opts.MaxFrame)
 	_, given := s.Options["mtu"]
 	leave := mtuPeers.join(&mtuPeer{port: s.Name, device: s.Address, mtu: dev.MTU(), givenMTU: given, log: b.log})
 	return &boundRunner{runnerBase: b, conn: &tapConn{TAPDevice: dev, leave: leave}, what: "TAP device", key: "device"}, nil
+}
+
+// warnFrameAboveMax warns when the device's frames (its MTU, as it was
+// found or made, plus the Ethernet header) can be longer than the hub's
+// maximum frame: those are dropped as oversize when read, the host is not
+// told (no ICMP, no PMTU), and its TCP stalls. mtu= cannot cause it: it is
+// checked against the maximum frame.
+func warnFrameAboveMax(log *slog.Logger, dev *tap.TAPDevice, maxFrame int) {
+	frame := dev.MTU() + hub.EthHeaderLen
+	if frame <= maxFrame {
+		return
+	}
+	how := fmt.Sprintf("raise the hub's maximum frame (--max-frame %d)", frame)
+	if fit := maxFrame - hub.EthHeaderLen; fit >= tap.MinMTU {
+		how = fmt.Sprintf("give the tap port mtu=%d, or %s", fit, how)
+	}
+	log.Warn(fmt.Sprintf("TAP device %s has MTU %d, so the host sends frames of up to %d bytes, more than the maximum frame %d: those will be dropped (oversize) and the host's TCP connections may stall; %s",
+		dev.Name(), dev.MTU(), frame, maxFrame, how))
 }
 
 // tapConn is a tap port's device, which leaves mtuPeers when closed.
