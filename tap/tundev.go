@@ -383,9 +383,9 @@ func (d *TAPDevice) WriteFrame(frame []byte) error {
 	}
 	if _, err := d.f.Write(frame); err != nil {
 		reason := hub.DropWrite
-		switch err = d.ioError("write", err); {
-		case errors.Is(err, net.ErrClosed), errors.Is(err, errDeviceGone):
-			return err
+		switch ierr := d.ioError("write", err); {
+		case errors.Is(ierr, net.ErrClosed), errors.Is(ierr, errDeviceGone):
+			return ierr
 		case errors.Is(err, unix.EIO): // the host set the interface down
 			reason = hub.DropDown
 		}

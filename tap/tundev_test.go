@@ -409,8 +409,12 @@ func TestTAPHostChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fe *hub.FrameError
-		if err := d.WriteFrame(transporttest.Frame(0xa1, 60, 0)); !errors.As(err, &fe) || fe.Reason != hub.DropDown {
+		err := d.WriteFrame(transporttest.Frame(0xa1, 60, 0))
+		if !errors.As(err, &fe) || fe.Reason != hub.DropDown {
 			t.Fatalf("WriteFrame to a down interface = %v, want a *hub.FrameError (%s)", err, hub.DropDown)
+		}
+		if n := strings.Count(err.Error(), d.Describe()); n != 1 {
+			t.Errorf("WriteFrame to a down interface = %q, names the device %d times, want once", err, n)
 		}
 		if err := h.LinkSetUp(link); err != nil {
 			t.Fatal(err)
