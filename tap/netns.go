@@ -21,6 +21,20 @@ import (
 // capsHint says how to run with the privileges namespaces need.
 const capsHint = "run as root or grant CAP_SYS_ADMIN and CAP_NET_ADMIN (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))"
 
+// openNetnsHint says why opening the namespace file at path may have been
+// refused to a process running as euid. Another process's /proc/PID/ns/net
+// opens only with ptrace access to that process, which root lacks too for
+// a process with capabilities it has not got (pid 1 in a container).
+func openNetnsHint(path string, euid int) string {
+	switch {
+	case strings.HasPrefix(filepath.Clean(path), "/proc/"):
+		return "a process's namespace file opens only with ptrace access to it: the process must run as l2hub's user and hold no capability l2hub lacks (or grant l2hub CAP_SYS_PTRACE)"
+	case euid == 0:
+		return "l2hub runs as root and was refused all the same: check the file's permissions, the security policy (AppArmor, SELinux) and l2hub's capabilities (CAP_SYS_ADMIN)"
+	}
+	return capsHint
+}
+
 // namedNetns counts this process's users of each named namespace it opened,
 // so that a namespace a port created is deleted when its last user closes,
 // not under another port still in it.
@@ -230,7 +244,7 @@ func openNetns(path string) (netns.NsHandle, error) {
 	if err != nil {
 		err = &fs.PathError{Op: "open network namespace", Path: path, Err: err}
 		if errors.Is(err, fs.ErrPermission) {
-			return h, fmt.Errorf("%w: %s", err, capsHint)
+			return h, fmt.Errorf("%w: %s", err, openNetnsHint(path, os.Geteuid()))
 		}
 		return h, err
 	}
