@@ -83,7 +83,9 @@ type Host struct {
 	cancel context.CancelFunc
 	closed atomic.Bool
 
-	pending *stack.PacketBuffer // a frame ReadFrames left for its next call (reader only)
+	// pending is a frame ReadFrames left for its next call: the reader's,
+	// but Close releases it.
+	pending atomic.Pointer[stack.PacketBuffer]
 }
 
 var (
@@ -190,8 +192,7 @@ func (h *Host) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 		if h.closed.Load() {
 			return 0, net.ErrClosed
 		}
-		pkt := h.pending
-		h.pending = nil
+		pkt := h.pending.Swap(nil)
 		if pkt == nil && n == 0 {
 			pkt = h.link.ReadContext(h.ctx)
 			if pkt == nil {
@@ -205,7 +206,10 @@ func (h *Host) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 		size := pkt.Size()
 		if size > limit {
 			if n > 0 {
-				h.pending = pkt // reported by the next call
+				h.pending.Store(pkt) // reported by the next call
+				if h.closed.Load() {
+					h.releasePending() // Close may have looked already
+				}
 				break
 			}
 			pkt.DecRef()
@@ -296,7 +300,14 @@ func (h *Host) Close() error {
 	h.stack.Close()
 	h.link.Close()
 	h.stack.Wait()
+	h.releasePending()
 	return nil
+}
+
+func (h *Host) releasePending() {
+	if pkt := h.pending.Swap(nil); pkt != nil {
+		pkt.DecRef()
+	}
 }
 
 // lockedReader serialises reads of a reader that is not safe for
