@@ -61,12 +61,25 @@ func TestTAPMTU(t *testing.T) {
 		}
 		taptest.RemoveByName(name)
 	})
+	t.Run("kernel-max", func(t *testing.T) {
+		name := taptest.UniqueName(t)
+		d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name, MTU: tap.MaxMTU})
+		if err != nil {
+			t.Fatalf("MTU %d (tap.MaxMTU): %v, want the kernel to take it", tap.MaxMTU, err)
+		}
+		if got := mtuOf(t, name, name); got != tap.MaxMTU {
+			t.Errorf("device MTU %d, want %d", got, tap.MaxMTU)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for _, tc := range []struct {
 		mtu, maxFrame int
 		want          string
 	}{
-		{67, 0, "MTU 67 outside 68..65535"},
-		{65536, 0, "MTU 65536 outside 68..65535"},
+		{67, 0, "MTU 67 outside 68..65521"},
+		{65522, 0, "MTU 65522 outside 68..65521"},
 		{1500, 1500, "MTU 1500 makes frames of 1514 bytes, longer than the maximum frame 1500"},
 	} {
 		name := taptest.UniqueName(t)
@@ -78,8 +91,8 @@ func TestTAPMTU(t *testing.T) {
 			t.Errorf("MTU %d, maximum frame %d: %v, want %q", tc.mtu, tc.maxFrame, err, tc.want)
 		}
 	}
-	for _, text := range []string{"t=tap:l2h0,mtu=67", "t=tap:l2h0,mtu=65536", "t=tap:l2h0,mtu=big"} {
-		if _, err := transport.ParseSpec(text); err == nil || !strings.Contains(err.Error(), "want the device's MTU, 68..65535") {
+	for _, text := range []string{"t=tap:l2h0,mtu=67", "t=tap:l2h0,mtu=65522", "t=tap:l2h0,mtu=big"} {
+		if _, err := transport.ParseSpec(text); err == nil || !strings.Contains(err.Error(), "want the device's MTU, 68..65521") {
 			t.Errorf("ParseSpec(%q) = %v, want the MTU refused", text, err)
 		}
 	}
@@ -141,6 +154,60 @@ func TestTAPMTUAboveVXLAN(t *testing.T) {
 				t.Errorf("warned %v, want %v:\n%s", warned, tc.wantWarn, log)
 			case tc.wantWarn && !strings.Contains(log, tc.wantFixed):
 				t.Errorf("the warning does not say %q:\n%s", tc.wantFixed, log)
+			}
+		})
+	}
+}
+
+// TestTAPMTUAboveMaxFrame: a device whose frames (MTU + 14) are longer than
+// the hub's maximum frame has its larger frames dropped as oversize; opening
+// it warns once and says how to fix it. A device that fits does not warn.
+func TestTAPMTUAboveMaxFrame(t *testing.T) {
+	taptest.NeedTAP(t)
+	for _, tc := range []struct {
+		name     string
+		tapOpt   string
+		maxFrame int
+		want     []string // all in one warning; none for no warning
+	}{
+		{"created-1500", "", 1000, []string{"has MTU 1500", "frames of up to 1514 bytes", "maximum frame 1000", "oversize", "mtu=986", "--max-frame 1514"}},
+		{"below-min-mtu", "", 80, []string{"has MTU 1500", "--max-frame 1514"}},
+		{"fits", "", 1514, nil},
+		{"mtu-given", ",mtu=986", 1000, nil},
+		{"default-max-frame", "", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := taptest.UniqueName(t)
+			var logs syncbuf.Buffer
+			opts := transport.Options{MaxFrame: tc.maxFrame, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			r, err := mustParse(t, fmt.Sprintf("host=tap:%s,netns=%s%s", name, name, tc.tapOpt)).Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			log := strings.ReplaceAll(logs.String(), `\"`, `"`)
+			var warnings []string
+			for l := range strings.Lines(log) {
+				if strings.Contains(l, "level=WARN") {
+					warnings = append(warnings, l)
+				}
+			}
+			if tc.want == nil {
+				if len(warnings) > 0 {
+					t.Errorf("got warnings, want none:\n%s", log)
+				}
+				return
+			}
+			if len(warnings) != 1 {
+				t.Fatalf("got %d warnings, want 1:\n%s", len(warnings), log)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(warnings[0], w) {
+					t.Errorf("the warning does not say %q:\n%s", w, warnings[0])
+				}
+			}
+			if tc.name == "below-min-mtu" && strings.Contains(warnings[0], "mtu=") {
+				t.Errorf("the warning suggests an mtu= below %d:\n%s", tap.MinMTU, warnings[0])
 			}
 		})
 	}

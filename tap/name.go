@@ -11,13 +11,14 @@ import (
 
 // DefaultTAPMAC is the MAC a tap port's device gets when its spec names
 // none: locally administered, unicast, and derived from the host's name,
-// the device's network namespace (empty: the hub's) and the port's name,
-// so that the host keeps one address across runs (ARP caches, captures
-// and policies that match src_mac stay valid) while two hubs joined in one
-// segment — on two machines, or in two namespaces of one — give their
-// "host" ports different addresses.
-func DefaultTAPMAC(host, netns, port string) net.HardwareAddr {
-	sum := sha256.Sum256([]byte("l2hub tap port\x00" + host + "\x00" + netns + "\x00" + port))
+// the network namespace the device is in (the port's netns=, or for the
+// hub's own what CurrentNetns says), the device's name and the port's name.
+// So the host keeps one address across runs of one configuration (ARP
+// caches, captures and policies that match src_mac stay valid), while two
+// hubs joined in one segment give their "host" ports different addresses:
+// on two machines, in two namespaces of one, or with two devices in one.
+func DefaultTAPMAC(host, netns, device, port string) net.HardwareAddr {
+	sum := sha256.Sum256([]byte("l2hub tap port\x00" + host + "\x00" + netns + "\x00" + device + "\x00" + port))
 	mac := net.HardwareAddr(sum[:6])
 	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
 	return mac

@@ -8,19 +8,27 @@ import (
 )
 
 func TestDefaultTAPMAC(t *testing.T) {
-	a, again := tap.DefaultTAPMAC("h1", "", "host"), tap.DefaultTAPMAC("h1", "", "host")
+	a, again := tap.DefaultTAPMAC("h1", "", "l2h0", "host"), tap.DefaultTAPMAC("h1", "", "l2h0", "host")
 	if a.String() != again.String() {
 		t.Errorf("DefaultTAPMAC(host) = %s, then %s; want the same both times", a, again)
 	}
-	// Another port, the same port in another namespace or on another
-	// machine (two hubs joined in one segment): another address.
-	for _, other := range [][3]string{{"h1", "", "host2"}, {"h1", "ns1", "host"}, {"h2", "", "host"}, {"h1host", "", ""}} {
-		if b := tap.DefaultTAPMAC(other[0], other[1], other[2]); a.String() == b.String() {
-			t.Errorf("DefaultTAPMAC(h1, \"\", host) = DefaultTAPMAC%q = %s, want different addresses", other, a)
+	// Another port, the same port in another namespace, on another
+	// machine or with another device (two hubs joined in one segment):
+	// another address.
+	for _, other := range [][4]string{
+		{"h1", "", "l2h0", "host2"},
+		{"h1", "ns1", "l2h0", "host"},
+		{"h2", "", "l2h0", "host"},
+		{"h1", "", "l2h1", "host"},
+		{"h1host", "", "l2h0", ""},
+		{"h1", "", "l2h0host", ""},
+	} {
+		if b := tap.DefaultTAPMAC(other[0], other[1], other[2], other[3]); a.String() == b.String() {
+			t.Errorf("DefaultTAPMAC(h1, \"\", l2h0, host) = DefaultTAPMAC%q = %s, want different addresses", other, a)
 		}
 	}
 	for _, port := range []string{"host", "host2", "a", "t0"} {
-		mac := tap.DefaultTAPMAC("h1", "ns", port)
+		mac := tap.DefaultTAPMAC("h1", "ns", "l2h0", port)
 		if len(mac) != 6 || mac[0]&0x01 != 0 || mac[0]&0x02 == 0 {
 			t.Errorf("DefaultTAPMAC(%s) = %s, want a unicast, locally administered address", port, mac)
 		}

@@ -6,18 +6,34 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // capsHint says how to run with the privileges namespaces need.
 const capsHint = "run as root or grant CAP_SYS_ADMIN and CAP_NET_ADMIN (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))"
+
+// openNetnsHint says why opening the namespace file at path may have been
+// refused to a process running as euid. Another process's /proc/PID/ns/net
+// opens only with ptrace access to that process, which root lacks too for
+// a process with capabilities it has not got (pid 1 in a container).
+func openNetnsHint(path string, euid int) string {
+	switch {
+	case strings.HasPrefix(filepath.Clean(path), "/proc/"):
+		return "a process's namespace file opens only with ptrace access to it: the process must run as l2hub's user and hold no capability l2hub lacks (or grant l2hub CAP_SYS_PTRACE)"
+	case euid == 0:
+		return "l2hub runs as root and was refused all the same: check the file's permissions, the security policy (AppArmor, SELinux) and l2hub's capabilities (CAP_SYS_ADMIN)"
+	}
+	return capsHint
+}
 
 // namedNetns counts this process's users of each named namespace it opened,
 // so that a namespace a port created is deleted when its last user closes,
@@ -30,7 +46,16 @@ var namedNetns = struct {
 type netnsEntry struct {
 	users   int
 	created bool
+	// For a namespace this process created: what it was then, so that
+	// release deletes the name only while it still names that namespace
+	// and nobody else has put an interface in it.
+	id      nsID
+	initial map[int]bool // its interfaces' indexes: lo, and the kernel's fallback tunnels (sit0, ...)
 }
+
+// nsID identifies a namespace: nsfs's device and the namespace's inode, as
+// stat(2) of its /proc or bind-mounted file gives them.
+type nsID struct{ dev, ino uint64 }
 
 // netnsRef is one user's hold on a network namespace.
 type netnsRef struct {
@@ -38,6 +63,7 @@ type netnsRef struct {
 	name    string         // set for a named namespace (registered in namedNetns)
 	h       netns.NsHandle // open while the ref is held
 	created bool           // this process created the named namespace
+	log     *slog.Logger   // says why release leaves a namespace it created
 }
 
 // netnsPath says where a netns= value points: a path as given, a name under
@@ -54,8 +80,11 @@ func netnsPath(spec string) (path string, named bool, err error) {
 
 // acquireNetns opens the namespace spec names. A missing named namespace is
 // created the way `ip netns add` does, if create is set; a path is only ever
-// opened.
-func acquireNetns(spec string, create bool) (*netnsRef, error) {
+// opened. log (nil discards) hears why release leaves a namespace.
+func acquireNetns(spec string, create bool, log *slog.Logger) (*netnsRef, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	path, named, err := netnsPath(spec)
 	if err != nil {
 		return nil, err
@@ -65,7 +94,7 @@ func acquireNetns(spec string, create bool) (*netnsRef, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &netnsRef{spec: spec, h: h}, nil
+		return &netnsRef{spec: spec, h: h, log: log}, nil
 	}
 	namedNetns.Lock()
 	defer namedNetns.Unlock()
@@ -82,6 +111,11 @@ func acquireNetns(spec string, create bool) (*netnsRef, error) {
 		}
 	}
 	h, err := openNetns(path)
+	if err == nil && e.created && e.users == 0 {
+		if e.id, e.initial, err = identify(h); err != nil {
+			h.Close()
+		}
+	}
 	if err != nil {
 		if e.created && e.users == 0 {
 			deleteNetns(path)
@@ -90,17 +124,50 @@ func acquireNetns(spec string, create bool) (*netnsRef, error) {
 	}
 	e.users++
 	namedNetns.m[spec] = e
-	return &netnsRef{spec: spec, name: spec, h: h, created: e.created}, nil
+	return &netnsRef{spec: spec, name: spec, h: h, created: e.created, log: log}, nil
+}
+
+// identify returns the namespace's identity and the indexes of the
+// interfaces it has.
+func identify(h netns.NsHandle) (nsID, map[int]bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h), &st); err != nil {
+		return nsID{}, nil, fmt.Errorf("stat the new network namespace: %w", err)
+	}
+	links, err := linksIn(h)
+	if err != nil {
+		return nsID{}, nil, fmt.Errorf("list the new network namespace's interfaces: %w", err)
+	}
+	initial := map[int]bool{}
+	for _, l := range links {
+		initial[l.Attrs().Index] = true
+	}
+	return nsID{dev: st.Dev, ino: st.Ino}, initial, nil
+}
+
+func linksIn(h netns.NsHandle) ([]netlink.Link, error) {
+	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	defer nl.Close()
+	return nl.LinkList()
 }
 
 // release closes the ref's handle and, when it was the last user of a
-// namespace this process created, deletes the namespace. Processes still
-// inside it keep it alive, unnamed, as after `ip netns del`.
+// namespace this process created, deletes the namespace: it removes the
+// name, as `ip netns del` does, and processes still inside keep the
+// namespace alive, unnamed. The name is left, and the log says why, when it
+// names another namespace by now (deleted and made again under the hub), or
+// when the namespace holds an interface it did not have when created (one
+// of another hub that joined it by name, one the user added): its users
+// then keep their `ip netns exec NAME`. (Someone adding an interface between
+// the check and the removal is not seen.)
 func (r *netnsRef) release() error {
 	if r == nil {
 		return nil
 	}
-	r.h.Close()
+	defer r.h.Close()
 	if r.name == "" {
 		return nil
 	}
@@ -118,10 +185,57 @@ func (r *netnsRef) release() error {
 	if !e.created {
 		return nil
 	}
-	if err := deleteNetns(filepath.Join(NetnsDir, r.name)); err != nil {
+	path := filepath.Join(NetnsDir, r.name)
+	var st unix.Stat_t
+	switch err := unix.Stat(path, &st); {
+	case errors.Is(err, unix.ENOENT):
+		return nil // deleted already (`ip netns del`)
+	case err != nil:
+		return fmt.Errorf("delete network namespace %q: %w", r.name, &fs.PathError{Op: "stat", Path: path, Err: err})
+	case (nsID{dev: st.Dev, ino: st.Ino}) != e.id:
+		r.log.Info(fmt.Sprintf("left network namespace %s as it is: the name refers to another namespace now, not the one l2hub created", r.name))
+		return nil
+	}
+	links, err := linksIn(r.h)
+	if err != nil {
+		return fmt.Errorf("delete network namespace %q: list its interfaces: %w (left it: `ip netns del %s`)", r.name, err, r.name)
+	}
+	var others []string
+	for _, l := range links {
+		if !e.initial[l.Attrs().Index] {
+			others = append(others, l.Attrs().Name)
+		}
+	}
+	if len(others) > 0 {
+		r.log.Warn(fmt.Sprintf("left network namespace %s, which l2hub created: it holds interfaces l2hub did not put there (%s), another hub's or yours; delete it with `ip netns del %s` once they are done",
+			r.name, strings.Join(others, ", "), r.name))
+		return nil
+	}
+	if err := deleteNetns(path); err != nil {
 		return fmt.Errorf("delete network namespace %q: %w", r.name, err)
 	}
 	return nil
+}
+
+// CurrentNetns names the network namespace the calling thread is in (a
+// goroutine not locked to its thread: the process's own), for
+// DefaultTAPMAC. That is its name under NetnsDir, as `ip netns identify`
+// finds it (the first in order, if several), or else "net:[INODE]" as
+// /proc shows it, the same for as long as the namespace lives (the host's
+// initial namespace has a fixed one); "" when neither can be read.
+func CurrentNetns() string {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &self); err != nil {
+		return ""
+	}
+	entries, _ := os.ReadDir(NetnsDir) // sorted by name
+	for _, e := range entries {
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join(NetnsDir, e.Name()), &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			return e.Name()
+		}
+	}
+	return fmt.Sprintf("net:[%d]", self.Ino)
 }
 
 // openNetns opens path and checks that it is a network namespace.
@@ -130,7 +244,7 @@ func openNetns(path string) (netns.NsHandle, error) {
 	if err != nil {
 		err = &fs.PathError{Op: "open network namespace", Path: path, Err: err}
 		if errors.Is(err, fs.ErrPermission) {
-			return h, fmt.Errorf("%w: %s", err, capsHint)
+			return h, fmt.Errorf("%w: %s", err, openNetnsHint(path, os.Geteuid()))
 		}
 		return h, err
 	}
@@ -235,7 +349,7 @@ func InExistingNetns(spec string, fn func() error) (release func() error, err er
 }
 
 func runInNetns(spec string, create bool, fn func() error) (release func() error, err error) {
-	ref, err := acquireNetns(spec, create)
+	ref, err := acquireNetns(spec, create, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -55,6 +56,9 @@ type TAPConfig struct {
 	// frames, 14 bytes more, no longer than MaxFrame); 0 leaves it as it
 	// is (1500 for a device OpenTAP creates).
 	MTU int
+	// Logger hears what Close leaves behind and why (a namespace OpenTAP
+	// created that others now use); nil discards.
+	Logger *slog.Logger
 }
 
 // TAPDevice is a host TAP interface (IFF_TAP, IFF_NO_PI) as a hub port:
@@ -64,7 +68,9 @@ type TAPConfig struct {
 //
 // OpenTAP sets the device up; Close undoes it all. A device OpenTAP created
 // disappears (it is not persistent), and so does a namespace it created once
-// no other port of this process uses it. A device that existed before is
+// no other port of this process uses it, unless its name refers to another
+// namespace by then or it holds interfaces it did not have when created
+// (another hub's): that is logged on TAPConfig.Logger. A device that existed before is
 // left as it was found: the address OpenTAP added is removed, its MAC
 // restored and it is set down again if OpenTAP brought it up.
 //
@@ -138,7 +144,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 
 	nsh := netns.None()
 	if cfg.Netns != "" {
-		if d.ns, err = acquireNetns(cfg.Netns, true); err != nil {
+		if d.ns, err = acquireNetns(cfg.Netns, true, cfg.Logger); err != nil {
 			return nil, err
 		}
 		nsh = d.ns.h
@@ -377,9 +383,9 @@ func (d *TAPDevice) WriteFrame(frame []byte) error {
 	}
 	if _, err := d.f.Write(frame); err != nil {
 		reason := hub.DropWrite
-		switch err = d.ioError("write", err); {
-		case errors.Is(err, net.ErrClosed), errors.Is(err, errDeviceGone):
-			return err
+		switch ierr := d.ioError("write", err); {
+		case errors.Is(ierr, net.ErrClosed), errors.Is(ierr, errDeviceGone):
+			return ierr
 		case errors.Is(err, unix.EIO): // the host set the interface down
 			reason = hub.DropDown
 		}

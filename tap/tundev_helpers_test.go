@@ -70,6 +70,17 @@ func addNetns(t *testing.T, name string) {
 	}
 }
 
+// nsInode returns the inode of the namespace a namespace file (a name's
+// bind mount, /proc/PID/ns/net) refers to: its identity.
+func nsInode(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
 // addTuntap creates a persistent TUN or TAP device in namespace ns, as `ip
 // tuntap add` would. (netlink opens /dev/net/tun in the calling thread's
 // namespace, whatever its handle's.)

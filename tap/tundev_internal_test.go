@@ -62,3 +62,27 @@ func TestNetnsPath(t *testing.T) {
 		}
 	}
 }
+
+// A namespace file l2hub may not open: under /proc the cause is the ptrace
+// check on that process, whoever l2hub runs as; elsewhere, root is not told
+// to run as root.
+func TestOpenNetnsHint(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		path        string
+		euid        int
+		want, avoid string
+	}{
+		{"proc-as-root", "/proc/1/ns/net", 0, "ptrace", "run as root"},
+		{"proc-as-user", "/proc/1234/ns/net", 1000, "ptrace", "run as root"},
+		{"file-as-user", "/run/netns/lab", 1000, "run as root or grant CAP_SYS_ADMIN", "ptrace"},
+		{"file-as-root", "/run/netns/lab", 0, "runs as root", "run as root or"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := openNetnsHint(tc.path, tc.euid)
+			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.avoid) {
+				t.Errorf("openNetnsHint(%q, euid %d) = %q, want it to say %q and not %q", tc.path, tc.euid, got, tc.want, tc.avoid)
+			}
+		})
+	}
+}

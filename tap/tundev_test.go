@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/tap"
 	"l2hub/tap/taptest"
 	"l2hub/transport"
@@ -133,7 +135,7 @@ func TestTAPHostNamespace(t *testing.T) {
 	spec := mustParse(t, fmt.Sprintf("%s=tap:%s,ip=%s/24", hostPort, name, hostIP))
 	l := startLab(t, spec, vmIP.String()+"/24", "")
 	host, _ := os.Hostname()
-	wantMAC := tap.DefaultTAPMAC(host, "", hostPort)
+	wantMAC := tap.DefaultTAPMAC(host, tap.CurrentNetns(), name, hostPort)
 	if got := l.runner.Spec().Options["mac"]; got != wantMAC.String() {
 		t.Errorf("runner Spec mac = %q, want the default %s", got, wantMAC)
 	}
@@ -153,6 +155,60 @@ func TestTAPHostNamespace(t *testing.T) {
 	if _, ok := find(frames, vmPort, isEcho(0, vmIP, hostIP)); !ok {
 		t.Errorf("capture of %d frames: no echo reply from the VM", len(frames))
 	}
+}
+
+// The default MAC tells apart the host ports of two hubs on one machine
+// that share a port name: hubs in one namespace with two devices, and hubs
+// in two namespaces (`ip netns exec NS l2hub serve ...`) with one device
+// name. Each is the same on the next run.
+func TestTAPDefaultMAC(t *testing.T) {
+	taptest.NeedTAP(t)
+	// macOf opens spec from a thread in namespace ns ("" for the test's),
+	// as a hub started there would, and returns the device's MAC.
+	macOf := func(t *testing.T, ns, spec string) string {
+		t.Helper()
+		var r transport.Runner
+		inNetns(t, ns, func() error {
+			var err error
+			r, err = mustParse(t, spec).Open(transport.Options{})
+			return err
+		})
+		defer r.Close()
+		return r.Spec().Options["mac"]
+	}
+	t.Run("two-devices-one-namespace", func(t *testing.T) {
+		a, b := taptest.UniqueName(t), taptest.UniqueName(t)
+		macA, macB := macOf(t, "", "host=tap:"+a), macOf(t, "", "host=tap:"+b)
+		if macA == macB {
+			t.Errorf("host=tap:%s and host=tap:%s both got MAC %s, want different ones", a, b, macA)
+		}
+		if again := macOf(t, "", "host=tap:"+a); again != macA {
+			t.Errorf("host=tap:%s got MAC %s, then %s; want the same on every run", a, macA, again)
+		}
+	})
+	t.Run("one-device-name-two-namespaces", func(t *testing.T) {
+		nsA, nsB := taptest.UniqueName(t), taptest.UniqueName(t)
+		addNetns(t, nsA)
+		addNetns(t, nsB)
+		dev := nsA
+		macA, macB := macOf(t, nsA, "host=tap:"+dev), macOf(t, nsB, "host=tap:"+dev)
+		if macA == macB {
+			t.Errorf("host=tap:%s in namespaces %s and %s both got MAC %s, want different ones", dev, nsA, nsB, macA)
+		}
+		if again := macOf(t, nsA, "host=tap:"+dev); again != macA {
+			t.Errorf("host=tap:%s in namespace %s got MAC %s, then %s; want the same on every run", dev, nsA, macA, again)
+		}
+		// The namespace counts by its name, which outlives its inode (a
+		// reboot, `ip netns del` and add).
+		var cur string
+		inNetns(t, nsA, func() error { cur = tap.CurrentNetns(); return nil })
+		host, _ := os.Hostname()
+		if want := tap.DefaultTAPMAC(host, nsA, dev, "host").String(); cur != nsA || macA != want {
+			t.Errorf("in namespace %s: CurrentNetns() = %q, MAC %s; want %q, %s", nsA, cur, macA, nsA, want)
+		}
+		taptest.RemoveByName(nsA)
+		taptest.RemoveByName(nsB)
+	})
 }
 
 // A policy applies to a TAP port like to any other: echo requests from the
@@ -353,8 +409,12 @@ func TestTAPHostChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 		var fe *hub.FrameError
-		if err := d.WriteFrame(transporttest.Frame(0xa1, 60, 0)); !errors.As(err, &fe) || fe.Reason != hub.DropDown {
+		err := d.WriteFrame(transporttest.Frame(0xa1, 60, 0))
+		if !errors.As(err, &fe) || fe.Reason != hub.DropDown {
 			t.Fatalf("WriteFrame to a down interface = %v, want a *hub.FrameError (%s)", err, hub.DropDown)
+		}
+		if n := strings.Count(err.Error(), d.Describe()); n != 1 {
+			t.Errorf("WriteFrame to a down interface = %q, names the device %d times, want once", err, n)
 		}
 		if err := h.LinkSetUp(link); err != nil {
 			t.Fatal(err)
@@ -513,6 +573,62 @@ func TestTAPCleanup(t *testing.T) {
 		if nsExists(ns) {
 			t.Errorf("namespace %s still there after its last port closed", ns)
 		}
+	})
+	// The user deletes the hub's namespace and makes another of that name
+	// (`ip netns del NS; ip netns add NS`) while the hub runs: the hub's
+	// exit leaves the user's namespace alone.
+	t.Run("created-namespace-name-taken-over", func(t *testing.T) {
+		name := taptest.UniqueName(t)
+		r := open(t, fmt.Sprintf("t=tap:%s,netns=%s", name, name))
+		path := filepath.Join(tap.NetnsDir, name)
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		addNetns(t, name)
+		want := nsInode(t, path)
+		if err := r.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		if got := nsInode(t, path); got != want {
+			t.Errorf("after Close: %s is namespace %d, want the user's %d kept", path, got, want)
+		}
+		taptest.RemoveByName(name)
+	})
+	// A second hub puts its device in a namespace the first created (as
+	// its netns= names it, not counted in this process's users: a path):
+	// the first hub's exit leaves the namespace, named, to the second, and
+	// says why.
+	t.Run("created-namespace-shared-with-another-hub", func(t *testing.T) {
+		ns, dev2 := taptest.UniqueName(t), taptest.UniqueName(t)
+		var logBuf syncbuf.Buffer
+		log := slog.New(slog.NewTextHandler(&logBuf, nil))
+		r1, err := mustParse(t, fmt.Sprintf("a=tap:%s,netns=%s", ns, ns)).Open(transport.Options{Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2 := open(t, fmt.Sprintf("b=tap:%s,netns=%s", dev2, filepath.Join(tap.NetnsDir, ns)))
+		defer r2.Close()
+		if err := r1.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		if !nsExists(ns) {
+			t.Fatalf("after the creator closed: namespace %s deleted, want it kept for the other hub's device", ns)
+		}
+		if linkIn(t, ns, dev2) == nil {
+			t.Errorf("after the creator closed: no device %s in namespace %s, want the other hub's device there", dev2, ns)
+		}
+		for _, want := range []string{"network namespace " + ns, dev2, "ip netns del " + ns} {
+			if !strings.Contains(logBuf.String(), want) {
+				t.Errorf("log %q does not say %q", logBuf.String(), want)
+			}
+		}
+		if err := r2.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		taptest.RemoveByName(ns)
 	})
 	t.Run("hub-detach", func(t *testing.T) {
 		name := taptest.UniqueName(t)

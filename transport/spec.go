@@ -507,7 +507,7 @@ func checkOption(t Transport, k, v string) string {
 		}
 	case "mtu":
 		if n, err := strconv.Atoi(v); t == TAP && (err != nil || n < tap.MinMTU || n > tap.MaxMTU) {
-			return fmt.Sprintf("want the device's MTU, %d..%d (a segment with a VXLAN port on a 1500-byte underlay needs 1450 at most)", tap.MinMTU, tap.MaxMTU)
+			return fmt.Sprintf("want the device's MTU, %d..%d (the largest a TAP device takes; a segment with a VXLAN port on a 1500-byte underlay needs 1450 at most)", tap.MinMTU, tap.MaxMTU)
 		} else if t != TAP && (err != nil || n < minVXLANMTU || n > maxVXLANMTU) {
 			return fmt.Sprintf("want the underlay's MTU, %d..%d", minVXLANMTU, maxVXLANMTU)
 		}

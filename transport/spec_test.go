@@ -104,6 +104,8 @@ func TestParseSpecErrors(t *testing.T) {
 		{"mode-on-unix-dial", "a=unix-dial:/tmp/a.sock,mode=0600", "options.mode", "want overflow, queue"},
 		{"tap-bad-ip", "t=tap:tap0,ip=10.0.0.1", "options.ip", "prefix length"},
 		{"tap-bad-mac", "t=tap:tap0,mac=02:00", "options.mac", "MAC address"},
+		{"tap-mtu-above-tun-max", "t=tap:tap0,mtu=65522", "options.mtu", "68..65521 (the largest a TAP device takes"},
+		{"tap-mtu-ip-max", "t=tap:tap0,mtu=65535", "options.mtu", "68..65521"},
 		{"tap-long-name", "t=tap:averyveryverylongname", "address", "1-15"},
 		{"tap-slash-in-name", "t=tap:a/b", "address", "cannot contain '/'"},
 		{"option-without-value", "a=udp:127.0.0.1:7003,peer", "", "key=value"},

@@ -3,12 +3,15 @@
 package transport
 
 import (
+	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 
+	"l2hub/hub"
 	"l2hub/tap"
 )
 
@@ -16,7 +19,11 @@ import (
 func openTAPRunner(b *runnerBase) (Runner, error) {
 	s := b.spec
 	host, _ := os.Hostname() // "" if it cannot be read: the MAC is still stable
-	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, MAC: tap.DefaultTAPMAC(host, s.Options["netns"], s.Name)}
+	where := s.Options["netns"]
+	if where == "" {
+		where = tap.CurrentNetns()
+	}
+	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log, MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name)}
 	if m, ok := s.Options["mac"]; ok {
 		hw, err := net.ParseMAC(m)
 		if err != nil {
@@ -48,9 +55,28 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 	}
 	opts["mac"] = dev.MAC().String()
 	b.spec.Options = opts
+	warnFrameAboveMax(b.log, dev, b.opts.MaxFrame)
 	_, given := s.Options["mtu"]
 	leave := mtuPeers.join(&mtuPeer{port: s.Name, device: s.Address, mtu: dev.MTU(), givenMTU: given, log: b.log})
 	return &boundRunner{runnerBase: b, conn: &tapConn{TAPDevice: dev, leave: leave}, what: "TAP device", key: "device"}, nil
+}
+
+// warnFrameAboveMax warns when the device's frames (its MTU, as it was
+// found or made, plus the Ethernet header) can be longer than the hub's
+// maximum frame: those are dropped as oversize when read, the host is not
+// told (no ICMP, no PMTU), and its TCP stalls. mtu= cannot cause it: it is
+// checked against the maximum frame.
+func warnFrameAboveMax(log *slog.Logger, dev *tap.TAPDevice, maxFrame int) {
+	frame := dev.MTU() + hub.EthHeaderLen
+	if frame <= maxFrame {
+		return
+	}
+	how := fmt.Sprintf("raise the hub's maximum frame (--max-frame %d)", frame)
+	if fit := maxFrame - hub.EthHeaderLen; fit >= tap.MinMTU {
+		how = fmt.Sprintf("give the tap port mtu=%d, or %s", fit, how)
+	}
+	log.Warn(fmt.Sprintf("TAP device %s has MTU %d, so the host sends frames of up to %d bytes, more than the maximum frame %d: those will be dropped (oversize) and the host's TCP connections may stall; %s",
+		dev.Name(), dev.MTU(), frame, maxFrame, how))
 }
 
 // tapConn is a tap port's device, which leaves mtuPeers when closed.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"l2hub/serve"
+	"l2hub/transport/netstack"
 )
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -60,6 +61,10 @@ decision is seeded (--seed) and explained in the capture (--capture run.pcapng).
 			if err != nil {
 				return err
 			}
+			// The virtual peers' gVisor stacks log through the process's
+			// one gVisor logger: into this run's log, not glog text on
+			// stderr.
+			netstack.LogTo(opts.Logger)
 			// A reader of stdout or stderr that goes away (Wireshark
 			// closed on --capture -, `| head` on the log) costs what it
 			// would have read, not the hub: SIGPIPE would end it with no

@@ -168,11 +168,11 @@ func dialFrom(ctx context.Context, h *netstack.Host, port uint16, raddr netip.Ad
 	entry, writable := waiter.NewChannelEntry(waiter.WritableEvents)
 	wq.EventRegister(&entry)
 	defer wq.EventUnregister(&entry)
-	if terr := ep.Bind(tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(h.Addr().As4()), Port: port}); terr != nil {
+	if terr := ep.Bind(tcpip.FullAddress{NIC: netstack.NICID, Addr: tcpip.AddrFrom4(h.Addr().As4()), Port: port}); terr != nil {
 		ep.Close()
 		return nil, opErr(errors.New(terr.String()))
 	}
-	terr = ep.Connect(tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(raddr.Addr().Unmap().As4()), Port: raddr.Port()})
+	terr = ep.Connect(tcpip.FullAddress{NIC: netstack.NICID, Addr: tcpip.AddrFrom4(raddr.Addr().Unmap().As4()), Port: raddr.Port()})
 	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
 		select {
 		case <-ctx.Done():
@@ -188,9 +188,6 @@ func dialFrom(ctx context.Context, h *netstack.Host, port uint16, raddr netip.Ad
 	}
 	return &tcpConn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep}, nil
 }
-
-// nicID is the netstack host's only NIC (netstack.Host.Stack).
-const nicID = 1
 
 // tcpConn is a gonet connection with SO_LINGER.
 type tcpConn struct {

@@ -12,6 +12,8 @@
 // standard library's are. The stack takes its time from Config.Clock (the
 // wall clock by default): on a hub.VirtualClock driven by internal/vsim, a
 // host runs in virtual time, deterministically with a seeded Config.Rand.
+// gVisor logs through one logger per process; LogTo points it at a
+// command's slog logger.
 //
 // Imports: hub only (gVisor's tcpip is the stack).
 package netstack

@@ -28,7 +28,9 @@ import (
 )
 
 const (
-	nicID = tcpip.NICID(1)
+	// NICID is the ID of a host's only NIC, for callers of Stack that
+	// bind or route by NIC.
+	NICID = tcpip.NICID(1)
 	// DefaultMTU is the IP MTU of a host unless configured: Ethernet's.
 	DefaultMTU = 1500
 	// DefaultQueueLen is how many outbound frames wait for ReadFrame before
@@ -83,7 +85,9 @@ type Host struct {
 	cancel context.CancelFunc
 	closed atomic.Bool
 
-	pending *stack.PacketBuffer // a frame ReadFrames left for its next call (reader only)
+	// pending is a frame ReadFrames left for its next call: the reader's,
+	// but Close releases it.
+	pending atomic.Pointer[stack.PacketBuffer]
 }
 
 var (
@@ -145,22 +149,22 @@ func New(cfg Config) (*Host, error) {
 	if err := h.stack.SetTransportProtocolOption(tcp.ProtocolNumber, &recovery); err != nil {
 		return fail("set TCP loss recovery", err)
 	}
-	if err := h.stack.CreateNIC(nicID, ethernet.New(&countingLink{Endpoint: h.link, dropped: &h.dropped})); err != nil {
+	if err := h.stack.CreateNIC(NICID, ethernet.New(&countingLink{Endpoint: h.link, dropped: &h.dropped})); err != nil {
 		return fail("create NIC", err)
 	}
 	own := tcpip.AddressWithPrefix{Address: h.addr, PrefixLen: cfg.Addr.Bits()}
-	if err := h.stack.AddProtocolAddress(nicID, tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: own}, stack.AddressProperties{}); err != nil {
+	if err := h.stack.AddProtocolAddress(NICID, tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: own}, stack.AddressProperties{}); err != nil {
 		return fail("add address", err)
 	}
 	// The subnet and the multicast range are on the link; the rest goes
 	// through the gateway, if there is one.
 	mcast := tcpip.AddressWithPrefix{Address: tcpip.AddrFrom4([4]byte{224, 0, 0, 0}), PrefixLen: 4}
 	routes := []tcpip.Route{
-		{Destination: own.Subnet(), NIC: nicID},
-		{Destination: mcast.Subnet(), NIC: nicID},
+		{Destination: own.Subnet(), NIC: NICID},
+		{Destination: mcast.Subnet(), NIC: NICID},
 	}
 	if cfg.Gateway.IsValid() {
-		routes = append(routes, tcpip.Route{Destination: header.IPv4EmptySubnet, Gateway: tcpip.AddrFrom4(cfg.Gateway.As4()), NIC: nicID})
+		routes = append(routes, tcpip.Route{Destination: header.IPv4EmptySubnet, Gateway: tcpip.AddrFrom4(cfg.Gateway.As4()), NIC: NICID})
 	}
 	h.stack.SetRouteTable(routes)
 	return h, nil
@@ -190,8 +194,7 @@ func (h *Host) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 		if h.closed.Load() {
 			return 0, net.ErrClosed
 		}
-		pkt := h.pending
-		h.pending = nil
+		pkt := h.pending.Swap(nil)
 		if pkt == nil && n == 0 {
 			pkt = h.link.ReadContext(h.ctx)
 			if pkt == nil {
@@ -205,7 +208,10 @@ func (h *Host) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 		size := pkt.Size()
 		if size > limit {
 			if n > 0 {
-				h.pending = pkt // reported by the next call
+				h.pending.Store(pkt) // reported by the next call
+				if h.closed.Load() {
+					h.releasePending() // Close may have looked already
+				}
 				break
 			}
 			pkt.DecRef()
@@ -296,7 +302,14 @@ func (h *Host) Close() error {
 	h.stack.Close()
 	h.link.Close()
 	h.stack.Wait()
+	h.releasePending()
 	return nil
+}
+
+func (h *Host) releasePending() {
+	if pkt := h.pending.Swap(nil); pkt != nil {
+		pkt.DecRef()
+	}
 }
 
 // lockedReader serialises reads of a reader that is not safe for
@@ -346,14 +359,14 @@ func (h *Host) Addr() netip.Addr { return h.cfg.Addr.Addr() }
 func (h *Host) MAC() net.HardwareAddr { return h.cfg.MAC }
 
 // Stack exposes the gVisor stack for what the helpers do not cover. The
-// NIC's ID is 1.
+// NIC's ID is NICID.
 func (h *Host) Stack() *stack.Stack { return h.stack }
 
 func (h *Host) full(a netip.AddrPort) (tcpip.FullAddress, error) {
 	if !a.Addr().Is4() && !a.Addr().Is4In6() {
 		return tcpip.FullAddress{}, fmt.Errorf("netstack: %s: only IPv4 is supported", a)
 	}
-	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFrom4(a.Addr().Unmap().As4()), Port: a.Port()}, nil
+	return tcpip.FullAddress{NIC: NICID, Addr: tcpip.AddrFrom4(a.Addr().Unmap().As4()), Port: a.Port()}, nil
 }
 
 // DialTCP connects to addr.
@@ -379,7 +392,7 @@ func (h *Host) DialTCPFrom(ctx context.Context, localPort uint16, addr netip.Add
 	if err != nil {
 		return nil, err
 	}
-	local := tcpip.FullAddress{NIC: nicID, Addr: h.addr, Port: localPort}
+	local := tcpip.FullAddress{NIC: NICID, Addr: h.addr, Port: localPort}
 	c, err := gonet.DialTCPWithBind(ctx, h.stack, local, fa, ipv4.ProtocolNumber)
 	if err != nil {
 		return nil, err
@@ -389,7 +402,7 @@ func (h *Host) DialTCPFrom(ctx context.Context, localPort uint16, addr netip.Add
 
 // ListenTCP listens on the host's address at port (0 picks one).
 func (h *Host) ListenTCP(port uint16) (net.Listener, error) {
-	ln, err := gonet.ListenTCP(h.stack, tcpip.FullAddress{NIC: nicID, Addr: h.addr, Port: port}, ipv4.ProtocolNumber)
+	ln, err := gonet.ListenTCP(h.stack, tcpip.FullAddress{NIC: NICID, Addr: h.addr, Port: port}, ipv4.ProtocolNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +420,7 @@ func (h *Host) ListenUDP(port uint16) (*UDPConn, error) {
 		return nil, fmt.Errorf("netstack: udp endpoint: %s", terr)
 	}
 	ep.SocketOptions().SetBroadcast(true)
-	if terr := ep.Bind(tcpip.FullAddress{NIC: nicID, Port: port}); terr != nil {
+	if terr := ep.Bind(tcpip.FullAddress{NIC: NICID, Port: port}); terr != nil {
 		ep.Close()
 		return nil, fmt.Errorf("netstack: udp bind port %d: %s", port, terr)
 	}
@@ -428,7 +441,7 @@ func (c *UDPConn) JoinGroup(group netip.Addr) error {
 	if !group.Is4() || !group.IsMulticast() {
 		return fmt.Errorf("netstack: %s is not an IPv4 multicast group", group)
 	}
-	opt := tcpip.AddMembershipOption{NIC: nicID, InterfaceAddr: c.host.addr, MulticastAddr: tcpip.AddrFrom4(group.As4())}
+	opt := tcpip.AddMembershipOption{NIC: NICID, InterfaceAddr: c.host.addr, MulticastAddr: tcpip.AddrFrom4(group.As4())}
 	if terr := c.ep.SetSockOpt(&opt); terr != nil {
 		return fmt.Errorf("netstack: join %s: %s", group, terr)
 	}
