@@ -194,7 +194,7 @@ type runner struct {
 	stopHub context.CancelCauseFunc
 	ctlDone <-chan struct{}
 	fatal   chan error
-	stop    chan struct{} // closed when the loop stops reading console events
+	inbox   *inbox // the VMs' console lines and exits, for the loop
 }
 
 func (r *runner) printf(format string, args ...any) {
@@ -206,7 +206,7 @@ func (r *runner) printf(format string, args ...any) {
 func (r *runner) run(ctx context.Context) (*Summary, error) {
 	r.start = r.opts.Clock.Now()
 	r.fatal = make(chan error, 1)
-	r.stop = make(chan struct{})
+	r.inbox = newInbox(r.opts.Clock, r.start)
 	defer r.cleanupSockets()
 	if err := r.startHub(ctx); err != nil {
 		r.errText = err.Error()
@@ -406,7 +406,6 @@ func (r *runner) hubFailed(err error) {
 // returns the run's result.
 func (r *runner) loop(ctx context.Context) string {
 	j := r.judge
-	events := make(chan event, 64)
 	tick := make(chan struct{}, 1)
 	var timer hub.Timer
 	timerAt := time.Duration(-1)
@@ -431,15 +430,24 @@ func (r *runner) loop(ctx context.Context) string {
 			}
 		})
 	}
-	apply := func(ev event) {
-		if ev.exit {
-			r.act(j.exit(ev.vm, ev.at, ev.text))
-		} else {
-			r.act(j.line(ev.vm, ev.at, ev.text))
+	// take hands the judge what the VMs said, then, when a bound woke the
+	// loop, the time: every line stamped before it was taken with it, so
+	// it counts before the bound (see inbox).
+	take := func(ticked bool) {
+		evs, now := r.inbox.take()
+		for _, ev := range evs {
+			if ev.exit {
+				r.act(j.exit(ev.vm, ev.at, ev.text))
+			} else {
+				r.act(j.line(ev.vm, ev.at, ev.text))
+			}
+		}
+		if ticked {
+			r.act(j.tick(now))
 		}
 	}
 	for vi := range r.lab.VMs {
-		if err := r.launch(vi, events); err != nil {
+		if err := r.launch(vi); err != nil {
 			r.printf("%8.3f %v\n", r.now().Seconds(), err)
 			r.act(j.exit(vi, r.now(), couldNotStart+err.Error()))
 		}
@@ -448,19 +456,10 @@ func (r *runner) loop(ctx context.Context) string {
 	for !j.done {
 		arm()
 		select {
-		case ev := <-events:
-			apply(ev)
+		case <-r.inbox.ready:
+			take(false)
 		case <-tick:
-			// Lines already read count before the bound that woke us.
-			for drained := false; !drained && !j.done; {
-				select {
-				case ev := <-events:
-					apply(ev)
-				default:
-					drained = true
-				}
-			}
-			r.act(j.tick(r.now()))
+			take(true)
 		case err := <-r.fatal:
 			r.errText = "hub: " + err.Error()
 			r.printf("%8.3f hub failed: %v\n", r.now().Seconds(), err)
@@ -505,7 +504,7 @@ func (r *runner) act(fires []fire) {
 }
 
 // launch creates a VM's disks and starts its QEMU.
-func (r *runner) launch(vi int, events chan<- event) error {
+func (r *runner) launch(vi int) error {
 	vm := r.lab.VMs[vi]
 	absDir, err := filepath.Abs(r.dir)
 	if err != nil {
@@ -529,7 +528,7 @@ func (r *runner) launch(vi int, events chan<- event) error {
 		return err
 	}
 	info.Command = shell.Quote(append([]string{vm.QEMU}, args...))
-	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, events, r.stop)
+	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, r.inbox)
 	if err != nil {
 		return err
 	}
@@ -576,7 +575,7 @@ func (r *runner) args(vi int, runDir string) ([]string, error) {
 // after the grace period to those still running; it returns once each
 // has ended and its console is read.
 func (r *runner) stopAll() {
-	close(r.stop)
+	r.inbox.close()
 	var wg sync.WaitGroup
 	for _, p := range r.procs {
 		wg.Go(func() { p.terminate(r.opts.Grace) })

@@ -41,22 +41,14 @@ type process struct {
 	done   chan struct{} // closed when QEMU has ended and its console is read
 }
 
-// event is what a VM tells the run's loop.
-type event struct {
-	vm   int
-	exit bool
-	at   time.Duration
-	text string // the line, or the exit status
-}
-
 // startProcess launches bin with args in dir, the console to logPath.
-// Lines go to events until stop is closed; the exit goes too. QEMU runs
+// Lines go to in, each stamped there, and so does the exit. QEMU runs
 // in its own process group (an interrupt on the terminal reaches the
 // runner only, which stops it in order); that group, with whatever QEMU
 // started, is killed once QEMU has ended, and if the runner dies (on
 // Linux, where a watchdog starts: see watchdog).
 func startProcess(vm int, name, bin string, args []string, dir, logPath string, clock hub.Clock, start time.Time,
-	events chan<- event, stop <-chan struct{}) (*process, error) {
+	in *inbox) (*process, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("VM %s: console log: %w", name, err)
@@ -91,7 +83,7 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	}
 	go func() {
 		defer close(p.done)
-		p.read(pr, events, stop)
+		p.read(pr, in)
 		err := waitQEMU(p.cmd, func() {
 			// What QEMU left in its group (the VM of a wrapper that started
 			// it in the background and exited, say) ends with it. From now
@@ -108,37 +100,31 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 		p.mu.Lock()
 		p.status = status
 		p.mu.Unlock()
-		at := p.since()
+		at := in.put(event{vm: vm, exit: true, text: status})
 		fmt.Fprintf(log, "%8.3f # exit: %s\n", at.Seconds(), status)
 		log.Close()
-		select {
-		case events <- event{vm: vm, exit: true, at: at, text: status}:
-		case <-stop:
-		}
 	}()
 	return p, nil
 }
 
 func (p *process) since() time.Duration { return p.clock.Now().Sub(p.start) }
 
-// read follows the console to its end.
-func (p *process) read(r io.Reader, events chan<- event, stop <-chan struct{}) {
+// read follows the console to its end. Each line is handed over (and
+// stamped) before it is written to the log: a slow disk delays the log,
+// not the judging.
+func (p *process) read(r io.Reader, in *inbox) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		text, cut, err := readLine(br)
 		if err != nil && text == "" && cut == 0 {
 			return
 		}
-		at := p.since()
+		at := in.put(event{vm: p.vm, text: text})
 		line := fmt.Sprintf("%8.3f %s\n", at.Seconds(), text)
 		if cut > 0 {
 			line = fmt.Sprintf("%8.3f %s [%d more bytes of this line dropped]\n", at.Seconds(), text, cut)
 		}
 		p.log.WriteString(line)
-		select {
-		case events <- event{vm: p.vm, at: at, text: text}:
-		case <-stop:
-		}
 		if err != nil {
 			return
 		}
