@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -37,25 +38,40 @@ type inbox struct {
 	room   sync.Cond // signalled when the loop takes the queue, or on close
 	queue  []event
 	closed bool
+	// ended holds the VMs whose QEMU has ended and whose console is still
+	// being read (end): when it ended. Their lines are stamped no later
+	// (QEMU wrote them before), and nothing stamped after it is judged
+	// before their exit (take's horizon).
+	ended map[int]time.Duration
 }
 
+// noHorizon is take's horizon when no VM's console is being drained.
+const noHorizon = time.Duration(math.MaxInt64)
+
 func newInbox(clock hub.Clock, start time.Time) *inbox {
-	b := &inbox{clock: clock, start: start, ready: make(chan struct{}, 1)}
+	b := &inbox{clock: clock, start: start, ready: make(chan struct{}, 1), ended: map[int]time.Duration{}}
 	b.room.L = &b.mu
 	return b
 }
 
 func (b *inbox) now() time.Duration { return b.clock.Now().Sub(b.start) }
 
-// put stamps ev with the time since the run's start and queues it, waiting
-// while the queue is full; it returns the stamp. Once the inbox is closed
-// (the loop reads no more) the event is stamped and dropped.
+// put stamps ev with the time since the run's start (for a VM whose QEMU
+// has ended, its exit time at the latest) and queues it, waiting while the
+// queue is full; it returns the stamp. Once the inbox is closed (the loop
+// reads no more) the event is stamped and dropped.
 func (b *inbox) put(ev event) time.Duration {
 	b.mu.Lock()
 	for len(b.queue) >= maxQueued && !b.closed {
 		b.room.Wait()
 	}
 	ev.at = b.now()
+	if e, ok := b.ended[ev.vm]; ok && ev.at > e {
+		ev.at = e
+	}
+	if ev.exit {
+		delete(b.ended, ev.vm) // its console is read
+	}
 	if !b.closed {
 		b.queue = append(b.queue, ev)
 	}
@@ -67,16 +83,31 @@ func (b *inbox) put(ev event) time.Duration {
 	return ev.at
 }
 
-// take returns the queued events, in the order they were stamped, and the
-// time since the run's start, read after the last of them was stamped: no
-// event stamped before it is left behind.
-func (b *inbox) take() ([]event, time.Duration) {
+// end records that VM vm's QEMU has ended, now; its console is still being
+// read, until its exit event is put.
+func (b *inbox) end(vm int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	evs := b.queue
+	b.ended[vm] = b.now()
+}
+
+// take returns the queued events, in the order they were put, and the time
+// since the run's start, read after the last of them was stamped: no event
+// stamped before it is left behind. A VM whose QEMU has ended but whose
+// console is still being read will put its exit later, stamped earlier:
+// horizon is the earliest such exit (noHorizon if none), and what is
+// stamped after it, and a bound after it, must wait for that exit.
+func (b *inbox) take() (evs []event, now, horizon time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	evs = b.queue
 	b.queue = nil
 	b.room.Broadcast()
-	return evs, b.now()
+	horizon = noHorizon
+	for _, e := range b.ended {
+		horizon = min(horizon, e)
+	}
+	return evs, b.now(), horizon
 }
 
 // close drops what is queued and whatever is put from now on, and frees

@@ -45,7 +45,7 @@ func TestInboxTakesEveryEventStampedBeforeItsTime(t *testing.T) {
 			finished = true
 		case <-in.ready:
 		}
-		evs, now := in.take()
+		evs, now, _ := in.take()
 		for _, ev := range evs {
 			if ev.at < last {
 				t.Fatalf("got an event stamped %v in a take after one at %v, want it taken then", ev.at, last)
@@ -78,7 +78,7 @@ func TestInboxClosedDrops(t *testing.T) {
 	case <-time.After(hangGuard):
 		t.Fatal("a reader waiting for room still waits after close")
 	}
-	if evs, _ := in.take(); len(evs) != 0 {
+	if evs, _, _ := in.take(); len(evs) != 0 {
 		t.Errorf("got %d events from a closed inbox, want none", len(evs))
 	}
 }

@@ -360,7 +360,8 @@ func (j *judge) phaseMarker(pi, vm, k int) *markerResult {
 	return &j.phases[pi].Markers[i+k]
 }
 
-// exit takes the end of VM vm's QEMU (its console fully read).
+// exit takes the end of VM vm's QEMU, at the time it ended, once its
+// console is read (to its end, or for exitDrain after it).
 func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	fires := j.expire(at, false)
 	t := &j.vms[vm]

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -188,8 +189,9 @@ type runner struct {
 	outMu   sync.Mutex
 	errText string
 
-	reportErr string // report.html could not be written
-	warnedDog bool   // the run said that a VM has no watchdog
+	notes     []string // what the summary must say besides (a QEMU that would not die)
+	reportErr string   // report.html could not be written
+	warnedDog bool     // the run said that a VM has no watchdog
 
 	stopHub context.CancelCauseFunc
 	ctlDone <-chan struct{}
@@ -430,19 +432,30 @@ func (r *runner) loop(ctx context.Context) string {
 			}
 		})
 	}
-	// take hands the judge what the VMs said, then, when a bound woke the
-	// loop, the time: every line stamped before it was taken with it, so
-	// it counts before the bound (see inbox).
+	// take hands the judge what the VMs said, in the order it was stamped,
+	// then, when a bound woke the loop, the time: every line stamped
+	// before it was taken with it, so it counts before the bound (see
+	// inbox). A VM whose QEMU has ended while its console is still read
+	// puts its exit later, stamped earlier: what comes after that exit,
+	// the bound too, waits for it (at most exitDrain).
+	var held []event
+	tickDue := false
 	take := func(ticked bool) {
-		evs, now := r.inbox.take()
-		for _, ev := range evs {
-			if ev.exit {
+		evs, now, horizon := r.inbox.take()
+		held = append(held, evs...)
+		slices.SortStableFunc(held, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+		n := 0
+		for ; n < len(held) && held[n].at <= horizon; n++ {
+			if ev := held[n]; ev.exit {
 				r.act(j.exit(ev.vm, ev.at, ev.text))
 			} else {
 				r.act(j.line(ev.vm, ev.at, ev.text))
 			}
 		}
-		if ticked {
+		held = slices.Delete(held, 0, n)
+		tickDue = tickDue || ticked
+		if tickDue && now <= horizon {
+			tickDue = false
 			r.act(j.tick(now))
 		}
 	}
@@ -573,20 +586,36 @@ func (r *runner) args(vi int, runDir string) ([]string, error) {
 
 // stopAll ends every QEMU the run started: SIGTERM to all at once, SIGKILL
 // after the grace period to those still running; it returns once each
-// has ended and its console is read.
+// has ended and its console is read, or, for one that does not end after
+// SIGKILL, killWait later: it says so in the VM's console log and the
+// summary, and the run's files are written without its exit.
 func (r *runner) stopAll() {
 	r.inbox.close()
+	ended := make([]bool, len(r.procs))
 	var wg sync.WaitGroup
-	for _, p := range r.procs {
-		wg.Go(func() { p.terminate(r.opts.Grace) })
+	for i, p := range r.procs {
+		wg.Go(func() { ended[i] = p.terminate(r.opts.Grace) })
 	}
 	wg.Wait()
+	for i, p := range r.procs {
+		if !ended[i] {
+			note := fmt.Sprintf("VM %s: QEMU (pid %d) still ran %s after SIGKILL; the run stopped waiting for it, and records neither its exit nor the rest of its console",
+				p.name, p.cmd.Process.Pid, killWait)
+			p.logf(r.now(), "# %s", note)
+			p.closeLog()
+			r.printf("%8.3f warning: %s\n", r.now().Seconds(), note)
+			r.notes = append(r.notes, note)
+		}
+	}
 	for i := range r.vmInfo {
-		for _, p := range r.procs {
+		for pi, p := range r.procs {
 			if p.name == r.vmInfo[i].Name {
 				p.mu.Lock()
 				r.vmInfo[i].Exit = p.status
 				p.mu.Unlock()
+				if !ended[pi] {
+					r.vmInfo[i].Exit = "still running after SIGKILL (not waited for)"
+				}
 			}
 		}
 	}

@@ -12,6 +12,9 @@
 //	-args            print "ARGS: " and the arguments it was given
 //	-pidfile PATH    write its pid to PATH
 //	-wait-file PATH  wait until PATH exists (a test telling it to go on)
+//	-detach PATH     start a helper (itself, hanging) in a session of its own
+//	                 that keeps the console open, its pid to PATH (as a
+//	                 wrapper's `setsid helper &` would); it outlives the fake
 //	-ignore-term     ignore SIGTERM from now on (only SIGKILL ends it)
 //	-hang            wait forever (until a signal)
 //	-exit CODE       exit with CODE
