@@ -14,10 +14,11 @@ const maxQueued = 4096
 
 // event is what a VM tells the run's loop.
 type event struct {
-	vm   int
-	exit bool
-	at   time.Duration
-	text string // the line, or the exit status
+	vm     int
+	exit   bool
+	prompt bool // the start of a line without its newline yet, after which the console was quiet
+	at     time.Duration
+	text   string // the line, or the exit status
 }
 
 // inbox carries the VMs' console lines and exits to the run's loop, and is

@@ -446,9 +446,12 @@ func (r *runner) loop(ctx context.Context) string {
 		slices.SortStableFunc(held, func(a, b event) int { return cmp.Compare(a.at, b.at) })
 		n := 0
 		for ; n < len(held) && held[n].at <= horizon; n++ {
-			if ev := held[n]; ev.exit {
+			switch ev := held[n]; {
+			case ev.exit:
 				r.act(j.exit(ev.vm, ev.at, ev.text))
-			} else {
+			case ev.prompt:
+				r.act(j.prompt(ev.vm, ev.at, ev.text))
+			default:
 				r.act(j.line(ev.vm, ev.at, ev.text))
 			}
 		}

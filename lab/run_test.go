@@ -837,3 +837,23 @@ func ingressVerdicts(t *testing.T, path string) []string {
 	}
 	return out
 }
+
+// A marker in a prompt, a line without its newline that the guest then
+// waits behind, is seen: once the console is quiet after it, the line so
+// far is matched.
+func TestRunPrompt(t *testing.T) {
+	const text = `
+name: prompt
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, booting, -print, "login: ", -hang], expect: [{marker: "login:"}]}
+`
+	sum, _ := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s (classification %+v), want pass: the prompt holds the marker", sum.Result, sum.Classification)
+	}
+	if e := sum.Expect[0]; e.Line != 2 || e.Text != "login: " {
+		t.Errorf("got the marker %+v, want it on line 2, \"login: \"", e)
+	}
+	checkNothingLeft(t, sum)
+}

@@ -1,13 +1,9 @@
 package lab
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -15,11 +11,6 @@ import (
 	"l2hub/hub"
 	"l2hub/internal/shell"
 )
-
-// maxLine bounds one console line: the rest of a longer line is dropped
-// (the log says how much), so a guest printing without newlines costs a
-// bounded amount of memory.
-const maxLine = 16 << 10
 
 // exitDrain bounds how long the console is still read once QEMU has
 // ended: what QEMU wrote is in the pipe and is read at once, but a process
@@ -148,52 +139,6 @@ func (p *process) closeLog() {
 	if p.log != nil {
 		p.log.Close()
 		p.log = nil
-	}
-}
-
-// read follows the console to its end (or until the pipe is closed). Each
-// line is handed over (and stamped) before it is written to the log: a
-// slow disk delays the log, not the judging.
-func (p *process) read(r io.Reader, in *inbox) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		text, cut, err := readLine(br)
-		if err != nil && text == "" && cut == 0 {
-			return
-		}
-		at := in.put(event{vm: p.vm, text: text})
-		if cut > 0 {
-			p.logf(at, "%s [%d more bytes of this line dropped]", text, cut)
-		} else {
-			p.logf(at, "%s", text)
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// readLine reads one line without its "\n" and "\r", keeping at most
-// maxLine bytes of it; cut is how many it dropped.
-func readLine(br *bufio.Reader) (string, int, error) {
-	var b []byte
-	cut := 0
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if room := maxLine - len(b); room > 0 {
-			b = append(b, chunk[:min(len(chunk), room)]...)
-			cut += max(len(chunk)-room, 0)
-		} else {
-			cut += len(chunk)
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if cut > 0 && len(chunk) > 0 && chunk[len(chunk)-1] == '\n' {
-			cut-- // the newline
-		}
-		return s, cut, err
 	}
 }
 

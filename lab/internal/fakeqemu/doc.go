@@ -5,6 +5,7 @@
 // -device) are read only for the netdev's socket and the NIC's MAC.
 //
 //	-say TEXT        print TEXT as a console line
+//	-print TEXT      print TEXT without a newline (a prompt, or part of a line)
 //	-sleep DUR       wait (a Go duration)
 //	-frame KIND      send one frame: arp, syn, synack, rst, announce
 //	-frames KIND N D send N frames of KIND, D apart

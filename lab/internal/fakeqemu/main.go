@@ -75,6 +75,8 @@ func main() {
 		switch args[i] {
 		case "-say":
 			fmt.Println(arg())
+		case "-print":
+			fmt.Print(arg())
 		case "-sleep":
 			d, _ := time.ParseDuration(arg())
 			time.Sleep(d)
