@@ -274,11 +274,14 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 	}
 	t := &j.vms[vm]
 	t.lines++
-	l := Line{N: t.lines, At: at, Text: text}
-	t.tail = append(t.tail, l)
+	t.tail = append(t.tail, Line{N: t.lines, At: at, Text: text})
 	if len(t.tail) > tailLines {
 		t.tail = t.tail[len(t.tail)-tailLines:]
 	}
+	// Patterns see the line as a terminal shows it (consoleText); what
+	// they matched is recorded so.
+	text = consoleText(text)
+	l := Line{N: t.lines, At: at, Text: text}
 	cfg := j.lab.VMs[vm]
 	// Evidence counts every line, as a grep of the whole log would: the
 	// fail_on line that ends the run too.
@@ -316,7 +319,7 @@ func (j *judge) prompt(vm int, at time.Duration, text string) []fire {
 	if j.done {
 		return fires
 	}
-	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: text}, true)...)
+	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: consoleText(text)}, true)...)
 	j.settle(at)
 	return fires
 }

@@ -489,3 +489,29 @@ triggers:
 		t.Errorf("got done %v, failures %+v, want a passed run", j.done, j.failures)
 	}
 }
+
+// Patterns match a line as a terminal shows it: colour codes inside a
+// marker, or progress a carriage return went back over, do not hide it.
+// What matched is recorded so; the last lines (junit.xml) stay raw.
+func TestJudgeMatchesWhatATerminalShows(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: ansi
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: "GUEST: ansi ok"}, {marker: "/^GUEST: cr ok$/"}], fail_on: ["Kernel panic"]}
+`)
+	const colour = "\x1b[0;32mGUEST: ansi\x1b[0m ok"
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, colour), say(2*sec, 0, "progress 10%\rGUEST: cr ok"))
+	if !j.done || !j.ok() {
+		t.Fatalf("got done %v, failures %+v, want both markers seen", j.done, j.failures)
+	}
+	if got := j.expects[0][0].Text; got != "GUEST: ansi ok" {
+		t.Errorf("got the marker's text %q, want it as matched", got)
+	}
+	if got := j.vms[0].tail[0].Text; got != colour {
+		t.Errorf("got the console's last line %q, want it raw, %q", got, colour)
+	}
+	j, _ = play(t, l, -1, 0, say(1*sec, 0, "\x1b[1;31mKernel\x1b[0m panic"))
+	if f := j.first(); f == nil || f.Code != "FAIL_ON" {
+		t.Errorf("got failure %+v, want FAIL_ON", f)
+	}
+}
