@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/internal/shell"
 	"l2hub/internal/suggest"
@@ -1023,9 +1024,29 @@ func (p *parser) readHub() {
 		p.addErr(err)
 		return
 	}
-	for _, f := range []*string{&cfg.Policy, &cfg.ControlTokenFile} {
+	// Paths are relative to the lab file, wherever the runner is started:
+	// QEMU runs in the file's directory, and dials the same socket paths
+	// the hub binds (a relative one would be the runner's cwd for one and
+	// the file's for the other).
+	abs := func(f *string) {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(p.dir, *f)
+		}
+	}
+	abs(&cfg.Policy)
+	abs(&cfg.ControlTokenFile)
+	for i := range cfg.Ports {
+		switch spec := &cfg.Ports[i]; spec.Transport {
+		case transport.Unix, transport.UnixDial:
+			abs(&spec.Address)
+		case transport.Unixgram:
+			abs(&spec.Address)
+			abs(&spec.Peer)
+		}
+	}
+	if cfg.Control != "" && cfg.Control != "off" {
+		if network, addr := control.ParseAddr(cfg.Control); network == "unix" && !filepath.IsAbs(addr) {
+			cfg.Control = strings.TrimSuffix(cfg.Control, addr) + filepath.Join(p.dir, addr)
 		}
 	}
 	if err := cfg.CheckPolicyFile(); err != nil {

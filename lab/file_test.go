@@ -491,3 +491,54 @@ func TestParseWarnsNoSerial(t *testing.T) {
 		}
 	}
 }
+
+// The hub's socket paths are relative to the lab file, as its other paths
+// are: QEMU runs in the file's directory and dials what the hub binds, so
+// both must name the same file wherever the runner was started.
+func TestParseHubPathsRelativeToTheFile(t *testing.T) {
+	dir := t.TempDir()
+	l := mustParse(t, dir, `
+name: paths
+hub:
+  control: my-ctl.sock
+  ports:
+    - {name: t, transport: unix, address: t.sock}
+    - {name: d, transport: unix-dial, address: socks/d.sock}
+    - {name: g, transport: unixgram, address: g.sock, peer: g-vm.sock}
+    - {name: abs, transport: unix, address: /run/abs.sock}
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, port: t, expect: [{marker: up}]}
+`)
+	want := map[string]string{
+		"t": filepath.Join(dir, "t.sock"), "d": filepath.Join(dir, "socks/d.sock"),
+		"g": filepath.Join(dir, "g.sock") + " peer " + filepath.Join(dir, "g-vm.sock"), "abs": "/run/abs.sock",
+	}
+	for _, spec := range l.Hub.Ports {
+		got := spec.Address
+		if spec.Peer != "" {
+			got += " peer " + spec.Peer
+		}
+		if w, ok := want[spec.Name]; ok && got != w {
+			t.Errorf("got port %s at %q, want %q", spec.Name, got, w)
+		}
+	}
+	if want := filepath.Join(dir, "my-ctl.sock"); l.Hub.Control != want {
+		t.Errorf("got control %q, want %q", l.Hub.Control, want)
+	}
+	for _, tt := range []struct{ control, want string }{
+		{"unix:c.sock", "unix:" + filepath.Join(dir, "c.sock")},
+		{"tcp:127.0.0.1:0", "tcp:127.0.0.1:0"},
+		{"off", "off"},
+		{"/run/c.sock", "/run/c.sock"},
+	} {
+		l, err := Parse("lab.yaml", dir, []byte("name: c\nhub: {control: \""+tt.control+"\", control_token: a-token-of-enough-length-0123456789}\nvms: [{name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}]\n"),
+			LoadOptions{LookPath: fakeLookPath})
+		if err != nil {
+			t.Errorf("control %q: %v", tt.control, err)
+			continue
+		}
+		if l.Hub.Control != tt.want {
+			t.Errorf("got control %q for %q, want %q", l.Hub.Control, tt.control, tt.want)
+		}
+	}
+}

@@ -857,3 +857,29 @@ vms:
 	}
 	checkNothingLeft(t, sum)
 }
+
+// A lab run from another directory binds the hub's relative socket paths
+// beside the lab file, where its QEMU, run there, dials them: the fake
+// sends a frame through port t before it prints its marker.
+func TestRunFromAnotherDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const text = `
+name: elsewhere
+hub:
+  control: my-ctl.sock
+  ports: [{name: t, transport: unix, address: t.sock}]
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", port: t, args: [-frame, arp, -say, "GUEST: sent", -hang], expect: [{marker: "GUEST: sent"}]}
+`
+	sum, out := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s (classification %+v), want pass", sum.Result, sum.Classification)
+	}
+	labDir := filepath.Dir(sum.Dir)
+	for _, want := range []string{"ports t (unix " + filepath.Join(labDir, "t.sock") + ")", "control API " + filepath.Join(labDir, "my-ctl.sock")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+	checkNothingLeft(t, sum)
+}
