@@ -166,6 +166,10 @@ func TestParseErrors(t *testing.T) {
 		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
 		{"phase-no-markers", "name: x\nvms:\n" + vmA + "\nphases: [{name: p}]", `lab.yaml:4:10: phases[0].markers: missing`},
 		{"phase-bad-name", "name: x\nvms:\n" + vmA + "\nphases: [{name: \"two words\", markers: {a: up}}]", `phases[0].name: "two words": want a name`},
+		{"vm-codes-collide", "name: x\nvms:\n" + strings.Replace(vmA, "name: a", "name: node-a", 1) + "\n" + strings.Replace(strings.Replace(vmA, "name: a", "name: node_a", 1), "0a", "0b", 1),
+			`lab.yaml:4:12: vms[1].name: "node_a" makes the same failure codes as VM node-a (<PHASE>_NODE_A_ENDED)`},
+		{"phase-codes-collide", "name: x\nvms:\n" + vmA + "\nphases: [{name: mux-up, markers: {a: up}}, {name: mux_up, markers: {a: up}}]",
+			`lab.yaml:4:51: phases[1].name: "mux_up" makes the same failure codes as phase mux-up (MUX_UP_TIMEOUT)`},
 		{"budget-over-within", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {a: up}, within: 5s, budget: 9s}]", `lab.yaml:4:58: phases[0].budget: 9s is above within (5s)`},
 		{"trigger-unknown-vm", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"c: up\", do: \"link a down\"}]", `lab.yaml:4:17: triggers[0].on: "c: up": want "VM: marker", with a VM of the lab (a)`},
 		{"trigger-unknown-port", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"partition a|z\"}]", `lab.yaml:4:25: triggers[0].do: "partition a|z": no port or VM "z" (ports: a)`},
@@ -195,6 +199,40 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, tt.want)
 			}
 		})
+	}
+}
+
+// An expect bound beyond the run's timeout reads, but cannot apply (the
+// run ends first; only --soak extends it): a warning.
+func TestParseWarnsWithinOverTimeout(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\ntimeout: 1m\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up, within: 2m}, {marker: down, within: 1m}]}")
+	want := "lab.yaml:4:80: vms[0].expect[0].within: 2m0s is above the run's timeout (1m0s): the run ends before this bound does"
+	if got := strings.Join(l.Warnings, "\n"); got != want {
+		t.Errorf("got warnings %q, want %q", got, want)
+	}
+}
+
+// Problems are listed in file order, also those found late: a VM's args
+// are read after its other keys, the hub after the VMs.
+func TestParseErrorsInFileOrder(t *testing.T) {
+	const text = `name: x
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: q
+    args: [-kernel, nope]
+    expect: [{marker: up, within: soon}]
+`
+	_, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath})
+	if err == nil {
+		t.Fatal("got no error, want two")
+	}
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		lines = append(lines, strings.SplitN(l, ": ", 2)[0])
+	}
+	if want := []string{"lab.yaml:6:21", "lab.yaml:7:35"}; !slices.Equal(lines, want) {
+		t.Errorf("got problems at %q, want %q:\n%v", lines, want, err)
 	}
 }
 
