@@ -87,22 +87,15 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	switch {
-	case opts.Soak < 0:
-		return nil, fmt.Errorf("--soak %s: must not be negative", opts.Soak)
-	case opts.Grace < 0:
-		return nil, fmt.Errorf("--grace %s: must not be negative (0 means the default %s)", opts.Grace, DefaultGrace)
-	case opts.Grace == 0:
+	if err := CheckOptions(l, opts); err != nil {
+		return nil, err
+	}
+	if opts.Grace == 0 {
 		opts.Grace = DefaultGrace
 	}
 	until := len(l.Phases) - 1
 	if opts.Until != "" {
-		if until = l.PhaseIndex(opts.Until); until < 0 {
-			return nil, fmt.Errorf("--until %s: no such phase (%s)", opts.Until, phaseList(l))
-		}
-	}
-	if opts.Soak > 0 && len(l.Phases) == 0 {
-		return nil, errors.New("--soak repeats the last phase's markers, and the lab has no phases")
+		until = l.PhaseIndex(opts.Until)
 	}
 	seed, seedSet := l.Seed, l.SeedSet
 	if opts.SeedSet {
@@ -119,6 +112,23 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 		r.opts.Out = io.MultiWriter(opts.Out, f)
 	}
 	return r.run(ctx)
+}
+
+// CheckOptions returns what Run would refuse in opts for lab l before
+// starting anything: a --until phase the lab lacks, a negative --soak or
+// --grace, --soak without phases.
+func CheckOptions(l *Lab, opts Options) error {
+	switch {
+	case opts.Soak < 0:
+		return fmt.Errorf("--soak %s: must not be negative", opts.Soak)
+	case opts.Grace < 0:
+		return fmt.Errorf("--grace %s: must not be negative (0 means the default %s)", opts.Grace, DefaultGrace)
+	case opts.Until != "" && l.PhaseIndex(opts.Until) < 0:
+		return fmt.Errorf("--until %s: no such phase (%s)", opts.Until, phaseList(l))
+	case opts.Soak > 0 && len(l.Phases) == 0:
+		return errors.New("--soak repeats the last phase's markers, and the lab has no phases")
+	}
+	return nil
 }
 
 func phaseList(l *Lab) string {

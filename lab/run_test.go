@@ -825,6 +825,20 @@ vms:
 			t.Errorf("got output\n%s\nwant %q", table, want)
 		}
 	}
+	// One junit.xml beside the runs: a suite per seed, the passing runs'
+	// too, though their directories are gone.
+	var doc junitSuites
+	data, err := os.ReadFile(filepath.Join(root, "junit.xml"))
+	if err := cmp.Or(err, xml.Unmarshal(data, &doc)); err != nil {
+		t.Fatalf("junit.xml of the runs: %v", err)
+	}
+	var suites []string
+	for _, s := range doc.Suites {
+		suites = append(suites, fmt.Sprintf("%s:%d/%d", s.Name, s.Failures, s.Tests))
+	}
+	if want := []string{"flaky seed 2:0/1", "flaky seed 3:2/2", "flaky seed 4:0/1", "flaky seed 5:2/2"}; !slices.Equal(suites, want) || doc.Failures != 4 || doc.Tests != 6 {
+		t.Errorf("got suites %q (%d failures in %d tests), want %q", suites, doc.Failures, doc.Tests, want)
+	}
 }
 
 // stampedLine is a console log line: seconds since the run's start, then
