@@ -34,9 +34,10 @@
 // run directories (each run's hub binds its own ports). A Lab is not
 // modified by a run.
 //
-// Imports: serve (the hub), control (its client), transport (the VMs'
-// port specs), filter (the run's seed), capture, packet, conformance and
-// conformance/checker (the wire hint), report (the page), hub (the Clock),
-// internal/wallclock, internal/yamlfile, internal/suggest (a mistyped --var's
-// nearest name) and internal/shell (quoted command lines, failure codes).
+// Imports: serve (the hub), control (its client and address syntax),
+// transport (the VMs' port specs), filter (the run's seed), capture,
+// packet, conformance and conformance/checker (the wire hint), report (the
+// page), hub (the Clock), internal/wallclock, internal/yamlfile,
+// internal/suggest (a mistyped --var's nearest name) and internal/shell
+// (quoted command lines, failure codes).
 package lab

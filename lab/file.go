@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/internal/shell"
 	"l2hub/internal/suggest"
@@ -255,8 +257,21 @@ func Parse(name, dir string, data []byte, opts LoadOptions) (*Lab, error) {
 	p := &parser{name: name, dir: dir, opts: opts, lab: &Lab{File: name, Dir: dir, Timeout: defaultTimeout},
 		errs: yamlfile.Errors{File: name, Max: maxErrors}}
 	p.top(root)
-	if err := p.errs.Err(); err != nil {
-		return nil, err
+	if len(p.errs.List) > 0 {
+		// In file order, as the file is read top down; the problems found
+		// late (a VM's args are read after its other keys) too. Those
+		// without a position (a policy file's, the last "too many") stay
+		// last, in their order.
+		slices.SortStableFunc(p.errs.List, func(a, b *yamlfile.Error) int {
+			switch {
+			case a.Line == 0 || b.Line == 0:
+				return cmp.Compare(b.Line, a.Line) // positioned first
+			case a.Line != b.Line:
+				return cmp.Compare(a.Line, b.Line)
+			}
+			return cmp.Compare(a.Column, b.Column)
+		})
+		return nil, p.errs.List
 	}
 	return p.lab, nil
 }
@@ -652,6 +667,7 @@ func (b *argBudget) fill(arg string, fill func(s string, limit int) (string, err
 
 func (p *parser) readVMs(n *yaml.Node) {
 	p.seen = map[string]*yaml.Node{}
+	codes := map[string]string{} // a VM's name as a failure code: its first VM's name
 	macs := map[string]string{}
 	disks := map[string]string{}
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
@@ -712,8 +728,13 @@ func (p *parser) readVMs(n *yaml.Node) {
 			}
 			if first := p.seen[vm.Name]; first != nil {
 				p.errf(nameNode, path+".name", "%q is already the name of the VM at line %d", vm.Name, first.Line)
+			} else if other, ok := codes[Code(vm.Name)]; ok {
+				p.errf(nameNode, path+".name", "%q makes the same failure codes as VM %s (<PHASE>_%s_ENDED): name one otherwise", vm.Name, other, Code(vm.Name))
 			}
 			p.seen[vm.Name] = nameNode
+			if _, ok := codes[Code(vm.Name)]; !ok {
+				codes[Code(vm.Name)] = vm.Name
+			}
 		}
 		if qemuNode == nil {
 			p.errf(item, path+".qemu", "missing: name the QEMU binary (qemu-system-x86_64, qemu-system-riscv64, ...)")
@@ -910,6 +931,11 @@ func (p *parser) readExpect(n *yaml.Node, path string) []Expect {
 			case "within":
 				if d, ok := p.duration(v, kpath, false); ok {
 					e.Within = d
+					if d > p.lab.Timeout {
+						// Only --soak, which extends the run, could let it apply.
+						p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s: %s is above the run's timeout (%s): the run ends before this bound does",
+							p.name, v.Line, v.Column, kpath, d, p.lab.Timeout))
+					}
 				}
 			}
 		})
@@ -1023,9 +1049,29 @@ func (p *parser) readHub() {
 		p.addErr(err)
 		return
 	}
-	for _, f := range []*string{&cfg.Policy, &cfg.ControlTokenFile} {
+	// Paths are relative to the lab file, wherever the runner is started:
+	// QEMU runs in the file's directory, and dials the same socket paths
+	// the hub binds (a relative one would be the runner's cwd for one and
+	// the file's for the other).
+	abs := func(f *string) {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(p.dir, *f)
+		}
+	}
+	abs(&cfg.Policy)
+	abs(&cfg.ControlTokenFile)
+	for i := range cfg.Ports {
+		switch spec := &cfg.Ports[i]; spec.Transport {
+		case transport.Unix, transport.UnixDial:
+			abs(&spec.Address)
+		case transport.Unixgram:
+			abs(&spec.Address)
+			abs(&spec.Peer)
+		}
+	}
+	if cfg.Control != "" && cfg.Control != "off" {
+		if network, addr := control.ParseAddr(cfg.Control); network == "unix" && !filepath.IsAbs(addr) {
+			cfg.Control = strings.TrimSuffix(cfg.Control, addr) + filepath.Join(p.dir, addr)
 		}
 	}
 	if err := cfg.CheckPolicyFile(); err != nil {
@@ -1098,6 +1144,7 @@ var reservedPhases = map[string]string{
 
 func (p *parser) readPhases(n *yaml.Node) {
 	names := map[string]bool{}
+	codes := map[string]string{} // a phase's name as a failure code: its first phase's name
 	p.list(n, "phases", maxPhases, func(_ int, item *yaml.Node, path string) {
 		ph := Phase{Within: p.lab.Timeout}
 		var nameNode, markersNode, budgetNode *yaml.Node
@@ -1113,8 +1160,13 @@ func (p *parser) readPhases(n *yaml.Node) {
 						p.errf(v, kpath, "%q: the runner's own codes use it (%s): name the phase otherwise", s, why)
 					} else if names[strings.ToLower(s)] {
 						p.errf(v, kpath, "%q: there is already a phase of that name", s)
+					} else if other, ok := codes[Code(s)]; ok {
+						p.errf(v, kpath, "%q makes the same failure codes as phase %s (%s_TIMEOUT): name one otherwise", s, other, Code(s))
 					}
 					names[strings.ToLower(s)] = true
+					if _, ok := codes[Code(s)]; !ok {
+						codes[Code(s)] = s
+					}
 					ph.Name = s
 				}
 			case "markers":

@@ -166,6 +166,10 @@ func TestParseErrors(t *testing.T) {
 		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
 		{"phase-no-markers", "name: x\nvms:\n" + vmA + "\nphases: [{name: p}]", `lab.yaml:4:10: phases[0].markers: missing`},
 		{"phase-bad-name", "name: x\nvms:\n" + vmA + "\nphases: [{name: \"two words\", markers: {a: up}}]", `phases[0].name: "two words": want a name`},
+		{"vm-codes-collide", "name: x\nvms:\n" + strings.Replace(vmA, "name: a", "name: node-a", 1) + "\n" + strings.Replace(strings.Replace(vmA, "name: a", "name: node_a", 1), "0a", "0b", 1),
+			`lab.yaml:4:12: vms[1].name: "node_a" makes the same failure codes as VM node-a (<PHASE>_NODE_A_ENDED)`},
+		{"phase-codes-collide", "name: x\nvms:\n" + vmA + "\nphases: [{name: mux-up, markers: {a: up}}, {name: mux_up, markers: {a: up}}]",
+			`lab.yaml:4:51: phases[1].name: "mux_up" makes the same failure codes as phase mux-up (MUX_UP_TIMEOUT)`},
 		{"budget-over-within", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {a: up}, within: 5s, budget: 9s}]", `lab.yaml:4:58: phases[0].budget: 9s is above within (5s)`},
 		{"trigger-unknown-vm", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"c: up\", do: \"link a down\"}]", `lab.yaml:4:17: triggers[0].on: "c: up": want "VM: marker", with a VM of the lab (a)`},
 		{"trigger-unknown-port", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"partition a|z\"}]", `lab.yaml:4:25: triggers[0].do: "partition a|z": no port or VM "z" (ports: a)`},
@@ -195,6 +199,40 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, tt.want)
 			}
 		})
+	}
+}
+
+// An expect bound beyond the run's timeout reads, but cannot apply (the
+// run ends first; only --soak extends it): a warning.
+func TestParseWarnsWithinOverTimeout(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\ntimeout: 1m\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up, within: 2m}, {marker: down, within: 1m}]}")
+	want := "lab.yaml:4:80: vms[0].expect[0].within: 2m0s is above the run's timeout (1m0s): the run ends before this bound does"
+	if got := strings.Join(l.Warnings, "\n"); got != want {
+		t.Errorf("got warnings %q, want %q", got, want)
+	}
+}
+
+// Problems are listed in file order, also those found late: a VM's args
+// are read after its other keys, the hub after the VMs.
+func TestParseErrorsInFileOrder(t *testing.T) {
+	const text = `name: x
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: q
+    args: [-kernel, nope]
+    expect: [{marker: up, within: soon}]
+`
+	_, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath})
+	if err == nil {
+		t.Fatal("got no error, want two")
+	}
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		lines = append(lines, strings.SplitN(l, ": ", 2)[0])
+	}
+	if want := []string{"lab.yaml:6:21", "lab.yaml:7:35"}; !slices.Equal(lines, want) {
+		t.Errorf("got problems at %q, want %q:\n%v", lines, want, err)
 	}
 }
 
@@ -488,6 +526,57 @@ func TestParseWarnsNoSerial(t *testing.T) {
 		l := mustParse(t, t.TempDir(), text)
 		if got := strings.Join(l.Warnings, "\n"); got != tc.want {
 			t.Errorf("%s %s: got warnings %q, want %q", tc.qemu, tc.args, got, tc.want)
+		}
+	}
+}
+
+// The hub's socket paths are relative to the lab file, as its other paths
+// are: QEMU runs in the file's directory and dials what the hub binds, so
+// both must name the same file wherever the runner was started.
+func TestParseHubPathsRelativeToTheFile(t *testing.T) {
+	dir := t.TempDir()
+	l := mustParse(t, dir, `
+name: paths
+hub:
+  control: my-ctl.sock
+  ports:
+    - {name: t, transport: unix, address: t.sock}
+    - {name: d, transport: unix-dial, address: socks/d.sock}
+    - {name: g, transport: unixgram, address: g.sock, peer: g-vm.sock}
+    - {name: abs, transport: unix, address: /run/abs.sock}
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, port: t, expect: [{marker: up}]}
+`)
+	want := map[string]string{
+		"t": filepath.Join(dir, "t.sock"), "d": filepath.Join(dir, "socks/d.sock"),
+		"g": filepath.Join(dir, "g.sock") + " peer " + filepath.Join(dir, "g-vm.sock"), "abs": "/run/abs.sock",
+	}
+	for _, spec := range l.Hub.Ports {
+		got := spec.Address
+		if spec.Peer != "" {
+			got += " peer " + spec.Peer
+		}
+		if w, ok := want[spec.Name]; ok && got != w {
+			t.Errorf("got port %s at %q, want %q", spec.Name, got, w)
+		}
+	}
+	if want := filepath.Join(dir, "my-ctl.sock"); l.Hub.Control != want {
+		t.Errorf("got control %q, want %q", l.Hub.Control, want)
+	}
+	for _, tt := range []struct{ control, want string }{
+		{"unix:c.sock", "unix:" + filepath.Join(dir, "c.sock")},
+		{"tcp:127.0.0.1:0", "tcp:127.0.0.1:0"},
+		{"off", "off"},
+		{"/run/c.sock", "/run/c.sock"},
+	} {
+		l, err := Parse("lab.yaml", dir, []byte("name: c\nhub: {control: \""+tt.control+"\", control_token: a-token-of-enough-length-0123456789}\nvms: [{name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}]\n"),
+			LoadOptions{LookPath: fakeLookPath})
+		if err != nil {
+			t.Errorf("control %q: %v", tt.control, err)
+			continue
+		}
+		if l.Hub.Control != tt.want {
+			t.Errorf("got control %q for %q, want %q", l.Hub.Control, tt.control, tt.want)
 		}
 	}
 }

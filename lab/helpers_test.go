@@ -22,15 +22,20 @@ func mustParse(t *testing.T, dir, text string) *Lab {
 }
 
 // step is one thing that happens to a judge: a console line (vm >= 0,
-// text), a QEMU exit (exit set) or the clock reaching at (vm < 0).
+// text), the start of one the console went quiet after (prompt set), a
+// QEMU exit (exit set) or the clock reaching at (vm < 0).
 type step struct {
-	at   time.Duration
-	vm   int
-	text string
-	exit bool
+	at     time.Duration
+	vm     int
+	text   string
+	exit   bool
+	prompt bool
 }
 
 func say(at time.Duration, vm int, text string) step { return step{at: at, vm: vm, text: text} }
+func prompts(at time.Duration, vm int, text string) step {
+	return step{at: at, vm: vm, text: text, prompt: true}
+}
 func ends(at time.Duration, vm int) step {
 	return step{at: at, vm: vm, exit: true, text: "exit status 0"}
 }
@@ -72,6 +77,8 @@ func play(t *testing.T, l *Lab, until int, soak time.Duration, steps ...step) (*
 			fires = append(fires, j.tick(s.at)...)
 		case s.exit:
 			fires = append(fires, j.exit(s.vm, s.at, s.text)...)
+		case s.prompt:
+			fires = append(fires, j.prompt(s.vm, s.at, s.text)...)
 		default:
 			fires = append(fires, j.line(s.vm, s.at, s.text)...)
 		}

@@ -167,13 +167,14 @@ type judge struct {
 }
 
 type vmTrack struct {
-	name   string
-	lines  int
-	tail   []Line
-	exited bool
-	exitAt time.Duration
-	exit   string
-	expect int // next expect
+	name     string
+	lines    int
+	tail     []Line
+	exited   bool
+	exitAt   time.Duration
+	exit     string
+	expect   int  // next expect
+	prompted bool // the line in progress matched an expect marker as a prompt
 }
 
 type soakTrack struct {
@@ -273,11 +274,14 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 	}
 	t := &j.vms[vm]
 	t.lines++
-	l := Line{N: t.lines, At: at, Text: text}
-	t.tail = append(t.tail, l)
+	t.tail = append(t.tail, Line{N: t.lines, At: at, Text: text})
 	if len(t.tail) > tailLines {
 		t.tail = t.tail[len(t.tail)-tailLines:]
 	}
+	// Patterns see the line as a terminal shows it (consoleText); what
+	// they matched is recorded so.
+	text = consoleText(text)
+	l := Line{N: t.lines, At: at, Text: text}
 	cfg := j.lab.VMs[vm]
 	// Evidence counts every line, as a grep of the whole log would: the
 	// fail_on line that ends the run too.
@@ -298,11 +302,40 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			return fires
 		}
 	}
-	// Its next expect marker.
-	if k := t.expect; k < len(cfg.Expect) && cfg.Expect[k].Marker.Match(text) {
+	fires = append(fires, j.match(vm, l, false)...)
+	t.prompted = false
+	j.settle(at)
+	return fires
+}
+
+// prompt takes the start of VM vm's next console line, seen at at: text
+// printed without a newline, after which the console stayed quiet (a
+// prompt: "login: ", "=> "). Markers and triggers are matched against it,
+// once; the line itself counts (its number, evidence, fail_on) when it
+// ends, and is matched again then, but the expect marker the prompt
+// matched was that line's: the whole line does not match the next one too.
+func (j *judge) prompt(vm int, at time.Duration, text string) []fire {
+	fires := j.expire(at, false)
+	if j.done {
+		return fires
+	}
+	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: consoleText(text)}, true)...)
+	j.settle(at)
+	return fires
+}
+
+// match marks the markers l (of VM vm; a prompt, or a whole line) holds:
+// its next expect marker, every phase's next marker on the VM and the
+// soak's; and fires the triggers on its markers.
+func (j *judge) match(vm int, l Line, prompt bool) []fire {
+	t := &j.vms[vm]
+	cfg := j.lab.VMs[vm]
+	text, at := l.Text, l.At
+	if k := t.expect; k < len(cfg.Expect) && !t.prompted && cfg.Expect[k].Marker.Match(text) {
 		r := &j.expects[vm][k]
 		r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
 		t.expect++
+		t.prompted = prompt
 		j.logf(at, "%s: %s  (expect %d/%d)", cfg.Name, clean(text), k+1, len(cfg.Expect))
 	}
 	// Every phase's next marker on this VM: a marker printed before its
@@ -317,6 +350,7 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			j.logf(at, "%s: %s  (phase %s)", cfg.Name, clean(text), ph.Name)
 		}
 	}
+	var fires []fire
 	for ti, tr := range j.lab.Triggers {
 		if tr.OnVM == vm && !j.triggers[ti].Fired && tr.On.Match(text) {
 			j.triggers[ti].Line = text
@@ -328,7 +362,6 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			j.soakAdvance(at)
 		}
 	}
-	j.settle(at)
 	return fires
 }
 
@@ -360,7 +393,8 @@ func (j *judge) phaseMarker(pi, vm, k int) *markerResult {
 	return &j.phases[pi].Markers[i+k]
 }
 
-// exit takes the end of VM vm's QEMU (its console fully read).
+// exit takes the end of VM vm's QEMU, at the time it ended, once its
+// console is read (to its end, or for exitDrain after it).
 func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	fires := j.expire(at, false)
 	t := &j.vms[vm]

@@ -444,3 +444,74 @@ func TestJudgeSilentConsole(t *testing.T) {
 		t.Errorf("got failure %+v, want b's silent console named (it started)", f)
 	}
 }
+
+// A prompt (the start of a line the console went quiet after) is matched
+// against the markers and triggers when it comes; its line counts when it
+// ends (its number, evidence), and is matched again then, but the expect
+// marker its prompt matched was that line's: the next expect marker, of
+// the same text, needs a line of its own.
+func TestJudgePrompt(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: prompt
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: "login:"}, {marker: "login:"}]}
+phases:
+  - {name: boot, markers: {a: ["login:", root]}, evidence: {a: [login]}}
+triggers:
+  - {on: "a: login:", do: "link a down"}
+`)
+	j, fires := play(t, l, -1, 0,
+		say(1*sec, 0, "booting"),
+		prompts(2*sec, 0, "login: "),
+		say(3*sec, 0, "login: root"),
+	)
+	if len(fires) != 1 || fires[0].at != 2*sec {
+		t.Errorf("got fires %+v, want the trigger at the prompt, 2s", fires)
+	}
+	expects := j.expects[0]
+	if e := expects[0]; e.Status != StatusOK || e.At != 2*sec || e.Line != 2 || e.Text != "login: " {
+		t.Errorf("got the first expect %+v, want it seen at the prompt, 2s, line 2", e)
+	}
+	if e := expects[1]; e.Status == StatusOK {
+		t.Errorf("got the second expect %+v, want it still awaited: the prompt's line matched the first", e)
+	}
+	if m := j.phases[0].Markers; m[0].At != 2*sec || m[0].Line != 2 || m[1].At != 3*sec || m[1].Line != 2 {
+		t.Errorf("got the phase's markers %+v, want login: at the prompt and root at the line's end, both on line 2", m)
+	}
+	if got := j.evidenceOf(0)["a"]["login"]; got != 1 {
+		t.Errorf("got evidence login x%d, want x1: the line, counted when it ends", got)
+	}
+	j.line(0, 4*sec, "login: again")
+	if e := j.expects[0][1]; e.Status != StatusOK || e.Line != 3 {
+		t.Errorf("got the second expect %+v, want it seen on line 3", e)
+	}
+	if !j.done || !j.ok() {
+		t.Errorf("got done %v, failures %+v, want a passed run", j.done, j.failures)
+	}
+}
+
+// Patterns match a line as a terminal shows it: colour codes inside a
+// marker, or progress a carriage return went back over, do not hide it.
+// What matched is recorded so; the last lines (junit.xml) stay raw.
+func TestJudgeMatchesWhatATerminalShows(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: ansi
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: "GUEST: ansi ok"}, {marker: "/^GUEST: cr ok$/"}], fail_on: ["Kernel panic"]}
+`)
+	const colour = "\x1b[0;32mGUEST: ansi\x1b[0m ok"
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, colour), say(2*sec, 0, "progress 10%\rGUEST: cr ok"))
+	if !j.done || !j.ok() {
+		t.Fatalf("got done %v, failures %+v, want both markers seen", j.done, j.failures)
+	}
+	if got := j.expects[0][0].Text; got != "GUEST: ansi ok" {
+		t.Errorf("got the marker's text %q, want it as matched", got)
+	}
+	if got := j.vms[0].tail[0].Text; got != colour {
+		t.Errorf("got the console's last line %q, want it raw, %q", got, colour)
+	}
+	j, _ = play(t, l, -1, 0, say(1*sec, 0, "\x1b[1;31mKernel\x1b[0m panic"))
+	if f := j.first(); f == nil || f.Code != "FAIL_ON" {
+		t.Errorf("got failure %+v, want FAIL_ON", f)
+	}
+}

@@ -36,6 +36,7 @@ type junitSuite struct {
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
 	SystemOut  string          `xml:"system-out,omitempty"`
+	dur        time.Duration   // Time, for the document's sum
 }
 
 type junitProperty struct {
@@ -63,8 +64,36 @@ type junitSkipped struct {
 
 // WriteJUnit writes the summary as JUnit XML.
 func (s *Summary) WriteJUnit(w io.Writer) error {
+	return writeJUnit(w, []junitSuite{s.junitSuite()})
+}
+
+// writeJUnit writes suites as one JUnit document, its counts their sums.
+func writeJUnit(w io.Writer, suites []junitSuite) error {
+	doc := junitSuites{Name: "l2hub lab", Suites: suites}
+	var total time.Duration
+	for _, s := range suites {
+		doc.Tests += s.Tests
+		doc.Failures += s.Failures
+		doc.Skipped += s.Skipped
+		total += s.dur
+	}
+	doc.Time = seconds(ms(total))
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// junitSuite is the run as a test suite.
+func (s *Summary) junitSuite() junitSuite {
 	suite := junitSuite{
-		Name: s.Lab, Time: seconds(s.Duration), Timestamp: s.Started.Format("2006-01-02T15:04:05"),
+		Name: s.Lab, Time: seconds(s.Duration), dur: s.Duration.D(), Timestamp: s.Started.Format("2006-01-02T15:04:05"),
 		Properties: []junitProperty{{"file", s.File}, {"result", s.Result}, {"run_dir", s.Dir}},
 	}
 	if s.SeedSet {
@@ -185,17 +214,7 @@ func (s *Summary) WriteJUnit(w io.Writer) error {
 	if c != nil && c.Hint != nil {
 		suite.SystemOut = "wire: " + c.Hint.Text + "\n"
 	}
-	doc := junitSuites{Name: "l2hub lab", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return suite
 }
 
 // interruptedMsg is a case's skip message when the run was stopped while
@@ -221,6 +240,17 @@ func appendNew(s []string, v string) []string {
 // made if missing; one that is not empty is left alone (--out must be new
 // or empty).
 func WriteLoadErrorJUnit(dir, file string, err error, now time.Time) error {
+	return writeErrorJUnit(dir, file, "lab file", "error: the lab file could not be read; nothing ran", err, now)
+}
+
+// WriteArgsErrorJUnit writes dir/junit.xml for a lab run whose arguments
+// could not be used (a --until phase the lab lacks, a bad --seed), as
+// WriteLoadErrorJUnit does for the file.
+func WriteArgsErrorJUnit(dir, file string, err error, now time.Time) error {
+	return writeErrorJUnit(dir, file, "arguments", "error: the arguments could not be used; nothing ran", err, now)
+}
+
+func writeErrorJUnit(dir, file, what, msg string, err error, now time.Time) error {
 	if entries, rerr := os.ReadDir(dir); rerr == nil && len(entries) > 0 {
 		return fmt.Errorf("%s is not empty: no junit.xml written", dir)
 	}
@@ -230,16 +260,34 @@ func WriteLoadErrorJUnit(dir, file string, err error, now time.Time) error {
 	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	suite := junitSuite{Name: name, Time: "0", Timestamp: now.Format("2006-01-02T15:04:05"), Tests: 1, Failures: 1,
 		Properties: []junitProperty{{"file", file}, {"result", ResultError}, {"run_dir", dir}},
-		Cases: []junitCase{{Name: "lab file", Classname: name, Time: "0",
-			Failure: &junitFailure{Message: "error: the lab file could not be read; nothing ran", Type: strings.ToUpper(ResultError), Text: err.Error() + "\n"}}}}
-	doc := junitSuites{Name: "l2hub lab", Tests: 1, Failures: 1, Time: "0", Suites: []junitSuite{suite}}
+		Cases: []junitCase{{Name: what, Classname: name, Time: "0",
+			Failure: &junitFailure{Message: msg, Type: strings.ToUpper(ResultError), Text: err.Error() + "\n"}}}}
+	return writeJUnitFile(filepath.Join(dir, "junit.xml"), []junitSuite{suite})
+}
+
+// WriteRepeatJUnit writes the runs of --repeat as one JUnit document to
+// path: a test suite per run, named after its seed ("pair seed 8"), each
+// as the run's own junit.xml has it.
+func WriteRepeatJUnit(path string, runs []*Summary) error {
+	var suites []junitSuite
+	for _, s := range runs {
+		suite := s.junitSuite()
+		suite.Name = fmt.Sprintf("%s seed %d", s.Lab, s.Seed)
+		suites = append(suites, suite)
+	}
+	return writeJUnitFile(path, suites)
+}
+
+// writeJUnitFile writes suites to path as one document, whole or not at
+// all.
+func writeJUnitFile(path string, suites []junitSuite) error {
 	var b strings.Builder
-	b.WriteString(xml.Header)
-	enc := xml.NewEncoder(&b)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
+	if err := writeJUnit(&b, suites); err != nil {
 		return err
 	}
-	b.WriteString("\n")
-	return os.WriteFile(filepath.Join(dir, "junit.xml"), []byte(b.String()), 0o644)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -19,7 +19,8 @@ import (
 // Repeat runs the lab n times with the seeds seed, seed+1, ... (the seed
 // of opts, else the lab's, else 1), each in its own directory under
 // opts.Dir (seed-S), and prints a table of the outcomes with, for each
-// failing seed, the command that reruns it. With keepFailing, the
+// failing seed, the command that reruns it; a junit.xml beside the runs'
+// directories holds every run's test suite. With keepFailing, the
 // directories of passing runs are removed. n = 1 is one run in opts.Dir
 // itself. It stops early when ctx ends; the error is the first run that
 // could not be set up.
@@ -57,6 +58,7 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 		fmt.Fprintf(opts.Out, "\n=== run %d of %d: seed %d\n", i+1, n, o.Seed)
 		s, err := Run(ctx, l, o)
 		if err != nil && s == nil {
+			writeRepeatJUnit(opts.Out, root, runs)
 			return runs, err
 		}
 		runs = append(runs, s)
@@ -65,7 +67,17 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 		}
 	}
 	WriteRepeatTable(opts.Out, runs, keepFailing)
+	writeRepeatJUnit(opts.Out, root, runs)
 	return runs, nil
+}
+
+// writeRepeatJUnit writes the runs' test suites to root/junit.xml, for a
+// CI job that publishes one file (each run's own stays in its directory,
+// unless --keep-failing removed it), and says why if it cannot.
+func writeRepeatJUnit(out io.Writer, root string, runs []*Summary) {
+	if err := WriteRepeatJUnit(filepath.Join(root, "junit.xml"), runs); err != nil {
+		fmt.Fprintf(out, "junit.xml not written: %v\n", err)
+	}
 }
 
 func clockOf(o Options) hub.Clock {

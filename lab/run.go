@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,22 +87,15 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	switch {
-	case opts.Soak < 0:
-		return nil, fmt.Errorf("--soak %s: must not be negative", opts.Soak)
-	case opts.Grace < 0:
-		return nil, fmt.Errorf("--grace %s: must not be negative (0 means the default %s)", opts.Grace, DefaultGrace)
-	case opts.Grace == 0:
+	if err := CheckOptions(l, opts); err != nil {
+		return nil, err
+	}
+	if opts.Grace == 0 {
 		opts.Grace = DefaultGrace
 	}
 	until := len(l.Phases) - 1
 	if opts.Until != "" {
-		if until = l.PhaseIndex(opts.Until); until < 0 {
-			return nil, fmt.Errorf("--until %s: no such phase (%s)", opts.Until, phaseList(l))
-		}
-	}
-	if opts.Soak > 0 && len(l.Phases) == 0 {
-		return nil, errors.New("--soak repeats the last phase's markers, and the lab has no phases")
+		until = l.PhaseIndex(opts.Until)
 	}
 	seed, seedSet := l.Seed, l.SeedSet
 	if opts.SeedSet {
@@ -118,6 +112,23 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 		r.opts.Out = io.MultiWriter(opts.Out, f)
 	}
 	return r.run(ctx)
+}
+
+// CheckOptions returns what Run would refuse in opts for lab l before
+// starting anything: a --until phase the lab lacks, a negative --soak or
+// --grace, --soak without phases.
+func CheckOptions(l *Lab, opts Options) error {
+	switch {
+	case opts.Soak < 0:
+		return fmt.Errorf("--soak %s: must not be negative", opts.Soak)
+	case opts.Grace < 0:
+		return fmt.Errorf("--grace %s: must not be negative (0 means the default %s)", opts.Grace, DefaultGrace)
+	case opts.Until != "" && l.PhaseIndex(opts.Until) < 0:
+		return fmt.Errorf("--until %s: no such phase (%s)", opts.Until, phaseList(l))
+	case opts.Soak > 0 && len(l.Phases) == 0:
+		return errors.New("--soak repeats the last phase's markers, and the lab has no phases")
+	}
+	return nil
 }
 
 func phaseList(l *Lab) string {
@@ -188,13 +199,14 @@ type runner struct {
 	outMu   sync.Mutex
 	errText string
 
-	reportErr string // report.html could not be written
-	warnedDog bool   // the run said that a VM has no watchdog
+	notes     []string // what the summary must say besides (a QEMU that would not die)
+	reportErr string   // report.html could not be written
+	warnedDog bool     // the run said that a VM has no watchdog
 
 	stopHub context.CancelCauseFunc
 	ctlDone <-chan struct{}
 	fatal   chan error
-	stop    chan struct{} // closed when the loop stops reading console events
+	inbox   *inbox // the VMs' console lines and exits, for the loop
 }
 
 func (r *runner) printf(format string, args ...any) {
@@ -206,7 +218,7 @@ func (r *runner) printf(format string, args ...any) {
 func (r *runner) run(ctx context.Context) (*Summary, error) {
 	r.start = r.opts.Clock.Now()
 	r.fatal = make(chan error, 1)
-	r.stop = make(chan struct{})
+	r.inbox = newInbox(r.opts.Clock, r.start)
 	defer r.cleanupSockets()
 	if err := r.startHub(ctx); err != nil {
 		r.errText = err.Error()
@@ -406,7 +418,6 @@ func (r *runner) hubFailed(err error) {
 // returns the run's result.
 func (r *runner) loop(ctx context.Context) string {
 	j := r.judge
-	events := make(chan event, 64)
 	tick := make(chan struct{}, 1)
 	var timer hub.Timer
 	timerAt := time.Duration(-1)
@@ -431,15 +442,38 @@ func (r *runner) loop(ctx context.Context) string {
 			}
 		})
 	}
-	apply := func(ev event) {
-		if ev.exit {
-			r.act(j.exit(ev.vm, ev.at, ev.text))
-		} else {
-			r.act(j.line(ev.vm, ev.at, ev.text))
+	// take hands the judge what the VMs said, in the order it was stamped,
+	// then, when a bound woke the loop, the time: every line stamped
+	// before it was taken with it, so it counts before the bound (see
+	// inbox). A VM whose QEMU has ended while its console is still read
+	// puts its exit later, stamped earlier: what comes after that exit,
+	// the bound too, waits for it (at most exitDrain).
+	var held []event
+	tickDue := false
+	take := func(ticked bool) {
+		evs, now, horizon := r.inbox.take()
+		held = append(held, evs...)
+		slices.SortStableFunc(held, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+		n := 0
+		for ; n < len(held) && held[n].at <= horizon; n++ {
+			switch ev := held[n]; {
+			case ev.exit:
+				r.act(j.exit(ev.vm, ev.at, ev.text))
+			case ev.prompt:
+				r.act(j.prompt(ev.vm, ev.at, ev.text))
+			default:
+				r.act(j.line(ev.vm, ev.at, ev.text))
+			}
+		}
+		held = slices.Delete(held, 0, n)
+		tickDue = tickDue || ticked
+		if tickDue && now <= horizon {
+			tickDue = false
+			r.act(j.tick(now))
 		}
 	}
 	for vi := range r.lab.VMs {
-		if err := r.launch(vi, events); err != nil {
+		if err := r.launch(vi); err != nil {
 			r.printf("%8.3f %v\n", r.now().Seconds(), err)
 			r.act(j.exit(vi, r.now(), couldNotStart+err.Error()))
 		}
@@ -448,19 +482,10 @@ func (r *runner) loop(ctx context.Context) string {
 	for !j.done {
 		arm()
 		select {
-		case ev := <-events:
-			apply(ev)
+		case <-r.inbox.ready:
+			take(false)
 		case <-tick:
-			// Lines already read count before the bound that woke us.
-			for drained := false; !drained && !j.done; {
-				select {
-				case ev := <-events:
-					apply(ev)
-				default:
-					drained = true
-				}
-			}
-			r.act(j.tick(r.now()))
+			take(true)
 		case err := <-r.fatal:
 			r.errText = "hub: " + err.Error()
 			r.printf("%8.3f hub failed: %v\n", r.now().Seconds(), err)
@@ -505,7 +530,7 @@ func (r *runner) act(fires []fire) {
 }
 
 // launch creates a VM's disks and starts its QEMU.
-func (r *runner) launch(vi int, events chan<- event) error {
+func (r *runner) launch(vi int) error {
 	vm := r.lab.VMs[vi]
 	absDir, err := filepath.Abs(r.dir)
 	if err != nil {
@@ -529,7 +554,7 @@ func (r *runner) launch(vi int, events chan<- event) error {
 		return err
 	}
 	info.Command = shell.Quote(append([]string{vm.QEMU}, args...))
-	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, events, r.stop)
+	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, r.inbox)
 	if err != nil {
 		return err
 	}
@@ -574,20 +599,36 @@ func (r *runner) args(vi int, runDir string) ([]string, error) {
 
 // stopAll ends every QEMU the run started: SIGTERM to all at once, SIGKILL
 // after the grace period to those still running; it returns once each
-// has ended and its console is read.
+// has ended and its console is read, or, for one that does not end after
+// SIGKILL, killWait later: it says so in the VM's console log and the
+// summary, and the run's files are written without its exit.
 func (r *runner) stopAll() {
-	close(r.stop)
+	r.inbox.close()
+	ended := make([]bool, len(r.procs))
 	var wg sync.WaitGroup
-	for _, p := range r.procs {
-		wg.Go(func() { p.terminate(r.opts.Grace) })
+	for i, p := range r.procs {
+		wg.Go(func() { ended[i] = p.terminate(r.opts.Grace) })
 	}
 	wg.Wait()
+	for i, p := range r.procs {
+		if !ended[i] {
+			note := fmt.Sprintf("VM %s: QEMU (pid %d) still ran %s after SIGKILL; the run stopped waiting for it, and records neither its exit nor the rest of its console",
+				p.name, p.cmd.Process.Pid, killWait)
+			p.logf(r.now(), "# %s", note)
+			p.closeLog()
+			r.printf("%8.3f warning: %s\n", r.now().Seconds(), note)
+			r.notes = append(r.notes, note)
+		}
+	}
 	for i := range r.vmInfo {
-		for _, p := range r.procs {
+		for pi, p := range r.procs {
 			if p.name == r.vmInfo[i].Name {
 				p.mu.Lock()
 				r.vmInfo[i].Exit = p.status
 				p.mu.Unlock()
+				if !ended[pi] {
+					r.vmInfo[i].Exit = "still running after SIGKILL (not waited for)"
+				}
 			}
 		}
 	}

@@ -473,10 +473,15 @@ triggers:
 	if !slices.Equal(h.Drops, want) && !slices.Equal(h.Drops, []RuleDrops{want[1], want[0]}) {
 		t.Errorf("got drops %+v, want %+v", h.Drops, want)
 	}
-	for _, want := range []string{"SYN from a, and every SYN-ACK (1) was dropped on its way back", "7 frames from a dropped by partition trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
+	for _, want := range []string{"every SYN from a (4) was dropped by partition trigger-1", "7 frames from a dropped by partition trigger-1 (3 announces, 4 SYN)", "a sent 7"} {
 		if !strings.Contains(h.Text, want) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, want)
 		}
+	}
+	// No SYN reached b: its listener, and what it sent back, are beside
+	// the point.
+	if strings.Contains(h.Text, "listener") || strings.Contains(h.Text, "on its way back") {
+		t.Errorf("got hint %q, want no word of a listener no SYN reached", h.Text)
 	}
 }
 
@@ -820,6 +825,20 @@ vms:
 			t.Errorf("got output\n%s\nwant %q", table, want)
 		}
 	}
+	// One junit.xml beside the runs: a suite per seed, the passing runs'
+	// too, though their directories are gone.
+	var doc junitSuites
+	data, err := os.ReadFile(filepath.Join(root, "junit.xml"))
+	if err := cmp.Or(err, xml.Unmarshal(data, &doc)); err != nil {
+		t.Fatalf("junit.xml of the runs: %v", err)
+	}
+	var suites []string
+	for _, s := range doc.Suites {
+		suites = append(suites, fmt.Sprintf("%s:%d/%d", s.Name, s.Failures, s.Tests))
+	}
+	if want := []string{"flaky seed 2:0/1", "flaky seed 3:2/2", "flaky seed 4:0/1", "flaky seed 5:2/2"}; !slices.Equal(suites, want) || doc.Failures != 4 || doc.Tests != 6 {
+		t.Errorf("got suites %q (%d failures in %d tests), want %q", suites, doc.Failures, doc.Tests, want)
+	}
 }
 
 // stampedLine is a console log line: seconds since the run's start, then
@@ -836,4 +855,50 @@ func ingressVerdicts(t *testing.T, path string) []string {
 		}
 	}
 	return out
+}
+
+// A marker in a prompt, a line without its newline that the guest then
+// waits behind, is seen: once the console is quiet after it, the line so
+// far is matched.
+func TestRunPrompt(t *testing.T) {
+	const text = `
+name: prompt
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, booting, -print, "login: ", -hang], expect: [{marker: "login:"}]}
+`
+	sum, _ := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s (classification %+v), want pass: the prompt holds the marker", sum.Result, sum.Classification)
+	}
+	if e := sum.Expect[0]; e.Line != 2 || e.Text != "login: " {
+		t.Errorf("got the marker %+v, want it on line 2, \"login: \"", e)
+	}
+	checkNothingLeft(t, sum)
+}
+
+// A lab run from another directory binds the hub's relative socket paths
+// beside the lab file, where its QEMU, run there, dials them: the fake
+// sends a frame through port t before it prints its marker.
+func TestRunFromAnotherDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const text = `
+name: elsewhere
+hub:
+  control: my-ctl.sock
+  ports: [{name: t, transport: unix, address: t.sock}]
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", port: t, args: [-frame, arp, -say, "GUEST: sent", -hang], expect: [{marker: "GUEST: sent"}]}
+`
+	sum, out := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s (classification %+v), want pass", sum.Result, sum.Classification)
+	}
+	labDir := filepath.Dir(sum.Dir)
+	for _, want := range []string{"ports t (unix " + filepath.Join(labDir, "t.sock") + ")", "control API " + filepath.Join(labDir, "my-ctl.sock")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+	checkNothingLeft(t, sum)
 }

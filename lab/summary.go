@@ -32,6 +32,9 @@ type Summary struct {
 	Rerun     string    `json:"rerun,omitempty"` // the command that repeats this run
 	Error     string    `json:"error,omitempty"` // for result error
 	Interrupt bool      `json:"interrupted,omitempty"`
+	// Notes are what else the run has to say: a QEMU that still ran after
+	// SIGKILL, and was not waited for.
+	Notes []string `json:"notes,omitempty"`
 
 	// Classification is the first failure: its code, phase, VM, missing
 	// marker, evidence counts and the wire's hint.
@@ -155,7 +158,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	s := &Summary{
 		Lab: r.lab.Name, File: r.lab.File, Result: result, Seed: r.seed, SeedSet: r.seedSet,
 		Until: r.opts.Until, Started: r.start.UTC(), Duration: ms(r.now()), Timeout: ms(r.lab.Timeout + r.opts.Soak),
-		Dir: r.dir, Error: r.errText, Interrupt: result == ResultInterrupted, VMs: r.vmInfo,
+		Dir: r.dir, Error: r.errText, Interrupt: result == ResultInterrupted, VMs: r.vmInfo, Notes: r.notes,
 		Expect: []MarkerSummary{}, Phases: []PhaseSummary{}, tails: map[string][]Line{},
 		Files: map[string]string{"summary_json": "summary.json", "summary_txt": "summary.txt", "junit": "junit.xml", "hub_log": "hub.log", "lab_log": "lab.log"},
 	}
@@ -311,6 +314,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "\nrun directory: %s\n", s.Dir)
 	if s.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", s.Error)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	if c := s.Classification; c != nil {
 		fmt.Fprintf(w, "\nfailure: %s (phase %s", c.Code, c.Phase)

@@ -2,14 +2,19 @@ package lab
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"l2hub/hub"
 )
 
 // A QEMU started through a wrapper script that does not exec it is a
@@ -207,4 +212,213 @@ vms:
 		t.Errorf("got %d warnings saying %q, want one", n, want)
 	}
 	checkNothingLeft(t, sum)
+}
+
+// running reports whether pid is a live (not zombie) process.
+func running(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
+
+// readPid reads a pid file a fake QEMU wrote, 0 if there is none yet.
+func readPid(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// killPid kills the process whose pid is in path, if any: what a test
+// started that the lab does not stop (or, in a failing test, did not).
+func killPid(path string) {
+	if pid := readPid(path); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// A QEMU command that moves itself to a process group of its own, as
+// coreutils timeout does (setpgid(0, 0)), is stopped all the same: the run
+// signals QEMU and its own group, not only the group it started it in. The
+// run returns once its marker is in, and the fake QEMU under timeout is
+// gone afterwards.
+func TestRunStopsAQEMUInAGroupOfItsOwn(t *testing.T) {
+	timeout, err := exec.LookPath("timeout")
+	if err != nil {
+		t.Skip("no coreutils timeout in $PATH: it is the wrapper this test stops")
+	}
+	text := `
+name: own-group
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "` + timeout + `", args: ["3600", "${Q}", -pidfile, "${RUN}/fake.pid", -say, "GUEST: ok", -hang], expect: [{marker: "GUEST: ok"}]}
+`
+	run := filepath.Join(t.TempDir(), "run")
+	pidFile := filepath.Join(run, "fake.pid")
+	defer killPid(pidFile)
+	var hung atomic.Bool
+	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
+	sum, _ := runLab(t, text, Options{Dir: run})
+	guard.Stop()
+	if hung.Load() {
+		t.Fatalf("the run returned only once the test killed the fake QEMU under timeout, %v in", hangGuard)
+	}
+	if sum.Result != ResultPass {
+		t.Errorf("got %s, want pass", sum.Result)
+	}
+	pid := readPid(pidFile)
+	if pid <= 0 {
+		t.Fatalf("the fake QEMU wrote no pid to %s", pidFile)
+	}
+	for deadline := time.Now().Add(hangGuard); running(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the fake QEMU under timeout (pid %d) still runs %v after the run", pid, hangGuard)
+		}
+	}
+	checkNothingLeft(t, sum)
+}
+
+// A QEMU command that ends while a helper it started in a session of its
+// own (setsid) keeps the console's pipe open: the run sees the exit all the
+// same, classifies it at once as <PHASE>_<VM>_ENDED, stamped when QEMU
+// ended (not when the pipe closed, nor as the run's timeout), and returns
+// while the helper still runs.
+func TestRunSeesAnExitWhileAHelperHoldsTheConsole(t *testing.T) {
+	const text = `
+name: helper
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-detach, "${RUN}/helper.pid", -say, "qemu: could not load kernel", -exit, "1"], expect: [{marker: "GUEST: ok"}]}
+`
+	run := filepath.Join(t.TempDir(), "run")
+	pidFile := filepath.Join(run, "helper.pid")
+	defer killPid(pidFile)
+	var hung atomic.Bool
+	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
+	sum, _ := runLab(t, text, Options{Dir: run})
+	guard.Stop()
+	if hung.Load() {
+		t.Fatalf("the run returned only once the test killed the helper that held the console, %v in", hangGuard)
+	}
+	if pid := readPid(pidFile); !running(pid) {
+		t.Errorf("the helper (pid %d) is gone: the test proves nothing", pid)
+	}
+	c := sum.Classification
+	if c == nil || c.Code != "RUN_A_ENDED" || c.Line != "qemu: could not load kernel" {
+		t.Fatalf("got classification %+v, want RUN_A_ENDED with a's last line", c)
+	}
+	log, _ := os.ReadFile(filepath.Join(run, "a.log"))
+	want := fmt.Sprintf("%8.3f # exit: exit status 1\n", c.At.D().Seconds())
+	if !strings.HasSuffix(string(log), want) {
+		t.Errorf("got a.log:\n%s\nwant it to end with the exit, stamped as classified: %q", log, want)
+	}
+}
+
+// A bound that falls while the console of a QEMU that has ended is still
+// being drained waits for its exit: the exit, stamped when QEMU ended,
+// comes first. Virtual time: QEMU ends at 0s, with a helper holding its
+// console; then the clock passes the run's timeout (0.5s) and the drain's
+// end (1s).
+func TestRunExitBeforeABoundThatFallsInTheDrain(t *testing.T) {
+	const text = `
+name: drain
+timeout: 500ms
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-pidfile, "${RUN}/fake.pid", -detach, "${RUN}/helper.pid", -say, "booting", -exit, "1"], expect: [{marker: "GUEST: ok"}]}
+`
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	run := filepath.Join(t.TempDir(), "run")
+	helper := filepath.Join(run, "helper.pid")
+	defer killPid(helper)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		// Once the fake has ended and been reaped, and its console's drain
+		// is armed (the clock's second timer, beside the run's timeout),
+		// move past the timeout, and then past the drain's end.
+		deadline := time.Now().Add(hangGuard)
+		for ctx.Err() == nil && time.Now().Before(deadline) {
+			if pid := readPid(filepath.Join(run, "fake.pid")); pid > 0 && readPid(helper) > 0 && !running(pid) && clock.Pending() >= 2 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		drv := hub.Driver{Clock: clock}
+		drv.AdvanceTo(hub.DefaultEpoch.Add(600*time.Millisecond), nil)
+		time.Sleep(100 * time.Millisecond) // a loop that judged the bound now would say RUN_TIMEOUT
+		for ctx.Err() == nil {
+			drv.AdvanceTo(hub.DefaultEpoch.Add(2*time.Second), nil)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
+	cancel()
+	<-driven
+	c := sum.Classification
+	if c == nil || c.Code != "RUN_A_ENDED" || c.At != 0 {
+		t.Errorf("got classification %+v, want RUN_A_ENDED at 0s, when QEMU ended", c)
+	}
+}
+
+// A QEMU that does not end after SIGKILL (stuck in the kernel) is waited
+// for killWait, no longer: the run goes on to write its files, and says so
+// in the VM's console log, its exit and the summary. Here a sleep stands
+// for QEMU, and its end is never reported (nothing closes done), as if
+// SIGKILL did not take; virtual time passes the grace and killWait.
+func TestStopAllGivesUpOnAQEMUThatDoesNotEnd(t *testing.T) {
+	dir := t.TempDir()
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	log, err := os.Create(filepath.Join(dir, "a.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sleep", "3600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	p := &process{vm: 0, name: "a", cmd: cmd, pgid: cmd.Process.Pid, clock: clock, start: clock.Now(), log: log, done: make(chan struct{})}
+	var out bytes.Buffer
+	r := &runner{lab: &Lab{Name: "stuck"}, opts: Options{Out: &out, Clock: clock, Grace: time.Second}, dir: dir, start: clock.Now(),
+		inbox: newInbox(clock, clock.Now()), procs: []*process{p}, vmInfo: []VMInfo{{Name: "a", Port: "a", PID: cmd.Process.Pid, Log: "a.log"}}}
+	stopped := make(chan struct{})
+	go func() { r.stopAll(); close(stopped) }()
+	drv := hub.Driver{Clock: clock}
+wait:
+	for step := time.Duration(0); ; step += 100 * time.Millisecond {
+		select {
+		case <-stopped:
+			break wait
+		case <-time.After(time.Millisecond):
+		}
+		if step > time.Hour {
+			t.Fatal("stopAll still waits after an hour of virtual time")
+		}
+		drv.AdvanceTo(hub.DefaultEpoch.Add(step), nil)
+	}
+	if got, want := r.vmInfo[0].Exit, "still running after SIGKILL (not waited for)"; got != want {
+		t.Errorf("got exit %q, want %q", got, want)
+	}
+	sum := r.summarize(ResultPass, nil)
+	if len(sum.Notes) != 1 || !strings.Contains(sum.Notes[0], "still ran 5s after SIGKILL") {
+		t.Errorf("got notes %q, want one saying QEMU still ran after SIGKILL", sum.Notes)
+	}
+	var txt strings.Builder
+	sum.WriteText(&txt)
+	data, _ := os.ReadFile(filepath.Join(dir, "a.log"))
+	for what, text := range map[string]string{"a.log": string(data), "summary.txt": txt.String(), "the run's output": out.String()} {
+		if !strings.Contains(text, "VM a: QEMU (pid "+strconv.Itoa(cmd.Process.Pid)+") still ran 5s after SIGKILL") {
+			t.Errorf("got %s:\n%s\nwant it to say that QEMU still ran after SIGKILL", what, text)
+		}
+	}
 }

@@ -33,11 +33,13 @@ type Hint struct {
 	// writer fell behind the hub: capture.Gaps): the counts may be short.
 	Lost   uint64                 `json:"capture_lost,omitempty"`
 	counts map[string]*PortCounts // by port
-	// synackLost counts SYN-ACKs no link delivered; arpAsked the ports
-	// whose VM sent ARP requests, arpAnswered ARP replies delivered.
-	synackLost  int
-	arpAsked    []string
-	arpAnswered int
+	// synDelivered counts, per port, the SYNs a link delivered;
+	// synackLost the SYN-ACKs none did; arpAsked the ports whose VM sent
+	// ARP requests, arpAnswered ARP replies delivered.
+	synDelivered map[string]int
+	synackLost   int
+	arpAsked     []string
+	arpAnswered  int
 	// tcp counts the TCP frames in the window; checked is set when the
 	// hub runs a conformance check (nexus-v1, noise-xk: their nodes
 	// connect over TCP). Without either, the hint says nothing of SYNs.
@@ -77,7 +79,7 @@ const maxHintFrames = 2_000_000
 // ports, in the order the hint lists them (other ports follow as found).
 // checked is set when the hub runs a conformance check (hub.check).
 func wireHint(path string, start time.Time, f *Failure, ports []string, report *checker.Report, checked bool) *Hint {
-	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*PortCounts{}, checked: checked}
+	h := &Hint{From: ms(f.Since), To: ms(f.At), counts: map[string]*PortCounts{}, synDelivered: map[string]int{}, checked: checked}
 	for _, p := range ports {
 		h.counts[p] = &PortCounts{Port: p}
 	}
@@ -126,6 +128,9 @@ func wireHint(path string, start time.Time, f *Failure, ports []string, report *
 			c.Announces++
 		case syn:
 			c.SYN++
+			if !dropped {
+				h.synDelivered[p.IfName]++
+			}
 		case hd.TCP && hd.HasPorts && hd.TCPFlags&(packet.TCPSyn|packet.TCPAck) == packet.TCPSyn|packet.TCPAck:
 			c.SYNACK++
 		}
@@ -312,10 +317,34 @@ func (h *Hint) describe() string {
 		if len(h.arpAsked) > 0 && h.arpAnswered == 0 {
 			parts = append(parts, fmt.Sprintf("ARP requests from %s got no reply", andList(h.arpAsked)))
 		}
-	case syn > 0 && synack == 0:
-		parts = append(parts, fmt.Sprintf("SYN from %s without a SYN-ACK: the listener did not answer", strings.Join(synFrom, ", ")))
-	case syn > 0 && synack == h.synackLost:
-		parts = append(parts, fmt.Sprintf("SYN from %s, and every SYN-ACK (%d) was dropped on its way back", strings.Join(synFrom, ", "), synack))
+	case syn > 0:
+		// A VM whose SYNs were all dropped reached no listener: say what
+		// dropped them; of the listener only where a SYN got through.
+		var delivered []string
+		for _, port := range synFrom {
+			if h.synDelivered[port] > 0 {
+				delivered = append(delivered, port)
+				continue
+			}
+			var by []string
+			for _, d := range h.Drops {
+				if d.From == port && d.SYN > 0 {
+					by = append(by, d.Rule)
+				}
+			}
+			what := fmt.Sprintf("every SYN from %s (%d) was dropped", port, h.counts[port].SYN)
+			if len(by) > 0 {
+				what += " by " + andList(by)
+			}
+			parts = append(parts, what)
+		}
+		switch {
+		case len(delivered) == 0:
+		case synack == 0:
+			parts = append(parts, fmt.Sprintf("SYN from %s without a SYN-ACK: the listener did not answer", strings.Join(delivered, ", ")))
+		case synack == h.synackLost:
+			parts = append(parts, fmt.Sprintf("SYN from %s, and every SYN-ACK (%d) was dropped on its way back", strings.Join(delivered, ", "), synack))
+		}
 	case syn == 0 && len(h.arpAsked) > 0 && h.arpAnswered == 0:
 		parts = append(parts, fmt.Sprintf("no SYN seen: ARP requests from %s got no reply, and without its peer's MAC a VM sends no SYN", andList(h.arpAsked)))
 	case syn == 0 && len(silent) < len(h.Ports):

@@ -84,7 +84,7 @@ func TestWireHintCounts(t *testing.T) {
 	}
 	for _, w := range []string{
 		"no frame from c in 2.0s-10.0s",
-		"SYN from a without a SYN-ACK: the listener did not answer",
+		"every SYN from a (1) was dropped by partition split",
 		"3 frames from a dropped by partition split (1 SYN), the first at frame 3",
 		"1 frames from b dropped by link down, the first at frame 7",
 		"checker: FAIL SESS-001 frame 9: no TCP connection to a session port",
@@ -93,6 +93,17 @@ func TestWireHintCounts(t *testing.T) {
 		if !strings.Contains(h.Text, w) {
 			t.Errorf("got hint %q, want it to say %q", h.Text, w)
 		}
+	}
+
+	// The SYN reached no listener: nothing is said of one.
+	if strings.Contains(h.Text, "listener") {
+		t.Errorf("got hint %q, want no word of the listener: no SYN reached it", h.Text)
+	}
+	// A window with a SYN that got through (at 20s), and no SYN-ACK: the
+	// listener did not answer.
+	if h := wireHint(path, t0, &Failure{Since: 2 * time.Second, At: 25 * time.Second}, []string{"a", "b"}, nil, false); !strings.Contains(h.Text, "SYN from a without a SYN-ACK: the listener did not answer") ||
+		strings.Contains(h.Text, "every SYN") {
+		t.Errorf("got hint %q, want the listener blamed, one of a's two SYNs delivered", h.Text)
 	}
 
 	// The partition that dropped every frame a sent is said first, as a

@@ -61,31 +61,38 @@ The file format is in README.md ("Run a lab").`,
 			// As serve: a reader of the output that goes away must not end
 			// the run before its QEMUs are stopped and its summary written.
 			signal.Ignore(syscall.SIGPIPE)
-			vs, err := lab.ParseVars(vars)
-			if err != nil {
-				return err
-			}
-			l, err := lab.Load(args[0], lab.LoadOptions{Vars: vs})
-			if err != nil {
-				// Nothing runs; a CI job that publishes --out's junit.xml
-				// still gets a red test saying why.
+			// A lab that cannot start (its file, or the arguments) runs
+			// nothing; a CI job that publishes --out's junit.xml still gets
+			// a red test saying why.
+			refuse := func(write func(dir, file string, err error, now time.Time) error, err error) error {
 				if out != "" {
-					if jerr := lab.WriteLoadErrorJUnit(out, args[0], err, time.Now()); jerr != nil {
+					if jerr := write(out, args[0], err, time.Now()); jerr != nil {
 						fmt.Fprintf(cmd.ErrOrStderr(), "l2hub: junit.xml: %v\n", jerr)
 					}
 				}
 				return err
 			}
+			vs, err := lab.ParseVars(vars)
+			if err != nil {
+				return refuse(lab.WriteArgsErrorJUnit, err)
+			}
 			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soak, Grace: grace, Version: Version,
 				Rerun: lab.Rerun(args[0], until, soak, vars)}
 			if seed != "" {
 				if opts.Seed, err = strconv.ParseUint(seed, 0, 64); err != nil {
-					return fmt.Errorf("--seed %s: want an unsigned 64-bit integer", seed)
+					return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--seed %s: want an unsigned 64-bit integer", seed))
 				}
 				opts.SeedSet = true
 			}
 			if repeat < 1 {
-				return fmt.Errorf("--repeat %d: want 1 or more", repeat)
+				return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--repeat %d: want 1 or more", repeat))
+			}
+			l, err := lab.Load(args[0], lab.LoadOptions{Vars: vs})
+			if err != nil {
+				return refuse(lab.WriteLoadErrorJUnit, err)
+			}
+			if err := lab.CheckOptions(l, opts); err != nil {
+				return refuse(lab.WriteArgsErrorJUnit, err)
 			}
 			runs, err := lab.Repeat(cmd.Context(), l, opts, repeat, keepFailing)
 			if err != nil {

@@ -24,6 +24,16 @@ func buildFakeQEMU(t *testing.T) string {
 	return bin
 }
 
+// outDir is the --out of args.
+func outDir(args []string) string {
+	for i, a := range args {
+		if a == "--out" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
 // l2hub lab: exit 0 for a lab that passes, 1 with the classification for
 // one that fails, and the lab file's errors with their line and column.
 func TestLabCommand(t *testing.T) {
@@ -86,12 +96,20 @@ vms:
 					t.Errorf("got\n%s\nwant it to contain %q", text, w)
 				}
 			}
-			if tt.name == "bad-file-out" {
-				// The lab file's errors, as a junit.xml in error in --out.
-				junit, err := os.ReadFile(filepath.Join(dir, "r5", "junit.xml"))
-				if err != nil || !bytes.Contains(junit, []byte(`tests="1" failures="1"`)) || !bytes.Contains(junit, []byte(`type="ERROR"`)) ||
-					!bytes.Contains(junit, []byte(`vms[0].expect[0].within: &#34;soon&#34;`)) {
-					t.Errorf("got junit.xml %s (%v), want one test case in error with the lab file's problem", junit, err)
+			// What --out's junit.xml must hold: a lab that could not start
+			// says why in a test case in error; --repeat's runs are a suite
+			// each.
+			junitWant := map[string][]string{
+				"bad-file-out": {`tests="1" failures="1"`, `<testcase name="lab file"`, `type="ERROR"`, `vms[0].expect[0].within: &#34;soon&#34;`},
+				"bad-until":    {`tests="1" failures="1"`, `<testcase name="arguments"`, `type="ERROR"`, `--until nope: no such phase`},
+				"repeat":       {`<testsuite name="pass seed 8"`, `<testsuite name="pass seed 9"`, `tests="2" failures="0"`},
+			}
+			if want := junitWant[tt.name]; want != nil {
+				junit, err := os.ReadFile(filepath.Join(outDir(tt.args), "junit.xml"))
+				for _, w := range want {
+					if err != nil || !bytes.Contains(junit, []byte(w)) {
+						t.Errorf("got junit.xml %s (%v), want %s in it", junit, err, w)
+					}
 				}
 			}
 		})

@@ -5,6 +5,7 @@
 // -device) are read only for the netdev's socket and the NIC's MAC.
 //
 //	-say TEXT        print TEXT as a console line
+//	-print TEXT      print TEXT without a newline (a prompt, or part of a line)
 //	-sleep DUR       wait (a Go duration)
 //	-frame KIND      send one frame: arp, syn, synack, rst, announce
 //	-frames KIND N D send N frames of KIND, D apart
@@ -12,6 +13,9 @@
 //	-args            print "ARGS: " and the arguments it was given
 //	-pidfile PATH    write its pid to PATH
 //	-wait-file PATH  wait until PATH exists (a test telling it to go on)
+//	-detach PATH     start a helper (itself, hanging) in a session of its own
+//	                 that keeps the console open, its pid to PATH (as a
+//	                 wrapper's `setsid helper &` would); it outlives the fake
 //	-ignore-term     ignore SIGTERM from now on (only SIGKILL ends it)
 //	-hang            wait forever (until a signal)
 //	-exit CODE       exit with CODE

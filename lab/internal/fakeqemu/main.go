@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -74,6 +75,8 @@ func main() {
 		switch args[i] {
 		case "-say":
 			fmt.Println(arg())
+		case "-print":
+			fmt.Print(arg())
 		case "-sleep":
 			d, _ := time.ParseDuration(arg())
 			time.Sleep(d)
@@ -102,6 +105,8 @@ func main() {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
+		case "-detach":
+			detach(arg())
 		case "-ignore-term":
 			ignoring.Lock()
 			ignore = true
@@ -114,6 +119,24 @@ func main() {
 		case "-netdev", "-device":
 			i++
 		}
+	}
+}
+
+// detach starts a helper, this program again waiting for ever, in a
+// session (and process group) of its own that keeps the console (stdout
+// and stderr) open, as a helper a QEMU wrapper starts with setsid would;
+// its pid goes to pidfile. It is not waited for: it outlives this process.
+func detach(pidfile string) {
+	cmd := exec.Command(os.Args[0], "-hang")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Println("fakeqemu: detach:", err)
+		os.Exit(2)
+	}
+	if err := os.WriteFile(pidfile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		fmt.Println("fakeqemu: detach:", err)
+		os.Exit(2)
 	}
 }
 
