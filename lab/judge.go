@@ -477,9 +477,15 @@ func (j *judge) fireTrigger(ti int, at time.Duration) fire {
 	return fire{trigger: ti, at: at, act: tr.Do}
 }
 
-// acted records the outcome of a fire the runner performed.
-func (j *judge) acted(f fire, err error) {
+// acted records the outcome of a fire the runner performed; done is when
+// the hub had made the change. A trigger's for: counts from then, not
+// from the marker that fired it: a runner late on a loaded machine still
+// keeps a partition for its whole for:.
+func (j *judge) acted(f fire, err error, done time.Duration) {
 	if err == nil {
+		if !f.undo && j.undoAt[f.trigger] > 0 {
+			j.undoAt[f.trigger] = max(f.at, done) + j.lab.Triggers[f.trigger].For
+		}
 		return
 	}
 	tr := &j.triggers[f.trigger]

@@ -260,7 +260,7 @@ func TestJudgeTriggerFailed(t *testing.T) {
 	if len(fires) != 1 {
 		t.Fatalf("got fires %v, want trigger-1's partition", fires)
 	}
-	j.acted(fires[0], errors.New("control API: connection refused"))
+	j.acted(fires[0], errors.New("control API: connection refused"), fires[0].at)
 	f := j.first()
 	if !j.done || f == nil || f.Code != "TRIGGER_FAILED" || f.At != 3*sec {
 		t.Fatalf("got done=%v failure %+v, want TRIGGER_FAILED at 3s", j.done, f)
@@ -299,6 +299,30 @@ func TestJudgeDeadline(t *testing.T) {
 	j.line(1, 8*sec, "session ok")
 	if d := next(); d != 50*sec {
 		t.Errorf("got deadline %v after the phases, want 50s (the timed trigger)", d)
+	}
+}
+
+// A trigger's for: counts from when the hub made the change: a runner
+// that performed the partition late (a loaded machine) still keeps it for
+// the whole for:, where counting from the marker would heal it at once.
+func TestJudgeForCountsFromTheChange(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j := newJudge(l, -1, 0, nil)
+	j.line(0, 1*sec, "up")
+	j.line(1, 2*sec, "up")
+	fires := j.line(0, 3*sec, "dial")
+	if len(fires) != 1 || fires[0].act.Kind != ActPartition {
+		t.Fatalf("got fires %v, want trigger-1's partition", fires)
+	}
+	j.acted(fires[0], nil, 5*sec) // the hub had it 2 s after the marker
+	if d, ok := j.deadline(); !ok || d != 8*sec {
+		t.Errorf("got deadline %v, want 8s: the undo 3s after the change at 5s", d)
+	}
+	if undo := j.tick(7 * sec); len(undo) != 0 {
+		t.Errorf("at 7s got %v, want the partition still in force", undo)
+	}
+	if undo := j.tick(8 * sec); len(undo) != 1 || !undo[0].undo {
+		t.Errorf("at 8s got %v, want the heal", undo)
 	}
 }
 

@@ -525,7 +525,7 @@ func (r *runner) act(fires []fire) {
 		if err != nil {
 			r.printf("%8.3f %s: %s failed: %v\n", r.now().Seconds(), r.lab.Triggers[f.trigger].Name, f.act, err)
 		}
-		r.judge.acted(f, err)
+		r.judge.acted(f, err, r.now())
 	}
 }
 
