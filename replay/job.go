@@ -108,8 +108,7 @@ func (j *Job) Config() (Config, error) {
 // second policy takes that policy's seed. A seed equal to the policy's
 // own is not lent either: as a flag it would change the policy's text,
 // and so its hash, and not its decisions. hashes are those a capture
-// header records for a policy equal to it: its own and, when its seed is
-// its file's, the text of a run given --seed of that same seed.
+// header records for a policy equal to it (policyHashes).
 func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, err error) {
 	var faults filter.Flags
 	if j.Faults != nil {
@@ -125,13 +124,7 @@ func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *fil
 	if pol, err = load(nil); err != nil {
 		return nil, nil, err
 	}
-	hashes = []string{pol.Hash()}
-	if !faults.SeedGiven() {
-		own := pol.Seed()
-		if alt, err := load(&own); err == nil && alt.Hash() != pol.Hash() {
-			hashes = append(hashes, alt.Hash())
-		}
-	}
+	hashes = policyHashes(pol, j.Policy, faults, ports)
 	recorded := slices.ContainsFunc(hs, func(h capHeader) bool { return slices.Contains(hashes, h.meta.PolicyHash) })
 	if lend == nil || faults.SeedGiven() || recorded || pol.Seed() == *lend {
 		return pol, hashes, nil
@@ -139,7 +132,35 @@ func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *fil
 	if pol, err = load(lend); err != nil {
 		return nil, nil, err
 	}
-	return pol, []string{pol.Hash()}, nil
+	return pol, policyHashes(pol, j.Policy, faults, ports), nil
+}
+
+// policyHashes returns the hashes a capture header records for a policy
+// that decides as pol does, pol being the policy file at path ("" for
+// none) with flags: pol's own and, when pol's seed is the file's, those
+// of the same flags with --seed of that seed and without --seed. Serve
+// hashes the policy's text as given, and --seed equal to the file's seed
+// changes the text (a "# flags: --seed N" line), not the decisions.
+func policyHashes(pol *filter.Policy, path string, flags filter.Flags, ports []string) []string {
+	hashes := []string{pol.Hash()}
+	bare := flags
+	bare.ClearSeed()
+	own, err := bare.Load(path, ports)
+	if err != nil || own.Seed() != pol.Seed() {
+		return hashes
+	}
+	seeded := bare
+	seeded.SetSeed(own.Seed())
+	alts := []*filter.Policy{own}
+	if p, err := seeded.Load(path, ports); err == nil {
+		alts = append(alts, p)
+	}
+	for _, p := range alts {
+		if !slices.Contains(hashes, p.Hash()) {
+			hashes = append(hashes, p.Hash())
+		}
+	}
+	return hashes
 }
 
 // macLike matches what is meant as a MAC address: six (or eight) groups of
