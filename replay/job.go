@@ -30,7 +30,14 @@ type Job struct {
 	// is not among Files) and NAME=MAC (frames from MAC enter port NAME).
 	Ports  []string
 	Policy string        // policy file; "" for none
-	Faults *filter.Flags // quick-test fault flags; nil for none
+	Faults *filter.Flags // quick-test fault flags, applied to Policy; nil for none
+	// Policies are more policy files (a repeated --policy): those a run's
+	// ctl set-policy put in force, each read as set-policy reads it (a
+	// file alone). The replay puts each in force where the capture
+	// headers record its set-policy, as Policy too: replaying a run's
+	// files in order with every policy it had reproduces every decision
+	// (RunConfig.Policies).
+	Policies []string
 	// Mode is the forwarding mode; "" takes the capture's, else switch.
 	Mode string
 	// Aging is the switch's aging time; nil or 0 takes the capture's, else
@@ -52,7 +59,10 @@ type Job struct {
 // JobResult is what Job.Run did, for the summary.
 type JobResult struct {
 	*Result
-	Policy *filter.Policy // nil without one
+	// Policy is the policy the replay starts with: nil without one (or
+	// when the run started without one and a set-policy put one of the
+	// job's in force).
+	Policy *filter.Policy
 	// PolicyHash is Policy's hash as a capture header records it: the one
 	// of its equal texts (with or without the capture's seed as a flag)
 	// that the first header records, if one does.
@@ -109,30 +119,28 @@ func (j *Job) Config() (Config, error) {
 // own is not lent either: as a flag it would change the policy's text,
 // and so its hash, and not its decisions. hashes are those a capture
 // header records for a policy equal to it (policyHashes).
-func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, err error) {
+//
+// It returns the flags it loaded the policy with (the lent seed set), so
+// that the policy can be compiled afresh.
+func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, used filter.Flags, err error) {
 	var faults filter.Flags
 	if j.Faults != nil {
 		faults = *j.Faults
 	}
-	load := func(seed *uint64) (*filter.Policy, error) {
-		f := faults
-		if seed != nil {
-			f.SetSeed(*seed)
-		}
-		return f.Load(j.Policy, ports)
-	}
-	if pol, err = load(nil); err != nil {
-		return nil, nil, err
+	if pol, err = faults.Load(j.Policy, ports); err != nil {
+		return nil, nil, faults, err
 	}
 	hashes = policyHashes(pol, j.Policy, faults, ports)
 	recorded := slices.ContainsFunc(hs, func(h capHeader) bool { return slices.Contains(hashes, h.meta.PolicyHash) })
 	if lend == nil || faults.SeedGiven() || recorded || pol.Seed() == *lend {
-		return pol, hashes, nil
+		return pol, hashes, faults, nil
 	}
-	if pol, err = load(lend); err != nil {
-		return nil, nil, err
+	lent := faults
+	lent.SetSeed(*lend)
+	if pol, err = lent.Load(j.Policy, ports); err != nil {
+		return nil, nil, faults, err
 	}
-	return pol, policyHashes(pol, j.Policy, faults, ports), nil
+	return pol, policyHashes(pol, j.Policy, faults, ports), lent, nil
 }
 
 // policyHashes returns the hashes a capture header records for a policy
@@ -184,23 +192,30 @@ func (j *Job) Check() error {
 			return fmt.Errorf("--points: %w", err)
 		}
 	}
+	if len(j.Policies) > 0 && j.Policy == "" {
+		return errors.New("more policies than one need the first, the run's own (Job.Policy)")
+	}
 	cfg, err := j.Config()
 	if err != nil {
 		return err
 	}
 	inputs := []samefile.Input{{Path: j.Policy, What: "policy"}}
+	for _, p := range j.Policies {
+		inputs = append(inputs, samefile.Input{Path: p, What: "policy"})
+	}
 	for _, in := range cfg.Inputs {
 		inputs = append(inputs, samefile.Input{Path: in.Path, What: "capture"})
 	}
 	if err := samefile.Check("-o", j.Output, inputs...); err != nil {
 		return err
 	}
-	// Replay's capture neither rotates nor splits per port, but a write
-	// that fails goes on in the sequence's next file (out-0001.pcapng).
-	for _, in := range inputs[1:] {
+	// Replay's capture neither rotates by size nor splits per port, but
+	// a set-policy made again, or a write that fails, goes on in the
+	// sequence's next file (out-0001.pcapng).
+	for _, in := range inputs[1+len(j.Policies):] {
 		if n, ok := rotatedPart(j.Output, in.Path); ok {
 			if next := capture.RotatedPath(j.Output, n); samefile.Same(next, in.Path) {
-				return fmt.Errorf("-o %s: after a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
+				return fmt.Errorf("-o %s: after a set-policy or a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
 			}
 		}
 	}
@@ -257,13 +272,24 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	switch {
 	case faults.SeedGiven():
 		out.SeedFrom = "--seed"
+	case len(j.Policies) > 0 && withPolicy:
+		// Several policies: the first is the run's first, which lends
+		// its seed only from the header of the run's start.
+		if rp, ok := runStart(r.headers); ok && rp.hash != "" {
+			lend = &rp.seed
+			out.SeedFrom = "capture"
+		}
 	case hasMeta && meta.PolicyHash != "" && withPolicy:
 		lend = &meta.Seed
 		out.SeedFrom = "capture"
 	}
 	hashes := []string{""}
+	var choices []PolicyChoice
+	var loaded []*filter.Policy
+	ports := r.Ports()
 	if withPolicy {
-		if out.Policy, hashes, err = j.loadPolicy(r.Ports(), lend, r.headers); err != nil {
+		var used filter.Flags
+		if out.Policy, hashes, used, err = j.loadPolicy(ports, lend, r.headers); err != nil {
 			if r.PerMAC() {
 				return nil, fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
 			}
@@ -273,8 +299,22 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 		if hasMeta && slices.Contains(hashes, meta.PolicyHash) {
 			out.PolicyHash = meta.PolicyHash
 		}
+		path := j.Policy
+		choices = append(choices, PolicyChoice{Name: out.Policy.Name(), Hashes: hashes, New: func() (*filter.Policy, error) { return used.Load(path, ports) }})
+		loaded = append(loaded, out.Policy)
 	}
-	pn := policyNoter{job: j, out: out, hashes: hashes, several: len(cfg.Inputs) > 1}
+	for _, path := range j.Policies {
+		p, err := filter.Load(path, ports)
+		if err != nil {
+			return nil, err
+		}
+		choices = append(choices, PolicyChoice{Name: p.Name(), Hashes: policyHashes(p, path, filter.Flags{}, ports), New: func() (*filter.Policy, error) { return filter.Load(path, ports) }})
+		loaded = append(loaded, p)
+	}
+	if len(choices) > 0 {
+		hashes = startPolicy(out, r.headers, choices, loaded)
+	}
+	pn := policyNoter{job: j, out: out, hashes: hashes, choices: choices, several: len(cfg.Inputs) > 1}
 	pn.notes(r.headers)
 	switch {
 	case j.Mode != "":
@@ -298,7 +338,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging %s: must not be negative", aging)
 		}
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes, Policies: choices}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}
@@ -315,8 +355,49 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	// The headers of sections after an input's first frame (a stream
 	// capture's set-policy) are read only now.
 	pn.notes(res.headers)
+	pn.unused()
 	out.Result = res
 	return out, err
+}
+
+// startPolicy sets out's Policy to the one of the job's policies
+// (choices, compiled as loaded) the replay starts with, and returns its
+// hashes: the one the run started with, by the header of its start; none,
+// when the run started without a policy and a later header records a
+// set-policy to one of them; else the first (the job's Policy), a
+// what-if by choice.
+func startPolicy(out *JobResult, hs []capHeader, choices []PolicyChoice, loaded []*filter.Policy) []string {
+	rp, ok := runStart(hs)
+	if !ok {
+		return choices[0].Hashes
+	}
+	if i := matchChoice(choices, rp.hash); i >= 0 {
+		if i > 0 {
+			out.SeedFrom = "policy"
+		}
+		out.Policy, out.PolicyHash = loaded[i], rp.hash
+		return choices[i].Hashes
+	}
+	later := slices.ContainsFunc(hs, func(h capHeader) bool {
+		rp := runPolicyOf(h)
+		return rp.changed && matchChoice(choices, rp.hash) >= 0
+	})
+	if rp.hash == "" && later {
+		out.Policy, out.PolicyHash = nil, ""
+		return []string{""}
+	}
+	return choices[0].Hashes
+}
+
+// runStart returns the policy a header records the run started with (a
+// header of no set-policy's file), if any does.
+func runStart(hs []capHeader) (runPolicy, bool) {
+	for _, h := range hs {
+		if rp := runPolicyOf(h); !rp.changed {
+			return rp, true
+		}
+	}
+	return runPolicy{}, false
 }
 
 // note keeps n in out and tells Job.Notes.
@@ -328,13 +409,16 @@ func (j *Job) note(out *JobResult, n Note) {
 }
 
 // policyNoter says, once per policy a capture header records, when it is
-// not the one the replay runs (hashes; [""] for none): the replay's
-// decisions are then, over the time the run had it, a what-if. With
-// several inputs, each note names its file.
+// not one the replay runs where the run had it (hashes, those of the
+// policy it starts with, [""] for none; choices, those it puts in force
+// at the run's set-policies): the replay's decisions are then, over the
+// time the run had it, a what-if. With several inputs, each note names
+// its file.
 type policyNoter struct {
 	job     *Job
 	out     *JobResult
 	hashes  []string
+	choices []PolicyChoice
 	several bool
 	seen    timeline
 }
@@ -354,6 +438,14 @@ func (pn *policyNoter) notes(hs []capHeader) {
 		switch {
 		case slices.Contains(pn.hashes, rp.hash), rp.hash == "" && !rp.changed:
 			continue // the run's policy, or a run without one (a replay with a policy is a what-if by choice)
+		case rp.changed && matchChoice(pn.choices, rp.hash) >= 0:
+			continue // the replay puts it in force there too
+		case len(pn.choices) > 1 && rp.changed:
+			text = fmt.Sprintf("the run replaced its policy at %s (%s), which is none of this replay's policies (%s): the replay keeps the one in force then, and its decisions after %s are a what-if",
+				rp.since, rp, pn.names(), rp.since)
+		case len(pn.choices) > 1:
+			text = fmt.Sprintf("the capture's run started with a policy (hash %s, seed %d) that is none of this replay's policies (%s): the replay starts with %s, and its decisions are a what-if until it puts in force one the run had",
+				rp.hash, rp.seed, pn.names(), pol.Name())
 		case rp.changed && pol == nil:
 			text = fmt.Sprintf("the run replaced its policy at %s (%s, seed %d); this replay has no policy and forwards everything: decisions after %s are a what-if",
 				rp.since, rp, rp.seed, rp.since)
@@ -366,6 +458,27 @@ func (pn *policyNoter) notes(hs []capHeader) {
 			text = fmt.Sprintf("the policy (%s, hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", pol.Name(), pn.out.PolicyHash, rp.hash)
 		}
 		pn.job.note(pn.out, newNote(NoteWhatIf, where, text))
+	}
+}
+
+// names lists the replay's policies, for a note.
+func (pn *policyNoter) names() string {
+	var ns []string
+	for _, c := range pn.choices {
+		ns = append(ns, c.Name)
+	}
+	return strings.Join(ns, ", ")
+}
+
+// unused warns of each of the job's policies after the first that no
+// header (of the timeline the notes read) records a set-policy to: it
+// decided nothing.
+func (pn *policyNoter) unused() {
+	for _, c := range pn.choices[min(1, len(pn.choices)):] {
+		used := slices.ContainsFunc(pn.seen.ps, func(rp runPolicy) bool { return slices.Contains(c.Hashes, rp.hash) })
+		if !used {
+			pn.job.note(pn.out, warning(NoteHeader, "", fmt.Sprintf("--policy %s (hash %s) is none of the policies the inputs' headers record the run had: it decided nothing", c.Name, c.Hashes[0])))
+		}
 	}
 }
 

@@ -149,7 +149,7 @@ func (x *run) peerChanges(line string, number int, before time.Time) {
 		if !before.IsZero() && before.Before(at) {
 			at = before.Add(-time.Nanosecond)
 		}
-		x.drv.AdvanceTo(at, nil)
+		x.advanceTo(at)
 		if x.setPeer(id, rec.At, rec.Attached) {
 			x.notePeer(id, rec.At, rec.Attached, rec.Peer, rec.Reason)
 			x.res.PeerChanges++
