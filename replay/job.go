@@ -362,12 +362,16 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 
 // startPolicy sets out's Policy to the one of the job's policies
 // (choices, compiled as loaded) the replay starts with, and returns its
-// hashes: the one the run started with, by the header of its start; none,
-// when the run started without a policy and a later header records a
-// set-policy to one of them; else the first (the job's Policy), a
+// hashes: the one the run started with, by the header of its start (or,
+// when the inputs start at a set-policy's file, the one it put in force);
+// none, when the run started without a policy and a later header records
+// a set-policy to one of them; else the first (the job's Policy), a
 // what-if by choice.
 func startPolicy(out *JobResult, hs []capHeader, choices []PolicyChoice, loaded []*filter.Policy) []string {
 	rp, ok := runStart(hs)
+	if !ok {
+		rp, ok = earliestSetPolicy(hs)
+	}
 	if !ok {
 		return choices[0].Hashes
 	}
@@ -382,7 +386,7 @@ func startPolicy(out *JobResult, hs []capHeader, choices []PolicyChoice, loaded 
 		rp := runPolicyOf(h)
 		return rp.changed && matchChoice(choices, rp.hash) >= 0
 	})
-	if rp.hash == "" && later {
+	if !rp.changed && rp.hash == "" && later {
 		out.Policy, out.PolicyHash = nil, ""
 		return []string{""}
 	}

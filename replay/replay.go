@@ -620,6 +620,14 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		start = r.Start()
 	}
 	observers := slices.Clone(rc.Observers)
+	hashes := slices.Clone(rc.PolicyHashes)
+	if hashes == nil {
+		hashes = []string{""}
+		if fp, ok := rc.Policy.(*filter.Policy); ok {
+			hashes = []string{fp.Hash()}
+		}
+	}
+	from, midRun := startsAtSetPolicy(r.headers, hashes)
 	var sink *capture.Sink
 	if rc.Capture != nil {
 		cfg := *rc.Capture
@@ -627,12 +635,19 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		if cfg.Meta.Start.IsZero() {
 			cfg.Meta.Start = start
 		}
+		cfg.Meta.Extra = maps.Clone(cfg.Meta.Extra)
+		if cfg.Meta.Extra == nil {
+			cfg.Meta.Extra = map[string]string{}
+		}
 		if recordsPeers(r.headers) { // the replay notes them too: say so, for a replay of it
-			cfg.Meta.Extra = maps.Clone(cfg.Meta.Extra)
-			if cfg.Meta.Extra == nil {
-				cfg.Meta.Extra = map[string]string{}
-			}
 			cfg.Meta.Extra[capture.PeersKey] = capture.PeersRecorded
+		}
+		if midRun { // its first file starts where the inputs' did, and says so
+			name := from.name
+			if fp, ok := rc.Policy.(*filter.Policy); ok {
+				name = fp.Name()
+			}
+			setPolicyMeta(&cfg.Meta, name, from.since)
 		}
 		var err error
 		if sink, err = capture.Open(cfg); err != nil {
@@ -652,14 +667,11 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		policy:      rc.Policy,
 		ignoreEdits: rc.IgnoreEdits,
 		sink:        sink,
-		hashes:      slices.Clone(rc.PolicyHashes),
+		hashes:      hashes,
 		choices:     rc.Policies,
 	}
-	if x.hashes == nil {
-		x.hashes = []string{""}
-		if fp, ok := rc.Policy.(*filter.Policy); ok {
-			x.hashes = []string{fp.Hash()}
-		}
+	if midRun { // Policy is that set-policy's, in force from the start
+		x.scheduled = map[switchKey]bool{{from.since, from.hash}: true}
 	}
 	for _, c := range rc.Policies {
 		for _, h := range c.Hashes {
@@ -699,7 +711,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	// on (sectionPeers), as a VM may have come in between.
 	for _, h := range r.headers {
 		if h.meta.Part == 0 {
-			x.headerPeers(h.path, h.meta)
+			x.headerPeers(h.path, h.meta, 0)
 		}
 	}
 	if x.peers && sink != nil {
@@ -862,7 +874,7 @@ func (x *run) packet(s *source) {
 			h := capHeader{s.in.Path, s.meta}
 			x.runs.add(h)
 			x.scheduleSwitch(h, p)
-			x.sectionPeers(s)
+			x.sectionPeers(s, p)
 		}
 		x.edits(s, p)
 		if p.Dir == capture.DirOut {

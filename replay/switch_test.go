@@ -216,3 +216,40 @@ func TestJobFlagsRepeatedPolicy(t *testing.T) {
 		t.Errorf("got Policy %q, Policies %q, seed given %v; want p1.yaml, [p2.yaml p3.yaml], true", j.Policy, j.Policies, j.Faults.SeedGiven())
 	}
 }
+
+// The file a set-policy started, replayed alone with its policy (given
+// alone or after the run's first), starts with that policy in force, as
+// the file did: the replay writes one file, whose header says when the
+// policy took over, rather than an empty one under another policy first.
+func TestJobReplayOfTheSetPolicysFileStartsWithItsPolicy(t *testing.T) {
+	dir := t.TempDir()
+	live := switchRun(t, dir)
+	q1 := writeFile(t, dir, "q1.yaml", switchFirst)
+	q2 := writeFile(t, dir, "q2.yaml", switchSecond)
+	for _, tc := range []struct {
+		name     string
+		policies []string
+	}{
+		{"its-policy", []string{q2}},
+		{"both-policies", []string{q1, q2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.pcapng")
+			res, err := (&Job{Files: live[1:], Policy: tc.policies[0], Policies: tc.policies[1:], Output: out}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := "none"
+			if res.Policy != nil {
+				first = res.Policy.Name()
+			}
+			if len(res.Files) != 1 || len(res.Switches) != 0 || first != q2 {
+				t.Fatalf("got files %v, switches %+v, first policy %s; want one file, no switch, %s from the start", res.Files, res.Switches, first, q2)
+			}
+			_, fm := capturetest.Section(t, res.Files[0])
+			if fm.PolicyHash != mustPolicy(t, switchSecond, nil).Hash() || fm.Extra["policy-since"] != "10ms" || fm.Extra["policy-name"] != q2 {
+				t.Errorf("the output's header %+v, want the second policy's hash, since 10ms, named %s", fm, q2)
+			}
+		})
+	}
+}

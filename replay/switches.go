@@ -34,6 +34,41 @@ type pendingSwitch struct {
 	choice int    // in run.choices
 }
 
+// setPolicyMeta makes m the header of a file a set-policy started, as
+// serve's capture writes it: the policy's name and when it took over.
+// m.Extra must not be nil.
+func setPolicyMeta(m *capture.Meta, name string, since time.Duration) {
+	if name != "" {
+		m.Extra["policy-name"] = name
+	}
+	m.Extra["policy-since"] = since.String()
+}
+
+// startsAtSetPolicy returns the set-policy whose file the inputs start
+// at, when no input holds the run's start (no header but set-policies'),
+// and the replay's first policy is that set-policy's (its hashes hold the
+// header's): the replay starts with it in force, as the file did, rather
+// than putting it in force again.
+func startsAtSetPolicy(hs []capHeader, hashes []string) (runPolicy, bool) {
+	if _, ok := runStart(hs); ok {
+		return runPolicy{}, false
+	}
+	first, ok := earliestSetPolicy(hs)
+	return first, ok && first.hash != "" && slices.Contains(hashes, first.hash)
+}
+
+// earliestSetPolicy returns the earliest set-policy the headers record.
+func earliestSetPolicy(hs []capHeader) (runPolicy, bool) {
+	var first runPolicy
+	found := false
+	for _, h := range hs {
+		if rp := runPolicyOf(h); rp.changed && (!found || rp.since < first.since) {
+			first, found = rp, true
+		}
+	}
+	return first, found
+}
+
 // String describes sw as the replay summary lists it.
 func (sw Switch) String() string {
 	s := fmt.Sprintf("at %s (%s): %s (hash %s, seed %d)", sw.Since, filepath.Base(sw.Input), sw.Policy, sw.Hash, sw.Seed)
@@ -146,8 +181,7 @@ func (x *run) switchPolicy(p pendingSwitch) {
 		m.Extra = map[string]string{}
 	}
 	m.Seed, m.PolicyHash = pol.Seed(), p.key.hash
-	m.Extra["policy-name"] = c.Name
-	m.Extra["policy-since"] = p.key.since.String()
+	setPolicyMeta(&m, c.Name, p.key.since)
 	if _, err := x.sink.SetMeta(m); err != nil {
 		x.res.Switches[len(x.res.Switches)-1].Err = "the policy is in force, but the output could not start a file for it: " + err.Error()
 	}
