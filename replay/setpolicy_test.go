@@ -45,7 +45,7 @@ func setPolicyRun(t *testing.T, dir string) (first, second *filter.Policy, files
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "run.pcapng")
-	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: first.Seed(), PolicyHash: first.Hash()}
+	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: first.Seed(), PolicyHash: first.Hash(), Extra: map[string]string{"mode": "hub"}}
 	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Meta: meta})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func setPolicyRun(t *testing.T, dir string) (first, second *filter.Policy, files
 	sim.AdvanceTo(10 * time.Millisecond)
 	sim.Core().SetPolicy(second)
 	m2 := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: second.Seed(), PolicyHash: second.Hash(),
-		Extra: map[string]string{"policy-name": "p2.yaml", "policy-since": sim.Now().String()}}
+		Extra: map[string]string{"mode": "hub", "policy-name": "p2.yaml", "policy-since": sim.Now().String()}}
 	if _, err := sink.SetMeta(m2); err != nil {
 		t.Fatal(err)
 	}

@@ -253,3 +253,70 @@ func TestJobReplayOfTheSetPolicysFileStartsWithItsPolicy(t *testing.T) {
 		})
 	}
 }
+
+// A file the hub began mid-run, replayed without the files before it, is
+// no reproduction, and the replay says so, with how to reproduce the run:
+// in switch mode the live hub had learned MACs the replay has not (the
+// unicast to a floods to c, and takes a draw there); after a rotation,
+// the policy's draws had run. With the files from the run's start there
+// is no such note (TestJobReplaysEachPolicyWhereTheRunHadIt), nor for a
+// set-policy's file in hub mode (TestJobSetPolicyRunIsAWhatIf).
+func TestJobSaysAFileBegunMidRunIsAWhatIf(t *testing.T) {
+	t.Run("switch-mode-set-policy", func(t *testing.T) {
+		dir := t.TempDir()
+		live := switchRun(t, dir)
+		q2 := writeFile(t, dir, "q2.yaml", switchSecond)
+		out := filepath.Join(t.TempDir(), "out.pcapng")
+		res, err := (&Job{Files: live[1:], Policy: q2, Output: out}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(res.Notes, func(n Note) bool { return n.Kind == NoteWhatIf && n.Input == live[1] })
+		if i < 0 {
+			t.Fatalf("got notes %q, want a what-if note on %s", res.Notes, live[1])
+		}
+		for _, want := range []string{"after its set-policy at 10ms", "may flood", "from " + live[0] + " on", "--policy FIRST.yaml --policy q2.yaml"} {
+			if !strings.Contains(res.Notes[i].Text, want) {
+				t.Errorf("got note %q, want it to say %q", res.Notes[i].Text, want)
+			}
+		}
+		if n := sameRecords(t, live[1:], res.Files, capture.DirIn); n == 0 {
+			t.Errorf("the replay's decisions are all the run's: the scenario shows no flooding")
+		}
+	})
+	t.Run("hub-mode-rotated-part", func(t *testing.T) {
+		dir := t.TempDir()
+		ports := []string{"a", "b"}
+		pol := mustPolicy(t, firstPolicy, ports)
+		meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash(), Extra: map[string]string{"mode": "hub"}}
+		sink, err := capture.Open(capture.Config{Path: filepath.Join(dir, "run.pcapng"), Overflow: capture.OverflowBlock, Meta: meta, RotatePackets: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
+		for i := range 8 {
+			sim.SendAt(time.Duration(i)*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, switchMACa, "a"))
+		}
+		sim.Drain()
+		if err := sink.Close(); err != nil {
+			t.Fatal(err)
+		}
+		files := sink.Files()
+		p1 := writeFile(t, dir, "p1.yaml", firstPolicy)
+		for _, tc := range []struct {
+			files []string
+			note  bool
+		}{{files, false}, {files[1:], true}} {
+			res, err := (&Job{Files: tc.files, Policy: p1}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.ContainsFunc(res.Notes, func(n Note) bool {
+				return n.Kind == NoteWhatIf && strings.Contains(n.Text, "draws, rate queues and counters had run") && strings.Contains(n.Text, "from "+files[0]+" on")
+			})
+			if got != tc.note {
+				t.Errorf("replaying %v: got notes %q, want a note on the policy's draws: %v", tc.files, res.Notes, tc.note)
+			}
+		}
+	})
+}
