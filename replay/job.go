@@ -341,6 +341,9 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if n, ok := midRunNote(r.headers, out.Mode); ok {
 		j.note(out, n)
 	}
+	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
+		j.note(out, foreignNote(fs, hasMeta && !meta.Start.IsZero()))
+	}
 	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes, Policies: choices}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
@@ -452,6 +455,26 @@ func midRunNote(hs []capHeader, mode hub.Mode) (Note, bool) {
 		"To reproduce the run, replay its files from %s on, in order, %s",
 		strings.Join(at, ", "), strings.Join(why, "; "), first, how)
 	return newNote(NoteWhatIf, h.path, text), true
+}
+
+// foreignNote says that a policy's decisions over inputs with no l2hub
+// header (classic pcap, another tool's pcapng: paths) are a what-if:
+// nothing in them records the run's verdicts, seed, policy, start or
+// edits, nor which way a frame went. started: an l2hub input's header
+// gives the policy's time zero, else it is the first frame.
+func foreignNote(paths []string, started bool) Note {
+	input, what := "", strings.Join(paths, ", ")+" have"
+	if len(paths) == 1 {
+		input, what = paths[0], "it has"
+	}
+	text := what + " no l2hub capture header: nothing records the run's verdicts, seed, policy, start or edits, " +
+		"nor which frames a VM sent and which it received, so the policy's decisions are a what-if, not the run's"
+	if !started {
+		text += ": policy time counts from the first frame, not from the hub's start"
+	}
+	text += "; a copy the hub delivered late (a delay) may be replayed again as a frame sent; edits made while it ran are unknown " +
+		"(capture with l2hub serve to a .pcapng file to replay a run faithfully)"
+	return newNote(NoteWhatIf, input, text)
 }
 
 // cmpOr returns a, or b when a is empty.

@@ -76,7 +76,8 @@ type Replayer struct {
 	auto    bool // one foreign input, no MACs given: a port per source MAC
 	ports   []portSpec
 	notes   []Note
-	snaplen int // the most of a frame any input's interfaces record (0: no limit)
+	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
+	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -127,6 +128,9 @@ func Open(cfg Config) (*Replayer, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if !src.l2hub {
+			r.foreign = append(r.foreign, in.Path)
 		}
 		n := 0
 		for src.advance() {
@@ -400,6 +404,10 @@ func (r *Replayer) Ports() []string {
 // PerMAC reports whether ports are made per source MAC (one foreign input
 // and no Config.MACs): their names are "m" and the MAC in hex.
 func (r *Replayer) PerMAC() bool { return r.auto }
+
+// Foreign returns the inputs that are not l2hub captures (classic pcap,
+// another tool's pcapng): nothing in them records the run's decisions.
+func (r *Replayer) Foreign() []string { return r.foreign }
 
 // Notes returns remarks from Open worth showing a user (conflicting headers).
 func (r *Replayer) Notes() []Note { return r.notes }
