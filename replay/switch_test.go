@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +38,12 @@ var (
 // and at 10ms a set-policy puts switchSecond in force (the new file's
 // header says so). Then b sends a unicast to a, which the switch forwards
 // to a alone, and 20 broadcasts, whose copies to c lose half.
-func switchRun(t *testing.T, dir string) []string {
+func switchRun(t *testing.T, dir string) []string { return switchRunTo(t, dir, false) }
+
+// switchRunTo is switchRun; with stream, the run captures to a stream (as
+// serve --capture - does), where the set-policy starts a section, and
+// the stream is kept in dir/run.pcapng.
+func switchRunTo(t *testing.T, dir string, stream bool) []string {
 	t.Helper()
 	ports := []string{"a", "b", "c"}
 	first := mustPolicy(t, switchFirst, ports)
@@ -53,7 +59,13 @@ func switchRun(t *testing.T, dir string) []string {
 		return m
 	}
 	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: first.Seed(), PolicyHash: first.Hash(), Extra: extra()}
-	sink, err := capture.Open(capture.Config{Path: filepath.Join(dir, "run.pcapng"), Overflow: capture.OverflowBlock, Meta: meta})
+	cfg := capture.Config{Path: filepath.Join(dir, "run.pcapng"), Overflow: capture.OverflowBlock, Meta: meta}
+	var buf bytes.Buffer
+	if stream {
+		cfg.Path = capture.Stdout
+		cfg.Create = func(string) (io.WriteCloser, error) { return memFile{&buf}, nil }
+	}
+	sink, err := capture.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +87,9 @@ func switchRun(t *testing.T, dir string) []string {
 	sim.Drain()
 	if err := sink.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if stream {
+		return []string{writeFile(t, dir, "run.pcapng", buf.String())}
 	}
 	return sink.Files()
 }
@@ -319,4 +334,27 @@ func TestJobSaysAFileBegunMidRunIsAWhatIf(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A run captured to a stream holds its set-policy as a new section of
+// the one file: replayed with both policies, every record is the run's,
+// and the replay's output, a file, starts a new file at the switch.
+func TestJobReplaysASetPolicyInAStream(t *testing.T) {
+	dir := t.TempDir()
+	live := switchRunTo(t, dir, true)
+	q1 := writeFile(t, dir, "q1.yaml", switchFirst)
+	q2 := writeFile(t, dir, "q2.yaml", switchSecond)
+	res, err := (&Job{Files: live, Policy: q1, Policies: []string{q2}, Output: filepath.Join(t.TempDir(), "out.pcapng")}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := append(slices.Clone(res.Notes), res.Warnings()...); len(notes) > 0 {
+		t.Errorf("got notes %q, want none", notes)
+	}
+	if len(res.Switches) != 1 || len(res.Files) != 2 {
+		t.Fatalf("got switches %+v, files %v; want one switch, two files", res.Switches, res.Files)
+	}
+	if n := sameRecords(t, live, res.Files); n > 0 {
+		t.Errorf("%d records differ from the run's", n)
+	}
 }
