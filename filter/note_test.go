@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/hub"
 )
 
 // A drop's note shows a draw below p, even when the draw rounds to p at
@@ -71,6 +73,41 @@ func TestRateOverflowNoteGivesTheWait(t *testing.T) {
 		want := "overflow (rate=10Mbit wait=" + (9 * time.Millisecond).String() + " > queue " + (8 * time.Millisecond).String() + ")"
 		if got := d.Notes[0].String(); got != "rule r: "+want {
 			t.Errorf("got note %q, want %q", got, "rule r: "+want)
+		}
+	}
+}
+
+// The notes of acting rules (drops with their draw, overflows with their
+// wait) are values formatted only when read: deciding costs no allocation.
+func TestDecideActingAllocs(t *testing.T) {
+	p := mustParse(t, `seed: 1
+rules:
+  - {name: loss, match: {link: a->b}, loss: 30%}
+  - {name: dup, match: {link: a->b}, duplicate: 30%}
+  - {name: rot, match: {link: a->b}, corrupt: {probability: 30%, bits: 2}}
+  - {name: thin, match: {link: a->b}, rate: {rate: 1Mbit, burst: 200B, queue: 300B}}
+  - {name: wan, match: {link: a->b}, delay: 1ms±500us, reorder: {probability: 30%, gap: 2}}
+`)
+	f := plain()
+	var d hub.Decision
+	now := time.Duration(0)
+	for range 100 { // first sight of the link, and the scratch space's growth
+		now += 100 * time.Microsecond
+		d.Reset()
+		p.Decide(now, link("a", "b"), f, &d)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		now += 100 * time.Microsecond
+		d.Reset()
+		p.Decide(now, link("a", "b"), f, &d)
+	})
+	if allocs != 0 {
+		t.Errorf("got %v allocations per acting Decide, want 0", allocs)
+	}
+	st := p.Stats()
+	for _, r := range st.Rules {
+		if r.Dropped+r.Duplicated+r.Corrupted+r.Overflowed+r.Delayed == 0 {
+			t.Errorf("rule %s did not act: %+v", r.Rule, r)
 		}
 	}
 }
