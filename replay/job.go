@@ -29,7 +29,7 @@ type Job struct {
 	// Ports are NAME=FILE (the file's port is NAME; the file is added if it
 	// is not among Files) and NAME=MAC (frames from MAC enter port NAME).
 	Ports  []string
-	Policy string        // policy file; "" for none
+	Policy string        // policy file (the run's own, the first of several); "" for none
 	Faults *filter.Flags // quick-test fault flags, applied to Policy; nil for none
 	// Policies are more policy files (a repeated --policy): those a run's
 	// ctl set-policy put in force, each read as set-policy reads it (a
