@@ -94,7 +94,7 @@ func TestGoldenFromHubtest(t *testing.T) {
 		"0s c out ",
 		"1ms b in ",
 		"1ms c out ",
-		"3ms a in a->c: rule twice: duplicate (p=1 draw=0.2497 copies=1)",
+		"3ms a in a->c: rule twice: duplicate (p=1 draw=0.249732 copies=1)",
 		"3ms b out ",
 		"3ms c out ",
 		"3ms c out rule twice: duplicate (copy 1)",

@@ -100,6 +100,10 @@ func (f *Flags) SeedGiven() bool { return f.seedSet }
 // SetSeed sets the seed as --seed does (replay takes a capture's).
 func (f *Flags) SetSeed(seed uint64) { f.seed, f.seedSet = seed, true }
 
+// ClearSeed forgets --seed, as if it had not been given (replay compares
+// the texts of equal policies, with and without it).
+func (f *Flags) ClearSeed() { f.seed, f.seedSet = 0, false }
+
 // String renders the flags as given, for Describe.
 func (f *Flags) String() string {
 	var parts []string

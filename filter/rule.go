@@ -94,10 +94,10 @@ const maxCorruptBits = 64
 // flipped: up to four as values, more as text made at once.
 var (
 	corruptLayouts = [...]string{
-		"p=%v draw=%4 bits=%d",
-		"p=%v draw=%4 bits=%d,%d",
-		"p=%v draw=%4 bits=%d,%d,%d",
-		"p=%v draw=%4 bits=%d,%d,%d,%d",
+		"p=%v draw=%v bits=%d",
+		"p=%v draw=%v bits=%d,%d",
+		"p=%v draw=%v bits=%d,%d,%d",
+		"p=%v draw=%v bits=%d,%d,%d,%d",
 	}
 	// delayLayouts by jitter (none, uniform, normal) and whether FIFO
 	// order held the copy back: index 2*jitter + held.
@@ -277,7 +277,19 @@ func appendP(b []byte, key string, v float64) []byte {
 
 func appendDraw(b []byte, v float64) []byte {
 	b = append(b, " draw="...)
-	return strconv.AppendFloat(b, v, 'g', 4, 64)
+	return strconv.AppendFloat(b, shownDraw(v), 'g', -1, 64)
+}
+
+// shownDraw is a draw in [0,1) as notes show it: cut, not rounded, to 6
+// significant digits, so that a draw below p never shows as p (0.0499996
+// shows as 0.0499996, not 0.05) and the verdict can be checked from the
+// note. Notes format it in its shortest form (%v), which is those digits.
+func shownDraw(u float64) float64 {
+	if !(u > 0) || math.IsInf(u, 0) {
+		return u
+	}
+	scale := math.Pow(10, 5-math.Floor(math.Log10(u)))
+	return math.Floor(u*scale) / scale
 }
 
 // apply runs the rule's impairments on a frame it matched: MTU, drop, loss,
@@ -305,7 +317,7 @@ func (r *rule) apply(e *eval, rl *ruleLink) bool {
 		u := rl.rand().Float64()
 		if u < r.loss.p {
 			r.c.dropped.Add(1)
-			e.dropFrame(note(r.name, "drop", hub.NoteArgs{Layout: "p=%v draw=%4", F: [5]float64{r.loss.p, u}}))
+			e.dropFrame(note(r.name, "drop", hub.NoteArgs{Layout: "p=%v draw=%v", F: [5]float64{r.loss.p, shownDraw(u)}}))
 			return true
 		}
 	case lossGE:
@@ -316,8 +328,8 @@ func (r *rule) apply(e *eval, rl *ruleLink) bool {
 			}
 			r.c.dropped.Add(1)
 			e.dropFrame(note(r.name, "drop", hub.NoteArgs{
-				Layout: "gemodel p=%v r=%v 1-h=%v 1-k=%v state=%s draw=%4",
-				F:      [5]float64{r.loss.p, r.loss.r, r.loss.bad, r.loss.good, u},
+				Layout: "gemodel p=%v r=%v 1-h=%v 1-k=%v state=%s draw=%v",
+				F:      [5]float64{r.loss.p, r.loss.r, r.loss.bad, r.loss.good, shownDraw(u)},
 				S:      state,
 			}))
 			return true
@@ -379,7 +391,7 @@ func (r *rule) duplicate(e *eval, rl *ruleLink) {
 	e.d.Copies = cs
 	r.c.duplicated.Add(uint64(added))
 	e.d.Notes = append(e.d.Notes, note(r.name, "duplicate", hub.NoteArgs{
-		Layout: "p=%v draw=%4 copies=%d", F: [5]float64{r.dup.p, u}, N: [4]int64{int64(added)},
+		Layout: "p=%v draw=%v copies=%d", F: [5]float64{r.dup.p, shownDraw(u)}, N: [4]int64{int64(added)},
 	}))
 }
 
@@ -408,7 +420,7 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 		bits := min(r.corrupt.bits, nbits)
 		out := e.cloneFrame(src)
 		var chosen [maxCorruptBits]int
-		args := hub.NoteArgs{F: [5]float64{r.corrupt.p, u}}
+		args := hub.NoteArgs{F: [5]float64{r.corrupt.p, shownDraw(u)}}
 		for k := 0; k < bits; k++ {
 			pos := rng.IntN(nbits)
 			for slices.Contains(chosen[:k], pos) {
@@ -454,7 +466,7 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 				if u := rng.Float64(); u < ro.p {
 					rl.reorder = 0
 					e.addCopyNote(c, note(r.name, "reorder", hub.NoteArgs{
-						Layout: "p=%v draw=%4 gap=%d", F: [5]float64{ro.p, u}, N: [4]int64{ro.gap},
+						Layout: "p=%v draw=%v gap=%d", F: [5]float64{ro.p, shownDraw(u)}, N: [4]int64{ro.gap},
 					}))
 					continue
 				}
@@ -521,7 +533,7 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 		if wait > rc.queueNs {
 			r.c.overflowed.Add(1)
 			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", hub.NoteArgs{
-				Layout: "rate=%s queue=%dB", S: rc.rateText, N: [4]int64{rc.queue},
+				Layout: "rate=%s wait=%t > queue %t", S: rc.rateText, N: [4]int64{int64(wait), int64(rc.queueNs)},
 			}))
 			continue
 		}

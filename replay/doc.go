@@ -23,8 +23,13 @@
 //     records' comments hold (filter.Edit), are made again at their run
 //     times (RunConfig.IgnoreEdits leaves them out). A run's set-policy
 //     starts a section whose header records the new policy and when it
-//     took over: a replay runs one policy throughout, and its Notes and
-//     EditResult.WhatIf say which decisions and edits are a what-if. A
+//     took over: a replay given that policy (RunConfig.Policies) puts it
+//     in force there, afresh, on the same core (its learned MACs, its
+//     waiting copies), as the live hub did, so that replaying a run's
+//     files in order with each of its policies reproduces every decision;
+//     where it has not the run's policy, it keeps the one in force, and
+//     its Notes and EditResult.WhatIf say which decisions and edits are a
+//     what-if. A
 //     header another tool rewrote (mergecap) is still read, and each
 //     section's records are checked against its statistics blocks.
 //   - a record cut short (a snaplen) is given to the hub at its length on

@@ -182,7 +182,7 @@ func (x *run) makeEdit(s *source, line string, number int, before time.Time, tra
 			if !before.IsZero() && before.Before(at) {
 				at = before.Add(-time.Nanosecond)
 			}
-			x.drv.AdvanceTo(at, nil)
+			x.advanceTo(at)
 			if err := x.applyEdit(e); err != nil {
 				r.Err = err.Error()
 			} else {

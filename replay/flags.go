@@ -21,6 +21,7 @@ type JobFlags struct {
 	ProgressBar   string // auto, always or never
 	mode          string
 	aging         time.Duration
+	policies      []string
 	faults        filter.Flags
 	changed       func(string) bool
 }
@@ -28,7 +29,8 @@ type JobFlags struct {
 // Register adds replay's flags to fs.
 func (f *JobFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.Output, "output", "o", "", "write what each port received (and sent) to `file` (pcapng; classic pcap if it ends in .pcap)")
-	fs.StringVar(&f.Policy, "policy", "", "fault policy `file` (YAML; see filter/POLICY.md)")
+	fs.StringArrayVar(&f.policies, "policy", nil, "fault policy `file` (YAML; see filter/POLICY.md); repeat it for a run whose ctl set-policy replaced its policy: "+
+		"the first is the run's own (the fault flags and --seed apply to it), and each is put in force where a capture header records the run had it")
 	fs.StringArrayVarP(&f.Ports, "port", "p", nil, "NAME=FILE names a pcap file's port; NAME=MAC sends a source MAC's frames to port NAME (repeatable)")
 	fs.StringVar(&f.mode, "mode", "", "forwarding mode: switch (the default) or hub; default the capture's when it records one")
 	fs.DurationVar(&f.aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default, or 0: the capture's, else %s)", hub.DefaultAgingTime))
@@ -49,6 +51,9 @@ func (f *JobFlags) Register(fs *pflag.FlagSet) {
 func (f *JobFlags) Resolve(files []string) (*Job, error) {
 	job := f.Job
 	job.Files, job.Faults = files, &f.faults
+	if len(f.policies) > 0 {
+		job.Policy, job.Policies = f.policies[0], f.policies[1:]
+	}
 	if f.changed != nil && f.changed("mode") {
 		if _, err := hub.ParseMode(f.mode); err != nil {
 			return nil, fmt.Errorf("--mode: %w", err)

@@ -29,8 +29,15 @@ type Job struct {
 	// Ports are NAME=FILE (the file's port is NAME; the file is added if it
 	// is not among Files) and NAME=MAC (frames from MAC enter port NAME).
 	Ports  []string
-	Policy string        // policy file; "" for none
-	Faults *filter.Flags // quick-test fault flags; nil for none
+	Policy string        // policy file (the run's own, the first of several); "" for none
+	Faults *filter.Flags // quick-test fault flags, applied to Policy; nil for none
+	// Policies are more policy files (a repeated --policy): those a run's
+	// ctl set-policy put in force, each read as set-policy reads it (a
+	// file alone). The replay puts each in force where the capture
+	// headers record its set-policy, as Policy too: replaying a run's
+	// files in order with every policy it had reproduces every decision
+	// (RunConfig.Policies).
+	Policies []string
 	// Mode is the forwarding mode; "" takes the capture's, else switch.
 	Mode string
 	// Aging is the switch's aging time; nil or 0 takes the capture's, else
@@ -52,7 +59,10 @@ type Job struct {
 // JobResult is what Job.Run did, for the summary.
 type JobResult struct {
 	*Result
-	Policy *filter.Policy // nil without one
+	// Policy is the policy the replay starts with: nil without one (or
+	// when the run started without one and a set-policy put one of the
+	// job's in force).
+	Policy *filter.Policy
 	// PolicyHash is Policy's hash as a capture header records it: the one
 	// of its equal texts (with or without the capture's seed as a flag)
 	// that the first header records, if one does.
@@ -108,38 +118,57 @@ func (j *Job) Config() (Config, error) {
 // second policy takes that policy's seed. A seed equal to the policy's
 // own is not lent either: as a flag it would change the policy's text,
 // and so its hash, and not its decisions. hashes are those a capture
-// header records for a policy equal to it: its own and, when its seed is
-// its file's, the text of a run given --seed of that same seed.
-func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, err error) {
+// header records for a policy equal to it (policyHashes).
+//
+// It returns the flags it loaded the policy with (the lent seed set), so
+// that the policy can be compiled afresh.
+func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, used filter.Flags, err error) {
 	var faults filter.Flags
 	if j.Faults != nil {
 		faults = *j.Faults
 	}
-	load := func(seed *uint64) (*filter.Policy, error) {
-		f := faults
-		if seed != nil {
-			f.SetSeed(*seed)
-		}
-		return f.Load(j.Policy, ports)
+	if pol, err = faults.Load(j.Policy, ports); err != nil {
+		return nil, nil, faults, err
 	}
-	if pol, err = load(nil); err != nil {
-		return nil, nil, err
-	}
-	hashes = []string{pol.Hash()}
-	if !faults.SeedGiven() {
-		own := pol.Seed()
-		if alt, err := load(&own); err == nil && alt.Hash() != pol.Hash() {
-			hashes = append(hashes, alt.Hash())
-		}
-	}
+	hashes = policyHashes(pol, j.Policy, faults, ports)
 	recorded := slices.ContainsFunc(hs, func(h capHeader) bool { return slices.Contains(hashes, h.meta.PolicyHash) })
 	if lend == nil || faults.SeedGiven() || recorded || pol.Seed() == *lend {
-		return pol, hashes, nil
+		return pol, hashes, faults, nil
 	}
-	if pol, err = load(lend); err != nil {
-		return nil, nil, err
+	lent := faults
+	lent.SetSeed(*lend)
+	if pol, err = lent.Load(j.Policy, ports); err != nil {
+		return nil, nil, faults, err
 	}
-	return pol, []string{pol.Hash()}, nil
+	return pol, policyHashes(pol, j.Policy, faults, ports), lent, nil
+}
+
+// policyHashes returns the hashes a capture header records for a policy
+// that decides as pol does, pol being the policy file at path ("" for
+// none) with flags: pol's own and, when pol's seed is the file's, those
+// of the same flags with --seed of that seed and without --seed. Serve
+// hashes the policy's text as given, and --seed equal to the file's seed
+// changes the text (a "# flags: --seed N" line), not the decisions.
+func policyHashes(pol *filter.Policy, path string, flags filter.Flags, ports []string) []string {
+	hashes := []string{pol.Hash()}
+	bare := flags
+	bare.ClearSeed()
+	own, err := bare.Load(path, ports)
+	if err != nil || own.Seed() != pol.Seed() {
+		return hashes
+	}
+	seeded := bare
+	seeded.SetSeed(own.Seed())
+	alts := []*filter.Policy{own}
+	if p, err := seeded.Load(path, ports); err == nil {
+		alts = append(alts, p)
+	}
+	for _, p := range alts {
+		if !slices.Contains(hashes, p.Hash()) {
+			hashes = append(hashes, p.Hash())
+		}
+	}
+	return hashes
 }
 
 // macLike matches what is meant as a MAC address: six (or eight) groups of
@@ -163,23 +192,30 @@ func (j *Job) Check() error {
 			return fmt.Errorf("--points: %w", err)
 		}
 	}
+	if len(j.Policies) > 0 && j.Policy == "" {
+		return errors.New("more policies than one need the first, the run's own (Job.Policy)")
+	}
 	cfg, err := j.Config()
 	if err != nil {
 		return err
 	}
 	inputs := []samefile.Input{{Path: j.Policy, What: "policy"}}
+	for _, p := range j.Policies {
+		inputs = append(inputs, samefile.Input{Path: p, What: "policy"})
+	}
 	for _, in := range cfg.Inputs {
 		inputs = append(inputs, samefile.Input{Path: in.Path, What: "capture"})
 	}
 	if err := samefile.Check("-o", j.Output, inputs...); err != nil {
 		return err
 	}
-	// Replay's capture neither rotates nor splits per port, but a write
-	// that fails goes on in the sequence's next file (out-0001.pcapng).
-	for _, in := range inputs[1:] {
+	// Replay's capture neither rotates by size nor splits per port, but
+	// a set-policy made again, or a write that fails, goes on in the
+	// sequence's next file (out-0001.pcapng).
+	for _, in := range inputs[1+len(j.Policies):] {
 		if n, ok := rotatedPart(j.Output, in.Path); ok {
 			if next := capture.RotatedPath(j.Output, n); samefile.Same(next, in.Path) {
-				return fmt.Errorf("-o %s: after a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
+				return fmt.Errorf("-o %s: after a set-policy or a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
 			}
 		}
 	}
@@ -236,13 +272,24 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	switch {
 	case faults.SeedGiven():
 		out.SeedFrom = "--seed"
+	case len(j.Policies) > 0 && withPolicy:
+		// Several policies: the first is the run's first, which lends
+		// its seed only from the header of the run's start.
+		if rp, ok := runStart(r.headers); ok && rp.hash != "" {
+			lend = &rp.seed
+			out.SeedFrom = "capture"
+		}
 	case hasMeta && meta.PolicyHash != "" && withPolicy:
 		lend = &meta.Seed
 		out.SeedFrom = "capture"
 	}
 	hashes := []string{""}
+	var choices []PolicyChoice
+	var loaded []*filter.Policy
+	ports := r.Ports()
 	if withPolicy {
-		if out.Policy, hashes, err = j.loadPolicy(r.Ports(), lend, r.headers); err != nil {
+		var used filter.Flags
+		if out.Policy, hashes, used, err = j.loadPolicy(ports, lend, r.headers); err != nil {
 			if r.PerMAC() {
 				return nil, fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
 			}
@@ -252,8 +299,22 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 		if hasMeta && slices.Contains(hashes, meta.PolicyHash) {
 			out.PolicyHash = meta.PolicyHash
 		}
+		path := j.Policy
+		choices = append(choices, PolicyChoice{Name: out.Policy.Name(), Hashes: hashes, New: func() (*filter.Policy, error) { return used.Load(path, ports) }})
+		loaded = append(loaded, out.Policy)
 	}
-	pn := policyNoter{job: j, out: out, hashes: hashes, several: len(cfg.Inputs) > 1}
+	for _, path := range j.Policies {
+		p, err := filter.Load(path, ports)
+		if err != nil {
+			return nil, err
+		}
+		choices = append(choices, PolicyChoice{Name: p.Name(), Hashes: policyHashes(p, path, filter.Flags{}, ports), New: func() (*filter.Policy, error) { return filter.Load(path, ports) }})
+		loaded = append(loaded, p)
+	}
+	if len(choices) > 0 {
+		hashes = startPolicy(out, r.headers, choices, loaded)
+	}
+	pn := policyNoter{job: j, out: out, hashes: hashes, choices: choices, several: len(cfg.Inputs) > 1}
 	pn.notes(r.headers)
 	switch {
 	case j.Mode != "":
@@ -277,7 +338,13 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging %s: must not be negative", aging)
 		}
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes}
+	if n, ok := midRunNote(r.headers, out.Mode); ok {
+		j.note(out, n)
+	}
+	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
+		j.note(out, foreignNote(fs, hasMeta && !meta.Start.IsZero()))
+	}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes, Policies: choices}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}
@@ -294,8 +361,148 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	// The headers of sections after an input's first frame (a stream
 	// capture's set-policy) are read only now.
 	pn.notes(res.headers)
+	pn.unused()
 	out.Result = res
 	return out, err
+}
+
+// startPolicy sets out's Policy to the one of the job's policies
+// (choices, compiled as loaded) the replay starts with, and returns its
+// hashes: the one the run started with, by the header of its start (or,
+// when the inputs start at a set-policy's file, the one it put in force);
+// none, when the run started without a policy and a later header records
+// a set-policy to one of them; else the first (the job's Policy), a
+// what-if by choice.
+func startPolicy(out *JobResult, hs []capHeader, choices []PolicyChoice, loaded []*filter.Policy) []string {
+	rp, ok := runStart(hs)
+	if !ok {
+		rp, ok = earliestSetPolicy(hs)
+	}
+	if !ok {
+		return choices[0].Hashes
+	}
+	if i := matchChoice(choices, rp.hash); i >= 0 {
+		if i > 0 {
+			out.SeedFrom = "policy"
+		}
+		out.Policy, out.PolicyHash = loaded[i], rp.hash
+		return choices[i].Hashes
+	}
+	later := slices.ContainsFunc(hs, func(h capHeader) bool {
+		rp := runPolicyOf(h)
+		return rp.changed && matchChoice(choices, rp.hash) >= 0
+	})
+	if !rp.changed && rp.hash == "" && later {
+		out.Policy, out.PolicyHash = nil, ""
+		return []string{""}
+	}
+	return choices[0].Hashes
+}
+
+// runStart returns the policy a header records the run started with (a
+// header of no set-policy's file), if any does.
+func runStart(hs []capHeader) (runPolicy, bool) {
+	for _, h := range hs {
+		if rp := runPolicyOf(h); !rp.changed {
+			return rp, true
+		}
+	}
+	return runPolicy{}, false
+}
+
+// midRunNote says when the inputs start at a file the live hub began
+// mid-run (a set-policy's, or a later rotated part) and hold none from
+// the run's start (part 0, before any set-policy): in switch mode the
+// live hub had learned MACs by then that the replay has not, so it floods
+// frames the live hub forwarded to one port, and each flooded copy draws
+// on the rules of the link it reaches; after a rotation alone the
+// policy's streams and queues had run, too. It says how to reproduce the
+// run instead.
+func midRunNote(hs []capHeader, mode hub.Mode) (Note, bool) {
+	if len(hs) == 0 || slices.ContainsFunc(hs, func(h capHeader) bool { return h.meta.Part == 0 && !runPolicyOf(h).changed }) {
+		return Note{}, false
+	}
+	h := hs[0]
+	rp := runPolicyOf(h)
+	var why []string
+	if mode == hub.ModeSwitch {
+		why = append(why, "in switch mode the live hub had learned which port each MAC is on, and the replay may flood frames "+
+			"the run sent to one port until it learns each MAC again; each flooded copy takes a draw from the rules of the link "+
+			"it reaches, shifting their later decisions")
+	}
+	if !rp.changed && rp.hash != "" {
+		why = append(why, "the policy's random draws, rate queues and counters had run since the run's start, and start afresh here")
+	}
+	if len(why) == 0 {
+		return Note{}, false
+	}
+	var at []string
+	if h.meta.Part > 0 {
+		at = append(at, fmt.Sprintf("part %d of the run's capture", h.meta.Part))
+	}
+	if rp.changed {
+		at = append(at, fmt.Sprintf("after its set-policy at %s", rp.since))
+	}
+	first := "its first file"
+	if name, ok := firstPartName(h.path, h.meta.Part); ok {
+		first = name
+	}
+	how := "with its policy"
+	if rp.changed {
+		how = "with --policy for each policy it had, its first first (--policy FIRST.yaml --policy " + cmpOr(rp.name, "NEXT.yaml") + ")"
+	}
+	text := fmt.Sprintf("this file starts mid-run (%s) and the replay has not the files before it: %s: a what-if. "+
+		"To reproduce the run, replay its files from %s on, in order, %s",
+		strings.Join(at, ", "), strings.Join(why, "; "), first, how)
+	return newNote(NoteWhatIf, h.path, text), true
+}
+
+// foreignNote says that a policy's decisions over inputs with no l2hub
+// header (classic pcap, another tool's pcapng: paths) are a what-if:
+// nothing in them records the run's verdicts, seed, policy, start or
+// edits, nor which way a frame went. started: an l2hub input's header
+// gives the policy's time zero, else it is the first frame.
+func foreignNote(paths []string, started bool) Note {
+	input, what := "", strings.Join(paths, ", ")+" have"
+	if len(paths) == 1 {
+		input, what = paths[0], "it has"
+	}
+	text := what + " no l2hub capture header: nothing records the run's verdicts, seed, policy, start or edits, " +
+		"nor which frames a VM sent and which it received, so the policy's decisions are a what-if, not the run's"
+	if !started {
+		text += ": policy time counts from the first frame, not from the hub's start"
+	}
+	text += "; a copy the hub delivered late (a delay) may be replayed again as a frame sent; edits made while it ran are unknown " +
+		"(capture with l2hub serve to a .pcapng file to replay a run faithfully)"
+	return newNote(NoteWhatIf, input, text)
+}
+
+// cmpOr returns a, or b when a is empty.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// firstPartName returns the name of the first file of the rotated
+// sequence path is part n of (capture.RotatedPath), in its directory:
+// run.pcapng for run-0003.pcapng.
+func firstPartName(path string, n int) (string, bool) {
+	if n < 1 {
+		return "", false
+	}
+	ext := filepath.Ext(path)
+	stem := strings.TrimSuffix(filepath.Base(path), ext)
+	i := strings.LastIndexByte(stem, '-')
+	if i < 0 {
+		return "", false
+	}
+	first := filepath.Join(filepath.Dir(path), stem[:i]+ext)
+	if capture.RotatedPath(first, n) != path {
+		return "", false
+	}
+	return first, true
 }
 
 // note keeps n in out and tells Job.Notes.
@@ -307,13 +514,16 @@ func (j *Job) note(out *JobResult, n Note) {
 }
 
 // policyNoter says, once per policy a capture header records, when it is
-// not the one the replay runs (hashes; [""] for none): the replay's
-// decisions are then, over the time the run had it, a what-if. With
-// several inputs, each note names its file.
+// not one the replay runs where the run had it (hashes, those of the
+// policy it starts with, [""] for none; choices, those it puts in force
+// at the run's set-policies): the replay's decisions are then, over the
+// time the run had it, a what-if. With several inputs, each note names
+// its file.
 type policyNoter struct {
 	job     *Job
 	out     *JobResult
 	hashes  []string
+	choices []PolicyChoice
 	several bool
 	seen    timeline
 }
@@ -333,6 +543,14 @@ func (pn *policyNoter) notes(hs []capHeader) {
 		switch {
 		case slices.Contains(pn.hashes, rp.hash), rp.hash == "" && !rp.changed:
 			continue // the run's policy, or a run without one (a replay with a policy is a what-if by choice)
+		case rp.changed && matchChoice(pn.choices, rp.hash) >= 0:
+			continue // the replay puts it in force there too
+		case len(pn.choices) > 1 && rp.changed:
+			text = fmt.Sprintf("the run replaced its policy at %s (%s), which is none of this replay's policies (%s): the replay keeps the one in force then, and its decisions after %s are a what-if",
+				rp.since, rp, pn.names(), rp.since)
+		case len(pn.choices) > 1:
+			text = fmt.Sprintf("the capture's run started with a policy (hash %s, seed %d) that is none of this replay's policies (%s): the replay starts with %s, and its decisions are a what-if until it puts in force one the run had",
+				rp.hash, rp.seed, pn.names(), pol.Name())
 		case rp.changed && pol == nil:
 			text = fmt.Sprintf("the run replaced its policy at %s (%s, seed %d); this replay has no policy and forwards everything: decisions after %s are a what-if",
 				rp.since, rp, rp.seed, rp.since)
@@ -345,6 +563,27 @@ func (pn *policyNoter) notes(hs []capHeader) {
 			text = fmt.Sprintf("the policy (%s, hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", pol.Name(), pn.out.PolicyHash, rp.hash)
 		}
 		pn.job.note(pn.out, newNote(NoteWhatIf, where, text))
+	}
+}
+
+// names lists the replay's policies, for a note.
+func (pn *policyNoter) names() string {
+	var ns []string
+	for _, c := range pn.choices {
+		ns = append(ns, c.Name)
+	}
+	return strings.Join(ns, ", ")
+}
+
+// unused warns of each of the job's policies after the first that no
+// header (of the timeline the notes read) records a set-policy to: it
+// decided nothing.
+func (pn *policyNoter) unused() {
+	for _, c := range pn.choices[min(1, len(pn.choices)):] {
+		used := slices.ContainsFunc(pn.seen.ps, func(rp runPolicy) bool { return slices.Contains(c.Hashes, rp.hash) })
+		if !used {
+			pn.job.note(pn.out, warning(NoteHeader, "", fmt.Sprintf("--policy %s (hash %s) is none of the policies the inputs' headers record the run had: it decided nothing", c.Name, c.Hashes[0])))
+		}
 	}
 }
 

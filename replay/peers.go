@@ -32,17 +32,26 @@ func recordsPeers(hs []capHeader) bool {
 const MaxPeerErrors = 100
 
 // sectionPeers takes the run's ports up or down as the header of s's
-// section that is starting says, before its first record's notes.
-func (x *run) sectionPeers(s *source) { x.headerPeers(s.in.Path, s.meta) }
+// section that is starting says, before its first record's notes (first):
+// as of the section's start, which is the set-policy that started it, or
+// else its first record, and never before the time the replay reached.
+func (x *run) sectionPeers(s *source, first *capture.Packet) {
+	from := first.Time.Sub(x.core.Start())
+	if rp := runPolicyOf(capHeader{s.in.Path, s.meta}); rp.changed {
+		from = min(from, rp.since)
+	}
+	x.headerPeers(s.in.Path, s.meta, max(from, x.elapsed()))
+}
 
 // headerPeers takes the run's ports up or down as a header says
-// (capture.Meta.PeersAttached): each port whose latest change the replay
-// has made is older than the header's state. A change noted in another
+// (capture.Meta.PeersAttached), as of policy time from (when the file
+// starts, for the replay's capture to note): each port whose latest change
+// the replay has made is older than the header's state. A change noted in another
 // input that the replay made already and that is newer stands (a
 // per-port file's header was written when its port was added, before the
 // run's VMs came). A header says what every port of the run has, not
 // only its file's (a per-port file's port).
-func (x *run) headerPeers(path string, meta capture.FileMeta) {
+func (x *run) headerPeers(path string, meta capture.FileMeta, from time.Duration) {
 	names, at, ok, err := meta.PeersAttached()
 	if err != nil {
 		// Read as a header without the key: no port has a VM, as of 0;
@@ -78,7 +87,7 @@ func (x *run) headerPeers(path string, meta capture.FileMeta) {
 			if !attached {
 				why = "as the capture's header says"
 			}
-			x.notePeer(id, x.elapsed(), attached, "", why)
+			x.notePeer(id, from, attached, "", why)
 		}
 	}
 }
@@ -149,7 +158,7 @@ func (x *run) peerChanges(line string, number int, before time.Time) {
 		if !before.IsZero() && before.Before(at) {
 			at = before.Add(-time.Nanosecond)
 		}
-		x.drv.AdvanceTo(at, nil)
+		x.advanceTo(at)
 		if x.setPeer(id, rec.At, rec.Attached) {
 			x.notePeer(id, rec.At, rec.Attached, rec.Peer, rec.Reason)
 			x.res.PeerChanges++

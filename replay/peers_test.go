@@ -486,3 +486,40 @@ func TestUnreadablePeersHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayOfALaterFileNotesItsVMsAtItsStart: a file a set-policy
+// started, replayed alone, has its VMs from its header as of the
+// set-policy, and the replay's capture notes them then, not at the run's
+// start.
+func TestReplayOfALaterFileNotesItsVMsAtItsStart(t *testing.T) {
+	fs, sink, sim := peersSim(t, []string{"a", "b"}, func(*capture.Config) {})
+	mac := hubtest.MAC("02:00:00:00:00:0a")
+	sim.SendAt(10*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "before"))
+	sim.AdvanceTo(30 * time.Millisecond)
+	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch,
+		Extra: map[string]string{"mode": "hub", capture.PeersKey: capture.PeersRecorded, "policy-since": "30ms"}}
+	if _, err := sink.SetMeta(meta); err != nil {
+		t.Fatal(err)
+	}
+	sim.SendAt(40*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "after"))
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := sink.Files()
+	if len(files) != 2 {
+		t.Fatalf("files %v, want two", files)
+	}
+	_, _, out := replayFiles(t, fs, files[1])
+	rd, err := capture.NewReader(bytes.NewReader(out), capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rd.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Comment, "hub at 30ms: port a attached") || strings.Contains(p.Comment, "hub at 0s") {
+		t.Errorf("the replay's first record says %q, want the VMs noted at 30ms, when the file starts", p.Comment)
+	}
+}

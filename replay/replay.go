@@ -76,7 +76,8 @@ type Replayer struct {
 	auto    bool // one foreign input, no MACs given: a port per source MAC
 	ports   []portSpec
 	notes   []Note
-	snaplen int // the most of a frame any input's interfaces record (0: no limit)
+	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
+	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -127,6 +128,9 @@ func Open(cfg Config) (*Replayer, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if !src.l2hub {
+			r.foreign = append(r.foreign, in.Path)
 		}
 		n := 0
 		for src.advance() {
@@ -401,6 +405,10 @@ func (r *Replayer) Ports() []string {
 // and no Config.MACs): their names are "m" and the MAC in hex.
 func (r *Replayer) PerMAC() bool { return r.auto }
 
+// Foreign returns the inputs that are not l2hub captures (classic pcap,
+// another tool's pcapng): nothing in them records the run's decisions.
+func (r *Replayer) Foreign() []string { return r.foreign }
+
 // Notes returns remarks from Open worth showing a user (conflicting headers).
 func (r *Replayer) Notes() []Note { return r.notes }
 
@@ -436,6 +444,37 @@ type RunConfig struct {
 	// *filter.Policy's), or "" without a policy. An edit the run made
 	// while its header's policy was another is marked (EditResult.WhatIf).
 	PolicyHashes []string
+	// Policies are the policies the replay puts in force where the run
+	// did: at the run time a capture header records a ctl set-policy at
+	// (its policy-since), the one of them whose Hashes hold the header's
+	// policy hash takes over, compiled afresh as the set-policy compiled
+	// it (its draws, queues and counters start anew), while the core keeps
+	// what the live hub's core kept: its learned MACs, the copies waiting
+	// in its timers and its ports' VMs. A set-policy to a policy that none
+	// of them is leaves the policy in force as it is (a what-if).
+	Policies []PolicyChoice
+}
+
+// PolicyChoice is a policy a replay can put in force where a run's
+// set-policy did (RunConfig.Policies).
+type PolicyChoice struct {
+	Name string // as the summary names it: its file
+	// Hashes are those a capture header records for it (its text's, and
+	// those of equal texts: policyHashes).
+	Hashes []string
+	// New compiles it afresh, as the live hub compiled it for the set-policy.
+	New func() (*filter.Policy, error)
+}
+
+// Switch is a run's set-policy that the replay made again
+// (RunConfig.Policies).
+type Switch struct {
+	Input  string        `json:"input"`       // the input whose header records it
+	Since  time.Duration `json:"since_ns"`    // its run time (the header's policy-since)
+	Policy string        `json:"policy"`      // the replay's policy it put in force
+	Hash   string        `json:"policy_hash"` // as the header records it
+	Seed   uint64        `json:"seed"`
+	Err    string        `json:"error,omitempty"` // why it could not be made: the policy in force stayed
 }
 
 // Progress is how far a replay has got.
@@ -471,6 +510,10 @@ type Result struct {
 	// records it could not read (the first MaxPeerErrors).
 	PeerChanges int      `json:"peer_changes,omitempty"`
 	PeerErrors  []string `json:"peer_errors,omitempty"`
+	// Switches are the run's set-policies the replay made again, in
+	// order (RunConfig.Policies). Rules are then the counters of the
+	// policy in force at the end, since its switch.
+	Switches []Switch `json:"policy_switches,omitempty"`
 
 	headers []capHeader // every l2hub section's header, in the order the sections ended
 }
@@ -548,9 +591,18 @@ type run struct {
 	ignoreEdits bool
 	sink        *capture.Sink
 	// runs is the run's policies by time, as the headers read so far
-	// record them; hashes are the replay policy's (RunConfig.PolicyHashes).
+	// record them; hashes are those of the replay's policies
+	// (RunConfig.PolicyHashes and every PolicyChoice's).
 	runs   timeline
 	hashes []string
+	// choices are RunConfig.Policies; switches are the set-policies to
+	// make again, by time, scheduled holds every one scheduled or made;
+	// outMeta is the replay capture's header, which each switch starts a
+	// file (or section) of its own with, as serve's capture does.
+	choices   []PolicyChoice
+	switches  []pendingSwitch
+	scheduled map[switchKey]bool
+	outMeta   capture.Meta
 	// peers: the capture records its peer changes, and the replay follows
 	// them (peers.go); noted is what the replay's capture says of each
 	// port's VM.
@@ -576,6 +628,14 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		start = r.Start()
 	}
 	observers := slices.Clone(rc.Observers)
+	hashes := slices.Clone(rc.PolicyHashes)
+	if hashes == nil {
+		hashes = []string{""}
+		if fp, ok := rc.Policy.(*filter.Policy); ok {
+			hashes = []string{fp.Hash()}
+		}
+	}
+	from, midRun := startsAtSetPolicy(r.headers, hashes)
 	var sink *capture.Sink
 	if rc.Capture != nil {
 		cfg := *rc.Capture
@@ -583,18 +643,26 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		if cfg.Meta.Start.IsZero() {
 			cfg.Meta.Start = start
 		}
+		cfg.Meta.Extra = maps.Clone(cfg.Meta.Extra)
+		if cfg.Meta.Extra == nil {
+			cfg.Meta.Extra = map[string]string{}
+		}
 		if recordsPeers(r.headers) { // the replay notes them too: say so, for a replay of it
-			cfg.Meta.Extra = maps.Clone(cfg.Meta.Extra)
-			if cfg.Meta.Extra == nil {
-				cfg.Meta.Extra = map[string]string{}
-			}
 			cfg.Meta.Extra[capture.PeersKey] = capture.PeersRecorded
+		}
+		if midRun { // its first file starts where the inputs' did, and says so
+			name := from.name
+			if fp, ok := rc.Policy.(*filter.Policy); ok {
+				name = fp.Name()
+			}
+			setPolicyMeta(&cfg.Meta, name, from.since)
 		}
 		var err error
 		if sink, err = capture.Open(cfg); err != nil {
 			return nil, err
 		}
 		observers = append(observers, sink)
+		rc.Capture = &cfg
 	}
 	x := &run{
 		r:      r,
@@ -607,13 +675,21 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		policy:      rc.Policy,
 		ignoreEdits: rc.IgnoreEdits,
 		sink:        sink,
-		hashes:      rc.PolicyHashes,
+		hashes:      hashes,
+		choices:     rc.Policies,
 	}
-	if x.hashes == nil {
-		x.hashes = []string{""}
-		if fp, ok := rc.Policy.(*filter.Policy); ok {
-			x.hashes = []string{fp.Hash()}
+	if midRun { // Policy is that set-policy's, in force from the start
+		x.scheduled = map[switchKey]bool{{from.since, from.hash}: true}
+	}
+	for _, c := range rc.Policies {
+		for _, h := range c.Hashes {
+			if !slices.Contains(x.hashes, h) {
+				x.hashes = append(x.hashes, h)
+			}
 		}
+	}
+	if rc.Capture != nil {
+		x.outMeta = rc.Capture.Meta
 	}
 	for _, h := range r.headers {
 		x.runs.add(h)
@@ -634,19 +710,23 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	for _, p := range r.ports {
 		x.addPort(p.name, p.desc)
 	}
+	for _, h := range r.headers {
+		x.scheduleSwitch(h, nil)
+	}
 	// The first file of each sequence (the segment's, or each port's)
 	// says which ports have a VM from the run's start, before any input's
 	// first record; a later file's header says so from its first record
 	// on (sectionPeers), as a VM may have come in between.
 	for _, h := range r.headers {
 		if h.meta.Part == 0 {
-			x.headerPeers(h.path, h.meta)
+			x.headerPeers(h.path, h.meta, 0)
 		}
 	}
 	if x.peers && sink != nil {
 		x.foreignPeers()
 	}
 	err := x.loop(ctx, rc.Progress)
+	x.flushSwitches()
 	x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
 	x.core.Close()
 	res := x.finish(x.policy)
@@ -783,7 +863,9 @@ func (x *run) sectionEnd(s *source, sec sectionInfo) {
 	for _, ch := range x.r.describe(s, sec) {
 		x.chanPort(ch)
 	}
-	x.res.headers = append(x.res.headers, capHeader{s.in.Path, sec.hdr.meta})
+	h := capHeader{s.in.Path, sec.hdr.meta}
+	x.res.headers = append(x.res.headers, h)
+	x.scheduleSwitch(h, nil) // a set-policy's section without a frame
 }
 
 // packet replays s's head, if it is ingress.
@@ -797,8 +879,10 @@ func (x *run) packet(s *source) {
 		s.leftOut += capture.LinesLeftOut(p.Comment)
 		if s.fresh { // the run's policy, and its VMs, from this section's header on
 			s.fresh = false
-			x.runs.add(capHeader{s.in.Path, s.meta})
-			x.sectionPeers(s)
+			h := capHeader{s.in.Path, s.meta}
+			x.runs.add(h)
+			x.scheduleSwitch(h, p)
+			x.sectionPeers(s, p)
 		}
 		x.edits(s, p)
 		if p.Dir == capture.DirOut {
@@ -848,7 +932,7 @@ func (x *run) advance(s *source, t time.Time) {
 		s.back++
 		s.mostBack = max(s.mostBack, back)
 	}
-	x.drv.AdvanceTo(t, nil)
+	x.advanceTo(t)
 }
 
 // inject sends again, at its time, a frame the live hub's control API

@@ -45,7 +45,7 @@ func setPolicyRun(t *testing.T, dir string) (first, second *filter.Policy, files
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "run.pcapng")
-	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: first.Seed(), PolicyHash: first.Hash()}
+	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: first.Seed(), PolicyHash: first.Hash(), Extra: map[string]string{"mode": "hub"}}
 	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Meta: meta})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func setPolicyRun(t *testing.T, dir string) (first, second *filter.Policy, files
 	sim.AdvanceTo(10 * time.Millisecond)
 	sim.Core().SetPolicy(second)
 	m2 := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: second.Seed(), PolicyHash: second.Hash(),
-		Extra: map[string]string{"policy-name": "p2.yaml", "policy-since": sim.Now().String()}}
+		Extra: map[string]string{"mode": "hub", "policy-name": "p2.yaml", "policy-since": sim.Now().String()}}
 	if _, err := sink.SetMeta(m2); err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +227,67 @@ func newFaultFlagSet(f *filter.Flags) *flag.FlagSet {
 	fs := flag.NewFlagSet("faults", flag.ContinueOnError)
 	f.Register(fs)
 	return fs
+}
+
+// Giving replay --seed equal to the policy file's own seed changes the
+// policy's text (a "# flags: --seed N" line) but not its decisions: it
+// reproduces a run that took the file's seed, with or without --seed, and
+// is no what-if; another seed is one.
+func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
+	dir := t.TempDir()
+	p1 := writeFile(t, dir, "p1.yaml", firstPolicy) // seed: 7
+	ports := []string{"a", "b"}
+	load := func(args ...string) *filter.Policy {
+		var f filter.Flags
+		if err := newFaultFlagSet(&f).Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.Load(p1, ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name       string
+		run        []string // serve's flags
+		replay     []string // replay's flags
+		wantWhatIf bool
+	}{
+		{"run-file-alone-replay-same-seed", nil, []string{"-seed", "7"}, false},
+		{"run-same-seed-replay-same-seed", []string{"-seed", "7"}, []string{"-seed", "7"}, false},
+		{"run-same-seed-replay-file-alone", []string{"-seed", "7"}, nil, false},
+		{"run-file-alone-replay-with-a-flag-and-same-seed", []string{"-loss", "b->a=10%"}, []string{"-loss", "b->a=10%", "-seed", "7"}, false},
+		{"run-file-alone-replay-other-seed", nil, []string{"-seed", "9"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := load(tc.run...)
+			in := filepath.Join(t.TempDir(), "run.pcapng")
+			meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}}
+			sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: run, Observers: []hub.Observer{sink}})
+			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
+			sim.Drain()
+			if err := sink.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var f filter.Flags
+			if err := newFaultFlagSet(&f).Parse(tc.replay); err != nil {
+				t.Fatal(err)
+			}
+			res, err := (&Job{Files: []string{in}, Policy: p1, Faults: &f}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := WhatIf(res.Notes); got != tc.wantWhatIf {
+				t.Errorf("got what-if %v (notes %q), want %v", got, res.Notes, tc.wantWhatIf)
+			}
+			if !tc.wantWhatIf && res.PolicyHash != run.Hash() {
+				t.Errorf("got the replay's policy hash %s, want the header's %s", res.PolicyHash, run.Hash())
+			}
+		})
+	}
 }

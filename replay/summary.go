@@ -45,6 +45,13 @@ func (res *Result) WriteSummary(w io.Writer) error {
 		}
 	}
 
+	if len(res.Switches) > 0 {
+		b.WriteString("\nthe run's set-policies (ctl set-policy), made again:\n")
+		for _, sw := range res.Switches {
+			fmt.Fprintf(&b, "  %s\n", sw)
+		}
+	}
+
 	if len(res.Owners) > 0 {
 		b.WriteString("\nsource MACs:\n")
 		for _, o := range res.Owners {
@@ -84,6 +91,9 @@ func (res *Result) WriteSummary(w io.Writer) error {
 		w1 := 0
 		for _, r := range rows {
 			w1 = max(w1, len(r.name))
+		}
+		if n := len(res.Switches); n > 0 {
+			fmt.Fprintf(&b, "\nrules of the policy in force at the end (%s, from %s):", res.Switches[n-1].Policy, res.Switches[n-1].Since)
 		}
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "\n%-*s\tmatched\tdropped\tdelayed\tduplicated\tcorrupted\tqueued\toverflowed\t\n", w1, "")

@@ -64,7 +64,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	f.faults.Register(faults)
 	fs.AddGoFlagSet(faults)
 	fs.StringVar(&c.File, "capture", "", "record the segment to `file` (pcapng unless it ends in .pcap); - streams pcapng to stdout for a live Wireshark (l2hub serve --capture - | wireshark -k -i -), and the banner goes to stderr")
-	fs.StringVar(&c.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name)")
+	fs.StringVar(&c.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name); classic pcap records no verdicts, seed, policy or direction, so its replay is no reproduction")
 	fs.StringVar(&c.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
 	fs.BoolVar(&c.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
 	fs.IntVar(&c.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")

@@ -241,6 +241,12 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	if format != capture.FormatPcapng && s.policy != nil {
+		s.log.Warn("capture: classic pcap records none of the policy's verdicts and notes, nor the seed, the policy, "+
+			"the run's start, the edits made through ctl or each frame's direction (what a VM sent or received): "+
+			"the run cannot be explained from it, nor replayed faithfully (replay counts policy time from its first frame "+
+			"and may send delayed copies in again as frames); capture to a .pcapng file", "file", c.File, "format", format.String())
+	}
 	return capture.Open(capture.Config{
 		Path:          c.File,
 		Format:        format,

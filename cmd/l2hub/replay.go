@@ -41,14 +41,22 @@ The seed is --seed if given, else the capture's (when its run had a policy),
 else the policy file's. The same inputs, policy and seed give a byte-identical
 output file.
 
-A replay runs one policy throughout. Whenever its decisions are not all the
-run's (another policy, none, a run that replaced its policy with ctl
-set-policy, edits the run made under another policy), it says so on stderr;
-so it does for frames cut short by a snaplen (replayed at their length on the
-wire), records missing from an l2hub capture and headers another tool
-rewrote. --json carries every such note in notes, and what_if. An input with
-only egress copies replays nothing and fails.`,
+A run that replaced its policy with ctl set-policy wrote a new file at each
+(run-0001.pcapng), whose header records the new policy and when it took over.
+Give --policy once for each policy the run had, the run's own first: replaying
+the run's files in order, each policy is put in force where a header records
+the run had it, afresh and on the same hub (its learned MACs, its delayed
+frames), as the live hub did, which reproduces every decision.
+Whenever its decisions are not all the run's (another policy, none, a
+set-policy to a policy it was not given, edits the run made under another
+policy, a file the run started mid-way replayed without the ones before it, a
+policy over a capture with no l2hub header, such as a classic pcap), it says
+so on stderr; so it does for frames cut short by a snaplen (replayed at their
+length on the wire), records missing from an l2hub capture and headers
+another tool rewrote. --json carries every such note in notes, and what_if.
+An input with only egress copies replays nothing and fails.`,
 		Example: `  l2hub replay run.pcapng --policy what-if.yaml -o what-if.pcapng
+  l2hub replay run.pcapng run-0001.pcapng --policy p1.yaml --policy p2.yaml -o again.pcapng
   l2hub replay packets-A.pcap packets-B.pcap --port a=packets-A.pcap --port b=packets-B.pcap \
       --loss 'a->b=10%' --seed 7 -o out.pcapng
   l2hub replay segment.pcap --port a=52:54:00:12:34:0a --port b=52:54:00:12:34:0b --policy p.yaml`,

@@ -46,7 +46,10 @@ value is written twice (,,).
 
 Faults come from --policy FILE (see filter/POLICY.md) and/or the quick flags
 (--loss 'a->b=5%', --delay 'a<->b=20ms±5ms', ..., quoted for the shell); every
-decision is seeded (--seed) and explained in the capture (--capture run.pcapng).`,
+decision is seeded (--seed) and explained in a pcapng capture (--capture
+run.pcapng), which l2hub replay reproduces. Classic pcap (a .pcap file) records
+none of the verdicts, nor the seed, the policy, the start, the edits or each
+frame's direction: its replay is a what-if, and serve warns of it.`,
 		Example: `  l2hub serve --port a=tcp:127.0.0.1:7001 --port b=unix:/tmp/b.sock
   l2hub serve --config lab.yaml --mode hub
   l2hub serve --policy faults.yaml --seed 7 --capture run.pcapng

@@ -1,0 +1,113 @@
+package filter
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+)
+
+// A drop's note shows a draw below p, even when the draw rounds to p at
+// four digits: the draw is shown to 6 significant digits, cut rather than
+// rounded, so the shown value is never above the draw.
+func TestNoteDrawIsBelowP(t *testing.T) {
+	// Find a seed whose first loss draw on a->b rounds up to four digits,
+	// and make that rounded value p: the draw is then below p, and a note
+	// rounding it to four digits would say draw=p.
+	var seed uint64
+	var u float64
+	for seed = 0; ; seed++ {
+		s1, s2 := streamSeed(seed, "a", "b", "r")
+		u = rand.New(rand.NewPCG(s1, s2)).Float64()
+		if r, _ := strconv.ParseFloat(strconv.FormatFloat(u, 'g', 4, 64), 64); r > u && u > 0.01 {
+			break
+		}
+	}
+	p := strconv.FormatFloat(u, 'g', 4, 64)
+	pol := mustParse(t, "seed: "+strconv.FormatUint(seed, 10)+"\nrules:\n  - {name: r, match: {link: a->b}, loss: "+p+"}\n")
+	d := decide(pol, 0, link("a", "b"), plain())
+	if !d.Drop || len(d.Notes) != 1 {
+		t.Fatalf("got %+v, want a drop with one note (draw %v < p %s)", d, u, p)
+	}
+	detail := d.Notes[0].DetailText()
+	_, shown, ok := strings.Cut(detail, " draw=")
+	if !ok {
+		t.Fatalf("got note %q, want a draw", detail)
+	}
+	v, err := strconv.ParseFloat(shown, 64)
+	pv, _ := strconv.ParseFloat(p, 64)
+	switch {
+	case err != nil:
+		t.Errorf("got note %q: draw %q: %v", detail, shown, err)
+	case !(v < pv):
+		t.Errorf("got note %q, want the draw shown below p (the draw is %v)", detail, u)
+	case v > u:
+		t.Errorf("got note %q, want the draw shown no higher than the draw, %v", detail, u)
+	case len(strings.TrimLeft(strings.TrimPrefix(shown, "0."), "0")) > 6:
+		t.Errorf("got note %q, want the draw to 6 significant digits", detail)
+	}
+}
+
+// An overflow's note says how long the frame would have waited and the
+// most the queue holds, as time, so that the verdict can be checked from
+// the note alone.
+func TestRateOverflowNoteGivesTheWait(t *testing.T) {
+	// 1250-byte frames at once into 10 Mbit/s (1ms each), burst 2500B,
+	// queue 10000B (8ms): frame k waits (k-1)ms; frame 10 would wait 9ms.
+	pol := mustParse(t, "rules:\n  - {name: r, rate: {rate: 10Mbit, burst: 2500B, queue: 10000B}}\n")
+	f := udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, 1250-42))
+	for k := range 11 {
+		d := decide(pol, 0, link("a", "b"), f)
+		if k < 10 {
+			if d.Drop {
+				t.Fatalf("frame %d dropped: %v", k, d.Notes)
+			}
+			continue
+		}
+		if !d.Drop || len(d.Notes) != 1 {
+			t.Fatalf("frame %d: got %+v, want an overflow", k, d)
+		}
+		want := "overflow (rate=10Mbit wait=" + (9 * time.Millisecond).String() + " > queue " + (8 * time.Millisecond).String() + ")"
+		if got := d.Notes[0].String(); got != "rule r: "+want {
+			t.Errorf("got note %q, want %q", got, "rule r: "+want)
+		}
+	}
+}
+
+// The notes of acting rules (drops with their draw, overflows with their
+// wait) are values formatted only when read: deciding costs no allocation.
+func TestDecideActingAllocs(t *testing.T) {
+	p := mustParse(t, `seed: 1
+rules:
+  - {name: loss, match: {link: a->b}, loss: 30%}
+  - {name: dup, match: {link: a->b}, duplicate: 30%}
+  - {name: rot, match: {link: a->b}, corrupt: {probability: 30%, bits: 2}}
+  - {name: thin, match: {link: a->b}, rate: {rate: 1Mbit, burst: 200B, queue: 300B}}
+  - {name: wan, match: {link: a->b}, delay: 1ms±500us, reorder: {probability: 30%, gap: 2}}
+`)
+	f := plain()
+	var d hub.Decision
+	now := time.Duration(0)
+	for range 100 { // first sight of the link, and the scratch space's growth
+		now += 100 * time.Microsecond
+		d.Reset()
+		p.Decide(now, link("a", "b"), f, &d)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		now += 100 * time.Microsecond
+		d.Reset()
+		p.Decide(now, link("a", "b"), f, &d)
+	})
+	if allocs != 0 {
+		t.Errorf("got %v allocations per acting Decide, want 0", allocs)
+	}
+	st := p.Stats()
+	for _, r := range st.Rules {
+		if r.Dropped+r.Duplicated+r.Corrupted+r.Overflowed+r.Delayed == 0 {
+			t.Errorf("rule %s did not act: %+v", r.Rule, r)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package replay
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"l2hub/capture"
+)
+
+// Set-policies made again. A live run's ctl set-policy swaps the core's
+// policy for a freshly compiled one at run time policy-since, which the
+// header of the file (or section) it started records with the new
+// policy's hash; the core keeps its learned MACs, the copies waiting in
+// its timers and its ports' VMs. A replay given that policy
+// (RunConfig.Policies) makes the same swap at the same point: after every
+// timer due by then, before every record the new file holds, so that
+// every decision after it is the run's, flooding included.
+
+// switchKey identifies a set-policy: the rotated parts of one file, the
+// files of a per-port capture and the sections of one stream repeat it.
+type switchKey struct {
+	since time.Duration
+	hash  string
+}
+
+// pendingSwitch is a set-policy waiting for its time.
+type pendingSwitch struct {
+	at     time.Time // when the replay makes it
+	key    switchKey
+	path   string // the input whose header records it
+	choice int    // in run.choices
+}
+
+// setPolicyMeta makes m the header of a file a set-policy started, as
+// serve's capture writes it: the policy's name and when it took over.
+// m.Extra must not be nil.
+func setPolicyMeta(m *capture.Meta, name string, since time.Duration) {
+	if name != "" {
+		m.Extra["policy-name"] = name
+	}
+	m.Extra["policy-since"] = since.String()
+}
+
+// startsAtSetPolicy returns the set-policy whose file the inputs start
+// at, when no input holds the run's start (no header but set-policies'),
+// and the replay's first policy is that set-policy's (its hashes hold the
+// header's): the replay starts with it in force, as the file did, rather
+// than putting it in force again.
+func startsAtSetPolicy(hs []capHeader, hashes []string) (runPolicy, bool) {
+	if _, ok := runStart(hs); ok {
+		return runPolicy{}, false
+	}
+	first, ok := earliestSetPolicy(hs)
+	return first, ok && first.hash != "" && slices.Contains(hashes, first.hash)
+}
+
+// earliestSetPolicy returns the earliest set-policy the headers record.
+func earliestSetPolicy(hs []capHeader) (runPolicy, bool) {
+	var first runPolicy
+	found := false
+	for _, h := range hs {
+		if rp := runPolicyOf(h); rp.changed && (!found || rp.since < first.since) {
+			first, found = rp, true
+		}
+	}
+	return first, found
+}
+
+// String describes sw as the replay summary lists it.
+func (sw Switch) String() string {
+	s := fmt.Sprintf("at %s (%s): %s (hash %s, seed %d)", sw.Since, filepath.Base(sw.Input), sw.Policy, sw.Hash, sw.Seed)
+	if sw.Err != "" {
+		s += ": " + sw.Err
+	}
+	return s
+}
+
+// matchChoice returns the index of the first choice whose hashes hold
+// hash, or -1.
+func matchChoice(cs []PolicyChoice, hash string) int {
+	if hash == "" {
+		return -1
+	}
+	return slices.IndexFunc(cs, func(c PolicyChoice) bool { return slices.Contains(c.Hashes, hash) })
+}
+
+// scheduleSwitch makes h's set-policy wait for its time, when h records
+// one to a policy the replay has. first, when set, is the first record of
+// the section h heads: one stamped before the set-policy (a delayed
+// frame's delivery whose timer the live hub fired late, after the swap)
+// moves the swap to just before it, as edits are (makeEdit).
+func (x *run) scheduleSwitch(h capHeader, first *capture.Packet) {
+	rp := runPolicyOf(h)
+	if !rp.changed || len(x.choices) == 0 {
+		return
+	}
+	key := switchKey{rp.since, rp.hash}
+	at := x.core.Start().Add(rp.since)
+	if first != nil && first.Time.Before(at) {
+		at = first.Time.Add(-time.Nanosecond)
+	}
+	if i := slices.IndexFunc(x.switches, func(p pendingSwitch) bool { return p.key == key }); i >= 0 {
+		if at.Before(x.switches[i].at) {
+			p := x.switches[i]
+			p.at = at
+			x.switches = slices.Delete(x.switches, i, i+1)
+			x.insertSwitch(p)
+		}
+		return
+	}
+	if x.scheduled[key] {
+		return // made already
+	}
+	c := matchChoice(x.choices, rp.hash)
+	if c < 0 {
+		return // none of the replay's policies: the noter says it is a what-if
+	}
+	if x.scheduled == nil {
+		x.scheduled = map[switchKey]bool{}
+	}
+	x.scheduled[key] = true
+	x.insertSwitch(pendingSwitch{at: at, key: key, path: h.path, choice: c})
+}
+
+// insertSwitch keeps the pending switches in time order, equal times in
+// the order scheduled.
+func (x *run) insertSwitch(p pendingSwitch) {
+	i := len(x.switches)
+	for i > 0 && x.switches[i-1].at.After(p.at) {
+		i--
+	}
+	x.switches = slices.Insert(x.switches, i, p)
+}
+
+// advanceTo moves virtual time to t, timers firing at their own times,
+// and makes each set-policy due by t at its time: the timers due by then
+// fire under the policy it replaces, those after under the new one.
+func (x *run) advanceTo(t time.Time) {
+	for len(x.switches) > 0 && !x.switches[0].at.After(t) {
+		p := x.switches[0]
+		x.switches = x.switches[1:]
+		x.drv.AdvanceTo(p.at, nil)
+		x.switchPolicy(p)
+	}
+	x.drv.AdvanceTo(t, nil)
+}
+
+// flushSwitches makes the set-policies that come after the last record,
+// each at its time.
+func (x *run) flushSwitches() {
+	if n := len(x.switches); n > 0 {
+		x.advanceTo(x.switches[n-1].at)
+	}
+}
+
+// switchPolicy puts p's policy in force, compiled afresh, and starts the
+// replay's capture a new file (or section) whose header says so, as the
+// live hub's capture did.
+func (x *run) switchPolicy(p pendingSwitch) {
+	c := x.choices[p.choice]
+	sw := Switch{Input: p.path, Since: p.key.since, Policy: c.Name, Hash: p.key.hash}
+	pol, err := c.New()
+	if err != nil {
+		sw.Err = err.Error()
+		x.res.Switches = append(x.res.Switches, sw)
+		return
+	}
+	sw.Seed = pol.Seed()
+	x.policy = pol
+	x.core.SetPolicy(pol)
+	x.res.Switches = append(x.res.Switches, sw)
+	if x.sink == nil {
+		return
+	}
+	m := x.outMeta
+	m.Extra = maps.Clone(m.Extra)
+	if m.Extra == nil {
+		m.Extra = map[string]string{}
+	}
+	m.Seed, m.PolicyHash = pol.Seed(), p.key.hash
+	setPolicyMeta(&m, c.Name, p.key.since)
+	if _, err := x.sink.SetMeta(m); err != nil {
+		x.res.Switches[len(x.res.Switches)-1].Err = "the policy is in force, but the output could not start a file for it: " + err.Error()
+	}
+}
