@@ -28,16 +28,7 @@ func TestCheckNoteNamesTheFilesAPolicySwitchStarted(t *testing.T) {
 					{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
 				},
 			}
-			if err := cfg.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			sess, err := serve.New(cfg, serve.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := sess.Start(context.Background(), nil); err != nil {
-				t.Fatal(err)
-			}
+			sess := startSession(t, cfg, nil)
 			bound := sess.Bound()
 			a, b := dialVM(t, bound[0].Spec.Address), dialVM(t, bound[1].Spec.Address)
 			waitAttached(t, sess, "a", "b")

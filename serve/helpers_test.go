@@ -25,6 +25,25 @@ func dialVM(t *testing.T, addr string) *transport.StreamConn { return transportt
 
 func readFrame(t *testing.T, c *transport.StreamConn) []byte { return transporttest.ReadFrame(t, c) }
 
+// startSession validates cfg, builds its session and starts it, with
+// fatal (nil: the transport's end is not the test's business); the test's
+// cleanup stops it, if the test has not (Stop is idempotent).
+func startSession(t *testing.T, cfg serve.Config, fatal func(error)) *serve.Session {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := serve.New(cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Stop() })
+	if err := sess.Start(context.Background(), fatal); err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
 // waitAttached returns once every port of sess (or each named in only) has
 // its VM attached.
 func waitAttached(t *testing.T, sess *serve.Session, only ...string) {

@@ -2,7 +2,6 @@ package serve_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,16 +31,7 @@ func TestCaptureStatisticsAreTheSummarys(t *testing.T) {
 			{Name: "c", Transport: transport.TCP, Address: "127.0.0.1:0"}, // no VM: port-down
 		},
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	sess := startSession(t, cfg, nil)
 	bound := sess.Bound()
 	a, b := dialVM(t, bound[0].Spec.Address), dialVM(t, bound[1].Spec.Address)
 	waitAttached(t, sess, "a", "b")

@@ -68,17 +68,7 @@ func startLossSession(t *testing.T, cfg serve.Config, names ...string) (*serve.S
 		}
 		cfg.Ports = append(cfg.Ports, spec)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sess.Stop() })
-	if err := sess.Start(context.Background(), func(err error) { t.Errorf("transport stopped: %v", err) }); err != nil {
-		t.Fatal(err)
-	}
+	sess := startSession(t, cfg, func(err error) { t.Errorf("transport stopped: %v", err) })
 	var clients []*lossClient
 	for i, p := range sess.Bound() {
 		c := &lossClient{id: byte(i + 1), name: p.Spec.Name, conn: dialVM(t, p.Spec.Address)}
