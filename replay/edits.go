@@ -132,7 +132,7 @@ func (x *run) queueTrailer(s *source, trailer string, afterFrame int) {
 // dueTrailers makes the waiting trailer lines stamped before t, in time
 // order; every one when t is zero.
 func (x *run) dueTrailers(t time.Time) {
-	for len(x.trailers) > 0 {
+	for len(x.trailers) > 0 && x.stop == nil {
 		tl := x.trailers[0]
 		if !t.IsZero() && !x.core.Start().Add(tl.at).Before(t) {
 			return
@@ -154,6 +154,9 @@ func (x *run) makeEdits(s *source, comment string, number int, before time.Time,
 		return
 	}
 	for line := range strings.Lines(comment) {
+		if x.stop != nil {
+			return
+		}
 		switch {
 		case edits && strings.HasPrefix(line, filter.EditPrefix):
 			x.makeEdit(s, line, number, before, trailer)
@@ -183,6 +186,9 @@ func (x *run) makeEdit(s *source, line string, number int, before time.Time, tra
 				at = before.Add(-time.Nanosecond)
 			}
 			x.advanceTo(at)
+			if x.stop != nil {
+				return // the replay stopped at a set-policy before it
+			}
 			if err := x.applyEdit(e); err != nil {
 				r.Err = err.Error()
 			} else {

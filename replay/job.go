@@ -713,6 +713,12 @@ func (r *JobResult) Warnings() []Note {
 				"which records each frame's port", macString(o.MAC), o.Port, macString(o.MAC))))
 		}
 	}
+	for _, sw := range r.Switches {
+		if sw.Err != "" {
+			ns = append(ns, warning(NoteWhatIf, sw.Input, fmt.Sprintf("the run's set-policy at %s (to %s) could not be made again: %s; "+
+				"the replay stopped there: the run's decisions from then on are not replayed, and what it wrote ends there", sw.Since, sw.Policy, sw.Err)))
+		}
+	}
 	for _, msg := range r.PeerErrors {
 		ns = append(ns, warning(NoteEdit, "", fmt.Sprintf("VM attach or detach the capture noted could not be read (%s); the deliveries after it may differ from the live run's", msg)))
 	}

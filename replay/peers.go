@@ -159,6 +159,9 @@ func (x *run) peerChanges(line string, number int, before time.Time) {
 			at = before.Add(-time.Nanosecond)
 		}
 		x.advanceTo(at)
+		if x.stop != nil {
+			return // the replay stopped at a set-policy before it
+		}
 		if x.setPeer(id, rec.At, rec.Attached) {
 			x.notePeer(id, rec.At, rec.Attached, rec.Peer, rec.Reason)
 			x.res.PeerChanges++

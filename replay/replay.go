@@ -474,7 +474,12 @@ type Switch struct {
 	Policy string        `json:"policy"`      // the replay's policy it put in force
 	Hash   string        `json:"policy_hash"` // as the header records it
 	Seed   uint64        `json:"seed"`
-	Err    string        `json:"error,omitempty"` // why it could not be made: the policy in force stayed
+	// Err says why it could not be made: the replay stopped there (Run's
+	// error says so too).
+	Err string `json:"error,omitempty"`
+	// OutputErr says why the replay's capture could not start a file
+	// for it; the policy was put in force all the same.
+	OutputErr string `json:"output_error,omitempty"`
 }
 
 // Progress is how far a replay has got.
@@ -617,6 +622,9 @@ type run struct {
 	// repeat.
 	trailers    []trailerLine
 	trailerSeen map[string]bool
+	// stop, once set, is why the replay stops: a set-policy it could not
+	// make again (switchPolicy).
+	stop error
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -726,8 +734,14 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		x.foreignPeers()
 	}
 	err := x.loop(ctx, rc.Progress)
-	x.flushSwitches()
-	x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
+	if x.stop == nil {
+		x.flushSwitches()
+	}
+	if x.stop == nil {
+		x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
+	} else if err == nil {
+		err = x.stop // what waits in the timers was due after the set-policy: left out
+	}
 	x.core.Close()
 	res := x.finish(x.policy)
 	if sink != nil {
@@ -827,6 +841,9 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 			x.earlyPeers(srcs, s, s.head.Time)
 		}
 		x.packet(s)
+		if x.stop != nil {
+			return x.stop
+		}
 		if !s.advance() {
 			x.endInput(s)
 		}
@@ -898,6 +915,9 @@ func (x *run) packet(s *source) {
 		}
 	}
 	x.advance(s, p.Time)
+	if x.stop != nil {
+		return
+	}
 	f := x.frameOf(s, p)
 	x.res.Replayed++
 	x.core.Ingress(id, f)
@@ -947,6 +967,9 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 		return
 	}
 	x.advance(s, p.Time)
+	if x.stop != nil {
+		return
+	}
 	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(x.chanPort(ch), f, hub.InjectNotes)
