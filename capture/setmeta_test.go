@@ -34,45 +34,45 @@ func TestSetMetaStartsANewFile(t *testing.T) {
 		format  Format
 		// want: file name -> its seed, part and the frames in it
 		want map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}
 	}{
 		{"segment", false, 0, FormatPcapng, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run.pcapng":      {42, 0, "1 2"},
-			"run-0001.pcapng": {7, 1, "3 4 5"},
+			"run.pcapng":      {42, 0, 0, "1 2"},
+			"run-0001.pcapng": {7, 1, 1, "3 4 5"},
 		}},
 		{"segment-rotating", false, 2, FormatPcapng, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run.pcapng":      {42, 0, "1 2"},
-			"run-0001.pcapng": {7, 1, "3 4"},
-			"run-0002.pcapng": {7, 2, "5"},
+			"run.pcapng":      {42, 0, 0, "1 2"},
+			"run-0001.pcapng": {7, 1, 1, "3 4"},
+			"run-0002.pcapng": {7, 2, 1, "5"},
 		}},
 		{"pcap", false, 0, FormatPcap, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run.pcapng":      {0, 0, "1 2"},
-			"run-0001.pcapng": {0, 0, "3 4 5"},
+			"run.pcapng":      {0, 0, 0, "1 2"},
+			"run-0001.pcapng": {0, 0, 0, "3 4 5"},
 		}},
 		{"per-port", true, 0, FormatPcapng, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run-a.pcapng":      {42, 0, "1"},
-			"run-b.pcapng":      {42, 0, "2"},
-			"run-a-0001.pcapng": {7, 1, "3 5"},
-			"run-b-0001.pcapng": {7, 1, "4"},
+			"run-a.pcapng":      {42, 0, 0, "1"},
+			"run-b.pcapng":      {42, 0, 0, "2"},
+			"run-a-0001.pcapng": {7, 1, 1, "3 5"},
+			"run-b-0001.pcapng": {7, 1, 1, "4"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,8 +114,8 @@ func TestSetMetaStartsANewFile(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", path, err)
 				}
-				if fm.Seed != w.seed || fm.Part != w.part {
-					t.Errorf("%s: got seed %d part %d, want seed %d part %d", path, fm.Seed, fm.Part, w.seed, w.part)
+				if fm.Seed != w.seed || fm.Part != w.part || fm.MetaPart != w.metaPart {
+					t.Errorf("%s: got seed %d part %d meta-part %d, want seed %d part %d meta-part %d", path, fm.Seed, fm.Part, fm.MetaPart, w.seed, w.part, w.metaPart)
 				}
 				if w.seed == 7 && (fm.PolicyHash != "sha256:f00d" || fm.Extra["policy-name"] != "new.yaml" || !fm.Start.Equal(t0)) {
 					t.Errorf("%s: got meta %+v, want the new policy's", path, fm)
