@@ -376,7 +376,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging %s: must not be negative", aging)
 		}
 	}
-	if n, ok := midRunNote(r.headers, out.Mode); ok {
+	for _, n := range coverageNotes(r.headers, out.Mode) {
 		j.note(out, n)
 	}
 	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
@@ -446,53 +446,6 @@ func runStart(hs []capHeader) (runPolicy, bool) {
 		}
 	}
 	return runPolicy{}, false
-}
-
-// midRunNote says when the inputs start at a file the live hub began
-// mid-run (a set-policy's, or a later rotated part) and hold none from
-// the run's start (part 0, before any set-policy): in switch mode the
-// live hub had learned MACs by then that the replay has not, so it floods
-// frames the live hub forwarded to one port, and each flooded copy draws
-// on the rules of the link it reaches; after a rotation alone the
-// policy's streams and queues had run, too. It says how to reproduce the
-// run instead.
-func midRunNote(hs []capHeader, mode hub.Mode) (Note, bool) {
-	if len(hs) == 0 || slices.ContainsFunc(hs, func(h capHeader) bool { return h.meta.Part == 0 && !runPolicyOf(h).changed }) {
-		return Note{}, false
-	}
-	h := hs[0]
-	rp := runPolicyOf(h)
-	var why []string
-	if mode == hub.ModeSwitch {
-		why = append(why, "in switch mode the live hub had learned which port each MAC is on, and the replay may flood frames "+
-			"the run sent to one port until it learns each MAC again; each flooded copy takes a draw from the rules of the link "+
-			"it reaches, shifting their later decisions")
-	}
-	if !rp.changed && rp.hash != "" {
-		why = append(why, "the policy's random draws, rate queues and counters had run since the run's start, and start afresh here")
-	}
-	if len(why) == 0 {
-		return Note{}, false
-	}
-	var at []string
-	if h.meta.Part > 0 {
-		at = append(at, fmt.Sprintf("part %d of the run's capture", h.meta.Part))
-	}
-	if rp.changed {
-		at = append(at, fmt.Sprintf("after its set-policy at %s", rp.since))
-	}
-	first := "its first file"
-	if name, ok := firstPartName(h.path, h.meta.Part); ok {
-		first = name
-	}
-	how := "with its policy"
-	if rp.changed {
-		how = "with --policy for each policy it had, its first first (--policy FIRST.yaml --policy " + cmpOr(rp.name, "NEXT.yaml") + ")"
-	}
-	text := fmt.Sprintf("this file starts mid-run (%s) and the replay has not the files before it: %s: a what-if. "+
-		"To reproduce the run, replay its files from %s on, in order, %s",
-		strings.Join(at, ", "), strings.Join(why, "; "), first, how)
-	return newNote(NoteWhatIf, h.path, text), true
 }
 
 // foreignNote says that a policy's decisions over inputs with no l2hub
