@@ -1,8 +1,11 @@
 package capture
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +218,47 @@ func TestSetMetaEndsTheOldFilesWithTheirAnnotations(t *testing.T) {
 				t.Errorf("files %v: the edit ends %d of the old Meta's files and %d of the new's; want %d and 0", s.Files(), oldTrailers, newTrailers, want)
 			}
 		})
+	}
+}
+
+// TestSectionTrailerInAStream: in a stream, the annotations made before a
+// SetMeta end its section, and those made before Close end the last:
+// SectionTrailer gives each section's alone, in SectionEnd and at the
+// end, while Trailer gathers them all.
+func TestSectionTrailerInAStream(t *testing.T) {
+	var stream bytes.Buffer
+	cfg := Config{Path: Stdout, Meta: testMeta, Overflow: OverflowBlock,
+		Create: func(string) (io.WriteCloser, error) { return nopWriteCloser{&stream}, nil }}
+	s := mustOpen(t, cfg)
+	run(s, []step{addPort(0, "a", "tcp a"), event(0, 0, "a", hub.Ingress, frame(60, 1, 0xff, 1), false)})
+	s.Annotate("control at 1s: link a down")
+	m := testMeta
+	m.Seed = 7
+	done, err := s.SetMeta(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(s, []step{event(2*time.Second, 0, "a", hub.Ingress, frame(60, 1, 0xff, 2), false)})
+	s.Annotate("control at 3s: link a up")
+	mustClose(t, s)
+	<-done
+
+	var ended []string
+	var r *Reader
+	r, err = NewReader(bytes.NewReader(stream.Bytes()), ReadOptions{SectionEnd: func(int, []Interface) { ended = append(ended, r.SectionTrailer()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended = append(ended, r.SectionTrailer())
+	if want := []string{"control at 1s: link a down", "control at 3s: link a up"}; !slices.Equal(ended, want) {
+		t.Errorf("got section trailers %q, want %q", ended, want)
+	}
+	if want := "control at 1s: link a down\ncontrol at 3s: link a up"; r.Trailer() != want {
+		t.Errorf("got Trailer() = %q, want %q", r.Trailer(), want)
 	}
 }
