@@ -844,38 +844,25 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		if x.stop != nil {
 			return x.stop
 		}
-		if !s.advance() {
-			x.endInput(s)
-		}
-	}
-	for _, s := range srcs {
-		x.endInput(s)
+		s.advance()
 	}
 	x.dueTrailers(time.Time{})
 	report()
 	return nil
 }
 
-// endInput takes what s's capture noted after its last frame (its
-// trailer), once, when s ends: its lost events are counted, and its edits
-// and peer changes wait for their times (dueTrailers).
-func (x *run) endInput(s *source) {
-	if s.trailed {
-		return
-	}
-	s.trailed = true
-	if s.trailer != "" {
-		s.missing += capture.Gaps(s.trailer)
-		s.leftOut += capture.LinesLeftOut(s.trailer)
-		x.queueTrailer(s, s.trailer, s.head.Number)
-	}
-}
-
 // sectionEnd gives every interface an l2hub section described its port,
-// whether or not it carried a frame, and keeps the section's header.
+// whether or not it carried a frame, and keeps the section's header. What
+// the section noted after its last frame (its trailer) waits for its
+// times (dueTrailers): in a stream, the edits made before a set-policy
+// are made before the switch, at their times, on the policy they were
+// made on.
 func (x *run) sectionEnd(s *source, sec sectionInfo) {
 	if !sec.l2hub {
 		return
+	}
+	if sec.trailer != "" {
+		x.queueTrailer(s, sec.trailer, s.head.Number)
 	}
 	for _, ch := range x.r.describe(s, sec) {
 		x.chanPort(ch)
