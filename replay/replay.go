@@ -78,6 +78,9 @@ type Replayer struct {
 	notes   []Note
 	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
 	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
+	// rewritten holds the inputs whose rewritten header a note was made
+	// of, once each.
+	rewritten map[string]bool
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -194,7 +197,11 @@ type capHeader struct {
 func (r *Replayer) takeMeta(path string, h sectionHeader) {
 	meta := h.meta
 	r.headers = append(r.headers, capHeader{path, meta})
-	if h.rewritten && !slices.ContainsFunc(r.notes, func(n Note) bool { return n.Kind == NoteHeader && n.Input == path }) {
+	if h.rewritten && !r.rewritten[path] {
+		if r.rewritten == nil {
+			r.rewritten = map[string]bool{}
+		}
+		r.rewritten[path] = true
 		r.notes = append(r.notes, rewrittenNote(path, h))
 	}
 	if meta.Points == capture.PointsEgress {
