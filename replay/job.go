@@ -557,10 +557,15 @@ func (pn *policyNoter) notes(hs []capHeader) {
 	}
 }
 
-// names lists the replay's policies, for a note.
+// names lists the replay's policies, for a note: the first with the
+// flags given for it (--seed 9), which make it another policy than its
+// file's.
 func (pn *policyNoter) names() string {
 	var ns []string
-	for _, c := range pn.choices {
+	for i, c := range pn.choices {
+		if f := pn.job.Faults; i == 0 && f != nil && f.Given() {
+			c.Name += " with " + f.String()
+		}
 		ns = append(ns, c.Name)
 	}
 	return strings.Join(ns, ", ")

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,5 +62,24 @@ func TestReplayStopsAtASetPolicyItCannotMake(t *testing.T) {
 				t.Errorf("the summary names q2.yaml as the policy in force at the end:\n%s", sum.String())
 			}
 		})
+	}
+}
+
+// A note that the run's policy is none of the replay's names the first
+// with the flags given for it: q1.yaml with --seed 9 is not q1.yaml.
+func TestJobNamesTheFlagsOfItsFirstPolicy(t *testing.T) {
+	dir := t.TempDir()
+	live := switchRun(t, dir)
+	q1 := writeFile(t, dir, "q1.yaml", switchFirst)
+	q2 := writeFile(t, dir, "q2.yaml", switchSecond)
+	var f filter.Flags
+	f.SetSeed(9)
+	res, err := (&Job{Files: live, Policy: q1, Policies: []string{q2}, Faults: &f}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "none of this replay's policies (" + q1 + " with --seed 9, " + q2 + ")"
+	if !slices.ContainsFunc(res.Notes, func(n Note) bool { return n.Kind == NoteWhatIf && strings.Contains(n.Text, want) }) {
+		t.Errorf("got notes %q, want a what-if saying %q", res.Notes, want)
 	}
 }
