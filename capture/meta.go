@@ -25,8 +25,10 @@ import (
 //	points=both
 //	part=0
 //
-// The Sink adds points, part (the rotation index) and, in per-port files,
-// port. Nothing about the host is written.
+// The Sink adds points, part (the rotation index), in a part after the
+// first meta-part (the part that started its Meta: the one a SetMeta
+// started, else 0), and, in per-port files, port. Nothing about the host
+// is written.
 type Meta struct {
 	Version    string    // l2hub's version alone ("0.1.0"); shb_userappl reads "l2hub 0.1.0"
 	Seed       uint64    // the policy seed
@@ -43,8 +45,14 @@ type Meta struct {
 type FileMeta struct {
 	Meta
 	Points Points
-	Part   int    // 0 for the first file, n for RotatedPath(path, n)
-	Port   string // the port, in a per-port file
+	Part   int // 0 for the first file, n for RotatedPath(path, n)
+	// MetaPart is the part that started Meta: the one a SetMeta started
+	// (Sink.SetMeta: a replaced policy's), else 0, for Meta as the Sink
+	// opened with it. A part after it was started by a rotation (or a
+	// failed write) under the same Meta. -1: the header does not say (a
+	// part after the first written before the Sink recorded it).
+	MetaPart int
+	Port     string // the port, in a per-port file
 }
 
 const metaMagic = "l2hub capture"
@@ -106,7 +114,7 @@ const maxPeersAt = 100 * 365 * 24 * time.Hour
 
 var reservedKeys = map[string]bool{
 	"version": true, "seed": true, "config": true, "policy": true,
-	"start": true, "points": true, "part": true, "port": true,
+	"start": true, "points": true, "part": true, "meta-part": true, "port": true,
 }
 
 func (m *Meta) validate() error {
@@ -127,8 +135,9 @@ func (m *Meta) validate() error {
 	return nil
 }
 
-// comment renders the section comment for one file.
-func (m *Meta) comment(points Points, part int, port string) string {
+// comment renders the section comment for one file: part of its
+// sequence, whose Meta started at metaPart.
+func (m *Meta) comment(points Points, part, metaPart int, port string) string {
 	var b strings.Builder
 	line := func(k, v string) {
 		b.WriteString(k)
@@ -146,6 +155,9 @@ func (m *Meta) comment(points Points, part int, port string) string {
 	}
 	line("points", points.String())
 	line("part", strconv.Itoa(part))
+	if part > 0 { // part 0 starts its Meta: the key is left out, as in captures written before it
+		line("meta-part", strconv.Itoa(metaPart))
+	}
 	if port != "" {
 		line("port", port)
 	}
@@ -163,6 +175,7 @@ func ParseMeta(comment string) (FileMeta, error) {
 	if first != metaMagic {
 		return fm, fmt.Errorf("section comment is not an l2hub capture header (first line %q)", first)
 	}
+	metaPart := false
 	for i, line := range strings.Split(rest, "\n") {
 		if line == "" {
 			continue
@@ -187,6 +200,9 @@ func ParseMeta(comment string) (FileMeta, error) {
 			fm.Points, err = ParsePoints(v)
 		case "part":
 			fm.Part, err = strconv.Atoi(v)
+		case "meta-part":
+			fm.MetaPart, err = strconv.Atoi(v)
+			metaPart = true
 		case "port":
 			fm.Port = v
 		default:
@@ -198,6 +214,9 @@ func ParseMeta(comment string) (FileMeta, error) {
 		if err != nil {
 			return fm, fmt.Errorf("capture header line %d %q: %w", i+2, line, err)
 		}
+	}
+	if !metaPart && fm.Part > 0 {
+		fm.MetaPart = -1
 	}
 	return fm, nil
 }

@@ -130,6 +130,9 @@ type Reader struct {
 	shb     Section
 	ifaces  []iface
 	trailer string // annotations after the last frame (Trailer)
+	// sectionTrailer is the current section's share of trailer
+	// (SectionTrailer).
+	sectionTrailer string
 }
 
 type iface struct {
@@ -361,6 +364,7 @@ func (r *Reader) readSHB() error {
 			r.opts.SectionEnd(r.section, r.Interfaces())
 		}
 		r.section++
+		r.sectionTrailer = ""
 	}
 	r.shb = Section{}
 	r.ifaces = r.ifaces[:0]
@@ -525,8 +529,13 @@ func (r *Reader) statistics(b []byte) {
 		if it.code != optComment {
 			continue
 		}
-		if bytes.HasPrefix(it.val, []byte(trailerPrefix)) && len(r.trailer) < MaxComment {
-			r.trailer = joinComment(r.trailer, it.val[len(trailerPrefix):])
+		if bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
+			if len(r.trailer) < MaxComment {
+				r.trailer = joinComment(r.trailer, it.val[len(trailerPrefix):])
+			}
+			if len(r.sectionTrailer) < MaxComment {
+				r.sectionTrailer = joinComment(r.sectionTrailer, it.val[len(trailerPrefix):])
+			}
 		}
 		if r.opts.Statistics != nil {
 			comments = append(comments, string(it.val))
@@ -544,6 +553,14 @@ func (r *Reader) statistics(b []byte) {
 // them in the comment of its first Interface Statistics Block, after the
 // last packet: read it once Next has returned io.EOF.
 func (r *Reader) Trailer() string { return r.trailer }
+
+// SectionTrailer is Trailer for the current section alone: in a stream
+// (serve --capture -) each section a SetMeta ended carries the
+// annotations made before it, and they belong there, before the next
+// section's frames. Read it in ReadOptions.SectionEnd for the section
+// ending (the next section's header resets it), or once Next has
+// returned io.EOF for the last.
+func (r *Reader) SectionTrailer() string { return r.sectionTrailer }
 
 func (r *Reader) addInterface(b []byte) error {
 	if len(b) < idbFixed {

@@ -288,9 +288,9 @@ func TestReadOptionOverrun(t *testing.T) {
 func TestMeta(t *testing.T) {
 	m := testMeta
 	m.Extra = map[string]string{"mode": "switch", "ports": "a,b"}
-	c := m.comment(PointsIngress, 3, "vm0")
+	c := m.comment(PointsIngress, 3, 2, "vm0")
 	want := "l2hub capture\nversion=v0.0.0-test\nseed=42\nconfig=sha256:c0ffee\npolicy=sha256:beef\n" +
-		"start=2026-01-01T00:00:00Z\npoints=ingress\npart=3\nport=vm0\nmode=switch\nports=a,b"
+		"start=2026-01-01T00:00:00Z\npoints=ingress\npart=3\nmeta-part=2\nport=vm0\nmode=switch\nports=a,b"
 	if c != want {
 		t.Errorf("got comment\n%s\nwant\n%s", c, want)
 	}
@@ -299,8 +299,21 @@ func TestMeta(t *testing.T) {
 		t.Fatalf("ParseMeta() = %v", err)
 	}
 	if fm.Version != m.Version || fm.Seed != m.Seed || fm.ConfigHash != m.ConfigHash || fm.PolicyHash != m.PolicyHash ||
-		!fm.Start.Equal(m.Start) || fmt.Sprint(fm.Extra) != fmt.Sprint(m.Extra) || fm.Points != PointsIngress || fm.Part != 3 || fm.Port != "vm0" {
+		!fm.Start.Equal(m.Start) || fmt.Sprint(fm.Extra) != fmt.Sprint(m.Extra) || fm.Points != PointsIngress || fm.Part != 3 || fm.MetaPart != 2 || fm.Port != "vm0" {
 		t.Errorf("got ParseMeta() = %+v, want %+v", fm, m)
+	}
+	// Part 0 starts its Meta and says nothing more; a later part that
+	// does not say (a capture from before meta-part) is -1, not known.
+	for _, tc := range []struct {
+		part, want int
+	}{{0, 0}, {3, -1}} {
+		c := "l2hub capture\nversion=v\npart=" + fmt.Sprint(tc.part)
+		if fm, err := ParseMeta(c); err != nil || fm.MetaPart != tc.want {
+			t.Errorf("ParseMeta(%q): got MetaPart %d (%v), want %d", c, fm.MetaPart, err, tc.want)
+		}
+	}
+	if c := m.comment(PointsIngress, 0, 0, ""); strings.Contains(c, "meta-part") {
+		t.Errorf("part 0's comment %q has meta-part, which golden captures lack", c)
 	}
 	for _, bad := range []string{"", "written by dumpcap", "l2hub capture\nseed=x", "l2hub capture\nnokey", "l2hub capture\npoints=sideways"} {
 		if _, err := ParseMeta(bad); err == nil {

@@ -1,8 +1,11 @@
 package capture
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,45 +37,45 @@ func TestSetMetaStartsANewFile(t *testing.T) {
 		format  Format
 		// want: file name -> its seed, part and the frames in it
 		want map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}
 	}{
 		{"segment", false, 0, FormatPcapng, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run.pcapng":      {42, 0, "1 2"},
-			"run-0001.pcapng": {7, 1, "3 4 5"},
+			"run.pcapng":      {42, 0, 0, "1 2"},
+			"run-0001.pcapng": {7, 1, 1, "3 4 5"},
 		}},
 		{"segment-rotating", false, 2, FormatPcapng, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run.pcapng":      {42, 0, "1 2"},
-			"run-0001.pcapng": {7, 1, "3 4"},
-			"run-0002.pcapng": {7, 2, "5"},
+			"run.pcapng":      {42, 0, 0, "1 2"},
+			"run-0001.pcapng": {7, 1, 1, "3 4"},
+			"run-0002.pcapng": {7, 2, 1, "5"},
 		}},
 		{"pcap", false, 0, FormatPcap, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run.pcapng":      {0, 0, "1 2"},
-			"run-0001.pcapng": {0, 0, "3 4 5"},
+			"run.pcapng":      {0, 0, 0, "1 2"},
+			"run-0001.pcapng": {0, 0, 0, "3 4 5"},
 		}},
 		{"per-port", true, 0, FormatPcapng, map[string]struct {
-			seed uint64
-			part int
-			seqs string
+			seed           uint64
+			part, metaPart int
+			seqs           string
 		}{
-			"run-a.pcapng":      {42, 0, "1"},
-			"run-b.pcapng":      {42, 0, "2"},
-			"run-a-0001.pcapng": {7, 1, "3 5"},
-			"run-b-0001.pcapng": {7, 1, "4"},
+			"run-a.pcapng":      {42, 0, 0, "1"},
+			"run-b.pcapng":      {42, 0, 0, "2"},
+			"run-a-0001.pcapng": {7, 1, 1, "3 5"},
+			"run-b-0001.pcapng": {7, 1, 1, "4"},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,8 +117,8 @@ func TestSetMetaStartsANewFile(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", path, err)
 				}
-				if fm.Seed != w.seed || fm.Part != w.part {
-					t.Errorf("%s: got seed %d part %d, want seed %d part %d", path, fm.Seed, fm.Part, w.seed, w.part)
+				if fm.Seed != w.seed || fm.Part != w.part || fm.MetaPart != w.metaPart {
+					t.Errorf("%s: got seed %d part %d meta-part %d, want seed %d part %d meta-part %d", path, fm.Seed, fm.Part, fm.MetaPart, w.seed, w.part, w.metaPart)
 				}
 				if w.seed == 7 && (fm.PolicyHash != "sha256:f00d" || fm.Extra["policy-name"] != "new.yaml" || !fm.Start.Equal(t0)) {
 					t.Errorf("%s: got meta %+v, want the new policy's", path, fm)
@@ -215,5 +218,47 @@ func TestSetMetaEndsTheOldFilesWithTheirAnnotations(t *testing.T) {
 				t.Errorf("files %v: the edit ends %d of the old Meta's files and %d of the new's; want %d and 0", s.Files(), oldTrailers, newTrailers, want)
 			}
 		})
+	}
+}
+
+// TestSectionTrailerInAStream: in a stream, the annotations made before a
+// SetMeta end its section, and those made before Close end the last:
+// SectionTrailer gives each section's alone, in SectionEnd and at the
+// end, while Trailer gathers them all.
+func TestSectionTrailerInAStream(t *testing.T) {
+	var stream bytes.Buffer
+	cfg := Config{Path: Stdout, Meta: testMeta, Overflow: OverflowBlock,
+		Create: func(string) (io.WriteCloser, error) { return nopWriteCloser{&stream}, nil }}
+	s := mustOpen(t, cfg)
+	run(s, []step{addPort(0, "a", "tcp a"), event(0, 0, "a", hub.Ingress, frame(60, 1, 0xff, 1), false)})
+	s.Annotate("control at 1s: link a down")
+	m := testMeta
+	m.Seed = 7
+	done, err := s.SetMeta(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(s, []step{event(2*time.Second, 0, "a", hub.Ingress, frame(60, 1, 0xff, 2), false)})
+	s.Annotate("control at 3s: link a up")
+	mustClose(t, s)
+	<-done
+
+	var ended []string
+	var r *Reader
+	r, err = NewReader(bytes.NewReader(stream.Bytes()), ReadOptions{SectionEnd: func(int, []Interface) { ended = append(ended, r.SectionTrailer()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended = append(ended, r.SectionTrailer())
+	if want := []string{"control at 1s: link a down", "control at 3s: link a up"}; !slices.Equal(ended, want) {
+		t.Errorf("got section trailers %q, want %q", ended, want)
+	}
+	if want := "control at 1s: link a down\ncontrol at 3s: link a up"; r.Trailer() != want {
+		t.Errorf("got Trailer() = %q, want %q", r.Trailer(), want)
 	}
 }

@@ -110,6 +110,11 @@ type output struct {
 	failed        bool
 	made          bool   // the current part's file was created: it may hold frames
 	lost          uint64 // frames dropped since the output failed
+
+	// metaPart is the part that started the current Meta; newMeta, that
+	// the next file (or section) starts a Meta (writer.setMeta).
+	metaPart int
+	newMeta  bool
 }
 
 func newWriter(cfg *Config, stats *counters) *writer {
@@ -319,7 +324,10 @@ func (w *writer) setMeta(m Meta) {
 	w.trailer = ""
 	w.eachOutput(func(o *output) { o.makeRoom(trailer) }) // under the old Meta
 	w.meta = m
-	w.eachOutput(func(o *output) { o.rotate(trailer) })
+	w.eachOutput(func(o *output) {
+		o.newMeta = true
+		o.rotate(trailer)
+	})
 }
 
 // eachOutput calls fn with every file sequence: the segment's, or each
@@ -400,7 +408,10 @@ func (o *output) header() {
 			meta.Extra = maps.Clone(meta.Extra)
 			meta.Extra[PeersAttachedKey] = w.attachedNames()
 		}
-		o.batch = appendSHB(o.batch, meta.comment(w.cfg.Points, o.part, port), w.cfg.Hardware, w.cfg.OS, appl)
+		if o.newMeta {
+			o.metaPart, o.newMeta = o.part, false
+		}
+		o.batch = appendSHB(o.batch, meta.comment(w.cfg.Points, o.part, o.metaPart, port), w.cfg.Hardware, w.cfg.OS, appl)
 		o.stats, o.trailer = o.stats[:0], 0
 		if o.port != nil {
 			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)

@@ -131,7 +131,19 @@ func (f *Flags) Load(path string, ports []string) (*Policy, error) {
 	if path == "" {
 		return f.Policy(ports)
 	}
-	spec, err := LoadSpec(path, ports)
+	data, err := ReadPolicy(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.Parse(data, path, ports)
+}
+
+// Parse is Load of a policy file's text, read already (ReadPolicy): path
+// names the file, as Load names it, in errors and in the policy's name.
+// A file that cannot be read twice (a pipe, <(…)) is read once and
+// compiled from its text as often as needed.
+func (f *Flags) Parse(data []byte, path string, ports []string) (*Policy, error) {
+	spec, err := ParseSpec(data, path, ports)
 	if err != nil {
 		return nil, err
 	}

@@ -192,6 +192,46 @@ func TestFlagsLoadWithFile(t *testing.T) {
 	}
 }
 
+// TestFlagsParseIsLoadOfKeptText: a policy file read once (ReadPolicy)
+// compiles from its text as Load compiles the file, flags and all, with
+// the same name and hash, after the file is gone.
+func TestFlagsParseIsLoadOfKeptText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(path, []byte("seed: 1\nrules:\n  - {name: f, delay: 1ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--seed", "7"}, {"--seed", "7", "--loss", "a->b=1%"}} {
+		var f Flags
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		loaded, err := f.Load(path, abc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := ReadPolicy(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path, path+".gone"); err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := f.Parse(data, path, abc)
+		if err != nil {
+			t.Fatalf("%q: Parse of the kept text: %v", args, err)
+		}
+		if parsed.Name() != loaded.Name() || parsed.Hash() != loaded.Hash() || parsed.Seed() != loaded.Seed() {
+			t.Errorf("%q: got Parse name %q hash %s seed %d, want Load's %q %s %d", args,
+				parsed.Name(), parsed.Hash(), parsed.Seed(), loaded.Name(), loaded.Hash(), loaded.Seed())
+		}
+		if err := os.Rename(path+".gone", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestFlagsHelpShowsTheDefaults: the --rate help's burst and queue are
 // the ones Compile gives a --rate without them (read back from Describe),
 // not numbers typed into the help.

@@ -15,16 +15,16 @@ import (
 
 // LoadSpec reads the policy file at path into its Spec (see ParseSpec).
 func LoadSpec(path string, ports []string) (*Spec, error) {
-	data, err := readPolicy(path)
+	data, err := ReadPolicy(path)
 	if err != nil {
 		return nil, err
 	}
 	return ParseSpec(data, path, ports)
 }
 
-// readPolicy reads a policy file, bounded: one larger than a policy can
-// be is read only far enough to say so.
-func readPolicy(path string) ([]byte, error) {
+// ReadPolicy reads a policy file as Load does, bounded: one larger than a
+// policy can be is read only far enough to say so (Parse refuses it).
+func ReadPolicy(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -42,7 +42,7 @@ func readPolicy(path string) ([]byte, error) {
 // replay of a capture whose ports are not known up front). On error the
 // result is an ErrorList naming file, line, column and field.
 func Load(path string, ports []string) (*Policy, error) {
-	data, err := readPolicy(path)
+	data, err := ReadPolicy(path)
 	if err != nil {
 		return nil, err
 	}

@@ -25,8 +25,9 @@ const MaxEditResults = 1000
 type EditResult struct {
 	Input string `json:"input"` // the input that holds it
 	Frame int    `json:"frame"` // the record whose comment holds it, numbered in Input
-	// AfterLast: the capture holds it after its last frame (Frame), in the
-	// trailer capture.Reader.Trailer reads.
+	// AfterLast: the capture holds it after its last frame (Frame), or in
+	// a stream after the last frame of a section, in the trailer
+	// capture.Reader.SectionTrailer reads.
 	AfterLast bool         `json:"after_last_frame,omitempty"`
 	Edit      *filter.Edit `json:"edit,omitempty"`
 	Applied   bool         `json:"applied"`
@@ -83,12 +84,12 @@ func (x *run) edits(s *source, p *capture.Packet) {
 	x.makeEdits(s, p.Comment, p.Number, p.Time, false)
 }
 
-// A trailer's edits and peer changes (capture.Reader.Trailer) came after
-// its input's last frame, but not after every other input's: one file of
-// a per-port capture ends long before another. Each waits for its time,
-// and is made before the first record of any input stamped after it, or
-// at the end. Every port's file of a per-port capture repeats the same
-// trailer: a line is taken once.
+// A trailer's edits and peer changes (capture.Reader.SectionTrailer) came
+// after its section's last frame, but not after every other input's: one
+// file of a per-port capture ends long before another. Each waits for its
+// time, and is made before the first record of any input stamped after
+// it, or at the end. Every port's file of a per-port capture repeats the
+// same trailer: a line is taken once.
 
 // trailerLine is an edit or peer change line of a trailer, waiting.
 type trailerLine struct {
@@ -132,7 +133,7 @@ func (x *run) queueTrailer(s *source, trailer string, afterFrame int) {
 // dueTrailers makes the waiting trailer lines stamped before t, in time
 // order; every one when t is zero.
 func (x *run) dueTrailers(t time.Time) {
-	for len(x.trailers) > 0 {
+	for len(x.trailers) > 0 && x.stop == nil {
 		tl := x.trailers[0]
 		if !t.IsZero() && !x.core.Start().Add(tl.at).Before(t) {
 			return
@@ -154,6 +155,9 @@ func (x *run) makeEdits(s *source, comment string, number int, before time.Time,
 		return
 	}
 	for line := range strings.Lines(comment) {
+		if x.stop != nil {
+			return
+		}
 		switch {
 		case edits && strings.HasPrefix(line, filter.EditPrefix):
 			x.makeEdit(s, line, number, before, trailer)
@@ -183,6 +187,9 @@ func (x *run) makeEdit(s *source, line string, number int, before time.Time, tra
 				at = before.Add(-time.Nanosecond)
 			}
 			x.advanceTo(at)
+			if x.stop != nil {
+				return // the replay stopped at a set-policy before it
+			}
 			if err := x.applyEdit(e); err != nil {
 				r.Err = err.Error()
 			} else {

@@ -154,23 +154,45 @@ func TestParseHeaderRewritten(t *testing.T) {
 
 // A capture whose header mergecap rewrote replays as an l2hub capture (a
 // port per interface, ingress only: the egress copies are not replayed as
-// frames), with a warning saying so.
+// frames), with a warning saying so. Merged from several files, it keeps
+// the first one's header only (the others', a set-policy's among them,
+// are lost): a what-if, which what_if says too.
 func TestReplayMergedCapture(t *testing.T) {
 	data := describedCapture(t, capture.Meta{Seed: 9}, func(sim *hubtest.Sim, _ *capture.Sink) {
 		sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
 	})
-	merged := rewriteFirstComment(t, data, "l2hub capture \nFile created by merging: \nFile1: d1.pcapng \nFile2: d2.pcapng \n")
-	path := writeFile(t, t.TempDir(), "merged.pcapng", string(merged))
-	var notes []string
-	res, err := (&Job{Files: []string{path}, Notes: func(n string) { notes = append(notes, n) }}).Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Replayed != 1 || res.Egress != 1 {
-		t.Errorf("replayed %d frames, %d egress copies; want 1 and 1, as an l2hub capture", res.Replayed, res.Egress)
-	}
-	if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "header another tool rewrote (mergecap") }) {
-		t.Errorf("got notes %q, want one saying the header was rewritten", notes)
+	for _, tc := range []struct {
+		name   string
+		files  string
+		whatIf bool
+	}{
+		{"two-files", "File1: d1.pcapng \nFile2: d2.pcapng \n", true},
+		{"one-file", "File1: d1.pcapng \n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			merged := rewriteFirstComment(t, data, "l2hub capture \nFile created by merging: \n"+tc.files)
+			path := writeFile(t, t.TempDir(), "merged.pcapng", string(merged))
+			var notes []string
+			res, err := (&Job{Files: []string{path}, Notes: func(n string) { notes = append(notes, n) }}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Replayed != 1 || res.Egress != 1 {
+				t.Errorf("replayed %d frames, %d egress copies; want 1 and 1, as an l2hub capture", res.Replayed, res.Egress)
+			}
+			rewrote := 0
+			for _, n := range notes {
+				if strings.Contains(n, "header another tool rewrote (mergecap") {
+					rewrote++
+				}
+			}
+			if rewrote != 1 {
+				t.Errorf("got notes %q, want one saying the header was rewritten", notes)
+			}
+			if got := WhatIf(append(slices.Clone(res.Notes), res.Warnings()...)); got != tc.whatIf {
+				t.Errorf("got what-if %v, want %v (notes %q)", got, tc.whatIf, notes)
+			}
+		})
 	}
 }
 

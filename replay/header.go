@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -59,8 +60,14 @@ func parseHeader(comment string) (sectionHeader, bool) {
 	return sectionHeader{meta: m, rewritten: true, foreign: strings.Join(foreign, " ")}, true
 }
 
+// mergedFile matches a file mergecap lists in the header it rewrites
+// ("File2: run-0001.pcapng").
+var mergedFile = regexp.MustCompile(`\bFile\d+: `)
+
 // rewrittenNote says that path's header was rewritten, and what that
-// means for the replay.
+// means for the replay. A capture mergecap made of several files is a
+// what-if: only the first file's header is left, so the others' (a
+// set-policy's, with its policy and the time it took over) are lost.
 func rewrittenNote(path string, h sectionHeader) Note {
 	text := "this looks like an l2hub capture whose header another tool rewrote"
 	if strings.Contains(h.foreign, "merging") {
@@ -68,9 +75,13 @@ func rewrittenNote(path string, h sectionHeader) Note {
 		if h.foreign != "" {
 			text += ": " + h.foreign
 		}
-		text += "); it is replayed as an l2hub capture, with the first merged file's header only: " +
-			"its start, seed and policy are taken for every frame, and frames of the other files are a what-if under them " +
-			"(replay the files themselves, each an input, to have each one's header)"
+		if len(mergedFile.FindAllString(h.foreign, -1)) > 1 {
+			text += "); it is replayed as an l2hub capture, with the first merged file's header only: " +
+				"its start, seed and policy are taken for every frame, and frames of the other files are a what-if under them, " +
+				"their set-policies unknown (replay the files themselves, each an input, to have each one's header)"
+			return warning(NoteWhatIf, path, text)
+		}
+		text += "); it is replayed as an l2hub capture, by the header's key=value lines"
 	} else {
 		if h.foreign != "" {
 			text += " (it added " + quoteNote(h.foreign) + ")"

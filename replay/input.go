@@ -102,8 +102,6 @@ type source struct {
 
 	section  int             // of the last packet
 	l2hub    bool            // the current section is an l2hub capture
-	trailer  string          // at a clean end of an l2hub capture: what it noted after its last frame
-	trailed  bool            // the run has made what trailer notes (endInput)
 	early    map[string]bool // peer lines of head the run made before other inputs' records (earlyPeers)
 	missing  uint64          // events the capture says it lost (capture.Gaps)
 	leftOut  uint64          // annotation lines it says it left out (capture.LinesLeftOut)
@@ -130,12 +128,15 @@ type source struct {
 
 // sectionInfo is what a pcapng section (or a classic pcap file) said about
 // itself: its header and every interface it described, with or without
-// frames.
+// frames, and, for an l2hub section that ended cleanly, what it noted
+// after its last frame (capture.Reader.SectionTrailer): in a stream, the
+// edits made before the set-policy that ended the section.
 type sectionInfo struct {
-	n      int
-	l2hub  bool
-	hdr    sectionHeader // when l2hub
-	ifaces []capture.Interface
+	n       int
+	l2hub   bool
+	hdr     sectionHeader // when l2hub
+	ifaces  []capture.Interface
+	trailer string
 }
 
 // openSource opens an input. ended, if not nil, is called with each
@@ -172,6 +173,11 @@ func (s *source) sectionEnd(n int, ifaces []capture.Interface) {
 	}
 	info := sectionInfo{n: n, ifaces: ifaces}
 	info.hdr, info.l2hub = parseHeader(s.rd.Section().Comment)
+	if info.l2hub && s.err == nil {
+		info.trailer = s.rd.SectionTrailer()
+		s.missing += capture.Gaps(info.trailer)
+		s.leftOut += capture.LinesLeftOut(info.trailer)
+	}
 	s.ended(s, info)
 }
 
@@ -197,8 +203,6 @@ func (s *source) advance() bool {
 		s.ok = false
 		if err != io.EOF {
 			s.err = &InputError{Path: s.in.Path, Err: err}
-		} else if _, l2hub := parseHeader(s.rd.Section().Comment); l2hub {
-			s.trailer = s.rd.Trailer()
 		}
 		s.sectionEnd(s.readerSection, s.rd.Interfaces())
 		s.close()

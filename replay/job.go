@@ -112,55 +112,82 @@ func (j *Job) Config() (Config, error) {
 	return cfg, nil
 }
 
-// loadPolicy loads the job's policy for ports: its file and flags, and
-// the seed the capture lends it (lend, without --seed), unless a header
-// (hs) records it as given: replaying a set-policy run's files with its
-// second policy takes that policy's seed. A seed equal to the policy's
-// own is not lent either: as a flag it would change the policy's text,
-// and so its hash, and not its decisions. hashes are those a capture
-// header records for a policy equal to it (policyHashes).
+// policyText is a policy file as the job read it, once: a file that
+// cannot be read twice (a pipe, <(…), /dev/stdin) compiles from its text
+// at each set-policy as at the start. path is "" for none (fault flags
+// alone).
+type policyText struct {
+	path string
+	data []byte
+}
+
+// readPolicy reads the policy file at path ("" for none).
+func readPolicy(path string) (policyText, error) {
+	if path == "" {
+		return policyText{}, nil
+	}
+	data, err := filter.ReadPolicy(path)
+	return policyText{path, data}, err
+}
+
+// compile compiles the text with flags, as flags.Load compiles the file.
+func (t policyText) compile(flags filter.Flags, ports []string) (*filter.Policy, error) {
+	if t.path == "" {
+		return flags.Policy(ports)
+	}
+	return flags.Parse(t.data, t.path, ports)
+}
+
+// loadPolicy compiles the job's policy (text) for ports: its file and
+// flags, and the seed the capture lends it (lend, without --seed), unless
+// a header (hs) records it as given: replaying a set-policy run's files
+// with its second policy takes that policy's seed. A seed equal to the
+// policy's own is not lent either: as a flag it would change the
+// policy's text, and so its hash, and not its decisions. hashes are
+// those a capture header records for a policy equal to it
+// (policyHashes).
 //
-// It returns the flags it loaded the policy with (the lent seed set), so
-// that the policy can be compiled afresh.
-func (j *Job) loadPolicy(ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, used filter.Flags, err error) {
+// It returns the flags it compiled the policy with (the lent seed set),
+// so that the policy can be compiled afresh.
+func (j *Job) loadPolicy(text policyText, ports []string, lend *uint64, hs []capHeader) (pol *filter.Policy, hashes []string, used filter.Flags, err error) {
 	var faults filter.Flags
 	if j.Faults != nil {
 		faults = *j.Faults
 	}
-	if pol, err = faults.Load(j.Policy, ports); err != nil {
+	if pol, err = text.compile(faults, ports); err != nil {
 		return nil, nil, faults, err
 	}
-	hashes = policyHashes(pol, j.Policy, faults, ports)
+	hashes = policyHashes(pol, text, faults, ports)
 	recorded := slices.ContainsFunc(hs, func(h capHeader) bool { return slices.Contains(hashes, h.meta.PolicyHash) })
 	if lend == nil || faults.SeedGiven() || recorded || pol.Seed() == *lend {
 		return pol, hashes, faults, nil
 	}
 	lent := faults
 	lent.SetSeed(*lend)
-	if pol, err = lent.Load(j.Policy, ports); err != nil {
+	if pol, err = text.compile(lent, ports); err != nil {
 		return nil, nil, faults, err
 	}
-	return pol, policyHashes(pol, j.Policy, faults, ports), lent, nil
+	return pol, policyHashes(pol, text, faults, ports), lent, nil
 }
 
 // policyHashes returns the hashes a capture header records for a policy
-// that decides as pol does, pol being the policy file at path ("" for
-// none) with flags: pol's own and, when pol's seed is the file's, those
+// that decides as pol does, pol being the policy text (none for flags
+// alone) with flags: pol's own and, when pol's seed is the file's, those
 // of the same flags with --seed of that seed and without --seed. Serve
 // hashes the policy's text as given, and --seed equal to the file's seed
 // changes the text (a "# flags: --seed N" line), not the decisions.
-func policyHashes(pol *filter.Policy, path string, flags filter.Flags, ports []string) []string {
+func policyHashes(pol *filter.Policy, text policyText, flags filter.Flags, ports []string) []string {
 	hashes := []string{pol.Hash()}
 	bare := flags
 	bare.ClearSeed()
-	own, err := bare.Load(path, ports)
+	own, err := text.compile(bare, ports)
 	if err != nil || own.Seed() != pol.Seed() {
 		return hashes
 	}
 	seeded := bare
 	seeded.SetSeed(own.Seed())
 	alts := []*filter.Policy{own}
-	if p, err := seeded.Load(path, ports); err == nil {
+	if p, err := text.compile(seeded, ports); err == nil {
 		alts = append(alts, p)
 	}
 	for _, p := range alts {
@@ -283,13 +310,25 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 		lend = &meta.Seed
 		out.SeedFrom = "capture"
 	}
+	// Each policy file is read once, here: a switch compiles its policy
+	// afresh from the text kept.
+	first, err := readPolicy(j.Policy)
+	if err != nil {
+		return nil, err
+	}
+	texts := make([]policyText, len(j.Policies))
+	for i, path := range j.Policies {
+		if texts[i], err = readPolicy(path); err != nil {
+			return nil, err
+		}
+	}
 	hashes := []string{""}
 	var choices []PolicyChoice
 	var loaded []*filter.Policy
 	ports := r.Ports()
 	if withPolicy {
 		var used filter.Flags
-		if out.Policy, hashes, used, err = j.loadPolicy(ports, lend, r.headers); err != nil {
+		if out.Policy, hashes, used, err = j.loadPolicy(first, ports, lend, r.headers); err != nil {
 			if r.PerMAC() {
 				return nil, fmt.Errorf("%w\n(one capture without --port NAME=FILE or NAME=MAC: replay made a port per source MAC; name them with --port NAME=MAC)", err)
 			}
@@ -299,16 +338,15 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 		if hasMeta && slices.Contains(hashes, meta.PolicyHash) {
 			out.PolicyHash = meta.PolicyHash
 		}
-		path := j.Policy
-		choices = append(choices, PolicyChoice{Name: out.Policy.Name(), Hashes: hashes, New: func() (*filter.Policy, error) { return used.Load(path, ports) }})
+		choices = append(choices, PolicyChoice{Name: out.Policy.Name(), Hashes: hashes, New: func() (*filter.Policy, error) { return first.compile(used, ports) }})
 		loaded = append(loaded, out.Policy)
 	}
-	for _, path := range j.Policies {
-		p, err := filter.Load(path, ports)
+	for _, text := range texts {
+		p, err := text.compile(filter.Flags{}, ports)
 		if err != nil {
 			return nil, err
 		}
-		choices = append(choices, PolicyChoice{Name: p.Name(), Hashes: policyHashes(p, path, filter.Flags{}, ports), New: func() (*filter.Policy, error) { return filter.Load(path, ports) }})
+		choices = append(choices, PolicyChoice{Name: p.Name(), Hashes: policyHashes(p, text, filter.Flags{}, ports), New: func() (*filter.Policy, error) { return text.compile(filter.Flags{}, ports) }})
 		loaded = append(loaded, p)
 	}
 	if len(choices) > 0 {
@@ -338,7 +376,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 			return nil, fmt.Errorf("capture header: aging %s: must not be negative", aging)
 		}
 	}
-	if n, ok := midRunNote(r.headers, out.Mode); ok {
+	for _, n := range coverageNotes(r.headers, out.Mode) {
 		j.note(out, n)
 	}
 	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
@@ -408,53 +446,6 @@ func runStart(hs []capHeader) (runPolicy, bool) {
 		}
 	}
 	return runPolicy{}, false
-}
-
-// midRunNote says when the inputs start at a file the live hub began
-// mid-run (a set-policy's, or a later rotated part) and hold none from
-// the run's start (part 0, before any set-policy): in switch mode the
-// live hub had learned MACs by then that the replay has not, so it floods
-// frames the live hub forwarded to one port, and each flooded copy draws
-// on the rules of the link it reaches; after a rotation alone the
-// policy's streams and queues had run, too. It says how to reproduce the
-// run instead.
-func midRunNote(hs []capHeader, mode hub.Mode) (Note, bool) {
-	if len(hs) == 0 || slices.ContainsFunc(hs, func(h capHeader) bool { return h.meta.Part == 0 && !runPolicyOf(h).changed }) {
-		return Note{}, false
-	}
-	h := hs[0]
-	rp := runPolicyOf(h)
-	var why []string
-	if mode == hub.ModeSwitch {
-		why = append(why, "in switch mode the live hub had learned which port each MAC is on, and the replay may flood frames "+
-			"the run sent to one port until it learns each MAC again; each flooded copy takes a draw from the rules of the link "+
-			"it reaches, shifting their later decisions")
-	}
-	if !rp.changed && rp.hash != "" {
-		why = append(why, "the policy's random draws, rate queues and counters had run since the run's start, and start afresh here")
-	}
-	if len(why) == 0 {
-		return Note{}, false
-	}
-	var at []string
-	if h.meta.Part > 0 {
-		at = append(at, fmt.Sprintf("part %d of the run's capture", h.meta.Part))
-	}
-	if rp.changed {
-		at = append(at, fmt.Sprintf("after its set-policy at %s", rp.since))
-	}
-	first := "its first file"
-	if name, ok := firstPartName(h.path, h.meta.Part); ok {
-		first = name
-	}
-	how := "with its policy"
-	if rp.changed {
-		how = "with --policy for each policy it had, its first first (--policy FIRST.yaml --policy " + cmpOr(rp.name, "NEXT.yaml") + ")"
-	}
-	text := fmt.Sprintf("this file starts mid-run (%s) and the replay has not the files before it: %s: a what-if. "+
-		"To reproduce the run, replay its files from %s on, in order, %s",
-		strings.Join(at, ", "), strings.Join(why, "; "), first, how)
-	return newNote(NoteWhatIf, h.path, text), true
 }
 
 // foreignNote says that a policy's decisions over inputs with no l2hub
@@ -566,10 +557,15 @@ func (pn *policyNoter) notes(hs []capHeader) {
 	}
 }
 
-// names lists the replay's policies, for a note.
+// names lists the replay's policies, for a note: the first with the
+// flags given for it (--seed 9), which make it another policy than its
+// file's.
 func (pn *policyNoter) names() string {
 	var ns []string
-	for _, c := range pn.choices {
+	for i, c := range pn.choices {
+		if f := pn.job.Faults; i == 0 && f != nil && f.Given() {
+			c.Name += " with " + f.String()
+		}
 		ns = append(ns, c.Name)
 	}
 	return strings.Join(ns, ", ")
@@ -673,6 +669,12 @@ func (r *JobResult) Warnings() []Note {
 			ns = append(ns, warning(NoteOwnerGuess, "", fmt.Sprintf("%s's frames went to port %s by a guess: the inputs hold them alike "+
 				"(as a classic pcap per port of one link does); name its port with --port NAME=%s, or capture as pcapng, "+
 				"which records each frame's port", macString(o.MAC), o.Port, macString(o.MAC))))
+		}
+	}
+	for _, sw := range r.Switches {
+		if sw.Err != "" {
+			ns = append(ns, warning(NoteWhatIf, sw.Input, fmt.Sprintf("the run's set-policy at %s (to %s) could not be made again: %s; "+
+				"the replay stopped there: the run's decisions from then on are not replayed, and what it wrote ends there", sw.Since, sw.Policy, sw.Err)))
 		}
 	}
 	for _, msg := range r.PeerErrors {

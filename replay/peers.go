@@ -34,11 +34,13 @@ const MaxPeerErrors = 100
 // sectionPeers takes the run's ports up or down as the header of s's
 // section that is starting says, before its first record's notes (first):
 // as of the section's start, which is the set-policy that started it, or
-// else its first record, and never before the time the replay reached.
+// else (a rotation) its first record, and never before the time the
+// replay reached.
 func (x *run) sectionPeers(s *source, first *capture.Packet) {
 	from := first.Time.Sub(x.core.Start())
-	if rp := runPolicyOf(capHeader{s.in.Path, s.meta}); rp.changed {
-		from = min(from, rp.since)
+	h := capHeader{s.in.Path, s.meta}
+	if begun, known := begunBySetPolicy(h); begun || !known {
+		from = min(from, runPolicyOf(h).since)
 	}
 	x.headerPeers(s.in.Path, s.meta, max(from, x.elapsed()))
 }
@@ -159,6 +161,9 @@ func (x *run) peerChanges(line string, number int, before time.Time) {
 			at = before.Add(-time.Nanosecond)
 		}
 		x.advanceTo(at)
+		if x.stop != nil {
+			return // the replay stopped at a set-policy before it
+		}
 		if x.setPeer(id, rec.At, rec.Attached) {
 			x.notePeer(id, rec.At, rec.Attached, rec.Peer, rec.Reason)
 			x.res.PeerChanges++

@@ -78,6 +78,9 @@ type Replayer struct {
 	notes   []Note
 	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
 	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
+	// rewritten holds the inputs whose rewritten header a note was made
+	// of, once each.
+	rewritten map[string]bool
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -194,7 +197,11 @@ type capHeader struct {
 func (r *Replayer) takeMeta(path string, h sectionHeader) {
 	meta := h.meta
 	r.headers = append(r.headers, capHeader{path, meta})
-	if h.rewritten && !slices.ContainsFunc(r.notes, func(n Note) bool { return n.Kind == NoteHeader && n.Input == path }) {
+	if h.rewritten && !r.rewritten[path] {
+		if r.rewritten == nil {
+			r.rewritten = map[string]bool{}
+		}
+		r.rewritten[path] = true
 		r.notes = append(r.notes, rewrittenNote(path, h))
 	}
 	if meta.Points == capture.PointsEgress {
@@ -474,7 +481,12 @@ type Switch struct {
 	Policy string        `json:"policy"`      // the replay's policy it put in force
 	Hash   string        `json:"policy_hash"` // as the header records it
 	Seed   uint64        `json:"seed"`
-	Err    string        `json:"error,omitempty"` // why it could not be made: the policy in force stayed
+	// Err says why it could not be made: the replay stopped there (Run's
+	// error says so too).
+	Err string `json:"error,omitempty"`
+	// OutputErr says why the replay's capture could not start a file
+	// for it; the policy was put in force all the same.
+	OutputErr string `json:"output_error,omitempty"`
 }
 
 // Progress is how far a replay has got.
@@ -617,6 +629,9 @@ type run struct {
 	// repeat.
 	trailers    []trailerLine
 	trailerSeen map[string]bool
+	// stop, once set, is why the replay stops: a set-policy it could not
+	// make again (switchPolicy).
+	stop error
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -726,8 +741,14 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		x.foreignPeers()
 	}
 	err := x.loop(ctx, rc.Progress)
-	x.flushSwitches()
-	x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
+	if x.stop == nil {
+		x.flushSwitches()
+	}
+	if x.stop == nil {
+		x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
+	} else if err == nil {
+		err = x.stop // what waits in the timers was due after the set-policy: left out
+	}
 	x.core.Close()
 	res := x.finish(x.policy)
 	if sink != nil {
@@ -827,38 +848,28 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 			x.earlyPeers(srcs, s, s.head.Time)
 		}
 		x.packet(s)
-		if !s.advance() {
-			x.endInput(s)
+		if x.stop != nil {
+			return x.stop
 		}
-	}
-	for _, s := range srcs {
-		x.endInput(s)
+		s.advance()
 	}
 	x.dueTrailers(time.Time{})
 	report()
 	return nil
 }
 
-// endInput takes what s's capture noted after its last frame (its
-// trailer), once, when s ends: its lost events are counted, and its edits
-// and peer changes wait for their times (dueTrailers).
-func (x *run) endInput(s *source) {
-	if s.trailed {
-		return
-	}
-	s.trailed = true
-	if s.trailer != "" {
-		s.missing += capture.Gaps(s.trailer)
-		s.leftOut += capture.LinesLeftOut(s.trailer)
-		x.queueTrailer(s, s.trailer, s.head.Number)
-	}
-}
-
 // sectionEnd gives every interface an l2hub section described its port,
-// whether or not it carried a frame, and keeps the section's header.
+// whether or not it carried a frame, and keeps the section's header. What
+// the section noted after its last frame (its trailer) waits for its
+// times (dueTrailers): in a stream, the edits made before a set-policy
+// are made before the switch, at their times, on the policy they were
+// made on.
 func (x *run) sectionEnd(s *source, sec sectionInfo) {
 	if !sec.l2hub {
 		return
+	}
+	if sec.trailer != "" {
+		x.queueTrailer(s, sec.trailer, s.head.Number)
 	}
 	for _, ch := range x.r.describe(s, sec) {
 		x.chanPort(ch)
@@ -898,6 +909,9 @@ func (x *run) packet(s *source) {
 		}
 	}
 	x.advance(s, p.Time)
+	if x.stop != nil {
+		return
+	}
 	f := x.frameOf(s, p)
 	x.res.Replayed++
 	x.core.Ingress(id, f)
@@ -947,6 +961,9 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 		return
 	}
 	x.advance(s, p.Time)
+	if x.stop != nil {
+		return
+	}
 	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(x.chanPort(ch), f, hub.InjectNotes)

@@ -92,8 +92,16 @@ func (res *Result) WriteSummary(w io.Writer) error {
 		for _, r := range rows {
 			w1 = max(w1, len(r.name))
 		}
-		if n := len(res.Switches); n > 0 {
-			fmt.Fprintf(&b, "\nrules of the policy in force at the end (%s, from %s):", res.Switches[n-1].Policy, res.Switches[n-1].Since)
+		if len(res.Switches) > 0 {
+			made := res.Switches
+			if i := slices.IndexFunc(made, func(sw Switch) bool { return sw.Err != "" }); i >= 0 {
+				made = made[:i] // the replay stopped at the one that failed
+			}
+			if n := len(made); n > 0 {
+				fmt.Fprintf(&b, "\nrules of the policy in force at the end (%s, from %s):", made[n-1].Policy, made[n-1].Since)
+			} else {
+				b.WriteString("\nrules of the policy the replay started with, in force at the end:")
+			}
 		}
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "\n%-*s\tmatched\tdropped\tdelayed\tduplicated\tcorrupted\tqueued\toverflowed\t\n", w1, "")

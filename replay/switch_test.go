@@ -358,3 +358,69 @@ func TestJobReplaysASetPolicyInAStream(t *testing.T) {
 		t.Errorf("%d records differ from the run's", n)
 	}
 }
+
+// An edit made after a stream section's last frame and before the
+// set-policy that ends the section is in that section's trailer: the
+// replay makes it there, at its time, on the policy it was made on, and
+// not at the end of the stream on the policy then in force (where the
+// link it takes down would drop the copies still waiting at the end).
+func TestJobMakesAStreamSectionsTrailerBeforeItsSetPolicy(t *testing.T) {
+	const (
+		slow   = "seed: 1\nrules:\n  - {name: slow, match: {link: a->b}, delay: 2ms}\n"
+		slower = "seed: 2\nrules:\n  - {name: slower, match: {link: a->b}, delay: 5ms}\n"
+	)
+	dir := t.TempDir()
+	ports := []string{"a", "b"}
+	first := mustPolicy(t, slow, ports)
+	second := mustPolicy(t, slower, ports)
+	var buf bytes.Buffer
+	meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: first.Seed(), PolicyHash: first.Hash(), Extra: map[string]string{"mode": "hub"}}
+	sink, err := capture.Open(capture.Config{Path: capture.Stdout, Overflow: capture.OverflowBlock, Meta: meta,
+		Create: func(string) (io.WriteCloser, error) { return memFile{&buf}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: first, Observers: []hub.Observer{sink}})
+	src := hubtest.MAC("02:00:00:00:00:0a")
+	sim.SendAt(time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, src, "one")) // delivered at 3ms
+	sim.AdvanceTo(4 * time.Millisecond)
+	down := filter.Edit{At: sim.Now(), Op: filter.EditLinkDown, Name: "b"}
+	d, err := down.Apply(first, down.At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.Annotate(down.Comment(d))
+	sim.AdvanceTo(5 * time.Millisecond)
+	sim.Core().SetPolicy(second) // a policy of its own: b's link is up again
+	m2 := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: second.Seed(), PolicyHash: second.Hash(),
+		Extra: map[string]string{"mode": "hub", "policy-name": "s2.yaml", "policy-since": sim.Now().String()}}
+	if _, err := sink.SetMeta(m2); err != nil {
+		t.Fatal(err)
+	}
+	sim.SendAt(6*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, src, "two"))   // delivered at 11ms
+	sim.SendAt(7*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, src, "three")) // delivered at 12ms
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	live := []string{writeFile(t, dir, "run.pcapng", buf.String())}
+	if got := len(records(t, live, capture.DirOut)); got != 3 {
+		t.Fatalf("the run delivered %d frames to b, want 3", got)
+	}
+
+	s1 := writeFile(t, dir, "s1.yaml", slow)
+	s2 := writeFile(t, dir, "s2.yaml", slower)
+	res, err := (&Job{Files: live, Policy: s1, Policies: []string{s2}, Output: filepath.Join(t.TempDir(), "out.pcapng")}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := append(slices.Clone(res.Notes), res.Warnings()...); len(notes) > 0 {
+		t.Errorf("got notes %q, want none", notes)
+	}
+	if len(res.Edits) != 1 || !res.Edits[0].Applied || res.Edits[0].MadeUnder != "" || len(res.Switches) != 1 {
+		t.Fatalf("got edits %+v, switches %+v; want the link-down made, then one switch", res.Edits, res.Switches)
+	}
+	if n := sameRecords(t, live, res.Files); n > 0 {
+		t.Errorf("%d records differ from the run's", n)
+	}
+}

@@ -71,9 +71,12 @@ func earliestSetPolicy(hs []capHeader) (runPolicy, bool) {
 
 // String describes sw as the replay summary lists it.
 func (sw Switch) String() string {
-	s := fmt.Sprintf("at %s (%s): %s (hash %s, seed %d)", sw.Since, filepath.Base(sw.Input), sw.Policy, sw.Hash, sw.Seed)
 	if sw.Err != "" {
-		s += ": " + sw.Err
+		return fmt.Sprintf("at %s (%s): %s (hash %s): not made: %s", sw.Since, filepath.Base(sw.Input), sw.Policy, sw.Hash, sw.Err)
+	}
+	s := fmt.Sprintf("at %s (%s): %s (hash %s, seed %d)", sw.Since, filepath.Base(sw.Input), sw.Policy, sw.Hash, sw.Seed)
+	if sw.OutputErr != "" {
+		s += ": in force, but " + sw.OutputErr
 	}
 	return s
 }
@@ -138,14 +141,18 @@ func (x *run) insertSwitch(p pendingSwitch) {
 // advanceTo moves virtual time to t, timers firing at their own times,
 // and makes each set-policy due by t at its time: the timers due by then
 // fire under the policy it replaces, those after under the new one.
+//
+// After a switch that failed (x.stop), time stays at it.
 func (x *run) advanceTo(t time.Time) {
-	for len(x.switches) > 0 && !x.switches[0].at.After(t) {
+	for len(x.switches) > 0 && !x.switches[0].at.After(t) && x.stop == nil {
 		p := x.switches[0]
 		x.switches = x.switches[1:]
 		x.drv.AdvanceTo(p.at, nil)
 		x.switchPolicy(p)
 	}
-	x.drv.AdvanceTo(t, nil)
+	if x.stop == nil {
+		x.drv.AdvanceTo(t, nil)
+	}
 }
 
 // flushSwitches makes the set-policies that come after the last record,
@@ -158,14 +165,21 @@ func (x *run) flushSwitches() {
 
 // switchPolicy puts p's policy in force, compiled afresh, and starts the
 // replay's capture a new file (or section) whose header says so, as the
-// live hub's capture did.
+// live hub's capture did. A policy that does not compile, or compiles to
+// a text the header does not record, stops the replay there (x.stop):
+// going on under the policy in force would present its decisions as the
+// run's.
 func (x *run) switchPolicy(p pendingSwitch) {
 	c := x.choices[p.choice]
 	sw := Switch{Input: p.path, Since: p.key.since, Policy: c.Name, Hash: p.key.hash}
 	pol, err := c.New()
+	if err == nil && !slices.Contains(c.Hashes, pol.Hash()) {
+		err = fmt.Errorf("it compiled to a policy of hash %s, not the one the header records (%s): was the file changed?", pol.Hash(), p.key.hash)
+	}
 	if err != nil {
 		sw.Err = err.Error()
 		x.res.Switches = append(x.res.Switches, sw)
+		x.stop = fmt.Errorf("the run's set-policy at %s (%s, %s) could not be made again: %w; the replay stopped there", p.key.since, filepath.Base(p.path), c.Name, err)
 		return
 	}
 	sw.Seed = pol.Seed()
@@ -183,6 +197,6 @@ func (x *run) switchPolicy(p pendingSwitch) {
 	m.Seed, m.PolicyHash = pol.Seed(), p.key.hash
 	setPolicyMeta(&m, c.Name, p.key.since)
 	if _, err := x.sink.SetMeta(m); err != nil {
-		x.res.Switches[len(x.res.Switches)-1].Err = "the policy is in force, but the output could not start a file for it: " + err.Error()
+		x.res.Switches[len(x.res.Switches)-1].OutputErr = "the output could not start a file for it: " + err.Error()
 	}
 }
