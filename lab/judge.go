@@ -155,7 +155,10 @@ type judge struct {
 	evidence [][][]int
 	cur      int // the current phase; len(phases) or until+1 once done
 	triggers []triggerResult
-	undoAt   []time.Duration // per trigger, when its For ends (0: none pending)
+	// undoAt is per trigger when its For ends: 0 while none is due, and
+	// until the runner has made the change (acted), so that one late tick
+	// never hands out a change and its undo together.
+	undoAt []time.Duration
 
 	failures []Failure
 	failed   bool // a hard failure ended the run
@@ -467,30 +470,47 @@ func (j *judge) expectsOptional() bool {
 }
 
 // fireTrigger records trigger ti as fired at at and returns its action.
+// Its undo (for:) is not due before the runner has made the change: see
+// acted.
 func (j *judge) fireTrigger(ti int, at time.Duration) fire {
 	tr := j.lab.Triggers[ti]
 	j.triggers[ti].Fired, j.triggers[ti].FiredAt = true, at
-	if tr.For > 0 {
-		j.undoAt[ti] = at + tr.For
-	}
 	j.logf(at, "%s: %s", tr.Name, tr.Text)
 	return fire{trigger: ti, at: at, act: tr.Do}
 }
 
-// acted records the outcome of a fire the runner performed; done is when
-// the hub had made the change. A trigger's for: counts from then, not
-// from the marker that fired it: a runner late on a loaded machine still
-// keeps a partition for its whole for:.
-func (j *judge) acted(f fire, err error, done time.Duration) {
+// lateNote is how late the runner may make a trigger's change before the
+// run says when it did.
+const lateNote = 100 * time.Millisecond
+
+// acted records the outcome of a fire the runner performed: it asked the
+// hub at began, and the hub had made the change by done. The trigger's
+// times are began's; its for: counts from done, not from the marker or
+// the at: that fired it, so that a runner late on a loaded machine (or a
+// tick the loop held) still keeps a partition for its whole for:. A
+// change that failed is not undone, and the trigger keeps its error.
+func (j *judge) acted(f fire, err error, began, done time.Duration) {
+	tr := &j.triggers[f.trigger]
 	if err == nil {
-		if !f.undo && j.undoAt[f.trigger] > 0 {
-			j.undoAt[f.trigger] = max(f.at, done) + j.lab.Triggers[f.trigger].For
+		began = max(f.at, began)
+		switch {
+		case f.undo:
+			tr.Undone, tr.UndoneAt = true, began
+		default:
+			tr.FiredAt = began
+			if d := j.lab.Triggers[f.trigger].For; d > 0 {
+				j.undoAt[f.trigger] = max(began, done) + d
+			}
+		}
+		if began-f.at >= lateNote {
+			j.logf(began, "%s: %s made %s late", tr.Name, f.act, (began - f.at).Round(time.Millisecond))
 		}
 		return
 	}
-	tr := &j.triggers[f.trigger]
 	what := f.act.String()
-	tr.Err = fmt.Sprintf("%s: %v", what, err)
+	if tr.Err == "" {
+		tr.Err = fmt.Sprintf("%s: %v", what, err)
+	}
 	if !j.done {
 		j.fail(Failure{Code: "TRIGGER_FAILED", At: f.at,
 			Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
@@ -562,7 +582,6 @@ func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 		}
 		if j.undoAt[ti] == d && j.undoAt[ti] > 0 {
 			j.undoAt[ti] = 0
-			j.triggers[ti].Undone, j.triggers[ti].UndoneAt = true, d
 			undo := tr.Do.undo(tr.Name)
 			j.logf(d, "%s: %s (after %s)", tr.Name, undo, tr.For)
 			return []fire{{trigger: ti, undo: true, at: d, act: undo}}, true

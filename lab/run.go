@@ -506,9 +506,16 @@ func (r *runner) loop(ctx context.Context) string {
 func (r *runner) now() time.Duration { return r.opts.Clock.Now().Sub(r.start) }
 
 // act performs the triggers' actions through the control API, as l2hub
-// ctl would, and tells the judge how each went.
+// ctl would, and tells the judge how each went. Once one has failed (the
+// run has failed with it), the rest are not performed.
 func (r *runner) act(fires []fire) {
+	var failed error
 	for _, f := range fires {
+		began := r.now()
+		if failed != nil {
+			r.judge.acted(f, fmt.Errorf("not performed: %w", failed), began, began)
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
 		var err error
 		switch {
@@ -524,8 +531,9 @@ func (r *runner) act(fires []fire) {
 		cancel()
 		if err != nil {
 			r.printf("%8.3f %s: %s failed: %v\n", r.now().Seconds(), r.lab.Triggers[f.trigger].Name, f.act, err)
+			failed = fmt.Errorf("%s could not %s first", r.lab.Triggers[f.trigger].Name, f.act)
 		}
-		r.judge.acted(f, err, r.now())
+		r.judge.acted(f, err, began, r.now())
 	}
 }
 
