@@ -178,7 +178,18 @@ type vmTrack struct {
 	exit     string
 	expect   int  // next expect
 	prompted bool // the line in progress matched an expect marker as a prompt
+	// holdUntil is, while the line in progress was seen as a prompt,
+	// promptHold after it (0 otherwise): the run does not end before, so
+	// that fail_on sees the rest of that line if it comes.
+	holdUntil time.Duration
 }
+
+// promptHold is how long a run whose last marker came in a prompt (or
+// that a prompt's line is open in) waits for that line to end before it
+// ends: a guest that prints "selftest ... " and then, after the test,
+// "FAIL" on the same line must fail; a real prompt ("login: ") waits for
+// input, and its line never ends by itself.
+const promptHold = time.Second
 
 type soakTrack struct {
 	start, end time.Duration
@@ -285,7 +296,6 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 	// they matched is recorded so.
 	text = consoleText(text)
 	l := Line{N: t.lines, At: at, Text: text}
-	cfg := j.lab.VMs[vm]
 	// Evidence counts every line, as a grep of the whole log would: the
 	// fail_on line that ends the run too.
 	for pi, ph := range j.defs {
@@ -298,12 +308,9 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			}
 		}
 	}
-	for _, p := range cfg.FailOn {
-		if p.Match(text) {
-			j.fail(Failure{Code: "FAIL_ON", VM: cfg.Name, Line: text, At: at,
-				Message: fmt.Sprintf("VM %s printed %q (fail_on %q)", cfg.Name, text, p.String())}, vm)
-			return fires
-		}
+	t.holdUntil = 0
+	if j.failOn(vm, at, text) {
+		return fires
 	}
 	fires = append(fires, j.match(vm, l, false)...)
 	t.prompted = false
@@ -311,18 +318,39 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 	return fires
 }
 
-// prompt takes the start of VM vm's next console line, seen at at: text
-// printed without a newline, after which the console stayed quiet (a
-// prompt: "login: ", "=> "). Markers and triggers are matched against it,
-// once; the line itself counts (its number, evidence, fail_on) when it
-// ends, and is matched again then, but the expect marker the prompt
-// matched was that line's: the whole line does not match the next one too.
+// failOn fails the run if text, printed by VM vm at at, holds one of its
+// fail_on patterns, and reports whether it did.
+func (j *judge) failOn(vm int, at time.Duration, text string) bool {
+	cfg := j.lab.VMs[vm]
+	for _, p := range cfg.FailOn {
+		if p.Match(text) {
+			j.fail(Failure{Code: "FAIL_ON", VM: cfg.Name, Line: text, At: at,
+				Message: fmt.Sprintf("VM %s printed %q (fail_on %q)", cfg.Name, text, p.String())}, vm)
+			return true
+		}
+	}
+	return false
+}
+
+// prompt takes the start of VM vm's next console line, printed at at:
+// text without a newline, after which the console stayed quiet (a prompt:
+// "login: ", "=> "). fail_on, markers and triggers are matched against
+// it, once; the line itself counts (its number, evidence) when it ends,
+// and is matched again then, but the expect marker the prompt matched was
+// that line's: the whole line does not match the next one too. The run
+// does not end for promptHold after it while its line is open: see
+// promptHold.
 func (j *judge) prompt(vm int, at time.Duration, text string) []fire {
 	fires := j.expire(at, false)
 	if j.done {
 		return fires
 	}
-	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: consoleText(text)}, true)...)
+	text = consoleText(text)
+	if j.failOn(vm, at, text) {
+		return fires
+	}
+	j.vms[vm].holdUntil = at + promptHold
+	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: text}, true)...)
 	j.settle(at)
 	return fires
 }
@@ -402,6 +430,7 @@ func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	fires := j.expire(at, false)
 	t := &j.vms[vm]
 	t.exited, t.exitAt, t.exit = true, at, status
+	t.holdUntil = 0
 	if j.done {
 		return fires
 	}
@@ -550,6 +579,11 @@ func (j *judge) deadline() (time.Duration, bool) {
 	if s := j.soakState; s != nil {
 		consider(min(s.roundEnd, s.end))
 	}
+	for _, t := range j.vms {
+		if t.holdUntil > 0 {
+			consider(t.holdUntil)
+		}
+	}
 	return best, true
 }
 
@@ -590,6 +624,13 @@ func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 	if s := j.soakState; s != nil && (d == s.roundEnd || d == s.end) {
 		j.soakRound(d)
 		return nil, true
+	}
+	for vi := range j.vms {
+		if t := &j.vms[vi]; t.holdUntil == d {
+			t.holdUntil = 0
+			j.settle(d)
+			return nil, true
+		}
 	}
 	if d == j.timeout {
 		vm, marker := j.firstMissing()
@@ -780,6 +821,11 @@ func (j *judge) settle(now time.Duration) {
 	if j.soak > 0 && len(j.phases) > 0 {
 		j.startSoak(now)
 		return
+	}
+	for _, t := range j.vms {
+		if t.holdUntil > now {
+			return // a prompt's line is open: see promptHold
+		}
 	}
 	j.finish(now)
 }

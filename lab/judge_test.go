@@ -631,3 +631,44 @@ triggers: [{at: 1s, do: "partition a|b", for: 1s}, {at: 1s, do: "link b down"}]
 		t.Errorf("got failure %+v, want trigger-1's TRIGGER_FAILED", f)
 	}
 }
+
+// A run whose last marker came in a prompt does not end before fail_on has
+// seen the rest of that line: it waits for the line's end, the VM's exit,
+// or promptHold after the prompt. A prompt that holds a fail_on pattern
+// fails the run at once.
+func TestJudgePromptHoldsTheEnd(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: hold
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: "GUEST: selftest"}], fail_on: [FAIL]}
+`)
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		steps  []step
+		ok     bool
+		doneAt time.Duration
+	}{
+		{"rest-of-the-line-fails", []step{prompts(1*sec, 0, "GUEST: selftest "), say(1500*ms, 0, "GUEST: selftest FAIL (3 errors)")}, false, 1500 * ms},
+		{"rest-of-the-line-passes", []step{prompts(1*sec, 0, "GUEST: selftest "), say(1500*ms, 0, "GUEST: selftest ok")}, true, 1500 * ms},
+		{"line-never-ends", []step{prompts(1*sec, 0, "GUEST: selftest "), tickAt(1999 * ms), tickAt(5 * sec)}, true, 1*sec + promptHold},
+		{"vm-ends", []step{prompts(1*sec, 0, "GUEST: selftest "), ends(1200*ms, 0)}, true, 1200 * ms},
+		{"prompt-holds-fail-on", []step{prompts(1*sec, 0, "GUEST: selftest FAIL ")}, false, 1 * sec},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, _ := play(t, l, -1, 0, tt.steps...)
+			if !j.done || j.ok() != tt.ok || j.doneAt != tt.doneAt {
+				t.Errorf("got done=%v ok=%v at %v (failures %+v), want done ok=%v at %v", j.done, j.ok(), j.doneAt, j.failures, tt.ok, tt.doneAt)
+			}
+			if f := j.first(); !tt.ok && (f == nil || f.Code != "FAIL_ON") {
+				t.Errorf("got failure %+v, want FAIL_ON", f)
+			}
+		})
+	}
+	// Not before the hold's end.
+	j, _ := play(t, l, -1, 0, prompts(1*sec, 0, "GUEST: selftest "), tickAt(1999*ms))
+	if j.done {
+		t.Errorf("got the run done at %v, want it waiting for the prompt's line until %v", j.doneAt, 1*sec+promptHold)
+	}
+}

@@ -877,6 +877,57 @@ vms:
 	checkNothingLeft(t, sum)
 }
 
+// A marker in a prompt does not end the run before fail_on has seen the
+// rest of its line: the guest prints "GUEST: selftest ", runs its test
+// (the console quiet meanwhile), then "FAIL (3 errors)" on the same line.
+// The clock is virtual: it moves past the prompt's quiet, and stands
+// while the test goes on and its verdict is read.
+func TestRunPromptThenFailOn(t *testing.T) {
+	const text = `
+name: promptfail
+timeout: 60s
+vms:
+  - name: a
+    mac: "52:54:00:00:00:0a"
+    qemu: "${Q}"
+    args: [-say, booting, -print, "GUEST: selftest ", -wait-file, "${RUN}/../go", -say, "FAIL (3 errors)", -hang]
+    expect: [{marker: "GUEST: selftest"}]
+    fail_on: [FAIL]
+`
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		// The run's timeout and the console's quiet timer are armed once
+		// the prompt is read; past the quiet, the prompt is matched.
+		for ctx.Err() == nil && clock.Pending() < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		drv := hub.Driver{Clock: clock}
+		drv.AdvanceTo(hub.DefaultEpoch.Add(promptQuiet), nil)
+		for ctx.Err() == nil {
+			log, _ := os.ReadFile(filepath.Join(run, "lab.log"))
+			if bytes.Contains(log, []byte("(expect 1/1)")) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		os.WriteFile(filepath.Join(tmp, "go"), nil, 0o644) // the test's verdict
+	}()
+	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
+	cancel()
+	<-driven
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "FAIL_ON" || !strings.Contains(c.Line, "GUEST: selftest FAIL (3 errors)") {
+		t.Errorf("got %s (classification %+v), want FAIL_ON on the prompt's whole line", sum.Result, c)
+	}
+	checkNothingLeft(t, sum)
+}
+
 // A lab run from another directory binds the hub's relative socket paths
 // beside the lab file, where its QEMU, run there, dials them: the fake
 // sends a frame through port t before it prints its marker.
