@@ -178,6 +178,10 @@ type vmTrack struct {
 	exit     string
 	expect   int  // next expect
 	prompted bool // the line in progress matched an expect marker as a prompt
+	// promptSoak marks the markers of the last phase (the soak's) that the
+	// line in progress matched as a prompt: the whole line does not count
+	// for them again, in the soak's next round.
+	promptSoak []bool
 	// holdUntil is, while the line in progress was seen as a prompt,
 	// promptHold after it (0 otherwise): the run does not end before, so
 	// that fail_on sees the rest of that line if it comes.
@@ -313,7 +317,7 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 		return fires
 	}
 	fires = append(fires, j.match(vm, l, false)...)
-	t.prompted = false
+	t.prompted, t.promptSoak = false, nil
 	j.settle(at)
 	return fires
 }
@@ -379,6 +383,9 @@ func (j *judge) match(vm int, l Line, prompt bool) []fire {
 			r := j.phaseMarker(pi, vm, k)
 			r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
 			j.logf(at, "%s: %s  (phase %s)", cfg.Name, clean(text), ph.Name)
+			if prompt && pi == j.until && j.soak > 0 {
+				j.markPromptSoak(vm, k)
+			}
 		}
 	}
 	var fires []fire
@@ -389,11 +396,31 @@ func (j *judge) match(vm int, l Line, prompt bool) []fire {
 		}
 	}
 	if s := j.soakState; s != nil {
-		if len(s.progress[vm].match(s.markers[vm], text)) > 0 {
+		got := false
+		for k, p := range s.markers[vm] {
+			if s.progress[vm][k] || (k < len(t.promptSoak) && t.promptSoak[k]) || !p.Match(text) {
+				continue
+			}
+			s.progress[vm][k], got = true, true
+			if prompt {
+				j.markPromptSoak(vm, k)
+			}
+		}
+		if got {
 			j.soakAdvance(at)
 		}
 	}
 	return fires
+}
+
+// markPromptSoak records that VM vm's line in progress matched the last
+// phase's (the soak's) k-th marker as a prompt.
+func (j *judge) markPromptSoak(vm, k int) {
+	t := &j.vms[vm]
+	if t.promptSoak == nil {
+		t.promptSoak = make([]bool, len(j.defs[j.until].Markers[vm]))
+	}
+	t.promptSoak[k] = true
 }
 
 // seen says which markers of a set (a phase's on one VM) were seen: a

@@ -672,3 +672,38 @@ vms:
 		t.Errorf("got the run done at %v, want it waiting for the prompt's line until %v", j.doneAt, 1*sec+promptHold)
 	}
 }
+
+// In a soak, one console line counts for one round: when its start was
+// matched as a prompt (a round passed then, and the next began), the
+// whole line does not count for the next round too; nor, when the prompt
+// ended the last phase, for the soak's first.
+func TestJudgeSoakPromptCountsOnce(t *testing.T) {
+	const text = `
+name: soak
+timeout: 100s
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q}]
+phases: [{name: shell, markers: {a: "=> "}, within: 5s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	tests := []struct {
+		name  string
+		steps []step
+		want  Soak
+	}{
+		// The phase ends at 1s: the soak runs 1s..21s in rounds of 5s.
+		{"one-line", []step{say(1*sec, 0, "=> boot"), say(4*sec, 0, "=> help"), tickAt(30 * sec)},
+			Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 4, Passed: 1, Failed: 3}},
+		{"prompt-then-its-line", []step{say(1*sec, 0, "=> boot"), prompts(3*sec, 0, "=> "), say(4*sec, 0, "=> help"), tickAt(30 * sec)},
+			Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 4, Passed: 1, Failed: 3}},
+		{"prompt-ends-the-phase", []step{prompts(1*sec, 0, "=> "), say(2*sec, 0, "=> help"), tickAt(30 * sec)},
+			Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 4, Passed: 0, Failed: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, _ := play(t, l, -1, 20*sec, tt.steps...)
+			if j.soakRes == nil || *j.soakRes != tt.want {
+				t.Errorf("got soak %+v, want %+v", j.soakRes, tt.want)
+			}
+		})
+	}
+}
