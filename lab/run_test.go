@@ -928,6 +928,52 @@ vms:
 	checkNothingLeft(t, sum)
 }
 
+// A prompt printed 150 ms before its marker's bound counts in time: it is
+// stamped when it was printed, and the bound, which falls in the quiet
+// the prompt waits for, is judged after it. The clock is virtual: it
+// stands at 850 ms while the guest prints, then moves past the bound and
+// the quiet, then on to the run's end.
+func TestRunPromptBeforeItsBound(t *testing.T) {
+	const text = `
+name: promptbound
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-wait-file, "${RUN}/../go", -print, "login: ", -hang], expect: [{marker: "login:", within: 1s}]}
+`
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		for ctx.Err() == nil && clock.Pending() < 1 { // the bound's timer: the loop runs
+			time.Sleep(5 * time.Millisecond)
+		}
+		drv := hub.Driver{Clock: clock}
+		drv.AdvanceTo(hub.DefaultEpoch.Add(850*time.Millisecond), nil)
+		os.WriteFile(filepath.Join(tmp, "go"), nil, 0o644)
+		for ctx.Err() == nil && clock.Pending() < 2 { // the console's quiet timer: the prompt is read
+			time.Sleep(5 * time.Millisecond)
+		}
+		for ctx.Err() == nil {
+			drv.AdvanceTo(hub.DefaultEpoch.Add(5*time.Second), nil)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
+	cancel()
+	<-driven
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s (classification %+v), want pass: the prompt came before the bound", sum.Result, sum.Classification)
+	}
+	if at := sum.Expect[0].At; at == nil || *at != ms(850*time.Millisecond) {
+		t.Errorf("got the marker at %v, want 850ms, when the prompt was printed", at)
+	}
+	checkNothingLeft(t, sum)
+}
+
 // A lab run from another directory binds the hub's relative socket paths
 // beside the lab file, where its QEMU, run there, dials them: the fake
 // sends a frame through port t before it prints its marker.
