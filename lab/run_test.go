@@ -841,6 +841,36 @@ vms:
 	}
 }
 
+// A --repeat whose first run cannot be set up writes a junit.xml that
+// says so, as a case in error: not an empty, green document beside the
+// error.
+func TestRepeatSetupError(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Parse("lab.yaml", dir, []byte(`
+name: broken
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", expect: [{marker: up}]}]
+`), LoadOptions{Vars: map[string]string{"Q": fakeQEMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "runs")
+	_, err = Repeat(context.Background(), l, Options{Dir: root, Seed: 4, SeedSet: true, Grace: -time.Second}, 3, false)
+	if err == nil {
+		t.Fatal("got no error from runs that cannot be set up")
+	}
+	var doc junitSuites
+	data, rerr := os.ReadFile(filepath.Join(root, "junit.xml"))
+	if err := cmp.Or(rerr, xml.Unmarshal(data, &doc)); err != nil {
+		t.Fatalf("junit.xml of the runs: %v", err)
+	}
+	if len(doc.Suites) != 1 || doc.Failures != 1 || doc.Suites[0].Name != "broken seed 4" || len(doc.Suites[0].Cases) != 1 {
+		t.Fatalf("got junit.xml\n%s\nwant one suite, broken seed 4, with one failing case", data)
+	}
+	if f := doc.Suites[0].Cases[0].Failure; f == nil || f.Type != "ERROR" || !strings.Contains(f.Text, err.Error()) {
+		t.Errorf("got the case's failure %+v, want an ERROR holding %q", f, err)
+	}
+}
+
 // stampedLine is a console log line: seconds since the run's start, then
 // the text.
 var stampedLine = regexp.MustCompile(`^ *[0-9]+\.[0-9]{3} `)
