@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -278,11 +279,16 @@ func WriteRepeatJUnit(path string, runs []*Summary) error {
 	return writeJUnitFile(path, repeatSuites(runs))
 }
 
+// repeatSuites are the runs' suites; a run whose directory is gone
+// (--keep-failing removed it) names none.
 func repeatSuites(runs []*Summary) []junitSuite {
 	var suites []junitSuite
 	for _, s := range runs {
 		suite := s.junitSuite()
 		suite.Name = fmt.Sprintf("%s seed %d", s.Lab, s.Seed)
+		if _, err := os.Stat(s.Dir); err != nil {
+			suite.Properties = slices.DeleteFunc(suite.Properties, func(p junitProperty) bool { return p.Name == "run_dir" })
+		}
 		suites = append(suites, suite)
 	}
 	return suites

@@ -839,6 +839,15 @@ vms:
 	if want := []string{"flaky seed 2:0/1", "flaky seed 3:2/2", "flaky seed 4:0/1", "flaky seed 5:2/2"}; !slices.Equal(suites, want) || doc.Failures != 4 || doc.Tests != 6 {
 		t.Errorf("got suites %q (%d failures in %d tests), want %q", suites, doc.Failures, doc.Tests, want)
 	}
+	// A run_dir property names a directory that is there: the failing
+	// runs', not the removed ones'.
+	for _, s := range doc.Suites {
+		for _, p := range s.Properties {
+			if _, err := os.Stat(p.Value); p.Name == "run_dir" && err != nil {
+				t.Errorf("suite %s: got run_dir %s, which --keep-failing removed", s.Name, p.Value)
+			}
+		}
+	}
 }
 
 // A --repeat whose first run cannot be set up writes a junit.xml that
