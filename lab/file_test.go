@@ -536,6 +536,27 @@ func TestParseWarnsNoSerial(t *testing.T) {
 	}
 }
 
+// ${NETDEV} without a NIC on it (a -device with netdev=n0) reads, with a
+// warning at its args: the VM would send the hub nothing.
+func TestParseWarnsNetdevWithoutNIC(t *testing.T) {
+	for _, tc := range []struct {
+		args, want string
+	}{
+		{`[-netdev, "${NETDEV}"]`, `lab.yaml:3:56: vms[0].args: ${NETDEV} but no -device with netdev=n0: VM a has the hub's netdev and no NIC on it, so it sends the hub nothing (add -device virtio-net-pci,netdev=n0,mac=${MAC})`},
+		{`[-netdev, "${NETDEV}", -device, "virtio-net-pci,netdev=n1"]`, `but no -device with netdev=n0`},
+		{`[-netdev, "${NETDEV}", -device, "virtio-net-pci,netdev=n0,mac=${MAC}"]`, ""},
+		{`[-netdev, "${NETDEV}", --device, "e1000,netdev=n0"]`, ""},
+		{`[-m, 128M]`, ""}, // the run appends both
+	} {
+		text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: %s, expect: [{marker: up}]}", tc.args)
+		l := mustParse(t, t.TempDir(), text)
+		got := strings.Join(l.Warnings, "\n")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got warnings %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
 // The hub's socket paths are relative to the lab file, as its other paths
 // are: QEMU runs in the file's directory and dials what the hub binds, so
 // both must name the same file wherever the runner was started.
