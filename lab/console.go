@@ -24,7 +24,8 @@ const promptQuiet = 200 * time.Millisecond
 // handing each line to in (where it is stamped) before writing it to the
 // log: a slow disk delays the log, not the judging. The start of a line
 // after which the console has been quiet for promptQuiet (on the run's
-// clock) is handed over too, once per line, as a prompt.
+// clock) is handed over too, once per line, as a prompt stamped when its
+// last bytes came (in.partial).
 func (p *process) read(r io.Reader, in *inbox) {
 	// One goroutine blocks in Read; this one assembles lines and watches
 	// the quiet. A chunk's buffer is reused once it has been taken (ack).
@@ -81,9 +82,14 @@ func (p *process) read(r io.Reader, in *inbox) {
 			}
 			last = p.clock.Now()
 			lb.write(chunk, emit)
-			if lb.open() && !lb.probed && !armed {
-				armed = true
-				arm(promptQuiet)
+			if lb.open() && !lb.probed {
+				if lb.hasText() {
+					in.partial(p.vm) // a prompt, if any, is stamped now
+				}
+				if !armed {
+					armed = true
+					arm(promptQuiet)
+				}
 			}
 			ack <- struct{}{}
 		case <-quiet:
@@ -130,6 +136,10 @@ func (l *lineBuf) write(chunk []byte, emit func(text string, cut int)) {
 
 // open reports whether a line has begun and not ended.
 func (l *lineBuf) open() bool { return len(l.b) > 0 || l.cut > 0 }
+
+// hasText reports whether the line so far holds more than "\r": whether
+// text is not empty.
+func (l *lineBuf) hasText() bool { return len(bytes.TrimRight(l.b, "\r")) > 0 }
 
 // text is the line so far, without trailing "\r".
 func (l *lineBuf) text() string { return strings.TrimRight(string(l.b), "\r") }

@@ -41,6 +41,7 @@ type console struct {
 	feed   *feed
 	done   chan struct{}
 	got    []string
+	at     []time.Duration // got's stamps
 	closed bool
 }
 
@@ -108,6 +109,7 @@ func (c *console) events(n int) []string {
 				kind = "prompt"
 			}
 			c.got = append(c.got, kind+": "+ev.text)
+			c.at = append(c.at, ev.at)
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("got events %q after %v, want %d", c.got, hangGuard, n)
@@ -145,6 +147,33 @@ func TestConsolePrompt(t *testing.T) {
 	want = append(want, "line: $ ") // the last line, without its newline
 	if got := c.events(5); !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A prompt is stamped when its last bytes came, not when the quiet after
+// them ended; until it is handed over (or its line ends), the inbox's
+// horizon holds what comes after those bytes, a bound too.
+func TestConsolePromptStampedWhenPrinted(t *testing.T) {
+	c := newConsole(t)
+	ms := time.Millisecond
+	c.quiet(50*ms, false)
+	c.write("login")
+	c.quiet(100*ms, true) // 150 ms: still not quiet for long enough
+	c.write(": ")
+	if _, _, horizon := c.in.take(); horizon != 150*ms {
+		t.Errorf("got horizon %v while the line is open, want 150ms (its last bytes)", horizon)
+	}
+	c.quiet(100*ms, true) // the quiet timer armed at 50 ms fires at 250 ms, and waits for 350 ms
+	c.quiet(100*ms, true)
+	if got := c.events(1); !slices.Equal(got, []string{"prompt: login: "}) || c.at[0] != 150*ms {
+		t.Errorf("got %q stamped %v, want the prompt stamped 150ms, when its last bytes came", got, c.at)
+	}
+	if _, _, horizon := c.in.take(); horizon != noHorizon {
+		t.Errorf("got horizon %v once the prompt is handed over, want none", horizon)
+	}
+	c.write("root\n")
+	if got := c.events(2); got[1] != "line: login: root" || c.at[1] != 150*ms+promptQuiet {
+		t.Errorf("got %q stamped %v, want the line stamped when it ended", got, c.at)
 	}
 }
 

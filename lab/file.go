@@ -759,6 +759,10 @@ func (p *parser) readVMs(n *yaml.Node) {
 		case (!hasNetdev || hasMAC) && vm.MAC == "":
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
 		}
+		if hasNetdev && !nicOnHub(vm.Args) {
+			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: ${NETDEV} but no -device with netdev=n0: VM %s has the hub's netdev and no NIC on it, so it sends the hub nothing (add -device %s,netdev=n0,mac=${MAC})",
+				p.name, argsNode.Line, argsNode.Column, path, vm.Name, vm.NIC))
+		}
 		if argsNode != nil && vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args) {
 			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: no %s: VM %s's serial console may not reach the run, and no marker can be seen",
 				p.name, argsNode.Line, argsNode.Column, path, strings.ReplaceAll(serialFlags, ", -nographic", " or -nographic"), vm.Name))
@@ -803,6 +807,17 @@ func ownNetwork(args []string) (own, nic string) {
 		}
 	}
 	return own, nic
+}
+
+// nicOnHub reports whether QEMU arguments give the hub's netdev (id n0,
+// as ${NETDEV} names it) a NIC: a -device whose netdev= is n0.
+func nicOnHub(args []string) bool {
+	for i, a := range args {
+		if flag(a) == "-device" && i+1 < len(args) && slices.Contains(strings.Split(args[i+1], ","), "netdev=n0") {
+			return true
+		}
+	}
+	return false
 }
 
 // consoleOnStdout reports whether QEMU arguments send a serial console

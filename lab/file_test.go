@@ -162,6 +162,12 @@ func TestParseErrors(t *testing.T) {
 		{"multicast-mac", "name: x\nvms:\n  - {name: a, mac: \"01:00:5e:00:00:01\", qemu: q, expect: [{marker: up}]}", `vms[0].mac: 01:00:5e:00:00:01 is a multicast address`},
 		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `vms[0].qemu: ./nope: no such file or directory`},
 		{"bad-regexp", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, fail_on: [\"/(/\"], expect: [{marker: up}]}", `vms[0].fail_on[0]: /(/: error parsing regexp`},
+		{"escape-in-marker", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: \"\\e[32mOK\\e[0m\"}]}",
+			`lab.yaml:3:68: vms[0].expect[0].marker: "\x1b[32mOK\x1b[0m" holds ESC, which begins an escape sequence: lines are matched as a terminal shows them`},
+		{"escape-in-fail-on", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, fail_on: ['/\\x1b\\[31mFAIL/'], expect: [{marker: up}]}",
+			`lab.yaml:3:60: vms[0].fail_on[0]: "/\\x1b\\[31mFAIL/" holds ESC`},
+		{"escape-in-trigger", "name: x\nvms:\n" + vmA + "\ntriggers: [{on: \"a: \\e[1mready\", do: \"link a down\"}]",
+			`lab.yaml:4:17: triggers[0].on: "\x1b[1mready" holds ESC`},
 		{"nothing-to-wait-for", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q}", `lab.yaml:1:1: nothing to wait for`},
 		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
 		{"phase-no-markers", "name: x\nvms:\n" + vmA + "\nphases: [{name: p}]", `lab.yaml:4:10: phases[0].markers: missing`},
@@ -526,6 +532,27 @@ func TestParseWarnsNoSerial(t *testing.T) {
 		l := mustParse(t, t.TempDir(), text)
 		if got := strings.Join(l.Warnings, "\n"); got != tc.want {
 			t.Errorf("%s %s: got warnings %q, want %q", tc.qemu, tc.args, got, tc.want)
+		}
+	}
+}
+
+// ${NETDEV} without a NIC on it (a -device with netdev=n0) reads, with a
+// warning at its args: the VM would send the hub nothing.
+func TestParseWarnsNetdevWithoutNIC(t *testing.T) {
+	for _, tc := range []struct {
+		args, want string
+	}{
+		{`[-netdev, "${NETDEV}"]`, `lab.yaml:3:56: vms[0].args: ${NETDEV} but no -device with netdev=n0: VM a has the hub's netdev and no NIC on it, so it sends the hub nothing (add -device virtio-net-pci,netdev=n0,mac=${MAC})`},
+		{`[-netdev, "${NETDEV}", -device, "virtio-net-pci,netdev=n1"]`, `but no -device with netdev=n0`},
+		{`[-netdev, "${NETDEV}", -device, "virtio-net-pci,netdev=n0,mac=${MAC}"]`, ""},
+		{`[-netdev, "${NETDEV}", --device, "e1000,netdev=n0"]`, ""},
+		{`[-m, 128M]`, ""}, // the run appends both
+	} {
+		text := fmt.Sprintf("name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: %s, expect: [{marker: up}]}", tc.args)
+		l := mustParse(t, t.TempDir(), text)
+		got := strings.Join(l.Warnings, "\n")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got warnings %q, want %q", tc.args, got, tc.want)
 		}
 	}
 }

@@ -42,8 +42,9 @@ func ends(at time.Duration, vm int) step {
 func tickAt(at time.Duration) step { return step{at: at, vm: -1} }
 
 // play feeds steps to a judge as the runner would: before each step the
-// clock wakes the judge for every deadline up to it. It returns the judge
-// and every action fired, with its time.
+// clock wakes the judge for every deadline up to it, and each action fired
+// is made at once (at its time). It returns the judge and every action
+// fired, with its time.
 func play(t *testing.T, l *Lab, until int, soak time.Duration, steps ...step) (*judge, []fire) {
 	t.Helper()
 	var log strings.Builder
@@ -57,16 +58,22 @@ func play(t *testing.T, l *Lab, until int, soak time.Duration, steps ...step) (*
 		}
 	})
 	var fires []fire
+	act := func(fs []fire) {
+		for _, f := range fs {
+			j.acted(f, nil, f.at, f.at)
+		}
+		fires = append(fires, fs...)
+	}
 	wake := func(now time.Duration) {
 		for {
 			d, ok := j.deadline()
 			if !ok || d >= now {
 				return
 			}
-			fires = append(fires, j.tick(d)...)
+			act(j.tick(d))
 		}
 	}
-	fires = append(fires, j.tick(0)...)
+	act(j.tick(0))
 	for _, s := range steps {
 		if j.done {
 			break
@@ -74,13 +81,13 @@ func play(t *testing.T, l *Lab, until int, soak time.Duration, steps ...step) (*
 		wake(s.at)
 		switch {
 		case s.vm < 0:
-			fires = append(fires, j.tick(s.at)...)
+			act(j.tick(s.at))
 		case s.exit:
-			fires = append(fires, j.exit(s.vm, s.at, s.text)...)
+			act(j.exit(s.vm, s.at, s.text))
 		case s.prompt:
-			fires = append(fires, j.prompt(s.vm, s.at, s.text)...)
+			act(j.prompt(s.vm, s.at, s.text))
 		default:
-			fires = append(fires, j.line(s.vm, s.at, s.text)...)
+			act(j.line(s.vm, s.at, s.text))
 		}
 	}
 	return j, fires

@@ -44,13 +44,18 @@ type inbox struct {
 	// (QEMU wrote them before), and nothing stamped after it is judged
 	// before their exit (take's horizon).
 	ended map[int]time.Duration
+	// begun holds the VMs whose console has begun a line that is not
+	// handed over yet (partial): when its last bytes came. If the console
+	// stays quiet, it is handed over as a prompt stamped then, and nothing
+	// stamped after it is judged before (take's horizon).
+	begun map[int]time.Duration
 }
 
 // noHorizon is take's horizon when no VM's console is being drained.
 const noHorizon = time.Duration(math.MaxInt64)
 
 func newInbox(clock hub.Clock, start time.Time) *inbox {
-	b := &inbox{clock: clock, start: start, ready: make(chan struct{}, 1), ended: map[int]time.Duration{}}
+	b := &inbox{clock: clock, start: start, ready: make(chan struct{}, 1), ended: map[int]time.Duration{}, begun: map[int]time.Duration{}}
 	b.room.L = &b.mu
 	return b
 }
@@ -58,18 +63,20 @@ func newInbox(clock hub.Clock, start time.Time) *inbox {
 func (b *inbox) now() time.Duration { return b.clock.Now().Sub(b.start) }
 
 // put stamps ev with the time since the run's start (for a VM whose QEMU
-// has ended, its exit time at the latest) and queues it, waiting while the
-// queue is full; it returns the stamp. Once the inbox is closed (the loop
-// reads no more) the event is stamped and dropped.
+// has ended, its exit time at the latest; for a prompt, when its last
+// bytes came: see partial) and queues it, waiting while the queue is
+// full; it returns the stamp. Once the inbox is closed (the loop reads no
+// more) the event is stamped and dropped.
 func (b *inbox) put(ev event) time.Duration {
 	b.mu.Lock()
 	for len(b.queue) >= maxQueued && !b.closed {
 		b.room.Wait()
 	}
-	ev.at = b.now()
-	if e, ok := b.ended[ev.vm]; ok && ev.at > e {
-		ev.at = e
+	ev.at = b.stamp(ev.vm)
+	if at, ok := b.begun[ev.vm]; ok && ev.prompt {
+		ev.at = at
 	}
+	delete(b.begun, ev.vm) // handed over, or the line ended: no prompt to wait for
 	if ev.exit {
 		delete(b.ended, ev.vm) // its console is read
 	}
@@ -84,6 +91,34 @@ func (b *inbox) put(ev event) time.Duration {
 	return ev.at
 }
 
+// stamp is the time since the run's start, for VM vm: for a VM whose QEMU
+// has ended, its exit time at the latest. It must be called with b.mu
+// held.
+func (b *inbox) stamp(vm int) time.Duration {
+	at := b.now()
+	if e, ok := b.ended[vm]; ok && at > e {
+		at = e
+	}
+	return at
+}
+
+// partial records that bytes of a line not ended yet came on VM vm's
+// console now: the line may be handed over as a prompt (put), stamped now,
+// once the console has been quiet for promptQuiet, and until then the
+// loop judges nothing after now (take's horizon). It wakes the loop, which
+// may have held a bound for an earlier stamp.
+func (b *inbox) partial(vm int) {
+	b.mu.Lock()
+	if !b.closed {
+		b.begun[vm] = b.stamp(vm)
+	}
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
 // end records that VM vm's QEMU has ended, now; its console is still being
 // read, until its exit event is put.
 func (b *inbox) end(vm int) {
@@ -94,10 +129,13 @@ func (b *inbox) end(vm int) {
 
 // take returns the queued events, in the order they were put, and the time
 // since the run's start, read after the last of them was stamped: no event
-// stamped before it is left behind. A VM whose QEMU has ended but whose
-// console is still being read will put its exit later, stamped earlier:
-// horizon is the earliest such exit (noHorizon if none), and what is
-// stamped after it, and a bound after it, must wait for that exit.
+// stamped before it is left behind. Some events are put later stamped
+// earlier: the exit of a VM whose QEMU has ended but whose console is
+// still being read (stamped when it ended), and the prompt of a console
+// that has begun a line (stamped when its last bytes came, if it stays
+// quiet). horizon is the earliest such stamp (noHorizon if none): what is
+// stamped after it, and a bound at or after it, must wait for that event
+// (at most exitDrain, or promptQuiet once no more bytes come).
 func (b *inbox) take() (evs []event, now, horizon time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -106,6 +144,9 @@ func (b *inbox) take() (evs []event, now, horizon time.Duration) {
 	b.room.Broadcast()
 	horizon = noHorizon
 	for _, e := range b.ended {
+		horizon = min(horizon, e)
+	}
+	for _, e := range b.begun {
 		horizon = min(horizon, e)
 	}
 	return evs, b.now(), horizon

@@ -82,3 +82,43 @@ func TestInboxClosedDrops(t *testing.T) {
 		t.Errorf("got %d events from a closed inbox, want none", len(evs))
 	}
 }
+
+// The loop's feeder judges what is stamped up to the horizon, in stamp
+// order, and holds the rest, a bound too; but a bound before the horizon
+// is judged: a console that keeps printing without a newline (its horizon
+// moving on) does not hold it for ever.
+func TestFeederHorizon(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: feed
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: "login:", within: 100ms}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q, expect: [{marker: up}]}
+`)
+	ms := time.Millisecond
+	newFeeder := func() (*judge, *feeder) {
+		j := newJudge(l, -1, 0, nil)
+		return j, &feeder{j: j, act: func([]fire) {}}
+	}
+
+	// a's prompt, printed at 90 ms, is handed over at 290 ms: b's line at
+	// 150 ms and the bound at 100 ms wait for it, and come after it.
+	j, fd := newFeeder()
+	fd.take(nil, 120*ms, 90*ms, true)
+	fd.take([]event{{vm: 1, at: 150 * ms, text: "booting"}}, 200*ms, 90*ms, false)
+	if j.done || j.vms[1].lines != 0 {
+		t.Fatalf("got done=%v, b's lines %d before a's prompt, want both held", j.done, j.vms[1].lines)
+	}
+	fd.take([]event{{vm: 0, prompt: true, at: 90 * ms, text: "login: "}}, 290*ms, noHorizon, false)
+	if e := j.expects[0][0]; e.Status != StatusOK || e.At != 90*ms || j.vms[1].lines != 1 {
+		t.Errorf("got a's marker %+v, b's lines %d, want the marker at 90ms, then b's line", e, j.vms[1].lines)
+	}
+
+	// a keeps printing without a newline: its horizon moves past the
+	// bound, which is judged then, without waiting for a prompt.
+	j, fd = newFeeder()
+	fd.take(nil, 120*ms, 90*ms, true)
+	fd.take(nil, 180*ms, 150*ms, false)
+	if f := j.first(); !j.done || f == nil || f.Code != "RUN_TIMEOUT" || f.At != 100*ms {
+		t.Errorf("got done=%v failure %+v, want RUN_TIMEOUT at 100ms once a's bytes came after it", j.done, f)
+	}
+}

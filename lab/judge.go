@@ -155,7 +155,10 @@ type judge struct {
 	evidence [][][]int
 	cur      int // the current phase; len(phases) or until+1 once done
 	triggers []triggerResult
-	undoAt   []time.Duration // per trigger, when its For ends (0: none pending)
+	// undoAt is per trigger when its For ends: 0 while none is due, and
+	// until the runner has made the change (acted), so that one late tick
+	// never hands out a change and its undo together.
+	undoAt []time.Duration
 
 	failures []Failure
 	failed   bool // a hard failure ended the run
@@ -175,7 +178,22 @@ type vmTrack struct {
 	exit     string
 	expect   int  // next expect
 	prompted bool // the line in progress matched an expect marker as a prompt
+	// promptSoak marks the markers of the last phase (the soak's) that the
+	// line in progress matched as a prompt: the whole line does not count
+	// for them again, in the soak's next round.
+	promptSoak []bool
+	// holdUntil is, while the line in progress was seen as a prompt,
+	// promptHold after it (0 otherwise): the run does not end before, so
+	// that fail_on sees the rest of that line if it comes.
+	holdUntil time.Duration
 }
+
+// promptHold is how long a run whose last marker came in a prompt (or
+// that a prompt's line is open in) waits for that line to end before it
+// ends: a guest that prints "selftest ... " and then, after the test,
+// "FAIL" on the same line must fail; a real prompt ("login: ") waits for
+// input, and its line never ends by itself.
+const promptHold = time.Second
 
 type soakTrack struct {
 	start, end time.Duration
@@ -282,7 +300,6 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 	// they matched is recorded so.
 	text = consoleText(text)
 	l := Line{N: t.lines, At: at, Text: text}
-	cfg := j.lab.VMs[vm]
 	// Evidence counts every line, as a grep of the whole log would: the
 	// fail_on line that ends the run too.
 	for pi, ph := range j.defs {
@@ -295,31 +312,49 @@ func (j *judge) line(vm int, at time.Duration, text string) []fire {
 			}
 		}
 	}
-	for _, p := range cfg.FailOn {
-		if p.Match(text) {
-			j.fail(Failure{Code: "FAIL_ON", VM: cfg.Name, Line: text, At: at,
-				Message: fmt.Sprintf("VM %s printed %q (fail_on %q)", cfg.Name, text, p.String())}, vm)
-			return fires
-		}
+	t.holdUntil = 0
+	if j.failOn(vm, at, text) {
+		return fires
 	}
 	fires = append(fires, j.match(vm, l, false)...)
-	t.prompted = false
+	t.prompted, t.promptSoak = false, nil
 	j.settle(at)
 	return fires
 }
 
-// prompt takes the start of VM vm's next console line, seen at at: text
-// printed without a newline, after which the console stayed quiet (a
-// prompt: "login: ", "=> "). Markers and triggers are matched against it,
-// once; the line itself counts (its number, evidence, fail_on) when it
-// ends, and is matched again then, but the expect marker the prompt
-// matched was that line's: the whole line does not match the next one too.
+// failOn fails the run if text, printed by VM vm at at, holds one of its
+// fail_on patterns, and reports whether it did.
+func (j *judge) failOn(vm int, at time.Duration, text string) bool {
+	cfg := j.lab.VMs[vm]
+	for _, p := range cfg.FailOn {
+		if p.Match(text) {
+			j.fail(Failure{Code: "FAIL_ON", VM: cfg.Name, Line: text, At: at,
+				Message: fmt.Sprintf("VM %s printed %q (fail_on %q)", cfg.Name, text, p.String())}, vm)
+			return true
+		}
+	}
+	return false
+}
+
+// prompt takes the start of VM vm's next console line, printed at at:
+// text without a newline, after which the console stayed quiet (a prompt:
+// "login: ", "=> "). fail_on, markers and triggers are matched against
+// it, once; the line itself counts (its number, evidence) when it ends,
+// and is matched again then, but the expect marker the prompt matched was
+// that line's: the whole line does not match the next one too. The run
+// does not end for promptHold after it while its line is open: see
+// promptHold.
 func (j *judge) prompt(vm int, at time.Duration, text string) []fire {
 	fires := j.expire(at, false)
 	if j.done {
 		return fires
 	}
-	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: consoleText(text)}, true)...)
+	text = consoleText(text)
+	if j.failOn(vm, at, text) {
+		return fires
+	}
+	j.vms[vm].holdUntil = at + promptHold
+	fires = append(fires, j.match(vm, Line{N: j.vms[vm].lines + 1, At: at, Text: text}, true)...)
 	j.settle(at)
 	return fires
 }
@@ -348,6 +383,9 @@ func (j *judge) match(vm int, l Line, prompt bool) []fire {
 			r := j.phaseMarker(pi, vm, k)
 			r.Status, r.At, r.Line, r.Text = StatusOK, at, l.N, text
 			j.logf(at, "%s: %s  (phase %s)", cfg.Name, clean(text), ph.Name)
+			if prompt && pi == j.until && j.soak > 0 {
+				j.markPromptSoak(vm, k)
+			}
 		}
 	}
 	var fires []fire
@@ -358,11 +396,31 @@ func (j *judge) match(vm int, l Line, prompt bool) []fire {
 		}
 	}
 	if s := j.soakState; s != nil {
-		if len(s.progress[vm].match(s.markers[vm], text)) > 0 {
+		got := false
+		for k, p := range s.markers[vm] {
+			if s.progress[vm][k] || (k < len(t.promptSoak) && t.promptSoak[k]) || !p.Match(text) {
+				continue
+			}
+			s.progress[vm][k], got = true, true
+			if prompt {
+				j.markPromptSoak(vm, k)
+			}
+		}
+		if got {
 			j.soakAdvance(at)
 		}
 	}
 	return fires
+}
+
+// markPromptSoak records that VM vm's line in progress matched the last
+// phase's (the soak's) k-th marker as a prompt.
+func (j *judge) markPromptSoak(vm, k int) {
+	t := &j.vms[vm]
+	if t.promptSoak == nil {
+		t.promptSoak = make([]bool, len(j.defs[j.until].Markers[vm]))
+	}
+	t.promptSoak[k] = true
 }
 
 // seen says which markers of a set (a phase's on one VM) were seen: a
@@ -399,6 +457,7 @@ func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	fires := j.expire(at, false)
 	t := &j.vms[vm]
 	t.exited, t.exitAt, t.exit = true, at, status
+	t.holdUntil = 0
 	if j.done {
 		return fires
 	}
@@ -467,30 +526,47 @@ func (j *judge) expectsOptional() bool {
 }
 
 // fireTrigger records trigger ti as fired at at and returns its action.
+// Its undo (for:) is not due before the runner has made the change: see
+// acted.
 func (j *judge) fireTrigger(ti int, at time.Duration) fire {
 	tr := j.lab.Triggers[ti]
 	j.triggers[ti].Fired, j.triggers[ti].FiredAt = true, at
-	if tr.For > 0 {
-		j.undoAt[ti] = at + tr.For
-	}
 	j.logf(at, "%s: %s", tr.Name, tr.Text)
 	return fire{trigger: ti, at: at, act: tr.Do}
 }
 
-// acted records the outcome of a fire the runner performed; done is when
-// the hub had made the change. A trigger's for: counts from then, not
-// from the marker that fired it: a runner late on a loaded machine still
-// keeps a partition for its whole for:.
-func (j *judge) acted(f fire, err error, done time.Duration) {
+// lateNote is how late the runner may make a trigger's change before the
+// run says when it did.
+const lateNote = 100 * time.Millisecond
+
+// acted records the outcome of a fire the runner performed: it asked the
+// hub at began, and the hub had made the change by done. The trigger's
+// times are began's; its for: counts from done, not from the marker or
+// the at: that fired it, so that a runner late on a loaded machine (or a
+// tick the loop held) still keeps a partition for its whole for:. A
+// change that failed is not undone, and the trigger keeps its error.
+func (j *judge) acted(f fire, err error, began, done time.Duration) {
+	tr := &j.triggers[f.trigger]
 	if err == nil {
-		if !f.undo && j.undoAt[f.trigger] > 0 {
-			j.undoAt[f.trigger] = max(f.at, done) + j.lab.Triggers[f.trigger].For
+		began = max(f.at, began)
+		switch {
+		case f.undo:
+			tr.Undone, tr.UndoneAt = true, began
+		default:
+			tr.FiredAt = began
+			if d := j.lab.Triggers[f.trigger].For; d > 0 {
+				j.undoAt[f.trigger] = max(began, done) + d
+			}
+		}
+		if began-f.at >= lateNote {
+			j.logf(began, "%s: %s made %s late", tr.Name, f.act, (began - f.at).Round(time.Millisecond))
 		}
 		return
 	}
-	tr := &j.triggers[f.trigger]
 	what := f.act.String()
-	tr.Err = fmt.Sprintf("%s: %v", what, err)
+	if tr.Err == "" {
+		tr.Err = fmt.Sprintf("%s: %v", what, err)
+	}
 	if !j.done {
 		j.fail(Failure{Code: "TRIGGER_FAILED", At: f.at,
 			Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
@@ -530,6 +606,11 @@ func (j *judge) deadline() (time.Duration, bool) {
 	if s := j.soakState; s != nil {
 		consider(min(s.roundEnd, s.end))
 	}
+	for _, t := range j.vms {
+		if t.holdUntil > 0 {
+			consider(t.holdUntil)
+		}
+	}
 	return best, true
 }
 
@@ -562,7 +643,6 @@ func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 		}
 		if j.undoAt[ti] == d && j.undoAt[ti] > 0 {
 			j.undoAt[ti] = 0
-			j.triggers[ti].Undone, j.triggers[ti].UndoneAt = true, d
 			undo := tr.Do.undo(tr.Name)
 			j.logf(d, "%s: %s (after %s)", tr.Name, undo, tr.For)
 			return []fire{{trigger: ti, undo: true, at: d, act: undo}}, true
@@ -571,6 +651,13 @@ func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 	if s := j.soakState; s != nil && (d == s.roundEnd || d == s.end) {
 		j.soakRound(d)
 		return nil, true
+	}
+	for vi := range j.vms {
+		if t := &j.vms[vi]; t.holdUntil == d {
+			t.holdUntil = 0
+			j.settle(d)
+			return nil, true
+		}
 	}
 	if d == j.timeout {
 		vm, marker := j.firstMissing()
@@ -761,6 +848,11 @@ func (j *judge) settle(now time.Duration) {
 	if j.soak > 0 && len(j.phases) > 0 {
 		j.startSoak(now)
 		return
+	}
+	for _, t := range j.vms {
+		if t.holdUntil > now {
+			return // a prompt's line is open: see promptHold
+		}
 	}
 	j.finish(now)
 }

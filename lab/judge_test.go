@@ -3,11 +3,14 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/hub"
 )
 
 const sec = time.Second
@@ -260,7 +263,7 @@ func TestJudgeTriggerFailed(t *testing.T) {
 	if len(fires) != 1 {
 		t.Fatalf("got fires %v, want trigger-1's partition", fires)
 	}
-	j.acted(fires[0], errors.New("control API: connection refused"), fires[0].at)
+	j.acted(fires[0], errors.New("control API: connection refused"), fires[0].at, fires[0].at)
 	f := j.first()
 	if !j.done || f == nil || f.Code != "TRIGGER_FAILED" || f.At != 3*sec {
 		t.Fatalf("got done=%v failure %+v, want TRIGGER_FAILED at 3s", j.done, f)
@@ -290,7 +293,9 @@ func TestJudgeDeadline(t *testing.T) {
 	if d := next(); d != 22*sec {
 		t.Errorf("got deadline %v after boot, want 22s (session's within from 2s)", d)
 	}
-	j.line(0, 3*sec, "dial")
+	for _, f := range j.line(0, 3*sec, "dial") {
+		j.acted(f, nil, f.at, f.at)
+	}
 	if d := next(); d != 6*sec {
 		t.Errorf("got deadline %v after the trigger, want 6s (its undo)", d)
 	}
@@ -314,7 +319,7 @@ func TestJudgeForCountsFromTheChange(t *testing.T) {
 	if len(fires) != 1 || fires[0].act.Kind != ActPartition {
 		t.Fatalf("got fires %v, want trigger-1's partition", fires)
 	}
-	j.acted(fires[0], nil, 5*sec) // the hub had it 2 s after the marker
+	j.acted(fires[0], nil, 5*sec, 5*sec) // the hub had it 2 s after the marker
 	if d, ok := j.deadline(); !ok || d != 8*sec {
 		t.Errorf("got deadline %v, want 8s: the undo 3s after the change at 5s", d)
 	}
@@ -323,6 +328,63 @@ func TestJudgeForCountsFromTheChange(t *testing.T) {
 	}
 	if undo := j.tick(8 * sec); len(undo) != 1 || !undo[0].undo {
 		t.Errorf("at 8s got %v, want the heal", undo)
+	}
+}
+
+// A late tick (the loop held it while a VM's console drained; a slow
+// launch; a loaded machine) finds an at: trigger's time and the end of its
+// for: both past: the judge hands out the change alone, and its undo only
+// once the runner has made it, for: after then. A change the hub refused
+// is not undone, and the trigger keeps the change's error. The trigger's
+// times are the hub's.
+func TestJudgeLateTickAtTrigger(t *testing.T) {
+	const text = `
+name: late
+timeout: 100s
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}, {name: b, mac: "52:54:00:00:00:0b", qemu: q}]
+triggers: [{at: 2s, do: "partition a|b", for: 1s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	j := newJudge(l, -1, 0, nil)
+	fires := j.tick(3500 * time.Millisecond)
+	if len(fires) != 1 || fires[0].undo || fires[0].at != 2*sec {
+		t.Fatalf("got fires %v from a tick at 3.5s, want the partition alone (due at 2s)", fires)
+	}
+	if d, ok := j.deadline(); ok && d < 100*sec {
+		t.Errorf("got deadline %v before the change was made, want none for the undo", d)
+	}
+	j.acted(fires[0], nil, 3600*time.Millisecond, 3700*time.Millisecond)
+	if d, ok := j.deadline(); !ok || d != 4700*time.Millisecond {
+		t.Errorf("got deadline %v, want 4.7s: the undo 1s after the hub made the change", d)
+	}
+	if undo := j.tick(4600 * time.Millisecond); len(undo) != 0 {
+		t.Errorf("at 4.6s got %v, want the partition still in force", undo)
+	}
+	undo := j.tick(5 * sec)
+	if len(undo) != 1 || !undo[0].undo {
+		t.Fatalf("at 5s got %v, want the heal", undo)
+	}
+	j.acted(undo[0], nil, 5100*time.Millisecond, 5200*time.Millisecond)
+	if _, _, trig := j.results(); !trig[0].Fired || trig[0].FiredAt != 3600*time.Millisecond || !trig[0].Undone || trig[0].UndoneAt != 5100*time.Millisecond {
+		t.Errorf("got trigger-1 %+v, want fired at 3.6s and undone at 5.1s, when the runner made each change", trig[0])
+	}
+
+	// The hub refused the partition: no heal, and the partition's error.
+	j = newJudge(l, -1, 0, nil)
+	fires = j.tick(3500 * time.Millisecond)
+	if len(fires) != 1 {
+		t.Fatalf("got fires %v, want the partition", fires)
+	}
+	j.acted(fires[0], errors.New("control API: connection refused"), 3600*time.Millisecond, 3700*time.Millisecond)
+	if more := j.tick(10 * sec); len(more) != 0 {
+		t.Errorf("got %v after the partition failed, want nothing (no heal of a partition never made)", more)
+	}
+	f := j.first()
+	if f == nil || f.Code != "TRIGGER_FAILED" {
+		t.Errorf("got failure %+v, want TRIGGER_FAILED", f)
+	}
+	if _, _, trig := j.results(); trig[0].Undone || !strings.Contains(trig[0].Err, "partition a|b: control API: connection refused") {
+		t.Errorf("got trigger-1 %+v, want the partition's error and no undo", trig[0])
 	}
 }
 
@@ -537,5 +599,111 @@ vms:
 	j, _ = play(t, l, -1, 0, say(1*sec, 0, "\x1b[1;31mKernel\x1b[0m panic"))
 	if f := j.first(); f == nil || f.Code != "FAIL_ON" {
 		t.Errorf("got failure %+v, want FAIL_ON", f)
+	}
+}
+
+// Once a change of a batch has failed (the run has failed with it), the
+// runner makes none of the rest: each says it was not, and why.
+func TestRunnerActStopsAtAFailure(t *testing.T) {
+	const text = `
+name: batch
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}, {name: b, mac: "52:54:00:00:00:0b", qemu: q}]
+triggers: [{at: 1s, do: "partition a|b", for: 1s}, {at: 1s, do: "link b down"}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	r := &runner{lab: l, opts: Options{Out: io.Discard, Clock: clock}, start: clock.Now()} // no client: every call fails
+	r.judge = newJudge(l, -1, 0, nil)
+	clock.Advance(2 * sec)
+	fires := r.judge.tick(r.now())
+	if len(fires) != 2 {
+		t.Fatalf("got fires %v, want both triggers'", fires)
+	}
+	r.act(fires)
+	_, _, trig := r.judge.results()
+	if !strings.Contains(trig[0].Err, "no control API") {
+		t.Errorf("got trigger-1 %+v, want the control API's error", trig[0])
+	}
+	if want := "link b down: not performed: trigger-1 could not partition a|b first"; trig[1].Err != want {
+		t.Errorf("got trigger-2's error %q, want %q", trig[1].Err, want)
+	}
+	if f := r.judge.first(); f == nil || f.Code != "TRIGGER_FAILED" || !strings.Contains(f.Message, "trigger-1") {
+		t.Errorf("got failure %+v, want trigger-1's TRIGGER_FAILED", f)
+	}
+}
+
+// A run whose last marker came in a prompt does not end before fail_on has
+// seen the rest of that line: it waits for the line's end, the VM's exit,
+// or promptHold after the prompt. A prompt that holds a fail_on pattern
+// fails the run at once.
+func TestJudgePromptHoldsTheEnd(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: hold
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: "GUEST: selftest"}], fail_on: [FAIL]}
+`)
+	ms := time.Millisecond
+	tests := []struct {
+		name   string
+		steps  []step
+		ok     bool
+		doneAt time.Duration
+	}{
+		{"rest-of-the-line-fails", []step{prompts(1*sec, 0, "GUEST: selftest "), say(1500*ms, 0, "GUEST: selftest FAIL (3 errors)")}, false, 1500 * ms},
+		{"rest-of-the-line-passes", []step{prompts(1*sec, 0, "GUEST: selftest "), say(1500*ms, 0, "GUEST: selftest ok")}, true, 1500 * ms},
+		{"line-never-ends", []step{prompts(1*sec, 0, "GUEST: selftest "), tickAt(1999 * ms), tickAt(5 * sec)}, true, 1*sec + promptHold},
+		{"vm-ends", []step{prompts(1*sec, 0, "GUEST: selftest "), ends(1200*ms, 0)}, true, 1200 * ms},
+		{"prompt-holds-fail-on", []step{prompts(1*sec, 0, "GUEST: selftest FAIL ")}, false, 1 * sec},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, _ := play(t, l, -1, 0, tt.steps...)
+			if !j.done || j.ok() != tt.ok || j.doneAt != tt.doneAt {
+				t.Errorf("got done=%v ok=%v at %v (failures %+v), want done ok=%v at %v", j.done, j.ok(), j.doneAt, j.failures, tt.ok, tt.doneAt)
+			}
+			if f := j.first(); !tt.ok && (f == nil || f.Code != "FAIL_ON") {
+				t.Errorf("got failure %+v, want FAIL_ON", f)
+			}
+		})
+	}
+	// Not before the hold's end.
+	j, _ := play(t, l, -1, 0, prompts(1*sec, 0, "GUEST: selftest "), tickAt(1999*ms))
+	if j.done {
+		t.Errorf("got the run done at %v, want it waiting for the prompt's line until %v", j.doneAt, 1*sec+promptHold)
+	}
+}
+
+// In a soak, one console line counts for one round: when its start was
+// matched as a prompt (a round passed then, and the next began), the
+// whole line does not count for the next round too; nor, when the prompt
+// ended the last phase, for the soak's first.
+func TestJudgeSoakPromptCountsOnce(t *testing.T) {
+	const text = `
+name: soak
+timeout: 100s
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: q}]
+phases: [{name: shell, markers: {a: "=> "}, within: 5s}]
+`
+	l := mustParse(t, t.TempDir(), text)
+	tests := []struct {
+		name  string
+		steps []step
+		want  Soak
+	}{
+		// The phase ends at 1s: the soak runs 1s..21s in rounds of 5s.
+		{"one-line", []step{say(1*sec, 0, "=> boot"), say(4*sec, 0, "=> help"), tickAt(30 * sec)},
+			Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 4, Passed: 1, Failed: 3}},
+		{"prompt-then-its-line", []step{say(1*sec, 0, "=> boot"), prompts(3*sec, 0, "=> "), say(4*sec, 0, "=> help"), tickAt(30 * sec)},
+			Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 4, Passed: 1, Failed: 3}},
+		{"prompt-ends-the-phase", []step{prompts(1*sec, 0, "=> "), say(2*sec, 0, "=> help"), tickAt(30 * sec)},
+			Soak{Duration: 20 * sec, Round: 5 * sec, Rounds: 4, Passed: 0, Failed: 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j, _ := play(t, l, -1, 20*sec, tt.steps...)
+			if j.soakRes == nil || *j.soakRes != tt.want {
+				t.Errorf("got soak %+v, want %+v", j.soakRes, tt.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -258,24 +259,39 @@ func writeErrorJUnit(dir, file, what, msg string, err error, now time.Time) erro
 		return err
 	}
 	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
-	suite := junitSuite{Name: name, Time: "0", Timestamp: now.Format("2006-01-02T15:04:05"), Tests: 1, Failures: 1,
+	suite := errorSuite(file, name, what, msg, dir, err, now)
+	return writeJUnitFile(filepath.Join(dir, "junit.xml"), []junitSuite{suite})
+}
+
+// errorSuite is the test suite of a lab (file) that did not run: one case,
+// what, in error, saying msg and err.
+func errorSuite(file, name, what, msg, dir string, err error, now time.Time) junitSuite {
+	return junitSuite{Name: name, Time: "0", Timestamp: now.Format("2006-01-02T15:04:05"), Tests: 1, Failures: 1,
 		Properties: []junitProperty{{"file", file}, {"result", ResultError}, {"run_dir", dir}},
 		Cases: []junitCase{{Name: what, Classname: name, Time: "0",
 			Failure: &junitFailure{Message: msg, Type: strings.ToUpper(ResultError), Text: err.Error() + "\n"}}}}
-	return writeJUnitFile(filepath.Join(dir, "junit.xml"), []junitSuite{suite})
 }
 
 // WriteRepeatJUnit writes the runs of --repeat as one JUnit document to
 // path: a test suite per run, named after its seed ("pair seed 8"), each
 // as the run's own junit.xml has it.
 func WriteRepeatJUnit(path string, runs []*Summary) error {
+	return writeJUnitFile(path, repeatSuites(runs))
+}
+
+// repeatSuites are the runs' suites; a run whose directory is gone
+// (--keep-failing removed it) names none.
+func repeatSuites(runs []*Summary) []junitSuite {
 	var suites []junitSuite
 	for _, s := range runs {
 		suite := s.junitSuite()
 		suite.Name = fmt.Sprintf("%s seed %d", s.Lab, s.Seed)
+		if _, err := os.Stat(s.Dir); err != nil {
+			suite.Properties = slices.DeleteFunc(suite.Properties, func(p junitProperty) bool { return p.Name == "run_dir" })
+		}
 		suites = append(suites, suite)
 	}
-	return writeJUnitFile(path, suites)
+	return suites
 }
 
 // writeJUnitFile writes suites to path as one document, whole or not at

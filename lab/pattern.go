@@ -3,7 +3,9 @@ package lab
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxPattern bounds a marker, a fail_on or an evidence pattern: a marker
@@ -34,9 +36,67 @@ func ParsePattern(s string) (Pattern, error) {
 		if err != nil {
 			return Pattern{}, fmt.Errorf("%s: %w", s, err)
 		}
+		if syn, err := syntax.Parse(s[1:len(s)-1], syntax.Perl); err == nil {
+			if r, ok := controlIn(syn); ok {
+				return Pattern{}, controlError(s, r)
+			}
+		}
 		return Pattern{text: s, re: re}, nil
 	}
+	if i := strings.IndexFunc(s, controlChar); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return Pattern{}, controlError(s, r)
+	}
 	return Pattern{text: s}, nil
+}
+
+// controlChar reports whether r is a control character a pattern must not
+// hold: an escape sequence's ESC, or any other but tab. A line is matched
+// as a terminal shows it (consoleText): its escape sequences are gone, and
+// the other control characters show as nothing.
+func controlChar(r rune) bool {
+	return (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r <= 0x9f)
+}
+
+// controlIn finds, in a regular expression, a literal control character
+// or a character class of nothing else ([\x1b]).
+func controlIn(re *syntax.Regexp) (rune, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		for _, r := range re.Rune {
+			if controlChar(r) {
+				return r, true
+			}
+		}
+	case syntax.OpCharClass:
+		first, only := rune(-1), len(re.Rune) > 0
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			lo, hi := re.Rune[i], re.Rune[i+1]
+			only = only && (hi < 0x20 || (lo >= 0x7f && hi <= 0x9f))
+			for r := lo; r <= hi && first < 0 && only; r++ {
+				if controlChar(r) {
+					first = r
+				}
+			}
+		}
+		if only && first >= 0 {
+			return first, true
+		}
+	}
+	for _, sub := range re.Sub {
+		if r, ok := controlIn(sub); ok {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+func controlError(pattern string, r rune) error {
+	name := fmt.Sprintf("the control character %U", r)
+	if r == 0x1b {
+		name = "ESC, which begins an escape sequence"
+	}
+	return fmt.Errorf("%q holds %s: lines are matched as a terminal shows them, without escape sequences (colours, cursor moves) or control characters; write only the text", pattern, name)
 }
 
 // Match reports whether line holds the pattern.

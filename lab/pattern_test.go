@@ -42,3 +42,33 @@ func FuzzConsoleText(f *testing.F) {
 		}
 	})
 }
+
+// A pattern that holds an escape sequence or another control character
+// could never match (lines are matched as a terminal shows them): it is
+// refused, and says why. Tab is text; a class that excludes ESC is fine.
+func TestParsePatternRefusesControlCharacters(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string // "" if accepted
+	}{
+		{"GUEST:\tok", ""},
+		{"\x1b[32mOK\x1b[0m", `"\x1b[32mOK\x1b[0m" holds ESC, which begins an escape sequence: lines are matched as a terminal shows them, without escape sequences`},
+		{"bell\a", "holds the control character U+0007"},
+		{"c1 \u009b31m", "holds the control character U+009B"},
+		{`/\x1b\[31mFAIL/`, "holds ESC"},
+		{`/\e/`, "error parsing regexp"}, // RE2 has no \e
+		{`/[\x1b]/`, "holds ESC"},
+		{`/[\x00-\x1f]+/`, "holds the control character U+0000"},
+		{`/^[^\x1b]+ ok$/`, ""},
+		{`/\s+ok/`, ""},
+		{`/FAIL\t[0-9]+/`, ""},
+	} {
+		_, err := ParsePattern(tt.in)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("got ParsePattern(%q) error %v, want it accepted", tt.in, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("got ParsePattern(%q) error %v, want one containing %q", tt.in, err, tt.want)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 		fmt.Fprintf(opts.Out, "\n=== run %d of %d: seed %d\n", i+1, n, o.Seed)
 		s, err := Run(ctx, l, o)
 		if err != nil && s == nil {
-			writeRepeatJUnit(opts.Out, root, runs)
+			writeRepeatJUnit(opts.Out, root, runs, setupSuite(l, o, err, clockOf(opts).Now()))
 			return runs, err
 		}
 		runs = append(runs, s)
@@ -67,17 +67,30 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 		}
 	}
 	WriteRepeatTable(opts.Out, runs, keepFailing)
-	writeRepeatJUnit(opts.Out, root, runs)
+	writeRepeatJUnit(opts.Out, root, runs, nil)
 	return runs, nil
 }
 
 // writeRepeatJUnit writes the runs' test suites to root/junit.xml, for a
 // CI job that publishes one file (each run's own stays in its directory,
-// unless --keep-failing removed it), and says why if it cannot.
-func writeRepeatJUnit(out io.Writer, root string, runs []*Summary) {
-	if err := WriteRepeatJUnit(filepath.Join(root, "junit.xml"), runs); err != nil {
+// unless --keep-failing removed it), with, if a run could not be set up,
+// its suite (setup) last; and says why if it cannot.
+func writeRepeatJUnit(out io.Writer, root string, runs []*Summary, setup *junitSuite) {
+	suites := repeatSuites(runs)
+	if setup != nil {
+		suites = append(suites, *setup)
+	}
+	if err := writeJUnitFile(filepath.Join(root, "junit.xml"), suites); err != nil {
 		fmt.Fprintf(out, "junit.xml not written: %v\n", err)
 	}
+}
+
+// setupSuite is the test suite of a run of --repeat (opts) that could not
+// be set up (err, at now): one case in error.
+func setupSuite(l *Lab, opts Options, err error, now time.Time) *junitSuite {
+	s := errorSuite(l.File, l.Name+" seed "+strconv.FormatUint(opts.Seed, 10), "run", "error: the run could not be set up; nothing ran", opts.Dir, err, now)
+	s.Properties = append(s.Properties, junitProperty{"seed", strconv.FormatUint(opts.Seed, 10)})
+	return &s
 }
 
 func clockOf(o Options) hub.Clock {

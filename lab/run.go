@@ -442,35 +442,10 @@ func (r *runner) loop(ctx context.Context) string {
 			}
 		})
 	}
-	// take hands the judge what the VMs said, in the order it was stamped,
-	// then, when a bound woke the loop, the time: every line stamped
-	// before it was taken with it, so it counts before the bound (see
-	// inbox). A VM whose QEMU has ended while its console is still read
-	// puts its exit later, stamped earlier: what comes after that exit,
-	// the bound too, waits for it (at most exitDrain).
-	var held []event
-	tickDue := false
+	fd := &feeder{j: j, act: r.act}
 	take := func(ticked bool) {
 		evs, now, horizon := r.inbox.take()
-		held = append(held, evs...)
-		slices.SortStableFunc(held, func(a, b event) int { return cmp.Compare(a.at, b.at) })
-		n := 0
-		for ; n < len(held) && held[n].at <= horizon; n++ {
-			switch ev := held[n]; {
-			case ev.exit:
-				r.act(j.exit(ev.vm, ev.at, ev.text))
-			case ev.prompt:
-				r.act(j.prompt(ev.vm, ev.at, ev.text))
-			default:
-				r.act(j.line(ev.vm, ev.at, ev.text))
-			}
-		}
-		held = slices.Delete(held, 0, n)
-		tickDue = tickDue || ticked
-		if tickDue && now <= horizon {
-			tickDue = false
-			r.act(j.tick(now))
-		}
+		fd.take(evs, now, horizon, ticked)
 	}
 	for vi := range r.lab.VMs {
 		if err := r.launch(vi); err != nil {
@@ -505,10 +480,62 @@ func (r *runner) loop(ctx context.Context) string {
 
 func (r *runner) now() time.Duration { return r.opts.Clock.Now().Sub(r.start) }
 
+// feeder hands the judge what the inbox gives (take), and performs the
+// actions the judge returns (act).
+type feeder struct {
+	j       *judge
+	act     func([]fire)
+	held    []event // taken, stamped after the horizon
+	tickDue bool    // a bound woke the loop, and the judge was not told the time yet
+}
+
+// take hands the judge what the VMs said, in the order it was stamped,
+// then, when a bound woke the loop (ticked, now or before), the time now:
+// every line stamped before it was taken with it, so it counts before the
+// bound (see inbox). A VM whose QEMU has ended while its console is still
+// read puts its exit later, stamped earlier, and so does a console quiet
+// after the start of a line (its prompt): what comes after the horizon, a
+// bound too, waits for it (at most exitDrain, or promptQuiet after the
+// line's last bytes). A bound before the horizon does not: a console that
+// keeps printing without a newline moves its horizon on, and must not
+// hold the bounds behind it for ever.
+func (f *feeder) take(evs []event, now, horizon time.Duration, ticked bool) {
+	j := f.j
+	f.held = append(f.held, evs...)
+	slices.SortStableFunc(f.held, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+	n := 0
+	for ; n < len(f.held) && f.held[n].at <= horizon; n++ {
+		switch ev := f.held[n]; {
+		case ev.exit:
+			f.act(j.exit(ev.vm, ev.at, ev.text))
+		case ev.prompt:
+			f.act(j.prompt(ev.vm, ev.at, ev.text))
+		default:
+			f.act(j.line(ev.vm, ev.at, ev.text))
+		}
+	}
+	f.held = slices.Delete(f.held, 0, n)
+	f.tickDue = f.tickDue || ticked
+	switch {
+	case f.tickDue && now <= horizon:
+		f.tickDue = false
+		f.act(j.tick(now))
+	case f.tickDue && horizon > 0:
+		f.act(j.tick(horizon - 1))
+	}
+}
+
 // act performs the triggers' actions through the control API, as l2hub
-// ctl would, and tells the judge how each went.
+// ctl would, and tells the judge how each went. Once one has failed (the
+// run has failed with it), the rest are not performed.
 func (r *runner) act(fires []fire) {
+	var failed error
 	for _, f := range fires {
+		began := r.now()
+		if failed != nil {
+			r.judge.acted(f, fmt.Errorf("not performed: %w", failed), began, began)
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
 		var err error
 		switch {
@@ -524,8 +551,9 @@ func (r *runner) act(fires []fire) {
 		cancel()
 		if err != nil {
 			r.printf("%8.3f %s: %s failed: %v\n", r.now().Seconds(), r.lab.Triggers[f.trigger].Name, f.act, err)
+			failed = fmt.Errorf("%s could not %s first", r.lab.Triggers[f.trigger].Name, f.act)
 		}
-		r.judge.acted(f, err, r.now())
+		r.judge.acted(f, err, began, r.now())
 	}
 }
 

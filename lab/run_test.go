@@ -839,6 +839,45 @@ vms:
 	if want := []string{"flaky seed 2:0/1", "flaky seed 3:2/2", "flaky seed 4:0/1", "flaky seed 5:2/2"}; !slices.Equal(suites, want) || doc.Failures != 4 || doc.Tests != 6 {
 		t.Errorf("got suites %q (%d failures in %d tests), want %q", suites, doc.Failures, doc.Tests, want)
 	}
+	// A run_dir property names a directory that is there: the failing
+	// runs', not the removed ones'.
+	for _, s := range doc.Suites {
+		for _, p := range s.Properties {
+			if _, err := os.Stat(p.Value); p.Name == "run_dir" && err != nil {
+				t.Errorf("suite %s: got run_dir %s, which --keep-failing removed", s.Name, p.Value)
+			}
+		}
+	}
+}
+
+// A --repeat whose first run cannot be set up writes a junit.xml that
+// says so, as a case in error: not an empty, green document beside the
+// error.
+func TestRepeatSetupError(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Parse("lab.yaml", dir, []byte(`
+name: broken
+vms: [{name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", expect: [{marker: up}]}]
+`), LoadOptions{Vars: map[string]string{"Q": fakeQEMU}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "runs")
+	_, err = Repeat(context.Background(), l, Options{Dir: root, Seed: 4, SeedSet: true, Grace: -time.Second}, 3, false)
+	if err == nil {
+		t.Fatal("got no error from runs that cannot be set up")
+	}
+	var doc junitSuites
+	data, rerr := os.ReadFile(filepath.Join(root, "junit.xml"))
+	if err := cmp.Or(rerr, xml.Unmarshal(data, &doc)); err != nil {
+		t.Fatalf("junit.xml of the runs: %v", err)
+	}
+	if len(doc.Suites) != 1 || doc.Failures != 1 || doc.Suites[0].Name != "broken seed 4" || len(doc.Suites[0].Cases) != 1 {
+		t.Fatalf("got junit.xml\n%s\nwant one suite, broken seed 4, with one failing case", data)
+	}
+	if f := doc.Suites[0].Cases[0].Failure; f == nil || f.Type != "ERROR" || !strings.Contains(f.Text, err.Error()) {
+		t.Errorf("got the case's failure %+v, want an ERROR holding %q", f, err)
+	}
 }
 
 // stampedLine is a console log line: seconds since the run's start, then
@@ -873,6 +912,103 @@ vms:
 	}
 	if e := sum.Expect[0]; e.Line != 2 || e.Text != "login: " {
 		t.Errorf("got the marker %+v, want it on line 2, \"login: \"", e)
+	}
+	checkNothingLeft(t, sum)
+}
+
+// A marker in a prompt does not end the run before fail_on has seen the
+// rest of its line: the guest prints "GUEST: selftest ", runs its test
+// (the console quiet meanwhile), then "FAIL (3 errors)" on the same line.
+// The clock is virtual: it moves past the prompt's quiet, and stands
+// while the test goes on and its verdict is read.
+func TestRunPromptThenFailOn(t *testing.T) {
+	const text = `
+name: promptfail
+timeout: 60s
+vms:
+  - name: a
+    mac: "52:54:00:00:00:0a"
+    qemu: "${Q}"
+    args: [-say, booting, -print, "GUEST: selftest ", -wait-file, "${RUN}/../go", -say, "FAIL (3 errors)", -hang]
+    expect: [{marker: "GUEST: selftest"}]
+    fail_on: [FAIL]
+`
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		// The run's timeout and the console's quiet timer are armed once
+		// the prompt is read; past the quiet, the prompt is matched.
+		for ctx.Err() == nil && clock.Pending() < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		drv := hub.Driver{Clock: clock}
+		drv.AdvanceTo(hub.DefaultEpoch.Add(promptQuiet), nil)
+		for ctx.Err() == nil {
+			log, _ := os.ReadFile(filepath.Join(run, "lab.log"))
+			if bytes.Contains(log, []byte("(expect 1/1)")) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		os.WriteFile(filepath.Join(tmp, "go"), nil, 0o644) // the test's verdict
+	}()
+	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
+	cancel()
+	<-driven
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "FAIL_ON" || !strings.Contains(c.Line, "GUEST: selftest FAIL (3 errors)") {
+		t.Errorf("got %s (classification %+v), want FAIL_ON on the prompt's whole line", sum.Result, c)
+	}
+	checkNothingLeft(t, sum)
+}
+
+// A prompt printed 150 ms before its marker's bound counts in time: it is
+// stamped when it was printed, and the bound, which falls in the quiet
+// the prompt waits for, is judged after it. The clock is virtual: it
+// stands at 850 ms while the guest prints, then moves past the bound and
+// the quiet, then on to the run's end.
+func TestRunPromptBeforeItsBound(t *testing.T) {
+	const text = `
+name: promptbound
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-wait-file, "${RUN}/../go", -print, "login: ", -hang], expect: [{marker: "login:", within: 1s}]}
+`
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		for ctx.Err() == nil && clock.Pending() < 1 { // the bound's timer: the loop runs
+			time.Sleep(5 * time.Millisecond)
+		}
+		drv := hub.Driver{Clock: clock}
+		drv.AdvanceTo(hub.DefaultEpoch.Add(850*time.Millisecond), nil)
+		os.WriteFile(filepath.Join(tmp, "go"), nil, 0o644)
+		for ctx.Err() == nil && clock.Pending() < 2 { // the console's quiet timer: the prompt is read
+			time.Sleep(5 * time.Millisecond)
+		}
+		for ctx.Err() == nil {
+			drv.AdvanceTo(hub.DefaultEpoch.Add(5*time.Second), nil)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
+	cancel()
+	<-driven
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s (classification %+v), want pass: the prompt came before the bound", sum.Result, sum.Classification)
+	}
+	if at := sum.Expect[0].At; at == nil || *at != ms(850*time.Millisecond) {
+		t.Errorf("got the marker at %v, want 850ms, when the prompt was printed", at)
 	}
 	checkNothingLeft(t, sum)
 }

@@ -18,11 +18,12 @@ func newLabCmd(stdout io.Writer) *cobra.Command {
 		out         string
 		until       string
 		seed        string
-		repeat      int
 		keepFailing bool
-		soak        time.Duration
-		grace       time.Duration
 		vars        []string
+		// Typed flags, read in RunE: see textFlag.
+		repeat = textFlag{text: "1", typ: "int"}
+		soak   = textFlag{typ: "duration"}
+		grace  = textFlag{text: lab.DefaultGrace.String(), typ: "duration"}
 	)
 	cmd := &cobra.Command{
 		Use:   "lab FILE",
@@ -76,16 +77,25 @@ The file format is in README.md ("Run a lab").`,
 			if err != nil {
 				return refuse(lab.WriteArgsErrorJUnit, err)
 			}
-			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soak, Grace: grace, Version: Version,
-				Rerun: lab.Rerun(args[0], until, soak, vars)}
+			n, err := strconv.Atoi(repeat.text)
+			if err != nil || n < 1 {
+				return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--repeat %s: want a whole number, 1 or more", repeat.text))
+			}
+			soakD, err := durationFlag("--soak", soak.text)
+			if err != nil {
+				return refuse(lab.WriteArgsErrorJUnit, err)
+			}
+			graceD, err := durationFlag("--grace", grace.text)
+			if err != nil {
+				return refuse(lab.WriteArgsErrorJUnit, err)
+			}
+			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soakD, Grace: graceD, Version: Version,
+				Rerun: lab.Rerun(args[0], until, soakD, vars)}
 			if seed != "" {
 				if opts.Seed, err = strconv.ParseUint(seed, 0, 64); err != nil {
 					return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--seed %s: want an unsigned 64-bit integer", seed))
 				}
 				opts.SeedSet = true
-			}
-			if repeat < 1 {
-				return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--repeat %d: want 1 or more", repeat))
 			}
 			l, err := lab.Load(args[0], lab.LoadOptions{Vars: vs})
 			if err != nil {
@@ -94,11 +104,11 @@ The file format is in README.md ("Run a lab").`,
 			if err := lab.CheckOptions(l, opts); err != nil {
 				return refuse(lab.WriteArgsErrorJUnit, err)
 			}
-			runs, err := lab.Repeat(cmd.Context(), l, opts, repeat, keepFailing)
+			runs, err := lab.Repeat(cmd.Context(), l, opts, n, keepFailing)
 			if err != nil {
 				return err
 			}
-			if err := lab.Verdict(runs, repeat); err != nil {
+			if err := lab.Verdict(runs, n); err != nil {
 				return &exitError{code: 1, msg: err.Error()} // the lab ran and failed
 			}
 			return nil
@@ -108,10 +118,32 @@ The file format is in README.md ("Run a lab").`,
 	fl.StringVar(&out, "out", "", "run `directory` (new or empty; default lab-runs/<name>-<time>)")
 	fl.StringVar(&until, "until", "", "stop after this `phase`, as os2vm.sh's RUN_PHASE")
 	fl.StringVar(&seed, "seed", "", "the policy's seed (default: the lab's seed:, else the policy file's)")
-	fl.IntVar(&repeat, "repeat", 1, "run `N` times with seeds seed, seed+1, ...; print a table and the rerun command of each failing seed")
+	fl.Var(&repeat, "repeat", "run `N` times with seeds seed, seed+1, ...; print a table and the rerun command of each failing seed")
 	fl.BoolVar(&keepFailing, "keep-failing", false, "remove the run directories of passing runs")
-	fl.DurationVar(&soak, "soak", 0, "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
-	fl.DurationVar(&grace, "grace", lab.DefaultGrace, "how long a QEMU has to end after SIGTERM before it is killed")
+	fl.Var(&soak, "soak", "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
+	fl.Var(&grace, "grace", "how long a QEMU has to end after SIGTERM before it is killed")
 	fl.StringArrayVar(&vars, "var", nil, "set a variable the lab file defines in vars: or uses as ${NAME} in qemu: or args: (`NAME=VALUE`, repeatable)")
 	return cmd
+}
+
+// textFlag is a typed flag (an int, a duration) kept as the text given and
+// parsed in RunE: a bad value is then an argument error like the others,
+// written to --out's junit.xml, where cobra would refuse it while parsing,
+// before --out is known.
+type textFlag struct{ text, typ string }
+
+func (f *textFlag) String() string     { return f.text }
+func (f *textFlag) Set(s string) error { f.text = s; return nil }
+func (f *textFlag) Type() string       { return f.typ }
+
+// durationFlag parses a duration flag's text; "" is 0.
+func durationFlag(name, text string) (time.Duration, error) {
+	if text == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: want a duration such as 30s or 1h30m", name, text)
+	}
+	return d, nil
 }

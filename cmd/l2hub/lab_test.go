@@ -72,6 +72,11 @@ vms:
 		{"bad-file", []string{"lab", bad, "--var", "Q=" + fake}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
 		{"bad-file-out", []string{"lab", bad, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r5")}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
 		{"bad-until", []string{"lab", pass, "--var", "Q=" + fake, "--until", "nope", "--out", filepath.Join(dir, "r4")}, -1, []string{"--until nope: no such phase"}},
+		// A typed flag's bad value is an argument error like the others,
+		// wherever --out comes.
+		{"bad-soak", []string{"lab", pass, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r6"), "--soak", "nope"}, -1, []string{"--soak nope: want a duration"}},
+		{"bad-grace", []string{"lab", pass, "--grace", "nope", "--var", "Q=" + fake, "--out", filepath.Join(dir, "r7")}, -1, []string{"--grace nope: want a duration"}},
+		{"bad-repeat", []string{"lab", pass, "--repeat", "x", "--out", filepath.Join(dir, "r8")}, -1, []string{"--repeat x: want a whole number, 1 or more"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +107,9 @@ vms:
 			junitWant := map[string][]string{
 				"bad-file-out": {`tests="1" failures="1"`, `<testcase name="lab file"`, `type="ERROR"`, `vms[0].expect[0].within: &#34;soon&#34;`},
 				"bad-until":    {`tests="1" failures="1"`, `<testcase name="arguments"`, `type="ERROR"`, `--until nope: no such phase`},
+				"bad-soak":     {`<testcase name="arguments"`, `--soak nope: want a duration`},
+				"bad-grace":    {`<testcase name="arguments"`, `--grace nope: want a duration`},
+				"bad-repeat":   {`<testcase name="arguments"`, `--repeat x: want a whole number`},
 				"repeat":       {`<testsuite name="pass seed 8"`, `<testsuite name="pass seed 9"`, `tests="2" failures="0"`},
 			}
 			if want := junitWant[tt.name]; want != nil {
