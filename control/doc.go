@@ -29,17 +29,24 @@
 //     that is a name other than localhost (DNS rebinding), and on requests
 //     that change something, a body type that a page may send without a CORS
 //     preflight. Every such request names its Content-Type, as above.
-//   - At most Server.MaxConns connections are served at once; the rest wait
-//     in the kernel's accept queue and hold no file descriptor of the hub,
-//     and header, body and idle timeouts free the slots that slow clients
-//     hold. A connection claims its slot with a request that passes the
-//     checks above (the token, on TCP): one that has not within
-//     Server.AuthTimeout gives its slot up to a connection waiting for one,
-//     and a refused request's connection closes once answered, its body
-//     unread. So connections without the token (idle, trickling, or
-//     refused) turn the slots over rather than hold them, and a client with
-//     it waits behind those queued before it, not for their timeouts. A
-//     flood of connections slows the control plane, never the VMs' ports.
+//   - At most Server.MaxConns connections are held at once (and one more
+//     accepted to wait for a place); the rest wait in the kernel's accept
+//     queue and hold no file descriptor of the hub, and header, body and
+//     idle timeouts free the places that slow clients hold. The server
+//     reads each request's head itself: a request that passes the checks
+//     above (the token, on TCP) claims its place until answered, and a
+//     refused one's connection closes once answered, its body unread.
+//     When no place is free, a connection without a complete request gives
+//     way to the newcomer, answered 503 (CodeBusy, "send it again", which
+//     Client does): at once if it sent part of a request, or once it has
+//     sent nothing for Server.FirstByteTimeout since it connected (on
+//     Linux, time in the kernel's queue included, so a queue of silent
+//     connections drains as fast as they can be accepted). A connection
+//     whose request is waiting to be read never gives way. So connections
+//     without the token (idle, trickling, or refused) cannot keep a client
+//     with it out, however many are queued before it: it waits about
+//     FirstByteTimeout at most, not for their timeouts. A flood of
+//     connections slows the control plane, never the VMs' ports.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, a JSON body that gives a key twice (encoding/json would

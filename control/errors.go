@@ -24,6 +24,11 @@ var (
 	ErrMetricsNeedToken = errors.New("it needs a token")
 )
 
+// ErrBusy reports a connection the control API turned away unread to make
+// room (503, CodeBusy): every place was held by connections that had sent
+// no complete request. Nothing was done; the request may be sent again.
+var ErrBusy = errors.New("the control API is busy")
+
 // ErrNoHub reports a control address at which no hub answers: no socket
 // file there, or the connection refused. Its error wraps the dial's too
 // (syscall.ENOENT, syscall.ECONNREFUSED).

@@ -368,9 +368,11 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 // TestConnectionsWithoutTheTokenCannotStarveIt: on a TCP control address,
 // as many connections as the cap that send nothing or half a request
 // cannot keep a client with the token out, however long the header
-// timeout: the oldest gives its slot up. Connections that send a request
-// without the token are answered 401 and closed at once, the body they
-// announced unread, so they hold no slot either.
+// timeout: the oldest that sent half a request gives its place up at once
+// (those that sent nothing keep theirs for FirstByteTimeout after they
+// connect). Connections that send a request without the token are
+// answered 401 and closed at once, the body they announced unread, so
+// they hold no place either.
 func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	const maxConns, token = 4, "s3cret"
 	// serve starts a server whose timeouts outlast the hang guard: only a
@@ -380,7 +382,7 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
 		return control.Addr(l), l.Addr().String()
 	}
 	dial := func(t *testing.T, hostport, send string) net.Conn {
@@ -428,9 +430,10 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 			held = append(held, dial(t, hostport, send))
 		}
 		withToken(t, addr)
-		// The oldest of them gave its slot up.
-		if got := closed(t, held[0], "sent nothing"); got != "" {
-			t.Errorf("the connection that sent nothing was answered %q, want no answer", got)
+		// The oldest that sent half a request gave its place up, and was
+		// told so.
+		if got := closed(t, held[1], "sent half a request"); !strings.Contains(got, "503") {
+			t.Errorf("the connection that sent half a request was answered %q, want 503 (busy)", got)
 		}
 	})
 	t.Run("requests-without-the-token", func(t *testing.T) {
@@ -447,6 +450,61 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 		}
 		withToken(t, addr)
 	})
+}
+
+// TestQueuedConnectionsCannotKeepItOut: hundreds of connections without
+// the token, queued in the kernel ahead of a client with it, do not keep
+// it out, however long the timeouts: far more than the cap could turn
+// over in the hang guard, one AuthTimeout each (the audit's finding: the
+// queue drained at MaxConns per AuthTimeout, so about 480 idle
+// connections outlasted ctl's 30 s). Those that sent nothing or part of a
+// request give way; the client, whose request waits in its socket, does
+// not. The same holds for the metrics endpoint.
+func TestQueuedConnectionsCannotKeepItOut(t *testing.T) {
+	const maxConns, queued, token = 4, 600, "s3cret-queue-token"
+	sends := []string{"", "G", "GET /metrics HTTP/1.1\r\nHost: l2hub\r\n"} // nothing, a byte, half a request
+	// flood queues the connections ahead of the client, which has dialed
+	// once every one of them has.
+	flood := func(t *testing.T, hostport string) {
+		t.Helper()
+		for i := range queued {
+			c, err := net.Dial("tcp", hostport)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			t.Cleanup(func() { c.Close() })
+			io.WriteString(c, sends[i%len(sends)])
+		}
+	}
+	// Timeouts past the hang guard: only connections giving way let the
+	// client in.
+	t.Run("control-api", func(t *testing.T) {
+		l, err := control.Listen("tcp:127.0.0.1:0", token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		flood(t, l.Addr().String())
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		if _, err := control.NewClient(control.Addr(l), token).Ports(ctx); err != nil {
+			t.Fatalf("a client with the token, behind %d queued connections without it: %v", queued, err)
+		}
+	})
+	for _, tok := range []string{"", token} {
+		t.Run(map[bool]string{false: "metrics", true: "metrics-with-token"}[tok != ""], func(t *testing.T) {
+			_, addr := serveMetrics(t, &control.MetricsServer{Token: tok, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour})
+			_, hostport := control.ParseAddr(addr)
+			flood(t, hostport)
+			hdr := map[string]string{}
+			if tok != "" {
+				hdr["Authorization"] = "Bearer " + tok
+			}
+			if got, body := rawRequest(t, addr, "GET", "/metrics", hdr, ""); got != http.StatusOK {
+				t.Fatalf("a scrape behind %d queued connections: %d %s", queued, got, body)
+			}
+		})
+	}
 }
 
 // TestInjectKeepalives: zero-length records keep a stream alive and

@@ -34,26 +34,39 @@ const MaxPolicyBytes = 1 << 20
 // receive limit, the largest frame a hub port ever carries.
 const MaxInjectFrame = hub.DefaultMaxFrame
 
+// maxHeaderBytes bounds a request's head: ctl's are a few hundred bytes.
+const maxHeaderBytes = 16 << 10
+
 // maxRequestJSON bounds a JSON request body (a partition): a few hundred
 // bytes in practice.
 const maxRequestJSON = 64 << 10
 
 // Limits of the control API. The connection cap is the API's whole budget
 // of file descriptors (and one more, a connection accepted to wait for a
-// slot): connections beyond it wait in the kernel's accept queue, where
+// place): connections beyond it wait in the kernel's accept queue, where
 // they cost the process none, so a flood of connections can slow the
 // control plane but never take the descriptors the VM ports accept with.
-// A connection claims its slot with a request that passes the checks (the
-// token, on TCP); one that has not within AuthTimeout gives its slot up to
-// a connection waiting for one, so that connections that send nothing,
-// trickle their headers or lack the token cannot keep a client with the
-// token out. The other timeouts free the slots that idle or trickling
-// clients hold while no one waits, and those of claimed requests.
+// The server reads each connection's request head itself and answers it
+// once it is complete; a request that passes the checks (the token, on
+// TCP) claims its connection's place until it is answered. When no place
+// is free, connections without a complete request give way to the
+// newcomer, answered 503 (CodeBusy): one that has sent nothing for
+// FirstByteTimeout since it connected (on Linux, since its handshake, time
+// in the kernel's queue included, so a queue of silent connections drains
+// as fast as they can be accepted), one that sent part of a request at
+// once; a connection whose request is waiting to be read never does. So
+// connections that send nothing, trickle their headers or lack the token
+// cannot keep a client with the token out: it waits at most about
+// FirstByteTimeout behind them. AuthTimeout bounds a complete request's
+// wait to pass the checks (a backstop: it is checked at once); the other
+// timeouts free the places that idle or trickling clients hold while no
+// one waits, and those of claimed requests.
 const (
-	DefaultMaxConns      = 16
-	DefaultAuthTimeout   = time.Second
-	DefaultHeaderTimeout = 5 * time.Second
-	DefaultBodyTimeout   = 10 * time.Second
+	DefaultMaxConns         = 16
+	DefaultFirstByteTimeout = 100 * time.Millisecond
+	DefaultAuthTimeout      = time.Second
+	DefaultHeaderTimeout    = 5 * time.Second
+	DefaultBodyTimeout      = 10 * time.Second
 	// DefaultIdleTimeout bounds an injection stream's wait for its next
 	// record.
 	DefaultIdleTimeout = 30 * time.Second
@@ -113,11 +126,12 @@ type Server struct {
 	Logger   *slog.Logger
 
 	// Limits; zero means the Default of the same name.
-	MaxConns      int           // connections served at once
-	AuthTimeout   time.Duration // to claim a slot with a request that passes the checks, while another connection waits
-	HeaderTimeout time.Duration // to read a request's headers
-	BodyTimeout   time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
-	IdleTimeout   time.Duration // between an injection stream's records
+	MaxConns         int           // connections held at once
+	FirstByteTimeout time.Duration // to send a first byte after connecting, while another connection waits for a place
+	AuthTimeout      time.Duration // to claim a place with a request that passes the checks once its head is read, while another connection waits
+	HeaderTimeout    time.Duration // to read a request's headers
+	BodyTimeout      time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
+	IdleTimeout      time.Duration // between an injection stream's records
 
 	refused atomic.Uint64 // connections and requests refused, for rate-limited logs
 }
@@ -151,6 +165,7 @@ const (
 	CodeUnknownPartition = "unknown-partition" // filter.ErrUnknownPartition
 	CodeUnknownPort      = "unknown-port"      // hub.ErrNoPort
 	CodeStopped          = "stopped"           // hub.ErrStopped: the hub is shutting down
+	CodeBusy             = "busy"              // ErrBusy (503): turned away unread to make room; send it again
 )
 
 // codes maps each code to its error, in the order errorCode tries them.
@@ -163,6 +178,7 @@ var codes = []struct {
 	{CodeUnknownPartition, filter.ErrUnknownPartition},
 	{CodeUnknownPort, hub.ErrNoPort},
 	{CodeStopped, hub.ErrStopped},
+	{CodeBusy, ErrBusy},
 	{CodeInvalid, filter.ErrInvalid},
 }
 
@@ -644,9 +660,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if l.Addr().Network() == "unix" {
 		l = &peerListener{Listener: l, s: s}
 	}
-	l = newSlotListener(l, s.maxConns(), s.authTimeout(), func(remote net.Addr) {
-		s.logRefused("connection", "remote", remote, "err", "no request with the token in time, and another connection waited")
-	})
 	srv := &http.Server{
 		ConnContext:       slotContext,
 		Handler:           s.Handler(),
@@ -654,8 +667,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ReadTimeout:       s.headerTimeout() + s.bodyTimeout(),
 		WriteTimeout:      s.headerTimeout() + 2*s.bodyTimeout(),
 		IdleTimeout:       s.idleTimeout(),
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
+	l = newSlotListener(l, slotLimits{max: s.maxConns(), firstByte: cmp.Or(s.FirstByteTimeout, DefaultFirstByteTimeout), grace: s.authTimeout(),
+		headerTimeout: s.headerTimeout(), maxHeader: maxHeaderBytes},
+		func(remote net.Addr) {
+			s.logRefused("connection", "remote", remote, "err", "no complete request yet, and another connection needed its place")
+		})
 	return serveHTTP(ctx, srv, l, s.Logger)
 }
 
