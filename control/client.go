@@ -136,6 +136,9 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
 		if err := noHub(c.addr, c.isDefault, err); errors.Is(err, ErrNoHub) {
 			return err
 		}
+		if te := (interface{ Timeout() bool })(nil); errors.As(err, &te) && te.Timeout() {
+			return fmt.Errorf("control API at %s: %w: the hub did not answer in time; it may be stopped or busy (a flood of connections?); try again", c.addr, err)
+		}
 		return fmt.Errorf("control API: %w", err)
 	}
 	defer resp.Body.Close()

@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"errors"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,5 +60,32 @@ func TestWaitReadyStopsAtAWrongToken(t *testing.T) {
 	ports, err := control.NewClient(addr, token).WaitReady(context.Background(), time.Millisecond)
 	if err != nil || len(ports) == 0 {
 		t.Fatalf("WaitReady with the token: %v, %v", ports, err)
+	}
+}
+
+// TestTimeoutSaysWhere: a hub that takes the connection and never answers
+// (stopped, or flooded) makes a call fail naming the address and what may
+// be wrong, not Go's words alone.
+func TestTimeoutSaysWhere(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held, unanswered, until the listener closes
+		}
+	}()
+	addr := "tcp:" + l.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond) // what times out; not a bound on the test
+	defer cancel()
+	_, err = control.NewClient(addr, "t0ken").Ports(ctx)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "did not answer in time") {
+		t.Errorf("Ports from a hub that never answers = %v, want a timeout naming %s and saying the hub did not answer", err, addr)
 	}
 }
