@@ -182,6 +182,27 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 	}
 }
 
+// TestPolicyNameOnOneLine: a policy whose name holds a control character
+// (a file named with a newline) is refused whole: the name goes into the
+// log and into each capture file's header, one line per field.
+func TestPolicyNameOnOneLine(t *testing.T) {
+	target, path := serveFake(t, "")
+	for _, name := range []string{"new\nline.yaml", "tab\t.yaml", "bell\a.yaml", "del\x7f.yaml"} {
+		err := control.NewClient(path, "").ReplacePolicy(context.Background(), name, []byte("seed: 2\n"))
+		var ce *control.Error
+		if !errors.As(err, &ce) || ce.Status != 400 || ce.Code != control.CodeInvalid || !strings.Contains(ce.Message, "control character") ||
+			strings.ContainsAny(ce.Message, "\n\t\a\x7f") {
+			t.Errorf("ReplacePolicy(name %q) = %v, want 400 invalid, naming the control character, on one line", name, err)
+		}
+	}
+	if target.policy != "good-1" {
+		t.Errorf("after refused uploads, policy %q is in force, want good-1", target.policy)
+	}
+	if err := control.NewClient(path, "").ReplacePolicy(context.Background(), "ünïcode policy.yaml", []byte("seed: 2\n")); err != nil {
+		t.Errorf("ReplacePolicy(a name with spaces and letters beyond ASCII) = %v, want it taken", err)
+	}
+}
+
 // TestPartitionRequestKeysOnce: a partition request that gives a key twice
 // is refused, as a policy file that does is, and starts nothing: the JSON
 // decoder alone would take the last ("q"), whatever the case of its key.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -213,6 +214,9 @@ func (s *Server) Handler() http.Handler {
 			return nil, err
 		}
 		name := r.URL.Query().Get("name")
+		if err := CheckPolicyName(name); err != nil {
+			return nil, &UserError{err}
+		}
 		src, err := ReadPolicy(r.Body, name)
 		if err != nil {
 			return nil, err
@@ -390,6 +394,16 @@ func AppendInjectFrame(dst, frame []byte) []byte {
 // AppendInjectKeepalive appends a keepalive record (a zero length) to dst.
 func AppendInjectKeepalive(dst []byte) []byte {
 	return binary.BigEndian.AppendUint32(dst, 0)
+}
+
+// CheckPolicyName refuses a policy's name (its file's, as ctl set-policy
+// sends it) that holds a control character: the name goes into the log and
+// each capture file's header, one line per field.
+func CheckPolicyName(name string) error {
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("policy name %s holds a control character (a newline?), which neither the log nor a capture's header can hold: rename it", yamlfile.Quote(name))
+	}
+	return nil
 }
 
 // ReadPolicy reads a policy upload, refusing what cannot be a policy: more
