@@ -167,6 +167,8 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 		{"trailing-value", `{"name":"x","groups":[["a"],["b"]]} {}`, "more than one JSON value"},
 		{"not-json", `name=x`, "partition request"},
 		{"empty-body", ``, "partition request"},
+		{"dot-name", `{"name":".","groups":[["a"],["b"]]}`, "is not a name: a URL cannot carry"},
+		{"dot-dot-name", `{"name":"..","groups":[["a"],["b"]]}`, "is not a name: a URL cannot carry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)

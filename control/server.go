@@ -477,13 +477,16 @@ func DecodePartition(r io.Reader) (PartitionRequest, error) {
 }
 
 // checkName checks a partition's name as the policy file spells names:
-// 1 to 64 letters, digits and _ . - :
+// 1 to 64 letters, digits and _ . - :, other than . and ..
 func checkName(s string) error {
 	if s == "" {
 		return errors.New("empty; give the partition a name")
 	}
 	if len(s) > 64 {
 		return fmt.Errorf("%d bytes; at most 64", len(s))
+	}
+	if s == "." || s == ".." {
+		return fmt.Errorf("%q is not a name: a URL cannot carry . or .. (DELETE /v1/partitions/%s would never reach it)", s, s)
 	}
 	for _, r := range s {
 		switch {
