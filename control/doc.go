@@ -52,11 +52,14 @@
 // without a name, a JSON body that gives a key twice (encoding/json would
 // keep the last, matching keys whatever their case), or a policy upload
 // that defines nothing (blank, {} or null) is refused (400) rather than
-// applied; a policy that ends every fault says so, "rules: []". An
-// error's body says what the hub refused, in its words, and for the
-// refusals a program tells apart, with a code (CodeUnknownRule, ...);
-// Client returns it as an *Error that errors.Is matches against the
-// sentinel it stands for (filter.ErrRuleExists, ...).
+// applied; a policy that ends every fault says so, "rules: []". So is a
+// policy name with a control character (CheckPolicyName), and a partition
+// named . or .. (a URL cannot carry it). Every error's body, an unknown
+// route's (404) and a wrong method's (405) included, is an ErrorResponse:
+// what the hub refused, in its words, and for the refusals a program
+// tells apart, a code (CodeUnknownRule, ...); Client returns it as an
+// *Error that errors.Is matches against the sentinel it stands for
+// (filter.ErrRuleExists, ...).
 //
 // Rule edits (RuleEditor) change one rule and leave the rest of the policy
 // as it is, other rules' counters and the capture's file included; the

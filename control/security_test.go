@@ -205,6 +205,54 @@ func TestPolicyNameOnOneLine(t *testing.T) {
 	}
 }
 
+// TestUnknownRoutesAnswerJSON: a path the API does not have, and a method
+// a route does not take, are answered as every other refusal is, with an
+// ErrorResponse and its code (405 with Allow).
+func TestUnknownRoutesAnswerJSON(t *testing.T) {
+	_, path := serveFake(t, "")
+	for _, tc := range []struct {
+		name, method, url string
+		status            int
+		code, allow       string
+	}{
+		{"unknown-path", "GET", "/v1/nope", 404, control.CodeNotFound, ""},
+		{"root", "GET", "/", 404, control.CodeNotFound, ""},
+		{"policy-patch", "PATCH", "/v1/policy", 405, control.CodeMethodNotAllowed, "GET, PUT"},
+		{"ports-post", "POST", "/v1/ports", 405, control.CodeMethodNotAllowed, "GET"},
+		{"rule-get", "GET", "/v1/rules/r1", 405, control.CodeMethodNotAllowed, "PUT, POST, DELETE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			network, address := control.ParseAddr(path)
+			tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, address)
+			}}
+			defer tr.CloseIdleConnections()
+			req, err := http.NewRequest(tc.method, "http://l2hub"+tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := (&http.Client{Transport: tr, Timeout: hangGuard}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e control.ErrorResponse
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != tc.status || e.Code != tc.code || e.Error == "" ||
+				resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Allow") != tc.allow {
+				t.Errorf("got %d %s (Allow %q) %+v, %v; want %d JSON with the code %q (Allow %q)",
+					resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Allow"), e, err, tc.status, tc.code, tc.allow)
+			}
+		})
+	}
+	// The Go client hands the code on.
+	err := control.NewClient(path, "").HealPartition(context.Background(), "")
+	var ce *control.Error
+	if !errors.As(err, &ce) || ce.Code == "" {
+		t.Errorf("HealPartition(\"\") = %#v, want an *Error with a code", err)
+	}
+}
+
 // TestPartitionRequestKeysOnce: a partition request that gives a key twice
 // is refused, as a policy file that does is, and starts nothing: the JSON
 // decoder alone would take the last ("q"), whatever the case of its key.

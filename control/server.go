@@ -150,9 +150,11 @@ type InjectResponse struct {
 	Bytes  int64  `json:"bytes"`
 }
 
-// ErrorResponse is the body of every non-2xx answer: the hub's words, and
-// for the refusals a program may want to tell apart, a code (Code...).
-// Every 400 has one: CodeInvalid unless a more specific code applies.
+// ErrorResponse is the body of every non-2xx answer the API gives (an
+// unknown route and a wrong method included; not net/http's own answer to
+// bytes that are not an HTTP request): the hub's words, and for the
+// refusals a program may want to tell apart, a code (Code...). Every 400
+// has one: CodeInvalid unless a more specific code applies.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -160,13 +162,15 @@ type ErrorResponse struct {
 
 // The codes of ErrorResponse, and the errors they stand for (Error.Is).
 const (
-	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid); any other 400
-	CodeUnknownRule      = "unknown-rule"      // filter.ErrUnknownRule
-	CodeRuleExists       = "rule-exists"       // filter.ErrRuleExists
-	CodeUnknownPartition = "unknown-partition" // filter.ErrUnknownPartition
-	CodeUnknownPort      = "unknown-port"      // hub.ErrNoPort
-	CodeStopped          = "stopped"           // hub.ErrStopped: the hub is shutting down
-	CodeBusy             = "busy"              // ErrBusy (503): turned away unread to make room; send it again
+	CodeInvalid          = "invalid"            // a policy, rule or request that does not validate (filter.ErrInvalid); any other 400
+	CodeUnknownRule      = "unknown-rule"       // filter.ErrUnknownRule
+	CodeRuleExists       = "rule-exists"        // filter.ErrRuleExists
+	CodeUnknownPartition = "unknown-partition"  // filter.ErrUnknownPartition
+	CodeUnknownPort      = "unknown-port"       // hub.ErrNoPort
+	CodeStopped          = "stopped"            // hub.ErrStopped: the hub is shutting down
+	CodeBusy             = "busy"               // ErrBusy (503): turned away unread to make room; send it again
+	CodeNotFound         = "not-found"          // 404: no such route
+	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
 )
 
 // codes maps each code to its error, in the order errorCode tries them.
@@ -317,7 +321,35 @@ func (s *Server) Handler() http.Handler {
 	if s.Registry != nil {
 		mux.Handle("GET /metrics", metricsHandler(s.Registry, s.Target))
 	}
-	return s.guard(s.auth(mux))
+	return s.guard(s.auth(routes(mux)))
+}
+
+// routes answers a request mux has no route for as every other refusal is
+// answered, with an ErrorResponse: 404 for an unknown path, 405 (with
+// Allow) for a method the path does not take.
+func routes(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if allow == nil {
+			writeJSON(w, http.StatusNotFound, ErrorResponse{Code: CodeNotFound,
+				Error: fmt.Sprintf("%s %s: no such route (see go doc l2hub/control)", r.Method, yamlfile.Quote(r.URL.Path))})
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{Code: CodeMethodNotAllowed,
+			Error: fmt.Sprintf("method %s refused: %s takes %s", r.Method, yamlfile.Quote(r.URL.Path), strings.Join(allow, ", "))})
+	})
 }
 
 // inject hands each frame of an injection stream to the target as it
