@@ -55,11 +55,11 @@ func NewClient(addr, token string) *Client {
 			if network == "unix" {
 				if dir := filepath.Dir(address); isDefault && dir == defaultDir() {
 					if err := checkPrivateDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-						return nil, err
+						return nil, &unsafeSocketError{err}
 					}
 				}
 				if err := checkSocketOwner(address); err != nil {
-					return nil, err
+					return nil, &unsafeSocketError{err}
 				}
 			}
 			var d net.Dialer
@@ -69,7 +69,7 @@ func NewClient(addr, token string) *Client {
 			}
 			if err := checkPeer(c, address); err != nil {
 				c.Close()
-				return nil, err
+				return nil, &unsafeSocketError{err}
 			}
 			return c, nil
 		},
@@ -383,12 +383,22 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	return string(out), err
 }
 
+// unsafeSocketError is a socket, or the default socket's directory, that
+// the client refuses to talk to (another user's, or open to others):
+// asking again cannot change that.
+type unsafeSocketError struct{ err error }
+
+func (e *unsafeSocketError) Error() string { return e.err.Error() }
+func (e *unsafeSocketError) Unwrap() error { return e.err }
+
 // WaitReady asks the hub for its ports every interval until it answers
 // (the hub is ready: every port and the control API bound), or ctx ends.
 // An answer that asking again cannot change (a missing or wrong token, a
 // refusal, something other than a hub at the address) ends it at once
 // with that answer, an *Error; only a hub that is stopping or busy (503)
-// is asked again, as a new one may take its place.
+// is asked again, as a new one may take its place. A socket the client
+// will not talk to (ErrNotYours; a default directory open to other users)
+// ends it at once too.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -400,6 +410,9 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		}
 		if he := (*Error)(nil); errors.As(err, &he) && he.Status != http.StatusServiceUnavailable {
 			return nil, fmt.Errorf("the control API on %s answered: %w", c.Addr(), err)
+		}
+		if ue := (*unsafeSocketError)(nil); errors.As(err, &ue) {
+			return nil, err // it names the socket
 		}
 		if ctx.Err() == nil || last == nil {
 			last = err

@@ -737,6 +737,20 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrNotYours) {
 		t.Errorf("Listen on the squatted path: got %v, want ErrNotYours", err)
 	}
+	// Asking again cannot change whose the socket is: WaitReady says so at
+	// once rather than when its context ends (which only stops a
+	// WaitReady that would poll on).
+	waitReady := func(addr, why string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		_, err := control.NewClient(addr, "").WaitReady(ctx, time.Millisecond)
+		if !errors.Is(err, control.ErrNotYours) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), why) {
+			t.Errorf("WaitReady(%q) on a squatted socket = %v, want ErrNotYours (%s) at once", addr, err, why)
+		}
+	}
+	waitReady("", "belongs to another user")
+	waitReady(path, "belongs to another user")
 	// Root can make the file look like its own; the process behind it is
 	// still nobody's.
 	if err := os.Lchown(path, 0, 0); err != nil {
@@ -745,6 +759,7 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 	if err := control.NewClient(path, "").ReplacePolicy(ctx, "p.yaml", []byte("seed: 1\n")); err == nil || !strings.Contains(err.Error(), "served by uid 65534") {
 		t.Errorf("ReplacePolicy via a root-owned file served by nobody: got %v, want a refusal naming uid 65534", err)
 	}
+	waitReady(path, "served by uid 65534")
 	for _, l := range sq.stop() {
 		if strings.HasPrefix(l, "got ") {
 			t.Errorf("the squatter received a request: %s", l)

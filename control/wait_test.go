@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +61,28 @@ func TestWaitReadyStopsAtAWrongToken(t *testing.T) {
 	ports, err := control.NewClient(addr, token).WaitReady(context.Background(), time.Millisecond)
 	if err != nil || len(ports) == 0 {
 		t.Fatalf("WaitReady with the token: %v, %v", ports, err)
+	}
+}
+
+// TestWaitReadyRefusesAnOpenDirectory: a default socket directory that
+// others may enter stays so however often it is asked: WaitReady says so
+// at once.
+func TestWaitReadyRefusesAnOpenDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	dir := filepath.Dir(control.DefaultAddr())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := control.NewClient("", "").WaitReady(ctx, time.Millisecond)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "want 0700") {
+		t.Errorf("WaitReady with the default directory open to others = %v, want the refusal at once", err)
 	}
 }
 
