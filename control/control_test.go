@@ -248,6 +248,41 @@ func TestListenNeedsATokenForTCP(t *testing.T) {
 	}
 }
 
+// TestListenRefusesRemoteTCP: the API is plain HTTP, so a TCP address off
+// loopback would carry the token in clear: it is refused unless
+// $L2HUB_CONTROL_ALLOW_REMOTE is 1.
+func TestListenRefusesRemoteTCP(t *testing.T) {
+	const token = "s3cret-remote"
+	for _, tt := range []struct {
+		addr, allow string
+		ok          bool
+	}{
+		{"tcp:0.0.0.0:0", "", false},
+		{"tcp::0", "", false},
+		{"tcp:[::]:0", "", false},
+		{"tcp:192.0.2.1:0", "", false}, // refused before any bind is tried
+		{"tcp:0.0.0.0:0", "yes", false},
+		{"tcp:0.0.0.0:0", "1", true},
+		{"tcp:127.0.0.1:0", "", true},
+		{"tcp:127.0.0.2:0", "", true},
+		{"tcp:[::1]:0", "", true},
+		{"tcp:localhost:0", "", true},
+	} {
+		t.Setenv(control.AllowRemoteEnv, tt.allow)
+		l, err := control.Listen(tt.addr, token)
+		if tt.ok {
+			if err != nil && !strings.Contains(err.Error(), "assign requested address") && !strings.Contains(err.Error(), "address family") {
+				t.Errorf("Listen(%q) with %s=%q = %v, want it bound", tt.addr, control.AllowRemoteEnv, tt.allow, err)
+			}
+		} else if !errors.Is(err, control.ErrRemote) || !strings.Contains(err.Error(), "in clear") || !strings.Contains(err.Error(), control.AllowRemoteEnv) {
+			t.Errorf("Listen(%q) with %s=%q = %v, want ErrRemote saying why and how to allow it", tt.addr, control.AllowRemoteEnv, tt.allow, err)
+		}
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
 func TestListenRefusesLiveSocket(t *testing.T) {
 	_, path := serveFake(t, "")
 	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrInUse) {

@@ -24,7 +24,11 @@
 //     else, so a socket someone else bound at the path (squatting) gets no
 //     request, and a connection made before the chmod gets no answer.
 //   - A TCP address needs a token (Server.Token), given to the command by
-//     a file or $L2HUB_CONTROL_TOKEN rather than on the command line.
+//     a file or $L2HUB_CONTROL_TOKEN rather than on the command line, and
+//     a loopback address: the API is plain HTTP, so the token would cross
+//     a network in clear (Listen refuses any other unless
+//     $L2HUB_CONTROL_ALLOW_REMOTE is 1; an SSH tunnel is the way to reach
+//     a hub from elsewhere).
 //   - Requests only a browser sends are refused: any Origin header, a Host
 //     that is a name other than localhost (DNS rebinding), and on requests
 //     that change something, a body type that a page may send without a CORS

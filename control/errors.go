@@ -18,6 +18,9 @@ var (
 	// ErrNeedToken reports a TCP control address without a token: any local
 	// user (and, without one, a web page) could reach it.
 	ErrNeedToken = errors.New("a TCP control address needs a token")
+	// ErrRemote reports a TCP control address other than loopback, refused
+	// unless AllowRemoteEnv allows it: the API is plain HTTP.
+	ErrRemote = errors.New("not a loopback address")
 	// ErrMetricsNeedToken reports a metrics address other than loopback
 	// without a token: any host that reaches it could read the hub's
 	// counters.

@@ -128,11 +128,7 @@ func ParseMetricsAddr(addr string) (hostport string, needToken bool, err error) 
 	if err != nil {
 		return "", false, fmt.Errorf("want tcp:HOST:PORT, e.g. tcp:127.0.0.1:9465 (%w)", err)
 	}
-	if host == "localhost" {
-		return hostport, false, nil
-	}
-	ip := net.ParseIP(host)
-	return hostport, ip == nil || !ip.IsLoopback(), nil
+	return hostport, !loopbackHost(host), nil
 }
 
 // ListenMetrics binds a metrics address (see ParseMetricsAddr). An address

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -753,8 +754,11 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *sl
 // Listen opens the control address: "" for DefaultAddr (making its
 // directory if needed), "unix:PATH" or a bare path for a unix socket (mode
 // 0600), "tcp:HOST:PORT" for TCP, which needs a token: any local user can
-// reach a loopback port. A path that another user holds is refused
-// (ErrNotYours), and so is one a running hub answers on (ErrInUse).
+// reach a loopback port. A TCP address other than loopback is refused
+// (ErrRemote) unless $L2HUB_CONTROL_ALLOW_REMOTE is 1: the API is plain
+// HTTP, and the token would cross the network in clear. A path that
+// another user holds is refused (ErrNotYours), and so is one a running hub
+// answers on (ErrInUse).
 func Listen(addr, token string) (net.Listener, error) {
 	if addr == "" {
 		path := DefaultAddr()
@@ -773,9 +777,28 @@ func Listen(addr, token string) (net.Listener, error) {
 		if token == "" {
 			return nil, fmt.Errorf("control address %q: %w: any local user could reach it (give one with --control-token-file or $%s)", addr, ErrNeedToken, TokenEnv)
 		}
+		if host, _, _ := net.SplitHostPort(address); !loopbackHost(host) && os.Getenv(AllowRemoteEnv) != "1" {
+			return nil, fmt.Errorf("control address %q: %w: the API speaks plain HTTP, so the token and every command would cross the network in clear; "+
+				"listen on 127.0.0.1 and reach it through an SSH tunnel (ssh -L 7291:127.0.0.1:PORT HOST, then --control tcp:127.0.0.1:7291), "+
+				"or, on a network you trust, set %s=1", addr, ErrRemote, AllowRemoteEnv)
+		}
 		return net.Listen("tcp", address)
 	}
 	return listenUnix(address)
+}
+
+// AllowRemoteEnv, set to 1, lets Listen open a TCP control address other
+// than loopback.
+const AllowRemoteEnv = "L2HUB_CONTROL_ALLOW_REMOTE"
+
+// loopbackHost reports whether host, as an address gives it, is this host
+// alone: localhost, 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is how l's address is written as a control address: the socket's
