@@ -359,7 +359,8 @@ func TestInjectErrorsSayEachThingOnce(t *testing.T) {
 		status     int
 		code, want string
 	}{
-		{"unknown-port", "nope", nil, 400, control.CodeUnknownPort, `inject into "nope": frame 1: no such port (0 frames sent before it)`},
+		{"unknown-port", "nope", nil, 400, control.CodeUnknownPort, `inject into "nope": no such port (ports: a)`}, // before any frame
+		{"port-gone", "a", hub.ErrNoPort, 400, control.CodeUnknownPort, `inject into "a": frame 3: no such port (2 frames sent before it)`},
 		{"too-large", "a", fmt.Errorf("inject into %q: 60-byte frame: %w", "a", hub.ErrFrameTooLarge), 400, control.CodeInvalid,
 			`inject into "a": frame 3: 60 bytes: frame too large (2 frames sent before it)`},
 		{"stopped", "a", hub.ErrStopped, 503, control.CodeStopped, `inject into "a": frame 3: hub stopped (2 frames sent before it)`},
@@ -374,6 +375,40 @@ func TestInjectErrorsSayEachThingOnce(t *testing.T) {
 				t.Errorf("got %v (%#v), want %d %s %q", err, err, tc.status, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestInjectRefusesAnUnknownPortAtOnce: an injection into a port the hub
+// does not have is refused before its stream is read, so that a client
+// pacing frames (or keepalives) hears of its typo at once, not when its
+// first frame is due.
+func TestInjectRefusesAnUnknownPortAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := startServer(t, l, &control.Server{IdleTimeout: time.Hour}) // a stream may wait long for its first frame
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(control.AppendInjectKeepalive(nil)) // the stream has begun; no frame is due yet
+	answer := make(chan error, 1)
+	go func() {
+		_, err := control.NewClient(path, "").Inject(context.Background(), "nope", pr)
+		answer <- err
+	}()
+	select {
+	case err = <-answer:
+	case <-time.After(hangGuard):
+		pw.CloseWithError(errors.New("hang guard")) // ends the stream, and the call
+		<-answer
+		t.Fatal("Inject into an unknown port got no answer while its stream was open")
+	}
+	if !errors.Is(err, hub.ErrNoPort) || !strings.Contains(err.Error(), "(ports: a)") {
+		t.Errorf("Inject into an unknown port, its stream open = %v, want ErrNoPort, naming the ports", err)
+	}
+	if n := len(target.injected); n != 0 {
+		t.Errorf("the target got %d frames, want none", n)
 	}
 }
 

@@ -313,6 +313,9 @@ func (s *Server) Handler() http.Handler {
 			if err := needType(r, "application/octet-stream"); err != nil {
 				return nil, err
 			}
+			if err := s.hasPort(r.Context(), r.PathValue("port")); err != nil {
+				return nil, err
+			}
 			idle := func() { rc.SetReadDeadline(time.Now().Add(s.idleTimeout())) }
 			res, err := s.inject(r.Context(), r.PathValue("port"), r.Body, idle)
 			rc.SetWriteDeadline(time.Now().Add(s.bodyTimeout()))
@@ -351,6 +354,24 @@ func routes(mux *http.ServeMux) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{Code: CodeMethodNotAllowed,
 			Error: fmt.Sprintf("method %s refused: %s takes %s", r.Method, yamlfile.Quote(r.URL.Path), strings.Join(allow, ", "))})
 	})
+}
+
+// hasPort refuses a port the target does not have, before an injection
+// stream is read: a client pacing its frames hears of a typo at once, not
+// when its first frame is due.
+func (s *Server) hasPort(ctx context.Context, port string) error {
+	ports, err := s.Target.Ports(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(ports))
+	for i, p := range ports {
+		if p.Name == port {
+			return nil
+		}
+		names[i] = p.Name
+	}
+	return &UserError{fmt.Errorf("inject into %s: %w (ports: %s)", yamlfile.Quote(port), hub.ErrNoPort, strings.Join(names, ", "))}
 }
 
 // inject hands each frame of an injection stream to the target as it
