@@ -166,7 +166,8 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 		{"unknown-field", `{"name":"x","groups":[["a"],["b"]],"colour":1}`, "unknown field"},
 		{"trailing-value", `{"name":"x","groups":[["a"],["b"]]} {}`, "more than one JSON value"},
 		{"not-json", `name=x`, "partition request"},
-		{"empty-body", ``, "partition request"},
+		{"empty-body", ``, "partition request: empty body"},
+		{"blank-body", " \n", "partition request: empty body"},
 		{"dot-name", `{"name":".","groups":[["a"],["b"]]}`, "is not a name: a URL cannot carry"},
 		{"dot-dot-name", `{"name":"..","groups":[["a"],["b"]]}`, "is not a name: a URL cannot carry"},
 	} {
