@@ -299,3 +299,30 @@ func TestPolicyNameOnOneLineIsRefusedWhole(t *testing.T) {
 		t.Errorf("the capture wrote %v, want the first file and one for two.yaml", files)
 	}
 }
+
+// TestRuleEditErrorsStayOnOneLine: a rule edit's errors name the rule as
+// their file; a name that holds a newline (from a URL) is quoted there,
+// so that each error stays one line.
+func TestRuleEditErrorsStayOnOneLine(t *testing.T) {
+	cfg := serve.Config{
+		Control: "off",
+		Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := serve.New(cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := sess.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Stop()
+	_, err = sess.AddRule(ctx, "x\ny", []byte("{match: {link: a->a}, loss: 5%}\n"), "")
+	if err == nil || strings.Contains(err.Error(), "x\ny") || !strings.Contains(err.Error(), `rule "x\ny"`) {
+		t.Errorf("AddRule(a name with a newline) = %v, want an error quoting the name", err)
+	}
+}
