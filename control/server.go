@@ -859,6 +859,10 @@ func (l *peerListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		c.Close()
-		l.s.logRefused("connection", "uid", uid, "err", err)
+		if err != nil {
+			l.s.logRefused("connection", "err", fmt.Errorf("peer credentials: %w", err)) // no uid: it is unknown
+		} else {
+			l.s.logRefused("connection", "uid", uid, "err", "another user's process")
+		}
 	}
 }
