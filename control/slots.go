@@ -188,10 +188,10 @@ func (l *slotListener) place(nc net.Conn) {
 			l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == victim })
 			l.mu.Unlock()
 			if victim.handed {
-				victim.Conn.Close() // its server goroutine's read fails: it ends
 				if l.evicted != nil {
 					l.evicted(victim.RemoteAddr())
 				}
+				victim.Conn.Close() // its server goroutine's read fails: it ends
 			} else {
 				l.turnAway(victim.Conn)
 			}
@@ -273,14 +273,15 @@ var busyAnswer = func() []byte {
 }()
 
 // turnAway answers c busy, as far as its socket takes it without waiting,
-// and closes it.
+// and closes it (once evicted has counted it, so that a client who sees the
+// end of the answer sees it counted).
 func (l *slotListener) turnAway(c net.Conn) {
 	c.SetWriteDeadline(time.Now().Add(time.Second)) // a socket that has written nothing has room for it: the bound is never reached
 	c.Write(busyAnswer)
-	c.Close()
 	if l.evicted != nil {
 		l.evicted(c.RemoteAddr())
 	}
+	c.Close()
 }
 
 // read reads c's request head in the lobby and hands c to the server once
