@@ -19,6 +19,10 @@ import (
 	"l2hub/filter"
 )
 
+// RequestTimeout bounds each call of a Client but an injection: the hub
+// answers in milliseconds, unless it is stopped or flooded.
+const RequestTimeout = 30 * time.Second
+
 // Client talks to a hub's control API.
 type Client struct {
 	http   *http.Client
@@ -35,6 +39,11 @@ type Client struct {
 // socket, it checks that the socket (and the default socket's directory)
 // is its user's or root's, and so is the process that answers: a socket
 // another user bound at the path gets no request.
+//
+// Every call but an injection gives up after RequestTimeout, however long
+// its ctx allows: a ctx can shorten the wait, not lengthen it. An
+// injection lasts as long as its stream, until its ctx ends. A request the
+// hub turned away unread to make room (ErrBusy) is sent again, a few times.
 func NewClient(addr, token string) *Client {
 	isDefault := addr == ""
 	if isDefault {
@@ -46,11 +55,11 @@ func NewClient(addr, token string) *Client {
 			if network == "unix" {
 				if dir := filepath.Dir(address); isDefault && dir == defaultDir() {
 					if err := checkPrivateDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-						return nil, err
+						return nil, &unsafeSocketError{err}
 					}
 				}
 				if err := checkSocketOwner(address); err != nil {
-					return nil, err
+					return nil, &unsafeSocketError{err}
 				}
 			}
 			var d net.Dialer
@@ -60,13 +69,13 @@ func NewClient(addr, token string) *Client {
 			}
 			if err := checkPeer(c, address); err != nil {
 				c.Close()
-				return nil, err
+				return nil, &unsafeSocketError{err}
 			}
 			return c, nil
 		},
 	}
 	return &Client{
-		http:      &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		http:      &http.Client{Transport: tr, Timeout: RequestTimeout},
 		stream:    &http.Client{Transport: tr},
 		base:      "http://l2hub",
 		token:     token,
@@ -82,6 +91,11 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 	return c.doWith(ctx, c.http, method, path, ctype, body, out)
 }
 
+// busyTries bounds how often a request the hub turned away unread (ErrBusy)
+// is sent: a connection flood makes room in a moment, for the request as
+// for any other connection.
+const busyTries = 4
+
 func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
@@ -93,6 +107,26 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
+	for try := 1; ; try++ {
+		err := c.send(hc, req, out)
+		if !errors.Is(err, ErrBusy) || try == busyTries || body != nil && req.GetBody == nil {
+			return err
+		}
+		if body != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try) * 10 * time.Millisecond):
+		}
+	}
+}
+
+// send sends req once and decodes the answer into out.
+func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
 	resp, err := hc.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -101,6 +135,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 		}
 		if err := noHub(c.addr, c.isDefault, err); errors.Is(err, ErrNoHub) {
 			return err
+		}
+		if te := (interface{ Timeout() bool })(nil); errors.As(err, &te) && te.Timeout() {
+			return fmt.Errorf("control API at %s: %w: the hub did not answer in time; it may be stopped or busy (a flood of connections?); try again", c.addr, err)
 		}
 		return fmt.Errorf("control API: %w", err)
 	}
@@ -346,12 +383,22 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	return string(out), err
 }
 
+// unsafeSocketError is a socket, or the default socket's directory, that
+// the client refuses to talk to (another user's, or open to others):
+// asking again cannot change that.
+type unsafeSocketError struct{ err error }
+
+func (e *unsafeSocketError) Error() string { return e.err.Error() }
+func (e *unsafeSocketError) Unwrap() error { return e.err }
+
 // WaitReady asks the hub for its ports every interval until it answers
 // (the hub is ready: every port and the control API bound), or ctx ends.
 // An answer that asking again cannot change (a missing or wrong token, a
 // refusal, something other than a hub at the address) ends it at once
-// with that answer, an *Error; only a hub that is stopping (503) is asked
-// again, as a new one may take its place.
+// with that answer, an *Error; only a hub that is stopping or busy (503)
+// is asked again, as a new one may take its place. A socket the client
+// will not talk to (ErrNotYours; a default directory open to other users)
+// ends it at once too.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -363,6 +410,9 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		}
 		if he := (*Error)(nil); errors.As(err, &he) && he.Status != http.StatusServiceUnavailable {
 			return nil, fmt.Errorf("the control API on %s answered: %w", c.Addr(), err)
+		}
+		if ue := (*unsafeSocketError)(nil); errors.As(err, &ue) {
+			return nil, err // it names the socket
 		}
 		if ctx.Err() == nil || last == nil {
 			last = err

@@ -248,6 +248,41 @@ func TestListenNeedsATokenForTCP(t *testing.T) {
 	}
 }
 
+// TestListenRefusesRemoteTCP: the API is plain HTTP, so a TCP address off
+// loopback would carry the token in clear: it is refused unless
+// $L2HUB_CONTROL_ALLOW_REMOTE is 1.
+func TestListenRefusesRemoteTCP(t *testing.T) {
+	const token = "s3cret-remote"
+	for _, tt := range []struct {
+		addr, allow string
+		ok          bool
+	}{
+		{"tcp:0.0.0.0:0", "", false},
+		{"tcp::0", "", false},
+		{"tcp:[::]:0", "", false},
+		{"tcp:192.0.2.1:0", "", false}, // refused before any bind is tried
+		{"tcp:0.0.0.0:0", "yes", false},
+		{"tcp:0.0.0.0:0", "1", true},
+		{"tcp:127.0.0.1:0", "", true},
+		{"tcp:127.0.0.2:0", "", true},
+		{"tcp:[::1]:0", "", true},
+		{"tcp:localhost:0", "", true},
+	} {
+		t.Setenv(control.AllowRemoteEnv, tt.allow)
+		l, err := control.Listen(tt.addr, token)
+		if tt.ok {
+			if err != nil && !strings.Contains(err.Error(), "assign requested address") && !strings.Contains(err.Error(), "address family") {
+				t.Errorf("Listen(%q) with %s=%q = %v, want it bound", tt.addr, control.AllowRemoteEnv, tt.allow, err)
+			}
+		} else if !errors.Is(err, control.ErrRemote) || !strings.Contains(err.Error(), "in clear") || !strings.Contains(err.Error(), control.AllowRemoteEnv) {
+			t.Errorf("Listen(%q) with %s=%q = %v, want ErrRemote saying why and how to allow it", tt.addr, control.AllowRemoteEnv, tt.allow, err)
+		}
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
 func TestListenRefusesLiveSocket(t *testing.T) {
 	_, path := serveFake(t, "")
 	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrInUse) {
@@ -324,7 +359,8 @@ func TestInjectErrorsSayEachThingOnce(t *testing.T) {
 		status     int
 		code, want string
 	}{
-		{"unknown-port", "nope", nil, 400, control.CodeUnknownPort, `inject into "nope": frame 1: no such port (0 frames sent before it)`},
+		{"unknown-port", "nope", nil, 400, control.CodeUnknownPort, `inject into "nope": no such port (ports: a)`}, // before any frame
+		{"port-gone", "a", hub.ErrNoPort, 400, control.CodeUnknownPort, `inject into "a": frame 3: no such port (2 frames sent before it)`},
 		{"too-large", "a", fmt.Errorf("inject into %q: 60-byte frame: %w", "a", hub.ErrFrameTooLarge), 400, control.CodeInvalid,
 			`inject into "a": frame 3: 60 bytes: frame too large (2 frames sent before it)`},
 		{"stopped", "a", hub.ErrStopped, 503, control.CodeStopped, `inject into "a": frame 3: hub stopped (2 frames sent before it)`},
@@ -339,6 +375,40 @@ func TestInjectErrorsSayEachThingOnce(t *testing.T) {
 				t.Errorf("got %v (%#v), want %d %s %q", err, err, tc.status, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestInjectRefusesAnUnknownPortAtOnce: an injection into a port the hub
+// does not have is refused before its stream is read, so that a client
+// pacing frames (or keepalives) hears of its typo at once, not when its
+// first frame is due.
+func TestInjectRefusesAnUnknownPortAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := startServer(t, l, &control.Server{IdleTimeout: time.Hour}) // a stream may wait long for its first frame
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(control.AppendInjectKeepalive(nil)) // the stream has begun; no frame is due yet
+	answer := make(chan error, 1)
+	go func() {
+		_, err := control.NewClient(path, "").Inject(context.Background(), "nope", pr)
+		answer <- err
+	}()
+	select {
+	case err = <-answer:
+	case <-time.After(hangGuard):
+		pw.CloseWithError(errors.New("hang guard")) // ends the stream, and the call
+		<-answer
+		t.Fatal("Inject into an unknown port got no answer while its stream was open")
+	}
+	if !errors.Is(err, hub.ErrNoPort) || !strings.Contains(err.Error(), "(ports: a)") {
+		t.Errorf("Inject into an unknown port, its stream open = %v, want ErrNoPort, naming the ports", err)
+	}
+	if n := len(target.injected); n != 0 {
+		t.Errorf("the target got %d frames, want none", n)
 	}
 }
 

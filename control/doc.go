@@ -24,32 +24,46 @@
 //     else, so a socket someone else bound at the path (squatting) gets no
 //     request, and a connection made before the chmod gets no answer.
 //   - A TCP address needs a token (Server.Token), given to the command by
-//     a file or $L2HUB_CONTROL_TOKEN rather than on the command line.
+//     a file or $L2HUB_CONTROL_TOKEN rather than on the command line, and
+//     a loopback address: the API is plain HTTP, so the token would cross
+//     a network in clear (Listen refuses any other unless
+//     $L2HUB_CONTROL_ALLOW_REMOTE is 1; an SSH tunnel is the way to reach
+//     a hub from elsewhere).
 //   - Requests only a browser sends are refused: any Origin header, a Host
 //     that is a name other than localhost (DNS rebinding), and on requests
 //     that change something, a body type that a page may send without a CORS
 //     preflight. Every such request names its Content-Type, as above.
-//   - At most Server.MaxConns connections are served at once; the rest wait
-//     in the kernel's accept queue and hold no file descriptor of the hub,
-//     and header, body and idle timeouts free the slots that slow clients
-//     hold. A connection claims its slot with a request that passes the
-//     checks above (the token, on TCP): one that has not within
-//     Server.AuthTimeout gives its slot up to a connection waiting for one,
-//     and a refused request's connection closes once answered, its body
-//     unread. So connections without the token (idle, trickling, or
-//     refused) turn the slots over rather than hold them, and a client with
-//     it waits behind those queued before it, not for their timeouts. A
-//     flood of connections slows the control plane, never the VMs' ports.
+//   - At most Server.MaxConns connections are held at once (and one more
+//     accepted to wait for a place); the rest wait in the kernel's accept
+//     queue and hold no file descriptor of the hub, and header, body and
+//     idle timeouts free the places that slow clients hold. The server
+//     reads each request's head itself: a request that passes the checks
+//     above (the token, on TCP) claims its place until answered, and a
+//     refused one's connection closes once answered, its body unread.
+//     When no place is free, a connection without a complete request gives
+//     way to the newcomer, answered 503 (CodeBusy, "send it again", which
+//     Client does): at once if it sent part of a request, or once it has
+//     sent nothing for Server.FirstByteTimeout since it connected (on
+//     Linux, time in the kernel's queue included, so a queue of silent
+//     connections drains as fast as they can be accepted). A connection
+//     whose request is waiting to be read never gives way. So connections
+//     without the token (idle, trickling, or refused) cannot keep a client
+//     with it out, however many are queued before it: it waits about
+//     FirstByteTimeout at most, not for their timeouts. A flood of
+//     connections slows the control plane, never the VMs' ports.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, a JSON body that gives a key twice (encoding/json would
 // keep the last, matching keys whatever their case), or a policy upload
 // that defines nothing (blank, {} or null) is refused (400) rather than
-// applied; a policy that ends every fault says so, "rules: []". An
-// error's body says what the hub refused, in its words, and for the
-// refusals a program tells apart, with a code (CodeUnknownRule, ...);
-// Client returns it as an *Error that errors.Is matches against the
-// sentinel it stands for (filter.ErrRuleExists, ...).
+// applied; a policy that ends every fault says so, "rules: []". So is a
+// policy name with a control character (CheckPolicyName), and a partition
+// named . or .. (a URL cannot carry it). Every error's body, an unknown
+// route's (404) and a wrong method's (405) included, is an ErrorResponse:
+// what the hub refused, in its words, and for the refusals a program
+// tells apart, a code (CodeUnknownRule, ...); Client returns it as an
+// *Error that errors.Is matches against the sentinel it stands for
+// (filter.ErrRuleExists, ...).
 //
 // Rule edits (RuleEditor) change one rule and leave the rest of the policy
 // as it is, other rules' counters and the capture's file included; the

@@ -18,11 +18,19 @@ var (
 	// ErrNeedToken reports a TCP control address without a token: any local
 	// user (and, without one, a web page) could reach it.
 	ErrNeedToken = errors.New("a TCP control address needs a token")
+	// ErrRemote reports a TCP control address other than loopback, refused
+	// unless AllowRemoteEnv allows it: the API is plain HTTP.
+	ErrRemote = errors.New("not a loopback address")
 	// ErrMetricsNeedToken reports a metrics address other than loopback
 	// without a token: any host that reaches it could read the hub's
 	// counters.
 	ErrMetricsNeedToken = errors.New("it needs a token")
 )
+
+// ErrBusy reports a connection the control API turned away unread to make
+// room (503, CodeBusy): every place was held by connections that had sent
+// no complete request. Nothing was done; the request may be sent again.
+var ErrBusy = errors.New("the control API is busy")
 
 // ErrNoHub reports a control address at which no hub answers: no socket
 // file there, or the connection refused. Its error wraps the dial's too

@@ -24,6 +24,9 @@ func decodeJSON(r io.Reader, max int64, what string, v any) error {
 	if int64(len(data)) > max {
 		return &UserError{fmt.Errorf("%s is larger than %d bytes", what, max)}
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &UserError{fmt.Errorf("%s: empty body: want one JSON object", what)}
+	}
 	if err := checkKeysOnce(data); err != nil {
 		return &UserError{fmt.Errorf("%s: %w", what, err)}
 	}

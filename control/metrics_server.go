@@ -33,10 +33,10 @@ func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
 // refused, and so, when no token is asked for, is a Host that is a name
 // other than localhost (DNS rebinding). With a Token, every request needs
 // "Authorization: Bearer <Token>" (Prometheus: authorization:
-// credentials_file). It serves at most MaxConns connections at once, each
-// one request, with header and write timeouts; as the control API's, a
-// connection whose request has not passed the checks within AuthTimeout
-// gives its slot up to one that waits, and a refused one closes once
+// credentials_file). It holds at most MaxConns connections at once, each
+// one request, with header and write timeouts; as on the control API,
+// connections without a complete request give way to a newcomer when no
+// place is free (see Server's limits), and a refused one closes once
 // answered.
 type MetricsServer struct {
 	Target   Target
@@ -45,9 +45,10 @@ type MetricsServer struct {
 	Logger   *slog.Logger
 
 	// Limits; zero means the control API's Default of the same name.
-	MaxConns      int
-	AuthTimeout   time.Duration
-	HeaderTimeout time.Duration
+	MaxConns         int
+	FirstByteTimeout time.Duration
+	AuthTimeout      time.Duration
+	HeaderTimeout    time.Duration
 
 	refused atomic.Uint64
 }
@@ -104,10 +105,12 @@ func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
 		ReadHeaderTimeout: header,
 		ReadTimeout:       header,
 		WriteTimeout:      header + DefaultBodyTimeout,
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
-	l = newSlotListener(l, cmp.Or(m.MaxConns, DefaultMaxConns), cmp.Or(m.AuthTimeout, DefaultAuthTimeout), func(remote net.Addr) {
-		m.logRefused("remote", remote, "err", "no scrape that passed the checks in time, and another connection waited")
+	lim := slotLimits{max: cmp.Or(m.MaxConns, DefaultMaxConns), firstByte: cmp.Or(m.FirstByteTimeout, DefaultFirstByteTimeout),
+		grace: cmp.Or(m.AuthTimeout, DefaultAuthTimeout), headerTimeout: header, maxHeader: maxHeaderBytes}
+	l = newSlotListener(l, lim, func(remote net.Addr) {
+		m.logRefused("remote", remote, "err", "no complete request yet, and another connection needed its place")
 	})
 	return serveHTTP(ctx, srv, l, m.Logger)
 }
@@ -125,11 +128,7 @@ func ParseMetricsAddr(addr string) (hostport string, needToken bool, err error) 
 	if err != nil {
 		return "", false, fmt.Errorf("want tcp:HOST:PORT, e.g. tcp:127.0.0.1:9465 (%w)", err)
 	}
-	if host == "localhost" {
-		return hostport, false, nil
-	}
-	ip := net.ParseIP(host)
-	return hostport, ip == nil || !ip.IsLoopback(), nil
+	return hostport, !loopbackHost(host), nil
 }
 
 // ListenMetrics binds a metrics address (see ParseMetricsAddr). An address

@@ -166,7 +166,10 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 		{"unknown-field", `{"name":"x","groups":[["a"],["b"]],"colour":1}`, "unknown field"},
 		{"trailing-value", `{"name":"x","groups":[["a"],["b"]]} {}`, "more than one JSON value"},
 		{"not-json", `name=x`, "partition request"},
-		{"empty-body", ``, "partition request"},
+		{"empty-body", ``, "partition request: empty body"},
+		{"blank-body", " \n", "partition request: empty body"},
+		{"dot-name", `{"name":".","groups":[["a"],["b"]]}`, "is not a name: a URL cannot carry"},
+		{"dot-dot-name", `{"name":"..","groups":[["a"],["b"]]}`, "is not a name: a URL cannot carry"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, msg := rawRequest(t, path, "POST", "/v1/partitions", map[string]string{"Content-Type": "application/json"}, tc.body)
@@ -179,6 +182,75 @@ func TestEmptyRequestsAreRefused(t *testing.T) {
 	defer target.mu.Unlock()
 	if len(target.partitions) != 0 {
 		t.Errorf("refused requests made partitions %v", target.partitions)
+	}
+}
+
+// TestPolicyNameOnOneLine: a policy whose name holds a control character
+// (a file named with a newline) is refused whole: the name goes into the
+// log and into each capture file's header, one line per field.
+func TestPolicyNameOnOneLine(t *testing.T) {
+	target, path := serveFake(t, "")
+	for _, name := range []string{"new\nline.yaml", "tab\t.yaml", "bell\a.yaml", "del\x7f.yaml"} {
+		err := control.NewClient(path, "").ReplacePolicy(context.Background(), name, []byte("seed: 2\n"))
+		var ce *control.Error
+		if !errors.As(err, &ce) || ce.Status != 400 || ce.Code != control.CodeInvalid || !strings.Contains(ce.Message, "control character") ||
+			strings.ContainsAny(ce.Message, "\n\t\a\x7f") {
+			t.Errorf("ReplacePolicy(name %q) = %v, want 400 invalid, naming the control character, on one line", name, err)
+		}
+	}
+	if target.policy != "good-1" {
+		t.Errorf("after refused uploads, policy %q is in force, want good-1", target.policy)
+	}
+	if err := control.NewClient(path, "").ReplacePolicy(context.Background(), "ünïcode policy.yaml", []byte("seed: 2\n")); err != nil {
+		t.Errorf("ReplacePolicy(a name with spaces and letters beyond ASCII) = %v, want it taken", err)
+	}
+}
+
+// TestUnknownRoutesAnswerJSON: a path the API does not have, and a method
+// a route does not take, are answered as every other refusal is, with an
+// ErrorResponse and its code (405 with Allow).
+func TestUnknownRoutesAnswerJSON(t *testing.T) {
+	_, path := serveFake(t, "")
+	for _, tc := range []struct {
+		name, method, url string
+		status            int
+		code, allow       string
+	}{
+		{"unknown-path", "GET", "/v1/nope", 404, control.CodeNotFound, ""},
+		{"root", "GET", "/", 404, control.CodeNotFound, ""},
+		{"policy-patch", "PATCH", "/v1/policy", 405, control.CodeMethodNotAllowed, "GET, PUT"},
+		{"ports-post", "POST", "/v1/ports", 405, control.CodeMethodNotAllowed, "GET"},
+		{"rule-get", "GET", "/v1/rules/r1", 405, control.CodeMethodNotAllowed, "PUT, POST, DELETE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			network, address := control.ParseAddr(path)
+			tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, address)
+			}}
+			defer tr.CloseIdleConnections()
+			req, err := http.NewRequest(tc.method, "http://l2hub"+tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := (&http.Client{Transport: tr, Timeout: hangGuard}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e control.ErrorResponse
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != tc.status || e.Code != tc.code || e.Error == "" ||
+				resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Allow") != tc.allow {
+				t.Errorf("got %d %s (Allow %q) %+v, %v; want %d JSON with the code %q (Allow %q)",
+					resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Allow"), e, err, tc.status, tc.code, tc.allow)
+			}
+		})
+	}
+	// The Go client hands the code on.
+	err := control.NewClient(path, "").HealPartition(context.Background(), "")
+	var ce *control.Error
+	if !errors.As(err, &ce) || ce.Code == "" {
+		t.Errorf("HealPartition(\"\") = %#v, want an *Error with a code", err)
 	}
 }
 
@@ -368,9 +440,11 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 // TestConnectionsWithoutTheTokenCannotStarveIt: on a TCP control address,
 // as many connections as the cap that send nothing or half a request
 // cannot keep a client with the token out, however long the header
-// timeout: the oldest gives its slot up. Connections that send a request
-// without the token are answered 401 and closed at once, the body they
-// announced unread, so they hold no slot either.
+// timeout: the oldest that sent half a request gives its place up at once
+// (those that sent nothing keep theirs for FirstByteTimeout after they
+// connect). Connections that send a request without the token are
+// answered 401 and closed at once, the body they announced unread, so
+// they hold no place either.
 func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	const maxConns, token = 4, "s3cret"
 	// serve starts a server whose timeouts outlast the hang guard: only a
@@ -380,7 +454,7 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
 		return control.Addr(l), l.Addr().String()
 	}
 	dial := func(t *testing.T, hostport, send string) net.Conn {
@@ -428,9 +502,10 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 			held = append(held, dial(t, hostport, send))
 		}
 		withToken(t, addr)
-		// The oldest of them gave its slot up.
-		if got := closed(t, held[0], "sent nothing"); got != "" {
-			t.Errorf("the connection that sent nothing was answered %q, want no answer", got)
+		// The oldest that sent half a request gave its place up, and was
+		// told so.
+		if got := closed(t, held[1], "sent half a request"); !strings.Contains(got, "503") {
+			t.Errorf("the connection that sent half a request was answered %q, want 503 (busy)", got)
 		}
 	})
 	t.Run("requests-without-the-token", func(t *testing.T) {
@@ -447,6 +522,61 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 		}
 		withToken(t, addr)
 	})
+}
+
+// TestQueuedConnectionsCannotKeepItOut: hundreds of connections without
+// the token, queued in the kernel ahead of a client with it, do not keep
+// it out, however long the timeouts: far more than the cap could turn
+// over in the hang guard, one AuthTimeout each (the audit's finding: the
+// queue drained at MaxConns per AuthTimeout, so about 480 idle
+// connections outlasted ctl's 30 s). Those that sent nothing or part of a
+// request give way; the client, whose request waits in its socket, does
+// not. The same holds for the metrics endpoint.
+func TestQueuedConnectionsCannotKeepItOut(t *testing.T) {
+	const maxConns, queued, token = 4, 600, "s3cret-queue-token"
+	sends := []string{"", "G", "GET /metrics HTTP/1.1\r\nHost: l2hub\r\n"} // nothing, a byte, half a request
+	// flood queues the connections ahead of the client, which has dialed
+	// once every one of them has.
+	flood := func(t *testing.T, hostport string) {
+		t.Helper()
+		for i := range queued {
+			c, err := net.Dial("tcp", hostport)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			t.Cleanup(func() { c.Close() })
+			io.WriteString(c, sends[i%len(sends)])
+		}
+	}
+	// Timeouts past the hang guard: only connections giving way let the
+	// client in.
+	t.Run("control-api", func(t *testing.T) {
+		l, err := control.Listen("tcp:127.0.0.1:0", token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		flood(t, l.Addr().String())
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		if _, err := control.NewClient(control.Addr(l), token).Ports(ctx); err != nil {
+			t.Fatalf("a client with the token, behind %d queued connections without it: %v", queued, err)
+		}
+	})
+	for _, tok := range []string{"", token} {
+		t.Run(map[bool]string{false: "metrics", true: "metrics-with-token"}[tok != ""], func(t *testing.T) {
+			_, addr := serveMetrics(t, &control.MetricsServer{Token: tok, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour})
+			_, hostport := control.ParseAddr(addr)
+			flood(t, hostport)
+			hdr := map[string]string{}
+			if tok != "" {
+				hdr["Authorization"] = "Bearer " + tok
+			}
+			if got, body := rawRequest(t, addr, "GET", "/metrics", hdr, ""); got != http.StatusOK {
+				t.Fatalf("a scrape behind %d queued connections: %d %s", queued, got, body)
+			}
+		})
+	}
 }
 
 // TestInjectKeepalives: zero-length records keep a stream alive and
@@ -608,6 +738,20 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 	if _, err := control.Listen(path, ""); !errors.Is(err, control.ErrNotYours) {
 		t.Errorf("Listen on the squatted path: got %v, want ErrNotYours", err)
 	}
+	// Asking again cannot change whose the socket is: WaitReady says so at
+	// once rather than when its context ends (which only stops a
+	// WaitReady that would poll on).
+	waitReady := func(addr, why string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		_, err := control.NewClient(addr, "").WaitReady(ctx, time.Millisecond)
+		if !errors.Is(err, control.ErrNotYours) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), why) {
+			t.Errorf("WaitReady(%q) on a squatted socket = %v, want ErrNotYours (%s) at once", addr, err, why)
+		}
+	}
+	waitReady("", "belongs to another user")
+	waitReady(path, "belongs to another user")
 	// Root can make the file look like its own; the process behind it is
 	// still nobody's.
 	if err := os.Lchown(path, 0, 0); err != nil {
@@ -616,6 +760,7 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 	if err := control.NewClient(path, "").ReplacePolicy(ctx, "p.yaml", []byte("seed: 1\n")); err == nil || !strings.Contains(err.Error(), "served by uid 65534") {
 		t.Errorf("ReplacePolicy via a root-owned file served by nobody: got %v, want a refusal naming uid 65534", err)
 	}
+	waitReady(path, "served by uid 65534")
 	for _, l := range sq.stop() {
 		if strings.HasPrefix(l, "got ") {
 			t.Errorf("the squatter received a request: %s", l)

@@ -14,10 +14,12 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -34,26 +36,39 @@ const MaxPolicyBytes = 1 << 20
 // receive limit, the largest frame a hub port ever carries.
 const MaxInjectFrame = hub.DefaultMaxFrame
 
+// maxHeaderBytes bounds a request's head: ctl's are a few hundred bytes.
+const maxHeaderBytes = 16 << 10
+
 // maxRequestJSON bounds a JSON request body (a partition): a few hundred
 // bytes in practice.
 const maxRequestJSON = 64 << 10
 
 // Limits of the control API. The connection cap is the API's whole budget
 // of file descriptors (and one more, a connection accepted to wait for a
-// slot): connections beyond it wait in the kernel's accept queue, where
+// place): connections beyond it wait in the kernel's accept queue, where
 // they cost the process none, so a flood of connections can slow the
 // control plane but never take the descriptors the VM ports accept with.
-// A connection claims its slot with a request that passes the checks (the
-// token, on TCP); one that has not within AuthTimeout gives its slot up to
-// a connection waiting for one, so that connections that send nothing,
-// trickle their headers or lack the token cannot keep a client with the
-// token out. The other timeouts free the slots that idle or trickling
-// clients hold while no one waits, and those of claimed requests.
+// The server reads each connection's request head itself and answers it
+// once it is complete; a request that passes the checks (the token, on
+// TCP) claims its connection's place until it is answered. When no place
+// is free, connections without a complete request give way to the
+// newcomer, answered 503 (CodeBusy): one that has sent nothing for
+// FirstByteTimeout since it connected (on Linux, since its handshake, time
+// in the kernel's queue included, so a queue of silent connections drains
+// as fast as they can be accepted), one that sent part of a request at
+// once; a connection whose request is waiting to be read never does. So
+// connections that send nothing, trickle their headers or lack the token
+// cannot keep a client with the token out: it waits at most about
+// FirstByteTimeout behind them. AuthTimeout bounds a complete request's
+// wait to pass the checks (a backstop: it is checked at once); the other
+// timeouts free the places that idle or trickling clients hold while no
+// one waits, and those of claimed requests.
 const (
-	DefaultMaxConns      = 16
-	DefaultAuthTimeout   = time.Second
-	DefaultHeaderTimeout = 5 * time.Second
-	DefaultBodyTimeout   = 10 * time.Second
+	DefaultMaxConns         = 16
+	DefaultFirstByteTimeout = 100 * time.Millisecond
+	DefaultAuthTimeout      = time.Second
+	DefaultHeaderTimeout    = 5 * time.Second
+	DefaultBodyTimeout      = 10 * time.Second
 	// DefaultIdleTimeout bounds an injection stream's wait for its next
 	// record.
 	DefaultIdleTimeout = 30 * time.Second
@@ -113,11 +128,12 @@ type Server struct {
 	Logger   *slog.Logger
 
 	// Limits; zero means the Default of the same name.
-	MaxConns      int           // connections served at once
-	AuthTimeout   time.Duration // to claim a slot with a request that passes the checks, while another connection waits
-	HeaderTimeout time.Duration // to read a request's headers
-	BodyTimeout   time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
-	IdleTimeout   time.Duration // between an injection stream's records
+	MaxConns         int           // connections held at once
+	FirstByteTimeout time.Duration // to send a first byte after connecting, while another connection waits for a place
+	AuthTimeout      time.Duration // to claim a place with a request that passes the checks once its head is read, while another connection waits
+	HeaderTimeout    time.Duration // to read a request's headers
+	BodyTimeout      time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
+	IdleTimeout      time.Duration // between an injection stream's records
 
 	refused atomic.Uint64 // connections and requests refused, for rate-limited logs
 }
@@ -135,9 +151,11 @@ type InjectResponse struct {
 	Bytes  int64  `json:"bytes"`
 }
 
-// ErrorResponse is the body of every non-2xx answer: the hub's words, and
-// for the refusals a program may want to tell apart, a code (Code...).
-// Every 400 has one: CodeInvalid unless a more specific code applies.
+// ErrorResponse is the body of every non-2xx answer the API gives (an
+// unknown route and a wrong method included; not net/http's own answer to
+// bytes that are not an HTTP request): the hub's words, and for the
+// refusals a program may want to tell apart, a code (Code...). Every 400
+// has one: CodeInvalid unless a more specific code applies.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -145,12 +163,15 @@ type ErrorResponse struct {
 
 // The codes of ErrorResponse, and the errors they stand for (Error.Is).
 const (
-	CodeInvalid          = "invalid"           // a policy, rule or request that does not validate (filter.ErrInvalid); any other 400
-	CodeUnknownRule      = "unknown-rule"      // filter.ErrUnknownRule
-	CodeRuleExists       = "rule-exists"       // filter.ErrRuleExists
-	CodeUnknownPartition = "unknown-partition" // filter.ErrUnknownPartition
-	CodeUnknownPort      = "unknown-port"      // hub.ErrNoPort
-	CodeStopped          = "stopped"           // hub.ErrStopped: the hub is shutting down
+	CodeInvalid          = "invalid"            // a policy, rule or request that does not validate (filter.ErrInvalid); any other 400
+	CodeUnknownRule      = "unknown-rule"       // filter.ErrUnknownRule
+	CodeRuleExists       = "rule-exists"        // filter.ErrRuleExists
+	CodeUnknownPartition = "unknown-partition"  // filter.ErrUnknownPartition
+	CodeUnknownPort      = "unknown-port"       // hub.ErrNoPort
+	CodeStopped          = "stopped"            // hub.ErrStopped: the hub is shutting down
+	CodeBusy             = "busy"               // ErrBusy (503): turned away unread to make room; send it again
+	CodeNotFound         = "not-found"          // 404: no such route
+	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
 )
 
 // codes maps each code to its error, in the order errorCode tries them.
@@ -163,6 +184,7 @@ var codes = []struct {
 	{CodeUnknownPartition, filter.ErrUnknownPartition},
 	{CodeUnknownPort, hub.ErrNoPort},
 	{CodeStopped, hub.ErrStopped},
+	{CodeBusy, ErrBusy},
 	{CodeInvalid, filter.ErrInvalid},
 }
 
@@ -197,6 +219,9 @@ func (s *Server) Handler() http.Handler {
 			return nil, err
 		}
 		name := r.URL.Query().Get("name")
+		if err := CheckPolicyName(name); err != nil {
+			return nil, &UserError{err}
+		}
 		src, err := ReadPolicy(r.Body, name)
 		if err != nil {
 			return nil, err
@@ -288,6 +313,9 @@ func (s *Server) Handler() http.Handler {
 			if err := needType(r, "application/octet-stream"); err != nil {
 				return nil, err
 			}
+			if err := s.hasPort(r.Context(), r.PathValue("port")); err != nil {
+				return nil, err
+			}
 			idle := func() { rc.SetReadDeadline(time.Now().Add(s.idleTimeout())) }
 			res, err := s.inject(r.Context(), r.PathValue("port"), r.Body, idle)
 			rc.SetWriteDeadline(time.Now().Add(s.bodyTimeout()))
@@ -297,7 +325,53 @@ func (s *Server) Handler() http.Handler {
 	if s.Registry != nil {
 		mux.Handle("GET /metrics", metricsHandler(s.Registry, s.Target))
 	}
-	return s.guard(s.auth(mux))
+	return s.guard(s.auth(routes(mux)))
+}
+
+// routes answers a request mux has no route for as every other refusal is
+// answered, with an ErrorResponse: 404 for an unknown path, 405 (with
+// Allow) for a method the path does not take.
+func routes(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if allow == nil {
+			writeJSON(w, http.StatusNotFound, ErrorResponse{Code: CodeNotFound,
+				Error: fmt.Sprintf("%s %s: no such route (see go doc l2hub/control)", r.Method, yamlfile.Quote(r.URL.Path))})
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorResponse{Code: CodeMethodNotAllowed,
+			Error: fmt.Sprintf("method %s refused: %s takes %s", r.Method, yamlfile.Quote(r.URL.Path), strings.Join(allow, ", "))})
+	})
+}
+
+// hasPort refuses a port the target does not have, before an injection
+// stream is read: a client pacing its frames hears of a typo at once, not
+// when its first frame is due.
+func (s *Server) hasPort(ctx context.Context, port string) error {
+	ports, err := s.Target.Ports(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(ports))
+	for i, p := range ports {
+		if p.Name == port {
+			return nil
+		}
+		names[i] = p.Name
+	}
+	return &UserError{fmt.Errorf("inject into %s: %w (ports: %s)", yamlfile.Quote(port), hub.ErrNoPort, strings.Join(names, ", "))}
 }
 
 // inject hands each frame of an injection stream to the target as it
@@ -376,6 +450,16 @@ func AppendInjectKeepalive(dst []byte) []byte {
 	return binary.BigEndian.AppendUint32(dst, 0)
 }
 
+// CheckPolicyName refuses a policy's name (its file's, as ctl set-policy
+// sends it) that holds a control character: the name goes into the log and
+// each capture file's header, one line per field.
+func CheckPolicyName(name string) error {
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("policy name %s holds a control character (a newline?), which neither the log nor a capture's header can hold: rename it", yamlfile.Quote(name))
+	}
+	return nil
+}
+
 // ReadPolicy reads a policy upload, refusing what cannot be a policy: more
 // than MaxPolicyBytes, or a document that defines nothing (blank lines and
 // comments only, null, or {}): installed, it would end every fault in force
@@ -447,13 +531,16 @@ func DecodePartition(r io.Reader) (PartitionRequest, error) {
 }
 
 // checkName checks a partition's name as the policy file spells names:
-// 1 to 64 letters, digits and _ . - :
+// 1 to 64 letters, digits and _ . - :, other than . and ..
 func checkName(s string) error {
 	if s == "" {
 		return errors.New("empty; give the partition a name")
 	}
 	if len(s) > 64 {
 		return fmt.Errorf("%d bytes; at most 64", len(s))
+	}
+	if s == "." || s == ".." {
+		return fmt.Errorf("%q is not a name: a URL cannot carry . or .. (DELETE /v1/partitions/%s would never reach it)", s, s)
 	}
 	for _, r := range s {
 		switch {
@@ -644,9 +731,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if l.Addr().Network() == "unix" {
 		l = &peerListener{Listener: l, s: s}
 	}
-	l = newSlotListener(l, s.maxConns(), s.authTimeout(), func(remote net.Addr) {
-		s.logRefused("connection", "remote", remote, "err", "no request with the token in time, and another connection waited")
-	})
 	srv := &http.Server{
 		ConnContext:       slotContext,
 		Handler:           s.Handler(),
@@ -654,8 +738,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ReadTimeout:       s.headerTimeout() + s.bodyTimeout(),
 		WriteTimeout:      s.headerTimeout() + 2*s.bodyTimeout(),
 		IdleTimeout:       s.idleTimeout(),
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
+	l = newSlotListener(l, slotLimits{max: s.maxConns(), firstByte: cmp.Or(s.FirstByteTimeout, DefaultFirstByteTimeout), grace: s.authTimeout(),
+		headerTimeout: s.headerTimeout(), maxHeader: maxHeaderBytes},
+		func(remote net.Addr) {
+			s.logRefused("connection", "remote", remote, "err", "no complete request yet, and another connection needed its place")
+		})
 	return serveHTTP(ctx, srv, l, s.Logger)
 }
 
@@ -686,8 +775,11 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *sl
 // Listen opens the control address: "" for DefaultAddr (making its
 // directory if needed), "unix:PATH" or a bare path for a unix socket (mode
 // 0600), "tcp:HOST:PORT" for TCP, which needs a token: any local user can
-// reach a loopback port. A path that another user holds is refused
-// (ErrNotYours), and so is one a running hub answers on (ErrInUse).
+// reach a loopback port. A TCP address other than loopback is refused
+// (ErrRemote) unless $L2HUB_CONTROL_ALLOW_REMOTE is 1: the API is plain
+// HTTP, and the token would cross the network in clear. A path that
+// another user holds is refused (ErrNotYours), and so is one a running hub
+// answers on (ErrInUse).
 func Listen(addr, token string) (net.Listener, error) {
 	if addr == "" {
 		path := DefaultAddr()
@@ -706,9 +798,28 @@ func Listen(addr, token string) (net.Listener, error) {
 		if token == "" {
 			return nil, fmt.Errorf("control address %q: %w: any local user could reach it (give one with --control-token-file or $%s)", addr, ErrNeedToken, TokenEnv)
 		}
+		if host, _, _ := net.SplitHostPort(address); !loopbackHost(host) && os.Getenv(AllowRemoteEnv) != "1" {
+			return nil, fmt.Errorf("control address %q: %w: the API speaks plain HTTP, so the token and every command would cross the network in clear; "+
+				"listen on 127.0.0.1 and reach it through an SSH tunnel (ssh -L 7291:127.0.0.1:PORT HOST, then --control tcp:127.0.0.1:7291), "+
+				"or, on a network you trust, set %s=1", addr, ErrRemote, AllowRemoteEnv)
+		}
 		return net.Listen("tcp", address)
 	}
 	return listenUnix(address)
+}
+
+// AllowRemoteEnv, set to 1, lets Listen open a TCP control address other
+// than loopback.
+const AllowRemoteEnv = "L2HUB_CONTROL_ALLOW_REMOTE"
+
+// loopbackHost reports whether host, as an address gives it, is this host
+// alone: localhost, 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is how l's address is written as a control address: the socket's
@@ -748,6 +859,10 @@ func (l *peerListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		c.Close()
-		l.s.logRefused("connection", "uid", uid, "err", err)
+		if err != nil {
+			l.s.logRefused("connection", "err", fmt.Errorf("peer credentials: %w", err)) // no uid: it is unknown
+		} else {
+			l.s.logRefused("connection", "uid", uid, "err", "another user's process")
+		}
 	}
 }

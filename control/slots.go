@@ -1,7 +1,9 @@
 package control
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -10,119 +12,394 @@ import (
 )
 
 // slotListener is a server's budget of connections: at most max held at
-// once. Beyond them a connection waits in the kernel's accept queue, where
-// it costs the process no descriptor, or, one at a time, accepted and
-// waiting for a slot here. A held connection claims its slot with a request
-// that passed the server's checks (a valid token, when one is asked);
-// until then, once grace has passed since it got the slot, it gives the
-// slot up to a connection that waits: it is closed. So connections that
-// send nothing, trickle their headers or lack the token can delay a
-// client with the token by grace, not keep it out, and a claimed slot is
-// kept until its connection closes.
+// once, and one more accepted to wait for a place. It takes connections
+// from the kernel itself, as they come, into a lobby, where it reads each
+// one's request head (up to the empty line); a connection whose head is
+// complete is handed to the server, which answers it at once (a request
+// that fails the checks is refused and closed) or lets it claim its place
+// (a valid token): claimed places are kept until their connection closes.
+// So the connections that stay are those whose head has not come, and when
+// no place is free for a newcomer they give way, each turned away with a
+// 503 "busy" that says its request was not read (a client may send it
+// again):
+//
+//   - a lobby connection that has sent nothing for firstByte since it
+//     connected, the oldest first; then one that sent part of a head and
+//     has nothing more waiting in the kernel;
+//   - a newcomer that has sent nothing for firstByte since it connected,
+//     at once: on Linux, the age of a TCP connection counts from its
+//     handshake (connAge), so connections that sent nothing while they
+//     waited in the kernel's queue go as fast as they can be accepted;
+//   - a connection handed to the server that has not claimed its place
+//     within grace (a backstop: the server answers a complete head at
+//     once).
+//
+// A connection whose bytes wait in its socket (pendingInput), or that
+// connected less than firstByte ago, is never the one to go: a client that
+// sends its request as it connects is served however many silent
+// connections came before it, and clients that connect at the same moment
+// wait for each other's places, as before. A lobby connection whose head
+// has not come within headerTimeout is closed.
 //
 // Accept is for one goroutine (http.Server's); claim and Close are safe
 // for concurrent use.
 type slotListener struct {
 	net.Listener
-	max     int
-	grace   time.Duration
-	evicted func(remote net.Addr) // called for each connection closed to free its slot; may be nil
+	max           int
+	firstByte     time.Duration
+	grace         time.Duration
+	headerTimeout time.Duration
+	headLimit     int                   // bytes of a head the lobby reads; a longer one goes to the server, which refuses it
+	evicted       func(remote net.Addr) // called for each connection closed to make room; may be nil
+	// pending reports whether c has bytes waiting in the kernel, unread
+	// (pendingInput); age, how long ago c connected (connAge). A test may
+	// fake them.
+	pending func(c net.Conn) bool
+	age     func(c net.Conn) time.Duration
 
 	mu    sync.Mutex
-	held  []*slotConn   // in the order they got their slots
-	freed chan struct{} // 1-buffered: a held connection closed
+	lobby []*slotConn   // accepted, head incomplete; oldest first
+	held  []*slotConn   // handed to the server, in the order they were
+	ready chan net.Conn // handed over, for Accept
+	errs  chan error    // the kernel listener's errors, for Accept
+	wake  chan struct{} // 1-buffered: a place was freed, or a connection may now give its place up
 	done  chan struct{} // closed by Close
 	once  sync.Once
+	wg    sync.WaitGroup // the accept loop and the lobby's readers
 }
 
-func newSlotListener(l net.Listener, max int, grace time.Duration, evicted func(net.Addr)) *slotListener {
-	return &slotListener{Listener: l, max: max, grace: grace, evicted: evicted,
-		freed: make(chan struct{}, 1), done: make(chan struct{})}
+// slotLimits configures a slotListener.
+type slotLimits struct {
+	max           int
+	firstByte     time.Duration
+	grace         time.Duration
+	headerTimeout time.Duration
+	maxHeader     int
 }
 
-// slotConn is a connection holding (or having held) a slot.
+func newSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *slotListener {
+	sl := makeSlotListener(l, lim, evicted)
+	sl.start()
+	return sl
+}
+
+// makeSlotListener makes a slotListener that start starts.
+func makeSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *slotListener {
+	sl := &slotListener{Listener: l, max: lim.max, firstByte: lim.firstByte, grace: lim.grace, headerTimeout: lim.headerTimeout,
+		headLimit: lim.maxHeader + 4096, // http.Server reads as much before it refuses
+		evicted:   evicted, pending: pendingInput, age: connAge,
+		ready: make(chan net.Conn, lim.max), errs: make(chan error),
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return sl
+}
+
+// start starts taking connections from the kernel.
+func (l *slotListener) start() {
+	l.wg.Add(1)
+	go l.acceptLoop()
+}
+
+// slotConn is a connection in the lobby or handed to the server.
 type slotConn struct {
 	net.Conn
 	l       *slotListener
-	since   time.Time // when it got its slot
+	born    time.Time // when it connected (connAge), or was accepted
+	got     int       // bytes of its head read so far; under l.mu
+	handed  bool      // handed to the server; under l.mu
+	since   time.Time // when it was
 	claimed bool      // under l.mu
+	head    []byte    // read in the lobby, not yet by the server
 }
 
-// Accept returns the next connection once it has a slot: a free one, or
-// one an unclaimed connection gave up.
+// Accept returns the next connection whose request head is complete.
 func (l *slotListener) Accept() (net.Conn, error) {
-	// Take a connection from the kernel only when it can get a slot: one is
-	// free, or held by a connection that may yet give it up.
-	for {
-		l.mu.Lock()
-		room := len(l.held) < l.max || slices.ContainsFunc(l.held, unclaimed)
-		l.mu.Unlock()
-		if room {
-			break
-		}
-		select {
-		case <-l.freed:
-		case <-l.done:
-			return nil, net.ErrClosed
-		}
-	}
-	nc, err := l.Listener.Accept()
-	if err != nil {
+	select {
+	case c := <-l.ready:
+		return c, nil
+	case err := <-l.errs:
 		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
 	}
-	c := &slotConn{Conn: nc, l: l}
+}
+
+// acceptLoop takes connections from the kernel whenever one may get a
+// place: one is free, or held by a connection that may have to give it
+// up.
+func (l *slotListener) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		for {
+			l.mu.Lock()
+			room := len(l.lobby)+len(l.held) < l.max || len(l.lobby) > 0 || slices.ContainsFunc(l.held, unclaimed)
+			l.mu.Unlock()
+			if room {
+				break
+			}
+			select {
+			case <-l.wake:
+			case <-l.done:
+				return
+			}
+		}
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			// http.Server's Serve waits and asks again (a temporary
+			// error: out of descriptors), or returns it.
+			select {
+			case l.errs <- err:
+			case <-l.done:
+				return
+			}
+			continue
+		}
+		l.place(nc)
+	}
+}
+
+// place puts a newly accepted connection in the lobby, making room if it
+// must (see slotListener), or turns it away.
+func (l *slotListener) place(nc net.Conn) {
+	c := &slotConn{Conn: nc, l: l, born: time.Now().Add(-l.age(nc))}
 	for {
 		l.mu.Lock()
-		if len(l.held) < l.max {
-			c.since = time.Now()
-			l.held = append(l.held, c)
+		if len(l.lobby)+len(l.held) < l.max {
+			l.lobby = append(l.lobby, c)
+			l.wg.Add(1)
+			go l.read(c)
 			l.mu.Unlock()
-			return c, nil
+			return
 		}
-		var expire *time.Timer // when the oldest unclaimed connection's grace ends
-		if i := slices.IndexFunc(l.held, unclaimed); i >= 0 {
-			victim := l.held[i]
-			if wait := l.grace - time.Since(victim.since); wait > 0 {
-				expire = time.NewTimer(wait)
-			} else {
-				l.held = slices.Delete(l.held, i, i+1)
-				l.mu.Unlock()
-				victim.Conn.Close() // its server goroutine's read fails: it ends
+		now := time.Now()
+		silent := !l.pending(nc)
+		if silent && now.Sub(c.born) >= l.firstByte {
+			l.mu.Unlock()
+			l.turnAway(nc)
+			return
+		}
+		victim, next := l.victimLocked(now)
+		if victim != nil {
+			l.lobby = slices.DeleteFunc(l.lobby, func(o *slotConn) bool { return o == victim })
+			l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == victim })
+			l.mu.Unlock()
+			if victim.handed {
 				if l.evicted != nil {
 					l.evicted(victim.RemoteAddr())
 				}
-				continue
+				victim.Conn.Close() // its server goroutine's read fails: it ends
+			} else {
+				l.turnAway(victim.Conn)
 			}
+			continue
 		}
 		l.mu.Unlock()
+		if silent && (next.IsZero() || c.born.Add(l.firstByte).Before(next)) {
+			next = c.born.Add(l.firstByte) // then it goes, unless it has sent something
+		}
 		var expired <-chan time.Time
-		if expire != nil {
-			expired = expire.C
+		var timer *time.Timer
+		if !next.IsZero() {
+			timer = time.NewTimer(next.Sub(now))
+			expired = timer.C
 		}
 		closed := false
 		select {
-		case <-l.freed:
+		case <-l.wake:
 		case <-expired:
 		case <-l.done:
 			closed = true
 		}
-		if expire != nil {
-			expire.Stop()
+		if timer != nil {
+			timer.Stop()
 		}
 		if closed {
 			nc.Close()
-			return nil, net.ErrClosed
+			return
 		}
+	}
+}
+
+// victimLocked picks the connection that gives its place up to a newcomer
+// (see slotListener), or says when the next may: the oldest lobby
+// connection that has sent nothing for firstByte since it connected, else
+// the oldest that sent part of a head and has nothing more waiting, else
+// the oldest connection handed to the server that has not claimed its
+// place within grace. Call it with l.mu held and no place free.
+func (l *slotListener) victimLocked(now time.Time) (victim *slotConn, next time.Time) {
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	var partial *slotConn
+	for _, c := range l.lobby {
+		switch {
+		case l.pending(c.Conn): // bytes to read: it is about to be handed over
+		case c.got > 0:
+			if partial == nil {
+				partial = c
+			}
+		case now.Sub(c.born) >= l.firstByte:
+			return c, time.Time{}
+		default:
+			later(c.born.Add(l.firstByte))
+		}
+	}
+	if partial != nil {
+		return partial, time.Time{}
+	}
+	for _, c := range l.held {
+		if c.claimed {
+			continue
+		}
+		if now.Sub(c.since) >= l.grace {
+			return c, time.Time{}
+		}
+		later(c.since.Add(l.grace))
+	}
+	return nil, next
+}
+
+// busyAnswer is what a connection turned away to make room is told: the
+// hub never read its request, so a client may send it again.
+var busyAnswer = func() []byte {
+	body := `{"error": "the control API is busy: too many connections that have sent no request; the request was not read (send it again)", "code": "` + CodeBusy + `"}` + "\n"
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+}()
+
+// turnAway answers c busy, as far as its socket takes it without waiting,
+// and closes it (once evicted has counted it, so that a client who sees the
+// end of the answer sees it counted).
+func (l *slotListener) turnAway(c net.Conn) {
+	c.SetWriteDeadline(time.Now().Add(time.Second)) // a socket that has written nothing has room for it: the bound is never reached
+	c.Write(busyAnswer)
+	if l.evicted != nil {
+		l.evicted(c.RemoteAddr())
+	}
+	c.Close()
+}
+
+// read reads c's request head in the lobby and hands c to the server once
+// it is complete, or closes c when it fails to come.
+func (l *slotListener) read(c *slotConn) {
+	defer l.wg.Done()
+	c.Conn.SetReadDeadline(time.Now().Add(l.headerTimeout))
+	buf := make([]byte, 0, 1024)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, cap(buf))
+		}
+		n, err := c.Conn.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if headComplete(buf) || len(buf) >= l.headLimit {
+			l.promote(c, buf)
+			return
+		}
+		if n > 0 {
+			l.mu.Lock()
+			c.got = len(buf)
+			l.mu.Unlock()
+			l.signal() // part of a head: c may give its place up
+		}
+		if err != nil {
+			l.mu.Lock()
+			l.leaveLocked(c)
+			l.mu.Unlock()
+			c.Conn.Close()
+			return
+		}
+	}
+}
+
+// headComplete reports whether head holds a whole request head as
+// net/http reads one: a request line and header lines up to an empty line
+// (lines end in "\n" or "\r\n"). An empty first line is complete too: it
+// is refused as it is read.
+func headComplete(head []byte) bool {
+	return bytes.HasPrefix(head, []byte("\n")) || bytes.HasPrefix(head, []byte("\r\n")) ||
+		bytes.Contains(head, []byte("\n\n")) || bytes.Contains(head, []byte("\n\r\n"))
+}
+
+// promote hands c, whose head is read, to the server.
+func (l *slotListener) promote(c *slotConn, head []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.Index(l.lobby, c)
+	if i < 0 {
+		return // turned away meanwhile, or the listener closed: c is closed
+	}
+	l.lobby = slices.Delete(l.lobby, i, i+1)
+	c.Conn.SetReadDeadline(time.Time{}) // the server sets its own
+	c.head = head
+	c.handed = true
+	c.since = time.Now()
+	l.held = append(l.held, c)
+	l.ready <- c // never blocks: it holds at most max, and so many are held
+	l.signal()   // its grace starts
+}
+
+// signal wakes a newcomer waiting for a place, to look again.
+func (l *slotListener) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// leaveLocked takes c out of the lobby and the held, and says a place is
+// free if it had one. Call it with l.mu held.
+func (l *slotListener) leaveLocked(c *slotConn) {
+	n := len(l.lobby) + len(l.held)
+	l.lobby = slices.DeleteFunc(l.lobby, func(o *slotConn) bool { return o == c })
+	l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == c })
+	if len(l.lobby)+len(l.held) < n {
+		l.signal()
 	}
 }
 
 func unclaimed(c *slotConn) bool { return !c.claimed }
 
-// Close closes the listener and ends an Accept waiting for a slot. The
-// connections it returned are the server's to close.
+// Close closes the listener and the connections in its lobby, and ends an
+// Accept. The connections Accept returned are the server's to close.
 func (l *slotListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return l.Listener.Close()
+	closed := false
+	l.once.Do(func() { close(l.done); closed = true })
+	err := l.Listener.Close()
+	if !closed {
+		return err
+	}
+	l.mu.Lock()
+	lobby := l.lobby
+	l.lobby = nil
+	l.mu.Unlock()
+	for _, c := range lobby {
+		c.Conn.Close()
+	}
+	l.wg.Wait()
+	for {
+		select {
+		case c := <-l.ready: // handed over, never accepted
+			c.Close()
+		default:
+			return err
+		}
+	}
+}
+
+// Read returns what the lobby read of the request head first, then what
+// follows.
+func (c *slotConn) Read(b []byte) (int, error) {
+	if len(c.head) > 0 {
+		n := copy(b, c.head)
+		c.head = c.head[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
 }
 
 // claim makes c's slot its own until it closes. It reports false if c
@@ -139,16 +416,9 @@ func (c *slotConn) claim() bool {
 
 // Close closes the connection and frees its slot.
 func (c *slotConn) Close() error {
-	l := c.l
-	l.mu.Lock()
-	if i := slices.Index(l.held, c); i >= 0 {
-		l.held = slices.Delete(l.held, i, i+1)
-		select {
-		case l.freed <- struct{}{}:
-		default:
-		}
-	}
-	l.mu.Unlock()
+	c.l.mu.Lock()
+	c.l.leaveLocked(c)
+	c.l.mu.Unlock()
 	return c.Conn.Close()
 }
 

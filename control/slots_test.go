@@ -2,69 +2,105 @@ package control
 
 import (
 	"errors"
+	"io"
 	"net"
-	"sync/atomic"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// pipeListener hands out the connections given to it, each once Accept
-// has taken it (the channel is unbuffered).
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
+// hangGuardSlots bounds a wait that must end; it decides no pass.
+const hangGuardSlots = 2 * time.Minute
+
+// gatedListener takes a connection from the kernel only when the test
+// lets it (gate), so that what a client sent before is in its socket.
+type gatedListener struct {
+	net.Listener
+	gate   chan struct{}
+	closed chan struct{}
+	once   sync.Once
 }
 
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
+func (l *gatedListener) Accept() (net.Conn, error) {
 	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
+	case <-l.gate:
+		return l.Listener.Accept()
+	case <-l.closed:
 		return nil, net.ErrClosed
 	}
 }
-func (l *pipeListener) Close() error   { close(l.done); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "unix"} }
 
-// trackedConn records whether it was closed.
-type trackedConn struct {
-	net.Conn
-	closed atomic.Bool
+func (l *gatedListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
-func (c *trackedConn) Close() error { c.closed.Store(true); return c.Conn.Close() }
-
-// slotTest is a slotListener over a pipeListener, counting the
-// connections it closed to free their slots.
+// slotTest is a slotListener on a unix socket, counting the connections
+// it turned away or closed to make room.
 type slotTest struct {
-	t       *testing.T
-	in      *pipeListener
-	l       *slotListener
-	evicted atomic.Int32
+	t  *testing.T
+	in *gatedListener
+	l  *slotListener
+
+	mu      sync.Mutex
+	evicted int
 }
 
-func newSlotTest(t *testing.T, max int, grace time.Duration) *slotTest {
-	st := &slotTest{t: t, in: newPipeListener()}
-	st.l = newSlotListener(st.in, max, grace, func(net.Addr) { st.evicted.Add(1) })
+// newSlotTest starts a slotListener; every connection is age old when it
+// is accepted (as connAge would say, had it waited that long in the
+// kernel's queue).
+func newSlotTest(t *testing.T, max int, firstByte, grace, age time.Duration) *slotTest {
+	t.Helper()
+	inner, err := net.Listen("unix", t.TempDir()+"/s.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &slotTest{t: t, in: &gatedListener{Listener: inner, gate: make(chan struct{}), closed: make(chan struct{})}}
+	st.l = makeSlotListener(st.in, slotLimits{max: max, firstByte: firstByte, grace: grace, headerTimeout: time.Hour, maxHeader: maxHeaderBytes}, func(net.Addr) {
+		st.mu.Lock()
+		st.evicted++
+		st.mu.Unlock()
+	})
+	st.l.age = func(net.Conn) time.Duration { return age }
+	st.l.start()
+	t.Cleanup(func() { st.l.Close() })
 	return st
 }
 
-// arrive makes a connection arrive; it returns once Accept has taken it
-// from the kernel's queue.
-func (st *slotTest) arrive() *trackedConn {
-	server, client := net.Pipe()
-	st.t.Cleanup(func() { client.Close() })
-	c := &trackedConn{Conn: server}
-	st.in.conns <- c
+// arrive connects a client, sends it send (queued in the server's socket
+// before the call returns: a unix socket), then lets the listener take it
+// from the kernel; it returns once the listener has asked for it.
+func (st *slotTest) arrive(send string) net.Conn {
+	st.t.Helper()
+	c := st.dial(send)
+	select {
+	case st.in.gate <- struct{}{}:
+	case <-time.After(hangGuardSlots):
+		st.t.Fatal("the listener took no connection from the kernel")
+	}
 	return c
 }
 
-// accept runs Accept in the background.
-func (st *slotTest) accept() <-chan net.Conn {
+// dial connects a client and sends it send, leaving it in the kernel's
+// queue.
+func (st *slotTest) dial(send string) net.Conn {
+	st.t.Helper()
+	c, err := net.Dial("unix", st.in.Addr().String())
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	st.t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, send); err != nil {
+		st.t.Fatal(err)
+	}
+	return c
+}
+
+// accept returns the next connection handed to the server.
+func (st *slotTest) accept() *slotConn {
+	st.t.Helper()
 	got := make(chan net.Conn, 1)
 	go func() {
 		c, err := st.l.Accept()
@@ -73,11 +109,6 @@ func (st *slotTest) accept() <-chan net.Conn {
 		}
 		got <- c
 	}()
-	return got
-}
-
-func (st *slotTest) wait(got <-chan net.Conn) *slotConn {
-	st.t.Helper()
 	select {
 	case c := <-got:
 		sc, _ := c.(*slotConn)
@@ -92,90 +123,287 @@ func (st *slotTest) wait(got <-chan net.Conn) *slotConn {
 	}
 }
 
-// next makes a connection arrive and returns what Accept made of it.
-func (st *slotTest) next() (*trackedConn, *slotConn) {
-	got := st.accept()
-	c := st.arrive()
-	return c, st.wait(got)
+// until waits for cond, checked with the listener's lock held.
+func (st *slotTest) until(what string, cond func() bool) {
+	st.t.Helper()
+	for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
+		st.l.mu.Lock()
+		ok := cond()
+		st.l.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			st.t.Fatalf("never: %s", what)
+		}
+	}
 }
 
-// hangGuardSlots bounds a wait that must end; it decides no pass.
-const hangGuardSlots = 2 * time.Minute
+func (st *slotTest) evictions() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.evicted
+}
+
+// answer reads what the listener said to client c before closing it.
+func answer(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(hangGuardSlots))
+	b, err := io.ReadAll(c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the connection was kept open")
+	}
+	first, _, _ := strings.Cut(string(b), "\r\n")
+	return first
+}
+
+const head = "GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n\r\n"
+
+// headRead reads c's request head as the server would.
+func headRead(t *testing.T, c net.Conn) {
+	t.Helper()
+	got := make([]byte, len(head))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != head {
+		t.Fatalf("the connection handed over reads %q, %v; want the request %q", got, err, head)
+	}
+}
+
+// inLobby counts the lobby's connections that have sent part of a head
+// and those that have sent nothing.
+func (st *slotTest) inLobby() (partial, silent int) {
+	st.l.mu.Lock()
+	defer st.l.mu.Unlock()
+	for _, c := range st.l.lobby {
+		if c.got > 0 {
+			partial++
+		} else {
+			silent++
+		}
+	}
+	return partial, silent
+}
 
 func TestSlots(t *testing.T) {
-	t.Run("oldest-unclaimed-gives-its-slot-up", func(t *testing.T) {
-		st := newSlotTest(t, 3, 0)
-		c1, s1 := st.next()
-		if !s1.claim() {
-			t.Fatal("claim of a held slot failed")
+	const old, long = 2 * time.Hour, time.Hour
+	t.Run("silent-connections-make-way", func(t *testing.T) {
+		// However long the grace, a hundred connections that sent nothing
+		// while they waited to be accepted do not keep out a request
+		// that comes after them.
+		const silent = 100
+		st := newSlotTest(t, 2, long, long, old)
+		var quiet []net.Conn
+		for range silent {
+			quiet = append(quiet, st.arrive(""))
 		}
-		c2, s2 := st.next()
-		c3, _ := st.next()
-		c4, s4 := st.next()
-		closed := []bool{c1.closed.Load(), c2.closed.Load(), c3.closed.Load(), c4.closed.Load()}
-		if closed[0] || !closed[1] || closed[2] || closed[3] || st.evicted.Load() != 1 {
-			t.Errorf("got closed %v, %d evicted; want the second alone: the first claimed its slot, the second is the oldest that did not",
-				closed, st.evicted.Load())
+		st.arrive(head)
+		headRead(t, st.accept())
+		// All but one of the silent ones were turned away, each told why:
+		// the first two had places, and the first gave its up to the
+		// request; the others went as they came.
+		if n := st.evictions(); n != silent-1 {
+			t.Errorf("got %d connections turned away, want %d", n, silent-1)
 		}
-		if s2.claim() {
-			t.Error("the connection that gave its slot up could claim it")
-		}
-		if !s4.claim() {
-			t.Error("the newcomer could not claim its slot")
-		}
-	})
-	t.Run("claimed-slots-are-kept", func(t *testing.T) {
-		st := newSlotTest(t, 2, 0)
-		_, s1 := st.next()
-		c2, s2 := st.next()
-		s1.claim()
-		s2.claim()
-		got := st.accept()
-		arrived := make(chan *trackedConn, 1)
-		go func() { arrived <- st.arrive() }()
-		s1.Close() // as the server does once it has answered
-		s3 := st.wait(got)
-		c3 := <-arrived
-		if st.evicted.Load() != 0 || c2.closed.Load() || c3.closed.Load() {
-			t.Errorf("got %d evicted, closed 2:%v 3:%v; want none: the newcomer waits for a claimed slot to be freed",
-				st.evicted.Load(), c2.closed.Load(), c3.closed.Load())
-		}
-		if !s3.claim() {
-			t.Error("the newcomer could not claim the freed slot")
-		}
-	})
-	t.Run("unclaimed-keeps-its-slot-within-grace", func(t *testing.T) {
-		st := newSlotTest(t, 1, time.Hour)
-		_, s1 := st.next()
-		got := st.accept()
-		c2 := st.arrive() // taken, and waiting for the slot
-		s1.Close()
-		st.wait(got)
-		if st.evicted.Load() != 0 || c2.closed.Load() {
-			t.Errorf("got %d evicted, newcomer closed %v; want none: the first was within its grace", st.evicted.Load(), c2.closed.Load())
-		}
-	})
-	t.Run("close-ends-the-waits", func(t *testing.T) {
-		st := newSlotTest(t, 1, time.Hour)
-		_, s1 := st.next()
-		got := make(chan error, 1)
-		go func() {
-			_, err := st.l.Accept()
-			got <- err
-		}()
-		c2 := st.arrive() // waits for s1's slot
-		st.l.Close()
-		select {
-		case err := <-got:
-			if !errors.Is(err, net.ErrClosed) || !c2.closed.Load() {
-				t.Errorf("Accept after Close = %v, newcomer closed %v; want net.ErrClosed, and it closed", err, c2.closed.Load())
+		for _, i := range []int{0, 2, silent - 1} {
+			if got := answer(t, quiet[i]); !strings.Contains(got, "503") {
+				t.Errorf("silent connection %d, turned away, was answered %q, want 503", i, got)
 			}
-		case <-time.After(hangGuardSlots):
-			t.Fatal("Close did not end Accept's wait for a slot")
 		}
-		s1.claim()
-		if _, err := st.l.Accept(); !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Accept on a closed listener with its slots claimed = %v, want net.ErrClosed", err)
+		if partial, silent := st.inLobby(); partial != 0 || silent != 1 {
+			t.Errorf("lobby holds %d with part of a head and %d silent, want the last silent one", partial, silent)
 		}
 	})
+	t.Run("who-makes-way", func(t *testing.T) {
+		// A silent connection goes before one that sent part of a head,
+		// though it came later; a newcomer that sent nothing goes at
+		// once.
+		const partial = "GET /v1/ports HTTP/1.1\r\n" // never finished
+		st := newSlotTest(t, 2, long, long, old)
+		b := st.arrive(partial)
+		st.until("b's bytes read", func() bool { return len(st.l.lobby) == 1 && st.l.lobby[0].got > 0 })
+		a := st.arrive("")
+		st.arrive(head)
+		st.accept()
+		if got := answer(t, a); !strings.Contains(got, "503") {
+			t.Errorf("a, silent, was answered %q, want 503", got)
+		}
+		if partial, silent := st.inLobby(); partial != 1 || silent != 0 {
+			t.Errorf("lobby holds %d with part of a head and %d silent, want b alone", partial, silent)
+		}
+		st.arrive(head)
+		st.accept()
+		if got := answer(t, b); !strings.Contains(got, "503") {
+			t.Errorf("b, with part of a head, was answered %q, want 503", got)
+		}
+		c := st.arrive("") // both places are held by requests
+		if got := answer(t, c); !strings.Contains(got, "503") {
+			t.Errorf("the silent newcomer was answered %q, want 503", got)
+		}
+		if n := st.evictions(); n != 3 {
+			t.Errorf("got %d turned away, want 3", n)
+		}
+	})
+	t.Run("new-connections-keep-their-place", func(t *testing.T) {
+		// Within firstByte of connecting, a silent connection keeps its
+		// place: a newcomer, even with a request, waits for a free one.
+		st := newSlotTest(t, 2, long, long, 0)
+		a := st.arrive("")
+		b := st.arrive("")
+		st.arrive(head)
+		a.Close() // frees its place
+		headRead(t, st.accept())
+		if n := st.evictions(); n != 0 {
+			t.Errorf("got %d turned away, want none", n)
+		}
+		b.SetReadDeadline(time.Now()) // b is still open: its read waits
+		if _, err := b.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("b's read = %v, want it to wait: b keeps its place", err)
+		}
+	})
+	t.Run("claimed-places-are-kept", func(t *testing.T) {
+		st := newSlotTest(t, 1, long, 0, old)
+		st.arrive(head)
+		first := st.accept()
+		if !first.claim() {
+			t.Fatal("claim of a held place failed")
+		}
+		// Both wait in the kernel's queue: every place is claimed.
+		st.dial("")
+		st.dial(head)
+		go func() {
+			for range 2 {
+				select {
+				case st.in.gate <- struct{}{}:
+				case <-st.in.closed:
+					return
+				}
+			}
+		}()
+		first.Close() // as the server does once it has answered
+		// The silent one gets the place, and gives it up to the request.
+		second := st.accept()
+		headRead(t, second)
+		if n := st.evictions(); n != 1 {
+			t.Errorf("got %d turned away, want the silent one alone", n)
+		}
+		if !second.claim() {
+			t.Error("the request could not claim its place")
+		}
+	})
+	t.Run("unclaimed-gives-its-place-up-after-grace", func(t *testing.T) {
+		st := newSlotTest(t, 1, long, 0, old)
+		st.arrive(head)
+		first := st.accept() // handed over, never claimed
+		st.arrive(head)
+		second := st.accept()
+		if first.claim() {
+			t.Error("the connection that gave its place up could claim it")
+		}
+		if !second.claim() {
+			t.Error("the newcomer could not claim its place")
+		}
+		if n := st.evictions(); n != 1 {
+			t.Errorf("closed %d to make room, want the unclaimed one", n)
+		}
+	})
+	t.Run("close-ends-everything", func(t *testing.T) {
+		st := newSlotTest(t, 2, long, long, 0)
+		silent := st.arrive("")
+		st.until("one in the lobby", func() bool { return len(st.l.lobby) == 1 })
+		st.l.Close()
+		if _, err := st.l.Accept(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
+		}
+		if got := answer(t, silent); got != "" {
+			t.Errorf("a lobby connection at Close was answered %q, want nothing", got)
+		}
+	})
+}
+
+// TestConnAge: a TCP connection that sent nothing is as old as its
+// handshake, the time it waited to be accepted included.
+func TestConnAge(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	const queued = 50 * time.Millisecond
+	time.Sleep(queued)
+	server, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	age := connAge(server)
+	if age == 0 {
+		t.Skip("skipping: this system does not say how old a connection is (TCP_INFO)")
+	}
+	if age < queued-10*time.Millisecond { // the kernel counts in ticks
+		t.Errorf("got connAge = %v after %v in the queue, want at least that", age, queued)
+	}
+}
+
+func TestHeadComplete(t *testing.T) {
+	for _, tt := range []struct {
+		head string
+		want bool
+	}{
+		{"", false},
+		{"GET / HTTP/1.1\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: l2hub\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: l2hub\r\n\r", false},
+		{"GET / HTTP/1.1\r\nHost: l2hub\r\n\r\n", true},
+		{"GET / HTTP/1.1\nHost: l2hub\n\n", true},
+		{"GET / HTTP/1.1\r\n\r\n", true},
+		{"\r\n", true}, // an empty request line: refused as soon as read
+		{"\n", true},
+		{"PUT /v1/policy HTTP/1.1\r\nContent-Length: 5\r\n\r\nseed:", true},
+	} {
+		if got := headComplete([]byte(tt.head)); got != tt.want {
+			t.Errorf("got headComplete(%q) = %v, want %v", tt.head, got, tt.want)
+		}
+	}
+}
+
+// TestPendingInput: bytes a client sent that no one has read are seen,
+// and left to read.
+func TestPendingInput(t *testing.T) {
+	l, err := net.Listen("unix", t.TempDir()+"/p.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if pendingInput(server) {
+		t.Error("got pendingInput = true before the client sent anything")
+	}
+	io.WriteString(client, "x") // a unix socket queues it before Write returns
+	if !pendingInput(server) {
+		t.Error("got pendingInput = false with a byte waiting")
+	}
+	var b [1]byte
+	if _, err := server.Read(b[:]); err != nil || b[0] != 'x' {
+		t.Fatalf("read after the peek: %q, %v; want the byte", b, err)
+	}
+	if pendingInput(server) {
+		t.Error("got pendingInput = true once the byte was read")
+	}
+	client.Close()
+	if pendingInput(server) {
+		t.Error("got pendingInput = true at the end of the stream")
+	}
 }

@@ -3,6 +3,8 @@ package control_test
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,5 +61,54 @@ func TestWaitReadyStopsAtAWrongToken(t *testing.T) {
 	ports, err := control.NewClient(addr, token).WaitReady(context.Background(), time.Millisecond)
 	if err != nil || len(ports) == 0 {
 		t.Fatalf("WaitReady with the token: %v, %v", ports, err)
+	}
+}
+
+// TestWaitReadyRefusesAnOpenDirectory: a default socket directory that
+// others may enter stays so however often it is asked: WaitReady says so
+// at once.
+func TestWaitReadyRefusesAnOpenDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	dir := filepath.Dir(control.DefaultAddr())
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := control.NewClient("", "").WaitReady(ctx, time.Millisecond)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "want 0700") {
+		t.Errorf("WaitReady with the default directory open to others = %v, want the refusal at once", err)
+	}
+}
+
+// TestTimeoutSaysWhere: a hub that takes the connection and never answers
+// (stopped, or flooded) makes a call fail naming the address and what may
+// be wrong, not Go's words alone.
+func TestTimeoutSaysWhere(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held, unanswered, until the listener closes
+		}
+	}()
+	addr := "tcp:" + l.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond) // what times out; not a bound on the test
+	defer cancel()
+	_, err = control.NewClient(addr, "t0ken").Ports(ctx)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "did not answer in time") {
+		t.Errorf("Ports from a hub that never answers = %v, want a timeout naming %s and saying the hub did not answer", err, addr)
 	}
 }

@@ -137,7 +137,7 @@ func (r *rule) finish() error {
 // addRule appends a finished rule, checking its name.
 func (p *Policy) addRule(r *rule) error {
 	if !validRuleName(r.name) {
-		return fmt.Errorf("rule name %s must be 1-64 printable characters without spaces or quotes", quote(r.name))
+		return fmt.Errorf("rule name %s must be 1-64 printable characters without spaces or quotes, and not \".\" or \"..\"", quote(r.name))
 	}
 	if _, dup := p.byName[r.name]; dup {
 		return fmt.Errorf("rule name %s is used twice", quote(r.name))

@@ -123,7 +123,7 @@ func (p *Policy) build(rs *RuleSpec) (*rule, error) {
 		return nil, err
 	}
 	if !validRuleName(r.name) {
-		return nil, rs.NameAt.errorf("rule name %s must be 1-64 printable characters without spaces or quotes", quote(r.name))
+		return nil, rs.NameAt.errorf("rule name %s must be 1-64 printable characters without spaces or quotes, and not \".\" or \"..\"", quote(r.name))
 	}
 	return r, nil
 }

@@ -194,6 +194,7 @@ partitions:
 		{"other-name", "{name: y, drop: true}", "x", `rule.yaml:1:8: name: "y", but the rule to change is "x"`},
 		{"reorder-without-delay", "{reorder: 5%}", "x", "reorder needs a delay"},
 		{"bad-name", "{drop: true}", "has space", `rule name "has space"`},
+		{"dot-dot-name", "{drop: true}", "..", `rule name ".." must be 1-64 printable characters without spaces or quotes, and not "." or ".."`},
 		{"too-big", "{drop: true}" + strings.Repeat(" ", MaxRuleBytes), "x", "at most 65536 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,7 +205,7 @@ partitions:
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error with %q", err, tc.want)
 			}
-			if tc.name != "bad-name" && !errors.Is(err, ErrInvalid) {
+			if tc.name != "bad-name" && tc.name != "dot-dot-name" && !errors.Is(err, ErrInvalid) {
 				t.Errorf("%v does not match ErrInvalid", err)
 			}
 		})

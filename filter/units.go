@@ -368,8 +368,12 @@ func validName(s string) bool {
 			return false
 		}
 	}
-	return !strings.Contains(s, "->") && !strings.HasPrefix(s, "-")
+	return !strings.Contains(s, "->") && !strings.HasPrefix(s, "-") && !dotName(s)
 }
+
+// dotName reports whether s is . or .., which no name may be: a URL path
+// cannot carry them (the control API's /v1/rules/.. is /v1/).
+func dotName(s string) bool { return s == "." || s == ".." }
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
@@ -391,9 +395,10 @@ func formatUint(v uint64) string { return strconv.FormatUint(v, 10) }
 func formatPct(p float64) string { return strconv.FormatFloat(p*100, 'g', 6, 64) + "%" }
 
 // validRuleName accepts printable ASCII without spaces or quotes, so a rule
-// name reads plainly in notes, counters and metric labels.
+// name reads plainly in notes, counters and metric labels, other than .
+// and .. (dotName).
 func validRuleName(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || dotName(s) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

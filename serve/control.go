@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -50,8 +51,13 @@ const newFileWait = 2 * time.Second
 // ReplacePolicy implements control.Target: compile first, swap on the loop.
 // The capture then starts a new numbered file whose header names the new
 // seed and policy (with the policy's name and the run time it took over at),
-// so that each file still says how to reproduce it.
+// so that each file still says how to reproduce it; a header it cannot
+// write (a closed capture) refuses the whole change. A name with a control
+// character is refused first (control.CheckPolicyName).
 func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) error {
+	if err := control.CheckPolicyName(name); err != nil {
+		return &control.UserError{Err: err}
+	}
 	p, err := filter.Parse(src, name, s.cfg.PortNames())
 	if err != nil {
 		return &control.UserError{Err: err}
@@ -67,25 +73,28 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	var newFiles <-chan struct{}
 	var cerr error
 	err = s.hub.Do(ctx, func(c *hub.Core) {
+		since = c.Elapsed()
+		if s.capture != nil {
+			// Queued between the last frame under the old policy and the
+			// first under the new one; refused, it leaves both as they
+			// are, so that the capture keeps naming the policy in force.
+			meta.Extra["policy-since"] = since.String()
+			if newFiles, cerr = s.capture.SetMeta(meta); cerr != nil {
+				return
+			}
+		}
 		c.SetPolicy(p)
 		s.mu.Lock()
 		s.policy = p
 		s.mu.Unlock()
-		since = c.Elapsed()
-		if s.capture != nil {
-			// Queued between the last frame under the old policy and the
-			// first under the new one.
-			meta.Extra["policy-since"] = since.String()
-			newFiles, cerr = s.capture.SetMeta(meta)
-		}
 	})
 	if err != nil {
 		return err
 	}
-	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", since}
 	if cerr != nil {
-		s.log.Warn("capture: could not start a file for the new policy; the capture's header names the old one", "err", cerr)
+		return fmt.Errorf("policy %s not replaced: the capture cannot start a file for it: %w", name, cerr)
 	}
+	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", since}
 	if newFiles != nil {
 		// The policy is in force; the new file's name is for the log only,
 		// so a capture whose stream's reader has stopped reading holds the

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,4 +238,91 @@ func parsePeers(t *testing.T, c string) []hub.PeerRecord {
 		t.Error(err)
 	}
 	return recs
+}
+
+// TestPolicyNameOnOneLineIsRefusedWhole: a policy replaced under a name
+// that spans lines (a file named so, or a Go caller's) is refused whole:
+// the policy in force stays, and the capture keeps naming it, rather than
+// the hub swapping the policy while the capture's header keeps the old
+// one. A name on one line is taken, and starts the capture's next file.
+func TestPolicyNameOnOneLineIsRefusedWhole(t *testing.T) {
+	dir := t.TempDir()
+	cfg := serve.Config{
+		Control: "off",
+		Policy:  filepath.Join(dir, "one.yaml"),
+		Capture: serve.CaptureConfig{File: filepath.Join(dir, "run.pcapng")},
+		Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
+	}
+	if err := os.WriteFile(cfg.Policy, []byte("seed: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := serve.New(cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := sess.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	seed := func() uint64 {
+		t.Helper()
+		d, err := sess.Policy(ctx)
+		if err != nil || d == nil {
+			t.Fatalf("Policy: %v, %v", d, err)
+		}
+		return d.Seed
+	}
+	err = sess.ReplacePolicy(ctx, "new\nline.yaml", []byte("seed: 2\n"))
+	var ue *control.UserError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "control character") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("ReplacePolicy(a name that spans lines) = %v, want a UserError on one line naming the control character", err)
+	}
+	if got := seed(); got != 1 {
+		t.Errorf("after the refused replacement, seed %d is in force, want 1", got)
+	}
+	if err := sess.ReplacePolicy(ctx, "two.yaml", []byte("seed: 2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := seed(); got != 2 {
+		t.Errorf("after the replacement, seed %d is in force, want 2", got)
+	}
+	cancel()
+	if err := sess.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "run*.pcapng"))
+	if len(files) != 2 {
+		t.Errorf("the capture wrote %v, want the first file and one for two.yaml", files)
+	}
+}
+
+// TestRuleEditErrorsStayOnOneLine: a rule edit's errors name the rule as
+// their file; a name that holds a newline (from a URL) is quoted there,
+// so that each error stays one line.
+func TestRuleEditErrorsStayOnOneLine(t *testing.T) {
+	cfg := serve.Config{
+		Control: "off",
+		Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := serve.New(cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := sess.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Stop()
+	_, err = sess.AddRule(ctx, "x\ny", []byte("{match: {link: a->a}, loss: 5%}\n"), "")
+	if err == nil || strings.Contains(err.Error(), "x\ny") || !strings.Contains(err.Error(), `rule "x\ny"`) {
+		t.Errorf("AddRule(a name with a newline) = %v, want an error quoting the name", err)
+	}
 }

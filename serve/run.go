@@ -241,8 +241,8 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 		fmt.Fprintf(w, "; control API on %s", ctlAddr)
 	}
 	fmt.Fprintln(w, "; Ctrl-C stops")
-	if s.policy != nil {
-		fmt.Fprintf(w, "policy %s, seed %d\n", s.policy.Name(), s.policy.Seed())
+	if p := s.currentPolicy(); p != nil { // the control API may already be replacing it
+		fmt.Fprintf(w, "policy %s, seed %d\n", p.Name(), p.Seed())
 	}
 	if s.capture != nil {
 		fmt.Fprintf(w, "capturing to %s\n", strings.Join(s.capture.Files(), ", "))

@@ -140,7 +140,7 @@ more. It lasts until healed.`
 			}),
 		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)", cobra.ExactArgs(1),
 			func(ctx context.Context, cl *control.Client, args []string) error {
-				src, err := os.ReadFile(args[0])
+				src, err := readPolicyFile(args[0])
 				if err != nil {
 					return err
 				}
@@ -170,6 +170,28 @@ more. It lasts until healed.`
 			}),
 	)
 	return cmd
+}
+
+// readPolicyFile reads a policy file for set-policy: at most
+// control.MaxPolicyBytes, as the hub takes (a larger one, or a device that
+// never ends, is refused after one byte more), under a name the hub takes.
+func readPolicyFile(name string) ([]byte, error) {
+	if err := control.CheckPolicyName(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, control.MaxPolicyBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > control.MaxPolicyBytes {
+		return nil, fmt.Errorf("policy %s is larger than %d bytes", name, control.MaxPolicyBytes)
+	}
+	return src, nil
 }
 
 // explain adds to a hub's refusal what the user can do about it: the token

@@ -341,3 +341,35 @@ func TestCtlRulesStateOnAnIdleHub(t *testing.T) {
 		}
 	}
 }
+
+// TestCtlSetPolicyRefusesWhatTheHubWouldLocally: set-policy reads at most
+// one byte more than the hub takes (a file that never ends, a device, is
+// not read into memory) and refuses a larger file, or a name that spans
+// lines, in the hub's words before it looks for a hub.
+func TestCtlSetPolicyRefusesWhatTheHubWouldLocally(t *testing.T) {
+	dir := t.TempDir()
+	noHub := filepath.Join(dir, "none.sock") // nothing listens: the refusal must come first
+	big := filepath.Join(dir, "big.yaml")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: it takes no room on disk, and ctl reads at most its first
+	// MaxPolicyBytes+1.
+	if err := f.Truncate(control.MaxPolicyBytes + 10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	lines := filepath.Join(dir, "new\nline.yaml")
+	if err := os.WriteFile(lines, []byte("seed: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{big, "policy " + big + " is larger than 1048576 bytes"},
+		{lines, "holds a control character"},
+	} {
+		if _, err := ctl(t, noHub, "set-policy", tc.file); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ctl set-policy %q = %v, want %q", tc.file, err, tc.want)
+		}
+	}
+}
