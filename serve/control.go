@@ -94,6 +94,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	if cerr != nil {
 		return fmt.Errorf("policy %s not replaced: the capture cannot start a file for it: %w", name, cerr)
 	}
+	s.warnClassicPcap()
 	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", since}
 	if newFiles != nil {
 		// The policy is in force; the new file's name is for the log only,

@@ -2,10 +2,12 @@ package serve_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"l2hub/serve"
@@ -62,4 +64,80 @@ func TestClassicPcapWithAPolicyWarns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClassicPcapWarnsWhenAPolicyComesLater: a hub that started without a
+// policy warns of its classic pcap once a policy comes into force through
+// the control API (set-policy, or a link change that makes the empty
+// one), and once only, however many follow.
+func TestClassicPcapWarnsWhenAPolicyComesLater(t *testing.T) {
+	for _, first := range []string{"set-policy", "link"} {
+		t.Run(first, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := serve.Config{
+				Control: "off",
+				Capture: serve.CaptureConfig{File: filepath.Join(dir, "run.pcap")},
+				Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			sess, err := serve.New(cfg, serve.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sess.Stop() })
+			if err := sess.Start(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			warnings := func() int { return strings.Count(logs.String(), "classic pcap") }
+			if n := warnings(); n != 0 {
+				t.Fatalf("without a policy: got %d warnings, want none", n)
+			}
+			ctx := context.Background()
+			replace := func() {
+				t.Helper()
+				if err := sess.ReplacePolicy(ctx, "p.yaml", []byte("seed: 1\nrules:\n  - {name: lossy, loss: 5%}\n")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if first == "link" {
+				if err := sess.SetLink(ctx, "a", false); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				replace()
+			}
+			if n := warnings(); n != 1 {
+				t.Fatalf("after the first %s: got %d warnings, want 1:\n%s", first, n, logs.String())
+			}
+			replace()
+			if err := sess.SetLink(ctx, "a", true); err != nil {
+				t.Fatal(err)
+			}
+			if n := warnings(); n != 1 {
+				t.Errorf("after more changes: got %d warnings, want still 1:\n%s", n, logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer the hub's goroutines may log to while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

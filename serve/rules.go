@@ -134,6 +134,7 @@ func (s *Session) ensurePolicy(c *hub.Core) (*filter.Policy, error) {
 	s.mu.Lock()
 	s.policy = p
 	s.mu.Unlock()
+	s.warnClassicPcap()
 	return p, nil
 }
 

@@ -65,7 +65,11 @@ type Session struct {
 	runners []transport.Runner
 	peers   []peer
 	capture *capture.Sink
-	checker *checker.Checker
+	// classicPcap is the capture's format when it is not pcapng ("" when
+	// it is, or there is none); pcapWarned: warnClassicPcap has warned.
+	classicPcap string
+	pcapWarned  sync.Once
+	checker     *checker.Checker
 	// decisions logs every rule's decision; nil unless debug logging is on.
 	decisions *decisionLog
 
@@ -228,6 +232,22 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 	return s, nil
 }
 
+// warnClassicPcap warns, once a run, that a classic pcap capture loses
+// what explains and replays a policy's decisions: when a policy is in force
+// at the start, or later comes into force (ctl set-policy, a rule edit or a
+// partition on a hub that had none).
+func (s *Session) warnClassicPcap() {
+	if s.classicPcap == "" {
+		return
+	}
+	s.pcapWarned.Do(func() {
+		s.log.Warn("capture: classic pcap records none of the policy's verdicts and notes, nor the seed, the policy, "+
+			"the run's start, the edits made through ctl or each frame's direction (what a VM sent or received): "+
+			"the run cannot be explained from it, nor replayed faithfully (replay counts policy time from its first frame "+
+			"and may send delayed copies in again as frames); capture to a .pcapng file", "file", s.cfg.Capture.File, "format", s.classicPcap)
+	})
+}
+
 func (s *Session) openCapture() (*capture.Sink, error) {
 	c := s.cfg.Capture
 	format := capture.FormatForPath(c.File)
@@ -241,11 +261,11 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	if format != capture.FormatPcapng && s.policy != nil {
-		s.log.Warn("capture: classic pcap records none of the policy's verdicts and notes, nor the seed, the policy, "+
-			"the run's start, the edits made through ctl or each frame's direction (what a VM sent or received): "+
-			"the run cannot be explained from it, nor replayed faithfully (replay counts policy time from its first frame "+
-			"and may send delayed copies in again as frames); capture to a .pcapng file", "file", c.File, "format", format.String())
+	if format != capture.FormatPcapng {
+		s.classicPcap = format.String()
+		if s.policy != nil {
+			s.warnClassicPcap()
+		}
 	}
 	return capture.Open(capture.Config{
 		Path:          c.File,
