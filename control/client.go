@@ -113,13 +113,15 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 			return err
 		}
 		if body != nil {
-			if req.Body, err = req.GetBody(); err != nil {
-				return err
+			var berr error
+			if req.Body, berr = req.GetBody(); berr != nil {
+				return errors.Join(err, berr)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			// err is still the hub's "busy": the request was not made.
+			return errors.Join(err, context.Cause(ctx))
 		case <-time.After(time.Duration(try) * 10 * time.Millisecond):
 		}
 	}
