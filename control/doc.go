@@ -39,7 +39,8 @@
 //     idle timeouts free the places that slow clients hold. The server
 //     reads each request's head itself: a request that passes the checks
 //     above (the token, on TCP) claims its place until answered, and a
-//     refused one's connection closes once answered, its body unread.
+//     refused one's connection gives its place up once answered, its
+//     body unread (even while net/http lingers before closing it).
 //     When no place is free, a connection without a complete request gives
 //     way to the newcomer, answered 503 (CodeBusy, "send it again", which
 //     Client does): at once if it sent part of a request, or once it has
@@ -50,7 +51,12 @@
 //     without the token (idle, trickling, or refused) cannot keep a client
 //     with it out, however many are queued before it: it waits about
 //     FirstByteTimeout at most, not for their timeouts. A flood of
-//     connections slows the control plane, never the VMs' ports.
+//     connections slows the control plane, never the VMs' ports. But
+//     FirstByteTimeout counts from the server's side of the connection: a
+//     client whose request comes later, behind a tunnel whose round trip
+//     is longer (ssh -L connects to the server a round trip before it
+//     forwards the request), is turned away busy on every try while a
+//     flood keeps every place taken; raise FirstByteTimeout for it.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, a JSON body that gives a key twice (encoding/json would

@@ -579,6 +579,60 @@ func TestQueuedConnectionsCannotKeepItOut(t *testing.T) {
 	}
 }
 
+// TestRefusedConnectionsCannotKeepItOut: a request refused from its head
+// that declares a body net/http will not read (over 256 KiB), or a head
+// too long (431), is answered at once, but net/http lingers 500 ms before
+// it closes the connection; hundreds of them queued ahead of a client with
+// the token do not keep it out for so long each (the review's finding 1:
+// they turned over at 2 a place a second, so 300 behind one place held it
+// 150 s, past the hang guard). The same holds for the metrics endpoint.
+func TestRefusedConnectionsCannotKeepItOut(t *testing.T) {
+	const maxConns, queued, token = 1, 300, "s3cret-refused-token"
+	const body = "Content-Length: 1000000\r\n\r\n0123456789" // announced, never sent whole
+	long := "X-Pad: " + strings.Repeat("a", 21<<10)          // past the head limit, never ended: 431
+	flood := func(t *testing.T, hostport string, sends []string) {
+		t.Helper()
+		for i := range queued {
+			c, err := net.Dial("tcp", hostport)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			t.Cleanup(func() { c.Close() })
+			io.WriteString(c, sends[i%len(sends)])
+		}
+	}
+	t.Run("control-api", func(t *testing.T) {
+		l, err := control.Listen("tcp:127.0.0.1:0", token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+		flood(t, l.Addr().String(), []string{
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\n" + body,                          // 401
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nOrigin: http://page.example\r\n" + body,                             // 403
+			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\nContent-Type: text/plain\r\n" + body, // 415
+			"GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n" + long,                                                             // 431
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		defer cancel()
+		if _, err := control.NewClient(control.Addr(l), token).Ports(ctx); err != nil {
+			t.Fatalf("a client with the token, behind %d queued refused connections: %v", queued, err)
+		}
+	})
+	t.Run("metrics", func(t *testing.T) {
+		_, addr := serveMetrics(t, &control.MetricsServer{MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour})
+		_, hostport := control.ParseAddr(addr)
+		flood(t, hostport, []string{
+			"PUT /metrics HTTP/1.1\r\nHost: l2hub\r\n" + body, // 405
+			"POST /other HTTP/1.1\r\nHost: l2hub\r\n" + body,  // 404
+			"GET /metrics HTTP/1.1\r\nHost: l2hub\r\n" + long, // 431
+		})
+		if got, body := rawRequest(t, addr, "GET", "/metrics", nil, ""); got != http.StatusOK {
+			t.Fatalf("a scrape behind %d queued refused connections: %d %s", queued, got, body)
+		}
+	})
+}
+
 // TestInjectKeepalives: zero-length records keep a stream alive and
 // inject nothing.
 func TestInjectKeepalives(t *testing.T) {

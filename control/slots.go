@@ -34,6 +34,10 @@ import (
 //     within grace (a backstop: the server answers a complete head at
 //     once).
 //
+// Before all of them goes a connection the server has answered for the
+// last time while it lingers before closing (CloseWrite): it has nothing
+// more to say or hear.
+//
 // A connection whose bytes wait in its socket (pendingInput), or that
 // connected less than firstByte ago, is never the one to go: a client that
 // sends its request as it connects is served however many silent
@@ -66,6 +70,7 @@ type slotListener struct {
 	done  chan struct{} // closed by Close
 	once  sync.Once
 	wg    sync.WaitGroup // the accept loop and the lobby's readers
+	shut  bool           // Close has closed the lobby; under mu
 }
 
 // slotLimits configures a slotListener.
@@ -108,6 +113,7 @@ type slotConn struct {
 	handed  bool      // handed to the server; under l.mu
 	since   time.Time // when it was
 	claimed bool      // under l.mu
+	done    bool      // answered for the last time (CloseWrite); under l.mu
 	head    []byte    // read in the lobby, not yet by the server
 }
 
@@ -131,7 +137,7 @@ func (l *slotListener) acceptLoop() {
 	for {
 		for {
 			l.mu.Lock()
-			room := len(l.lobby)+len(l.held) < l.max || len(l.lobby) > 0 || slices.ContainsFunc(l.held, unclaimed)
+			room := len(l.lobby)+len(l.held) < l.max || len(l.lobby) > 0 || slices.ContainsFunc(l.held, yieldable)
 			l.mu.Unlock()
 			if room {
 				break
@@ -168,6 +174,11 @@ func (l *slotListener) place(nc net.Conn) {
 	c := &slotConn{Conn: nc, l: l, born: time.Now().Add(-l.age(nc))}
 	for {
 		l.mu.Lock()
+		if l.shut { // accepted as Close ran: no one would close it
+			l.mu.Unlock()
+			nc.Close()
+			return
+		}
 		if len(l.lobby)+len(l.held) < l.max {
 			l.lobby = append(l.lobby, c)
 			l.wg.Add(1)
@@ -186,8 +197,11 @@ func (l *slotListener) place(nc net.Conn) {
 		if victim != nil {
 			l.lobby = slices.DeleteFunc(l.lobby, func(o *slotConn) bool { return o == victim })
 			l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == victim })
+			done := victim.done
 			l.mu.Unlock()
-			if victim.handed {
+			if done {
+				victim.Conn.Close() // answered: only its linger ends
+			} else if victim.handed {
 				if l.evicted != nil {
 					l.evicted(victim.RemoteAddr())
 				}
@@ -225,15 +239,21 @@ func (l *slotListener) place(nc net.Conn) {
 }
 
 // victimLocked picks the connection that gives its place up to a newcomer
-// (see slotListener), or says when the next may: the oldest lobby
-// connection that has sent nothing for firstByte since it connected, else
-// the oldest that sent part of a head and has nothing more waiting, else
-// the oldest connection handed to the server that has not claimed its
-// place within grace. Call it with l.mu held and no place free.
+// (see slotListener), or says when the next may: the oldest connection
+// answered for the last time, else the oldest lobby connection that has
+// sent nothing for firstByte since it connected, else the oldest that
+// sent part of a head and has nothing more waiting, else the oldest
+// connection handed to the server that has not claimed its place within
+// grace. Call it with l.mu held and no place free.
 func (l *slotListener) victimLocked(now time.Time) (victim *slotConn, next time.Time) {
 	later := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
 			next = t
+		}
+	}
+	for _, c := range l.held {
+		if c.done {
+			return c, time.Time{}
 		}
 	}
 	var partial *slotConn
@@ -362,7 +382,9 @@ func (l *slotListener) leaveLocked(c *slotConn) {
 	}
 }
 
-func unclaimed(c *slotConn) bool { return !c.claimed }
+// yieldable reports whether a connection handed to the server may have
+// to give its place up. Call it with l.mu held.
+func yieldable(c *slotConn) bool { return !c.claimed || c.done }
 
 // Close closes the listener and the connections in its lobby, and ends an
 // Accept. The connections Accept returned are the server's to close.
@@ -376,6 +398,7 @@ func (l *slotListener) Close() error {
 	l.mu.Lock()
 	lobby := l.lobby
 	l.lobby = nil
+	l.shut = true
 	l.mu.Unlock()
 	for _, c := range lobby {
 		c.Conn.Close()
@@ -400,6 +423,26 @@ func (c *slotConn) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(b)
+}
+
+// CloseWrite ends c's output, and lets c give its place up at once to a
+// connection that waits for one. http.Server calls it (closeWriteAndWait)
+// once it has flushed its last answer on a connection whose request it
+// did not read whole (a refusal of a request that declared a body over
+// 256 KiB, a 431 for a head too long), and then lingers 500 ms before it
+// closes the connection, so that the client reads the answer before a
+// reset: a place held all that time would let a few hundred such
+// requests keep a client with the token out for minutes.
+func (c *slotConn) CloseWrite() error {
+	var err error
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		err = cw.CloseWrite()
+	}
+	c.l.mu.Lock()
+	c.done = true
+	c.l.mu.Unlock()
+	c.l.signal()
+	return err
 }
 
 // claim makes c's slot its own until it closes. It reports false if c

@@ -317,6 +317,109 @@ func TestSlots(t *testing.T) {
 			t.Errorf("a lobby connection at Close was answered %q, want nothing", got)
 		}
 	})
+	t.Run("answered-connections-make-way", func(t *testing.T) {
+		// A connection that http.Server answered for the last time
+		// (CloseWrite), and lingers before closing, gives its place up
+		// at once, however long the grace; it is not counted as turned
+		// away, and its client reads the end of its stream.
+		st := newSlotTest(t, 1, long, long, 0)
+		refused := st.arrive(head)
+		first := st.accept()
+		headRead(t, first)
+		if err := first.CloseWrite(); err != nil {
+			t.Fatalf("CloseWrite: %v", err)
+		}
+		st.arrive(head)
+		headRead(t, st.accept())
+		if got := answer(t, refused); got != "" {
+			t.Errorf("the answered connection was told %q, want nothing more", got)
+		}
+		if n := st.evictions(); n != 0 {
+			t.Errorf("counted %d turned away, want none", n)
+		}
+	})
+	t.Run("close-races-an-accept", func(t *testing.T) {
+		// A connection the kernel hands over as Close runs, once Close
+		// has taken the lobby to close it, is closed too, and Close does
+		// not wait for its header timeout (an hour here).
+		inner, err := net.Listen("unix", t.TempDir()+"/s.sock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := &lateListener{Listener: inner, closing: make(chan struct{})}
+		l := makeSlotListener(late, slotLimits{max: 2, firstByte: long, grace: long, headerTimeout: time.Hour, maxHeader: maxHeaderBytes}, nil)
+		late.sl = l
+		l.start()
+		dial := func() net.Conn {
+			c, err := net.Dial("unix", inner.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		first := dial()
+		for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
+			l.mu.Lock()
+			n := len(l.lobby)
+			l.mu.Unlock()
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("never: one in the lobby")
+			}
+		}
+		second := dial() // accepted by the kernel listener, held until Close has taken the lobby
+		closed := make(chan struct{})
+		go func() { l.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(hangGuardSlots):
+			t.Fatal("Close waited for the header timeout of a connection accepted as it ran")
+		}
+		for _, c := range []net.Conn{first, second} {
+			if got := answer(t, c); got != "" {
+				t.Errorf("a connection at Close was answered %q, want nothing", got)
+			}
+		}
+	})
+}
+
+// lateListener hands its second connection to the slotListener sl only
+// once sl's Close has closed it and taken sl's lobby: a connection the
+// kernel accepted as Close ran.
+type lateListener struct {
+	net.Listener
+	sl      *slotListener
+	closing chan struct{}
+	once    sync.Once
+	n       int
+}
+
+func (l *lateListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if l.n++; l.n == 1 {
+		return c, nil
+	}
+	<-l.closing
+	for deadline := time.Now().Add(hangGuardSlots); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		l.sl.mu.Lock()
+		taken := l.sl.lobby == nil
+		l.sl.mu.Unlock()
+		if taken {
+			break
+		}
+	}
+	return c, nil
+}
+
+func (l *lateListener) Close() error {
+	l.once.Do(func() { close(l.closing) })
+	return l.Listener.Close()
 }
 
 // TestConnAge: a TCP connection that sent nothing is as old as its
