@@ -26,10 +26,10 @@ func (l Line) String() string { return fmt.Sprintf("%8.3f %s", l.At.Seconds(), c
 // (but tab) and invalid bytes become U+FFFD.
 func clean(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\t' || (r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f)) {
-			return r
+		if controlChar(r) {
+			return '\uFFFD'
 		}
-		return '\uFFFD'
+		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 

@@ -140,7 +140,7 @@ func midRunNote(h capHeader, mode hub.Mode) (Note, bool) {
 	}
 	how := "with its policy"
 	if rp.changed {
-		how = "with --policy for each policy it had, the run's first policy first (--policy FIRST.yaml --policy " + cmpOr(rp.name, "NEXT.yaml") + ")"
+		how = "with --policy for each policy it had, the run's first policy first (--policy FIRST.yaml --policy " + cmp.Or(rp.name, "NEXT.yaml") + ")"
 	}
 	text := fmt.Sprintf("this file starts mid-run (%s) and the replay has not the files before it: %s: a what-if. "+
 		"To reproduce the run, replay its files from %s on, in order, %s",

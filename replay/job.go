@@ -468,14 +468,6 @@ func foreignNote(paths []string, started bool) Note {
 	return newNote(NoteWhatIf, input, text)
 }
 
-// cmpOr returns a, or b when a is empty.
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // firstPartName returns the name of the first file of the rotated
 // sequence path is part n of (capture.RotatedPath), in its directory:
 // run.pcapng for run-0003.pcapng.
