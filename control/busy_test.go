@@ -21,9 +21,13 @@ func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f
 // "policy replaced" for a policy the hub never read would be a lie.
 func TestBusyThenCancelledIsNotSuccess(t *testing.T) {
 	for name, call := range map[string]func(ctx context.Context, c *Client) error{
-		"replace-policy":  func(ctx context.Context, c *Client) error { return c.ReplacePolicy(ctx, "p.yaml", []byte("rules: []\n")) },
-		"start-partition": func(ctx context.Context, c *Client) error { return c.StartPartition(ctx, "cut", [][]string{{"a"}, {"b"}}) },
-		"set-link":        func(ctx context.Context, c *Client) error { return c.SetLink(ctx, "a", false) },
+		"replace-policy": func(ctx context.Context, c *Client) error {
+			return c.ReplacePolicy(ctx, "p.yaml", []byte("rules: []\n"))
+		},
+		"start-partition": func(ctx context.Context, c *Client) error {
+			return c.StartPartition(ctx, "cut", [][]string{{"a"}, {"b"}})
+		},
+		"set-link": func(ctx context.Context, c *Client) error { return c.SetLink(ctx, "a", false) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
