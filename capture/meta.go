@@ -68,6 +68,23 @@ const (
 	PeersAttachedKey = "peers-attached"
 )
 
+// The Meta.Extra keys of a file a replaced policy started (ctl
+// set-policy): the policy's name, and the policy time it took over at
+// (a time.Duration's String).
+const (
+	PolicyNameKey  = "policy-name"
+	PolicySinceKey = "policy-since"
+)
+
+// SetPolicyChange makes m the header of a file that policy name (none if
+// "") started at policy time since; m.Extra must not be nil.
+func (m *Meta) SetPolicyChange(name string, since time.Duration) {
+	if name != "" {
+		m.Extra[PolicyNameKey] = name
+	}
+	m.Extra[PolicySinceKey] = since.String()
+}
+
 // peersAttached is a PeersAttachedKey value, in JSON.
 type peersAttached struct {
 	At    time.Duration `json:"at"`    // the latest change it reflects (policy time)

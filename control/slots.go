@@ -111,7 +111,7 @@ type slotConn struct {
 	born    time.Time // when it connected (connAge), or was accepted
 	got     int       // bytes of its head read so far; under l.mu
 	handed  bool      // handed to the server; under l.mu
-	since   time.Time // when it was
+	since   time.Time // when it was handed to the server; under l.mu
 	claimed bool      // under l.mu
 	done    bool      // answered for the last time (CloseWrite); under l.mu
 	head    []byte    // read in the lobby, not yet by the server
@@ -195,8 +195,7 @@ func (l *slotListener) place(nc net.Conn) {
 		}
 		victim, next := l.victimLocked(now)
 		if victim != nil {
-			l.lobby = slices.DeleteFunc(l.lobby, func(o *slotConn) bool { return o == victim })
-			l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == victim })
+			l.removeLocked(victim)
 			done := victim.done
 			l.mu.Unlock()
 			if done {
@@ -374,12 +373,18 @@ func (l *slotListener) signal() {
 // leaveLocked takes c out of the lobby and the held, and says a place is
 // free if it had one. Call it with l.mu held.
 func (l *slotListener) leaveLocked(c *slotConn) {
+	if l.removeLocked(c) {
+		l.signal()
+	}
+}
+
+// removeLocked takes c out of the lobby and the held, and reports whether
+// it was in either. Call it with l.mu held.
+func (l *slotListener) removeLocked(c *slotConn) bool {
 	n := len(l.lobby) + len(l.held)
 	l.lobby = slices.DeleteFunc(l.lobby, func(o *slotConn) bool { return o == c })
 	l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == c })
-	if len(l.lobby)+len(l.held) < n {
-		l.signal()
-	}
+	return len(l.lobby)+len(l.held) < n
 }
 
 // yieldable reports whether a connection handed to the server may have

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"l2hub/capture"
 )
 
 // The run's policies over time. A live run's capture header records the
@@ -26,8 +28,8 @@ type runPolicy struct {
 // runPolicyOf reads a header. A policy-since that does not parse is taken
 // as none: the header is then read as the run's first policy.
 func runPolicyOf(h capHeader) runPolicy {
-	rp := runPolicy{path: h.path, hash: h.meta.PolicyHash, seed: h.meta.Seed, name: h.meta.Extra["policy-name"]}
-	if v := h.meta.Extra["policy-since"]; v != "" {
+	rp := runPolicy{path: h.path, hash: h.meta.PolicyHash, seed: h.meta.Seed, name: h.meta.Extra[capture.PolicyNameKey]}
+	if v := h.meta.Extra[capture.PolicySinceKey]; v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 			rp.since, rp.changed = d, true
 		}

@@ -216,7 +216,7 @@ func (r *Replayer) takeMeta(path string, h sectionHeader) {
 	}
 	// A set-policy's header has the run's start and the new policy's seed:
 	// the note on the policy change says what that means.
-	setPolicy := meta.Extra["policy-since"] != "" && meta.Start.Equal(r.meta.Start)
+	setPolicy := meta.Extra[capture.PolicySinceKey] != "" && meta.Start.Equal(r.meta.Start)
 	if !meta.Start.Equal(r.meta.Start) || (meta.Seed != r.meta.Seed && !setPolicy) {
 		r.notes = append(r.notes, newNote(NoteHeader, path, fmt.Sprintf("capture header (seed %d, start %s) differs from the first one's (seed %d, start %s); using the first",
 			meta.Seed, meta.Start.Format(time.RFC3339Nano), r.meta.Seed, r.meta.Start.Format(time.RFC3339Nano))))
@@ -670,7 +670,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 			if fp, ok := rc.Policy.(*filter.Policy); ok {
 				name = fp.Name()
 			}
-			setPolicyMeta(&cfg.Meta, name, from.since)
+			cfg.Meta.SetPolicyChange(name, from.since)
 		}
 		var err error
 		if sink, err = capture.Open(cfg); err != nil {

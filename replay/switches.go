@@ -34,16 +34,6 @@ type pendingSwitch struct {
 	choice int    // in run.choices
 }
 
-// setPolicyMeta makes m the header of a file a set-policy started, as
-// serve's capture writes it: the policy's name and when it took over.
-// m.Extra must not be nil.
-func setPolicyMeta(m *capture.Meta, name string, since time.Duration) {
-	if name != "" {
-		m.Extra["policy-name"] = name
-	}
-	m.Extra["policy-since"] = since.String()
-}
-
 // startsAtSetPolicy returns the set-policy whose file the inputs start
 // at, when no input holds the run's start (no header but set-policies'),
 // and the replay's first policy is that set-policy's (its hashes hold the
@@ -195,7 +185,7 @@ func (x *run) switchPolicy(p pendingSwitch) {
 		m.Extra = map[string]string{}
 	}
 	m.Seed, m.PolicyHash = pol.Seed(), p.key.hash
-	setPolicyMeta(&m, c.Name, p.key.since)
+	m.SetPolicyChange(c.Name, p.key.since)
 	if _, err := x.sink.SetMeta(m); err != nil {
 		x.res.Switches[len(x.res.Switches)-1].OutputErr = "the output could not start a file for it: " + err.Error()
 	}

@@ -66,7 +66,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	var nfiles int
 	if s.capture != nil {
 		meta = s.captureMeta(p)
-		meta.Extra["policy-name"] = name
+		meta.Extra[capture.PolicyNameKey] = name
 		nfiles = len(s.capture.Files())
 	}
 	var since time.Duration
@@ -78,7 +78,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 			// Queued between the last frame under the old policy and the
 			// first under the new one; refused, it leaves both as they
 			// are, so that the capture keeps naming the policy in force.
-			meta.Extra["policy-since"] = since.String()
+			meta.Extra[capture.PolicySinceKey] = since.String()
 			if newFiles, cerr = s.capture.SetMeta(meta); cerr != nil {
 				return
 			}
