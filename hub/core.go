@@ -82,6 +82,8 @@ type CoreConfig struct {
 	// Flow control; see Overflow. Zero values take the defaults
 	// (DefaultQueueLen, OverflowPause, DefaultStall, DefaultBacklog,
 	// DefaultBacklogBytes). Ports may override Overflow and QueueLen.
+	// Backlog is the slack above each port's high-water mark, in frames;
+	// BacklogBytes bounds a port's queue in bytes and sets its byte marks.
 	QueueLen     int
 	Overflow     Overflow
 	Stall        time.Duration
@@ -122,10 +124,12 @@ type Core struct {
 	maxDelayedFrames, maxDelayedBytes int
 	delayedFrames, delayedBytes       int // frames in timers
 
-	flow     PortOptions // the defaults ports start from
-	backlog  int
-	bbytes   int
-	onResume func(PortID)
+	flow    PortOptions // the defaults ports start from
+	backlog int         // slack above a port's high-water mark, frames
+	// A pausing port's byte marks (see OverflowPause): its bound and its
+	// high- and low-water marks.
+	bbytes, bhigh, blow int
+	onResume            func(PortID)
 
 	// Scratch reused across frames so that forwarding does not allocate.
 	dsts      []PortID
@@ -281,6 +285,8 @@ func NewCore(cfg CoreConfig) *Core {
 		flow:             PortOptions{Overflow: cfg.Overflow, QueueLen: cfg.QueueLen, Stall: cfg.Stall},
 		backlog:          cfg.Backlog,
 		bbytes:           cfg.BacklogBytes,
+		bhigh:            cfg.BacklogBytes / 4,
+		blow:             cfg.BacklogBytes / 8,
 		onResume:         cfg.OnResume,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
@@ -346,7 +352,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	id := PortID(len(c.ports))
 	p := &corePort{id: id, name: name, desc: desc, stats: new(PortStats), horizon: o.Horizon}
 	p.setOut(out)
-	p.setFlow(c.flow.with(o))
+	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
 	c.rebuildOrder()
@@ -665,6 +671,9 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 		if link != nil {
 			link.drops++
 		}
+		if reason == DropBacklogFull {
+			c.congest(dp, from, at, depth.Taken) // its sender goes on at most to the end of its batch
+		}
 	} else {
 		f.Retain() // keep the bytes valid for observers after the queue owns f
 		dp.out.Enqueue(f)
@@ -674,7 +683,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.frames++
 			link.bytes += uint64(f.Len())
 		}
-		if dp.overflow == OverflowPause && depth.Frames+1 >= dp.queueLen {
+		if dp.overflow == OverflowPause && c.congests(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}) {
 			c.congest(dp, from, at, depth.Taken)
 		}
 	}
@@ -736,6 +745,14 @@ func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayed
 // over the caller's reference; note (optional) is shown with the frame.
 func (c *Core) Inject(dst PortID, f *Frame, notes []Note) {
 	c.deliver(c.clock.Now(), dst, f, notes, NoPort)
+}
+
+// capacity is the most port id's queue ever holds: its bound.
+func (c *Core) capacity(id PortID) int {
+	if p := c.port(id); p != nil {
+		return p.bound
+	}
+	return 0
 }
 
 // After schedules fn to run on the core's goroutine once the clock reaches

@@ -16,12 +16,15 @@ const (
 	// its queue holds senders back before the port stops holding them and
 	// drops its own frames instead (DropStalled), until its peer drains.
 	DefaultStall = 2 * time.Second
-	// DefaultBacklog and DefaultBacklogBytes bound a pausing port's queue:
-	// its high-water mark plus what arrives after the senders were told to
-	// stop (the rest of their read batches, delayed frames, injected ones).
-	// Reaching either is a DropBacklogFull; with senders paused it does not
-	// happen unless a delay rule holds more than this for one port.
-	DefaultBacklog      = 8192
+	// DefaultBacklog is a pausing port's slack above its high-water mark, in
+	// frames: room for what arrives after its senders were told to stop
+	// (the rest of their read batches, up to 64 frames each, injected
+	// frames, delayed ones coming due). Its queue is bounded at the
+	// high-water mark plus the slack (see OverflowPause).
+	DefaultBacklog = 8192
+	// DefaultBacklogBytes bounds a pausing port's queue in bytes. A quarter
+	// of it is the queue's byte high-water mark, an eighth its byte
+	// low-water mark.
 	DefaultBacklogBytes = 64 << 20
 )
 
@@ -37,6 +40,15 @@ const (
 	// the queue drains to its low-water mark. For stream transports this is
 	// real backpressure (the sender's socket window closes); no frame is
 	// lost while every receiver keeps reading. The default.
+	//
+	// The marks, in frames and in bytes (CoreConfig.Backlog, BacklogBytes):
+	//   - high-water: the queue holds QueueLen frames or a quarter of
+	//     BacklogBytes; its senders pause;
+	//   - bound: the queue holds QueueLen plus the backlog, or a frame
+	//     would take it past BacklogBytes; the frame is dropped
+	//     (DropBacklogFull) and its sender pauses;
+	//   - low-water: the senders resume once the queue is down to half of
+	//     QueueLen and an eighth of BacklogBytes.
 	OverflowPause
 	// OverflowDrop tail-drops the frame (DropQueueFull), like a physical
 	// switch with a full output buffer.
@@ -130,8 +142,9 @@ func (o PortOptions) with(p PortOptions) PortOptions {
 // it; as a sender, a port waits while waitOn > 0.
 type flowState struct {
 	overflow  Overflow
-	queueLen  int // high-water mark
+	queueLen  int // high-water mark, frames
 	low       int // low-water mark
+	bound     int // the queue's bound
 	stall     time.Duration
 	congested bool
 	stalled   bool
@@ -148,16 +161,21 @@ type flowState struct {
 	pausedAt    time.Time
 }
 
-func (p *corePort) setFlow(o PortOptions) {
+// setFlow sets p's marks from its options and the core's backlog slack.
+func (p *corePort) setFlow(o PortOptions, backlog int) {
 	p.overflow = o.Overflow
 	p.queueLen = o.QueueLen
 	p.stall = o.Stall
 	p.low = o.QueueLen / 2
+	p.bound = o.QueueLen + backlog
+	if p.overflow == OverflowDrop {
+		p.bound = o.QueueLen
+	}
 }
 
 // admit decides whether a frame of n bytes fits port dp's queue.
 func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
-	if dp.stalled && d.Frames <= dp.low {
+	if dp.stalled && c.drained(dp, d) {
 		c.Drained(dp.id) // its peer has read since: no need to wait for the writer to say so
 	}
 	switch {
@@ -167,10 +185,21 @@ func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
 		if d.Frames >= dp.queueLen {
 			return DropQueueFull, queueFullNote
 		}
-	case d.Frames >= max(c.backlog, dp.queueLen) || d.Bytes+n > c.bbytes:
+	case d.Frames >= dp.bound || d.Bytes+n > c.bbytes:
 		return DropBacklogFull, backlogFullNote
 	}
 	return DropNone, Note{}
+}
+
+// congests reports whether d, pausing port dp's queue with a frame just
+// queued, is at its high-water mark, in frames or in bytes.
+func (c *Core) congests(dp *corePort, d QueueDepth) bool {
+	return d.Frames >= dp.queueLen || d.Bytes >= c.bhigh
+}
+
+// drained reports whether dp's queue d is at its low-water marks.
+func (c *Core) drained(dp *corePort, d QueueDepth) bool {
+	return d.Frames <= dp.low && d.Bytes <= c.blow
 }
 
 // Notes for the drops flow control makes.
@@ -202,7 +231,7 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
 	// watch just set: the core stores the watch and then reads the queue,
 	// the writer empties the queue and then reads the watch, so one of the
 	// two sees the other, and here it is the core.
-	if dp.out.Depth().Frames <= dp.low {
+	if c.drained(dp, dp.out.Depth()) {
 		c.Drained(dp.id)
 	}
 }
@@ -250,7 +279,7 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 		return false // drained meanwhile, or another congestion or peer began
 	}
 	d := dp.out.Depth()
-	if d.Frames <= dp.low {
+	if c.drained(dp, d) {
 		c.Drained(dp.id) // drained, whoever missed saying so
 		return false
 	}
@@ -271,7 +300,7 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 }
 
 // Drained tells the core that port id's peer has taken frames: if the
-// port's queue is at or below its low-water mark, the senders it held back
+// port's queue is at or below its low-water marks, the senders it held back
 // resume and a stalled port forwards again. Drivers call it when the queue
 // asked for it (EgressQueue.WatchDrain); other calls are harmless.
 func (c *Core) Drained(id PortID) {
@@ -279,7 +308,7 @@ func (c *Core) Drained(id PortID) {
 	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled) {
 		return
 	}
-	if dp.out.Depth().Frames > dp.low {
+	if !c.drained(dp, dp.out.Depth()) {
 		return
 	}
 	dp.out.WatchDrain(-1)

@@ -322,17 +322,12 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			err = fmt.Errorf("port %q: %w", name, ErrPortBusy)
 			return
 		}
-		fl := h.core.Flow(id)
-		capacity := fl.QueueLen
-		if fl.Overflow == OverflowPause {
-			capacity = max(DefaultBacklog, fl.QueueLen)
-		}
 		a := &attachment{
 			id:     id,
 			name:   name,
 			stats:  h.core.Stats(id),
 			io:     io,
-			q:      newEgress(capacity),
+			q:      newEgress(h.core.capacity(id), h.core.blow),
 			resume: make(chan struct{}, 1),
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
