@@ -126,10 +126,10 @@ type Core struct {
 
 	flow    PortOptions // the defaults ports start from
 	backlog int         // slack above a port's high-water mark, frames
-	// A pausing port's byte marks (see OverflowPause): its bound and its
-	// high- and low-water marks.
-	bbytes, bhigh, blow int
-	onResume            func(PortID)
+	// A pausing port's byte marks (see OverflowPause): its bound, its
+	// high- and low-water marks and its second mark and what that drains to.
+	bbytes, bhigh, blow, bsecond, bsecondLow int
+	onResume                                 func(PortID)
 
 	// Scratch reused across frames so that forwarding does not allocate.
 	dsts      []PortID
@@ -287,6 +287,8 @@ func NewCore(cfg CoreConfig) *Core {
 		bbytes:           cfg.BacklogBytes,
 		bhigh:            cfg.BacklogBytes / 4,
 		blow:             cfg.BacklogBytes / 8,
+		bsecond:          cfg.BacklogBytes / 2,
+		bsecondLow:       cfg.BacklogBytes / 4,
 		onResume:         cfg.OnResume,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
@@ -554,8 +556,11 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			}
 			c.delayedFrames++
 			c.delayedBytes += cf.Len()
+			dp.delayed++
+			dp.delayedBytes += cf.Len()
 			c.seq++
 			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
+			c.holdDelayed(dp, id, now)
 		}
 	}
 
@@ -639,10 +644,10 @@ func (c *Core) sweep(now time.Duration) {
 }
 
 // deliver hands one reference to f to port dst's egress, if the port's
-// flow control admits it. from is the port the frame came in on (NoPort for
-// an injected frame): the sender to pause when dst's queue is above its
-// high-water mark.
-func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) {
+// flow control admits it, and returns why it did not (DropNone if it did).
+// from is the port the frame came in on (NoPort for an injected frame):
+// the sender to pause when what waits for dst passed a mark.
+func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) DropReason {
 	dp := c.port(dst)
 	var link *portLink // nil for an injected frame
 	if from != NoPort {
@@ -650,7 +655,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	}
 	if dp == nil {
 		f.Release()
-		return
+		return DropDown
 	}
 	var depth QueueDepth
 	var reason DropReason
@@ -683,7 +688,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.frames++
 			link.bytes += uint64(f.Len())
 		}
-		if dp.overflow == OverflowPause && c.congests(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}) {
+		if dp.overflow == OverflowPause && c.holds(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}) {
 			c.congest(dp, from, at, depth.Taken)
 		}
 	}
@@ -694,6 +699,22 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 		}
 	}
 	f.Release()
+	return reason
+}
+
+// holdDelayed pauses from, which just sent dp a frame that now waits out a
+// delay, if what waits for dp passed a mark: its queue the high-water mark
+// (from's frames will join a queue its peer is slow to drain), or the
+// queue and the delayed frames the second mark (a delay on a fast link
+// holds at most that much for one port, and a slow peer behind it loses
+// nothing).
+func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
+	if dp.overflow != OverflowPause || dp.out == nil || dp.stalled {
+		return
+	}
+	if d := dp.out.Depth(); c.holds(dp, d) {
+		c.congest(dp, from, now, d.Taken)
+	}
 }
 
 // dropCopy drops a copy before its egress queue (the delay bound was
@@ -793,10 +814,17 @@ func (c *Core) runDue(now time.Time) {
 		if t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
+			dp := c.ports[t.port]
+			dp.delayed--
+			dp.delayedBytes -= t.frame.Len()
+			queued := false
 			if n, cut := c.cut(t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
 			} else {
-				c.deliver(t.at, t.port, t.frame, t.notes, t.from)
+				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone
+			}
+			if !queued && dp.congested && !dp.removed && dp.out != nil && c.drained(dp, dp.out.Depth()) {
+				c.Drained(t.port) // what waits for it went down with no take to say so
 			}
 			c.recycleNotes(t.notes)
 		} else if t.fn != nil {
@@ -811,6 +839,8 @@ func (c *Core) Close() {
 		if t := c.timers.pop(); t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
+			c.ports[t.port].delayed--
+			c.ports[t.port].delayedBytes -= t.frame.Len()
 			t.frame.Release()
 		}
 	}

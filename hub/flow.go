@@ -20,11 +20,12 @@ const (
 	// frames: room for what arrives after its senders were told to stop
 	// (the rest of their read batches, up to 64 frames each, injected
 	// frames, delayed ones coming due). Its queue is bounded at the
-	// high-water mark plus the slack (see OverflowPause).
+	// high-water mark plus the slack; half-way through the slack is its
+	// second mark (see OverflowPause).
 	DefaultBacklog = 8192
 	// DefaultBacklogBytes bounds a pausing port's queue in bytes. A quarter
 	// of it is the queue's byte high-water mark, an eighth its byte
-	// low-water mark.
+	// low-water mark, and half of it the byte second mark.
 	DefaultBacklogBytes = 64 << 20
 )
 
@@ -44,11 +45,17 @@ const (
 	// The marks, in frames and in bytes (CoreConfig.Backlog, BacklogBytes):
 	//   - high-water: the queue holds QueueLen frames or a quarter of
 	//     BacklogBytes; its senders pause;
+	//   - second mark: the queue and the frames delayed for the port
+	//     together reach QueueLen plus half the backlog, or half of
+	//     BacklogBytes; the senders pause, those whose frames wait out a
+	//     delay too;
 	//   - bound: the queue holds QueueLen plus the backlog, or a frame
 	//     would take it past BacklogBytes; the frame is dropped
 	//     (DropBacklogFull) and its sender pauses;
 	//   - low-water: the senders resume once the queue is down to half of
-	//     QueueLen and an eighth of BacklogBytes.
+	//     QueueLen and an eighth of BacklogBytes, and with its delayed
+	//     frames to QueueLen plus a quarter of the backlog and a quarter of
+	//     BacklogBytes.
 	OverflowPause
 	// OverflowDrop tail-drops the frame (DropQueueFull), like a physical
 	// switch with a full output buffer.
@@ -144,10 +151,15 @@ type flowState struct {
 	overflow  Overflow
 	queueLen  int // high-water mark, frames
 	low       int // low-water mark
+	second    int // second mark: queue and delayed frames together
+	secondLow int // what queue and delayed frames must drain to
 	bound     int // the queue's bound
 	stall     time.Duration
-	congested bool
-	stalled   bool
+	// delayed and delayedBytes are the frames in the timer heap due to
+	// the port: they wait for it as much as its queue does.
+	delayed, delayedBytes int
+	congested             bool
+	stalled               bool
 	// episode counts congestions (and peers): stall checks belong to
 	// one, and are void once another has begun. lastTaken and
 	// lastBacklog are the peer's progress as the last check saw it, and
@@ -167,6 +179,8 @@ func (p *corePort) setFlow(o PortOptions, backlog int) {
 	p.queueLen = o.QueueLen
 	p.stall = o.Stall
 	p.low = o.QueueLen / 2
+	p.second = o.QueueLen + backlog/2
+	p.secondLow = o.QueueLen + backlog/4
 	p.bound = o.QueueLen + backlog
 	if p.overflow == OverflowDrop {
 		p.bound = o.QueueLen
@@ -175,7 +189,7 @@ func (p *corePort) setFlow(o PortOptions, backlog int) {
 
 // admit decides whether a frame of n bytes fits port dp's queue.
 func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
-	if dp.stalled && c.drained(dp, d) {
+	if dp.stalled && c.queueDrained(dp, d) {
 		c.Drained(dp.id) // its peer has read since: no need to wait for the writer to say so
 	}
 	switch {
@@ -191,15 +205,25 @@ func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
 	return DropNone, Note{}
 }
 
-// congests reports whether d, pausing port dp's queue with a frame just
-// queued, is at its high-water mark, in frames or in bytes.
-func (c *Core) congests(dp *corePort, d QueueDepth) bool {
-	return d.Frames >= dp.queueLen || d.Bytes >= c.bhigh
+// holds reports whether a frame for pausing port dp holds its sender back,
+// d being dp's queue, the frame included: the queue is at its high-water
+// mark, or the queue and the frames delayed for dp together are at its
+// second mark (see OverflowPause).
+func (c *Core) holds(dp *corePort, d QueueDepth) bool {
+	return d.Frames >= dp.queueLen || d.Bytes >= c.bhigh ||
+		d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond
 }
 
-// drained reports whether dp's queue d is at its low-water marks.
-func (c *Core) drained(dp *corePort, d QueueDepth) bool {
+// queueDrained reports whether dp's queue d is at its low-water marks.
+func (c *Core) queueDrained(dp *corePort, d QueueDepth) bool {
 	return d.Frames <= dp.low && d.Bytes <= c.blow
+}
+
+// drained reports whether dp, its queue at d, lets its senders go: its queue
+// is at its low-water marks and, with the frames delayed for it, below its
+// second mark's.
+func (c *Core) drained(dp *corePort, d QueueDepth) bool {
+	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow
 }
 
 // Notes for the drops flow control makes.
@@ -284,7 +308,9 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 		return false
 	}
 	now := c.clock.Now()
-	if backlog := peerBacklog(dp.out); d.Taken != dp.lastTaken || backlog != dp.lastBacklog {
+	// A peer with nothing to take (what holds its senders back is delayed
+	// frames still due) is waiting, not stalled.
+	if backlog := peerBacklog(dp.out); d.Taken != dp.lastTaken || backlog != dp.lastBacklog || d.Frames == 0 {
 		dp.lastTaken, dp.lastBacklog, dp.progressAt = d.Taken, backlog, now
 	}
 	if now.Sub(dp.progressAt) < dp.stall {
@@ -300,15 +326,19 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 }
 
 // Drained tells the core that port id's peer has taken frames: if the
-// port's queue is at or below its low-water marks, the senders it held back
-// resume and a stalled port forwards again. Drivers call it when the queue
-// asked for it (EgressQueue.WatchDrain); other calls are harmless.
+// port's queue is at or below its low-water marks, and with its delayed
+// frames below its second mark's (see OverflowPause), the senders it held
+// back resume; a stalled port whose queue is at its low-water marks
+// forwards again. Drivers call it when the queue asked for it
+// (EgressQueue.WatchDrain: its frame mark; the core checks the rest), and
+// again after each take while the marks are not met; other calls are
+// harmless.
 func (c *Core) Drained(id PortID) {
 	dp := c.port(id)
 	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled) {
 		return
 	}
-	if !c.drained(dp, dp.out.Depth()) {
+	if d := dp.out.Depth(); !c.queueDrained(dp, d) || !dp.stalled && !c.drained(dp, d) {
 		return
 	}
 	dp.out.WatchDrain(-1)

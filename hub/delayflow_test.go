@@ -1,0 +1,125 @@
+package hub_test
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// Frames a delay rule holds in the timer heap wait for their port as much
+// as its queue does: they count toward its congestion, so a delay on a
+// link whose receiver reads slower than its sender sends pauses the sender
+// instead of losing what comes due to backlog-full.
+
+// inOrder checks that got holds frames 0..n-1 as sent by seqFrame, in order.
+func inOrder(t *testing.T, got []hubtest.Delivery, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("b received %d of %d frames", len(got), n)
+	}
+	for i, d := range got {
+		if seq := binary.BigEndian.Uint32(d.Frame[14:]); seq != uint32(i) {
+			t.Fatalf("frame %d of b's is a's frame %d: lost, duplicated or out of order", i, seq)
+		}
+	}
+}
+
+func seqFrame(i int) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(i))
+	return hubtest.Frame(macB, macA, string(b[:]))
+}
+
+func TestDelayedFramesCountTowardCongestion(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		delay, stall   time.Duration
+		every, readsAt time.Duration // a sends one frame per every; b reads one per readsAt
+		n              int
+	}{
+		// b reads at half a's rate throughout: what a delay holds comes
+		// due faster than b reads it.
+		{"slow-reader", 200 * time.Millisecond, time.Hour, 10 * time.Microsecond, 20 * time.Microsecond, 30_000},
+		// b keeps up, and a's frames wait out a delay longer than the
+		// stall time: b's peer, with nothing to read, is not stalled.
+		{"delay-beyond-stall", time.Second, 100 * time.Millisecond, time.Microsecond, time.Microsecond, 20_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := learnSim(t, hubtest.Config{Stall: tc.stall, Policy: delayAll(tc.delay)})
+			s.SetReadEvery("b", tc.readsAt)
+			for i := range tc.n {
+				s.SendAt(time.Duration(i+1)*tc.every, "a", seqFrame(i))
+			}
+			s.Drain()
+			st := s.Stats("b").Snapshot()
+			if len(st.Drops) != 0 || st.Stalls != 0 {
+				t.Errorf("b (reading throughout) dropped %v, stalled %d times; want nothing lost", st.Drops, st.Stalls)
+			}
+			if s.Stats("a").Pauses.Load() == 0 {
+				t.Errorf("a was never paused")
+			}
+			inOrder(t, s.Received("b"), tc.n)
+			if n, _ := s.Core().Delayed(); n != 0 || s.Paused("a") {
+				t.Errorf("after the run: %d frames delayed, a paused %v", n, s.Paused("a"))
+			}
+		})
+	}
+}
+
+// TestDelayKeepsItsBandwidth: a delay rule on a link whose receiver keeps
+// up holds up to the second mark in flight (the queue's high-water mark
+// plus half the backlog), not just the high-water mark: the link carries
+// that much per delay, and a sender is paused only past it.
+func TestDelayKeepsItsBandwidth(t *testing.T) {
+	const queue = 16
+	s := learnSim(t, hubtest.Config{QueueLen: queue, Stall: time.Hour, Policy: delayAll(time.Second)})
+	second := queue + hub.DefaultBacklog/2
+	for i := range second - 1 {
+		s.Send("a", seqFrame(i))
+	}
+	if s.Paused("a") {
+		t.Fatalf("a paused with %d frames in flight, below the second mark %d", second-1, second)
+	}
+	s.Send("a", seqFrame(second-1))
+	if !s.Paused("a") {
+		t.Fatalf("a not paused with %d frames in flight, the second mark", second)
+	}
+	s.Send("a", seqFrame(second)) // held by a's peer until b has read
+	s.Drain()
+	inOrder(t, s.Received("b"), second+1)
+	if d := s.Stats("b").Snapshot().Drops; len(d) != 0 {
+		t.Errorf("b dropped %v", d)
+	}
+}
+
+// TestDelayedFramesDoNotAllocate: counting delayed frames toward their
+// port's congestion, and holding their sender back for them, costs no
+// allocation (a congestion's start costs its stall check, once).
+func TestDelayedFramesDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, QueueLen: 4, Backlog: 8, Stall: time.Hour,
+		Policy: delayAll(time.Millisecond), Observers: []hub.Observer{nopObserver{}}})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	b, _ := c.AddPort("b", "", &countQueue{}) // its peer reads nothing: one congestion throughout
+	frame := hubtest.Frame(macB, macA, "x")
+	send := func() {
+		for range 16 {
+			c.Ingress(a, hub.FrameOf(frame))
+		}
+		clock.Advance(time.Millisecond)
+		c.RunDue()
+	}
+	send()
+	if !c.Paused(a) || !c.Flow(b).Congested {
+		t.Fatalf("a paused %v, b %+v; want b congested, a held", c.Paused(a), c.Flow(b))
+	}
+	if n := testing.AllocsPerRun(100, send); n != 0 {
+		t.Errorf("got %v allocations per 16 delayed frames, want 0", n)
+	}
+}
