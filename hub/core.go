@@ -677,7 +677,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.drops++
 		}
 		if reason == DropBacklogFull {
-			c.congest(dp, from, at, depth.Taken) // its sender goes on at most to the end of its batch
+			c.congest(dp, from, at, depth.Taken, true) // its sender goes on at most to the end of its batch
 		}
 	} else {
 		f.Retain() // keep the bytes valid for observers after the queue owns f
@@ -688,8 +688,10 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.frames++
 			link.bytes += uint64(f.Len())
 		}
-		if dp.overflow == OverflowPause && c.holds(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}) {
-			c.congest(dp, from, at, depth.Taken)
+		if dp.overflow == OverflowPause {
+			if h := c.holds(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}); h != holdNone {
+				c.congest(dp, from, at, depth.Taken, h == holdAll)
+			}
 		}
 	}
 	if len(c.observers) > 0 {
@@ -712,8 +714,9 @@ func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
 	if dp.overflow != OverflowPause || dp.out == nil || dp.stalled {
 		return
 	}
-	if d := dp.out.Depth(); c.holds(dp, d) {
-		c.congest(dp, from, now, d.Taken)
+	d := dp.out.Depth()
+	if h := c.holds(dp, d); h != holdNone {
+		c.congest(dp, from, now, d.Taken, h == holdAll)
 	}
 }
 

@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
 
@@ -92,6 +93,50 @@ func TestDelayKeepsItsBandwidth(t *testing.T) {
 	inOrder(t, s.Received("b"), second+1)
 	if d := s.Stats("b").Snapshot().Drops; len(d) != 0 {
 		t.Errorf("b dropped %v", d)
+	}
+}
+
+// TestNoPushbackUsesTheBacklog: a sender that cannot be pushed back (a UDP
+// or multicast VM, a VXLAN overlay) is not paused at a port's high-water
+// mark, where pausing would only move its loss into its socket buffer: its
+// frames use the port's backlog, and it is paused at the second mark. A
+// sender that can be pushed back is paused at the high-water mark as
+// before. Nothing is lost either way.
+func TestNoPushbackUsesTheBacklog(t *testing.T) {
+	const queue = 64
+	s := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, QueueLen: queue, Stall: time.Hour})
+	s.AddPortWith(t, "u", hub.PortOptions{NoPushback: true})
+	s.SetReading("a", false)
+	s.SetReading("b", false)
+	burst := 10 * queue
+	for i := range burst {
+		s.Send("u", hubtest.Frame(hubtest.Broadcast, macC, fmt.Sprint(i)))
+	}
+	if s.Paused("u") || s.Queued("b") != burst {
+		t.Fatalf("after a burst of %d: u paused %v, b holds %d; want u going on, its burst in b's backlog", burst, s.Paused("u"), s.Queued("b"))
+	}
+	s.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "a"))
+	if !s.Paused("a") {
+		t.Errorf("a, which can be pushed back, is not paused with b above its high-water mark")
+	}
+	second := queue + hub.DefaultBacklog/2
+	for i := burst; !s.Paused("u") && i < 2*second; i++ {
+		s.Send("u", hubtest.Frame(hubtest.Broadcast, macC, fmt.Sprint(i)))
+	}
+	if !s.Paused("u") || s.Queued("b") != second {
+		t.Errorf("u paused %v with b holding %d frames; want it paused at b's second mark, %d", s.Paused("u"), s.Queued("b"), second)
+	}
+	s.Send("u", hubtest.Frame(hubtest.Broadcast, macC, "held"))
+	s.SetReading("a", true)
+	s.SetReading("b", true)
+	s.Drain()
+	if s.Paused("u") || s.Paused("a") || s.Held("u") != 0 {
+		t.Errorf("after b read: u paused %v holding %d, a paused %v", s.Paused("u"), s.Held("u"), s.Paused("a"))
+	}
+	for _, p := range []string{"a", "b", "u"} {
+		if d := s.Stats(p).Snapshot().Drops; len(d) != 0 {
+			t.Errorf("port %s dropped %v", p, d)
+		}
 	}
 }
 

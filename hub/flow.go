@@ -19,9 +19,10 @@ const (
 	// DefaultBacklog is a pausing port's slack above its high-water mark, in
 	// frames: room for what arrives after its senders were told to stop
 	// (the rest of their read batches, up to 64 frames each, injected
-	// frames, delayed ones coming due). Its queue is bounded at the
-	// high-water mark plus the slack; half-way through the slack is its
-	// second mark (see OverflowPause).
+	// frames, delayed ones coming due) and for the bursts of senders that
+	// cannot be pushed back (PortOptions.NoPushback). Its queue is bounded
+	// at the high-water mark plus the slack; half-way through the slack is
+	// its second mark (see OverflowPause).
 	DefaultBacklog = 8192
 	// DefaultBacklogBytes bounds a pausing port's queue in bytes. A quarter
 	// of it is the queue's byte high-water mark, an eighth its byte
@@ -44,11 +45,11 @@ const (
 	//
 	// The marks, in frames and in bytes (CoreConfig.Backlog, BacklogBytes):
 	//   - high-water: the queue holds QueueLen frames or a quarter of
-	//     BacklogBytes; its senders pause;
+	//     BacklogBytes; the senders that can be pushed back pause;
 	//   - second mark: the queue and the frames delayed for the port
 	//     together reach QueueLen plus half the backlog, or half of
-	//     BacklogBytes; the senders pause, those whose frames wait out a
-	//     delay too;
+	//     BacklogBytes; every sender pauses, those that cannot be pushed
+	//     back (NoPushback) and those whose frames wait out a delay;
 	//   - bound: the queue holds QueueLen plus the backlog, or a frame
 	//     would take it past BacklogBytes; the frame is dropped
 	//     (DropBacklogFull) and its sender pauses;
@@ -115,6 +116,13 @@ type PortOptions struct {
 	// from one port of a group to another (the ports of one VXLAN overlay,
 	// which reach each other already). Empty: none.
 	Horizon string
+	// NoPushback says the port's peer cannot be pushed back: a UDP or
+	// multicast socket, a VXLAN overlay, an in-process host whose NIC
+	// drops when full. Pausing it would only move its loss into its own
+	// small buffer (counted as DropKernel), so its frames use a
+	// destination's backlog instead, and it is paused only at the
+	// destination's second mark (see OverflowPause).
+	NoPushback bool
 }
 
 func (o PortOptions) validate() error {
@@ -141,6 +149,7 @@ func (o PortOptions) with(p PortOptions) PortOptions {
 	if p.Stall > 0 {
 		o.Stall = p.Stall
 	}
+	o.NoPushback = o.NoPushback || p.NoPushback
 	return o
 }
 
@@ -155,6 +164,9 @@ type flowState struct {
 	secondLow int // what queue and delayed frames must drain to
 	bound     int // the queue's bound
 	stall     time.Duration
+	// noPushback: as a sender, the port is held back only at a
+	// destination's second mark (PortOptions.NoPushback).
+	noPushback bool
 	// delayed and delayedBytes are the frames in the timer heap due to
 	// the port: they wait for it as much as its queue does.
 	delayed, delayedBytes int
@@ -178,6 +190,7 @@ func (p *corePort) setFlow(o PortOptions, backlog int) {
 	p.overflow = o.Overflow
 	p.queueLen = o.QueueLen
 	p.stall = o.Stall
+	p.noPushback = o.NoPushback
 	p.low = o.QueueLen / 2
 	p.second = o.QueueLen + backlog/2
 	p.secondLow = o.QueueLen + backlog/4
@@ -205,13 +218,25 @@ func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
 	return DropNone, Note{}
 }
 
-// holds reports whether a frame for pausing port dp holds its sender back,
-// d being dp's queue, the frame included: the queue is at its high-water
-// mark, or the queue and the frames delayed for dp together are at its
-// second mark (see OverflowPause).
-func (c *Core) holds(dp *corePort, d QueueDepth) bool {
-	return d.Frames >= dp.queueLen || d.Bytes >= c.bhigh ||
-		d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond
+// hold is whom a frame for a port holds back.
+type hold uint8
+
+const (
+	holdNone     hold = iota
+	holdPushback      // the senders that can be pushed back: the high-water mark
+	holdAll           // every sender: the second mark
+)
+
+// holds says whom a frame for pausing port dp holds back when d is dp's
+// queue, the frame included.
+func (c *Core) holds(dp *corePort, d QueueDepth) hold {
+	switch {
+	case d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond:
+		return holdAll
+	case d.Frames >= dp.queueLen || d.Bytes >= c.bhigh:
+		return holdPushback
+	}
+	return holdNone
 }
 
 // queueDrained reports whether dp's queue d is at its low-water marks.
@@ -233,9 +258,10 @@ var (
 	backlogFullNote = Note{Action: "backlog-full", Detail: "the port's backlog reached its bound"}
 )
 
-// congest marks dp congested (its queue reached the high-water mark) and
-// pauses from, the sender whose frame took it there, until dp drains.
-func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
+// congest marks dp congested (what waits for it reached a mark) and pauses
+// from, the sender whose frame took it there, until dp drains: any sender
+// at the second mark (all), only one that can be pushed back below it.
+func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64, all bool) {
 	if !dp.congested {
 		dp.congested = true
 		dp.episode++
@@ -243,7 +269,7 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
 		c.armStall(dp, taken)
 	}
 	sp := c.port(from)
-	if sp != nil && sp.out != nil && !slices.Contains(dp.waiters, from) { // else injected, or the sender is gone
+	if sp != nil && sp.out != nil && (all || !sp.noPushback) && !slices.Contains(dp.waiters, from) { // else injected, or the sender is gone
 		dp.waiters = append(dp.waiters, from)
 		sp.waitOn++
 		if sp.waitOn == 1 {
