@@ -327,7 +327,7 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			name:   name,
 			stats:  h.core.Stats(id),
 			io:     io,
-			q:      newEgress(h.core.capacity(id), h.core.blow),
+			q:      newEgress(h.core.capacity(id), h.core.blow, h.core.Stats(id)),
 			resume: make(chan struct{}, 1),
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
@@ -528,10 +528,22 @@ func (h *Hub) write(a *attachment, frames []*Frame, discards *discardLog) error 
 			frames = frames[n+1:]
 			continue
 		}
-		a.stats.dropN(DropWrite, len(frames)-n)
+		a.stats.dropN(lostReason(a), len(frames)-n)
 		return err
 	}
 	return nil
+}
+
+// lostReason is why frames a's transport failed to write were lost: the
+// port's peer went (DropDown) when the hub itself ended the attachment,
+// closing the transport under the write; a failed transport otherwise.
+func lostReason(a *attachment) DropReason {
+	select {
+	case <-a.stop:
+		return DropDown
+	default:
+		return DropWrite
+	}
 }
 
 // drained tells the core a's queue is down to its low-water mark.

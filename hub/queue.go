@@ -14,6 +14,7 @@ import (
 // The ring's capacity is the port's bound (the core never enqueues beyond
 // what it admits, see Core.admit), so Enqueue never finds it full.
 type egress struct {
+	stats *PortStats // the port's, for a frame a full ring cannot take
 	ring  []*Frame
 	mask  uint64
 	head  atomic.Uint64 // frames taken by the writer
@@ -31,11 +32,12 @@ type egress struct {
 
 var _ EgressQueue = (*egress)(nil)
 
-// newEgress returns a queue for at least capacity frames whose drain is
-// wanted down to lowBytes bytes as well as the WatchDrain frame mark.
-func newEgress(capacity int, lowBytes int) *egress {
+// newEgress returns a queue for at least capacity frames, counting on
+// stats, whose drain is wanted down to lowBytes bytes as well as the
+// WatchDrain frame mark.
+func newEgress(capacity int, lowBytes int, stats *PortStats) *egress {
 	n := uint64(1) << bits.Len(uint(max(capacity, 2)-1)) // a power of two >= capacity
-	q := &egress{ring: make([]*Frame, n), mask: n - 1, wake: make(chan struct{}, 1), lowBytes: int64(lowBytes)}
+	q := &egress{ring: make([]*Frame, n), mask: n - 1, wake: make(chan struct{}, 1), stats: stats, lowBytes: int64(lowBytes)}
 	q.low.Store(-1)
 	return q
 }
@@ -45,7 +47,9 @@ func (q *egress) Enqueue(f *Frame) {
 	t := q.tail.Load()
 	if t-q.head.Load() >= uint64(len(q.ring)) {
 		// The core admits at most the capacity; a full ring would be a bug
-		// in that bound. Losing the frame beats overwriting one.
+		// in that bound. Losing the frame beats overwriting one, and it is
+		// counted as what it is: the port's bound reached.
+		q.stats.Drop(DropBacklogFull)
 		f.Release()
 		return
 	}
