@@ -102,6 +102,22 @@ type Target interface {
 	Inject(ctx context.Context, port string, frame []byte) error
 }
 
+// An InjectFlow is a Target whose ports hold an injection back as they
+// hold back a VM that sends faster than the port's VM reads (serve.Session
+// is one). An injection stream then waits, before it reads each frame,
+// until the port has room (so TCP pushes back on the client), and its
+// answer counts the frames the port dropped all the same.
+type InjectFlow interface {
+	// WaitRoom returns once port takes frames without holding its senders
+	// back (hub.Hub.WaitRoom): at once unless it pauses its senders and
+	// what waits for it passed its high-water mark.
+	WaitRoom(ctx context.Context, port string) error
+	// InjectFrame is Inject that says what became of the frame:
+	// hub.DropNone when it was queued for the port's VM, else why the port
+	// dropped it.
+	InjectFrame(ctx context.Context, port string, frame []byte) (hub.DropReason, error)
+}
+
 // RuleEditor is what a Target may add to edit the policy's rules one at a
 // time (serve.Session does): src is one rule in the policy file's syntax,
 // whose name, if it gives one, must be name. Each returns the rule as the
@@ -149,6 +165,9 @@ type InjectResponse struct {
 	Port   string `json:"port"`
 	Frames int    `json:"frames"`
 	Bytes  int64  `json:"bytes"`
+	// Dropped counts, by reason, the frames the port dropped rather than
+	// queue for its VM, when the Target says (InjectFlow).
+	Dropped map[string]int `json:"dropped,omitempty"`
 }
 
 // ErrorResponse is the body of every non-2xx answer the API gives (an
@@ -380,12 +399,17 @@ func (s *Server) hasPort(ctx context.Context, port string) error {
 // client paces frames by when it writes them. A length outside
 // [hub.EthHeaderLen, MaxInjectFrame] or a stream cut inside a frame ends the
 // request; the frames before it have been sent. A zero length is a
-// keepalive: no frame. idle is called before each record is read.
+// keepalive: no frame. idle is called before each record is read. A target
+// that is an InjectFlow holds the stream back, before each record, while
+// the port has no room, as it would a VM sending to it, and says which
+// frames it dropped all the same.
 func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle func()) (any, error) {
 	res := InjectResponse{Port: port}
+	flow, _ := s.Target.(InjectFlow)
 	br := bufio.NewReaderSize(body, 64<<10)
 	var hdr [4]byte
 	var buf []byte
+	dropped := make(map[hub.DropReason]int)
 	// failed says why frame res.Frames+1 went no further, naming the port
 	// and the frame once.
 	failed := func(err error) error {
@@ -393,11 +417,16 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 	}
 	fail := func(err error) error { return &UserError{failed(err)} }
 	for {
+		if flow != nil {
+			if err := flow.WaitRoom(ctx, port); err != nil {
+				return nil, s.injectErr(err, fail, failed, 0)
+			}
+		}
 		idle()
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			switch {
 			case err == io.EOF:
-				return res, nil
+				return injectDone(res, dropped)
 			case err == io.ErrUnexpectedEOF:
 				return nil, fail(errors.New("the stream ends inside a length prefix"))
 			}
@@ -420,22 +449,50 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 			}
 			return nil, fail(fmt.Errorf("read: %w", err))
 		}
-		if err := s.Target.Inject(ctx, port, buf); err != nil {
-			// The target's error may name the port too (hub.Inject's
-			// does): what the API tells apart, it says in its own words.
-			switch {
-			case errors.Is(err, hub.ErrNoPort):
-				return nil, fail(hub.ErrNoPort)
-			case errors.Is(err, hub.ErrFrameTooLarge):
-				return nil, fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
-			case errors.Is(err, hub.ErrStopped):
-				return nil, failed(hub.ErrStopped)
+		var err error
+		if flow != nil {
+			var r hub.DropReason
+			if r, err = flow.InjectFrame(ctx, port, buf); err == nil && r != hub.DropNone {
+				dropped[r]++
 			}
-			return nil, failed(err)
+		} else {
+			err = s.Target.Inject(ctx, port, buf)
+		}
+		if err != nil {
+			return nil, s.injectErr(err, fail, failed, n)
 		}
 		res.Frames++
 		res.Bytes += int64(n)
 	}
+}
+
+// injectErr is the answer to an injection the target failed, saying in the
+// API's own words what it tells apart: the target's error may name the
+// port too (hub.Inject's does).
+func (s *Server) injectErr(err error, fail, failed func(error) error, n uint32) error {
+	switch {
+	case errors.Is(err, hub.ErrNoPort):
+		return fail(hub.ErrNoPort)
+	case errors.Is(err, hub.ErrFrameTooLarge):
+		return fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
+	case errors.Is(err, hub.ErrStopped):
+		return failed(hub.ErrStopped)
+	}
+	return failed(err)
+}
+
+// injectDone is the answer to an injection stream read to its end: res,
+// with the frames the port dropped by reason.
+func injectDone(res InjectResponse, dropped map[hub.DropReason]int) (any, error) {
+	for _, reason := range hub.DropReasons() {
+		if n := dropped[reason]; n > 0 {
+			if res.Dropped == nil {
+				res.Dropped = make(map[string]int)
+			}
+			res.Dropped[reason.String()] = n
+		}
+	}
+	return res, nil
 }
 
 // AppendInjectFrame appends frame to dst as one record of an injection

@@ -92,7 +92,12 @@ type CoreConfig struct {
 	// OnResume is called, on the core's goroutine, when a port the core
 	// paused (Paused) may read from its peer again. It must not block.
 	OnResume func(id PortID)
-	Logger   *slog.Logger
+	// OnRoom is called, on the core's goroutine, when port id stops
+	// holding its senders back (Congested turns false: its peer drained
+	// it, it stalled, or its peer changed), so that a sender that is no
+	// port (an injection) waiting for room may go on. It must not block.
+	OnRoom func(id PortID)
+	Logger *slog.Logger
 }
 
 // Core is the serial forwarding engine: ports, the learning table, the policy
@@ -130,6 +135,7 @@ type Core struct {
 	// high- and low-water marks and its second mark and what that drains to.
 	bbytes, bhigh, blow, bsecond, bsecondLow int
 	onResume                                 func(PortID)
+	onRoom                                   func(PortID)
 
 	// Scratch reused across frames so that forwarding does not allocate.
 	dsts      []PortID
@@ -290,6 +296,7 @@ func NewCore(cfg CoreConfig) *Core {
 		bsecond:          cfg.BacklogBytes / 2,
 		bsecondLow:       cfg.BacklogBytes / 4,
 		onResume:         cfg.OnResume,
+		onRoom:           cfg.OnRoom,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
 		mode:             cfg.Mode,
@@ -766,9 +773,19 @@ func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayed
 
 // Inject delivers f straight to port dst's egress queue, bypassing
 // forwarding and policy: a recorded frame replayed towards one peer. It takes
-// over the caller's reference; note (optional) is shown with the frame.
-func (c *Core) Inject(dst PortID, f *Frame, notes []Note) {
-	c.deliver(c.clock.Now(), dst, f, notes, NoPort)
+// over the caller's reference; notes (optional) are shown with the frame.
+// It returns why the frame was dropped, DropNone if it was queued.
+func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
+	return c.deliver(c.clock.Now(), dst, f, notes, NoPort)
+}
+
+// Congested reports whether port id holds its senders back: what waits for
+// it passed a mark and its peer has not drained it yet (see
+// OverflowPause). A sender that is no port (an injection) waits for room
+// while it does (CoreConfig.OnRoom says when it stops).
+func (c *Core) Congested(id PortID) bool {
+	p := c.port(id)
+	return p != nil && p.congested
 }
 
 // capacity is the most port id's queue ever holds: its bound.

@@ -390,6 +390,9 @@ func (c *Core) release(dp *corePort) {
 		}
 	}
 	dp.waiters = dp.waiters[:0]
+	if c.onRoom != nil {
+		c.onRoom(dp.id)
+	}
 }
 
 // unblock clears p's flow state when its peer goes or comes: the senders it

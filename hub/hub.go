@@ -62,6 +62,10 @@ type Hub struct {
 	armed  time.Time // the deadline Run's timer is set for (zero: none)
 	closed bool      // Run has shut the hub down
 
+	// rooms are the channels injections wait on for a congested port
+	// (WaitRoom), closed when it stops holding its senders back; under mu.
+	rooms map[PortID]chan struct{}
+
 	rearm   chan struct{} // a deadline earlier than armed was scheduled
 	stopped chan struct{} // closed when Run returns
 	started chan struct{} // closed when Run starts
@@ -153,6 +157,7 @@ func New(cfg Config) (*Hub, error) {
 		Overflow:  cfg.Overflow,
 		Stall:     cfg.Stall,
 		OnResume:  h.resume,
+		OnRoom:    h.room,
 		Logger:    cfg.Logger,
 	})
 	if !cfg.Start.IsZero() {
@@ -470,6 +475,56 @@ func (h *Hub) reader(a *attachment) {
 	}
 }
 
+// room is the core's OnRoom: it lets the injections waiting for port id
+// go on (WaitRoom).
+func (h *Hub) room(id PortID) {
+	if ch, ok := h.rooms[id]; ok {
+		close(ch)
+		delete(h.rooms, id)
+	}
+}
+
+// WaitRoom returns once the named port takes frames without holding them
+// back, as a sender the hub paused resumes: at once unless the port pauses
+// its senders (OverflowPause) and what waits for it passed its high-water
+// mark, and then once its peer has read it down to the low-water mark, it
+// stalled, or its peer went. An injection calls it before each frame, so
+// that it is held back like any port's peer (Core.Congested). It returns
+// ctx's error if ctx ends first, ErrStopped if the hub stops.
+func (h *Hub) WaitRoom(ctx context.Context, port string) error {
+	for {
+		var wait chan struct{}
+		var err error
+		if derr := h.Do(ctx, func(c *Core) {
+			id, ok := c.Lookup(port)
+			switch {
+			case !ok:
+				err = fmt.Errorf("port %q: %w", port, ErrNoPort)
+			case c.Congested(id):
+				if wait = h.rooms[id]; wait == nil {
+					if h.rooms == nil {
+						h.rooms = make(map[PortID]chan struct{})
+					}
+					wait = make(chan struct{})
+					h.rooms[id] = wait
+				}
+			}
+		}); derr != nil {
+			return derr
+		}
+		if err != nil || wait == nil {
+			return err
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.stopped:
+			return ErrStopped
+		}
+	}
+}
+
 // waitResume blocks while the core holds a's port back; false when the
 // attachment ends meanwhile.
 func (h *Hub) waitResume(a *attachment) bool {
@@ -626,14 +681,18 @@ func (h *Hub) Stats(ctx context.Context, name string) *PortStats {
 }
 
 // Inject sends frame to the named port's peer, as if the hub had forwarded
-// it there; it is copied before Inject returns. It fails only for an unknown
-// port or a stopped hub; a full queue or a detached port counts a drop.
-func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Note) error {
+// it there (Core.Inject); it is copied before Inject returns. It fails only
+// for an unknown port or a stopped hub; a frame the port drops (a full
+// queue, no peer) is counted there, and Inject returns why
+// (DropNone: queued). To be held back as a port's peer is, call WaitRoom
+// before each frame.
+func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Note) (DropReason, error) {
 	if len(frame) > h.cfg.MaxFrame {
-		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), ErrFrameTooLarge)
+		return DropNone, fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), ErrFrameTooLarge)
 	}
 	f := FrameOf(frame)
 	var err error
+	var reason DropReason
 	if derr := h.Do(ctx, func(c *Core) {
 		id, ok := c.Lookup(port)
 		if !ok {
@@ -641,12 +700,12 @@ func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Not
 			f.Release()
 			return
 		}
-		c.Inject(id, f, notes)
+		reason = c.Inject(id, f, notes)
 	}); derr != nil {
 		f.Release()
-		return derr
+		return DropNone, derr
 	}
-	return err
+	return reason, err
 }
 
 // SetPolicy swaps the policy atomically with respect to frames: every frame

@@ -1,0 +1,113 @@
+package serve_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"l2hub/control"
+	"l2hub/serve"
+	"l2hub/transport"
+)
+
+// startInjectSession serves ports (tcp on loopback, "name,opts") with a
+// control socket (and a capture, when file is set) and connects a VM to
+// each; it returns the session, a control client and the VMs.
+func startInjectSession(t *testing.T, file string, ports ...string) (*serve.Session, *control.Client, []*lossClient) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := serve.Config{Stall: noStall, Control: filepath.Join(dir, "ctl.sock"), Capture: serve.CaptureConfig{File: file}}
+	for _, n := range ports {
+		name, opts, _ := strings.Cut(n, ",")
+		text := name + "=tcp:127.0.0.1:0"
+		if opts != "" {
+			text += "," + opts
+		}
+		spec, err := transport.ParseSpec(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Ports = append(cfg.Ports, spec)
+	}
+	sess := startSession(t, cfg, func(err error) { t.Errorf("transport stopped: %v", err) })
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done, err := sess.ServeControl(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	var vms []*lossClient
+	for i, p := range sess.Bound() {
+		vms = append(vms, &lossClient{id: byte(i + 1), name: p.Spec.Name, conn: dialVM(t, p.Spec.Address)})
+	}
+	waitAttached(t, sess)
+	return sess, control.NewClient(addr, ""), vms
+}
+
+// TestInjectionIsHeldBackByThePort: a flood of injected frames into a port
+// whose VM does not read yet is held back at the port's high-water mark
+// (the control API stops reading the stream, so TCP pushes back on the
+// client) instead of filling the backlog and dropping the rest; once the VM
+// reads, every frame arrives, in order, and nothing is dropped.
+func TestInjectionIsHeldBackByThePort(t *testing.T) {
+	const n = 20_000 // 30 MB: past b's socket buffers and its backlog
+	sess, ctl, vms := startInjectSession(t, "", "b,queue=64")
+	b := vms[0]
+	inj := &lossClient{id: 9}
+	type answer struct {
+		res control.InjectResponse
+		err error
+	}
+	injected := make(chan answer, 1)
+	var taken atomic.Int64 // frames the client has handed the stream
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		res, err := ctl.InjectStream(ctx, "b", func(send func([]byte) error) {
+			for i := range n {
+				if send(lossFrame(1500, inj, b.mac(), uint32(i+1))) != nil {
+					return
+				}
+				taken.Add(1)
+			}
+		})
+		injected <- answer{res, err}
+	}()
+	// b reads once the injection is held back (b congested, and the
+	// client's stream blocked a while), is over, or met a drop. How long
+	// "a while" is decides nothing but when b starts: a hub that held
+	// nothing back drops frames meanwhile.
+	last, since := int64(-1), time.Now()
+	for {
+		ports, err := sess.Ports(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := taken.Load(); k != last {
+			last, since = k, time.Now()
+		}
+		if len(ports[0].Stats.Drops) > 0 || ports[0].Flow.Congested && time.Since(since) > 100*time.Millisecond {
+			break
+		}
+		select {
+		case a := <-injected:
+			injected <- a
+		case <-time.After(5 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	if err := receive(b, map[byte]int{inj.id: n}); err != nil {
+		cancel() // the port may hold the rest of the stream back for good
+		t.Fatal(err)
+	}
+	a := <-injected
+	if a.err != nil || a.res.Frames != n || len(a.res.Dropped) != 0 {
+		t.Errorf("the injection: %+v, %v; want %d frames sent, none dropped", a.res, a.err, n)
+	}
+	noDrops(t, sess)
+}
