@@ -81,10 +81,12 @@
 // on the hub loop, so a change is ordered with respect to frames. An
 // injection into a Target that is an InjectFlow is held back like a VM
 // sending to the port: the server reads the next frame of the stream only
-// once the port has room. The client streams an injection with keepalives
-// (Client.InjectStream) and formats what ctl prints (WritePorts). Client is
-// the Go API for programs and tests that drive a hub (see its example).
-// Server and Client are safe for concurrent use.
+// once the port has room, and answers 409 (CodeDropped) when the port
+// dropped injected frames for flow control all the same. The client
+// streams an injection with keepalives (Client.InjectStream) and formats
+// what ctl prints (WritePorts). Client is the Go API for programs and tests
+// that drive a hub (see its example). Server and Client are safe for
+// concurrent use.
 //
 // MetricsServer serves GET /metrics alone (l2hub serve --metrics), for
 // Prometheus: read-only, with the same limits and web-page refusals, no

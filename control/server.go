@@ -166,7 +166,9 @@ type InjectResponse struct {
 	Frames int    `json:"frames"`
 	Bytes  int64  `json:"bytes"`
 	// Dropped counts, by reason, the frames the port dropped rather than
-	// queue for its VM, when the Target says (InjectFlow).
+	// queue for its VM (port-down, policy), when the Target says
+	// (InjectFlow). Drops for flow control make the answer
+	// an error instead (ErrInjectDropped), unless frames also found no VM.
 	Dropped map[string]int `json:"dropped,omitempty"`
 }
 
@@ -189,6 +191,7 @@ const (
 	CodeUnknownPort      = "unknown-port"       // hub.ErrNoPort
 	CodeStopped          = "stopped"            // hub.ErrStopped: the hub is shutting down
 	CodeBusy             = "busy"               // ErrBusy (503): turned away unread to make room; send it again
+	CodeDropped          = "dropped"            // ErrInjectDropped (409): an injection's frames dropped for flow control
 	CodeNotFound         = "not-found"          // 404: no such route
 	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
 )
@@ -204,6 +207,7 @@ var codes = []struct {
 	{CodeUnknownPort, hub.ErrNoPort},
 	{CodeStopped, hub.ErrStopped},
 	{CodeBusy, ErrBusy},
+	{CodeDropped, ErrInjectDropped},
 	{CodeInvalid, filter.ErrInvalid},
 }
 
@@ -401,8 +405,9 @@ func (s *Server) hasPort(ctx context.Context, port string) error {
 // request; the frames before it have been sent. A zero length is a
 // keepalive: no frame. idle is called before each record is read. A target
 // that is an InjectFlow holds the stream back, before each record, while
-// the port has no room, as it would a VM sending to it, and says which
-// frames it dropped all the same.
+// the port has no room, as it would a VM sending to it; the frames it
+// dropped for flow control fail the request once the stream ends
+// (ErrInjectDropped).
 func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle func()) (any, error) {
 	res := InjectResponse{Port: port}
 	flow, _ := s.Target.(InjectFlow)
@@ -482,17 +487,40 @@ func (s *Server) injectErr(err error, fail, failed func(error) error, n uint32) 
 }
 
 // injectDone is the answer to an injection stream read to its end: res,
-// with the frames the port dropped by reason.
+// with the frames the port dropped by reason, or ErrInjectDropped when it
+// dropped some for flow control. Frames that found no VM are left to the
+// client to report as such (its VM went away; port-down), with the rest.
 func injectDone(res InjectResponse, dropped map[hub.DropReason]int) (any, error) {
+	var reasons []string
+	lost := 0
 	for _, reason := range hub.DropReasons() {
-		if n := dropped[reason]; n > 0 {
-			if res.Dropped == nil {
-				res.Dropped = make(map[string]int)
-			}
-			res.Dropped[reason.String()] = n
+		n := dropped[reason]
+		if n == 0 {
+			continue
 		}
+		if res.Dropped == nil {
+			res.Dropped = make(map[string]int)
+		}
+		res.Dropped[reason.String()] = n
+		text := fmt.Sprintf("%s=%d", reason, n)
+		if why, ok := flowDropWhy[reason]; ok {
+			text += ": " + why
+			lost += n
+		}
+		reasons = append(reasons, text)
 	}
-	return res, nil
+	if lost == 0 || dropped[hub.DropDown] > 0 {
+		return res, nil
+	}
+	return nil, fmt.Errorf("inject into %s: %d of the %d frames sent were %w (%s)",
+		yamlfile.Quote(res.Port), lost, res.Frames, ErrInjectDropped, strings.Join(reasons, "; "))
+}
+
+// flowDropWhy says what each flow-control drop of an injected frame means.
+var flowDropWhy = map[hub.DropReason]string{
+	hub.DropQueueFull:   "the port tail-drops (overflow: drop) and its VM took the frames slower than they came",
+	hub.DropStalled:     "its VM read nothing for the port's stall time",
+	hub.DropBacklogFull: "the port's backlog was full",
 }
 
 // AppendInjectFrame appends frame to dst as one record of an injection
@@ -748,6 +776,8 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {
 				status = http.StatusServiceUnavailable
+			} else if errors.Is(err, ErrInjectDropped) {
+				status = http.StatusConflict
 			} else if err == errNoRuleEditor {
 				status = http.StatusNotImplemented
 			}
