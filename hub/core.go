@@ -702,7 +702,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 		}
 	}
 	if len(c.observers) > 0 {
-		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: dropped, Notes: notes}
+		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: dropped, Notes: notes, Injected: from == NoPort}
 		for _, o := range c.observers {
 			o.Observe(&c.ev)
 		}
@@ -774,9 +774,28 @@ func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayed
 // Inject delivers f straight to port dst's egress queue, bypassing
 // forwarding and policy: a recorded frame replayed towards one peer. It takes
 // over the caller's reference; notes (optional) are shown with the frame.
-// It returns why the frame was dropped, DropNone if it was queued.
+// Like a frame on the port's wire, it is lost while the port's link is down
+// (the policy's Gate, asked about the link from dst to itself); partitions
+// cut pairs of ports, and an injected frame has no sender, so they do not
+// apply. It returns why the frame was dropped, DropNone if it was queued.
 func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
-	return c.deliver(c.clock.Now(), dst, f, notes, NoPort)
+	now := c.clock.Now()
+	if dp := c.port(dst); dp != nil && c.gate != nil {
+		link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
+		if n, cut := c.gate.Cut(now.Sub(c.epoch)-c.startOff, link); cut {
+			dp.stats.Drop(DropPolicy)
+			if len(c.observers) > 0 {
+				c.ev = Event{Time: now, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true,
+					Notes: c.withNote(notes, n), Injected: true}
+				for _, o := range c.observers {
+					o.Observe(&c.ev)
+				}
+			}
+			f.Release()
+			return DropPolicy
+		}
+	}
+	return c.deliver(now, dst, f, notes, NoPort)
 }
 
 // Congested reports whether port id holds its senders back: what waits for

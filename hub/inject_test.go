@@ -77,3 +77,53 @@ func TestWaitRoom(t *testing.T) {
 		t.Error("WaitRoom on an unknown port: no error")
 	}
 }
+
+// downGate is a Gate (a policy whose links can be cut) with one port's
+// link down.
+type downGate struct{ down string }
+
+func (downGate) Decide(time.Duration, hub.Link, []byte, *hub.Decision) {}
+func (g downGate) Cut(_ time.Duration, l hub.Link) (hub.Note, bool) {
+	if l.FromName == g.down || l.ToName == g.down {
+		return hub.Note{Action: "down", Detail: "port " + g.down}, true
+	}
+	return hub.Note{}, false
+}
+
+// TestInjectIntoADownLink: a frame injected into a port whose link is down
+// is lost as a frame on its wire is: counted as the policy's drop, shown
+// to observers as a dropped egress copy with the injection's note and the
+// link's, and marked injected. Into a port whose link is up it goes
+// through, marked injected too.
+func TestInjectIntoADownLink(t *testing.T) {
+	s := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: downGate{down: "b"}})
+	b, _ := s.Core().Lookup("b")
+	a, _ := s.Core().Lookup("a")
+	if r := s.Core().Inject(b, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macA, "x")), hub.InjectNotes); r != hub.DropPolicy {
+		t.Errorf("Inject into b, its link down: %v, want policy", r)
+	}
+	if r := s.Core().Inject(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macB, "y")), hub.InjectNotes); r != hub.DropNone {
+		t.Errorf("Inject into a, its link up: %v, want it queued", r)
+	}
+	s.Advance(0)
+	if got := s.Stats("b").Drops(hub.DropPolicy); got != 1 || len(s.Received("b")) != 0 {
+		t.Errorf("b: %d policy drops, %d frames received; want the frame dropped", got, len(s.Received("b")))
+	}
+	if len(s.Received("a")) != 1 {
+		t.Errorf("a received %d frames, want the one injected", len(s.Received("a")))
+	}
+	var got []string
+	for _, ev := range s.Events() {
+		if !ev.Injected || ev.Dir != hub.Egress {
+			t.Errorf("event %s %s %q: want every event here an injected egress", ev.PortName, ev.Dir, ev.Comment())
+		}
+		got = append(got, fmt.Sprintf("%s dropped=%v %s", ev.PortName, ev.Dropped, ev.Comment()))
+	}
+	want := []string{
+		"b dropped=true inject (from the control API (l2hub inject)); down (port b)",
+		"a dropped=false inject (from the control API (l2hub inject))",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got events %q, want %q", got, want)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/capture"
+	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/serve"
 	"l2hub/transport"
@@ -110,4 +112,69 @@ func TestInjectionIsHeldBackByThePort(t *testing.T) {
 		t.Errorf("the injection: %+v, %v; want %d frames sent, none dropped", a.res, a.err, n)
 	}
 	noDrops(t, sess)
+}
+
+// TestInjectionIntoADownLink: a frame injected into a port whose link is
+// down is lost as any frame on that wire is: counted (policy), noted in
+// the capture with the link's note, and the answer says so; the injection
+// does not fail for it. Once the link is up, injected frames arrive.
+func TestInjectionIntoADownLink(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "run.pcapng")
+	sess, ctl, vms := startInjectSession(t, file, "a", "b")
+	b := vms[1]
+	ctx := context.Background()
+	inj := &lossClient{id: 9}
+	inject := func(seqs ...uint32) control.InjectResponse {
+		t.Helper()
+		res, err := ctl.InjectStream(ctx, "b", func(send func([]byte) error) {
+			for _, s := range seqs {
+				if err := send(lossFrame(100, inj, b.mac(), s)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if err := ctl.SetLink(ctx, "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if res := inject(101, 102); res.Frames != 2 || res.Dropped["policy"] != 2 {
+		t.Errorf("injected into b, its link down: %+v; want 2 frames sent, both dropped (policy)", res)
+	}
+	if err := ctl.SetLink(ctx, "b", true); err != nil {
+		t.Fatal(err)
+	}
+	if res := inject(1); res.Frames != 1 || len(res.Dropped) != 0 {
+		t.Errorf("injected into b, its link up: %+v; want the frame sent, none dropped", res)
+	}
+	if err := receive(b, map[byte]int{inj.id: 1}); err != nil { // frame 1, not 101
+		t.Errorf("b received: %v; want only the frame injected once its link was up", err)
+	}
+	ports, err := sess.Ports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ports[1].Stats.Drops["policy"]; got != 2 {
+		t.Errorf("b counted %d policy drops, want the 2 frames injected while its link was down", got)
+	}
+	if err := sess.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var dropped, delivered int
+	for _, p := range capturetest.Packets(t, file) {
+		first, _, _ := strings.Cut(p.Comment, "\n") // the frame's own notes; control and peer notes follow
+		switch {
+		case p.Dir != capture.DirOut:
+		case first == "dropped: inject (from the control API (l2hub inject)); down (port b)":
+			dropped++
+		case first == "inject (from the control API (l2hub inject))":
+			delivered++
+		}
+	}
+	if dropped != 2 || delivered != 1 {
+		t.Errorf("the capture has %d injected frames noted down and %d delivered; want 2 and 1", dropped, delivered)
+	}
 }
