@@ -142,6 +142,23 @@ type InjectReport struct {
 	Paced      bool          `json:"paced"`             // false when sent as fast as possible: drift is then just how long sending took
 	Shortened  int           `json:"gaps_shortened"`    // waits Pacing.MaxGap shortened
 	Input      *InputError   `json:"stopped,omitempty"` // where reading stopped early, if it did
+	// Back counts, in recorded timing, the frames stamped before the frame
+	// before them (the capture's clock ran backwards): each was sent right
+	// after that frame, and the frames after it kept their recorded
+	// spacing from it. MostBack is the most one of them was stamped before.
+	Back     int           `json:"back,omitempty"`
+	MostBack time.Duration `json:"most_back_ns,omitempty"`
+}
+
+// Warnings are what the report says about the capture that the user
+// should know: its clock ran backwards. One line each, without a prefix.
+func (r *InjectReport) Warnings() []string {
+	var ws []string
+	if r.Back > 0 {
+		ws = append(ws, fmt.Sprintf("%d frames are stamped before the frame before them, by up to %s: the capture's clock ran backwards; "+
+			"each was sent right after the frame before it, and the frames after it kept their recorded spacing from it", r.Back, r.MostBack))
+	}
+	return ws
 }
 
 func (r *InjectReport) String() string {
@@ -209,7 +226,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				continue
 			}
 			off, err := sch.next(p.Time, len(p.Data))
-			rep.Shortened = sch.shortened
+			rep.Shortened, rep.Back, rep.MostBack = sch.shortened, sch.back, sch.mostBack
 			if err != nil {
 				src.close()
 				if started {
@@ -266,6 +283,8 @@ type scheduler struct {
 	prev      time.Time     // this pass's previous recorded time
 	inPass    bool          // this pass has had a frame
 	shortened int           // waits MaxGap shortened
+	back      int           // frames stamped before the frame before them, in recorded timing
+	mostBack  time.Duration // the most one of them was
 }
 
 // newPass starts another pass over the capture: in recorded timing, its
@@ -289,6 +308,16 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 	case s.pacing.Speed > 0:
 		if s.inPass {
 			gap := t.Sub(s.prev) // saturates past 292 years, which is past any bound
+			if gap < 0 {
+				// The capture's clock ran backwards. As replay does, the
+				// frame goes at the time reached, right after the frame
+				// before it; the frames after it are timed from its
+				// stamp, so they keep their spacing rather than all going
+				// at once when the recorded clock catches up.
+				s.back++
+				s.mostBack = max(s.mostBack, saturate(-float64(gap)))
+				gap = 0
+			}
 			wait := float64(gap) / s.pacing.Speed
 			switch {
 			case s.pacing.MaxGap > 0 && wait > float64(s.pacing.MaxGap):
@@ -308,7 +337,6 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 		return 0, fmt.Errorf("a wait of %s after the frame before it at %s: more than %s", span(rate), s.pacing, MaxWait)
 	}
 	s.inPass = true
-	off = max(off, s.last) // a capture whose clock runs backwards
 	s.last = off
 	s.sent++
 	s.lastBits = float64(8 * size)
