@@ -1,11 +1,16 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
 
 	"l2hub/hub"
 )
@@ -84,5 +89,112 @@ func TestInjectClockBackwards(t *testing.T) {
 				t.Errorf("got warnings %q, want one saying %q only when a frame is stamped back", warned, want)
 			}
 		})
+	}
+}
+
+// cutRecord is a record of a capture taken with a snaplen: the first bytes
+// of a frame of orig bytes (0: all of them), 1ms after the one before.
+type cutRecord struct {
+	data []byte
+	orig int
+}
+
+// cutCapture writes recs as a classic pcap with a snaplen of 262144 (so a
+// record may hold more than a hub takes).
+func cutCapture(t *testing.T, recs ...cutRecord) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := pcapgo.NewWriter(&b)
+	if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(50, 0).Add(time.Duration(i) * time.Millisecond), CaptureLength: len(r.data), Length: max(r.orig, len(r.data))}
+		if err := w.WritePacket(ci, r.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+// sized is a frame from a to b of n bytes, its payload counting up so
+// that padding with zeros shows.
+func sized(t *testing.T, n int) []byte {
+	t.Helper()
+	f := udpFrame(t, macA, macB, ipA, ipB, 1, 2, 7, "frame")
+	for len(f) < n {
+		f = append(f, byte(len(f)))
+	}
+	return f[:n]
+}
+
+// TestInjectCutRecords: a record cut short by a snaplen is sent at its
+// length on the wire, the bytes the capture lacks as zeros, as replay's
+// frameOf gives it to the hub, and counted; one that claims more than a
+// hub takes goes as recorded. A record shorter than an Ethernet header, or
+// longer than the hub takes, is counted and not sent, and the frames after
+// it are.
+func TestInjectCutRecords(t *testing.T) {
+	full := sized(t, 1500)
+	data := cutCapture(t,
+		cutRecord{full[:64], 1500},                  // tcpdump -s 64
+		cutRecord{full[:10], 0},                     // a runt
+		cutRecord{full[:10], 60},                    // -s 10: padded to 60
+		cutRecord{sized(t, 70000), 0},               // more than a hub takes
+		cutRecord{full[:100], 0},                    // whole
+		cutRecord{full[:100], 100000},               // a corrupt length: as recorded
+		cutRecord{full[:8], 12},                     // a runt even at its length on the wire
+		cutRecord{sized(t, hub.DefaultMaxFrame), 0}, // the most a hub takes
+	)
+	var got [][]byte
+	rep, err := Inject(context.Background(), InjectConfig{Input: memInput("snap.pcap", data)}, func(frame []byte) error {
+		got = append(got, bytes.Clone(frame))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(b []byte, n int) []byte { return append(bytes.Clone(b), make([]byte, n-len(b))...) }
+	want := [][]byte{pad(full[:64], 1500), pad(full[:10], 60), full[:100], full[:100], sized(t, hub.DefaultMaxFrame)}
+	if len(got) != len(want) {
+		t.Fatalf("got %d frames sent, want %d", len(got), len(want))
+	}
+	var bytesWant int64
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("frame %d: got %d bytes (% x...), want %d (% x...)", i+1, len(got[i]), got[i][:min(len(got[i]), 16)], len(want[i]), want[i][:min(len(want[i]), 16)])
+		}
+		bytesWant += int64(len(want[i]))
+	}
+	if rep.Frames != len(want) || rep.Bytes != bytesWant || rep.Cut != 3 || rep.CutTooLong != 1 || rep.Runts != 2 || rep.Oversize != 1 {
+		t.Errorf("got %d frames (%d bytes), cut %d (%d too long), runts %d, oversize %d; want %d (%d), 3 (1), 2, 1",
+			rep.Frames, rep.Bytes, rep.Cut, rep.CutTooLong, rep.Runts, rep.Oversize, len(want), bytesWant)
+	}
+	warned := strings.Join(rep.Warnings(), "\n")
+	for _, w := range []string{
+		"3 of the frames sent were cut short when captured",
+		"1 of them claim more than 69632 bytes and were sent as recorded",
+		"3 records were not sent, as the hub would refuse them: 2 shorter than an Ethernet header (14 bytes), 1 longer than 69632 bytes",
+	} {
+		if !strings.Contains(warned, w) {
+			t.Errorf("got warnings %q, want one saying %q", warned, w)
+		}
+	}
+}
+
+// TestInjectBitRateOnTheLengthOnTheWire: --bps paces a cut record on its
+// length on the wire, not on the bytes the capture kept.
+func TestInjectBitRateOnTheLengthOnTheWire(t *testing.T) {
+	full := sized(t, 1500)
+	data := cutCapture(t, cutRecord{full[:64], 1500}, cutRecord{full[:64], 1500}, cutRecord{full[:64], 1500})
+	sent, rep, err := injectAt(t, InjectConfig{Input: memInput("snap.pcap", data), Pacing: Pacing{BPS: 1500 * 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(sent, want) {
+		t.Errorf("got frames sent at %v, want %v (1500 bytes a second)", sent, want)
+	}
+	if rep.Bytes != 3*1500 {
+		t.Errorf("got %d bytes sent, want %d", rep.Bytes, 3*1500)
 	}
 }

@@ -27,7 +27,9 @@ A wait of more than 24h between two frames stops the injection at that
 frame; --max-gap shortens longer recorded gaps instead. A frame stamped
 before the frame before it (the capture's clock ran backwards) goes right
 after that frame, and the frames after it keep their recorded spacing;
-inject warns with a count.
+inject warns with a count. A record cut short by a snaplen is sent at its
+length on the wire, the missing bytes zero, as replay does; a record
+shorter than 14 bytes or longer than 69632 is left out, with a warning.
 
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and

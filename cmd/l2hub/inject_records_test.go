@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -128,5 +129,36 @@ func TestInjectWarnsOfABackwardClock(t *testing.T) {
 	}
 	if rep.Frames != 4 || rep.Back != 1 || rep.MostBack != ms || len(target.taken()) != 4 {
 		t.Errorf("got %d frames sent (%d taken), %d back by up to %v; want 4 (4), 1 by up to 1ms", rep.Frames, len(target.taken()), rep.Back, rep.MostBack)
+	}
+}
+
+// TestInjectCutAndUnsendableRecords: a record cut short by a snaplen
+// reaches the hub at its length on the wire; a runt and a record longer
+// than the hub takes are left out and counted, with a warning, and the
+// frames after them are sent: the injection succeeds.
+func TestInjectCutAndUnsendableRecords(t *testing.T) {
+	dir := t.TempDir()
+	target := &takeHub{}
+	ctl := serveTarget(t, dir, target)
+	in := filepath.Join(dir, "snap.pcap")
+	f := injectFrame(1500)
+	writeRecords(t, in, []record{{0, f[:64], 1500}, {0, f[:10], 0}, {0, injectFrame(70000), 0}, {0, f[:64], 1500}})
+	stdout, stderr, err := runCmd(t, "inject", in, "--into", "b", "--control", ctl, "--flood")
+	if err != nil {
+		t.Fatalf("inject: %v\n%s", err, stderr)
+	}
+	if want := "sent 2 frames (3000 bytes)"; !strings.Contains(stdout, want) {
+		t.Errorf("got report %q, want one saying %q", stdout, want)
+	}
+	for _, want := range []string{
+		"l2hub inject: warning: 2 of the frames sent were cut short when captured",
+		"l2hub inject: warning: 2 records were not sent, as the hub would refuse them: 1 shorter than an Ethernet header (14 bytes), 1 longer than 69632 bytes",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("got stderr %q, want a warning saying %q", stderr, want)
+		}
+	}
+	if got := target.taken(); !slices.Equal(got, []int{1500, 1500}) {
+		t.Errorf("got frames of %v bytes taken, want [1500 1500]", got)
 	}
 }
