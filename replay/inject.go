@@ -162,6 +162,44 @@ type InjectReport struct {
 	// control.MaxInjectFrame.
 	Runts    int `json:"runts,omitempty"`
 	Oversize int `json:"oversize,omitempty"`
+
+	totals []int64 // Bytes after each of the last inFlight frames, frame k's at (k-1)%inFlight
+}
+
+// inFlight bounds the frames whose byte totals a report keeps to be cut
+// back to the frames a hub took (tookByHub): far more than the stream's
+// buffers (a socket's, the hub's 64 KiB reader) hold of the smallest
+// frames, 18 bytes each with their length.
+const inFlight = 1 << 16
+
+// sent counts a frame of n bytes sent.
+func (r *InjectReport) sent(n int) {
+	r.Frames++
+	r.Bytes += int64(n)
+	if len(r.totals) < inFlight {
+		r.totals = append(r.totals, r.Bytes)
+	} else {
+		r.totals[(r.Frames-1)%inFlight] = r.Bytes
+	}
+}
+
+// tookByHub cuts the report back to the first n frames sent: a hub that
+// refused a frame took n, and the frames sent after the refused one were
+// still in flight. Bytes is then theirs, unless more than inFlight frames
+// were in flight, when it counts those beyond the window too.
+func (r *InjectReport) tookByHub(n int) {
+	if n < 0 || n >= r.Frames {
+		return
+	}
+	switch oldest := max(r.Frames-len(r.totals), 0) + 1; {
+	case n == 0:
+		r.Bytes = 0
+	case n >= oldest:
+		r.Bytes = r.totals[(n-1)%inFlight]
+	default:
+		r.Bytes = r.totals[(oldest-1)%inFlight]
+	}
+	r.Frames = n
 }
 
 // Warnings are what the report says about the capture that the user
@@ -311,8 +349,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				rep.finish(clock.Now().Sub(start), &dr)
 				return rep, fmt.Errorf("frame %d (%s packet %d): %w", rep.Frames+1, cfg.Input.Path, p.Number, err)
 			}
-			rep.Frames++
-			rep.Bytes += int64(len(frame))
+			rep.sent(len(frame))
 			rep.Cut += src.cut - cut
 			rep.CutTooLong += src.long - long
 			dr.add(clock.Now().Sub(deadline), rep.Frames)

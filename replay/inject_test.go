@@ -3,8 +3,11 @@ package replay
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"l2hub/control"
 	"l2hub/hub"
 )
 
@@ -196,5 +200,97 @@ func TestInjectBitRateOnTheLengthOnTheWire(t *testing.T) {
 	}
 	if rep.Bytes != 3*1500 {
 		t.Errorf("got %d bytes sent, want %d", rep.Bytes, 3*1500)
+	}
+}
+
+// TestInjectReportTookByHub: a report cut back to the frames a hub took
+// counts their bytes exactly, past the window's wrap too; beyond the
+// window it counts at most what was sent.
+func TestInjectReportTookByHub(t *testing.T) {
+	size := func(k int) int { return 14 + k%100 } // frame k's, from 1
+	upTo := func(n int) (b int64) {
+		for k := 1; k <= n; k++ {
+			b += int64(size(k))
+		}
+		return b
+	}
+	total := inFlight + 10
+	for _, tc := range []struct {
+		name   string
+		sent   int
+		took   int
+		frames int
+		bytes  int64
+	}{
+		{"none", 5, 0, 0, 0},
+		{"some", 5, 3, 3, upTo(3)},
+		{"all", 5, 5, 5, upTo(5)},
+		{"more-than-sent", 5, 9, 5, upTo(5)},
+		{"past-the-wrap", total, total - 3, total - 3, upTo(total - 3)},
+		{"oldest-kept", total, total - inFlight + 1, total - inFlight + 1, upTo(total - inFlight + 1)},
+		{"beyond-the-window", total, 3, 3, upTo(total - inFlight + 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r InjectReport
+			for k := 1; k <= tc.sent; k++ {
+				r.sent(size(k))
+			}
+			r.tookByHub(tc.took)
+			if r.Frames != tc.frames || r.Bytes != tc.bytes {
+				t.Errorf("got %d frames (%d bytes), want %d (%d)", r.Frames, r.Bytes, tc.frames, tc.bytes)
+			}
+		})
+	}
+}
+
+// refusingHub is a control target with one port, b, that takes ok frames
+// and refuses the next as too large, as a hub started with a smaller
+// --max-frame refuses a frame longer than it.
+type refusingHub struct {
+	control.Target // the routes the injection does not use
+	ok             atomic.Int32
+}
+
+func (h *refusingHub) Ports(context.Context) ([]hub.PortStatus, error) {
+	return []hub.PortStatus{{Name: "b", Attached: true}}, nil
+}
+
+func (h *refusingHub) State(context.Context) (control.State, error) { return control.State{}, nil }
+
+func (h *refusingHub) Inject(_ context.Context, port string, frame []byte) error {
+	if h.ok.Add(-1) < 0 {
+		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), hub.ErrFrameTooLarge)
+	}
+	return nil
+}
+
+// TestInjectIntoReportsTheHubsCount: when the hub refuses a frame, the
+// report says how many frames the hub took, not how many the client had
+// written to the stream by the time the answer came (as fast as possible,
+// many more).
+func TestInjectIntoReportsTheHubsCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const took = 700
+	target := &refusingHub{}
+	target.ok.Store(took)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+
+	data := recordedCapture(t, 5000, time.Millisecond)
+	var rep *InjectReport
+	err = InjectInto(context.Background(), control.NewClient(path, ""), "b", InjectConfig{Input: memInput("rec.pcap", data)},
+		func(r *InjectReport) { rep = r }, nil)
+	if want := `inject into "b": frame 701: `; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "(700 frames sent before it)") {
+		t.Errorf("got InjectInto error %v, want the hub's refusal of frame 701", err)
+	}
+	frameLen := len(udpFrame(t, macA, macB, ipA, ipB, 1, 2, 0, "frame"))
+	if rep == nil || rep.Frames != took || rep.Bytes != int64(took*frameLen) {
+		t.Errorf("got report %v, want %d frames (%d bytes): the hub's count", rep, took, took*frameLen)
 	}
 }

@@ -30,6 +30,8 @@ after that frame, and the frames after it keep their recorded spacing;
 inject warns with a count. A record cut short by a snaplen is sent at its
 length on the wire, the missing bytes zero, as replay does; a record
 shorter than 14 bytes or longer than 69632 is left out, with a warning.
+When the hub refuses a frame (longer than its --max-frame), the injection
+ends there and the report counts the frames the hub took.
 
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and

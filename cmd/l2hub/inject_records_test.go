@@ -162,3 +162,28 @@ func TestInjectCutAndUnsendableRecords(t *testing.T) {
 		t.Errorf("got frames of %v bytes taken, want [1500 1500]", got)
 	}
 }
+
+// TestInjectReportsTheHubsCount: when the hub refuses a frame (one longer
+// than its --max-frame), the report printed before the error counts the
+// frames the hub took, not the refused one and those after it.
+func TestInjectReportsTheHubsCount(t *testing.T) {
+	dir := t.TempDir()
+	ctl := serveTarget(t, dir, &takeHub{maxFrame: 100})
+	in := filepath.Join(dir, "big.pcap")
+	writeRecords(t, in, []record{{0, injectFrame(60), 0}, {0, injectFrame(60), 0}, {0, injectFrame(200), 0}, {0, injectFrame(60), 0}})
+	stdout, _, err := runCmd(t, "inject", in, "--into", "b", "--control", ctl, "--flood")
+	if err == nil || !strings.Contains(err.Error(), "frame 3: 200 bytes: ") {
+		t.Errorf("got error %v, want the hub's refusal of frame 3", err)
+	}
+	if want := "sent 2 frames (120 bytes)"; !strings.Contains(stdout, want) {
+		t.Errorf("got report %q, want one saying %q", stdout, want)
+	}
+	stdout, _, _ = runCmd(t, "inject", in, "--into", "b", "--control", ctl, "--flood", "--json")
+	var rep replay.InjectReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("inject --json: %v\n%s", err, stdout)
+	}
+	if rep.Frames != 2 || rep.Bytes != 120 {
+		t.Errorf("inject --json: got %d frames (%d bytes), want 2 (120)", rep.Frames, rep.Bytes)
+	}
+}
