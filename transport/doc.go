@@ -14,7 +14,8 @@
 // stream hands over every whole frame one read brought in and writes a
 // batch with one writev, each frame's length prefix taken from its
 // headroom; datagram sockets use recvmmsg and sendmmsg (Linux) and report
-// the kernel's own drops (SO_RXQ_OVFL). The framing is symmetric, so the
+// the kernel's own drops (SO_RXQ_OVFL with each datagram, SO_MEMINFO when
+// asked). The framing is symmetric, so the
 // same types serve the VM side of tests and load generators, one frame per
 // call ([StreamConn.ReadFrame], WriteFrame; [DialStream],
 // [JoinMcastLikeQEMU]).
