@@ -298,3 +298,41 @@ func TestDatagramKernelDropsAllocatesNothing(t *testing.T) {
 		t.Errorf("got %v allocations per KernelDrops, want 0", got)
 	}
 }
+
+// TestDatagramEgressLossIsInvisible: what a udp VM's own socket drops (its
+// QEMU reads too slowly; here, not at all) is dropped after the hub's send
+// succeeded: no counter of the port's moves. The README says so.
+func TestDatagramEgressLossIsInvisible(t *testing.T) {
+	vm, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	vm.SetReadBuffer(4 << 10)
+	vmAddr := vm.LocalAddr().(*net.UDPAddr)
+	lh := startHub(t, transport.Spec{Name: "u", Transport: transport.UDP, Address: "127.0.0.1:0", Peer: vmAddr.String()}, transport.Spec{Name: "src"})
+	a, src := transport.Pipe()
+	if _, err := lh.h.Attach("src", a); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	lh.waitAttached(t, "u", 1)
+	const sent = 200
+	for i := range sent {
+		if err := hub.WriteFrame(src, broadcastOf(0xb5, 1000, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUDPSocket(t, vmAddr, "the VM's kernel to drop what its socket cannot hold", func(s udpSocketState) bool { return s.drops > 0 })
+	var st hub.PortStatus
+	lh.waitPort(t, "u", "every frame sent", func(p hub.PortStatus) bool {
+		st = p
+		return p.Stats.TxFrames == sent && p.Queued == 0
+	})
+	if len(st.Stats.Drops) != 0 {
+		t.Errorf("port u counts drops %v: the hub saw the VM's loss; the README says it cannot", st.Stats.Drops)
+	}
+	t.Logf("the hub sent %d frames; the VM's kernel dropped %d; the port counts no drop", sent, udpSocketOf(t, vmAddr).drops)
+
+	readmeSays(t, "- **Datagram ports**", []string{"loss at a `udp` or `mcast` VM's own socket is invisible to the hub", "stream port", "`unixgram`"}, nil)
+}
