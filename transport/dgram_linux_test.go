@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,13 +185,37 @@ type udpSocketState struct {
 // skipping the test where the file is not there.
 func udpSocketOf(t *testing.T, local *net.UDPAddr) udpSocketState {
 	t.Helper()
-	raw, err := os.ReadFile("/proc/net/udp")
+	// The kernel lists sockets from the start of its table again at each
+	// read(2), by position: while other tests open and close sockets, a
+	// file read in pieces can miss one. So: one read, and a few tries.
+	for range 5 {
+		if st, ok := findUDPSocket(t, local); ok {
+			return st
+		}
+	}
+	t.Fatalf("/proc/net/udp has no socket bound to %s", local)
+	return udpSocketState{}
+}
+
+func findUDPSocket(t *testing.T, local *net.UDPAddr) (udpSocketState, bool) {
+	t.Helper()
+	// The thread's own network namespace: /proc/net is the main thread's,
+	// which a test that enters a namespace of its own may have taken there.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	f, err := os.Open("/proc/thread-self/net/udp")
 	if err != nil {
 		t.Skipf("the kernel's own count is not readable: %v", err)
 	}
+	defer f.Close()
+	buf := make([]byte, 4<<20)
+	n, err := f.Read(buf)
+	if err != nil {
+		t.Fatalf("/proc/net/udp: %v", err)
+	}
 	ip := local.IP.To4()
 	want := fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ip), local.Port)
-	for line := range strings.Lines(string(raw)) {
+	for line := range strings.Lines(string(buf[:n])) {
 		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when
 		// retrnsmt uid timeout inode ref pointer drops
 		f := strings.Fields(line)
@@ -203,10 +228,9 @@ func udpSocketOf(t *testing.T, local *net.UDPAddr) udpSocketState {
 		if err := errors.Join(err1, err2); err != nil {
 			t.Fatalf("/proc/net/udp: %q: %v", line, err)
 		}
-		return udpSocketState{rxQueue: rx, drops: drops}
+		return udpSocketState{rxQueue: rx, drops: drops}, true
 	}
-	t.Fatalf("/proc/net/udp has no socket bound to %s (%s)", local, want)
-	return udpSocketState{}
+	return udpSocketState{}, false
 }
 
 // waitUDPSocket waits until the socket bound to local satisfies ok.
