@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"l2hub/internal/atomicfile"
 	"l2hub/internal/samefile"
 )
 
@@ -128,3 +129,8 @@ func (o Options) CheckOutput(flag, path string) error {
 	}
 	return nil
 }
+
+// WritesInPlace reports whether Model.WriteFile writes path in place (a
+// device, a FIFO, /dev/stdout) rather than replacing a file: a command
+// whose page goes to /dev/stdout says what it wrote elsewhere.
+func WritesInPlace(path string) bool { return atomicfile.InPlace(path) }

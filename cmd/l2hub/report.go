@@ -91,10 +91,16 @@ replay does; so does one cut short (a killed writer), unless
 			if out == "-" {
 				err = m.WriteHTML(stdout)
 			} else {
+				// -o /dev/stdout: the page is standard output, and what
+				// was written goes with the warnings.
+				said := stdout
+				if report.WritesInPlace(out) {
+					said = cmd.ErrOrStderr()
+				}
 				var size int
 				if size, err = m.WriteFile(out); err == nil {
-					fmt.Fprintf(stdout, "wrote %s (%d bytes): ", out, size)
-					err = m.WriteSummary(stdout)
+					fmt.Fprintf(said, "wrote %s (%d bytes): ", out, size)
+					err = m.WriteSummary(said)
 				}
 			}
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,5 +156,40 @@ func TestReportOutputChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "no-such.pcapng") {
 			t.Errorf("-o %s: got %v, want %q before the capture is read", tc.out, err, tc.want)
 		}
+	}
+}
+
+// TestReportToDevStdout: -o naming standard output through /proc (as
+// /dev/stdout does, here a link to /proc/self/fd/N of a file) writes the
+// page into that file, keeps the link, and says what it wrote on standard
+// error, not after the page.
+func TestReportToDevStdout(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "redirected.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link := filepath.Join(dir, "stdout")
+	if err := os.Symlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), link); err != nil {
+		t.Fatal(err)
+	}
+	capture := filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng")
+	stdout, stderr, err := runCmd(t, "report", capture, "-o", link)
+	if err != nil {
+		t.Fatalf("got %v, want the page written:\n%s", err, stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("got %s %v, %v, want the link kept", link, fi, err)
+	}
+	page, err := os.ReadFile(f.Name())
+	if err != nil || !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || !bytes.HasSuffix(page, []byte("</html>\n")) {
+		t.Fatalf("got %d bytes (%v) behind the link, want the whole page", len(page), err)
+	}
+	if stdout != "" || !strings.Contains(stderr, "wrote "+link) {
+		t.Errorf("got stdout %q, stderr %q; want what was written on stderr only", stdout, stderr)
 	}
 }

@@ -54,6 +54,14 @@ func Check(path string) error {
 	return named(path, p.Cleanup())
 }
 
+// InPlace reports whether WriteFile writes path in place (a device, a
+// FIFO, /dev/stdout) rather than replacing a file: a command that writes
+// a page to /dev/stdout then says what it wrote elsewhere.
+func InPlace(path string) bool {
+	t, err := resolve(path)
+	return err == nil && t.inPlace
+}
+
 // target is where WriteFile puts a path's data.
 type target struct {
 	path    string // the file to replace: path, or the file its links lead to

@@ -89,6 +89,9 @@ func TestWriteFileFollowsLinks(t *testing.T) {
 				}
 				next, first = tt.links[i], l
 			}
+			if InPlace(first) {
+				t.Errorf("got InPlace(link to a file) = true, want false")
+			}
 			if err := WriteFile(first, []byte("new\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -153,6 +156,9 @@ func TestWriteFileIntoFIFO(t *testing.T) {
 	defer unix.Close(rd)
 	if err := Check(fifo); err != nil {
 		t.Fatalf("got Check(FIFO) = %v, want nil", err)
+	}
+	if !InPlace(fifo) {
+		t.Errorf("got InPlace(FIFO) = false, want true")
 	}
 	if err := WriteFile(fifo, []byte("page\n"), 0o644); err != nil {
 		t.Fatal(err)
