@@ -25,8 +25,7 @@ func (b *builder) bands() {
 			if d.Action != "partition" && d.Action != "down" {
 				continue
 			}
-			_, detail, _ := strings.Cut(d.Reason, d.Action+" (")
-			detail = strings.TrimSuffix(detail, ")")
+			detail := d.detail
 			key := d.Action + "\x00" + d.Rule + "\x00" + detail
 			if bi, ok := open[key]; ok {
 				bd := &b.m.Bands[bi]

@@ -108,7 +108,11 @@ type Drop struct {
 	Reason string // "rule loss-a: drop (p=0.05 draw=0.0213)"
 	Rule   string
 	Action string // drop, partition, down, mtu, queue-full, ...
+	detail string // the note's detail: a partition's spec ("a|b"), "port b"
 }
+
+// maxRuleText bounds a rule's name as a drop keeps it.
+const maxRuleText = 128
 
 // Group is a run of alike frames from one sender drawn as one arrow.
 type Group struct {
@@ -193,7 +197,38 @@ type builder struct {
 	// runStart is the hub's start, which edits count from (the capture's
 	// header says it); zero when it does not.
 	runStart time.Time
+	kept     map[string]string // keep's strings
+	notesCut int               // comments with more than maxNotes notes
 }
+
+// comment is a record's comment: its whole text, cleaned, which notes are
+// read from, and what is shown of it (Limits.MaxComment).
+type comment struct{ text, shown string }
+
+// notes reads c's notes, counting a comment with too many.
+func (b *builder) notes(c comment) (dropped bool, notes []note) {
+	dropped, notes, more := parseComment(c.text)
+	if more {
+		b.notesCut++
+	}
+	return dropped, notes
+}
+
+// keep returns s as a string of its own, once per distinct text: a note's
+// words are cut from a comment of up to maxNoteText bytes, which they
+// must not keep alive.
+func (b *builder) keep(s string) string {
+	if k, ok := b.kept[s]; ok {
+		return k
+	}
+	s = strings.Clone(s)
+	b.kept[s] = s
+	return s
+}
+
+// reason is how a drop or a mark is shown: the note without its link,
+// cut as a comment is.
+func (b *builder) reason(n note) string { return b.keep(cleanText(n.Reason(), b.lim.MaxComment)) }
 
 const (
 	// maxPending bounds the frames remembered per content for matching
@@ -239,6 +274,7 @@ func Build(opts Options) (*Model, error) {
 		ports:   map[string]int{},
 		recent:  map[uint64][]int32{},
 		macPort: map[[6]byte]int{},
+		kept:    map[string]string{},
 	}
 	if b.m.Title == "" {
 		b.m.Title = b.m.Capture
@@ -340,7 +376,10 @@ func (b *builder) read(rd io.Reader) error {
 		}
 		b.recordEdits(p.Number, p.Comment)
 		missing += capture.Gaps(p.Comment)
-		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
+		// Notes are read from the whole comment: a frame dropped on many
+		// links has a note for each, far past what is shown of it.
+		text := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), maxNoteText)
+		c := comment{text: text, shown: b.keep(cleanText(text, b.lim.MaxComment))}
 		switch p.Dir {
 		case capture.DirIn:
 			b.directed = true
@@ -348,7 +387,7 @@ func (b *builder) read(rd io.Reader) error {
 			if err != nil {
 				return err
 			}
-			b.ingress(p, port, comment)
+			b.ingress(p, port, c)
 		case capture.DirOut:
 			b.directed = true
 			port, err := b.port(p, r)
@@ -356,9 +395,9 @@ func (b *builder) read(rd io.Reader) error {
 				return err
 			}
 			b.egress = true
-			b.egressRecord(p, port, comment)
+			b.egressRecord(p, port, c)
 		default:
-			if err := b.macRecord(p, comment); err != nil {
+			if err := b.macRecord(p, c); err != nil {
 				return err
 			}
 		}
@@ -377,6 +416,9 @@ func (b *builder) read(rd io.Reader) error {
 	}
 	if otherLinks > 0 {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
+	}
+	if b.notesCut > 0 {
+		b.warn("%d comments hold more than %d notes: the drops and marks past them are not drawn", b.notesCut, maxNotes)
 	}
 	if back > 0 {
 		b.warn("%d records are stamped before a record ahead of them, by up to %s (the capture's clock ran backwards): they are drawn at that record's time", back, mostBack)
@@ -460,7 +502,7 @@ func (b *builder) clip(data []byte) []byte {
 }
 
 // newFrame adds a frame for record p sent by port from.
-func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
+func (b *builder) newFrame(p capture.Packet, from int, shown string) int {
 	fi := len(b.m.Frames)
 	b.m.Frames = append(b.m.Frames, Frame{
 		Number:  p.Number,
@@ -469,7 +511,7 @@ func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
 		Label:   b.lab.label(p.Data),
 		Len:     p.OrigLen,
 		Data:    b.clip(p.Data),
-		Comment: comment,
+		Comment: shown,
 		Group:   -1,
 	})
 	h := contentHash(p.Data)
@@ -487,10 +529,10 @@ func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
 // ingress records what a port sent, and the links the comment says it was
 // dropped on. (The hub notes delays and corruptions on the copies, in the
 // egress records, and drops on the ingress record.)
-func (b *builder) ingress(p capture.Packet, port int, comment string) {
-	fi := b.newFrame(p, port, comment)
+func (b *builder) ingress(p capture.Packet, port int, c comment) {
+	fi := b.newFrame(p, port, c.shown)
 	f := &b.m.Frames[fi]
-	dropped, notes := parseComment(comment)
+	dropped, notes := b.notes(c)
 	for _, n := range notes {
 		if !hub.IsDropAction(n.Action) {
 			continue
@@ -499,7 +541,7 @@ func (b *builder) ingress(p capture.Packet, port int, comment string) {
 		if i, ok := b.ports[n.To()]; ok && n.Link != "" {
 			to = i
 		}
-		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: n.Reason(), Rule: n.Rule, Action: n.Action})
+		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keep(cleanText(n.Rule, maxRuleText)), Action: b.keep(n.Action), detail: b.keep(cleanText(n.Detail, b.lim.MaxComment))})
 	}
 	if dropped && len(f.Drops) == 0 {
 		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: "dropped"})
@@ -507,8 +549,8 @@ func (b *builder) ingress(p capture.Packet, port int, comment string) {
 }
 
 // egressRecord matches what a port received to the frame it is a copy of.
-func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
-	dropped, notes := parseComment(comment)
+func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
+	dropped, notes := b.notes(c)
 	var kind DeliveryKind
 	var reasons []string
 	for _, n := range notes {
@@ -522,7 +564,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
 		case n.Action == "corrupt":
 			kind |= Corrupted
 		}
-		reasons = append(reasons, n.Reason())
+		reasons = append(reasons, b.reason(n))
 	}
 	t := b.rel(p.Time)
 	fi := b.match(contentHash(p.Data), port, t, kind)
@@ -535,7 +577,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
-		reason := strings.Join(reasons, "; ")
+		reason := b.keep(cleanText(strings.Join(reasons, "; "), b.lim.MaxComment))
 		if reason == "" {
 			reason = "dropped"
 		}
@@ -543,7 +585,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
 	}
-	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: comment}
+	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown}
 	if kind&Corrupted != 0 || !slices.Equal(p.Data[:min(len(p.Data), b.lim.HexBytes)], f.Data) {
 		d.Kind |= Corrupted
 		d.Data = b.clip(p.Data)
@@ -639,13 +681,13 @@ func (b *builder) delivered(fi, port int) bool {
 // macRecord reads a record without a direction (classic pcap, QEMU's
 // filter-dump): its sender is the port named after its source MAC, as
 // replay names them; a copy of a frame that port just sent is its echo.
-func (b *builder) macRecord(p capture.Packet, comment string) error {
+func (b *builder) macRecord(p capture.Packet, c comment) error {
 	if len(p.Data) < 14 {
 		port, err := b.macPortOf([6]byte{})
 		if err != nil {
 			return err
 		}
-		b.newFrame(p, port, comment)
+		b.newFrame(p, port, c.shown)
 		return nil
 	}
 	src := [6]byte(p.Data[6:12])
@@ -662,12 +704,12 @@ func (b *builder) macRecord(p capture.Packet, comment string) error {
 			return nil
 		}
 	}
-	fi := b.newFrame(p, port, comment)
-	if dropped, notes := parseComment(comment); dropped {
+	fi := b.newFrame(p, port, c.shown)
+	if dropped, notes := b.notes(c); dropped {
 		f := &b.m.Frames[fi]
 		reason := "dropped"
 		if len(notes) > 0 {
-			reason = notes[0].Reason()
+			reason = b.reason(notes[0])
 		}
 		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: reason})
 	}

@@ -35,7 +35,7 @@ type Limits struct {
 	MaxFrames       int   // capture records read (500 000); the rest are left out, with a warning
 	MaxPorts        int   // lifelines (256); a capture with more is refused
 	HexBytes        int   // bytes of each frame kept for the hex view (256)
-	MaxComment      int   // bytes of one capture comment kept (1024)
+	MaxComment      int   // bytes of one capture comment, and of one drop's reason, shown (1024); notes are read from all of it
 	MaxConsoleBytes int64 // size of one console log (64 MiB)
 	MaxLineBytes    int   // bytes of one console line read (4096); the rest is dropped
 	MaxMarkers      int   // markers from one console log (20 000); the rest are counted
