@@ -189,7 +189,13 @@ type builder struct {
 	// records with a direction, whose interfaces are ports too.
 	l2hub, directed bool
 	macPort         map[[6]byte]int
-	section, ifaces int // the interfaces of section made lifelines so far
+	// ifacePort is the lifeline of each interface (section, ID); byName
+	// the first lifeline of each interface name, which an interface of
+	// that name in a later section continues (a capture streamed through
+	// a policy change starts a section with the same ports).
+	ifacePort map[[2]int]int
+	byName    map[string]int
+	section   []int // the last section whose interface each lifeline is
 	// edits are the changes made through the control API that the
 	// capture records (at most maxEdits).
 	edits []recordedEdit
@@ -267,14 +273,16 @@ func Build(opts Options) (*Model, error) {
 	}
 	defer f.Close()
 	b := &builder{
-		opts:    opts,
-		lim:     opts.Limits.withDefaults(),
-		m:       &Model{Title: opts.Title, Capture: cleanText(filepath.Base(opts.Capture), 200)},
-		lab:     newLabeller(profile == checker.ProfileNoiseXK),
-		ports:   map[string]int{},
-		recent:  map[uint64][]int32{},
-		macPort: map[[6]byte]int{},
-		kept:    map[string]string{},
+		opts:      opts,
+		lim:       opts.Limits.withDefaults(),
+		m:         &Model{Title: opts.Title, Capture: cleanText(filepath.Base(opts.Capture), 200)},
+		lab:       newLabeller(profile == checker.ProfileNoiseXK),
+		ports:     map[string]int{},
+		ifacePort: map[[2]int]int{},
+		byName:    map[string]int{},
+		recent:    map[uint64][]int32{},
+		macPort:   map[[6]byte]int{},
+		kept:      map[string]string{},
 	}
 	if b.m.Title == "" {
 		b.m.Title = b.m.Capture
@@ -302,10 +310,12 @@ func (b *builder) read(rd io.Reader) error {
 	// A section's interfaces described after its last frame are ports
 	// too (see also the end of the input, below).
 	var sectionErr error
-	sectionEnd := func(_ int, ifs []capture.Interface) {
+	section := 0 // the section being read
+	sectionEnd := func(s int, ifs []capture.Interface) {
 		if (b.l2hub || b.directed) && sectionErr == nil {
-			sectionErr = b.addInterfaces(ifs)
+			sectionErr = b.addInterfaces(s, ifs)
 		}
+		section = s + 1
 	}
 	r, err := capture.NewReader(rd, capture.ReadOptions{SectionEnd: sectionEnd})
 	if errors.Is(err, capture.ErrTruncated) {
@@ -405,7 +415,7 @@ func (b *builder) read(rd io.Reader) error {
 	// Ports described after the last frame, or in a capture of none,
 	// are lifelines too.
 	if b.l2hub || b.directed {
-		if err := b.addInterfaces(r.Interfaces()); err != nil {
+		if err := b.addInterfaces(section, r.Interfaces()); err != nil {
 			return err
 		}
 	}
@@ -456,44 +466,70 @@ func (b *builder) runTime(d time.Duration) time.Duration {
 // not seen yet adds every interface described so far, so that a comment
 // can name a port before that port's first frame.
 func (b *builder) port(p capture.Packet, r *capture.Reader) (int, error) {
-	if p.Section != b.section || p.Interface >= b.ifaces {
-		if err := b.addInterfaces(r.Interfaces()); err != nil {
-			return 0, err
-		}
-		b.section = p.Section
+	if i, ok := b.ifacePort[[2]int{p.Section, p.Interface}]; ok {
+		return i, nil
 	}
-	return b.portNamed(p.IfName, p.Interface, "")
+	if err := b.addInterfaces(p.Section, r.Interfaces()); err != nil {
+		return 0, err
+	}
+	return b.iface(p.Section, p.Interface, p.IfName, "")
 }
 
 // addInterfaces adds a lifeline for each interface of a section (those
 // described so far).
-func (b *builder) addInterfaces(ifs []capture.Interface) error {
+func (b *builder) addInterfaces(section int, ifs []capture.Interface) error {
 	for i, f := range ifs {
-		if _, err := b.portNamed(f.Name, i, f.Description); err != nil {
+		if _, err := b.iface(section, i, f.Name, f.Description); err != nil {
 			return err
 		}
 	}
-	b.ifaces = len(ifs)
 	return nil
 }
 
-func (b *builder) portNamed(name string, iface int, desc string) (int, error) {
-	if name == "" {
-		name = fmt.Sprintf("if%d", iface)
-	}
-	name = cleanText(name, 64)
-	if i, ok := b.ports[name]; ok {
+// iface returns the lifeline of interface id of section, made if need be.
+// Two interfaces of one section are two lifelines, whatever their names
+// (two unnamed ones, "c" and "c\a", "if1" and the unnamed interface 1);
+// an interface named as one of an earlier section continues its lifeline.
+func (b *builder) iface(section, id int, name, desc string) (int, error) {
+	key := [2]int{section, id}
+	if i, ok := b.ifacePort[key]; ok {
 		return i, nil
 	}
-	return b.addPort(name, cleanText(desc, 128))
+	if i, ok := b.byName[name]; ok && name != "" && b.section[i] != section {
+		b.ifacePort[key], b.section[i] = i, section
+		return i, nil
+	}
+	shown := cleanText(name, 64)
+	if name == "" {
+		shown = fmt.Sprintf("if%d", id)
+	}
+	i, err := b.addPort(shown, cleanText(desc, 128))
+	if err != nil {
+		return 0, err
+	}
+	b.ifacePort[key], b.section[i] = i, section
+	if _, ok := b.byName[name]; !ok && name != "" {
+		b.byName[name] = i
+	}
+	return i, nil
 }
 
+// addPort adds a lifeline. A name already shown gets a number ("c (2)"):
+// two lifelines are never told apart by a name alone.
 func (b *builder) addPort(name, desc string) (int, error) {
 	if len(b.m.Ports) == b.lim.MaxPorts {
 		return 0, fmt.Errorf("%w: more than %d (Limits.MaxPorts)", ErrTooManyPorts, b.lim.MaxPorts)
 	}
-	b.ports[name] = len(b.m.Ports)
-	b.m.Ports = append(b.m.Ports, Port{Name: name, Description: desc})
+	shown := name
+	for n := 2; ; n++ {
+		if _, taken := b.ports[shown]; !taken {
+			break
+		}
+		shown = fmt.Sprintf("%s (%d)", name, n)
+	}
+	b.ports[shown] = len(b.m.Ports)
+	b.m.Ports = append(b.m.Ports, Port{Name: shown, Description: desc})
+	b.section = append(b.section, -1)
 	return len(b.m.Ports) - 1, nil
 }
 
