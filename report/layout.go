@@ -13,50 +13,6 @@ import (
 	"l2hub/hub"
 )
 
-// bands turns the drops of partitions and links set down into windows. A
-// window is open from its first drop; a frame delivered across it (between
-// two sides of the partition, to or from the port that was down) closes it.
-func (b *builder) bands() {
-	open := map[string]int{} // key -> index into m.Bands
-	var keys []string        // open keys, in opening order (deterministic closing)
-	for i := range b.m.Frames {
-		f := &b.m.Frames[i]
-		for _, d := range f.Drops {
-			if d.Action != "partition" && d.Action != "down" {
-				continue
-			}
-			detail := d.detail
-			key := d.Action + "\x00" + d.Rule + "\x00" + detail
-			if bi, ok := open[key]; ok {
-				bd := &b.m.Bands[bi]
-				bd.End, bd.Last = f.Time, d.Number
-				bd.Drops++
-				continue
-			}
-			open[key] = len(b.m.Bands)
-			keys = append(keys, key)
-			b.m.Bands = append(b.m.Bands, Band{
-				Kind: d.Action, Name: d.Rule, Spec: detail, Ports: b.bandPorts(d.Action, detail, f.From, d.To),
-				Start: f.Time, End: f.Time, Drops: 1, First: d.Number, Last: d.Number,
-			})
-		}
-		for _, d := range f.Deliveries {
-			if d.Kind&Inferred != 0 || f.From < 0 {
-				continue
-			}
-			for k := 0; k < len(keys); k++ {
-				bd := &b.m.Bands[open[keys[k]]]
-				if bd.cuts(b, f.From, d.To) && d.Time > bd.End {
-					bd.Healed, bd.HealedAt = d.Number, d.Time
-					delete(open, keys[k])
-					keys = slices.Delete(keys, k, k+1)
-					k--
-				}
-			}
-		}
-	}
-}
-
 // maxEdits bounds the control changes a report reads from a capture.
 const maxEdits = 1 << 14
 
@@ -182,75 +138,61 @@ func (b *builder) controlBands() {
 			}
 		}
 	}
+	// The bands the drops drew, by the window they may belong to (a
+	// partition's name, a link's "port b"), each list in the order of
+	// their first drops, which is their time order: a window's bands are a
+	// run of its list.
+	drawn := map[string][]int{}
+	for i, bd := range b.m.Bands {
+		if k, ok := windowKey(bd.Kind, bd.Name, bd.Spec); ok {
+			drawn[k] = append(drawn[k], i)
+		}
+	}
+	more := 0
 	for _, w := range ws {
+		key, _ := windowKey(w.kind, w.name, w.spec)
+		list := drawn[key]
+		k, _ := slices.BinarySearchFunc(list, w.on, func(i int, on time.Duration) int { return cmp.Compare(b.m.Bands[i].Start, on) })
 		found := false
-		for i := range b.m.Bands {
-			bd := &b.m.Bands[i]
-			if bd.Control || bd.Kind != w.kind || bd.Start < w.on || w.off > 0 && bd.Start > w.off {
-				continue
+		for ; k < len(list); k++ {
+			bd := &b.m.Bands[list[k]]
+			if w.off > 0 && bd.Start > w.off {
+				break
 			}
-			if w.kind == "partition" && bd.Name != w.name || w.kind == "down" && (bd.Name != "" || bd.Spec != w.spec) {
+			if bd.Control {
 				continue
 			}
 			bd.Control, bd.Began, bd.Ended = true, w.on, w.off
 			found = true
 		}
-		if !found {
-			b.m.Bands = append(b.m.Bands, Band{
-				Kind: w.kind, Name: w.name, Spec: w.spec, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
-				Start: w.on, End: w.on, Control: true, Began: w.on, Ended: w.off,
-			})
+		if found {
+			continue
 		}
+		if len(b.m.Bands) >= maxBands {
+			more++
+			continue
+		}
+		b.m.Bands = append(b.m.Bands, Band{
+			Kind: w.kind, Name: w.name, Spec: w.spec, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
+			Start: w.on, End: w.on, Control: true, Began: w.on, Ended: w.off,
+		})
+	}
+	if more > 0 {
+		b.warn("%d more partitions or links set through the control API are not drawn as bands: a report draws at most %d", more, maxBands)
 	}
 }
 
-// bandPorts are the lifelines a band covers: the ports its spec names
-// ("a,b|c", "port b"), else the link it was seen on.
-func (b *builder) bandPorts(action, spec string, from, to int) []int {
-	var names []string
-	if action == "down" {
-		names = []string{strings.TrimPrefix(spec, "port ")}
-	} else {
-		names = strings.FieldsFunc(spec, func(r rune) bool { return r == '|' || r == ',' })
+// windowKey is the control window a band the drops drew may belong to: a
+// partition's by its name, a link set down by its spec ("port b"); a link
+// a schedule set down (it has a name) belongs to none.
+func windowKey(kind, name, spec string) (string, bool) {
+	switch {
+	case kind == "partition":
+		return kind + "\x00" + name, true
+	case kind == "down" && name == "":
+		return kind + "\x00" + spec, true
 	}
-	var ports []int
-	for _, n := range names {
-		if i, ok := b.ports[strings.TrimSpace(n)]; ok && !slices.Contains(ports, i) {
-			ports = append(ports, i)
-		}
-	}
-	if len(ports) == 0 {
-		for _, p := range []int{from, to} {
-			if p >= 0 && !slices.Contains(ports, p) {
-				ports = append(ports, p)
-			}
-		}
-	}
-	slices.Sort(ports)
-	return ports
-}
-
-// cuts reports whether the band stands between from and to.
-func (bd *Band) cuts(b *builder, from, to int) bool {
-	if bd.Kind == "down" {
-		return slices.Contains(bd.Ports, from) || slices.Contains(bd.Ports, to)
-	}
-	side := func(p int) int {
-		name := b.m.Ports[p].Name
-		for i, g := range strings.Split(bd.Spec, "|") {
-			for _, n := range strings.Split(g, ",") {
-				if strings.TrimSpace(n) == name {
-					return i + 1
-				}
-			}
-		}
-		return 0
-	}
-	sf, st := side(from), side(to)
-	if sf == 0 && st == 0 { // a spec that names no port here: the ports it was seen on
-		return slices.Contains(bd.Ports, from) && slices.Contains(bd.Ports, to)
-	}
-	return sf != 0 && st != 0 && sf != st
+	return "", false
 }
 
 // findings runs the checker on the capture and pins its findings to the

@@ -45,6 +45,9 @@ type Model struct {
 	Stopped error
 
 	at []ref // capture frame number -> what draws it
+	// bandVisits counts the bands deliveries were checked against (a
+	// test's measure of the work bands does).
+	bandVisits int
 }
 
 // Port is a lifeline.
