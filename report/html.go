@@ -80,7 +80,7 @@ func hashOf(s string) string {
 // arrays with their trailing defaults left out, so that a 100 000-frame
 // capture stays a page a browser opens at once:
 //
-//	frame:    [number, time, from, label, len, bytes, comment, deliveries, drops, group+1, findings, copies]
+//	frame:    [number, time, from, label, len, bytes, comment, deliveries, drops, group+1, findings, copies, more]
 //	delivery: [number, to, time after the frame's, kind, comment, overtook, bytes]
 //	drop:     [to, number, reason]
 //
@@ -107,6 +107,7 @@ type pageData struct {
 	Check    *CheckSummary `json:"check"`
 	Kinds    []string      `json:"kinds"`
 	HexBytes int           `json:"hexBytes"`
+	PerFrame int           `json:"perFrame"` // deliveries, drops and copies a frame keeps of each
 }
 
 type pagePort struct {
@@ -163,7 +164,7 @@ func (m *Model) page() *pageData {
 		Duration: int64(m.Duration), Records: m.Records, Inferred: m.Inferred,
 		Warnings: nonNil(m.Warnings), Check: m.Check, Kinds: kindNames,
 		Protos: []string{ProtoARP, ProtoNXSB, ProtoNexus, ProtoTCP, ProtoUDP, ProtoICMP, ProtoIPv6, ProtoOther},
-		Strs:   []string{""}, Frames: make([][]any, 0, len(m.Frames)), HexBytes: DefaultHexBytes,
+		Strs:   []string{""}, Frames: make([][]any, 0, len(m.Frames)), HexBytes: DefaultHexBytes, PerFrame: maxPerFrame,
 		Groups: []pageGroup{}, Bands: []pageBand{}, Markers: [][]any{}, Findings: []pageFinding{},
 		// Never null: the page maps over each list, empty or not.
 		Ports: make([]pagePort, 0, len(m.Ports)), Labels: []string{}, LProto: []int{},
@@ -208,7 +209,7 @@ func (m *Model) page() *pageData {
 			dr = append(dr, []any{d.To, d.Number, str(d.Reason)})
 		}
 		row := []any{f.Number, int64(f.Time), f.From, label(f.Label), f.Len, b64(f.Data), str(f.Comment),
-			orZero(dl), orZero(dr), f.Group + 1, orZero(anySlice(f.Findings)), orZero(anySlice(f.Copies))}
+			orZero(dl), orZero(dr), f.Group + 1, orZero(anySlice(f.Findings)), orZero(anySlice(f.Copies)), f.More}
 		p.Frames = append(p.Frames, trim(row))
 	}
 	for _, g := range m.Groups {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,9 @@ type Model struct {
 	Stopped error
 
 	at []ref // capture frame number -> what draws it
+	// corruptCompares counts the frames corrupted copies were compared
+	// with (a test's measure of the work matching them does).
+	corruptCompares int
 	// bandVisits counts the bands deliveries were checked against (a
 	// test's measure of the work bands does).
 	bandVisits int
@@ -73,6 +77,10 @@ type Frame struct {
 	Deliveries []Delivery
 	// Drops are the links the frame was dropped on, with the reasons.
 	Drops []Drop
+	// More counts the records of this frame past the maxPerFrame
+	// deliveries, drops or copies it keeps of each (a crafted capture's
+	// thousands of duplicates): counted, not drawn.
+	More int
 	// Copies are the numbers of further records of this same frame (a
 	// multicast loopback echo in a per-VM file).
 	Copies   []int
@@ -183,6 +191,8 @@ type builder struct {
 	lab    *labeller
 	ports  map[string]int
 	recent map[uint64][]int32 // content hash -> frames that may still be delivered
+	sized  map[int][]int32    // length on the wire -> the newest frames of it (corruptRecent), for corrupted copies
+	links  map[int32]*frameLinks
 	// egress says the capture records deliveries: its l2hub header
 	// declares egress points, or it has egress records. Without, they are
 	// inferred from MAC addresses.
@@ -243,8 +253,13 @@ const (
 	// maxPending bounds the frames remembered per content for matching
 	// deliveries: the newest win.
 	maxPending = 64
-	// corruptScan bounds how far back a corrupted copy looks for its frame.
-	corruptScan = 4096
+	// corruptRecent bounds the frames of one length a corrupted copy whose
+	// note does not say which bits were flipped is compared with.
+	corruptRecent = 32
+	// maxPerFrame bounds the deliveries, and the drops, one frame keeps:
+	// one per port and then some (a frame flooded into a partition has a
+	// drop per port across it); duplicates past it are counted.
+	maxPerFrame = 2 * DefaultMaxPorts
 	// echoWindow: a copy of the frame a VM just sent, in its own file, is
 	// the multicast back end's loopback echo (as the checker sees it).
 	echoWindow = 10 * time.Millisecond
@@ -284,6 +299,8 @@ func Build(opts Options) (*Model, error) {
 		ifacePort: map[[2]int]int{},
 		byName:    map[string]int{},
 		recent:    map[uint64][]int32{},
+		sized:     map[int][]int32{},
+		links:     map[int32]*frameLinks{},
 		macPort:   map[[6]byte]int{},
 		kept:      map[string]string{},
 	}
@@ -562,6 +579,13 @@ func (b *builder) newFrame(p capture.Packet, from int, shown string) int {
 	if p.Number > 0 {
 		b.m.at[p.Number] = ref{int32(fi), -1}
 	}
+	if from >= 0 && p.Number > 0 {
+		s := b.sized[p.OrigLen]
+		if len(s) == corruptRecent {
+			s = s[1:]
+		}
+		b.sized[p.OrigLen] = append(s, int32(fi))
+	}
 	return fi
 }
 
@@ -580,10 +604,10 @@ func (b *builder) ingress(p capture.Packet, port int, c comment) {
 		if i, ok := b.ports[n.To()]; ok && n.Link != "" {
 			to = i
 		}
-		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keep(cleanText(n.Rule, maxRuleText)), Action: b.keep(n.Action), detail: b.keep(cleanText(n.Detail, b.lim.MaxComment))})
+		b.addDrop(fi, Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keep(cleanText(n.Rule, maxRuleText)), Action: b.keep(n.Action), detail: b.keep(cleanText(n.Detail, b.lim.MaxComment))})
 	}
 	if dropped && len(f.Drops) == 0 {
-		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: "dropped"})
+		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: "dropped"})
 	}
 }
 
@@ -592,6 +616,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 	dropped, notes := b.notes(c)
 	var kind DeliveryKind
 	var reasons []string
+	var flipped []int // the bits corrupt notes say they flipped
 	for _, n := range notes {
 		switch {
 		case delayActions[n.Action]:
@@ -602,13 +627,14 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 			kind |= Reordered
 		case n.Action == "corrupt":
 			kind |= Corrupted
+			flipped = appendFlipped(flipped, n.Detail)
 		}
 		reasons = append(reasons, b.reason(n))
 	}
 	t := b.rel(p.Time)
 	fi := b.match(contentHash(p.Data), port, t, kind)
 	if fi < 0 && kind&Corrupted != 0 {
-		fi = b.matchCorrupt(p.Data, port, t, p.OrigLen, kind)
+		fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
 	}
 	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it
 		fi = b.newFrame(p, -1, "")
@@ -620,7 +646,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 		if reason == "" {
 			reason = "dropped"
 		}
-		f.Drops = append(f.Drops, Drop{To: port, Number: p.Number, Reason: reason})
+		b.addDrop(fi, Drop{To: port, Number: p.Number, Reason: reason})
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
 	}
@@ -629,8 +655,10 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 		d.Kind |= Corrupted
 		d.Data = b.clip(p.Data)
 	}
-	f.Deliveries = append(f.Deliveries, d)
-	b.m.at[p.Number] = ref{int32(fi), int32(len(f.Deliveries) - 1)}
+	b.m.at[p.Number] = ref{int32(fi), -1}
+	if b.addDelivery(fi, d) {
+		b.m.at[p.Number].delivery = int32(len(f.Deliveries) - 1)
+	}
 }
 
 // match finds the frame an egress record of these bytes on port is a copy
@@ -671,6 +699,9 @@ func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) boo
 	if f.From == port || f.Time > t || f.Number == 0 {
 		return false
 	}
+	if l := b.links[int32(fi)]; l != nil {
+		return !l.dropped.has(port) && (kind&Duplicate != 0 || !l.got.has(port))
+	}
 	for _, d := range f.Drops {
 		if d.To == port {
 			return false
@@ -683,15 +714,31 @@ func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) boo
 // frame in (a corrupt rule flips a few).
 const maxCorruptDistance = 64
 
-// matchCorrupt finds the frame a corrupted copy came from: of the recent
-// frames of the same length port may get, the one its bytes differ least
-// from, by few enough bits.
-func (b *builder) matchCorrupt(data []byte, port int, t time.Duration, n int, kind DeliveryKind) int {
+// matchCorrupt finds the frame a corrupted copy came from. When its notes
+// say which bits were flipped (flipped), they are flipped back and the
+// frame is the one with those bytes, as for any copy. Otherwise it is, of
+// the newest frames of the same length port may get (corruptRecent), the
+// one its bytes differ least from, by few enough bits.
+func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Duration, n int, kind DeliveryKind) int {
+	if len(flipped) > 0 {
+		orig := slices.Clone(data)
+		for _, bit := range flipped {
+			if bit/8 < len(orig) {
+				orig[bit/8] ^= 0x80 >> (bit % 8)
+			}
+		}
+		if fi := b.match(contentHash(orig), port, t, kind); fi >= 0 {
+			return fi
+		}
+	}
 	best, bestDist := -1, maxCorruptDistance+1
 	clip := data[:min(len(data), b.lim.HexBytes)]
-	for fi := len(b.m.Frames) - 1; fi >= max(0, len(b.m.Frames)-corruptScan); fi-- {
+	cands := b.sized[n]
+	for i := len(cands) - 1; i >= 0; i-- {
+		fi := int(cands[i])
 		f := &b.m.Frames[fi]
-		if f.Len != n || len(f.Data) != len(clip) || !b.eligible(fi, port, t, kind) {
+		b.m.corruptCompares++
+		if len(f.Data) != len(clip) || !b.eligible(fi, port, t, kind) {
 			continue
 		}
 		d := 0
@@ -704,8 +751,29 @@ func (b *builder) matchCorrupt(data []byte, port int, t time.Duration, n int, ki
 		if d < bestDist {
 			best, bestDist = fi, d
 		}
+		if bestDist <= len(flipped) {
+			break // as close as the notes say it can be
+		}
 	}
 	return best
+}
+
+// appendFlipped appends the bits a corrupt note's detail says it flipped
+// ("p=0.01 draw=0.0021 bits=490,443,404"), at most maxCorruptDistance.
+func appendFlipped(bits []int, detail string) []int {
+	_, list, ok := strings.Cut(detail, "bits=")
+	if !ok {
+		return bits
+	}
+	list, _, _ = strings.Cut(list, " ")
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || len(bits) == maxCorruptDistance {
+			break
+		}
+		bits = append(bits, n)
+	}
+	return bits
 }
 
 func (b *builder) delivered(fi, port int) bool {
@@ -738,19 +806,22 @@ func (b *builder) macRecord(p capture.Packet, c comment) error {
 	if s := b.recent[h]; len(s) > 0 {
 		fi := s[len(s)-1]
 		if f := &b.m.Frames[fi]; f.From == port && t-f.Time <= echoWindow && t >= f.Time {
-			f.Copies = append(f.Copies, p.Number)
+			if len(f.Copies) < maxPerFrame {
+				f.Copies = append(f.Copies, p.Number)
+			} else {
+				f.More++
+			}
 			b.m.at[p.Number] = ref{fi, -1}
 			return nil
 		}
 	}
 	fi := b.newFrame(p, port, c.shown)
 	if dropped, notes := b.notes(c); dropped {
-		f := &b.m.Frames[fi]
 		reason := "dropped"
 		if len(notes) > 0 {
 			reason = b.reason(notes[0])
 		}
-		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: reason})
+		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: reason})
 	}
 	return nil
 }
@@ -809,7 +880,7 @@ func (b *builder) infer() {
 		add := func(to int) {
 			if to != f.From && !blocked(to) && budget > 0 {
 				budget--
-				f.Deliveries = append(f.Deliveries, Delivery{To: to, Time: f.Time, Kind: Inferred})
+				b.addDelivery(i, Delivery{To: to, Time: f.Time, Kind: Inferred})
 			}
 		}
 		if to, ok := owner[[6]byte(f.Data[0:6])]; ok && f.Data[0]&1 == 0 {
@@ -910,3 +981,73 @@ func (m *Model) WriteSummary(w io.Writer) error {
 	_, err := fmt.Fprintln(w)
 	return err
 }
+
+// addDelivery adds d to frame fi, or counts it when the frame has
+// maxPerFrame already; it reports whether d was kept.
+func (b *builder) addDelivery(fi int, d Delivery) bool {
+	f := &b.m.Frames[fi]
+	if len(f.Deliveries) == maxPerFrame {
+		f.More++
+		return false
+	}
+	f.Deliveries = append(f.Deliveries, d)
+	b.indexLink(fi, d.To, false)
+	return true
+}
+
+// addDrop adds d to frame fi, or counts it when the frame has maxPerFrame
+// already.
+func (b *builder) addDrop(fi int, d Drop) {
+	f := &b.m.Frames[fi]
+	if len(f.Drops) == maxPerFrame {
+		f.More++
+		return
+	}
+	f.Drops = append(f.Drops, d)
+	b.indexLink(fi, d.To, true)
+}
+
+// smallLinks is how many deliveries and drops a frame has before
+// eligible looks them up in sets (frameLinks) rather than the lists.
+const smallLinks = 16
+
+// frameLinks are the ports a frame with many deliveries or drops went to,
+// and those it was dropped towards.
+type frameLinks struct{ got, dropped portSet }
+
+// indexLink notes that frame fi went to (or was dropped towards) port, in
+// its frameLinks once it has more than smallLinks.
+func (b *builder) indexLink(fi, port int, dropped bool) {
+	f := &b.m.Frames[fi]
+	l := b.links[int32(fi)]
+	switch {
+	case l != nil && dropped:
+		l.dropped.add(port)
+	case l != nil:
+		l.got.add(port)
+	case len(f.Deliveries)+len(f.Drops) > smallLinks:
+		l = &frameLinks{}
+		for _, d := range f.Deliveries {
+			l.got.add(d.To)
+		}
+		for _, d := range f.Drops {
+			l.dropped.add(d.To)
+		}
+		b.links[int32(fi)] = l
+	}
+}
+
+// portSet is a set of lifelines, a bit each.
+type portSet []uint64
+
+func (s *portSet) add(p int) {
+	if p < 0 {
+		return
+	}
+	for len(*s) <= p/64 {
+		*s = append(*s, 0)
+	}
+	(*s)[p/64] |= 1 << (p % 64)
+}
+
+func (s portSet) has(p int) bool { return p >= 0 && p/64 < len(s) && s[p/64]&(1<<(p%64)) != 0 }
