@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,14 +23,32 @@ import (
 // FIFO, a socket), or through /proc (/dev/stdout, /dev/fd/1: an open
 // file of this process), is written in place, never replaced.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// Write is WriteFile of what write writes, as it writes it: a large file
+// is never held whole in memory. If write fails, path is left as it was
+// (one written in place holds what write wrote before it failed).
+func Write(path string, perm fs.FileMode, write func(io.Writer) error) error {
 	t, err := resolve(path)
 	if err != nil {
 		return named(path, err)
 	}
 	if t.inPlace {
-		return named(path, writeInPlace(path, data))
+		return named(path, writeInPlace(path, write))
 	}
-	return named(path, renameio.WriteFile(t.path, data, perm))
+	f, err := renameio.NewPendingFile(t.path, renameio.WithPermissions(perm), renameio.WithExistingPermissions())
+	if err != nil {
+		return named(path, err)
+	}
+	defer f.Cleanup()
+	if err := write(f); err != nil {
+		return named(path, err)
+	}
+	return named(path, f.CloseAtomicallyReplace())
 }
 
 // Check reports whether WriteFile could write path now: its directory
@@ -127,12 +146,12 @@ func inProc(p string) bool {
 // writeInPlace writes data into the existing file path: it truncates a
 // regular file (as a shell's > does) and writes a device or a FIFO as a
 // stream. A FIFO waits for its reader.
-func writeInPlace(path string, data []byte) error {
+func writeInPlace(path string, write func(io.Writer) error) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

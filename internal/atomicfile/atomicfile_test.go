@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -283,4 +284,45 @@ func TestWriteFileIntoDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	isNull("/dev/null")
+}
+
+// TestWriteStreams: Write puts what its function writes, in pieces, in
+// the file whole; a function that fails leaves the old file as it was and
+// nothing beside it, and its error names the path.
+func TestWriteStreams(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "page.html")
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := Write(path, 0o644, func(w io.Writer) error {
+		if _, err := io.WriteString(w, "half a page"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), path) {
+		t.Errorf("got %v, want boom naming %s", err, path)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old\n" {
+		t.Errorf("got %q after a failed Write, want the old file", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("got %d files after a failed Write, want only the old one", len(ents))
+	}
+	var want strings.Builder
+	err = Write(path, 0o644, func(w io.Writer) error {
+		for i := range 1000 {
+			line := fmt.Sprintf("line %d\n", i)
+			want.WriteString(line)
+			if _, err := io.WriteString(w, line); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if b, rerr := os.ReadFile(path); err != nil || rerr != nil || string(b) != want.String() {
+		t.Errorf("got %d bytes, %v, %v; want the %d written", len(b), err, rerr, want.Len())
+	}
 }
