@@ -71,7 +71,7 @@ type Frame struct {
 	From    int           // index into Ports; -1 for the hub itself
 	Label   Label
 	Len     int    // bytes on the wire
-	Data    []byte // the first Limits.HexBytes bytes
+	Data    []byte // the first Limits.HexBytes bytes (64 once Limits.MaxHexTotal is spent)
 	Comment string // the ingress record's comment
 	// Deliveries are the copies ports received, in capture order.
 	Deliveries []Delivery
@@ -79,8 +79,10 @@ type Frame struct {
 	Drops []Drop
 	// More counts the records of this frame past the maxPerFrame
 	// deliveries, drops or copies it keeps of each (a crafted capture's
-	// thousands of duplicates): counted, not drawn.
+	// thousands of duplicates), or past Limits.MaxArrows: counted, not
+	// drawn.
 	More int
+	sum  uint64 // contentHash of the whole frame, as sent
 	// Copies are the numbers of further records of this same frame (a
 	// multicast loopback echo in a per-VM file).
 	Copies   []int
@@ -218,6 +220,11 @@ type builder struct {
 	runStart time.Time
 	kept     map[string]string // keep's strings
 	notesCut int               // comments with more than maxNotes notes
+	// What is left of Limits.MaxText, MaxArrows and MaxHexTotal, and what
+	// was cut for want of it (and of maxPerFrame).
+	textLeft, arrowsLeft, hexLeft      int
+	commentsCut, reasonsCut, arrowsCut int
+	hexCut, perFrameCut                int
 }
 
 // comment is a record's comment: its whole text, cleaned, which notes are
@@ -233,21 +240,67 @@ func (b *builder) notes(c comment) (dropped bool, notes []note) {
 	return dropped, notes
 }
 
-// keep returns s as a string of its own, once per distinct text: a note's
-// words are cut from a comment of up to maxNoteText bytes, which they
-// must not keep alive.
-func (b *builder) keep(s string) string {
-	if k, ok := b.kept[s]; ok {
-		return k
+// keep returns s as a string of its own, once per distinct text (a
+// note's words are cut from a comment of up to maxNoteText bytes, which
+// they must not keep alive), charged to Limits.MaxText; ok is false, and
+// the string "", once that is spent.
+func (b *builder) keep(s string) (kept string, ok bool) {
+	if k, ok := b.kept[s]; ok || s == "" {
+		return k, true
 	}
+	cost := textCost(s)
+	if cost > b.textLeft {
+		return "", false
+	}
+	b.textLeft -= cost
 	s = strings.Clone(s)
 	b.kept[s] = s
-	return s
+	return s, true
 }
 
-// reason is how a drop or a mark is shown: the note without its link,
-// cut as a comment is.
-func (b *builder) reason(n note) string { return b.keep(cleanText(n.Reason(), b.lim.MaxComment)) }
+// keepOr is keep, with or in place of a text past Limits.MaxText.
+func (b *builder) keepOr(s, or string) string {
+	if k, ok := b.keep(s); ok {
+		return k
+	}
+	return or
+}
+
+// textCost is what a kept text costs: its bytes as the page's JSON
+// spells them (<, > and & take six), and its place in the tables.
+func textCost(s string) int {
+	return len(s) + 5*strings.Count(s, "<") + 5*strings.Count(s, ">") + 5*strings.Count(s, "&") +
+		strings.Count(s, `"`) + strings.Count(s, `\`) + 32
+}
+
+// reason is how a drop is shown: the note without its link, cut as a
+// comment is; past Limits.MaxText, its action alone.
+func (b *builder) reason(n note) string {
+	if r, ok := b.keep(cleanText(n.Reason(), b.lim.MaxComment)); ok {
+		return r
+	}
+	b.reasonsCut++
+	return action(n.Action)
+}
+
+// action returns the hub's own string for an action word it writes
+// (drop, partition, delay, ...), which costs nothing to keep, and "…" for
+// any other.
+func action(a string) string {
+	if k, ok := actions[a]; ok {
+		return k
+	}
+	return "…"
+}
+
+var actions = map[string]string{}
+
+func init() {
+	for _, a := range []string{"drop", "partition", "down", "mtu", "overflow", "queue-full", "stalled", "backlog-full", "delay-full",
+		"delay", "queue", "duplicate", "reorder", "corrupt"} {
+		actions[a] = a
+	}
+}
 
 const (
 	// maxPending bounds the frames remembered per content for matching
@@ -304,6 +357,7 @@ func Build(opts Options) (*Model, error) {
 		macPort:   map[[6]byte]int{},
 		kept:      map[string]string{},
 	}
+	b.textLeft, b.arrowsLeft, b.hexLeft = b.lim.MaxText, b.lim.MaxArrows, b.lim.MaxHexTotal
 	if b.m.Title == "" {
 		b.m.Title = b.m.Capture
 	}
@@ -312,6 +366,7 @@ func Build(opts Options) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
 	}
 	b.infer()
+	b.cutWarnings()
 	b.reorders()
 	b.bands()
 	b.controlBands()
@@ -409,7 +464,11 @@ func (b *builder) read(rd io.Reader) error {
 		// Notes are read from the whole comment: a frame dropped on many
 		// links has a note for each, far past what is shown of it.
 		text := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), maxNoteText)
-		c := comment{text: text, shown: b.keep(cleanText(text, b.lim.MaxComment))}
+		c := comment{text: text}
+		var ok bool
+		if c.shown, ok = b.keep(cleanText(text, b.lim.MaxComment)); !ok {
+			b.commentsCut++
+		}
 		switch p.Dir {
 		case capture.DirIn:
 			b.directed = true
@@ -553,8 +612,22 @@ func (b *builder) addPort(name, desc string) (int, error) {
 	return len(b.m.Ports) - 1, nil
 }
 
+// minHex is what a frame keeps of its bytes once Limits.MaxHexTotal is
+// spent: its headers, which the page decodes, and its MAC addresses,
+// which infer reads.
+const minHex = 64
+
+// clip returns the bytes of a frame kept for its hex view, charged to
+// Limits.MaxHexTotal.
 func (b *builder) clip(data []byte) []byte {
-	return slices.Clone(data[:min(len(data), b.lim.HexBytes)])
+	n := min(len(data), b.lim.HexBytes)
+	if n > b.hexLeft {
+		n = min(n, minHex)
+		b.hexCut++
+	} else {
+		b.hexLeft -= n
+	}
+	return slices.Clone(data[:n])
 }
 
 // newFrame adds a frame for record p sent by port from.
@@ -571,6 +644,7 @@ func (b *builder) newFrame(p capture.Packet, from int, shown string) int {
 		Group:   -1,
 	})
 	h := contentHash(p.Data)
+	b.m.Frames[fi].sum = h
 	s := b.recent[h]
 	if len(s) == maxPending {
 		s = s[1:]
@@ -594,19 +668,21 @@ func (b *builder) newFrame(p capture.Packet, from int, shown string) int {
 // egress records, and drops on the ingress record.)
 func (b *builder) ingress(p capture.Packet, port int, c comment) {
 	fi := b.newFrame(p, port, c.shown)
-	f := &b.m.Frames[fi]
 	dropped, notes := b.notes(c)
+	why := false // a note says why it was dropped
 	for _, n := range notes {
 		if !hub.IsDropAction(n.Action) {
 			continue
 		}
+		why = true
 		to := -1
 		if i, ok := b.ports[n.To()]; ok && n.Link != "" {
 			to = i
 		}
-		b.addDrop(fi, Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keep(cleanText(n.Rule, maxRuleText)), Action: b.keep(n.Action), detail: b.keep(cleanText(n.Detail, b.lim.MaxComment))})
+		b.addDrop(fi, Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keepOr(cleanText(n.Rule, maxRuleText), ""),
+			Action: action(n.Action), detail: b.keepOr(cleanText(n.Detail, b.lim.MaxComment), "")})
 	}
-	if dropped && len(f.Drops) == 0 {
+	if dropped && !why {
 		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: "dropped"})
 	}
 }
@@ -629,10 +705,12 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 			kind |= Corrupted
 			flipped = appendFlipped(flipped, n.Detail)
 		}
-		reasons = append(reasons, b.reason(n))
+		if dropped {
+			reasons = append(reasons, b.reason(n))
+		}
 	}
-	t := b.rel(p.Time)
-	fi := b.match(contentHash(p.Data), port, t, kind)
+	t, h := b.rel(p.Time), contentHash(p.Data)
+	fi := b.match(h, port, t, kind)
 	if fi < 0 && kind&Corrupted != 0 {
 		fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
 	}
@@ -642,7 +720,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
-		reason := b.keep(cleanText(strings.Join(reasons, "; "), b.lim.MaxComment))
+		reason := b.keepOr(cleanText(strings.Join(reasons, "; "), b.lim.MaxComment), "")
 		if reason == "" {
 			reason = "dropped"
 		}
@@ -651,7 +729,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 		return
 	}
 	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown}
-	if kind&Corrupted != 0 || !slices.Equal(p.Data[:min(len(p.Data), b.lim.HexBytes)], f.Data) {
+	if kind&Corrupted != 0 || h != f.sum {
 		d.Kind |= Corrupted
 		d.Data = b.clip(p.Data)
 	}
@@ -858,15 +936,16 @@ func (b *builder) infer() {
 			}
 		}
 	}
-	budget := b.lim.MaxFrames
+	budget, refused := min(b.lim.MaxFrames, b.arrowsLeft), 0
 	defer func() {
-		if budget == 0 {
-			b.warn("deliveries inferred for the first frames only (Limits.MaxFrames)")
+		if refused > 0 {
+			b.warn("deliveries inferred for the first frames only (Limits.MaxFrames, Limits.MaxArrows): %d more are not drawn", refused)
 		}
 	}()
 	for i := range b.m.Frames {
 		f := &b.m.Frames[i]
-		if len(f.Data) < 14 || f.From < 0 {
+		// (A frame with drops left out cannot say where it did not go.)
+		if len(f.Data) < 14 || f.From < 0 || f.More > 0 {
 			continue
 		}
 		blocked := func(to int) bool {
@@ -878,7 +957,11 @@ func (b *builder) infer() {
 			return false
 		}
 		add := func(to int) {
-			if to != f.From && !blocked(to) && budget > 0 {
+			switch {
+			case to == f.From || blocked(to):
+			case budget == 0:
+				refused++
+			default:
 				budget--
 				b.addDelivery(i, Delivery{To: to, Time: f.Time, Kind: Inferred})
 			}
@@ -986,8 +1069,7 @@ func (m *Model) WriteSummary(w io.Writer) error {
 // maxPerFrame already; it reports whether d was kept.
 func (b *builder) addDelivery(fi int, d Delivery) bool {
 	f := &b.m.Frames[fi]
-	if len(f.Deliveries) == maxPerFrame {
-		f.More++
+	if !b.arrow(f, len(f.Deliveries)) {
 		return false
 	}
 	f.Deliveries = append(f.Deliveries, d)
@@ -999,12 +1081,51 @@ func (b *builder) addDelivery(fi int, d Delivery) bool {
 // already.
 func (b *builder) addDrop(fi int, d Drop) {
 	f := &b.m.Frames[fi]
-	if len(f.Drops) == maxPerFrame {
-		f.More++
+	if !b.arrow(f, len(f.Drops)) {
 		return
 	}
 	f.Drops = append(f.Drops, d)
 	b.indexLink(fi, d.To, true)
+}
+
+// arrow reports whether frame f, which has have of a kind (deliveries or
+// drops), may keep one more: within maxPerFrame and Limits.MaxArrows. If
+// not, f counts it.
+func (b *builder) arrow(f *Frame, have int) bool {
+	switch {
+	case have == maxPerFrame:
+		b.perFrameCut++
+	case b.arrowsLeft == 0:
+		b.arrowsCut++
+	default:
+		b.arrowsLeft--
+		return true
+	}
+	f.More++
+	return false
+}
+
+// cutWarnings says what the bounds on what a report keeps left out.
+func (b *builder) cutWarnings() {
+	if b.perFrameCut > 0 {
+		b.warn("%d deliveries, drops or copies of frames that have more than %d of them are counted, not drawn", b.perFrameCut, maxPerFrame)
+	}
+	if b.arrowsCut > 0 {
+		b.warn("%d deliveries and drops past the first %d (Limits.MaxArrows) are counted, not drawn", b.arrowsCut, b.lim.MaxArrows)
+	}
+	if b.commentsCut+b.reasonsCut > 0 {
+		var cut []string
+		if b.commentsCut > 0 {
+			cut = append(cut, fmt.Sprintf("%d comments are not shown", b.commentsCut))
+		}
+		if b.reasonsCut > 0 {
+			cut = append(cut, fmt.Sprintf("%d drops give their action only, not their reason", b.reasonsCut))
+		}
+		b.warn("the capture's comments hold more text than a report keeps (Limits.MaxText, %d bytes as the page spells them): %s", b.lim.MaxText, strings.Join(cut, ", and "))
+	}
+	if b.hexCut > 0 {
+		b.warn("%d frames keep only their first %d bytes for the hex view: the bytes kept reached %d (Limits.MaxHexTotal)", b.hexCut, minHex, b.lim.MaxHexTotal)
+	}
 }
 
 // smallLinks is how many deliveries and drops a frame has before

@@ -39,6 +39,12 @@ type Limits struct {
 	MaxConsoleBytes int64 // size of one console log (64 MiB)
 	MaxLineBytes    int   // bytes of one console line read (4096); the rest is dropped
 	MaxMarkers      int   // markers from one console log (20 000); the rest are counted
+	// What a report keeps in all, so that its memory and its page stay
+	// bounded whatever the capture holds (past each, a warning says what
+	// was cut):
+	MaxText     int // bytes of distinct comment, reason and rule text, as the page spells it (16 MiB); past it comments are left out and reasons give their action only
+	MaxArrows   int // deliveries and drops (1 000 000); past it they are counted (Frame.More), not drawn
+	MaxHexTotal int // bytes of the frames' hex views (32 MiB); past it each frame keeps its first 64 (its headers)
 }
 
 // Defaults.
@@ -51,6 +57,9 @@ const (
 	DefaultMaxConsoleBytes = 64 << 20
 	DefaultMaxLineBytes    = 4096
 	DefaultMaxMarkers      = 20_000
+	DefaultMaxText         = 16 << 20
+	DefaultMaxArrows       = 1_000_000
+	DefaultMaxHexTotal     = 32 << 20
 )
 
 // check refuses a negative limit: it would silently be the default.
@@ -66,6 +75,9 @@ func (l Limits) check() error {
 		{"MaxConsoleBytes", l.MaxConsoleBytes, DefaultMaxConsoleBytes},
 		{"MaxLineBytes", int64(l.MaxLineBytes), DefaultMaxLineBytes},
 		{"MaxMarkers", int64(l.MaxMarkers), DefaultMaxMarkers},
+		{"MaxText", int64(l.MaxText), DefaultMaxText},
+		{"MaxArrows", int64(l.MaxArrows), DefaultMaxArrows},
+		{"MaxHexTotal", int64(l.MaxHexTotal), DefaultMaxHexTotal},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("report.Limits.%s %d: must not be negative (0 means the default %d)", f.name, f.v, f.to)
@@ -86,6 +98,9 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxComment, DefaultMaxComment)
 	set(&l.MaxLineBytes, DefaultMaxLineBytes)
 	set(&l.MaxMarkers, DefaultMaxMarkers)
+	set(&l.MaxText, DefaultMaxText)
+	set(&l.MaxArrows, DefaultMaxArrows)
+	set(&l.MaxHexTotal, DefaultMaxHexTotal)
 	if l.MaxConsoleBytes <= 0 {
 		l.MaxConsoleBytes = DefaultMaxConsoleBytes
 	}

@@ -649,7 +649,7 @@
       ['copies', fCopies(r).join(', ')]]);
     var gi = fGroup(r);
     if (gi >= 0) d.appendChild(el('p', {}, 'One of ' + G[gi].count + ' alike frames (' + G[gi].nums[0] + '–' + G[gi].nums[1] + ').'));
-    if (fMore(r)) d.appendChild(el('p', {}, fMore(r) + ' more records of this frame (deliveries, drops or copies past the first ' + D.perFrame + ' of each) are counted, not listed.'));
+    if (fMore(r)) d.appendChild(el('p', {}, fMore(r) + ' more records of this frame (deliveries, drops or copies past the first ' + D.perFrame + ' of each, or past what a report keeps in all: see the notes above) are counted, not listed.'));
     fDl(r).forEach(function (x) {
       var p = el('p', { 'class': role && dNum(x) === n ? 'sel' : '' });
       p.appendChild(document.createTextNode('→ ' + portName(dTo(x)) + ' at ' + secs6(fT(r) + dDt(x)) + (dDt(x) ? ' (+' + dur(dDt(x)) + ')' : '') + ' as frame '));

@@ -1,0 +1,116 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// keptText is every distinct text a model keeps from the capture's
+// comments: what Limits.MaxText bounds.
+func keptText(m *Model) map[string]bool {
+	seen := map[string]bool{}
+	for _, f := range m.Frames {
+		seen[f.Comment] = true
+		for _, d := range f.Deliveries {
+			seen[d.Comment] = true
+		}
+		for _, d := range f.Drops {
+			seen[d.Reason], seen[d.Rule], seen[d.detail] = true, true, true
+		}
+	}
+	delete(seen, "")
+	return seen
+}
+
+func hasWarning(m *Model, sub string) bool {
+	return slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.Contains(w, sub) })
+}
+
+// TestBudgets: what a report keeps in all is bounded (Limits.MaxText,
+// MaxArrows, MaxHexTotal) whatever the capture holds, and a warning says
+// what was cut.
+func TestBudgets(t *testing.T) {
+	t.Run("text", func(t *testing.T) {
+		// Unique comments of '<', which the page spells in six bytes each,
+		// and unique drop reasons.
+		var recs []rec
+		for i := range 200 {
+			f := udpFrame("a", "b", 9, uint32(i), 0)
+			recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, f, fmt.Sprintf("dropped: a->b: rule r%d: drop (%s)", i, strings.Repeat("<", 500))})
+		}
+		const budget = 40_000
+		m := build(t, Options{Capture: writeTemp(t, "text.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)), Limits: Limits{MaxText: budget}})
+		cost := 0
+		for s := range keptText(m) {
+			if _, free := actions[s]; !free { // the hub's action words cost nothing
+				cost += textCost(s)
+			}
+		}
+		if cost > budget {
+			t.Errorf("got %d of text kept, as the page spells it, want at most %d", cost, budget)
+		}
+		last := m.Frames[len(m.Frames)-1]
+		if last.Comment != "" || len(last.Drops) != 1 || last.Drops[0].Reason != "drop" || last.Drops[0].Action != "drop" {
+			t.Errorf("got the last frame's comment %q and drops %+v, want no comment and a drop that gives its action", last.Comment, last.Drops)
+		}
+		if !hasWarning(m, "comments are not shown") {
+			t.Errorf("got warnings %q, want one about the text left out", m.Warnings)
+		}
+	})
+	t.Run("arrows", func(t *testing.T) {
+		var notes []string
+		for _, p := range []string{"b", "c", "d"} {
+			notes = append(notes, "a->"+p+": rule r: drop")
+		}
+		var recs []rec
+		for i := range 40 {
+			recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, udpFrame("a", "b", 9, uint32(i), 0), "dropped: " + strings.Join(notes, "; ")})
+		}
+		f := udpFrame("a", "b", 9, 99, 0)
+		recs = append(recs, rec{0, 2e9, true, f, ""}, rec{1, 2e9, false, f, ""}) // a delivery: the capture records them
+		const budget = 50
+		m := build(t, Options{Capture: writeTemp(t, "arrows.pcapng", pcapngFile([]string{"a", "b", "c", "d"}, []string{"", "", "", ""}, recs)), Limits: Limits{MaxArrows: budget}})
+		kept, more := 0, 0
+		for _, f := range m.Frames {
+			kept += len(f.Deliveries) + len(f.Drops)
+			more += f.More
+		}
+		if kept != budget || more != 40*3+1-budget {
+			t.Errorf("got %d deliveries and drops kept and %d counted, want %d and %d", kept, more, budget, 40*3+1-budget)
+		}
+		if !hasWarning(m, fmt.Sprintf("%d deliveries and drops past the first %d (Limits.MaxArrows)", 40*3+1-budget, budget)) {
+			t.Errorf("got warnings %q, want one about the arrows left out", m.Warnings)
+		}
+	})
+	t.Run("hex", func(t *testing.T) {
+		var recs []rec
+		for i := range 100 {
+			f := udpFrame("a", "b", 9, uint32(i), 300)
+			recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, f, ""}, rec{1, uint64(1e9 + i*1e6), false, f, ""})
+		}
+		const budget = 10_000
+		m := build(t, Options{Capture: writeTemp(t, "hex.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)), Limits: Limits{MaxHexTotal: budget}})
+		full, cut := 0, 0
+		for _, f := range m.Frames {
+			switch len(f.Data) {
+			case DefaultHexBytes:
+				full++
+			case minHex:
+				cut++
+			default:
+				t.Fatalf("got frame %d keeping %d bytes, want %d or %d", f.Number, len(f.Data), DefaultHexBytes, minHex)
+			}
+			if len(f.Deliveries) != 1 || f.Deliveries[0].Kind&Corrupted != 0 {
+				t.Fatalf("got frame %d delivered as %+v, want one faithful copy: a frame's bytes cut short are not a corruption", f.Number, f.Deliveries)
+			}
+		}
+		if full != budget/DefaultHexBytes || cut != 100-full {
+			t.Errorf("got %d frames with their %d bytes and %d with %d, want %d and %d", full, DefaultHexBytes, cut, minHex, budget/DefaultHexBytes, 100-budget/DefaultHexBytes)
+		}
+		if !hasWarning(m, fmt.Sprintf("%d frames keep only their first %d bytes", cut, minHex)) {
+			t.Errorf("got warnings %q, want one about the bytes left out", m.Warnings)
+		}
+	})
+}
