@@ -227,3 +227,15 @@ func TestLifelinesByInterface(t *testing.T) {
 		}
 	})
 }
+
+// TestPageDataIsRead: every field of the page's data is one the page's
+// script reads (D.name): no field is carried for nothing.
+func TestPageDataIsRead(t *testing.T) {
+	data := pageJSON(t, page(t, Options{Capture: failingRun, Check: "nexus-v1"}))
+	js := pageJS
+	for k := range data {
+		if !strings.Contains(js, "D."+k) {
+			t.Errorf("got %q in the page's data, which page.js never reads", k)
+		}
+	}
+}

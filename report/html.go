@@ -102,7 +102,7 @@ func hashOf(s string) string {
 //
 // Times are nanoseconds since start; labels and comments index labels and
 // strs; bytes are base64. The other fields: title, capture, start, dur,
-// records, inferred, warnings, ports, protos, kinds, hexBytes, perFrame,
+// records, inferred, warnings, ports, protos, kinds, perFrame,
 // check, groups, bands, markers, findings, lproto (each label's protocol).
 
 type pagePort struct {
@@ -217,7 +217,6 @@ func (m *Model) writeData(w *bufio.Writer) error {
 	protos := []string{ProtoARP, ProtoNXSB, ProtoNexus, ProtoTCP, ProtoUDP, ProtoICMP, ProtoIPv6, ProtoOther}
 	o.field("protos", protos)
 	o.field("kinds", kindNames)
-	o.field("hexBytes", DefaultHexBytes)
 	o.field("perFrame", maxPerFrame)
 	o.field("check", m.Check)
 	groups := make([]pageGroup, 0, len(m.Groups))

@@ -23,7 +23,8 @@ type Options struct {
 	// Title heads the page; default: the capture's file name.
 	Title string
 	// MinGroup is the shortest run of alike frames drawn as one arrow
-	// (default 3); negative draws every frame alone.
+	// (0: the default 3; a group has 2 or more, so 1 means 2); negative
+	// draws every frame alone.
 	MinGroup int
 	Limits   Limits
 }
@@ -32,7 +33,7 @@ type Options struct {
 // untrusted input. Zero fields take the defaults; Build refuses negative
 // ones.
 type Limits struct {
-	MaxFrames       int   // capture records read (500 000); the rest are left out, with a warning
+	MaxFrames       int   // capture records read, of any direction or link type (500 000); the rest are left out, with a warning
 	MaxPorts        int   // lifelines (256); a capture with more is refused
 	HexBytes        int   // bytes of each frame kept for the hex view (256)
 	MaxComment      int   // bytes of one capture comment, and of one drop's reason, shown (1024); notes are read from all of it

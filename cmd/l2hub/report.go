@@ -52,6 +52,10 @@ lines it matches. NAME ends at the first single '=': a port name holding
 --check PROFILE runs the conformance checker (nexus-v1 or noise-xk): its
 findings head the page and are pinned to the frames they cite.
 
+One capture per page: a pair of per-VM files (QEMU's filter-dump) gives
+each VM's own view; "l2hub replay a.pcap b.pcap --port a=a.pcap --port
+b=b.pcap -o run.pcapng" merges them into one capture to draw.
+
 A capture that breaks part-way (a corrupt block) is drawn up to the break,
 and the command then fails with where reading stopped (status 1), as
 replay does; so does one cut short (a killed writer), unless
@@ -118,9 +122,9 @@ replay does; so does one cut short (a killed writer), unless
 	fl.StringVar(&check, "check", "", "run the conformance checker with this profile (nexus-v1 or noise-xk) and pin its findings")
 	fl.StringVarP(&out, "output", "o", "", "the HTML file to write (- for standard output)")
 	fl.StringVar(&title, "title", "", "the page's title (default: the capture's file name)")
-	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (-1: never)")
+	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (a group has 2 or more: 1 means 2; 0 means the default; -1: never)")
 	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view; 0 means the default")
-	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning; 0 means the default")
+	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records read (ingress, egress and non-Ethernet ones alike); later ones are left out with a warning; 0 means the default")
 	fl.BoolVar(&truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
 	return cmd
 }

@@ -193,3 +193,23 @@ func TestReportToDevStdout(t *testing.T) {
 		t.Errorf("got stdout %q, stderr %q; want what was written on stderr only", stdout, stderr)
 	}
 }
+
+// TestReportHelp: --help says what --group's small values and
+// --max-frames count, and how to draw a pair of per-VM files.
+func TestReportHelp(t *testing.T) {
+	stdout, _, err := runCmd(t, "report", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := strings.Join(strings.Fields(stdout), " ")
+	for _, want := range []string{
+		"a group has 2 or more: 1 means 2; 0 means the default; -1: never",
+		"capture records read (ingress, egress and non-Ethernet ones alike)",
+		"l2hub replay a.pcap b.pcap --port a=a.pcap --port b=b.pcap -o run.pcapng",
+		`without brackets, with a fraction: "64 bytes from" and "200 OK" are no stamps`,
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("got report --help without %q:\n%s", want, stdout)
+		}
+	}
+}
