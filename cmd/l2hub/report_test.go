@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,38 +159,40 @@ func TestReportOutputChecked(t *testing.T) {
 	}
 }
 
-// TestReportToDevStdout: -o naming standard output through /proc (as
-// /dev/stdout does, here a link to /proc/self/fd/N of a file) writes the
-// page into that file, keeps the link, and says what it wrote on standard
-// error, not after the page.
+// TestReportToDevStdout: -o /dev/stdout writes the page through the
+// command's standard output as the shell opened it, here a log opened to
+// append (>>) that standard error shares (2>&1): the page comes after the
+// log's line, and what was written (said on standard error, not after the
+// page on standard output) after the page rather than over its start.
 func TestReportToDevStdout(t *testing.T) {
-	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
+	if _, err := os.Stat("/dev/stdout"); err != nil {
+		t.Skipf("no /dev/stdout: %v", err)
 	}
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "redirected.html"))
+	bin := l2hubBinary(t)
+	log := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(log, []byte("previous line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	link := filepath.Join(dir, "stdout")
-	if err := os.Symlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), link); err != nil {
+	cmd := exec.Command(bin, "report", filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng"), "-o", "/dev/stdout")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(log)
+		t.Fatalf("got %v, want the page written:\n%.2000s", err, b)
+	}
+	got, err := os.ReadFile(log)
+	if err != nil {
 		t.Fatal(err)
 	}
-	capture := filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng")
-	stdout, stderr, err := runCmd(t, "report", capture, "-o", link)
-	if err != nil {
-		t.Fatalf("got %v, want the page written:\n%s", err, stderr)
-	}
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Fatalf("got %s %v, %v, want the link kept", link, fi, err)
-	}
-	page, err := os.ReadFile(f.Name())
-	if err != nil || !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || !bytes.HasSuffix(page, []byte("</html>\n")) {
-		t.Fatalf("got %d bytes (%v) behind the link, want the whole page", len(page), err)
-	}
-	if stdout != "" || !strings.Contains(stderr, "wrote "+link) {
-		t.Errorf("got stdout %q, stderr %q; want what was written on stderr only", stdout, stderr)
+	before, rest, ok := bytes.Cut(got, []byte("<!DOCTYPE html>"))
+	page, after, ok2 := bytes.Cut(rest, []byte("</html>\n"))
+	if !ok || !ok2 || string(before) != "previous line\n" || !bytes.Contains(page, []byte(`id="l2hub-data"`)) ||
+		!bytes.HasPrefix(after, []byte("wrote /dev/stdout (")) {
+		t.Errorf("got the log %.200q ... %.200q, want the previous line, the whole page, then what was written", got, got[max(0, len(got)-200):])
 	}
 }
 

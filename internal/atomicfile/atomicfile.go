@@ -6,22 +6,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 
 	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
 )
 
-// WriteFile writes data to path atomically, with mode perm. An error names
-// path (write PATH: permission denied).
-//
-// A symbolic link is followed: the file it leads to is replaced (by a
-// rename in that file's directory) and the link stays. A path that leads
-// to something other than a regular file (a device such as /dev/null, a
-// FIFO, a socket), or through /proc (/dev/stdout, /dev/fd/1: an open
-// file of this process), is written in place, never replaced.
+// WriteFile writes data to path atomically, with mode perm (a regular
+// file it replaces keeps its own). An error names path (write PATH:
+// permission denied). What path is decides how it is written (see the
+// package comment): a symbolic link is replaced, not followed, unless it
+// leads to this process's standard output or error; a device or a FIFO is
+// written in place.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
@@ -30,17 +25,29 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 }
 
 // Write is WriteFile of what write writes, as it writes it: a large file
-// is never held whole in memory. If write fails, path is left as it was
-// (one written in place holds what write wrote before it failed).
+// is never held whole in memory. If write fails, a file it replaces is
+// left as it was; a path written in place (standard output, a device, a
+// FIFO) has had what write wrote before it failed.
 func Write(path string, perm fs.FileMode, write func(io.Writer) error) error {
-	t, err := resolve(path)
+	t, err := classify(path)
 	if err != nil {
 		return named(path, err)
 	}
-	if t.inPlace {
-		return named(path, writeInPlace(path, write))
+	switch t.how {
+	case toStd:
+		return named(path, write(t.std))
+	case toDevice, toFIFO:
+		f, err := t.open(path)
+		if err != nil {
+			return named(path, err)
+		}
+		if err := write(f); err != nil {
+			f.Close()
+			return named(path, err)
+		}
+		return named(path, f.Close())
 	}
-	f, err := renameio.NewPendingFile(t.path, renameio.WithPermissions(perm), renameio.WithExistingPermissions())
+	f, err := renameio.NewPendingFile(path, renameio.WithPermissions(perm), renameio.WithExistingPermissions())
 	if err != nil {
 		return named(path, err)
 	}
@@ -52,110 +59,141 @@ func Write(path string, perm fs.FileMode, write func(io.Writer) error) error {
 }
 
 // Check reports whether WriteFile could write path now: its directory
-// exists and takes a new file (or, for a path written in place, it may be
-// opened for writing). It leaves nothing behind. A command that writes path
-// only when it ends (a summary after a long run) checks at its start, so a
-// typo costs a second, not the run.
+// exists and takes a new file or, for a path written in place, it may be
+// written (access(2)). It opens nothing and leaves nothing behind. A
+// command that writes path only when it ends (a summary after a long run)
+// checks at its start, so a typo costs a second, not the run. A FIFO with
+// no reader yet passes: its reader may come before the write does.
 func Check(path string) error {
-	t, err := resolve(path)
+	t, err := classify(path)
 	if err != nil {
 		return named(path, err)
 	}
-	if t.inPlace {
-		// access(2), not open(2): opening a FIFO waits for a reader, and
-		// opening some devices does something.
+	switch t.how {
+	case toStd:
+		return nil
+	case toDevice, toFIFO:
+		// Not open(2): a FIFO's reader would see its data end when the
+		// check closed it, and opening some devices does something.
 		return named(path, unix.Access(path, unix.W_OK))
 	}
-	p, err := renameio.TempFile("", t.path)
+	p, err := renameio.TempFile("", path)
 	if err != nil {
 		return named(path, err)
 	}
 	return named(path, p.Cleanup())
 }
 
-// InPlace reports whether WriteFile writes path in place (a device, a
-// FIFO, /dev/stdout) rather than replacing a file: a command that writes
-// a page to /dev/stdout then says what it wrote elsewhere.
+// InPlace reports whether WriteFile writes path in place (standard
+// output, a device, a FIFO) rather than replacing a file: a command that
+// writes a page to /dev/stdout then says what it wrote elsewhere.
 func InPlace(path string) bool {
-	t, err := resolve(path)
-	return err == nil && t.inPlace
+	t, err := classify(path)
+	return err == nil && t.how != replace
 }
 
-// target is where WriteFile puts a path's data.
+// how is the way WriteFile writes a path.
+type how int
+
+const (
+	replace  how = iota // a temporary file beside path, renamed over it
+	toStd               // this process's standard output or error, as it is open
+	toDevice            // a character device, opened
+	toFIFO              // a FIFO, opened once a reader has it open
+)
+
+// target is what classify found at a path.
 type target struct {
-	path    string // the file to replace: path, or the file its links lead to
-	inPlace bool   // write path itself, opened, rather than replace anything
+	how how
+	std *os.File    // toStd: os.Stdout or os.Stderr
+	fi  fs.FileInfo // toDevice, toFIFO: the file lstat found, which the one opened must be
 }
 
-// maxLinks bounds the symbolic links followed, as the kernel's own
-// ELOOP does (40 on Linux).
-const maxLinks = 40
-
-// resolve follows path's links to the file WriteFile replaces, and says
-// whether that must be written in place instead. Only the last element is
-// followed by hand: links among the directories lead to the same
-// directory, where a rename works as well.
-func resolve(path string) (target, error) {
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return target{}, errors.New("is a directory")
-		}
-		return target{path: path, inPlace: true}, nil
+// classify says how WriteFile writes path, from what lstat(2) says it is.
+// A link is never followed by hand: os.Stat follows it as the kernel does
+// (fs.protected_symlinks included), only to tell whether it leads to
+// standard output or error.
+func classify(path string) (target, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return target{how: replace}, nil
 	}
-	p := path
-	for range maxLinks {
-		fi, err := os.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return target{path: p}, nil // a new file (or a dangling link's target)
-		}
-		if err != nil {
-			return target{}, err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return target{path: p}, nil
-		}
-		if inProc(p) {
-			// A link in /proc (/proc/self/fd/1, /dev/fd/1) names an open
-			// file, which its text may not even name ("pipe:[1234]").
-			return target{path: path, inPlace: true}, nil
-		}
-		to, err := os.Readlink(p)
-		if err != nil {
-			return target{}, err
-		}
-		if !filepath.IsAbs(to) {
-			to = filepath.Join(filepath.Dir(p), to)
-		}
-		p = to
-	}
-	return target{}, syscall.ELOOP
-}
-
-// inProc reports whether the link p lies in a directory of /proc.
-func inProc(p string) bool {
-	dir, err := filepath.Abs(filepath.Dir(p))
 	if err != nil {
-		return false
+		return target{}, err
 	}
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return target{how: replace}, nil
+	case m&fs.ModeSymlink != 0:
+		if to, err := os.Stat(path); err == nil {
+			if std := stdFile(to); std != nil {
+				return target{how: toStd, std: std}, nil
+			}
+		}
+		return target{how: replace}, nil
+	case m.IsDir():
+		return target{}, errors.New("is a directory")
+	case m&fs.ModeCharDevice != 0:
+		if std := stdFile(fi); std != nil {
+			return target{how: toStd, std: std}, nil
+		}
+		return target{how: toDevice, fi: fi}, nil
+	case m&fs.ModeNamedPipe != 0:
+		return target{how: toFIFO, fi: fi}, nil
+	case m&fs.ModeSocket != 0:
+		return target{}, errors.New("is a socket (write to a file, a FIFO or a character device)")
+	case m&fs.ModeDevice != 0:
+		return target{}, errors.New("is a block device (write to a file, a FIFO or a character device)")
 	}
-	return dir == "/proc" || strings.HasPrefix(dir, "/proc/")
+	return target{}, fmt.Errorf("is not a file, a FIFO or a character device (mode %v)", fi.Mode())
 }
 
-// writeInPlace writes data into the existing file path: it truncates a
-// regular file (as a shell's > does) and writes a device or a FIFO as a
-// stream. A FIFO waits for its reader.
-func writeInPlace(path string, write func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return err
+// stdFile returns os.Stdout or os.Stderr when fi is the file it has open
+// (the same device and inode: a terminal, a pipe, a socket, a file), nil
+// if it is neither.
+func stdFile(fi fs.FileInfo) *os.File {
+	for _, f := range []*os.File{os.Stdout, os.Stderr} {
+		if f == nil {
+			continue
+		}
+		if sfi, err := f.Stat(); err == nil && os.SameFile(fi, sfi) {
+			return f
+		}
 	}
-	if err := write(f); err != nil {
+	return nil
+}
+
+// open opens a device or a FIFO to write, without truncating or creating
+// it and without following a link put there since classify looked. A FIFO
+// is opened without waiting: with no reader it fails at once
+// (ErrNoReader); once open, it is written as a blocking file.
+func (t target) open(path string) (*os.File, error) {
+	flags := unix.O_WRONLY | unix.O_NOFOLLOW | unix.O_NOCTTY | unix.O_CLOEXEC
+	if t.how == toFIFO {
+		flags |= unix.O_NONBLOCK
+	}
+	fd, err := unix.Open(path, flags, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(path, flags, 0)
+	}
+	switch {
+	case t.how == toFIFO && errors.Is(err, unix.ENXIO):
+		return nil, ErrNoReader
+	case err != nil:
+		return nil, err
+	}
+	if t.how == toFIFO {
+		if err := unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	if fi, err := f.Stat(); err != nil || !os.SameFile(fi, t.fi) {
 		f.Close()
-		return err
+		return nil, errors.New("replaced while it was being opened")
 	}
-	return f.Close()
+	return f, nil
 }
 
 // named rewords err, from renameio, to name path rather than the
