@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"l2hub/serve"
@@ -49,6 +50,68 @@ func TestUnwritableOutputsRefuseTheStart(t *testing.T) {
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 				t.Errorf("a refused start left %d entries in %s (%s...)", len(ents), dir, ents[0].Name())
+			}
+		})
+	}
+}
+
+// outputsConfig is a hub of one port on addr, with no control API.
+func outputsConfig(t *testing.T, addr string) serve.Config {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := serve.DefaultConfig()
+	cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: addr}}
+	cfg.Control = "off"
+	cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestReadyFileMustBeARegularFile: a ready file that is a FIFO (the start
+// would wait for a reader), a device or a link to one (the stop would
+// delete it) refuses the start, before anything is bound (the port's
+// address is held by another socket), and is left as it was.
+func TestReadyFileMustBeARegularFile(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tt := range []struct {
+		name, want string
+		make       func(t *testing.T, path string)
+	}{
+		{"fifo", "is a FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		}},
+		{"device", "is a device", func(t *testing.T, path string) {
+			if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+				t.Skipf("mknod a null device (needs root and CAP_MKNOD): %v", err)
+			}
+		}},
+		{"link-to-a-device", "is a symbolic link", func(t *testing.T, path string) {
+			if err := os.Symlink(os.DevNull, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hub.ready")
+			tt.make(t, path)
+			was, err := os.Lstat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = serve.Run(context.Background(), outputsConfig(t, busy.Addr().String()), serve.Options{ReadyFile: path})
+			if want := "ready file: write " + path + ": " + tt.want + "; a ready file must be a regular file"; err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %v, want %s (...)", err, want)
+			}
+			if now, err := os.Lstat(path); err != nil || !os.SameFile(now, was) || now.Mode() != was.Mode() {
+				t.Errorf("got %s as %v, %v after the refused start, want it as it was (%v)", path, now, err, was.Mode())
 			}
 		})
 	}

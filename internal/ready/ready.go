@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -57,22 +58,89 @@ type Port struct {
 // may be anything a user typed.
 const maxFile = 1 << 20
 
-// WriteFile writes info to path atomically: a reader sees no file, or the
-// whole file. The file is mode 0644 less the umask: it holds addresses, never the control
-// token.
-func WriteFile(path string, info Info) error {
+// Write writes info to path atomically (a reader sees no file, or the
+// whole file) and returns the file written, which Remove takes back. path
+// must be none yet or a regular file (see Check). The file is mode 0644
+// less the umask: it holds addresses, never the control token.
+func Write(path string, info Info) (*File, error) {
+	if err := checkTarget(path); err != nil {
+		return nil, fmt.Errorf("ready file: %w", err)
+	}
 	if info.PID == os.Getpid() && info.Start == 0 {
 		info.Start = startTime(info.PID)
 	}
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
-		return fmt.Errorf("ready file: %w", err)
+		return nil, fmt.Errorf("ready file: %w", err)
 	}
 	b = append(b, '\n')
 	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
+		return nil, fmt.Errorf("ready file: %w", err)
+	}
+	// The file just renamed into place: only a process that may replace
+	// files in its directory could have put another there since, and
+	// Remove deletes no more than that name.
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("ready file: %w", err)
+	}
+	return &File{path: path, written: fi}, nil
+}
+
+// WriteFile is Write for a ready file that is never taken back.
+func WriteFile(path string, info Info) error {
+	_, err := Write(path, info)
+	return err
+}
+
+// File is a ready file this process wrote.
+type File struct {
+	path    string
+	written fs.FileInfo // what Write made: Remove deletes path only while it is this file
+}
+
+// Check reports whether a ready file can be written at path now, leaving
+// nothing behind: nothing is there yet or a regular file is, and its
+// directory takes a new file. A FIFO, a device, a link or a socket is
+// refused: a ready file is replaced when the hub is ready and removed when
+// it stops, which would hang on a FIFO and delete the others.
+func Check(path string) error {
+	if err := checkTarget(path); err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	if err := atomicfile.Check(path); err != nil {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	return nil
+}
+
+// checkTarget refuses a path that is there and is no regular file.
+func checkTarget(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var what string
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return nil
+	case m&fs.ModeSymlink != 0:
+		what = "a symbolic link"
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a FIFO"
+	case m&fs.ModeDevice != 0:
+		what = "a device"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	default:
+		what = "not a regular file"
+	}
+	return &fs.PathError{Op: "write", Path: path, Err: fmt.Errorf("is %s; a ready file must be a regular file or a new path (it is replaced when the hub is ready and removed when it stops)", what)}
 }
 
 // Read parses a ready file.
@@ -111,10 +179,25 @@ func (r *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Remove deletes a ready file, so a stopped hub is not taken for a ready
-// one. A missing file is not an error.
-func Remove(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+// Remove deletes the ready file, so a stopped hub is not taken for a ready
+// one, but only while its path is still the file Write made: a regular
+// file, the same device and inode. Whatever else is there now (another
+// hub's ready file, anything put in its place) is left alone, as is a
+// missing file. A nil File removes nothing.
+func (f *File) Remove() error {
+	if f == nil {
+		return nil
+	}
+	fi, err := os.Lstat(f.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("ready file: %w", err)
+	case !fi.Mode().IsRegular() || !os.SameFile(fi, f.written):
+		return nil
+	}
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	return nil
