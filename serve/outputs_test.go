@@ -1,15 +1,19 @@
 package serve_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"l2hub/internal/atomicfile"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -114,5 +118,48 @@ func TestReadyFileMustBeARegularFile(t *testing.T) {
 				t.Errorf("got %s as %v, %v after the refused start, want it as it was (%v)", path, now, err, was.Mode())
 			}
 		})
+	}
+}
+
+// TestSummaryToAFIFOWithoutReader: a summary to a FIFO that no process
+// reads fails (it says so) rather than hang the hub's exit, and the
+// counters are printed all the same.
+func TestSummaryToAFIFOWithoutReader(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "summary.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := serve.Run(ctx, outputsConfig(t, "127.0.0.1:0"), serve.Options{SummaryFile: fifo, Out: pw})
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "Ctrl-C stops") {
+	}
+	cancel() // once it serves: the exit, and its summary, are what is tested
+	rest := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(pr); rest <- string(b) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(hangGuard):
+		// Unblock it, with a reader that goes at once, before failing.
+		if r, oerr := os.OpenFile(fifo, os.O_RDONLY, 0); oerr == nil {
+			r.Close()
+		}
+		<-done
+		t.Fatalf("serve with --summary FIFO and no reader: still stopping after %v", hangGuard)
+	}
+	out := <-rest
+	if want := "summary: write " + fifo + ": no process is reading the FIFO"; err == nil || err.Error() != want || !errors.Is(err, atomicfile.ErrNoReader) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	if !strings.Contains(out, "\nPORT") {
+		t.Errorf("got output %q after the banner, want the counters printed all the same", out)
 	}
 }
