@@ -15,41 +15,41 @@ const maxBands = 1024
 // window is open from its first drop; a frame delivered across it (between
 // two sides of the partition, to or from the port that was down) closes it.
 // A delivery costs a look at the open bands' bits (bandIndex), and a visit
-// only to the bands it crosses.
+// only to the bands it crosses. Bands are told apart by what their notes
+// name (Drop.band), whole, whatever Limits.MaxText leaves of their names.
 func (b *builder) bands() {
-	open := map[string]int{} // key -> index into m.Bands
-	keys := []string{}       // index into m.Bands -> key
+	open := map[int32]int{} // band key -> index into m.Bands
 	ix := newBandIndex(len(b.m.Ports))
-	moreBands, moreDrops := map[string]bool{}, 0
+	notDrawn := 0
 	for i := range b.m.Frames {
 		f := &b.m.Frames[i]
 		for _, d := range f.Drops {
-			if d.Action != "partition" && d.Action != "down" {
+			if !isBand(d.Action) {
 				continue
 			}
-			key := d.Action + "\x00" + d.Rule + "\x00" + d.detail
-			if bi, ok := open[key]; ok {
+			if bi, ok := open[d.band]; ok {
 				bd := &b.m.Bands[bi]
 				bd.End, bd.Last = f.Time, d.Number
 				bd.Drops++
 				continue
 			}
-			if len(b.m.Bands) == maxBands {
-				moreBands[key] = true
-				moreDrops++
+			if d.band == 0 || len(b.m.Bands) == maxBands {
+				notDrawn++
 				continue
 			}
+			k := b.bandKeys[d.band-1]
 			bi := len(b.m.Bands)
-			open[key] = bi
-			keys = append(keys, key)
+			open[d.band] = bi
+			b.drawnKeys = append(b.drawnKeys, d.band)
 			b.m.Bands = append(b.m.Bands, Band{
-				Kind: d.Action, Name: d.Rule, Spec: d.detail, Ports: b.bandPorts(d.Action, d.detail, f.From, d.To),
+				Kind: d.Action, Ports: b.bandPorts(d.Action, k.detail, f.From, d.To),
 				Start: f.Time, End: f.Time, Drops: 1, First: d.Number, Last: d.Number,
 			})
+			b.nameBand(&b.m.Bands[bi], k.rule, k.detail)
 			if d.Action == "down" {
 				ix.addDown(bi, b.m.Bands[bi].Ports)
 			} else {
-				ix.addPartition(bi, b.sides(d.detail, f.From, d.To))
+				ix.addPartition(bi, b.sides(k.detail, f.From, d.To))
 			}
 		}
 		for _, d := range f.Deliveries {
@@ -61,14 +61,24 @@ func (b *builder) bands() {
 				bd := &b.m.Bands[bi]
 				if d.Time > bd.End {
 					bd.Healed, bd.HealedAt = d.Number, d.Time
-					delete(open, keys[bi])
+					delete(open, b.drawnKeys[bi])
 					ix.remove(bi)
 				}
 			})
 		}
 	}
-	if len(moreBands) > 0 {
-		b.warn("%d more partitions or links set down (%d drops) are not drawn as bands: a report draws at most %d", len(moreBands), moreDrops, maxBands)
+	if notDrawn > 0 {
+		b.warn("%d drops of more partitions or links set down are not drawn as bands: a report draws at most %d", notDrawn, maxBands)
+	}
+}
+
+// nameBand gives bd its name and spec, charged to Limits.MaxText; past
+// it, their first minText bytes.
+func (b *builder) nameBand(bd *Band, name, spec string) {
+	cut := 0
+	bd.Name, bd.Spec = b.keepShort(name, &cut), b.keepShort(spec, &cut)
+	if cut > 0 {
+		b.bandsCut++
 	}
 }
 

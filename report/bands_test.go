@@ -10,7 +10,7 @@ import (
 
 // TestManyBands: a capture with a distinct partition note per frame (the
 // audit's crafted 1.3 MB capture held 8 000) opens at most maxBands bands
-// and says how many more there were; deliveries that cross none of them
+// and counts the drops of the others; deliveries that cross none of them
 // visit none, and the one that crosses them all heals each once.
 func TestManyBands(t *testing.T) {
 	const more, quiet = 200, 3000
@@ -33,7 +33,7 @@ func TestManyBands(t *testing.T) {
 	if len(m.Bands) != maxBands {
 		t.Fatalf("got %d bands, want %d", len(m.Bands), maxBands)
 	}
-	want := fmt.Sprintf("%d more partitions or links set down (%d drops) are not drawn as bands: a report draws at most %d", more, more, maxBands)
+	want := fmt.Sprintf("%d drops of more partitions or links set down are not drawn as bands: a report draws at most %d", more, maxBands)
 	if !slices.Contains(m.Warnings, want) {
 		t.Errorf("got warnings %q, want %q", m.Warnings, want)
 	}
@@ -144,4 +144,64 @@ func naiveCuts(b *builder, bd *Band, from, to int) bool {
 		return slices.Contains(bd.Ports, from) && slices.Contains(bd.Ports, to)
 	}
 	return sf != 0 && st != 0 && sf != st
+}
+
+// TestBandsKeepTheirIdentityPastMaxText: once Limits.MaxText is spent,
+// distinct partitions are still distinct bands, each on its own ports and
+// sides, healed by what crosses it alone, and named (cut short where the
+// name is long): drops whose rule and spec text the budget left out must
+// not merge into one band.
+func TestBandsKeepTheirIdentityPastMaxText(t *testing.T) {
+	long := "long-" + strings.Repeat("x", 100)
+	var recs []rec
+	ns := uint64(1e9)
+	for _, d := range []struct{ from, to, rule, spec string }{
+		{"a", "b", "r1", "a|b"},
+		{"c", "d", "r2", "c|d"},
+		{"a", "d", "r3", "a,c|b,d"},
+		{"a", "b", long + "1", "a|b"},
+		{"a", "b", long + "2", "a|b"},
+	} {
+		ns += 1e6
+		recs = append(recs, rec{int(d.from[0] - 'a'), ns, true, udpFrame(d.from, d.to, 9, uint32(ns), 0),
+			fmt.Sprintf("dropped: %s->%s: rule %s: partition (%s)", d.from, d.to, d.rule, d.spec)})
+	}
+	ns += 1e6
+	heal := udpFrame("b", "a", 9, 1, 0) // crosses r1, r3 and the long ones, not r2
+	recs = append(recs, rec{1, ns, true, heal, ""}, rec{0, ns, false, heal, ""})
+	healer := len(recs)
+	path := writeTemp(t, "bands.pcapng", pcapngFile([]string{"a", "b", "c", "d"}, []string{"", "", "", ""}, recs))
+	for _, limit := range []int{0, 1} {
+		t.Run(fmt.Sprintf("MaxText=%d", limit), func(t *testing.T) {
+			m := build(t, Options{Capture: path, Limits: Limits{MaxText: limit}})
+			want := []struct {
+				name   string
+				ports  []int
+				healed int
+			}{
+				{"r1", []int{0, 1}, healer},
+				{"r2", []int{2, 3}, 0},
+				{"r3", []int{0, 1, 2, 3}, healer},
+				{long + "1", []int{0, 1}, healer},
+				{long + "2", []int{0, 1}, healer},
+			}
+			if len(m.Bands) != len(want) {
+				t.Fatalf("got %d bands, want %d:\n%s", len(m.Bands), len(want), describe(m))
+			}
+			for i, w := range want {
+				bd := m.Bands[i]
+				name := w.name
+				if limit > 0 {
+					name = cleanText(name, minText)
+				}
+				if bd.Name != name || !slices.Equal(bd.Ports, w.ports) || bd.Drops != 1 || bd.Healed != w.healed {
+					t.Errorf("got band %d %q on %v, %d drops, healed by #%d; want %q on %v, 1 drop, healed by #%d",
+						i, bd.Name, bd.Ports, bd.Drops, bd.Healed, name, w.ports, w.healed)
+				}
+			}
+			if limit > 0 && !hasWarning(m, "bands show only the first") {
+				t.Errorf("got warnings %q, want one about the bands' names cut short", m.Warnings)
+			}
+		})
+	}
 }

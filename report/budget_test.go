@@ -17,7 +17,7 @@ func keptText(m *Model) map[string]bool {
 			seen[d.Comment] = true
 		}
 		for _, d := range f.Drops {
-			seen[d.Reason], seen[d.Rule], seen[d.detail] = true, true, true
+			seen[d.Reason], seen[d.Rule] = true, true
 		}
 	}
 	delete(seen, "")

@@ -143,9 +143,10 @@ func (b *builder) controlBands() {
 	// their first drops, which is their time order: a window's bands are a
 	// run of its list.
 	drawn := map[string][]int{}
-	for i, bd := range b.m.Bands {
-		if k, ok := windowKey(bd.Kind, bd.Name, bd.Spec); ok {
-			drawn[k] = append(drawn[k], i)
+	for i, id := range b.drawnKeys {
+		k := b.bandKeys[id-1]
+		if key, ok := windowKey(k.action, k.rule, k.detail); ok {
+			drawn[key] = append(drawn[key], i)
 		}
 	}
 	more := 0
@@ -173,9 +174,10 @@ func (b *builder) controlBands() {
 			continue
 		}
 		b.m.Bands = append(b.m.Bands, Band{
-			Kind: w.kind, Name: w.name, Spec: w.spec, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
+			Kind: w.kind, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
 			Start: w.on, End: w.on, Control: true, Began: w.on, Ended: w.off,
 		})
+		b.nameBand(&b.m.Bands[len(b.m.Bands)-1], w.name, w.spec)
 	}
 	if more > 0 {
 		b.warn("%d more partitions or links set through the control API are not drawn as bands: a report draws at most %d", more, maxBands)

@@ -121,7 +121,10 @@ type Drop struct {
 	Reason string // "rule loss-a: drop (p=0.05 draw=0.0213)"
 	Rule   string
 	Action string // drop, partition, down, mtu, queue-full, ...
-	detail string // the note's detail: a partition's spec ("a|b"), "port b"
+	// band is, for a partition or link-down drop, 1 + the index of what
+	// its note names in builder.bandKeys; 0 for any other drop, or one past
+	// maxBands of them.
+	band int32
 }
 
 // maxRuleText bounds a rule's name as a drop keeps it.
@@ -220,12 +223,43 @@ type builder struct {
 	runStart time.Time
 	kept     map[string]string // keep's strings
 	notesCut int               // comments with more than maxNotes notes
+	// bandKeys are the partitions and links set down the drops' notes
+	// name (at most maxBands), bandIDs their indices + 1, drawnKeys the
+	// one of each band bands() drew: what tells bands apart, kept whole
+	// whatever Limits.MaxText leaves of their names.
+	bandKeys  []bandKey
+	bandIDs   map[bandKey]int32
+	drawnKeys []int32
 	// What is left of Limits.MaxText, MaxArrows and MaxHexTotal, and what
 	// was cut for want of it (and of maxPerFrame).
 	textLeft, arrowsLeft, hexLeft      int
 	commentsCut, reasonsCut, arrowsCut int
+	bandsCut                           int
 	hexCut, perFrameCut                int
 }
+
+// bandKey is what a partition or link-down note names: its action
+// ("partition", "down"), rule and detail (a partition's spec "a,b|c",
+// "port b"), cleaned as a drop's are.
+type bandKey struct{ action, rule, detail string }
+
+// bandOf returns the band id (Drop.band) of the partition or link-down
+// note n: 0 once maxBands distinct ones are known.
+func (b *builder) bandOf(n note) int32 {
+	k := bandKey{action(n.Action), cleanText(n.Rule, maxRuleText), cleanText(n.Detail, b.lim.MaxComment)}
+	if id, ok := b.bandIDs[k]; ok {
+		return id
+	}
+	if len(b.bandKeys) == maxBands {
+		return 0
+	}
+	b.bandKeys = append(b.bandKeys, k)
+	b.bandIDs[k] = int32(len(b.bandKeys))
+	return int32(len(b.bandKeys))
+}
+
+// isBand reports whether a drop's action opens a band.
+func isBand(action string) bool { return action == "partition" || action == "down" }
 
 // comment is a record's comment: its whole text, cleaned, which notes are
 // read from, and what is shown of it (Limits.MaxComment).
@@ -264,6 +298,21 @@ func (b *builder) keepOr(s, or string) string {
 		return k
 	}
 	return or
+}
+
+// minText is what a band's name and spec, and a marker's text, keep of
+// themselves past Limits.MaxText: enough to tell them apart on the page,
+// at a cost bounded by the bands and markers there may be.
+const minText = 48
+
+// keepShort is keep, with s cut to minText past Limits.MaxText; cut
+// counts the texts cut.
+func (b *builder) keepShort(s string, cut *int) string {
+	if k, ok := b.keep(s); ok {
+		return k
+	}
+	*cut++
+	return cleanText(s, minText)
 }
 
 // textCost is what a kept text costs: its bytes as the page's JSON
@@ -356,6 +405,7 @@ func Build(opts Options) (*Model, error) {
 		links:     map[int32]*frameLinks{},
 		macPort:   map[[6]byte]int{},
 		kept:      map[string]string{},
+		bandIDs:   map[bandKey]int32{},
 	}
 	b.textLeft, b.arrowsLeft, b.hexLeft = b.lim.MaxText, b.lim.MaxArrows, b.lim.MaxHexTotal
 	if b.m.Title == "" {
@@ -377,6 +427,7 @@ func Build(opts Options) (*Model, error) {
 	if err := b.consoles(); err != nil {
 		return nil, err
 	}
+	b.shortWarnings()
 	b.duration()
 	return b.m, nil
 }
@@ -679,8 +730,11 @@ func (b *builder) ingress(p capture.Packet, port int, c comment) {
 		if i, ok := b.ports[n.To()]; ok && n.Link != "" {
 			to = i
 		}
-		b.addDrop(fi, Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keepOr(cleanText(n.Rule, maxRuleText), ""),
-			Action: action(n.Action), detail: b.keepOr(cleanText(n.Detail, b.lim.MaxComment), "")})
+		d := Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keepOr(cleanText(n.Rule, maxRuleText), ""), Action: action(n.Action)}
+		if b.addDrop(fi, d) && isBand(d.Action) {
+			f := &b.m.Frames[fi]
+			f.Drops[len(f.Drops)-1].band = b.bandOf(n)
+		}
 	}
 	if dropped && !why {
 		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: "dropped"})
@@ -1078,14 +1132,15 @@ func (b *builder) addDelivery(fi int, d Delivery) bool {
 }
 
 // addDrop adds d to frame fi, or counts it when the frame has maxPerFrame
-// already.
-func (b *builder) addDrop(fi int, d Drop) {
+// already; it reports whether d was kept.
+func (b *builder) addDrop(fi int, d Drop) bool {
 	f := &b.m.Frames[fi]
 	if !b.arrow(f, len(f.Drops)) {
-		return
+		return false
 	}
 	f.Drops = append(f.Drops, d)
 	b.indexLink(fi, d.To, true)
+	return true
 }
 
 // arrow reports whether frame f, which has have of a kind (deliveries or
@@ -1123,8 +1178,21 @@ func (b *builder) cutWarnings() {
 		}
 		b.warn("the capture's comments hold more text than a report keeps (Limits.MaxText, %d bytes as the page spells them): %s", b.lim.MaxText, strings.Join(cut, ", and "))
 	}
+
 	if b.hexCut > 0 {
 		b.warn("%d frames keep only their first %d bytes for the hex view: the bytes kept reached %d (Limits.MaxHexTotal)", b.hexCut, minHex, b.lim.MaxHexTotal)
+	}
+}
+
+// shortWarnings says which bands and markers keep only minText of their
+// text, once all are made.
+func (b *builder) shortWarnings() {
+	var cut []string
+	if b.bandsCut > 0 {
+		cut = append(cut, fmt.Sprintf("%d bands show only the first %d bytes of their name or spec", b.bandsCut, minText))
+	}
+	if len(cut) > 0 {
+		b.warn("the text a report keeps reached Limits.MaxText (%d bytes as the page spells it): %s", b.lim.MaxText, strings.Join(cut, ", and "))
 	}
 }
 
