@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"l2hub/filter"
 )
 
 // keptText is every distinct text a model keeps from the capture's
@@ -113,4 +116,101 @@ func TestBudgets(t *testing.T) {
 			t.Errorf("got warnings %q, want one about the bytes left out", m.Warnings)
 		}
 	})
+}
+
+// shownCost is what the distinct texts of a model's bands and markers
+// cost, and how many there are.
+func shownCost(m *Model) (cost, n int) {
+	seen := map[string]bool{}
+	for _, bd := range m.Bands {
+		seen[bd.Name], seen[bd.Spec] = true, true
+	}
+	for _, mk := range m.Markers {
+		seen[mk.Text] = true
+	}
+	delete(seen, "")
+	for s := range seen {
+		cost += textCost(s)
+	}
+	return cost, len(seen)
+}
+
+// shortCost is the most a text cut to minText costs.
+var shortCost = textCost(strings.Repeat("<", minText) + "…")
+
+// TestControlEditsCountAgainstMaxText: changes made through the control
+// API (the review's capture: a partition started on every record, each
+// named with 60 000 '<'; here 50 000, what one comment option holds) draw bands and markers whose text is cleaned,
+// cut and charged to Limits.MaxText as a comment's is: the page keeps at
+// most the budget of it, and minText of each text past it, and a warning
+// says so. Each partition is still a band of its own.
+func TestControlEditsCountAgainstMaxText(t *testing.T) {
+	const n, budget = 100, 50_000
+	var recs []rec
+	for i := range n {
+		e := filter.Edit{At: time.Duration(i+1) * time.Millisecond, Op: filter.EditPartitionStart,
+			Name: fmt.Sprintf("p%d-%s", i, strings.Repeat("<", 50_000)), Groups: [][]string{{"a"}, {"b"}}}
+		recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, udpFrame("a", "b", 9, uint32(i), 0), e.Line()})
+	}
+	m := build(t, Options{Capture: writeTemp(t, "edits.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)), Limits: Limits{MaxText: budget}})
+	if len(m.Bands) != n {
+		t.Fatalf("got %d bands, want %d: one per partition", len(m.Bands), n)
+	}
+	for _, bd := range m.Bands {
+		if len(bd.Name) > maxRuleText+len("…") || !slices.Equal(bd.Ports, []int{0, 1}) {
+			t.Fatalf("got a band named %d bytes on %v, want at most %d on [0 1]", len(bd.Name), bd.Ports, maxRuleText+len("…"))
+		}
+	}
+	if cost, k := shownCost(m); cost > budget+k*shortCost {
+		t.Errorf("got %d of band and marker text, as the page spells it, want at most %d (the budget, and %d texts cut short)", cost, budget+k*shortCost, k)
+	}
+	if !hasWarning(m, "markers show only the first") || !hasWarning(m, "bands show only the first") {
+		t.Errorf("got warnings %q, want one about the bands and markers cut short", m.Warnings)
+	}
+}
+
+// TestConsoleMarkersCountAgainstMaxText: a console log's lines are
+// charged to Limits.MaxText as the capture's text is (the review's 2 000
+// lines of 400 '<' made a 5 MB page); past it, a marker keeps minText of
+// its text, and a warning says so.
+func TestConsoleMarkersCountAgainstMaxText(t *testing.T) {
+	const n, budget = 2000, 50_000
+	var log strings.Builder
+	for i := range n {
+		fmt.Fprintf(&log, "%d.%03d %d %s\n", 1+i/1000, i%1000, i, strings.Repeat("<", 380))
+	}
+	f := udpFrame("a", "b", 9, 1, 0)
+	capture := writeTemp(t, "run.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, []rec{{0, 1e9, true, f, ""}, {1, 1e9, false, f, ""}}))
+	m := build(t, Options{Capture: capture, Consoles: []Console{{Port: "a", Path: writeTemp(t, "a.log", []byte(log.String()))}}, Limits: Limits{MaxText: budget}})
+	if len(m.Markers) != n {
+		t.Fatalf("got %d markers, want %d", len(m.Markers), n)
+	}
+	if cost, k := shownCost(m); cost > budget+k*shortCost {
+		t.Errorf("got %d of marker text, as the page spells it, want at most %d (the budget, and %d texts cut short)", cost, budget+k*shortCost, k)
+	}
+	if !hasWarning(m, "markers show only the first") {
+		t.Errorf("got warnings %q, want one about the markers cut short", m.Warnings)
+	}
+}
+
+// TestCommentsLeaveRoomForMarkers: the capture's comments, read first,
+// take at most half of Limits.MaxText, so the console lines read after
+// them keep their text.
+func TestCommentsLeaveRoomForMarkers(t *testing.T) {
+	const budget = 50_000
+	var recs []rec
+	for i := range 200 {
+		f := udpFrame("a", "b", 9, uint32(i), 0)
+		recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, f, fmt.Sprintf("%d %s", i, strings.Repeat("<", 500))}, rec{1, uint64(1e9 + i*1e6), false, f, ""})
+	}
+	line := "GUEST: nexus announce ok, the session is up and the first frames went through"
+	log := writeTemp(t, "a.log", []byte("1.500 "+line+"\n"))
+	m := build(t, Options{Capture: writeTemp(t, "run.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)),
+		Consoles: []Console{{Port: "a", Path: log}}, Limits: Limits{MaxText: budget}})
+	if len(m.Markers) != 1 || m.Markers[0].Text != line {
+		t.Errorf("got markers %+v, want the console's line whole", m.Markers)
+	}
+	if !hasWarning(m, "comments are not shown") {
+		t.Errorf("got warnings %q, want one about the comments left out", m.Warnings)
+	}
 }

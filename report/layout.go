@@ -16,36 +16,77 @@ import (
 // maxEdits bounds the control changes a report reads from a capture.
 const maxEdits = 1 << 14
 
-// recordEdits keeps the changes made through the control API that
-// record number's comment holds (filter.Edit); unreadable ones are the
-// replay's business to report.
+// recordEdits keeps the changes made through the control API, and the
+// VMs' attaching and leaving, that record number's comment holds
+// (filter.Edit, hub.PeerRecord); unreadable ones are the replay's business
+// to report. It keeps what their markers and bands need, cleaned and cut,
+// never a rule's text: at most maxEdits of each.
 func (b *builder) recordEdits(number int, comment string) {
 	edits, _ := filter.ParseEdits(comment)
 	for _, e := range edits {
-		if len(b.edits) < maxEdits {
-			b.edits = append(b.edits, recordedEdit{e, number})
+		if len(b.edits) == maxEdits {
+			break
 		}
+		re := recordedEdit{op: e.Op, name: cleanText(e.Name, maxRuleText), at: e.At, number: number,
+			text: cleanText("control: "+e.String(), maxMarkerText)}
+		switch {
+		case e.Op == filter.EditLinkDown:
+			re.spec = "port " + re.name
+		case e.Op == filter.EditPartitionStart && len(e.Groups) > 0:
+			specs := make([]string, len(e.Groups))
+			for i, g := range e.Groups {
+				specs[i] = strings.Join(g, ",")
+			}
+			re.spec = cleanText(strings.Join(specs, "|"), b.lim.MaxComment)
+		}
+		b.edits = append(b.edits, re)
 	}
 	peers, _ := hub.ParsePeers(comment)
 	for _, pc := range peers {
-		if len(b.peers) < maxEdits {
-			b.peers = append(b.peers, recordedPeer{pc, number})
+		if len(b.peers) == maxEdits {
+			break
 		}
+		if len(pc.Port) > maxPortName {
+			continue // no lifeline has so long a name
+		}
+		text := "VM attached"
+		if pc.Peer != "" && pc.Attached {
+			text += " (" + pc.Peer + ")"
+		}
+		if !pc.Attached {
+			text = "VM detached"
+			if pc.Reason != "" {
+				text += " (" + pc.Reason + ")"
+			}
+		}
+		b.peers = append(b.peers, recordedPeer{port: pc.Port, at: pc.At, text: cleanText(text, maxMarkerText), number: number})
 	}
 }
 
-// recordedPeer is a VM attaching to or leaving its port, and the record
-// whose comment notes it (hub.PeerRecord).
+// maxPortName bounds a lifeline's name: an interface's name cut to 64
+// bytes, and a number to tell it from another of that name.
+const maxPortName = 128
+
+// recordedPeer is a VM attaching to or leaving its port, as its marker
+// shows it, and the record whose comment notes it.
 type recordedPeer struct {
-	hub.PeerRecord
-	Number int
+	port   string
+	at     time.Duration // policy time
+	text   string        // "VM attached (tcp 127.0.0.1:40112)"
+	number int
 }
 
-// recordedEdit is a change made through the control API and the record
-// whose comment notes it.
+// recordedEdit is a change made through the control API, as a report
+// keeps it, and the record whose comment notes it.
 type recordedEdit struct {
-	filter.Edit
-	Number int
+	op   string // filter.Edit.Op
+	name string // the rule, partition or port, cleaned
+	// spec is a partition's groups ("a,b|c") or a link's "port b", for
+	// the band a window draws, cleaned.
+	spec   string
+	text   string        // its marker: "control: rule loss-a-b added"
+	at     time.Duration // run time
+	number int
 }
 
 // controlMarkers puts each change made through the control API on the
@@ -54,13 +95,10 @@ type recordedEdit struct {
 func (b *builder) controlMarkers() {
 	ms := make([]Marker, 0, len(b.edits))
 	for _, e := range b.edits {
-		ms = append(ms, Marker{
-			Port: -1, Time: b.runTime(e.At), Text: cleanText("control: "+e.Edit.String(), maxMarkerText),
-			Class: "control", Line: e.Number, Log: "capture",
-		})
+		ms = append(ms, Marker{Port: -1, Time: b.runTime(e.at), Text: e.text, Class: "control", Line: e.number, Log: "capture"})
 	}
 	ms, far, first := b.nearby(ms)
-	b.m.Markers = append(b.m.Markers, ms...)
+	b.addMarkers(ms)
 	if far > 0 {
 		b.warn("%d changes made through the control API are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
 	}
@@ -74,27 +112,26 @@ func (b *builder) controlMarkers() {
 func (b *builder) peerMarkers() {
 	ms := make([]Marker, 0, len(b.peers))
 	for _, pc := range b.peers {
-		port, ok := b.ports[pc.Port]
+		port, ok := b.ports[pc.port]
 		if !ok {
 			continue // a port the capture does not describe: nowhere to draw it
 		}
-		text := "VM attached"
-		if pc.Peer != "" && pc.Attached {
-			text += " (" + pc.Peer + ")"
-		}
-		if !pc.Attached {
-			text = "VM detached"
-			if pc.Reason != "" {
-				text += " (" + pc.Reason + ")"
-			}
-		}
-		ms = append(ms, Marker{Port: port, Time: b.runTime(pc.At), Text: cleanText(text, maxMarkerText), Class: "control", Line: pc.Number, Log: "capture"})
+		ms = append(ms, Marker{Port: port, Time: b.runTime(pc.at), Text: pc.text, Class: "control", Line: pc.number, Log: "capture"})
 	}
 	ms, far, first := b.nearby(ms)
-	b.m.Markers = append(b.m.Markers, ms...)
+	b.addMarkers(ms)
 	if far > 0 {
 		b.warn("%d VM attaches or detaches are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
 	}
+}
+
+// addMarkers adds markers to the model, their text charged to
+// Limits.MaxText: past it, a marker keeps its first minText bytes.
+func (b *builder) addMarkers(ms []Marker) {
+	for i := range ms {
+		ms[i].Text = b.keepShort(ms[i].Text, &b.markersCut)
+	}
+	b.m.Markers = append(b.m.Markers, ms...)
 }
 
 // controlBands gives the bands of partitions and links the control API
@@ -109,25 +146,19 @@ func (b *builder) controlBands() {
 	var ws []window
 	open := map[string]int{} // kind and name -> index into ws
 	for _, e := range b.edits {
-		at := b.runTime(e.At)
-		key := "partition\x00" + e.Name
-		if e.Op == filter.EditLinkDown || e.Op == filter.EditLinkUp {
-			key = "down\x00" + e.Name
+		at := b.runTime(e.at)
+		key := "partition\x00" + e.name
+		if e.op == filter.EditLinkDown || e.op == filter.EditLinkUp {
+			key = "down\x00" + e.name
 		}
-		switch e.Op {
+		switch e.op {
 		case filter.EditPartitionStart, filter.EditLinkDown:
 			if _, ok := open[key]; ok {
 				continue
 			}
-			w := window{kind: "partition", name: e.Name, on: at}
-			if e.Op == filter.EditLinkDown {
-				w = window{kind: "down", spec: "port " + e.Name, on: at}
-			} else if len(e.Groups) > 0 {
-				specs := make([]string, len(e.Groups))
-				for i, g := range e.Groups {
-					specs[i] = strings.Join(g, ",")
-				}
-				w.spec = strings.Join(specs, "|")
+			w := window{kind: "partition", name: e.name, spec: e.spec, on: at}
+			if e.op == filter.EditLinkDown {
+				w = window{kind: "down", spec: e.spec, on: at}
 			}
 			open[key] = len(ws)
 			ws = append(ws, w)
@@ -379,7 +410,7 @@ func (b *builder) consoles() error {
 		name := cleanText(baseName(c.Path), 128)
 		b.m.Ports[port].Consoles = append(b.m.Ports[port].Consoles, name)
 		markers, far, first := b.nearby(log.place(port, name, b.m.Start, c.Offset))
-		b.m.Markers = append(b.m.Markers, markers...)
+		b.addMarkers(markers)
 		if far > 0 {
 			b.warn("console %s: %d lines stamped more than %s before the capture's start or after its last frame are not drawn (the first: line %d)", name, far, markerMargin, first)
 		}

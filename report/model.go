@@ -233,8 +233,9 @@ type builder struct {
 	// What is left of Limits.MaxText, MaxArrows and MaxHexTotal, and what
 	// was cut for want of it (and of maxPerFrame).
 	textLeft, arrowsLeft, hexLeft      int
+	commentLeft                        int // comments' share of textLeft
 	commentsCut, reasonsCut, arrowsCut int
-	bandsCut                           int
+	bandsCut, markersCut               int
 	hexCut, perFrameCut                int
 }
 
@@ -290,6 +291,24 @@ func (b *builder) keep(s string) (kept string, ok bool) {
 	s = strings.Clone(s)
 	b.kept[s] = s
 	return s, true
+}
+
+// keepComment is keep for a record's comment, which may take at most
+// half of Limits.MaxText: the other half is for what explains the drops
+// and the markers (reasons, rule names, bands, control changes, console
+// lines), which mostly come after the comments.
+func (b *builder) keepComment(s string) (string, bool) {
+	if k, ok := b.kept[s]; ok || s == "" {
+		return k, true
+	}
+	if textCost(s) > b.commentLeft {
+		return "", false
+	}
+	k, ok := b.keep(s)
+	if ok {
+		b.commentLeft -= textCost(s)
+	}
+	return k, ok
 }
 
 // keepOr is keep, with or in place of a text past Limits.MaxText.
@@ -408,6 +427,7 @@ func Build(opts Options) (*Model, error) {
 		bandIDs:   map[bandKey]int32{},
 	}
 	b.textLeft, b.arrowsLeft, b.hexLeft = b.lim.MaxText, b.lim.MaxArrows, b.lim.MaxHexTotal
+	b.commentLeft = b.lim.MaxText / 2
 	if b.m.Title == "" {
 		b.m.Title = b.m.Capture
 	}
@@ -517,7 +537,7 @@ func (b *builder) read(rd io.Reader) error {
 		text := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), maxNoteText)
 		c := comment{text: text}
 		var ok bool
-		if c.shown, ok = b.keep(cleanText(text, b.lim.MaxComment)); !ok {
+		if c.shown, ok = b.keepComment(cleanText(text, b.lim.MaxComment)); !ok {
 			b.commentsCut++
 		}
 		switch p.Dir {
@@ -1184,12 +1204,15 @@ func (b *builder) cutWarnings() {
 	}
 }
 
-// shortWarnings says which bands and markers keep only minText of their
-// text, once all are made.
+// shortWarnings says how many bands and markers keep only minText of
+// their text, once all are made.
 func (b *builder) shortWarnings() {
 	var cut []string
 	if b.bandsCut > 0 {
 		cut = append(cut, fmt.Sprintf("%d bands show only the first %d bytes of their name or spec", b.bandsCut, minText))
+	}
+	if b.markersCut > 0 {
+		cut = append(cut, fmt.Sprintf("%d markers show only the first %d bytes of their text", b.markersCut, minText))
 	}
 	if len(cut) > 0 {
 		b.warn("the text a report keeps reached Limits.MaxText (%d bytes as the page spells it): %s", b.lim.MaxText, strings.Join(cut, ", and "))

@@ -43,7 +43,7 @@ type Limits struct {
 	// What a report keeps in all, so that its memory and its page stay
 	// bounded whatever the capture holds (past each, a warning says what
 	// was cut):
-	MaxText     int // bytes of distinct comment, reason and rule text, as the page spells it (16 MiB); past it comments are left out and reasons give their action only
+	MaxText     int // bytes of distinct text, as the page spells it (16 MiB): comments (at most half of it), drops' reasons and rules, bands' names and specs, and markers (console lines, control changes, VMs attaching); past it comments are left out, reasons give their action only, and bands and markers keep their first 48 bytes
 	MaxArrows   int // deliveries and drops (1 000 000); past it they are counted (Frame.More), not drawn
 	MaxHexTotal int // bytes of the frames' hex views (32 MiB); past it each frame keeps its first 64 (its headers)
 }
