@@ -117,3 +117,34 @@ func TestBrowserCopiesPerFrame(t *testing.T) {
 		t.Errorf("the page said %q, want nothing", said)
 	}
 }
+
+// TestCorruptedCopiesPastMaxHexTotal: once Limits.MaxHexTotal is spent a
+// frame keeps only its first minHex bytes, and a corrupted copy whose
+// note does not say which bits were flipped is still matched to its
+// frame, over the bytes both keep, whether its flips fall in them or
+// past them (the review: 18 of 20 became phantom frames from the hub).
+func TestCorruptedCopiesPastMaxHexTotal(t *testing.T) {
+	const n = 20
+	var recs []rec
+	for i := range n {
+		f := udpFrame("a", "b", 9, uint32(i), 300)
+		bit := 8*40 + i // in the headers a cut frame keeps
+		if i%2 == 1 {
+			bit = 8 * (200 + i) // past them
+		}
+		recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, f, ""}, rec{1, uint64(1e9 + i*1e6), false, flip(f, bit), "rule bitrot: corrupt"})
+	}
+	m := build(t, Options{Capture: writeTemp(t, "corrupt.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)), Limits: Limits{MaxHexTotal: 1000}})
+	everyRecordDrawn(t, m)
+	if len(m.Frames) != n {
+		t.Fatalf("got %d frames, want %d: every copy matched to its frame, none from the hub", len(m.Frames), n)
+	}
+	for i, f := range m.Frames {
+		if f.From != 0 || len(f.Deliveries) != 1 || f.Deliveries[0].Number != 2*i+2 || f.Deliveries[0].Kind&Corrupted == 0 {
+			t.Errorf("got frame %d from %d delivered as %+v, want from a with its corrupted copy #%d", f.Number, f.From, f.Deliveries, 2*i+2)
+		}
+	}
+	if !hasWarning(m, "frames keep only their first") {
+		t.Errorf("got warnings %q, want one about the bytes left out", m.Warnings)
+	}
+}

@@ -870,7 +870,8 @@ const maxCorruptDistance = 64
 // say which bits were flipped (flipped), they are flipped back and the
 // frame is the one with those bytes, as for any copy. Otherwise it is, of
 // the newest frames of the same length port may get (corruptRecent), the
-// one its bytes differ least from, by few enough bits.
+// one its bytes differ least from, by few enough bits, over the bytes
+// both keep: a frame past Limits.MaxHexTotal keeps its first minHex.
 func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Duration, n int, kind DeliveryKind) int {
 	if len(flipped) > 0 {
 		orig := slices.Clone(data)
@@ -890,11 +891,12 @@ func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Dura
 		fi := int(cands[i])
 		f := &b.m.Frames[fi]
 		b.m.corruptCompares++
-		if len(f.Data) != len(clip) || !b.eligible(fi, port, t, kind) {
+		both := min(len(f.Data), len(clip))
+		if both < min(len(clip), minHex) || !b.eligible(fi, port, t, kind) {
 			continue
 		}
 		d := 0
-		for i := range clip {
+		for i := range both {
 			d += bits.OnesCount8(clip[i] ^ f.Data[i])
 			if d >= bestDist {
 				break
