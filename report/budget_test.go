@@ -214,3 +214,19 @@ func TestCommentsLeaveRoomForMarkers(t *testing.T) {
 		t.Errorf("got warnings %q, want one about the comments left out", m.Warnings)
 	}
 }
+
+// TestEgressDropReasonChargedOnce: the reason of a copy dropped on its way
+// out, its notes' reasons joined, is charged to Limits.MaxText once: a
+// budget that holds the joined reason keeps it whole.
+func TestEgressDropReasonChargedOnce(t *testing.T) {
+	r1, r2 := "rule r1: delay-full (held 64 frames)", "rule r2: delay-full (held 128 frames)"
+	reason := r1 + "; " + r2
+	f := udpFrame("a", "b", 9, 1, 0)
+	path := writeTemp(t, "egress.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, []rec{
+		{0, 1e9, true, f, ""}, {1, 1e9, false, f, "dropped: " + reason},
+	}))
+	m := build(t, Options{Capture: path, Limits: Limits{MaxText: textCost(reason)}})
+	if len(m.Frames) != 1 || len(m.Frames[0].Drops) != 1 || m.Frames[0].Drops[0].Reason != reason {
+		t.Errorf("got %s, want the copy's drop with its reason %q", describe(m), reason)
+	}
+}

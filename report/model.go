@@ -351,6 +351,23 @@ func (b *builder) reason(n note) string {
 	return action(n.Action)
 }
 
+// dropReason is how an egress record's drop is shown: its notes' reasons
+// joined, cut as a comment is and charged once; past Limits.MaxText, the
+// one note's action, or "dropped".
+func (b *builder) dropReason(reasons []string, notes []note) string {
+	if len(reasons) == 0 {
+		return "dropped"
+	}
+	if r, ok := b.keep(cleanText(strings.Join(reasons, "; "), b.lim.MaxComment)); ok {
+		return r
+	}
+	b.reasonsCut++
+	if len(notes) == 1 {
+		return action(notes[0].Action)
+	}
+	return "dropped"
+}
+
 // action returns the hub's own string for an action word it writes
 // (drop, partition, delay, ...), which costs nothing to keep, and "…" for
 // any other.
@@ -780,7 +797,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 			flipped = appendFlipped(flipped, n.Detail)
 		}
 		if dropped {
-			reasons = append(reasons, b.reason(n))
+			reasons = append(reasons, n.Reason())
 		}
 	}
 	t, h := b.rel(p.Time), contentHash(p.Data)
@@ -794,10 +811,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
-		reason := b.keepOr(cleanText(strings.Join(reasons, "; "), b.lim.MaxComment), "")
-		if reason == "" {
-			reason = "dropped"
-		}
+		reason := b.dropReason(reasons, notes)
 		b.addDrop(fi, Drop{To: port, Number: p.Number, Reason: reason})
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
