@@ -121,7 +121,8 @@ func Write(w io.Writer, opts Options) error {
 // CheckOutput returns an error when path, where the page is to go (named
 // by flag), is a file the report reads (the capture or a console log):
 // writing the page there would destroy it; or when the page cannot go
-// there at all: path is a directory, or its directory does not exist. It
+// there at all: path is a directory or a socket, or its directory does
+// not exist or takes no new file (atomicfile.Check). It
 // reads no capture, so that a command says so at once. "-" (standard
 // output) is never one.
 func (o Options) CheckOutput(flag, path string) error {
@@ -142,6 +143,11 @@ func (o Options) CheckOutput(flag, path string) error {
 		return fmt.Errorf("%s %s: %w", flag, path, err)
 	case !fi.IsDir():
 		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
+	}
+	// What WriteFile will find there (a socket, a directory it cannot
+	// write in), as it will find it.
+	if err := atomicfile.Check(path); err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
 	}
 	return nil
 }

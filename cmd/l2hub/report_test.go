@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,9 +149,16 @@ func TestReportBadInput(t *testing.T) {
 // before the capture is read: here the capture does not even exist.
 func TestReportOutputChecked(t *testing.T) {
 	dir := t.TempDir()
+	sock := filepath.Join(dir, "page.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	for _, tc := range []struct{ out, want string }{
 		{dir, "-o " + dir + ": is a directory"},
 		{filepath.Join(dir, "no-such-dir", "run.html"), "no such file or directory"},
+		{sock, "-o: write " + sock + ": is a socket"},
 	} {
 		_, _, err := runCmd(t, "report", filepath.Join(dir, "no-such.pcapng"), "-o", tc.out)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "no-such.pcapng") {
