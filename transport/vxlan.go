@@ -83,7 +83,9 @@ type VXLANConfig struct {
 	VNI   uint32
 	// Remotes are the other VTEPs: broadcast, multicast and unknown
 	// unicast go to each (head-end replication), and only datagrams from
-	// them are accepted. Ports default to Local's.
+	// them are accepted. Ports default to Local's. Several may share an
+	// IP (hubs on one host): a datagram is then told to be a remote's by
+	// its source port.
 	Remotes []netip.AddrPort
 	// Group, instead of Remotes, is an IPv4 multicast group every VTEP of
 	// the overlay joins, as the kernel's `vxlan ... group` does: flooded
@@ -140,13 +142,16 @@ type VXLANConn struct {
 	max     int // largest inner frame
 	desc    string
 	closed  atomic.Bool
-	flood   []netip.AddrPort // where flooded frames go: the remotes, or the group
-	origins map[netip.Addr]string
+	flood   []netip.AddrPort      // where flooded frames go: the remotes, or the group
+	origins map[netip.Addr]string // a group's members' frame comments
 	drops   kernelDrops
 
-	// remotes holds each remote VTEP's counters, by IP (datagrams are
-	// accepted by source IP, from any port); the map is fixed at open.
-	remotes  map[netip.Addr]*remoteState
+	// remotes holds each remote VTEP's counters by its address, and byIP
+	// by its IP, nil for an IP that several remotes share (see remoteOf);
+	// order is the configured order. All are fixed at open.
+	remotes  map[netip.AddrPort]*remoteState
+	byIP     map[netip.Addr]*remoteState
+	order    []*remoteState
 	remoteMu sync.Mutex // guards each remoteState's rx, last and quiet
 	watchMu  sync.Mutex // guards watch against Close
 	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
@@ -168,11 +173,13 @@ type fdbEntry struct {
 
 // remoteState is what a port knows of one remote VTEP.
 type remoteState struct {
-	addr  netip.Addr
-	tx    atomic.Uint64 // datagrams sent to it (the writer's)
-	rx    uint64        // datagrams received from it, usable or not
-	last  time.Time     // when the last of them arrived; zero: never
-	quiet bool          // logged as quiet, not heard since
+	ap     netip.AddrPort
+	name   string        // its IP, or IP:port when another remote has that IP: in logs, ctl ports, metrics
+	origin string        // the comment of the frames from it in a capture ("vtep " + name)
+	tx     atomic.Uint64 // datagrams sent to it (the writer's)
+	rx     uint64        // datagrams received from it, usable or not
+	last   time.Time     // when the last of them arrived; zero: never
+	quiet  bool          // logged as quiet, not heard since
 }
 
 var (
@@ -210,7 +217,8 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		max:     cfg.MTU - vxlanOverhead,
 		origins: map[netip.Addr]string{},
 		fdb:     map[[6]byte]fdbEntry{},
-		remotes: map[netip.Addr]*remoteState{},
+		remotes: map[netip.AddrPort]*remoteState{},
+		byIP:    map[netip.Addr]*remoteState{},
 	}
 	v.vni = [3]byte{byte(cfg.VNI >> 16), byte(cfg.VNI >> 8), byte(cfg.VNI)}
 	v.rbuf = make([]byte, vxlanHeaderLen+v.max+1)
@@ -220,10 +228,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		v.flood = []netip.AddrPort{netip.AddrPortFrom(cfg.Group, cfg.Local.Port())}
 	} else {
 		v.flood = cfg.Remotes
-		for _, r := range cfg.Remotes {
-			v.origins[r.Addr()] = "vtep " + r.Addr().String()
-			v.remotes[r.Addr()] = &remoteState{addr: r.Addr()}
-		}
+		v.addRemotes(cfg.Remotes)
 	}
 	c, release, err := openVXLANSocket(cfg)
 	if err != nil {
@@ -249,10 +254,49 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	return v, nil
 }
 
-// heard counts a datagram from src, if src is a remote, and logs a remote
+// addRemotes fills remotes, byIP and order. A remote is named by its IP,
+// as a user names a VTEP, unless another remote shares that IP.
+func (v *VXLANConn) addRemotes(remotes []netip.AddrPort) {
+	shared := map[netip.Addr]int{}
+	for _, ap := range remotes {
+		shared[ap.Addr()]++
+	}
+	for _, ap := range remotes {
+		if v.remotes[ap] != nil {
+			continue // given twice: one VTEP (Spec refuses it)
+		}
+		r := &remoteState{ap: ap, name: ap.Addr().String()}
+		if shared[ap.Addr()] > 1 {
+			r.name = ap.String()
+		}
+		r.origin = "vtep " + r.name
+		v.remotes[ap] = r
+		v.order = append(v.order, r)
+		if _, dup := v.byIP[ap.Addr()]; dup {
+			v.byIP[ap.Addr()] = nil
+		} else {
+			v.byIP[ap.Addr()] = r
+		}
+	}
+}
+
+// remoteOf returns the remote VTEP a datagram from src comes from, and
+// whether src is a remote's IP at all. A remote's own address is that
+// remote; otherwise the one remote with src's IP is (the kernel and Open
+// vSwitch send from a port they pick per flow). When several remotes share
+// the IP and src's port is none of theirs, which one sent it is unknown:
+// the datagram is a remote's (known), but r is nil.
+func (v *VXLANConn) remoteOf(src netip.AddrPort) (r *remoteState, known bool) {
+	if r := v.remotes[src]; r != nil {
+		return r, true
+	}
+	r, known = v.byIP[src.Addr()]
+	return r, known
+}
+
+// heard counts a datagram from r, if it is a remote, and logs a remote
 // that had gone quiet.
-func (v *VXLANConn) heard(src netip.Addr) {
-	r := v.remotes[src]
+func (v *VXLANConn) heard(r *remoteState) {
 	if r == nil {
 		return
 	}
@@ -263,7 +307,7 @@ func (v *VXLANConn) heard(src netip.Addr) {
 	r.last, r.quiet = now, false
 	v.remoteMu.Unlock()
 	if wasQuiet {
-		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: heard again, after %v", src, since.Round(time.Second)), "remote", src.String())
+		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: heard again, after %v", r.name, since.Round(time.Second)), "remote", r.name)
 	}
 }
 
@@ -272,24 +316,24 @@ func (v *VXLANConn) heard(src netip.Addr) {
 func (v *VXLANConn) checkQuiet() {
 	now := v.cfg.Clock.Now()
 	next := v.cfg.Silence
-	var quiet []netip.Addr
+	var quiet []*remoteState
 	v.remoteMu.Lock()
-	for _, r := range v.remotes {
+	for _, r := range v.order {
 		if r.last.IsZero() || r.quiet {
 			continue
 		}
 		if idle := now.Sub(r.last); idle >= v.cfg.Silence {
 			r.quiet = true
-			quiet = append(quiet, r.addr)
+			quiet = append(quiet, r)
 		} else {
 			next = min(next, v.cfg.Silence-idle)
 		}
 	}
 	v.remoteMu.Unlock()
-	slices.SortFunc(quiet, func(a, b netip.Addr) int { return a.Compare(b) })
-	for _, a := range quiet {
-		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: nothing heard for %v (normal if it has nothing to send; if it should, check that it still runs and names this VTEP)", a, v.cfg.Silence),
-			"remote", a.String())
+	slices.SortFunc(quiet, func(a, b *remoteState) int { return a.ap.Compare(b.ap) })
+	for _, r := range quiet {
+		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: nothing heard for %v (normal if it has nothing to send; if it should, check that it still runs and names this VTEP)", r.name, v.cfg.Silence),
+			"remote", r.name)
 	}
 	v.watchMu.Lock()
 	defer v.watchMu.Unlock()
@@ -298,22 +342,17 @@ func (v *VXLANConn) checkQuiet() {
 	}
 }
 
-// Remotes implements hub.RemoteLister: each remote VTEP's counters, by IP
-// (one VTEP's datagrams may come from any port), in the order configured;
-// none for a group. Quiet is set once the port has logged the remote as
-// quiet (VXLANConfig.Silence). Safe to call while the port runs.
+// Remotes implements hub.RemoteLister: each remote VTEP's counters, in
+// the order configured; none for a group. A remote is named by its IP, or
+// by IP:port when several remotes share the IP (remoteOf says whose
+// datagrams are whose). Quiet is set once the port has logged the remote
+// as quiet (VXLANConfig.Silence). Safe to call while the port runs.
 func (v *VXLANConn) Remotes() []hub.RemoteStatus {
-	var out []hub.RemoteStatus
-	seen := map[netip.Addr]bool{}
+	out := make([]hub.RemoteStatus, 0, len(v.order))
 	v.remoteMu.Lock()
 	defer v.remoteMu.Unlock()
-	for _, ap := range v.cfg.Remotes {
-		r := v.remotes[ap.Addr()]
-		if seen[r.addr] {
-			continue
-		}
-		seen[r.addr] = true
-		out = append(out, hub.RemoteStatus{Addr: r.addr.String(), Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
+	for _, r := range v.order {
+		out = append(out, hub.RemoteStatus{Addr: r.name, Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
 	}
 	return out
 }
@@ -326,10 +365,14 @@ func joinAddrPorts(as []netip.AddrPort) string {
 	return strings.Join(s, ",")
 }
 
-// origin returns the comment for frames from vtep, made once per VTEP so
+// origin returns the comment for frames from src, made once per VTEP so
 // that marking a frame allocates nothing (bounded: group members beyond
 // the learning table's size share one).
-func (v *VXLANConn) origin(vtep netip.Addr) string {
+func (v *VXLANConn) origin(src netip.AddrPort) string {
+	if r, _ := v.remoteOf(src); r != nil {
+		return r.origin
+	}
+	vtep := src.Addr()
 	if o, ok := v.origins[vtep]; ok {
 		return o
 	}
@@ -341,27 +384,18 @@ func (v *VXLANConn) origin(vtep netip.Addr) string {
 	return o
 }
 
-// accepts reports whether a datagram from src may be read: from a remote
-// (its IP: the kernel sends from ports it picks per flow), or any member
-// of the group.
-func (v *VXLANConn) accepts(src netip.Addr) bool {
-	if v.cfg.Group.IsValid() {
-		return true
-	}
-	for _, r := range v.cfg.Remotes {
-		if r.Addr() == src {
-			return true
-		}
-	}
-	return false
-}
-
 // decap checks a VXLAN datagram from src and returns its inner frame, or
-// why it is refused; truncated says the datagram was longer than d. It
-// learns the inner source MAC's VTEP.
-func (v *VXLANConn) decap(d []byte, src netip.Addr, limit int, truncated bool) ([]byte, error) {
+// why it is refused; truncated says the datagram was longer than d. Only
+// the remotes' datagrams are read (from a remote's IP, any port: see
+// remoteOf), or any member's of the group. It learns the inner source
+// MAC's VTEP: the remote it came from; with a group, its sender at the
+// overlay's port (a kernel VTEP sends from a port of its own per flow);
+// none when that remote is unknown (several share its IP), so that frames
+// to the MAC are flooded and reach it whichever it is.
+func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated bool) ([]byte, error) {
+	r, known := v.remoteOf(src)
 	switch {
-	case !v.accepts(src):
+	case !known && !v.cfg.Group.IsValid():
 		return nil, &hub.FrameError{Reason: hub.DropForeign, Len: len(d)}
 	case len(d) < vxlanHeaderLen || d[0]&vxlanFlagI == 0:
 		return nil, &hub.FrameError{Reason: hub.DropEncap, Len: len(d)}
@@ -377,21 +411,16 @@ func (v *VXLANConn) decap(d []byte, src netip.Addr, limit int, truncated bool) (
 	case len(inner) > v.max || len(inner) > limit:
 		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
 	}
-	if inner[6]&1 == 0 { // a unicast source: learn where it is
-		v.learn([6]byte(inner[6:12]), netip.AddrPortFrom(src, v.remotePort(src)))
+	if inner[6]&1 != 0 { // a multicast source is no address to learn
+		return inner, nil
+	}
+	switch {
+	case r != nil:
+		v.learn([6]byte(inner[6:12]), r.ap)
+	case v.cfg.Group.IsValid():
+		v.learn([6]byte(inner[6:12]), netip.AddrPortFrom(src.Addr(), v.cfg.Local.Port()))
 	}
 	return inner, nil
-}
-
-// remotePort is the UDP port to reach the VTEP at src: a configured
-// remote's, else the local one (the overlay's port).
-func (v *VXLANConn) remotePort(src netip.Addr) uint16 {
-	for _, r := range v.cfg.Remotes {
-		if r.Addr() == src {
-			return r.Port()
-		}
-	}
-	return v.cfg.Local.Port()
 }
 
 func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
@@ -445,14 +474,17 @@ func (v *VXLANConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if drops, ok := rxqOverflow(v.roob[:oobn]); ok {
 		v.drops.report(drops)
 	}
-	v.heard(src.Addr().Unmap())
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if r, _ := v.remoteOf(src); r != nil {
+		v.heard(r)
+	}
 	truncated := flags&syscall.MSG_TRUNC != 0 || n == len(v.rbuf)
-	inner, err := v.decap(v.rbuf[:n], src.Addr().Unmap(), limit, truncated)
+	inner, err := v.decap(v.rbuf[:n], src, limit, truncated)
 	if err != nil {
 		return 0, err
 	}
 	f := hub.FrameOf(inner)
-	f.SetOrigin(v.origin(src.Addr().Unmap()))
+	f.SetOrigin(v.origin(src))
 	frames[0] = f
 	return 1, nil
 }
@@ -522,7 +554,7 @@ func (v *VXLANConn) send(b []byte, to netip.AddrPort) error {
 	_, err := v.c.WriteToUDPAddrPort(b, to)
 	switch {
 	case err == nil:
-		if r := v.remotes[to.Addr()]; r != nil {
+		if r := v.remotes[to]; r != nil {
 			r.tx.Add(1)
 		}
 		return nil

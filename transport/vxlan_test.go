@@ -512,3 +512,78 @@ func TestVXLANSilenceOption(t *testing.T) {
 		}
 	}
 }
+
+// TestVXLANRemotesSharingAnIP: hubs on one host are remotes with one IP
+// and different UDP ports. A MAC is learned on the remote whose address a
+// datagram came from, so unicast to it goes there and nowhere else; each
+// remote is counted and named apart (IP:port). A datagram from that IP on
+// a port no remote has (as a kernel VTEP sends) is read but teaches
+// nothing, so unicast to its MAC is flooded and reaches it. The port used
+// to learn every such MAC on the first remote with the IP, where the
+// unicast was lost.
+func TestVXLANRemotesSharingAnIP(t *testing.T) {
+	pa, pb, pc := freeUDPAddr(t), freeUDPAddr(t), freeUDPAddr(t)
+	open := func(local string, remotes ...string) *transport.VXLANConn {
+		cfg := transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42}
+		for _, r := range remotes {
+			cfg.Remotes = append(cfg.Remotes, netip.MustParseAddrPort(r))
+		}
+		c, err := transport.OpenVXLAN(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b, c := open(pa, pb, pc), open(pb, pa), open(pc, pa)
+	buf := make([]byte, transport.DefaultMaxFrame)
+	read := func(v *transport.VXLANConn, who string, want []byte) {
+		t.Helper()
+		n, err := hub.ReadFrame(v, buf)
+		if err != nil || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("%s read %x, %v; want %x", who, buf[:n], err, want)
+		}
+	}
+	write := func(v *transport.VXLANConn, f []byte) {
+		t.Helper()
+		if err := hub.WriteFrame(v, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fromC := broadcast(0xc3, 1) // c's VM, 02:00:00:00:00:c3
+	write(c, fromC)
+	read(a, "a", fromC)
+	toC := transporttest.Frame(0xc3^0x13, 60, 2) // to 02:00:00:00:00:c3
+	write(a, toC)
+	flood := broadcast(0xa1, 3)
+	write(a, flood)
+	read(c, "c", toC)
+	read(c, "c", flood)
+	read(b, "b (the unicast to c's VM is not b's)", flood)
+
+	want := []hub.RemoteStatus{{Addr: pb, Sent: 1}, {Addr: pc, Sent: 2, Received: 1}}
+	got := a.Remotes()
+	for i := range got {
+		got[i].LastHeard = time.Time{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got a.Remotes() = %+v, want %+v", got, want)
+	}
+
+	// A sender at the remotes' IP on another port.
+	kernel, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kernel.Close() })
+	fromK := broadcast(0xe5, 4)
+	if _, err := kernel.WriteToUDP(append([]byte{0x08, 0, 0, 0, 0, 0, 42, 0}, fromK...), a.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	read(a, "a", fromK)
+	toK := transporttest.Frame(0xe5^0x13, 60, 5)
+	write(a, toK)
+	read(b, "b (unicast to a MAC of no known remote is flooded)", toK)
+	read(c, "c (unicast to a MAC of no known remote is flooded)", toK)
+}
