@@ -129,9 +129,10 @@ type VXLANConfig struct {
 // MAC sits behind; writing encapsulates a frame and sends it to the VTEP
 // its destination was learned on, or, for broadcast, multicast and unknown
 // unicast, to every remote (or the group). A datagram that is not a usable
-// frame is discarded as a *hub.FrameError: from a stranger (DropForeign),
-// too short or without the I flag (DropEncap), for another VNI (DropVNI),
-// an inner runt or oversized frame (DropRunt, DropOversize).
+// frame is discarded as an error wrapping a *hub.FrameError, which names
+// its sender: from a stranger (DropForeign), too short or without the I
+// flag (DropEncap), for another VNI (DropVNI), an inner runt or oversized
+// frame (DropRunt, DropOversize).
 //
 // Ports of one overlay are one split-horizon group (Spec.PortOptions): the
 // hub never forwards between them, as a full-mesh overlay needs.
@@ -384,6 +385,27 @@ func (v *VXLANConn) origin(src netip.AddrPort) string {
 	return o
 }
 
+// A sourceError is a datagram's refusal (its *hub.FrameError) with who
+// sent it, so that the hub's log of discarded frames names the sender.
+type sourceError struct {
+	fe  hub.FrameError
+	src netip.AddrPort
+}
+
+func refused(src netip.AddrPort, r hub.DropReason, n int) error {
+	return &sourceError{fe: hub.FrameError{Reason: r, Len: n}, src: src}
+}
+
+func (e *sourceError) Error() string {
+	why := ""
+	if e.fe.Reason == hub.DropForeign {
+		why = ", which is no remote of this port (it reads only its remote= VTEPs' datagrams)"
+	}
+	return fmt.Sprintf("datagram from %s%s: %v", e.src, why, &e.fe)
+}
+
+func (e *sourceError) Unwrap() error { return &e.fe }
+
 // decap checks a VXLAN datagram from src and returns its inner frame, or
 // why it is refused; truncated says the datagram was longer than d. Only
 // the remotes' datagrams are read (from a remote's IP, any port: see
@@ -396,20 +418,20 @@ func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated boo
 	r, known := v.remoteOf(src)
 	switch {
 	case !known && !v.cfg.Group.IsValid():
-		return nil, &hub.FrameError{Reason: hub.DropForeign, Len: len(d)}
+		return nil, refused(src, hub.DropForeign, len(d))
 	case len(d) < vxlanHeaderLen || d[0]&vxlanFlagI == 0:
-		return nil, &hub.FrameError{Reason: hub.DropEncap, Len: len(d)}
+		return nil, refused(src, hub.DropEncap, len(d))
 	case d[4] != v.vni[0] || d[5] != v.vni[1] || d[6] != v.vni[2]:
-		return nil, &hub.FrameError{Reason: hub.DropVNI, Len: len(d)}
+		return nil, refused(src, hub.DropVNI, len(d))
 	}
 	inner := d[vxlanHeaderLen:]
 	switch {
 	case truncated:
-		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
+		return nil, refused(src, hub.DropOversize, len(inner))
 	case len(inner) < MinFrame:
-		return nil, &hub.FrameError{Reason: hub.DropRunt, Len: len(inner)}
+		return nil, refused(src, hub.DropRunt, len(inner))
 	case len(inner) > v.max || len(inner) > limit:
-		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
+		return nil, refused(src, hub.DropOversize, len(inner))
 	}
 	if inner[6]&1 != 0 { // a multicast source is no address to learn
 		return inner, nil

@@ -587,3 +587,47 @@ func TestVXLANRemotesSharingAnIP(t *testing.T) {
 	read(b, "b (unicast to a MAC of no known remote is flooded)", toK)
 	read(c, "c (unicast to a MAC of no known remote is flooded)", toK)
 }
+
+// TestVXLANRefusalNamesTheSender: a refused datagram's error, which the
+// hub logs (rate-limited) with the drop, says who sent it; a stranger's
+// says too that only the remotes are read. It used to say only
+// "discarded 68-byte frame: foreign-source", leaving a user whose kernel
+// VTEP sends from an address the port does not name nothing to go on.
+func TestVXLANRefusalNamesTheSender(t *testing.T) {
+	a, _ := vxlanPair(t)
+	to := a.LocalAddr().(*net.UDPAddr)
+	buf := make([]byte, transport.DefaultMaxFrame)
+	for _, tc := range []struct {
+		name string
+		ip   net.IP
+		d    []byte
+		want hub.DropReason
+		says []string
+	}{
+		{"stranger", net.IPv4(127, 0, 0, 2), append([]byte{0x08, 0, 0, 0, 0, 0, 42, 0}, transporttest.Frame(0xb2, 60, 1)...),
+			hub.DropForeign, []string{"no remote of this port", "reads only its remote= VTEPs' datagrams", "foreign-source"}},
+		{"other-vni", net.IPv4(127, 0, 0, 1), append([]byte{0x08, 0, 0, 0, 0, 0, 43, 0}, transporttest.Frame(0xb2, 60, 1)...),
+			hub.DropVNI, []string{"other-vni"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: tc.ip})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.WriteToUDP(tc.d, to); err != nil {
+				t.Fatal(err)
+			}
+			_, err = hub.ReadFrame(a, buf)
+			var fe *hub.FrameError
+			if !errors.As(err, &fe) || fe.Reason != tc.want {
+				t.Fatalf("got %v, want a %s drop", err, tc.want)
+			}
+			for _, s := range append([]string{"datagram from " + c.LocalAddr().String()}, tc.says...) {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("got error %q, want it to say %q", err, s)
+				}
+			}
+		})
+	}
+}
