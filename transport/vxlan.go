@@ -132,7 +132,7 @@ type VXLANConfig struct {
 // frame is discarded as an error wrapping a *hub.FrameError, which names
 // its sender: from a stranger (DropForeign), too short or without the I
 // flag (DropEncap), for another VNI (DropVNI), an inner runt or oversized
-// frame (DropRunt, DropOversize).
+// frame (DropRunt, DropOversize), one the port sent itself (DropReflect).
 //
 // Ports of one overlay are one split-horizon group (Spec.PortOptions): the
 // hub never forwards between them, as a full-mesh overlay needs.
@@ -154,6 +154,12 @@ type VXLANConn struct {
 	byIP     map[netip.Addr]*remoteState
 	order    []*remoteState
 	remoteMu sync.Mutex // guards each remoteState's rx, last and quiet
+
+	// bound is the socket's address; wildcard says it takes its port on
+	// every address (0.0.0.0, or a group's), each of self (see own).
+	bound    netip.AddrPort
+	wildcard bool
+	self     map[netip.Addr]bool
 	watchMu  sync.Mutex // guards watch against Close
 	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
 
@@ -231,11 +237,18 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		v.flood = cfg.Remotes
 		v.addRemotes(cfg.Remotes)
 	}
-	c, release, err := openVXLANSocket(cfg)
+	c, release, self, err := openVXLANSocket(cfg)
 	if err != nil {
 		return nil, err
 	}
 	v.c, v.ns = c, release
+	if err := v.setSelf(self); err != nil {
+		v.c.Close()
+		if v.ns != nil {
+			v.ns()
+		}
+		return nil, err
+	}
 	where := "to " + joinAddrPorts(cfg.Remotes)
 	if cfg.Group.IsValid() {
 		where = "group " + cfg.Group.String()
@@ -253,6 +266,47 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		v.watchMu.Unlock()
 	}
 	return v, nil
+}
+
+// setSelf notes the socket's address and the namespace's (self: its
+// interfaces' IPv4 addresses), and refuses a remote that is this port
+// itself. Bound to one address, that is only that address; bound to every
+// address, it is any of self or of 127.0.0.0/8 (all of which loopback
+// answers) at the port's UDP port, such as a remote list shared by every
+// host with this host's own address in it: the port would read back each
+// datagram it sent there, deliver its own floods to its own VMs again, and
+// learn their MACs on the overlay.
+func (v *VXLANConn) setSelf(self []netip.Addr) error {
+	ap := v.c.LocalAddr().(*net.UDPAddr).AddrPort()
+	v.bound = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	v.wildcard = v.bound.Addr().IsUnspecified()
+	v.self = map[netip.Addr]bool{}
+	for _, a := range self {
+		v.self[a] = true
+	}
+	for _, r := range v.order {
+		switch {
+		case r.ap == v.bound:
+			return fmt.Errorf("vxlan %s: remote %s is this port's own address: it would read back every datagram it sends there; name only the other VTEPs", v.cfg.Local, r.ap)
+		case v.own(r.ap):
+			return fmt.Errorf("vxlan %s: remote %s is this host's own address at the port's UDP port: bound to every address, the port would read back every datagram it sends there and take its own VMs' frames for the overlay's; name only the other VTEPs (leave this host out of a remote list shared by every host), or bind the port to one address", v.cfg.Local, r.ap)
+		}
+	}
+	return nil
+}
+
+// own reports whether a datagram from src was sent by this port's own
+// socket: from its address, or, bound to every address, from its UDP port
+// at an address of this host's (self, as it was at open, or loopback).
+// The kernel's vxlan device drops its own datagrams too.
+func (v *VXLANConn) own(src netip.AddrPort) bool {
+	switch {
+	case src == v.bound:
+		return true
+	case !v.wildcard || src.Port() != v.bound.Port():
+		return false
+	}
+	return v.self[src.Addr()] || src.Addr().IsLoopback()
 }
 
 // addRemotes fills remotes, byIP and order. A remote is named by its IP,
@@ -398,8 +452,11 @@ func refused(src netip.AddrPort, r hub.DropReason, n int) error {
 
 func (e *sourceError) Error() string {
 	why := ""
-	if e.fe.Reason == hub.DropForeign {
+	switch e.fe.Reason {
+	case hub.DropForeign:
 		why = ", which is no remote of this port (it reads only its remote= VTEPs' datagrams)"
+	case hub.DropReflect:
+		why = ", this port's own address: it sent the datagram itself (something returns its datagrams to it)"
 	}
 	return fmt.Sprintf("datagram from %s%s: %v", e.src, why, &e.fe)
 }
@@ -497,6 +554,9 @@ func (v *VXLANConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 		v.drops.report(drops)
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if v.own(src) {
+		return 0, refused(src, hub.DropReflect, max(n-vxlanHeaderLen, 0))
+	}
 	if r, _ := v.remoteOf(src); r != nil {
 		v.heard(r)
 	}
@@ -720,4 +780,22 @@ func (s *mtuPeerSet) join(p *mtuPeer) (leave func()) {
 		defer s.mu.Unlock()
 		delete(s.peers, p)
 	}
+}
+
+// hostAddrs returns the IPv4 addresses of the interfaces of the calling
+// thread's network namespace.
+func hostAddrs() ([]netip.Addr, error) {
+	ifas, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("list this host's addresses: %w", err)
+	}
+	var out []netip.Addr
+	for _, a := range ifas {
+		if p, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(p.IP); ok && ip.Unmap().Is4() {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ package transport
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"unsafe"
 
@@ -19,23 +20,33 @@ import (
 // group's datagrams and unicast both arrive there) joined to the group on
 // Local's interface. Datagrams are never fragmented (an inner frame that
 // does not fit the path is refused, counted), the buffers are sized for
-// bursts and the kernel reports its drops.
-func openVXLANSocket(cfg VXLANConfig) (*net.UDPConn, func() error, error) {
-	open := func() (*net.UDPConn, error) { return vxlanSocket(cfg) }
-	if cfg.Netns == "" {
-		c, err := open()
-		return c, nil, err
-	}
+// bursts and the kernel reports its drops. It returns too the IPv4
+// addresses of the namespace's interfaces (hostAddrs).
+func openVXLANSocket(cfg VXLANConfig) (*net.UDPConn, func() error, []netip.Addr, error) {
 	var c *net.UDPConn
-	release, err := tap.InExistingNetns(cfg.Netns, func() error {
+	var self []netip.Addr
+	open := func() error {
 		var err error
-		c, err = open()
-		return err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("vxlan: %w", err)
+		if c, err = vxlanSocket(cfg); err != nil {
+			return err
+		}
+		if self, err = hostAddrs(); err != nil {
+			c.Close()
+			return fmt.Errorf("vxlan %s: %w", cfg.Local, err)
+		}
+		return nil
 	}
-	return c, release, nil
+	if cfg.Netns == "" {
+		if err := open(); err != nil {
+			return nil, nil, nil, err
+		}
+		return c, nil, self, nil
+	}
+	release, err := tap.InExistingNetns(cfg.Netns, open)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("vxlan: %w", err)
+	}
+	return c, release, self, nil
 }
 
 func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {

@@ -43,3 +43,50 @@ func TestVXLANRefusesAMissingNetns(t *testing.T) {
 		t.Errorf("open %s: %v, want it to say %q", s, err, want)
 	}
 }
+
+// TestVXLANRefusesAHostAddressAsRemote: bound to every address of a
+// namespace, a vxlan port refuses a remote that is one of the namespace's
+// own addresses (an interface's, here a veth's 10.77.0.1) at its
+// UDP port, as a remote list shared by every host would have; another
+// address there is a VTEP like any other. Needs root and ip(8), to make
+// the namespace.
+func TestVXLANRefusesAHostAddressAsRemote(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: making a network namespace needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
+	}
+	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	ip("-n", name, "addr", "add", "10.77.0.1/24", "dev", "v0")
+	ip("-n", name, "link", "set", "v0", "up")
+	for _, tc := range []struct{ remote, says string }{
+		{"10.77.0.1", "remote 10.77.0.1:4789 is this host's own address at the port's UDP port"},
+		{"10.77.0.1:4790", ""},
+		{"10.77.0.2", ""},
+	} {
+		s, err := transport.ParseSpec("ov=vxlan:0.0.0.0:4789,remote=" + tc.remote + ",vni=42,netns=" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Open(transport.Options{})
+		if err == nil {
+			r.Close()
+		}
+		switch {
+		case tc.says == "" && err != nil:
+			t.Errorf("got open %s = %v, want it opened", s, err)
+		case tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)):
+			t.Errorf("got open %s = %v, want it refused, saying %q", s, err, tc.says)
+		}
+	}
+}

@@ -631,3 +631,40 @@ func TestVXLANRefusalNamesTheSender(t *testing.T) {
 		})
 	}
 }
+
+// TestVXLANRefusesItselfAsRemote: a remote that is the port itself is
+// refused at open, saying so. Bound to every address (0.0.0.0), that is
+// any address of this host, loopback's included, at the port's UDP port:
+// the port used to open and then read back what it sent there, delivering
+// its VMs' floods to them again and learning their MACs on the overlay.
+// Another port, or, bound to one address, another address, is another
+// VTEP (a second hub on this host).
+func TestVXLANRefusesItselfAsRemote(t *testing.T) {
+	p := netip.MustParseAddrPort(freeUDPAddr(t)).Port()
+	at := func(ip string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
+	for _, tc := range []struct {
+		name   string
+		local  netip.AddrPort
+		remote netip.AddrPort
+		says   string // "": accepted
+	}{
+		{"its-own-address", at("127.0.0.1", p), at("127.0.0.1", p), "is this port's own address"},
+		{"wildcard-loopback", at("0.0.0.0", p), at("127.0.0.1", p), "is this host's own address at the port's UDP port"},
+		{"wildcard-other-loopback", at("0.0.0.0", p), at("127.0.0.9", p), "bind the port to one address"},
+		{"wildcard-other-port", at("0.0.0.0", p), at("127.0.0.1", p+1), ""},
+		{"another-address-same-port", at("127.0.0.1", p), at("127.0.0.2", p), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: tc.local, VNI: 42, Remotes: []netip.AddrPort{tc.remote}})
+			if err == nil {
+				v.Close()
+			}
+			switch {
+			case tc.says == "" && err != nil:
+				t.Errorf("got OpenVXLAN(local %s, remote %s) = %v, want it opened", tc.local, tc.remote, err)
+			case tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), tc.remote.String())):
+				t.Errorf("got OpenVXLAN(local %s, remote %s) = %v, want it refused, naming the remote and saying %q", tc.local, tc.remote, err, tc.says)
+			}
+		})
+	}
+}
