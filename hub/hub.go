@@ -562,6 +562,24 @@ type PortStatus struct {
 	// Remotes are the attached PortIO's remote endpoints, if it is a
 	// RemoteLister (a VXLAN port's remote VTEPs).
 	Remotes []RemoteStatus `json:"remotes,omitempty"`
+	// Learning is the attached PortIO's own learning table, if it is a
+	// Learner (a VXLAN port's).
+	Learning *LearningStatus `json:"learning,omitempty"`
+}
+
+// A Learner is a PortIO that keeps a learning table of its own beside the
+// hub's: a VXLAN port's, of the remote VTEP each MAC sits behind. Learning
+// is called from any goroutine while the port reads and writes; Hub.Ports
+// puts what it returns in PortStatus.Learning.
+type Learner interface {
+	Learning() LearningStatus
+}
+
+// LearningStatus is a port's own learning table (Learner).
+type LearningStatus struct {
+	Entries int    `json:"entries"` // MACs it holds now, none aged
+	Size    int    `json:"size"`    // the most it holds
+	Evicted uint64 `json:"evicted"` // entries a new MAC pushed out of the full table before they aged
 }
 
 // RemoteStatus is one remote endpoint of a port (RemoteLister): what was
@@ -590,6 +608,10 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 				st.Queued = a.q.len()
 				if rl, ok := a.io.(RemoteLister); ok {
 					st.Remotes = rl.Remotes()
+				}
+				if l, ok := a.io.(Learner); ok {
+					ls := l.Learning()
+					st.Learning = &ls
 				}
 			}
 			out = append(out, st)

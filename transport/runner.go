@@ -52,6 +52,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock paces rate-limited log messages; nil means the wall clock.
 	Clock hub.Clock
+	// Aging is the hub's aging time, which a vxlan port's own learning
+	// table takes too; 0 means hub.DefaultAgingTime.
+	Aging time.Duration
 	// MinBackoff and MaxBackoff bound the dialers' redial delay, which
 	// doubles from MinBackoff after each failed attempt and starts over
 	// after each successful attach; zero means 50ms and 2s.

@@ -41,10 +41,9 @@ const (
 	defaultVXLANMTU       = 1500
 	minVXLANMTU           = 576
 	maxVXLANMTU           = 65535
-	// fdbSize bounds the MACs a vxlan port learns (the hub's own table has
-	// the same bound); fdbAging is how long an entry lives unrefreshed.
-	fdbSize  = 4096
-	fdbAging = 300 * time.Second
+	// fdbSize bounds the MACs a vxlan port learns, as the hub's own table
+	// is bounded: a new MAC past it pushes out the least recently seen.
+	fdbSize = hub.DefaultMaxMACs
 	// DefaultVXLANSilence is how long a remote VTEP that has been heard
 	// may send nothing before the port logs it (VXLANConfig.Silence).
 	DefaultVXLANSilence = 30 * time.Second
@@ -106,6 +105,10 @@ type VXLANConfig struct {
 	// Clock is what the learning table ages on and remotes' silence is
 	// timed by; nil: the wall clock.
 	Clock hub.Clock
+	// Aging is how long the port remembers the VTEP a MAC was seen behind
+	// without a frame from it: the hub's aging time (serve --aging). 0
+	// means hub.DefaultAgingTime.
+	Aging time.Duration
 	// Silence is how long a remote VTEP that has sent something may then
 	// send nothing before the port logs it, once ("remote VTEP 10.0.0.2:
 	// nothing heard for 30s"), and again when it is heard from. A quiet
@@ -163,19 +166,13 @@ type VXLANConn struct {
 	watchMu  sync.Mutex // guards watch against Close
 	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
 
-	fdbMu sync.Mutex
-	fdb   map[[6]byte]fdbEntry
+	fdb *fdb
 
 	// Reader and writer scratch.
 	rbuf, roob []byte
 	wbuf       []byte
 	ns         func() error // releases the network namespace, if one was opened
 	unpeer     func()       // leaves mtuPeers
-}
-
-type fdbEntry struct {
-	vtep netip.AddrPort
-	seen time.Time
 }
 
 // remoteState is what a port knows of one remote VTEP.
@@ -194,6 +191,7 @@ var (
 	_ hub.Describer     = (*VXLANConn)(nil)
 	_ hub.KernelDropper = (*VXLANConn)(nil)
 	_ hub.RemoteLister  = (*VXLANConn)(nil)
+	_ hub.Learner       = (*VXLANConn)(nil)
 )
 
 // OpenVXLAN binds a VTEP as cfg says.
@@ -216,6 +214,9 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if cfg.Silence == 0 {
 		cfg.Silence = DefaultVXLANSilence
 	}
+	if cfg.Aging <= 0 {
+		cfg.Aging = hub.DefaultAgingTime
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -223,7 +224,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		cfg:     cfg,
 		max:     cfg.MTU - vxlanOverhead,
 		origins: map[netip.Addr]string{},
-		fdb:     map[[6]byte]fdbEntry{},
+		fdb:     newFDB(fdbSize, cfg.Aging),
 		remotes: map[netip.AddrPort]*remoteState{},
 		byIP:    map[netip.Addr]*remoteState{},
 	}
@@ -412,6 +413,13 @@ func (v *VXLANConn) Remotes() []hub.RemoteStatus {
 	return out
 }
 
+// Learning implements hub.Learner: the port's learning table now. Safe
+// to call while the port runs.
+func (v *VXLANConn) Learning() hub.LearningStatus {
+	n, evicted := v.fdb.stats(v.cfg.Clock.Now())
+	return hub.LearningStatus{Entries: n, Size: v.fdb.size, Evicted: evicted}
+}
+
 func joinAddrPorts(as []netip.AddrPort) string {
 	s := make([]string, len(as))
 	for i, a := range as {
@@ -503,22 +511,7 @@ func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated boo
 }
 
 func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
-	now := v.cfg.Clock.Now()
-	v.fdbMu.Lock()
-	defer v.fdbMu.Unlock()
-	if e, ok := v.fdb[mac]; ok || len(v.fdb) < fdbSize {
-		e.vtep, e.seen = vtep, now
-		v.fdb[mac] = e
-		return
-	}
-	for m, e := range v.fdb { // full: age out what has gone quiet
-		if now.Sub(e.seen) > fdbAging {
-			delete(v.fdb, m)
-		}
-	}
-	if len(v.fdb) < fdbSize {
-		v.fdb[mac] = fdbEntry{vtep: vtep, seen: now}
-	}
+	v.fdb.learn(mac, vtep, v.cfg.Clock.Now())
 }
 
 // lookup returns the VTEP a unicast MAC was learned on.
@@ -526,13 +519,7 @@ func (v *VXLANConn) lookup(mac []byte) (netip.AddrPort, bool) {
 	if mac[0]&1 != 0 {
 		return netip.AddrPort{}, false
 	}
-	v.fdbMu.Lock()
-	defer v.fdbMu.Unlock()
-	e, ok := v.fdb[[6]byte(mac)]
-	if !ok || v.cfg.Clock.Now().Sub(e.seen) > fdbAging {
-		return netip.AddrPort{}, false
-	}
-	return e.vtep, true
+	return v.fdb.lookup([6]byte(mac), v.cfg.Clock.Now())
 }
 
 // ReadFrames implements hub.PortIO, one datagram per call.
@@ -691,6 +678,7 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		Netns:        s.Options["netns"],
 		SocketBuffer: s.socketBuffer(),
 		Clock:        opts.Clock,
+		Aging:        opts.Aging,
 		Logger:       opts.Logger,
 		port:         s.Name,
 	}
