@@ -76,9 +76,9 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 }
 
 // LearningText is a port's own learning table as `ctl ports` shows it
-// under the port: "learned 12 of 4096 MACs  evicted 0".
+// under the port: "learned 12 of 4096 MACs  evicted 0  moved 1".
 func LearningText(l hub.LearningStatus) string {
-	return fmt.Sprintf("learned %d of %d MACs  evicted %d", l.Entries, l.Size, l.Evicted)
+	return fmt.Sprintf("learned %d of %d MACs  evicted %d  moved %d", l.Entries, l.Size, l.Evicted, l.Moves)
 }
 
 // RemoteText is one remote endpoint of a port as `ctl ports` shows it

@@ -580,6 +580,10 @@ type LearningStatus struct {
 	Entries int    `json:"entries"` // MACs it holds now, none aged
 	Size    int    `json:"size"`    // the most it holds
 	Evicted uint64 `json:"evicted"` // entries a new MAC pushed out of the full table before they aged
+	// Moves counts MACs seen at one place and then, before they aged, at
+	// another: behind another remote, or on the hub's side of the port
+	// after a remote (and back).
+	Moves uint64 `json:"moves"`
 }
 
 // RemoteStatus is one remote endpoint of a port (RemoteLister): what was

@@ -48,8 +48,8 @@ func (s *Session) Registry() *prometheus.Registry {
 // (hub.Learner: a VXLAN port's, of the VTEP each MAC sits behind), read
 // at scrape time.
 type learningCollector struct {
-	ports                  func(ctx context.Context) ([]hub.PortStatus, error)
-	entries, size, evicted *prometheus.Desc
+	ports                         func(ctx context.Context) ([]hub.PortStatus, error)
+	entries, size, evicted, moves *prometheus.Desc
 }
 
 func newLearningCollector(ports func(ctx context.Context) ([]hub.PortStatus, error)) *learningCollector {
@@ -61,6 +61,7 @@ func newLearningCollector(ports func(ctx context.Context) ([]hub.PortStatus, err
 		entries: d("learned_macs", "MACs the VXLAN port's learning table holds (the remote VTEP each sits behind), none older than the aging time."),
 		size:    d("learned_macs_limit", "The most MACs the VXLAN port's learning table holds; a new MAC past it pushes out the least recently seen."),
 		evicted: d("learning_evictions_total", "MACs pushed out of the VXLAN port's full learning table by a new one before they aged (frames to them are flooded to every remote until they are seen again)."),
+		moves:   d("mac_moves_total", "MACs the VXLAN port's learning table saw at one place and then, before they aged, at another: behind another remote VTEP, or behind a remote after this hub's side (a VM that moved, or a host sending with another's address), or back."),
 	}
 }
 
@@ -69,6 +70,7 @@ func (c *learningCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.entries
 	ch <- c.size
 	ch <- c.evicted
+	ch <- c.moves
 }
 
 // Collect implements prometheus.Collector.
@@ -84,6 +86,7 @@ func (c *learningCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(l.Entries), p.Name)
 			ch <- prometheus.MustNewConstMetric(c.size, prometheus.GaugeValue, float64(l.Size), p.Name)
 			ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(l.Evicted), p.Name)
+			ch <- prometheus.MustNewConstMetric(c.moves, prometheus.CounterValue, float64(l.Moves), p.Name)
 		}
 	}
 }

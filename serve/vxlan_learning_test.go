@@ -12,10 +12,10 @@ import (
 )
 
 // TestVXLANLearningOnControlAPI: a running hub's VXLAN port shows its own
-// learning table (the far VTEP's MAC, learned from its frame; the bound;
-// evictions) as the control API's port status (ctl ports --json), as
-// ctl ports prints it, and on /metrics, which lints clean. A tcp port has
-// none.
+// learning table (the VM's MAC, which it sent a frame from, and the far
+// VTEP's, learned from its frame; the bound; evictions; moves) as the
+// control API's port status (ctl ports --json), as ctl ports prints it,
+// and on /metrics, which lints clean. A tcp port has none.
 func TestVXLANLearningOnControlAPI(t *testing.T) {
 	h := runVXLANHub(t)
 	ctx := context.Background()
@@ -34,7 +34,7 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 			a = p
 		}
 	}
-	want := hub.LearningStatus{Entries: 1, Size: hub.DefaultMaxMACs}
+	want := hub.LearningStatus{Entries: 2, Size: hub.DefaultMaxMACs}
 	if ov.Learning == nil || *ov.Learning != want {
 		t.Fatalf("got ov's learning table %+v, want %+v", ov.Learning, want)
 	}
@@ -45,7 +45,7 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(b, []byte(`"learning":{"entries":1,"size":4096,"evicted":0}`)) {
+	if !bytes.Contains(b, []byte(`"learning":{"entries":2,"size":4096,"evicted":0,"moves":0}`)) {
 		t.Errorf("ctl ports --json prints ov as %s, want its learning table under \"learning\"", b)
 	}
 
@@ -53,7 +53,7 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 	if err := control.WritePorts(&text, []control.PortStatus{ov}); err != nil {
 		t.Fatal(err)
 	}
-	if want := regexp.MustCompile(`(?m)^ov .*\n  learned 1 of 4096 MACs  evicted 0\n  remote 127\.0\.0\.1 `); !want.Match(text.Bytes()) {
+	if want := regexp.MustCompile(`(?m)^ov .*\n  learned 2 of 4096 MACs  evicted 0  moved 0\n  remote 127\.0\.0\.1 `); !want.Match(text.Bytes()) {
 		t.Errorf("ctl ports printed\n%s\nwant the learning table under ov, before its remotes, matching %s", text.String(), want)
 	}
 
@@ -66,9 +66,10 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 		name string
 		want float64
 	}{
-		{"l2hub_vxlan_learned_macs", 1},
+		{"l2hub_vxlan_learned_macs", 2},
 		{"l2hub_vxlan_learned_macs_limit", 4096},
 		{"l2hub_vxlan_learning_evictions_total", 0},
+		{"l2hub_vxlan_mac_moves_total", 0},
 	} {
 		if got, ok := sample(fams, tc.name, "port", "ov"); !ok || got != tc.want {
 			t.Errorf("%s{port=ov} = %v (found %v), want %v", tc.name, got, ok, tc.want)

@@ -224,7 +224,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		cfg:     cfg,
 		max:     cfg.MTU - vxlanOverhead,
 		origins: map[netip.Addr]string{},
-		fdb:     newFDB(fdbSize, cfg.Aging),
+		fdb:     newFDB(fdbSize, cfg.Aging, newLimiter(cfg.Clock, logEvery)),
 		remotes: map[netip.AddrPort]*remoteState{},
 		byIP:    map[netip.Addr]*remoteState{},
 	}
@@ -416,8 +416,8 @@ func (v *VXLANConn) Remotes() []hub.RemoteStatus {
 // Learning implements hub.Learner: the port's learning table now. Safe
 // to call while the port runs.
 func (v *VXLANConn) Learning() hub.LearningStatus {
-	n, evicted := v.fdb.stats(v.cfg.Clock.Now())
-	return hub.LearningStatus{Entries: n, Size: v.fdb.size, Evicted: evicted}
+	n, evicted, moves := v.fdb.stats(v.cfg.Clock.Now())
+	return hub.LearningStatus{Entries: n, Size: v.fdb.size, Evicted: evicted, Moves: moves}
 }
 
 func joinAddrPorts(as []netip.AddrPort) string {
@@ -510,8 +510,40 @@ func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated boo
 	return inner, nil
 }
 
+// learn notes mac behind vtep, or, for the zero AddrPort, on this hub's
+// side (the source of a frame the port sends), and logs the move, if any,
+// that fdb hands back (the first of each MAC, rate-limited).
 func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
-	v.fdb.learn(mac, vtep, v.cfg.Clock.Now())
+	if mv, logIt := v.fdb.learn(mac, vtep, v.cfg.Clock.Now()); logIt {
+		v.logMove(mv)
+	}
+}
+
+// logMove logs a MAC's move (apart from learn, so that the frame path
+// does not allocate what the line takes).
+func (v *VXLANConn) logMove(mv fdbMove) {
+	why := "a VM that moved, or a host sending with another's address (which draws that address's frames to it)"
+	if !mv.from.IsValid() {
+		why = "frames to it now go to the overlay: a VM that moved there, or a remote sending with a VM's address here"
+	}
+	args := []any{"mac", net.HardwareAddr(mv.mac[:]).String(), "from", v.place(mv.from), "to", v.place(mv.to),
+		"note", "counted as moved in `l2hub ctl ports`; logged once per MAC, at most every " + logEvery.String()}
+	if mv.unlogged > 0 {
+		args = append(args, "moves_unlogged_since_last", mv.unlogged)
+	}
+	v.cfg.Logger.Info(fmt.Sprintf("MAC %s moved from %s to %s: %s", net.HardwareAddr(mv.mac[:]), v.place(mv.from), v.place(mv.to), why), args...)
+}
+
+// place names where the learning table has a MAC: a remote VTEP (as
+// Remotes names it), or this hub's side.
+func (v *VXLANConn) place(vtep netip.AddrPort) string {
+	switch r := v.remotes[vtep]; {
+	case !vtep.IsValid():
+		return "this hub's side"
+	case r != nil:
+		return "remote VTEP " + r.name
+	}
+	return "VTEP " + vtep.String()
 }
 
 // lookup returns the VTEP a unicast MAC was learned on.
@@ -582,6 +614,9 @@ func (v *VXLANConn) write(frame []byte) error {
 	b[0], b[1], b[2], b[3] = vxlanFlagI, 0, 0, 0
 	b[4], b[5], b[6], b[7] = v.vni[0], v.vni[1], v.vni[2], 0
 	copy(b[vxlanHeaderLen:], frame)
+	if frame[6]&1 == 0 {
+		v.learn([6]byte(frame[6:12]), netip.AddrPort{}) // from this hub's side
+	}
 	if vtep, ok := v.lookup(frame[0:6]); ok {
 		return v.send(b, vtep)
 	}

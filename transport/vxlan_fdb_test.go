@@ -14,11 +14,11 @@ import (
 // naiveFDB is the obvious learning table fdb must behave as: a map,
 // scanned for what has aged and for the least recently seen entry.
 type naiveFDB struct {
-	size    int
-	aging   time.Duration
-	m       map[[6]byte]naiveEntry
-	seq     int // orders entries seen at one instant
-	evicted uint64
+	size           int
+	aging          time.Duration
+	m              map[[6]byte]naiveEntry
+	seq            int // orders entries seen at one instant
+	evicted, moves uint64
 }
 
 type naiveEntry struct {
@@ -38,6 +38,9 @@ func (n *naiveFDB) expire(now time.Time) {
 func (n *naiveFDB) learn(mac [6]byte, vtep netip.AddrPort, now time.Time) {
 	n.expire(now)
 	n.seq++
+	if e, ok := n.m[mac]; ok && e.vtep != vtep {
+		n.moves++
+	}
 	if _, ok := n.m[mac]; !ok && len(n.m) >= n.size {
 		var oldest [6]byte
 		first := true
@@ -54,7 +57,7 @@ func (n *naiveFDB) learn(mac [6]byte, vtep netip.AddrPort, now time.Time) {
 
 func (n *naiveFDB) lookup(mac [6]byte, now time.Time) (netip.AddrPort, bool) {
 	e, ok := n.m[mac]
-	if !ok || now.Sub(e.seen) > n.aging {
+	if !ok || now.Sub(e.seen) > n.aging || e.vtep == (netip.AddrPort{}) {
 		return netip.AddrPort{}, false
 	}
 	return e.vtep, true
@@ -63,13 +66,13 @@ func (n *naiveFDB) lookup(mac [6]byte, now time.Time) (netip.AddrPort, bool) {
 // fdbOps runs ops, read as a program, on fdb and the naive table alike
 // and fails at the first difference. Each op is 3 bytes: what (learn,
 // lookup, let time pass, stats), a MAC among a few more than the table
-// holds, and a VTEP or how long to wait.
+// holds, and a VTEP (or this hub's side) or how long to wait.
 func fdbOps(t *testing.T, ops []byte) {
 	const size, aging = 8, 10 * time.Second
-	f := newFDB(size, aging)
+	f := newFDB(size, aging, nil)
 	n := &naiveFDB{size: size, aging: aging, m: map[[6]byte]naiveEntry{}}
 	now := hub.DefaultEpoch
-	vteps := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.2:4789"), netip.MustParseAddrPort("10.0.0.3:4789"), netip.MustParseAddrPort("10.0.0.3:4790")}
+	vteps := []netip.AddrPort{{}, netip.MustParseAddrPort("10.0.0.2:4789"), netip.MustParseAddrPort("10.0.0.3:4789"), netip.MustParseAddrPort("10.0.0.3:4790")}
 	for i := 0; i+3 <= len(ops); i += 3 {
 		op, arg := ops[i]%4, ops[i+2]
 		mac := [6]byte{0x02, 0, 0, 0, 0, ops[i+1] % (2*size + 3)}
@@ -87,10 +90,10 @@ func fdbOps(t *testing.T, ops []byte) {
 		case 2:
 			now = now.Add(time.Duration(arg) * aging / 64)
 		case 3:
-			entries, evicted := f.stats(now)
+			entries, evicted, moves := f.stats(now)
 			n.expire(now)
-			if entries != len(n.m) || evicted != n.evicted {
-				t.Fatalf("op %d: got stats() = %d entries, %d evicted; want %d, %d", i/3, entries, evicted, len(n.m), n.evicted)
+			if entries != len(n.m) || evicted != n.evicted || moves != n.moves {
+				t.Fatalf("op %d: got stats() = %d entries, %d evicted, %d moves; want %d, %d, %d", i/3, entries, evicted, moves, len(n.m), n.evicted, n.moves)
 			}
 		}
 		if len(f.index) > size {

@@ -668,3 +668,112 @@ func TestVXLANRefusesItselfAsRemote(t *testing.T) {
 		})
 	}
 }
+
+// TestVXLANMACMoves: a MAC the port sent a frame from (a VM behind this
+// hub) that then comes from a remote, as when a remote sends with a local
+// VM's address and so draws its frames, has moved; so has one that comes
+// from another remote than before. Each move is counted (Learning, which
+// ctl ports and /metrics show), and the first move of each MAC is logged
+// at info, naming the MAC and both places, at most one line per 10 s.
+// Such a move used to be silent everywhere. Time is a virtual clock's.
+func TestVXLANMACMoves(t *testing.T) {
+	vc := hub.NewVirtualClock(hub.DefaultEpoch)
+	var logs syncbuf.Buffer
+	pa, pb, pc := freeUDPAddr(t), freeUDPAddr(t), freeUDPAddr(t)
+	open := func(local string, log *slog.Logger, remotes ...string) *transport.VXLANConn {
+		cfg := transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42, Clock: vc, Silence: -1, Logger: log}
+		for _, r := range remotes {
+			cfg.Remotes = append(cfg.Remotes, netip.MustParseAddrPort(r))
+		}
+		c, err := transport.OpenVXLAN(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a := open(pa, slog.New(slog.NewTextHandler(&logs, nil)), pb, pc)
+	b, c := open(pb, nil, pa), open(pc, nil, pa)
+	buf := make([]byte, transport.DefaultMaxFrame)
+	// send has v send a frame from MAC 02:00:00:00:00:src, which a reads.
+	send := func(v *transport.VXLANConn, src byte) {
+		t.Helper()
+		if err := hub.WriteFrame(v, broadcast(src, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hub.ReadFrame(a, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := func(mac string) int { return strings.Count(logs.String(), "msg=\"MAC "+mac+" moved") }
+
+	if err := hub.WriteFrame(a, broadcast(0xa1, 1)); err != nil { // a's VM, 02:00:00:00:00:a1
+		t.Fatal(err)
+	}
+	send(b, 0xa1) // b sends with it
+	if got := a.Learning().Moves; got != 1 {
+		t.Errorf("a local VM's MAC from remote b: got %d moves, want 1", got)
+	}
+	if want := "MAC 02:00:00:00:00:a1 moved from this hub's side to remote VTEP " + pb; !strings.Contains(logs.String(), want) {
+		t.Errorf("logged\n%s\nwant a line saying %q", logs.String(), want)
+	}
+	vc.Advance(10 * time.Second)
+	send(c, 0xa1) // and then c: counted, not logged again
+	send(b, 0xb2)
+	send(c, 0xb2) // another MAC moves, a line 10 s after the last
+	vc.Advance(time.Second)
+	send(b, 0xc3)
+	send(c, 0xc3) // and another, too soon for a line
+	if got := a.Learning().Moves; got != 4 {
+		t.Errorf("got %d moves, want 4", got)
+	}
+	if n := moved("02:00:00:00:00:a1"); n != 1 {
+		t.Errorf("MAC 02:00:00:00:00:a1 moved twice: %d lines, want it logged once:\n%s", n, logs.String())
+	}
+	if want := "MAC 02:00:00:00:00:b2 moved from remote VTEP " + pb + " to remote VTEP " + pc; !strings.Contains(logs.String(), want) {
+		t.Errorf("logged\n%s\nwant a line saying %q", logs.String(), want)
+	}
+	if n := moved("02:00:00:00:00:c3"); n != 0 {
+		t.Errorf("a move 1 s after the last line was logged:\n%s", logs.String())
+	}
+	for _, s := range []string{"level=INFO", "ctl ports"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("logged\n%s\nwant it to say %q", logs.String(), s)
+		}
+	}
+}
+
+// TestVXLANWriteAllocatesNothing: sending a frame, to a learned VTEP or
+// flooded, allocates nothing, the learning of its source MAC included.
+func TestVXLANWriteAllocatesNothing(t *testing.T) {
+	a, b := vxlanPair(t)
+	buf := make([]byte, transport.DefaultMaxFrame)
+	if err := hub.WriteFrame(b, broadcast(0xb2, 1)); err != nil { // a learns 02:00:00:00:00:b2 on b
+		t.Fatal(err)
+	}
+	if _, err := hub.ReadFrame(a, buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"unicast", transporttest.Frame(0xb2^0x13, 60, 2)},
+		{"flood", broadcast(0xa1, 3)},
+	} {
+		frames := []*hub.Frame{hub.FrameOf(tc.frame)}
+		const runs = 50 // and one more: all in b's socket buffer until read
+		if n := testing.AllocsPerRun(runs, func() {
+			if _, err := a.WriteFrames(frames); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%s: got %v allocations per frame, want 0", tc.name, n)
+		}
+		for range runs + 1 {
+			if n, err := hub.ReadFrame(b, buf); err != nil || !bytes.Equal(buf[:n], tc.frame) {
+				t.Fatalf("%s: b read %x, %v; want the frame", tc.name, buf[:n], err)
+			}
+		}
+	}
+}
