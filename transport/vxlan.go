@@ -88,7 +88,8 @@ type VXLANConfig struct {
 	Remotes []netip.AddrPort
 	// Group, instead of Remotes, is an IPv4 multicast group every VTEP of
 	// the overlay joins, as the kernel's `vxlan ... group` does: flooded
-	// frames go to it, and any member is accepted.
+	// frames go to it, and any sender is read (the socket takes its UDP
+	// port on every address, so not only the group's members reach it).
 	Group netip.Addr
 	// TTL, when not 0, is the outer IP time to live, unicast and
 	// multicast (the kernel's vxlan ttl). 0 leaves the system's: 1 for a
@@ -474,7 +475,7 @@ func (e *sourceError) Unwrap() error { return &e.fe }
 // decap checks a VXLAN datagram from src and returns its inner frame, or
 // why it is refused; truncated says the datagram was longer than d. Only
 // the remotes' datagrams are read (from a remote's IP, any port: see
-// remoteOf), or any member's of the group. It learns the inner source
+// remoteOf); with a group, anyone's. It learns the inner source
 // MAC's VTEP: the remote it came from; with a group, its sender at the
 // overlay's port (a kernel VTEP sends from a port of its own per flow);
 // none when that remote is unknown (several share its IP), so that frames
