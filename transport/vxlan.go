@@ -148,7 +148,7 @@ type VXLANConn struct {
 	desc    string
 	closed  atomic.Bool
 	flood   []netip.AddrPort      // where flooded frames go: the remotes, or the group
-	origins map[netip.Addr]string // a group's members' frame comments
+	origins map[netip.Addr]string // frame comments of senders that are no one remote (see origin)
 	drops   kernelDrops
 
 	// remotes holds each remote VTEP's counters by its address, and byIP
@@ -158,14 +158,14 @@ type VXLANConn struct {
 	byIP     map[netip.Addr]*remoteState
 	order    []*remoteState
 	remoteMu sync.Mutex // guards each remoteState's rx, last and quiet
+	watchMu  sync.Mutex // guards watch against Close
+	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
 
 	// bound is the socket's address; wildcard says it takes its port on
 	// every address (0.0.0.0, or a group's), each of self (see own).
 	bound    netip.AddrPort
 	wildcard bool
 	self     map[netip.Addr]bool
-	watchMu  sync.Mutex // guards watch against Close
-	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
 
 	fdb *fdb
 
@@ -429,9 +429,10 @@ func joinAddrPorts(as []netip.AddrPort) string {
 	return strings.Join(s, ",")
 }
 
-// origin returns the comment for frames from src, made once per VTEP so
-// that marking a frame allocates nothing (bounded: group members beyond
-// the learning table's size share one).
+// origin returns the comment for frames from src: its remote's, or, for a
+// group's member or a port of an IP that several remotes share, one made
+// once per IP, so that marking a frame allocates nothing (bounded: IPs
+// beyond the learning table's size share one).
 func (v *VXLANConn) origin(src netip.AddrPort) string {
 	if r, _ := v.remoteOf(src); r != nil {
 		return r.origin
