@@ -568,7 +568,8 @@ type PortStatus struct {
 }
 
 // A Learner is a PortIO that keeps a learning table of its own beside the
-// hub's: a VXLAN port's, of the remote VTEP each MAC sits behind. Learning
+// hub's: a VXLAN port's, of the remote VTEP each MAC sits behind (or the
+// hub's side, for the MACs the port sends from). Learning
 // is called from any goroutine while the port reads and writes; Hub.Ports
 // puts what it returns in PortStatus.Learning.
 type Learner interface {
@@ -581,8 +582,8 @@ type LearningStatus struct {
 	Size    int    `json:"size"`    // the most it holds
 	Evicted uint64 `json:"evicted"` // entries a new MAC pushed out of the full table before they aged
 	// Moves counts MACs seen at one place and then, before they aged, at
-	// another: behind another remote, or on the hub's side of the port
-	// after a remote (and back).
+	// another: behind another remote, behind a remote after the hub's
+	// side, or back.
 	Moves uint64 `json:"moves"`
 }
 
