@@ -19,10 +19,11 @@ func vxFrame(dst [6]byte, src byte) []byte {
 }
 
 // TestVXLANDropsItsOwnDatagrams: a datagram from the port's own socket
-// (something sent it back: an address the host took after the port
-// opened, a hairpinning forwarder) is dropped as reflect, saying so, not
-// read as the overlay's frame. Bound to every address, it comes from any
-// of the host's addresses at the port's UDP port.
+// (something sent it back: a hairpinning forwarder, a learned VTEP that
+// is this host) is dropped as reflect, saying so, not read as the
+// overlay's frame. Bound to every address, it comes from any of the
+// host's addresses (as they were at open) or loopback's, at the port's
+// UDP port.
 func TestVXLANDropsItsOwnDatagrams(t *testing.T) {
 	v, err := OpenVXLAN(VXLANConfig{Local: netip.MustParseAddrPort("0.0.0.0:0"), VNI: 42,
 		Remotes: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.2:4789")}})
