@@ -136,7 +136,7 @@ type VXLANConfig struct {
 // frame is discarded as an error wrapping a *hub.FrameError, which names
 // its sender: from a stranger (DropForeign), too short or without the I
 // flag (DropEncap), for another VNI (DropVNI), an inner runt or oversized
-// frame (DropRunt, DropOversize), one the port sent itself (DropReflect).
+// frame (DropRunt, DropOversize), one the port sent itself (DropOwnEcho).
 //
 // Ports of one overlay are one split-horizon group (Spec.PortOptions): the
 // hub never forwards between them, as a full-mesh overlay needs.
@@ -465,8 +465,8 @@ func (e *sourceError) Error() string {
 	switch e.fe.Reason {
 	case hub.DropForeign:
 		why = ", which is no remote of this port (it reads only its remote= VTEPs' datagrams)"
-	case hub.DropReflect:
-		why = ", this port's own address: it sent the datagram itself (something returns its datagrams to it)"
+	case hub.DropOwnEcho:
+		why = ", this port's own address: it sent the datagram itself (something returns its datagrams to it, or a remote= is an address of this host)"
 	}
 	return fmt.Sprintf("datagram from %s%s: %v", e.src, why, &e.fe)
 }
@@ -576,7 +576,7 @@ func (v *VXLANConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	if v.own(src) {
-		return 0, refused(src, hub.DropReflect, max(n-vxlanHeaderLen, 0))
+		return 0, refused(src, hub.DropOwnEcho, max(n-vxlanHeaderLen, 0))
 	}
 	if r, _ := v.remoteOf(src); r != nil {
 		v.heard(r)
