@@ -225,7 +225,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		cfg:     cfg,
 		max:     cfg.MTU - vxlanOverhead,
 		origins: map[netip.Addr]string{},
-		fdb:     newFDB(fdbSize, cfg.Aging, newLimiter(cfg.Clock, logEvery)),
+		fdb:     newFDB(fdbSize, cfg.Aging, cfg.Clock, newLimiter(cfg.Clock, logEvery)),
 		remotes: map[netip.AddrPort]*remoteState{},
 		byIP:    map[netip.Addr]*remoteState{},
 	}
@@ -415,9 +415,9 @@ func (v *VXLANConn) Remotes() []hub.RemoteStatus {
 }
 
 // Learning implements hub.Learner: the port's learning table now. Safe
-// to call while the port runs.
+// to call while the port runs, and after Close.
 func (v *VXLANConn) Learning() hub.LearningStatus {
-	n, evicted, moves := v.fdb.stats(v.cfg.Clock.Now())
+	n, evicted, moves := v.fdb.stats()
 	return hub.LearningStatus{Entries: n, Size: v.fdb.size, Evicted: evicted, Moves: moves}
 }
 
@@ -478,9 +478,10 @@ func (e *sourceError) Unwrap() error { return &e.fe }
 // the remotes' datagrams are read (from a remote's IP, any port: see
 // remoteOf); with a group, anyone's. It learns the inner source
 // MAC's VTEP: the remote it came from; with a group, its sender at the
-// overlay's port (a kernel VTEP sends from a port of its own per flow);
-// none when that remote is unknown (several share its IP), so that frames
-// to the MAC are flooded and reach it whichever it is.
+// overlay's port (a kernel VTEP sends from a port of its own per flow).
+// When that remote is unknown (several share its IP) it forgets the MAC,
+// wherever it was, so that frames to it are flooded and reach it whichever
+// it is.
 func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated bool) ([]byte, error) {
 	r, known := v.remoteOf(src)
 	switch {
@@ -508,6 +509,10 @@ func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated boo
 		v.learn([6]byte(inner[6:12]), r.ap)
 	case v.cfg.Group.IsValid():
 		v.learn([6]byte(inner[6:12]), netip.AddrPortFrom(src.Addr(), v.cfg.Local.Port()))
+	default:
+		if mv, logIt := v.fdb.forget([6]byte(inner[6:12]), netip.AddrPortFrom(src.Addr(), 0)); logIt {
+			v.logMove(mv)
+		}
 	}
 	return inner, nil
 }
@@ -516,7 +521,7 @@ func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated boo
 // side (the source of a frame the port sends), and logs the move, if any,
 // that fdb hands back (the first of each MAC, rate-limited).
 func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
-	if mv, logIt := v.fdb.learn(mac, vtep, v.cfg.Clock.Now()); logIt {
+	if mv, logIt := v.fdb.learn(mac, vtep); logIt {
 		v.logMove(mv)
 	}
 }
@@ -525,25 +530,31 @@ func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
 // does not allocate what the line takes).
 func (v *VXLANConn) logMove(mv fdbMove) {
 	why := "a VM that moved, or a host sending with another's address (which draws that address's frames to it)"
-	if !mv.from.IsValid() {
+	switch {
+	case !mv.from.IsValid():
 		why = "frames to it now go to the overlay: a VM that moved there, or a remote sending with a VM's address here"
+	case mv.to.Port() == 0:
+		why = "which of the remotes at that IP sent it is unknown, so frames to it are flooded to every remote until it is seen again"
 	}
 	args := []any{"mac", net.HardwareAddr(mv.mac[:]).String(), "from", v.place(mv.from), "to", v.place(mv.to),
 		"note", "counted as moved in `l2hub ctl ports`; logged once per MAC, at most every " + logEvery.String()}
 	if mv.unlogged > 0 {
-		args = append(args, "moves_unlogged_since_last", mv.unlogged)
+		args = append(args, "first_moves_unlogged", mv.unlogged)
 	}
 	v.cfg.Logger.Info(fmt.Sprintf("MAC %s moved from %s to %s: %s", net.HardwareAddr(mv.mac[:]), v.place(mv.from), v.place(mv.to), why), args...)
 }
 
 // place names where the learning table has a MAC: a remote VTEP (as
-// Remotes names it), or this hub's side.
+// Remotes names it), or this hub's side; or, port 0, a port of an IP
+// that several remotes share, which of them unknown (fdbMove).
 func (v *VXLANConn) place(vtep netip.AddrPort) string {
 	switch r := v.remotes[vtep]; {
 	case !vtep.IsValid():
 		return "this hub's side"
 	case r != nil:
 		return "remote VTEP " + r.name
+	case vtep.Port() == 0:
+		return "VTEP " + vtep.Addr().String() + " on a port no remote= names"
 	}
 	return "VTEP " + vtep.String()
 }
@@ -553,7 +564,7 @@ func (v *VXLANConn) lookup(mac []byte) (netip.AddrPort, bool) {
 	if mac[0]&1 != 0 {
 		return netip.AddrPort{}, false
 	}
-	return v.fdb.lookup([6]byte(mac), v.cfg.Clock.Now())
+	return v.fdb.lookup([6]byte(mac))
 }
 
 // ReadFrames implements hub.PortIO, one datagram per call.
@@ -616,11 +627,18 @@ func (v *VXLANConn) write(frame []byte) error {
 	b[0], b[1], b[2], b[3] = vxlanFlagI, 0, 0, 0
 	b[4], b[5], b[6], b[7] = v.vni[0], v.vni[1], v.vni[2], 0
 	copy(b[vxlanHeaderLen:], frame)
-	if frame[6]&1 == 0 {
-		v.learn([6]byte(frame[6:12]), netip.AddrPort{}) // from this hub's side
-	}
-	if vtep, ok := v.lookup(frame[0:6]); ok {
-		return v.send(b, vtep)
+	// A unicast source is learned on this hub's side, a unicast
+	// destination looked up: one call, one lock, one reading of the clock
+	// (the limiter reads it again for a MAC's first move, logged).
+	srcUnicast, dstUnicast := frame[6]&1 == 0, frame[0]&1 == 0
+	if srcUnicast || dstUnicast {
+		vtep, ok, mv, logIt := v.fdb.sent([6]byte(frame[6:12]), srcUnicast, [6]byte(frame[0:6]), dstUnicast)
+		if logIt {
+			v.logMove(mv)
+		}
+		if ok {
+			return v.send(b, vtep)
+		}
 	}
 	// A flood reached the overlay if any remote took it: one remote the
 	// underlay cannot reach loses its copy, not the frame.

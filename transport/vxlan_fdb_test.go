@@ -12,7 +12,8 @@ import (
 )
 
 // naiveFDB is the obvious learning table fdb must behave as: a map,
-// scanned for what has aged and for the least recently seen entry.
+// scanned for what has aged and for the least recently seen entry to
+// push out, one behind a remote while there is one.
 type naiveFDB struct {
 	size           int
 	aging          time.Duration
@@ -43,16 +44,25 @@ func (n *naiveFDB) learn(mac [6]byte, vtep netip.AddrPort, now time.Time) {
 	}
 	if _, ok := n.m[mac]; !ok && len(n.m) >= n.size {
 		var oldest [6]byte
-		first := true
+		first, remote := true, false
 		for m, e := range n.m {
-			if first || e.seq < n.m[oldest].seq {
-				oldest, first = m, false
+			r := e.vtep.IsValid()
+			if first || r && !remote || r == remote && e.seq < n.m[oldest].seq {
+				oldest, first, remote = m, false, r
 			}
 		}
 		delete(n.m, oldest)
 		n.evicted++
 	}
 	n.m[mac] = naiveEntry{vtep: vtep, seen: now, seq: n.seq}
+}
+
+func (n *naiveFDB) forget(mac [6]byte, now time.Time) {
+	n.expire(now)
+	if _, ok := n.m[mac]; ok {
+		n.moves++
+		delete(n.m, mac)
+	}
 }
 
 func (n *naiveFDB) lookup(mac [6]byte, now time.Time) (netip.AddrPort, bool) {
@@ -65,35 +75,48 @@ func (n *naiveFDB) lookup(mac [6]byte, now time.Time) (netip.AddrPort, bool) {
 
 // fdbOps runs ops, read as a program, on fdb and the naive table alike
 // and fails at the first difference. Each op is 3 bytes: what (learn,
-// lookup, let time pass, stats), a MAC among a few more than the table
-// holds, and a VTEP (or this hub's side) or how long to wait.
+// lookup, let time pass, stats, forget, a frame sent), a MAC among a few
+// more than the table holds, and a VTEP (or this hub's side), how long to
+// wait, or the sent frame's destination MAC.
 func fdbOps(t *testing.T, ops []byte) {
 	const size, aging = 8, 10 * time.Second
-	f := newFDB(size, aging, nil)
+	vc := hub.NewVirtualClock(hub.DefaultEpoch)
+	f := newFDB(size, aging, vc, nil)
 	n := &naiveFDB{size: size, aging: aging, m: map[[6]byte]naiveEntry{}}
-	now := hub.DefaultEpoch
 	vteps := []netip.AddrPort{{}, netip.MustParseAddrPort("10.0.0.2:4789"), netip.MustParseAddrPort("10.0.0.3:4789"), netip.MustParseAddrPort("10.0.0.3:4790")}
+	macOf := func(b byte) [6]byte { return [6]byte{0x02, 0, 0, 0, 0, b % (2*size + 3)} }
 	for i := 0; i+3 <= len(ops); i += 3 {
-		op, arg := ops[i]%4, ops[i+2]
-		mac := [6]byte{0x02, 0, 0, 0, 0, ops[i+1] % (2*size + 3)}
+		op, mac, arg := ops[i]%6, macOf(ops[i+1]), ops[i+2]
+		now := vc.Now()
 		switch op {
 		case 0:
 			vtep := vteps[int(arg)%len(vteps)]
-			f.learn(mac, vtep, now)
+			f.learn(mac, vtep)
 			n.learn(mac, vtep, now)
 		case 1:
-			gv, gok := f.lookup(mac, now)
+			gv, gok := f.lookup(mac)
 			wv, wok := n.lookup(mac, now)
 			if gv != wv || gok != wok {
 				t.Fatalf("op %d: got lookup(%x) = %v, %v; want %v, %v", i/3, mac, gv, gok, wv, wok)
 			}
 		case 2:
-			now = now.Add(time.Duration(arg) * aging / 64)
+			vc.Advance(time.Duration(arg) * aging / 64)
 		case 3:
-			entries, evicted, moves := f.stats(now)
+			entries, evicted, moves := f.stats()
 			n.expire(now)
 			if entries != len(n.m) || evicted != n.evicted || moves != n.moves {
 				t.Fatalf("op %d: got stats() = %d entries, %d evicted, %d moves; want %d, %d, %d", i/3, entries, evicted, moves, len(n.m), n.evicted, n.moves)
+			}
+		case 4:
+			f.forget(mac, netip.MustParseAddrPort("10.0.0.3:0"))
+			n.forget(mac, now)
+		case 5:
+			dst := macOf(arg)
+			gv, gok, _, _ := f.sent(mac, true, dst, true)
+			n.learn(mac, netip.AddrPort{}, now)
+			wv, wok := n.lookup(dst, now)
+			if gv != wv || gok != wok {
+				t.Fatalf("op %d: got sent(%x, %x) = %v, %v; want %v, %v", i/3, mac, dst, gv, gok, wv, wok)
 			}
 		}
 		if len(f.index) > size {
@@ -103,16 +126,17 @@ func fdbOps(t *testing.T, ops []byte) {
 	// Every MAC either table holds, the other holds alike.
 	for b := range 2*size + 3 {
 		mac := [6]byte{0x02, 0, 0, 0, 0, byte(b)}
-		gv, gok := f.lookup(mac, now)
-		wv, wok := n.lookup(mac, now)
+		gv, gok := f.lookup(mac)
+		wv, wok := n.lookup(mac, vc.Now())
 		if gv != wv || gok != wok {
 			t.Fatalf("at the end: got lookup(%x) = %v, %v; want %v, %v", mac, gv, gok, wv, wok)
 		}
 	}
 }
 
-// TestFDBAgainstNaive: the learning table keeps, ages and evicts as a
-// naive map scanned each time would, over seeded random programs.
+// TestFDBAgainstNaive: the learning table keeps, ages, evicts (a MAC
+// behind a remote first) and forgets as a naive map scanned each time
+// would, over seeded random programs.
 func TestFDBAgainstNaive(t *testing.T) {
 	for seed := range uint64(200) {
 		r := rand.New(rand.NewPCG(seed, 1))

@@ -454,7 +454,9 @@ func TestVXLANSilenceOption(t *testing.T) {
 // a port no remote has (as a kernel VTEP sends) is read but teaches
 // nothing, so unicast to its MAC is flooded and reaches it. The port used
 // to learn every such MAC on the first remote with the IP, where the
-// unicast was lost.
+// unicast was lost. Such a datagram from a MAC learned before on one of
+// the remotes makes the port forget it (a move), so that unicast to it is
+// flooded too; it used to stay on the old remote until it aged.
 func TestVXLANRemotesSharingAnIP(t *testing.T) {
 	pa, pb, pc := freeUDPAddr(t), freeUDPAddr(t), freeUDPAddr(t)
 	open := func(local string, remotes ...string) *transport.VXLANConn {
@@ -520,6 +522,24 @@ func TestVXLANRemotesSharingAnIP(t *testing.T) {
 	write(a, toK)
 	read(b, "b (unicast to a MAC of no known remote is flooded)", toK)
 	read(c, "c (unicast to a MAC of no known remote is flooded)", toK)
+
+	// c's VM, learned on c, now sends from the unknown port.
+	moved := broadcast(0xc3, 6)
+	if _, err := kernel.WriteToUDP(append([]byte{0x08, 0, 0, 0, 0, 0, 42, 0}, moved...), a.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	read(a, "a", moved)
+	toMoved := transporttest.Frame(0xc3^0x13, 60, 7)
+	write(a, toMoved)
+	after := broadcast(0xa1, 8) // b reads it first if the unicast went to c alone
+	write(a, after)
+	read(b, "b (unicast to a MAC that left its remote for an unknown one is flooded)", toMoved)
+	read(b, "b", after)
+	read(c, "c", toMoved)
+	read(c, "c", after)
+	if got := a.Learning().Moves; got != 1 {
+		t.Errorf("got %d moves, want 1: c's VM's MAC, from c to a port no remote names", got)
+	}
 }
 
 // TestVXLANRefusalNamesTheSender: a refused datagram's error, which the
@@ -709,5 +729,28 @@ func TestVXLANWriteAllocatesNothing(t *testing.T) {
 				t.Fatalf("%s: b read %x, %v; want the frame", tc.name, buf[:n], err)
 			}
 		}
+	}
+}
+
+// TestVXLANReadAllocatesNothing: reading a datagram from a remote, its
+// source MAC learned on the way, allocates nothing but the frame's pooled
+// buffer, which is handed back.
+func TestVXLANReadAllocatesNothing(t *testing.T) {
+	a, b := vxlanPair(t)
+	f := broadcast(0xb2, 1)
+	const runs = 50 // and one more: all in a's socket buffer until read
+	for range runs + 1 {
+		if err := hub.WriteFrame(b, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := make([]*hub.Frame, 1)
+	if n := testing.AllocsPerRun(runs, func() {
+		if _, err := a.ReadFrames(frames, transport.DefaultMaxFrame); err != nil {
+			t.Fatal(err)
+		}
+		frames[0].Release()
+	}); n != 0 {
+		t.Errorf("got %v allocations per datagram read, want 0", n)
 	}
 }
