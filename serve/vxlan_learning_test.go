@@ -53,7 +53,7 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 	if err := control.WritePorts(&text, []control.PortStatus{ov}); err != nil {
 		t.Fatal(err)
 	}
-	if want := regexp.MustCompile(`(?m)^ov .*\n  learned 2 of 4096 MACs  evicted 0  moved 0\n  remote 127\.0\.0\.1 `); !want.Match(text.Bytes()) {
+	if want := regexp.MustCompile(`(?m)^ov .*\n  learned 2 of 4096 MACs  evicted 0  moved 0\n  remote 127\.0\.0\.2 `); !want.Match(text.Bytes()) {
 		t.Errorf("ctl ports printed\n%s\nwant the learning table under ov, before its remotes, matching %s", text.String(), want)
 	}
 

@@ -193,7 +193,7 @@ type VXLANConn struct {
 // remoteState is what a port knows of one remote VTEP.
 type remoteState struct {
 	ap     netip.AddrPort
-	name   string        // its IP, or IP:port when another remote has that IP: in logs, ctl ports, metrics
+	name   string        // its IP, or IP:port when its port is not the local one (vtepName): in logs, ctl ports, metrics
 	origin string        // the comment of the frames from it in a capture ("vtep " + name)
 	tx     atomic.Uint64 // datagrams sent to it (the writer's)
 	rx     uint64        // datagrams received from it, usable or not
@@ -410,21 +410,13 @@ func (v *VXLANConn) own(src netip.AddrPort) bool {
 	return src.Addr().IsLoopback() || (*v.self.Load())[src.Addr()]
 }
 
-// addRemotes fills remotes, byIP and order. A remote is named by its IP,
-// as a user names a VTEP, unless another remote shares that IP.
+// addRemotes fills remotes, byIP and order.
 func (v *VXLANConn) addRemotes(remotes []netip.AddrPort) {
-	shared := map[netip.Addr]int{}
-	for _, ap := range remotes {
-		shared[ap.Addr()]++
-	}
 	for _, ap := range remotes {
 		if v.remotes[ap] != nil {
 			continue // given twice: one VTEP (Spec refuses it)
 		}
-		r := &remoteState{ap: ap, name: ap.Addr().String()}
-		if shared[ap.Addr()] > 1 {
-			r.name = ap.String()
-		}
+		r := &remoteState{ap: ap, name: vtepName(ap, v.cfg.Local.Port())}
 		r.origin = "vtep " + r.name
 		v.remotes[ap] = r
 		v.order = append(v.order, r)
@@ -434,6 +426,19 @@ func (v *VXLANConn) addRemotes(remotes []netip.AddrPort) {
 			v.byIP[ap.Addr()] = r
 		}
 	}
+}
+
+// vtepName names a remote VTEP in logs, ctl ports and metrics (the remote
+// label): by its IP, as a user names a VTEP, when it is at the port's own
+// UDP port (as a remote= without a port is), and by IP:port otherwise. The
+// name depends on nothing else, so adding or removing another remote
+// renames no series; and no two remotes share one, since only one at an
+// IP can have the local port.
+func vtepName(ap netip.AddrPort, localPort uint16) string {
+	if ap.Port() == localPort {
+		return ap.Addr().String()
+	}
+	return ap.String()
 }
 
 // remoteOf returns the remote VTEP a datagram from src comes from, and
@@ -500,9 +505,9 @@ func (v *VXLANConn) checkQuiet() {
 
 // Remotes implements hub.RemoteLister: each remote VTEP's counters, in
 // the order configured; none for a group. A remote is named by its IP, or
-// by IP:port when several remotes share the IP (remoteOf says whose
-// datagrams are whose). Quiet is set once the port has logged the remote
-// as quiet (VXLANConfig.Silence). Safe to call while the port runs.
+// by IP:port when its UDP port is not the port's own (vtepName). Quiet is
+// set once the port has logged the remote as quiet (VXLANConfig.Silence).
+// Safe to call while the port runs.
 func (v *VXLANConn) Remotes() []hub.RemoteStatus {
 	out := make([]hub.RemoteStatus, 0, len(v.order))
 	v.remoteMu.Lock()

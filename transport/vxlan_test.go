@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -362,16 +363,16 @@ func TestVXLANRemoteSilence(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const quietLine = "remote VTEP 127.0.0.1: nothing heard for 30s"
+	quietLine := "remote VTEP " + pb + ": nothing heard for 30s"
 
 	if err := hub.WriteFrame(a, broadcast(0xa1, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if r, s := remote("127.0.0.1"), remote("127.0.0.3"); r.Sent != 1 || s.Sent != 1 {
+	if r, s := remote(pb), remote(silent.String()); r.Sent != 1 || s.Sent != 1 {
 		t.Errorf("after one flood: sent %d and %d datagrams, want 1 to each remote", r.Sent, s.Sent)
 	}
 	fromB(1)
-	if r := remote("127.0.0.1"); r.Received != 1 || !r.LastHeard.Equal(vc.Now()) || r.Quiet {
+	if r := remote(pb); r.Received != 1 || !r.LastHeard.Equal(vc.Now()) || r.Quiet {
 		t.Errorf("after one datagram from it: %+v, want 1 received, last heard now (%v), not quiet", r, vc.Now())
 	}
 	advance(29 * time.Second)
@@ -381,8 +382,8 @@ func TestVXLANRemoteSilence(t *testing.T) {
 		t.Fatalf("remote heard 29s ago logged as quiet:\n%s", logs.String())
 	}
 	advance(time.Second)
-	if n := strings.Count(logs.String(), quietLine); n != 1 || !remote("127.0.0.1").Quiet {
-		t.Fatalf("30s after the last datagram: %d lines saying %q, remote %+v; want 1 and quiet:\n%s", n, quietLine, remote("127.0.0.1"), logs.String())
+	if n := strings.Count(logs.String(), quietLine); n != 1 || !remote(pb).Quiet {
+		t.Fatalf("30s after the last datagram: %d lines saying %q, remote %+v; want 1 and quiet:\n%s", n, quietLine, remote(pb), logs.String())
 	}
 	advance(10 * time.Minute)
 	log := logs.String()
@@ -393,10 +394,10 @@ func TestVXLANRemoteSilence(t *testing.T) {
 		t.Errorf("a remote never heard from was logged:\n%s", log)
 	}
 	fromB(3)
-	if !strings.Contains(logs.String(), "remote VTEP 127.0.0.1: heard again, after 10m30s") {
+	if !strings.Contains(logs.String(), "remote VTEP "+pb+": heard again, after 10m30s") {
 		t.Errorf("heard from again: want it logged:\n%s", logs.String())
 	}
-	if r := remote("127.0.0.1"); r.Received != 3 || r.Quiet {
+	if r := remote(pb); r.Received != 3 || r.Quiet {
 		t.Errorf("heard from again: %+v, want 3 received and not quiet", r)
 	}
 	advance(31 * time.Second)
@@ -539,6 +540,67 @@ func TestVXLANRemotesSharingAnIP(t *testing.T) {
 	read(c, "c", after)
 	if got := a.Learning().Moves; got != 1 {
 		t.Errorf("got %d moves, want 1: c's VM's MAC, from c to a port no remote names", got)
+	}
+}
+
+// TestVXLANRemoteNamesAreStable: a remote is named by its IP when it is at
+// the port's own UDP port (as a remote= without a port is), by IP:port
+// otherwise, whatever the other remotes are: its series in /metrics, its
+// line in ctl ports and its log lines keep their name when a remote is
+// added or removed. A remote used to be named by IP:port only while
+// another remote shared its IP, so adding one renamed it.
+func TestVXLANRemoteNamesAreStable(t *testing.T) {
+	local := netip.MustParseAddrPort(freeUDPAddr(t))
+	p := local.Port()
+	at := func(ip string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(ip), port) }
+	names := func(remotes ...netip.AddrPort) []string {
+		t.Helper()
+		v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: local, VNI: 42, Remotes: remotes, Silence: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		var out []string
+		for _, r := range v.Remotes() {
+			out = append(out, r.Addr)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		remotes []netip.AddrPort
+		want    []string
+	}{
+		{[]netip.AddrPort{at("127.0.0.2", p)}, []string{"127.0.0.2"}},
+		{[]netip.AddrPort{at("127.0.0.2", p), at("127.0.0.2", p+1)}, []string{"127.0.0.2", fmt.Sprintf("127.0.0.2:%d", p+1)}},
+		{[]netip.AddrPort{at("127.0.0.3", p+1)}, []string{fmt.Sprintf("127.0.0.3:%d", p+1)}},
+		{[]netip.AddrPort{at("127.0.0.3", p+1), at("127.0.0.2", p)}, []string{fmt.Sprintf("127.0.0.3:%d", p+1), "127.0.0.2"}},
+	} {
+		if got := names(tc.remotes...); !slices.Equal(got, tc.want) {
+			t.Errorf("local %v, remotes %v: got names %q, want %q", local, tc.remotes, got, tc.want)
+		}
+	}
+}
+
+// TestVXLANReadAllocatesNothing: reading a datagram from a remote, its
+// source MAC learned on the way, allocates nothing but the frame's pooled
+// buffer, which is handed back.
+func TestVXLANReadAllocatesNothing(t *testing.T) {
+	a, b := vxlanPair(t)
+	f := broadcast(0xb2, 1)
+	const runs = 50 // and one more: all in a's socket buffer until read
+	for range runs + 1 {
+		if err := hub.WriteFrame(b, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := make([]*hub.Frame, 1)
+	if n := testing.AllocsPerRun(runs, func() {
+		if _, err := a.ReadFrames(frames, transport.DefaultMaxFrame); err != nil {
+			t.Fatal(err)
+		}
+		frames[0].Release()
+	}); n != 0 {
+		t.Errorf("got %v allocations per datagram read, want 0", n)
 	}
 }
 
@@ -729,28 +791,5 @@ func TestVXLANWriteAllocatesNothing(t *testing.T) {
 				t.Fatalf("%s: b read %x, %v; want the frame", tc.name, buf[:n], err)
 			}
 		}
-	}
-}
-
-// TestVXLANReadAllocatesNothing: reading a datagram from a remote, its
-// source MAC learned on the way, allocates nothing but the frame's pooled
-// buffer, which is handed back.
-func TestVXLANReadAllocatesNothing(t *testing.T) {
-	a, b := vxlanPair(t)
-	f := broadcast(0xb2, 1)
-	const runs = 50 // and one more: all in a's socket buffer until read
-	for range runs + 1 {
-		if err := hub.WriteFrame(b, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	frames := make([]*hub.Frame, 1)
-	if n := testing.AllocsPerRun(runs, func() {
-		if _, err := a.ReadFrames(frames, transport.DefaultMaxFrame); err != nil {
-			t.Fatal(err)
-		}
-		frames[0].Release()
-	}); n != 0 {
-		t.Errorf("got %v allocations per datagram read, want 0", n)
 	}
 }
