@@ -570,8 +570,11 @@ type PortStatus struct {
 // A Learner is a PortIO that keeps a learning table of its own beside the
 // hub's: a VXLAN port's, of the remote VTEP each MAC sits behind (or the
 // hub's side, for the MACs the port sends from). Learning
-// is called from any goroutine while the port reads and writes; Hub.Ports
-// puts what it returns in PortStatus.Learning.
+// is called from any goroutine while the port reads and writes, and may be
+// called after the port was detached and closed; Hub.Ports calls it off
+// the hub's forwarding loop (reading a table may age much of it out, and
+// waits for the port's reader and writer) and puts what it returns in
+// PortStatus.Learning.
 type Learner interface {
 	Learning() LearningStatus
 }
@@ -603,9 +606,11 @@ type RemoteStatus struct {
 // Ports returns every port's status, by name.
 func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 	var out []PortStatus
+	var learners []Learner // out[i]'s, read once Do has returned
 	err := h.Do(ctx, func(c *Core) {
 		for _, info := range c.Ports() {
 			st := PortStatus{Name: info.Name, Description: info.Description, Flow: c.Flow(info.ID), Stats: c.Stats(info.ID).Snapshot()}
+			var l Learner
 			if a := h.attOf(info.ID); a != nil {
 				st.Attached = true
 				st.Peer = describe(a.io)
@@ -614,14 +619,18 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 				if rl, ok := a.io.(RemoteLister); ok {
 					st.Remotes = rl.Remotes()
 				}
-				if l, ok := a.io.(Learner); ok {
-					ls := l.Learning()
-					st.Learning = &ls
-				}
+				l, _ = a.io.(Learner)
 			}
 			out = append(out, st)
+			learners = append(learners, l)
 		}
 	})
+	for i, l := range learners {
+		if l != nil {
+			ls := l.Learning()
+			out[i].Learning = &ls
+		}
+	}
 	return out, err
 }
 
