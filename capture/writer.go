@@ -555,6 +555,14 @@ func (o *output) resume() {
 	}
 	w.opened(f)
 	o.batch, o.batchPackets = o.batch[:0], 0
+	// The header says the new file's part (and, after a SetMeta, that it
+	// starts its Meta): set them first, and put them back if it fails.
+	was := struct {
+		path           string
+		part, metaPart int
+		newMeta        bool
+	}{o.path, o.part, o.metaPart, o.newMeta}
+	o.path, o.part = path, part
 	o.header()
 	n, err := f.Write(o.batch)
 	w.stats.progress.Add(1)
@@ -563,11 +571,12 @@ func (o *output) resume() {
 		w.closed(f)
 		_ = w.cfg.Remove(path)
 		o.batch = o.batch[:0]
+		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
 	w.stats.bytes.Add(uint64(n))
 	o.batch = o.batch[:0]
-	o.f, o.path, o.part, o.failed, o.made = f, path, part, false, true
+	o.f, o.failed, o.made = f, false, true
 	o.created()
 	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
 		"path", path, "failed", failedPath, "missing", o.lost)
