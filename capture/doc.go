@@ -43,8 +43,10 @@
 // so a run under a virtual clock, closed once the hub stopped, gives
 // byte-identical captures.
 //
-// Nothing lost: a write(2) carries whole blocks only, so a process killed
-// between writes leaves a file that ends on a whole block. A kill during a
+// Nothing lost: a write(2) carries whole blocks only (a batch goes out in
+// writes of at most 64 KiB, each ending where a block ends, and a larger
+// block in one of its own), so a process killed between writes leaves a
+// file that ends on a whole block. A kill during a
 // write can still cut it (the kernel stops a write between pages when the
 // process gets SIGKILL): a Reader then returns every whole packet and
 // reports the cut tail as ErrTruncated, and [Repair] trims the tail so

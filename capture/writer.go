@@ -102,6 +102,7 @@ type output struct {
 	f     io.WriteCloser
 	pcap  *pcapgo.Writer
 	batch []byte // whole blocks not yet written
+	ends  []blockEnd
 	// Counts for the current file; size and packets include the batch.
 	size, packets int64
 	stats         []ifStats // per interface of the current file (pcapng)
@@ -198,6 +199,23 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 	}
 }
 
+// A blockEnd is where a block of a batch ends, and how many packet records
+// the batch holds up to there: a write ends only at one.
+type blockEnd struct {
+	off     int
+	packets int64
+}
+
+// endBlock marks the end of the batch as the end of a block.
+func (o *output) endBlock() {
+	o.ends = append(o.ends, blockEnd{len(o.batch), o.batchPackets})
+}
+
+// clearBatch empties the batch once it is written or dropped.
+func (o *output) clearBatch() {
+	o.batch, o.ends, o.batchPackets = o.batch[:0], o.ends[:0], 0
+}
+
 type packetRec struct {
 	dir       hub.Direction
 	dropped   bool
@@ -223,6 +241,7 @@ func (w *writer) addPort(p portDesc) {
 			o.reserve(idbLen(p.name, p.descr))
 			before := len(o.batch)
 			o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+			o.endBlock()
 			o.size += int64(len(o.batch) - before)
 			o.stats = append(o.stats, ifStats{})
 			o.trailer += int64(isbBound(p.name))
@@ -297,6 +316,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.size += int64(len(o.batch) - before)
 	o.packets++
 	o.batchPackets++
+	o.endBlock()
 }
 
 // attachedNames is the PeersAttachedKey value for a header written now:
@@ -412,14 +432,17 @@ func (o *output) header() {
 			o.metaPart, o.newMeta = o.part, false
 		}
 		o.batch = appendSHB(o.batch, meta.comment(w.cfg.Points, o.part, o.metaPart, port), w.cfg.Hardware, w.cfg.OS, appl)
+		o.endBlock()
 		o.stats, o.trailer = o.stats[:0], 0
 		if o.port != nil {
 			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)
+			o.endBlock()
 			o.stats = append(o.stats, ifStats{})
 			o.trailer += int64(isbBound(o.port.name))
 		} else {
 			for _, p := range w.ports {
 				o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+				o.endBlock()
 				o.stats = append(o.stats, ifStats{})
 				o.trailer += int64(isbBound(p.name))
 			}
@@ -433,6 +456,7 @@ func (o *output) header() {
 		if err := o.pcap.WriteFileHeader(uint32(w.cfg.Snaplen), 1); err != nil {
 			panic("capture: pcapgo file header: " + err.Error()) // o.Write cannot fail
 		}
+		o.endBlock()
 	}
 	o.size = int64(len(o.batch))
 }
@@ -445,9 +469,10 @@ func (o *output) Write(p []byte) (int, error) {
 }
 
 // reserve makes room for a block of n bytes, writing the batch first when
-// the block would take it past BatchBytes: a write(2) carries whole blocks
-// only, so a process killed at any moment leaves whole blocks on disk
-// (save, at worst, a tail the kernel cut).
+// the block would take it past BatchBytes. The batch holds whole blocks,
+// and flush writes them in pieces that end where a block ends, so a
+// process killed between two writes leaves whole blocks on disk (save, at
+// worst, a tail the kernel cut inside a write).
 func (o *output) reserve(n int) {
 	if len(o.batch) > 0 && len(o.batch)+n > o.w.cfg.BatchBytes {
 		o.flush()
@@ -457,8 +482,27 @@ func (o *output) reserve(n int) {
 	}
 }
 
-// writePiece is the most one write(2) of a batch asks: a pipe's buffer.
+// writePiece is the most one write(2) of a batch asks, save a single block
+// larger than it: a pipe's buffer.
 const writePiece = 64 << 10
+
+// pieceEnd returns where the write of the batch from off ends: at the end
+// of the last block within writePiece of off, or, when the first block is
+// larger, at its end. *i is the index in o.ends to look from; it only
+// moves forward.
+func (o *output) pieceEnd(off int, i *int) int {
+	for *i < len(o.ends) && o.ends[*i].off <= off {
+		*i++
+	}
+	end := len(o.batch)
+	if *i < len(o.ends) {
+		end = o.ends[*i].off // the first block's end, however far
+	}
+	for j := *i; j < len(o.ends) && o.ends[j].off-off <= writePiece; j++ {
+		end = o.ends[j].off
+	}
+	return end
+}
 
 func (o *output) flush() {
 	if len(o.batch) == 0 || o.f == nil {
@@ -467,17 +511,18 @@ func (o *output) flush() {
 	if o.failed {
 		o.w.stats.writeError.Add(uint64(o.batchPackets))
 		o.lost += uint64(o.batchPackets)
-		o.batch, o.batchPackets = o.batch[:0], 0
+		o.clearBatch()
 		return
 	}
-	// In pieces no larger than a pipe's buffer, each counted as progress:
-	// Close gives up on a writer that makes none, and a reader that takes
-	// a batch slowly, a little at a time, is slow, not stuck.
-	n := 0
+	// In pieces no larger than a pipe's buffer, each of whole blocks and
+	// each counted as progress: Close gives up on a writer that makes
+	// none, and a reader that takes a batch slowly, a little at a time, is
+	// slow, not stuck.
+	n, i := 0, 0
 	var err error
 	for n < len(o.batch) && err == nil {
 		var k int
-		k, err = o.f.Write(o.batch[n:min(len(o.batch), n+writePiece)])
+		k, err = o.f.Write(o.batch[n:o.pieceEnd(n, &i)])
 		n += k
 		o.w.stats.progress.Add(1)
 		if err == nil && k == 0 {
@@ -503,7 +548,7 @@ func (o *output) flush() {
 		o.w.stats.written.Add(uint64(o.batchPackets))
 		o.w.stats.bytes.Add(uint64(n))
 	}
-	o.batch, o.batchPackets = o.batch[:0], 0
+	o.clearBatch()
 }
 
 // fail marks the output dead, logs err once and keeps it as the Sink's
@@ -554,7 +599,7 @@ func (o *output) resume() {
 		return
 	}
 	w.opened(f)
-	o.batch, o.batchPackets = o.batch[:0], 0
+	o.clearBatch()
 	// The header says the new file's part (and, after a SetMeta, that it
 	// starts its Meta): set them first, and put them back if it fails.
 	was := struct {
@@ -570,12 +615,12 @@ func (o *output) resume() {
 		f.Close()
 		w.closed(f)
 		_ = w.cfg.Remove(path)
-		o.batch = o.batch[:0]
+		o.clearBatch()
 		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
 	w.stats.bytes.Add(uint64(n))
-	o.batch = o.batch[:0]
+	o.clearBatch()
 	o.f, o.failed, o.made = f, false, true
 	o.created()
 	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
@@ -596,6 +641,7 @@ func (o *output) statistics(trailer string, tots []*portTotals) {
 		blk := o.appendStatistic(nil, i, trailer, tots)
 		o.reserve(len(blk))
 		o.batch = append(o.batch, blk...)
+		o.endBlock()
 		o.size += int64(len(blk))
 	}
 }
