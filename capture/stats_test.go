@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -426,5 +429,65 @@ rules:
 		if !reasons[r] {
 			t.Errorf("no port dropped a frame as %s; the scenario no longer covers it", r)
 		}
+	}
+}
+
+// closingReader is a stream's reader that takes limit bytes and then goes
+// away (a viewer closed part-way through a batch): the write that reaches
+// the limit takes what fits and fails with EPIPE.
+type closingReader struct {
+	took  bytes.Buffer
+	limit int
+}
+
+func (r *closingReader) Write(p []byte) (int, error) {
+	room := r.limit - r.took.Len()
+	if len(p) <= room {
+		return r.took.Write(p)
+	}
+	n, _ := r.took.Write(p[:max(room, 0)])
+	return n, syscall.EPIPE
+}
+
+func (*closingReader) Close() error { return nil }
+
+// A stream whose reader goes away part-way through a batch counts the
+// frames the reader took whole as written, and only the rest as lost.
+func TestStreamReaderGoneCountsWhatItTook(t *testing.T) {
+	rd := &closingReader{limit: 5000}
+	logs := &logRecorder{}
+	cfg := Config{Path: Stdout, Meta: testMeta, Overflow: OverflowBlock, Logger: slog.New(logs),
+		FlushInterval: time.Hour, // one batch, written at Close
+		Create:        func(string) (io.WriteCloser, error) { return rd, nil }}
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	const sent = 200
+	for k := range sent {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+	}
+	mustClose(t, s) // a reader that goes away is no error of the capture's
+
+	r, err := NewReader(bytes.NewReader(rd.took.Bytes()), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, err := range r.All() {
+		if err != nil {
+			break // the partial block the reader took last
+		}
+		got++
+	}
+	if got == 0 || got == sent {
+		t.Fatalf("the reader took %d whole frames of %d; the test wants some but not all", got, sent)
+	}
+	st := s.Stats()
+	if st.Written != uint64(got) || st.WriteError != uint64(sent-got) {
+		t.Errorf("got Stats() written=%d write_error=%d, want %d written (what the reader took whole) and %d lost", st.Written, st.WriteError, got, sent-got)
+	}
+	warns := logs.records(slog.LevelWarn)
+	if len(warns) == 0 || attr(warns[len(warns)-1], "written") != strconv.Itoa(got) {
+		t.Errorf("got warnings %v, want the summary to say %d written", warns, got)
 	}
 }

@@ -200,7 +200,8 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 }
 
 // A blockEnd is where a block of a batch ends, and how many packet records
-// the batch holds up to there: a write ends only at one.
+// the batch holds up to there: a write ends only at one, and a write that
+// fails part-way counts the packets before the last it reached.
 type blockEnd struct {
 	off     int
 	packets int64
@@ -504,6 +505,18 @@ func (o *output) pieceEnd(off int, i *int) int {
 	return end
 }
 
+// written is the part of a batch a failed write took whole: the blocks,
+// and the packet records among them, that end by byte n.
+func (o *output) written(n int) (end int, packets int64) {
+	for _, e := range o.ends {
+		if e.off > n {
+			break
+		}
+		end, packets = e.off, e.packets
+	}
+	return end, packets
+}
+
 func (o *output) flush() {
 	if len(o.batch) == 0 || o.f == nil {
 		return
@@ -530,15 +543,20 @@ func (o *output) flush() {
 		}
 	}
 	if err != nil {
-		o.w.stats.writeError.Add(uint64(o.batchPackets))
-		o.lost += uint64(o.batchPackets)
-		if n > 0 {
-			// Cut a partial batch off, so the file still ends on a whole
-			// block; best effort, as the disk may be full.
-			if t, ok := o.f.(interface{ Truncate(int64) error }); ok {
-				_ = t.Truncate(o.size - int64(len(o.batch)))
+		// What was taken whole counts as written; the rest is lost.
+		whole, packets := o.written(n)
+		o.w.stats.written.Add(uint64(packets))
+		o.w.stats.writeError.Add(uint64(o.batchPackets - packets))
+		o.lost += uint64(o.batchPackets - packets)
+		if n > whole {
+			// Cut the partial block off, so the file still ends on a
+			// whole block; best effort, as the disk may be full. A
+			// stream cannot be cut: its reader has the partial block.
+			if t, ok := o.f.(interface{ Truncate(int64) error }); ok && t.Truncate(o.size-int64(len(o.batch)-whole)) == nil {
+				n = whole
 			}
 		}
+		o.w.stats.bytes.Add(uint64(n))
 		if o.w.cfg.stream && errors.Is(err, syscall.EPIPE) {
 			o.readerGone()
 		} else {
