@@ -66,7 +66,11 @@
 // write is cut off again where the file allows it. Every RetryInterval the
 // failed sequence tries to go on in its next numbered file (a full disk
 // that has room again); when it can, it logs the new file and how many
-// frames are missing.
+// frames are missing, and the first frame it writes there (or, if none,
+// the trailer) says so too, with the lost frames' times and the failure
+// ([GapPrefix]), and carries the annotations the lost frames would have
+// carried (policy edits, VM changes), so that a replay knows what it
+// lacks and still makes the edits.
 //
 // Concurrency contract. Observe and PortAdded are called on the hub loop;
 // they copy the event into a bounded in-memory queue and return, doing no

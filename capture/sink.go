@@ -82,11 +82,15 @@ type counters struct {
 //	[20:24] original length (packet) or name length (port)
 //	[24:28] captured length (packet) or description length (port)
 //	[28:32] comment length (packet)
+//	[32:36] the length of the frame's own notes, which start the comment
+//	        (packet): the rest is annotations and gap lines, which the
+//	        writer keeps for a later record if it drops this one (a
+//	        failed file)
 //
 // followed by the captured bytes and the comment, or the name and the
 // description.
 const (
-	recHdrLen  = 32
+	recHdrLen  = 36
 	recPacket  = 1
 	recPort    = 2
 	recMeta    = 3
@@ -245,6 +249,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 	b = append(b, ev.Frame[:capLen]...)
 	c := len(b)
 	b = appendComment(b, ev)
+	own := len(b) - c
 	if s.missed > 0 {
 		// Say where the file has a gap, on the record after it.
 		if len(b) > c {
@@ -274,6 +279,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 		b = b[:c+len(cutText(b[c:], MaxComment))]
 	}
 	ne.PutUint32(b[at+28:], uint32(len(b)-c))
+	ne.PutUint32(b[at+32:], uint32(min(own, len(b)-c)))
 	s.pending = b
 	if len(b) >= s.wakeAt {
 		s.signal()
@@ -356,6 +362,9 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // What does not fit a comment (MaxComment) is left out whole lines at a
 // time, never cut inside one, and the comment says how many lines it left
 // out (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
+// Annotations whose frame is lost because its file failed (a full disk)
+// ride on the first frame written once the capture resumes, after the
+// line that says what is missing there (GapPrefix).
 func (s *Sink) Annotate(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -439,7 +448,12 @@ func wholeLines(note []byte, room int) (kept []byte, lost uint64) {
 // GapPrefix starts the comment line that marks where events are missing
 // from a capture: "capture: 41 events missing before this one (the writer
 // fell behind)", on the record after the gap, or in the trailer
-// (Reader.Trailer) when no record followed it. Gaps counts them.
+// (Reader.Trailer) when no record followed it. A file that failed (a full
+// disk) and the next one the capture resumed in have a gap between them,
+// said on the first record after it with the lost frames' times and the
+// failure: "capture: 797 events missing before this one, from 1.204s to
+// 3.018s (the file run.pcapng failed: no space left on device)". Gaps
+// counts them all.
 const GapPrefix = "capture: "
 
 // maxGapLine bounds appendGap's line and its newline.
@@ -468,15 +482,15 @@ func Gaps(comment string) uint64 {
 	return n
 }
 
-// parseGap reads a line appendGap wrote: how many events it says are
-// missing, and whether it is one.
+// parseGap reads a line appendGap or lostStretch.appendFailGap wrote:
+// how many events it says are missing, and whether it is one.
 func parseGap(line string) (n uint64, ok bool) {
 	rest, ok := strings.CutPrefix(line, GapPrefix)
 	if !ok {
 		return 0, false
 	}
 	num, rest, ok := strings.Cut(rest, " events missing ")
-	if !ok || !strings.HasSuffix(rest, " (the writer fell behind)") {
+	if !ok || !strings.Contains(rest, " (") || !strings.HasSuffix(rest, ")") {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(num, 10, 64)

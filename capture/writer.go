@@ -31,6 +31,7 @@ type writer struct {
 	taken   map[string]bool // per-port file names in use
 
 	warnedBehind bool
+	scratch      []byte              // a comment being put together (output.carry)
 	trailer      string              // annotations no frame followed, for the last files' statistics
 	attached     map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
 	peersAt      time.Duration       // the latest of those changes (policy time)
@@ -103,6 +104,14 @@ type output struct {
 	pcap  *pcapgo.Writer
 	batch []byte // whole blocks not yet written
 	ends  []blockEnd
+	// notes holds the annotation lines (comment tails after the frame's
+	// own notes) of the batch's packet records, in order, so that a write
+	// that fails keeps them for a later record (lost).
+	notes []byte
+	// carried is the stretch a packet record of the batch carries, until
+	// the batch is written: the block that ends at carriedEnd.
+	carried    lostStretch
+	carriedEnd int
 	// Counts for the current file; size and packets include the batch.
 	size, packets int64
 	stats         []ifStats // per interface of the current file (pcapng)
@@ -110,7 +119,10 @@ type output struct {
 	batchPackets  int64
 	failed        bool
 	made          bool   // the current part's file was created: it may hold frames
-	lost          uint64 // frames dropped since the output failed
+	lost          uint64 // frames dropped since the output failed, for the log
+	// gap is what the sequence lost since its last record written (while
+	// its file had failed), for the next record written to carry.
+	gap lostStretch
 
 	// metaPart is the part that started the current Meta; newMeta, that
 	// the next file (or section) starts a Meta (writer.setMeta).
@@ -175,6 +187,7 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 				origLen: a,
 				data:    chunk[recHdrLen : recHdrLen+b],
 				comment: chunk[recHdrLen+b : end],
+				own:     int(ne.Uint32(h[32:])),
 			}
 			w.packet(id, &p)
 			chunk = chunk[end:]
@@ -201,20 +214,51 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 
 // A blockEnd is where a block of a batch ends, and how many packet records
 // the batch holds up to there: a write ends only at one, and a write that
-// fails part-way counts the packets before the last it reached.
+// fails part-way counts the packets before the last it reached. notes is
+// the length of output.notes up to there and at the time of the packet
+// record that ends there (Unix ns).
 type blockEnd struct {
 	off     int
 	packets int64
+	notes   int
+	at      uint64
 }
 
 // endBlock marks the end of the batch as the end of a block.
 func (o *output) endBlock() {
-	o.ends = append(o.ends, blockEnd{len(o.batch), o.batchPackets})
+	o.endPacket(0)
+}
+
+// endPacket marks the end of the batch as the end of a packet record at
+// ns.
+func (o *output) endPacket(ns uint64) {
+	o.ends = append(o.ends, blockEnd{len(o.batch), o.batchPackets, len(o.notes), ns})
 }
 
 // clearBatch empties the batch once it is written or dropped.
 func (o *output) clearBatch() {
-	o.batch, o.ends, o.batchPackets = o.batch[:0], o.ends[:0], 0
+	o.batch, o.ends, o.notes, o.batchPackets = o.batch[:0], o.ends[:0], o.notes[:0], 0
+	o.carried, o.carriedEnd = lostStretch{}, 0
+}
+
+// loseBatch adds to the sequence's gap the packet records of the batch
+// from its block i on, which a failed write did not take whole, with
+// their annotations and the stretch one of them carried.
+func (o *output) loseBatch(i int) {
+	prev, notes, end := int64(0), 0, 0
+	if i > 0 {
+		prev, notes, end = o.ends[i-1].packets, o.ends[i-1].notes, o.ends[i-1].off
+	}
+	if o.carriedEnd > end {
+		o.gap.merge(&o.carried) // older than the batch's records
+	}
+	for _, e := range o.ends[i:] {
+		if e.packets > prev {
+			o.gap.record(e.at)
+			prev = e.packets
+		}
+	}
+	o.gap.keep(o.notes[notes:])
 }
 
 type packetRec struct {
@@ -224,6 +268,7 @@ type packetRec struct {
 	origLen   int
 	data      []byte
 	comment   []byte
+	own       int // the length of the frame's own notes, which start comment
 }
 
 func (w *writer) addPort(p portDesc) {
@@ -267,30 +312,39 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	if w.cfg.PerPort {
 		o = w.perPort[id]
 	}
-	if o == nil || o.failed {
+	ns := unixNanos(time.Unix(p.sec, p.nsec))
+	lose := func() {
 		w.stats.writeError.Add(1)
 		if o != nil {
 			o.lost++
+			o.gap.lose(ns, p.comment[p.own:])
 		}
+	}
+	if o == nil || o.failed {
+		lose()
 		return
+	}
+	comment := p.comment
+	carries := w.cfg.Format == FormatPcapng && !o.gap.empty()
+	if carries {
+		w.scratch = o.carry(w.scratch[:0], p)
+		comment = w.scratch
 	}
 	n := int64(16 + len(p.data))
 	if w.cfg.Format == FormatPcapng {
-		n = int64(epbLen(len(p.data), len(p.comment)))
+		n = int64(epbLen(len(p.data), len(comment)))
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
 		o.rotate("")
 		if o.failed {
-			w.stats.writeError.Add(1)
-			o.lost++
+			lose()
 			return
 		}
 	}
 	o.reserve(int(n))
 	if o.failed { // the flush to make room failed
-		w.stats.writeError.Add(1)
-		o.lost++
+		lose()
 		return
 	}
 	before := len(o.batch)
@@ -303,8 +357,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 		if !w.cfg.PerPort {
 			iface = uint32(w.iface[id])
 		}
-		ns := unixNanos(time.Unix(p.sec, p.nsec))
-		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, p.comment)
+		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, comment)
 		o.stats[iface].add(ns, p.dir, p.dropped)
 	} else {
 		// Never the zero time.Time, which pcapgo would replace with "now".
@@ -317,7 +370,48 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.size += int64(len(o.batch) - before)
 	o.packets++
 	o.batchPackets++
-	o.endBlock()
+	if tail := p.comment[p.own:]; len(tail) > 0 {
+		if len(o.notes) > 0 {
+			o.notes = append(o.notes, '\n')
+		}
+		o.notes = append(o.notes, tail...)
+	}
+	if carries {
+		o.carried, o.carriedEnd, o.gap = o.gap, len(o.batch), lostStretch{}
+	}
+	o.endPacket(ns)
+}
+
+// carry appends to b the comment of p, the first record written after the
+// sequence lost a stretch: the frame's own notes, the stretch's lines and
+// then p's annotations, cut to MaxComment.
+func (o *output) carry(b []byte, p *packetRec) []byte {
+	own, tail := p.comment[:p.own], p.comment[p.own:]
+	start := o.w.meta.Start
+	b = append(b, own...)
+	room := MaxComment - len(b) - o.gap.gapLinesLen("before this one", start) - 1 - len(tail) - 1 - maxLostLine
+	b = o.gap.appendLines(b, "before this one", start, room)
+	if len(tail) > 0 {
+		b = append(b, '\n')
+		b = append(b, tail...)
+	}
+	return cutText(b, MaxComment)
+}
+
+// endTrailer is the trailer that ends the sequence's current file: the
+// stretch it lost and that no record has carried, then trailer (the
+// annotations no frame followed, trailerComment). It takes the stretch.
+func (o *output) endTrailer(trailer string) string {
+	if o.gap.empty() || o.failed || o.w.cfg.Format != FormatPcapng {
+		return trailer
+	}
+	b := append([]byte(trailerPrefix), o.gap.appendLines(nil, "after the last record", o.w.meta.Start, MaxComment)...)
+	if trailer != "" {
+		b = append(b, '\n')
+		b = append(b, trailer[len(trailerPrefix):]...)
+	}
+	o.gap = lostStretch{}
+	return string(b)
 }
 
 // attachedNames is the PeersAttachedKey value for a header written now:
@@ -343,11 +437,15 @@ func (w *writer) attachedNames() string {
 func (w *writer) setMeta(m Meta) {
 	trailer := w.trailerComment()
 	w.trailer = ""
-	w.eachOutput(func(o *output) { o.makeRoom(trailer) }) // under the old Meta
+	ends := map[*output]string{}
+	w.eachOutput(func(o *output) { // under the old Meta
+		ends[o] = o.endTrailer(trailer)
+		o.makeRoom(ends[o])
+	})
 	w.meta = m
 	w.eachOutput(func(o *output) {
 		o.newMeta = true
-		o.rotate(trailer)
+		o.rotate(ends[o])
 	})
 }
 
@@ -506,15 +604,17 @@ func (o *output) pieceEnd(off int, i *int) int {
 }
 
 // written is the part of a batch a failed write took whole: the blocks,
-// and the packet records among them, that end by byte n.
-func (o *output) written(n int) (end int, packets int64) {
+// and the packet records among them, that end by byte n, and the index in
+// o.ends of the first block it did not take.
+func (o *output) written(n int) (end int, packets int64, next int) {
 	for _, e := range o.ends {
 		if e.off > n {
 			break
 		}
 		end, packets = e.off, e.packets
+		next++
 	}
-	return end, packets
+	return end, packets, next
 }
 
 func (o *output) flush() {
@@ -524,6 +624,7 @@ func (o *output) flush() {
 	if o.failed {
 		o.w.stats.writeError.Add(uint64(o.batchPackets))
 		o.lost += uint64(o.batchPackets)
+		o.loseBatch(0)
 		o.clearBatch()
 		return
 	}
@@ -544,10 +645,11 @@ func (o *output) flush() {
 	}
 	if err != nil {
 		// What was taken whole counts as written; the rest is lost.
-		whole, packets := o.written(n)
+		whole, packets, i := o.written(n)
 		o.w.stats.written.Add(uint64(packets))
 		o.w.stats.writeError.Add(uint64(o.batchPackets - packets))
 		o.lost += uint64(o.batchPackets - packets)
+		o.loseBatch(i)
 		if n > whole {
 			// Cut the partial block off, so the file still ends on a
 			// whole block; best effort, as the disk may be full. A
@@ -577,6 +679,7 @@ func (o *output) fail(err error) {
 		return
 	}
 	o.failed = true
+	o.gap.failed(o.path, err)
 	w := o.w
 	w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
 	w.mu.Lock()
@@ -750,7 +853,7 @@ func (o *output) rotate(trailer string) {
 }
 
 func (o *output) close() {
-	trailer, tots := o.w.trailerComment(), o.totals()
+	trailer, tots := o.endTrailer(o.w.trailerComment()), o.totals()
 	o.makeRoomFor(trailer, tots)
 	o.statistics(trailer, tots)
 	o.flush()

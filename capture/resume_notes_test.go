@@ -1,0 +1,130 @@
+package capture
+
+import (
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"l2hub/hub"
+)
+
+// fullDiskRun drives a capture through a full disk on a virtual clock:
+// 10 frames written, then, with the disk full, an edit and 10 frames (lost
+// with the batch that fails), another edit and 5 frames (lost as the file
+// has failed), then room again and the retry that resumes the capture.
+// after runs once it has resumed, before Close.
+func fullDiskRun(t *testing.T, after func(s *Sink, send func(n int))) *disk {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	synctest.Test(t, func(t *testing.T) {
+		clock := hub.NewVirtualClock(t0)
+		driver := &hub.Driver{Clock: clock}
+		cfg := memConfig(nil)
+		cfg.Create, cfg.Remove = d.Create, d.Remove
+		cfg.FlushInterval, cfg.RetryInterval, cfg.Clock = 50*time.Millisecond, time.Second, clock
+		s := mustOpen(t, cfg)
+		synctest.Wait()
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+		k := 0
+		send := func(n int) {
+			for range n {
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+				s.Observe(&ev)
+				k++
+			}
+		}
+		var now time.Duration
+		tick := func() { // one flush
+			now += 50 * time.Millisecond
+			driver.AdvanceTo(t0.Add(now), synctest.Wait)
+			synctest.Wait()
+		}
+		send(10)
+		tick()
+		d.full.Store(true)
+		s.Annotate("control at 0.01s: link b down\nl2hub-edit {\"op\":\"link-down\",\"port\":\"b\"}")
+		send(10)
+		tick()
+		s.Annotate("control at 0.02s: link b up\nl2hub-edit {\"op\":\"link-up\",\"port\":\"b\"}")
+		send(5)
+		tick()
+		if st := s.Stats(); st.Written != 10 || st.WriteError != 15 {
+			t.Fatalf("with the disk full: %+v, want 10 written, 15 write errors", st)
+		}
+		d.full.Store(false)
+		for s.Stats().Files < 2 && now < 5*time.Second {
+			tick()
+		}
+		if st := s.Stats(); st.Files != 2 {
+			t.Fatalf("the capture did not resume: %+v", st)
+		}
+		after(s, send)
+		s.Close()
+	})
+	return d
+}
+
+// wantGap checks a comment (a record's or a trailer) for the gap the full
+// disk made and the edits made meanwhile.
+func wantGap(t *testing.T, what, c string) {
+	t.Helper()
+	if n := Gaps(c); n != 15 {
+		t.Errorf("%s: Gaps = %d, want the 15 frames lost with the disk full:\n%s", what, n, c)
+	}
+	for _, want := range []string{
+		"capture: 15 events missing ",
+		"from 10ms to 24ms", // the lost frames' times, since the hub's start
+		"no space left on device",
+	} {
+		if !strings.Contains(c, want) {
+			t.Errorf("%s: no %q in\n%s", what, want, c)
+		}
+	}
+	down := strings.Index(c, `l2hub-edit {"op":"link-down","port":"b"}`)
+	up := strings.Index(c, `l2hub-edit {"op":"link-up","port":"b"}`)
+	if down < 0 || up < down {
+		t.Errorf("%s: want both edits made while the disk was full, in order:\n%s", what, c)
+	}
+}
+
+// TestResumeCarriesWhatTheFailureLost: the annotations made while a file
+// has failed (policy edits, VM changes) are not lost with the frames that
+// would have carried them; the first frame written after the capture
+// resumes carries them, after a gap line that says how many frames are
+// missing, from when to when, and why (which Gaps counts, so replay and
+// report warn).
+func TestResumeCarriesWhatTheFailureLost(t *testing.T) {
+	d := fullDiskRun(t, func(s *Sink, send func(int)) { send(10) })
+	pk, _ := readAll(t, d.file(t, RotatedPath(memConfig(nil).Path, 1)))
+	if len(pk) != 10 {
+		t.Fatalf("the resumed file has %d frames, want 10", len(pk))
+	}
+	wantGap(t, "the first frame after the resume", pk[0].Comment)
+	for _, p := range pk[1:] {
+		if p.Comment != "" {
+			t.Errorf("frame %d: comment %q, want none: the gap is said once", p.Number, p.Comment)
+		}
+	}
+	old, r := readAll(t, d.file(t, memConfig(nil).Path))
+	all := r.Trailer()
+	for _, p := range old {
+		all += p.Comment
+	}
+	if strings.Contains(all, "l2hub-edit") || Gaps(all) != 0 {
+		t.Errorf("the failed file says %q, want nothing of the lost stretch", all)
+	}
+}
+
+// TestResumeWithNoFrameAfter: a capture that resumes and closes with no
+// frame after says what it lost in the trailer of the resumed file.
+func TestResumeWithNoFrameAfter(t *testing.T) {
+	d := fullDiskRun(t, func(*Sink, func(int)) {})
+	pk, r := readAll(t, d.file(t, RotatedPath(memConfig(nil).Path, 1)))
+	if len(pk) != 0 {
+		t.Fatalf("the resumed file has %d frames, want none", len(pk))
+	}
+	wantGap(t, "the resumed file's trailer", r.Trailer())
+	if !strings.HasPrefix(r.Trailer(), GapPrefix) {
+		t.Errorf("the trailer starts %.20q, want the gap line first", r.Trailer())
+	}
+}
