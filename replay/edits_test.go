@@ -220,6 +220,39 @@ func TestReplayCountsTheCapturesGaps(t *testing.T) {
 	}
 }
 
+// TestReplayWarnsOfAFailedFilesGap: a capture that resumed after its file
+// failed (a full disk) says, on its first frame, how many frames it lost
+// and carries the edits made meanwhile; the replay counts the gap, says
+// what made it, and still makes the edits.
+func TestReplayWarnsOfAFailedFilesGap(t *testing.T) {
+	buf, sink, sim := recordLive(t, nil)
+	mac := hubtest.MAC("02:00:00:00:00:0a")
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "one"))
+	// As capture's writer puts it on the first frame of the file it
+	// resumed in (capture's TestResumeCarriesWhatTheFailureLost).
+	sink.Annotate("capture: 15 events missing before this one, from 10ms to 24ms (the file run.pcapng failed: no space left on device)")
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "two"))
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(Config{Inputs: []Input{memInput("run-0001.pcapng", buf.Bytes())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Inputs) != 1 || res.Inputs[0].Missing != 15 {
+		t.Fatalf("got inputs %+v, want 15 events missing", res.Inputs)
+	}
+	var w strings.Builder
+	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "the capture lost 15 events") || !strings.Contains(w.String(), "its file failed") {
+		t.Errorf("the warnings (%v): %q, want 15 events lost, and that a file failure may have lost them", err, w.String())
+	}
+}
+
 // TestReplayCountsTheLinesLeftOut: annotations that did not fit a frame's
 // comment (a burst of control edits or VM changes with no frame between)
 // are left out by the capture, which says how many; the replay adds them
