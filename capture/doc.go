@@ -78,14 +78,17 @@
 // encodes the queued records and writes them in batches of whole blocks; it
 // is woken once per batch (Config.BatchBytes) and otherwise every
 // Config.FlushInterval, the package's only use of the wall clock (with
-// Close's CloseTimeout), which decides when bytes reach the disk and never
-// which bytes (save, after a write failed, when the next file is tried, and
-// what a stuck one misses at Close). When the queue
-// holds Config.QueueBytes, OverflowDrop
-// (the default) drops the new event and counts it in Stats.QueueFull, so the
+// Close's CloseTimeout and the spacing of the warning below), which decides
+// when bytes reach the disk and never which bytes (save, after a write
+// failed, when the next file is tried, and what a stuck one misses at
+// Close). When the queue holds Config.QueueBytes, OverflowDrop (the
+// default) drops the new event and counts it in Stats.QueueFull, so the
 // hub never waits for a disk, and the next record kept (or the trailer)
-// says how many are missing there ([GapPrefix], [Gaps]); OverflowBlock makes Observe wait instead, for
-// offline replay where nothing may be lost. All Sink methods are safe for
+// says how many are missing there ([GapPrefix], [Gaps]); a second
+// goroutine, which does no I/O but the log, warns at the first drop (the
+// writer may be stuck in the write that made it fall behind) and then at
+// most every 10 seconds while drops go on. OverflowBlock makes Observe wait
+// instead, for offline replay where nothing may be lost. All Sink methods are safe for
 // concurrent use.
 //
 // A [Reader] streams pcap (both magics, both byte orders: QEMU filter-dump

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"l2hub/hub"
 )
@@ -39,8 +40,9 @@ type Sink struct {
 	linesLost uint64
 	closed    bool
 
-	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
-	done chan struct{} // closed when the writer has closed every file
+	wake   chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
+	behind chan struct{} // capacity 1: "an event was dropped, the queue being full" (warnBehind)
+	done   chan struct{} // closed when the writer has closed every file
 
 	closeOnce sync.Once
 	closeErr  error // Close's
@@ -116,6 +118,7 @@ func Open(cfg Config) (*Sink, error) {
 		block:   cfg.Overflow == OverflowBlock,
 		known:   make(map[hub.PortID]struct{}),
 		wake:    make(chan struct{}, 1),
+		behind:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	s.space.L = &s.mu
@@ -132,6 +135,7 @@ func Open(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	go s.run()
+	go s.warnBehind()
 	return s, nil
 }
 
@@ -222,6 +226,10 @@ func (s *Sink) Observe(ev *hub.Event) {
 			s.missed++
 			s.mu.Unlock()
 			s.stats.queueFull.Add(1)
+			select {
+			case s.behind <- struct{}{}:
+			default: // a warning is due already
+			}
 			return
 		}
 		s.signal()
@@ -661,14 +669,40 @@ func (s *Sink) run() {
 		s.w.process(chunk, metas)
 		clear(metas)
 		s.w.flushAll()
-		if n := s.stats.queueFull.Load(); n > 0 && !s.w.warnedBehind {
-			s.w.warnedBehind = true
-			s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
-				"path", s.cfg.Path, "queue_bytes", s.limit)
-		}
 		if closed {
 			s.w.closeAll()
 			s.logSummary()
+			return
+		}
+	}
+}
+
+// behindEvery is the least time between two warnings that the writer fell
+// behind: one when it first drops an event, then, while it goes on
+// dropping, one a while with the count so far.
+const behindEvery = 10 * time.Second
+
+// warnBehind is the goroutine that warns when Observe drops events because
+// the writer fell behind. It is not the writer's: the writer may be the
+// one stuck, in a write to a disk or a paused viewer, and the warning is
+// due when the capture starts losing frames, not once that write returns.
+// It waits for nothing but Observe's signal and the clock, and ends with
+// the writer.
+func (s *Sink) warnBehind() {
+	for {
+		select {
+		case <-s.behind:
+		case <-s.done:
+			return
+		}
+		s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
+			"path", s.cfg.Path, "queue_bytes", s.limit, "queue_full", s.stats.queueFull.Load())
+		quiet := make(chan struct{})
+		t := s.cfg.Clock.AfterFunc(behindEvery, func() { close(quiet) })
+		select {
+		case <-quiet:
+		case <-s.done:
+			t.Stop()
 			return
 		}
 	}

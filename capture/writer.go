@@ -30,11 +30,10 @@ type writer struct {
 	perPort map[hub.PortID]*output
 	taken   map[string]bool // per-port file names in use
 
-	warnedBehind bool
-	scratch      []byte              // a comment being put together (output.carry)
-	trailer      string              // annotations no frame followed, for the last files' statistics
-	attached     map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
-	peersAt      time.Duration       // the latest of those changes (policy time)
+	scratch  []byte              // a comment being put together (output.carry)
+	trailer  string              // annotations no frame followed, for the last files' statistics
+	attached map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
+	peersAt  time.Duration       // the latest of those changes (policy time)
 
 	mu       sync.Mutex
 	err      error
