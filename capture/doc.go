@@ -4,7 +4,8 @@
 // points (ingress: what a peer sent, before any policy; egress: what a peer
 // was given) into one pcapng file for the whole segment, with one interface
 // per port (if_name is the port's name, if_description its transport and
-// address), the direction in epb_flags (inbound at ingress, outbound at
+// address; text is UTF-8, as pcapng requires, with any other byte written
+// as \xNN), the direction in epb_flags (inbound at ingress, outbound at
 // egress), nanosecond timestamps from the hub's clock and, on every frame a
 // rule touched, a comment saying what the rule did and why ("dropped: a->b:
 // rule loss-a: drop (p=0.05 draw=0.0213)"); events that are not frames (a

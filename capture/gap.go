@@ -29,11 +29,12 @@ type lostStretch struct {
 // comment holds beside the gap lines.
 const maxStretchNotes = MaxComment - 2*maxFailLine - maxLostLine
 
-// maxWhy bounds the reason a failure gap line gives.
+// maxWhy bounds the file name and the reason a failure gap line gives.
 const maxWhy = 120
 
-// maxFailLine bounds appendFailGap's line.
-const maxFailLine = 200 + maxWhy
+// maxFailLine bounds appendFailGap's line: the file, the reason, and 200
+// for the rest (the count and two times in RFC 3339 at the most).
+const maxFailLine = 200 + 2*maxWhy
 
 func (g *lostStretch) empty() bool {
 	return g.n == 0 && g.earlier == 0 && len(g.notes) == 0 && g.left == 0
@@ -92,8 +93,8 @@ func (g *lostStretch) failed(path string, err error) {
 		}
 		err = inner // the cause ("no space left on device"), not the path again
 	}
-	why := strings.Join(strings.Fields(err.Error()), " ")
-	g.file, g.why = filepath.Base(path), string(cutText([]byte(why), maxWhy))
+	why := strings.Join(strings.Fields(validText(err.Error())), " ")
+	g.file, g.why = cutRunes(validText(filepath.Base(path)), maxWhy), string(cutText([]byte(why), maxWhy))
 }
 
 // merge adds the later stretch h to g.

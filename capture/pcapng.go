@@ -313,8 +313,10 @@ func unixNanos(t time.Time) uint64 {
 	return uint64(s)*1e9 + uint64(t.Nanosecond())
 }
 
-// truncateOption keeps a text option within the 16-bit length field.
+// truncateOption makes a text option UTF-8 (validText) and keeps it
+// within the 16-bit length field.
 func truncateOption(s string) string {
+	s = validText(s)
 	if len(s) <= MaxComment {
 		return s
 	}

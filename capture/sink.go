@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"l2hub/hub"
 )
@@ -184,7 +185,9 @@ func (s *Sink) PortAdded(p hub.PortInfo) {
 
 func (s *Sink) addPortLocked(id hub.PortID, name, descr string) {
 	s.known[id] = struct{}{}
-	name, descr = name[:min(len(name), maxPortTxt)], descr[:min(len(descr), maxPortTxt)]
+	// UTF-8 now, so that the sizes the writer reckons with are those it
+	// writes (truncateOption).
+	name, descr = cutRunes(validText(name), maxPortTxt), cutRunes(validText(descr), maxPortTxt)
 	var h [recHdrLen]byte
 	h[0] = recPort
 	ne.PutUint32(h[4:], uint32(id))
@@ -257,6 +260,10 @@ func (s *Sink) Observe(ev *hub.Event) {
 	b = append(b, ev.Frame[:capLen]...)
 	c := len(b)
 	b = appendComment(b, ev)
+	if len(b) > c && !utf8.Valid(b[c:]) { // a note with a stray byte
+		fixed := validText(string(b[c:]))
+		b = append(b[:c], cutText([]byte(fixed), MaxComment)...)
+	}
 	own := len(b) - c
 	if s.missed > 0 {
 		// Say where the file has a gap, on the record after it.
@@ -379,6 +386,7 @@ func (s *Sink) Annotate(text string) {
 	if s.closed || text == "" {
 		return
 	}
+	text = validText(text)
 	if len(s.note)+1+len(text) > MaxComment-maxLostLine {
 		s.linesLost += uint64(strings.Count(text, "\n") + 1)
 		return
