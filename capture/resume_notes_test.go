@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -126,5 +127,33 @@ func TestResumeWithNoFrameAfter(t *testing.T) {
 	wantGap(t, "the resumed file's trailer", r.Trailer())
 	if !strings.HasPrefix(r.Trailer(), GapPrefix) {
 		t.Errorf("the trailer starts %.20q, want the gap line first", r.Trailer())
+	}
+}
+
+// TestResumeGapBesideAFullTrailer: the gap a resumed file has no frame to
+// carry goes in a trailer comment of its own, so that annotations after
+// the last frame that fill a comment are not cut for it.
+func TestResumeGapBesideAFullTrailer(t *testing.T) {
+	const lines = 200
+	line := func(i int) string { return fmt.Sprintf("control at %03ds: %s", i, strings.Repeat("x", 80)) }
+	d := fullDiskRun(t, func(s *Sink, _ func(int)) {
+		for i := range lines {
+			s.Annotate(line(i))
+		}
+	})
+	pk, r := readAll(t, d.file(t, RotatedPath(memConfig(nil).Path, 1)))
+	if len(pk) != 0 {
+		t.Fatalf("the resumed file has %d frames, want none", len(pk))
+	}
+	tr := r.Trailer()
+	wantGap(t, "the resumed file's trailer", tr)
+	kept := 0
+	for i := range lines {
+		if strings.Contains(tr, line(i)+"\n") || strings.HasSuffix(tr, line(i)) {
+			kept++
+		}
+	}
+	if left := LinesLeftOut(tr); kept == 0 || kept+int(left) != lines || strings.Contains(tr, "...") {
+		t.Errorf("the trailer keeps %d whole annotation lines and says %d are left out, want %d in all, none cut", kept, left, lines)
 	}
 }

@@ -280,7 +280,7 @@ func (w *writer) addPort(p portDesc) {
 		if o := w.segment; !o.failed && w.cfg.Format == FormatPcapng {
 			if o.packets > 0 && w.cfg.RotateBytes > 0 &&
 				o.size+int64(idbLen(p.name, p.descr)+isbBound(p.name))+o.trailer > w.cfg.RotateBytes {
-				o.rotate("") // the new file's header describes every port, this one included
+				o.rotate(nil) // the new file's header describes every port, this one included
 				return
 			}
 			o.reserve(idbLen(p.name, p.descr))
@@ -335,7 +335,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
-		o.rotate("")
+		o.rotate(nil)
 		if o.failed {
 			lose()
 			return
@@ -397,20 +397,24 @@ func (o *output) carry(b []byte, p *packetRec) []byte {
 	return cutText(b, MaxComment)
 }
 
-// endTrailer is the trailer that ends the sequence's current file: the
-// stretch it lost and that no record has carried, then trailer (the
-// annotations no frame followed, trailerComment). It takes the stretch.
-func (o *output) endTrailer(trailer string) string {
-	if o.gap.empty() || o.failed || o.w.cfg.Format != FormatPcapng {
-		return trailer
+// endTrailer returns the trailer comments that end the sequence's current
+// file: one for the stretch it lost and that no record has carried, then
+// trailer (the annotations no frame followed, trailerComment), if not
+// empty. Each is a comment of its own, cut to MaxComment on its own. It
+// takes the stretch.
+func (o *output) endTrailer(trailer string) []string {
+	var out []string
+	if !o.gap.empty() && !o.failed && o.w.cfg.Format == FormatPcapng {
+		const where = "after the last record"
+		start := o.w.meta.Start
+		room := MaxComment - len(trailerPrefix) - o.gap.gapLinesLen(where, start) - maxLostLine
+		out = append(out, trailerPrefix+string(o.gap.appendLines(nil, where, start, room)))
+		o.gap = lostStretch{}
 	}
-	b := append([]byte(trailerPrefix), o.gap.appendLines(nil, "after the last record", o.w.meta.Start, MaxComment)...)
 	if trailer != "" {
-		b = append(b, '\n')
-		b = append(b, trailer[len(trailerPrefix):]...)
+		out = append(out, trailer)
 	}
-	o.gap = lostStretch{}
-	return string(b)
+	return out
 }
 
 // attachedNames is the PeersAttachedKey value for a header written now:
@@ -436,7 +440,7 @@ func (w *writer) attachedNames() string {
 func (w *writer) setMeta(m Meta) {
 	trailer := w.trailerComment()
 	w.trailer = ""
-	ends := map[*output]string{}
+	ends := map[*output][]string{}
 	w.eachOutput(func(o *output) { // under the old Meta
 		ends[o] = o.endTrailer(trailer)
 		o.makeRoom(ends[o])
@@ -751,9 +755,9 @@ func (o *output) resume() {
 // statistics ends a pcapng file with an Interface Statistics Block per
 // interface: the file's own records of each port and, for each interface
 // whose tots entry is not nil, the hub's counters of the port (see
-// appendStatistics). The first block carries trailer, if any, as a second
-// comment.
-func (o *output) statistics(trailer string, tots []*portTotals) {
+// appendStatistics). The first block carries the trailer comments, if
+// any, after its own.
+func (o *output) statistics(trailer []string, tots []*portTotals) {
 	if o.w.cfg.Format != FormatPcapng || o.failed || o.f == nil {
 		return
 	}
@@ -767,20 +771,20 @@ func (o *output) statistics(trailer string, tots []*portTotals) {
 }
 
 // appendStatistic appends the Interface Statistics Block of interface i.
-func (o *output) appendStatistic(b []byte, i int, trailer string, tots []*portTotals) []byte {
+func (o *output) appendStatistic(b []byte, i int, trailer []string, tots []*portTotals) []byte {
 	var tot *portTotals
 	if i < len(tots) {
 		tot = tots[i]
 	}
 	name := o.ifaceName(i)
 	if i > 0 {
-		trailer = ""
+		trailer = nil
 	}
 	return appendISB(b, uint32(i), &o.stats[i], tot, o.stats[i].comment(name, tot), trailer)
 }
 
 // statisticsLen is the size of the blocks statistics would write.
-func (o *output) statisticsLen(trailer string, tots []*portTotals) int64 {
+func (o *output) statisticsLen(trailer []string, tots []*portTotals) int64 {
 	if o.w.cfg.Format != FormatPcapng {
 		return 0
 	}
@@ -830,8 +834,8 @@ func (w *writer) trailerComment() string {
 }
 
 // rotate ends the current file (or stream section) with its statistics,
-// the first carrying trailer if it is not empty, and starts the next.
-func (o *output) rotate(trailer string) {
+// the first carrying the trailer comments, and starts the next.
+func (o *output) rotate(trailer []string) {
 	o.statistics(trailer, nil)
 	if o.w.cfg.stream && o.f != nil && !o.failed {
 		// A stream goes on in a new section of the same stream.
@@ -862,18 +866,18 @@ func (o *output) close() {
 // makeRoom starts a new file when the statistics blocks that end this
 // one would take it over the rotation bound with trailer, so that rotate
 // can end it with trailer.
-func (o *output) makeRoom(trailer string) {
-	if trailer != "" {
+func (o *output) makeRoom(trailer []string) {
+	if len(trailer) > 0 {
 		o.makeRoomFor(trailer, nil)
 	}
 }
 
-func (o *output) makeRoomFor(trailer string, tots []*portTotals) {
+func (o *output) makeRoomFor(trailer []string, tots []*portTotals) {
 	if o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+o.statisticsLen(trailer, tots) > o.w.cfg.RotateBytes {
 		// The annotations and the hub's counters, whose size the
 		// rotation bound (isbBound) leaves out, go in a file of their own
 		// rather than over the bound; it has the same interfaces.
-		o.rotate("")
+		o.rotate(nil)
 	}
 }
 
