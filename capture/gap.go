@@ -60,11 +60,15 @@ func (g *lostStretch) record(ns uint64) {
 
 // keep adds the annotation lines of a lost record's comment tail: a gap
 // line or a lines-left-out line is added to the counts, other lines are
-// kept while there is room and counted when there is not.
+// kept while there is room and counted when there is not. An empty line
+// is no annotation: it is skipped.
 func (g *lostStretch) keep(tail []byte) {
 	for len(tail) > 0 {
 		var line []byte
 		line, tail, _ = bytes.Cut(tail, []byte{'\n'})
+		if len(line) == 0 {
+			continue
+		}
 		if k, ok := parseGap(string(line)); ok {
 			g.earlier += k
 			continue

@@ -16,6 +16,34 @@ import (
 // has failed), then room again and the retry that resumes the capture.
 // after runs once it has resumed, before Close.
 func fullDiskRun(t *testing.T, after func(s *Sink, send func(n int))) *disk {
+	return diskRun(t, diskScript{
+		during: func(s *Sink, send func(int), flush func()) {
+			s.Annotate("control at 0.01s: link b down\nl2hub-edit {\"op\":\"link-down\",\"port\":\"b\"}")
+			send(10)
+			flush()
+			s.Annotate("control at 0.02s: link b up\nl2hub-edit {\"op\":\"link-up\",\"port\":\"b\"}")
+			send(5)
+			flush()
+			if st := s.Stats(); st.Written != 10 || st.WriteError != 15 {
+				t.Fatalf("with the disk full: %+v, want 10 written, 15 write errors", st)
+			}
+		},
+		after: after,
+	})
+}
+
+// A diskScript is what diskRun does around a full disk.
+type diskScript struct {
+	notes  []hub.Note                                    // the notes every frame carries, as a rule's
+	during func(s *Sink, send func(n int), flush func()) // with the disk full
+	after  func(s *Sink, send func(n int))               // once the capture resumed, before Close
+}
+
+// diskRun drives a capture on a virtual clock: 10 frames written, then
+// the disk full for script.during and one more flush, then room again and
+// the retry that resumes the capture in run-0001.pcapng, script.after and
+// Close. Frame k is stamped k ms after t0.
+func diskRun(t *testing.T, script diskScript) *disk {
 	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
 	synctest.Test(t, func(t *testing.T) {
 		clock := hub.NewVirtualClock(t0)
@@ -29,37 +57,32 @@ func fullDiskRun(t *testing.T, after func(s *Sink, send func(n int))) *disk {
 		k := 0
 		send := func(n int) {
 			for range n {
-				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k), Notes: script.notes}
 				s.Observe(&ev)
 				k++
 			}
 		}
 		var now time.Duration
-		tick := func() { // one flush
+		flush := func() { // one tick of the flush timer
 			now += 50 * time.Millisecond
 			driver.AdvanceTo(t0.Add(now), synctest.Wait)
 			synctest.Wait()
 		}
 		send(10)
-		tick()
+		flush()
 		d.full.Store(true)
-		s.Annotate("control at 0.01s: link b down\nl2hub-edit {\"op\":\"link-down\",\"port\":\"b\"}")
-		send(10)
-		tick()
-		s.Annotate("control at 0.02s: link b up\nl2hub-edit {\"op\":\"link-up\",\"port\":\"b\"}")
-		send(5)
-		tick()
-		if st := s.Stats(); st.Written != 10 || st.WriteError != 15 {
-			t.Fatalf("with the disk full: %+v, want 10 written, 15 write errors", st)
-		}
+		script.during(s, send, flush)
+		flush()
 		d.full.Store(false)
 		for s.Stats().Files < 2 && now < 5*time.Second {
-			tick()
+			flush()
 		}
 		if st := s.Stats(); st.Files != 2 {
 			t.Fatalf("the capture did not resume: %+v", st)
 		}
-		after(s, send)
+		if script.after != nil {
+			script.after(s, send)
+		}
 		s.Close()
 	})
 	return d
@@ -155,5 +178,59 @@ func TestResumeGapBesideAFullTrailer(t *testing.T) {
 	}
 	if left := LinesLeftOut(tr); kept == 0 || kept+int(left) != lines || strings.Contains(tr, "...") {
 		t.Errorf("the trailer keeps %d whole annotation lines and says %d are left out, want %d in all, none cut", kept, left, lines)
+	}
+}
+
+// TestResumeCountsTheLinesOfNotedFrames: frames a rule touched carry
+// their own notes before their annotations. What the capture carries of
+// the annotations such frames lost while the disk was full has no blank
+// lines, and past the bound of a comment it keeps the oldest lines and
+// counts exactly the rest as left out: one count per annotation line.
+func TestResumeCountsTheLinesOfNotedFrames(t *testing.T) {
+	line := func(i int) string { return fmt.Sprintf("control at %03ds: %s", i, strings.Repeat("y", 80)) }
+	for _, lines := range []int{3, 400} {
+		t.Run(fmt.Sprintf("%d-lines", lines), func(t *testing.T) {
+			d := diskRun(t, diskScript{
+				notes: []hub.Note{{Link: "a->b", Rule: "slow", Action: "delay", Detail: "1ms"}},
+				during: func(s *Sink, send func(int), flush func()) {
+					for i := range lines {
+						s.Annotate(line(i))
+						send(1)
+						if i == lines/2 {
+							flush() // the first half lost with the batch, the rest as the file has failed
+						}
+					}
+				},
+				after: func(_ *Sink, send func(int)) { send(1) },
+			})
+			pk, _ := readAll(t, d.file(t, RotatedPath(memConfig(nil).Path, 1)))
+			if len(pk) != 1 {
+				t.Fatalf("the resumed file has %d frames, want 1", len(pk))
+			}
+			c := pk[0].Comment
+			if strings.Contains(c, "\n\n") || strings.HasSuffix(c, "\n") {
+				t.Errorf("the carried comment has a blank line:\n%q", c)
+			}
+			if !strings.HasPrefix(c, "a->b: rule slow: delay") {
+				t.Errorf("the carried comment starts %.40q, want the frame's own note", c)
+			}
+			if n := Gaps(c); n != uint64(lines) {
+				t.Errorf("got Gaps = %d, want %d", n, lines)
+			}
+			has := func(i int) bool { return strings.Contains(c+"\n", line(i)+"\n") }
+			kept := 0
+			for kept < lines && has(kept) {
+				kept++ // the oldest first
+			}
+			for i := kept; i < lines; i++ {
+				if has(i) {
+					t.Errorf("line %d kept after line %d was left out", i, kept)
+					break
+				}
+			}
+			if left := LinesLeftOut(c); kept == 0 || uint64(kept)+left != uint64(lines) {
+				t.Errorf("got %d lines kept and LinesLeftOut = %d, want %d in all", kept, left, lines)
+			}
+		})
 	}
 }

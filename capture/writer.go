@@ -270,6 +270,16 @@ type packetRec struct {
 	own       int // the length of the frame's own notes, which start comment
 }
 
+// tail is the annotation and gap lines of p's comment, after the frame's
+// own notes and the newline that ends them.
+func (p *packetRec) tail() []byte {
+	t := p.comment[p.own:]
+	if p.own > 0 && len(t) > 0 && t[0] == '\n' {
+		t = t[1:]
+	}
+	return t
+}
+
 func (w *writer) addPort(p portDesc) {
 	if _, ok := w.iface[p.id]; ok {
 		return
@@ -316,7 +326,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 		w.stats.writeError.Add(1)
 		if o != nil {
 			o.lost++
-			o.gap.lose(ns, p.comment[p.own:])
+			o.gap.lose(ns, p.tail())
 		}
 	}
 	if o == nil || o.failed {
@@ -369,7 +379,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.size += int64(len(o.batch) - before)
 	o.packets++
 	o.batchPackets++
-	if tail := p.comment[p.own:]; len(tail) > 0 {
+	if tail := p.tail(); len(tail) > 0 {
 		if len(o.notes) > 0 {
 			o.notes = append(o.notes, '\n')
 		}
@@ -385,7 +395,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 // sequence lost a stretch: the frame's own notes, the stretch's lines and
 // then p's annotations, cut to MaxComment.
 func (o *output) carry(b []byte, p *packetRec) []byte {
-	own, tail := p.comment[:p.own], p.comment[p.own:]
+	own, tail := p.comment[:p.own], p.tail()
 	start := o.w.meta.Start
 	b = append(b, own...)
 	room := MaxComment - len(b) - o.gap.gapLinesLen("before this one", start) - 1 - len(tail) - 1 - maxLostLine
