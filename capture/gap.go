@@ -23,6 +23,7 @@ type lostStretch struct {
 	earlier  uint64 // events the lost records said were missing before them (the writer fell behind)
 	notes    []byte // the lost records' other annotation lines, oldest first
 	left     uint64 // annotation lines left out of notes for want of room, or that the lost records said were
+	full     bool   // a line was left out for want of room: so are the later ones, and notes keeps the oldest
 }
 
 // maxStretchNotes bounds the annotation lines a lost stretch keeps: what a
@@ -60,9 +61,12 @@ func (g *lostStretch) record(ns uint64) {
 
 // keep adds the annotation lines of a lost record's comment tail: a gap
 // line or a lines-left-out line is added to the counts, other lines are
-// kept while there is room and counted when there is not. An empty line
-// is no annotation: it is skipped.
-func (g *lostStretch) keep(tail []byte) {
+// kept while there is room (maxStretchNotes) and counted from the first
+// that does not fit on. An empty line is no annotation: it is skipped.
+func (g *lostStretch) keep(tail []byte) { g.keepWithin(tail, maxStretchNotes) }
+
+// keepWithin is keep with notes bounded to bound bytes.
+func (g *lostStretch) keepWithin(tail []byte, bound int) {
 	for len(tail) > 0 {
 		var line []byte
 		line, tail, _ = bytes.Cut(tail, []byte{'\n'})
@@ -77,7 +81,8 @@ func (g *lostStretch) keep(tail []byte) {
 			g.left += k
 			continue
 		}
-		if len(g.notes)+1+len(line) > maxStretchNotes {
+		if g.full || len(g.notes)+1+len(line) > bound {
+			g.full = true
 			g.left++
 			continue
 		}
@@ -115,6 +120,7 @@ func (g *lostStretch) merge(h *lostStretch) {
 	g.earlier += h.earlier
 	g.left += h.left
 	g.keep(h.notes)
+	g.full = g.full || h.full
 	if h.why != "" {
 		g.file, g.why = h.file, h.why
 	}

@@ -2,7 +2,9 @@ package capture
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,20 +18,22 @@ import (
 // has failed), then room again and the retry that resumes the capture.
 // after runs once it has resumed, before Close.
 func fullDiskRun(t *testing.T, after func(s *Sink, send func(n int))) *disk {
-	return diskRun(t, diskScript{
-		during: func(s *Sink, send func(int), flush func()) {
-			s.Annotate("control at 0.01s: link b down\nl2hub-edit {\"op\":\"link-down\",\"port\":\"b\"}")
-			send(10)
-			flush()
-			s.Annotate("control at 0.02s: link b up\nl2hub-edit {\"op\":\"link-up\",\"port\":\"b\"}")
-			send(5)
-			flush()
-			if st := s.Stats(); st.Written != 10 || st.WriteError != 15 {
-				t.Fatalf("with the disk full: %+v, want 10 written, 15 write errors", st)
-			}
-		},
-		after: after,
-	})
+	return diskRun(t, diskScript{during: twoEditsWhileFull(t), after: after})
+}
+
+// twoEditsWhileFull is fullDiskRun's time with the disk full.
+func twoEditsWhileFull(t *testing.T) func(s *Sink, send func(int), flush func()) {
+	return func(s *Sink, send func(int), flush func()) {
+		s.Annotate("control at 0.01s: link b down\nl2hub-edit {\"op\":\"link-down\",\"port\":\"b\"}")
+		send(10)
+		flush()
+		s.Annotate("control at 0.02s: link b up\nl2hub-edit {\"op\":\"link-up\",\"port\":\"b\"}")
+		send(5)
+		flush()
+		if st := s.Stats(); st.Written != 10 || st.WriteError != 15 {
+			t.Fatalf("with the disk full: %+v, want 10 written, 15 write errors", st)
+		}
+	}
 }
 
 // A diskScript is what diskRun does around a full disk.
@@ -230,6 +234,126 @@ func TestResumeCountsTheLinesOfNotedFrames(t *testing.T) {
 			}
 			if left := LinesLeftOut(c); kept == 0 || uint64(kept)+left != uint64(lines) {
 				t.Errorf("got %d lines kept and LinesLeftOut = %d, want %d in all", kept, left, lines)
+			}
+		})
+	}
+}
+
+// TestResumeBesideAFullComment: the first frame after the resume already
+// carries a comment's worth of annotations of its own. The lines the
+// stretch carries and the frame's annotations share the comment whole
+// lines at a time, oldest first (the edits made while the disk was full
+// before the later lines), never cut inside a line, and every line left
+// out is counted.
+func TestResumeBesideAFullComment(t *testing.T) {
+	const lines = 200
+	line := func(i int) string { return fmt.Sprintf("control at %03ds: %s", i, strings.Repeat("x", 80)) }
+	const own = "a->b: rule slow: delay (1ms)"
+	d := diskRun(t, diskScript{
+		notes:  []hub.Note{{Link: "a->b", Rule: "slow", Action: "delay", Detail: "1ms"}},
+		during: twoEditsWhileFull(t),
+		after: func(s *Sink, send func(int)) {
+			for i := range lines {
+				s.Annotate(line(i))
+			}
+			send(1)
+		},
+	})
+	pk, _ := readAll(t, d.file(t, RotatedPath(memConfig(nil).Path, 1)))
+	if len(pk) != 1 {
+		t.Fatalf("the resumed file has %d frames, want 1", len(pk))
+	}
+	c := pk[0].Comment
+	wantGap(t, "the first frame after the resume", c)
+	if len(c) > MaxComment {
+		t.Errorf("the comment has %d bytes, want at most %d", len(c), MaxComment)
+	}
+	known := map[string]bool{own: true}
+	for i := range lines {
+		known[line(i)] = true
+	}
+	for l := range strings.Lines(c) {
+		l = strings.TrimSuffix(l, "\n")
+		if !known[l] && !strings.HasPrefix(l, GapPrefix) && !strings.HasPrefix(l, "control at 0.0") && !strings.HasPrefix(l, "l2hub-edit {") {
+			t.Errorf("a line that is no whole line of its own: %q", l)
+		}
+	}
+	has := func(i int) bool { return strings.Contains(c+"\n", line(i)+"\n") }
+	kept := 0
+	for kept < lines && has(kept) {
+		kept++
+	}
+	for i := kept; i < lines; i++ {
+		if has(i) {
+			t.Errorf("line %d kept after line %d was left out", i, kept)
+			break
+		}
+	}
+	if left := LinesLeftOut(c); kept == 0 || uint64(kept)+left != lines {
+		t.Errorf("got %d of the %d lines kept and LinesLeftOut = %d, want them all kept or counted", kept, lines, left)
+	}
+}
+
+// TestCarryKeepsWholeLines: the comment of the record that carries a lost
+// stretch holds whole lines only, at most MaxComment bytes, with every
+// annotation line kept or counted, whatever the record's own notes and
+// annotations already take. Own notes that alone nearly fill a comment
+// are what gives way.
+func TestCarryKeepsWholeLines(t *testing.T) {
+	edits := []string{"control at 1s: link b down", `l2hub-edit {"op":"link-down","port":"b"}`}
+	line := func(i int) string { return fmt.Sprintf("control at %03ds: %s", i, strings.Repeat("x", 80)) }
+	var lines []string
+	for i := range 180 {
+		lines = append(lines, line(i))
+	}
+	for _, tc := range []struct {
+		name, own string
+		tail      []string // the record's annotation lines
+		said      uint64   // the lines its comment says it left out
+	}{
+		{"no-own-notes", "", lines, 0},
+		{"full-tail", "a->b: rule slow: delay (1ms)", lines[:160], 20},
+		{"long-line-then-short", "", append(slices.Clone(lines[:150]), strings.Repeat("L", 2000), "control at 200s: short"), 0},
+		{"full-own-notes", strings.Repeat("n", MaxComment-10), lines[:1], 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := memConfig(nil)
+			o := &output{w: newWriter(&cfg, &counters{})}
+			o.gap = lostStretch{n: 15, from: uint64(t0.UnixNano()), to: uint64(t0.UnixNano()) + 1e6}
+			o.gap.failed("/mem/run.pcapng", syscall.ENOSPC)
+			o.gap.keep([]byte(strings.Join(edits, "\n")))
+			comment := []byte(tc.own)
+			for _, l := range append(slices.Clone(tc.tail), string(appendLost(nil, tc.said))) {
+				if len(comment) > 0 && l != "" {
+					comment = append(comment, '\n')
+				}
+				comment = append(comment, l...)
+			}
+			c := string(o.carry(nil, &packetRec{comment: comment, own: len(tc.own)}))
+			if len(c) > MaxComment {
+				t.Errorf("got a comment of %d bytes, want at most %d", len(c), MaxComment)
+			}
+			if n := Gaps(c); n != 15 {
+				t.Errorf("got Gaps = %d, want 15", n)
+			}
+			all := append(slices.Clone(edits), tc.tail...) // oldest first
+			var kept []string
+			for l := range strings.Lines(c) {
+				l = strings.TrimSuffix(l, "\n")
+				switch {
+				case slices.Contains(all, l):
+					kept = append(kept, l)
+				case l == tc.own, strings.HasPrefix(l, GapPrefix):
+				case strings.HasPrefix(tc.own, strings.TrimSuffix(l, "...")): // the own notes, cut
+				default:
+					t.Errorf("a line that is no whole line: %.100q", l)
+				}
+			}
+			if !slices.Equal(kept, all[:len(kept)]) {
+				t.Errorf("the %d annotation lines kept are not the oldest", len(kept))
+			}
+			if left := LinesLeftOut(c); uint64(len(kept))+left != uint64(len(all))+tc.said {
+				t.Errorf("got %d annotation lines kept and %d left out, want %d in all", len(kept), left, uint64(len(all))+tc.said)
 			}
 		})
 	}

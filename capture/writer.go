@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -392,19 +393,28 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 }
 
 // carry appends to b the comment of p, the first record written after the
-// sequence lost a stretch: the frame's own notes, the stretch's lines and
-// then p's annotations, cut to MaxComment.
+// sequence lost a stretch: the frame's own notes, the stretch's gap lines,
+// then the stretch's annotation lines and p's own, oldest first, as many
+// whole lines as the comment holds, and how many lines are left out (those
+// p's comment said it left out included). o.gap is not changed: should the
+// batch be lost, the stretch and p's annotations are added to the next
+// (loseBatch).
 func (o *output) carry(b []byte, p *packetRec) []byte {
-	own, tail := p.comment[:p.own], p.tail()
+	const where = "before this one"
 	start := o.w.meta.Start
-	b = append(b, own...)
-	room := MaxComment - len(b) - o.gap.gapLinesLen("before this one", start) - 1 - len(tail) - 1 - maxLostLine
-	b = o.gap.appendLines(b, "before this one", start, room)
-	if len(tail) > 0 {
-		b = append(b, '\n')
-		b = append(b, tail...)
+	g := o.gap
+	g.notes = bytes.Clone(g.notes)
+	g.keepWithin(p.tail(), MaxComment)
+	gaps := g.gapLinesLen(where, start)
+	at := len(b)
+	b = append(b, p.comment[:p.own]...)
+	if lim := MaxComment - gaps - 1 - maxLostLine; len(b)-at > lim {
+		// Own notes that nearly fill a comment alone give way to the
+		// gap lines, which say what the capture lacks.
+		b = b[:at+len(cutText(b[at:], lim))]
 	}
-	return cutText(b, MaxComment)
+	room := MaxComment - (len(b) - at) - gaps - 1 - maxLostLine
+	return g.appendLines(b, where, start, room)
 }
 
 // endTrailer returns the trailer comments that end the sequence's current
