@@ -183,11 +183,15 @@ func (s *Sink) PortAdded(p hub.PortInfo) {
 	s.addPortLocked(p.ID, p.Name, p.Description)
 }
 
+// portText is a port's name or description as the capture writes it and
+// the writer knows the port by: UTF-8, at most maxPortTxt bytes.
+func portText(s string) string { return cutRunes(validText(s), maxPortTxt) }
+
 func (s *Sink) addPortLocked(id hub.PortID, name, descr string) {
 	s.known[id] = struct{}{}
 	// UTF-8 now, so that the sizes the writer reckons with are those it
 	// writes (truncateOption).
-	name, descr = cutRunes(validText(name), maxPortTxt), cutRunes(validText(descr), maxPortTxt)
+	name, descr = portText(name), portText(descr)
 	var h [recHdrLen]byte
 	h[0] = recPort
 	ne.PutUint32(h[4:], uint32(id))
@@ -303,8 +307,9 @@ func (s *Sink) Observe(ev *hub.Event) {
 	s.stats.observed.Add(1)
 }
 
-// SetPortStats gives the Sink the hub's counters of the port called name
-// (hub.Core.Stats, hub.Hub.Stats), for the Interface Statistics Blocks
+// SetPortStats gives the Sink the hub's counters (hub.Core.Stats,
+// hub.Hub.Stats) of the port called name, as the hub names it
+// (hub.PortInfo.Name), for the Interface Statistics Blocks
 // that Close writes: isb_ifrecv is st.RxFrames, isb_ifdrop the sum of its
 // drops for every reason (what l2hub ctl ports lists under DROPS), and the
 // block's comment adds st.TxFrames and the drops by reason. They are read
@@ -313,6 +318,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 // the blocks carry neither option. A later call for the same name replaces
 // st (nil forgets it); st must stay valid until Close returns.
 func (s *Sink) SetPortStats(name string, st *hub.PortStats) {
+	name = portText(name) // the writer's name for the port
 	w := s.w
 	w.mu.Lock()
 	defer w.mu.Unlock()

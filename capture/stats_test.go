@@ -139,6 +139,47 @@ func fakeTotals() *hub.PortStats {
 	return ps
 }
 
+// TestPortStatsByTheNameGiven: SetPortStats takes the port's name as the
+// hub gave it, even one the capture writes otherwise in if_name (a stray
+// byte written as \xNN, a name cut to its bound): the port's statistics
+// block still carries the hub's counters, and a nil forgets them.
+func TestPortStatsByTheNameGiven(t *testing.T) {
+	for _, tc := range []struct{ name, port string }{
+		{"ascii", "eth0"},
+		{"stray-byte", "eth\xe9"},
+		{"longer-than-kept", strings.Repeat("p", maxPortTxt+10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, forget := range []bool{false, true} {
+				fs := newMemFS()
+				cfg := memConfig(fs)
+				s := mustOpen(t, cfg)
+				s.PortAdded(hub.PortInfo{ID: 0, Name: tc.port})
+				s.SetPortStats(tc.port, fakeTotals())
+				if forget {
+					s.SetPortStats(tc.port, nil)
+				}
+				ev := hub.Event{Time: t0, Port: 0, PortName: tc.port, Frame: frame(60, 1, 2, 0)}
+				s.Observe(&ev)
+				mustClose(t, s)
+				stats, _ := readStats(t, fs.file(t, cfg.Path))
+				if len(stats) != 1 {
+					t.Fatalf("got statistics for %d ports, want 1", len(stats))
+				}
+				var recv uint64 = 4
+				if forget {
+					recv = pcapgo.NgNoValue64
+				}
+				for name, st := range stats {
+					if st.PacketsReceived != recv {
+						t.Errorf("forget=%v: port %.20q: got isb_ifrecv %d, want %d (absent: %d)", forget, name, st.PacketsReceived, recv, uint64(pcapgo.NgNoValue64))
+					}
+				}
+			}
+		})
+	}
+}
+
 // Each file of a rotated or per-port capture counts its own records; only
 // the files Close ends carry the hub's counters, which go on from the
 // port's start whatever file they end.
