@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -98,6 +99,62 @@ func TestFellBehindWarnsAtOnce(t *testing.T) {
 		release()
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestNoBehindWarningAfterClose: the goroutine that warns that the writer
+// fell behind has stopped when Close returns, even when Close gives up on
+// a stuck writer that goes on running: drops it has not warned of yet are
+// left to the summary, and nothing is logged in their name after Close.
+func TestNoBehindWarningAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := hub.NewVirtualClock(t0)
+		driver := &hub.Driver{Clock: clock}
+		f := &blockedFile{release: make(chan struct{})}
+		logs := &logRecorder{}
+		cfg := memConfig(nil)
+		cfg.Overflow = OverflowDrop
+		cfg.QueueBytes = 1
+		cfg.Logger = slog.New(logs)
+		cfg.Clock, cfg.CloseTimeout = clock, time.Second
+		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+		s := mustOpen(t, cfg)
+		defer close(f.release) // the writer finishes, for the bubble to end
+		synctest.Wait()
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+		k := 0
+		send := func(n int) {
+			for range n {
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1500, 1, 2, k)}
+				s.Observe(&ev)
+				k++
+			}
+			synctest.Wait()
+		}
+		warnings := func() int {
+			n := 0
+			for _, r := range logs.records(slog.LevelWarn) {
+				if strings.Contains(r.Message, "writer fell behind") {
+					n++
+				}
+			}
+			return n
+		}
+		send(1000) // the first drops: a warning, then behindEvery of quiet
+		send(100)  // more drops, a warning due once the quiet is over
+		if n := warnings(); n != 1 {
+			t.Fatalf("before Close: %d warnings, want 1", n)
+		}
+		done := closeAsync(s)
+		synctest.Wait()
+		driver.AdvanceTo(t0.Add(cfg.CloseTimeout), synctest.Wait)
+		if err, ok := returned(done); !ok || !errors.Is(err, ErrWriteStuck) {
+			t.Fatalf("Close() = %v (returned %v), want ErrWriteStuck", err, ok)
+		}
+		driver.AdvanceTo(t0.Add(3*behindEvery), synctest.Wait)
+		if n := warnings(); n != 1 {
+			t.Errorf("after Close returned: %d warnings, want still 1", n)
 		}
 	})
 }

@@ -88,7 +88,9 @@
 // says how many are missing there ([GapPrefix], [Gaps]); a second
 // goroutine, which does no I/O but the log, warns at the first drop (the
 // writer may be stuck in the write that made it fall behind) and then at
-// most every 10 seconds while drops go on. OverflowBlock makes Observe wait
+// most every 10 seconds while drops go on; Close stops it, and waits for
+// it, before anything else, so it never warns once Close has returned
+// (the writer's summary counts the drops). OverflowBlock makes Observe wait
 // instead, for offline replay where nothing may be lost. All Sink methods are safe for
 // concurrent use.
 //

@@ -41,9 +41,11 @@ type Sink struct {
 	linesLost uint64
 	closed    bool
 
-	wake   chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
-	behind chan struct{} // capacity 1: "an event was dropped, the queue being full" (warnBehind)
-	done   chan struct{} // closed when the writer has closed every file
+	wake     chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
+	behind   chan struct{} // capacity 1: "an event was dropped, the queue being full" (warnBehind)
+	stopWarn chan struct{} // closed by Close: warnBehind returns
+	warnDone chan struct{} // closed when warnBehind has returned
+	done     chan struct{} // closed when the writer has closed every file
 
 	closeOnce sync.Once
 	closeErr  error // Close's
@@ -113,14 +115,16 @@ func Open(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{
-		cfg:     cfg,
-		snaplen: cfg.Snaplen,
-		limit:   max(cfg.QueueBytes, 2*(recHdrLen+MaxSnaplen+MaxComment)),
-		block:   cfg.Overflow == OverflowBlock,
-		known:   make(map[hub.PortID]struct{}),
-		wake:    make(chan struct{}, 1),
-		behind:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		snaplen:  cfg.Snaplen,
+		limit:    max(cfg.QueueBytes, 2*(recHdrLen+MaxSnaplen+MaxComment)),
+		block:    cfg.Overflow == OverflowBlock,
+		known:    make(map[hub.PortID]struct{}),
+		wake:     make(chan struct{}, 1),
+		behind:   make(chan struct{}, 1),
+		stopWarn: make(chan struct{}),
+		warnDone: make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	s.space.L = &s.mu
 	s.wakeAt = min(cfg.BatchBytes, s.limit/2)
@@ -540,15 +544,21 @@ func (s *Sink) signal() {
 // elsewhere the writer goroutine may stay blocked in write(2) until its
 // reader reads or goes away.
 func (s *Sink) Close() error {
-	s.mu.Lock()
-	if !s.closed {
+	s.closeOnce.Do(func() {
+		// The warning that the writer fell behind stops first: from here
+		// on the summary the writer logs as it ends says what was dropped,
+		// and nothing is logged for the Sink once Close has returned, even
+		// if it gives up on a stuck writer.
+		close(s.stopWarn)
+		<-s.warnDone
+		s.mu.Lock()
 		s.queueTrailerLocked()
 		s.closed = true
 		s.space.Broadcast()
 		s.signal()
-	}
-	s.mu.Unlock()
-	s.closeOnce.Do(func() { s.closeErr = s.waitWriter() })
+		s.mu.Unlock()
+		s.closeErr = s.waitWriter()
+	})
 	return s.closeErr
 }
 
@@ -700,14 +710,20 @@ const behindEvery = 10 * time.Second
 // the writer fell behind. It is not the writer's: the writer may be the
 // one stuck, in a write to a disk or a paused viewer, and the warning is
 // due when the capture starts losing frames, not once that write returns.
-// It waits for nothing but Observe's signal and the clock, and ends with
-// the writer.
+// It waits for nothing but Observe's signal and the clock, and Close stops
+// it, and waits for it, before anything else.
 func (s *Sink) warnBehind() {
+	defer close(s.warnDone)
 	for {
 		select {
 		case <-s.behind:
-		case <-s.done:
+		case <-s.stopWarn:
 			return
+		}
+		select {
+		case <-s.stopWarn: // both were ready: Close has begun
+			return
+		default:
 		}
 		s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
 			"path", s.cfg.Path, "queue_bytes", s.limit, "queue_full", s.stats.queueFull.Load())
@@ -715,7 +731,7 @@ func (s *Sink) warnBehind() {
 		t := s.cfg.Clock.AfterFunc(behindEvery, func() { close(quiet) })
 		select {
 		case <-quiet:
-		case <-s.done:
+		case <-s.stopWarn:
 			t.Stop()
 			return
 		}
