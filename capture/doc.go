@@ -71,7 +71,10 @@
 // the trailer) says so too, with the lost frames' times and the failure
 // ([GapPrefix]), and carries the annotations the lost frames would have
 // carried (policy edits, VM changes), so that a replay knows what it
-// lacks and still makes the edits.
+// lacks and still makes the edits. They share that one comment
+// ([MaxComment], 16 KiB) with the frame's own notes and annotations, whole
+// lines, oldest first; the lines left out are counted ([LinesLeftOut]),
+// and a replay warns that it cannot make them.
 //
 // Concurrency contract. Observe and PortAdded are called on the hub loop;
 // they copy the event into a bounded in-memory queue and return, doing no
