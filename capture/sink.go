@@ -397,7 +397,10 @@ func (s *Sink) Annotate(text string) {
 		return
 	}
 	text = validText(text)
-	if len(s.note)+1+len(text) > MaxComment-maxLostLine {
+	// Once a line did not fit, later ones are left out too, until the
+	// comment is written: a shorter edit must not be kept after an earlier
+	// one that was left out, or a reader would apply them out of order.
+	if s.linesLost > 0 || len(s.note)+1+len(text) > MaxComment-maxLostLine {
 		s.linesLost += uint64(strings.Count(text, "\n") + 1)
 		return
 	}
