@@ -52,6 +52,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock paces rate-limited log messages; nil means the wall clock.
 	Clock hub.Clock
+	// Aging is the hub's aging time, which a vxlan port's own learning
+	// table takes too; 0 means hub.DefaultAgingTime.
+	Aging time.Duration
 	// FrameTimeout bounds how long a stream port's frame may take to
 	// arrive once it has begun (see the constant FrameTimeout, the default
 	// for 0); below 0, no bound.
