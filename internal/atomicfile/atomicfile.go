@@ -6,6 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/google/renameio/v2"
 	"golang.org/x/sys/unix"
@@ -15,8 +17,8 @@ import (
 // file it replaces keeps its own). An error names path (write PATH:
 // permission denied). What path is decides how it is written (see the
 // package comment): a symbolic link is replaced, not followed, unless it
-// leads to this process's standard output or error; a device or a FIFO is
-// written in place.
+// leads to this process's standard output or error or is one of its own
+// descriptors (/dev/fd/N); a device or a FIFO is written in place.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
@@ -35,6 +37,9 @@ func Write(path string, perm fs.FileMode, write func(io.Writer) error) error {
 	}
 	switch t.how {
 	case toStd:
+		return named(path, write(t.std))
+	case toFD:
+		defer t.std.Close()
 		return named(path, write(t.std))
 	case toDevice, toFIFO:
 		f, err := t.open(path)
@@ -72,6 +77,8 @@ func Check(path string) error {
 	switch t.how {
 	case toStd:
 		return nil
+	case toFD:
+		return t.std.Close()
 	case toDevice, toFIFO:
 		// Not open(2): a FIFO's reader would see its data end when the
 		// check closed it, and opening some devices does something.
@@ -89,6 +96,9 @@ func Check(path string) error {
 // writes a page to /dev/stdout then says what it wrote elsewhere.
 func InPlace(path string) bool {
 	t, err := classify(path)
+	if t.how == toFD {
+		t.std.Close()
+	}
 	return err == nil && t.how != replace
 }
 
@@ -98,6 +108,7 @@ type how int
 const (
 	replace  how = iota // a temporary file beside path, renamed over it
 	toStd               // this process's standard output or error, as it is open
+	toFD                // another descriptor this process has open (/dev/fd/N), as it is open
 	toDevice            // a character device, opened
 	toFIFO              // a FIFO, opened once a reader has it open
 )
@@ -105,7 +116,7 @@ const (
 // target is what classify found at a path.
 type target struct {
 	how how
-	std *os.File    // toStd: os.Stdout or os.Stderr
+	std *os.File    // toStd: os.Stdout or os.Stderr; toFD: a duplicate of the descriptor
 	fi  fs.FileInfo // toDevice, toFIFO: the file lstat found, which the one opened must be
 }
 
@@ -129,6 +140,9 @@ func classify(path string) (target, error) {
 			if std := stdFile(to); std != nil {
 				return target{how: toStd, std: std}, nil
 			}
+		}
+		if f := ownFD(path); f != nil {
+			return target{how: toFD, std: f}, nil
 		}
 		return target{how: replace}, nil
 	case m.IsDir():
@@ -161,6 +175,29 @@ func stdFile(fi fs.FileInfo) *os.File {
 		}
 	}
 	return nil
+}
+
+// ownFD returns a duplicate of descriptor N when path names one of this
+// process's own descriptors, /dev/fd/N or /proc/self/fd/N (what a shell's
+// process substitution, >(gzip), passes), nil otherwise. Those links are
+// the process's own, so following them reaches nothing another user put
+// there; writing through the descriptor keeps its offset, where reopening
+// the link would start a file over.
+func ownFD(path string) *os.File {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil || dir != fmt.Sprintf("/proc/%d/fd", os.Getpid()) {
+		return nil
+	}
+	n, err := strconv.Atoi(filepath.Base(path))
+	if err != nil || n < 0 {
+		return nil
+	}
+	fd, err := unix.Dup(n)
+	if err != nil {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), path)
 }
 
 // open opens a device or a FIFO to write, without truncating or creating

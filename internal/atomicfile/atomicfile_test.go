@@ -480,3 +480,46 @@ func TestWriteStreams(t *testing.T) {
 		t.Errorf("got %d bytes, %v, %v; want the %d written", len(b), err, rerr, want.Len())
 	}
 }
+
+// A link to another of the process's own descriptors (/dev/fd/N, what a
+// shell's process substitution >(gzip) passes) is written through that
+// descriptor, as it is open: a pipe gets the data, and a file opened to
+// append keeps what it had.
+func TestWriteToOwnDescriptor(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd here:", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	path := fmt.Sprintf("/dev/fd/%d", w.Fd())
+	if !InPlace(path) {
+		t.Errorf("InPlace(%s) = false, want true", path)
+	}
+	if err := Check(path); err != nil {
+		t.Errorf("Check(%s): %v", path, err)
+	}
+	if err := WriteFile(path, []byte("through the pipe\n"), 0o644); err != nil {
+		t.Fatalf("WriteFile(%s): %v", path, err)
+	}
+	w.Close()
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "through the pipe\n" {
+		t.Errorf("the pipe's reader got %q, %v; want the data", got, err)
+	}
+
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("before\n")
+	if err := WriteFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), []byte("after\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(f.Name()); string(got) != "before\nafter\n" {
+		t.Errorf("the appended file holds %q, want both lines", got)
+	}
+}

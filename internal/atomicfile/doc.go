@@ -12,7 +12,9 @@
 //     a shared directory such as /tmp, another user's link must not aim
 //     the write elsewhere); but a link that leads to this process's own
 //     standard output or error (/dev/stdout, /dev/fd/2) writes to that
-//     open file, at its offset, as a shell's redirection set it up;
+//     open file, at its offset, as a shell's redirection set it up, and
+//     so does a link to another of its own descriptors, /dev/fd/N or
+//     /proc/self/fd/N (a shell's process substitution, >(gzip));
 //   - a character device (/dev/null, a terminal): written in place,
 //     opened without truncating;
 //   - a FIFO: written in place once a reader has it open; with no reader
