@@ -725,6 +725,9 @@ func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
 	if h := c.holds(dp, d); h != holdNone {
 		c.congest(dp, from, now, d.Taken, h == holdAll)
 	}
+	if d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond {
+		c.holdForDelay(dp, from, now)
+	}
 }
 
 // dropCopy drops a copy before its egress queue (the delay bound was
@@ -862,7 +865,7 @@ func (c *Core) runDue(now time.Time) {
 			} else {
 				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone
 			}
-			if !queued && dp.congested && !dp.removed && dp.out != nil && c.drained(dp, dp.out.Depth()) {
+			if !queued && (dp.congested || dp.delayHeld) && !dp.removed && dp.out != nil && c.queueDrained(dp, dp.out.Depth()) {
 				c.Drained(t.port) // what waits for it went down with no take to say so
 			}
 			c.recycleNotes(t.notes)

@@ -168,3 +168,56 @@ func TestDelayedFramesDoNotAllocate(t *testing.T) {
 		t.Errorf("got %v allocations per 16 delayed frames, want 0", n)
 	}
 }
+
+// delayAB delays the copies on link a->b only.
+type delayAB time.Duration
+
+func (d delayAB) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if l.FromName == "a" && l.ToName == "b" {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: time.Duration(d)})
+	}
+}
+
+// TestDelayHoldsOnlyItsSenders: frames a delay holds for b past b's second
+// mark pause the sender whose frames they are, a, and no one else. b's
+// queue is empty and its peer reads at once, so c (whose frames to b are
+// not delayed), u (which cannot be pushed back) and an injection into b
+// go on, and b is not congested.
+func TestDelayHoldsOnlyItsSenders(t *testing.T) {
+	s := learnSim(t, hubtest.Config{Stall: 100 * time.Millisecond, Policy: delayAB(10 * time.Second)})
+	s.AddPortWith(t, "u", hub.PortOptions{NoPushback: true})
+	macU := hubtest.MAC("02:00:00:00:00:0e")
+	s.Send("u", hubtest.Frame(hubtest.Broadcast, macU, "hello"))
+	s.Drain()
+	for _, p := range []string{"a", "b", "c"} {
+		s.Take(p)
+	}
+	second := hub.DefaultQueueLen + hub.DefaultBacklog/2
+	for i := range second {
+		s.Send("a", seqFrame(i))
+	}
+	b, _ := s.Core().Lookup("b")
+	if !s.Paused("a") {
+		t.Fatalf("a not paused with %d frames delayed for b, its second mark", second)
+	}
+	if s.Core().Congested(b) {
+		t.Errorf("got Congested(b) = true with an empty queue and only delayed frames, want false (an injection would wait for them)")
+	}
+	s.Send("c", hubtest.Frame(macB, macC, "c to b"))
+	s.Send("u", hubtest.Frame(macB, macU, "u to b"))
+	if s.Paused("c") || s.Paused("u") {
+		t.Errorf("got c paused %v, u paused %v by a's delayed frames; want neither", s.Paused("c"), s.Paused("u"))
+	}
+	if got := len(s.Take("b")); got != 2 {
+		t.Errorf("b received %d frames before the delay, want c's and u's 2", got)
+	}
+	s.Advance(5 * time.Second)
+	if !s.Paused("a") || s.Core().Flow(b).Stalled {
+		t.Errorf("half-way through the delay: a paused %v, b stalled %v; want a paused, b waiting", s.Paused("a"), s.Core().Flow(b).Stalled)
+	}
+	s.Drain()
+	if s.Paused("a") {
+		t.Errorf("a still paused after its delayed frames came due")
+	}
+	inOrder(t, s.Received("b"), second)
+}

@@ -46,17 +46,19 @@ const (
 	// The marks, in frames and in bytes (CoreConfig.Backlog, BacklogBytes):
 	//   - high-water: the queue holds QueueLen frames or a quarter of
 	//     BacklogBytes; the senders that can be pushed back pause;
-	//   - second mark: the queue and the frames delayed for the port
-	//     together reach QueueLen plus half the backlog, or half of
-	//     BacklogBytes; every sender pauses, those that cannot be pushed
-	//     back (NoPushback) and those whose frames wait out a delay;
+	//   - second mark: the queue reaches QueueLen plus half the backlog,
+	//     or half of BacklogBytes; every sender pauses, those that cannot
+	//     be pushed back (NoPushback) too. The queue and the frames delayed
+	//     for the port together reaching it pause only the senders whose
+	//     frames wait out a delay, and not the port's injections: a delay
+	//     holds back no one else;
 	//   - bound: the queue holds QueueLen plus the backlog, or a frame
 	//     would take it past BacklogBytes; the frame is dropped
 	//     (DropBacklogFull) and its sender pauses;
 	//   - low-water: the senders resume once the queue is down to half of
-	//     QueueLen and an eighth of BacklogBytes, and with its delayed
-	//     frames to QueueLen plus a quarter of the backlog and a quarter of
-	//     BacklogBytes.
+	//     QueueLen and an eighth of BacklogBytes; those held for their
+	//     delayed frames once the queue with them is also down to QueueLen
+	//     plus a quarter of the backlog and a quarter of BacklogBytes.
 	OverflowPause
 	// OverflowDrop tail-drops the frame (DropQueueFull), like a physical
 	// switch with a full output buffer.
@@ -170,19 +172,26 @@ type flowState struct {
 	// delayed and delayedBytes are the frames in the timer heap due to
 	// the port: they wait for it as much as its queue does.
 	delayed, delayedBytes int
-	congested             bool
-	stalled               bool
+	// congested: the port's queue passed a mark and holds waiters back
+	// until it drains to its low-water marks; injections wait for it too.
+	// delayHeld: the queue and the delayed frames together passed the
+	// second mark and hold delayWaiters back (only the senders whose
+	// frames wait out a delay for the port) until they drain below it.
+	congested bool
+	delayHeld bool
+	stalled   bool
 	// episode counts congestions (and peers): stall checks belong to
 	// one, and are void once another has begun. lastTaken and
 	// lastBacklog are the peer's progress as the last check saw it, and
 	// progressAt when a check (or the congestion) first saw it so.
-	episode     uint64
-	lastTaken   uint64
-	lastBacklog int
-	progressAt  time.Time
-	waiters     []PortID
-	waitOn      int
-	pausedAt    time.Time
+	episode      uint64
+	lastTaken    uint64
+	lastBacklog  int
+	progressAt   time.Time
+	waiters      []PortID
+	delayWaiters []PortID
+	waitOn       int
+	pausedAt     time.Time
 }
 
 // setFlow sets p's marks from its options and the core's backlog slack.
@@ -228,10 +237,11 @@ const (
 )
 
 // holds says whom a frame for pausing port dp holds back when d is dp's
-// queue, the frame included.
+// queue, the frame included. Delayed frames do not count: they hold back
+// only their own senders (holdDelayed).
 func (c *Core) holds(dp *corePort, d QueueDepth) hold {
 	switch {
-	case d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond:
+	case d.Frames >= dp.second || d.Bytes >= c.bsecond:
 		return holdAll
 	case d.Frames >= dp.queueLen || d.Bytes >= c.bhigh:
 		return holdPushback
@@ -244,10 +254,10 @@ func (c *Core) queueDrained(dp *corePort, d QueueDepth) bool {
 	return d.Frames <= dp.low && d.Bytes <= c.blow
 }
 
-// drained reports whether dp, its queue at d, lets its senders go: its queue
-// is at its low-water marks and, with the frames delayed for it, below its
-// second mark's.
-func (c *Core) drained(dp *corePort, d QueueDepth) bool {
+// delayDrained reports whether dp, its queue at d, lets the senders its
+// delayed frames hold back go: its queue is at its low-water marks and, with
+// the frames delayed for it, below its second mark's.
+func (c *Core) delayDrained(dp *corePort, d QueueDepth) bool {
 	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow
 }
 
@@ -258,9 +268,9 @@ var (
 	backlogFullNote = Note{Action: "backlog-full", Detail: "the port's backlog reached its bound"}
 )
 
-// congest marks dp congested (what waits for it reached a mark) and pauses
-// from, the sender whose frame took it there, until dp drains: any sender
-// at the second mark (all), only one that can be pushed back below it.
+// congest marks dp congested (its queue reached a mark) and pauses from,
+// the sender whose frame took it there, until dp drains: any sender at the
+// second mark (all), only one that can be pushed back below it.
 func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64, all bool) {
 	if !dp.congested {
 		dp.congested = true
@@ -268,21 +278,45 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64, a
 		dp.out.WatchDrain(dp.low)
 		c.armStall(dp, taken)
 	}
-	sp := c.port(from)
-	if sp != nil && sp.out != nil && (all || !sp.noPushback) && !slices.Contains(dp.waiters, from) { // else injected, or the sender is gone
-		dp.waiters = append(dp.waiters, from)
-		sp.waitOn++
-		if sp.waitOn == 1 {
-			sp.pausedAt = now
-			sp.stats.Pauses.Add(1)
-		}
+	if sp := c.port(from); all || sp != nil && !sp.noPushback {
+		c.hold(&dp.waiters, from, now)
 	}
 	// The peer's writer may have drained the queue before it could see the
 	// watch just set: the core stores the watch and then reads the queue,
 	// the writer empties the queue and then reads the watch, so one of the
 	// two sees the other, and here it is the core.
-	if c.drained(dp, dp.out.Depth()) {
+	if c.queueDrained(dp, dp.out.Depth()) {
 		c.Drained(dp.id)
+	}
+}
+
+// holdForDelay pauses from, whose frame for dp waits out a delay while
+// dp's queue and delayed frames are past the second mark, until they drain
+// below it. dp is not congested by it: no other sender, and no injection,
+// waits for frames that are not theirs.
+func (c *Core) holdForDelay(dp *corePort, from PortID, now time.Time) {
+	if !dp.delayHeld {
+		dp.delayHeld = true
+		dp.out.WatchDrain(dp.low) // the writer reports takes; Drained checks the rest
+	}
+	c.hold(&dp.delayWaiters, from, now)
+	if c.delayDrained(dp, dp.out.Depth()) {
+		c.Drained(dp.id)
+	}
+}
+
+// hold adds from to waiters and pauses it, unless it is there already, is
+// no port (an injection) or is gone.
+func (c *Core) hold(waiters *[]PortID, from PortID, now time.Time) {
+	sp := c.port(from)
+	if sp == nil || sp.out == nil || slices.Contains(*waiters, from) {
+		return
+	}
+	*waiters = append(*waiters, from)
+	sp.waitOn++
+	if sp.waitOn == 1 {
+		sp.pausedAt = now
+		sp.stats.Pauses.Add(1)
 	}
 }
 
@@ -329,45 +363,55 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 		return false // drained meanwhile, or another congestion or peer began
 	}
 	d := dp.out.Depth()
-	if c.drained(dp, d) {
+	if c.queueDrained(dp, d) {
 		c.Drained(dp.id) // drained, whoever missed saying so
 		return false
 	}
 	now := c.clock.Now()
-	// A peer with nothing to take (what holds its senders back is delayed
-	// frames still due) is waiting, not stalled.
-	if backlog := peerBacklog(dp.out); d.Taken != dp.lastTaken || backlog != dp.lastBacklog || d.Frames == 0 {
+	if backlog := peerBacklog(dp.out); d.Taken != dp.lastTaken || backlog != dp.lastBacklog {
 		dp.lastTaken, dp.lastBacklog, dp.progressAt = d.Taken, backlog, now
 	}
 	if now.Sub(dp.progressAt) < dp.stall {
 		return true // slow, or not quiet for long enough yet
 	}
-	dp.congested = false
+	dp.congested, dp.delayHeld = false, false
 	dp.stalled = true
 	dp.stats.Stalls.Add(1)
 	c.log.Warn("port stalled: its peer took no frame in the stall time; dropping its frames until it reads again",
-		"port", dp.name, "stall", dp.stall, "released", len(dp.waiters))
+		"port", dp.name, "stall", dp.stall, "released", len(dp.waiters)+len(dp.delayWaiters))
+	c.releaseDelayed(dp) // its delayed frames will be dropped when due: nothing to wait for
 	c.release(dp)
 	return false
 }
 
 // Drained tells the core that port id's peer has taken frames: if the
-// port's queue is at or below its low-water marks, and with its delayed
-// frames below its second mark's (see OverflowPause), the senders it held
-// back resume; a stalled port whose queue is at its low-water marks
+// port's queue is at or below its low-water marks, the senders it held
+// back resume, but those whose frames wait out a delay for it only once
+// the queue with its delayed frames is also below its second mark's (see
+// OverflowPause); a stalled port whose queue is at its low-water marks
 // forwards again. Drivers call it when the queue asked for it
 // (EgressQueue.WatchDrain: its frame mark; the core checks the rest), and
 // again after each take while the marks are not met; other calls are
 // harmless.
 func (c *Core) Drained(id PortID) {
 	dp := c.port(id)
-	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled) {
+	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled && !dp.delayHeld) {
 		return
 	}
-	if d := dp.out.Depth(); !c.queueDrained(dp, d) || !dp.stalled && !c.drained(dp, d) {
+	d := dp.out.Depth()
+	if !c.queueDrained(dp, d) {
 		return
 	}
-	dp.out.WatchDrain(-1)
+	if dp.delayHeld && c.delayDrained(dp, d) {
+		dp.delayHeld = false
+		c.releaseDelayed(dp)
+	}
+	if !dp.delayHeld {
+		dp.out.WatchDrain(-1)
+	}
+	if !dp.congested && !dp.stalled {
+		return // only delayed frames held senders back, and still do
+	}
 	if dp.stalled {
 		dp.stalled = false
 		c.log.Info("port reads again; lossless", "port", dp.name)
@@ -376,11 +420,25 @@ func (c *Core) Drained(id PortID) {
 	c.release(dp)
 }
 
-// release lets every sender dp holds back go, resuming those that wait for
-// nothing else.
+// release lets every sender dp's queue holds back go, resuming those that
+// wait for nothing else, and the injections waiting for room.
 func (c *Core) release(dp *corePort) {
+	dp.waiters = c.resume(dp.waiters)
+	if c.onRoom != nil {
+		c.onRoom(dp.id)
+	}
+}
+
+// releaseDelayed lets the senders dp's delayed frames hold back go.
+func (c *Core) releaseDelayed(dp *corePort) {
+	dp.delayWaiters = c.resume(dp.delayWaiters)
+}
+
+// resume ends one wait of each of waiters, resuming those that wait for
+// nothing else, and returns waiters emptied.
+func (c *Core) resume(waiters []PortID) []PortID {
 	now := c.clock.Now()
-	for _, id := range dp.waiters {
+	for _, id := range waiters {
 		sp := c.ports[id]
 		if sp.waitOn--; sp.waitOn == 0 {
 			sp.stats.PausedNanos.Add(uint64(now.Sub(sp.pausedAt)))
@@ -389,10 +447,7 @@ func (c *Core) release(dp *corePort) {
 			}
 		}
 	}
-	dp.waiters = dp.waiters[:0]
-	if c.onRoom != nil {
-		c.onRoom(dp.id)
-	}
+	return waiters[:0]
 }
 
 // unblock clears p's flow state when its peer goes or comes: the senders it
@@ -401,8 +456,9 @@ func (c *Core) unblock(p *corePort) {
 	if p.out != nil {
 		p.out.WatchDrain(-1)
 	}
-	p.congested, p.stalled = false, false
+	p.congested, p.stalled, p.delayHeld = false, false, false
 	p.episode++
+	c.releaseDelayed(p)
 	c.release(p)
 	if p.waitOn == 0 {
 		return
@@ -410,6 +466,9 @@ func (c *Core) unblock(p *corePort) {
 	for _, q := range c.ports {
 		if i := slices.Index(q.waiters, p.id); i >= 0 {
 			q.waiters = slices.Delete(q.waiters, i, i+1)
+		}
+		if i := slices.Index(q.delayWaiters, p.id); i >= 0 {
+			q.delayWaiters = slices.Delete(q.delayWaiters, i, i+1)
 		}
 	}
 	p.waitOn = 0

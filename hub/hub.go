@@ -486,9 +486,10 @@ func (h *Hub) room(id PortID) {
 
 // WaitRoom returns once the named port takes frames without holding them
 // back, as a sender the hub paused resumes: at once unless the port pauses
-// its senders (OverflowPause) and what waits for it passed its high-water
-// mark, and then once its peer has read it down to the low-water mark, it
-// stalled, or its peer went. An injection calls it before each frame, so
+// its senders (OverflowPause) and its queue passed its high-water mark, and
+// then once its peer has read it down to the low-water mark, it stalled, or
+// its peer went. Frames delayed for the port do not hold an injection back:
+// it is never delayed itself. An injection calls it before each frame, so
 // that it is held back like any port's peer (Core.Congested). It returns
 // ctx's error if ctx ends first, ErrStopped if the hub stops.
 func (h *Hub) WaitRoom(ctx context.Context, port string) error {
