@@ -2,7 +2,9 @@ package hub_test
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +68,10 @@ func TestDelayedFramesCountTowardCongestion(t *testing.T) {
 			if n, _ := s.Core().Delayed(); n != 0 || s.Paused("a") {
 				t.Errorf("after the run: %d frames delayed, a paused %v", n, s.Paused("a"))
 			}
+			b, _ := s.Core().Lookup("b")
+			if fl := s.Core().Flow(b); fl.Delayed != 0 || fl.DelayedBytes != 0 {
+				t.Errorf("after the run: Flow(b) delayed %d, %d bytes; want 0, 0", fl.Delayed, fl.DelayedBytes)
+			}
 		})
 	}
 }
@@ -93,6 +99,10 @@ func TestDelayKeepsItsBandwidth(t *testing.T) {
 	inOrder(t, s.Received("b"), second+1)
 	if d := s.Stats("b").Snapshot().Drops; len(d) != 0 {
 		t.Errorf("b dropped %v", d)
+	}
+	b, _ := s.Core().Lookup("b")
+	if fl := s.Core().Flow(b); fl.Delayed != 0 || fl.DelayedBytes != 0 || s.Paused("a") {
+		t.Errorf("after the run: Flow(b) delayed %d, %d bytes, a paused %v; want 0, 0, not paused", fl.Delayed, fl.DelayedBytes, s.Paused("a"))
 	}
 }
 
@@ -216,8 +226,94 @@ func TestDelayHoldsOnlyItsSenders(t *testing.T) {
 		t.Errorf("half-way through the delay: a paused %v, b stalled %v; want a paused, b waiting", s.Paused("a"), s.Core().Flow(b).Stalled)
 	}
 	s.Drain()
-	if s.Paused("a") {
-		t.Errorf("a still paused after its delayed frames came due")
+	if fl := s.Core().Flow(b); s.Paused("a") || fl.Delayed != 0 || fl.DelayedBytes != 0 {
+		t.Errorf("after the delay: a paused %v, Flow(b) delayed %d, %d bytes; want not paused, 0, 0", s.Paused("a"), fl.Delayed, fl.DelayedBytes)
 	}
 	inOrder(t, s.Received("b"), second)
+}
+
+// delayCut delays a->b and, from cutAt on, cuts a->b (a partition) or,
+// with down, every link to or from b (b's link down).
+type delayCut struct {
+	cutAt time.Duration
+	down  bool
+}
+
+func (p delayCut) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if l.FromName == "a" && l.ToName == "b" {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: time.Second})
+	}
+}
+
+func (p delayCut) Cut(now time.Duration, l hub.Link) (hub.Note, bool) {
+	switch {
+	case now < p.cutAt:
+	case p.down && (l.FromName == "b" || l.ToName == "b"):
+		return hub.Note{Action: "down"}, true
+	case !p.down && l.FromName == "a" && l.ToName == "b":
+		return hub.Note{Action: "partition"}, true
+	}
+	return hub.Note{}, false
+}
+
+// TestDelayedCountsReturnToZero: the frames a delay holds for b count
+// toward b's second mark (Flow's Delayed, DelayedBytes) until they leave the
+// timer heap, however they leave it, and a, paused by them, resumes then:
+// nothing else would resume it (its port's queue is empty, so it is never
+// stalled; the stall time here is an hour).
+func TestDelayedCountsReturnToZero(t *testing.T) {
+	second := hub.DefaultQueueLen + hub.DefaultBacklog/2
+	for _, tc := range []struct {
+		name   string
+		policy hub.Policy
+		// then acts half-way through the delay; the delay then runs out.
+		then      func(s *hubtest.Sim, b hub.PortID)
+		delivered int // of a's frames, to b
+	}{
+		{"due-and-delivered", delayAB(time.Second), func(*hubtest.Sim, hub.PortID) {}, second},
+		{"dropped-at-a-cut-link", delayCut{cutAt: 500 * time.Millisecond}, func(*hubtest.Sim, hub.PortID) {}, 0},
+		{"dropped-at-a-down-link", delayCut{cutAt: 500 * time.Millisecond, down: true}, func(*hubtest.Sim, hub.PortID) {}, 0},
+		{"destination-detached", delayAB(time.Second), func(s *hubtest.Sim, b hub.PortID) {
+			if err := s.Core().SetEgress(b, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, 0},
+		{"policy-swapped", delayAB(time.Second), func(s *hubtest.Sim, _ hub.PortID) {
+			s.Core().SetPolicy(delayAll(0))
+		}, second},
+		{"shutdown", delayAB(time.Second), func(s *hubtest.Sim, _ hub.PortID) { s.Core().Close() }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := learnSim(t, hubtest.Config{Stall: time.Hour, Policy: tc.policy})
+			t0 := s.Now()
+			for i := range second {
+				s.Send("a", seqFrame(i))
+			}
+			b, _ := s.Core().Lookup("b")
+			fl := s.Core().Flow(b)
+			if !s.Paused("a") || fl.Delayed != second || fl.DelayedBytes != second*len(seqFrame(0)) {
+				t.Fatalf("with %d frames delayed: a paused %v, Flow(b) delayed %d, %d bytes; want paused, %d, %d",
+					second, s.Paused("a"), fl.Delayed, fl.DelayedBytes, second, second*len(seqFrame(0)))
+			}
+			if j, _ := json.Marshal(fl); !strings.Contains(string(j), fmt.Sprintf(`"delayed":%d,`, second)) {
+				t.Errorf("got Flow(b) as JSON (ctl ports) %s, want \"delayed\":%d", j, second)
+			}
+			s.AdvanceTo(t0 + 500*time.Millisecond)
+			tc.then(s, b)
+			s.AdvanceTo(t0 + time.Second + time.Millisecond)
+			if fl := s.Core().Flow(b); fl.Delayed != 0 || fl.DelayedBytes != 0 {
+				t.Errorf("after the delay: Flow(b) delayed %d, %d bytes; want 0, 0", fl.Delayed, fl.DelayedBytes)
+			}
+			if n, nb := s.Core().Delayed(); n != 0 || nb != 0 {
+				t.Errorf("after the delay: Delayed() = %d, %d; want 0, 0", n, nb)
+			}
+			if s.Paused("a") && tc.name != "shutdown" { // a stopped hub resumes no one
+				t.Errorf("a still paused after its delayed frames left the timer heap")
+			}
+			s.Drain()
+			if got := len(s.Received("b")); got != tc.delivered {
+				t.Errorf("b received %d of a's frames, want %d", got, tc.delivered)
+			}
+		})
+	}
 }

@@ -492,6 +492,11 @@ type FlowStatus struct {
 	Stalled   bool     `json:"stalled,omitempty"`   // it drops its frames until its peer reads
 	// PausedFor is how long the current pause has lasted.
 	PausedFor time.Duration `json:"paused_for,omitempty"`
+	// Delayed and DelayedBytes are the frames a delay holds for the port
+	// (in the timer heap, not yet in its queue): they count toward its
+	// second mark.
+	Delayed      int `json:"delayed,omitempty"`
+	DelayedBytes int `json:"delayed_bytes,omitempty"`
 }
 
 // Flow returns port id's flow control state.
@@ -500,7 +505,8 @@ func (c *Core) Flow(id PortID) FlowStatus {
 	if p == nil {
 		return FlowStatus{}
 	}
-	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, Stalled: p.stalled}
+	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, Stalled: p.stalled,
+		Delayed: p.delayed, DelayedBytes: p.delayedBytes}
 	if st.Paused {
 		st.PausedFor = c.clock.Now().Sub(p.pausedAt)
 	}
