@@ -385,11 +385,13 @@ func (s *Session) addPorts() error {
 // noPushback says whether a port's VM cannot be pushed back: a UDP or
 // multicast socket's sender, or a VXLAN remote, goes on sending whether
 // the hub reads or not, and the kernel drops what its socket buffer cannot
-// hold (hub.PortOptions.NoPushback). Streams, unix datagram sockets (their
-// sender waits for room) and TAP devices are paused instead.
+// hold (hub.PortOptions.NoPushback). A TAP device too: the tun driver drops
+// what its ring (tx_queue_len) cannot hold, and the host's sender never
+// blocks. Streams and unix datagram sockets (their sender waits for room)
+// are paused instead.
 func noPushback(t transport.Transport) bool {
 	switch t {
-	case transport.UDP, transport.Mcast, transport.VXLAN:
+	case transport.UDP, transport.Mcast, transport.VXLAN, transport.TAP:
 		return true
 	}
 	return false
