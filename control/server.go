@@ -421,9 +421,30 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 		return fmt.Errorf("inject into %s: frame %d: %w (%d frames sent before it)", yamlfile.Quote(port), res.Frames+1, err, res.Frames)
 	}
 	fail := func(err error) error { return &UserError{failed(err)} }
+	// A wait for room reads nothing, so the connection's read deadline
+	// does not bound it and the server does not see the client go: the
+	// idle timeout bounds it instead, so an injection the client gave up
+	// on frees its slot.
+	held := fmt.Errorf("port %s held the injection back for %v (the idle timeout): its VM reads slower than the injection sends, or not at all", yamlfile.Quote(port), s.idleTimeout())
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer func() { cancel(nil) }()
+	timer := time.AfterFunc(time.Hour, func() { cancel(held) })
+	timer.Stop()
+	defer func() { timer.Stop() }()
 	for {
 		if flow != nil {
-			if err := flow.WaitRoom(ctx, port); err != nil {
+			timer.Reset(s.idleTimeout())
+			err := flow.WaitRoom(wctx, port)
+			if !timer.Stop() && err == nil { // room came as the timeout fired: a fresh context for the next wait
+				cancel(nil)
+				wctx, cancel = context.WithCancelCause(ctx)
+				timer = time.AfterFunc(time.Hour, func() { cancel(held) })
+				timer.Stop()
+			}
+			if err != nil {
+				if context.Cause(wctx) == held {
+					err = held
+				}
 				return nil, s.injectErr(err, fail, failed, 0)
 			}
 		}
