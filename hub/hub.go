@@ -65,6 +65,8 @@ type Hub struct {
 	// rooms are the channels injections wait on for a congested port
 	// (WaitRoom), closed when it stops holding its senders back; under mu.
 	rooms map[PortID]chan struct{}
+	// held counts, per port, the injections waiting on rooms; under mu.
+	held map[PortID]int
 
 	rearm   chan struct{} // a deadline earlier than armed was scheduled
 	stopped chan struct{} // closed when Run returns
@@ -496,6 +498,7 @@ func (h *Hub) WaitRoom(ctx context.Context, port string) error {
 	for {
 		var wait chan struct{}
 		var err error
+		var held PortID
 		if derr := h.Do(ctx, func(c *Core) {
 			id, ok := c.Lookup(port)
 			switch {
@@ -509,6 +512,11 @@ func (h *Hub) WaitRoom(ctx context.Context, port string) error {
 					wait = make(chan struct{})
 					h.rooms[id] = wait
 				}
+				if h.held == nil {
+					h.held = make(map[PortID]int)
+				}
+				h.held[id]++
+				held = id
 			}
 		}); derr != nil {
 			return derr
@@ -519,9 +527,15 @@ func (h *Hub) WaitRoom(ctx context.Context, port string) error {
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
 		case <-h.stopped:
-			return ErrStopped
+			err = ErrStopped
+		}
+		h.mu.Lock()
+		h.held[held]--
+		h.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
 }
@@ -614,14 +628,17 @@ func (h *Hub) drained(a *attachment) {
 
 // PortStatus is a snapshot of one port for the control API and logs.
 type PortStatus struct {
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
-	Attached    bool          `json:"attached"`
-	Peer        string        `json:"peer,omitempty"`
-	Since       time.Time     `json:"since,omitzero"`
-	Queued      int           `json:"queued"`
-	Flow        FlowStatus    `json:"flow"`
-	Stats       StatsSnapshot `json:"stats"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Attached    bool      `json:"attached"`
+	Peer        string    `json:"peer,omitempty"`
+	Since       time.Time `json:"since,omitzero"`
+	Queued      int       `json:"queued"`
+	// InjectionsHeld is how many injections wait for the port to have
+	// room (WaitRoom).
+	InjectionsHeld int           `json:"injections_held,omitempty"`
+	Flow           FlowStatus    `json:"flow"`
+	Stats          StatsSnapshot `json:"stats"`
 	// Remotes are the attached PortIO's remote endpoints, if it is a
 	// RemoteLister (a VXLAN port's remote VTEPs).
 	Remotes []RemoteStatus `json:"remotes,omitempty"`
@@ -679,6 +696,7 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 				st.Peer = describe(a.io)
 				st.Since = a.since
 				st.Queued = a.q.len()
+				st.InjectionsHeld = h.held[info.ID]
 				if rl, ok := a.io.(RemoteLister); ok {
 					st.Remotes = rl.Remotes()
 				}

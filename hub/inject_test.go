@@ -45,10 +45,20 @@ func TestWaitRoom(t *testing.T) {
 		h.Do(ctx, func(core *hub.Core) { id, _ := core.Lookup("b"); c = core.Congested(id) })
 		return c
 	}
-	waitFor(t, func() bool { return congested() && sent.Load() == queue })
-	// Congested, b holds the injection: however long it is given, the
-	// queue does not grow (the stall time is an hour). Its peer then
-	// reads everything.
+	held := func() int {
+		ports, err := h.Ports(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ports[0].InjectionsHeld
+	}
+	waitFor(t, func() bool { return congested() && held() == 1 })
+	// Congested, b holds the injection: it waits for room, and the queue
+	// did not grow past the high-water mark (the stall time is an hour).
+	if got := sent.Load(); got != queue {
+		t.Errorf("got %d frames injected while b waits for room, want %d (its high-water mark)", got, queue)
+	}
+	// Its peer then reads everything.
 	b.setReading(true)
 	for i := range n {
 		if got, want := strings.TrimRight(string(recv(t, b)[14:]), "\x00"), fmt.Sprint(i); got != want {
