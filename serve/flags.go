@@ -32,6 +32,7 @@ type Flags struct {
 	faults              filter.Flags
 	over                Config // the values of the flags that are config fields
 	readyFile, summary  string
+	metricsTokenFile    string
 	json                bool
 	changed             func(name string) bool
 }
@@ -49,7 +50,8 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
 	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	f.token.Register(fs.StringVar)
-	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other the control token as a bearer token`)
+	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other a metrics token of its own (--metrics-token-file)`)
+	fs.StringVar(&f.metricsTokenFile, "metrics-token-file", "", "the metrics endpoint's bearer token, from `file` (mode 0600; default $"+control.MetricsTokenEnv+"): read-only, never the control token; every scrape must send it, and a --metrics address other than loopback needs one")
 	fs.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it")
 	fs.StringVar(&f.summary, "summary", "", "at exit, write the counters (ports, rules, capture, the live check's report) to `file` as JSON, whatever ended the run")
 	fs.BoolVar(&f.json, "json", false, "print the exit summary as JSON on stdout (the banner and markers then go to stderr)")
@@ -149,6 +151,13 @@ func (f *Flags) Config() (Config, error) {
 			return cfg, err
 		}
 		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
+	}
+	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
+		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.MetricsToken, cfg.MetricsTokenFile = tok, ""
 	}
 	if changed("policy") {
 		cfg.SetPolicyFile(o.Policy)
