@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 )
+
+// scrapeTimeout bounds a scrape's wait for the hub's loop; Prometheus's own
+// default scrape timeout is 10s.
+const scrapeTimeout = 5 * time.Second
 
 // RuleActions are the actions a rule's counters count, as the action label
 // of l2hub_rule_actions_total says them (see filter.RuleStats).
@@ -72,12 +77,17 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. Ports it cannot read from the
+// hub's loop (busy past the scrape's bound, or stopped) fail the scrape
+// (an invalid metric: Prometheus records the error and up 0) rather than
+// leave a gap in the ports' series.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	ports, err := c.ports(ctx)
-	if err == nil {
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.rxFrames, fmt.Errorf("reading the ports' counters from the hub: %w", err))
+	} else {
 		for _, p := range ports {
 			counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{p.Name}, labels...)...)
@@ -148,16 +158,19 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector; as Collector's, a state it
+// cannot read fails the scrape.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	ports, err := c.target.Ports(ctx)
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.linkUp, fmt.Errorf("reading the ports from the hub: %w", err))
 		return
 	}
 	st, err := c.target.State(ctx)
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.linkUp, fmt.Errorf("reading the links' and partitions' state from the hub: %w", err))
 		return
 	}
 	for _, p := range portStatuses(ports, st) {
@@ -210,12 +223,14 @@ func (c *LinkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.drops
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector; as Collector's, counters it
+// cannot read fail the scrape.
 func (c *LinkCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	links, err := c.links(ctx)
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.frames, fmt.Errorf("reading the links' counters from the hub: %w", err))
 		return
 	}
 	for _, l := range links {

@@ -32,10 +32,11 @@ func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
 // every other method and path with an error, as the control API would a
 // web page: a request with an Origin or a cross-site Sec-Fetch-Site is
 // refused, and so, when no token is asked for, is a Host that is a name
-// other than localhost (DNS rebinding). With a Token, every request needs
-// "Authorization: Bearer <Token>" (Prometheus: authorization:
-// credentials_file): the metrics endpoint's own token, which reads and
-// changes nothing, never the control API's. It holds at most MaxConns connections at once, each
+// other than localhost (DNS rebinding). HEAD /metrics is answered as GET
+// is, without the body. With a Token, every request needs "Authorization:
+// Bearer <Token>" (Prometheus: authorization: credentials_file): the
+// metrics endpoint's own token, which reads and changes nothing, never the
+// control API's. It holds at most MaxConns connections at once, each
 // one request, with header and write timeouts; as on the control API,
 // connections without a complete request give way to a newcomer when no
 // place is free (see Server's limits), and a refused one closes once
@@ -64,7 +65,7 @@ func (m *MetricsServer) Handler() http.Handler {
 		if err == nil && m.Token == "" {
 			// With a token, which a page cannot have, a rebound name gains
 			// nothing, and Prometheus may scrape the hub by its name.
-			err = hostCheck(r)
+			err = metricsHostCheck(r)
 		}
 		switch {
 		case err != nil:
@@ -72,8 +73,8 @@ func (m *MetricsServer) Handler() http.Handler {
 			status, err = http.StatusUnauthorized, fmt.Errorf("missing or wrong bearer token (the metrics endpoint's own token, not the control token)")
 		case r.URL.Path != "/metrics":
 			status, err = http.StatusNotFound, fmt.Errorf("%s: not found: this address serves GET /metrics only", r.URL.Path)
-		case r.Method != http.MethodGet:
-			w.Header().Set("Allow", http.MethodGet)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
 			status, err = http.StatusMethodNotAllowed, fmt.Errorf("method %s refused: this address serves GET /metrics only", r.Method)
 		}
 		if err != nil {
@@ -87,6 +88,21 @@ func (m *MetricsServer) Handler() http.Handler {
 		}
 		metrics.ServeHTTP(w, r)
 	})
+}
+
+// metricsHostCheck is hostCheck with the Host as DNS compares names:
+// without regard to case, and with a fully qualified name's trailing dot
+// ("LOCALHOST", "localhost." are localhost).
+func metricsHostCheck(r *http.Request) error {
+	host := r.Host
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		host = net.JoinHostPort(strings.ToLower(strings.TrimSuffix(h, ".")), port)
+	} else {
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+	}
+	canon := *r
+	canon.Host = host
+	return hostCheck(&canon)
 }
 
 // logRefused logs a refused request, rate-limited to the 1st, 2nd, 4th, ...
@@ -110,7 +126,7 @@ func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	lim := slotLimits{max: cmp.Or(m.MaxConns, DefaultMaxConns), firstByte: cmp.Or(m.FirstByteTimeout, DefaultFirstByteTimeout),
-		grace: cmp.Or(m.AuthTimeout, DefaultAuthTimeout), headerTimeout: header, maxHeader: maxHeaderBytes}
+		grace: cmp.Or(m.AuthTimeout, DefaultAuthTimeout), headerTimeout: header, maxHeader: maxHeaderBytes, service: "the metrics endpoint"}
 	l = newSlotListener(l, lim, func(remote net.Addr) {
 		m.logRefused("remote", remote, "err", "no complete request yet, and another connection needed its place")
 	})
