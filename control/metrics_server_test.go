@@ -358,3 +358,26 @@ func TestMetricsScrapeFailsWhenTheHubDoesNotAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestPortDropsHelpSaysWhereTheyCount: l2hub_port_drops_total's HELP says
+// that a drop on the way to another port counts at that port, not at the
+// sender's: a rule on a->b drops at b, which reads as b's own drops
+// otherwise.
+func TestPortDropsHelpSaysWhereTheyCount(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(newFakeTarget().Ports, nil))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "l2hub_port_drops_total" {
+			continue
+		}
+		if help := f.GetHelp(); !strings.Contains(help, "counted at the port the copy was meant for") {
+			t.Errorf("l2hub_port_drops_total's HELP is %q, want it to say drops are counted at the port the copy was meant for", help)
+		}
+		return
+	}
+	t.Fatal("no l2hub_port_drops_total")
+}
