@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +35,7 @@ type Flags struct {
 	over                Config // the values of the flags that are config fields
 	readyFile, summary  string
 	metricsTokenFile    string
+	log                 *slog.Logger // Logger's
 	json                bool
 	changed             func(name string) bool
 }
@@ -55,7 +58,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it")
 	fs.StringVar(&f.summary, "summary", "", "at exit, write the counters (ports, rules, capture, the live check's report) to `file` as JSON, whatever ended the run")
 	fs.BoolVar(&f.json, "json", false, "print the exit summary as JSON on stdout (the banner and markers then go to stderr)")
-	fs.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text (logfmt) or json")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text (logfmt) or json; with json, stderr is JSON records alone (the banner, markers, the stop notice and the final error become records too)")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
 	fs.StringVar(&o.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
 	fs.BoolVar(&o.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
@@ -172,24 +175,86 @@ func (f *Flags) Config() (Config, error) {
 // Options are the run's options the flags give, for a command whose
 // standard output and error are stdout and stderr: with --json, stdout
 // carries the JSON summary alone, and with --capture - the pcapng stream;
-// what people read then goes to stderr.
+// what people read then goes to stderr. With --log-format json, stderr carries JSON records alone: what
+// people read there (the banner with the QEMU flags, each marker line,
+// the summary) becomes one log record each (logLines, logSummary).
 func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (Options, error) {
-	log, err := NewLogger(stderr, f.LogLevel, f.LogFormat)
+	log, err := f.Logger(stderr)
 	if err != nil {
 		return Options{}, err
 	}
-	opts := Options{Out: stdout, Logger: log, Version: version,
-		ReadyFile: f.readyFile, JSON: f.json, SummaryFile: f.summary}
-	if f.json {
-		opts.Out, opts.SummaryOut = stderr, stdout
-	}
+	opts := Options{Logger: log, Version: version, ReadyFile: f.readyFile, JSON: f.json, SummaryFile: f.summary}
+	outToStderr, summaryToStderr := f.json, false
 	if cfg.Capture.File == capture.Stdout {
 		if f.json {
 			return opts, errors.New("--capture - and --json both want standard output: write the summary with --summary FILE")
 		}
+		outToStderr, summaryToStderr = true, true
+	}
+	opts.Out, opts.SummaryOut = stdout, stdout
+	if outToStderr {
 		opts.Out = stderr
+		if f.JSONLogs() {
+			opts.Out = logLines{log}
+		}
+	}
+	if summaryToStderr {
+		opts.SummaryOut = stderr
+		if f.JSONLogs() {
+			opts.SummaryOut, opts.JSON = logSummary{log}, true
+		}
 	}
 	return opts, nil
+}
+
+// Logger is the log --log-level and --log-format ask for, on stderr: made
+// on the first call, the same one after.
+func (f *Flags) Logger(stderr io.Writer) (*slog.Logger, error) {
+	if f.log == nil {
+		log, err := NewLogger(stderr, f.LogLevel, f.LogFormat)
+		if err != nil {
+			return nil, err
+		}
+		f.log = log
+	}
+	return f.log, nil
+}
+
+// JSONLogs reports whether --log-format json asks for stderr to carry JSON
+// log records alone.
+func (f *Flags) JSONLogs() bool { return f.LogFormat == "json" }
+
+// logLines is where what serve prints for people goes when it would share
+// stderr with JSON log records: each Write (the banner with the QEMU
+// flags, or one marker line) becomes one INFO record, its first line the
+// message and the others, trimmed, in "lines". The ready file has the
+// banner's facts as JSON.
+type logLines struct{ log *slog.Logger }
+
+func (w logLines) Write(p []byte) (int, error) {
+	var lines []string
+	for l := range strings.Lines(string(p)) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	switch len(lines) {
+	case 0:
+	case 1:
+		w.log.Info(lines[0])
+	default:
+		w.log.Info(lines[0], "lines", lines[1:])
+	}
+	return len(p), nil
+}
+
+// logSummary is where the exit summary, as JSON, goes when it would share
+// stderr with JSON log records: one INFO record "summary" holding it.
+type logSummary struct{ log *slog.Logger }
+
+func (w logSummary) Write(p []byte) (int, error) {
+	w.log.Info("summary", "summary", json.RawMessage(bytes.TrimSpace(p)))
+	return len(p), nil
 }
 
 // NewLogger is the log --log-level and --log-format ask for, on w.

@@ -56,6 +56,15 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
   l2hub serve --loss 'a->b=5%' --delay 'a<->b=20ms±5ms' --capture run.pcapng`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := f.Logger(stderr)
+			if err != nil {
+				return err
+			}
+			if f.JSONLogs() {
+				// main's stop notice and final error become records of
+				// this log, a config error included: stderr stays JSON.
+				logConsoleTo(cmd.Context(), log)
+			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"l2hub/internal/syncbuf"
+)
+
+// inProcess is l2hub run as main runs it (runProcess), in this process:
+// sigs stands for the process's SIGINT and SIGTERM.
+type inProcess struct {
+	t              *testing.T
+	stdout, stderr *syncbuf.Buffer
+	sigs           chan os.Signal
+	code           chan int
+}
+
+func startProcess(t *testing.T, args ...string) *inProcess {
+	t.Helper()
+	p := &inProcess{t: t, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, sigs: make(chan os.Signal, 2), code: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		p.code <- runProcess(ctx, args, p.stdout, p.stderr, p.sigs, func(sig os.Signal) { t.Errorf("forced exit by %v", sig) })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case c := <-p.code:
+			p.code <- c
+		case <-time.After(hangGuard):
+			t.Errorf("l2hub %v still runs %v after the test", args, hangGuard)
+		}
+	})
+	return p
+}
+
+// exit waits for the exit status.
+func (p *inProcess) exit() int {
+	p.t.Helper()
+	select {
+	case c := <-p.code:
+		p.code <- c
+		return c
+	case <-time.After(hangGuard):
+		p.t.Fatalf("l2hub did not exit within %v; stderr:\n%s", hangGuard, p.stderr.String())
+		return -1
+	}
+}
+
+// waitStderr waits until stderr holds text.
+func (p *inProcess) waitStderr(text string) {
+	p.t.Helper()
+	for deadline := time.Now().Add(hangGuard); !strings.Contains(p.stderr.String(), text); time.Sleep(10 * time.Millisecond) {
+		select {
+		case c := <-p.code:
+			p.code <- c
+			p.t.Fatalf("l2hub exited (%d) before it said %q; stderr:\n%s", c, text, p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("l2hub did not say %q within %v; stderr:\n%s", text, hangGuard, p.stderr.String())
+		}
+	}
+}
+
+// jsonRecords parses every line of stderr as a JSON log record, failing
+// the test on any that is not one.
+func jsonRecords(t *testing.T, stderr string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for line := range strings.Lines(stderr) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil || m["time"] == nil {
+			t.Errorf("stderr line %q is not a JSON log record (%v)", line, err)
+			continue
+		}
+		recs = append(recs, m)
+	}
+	return recs
+}
+
+// record returns the first record whose message holds msg.
+func record(recs []map[string]any, msg string) map[string]any {
+	for _, r := range recs {
+		if s, _ := r["msg"].(string); strings.Contains(s, msg) {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestJSONLogsKeepStderrJSON: with --log-format json, every line l2hub
+// writes on stderr is a JSON log record, from start to exit: the banner
+// with its QEMU flags, the virtual peers' markers, the stop notice on a
+// signal, the summary when it goes to stderr (--capture -), and the final
+// error, at level ERROR, whether the config or the start failed.
+func TestJSONLogsKeepStderrJSON(t *testing.T) {
+	t.Run("serve-json-summary", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startProcess(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--peer", "node-a", "--peer", "node-b", "--control", "off",
+			"--capture", filepath.Join(dir, "run.pcapng"), "--log-format", "json", "--json")
+		p.waitStderr("l2hub: nexus session ok node-a")
+		p.sigs <- os.Interrupt
+		if code := p.exit(); code != 0 {
+			t.Fatalf("exit status %d; stderr:\n%s", code, p.stderr.String())
+		}
+		recs := jsonRecords(t, p.stderr.String())
+		banner := record(recs, "Ctrl-C stops")
+		lines, _ := banner["lines"].([]any)
+		if !slices.ContainsFunc(lines, func(l any) bool { s, _ := l.(string); return strings.HasPrefix(s, "-netdev stream,") }) {
+			t.Errorf("the banner's record %v: want the ports' -netdev flags in its lines", banner)
+		}
+		if r := record(recs, "l2hub: nexus session ok node-a"); r == nil || r["level"] != "INFO" {
+			t.Errorf("the marker's record: %v, want one at INFO", r)
+		}
+		if r := record(recs, "stopping; a second Ctrl-C"); r == nil || r["level"] != "INFO" {
+			t.Errorf("the stop notice's record: %v, want one at INFO", r)
+		}
+		var sum struct {
+			Ports []struct{ Name string } `json:"ports"`
+		}
+		if err := json.Unmarshal([]byte(p.stdout.String()), &sum); err != nil || len(sum.Ports) != 3 {
+			t.Errorf("stdout %q: %v; want the JSON summary of 3 ports", p.stdout.String(), err)
+		}
+	})
+	// The real binary: --capture - writes the process's standard output.
+	t.Run("capture-to-stdout", func(t *testing.T) {
+		p := launchBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--capture", "-", "--log-format", "json")
+		for deadline := time.Now().Add(hangGuard); !strings.Contains(p.stderr.String(), "Ctrl-C stops"); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no banner within %v; stderr:\n%s", hangGuard, p.stderr.String())
+			}
+		}
+		if err := p.stop(syscall.SIGINT); err != nil {
+			t.Fatalf("%v; stderr:\n%s", err, p.stderr.String())
+		}
+		recs := jsonRecords(t, p.stderr.String())
+		if r := record(recs, "stopping; a second Ctrl-C"); r == nil {
+			t.Errorf("no record of the stop notice in:\n%s", p.stderr.String())
+		}
+		sum, _ := record(recs, "summary")["summary"].(map[string]any)
+		if ports, _ := sum["ports"].([]any); len(ports) != 1 {
+			t.Errorf("the summary's record holds %v, want the summary of port a", sum)
+		}
+		if out := p.stdout.String(); !strings.HasPrefix(out, "\x0a\x0d\x0d\x0a") {
+			t.Errorf("stdout starts %q, want a pcapng section header", out[:min(8, len(out))])
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad-config", []string{"--port", "a=nonsense:1"}, "nonsense"},
+		{"refused-start", []string{"--port", "a=tcp:127.0.0.1:0", "--metrics", "tcp:0.0.0.0:0"}, "not a loopback address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("L2HUB_METRICS_TOKEN", "")
+			p := startProcess(t, append([]string{"serve", "--control", "off", "--log-format", "json"}, tc.args...)...)
+			if code := p.exit(); code != 1 {
+				t.Fatalf("exit status %d, want 1; stderr:\n%s", code, p.stderr.String())
+			}
+			recs := jsonRecords(t, p.stderr.String())
+			if r := record(recs, tc.want); r == nil || r["level"] != "ERROR" {
+				t.Errorf("stderr %q: want the error %q as a record at ERROR", p.stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+// Without --log-format json, main's own lines stay plain text.
+func TestTextLogsKeepPlainLines(t *testing.T) {
+	p := startProcess(t, "serve", "--control", "off", "--port", "a=nonsense:1")
+	if code := p.exit(); code != 1 {
+		t.Fatalf("exit status %d, want 1", code)
+	}
+	if got := p.stderr.String(); !strings.HasPrefix(got, "l2hub: ") || strings.Count(got, "\n") != 1 {
+		t.Errorf("stderr %q, want one line \"l2hub: <error>\"", got)
+	}
+}
