@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"l2hub/capture"
 	"l2hub/conformance"
@@ -174,8 +175,9 @@ func (f *Flags) Config() (Config, error) {
 
 // Options are the run's options the flags give, for a command whose
 // standard output and error are stdout and stderr: with --json, stdout
-// carries the JSON summary alone, and with --capture - the pcapng stream;
-// what people read then goes to stderr. With --log-format json, stderr carries JSON records alone: what
+// carries the JSON summary alone, and with --capture - the pcapng stream
+// (refused when stdout is a terminal); what people read then goes to
+// stderr. With --log-format json, stderr carries JSON records alone: what
 // people read there (the banner with the QEMU flags, each marker line,
 // the summary) becomes one log record each (logLines, logSummary).
 func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (Options, error) {
@@ -188,6 +190,10 @@ func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (O
 	if cfg.Capture.File == capture.Stdout {
 		if f.json {
 			return opts, errors.New("--capture - and --json both want standard output: write the summary with --summary FILE")
+		}
+		if isTerminal(stdout) {
+			return opts, errors.New("--capture -: standard output is a terminal, and a pcapng stream is binary: " +
+				"pipe it to a reader (l2hub serve --capture - | wireshark -k -i -) or capture to a file")
 		}
 		outToStderr, summaryToStderr = true, true
 	}
@@ -223,6 +229,12 @@ func (f *Flags) Logger(stderr io.Writer) (*slog.Logger, error) {
 // JSONLogs reports whether --log-format json asks for stderr to carry JSON
 // log records alone.
 func (f *Flags) JSONLogs() bool { return f.LogFormat == "json" }
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
 
 // logLines is where what serve prints for people goes when it would share
 // stderr with JSON log records: each Write (the banner with the QEMU
