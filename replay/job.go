@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/samefile"
@@ -615,9 +616,10 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 	warnings := r.Warnings()
 	if asJSON {
 		v := struct {
+			Schema     int    `json:"schema"` // control.Schema
 			Policy     string `json:"policy,omitempty"`
 			PolicyHash string `json:"policy_hash,omitempty"`
-			Seed       uint64 `json:"seed,omitempty"`
+			Seed       uint64 `json:"seed"` // 0 without a policy
 			SeedFrom   string `json:"seed_from,omitempty"`
 			Mode       string `json:"mode"`
 			// WhatIf: a note says the decisions are, in part or whole,
@@ -625,7 +627,10 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 			WhatIf bool   `json:"what_if"`
 			Notes  []Note `json:"notes"`
 			*Result
-		}{Mode: r.Mode.String(), SeedFrom: r.SeedFrom, Result: r.Result}
+			// The rules' counters (Result.Rules) as serve's summary and
+			// ctl rules --json give them.
+			control.PolicyCounters
+		}{Schema: control.Schema, Mode: r.Mode.String(), SeedFrom: r.SeedFrom, Result: r.Result, PolicyCounters: control.NewPolicyCounters(r.Rules)}
 		v.Notes = append(slices.Clone(r.Notes), warnings...)
 		if v.Notes == nil {
 			v.Notes = []Note{}
