@@ -1,6 +1,6 @@
 # Developer targets; .ci/run is what CI runs. Variables can be overridden:
 #   make bench BENCH=Forward PKGS=./loadgen COUNT=5
-#   make fuzz FUZZTIME=30s
+#   make fuzz FUZZTIME=30s FUZZMINTIME=10s
 #   make benchstat OLD=old.txt NEW=bench.txt
 
 GO          ?= go
@@ -9,6 +9,7 @@ BENCH       ?= .
 COUNT       ?= 10
 BENCHTIME   ?= 1s
 FUZZTIME    ?= 10s
+FUZZMINTIME ?= 5s
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 BENCHSTAT   ?= $(shell command -v benchstat 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/benchstat)
 OLD         ?= old.txt
@@ -46,12 +47,14 @@ benchstat:
 	$(BENCHSTAT) $(OLD) $(NEW)
 
 # Every fuzz target, one after another, for FUZZTIME each (CI runs only
-# their seed corpora, as part of `make test`).
+# their seed corpora, as part of `make test`). Minimising a new input may
+# take FUZZMINTIME at most: the default, 60s, would let one slow input eat
+# a short FUZZTIME.
 fuzz:
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "== $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg; \
 		done; \
 	done
 

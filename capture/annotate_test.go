@@ -163,3 +163,32 @@ func TestAnnotateAfterTheLastFrame(t *testing.T) {
 		}
 	})
 }
+
+// What Annotate keeps of a comment is a prefix of what it was given: once
+// a line is left out for want of room, a shorter one after it is left out
+// too, so no later edit is read back without an earlier one.
+func TestAnnotateKeepsAPrefix(t *testing.T) {
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	s := mustOpen(t, cfg)
+	run(s, []step{addPort(0, "a", "")})
+	long := strings.Repeat("x", 1000)
+	for range 16 {
+		s.Annotate(long)
+	}
+	s.Annotate(strings.Repeat("y", 2000))  // does not fit
+	s.Annotate("control at 2s: link b up") // would fit, but follows one left out
+	run(s, []step{event(0, 0, "a", hub.Ingress, frame(60, 1, 2, 1), false)})
+	mustClose(t, s)
+	got, _ := readAll(t, fs.file(t, cfg.Path))
+	if len(got) != 1 {
+		t.Fatalf("got %d packets, want 1", len(got))
+	}
+	c := got[0].Comment
+	if strings.Contains(c, "link b up") {
+		t.Errorf("the comment keeps a line given after one it left out:\n%.200q", c)
+	}
+	if kept, lost := strings.Count(c, long), LinesLeftOut(c); kept+int(lost) != 18 {
+		t.Errorf("the comment keeps %d lines and says %d were left out; want 18 in all", kept, lost)
+	}
+}

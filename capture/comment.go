@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"l2hub/hub"
@@ -56,6 +58,38 @@ func cutText(s []byte, max int) []byte {
 		n--
 	}
 	return append(s[:n], "..."...)
+}
+
+// validText returns s with every byte that is not part of valid UTF-8
+// written as the text \xNN: pcapng's text options are UTF-8, and a port
+// address with a stray byte (a socket path) still shows which byte. Valid
+// text is returned as it is, without allocating.
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// cutRunes cuts s to at most n bytes, never inside a UTF-8 sequence.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // AppendComment appends the comment a capture records with ev: what

@@ -162,8 +162,10 @@ type Config struct {
 	// QueueBytes behind (0 means DefaultQueueBytes).
 	Overflow   Overflow
 	QueueBytes int
-	// BatchBytes bounds one write(2) (0 means DefaultBatchBytes); a single
-	// block larger than it is written on its own.
+	// BatchBytes bounds the blocks written at once (0 means
+	// DefaultBatchBytes), in write(2)s of at most 64 KiB that each end
+	// where a block ends; a single block larger than either is written on
+	// its own.
 	BatchBytes int
 	// FlushInterval bounds how long a frame waits in memory when traffic is
 	// too light to fill a batch (0 means DefaultFlushInterval). It is the

@@ -4,7 +4,8 @@
 // points (ingress: what a peer sent, before any policy; egress: what a peer
 // was given) into one pcapng file for the whole segment, with one interface
 // per port (if_name is the port's name, if_description its transport and
-// address), the direction in epb_flags (inbound at ingress, outbound at
+// address; text is UTF-8, as pcapng requires, with any other byte written
+// as \xNN), the direction in epb_flags (inbound at ingress, outbound at
 // egress), nanosecond timestamps from the hub's clock and, on every frame a
 // rule touched, a comment saying what the rule did and why ("dropped: a->b:
 // rule loss-a: drop (p=0.05 draw=0.0213)"); events that are not frames (a
@@ -43,8 +44,10 @@
 // so a run under a virtual clock, closed once the hub stopped, gives
 // byte-identical captures.
 //
-// Nothing lost: a write(2) carries whole blocks only, so a process killed
-// between writes leaves a file that ends on a whole block. A kill during a
+// Nothing lost: a write(2) carries whole blocks only (a batch goes out in
+// writes of at most 64 KiB, each ending where a block ends, and a larger
+// block in one of its own), so a process killed between writes leaves a
+// file that ends on a whole block. A kill during a
 // write can still cut it (the kernel stops a write between pages when the
 // process gets SIGKILL): a Reader then returns every whole packet and
 // reports the cut tail as ErrTruncated, and [Repair] trims the tail so
@@ -64,7 +67,14 @@
 // write is cut off again where the file allows it. Every RetryInterval the
 // failed sequence tries to go on in its next numbered file (a full disk
 // that has room again); when it can, it logs the new file and how many
-// frames are missing.
+// frames are missing, and the first frame it writes there (or, if none,
+// the trailer) says so too, with the lost frames' times and the failure
+// ([GapPrefix]), and carries the annotations the lost frames would have
+// carried (policy edits, VM changes), so that a replay knows what it
+// lacks and still makes the edits. They share that one comment
+// ([MaxComment], 16 KiB) with the frame's own notes and annotations, whole
+// lines, oldest first; the lines left out are counted ([LinesLeftOut]),
+// and a replay warns that it cannot make them.
 //
 // Concurrency contract. Observe and PortAdded are called on the hub loop;
 // they copy the event into a bounded in-memory queue and return, doing no
@@ -72,14 +82,19 @@
 // encodes the queued records and writes them in batches of whole blocks; it
 // is woken once per batch (Config.BatchBytes) and otherwise every
 // Config.FlushInterval, the package's only use of the wall clock (with
-// Close's CloseTimeout), which decides when bytes reach the disk and never
-// which bytes (save, after a write failed, when the next file is tried, and
-// what a stuck one misses at Close). When the queue
-// holds Config.QueueBytes, OverflowDrop
-// (the default) drops the new event and counts it in Stats.QueueFull, so the
+// Close's CloseTimeout and the spacing of the warning below), which decides
+// when bytes reach the disk and never which bytes (save, after a write
+// failed, when the next file is tried, and what a stuck one misses at
+// Close). When the queue holds Config.QueueBytes, OverflowDrop (the
+// default) drops the new event and counts it in Stats.QueueFull, so the
 // hub never waits for a disk, and the next record kept (or the trailer)
-// says how many are missing there ([GapPrefix], [Gaps]); OverflowBlock makes Observe wait instead, for
-// offline replay where nothing may be lost. All Sink methods are safe for
+// says how many are missing there ([GapPrefix], [Gaps]); a second
+// goroutine, which does no I/O but the log, warns at the first drop (the
+// writer may be stuck in the write that made it fall behind) and then at
+// most every 10 seconds while drops go on; Close stops it, and waits for
+// it, before anything else, so it never warns once Close has returned
+// (the writer's summary counts the drops). OverflowBlock makes Observe wait
+// instead, for offline replay where nothing may be lost. All Sink methods are safe for
 // concurrent use.
 //
 // A [Reader] streams pcap (both magics, both byte orders: QEMU filter-dump

@@ -261,15 +261,21 @@ func TestResumeAfterFullDisk(t *testing.T) {
 		t.Errorf("files on the disk: %v, want only %v (the failed attempts removed)", left, want)
 	}
 	for _, f := range []struct {
-		path  string
-		first int
-	}{{cfg.Path, 0}, {next, 20}} {
+		path        string
+		first, part int
+	}{{cfg.Path, 0, 0}, {next, 20, 1}} {
 		got, r := readAll(t, d.file(t, f.path))
 		if len(got) != 10 || !bytes.Equal(got[0].Data, frame(100, 1, 2, f.first)) || !bytes.Equal(got[9].Data, frame(100, 1, 2, f.first+9)) {
 			t.Errorf("%s: got %d packets, want frames %d to %d", f.path, len(got), f.first, f.first+9)
 		}
-		if m, err := ParseMeta(r.Section().Comment); err != nil || m.Seed != testMeta.Seed {
+		m, err := ParseMeta(r.Section().Comment)
+		if err != nil || m.Seed != testMeta.Seed {
 			t.Errorf("%s: section header %q, want the run's Meta", f.path, r.Section().Comment)
+		}
+		// A replay trusts the part: a resumed file that said part 0 would
+		// pass for the run's start.
+		if m.Part != f.part || m.MetaPart != 0 {
+			t.Errorf("%s: header says part=%d meta-part=%d, want part=%d meta-part=0", f.path, m.Part, m.MetaPart, f.part)
 		}
 	}
 	if st := s.Stats(); st.Written != 20 || st.WriteError != 10 || st.Observed != 30 {

@@ -213,16 +213,17 @@ func isbBound(port string) int {
 // stamped with the last record's time so that its bytes depend only on the
 // events (and tot). The hub's counters, when tot is not nil, give
 // isb_ifrecv and isb_ifdrop; without them the block has neither, rather
-// than numbers that mean something else. A trailer (trailerPrefix and the
-// annotations no frame followed) is a second comment.
-func appendISB(b []byte, iface uint32, st *ifStats, tot *portTotals, comment, trailer string) []byte {
+// than numbers that mean something else. Each trailer comment
+// (trailerPrefix and the annotations no frame followed, or what a failed
+// file lost) is a comment after the first.
+func appendISB(b []byte, iface uint32, st *ifStats, tot *portTotals, comment string, trailer []string) []byte {
 	b, start := beginBlock(b, blockISB)
 	b = le.AppendUint32(b, iface)
 	b = le.AppendUint32(b, uint32(st.last>>32))
 	b = le.AppendUint32(b, uint32(st.last))
 	b = appendOption(b, optComment, truncateOption(comment))
-	if trailer != "" {
-		b = appendOption(b, optComment, truncateOption(trailer))
+	for _, t := range trailer {
+		b = appendOption(b, optComment, truncateOption(t))
 	}
 	if st.records > 0 {
 		var t [8]byte
@@ -313,8 +314,10 @@ func unixNanos(t time.Time) uint64 {
 	return uint64(s)*1e9 + uint64(t.Nanosecond())
 }
 
-// truncateOption keeps a text option within the 16-bit length field.
+// truncateOption makes a text option UTF-8 (validText) and keeps it
+// within the 16-bit length field.
 func truncateOption(s string) string {
+	s = validText(s)
 	if len(s) <= MaxComment {
 		return s
 	}

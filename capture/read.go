@@ -117,8 +117,9 @@ type Reader struct {
 	opts   ReadOptions
 	hdr    [24]byte
 	buf    []byte
-	n      int   // packets returned
-	err    error // sticky
+	join   []byte // a block's comments being joined (joinComment)
+	n      int    // packets returned
+	err    error  // sticky
 
 	// classic pcap
 	pcapIf  iface
@@ -129,10 +130,10 @@ type Reader struct {
 	section int
 	shb     Section
 	ifaces  []iface
-	trailer string // annotations after the last frame (Trailer)
+	trailer []byte // annotations after the last frame (Trailer)
 	// sectionTrailer is the current section's share of trailer
 	// (SectionTrailer).
-	sectionTrailer string
+	sectionTrailer []byte
 }
 
 type iface struct {
@@ -364,15 +365,16 @@ func (r *Reader) readSHB() error {
 			r.opts.SectionEnd(r.section, r.Interfaces())
 		}
 		r.section++
-		r.sectionTrailer = ""
+		r.sectionTrailer = r.sectionTrailer[:0]
 	}
 	r.shb = Section{}
 	r.ifaces = r.ifaces[:0]
+	r.join = r.join[:0]
 	it := optIter{b: b[12:], order: r.order}
 	for it.next() {
 		switch it.code {
 		case optComment:
-			r.shb.Comment = joinComment(r.shb.Comment, it.val)
+			r.join = joinComment(r.join, it.val)
 		case optHardware:
 			r.shb.Hardware = string(it.val)
 		case optOS:
@@ -384,6 +386,7 @@ func (r *Reader) readSHB() error {
 	if it.err != nil {
 		return r.fail(at, fmt.Errorf("section header: %w", it.err))
 	}
+	r.shb.Comment = string(r.join)
 	return nil
 }
 
@@ -523,27 +526,31 @@ func (r *Reader) statistics(b []byte) {
 	if len(b) < isbFixed {
 		return
 	}
-	it := optIter{b: b[isbFixed:], order: r.order}
-	var comments []string
-	for it.next() {
-		if it.code != optComment {
-			continue
-		}
-		if bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
-			if len(r.trailer) < MaxComment {
-				r.trailer = joinComment(r.trailer, it.val[len(trailerPrefix):])
-			}
-			if len(r.sectionTrailer) < MaxComment {
-				r.sectionTrailer = joinComment(r.sectionTrailer, it.val[len(trailerPrefix):])
-			}
-		}
-		if r.opts.Statistics != nil {
-			comments = append(comments, string(it.val))
-		}
-	}
+	opts := b[isbFixed:]
+	r.trailer = r.addTrailer(r.trailer, opts)
+	r.sectionTrailer = r.addTrailer(r.sectionTrailer, opts)
 	if r.opts.Statistics != nil {
+		var comments []string
+		it := optIter{b: opts, order: r.order}
+		for it.next() {
+			if it.code == optComment {
+				comments = append(comments, string(it.val))
+			}
+		}
 		r.opts.Statistics(r.section, int(r.order.Uint32(b)), comments)
 	}
+}
+
+// addTrailer joins to t the trailers among the comments of a statistics
+// block's options, a line at a time while t is shorter than MaxComment.
+func (r *Reader) addTrailer(t, opts []byte) []byte {
+	it := optIter{b: opts, order: r.order}
+	for len(t) < MaxComment && it.next() {
+		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
+			t = joinComment(t, it.val[len(trailerPrefix):])
+		}
+	}
+	return t
 }
 
 // Trailer returns the annotations that a Sink found no frame to carry when
@@ -552,7 +559,7 @@ func (r *Reader) statistics(b []byte) {
 // "" if there were none. Each pcapng file a Sink closes at the end has
 // them in the comment of its first Interface Statistics Block, after the
 // last packet: read it once Next has returned io.EOF.
-func (r *Reader) Trailer() string { return r.trailer }
+func (r *Reader) Trailer() string { return string(r.trailer) }
 
 // SectionTrailer is Trailer for the current section alone: in a stream
 // (serve --capture -) each section a SetMeta ended carries the
@@ -560,7 +567,7 @@ func (r *Reader) Trailer() string { return r.trailer }
 // section's frames. Read it in ReadOptions.SectionEnd for the section
 // ending (the next section's header resets it), or once Next has
 // returned io.EOF for the last.
-func (r *Reader) SectionTrailer() string { return r.sectionTrailer }
+func (r *Reader) SectionTrailer() string { return string(r.sectionTrailer) }
 
 func (r *Reader) addInterface(b []byte) error {
 	if len(b) < idbFixed {
@@ -648,10 +655,11 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 		p.Data, p.OrigLen = b[epbFixed:epbFixed+capLen], max(int(orig), int(capLen))
 		opts := b[min(len(b), epbFixed+int(capLen)+pad4(int(capLen))):]
 		it := optIter{b: opts, order: r.order}
+		r.join = r.join[:0]
 		for it.next() {
 			switch it.code {
 			case optComment:
-				p.Comment = joinComment(p.Comment, it.val)
+				r.join = joinComment(r.join, it.val)
 			case optFlags:
 				if len(it.val) == 4 {
 					p.Flags = r.order.Uint32(it.val)
@@ -660,6 +668,9 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 		}
 		if it.err != nil {
 			return p, it.err
+		}
+		if len(r.join) > 0 {
+			p.Comment = string(r.join)
 		}
 		switch p.Flags & flagsDirMask {
 		case flagsInbound:
@@ -673,11 +684,15 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 	return p, nil
 }
 
-func joinComment(have string, v []byte) string {
-	if have == "" {
-		return string(v)
+// joinComment appends the opt_comment v to the comments joined so far,
+// after a newline if there are any: a block's comments are joined in one
+// buffer, in time linear in their length, however many there are (a
+// hostile block holds thousands).
+func joinComment(have, v []byte) []byte {
+	if len(have) > 0 {
+		have = append(have, '\n')
 	}
-	return have + "\n" + string(v)
+	return append(have, v...)
 }
 
 var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,

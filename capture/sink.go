@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
 	"l2hub/hub"
 )
@@ -39,8 +41,11 @@ type Sink struct {
 	linesLost uint64
 	closed    bool
 
-	wake chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
-	done chan struct{} // closed when the writer has closed every file
+	wake     chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
+	behind   chan struct{} // capacity 1: "an event was dropped, the queue being full" (warnBehind)
+	stopWarn chan struct{} // closed by Close: warnBehind returns
+	warnDone chan struct{} // closed when warnBehind has returned
+	done     chan struct{} // closed when the writer has closed every file
 
 	closeOnce sync.Once
 	closeErr  error // Close's
@@ -82,11 +87,15 @@ type counters struct {
 //	[20:24] original length (packet) or name length (port)
 //	[24:28] captured length (packet) or description length (port)
 //	[28:32] comment length (packet)
+//	[32:36] the length of the frame's own notes, which start the comment
+//	        (packet): the rest is annotations and gap lines, which the
+//	        writer keeps for a later record if it drops this one (a
+//	        failed file)
 //
 // followed by the captured bytes and the comment, or the name and the
 // description.
 const (
-	recHdrLen  = 32
+	recHdrLen  = 36
 	recPacket  = 1
 	recPort    = 2
 	recMeta    = 3
@@ -106,13 +115,16 @@ func Open(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{
-		cfg:     cfg,
-		snaplen: cfg.Snaplen,
-		limit:   max(cfg.QueueBytes, 2*(recHdrLen+MaxSnaplen+MaxComment)),
-		block:   cfg.Overflow == OverflowBlock,
-		known:   make(map[hub.PortID]struct{}),
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		snaplen:  cfg.Snaplen,
+		limit:    max(cfg.QueueBytes, 2*(recHdrLen+MaxSnaplen+MaxComment)),
+		block:    cfg.Overflow == OverflowBlock,
+		known:    make(map[hub.PortID]struct{}),
+		wake:     make(chan struct{}, 1),
+		behind:   make(chan struct{}, 1),
+		stopWarn: make(chan struct{}),
+		warnDone: make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	s.space.L = &s.mu
 	s.wakeAt = min(cfg.BatchBytes, s.limit/2)
@@ -128,6 +140,7 @@ func Open(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	go s.run()
+	go s.warnBehind()
 	return s, nil
 }
 
@@ -174,9 +187,15 @@ func (s *Sink) PortAdded(p hub.PortInfo) {
 	s.addPortLocked(p.ID, p.Name, p.Description)
 }
 
+// portText is a port's name or description as the capture writes it and
+// the writer knows the port by: UTF-8, at most maxPortTxt bytes.
+func portText(s string) string { return cutRunes(validText(s), maxPortTxt) }
+
 func (s *Sink) addPortLocked(id hub.PortID, name, descr string) {
 	s.known[id] = struct{}{}
-	name, descr = name[:min(len(name), maxPortTxt)], descr[:min(len(descr), maxPortTxt)]
+	// UTF-8 now, so that the sizes the writer reckons with are those it
+	// writes (truncateOption).
+	name, descr = portText(name), portText(descr)
 	var h [recHdrLen]byte
 	h[0] = recPort
 	ne.PutUint32(h[4:], uint32(id))
@@ -218,6 +237,10 @@ func (s *Sink) Observe(ev *hub.Event) {
 			s.missed++
 			s.mu.Unlock()
 			s.stats.queueFull.Add(1)
+			select {
+			case s.behind <- struct{}{}:
+			default: // a warning is due already
+			}
 			return
 		}
 		s.signal()
@@ -245,6 +268,11 @@ func (s *Sink) Observe(ev *hub.Event) {
 	b = append(b, ev.Frame[:capLen]...)
 	c := len(b)
 	b = appendComment(b, ev)
+	if len(b) > c && !utf8.Valid(b[c:]) { // a note with a stray byte
+		fixed := validText(string(b[c:]))
+		b = append(b[:c], cutText([]byte(fixed), MaxComment)...)
+	}
+	own := len(b) - c
 	if s.missed > 0 {
 		// Say where the file has a gap, on the record after it.
 		if len(b) > c {
@@ -274,6 +302,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 		b = b[:c+len(cutText(b[c:], MaxComment))]
 	}
 	ne.PutUint32(b[at+28:], uint32(len(b)-c))
+	ne.PutUint32(b[at+32:], uint32(min(own, len(b)-c)))
 	s.pending = b
 	if len(b) >= s.wakeAt {
 		s.signal()
@@ -282,8 +311,9 @@ func (s *Sink) Observe(ev *hub.Event) {
 	s.stats.observed.Add(1)
 }
 
-// SetPortStats gives the Sink the hub's counters of the port called name
-// (hub.Core.Stats, hub.Hub.Stats), for the Interface Statistics Blocks
+// SetPortStats gives the Sink the hub's counters (hub.Core.Stats,
+// hub.Hub.Stats) of the port called name, as the hub names it
+// (hub.PortInfo.Name), for the Interface Statistics Blocks
 // that Close writes: isb_ifrecv is st.RxFrames, isb_ifdrop the sum of its
 // drops for every reason (what l2hub ctl ports lists under DROPS), and the
 // block's comment adds st.TxFrames and the drops by reason. They are read
@@ -292,6 +322,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 // the blocks carry neither option. A later call for the same name replaces
 // st (nil forgets it); st must stay valid until Close returns.
 func (s *Sink) SetPortStats(name string, st *hub.PortStats) {
+	name = portText(name) // the writer's name for the port
 	w := s.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -356,13 +387,20 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // What does not fit a comment (MaxComment) is left out whole lines at a
 // time, never cut inside one, and the comment says how many lines it left
 // out (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
+// Annotations whose frame is lost because its file failed (a full disk)
+// ride on the first frame written once the capture resumes, after the
+// line that says what is missing there (GapPrefix).
 func (s *Sink) Annotate(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || text == "" {
 		return
 	}
-	if len(s.note)+1+len(text) > MaxComment-maxLostLine {
+	text = validText(text)
+	// Once a line did not fit, later ones are left out too, until the
+	// comment is written: a shorter edit must not be kept after an earlier
+	// one that was left out, or a reader would apply them out of order.
+	if s.linesLost > 0 || len(s.note)+1+len(text) > MaxComment-maxLostLine {
 		s.linesLost += uint64(strings.Count(text, "\n") + 1)
 		return
 	}
@@ -439,7 +477,12 @@ func wholeLines(note []byte, room int) (kept []byte, lost uint64) {
 // GapPrefix starts the comment line that marks where events are missing
 // from a capture: "capture: 41 events missing before this one (the writer
 // fell behind)", on the record after the gap, or in the trailer
-// (Reader.Trailer) when no record followed it. Gaps counts them.
+// (Reader.Trailer) when no record followed it. A file that failed (a full
+// disk) and the next one the capture resumed in have a gap between them,
+// said on the first record after it with the lost frames' times and the
+// failure: "capture: 797 events missing before this one, from 1.204s to
+// 3.018s (the file run.pcapng failed: no space left on device)". Gaps
+// counts them all.
 const GapPrefix = "capture: "
 
 // maxGapLine bounds appendGap's line and its newline.
@@ -468,15 +511,15 @@ func Gaps(comment string) uint64 {
 	return n
 }
 
-// parseGap reads a line appendGap wrote: how many events it says are
-// missing, and whether it is one.
+// parseGap reads a line appendGap or lostStretch.appendFailGap wrote:
+// how many events it says are missing, and whether it is one.
 func parseGap(line string) (n uint64, ok bool) {
 	rest, ok := strings.CutPrefix(line, GapPrefix)
 	if !ok {
 		return 0, false
 	}
 	num, rest, ok := strings.Cut(rest, " events missing ")
-	if !ok || !strings.HasSuffix(rest, " (the writer fell behind)") {
+	if !ok || !strings.Contains(rest, " (") || !strings.HasSuffix(rest, ")") {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(num, 10, 64)
@@ -504,15 +547,21 @@ func (s *Sink) signal() {
 // elsewhere the writer goroutine may stay blocked in write(2) until its
 // reader reads or goes away.
 func (s *Sink) Close() error {
-	s.mu.Lock()
-	if !s.closed {
+	s.closeOnce.Do(func() {
+		// The warning that the writer fell behind stops first: from here
+		// on the summary the writer logs as it ends says what was dropped,
+		// and nothing is logged for the Sink once Close has returned, even
+		// if it gives up on a stuck writer.
+		close(s.stopWarn)
+		<-s.warnDone
+		s.mu.Lock()
 		s.queueTrailerLocked()
 		s.closed = true
 		s.space.Broadcast()
 		s.signal()
-	}
-	s.mu.Unlock()
-	s.closeOnce.Do(func() { s.closeErr = s.waitWriter() })
+		s.mu.Unlock()
+		s.closeErr = s.waitWriter()
+	})
 	return s.closeErr
 }
 
@@ -647,14 +696,46 @@ func (s *Sink) run() {
 		s.w.process(chunk, metas)
 		clear(metas)
 		s.w.flushAll()
-		if n := s.stats.queueFull.Load(); n > 0 && !s.w.warnedBehind {
-			s.w.warnedBehind = true
-			s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
-				"path", s.cfg.Path, "queue_bytes", s.limit)
-		}
 		if closed {
 			s.w.closeAll()
 			s.logSummary()
+			return
+		}
+	}
+}
+
+// behindEvery is the least time between two warnings that the writer fell
+// behind: one when it first drops an event, then, while it goes on
+// dropping, one a while with the count so far.
+const behindEvery = 10 * time.Second
+
+// warnBehind is the goroutine that warns when Observe drops events because
+// the writer fell behind. It is not the writer's: the writer may be the
+// one stuck, in a write to a disk or a paused viewer, and the warning is
+// due when the capture starts losing frames, not once that write returns.
+// It waits for nothing but Observe's signal and the clock, and Close stops
+// it, and waits for it, before anything else.
+func (s *Sink) warnBehind() {
+	defer close(s.warnDone)
+	for {
+		select {
+		case <-s.behind:
+		case <-s.stopWarn:
+			return
+		}
+		select {
+		case <-s.stopWarn: // both were ready: Close has begun
+			return
+		default:
+		}
+		s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
+			"path", s.cfg.Path, "queue_bytes", s.limit, "queue_full", s.stats.queueFull.Load())
+		quiet := make(chan struct{})
+		t := s.cfg.Clock.AfterFunc(behindEvery, func() { close(quiet) })
+		select {
+		case <-quiet:
+		case <-s.stopWarn:
+			t.Stop()
 			return
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +137,47 @@ func fakeTotals() *hub.PortStats {
 	ps.Drop(hub.DropWrite)
 	ps.Drop(hub.DropWrite)
 	return ps
+}
+
+// TestPortStatsByTheNameGiven: SetPortStats takes the port's name as the
+// hub gave it, even one the capture writes otherwise in if_name (a stray
+// byte written as \xNN, a name cut to its bound): the port's statistics
+// block still carries the hub's counters, and a nil forgets them.
+func TestPortStatsByTheNameGiven(t *testing.T) {
+	for _, tc := range []struct{ name, port string }{
+		{"ascii", "eth0"},
+		{"stray-byte", "eth\xe9"},
+		{"longer-than-kept", strings.Repeat("p", maxPortTxt+10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, forget := range []bool{false, true} {
+				fs := newMemFS()
+				cfg := memConfig(fs)
+				s := mustOpen(t, cfg)
+				s.PortAdded(hub.PortInfo{ID: 0, Name: tc.port})
+				s.SetPortStats(tc.port, fakeTotals())
+				if forget {
+					s.SetPortStats(tc.port, nil)
+				}
+				ev := hub.Event{Time: t0, Port: 0, PortName: tc.port, Frame: frame(60, 1, 2, 0)}
+				s.Observe(&ev)
+				mustClose(t, s)
+				stats, _ := readStats(t, fs.file(t, cfg.Path))
+				if len(stats) != 1 {
+					t.Fatalf("got statistics for %d ports, want 1", len(stats))
+				}
+				var recv uint64 = 4
+				if forget {
+					recv = pcapgo.NgNoValue64
+				}
+				for name, st := range stats {
+					if st.PacketsReceived != recv {
+						t.Errorf("forget=%v: port %.20q: got isb_ifrecv %d, want %d (absent: %d)", forget, name, st.PacketsReceived, recv, uint64(pcapgo.NgNoValue64))
+					}
+				}
+			}
+		})
+	}
 }
 
 // Each file of a rotated or per-port capture counts its own records; only
@@ -426,5 +470,65 @@ rules:
 		if !reasons[r] {
 			t.Errorf("no port dropped a frame as %s; the scenario no longer covers it", r)
 		}
+	}
+}
+
+// closingReader is a stream's reader that takes limit bytes and then goes
+// away (a viewer closed part-way through a batch): the write that reaches
+// the limit takes what fits and fails with EPIPE.
+type closingReader struct {
+	took  bytes.Buffer
+	limit int
+}
+
+func (r *closingReader) Write(p []byte) (int, error) {
+	room := r.limit - r.took.Len()
+	if len(p) <= room {
+		return r.took.Write(p)
+	}
+	n, _ := r.took.Write(p[:max(room, 0)])
+	return n, syscall.EPIPE
+}
+
+func (*closingReader) Close() error { return nil }
+
+// A stream whose reader goes away part-way through a batch counts the
+// frames the reader took whole as written, and only the rest as lost.
+func TestStreamReaderGoneCountsWhatItTook(t *testing.T) {
+	rd := &closingReader{limit: 5000}
+	logs := &logRecorder{}
+	cfg := Config{Path: Stdout, Meta: testMeta, Overflow: OverflowBlock, Logger: slog.New(logs),
+		FlushInterval: time.Hour, // one batch, written at Close
+		Create:        func(string) (io.WriteCloser, error) { return rd, nil }}
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+	const sent = 200
+	for k := range sent {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+	}
+	mustClose(t, s) // a reader that goes away is no error of the capture's
+
+	r, err := NewReader(bytes.NewReader(rd.took.Bytes()), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, err := range r.All() {
+		if err != nil {
+			break // the partial block the reader took last
+		}
+		got++
+	}
+	if got == 0 || got == sent {
+		t.Fatalf("the reader took %d whole frames of %d; the test wants some but not all", got, sent)
+	}
+	st := s.Stats()
+	if st.Written != uint64(got) || st.WriteError != uint64(sent-got) {
+		t.Errorf("got Stats() written=%d write_error=%d, want %d written (what the reader took whole) and %d lost", st.Written, st.WriteError, got, sent-got)
+	}
+	warns := logs.records(slog.LevelWarn)
+	if len(warns) == 0 || attr(warns[len(warns)-1], "written") != strconv.Itoa(got) {
+		t.Errorf("got warnings %v, want the summary to say %d written", warns, got)
 	}
 }

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,10 +31,10 @@ type writer struct {
 	perPort map[hub.PortID]*output
 	taken   map[string]bool // per-port file names in use
 
-	warnedBehind bool
-	trailer      string              // annotations no frame followed, for the last files' statistics
-	attached     map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
-	peersAt      time.Duration       // the latest of those changes (policy time)
+	scratch  []byte              // a comment being put together (output.carry)
+	trailer  string              // annotations no frame followed, for the last files' statistics
+	attached map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
+	peersAt  time.Duration       // the latest of those changes (policy time)
 
 	mu       sync.Mutex
 	err      error
@@ -102,6 +103,15 @@ type output struct {
 	f     io.WriteCloser
 	pcap  *pcapgo.Writer
 	batch []byte // whole blocks not yet written
+	ends  []blockEnd
+	// notes holds the annotation lines (comment tails after the frame's
+	// own notes) of the batch's packet records, in order, so that a write
+	// that fails keeps them for a later record (lost).
+	notes []byte
+	// carried is the stretch a packet record of the batch carries, until
+	// the batch is written: the block that ends at carriedEnd.
+	carried    lostStretch
+	carriedEnd int
 	// Counts for the current file; size and packets include the batch.
 	size, packets int64
 	stats         []ifStats // per interface of the current file (pcapng)
@@ -109,7 +119,10 @@ type output struct {
 	batchPackets  int64
 	failed        bool
 	made          bool   // the current part's file was created: it may hold frames
-	lost          uint64 // frames dropped since the output failed
+	lost          uint64 // frames dropped since the output failed, for the log
+	// gap is what the sequence lost since its last record written (while
+	// its file had failed), for the next record written to carry.
+	gap lostStretch
 
 	// metaPart is the part that started the current Meta; newMeta, that
 	// the next file (or section) starts a Meta (writer.setMeta).
@@ -174,6 +187,7 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 				origLen: a,
 				data:    chunk[recHdrLen : recHdrLen+b],
 				comment: chunk[recHdrLen+b : end],
+				own:     int(ne.Uint32(h[32:])),
 			}
 			w.packet(id, &p)
 			chunk = chunk[end:]
@@ -198,6 +212,55 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 	}
 }
 
+// A blockEnd is where a block of a batch ends, and how many packet records
+// the batch holds up to there: a write ends only at one, and a write that
+// fails part-way counts the packets before the last it reached. notes is
+// the length of output.notes up to there and at the time of the packet
+// record that ends there (Unix ns).
+type blockEnd struct {
+	off     int
+	packets int64
+	notes   int
+	at      uint64
+}
+
+// endBlock marks the end of the batch as the end of a block.
+func (o *output) endBlock() {
+	o.endPacket(0)
+}
+
+// endPacket marks the end of the batch as the end of a packet record at
+// ns.
+func (o *output) endPacket(ns uint64) {
+	o.ends = append(o.ends, blockEnd{len(o.batch), o.batchPackets, len(o.notes), ns})
+}
+
+// clearBatch empties the batch once it is written or dropped.
+func (o *output) clearBatch() {
+	o.batch, o.ends, o.notes, o.batchPackets = o.batch[:0], o.ends[:0], o.notes[:0], 0
+	o.carried, o.carriedEnd = lostStretch{}, 0
+}
+
+// loseBatch adds to the sequence's gap the packet records of the batch
+// from its block i on, which a failed write did not take whole, with
+// their annotations and the stretch one of them carried.
+func (o *output) loseBatch(i int) {
+	prev, notes, end := int64(0), 0, 0
+	if i > 0 {
+		prev, notes, end = o.ends[i-1].packets, o.ends[i-1].notes, o.ends[i-1].off
+	}
+	if o.carriedEnd > end {
+		o.gap.merge(&o.carried) // older than the batch's records
+	}
+	for _, e := range o.ends[i:] {
+		if e.packets > prev {
+			o.gap.record(e.at)
+			prev = e.packets
+		}
+	}
+	o.gap.keep(o.notes[notes:])
+}
+
 type packetRec struct {
 	dir       hub.Direction
 	dropped   bool
@@ -205,6 +268,17 @@ type packetRec struct {
 	origLen   int
 	data      []byte
 	comment   []byte
+	own       int // the length of the frame's own notes, which start comment
+}
+
+// tail is the annotation and gap lines of p's comment, after the frame's
+// own notes and the newline that ends them.
+func (p *packetRec) tail() []byte {
+	t := p.comment[p.own:]
+	if p.own > 0 && len(t) > 0 && t[0] == '\n' {
+		t = t[1:]
+	}
+	return t
 }
 
 func (w *writer) addPort(p portDesc) {
@@ -217,12 +291,13 @@ func (w *writer) addPort(p portDesc) {
 		if o := w.segment; !o.failed && w.cfg.Format == FormatPcapng {
 			if o.packets > 0 && w.cfg.RotateBytes > 0 &&
 				o.size+int64(idbLen(p.name, p.descr)+isbBound(p.name))+o.trailer > w.cfg.RotateBytes {
-				o.rotate("") // the new file's header describes every port, this one included
+				o.rotate(nil) // the new file's header describes every port, this one included
 				return
 			}
 			o.reserve(idbLen(p.name, p.descr))
 			before := len(o.batch)
 			o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+			o.endBlock()
 			o.size += int64(len(o.batch) - before)
 			o.stats = append(o.stats, ifStats{})
 			o.trailer += int64(isbBound(p.name))
@@ -247,30 +322,39 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	if w.cfg.PerPort {
 		o = w.perPort[id]
 	}
-	if o == nil || o.failed {
+	ns := unixNanos(time.Unix(p.sec, p.nsec))
+	lose := func() {
 		w.stats.writeError.Add(1)
 		if o != nil {
 			o.lost++
+			o.gap.lose(ns, p.tail())
 		}
+	}
+	if o == nil || o.failed {
+		lose()
 		return
+	}
+	comment := p.comment
+	carries := w.cfg.Format == FormatPcapng && !o.gap.empty()
+	if carries {
+		w.scratch = o.carry(w.scratch[:0], p)
+		comment = w.scratch
 	}
 	n := int64(16 + len(p.data))
 	if w.cfg.Format == FormatPcapng {
-		n = int64(epbLen(len(p.data), len(p.comment)))
+		n = int64(epbLen(len(p.data), len(comment)))
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
-		o.rotate("")
+		o.rotate(nil)
 		if o.failed {
-			w.stats.writeError.Add(1)
-			o.lost++
+			lose()
 			return
 		}
 	}
 	o.reserve(int(n))
 	if o.failed { // the flush to make room failed
-		w.stats.writeError.Add(1)
-		o.lost++
+		lose()
 		return
 	}
 	before := len(o.batch)
@@ -283,8 +367,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 		if !w.cfg.PerPort {
 			iface = uint32(w.iface[id])
 		}
-		ns := unixNanos(time.Unix(p.sec, p.nsec))
-		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, p.comment)
+		o.batch = appendEPB(o.batch, iface, ns, p.data, p.origLen, flags, comment)
 		o.stats[iface].add(ns, p.dir, p.dropped)
 	} else {
 		// Never the zero time.Time, which pcapgo would replace with "now".
@@ -297,6 +380,61 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	o.size += int64(len(o.batch) - before)
 	o.packets++
 	o.batchPackets++
+	if tail := p.tail(); len(tail) > 0 {
+		if len(o.notes) > 0 {
+			o.notes = append(o.notes, '\n')
+		}
+		o.notes = append(o.notes, tail...)
+	}
+	if carries {
+		o.carried, o.carriedEnd, o.gap = o.gap, len(o.batch), lostStretch{}
+	}
+	o.endPacket(ns)
+}
+
+// carry appends to b the comment of p, the first record written after the
+// sequence lost a stretch: the frame's own notes, the stretch's gap lines,
+// then the stretch's annotation lines and p's own, oldest first, as many
+// whole lines as the comment holds, and how many lines are left out (those
+// p's comment said it left out included). o.gap is not changed: should the
+// batch be lost, the stretch and p's annotations are added to the next
+// (loseBatch).
+func (o *output) carry(b []byte, p *packetRec) []byte {
+	const where = "before this one"
+	start := o.w.meta.Start
+	g := o.gap
+	g.notes = bytes.Clone(g.notes)
+	g.keepWithin(p.tail(), MaxComment)
+	gaps := g.gapLinesLen(where, start)
+	at := len(b)
+	b = append(b, p.comment[:p.own]...)
+	if lim := MaxComment - gaps - 1 - maxLostLine; len(b)-at > lim {
+		// Own notes that nearly fill a comment alone give way to the
+		// gap lines, which say what the capture lacks.
+		b = b[:at+len(cutText(b[at:], lim))]
+	}
+	room := MaxComment - (len(b) - at) - gaps - 1 - maxLostLine
+	return g.appendLines(b, where, start, room)
+}
+
+// endTrailer returns the trailer comments that end the sequence's current
+// file: one for the stretch it lost and that no record has carried, then
+// trailer (the annotations no frame followed, trailerComment), if not
+// empty. Each is a comment of its own, cut to MaxComment on its own. It
+// takes the stretch.
+func (o *output) endTrailer(trailer string) []string {
+	var out []string
+	if !o.gap.empty() && !o.failed && o.w.cfg.Format == FormatPcapng {
+		const where = "after the last record"
+		start := o.w.meta.Start
+		room := MaxComment - len(trailerPrefix) - o.gap.gapLinesLen(where, start) - maxLostLine
+		out = append(out, trailerPrefix+string(o.gap.appendLines(nil, where, start, room)))
+		o.gap = lostStretch{}
+	}
+	if trailer != "" {
+		out = append(out, trailer)
+	}
+	return out
 }
 
 // attachedNames is the PeersAttachedKey value for a header written now:
@@ -322,11 +460,15 @@ func (w *writer) attachedNames() string {
 func (w *writer) setMeta(m Meta) {
 	trailer := w.trailerComment()
 	w.trailer = ""
-	w.eachOutput(func(o *output) { o.makeRoom(trailer) }) // under the old Meta
+	ends := map[*output][]string{}
+	w.eachOutput(func(o *output) { // under the old Meta
+		ends[o] = o.endTrailer(trailer)
+		o.makeRoom(ends[o])
+	})
 	w.meta = m
 	w.eachOutput(func(o *output) {
 		o.newMeta = true
-		o.rotate(trailer)
+		o.rotate(ends[o])
 	})
 }
 
@@ -412,14 +554,17 @@ func (o *output) header() {
 			o.metaPart, o.newMeta = o.part, false
 		}
 		o.batch = appendSHB(o.batch, meta.comment(w.cfg.Points, o.part, o.metaPart, port), w.cfg.Hardware, w.cfg.OS, appl)
+		o.endBlock()
 		o.stats, o.trailer = o.stats[:0], 0
 		if o.port != nil {
 			o.batch = appendIDB(o.batch, o.port.name, o.port.descr, w.cfg.Snaplen)
+			o.endBlock()
 			o.stats = append(o.stats, ifStats{})
 			o.trailer += int64(isbBound(o.port.name))
 		} else {
 			for _, p := range w.ports {
 				o.batch = appendIDB(o.batch, p.name, p.descr, w.cfg.Snaplen)
+				o.endBlock()
 				o.stats = append(o.stats, ifStats{})
 				o.trailer += int64(isbBound(p.name))
 			}
@@ -433,6 +578,7 @@ func (o *output) header() {
 		if err := o.pcap.WriteFileHeader(uint32(w.cfg.Snaplen), 1); err != nil {
 			panic("capture: pcapgo file header: " + err.Error()) // o.Write cannot fail
 		}
+		o.endBlock()
 	}
 	o.size = int64(len(o.batch))
 }
@@ -445,9 +591,10 @@ func (o *output) Write(p []byte) (int, error) {
 }
 
 // reserve makes room for a block of n bytes, writing the batch first when
-// the block would take it past BatchBytes: a write(2) carries whole blocks
-// only, so a process killed at any moment leaves whole blocks on disk
-// (save, at worst, a tail the kernel cut).
+// the block would take it past BatchBytes. The batch holds whole blocks,
+// and flush writes them in pieces that end where a block ends, so a
+// process killed between two writes leaves whole blocks on disk (save, at
+// worst, a tail the kernel cut inside a write).
 func (o *output) reserve(n int) {
 	if len(o.batch) > 0 && len(o.batch)+n > o.w.cfg.BatchBytes {
 		o.flush()
@@ -457,8 +604,41 @@ func (o *output) reserve(n int) {
 	}
 }
 
-// writePiece is the most one write(2) of a batch asks: a pipe's buffer.
+// writePiece is the most one write(2) of a batch asks, save a single block
+// larger than it: a pipe's buffer.
 const writePiece = 64 << 10
+
+// pieceEnd returns where the write of the batch from off ends: at the end
+// of the last block within writePiece of off, or, when the first block is
+// larger, at its end. *i is the index in o.ends to look from; it only
+// moves forward.
+func (o *output) pieceEnd(off int, i *int) int {
+	for *i < len(o.ends) && o.ends[*i].off <= off {
+		*i++
+	}
+	end := len(o.batch)
+	if *i < len(o.ends) {
+		end = o.ends[*i].off // the first block's end, however far
+	}
+	for j := *i; j < len(o.ends) && o.ends[j].off-off <= writePiece; j++ {
+		end = o.ends[j].off
+	}
+	return end
+}
+
+// written is the part of a batch a failed write took whole: the blocks,
+// and the packet records among them, that end by byte n, and the index in
+// o.ends of the first block it did not take.
+func (o *output) written(n int) (end int, packets int64, next int) {
+	for _, e := range o.ends {
+		if e.off > n {
+			break
+		}
+		end, packets = e.off, e.packets
+		next++
+	}
+	return end, packets, next
+}
 
 func (o *output) flush() {
 	if len(o.batch) == 0 || o.f == nil {
@@ -467,17 +647,19 @@ func (o *output) flush() {
 	if o.failed {
 		o.w.stats.writeError.Add(uint64(o.batchPackets))
 		o.lost += uint64(o.batchPackets)
-		o.batch, o.batchPackets = o.batch[:0], 0
+		o.loseBatch(0)
+		o.clearBatch()
 		return
 	}
-	// In pieces no larger than a pipe's buffer, each counted as progress:
-	// Close gives up on a writer that makes none, and a reader that takes
-	// a batch slowly, a little at a time, is slow, not stuck.
-	n := 0
+	// In pieces no larger than a pipe's buffer, each of whole blocks and
+	// each counted as progress: Close gives up on a writer that makes
+	// none, and a reader that takes a batch slowly, a little at a time, is
+	// slow, not stuck.
+	n, i := 0, 0
 	var err error
 	for n < len(o.batch) && err == nil {
 		var k int
-		k, err = o.f.Write(o.batch[n:min(len(o.batch), n+writePiece)])
+		k, err = o.f.Write(o.batch[n:o.pieceEnd(n, &i)])
 		n += k
 		o.w.stats.progress.Add(1)
 		if err == nil && k == 0 {
@@ -485,15 +667,21 @@ func (o *output) flush() {
 		}
 	}
 	if err != nil {
-		o.w.stats.writeError.Add(uint64(o.batchPackets))
-		o.lost += uint64(o.batchPackets)
-		if n > 0 {
-			// Cut a partial batch off, so the file still ends on a whole
-			// block; best effort, as the disk may be full.
-			if t, ok := o.f.(interface{ Truncate(int64) error }); ok {
-				_ = t.Truncate(o.size - int64(len(o.batch)))
+		// What was taken whole counts as written; the rest is lost.
+		whole, packets, i := o.written(n)
+		o.w.stats.written.Add(uint64(packets))
+		o.w.stats.writeError.Add(uint64(o.batchPackets - packets))
+		o.lost += uint64(o.batchPackets - packets)
+		o.loseBatch(i)
+		if n > whole {
+			// Cut the partial block off, so the file still ends on a
+			// whole block; best effort, as the disk may be full. A
+			// stream cannot be cut: its reader has the partial block.
+			if t, ok := o.f.(interface{ Truncate(int64) error }); ok && t.Truncate(o.size-int64(len(o.batch)-whole)) == nil {
+				n = whole
 			}
 		}
+		o.w.stats.bytes.Add(uint64(n))
 		if o.w.cfg.stream && errors.Is(err, syscall.EPIPE) {
 			o.readerGone()
 		} else {
@@ -503,7 +691,7 @@ func (o *output) flush() {
 		o.w.stats.written.Add(uint64(o.batchPackets))
 		o.w.stats.bytes.Add(uint64(n))
 	}
-	o.batch, o.batchPackets = o.batch[:0], 0
+	o.clearBatch()
 }
 
 // fail marks the output dead, logs err once and keeps it as the Sink's
@@ -514,6 +702,7 @@ func (o *output) fail(err error) {
 		return
 	}
 	o.failed = true
+	o.gap.failed(o.path, err)
 	w := o.w
 	w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
 	w.mu.Lock()
@@ -554,7 +743,15 @@ func (o *output) resume() {
 		return
 	}
 	w.opened(f)
-	o.batch, o.batchPackets = o.batch[:0], 0
+	o.clearBatch()
+	// The header says the new file's part (and, after a SetMeta, that it
+	// starts its Meta): set them first, and put them back if it fails.
+	was := struct {
+		path           string
+		part, metaPart int
+		newMeta        bool
+	}{o.path, o.part, o.metaPart, o.newMeta}
+	o.path, o.part = path, part
 	o.header()
 	n, err := f.Write(o.batch)
 	w.stats.progress.Add(1)
@@ -562,12 +759,13 @@ func (o *output) resume() {
 		f.Close()
 		w.closed(f)
 		_ = w.cfg.Remove(path)
-		o.batch = o.batch[:0]
+		o.clearBatch()
+		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
 	w.stats.bytes.Add(uint64(n))
-	o.batch = o.batch[:0]
-	o.f, o.path, o.part, o.failed, o.made = f, path, part, false, true
+	o.clearBatch()
+	o.f, o.failed, o.made = f, false, true
 	o.created()
 	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
 		"path", path, "failed", failedPath, "missing", o.lost)
@@ -577,9 +775,9 @@ func (o *output) resume() {
 // statistics ends a pcapng file with an Interface Statistics Block per
 // interface: the file's own records of each port and, for each interface
 // whose tots entry is not nil, the hub's counters of the port (see
-// appendStatistics). The first block carries trailer, if any, as a second
-// comment.
-func (o *output) statistics(trailer string, tots []*portTotals) {
+// appendStatistics). The first block carries the trailer comments, if
+// any, after its own.
+func (o *output) statistics(trailer []string, tots []*portTotals) {
 	if o.w.cfg.Format != FormatPcapng || o.failed || o.f == nil {
 		return
 	}
@@ -587,25 +785,26 @@ func (o *output) statistics(trailer string, tots []*portTotals) {
 		blk := o.appendStatistic(nil, i, trailer, tots)
 		o.reserve(len(blk))
 		o.batch = append(o.batch, blk...)
+		o.endBlock()
 		o.size += int64(len(blk))
 	}
 }
 
 // appendStatistic appends the Interface Statistics Block of interface i.
-func (o *output) appendStatistic(b []byte, i int, trailer string, tots []*portTotals) []byte {
+func (o *output) appendStatistic(b []byte, i int, trailer []string, tots []*portTotals) []byte {
 	var tot *portTotals
 	if i < len(tots) {
 		tot = tots[i]
 	}
 	name := o.ifaceName(i)
 	if i > 0 {
-		trailer = ""
+		trailer = nil
 	}
 	return appendISB(b, uint32(i), &o.stats[i], tot, o.stats[i].comment(name, tot), trailer)
 }
 
 // statisticsLen is the size of the blocks statistics would write.
-func (o *output) statisticsLen(trailer string, tots []*portTotals) int64 {
+func (o *output) statisticsLen(trailer []string, tots []*portTotals) int64 {
 	if o.w.cfg.Format != FormatPcapng {
 		return 0
 	}
@@ -655,8 +854,8 @@ func (w *writer) trailerComment() string {
 }
 
 // rotate ends the current file (or stream section) with its statistics,
-// the first carrying trailer if it is not empty, and starts the next.
-func (o *output) rotate(trailer string) {
+// the first carrying the trailer comments, and starts the next.
+func (o *output) rotate(trailer []string) {
 	o.statistics(trailer, nil)
 	if o.w.cfg.stream && o.f != nil && !o.failed {
 		// A stream goes on in a new section of the same stream.
@@ -677,7 +876,7 @@ func (o *output) rotate(trailer string) {
 }
 
 func (o *output) close() {
-	trailer, tots := o.w.trailerComment(), o.totals()
+	trailer, tots := o.endTrailer(o.w.trailerComment()), o.totals()
 	o.makeRoomFor(trailer, tots)
 	o.statistics(trailer, tots)
 	o.flush()
@@ -687,18 +886,18 @@ func (o *output) close() {
 // makeRoom starts a new file when the statistics blocks that end this
 // one would take it over the rotation bound with trailer, so that rotate
 // can end it with trailer.
-func (o *output) makeRoom(trailer string) {
-	if trailer != "" {
+func (o *output) makeRoom(trailer []string) {
+	if len(trailer) > 0 {
 		o.makeRoomFor(trailer, nil)
 	}
 }
 
-func (o *output) makeRoomFor(trailer string, tots []*portTotals) {
+func (o *output) makeRoomFor(trailer []string, tots []*portTotals) {
 	if o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+o.statisticsLen(trailer, tots) > o.w.cfg.RotateBytes {
 		// The annotations and the hub's counters, whose size the
 		// rotation bound (isbBound) leaves out, go in a file of their own
 		// rather than over the bound; it has the same interfaces.
-		o.rotate("")
+		o.rotate(nil)
 	}
 }
 

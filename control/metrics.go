@@ -20,8 +20,9 @@ const scrapeTimeout = 5 * time.Second
 // of l2hub_rule_actions_total says them (see filter.RuleStats).
 var RuleActions = []string{"dropped", "delayed", "duplicated", "corrupted", "queued", "overflowed"}
 
-// Collector exports the hub's port counters and the policy's rule counters
-// to Prometheus, reading them at scrape time.
+// Collector exports the hub's port counters, VXLAN ports' remotes and
+// learning tables, and the policy's rule counters to Prometheus, reading
+// them at scrape time: one call of ports per scrape.
 type Collector struct {
 	ports func(ctx context.Context) ([]hub.PortStatus, error)
 	rules func() []filter.RuleStats
@@ -29,6 +30,7 @@ type Collector struct {
 	rxFrames, rxBytes, txFrames, txBytes, drops, attached, attaches, matched, actions *prometheus.Desc
 	queued, paused, pauses, pausedSeconds, stalled, stalls                            *prometheus.Desc
 	remoteSent, remoteReceived, remoteLastHeard, remoteQuiet                          *prometheus.Desc
+	learned, learnedLimit, learnEvictions, macMoves                                   *prometheus.Desc
 }
 
 // NewCollector returns a collector; rules may be nil.
@@ -67,6 +69,14 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 			"When the VXLAN port last received a datagram from the remote VTEP, in seconds since the Unix epoch; no sample until it has.", "port", "remote"),
 		remoteQuiet: d("vxlan_remote_quiet",
 			"1 while the remote VTEP, once heard, has sent nothing for the port's silence period (30s by default).", "port", "remote"),
+		learned: d("vxlan_learned_macs",
+			"MACs the VXLAN port's learning table holds, each behind a remote VTEP or on this hub's side (a MAC the port sent a frame from), none older than the aging time.", "port"),
+		learnedLimit: d("vxlan_learned_macs_limit",
+			"The most MACs the VXLAN port's learning table holds; a new MAC past it pushes out the least recently seen behind a remote VTEP (this hub's side only when none is left).", "port"),
+		learnEvictions: d("vxlan_learning_evictions_total",
+			"MACs pushed out of the VXLAN port's full learning table by a new one before they aged (frames to them are flooded to every remote until they are seen again).", "port"),
+		macMoves: d("vxlan_mac_moves_total",
+			"MACs the VXLAN port's learning table saw at one place and then, before they aged, at another: behind another remote VTEP, or behind a remote after this hub's side (a VM that moved, or a host sending with another's address), or back.", "port"),
 	}
 }
 
@@ -74,7 +84,8 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.matched, c.actions,
 		c.queued, c.paused, c.pauses, c.pausedSeconds, c.stalled, c.stalls,
-		c.remoteSent, c.remoteReceived, c.remoteLastHeard, c.remoteQuiet} {
+		c.remoteSent, c.remoteReceived, c.remoteLastHeard, c.remoteQuiet,
+		c.learned, c.learnedLimit, c.learnEvictions, c.macMoves} {
 		ch <- d
 	}
 }
@@ -119,6 +130,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 					ch <- prometheus.MustNewConstMetric(c.remoteLastHeard, prometheus.GaugeValue, float64(r.LastHeard.UnixNano())/1e9, p.Name, r.Addr)
 				}
 				ch <- prometheus.MustNewConstMetric(c.remoteQuiet, prometheus.GaugeValue, gauge(r.Quiet), p.Name, r.Addr)
+			}
+			if l := p.Learning; l != nil {
+				ch <- prometheus.MustNewConstMetric(c.learned, prometheus.GaugeValue, float64(l.Entries), p.Name)
+				ch <- prometheus.MustNewConstMetric(c.learnedLimit, prometheus.GaugeValue, float64(l.Size), p.Name)
+				counter(c.learnEvictions, l.Evicted)
+				counter(c.macMoves, l.Moves)
 			}
 		}
 	}

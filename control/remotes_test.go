@@ -142,3 +142,54 @@ func TestMetricsExportRemotes(t *testing.T) {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+// TestMetricsExportLearningInOneScrape: a VXLAN port's learning table is
+// exported by the same collector as its remotes, from the one call of
+// ports each scrape makes (serve used to register a collector of its own
+// for it, which asked the hub for every port's status a second time);
+// a port without one has no learning series.
+func TestMetricsExportLearningInOneScrape(t *testing.T) {
+	calls := 0
+	ports := func(context.Context) ([]hub.PortStatus, error) {
+		calls++
+		ps := remotePorts()
+		ps[1].Learning = &hub.LearningStatus{Entries: 12, Size: 4096, Evicted: 3, Moves: 2}
+		return ps, nil
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(ports, nil))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Errorf("got %d calls of ports for one scrape, want 1", calls)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := b.String()
+	for _, want := range []string{
+		`l2hub_vxlan_learned_macs{port="ov"} 12`,
+		`l2hub_vxlan_learned_macs_limit{port="ov"} 4096`,
+		`l2hub_vxlan_learning_evictions_total{port="ov"} 3`,
+		`l2hub_vxlan_mac_moves_total{port="ov"} 2`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(text, `l2hub_vxlan_learned_macs{port="a"}`) {
+		t.Errorf("port a, which has no learning table, has a learned_macs series")
+	}
+	problems, err := promlint.New(strings.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}

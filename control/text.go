@@ -17,9 +17,11 @@ import (
 // WritePorts writes ports as the table `l2hub ctl ports` shows: peer (-
 // when none is attached), link (PortStatus.Link: up, down, or no-peer when
 // it is up but no VM is attached), active partitions, flow control
-// (FlowText), pauses (PausesText) and counters. Under a port with remote
-// endpoints (a VXLAN port's VTEPs), one indented line per remote
-// (RemoteText, its age taken from the clock of the machine ctl runs on).
+// (FlowText), pauses (PausesText) and counters. Under a port with a
+// learning table of its own (a VXLAN port's), an indented line for it
+// (LearningText); under a port with remote endpoints (a VXLAN port's
+// VTEPs), one indented line per remote (RemoteText, its age taken from
+// the clock of the machine ctl runs on).
 func WritePorts(w io.Writer, ports []PortStatus) error {
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 2, 8, 2, ' ', 0)
@@ -52,6 +54,9 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 	out.WriteString(rows[0])
 	for i, p := range ports {
 		out.WriteString(rows[i+1])
+		if p.Learning != nil {
+			fmt.Fprintf(&out, "  %s\n", LearningText(*p.Learning))
+		}
 		if len(p.Remotes) == 0 {
 			continue
 		}
@@ -68,6 +73,12 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 	}
 	_, err := out.WriteTo(w)
 	return err
+}
+
+// LearningText is a port's own learning table as `ctl ports` shows it
+// under the port: "learned 12 of 4096 MACs  evicted 0  moved 1".
+func LearningText(l hub.LearningStatus) string {
+	return fmt.Sprintf("learned %d of %d MACs  evicted %d  moved %d", l.Entries, l.Size, l.Evicted, l.Moves)
 }
 
 // RemoteText is one remote endpoint of a port as `ctl ports` shows it

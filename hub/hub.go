@@ -562,6 +562,32 @@ type PortStatus struct {
 	// Remotes are the attached PortIO's remote endpoints, if it is a
 	// RemoteLister (a VXLAN port's remote VTEPs).
 	Remotes []RemoteStatus `json:"remotes,omitempty"`
+	// Learning is the attached PortIO's own learning table, if it is a
+	// Learner (a VXLAN port's).
+	Learning *LearningStatus `json:"learning,omitempty"`
+}
+
+// A Learner is a PortIO that keeps a learning table of its own beside the
+// hub's: a VXLAN port's, of the remote VTEP each MAC sits behind (or the
+// hub's side, for the MACs the port sends from). Learning
+// is called from any goroutine while the port reads and writes, and may be
+// called after the port was detached and closed; Hub.Ports calls it off
+// the hub's forwarding loop (reading a table may age much of it out, and
+// waits for the port's reader and writer) and puts what it returns in
+// PortStatus.Learning.
+type Learner interface {
+	Learning() LearningStatus
+}
+
+// LearningStatus is a port's own learning table (Learner).
+type LearningStatus struct {
+	Entries int    `json:"entries"` // MACs it holds now, none aged
+	Size    int    `json:"size"`    // the most it holds
+	Evicted uint64 `json:"evicted"` // entries a new MAC pushed out of the full table before they aged
+	// Moves counts MACs seen at one place and then, before they aged, at
+	// another: behind another remote, behind a remote after the hub's
+	// side, or back.
+	Moves uint64 `json:"moves"`
 }
 
 // RemoteStatus is one remote endpoint of a port (RemoteLister): what was
@@ -580,9 +606,11 @@ type RemoteStatus struct {
 // Ports returns every port's status, by name.
 func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 	var out []PortStatus
+	var learners []Learner // out[i]'s, read once Do has returned
 	err := h.Do(ctx, func(c *Core) {
 		for _, info := range c.Ports() {
 			st := PortStatus{Name: info.Name, Description: info.Description, Flow: c.Flow(info.ID), Stats: c.Stats(info.ID).Snapshot()}
+			var l Learner
 			if a := h.attOf(info.ID); a != nil {
 				st.Attached = true
 				st.Peer = describe(a.io)
@@ -591,10 +619,18 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 				if rl, ok := a.io.(RemoteLister); ok {
 					st.Remotes = rl.Remotes()
 				}
+				l, _ = a.io.(Learner)
 			}
 			out = append(out, st)
+			learners = append(learners, l)
 		}
 	})
+	for i, l := range learners {
+		if l != nil {
+			ls := l.Learning()
+			out[i].Learning = &ls
+		}
+	}
 	return out, err
 }
 

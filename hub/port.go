@@ -97,6 +97,7 @@ const (
 	DropSplitHorizon            // the destination is in the ingress port's split-horizon group
 	DropEncap                   // a tunnel datagram whose encapsulation is malformed (VXLAN: short, bad flags)
 	DropVNI                     // a tunnel datagram for another overlay (VXLAN: another VNI)
+	DropOwnEcho                 // a tunnel datagram the port sent itself, come back to it (VXLAN: from its own address)
 	numDropReasons
 )
 
@@ -117,6 +118,7 @@ var dropReasonNames = [numDropReasons]string{
 	DropSplitHorizon: "split-horizon",
 	DropEncap:        "bad-encap",
 	DropVNI:          "other-vni",
+	DropOwnEcho:      "own-echo",
 }
 
 func (r DropReason) String() string {

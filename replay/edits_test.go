@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"l2hub/capture"
@@ -218,6 +223,141 @@ func TestReplayCountsTheCapturesGaps(t *testing.T) {
 	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "the capture lost 10 events") {
 		t.Errorf("the warnings (%v): %q", err, w.String())
 	}
+}
+
+// TestReplayWarnsOfAFailedFilesGap: a capture that resumed after its file
+// failed (a full disk) says, on its first frame, how many frames it lost
+// and carries the edits made meanwhile; a replay of the resumed file alone
+// counts the frames the capture's writer lost, and still makes the edit:
+// the frames after it do not reach the port it took down.
+func TestReplayWarnsOfAFailedFilesGap(t *testing.T) {
+	d := &fullDisk{files: map[string]*bytes.Buffer{}}
+	var lost uint64
+	synctest.Test(t, func(t *testing.T) {
+		clock := hub.NewVirtualClock(hub.DefaultEpoch)
+		driver := &hub.Driver{Clock: clock}
+		cfg := capture.Config{
+			Path: "/mem/run.pcapng", Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch},
+			Create: d.Create, Remove: d.Remove, Overflow: capture.OverflowBlock,
+			Clock: clock, FlushInterval: 50 * time.Millisecond, RetryInterval: time.Second,
+		}
+		sink, err := capture.Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the writer has set its flush timer
+		sink.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+		sink.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+		k := 0
+		send := func(n int) {
+			for range n {
+				at := time.Duration(k) * time.Millisecond
+				ev := hub.Event{Time: hub.DefaultEpoch.Add(at), Port: 0, PortName: "a", Dir: hub.Ingress,
+					Frame: hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), fmt.Sprintf("frame %d", k))}
+				sink.Observe(&ev)
+				k++
+			}
+		}
+		var now time.Duration
+		flush := func() {
+			now += cfg.FlushInterval
+			driver.AdvanceTo(hub.DefaultEpoch.Add(now), synctest.Wait)
+			synctest.Wait()
+		}
+		send(10)
+		flush()
+		d.full.Store(true)
+		sink.Annotate(filter.Edit{At: 10 * time.Millisecond, Op: filter.EditLinkDown, Name: "b"}.Comment(filter.RuleDescription{}))
+		send(15)
+		flush()
+		d.full.Store(false)
+		for sink.Stats().Files < 2 && now < 5*time.Second {
+			flush()
+		}
+		send(5)
+		if err := sink.Close(); err == nil {
+			t.Error("Close() = nil, want the full disk's error")
+		}
+		st := sink.Stats()
+		if st.Files != 2 || st.Written != 15 || st.WriteError != 15 {
+			t.Fatalf("the capture: %+v, want 2 files, 15 frames written and 15 lost to the full disk", st)
+		}
+		lost = st.WriteError
+	})
+
+	r, err := Open(Config{Inputs: []Input{memInput("run-0001.pcapng", d.file(t, "/mem/run-0001.pcapng"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{Mode: hub.ModeHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Inputs) != 1 || res.Inputs[0].Missing != lost || res.Inputs[0].Packets != 5 {
+		t.Fatalf("got inputs %+v, want the 5 frames of the resumed file and the %d the full disk lost missing", res.Inputs, lost)
+	}
+	if len(res.Edits) != 1 || !res.Edits[0].Applied || res.Edits[0].Frame != 1 {
+		t.Fatalf("got edits %+v, want link b down, carried on the resumed file's first frame and made", res.Edits)
+	}
+	for _, p := range res.Ports {
+		if p.Name == "b" && (p.Stats.TxFrames != 0 || p.Stats.Drops["policy"] != 5) {
+			t.Errorf("port b: sent %d frames, dropped %v; want none sent, the 5 dropped by the carried edit", p.Stats.TxFrames, p.Stats.Drops)
+		}
+	}
+	var w strings.Builder
+	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), fmt.Sprintf("the capture lost %d events", lost)) {
+		t.Errorf("the warnings (%v): %q, want the %d events lost", err, w.String(), lost)
+	}
+}
+
+// fullDisk is an in-memory file system that can be made full: while it
+// is, a write stores nothing and fails with ENOSPC.
+type fullDisk struct {
+	mu    sync.Mutex
+	files map[string]*bytes.Buffer
+	full  atomic.Bool
+}
+
+type fullDiskFile struct {
+	d *fullDisk
+	b *bytes.Buffer
+}
+
+func (f fullDiskFile) Write(p []byte) (int, error) {
+	if f.d.full.Load() {
+		return 0, syscall.ENOSPC
+	}
+	f.d.mu.Lock()
+	defer f.d.mu.Unlock()
+	return f.b.Write(p)
+}
+
+func (fullDiskFile) Close() error { return nil }
+
+func (d *fullDisk) Create(path string) (io.WriteCloser, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := new(bytes.Buffer)
+	d.files[path] = b
+	return fullDiskFile{d, b}, nil
+}
+
+func (d *fullDisk) Remove(path string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.files, path)
+	return nil
+}
+
+func (d *fullDisk) file(t *testing.T, path string) []byte {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, ok := d.files[path]
+	if !ok {
+		t.Fatalf("no file %s", path)
+	}
+	return bytes.Clone(b.Bytes())
 }
 
 // TestReplayCountsTheLinesLeftOut: annotations that did not fit a frame's

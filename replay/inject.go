@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
 )
@@ -142,6 +143,93 @@ type InjectReport struct {
 	Paced      bool          `json:"paced"`             // false when sent as fast as possible: drift is then just how long sending took
 	Shortened  int           `json:"gaps_shortened"`    // waits Pacing.MaxGap shortened
 	Input      *InputError   `json:"stopped,omitempty"` // where reading stopped early, if it did
+	// Back counts, in recorded timing, the frames stamped before the frame
+	// before them (the capture's clock ran backwards): each was sent right
+	// after that frame, and the frames after it kept their recorded
+	// spacing from it. MostBack is the most one of them was stamped before.
+	Back     int           `json:"back,omitempty"`
+	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// Cut counts the frames sent from records cut short (a snaplen: the
+	// record's length on the wire is more than the bytes it holds). They
+	// went at their length on the wire, the missing bytes zero, as replay
+	// gives them to the hub, except CutTooLong of them, which claimed more
+	// than hub.DefaultMaxFrame bytes and went as recorded.
+	Cut        int `json:"cut,omitempty"`
+	CutTooLong int `json:"cut_too_long,omitempty"`
+	// Runts and Oversize count the records not sent because the hub would
+	// refuse them and end the injection: shorter than an Ethernet header
+	// even at their length on the wire, or longer than
+	// control.MaxInjectFrame.
+	Runts    int `json:"runts,omitempty"`
+	Oversize int `json:"oversize,omitempty"`
+
+	totals []int64 // Bytes after each of the last inFlight frames, frame k's at (k-1)%inFlight
+}
+
+// inFlight bounds the frames whose byte totals a report keeps to be cut
+// back to the frames a hub took (tookByHub): far more than the stream's
+// buffers (a socket's, the hub's 64 KiB reader) hold of the smallest
+// frames, 18 bytes each with their length.
+const inFlight = 1 << 16
+
+// sent counts a frame of n bytes sent.
+func (r *InjectReport) sent(n int) {
+	r.Frames++
+	r.Bytes += int64(n)
+	if len(r.totals) < inFlight {
+		r.totals = append(r.totals, r.Bytes)
+	} else {
+		r.totals[(r.Frames-1)%inFlight] = r.Bytes
+	}
+}
+
+// tookByHub cuts the report back to the first n frames sent: a hub that
+// refused a frame took n, and the frames sent after the refused one were
+// still in flight. Bytes is then theirs, unless more than inFlight frames
+// were in flight, when it counts those beyond the window too.
+func (r *InjectReport) tookByHub(n int) {
+	if n < 0 || n >= r.Frames {
+		return
+	}
+	switch oldest := max(r.Frames-len(r.totals), 0) + 1; {
+	case n == 0:
+		r.Bytes = 0
+	case n >= oldest:
+		r.Bytes = r.totals[(n-1)%inFlight]
+	default:
+		r.Bytes = r.totals[(oldest-1)%inFlight]
+	}
+	r.Frames = n
+}
+
+// Warnings are what the report says about the capture that the user
+// should know: its clock ran backwards, records were cut short, or some
+// were not sent. One line each, without a prefix.
+func (r *InjectReport) Warnings() []string {
+	var ws []string
+	if r.Back > 0 {
+		ws = append(ws, fmt.Sprintf("%d frames are stamped before the frame before them, by up to %s: the capture's clock ran backwards; "+
+			"each was sent right after the frame before it, and the frames after it kept their recorded spacing from it", r.Back, r.MostBack))
+	}
+	if r.Cut > 0 {
+		w := fmt.Sprintf("%d of the frames sent were cut short when captured (a snaplen: serve --snaplen, tcpdump -s, editcap -s or -C): "+
+			"each was sent at its length on the wire, the bytes the capture lacks as zeros", r.Cut)
+		if r.CutTooLong > 0 {
+			w += fmt.Sprintf("; %d of them claim more than %d bytes and were sent as recorded", r.CutTooLong, hub.DefaultMaxFrame)
+		}
+		ws = append(ws, w)
+	}
+	if r.Runts > 0 || r.Oversize > 0 {
+		var why []string
+		if r.Runts > 0 {
+			why = append(why, fmt.Sprintf("%d shorter than an Ethernet header (%d bytes)", r.Runts, hub.EthHeaderLen))
+		}
+		if r.Oversize > 0 {
+			why = append(why, fmt.Sprintf("%d longer than %d bytes, the most a hub takes", r.Oversize, control.MaxInjectFrame))
+		}
+		ws = append(ws, fmt.Sprintf("%d records were not sent, as the hub would refuse them: %s", r.Runts+r.Oversize, strings.Join(why, ", ")))
+	}
+	return ws
 }
 
 func (r *InjectReport) String() string {
@@ -168,8 +256,11 @@ const maxDriftSamples = 1 << 20
 // Inject reads cfg.Input and calls send with each frame at its scheduled
 // time, measured from the first frame: start + offset, never the previous
 // frame's time plus a gap, so a late frame does not delay the next ones.
-// send must not retain frame. Reading stops at a broken record (the frames
-// before it are sent, and the report says where); send's error stops Inject.
+// send must not retain frame. A record cut short by a snaplen is sent at
+// its length on the wire (frameOf); one the hub would refuse, ending the
+// stream, is counted and left out. Reading stops at a broken record (the
+// frames before it are sent, and the report says where); send's error
+// stops Inject.
 func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error) (*InjectReport, error) {
 	if err := cfg.Pacing.validate(); err != nil {
 		return nil, err
@@ -193,8 +284,14 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		sch     = scheduler{pacing: cfg.Pacing}
 		start   time.Time
 		started bool
-		buf     []byte
+		held    *hub.Frame // the frame being sent (frameOf's are pooled)
+		noRun   *run       // frameOf reads nothing of its run
 	)
+	defer func() {
+		if held != nil {
+			held.Release()
+		}
+	}()
 	for pass := 0; pass < loops; pass++ {
 		src, err := openSource(0, cfg.Input, cfg.MaxBlock, nil)
 		if err != nil {
@@ -208,8 +305,25 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				rep.Skipped++
 				continue
 			}
-			off, err := sch.next(p.Time, len(p.Data))
-			rep.Shortened = sch.shortened
+			// A record cut short (a snaplen) goes at its length on the
+			// wire, the bytes the capture lacks as zeros, as replay gives
+			// it to the hub; one the hub would refuse, ending the stream,
+			// is not sent.
+			cut, long := src.cut, src.long
+			f := noRun.frameOf(src, p)
+			frame := f.Bytes()
+			if len(frame) < hub.EthHeaderLen || len(frame) > control.MaxInjectFrame {
+				if len(frame) < hub.EthHeaderLen {
+					rep.Runts++
+				} else {
+					rep.Oversize++
+				}
+				f.Release()
+				continue
+			}
+			held = f
+			off, err := sch.next(p.Time, len(frame))
+			rep.Shortened, rep.Back, rep.MostBack = sch.shortened, sch.back, sch.mostBack
 			if err != nil {
 				src.close()
 				if started {
@@ -226,15 +340,18 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 				rep.finish(clock.Now().Sub(start), &dr)
 				return rep, err
 			}
-			buf = append(buf[:0], p.Data...)
-			cfg.Rewrite.Rewrite(buf)
-			if err := send(buf); err != nil {
+			cfg.Rewrite.Rewrite(frame)
+			err = send(frame)
+			held.Release()
+			held = nil
+			if err != nil {
 				src.close()
 				rep.finish(clock.Now().Sub(start), &dr)
 				return rep, fmt.Errorf("frame %d (%s packet %d): %w", rep.Frames+1, cfg.Input.Path, p.Number, err)
 			}
-			rep.Frames++
-			rep.Bytes += int64(len(buf))
+			rep.sent(len(frame))
+			rep.Cut += src.cut - cut
+			rep.CutTooLong += src.long - long
 			dr.add(clock.Now().Sub(deadline), rep.Frames)
 		}
 		if e, ok := src.err.(*InputError); ok && rep.Input == nil {
@@ -266,6 +383,8 @@ type scheduler struct {
 	prev      time.Time     // this pass's previous recorded time
 	inPass    bool          // this pass has had a frame
 	shortened int           // waits MaxGap shortened
+	back      int           // frames stamped before the frame before them, in recorded timing
+	mostBack  time.Duration // the most one of them was
 }
 
 // newPass starts another pass over the capture: in recorded timing, its
@@ -289,6 +408,16 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 	case s.pacing.Speed > 0:
 		if s.inPass {
 			gap := t.Sub(s.prev) // saturates past 292 years, which is past any bound
+			if gap < 0 {
+				// The capture's clock ran backwards. As replay does, the
+				// frame goes at the time reached, right after the frame
+				// before it; the frames after it are timed from its
+				// stamp, so they keep their spacing rather than all going
+				// at once when the recorded clock catches up.
+				s.back++
+				s.mostBack = max(s.mostBack, saturate(-float64(gap)))
+				gap = 0
+			}
 			wait := float64(gap) / s.pacing.Speed
 			switch {
 			case s.pacing.MaxGap > 0 && wait > float64(s.pacing.MaxGap):
@@ -308,7 +437,6 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 		return 0, fmt.Errorf("a wait of %s after the frame before it at %s: more than %s", span(rate), s.pacing, MaxWait)
 	}
 	s.inPass = true
-	off = max(off, s.last) // a capture whose clock runs backwards
 	s.last = off
 	s.sent++
 	s.lastBits = float64(8 * size)

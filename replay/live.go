@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	res, herr := c.InjectStream(ctx, port, func(send func([]byte) error) {
 		rep, ierr = Inject(ctx, cfg, send)
 	})
+	if n, ok := hubTook(herr); ok && rep != nil {
+		rep.tookByHub(n) // what the client sent after the refused frame never reached the port
+	}
 	if rep != nil && report != nil {
 		report(rep)
 	}
@@ -70,6 +74,25 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 		return rep.Input
 	}
 	return nil
+}
+
+// tookRE finds, in the hub's answer to an injection it refused a frame of,
+// how many frames it took before it (control.Server's words).
+var tookRE = regexp.MustCompile(`\((\d+) frames sent before it\)$`)
+
+// hubTook is how many frames the hub says it took when err is its refusal
+// of a frame of the stream.
+func hubTook(err error) (int, bool) {
+	var answer *control.Error
+	if !errors.As(err, &answer) {
+		return 0, false
+	}
+	m := tookRE.FindStringSubmatch(answer.Message)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
 }
 
 // checkDrops says which of port's drop counters rose since before, and

@@ -47,6 +47,8 @@ func TestScheduler(t *testing.T) {
 			}
 		})
 	}
+	// A frame stamped back goes right after the one before it; the next
+	// keeps its recorded gap from it (15ms), not from the latest stamp.
 	t.Run("clock-running-backwards", func(t *testing.T) {
 		s := scheduler{pacing: Pacing{Speed: 1}}
 		s.newPass()
@@ -54,8 +56,11 @@ func TestScheduler(t *testing.T) {
 		for _, at := range []time.Duration{0, 10 * ms, 5 * ms, 20 * ms} {
 			got = append(got, mustNext(t, &s, t0.Add(at), 60))
 		}
-		if want := []time.Duration{0, 10 * ms, 10 * ms, 20 * ms}; !slices.Equal(got, want) {
+		if want := []time.Duration{0, 10 * ms, 10 * ms, 25 * ms}; !slices.Equal(got, want) {
 			t.Errorf("got offsets %v, want %v", got, want)
+		}
+		if s.back != 1 || s.mostBack != 5*ms {
+			t.Errorf("got %d frames back (most %v), want 1 (5ms)", s.back, s.mostBack)
 		}
 	})
 }

@@ -118,7 +118,8 @@ func lackingNote(in InputResult) Note {
 // records against.
 func uncheckedNote(in InputResult) Note {
 	return warning(NoteMissing, in.Path, "the capture has no statistics blocks, which l2hub writes as it ends each file: "+
-		"the hub was killed before, or a tool rewrote the file (Wireshark's editcap, tshark -w and mergecap may leave them out). "+
+		"the hub was killed before, the file failed (a full disk: the capture then goes on in the next numbered file, whose first frame says what is missing), "+
+		"or a tool rewrote the file (Wireshark's editcap, tshark -w and mergecap may leave them out). "+
 		"The edits the run made after its last frame, which they carry, are missing, and so are those of any records deleted "+
 		"(editcap -D): the edits and decisions may differ from the run's")
 }

@@ -146,7 +146,7 @@ func (res *Result) inputNotes() []Note {
 	var ns []Note
 	for _, in := range res.Inputs {
 		if in.Missing > 0 {
-			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture lost %d events (its writer fell behind the live hub); the replay cannot do what they did", in.Missing)))
+			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture lost %d events (its writer fell behind the live hub, or its file failed, as on a full disk, until it went on in the next; its comments say which); the replay cannot do what they did", in.Missing)))
 		}
 		if in.LinesLeftOut > 0 {
 			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture left out %d comment lines where a frame's comment was full (edits made through the control API, VMs attaching or leaving); the replay cannot make them, and its decisions after them may differ", in.LinesLeftOut)))

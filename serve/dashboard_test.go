@@ -301,7 +301,8 @@ func exportedNames(fams map[string]*dto.MetricFamily) map[string]bool {
 
 // TestDashboardUsesOnlyExportedMetrics: every metric the dashboard queries
 // exists on a running hub, and the dashboard covers what it promises
-// (ports, links, drops, rules, partitions, flow control, the capture).
+// (ports, links, drops, rules, partitions, flow control, VXLAN remotes and
+// learning tables, the capture).
 // A dashboard that names a metric l2hub does not export fails, as the
 // mutations at the end show.
 func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
@@ -338,7 +339,9 @@ func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
 		"l2hub_port_drops_total", "l2hub_rule_actions_total", "l2hub_rule_matched_total", "l2hub_partition_active",
 		"l2hub_port_paused", "l2hub_port_pauses_total", "l2hub_port_stalls_total", "l2hub_capture_dropped_frames_total",
 		"l2hub_build_info", "l2hub_vxlan_remote_sent_datagrams_total", "l2hub_vxlan_remote_received_datagrams_total",
-		"l2hub_vxlan_remote_last_heard_timestamp_seconds",
+		"l2hub_vxlan_remote_last_heard_timestamp_seconds", "l2hub_vxlan_remote_quiet",
+		"l2hub_vxlan_learned_macs", "l2hub_vxlan_learned_macs_limit", "l2hub_vxlan_learning_evictions_total",
+		"l2hub_vxlan_mac_moves_total",
 	} {
 		if !used[want] {
 			t.Errorf("%s does not show %s", dashboardFile, want)

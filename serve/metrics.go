@@ -16,9 +16,10 @@ import (
 )
 
 // Registry returns the Prometheus registry of the session's metrics, made
-// on first use: the ports' counters and flow state, the links' counters,
-// the rules' counters, the capture's (with one), l2hub_build_info, and the
-// Go runtime's (go_*) and the process's (process_*). The control API's
+// on first use: the ports' counters and flow state (VXLAN ports' remotes
+// and learning tables among them), the links' counters, the rules'
+// counters, the capture's (with one), l2hub_build_info, and the Go
+// runtime's (go_*) and the process's (process_*). The control API's
 // /metrics and the metrics endpoint (Config.Metrics) serve it, with the
 // policy's link and partition state.
 func (s *Session) Registry() *prometheus.Registry {

@@ -171,7 +171,7 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 		log.Info(n)
 	}
 	for _, spec := range specs {
-		r, err := spec.Open(transport.Options{MaxFrame: cfg.MaxFrame, Logger: log, Optional: cfg.Optional})
+		r, err := spec.Open(transport.Options{MaxFrame: cfg.MaxFrame, Aging: cfg.Aging, Logger: log, Optional: cfg.Optional})
 		if err != nil {
 			if w, ok := cfg.where[spec.Name]; ok {
 				return nil, fmt.Errorf("%s: %w", w, err)

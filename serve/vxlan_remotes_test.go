@@ -31,15 +31,17 @@ type vxlanHub struct {
 // runVXLANHub starts a vxlanHub and waits until the VM is attached.
 func runVXLANHub(t *testing.T) vxlanHub {
 	t.Helper()
+	// far is at ov's UDP port on another address, as VTEPs usually are
+	// (one port for the overlay), so ov names it by its IP.
 	ov := freeUDPPort(t)
 	far, err := transport.OpenVXLAN(transport.VXLANConfig{
-		Local:   netip.MustParseAddrPort("127.0.0.1:0"),
+		Local:   netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), ov.Port()),
 		Remotes: []netip.AddrPort{ov}, VNI: 42, Silence: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { far.Close() })
-	spec, err := transport.ParseSpec(fmt.Sprintf("ov=vxlan:%s,remote=%s,vni=42", ov, far.LocalAddr()))
+	spec, err := transport.ParseSpec(fmt.Sprintf("ov=vxlan:%s,remote=127.0.0.2,vni=42", ov))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +134,8 @@ func TestVXLANRemotesOnControlAPI(t *testing.T) {
 		return len(ov.Remotes) == 1 && ov.Remotes[0].Sent == 1 && ov.Remotes[0].Received == 1
 	})
 	r := ov.Remotes[0]
-	if r.Addr != "127.0.0.1" || r.Quiet || r.LastHeard.Before(before) || r.LastHeard.After(after) {
-		t.Errorf("got ov's remote %+v, want 127.0.0.1, heard between %v and %v, not quiet", r, before, after)
+	if r.Addr != "127.0.0.2" || r.Quiet || r.LastHeard.Before(before) || r.LastHeard.After(after) {
+		t.Errorf("got ov's remote %+v, want 127.0.0.2, heard between %v and %v, not quiet", r, before, after)
 	}
 
 	b, err := json.Marshal(ov) // as ctl ports --json prints it
@@ -156,7 +158,7 @@ func TestVXLANRemotesOnControlAPI(t *testing.T) {
 	if err := control.WritePorts(&text, []control.PortStatus{ov}); err != nil {
 		t.Fatal(err)
 	}
-	if want := regexp.MustCompile(`(?m)^  remote 127\.0\.0\.1  sent 1  received 1  heard [0-9hms]+ ago$`); !want.Match(text.Bytes()) {
+	if want := regexp.MustCompile(`(?m)^  remote 127\.0\.0\.2  sent 1  received 1  heard [0-9hms]+ ago$`); !want.Match(text.Bytes()) {
 		t.Errorf("ctl ports printed\n%s\nwant a line matching %s", text.String(), want)
 	}
 
@@ -173,15 +175,15 @@ func TestVXLANRemotesOnControlAPI(t *testing.T) {
 		{"l2hub_vxlan_remote_received_datagrams_total", 1},
 		{"l2hub_vxlan_remote_quiet", 0},
 	} {
-		if got, ok := sample(fams, tc.name, "port", "ov", "remote", "127.0.0.1"); !ok || got != tc.want {
-			t.Errorf("%s{port=ov,remote=127.0.0.1} = %v (found %v), want %v", tc.name, got, ok, tc.want)
+		if got, ok := sample(fams, tc.name, "port", "ov", "remote", "127.0.0.2"); !ok || got != tc.want {
+			t.Errorf("%s{port=ov,remote=127.0.0.2} = %v (found %v), want %v", tc.name, got, ok, tc.want)
 		}
 	}
-	heard, ok := sample(fams, "l2hub_vxlan_remote_last_heard_timestamp_seconds", "port", "ov", "remote", "127.0.0.1")
+	heard, ok := sample(fams, "l2hub_vxlan_remote_last_heard_timestamp_seconds", "port", "ov", "remote", "127.0.0.2")
 	if lo, hi := float64(before.UnixNano())/1e9, float64(after.UnixNano())/1e9; !ok || heard < lo-1e-6 || heard > hi+1e-6 {
 		t.Errorf("l2hub_vxlan_remote_last_heard_timestamp_seconds = %v (found %v), want between %v and %v", heard, ok, lo, hi)
 	}
-	if _, ok := sample(fams, "l2hub_vxlan_remote_sent_datagrams_total", "port", "a", "remote", "127.0.0.1"); ok {
+	if _, ok := sample(fams, "l2hub_vxlan_remote_sent_datagrams_total", "port", "a", "remote", "127.0.0.2"); ok {
 		t.Error("port a, a tcp port, has a remote VTEP's series")
 	}
 	lintExposition(t, []byte(exposition))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -39,11 +40,13 @@ import (
 // read it (the port is paused), the kernel buffers what arrives and, once
 // the buffer is full, drops it. The receive buffer is sized for bursts
 // (DefaultSocketBuffer, or the port's sockbuf= option; ReceiveBuffer says
-// what the kernel granted) and the kernel's drop
-// count is read with every datagram (SO_RXQ_OVFL, Linux): KernelDrops
-// reports it, and the hub counts it as DropKernel. On Linux, ReadFrames and
-// WriteFrames move up to a batch of datagrams per system call (recvmmsg,
-// sendmmsg).
+// what the kernel granted). KernelDrops reports the kernel's drop count,
+// and the hub counts it as DropKernel. On Linux the count comes with every
+// datagram (SO_RXQ_OVFL) and is also read from the socket whenever
+// KernelDrops is called (SO_MEMINFO), so that the drops of a burst's tail,
+// which no later datagram reports, are counted too. On Linux, ReadFrames
+// and WriteFrames move up to a batch of datagrams per system call
+// (recvmmsg, sendmmsg).
 type DatagramConn struct {
 	sock   datagramSocket
 	max    int
@@ -55,8 +58,10 @@ type DatagramConn struct {
 	rbuf []byte
 	// batch is the batched system-call path (Linux); nil elsewhere.
 	batch *dgramBatch
-	// kernelDrops is what the kernel reported dropping (SO_RXQ_OVFL).
+	// kernelDrops is what the kernel reported dropping (SO_RXQ_OVFL), and
+	// sockDrops reads it from the receiving socket (SO_MEMINFO, Linux).
 	kernelDrops kernelDrops
+	sockDrops   socketDrops
 	// rcvAsked and rcvGranted are the receive buffer asked for and the
 	// one the kernel gave (0 where it does not say).
 	rcvAsked, rcvGranted int
@@ -179,9 +184,15 @@ func (d *DatagramConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 }
 
 // KernelDrops implements hub.KernelDropper: the datagrams the kernel has
-// dropped at this socket because its receive buffer was full, as far as
-// the datagrams read so far report it.
-func (d *DatagramConn) KernelDrops() uint64 { return d.kernelDrops.total.Load() }
+// dropped at this socket because its receive buffer was full. On Linux the
+// count is read from the socket at the call, so it includes drops that no
+// datagram read since reports (a burst's tail); after Close it is the count
+// read when the socket closed. Elsewhere it is 0. Safe for concurrent use
+// with ReadFrames.
+func (d *DatagramConn) KernelDrops() uint64 {
+	d.readKernelDrops()
+	return d.kernelDrops.total.Load()
+}
 
 // WriteFrame sends frame as one datagram to the peer. It does not retain
 // frame. See the type's documentation for the errors.
@@ -251,6 +262,7 @@ func (d *DatagramConn) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return net.ErrClosed
 	}
+	d.readKernelDrops() // the last count: KernelDrops reports it from now on
 	if err := d.sock.close(); err != nil {
 		return fmt.Errorf("%s: close: %w", d.desc, err)
 	}
@@ -394,16 +406,30 @@ func (s *unixgramSocket) classify(src sockAddr) verdict {
 	return foreign
 }
 
-// kernelDrops follows the kernel's count of datagrams a socket dropped, as
-// SO_RXQ_OVFL reports it with each datagram: a 32-bit counter since the
-// socket was made, which may wrap.
+// kernelDrops follows the kernel's count of datagrams a socket dropped
+// (sk_drops): a 32-bit counter since the socket was made, which may wrap.
+// SO_RXQ_OVFL reports it with each datagram as it was when that datagram
+// was queued; SO_MEMINFO reads it as it is now. A datagram read after a
+// direct reading thus carries an older count, which must not move the
+// total. Safe for concurrent use.
 type kernelDrops struct {
 	total atomic.Uint64
-	last  uint32 // reader only
+	last  atomic.Uint32 // the newest count seen
 }
 
-// report takes the counter a datagram carried.
+// report takes a count, from a datagram or the socket. A count that is not
+// ahead of the newest seen (within half the counter's range) is older news
+// and changes nothing.
 func (k *kernelDrops) report(v uint32) {
-	k.total.Add(uint64(v - k.last))
-	k.last = v
+	for {
+		last := k.last.Load()
+		ahead := v - last
+		if ahead == 0 || ahead > math.MaxInt32 {
+			return
+		}
+		if k.last.CompareAndSwap(last, v) {
+			k.total.Add(uint64(ahead))
+			return
+		}
+	}
 }

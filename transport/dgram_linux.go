@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -274,6 +275,9 @@ func (d *DatagramConn) tune(size int) {
 		if err != nil {
 			continue
 		}
+		if i == 0 {
+			d.sockDrops.init(rc)
+		}
 		rc.Control(func(fd uintptr) {
 			setBuf(int(fd), unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, size)
 			if i == 0 { // the receiving socket
@@ -295,5 +299,54 @@ func (d *DatagramConn) tune(size int) {
 func setBuf(fd, force, plain, size int) {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, size) != nil {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, plain, size)
+	}
+}
+
+// socketDrops reads a socket's drop count as it is now: SO_MEMINFO's
+// SK_MEMINFO_DROPS, the counter SO_RXQ_OVFL reports with each datagram.
+// golang.org/x/sys/unix has the constants but no getter for the option's
+// array of uint32 (GetsockoptString stops at the first zero byte,
+// GetsockoptUint64 takes two of the nine), so getsockopt(2) is called
+// directly, as recvmmsg is. The buffers and the function handed to the
+// raw conn are made once: a read allocates nothing. mu guards them, since
+// Close may read while the reader does.
+type socketDrops struct {
+	mu    sync.Mutex
+	raw   syscall.RawConn
+	fn    func(fd uintptr)
+	info  [unix.SK_MEMINFO_VARS]uint32
+	size  uint32
+	errno syscall.Errno
+}
+
+func (s *socketDrops) init(raw syscall.RawConn) {
+	s.raw = raw
+	s.fn = func(fd uintptr) {
+		s.size = uint32(unsafe.Sizeof(s.info))
+		_, _, s.errno = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&s.info)), uintptr(unsafe.Pointer(&s.size)), 0)
+	}
+}
+
+// read returns the count; false for a closed socket, or a kernel that
+// fills in fewer entries (older than SK_MEMINFO_DROPS).
+func (s *socketDrops) read() (uint32, bool) {
+	if s.raw == nil {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.raw.Control(s.fn); err != nil || s.errno != 0 || s.size < 4*(unix.SK_MEMINFO_DROPS+1) {
+		return 0, false
+	}
+	return s.info[unix.SK_MEMINFO_DROPS], true
+}
+
+// readKernelDrops takes the socket's drop count as it is now. Where it
+// cannot be read (a closed socket), the count stays as the datagrams
+// reported it.
+func (d *DatagramConn) readKernelDrops() {
+	if v, ok := d.sockDrops.read(); ok {
+		d.kernelDrops.report(v)
 	}
 }

@@ -26,3 +26,9 @@ func (d *DatagramConn) tune(size int) {
 	d.sock.rx().SetReadBuffer(size)
 	d.sock.tx().SetWriteBuffer(size)
 }
+
+// socketDrops would read a socket's drop count; only Linux has one.
+type socketDrops struct{}
+
+// readKernelDrops has no direct reading of the kernel's drop count here.
+func (d *DatagramConn) readKernelDrops() {}

@@ -14,7 +14,8 @@
 // stream hands over every whole frame one read brought in and writes a
 // batch with one writev, each frame's length prefix taken from its
 // headroom; datagram sockets use recvmmsg and sendmmsg (Linux) and report
-// the kernel's own drops (SO_RXQ_OVFL). The framing is symmetric, so the
+// the kernel's own drops (SO_RXQ_OVFL with each datagram, SO_MEMINFO when
+// asked). The framing is symmetric, so the
 // same types serve the VM side of tests and load generators, one frame per
 // call ([StreamConn.ReadFrame], WriteFrame; [DialStream],
 // [JoinMcastLikeQEMU]).
@@ -25,7 +26,11 @@
 // truncation is seen. Bad frames that leave the connection usable are
 // returned as *[hub.FrameError] (the reader counts them and reads on; a zero
 // length prefix frames a zero-length runt); a length prefix above the
-// maximum is fatal to its connection and wraps [hub.ErrFrameTooLarge].
+// maximum is fatal to its connection and wraps [hub.ErrFrameTooLarge]. So
+// is a frame that began and did not end within [FrameTimeout] (its
+// sender stopped mid-frame; it is reported first as a runt, to be
+// counted, and wraps [ErrFrameTimeout]); the wait between frames has no
+// bound.
 // The socket files the hub binds (unix, unixgram) have mode
 // [DefaultSocketMode] (0600) whatever the umask, or a port's mode=, set
 // before a stream socket listens: whoever can connect is that port's VM.

@@ -15,6 +15,10 @@ var (
 	// ErrAddrInUse is returned by Open when a unix socket path already has a
 	// live listener (for TCP and UDP the system's EADDRINUSE says it).
 	ErrAddrInUse = errors.New("address already in use")
+	// ErrFrameTimeout is wrapped by a stream read's error once a frame that
+	// began did not end within its bound (FrameTimeout): the peer stopped
+	// in the middle of a frame, and the connection must be closed.
+	ErrFrameTimeout = errors.New("frame incomplete: the peer stopped in the middle of it")
 )
 
 // A SpecError reports one bad field of a port spec. Field is the spec key

@@ -3,8 +3,10 @@ package transport_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -26,6 +28,16 @@ type liveHub struct {
 
 func startHub(t *testing.T, specs ...transport.Spec) *liveHub {
 	t.Helper()
+	return startHubWith(t, transport.Options{}, specs...)
+}
+
+// startHubWith is startHub with the runners' options; the redial delays
+// are short unless opts sets them.
+func startHubWith(t *testing.T, opts transport.Options, specs ...transport.Spec) *liveHub {
+	t.Helper()
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff, opts.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	}
 	h, err := hub.New(hub.Config{Mode: hub.ModeHub, Clock: wallclock.Clock{}})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +58,7 @@ func startHub(t *testing.T, specs ...transport.Spec) *liveHub {
 		if s.Transport == "" { // a pipe, attached by the test
 			continue
 		}
-		r, err := s.Open(transport.Options{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		r, err := s.Open(opts)
 		if err != nil {
 			t.Fatalf("Open(%s): %v", s, err)
 		}
@@ -433,5 +445,87 @@ func TestRapidReconnectsAreNotRefused(t *testing.T) {
 	}
 	if st := lh.h.Stats(context.Background(), "vm").Snapshot(); st.Refused != 0 || st.Attaches != lives {
 		t.Errorf("the port refused %d connections and attached %d, want none refused and %d attached", st.Refused, st.Attaches, lives)
+	}
+}
+
+// TestStoppedFrameFreesThePort: a client that sends a length prefix, or
+// part of a frame, and then nothing, is cut off once the frame's bound
+// passes (a short one here), the frame counted as a runt, and the port
+// takes the next VM. A VM silent between frames for longer than the bound
+// keeps its connection.
+func TestStoppedFrameFreesThePort(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sent []byte
+	}{
+		{"length-prefix", []byte{0, 0, 0, 60}},
+		{"half-a-length-prefix", []byte{0, 0}},
+		{"half-a-frame", append([]byte{0, 0, 0, 60}, broadcast(0xc1, 0)[:30]...)},
+	} {
+		for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
+			t.Run(tc.name+"/"+string(tr), func(t *testing.T) {
+				network, addr := "tcp", "127.0.0.1:0"
+				if tr == transport.Unix {
+					network, addr = "unix", filepath.Join(t.TempDir(), "hub.sock")
+				}
+				const bound = 20 * time.Millisecond
+				lh := startHubWith(t, transport.Options{FrameTimeout: bound}, transport.Spec{Name: "vm", Transport: tr, Address: addr}, transport.Spec{Name: "peer"})
+				a, peer := transport.Pipe()
+				if _, err := lh.h.Attach("peer", a); err != nil {
+					t.Fatal(err)
+				}
+				defer peer.Close()
+				pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
+				dial := func() net.Conn {
+					c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { c.Close() })
+					return c
+				}
+
+				// Silent between frames for several bounds: still attached.
+				quiet := transport.NewStreamConn(dial(), 0)
+				lh.waitAttached(t, "vm", 1)
+				if err := hub.WriteFrame(quiet, broadcast(0xc1, 1)); err != nil {
+					t.Fatal(err)
+				}
+				pv.read(t)
+				time.Sleep(5 * bound)
+				if err := hub.WriteFrame(quiet, broadcast(0xc1, 2)); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := pv.read(t), broadcast(0xc1, 2); string(got) != string(want) {
+					t.Fatalf("peer got %x, want the quiet VM's second frame", got[:18])
+				}
+				quiet.Close()
+				lh.waitDetached(t, "vm")
+
+				stuck := dial()
+				lh.waitAttached(t, "vm", 2)
+				if _, err := stuck.Write(tc.sent); err != nil {
+					t.Fatal(err)
+				}
+				stuck.SetReadDeadline(time.Now().Add(transporttest.HangGuard))
+				if _, err := stuck.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("the hub kept a connection that stopped mid-frame for %v", transporttest.HangGuard)
+				}
+				lh.waitDetached(t, "vm")
+
+				next := transport.NewStreamConn(dial(), 0)
+				lh.waitAttached(t, "vm", 3)
+				if err := hub.WriteFrame(next, broadcast(0xc2, 3)); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := pv.read(t), broadcast(0xc2, 3); string(got) != string(want) {
+					t.Fatalf("peer got %x, want the next VM's frame", got[:18])
+				}
+				st := lh.h.Stats(context.Background(), "vm").Snapshot()
+				if st.Drops[hub.DropRunt.String()] != 1 || st.Refused != 0 {
+					t.Errorf("port vm: got drops %v, refused %d; want runt:1, none refused", st.Drops, st.Refused)
+				}
+			})
+		}
 	}
 }

@@ -52,6 +52,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock paces rate-limited log messages; nil means the wall clock.
 	Clock hub.Clock
+	// Aging is the hub's aging time, which a vxlan port's own learning
+	// table takes too; 0 means hub.DefaultAgingTime.
+	Aging time.Duration
+	// FrameTimeout bounds how long a stream port's frame may take to
+	// arrive once it has begun (see the constant FrameTimeout, the default
+	// for 0); below 0, no bound.
+	FrameTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the dialers' redial delay, which
 	// doubles from MinBackoff after each failed attempt and starts over
 	// after each successful attach; zero means 50ms and 2s.
@@ -83,6 +90,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = wallclock.Clock{}
+	}
+	if o.FrameTimeout == 0 {
+		o.FrameTimeout = FrameTimeout
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = defaultMinBackoff
@@ -310,6 +320,7 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 		}
 		delay = r.opts.MinBackoff
 		sc := newStreamConn(c, r.opts.MaxFrame, describeAccepted(r.spec, c))
+		sc.frameTimeout = r.opts.FrameTimeout
 		// A VM restarted: its old connection hung up, but the hub has not
 		// read it to its end yet (its reader is paused behind a slow port,
 		// or has not run since). QEMU never retries a connect, so the new
@@ -417,6 +428,7 @@ func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
 			}
 		default:
 			c.desc = desc
+			c.frameTimeout = r.opts.FrameTimeout
 			done, err := a.Attach(r.spec.Name, c)
 			switch {
 			case err == nil: // the hub logs the attach and the detach

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,18 @@ const (
 	// buffer by bufio.
 	streamReadBuffer = 32 << 10
 	dialTimeout      = 10 * time.Second
+
+	// FrameTimeout bounds how long a stream frame may take to arrive once
+	// it has begun (its length prefix's first byte read) and the reader
+	// has to wait for the rest. QEMU writes each frame whole, so a frame
+	// still incomplete after this is a peer that stopped in the middle of
+	// one: a crashed or broken client, or a half-open connection. The
+	// reader gives it up (see StreamConn.ReadFrame) so that the port can
+	// take its VM again. Silence between frames is not bounded: an idle VM
+	// is a VM. (A QEMU process itself stopped, by SIGSTOP or a debugger on
+	// QEMU rather than on the guest, in the middle of writing a frame
+	// would lose its connection too; stopping the guest does not.)
+	FrameTimeout = 10 * time.Second
 )
 
 // StreamConn frames Ethernet frames over a byte stream the way QEMU's
@@ -42,6 +55,11 @@ const (
 //
 // ReadFrame and WriteFrame may run concurrently with each other (one reader,
 // one writer); Close may be called from any goroutine.
+//
+// A frame that has begun must end within FrameTimeout of the reader first
+// waiting for its rest (a read deadline on the connection, set only then
+// and cleared at the frame's end); the wait for a frame's first byte has
+// no bound.
 type StreamConn struct {
 	conn   net.Conn
 	max    int
@@ -51,6 +69,13 @@ type StreamConn struct {
 	// Reader state, touched only by the goroutine calling ReadFrame.
 	r   *bufio.Reader
 	hdr [prefixLen]byte
+	// frameTimeout is FrameTimeout, or the runner's Options.FrameTimeout
+	// (<= 0: no bound). inFrame says a frame has begun; armed, that the
+	// connection's read deadline is set for it. broken is the error every
+	// read returns once a frame timed out.
+	frameTimeout   time.Duration
+	inFrame, armed bool
+	broken         error
 
 	// Writer state, touched only by the goroutine calling WriteFrame(s):
 	// one scratch buffer holding prefix and frame, so each frame is one
@@ -71,11 +96,39 @@ func NewStreamConn(c net.Conn, maxFrame int) *StreamConn {
 }
 
 func newStreamConn(c net.Conn, maxFrame int, desc string) *StreamConn {
-	return &StreamConn{
-		conn: c,
-		max:  clampMax(maxFrame),
-		desc: desc,
-		r:    bufio.NewReaderSize(c, streamReadBuffer),
+	s := &StreamConn{
+		conn:         c,
+		max:          clampMax(maxFrame),
+		desc:         desc,
+		frameTimeout: FrameTimeout,
+	}
+	s.r = bufio.NewReaderSize(frameReader{s}, streamReadBuffer)
+	return s
+}
+
+// frameReader is what the StreamConn's bufio.Reader reads: the connection,
+// with a deadline once a frame has begun.
+type frameReader struct{ s *StreamConn }
+
+func (r frameReader) Read(p []byte) (int, error) {
+	s := r.s
+	if s.inFrame && !s.armed && s.frameTimeout > 0 {
+		// A socket's deadline is the runtime poller's, in wall time: the
+		// hub's clock cannot drive it. Once per frame, so a peer that
+		// trickles a frame out is bounded too.
+		if s.conn.SetReadDeadline(time.Now().Add(s.frameTimeout)) == nil {
+			s.armed = true
+		}
+	}
+	return s.conn.Read(p)
+}
+
+// frameEnds clears the frame's deadline, if it needed one.
+func (s *StreamConn) frameEnds() {
+	s.inFrame = false
+	if s.armed {
+		s.armed = false
+		s.conn.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -120,18 +173,37 @@ func describeConn(c net.Conn) string {
 // usable. A
 // clean end of stream between frames is io.EOF, one inside a frame
 // io.ErrUnexpectedEOF.
+//
+// A frame that has begun and does not end within FrameTimeout is discarded
+// and returned as a *hub.FrameError (DropRunt: a frame cut short) that
+// also wraps ErrFrameTimeout, so that the caller counts it; from then on
+// every read returns ErrFrameTimeout, and the caller must close the
+// connection, as after a length prefix above the maximum.
 func (s *StreamConn) ReadFrame(buf []byte) (int, error) {
-	if s.closed.Load() {
-		return 0, net.ErrClosed
+	if err := s.readable(); err != nil {
+		return 0, err
 	}
 	size, err := s.frameLen(len(buf))
 	if err != nil {
 		return 0, err
 	}
-	if _, err := io.ReadFull(s.r, buf[:size]); err != nil {
-		return 0, s.readErr(midFrame(err))
+	if n, err := io.ReadFull(s.r, buf[:size]); err != nil {
+		return 0, s.cut(err, prefixLen+n, prefixLen+size, size)
 	}
+	s.frameEnds()
 	return size, nil
+}
+
+// readable is the error a read returns before it begins: net.ErrClosed
+// after Close, the timeout after a frame timed out.
+func (s *StreamConn) readable() error {
+	switch {
+	case s.closed.Load():
+		return net.ErrClosed
+	case s.broken != nil:
+		return s.broken
+	}
+	return nil
 }
 
 // ReadFrames implements hub.PortIO: it reads one frame as ReadFrame
@@ -145,18 +217,19 @@ func (s *StreamConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil
 	}
-	if s.closed.Load() {
-		return 0, net.ErrClosed
+	if err := s.readable(); err != nil {
+		return 0, err
 	}
 	size, err := s.frameLen(limit)
 	if err != nil {
 		return 0, err
 	}
 	f := hub.NewFrame(size)
-	if _, err := io.ReadFull(s.r, f.Bytes()); err != nil {
+	if n, err := io.ReadFull(s.r, f.Bytes()); err != nil {
 		f.Release()
-		return 0, s.readErr(midFrame(err))
+		return 0, s.cut(err, prefixLen+n, prefixLen+size, size)
 	}
+	s.frameEnds()
 	frames[0] = f
 	n := 1
 	limit = min(limit, s.max)
@@ -175,23 +248,29 @@ func (s *StreamConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	return n, nil
 }
 
-// frameLen reads the next length prefix and checks it. A prefix above max
-// poisons the stream (hub.ErrFrameTooLarge); a runt (zero bytes included),
-// or a frame longer than limit, is discarded and returned as a
-// *hub.FrameError.
+// frameLen waits, without a bound, for the next frame to begin, then reads
+// its length prefix and checks it. A prefix above max poisons the stream
+// (hub.ErrFrameTooLarge); a runt (zero bytes included), or a frame longer
+// than limit, is discarded and returned as a *hub.FrameError.
 func (s *StreamConn) frameLen(limit int) (int, error) {
-	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
+	if _, err := s.r.Peek(1); err != nil {
 		return 0, s.readErr(err)
+	}
+	s.inFrame = true // from here the reader waits for the rest, and bounds the wait
+	if n, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
+		return 0, s.cut(err, n, prefixLen, 0)
 	}
 	n := binary.BigEndian.Uint32(s.hdr[:])
 	if n > uint32(s.max) {
+		s.frameEnds()
 		return 0, fmt.Errorf("%s: length prefix %d above the maximum frame %d: %w", s.desc, n, s.max, hub.ErrFrameTooLarge)
 	}
 	size := int(n)
 	if size < MinFrame || size > limit {
-		if _, err := s.r.Discard(size); err != nil {
-			return 0, s.readErr(midFrame(err))
+		if n, err := s.r.Discard(size); err != nil {
+			return 0, s.cut(err, prefixLen+n, prefixLen+size, size)
 		}
+		s.frameEnds()
 		reason := hub.DropRunt
 		if size >= MinFrame {
 			reason = hub.DropOversize
@@ -199,6 +278,24 @@ func (s *StreamConn) frameLen(limit int) (int, error) {
 		return 0, &hub.FrameError{Reason: reason, Len: size}
 	}
 	return size, nil
+}
+
+// cut is the error for a frame the stream failed inside, got of its want
+// bytes (length prefix included) read; size is what the prefix claimed (0
+// if it is incomplete). A frame that timed out breaks the stream: the
+// frame is reported as a *hub.FrameError, to be counted, and every later
+// read returns the timeout.
+func (s *StreamConn) cut(err error, got, want, size int) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !s.armed || s.closed.Load() {
+		return s.readErr(midFrame(err))
+	}
+	s.broken = fmt.Errorf("%s: read: %d of a frame's %d bytes (its length prefix included) arrived, then nothing for %v: %w",
+		s.desc, got, want, s.frameTimeout, ErrFrameTimeout)
+	if size == 0 {
+		s.broken = fmt.Errorf("%s: read: %d of a length prefix's %d bytes arrived, then nothing for %v: %w",
+			s.desc, got, prefixLen, s.frameTimeout, ErrFrameTimeout)
+	}
+	return fmt.Errorf("%w (%w)", s.broken, &hub.FrameError{Reason: hub.DropRunt, Len: size})
 }
 
 func midFrame(err error) error {

@@ -14,7 +14,11 @@ var _ hub.PeerBacklog = (*StreamConn)(nil)
 // (SIOCOUTQ): for TCP those not yet acknowledged, for a unix socket those
 // its peer has not read. The hub's stall check counts any change as the
 // peer's progress, so a peer that reads slowly is not taken for a stalled
-// one while a write waits for the send buffer to half empty. ok is false
+// one while a write waits for the send buffer to half empty. It changes
+// in steps, not with each byte the peer reads: over TCP when the peer's
+// kernel acknowledges (after a full window, when it opens it again: about
+// every 64 KiB read on loopback), over a unix socket when the peer has
+// read the whole of one of the kernel's buffers (tens of KiB). ok is false
 // for a connection that is not a socket, or closed.
 func (c *StreamConn) PeerBacklog() (bytes int, ok bool) {
 	var err error

@@ -41,13 +41,17 @@ const (
 	defaultVXLANMTU       = 1500
 	minVXLANMTU           = 576
 	maxVXLANMTU           = 65535
-	// fdbSize bounds the MACs a vxlan port learns (the hub's own table has
-	// the same bound); fdbAging is how long an entry lives unrefreshed.
-	fdbSize  = 4096
-	fdbAging = 300 * time.Second
+	// fdbSize bounds the MACs a vxlan port learns, as the hub's own table
+	// is bounded: a new MAC past it pushes out the least recently seen.
+	fdbSize = hub.DefaultMaxMACs
 	// DefaultVXLANSilence is how long a remote VTEP that has been heard
 	// may send nothing before the port logs it (VXLANConfig.Silence).
 	DefaultVXLANSilence = 30 * time.Second
+	// selfRefresh is how often a port bound to every address lists its
+	// namespace's addresses again (one netlink dump), so that an address
+	// that arrives after open (DHCP, a VIP moving in) is known as its own
+	// within seconds.
+	selfRefresh = 5 * time.Second
 )
 
 // errBroadcastVTEP is parseVTEP's refusal of 255.255.255.255, which a
@@ -83,11 +87,14 @@ type VXLANConfig struct {
 	VNI   uint32
 	// Remotes are the other VTEPs: broadcast, multicast and unknown
 	// unicast go to each (head-end replication), and only datagrams from
-	// them are accepted. Ports default to Local's.
+	// them are accepted. Ports default to Local's. Several may share an
+	// IP (hubs on one host): a datagram is then told to be a remote's by
+	// its source port.
 	Remotes []netip.AddrPort
 	// Group, instead of Remotes, is an IPv4 multicast group every VTEP of
 	// the overlay joins, as the kernel's `vxlan ... group` does: flooded
-	// frames go to it, and any member is accepted.
+	// frames go to it, and any sender is read (the socket takes its UDP
+	// port on every address, so not only the group's members reach it).
 	Group netip.Addr
 	// TTL, when not 0, is the outer IP time to live, unicast and
 	// multicast (the kernel's vxlan ttl). 0 leaves the system's: 1 for a
@@ -104,6 +111,10 @@ type VXLANConfig struct {
 	// Clock is what the learning table ages on and remotes' silence is
 	// timed by; nil: the wall clock.
 	Clock hub.Clock
+	// Aging is how long the port remembers the VTEP a MAC was seen behind
+	// without a frame from it: the hub's aging time (serve --aging). 0
+	// means hub.DefaultAgingTime.
+	Aging time.Duration
 	// Silence is how long a remote VTEP that has sent something may then
 	// send nothing before the port logs it, once ("remote VTEP 10.0.0.2:
 	// nothing heard for 30s"), and again when it is heard from. A quiet
@@ -127,9 +138,10 @@ type VXLANConfig struct {
 // MAC sits behind; writing encapsulates a frame and sends it to the VTEP
 // its destination was learned on, or, for broadcast, multicast and unknown
 // unicast, to every remote (or the group). A datagram that is not a usable
-// frame is discarded as a *hub.FrameError: from a stranger (DropForeign),
-// too short or without the I flag (DropEncap), for another VNI (DropVNI),
-// an inner runt or oversized frame (DropRunt, DropOversize).
+// frame is discarded as an error wrapping a *hub.FrameError, which names
+// its sender: from a stranger (DropForeign), too short or without the I
+// flag (DropEncap), for another VNI (DropVNI), an inner runt or oversized
+// frame (DropRunt, DropOversize), one the port sent itself (DropOwnEcho).
 //
 // Ports of one overlay are one split-horizon group (Spec.PortOptions): the
 // hub never forwards between them, as a full-mesh overlay needs.
@@ -140,19 +152,36 @@ type VXLANConn struct {
 	max     int // largest inner frame
 	desc    string
 	closed  atomic.Bool
-	flood   []netip.AddrPort // where flooded frames go: the remotes, or the group
-	origins map[netip.Addr]string
+	flood   []netip.AddrPort      // where flooded frames go: the remotes, or the group
+	origins map[netip.Addr]string // frame comments of senders that are no one remote (see origin)
 	drops   kernelDrops
 
-	// remotes holds each remote VTEP's counters, by IP (datagrams are
-	// accepted by source IP, from any port); the map is fixed at open.
-	remotes  map[netip.Addr]*remoteState
+	// remotes holds each remote VTEP's counters by its address, and byIP
+	// by its IP, nil for an IP that several remotes share (see remoteOf);
+	// order is the configured order. All are fixed at open.
+	remotes  map[netip.AddrPort]*remoteState
+	byIP     map[netip.Addr]*remoteState
+	order    []*remoteState
 	remoteMu sync.Mutex // guards each remoteState's rx, last and quiet
-	watchMu  sync.Mutex // guards watch against Close
+	watchMu  sync.Mutex // guards watch and refresh against Close
 	watch    hub.Timer  // checks for remotes gone quiet; nil if none are watched
+	refresh  hub.Timer  // lists self again; nil if it is not listed
 
-	fdbMu sync.Mutex
-	fdb   map[[6]byte]fdbEntry
+	// bound is the socket's address; wildcard says it takes its port on
+	// every address (0.0.0.0, or a group's), each of self (see own): the
+	// namespace's addresses, listed at open and every selfRefresh from
+	// addrs (nil: never listed; bound to one address, or no source opened).
+	bound    netip.AddrPort
+	wildcard bool
+	self     atomic.Pointer[map[netip.Addr]bool]
+	addrsMu  sync.Mutex // guards addrs against Close
+	addrs    addrSource
+	// Only the refresh touches these: whether the last listing failed,
+	// and the remotes it found to be this port's own.
+	listFailed bool
+	ownRemotes map[netip.AddrPort]bool
+
+	fdb *fdb
 
 	// Reader and writer scratch.
 	rbuf, roob []byte
@@ -161,18 +190,15 @@ type VXLANConn struct {
 	unpeer     func()       // leaves mtuPeers
 }
 
-type fdbEntry struct {
-	vtep netip.AddrPort
-	seen time.Time
-}
-
 // remoteState is what a port knows of one remote VTEP.
 type remoteState struct {
-	addr  netip.Addr
-	tx    atomic.Uint64 // datagrams sent to it (the writer's)
-	rx    uint64        // datagrams received from it, usable or not
-	last  time.Time     // when the last of them arrived; zero: never
-	quiet bool          // logged as quiet, not heard since
+	ap     netip.AddrPort
+	name   string        // its IP, or IP:port when its port is not the local one (vtepName): in logs, ctl ports, metrics
+	origin string        // the comment of the frames from it in a capture ("vtep " + name)
+	tx     atomic.Uint64 // datagrams sent to it (the writer's)
+	rx     uint64        // datagrams received from it, usable or not
+	last   time.Time     // when the last of them arrived; zero: never
+	quiet  bool          // logged as quiet, not heard since
 }
 
 var (
@@ -180,6 +206,7 @@ var (
 	_ hub.Describer     = (*VXLANConn)(nil)
 	_ hub.KernelDropper = (*VXLANConn)(nil)
 	_ hub.RemoteLister  = (*VXLANConn)(nil)
+	_ hub.Learner       = (*VXLANConn)(nil)
 )
 
 // OpenVXLAN binds a VTEP as cfg says.
@@ -202,6 +229,9 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if cfg.Silence == 0 {
 		cfg.Silence = DefaultVXLANSilence
 	}
+	if cfg.Aging <= 0 {
+		cfg.Aging = hub.DefaultAgingTime
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -209,8 +239,9 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		cfg:     cfg,
 		max:     cfg.MTU - vxlanOverhead,
 		origins: map[netip.Addr]string{},
-		fdb:     map[[6]byte]fdbEntry{},
-		remotes: map[netip.Addr]*remoteState{},
+		fdb:     newFDB(fdbSize, cfg.Aging, cfg.Clock, newLimiter(cfg.Clock, logEvery)),
+		remotes: map[netip.AddrPort]*remoteState{},
+		byIP:    map[netip.Addr]*remoteState{},
 	}
 	v.vni = [3]byte{byte(cfg.VNI >> 16), byte(cfg.VNI >> 8), byte(cfg.VNI)}
 	v.rbuf = make([]byte, vxlanHeaderLen+v.max+1)
@@ -220,16 +251,23 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		v.flood = []netip.AddrPort{netip.AddrPortFrom(cfg.Group, cfg.Local.Port())}
 	} else {
 		v.flood = cfg.Remotes
-		for _, r := range cfg.Remotes {
-			v.origins[r.Addr()] = "vtep " + r.Addr().String()
-			v.remotes[r.Addr()] = &remoteState{addr: r.Addr()}
-		}
+		v.addRemotes(cfg.Remotes)
 	}
-	c, release, err := openVXLANSocket(cfg)
+	c, release, addrs, err := openVXLANSocket(cfg)
 	if err != nil {
 		return nil, err
 	}
-	v.c, v.ns = c, release
+	v.c, v.ns, v.addrs = c, release, addrs
+	if err := v.setSelf(); err != nil {
+		v.c.Close()
+		if v.addrs != nil {
+			v.addrs.close()
+		}
+		if v.ns != nil {
+			v.ns()
+		}
+		return nil, err
+	}
 	where := "to " + joinAddrPorts(cfg.Remotes)
 	if cfg.Group.IsValid() {
 		where = "group " + cfg.Group.String()
@@ -241,18 +279,185 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if cfg.port != "" {
 		v.unpeer = mtuPeers.join(&mtuPeer{port: cfg.port, vxlan: true, mtu: cfg.MTU - VXLANGuestMTUOverhead, log: cfg.Logger})
 	}
+	v.watchMu.Lock()
 	if len(v.remotes) > 0 && cfg.Silence > 0 {
-		v.watchMu.Lock()
 		v.watch = cfg.Clock.AfterFunc(cfg.Silence, v.checkQuiet)
-		v.watchMu.Unlock()
 	}
+	if v.addrs != nil {
+		v.refresh = cfg.Clock.AfterFunc(selfRefresh, v.refreshSelf)
+	}
+	v.watchMu.Unlock()
 	return v, nil
 }
 
-// heard counts a datagram from src, if src is a remote, and logs a remote
+// setSelf notes the socket's address and, bound to every address, the
+// namespace's (self), and refuses a remote that is this port itself.
+// Bound to one address, that is only that address; bound to every
+// address, it is any of self or of 127.0.0.0/8 (all of which loopback
+// answers) at the port's UDP port, such as a remote list shared by every
+// host with this host's own address in it: the port would read back each
+// datagram it sent there, deliver its own floods to its own VMs again, and
+// learn their MACs on the overlay. A port that cannot list the addresses
+// (netlink denied, as in some containers) still opens, saying what it
+// does not know.
+func (v *VXLANConn) setSelf() error {
+	ap := v.c.LocalAddr().(*net.UDPAddr).AddrPort()
+	v.bound = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	v.wildcard = v.bound.Addr().IsUnspecified()
+	v.self.Store(&map[netip.Addr]bool{})
+	if v.addrs != nil {
+		if err := v.listSelf(); err != nil {
+			v.cfg.Logger.Warn(fmt.Sprintf("vxlan %s: cannot list %s addresses (%v): the port knows its own datagrams only by its UDP port on loopback (127.0.0.0/8), and cannot refuse a remote= that is another of them", v.cfg.Local, v.host(), err))
+			if _, broken := v.addrs.(brokenAddrs); broken {
+				v.addrs = nil // nothing to list again
+			} else {
+				v.listFailed = true
+			}
+		}
+	}
+	for _, r := range v.order {
+		switch {
+		case r.ap == v.bound:
+			return fmt.Errorf("vxlan %s: remote %s is this port's own address: it would read back every datagram it sends there; name only the other VTEPs", v.cfg.Local, r.ap)
+		case v.own(r.ap):
+			return fmt.Errorf("vxlan %s: remote %s is %s own address at the port's UDP port: bound to every address, the port would read back every datagram it sends there and take its own VMs' frames for the overlay's; name only the other VTEPs (leave this host out of a remote list shared by every host), or bind the port to one address", v.cfg.Local, r.ap, v.host())
+		}
+	}
+	return nil
+}
+
+// host names whose addresses self holds: "this host's", or a network
+// namespace's.
+func (v *VXLANConn) host() string {
+	if v.cfg.Netns != "" {
+		return "network namespace " + v.cfg.Netns + "'s"
+	}
+	return "this host's"
+}
+
+// listSelf lists the namespace's addresses into self; on an error, self
+// is left as it was.
+func (v *VXLANConn) listSelf() error {
+	v.addrsMu.Lock()
+	if v.addrs == nil {
+		v.addrsMu.Unlock()
+		return net.ErrClosed
+	}
+	addrs, err := v.addrs.addrs()
+	v.addrsMu.Unlock()
+	if err != nil {
+		return err
+	}
+	self := make(map[netip.Addr]bool, len(addrs))
+	for _, a := range addrs {
+		self[a] = true
+	}
+	v.self.Store(&self)
+	return nil
+}
+
+// refreshSelf lists self again, every selfRefresh, on the port's clock.
+// A listing that fails keeps the last list (logged at warn when it starts
+// failing, at info when it works again). Each remote that has become one
+// of the addresses since is logged at warn: the port now drops what comes
+// from it as its own echo (own-echo), its floods there come back to it.
+func (v *VXLANConn) refreshSelf() {
+	switch err := v.listSelf(); {
+	case errors.Is(err, net.ErrClosed):
+		return
+	case err != nil:
+		if !v.listFailed {
+			v.cfg.Logger.Warn(fmt.Sprintf("vxlan %s: cannot list %s addresses again (%v): those added since are not known as the port's own; trying again every %v", v.cfg.Local, v.host(), err, selfRefresh))
+		}
+		v.listFailed = true
+	default:
+		if v.listFailed {
+			v.cfg.Logger.Info(fmt.Sprintf("vxlan %s: %s addresses listed again", v.cfg.Local, v.host()))
+		}
+		v.listFailed = false
+		for _, r := range v.order {
+			switch own := v.own(r.ap); {
+			case own && !v.ownRemotes[r.ap]:
+				v.cfg.Logger.Warn(fmt.Sprintf("remote VTEP %s is now %s own address at the port's UDP port: what the port sends there comes back to it and is dropped (own-echo); leave it out of remote= here, or bind the port to one address", r.name, v.host()),
+					"remote", r.name)
+				if v.ownRemotes == nil {
+					v.ownRemotes = map[netip.AddrPort]bool{}
+				}
+				v.ownRemotes[r.ap] = true
+			case !own:
+				delete(v.ownRemotes, r.ap)
+			}
+		}
+	}
+	v.watchMu.Lock()
+	defer v.watchMu.Unlock()
+	if !v.closed.Load() {
+		v.refresh.Reset(selfRefresh)
+	}
+}
+
+// own reports whether a datagram from src was sent by this port's own
+// socket: from its address, or, bound to every address, from its UDP port
+// at an address of this host's (self, as last listed, or loopback). The
+// kernel's vxlan device drops its own datagrams too.
+func (v *VXLANConn) own(src netip.AddrPort) bool {
+	switch {
+	case src == v.bound:
+		return true
+	case !v.wildcard || src.Port() != v.bound.Port():
+		return false
+	}
+	return src.Addr().IsLoopback() || (*v.self.Load())[src.Addr()]
+}
+
+// addRemotes fills remotes, byIP and order.
+func (v *VXLANConn) addRemotes(remotes []netip.AddrPort) {
+	for _, ap := range remotes {
+		if v.remotes[ap] != nil {
+			continue // given twice: one VTEP (Spec refuses it)
+		}
+		r := &remoteState{ap: ap, name: vtepName(ap, v.cfg.Local.Port())}
+		r.origin = "vtep " + r.name
+		v.remotes[ap] = r
+		v.order = append(v.order, r)
+		if _, dup := v.byIP[ap.Addr()]; dup {
+			v.byIP[ap.Addr()] = nil
+		} else {
+			v.byIP[ap.Addr()] = r
+		}
+	}
+}
+
+// vtepName names a remote VTEP in logs, ctl ports and metrics (the remote
+// label): by its IP, as a user names a VTEP, when it is at the port's own
+// UDP port (as a remote= without a port is), and by IP:port otherwise. The
+// name depends on nothing else, so adding or removing another remote
+// renames no series; and no two remotes share one, since only one at an
+// IP can have the local port.
+func vtepName(ap netip.AddrPort, localPort uint16) string {
+	if ap.Port() == localPort {
+		return ap.Addr().String()
+	}
+	return ap.String()
+}
+
+// remoteOf returns the remote VTEP a datagram from src comes from, and
+// whether src is a remote's IP at all. A remote's own address is that
+// remote; otherwise the one remote with src's IP is (the kernel and Open
+// vSwitch send from a port they pick per flow). When several remotes share
+// the IP and src's port is none of theirs, which one sent it is unknown:
+// the datagram is a remote's (known), but r is nil.
+func (v *VXLANConn) remoteOf(src netip.AddrPort) (r *remoteState, known bool) {
+	if r := v.remotes[src]; r != nil {
+		return r, true
+	}
+	r, known = v.byIP[src.Addr()]
+	return r, known
+}
+
+// heard counts a datagram from r, if it is a remote, and logs a remote
 // that had gone quiet.
-func (v *VXLANConn) heard(src netip.Addr) {
-	r := v.remotes[src]
+func (v *VXLANConn) heard(r *remoteState) {
 	if r == nil {
 		return
 	}
@@ -263,7 +468,7 @@ func (v *VXLANConn) heard(src netip.Addr) {
 	r.last, r.quiet = now, false
 	v.remoteMu.Unlock()
 	if wasQuiet {
-		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: heard again, after %v", src, since.Round(time.Second)), "remote", src.String())
+		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: heard again, after %v", r.name, since.Round(time.Second)), "remote", r.name)
 	}
 }
 
@@ -272,24 +477,24 @@ func (v *VXLANConn) heard(src netip.Addr) {
 func (v *VXLANConn) checkQuiet() {
 	now := v.cfg.Clock.Now()
 	next := v.cfg.Silence
-	var quiet []netip.Addr
+	var quiet []*remoteState
 	v.remoteMu.Lock()
-	for _, r := range v.remotes {
+	for _, r := range v.order {
 		if r.last.IsZero() || r.quiet {
 			continue
 		}
 		if idle := now.Sub(r.last); idle >= v.cfg.Silence {
 			r.quiet = true
-			quiet = append(quiet, r.addr)
+			quiet = append(quiet, r)
 		} else {
 			next = min(next, v.cfg.Silence-idle)
 		}
 	}
 	v.remoteMu.Unlock()
-	slices.SortFunc(quiet, func(a, b netip.Addr) int { return a.Compare(b) })
-	for _, a := range quiet {
-		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: nothing heard for %v (normal if it has nothing to send; if it should, check that it still runs and names this VTEP)", a, v.cfg.Silence),
-			"remote", a.String())
+	slices.SortFunc(quiet, func(a, b *remoteState) int { return a.ap.Compare(b.ap) })
+	for _, r := range quiet {
+		v.cfg.Logger.Info(fmt.Sprintf("remote VTEP %s: nothing heard for %v (normal if it has nothing to send; if it should, check that it still runs and names this VTEP)", r.name, v.cfg.Silence),
+			"remote", r.name)
 	}
 	v.watchMu.Lock()
 	defer v.watchMu.Unlock()
@@ -298,24 +503,26 @@ func (v *VXLANConn) checkQuiet() {
 	}
 }
 
-// Remotes implements hub.RemoteLister: each remote VTEP's counters, by IP
-// (one VTEP's datagrams may come from any port), in the order configured;
-// none for a group. Quiet is set once the port has logged the remote as
-// quiet (VXLANConfig.Silence). Safe to call while the port runs.
+// Remotes implements hub.RemoteLister: each remote VTEP's counters, in
+// the order configured; none for a group. A remote is named by its IP, or
+// by IP:port when its UDP port is not the port's own (vtepName). Quiet is
+// set once the port has logged the remote as quiet (VXLANConfig.Silence).
+// Safe to call while the port runs.
 func (v *VXLANConn) Remotes() []hub.RemoteStatus {
-	var out []hub.RemoteStatus
-	seen := map[netip.Addr]bool{}
+	out := make([]hub.RemoteStatus, 0, len(v.order))
 	v.remoteMu.Lock()
 	defer v.remoteMu.Unlock()
-	for _, ap := range v.cfg.Remotes {
-		r := v.remotes[ap.Addr()]
-		if seen[r.addr] {
-			continue
-		}
-		seen[r.addr] = true
-		out = append(out, hub.RemoteStatus{Addr: r.addr.String(), Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
+	for _, r := range v.order {
+		out = append(out, hub.RemoteStatus{Addr: r.name, Sent: r.tx.Load(), Received: r.rx, LastHeard: r.last, Quiet: r.quiet})
 	}
 	return out
+}
+
+// Learning implements hub.Learner: the port's learning table now. Safe
+// to call while the port runs, and after Close.
+func (v *VXLANConn) Learning() hub.LearningStatus {
+	n, evicted, moves := v.fdb.stats()
+	return hub.LearningStatus{Entries: n, Size: v.fdb.size, Evicted: evicted, Moves: moves}
 }
 
 func joinAddrPorts(as []netip.AddrPort) string {
@@ -326,10 +533,15 @@ func joinAddrPorts(as []netip.AddrPort) string {
 	return strings.Join(s, ",")
 }
 
-// origin returns the comment for frames from vtep, made once per VTEP so
-// that marking a frame allocates nothing (bounded: group members beyond
-// the learning table's size share one).
-func (v *VXLANConn) origin(vtep netip.Addr) string {
+// origin returns the comment for frames from src: its remote's, or, for a
+// group's member or a port of an IP that several remotes share, one made
+// once per IP, so that marking a frame allocates nothing (bounded: IPs
+// beyond the learning table's size share one).
+func (v *VXLANConn) origin(src netip.AddrPort) string {
+	if r, _ := v.remoteOf(src); r != nil {
+		return r.origin
+	}
+	vtep := src.Addr()
 	if o, ok := v.origins[vtep]; ok {
 		return o
 	}
@@ -341,76 +553,114 @@ func (v *VXLANConn) origin(vtep netip.Addr) string {
 	return o
 }
 
-// accepts reports whether a datagram from src may be read: from a remote
-// (its IP: the kernel sends from ports it picks per flow), or any member
-// of the group.
-func (v *VXLANConn) accepts(src netip.Addr) bool {
-	if v.cfg.Group.IsValid() {
-		return true
-	}
-	for _, r := range v.cfg.Remotes {
-		if r.Addr() == src {
-			return true
-		}
-	}
-	return false
+// A sourceError is a datagram's refusal (its *hub.FrameError) with who
+// sent it, so that the hub's log of discarded frames names the sender.
+type sourceError struct {
+	fe  hub.FrameError
+	src netip.AddrPort
 }
 
+func refused(src netip.AddrPort, r hub.DropReason, n int) error {
+	return &sourceError{fe: hub.FrameError{Reason: r, Len: n}, src: src}
+}
+
+func (e *sourceError) Error() string {
+	why := ""
+	switch e.fe.Reason {
+	case hub.DropForeign:
+		why = ", which is no remote of this port (it reads only its remote= VTEPs' datagrams)"
+	case hub.DropOwnEcho:
+		why = ", this port's own address: it sent the datagram itself (something returns its datagrams to it, or a remote= is an address of this host)"
+	}
+	return fmt.Sprintf("datagram from %s%s: %v", e.src, why, &e.fe)
+}
+
+func (e *sourceError) Unwrap() error { return &e.fe }
+
 // decap checks a VXLAN datagram from src and returns its inner frame, or
-// why it is refused; truncated says the datagram was longer than d. It
-// learns the inner source MAC's VTEP.
-func (v *VXLANConn) decap(d []byte, src netip.Addr, limit int, truncated bool) ([]byte, error) {
+// why it is refused; truncated says the datagram was longer than d. Only
+// the remotes' datagrams are read (from a remote's IP, any port: see
+// remoteOf); with a group, anyone's. It learns the inner source
+// MAC's VTEP: the remote it came from; with a group, its sender at the
+// overlay's port (a kernel VTEP sends from a port of its own per flow).
+// When that remote is unknown (several share its IP) it forgets the MAC,
+// wherever it was, so that frames to it are flooded and reach it whichever
+// it is.
+func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated bool) ([]byte, error) {
+	r, known := v.remoteOf(src)
 	switch {
-	case !v.accepts(src):
-		return nil, &hub.FrameError{Reason: hub.DropForeign, Len: len(d)}
+	case !known && !v.cfg.Group.IsValid():
+		return nil, refused(src, hub.DropForeign, len(d))
 	case len(d) < vxlanHeaderLen || d[0]&vxlanFlagI == 0:
-		return nil, &hub.FrameError{Reason: hub.DropEncap, Len: len(d)}
+		return nil, refused(src, hub.DropEncap, len(d))
 	case d[4] != v.vni[0] || d[5] != v.vni[1] || d[6] != v.vni[2]:
-		return nil, &hub.FrameError{Reason: hub.DropVNI, Len: len(d)}
+		return nil, refused(src, hub.DropVNI, len(d))
 	}
 	inner := d[vxlanHeaderLen:]
 	switch {
 	case truncated:
-		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
+		return nil, refused(src, hub.DropOversize, len(inner))
 	case len(inner) < MinFrame:
-		return nil, &hub.FrameError{Reason: hub.DropRunt, Len: len(inner)}
+		return nil, refused(src, hub.DropRunt, len(inner))
 	case len(inner) > v.max || len(inner) > limit:
-		return nil, &hub.FrameError{Reason: hub.DropOversize, Len: len(inner)}
+		return nil, refused(src, hub.DropOversize, len(inner))
 	}
-	if inner[6]&1 == 0 { // a unicast source: learn where it is
-		v.learn([6]byte(inner[6:12]), netip.AddrPortFrom(src, v.remotePort(src)))
+	if inner[6]&1 != 0 { // a multicast source is no address to learn
+		return inner, nil
+	}
+	switch {
+	case r != nil:
+		v.learn([6]byte(inner[6:12]), r.ap)
+	case v.cfg.Group.IsValid():
+		v.learn([6]byte(inner[6:12]), netip.AddrPortFrom(src.Addr(), v.cfg.Local.Port()))
+	default:
+		if mv, logIt := v.fdb.forget([6]byte(inner[6:12]), netip.AddrPortFrom(src.Addr(), 0)); logIt {
+			v.logMove(mv)
+		}
 	}
 	return inner, nil
 }
 
-// remotePort is the UDP port to reach the VTEP at src: a configured
-// remote's, else the local one (the overlay's port).
-func (v *VXLANConn) remotePort(src netip.Addr) uint16 {
-	for _, r := range v.cfg.Remotes {
-		if r.Addr() == src {
-			return r.Port()
-		}
+// learn notes mac behind vtep, or, for the zero AddrPort, on this hub's
+// side (the source of a frame the port sends), and logs the move, if any,
+// that fdb hands back (the first of each MAC, rate-limited).
+func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
+	if mv, logIt := v.fdb.learn(mac, vtep); logIt {
+		v.logMove(mv)
 	}
-	return v.cfg.Local.Port()
 }
 
-func (v *VXLANConn) learn(mac [6]byte, vtep netip.AddrPort) {
-	now := v.cfg.Clock.Now()
-	v.fdbMu.Lock()
-	defer v.fdbMu.Unlock()
-	if e, ok := v.fdb[mac]; ok || len(v.fdb) < fdbSize {
-		e.vtep, e.seen = vtep, now
-		v.fdb[mac] = e
-		return
+// logMove logs a MAC's move (apart from learn, so that the frame path
+// does not allocate what the line takes).
+func (v *VXLANConn) logMove(mv fdbMove) {
+	why := "a VM that moved, or a host sending with another's address (which draws that address's frames to it)"
+	switch {
+	case !mv.from.IsValid():
+		why = "frames to it now go to the overlay: a VM that moved there, or a remote sending with a VM's address here"
+	case mv.to.Port() == 0:
+		why = "which of the remotes at that IP sent it is unknown, so frames to it are flooded to every remote until it is seen again"
 	}
-	for m, e := range v.fdb { // full: age out what has gone quiet
-		if now.Sub(e.seen) > fdbAging {
-			delete(v.fdb, m)
-		}
+	args := []any{"mac", net.HardwareAddr(mv.mac[:]).String(), "from", v.place(mv.from), "to", v.place(mv.to),
+		"note", "counted as moved in `l2hub ctl ports`; logged once per MAC, at most every " + logEvery.String()}
+	if mv.unlogged > 0 {
+		args = append(args, "first_moves_unlogged", mv.unlogged)
 	}
-	if len(v.fdb) < fdbSize {
-		v.fdb[mac] = fdbEntry{vtep: vtep, seen: now}
+	v.cfg.Logger.Info(fmt.Sprintf("MAC %s moved from %s to %s: %s", net.HardwareAddr(mv.mac[:]), v.place(mv.from), v.place(mv.to), why), args...)
+}
+
+// place names where the learning table has a MAC: a remote VTEP (as
+// Remotes names it), or this hub's side; or, port 0, a port of an IP
+// that several remotes share, which of them unknown (fdbMove).
+func (v *VXLANConn) place(vtep netip.AddrPort) string {
+	switch r := v.remotes[vtep]; {
+	case !vtep.IsValid():
+		return "this hub's side"
+	case r != nil:
+		return "remote VTEP " + r.name
+	case vtep.Port() == 0:
+		return "VTEP " + vtep.Addr().String() + " on a port no remote= names"
 	}
+	return "VTEP " + vtep.String()
 }
 
 // lookup returns the VTEP a unicast MAC was learned on.
@@ -418,13 +668,7 @@ func (v *VXLANConn) lookup(mac []byte) (netip.AddrPort, bool) {
 	if mac[0]&1 != 0 {
 		return netip.AddrPort{}, false
 	}
-	v.fdbMu.Lock()
-	defer v.fdbMu.Unlock()
-	e, ok := v.fdb[[6]byte(mac)]
-	if !ok || v.cfg.Clock.Now().Sub(e.seen) > fdbAging {
-		return netip.AddrPort{}, false
-	}
-	return e.vtep, true
+	return v.fdb.lookup([6]byte(mac))
 }
 
 // ReadFrames implements hub.PortIO, one datagram per call.
@@ -445,14 +689,20 @@ func (v *VXLANConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if drops, ok := rxqOverflow(v.roob[:oobn]); ok {
 		v.drops.report(drops)
 	}
-	v.heard(src.Addr().Unmap())
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if v.own(src) {
+		return 0, refused(src, hub.DropOwnEcho, max(n-vxlanHeaderLen, 0))
+	}
+	if r, _ := v.remoteOf(src); r != nil {
+		v.heard(r)
+	}
 	truncated := flags&syscall.MSG_TRUNC != 0 || n == len(v.rbuf)
-	inner, err := v.decap(v.rbuf[:n], src.Addr().Unmap(), limit, truncated)
+	inner, err := v.decap(v.rbuf[:n], src, limit, truncated)
 	if err != nil {
 		return 0, err
 	}
 	f := hub.FrameOf(inner)
-	f.SetOrigin(v.origin(src.Addr().Unmap()))
+	f.SetOrigin(v.origin(src))
 	frames[0] = f
 	return 1, nil
 }
@@ -481,8 +731,18 @@ func (v *VXLANConn) write(frame []byte) error {
 	b[0], b[1], b[2], b[3] = vxlanFlagI, 0, 0, 0
 	b[4], b[5], b[6], b[7] = v.vni[0], v.vni[1], v.vni[2], 0
 	copy(b[vxlanHeaderLen:], frame)
-	if vtep, ok := v.lookup(frame[0:6]); ok {
-		return v.send(b, vtep)
+	// A unicast source is learned on this hub's side, a unicast
+	// destination looked up: one call, one lock, one reading of the clock
+	// (the limiter reads it again for a MAC's first move, logged).
+	srcUnicast, dstUnicast := frame[6]&1 == 0, frame[0]&1 == 0
+	if srcUnicast || dstUnicast {
+		vtep, ok, mv, logIt := v.fdb.sent([6]byte(frame[6:12]), srcUnicast, [6]byte(frame[0:6]), dstUnicast)
+		if logIt {
+			v.logMove(mv)
+		}
+		if ok {
+			return v.send(b, vtep)
+		}
 	}
 	// A flood reached the overlay if any remote took it: one remote the
 	// underlay cannot reach loses its copy, not the frame.
@@ -522,7 +782,7 @@ func (v *VXLANConn) send(b []byte, to netip.AddrPort) error {
 	_, err := v.c.WriteToUDPAddrPort(b, to)
 	switch {
 	case err == nil:
-		if r := v.remotes[to.Addr()]; r != nil {
+		if r := v.remotes[to]; r != nil {
 			r.tx.Add(1)
 		}
 		return nil
@@ -555,7 +815,16 @@ func (v *VXLANConn) Close() error {
 	if v.watch != nil {
 		v.watch.Stop()
 	}
+	if v.refresh != nil {
+		v.refresh.Stop()
+	}
 	v.watchMu.Unlock()
+	v.addrsMu.Lock()
+	if v.addrs != nil {
+		v.addrs.close()
+		v.addrs = nil
+	}
+	v.addrsMu.Unlock()
 	if v.unpeer != nil {
 		v.unpeer()
 	}
@@ -577,6 +846,7 @@ func vxlanConfigOf(s Spec, opts Options) (VXLANConfig, error) {
 		Netns:        s.Options["netns"],
 		SocketBuffer: s.socketBuffer(),
 		Clock:        opts.Clock,
+		Aging:        opts.Aging,
 		Logger:       opts.Logger,
 		port:         s.Name,
 	}
@@ -666,4 +936,54 @@ func (s *mtuPeerSet) join(p *mtuPeer) (leave func()) {
 		defer s.mu.Unlock()
 		delete(s.peers, p)
 	}
+}
+
+// An addrSource lists the IPv4 addresses of the network namespace a port
+// bound to every address was opened in (see own). It is called from the
+// port's refresh, one call at a time, and closed once.
+type addrSource interface {
+	addrs() ([]netip.Addr, error)
+	close()
+}
+
+// openAddrSource opens the system's addrSource for the calling thread's
+// network namespace (a port's, while it binds). Tests stand in for it.
+var openAddrSource = openSystemAddrSource
+
+// brokenAddrs is the addrSource of a port whose source could not open:
+// its listing fails, saying why.
+type brokenAddrs struct{ err error }
+
+func (b brokenAddrs) addrs() ([]netip.Addr, error) { return nil, b.err }
+func (brokenAddrs) close()                         {}
+
+// bindsEveryAddress says whether cfg's socket takes its UDP port on
+// every address (0.0.0.0, or a group's), so that own needs the host's.
+func bindsEveryAddress(cfg VXLANConfig) bool {
+	return cfg.Local.Addr().IsUnspecified() || cfg.Group.IsValid()
+}
+
+// openAddrs is openAddrSource for a port bound as cfg says: none for one
+// bound to one address, which never needs the list; a brokenAddrs when it
+// cannot open, since a port that cannot list addresses still opens.
+func openAddrs(cfg VXLANConfig) addrSource {
+	if !bindsEveryAddress(cfg) {
+		return nil
+	}
+	a, err := openAddrSource()
+	if err != nil {
+		return brokenAddrs{err}
+	}
+	return a
+}
+
+// ipv4s returns the IPv4 addresses among ips.
+func ipv4s(ips []net.IP) []netip.Addr {
+	var out []netip.Addr
+	for _, b := range ips {
+		if ip, ok := netip.AddrFromSlice(b); ok && ip.Unmap().Is4() {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out
 }

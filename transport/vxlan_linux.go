@@ -5,9 +5,12 @@ package transport
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"time"
 	"unsafe"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"l2hub/tap"
@@ -19,24 +22,67 @@ import (
 // group's datagrams and unicast both arrive there) joined to the group on
 // Local's interface. Datagrams are never fragmented (an inner frame that
 // does not fit the path is refused, counted), the buffers are sized for
-// bursts and the kernel reports its drops.
-func openVXLANSocket(cfg VXLANConfig) (*net.UDPConn, func() error, error) {
-	open := func() (*net.UDPConn, error) { return vxlanSocket(cfg) }
-	if cfg.Netns == "" {
-		c, err := open()
-		return c, nil, err
-	}
+// bursts and the kernel reports its drops. Bound to every address, it
+// opens too the namespace's addrSource (openAddrs), there.
+func openVXLANSocket(cfg VXLANConfig) (*net.UDPConn, func() error, addrSource, error) {
 	var c *net.UDPConn
-	release, err := tap.InExistingNetns(cfg.Netns, func() error {
+	var addrs addrSource
+	open := func() error {
 		var err error
-		c, err = open()
-		return err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("vxlan: %w", err)
+		if c, err = vxlanSocket(cfg); err != nil {
+			return err
+		}
+		addrs = openAddrs(cfg)
+		return nil
 	}
-	return c, release, nil
+	if cfg.Netns == "" {
+		if err := open(); err != nil {
+			return nil, nil, nil, err
+		}
+		return c, nil, addrs, nil
+	}
+	release, err := tap.InExistingNetns(cfg.Netns, open)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("vxlan: %w", err)
+	}
+	return c, release, addrs, nil
 }
+
+// netlinkAddrs lists a namespace's addresses on a netlink socket opened
+// in it, which stays in that namespace whichever thread uses it: one
+// RTM_GETADDR dump per listing.
+type netlinkAddrs struct{ h *netlink.Handle }
+
+func openSystemAddrSource() (addrSource, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("open a netlink socket: %w", err)
+	}
+	// A dump the kernel does not answer must not hold the refresh.
+	if err := h.SetSocketTimeout(2 * time.Second); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink socket: %w", err)
+	}
+	return netlinkAddrs{h}, nil
+}
+
+func (n netlinkAddrs) addrs() ([]netip.Addr, error) {
+	as, err := n.h.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		// An interrupted dump (an address changed meanwhile) may have
+		// missed one: the next refresh lists them again.
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	ips := make([]net.IP, 0, len(as))
+	for _, a := range as {
+		if a.IPNet != nil {
+			ips = append(ips, a.IP)
+		}
+	}
+	return ipv4s(ips), nil
+}
+
+func (n netlinkAddrs) close() { n.h.Close() }
 
 func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)

@@ -3,16 +3,21 @@
 package transport_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"l2hub/hub"
 	"l2hub/tap"
 	"l2hub/transport"
+	"l2hub/transport/transporttest"
 )
 
 // TestVXLANRefusesAMissingNetns: a vxlan port's netns= names a namespace
@@ -41,5 +46,115 @@ func TestVXLANRefusesAMissingNetns(t *testing.T) {
 	}
 	if want := "network namespace " + name + " does not exist"; !strings.Contains(err.Error(), want) {
 		t.Errorf("open %s: %v, want it to say %q", s, err, want)
+	}
+}
+
+// TestVXLANRefusesAHostAddressAsRemote: bound to every address of a
+// namespace, a vxlan port refuses a remote that is one of the namespace's
+// own addresses (an interface's, here a veth's 10.77.0.1) at its
+// UDP port, as a remote list shared by every host would have; another
+// address there is a VTEP like any other. Needs root and ip(8), to make
+// the namespace.
+func TestVXLANRefusesAHostAddressAsRemote(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: making a network namespace needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
+	}
+	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
+	ip("-n", name, "addr", "add", "10.77.0.1/24", "dev", "v0")
+	ip("-n", name, "link", "set", "v0", "up")
+	for _, tc := range []struct{ remote, says string }{
+		{"10.77.0.1", "remote 10.77.0.1:4789 is network namespace " + name + "'s own address at the port's UDP port"},
+		{"10.77.0.1:4790", ""},
+		{"10.77.0.2", ""},
+	} {
+		s, err := transport.ParseSpec("ov=vxlan:0.0.0.0:4789,remote=" + tc.remote + ",vni=42,netns=" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Open(transport.Options{})
+		if err == nil {
+			r.Close()
+		}
+		switch {
+		case tc.says == "" && err != nil:
+			t.Errorf("got open %s = %v, want it opened", s, err)
+		case tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)):
+			t.Errorf("got open %s = %v, want it refused, saying %q", s, err, tc.says)
+		}
+	}
+}
+
+// TestVXLANOwnAddressAddedLater: bound to every address of a namespace, a
+// vxlan port whose remote becomes one of the namespace's own addresses
+// after open (here 10.77.0.7, added to lo) knows it within its refresh
+// period, on its clock: the flood it sends there comes back to it and is
+// dropped as own-echo. It used to know only the addresses present at
+// open, and delivered its own flood to its VMs again. Needs root and
+// ip(8), to make the namespace.
+func TestVXLANOwnAddressAddedLater(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: making a network namespace needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
+	}
+	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ip("-n", name, "link", "set", "lo", "up")
+	vc := hub.NewVirtualClock(hub.DefaultEpoch)
+	v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort("0.0.0.0:4789"), Netns: name, VNI: 42,
+		Remotes: []netip.AddrPort{netip.MustParseAddrPort("10.77.0.7:4789")}, Clock: vc, Silence: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ip("-n", name, "addr", "add", "10.77.0.7/32", "dev", "lo")
+	// One refresh period on, once the refresh has listed the addresses
+	// and set itself again (the port's only timer).
+	(&hub.Driver{Clock: vc}).AdvanceTo(vc.Now().Add(5*time.Second), func() {
+		for deadline := time.Now().Add(transporttest.HangGuard); vc.Pending() != 1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the refresh did not set itself again")
+			}
+		}
+	})
+	flood := transporttest.Frame(0xa1, 60, 1)
+	copy(flood, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	if err := hub.WriteFrame(v, flood); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := hub.ReadFrame(v, make([]byte, transport.DefaultMaxFrame))
+		got <- err
+	}()
+	select {
+	case err = <-got:
+	case <-time.After(transporttest.HangGuard):
+		v.Close()
+		t.Fatalf("the flood sent to 10.77.0.7, now the namespace's own, did not come back")
+	}
+	var fe *hub.FrameError
+	if !errors.As(err, &fe) || fe.Reason != hub.DropOwnEcho {
+		t.Errorf("got the flood back as %v, want an own-echo drop", err)
 	}
 }

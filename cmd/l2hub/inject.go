@@ -24,7 +24,14 @@ with k, M or G suffixes), or as fast as possible (--flood or --speed 0).
 Each frame is scheduled against an absolute deadline (start + offset), so
 lateness never accumulates; the report gives the median and worst drift.
 A wait of more than 24h between two frames stops the injection at that
-frame; --max-gap shortens longer recorded gaps instead.
+frame; --max-gap shortens longer recorded gaps instead. A frame stamped
+before the frame before it (the capture's clock ran backwards) goes right
+after that frame, and the frames after it keep their recorded spacing;
+inject warns with a count. A record cut short by a snaplen is sent at its
+length on the wire, the missing bytes zero, as replay does; a record
+shorter than 14 bytes or longer than 69632 is left out, with a warning.
+When the hub refuses a frame (longer than its --max-frame), the injection
+ends there and the report counts the frames the hub took.
 
 From an l2hub capture only the ingress copies (what a VM sent) are sent;
 --from PORT keeps one port's, --from-mac one source MAC's. --rewrite-mac and
@@ -64,6 +71,9 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 				writeJSON(stdout, rep)
 			} else {
 				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
+			}
+			for _, w := range rep.Warnings() {
+				fmt.Fprintln(stderr, "l2hub inject: warning:", w)
 			}
 			if rep.Input != nil {
 				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)

@@ -87,8 +87,8 @@ func jsonRecords(t *testing.T, stderr string) []map[string]any {
 	return recs
 }
 
-// record returns the first record whose message holds msg.
-func record(recs []map[string]any, msg string) map[string]any {
+// findRecord returns the first record whose message holds msg.
+func findRecord(recs []map[string]any, msg string) map[string]any {
 	for _, r := range recs {
 		if s, _ := r["msg"].(string); strings.Contains(s, msg) {
 			return r
@@ -113,15 +113,15 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 			t.Fatalf("exit status %d; stderr:\n%s", code, p.stderr.String())
 		}
 		recs := jsonRecords(t, p.stderr.String())
-		banner := record(recs, "Ctrl-C stops")
+		banner := findRecord(recs, "Ctrl-C stops")
 		lines, _ := banner["lines"].([]any)
 		if !slices.ContainsFunc(lines, func(l any) bool { s, _ := l.(string); return strings.HasPrefix(s, "-netdev stream,") }) {
 			t.Errorf("the banner's record %v: want the ports' -netdev flags in its lines", banner)
 		}
-		if r := record(recs, "l2hub: nexus session ok node-a"); r == nil || r["level"] != "INFO" {
+		if r := findRecord(recs, "l2hub: nexus session ok node-a"); r == nil || r["level"] != "INFO" {
 			t.Errorf("the marker's record: %v, want one at INFO", r)
 		}
-		if r := record(recs, "stopping; a second Ctrl-C"); r == nil || r["level"] != "INFO" {
+		if r := findRecord(recs, "stopping; a second Ctrl-C"); r == nil || r["level"] != "INFO" {
 			t.Errorf("the stop notice's record: %v, want one at INFO", r)
 		}
 		var sum struct {
@@ -143,10 +143,10 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 			t.Fatalf("%v; stderr:\n%s", err, p.stderr.String())
 		}
 		recs := jsonRecords(t, p.stderr.String())
-		if r := record(recs, "stopping; a second Ctrl-C"); r == nil {
+		if r := findRecord(recs, "stopping; a second Ctrl-C"); r == nil {
 			t.Errorf("no record of the stop notice in:\n%s", p.stderr.String())
 		}
-		sum, _ := record(recs, "summary")["summary"].(map[string]any)
+		sum, _ := findRecord(recs, "summary")["summary"].(map[string]any)
 		if ports, _ := sum["ports"].([]any); len(ports) != 1 {
 			t.Errorf("the summary's record holds %v, want the summary of port a", sum)
 		}
@@ -169,7 +169,7 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 				t.Fatalf("exit status %d, want 1; stderr:\n%s", code, p.stderr.String())
 			}
 			recs := jsonRecords(t, p.stderr.String())
-			if r := record(recs, tc.want); r == nil || r["level"] != "ERROR" {
+			if r := findRecord(recs, tc.want); r == nil || r["level"] != "ERROR" {
 				t.Errorf("stderr %q: want the error %q as a record at ERROR", p.stderr.String(), tc.want)
 			}
 		})

@@ -1,0 +1,160 @@
+package capture
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"l2hub/hub"
+)
+
+// blockedFile is a file whose writes wait until release is closed: a disk
+// that hangs, or a live viewer the user paused.
+type blockedFile struct {
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+}
+
+func (f *blockedFile) Write(p []byte) (int, error) {
+	<-f.release
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n += len(p)
+	return len(p), nil
+}
+
+func (*blockedFile) Close() error { return nil }
+
+// TestFellBehindWarnsAtOnce: the warning that the writer fell behind comes
+// when the capture first drops a frame, while the write that holds the
+// writer up is still blocked, not once it returns; while the drops go on
+// it comes again at most once every behindEvery of the capture's clock.
+func TestFellBehindWarnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := hub.NewVirtualClock(t0)
+		driver := &hub.Driver{Clock: clock}
+		f := &blockedFile{release: make(chan struct{})}
+		logs := &logRecorder{}
+		cfg := memConfig(nil)
+		cfg.Overflow = OverflowDrop
+		cfg.QueueBytes = 1 // the least the Sink takes: two records of the largest size
+		cfg.Logger = slog.New(logs)
+		cfg.Clock = clock
+		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+		s := mustOpen(t, cfg)
+		release := sync.OnceFunc(func() { close(f.release) })
+		defer func() { // also when the test fails early, for the bubble to end
+			release()
+			s.Close()
+		}()
+		synctest.Wait()
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+		k := 0
+		send := func(n int) {
+			for range n {
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1500, 1, 2, k)}
+				s.Observe(&ev)
+				k++
+			}
+			synctest.Wait() // the writer is blocked in its write, the warner has done what it does
+		}
+		warnings := func() int {
+			n := 0
+			for _, r := range logs.records(slog.LevelWarn) {
+				if strings.Contains(r.Message, "writer fell behind") {
+					n++
+				}
+			}
+			return n
+		}
+		// Enough for the writer's first batch, which blocks it, and a
+		// full queue after it.
+		send(1000)
+		st := s.Stats()
+		if st.QueueFull == 0 || st.Written != 0 {
+			t.Fatalf("got %+v, want frames dropped with the writer blocked", st)
+		}
+		if n := warnings(); n != 1 {
+			t.Errorf("with the writer blocked and %d frames dropped: %d warnings, want 1 already", st.QueueFull, n)
+		}
+		send(100)
+		driver.AdvanceTo(t0.Add(behindEvery-time.Millisecond), synctest.Wait)
+		if n := warnings(); n != 1 {
+			t.Errorf("more drops before behindEvery passed: %d warnings, want still 1", n)
+		}
+		driver.AdvanceTo(t0.Add(behindEvery), synctest.Wait)
+		if n := warnings(); n != 2 {
+			t.Errorf("once behindEvery passed after more drops: %d warnings, want 2", n)
+		}
+		driver.AdvanceTo(t0.Add(3*behindEvery), synctest.Wait)
+		if n := warnings(); n != 2 {
+			t.Errorf("no drops since: %d warnings, want still 2", n)
+		}
+		release()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestNoBehindWarningAfterClose: the goroutine that warns that the writer
+// fell behind has stopped when Close returns, even when Close gives up on
+// a stuck writer that goes on running: drops it has not warned of yet are
+// left to the summary, and nothing is logged in their name after Close.
+func TestNoBehindWarningAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := hub.NewVirtualClock(t0)
+		driver := &hub.Driver{Clock: clock}
+		f := &blockedFile{release: make(chan struct{})}
+		logs := &logRecorder{}
+		cfg := memConfig(nil)
+		cfg.Overflow = OverflowDrop
+		cfg.QueueBytes = 1
+		cfg.Logger = slog.New(logs)
+		cfg.Clock, cfg.CloseTimeout = clock, time.Second
+		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+		s := mustOpen(t, cfg)
+		defer close(f.release) // the writer finishes, for the bubble to end
+		synctest.Wait()
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+		k := 0
+		send := func(n int) {
+			for range n {
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1500, 1, 2, k)}
+				s.Observe(&ev)
+				k++
+			}
+			synctest.Wait()
+		}
+		warnings := func() int {
+			n := 0
+			for _, r := range logs.records(slog.LevelWarn) {
+				if strings.Contains(r.Message, "writer fell behind") {
+					n++
+				}
+			}
+			return n
+		}
+		send(1000) // the first drops: a warning, then behindEvery of quiet
+		send(100)  // more drops, a warning due once the quiet is over
+		if n := warnings(); n != 1 {
+			t.Fatalf("before Close: %d warnings, want 1", n)
+		}
+		done := closeAsync(s)
+		synctest.Wait()
+		driver.AdvanceTo(t0.Add(cfg.CloseTimeout), synctest.Wait)
+		if err, ok := returned(done); !ok || !errors.Is(err, ErrWriteStuck) {
+			t.Fatalf("Close() = %v (returned %v), want ErrWriteStuck", err, ok)
+		}
+		driver.AdvanceTo(t0.Add(3*behindEvery), synctest.Wait)
+		if n := warnings(); n != 1 {
+			t.Errorf("after Close returned: %d warnings, want still 1", n)
+		}
+	})
+}

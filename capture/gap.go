@@ -1,0 +1,195 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A lostStretch is what a file sequence lost while its file had failed
+// (a full disk): the packet records dropped, and the annotation lines
+// they carried (Sink.Annotate's policy edits and VM changes, which a
+// replay needs). The first record written once the sequence resumes
+// carries it (lostStretch.appendLines), or, if none is, the trailer of
+// the file it ends in.
+type lostStretch struct {
+	n        uint64 // packet records lost
+	from, to uint64 // the first and last lost record's time, Unix ns
+	file     string // the file that failed (its base name) and why
+	why      string
+	earlier  uint64 // events the lost records said were missing before them (the writer fell behind)
+	notes    []byte // the lost records' other annotation lines, oldest first
+	left     uint64 // annotation lines left out of notes for want of room, or that the lost records said were
+	full     bool   // a line was left out for want of room: so are the later ones, and notes keeps the oldest
+}
+
+// maxStretchNotes bounds the annotation lines a lost stretch keeps: what a
+// comment holds beside the gap lines.
+const maxStretchNotes = MaxComment - 2*maxFailLine - maxLostLine
+
+// maxWhy bounds the file name and the reason a failure gap line gives.
+const maxWhy = 120
+
+// maxFailLine bounds appendFailGap's line: the file, the reason, and 200
+// for the rest (the count and two times in RFC 3339 at the most).
+const maxFailLine = 200 + 2*maxWhy
+
+func (g *lostStretch) empty() bool {
+	return g.n == 0 && g.earlier == 0 && len(g.notes) == 0 && g.left == 0
+}
+
+// lose counts a packet record at ns, whose comment carried tail after the
+// frame's own notes.
+func (g *lostStretch) lose(ns uint64, tail []byte) {
+	g.record(ns)
+	g.keep(tail)
+}
+
+// record counts a packet record at ns.
+func (g *lostStretch) record(ns uint64) {
+	if g.n == 0 || ns < g.from {
+		g.from = ns
+	}
+	if g.n == 0 || ns > g.to {
+		g.to = ns
+	}
+	g.n++
+}
+
+// keep adds the annotation lines of a lost record's comment tail: a gap
+// line or a lines-left-out line is added to the counts, other lines are
+// kept while there is room (maxStretchNotes) and counted from the first
+// that does not fit on. An empty line is no annotation: it is skipped.
+func (g *lostStretch) keep(tail []byte) { g.keepWithin(tail, maxStretchNotes) }
+
+// keepWithin is keep with notes bounded to bound bytes.
+func (g *lostStretch) keepWithin(tail []byte, bound int) {
+	for len(tail) > 0 {
+		var line []byte
+		line, tail, _ = bytes.Cut(tail, []byte{'\n'})
+		if len(line) == 0 {
+			continue
+		}
+		if k, ok := parseGap(string(line)); ok {
+			g.earlier += k
+			continue
+		}
+		if k := LinesLeftOut(string(line)); k > 0 {
+			g.left += k
+			continue
+		}
+		if g.full || len(g.notes)+1+len(line) > bound {
+			g.full = true
+			g.left++
+			continue
+		}
+		if len(g.notes) > 0 {
+			g.notes = append(g.notes, '\n')
+		}
+		g.notes = append(g.notes, line...)
+	}
+}
+
+// failed records why the stretch's file failed: err, from Sink's writer.
+func (g *lostStretch) failed(path string, err error) {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			break
+		}
+		err = inner // the cause ("no space left on device"), not the path again
+	}
+	why := strings.Join(strings.Fields(validText(err.Error())), " ")
+	g.file, g.why = cutRunes(validText(filepath.Base(path)), maxWhy), string(cutText([]byte(why), maxWhy))
+}
+
+// merge adds the later stretch h to g.
+func (g *lostStretch) merge(h *lostStretch) {
+	if h.n > 0 {
+		if g.n == 0 || h.from < g.from {
+			g.from = h.from
+		}
+		if g.n == 0 || h.to > g.to {
+			g.to = h.to
+		}
+	}
+	g.n += h.n
+	g.earlier += h.earlier
+	g.left += h.left
+	g.keep(h.notes)
+	g.full = g.full || h.full
+	if h.why != "" {
+		g.file, g.why = h.file, h.why
+	}
+}
+
+// appendLines appends the stretch's lines, each after a newline if b is
+// not empty: the gap lines (where the lost records were: "before this
+// one"), then as many annotation lines as fit in room bytes, then how
+// many lines are left out. Times are since start, the hub's (Meta.Start),
+// when it is known.
+func (g *lostStretch) appendLines(b []byte, where string, start time.Time, room int) []byte {
+	kept, left := wholeLines(g.notes, max(room, 0))
+	for _, part := range [][]byte{
+		g.appendFailGap(nil, where, start),
+		appendEarlier(nil, g.earlier, where),
+		kept,
+		appendLost(nil, left+g.left),
+	} {
+		if len(part) == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, part...)
+	}
+	return b
+}
+
+// gapLinesLen is the length of the gap lines appendLines writes.
+func (g *lostStretch) gapLinesLen(where string, start time.Time) int {
+	return len(g.appendFailGap(nil, where, start)) + 1 + len(appendEarlier(nil, g.earlier, where)) + 1
+}
+
+func appendEarlier(b []byte, n uint64, where string) []byte {
+	if n == 0 {
+		return b
+	}
+	return appendGap(b, n, where)
+}
+
+// appendFailGap appends the line that says the stretch's records are
+// missing: "capture: 797 events missing before this one, from 1.204s to
+// 3.018s (the file run.pcapng failed: no space left on device)".
+func (g *lostStretch) appendFailGap(b []byte, where string, start time.Time) []byte {
+	if g.n == 0 {
+		return b
+	}
+	b = append(b, GapPrefix...)
+	b = strconv.AppendUint(b, g.n, 10)
+	b = append(b, " events missing "...)
+	b = append(b, where...)
+	b = append(b, ", from "...)
+	b = appendStretchTime(b, g.from, start)
+	b = append(b, " to "...)
+	b = appendStretchTime(b, g.to, start)
+	b = append(b, " (the file "...)
+	b = append(b, g.file...)
+	b = append(b, " failed: "...)
+	b = append(b, g.why...)
+	return append(b, ')')
+}
+
+// appendStretchTime appends the time ns as the hub's notes give it, the
+// time since start to the millisecond, or, with no start, in RFC 3339.
+func appendStretchTime(b []byte, ns uint64, start time.Time) []byte {
+	t := time.Unix(0, int64(ns))
+	if start.IsZero() {
+		return t.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	return append(b, t.Sub(start).Round(time.Millisecond).String()...)
+}

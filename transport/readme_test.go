@@ -1,0 +1,47 @@
+package transport_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// readmeBullet returns the README's bullet that begins with start, up to
+// the next bullet or blank line, its lines joined by spaces.
+func readmeBullet(t *testing.T, start string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "\n"+start)
+	if i < 0 {
+		t.Fatalf("README.md has no bullet beginning %q", start)
+	}
+	var lines []string
+	for j, line := range strings.Split(s[i+1:], "\n") {
+		if line == "" || j > 0 && strings.HasPrefix(line, "- ") {
+			break
+		}
+		lines = append(lines, strings.TrimSpace(line))
+	}
+	return strings.Join(lines, " ")
+}
+
+// readmeSays fails the test unless the README's bullet says each of want
+// (and none of wrong): the facts the test before it established.
+func readmeSays(t *testing.T, bullet string, want, wrong []string) {
+	t.Helper()
+	text := readmeBullet(t, bullet)
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("README.md's %q bullet does not say %q", bullet, w)
+		}
+	}
+	for _, w := range wrong {
+		if strings.Contains(text, w) {
+			t.Errorf("README.md's %q bullet says %q, which is not so", bullet, w)
+		}
+	}
+}
