@@ -2,12 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 
@@ -201,13 +203,13 @@ func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (O
 	if outToStderr {
 		opts.Out = stderr
 		if f.JSONLogs() {
-			opts.Out = logLines{log}
+			opts.Out = logLines{OutputLog(log)}
 		}
 	}
 	if summaryToStderr {
 		opts.SummaryOut = stderr
 		if f.JSONLogs() {
-			opts.SummaryOut, opts.JSON = logSummary{log}, true
+			opts.SummaryOut, opts.JSON = logSummary{OutputLog(log)}, true
 		}
 	}
 	return opts, nil
@@ -239,8 +241,11 @@ func isTerminal(w io.Writer) bool {
 // logLines is where what serve prints for people goes when it would share
 // stderr with JSON log records: each Write (the banner with the QEMU
 // flags, or one marker line) becomes one INFO record, its first line the
-// message and the others, trimmed, in "lines". The ready file has the
-// banner's facts as JSON.
+// message and the others, trimmed, in "lines". A record says its "kind":
+// "marker" for a marker line (written "l2hub: ..."; the record's message
+// drops the prefix, which tells people l2hub's lines from a VM's),
+// "banner" otherwise. The ready file has the banner's facts as JSON. log
+// is an OutputLog: the records are output, whatever --log-level says.
 type logLines struct{ log *slog.Logger }
 
 func (w logLines) Write(p []byte) (int, error) {
@@ -250,37 +255,79 @@ func (w logLines) Write(p []byte) (int, error) {
 			lines = append(lines, l)
 		}
 	}
-	switch len(lines) {
-	case 0:
-	case 1:
-		w.log.Info(lines[0])
-	default:
-		w.log.Info(lines[0], "lines", lines[1:])
+	if len(lines) == 0 {
+		return len(p), nil
+	}
+	kind := "banner"
+	if m, ok := strings.CutPrefix(lines[0], "l2hub: "); ok {
+		kind, lines[0] = "marker", m
+	}
+	if len(lines) == 1 {
+		w.log.Info(lines[0], "kind", kind)
+	} else {
+		w.log.Info(lines[0], "kind", kind, "lines", lines[1:])
 	}
 	return len(p), nil
 }
 
 // logSummary is where the exit summary, as JSON, goes when it would share
-// stderr with JSON log records: one INFO record "summary" holding it.
+// stderr with JSON log records: one INFO record "summary" of kind
+// "summary" holding it. log is an OutputLog.
 type logSummary struct{ log *slog.Logger }
 
 func (w logSummary) Write(p []byte) (int, error) {
-	w.log.Info("summary", "summary", json.RawMessage(bytes.TrimSpace(p)))
+	w.log.Info("summary", "kind", "summary", "summary", json.RawMessage(bytes.TrimSpace(p)))
 	return len(p), nil
 }
 
-// NewLogger is the log --log-level and --log-format ask for, on w.
+// NewLogger is the log --log-level and --log-format ask for, on w. Its
+// OutputLog writes through the same handler without the level filter.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	// The handler takes every level; levelFilter applies --log-level, so
+	// that OutputLog can write through the same handler (one lock, whole
+	// records on w) without it.
+	opts := &slog.HandlerOptions{Level: slog.Level(math.MinInt)}
 	switch format {
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(levelFilter{slog.NewTextHandler(w, opts), l}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(levelFilter{slog.NewJSONHandler(w, opts), l}), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// OutputLog is log for what serve and main print for people when stderr
+// carries JSON records (the banner with the QEMU flags, the markers, the
+// summary, the stop notice): output, not diagnostics, so --log-level does
+// not filter it, as it does not filter those lines in text. For a log
+// NewLogger did not make, it is log.
+func OutputLog(log *slog.Logger) *slog.Logger {
+	if f, ok := log.Handler().(levelFilter); ok {
+		return slog.New(f.h)
+	}
+	return log
+}
+
+// levelFilter is h with records below min dropped.
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+
+func (f levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFilter{f.h.WithAttrs(attrs), f.min}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.h.WithGroup(name), f.min}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,7 +108,7 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 		dir := t.TempDir()
 		p := startProcess(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--peer", "node-a", "--peer", "node-b", "--control", "off",
 			"--capture", filepath.Join(dir, "run.pcapng"), "--log-format", "json", "--json")
-		p.waitStderr("l2hub: nexus session ok node-a")
+		p.waitStderr("nexus session ok node-a")
 		p.sigs <- os.Interrupt
 		if code := p.exit(); code != 0 {
 			t.Fatalf("exit status %d; stderr:\n%s", code, p.stderr.String())
@@ -118,11 +119,15 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 		if !slices.ContainsFunc(lines, func(l any) bool { s, _ := l.(string); return strings.HasPrefix(s, "-netdev stream,") }) {
 			t.Errorf("the banner's record %v: want the ports' -netdev flags in its lines", banner)
 		}
-		if r := findRecord(recs, "l2hub: nexus session ok node-a"); r == nil || r["level"] != "INFO" {
-			t.Errorf("the marker's record: %v, want one at INFO", r)
+		if banner["kind"] != "banner" {
+			t.Errorf("the banner's record %v: want kind banner", banner)
 		}
-		if r := findRecord(recs, "stopping; a second Ctrl-C"); r == nil || r["level"] != "INFO" {
-			t.Errorf("the stop notice's record: %v, want one at INFO", r)
+		if r := findRecord(recs, "nexus session ok node-a"); r == nil || r["level"] != "INFO" || r["kind"] != "marker" ||
+			strings.HasPrefix(r["msg"].(string), "l2hub: ") {
+			t.Errorf("the marker's record: %v, want one at INFO, of kind marker, without the text's \"l2hub: \"", r)
+		}
+		if r := findRecord(recs, "stopping; a second Ctrl-C"); r == nil || r["level"] != "INFO" || r["kind"] != "notice" {
+			t.Errorf("the stop notice's record: %v, want one at INFO, of kind notice", r)
 		}
 		var sum struct {
 			Ports []struct{ Name string } `json:"ports"`
@@ -185,4 +190,89 @@ func TestTextLogsKeepPlainLines(t *testing.T) {
 	if got := p.stderr.String(); !strings.HasPrefix(got, "l2hub: ") || strings.Count(got, "\n") != 1 {
 		t.Errorf("stderr %q, want one line \"l2hub: <error>\"", got)
 	}
+}
+
+// TestOutputWhateverTheLogLevel: the banner with the QEMU flags, the
+// markers, the stop notice and the summary (with the live check's report)
+// are output, not diagnostics: text and JSON show them at every
+// --log-level. The level still filters the diagnostics.
+func TestOutputWhateverTheLogLevel(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		for _, level := range []string{"debug", "info", "warn", "error"} {
+			t.Run(format+"/"+level, func(t *testing.T) {
+				t.Parallel()
+				p := startProcess(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--peer", "node-a", "--peer", "node-b",
+					"--check", "nexus-v1", "--control", "off", "--capture", "-", "--log-level", level, "--log-format", format)
+				p.waitStderr("nexus proxy ok node-a service=bundlemgrd")
+				p.waitStderr("nexus proxy ok service=bundlemgrd")
+				p.sigs <- os.Interrupt
+				if code := p.exit(); code != 0 && code != 2 {
+					t.Fatalf("exit status %d, want 0 or 2 (a failed check); stderr:\n%s", code, p.stderr.String())
+				}
+				got := outputOf(t, format, p.stderr.String())
+				for _, want := range []string{
+					"Ctrl-C stops", "-netdev stream,", "nexus session ok node-a", "nexus proxy ok service=bundlemgrd",
+					"stopping; a second Ctrl-C", "summary: ports a node-a node-b", "nexus-v1 check: ",
+				} {
+					if !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, want) }) {
+						t.Errorf("the output has no %q; stderr:\n%s", want, p.stderr.String())
+					}
+				}
+				// "listening" is a diagnostic at INFO.
+				if listening := strings.Contains(p.stderr.String(), "listening"); listening != (level == "debug" || level == "info") {
+					t.Errorf("at --log-level %s the diagnostic \"listening\" is logged: %v; stderr:\n%s", level, listening, p.stderr.String())
+				}
+			})
+		}
+	}
+}
+
+// outputOf is what l2hub printed for people on stderr: in text, the lines
+// that are not log records; in JSON, the messages and lines of the
+// records that have a kind, the summary's as "summary: ports NAME...",
+// and its check's verdict.
+func outputOf(t *testing.T, format, stderr string) []string {
+	t.Helper()
+	var out []string
+	if format == "text" {
+		ports := []string{}
+		for l := range strings.Lines(stderr) {
+			l = strings.TrimSpace(l)
+			switch {
+			case l == "" || strings.HasPrefix(l, "time="):
+			case strings.HasPrefix(l, "a ") || strings.HasPrefix(l, "node-a ") || strings.HasPrefix(l, "node-b "):
+				ports = append(ports, strings.Fields(l)[0])
+				out = append(out, l)
+			default:
+				out = append(out, l)
+			}
+		}
+		return append(out, "summary: ports "+strings.Join(ports, " "))
+	}
+	for _, r := range jsonRecords(t, stderr) {
+		if r["kind"] == nil {
+			continue
+		}
+		msg, _ := r["msg"].(string)
+		out = append(out, msg)
+		lines, _ := r["lines"].([]any)
+		for _, l := range lines {
+			s, _ := l.(string)
+			out = append(out, s)
+		}
+		if sum, ok := r["summary"].(map[string]any); ok {
+			var names []string
+			ports, _ := sum["ports"].([]any)
+			for _, p := range ports {
+				pm, _ := p.(map[string]any)
+				n, _ := pm["name"].(string)
+				names = append(names, n)
+			}
+			out = append(out, "summary: ports "+strings.Join(names, " "))
+			if check, ok := sum["check"].(map[string]any); ok {
+				out = append(out, fmt.Sprintf("%v check: %v fail", check["profile"], check["fail"]))
+			}
+		}
+	}
+	return out
 }

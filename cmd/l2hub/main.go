@@ -77,8 +77,9 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 // console says on stderr what is main's, not a command's: the stop notice
 // and the command's error. They are "l2hub: ..." lines, unless the
 // command logs JSON records (serve --log-format json) and has given its
-// log (logConsoleTo): then they are records of that log, the error at
-// level ERROR, so that stderr carries JSON alone.
+// log (logConsoleTo): then they are records of that log, the notice of
+// kind "notice" and the error at level ERROR, so that stderr carries JSON
+// alone. That log must not filter them by level (serve.OutputLog).
 type console struct {
 	stderr io.Writer
 	log    atomic.Pointer[slog.Logger]
@@ -96,7 +97,7 @@ func logConsoleTo(ctx context.Context, log *slog.Logger) {
 
 func (c *console) notice(msg string) {
 	if log := c.log.Load(); log != nil {
-		log.Info(msg)
+		log.Info(msg, "kind", "notice")
 		return
 	}
 	fmt.Fprintln(c.stderr, "l2hub:", msg)

@@ -63,7 +63,8 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 			if f.JSONLogs() {
 				// main's stop notice and final error become records of
 				// this log, a config error included: stderr stays JSON.
-				logConsoleTo(cmd.Context(), log)
+				// They are output, as in text: no --log-level hides them.
+				logConsoleTo(cmd.Context(), serve.OutputLog(log))
 			}
 			cfg, err := f.Config()
 			if err != nil {
