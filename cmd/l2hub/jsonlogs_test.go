@@ -195,7 +195,8 @@ func TestTextLogsKeepPlainLines(t *testing.T) {
 // TestOutputWhateverTheLogLevel: the banner with the QEMU flags, the
 // markers, the stop notice and the summary (with the live check's report)
 // are output, not diagnostics: text and JSON show them at every
-// --log-level. The level still filters the diagnostics.
+// --log-level, and JSON shows each marker once. The level still filters
+// the diagnostics.
 func TestOutputWhateverTheLogLevel(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		for _, level := range []string{"debug", "info", "warn", "error"} {
@@ -216,6 +217,18 @@ func TestOutputWhateverTheLogLevel(t *testing.T) {
 				} {
 					if !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, want) }) {
 						t.Errorf("the output has no %q; stderr:\n%s", want, p.stderr.String())
+					}
+				}
+				// Below debug, a marker is one record, not also the virtual
+				// node's log record of its milestone.
+				if format == "json" && level != "debug" {
+					var msgs []string
+					for _, r := range jsonRecords(t, p.stderr.String()) {
+						msg, _ := r["msg"].(string)
+						msgs = append(msgs, msg)
+					}
+					if n := countPrefixed(msgs, "nexus session ok node-a peer="); n != 1 {
+						t.Errorf("got %d records of the marker \"nexus session ok node-a peer=...\", want 1; stderr:\n%s", n, p.stderr.String())
 					}
 				}
 				// "listening" is a diagnostic at INFO.
@@ -275,4 +288,14 @@ func outputOf(t *testing.T, format, stderr string) []string {
 		}
 	}
 	return out
+}
+
+func countPrefixed(lines []string, prefix string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
 }
