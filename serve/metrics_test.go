@@ -423,6 +423,10 @@ func TestMetricsTokenSources(t *testing.T) {
 		if err := os.WriteFile(path, []byte(text), mode); err != nil {
 			t.Fatal(err)
 		}
+		// The mode whatever the umask: WriteFile's is masked by it.
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
 		return path
 	}
 	write("m.token", "from-the-config-file\n", 0o600)
