@@ -232,6 +232,21 @@ func (f *Flags) Logger(stderr io.Writer) (*slog.Logger, error) {
 // log records alone.
 func (f *Flags) JSONLogs() bool { return f.LogFormat == "json" }
 
+// JSONLogsIn reports whether serve's arguments (those after the command's
+// name) ask for --log-format json, read as Register's flag set reads them
+// but past a flag it does not know: a command line that fails before serve
+// has made its log (an unknown flag, a bad --log-level) can still say so
+// in JSON. A bad --log-format value is not json: its error stays text.
+func JSONLogsIn(args []string) bool {
+	var f Flags
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	f.Register(fs)
+	fs.Parse(args) // what it read up to an error is the best there is
+	return f.JSONLogs()
+}
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

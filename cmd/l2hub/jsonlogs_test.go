@@ -181,6 +181,50 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 	}
 }
 
+// TestJSONLogsBeforeServeLogs: an error serve raises before it has made
+// its log (a flag it does not know, wherever --log-format json stands; a
+// bad --log-level; an argument) is a JSON record too when the command line
+// asks for JSON logs. A bad --log-format, a --log-format past "--" or one
+// given to another command leaves the error plain text.
+func TestJSONLogsBeforeServeLogs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		json bool
+		want string
+	}{
+		{"unknown-flag-after", []string{"serve", "--log-format", "json", "--bogus"}, true, "unknown flag: --bogus"},
+		{"unknown-flag-before", []string{"serve", "--bogus", "--log-format", "json"}, true, "unknown flag: --bogus"},
+		{"unknown-flag-with-value", []string{"serve", "--bogus", "x", "--log-format=json"}, true, "unknown flag: --bogus"},
+		{"bad-level", []string{"serve", "--log-format=json", "--log-level", "loud"}, true, `--log-level "loud"`},
+		{"argument", []string{"serve", "--log-format", "json", "extra"}, true, `unknown command "extra"`},
+		{"text", []string{"serve", "--bogus"}, false, "unknown flag: --bogus"},
+		{"bad-format", []string{"serve", "--log-format", "xml"}, false, `--log-format "xml"`},
+		{"bad-format-bad-level", []string{"serve", "--log-format", "jsonl", "--log-level", "loud"}, false, `--log-level "loud"`},
+		{"last-format-wins", []string{"serve", "--log-format", "json", "--log-format", "xml"}, false, `--log-format "xml"`},
+		{"after-dashes", []string{"serve", "--", "--log-format", "json"}, false, "unknown command"},
+		{"another-command", []string{"ctl", "ports", "--log-format", "json"}, false, "unknown flag: --log-format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProcess(t, tc.args...)
+			if code := p.exit(); code != 1 {
+				t.Fatalf("exit status %d, want 1; stderr:\n%s", code, p.stderr.String())
+			}
+			got := p.stderr.String()
+			if !tc.json {
+				if !strings.HasPrefix(got, "l2hub: ") || !strings.Contains(got, tc.want) || strings.Contains(got, `"level"`) {
+					t.Errorf("stderr %q, want the plain text error \"l2hub: ...%s...\"", got, tc.want)
+				}
+				return
+			}
+			recs := jsonRecords(t, got)
+			if len(recs) != 1 || recs[0]["level"] != "ERROR" || !strings.Contains(recs[0]["msg"].(string), tc.want) {
+				t.Errorf("stderr %q, want one record at ERROR with %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // Without --log-format json, main's own lines stay plain text.
 func TestTextLogsKeepPlainLines(t *testing.T) {
 	p := startProcess(t, "serve", "--control", "off", "--port", "a=nonsense:1")

@@ -69,6 +69,13 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		code, msg = ee.code, ee.msg
 	}
 	if msg != "" {
+		if con.log.Load() == nil {
+			// serve failed before it made its log: an unknown flag, a
+			// bad --log-level.
+			if log := earlyServeLog(args, stderr); log != nil {
+				con.log.Store(log)
+			}
+		}
 		con.fail(msg)
 	}
 	return code

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os/signal"
 	"syscall"
 
@@ -92,4 +93,20 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 	}
 	f.Register(cmd.Flags())
 	return cmd
+}
+
+// earlyServeLog is the log for an error l2hub serve raised before it made
+// its own (an unknown flag or argument, a bad --log-level): JSON records
+// on stderr at info when args run serve with --log-format json, else nil
+// (the error is plain text).
+func earlyServeLog(args []string, stderr io.Writer) *slog.Logger {
+	cmd, rest, err := newRootCmd(io.Discard, io.Discard).Find(args)
+	if err != nil || cmd.Name() != "serve" || !serve.JSONLogsIn(rest) {
+		return nil
+	}
+	log, err := serve.NewLogger(stderr, "info", "json")
+	if err != nil {
+		return nil
+	}
+	return log
 }
