@@ -17,9 +17,12 @@ import (
 //
 // A line is a marker when it starts with a time stamp:
 //
-//	  2.391 GUEST: nexus announce ok        seconds since the log's zero
-//	[   2.391] GUEST: ...                   the same, in brackets (dmesg's form)
+//	  2.391 GUEST: nexus announce ok        seconds since the log's zero, with a fraction
+//	[   2.391] GUEST: ...                   the same, in brackets (dmesg's form; [  12] too)
 //	2026-01-02T15:04:05.123Z GUEST: ...     a date and time (RFC 3339; no zone means UTC)
+//
+// A whole number without brackets is not a stamp: "64 bytes from ...",
+// "200 OK" and "3 packets transmitted" are lines of text.
 //
 // Relative stamps count from the log's zero: the time its "# t0=<RFC 3339>"
 // line gives (the e2e harness writes one), else the capture's start (a lab
@@ -65,7 +68,10 @@ type stampedLine struct {
 }
 
 var (
-	relStamp = regexp.MustCompile(`^\s*\[?\s*([0-9]{1,9}(?:\.[0-9]{1,9})?)\]?\s(.*)$`)
+	// relStamp: seconds with a fraction ("2.391"), or in brackets
+	// ("[    2.391]", "[  12]"). A bare whole number is no stamp: a console
+	// is full of lines that start with one ("64 bytes from ...", "200 OK").
+	relStamp = regexp.MustCompile(`^\s*(?:([0-9]{1,9}\.[0-9]{1,9})|\[\s*([0-9]{1,9}(?:\.[0-9]{1,9})?)\])\s(.*)$`)
 	absStamp = regexp.MustCompile(`^\s*\[?([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)\]?\s(.*)$`)
 	failWord = regexp.MustCompile(`(?i)\b(fail(ed|ure)?|error|panic|fatal|timed? ?out)\b`)
 	okWord   = regexp.MustCompile(`(?i)\b(ok|pass(ed)?|success)\b`)
@@ -196,13 +202,13 @@ func parseStamp(line string) (stampedLine, bool) {
 		return stampedLine{}, false
 	}
 	if m := relStamp.FindStringSubmatch(line); m != nil {
-		whole, frac, _ := strings.Cut(m[1], ".")
+		whole, frac, _ := strings.Cut(m[1]+m[2], ".")
 		w, _ := strconv.ParseInt(whole, 10, 64) // at most 9 digits: no overflow
 		ns := int64(0)
 		if frac != "" {
 			ns, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
 		}
-		return stampedLine{rel: time.Duration(w)*time.Second + time.Duration(ns), text: m[2]}, true
+		return stampedLine{rel: time.Duration(w)*time.Second + time.Duration(ns), text: m[3]}, true
 	}
 	return stampedLine{}, false
 }

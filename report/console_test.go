@@ -28,6 +28,9 @@ func TestConsoleStamps(t *testing.T) {
 			ptr(time.Hour), []string{"1.250s|GUEST: up|", "2.000s|error: disk|fail", "3.000s|tz|"}},
 		{"lines-without-stamps-are-not-markers", "kernel: hello\n\n  3.5\n  4.0 x\n", nil, []string{"4.000s|x|"}},
 		{"year-one-is-a-date-not-zero", "0001-01-01T00:00:00Z first day\n", nil, []string{"-9223372036.855s|first day|"}},
+		{"whole-numbers-are-text-not-stamps", "64 bytes from 10.0.0.2: seq=0 ttl=64 time=1.2 ms\n200 OK\n3 packets transmitted\n" +
+			"[  12] bracketed whole seconds\n  2.5 with a fraction\n[ 3.25 unclosed\n4.5] unopened\n7. no digits after the point\n",
+			nil, []string{"12.000s|bracketed whole seconds|", "2.500s|with a fraction|"}},
 		{"control-characters-and-escapes-removed", "  1.0 \x1b[31mred\x1b[0m\tand\x00tab\r\n", nil, []string{"1.000s|[31mred[0m andtab|"}},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -184,5 +185,58 @@ func TestPortsOfEverySection(t *testing.T) {
 	}
 	if len(m.Frames) != 1 {
 		t.Errorf("got %d frames, want the second section's one", len(m.Frames))
+	}
+}
+
+// TestLifelinesByInterface: a lifeline is an interface, not a name. Two
+// interfaces whose names read alike once cleaned ("c\a" and "c"), or a
+// name and an unnamed interface's stand-in ("if1" and interface 1), are
+// two lifelines with names told apart, and a frame between them is drawn
+// from one to the other. Unnamed interfaces of two sections are two
+// lifelines too; a named one in a later section continues its lifeline.
+func TestLifelinesByInterface(t *testing.T) {
+	frame := udpFrame("a", "b", 9, 1, 0)
+	t.Run("one-section", func(t *testing.T) {
+		path := writeTemp(t, "coll.pcapng", pcapngFile([]string{"if1", "", "c\a", "c"}, []string{"", "", "", ""}, []rec{
+			{1, 1e9, true, frame, ""}, {0, 1e9, false, frame, ""},
+			{2, 2e9, true, frame, ""}, {3, 2e9, false, frame, ""},
+		}))
+		m := build(t, Options{Capture: path})
+		if got, want := portNames(m), []string{"if1", "if1 (2)", "c", "c (2)"}; !slices.Equal(got, want) {
+			t.Errorf("got lifelines %q, want %q", got, want)
+		}
+		if len(m.Frames) != 2 {
+			t.Fatalf("got %d frames, want 2:\n%s", len(m.Frames), describe(m))
+		}
+		for i, want := range [][2]int{{1, 0}, {2, 3}} {
+			f := m.Frames[i]
+			if f.From != want[0] || len(f.Deliveries) != 1 || f.Deliveries[0].To != want[1] {
+				t.Errorf("got frame %d from %d to %+v, want from %d to %d", f.Number, f.From, f.Deliveries, want[0], want[1])
+			}
+		}
+	})
+	t.Run("two-sections", func(t *testing.T) {
+		first := pcapngFile([]string{"", "a"}, []string{"", ""}, []rec{{0, 1e9, true, frame, ""}, {1, 1e9, false, frame, ""}})
+		second := pcapngFile([]string{"", "a"}, []string{"", ""}, []rec{{0, 2e9, true, frame, ""}, {1, 2e9, false, frame, ""}})
+		m := build(t, Options{Capture: writeTemp(t, "two.pcapng", append(first, second...))})
+		if got, want := portNames(m), []string{"if0", "a", "if0 (2)"}; !slices.Equal(got, want) {
+			t.Errorf("got lifelines %q, want %q", got, want)
+		}
+		if len(m.Frames) != 2 || m.Frames[0].From != 0 || m.Frames[1].From != 2 ||
+			len(m.Frames[1].Deliveries) != 1 || m.Frames[1].Deliveries[0].To != 1 {
+			t.Errorf("got frames %s, want one from each unnamed interface, both to a", describe(m))
+		}
+	})
+}
+
+// TestPageDataIsRead: every field of the page's data is one the page's
+// script reads (D.name, the whole name: D.frames does not count for a
+// field "frame"): no field is carried for nothing.
+func TestPageDataIsRead(t *testing.T) {
+	data := pageJSON(t, page(t, Options{Capture: failingRun, Check: "nexus-v1"}))
+	for k := range data {
+		if !regexp.MustCompile(`\bD\.` + regexp.QuoteMeta(k) + `\b`).MatchString(pageJS) {
+			t.Errorf("got %q in the page's data, which page.js never reads", k)
+		}
 	}
 }

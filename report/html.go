@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -27,24 +26,40 @@ var (
 )
 
 // WriteFile writes the page (WriteHTML) to path, atomically: a reader
-// sees the old file or the whole new one. It returns the page's size.
+// sees the old file or the whole new one. It returns the page's size. The
+// page goes to the file as it is written, never whole in memory.
 func (m *Model) WriteFile(path string) (int, error) {
-	var page bytes.Buffer
-	if err := m.WriteHTML(&page); err != nil {
-		return 0, err
-	}
-	return page.Len(), atomicfile.WriteFile(path, page.Bytes(), 0o644)
+	var n int64
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := m.WriteHTML(cw)
+		n = cw.n
+		return err
+	})
+	return int(n), err
 }
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// pageBuffer is WriteHTML's buffer: the page goes to its writer in pieces
+// of this size, a frame's row at a time, never whole.
+const pageBuffer = 1 << 16
 
 // WriteHTML writes the model as one self-contained HTML page. The page
 // loads nothing: its Content-Security-Policy allows only its own style and
 // script (by hash) and data: images.
 func (m *Model) WriteHTML(w io.Writer) error {
-	data, err := json.Marshal(m.page()) // escapes <, > and &: the data cannot end its script element
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(w, 1<<16)
+	bw := bufio.NewWriterSize(w, pageBuffer)
 	csp := "default-src 'none'; img-src data:; style-src '" + hashOf(pageCSS) + "'; script-src '" + hashOf(pageJS) + "'"
 	for _, s := range []string{
 		"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
@@ -60,7 +75,7 @@ func (m *Model) WriteHTML(w io.Writer) error {
 			return err
 		}
 	}
-	if _, err := bw.Write(data); err != nil {
+	if err := m.writeData(bw); err != nil {
 		return err
 	}
 	for _, s := range []string{"</script>\n<script>", pageJS, "</script>\n</body>\n</html>\n"} {
@@ -76,38 +91,19 @@ func hashOf(s string) string {
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// pageData is the JSON the page's script reads. Frames and deliveries are
-// arrays with their trailing defaults left out, so that a 100 000-frame
-// capture stays a page a browser opens at once:
+// The page's data is one JSON object, which the page's script reads
+// (writeData). Frames and deliveries are arrays with their trailing
+// defaults left out, so that a 100 000-frame capture stays a page a
+// browser opens at once:
 //
-//	frame:    [number, time, from, label, len, bytes, comment, deliveries, drops, group+1, findings, copies]
+//	frame:    [number, time, from, label, len, bytes, comment, deliveries, drops, group+1, findings, copies, more]
 //	delivery: [number, to, time after the frame's, kind, comment, overtook, bytes]
 //	drop:     [to, number, reason]
 //
 // Times are nanoseconds since start; labels and comments index labels and
-// strs; bytes are base64.
-type pageData struct {
-	Title    string        `json:"title"`
-	Capture  string        `json:"capture"`
-	Start    string        `json:"start"`
-	Duration int64         `json:"dur"`
-	Records  int           `json:"records"`
-	Inferred bool          `json:"inferred,omitempty"`
-	Warnings []string      `json:"warnings"`
-	Ports    []pagePort    `json:"ports"`
-	Protos   []string      `json:"protos"`
-	Labels   []string      `json:"labels"`
-	LProto   []int         `json:"lproto"`
-	Strs     []string      `json:"strs"`
-	Frames   [][]any       `json:"frames"`
-	Groups   []pageGroup   `json:"groups"`
-	Bands    []pageBand    `json:"bands"`
-	Markers  [][]any       `json:"markers"`
-	Findings []pageFinding `json:"findings"`
-	Check    *CheckSummary `json:"check"`
-	Kinds    []string      `json:"kinds"`
-	HexBytes int           `json:"hexBytes"`
-}
+// strs; bytes are base64. The other fields: title, capture, start, dur,
+// records, inferred, warnings, ports, protos, kinds, perFrame,
+// check, groups, bands, markers, findings, lproto (each label's protocol).
 
 type pagePort struct {
 	Name string   `json:"name"`
@@ -157,44 +153,135 @@ type pageFinding struct {
 // DeliveryKind bits as the page names them, in bit order.
 var kindNames = []string{"delayed", "duplicate", "reordered", "corrupted", "inferred"}
 
-func (m *Model) page() *pageData {
-	p := &pageData{
-		Title: m.Title, Capture: m.Capture, Start: m.Start.UTC().Format(time.RFC3339Nano),
-		Duration: int64(m.Duration), Records: m.Records, Inferred: m.Inferred,
-		Warnings: nonNil(m.Warnings), Check: m.Check, Kinds: kindNames,
-		Protos: []string{ProtoARP, ProtoNXSB, ProtoNexus, ProtoTCP, ProtoUDP, ProtoICMP, ProtoIPv6, ProtoOther},
-		Strs:   []string{""}, Frames: make([][]any, 0, len(m.Frames)), HexBytes: DefaultHexBytes,
-		Groups: []pageGroup{}, Bands: []pageBand{}, Markers: [][]any{}, Findings: []pageFinding{},
-		// Never null: the page maps over each list, empty or not.
-		Ports: make([]pagePort, 0, len(m.Ports)), Labels: []string{}, LProto: []int{},
+// jsonObject writes a JSON object field by field. Its encoder escapes <,
+// > and &: the data cannot end its script element. Errors stick, and Close
+// returns the first.
+type jsonObject struct {
+	w   *bufio.Writer
+	enc *json.Encoder
+	n   int
+	err error
+}
+
+func newJSONObject(w *bufio.Writer) *jsonObject {
+	w.WriteByte('{')
+	return &jsonObject{w: w, enc: json.NewEncoder(w)}
+}
+
+// key starts a field; name is one of the page's own, no escaping needed.
+func (o *jsonObject) key(name string) {
+	if o.n > 0 {
+		o.w.WriteByte(',')
 	}
+	o.n++
+	o.w.WriteString(`"` + name + `":`)
+}
+
+func (o *jsonObject) field(name string, v any) {
+	o.key(name)
+	o.value(v)
+}
+
+func (o *jsonObject) value(v any) {
+	if err := o.enc.Encode(v); err != nil && o.err == nil {
+		o.err = err
+	}
+}
+
+func (o *jsonObject) close() error {
+	if err := o.w.WriteByte('}'); err != nil && o.err == nil {
+		o.err = err
+	}
+	return o.err
+}
+
+// writeData writes the page's data, frame by frame: its size follows the
+// capture, the memory it takes does not.
+func (m *Model) writeData(w *bufio.Writer) error {
+	o := newJSONObject(w)
+	o.field("title", m.Title)
+	o.field("capture", m.Capture)
+	o.field("start", m.Start.UTC().Format(time.RFC3339Nano))
+	o.field("dur", int64(m.Duration))
+	o.field("records", m.Records)
+	if m.Inferred {
+		o.field("inferred", true)
+	}
+	o.field("warnings", nonNil(m.Warnings))
+	// Never null: the page maps over each list, empty or not.
+	ports := make([]pagePort, 0, len(m.Ports))
 	for _, port := range m.Ports {
-		p.Ports = append(p.Ports, pagePort{Name: port.Name, Desc: port.Description, Logs: nonNil(port.Consoles)})
+		ports = append(ports, pagePort{Name: port.Name, Desc: port.Description, Logs: nonNil(port.Consoles)})
 	}
+	o.field("ports", ports)
+	protos := []string{ProtoARP, ProtoNXSB, ProtoNexus, ProtoTCP, ProtoUDP, ProtoICMP, ProtoIPv6, ProtoOther}
+	o.field("protos", protos)
+	o.field("kinds", kindNames)
+	o.field("perFrame", maxPerFrame)
+	o.field("check", m.Check)
+	groups := make([]pageGroup, 0, len(m.Groups))
+	for _, g := range m.Groups {
+		groups = append(groups, pageGroup{
+			From: g.From, Label: g.Label, Count: len(g.Frames), First: g.Frames[0],
+			Start: int64(g.Start), End: int64(g.End), To: nonNil(g.To), Drop: g.Drop, Nums: [2]int{g.First, g.Last},
+		})
+	}
+	o.field("groups", groups)
+	bands := make([]pageBand, 0, len(m.Bands))
+	for _, b := range m.Bands {
+		bands = append(bands, pageBand{
+			Kind: b.Kind, Name: b.Name, Spec: b.Spec, Ports: nonNil(b.Ports), Start: int64(b.Start), End: int64(b.End),
+			Drops: b.Drops, First: b.First, Last: b.Last, Healed: b.Healed, HealedAt: int64(b.HealedAt),
+			Control: b.Control, Began: int64(b.Began), Ended: int64(b.Ended),
+		})
+	}
+	o.field("bands", bands)
+	markers := make([][]any, 0, len(m.Markers))
+	for _, mk := range m.Markers {
+		markers = append(markers, []any{mk.Port, int64(mk.Time), mk.Text, mk.Class, mk.Line, mk.Log})
+	}
+	o.field("markers", markers)
+	findings := make([]pageFinding, 0, len(m.Findings))
+	for _, f := range m.Findings {
+		findings = append(findings, pageFinding{
+			ID: f.ID, Verdict: f.Verdict, Title: f.Title, Message: f.Message,
+			Frames: nonNil(f.Frames), Count: f.Count, Pins: nonNil(f.Pins),
+		})
+	}
+	o.field("findings", findings)
+
+	// The frames, one row at a time; the labels and texts they cite are
+	// numbered as they come and written after them.
 	protoIdx := map[string]int{}
-	for i, s := range p.Protos {
+	for i, s := range protos {
 		protoIdx[s] = i
 	}
-	labels, strs := map[string]int{}, map[string]int{"": 0}
+	labelIdx, strIdx := map[string]int{}, map[string]int{"": 0}
+	labels, lproto, strs := []string{}, []int{}, []string{""}
 	label := func(l Label) int {
-		if i, ok := labels[l.Text]; ok {
+		if i, ok := labelIdx[l.Text]; ok {
 			return i
 		}
-		labels[l.Text] = len(p.Labels)
-		p.Labels = append(p.Labels, l.Text)
-		p.LProto = append(p.LProto, protoIdx[l.Proto])
-		return len(p.Labels) - 1
+		labelIdx[l.Text] = len(labels)
+		labels = append(labels, l.Text)
+		lproto = append(lproto, protoIdx[l.Proto])
+		return len(labels) - 1
 	}
 	str := func(s string) int {
-		if i, ok := strs[s]; ok {
+		if i, ok := strIdx[s]; ok {
 			return i
 		}
-		strs[s] = len(p.Strs)
-		p.Strs = append(p.Strs, s)
-		return len(p.Strs) - 1
+		strIdx[s] = len(strs)
+		strs = append(strs, s)
+		return len(strs) - 1
 	}
 	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-	for _, f := range m.Frames {
+	o.key("frames")
+	w.WriteByte('[')
+	for i, f := range m.Frames {
+		if i > 0 {
+			w.WriteByte(',')
+		}
 		var dl []any
 		for _, d := range f.Deliveries {
 			a := []any{d.Number, d.To, int64(d.Time - f.Time), int(d.Kind), str(d.Comment), d.Overtook}
@@ -207,33 +294,23 @@ func (m *Model) page() *pageData {
 		for _, d := range f.Drops {
 			dr = append(dr, []any{d.To, d.Number, str(d.Reason)})
 		}
-		row := []any{f.Number, int64(f.Time), f.From, label(f.Label), f.Len, b64(f.Data), str(f.Comment),
-			orZero(dl), orZero(dr), f.Group + 1, orZero(anySlice(f.Findings)), orZero(anySlice(f.Copies))}
-		p.Frames = append(p.Frames, trim(row))
+		o.value(trim([]any{f.Number, int64(f.Time), f.From, label(f.Label), f.Len, b64(f.Data), str(f.Comment),
+			orZero(dl), orZero(dr), f.Group + 1, orZero(anySlice(f.Findings)), orZero(anySlice(f.Copies)), f.More}))
 	}
-	for _, g := range m.Groups {
-		p.Groups = append(p.Groups, pageGroup{
-			From: g.From, Label: g.Label, Count: len(g.Frames), First: g.Frames[0],
-			Start: int64(g.Start), End: int64(g.End), To: nonNil(g.To), Drop: g.Drop, Nums: [2]int{g.First, g.Last},
-		})
+	w.WriteByte(']')
+	o.field("labels", labels)
+	o.field("lproto", lproto)
+	// One text at a time: an encoder holds what it encodes whole.
+	o.key("strs")
+	w.WriteByte('[')
+	for i, s := range strs {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		o.value(s)
 	}
-	for _, b := range m.Bands {
-		p.Bands = append(p.Bands, pageBand{
-			Kind: b.Kind, Name: b.Name, Spec: b.Spec, Ports: nonNil(b.Ports), Start: int64(b.Start), End: int64(b.End),
-			Drops: b.Drops, First: b.First, Last: b.Last, Healed: b.Healed, HealedAt: int64(b.HealedAt),
-			Control: b.Control, Began: int64(b.Began), Ended: int64(b.Ended),
-		})
-	}
-	for _, mk := range m.Markers {
-		p.Markers = append(p.Markers, []any{mk.Port, int64(mk.Time), mk.Text, mk.Class, mk.Line, mk.Log})
-	}
-	for _, f := range m.Findings {
-		p.Findings = append(p.Findings, pageFinding{
-			ID: f.ID, Verdict: f.Verdict, Title: f.Title, Message: f.Message,
-			Frames: nonNil(f.Frames), Count: f.Count, Pins: nonNil(f.Pins),
-		})
-	}
-	return p
+	w.WriteByte(']')
+	return o.close()
 }
 
 func nonNil[T any](s []T) []T {

@@ -13,84 +13,80 @@ import (
 	"l2hub/hub"
 )
 
-// bands turns the drops of partitions and links set down into windows. A
-// window is open from its first drop; a frame delivered across it (between
-// two sides of the partition, to or from the port that was down) closes it.
-func (b *builder) bands() {
-	open := map[string]int{} // key -> index into m.Bands
-	var keys []string        // open keys, in opening order (deterministic closing)
-	for i := range b.m.Frames {
-		f := &b.m.Frames[i]
-		for _, d := range f.Drops {
-			if d.Action != "partition" && d.Action != "down" {
-				continue
-			}
-			_, detail, _ := strings.Cut(d.Reason, d.Action+" (")
-			detail = strings.TrimSuffix(detail, ")")
-			key := d.Action + "\x00" + d.Rule + "\x00" + detail
-			if bi, ok := open[key]; ok {
-				bd := &b.m.Bands[bi]
-				bd.End, bd.Last = f.Time, d.Number
-				bd.Drops++
-				continue
-			}
-			open[key] = len(b.m.Bands)
-			keys = append(keys, key)
-			b.m.Bands = append(b.m.Bands, Band{
-				Kind: d.Action, Name: d.Rule, Spec: detail, Ports: b.bandPorts(d.Action, detail, f.From, d.To),
-				Start: f.Time, End: f.Time, Drops: 1, First: d.Number, Last: d.Number,
-			})
-		}
-		for _, d := range f.Deliveries {
-			if d.Kind&Inferred != 0 || f.From < 0 {
-				continue
-			}
-			for k := 0; k < len(keys); k++ {
-				bd := &b.m.Bands[open[keys[k]]]
-				if bd.cuts(b, f.From, d.To) && d.Time > bd.End {
-					bd.Healed, bd.HealedAt = d.Number, d.Time
-					delete(open, keys[k])
-					keys = slices.Delete(keys, k, k+1)
-					k--
-				}
-			}
-		}
-	}
-}
-
 // maxEdits bounds the control changes a report reads from a capture.
 const maxEdits = 1 << 14
 
-// recordEdits keeps the changes made through the control API that
-// record number's comment holds (filter.Edit); unreadable ones are the
-// replay's business to report.
+// recordEdits keeps the changes made through the control API, and the
+// VMs' attaching and leaving, that record number's comment holds
+// (filter.Edit, hub.PeerRecord); unreadable ones are the replay's business
+// to report. It keeps what their markers and bands need, cleaned and cut,
+// never a rule's text: at most maxEdits of each.
 func (b *builder) recordEdits(number int, comment string) {
 	edits, _ := filter.ParseEdits(comment)
 	for _, e := range edits {
-		if len(b.edits) < maxEdits {
-			b.edits = append(b.edits, recordedEdit{e, number})
+		if len(b.edits) == maxEdits {
+			break
 		}
+		re := recordedEdit{op: e.Op, name: cleanText(e.Name, maxRuleText), at: e.At, number: number,
+			text: cleanText("control: "+e.String(), maxMarkerText)}
+		switch {
+		case e.Op == filter.EditLinkDown:
+			re.spec = "port " + re.name
+		case e.Op == filter.EditPartitionStart && len(e.Groups) > 0:
+			specs := make([]string, len(e.Groups))
+			for i, g := range e.Groups {
+				specs[i] = strings.Join(g, ",")
+			}
+			re.spec = cleanText(strings.Join(specs, "|"), b.lim.MaxComment)
+		}
+		b.edits = append(b.edits, re)
 	}
 	peers, _ := hub.ParsePeers(comment)
 	for _, pc := range peers {
-		if len(b.peers) < maxEdits {
-			b.peers = append(b.peers, recordedPeer{pc, number})
+		if len(b.peers) == maxEdits {
+			break
 		}
+		if len(pc.Port) > maxPortName {
+			continue // no lifeline has so long a name
+		}
+		text := "VM attached"
+		if pc.Peer != "" && pc.Attached {
+			text += " (" + pc.Peer + ")"
+		}
+		if !pc.Attached {
+			text = "VM detached"
+			if pc.Reason != "" {
+				text += " (" + pc.Reason + ")"
+			}
+		}
+		b.peers = append(b.peers, recordedPeer{port: pc.Port, at: pc.At, text: cleanText(text, maxMarkerText), number: number})
 	}
 }
 
-// recordedPeer is a VM attaching to or leaving its port, and the record
-// whose comment notes it (hub.PeerRecord).
+// maxPortName bounds a lifeline's name: an interface's name cut to 64
+// bytes, and a number to tell it from another of that name.
+const maxPortName = 128
+
+// recordedPeer is a VM attaching to or leaving its port, as its marker
+// shows it, and the record whose comment notes it.
 type recordedPeer struct {
-	hub.PeerRecord
-	Number int
+	port   string
+	at     time.Duration // policy time
+	text   string        // "VM attached (tcp 127.0.0.1:40112)"
+	number int
 }
 
-// recordedEdit is a change made through the control API and the record
-// whose comment notes it.
+// recordedEdit is a change made through the control API, as a report
+// keeps it, and the record whose comment notes it.
 type recordedEdit struct {
-	filter.Edit
-	Number int
+	op   string // filter.Edit.Op
+	name string // the rule, partition or port, cleaned
+	// spec is a partition's groups ("a,b|c") or a link's "port b", for
+	// the band a window draws, cleaned.
+	spec   string
+	text   string        // its marker: "control: rule loss-a-b added"
+	at     time.Duration // run time
+	number int
 }
 
 // controlMarkers puts each change made through the control API on the
@@ -99,13 +95,10 @@ type recordedEdit struct {
 func (b *builder) controlMarkers() {
 	ms := make([]Marker, 0, len(b.edits))
 	for _, e := range b.edits {
-		ms = append(ms, Marker{
-			Port: -1, Time: b.runTime(e.At), Text: cleanText("control: "+e.Edit.String(), maxMarkerText),
-			Class: "control", Line: e.Number, Log: "capture",
-		})
+		ms = append(ms, Marker{Port: -1, Time: b.runTime(e.at), Text: e.text, Class: "control", Line: e.number, Log: "capture"})
 	}
 	ms, far, first := b.nearby(ms)
-	b.m.Markers = append(b.m.Markers, ms...)
+	b.addMarkers(ms)
 	if far > 0 {
 		b.warn("%d changes made through the control API are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
 	}
@@ -119,27 +112,26 @@ func (b *builder) controlMarkers() {
 func (b *builder) peerMarkers() {
 	ms := make([]Marker, 0, len(b.peers))
 	for _, pc := range b.peers {
-		port, ok := b.ports[pc.Port]
+		port, ok := b.ports[pc.port]
 		if !ok {
 			continue // a port the capture does not describe: nowhere to draw it
 		}
-		text := "VM attached"
-		if pc.Peer != "" && pc.Attached {
-			text += " (" + pc.Peer + ")"
-		}
-		if !pc.Attached {
-			text = "VM detached"
-			if pc.Reason != "" {
-				text += " (" + pc.Reason + ")"
-			}
-		}
-		ms = append(ms, Marker{Port: port, Time: b.runTime(pc.At), Text: cleanText(text, maxMarkerText), Class: "control", Line: pc.Number, Log: "capture"})
+		ms = append(ms, Marker{Port: port, Time: b.runTime(pc.at), Text: pc.text, Class: "control", Line: pc.number, Log: "capture"})
 	}
 	ms, far, first := b.nearby(ms)
-	b.m.Markers = append(b.m.Markers, ms...)
+	b.addMarkers(ms)
 	if far > 0 {
 		b.warn("%d VM attaches or detaches are stamped more than %s before the capture's start or after its last frame and are not drawn (the first: on record %d)", far, markerMargin, first)
 	}
+}
+
+// addMarkers adds markers to the model, their text charged to
+// Limits.MaxText: past it, a marker keeps its first minText bytes.
+func (b *builder) addMarkers(ms []Marker) {
+	for i := range ms {
+		ms[i].Text = b.keepShort(ms[i].Text, &b.markersCut)
+	}
+	b.m.Markers = append(b.m.Markers, ms...)
 }
 
 // controlBands gives the bands of partitions and links the control API
@@ -154,25 +146,19 @@ func (b *builder) controlBands() {
 	var ws []window
 	open := map[string]int{} // kind and name -> index into ws
 	for _, e := range b.edits {
-		at := b.runTime(e.At)
-		key := "partition\x00" + e.Name
-		if e.Op == filter.EditLinkDown || e.Op == filter.EditLinkUp {
-			key = "down\x00" + e.Name
+		at := b.runTime(e.at)
+		key := "partition\x00" + e.name
+		if e.op == filter.EditLinkDown || e.op == filter.EditLinkUp {
+			key = "down\x00" + e.name
 		}
-		switch e.Op {
+		switch e.op {
 		case filter.EditPartitionStart, filter.EditLinkDown:
 			if _, ok := open[key]; ok {
 				continue
 			}
-			w := window{kind: "partition", name: e.Name, on: at}
-			if e.Op == filter.EditLinkDown {
-				w = window{kind: "down", spec: "port " + e.Name, on: at}
-			} else if len(e.Groups) > 0 {
-				specs := make([]string, len(e.Groups))
-				for i, g := range e.Groups {
-					specs[i] = strings.Join(g, ",")
-				}
-				w.spec = strings.Join(specs, "|")
+			w := window{kind: "partition", name: e.name, spec: e.spec, on: at}
+			if e.op == filter.EditLinkDown {
+				w = window{kind: "down", spec: e.spec, on: at}
 			}
 			open[key] = len(ws)
 			ws = append(ws, w)
@@ -183,75 +169,63 @@ func (b *builder) controlBands() {
 			}
 		}
 	}
+	// The bands the drops drew, by the window they may belong to (a
+	// partition's name, a link's "port b"), each list in the order of
+	// their first drops, which is their time order: a window's bands are a
+	// run of its list.
+	drawn := map[string][]int{}
+	for i, id := range b.drawnKeys {
+		k := b.bandKeys[id-1]
+		if key, ok := windowKey(k.action, k.rule, k.detail); ok {
+			drawn[key] = append(drawn[key], i)
+		}
+	}
+	more := 0
 	for _, w := range ws {
+		key, _ := windowKey(w.kind, w.name, w.spec)
+		list := drawn[key]
+		k, _ := slices.BinarySearchFunc(list, w.on, func(i int, on time.Duration) int { return cmp.Compare(b.m.Bands[i].Start, on) })
 		found := false
-		for i := range b.m.Bands {
-			bd := &b.m.Bands[i]
-			if bd.Control || bd.Kind != w.kind || bd.Start < w.on || w.off > 0 && bd.Start > w.off {
-				continue
+		for ; k < len(list); k++ {
+			bd := &b.m.Bands[list[k]]
+			if w.off > 0 && bd.Start > w.off {
+				break
 			}
-			if w.kind == "partition" && bd.Name != w.name || w.kind == "down" && (bd.Name != "" || bd.Spec != w.spec) {
+			if bd.Control {
 				continue
 			}
 			bd.Control, bd.Began, bd.Ended = true, w.on, w.off
 			found = true
 		}
-		if !found {
-			b.m.Bands = append(b.m.Bands, Band{
-				Kind: w.kind, Name: w.name, Spec: w.spec, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
-				Start: w.on, End: w.on, Control: true, Began: w.on, Ended: w.off,
-			})
+		if found {
+			continue
 		}
+		if len(b.m.Bands) >= maxBands {
+			more++
+			continue
+		}
+		b.m.Bands = append(b.m.Bands, Band{
+			Kind: w.kind, Ports: b.bandPorts(w.kind, w.spec, -1, -1),
+			Start: w.on, End: w.on, Control: true, Began: w.on, Ended: w.off,
+		})
+		b.nameBand(&b.m.Bands[len(b.m.Bands)-1], w.name, w.spec)
+	}
+	if more > 0 {
+		b.warn("%d more partitions or links set through the control API are not drawn as bands: a report draws at most %d", more, maxBands)
 	}
 }
 
-// bandPorts are the lifelines a band covers: the ports its spec names
-// ("a,b|c", "port b"), else the link it was seen on.
-func (b *builder) bandPorts(action, spec string, from, to int) []int {
-	var names []string
-	if action == "down" {
-		names = []string{strings.TrimPrefix(spec, "port ")}
-	} else {
-		names = strings.FieldsFunc(spec, func(r rune) bool { return r == '|' || r == ',' })
+// windowKey is the control window a band the drops drew may belong to: a
+// partition's by its name, a link set down by its spec ("port b"); a link
+// a schedule set down (it has a name) belongs to none.
+func windowKey(kind, name, spec string) (string, bool) {
+	switch {
+	case kind == "partition":
+		return kind + "\x00" + name, true
+	case kind == "down" && name == "":
+		return kind + "\x00" + spec, true
 	}
-	var ports []int
-	for _, n := range names {
-		if i, ok := b.ports[strings.TrimSpace(n)]; ok && !slices.Contains(ports, i) {
-			ports = append(ports, i)
-		}
-	}
-	if len(ports) == 0 {
-		for _, p := range []int{from, to} {
-			if p >= 0 && !slices.Contains(ports, p) {
-				ports = append(ports, p)
-			}
-		}
-	}
-	slices.Sort(ports)
-	return ports
-}
-
-// cuts reports whether the band stands between from and to.
-func (bd *Band) cuts(b *builder, from, to int) bool {
-	if bd.Kind == "down" {
-		return slices.Contains(bd.Ports, from) || slices.Contains(bd.Ports, to)
-	}
-	side := func(p int) int {
-		name := b.m.Ports[p].Name
-		for i, g := range strings.Split(bd.Spec, "|") {
-			for _, n := range strings.Split(g, ",") {
-				if strings.TrimSpace(n) == name {
-					return i + 1
-				}
-			}
-		}
-		return 0
-	}
-	sf, st := side(from), side(to)
-	if sf == 0 && st == 0 { // a spec that names no port here: the ports it was seen on
-		return slices.Contains(bd.Ports, from) && slices.Contains(bd.Ports, to)
-	}
-	return sf != 0 && st != 0 && sf != st
+	return "", false
 }
 
 // findings runs the checker on the capture and pins its findings to the
@@ -436,7 +410,7 @@ func (b *builder) consoles() error {
 		name := cleanText(baseName(c.Path), 128)
 		b.m.Ports[port].Consoles = append(b.m.Ports[port].Consoles, name)
 		markers, far, first := b.nearby(log.place(port, name, b.m.Start, c.Offset))
-		b.m.Markers = append(b.m.Markers, markers...)
+		b.addMarkers(markers)
 		if far > 0 {
 			b.warn("console %s: %d lines stamped more than %s before the capture's start or after its last frame are not drawn (the first: line %d)", name, far, markerMargin, first)
 		}

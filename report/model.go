@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,12 @@ type Model struct {
 	Stopped error
 
 	at []ref // capture frame number -> what draws it
+	// corruptCompares counts the frames corrupted copies were compared
+	// with (a test's measure of the work matching them does).
+	corruptCompares int
+	// bandVisits counts the bands deliveries were checked against (a
+	// test's measure of the work bands does).
+	bandVisits int
 }
 
 // Port is a lifeline.
@@ -64,12 +71,18 @@ type Frame struct {
 	From    int           // index into Ports; -1 for the hub itself
 	Label   Label
 	Len     int    // bytes on the wire
-	Data    []byte // the first Limits.HexBytes bytes
+	Data    []byte // the first Limits.HexBytes bytes (64 once Limits.MaxHexTotal is spent)
 	Comment string // the ingress record's comment
 	// Deliveries are the copies ports received, in capture order.
 	Deliveries []Delivery
 	// Drops are the links the frame was dropped on, with the reasons.
 	Drops []Drop
+	// More counts the records of this frame past the maxPerFrame
+	// deliveries, drops or copies it keeps of each (a crafted capture's
+	// thousands of duplicates), or past Limits.MaxArrows: counted, not
+	// drawn.
+	More int
+	sum  uint64 // contentHash of the whole frame, as sent
 	// Copies are the numbers of further records of this same frame (a
 	// multicast loopback echo in a per-VM file).
 	Copies   []int
@@ -108,7 +121,14 @@ type Drop struct {
 	Reason string // "rule loss-a: drop (p=0.05 draw=0.0213)"
 	Rule   string
 	Action string // drop, partition, down, mtu, queue-full, ...
+	// band is, for a partition or link-down drop, 1 + the index of what
+	// its note names in builder.bandKeys; 0 for any other drop, or one past
+	// maxBands of them.
+	band int32
 }
+
+// maxRuleText bounds a rule's name as a drop keeps it.
+const maxRuleText = 128
 
 // Group is a run of alike frames from one sender drawn as one arrow.
 type Group struct {
@@ -176,6 +196,8 @@ type builder struct {
 	lab    *labeller
 	ports  map[string]int
 	recent map[uint64][]int32 // content hash -> frames that may still be delivered
+	sized  map[int][]int32    // length on the wire -> the newest frames of it (corruptRecent), for corrupted copies
+	links  map[int32]*frameLinks
 	// egress says the capture records deliveries: its l2hub header
 	// declares egress points, or it has egress records. Without, they are
 	// inferred from MAC addresses.
@@ -185,7 +207,13 @@ type builder struct {
 	// records with a direction, whose interfaces are ports too.
 	l2hub, directed bool
 	macPort         map[[6]byte]int
-	section, ifaces int // the interfaces of section made lifelines so far
+	// ifacePort is the lifeline of each interface (section, ID); byName
+	// the first lifeline of each interface name, which an interface of
+	// that name in a later section continues (a capture streamed through
+	// a policy change starts a section with the same ports).
+	ifacePort map[[2]int]int
+	byName    map[string]int
+	section   []int // the last section whose interface each lifeline is
 	// edits are the changes made through the control API that the
 	// capture records (at most maxEdits).
 	edits []recordedEdit
@@ -193,14 +221,183 @@ type builder struct {
 	// runStart is the hub's start, which edits count from (the capture's
 	// header says it); zero when it does not.
 	runStart time.Time
+	kept     map[string]string // keep's strings
+	notesCut int               // comments with more than maxNotes notes
+	// bandKeys are the partitions and links set down the drops' notes
+	// name (at most maxBands), bandIDs their indices + 1, drawnKeys the
+	// one of each band bands() drew: what tells bands apart, kept whole
+	// whatever Limits.MaxText leaves of their names.
+	bandKeys  []bandKey
+	bandIDs   map[bandKey]int32
+	drawnKeys []int32
+	// What is left of Limits.MaxText, MaxArrows and MaxHexTotal, and what
+	// was cut for want of it (and of maxPerFrame).
+	textLeft, arrowsLeft, hexLeft      int
+	commentLeft                        int // comments' share of textLeft
+	commentsCut, reasonsCut, arrowsCut int
+	bandsCut, markersCut               int
+	hexCut, perFrameCut                int
+}
+
+// bandKey is what a partition or link-down note names: its action
+// ("partition", "down"), rule and detail (a partition's spec "a,b|c",
+// "port b"), cleaned as a drop's are.
+type bandKey struct{ action, rule, detail string }
+
+// bandOf returns the band id (Drop.band) of the partition or link-down
+// note n: 0 once maxBands distinct ones are known.
+func (b *builder) bandOf(n note) int32 {
+	k := bandKey{action(n.Action), cleanText(n.Rule, maxRuleText), cleanText(n.Detail, b.lim.MaxComment)}
+	if id, ok := b.bandIDs[k]; ok {
+		return id
+	}
+	if len(b.bandKeys) == maxBands {
+		return 0
+	}
+	b.bandKeys = append(b.bandKeys, k)
+	b.bandIDs[k] = int32(len(b.bandKeys))
+	return int32(len(b.bandKeys))
+}
+
+// isBand reports whether a drop's action opens a band.
+func isBand(action string) bool { return action == "partition" || action == "down" }
+
+// comment is a record's comment: its whole text, cleaned, which notes are
+// read from, and what is shown of it (Limits.MaxComment).
+type comment struct{ text, shown string }
+
+// notes reads c's notes, counting a comment with too many.
+func (b *builder) notes(c comment) (dropped bool, notes []note) {
+	dropped, notes, more := parseComment(c.text)
+	if more {
+		b.notesCut++
+	}
+	return dropped, notes
+}
+
+// keep returns s as a string of its own, once per distinct text (a
+// note's words are cut from a comment of up to maxNoteText bytes, which
+// they must not keep alive), charged to Limits.MaxText; ok is false, and
+// the string "", once that is spent.
+func (b *builder) keep(s string) (kept string, ok bool) {
+	if k, ok := b.kept[s]; ok || s == "" {
+		return k, true
+	}
+	cost := textCost(s)
+	if cost > b.textLeft {
+		return "", false
+	}
+	b.textLeft -= cost
+	s = strings.Clone(s)
+	b.kept[s] = s
+	return s, true
+}
+
+// keepComment is keep for a record's comment, which may take at most
+// half of Limits.MaxText: the other half is for what explains the drops
+// and the markers (reasons, rule names, bands, control changes, console
+// lines), which mostly come after the comments.
+func (b *builder) keepComment(s string) (string, bool) {
+	if k, ok := b.kept[s]; ok || s == "" {
+		return k, true
+	}
+	if textCost(s) > b.commentLeft {
+		return "", false
+	}
+	k, ok := b.keep(s)
+	if ok {
+		b.commentLeft -= textCost(s)
+	}
+	return k, ok
+}
+
+// keepOr is keep, with or in place of a text past Limits.MaxText.
+func (b *builder) keepOr(s, or string) string {
+	if k, ok := b.keep(s); ok {
+		return k
+	}
+	return or
+}
+
+// minText is what a band's name and spec, and a marker's text, keep of
+// themselves past Limits.MaxText: enough to tell them apart on the page,
+// at a cost bounded by the bands and markers there may be.
+const minText = 48
+
+// keepShort is keep, with s cut to minText past Limits.MaxText; cut
+// counts the texts cut.
+func (b *builder) keepShort(s string, cut *int) string {
+	if k, ok := b.keep(s); ok {
+		return k
+	}
+	*cut++
+	return cleanText(s, minText)
+}
+
+// textCost is what a kept text costs: its bytes as the page's JSON
+// spells them (<, > and & take six), and its place in the tables.
+func textCost(s string) int {
+	return len(s) + 5*strings.Count(s, "<") + 5*strings.Count(s, ">") + 5*strings.Count(s, "&") +
+		strings.Count(s, `"`) + strings.Count(s, `\`) + 32
+}
+
+// reason is how a drop is shown: the note without its link, cut as a
+// comment is; past Limits.MaxText, its action alone.
+func (b *builder) reason(n note) string {
+	if r, ok := b.keep(cleanText(n.Reason(), b.lim.MaxComment)); ok {
+		return r
+	}
+	b.reasonsCut++
+	return action(n.Action)
+}
+
+// dropReason is how an egress record's drop is shown: its notes' reasons
+// joined, cut as a comment is and charged once; past Limits.MaxText, the
+// one note's action, or "dropped".
+func (b *builder) dropReason(reasons []string, notes []note) string {
+	if len(reasons) == 0 {
+		return "dropped"
+	}
+	if r, ok := b.keep(cleanText(strings.Join(reasons, "; "), b.lim.MaxComment)); ok {
+		return r
+	}
+	b.reasonsCut++
+	if len(notes) == 1 {
+		return action(notes[0].Action)
+	}
+	return "dropped"
+}
+
+// action returns the hub's own string for an action word it writes
+// (drop, partition, delay, ...), which costs nothing to keep, and "…" for
+// any other.
+func action(a string) string {
+	if k, ok := actions[a]; ok {
+		return k
+	}
+	return "…"
+}
+
+var actions = map[string]string{}
+
+func init() {
+	for _, a := range []string{"drop", "partition", "down", "mtu", "overflow", "queue-full", "stalled", "backlog-full", "delay-full",
+		"delay", "queue", "duplicate", "reorder", "corrupt"} {
+		actions[a] = a
+	}
 }
 
 const (
 	// maxPending bounds the frames remembered per content for matching
 	// deliveries: the newest win.
 	maxPending = 64
-	// corruptScan bounds how far back a corrupted copy looks for its frame.
-	corruptScan = 4096
+	// corruptRecent bounds the frames of one length a corrupted copy whose
+	// note does not say which bits were flipped is compared with.
+	corruptRecent = 32
+	// maxPerFrame bounds the deliveries, and the drops, one frame keeps:
+	// one per port and then some (a frame flooded into a partition has a
+	// drop per port across it); duplicates past it are counted.
+	maxPerFrame = 2 * DefaultMaxPorts
 	// echoWindow: a copy of the frame a VM just sent, in its own file, is
 	// the multicast back end's loopback echo (as the checker sees it).
 	echoWindow = 10 * time.Millisecond
@@ -232,14 +429,22 @@ func Build(opts Options) (*Model, error) {
 	}
 	defer f.Close()
 	b := &builder{
-		opts:    opts,
-		lim:     opts.Limits.withDefaults(),
-		m:       &Model{Title: opts.Title, Capture: cleanText(filepath.Base(opts.Capture), 200)},
-		lab:     newLabeller(profile == checker.ProfileNoiseXK),
-		ports:   map[string]int{},
-		recent:  map[uint64][]int32{},
-		macPort: map[[6]byte]int{},
+		opts:      opts,
+		lim:       opts.Limits.withDefaults(),
+		m:         &Model{Title: opts.Title, Capture: cleanText(filepath.Base(opts.Capture), 200)},
+		lab:       newLabeller(profile == checker.ProfileNoiseXK),
+		ports:     map[string]int{},
+		ifacePort: map[[2]int]int{},
+		byName:    map[string]int{},
+		recent:    map[uint64][]int32{},
+		sized:     map[int][]int32{},
+		links:     map[int32]*frameLinks{},
+		macPort:   map[[6]byte]int{},
+		kept:      map[string]string{},
+		bandIDs:   map[bandKey]int32{},
 	}
+	b.textLeft, b.arrowsLeft, b.hexLeft = b.lim.MaxText, b.lim.MaxArrows, b.lim.MaxHexTotal
+	b.commentLeft = b.lim.MaxText / 2
 	if b.m.Title == "" {
 		b.m.Title = b.m.Capture
 	}
@@ -248,6 +453,7 @@ func Build(opts Options) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
 	}
 	b.infer()
+	b.cutWarnings()
 	b.reorders()
 	b.bands()
 	b.controlBands()
@@ -258,6 +464,7 @@ func Build(opts Options) (*Model, error) {
 	if err := b.consoles(); err != nil {
 		return nil, err
 	}
+	b.shortWarnings()
 	b.duration()
 	return b.m, nil
 }
@@ -266,10 +473,12 @@ func (b *builder) read(rd io.Reader) error {
 	// A section's interfaces described after its last frame are ports
 	// too (see also the end of the input, below).
 	var sectionErr error
-	sectionEnd := func(_ int, ifs []capture.Interface) {
+	section := 0 // the section being read
+	sectionEnd := func(s int, ifs []capture.Interface) {
 		if (b.l2hub || b.directed) && sectionErr == nil {
-			sectionErr = b.addInterfaces(ifs)
+			sectionErr = b.addInterfaces(s, ifs)
 		}
+		section = s + 1
 	}
 	r, err := capture.NewReader(rd, capture.ReadOptions{SectionEnd: sectionEnd})
 	if errors.Is(err, capture.ErrTruncated) {
@@ -340,7 +549,14 @@ func (b *builder) read(rd io.Reader) error {
 		}
 		b.recordEdits(p.Number, p.Comment)
 		missing += capture.Gaps(p.Comment)
-		comment := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), b.lim.MaxComment)
+		// Notes are read from the whole comment: a frame dropped on many
+		// links has a note for each, far past what is shown of it.
+		text := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), maxNoteText)
+		c := comment{text: text}
+		var ok bool
+		if c.shown, ok = b.keepComment(cleanText(text, b.lim.MaxComment)); !ok {
+			b.commentsCut++
+		}
 		switch p.Dir {
 		case capture.DirIn:
 			b.directed = true
@@ -348,7 +564,7 @@ func (b *builder) read(rd io.Reader) error {
 			if err != nil {
 				return err
 			}
-			b.ingress(p, port, comment)
+			b.ingress(p, port, c)
 		case capture.DirOut:
 			b.directed = true
 			port, err := b.port(p, r)
@@ -356,9 +572,9 @@ func (b *builder) read(rd io.Reader) error {
 				return err
 			}
 			b.egress = true
-			b.egressRecord(p, port, comment)
+			b.egressRecord(p, port, c)
 		default:
-			if err := b.macRecord(p, comment); err != nil {
+			if err := b.macRecord(p, c); err != nil {
 				return err
 			}
 		}
@@ -366,7 +582,7 @@ func (b *builder) read(rd io.Reader) error {
 	// Ports described after the last frame, or in a capture of none,
 	// are lifelines too.
 	if b.l2hub || b.directed {
-		if err := b.addInterfaces(r.Interfaces()); err != nil {
+		if err := b.addInterfaces(section, r.Interfaces()); err != nil {
 			return err
 		}
 	}
@@ -377,6 +593,9 @@ func (b *builder) read(rd io.Reader) error {
 	}
 	if otherLinks > 0 {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)
+	}
+	if b.notesCut > 0 {
+		b.warn("%d comments hold more than %d notes: the drops and marks past them are not drawn", b.notesCut, maxNotes)
 	}
 	if back > 0 {
 		b.warn("%d records are stamped before a record ahead of them, by up to %s (the capture's clock ran backwards): they are drawn at that record's time", back, mostBack)
@@ -414,53 +633,93 @@ func (b *builder) runTime(d time.Duration) time.Duration {
 // not seen yet adds every interface described so far, so that a comment
 // can name a port before that port's first frame.
 func (b *builder) port(p capture.Packet, r *capture.Reader) (int, error) {
-	if p.Section != b.section || p.Interface >= b.ifaces {
-		if err := b.addInterfaces(r.Interfaces()); err != nil {
-			return 0, err
-		}
-		b.section = p.Section
+	if i, ok := b.ifacePort[[2]int{p.Section, p.Interface}]; ok {
+		return i, nil
 	}
-	return b.portNamed(p.IfName, p.Interface, "")
+	if err := b.addInterfaces(p.Section, r.Interfaces()); err != nil {
+		return 0, err
+	}
+	return b.iface(p.Section, p.Interface, p.IfName, "")
 }
 
 // addInterfaces adds a lifeline for each interface of a section (those
 // described so far).
-func (b *builder) addInterfaces(ifs []capture.Interface) error {
+func (b *builder) addInterfaces(section int, ifs []capture.Interface) error {
 	for i, f := range ifs {
-		if _, err := b.portNamed(f.Name, i, f.Description); err != nil {
+		if _, err := b.iface(section, i, f.Name, f.Description); err != nil {
 			return err
 		}
 	}
-	b.ifaces = len(ifs)
 	return nil
 }
 
-func (b *builder) portNamed(name string, iface int, desc string) (int, error) {
-	if name == "" {
-		name = fmt.Sprintf("if%d", iface)
-	}
-	name = cleanText(name, 64)
-	if i, ok := b.ports[name]; ok {
+// iface returns the lifeline of interface id of section, made if need be.
+// Two interfaces of one section are two lifelines, whatever their names
+// (two unnamed ones, "c" and "c\a", "if1" and the unnamed interface 1);
+// an interface named as one of an earlier section continues its lifeline.
+func (b *builder) iface(section, id int, name, desc string) (int, error) {
+	key := [2]int{section, id}
+	if i, ok := b.ifacePort[key]; ok {
 		return i, nil
 	}
-	return b.addPort(name, cleanText(desc, 128))
+	if i, ok := b.byName[name]; ok && name != "" && b.section[i] != section {
+		b.ifacePort[key], b.section[i] = i, section
+		return i, nil
+	}
+	shown := cleanText(name, 64)
+	if name == "" {
+		shown = fmt.Sprintf("if%d", id)
+	}
+	i, err := b.addPort(shown, cleanText(desc, 128))
+	if err != nil {
+		return 0, err
+	}
+	b.ifacePort[key], b.section[i] = i, section
+	if _, ok := b.byName[name]; !ok && name != "" {
+		b.byName[name] = i
+	}
+	return i, nil
 }
 
+// addPort adds a lifeline. A name already shown gets a number ("c (2)"):
+// two lifelines are never told apart by a name alone.
 func (b *builder) addPort(name, desc string) (int, error) {
 	if len(b.m.Ports) == b.lim.MaxPorts {
 		return 0, fmt.Errorf("%w: more than %d (Limits.MaxPorts)", ErrTooManyPorts, b.lim.MaxPorts)
 	}
-	b.ports[name] = len(b.m.Ports)
-	b.m.Ports = append(b.m.Ports, Port{Name: name, Description: desc})
+	shown := name
+	for n := 2; ; n++ {
+		if _, taken := b.ports[shown]; !taken {
+			break
+		}
+		shown = fmt.Sprintf("%s (%d)", name, n)
+	}
+	b.ports[shown] = len(b.m.Ports)
+	b.m.Ports = append(b.m.Ports, Port{Name: shown, Description: desc})
+	b.section = append(b.section, -1)
 	return len(b.m.Ports) - 1, nil
 }
 
+// minHex is what a frame keeps of its bytes once Limits.MaxHexTotal is
+// spent: its headers, which the page decodes, and its MAC addresses,
+// which infer reads.
+const minHex = 64
+
+// clip returns the bytes of a frame kept for its hex view, charged to
+// Limits.MaxHexTotal.
 func (b *builder) clip(data []byte) []byte {
-	return slices.Clone(data[:min(len(data), b.lim.HexBytes)])
+	n := min(len(data), b.lim.HexBytes)
+	if n > b.hexLeft {
+		n = min(n, minHex)
+		b.hexCut++
+	} else {
+		b.hexLeft -= n
+	}
+	return slices.Clone(data[:n])
 }
 
 // newFrame adds a frame for record p sent by port from.
-func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
+func (b *builder) newFrame(p capture.Packet, from int, shown string) int {
 	fi := len(b.m.Frames)
 	b.m.Frames = append(b.m.Frames, Frame{
 		Number:  p.Number,
@@ -469,10 +728,11 @@ func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
 		Label:   b.lab.label(p.Data),
 		Len:     p.OrigLen,
 		Data:    b.clip(p.Data),
-		Comment: comment,
+		Comment: shown,
 		Group:   -1,
 	})
 	h := contentHash(p.Data)
+	b.m.Frames[fi].sum = h
 	s := b.recent[h]
 	if len(s) == maxPending {
 		s = s[1:]
@@ -481,36 +741,49 @@ func (b *builder) newFrame(p capture.Packet, from int, comment string) int {
 	if p.Number > 0 {
 		b.m.at[p.Number] = ref{int32(fi), -1}
 	}
+	if from >= 0 && p.Number > 0 {
+		s := b.sized[p.OrigLen]
+		if len(s) == corruptRecent {
+			s = s[1:]
+		}
+		b.sized[p.OrigLen] = append(s, int32(fi))
+	}
 	return fi
 }
 
 // ingress records what a port sent, and the links the comment says it was
 // dropped on. (The hub notes delays and corruptions on the copies, in the
 // egress records, and drops on the ingress record.)
-func (b *builder) ingress(p capture.Packet, port int, comment string) {
-	fi := b.newFrame(p, port, comment)
-	f := &b.m.Frames[fi]
-	dropped, notes := parseComment(comment)
+func (b *builder) ingress(p capture.Packet, port int, c comment) {
+	fi := b.newFrame(p, port, c.shown)
+	dropped, notes := b.notes(c)
+	why := false // a note says why it was dropped
 	for _, n := range notes {
 		if !hub.IsDropAction(n.Action) {
 			continue
 		}
+		why = true
 		to := -1
 		if i, ok := b.ports[n.To()]; ok && n.Link != "" {
 			to = i
 		}
-		f.Drops = append(f.Drops, Drop{To: to, Number: p.Number, Reason: n.Reason(), Rule: n.Rule, Action: n.Action})
+		d := Drop{To: to, Number: p.Number, Reason: b.reason(n), Rule: b.keepOr(cleanText(n.Rule, maxRuleText), ""), Action: action(n.Action)}
+		if b.addDrop(fi, d) && isBand(d.Action) {
+			f := &b.m.Frames[fi]
+			f.Drops[len(f.Drops)-1].band = b.bandOf(n)
+		}
 	}
-	if dropped && len(f.Drops) == 0 {
-		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: "dropped"})
+	if dropped && !why {
+		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: "dropped"})
 	}
 }
 
 // egressRecord matches what a port received to the frame it is a copy of.
-func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
-	dropped, notes := parseComment(comment)
+func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
+	dropped, notes := b.notes(c)
 	var kind DeliveryKind
 	var reasons []string
+	var flipped []int // the bits corrupt notes say they flipped
 	for _, n := range notes {
 		switch {
 		case delayActions[n.Action]:
@@ -521,13 +794,16 @@ func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
 			kind |= Reordered
 		case n.Action == "corrupt":
 			kind |= Corrupted
+			flipped = appendFlipped(flipped, n.Detail)
 		}
-		reasons = append(reasons, n.Reason())
+		if dropped {
+			reasons = append(reasons, n.Reason())
+		}
 	}
-	t := b.rel(p.Time)
-	fi := b.match(contentHash(p.Data), port, t, kind)
+	t, h := b.rel(p.Time), contentHash(p.Data)
+	fi := b.match(h, port, t, kind)
 	if fi < 0 && kind&Corrupted != 0 {
-		fi = b.matchCorrupt(p.Data, port, t, p.OrigLen, kind)
+		fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
 	}
 	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it
 		fi = b.newFrame(p, -1, "")
@@ -535,21 +811,20 @@ func (b *builder) egressRecord(p capture.Packet, port int, comment string) {
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
-		reason := strings.Join(reasons, "; ")
-		if reason == "" {
-			reason = "dropped"
-		}
-		f.Drops = append(f.Drops, Drop{To: port, Number: p.Number, Reason: reason})
+		reason := b.dropReason(reasons, notes)
+		b.addDrop(fi, Drop{To: port, Number: p.Number, Reason: reason})
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
 	}
-	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: comment}
-	if kind&Corrupted != 0 || !slices.Equal(p.Data[:min(len(p.Data), b.lim.HexBytes)], f.Data) {
+	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown}
+	if kind&Corrupted != 0 || h != f.sum {
 		d.Kind |= Corrupted
 		d.Data = b.clip(p.Data)
 	}
-	f.Deliveries = append(f.Deliveries, d)
-	b.m.at[p.Number] = ref{int32(fi), int32(len(f.Deliveries) - 1)}
+	b.m.at[p.Number] = ref{int32(fi), -1}
+	if b.addDelivery(fi, d) {
+		b.m.at[p.Number].delivery = int32(len(f.Deliveries) - 1)
+	}
 }
 
 // match finds the frame an egress record of these bytes on port is a copy
@@ -590,6 +865,9 @@ func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) boo
 	if f.From == port || f.Time > t || f.Number == 0 {
 		return false
 	}
+	if l := b.links[int32(fi)]; l != nil {
+		return !l.dropped.has(port) && (kind&Duplicate != 0 || !l.got.has(port))
+	}
 	for _, d := range f.Drops {
 		if d.To == port {
 			return false
@@ -602,19 +880,37 @@ func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) boo
 // frame in (a corrupt rule flips a few).
 const maxCorruptDistance = 64
 
-// matchCorrupt finds the frame a corrupted copy came from: of the recent
-// frames of the same length port may get, the one its bytes differ least
-// from, by few enough bits.
-func (b *builder) matchCorrupt(data []byte, port int, t time.Duration, n int, kind DeliveryKind) int {
+// matchCorrupt finds the frame a corrupted copy came from. When its notes
+// say which bits were flipped (flipped), they are flipped back and the
+// frame is the one with those bytes, as for any copy. Otherwise it is, of
+// the newest frames of the same length port may get (corruptRecent), the
+// one its bytes differ least from, by few enough bits, over the bytes
+// both keep: a frame past Limits.MaxHexTotal keeps its first minHex.
+func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Duration, n int, kind DeliveryKind) int {
+	if len(flipped) > 0 {
+		orig := slices.Clone(data)
+		for _, bit := range flipped {
+			if bit/8 < len(orig) {
+				orig[bit/8] ^= 0x80 >> (bit % 8)
+			}
+		}
+		if fi := b.match(contentHash(orig), port, t, kind); fi >= 0 {
+			return fi
+		}
+	}
 	best, bestDist := -1, maxCorruptDistance+1
 	clip := data[:min(len(data), b.lim.HexBytes)]
-	for fi := len(b.m.Frames) - 1; fi >= max(0, len(b.m.Frames)-corruptScan); fi-- {
+	cands := b.sized[n]
+	for i := len(cands) - 1; i >= 0; i-- {
+		fi := int(cands[i])
 		f := &b.m.Frames[fi]
-		if f.Len != n || len(f.Data) != len(clip) || !b.eligible(fi, port, t, kind) {
+		b.m.corruptCompares++
+		both := min(len(f.Data), len(clip))
+		if both < min(len(clip), minHex) || !b.eligible(fi, port, t, kind) {
 			continue
 		}
 		d := 0
-		for i := range clip {
+		for i := range both {
 			d += bits.OnesCount8(clip[i] ^ f.Data[i])
 			if d >= bestDist {
 				break
@@ -623,8 +919,29 @@ func (b *builder) matchCorrupt(data []byte, port int, t time.Duration, n int, ki
 		if d < bestDist {
 			best, bestDist = fi, d
 		}
+		if bestDist <= len(flipped) {
+			break // as close as the notes say it can be
+		}
 	}
 	return best
+}
+
+// appendFlipped appends the bits a corrupt note's detail says it flipped
+// ("p=0.01 draw=0.0021 bits=490,443,404"), at most maxCorruptDistance.
+func appendFlipped(bits []int, detail string) []int {
+	_, list, ok := strings.Cut(detail, "bits=")
+	if !ok {
+		return bits
+	}
+	list, _, _ = strings.Cut(list, " ")
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || len(bits) == maxCorruptDistance {
+			break
+		}
+		bits = append(bits, n)
+	}
+	return bits
 }
 
 func (b *builder) delivered(fi, port int) bool {
@@ -639,13 +956,13 @@ func (b *builder) delivered(fi, port int) bool {
 // macRecord reads a record without a direction (classic pcap, QEMU's
 // filter-dump): its sender is the port named after its source MAC, as
 // replay names them; a copy of a frame that port just sent is its echo.
-func (b *builder) macRecord(p capture.Packet, comment string) error {
+func (b *builder) macRecord(p capture.Packet, c comment) error {
 	if len(p.Data) < 14 {
 		port, err := b.macPortOf([6]byte{})
 		if err != nil {
 			return err
 		}
-		b.newFrame(p, port, comment)
+		b.newFrame(p, port, c.shown)
 		return nil
 	}
 	src := [6]byte(p.Data[6:12])
@@ -657,19 +974,22 @@ func (b *builder) macRecord(p capture.Packet, comment string) error {
 	if s := b.recent[h]; len(s) > 0 {
 		fi := s[len(s)-1]
 		if f := &b.m.Frames[fi]; f.From == port && t-f.Time <= echoWindow && t >= f.Time {
-			f.Copies = append(f.Copies, p.Number)
+			if len(f.Copies) < maxPerFrame {
+				f.Copies = append(f.Copies, p.Number)
+			} else {
+				f.More++
+			}
 			b.m.at[p.Number] = ref{fi, -1}
 			return nil
 		}
 	}
-	fi := b.newFrame(p, port, comment)
-	if dropped, notes := parseComment(comment); dropped {
-		f := &b.m.Frames[fi]
+	fi := b.newFrame(p, port, c.shown)
+	if dropped, notes := b.notes(c); dropped {
 		reason := "dropped"
 		if len(notes) > 0 {
-			reason = notes[0].Reason()
+			reason = b.reason(notes[0])
 		}
-		f.Drops = append(f.Drops, Drop{To: -1, Number: p.Number, Reason: reason})
+		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: reason})
 	}
 	return nil
 }
@@ -706,15 +1026,16 @@ func (b *builder) infer() {
 			}
 		}
 	}
-	budget := b.lim.MaxFrames
+	budget, refused := min(b.lim.MaxFrames, b.arrowsLeft), 0
 	defer func() {
-		if budget == 0 {
-			b.warn("deliveries inferred for the first frames only (Limits.MaxFrames)")
+		if refused > 0 {
+			b.warn("deliveries inferred for the first frames only (Limits.MaxFrames, Limits.MaxArrows): %d more are not drawn", refused)
 		}
 	}()
 	for i := range b.m.Frames {
 		f := &b.m.Frames[i]
-		if len(f.Data) < 14 || f.From < 0 {
+		// (A frame with drops left out cannot say where it did not go.)
+		if len(f.Data) < 14 || f.From < 0 || f.More > 0 {
 			continue
 		}
 		blocked := func(to int) bool {
@@ -726,9 +1047,13 @@ func (b *builder) infer() {
 			return false
 		}
 		add := func(to int) {
-			if to != f.From && !blocked(to) && budget > 0 {
+			switch {
+			case to == f.From || blocked(to):
+			case budget == 0:
+				refused++
+			default:
 				budget--
-				f.Deliveries = append(f.Deliveries, Delivery{To: to, Time: f.Time, Kind: Inferred})
+				b.addDelivery(i, Delivery{To: to, Time: f.Time, Kind: Inferred})
 			}
 		}
 		if to, ok := owner[[6]byte(f.Data[0:6])]; ok && f.Data[0]&1 == 0 {
@@ -829,3 +1154,128 @@ func (m *Model) WriteSummary(w io.Writer) error {
 	_, err := fmt.Fprintln(w)
 	return err
 }
+
+// addDelivery adds d to frame fi, or counts it when the frame has
+// maxPerFrame already; it reports whether d was kept.
+func (b *builder) addDelivery(fi int, d Delivery) bool {
+	f := &b.m.Frames[fi]
+	if !b.arrow(f, len(f.Deliveries)) {
+		return false
+	}
+	f.Deliveries = append(f.Deliveries, d)
+	b.indexLink(fi, d.To, false)
+	return true
+}
+
+// addDrop adds d to frame fi, or counts it when the frame has maxPerFrame
+// already; it reports whether d was kept.
+func (b *builder) addDrop(fi int, d Drop) bool {
+	f := &b.m.Frames[fi]
+	if !b.arrow(f, len(f.Drops)) {
+		return false
+	}
+	f.Drops = append(f.Drops, d)
+	b.indexLink(fi, d.To, true)
+	return true
+}
+
+// arrow reports whether frame f, which has have of a kind (deliveries or
+// drops), may keep one more: within maxPerFrame and Limits.MaxArrows. If
+// not, f counts it.
+func (b *builder) arrow(f *Frame, have int) bool {
+	switch {
+	case have == maxPerFrame:
+		b.perFrameCut++
+	case b.arrowsLeft == 0:
+		b.arrowsCut++
+	default:
+		b.arrowsLeft--
+		return true
+	}
+	f.More++
+	return false
+}
+
+// cutWarnings says what the bounds on what a report keeps left out.
+func (b *builder) cutWarnings() {
+	if b.perFrameCut > 0 {
+		b.warn("%d deliveries, drops or copies of frames that have more than %d of them are counted, not drawn", b.perFrameCut, maxPerFrame)
+	}
+	if b.arrowsCut > 0 {
+		b.warn("%d deliveries and drops past the first %d (Limits.MaxArrows) are counted, not drawn", b.arrowsCut, b.lim.MaxArrows)
+	}
+	if b.commentsCut+b.reasonsCut > 0 {
+		var cut []string
+		if b.commentsCut > 0 {
+			cut = append(cut, fmt.Sprintf("%d comments are not shown", b.commentsCut))
+		}
+		if b.reasonsCut > 0 {
+			cut = append(cut, fmt.Sprintf("%d drops give their action only, not their reason", b.reasonsCut))
+		}
+		b.warn("the capture's comments hold more text than a report keeps (Limits.MaxText, %d bytes as the page spells them): %s", b.lim.MaxText, strings.Join(cut, ", and "))
+	}
+
+	if b.hexCut > 0 {
+		b.warn("%d frames keep only their first %d bytes for the hex view: the bytes kept reached %d (Limits.MaxHexTotal)", b.hexCut, minHex, b.lim.MaxHexTotal)
+	}
+}
+
+// shortWarnings says how many bands and markers keep only minText of
+// their text, once all are made.
+func (b *builder) shortWarnings() {
+	var cut []string
+	if b.bandsCut > 0 {
+		cut = append(cut, fmt.Sprintf("%d bands show only the first %d bytes of their name or spec", b.bandsCut, minText))
+	}
+	if b.markersCut > 0 {
+		cut = append(cut, fmt.Sprintf("%d markers show only the first %d bytes of their text", b.markersCut, minText))
+	}
+	if len(cut) > 0 {
+		b.warn("the text a report keeps reached Limits.MaxText (%d bytes as the page spells it): %s", b.lim.MaxText, strings.Join(cut, ", and "))
+	}
+}
+
+// smallLinks is how many deliveries and drops a frame has before
+// eligible looks them up in sets (frameLinks) rather than the lists.
+const smallLinks = 16
+
+// frameLinks are the ports a frame with many deliveries or drops went to,
+// and those it was dropped towards.
+type frameLinks struct{ got, dropped portSet }
+
+// indexLink notes that frame fi went to (or was dropped towards) port, in
+// its frameLinks once it has more than smallLinks.
+func (b *builder) indexLink(fi, port int, dropped bool) {
+	f := &b.m.Frames[fi]
+	l := b.links[int32(fi)]
+	switch {
+	case l != nil && dropped:
+		l.dropped.add(port)
+	case l != nil:
+		l.got.add(port)
+	case len(f.Deliveries)+len(f.Drops) > smallLinks:
+		l = &frameLinks{}
+		for _, d := range f.Deliveries {
+			l.got.add(d.To)
+		}
+		for _, d := range f.Drops {
+			l.dropped.add(d.To)
+		}
+		b.links[int32(fi)] = l
+	}
+}
+
+// portSet is a set of lifelines, a bit each.
+type portSet []uint64
+
+func (s *portSet) add(p int) {
+	if p < 0 {
+		return
+	}
+	for len(*s) <= p/64 {
+		*s = append(*s, 0)
+	}
+	(*s)[p/64] |= 1 << (p % 64)
+}
+
+func (s portSet) has(p int) bool { return p >= 0 && p/64 < len(s) && s[p/64]&(1<<(p%64)) != 0 }

@@ -57,7 +57,7 @@ func everyRecordDrawn(t *testing.T, m *Model) {
 		switch {
 		case di >= 0 && f.Deliveries[di].Number != n:
 			t.Errorf("got record %d drawn as delivery %d numbered %d", n, di, f.Deliveries[di].Number)
-		case di < 0 && f.Number != n && !slices.Contains(f.Copies, n) && !slices.ContainsFunc(f.Drops, func(d Drop) bool { return d.Number == n }):
+		case di < 0 && f.Number != n && !slices.Contains(f.Copies, n) && !slices.ContainsFunc(f.Drops, func(d Drop) bool { return d.Number == n }) && f.More == 0:
 			t.Errorf("got record %d drawn as frame %d numbered %d", n, fi, f.Number)
 		}
 	}
@@ -542,6 +542,75 @@ func TestClockRunningBackwards(t *testing.T) {
 		t.Errorf("got groups %+v, want one of the four announces from 0s to 2s", m.Groups)
 	}
 	const want = "2 records are stamped before a record ahead of them, by up to 9s (the capture's clock ran backwards): they are drawn at that record's time"
+	if !slices.Contains(m.Warnings, want) {
+		t.Errorf("got warnings %q, want %q", m.Warnings, want)
+	}
+}
+
+// TestManyDropsOfOneFrame: a broadcast into a partition is dropped on
+// every link across it, one note per link, far more than the 1 KiB of the
+// comment the page shows: every drop is drawn, with its reason, and the
+// band counts them all.
+func TestManyDropsOfOneFrame(t *testing.T) {
+	var ports, rest []string
+	for i := range 40 {
+		ports = append(ports, fmt.Sprintf("p%02d", i))
+	}
+	rest = ports[1:]
+	spec := "p00|" + strings.Join(rest, ",")
+	policy := writeTemp(t, "split.yaml", []byte("seed: 1\npartitions:\n  - {name: split, groups: '"+spec+"', start: 0s}\n"))
+	bcast := udpFrame("a", "b", 9, 1, 20)
+	copy(bcast[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	path := simCapture(t, policy, ports, func(s *hubtest.Sim) {
+		for i := range 3 {
+			s.SendAt(time.Duration(i)*time.Second, "p00", bcast)
+		}
+	})
+	m := build(t, Options{Capture: path})
+	if len(m.Frames) != 3 {
+		t.Fatalf("got %d frames, want 3", len(m.Frames))
+	}
+	want := "rule split: partition (" + spec + ")"
+	for _, f := range m.Frames {
+		if len(f.Comment) > DefaultMaxComment+len("…") {
+			t.Errorf("got frame %d's comment of %d bytes shown, want at most %d and an ellipsis", f.Number, len(f.Comment), DefaultMaxComment)
+		}
+		var to []string
+		for _, d := range f.Drops {
+			if d.Reason != want {
+				t.Errorf("got frame %d dropped towards %d for %q, want %q", f.Number, d.To, d.Reason, want)
+			}
+			if d.To >= 0 {
+				to = append(to, m.Ports[d.To].Name)
+			}
+		}
+		if !slices.Equal(to, rest) {
+			t.Errorf("got frame %d dropped towards %q, want every port across the partition: %q", f.Number, to, rest)
+		}
+	}
+	if len(m.Bands) != 1 || m.Bands[0].Drops != 3*len(rest) {
+		t.Errorf("got bands %+v, want one of %d drops", m.Bands, 3*len(rest))
+	}
+	for _, w := range m.Warnings {
+		t.Errorf("got warning %q, want none", w)
+	}
+}
+
+// TestTooManyNotes: a comment with more notes than a report reads draws
+// the first maxNotes of them and says so.
+func TestTooManyNotes(t *testing.T) {
+	var notes []string
+	for i := range maxNotes + 10 {
+		notes = append(notes, fmt.Sprintf("a->b: rule r%d: drop", i))
+	}
+	frame := udpFrame("a", "b", 9, 1, 0)
+	path := writeTemp(t, "notes.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""},
+		[]rec{{0, 1e9, true, frame, "dropped: " + strings.Join(notes, "; ")}}))
+	m := build(t, Options{Capture: path})
+	if len(m.Frames) != 1 || len(m.Frames[0].Drops) != maxNotes {
+		t.Fatalf("got %d frames, the first with %d drops; want 1 with %d", len(m.Frames), len(m.Frames[0].Drops), maxNotes)
+	}
+	want := fmt.Sprintf("1 comments hold more than %d notes: the drops and marks past them are not drawn", maxNotes)
 	if !slices.Contains(m.Warnings, want) {
 		t.Errorf("got warnings %q, want %q", m.Warnings, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"l2hub/internal/atomicfile"
 	"l2hub/internal/samefile"
 )
 
@@ -22,7 +23,8 @@ type Options struct {
 	// Title heads the page; default: the capture's file name.
 	Title string
 	// MinGroup is the shortest run of alike frames drawn as one arrow
-	// (default 3); negative draws every frame alone.
+	// (0: the default 3; a group has 2 or more, so 1 means 2); negative
+	// draws every frame alone.
 	MinGroup int
 	Limits   Limits
 }
@@ -31,13 +33,19 @@ type Options struct {
 // untrusted input. Zero fields take the defaults; Build refuses negative
 // ones.
 type Limits struct {
-	MaxFrames       int   // capture records read (500 000); the rest are left out, with a warning
+	MaxFrames       int   // capture records read, of any direction or link type (500 000); the rest are left out, with a warning
 	MaxPorts        int   // lifelines (256); a capture with more is refused
 	HexBytes        int   // bytes of each frame kept for the hex view (256)
-	MaxComment      int   // bytes of one capture comment kept (1024)
+	MaxComment      int   // bytes of one capture comment, and of one drop's reason, shown (1024); notes are read from all of it
 	MaxConsoleBytes int64 // size of one console log (64 MiB)
 	MaxLineBytes    int   // bytes of one console line read (4096); the rest is dropped
 	MaxMarkers      int   // markers from one console log (20 000); the rest are counted
+	// What a report keeps in all, so that its memory and its page stay
+	// bounded whatever the capture holds (past each, a warning says what
+	// was cut):
+	MaxText     int // bytes of distinct text, as the page spells it (16 MiB): comments (at most half of it), drops' reasons and rules, bands' names and specs, and markers (console lines, control changes, VMs attaching); past it comments are left out, reasons give their action only, and bands and markers keep their first 48 bytes
+	MaxArrows   int // deliveries and drops (1 000 000); past it they are counted (Frame.More), not drawn
+	MaxHexTotal int // bytes of the frames' hex views (32 MiB); past it each frame keeps its first 64 (its headers)
 }
 
 // Defaults.
@@ -50,6 +58,9 @@ const (
 	DefaultMaxConsoleBytes = 64 << 20
 	DefaultMaxLineBytes    = 4096
 	DefaultMaxMarkers      = 20_000
+	DefaultMaxText         = 16 << 20
+	DefaultMaxArrows       = 1_000_000
+	DefaultMaxHexTotal     = 32 << 20
 )
 
 // check refuses a negative limit: it would silently be the default.
@@ -65,6 +76,9 @@ func (l Limits) check() error {
 		{"MaxConsoleBytes", l.MaxConsoleBytes, DefaultMaxConsoleBytes},
 		{"MaxLineBytes", int64(l.MaxLineBytes), DefaultMaxLineBytes},
 		{"MaxMarkers", int64(l.MaxMarkers), DefaultMaxMarkers},
+		{"MaxText", int64(l.MaxText), DefaultMaxText},
+		{"MaxArrows", int64(l.MaxArrows), DefaultMaxArrows},
+		{"MaxHexTotal", int64(l.MaxHexTotal), DefaultMaxHexTotal},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("report.Limits.%s %d: must not be negative (0 means the default %d)", f.name, f.v, f.to)
@@ -85,6 +99,9 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxComment, DefaultMaxComment)
 	set(&l.MaxLineBytes, DefaultMaxLineBytes)
 	set(&l.MaxMarkers, DefaultMaxMarkers)
+	set(&l.MaxText, DefaultMaxText)
+	set(&l.MaxArrows, DefaultMaxArrows)
+	set(&l.MaxHexTotal, DefaultMaxHexTotal)
 	if l.MaxConsoleBytes <= 0 {
 		l.MaxConsoleBytes = DefaultMaxConsoleBytes
 	}
@@ -104,7 +121,8 @@ func Write(w io.Writer, opts Options) error {
 // CheckOutput returns an error when path, where the page is to go (named
 // by flag), is a file the report reads (the capture or a console log):
 // writing the page there would destroy it; or when the page cannot go
-// there at all: path is a directory, or its directory does not exist. It
+// there at all: path is a directory or a socket, or its directory does
+// not exist or takes no new file (atomicfile.Check). It
 // reads no capture, so that a command says so at once. "-" (standard
 // output) is never one.
 func (o Options) CheckOutput(flag, path string) error {
@@ -126,5 +144,15 @@ func (o Options) CheckOutput(flag, path string) error {
 	case !fi.IsDir():
 		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
 	}
+	// What WriteFile will find there (a socket, a directory it cannot
+	// write in), as it will find it.
+	if err := atomicfile.Check(path); err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
 	return nil
 }
+
+// WritesInPlace reports whether Model.WriteFile writes path in place (a
+// device, a FIFO, /dev/stdout) rather than replacing a file: a command
+// whose page goes to /dev/stdout says what it wrote elsewhere.
+func WritesInPlace(path string) bool { return atomicfile.InPlace(path) }

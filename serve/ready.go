@@ -26,13 +26,15 @@ func (s *Session) readyInfo(ctlAddr string) ready.Info {
 }
 
 // announceReady tells whoever waits that every port and the control API
-// are bound: the ready file (when asked for) and systemd (when
-// NOTIFY_SOCKET is set).
-func (s *Session) announceReady(path, ctlAddr string) error {
+// are bound: the ready file (when asked for; it returns the file written,
+// nil for none) and systemd (when NOTIFY_SOCKET is set).
+func (s *Session) announceReady(path, ctlAddr string) (*ready.File, error) {
 	info := s.readyInfo(ctlAddr)
+	var f *ready.File
 	if path != "" {
-		if err := ready.WriteFile(path, info); err != nil {
-			return err
+		var err error
+		if f, err = ready.Write(path, info); err != nil {
+			return nil, err
 		}
 	}
 	names := make([]string, len(info.Ports))
@@ -43,16 +45,16 @@ func (s *Session) announceReady(path, ctlAddr string) error {
 	if _, err := ready.Notify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=%s", info.PID, status)); err != nil {
 		s.log.Warn("sd_notify failed", "err", err)
 	}
-	return nil
+	return f, nil
 }
 
-// announceStopping takes the readiness back: the ready file goes (a
-// stopped hub must not look ready) and systemd hears STOPPING=1.
-func (s *Session) announceStopping(path string) {
-	if path != "" {
-		if err := ready.Remove(path); err != nil {
-			s.log.Warn("ready file", "err", err)
-		}
+// announceStopping takes the readiness back: the ready file announceReady
+// wrote goes, while it is still that file (a stopped hub must not look
+// ready, and must not delete what another put there), and systemd hears
+// STOPPING=1.
+func (s *Session) announceStopping(f *ready.File) {
+	if err := f.Remove(); err != nil {
+		s.log.Warn("ready file", "err", err)
 	}
 	if _, err := ready.Notify("STOPPING=1"); err != nil {
 		s.log.Warn("sd_notify failed", "err", err)

@@ -17,6 +17,7 @@ import (
 	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/internal/atomicfile"
+	"l2hub/internal/ready"
 	"l2hub/internal/shell"
 	"l2hub/transport"
 )
@@ -96,13 +97,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		fmt.Fprintf(&banner, "metrics for Prometheus on %s/metrics\n", strings.Replace(met.addr, "tcp:", "http://", 1))
 	}
 	opts.Out.Write(banner.Bytes())
-	if err := sess.announceReady(opts.ReadyFile, ctl.addr); err != nil {
+	readyFile, err := sess.announceReady(opts.ReadyFile, ctl.addr)
+	if err != nil {
 		fatal(err)
 	}
 
 	<-ctx.Done()
 	log.Info("shutting down", "reason", context.Cause(ctx))
-	sess.announceStopping(opts.ReadyFile)
+	sess.announceStopping(readyFile)
 	herr := sess.Stop()
 	if ctlDone != nil {
 		<-ctlDone
@@ -144,12 +146,14 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 }
 
 // checkOutputs checks that the ready file and the summary file, when
-// asked for, can be written now (atomicfile.Check), leaving nothing
-// behind; its error reads as the write would fail later.
+// asked for, can be written now (ready.Check, atomicfile.Check), leaving
+// nothing behind; its error reads as the write would fail later. A ready
+// file must be a regular file or a new path; a FIFO as the summary passes,
+// since its reader may come before the run ends.
 func checkOutputs(opts Options) error {
 	if opts.ReadyFile != "" {
-		if err := atomicfile.Check(opts.ReadyFile); err != nil {
-			return fmt.Errorf("ready file: %w", err)
+		if err := ready.Check(opts.ReadyFile); err != nil {
+			return err
 		}
 	}
 	if opts.SummaryFile != "" {

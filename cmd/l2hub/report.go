@@ -40,8 +40,9 @@ by port and protocol, click a frame for its bytes and decoded headers.
 
 --console NAME=LOG puts the lines of a VM's console log that start with a
 time stamp on port NAME's lifeline: "  2.391 text" or "[ 2.391] text"
-(seconds since the log's zero) or "2026-01-02T15:04:05.123Z text". A
-relative stamp counts from the log's "# t0=<RFC 3339>" line (the e2e
+(seconds since the log's zero; without brackets, with a fraction: "64
+bytes from" and "200 OK" are no stamps) or "2026-01-02T15:04:05.123Z
+text". A relative stamp counts from the log's "# t0=<RFC 3339>" line (the e2e
 harness writes one), else from the capture's start (a lab run starts hub
 and clock together); ",offset=DUR" puts the log's zero DUR after the
 capture's start instead, and ",match=REGEX" (last, RE2) keeps only the
@@ -50,6 +51,10 @@ lines it matches. NAME ends at the first single '=': a port name holding
 
 --check PROFILE runs the conformance checker (nexus-v1 or noise-xk): its
 findings head the page and are pinned to the frames they cite.
+
+One capture per page: a pair of per-VM files (QEMU's filter-dump) gives
+each VM's own view; "l2hub replay a.pcap b.pcap --port a=a.pcap --port
+b=b.pcap -o run.pcapng" merges them into one capture to draw.
 
 A capture that breaks part-way (a corrupt block) is drawn up to the break,
 and the command then fails with where reading stopped (status 1), as
@@ -91,10 +96,16 @@ replay does; so does one cut short (a killed writer), unless
 			if out == "-" {
 				err = m.WriteHTML(stdout)
 			} else {
+				// -o /dev/stdout: the page is standard output, and what
+				// was written goes with the warnings.
+				said := stdout
+				if report.WritesInPlace(out) {
+					said = cmd.ErrOrStderr()
+				}
 				var size int
 				if size, err = m.WriteFile(out); err == nil {
-					fmt.Fprintf(stdout, "wrote %s (%d bytes): ", out, size)
-					err = m.WriteSummary(stdout)
+					fmt.Fprintf(said, "wrote %s (%d bytes): ", out, size)
+					err = m.WriteSummary(said)
 				}
 			}
 			if err != nil {
@@ -111,9 +122,9 @@ replay does; so does one cut short (a killed writer), unless
 	fl.StringVar(&check, "check", "", "run the conformance checker with this profile (nexus-v1 or noise-xk) and pin its findings")
 	fl.StringVarP(&out, "output", "o", "", "the HTML file to write (- for standard output)")
 	fl.StringVar(&title, "title", "", "the page's title (default: the capture's file name)")
-	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (-1: never)")
+	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (a group has 2 or more: 1 means 2; 0 means the default; -1: never)")
 	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view; 0 means the default")
-	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records drawn; later ones are left out with a warning; 0 means the default")
+	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records read (ingress, egress and non-Ethernet ones alike); later ones are left out with a warning; 0 means the default")
 	fl.BoolVar(&truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
 	return cmd
 }

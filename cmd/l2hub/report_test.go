@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,13 +149,77 @@ func TestReportBadInput(t *testing.T) {
 // before the capture is read: here the capture does not even exist.
 func TestReportOutputChecked(t *testing.T) {
 	dir := t.TempDir()
+	sock := filepath.Join(dir, "page.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	for _, tc := range []struct{ out, want string }{
 		{dir, "-o " + dir + ": is a directory"},
 		{filepath.Join(dir, "no-such-dir", "run.html"), "no such file or directory"},
+		{sock, "-o: write " + sock + ": is a socket"},
 	} {
 		_, _, err := runCmd(t, "report", filepath.Join(dir, "no-such.pcapng"), "-o", tc.out)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "no-such.pcapng") {
 			t.Errorf("-o %s: got %v, want %q before the capture is read", tc.out, err, tc.want)
+		}
+	}
+}
+
+// TestReportToDevStdout: -o /dev/stdout writes the page through the
+// command's standard output as the shell opened it, here a log opened to
+// append (>>) that standard error shares (2>&1): the page comes after the
+// log's line, and what was written (said on standard error, not after the
+// page on standard output) after the page rather than over its start.
+func TestReportToDevStdout(t *testing.T) {
+	if _, err := os.Stat("/dev/stdout"); err != nil {
+		t.Skipf("no /dev/stdout: %v", err)
+	}
+	bin := l2hubBinary(t)
+	log := filepath.Join(t.TempDir(), "app.log")
+	if err := os.WriteFile(log, []byte("previous line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "report", filepath.Join("..", "..", "report", "testdata", "failing-run.pcapng"), "-o", "/dev/stdout")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(log)
+		t.Fatalf("got %v, want the page written:\n%.2000s", err, b)
+	}
+	got, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, rest, ok := bytes.Cut(got, []byte("<!DOCTYPE html>"))
+	page, after, ok2 := bytes.Cut(rest, []byte("</html>\n"))
+	if !ok || !ok2 || string(before) != "previous line\n" || !bytes.Contains(page, []byte(`id="l2hub-data"`)) ||
+		!bytes.HasPrefix(after, []byte("wrote /dev/stdout (")) {
+		t.Errorf("got the log %.200q ... %.200q, want the previous line, the whole page, then what was written", got, got[max(0, len(got)-200):])
+	}
+}
+
+// TestReportHelp: --help says what --group's small values and
+// --max-frames count, and how to draw a pair of per-VM files.
+func TestReportHelp(t *testing.T) {
+	stdout, _, err := runCmd(t, "report", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := strings.Join(strings.Fields(stdout), " ")
+	for _, want := range []string{
+		"a group has 2 or more: 1 means 2; 0 means the default; -1: never",
+		"capture records read (ingress, egress and non-Ethernet ones alike)",
+		"l2hub replay a.pcap b.pcap --port a=a.pcap --port b=b.pcap -o run.pcapng",
+		`without brackets, with a fraction: "64 bytes from" and "200 OK" are no stamps`,
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("got report --help without %q:\n%s", want, stdout)
 		}
 	}
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"l2hub/hub/hubtest"
 )
@@ -71,5 +75,51 @@ func TestSummaryCountsQueuedFrames(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("got summary %s = %q, want %q\n%s", k, got[k], v, s.stdout.String())
 		}
+	}
+}
+
+// TestSummaryToDevStdout: serve --summary /dev/stdout > log writes the
+// summary through the hub's standard output as the shell opened it: after
+// the banner, before the counters, with nothing written over.
+func TestSummaryToDevStdout(t *testing.T) {
+	if _, err := os.Stat("/dev/stdout"); err != nil {
+		t.Skipf("no /dev/stdout: %v", err)
+	}
+	bin := l2hubBinary(t)
+	log := filepath.Join(t.TempDir(), "serve.log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(bin, "serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--summary", "/dev/stdout")
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	read := func() string { b, _ := os.ReadFile(log); return string(b) }
+	for deadline := time.Now().Add(hangGuard); !strings.Contains(read(), "Ctrl-C stops"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner within %v:\n%s", hangGuard, read())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("got %v after SIGTERM, want exit status 0:\n%s", err, read())
+		}
+	case <-time.After(hangGuard):
+		t.Fatalf("l2hub did not exit within %v of SIGTERM", hangGuard)
+	}
+	out := read()
+	banner, rest, ok := strings.Cut(out, "{\n  \"schema\": 1,\n  \"version\"")
+	summary, counters, ok2 := strings.Cut(rest, "\n}\n")
+	if !ok || !ok2 || !strings.Contains(banner, "Ctrl-C stops") || !strings.Contains(banner, "-netdev") ||
+		!strings.Contains(summary, `"ports"`) || !strings.Contains(counters, "PORT") || strings.ContainsRune(out, 0) {
+		t.Errorf("got the log %q, want the banner, then the summary's JSON, then the counters", out)
 	}
 }

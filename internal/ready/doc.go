@@ -12,6 +12,11 @@
 // guards against a reused pid), with kill(pid, 0) on other Unix systems;
 // elsewhere any positive pid counts as alive.
 //
+// A ready file is a regular file or a path where nothing is yet: Check and
+// Write refuse a FIFO (the hub's start would wait for a reader), a device,
+// a link or a socket, and File.Remove deletes only the file Write made,
+// while it is still there, never what another process put in its place.
+//
 // Concurrency: the functions are safe for concurrent use; a ready file is
 // replaced atomically, so a reader never sees half of one.
 //

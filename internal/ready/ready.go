@@ -62,23 +62,34 @@ type Port struct {
 // may be anything a user typed.
 const maxFile = 1 << 20
 
-// WriteFile writes info to path atomically: a reader sees no file, or the
-// whole file. The file is mode 0644 less the umask: it holds addresses, never the control
-// token.
-func WriteFile(path string, info Info) error {
+// Write writes info to path atomically (a reader sees no file, or the
+// whole file) and returns the file written, which Remove takes back. path
+// must be none yet or a regular file (see Check). The file is mode 0644
+// less the umask: it holds addresses, never the control token.
+func Write(path string, info Info) (*File, error) {
+	if err := checkTarget(path); err != nil {
+		return nil, fmt.Errorf("ready file: %w", err)
+	}
 	if info.PID == os.Getpid() && info.Start == 0 {
 		info.Start = startTime(info.PID)
 	}
 	info.Schema = Schema
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
-		return fmt.Errorf("ready file: %w", err)
+		return nil, fmt.Errorf("ready file: %w", err)
 	}
 	b = append(b, '\n')
 	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("ready file: %w", err)
+		return nil, fmt.Errorf("ready file: %w", err)
 	}
-	return nil
+	// The file just renamed into place: only a process that may replace
+	// files in its directory could have put another there since, and
+	// Remove deletes no more than that name.
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("ready file: %w", err)
+	}
+	return &File{path: path, written: fi}, nil
 }
 
 // Read parses a ready file. It is forward-compatible: a field it does not
@@ -123,15 +134,6 @@ func (r *limitReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
 	r.n -= int64(n)
 	return n, err
-}
-
-// Remove deletes a ready file, so a stopped hub is not taken for a ready
-// one. A missing file is not an error.
-func Remove(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("ready file: %w", err)
-	}
-	return nil
 }
 
 // Notify sends state (for example "READY=1\nSTATUS=…") to systemd's

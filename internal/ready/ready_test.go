@@ -44,10 +44,17 @@ func TestWriteAndRead(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d files in the directory, want only the ready file", len(entries))
 	}
-	if err := Remove(path); err != nil {
+	f, err := Write(path, want)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Remove(path); err != nil {
+	if err := f.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("got %v after Remove, want the ready file gone", err)
+	}
+	if err := f.Remove(); err != nil {
 		t.Errorf("removing a missing file: %v", err)
 	}
 	if err := WriteFile(filepath.Join(dir, "missing", "x"), want); err == nil {

@@ -23,6 +23,7 @@
   function fGroup(r) { return (r[9] || 0) - 1; }
   function fFind(r) { return r[10] || []; }
   function fCopies(r) { return r[11] || []; }
+  function fMore(r) { return r[12] || 0; }
   function dNum(d) { return d[0] || 0; }
   function dTo(d) { return d[1] || 0; }
   function dDt(d) { return d[2] || 0; }
@@ -88,11 +89,12 @@
   // ---- header: title, summary, notes, findings
   function header() {
     $('title').textContent = D.title;
-    var drops = 0, dl = 0;
-    for (var i = 0; i < F.length; i++) { drops += fDr(F[i]).length; dl += fDl(F[i]).length; }
+    var drops = 0, dl = 0, more = 0;
+    for (var i = 0; i < F.length; i++) { drops += fDr(F[i]).length; dl += fDl(F[i]).length; more += fMore(F[i]); }
     var names = D.ports.map(function (p) { return p.name; }).join(', ') || 'none';
     $('summary').textContent = D.capture + ' · started ' + D.start + ' · ' + secs(D.dur) + ' · ' +
-      D.records + ' records: ' + F.length + ' frames sent, ' + dl + ' deliveries, ' + drops + ' drops · ports ' + names +
+      D.records + ' records: ' + F.length + ' frames sent, ' + dl + ' deliveries, ' + drops + ' drops' +
+      (more ? ' (and ' + more + ' more records of frames with too many to draw)' : '') + ' · ports ' + names +
       ' · ' + M.filter(function (m) { return m[0] >= 0; }).length + ' console markers';
     var notes = $('notes');
     if (F.length === 0) {
@@ -386,6 +388,9 @@
   var pending = false;
   function schedule() { if (!pending) { pending = true; window.requestAnimationFrame(function () { pending = false; render(); }); } }
   var MAX_ITEMS = 1500;
+  // A row draws at most this many arrows, and as many drops: a frame
+  // copied thousands of times would cost a redraw per scroll of them all.
+  var MAX_ARROWS = 64;
   function render() {
     var top = scrollEl.scrollTop, h = scrollEl.clientHeight || 600;
     svg.setAttribute('width', String(Math.ceil(L.W)));
@@ -497,6 +502,9 @@
     var dl = fDl(r), dr = fDr(r), ends = [];
     if (grp) g.appendChild(sv('line', { 'class': 'bracket', x1: xs, x2: xs, y1: y, y2: Math.max(y + 2, tToY(grp.end)) }));
     var base = grp ? 'arrow group' : 'arrow';
+    var hidden = Math.max(0, dl.length - MAX_ARROWS) + Math.max(0, dr.length - MAX_ARROWS) + fMore(r);
+    dl = dl.slice(0, MAX_ARROWS);
+    dr = dr.slice(0, MAX_ARROWS);
     dl.forEach(function (d) {
       var to = dTo(d);
       if (!S.ports[to]) return;
@@ -542,6 +550,9 @@
       g.appendChild(sv('circle', { 'class': 'nobody', cx: xn, cy: y, r: 3.5 }));
       if (withText) g.appendChild(sv('text', { 'class': 'more', x: xn + dn * 8, y: y + 4, 'text-anchor': dn > 0 ? 'start' : 'end' }, 'no receiver'));
       ends.push([xn, y]);
+    }
+    if (hidden > 0 && withText) {
+      g.appendChild(sv('text', { 'class': 'more', x: xs, y: y + 22, 'text-anchor': 'middle' }, '+' + hidden + ' more'));
     }
     if (withText) {
       var xe = ends[0][0], mid = (xs + xe) / 2;
@@ -623,6 +634,7 @@
     fDl(r).forEach(function (x) { if (!out && dNum(x) === n) out = portName(dTo(x)) + '\'s copy of ' + of; });
     fDr(r).forEach(function (x) { if (!out && x[1] === n) out = 'the drop ' + (x[0] >= 0 ? 'towards ' + portName(x[0]) + ' ' : '') + 'of ' + of; });
     if (!out && fCopies(r).indexOf(n) >= 0) out = 'a further record of ' + of;
+    if (!out && fMore(r)) out = 'one of the ' + fMore(r) + ' records of ' + of + ' past those drawn';
     return out;
   }
   function selectFrame(i, n) {
@@ -637,6 +649,7 @@
       ['copies', fCopies(r).join(', ')]]);
     var gi = fGroup(r);
     if (gi >= 0) d.appendChild(el('p', {}, 'One of ' + G[gi].count + ' alike frames (' + G[gi].nums[0] + '–' + G[gi].nums[1] + ').'));
+    if (fMore(r)) d.appendChild(el('p', {}, fMore(r) + ' more records of this frame (deliveries, drops or copies past the first ' + D.perFrame + ' of each, or past what a report keeps in all: see the notes above) are counted, not listed.'));
     fDl(r).forEach(function (x) {
       var p = el('p', { 'class': role && dNum(x) === n ? 'sel' : '' });
       p.appendChild(document.createTextNode('→ ' + portName(dTo(x)) + ' at ' + secs6(fT(r) + dDt(x)) + (dDt(x) ? ' (+' + dur(dDt(x)) + ')' : '') + ' as frame '));
