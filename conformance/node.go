@@ -79,7 +79,8 @@ type Config struct {
 	Probe string
 
 	// OnMilestone receives each milestone; calls are serialised and must
-	// not block for long.
+	// not block for long. With it, the Logger has milestones at DEBUG
+	// only: the callback is where they are reported.
 	OnMilestone func(Milestone)
 	// Logger receives diagnostics; default discards.
 	Logger *slog.Logger
@@ -234,15 +235,19 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 }
 
-// emit reports a milestone to the callback and the log.
+// emit reports a milestone to the callback and the log: at INFO without a
+// callback, at DEBUG with one, which reports it (l2hub serve prints it as
+// a marker), so that it is not said twice.
 func (n *Node) emit(name string, st Status, detail string) {
 	m := Milestone{Role: n.role, Name: name, Status: st, Detail: detail}
 	n.msMu.Lock()
 	defer n.msMu.Unlock()
-	n.log.Info(m.String())
-	if n.cfg.OnMilestone != nil {
-		n.cfg.OnMilestone(m)
+	if n.cfg.OnMilestone == nil {
+		n.log.Info(m.String())
+		return
 	}
+	n.log.Debug(m.String())
+	n.cfg.OnMilestone(m)
 }
 
 // sessionFailed reports a failed session attempt once per distinct reason;

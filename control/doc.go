@@ -90,9 +90,15 @@
 // that drive a hub (see its example). Server and Client are safe for
 // concurrent use.
 //
-// MetricsServer serves GET /metrics alone (l2hub serve --metrics), for
-// Prometheus: read-only, with the same limits and web-page refusals, no
-// token on a loopback address and the control token on any other.
+// MetricsServer serves GET (and HEAD) /metrics alone (l2hub serve
+// --metrics), for Prometheus: read-only, with the same limits and
+// web-page refusals, no token needed on a loopback address and a metrics
+// token of its own (MetricsTokenEnv, ReadMetricsTokenFile) on any other;
+// never the control token. A scrape during which the hub cannot be read
+// fails (prometheus.NewInvalidMetric) rather than leave gaps.
+//
+// The JSON documents l2hub prints for scripts carry Schema, and give a
+// policy's counters as PolicyCounters.
 //
 // Imports: hub and filter (the types the API carries), internal/yamlfile.
 package control

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 )
+
+// scrapeTimeout bounds a scrape's wait for the hub's loop; Prometheus's own
+// default scrape timeout is 10s.
+const scrapeTimeout = 5 * time.Second
 
 // RuleActions are the actions a rule's counters count, as the action label
 // of l2hub_rule_actions_total says them (see filter.RuleStats).
@@ -40,7 +45,9 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 		rxBytes:  d("port_rx_bytes_total", "Bytes received from the port's peer.", "port"),
 		txFrames: d("port_tx_frames_total", "Frames queued for the port's peer.", "port"),
 		txBytes:  d("port_tx_bytes_total", "Bytes queued for the port's peer.", "port"),
-		drops:    d("port_drops_total", "Frames dropped, by reason.", "port", "reason"),
+		drops: d("port_drops_total",
+			"Frames dropped, by reason. A copy dropped on its way to another port (by the policy, a full queue, no peer) is counted at the port the copy was meant for, not at its sender's.",
+			"port", "reason"),
 		attached: d("port_attached", "1 while the port has a peer.", "port"),
 		attaches: d("port_attaches_total", "Peers attached over the port's life.", "port"),
 		matched:  d("rule_matched_total", "Frames the rule matched, on all links (its window included).", "rule"),
@@ -83,12 +90,17 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. Ports it cannot read from the
+// hub's loop (busy past the scrape's bound, or stopped) fail the scrape
+// (an invalid metric: Prometheus records the error and up 0) rather than
+// leave a gap in the ports' series.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	ports, err := c.ports(ctx)
-	if err == nil {
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.rxFrames, fmt.Errorf("reading the ports' counters from the hub: %w", err))
+	} else {
 		for _, p := range ports {
 			counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{p.Name}, labels...)...)
@@ -165,16 +177,19 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector; as Collector's, a state it
+// cannot read fails the scrape.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	ports, err := c.target.Ports(ctx)
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.linkUp, fmt.Errorf("reading the ports from the hub: %w", err))
 		return
 	}
 	st, err := c.target.State(ctx)
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.linkUp, fmt.Errorf("reading the links' and partitions' state from the hub: %w", err))
 		return
 	}
 	for _, p := range portStatuses(ports, st) {
@@ -227,12 +242,14 @@ func (c *LinkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.drops
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector; as Collector's, counters it
+// cannot read fail the scrape.
 func (c *LinkCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	links, err := c.links(ctx)
 	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.frames, fmt.Errorf("reading the links' counters from the hub: %w", err))
 		return
 	}
 	for _, l := range links {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,9 +32,11 @@ func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
 // every other method and path with an error, as the control API would a
 // web page: a request with an Origin or a cross-site Sec-Fetch-Site is
 // refused, and so, when no token is asked for, is a Host that is a name
-// other than localhost (DNS rebinding). With a Token, every request needs
-// "Authorization: Bearer <Token>" (Prometheus: authorization:
-// credentials_file). It holds at most MaxConns connections at once, each
+// other than localhost (DNS rebinding). HEAD /metrics is answered as GET
+// is, without the body. With a Token, every request needs "Authorization:
+// Bearer <Token>" (Prometheus: authorization: credentials_file): the
+// metrics endpoint's own token, which reads and changes nothing, never the
+// control API's. It holds at most MaxConns connections at once, each
 // one request, with header and write timeouts; as on the control API,
 // connections without a complete request give way to a newcomer when no
 // place is free (see Server's limits), and a refused one closes once
@@ -41,7 +44,7 @@ func metricsHandler(reg prometheus.Gatherer, t Target) http.Handler {
 type MetricsServer struct {
 	Target   Target
 	Registry prometheus.Gatherer
-	Token    string // when set, every request needs it as a bearer token
+	Token    string // when set, every request needs it as a bearer token; never the control token
 	Logger   *slog.Logger
 
 	// Limits; zero means the control API's Default of the same name.
@@ -62,16 +65,16 @@ func (m *MetricsServer) Handler() http.Handler {
 		if err == nil && m.Token == "" {
 			// With a token, which a page cannot have, a rebound name gains
 			// nothing, and Prometheus may scrape the hub by its name.
-			err = hostCheck(r)
+			err = metricsHostCheck(r)
 		}
 		switch {
 		case err != nil:
 		case m.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1:
-			status, err = http.StatusUnauthorized, fmt.Errorf("missing or wrong bearer token (the hub's control token)")
+			status, err = http.StatusUnauthorized, fmt.Errorf("missing or wrong bearer token (the metrics endpoint's own token, not the control token)")
 		case r.URL.Path != "/metrics":
 			status, err = http.StatusNotFound, fmt.Errorf("%s: not found: this address serves GET /metrics only", r.URL.Path)
-		case r.Method != http.MethodGet:
-			w.Header().Set("Allow", http.MethodGet)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			w.Header().Set("Allow", "GET, HEAD")
 			status, err = http.StatusMethodNotAllowed, fmt.Errorf("method %s refused: this address serves GET /metrics only", r.Method)
 		}
 		if err != nil {
@@ -85,6 +88,21 @@ func (m *MetricsServer) Handler() http.Handler {
 		}
 		metrics.ServeHTTP(w, r)
 	})
+}
+
+// metricsHostCheck is hostCheck with the Host as DNS compares names:
+// without regard to case, and with a fully qualified name's trailing dot
+// ("LOCALHOST", "localhost." are localhost).
+func metricsHostCheck(r *http.Request) error {
+	host := r.Host
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		host = net.JoinHostPort(strings.ToLower(strings.TrimSuffix(h, ".")), port)
+	} else {
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+	}
+	canon := *r
+	canon.Host = host
+	return hostCheck(&canon)
 }
 
 // logRefused logs a refused request, rate-limited to the 1st, 2nd, 4th, ...
@@ -108,7 +126,7 @@ func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	lim := slotLimits{max: cmp.Or(m.MaxConns, DefaultMaxConns), firstByte: cmp.Or(m.FirstByteTimeout, DefaultFirstByteTimeout),
-		grace: cmp.Or(m.AuthTimeout, DefaultAuthTimeout), headerTimeout: header, maxHeader: maxHeaderBytes}
+		grace: cmp.Or(m.AuthTimeout, DefaultAuthTimeout), headerTimeout: header, maxHeader: maxHeaderBytes, service: "the metrics endpoint"}
 	l = newSlotListener(l, lim, func(remote net.Addr) {
 		m.logRefused("remote", remote, "err", "no complete request yet, and another connection needed its place")
 	})
@@ -132,15 +150,46 @@ func ParseMetricsAddr(addr string) (hostport string, needToken bool, err error) 
 }
 
 // ListenMetrics binds a metrics address (see ParseMetricsAddr). An address
-// that is not loopback needs a token: without one it is refused
-// (ErrNeedToken).
+// that is not loopback needs a token, the metrics endpoint's own: without
+// one it is refused (ErrMetricsNeedToken).
 func ListenMetrics(addr, token string) (net.Listener, error) {
 	hostport, needToken, err := ParseMetricsAddr(addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics address %q: %w", addr, err)
 	}
 	if needToken && token == "" {
-		return nil, fmt.Errorf("metrics address %q is not a loopback address: %w: give the control token (--control-token-file or $%s); Prometheus sends it as a bearer token", addr, ErrMetricsNeedToken, TokenEnv)
+		return nil, fmt.Errorf("metrics address %q is not a loopback address: %w: give the metrics endpoint a token of its own "+
+			"(--metrics-token-file FILE, the config's metrics_token_file, or $%s), which Prometheus sends as a bearer token "+
+			"(authorization: credentials_file); the control token is never accepted there", addr, ErrMetricsNeedToken, MetricsTokenEnv)
 	}
 	return net.Listen("tcp", hostport)
+}
+
+// MetricsTokenEnv names the environment variable serve reads the metrics
+// endpoint's token from when no flag gives one, as TokenEnv is the control
+// token's. The metrics token only reads: a scraper (and its config file)
+// holds it, never the control token.
+const MetricsTokenEnv = "L2HUB_METRICS_TOKEN"
+
+// ReadMetricsTokenFile reads the metrics token from a file as
+// ReadTokenFile reads the control token: the first line, of a file only
+// its owner may read or write.
+func ReadMetricsTokenFile(path string) (string, error) {
+	return readTokenFile("metrics token file", path)
+}
+
+// ResolveMetricsToken is the metrics token serve was given: the file's
+// (--metrics-token-file), else $L2HUB_METRICS_TOKEN's; "" if neither.
+func ResolveMetricsToken(file string) (string, error) {
+	if file != "" {
+		return ReadMetricsTokenFile(file)
+	}
+	if env := os.Getenv(MetricsTokenEnv); env != "" {
+		tok, err := CheckToken(env)
+		if err != nil {
+			return "", fmt.Errorf("$%s: %w", MetricsTokenEnv, err)
+		}
+		return tok, nil
+	}
+	return "", nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 )
 
 // serveMetrics runs a MetricsServer on loopback with a fake target until
@@ -62,7 +64,8 @@ func TestMetricsEndpointServesOnlyGetMetrics(t *testing.T) {
 		{"POST", "/metrics", "", "", http.StatusMethodNotAllowed},
 		{"PUT", "/metrics", "application/yaml", "rules: []\n", http.StatusMethodNotAllowed},
 		{"DELETE", "/metrics", "", "", http.StatusMethodNotAllowed},
-		{"HEAD", "/metrics", "", "", http.StatusMethodNotAllowed},
+		{"HEAD", "/metrics", "", "", http.StatusOK},
+		{"HEAD", "/v1/ports", "", "", http.StatusNotFound},
 		{"GET", "/v1/ports", "", "", http.StatusNotFound},
 		{"GET", "/v1/policy", "", "", http.StatusNotFound},
 		{"PUT", "/v1/policy", "application/yaml", "rules: []\n", http.StatusNotFound},
@@ -90,8 +93,17 @@ func TestMetricsEndpointServesOnlyGetMetrics(t *testing.T) {
 			t.Errorf("%s GET /metrics: got %d, want 403\n%s", name, got, body)
 		}
 	}
-	if got, _ := rawRequest(t, addr, "GET", "/metrics", map[string]string{"Host": "localhost:9465"}, ""); got != http.StatusOK {
-		t.Errorf("GET /metrics with Host localhost: got %d, want 200", got)
+	// Host names compare as DNS compares them: in any case, a fully
+	// qualified name's trailing dot allowed.
+	for _, host := range []string{"localhost:9465", "LOCALHOST:9465", "localhost.:9465", "LocalHost.", "127.0.0.1:9465", "[::1]:9465"} {
+		if got, body := rawRequest(t, addr, "GET", "/metrics", map[string]string{"Host": host}, ""); got != http.StatusOK {
+			t.Errorf("GET /metrics with Host %s: got %d, want 200\n%s", host, got, body)
+		}
+	}
+	for _, host := range []string{"EVIL.example:9465", "evil.example.:9465", "localhost.evil.example"} {
+		if got, body := rawRequest(t, addr, "GET", "/metrics", map[string]string{"Host": host}, ""); got != http.StatusForbidden {
+			t.Errorf("GET /metrics with Host %s: got %d, want 403\n%s", host, got, body)
+		}
 	}
 	target.mu.Lock()
 	defer target.mu.Unlock()
@@ -260,4 +272,112 @@ func TestMetricsEndpointConnectionsWithoutTheTokenCannotStarveScrapes(t *testing
 	if first, _, _ := strings.Cut(string(b), "\r\n"); !strings.Contains(first, "401") {
 		t.Errorf("a scrape without the token was answered %q, want 401", first)
 	}
+}
+
+// TestMetricsEndpointHeadIsGetWithoutBody: HEAD /metrics is answered as
+// GET is (a monitor's liveness check), without the body; other methods
+// are told both are allowed.
+func TestMetricsEndpointHeadIsGetWithoutBody(t *testing.T) {
+	_, addr := serveMetrics(t, &control.MetricsServer{})
+	_, hostport := control.ParseAddr(addr)
+	req, _ := http.NewRequest("HEAD", "http://"+hostport+"/metrics", nil)
+	resp, err := (&http.Client{Timeout: hangGuard}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(body) != 0 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("HEAD /metrics: %d, Content-Type %q, %d bytes of body; want 200, the exposition's type, none", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	req, _ = http.NewRequest("POST", "http://"+hostport+"/metrics", nil)
+	resp, err = (&http.Client{Timeout: hangGuard}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Allow"); resp.StatusCode != http.StatusMethodNotAllowed || got != "GET, HEAD" {
+		t.Errorf("POST /metrics: %d, Allow %q; want 405, \"GET, HEAD\"", resp.StatusCode, got)
+	}
+}
+
+// TestMetricsEndpointBusySaysMetrics: a connection the metrics endpoint
+// turns away to make room is told that the metrics endpoint is busy, not
+// the control API.
+func TestMetricsEndpointBusySaysMetrics(t *testing.T) {
+	_, addr := serveMetrics(t, &control.MetricsServer{MaxConns: 1, HeaderTimeout: time.Hour})
+	_, hostport := control.ParseAddr(addr)
+	silent, err := net.Dial("tcp", hostport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if got, body := rawRequest(t, addr, "GET", "/metrics", nil, ""); got != http.StatusOK {
+		t.Fatalf("a scrape behind a silent connection: %d %s", got, body)
+	}
+	silent.SetReadDeadline(time.Now().Add(hangGuard))
+	b, _ := io.ReadAll(silent)
+	if !strings.Contains(string(b), " 503 ") || !strings.Contains(string(b), "the metrics endpoint is busy") {
+		t.Errorf("the silent connection was answered %q, want a 503 saying the metrics endpoint is busy", b)
+	}
+}
+
+// stoppedTarget is a hub whose loop answers nothing: every read fails.
+type stoppedTarget struct{ *fakeTarget }
+
+var errStopped = errors.New("the hub's loop has stopped")
+
+func (stoppedTarget) Ports(context.Context) ([]hub.PortStatus, error) { return nil, errStopped }
+func (stoppedTarget) State(context.Context) (control.State, error) {
+	return control.State{}, errStopped
+}
+
+// TestMetricsScrapeFailsWhenTheHubDoesNotAnswer: a scrape during which the
+// hub's loop cannot be read fails, saying why (Prometheus then records the
+// scrape's error and up 0), rather than answer 200 without the ports'
+// series, which would read as gaps.
+func TestMetricsScrapeFailsWhenTheHubDoesNotAnswer(t *testing.T) {
+	target := stoppedTarget{newFakeTarget()}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		control.NewCollector(target.Ports, nil),
+		control.NewLinkCollector(func(context.Context) ([]hub.LinkStats, error) { return nil, errStopped }),
+	)
+	srv := &control.MetricsServer{Target: target, Registry: reg}
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Host = "127.0.0.1:9465"
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	body := rec.Body.String()
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("a scrape of a hub that does not answer: %d, want 500\n%s", rec.Code, body)
+	}
+	for _, want := range []string{"reading the ports' counters from the hub", "reading the links' counters from the hub", "reading the ports from the hub", errStopped.Error()} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the failed scrape's answer lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestPortDropsHelpSaysWhereTheyCount: l2hub_port_drops_total's HELP says
+// that a drop on the way to another port counts at that port, not at the
+// sender's: a rule on a->b drops at b, which reads as b's own drops
+// otherwise.
+func TestPortDropsHelpSaysWhereTheyCount(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(control.NewCollector(newFakeTarget().Ports, nil))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "l2hub_port_drops_total" {
+			continue
+		}
+		if help := f.GetHelp(); !strings.Contains(help, "counted at the port the copy was meant for") {
+			t.Errorf("l2hub_port_drops_total's HELP is %q, want it to say drops are counted at the port the copy was meant for", help)
+		}
+		return
+	}
+	t.Fatal("no l2hub_port_drops_total")
 }

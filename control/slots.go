@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -55,6 +56,7 @@ type slotListener struct {
 	headerTimeout time.Duration
 	headLimit     int                   // bytes of a head the lobby reads; a longer one goes to the server, which refuses it
 	evicted       func(remote net.Addr) // called for each connection closed to make room; may be nil
+	busy          []byte                // the 503 a connection turned away is sent (busyAnswer)
 	// pending reports whether c has bytes waiting in the kernel, unread
 	// (pendingInput); age, how long ago c connected (connAge). A test may
 	// fake them.
@@ -80,6 +82,7 @@ type slotLimits struct {
 	grace         time.Duration
 	headerTimeout time.Duration
 	maxHeader     int
+	service       string // what a connection turned away is told is busy; "" for the control API
 }
 
 func newSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *slotListener {
@@ -92,7 +95,7 @@ func newSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *sl
 func makeSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *slotListener {
 	sl := &slotListener{Listener: l, max: lim.max, firstByte: lim.firstByte, grace: lim.grace, headerTimeout: lim.headerTimeout,
 		headLimit: lim.maxHeader + 4096, // http.Server reads as much before it refuses
-		evicted:   evicted, pending: pendingInput, age: connAge,
+		evicted:   evicted, busy: busyAnswer(cmp.Or(lim.service, "the control API")), pending: pendingInput, age: connAge,
 		ready: make(chan net.Conn, lim.max), errs: make(chan error),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	return sl
@@ -284,19 +287,20 @@ func (l *slotListener) victimLocked(now time.Time) (victim *slotConn, next time.
 	return nil, next
 }
 
-// busyAnswer is what a connection turned away to make room is told: the
-// hub never read its request, so a client may send it again.
-var busyAnswer = func() []byte {
-	body := `{"error": "the control API is busy: too many connections that have sent no request; the request was not read (send it again)", "code": "` + CodeBusy + `"}` + "\n"
+// busyAnswer is what a connection turned away to make room is told, by
+// service ("the control API", "the metrics endpoint"): the hub never read
+// its request, so a client may send it again.
+func busyAnswer(service string) []byte {
+	body := `{"error": "` + service + ` is busy: too many connections that have sent no request; the request was not read (send it again)", "code": "` + CodeBusy + `"}` + "\n"
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
-}()
+}
 
 // turnAway answers c busy, as far as its socket takes it without waiting,
 // and closes it (once evicted has counted it, so that a client who sees the
 // end of the answer sees it counted).
 func (l *slotListener) turnAway(c net.Conn) {
 	c.SetWriteDeadline(time.Now().Add(time.Second)) // a socket that has written nothing has room for it: the bound is never reached
-	c.Write(busyAnswer)
+	c.Write(l.busy)
 	if l.evicted != nil {
 		l.evicted(c.RemoteAddr())
 	}

@@ -20,30 +20,34 @@ const maxTokenFile = 4096
 // ReadTokenFile reads a control token from the first line of a file that
 // only its owner may read or write (as ssh asks of a private key): a token
 // others can read protects nothing.
-func ReadTokenFile(path string) (string, error) {
+func ReadTokenFile(path string) (string, error) { return readTokenFile("control token file", path) }
+
+// readTokenFile is ReadTokenFile for a token file of any kind; what
+// ("control token file") begins its errors.
+func readTokenFile(what, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("control token file: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", fmt.Errorf("control token file: %w", err)
+		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("control token file %s has mode %04o: other users can read it; chmod 600 %s", path, perm, path)
+		return "", fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
 	if err != nil {
-		return "", fmt.Errorf("control token file %s: %w", path, err)
+		return "", fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	if len(data) > maxTokenFile {
-		return "", fmt.Errorf("control token file %s: larger than %d bytes; a token is one line", path, maxTokenFile)
+		return "", fmt.Errorf("%s %s: larger than %d bytes; a token is one line", what, path, maxTokenFile)
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	tok, err := CheckToken(line)
 	if err != nil {
-		return "", fmt.Errorf("control token file %s: %w", path, err)
+		return "", fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return tok, nil
 }

@@ -1075,6 +1075,7 @@ func (p *parser) readHub() {
 	}
 	abs(&cfg.Policy)
 	abs(&cfg.ControlTokenFile)
+	abs(&cfg.MetricsTokenFile)
 	for i := range cfg.Ports {
 		switch spec := &cfg.Ports[i]; spec.Transport {
 		case transport.Unix, transport.UnixDial:

@@ -559,13 +559,16 @@ func TestParseWarnsNetdevWithoutNIC(t *testing.T) {
 
 // The hub's socket paths are relative to the lab file, as its other paths
 // are: QEMU runs in the file's directory and dials what the hub binds, so
-// both must name the same file wherever the runner was started.
+// both must name the same file wherever the runner was started. So are
+// its token files.
 func TestParseHubPathsRelativeToTheFile(t *testing.T) {
 	dir := t.TempDir()
 	l := mustParse(t, dir, `
 name: paths
 hub:
   control: my-ctl.sock
+  control_token_file: ctl.tok
+  metrics_token_file: tokens/metrics.tok
   ports:
     - {name: t, transport: unix, address: t.sock}
     - {name: d, transport: unix-dial, address: socks/d.sock}
@@ -589,6 +592,14 @@ vms:
 	}
 	if want := filepath.Join(dir, "my-ctl.sock"); l.Hub.Control != want {
 		t.Errorf("got control %q, want %q", l.Hub.Control, want)
+	}
+	for _, tc := range []struct{ key, got, want string }{
+		{"control_token_file", l.Hub.ControlTokenFile, filepath.Join(dir, "ctl.tok")},
+		{"metrics_token_file", l.Hub.MetricsTokenFile, filepath.Join(dir, "tokens", "metrics.tok")},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s %q, want %q", tc.key, tc.got, tc.want)
+		}
 	}
 	for _, tt := range []struct{ control, want string }{
 		{"unix:c.sock", "unix:" + filepath.Join(dir, "c.sock")},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/samefile"
@@ -615,9 +616,10 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 	warnings := r.Warnings()
 	if asJSON {
 		v := struct {
+			Schema     int    `json:"schema"` // control.Schema
 			Policy     string `json:"policy,omitempty"`
 			PolicyHash string `json:"policy_hash,omitempty"`
-			Seed       uint64 `json:"seed,omitempty"`
+			Seed       uint64 `json:"seed"` // 0 without a policy
 			SeedFrom   string `json:"seed_from,omitempty"`
 			Mode       string `json:"mode"`
 			// WhatIf: a note says the decisions are, in part or whole,
@@ -625,7 +627,10 @@ func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
 			WhatIf bool   `json:"what_if"`
 			Notes  []Note `json:"notes"`
 			*Result
-		}{Mode: r.Mode.String(), SeedFrom: r.SeedFrom, Result: r.Result}
+			// The rules' counters (Result.Rules) as serve's summary and
+			// ctl rules --json give them.
+			control.PolicyCounters
+		}{Schema: control.Schema, Mode: r.Mode.String(), SeedFrom: r.SeedFrom, Result: r.Result, PolicyCounters: control.NewPolicyCounters(r.Rules)}
 		v.Notes = append(slices.Clone(r.Notes), warnings...)
 		if v.Notes == nil {
 			v.Notes = []Note{}
@@ -682,10 +687,26 @@ func (r *JobResult) Warnings() []Note {
 		}
 	}
 	if whatIf > 0 {
-		ns = append(ns, warning(NoteWhatIf, "", fmt.Sprintf("%d of the policy edits the capture recorded were made under another policy than this replay's "+
-			"(the summary's edits say which): made again on this replay's, they and the decisions after them are a what-if", whatIf)))
+		ns = append(ns, warning(NoteWhatIf, "", whatIfEdits(whatIf, len(r.Edits)+r.EditsLeftOut)))
 	}
 	return ns
+}
+
+// whatIfEdits is the warning for n of the total policy edits a capture
+// recorded that were made under another policy than the replay's.
+func whatIfEdits(n, total int) string {
+	which, were, they, them := fmt.Sprintf("%d of the %d policy edits the capture recorded", n, total), "were", "they", "them"
+	switch {
+	case n == 1 && total == 1:
+		which = "the policy edit the capture recorded"
+	case n == total:
+		which = fmt.Sprintf("all %d policy edits the capture recorded", total)
+	}
+	if n == 1 {
+		were, they, them = "was", "it", "it"
+	}
+	return fmt.Sprintf("%s %s made under another policy than this replay's (the summary's edits say which): "+
+		"made again on this replay's, %s and the decisions after %s are a what-if", which, were, they, them)
 }
 
 // Failure is why a replay that ran must still fail: an input it stopped

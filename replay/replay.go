@@ -508,7 +508,7 @@ type Result struct {
 	Inputs     []InputResult  `json:"inputs"`
 	Ports      []PortResult   `json:"ports"`
 	Owners     []Owner        `json:"owners,omitempty"` // per-VM captures: where each source MAC went
-	Rules      *filter.Stats  `json:"rules,omitempty"`  // per-rule counters, when the policy is a *filter.Policy
+	Rules      *filter.Stats  `json:"-"`                // per-rule counters, when the policy is a *filter.Policy (--json: control.PolicyCounters)
 	Capture    *capture.Stats `json:"capture,omitempty"`
 	Files      []string       `json:"files,omitempty"` // capture files written
 	// Edits are the policy edits the capture recorded, in order, each

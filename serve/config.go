@@ -45,6 +45,8 @@ type Config struct {
 	ControlToken     string           `yaml:"control_token"`      // prefer ControlTokenFile: a config file is often readable
 	ControlTokenFile string           `yaml:"control_token_file"` // relative to the config file; mode 0600
 	Metrics          string           `yaml:"metrics"`            // GET /metrics alone, on tcp:HOST:PORT; "" for none
+	MetricsTokenFile string           `yaml:"metrics_token_file"` // the metrics endpoint's own token, never the control one; relative to the config file; mode 0600
+	MetricsToken     string           `yaml:"-"`                  // that token itself ($L2HUB_METRICS_TOKEN, or code), over MetricsTokenFile; no key: a config is often readable
 	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
 	Capture          CaptureConfig    `yaml:"capture"`
 	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
@@ -119,6 +121,9 @@ func LoadConfig(path string) (Config, error) {
 	if cfg.ControlTokenFile != "" && !filepath.IsAbs(cfg.ControlTokenFile) {
 		cfg.ControlTokenFile = filepath.Join(filepath.Dir(path), cfg.ControlTokenFile)
 	}
+	if cfg.MetricsTokenFile != "" && !filepath.IsAbs(cfg.MetricsTokenFile) {
+		cfg.MetricsTokenFile = filepath.Join(filepath.Dir(path), cfg.MetricsTokenFile)
+	}
 	return cfg, nil
 }
 
@@ -168,6 +173,27 @@ func (c *Config) Token() (string, error) {
 	return "", nil
 }
 
+// MetricsAuth is the metrics endpoint's token: MetricsToken, or the
+// metrics_token_file's, or none. It is never the control token: a scraper
+// holds it, and the endpoint only reads.
+func (c *Config) MetricsAuth() (string, error) {
+	switch {
+	case c.MetricsToken != "":
+		tok, err := control.CheckToken(c.MetricsToken)
+		if err != nil {
+			return "", fmt.Errorf("metrics token: %w", err)
+		}
+		return tok, nil
+	case c.MetricsTokenFile != "":
+		tok, err := control.ReadMetricsTokenFile(c.MetricsTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: metrics_token_file: %w", c.Source(), err)
+		}
+		return tok, nil
+	}
+	return "", nil
+}
+
 // ParseConfig decodes data strictly (unknown keys and wrong types are
 // errors) and validates it. name is used in messages. The YAML tree is
 // checked against Config first (checkConfig), so that a bad key or value is
@@ -197,7 +223,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 // larger YAML file, such as the hub section of an `l2hub lab` file: errors
 // name the file's own lines and columns. extra ports are appended to the
 // node's (a lab's VM ports) and validated with them. Relative file names
-// (policy, control_token_file) are left as written: the caller knows what
+// (policy, control_token_file, metrics_token_file) are left as written: the caller knows what
 // they are relative to. The caller has decoded the file (yamlfile.Decode)
 // and refused its aliases (yamlfile.CheckTree).
 func ParseConfigNode(name string, n *yaml.Node, extra []transport.Spec) (Config, error) {

@@ -49,7 +49,7 @@ ports:
 	}{
 		// The shape of the file, checked against Config before decoding.
 		{"unknown-key", "ports: []\nbogus: 1\n",
-			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, metrics, policy, capture, check, peers, probe, optional, ports)`},
+			`lab.yaml:2:1: bogus: unknown field "bogus" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, metrics, metrics_token_file, policy, capture, check, peers, probe, optional, ports)`},
 		{"unknown-port-key", "ports:\n" + port + "  - {name: b, transport: tcp, address: ':2', colour: red}\n",
 			`lab.yaml:3:46: ports[1].colour: unknown field "colour" (known: name, transport, address, peer, local, options)`},
 		{"unknown-capture-key", "capture:\n  file: x.pcapng\n  snap: 3\nports:\n" + port,
@@ -84,7 +84,7 @@ ports:
 		{"alias", "ports: &x [*x]\n", "lab.yaml:1:12: ports[0]: YAML aliases are not supported in a config"},
 		{"every-problem", "queue: lots\nmode: router\n", `lab.yaml:1:8: queue: want a whole number, got "lots"` + "\n" +
 			`lab.yaml:2:7: mode: unknown mode "router" (want hub or switch)`},
-		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, metrics, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
+		{"too-many", strings.Repeat("x: 1\n", 30), "lab.yaml:20:1: x: unknown field \"x\" (known: mode, queue, overflow, stall, max_frame, aging, control, control_token, control_token_file, metrics, metrics_token_file, policy, capture, check, peers, probe, optional, ports)\nlab.yaml: too many errors; stopping"},
 
 		// Values, checked after decoding.
 		{"no-ports", "mode: hub\n", "lab.yaml:1:1: ports: no ports: a hub needs at least one"},

@@ -1,15 +1,20 @@
 package serve
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"l2hub/capture"
 	"l2hub/conformance"
@@ -32,6 +37,8 @@ type Flags struct {
 	faults              filter.Flags
 	over                Config // the values of the flags that are config fields
 	readyFile, summary  string
+	metricsTokenFile    string
+	log                 *slog.Logger // Logger's
 	json                bool
 	changed             func(name string) bool
 }
@@ -49,11 +56,12 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
 	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	f.token.Register(fs.StringVar)
-	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other the control token as a bearer token`)
+	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other a metrics token of its own (--metrics-token-file)`)
+	fs.StringVar(&f.metricsTokenFile, "metrics-token-file", "", "the metrics endpoint's bearer token, from `file` (mode 0600; default $"+control.MetricsTokenEnv+"): read-only, never the control token; every scrape must send it, and a --metrics address other than loopback needs one")
 	fs.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it")
 	fs.StringVar(&f.summary, "summary", "", "at exit, write the counters (ports, rules, capture, the live check's report) to `file` as JSON, whatever ended the run")
 	fs.BoolVar(&f.json, "json", false, "print the exit summary as JSON on stdout (the banner and markers then go to stderr)")
-	fs.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text (logfmt) or json")
+	fs.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text (logfmt) or json; with json, stderr is JSON records alone (the banner, markers, the stop notice and the final error become records too)")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "log level: debug, info, warn or error; debug also logs every decision a rule makes (port, direction, length and why, as the capture's comments say it)")
 	fs.StringVar(&o.Check, "check", "", "check the DSoftBus protocol live: `PROFILE` nexus-v1 (what the OS sends) or noise-xk; prints milestones and a report, exit status 2 on a failed check")
 	fs.BoolVar(&o.Optional, "optional", false, "start even if a port cannot be opened (it stays down, with a warning)")
@@ -150,6 +158,13 @@ func (f *Flags) Config() (Config, error) {
 		}
 		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
 	}
+	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
+		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.MetricsToken, cfg.MetricsTokenFile = tok, ""
+	}
 	if changed("policy") {
 		cfg.SetPolicyFile(o.Policy)
 	}
@@ -162,39 +177,172 @@ func (f *Flags) Config() (Config, error) {
 
 // Options are the run's options the flags give, for a command whose
 // standard output and error are stdout and stderr: with --json, stdout
-// carries the JSON summary alone, and with --capture - the pcapng stream;
-// what people read then goes to stderr.
+// carries the JSON summary alone, and with --capture - the pcapng stream
+// (refused when stdout is a terminal); what people read then goes to
+// stderr. With --log-format json, stderr carries JSON records alone: what
+// people read there (the banner with the QEMU flags, each marker line,
+// the summary) becomes one log record each (logLines, logSummary).
 func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (Options, error) {
-	log, err := NewLogger(stderr, f.LogLevel, f.LogFormat)
+	log, err := f.Logger(stderr)
 	if err != nil {
 		return Options{}, err
 	}
-	opts := Options{Out: stdout, Logger: log, Version: version,
-		ReadyFile: f.readyFile, JSON: f.json, SummaryFile: f.summary}
-	if f.json {
-		opts.Out, opts.SummaryOut = stderr, stdout
-	}
+	opts := Options{Logger: log, Version: version, ReadyFile: f.readyFile, JSON: f.json, SummaryFile: f.summary}
+	outToStderr, summaryToStderr := f.json, false
 	if cfg.Capture.File == capture.Stdout {
 		if f.json {
 			return opts, errors.New("--capture - and --json both want standard output: write the summary with --summary FILE")
 		}
+		if isTerminal(stdout) {
+			return opts, errors.New("--capture -: standard output is a terminal, and a pcapng stream is binary: " +
+				"pipe it to a reader (l2hub serve --capture - | wireshark -k -i -) or capture to a file")
+		}
+		outToStderr, summaryToStderr = true, true
+	}
+	opts.Out, opts.SummaryOut = stdout, stdout
+	if outToStderr {
 		opts.Out = stderr
+		if f.JSONLogs() {
+			opts.Out = logLines{OutputLog(log)}
+		}
+	}
+	if summaryToStderr {
+		opts.SummaryOut = stderr
+		if f.JSONLogs() {
+			opts.SummaryOut, opts.JSON = logSummary{OutputLog(log)}, true
+		}
 	}
 	return opts, nil
 }
 
-// NewLogger is the log --log-level and --log-format ask for, on w.
+// Logger is the log --log-level and --log-format ask for, on stderr: made
+// on the first call, the same one after.
+func (f *Flags) Logger(stderr io.Writer) (*slog.Logger, error) {
+	if f.log == nil {
+		log, err := NewLogger(stderr, f.LogLevel, f.LogFormat)
+		if err != nil {
+			return nil, err
+		}
+		f.log = log
+	}
+	return f.log, nil
+}
+
+// JSONLogs reports whether --log-format json asks for stderr to carry JSON
+// log records alone.
+func (f *Flags) JSONLogs() bool { return f.LogFormat == "json" }
+
+// JSONLogsIn reports whether serve's arguments (those after the command's
+// name) ask for --log-format json, read as Register's flag set reads them
+// but past a flag it does not know: a command line that fails before serve
+// has made its log (an unknown flag, a bad --log-level) can still say so
+// in JSON. A bad --log-format value is not json: its error stays text.
+func JSONLogsIn(args []string) bool {
+	var f Flags
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.ParseErrorsAllowlist.UnknownFlags = true
+	f.Register(fs)
+	fs.Parse(args) // what it read up to an error is the best there is
+	return f.JSONLogs()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// logLines is where what serve prints for people goes when it would share
+// stderr with JSON log records: each Write (the banner with the QEMU
+// flags, or one marker line) becomes one INFO record, its first line the
+// message and the others, trimmed, in "lines". A record says its "kind":
+// "marker" for a marker line (written "l2hub: ..."; the record's message
+// drops the prefix, which tells people l2hub's lines from a VM's),
+// "banner" otherwise. The ready file has the banner's facts as JSON. log
+// is an OutputLog: the records are output, whatever --log-level says.
+type logLines struct{ log *slog.Logger }
+
+func (w logLines) Write(p []byte) (int, error) {
+	var lines []string
+	for l := range strings.Lines(string(p)) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return len(p), nil
+	}
+	kind := "banner"
+	if m, ok := strings.CutPrefix(lines[0], "l2hub: "); ok {
+		kind, lines[0] = "marker", m
+	}
+	if len(lines) == 1 {
+		w.log.Info(lines[0], "kind", kind)
+	} else {
+		w.log.Info(lines[0], "kind", kind, "lines", lines[1:])
+	}
+	return len(p), nil
+}
+
+// logSummary is where the exit summary, as JSON, goes when it would share
+// stderr with JSON log records: one INFO record "summary" of kind
+// "summary" holding it. log is an OutputLog.
+type logSummary struct{ log *slog.Logger }
+
+func (w logSummary) Write(p []byte) (int, error) {
+	w.log.Info("summary", "kind", "summary", "summary", json.RawMessage(bytes.TrimSpace(p)))
+	return len(p), nil
+}
+
+// NewLogger is the log --log-level and --log-format ask for, on w. Its
+// OutputLog writes through the same handler without the level filter.
 func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	// The handler takes every level; levelFilter applies --log-level, so
+	// that OutputLog can write through the same handler (one lock, whole
+	// records on w) without it.
+	opts := &slog.HandlerOptions{Level: slog.Level(math.MinInt)}
 	switch format {
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(levelFilter{slog.NewTextHandler(w, opts), l}), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(levelFilter{slog.NewJSONHandler(w, opts), l}), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// OutputLog is log for what serve and main print for people when stderr
+// carries JSON records (the banner with the QEMU flags, the markers, the
+// summary, the stop notice): output, not diagnostics, so --log-level does
+// not filter it, as it does not filter those lines in text. For a log
+// NewLogger did not make, it is log.
+func OutputLog(log *slog.Logger) *slog.Logger {
+	if f, ok := log.Handler().(levelFilter); ok {
+		return slog.New(f.h)
+	}
+	return log
+}
+
+// levelFilter is h with records below min dropped.
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+
+func (f levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFilter{f.h.WithAttrs(attrs), f.min}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.h.WithGroup(name), f.min}
 }

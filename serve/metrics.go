@@ -54,23 +54,29 @@ func (s *Session) ruleStats() []filter.RuleStats {
 type metricsListener struct {
 	l     net.Listener
 	addr  string // tcp:HOST:PORT, the port bound
-	token string // required of every scrape; "" on loopback
+	token string // required of every scrape; "" for none (loopback only)
 }
 
-// listenMetrics binds cfg.Metrics, if set. A loopback address needs no
-// token; any other needs the control token, which scrapes then send.
+// listenMetrics binds cfg.Metrics, if set. A metrics token, when given
+// (Config.MetricsAuth), is required of every scrape; a loopback address
+// may do without one, any other may not. The control token is never
+// accepted there: a metrics token that is the control token is refused,
+// since whoever holds the scrape's credentials could then change the hub.
 func listenMetrics(cfg Config) (metricsListener, error) {
 	if cfg.Metrics == "" {
 		return metricsListener{}, nil
 	}
-	_, needToken, err := control.ParseMetricsAddr(cfg.Metrics)
-	if err != nil {
+	if _, _, err := control.ParseMetricsAddr(cfg.Metrics); err != nil {
 		return metricsListener{}, fmt.Errorf("address %q: %w", cfg.Metrics, err)
 	}
-	var token string
-	if needToken {
-		if token, err = cfg.Token(); err != nil {
-			return metricsListener{}, err
+	token, err := cfg.MetricsAuth()
+	if err != nil {
+		return metricsListener{}, err
+	}
+	if token != "" {
+		if ctl, err := cfg.Token(); err == nil && ctl == token {
+			return metricsListener{}, errors.New("the metrics token is the control token: give the metrics endpoint a token of its own " +
+				"(a scraper's credentials must not change the hub)")
 		}
 	}
 	l, err := control.ListenMetrics(cfg.Metrics, token)

@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/spf13/pflag"
 
 	"l2hub/control"
 	"l2hub/hub/hubtest"
@@ -366,28 +367,109 @@ func TestMetricsEndpointRefusesTheRest(t *testing.T) {
 	}
 }
 
-// TestMetricsOffLoopbackNeedsTheToken: serve refuses a metrics address
-// other hosts reach unless the control token guards it; with it, a scrape
-// needs the token.
-func TestMetricsOffLoopbackNeedsTheToken(t *testing.T) {
+// TestMetricsOffLoopbackNeedsItsOwnToken: serve refuses a metrics address
+// other hosts reach unless a metrics token guards it (the control token
+// does not), and a metrics token that is the control token; with its own
+// token, a scrape needs that token, and the control token is refused as
+// any wrong one is.
+func TestMetricsOffLoopbackNeedsItsOwnToken(t *testing.T) {
+	const ctlToken, metricsToken = "control-serve-token-0123456789", "metrics-serve-token-0123456789"
 	cfg := metricsConfig(t)
 	cfg.Metrics = "tcp:0.0.0.0:0"
+	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
+	cfg.ControlToken = ctlToken
 	err := serve.Run(context.Background(), cfg, serve.Options{})
-	if !errors.Is(err, control.ErrMetricsNeedToken) {
-		t.Fatalf("serve --metrics tcp:0.0.0.0:0 without a token: got %v, want ErrMetricsNeedToken", err)
+	if !errors.Is(err, control.ErrMetricsNeedToken) || !strings.Contains(err.Error(), "--metrics-token-file") {
+		t.Fatalf("serve --metrics tcp:0.0.0.0:0 with only the control token: got %v, want ErrMetricsNeedToken naming --metrics-token-file", err)
 	}
 	if _, err := os.Stat(cfg.Capture.File); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused start created the capture (%v)", err)
 	}
+	cfg.MetricsToken = ctlToken
+	if err := serve.Run(context.Background(), cfg, serve.Options{}); err == nil || !strings.Contains(err.Error(), "the metrics token is the control token") {
+		t.Fatalf("serve with the control token as the metrics token: got %v, want it refused", err)
+	}
 
-	const token = "metrics-serve-token-0123456789"
-	cfg.ControlToken = token
+	cfg.MetricsToken = metricsToken
 	s := runServe(t, cfg)
 	url := strings.Replace(s.metrics, "0.0.0.0", "127.0.0.1", 1)
-	if status, _ := scrape(t, url, nil); status != http.StatusUnauthorized {
-		t.Errorf("a scrape without the token: got %d, want 401", status)
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{
+		{"none", "", http.StatusUnauthorized},
+		{"the control token", ctlToken, http.StatusUnauthorized},
+		{"the metrics token", metricsToken, http.StatusOK},
+	} {
+		hdr := map[string]string{}
+		if tc.token != "" {
+			hdr["Authorization"] = "Bearer " + tc.token
+		}
+		status, text := scrape(t, url, hdr)
+		if status != tc.want || (tc.want == http.StatusOK && !bytes.Contains(text, []byte("l2hub_build_info"))) {
+			t.Errorf("a scrape with %s: got %d, want %d\n%s", tc.name, status, tc.want, text)
+		}
 	}
-	if status, text := scrape(t, url, map[string]string{"Authorization": "Bearer " + token}); status != http.StatusOK || !bytes.Contains(text, []byte("l2hub_build_info")) {
-		t.Errorf("a scrape with the token: got %d\n%s", status, text)
+}
+
+// TestMetricsTokenSources: the metrics token comes from the config's
+// metrics_token_file (relative to the config), from --metrics-token-file,
+// or from $L2HUB_METRICS_TOKEN, as the control token comes from its own;
+// a token file others can read is refused.
+func TestMetricsTokenSources(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string, mode os.FileMode) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+		// The mode whatever the umask: WriteFile's is masked by it.
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("m.token", "from-the-config-file\n", 0o600)
+	flagFile := write("flag.token", "from-the-flag\n", 0o600)
+	open := write("open.token", "readable-by-all\n", 0o644)
+	conf := write("hub.yaml", "metrics: tcp:127.0.0.1:0\nmetrics_token_file: m.token\nports:\n  - {name: a, transport: tcp, address: 127.0.0.1:0}\n", 0o600)
+
+	token := func(args ...string) (string, error) {
+		t.Helper()
+		var f serve.Flags
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := f.Config()
+		if err != nil {
+			return "", err
+		}
+		return cfg.MetricsAuth()
+	}
+	t.Setenv(control.MetricsTokenEnv, "")
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want, err string
+	}{
+		{name: "config file", args: []string{"--config", conf}, want: "from-the-config-file"},
+		{name: "flag over config", args: []string{"--config", conf, "--metrics-token-file", flagFile}, want: "from-the-flag"},
+		{name: "env over config", env: "from-the-env", args: []string{"--config", conf}, want: "from-the-env"},
+		{name: "flag over env", env: "from-the-env", args: []string{"--config", conf, "--metrics-token-file", flagFile}, want: "from-the-flag"},
+		{name: "none", args: []string{"--port", "a=tcp:127.0.0.1:0"}, want: ""},
+		{name: "open file", args: []string{"--port", "a=tcp:127.0.0.1:0", "--metrics-token-file", open}, err: "metrics token file " + open + " has mode 0644"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(control.MetricsTokenEnv, tc.env)
+			got, err := token(tc.args...)
+			switch {
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("got %q, %v; want an error with %q", got, err, tc.err)
+			case tc.err == "" && (err != nil || got != tc.want):
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"l2hub/conformance/checker"
-	"l2hub/filter"
+	"l2hub/control"
 	"l2hub/hub"
 
 	"l2hub/internal/atomicfile"
@@ -18,17 +18,19 @@ import (
 // as text, as JSON (--json), or into a file (--summary) so that a short CI
 // run keeps its counters.
 type Summary struct {
+	Schema  int    `json:"schema"` // control.Schema
 	Version string `json:"version"`
 	// Stopped says why the session ended: "signal" for a clean stop, else
 	// the error that stopped it.
-	Stopped    string                  `json:"stopped"`
-	Ports      []PortSummary           `json:"ports"`
-	Policy     string                  `json:"policy,omitempty"`
-	Seed       uint64                  `json:"seed,omitempty"`
-	Rules      []filter.RuleStats      `json:"rules,omitempty"`
-	Partitions []filter.PartitionStats `json:"partitions,omitempty"`
-	Capture    *CaptureSummary         `json:"capture,omitempty"`
-	Check      *checker.Report         `json:"check,omitempty"`
+	Stopped string        `json:"stopped"`
+	Ports   []PortSummary `json:"ports"`
+	Policy  string        `json:"policy,omitempty"`
+	Seed    uint64        `json:"seed"` // 0 without a policy
+	// The policy's counters as the run ends, in the shape replay --json
+	// and ctl rules --json give them; empty lists without a policy.
+	control.PolicyCounters
+	Capture *CaptureSummary `json:"capture,omitempty"`
+	Check   *checker.Report `json:"check,omitempty"`
 }
 
 // PortSummary is one port's counters at the end.
@@ -47,7 +49,7 @@ type CaptureSummary struct {
 
 // summary gathers the counters of a stopped session.
 func (s *Session) summary(stopped error) Summary {
-	sum := Summary{Version: s.opts.Version, Stopped: "signal", Ports: []PortSummary{}}
+	sum := Summary{Schema: control.Schema, Version: s.opts.Version, Stopped: "signal", Ports: []PortSummary{}, PolicyCounters: control.NewPolicyCounters(nil)}
 	if stopped != nil {
 		sum.Stopped = stopped.Error()
 	}
@@ -58,7 +60,7 @@ func (s *Session) summary(stopped error) Summary {
 		// The state of partitions and links as the run ends (the core's
 		// start is s.began), not as of the last frame the policy saw.
 		st := p.StatsAt(wallclock.Clock{}.Now().Sub(s.began))
-		sum.Policy, sum.Seed, sum.Rules, sum.Partitions = p.Name(), p.Seed(), st.Rules, st.Partitions
+		sum.Policy, sum.Seed, sum.PolicyCounters = p.Name(), p.Seed(), control.NewPolicyCounters(&st)
 	}
 	if s.capture != nil {
 		st := s.capture.Stats()

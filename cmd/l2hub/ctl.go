@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -71,7 +72,7 @@ every user sees in ps).`,
 				return err
 			}
 			if portsJSON {
-				return writeJSON(stdout, ports)
+				return writeJSON(stdout, portsDocument(ports))
 			}
 			return control.WritePorts(stdout, ports)
 		})
@@ -82,17 +83,16 @@ every user sees in ps).`,
 			if err != nil {
 				return err
 			}
-			if rulesJSON {
-				_, err = stdout.Write(raw)
-				return err
-			}
 			var st filter.Stats
 			if err := json.Unmarshal(raw, &st); err != nil {
 				return fmt.Errorf("rules: %w", err)
 			}
+			if rulesJSON {
+				return writeJSON(stdout, rulesDocument(st))
+			}
 			return control.WriteRules(stdout, st)
 		})
-	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, ports)")
+	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, port_links), as serve's summary and replay --json give them")
 	ports.Long = `List every port: its peer (- when none is attached), its link as the
 policy sees it (down after ctl link PORT down or during a flap schedule;
 no-peer when it is up but no VM is attached, so frames for it are dropped
@@ -170,6 +170,42 @@ more. It lasts until healed.`
 			}),
 	)
 	return cmd
+}
+
+// rulesDocument is what ctl rules --json prints: the policy's counters in
+// the shape serve's summary and replay --json give them.
+func rulesDocument(st filter.Stats) any {
+	return struct {
+		Schema int `json:"schema"`
+		control.PolicyCounters
+	}{control.Schema, control.NewPolicyCounters(&st)}
+}
+
+// portsDocument is what ctl ports --json prints: the ports, each as the
+// control API gives it, but for the current pause's length, which is
+// paused_for_ns as every duration l2hub prints is suffixed with its unit
+// (stats.paused_ns beside it).
+func portsDocument(ports []control.PortStatus) any {
+	type flow struct {
+		hub.FlowStatus
+		PausedFor time.Duration `json:"paused_for_ns,omitempty"`
+		// Unsuffixed is nil, and hides hub.FlowStatus's own paused_for:
+		// a field of a struct hides one of the same name in a struct it
+		// embeds.
+		Unsuffixed *struct{} `json:"paused_for,omitempty"`
+	}
+	type port struct {
+		control.PortStatus
+		Flow flow `json:"flow"` // hides control.PortStatus's
+	}
+	doc := struct {
+		Schema int    `json:"schema"`
+		Ports  []port `json:"ports"`
+	}{Schema: control.Schema, Ports: make([]port, len(ports))}
+	for i, p := range ports {
+		doc.Ports[i] = port{PortStatus: p, Flow: flow{FlowStatus: p.Flow, PausedFor: p.Flow.PausedFor}}
+	}
+	return doc
 }
 
 // readPolicyFile reads a policy file for set-policy: at most

@@ -122,6 +122,11 @@ func TestTCPControlToken(t *testing.T) {
 	if err := os.WriteFile(loose, []byte("tok-1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Readable by others whatever the umask; under 077 the hub would
+	// take the file and serve until the test's timeout.
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	err = run(context.Background(), []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "tcp:127.0.0.1:0", "--control-token-file", loose}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "other users can read it") {
 		t.Fatalf("serve with a token file others can read: got %v, want a refusal", err)

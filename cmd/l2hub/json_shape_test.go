@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
+	"reflect"
 	"testing"
+	"time"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/replay"
 	"l2hub/serve"
@@ -35,4 +40,108 @@ func TestPortCountersHaveOneShape(t *testing.T) {
 			t.Errorf("%s prints a port as %s, want {\"name\": \"a\", \"stats\": {\"rx_frames\": 7, ...}, ...}", what, b)
 		}
 	}
+}
+
+// A policy's counters have one JSON shape wherever l2hub prints them: at
+// the document's top level, "rules", "partitions" and "port_links" are
+// lists, empty (never null) without a policy (serve --json and --summary,
+// replay --json, ctl rules --json); "seed" is there even when it is 0;
+// and every document says its "schema".
+func TestRuleCountersHaveOneShape(t *testing.T) {
+	st := &filter.Stats{
+		Rules:      []filter.RuleStats{{Rule: "loss-a-b", Matched: 7, Dropped: 3}},
+		Partitions: []filter.PartitionStats{{Name: "split", Groups: "a|b", Active: true, Dropped: 2}},
+		Ports:      []filter.PortStats{{Port: "a", Down: true, Dropped: 1}},
+	}
+	// documents prints each command's document for the counters st (nil:
+	// no policy).
+	documents := func(st *filter.Stats) map[string][]byte {
+		docs := map[string][]byte{}
+		sum := serve.Summary{Schema: control.Schema, PolicyCounters: control.NewPolicyCounters(st)}
+		docs["serve --json / --summary"], _ = json.Marshal(sum)
+		var out bytes.Buffer
+		job := &replay.JobResult{Result: &replay.Result{Rules: st}}
+		if err := job.Report(&out, io.Discard, true); err != nil {
+			t.Fatal(err)
+		}
+		docs["replay --json"] = out.Bytes()
+		var stats filter.Stats
+		if st != nil {
+			stats = *st
+		}
+		var ctl bytes.Buffer
+		if err := writeJSON(&ctl, rulesDocument(stats)); err != nil {
+			t.Fatal(err)
+		}
+		docs["ctl rules --json"] = ctl.Bytes()
+		return docs
+	}
+	type shape struct {
+		Schema     *int                    `json:"schema"`
+		Seed       *uint64                 `json:"seed"`
+		Rules      []filter.RuleStats      `json:"rules"`
+		Partitions []filter.PartitionStats `json:"partitions"`
+		PortLinks  []filter.PortStats      `json:"port_links"`
+	}
+	for what, b := range documents(st) {
+		var got shape
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, b)
+		}
+		if got.Schema == nil || *got.Schema != control.Schema {
+			t.Errorf("%s prints schema %v, want %d:\n%s", what, got.Schema, control.Schema, b)
+		}
+		if !reflect.DeepEqual(got.Rules, st.Rules) || !reflect.DeepEqual(got.Partitions, st.Partitions) || !reflect.DeepEqual(got.PortLinks, st.Ports) {
+			t.Errorf("%s prints the counters as\n%s\nwant top-level lists rules %+v, partitions %+v, port_links %+v", what, b, st.Rules, st.Partitions, st.Ports)
+		}
+		if what != "ctl rules --json" && got.Seed == nil {
+			t.Errorf("%s prints no seed:\n%s", what, b)
+		}
+	}
+	for what, b := range documents(nil) {
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, b)
+		}
+		for _, list := range []string{"rules", "partitions", "port_links"} {
+			if string(got[list]) != "[]" {
+				t.Errorf("%s without a policy prints %q as %s, want []", what, list, got[list])
+			}
+		}
+	}
+}
+
+// ctl ports --json says every duration with its unit, as stats.paused_ns
+// does: the current pause is flow.paused_for_ns.
+func TestCtlPortsDurationsHaveUnits(t *testing.T) {
+	p := control.PortStatus{PortStatus: hub.PortStatus{Name: "a", Flow: hub.FlowStatus{Paused: true, PausedFor: 1500 * time.Millisecond},
+		Stats: hub.StatsSnapshot{Pauses: 1, Paused: 2 * time.Second}}}
+	var out bytes.Buffer
+	if err := writeJSON(&out, portsDocument([]control.PortStatus{p})); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Schema int `json:"schema"`
+		Ports  []struct {
+			Name  string                     `json:"name"`
+			Flow  map[string]json.RawMessage `json:"flow"`
+			Stats map[string]json.RawMessage `json:"stats"`
+		} `json:"ports"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Schema != control.Schema || len(got.Ports) != 1 {
+		t.Fatalf("ctl ports --json: %v\n%s", err, out.String())
+	}
+	flow, stats := got.Ports[0].Flow, got.Ports[0].Stats
+	if string(flow["paused_for_ns"]) != "1500000000" || flow["paused_for"] != nil || string(stats["paused_ns"]) != "2000000000" {
+		t.Errorf("ctl ports --json prints flow %s, stats %s; want flow.paused_for_ns 1500000000 (no paused_for) and stats.paused_ns 2000000000",
+			jsonText(flow), jsonText(stats))
+	}
+	if string(flow["paused"]) != "true" || string(flow["queue_len"]) != "0" {
+		t.Errorf("ctl ports --json lost flow's other fields: %s", jsonText(flow))
+	}
+}
+
+func jsonText(m map[string]json.RawMessage) string {
+	b, _ := json.Marshal(m)
+	return string(b)
 }

@@ -36,12 +36,15 @@ func TestJSONOutputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []control.PortStatus
-		if err := json.Unmarshal([]byte(out), &got); err != nil {
+		var doc struct {
+			Schema int                  `json:"schema"`
+			Ports  []control.PortStatus `json:"ports"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if len(got) != 2 || got[0].Name != "a" || got[0].Stats.RxFrames != 1 || !got[1].Attached {
-			t.Errorf("ports %+v", got)
+		if got := doc.Ports; doc.Schema != control.Schema || len(got) != 2 || got[0].Name != "a" || got[0].Stats.RxFrames != 1 || !got[1].Attached {
+			t.Errorf("schema %d, ports %+v", doc.Schema, got)
 		}
 	})
 	t.Run("ctl rules", func(t *testing.T) {
@@ -84,17 +87,19 @@ func TestJSONOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		var res struct {
+			Schema   int    `json:"schema"`
 			Seed     uint64 `json:"seed"`
 			SeedFrom string `json:"seed_from"`
 			Mode     string `json:"mode"`
 			replay.Result
+			control.PolicyCounters
 		}
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if res.Seed != 3 || res.SeedFrom != "--seed" || res.Mode == "" || res.Replayed == 0 || len(res.Ports) != 2 ||
-			res.Rules == nil || len(res.Rules.Rules) != 1 || res.Rules.Rules[0].Matched == 0 {
-			t.Errorf("replay --json: %+v", res)
+		if res.Schema != control.Schema || res.Seed != 3 || res.SeedFrom != "--seed" || res.Mode == "" || res.Replayed == 0 || len(res.Ports) != 2 ||
+			len(res.PolicyCounters.Rules) != 1 || res.PolicyCounters.Rules[0].Matched == 0 {
+			t.Errorf("replay --json: %s", out)
 		}
 	})
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,29 +27,95 @@ func main() {
 	ignored := map[os.Signal]bool{os.Interrupt: signal.Ignored(os.Interrupt), syscall.SIGTERM: signal.Ignored(syscall.SIGTERM)}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	ctx, cancel := context.WithCancel(context.Background())
+	code := runProcess(context.Background(), os.Args[1:], os.Stdout, os.Stderr, sigs,
+		func(sig os.Signal) { forceExit(sig.(syscall.Signal), ignored) })
+	signal.Stop(sigs)
+	os.Exit(code)
+}
+
+// runProcess is main without the process, for tests: it runs the command
+// line until it returns, the first signal from sigs asking it to stop
+// (said on stderr) and a second one calling force, and returns the exit
+// status, having said the command's error, if any, on stderr.
+func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal, force func(os.Signal)) int {
+	con := &console{stderr: stderr}
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, consoleKey{}, con))
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
 	// The first SIGINT or SIGTERM asks the command to stop; a second one
 	// ends the process at once, whatever the shutdown still waits for.
 	go func() {
-		<-sigs
-		fmt.Fprintln(os.Stderr, "l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
-		cancel()
-		forceExit((<-sigs).(syscall.Signal), ignored)
-	}()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	signal.Stop(sigs)
-	cancel()
-	if err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) {
-			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, "l2hub:", ee.msg)
-			}
-			os.Exit(ee.code)
+		select {
+		case <-sigs:
+		case <-done:
+			return
 		}
-		fmt.Fprintln(os.Stderr, "l2hub:", err)
-		os.Exit(1)
+		con.notice("stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+		cancel()
+		select {
+		case sig := <-sigs:
+			force(sig)
+		case <-done:
+		}
+	}()
+	err := run(ctx, args, stdout, stderr)
+	if err == nil {
+		return 0
 	}
+	code, msg := 1, err.Error()
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code, msg = ee.code, ee.msg
+	}
+	if msg != "" {
+		if con.log.Load() == nil {
+			// serve failed before it made its log: an unknown flag, a
+			// bad --log-level.
+			if log := earlyServeLog(args, stderr); log != nil {
+				con.log.Store(log)
+			}
+		}
+		con.fail(msg)
+	}
+	return code
+}
+
+// console says on stderr what is main's, not a command's: the stop notice
+// and the command's error. They are "l2hub: ..." lines, unless the
+// command logs JSON records (serve --log-format json) and has given its
+// log (logConsoleTo): then they are records of that log, the notice of
+// kind "notice" and the error at level ERROR, so that stderr carries JSON
+// alone. That log must not filter them by level (serve.OutputLog).
+type console struct {
+	stderr io.Writer
+	log    atomic.Pointer[slog.Logger]
+}
+
+type consoleKey struct{}
+
+// logConsoleTo makes the console of ctx (runProcess's; none in a test that
+// calls run) say what it says as records of log.
+func logConsoleTo(ctx context.Context, log *slog.Logger) {
+	if c, ok := ctx.Value(consoleKey{}).(*console); ok {
+		c.log.Store(log)
+	}
+}
+
+func (c *console) notice(msg string) {
+	if log := c.log.Load(); log != nil {
+		log.Info(msg, "kind", "notice")
+		return
+	}
+	fmt.Fprintln(c.stderr, "l2hub:", msg)
+}
+
+func (c *console) fail(msg string) {
+	if log := c.log.Load(); log != nil {
+		log.Error(msg)
+		return
+	}
+	fmt.Fprintln(c.stderr, "l2hub:", msg)
 }
 
 // forceExit ends the process on a second signal: by that signal, as its

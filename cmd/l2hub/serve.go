@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"os/signal"
 	"syscall"
 
@@ -56,6 +57,16 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
   l2hub serve --loss 'a->b=5%' --delay 'a<->b=20ms±5ms' --capture run.pcapng`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := f.Logger(stderr)
+			if err != nil {
+				return err
+			}
+			if f.JSONLogs() {
+				// main's stop notice and final error become records of
+				// this log, a config error included: stderr stays JSON.
+				// They are output, as in text: no --log-level hides them.
+				logConsoleTo(cmd.Context(), serve.OutputLog(log))
+			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err
@@ -82,4 +93,20 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 	}
 	f.Register(cmd.Flags())
 	return cmd
+}
+
+// earlyServeLog is the log for an error l2hub serve raised before it made
+// its own (an unknown flag or argument, a bad --log-level): JSON records
+// on stderr at info when args run serve with --log-format json, else nil
+// (the error is plain text).
+func earlyServeLog(args []string, stderr io.Writer) *slog.Logger {
+	cmd, rest, err := newRootCmd(io.Discard, io.Discard).Find(args)
+	if err != nil || cmd.Name() != "serve" || !serve.JSONLogsIn(rest) {
+		return nil
+	}
+	log, err := serve.NewLogger(stderr, "info", "json")
+	if err != nil {
+		return nil
+	}
+	return log
 }

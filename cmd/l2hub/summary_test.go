@@ -116,7 +116,7 @@ func TestSummaryToDevStdout(t *testing.T) {
 		t.Fatalf("l2hub did not exit within %v of SIGTERM", hangGuard)
 	}
 	out := read()
-	banner, rest, ok := strings.Cut(out, "{\n  \"version\"")
+	banner, rest, ok := strings.Cut(out, "{\n  \"schema\": 1,\n  \"version\"")
 	summary, counters, ok2 := strings.Cut(rest, "\n}\n")
 	if !ok || !ok2 || !strings.Contains(banner, "Ctrl-C stops") || !strings.Contains(banner, "-netdev") ||
 		!strings.Contains(summary, `"ports"`) || !strings.Contains(counters, "PORT") || strings.ContainsRune(out, 0) {

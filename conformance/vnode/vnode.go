@@ -29,7 +29,8 @@ type Config struct {
 	// Clock is the node's and its network stack's time; nil is the wall
 	// clock. A simulation in virtual time gives its virtual clock.
 	Clock hub.Clock
-	// OnMilestone receives the node's milestones (see conformance.Milestone).
+	// OnMilestone receives the node's milestones (see conformance.Milestone);
+	// the Logger then has them at DEBUG only.
 	OnMilestone func(conformance.Milestone)
 	// Tune adjusts the node's configuration before it starts (timeouts,
 	// requests); may be nil.

@@ -13,9 +13,14 @@ import (
 	"l2hub/internal/atomicfile"
 )
 
+// Schema is the ready file's version, its "schema": fields are only added
+// within one, and Read takes a file with fields it does not know.
+const Schema = 1
+
 // Info is the content of a ready file.
 type Info struct {
-	PID int `json:"pid"`
+	Schema int `json:"schema"` // WriteFile writes Schema
+	PID    int `json:"pid"`
 	// Start is the process's start time where the system says (Linux: in
 	// clock ticks since boot), so that a pid another process reused is not
 	// taken for the hub; 0 if unknown. WriteFile fills it for its own pid.
@@ -68,6 +73,7 @@ func Write(path string, info Info) (*File, error) {
 	if info.PID == os.Getpid() && info.Start == 0 {
 		info.Start = startTime(info.PID)
 	}
+	info.Schema = Schema
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("ready file: %w", err)
@@ -86,7 +92,10 @@ func Write(path string, info Info) (*File, error) {
 	return &File{path: path, written: fi}, nil
 }
 
-// Read parses a ready file.
+// Read parses a ready file. It is forward-compatible: a field it does not
+// know, or one of another type than it knows (a newer hub's), is ignored;
+// only a file that is not a JSON object, or has no pid (a positive
+// integer), is refused.
 func Read(path string) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -94,13 +103,18 @@ func Read(path string) (Info, error) {
 	}
 	defer f.Close()
 	var info Info
-	dec := json.NewDecoder(&limitReader{f, maxFile})
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&info); err != nil {
+	err = json.NewDecoder(&limitReader{f, maxFile}).Decode(&info)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "pid":
+		return Info{}, fmt.Errorf("ready file %s: pid: %w", path, err)
+	case errors.As(err, &typeErr):
+		// Decode went on past it: the other fields are read.
+	case err != nil:
 		return Info{}, fmt.Errorf("ready file %s: %w", path, err)
 	}
 	if info.PID <= 0 {
-		return Info{}, fmt.Errorf("ready file %s: no pid", path)
+		return Info{}, fmt.Errorf("ready file %s: no pid (want a positive integer)", path)
 	}
 	return info, nil
 }

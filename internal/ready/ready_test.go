@@ -21,7 +21,8 @@ func TestWriteAndRead(t *testing.T) {
 		{Name: "b", Transport: "unix", Addr: "/tmp/b.sock"},
 	}}
 	want.Start = startTime(want.PID) // what WriteFile records for its own process
-	for range 2 {                    // rewriting replaces the file
+	want.Schema = Schema
+	for range 2 { // rewriting replaces the file
 		if err := WriteFile(path, want); err != nil {
 			t.Fatal(err)
 		}
@@ -64,10 +65,14 @@ func TestWriteAndRead(t *testing.T) {
 func TestReadRejects(t *testing.T) {
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"not JSON":      "ready\n",
-		"unknown field": `{"pid": 1, "ports": [], "token": "x"}`,
-		"no pid":        `{"ports": []}`,
-		"too large":     `{"pid": 1, "ports": [` + strings.Repeat(`{"name":"a"},`, 1<<17) + `{"name":"a"}]}`,
+		"not JSON":     "ready\n",
+		"not object":   `[{"pid": 1}]`,
+		"no pid":       `{"ports": []}`,
+		"pid 0":        `{"pid": 0}`,
+		"pid negative": `{"pid": -4}`,
+		"pid string":   `{"pid": "1234"}`,
+		"pid fraction": `{"pid": 12.5}`,
+		"too large":    `{"pid": 1, "ports": [` + strings.Repeat(`{"name":"a"},`, 1<<17) + `{"name":"a"}]}`,
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -75,6 +80,31 @@ func TestReadRejects(t *testing.T) {
 		}
 		if info, err := Read(path); err == nil {
 			t.Errorf("%s: read %+v", name, info)
+		}
+	}
+}
+
+// A ready file a newer hub wrote reads: fields Read does not know, or
+// of another type than it knows, are ignored, so an older l2hub wait
+// does not spin until its timeout on a hub that is ready.
+func TestReadTakesANewerHubsFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		content string
+		want    Info
+	}{
+		"unknown fields": {`{"schema": 1, "pid": 42, "extra": 1, "ports": [{"name": "a", "transport": "tcp", "queue": {"len": 3}}]}`,
+			Info{Schema: 1, PID: 42, Ports: []Port{{Name: "a", Transport: "tcp"}}}},
+		"newer schema": {`{"schema": 2, "pid": 42, "ports": []}`, Info{Schema: 2, PID: 42, Ports: []Port{}}},
+		"other type":   {`{"pid": 42, "control": {"unix": "/run/l2hub.sock"}, "ports": []}`, Info{PID: 42, Ports: []Port{}}},
+		"pid alone":    {`{"pid": 42}`, Info{PID: 42}},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Read(path); err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got Read = %+v, %v; want %+v, nil", name, got, err, tc.want)
 		}
 	}
 }
@@ -133,6 +163,7 @@ func TestWait(t *testing.T) {
 	}
 	want := info
 	want.Start = startTime(info.PID) // WriteFile stamps its own process's
+	want.Schema = Schema
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("waited for %+v, want %+v", got, want)
 	}
