@@ -341,7 +341,11 @@ func (s *Server) Handler() http.Handler {
 			}
 			idle := func() { rc.SetReadDeadline(time.Now().Add(s.idleTimeout())) }
 			res, err := s.inject(r.Context(), r.PathValue("port"), r.Body, idle)
-			rc.SetWriteDeadline(time.Now().Add(s.bodyTimeout()))
+			// The answer is small and the socket has written nothing
+			// since the headers: the deadline bounds a client that does
+			// not read, not the write, so it is never shorter than a
+			// second a loaded machine may take to schedule it.
+			rc.SetWriteDeadline(time.Now().Add(max(s.bodyTimeout(), time.Second)))
 			return res, err
 		})(w, r)
 	})
