@@ -206,12 +206,14 @@ func (s *Sink) addPortLocked(id hub.PortID, name, descr string) {
 	s.pending = append(s.pending, descr...)
 }
 
-// Observe queues ev for writing if ev is at one of the Sink's capture points.
-// It copies what it keeps (ev.Frame is not retained), does no I/O, and, with
+// Observe queues ev for writing if ev is at one of the Sink's capture points,
+// or is an injected frame (ev.Injected: an input of the run, kept whatever
+// the points, so that a replay of an ingress capture sends it again). It
+// copies what it keeps (ev.Frame is not retained), does no I/O, and, with
 // OverflowDrop, never waits: when the writer is QueueBytes behind the event
 // is dropped and counted. With OverflowBlock it waits for room instead.
 func (s *Sink) Observe(ev *hub.Event) {
-	if !s.cfg.Points.has(ev.Dir) {
+	if !s.cfg.Points.has(ev.Dir) && !ev.Injected {
 		return
 	}
 	capLen := min(len(ev.Frame), s.snaplen)

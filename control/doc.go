@@ -78,11 +78,17 @@
 //
 // The server holds no hub state itself: it calls a Target (serve.Session),
 // typed with the hub's and the policy's own types, which runs each change
-// on the hub loop, so a change is ordered with respect to frames. The
-// client streams an injection with keepalives (Client.InjectStream) and
-// formats what ctl prints (WritePorts). Client is the Go API for programs
-// and tests that drive a hub (see its example). Server and Client are safe
-// for concurrent use.
+// on the hub loop, so a change is ordered with respect to frames. An
+// injection into a Target that is an InjectFlow is held back like a VM
+// sending to the port: the server reads the next frame of the stream only
+// once the port has room, for at most the idle timeout per frame (a wait
+// reads nothing, so it would not see the client go), and answers 409
+// (CodeDropped) when the port dropped injected frames for flow control all
+// the same. The client
+// streams an injection with keepalives (Client.InjectStream) and formats
+// what ctl prints (WritePorts). Client is the Go API for programs and tests
+// that drive a hub (see its example). Server and Client are safe for
+// concurrent use.
 //
 // MetricsServer serves GET (and HEAD) /metrics alone (l2hub serve
 // --metrics), for Prometheus: read-only, with the same limits and

@@ -32,6 +32,12 @@ var (
 // no complete request. Nothing was done; the request may be sent again.
 var ErrBusy = errors.New("the control API is busy")
 
+// ErrInjectDropped reports an injection stream some of whose frames the
+// port dropped for flow control (409, CodeDropped): stalled, queue-full or
+// backlog-full, so its VM did not get them all. The stream was read to its
+// end; the error says how many frames went and which were dropped.
+var ErrInjectDropped = errors.New("dropped for flow control")
+
 // ErrNoHub reports a control address at which no hub answers: no socket
 // file there, or the connection refused. Its error wraps the dial's too
 // (syscall.ENOENT, syscall.ECONNREFUSED).

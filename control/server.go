@@ -102,6 +102,22 @@ type Target interface {
 	Inject(ctx context.Context, port string, frame []byte) error
 }
 
+// An InjectFlow is a Target whose ports hold an injection back as they
+// hold back a VM that sends faster than the port's VM reads (serve.Session
+// is one). An injection stream then waits, before it reads each frame,
+// until the port has room (so TCP pushes back on the client), and its
+// answer counts the frames the port dropped all the same.
+type InjectFlow interface {
+	// WaitRoom returns once port takes frames without holding its senders
+	// back (hub.Hub.WaitRoom): at once unless it pauses its senders and
+	// what waits for it passed its high-water mark.
+	WaitRoom(ctx context.Context, port string) error
+	// InjectFrame is Inject that says what became of the frame:
+	// hub.DropNone when it was queued for the port's VM, else why the port
+	// dropped it.
+	InjectFrame(ctx context.Context, port string, frame []byte) (hub.DropReason, error)
+}
+
 // RuleEditor is what a Target may add to edit the policy's rules one at a
 // time (serve.Session does): src is one rule in the policy file's syntax,
 // whose name, if it gives one, must be name. Each returns the rule as the
@@ -149,6 +165,11 @@ type InjectResponse struct {
 	Port   string `json:"port"`
 	Frames int    `json:"frames"`
 	Bytes  int64  `json:"bytes"`
+	// Dropped counts, by reason, the frames the port dropped rather than
+	// queue for its VM (port-down, policy), when the Target says
+	// (InjectFlow). Drops for flow control make the answer
+	// an error instead (ErrInjectDropped), unless frames also found no VM.
+	Dropped map[string]int `json:"dropped,omitempty"`
 }
 
 // ErrorResponse is the body of every non-2xx answer the API gives (an
@@ -170,6 +191,7 @@ const (
 	CodeUnknownPort      = "unknown-port"       // hub.ErrNoPort
 	CodeStopped          = "stopped"            // hub.ErrStopped: the hub is shutting down
 	CodeBusy             = "busy"               // ErrBusy (503): turned away unread to make room; send it again
+	CodeDropped          = "dropped"            // ErrInjectDropped (409): an injection's frames dropped for flow control
 	CodeNotFound         = "not-found"          // 404: no such route
 	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
 )
@@ -185,6 +207,7 @@ var codes = []struct {
 	{CodeUnknownPort, hub.ErrNoPort},
 	{CodeStopped, hub.ErrStopped},
 	{CodeBusy, ErrBusy},
+	{CodeDropped, ErrInjectDropped},
 	{CodeInvalid, filter.ErrInvalid},
 }
 
@@ -318,7 +341,11 @@ func (s *Server) Handler() http.Handler {
 			}
 			idle := func() { rc.SetReadDeadline(time.Now().Add(s.idleTimeout())) }
 			res, err := s.inject(r.Context(), r.PathValue("port"), r.Body, idle)
-			rc.SetWriteDeadline(time.Now().Add(s.bodyTimeout()))
+			// The answer is small and the socket has written nothing
+			// since the headers: the deadline bounds a client that does
+			// not read, not the write, so it is never shorter than a
+			// second a loaded machine may take to schedule it.
+			rc.SetWriteDeadline(time.Now().Add(max(s.bodyTimeout(), time.Second)))
 			return res, err
 		})(w, r)
 	})
@@ -380,24 +407,56 @@ func (s *Server) hasPort(ctx context.Context, port string) error {
 // client paces frames by when it writes them. A length outside
 // [hub.EthHeaderLen, MaxInjectFrame] or a stream cut inside a frame ends the
 // request; the frames before it have been sent. A zero length is a
-// keepalive: no frame. idle is called before each record is read.
+// keepalive: no frame. idle is called before each record is read. A target
+// that is an InjectFlow holds the stream back, before each record, while
+// the port has no room, as it would a VM sending to it; the frames it
+// dropped for flow control fail the request once the stream ends
+// (ErrInjectDropped).
 func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle func()) (any, error) {
 	res := InjectResponse{Port: port}
+	flow, _ := s.Target.(InjectFlow)
 	br := bufio.NewReaderSize(body, 64<<10)
 	var hdr [4]byte
 	var buf []byte
+	dropped := make(map[hub.DropReason]int)
 	// failed says why frame res.Frames+1 went no further, naming the port
 	// and the frame once.
 	failed := func(err error) error {
 		return fmt.Errorf("inject into %s: frame %d: %w (%d frames sent before it)", yamlfile.Quote(port), res.Frames+1, err, res.Frames)
 	}
 	fail := func(err error) error { return &UserError{failed(err)} }
+	// A wait for room reads nothing, so the connection's read deadline
+	// does not bound it and the server does not see the client go: the
+	// idle timeout bounds it instead, so an injection the client gave up
+	// on frees its slot.
+	held := fmt.Errorf("port %s held the injection back for %v (the idle timeout): its VM reads slower than the injection sends, or not at all", yamlfile.Quote(port), s.idleTimeout())
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer func() { cancel(nil) }()
+	timer := time.AfterFunc(time.Hour, func() { cancel(held) })
+	timer.Stop()
+	defer func() { timer.Stop() }()
 	for {
+		if flow != nil {
+			timer.Reset(s.idleTimeout())
+			err := flow.WaitRoom(wctx, port)
+			if !timer.Stop() && err == nil { // room came as the timeout fired: a fresh context for the next wait
+				cancel(nil)
+				wctx, cancel = context.WithCancelCause(ctx)
+				timer = time.AfterFunc(time.Hour, func() { cancel(held) })
+				timer.Stop()
+			}
+			if err != nil {
+				if context.Cause(wctx) == held {
+					err = held
+				}
+				return nil, s.injectErr(err, fail, failed, 0)
+			}
+		}
 		idle()
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			switch {
 			case err == io.EOF:
-				return res, nil
+				return injectDone(res, dropped)
 			case err == io.ErrUnexpectedEOF:
 				return nil, fail(errors.New("the stream ends inside a length prefix"))
 			}
@@ -420,22 +479,73 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 			}
 			return nil, fail(fmt.Errorf("read: %w", err))
 		}
-		if err := s.Target.Inject(ctx, port, buf); err != nil {
-			// The target's error may name the port too (hub.Inject's
-			// does): what the API tells apart, it says in its own words.
-			switch {
-			case errors.Is(err, hub.ErrNoPort):
-				return nil, fail(hub.ErrNoPort)
-			case errors.Is(err, hub.ErrFrameTooLarge):
-				return nil, fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
-			case errors.Is(err, hub.ErrStopped):
-				return nil, failed(hub.ErrStopped)
+		var err error
+		if flow != nil {
+			var r hub.DropReason
+			if r, err = flow.InjectFrame(ctx, port, buf); err == nil && r != hub.DropNone {
+				dropped[r]++
 			}
-			return nil, failed(err)
+		} else {
+			err = s.Target.Inject(ctx, port, buf)
+		}
+		if err != nil {
+			return nil, s.injectErr(err, fail, failed, n)
 		}
 		res.Frames++
 		res.Bytes += int64(n)
 	}
+}
+
+// injectErr is the answer to an injection the target failed, saying in the
+// API's own words what it tells apart: the target's error may name the
+// port too (hub.Inject's does).
+func (s *Server) injectErr(err error, fail, failed func(error) error, n uint32) error {
+	switch {
+	case errors.Is(err, hub.ErrNoPort):
+		return fail(hub.ErrNoPort)
+	case errors.Is(err, hub.ErrFrameTooLarge):
+		return fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
+	case errors.Is(err, hub.ErrStopped):
+		return failed(hub.ErrStopped)
+	}
+	return failed(err)
+}
+
+// injectDone is the answer to an injection stream read to its end: res,
+// with the frames the port dropped by reason, or ErrInjectDropped when it
+// dropped some for flow control. Frames that found no VM are left to the
+// client to report as such (its VM went away; port-down), with the rest.
+func injectDone(res InjectResponse, dropped map[hub.DropReason]int) (any, error) {
+	var reasons []string
+	lost := 0
+	for _, reason := range hub.DropReasons() {
+		n := dropped[reason]
+		if n == 0 {
+			continue
+		}
+		if res.Dropped == nil {
+			res.Dropped = make(map[string]int)
+		}
+		res.Dropped[reason.String()] = n
+		text := fmt.Sprintf("%s=%d", reason, n)
+		if why, ok := flowDropWhy[reason]; ok {
+			text += ": " + why
+			lost += n
+		}
+		reasons = append(reasons, text)
+	}
+	if lost == 0 || dropped[hub.DropDown] > 0 {
+		return res, nil
+	}
+	return nil, fmt.Errorf("inject into %s: %d of the %d frames sent were %w (%s)",
+		yamlfile.Quote(res.Port), lost, res.Frames, ErrInjectDropped, strings.Join(reasons, "; "))
+}
+
+// flowDropWhy says what each flow-control drop of an injected frame means.
+var flowDropWhy = map[hub.DropReason]string{
+	hub.DropQueueFull:   "the port tail-drops (overflow: drop) and its VM took the frames slower than they came",
+	hub.DropStalled:     "its VM read nothing for the port's stall time",
+	hub.DropBacklogFull: "the port's backlog was full",
 }
 
 // AppendInjectFrame appends frame to dst as one record of an injection
@@ -691,6 +801,8 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {
 				status = http.StatusServiceUnavailable
+			} else if errors.Is(err, ErrInjectDropped) {
+				status = http.StatusConflict
 			} else if err == errNoRuleEditor {
 				status = http.StatusNotImplemented
 			}

@@ -82,6 +82,8 @@ type CoreConfig struct {
 	// Flow control; see Overflow. Zero values take the defaults
 	// (DefaultQueueLen, OverflowPause, DefaultStall, DefaultBacklog,
 	// DefaultBacklogBytes). Ports may override Overflow and QueueLen.
+	// Backlog is the slack above each port's high-water mark, in frames;
+	// BacklogBytes bounds a port's queue in bytes and sets its byte marks.
 	QueueLen     int
 	Overflow     Overflow
 	Stall        time.Duration
@@ -90,7 +92,12 @@ type CoreConfig struct {
 	// OnResume is called, on the core's goroutine, when a port the core
 	// paused (Paused) may read from its peer again. It must not block.
 	OnResume func(id PortID)
-	Logger   *slog.Logger
+	// OnRoom is called, on the core's goroutine, when port id stops
+	// holding its senders back (Congested turns false: its peer drained
+	// it, it stalled, or its peer changed), so that a sender that is no
+	// port (an injection) waiting for room may go on. It must not block.
+	OnRoom func(id PortID)
+	Logger *slog.Logger
 }
 
 // Core is the serial forwarding engine: ports, the learning table, the policy
@@ -122,10 +129,13 @@ type Core struct {
 	maxDelayedFrames, maxDelayedBytes int
 	delayedFrames, delayedBytes       int // frames in timers
 
-	flow     PortOptions // the defaults ports start from
-	backlog  int
-	bbytes   int
-	onResume func(PortID)
+	flow    PortOptions // the defaults ports start from
+	backlog int         // slack above a port's high-water mark, frames
+	// A pausing port's byte marks (see OverflowPause): its bound, its
+	// high- and low-water marks and its second mark and what that drains to.
+	bbytes, bhigh, blow, bsecond, bsecondLow int
+	onResume                                 func(PortID)
+	onRoom                                   func(PortID)
 
 	// Scratch reused across frames so that forwarding does not allocate.
 	dsts      []PortID
@@ -281,7 +291,12 @@ func NewCore(cfg CoreConfig) *Core {
 		flow:             PortOptions{Overflow: cfg.Overflow, QueueLen: cfg.QueueLen, Stall: cfg.Stall},
 		backlog:          cfg.Backlog,
 		bbytes:           cfg.BacklogBytes,
+		bhigh:            cfg.BacklogBytes / 4,
+		blow:             cfg.BacklogBytes / 8,
+		bsecond:          cfg.BacklogBytes / 2,
+		bsecondLow:       cfg.BacklogBytes / 4,
 		onResume:         cfg.OnResume,
+		onRoom:           cfg.OnRoom,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
 		mode:             cfg.Mode,
@@ -346,7 +361,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	id := PortID(len(c.ports))
 	p := &corePort{id: id, name: name, desc: desc, stats: new(PortStats), horizon: o.Horizon}
 	p.setOut(out)
-	p.setFlow(c.flow.with(o))
+	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
 	c.rebuildOrder()
@@ -548,8 +563,11 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			}
 			c.delayedFrames++
 			c.delayedBytes += cf.Len()
+			dp.delayed++
+			dp.delayedBytes += cf.Len()
 			c.seq++
 			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
+			c.holdDelayed(dp, id, now)
 		}
 	}
 
@@ -633,10 +651,10 @@ func (c *Core) sweep(now time.Duration) {
 }
 
 // deliver hands one reference to f to port dst's egress, if the port's
-// flow control admits it. from is the port the frame came in on (NoPort for
-// an injected frame): the sender to pause when dst's queue is above its
-// high-water mark.
-func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) {
+// flow control admits it, and returns why it did not (DropNone if it did).
+// from is the port the frame came in on (NoPort for an injected frame):
+// the sender to pause when what waits for dst passed a mark.
+func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) DropReason {
 	dp := c.port(dst)
 	var link *portLink // nil for an injected frame
 	if from != NoPort {
@@ -644,7 +662,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 	}
 	if dp == nil {
 		f.Release()
-		return
+		return DropDown
 	}
 	var depth QueueDepth
 	var reason DropReason
@@ -665,6 +683,9 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 		if link != nil {
 			link.drops++
 		}
+		if reason == DropBacklogFull {
+			c.congest(dp, from, at, depth.Taken, true) // its sender goes on at most to the end of its batch
+		}
 	} else {
 		f.Retain() // keep the bytes valid for observers after the queue owns f
 		dp.out.Enqueue(f)
@@ -674,17 +695,39 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.frames++
 			link.bytes += uint64(f.Len())
 		}
-		if dp.overflow == OverflowPause && depth.Frames+1 >= dp.queueLen {
-			c.congest(dp, from, at, depth.Taken)
+		if dp.overflow == OverflowPause {
+			if h := c.holds(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}); h != holdNone {
+				c.congest(dp, from, at, depth.Taken, h == holdAll)
+			}
 		}
 	}
 	if len(c.observers) > 0 {
-		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: dropped, Notes: notes}
+		c.ev = Event{Time: at, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: dropped, Notes: notes, Injected: from == NoPort}
 		for _, o := range c.observers {
 			o.Observe(&c.ev)
 		}
 	}
 	f.Release()
+	return reason
+}
+
+// holdDelayed pauses from, which just sent dp a frame that now waits out a
+// delay, if what waits for dp passed a mark: its queue the high-water mark
+// (from's frames will join a queue its peer is slow to drain), or the
+// queue and the delayed frames the second mark (a delay on a fast link
+// holds at most that much for one port, and a slow peer behind it loses
+// nothing).
+func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
+	if dp.overflow != OverflowPause || dp.out == nil || dp.stalled {
+		return
+	}
+	d := dp.out.Depth()
+	if h := c.holds(dp, d); h != holdNone {
+		c.congest(dp, from, now, d.Taken, h == holdAll)
+	}
+	if d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond {
+		c.holdForDelay(dp, from, now)
+	}
 }
 
 // dropCopy drops a copy before its egress queue (the delay bound was
@@ -733,9 +776,46 @@ func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayed
 
 // Inject delivers f straight to port dst's egress queue, bypassing
 // forwarding and policy: a recorded frame replayed towards one peer. It takes
-// over the caller's reference; note (optional) is shown with the frame.
-func (c *Core) Inject(dst PortID, f *Frame, notes []Note) {
-	c.deliver(c.clock.Now(), dst, f, notes, NoPort)
+// over the caller's reference; notes (optional) are shown with the frame.
+// Like a frame on the port's wire, it is lost while the port's link is down
+// (the policy's Gate, asked about the link from dst to itself); partitions
+// cut pairs of ports, and an injected frame has no sender, so they do not
+// apply. It returns why the frame was dropped, DropNone if it was queued.
+func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
+	now := c.clock.Now()
+	if dp := c.port(dst); dp != nil && c.gate != nil {
+		link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
+		if n, cut := c.gate.Cut(now.Sub(c.epoch)-c.startOff, link); cut {
+			dp.stats.Drop(DropPolicy)
+			if len(c.observers) > 0 {
+				c.ev = Event{Time: now, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true,
+					Notes: c.withNote(notes, n), Injected: true}
+				for _, o := range c.observers {
+					o.Observe(&c.ev)
+				}
+			}
+			f.Release()
+			return DropPolicy
+		}
+	}
+	return c.deliver(now, dst, f, notes, NoPort)
+}
+
+// Congested reports whether port id holds its senders back: what waits for
+// it passed a mark and its peer has not drained it yet (see
+// OverflowPause). A sender that is no port (an injection) waits for room
+// while it does (CoreConfig.OnRoom says when it stops).
+func (c *Core) Congested(id PortID) bool {
+	p := c.port(id)
+	return p != nil && p.congested
+}
+
+// capacity is the most port id's queue ever holds: its bound.
+func (c *Core) capacity(id PortID) int {
+	if p := c.port(id); p != nil {
+		return p.bound
+	}
+	return 0
 }
 
 // After schedules fn to run on the core's goroutine once the clock reaches
@@ -776,10 +856,17 @@ func (c *Core) runDue(now time.Time) {
 		if t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
+			dp := c.ports[t.port]
+			dp.delayed--
+			dp.delayedBytes -= t.frame.Len()
+			queued := false
 			if n, cut := c.cut(t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
 			} else {
-				c.deliver(t.at, t.port, t.frame, t.notes, t.from)
+				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone
+			}
+			if !queued && (dp.congested || dp.delayHeld) && !dp.removed && dp.out != nil && c.queueDrained(dp, dp.out.Depth()) {
+				c.Drained(t.port) // what waits for it went down with no take to say so
 			}
 			c.recycleNotes(t.notes)
 		} else if t.fn != nil {
@@ -794,6 +881,8 @@ func (c *Core) Close() {
 		if t := c.timers.pop(); t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Len()
+			c.ports[t.port].delayed--
+			c.ports[t.port].delayedBytes -= t.frame.Len()
 			t.frame.Release()
 		}
 	}

@@ -6,7 +6,7 @@
 // state (the live [Hub] holds it under one lock, hubtest and replay drive it
 // from one goroutine), and it is not safe for concurrent use. Everything the
 // core calls back into — [Policy] (and its [Gate], asked again when a
-// delayed copy is due), [Observer], [EgressQueue], OnResume —
+// delayed copy is due), [Observer], [EgressQueue], OnResume, OnRoom —
 // runs with that ownership and must not block.
 //
 // A live Hub gives each attached [PortIO] a reader and a writer goroutine.
@@ -20,8 +20,12 @@
 // every receiver reads: a queue at its high-water mark holds the frame and
 // pauses the senders whose frames wait there ([Core.Paused]); the hub reads
 // nothing from a paused port until the queue drains to its low-water mark.
-// A port whose peer takes nothing for the stall time drops its own frames
-// instead (DropStalled) until it drains. [OverflowDrop] keeps a tail drop.
+// Frames a delay holds for a port count with its queue, and senders that
+// cannot be pushed back use its backlog, up to a second mark where every
+// sender pauses; the marks are in [OverflowPause]. A port whose peer takes
+// nothing for the stall time drops its own frames instead (DropStalled)
+// until it drains. [OverflowDrop] keeps a tail drop. An injection
+// ([Hub.Inject]) is held back like a sender with [Hub.WaitRoom].
 //
 // Time and randomness are injected: the core reads a [Clock] and never the
 // wall clock, and it draws no random numbers itself (policies derive theirs

@@ -16,12 +16,17 @@ const (
 	// its queue holds senders back before the port stops holding them and
 	// drops its own frames instead (DropStalled), until its peer drains.
 	DefaultStall = 2 * time.Second
-	// DefaultBacklog and DefaultBacklogBytes bound a pausing port's queue:
-	// its high-water mark plus what arrives after the senders were told to
-	// stop (the rest of their read batches, delayed frames, injected ones).
-	// Reaching either is a DropBacklogFull; with senders paused it does not
-	// happen unless a delay rule holds more than this for one port.
-	DefaultBacklog      = 8192
+	// DefaultBacklog is a pausing port's slack above its high-water mark, in
+	// frames: room for what arrives after its senders were told to stop
+	// (the rest of their read batches, up to 64 frames each, injected
+	// frames, delayed ones coming due) and for the bursts of senders that
+	// cannot be pushed back (PortOptions.NoPushback). Its queue is bounded
+	// at the high-water mark plus the slack; half-way through the slack is
+	// its second mark (see OverflowPause).
+	DefaultBacklog = 8192
+	// DefaultBacklogBytes bounds a pausing port's queue in bytes. A quarter
+	// of it is the queue's byte high-water mark, an eighth its byte
+	// low-water mark, and half of it the byte second mark.
 	DefaultBacklogBytes = 64 << 20
 )
 
@@ -37,6 +42,23 @@ const (
 	// the queue drains to its low-water mark. For stream transports this is
 	// real backpressure (the sender's socket window closes); no frame is
 	// lost while every receiver keeps reading. The default.
+	//
+	// The marks, in frames and in bytes (CoreConfig.Backlog, BacklogBytes):
+	//   - high-water: the queue holds QueueLen frames or a quarter of
+	//     BacklogBytes; the senders that can be pushed back pause;
+	//   - second mark: the queue reaches QueueLen plus half the backlog,
+	//     or half of BacklogBytes; every sender pauses, those that cannot
+	//     be pushed back (NoPushback) too. The queue and the frames delayed
+	//     for the port together reaching it pause only the senders whose
+	//     frames wait out a delay, and not the port's injections: a delay
+	//     holds back no one else;
+	//   - bound: the queue holds QueueLen plus the backlog, or a frame
+	//     would take it past BacklogBytes; the frame is dropped
+	//     (DropBacklogFull) and its sender pauses;
+	//   - low-water: the senders resume once the queue is down to half of
+	//     QueueLen and an eighth of BacklogBytes; those held for their
+	//     delayed frames once the queue with them is also down to QueueLen
+	//     plus a quarter of the backlog and a quarter of BacklogBytes.
 	OverflowPause
 	// OverflowDrop tail-drops the frame (DropQueueFull), like a physical
 	// switch with a full output buffer.
@@ -96,6 +118,13 @@ type PortOptions struct {
 	// from one port of a group to another (the ports of one VXLAN overlay,
 	// which reach each other already). Empty: none.
 	Horizon string
+	// NoPushback says the port's peer cannot be pushed back: a UDP or
+	// multicast socket, a VXLAN overlay, an in-process host whose NIC
+	// drops when full. Pausing it would only move its loss into its own
+	// small buffer (counted as DropKernel), so its frames use a
+	// destination's backlog instead, and it is paused only at the
+	// destination's second mark (see OverflowPause).
+	NoPushback bool
 }
 
 func (o PortOptions) validate() error {
@@ -122,6 +151,7 @@ func (o PortOptions) with(p PortOptions) PortOptions {
 	if p.Stall > 0 {
 		o.Stall = p.Stall
 	}
+	o.NoPushback = o.NoPushback || p.NoPushback
 	return o
 }
 
@@ -130,34 +160,58 @@ func (o PortOptions) with(p PortOptions) PortOptions {
 // it; as a sender, a port waits while waitOn > 0.
 type flowState struct {
 	overflow  Overflow
-	queueLen  int // high-water mark
+	queueLen  int // high-water mark, frames
 	low       int // low-water mark
+	second    int // second mark: queue and delayed frames together
+	secondLow int // what queue and delayed frames must drain to
+	bound     int // the queue's bound
 	stall     time.Duration
+	// noPushback: as a sender, the port is held back only at a
+	// destination's second mark (PortOptions.NoPushback).
+	noPushback bool
+	// delayed and delayedBytes are the frames in the timer heap due to
+	// the port: they wait for it as much as its queue does.
+	delayed, delayedBytes int
+	// congested: the port's queue passed a mark and holds waiters back
+	// until it drains to its low-water marks; injections wait for it too.
+	// delayHeld: the queue and the delayed frames together passed the
+	// second mark and hold delayWaiters back (only the senders whose
+	// frames wait out a delay for the port) until they drain below it.
 	congested bool
+	delayHeld bool
 	stalled   bool
 	// episode counts congestions (and peers): stall checks belong to
 	// one, and are void once another has begun. lastTaken and
 	// lastBacklog are the peer's progress as the last check saw it, and
 	// progressAt when a check (or the congestion) first saw it so.
-	episode     uint64
-	lastTaken   uint64
-	lastBacklog int
-	progressAt  time.Time
-	waiters     []PortID
-	waitOn      int
-	pausedAt    time.Time
+	episode      uint64
+	lastTaken    uint64
+	lastBacklog  int
+	progressAt   time.Time
+	waiters      []PortID
+	delayWaiters []PortID
+	waitOn       int
+	pausedAt     time.Time
 }
 
-func (p *corePort) setFlow(o PortOptions) {
+// setFlow sets p's marks from its options and the core's backlog slack.
+func (p *corePort) setFlow(o PortOptions, backlog int) {
 	p.overflow = o.Overflow
 	p.queueLen = o.QueueLen
 	p.stall = o.Stall
+	p.noPushback = o.NoPushback
 	p.low = o.QueueLen / 2
+	p.second = o.QueueLen + backlog/2
+	p.secondLow = o.QueueLen + backlog/4
+	p.bound = o.QueueLen + backlog
+	if p.overflow == OverflowDrop {
+		p.bound = o.QueueLen
+	}
 }
 
 // admit decides whether a frame of n bytes fits port dp's queue.
 func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
-	if dp.stalled && d.Frames <= dp.low {
+	if dp.stalled && c.queueDrained(dp, d) {
 		c.Drained(dp.id) // its peer has read since: no need to wait for the writer to say so
 	}
 	switch {
@@ -167,10 +221,44 @@ func (c *Core) admit(dp *corePort, d QueueDepth, n int) (DropReason, Note) {
 		if d.Frames >= dp.queueLen {
 			return DropQueueFull, queueFullNote
 		}
-	case d.Frames >= max(c.backlog, dp.queueLen) || d.Bytes+n > c.bbytes:
+	case d.Frames >= dp.bound || d.Bytes+n > c.bbytes:
 		return DropBacklogFull, backlogFullNote
 	}
 	return DropNone, Note{}
+}
+
+// hold is whom a frame for a port holds back.
+type hold uint8
+
+const (
+	holdNone     hold = iota
+	holdPushback      // the senders that can be pushed back: the high-water mark
+	holdAll           // every sender: the second mark
+)
+
+// holds says whom a frame for pausing port dp holds back when d is dp's
+// queue, the frame included. Delayed frames do not count: they hold back
+// only their own senders (holdDelayed).
+func (c *Core) holds(dp *corePort, d QueueDepth) hold {
+	switch {
+	case d.Frames >= dp.second || d.Bytes >= c.bsecond:
+		return holdAll
+	case d.Frames >= dp.queueLen || d.Bytes >= c.bhigh:
+		return holdPushback
+	}
+	return holdNone
+}
+
+// queueDrained reports whether dp's queue d is at its low-water marks.
+func (c *Core) queueDrained(dp *corePort, d QueueDepth) bool {
+	return d.Frames <= dp.low && d.Bytes <= c.blow
+}
+
+// delayDrained reports whether dp, its queue at d, lets the senders its
+// delayed frames hold back go: its queue is at its low-water marks and, with
+// the frames delayed for it, below its second mark's.
+func (c *Core) delayDrained(dp *corePort, d QueueDepth) bool {
+	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow
 }
 
 // Notes for the drops flow control makes.
@@ -180,30 +268,55 @@ var (
 	backlogFullNote = Note{Action: "backlog-full", Detail: "the port's backlog reached its bound"}
 )
 
-// congest marks dp congested (its queue reached the high-water mark) and
-// pauses from, the sender whose frame took it there, until dp drains.
-func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64) {
+// congest marks dp congested (its queue reached a mark) and pauses from,
+// the sender whose frame took it there, until dp drains: any sender at the
+// second mark (all), only one that can be pushed back below it.
+func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64, all bool) {
 	if !dp.congested {
 		dp.congested = true
 		dp.episode++
 		dp.out.WatchDrain(dp.low)
 		c.armStall(dp, taken)
 	}
-	sp := c.port(from)
-	if sp != nil && sp.out != nil && !slices.Contains(dp.waiters, from) { // else injected, or the sender is gone
-		dp.waiters = append(dp.waiters, from)
-		sp.waitOn++
-		if sp.waitOn == 1 {
-			sp.pausedAt = now
-			sp.stats.Pauses.Add(1)
-		}
+	if sp := c.port(from); all || sp != nil && !sp.noPushback {
+		c.hold(&dp.waiters, from, now)
 	}
 	// The peer's writer may have drained the queue before it could see the
 	// watch just set: the core stores the watch and then reads the queue,
 	// the writer empties the queue and then reads the watch, so one of the
 	// two sees the other, and here it is the core.
-	if dp.out.Depth().Frames <= dp.low {
+	if c.queueDrained(dp, dp.out.Depth()) {
 		c.Drained(dp.id)
+	}
+}
+
+// holdForDelay pauses from, whose frame for dp waits out a delay while
+// dp's queue and delayed frames are past the second mark, until they drain
+// below it. dp is not congested by it: no other sender, and no injection,
+// waits for frames that are not theirs.
+func (c *Core) holdForDelay(dp *corePort, from PortID, now time.Time) {
+	if !dp.delayHeld {
+		dp.delayHeld = true
+		dp.out.WatchDrain(dp.low) // the writer reports takes; Drained checks the rest
+	}
+	c.hold(&dp.delayWaiters, from, now)
+	if c.delayDrained(dp, dp.out.Depth()) {
+		c.Drained(dp.id)
+	}
+}
+
+// hold adds from to waiters and pauses it, unless it is there already, is
+// no port (an injection) or is gone.
+func (c *Core) hold(waiters *[]PortID, from PortID, now time.Time) {
+	sp := c.port(from)
+	if sp == nil || sp.out == nil || slices.Contains(*waiters, from) {
+		return
+	}
+	*waiters = append(*waiters, from)
+	sp.waitOn++
+	if sp.waitOn == 1 {
+		sp.pausedAt = now
+		sp.stats.Pauses.Add(1)
 	}
 }
 
@@ -250,7 +363,7 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 		return false // drained meanwhile, or another congestion or peer began
 	}
 	d := dp.out.Depth()
-	if d.Frames <= dp.low {
+	if c.queueDrained(dp, d) {
 		c.Drained(dp.id) // drained, whoever missed saying so
 		return false
 	}
@@ -261,28 +374,44 @@ func (c *Core) checkStall(dp *corePort, episode uint64) bool {
 	if now.Sub(dp.progressAt) < dp.stall {
 		return true // slow, or not quiet for long enough yet
 	}
-	dp.congested = false
+	dp.congested, dp.delayHeld = false, false
 	dp.stalled = true
 	dp.stats.Stalls.Add(1)
 	c.log.Warn("port stalled: its peer took no frame in the stall time; dropping its frames until it reads again",
-		"port", dp.name, "stall", dp.stall, "released", len(dp.waiters))
+		"port", dp.name, "stall", dp.stall, "released", len(dp.waiters)+len(dp.delayWaiters))
+	c.releaseDelayed(dp) // its delayed frames will be dropped when due: nothing to wait for
 	c.release(dp)
 	return false
 }
 
 // Drained tells the core that port id's peer has taken frames: if the
-// port's queue is at or below its low-water mark, the senders it held back
-// resume and a stalled port forwards again. Drivers call it when the queue
-// asked for it (EgressQueue.WatchDrain); other calls are harmless.
+// port's queue is at or below its low-water marks, the senders it held
+// back resume, but those whose frames wait out a delay for it only once
+// the queue with its delayed frames is also below its second mark's (see
+// OverflowPause); a stalled port whose queue is at its low-water marks
+// forwards again. Drivers call it when the queue asked for it
+// (EgressQueue.WatchDrain: its frame mark; the core checks the rest), and
+// again after each take while the marks are not met; other calls are
+// harmless.
 func (c *Core) Drained(id PortID) {
 	dp := c.port(id)
-	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled) {
+	if dp == nil || dp.out == nil || (!dp.congested && !dp.stalled && !dp.delayHeld) {
 		return
 	}
-	if dp.out.Depth().Frames > dp.low {
+	d := dp.out.Depth()
+	if !c.queueDrained(dp, d) {
 		return
 	}
-	dp.out.WatchDrain(-1)
+	if dp.delayHeld && c.delayDrained(dp, d) {
+		dp.delayHeld = false
+		c.releaseDelayed(dp)
+	}
+	if !dp.delayHeld {
+		dp.out.WatchDrain(-1)
+	}
+	if !dp.congested && !dp.stalled {
+		return // only delayed frames held senders back, and still do
+	}
 	if dp.stalled {
 		dp.stalled = false
 		c.log.Info("port reads again; lossless", "port", dp.name)
@@ -291,11 +420,25 @@ func (c *Core) Drained(id PortID) {
 	c.release(dp)
 }
 
-// release lets every sender dp holds back go, resuming those that wait for
-// nothing else.
+// release lets every sender dp's queue holds back go, resuming those that
+// wait for nothing else, and the injections waiting for room.
 func (c *Core) release(dp *corePort) {
+	dp.waiters = c.resume(dp.waiters)
+	if c.onRoom != nil {
+		c.onRoom(dp.id)
+	}
+}
+
+// releaseDelayed lets the senders dp's delayed frames hold back go.
+func (c *Core) releaseDelayed(dp *corePort) {
+	dp.delayWaiters = c.resume(dp.delayWaiters)
+}
+
+// resume ends one wait of each of waiters, resuming those that wait for
+// nothing else, and returns waiters emptied.
+func (c *Core) resume(waiters []PortID) []PortID {
 	now := c.clock.Now()
-	for _, id := range dp.waiters {
+	for _, id := range waiters {
 		sp := c.ports[id]
 		if sp.waitOn--; sp.waitOn == 0 {
 			sp.stats.PausedNanos.Add(uint64(now.Sub(sp.pausedAt)))
@@ -304,7 +447,7 @@ func (c *Core) release(dp *corePort) {
 			}
 		}
 	}
-	dp.waiters = dp.waiters[:0]
+	return waiters[:0]
 }
 
 // unblock clears p's flow state when its peer goes or comes: the senders it
@@ -313,8 +456,9 @@ func (c *Core) unblock(p *corePort) {
 	if p.out != nil {
 		p.out.WatchDrain(-1)
 	}
-	p.congested, p.stalled = false, false
+	p.congested, p.stalled, p.delayHeld = false, false, false
 	p.episode++
+	c.releaseDelayed(p)
 	c.release(p)
 	if p.waitOn == 0 {
 		return
@@ -322,6 +466,9 @@ func (c *Core) unblock(p *corePort) {
 	for _, q := range c.ports {
 		if i := slices.Index(q.waiters, p.id); i >= 0 {
 			q.waiters = slices.Delete(q.waiters, i, i+1)
+		}
+		if i := slices.Index(q.delayWaiters, p.id); i >= 0 {
+			q.delayWaiters = slices.Delete(q.delayWaiters, i, i+1)
 		}
 	}
 	p.waitOn = 0
@@ -345,6 +492,11 @@ type FlowStatus struct {
 	Stalled   bool     `json:"stalled,omitempty"`   // it drops its frames until its peer reads
 	// PausedFor is how long the current pause has lasted.
 	PausedFor time.Duration `json:"paused_for,omitempty"`
+	// Delayed and DelayedBytes are the frames a delay holds for the port
+	// (in the timer heap, not yet in its queue): they count toward its
+	// second mark.
+	Delayed      int `json:"delayed,omitempty"`
+	DelayedBytes int `json:"delayed_bytes,omitempty"`
 }
 
 // Flow returns port id's flow control state.
@@ -353,7 +505,8 @@ func (c *Core) Flow(id PortID) FlowStatus {
 	if p == nil {
 		return FlowStatus{}
 	}
-	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, Stalled: p.stalled}
+	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, Stalled: p.stalled,
+		Delayed: p.delayed, DelayedBytes: p.delayedBytes}
 	if st.Paused {
 		st.PausedFor = c.clock.Now().Sub(p.pausedAt)
 	}

@@ -62,6 +62,12 @@ type Hub struct {
 	armed  time.Time // the deadline Run's timer is set for (zero: none)
 	closed bool      // Run has shut the hub down
 
+	// rooms are the channels injections wait on for a congested port
+	// (WaitRoom), closed when it stops holding its senders back; under mu.
+	rooms map[PortID]chan struct{}
+	// held counts, per port, the injections waiting on rooms; under mu.
+	held map[PortID]int
+
 	rearm   chan struct{} // a deadline earlier than armed was scheduled
 	stopped chan struct{} // closed when Run returns
 	started chan struct{} // closed when Run starts
@@ -153,6 +159,7 @@ func New(cfg Config) (*Hub, error) {
 		Overflow:  cfg.Overflow,
 		Stall:     cfg.Stall,
 		OnResume:  h.resume,
+		OnRoom:    h.room,
 		Logger:    cfg.Logger,
 	})
 	if !cfg.Start.IsZero() {
@@ -322,17 +329,12 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			err = fmt.Errorf("port %q: %w", name, ErrPortBusy)
 			return
 		}
-		fl := h.core.Flow(id)
-		capacity := fl.QueueLen
-		if fl.Overflow == OverflowPause {
-			capacity = max(DefaultBacklog, fl.QueueLen)
-		}
 		a := &attachment{
 			id:     id,
 			name:   name,
 			stats:  h.core.Stats(id),
 			io:     io,
-			q:      newEgress(capacity),
+			q:      newEgress(h.core.capacity(id), h.core.blow, h.core.Stats(id)),
 			resume: make(chan struct{}, 1),
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
@@ -475,6 +477,69 @@ func (h *Hub) reader(a *attachment) {
 	}
 }
 
+// room is the core's OnRoom: it lets the injections waiting for port id
+// go on (WaitRoom).
+func (h *Hub) room(id PortID) {
+	if ch, ok := h.rooms[id]; ok {
+		close(ch)
+		delete(h.rooms, id)
+	}
+}
+
+// WaitRoom returns once the named port takes frames without holding them
+// back, as a sender the hub paused resumes: at once unless the port pauses
+// its senders (OverflowPause) and its queue passed its high-water mark, and
+// then once its peer has read it down to the low-water mark, it stalled, or
+// its peer went. Frames delayed for the port do not hold an injection back:
+// it is never delayed itself. An injection calls it before each frame, so
+// that it is held back like any port's peer (Core.Congested). It returns
+// ctx's error if ctx ends first, ErrStopped if the hub stops.
+func (h *Hub) WaitRoom(ctx context.Context, port string) error {
+	for {
+		var wait chan struct{}
+		var err error
+		var held PortID
+		if derr := h.Do(ctx, func(c *Core) {
+			id, ok := c.Lookup(port)
+			switch {
+			case !ok:
+				err = fmt.Errorf("port %q: %w", port, ErrNoPort)
+			case c.Congested(id):
+				if wait = h.rooms[id]; wait == nil {
+					if h.rooms == nil {
+						h.rooms = make(map[PortID]chan struct{})
+					}
+					wait = make(chan struct{})
+					h.rooms[id] = wait
+				}
+				if h.held == nil {
+					h.held = make(map[PortID]int)
+				}
+				h.held[id]++
+				held = id
+			}
+		}); derr != nil {
+			return derr
+		}
+		if err != nil || wait == nil {
+			return err
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-h.stopped:
+			err = ErrStopped
+		}
+		h.mu.Lock()
+		h.held[held]--
+		h.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // waitResume blocks while the core holds a's port back; false when the
 // attachment ends meanwhile.
 func (h *Hub) waitResume(a *attachment) bool {
@@ -533,10 +598,22 @@ func (h *Hub) write(a *attachment, frames []*Frame, discards *discardLog) error 
 			frames = frames[n+1:]
 			continue
 		}
-		a.stats.dropN(DropWrite, len(frames)-n)
+		a.stats.dropN(lostReason(a), len(frames)-n)
 		return err
 	}
 	return nil
+}
+
+// lostReason is why frames a's transport failed to write were lost: the
+// port's peer went (DropDown) when the hub itself ended the attachment,
+// closing the transport under the write; a failed transport otherwise.
+func lostReason(a *attachment) DropReason {
+	select {
+	case <-a.stop:
+		return DropDown
+	default:
+		return DropWrite
+	}
 }
 
 // drained tells the core a's queue is down to its low-water mark.
@@ -551,14 +628,17 @@ func (h *Hub) drained(a *attachment) {
 
 // PortStatus is a snapshot of one port for the control API and logs.
 type PortStatus struct {
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
-	Attached    bool          `json:"attached"`
-	Peer        string        `json:"peer,omitempty"`
-	Since       time.Time     `json:"since,omitzero"`
-	Queued      int           `json:"queued"`
-	Flow        FlowStatus    `json:"flow"`
-	Stats       StatsSnapshot `json:"stats"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Attached    bool      `json:"attached"`
+	Peer        string    `json:"peer,omitempty"`
+	Since       time.Time `json:"since,omitzero"`
+	Queued      int       `json:"queued"`
+	// InjectionsHeld is how many injections wait for the port to have
+	// room (WaitRoom).
+	InjectionsHeld int           `json:"injections_held,omitempty"`
+	Flow           FlowStatus    `json:"flow"`
+	Stats          StatsSnapshot `json:"stats"`
 	// Remotes are the attached PortIO's remote endpoints, if it is a
 	// RemoteLister (a VXLAN port's remote VTEPs).
 	Remotes []RemoteStatus `json:"remotes,omitempty"`
@@ -616,6 +696,7 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 				st.Peer = describe(a.io)
 				st.Since = a.since
 				st.Queued = a.q.len()
+				st.InjectionsHeld = h.held[info.ID]
 				if rl, ok := a.io.(RemoteLister); ok {
 					st.Remotes = rl.Remotes()
 				}
@@ -655,14 +736,18 @@ func (h *Hub) Stats(ctx context.Context, name string) *PortStats {
 }
 
 // Inject sends frame to the named port's peer, as if the hub had forwarded
-// it there; it is copied before Inject returns. It fails only for an unknown
-// port or a stopped hub; a full queue or a detached port counts a drop.
-func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Note) error {
+// it there (Core.Inject); it is copied before Inject returns. It fails only
+// for an unknown port or a stopped hub; a frame the port drops (a full
+// queue, no peer, its link down) is counted there, and Inject returns why
+// (DropNone: queued). To be held back as a port's peer is, call WaitRoom
+// before each frame.
+func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Note) (DropReason, error) {
 	if len(frame) > h.cfg.MaxFrame {
-		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), ErrFrameTooLarge)
+		return DropNone, fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), ErrFrameTooLarge)
 	}
 	f := FrameOf(frame)
 	var err error
+	var reason DropReason
 	if derr := h.Do(ctx, func(c *Core) {
 		id, ok := c.Lookup(port)
 		if !ok {
@@ -670,12 +755,12 @@ func (h *Hub) Inject(ctx context.Context, port string, frame []byte, notes []Not
 			f.Release()
 			return
 		}
-		c.Inject(id, f, notes)
+		reason = c.Inject(id, f, notes)
 	}); derr != nil {
 		f.Release()
-		return derr
+		return DropNone, derr
 	}
-	return err
+	return reason, err
 }
 
 // SetPolicy swaps the policy atomically with respect to frames: every frame

@@ -497,16 +497,16 @@ func TestInjectGoesStraightToThePort(t *testing.T) {
 	ctx := context.Background()
 	// A frame addressed to nobody in particular still goes only to the port asked for.
 	f := hubtest.Frame(hubtest.Broadcast, macA, "injected")
-	if err := h.Inject(ctx, "c", f, []hub.Note{{Action: "inject"}}); err != nil {
-		t.Fatal(err)
+	if r, err := h.Inject(ctx, "c", f, []hub.Note{{Action: "inject"}}); err != nil || r != hub.DropNone {
+		t.Fatalf("Inject into c: %v, %v; want it queued", r, err)
 	}
 	if got := recv(t, ios["c"]); !bytes.Equal(got, f) {
 		t.Errorf("port c got %x, want the injected frame", got)
 	}
-	if err := h.Inject(ctx, "nope", f, nil); !errors.Is(err, hub.ErrNoPort) {
+	if _, err := h.Inject(ctx, "nope", f, nil); !errors.Is(err, hub.ErrNoPort) {
 		t.Errorf("Inject into an unknown port: got %v, want ErrNoPort", err)
 	}
-	if err := h.Inject(ctx, "a", make([]byte, hub.DefaultMaxFrame+1), nil); !errors.Is(err, hub.ErrFrameTooLarge) {
+	if _, err := h.Inject(ctx, "a", make([]byte, hub.DefaultMaxFrame+1), nil); !errors.Is(err, hub.ErrFrameTooLarge) {
 		t.Errorf("Inject of an oversized frame: got %v, want ErrFrameTooLarge", err)
 	}
 	// Nothing reached a or b: a marker injected into each after the
@@ -514,7 +514,7 @@ func TestInjectGoesStraightToThePort(t *testing.T) {
 	// so a stray copy of the frame would come before it).
 	for _, p := range []string{"a", "b"} {
 		marker := hubtest.Frame(hubtest.Broadcast, macA, "marker for "+p)
-		if err := h.Inject(ctx, p, marker, nil); err != nil {
+		if _, err := h.Inject(ctx, p, marker, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := recv(t, ios[p]); !bytes.Equal(got, marker) {

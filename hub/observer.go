@@ -35,6 +35,10 @@ type Event struct {
 	// this delivery (delay, duplicate, corrupt, queue-full). Like Frame, they
 	// are only valid during the call.
 	Notes []Note
+	// Injected marks the egress event of a frame no port sent (Core.Inject:
+	// the control API's, a replay's): an input of the run as much as an
+	// ingress event is, which a record of the inputs keeps.
+	Injected bool
 }
 
 // Comment formats e.Notes for a capture comment; "" when no rule acted.

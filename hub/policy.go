@@ -28,6 +28,10 @@ type Policy interface {
 // then, as a frame on a wire that is cut is lost. Cut must not count the
 // frame against any rule: it was decided already. When cut, note says why;
 // it goes with the dropped copy's egress event, whose port names the link.
+// For a frame injected into a port (Core.Inject), which has no sender, the
+// core asks about the port's own link, From and To both the port: cut then
+// means the port's link is down, as no partition separates a port from
+// itself.
 type Gate interface {
 	Cut(now time.Duration, link Link) (note Note, cut bool)
 }

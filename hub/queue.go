@@ -14,14 +14,17 @@ import (
 // The ring's capacity is the port's bound (the core never enqueues beyond
 // what it admits, see Core.admit), so Enqueue never finds it full.
 type egress struct {
+	stats *PortStats // the port's, for a frame a full ring cannot take
 	ring  []*Frame
 	mask  uint64
 	head  atomic.Uint64 // frames taken by the writer
 	tail  atomic.Uint64 // frames appended by the core
 	bytes atomic.Int64  // bytes waiting
 	// low is the WatchDrain threshold, -1 when the core does not wait for
-	// a drain. The writer reads it after each take.
-	low atomic.Int64
+	// a drain. The writer reads it after each take. lowBytes is the byte
+	// low-water mark the core also waits for (fixed).
+	low      atomic.Int64
+	lowBytes int64
 	// idle is set while the writer sleeps (or is about to) on wake.
 	idle atomic.Bool
 	wake chan struct{}
@@ -29,9 +32,12 @@ type egress struct {
 
 var _ EgressQueue = (*egress)(nil)
 
-func newEgress(capacity int) *egress {
+// newEgress returns a queue for at least capacity frames, counting on
+// stats, whose drain is wanted down to lowBytes bytes as well as the
+// WatchDrain frame mark.
+func newEgress(capacity int, lowBytes int, stats *PortStats) *egress {
 	n := uint64(1) << bits.Len(uint(max(capacity, 2)-1)) // a power of two >= capacity
-	q := &egress{ring: make([]*Frame, n), mask: n - 1, wake: make(chan struct{}, 1)}
+	q := &egress{ring: make([]*Frame, n), mask: n - 1, wake: make(chan struct{}, 1), stats: stats, lowBytes: int64(lowBytes)}
 	q.low.Store(-1)
 	return q
 }
@@ -41,7 +47,9 @@ func (q *egress) Enqueue(f *Frame) {
 	t := q.tail.Load()
 	if t-q.head.Load() >= uint64(len(q.ring)) {
 		// The core admits at most the capacity; a full ring would be a bug
-		// in that bound. Losing the frame beats overwriting one.
+		// in that bound. Losing the frame beats overwriting one, and it is
+		// counted as what it is: the port's bound reached.
+		q.stats.Drop(DropBacklogFull)
 		f.Release()
 		return
 	}
@@ -98,10 +106,10 @@ func (q *egress) commit(n int) {
 }
 
 // drainWanted reports whether the core asked to hear when the queue is at
-// or below its low-water mark and it now is. Writer only, after commit.
+// or below its low-water marks and it now is. Writer only, after commit.
 func (q *egress) drainWanted() bool {
 	low := q.low.Load()
-	return low >= 0 && int64(q.len()) <= low
+	return low >= 0 && int64(q.len()) <= low && q.bytes.Load() <= q.lowBytes
 }
 
 // wait blocks until the ring holds a frame or stop is closed, and reports

@@ -571,7 +571,12 @@ func (b *builder) read(rd io.Reader) error {
 			if err != nil {
 				return err
 			}
-			b.egress = true
+			// An injected frame is recorded whatever the capture's
+			// points (an input of the run): in an ingress capture it
+			// is no sign that the hub's deliveries were recorded.
+			if !injected(p.Comment) {
+				b.egress = true
+			}
 			b.egressRecord(p, port, c)
 		default:
 			if err := b.macRecord(p, c); err != nil {
@@ -776,6 +781,18 @@ func (b *builder) ingress(p capture.Packet, port int, c comment) {
 	if dropped && !why {
 		b.addDrop(fi, Drop{To: -1, Number: p.Number, Reason: "dropped"})
 	}
+}
+
+// injected reports whether a record's comment says the hub injected it
+// (hub.InjectNotes: a note with no link whose action is "inject").
+func injected(comment string) bool {
+	_, notes := hub.ParseNotes(comment, 8)
+	for _, n := range notes {
+		if n.Action == "inject" && n.Link == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // egressRecord matches what a port received to the frame it is a copy of.

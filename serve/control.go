@@ -14,7 +14,10 @@ import (
 
 // The control API's Target: every change runs on the hub's loop (hub.Do),
 // so it is ordered with respect to frames.
-var _ control.Target = (*Session)(nil)
+var (
+	_ control.Target     = (*Session)(nil)
+	_ control.InjectFlow = (*Session)(nil)
+)
 
 // Ports implements control.Target.
 func (s *Session) Ports(ctx context.Context) ([]hub.PortStatus, error) { return s.hub.Ports(ctx) }
@@ -186,7 +189,20 @@ func (s *Session) HealPartition(ctx context.Context, name string) error {
 // Inject implements control.Target: the frame goes to the port's peer as if
 // the hub had forwarded it, with a note saying it was injected.
 func (s *Session) Inject(ctx context.Context, port string, frame []byte) error {
+	_, err := s.hub.Inject(ctx, port, frame, hub.InjectNotes)
+	return err
+}
+
+// InjectFrame implements control.InjectFlow: Inject, saying why the port
+// dropped the frame (hub.DropNone: queued for its VM).
+func (s *Session) InjectFrame(ctx context.Context, port string, frame []byte) (hub.DropReason, error) {
 	return s.hub.Inject(ctx, port, frame, hub.InjectNotes)
+}
+
+// WaitRoom implements control.InjectFlow: an injection waits for a pausing
+// port's VM as the VMs sending to it do (hub.Hub.WaitRoom).
+func (s *Session) WaitRoom(ctx context.Context, port string) error {
+	return s.hub.WaitRoom(ctx, port)
 }
 
 // State implements control.Target: the policy's link and partition state,

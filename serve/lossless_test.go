@@ -352,3 +352,87 @@ func TestStalledPortCostsTheOthersOnlyTheStallTime(t *testing.T) {
 		t.Errorf("resident set grew by %d MiB while c stalled, more than %d MiB: is what waits for c bounded?", growth>>20, limit>>20)
 	}
 }
+
+// TestLongQueueLosesNothing: a port given a long queue (queue=8192, the
+// old backlog bound; queue=50000, whose 1500-byte frames pass the byte
+// bound long before the frame mark) holds its sender back before it drops
+// anything: b reads nothing until a is paused (its socket window closed),
+// then everything; every frame arrives, in order, and no drop counter
+// moves. a writes 64 frames per writev(2), so that the hub's reader takes
+// whole batches (a read buffer's worth), as it does from a busy VM.
+func TestLongQueueLosesNothing(t *testing.T) {
+	const size, n = 1500, 60_000 // past the queue, its bytes and both sides' socket buffers
+	for _, queue := range []int{8192, 50_000} {
+		t.Run(fmt.Sprintf("queue=%d", queue), func(t *testing.T) {
+			cfg := serve.DefaultConfig()
+			cfg.Ports, cfg.Stall = nil, noStall
+			sess, c := startLossSession(t, cfg, "a", fmt.Sprintf("b,queue=%d", queue))
+			a, b := c[0], c[1]
+			sent := make(chan error, 1)
+			go func() { sent <- sendBatches(a, size, b.mac(), n) }()
+			paused, err := waitPaused(t, sess, "a", "b", sent)
+			if !paused {
+				a.conn.Close() // a may be paused for good: b reads no more
+				t.Fatalf("before a was paused: %v", err)
+			}
+			err = runAll(
+				func() error { return <-sent },
+				func() error {
+					err := receive(b, map[byte]int{a.id: n})
+					if err != nil {
+						a.conn.Close()
+					}
+					return err
+				},
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			noDrops(t, sess)
+		})
+	}
+}
+
+// sendBatches is send with 64 frames per write.
+func sendBatches(c *lossClient, size int, dst [6]byte, n int) error {
+	batch := make([]*hub.Frame, 0, 64)
+	for i := 0; i < n; {
+		batch = batch[:0]
+		for ; i < n && len(batch) < cap(batch); i++ {
+			batch = append(batch, hub.FrameOf(lossFrame(size, c, dst, uint32(i+1))))
+		}
+		_, err := c.conn.WriteFrames(batch)
+		hub.ReleaseAll(batch)
+		if err != nil {
+			return fmt.Errorf("%s: frames up to %d: %w", c.name, i, err)
+		}
+	}
+	return nil
+}
+
+// waitPaused waits until port from is paused (true), or port to has
+// dropped a frame or sent, the sender, is done (false, and why).
+func waitPaused(t *testing.T, sess *serve.Session, from, to string, sent chan error) (bool, error) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for time.Now().Before(deadline) {
+		ports, err := sess.Ports(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ports {
+			switch {
+			case p.Name == to && len(p.Stats.Drops) > 0:
+				return false, fmt.Errorf("port %s dropped %v with %d frames queued", p.Name, p.Stats.Drops, p.Queued)
+			case p.Name == from && p.Flow.Paused:
+				return true, nil
+			}
+		}
+		select {
+		case err := <-sent:
+			return false, errors.Join(err, fmt.Errorf("port %s sent everything and was never paused", from))
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return false, fmt.Errorf("port %s neither paused nor dropping after %v", from, hangGuard)
+}

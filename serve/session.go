@@ -361,13 +361,17 @@ func hashText(t string) string {
 func (s *Session) addPorts() error {
 	for _, r := range s.runners {
 		spec := r.Spec()
-		if err := s.hub.AddPortWith(spec.Name, DescribeSpec(spec), spec.PortOptions()); err != nil {
+		o := spec.PortOptions()
+		o.NoPushback = noPushback(spec.Transport)
+		if err := s.hub.AddPortWith(spec.Name, DescribeSpec(spec), o); err != nil {
 			return err
 		}
 		s.addStats(spec.Name)
 	}
 	for _, p := range s.peers {
-		if err := s.hub.AddPort(p.role, "virtual "+p.role+" (netstack)"); err != nil {
+		// A virtual node's NIC drops what its stack sends while the hub
+		// does not read it: it cannot be pushed back either.
+		if err := s.hub.AddPortWith(p.role, "virtual "+p.role+" (netstack)", hub.PortOptions{NoPushback: true}); err != nil {
 			return err
 		}
 		if _, err := s.hub.Attach(p.role, p.node.Host); err != nil {
@@ -376,6 +380,21 @@ func (s *Session) addPorts() error {
 		s.addStats(p.role)
 	}
 	return nil
+}
+
+// noPushback says whether a port's VM cannot be pushed back: a UDP or
+// multicast socket's sender, or a VXLAN remote, goes on sending whether
+// the hub reads or not, and the kernel drops what its socket buffer cannot
+// hold (hub.PortOptions.NoPushback). A TAP device too: the tun driver drops
+// what its ring (tx_queue_len) cannot hold, and the host's sender never
+// blocks. Streams and unix datagram sockets (their sender waits for room)
+// are paused instead.
+func noPushback(t transport.Transport) bool {
+	switch t {
+	case transport.UDP, transport.Mcast, transport.VXLAN, transport.TAP:
+		return true
+	}
+	return false
 }
 
 // addStats keeps port name's live counters for the summary and gives them

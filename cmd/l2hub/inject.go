@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -40,7 +41,14 @@ IPv4, TCP, UDP, ICMP and ICMPv6 checksums.
 
 A port with no VM attached is refused (every frame would be dropped). The
 port's drop counters that rose while the frames went out are reported, and
-frames that found no VM (it went away) make the command fail.`,
+frames that found no VM (it went away) make the command fail. A port that
+pauses its senders (overflow: pause, the default) holds the frames back as
+it holds back a VM sending faster than its VM reads, so even --flood loses
+nothing while the VM reads; frames the port drops for flow control all the
+same (stalled, queue-full, backlog-full) make the command fail, except when
+flooding (--flood, --speed 0): as fast as possible into a port that
+tail-drops (overflow: drop) or whose VM stalls is a lossy flood, and they
+are a warning.`,
 		Example: `  l2hub inject handshake.pcapng --into b --from a
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12
@@ -64,7 +72,7 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	if err != nil {
 		return err
 	}
-	var truncated *replay.InputError
+	var truncated, stopped *replay.InputError
 	err = replay.InjectInto(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg,
 		func(rep *replay.InjectReport) {
 			if f.JSON {
@@ -76,6 +84,7 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 				fmt.Fprintln(stderr, "l2hub inject: warning:", w)
 			}
 			if rep.Input != nil {
+				stopped = rep.Input
 				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
 				if rep.Input.Truncated() {
 					truncated = rep.Input
@@ -83,6 +92,13 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 			}
 		},
 		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
+	if p := cfg.Pacing; errors.Is(err, control.ErrInjectDropped) && p.Speed == 0 && p.PPS == 0 && p.BPS == 0 {
+		fmt.Fprintln(stderr, "l2hub inject: warning:", err) // a lossy flood
+		err = nil
+		if stopped != nil && !stopped.Truncated() {
+			err = stopped
+		}
+	}
 	if err == nil && truncated != nil && !f.TruncOK {
 		return fmt.Errorf("%w (--allow-truncated accepts a capture cut short)", truncated)
 	}

@@ -464,7 +464,7 @@ var _ hub.Observer = (*Checker)(nil)
 // lost.
 func (c *Checker) Observe(ev *hub.Event) {
 	switch {
-	case c.opts.Points == capture.PointsIngress && ev.Dir != hub.Ingress,
+	case c.opts.Points == capture.PointsIngress && ev.Dir != hub.Ingress && !ev.Injected,
 		c.opts.Points == capture.PointsEgress && ev.Dir != hub.Egress:
 		return
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"l2hub/control"
+	"l2hub/filter"
+	"l2hub/hub"
+)
+
+// flowHub is a control.Target and control.InjectFlow with one attached
+// port, b, that drops injected frames from the fourth on for reason, and
+// after the seventh as port-down too when vmLeaves (its VM went away).
+type flowHub struct {
+	reason   hub.DropReason
+	vmLeaves bool
+
+	mu       sync.Mutex
+	injected int
+	drops    map[string]uint64
+}
+
+func (h *flowHub) Ports(context.Context) ([]hub.PortStatus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	drops := make(map[string]uint64)
+	for r, n := range h.drops {
+		drops[r] = n
+	}
+	return []hub.PortStatus{{Name: "b", Attached: true, Stats: hub.StatsSnapshot{Drops: drops}}}, nil
+}
+func (h *flowHub) WaitRoom(context.Context, string) error { return nil }
+func (h *flowHub) InjectFrame(context.Context, string, []byte) (hub.DropReason, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.injected++
+	r := hub.DropNone
+	switch {
+	case h.vmLeaves && h.injected > 7:
+		r = hub.DropDown
+	case h.injected > 3:
+		r = h.reason
+	}
+	if r != hub.DropNone {
+		if h.drops == nil {
+			h.drops = make(map[string]uint64)
+		}
+		h.drops[r.String()]++
+	}
+	return r, nil
+}
+func (h *flowHub) Inject(ctx context.Context, port string, frame []byte) error {
+	_, err := h.InjectFrame(ctx, port, frame)
+	return err
+}
+func (h *flowHub) State(context.Context) (control.State, error)             { return control.State{}, nil }
+func (h *flowHub) Policy(context.Context) (*filter.Description, error)      { return nil, nil }
+func (h *flowHub) Rules(context.Context) (filter.Stats, error)              { return filter.Stats{}, nil }
+func (h *flowHub) ReplacePolicy(context.Context, string, []byte) error      { return nil }
+func (h *flowHub) StartPartition(context.Context, string, [][]string) error { return nil }
+func (h *flowHub) HealPartition(context.Context, string) error              { return nil }
+func (h *flowHub) SetLink(context.Context, string, bool) error              { return nil }
+
+// TestInjectFlowDropsFailUnlessFlood: injected frames the port dropped for
+// flow control make l2hub inject fail, at the recorded timing or a fixed
+// rate, naming the drops; flooding (--flood, --speed 0) asks for as fast as
+// possible, and there they are a warning. Frames dropped for another reason
+// (the policy: its link down) are reported and do not fail it; frames that
+// found no VM fail it, flood or not.
+func TestInjectFlowDropsFailUnlessFlood(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reason   hub.DropReason
+		vmLeaves bool
+		args     []string
+		warning  string // on stderr
+		err      string // "" for success
+	}{
+		{"stalled-recorded-timing", hub.DropStalled, false, nil, "", "7 of the 10 frames sent were dropped for flow control (stalled=7: its VM read nothing"},
+		{"queue-full-pps", hub.DropQueueFull, false, []string{"--pps", "10k"}, "", "(queue-full=7: the port tail-drops"},
+		{"queue-full-flood", hub.DropQueueFull, false, []string{"--flood"}, "for flow control (queue-full=7: ", ""},
+		{"stalled-speed-0", hub.DropStalled, false, []string{"--speed", "0"}, "for flow control (stalled=7: ", ""},
+		{"policy", hub.DropPolicy, false, nil, "port b dropped frames while injecting: policy=7", ""},
+		{"vm-went-away-flood", hub.DropStalled, true, []string{"--flood"}, "port-down=3 stalled=4", "3 frames found no VM on the port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ctl := filepath.Join(dir, "ctl.sock")
+			l, err := control.Listen(ctl, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- (&control.Server{Target: &flowHub{reason: tc.reason, vmLeaves: tc.vmLeaves}}).Serve(ctx, l)
+			}()
+			defer func() { cancel(); <-done }()
+			args := append([]string{"inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl}, tc.args...)
+			stdout, stderr, err := runCmd(t, args...)
+			if !strings.Contains(stdout, "sent 10 frames") {
+				t.Errorf("got stdout %q, want 10 frames sent", stdout)
+			}
+			if tc.warning != "" && !strings.Contains(stderr, tc.warning) {
+				t.Errorf("got stderr %q, want a warning with %q", stderr, tc.warning)
+			}
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("got error %v, want %q", err, tc.err)
+			}
+		})
+	}
+}

@@ -1,0 +1,34 @@
+package hub_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// TestDetachCountsFramesInFlightAsPortDown: the frames the writer was
+// handing the transport when the hub itself detached the peer were lost
+// because the peer went, not because the transport failed: they count as
+// port-down, like the frames still queued behind them, never write-error.
+func TestDetachCountsFramesInFlightAsPortDown(t *testing.T) {
+	h, a, b := stalledPort(t, nil) // b's peer reads nothing: its writer blocks in a write
+	for i := range 5 {
+		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
+	}
+	st := h.Stats(context.Background(), "b")
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return st.TxFrames.Load() == 5 && len(b.writes) > 0
+	})
+	if err := h.Detach("b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return st.Drops(hub.DropDown)+st.Drops(hub.DropWrite) == 5 })
+	if got := st.Drops(hub.DropWrite); got != 0 {
+		t.Errorf("got %d write-error drops, %d port-down, for frames a detach cut short; want all 5 port-down", got, st.Drops(hub.DropDown))
+	}
+}
