@@ -151,7 +151,7 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
 	if resp.StatusCode != http.StatusOK {
 		var e ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Error}
+			return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Error, Frames: e.Frames}
 		}
 		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("control API: %s: %s", resp.Status, strings.TrimSpace(string(data)))}
 	}
@@ -178,6 +178,7 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	Frames  *int // an injection the hub ended at a frame it refused: the frames it took before it
 }
 
 func (e *Error) Error() string { return e.Message }

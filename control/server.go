@@ -180,7 +180,20 @@ type InjectResponse struct {
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
+	// Frames, on an injection the hub ended at a frame it refused, is how
+	// many frames it took before that one.
+	Frames *int `json:"frames,omitempty"`
 }
+
+// injectError is an injection the hub ended at frame Took+1: its answer
+// says Took as ErrorResponse.Frames, beside the words.
+type injectError struct {
+	err  error
+	took int
+}
+
+func (e *injectError) Error() string { return e.err.Error() }
+func (e *injectError) Unwrap() error { return e.err }
 
 // The codes of ErrorResponse, and the errors they stand for (Error.Is).
 const (
@@ -422,7 +435,7 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 	// failed says why frame res.Frames+1 went no further, naming the port
 	// and the frame once.
 	failed := func(err error) error {
-		return fmt.Errorf("inject into %s: frame %d: %w (%d frames sent before it)", yamlfile.Quote(port), res.Frames+1, err, res.Frames)
+		return &injectError{fmt.Errorf("inject into %s: frame %d: %w (%d frames sent before it)", yamlfile.Quote(port), res.Frames+1, err, res.Frames), res.Frames}
 	}
 	fail := func(err error) error { return &UserError{failed(err)} }
 	// A wait for room reads nothing, so the connection's read deadline
@@ -813,7 +826,11 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			if code == "" && status == http.StatusBadRequest {
 				code = CodeInvalid // every refusal of a request as invalid says so
 			}
-			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: code})
+			answer := ErrorResponse{Error: err.Error(), Code: code}
+			if ie, ok := errors.AsType[*injectError](err); ok {
+				answer.Frames = &ie.took
+			}
+			writeJSON(w, status, answer)
 			return
 		}
 		writeJSON(w, http.StatusOK, v)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,23 +75,14 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	return nil
 }
 
-// tookRE finds, in the hub's answer to an injection it refused a frame of,
-// how many frames it took before it (control.Server's words).
-var tookRE = regexp.MustCompile(`\((\d+) frames sent before it\)$`)
-
 // hubTook is how many frames the hub says it took when err is its refusal
 // of a frame of the stream.
 func hubTook(err error) (int, bool) {
 	var answer *control.Error
-	if !errors.As(err, &answer) {
+	if !errors.As(err, &answer) || answer.Frames == nil {
 		return 0, false
 	}
-	m := tookRE.FindStringSubmatch(answer.Message)
-	if m == nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(m[1])
-	return n, err == nil
+	return *answer.Frames, true
 }
 
 // checkDrops says which of port's drop counters rose since before, and
