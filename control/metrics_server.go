@@ -65,7 +65,7 @@ func (m *MetricsServer) Handler() http.Handler {
 		if err == nil && m.Token == "" {
 			// With a token, which a page cannot have, a rebound name gains
 			// nothing, and Prometheus may scrape the hub by its name.
-			err = metricsHostCheck(r)
+			err = hostCheck(r)
 		}
 		switch {
 		case err != nil:
@@ -88,21 +88,6 @@ func (m *MetricsServer) Handler() http.Handler {
 		}
 		metrics.ServeHTTP(w, r)
 	})
-}
-
-// metricsHostCheck is hostCheck with the Host as DNS compares names:
-// without regard to case, and with a fully qualified name's trailing dot
-// ("LOCALHOST", "localhost." are localhost).
-func metricsHostCheck(r *http.Request) error {
-	host := r.Host
-	if h, port, err := net.SplitHostPort(host); err == nil {
-		host = net.JoinHostPort(strings.ToLower(strings.TrimSuffix(h, ".")), port)
-	} else {
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
-	}
-	canon := *r
-	canon.Host = host
-	return hostCheck(&canon)
 }
 
 // logRefused logs a refused request, rate-limited to the 1st, 2nd, 4th, ...

@@ -89,6 +89,10 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 		{"ip-host", map[string]string{"Authorization": token, "Host": "127.0.0.1:" + port, "Content-Type": "application/json"}, 200},
 		{"localhost-host", map[string]string{"Authorization": token, "Host": "localhost:" + port, "Content-Type": "application/json; charset=utf-8"}, 200},
 		{"ipv6-host", map[string]string{"Authorization": token, "Host": "[::1]:" + port, "Content-Type": "application/json"}, 200},
+		// Names compare as DNS compares them.
+		{"upper-localhost", map[string]string{"Authorization": token, "Host": "LocalHost:" + port, "Content-Type": "application/json"}, 200},
+		{"fqdn-localhost", map[string]string{"Authorization": token, "Host": "localhost.:" + port, "Content-Type": "application/json"}, 200},
+		{"upper-rebound", map[string]string{"Authorization": token, "Host": "EVIL.example.:" + port, "Content-Type": "application/json"}, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := fmt.Sprintf("p%d", i)

@@ -759,13 +759,16 @@ func pageCheck(r *http.Request, why string) error {
 }
 
 // hostCheck refuses a Host that is a name other than localhost: a web page
-// whose name now resolves to this address (DNS rebinding).
+// whose name now resolves to this address (DNS rebinding). Names compare
+// as DNS compares them: without regard to case, and with a fully
+// qualified name's trailing dot ("LOCALHOST", "localhost." are localhost).
 func hostCheck(r *http.Request) error {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	if host != "l2hub" && host != "localhost" && net.ParseIP(host) == nil {
 		return fmt.Errorf("host %s refused: use an IP address or localhost (a name could be a web page's, rebound to this address)", yamlfile.Quote(r.Host))
 	}

@@ -318,7 +318,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		if bps := rc.BitsPerSecond; bps < minRate || bps > maxRate {
 			// The front ends refuse it as they parse; a Spec built in Go
 			// is refused here, before a zero rate divides by zero.
-			errs.Add(rs.At.errorf("rate: %d bit/s is outside [%d,%d]", bps, minRate, maxRate))
+			errs.Add(rs.At.errorf("rate: %d bit/s is outside [%d,%d]", bps, uint64(minRate), uint64(maxRate)))
 		} else {
 			r.setRate(bps, burst, queue)
 		}

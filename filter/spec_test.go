@@ -172,7 +172,7 @@ func TestCompileRefusesSizesOutOfRange(t *testing.T) {
 		{"burst-too-large", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Burst: maxRateBytes + 1}}, burstRange},
 		{"queue-negative", RuleSpec{Rate: &RateSpec{BitsPerSecond: 1e6, Queue: queue(-1)}},
 			fmt.Sprintf("rate: queue: -1 bytes is outside [0,%d]", maxRateBytes)},
-		{"rate-zero", RuleSpec{Rate: &RateSpec{}}, fmt.Sprintf("rate: 0 bit/s is outside [%d,%d]", minRate, maxRate)},
+		{"rate-zero", RuleSpec{Rate: &RateSpec{}}, fmt.Sprintf("rate: 0 bit/s is outside [%d,%d]", uint64(minRate), uint64(maxRate))},
 		{"rate-above-max", RuleSpec{Rate: &RateSpec{BitsPerSecond: maxRate + 1}}, "bit/s is outside"},
 		{"mtu-bounds", RuleSpec{MTU: minMTU}, ""},
 		{"mtu-max", RuleSpec{MTU: maxMTU}, ""},

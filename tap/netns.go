@@ -142,7 +142,7 @@ func identify(h netns.NsHandle) (nsID, map[int]bool, error) {
 	for _, l := range links {
 		initial[l.Attrs().Index] = true
 	}
-	return nsID{dev: st.Dev, ino: st.Ino}, initial, nil
+	return nsID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, initial, nil
 }
 
 func linksIn(h netns.NsHandle) ([]netlink.Link, error) {
@@ -192,7 +192,7 @@ func (r *netnsRef) release() error {
 		return nil // deleted already (`ip netns del`)
 	case err != nil:
 		return fmt.Errorf("delete network namespace %q: %w", r.name, &fs.PathError{Op: "stat", Path: path, Err: err})
-	case (nsID{dev: st.Dev, ino: st.Ino}) != e.id:
+	case (nsID{dev: uint64(st.Dev), ino: uint64(st.Ino)}) != e.id:
 		r.log.Info(fmt.Sprintf("left network namespace %s as it is: the name refers to another namespace now, not the one l2hub created", r.name))
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"l2hub/conformance"
 	"l2hub/conformance/conformancetest"
+	"l2hub/internal/umask"
 	"l2hub/wireshark"
 )
 
@@ -452,8 +453,10 @@ func TestInstall(t *testing.T) {
 		}
 		fi, err := os.Stat(path)
 		must(t, err)
-		if fi.Mode().Perm() != 0o644 {
-			t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+		if want, err := umask.Apply(0o644); err != nil {
+			t.Fatal(err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("mode %v, want %v (0644 less the umask)", fi.Mode().Perm(), want)
 		}
 	}
 	entries, err := os.ReadDir(dir)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/internal/umask"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -120,8 +122,12 @@ func TestWriteFileReplacesLinks(t *testing.T) {
 			if err := WriteFile(path, []byte("new\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o644 {
-				t.Fatalf("got %s: %s after WriteFile, want the link replaced by a file of mode 0644", path, snapshot(path))
+			mode, err := umask.Apply(0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != mode {
+				t.Fatalf("got %s: %s after WriteFile, want the link replaced by a file of mode %v (0644 less the umask)", path, snapshot(path), mode)
 			}
 			if b, err := os.ReadFile(path); err != nil || string(b) != "new\n" {
 				t.Errorf("got %q, %v at %s, want %q", b, err, path, "new\n")

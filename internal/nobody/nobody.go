@@ -62,6 +62,9 @@ func Command(t testing.TB, name string, args ...string) *exec.Cmd {
 	if err := copyFile(bin, exe); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(bin, 0o755); err != nil { // whatever the umask took
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), helperEnv+"="+name)

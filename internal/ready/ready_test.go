@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/internal/umask"
 )
 
 func TestWriteAndRead(t *testing.T) {
@@ -38,8 +40,10 @@ func TestWriteAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+	if want, err := umask.Apply(0o644); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != want {
+		t.Errorf("mode %v, want %v (0644 less the umask)", fi.Mode().Perm(), want)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d files in the directory, want only the ready file", len(entries))
