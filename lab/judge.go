@@ -77,10 +77,20 @@ type phaseResult struct {
 // Duration is how long the phase took (to its end, or to the failure).
 func (p phaseResult) Duration() time.Duration { return p.End - p.Start }
 
+// Trigger statuses.
+const (
+	TriggerFired    = "fired"
+	TriggerFailed   = "failed"    // the hub refused its change (or its undo): TRIGGER_FAILED
+	TriggerNotFired = "not fired" // the run was done without it: TRIGGER_NOT_FIRED
+	// and StatusNotReached (the run ended first, failed or stopped),
+	// StatusSkipped (--until stopped the run before the last phase)
+)
+
 // triggerResult is what became of a trigger.
 type triggerResult struct {
 	Name     string        `json:"name"`
 	Trigger  string        `json:"trigger"` // as the file wrote it
+	Status   string        `json:"status"`  // set by results
 	Fired    bool          `json:"fired"`
 	FiredAt  time.Duration `json:"-"`
 	Line     string        `json:"line,omitempty"` // the console line that fired it
@@ -96,13 +106,15 @@ type Missing struct {
 }
 
 // A Failure is what went wrong, classified: Code is <PHASE>_TIMEOUT,
-// <PHASE>_<VM>_ENDED, <PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED or
-// SOAK_TIMEOUT; Phase the phase it happened in ("run" for a lab without
-// phases, "end" after its last phase, "soak" during --soak).
+// <PHASE>_<VM>_ENDED, <PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED,
+// TRIGGER_NOT_FIRED or SOAK_TIMEOUT; Phase the phase it happened in ("run"
+// for a lab without phases, "end" after its last phase, "soak" during
+// --soak).
 type Failure struct {
 	Code    string        `json:"code"`
 	Phase   string        `json:"phase"`
 	VM      string        `json:"vm,omitempty"`
+	Trigger string        `json:"trigger,omitempty"` // TRIGGER_FAILED, TRIGGER_NOT_FIRED: the trigger's name
 	Marker  string        `json:"missing_marker,omitempty"`
 	Line    string        `json:"line,omitempty"` // the console line, for FAIL_ON and ENDED
 	At      time.Duration `json:"-"`
@@ -568,7 +580,7 @@ func (j *judge) acted(f fire, err error, began, done time.Duration) {
 		tr.Err = fmt.Sprintf("%s: %v", what, err)
 	}
 	if !j.done {
-		j.fail(Failure{Code: "TRIGGER_FAILED", At: f.at,
+		j.fail(Failure{Code: "TRIGGER_FAILED", Trigger: tr.Name, At: f.at,
 			Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
 	}
 }
@@ -854,6 +866,38 @@ func (j *judge) settle(now time.Duration) {
 			return // a prompt's line is open: see promptHold
 		}
 	}
+	j.complete(now)
+}
+
+// complete ends a run that has all it waited for (every marker and phase
+// in, or the soak over): a trigger that has not fired fails it
+// (TRIGGER_NOT_FIRED), for a fault declared and never made means the run
+// did not test what it claims. The run does not wait for an at: trigger
+// due later: a fault made once the VMs are done tests nothing. With
+// --until before the last phase the run stops early on purpose, and the
+// triggers it did not reach are skipped.
+func (j *judge) complete(now time.Duration) {
+	if j.expectsOptional() {
+		j.finish(now)
+		return
+	}
+	for ti, tr := range j.lab.Triggers {
+		if j.triggers[ti].Fired {
+			continue
+		}
+		f := Failure{Code: "TRIGGER_NOT_FIRED", Trigger: tr.Name, At: now}
+		vm := -1
+		if tr.OnVM >= 0 {
+			vm = tr.OnVM
+			f.Marker = tr.On.String()
+			f.Message = fmt.Sprintf("%s (%s) never fired: VM %s printed no %q before the run was done, at %s; a fault declared and never made means the run did not test what it claims",
+				tr.Name, tr.Text, j.lab.VMs[vm].Name, f.Marker, now.Round(time.Millisecond))
+		} else {
+			f.Message = fmt.Sprintf("%s (%s) never fired: the run was done at %s, before its time; a fault made once the VMs are done tests nothing: give it an earlier at:, or an on: marker",
+				tr.Name, tr.Text, now.Round(time.Millisecond))
+		}
+		j.fail(f, vm)
+	}
 	j.finish(now)
 }
 
@@ -906,7 +950,7 @@ func (j *judge) soakRound(d time.Duration) {
 	}
 	if d >= s.end {
 		j.logf(d, "soak: %d rounds, %d failed", j.soakRes.Rounds, j.soakRes.Failed)
-		j.finish(d)
+		j.complete(d)
 		return
 	}
 	j.newRound(d)
@@ -1024,7 +1068,29 @@ func (j *judge) results() (expects []markerResult, phases []phaseResult, trigger
 		}
 		phases = append(phases, *p)
 	}
-	return expects, phases, slices.Clone(j.triggers)
+	notFired := map[string]bool{}
+	for _, f := range j.failures {
+		if f.Code == "TRIGGER_NOT_FIRED" {
+			notFired[f.Trigger] = true
+		}
+	}
+	triggers = slices.Clone(j.triggers)
+	for i := range triggers {
+		tr := &triggers[i]
+		switch {
+		case tr.Err != "":
+			tr.Status = TriggerFailed
+		case tr.Fired:
+			tr.Status = TriggerFired
+		case notFired[tr.Name]:
+			tr.Status = TriggerNotFired
+		case j.expectsOptional() && !j.failed:
+			tr.Status = StatusSkipped
+		default:
+			tr.Status = StatusNotReached
+		}
+	}
+	return expects, phases, triggers
 }
 
 // ok reports whether the run passed: done, and no failure of any kind.

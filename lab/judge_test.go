@@ -118,7 +118,7 @@ func TestJudgeClassifies(t *testing.T) {
 			want: Failure{Code: "FAIL_ON", Phase: "boot", VM: "a", Marker: "up", At: 1 * sec, Line: "Kernel panic - not syncing"}},
 		{name: "budget-overrun-is-recorded-and-the-run-goes-on",
 			steps: []step{say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"), say(8*sec, 0, "session ok"),
-				say(9*sec, 1, "session ok"), say(10*sec, 0, "done")},
+				say(9*sec, 1, "session ok"), tickAt(60 * sec), say(61*sec, 0, "done")},
 			want: Failure{Code: "BOOT_BUDGET", Phase: "boot", At: 6 * sec}},
 		{name: "budget-then-timeout: the budget is first",
 			steps: []step{say(1*sec, 0, "up"), say(6*sec, 1, "up"), tickAt(99 * sec)},
@@ -270,6 +270,89 @@ func TestJudgeTriggerFailed(t *testing.T) {
 	}
 	if _, _, trig := j.results(); trig[0].Err == "" {
 		t.Errorf("got trigger-1 %+v, want its error recorded", trig[0])
+	}
+}
+
+// A trigger that never fired fails a run that is otherwise done: the
+// fault the lab declares was never made, so the run did not test what it
+// claims. An on: trigger's marker never came; an at: trigger was due after
+// the run was done, which does not wait for it. A run that failed first,
+// or that --until stopped before the trigger's part, does not blame it.
+func TestJudgeTriggerNotFired(t *testing.T) {
+	const lab = `
+name: nf
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up, within: 10s}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
+phases:
+  - {name: boot, markers: {a: up, b: up}, within: 10s}
+  - {name: session, markers: {b: session ok}, within: 60s}
+triggers:
+  - {on: "a: handshake ok", do: "partition a|b", for: 3s}
+  - {name: flap, at: 30s, do: "link b down", for: 1s}
+`
+	type want struct {
+		failures []string // code trigger vm marker @at, in order
+		statuses []string // of the triggers
+		ok       bool
+	}
+	for _, tt := range []struct {
+		name  string
+		until int
+		steps []step
+		want  want
+	}{
+		{"neither-fires", -1, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 1, "session ok")},
+			want{[]string{"TRIGGER_NOT_FIRED trigger-1 a handshake ok @3s", "TRIGGER_NOT_FIRED flap   @3s"}, []string{TriggerNotFired, TriggerNotFired}, false}},
+		{"marker-fires-time-too-late", -1, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "handshake ok"), say(4*sec, 1, "session ok")},
+			want{[]string{"TRIGGER_NOT_FIRED flap   @4s"}, []string{TriggerFired, TriggerNotFired}, false}},
+		{"both-fire", -1, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "handshake ok"), tickAt(31 * sec), say(32*sec, 1, "session ok")},
+			want{nil, []string{TriggerFired, TriggerFired}, true}},
+		{"the-run-failed-first", -1, []step{say(1*sec, 0, "up"), tickAt(20 * sec)},
+			want{[]string{"BOOT_TIMEOUT  b up @10s"}, []string{StatusNotReached, StatusNotReached}, false}},
+		{"until-stops-before", 0, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up")},
+			want{nil, []string{StatusSkipped, StatusSkipped}, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), lab)
+			j, _ := play(t, l, tt.until, 0, tt.steps...)
+			if !j.done {
+				t.Fatal("got a run still going after its last step, want it over")
+			}
+			var got []string
+			for _, f := range j.failures {
+				got = append(got, fmt.Sprintf("%s %s %s %s @%v", f.Code, f.Trigger, f.VM, f.Marker, f.At))
+			}
+			_, _, trig := j.results()
+			var statuses []string
+			for _, tr := range trig {
+				statuses = append(statuses, tr.Status)
+			}
+			if !slices.Equal(got, tt.want.failures) || !slices.Equal(statuses, tt.want.statuses) || j.ok() != tt.want.ok {
+				t.Errorf("got failures %q, trigger statuses %q, ok=%v; want %q, %q, ok=%v",
+					got, statuses, j.ok(), tt.want.failures, tt.want.statuses, tt.want.ok)
+			}
+		})
+	}
+
+	// The messages name the trigger and what it waited for.
+	l := mustParse(t, t.TempDir(), lab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(2500*time.Millisecond, 1, "up"), say(3*sec, 1, "session ok"))
+	for i, want := range []string{
+		`trigger-1 (on a: "handshake ok": partition a|b for 3s) never fired: VM a printed no "handshake ok" before the run was done, at 3s`,
+		`flap (at 30s: link b down for 1s) never fired: the run was done at 3s, before its time`,
+	} {
+		if !strings.Contains(j.failures[i].Message, want) {
+			t.Errorf("got message %q, want %q in it", j.failures[i].Message, want)
+		}
+	}
+
+	// --soak: a trigger not fired by the soak's end fails the run too.
+	j, _ = play(t, l, -1, 5*sec, say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "handshake ok"), say(4*sec, 1, "session ok"),
+		say(5*sec, 1, "session ok"), tickAt(20*sec))
+	if f := j.first(); f == nil || f.Code != "TRIGGER_NOT_FIRED" || f.Trigger != "flap" || f.Phase != "soak" || f.At != 9*sec {
+		t.Errorf("got first failure %+v, want TRIGGER_NOT_FIRED of flap at the soak's end (9s)", f)
 	}
 }
 

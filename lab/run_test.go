@@ -231,8 +231,17 @@ func TestRunPass(t *testing.T) {
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Tests != 2+2+4 || doc.Failures != 0 || len(doc.Suites) != 1 {
-		t.Errorf("got junit.xml with %d tests, %d failures, want 8 cases (2 expect, 2 phases, 4 phase markers) and none failed", doc.Tests, doc.Failures)
+	if doc.Tests != 2+2+4+2 || doc.Failures != 0 || len(doc.Suites) != 1 {
+		t.Errorf("got junit.xml with %d tests, %d failures, want 10 cases (2 expect, 2 phases, 4 phase markers, 2 triggers) and none failed", doc.Tests, doc.Failures)
+	}
+	var triggerCases []string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Classname == "fake-pair.triggers" && jc.Failure == nil && jc.Skipped == nil {
+			triggerCases = append(triggerCases, jc.Name)
+		}
+	}
+	if want := []string{`trigger-1: on a: "handshake ok": partition a|b for 200ms`, `trigger-2: on a: "GUEST: done ok": link b down`}; !slices.Equal(triggerCases, want) {
+		t.Errorf("got passed trigger cases %q, want %q", triggerCases, want)
 	}
 	// summary.json reads back.
 	back, err := ReadSummary(sum.Dir)
@@ -408,6 +417,59 @@ func TestRunClassifies(t *testing.T) {
 				t.Errorf("got summary.txt:\n%s\nwant the failure %s", txt, tt.code)
 			}
 		})
+	}
+}
+
+// A trigger that never fires fails the run, which ends once its markers
+// are in: an on: trigger whose marker never came, an at: trigger due after
+// the run was done. Each trigger is a test case in junit.xml, failed.
+func TestRunTriggerNotFired(t *testing.T) {
+	const text = `
+name: unfired
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "GUEST: up", -say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {on: "a: handshake ok", do: "partition a|b", for: 3s}
+  - {at: 50s, do: "link b down", for: 1s}
+`
+	sum, out := runLab(t, text, Options{})
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_NOT_FIRED" || c.Trigger != "trigger-1" || c.VM != "a" || c.Marker != "handshake ok" {
+		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_NOT_FIRED of trigger-1 (a: handshake ok)", sum.Result, c)
+	}
+	if len(sum.Failures) != 2 || sum.Failures[1].Trigger != "trigger-2" || sum.Failures[1].Code != "TRIGGER_NOT_FIRED" {
+		t.Errorf("got failures %+v, want trigger-2's TRIGGER_NOT_FIRED second", sum.Failures)
+	}
+	for _, tr := range sum.Triggers {
+		if tr.Status != TriggerNotFired || tr.Fired {
+			t.Errorf("got trigger %+v, want status %q", tr, TriggerNotFired)
+		}
+	}
+	checkNothingLeft(t, sum)
+	for _, want := range []string{"FAIL TRIGGER_NOT_FIRED: trigger-1", "failure: TRIGGER_NOT_FIRED", `missing marker: "handshake ok"`, "trigger-2  not fired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Classname == "unfired.triggers" && jc.Failure != nil {
+			failed = append(failed, jc.Name+" | "+jc.Failure.Type)
+			if !strings.Contains(jc.Failure.Text, "never fired") {
+				t.Errorf("got case %q failure text %q, want why it never fired", jc.Name, jc.Failure.Text)
+			}
+		}
+	}
+	want := []string{`trigger-1: on a: "handshake ok": partition a|b for 3s | TRIGGER_NOT_FIRED`, "trigger-2: at 50s: link b down for 1s | TRIGGER_NOT_FIRED"}
+	if !slices.Equal(failed, want) || doc.Failures != 2 {
+		t.Errorf("got failed trigger cases %q (%d failures in all), want %q and no other", failed, doc.Failures, want)
 	}
 }
 
