@@ -475,17 +475,36 @@ func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	}
 	name := j.lab.VMs[vm].Name
 	j.logf(at, "%s: QEMU ended (%s)", name, status)
-	owes := j.owed(vm) != "" || j.soakState != nil
-	if owes {
-		last := ""
-		if len(t.tail) > 0 {
-			last = t.tail[len(t.tail)-1].Text
-		}
-		j.fail(Failure{Code: Code(j.phaseName()) + "_" + Code(name) + "_ENDED", VM: name, Line: last, At: at,
-			Message: fmt.Sprintf("VM %s ended (%s) before %s", name, status, orText(j.owed(vm), "the soak's end"))}, vm)
+	last := ""
+	if len(t.tail) > 0 {
+		last = t.tail[len(t.tail)-1].Text
+	}
+	code := Code(j.phaseName()) + "_" + Code(name) + "_ENDED"
+	switch {
+	case j.owed(vm) != "" || j.soakState != nil:
+		j.fail(Failure{Code: code, VM: name, Line: last, At: at,
+			Message: fmt.Sprintf("VM %s %s before %s", name, endedText(status), orText(j.owed(vm), "the soak's end"))}, vm)
+	case status != exitOK:
+		// A VM that owes no marker (a router, a traffic source) is part
+		// of the experiment all the same: one that could not start, or
+		// that crashed, leaves a run that did not test what it claims.
+		j.fail(Failure{Code: code, VM: name, Line: last, At: at,
+			Message: fmt.Sprintf("VM %s %s: it owes no marker, but a VM's QEMU must run until the run is done or end with exit status 0", name, endedText(status))}, vm)
 	}
 	j.settle(at)
 	return fires
+}
+
+// exitOK is the exit status of a QEMU that ended cleanly.
+const exitOK = "exit status 0"
+
+// endedText says how a VM's QEMU ended, for a message: "ended (exit
+// status 1)", "could not start: ...".
+func endedText(status string) string {
+	if strings.HasPrefix(status, couldNotStart) {
+		return status
+	}
+	return "ended (" + status + ")"
 }
 
 func orText(s, def string) string {

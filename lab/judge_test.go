@@ -356,6 +356,47 @@ triggers:
 	}
 }
 
+// A VM's QEMU that could not start, or ended with a status other than 0,
+// fails the run even when the VM owes no marker (a router, a traffic
+// source): the run did not have the VMs it declares. One that ends with
+// status 0 owing nothing is no failure.
+func TestJudgeEndedOwingNothing(t *testing.T) {
+	const lab = `
+name: helper
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
+  - {name: router, mac: "52:54:00:00:00:0b", qemu: q}
+`
+	for _, tt := range []struct {
+		name, status string
+		code, msg    string // "" for no failure
+	}{
+		{"exit-0", "exit status 0", "", ""},
+		{"exit-1", "exit status 1", "RUN_ROUTER_ENDED", "VM router ended (exit status 1): it owes no marker, but a VM's QEMU must run until the run is done or end with exit status 0"},
+		{"signal", "signal: segmentation fault", "RUN_ROUTER_ENDED", "VM router ended (signal: segmentation fault)"},
+		{"could-not-start", couldNotStart + "fork/exec /x: permission denied", "RUN_ROUTER_ENDED", "VM router could not start: fork/exec /x: permission denied: it owes no marker"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), lab)
+			j, _ := play(t, l, -1, 0, say(1*sec, 1, "routing"), step{at: 2 * sec, vm: 1, exit: true, text: tt.status}, say(3*sec, 0, "done"))
+			f := j.first()
+			if tt.code == "" {
+				if f != nil || !j.ok() || j.doneAt != 3*sec {
+					t.Errorf("got failure %+v, ok=%v, done at %v; want a pass at 3s", f, j.ok(), j.doneAt)
+				}
+				return
+			}
+			if f == nil || f.Code != tt.code || f.VM != "router" || f.At != 2*sec || f.Line != "routing" || !strings.Contains(f.Message, tt.msg) {
+				t.Fatalf("got failure %+v, want %s of VM router at 2s, last line \"routing\", message with %q", f, tt.code, tt.msg)
+			}
+			if !j.done || j.ok() {
+				t.Errorf("got done=%v ok=%v, want a failed run, over", j.done, j.ok())
+			}
+		})
+	}
+}
+
 // The judge wakes the runner at the right times: the next bound, trigger
 // or undo, whichever is first.
 func TestJudgeDeadline(t *testing.T) {

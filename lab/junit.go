@@ -13,8 +13,8 @@ import (
 
 // JUnit XML, as CI systems read it (Jenkins, GitLab, GitHub Actions
 // reporters): one test suite for the run, one test case per marker, per
-// phase and per trigger (and one for fail_on or the soak when they failed
-// the run). A failure carries the classification and the last console
+// phase and per trigger (and one for fail_on, the soak or a VM that owed
+// no marker when they failed the run). A failure carries the classification and the last console
 // lines of the VMs concerned.
 
 type junitSuites struct {
@@ -213,6 +213,12 @@ func (s *Summary) junitSuite() junitSuite {
 		case f.Code == "FAIL_ON":
 			jc := junitCase{Name: "fail_on " + f.VM, Classname: s.Lab + ".fail_on", Time: seconds(f.At)}
 			jc.Failure = failureFor(fmt.Sprintf("%s printed %q", f.VM, f.Line), f.VM)
+			suite.Cases = append(suite.Cases, jc)
+		case strings.HasSuffix(f.Code, "_ENDED") && f.Marker == "":
+			// A VM that owed no marker ended badly: no marker's case is
+			// its own.
+			jc := junitCase{Name: "QEMU of " + f.VM, Classname: s.Lab + ".vms", Time: seconds(f.At)}
+			jc.Failure = failureOf(&f, "VM "+f.VM+" ended", f.VM)
 			suite.Cases = append(suite.Cases, jc)
 		case f.Code == "SOAK_TIMEOUT":
 			suite.Cases = append(suite.Cases, junitCase{Name: "soak", Classname: s.Lab + ".soak", Time: seconds(f.At),

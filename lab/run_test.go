@@ -383,6 +383,10 @@ func TestRunClassifies(t *testing.T) {
 			vms:    vm("a", "0a", `-say, "Kernel panic - not syncing", -hang`) + vm("b", "0b", `-say, up, -hang`),
 			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
 			code:   "FAIL_ON", vm: "a", miss: "up", junitMsg: "Kernel panic"},
+		{name: "ended owing nothing: the router's QEMU exits 3",
+			vms:    vm("a", "0a", `-say, booting, -hang`) + vm("router", "0c", `-say, routing, -exit, "3"`),
+			phases: `[{name: boot, markers: {a: up}, within: 60s}]`,
+			code:   "BOOT_ROUTER_ENDED", vm: "router", miss: "", junitMsg: "last 20 console lines of router (router.log):\n"},
 		{name: "budget: the phase came, late",
 			vms:    vm("a", "0a", `-sleep, 300ms, -say, up, -hang`) + vm("b", "0b", `-say, up, -hang`),
 			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s, budget: 50ms}]`,
@@ -418,6 +422,28 @@ func TestRunClassifies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A VM whose QEMU cannot start (here a script whose interpreter does not
+// exist) fails the run, though it owes no marker.
+func TestRunVMCouldNotStart(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "qemu-bad")
+	if err := os.WriteFile(bad, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := `
+name: nostart
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, booting, -hang], expect: [{marker: up}]}
+  - {name: router, mac: "52:54:00:00:00:0c", qemu: "` + bad + `"}
+`
+	sum, _ := runLab(t, text, Options{})
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "RUN_ROUTER_ENDED" || c.VM != "router" || !strings.Contains(c.Message, "VM router could not start: ") {
+		t.Fatalf("got result %s, classification %+v, want fail with RUN_ROUTER_ENDED: VM router could not start", sum.Result, c)
+	}
+	checkNothingLeft(t, sum)
 }
 
 // A trigger that never fires fails the run, which ends once its markers
