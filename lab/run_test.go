@@ -848,6 +848,87 @@ func TestRunArgsBounded(t *testing.T) {
 	}
 }
 
+// A run directory whose path holds a comma: QEMU reads a comma in an
+// option string's value as its end, so ${RUN} there has its commas doubled
+// (as the hub's netdev has); after a flag whose value QEMU reads whole it
+// is left alone; in a JSON value too.
+func TestRunArgsRunDirComma(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `name: x
+vms:
+  - name: a
+    mac: "52:54:00:00:00:0a"
+    qemu: q
+    args: [-drive, "file=${RUN}/blk.img,if=none,id=d0", --blockdev, "driver=file,node-name=f,filename=${RUN}/f.img", -kernel, "${RUN}/k",
+           -device, '{"driver": "virtio-blk-pci", "drive": "d0", "serial": "${RUN}"}', -append, "log=${RUN}/x"]
+    expect: [{marker: up}]
+`)
+	r := &runner{lab: l, bound: map[string]transport.Spec{"a": {Name: "a", Transport: transport.Unix, Address: "/runs/a,b/a.sock"}}}
+	args, err := r.args(0, "/runs/a,b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-drive", "file=/runs/a,,b/blk.img,if=none,id=d0", "--blockdev", "driver=file,node-name=f,filename=/runs/a,,b/f.img", "-kernel", "/runs/a,b/k",
+		"-device", `{"driver": "virtio-blk-pci", "drive": "d0", "serial": "/runs/a,b"}`, "-append", "log=/runs/a,b/x",
+		"-netdev", "stream,id=n0,server=off,addr.type=unix,addr.path=/runs/a,,b/a.sock", "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0a"}
+	if !slices.Equal(args, want) {
+		t.Errorf("got args\n  %q\nwant\n  %q", args, want)
+	}
+}
+
+// A run directory whose path holds a comma is refused before anything
+// starts when a VM uses ${RUN} where l2hub cannot tell how QEMU reads the
+// comma; where it can, or without ${RUN} there, the run goes ahead.
+func TestRunRefusesACommaItCannotEscape(t *testing.T) {
+	dir := t.TempDir()
+	lab := func(args string) *Lab {
+		return mustParse(t, dir, "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: ["+args+"], expect: [{marker: up}]}\n")
+	}
+	for _, tt := range []struct {
+		args, dir, want string // want "" for no error
+	}{
+		{`-serial, "unix:${RUN}/s,server=on,wait=off"`, "/runs/a,b", `run directory /runs/a,b: its path holds a comma, and VM a's args[1] "unix:${RUN}/s,server=on,wait=off" after -serial uses ${RUN} where QEMU may read a comma as the end of the value`},
+		{`-initrd, "${RUN}/initrd"`, "/runs/a,b", `VM a's args[1] "${RUN}/initrd" after -initrd uses ${RUN}`},
+		{`-serial, "unix:${RUN}/s,server=on,wait=off"`, "/runs/ab", ""},
+		{`-drive, "file=${RUN}/blk.img,if=none", -kernel, "${RUN}/k", -serial, stdio`, "/runs/a,b", ""},
+	} {
+		err := CheckOptions(lab(tt.args), Options{Dir: tt.dir})
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("args [%s] in %s: got CheckOptions error %v, want %q", tt.args, tt.dir, err, tt.want)
+		}
+	}
+}
+
+// The run's variables as QEMU sees them in a run directory with a comma:
+// the disk the run made is the one the -drive option string names.
+func TestRunInADirectoryWithAComma(t *testing.T) {
+	const text = `
+name: comma
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: ${Q}
+    args: [-args, -drive, "file=${RUN}/blk-a.img,if=none,format=raw", -say, ready]
+    disks: [{file: blk-a.img, size: 1M}]
+    expect: [{marker: ready}]
+`
+	dir := filepath.Join(t.TempDir(), "run,1")
+	sum, _ := runLab(t, text, Options{Dir: dir})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s, want pass", sum.Result)
+	}
+	log, _ := os.ReadFile(filepath.Join(sum.Dir, "a.log"))
+	abs, _ := filepath.Abs(dir)
+	escaped := strings.ReplaceAll(abs, ",", ",,")
+	for _, want := range []string{"ARGS: -args -drive file=" + escaped + "/blk-a.img,if=none,format=raw -say ready", "addr.path=" + escaped + "/a.sock"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("got a.log:\n%.800s\nwant %q in it", log, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(abs, "blk-a.img")); err != nil {
+		t.Errorf("the disk: %v", err)
+	}
+}
+
 // Run refuses what it cannot do before starting anything.
 func TestRunRefuses(t *testing.T) {
 	dir := t.TempDir()
