@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -286,6 +287,7 @@ type parser struct {
 	errs yamlfile.Errors
 
 	hubNode   *yaml.Node
+	hubRead   bool         // serve read the hub section: lab.Hub holds it
 	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
 	seen      map[string]*yaml.Node
 }
@@ -296,22 +298,6 @@ func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
 
 // failed reports whether a problem was found.
 func (p *parser) failed() bool { return len(p.errs.List) > 0 }
-
-// addErr records an error from elsewhere (serve's, for the hub section).
-func (p *parser) addErr(err error) {
-	var list yamlfile.List
-	var one *yamlfile.Error
-	switch {
-	case errors.As(err, &list):
-		for _, e := range list {
-			p.errs.Add(e)
-		}
-	case errors.As(err, &one):
-		p.errs.Add(one)
-	default:
-		p.errs.Add(&yamlfile.Error{Msg: err.Error()})
-	}
-}
 
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
@@ -1009,13 +995,29 @@ func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) [
 // until a run binds them.
 const placeholderDir = "/l2hub-lab-run"
 
-func (p *parser) readHub() {
-	var extra []transport.Spec
-	for _, vm := range p.lab.VMs {
-		if vm.Own {
-			extra = append(extra, transport.Spec{Name: vm.Name, Transport: transport.Unix, Address: placeholderDir + "/" + vm.Name + ".sock"})
+// hubKeys are the keys of a lab's hub section: those of serve's config
+// (serve.Config's yaml fields, as serve reads them) but capture, which a
+// lab records itself.
+var hubKeys = func() []string {
+	var keys []string
+	for f := range reflect.TypeFor[serve.Config]().Fields() {
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		if f.IsExported() && key != "-" && key != "capture" {
+			keys = append(keys, key)
 		}
 	}
+	return keys
+}()
+
+// readHub reads the hub section, as serve reads a config, with a port for
+// each VM that names none. Its problems are reported with the others,
+// every field under hub.: the keys first (unknown, given twice, capture),
+// then what serve finds in the rest (every shape and type; the first
+// value it refuses), and the policy file that cannot be read.
+func (p *parser) readHub() {
 	// The hub's own port names, read from the tree: a VM's port: must be
 	// one of them, and a VM without port: must not take one's name.
 	var hubPorts []string
@@ -1056,12 +1058,25 @@ func (p *parser) readHub() {
 		}
 		taken[vm.Port] = vm.Name
 	}
-	if p.failed() {
-		return
+	// The VMs' own ports, but those whose problems are reported already
+	// (a bad name, a hub port's, another VM's): serve would find them
+	// again.
+	var extra []transport.Spec
+	for _, vm := range p.lab.VMs {
+		spec := transport.Spec{Name: vm.Name, Transport: transport.Unix, Address: placeholderDir + "/" + vm.Name + ".sock"}
+		if vm.Own && !slices.Contains(hubPorts, vm.Name) && !slices.ContainsFunc(extra, func(s transport.Spec) bool { return s.Name == vm.Name }) && spec.Validate() == nil {
+			extra = append(extra, spec)
+		}
 	}
-	cfg, err := serve.ParseConfigNode(p.name, p.hubNode, extra)
+	if len(extra) == 0 && len(hubPorts) == 0 && p.failed() {
+		// The VMs' problems are reported: serve must not add "no ports".
+		extra = append(extra, transport.Spec{Name: "vm", Transport: transport.Unix, Address: placeholderDir + "/vm.sock"})
+	}
+	node := p.hubKeys()
+	p.checkPolicyFile(node)
+	cfg, err := serve.ParseConfigNode(p.name, node, extra)
 	if err != nil {
-		p.addErr(err)
+		p.addHubErr(err)
 		return
 	}
 	// Paths are relative to the lab file, wherever the runner is started:
@@ -1090,9 +1105,6 @@ func (p *parser) readHub() {
 			cfg.Control = strings.TrimSuffix(cfg.Control, addr) + filepath.Join(p.dir, addr)
 		}
 	}
-	if err := cfg.CheckPolicyFile(); err != nil {
-		p.addErr(err)
-	}
 	for i, vm := range p.lab.VMs {
 		for _, spec := range cfg.Ports {
 			if spec.Name == vm.Port && len(spec.QEMUArgs("n0")) == 0 {
@@ -1100,7 +1112,75 @@ func (p *parser) readHub() {
 			}
 		}
 	}
-	p.lab.Hub = cfg
+	p.lab.Hub, p.hubRead = cfg, true
+}
+
+// hubKeys checks the keys of the hub section (capture's is checked
+// already) and returns the section for serve to read: its known keys,
+// each once.
+func (p *parser) hubKeys() *yaml.Node {
+	n := p.hubNode
+	if n == nil || n.Kind != yaml.MappingNode {
+		return n // serve says what is wrong with it: that is hub's problem
+	}
+	keyOf := map[*yaml.Node]*yaml.Node{}
+	rest := *n
+	rest.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value != "capture" {
+			keyOf[n.Content[i+1]] = k
+			rest.Content = append(rest.Content, k, n.Content[i+1])
+		}
+	}
+	known := rest
+	known.Content = nil
+	p.errs.Fields(&rest, "hub", hubKeys, func(_ string, v *yaml.Node, _ string) {
+		known.Content = append(known.Content, keyOf[v], v)
+	})
+	return &known
+}
+
+// checkPolicyFile reports the hub's policy file if it cannot be read: at
+// its line in the lab file, not when the run starts.
+func (p *parser) checkPolicyFile(hub *yaml.Node) {
+	if hub == nil {
+		return
+	}
+	v := lookupKey(hub, "policy")
+	if v == nil || v.Kind != yaml.ScalarNode || v.Value == "" {
+		return
+	}
+	path := v.Value
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(p.dir, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		p.errf(v, "hub.policy", "%v%s", err, relativeHint(v.Value))
+		return
+	}
+	f.Close()
+}
+
+// addHubErr records serve's errors for the hub section, their fields
+// under hub.
+func (p *parser) addHubErr(err error) {
+	var list yamlfile.List
+	var one *yamlfile.Error
+	under := func(e *yamlfile.Error) *yamlfile.Error {
+		e.Path = strings.TrimSuffix(yamlfile.JoinPath("hub", e.Path), ".")
+		return e
+	}
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			p.errs.Add(under(e))
+		}
+	case errors.As(err, &one):
+		p.errs.Add(under(one))
+	default:
+		p.errs.Add(&yamlfile.Error{File: p.name, Path: "hub", Msg: strings.TrimPrefix(err.Error(), p.name+": ")})
+	}
 }
 
 func orNone(names []string) string {
@@ -1348,9 +1428,12 @@ func (p *parser) readTriggers(n *yaml.Node) {
 }
 
 // policyPartitions are the names of the partitions in the hub's policy
-// file; ok is false when the policy could not be read (its error is
-// reported when the hub starts), so the names are unknown.
+// file; ok is false when the hub section or the policy could not be read
+// (their errors are reported), so the names are unknown.
 func (p *parser) policyPartitions() (names []string, ok bool) {
+	if !p.hubRead {
+		return nil, false // its errors are reported
+	}
 	if p.lab.Hub.Policy == "" {
 		return nil, true
 	}

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"l2hub/serve"
 )
 
 // A lab file with every feature reads into the Lab it describes: relative
@@ -153,7 +158,8 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:3:56: vms[0].port: "z": no such port in hub.ports (it has none)`},
 		{"port-named-like-a-vm", "name: x\nhub: {ports: [{name: a, transport: tcp, address: \"127.0.0.1:0\"}]}\nvms:\n" + vmA,
 			`lab.yaml:2:22: hub.ports[0].name: "a" is also VM a's name`},
-		{"hub-error-keeps-its-line", "name: x\nhub:\n  mode: router\nvms:\n" + vmA, `lab.yaml:3:9: mode: unknown mode "router"`},
+		{"hub-error-keeps-its-line", "name: x\nhub:\n  mode: router\nvms:\n" + vmA, `lab.yaml:3:9: hub.mode: unknown mode "router"`},
+		{"hub-not-a-mapping", "name: x\nhub: 3\nvms:\n" + vmA, `lab.yaml:2:6: hub: want a mapping, got "3"`},
 		{"hub-capture", "name: x\nhub: {capture: {file: x.pcapng}}\nvms:\n" + vmA, `lab.yaml:2:7: hub.capture: a lab records its own capture`},
 		{"no-vms", "name: x\nvms: []", `lab.yaml:2:6: vms: empty`},
 		{"duplicate-vm", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "0a", "0b", 1), `lab.yaml:4:12: vms[1].name: "a" is already the name of the VM at line 3`},
@@ -239,6 +245,64 @@ vms:
 	}
 	if want := []string{"lab.yaml:6:21", "lab.yaml:7:35"}; !slices.Equal(lines, want) {
 		t.Errorf("got problems at %q, want %q:\n%v", lines, want, err)
+	}
+}
+
+// The hub section's problems are reported with the others, in file order,
+// each under hub.: its keys (an unknown one is offered the keys a lab takes,
+// capture not among them), the values serve refuses, the policy file that
+// cannot be read; a VM's problem does not hide them.
+func TestParseHubErrorsTogether(t *testing.T) {
+	const text = `name: x
+hub:
+  chek: nexus-v1
+  capture: {file: x.pcapng}
+  policy: nofile.yaml
+  queue: many
+  ports: [{name: h, transport: tcp, address: "127.0.0.1:0", colour: red}]
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up, within: soon}]}
+`
+	_, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath})
+	if err == nil {
+		t.Fatal("got no error, want six")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		`lab.yaml:3:3: hub.chek: unknown field "chek", did you mean "check"? (known: ` + strings.Join(hubKeys, ", ") + `)`,
+		`lab.yaml:4:3: hub.capture: a lab records its own capture (capture.pcapng in the run directory); leave this out`,
+		`lab.yaml:5:11: hub.policy: open `,
+		`lab.yaml:6:10: hub.queue: want a whole number, got "many"`,
+		`lab.yaml:7:61: hub.ports[0].colour: unknown field "colour"`,
+		`lab.yaml:9:80: vms[0].expect[0].within: "soon": want a duration`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems:\n%v\nwant %d", len(got), err, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("got problem %d\n  %s\nwant it to begin\n  %s", i+1, got[i], want[i])
+		}
+	}
+	if strings.Contains(got[0], "capture") {
+		t.Errorf("got %q, want capture not offered", got[0])
+	}
+}
+
+// hubKeys are serve's config keys but capture: every key of a serve
+// config, as it writes one.
+func TestHubKeys(t *testing.T) {
+	data, err := yaml.Marshal(serve.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "capture")
+	if got, want := slices.Sorted(slices.Values(hubKeys)), slices.Sorted(maps.Keys(m)); !slices.Equal(got, want) {
+		t.Errorf("got hub keys %q, want serve's but capture, %q", got, want)
 	}
 }
 
