@@ -884,7 +884,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 	var budget argBudget
 	prev, over := "", false // prev: the item before, "" if it was an error
 	p.list(n, path, maxArgs, func(_ int, item *yaml.Node, ipath string) {
-		flag := prev
+		before := prev
 		prev = ""
 		if over {
 			return
@@ -899,7 +899,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 			over = errors.Is(err, errArgsTotal)
 			return
 		}
-		if slices.Contains(pathFlags, flag) && !strings.Contains(s, "${") {
+		if slices.Contains(pathFlags, flag(before)) && !strings.Contains(s, "${") {
 			abs := s
 			if !filepath.IsAbs(abs) {
 				abs = filepath.Join(p.dir, s)
@@ -909,7 +909,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				if err == nil {
 					what = "a directory"
 				}
-				p.errf(item, ipath, "%s %s: %s%s", flag, s, what, relativeHint(s))
+				p.errf(item, ipath, "%s %s: %s%s", before, s, what, relativeHint(s))
 			}
 			s = abs
 		}

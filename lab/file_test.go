@@ -43,7 +43,7 @@ vms:
   - name: a
     mac: 52:54:00:12:34:0A
     qemu: qemu-system-x86_64
-    args: [-machine, q35, -kernel, "${KERNEL}", -initrd, initramfs.cpio.gz, -append, "l2.role=${VM} l2.seed=${SEED}"]
+    args: [-machine, q35, -kernel, "${KERNEL}", --initrd, initramfs.cpio.gz, -append, "l2.role=${VM} l2.seed=${SEED}"]
     expect:
       - {marker: "nexus discovery ok", within: 60s}
       - {marker: "nexus proxy ok"}
@@ -77,7 +77,7 @@ triggers:
 		t.Errorf("got hub ports %v, want [t a]: the file's, then a's own", got)
 	}
 	a, b := l.VMs[0], l.VMs[1]
-	wantArgs := []string{"-machine", "q35", "-kernel", filepath.Join(dir, "vmlinuz"), "-initrd", filepath.Join(dir, "initramfs.cpio.gz"),
+	wantArgs := []string{"-machine", "q35", "-kernel", filepath.Join(dir, "vmlinuz"), "--initrd", filepath.Join(dir, "initramfs.cpio.gz"),
 		"-append", "l2.role=${VM} l2.seed=${SEED}"}
 	if !slices.Equal(a.Args, wantArgs) {
 		t.Errorf("got a's args %q, want %q", a.Args, wantArgs)
@@ -134,6 +134,8 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},
 		{"missing-kernel", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-kernel, nope, -initrd, vmlinuz]\n    expect: [{marker: up}]",
 			`lab.yaml:6:21: vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"missing-kernel-double-dash", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [--kernel, nope]\n    expect: [{marker: up}]",
+			`lab.yaml:6:22: vms[0].args[1]: --kernel nope: no such file (relative paths are relative to the lab file)`},
 		{"arg-after-a-bad-one", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [[-kernel], nope]\n    expect: [{marker: up}]",
 			`lab.yaml:6:12: vms[0].args[0]: want a string, got a list`},
 		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
