@@ -453,13 +453,14 @@ func (r *runner) loop(ctx context.Context) string {
 		evs, now, horizon := r.inbox.take()
 		fd.take(evs, now, horizon, ticked)
 	}
+	// Triggers at 0s: in force before a VM can send its first frame.
+	r.act(j.tick(r.now()))
 	for vi := range r.lab.VMs {
 		if err := r.launch(vi); err != nil {
 			r.printf("%8.3f %v\n", r.now().Seconds(), err)
 			r.act(j.exit(vi, r.now(), couldNotStart+err.Error()))
 		}
 	}
-	r.act(j.tick(r.now())) // triggers at 0s
 	for !j.done {
 		arm()
 		select {

@@ -499,6 +499,40 @@ triggers:
 	}
 }
 
+// A trigger at 0s is in force before the VMs start: every frame a sends
+// from its first is dropped by the partition.
+func TestRunTriggerAtZeroBeforeTheVMs(t *testing.T) {
+	const text = `
+name: zero
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-frames, arp, "3", 1ms, -say, sent, -hang], expect: [{marker: sent}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {at: 0s, do: "partition a|b"}
+`
+	sum, out := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s, want pass", sum.Result)
+	}
+	fired, started := strings.Index(out, "trigger-1: at 0s: partition a|b"), strings.Index(out, "a: QEMU started")
+	if fired < 0 || started < 0 || fired > started {
+		t.Errorf("got the trigger at %d and a's start at %d in the output, want the trigger first", fired, started)
+	}
+	var fromA, dropped int
+	for _, p := range capturetest.Packets(t, filepath.Join(sum.Dir, "capture.pcapng")) {
+		if p.IfName == "a" && p.Dir == capture.DirIn {
+			fromA++
+			if strings.Contains(p.Comment, "rule trigger-1: partition") {
+				dropped++
+			}
+		}
+	}
+	if fromA == 0 || dropped != fromA {
+		t.Errorf("got %d of a's %d frames dropped by the partition, want all", dropped, fromA)
+	}
+}
+
 // The wire hint of a session that a never-healing partition kills: what
 // a sent in the phase's window, by kind, and the frames the trigger's
 // partition dropped. a sends its SYNs only once the test has seen the
