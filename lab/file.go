@@ -182,6 +182,12 @@ func (a Action) undo(name string) Action {
 	return Action{}
 }
 
+// fault reports whether a makes a fault (a partition, a link down)
+// rather than undoing one (a heal, a link up).
+func (a Action) fault() bool {
+	return a.Kind == ActPartition || a.Kind == ActLink && !a.Up
+}
+
 // filledVars are the variables a lab file may use but not define: ${LAB}
 // (the file's directory) is filled in as the file is read, the others by
 // the run (VM.Args).

@@ -81,7 +81,7 @@ func (p phaseResult) Duration() time.Duration { return p.End - p.Start }
 const (
 	TriggerFired    = "fired"
 	TriggerFailed   = "failed"    // the hub refused its change (or its undo): TRIGGER_FAILED
-	TriggerNotFired = "not fired" // the run was done without it: TRIGGER_NOT_FIRED
+	TriggerNotFired = "not fired" // an on: trigger making a fault, and the run was done without it: TRIGGER_NOT_FIRED
 	// and StatusNotReached (the run ended first, failed or stopped),
 	// StatusSkipped (--until stopped the run before the last phase)
 )
@@ -97,6 +97,7 @@ type triggerResult struct {
 	Undone   bool          `json:"undone"`
 	UndoneAt time.Duration `json:"-"`
 	Err      string        `json:"error,omitempty"`
+	Note     string        `json:"note,omitempty"` // why it was not reached, when the run passed by it
 }
 
 // Missing is a marker a VM still owed when the run failed.
@@ -889,12 +890,16 @@ func (j *judge) settle(now time.Duration) {
 }
 
 // complete ends a run that has all it waited for (every marker and phase
-// in, or the soak over): a trigger that has not fired fails it
-// (TRIGGER_NOT_FIRED), for a fault declared and never made means the run
-// did not test what it claims. The run does not wait for an at: trigger
-// due later: a fault made once the VMs are done tests nothing. With
-// --until before the last phase the run stops early on purpose, and the
-// triggers it did not reach are skipped.
+// in, or the soak over). An on: trigger that makes a fault (a partition, a
+// link down) and has not fired fails it (TRIGGER_NOT_FIRED): its marker
+// never came, so the fault the lab declares was never made and the run did
+// not test what it claims. The others that have not fired are not reached,
+// and do not fail it: an at: trigger due later (the run does not wait for
+// it, and whether the VMs are done before a time is their speed's doing:
+// the verdict must not depend on it), or a heal or link up (undoing a
+// fault, as a for: does, is not required). With --until before the last
+// phase the run stops early on purpose, and the triggers it did not reach
+// are skipped.
 func (j *judge) complete(now time.Duration) {
 	if j.expectsOptional() {
 		j.finish(now)
@@ -904,18 +909,24 @@ func (j *judge) complete(now time.Duration) {
 		if j.triggers[ti].Fired {
 			continue
 		}
-		f := Failure{Code: "TRIGGER_NOT_FIRED", Trigger: tr.Name, At: now}
-		vm := -1
-		if tr.OnVM >= 0 {
-			vm = tr.OnVM
-			f.Marker = tr.On.String()
-			f.Message = fmt.Sprintf("%s (%s) never fired: VM %s printed no %q before the run was done, at %s; a fault declared and never made means the run did not test what it claims",
-				tr.Name, tr.Text, j.lab.VMs[vm].Name, f.Marker, now.Round(time.Millisecond))
-		} else {
-			f.Message = fmt.Sprintf("%s (%s) never fired: the run was done at %s, before its time; a fault made once the VMs are done tests nothing: give it an earlier at:, or an on: marker",
-				tr.Name, tr.Text, now.Round(time.Millisecond))
+		r := &j.triggers[ti]
+		switch {
+		case tr.OnVM < 0:
+			r.Note = fmt.Sprintf("due at %s, after the run was done at %s", tr.At, now.Round(time.Millisecond))
+			j.logf(now, "%s (%s) not reached: the run was done before its time; to make a fault while the VMs work whatever their speed, fire it on: a marker", tr.Name, tr.Text)
+		case !tr.Do.fault():
+			r.Note = fmt.Sprintf("VM %s printed no %q; it undoes a fault, which the run does not require", j.lab.VMs[tr.OnVM].Name, tr.On.String())
+			j.logf(now, "%s (%s) not reached: its marker never came", tr.Name, tr.Text)
+		default:
+			f := Failure{Code: "TRIGGER_NOT_FIRED", Trigger: tr.Name, At: now, Marker: tr.On.String(),
+				Message: fmt.Sprintf("%s (%s) never fired: VM %s printed no %q before the run was done, at %s; a fault declared and never made means the run did not test what it claims",
+					tr.Name, tr.Text, j.lab.VMs[tr.OnVM].Name, tr.On.String(), now.Round(time.Millisecond))}
+			j.fail(f, tr.OnVM)
+			// The marker may be missing for anything the run saw: the
+			// wire hint counts the whole run, not the empty window
+			// from the last phase's end.
+			j.failures[len(j.failures)-1].Since = 0
 		}
-		j.fail(f, vm)
 	}
 	j.finish(now)
 }

@@ -184,7 +184,8 @@ func (s *Summary) junitSuite() junitSuite {
 	}
 	// A trigger's case passes when it fired and the hub made its change
 	// (and its undo); it fails when the hub refused one, or when the run
-	// was done without it.
+	// was done without a fault its on: marker should have fired; it is
+	// skipped when the run did not reach it.
 	for _, t := range s.Triggers {
 		jc := junitCase{Name: t.Name + ": " + t.Trigger, Classname: s.Lab + ".triggers", Time: "0"}
 		switch t.Status {
@@ -201,7 +202,11 @@ func (s *Summary) junitSuite() junitSuite {
 				}
 			}
 		case StatusNotReached:
-			jc.Skipped = &junitSkipped{Message: "not reached: the run ended first (" + s.Result + ")"}
+			msg := "not reached: the run ended first (" + s.Result + ")"
+			if t.Note != "" {
+				msg = "not reached: " + t.Note
+			}
+			jc.Skipped = &junitSkipped{Message: msg}
 		case StatusSkipped:
 			jc.Skipped = &junitSkipped{Message: "after phase " + s.Until + " (--until)"}
 		}

@@ -116,8 +116,9 @@ type TriggerSummary struct {
 	Name    string `json:"name"`
 	Trigger string `json:"trigger"`
 	// Status is fired, failed (the hub refused its change: TRIGGER_FAILED),
-	// not fired (the run was done without it: TRIGGER_NOT_FIRED), not
-	// reached (the run ended first) or skipped (after --until's phase).
+	// not fired (an on: trigger making a fault whose marker never came:
+	// TRIGGER_NOT_FIRED), not reached (the run ended first; Note says why
+	// when it passed by the trigger) or skipped (after --until's phase).
 	Status   string `json:"status"`
 	Fired    bool   `json:"fired"`
 	FiredAt  *ms    `json:"fired_ms,omitempty"`
@@ -125,6 +126,7 @@ type TriggerSummary struct {
 	Undone   bool   `json:"undone,omitempty"`
 	UndoneAt *ms    `json:"undone_ms,omitempty"`
 	Err      string `json:"error,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // SoakSummary is what --soak saw.
@@ -228,7 +230,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		s.Phases = append(s.Phases, ps)
 	}
 	for _, t := range triggers {
-		ts := TriggerSummary{Name: t.Name, Trigger: t.Trigger, Status: t.Status, Fired: t.Fired, Line: t.Line, Undone: t.Undone, Err: t.Err}
+		ts := TriggerSummary{Name: t.Name, Trigger: t.Trigger, Status: t.Status, Fired: t.Fired, Line: t.Line, Undone: t.Undone, Err: t.Err, Note: t.Note}
 		if t.Fired {
 			ts.FiredAt = msp(t.FiredAt)
 		}
@@ -394,8 +396,11 @@ func (s *Summary) WriteText(w io.Writer) {
 		fmt.Fprintln(tw, "\nTRIGGER\tSTATUS\tFIRED\tUNDONE\tWHAT")
 		for _, t := range s.Triggers {
 			what := t.Trigger
-			if t.Err != "" {
+			switch {
+			case t.Err != "":
 				what += " (failed: " + t.Err + ")"
+			case t.Note != "":
+				what += " (" + t.Note + ")"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, cmp.Or(t.Status, "-"), optSecs(t.FiredAt), optSecs(t.UndoneAt), what)
 		}
