@@ -599,10 +599,11 @@ func (j *judge) acted(f fire, err error, began, done time.Duration) {
 	if tr.Err == "" {
 		tr.Err = fmt.Sprintf("%s: %v", what, err)
 	}
-	if !j.done {
-		j.fail(Failure{Code: "TRIGGER_FAILED", Trigger: tr.Name, At: f.at,
-			Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
-	}
+	// Also once the run is done (the last marker fired it, and the hub
+	// refused or timed out): the verdict, the summary and junit.xml,
+	// whose case for the trigger fails, must agree.
+	j.fail(Failure{Code: "TRIGGER_FAILED", Trigger: tr.Name, At: f.at,
+		Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
 }
 
 // deadline is the earliest time something is due, and whether there is
@@ -779,7 +780,9 @@ func (j *judge) fail(f Failure, vm int) {
 	j.logf(f.At, "FAIL %s: %s", f.Code, f.Message)
 	if f.hard {
 		j.failed = true
-		if j.cur < len(j.phases) && j.cur <= j.until {
+		// A failure recorded once the run is done (a trigger the hub
+		// refused after the last marker) leaves the phases as they ended.
+		if !j.done && j.cur < len(j.phases) && j.cur <= j.until {
 			p := &j.phases[j.cur]
 			p.Status, p.End, p.Evidence = PhaseFailed, f.At, f.Evidence
 		}

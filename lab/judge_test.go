@@ -272,6 +272,22 @@ func TestJudgeTriggerFailed(t *testing.T) {
 		t.Errorf("got trigger-1 %+v, want its error recorded", trig[0])
 	}
 
+	// The hub refuses a change handed out with the line that failed the
+	// run: the refusal counts too, and the phase ends where the run did.
+	j = newJudge(l, -1, 0, nil)
+	j.line(0, 1*sec, "up")
+	j.line(1, 2*sec, "up")
+	fires = j.line(0, 3*sec, "dial")
+	j.line(0, 4*sec, "Kernel panic")
+	j.acted(fires[0], errors.New("control API: timed out"), 3*sec, 4*sec)
+	codes := []string{}
+	for _, f := range j.failures {
+		codes = append(codes, f.Code)
+	}
+	_, phases, _ := j.results()
+	if !slices.Equal(codes, []string{"FAIL_ON", "TRIGGER_FAILED"}) || j.ok() || phases[1].End != 4*sec || phases[1].Status != PhaseFailed {
+		t.Errorf("got failures %q, ok=%v, phase session %s at %v; want FAIL_ON then TRIGGER_FAILED, and the phase failed at 4s", codes, j.ok(), phases[1].Status, phases[1].End)
+	}
 }
 
 // An on: trigger that makes a fault and never fired fails a run that is

@@ -508,6 +508,43 @@ triggers:
 	}
 }
 
+// A trigger the run's last marker fires, and the hub refuses, fails the
+// run although it was done when the hub answered: the verdict, summary
+// and junit.xml agree (a run that passes has no failed case).
+func TestRunTriggerRefusedAfterTheLastMarker(t *testing.T) {
+	const text = `
+name: refused
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {on: "a: done ok", do: "heal cut"}
+  - {name: cut, on: "a: done ok", do: "partition a|b"}
+`
+	sum, _ := runLab(t, text, Options{})
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "trigger-1" {
+		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of trigger-1", sum.Result, c)
+	}
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Failure != nil {
+			failed = append(failed, jc.Name)
+		}
+	}
+	want := []string{`trigger-1: on a: "done ok": heal cut`, `cut: on a: "done ok": partition a|b`}
+	if !slices.Equal(failed, want) || doc.Failures != len(want) {
+		t.Errorf("got failed cases %q (%d failures), want %q", failed, doc.Failures, want)
+	}
+	checkNothingLeft(t, sum)
+}
+
 // A trigger at 0s is in force before the VMs start: every frame a sends
 // from its first is dropped by the partition.
 func TestRunTriggerAtZeroBeforeTheVMs(t *testing.T) {
