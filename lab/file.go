@@ -82,8 +82,10 @@ type VM struct {
 	Name string
 	MAC  string // "" when the args place the NIC themselves without ${MAC}
 	QEMU string // the binary: an absolute path, or as found in $PATH
-	// Args are the QEMU arguments with the file's variables expanded and
-	// -kernel, -initrd and -dtb made absolute; ${NETDEV}, ${MAC}, ${RUN},
+	// Args are the QEMU arguments with the file's variables expanded
+	// (${LAB}'s commas doubled in an option string) and -kernel, -initrd
+	// and -dtb made absolute (not -initrd in a lab directory whose path
+	// holds a comma); ${NETDEV}, ${MAC}, ${RUN},
 	// ${SEED} and ${VM} are filled in by the run (Args). Without ${NETDEV}
 	// the run appends the hub's netdev and a NIC of model NIC.
 	Args   []string
@@ -290,7 +292,10 @@ type parser struct {
 	opts LoadOptions
 	lab  *Lab
 	vars map[string]string
-	errs yamlfile.Errors
+	// varValues are the file's variables' values as fillLab fills them
+	// in, by name and ${LAB}: each is filled in once.
+	varValues map[varKey]varValue
+	errs      yamlfile.Errors
 
 	hubNode   *yaml.Node
 	hubRead   bool         // serve read the hub section: lab.Hub holds it
@@ -562,19 +567,85 @@ func usedVars(vmsNode *yaml.Node) []string {
 // fill replaces ${NAME} with the file's variables, in at most limit bytes;
 // run-time variables stay for the run to fill in.
 func (p *parser) fill(s string, limit int) (string, error) {
+	return p.fillLab(s, limit, p.dir, nil)
+}
+
+// fillLab is fill with ${LAB} as lab (the lab's directory, its commas
+// doubled in an option string), also in a variable's value; it sets
+// *usedLab when ${LAB} was filled in. A variable's value may hold ${LAB}
+// and the run's variables, not another of the file's.
+func (p *parser) fillLab(s string, limit int, lab string, usedLab *bool) (string, error) {
+	var inner error
 	out, err := expandVars(s, limit, func(name string) (string, bool) {
-		if runVar(name) {
-			return "${" + name + "}", true
+		v := p.varValue(name, lab)
+		if v.err != nil {
+			inner = v.err
+			return "", false
 		}
-		v, ok := p.vars[name]
-		return v, ok
+		if v.usedLab && usedLab != nil {
+			*usedLab = true
+		}
+		return v.s, v.ok
 	})
+	if inner != nil {
+		return "", inner
+	}
 	if uv, ok := err.(*unknownVarError); ok {
 		known := slices.Collect(maps.Keys(p.vars))
 		known = append(known, filledVars...)
 		uv.near, _ = suggest.Nearest(uv.name, known)
 	}
 	return out, err
+}
+
+type varKey struct{ name, lab string }
+
+// varValue is a variable's value as fillLab fills it in.
+type varValue struct {
+	s       string
+	ok      bool // a variable of that name exists
+	usedLab bool
+	err     error
+}
+
+// varValue is the value of variable name with ${LAB} as lab, in it too,
+// and the run's variables left for it; made once for each name and lab,
+// as a variable may be used many times.
+func (p *parser) varValue(name, lab string) varValue {
+	switch {
+	case name == "LAB":
+		return varValue{s: lab, ok: true, usedLab: true}
+	case runVar(name):
+		return varValue{s: "${" + name + "}", ok: true}
+	}
+	k := varKey{name, lab}
+	if v, ok := p.varValues[k]; ok {
+		return v
+	}
+	s, ok := p.vars[name]
+	v := varValue{s: s, ok: ok}
+	if ok && strings.Contains(s, "${") {
+		var err error
+		v.s, err = expandVars(s, maxArg, func(in string) (string, bool) {
+			switch {
+			case in == "LAB":
+				v.usedLab = true
+				return lab, true
+			case runVar(in):
+				return "${" + in + "}", true
+			}
+			return "", false
+		})
+		if uv := (*unknownVarError)(nil); errors.As(err, &uv) {
+			err = fmt.Errorf("${%s} is %q: a variable's value may hold ${LAB} and the run's variables, not ${%s}", name, s, uv.name)
+		}
+		v.err = err
+	}
+	if p.varValues == nil {
+		p.varValues = map[varKey]varValue{}
+	}
+	p.varValues[k] = v
+	return v
 }
 
 // unknownVarError is expandVars' error for a ${NAME} lookup does not know;
@@ -899,11 +970,27 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 		if !ok {
 			return
 		}
-		s, err := budget.fill(s, p.fill)
+		// ${LAB} as ${RUN} (see runner.args): its commas doubled in an
+		// option string, as they are; where l2hub cannot tell how QEMU
+		// reads a comma, a lab directory with one is refused.
+		use, lab, usedLab := commaUse(before, s), p.dir, false
+		if use == inOptionString {
+			lab = strings.ReplaceAll(p.dir, ",", ",,")
+		}
+		s, err := budget.fill(s, func(s string, limit int) (string, error) { return p.fillLab(s, limit, lab, &usedLab) })
 		if err != nil {
 			p.errf(item, ipath, "%v", err)
 			over = errors.Is(err, errArgsTotal)
 			return
+		}
+		if usedLab && use == asUnknown && strings.Contains(p.dir, ",") {
+			where := "here"
+			if before != "" {
+				where = "after " + before
+			}
+			p.errf(item, ipath, "%q: ${LAB} is %s, whose path holds a comma, and %s QEMU may read a comma as the end of the value "+
+				"(l2hub doubles the commas of ${LAB} in the option strings of %s, and leaves them after %s): give a path relative to the lab file instead (QEMU runs in its directory)",
+				item.Value, p.dir, where, strings.Join(optionFlags, ", "), strings.Join(wholeFlags, ", "))
 		}
 		if slices.Contains(pathFlags, flag(before)) && !strings.Contains(s, "${") {
 			abs := s
@@ -917,7 +1004,11 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				}
 				p.errf(item, ipath, "%s %s: %s%s", before, s, what, relativeHint(s))
 			}
-			s = abs
+			// A multiboot kernel's -initrd is split at commas: one in
+			// the lab directory stays out of it (QEMU runs there).
+			if flag(before) != "-initrd" || !strings.Contains(p.dir, ",") {
+				s = abs
+			}
 		}
 		prev = s
 		args = append(args, s)

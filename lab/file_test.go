@@ -684,3 +684,55 @@ vms:
 		}
 	}
 }
+
+// ${LAB} is filled in as the run fills ${RUN} in: in a lab directory with
+// a comma, the comma is doubled in a QEMU option string (also through a
+// variable whose value holds ${LAB}), left as it is after -kernel and the
+// like, and refused where l2hub cannot tell how QEMU reads it. A relative
+// -initrd stays relative there: QEMU splits a multiboot kernel's at commas.
+func TestParseLabDirectoryWithAComma(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lab,1")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"vmlinuz", "initrd"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const text = `
+name: c
+vars: {D: "${LAB}/disk", R: "${RUN}/r"}
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: q
+    args: [-drive, "file=${LAB}/d.img,if=none", -M, "virt,dumpdtb=${D}.dtb", -blockdev, "filename=${R}", -kernel, "${LAB}/vmlinuz",
+           -initrd, initrd, -dtb, vmlinuz, -append, "root=${LAB}", -device, '{"driver": "loader", "file": "${LAB}/x"}']
+    expect: [{marker: up}]
+`
+	l := mustParse(t, dir, text)
+	esc := strings.ReplaceAll(dir, ",", ",,")
+	want := []string{"-drive", "file=" + esc + "/d.img,if=none", "-M", "virt,dumpdtb=" + esc + "/disk.dtb", "-blockdev", "filename=${RUN}/r",
+		"-kernel", dir + "/vmlinuz", "-initrd", "initrd", "-dtb", dir + "/vmlinuz", "-append", "root=" + dir, "-device", `{"driver": "loader", "file": "` + dir + `/x"}`}
+	if got := l.VMs[0].Args; !slices.Equal(got, want) {
+		t.Errorf("got args\n%q\nwant\n%q", got, want)
+	}
+
+	for _, tt := range []struct{ name, args, want string }{
+		{"serial", `[-serial, "file:${LAB}/s"]`,
+			`lab.yaml:6:21: vms[0].args[1]: "file:${LAB}/s": ${LAB} is ` + dir + `, whose path holds a comma, and after -serial QEMU may read a comma as the end of the value`},
+		{"through-a-variable", `[-initrd, "${D}"]`,
+			`lab.yaml:6:21: vms[0].args[1]: "${D}": ${LAB} is ` + dir + `, whose path holds a comma, and after -initrd QEMU may read`},
+		{"another-variable", `[-append, "${B}"]`,
+			`lab.yaml:6:21: vms[0].args[1]: ${B} is "${A}/b": a variable's value may hold ${LAB} and the run's variables, not ${A}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "name: c\nvars: {D: \"${LAB}/d\", A: a, B: \"${A}/b\"}\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    args: " + tt.args + "\n    qemu: q\n    expect: [{marker: up}]\n"
+			_, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got Parse error\n%v\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+}

@@ -666,8 +666,13 @@ func runDirUse(args []string, i int) int {
 	if i == 0 {
 		return asUnknown
 	}
-	switch f := flag(args[i-1]); {
-	case slices.Contains(optionFlags, f) && !strings.HasPrefix(strings.TrimSpace(args[i]), "{"):
+	return commaUse(args[i-1], args[i])
+}
+
+// commaUse says how QEMU reads arg, given after before.
+func commaUse(before, arg string) int {
+	switch f := flag(before); {
+	case slices.Contains(optionFlags, f) && !strings.HasPrefix(strings.TrimSpace(arg), "{"):
 		return inOptionString
 	case slices.Contains(optionFlags, f), slices.Contains(wholeFlags, f):
 		return asWhole

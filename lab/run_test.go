@@ -989,7 +989,7 @@ vms:
     qemu: ${Q}
     args: [-args, -drive, "file=${RUN}/blk-a.img,if=none,format=raw", -say, ready]
     disks: [{file: blk-a.img, size: 1M}]
-    expect: [{marker: ready}]
+    expect: [{marker: "/^ready$/"}]   # not the -args line, which ends in "-say ready"
 `
 	dir := filepath.Join(t.TempDir(), "run,1")
 	sum, _ := runLab(t, text, Options{Dir: dir})
