@@ -793,12 +793,14 @@ func (j *judge) fail(f Failure, vm int) {
 // silent explains the VMs the failure concerns (its own and those that
 // still owed a marker) that printed nothing at all on their consoles: the
 // likeliest cause is a command that does not send the serial console to
-// stdout. A VM that could not start is not one (its exit says why). It is
-// "" when each printed something.
+// stdout. A VM that could not start is not one (its exit says why), nor
+// one owing a marker when the run failed before silentAfter (another VM's
+// QEMU refused its arguments): it had no time to print. It is "" when each
+// printed something.
 func (j *judge) silent(f Failure) string {
 	var names []string
 	for _, t := range j.vms {
-		concerned := t.name == f.VM || slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
+		concerned := t.name == f.VM || f.At >= silentAfter && slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
 		if concerned && t.lines == 0 && !strings.HasPrefix(t.exit, couldNotStart) {
 			names = append(names, t.name)
 		}
@@ -811,6 +813,11 @@ func (j *judge) silent(f Failure) string {
 	}
 	return fmt.Sprintf("; VMs %s printed nothing on their consoles: do their commands send the serial console to stdout (%s)?", andList(names), serialFlags)
 }
+
+// silentAfter is how long into the run a VM that printed nothing is
+// blamed for it when another's failure ended the run: a guest's first
+// line takes QEMU's start and the firmware's at least.
+const silentAfter = time.Second
 
 // couldNotStart begins the exit status of a VM whose QEMU did not start.
 const couldNotStart = "could not start: "

@@ -686,6 +686,23 @@ func TestJudgeSilentConsole(t *testing.T) {
 	if f := j.first(); f == nil || !namesB(f) {
 		t.Errorf("got failure %+v, want b's silent console named (it started)", f)
 	}
+	// A helper VM fails in the run's first moments: the VMs that owe a
+	// marker had no time to print, and are not blamed; later they are.
+	l = mustParse(t, t.TempDir(), `
+name: helper
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
+  - {name: router, mac: "52:54:00:00:00:0b", qemu: q}
+`)
+	for _, tt := range []struct {
+		at    time.Duration
+		names bool
+	}{{50 * time.Millisecond, false}, {silentAfter, true}} {
+		j, _ = play(t, l, -1, 0, say(tt.at, 1, "qemu: -bogus: invalid option"), step{at: tt.at, vm: 1, exit: true, text: "exit status 1"})
+		if f := j.first(); f == nil || f.Code != "RUN_ROUTER_ENDED" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
+			t.Errorf("router ended at %v: got failure %+v, want RUN_ROUTER_ENDED naming a's silent console: %v", tt.at, f, tt.names)
+		}
+	}
 }
 
 // A prompt (the start of a line the console went quiet after) is matched
