@@ -1525,13 +1525,20 @@ func (p *parser) readTriggers(n *yaml.Node) {
 }
 
 // policyPartitions are the names of the partitions in the hub's policy
-// file; ok is false when the hub section or the policy could not be read
-// (their errors are reported), so the names are unknown.
+// file; ok is false when they are unknown: the policy could not be read,
+// the hub section has a key serve does not know (a mistyped policy:?), or
+// serve could not read a section with a policy: (their errors are
+// reported).
 func (p *parser) policyPartitions() (names []string, ok bool) {
-	if !p.hubRead {
-		return nil, false // its errors are reported
+	if n := p.hubNode; n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if k != "capture" && !slices.Contains(hubKeys, k) || k == "policy" && !p.hubRead {
+				return nil, false
+			}
+		}
 	}
-	if p.lab.Hub.Policy == "" {
+	if !p.hubRead || p.lab.Hub.Policy == "" {
 		return nil, true
 	}
 	spec, err := filter.LoadSpec(p.lab.Hub.Policy, p.lab.Hub.PortNames())

@@ -736,3 +736,30 @@ vms:
 		})
 	}
 }
+
+// A heal of no partition is reported with the hub section's problems,
+// unless that section may name a policy with it: a policy: key the run
+// could not read, or a key serve does not know (a mistyped policy:).
+func TestParseHealWithHubErrors(t *testing.T) {
+	const vmA = "vms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\ntriggers: [{at: 1s, do: \"heal nosuch\"}]\n"
+	const heal = `triggers[0].do: "heal nosuch": no partition named "nosuch"`
+	for _, tt := range []struct {
+		name, hub string
+		heal      bool
+	}{
+		{"bad-mode", "hub: {mode: bogus}\n", true},
+		{"no-mapping", "hub: 5\n", true},
+		{"bad-policy-file", "hub: {mode: bogus, policy: nofile.yaml}\n", false},
+		{"mistyped-policy", "hub: {polcy: nofile.yaml}\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("lab.yaml", t.TempDir(), []byte("name: x\n"+tt.hub+vmA), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.Contains(err.Error(), "lab.yaml:2:") {
+				t.Fatalf("got Parse error\n%v\nwant the hub section's", err)
+			}
+			if got := strings.Contains(err.Error(), heal); got != tt.heal {
+				t.Errorf("got Parse error\n%v\nwant the heal reported: %v", err, tt.heal)
+			}
+		})
+	}
+}
