@@ -95,6 +95,10 @@ type VM struct {
 	Expect []Expect
 	FailOn []Pattern
 	Disks  []Disk
+	// ExitOK are the exit statuses that end its QEMU cleanly (exit_ok:);
+	// nil for 0 only. A guest that ends QEMU through isa-debug-exit
+	// makes it exit with (value<<1)|1, never 0.
+	ExitOK []int
 }
 
 // An Expect is a marker a VM must print, in order after the VM's previous
@@ -736,7 +740,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
 		vm := VM{NIC: DefaultNIC}
 		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
-		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks", "exit_ok"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
 				nameNode = v
@@ -774,6 +778,22 @@ func (p *parser) readVMs(n *yaml.Node) {
 				vm.FailOn = p.patterns(v, kpath)
 			case "disks":
 				vm.Disks = p.readDisks(v, kpath, disks)
+			case "exit_ok":
+				vm.ExitOK = []int{}
+				if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+					p.errf(v, kpath, "empty: give the exit statuses that end the VM's QEMU cleanly (default [0])")
+				}
+				p.list(v, kpath, 256, func(_ int, item *yaml.Node, ipath string) {
+					s, ok := p.str(item, ipath)
+					if !ok {
+						return
+					}
+					if n, err := strconv.Atoi(s); err != nil || n < 0 || n > 255 {
+						p.errf(item, ipath, "%q: want an exit status, 0 to 255", s)
+					} else {
+						vm.ExitOK = append(vm.ExitOK, n)
+					}
+				})
 			}
 		})
 		if item.Kind != yaml.MappingNode {

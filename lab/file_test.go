@@ -129,6 +129,10 @@ func TestParseErrors(t *testing.T) {
 		{"unknown-key", "name: x\ncolour: red\nvms:\n" + vmA, `lab.yaml:2:1: colour: unknown field "colour" (known: name, timeout, seed, vars, hub, vms, phases, triggers)`},
 		{"misspelt-key", "name: x\ntimout: 9s\nvms:\n" + vmA, `lab.yaml:2:1: timout: unknown field "timout", did you mean "timeout"?`},
 		{"var-twice", "name: x\nvars: {K: 1, K: 2}\nvms:\n" + vmA, `lab.yaml:2:14: vars.K: given twice (first at line 2, column 8)`},
+		{"exit_ok-not-a-status", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: [0, 256, x]}",
+			`lab.yaml:3:87: vms[0].exit_ok[1]: "256": want an exit status, 0 to 255` + "\n" + `lab.yaml:3:92: vms[0].exit_ok[2]: "x": want an exit status, 0 to 255`},
+		{"exit_ok-empty", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: []}",
+			`lab.yaml:3:83: vms[0].exit_ok: empty: give the exit statuses that end the VM's QEMU cleanly (default [0])`},
 		{"bad-timeout", "name: x\ntimeout: soon\nvms:\n" + vmA, `lab.yaml:2:10: timeout: "soon": want a duration such as 60s or 1m30s`},
 		{"zero-within", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up, within: 0s}]}",
 			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},
@@ -761,5 +765,14 @@ func TestParseHealWithHubErrors(t *testing.T) {
 				t.Errorf("got Parse error\n%v\nwant the heal reported: %v", err, tt.heal)
 			}
 		})
+	}
+}
+
+// exit_ok: the exit statuses that end a VM's QEMU cleanly; 0 only without
+// it.
+func TestParseExitOK(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: [1, 3]}\n  - {name: b, mac: \"52:54:00:00:00:0b\", qemu: q}")
+	if got := [][]int{l.VMs[0].ExitOK, exitOKs(l.VMs[1])}; !slices.Equal(got[0], []int{1, 3}) || !slices.Equal(got[1], []int{0}) {
+		t.Errorf("got exit statuses %v, want [1 3] and [0]", got)
 	}
 }

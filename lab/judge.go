@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -485,12 +486,25 @@ func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	case j.owed(vm) != "" || j.soakState != nil:
 		j.fail(Failure{Code: code, VM: name, Line: last, At: at,
 			Message: fmt.Sprintf("VM %s %s before %s", name, endedText(status), orText(j.owed(vm), "the soak's end"))}, vm)
-	case status != exitOK:
-		// A VM that owes no marker (a router, a traffic source) is part
-		// of the experiment all the same: one that could not start, or
-		// that crashed, leaves a run that did not test what it claims.
+	case !slices.ContainsFunc(exitOKs(j.lab.VMs[vm]), func(c int) bool { return status == fmt.Sprintf("exit status %d", c) }):
+		// A VM that owes no marker (a router, a traffic source, one
+		// whose markers are in) is part of the experiment all the same:
+		// one that could not start, or that crashed, leaves a run that
+		// did not test what it claims.
+		owes := "it owes no marker"
+		if j.hadMarkers(vm) {
+			owes = "it printed every marker it owed"
+		}
+		clean := "exit status 0"
+		if ok := exitOKs(j.lab.VMs[vm]); !slices.Equal(ok, []int{0}) {
+			codes := make([]string, len(ok))
+			for i, c := range ok {
+				codes[i] = strconv.Itoa(c)
+			}
+			clean = "an exit status of its exit_ok (" + strings.Join(codes, ", ") + ")"
+		}
 		j.fail(Failure{Code: code, VM: name, Line: last, At: at,
-			Message: fmt.Sprintf("VM %s %s: it owes no marker, but a VM's QEMU must run until the run is done or end with exit status 0", name, endedText(status))}, vm)
+			Message: fmt.Sprintf("VM %s %s: %s, but a VM's QEMU must run until the run is done or end with %s", name, endedText(status), owes, clean)}, vm)
 	}
 	j.settle(at)
 	return fires
@@ -498,6 +512,28 @@ func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 
 // exitOK is the exit status of a QEMU that ended cleanly.
 const exitOK = "exit status 0"
+
+// exitOKs are the exit statuses that end vm's QEMU cleanly.
+func exitOKs(vm VM) []int {
+	if vm.ExitOK == nil {
+		return []int{0}
+	}
+	return vm.ExitOK
+}
+
+// hadMarkers reports whether VM vm was to print any marker (expect, or a
+// phase's up to --until's).
+func (j *judge) hadMarkers(vm int) bool {
+	if len(j.lab.VMs[vm].Expect) > 0 {
+		return true
+	}
+	for pi := range j.defs {
+		if pi <= j.until && len(j.defs[pi].Markers[vm]) > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // endedText says how a VM's QEMU ended, for a message: "ended (exit
 // status 1)", "could not start: ...".

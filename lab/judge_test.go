@@ -409,9 +409,15 @@ vms:
 		{"exit-1", "exit status 1", "RUN_ROUTER_ENDED", "VM router ended (exit status 1): it owes no marker, but a VM's QEMU must run until the run is done or end with exit status 0"},
 		{"signal", "signal: segmentation fault", "RUN_ROUTER_ENDED", "VM router ended (signal: segmentation fault)"},
 		{"could-not-start", couldNotStart + "fork/exec /x: permission denied", "RUN_ROUTER_ENDED", "VM router could not start: fork/exec /x: permission denied: it owes no marker"},
+		{"exit_ok", "exit status 3", "", ""},
+		{"not-in-exit_ok", "exit status 0", "RUN_ROUTER_ENDED", "VM router ended (exit status 0): it owes no marker, but a VM's QEMU must run until the run is done or end with an exit status of its exit_ok (1, 3)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := mustParse(t, t.TempDir(), lab)
+			text := lab
+			if strings.Contains(tt.name, "exit_ok") {
+				text = strings.Replace(lab, "{name: router,", "{name: router, exit_ok: [1, 3],", 1)
+			}
+			l := mustParse(t, t.TempDir(), text)
 			j, _ := play(t, l, -1, 0, say(1*sec, 1, "routing"), step{at: 2 * sec, vm: 1, exit: true, text: tt.status}, say(3*sec, 0, "done"))
 			f := j.first()
 			if tt.code == "" {
@@ -427,6 +433,13 @@ vms:
 				t.Errorf("got done=%v ok=%v, want a failed run, over", j.done, j.ok())
 			}
 		})
+	}
+	// A VM whose markers are in, and that then ends badly while the run
+	// waits for another's, is told so.
+	l := mustParse(t, t.TempDir(), strings.Replace(lab, "{name: router,", "{name: router, expect: [{marker: routing}],", 1))
+	j, _ := play(t, l, -1, 0, say(1*sec, 1, "routing"), step{at: 2 * sec, vm: 1, exit: true, text: "exit status 1"})
+	if f := j.first(); f == nil || !strings.Contains(f.Message, "VM router ended (exit status 1): it printed every marker it owed, but") {
+		t.Errorf("got failure %+v, want router's end, with every marker printed", f)
 	}
 }
 

@@ -47,12 +47,12 @@ console log (<vm>.log) and disks, lab.log (what the run printed), hub.log,
 capture.pcapng, check.txt and check.json (with hub.check), report.html (the
 run as a timeline page), summary.json, summary.txt and junit.xml. The exit
 status is 0 only if every marker and phase appeared, within budget, every
-QEMU started and none ended with a status other than 0, nothing in fail_on
-appeared, the hub made every change a trigger asked for, and every on:
-trigger that makes a fault (partition, link down) fired. An at: trigger due
-after the run was done, or a heal or link up that did not fire, is reported
-"not reached" (skipped in junit.xml) and fails nothing: the run does not
-wait for them.
+QEMU started and none ended with a status its VM's exit_ok: does not list
+(default 0), nothing in fail_on appeared, the hub made every change a
+trigger asked for, and every on: trigger that makes a fault (partition,
+link down) fired. An at: trigger due after the run was done, or a heal or
+link up that did not fire, is reported "not reached" (skipped in junit.xml)
+and fails nothing: the run does not wait for them.
 
 The file format is in README.md ("Run a lab").`,
 		Example: `  # in an l2hub checkout, after e2e/guest/build.sh e2e/out/guest:
