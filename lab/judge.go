@@ -959,7 +959,11 @@ func (j *judge) complete(now time.Duration) {
 		switch {
 		case tr.OnVM < 0:
 			r.Note = fmt.Sprintf("due at %s, after the run was done at %s", tr.At, now.Round(time.Millisecond))
-			j.logf(now, "%s (%s) not reached: the run was done before its time; to make a fault while the VMs work whatever their speed, fire it on: a marker", tr.Name, tr.Text)
+			advice := ""
+			if tr.Do.fault() {
+				advice = "; to make a fault while the VMs work, whatever their speed, fire it on: a marker"
+			}
+			j.logf(now, "%s (%s) not reached: the run was done before its time%s", tr.Name, tr.Text, advice)
 		case !tr.Do.fault():
 			r.Note = fmt.Sprintf("VM %s printed no %q; it undoes a fault, which the run does not require", j.lab.VMs[tr.OnVM].Name, tr.On.String())
 			j.logf(now, "%s (%s) not reached: its marker never came", tr.Name, tr.Text)

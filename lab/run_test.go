@@ -527,6 +527,9 @@ triggers:
 	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "trigger-1" {
 		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of trigger-1", sum.Result, c)
 	}
+	if c.Hint != nil {
+		t.Errorf("got wire hint %q, want none: the wire does not explain the hub's refusal", c.Hint.Text)
+	}
 	var doc junitSuites
 	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
 	if err := xml.Unmarshal(data, &doc); err != nil {

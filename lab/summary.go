@@ -251,7 +251,8 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		f := &j.failures[i]
 		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Trigger: f.Trigger, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
 			Message: f.Message, Missing: f.Missing, Evidence: f.Evidence}
-		if f == first && s.Files["capture"] != "" {
+		// The wire does not explain a change the hub refused.
+		if f == first && s.Files["capture"] != "" && f.Code != "TRIGGER_FAILED" {
 			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report, r.lab.Hub.Check != "")
 		}
 		s.Failures = append(s.Failures, fs)
