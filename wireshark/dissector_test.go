@@ -2,6 +2,7 @@ package wireshark_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,7 +157,7 @@ type pdu struct {
 
 // sessionExperts are the session dissector's expert infos.
 var sessionExperts = []string{"nexus.bad_tag", "nexus.bad_length", "nexus.bad_plaintext", "nexus.nonce_behind",
-	"nexus.unknown_key", "nexus.not_bringup"}
+	"nexus.unknown_key", "nexus.not_bringup", "nexus.midstream"}
 
 // sessionPDUs lists the session's messages in capture order, and the
 // dissector's expert infos as "abbreviation" and then each message of the
@@ -209,7 +210,13 @@ func sessionPDUs(t *testing.T, pcap string) (pdus []pdu, experts []string) {
 // and first ladder record in one write, as the OS does.
 func healthySession(t *testing.T, cuts ...int) (pcap string, want []pdu) {
 	c := &capture{t: t}
-	s := c.session(40010, 34568, cuts...)
+	want = healthyConn(t, c, 40010, cuts...)
+	return c.write(), want
+}
+
+// healthyConn adds healthySession's connection from node-a's port cport to c.
+func healthyConn(t *testing.T, c *capture, cport uint16, cuts ...int) []pdu {
+	s := c.session(cport, 34568, cuts...)
 	tr := conformancetest.NewTranscript(t)
 	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1])
 	_, r1 := tr.Step(1)
@@ -225,7 +232,7 @@ func healthySession(t *testing.T, cuts ...int) (pcap string, want []pdu) {
 		}
 		s.send(1, tr.Response(conformance.ProxyStatusOK, reply))
 	}
-	want = []pdu{
+	return []pdu{
 		{msg: "msg1"}, {msg: "msg2"}, {msg: "msg3"},
 		{"record", "0", "1", `ladder OPEN_BATCH: Open stream 1 prio 0 "crossvm/control", Open stream 2 prio 4 "crossvm/bulk"`},
 		{"record", "0", "1", "ladder OPEN_ACK_BATCH: OpenAck stream 1 prio 0, OpenAck stream 2 prio 4"},
@@ -238,7 +245,6 @@ func healthySession(t *testing.T, cuts ...int) (pcap string, want []pdu) {
 		{"record", "4", "1", "request svc 2 (bundlemgrd): BN v1 op 1 (LIST)"},
 		{"record", "4", "1", "response status 0: BN reply status 0 count 1"},
 	}
-	return c.write(), want
 }
 
 func TestSessionAcrossSegments(t *testing.T) {
@@ -437,6 +443,88 @@ func TestRepositoryCaptures(t *testing.T) {
 			}
 		}
 	})
+}
+
+// editcap runs editcap on in with args before the file names (a frame
+// selection goes after them) and returns the capture it writes.
+func editcap(t *testing.T, in string, args []string, frames ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("editcap")
+	if err != nil {
+		t.Skip("editcap is not installed (it comes with tshark: apt-get install tshark)")
+	}
+	out := filepath.Join(t.TempDir(), "edited.pcapng")
+	args = append(append(args[:len(args):len(args)], in, out), frames...)
+	if b, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("editcap %q: %v\n%s", args, err, b)
+	}
+	return out
+}
+
+// A capture that starts inside a connection has no SYN for it, and
+// Wireshark's relative sequence numbers then count from the first segment
+// seen, not from the stream's start: the dissector must not cut those bytes
+// as msg1, msg2 and records (which all fail), but say once per direction
+// that the handshake was not captured, as the checker does (SESS-002).
+func TestCaptureStartsInsideSession(t *testing.T) {
+	notCaptured := func(t *testing.T, pdus []pdu, experts []string) {
+		t.Helper()
+		if len(pdus) == 0 {
+			t.Fatal("no session bytes dissected")
+		}
+		for _, p := range pdus {
+			if p.msg != "handshake not captured" {
+				t.Errorf("dissected\n%s\nwant every message shown as \"handshake not captured\"", show(pdus))
+				break
+			}
+		}
+		if want := []string{"nexus.midstream", "nexus.midstream"}; !slices.Equal(abbreviations(experts), want) {
+			t.Errorf("expert infos %q, want one nexus.midstream note per direction and nothing else", experts)
+		}
+	}
+	t.Run("repository healthy capture from frame 40", func(t *testing.T) {
+		// Frame 40 is inside the ladder: the first bytes each side sends
+		// in the cut capture are ladder records, not msg1 and msg2.
+		mid := editcap(t, "../conformance/checker/testdata/healthy.pcapng", []string{"-r"}, "40-71")
+		pdus, experts := sessionPDUs(t, mid)
+		notCaptured(t, pdus, experts)
+	})
+	t.Run("a later connection is decoded", func(t *testing.T) {
+		c := &capture{t: t}
+		tr := conformancetest.NewTranscript(t)
+		s := c.session(40010, 34568, 100) // frames 1-3: SYN, SYN-ACK, ACK
+		s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+		cut := len(c.frames) // the capture starts after the handshake, inside the ladder
+		for n := 1; n <= 6; n++ {
+			s.send(tr.Step(n))
+		}
+		first := len(c.frames)
+		want := healthyConn(t, c, 40010, 100) // node-a redials from the same port
+		mid := editcap(t, c.write(), []string{"-r"}, fmt.Sprintf("%d-%d", cut+1, len(c.frames)))
+		pdus, experts := sessionPDUs(t, mid)
+		n := 0
+		for n < len(pdus) && pdus[n].msg == "handshake not captured" {
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("dissected\n%s\nwant the first connection's %d frames shown as \"handshake not captured\"", show(pdus), first-cut)
+		}
+		notCaptured(t, pdus[:n], experts)
+		if !slices.Equal(pdus[n:], want) {
+			t.Errorf("second connection dissected\n%s\nwant\n%s", show(pdus[n:]), show(want))
+		}
+	})
+}
+
+// abbreviations keeps the expert abbreviations of sessionPDUs' list.
+func abbreviations(experts []string) []string {
+	var out []string
+	for _, e := range experts {
+		if slices.Contains(sessionExperts, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func TestInstall(t *testing.T) {

@@ -14,6 +14,9 @@
 -- they are the same on every boot); turn that off in the preferences when a
 -- session uses other keys.
 --
+-- A direction whose SYN is not in the capture is not decoded: its stream
+-- offsets are unknown, so it is marked "handshake not captured" once.
+--
 -- Install: copy this file into Wireshark's personal plugin folder
 -- (~/.local/lib/wireshark/plugins/), or run `l2hub wireshark-plugin
 -- --install`. Use once: tshark -X lua_script:nexus.lua -r capture.pcapng
@@ -501,8 +504,10 @@ local se = {
 		expert.group.SECURITY, expert.severity.NOTE),
 	not_bringup = ProtoExpert.new("nexus.not_bringup", "Not the bring-up handshake message: other keys, or bytes out of place",
 		expert.group.PROTOCOL, expert.severity.NOTE),
+	midstream = ProtoExpert.new("nexus.midstream", "The capture starts inside the connection: the handshake was not captured, so the stream offset is unknown and this direction is not decoded",
+		expert.group.SEQUENCE, expert.severity.NOTE),
 }
-nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup }
+nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup, se.midstream }
 
 nexus.prefs.ports = Pref.range("Session ports", SESSION_PORTS, "TCP ports the nodes listen on", 65535)
 nexus.prefs.profile = Pref.enum("Profile", 0, "Wire profile of the session", {
@@ -516,6 +521,7 @@ nexus.prefs.decrypt = Pref.bool("Decrypt with the bring-up keys", true,
 local f_seq = Field.new("tcp.seq")
 local f_len = Field.new("tcp.len")
 local f_stream = Field.new("tcp.stream")
+local f_syn = Field.new("tcp.flags.syn")
 
 -- Per-stream state that the first pass learns and later passes reuse.
 local profiles = {} -- [stream .. dir] = "nexus-v1" | "noise-xk-std"
@@ -524,10 +530,36 @@ local starts = {}   -- [frame number] = stream offset of the reassembled PDU it 
 local stdindex = {} -- [stream .. dir .. offset] = message index (noise-xk-std)
 local stdcount = {} -- [stream .. dir] = messages seen so far
 local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
+local synfrom = {}  -- [stream/address/port] = the first frame with SYN from that end
+local midfirst = {} -- [stream .. dir] = the first frame of a direction whose SYN was not captured
 
 function nexus.init()
 	profiles, pending, starts, stdindex, stdcount, rejected = {}, {}, {}, {}, {}, {}
+	synfrom, midfirst = {}, {}
 end
+
+-- The stream offsets come from Wireshark's relative sequence numbers,
+-- which count from the SYN only when the SYN was captured; without it they
+-- count from the first segment seen, which is anywhere in the stream. The
+-- session dissector never sees a SYN (it has no payload), so a
+-- postdissector notes each end's SYN for it.
+local function endpoint(stream, pinfo)
+	return string.format("%d/%s/%d", stream and stream.value or -1, tostring(pinfo.src), pinfo.src_port)
+end
+
+local function note_syn(pinfo)
+	local syn = f_syn()
+	if syn and syn.value then
+		local ep = endpoint(f_stream(), pinfo)
+		if not synfrom[ep] or synfrom[ep] > pinfo.number then synfrom[ep] = pinfo.number end
+	end
+end
+
+local nexus_syn = Proto("nexus_syn", "open-nexus-OS session: TCP SYN tracker")
+function nexus_syn.dissector(_, pinfo)
+	note_syn(pinfo)
+end
+register_postdissector(nexus_syn)
 
 -- The nexus-v1 schedule: the size of the PDU that starts at stream offset o.
 local function nexus_pdu(a2b, o)
@@ -743,12 +775,35 @@ local function stream_offset(tvb, pinfo, key, a2b, profile)
 	return nil
 end
 
+-- not_captured shows the bytes of a direction whose SYN the capture
+-- missed: cut at fixed sizes from an unknown offset, they would read as a
+-- handshake and then as records that fail their tags. The Go checker
+-- likewise warns and does not judge such a connection (SESS-002). One note
+-- marks the direction's first segment.
+local function not_captured(tvb, pinfo, tree, key, a2b)
+	pinfo.cols.protocol = "NEXUS"
+	if not midfirst[key] or midfirst[key] > pinfo.number then midfirst[key] = pinfo.number end
+	local t = tree:add(nexus, tvb(), "handshake not captured")
+	t:add(sf.direction, tvb(0, 0), a2b and "node-a -> node-b (initiator to responder)" or "node-b -> node-a (responder to initiator)")
+	t:add(sf.msg, tvb(0, 0), "handshake not captured")
+	if midfirst[key] == pinfo.number then
+		t:add_proto_expert_info(se.midstream)
+	end
+	pinfo.cols.info = string.format("%s %d bytes, not decoded: the handshake was not captured", a2b and "A->B" or "B->A", tvb:len())
+	return tvb:len()
+end
+
 function nexus.dissector(tvb, pinfo, tree)
 	local size = tvb:len()
 	if size == 0 then return 0 end
 	local stream = f_stream()
 	local a2b = pinfo.dst_port == pinfo.match_uint
 	local key = string.format("%d/%s", stream and stream.value or -1, a2b and "a2b" or "b2a")
+	note_syn(pinfo) -- a SYN that carries data reaches this dissector first
+	local syn = synfrom[endpoint(stream, pinfo)]
+	if not syn or syn > pinfo.number then
+		return not_captured(tvb, pinfo, tree, key, a2b)
+	end
 	local profile = profiles[key]
 	local off0
 	do
