@@ -2,6 +2,7 @@ package wireshark_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -443,6 +444,98 @@ func TestRepositoryCaptures(t *testing.T) {
 			}
 		}
 	})
+}
+
+// streamExperts runs the dissector over pcap and returns the expert
+// messages of each TCP stream's frames, by stream number.
+func streamExperts(t *testing.T, pcap string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, r := range tshark(t, pcap, "nexus", "tcp.stream", "_ws.expert.message") {
+		if r[1] != "" {
+			out[r[0]] = append(out[r[0]], strings.Split(r[1], ";")...)
+		}
+	}
+	return out
+}
+
+// The ladder's batches are read as conformance.ParseBatch and
+// LadderStep.Check read them: the dissector flags each case with the Go
+// codec's own error text, once, and stops decoding the batch there.
+func TestLadderBounds(t *testing.T) {
+	openEv := func(stream uint32, prio byte, name string) []byte {
+		b := append([]byte{1}, binary.LittleEndian.AppendUint32(nil, stream)...)
+		return append(append(b, prio, byte(len(name))), name...)
+	}
+	dataEv := func(stream uint32, prio byte, n uint16) []byte {
+		b := append([]byte{3}, binary.LittleEndian.AppendUint32(nil, stream)...)
+		return binary.LittleEndian.AppendUint16(append(b, prio), n)
+	}
+	ackEv := func(stream uint32, prio byte) []byte {
+		return append(append([]byte{2}, binary.LittleEndian.AppendUint32(nil, stream)...), prio)
+	}
+	batch := func(count byte, events ...[]byte) []byte {
+		return slices.Concat(append([][]byte{{'M', 'X', 1, count}}, events...)...)
+	}
+	ctl, bulk := openEv(1, 0, "crossvm/control"), openEv(2, 4, "crossvm/bulk")
+	cases := []struct {
+		name    string
+		step    int // 1..6
+		kind    byte
+		payload []byte
+	}{
+		{"count above 8", 1, conformance.KindOpenBatch, batch(9)},
+		{"fewer events than the count", 1, conformance.KindOpenBatch, batch(3, ctl, bulk)},
+		{"stream id 0", 1, conformance.KindOpenBatch, batch(2, openEv(0, 0, "crossvm/control"), bulk)},
+		{"priority 9", 1, conformance.KindOpenBatch, batch(2, openEv(1, 9, "crossvm/control"), bulk)},
+		{"empty stream name", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, ""))},
+		{"stream name of 65 bytes", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, strings.Repeat("b", 65)))},
+		{"stream name not UTF-8", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "crossvm/\xffulk"))},
+		{"stream name cut", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "crossvm/bulk")[:12])},
+		{"unknown event kind", 1, conformance.KindOpenBatch, batch(3, ctl, []byte{7, 2, 0, 0, 0, 4}, dataEv(2, 4, 96))},
+		{"bytes after the events", 1, conformance.KindOpenBatch, batch(2, ctl, bulk, []byte{0, 0, 0})},
+		{"bad magic", 1, conformance.KindOpenBatch, slices.Concat([]byte{'M', 'Y', 1, 2}, ctl, bulk)},
+		{"version 2", 1, conformance.KindOpenBatch, slices.Concat([]byte{'M', 'X', 2, 2}, ctl, bulk)},
+		{"header cut", 1, conformance.KindOpenBatch, []byte{'M', 'X'}},
+		{"no batch", 1, conformance.KindOpenBatch, nil},
+		{"data length cut", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 32), dataEv(2, 4, 96)[:7])},
+		{"kind out of order", 1, conformance.KindDataBatch, batch(2, ctl, bulk)},
+		{"streams named the other way round", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/bulk"), openEv(2, 4, "crossvm/control"))},
+		{"no open-ack for the bulk stream", 2, conformance.KindOpenAckBatch, batch(1, ackEv(1, 0))},
+		{"control stream short of data", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 31), dataEv(2, 4, 96))},
+		{"FINAL_ACK in place of DATA_ECHO_BATCH", 4, conformance.KindFinalAck, nil},
+		// Passes: node-a adds up a stream's Data events (LadderStep.Check).
+		{"echo split over two events", 4, conformance.KindDataEchoBatch, batch(3, dataEv(1, 0, 12), dataEv(1, 0, 12), dataEv(2, 4, 64))},
+	}
+	c := &capture{t: t}
+	for i, tc := range cases {
+		s := c.session(40100+uint16(i), 34568)
+		tr := conformancetest.NewTranscript(t)
+		s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+		for n := 1; n < tc.step; n++ {
+			s.send(tr.Step(n))
+		}
+		side := 1 - tc.step%2
+		s.send(side, tr.Request(side, tc.kind, tc.payload))
+	}
+	experts := streamExperts(t, c.write())
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			step := conformance.Ladder()[tc.step-1]
+			var want []string
+			if err := step.Check(conformance.Record{Kind: tc.kind, Payload: tc.payload}); err != nil {
+				// The batch's own error is flagged on the batch.
+				_, perr := conformance.ParseBatch(tc.payload)
+				if perr != nil && tc.kind == step.Kind {
+					err = perr
+				}
+				want = []string{err.Error()}
+			}
+			if got := experts[fmt.Sprint(i)]; !slices.Equal(got, want) {
+				t.Errorf("expert infos %q, want %q (the Go codec's verdict)", got, want)
+			}
+		})
+	}
 }
 
 // editcap runs editcap on in with args before the file names (a frame

@@ -65,6 +65,24 @@ local LADDER_KINDS = {
 }
 local SERVICES = { [1] = "samgrd", [2] = "bundlemgrd", [3] = "packagefsd", [4] = "statefsd" }
 local EVENT_KINDS = { [1] = "Open", [2] = "OpenAck", [3] = "Data" }
+local EVENT_NAMES = { [1] = "open", [2] = "open-ack", [3] = "data" } -- as conformance.EventKind prints them
+
+-- Mux batch bounds (§5.2; conformance.ParseBatch).
+local MAX_EVENTS, MAX_STREAM_NAME, MAX_PRIORITY = 8, 64, 7
+
+-- The six ladder steps (§5.2; conformance.LadderStep.Check): the kind, and
+-- for the batch steps the event each stream must carry (the last one of
+-- the stream counts), the Open names, and the Data bytes the receiver
+-- requires buffered per stream (the sum of the stream's Data lengths).
+-- FINAL_SYNC and FINAL_ACK carry no batch, and their payload is not read.
+local LADDER = {
+	{ kind = 0x31, want = { { stream = 1, ev = 1, name = "crossvm/control" }, { stream = 2, ev = 1, name = "crossvm/bulk" } } },
+	{ kind = 0x32, want = { { stream = 1, ev = 2 }, { stream = 2, ev = 2 } } },
+	{ kind = 0x33, want = { { stream = 1, ev = 3, min = 32 }, { stream = 2, ev = 3, min = 96 } } },
+	{ kind = 0x34, want = { { stream = 1, ev = 3, min = 24 }, { stream = 2, ev = 3, min = 64 } } },
+	{ kind = 0x35 },
+	{ kind = 0x36 },
+}
 
 ---------------------------------------------------------------------------
 -- Small helpers
@@ -100,6 +118,16 @@ end
 
 local function le32(t, i)
 	return t[i] + t[i + 1] * 256 + t[i + 2] * 65536 + t[i + 3] * 16777216
+end
+
+-- quote quotes a valid UTF-8 string as Go's %q does for ASCII control
+-- characters, quotes and backslashes.
+local GO_ESCAPES = { ["\a"] = "\\a", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+	["\v"] = "\\v", ['"'] = '\\"', ["\\"] = "\\\\" }
+local function quote(s)
+	return '"' .. s:gsub('[%c"\\]', function(c)
+		return GO_ESCAPES[c] or string.format("\\x%02x", c:byte())
+	end) .. '"'
 end
 
 -- valid_utf8 reports whether s is well-formed UTF-8 (as Rust's from_utf8).
@@ -485,6 +513,7 @@ local sf = {
 	pad = ProtoField.bool("nexus.zero_padded", "Padding is zero"),
 	ev = ProtoField.string("nexus.mux.event", "Mux event"),
 	ev_count = ProtoField.uint8("nexus.mux.count", "Mux events"),
+	step = ProtoField.uint8("nexus.ladder_step", "Ladder step"),
 	summary = ProtoField.string("nexus.summary", "Summary"),
 	bringup = ProtoField.bool("nexus.bringup", "Bring-up transcript"),
 }
@@ -504,10 +533,12 @@ local se = {
 		expert.group.SECURITY, expert.severity.NOTE),
 	not_bringup = ProtoExpert.new("nexus.not_bringup", "Not the bring-up handshake message: other keys, or bytes out of place",
 		expert.group.PROTOCOL, expert.severity.NOTE),
+	ladder = ProtoExpert.new("nexus.ladder", "Ladder step the receiver rejects: its ladder fails and dsoftbusd stops (§5.2)",
+		expert.group.PROTOCOL, expert.severity.ERROR),
 	midstream = ProtoExpert.new("nexus.midstream", "The capture starts inside the connection: the handshake was not captured, so the stream offset is unknown and this direction is not decoded",
 		expert.group.SEQUENCE, expert.severity.NOTE),
 }
-nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup, se.midstream }
+nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup, se.ladder, se.midstream }
 
 nexus.prefs.ports = Pref.range("Session ports", SESSION_PORTS, "TCP ports the nodes listen on", 65535)
 nexus.prefs.profile = Pref.enum("Profile", 0, "Wire profile of the session", {
@@ -587,39 +618,120 @@ local function add_key(t, field, range)
 	return who
 end
 
+-- mux_batch decodes a batch as the receiver does (§5.2;
+-- conformance.ParseBatch): it stops at the first violation, which it flags
+-- with ParseBatch's error text. It returns the Info text and the events, or
+-- no events after a violation.
 local function mux_batch(t, ptvb, off, len)
-	-- 'M' 'X' 01 count, then events (nexus-wire.md §5.2).
-	if len < 4 or ptvb(off, 2):string() ~= "MX" or ptvb(off + 2, 1):uint() ~= 1 then
-		t:add_proto_expert_info(se.bad_plain, "mux batch without the MX 01 header")
-		return "?"
+	local function failed(parts)
+		return (table.concat(parts, ", ") .. " [bad batch]"):gsub("^ ", ""), nil
+	end
+	local stop = off + len
+	local function bad(item, why)
+		item:add_proto_expert_info(se.bad_plain, why)
+	end
+	-- 'M' 'X' 01 count, then events.
+	if len < 4 then
+		bad(t, "mux batch header: truncated")
+		return "[bad batch]"
+	end
+	if ptvb(off, 2):string() ~= "MX" then
+		bad(t, string.format("mux batch: bad magic %02x %02x", ptvb(off, 1):uint(), ptvb(off + 1, 1):uint()))
+		return "[bad batch]"
+	end
+	local version = ptvb(off + 2, 1):uint()
+	if version ~= 1 then
+		bad(t, string.format("mux batch: unsupported version %d", version))
+		return "[bad batch]"
 	end
 	local count = ptvb(off + 3, 1):uint()
-	t:add(sf.ev_count, ptvb(off + 3, 1))
-	local p, stop, parts = off + 4, off + len, {}
-	for _ = 1, count do
-		if p + 6 > stop then break end
-		local kind = ptvb(p, 1):uint()
-		local stream = ptvb(p + 1, 4):le_uint()
-		local prio = ptvb(p + 5, 1):uint()
-		local size, text = 6, string.format("%s stream %d prio %d", EVENT_KINDS[kind] or ("kind " .. kind), stream, prio)
-		if kind == 1 and p + 7 <= stop then
-			local nl = ptvb(p + 6, 1):uint()
-			if p + 7 + nl <= stop then
-				text = text .. " \"" .. ptvb(p + 7, nl):raw() .. "\""
-				size = 7 + nl
-			end
-		elseif kind == 3 and p + 8 <= stop then
-			text = text .. string.format(" len %d", ptvb(p + 6, 2):le_uint())
-			size = 8
+	local ct = t:add(sf.ev_count, ptvb(off + 3, 1))
+	if count > MAX_EVENTS then
+		bad(ct, string.format("mux batch: %d events, at most %d: invalid input", count, MAX_EVENTS))
+		return string.format("%d events [bad batch]", count)
+	end
+	local p, parts, events = off + 4, {}, {}
+	for i = 0, count - 1 do
+		if p + 6 > stop then
+			bad(p < stop and t:add(sf.ev, ptvb(p, stop - p), "truncated event") or ct,
+				string.format("mux batch event %d: truncated", i))
+			return failed(parts)
 		end
-		t:add(sf.ev, ptvb(p, size), text)
+		local ev = { kind = ptvb(p, 1):uint(), stream = ptvb(p + 1, 4):le_uint(), prio = ptvb(p + 5, 1):uint() }
+		local size, why = 6, nil
+		local text = string.format("%s stream %d prio %d", EVENT_KINDS[ev.kind] or ("kind " .. ev.kind), ev.stream, ev.prio)
+		if ev.kind == 1 then
+			if p + 7 > stop then
+				why = "stream name length: truncated"
+			else
+				local nl = ptvb(p + 6, 1):uint()
+				size = 7
+				if nl < 1 or nl > MAX_STREAM_NAME then
+					why = string.format("stream name length %d, want 1..%d: invalid input", nl, MAX_STREAM_NAME)
+				elseif p + 7 + nl > stop then
+					why = "stream name: truncated"
+				else
+					size = 7 + nl
+					ev.name = ptvb(p + 7, nl):raw()
+					text = text .. " \"" .. ev.name .. "\""
+					if not valid_utf8(ev.name) then why = "stream name: invalid utf-8" end
+				end
+			end
+		elseif ev.kind == 3 then
+			if p + 8 > stop then
+				why = "data length: truncated"
+			else
+				ev.len = ptvb(p + 6, 2):le_uint()
+				size = 8
+				text = text .. string.format(" len %d", ev.len)
+			end
+		elseif ev.kind ~= 2 then
+			-- The event's size depends on its kind: nothing after an
+			-- unknown one can be read.
+			why = string.format("event-0x%02x: unknown kind", ev.kind)
+		end
+		if not why and ev.stream == 0 then
+			why = "stream id 0: invalid input"
+		elseif not why and ev.prio > MAX_PRIORITY then
+			why = string.format("priority %d, at most %d: invalid input", ev.prio, MAX_PRIORITY)
+		end
+		local item = t:add(sf.ev, ptvb(p, size), text)
 		parts[#parts + 1] = text
+		if why then
+			bad(item, string.format("mux batch event %d: %s", i, why))
+			return failed(parts)
+		end
+		events[#events + 1] = ev
 		p = p + size
 	end
 	if p ~= stop then
-		t:add_proto_expert_info(se.bad_plain, "mux batch not consumed exactly")
+		bad(t:add(sf.ev, ptvb(p, stop - p), "trailing bytes"), string.format("mux batch: %d bytes after %d events: trailing bytes", stop - p, count))
+		return failed(parts)
 	end
-	return table.concat(parts, ", ")
+	return table.concat(parts, ", "), events
+end
+
+-- ladder_events is the receiver's rule for the events of ladder step s
+-- (§5.2; conformance.LadderStep.Check). It returns why the step fails, in
+-- Check's words, or nil.
+local function ladder_events(s, events)
+	local step = LADDER[s]
+	local seen, buffered = {}, {}
+	for _, e in ipairs(events) do
+		seen[e.stream] = e
+		if e.kind == 3 then buffered[e.stream] = (buffered[e.stream] or 0) + e.len end
+	end
+	for _, w in ipairs(step.want) do
+		local got = seen[w.stream]
+		if not got or got.kind ~= w.ev then
+			return string.format("ladder step %d: no %s event for stream %d: mux ladder failed", s, EVENT_NAMES[w.ev], w.stream)
+		elseif w.name and got.name ~= w.name then
+			return string.format("ladder step %d: stream %d named %s, want %s: mux ladder failed", s, w.stream, quote(got.name), quote(w.name))
+		elseif w.min and (buffered[w.stream] or 0) < w.min then
+			return string.format("ladder step %d: stream %d holds %d bytes, want at least %d: mux ladder failed", s, w.stream, buffered[w.stream] or 0, w.min)
+		end
+	end
+	return nil
 end
 
 local function proxy_request(t, ptvb, svc, off, len)
@@ -688,38 +800,49 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 	local first = ptvb(0, 1):uint()
 	local len = ptvb(1, 2):le_uint()
 	local max = ptvb:len() - 3
-	local summary
+	-- Each side's first three records are the ladder (§5.2); after it, a
+	-- request's kind is a service id, whatever its value.
+	local step = index < LADDER_FROM_B and 2 * index + (a2b and 1 or 2) or nil
+	local summary, kt
 	if response then
 		pt:add(sf.status, ptvb(0, 1))
 		summary = string.format("response status %d", first)
+	elseif step then
+		kt = pt:add(sf.kind, ptvb(0, 1))
+		pt:add(sf.step, ptvb(0, 0), step)
+		local name = LADDER_KINDS[first]
+		if name then pt:add(sf.kind_name, ptvb(0, 1), name) end
+		summary = "ladder " .. (name or string.format("kind 0x%02x", first))
 	else
 		pt:add(sf.kind, ptvb(0, 1))
-		local name = LADDER_KINDS[first]
-		if name then
-			pt:add(sf.kind_name, ptvb(0, 1), name)
-			summary = "ladder " .. name
-		else
-			pt:add(sf.service, ptvb(0, 1), SERVICES[first] or "unknown")
-			summary = string.format("request svc %d (%s)", first, SERVICES[first] or "unknown")
-		end
+		pt:add(sf.service, ptvb(0, 1), SERVICES[first] or "unknown")
+		summary = string.format("request svc %d (%s)", first, SERVICES[first] or "unknown")
 	end
 	local lt = pt:add_le(sf.plen, ptvb(1, 2))
-	if len > max then
+	local oversized = len > max
+	if oversized then
 		lt:add_proto_expert_info(se.bad_plain, string.format("payload length %d exceeds %d", len, max))
 		len = max
 	end
-	if len > 0 then
-		local pl = pt:add(sf.payload, ptvb(3, len))
-		local detail
-		if not response and LADDER_KINDS[first] then
-			detail = mux_batch(pl, ptvb, 3, len)
-		elseif response then
-			detail = proxy_response(ptvb, 3, len)
-		else
-			detail = proxy_request(pl, ptvb, first, 3, len)
+	local pl = len > 0 and pt:add(sf.payload, ptvb(3, len)) or pt
+	local detail, ladder_fails = "", nil
+	if step then
+		-- The receiver reads a batch only once the kind matches its step.
+		if first ~= LADDER[step].kind then
+			ladder_fails = string.format("ladder step %d: kind 0x%02x, want 0x%02x: mux ladder failed", step, first, LADDER[step].kind)
+		elseif LADDER[step].want and not oversized then
+			local events
+			detail, events = mux_batch(pl, ptvb, 3, len)
+			ladder_fails = events and ladder_events(step, events)
 		end
-		if detail ~= "" then summary = summary .. ": " .. detail end
+		if ladder_fails then kt:add_proto_expert_info(se.ladder, ladder_fails) end
+	elseif len > 0 and response then
+		detail = proxy_response(ptvb, 3, len)
+	elseif len > 0 then
+		detail = proxy_request(pl, ptvb, first, 3, len)
 	end
+	if detail ~= "" then summary = summary .. ": " .. detail end
+	if ladder_fails then summary = summary .. " [ladder fails]" end
 	local zero = true
 	for i = 3 + len + 1, #plain do
 		if plain[i] ~= 0 then zero = false break end
