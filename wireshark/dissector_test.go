@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"l2hub/conformance"
+	"l2hub/conformance/checker"
 	"l2hub/conformance/conformancetest"
 	"l2hub/internal/umask"
 	"l2hub/wireshark"
@@ -158,7 +160,8 @@ type pdu struct {
 
 // sessionExperts are the session dissector's expert infos.
 var sessionExperts = []string{"nexus.bad_tag", "nexus.bad_length", "nexus.bad_plaintext", "nexus.nonce_behind",
-	"nexus.unknown_key", "nexus.not_bringup", "nexus.midstream"}
+	"nexus.unknown_key", "nexus.not_bringup", "nexus.ladder", "nexus.gate_denied", "nexus.request_format",
+	"nexus.reply_rejected", "nexus.reply_format", "nexus.midstream"}
 
 // sessionPDUs lists the session's messages in capture order, and the
 // dissector's expert infos as "abbreviation" and then each message of the
@@ -533,6 +536,119 @@ func TestLadderBounds(t *testing.T) {
 			}
 			if got := experts[fmt.Sprint(i)]; !slices.Equal(got, want) {
 				t.Errorf("expert infos %q, want %q (the Go codec's verdict)", got, want)
+			}
+		})
+	}
+}
+
+// TestProxyVerdicts runs the Go checker and the dissector over the same
+// proxy exchanges: node-b's gate on each request, node-a's verdict on each
+// response, and the pairing of the two. Every PROXY finding the checker
+// fails or warns about must appear as the dissector's expert info on the
+// same connection, in the same words, and nothing else; the one exception
+// is a request still unanswered when the capture ends.
+func TestProxyVerdicts(t *testing.T) {
+	sm := func(name string) []byte {
+		p, err := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, name)
+		must(t, err)
+		return p
+	}
+	list := conformance.AppendBNRequest(nil, conformance.BNOpList)
+	smOK := conformance.AppendSMResponse(nil, conformance.SMStatusOK)
+	bnOK := conformance.AppendBNResponse(nil, conformance.BNResponse{Count: 1})
+	edit := func(p []byte, at int, b byte) []byte { p = bytes.Clone(p); p[at] = b; return p }
+	// oversized seals a request that declares 300 payload bytes.
+	oversized := func(tr *conformancetest.Transcript, svc byte) []byte {
+		plain := make([]byte, conformance.RequestPlainLen)
+		plain[0] = svc
+		binary.LittleEndian.PutUint16(plain[1:], 300)
+		return tr.Send[0].Seal(nil, plain)
+	}
+	type exchange func(s *session, tr *conformancetest.Transcript)
+	ask := func(svc byte, req []byte, status byte, reply []byte) exchange {
+		return func(s *session, tr *conformancetest.Transcript) {
+			s.send(0, tr.Request(0, svc, req)).send(1, tr.Response(status, reply))
+		}
+	}
+	cases := []struct {
+		name string
+		do   []exchange
+	}{
+		{"resolve and list", []exchange{ask(1, sm("bundlemgrd"), 0, smOK), ask(2, list, 0, bnOK)}},
+		{"SM version 2, denied", []exchange{ask(1, edit(sm("bundlemgrd"), 2, 2), 1, nil)}},
+		{"SM request of 4 bytes, denied", []exchange{ask(1, []byte("SM\x01\x06"), 1, nil)}},
+		{"a deny with a payload", []exchange{ask(1, []byte("SN\x01\x06\x01x"), 1, []byte{0})}},
+		{"SM request with trailing bytes", []exchange{ask(1, append(sm("bundlemgrd"), 0), 0, smOK)}},
+		{"SM reply of 5 bytes", []exchange{ask(1, sm("bundlemgrd"), 0, smOK[:5])}},
+		{"SM reply op 0x87", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 3, 0x87))}},
+		{"SM reply not found", []exchange{ask(1, sm("nosuchd"), 0, conformance.AppendSMResponse(nil, conformance.SMStatusNotFound))}},
+		{"SM reply version 9", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 2, 9))}},
+		{"proxy status 1 to a forwarded request", []exchange{ask(1, sm("bundlemgrd"), 1, nil)}},
+		{"BN reply of 7 bytes", []exchange{ask(2, list, 0, bnOK[:7])}},
+		{"BN reply op 0x82", []exchange{ask(2, list, 0, edit(bnOK, 3, 0x82))}},
+		{"BN reply without magic", []exchange{ask(2, list, 0, edit(bnOK, 0, 'X'))}},
+		{"BN request not LIST", []exchange{ask(2, conformance.AppendBNRequest(nil, 2), 0,
+			conformance.AppendBNResponse(nil, conformance.BNResponse{Status: conformance.BNStatusUnsupported}))}},
+		{"unknown service, denied", []exchange{ask(9, []byte("hello"), 1, nil)}},
+		{"packagefsd answers", []exchange{ask(3, []byte("PK\x01\x01"), 0, []byte("PK\x01\x81\x00"))}},
+		{"oversized request dropped, the next answered", []exchange{
+			func(s *session, tr *conformancetest.Transcript) { s.send(0, oversized(tr, 1)) },
+			ask(2, list, 0, bnOK),
+		}},
+		{"oversized request answered", []exchange{
+			func(s *session, tr *conformancetest.Transcript) {
+				s.send(0, oversized(tr, 2)).send(1, tr.Response(0, bnOK))
+			},
+		}},
+		{"oversized response", []exchange{
+			func(s *session, tr *conformancetest.Transcript) {
+				plain := make([]byte, conformance.ResponsePlainLen)
+				binary.LittleEndian.PutUint16(plain[1:], 600)
+				s.send(0, tr.Request(0, 2, list)).send(1, tr.Send[1].Seal(nil, plain))
+			},
+		}},
+		{"response with no request", []exchange{
+			func(s *session, tr *conformancetest.Transcript) { s.send(1, tr.Response(0, smOK)) },
+		}},
+	}
+	c := &capture{t: t}
+	first := make([]int, len(cases)+1) // the first frame number of each case's connection
+	for i, tc := range cases {
+		first[i] = len(c.frames) + 1
+		s := c.session(40100+uint16(i), 34568)
+		tr := conformancetest.NewTranscript(t)
+		s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+		for n := 1; n <= 6; n++ {
+			s.send(tr.Step(n))
+		}
+		for _, x := range tc.do {
+			x(s, tr)
+		}
+	}
+	first[len(cases)] = len(c.frames) + 1
+	pcap := c.write()
+
+	report, err := checker.CheckFiles(checker.Options{}, pcap)
+	must(t, err)
+	want := make([][]string, len(cases))
+	for _, f := range report.Findings {
+		if !strings.HasPrefix(f.ID, "PROXY-") || (f.Verdict != checker.Fail && f.Verdict != checker.Warn) || len(f.Frames) == 0 {
+			continue
+		}
+		if strings.HasPrefix(f.Message, "no response to request ") {
+			continue // the end of the capture: the dissector sees packets, not their absence
+		}
+		i := sort.SearchInts(first, f.Frames[0]+1) - 1
+		want[i] = append(want[i], f.Message)
+	}
+	experts := streamExperts(t, pcap)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := experts[fmt.Sprint(i)]
+			slices.Sort(got)
+			slices.Sort(want[i])
+			if !slices.Equal(got, want[i]) {
+				t.Errorf("expert infos\n  %s\nwant the checker's PROXY findings\n  %s", strings.Join(got, "\n  "), strings.Join(want[i], "\n  "))
 			}
 		})
 	}

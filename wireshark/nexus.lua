@@ -12,7 +12,9 @@
 -- Records of the bring-up transcript are decrypted and authenticated with
 -- the bring-up transport keys (the OS derives every key from constants, so
 -- they are the same on every boot); turn that off in the preferences when a
--- session uses other keys.
+-- session uses other keys. Their contents are judged as l2hub's Go codec
+-- and checker judge them, in the same words: mux batches and ladder steps
+-- (§5.2), node-b's proxy gate and node-a's verdict on each response (§5.3).
 --
 -- A direction whose SYN is not in the capture is not decoded: its stream
 -- offsets are unknown, so it is marked "handshake not captured" once.
@@ -514,6 +516,8 @@ local sf = {
 	ev = ProtoField.string("nexus.mux.event", "Mux event"),
 	ev_count = ProtoField.uint8("nexus.mux.count", "Mux events"),
 	step = ProtoField.uint8("nexus.ladder_step", "Ladder step"),
+	gate = ProtoField.string("nexus.gate", "Node-b's proxy gate"),
+	answers = ProtoField.uint32("nexus.answers", "Answers request"),
 	summary = ProtoField.string("nexus.summary", "Summary"),
 	bringup = ProtoField.bool("nexus.bringup", "Bring-up transcript"),
 }
@@ -535,10 +539,19 @@ local se = {
 		expert.group.PROTOCOL, expert.severity.NOTE),
 	ladder = ProtoExpert.new("nexus.ladder", "Ladder step the receiver rejects: its ladder fails and dsoftbusd stops (§5.2)",
 		expert.group.PROTOCOL, expert.severity.ERROR),
+	gate_denied = ProtoExpert.new("nexus.gate_denied", "Request node-b's proxy gate denies: a samgrd request must be SM v1 (§5.3)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	reply_rejected = ProtoExpert.new("nexus.reply_rejected", "Proxy response node-a's verdict rejects, or node-b must not send (§5.3)",
+		expert.group.PROTOCOL, expert.severity.ERROR),
+	request_format = ProtoExpert.new("nexus.request_format", "Request node-b forwards that its backend does not read as sent (§5.3)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	reply_format = ProtoExpert.new("nexus.reply_format", "Proxy response that passes node-a's verdict but is not its backend's documented format (§5.3)",
+		expert.group.PROTOCOL, expert.severity.WARN),
 	midstream = ProtoExpert.new("nexus.midstream", "The capture starts inside the connection: the handshake was not captured, so the stream offset is unknown and this direction is not decoded",
 		expert.group.SEQUENCE, expert.severity.NOTE),
 }
-nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup, se.ladder, se.midstream }
+nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup, se.ladder,
+	se.gate_denied, se.request_format, se.reply_rejected, se.reply_format, se.midstream }
 
 nexus.prefs.ports = Pref.range("Session ports", SESSION_PORTS, "TCP ports the nodes listen on", 65535)
 nexus.prefs.profile = Pref.enum("Profile", 0, "Wire profile of the session", {
@@ -563,10 +576,11 @@ local stdcount = {} -- [stream .. dir] = messages seen so far
 local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
 local synfrom = {}  -- [stream/address/port] = the first frame with SYN from that end
 local midfirst = {} -- [stream .. dir] = the first frame of a direction whose SYN was not captured
+local proxied = {}  -- [stream] = node-b's outstanding requests and the request each response answers
 
 function nexus.init()
 	profiles, pending, starts, stdindex, stdcount, rejected = {}, {}, {}, {}, {}, {}
-	synfrom, midfirst = {}, {}
+	synfrom, midfirst, proxied = {}, {}, {}
 end
 
 -- The stream offsets come from Wireshark's relative sequence numbers,
@@ -763,9 +777,137 @@ local function proxy_response(ptvb, off, len)
 	return ""
 end
 
+-- gate is node-b's proxy gate on a request (§5.3; conformance.GateRequest):
+-- the action ("forward", "deny" or "drop") and its reason.
+local function gate(svc, ptvb, off, len, oversized)
+	if oversized then return "drop", "oversized" end
+	if svc == 1 and (len < 5 or ptvb(off, 2):string() ~= "SM" or ptvb(off + 2, 1):uint() ~= 1) then
+		return "deny", "sm-gate"
+	end
+	if SERVICES[svc] then return "forward", "service=" .. SERVICES[svc] end
+	return "deny", "service=unknown"
+end
+
+-- request_format notes a forwarded samgrd or bundlemgrd request that its
+-- backend does not read as sent (conformance.ParseSMRequest, ParseBNRequest;
+-- the checker's PROXY-001 warnings), or returns nil.
+local function request_format(j, svc, ptvb, off, len)
+	if svc == 1 then
+		-- The gate passed: "SM", version 1 and a name length are there.
+		local nl = ptvb(off + 4, 1):uint()
+		local why
+		if len - 5 < nl then
+			why = "sm request name: truncated"
+		elseif len - 5 > nl then
+			why = "sm request: trailing bytes"
+		end
+		return why and string.format("request %d to samgrd passes node-b's gate but is not a valid SM request: %s", j, why)
+	elseif svc == 2 then
+		if len >= 4 and ptvb(off, 2):string() == "BN" and ptvb(off + 2, 1):uint() == 1 and ptvb(off + 3, 1):uint() == 1 then
+			return nil
+		end
+		local hex = {}
+		for i = 0, math.min(len, 8) - 1 do hex[#hex + 1] = string.format("%02x", ptvb(off + i, 1):uint()) end
+		return string.format("request %d to bundlemgrd is not a BN v1 LIST (%s)", j, table.concat(hex, " "))
+	end
+	return nil
+end
+
+-- The proxy exchange of one connection. node-a waits for each answer, so
+-- node-b's responses answer its requests in order, less those it drops
+-- without a reply (the checker pairs them so, PROXY-002). Unlike the
+-- checker, which follows each receiver's nonce, the dissector takes every
+-- request that authenticates as one node-b read. The first pass fills this
+-- in capture order; later passes read the pairing back.
+local function exchange(sid)
+	local x = proxied[sid]
+	if not x then
+		x = { requests = {}, head = 1, logged = {}, answers = {} }
+		proxied[sid] = x
+	end
+	return x
+end
+
+local function log_request(sid, j, svc, action, why)
+	local x = exchange(sid)
+	if x.logged[j] then return end
+	x.logged[j] = true
+	x.requests[#x.requests + 1] = { index = j, svc = svc, action = action, why = why }
+end
+
+-- answered returns the request response j answers, or false.
+local function answered(sid, j)
+	local x = exchange(sid)
+	if x.answers[j] == nil then
+		local q = x.requests
+		-- A dropped request gets no reply: the response is for a later one.
+		while #q - x.head >= 1 and q[x.head].action == "drop" do x.head = x.head + 1 end
+		x.answers[j] = q[x.head] or false
+		if q[x.head] then x.head = x.head + 1 end
+	end
+	return x.answers[j]
+end
+
+-- reply_verdict judges a response to request p (false: none outstanding)
+-- as the checker does (PROXY-002, PROXY-003): node-b's answer to a denied
+-- or dropped request, then node-a's verdict (conformance.CheckProxyResponse).
+-- It returns why the response fails, or nil and a note on its format
+-- (conformance.CheckProxyResponseHeader).
+local function reply_verdict(p, j, status, ptvb, off, len)
+	if not p then
+		return string.format("node-b sent response %d with no request outstanding", j)
+	end
+	if p.action == "drop" then
+		return string.format("node-b answered request %d, which declares an oversized payload: the OS drops it without a reply", p.index)
+	elseif p.action == "deny" then
+		if status ~= 1 or len ~= 0 then
+			return string.format("node-b answered denied request %d (service %d, %s) with status %d and %d payload bytes: a deny is status 1 with no payload",
+				p.index, p.svc, p.why, status, len)
+		end
+		return nil
+	end
+	local name = SERVICES[p.svc]
+	local function fails(why)
+		return string.format("response to request %d fails node-a's verdict: service %s: %s", p.index, name, why)
+	end
+	if status ~= 0 then return fails(string.format("proxy status %d: proxy request failed", status)) end
+	local minlen, op, proto
+	if p.svc == 1 then
+		minlen, op, proto = 13, 0x86, "SM"
+	elseif p.svc == 2 then
+		minlen, op, proto = 8, 0x81, "BN"
+	else
+		return nil
+	end
+	if len < minlen then
+		return fails(string.format("proxy request failed: response of %d bytes, want at least %d: truncated", len, minlen))
+	end
+	local rop = ptvb(off + 3, 1):uint()
+	if rop ~= op then
+		return fails(string.format("proxy request failed: response op 0x%02x, want 0x%02x: unknown kind", rop, op))
+	end
+	local backend = ptvb(off + 4, 1):uint()
+	if backend ~= 0 then
+		return fails(string.format("backend status %d: proxy request failed", backend))
+	end
+	-- node-a reads neither magic nor version; the backend's reply has them.
+	local what = proto == "SM" and "sm response" or "bn response"
+	local why
+	if ptvb(off, 2):string() ~= proto then
+		why = string.format("%s: bad magic %02x %02x", what, ptvb(off, 1):uint(), ptvb(off + 1, 1):uint())
+	elseif ptvb(off + 2, 1):uint() ~= 1 then
+		why = string.format("%s: unsupported version %d", what, ptvb(off + 2, 1):uint())
+	end
+	if why then
+		return nil, string.format("response to request %d passes node-a's verdict, but its payload is not %s v1 (%s): node-a ignores magic and version, the backend's documented reply has them (§5.3)",
+			p.index, proto, why)
+	end
+	return nil
+end
+
 -- dissect_record shows one nexus-v1 record and, with the bring-up keys,
 -- its plaintext. It returns the Info text.
-local function dissect_record(rtvb, pinfo, t, a2b, index)
+local function dissect_record(rtvb, pinfo, t, a2b, index, sid)
 	local size = rtvb:len()
 	local response = (not a2b) and index >= LADDER_FROM_B
 	t:add(sf.record, rtvb(0, 0), index)
@@ -821,11 +963,19 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 	local lt = pt:add_le(sf.plen, ptvb(1, 2))
 	local oversized = len > max
 	if oversized then
-		lt:add_proto_expert_info(se.bad_plain, string.format("payload length %d exceeds %d", len, max))
+		local why = string.format("payload length %d exceeds %d", len, max)
+		if response then
+			why = string.format("response %d: response record declares %d payload bytes, at most %d: declared length above the record's bound",
+				index - LADDER_FROM_B, len, max)
+		elseif not step then
+			why = string.format("request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply",
+				index - LADDER_FROM_B, first, len, max)
+		end
+		lt:add_proto_expert_info(se.bad_plain, why)
 		len = max
 	end
 	local pl = len > 0 and pt:add(sf.payload, ptvb(3, len)) or pt
-	local detail, ladder_fails = "", nil
+	local detail, ladder_fails, marker = "", nil, ""
 	if step then
 		-- The receiver reads a batch only once the kind matches its step.
 		if first ~= LADDER[step].kind then
@@ -836,13 +986,42 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 			ladder_fails = events and ladder_events(step, events)
 		end
 		if ladder_fails then kt:add_proto_expert_info(se.ladder, ladder_fails) end
-	elseif len > 0 and response then
-		detail = proxy_response(ptvb, 3, len)
-	elseif len > 0 then
-		detail = proxy_request(pl, ptvb, first, 3, len)
+	elseif response and not oversized then -- node-a cannot read an oversized one
+		local j = index - LADDER_FROM_B
+		local p = answered(sid, j)
+		if p then pt:add(sf.answers, ptvb(0, 0), p.index) end
+		if len > 0 then detail = proxy_response(ptvb, 3, len) end
+		local why, note = reply_verdict(p, j, first, ptvb, 3, len)
+		if why then
+			pt:add_proto_expert_info(se.reply_rejected, why)
+			marker = p and p.action == "forward" and " [node-a rejects it]" or " [unexpected reply]"
+		elseif note then
+			pt:add_proto_expert_info(se.reply_format, note)
+		end
+	elseif response then
+		if len > 0 then detail = proxy_response(ptvb, 3, len) end
+	else
+		local j = index - LADDER_FROM_B
+		local action, why = gate(first, ptvb, 3, len, oversized)
+		local gt = pt:add(sf.gate, ptvb(0, 1), action .. " (" .. why .. ")")
+		if why == "sm-gate" then
+			gt:add_proto_expert_info(se.gate_denied, string.format(
+				"request %d to samgrd is not SM v1 (magic \"SM\", version 1, at least 5 bytes): node-b denies it", j))
+		elseif action == "forward" then
+			local note = request_format(j, first, ptvb, 3, len)
+			if note then gt:add_proto_expert_info(se.request_format, note) end
+		end
+		if action == "deny" then
+			marker = " [node-b denies it]"
+		elseif action == "drop" then
+			marker = " [node-b drops it]"
+		end
+		log_request(sid, j, first, action, why)
+		if len > 0 then detail = proxy_request(pl, ptvb, first, 3, len) end
 	end
 	if detail ~= "" then summary = summary .. ": " .. detail end
 	if ladder_fails then summary = summary .. " [ladder fails]" end
+	summary = summary .. marker
 	local zero = true
 	for i = 3 + len + 1, #plain do
 		if plain[i] ~= 0 then zero = false break end
@@ -853,7 +1032,7 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 	return string.format("%s n=%d %s", label, nonce, summary)
 end
 
-local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
+local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index, sid)
 	if BRINGUP_MSGS[what] then
 		local same = tostring(rtvb():bytes()):lower() == BRINGUP_MSGS[what]
 		local bt = t:add(sf.bringup, rtvb(), same)
@@ -872,7 +1051,7 @@ local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
 		t:add(sf.payload_enc, rtvb(48, 16))
 		return "msg3 -> s, se"
 	end
-	return dissect_record(rtvb, pinfo, t, a2b, index)
+	return dissect_record(rtvb, pinfo, t, a2b, index, sid)
 end
 
 -- stream_offset returns the stream offset of this call's first byte. A
@@ -1040,7 +1219,7 @@ function nexus.dissector(tvb, pinfo, tree)
 				if n > 0 then t:add(sf.body, tvb(pos + 4, n)) end
 			else
 				t:add(sf.msg, tvb(pos, 0), what)
-				info = dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
+				info = dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index, stream and stream.value or -1)
 			end
 			t:append_text(", " .. info)
 			infos[#infos + 1] = info
