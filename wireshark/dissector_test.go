@@ -3,12 +3,14 @@ package wireshark_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -81,6 +83,20 @@ func tshark(t *testing.T, pcap, filter string, fields ...string) [][]string {
 	return rows
 }
 
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	must(t, err)
+	return n
+}
+
+func hexKey(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	must(t, err)
+	return b
+}
+
 func announce(t *testing.T, r conformance.Role) []byte {
 	t.Helper()
 	p, err := r.Announce().MarshalBinary()
@@ -112,7 +128,21 @@ func TestAnnounces(t *testing.T) {
 		{"node-a", 37020, a, "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", ""},
 		{"node-b on another port", 5000, announce(t, conformance.RoleB), "ok", "node-b", "node-b static, derive_test_secret(D1, 34568)", ""},
 		{"unknown key", 37020, edit(func(p []byte) []byte { copy(p[14:46], bytes.Repeat([]byte{0x11}, 32)); return p }),
-			"ok", "node-a", "unknown", "identity mismatch"},
+			"ok", "node-a", "unknown", `node-a announces key 11111111…1111, but its bring-up key is 24260eb6…aa4d (derive_test_secret(0xd0, 34567)): node-a logs "identity mismatch peer=crossvm"`},
+		// §4.5: node-a compares node-b's announced key with the one it pins,
+		// so a bring-up key under the other id is a mismatch too.
+		{"node-b with node-a's key", 37020, func() []byte { p := announce(t, conformance.RoleB); copy(p[14:46], a[14:46]); return p }(),
+			"ok", "node-b", "node-a static, derive_test_secret(D0, 34567)", `node-b announces key 24260eb6…aa4d, but its bring-up key is ba9f625f…4526 (derive_test_secret(0xd1, 34568)): node-a logs "identity mismatch peer=crossvm" and will not handshake`},
+		{"node-a with its ephemeral key", 37020, edit(func(p []byte) []byte {
+			copy(p[14:46], hexKey(t, "5e1fa81af16f52619ad4be177e85db5a96809cea7119262fe7e2929f3d509a2b"))
+			return p
+		}),
+			"ok", "node-a", "node-a ephemeral, derive_test_secret(E0, 34567)", "node-a announces key 5e1fa81a…9a2b, but its bring-up key is 24260eb6…aa4d"},
+		{"another device with an unknown key", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node9", Port: 37020, Services: []string{"samgrd"}, Static: [32]byte{0x11}}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", "node9", "unknown", "Not a bring-up key"},
 		{"bad magic", 37020, edit(func(p []byte) []byte { p[3] = 'C'; return p }), "BadMagic", "", "", "announce ignored (malformed): BadMagic"},
 		{"version 2", 37020, edit(func(p []byte) []byte { p[4] = 2; return p }), "UnsupportedVersion(2)", "", "", "UnsupportedVersion(2)"},
 		{"empty device id", 37020, edit(func(p []byte) []byte { p[5] = 0; return p }), "InvalidInput: device id length 0, not 1..64", "", "", "device id length 0"},
@@ -437,13 +467,24 @@ func TestRepositoryCaptures(t *testing.T) {
 		}
 	})
 	t.Run("wrong key", func(t *testing.T) {
-		rows := tshark(t, "../conformance/checker/testdata/wrong-key.pcapng", "nxsb.device_id == \"node-b\"", "nxsb.identity")
+		const pcap = "../conformance/checker/testdata/wrong-key.pcapng"
+		report, err := checker.CheckFiles(checker.Options{}, pcap)
+		must(t, err)
+		mismatch, ok := report.First(checker.DISC005)
+		if !ok || mismatch.Verdict != checker.Fail {
+			t.Fatalf("the checker does not fail DISC-005 on %s: %v", pcap, mismatch)
+		}
+		rows := tshark(t, pcap, "nxsb.device_id == \"node-b\"", "frame.number", "nxsb.identity", "nxsb.wrong_key", "_ws.expert.message")
 		if len(rows) == 0 {
 			t.Fatal("no announces from node-b")
 		}
 		for _, r := range rows {
-			if r[0] != "node-a static, derive_test_secret(D0, 34567)" {
-				t.Errorf("node-b announces %q, want node-a's key, as the capture was made", r[0])
+			if r[1] != "node-a static, derive_test_secret(D0, 34567)" {
+				t.Errorf("node-b announces %q, want node-a's key, as the capture was made", r[1])
+			}
+			// The checker cites the frames it judged, not their copies.
+			if judged := slices.Contains(mismatch.Frames, atoi(t, r[0])); judged && (r[2] == "" || r[3] != mismatch.Message) {
+				t.Errorf("frame %s: expert infos %q, want the checker's %q", r[0], r[3], mismatch.Message)
 			}
 		}
 	})

@@ -44,6 +44,13 @@ local KNOWN_KEYS = {
 	["d82cb0b240bd827fd5bcab0918a6679e3dbabd5d4026c6639948ac78d7f51042"] = "node-b ephemeral, derive_test_secret(E0, 34568)",
 }
 
+-- Each device id's bring-up static key (§3.1, §3.3): node-a pins node-b's
+-- and compares an announced key with it before the handshake (§4.5).
+local BRINGUP_STATIC = {
+	["node-a"] = { key = "24260eb6eddf8284e4cb6e9169ce2e0ba1b21c5c3bed796e41a8853b82abaa4d", tag = 0xd0, port = 34567 },
+	["node-b"] = { key = "ba9f625f38c5663d272ae4ad91849d9fd075b2c95bbb7dee6b3d799db77e4526", tag = 0xd1, port = 34568 },
+}
+
 -- The bring-up transcript's transport keys (nexus.k_i2r, nexus.k_r2i).
 local BRINGUP_K_I2R = "fcd0e755e09e7e1e3a74b9b706082a241559b7b43d60acd8478a94bcf2140983"
 local BRINGUP_K_R2I = "e84b5c85d0a619ca908da27d963c4c15f2309442066e9d79d99d973e4723c292"
@@ -380,8 +387,10 @@ local ne = {
 		expert.group.PROTOCOL, expert.severity.NOTE),
 	unknown_key = ProtoExpert.new("nxsb.unknown_key", "Not a bring-up key: the OS pins the bring-up keys and reports an identity mismatch",
 		expert.group.SECURITY, expert.severity.WARN),
+	wrong_key = ProtoExpert.new("nxsb.wrong_key", "Not the device's bring-up key: node-a reports an identity mismatch and will not handshake",
+		expert.group.SECURITY, expert.severity.WARN),
 }
-nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key }
+nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key, ne.wrong_key }
 
 -- announce_verdict decodes an announce as the OS does, in field order,
 -- returning nil for a good announce or the decoder's error.
@@ -434,10 +443,17 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local keyhex = tostring(keyrange:bytes()):lower()
 	local kt = t:add(nf.key, keyrange)
 	local who = KNOWN_KEYS[keyhex]
-	if who then
-		kt:add(nf.identity, keyrange, who)
-	else
-		kt:add(nf.identity, keyrange, "unknown")
+	kt:add(nf.identity, keyrange, who or "unknown")
+	-- node-a and node-b each have one bring-up static; any other key is
+	-- an identity mismatch for that id (the checker's DISC-005).
+	local own = BRINGUP_STATIC[id]
+	local mismatch = own and keyhex ~= own.key
+	if mismatch then
+		local function short(hex) return hex:sub(1, 8) .. "…" .. hex:sub(61, 64) end
+		kt:add_proto_expert_info(ne.wrong_key, string.format(
+			"%s announces key %s, but its bring-up key is %s (derive_test_secret(0x%x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+			id, short(keyhex), short(own.key), own.tag, own.port))
+	elseif not who then
 		kt:add_proto_expert_info(ne.unknown_key)
 	end
 	if limit < 41 + d then return fail("Truncated") end
@@ -467,7 +483,7 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	end
 	t:append_text(string.format(", %s, port %d", id, port))
 	pinfo.cols.info = string.format("NXSB announce %s port %d, %d service%s (%s)%s", id, port, n,
-		n == 1 and "" or "s", table.concat(names, ", "), who and "" or ", unknown key")
+		n == 1 and "" or "s", table.concat(names, ", "), mismatch and ", not its bring-up key" or who and "" or ", unknown key")
 	return size
 end
 
