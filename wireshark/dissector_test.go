@@ -766,6 +766,61 @@ func TestCaptureStartsInsideSession(t *testing.T) {
 	})
 }
 
+// Wireshark counts an end's relative sequence numbers from its initial
+// sequence number when the capture holds the end's SYN or the SYN-ACK that
+// acknowledges it, so either one makes the end's stream offsets known.
+func TestCaptureWithoutSYN(t *testing.T) {
+	// healthySession's frames: 1 SYN, 2 SYN-ACK, 3 ACK, 4 msg1, 5 msg2,
+	// 6 msg3 and ladder step 1, ...; each message is one segment.
+	pcap, want := healthySession(t)
+	fromB := []int{1, 4, 6, 8, 10, 12} // msg2, ladder steps 2, 4, 6, the responses
+	bNotCaptured := slices.Clone(want)
+	for _, i := range fromB {
+		bNotCaptured[i] = pdu{msg: "handshake not captured"}
+	}
+	for _, tc := range []struct {
+		name, cut string
+		want      []pdu
+		notes     int // nexus.midstream notes
+	}{
+		{"node-a's SYN", "1", want, 0},
+		{"node-a's SYN and msg1", "1 4", want[1:], 0},
+		// Only node-a's first ACK then says where node-b's stream starts,
+		// which Wireshark takes but the dissector does not trust.
+		{"node-b's SYN-ACK", "2", bNotCaptured, 1},
+		// One segment each, msg3 and ladder step 1 together.
+		{"node-a's SYN and node-b's SYN-ACK", "1 2", slices.Repeat([]pdu{{msg: "handshake not captured"}}, len(want)-1), 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pdus, experts := sessionPDUs(t, editcap(t, pcap, nil, strings.Fields(tc.cut)...))
+			if !slices.Equal(pdus, tc.want) {
+				t.Errorf("dissected\n%s\nwant\n%s", show(pdus), show(tc.want))
+			}
+			if want := slices.Repeat([]string{"nexus.midstream"}, tc.notes); !slices.Equal(abbreviations(experts), want) {
+				t.Errorf("expert infos %q, want %d nexus.midstream notes and nothing else", experts, tc.notes)
+			}
+		})
+	}
+}
+
+// A merged capture can hold a segment before its SYN. The first pass,
+// which has not seen the SYN yet, cannot place the segment, and a second
+// pass must not decide otherwise.
+func TestSegmentBeforeSYN(t *testing.T) {
+	c := &capture{t: t}
+	want := healthyConn(t, c, 40010)
+	// Frame 4, msg1, goes first: its stream offset happens to be right,
+	// so Wireshark keeps it in the SYN's stream.
+	c.frames = slices.Concat(c.frames[3:4], c.frames[:3], c.frames[4:])
+	pdus, experts := sessionPDUs(t, c.write())
+	if want := append([]pdu{{msg: "handshake not captured"}}, want[1:]...); !slices.Equal(pdus, want) {
+		t.Errorf("dissected\n%s\nwant\n%s", show(pdus), show(want))
+	}
+	if want := []string{"nexus.midstream"}; !slices.Equal(abbreviations(experts), want) {
+		t.Errorf("expert infos %q, want one nexus.midstream note", experts)
+	}
+}
+
 // abbreviations keeps the expert abbreviations of sessionPDUs' list.
 func abbreviations(experts []string) []string {
 	var out []string

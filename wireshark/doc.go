@@ -9,9 +9,9 @@
 // keys, and the length-prefixed noise-xk-std profile. Expert infos flag
 // what the OS would reject (mux batches, ladder steps, node-b's proxy gate,
 // node-a's verdicts) in the words of the conformance checker, which the
-// tests run on the same captures. A direction whose SYN the capture missed
-// is marked, not decoded. It needs Wireshark or tshark 3.x or later, built
-// with Lua.
+// tests run on the same captures. A direction whose SYN the capture missed,
+// and the peer's SYN-ACK too, is marked, not decoded. It needs Wireshark or
+// tshark 3.x or later, built with Lua.
 //
 // Concurrency: PersonalDir and Install are safe for concurrent use; Install
 // replaces the file atomically.

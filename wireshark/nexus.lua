@@ -16,8 +16,9 @@
 -- and checker judge them, in the same words: mux batches and ladder steps
 -- (§5.2), node-b's proxy gate and node-a's verdict on each response (§5.3).
 --
--- A direction whose SYN is not in the capture is not decoded: its stream
--- offsets are unknown, so it is marked "handshake not captured" once.
+-- A direction whose SYN is not in the capture, nor the peer's SYN-ACK, is
+-- not decoded: its stream offsets are unknown, so it is marked "handshake
+-- not captured" once.
 --
 -- Install: copy this file into Wireshark's personal plugin folder
 -- (~/.local/lib/wireshark/plugins/), or run `l2hub wireshark-plugin
@@ -582,6 +583,7 @@ local f_seq = Field.new("tcp.seq")
 local f_len = Field.new("tcp.len")
 local f_stream = Field.new("tcp.stream")
 local f_syn = Field.new("tcp.flags.syn")
+local f_ack = Field.new("tcp.flags.ack")
 
 -- Per-stream state that the first pass learns and later passes reuse.
 local profiles = {} -- [stream .. dir] = "nexus-v1" | "noise-xk-std"
@@ -590,7 +592,7 @@ local starts = {}   -- [frame number] = stream offset of the reassembled PDU it 
 local stdindex = {} -- [stream .. dir .. offset] = message index (noise-xk-std)
 local stdcount = {} -- [stream .. dir] = messages seen so far
 local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
-local synfrom = {}  -- [stream/address/port] = the first frame with SYN from that end
+local synfrom = {}  -- [stream/address/port] = the first frame with that end's SYN, or a SYN-ACK to it
 local midfirst = {} -- [stream .. dir] = the first frame of a direction whose SYN was not captured
 local proxied = {}  -- [stream] = node-b's outstanding requests and the request each response answers
 
@@ -600,23 +602,34 @@ function nexus.init()
 end
 
 -- The stream offsets come from Wireshark's relative sequence numbers,
--- which count from the SYN only when the SYN was captured; without it they
--- count from the first segment seen, which is anywhere in the stream. The
--- session dissector never sees a SYN (it has no payload), so a
--- postdissector notes each end's SYN for it.
-local function endpoint(stream, pinfo)
-	return string.format("%d/%s/%d", stream and stream.value or -1, tostring(pinfo.src), pinfo.src_port)
+-- which count from an end's initial sequence number only when the capture
+-- holds its SYN or the peer's SYN-ACK (whose ack is that number plus one);
+-- without either they count from the first segment seen, which is anywhere
+-- in the stream. The session dissector never sees a SYN (it has no
+-- payload), so a postdissector notes them for it.
+local function endpoint(stream, addr, port)
+	return string.format("%d/%s/%d", stream and stream.value or -1, tostring(addr), port)
+end
+
+local function note(ep, frame)
+	if not synfrom[ep] or synfrom[ep] > frame then synfrom[ep] = frame end
 end
 
 local function note_syn(pinfo)
 	local syn = f_syn()
 	if syn and syn.value then
-		local ep = endpoint(f_stream(), pinfo)
-		if not synfrom[ep] or synfrom[ep] > pinfo.number then synfrom[ep] = pinfo.number end
+		local stream = f_stream()
+		note(endpoint(stream, pinfo.src, pinfo.src_port), pinfo.number)
+		local ack = f_ack()
+		if ack and ack.value then
+			note(endpoint(stream, pinfo.dst, pinfo.dst_port), pinfo.number)
+		end
 	end
 end
 
-local nexus_syn = Proto("nexus_syn", "open-nexus-OS session: TCP SYN tracker")
+-- Not a protocol of its own: disabling it leaves every session "handshake
+-- not captured".
+local nexus_syn = Proto("nexus_syn", "open-nexus-OS session: SYN tracker NEXUS needs (keep enabled)")
 function nexus_syn.dissector(_, pinfo)
 	note_syn(pinfo)
 end
@@ -1118,7 +1131,10 @@ function nexus.dissector(tvb, pinfo, tree)
 	local a2b = pinfo.dst_port == pinfo.match_uint
 	local key = string.format("%d/%s", stream and stream.value or -1, a2b and "a2b" or "b2a")
 	note_syn(pinfo) -- a SYN that carries data reaches this dissector first
-	local syn = synfrom[endpoint(stream, pinfo)]
+	-- Judged by frame number, so that a later pass, which knows of SYNs
+	-- further on, decides as the first did (segments can precede their SYN
+	-- in a merged capture).
+	local syn = synfrom[endpoint(stream, pinfo.src, pinfo.src_port)]
 	if not syn or syn > pinfo.number then
 		return not_captured(tvb, pinfo, tree, key, a2b)
 	end
