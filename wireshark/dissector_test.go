@@ -651,6 +651,11 @@ func TestProxyVerdicts(t *testing.T) {
 		{"response with no request", []exchange{
 			func(s *session, tr *conformancetest.Transcript) { s.send(1, tr.Response(0, smOK)) },
 		}},
+		// The unasked response takes no request: the next one answers request 0.
+		{"response with no request, then a request", []exchange{
+			func(s *session, tr *conformancetest.Transcript) { s.send(1, tr.Response(0, smOK)) },
+			ask(1, sm("bundlemgrd"), 0, smOK[:5]),
+		}},
 	}
 	c := &capture{t: t}
 	first := make([]int, len(cases)+1) // the first frame number of each case's connection
@@ -690,6 +695,112 @@ func TestProxyVerdicts(t *testing.T) {
 			slices.Sort(want[i])
 			if !slices.Equal(got, want[i]) {
 				t.Errorf("expert infos\n  %s\nwant the checker's PROXY findings\n  %s", strings.Join(got, "\n  "), strings.Join(want[i], "\n  "))
+			}
+		})
+	}
+}
+
+// TestProxyPairing covers what a capture can miss of a proxy exchange.
+// Response j answers the j-th request node-b reads, so a response missing
+// from the capture does not shift the pairing of the next; and a response
+// is judged only when every request up to its own was read, so requests
+// the capture does not show give no verdict, and no "no request
+// outstanding" either.
+func TestProxyPairing(t *testing.T) {
+	sm, err := conformance.AppendSMRequest(nil, conformance.SMOpResolveStatus, "bundlemgrd")
+	must(t, err)
+	list := conformance.AppendBNRequest(nil, conformance.BNOpList)
+	smOK := conformance.AppendSMResponse(nil, conformance.SMStatusOK)
+	bnOK := conformance.AppendBNResponse(nil, conformance.BNResponse{Count: 1})
+	const (
+		smShort = "response to request %d fails node-a's verdict: service samgrd: proxy request failed: response of 5 bytes, want at least 13: truncated"
+		bnShort = "response to request %d fails node-a's verdict: service bundlemgrd: proxy request failed: response of 7 bytes, want at least 8: truncated"
+	)
+	type exchange func(c *capture, s *session, tr *conformancetest.Transcript)
+	ask := func(svc byte, req []byte, reply []byte) exchange {
+		return func(_ *capture, s *session, tr *conformancetest.Transcript) {
+			s.send(0, tr.Request(0, svc, req)).send(1, tr.Response(0, reply))
+		}
+	}
+	cases := []struct {
+		name    string
+		noSYN   bool // node-a's SYN and ACK are not in the capture
+		onlyB   bool // none of node-a's segments is
+		do      []exchange
+		experts []string
+		checker bool // the checker, which reads a retransmission, fails the same
+	}{
+		{name: "a response missing from the capture", do: []exchange{
+			func(c *capture, s *session, tr *conformancetest.Transcript) {
+				s.send(0, tr.Request(0, 1, sm))
+				c.hidden[1] = true
+				s.send(1, tr.Response(0, smOK))
+				c.hidden[1] = false
+			},
+			ask(2, list, bnOK[:7]),
+		}, experts: []string{fmt.Sprintf(bnShort, 1)}},
+		{name: "node-a's SYN not captured", noSYN: true, do: []exchange{ask(1, sm, smOK[:5])},
+			experts: []string{fmt.Sprintf(smShort, 0)}},
+		{name: "node-b's segments only", onlyB: true, do: []exchange{ask(1, sm, smOK[:5]), ask(2, list, bnOK)}},
+		// node-b read the retransmission and answered it; the dissector,
+		// which reads only the first copy, judges the next response.
+		{name: "a request's first copy corrupted", do: []exchange{
+			func(_ *capture, s *session, tr *conformancetest.Transcript) {
+				s.sendCorrupted(0, tr.Request(0, 1, sm), 100).send(1, tr.Response(0, smOK))
+			},
+			ask(2, list, bnOK[:7]),
+		}, experts: []string{fmt.Sprintf(bnShort, 1)}, checker: true},
+		// node-b skips bytes that are no record of node-a's: the next
+		// record opens a nonce behind its index, and is the one answered.
+		{name: "an injected record before a request", do: []exchange{
+			func(_ *capture, s *session, _ *conformancetest.Transcript) {
+				s.send(0, bytes.Repeat([]byte{0x5a}, conformance.RequestRecordLen))
+			},
+			ask(1, sm, smOK[:5]),
+			ask(2, list, bnOK[:7]),
+		}, experts: []string{fmt.Sprintf(smShort, 1), fmt.Sprintf(bnShort, 2)}, checker: true},
+	}
+	c := &capture{t: t}
+	first := make([]int, len(cases)+1) // the first frame number of each case's connection
+	for i, tc := range cases {
+		first[i] = len(c.frames) + 1
+		c.hidden[0] = tc.noSYN || tc.onlyB
+		s := c.session(40100+uint16(i), 34568)
+		c.hidden[0] = tc.onlyB
+		tr := conformancetest.NewTranscript(t)
+		s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+		for n := 1; n <= 6; n++ {
+			s.send(tr.Step(n))
+		}
+		for _, x := range tc.do {
+			x(c, s, tr)
+		}
+		c.hidden[0] = false
+	}
+	first[len(cases)] = len(c.frames) + 1
+	pcap := c.write()
+	report, err := checker.CheckFiles(checker.Options{}, pcap)
+	must(t, err)
+	byChecker := make([][]string, len(cases))
+	for _, f := range report.Findings {
+		if strings.HasPrefix(f.ID, "PROXY-") && f.Verdict == checker.Fail && len(f.Frames) > 0 {
+			i := sort.SearchInts(first, f.Frames[0]+1) - 1
+			byChecker[i] = append(byChecker[i], f.Message)
+		}
+	}
+	experts := streamExperts(t, pcap)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.checker && !slices.Equal(byChecker[i], tc.experts) {
+				t.Errorf("the checker fails\n  %s\nwant\n  %s", strings.Join(byChecker[i], "\n  "), strings.Join(tc.experts, "\n  "))
+			}
+			// The proxy's verdicts, not TCP's notes on the holes or the
+			// record that fails its tag.
+			got := slices.DeleteFunc(experts[fmt.Sprint(i)], func(e string) bool {
+				return !strings.HasPrefix(e, "response ") && !strings.HasPrefix(e, "node-b ") && !strings.HasPrefix(e, "request ")
+			})
+			if !slices.Equal(got, tc.experts) {
+				t.Errorf("expert infos\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.experts, "\n  "))
 			}
 		})
 	}

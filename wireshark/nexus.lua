@@ -594,7 +594,7 @@ local stdcount = {} -- [stream .. dir] = messages seen so far
 local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
 local synfrom = {}  -- [stream/address/port] = the first frame with that end's SYN, or a SYN-ACK to it
 local midfirst = {} -- [stream .. dir] = the first frame of a direction whose SYN was not captured
-local proxied = {}  -- [stream] = node-b's outstanding requests and the request each response answers
+local proxied = {}  -- [stream] = the proxy exchange: node-a's records and the request each response answers
 
 function nexus.init()
 	profiles, pending, starts, stdindex, stdcount, rejected = {}, {}, {}, {}, {}, {}
@@ -842,44 +842,126 @@ local function request_format(j, svc, ptvb, off, len)
 	return nil
 end
 
--- The proxy exchange of one connection. node-a waits for each answer, so
--- node-b's responses answer its requests in order, less those it drops
--- without a reply (the checker pairs them so, PROXY-002). Unlike the
--- checker, which follows each receiver's nonce, the dissector takes every
--- request that authenticates as one node-b read. The first pass fills this
--- in capture order; later passes read the pairing back.
+-- The proxy exchange of one connection, as node-a's records and node-b's
+-- responses show it. node-a waits for each answer, so node-b answers the
+-- requests in order, less those it drops (oversized) and the records it
+-- cannot decrypt, which it skips without a reply (the checker pairs them
+-- so, PROXY-002). Pairing by response index keeps a response missing from
+-- the capture from shifting the rest. A response is judged only when the
+-- requests up to its own were read: node-a's direction not decoded or a
+-- record of it missing from the capture leave it unpaired. The first pass
+-- fills this in capture order, the first copy of a record counting; later
+-- passes read the pairing back.
+local UNPAIRED = "unpaired"
+
 local function exchange(sid)
 	local x = proxied[sid]
 	if not x then
-		x = { requests = {}, head = 1, logged = {}, answers = {} }
+		x = {
+			seen = {},    -- [record index] = true: node-a's records dissected
+			unread = {},  -- [record index] = true: it authenticates at no nonce
+			behind = {},  -- [record index] = how far its nonce trails its index
+			requests = {}, -- [request index] = { index, svc, action, why }
+			contig = 0,   -- node-a's records 0 .. contig-1 were all dissected
+			last = -1,    -- node-a's highest record index dissected
+			answers = {}, -- [response index] = request, false (none sent) or UNPAIRED
+			paired = { i = 0, n = 0 }, -- requests 0 .. i-1 hold answers 0 .. n-1, for sure
+		}
 		proxied[sid] = x
 	end
 	return x
 end
 
-local function log_request(sid, j, svc, action, why)
+-- a2b_record notes node-a's record k: the nonce it opened at (nil: it did
+-- not authenticate) and, for a request, node-b's gate on it.
+local function a2b_record(sid, k, nonce, request)
 	local x = exchange(sid)
-	if x.logged[j] then return end
-	x.logged[j] = true
-	x.requests[#x.requests + 1] = { index = j, svc = svc, action = action, why = why }
+	if x.seen[k] then return end
+	x.seen[k] = true
+	if nonce then
+		x.behind[k] = k - nonce
+		if request then x.requests[k - LADDER_FROM_B] = request end
+	else
+		x.unread[k] = true
+	end
+	while x.seen[x.contig] do x.contig = x.contig + 1 end
+	x.last = math.max(x.last, k)
 end
 
--- answered returns the request response j answers, or false.
+-- injected says whether node-a's unread record k is bytes node-b skipped
+-- (true) or a record of node-a's sealing (false), or nil when the capture
+-- cannot tell yet. The next record that opens trails its index by one
+-- nonce for each record before it that node-a did not seal.
+local function injected(x, k)
+	for k2 = k + 1, math.min(x.last, x.contig - 1) do
+		if x.behind[k2] then
+			local failed = 0
+			for i = 0, k2 - 1 do
+				if x.unread[i] then failed = failed + 1 end
+			end
+			if x.behind[k2] == failed then return true end
+			if x.behind[k2] == 0 then return false end
+			return nil
+		end
+	end
+	return nil
+end
+
+-- pair finds the request response j answers: the request, false when
+-- node-a had sent none for it, or UNPAIRED when the capture cannot tell.
+-- Each response, in the capture or not, takes the next request node-b
+-- reads, passing over a drop while node-a has sent a later request, as the
+-- checker's queue does. A request of node-a's that the capture shows only
+-- corrupted is taken as read from a retransmission and answered (only an
+-- oversized one would not be): its response gets no verdict, and the next
+-- ones are paired past it.
+local function pair(x, j)
+	local i, n = x.paired.i, x.paired.n
+	if n > j then return UNPAIRED end -- an earlier response, out of order
+	while true do
+		local r
+		while true do
+			local k = LADDER_FROM_B + i
+			r = x.requests[i]
+			if r then
+				-- With no later request, node-b's answer is to the drop.
+				if r.action ~= "drop" or not x.seen[k + 1] then break end
+				if x.unread[k + 1] and injected(x, k + 1) ~= false then return UNPAIRED end
+			elseif x.unread[k] then
+				local skipped = injected(x, k)
+				if skipped == nil then return UNPAIRED end
+				if not skipped then
+					r = UNPAIRED
+					break
+				end
+			elseif x.contig == k and x.last < k then
+				r = false
+				break
+			else
+				return UNPAIRED
+			end
+			i = i + 1
+		end
+		if n == j then
+			x.paired = { i = r and i + 1 or i, n = n + 1 }
+			return r
+		end
+		if not r then return UNPAIRED end
+		i, n = i + 1, n + 1
+	end
+end
+
+-- answered returns the request response j answers, as pair does.
 local function answered(sid, j)
 	local x = exchange(sid)
-	if x.answers[j] == nil then
-		local q = x.requests
-		-- A dropped request gets no reply: the response is for a later one.
-		while #q - x.head >= 1 and q[x.head].action == "drop" do x.head = x.head + 1 end
-		x.answers[j] = q[x.head] or false
-		if q[x.head] then x.head = x.head + 1 end
-	end
+	if x.answers[j] == nil then x.answers[j] = pair(x, j) end
 	return x.answers[j]
 end
 
--- reply_verdict judges a response to request p (false: none outstanding)
--- as the checker does (PROXY-002, PROXY-003): node-b's answer to a denied
--- or dropped request, then node-a's verdict (conformance.CheckProxyResponse).
+-- reply_verdict judges a response to request p (false: none outstanding;
+-- not UNPAIRED) as the checker does (PROXY-002, PROXY-003): node-b's answer
+-- to a denied or dropped request, then node-a's verdict
+-- (conformance.CheckProxyResponse).
 -- It returns why the response fails, or nil and a note on its format
 -- (conformance.CheckProxyResponseHeader).
 local function reply_verdict(p, j, status, ptvb, off, len)
@@ -960,6 +1042,7 @@ local function dissect_record(rtvb, pinfo, t, a2b, index, sid)
 		t:add(sf.auth, rtvb(size - TAG_LEN, TAG_LEN), false)
 		t:add_proto_expert_info(se.bad_tag, string.format("record %d authenticates at no nonce from %d down to %d",
 			index, index, math.max(0, index - 16)))
+		if a2b then a2b_record(sid, index, nil) end
 		return label .. " [bad tag]"
 	end
 	t:add(sf.nonce, rtvb(0, 0), nonce)
@@ -1015,12 +1098,14 @@ local function dissect_record(rtvb, pinfo, t, a2b, index, sid)
 			ladder_fails = events and ladder_events(step, events)
 		end
 		if ladder_fails then kt:add_proto_expert_info(se.ladder, ladder_fails) end
+		if a2b then a2b_record(sid, index, nonce) end
 	elseif response and not oversized then -- node-a cannot read an oversized one
 		local j = index - LADDER_FROM_B
 		local p = answered(sid, j)
-		if p then pt:add(sf.answers, ptvb(0, 0), p.index) end
+		if p and p ~= UNPAIRED then pt:add(sf.answers, ptvb(0, 0), p.index) end
 		if len > 0 then detail = proxy_response(ptvb, 3, len) end
-		local why, note = reply_verdict(p, j, first, ptvb, 3, len)
+		local why, note
+		if p ~= UNPAIRED then why, note = reply_verdict(p, j, first, ptvb, 3, len) end
 		if why then
 			pt:add_proto_expert_info(se.reply_rejected, why)
 			marker = p and p.action == "forward" and " [node-a rejects it]" or " [unexpected reply]"
@@ -1045,7 +1130,7 @@ local function dissect_record(rtvb, pinfo, t, a2b, index, sid)
 		elseif action == "drop" then
 			marker = " [node-b drops it]"
 		end
-		log_request(sid, j, first, action, why)
+		a2b_record(sid, index, nonce, { index = j, svc = first, action = action, why = why })
 		if len > 0 then detail = proxy_request(pl, ptvb, first, 3, len) end
 	end
 	if detail ~= "" then summary = summary .. ": " .. detail end
