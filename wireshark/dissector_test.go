@@ -523,34 +523,41 @@ func TestLadderBounds(t *testing.T) {
 	}
 	ctl, bulk := openEv(1, 0, "crossvm/control"), openEv(2, 4, "crossvm/bulk")
 	cases := []struct {
-		name    string
-		step    int // 1..6
-		kind    byte
-		payload []byte
+		name     string
+		step     int // 1..6
+		kind     byte
+		payload  []byte
+		declared int // the payload length the record declares, if not len(payload)
 	}{
-		{"count above 8", 1, conformance.KindOpenBatch, batch(9)},
-		{"fewer events than the count", 1, conformance.KindOpenBatch, batch(3, ctl, bulk)},
-		{"stream id 0", 1, conformance.KindOpenBatch, batch(2, openEv(0, 0, "crossvm/control"), bulk)},
-		{"priority 9", 1, conformance.KindOpenBatch, batch(2, openEv(1, 9, "crossvm/control"), bulk)},
-		{"empty stream name", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, ""))},
-		{"stream name of 65 bytes", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, strings.Repeat("b", 65)))},
-		{"stream name not UTF-8", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "crossvm/\xffulk"))},
-		{"stream name cut", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "crossvm/bulk")[:12])},
-		{"unknown event kind", 1, conformance.KindOpenBatch, batch(3, ctl, []byte{7, 2, 0, 0, 0, 4}, dataEv(2, 4, 96))},
-		{"bytes after the events", 1, conformance.KindOpenBatch, batch(2, ctl, bulk, []byte{0, 0, 0})},
-		{"bad magic", 1, conformance.KindOpenBatch, slices.Concat([]byte{'M', 'Y', 1, 2}, ctl, bulk)},
-		{"version 2", 1, conformance.KindOpenBatch, slices.Concat([]byte{'M', 'X', 2, 2}, ctl, bulk)},
-		{"header cut", 1, conformance.KindOpenBatch, []byte{'M', 'X'}},
-		{"no batch", 1, conformance.KindOpenBatch, nil},
-		{"data length cut", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 32), dataEv(2, 4, 96)[:7])},
-		{"kind out of order", 1, conformance.KindDataBatch, batch(2, ctl, bulk)},
-		{"streams named the other way round", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/bulk"), openEv(2, 4, "crossvm/control"))},
-		{"no open-ack for the bulk stream", 2, conformance.KindOpenAckBatch, batch(1, ackEv(1, 0))},
-		{"control stream short of data", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 31), dataEv(2, 4, 96))},
-		{"FINAL_ACK in place of DATA_ECHO_BATCH", 4, conformance.KindFinalAck, nil},
+		{"count above 8", 1, conformance.KindOpenBatch, batch(9), 0},
+		{"fewer events than the count", 1, conformance.KindOpenBatch, batch(3, ctl, bulk), 0},
+		{"stream id 0", 1, conformance.KindOpenBatch, batch(2, openEv(0, 0, "crossvm/control"), bulk), 0},
+		{"priority 9", 1, conformance.KindOpenBatch, batch(2, openEv(1, 9, "crossvm/control"), bulk), 0},
+		{"empty stream name", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "")), 0},
+		{"stream name of 65 bytes", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, strings.Repeat("b", 65))), 0},
+		{"stream name not UTF-8", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "crossvm/\xffulk")), 0},
+		{"stream name cut", 1, conformance.KindOpenBatch, batch(2, ctl, openEv(2, 4, "crossvm/bulk")[:12]), 0},
+		{"unknown event kind", 1, conformance.KindOpenBatch, batch(3, ctl, []byte{7, 2, 0, 0, 0, 4}, dataEv(2, 4, 96)), 0},
+		{"bytes after the events", 1, conformance.KindOpenBatch, batch(2, ctl, bulk, []byte{0, 0, 0}), 0},
+		{"bad magic", 1, conformance.KindOpenBatch, slices.Concat([]byte{'M', 'Y', 1, 2}, ctl, bulk), 0},
+		{"version 2", 1, conformance.KindOpenBatch, slices.Concat([]byte{'M', 'X', 2, 2}, ctl, bulk), 0},
+		{"header cut", 1, conformance.KindOpenBatch, []byte{'M', 'X'}, 0},
+		{"no batch", 1, conformance.KindOpenBatch, nil, 0},
+		{"data length cut", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 32), dataEv(2, 4, 96)[:7]), 0},
+		{"kind out of order", 1, conformance.KindDataBatch, batch(2, ctl, bulk), 0},
+		{"streams named the other way round", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/bulk"), openEv(2, 4, "crossvm/control")), 0},
+		{"no open-ack for the bulk stream", 2, conformance.KindOpenAckBatch, batch(1, ackEv(1, 0)), 0},
+		{"control stream short of data", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 31), dataEv(2, 4, 96)), 0},
+		{"FINAL_ACK in place of DATA_ECHO_BATCH", 4, conformance.KindFinalAck, nil, 0},
 		// Passes: node-a adds up a stream's Data events (LadderStep.Check).
-		{"echo split over two events", 4, conformance.KindDataEchoBatch, batch(3, dataEv(1, 0, 12), dataEv(1, 0, 12), dataEv(2, 4, 64))},
+		{"echo split over two events", 4, conformance.KindDataEchoBatch, batch(3, dataEv(1, 0, 12), dataEv(1, 0, 12), dataEv(2, 4, 64)), 0},
+		// The record is not read: ParseRecordPlain fails before the kind
+		// or the batch is looked at.
+		{"OPEN_BATCH declaring 300 bytes", 1, conformance.KindOpenBatch, batch(2, ctl, bulk), 300},
+		{"FINAL_SYNC declaring 300 bytes", 5, conformance.KindFinalSync, nil, 300},
+		{"FINAL_ACK of the wrong kind declaring 257 bytes", 6, conformance.KindFinalSync, nil, 257},
 	}
+	plains := make([][]byte, len(cases))
 	c := &capture{t: t}
 	for i, tc := range cases {
 		s := c.session(40100+uint16(i), 34568)
@@ -559,15 +566,23 @@ func TestLadderBounds(t *testing.T) {
 		for n := 1; n < tc.step; n++ {
 			s.send(tr.Step(n))
 		}
+		plain, err := conformance.AppendRecordPlain(nil, conformance.RequestRecord, tc.kind, tc.payload)
+		must(t, err)
+		if tc.declared > 0 {
+			binary.LittleEndian.PutUint16(plain[1:], uint16(tc.declared))
+		}
+		plains[i] = plain
 		side := 1 - tc.step%2
-		s.send(side, tr.Request(side, tc.kind, tc.payload))
+		s.send(side, tr.Send[side].Seal(nil, plain))
 	}
 	experts := streamExperts(t, c.write())
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			step := conformance.Ladder()[tc.step-1]
 			var want []string
-			if err := step.Check(conformance.Record{Kind: tc.kind, Payload: tc.payload}); err != nil {
+			if _, err := conformance.ParseRecordPlain(conformance.RequestRecord, plains[i]); err != nil {
+				want = []string{fmt.Sprintf("ladder step %d: %v", step.Step, err)}
+			} else if err := step.Check(conformance.Record{Kind: tc.kind, Payload: tc.payload}); err != nil {
 				// The batch's own error is flagged on the batch.
 				_, perr := conformance.ParseBatch(tc.payload)
 				if perr != nil && tc.kind == step.Kind {

@@ -1074,28 +1074,38 @@ local function dissect_record(rtvb, pinfo, t, a2b, index, sid)
 	end
 	local lt = pt:add_le(sf.plen, ptvb(1, 2))
 	local oversized = len > max
+	local ladder_fails
 	if oversized then
-		local why = string.format("payload length %d exceeds %d", len, max)
-		if response then
-			why = string.format("response %d: response record declares %d payload bytes, at most %d: declared length above the record's bound",
-				index - LADDER_FROM_B, len, max)
-		elseif not step then
-			why = string.format("request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply",
-				index - LADDER_FROM_B, first, len, max)
+		-- In the checker's words: a ladder step (ParseRecordPlain fails
+		-- before LadderStep.Check), a response (PROXY-003), a request
+		-- (PROXY-001).
+		if step then
+			ladder_fails = string.format("ladder step %d: request record declares %d payload bytes, at most %d: declared length above the record's bound",
+				step, len, max)
+		elseif response then
+			lt:add_proto_expert_info(se.bad_plain, string.format(
+				"response %d: response record declares %d payload bytes, at most %d: declared length above the record's bound",
+				index - LADDER_FROM_B, len, max))
+		else
+			lt:add_proto_expert_info(se.bad_plain, string.format(
+				"request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply",
+				index - LADDER_FROM_B, first, len, max))
 		end
-		lt:add_proto_expert_info(se.bad_plain, why)
 		len = max
 	end
 	local pl = len > 0 and pt:add(sf.payload, ptvb(3, len)) or pt
-	local detail, ladder_fails, marker = "", nil, ""
+	local detail, marker = "", ""
 	if step then
-		-- The receiver reads a batch only once the kind matches its step.
-		if first ~= LADDER[step].kind then
-			ladder_fails = string.format("ladder step %d: kind 0x%02x, want 0x%02x: mux ladder failed", step, first, LADDER[step].kind)
-		elseif LADDER[step].want and not oversized then
-			local events
-			detail, events = mux_batch(pl, ptvb, 3, len)
-			ladder_fails = events and ladder_events(step, events)
+		-- The receiver reads a batch only from a record within its bound
+		-- (an oversized one already fails), once the kind matches its step.
+		if not oversized then
+			if first ~= LADDER[step].kind then
+				ladder_fails = string.format("ladder step %d: kind 0x%02x, want 0x%02x: mux ladder failed", step, first, LADDER[step].kind)
+			elseif LADDER[step].want then
+				local events
+				detail, events = mux_batch(pl, ptvb, 3, len)
+				ladder_fails = events and ladder_events(step, events)
+			end
 		end
 		if ladder_fails then kt:add_proto_expert_info(se.ladder, ladder_fails) end
 		if a2b then a2b_record(sid, index, nonce) end
