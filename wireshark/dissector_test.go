@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -163,7 +164,7 @@ func TestAnnounces(t *testing.T) {
 	for _, tc := range cases {
 		c.udp(37020, tc.port, tc.payload)
 	}
-	rows := tshark(t, c.write(), "nxsb", "frame.number", "nxsb.verdict", "nxsb.device_id", "nxsb.identity", "_ws.expert.message")
+	rows := tshark(t, c.write(), "nxsb", "frame.number", "nxsb.verdict", "nxsb.device_id", "nxsb.identity", "_ws.expert.message", "_ws.col.Info")
 	if len(rows) != len(cases) {
 		t.Fatalf("tshark decoded %d announces, want %d: %q", len(rows), len(cases), rows)
 	}
@@ -178,6 +179,18 @@ func TestAnnounces(t *testing.T) {
 			}
 			if !strings.Contains(r[4], tc.expert) {
 				t.Errorf("expert info %q does not say %q", r[4], tc.expert)
+			}
+			// The Info column says what is wrong with a good announce's key.
+			suffix := ""
+			switch {
+			case tc.verdict != "ok":
+			case strings.Contains(tc.expert, "but its bring-up key is"):
+				suffix = ", not its bring-up key"
+			case tc.identity == "unknown":
+				suffix = ", unknown key"
+			}
+			if suffix != "" && !strings.HasSuffix(r[5], suffix) || suffix == "" && strings.HasSuffix(r[5], " key") {
+				t.Errorf("Info %q, want the suffix %q", r[5], suffix)
 			}
 		})
 	}
@@ -474,7 +487,7 @@ func TestRepositoryCaptures(t *testing.T) {
 		if !ok || mismatch.Verdict != checker.Fail {
 			t.Fatalf("the checker does not fail DISC-005 on %s: %v", pcap, mismatch)
 		}
-		rows := tshark(t, pcap, "nxsb.device_id == \"node-b\"", "frame.number", "nxsb.identity", "nxsb.wrong_key", "_ws.expert.message")
+		rows := tshark(t, pcap, "nxsb.device_id == \"node-b\"", "frame.number", "nxsb.identity", "nxsb.wrong_key", "_ws.expert.message", "_ws.col.Info")
 		if len(rows) == 0 {
 			t.Fatal("no announces from node-b")
 		}
@@ -486,22 +499,33 @@ func TestRepositoryCaptures(t *testing.T) {
 			if judged := slices.Contains(mismatch.Frames, atoi(t, r[0])); judged && (r[2] == "" || r[3] != mismatch.Message) {
 				t.Errorf("frame %s: expert infos %q, want the checker's %q", r[0], r[3], mismatch.Message)
 			}
+			if !strings.HasSuffix(r[4], ", not its bring-up key") {
+				t.Errorf("frame %s: Info %q, want the suffix \", not its bring-up key\"", r[0], r[4])
+			}
 		}
 	})
 }
 
 // streamExperts runs the dissector over pcap and returns the expert
-// messages of each TCP stream's frames, by stream number.
-func streamExperts(t *testing.T, pcap string) map[string][]string {
+// messages of each TCP stream's frames, by stream number, and the markers
+// their Info column shows ("node-b denies it" for " [node-b denies it]").
+func streamExperts(t *testing.T, pcap string) (experts, markers map[string][]string) {
 	t.Helper()
-	out := map[string][]string{}
-	for _, r := range tshark(t, pcap, "nexus", "tcp.stream", "_ws.expert.message") {
-		if r[1] != "" {
-			out[r[0]] = append(out[r[0]], strings.Split(r[1], ";")...)
+	experts, markers = map[string][]string{}, map[string][]string{}
+	for _, r := range tshark(t, pcap, "nexus", "tcp.stream", "_ws.col.Info", "_ws.expert.message") {
+		for _, m := range infoMarker.FindAllStringSubmatch(r[1], -1) {
+			markers[r[0]] = append(markers[r[0]], m[1])
+		}
+		if r[2] != "" {
+			experts[r[0]] = append(experts[r[0]], strings.Split(r[2], ";")...)
 		}
 	}
-	return out
+	return experts, markers
 }
+
+// infoMarker is a verdict the session dissector appends to a record's
+// Info text.
+var infoMarker = regexp.MustCompile(`\[(node-b denies it|node-b drops it|node-a rejects it|unexpected reply|ladder fails|bad batch|bad tag)\]`)
 
 // The ladder's batches are read as conformance.ParseBatch and
 // LadderStep.Check read them: the dissector flags each case with the Go
@@ -575,23 +599,27 @@ func TestLadderBounds(t *testing.T) {
 		side := 1 - tc.step%2
 		s.send(side, tr.Send[side].Seal(nil, plain))
 	}
-	experts := streamExperts(t, c.write())
+	experts, markers := streamExperts(t, c.write())
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			step := conformance.Ladder()[tc.step-1]
-			var want []string
+			var want, marks []string
 			if _, err := conformance.ParseRecordPlain(conformance.RequestRecord, plains[i]); err != nil {
-				want = []string{fmt.Sprintf("ladder step %d: %v", step.Step, err)}
+				want, marks = []string{fmt.Sprintf("ladder step %d: %v", step.Step, err)}, []string{"ladder fails"}
 			} else if err := step.Check(conformance.Record{Kind: tc.kind, Payload: tc.payload}); err != nil {
+				marks = []string{"ladder fails"}
 				// The batch's own error is flagged on the batch.
 				_, perr := conformance.ParseBatch(tc.payload)
 				if perr != nil && tc.kind == step.Kind {
-					err = perr
+					err, marks = perr, []string{"bad batch"}
 				}
 				want = []string{err.Error()}
 			}
 			if got := experts[fmt.Sprint(i)]; !slices.Equal(got, want) {
 				t.Errorf("expert infos %q, want %q (the Go codec's verdict)", got, want)
+			}
+			if got := markers[fmt.Sprint(i)]; !slices.Equal(got, marks) {
+				t.Errorf("Info column markers %q, want %q", got, marks)
 			}
 		})
 	}
@@ -626,51 +654,56 @@ func TestProxyVerdicts(t *testing.T) {
 			s.send(0, tr.Request(0, svc, req)).send(1, tr.Response(status, reply))
 		}
 	}
+	const (
+		denies, drops, rejects, unexpected = "node-b denies it", "node-b drops it", "node-a rejects it", "unexpected reply"
+	)
+	m := func(marks ...string) []string { return marks }
 	cases := []struct {
-		name string
-		do   []exchange
+		name  string
+		do    []exchange
+		marks []string // the Info column's markers
 	}{
-		{"resolve and list", []exchange{ask(1, sm("bundlemgrd"), 0, smOK), ask(2, list, 0, bnOK)}},
-		{"SM version 2, denied", []exchange{ask(1, edit(sm("bundlemgrd"), 2, 2), 1, nil)}},
-		{"SM request of 4 bytes, denied", []exchange{ask(1, []byte("SM\x01\x06"), 1, nil)}},
-		{"a deny with a payload", []exchange{ask(1, []byte("SN\x01\x06\x01x"), 1, []byte{0})}},
-		{"SM request with trailing bytes", []exchange{ask(1, append(sm("bundlemgrd"), 0), 0, smOK)}},
-		{"SM reply of 5 bytes", []exchange{ask(1, sm("bundlemgrd"), 0, smOK[:5])}},
-		{"SM reply op 0x87", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 3, 0x87))}},
-		{"SM reply not found", []exchange{ask(1, sm("nosuchd"), 0, conformance.AppendSMResponse(nil, conformance.SMStatusNotFound))}},
-		{"SM reply version 9", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 2, 9))}},
-		{"proxy status 1 to a forwarded request", []exchange{ask(1, sm("bundlemgrd"), 1, nil)}},
-		{"BN reply of 7 bytes", []exchange{ask(2, list, 0, bnOK[:7])}},
-		{"BN reply op 0x82", []exchange{ask(2, list, 0, edit(bnOK, 3, 0x82))}},
-		{"BN reply without magic", []exchange{ask(2, list, 0, edit(bnOK, 0, 'X'))}},
+		{"resolve and list", []exchange{ask(1, sm("bundlemgrd"), 0, smOK), ask(2, list, 0, bnOK)}, nil},
+		{"SM version 2, denied", []exchange{ask(1, edit(sm("bundlemgrd"), 2, 2), 1, nil)}, m(denies)},
+		{"SM request of 4 bytes, denied", []exchange{ask(1, []byte("SM\x01\x06"), 1, nil)}, m(denies)},
+		{"a deny with a payload", []exchange{ask(1, []byte("SN\x01\x06\x01x"), 1, []byte{0})}, m(denies, unexpected)},
+		{"SM request with trailing bytes", []exchange{ask(1, append(sm("bundlemgrd"), 0), 0, smOK)}, nil},
+		{"SM reply of 5 bytes", []exchange{ask(1, sm("bundlemgrd"), 0, smOK[:5])}, m(rejects)},
+		{"SM reply op 0x87", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 3, 0x87))}, m(rejects)},
+		{"SM reply not found", []exchange{ask(1, sm("nosuchd"), 0, conformance.AppendSMResponse(nil, conformance.SMStatusNotFound))}, m(rejects)},
+		{"SM reply version 9", []exchange{ask(1, sm("bundlemgrd"), 0, edit(smOK, 2, 9))}, nil},
+		{"proxy status 1 to a forwarded request", []exchange{ask(1, sm("bundlemgrd"), 1, nil)}, m(rejects)},
+		{"BN reply of 7 bytes", []exchange{ask(2, list, 0, bnOK[:7])}, m(rejects)},
+		{"BN reply op 0x82", []exchange{ask(2, list, 0, edit(bnOK, 3, 0x82))}, m(rejects)},
+		{"BN reply without magic", []exchange{ask(2, list, 0, edit(bnOK, 0, 'X'))}, nil},
 		{"BN request not LIST", []exchange{ask(2, conformance.AppendBNRequest(nil, 2), 0,
-			conformance.AppendBNResponse(nil, conformance.BNResponse{Status: conformance.BNStatusUnsupported}))}},
-		{"unknown service, denied", []exchange{ask(9, []byte("hello"), 1, nil)}},
-		{"packagefsd answers", []exchange{ask(3, []byte("PK\x01\x01"), 0, []byte("PK\x01\x81\x00"))}},
+			conformance.AppendBNResponse(nil, conformance.BNResponse{Status: conformance.BNStatusUnsupported}))}, m(rejects)},
+		{"unknown service, denied", []exchange{ask(9, []byte("hello"), 1, nil)}, m(denies)},
+		{"packagefsd answers", []exchange{ask(3, []byte("PK\x01\x01"), 0, []byte("PK\x01\x81\x00"))}, nil},
 		{"oversized request dropped, the next answered", []exchange{
 			func(s *session, tr *conformancetest.Transcript) { s.send(0, oversized(tr, 1)) },
 			ask(2, list, 0, bnOK),
-		}},
+		}, m(drops)},
 		{"oversized request answered", []exchange{
 			func(s *session, tr *conformancetest.Transcript) {
 				s.send(0, oversized(tr, 2)).send(1, tr.Response(0, bnOK))
 			},
-		}},
+		}, m(drops, unexpected)},
 		{"oversized response", []exchange{
 			func(s *session, tr *conformancetest.Transcript) {
 				plain := make([]byte, conformance.ResponsePlainLen)
 				binary.LittleEndian.PutUint16(plain[1:], 600)
 				s.send(0, tr.Request(0, 2, list)).send(1, tr.Send[1].Seal(nil, plain))
 			},
-		}},
+		}, nil},
 		{"response with no request", []exchange{
 			func(s *session, tr *conformancetest.Transcript) { s.send(1, tr.Response(0, smOK)) },
-		}},
+		}, m(unexpected)},
 		// The unasked response takes no request: the next one answers request 0.
 		{"response with no request, then a request", []exchange{
 			func(s *session, tr *conformancetest.Transcript) { s.send(1, tr.Response(0, smOK)) },
 			ask(1, sm("bundlemgrd"), 0, smOK[:5]),
-		}},
+		}, m(unexpected, rejects)},
 	}
 	c := &capture{t: t}
 	first := make([]int, len(cases)+1) // the first frame number of each case's connection
@@ -693,16 +726,22 @@ func TestProxyVerdicts(t *testing.T) {
 	must(t, err)
 	want := make([][]string, len(cases))
 	for _, f := range report.Findings {
-		if !strings.HasPrefix(f.ID, "PROXY-") || (f.Verdict != checker.Fail && f.Verdict != checker.Warn) || len(f.Frames) == 0 {
+		if !strings.HasPrefix(f.ID, "PROXY-") || (f.Verdict != checker.Fail && f.Verdict != checker.Warn) {
 			continue
 		}
-		if strings.HasPrefix(f.Message, "no response to request ") {
-			continue // the end of the capture: the dissector sees packets, not their absence
+		// What is not in the capture: the dissector sees packets, not
+		// their absence.
+		if strings.HasPrefix(f.Message, "no response to request ") || strings.HasPrefix(f.Message, "no proxy request followed the ladder") {
+			continue
+		}
+		if len(f.Frames) == 0 {
+			t.Errorf("%s %q names no frame: the test cannot tell its connection", f.ID, f.Message)
+			continue
 		}
 		i := sort.SearchInts(first, f.Frames[0]+1) - 1
 		want[i] = append(want[i], f.Message)
 	}
-	experts := streamExperts(t, pcap)
+	experts, markers := streamExperts(t, pcap)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := experts[fmt.Sprint(i)]
@@ -710,6 +749,9 @@ func TestProxyVerdicts(t *testing.T) {
 			slices.Sort(want[i])
 			if !slices.Equal(got, want[i]) {
 				t.Errorf("expert infos\n  %s\nwant the checker's PROXY findings\n  %s", strings.Join(got, "\n  "), strings.Join(want[i], "\n  "))
+			}
+			if got := markers[fmt.Sprint(i)]; !slices.Equal(got, tc.marks) {
+				t.Errorf("Info column markers %q, want %q", got, tc.marks)
 			}
 		})
 	}
@@ -728,6 +770,7 @@ func TestProxyPairing(t *testing.T) {
 	smOK := conformance.AppendSMResponse(nil, conformance.SMStatusOK)
 	bnOK := conformance.AppendBNResponse(nil, conformance.BNResponse{Count: 1})
 	const (
+		rejects = "node-a rejects it"
 		smShort = "response to request %d fails node-a's verdict: service samgrd: proxy request failed: response of 5 bytes, want at least 13: truncated"
 		bnShort = "response to request %d fails node-a's verdict: service bundlemgrd: proxy request failed: response of 7 bytes, want at least 8: truncated"
 	)
@@ -743,7 +786,8 @@ func TestProxyPairing(t *testing.T) {
 		onlyB   bool // none of node-a's segments is
 		do      []exchange
 		experts []string
-		checker bool // the checker, which reads a retransmission, fails the same
+		checker bool     // the checker, which reads a retransmission, fails the same
+		marks   []string // the Info column's markers
 	}{
 		{name: "a response missing from the capture", do: []exchange{
 			func(c *capture, s *session, tr *conformancetest.Transcript) {
@@ -753,9 +797,9 @@ func TestProxyPairing(t *testing.T) {
 				c.hidden[1] = false
 			},
 			ask(2, list, bnOK[:7]),
-		}, experts: []string{fmt.Sprintf(bnShort, 1)}},
+		}, experts: []string{fmt.Sprintf(bnShort, 1)}, marks: []string{rejects}},
 		{name: "node-a's SYN not captured", noSYN: true, do: []exchange{ask(1, sm, smOK[:5])},
-			experts: []string{fmt.Sprintf(smShort, 0)}},
+			experts: []string{fmt.Sprintf(smShort, 0)}, marks: []string{rejects}},
 		{name: "node-b's segments only", onlyB: true, do: []exchange{ask(1, sm, smOK[:5]), ask(2, list, bnOK)}},
 		// node-b read the retransmission and answered it; the dissector,
 		// which reads only the first copy, judges the next response.
@@ -764,7 +808,7 @@ func TestProxyPairing(t *testing.T) {
 				s.sendCorrupted(0, tr.Request(0, 1, sm), 100).send(1, tr.Response(0, smOK))
 			},
 			ask(2, list, bnOK[:7]),
-		}, experts: []string{fmt.Sprintf(bnShort, 1)}, checker: true},
+		}, experts: []string{fmt.Sprintf(bnShort, 1)}, checker: true, marks: []string{"bad tag", rejects}},
 		// node-b skips bytes that are no record of node-a's: the next
 		// record opens a nonce behind its index, and is the one answered.
 		{name: "an injected record before a request", do: []exchange{
@@ -773,7 +817,8 @@ func TestProxyPairing(t *testing.T) {
 			},
 			ask(1, sm, smOK[:5]),
 			ask(2, list, bnOK[:7]),
-		}, experts: []string{fmt.Sprintf(smShort, 1), fmt.Sprintf(bnShort, 2)}, checker: true},
+		}, experts: []string{fmt.Sprintf(smShort, 1), fmt.Sprintf(bnShort, 2)}, checker: true,
+			marks: []string{"bad tag", rejects, rejects}},
 	}
 	c := &capture{t: t}
 	first := make([]int, len(cases)+1) // the first frame number of each case's connection
@@ -803,9 +848,12 @@ func TestProxyPairing(t *testing.T) {
 			byChecker[i] = append(byChecker[i], f.Message)
 		}
 	}
-	experts := streamExperts(t, pcap)
+	experts, markers := streamExperts(t, pcap)
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if got := markers[fmt.Sprint(i)]; !slices.Equal(got, tc.marks) {
+				t.Errorf("Info column markers %q, want %q", got, tc.marks)
+			}
 			if tc.checker && !slices.Equal(byChecker[i], tc.experts) {
 				t.Errorf("the checker fails\n  %s\nwant\n  %s", strings.Join(byChecker[i], "\n  "), strings.Join(tc.experts, "\n  "))
 			}
