@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
@@ -570,6 +571,12 @@ func TestLadderBounds(t *testing.T) {
 		{"data length cut", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 32), dataEv(2, 4, 96)[:7]), 0},
 		{"kind out of order", 1, conformance.KindDataBatch, batch(2, ctl, bulk), 0},
 		{"streams named the other way round", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/bulk"), openEv(2, 4, "crossvm/control")), 0},
+		// The names are quoted as Go's %q quotes them.
+		{"a zero-width space in a name", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/\u200bcontrol"), bulk), 0},
+		{"a C1 control in a name", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/\u0085control"), bulk), 0},
+		{"a language tag in a name", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/\U000e0001control"), bulk), 0},
+		{"controls, quotes and a backslash in a name", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/\t\x7f\x01\"\\"), bulk), 0},
+		{"letters beyond ASCII in a name", 1, conformance.KindOpenBatch, batch(2, openEv(1, 0, "crossvm/contrôle·Ωδ控😀"), bulk), 0},
 		{"no open-ack for the bulk stream", 2, conformance.KindOpenAckBatch, batch(1, ackEv(1, 0)), 0},
 		{"control stream short of data", 3, conformance.KindDataBatch, batch(2, dataEv(1, 0, 31), dataEv(2, 4, 96)), 0},
 		{"FINAL_ACK in place of DATA_ECHO_BATCH", 4, conformance.KindFinalAck, nil, 0},
@@ -622,6 +629,38 @@ func TestLadderBounds(t *testing.T) {
 				t.Errorf("Info column markers %q, want %q", got, marks)
 			}
 		})
+	}
+}
+
+// TestNotPrintTable keeps nexus.lua's NOT_PRINT, which its quote escapes
+// as Go's %q does, equal to the assigned code points above U+007F that
+// unicode.IsPrint rejects. Unassigned ones are left out: Go escapes them
+// too, but their table would be twenty times as long.
+func TestNotPrintTable(t *testing.T) {
+	var want []string
+	first, last := -1, -1
+	for r := rune(0x80); r <= unicode.MaxRune+1; r++ {
+		assigned := unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.Cc, unicode.Cf, unicode.Co)
+		if r <= unicode.MaxRune && assigned && !unicode.IsPrint(r) {
+			if last != int(r)-1 {
+				first = int(r)
+			}
+			last = int(r)
+			continue
+		}
+		if first >= 0 {
+			want = append(want, fmt.Sprintf("0x%x", first), fmt.Sprintf("0x%x", last))
+			first = -1
+		}
+	}
+	_, table, ok := strings.Cut(string(wireshark.Plugin), "local NOT_PRINT = {")
+	table, _, ok2 := strings.Cut(table, "}")
+	if !ok || !ok2 {
+		t.Fatal("nexus.lua has no NOT_PRINT table")
+	}
+	got := strings.FieldsFunc(table, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if !slices.Equal(got, want) {
+		t.Errorf("nexus.lua's NOT_PRINT differs from Go's unicode.IsPrint (Unicode %s); it should read\n%s", unicode.Version, strings.Join(want, ", "))
 	}
 }
 

@@ -130,50 +130,99 @@ local function le32(t, i)
 	return t[i] + t[i + 1] * 256 + t[i + 2] * 65536 + t[i + 3] * 16777216
 end
 
--- quote quotes a valid UTF-8 string as Go's %q does for ASCII control
--- characters, quotes and backslashes.
-local GO_ESCAPES = { ["\a"] = "\\a", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
-	["\v"] = "\\v", ['"'] = '\\"', ["\\"] = "\\\\" }
-local function quote(s)
-	return '"' .. s:gsub('[%c"\\]', function(c)
-		return GO_ESCAPES[c] or string.format("\\x%02x", c:byte())
-	end) .. '"'
+-- rune_at decodes the UTF-8 sequence at s[i] as Rust's from_utf8 and Go
+-- accept it, returning the code point and its length, or nil.
+local function rune_at(s, i)
+	local c = s:byte(i)
+	local extra, min
+	if c < 0x80 then
+		return c, 1
+	elseif c >= 0xc2 and c <= 0xdf then
+		extra, min = 1, 0x80
+	elseif c >= 0xe0 and c <= 0xef then
+		extra, min = 2, 0x800
+	elseif c >= 0xf0 and c <= 0xf4 then
+		extra, min = 3, 0x10000
+	else
+		return nil
+	end
+	if i + extra > #s then
+		return nil
+	end
+	local cp = c % 2 ^ (6 - extra)
+	for k = 1, extra do
+		local cc = s:byte(i + k)
+		if cc < 0x80 or cc > 0xbf then
+			return nil
+		end
+		cp = cp * 64 + (cc - 0x80)
+	end
+	if cp < min or cp > 0x10ffff or (cp >= 0xd800 and cp <= 0xdfff) then
+		return nil
+	end
+	return cp, extra + 1
 end
 
 -- valid_utf8 reports whether s is well-formed UTF-8 (as Rust's from_utf8).
 local function valid_utf8(s)
-	local i, n = 1, #s
-	while i <= n do
-		local c = s:byte(i)
-		local extra, min
-		if c < 0x80 then
-			extra, min = 0, 0
-		elseif c >= 0xc2 and c <= 0xdf then
-			extra, min = 1, 0x80
-		elseif c >= 0xe0 and c <= 0xef then
-			extra, min = 2, 0x800
-		elseif c >= 0xf0 and c <= 0xf4 then
-			extra, min = 3, 0x10000
-		else
-			return false
-		end
-		if i + extra > n then
-			return false
-		end
-		local cp = c % (2 ^ (6 - extra + (extra == 0 and 1 or 0)))
-		for k = 1, extra do
-			local cc = s:byte(i + k)
-			if cc < 0x80 or cc > 0xbf then
-				return false
-			end
-			cp = cp * 64 + (cc - 0x80)
-		end
-		if cp < min or cp > 0x10ffff or (cp >= 0xd800 and cp <= 0xdfff) then
-			return false
-		end
-		i = i + extra + 1
+	local i = 1
+	while i <= #s do
+		local _, size = rune_at(s, i)
+		if not size then return false end
+		i = i + size
 	end
 	return true
+end
+
+-- NOT_PRINT holds, as first-last pairs, the assigned code points above
+-- U+007F that Go's unicode.IsPrint rejects: C1 controls, separators other
+-- than the space, format characters and private use (TestNotPrintTable
+-- keeps it equal to Go's tables). Go also escapes unassigned code points,
+-- which this dissector prints as they are.
+local NOT_PRINT = {
+	0x80, 0xa0, 0xad, 0xad, 0x600, 0x605, 0x61c, 0x61c, 0x6dd, 0x6dd, 0x70f, 0x70f,
+	0x890, 0x891, 0x8e2, 0x8e2, 0x1680, 0x1680, 0x180e, 0x180e, 0x2000, 0x200f,
+	0x2028, 0x202f, 0x205f, 0x2064, 0x2066, 0x206f, 0x3000, 0x3000, 0xe000, 0xf8ff,
+	0xfeff, 0xfeff, 0xfff9, 0xfffb, 0x110bd, 0x110bd, 0x110cd, 0x110cd, 0x13430, 0x1343f,
+	0x1bca0, 0x1bca3, 0x1d173, 0x1d17a, 0xe0001, 0xe0001, 0xe0020, 0xe007f,
+	0xf0000, 0xffffd, 0x100000, 0x10fffd,
+}
+
+local function printable(cp)
+	for i = 1, #NOT_PRINT, 2 do
+		if cp < NOT_PRINT[i] then return true end
+		if cp <= NOT_PRINT[i + 1] then return false end
+	end
+	return true
+end
+
+-- quote quotes s as Go's %q does (strconv.Quote): quotes, backslashes and
+-- control characters escaped, other code points that are not printable as
+-- \uXXXX or \UXXXXXXXX, bytes that are not UTF-8 as \xXX.
+local GO_ESCAPES = { [7] = "\\a", [8] = "\\b", [12] = "\\f", [10] = "\\n", [13] = "\\r", [9] = "\\t",
+	[11] = "\\v", [34] = '\\"', [92] = "\\\\" }
+local function quote(s)
+	local out, i = { '"' }, 1
+	while i <= #s do
+		local cp, size = rune_at(s, i)
+		if not cp then
+			out[#out + 1] = string.format("\\x%02x", s:byte(i))
+			size = 1
+		elseif GO_ESCAPES[cp] then
+			out[#out + 1] = GO_ESCAPES[cp]
+		elseif cp < 0x20 or cp == 0x7f then
+			out[#out + 1] = string.format("\\x%02x", cp)
+		elseif cp < 0x80 or printable(cp) then
+			out[#out + 1] = s:sub(i, i + size - 1)
+		elseif cp < 0x10000 then
+			out[#out + 1] = string.format("\\u%04x", cp)
+		else
+			out[#out + 1] = string.format("\\U%08x", cp)
+		end
+		i = i + size
+	end
+	out[#out + 1] = '"'
+	return table.concat(out)
 end
 
 ---------------------------------------------------------------------------
