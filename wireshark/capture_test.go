@@ -95,8 +95,13 @@ type session struct {
 }
 
 func (c *capture) session(cport, sport uint16, cuts ...int) *session {
+	return c.dial(cport, sport, nil, cuts...)
+}
+
+// dial opens a session whose SYN carries data, as TCP Fast Open's does.
+func (c *capture) dial(cport, sport uint16, data []byte, cuts ...int) *session {
 	s := &session{c: c, ports: [2]uint16{cport, sport}, isn: [2]uint32{0x1000, 0xf0000000}, cuts: cuts}
-	s.segment(0, layers.TCP{SYN: true}, nil)
+	s.segment(0, layers.TCP{SYN: true}, data)
 	s.segment(1, layers.TCP{SYN: true, ACK: true}, nil)
 	s.segment(0, layers.TCP{ACK: true}, nil)
 	return s

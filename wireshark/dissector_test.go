@@ -264,9 +264,13 @@ func healthySession(t *testing.T, cuts ...int) (pcap string, want []pdu) {
 
 // healthyConn adds healthySession's connection from node-a's port cport to c.
 func healthyConn(t *testing.T, c *capture, cport uint16, cuts ...int) []pdu {
-	s := c.session(cport, 34568, cuts...)
-	tr := conformancetest.NewTranscript(t)
-	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1])
+	return healthyExchange(t, c.session(cport, 34568, cuts...), conformancetest.NewTranscript(t), 0)
+}
+
+// healthyExchange runs healthySession's exchange over s, whose SYN carried
+// the first onSYN bytes of msg1.
+func healthyExchange(t *testing.T, s *session, tr *conformancetest.Transcript, onSYN int) []pdu {
+	s.send(0, tr.Handshake[0][onSYN:]).send(1, tr.Handshake[1])
 	_, r1 := tr.Step(1)
 	s.write(0, tr.Handshake[2]).write(0, r1).flush(0)
 	for n := 2; n <= 6; n++ {
@@ -1031,6 +1035,25 @@ func TestSegmentBeforeSYN(t *testing.T) {
 	}
 	if want := []string{"nexus.midstream"}; !slices.Equal(abbreviations(experts), want) {
 		t.Errorf("expert infos %q, want one nexus.midstream note", experts)
+	}
+}
+
+// Data on a SYN starts the stream: the SYN takes relative sequence number
+// 0, and its first byte is at stream offset 0.
+func TestDataOnSYN(t *testing.T) {
+	for _, n := range []int{32, 5} {
+		t.Run(fmt.Sprintf("%d bytes of msg1", n), func(t *testing.T) {
+			c := &capture{t: t}
+			tr := conformancetest.NewTranscript(t)
+			want := healthyExchange(t, c.dial(40010, 34568, tr.Handshake[0][:n]), tr, n)
+			pdus, experts := sessionPDUs(t, c.write())
+			if !slices.Equal(pdus, want) {
+				t.Errorf("dissected\n%s\nwant\n%s", show(pdus), show(want))
+			}
+			if len(experts) > 0 {
+				t.Errorf("expert infos %q, want none", experts)
+			}
+		})
 	}
 }
 

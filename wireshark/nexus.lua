@@ -1234,7 +1234,10 @@ local function stream_offset(tvb, pinfo, key, a2b, profile)
 	local seq = f_seq()
 	local seglen = f_len()
 	if not seq or not seglen then return nil end
-	local a = seq.value - 1 -- relative sequence numbers start at 1
+	-- Relative sequence numbers start at 1; a SYN's is 0, and the data it
+	-- carries starts after it, at 1 too.
+	local syn = f_syn()
+	local a = (syn and syn.value) and 0 or seq.value - 1
 	if tvb:offset() ~= 0 then
 		return a + seglen.value - tvb:len(), false
 	end
