@@ -474,8 +474,9 @@ func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
 	}
 }
 
-// dialTarget is where node-a should dial: node-b's last delivered unicast
-// announce (source address, announced port), or the hard-coded fallback.
+// dialTarget is where node-a should dial: node-b's last announce delivered
+// to node-a, by unicast or broadcast (source address, announced port), or
+// the hard-coded fallback.
 func (t *connTable) dialTarget() (netip.AddrPort, string) {
 	if dev, ok := t.c.disc.announced(conformance.RoleB.String()); ok {
 		ap := netip.AddrPortFrom(dev.learnedAddr, dev.learnedPort)

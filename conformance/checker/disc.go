@@ -36,8 +36,8 @@ type discDevice struct {
 	port       uint16
 	changed    bool
 	milestone  bool
-	// learned is the last unicast copy the hub delivered: what the peer
-	// caches (it drops the multicast copy).
+	// learned is the last unicast copy to the peer, or broadcast, the hub
+	// delivered: what the peer caches (it drops the multicast copy).
 	learned      bool
 	learnedAddr  netip.Addr
 	learnedPort  uint16
@@ -136,13 +136,25 @@ func peerOf(src netip.Addr) netip.Addr {
 }
 
 func isBroadcast(p *packet) bool {
-	if p.dstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
-		return true
-	}
-	if p.dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return true
-	}
-	return lanPrefix.Contains(p.dst) && p.dst.As4()[3] == 255
+	return p.dstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} || ipBroadcast(p.dst)
+}
+
+// ipBroadcast reports whether dst is an IPv4 broadcast address a node on
+// the segment takes as its own: 255.255.255.255 or the /24's 10.42.0.255
+// (smoltcp's is_broadcast_v4).
+func ipBroadcast(dst netip.Addr) bool {
+	return dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || (lanPrefix.Contains(dst) && dst.As4()[3] == 255)
+}
+
+// reachesPeer reports whether the node the announce's sender calls its
+// peer takes the datagram and learns it (§2.4): a unicast copy to the
+// hard-coded peer, or an IP broadcast on an Ethernet group address, which
+// the hub floods to every port. smoltcp accepts broadcasts on the socket
+// bound to <own IP>:37020 (socket/udp.rs accepts(); nexus-wire §2.1 says
+// only unicast is learned, which holds for multicast alone), so every node
+// learns a broadcast announce. The multicast copy is dropped (no IGMP).
+func reachesPeer(p *packet, src netip.Addr) bool {
+	return p.dst == peerOf(src) || (ipBroadcast(p.dst) && p.dstMAC[0]&1 != 0)
 }
 
 // datagram checks one UDP datagram to port 37020.
@@ -173,7 +185,11 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		a.add(Fail, DISC006, "group "+src.String(), fr, "announce from %s to group %v: the OS's group is 239.42.0.1", who, p.dst)
 	case isBroadcast(p):
 		s.bcast++
-		a.add(Fail, DISC006, "bcast "+src.String(), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)", who, p.dst)
+		learns := ""
+		if reachesPeer(p, src) {
+			learns = "; its peer learns it all the same, as it does a unicast copy (smoltcp accepts broadcasts)"
+		}
+		a.add(Fail, DISC006, "bcast "+src.String(), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)%s", who, p.dst, learns)
 	default:
 		s.ucast++
 		s.uRounds.add(f.Time, f.Number)
@@ -303,7 +319,7 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 	if len(d.ports) < maxPorts {
 		d.ports[ann.Port] = true
 	}
-	if !multicast && !f.Dropped && p.dst == peerOf(src) {
+	if !multicast && !f.Dropped && reachesPeer(p, src) {
 		dev.learned, dev.learnedAddr, dev.learnedPort, dev.learnedKey, dev.learnedFrame = true, src, ann.Port, ann.Static, f.Number
 	}
 	if ok && known && !dev.milestone {
@@ -325,7 +341,7 @@ func (d *discovery) source(ip netip.Addr, frame int) *discSource {
 }
 
 // announced returns the announce a node learned for id: the last unicast
-// copy delivered; ok is false when none was.
+// copy to the peer or broadcast delivered; ok is false when none was.
 func (d *discovery) announced(id string) (*discDevice, bool) {
 	dev := d.devices[id]
 	if dev == nil || !dev.learned {

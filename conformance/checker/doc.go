@@ -24,6 +24,17 @@
 // same file, and copies from another file within a window of recent frames
 // (nexus-wire.md §6.2).
 //
+// Where the spec is wrong. nexus-wire.md §2.1 says a receiver's IPv4
+// "discards non-unicast destinations other than the interface's own
+// address", so that only the unicast copy of an announce is learned. That
+// holds for multicast only: smoltcp 0.10 (the OS's, vendored) accepts
+// IPv4 broadcasts, 255.255.255.255 and the /24's 10.42.0.255
+// (iface is_broadcast_v4), and its UDP socket bound to <own IP>:37020
+// takes them (socket/udp.rs accepts()). So a broadcast announce, which the
+// OS never sends (DISC-006 fails its sender), is learned by every node
+// like a unicast one, and a broadcast node-b announce redirects node-a's
+// dial (§2.4): the checker's model of what each node learned does the same.
+//
 // Memory is bounded: TCP connections, buffered out-of-order bytes per
 // stream, devices, pending proxy requests, frame numbers kept per finding
 // and the live queue all have caps, and exceeding one is itself a finding.
