@@ -83,7 +83,7 @@ var catalog = []Check{
 	{SESS001, "the session connection goes from node-a to node-b's announced (or fallback) port; node-b accepts one per boot", "connections from node-a to node-b's announced port: %d"},
 	{SESS002, "handshake message sizes and order (nexus-v1 32/96/64 unframed; noise-xk 48/48/64 with u32be length)", "handshakes with the profile's message sizes, in order: %d"},
 	{SESS003, "no bytes before the handshake completes: each side waits for the peer's whole message", "handshakes where each side waited for the peer's whole message: %d"},
-	{SESS004, "the transcript decrypts with the bring-up keys", "transcripts that verify with the bring-up keys: %d"},
+	{SESS004, "the transcript decrypts with the bring-up keys; a msg1 node-b cannot use (a low-order ephemeral) is node-a's fault, and node-b rejects it without answering", "transcripts that verify with the bring-up keys: %d"},
 	{SESS005, "identity binding: the handshake's static keys are the keys node-a and node-b announced", "handshakes whose statics are the keys node-a and node-b announced: %d"},
 	{SESS006, "the transport keys follow: the first records decrypt with k_i2r and k_r2i at nonce 0", "sessions whose first records decrypt with k_i2r and k_r2i at n=0: %d"},
 	{MUX001, "records are exactly 275 bytes (ladder, requests) and 531 bytes (proxy responses)", "records of the right size: %d"},

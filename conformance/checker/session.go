@@ -144,6 +144,11 @@ type session struct {
 	hsFrames []int
 	hsDone   bool // the handshake completed and was accepted (or cannot be judged)
 	hsFailed bool
+	// msg1Bad: node-b, with its bring-up keys, must reject msg1 before it
+	// writes msg2 (a low-order ephemeral, §4.1); answered: it sent bytes
+	// after such a msg1 all the same.
+	msg1Bad  bool
+	answered bool
 	verified bool
 	noKeys   bool // the transcript cannot be decrypted passively
 	sizeErr  bool
@@ -187,6 +192,10 @@ func (s *session) pair() string { return s.from[0] + "->" + s.from[1] }
 
 // data takes contiguous stream bytes of one side.
 func (s *session) data(side int, b []byte, frame int) {
+	if side == 1 && s.msg1Bad && !s.answered {
+		s.answered = true
+		s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, []int{frame}, "%s answered a msg1 it must reject on %s: the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)", s.from[1], s.conn.subject)
+	}
 	if s.last != side {
 		if s.last >= 0 {
 			s.endTurn(s.c.agg, s.last, &s.sides[s.last])
@@ -469,9 +478,44 @@ func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
 			a.add(Info, NX02, "", frames, "msg2 is %d bytes: node-b re-sends its pre-message static, encrypted (the spec's msg2 is %d)", len(body), conformance.StdMsg2Len)
 		}
 	}
+	if n == 0 && !s.sizeErr {
+		s.judgeMsg1(body, frames)
+	}
 	if s.hs[1] != nil && s.hs[2] != nil && !s.hsDone && !s.hsFailed {
 		s.handshake()
 	}
+}
+
+// judgeMsg1 fails a msg1 that node-b, with its bring-up keys, rejects
+// before it writes msg2: a low-order ephemeral (every DH with it is all
+// zeros, which the OS rejects, §4.1), or for noise-xk one whose es
+// payload does not decrypt. The fault is node-a's: node-b must then send
+// nothing and close the connection (§4.5), and its silence is no failure.
+func (s *session) judgeMsg1(m1 []byte, frames []int) {
+	err := msg1Error(s.c.opts.Profile, m1)
+	if err == nil {
+		return
+	}
+	s.msg1Bad, s.hsFailed = true, true
+	what := fmt.Sprintf("does not read with node-b's bring-up keys (%v)", err)
+	if errors.Is(err, conformance.ErrZeroDH) {
+		what = "is a low-order point: node-b's DH with it is all zeros, which the OS rejects (§4.1)"
+	}
+	s.c.agg.add(Fail, SESS004, s.conn.subject, frames, "%s's msg1 on %s %s; %s must reject it, send no msg2 and close the connection (§4.5)", s.from[0], s.conn.subject, what, s.from[1])
+}
+
+// msg1Error is why node-b's bring-up responder rejects msg1, nil if it
+// takes it.
+func msg1Error(p Profile, m1 []byte) error {
+	if p == ProfileNexus {
+		return conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB)).ReadMsg1(m1)
+	}
+	r, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleB))
+	if err != nil {
+		return nil // no responder to judge by
+	}
+	_, err = r.ReadMessage(m1)
+	return err
 }
 
 // handshake judges the whole transcript.
@@ -958,6 +1002,13 @@ func (s *session) end(a *agg) {
 		}
 	}
 	pending := pendingSide[0] || pendingSide[1]
+	if s.msg1Bad && !s.answered {
+		how := ""
+		if conn.reset || conn.half[1].closed {
+			how = " and the connection was closed"
+		}
+		a.add(Info, SESS004, "rejected "+subj, s.hsFrames, "%s rightly rejected the msg1 it cannot use on %s: it sent no msg2%s (§4.5)", s.from[1], subj, how)
+	}
 	if !s.hsDone && !s.hsFailed && !s.sizeErr && !pending {
 		if s.sides[0].pos+s.sides[1].pos == 0 {
 			if conn.accepted && (conn.reset || conn.half[0].closed || conn.half[1].closed) {
