@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,7 @@ type Dir uint8
 const (
 	DirUnknown Dir = iota // classic pcap, or no direction recorded
 	DirIngress            // sent by the peer on Port (what the checker judges)
-	DirEgress             // delivered to the peer on Port (a copy)
+	DirEgress             // delivered to the peer on Port (a copy, unless Injected)
 )
 
 func (d Dir) String() string {
@@ -82,6 +83,14 @@ type Frame struct {
 	// Dropped: the hub delivered this frame to no one (policy at ingress,
 	// a full queue at egress).
 	Dropped bool
+	// Injected: the hub injected this frame into Port (hub.Event.Injected:
+	// the control API's, a replay's), so Port is its receiver and no port
+	// sent it. It is an input of the run and its only copy: checked like an
+	// ingress frame, as sent by the addresses it carries, and its findings
+	// say it was injected. An egress frame whose Why carries the note
+	// hub.InjectNotes gives it (how a capture records an injected frame)
+	// counts as Injected too.
+	Injected bool
 	// Why is the hub's notes on the frame, as its captures' comments show
 	// them ("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)"; hub.
 	// FormatNotes), "" if none. The checker reads the faults it names (a
@@ -151,6 +160,9 @@ type Checker struct {
 	// ports is the hub port each MAC sends from, learned at ingress: which
 	// port a link in the hub's notes leads to.
 	ports map[[6]byte]string
+	// injected counts the injected frames checked, per port injected into
+	// (at most maxInjectPorts, then under ""), in order of first injection.
+	injected []portCount
 	// liveNotes: the notes of the live event being checked, until why
 	// makes them its Why.
 	liveNotes []byte
@@ -218,8 +230,16 @@ func (c *Checker) feed(f *Frame) {
 	if c.start.IsZero() {
 		c.start = f.Time
 	}
-	switch f.Dir {
-	case DirIngress:
+	if !f.Injected && f.Dir == DirEgress && injectedNotes(f.Why) {
+		f.Injected = true
+	}
+	switch {
+	case f.Injected:
+		// The only copy: no dedupe, which would take another input's
+		// frame with the same bytes (a replayed transcript is constant,
+		// §3.3) for its copy, or this one for another's.
+		c.countInjected(f)
+	case f.Dir == DirIngress:
 		c.ingress[f.Source] = true
 		// Per-port files hold a frame as ingress in its sender's file and
 		// as egress in another, which may have been checked first.
@@ -227,7 +247,7 @@ func (c *Checker) feed(f *Frame) {
 			c.skipped++
 			return
 		}
-	case DirEgress:
+	case f.Dir == DirEgress:
 		if c.ingress[f.Source] {
 			// The ingress copy was checked; what the hub did to this copy
 			// may still explain retransmissions.
@@ -246,7 +266,7 @@ func (c *Checker) feed(f *Frame) {
 	c.checked++
 	parsePacket(f.Data, &c.pkt)
 	p := &c.pkt
-	if f.Dir == DirIngress && f.Port != "" {
+	if f.Dir == DirIngress && !f.Injected && f.Port != "" {
 		c.learnPort(p.srcMAC, f.Port)
 	}
 	switch {
@@ -295,6 +315,57 @@ func (c *Checker) why(f *Frame) string {
 // maxPortMACs bounds the MACs whose hub port the checker remembers.
 const maxPortMACs = 256
 
+// maxInjectPorts bounds the ports whose injected frames are counted apart.
+const maxInjectPorts = 8
+
+type portCount struct {
+	port   string
+	n      int
+	frames []int
+}
+
+func (c *Checker) countInjected(f *Frame) {
+	port := f.Port
+	i := slices.IndexFunc(c.injected, func(pc portCount) bool { return pc.port == port })
+	if i < 0 && len(c.injected) >= maxInjectPorts {
+		port = ""
+		i = slices.IndexFunc(c.injected, func(pc portCount) bool { return pc.port == "" })
+	}
+	if i < 0 {
+		i = len(c.injected)
+		c.injected = append(c.injected, portCount{port: port})
+	}
+	pc := &c.injected[i]
+	pc.n++
+	pc.frames = appendFrames(pc.frames, f.Number)
+}
+
+// injectedNotes reports whether a capture comment carries hub.InjectNotes'
+// note (an "inject" note of no link): the record of an injected frame.
+func injectedNotes(why string) bool {
+	if !strings.Contains(why, "inject") {
+		return false
+	}
+	for _, n := range parseNotes(why) {
+		if n.Action == hub.InjectNotes[0].Action && n.Link == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// injectedAs is what findings add to the name of a frame's sender: which
+// port the hub injected it into; "" for a frame a port sent.
+func injectedAs(f *Frame) string {
+	switch {
+	case !f.Injected:
+		return ""
+	case f.Port == "":
+		return " (injected)"
+	}
+	return " (injected into port " + f.Port + ")"
+}
+
 func (c *Checker) learnPort(mac [6]byte, port string) {
 	if mac[0]&1 != 0 || c.ports[mac] == port {
 		return
@@ -308,7 +379,7 @@ func (c *Checker) learnPort(mac [6]byte, port string) {
 // the link to its receiver, while delivering it elsewhere: a frame flooded
 // to a third port (hub mode, an unknown destination) is not Dropped.
 func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
-	if f.Dir != DirIngress || f.Port == "" || c.why(f) == "" {
+	if f.Dir != DirIngress || f.Injected || f.Port == "" || c.why(f) == "" {
 		return false
 	}
 	to, ok := c.ports[p.dstMAC]
@@ -420,6 +491,14 @@ func (c *Checker) endChecks(a *agg) {
 	if c.notEther > 0 {
 		a.add(Warn, NET003, "link", c.notEtherFrames, "%d packets are not Ethernet and were not checked", c.notEther)
 	}
+	for _, pc := range c.injected {
+		into := "into port " + pc.port
+		if pc.port == "" {
+			into = "into unnamed or further ports"
+		}
+		a.add(Info, CHK002, pc.port, pc.frames, "the hub injected %s %s (the control API, a replay): no VM sent them, so each is checked as sent by the addresses it carries and received there, and findings name its sender as injected",
+			plural(pc.n, "frame"), into)
+	}
 	c.disc.end(a)
 	c.tcp.end(a)
 }
@@ -506,7 +585,7 @@ func (c *Checker) Observe(ev *hub.Event) {
 	if ev.Dir == hub.Egress {
 		dir = DirEgress
 	}
-	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Data: lf.buf[:len(ev.Frame)]}
+	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Injected: ev.Injected, Data: lf.buf[:len(ev.Frame)]}
 	c.queue <- lf // never blocks: there are as many queue slots as buffers
 }
 

@@ -61,6 +61,9 @@ type tcpConn struct {
 	sinks     [2]sink
 	revDrop   [2]reverseLoss
 	sess      *session
+	// injected: each side's segments came from the hub's injections (the
+	// first one did), not from a VM.
+	injected [2]bool
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
 	// accept yielded); the OS announces no more from then on.
@@ -186,6 +189,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 			t.joinedMidway(conn, f, p, dir)
 		}
 	}
+	conn.injectedBy(dir, f)
 	if dir == 0 {
 		conn.clientSeq = t.c.frames
 	}
@@ -240,6 +244,15 @@ func (t *connTable) segment(f *Frame, p *packet) {
 				conn.lateFailed = true
 			}
 		}
+	}
+}
+
+// injectedBy notes a segment of side dir: the first one the hub injected
+// makes findings name that side as injected.
+func (c *tcpConn) injectedBy(dir int, f *Frame) {
+	if f.Injected && !c.injected[dir] {
+		c.injected[dir] = true
+		c.sess.from[dir] = "injected " + c.sess.role[dir]
 	}
 }
 
@@ -354,6 +367,7 @@ func (t *connTable) dropped(f *Frame, p *packet, c cause) {
 			return
 		}
 	}
+	conn.injectedBy(dir, f)
 	if dir == 0 {
 		conn.clientSeq = t.c.frames
 	}
@@ -455,13 +469,13 @@ func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
 		// §6.1 describes the port [inferred], like DISC-005's: a deviation
 		// says the dialler is not the OS's, not that the session is broken.
 		ok = false
-		a.add(Warn, SESS001, "port "+conn.subject, fr, "node-a dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
-			k.client.Port(), port, macString(p.srcMAC))
+		a.add(Warn, SESS001, "port "+conn.subject, fr, "%s dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
+			conn.sess.from[0], k.client.Port(), port, macString(p.srcMAC))
 	}
 	want, via := t.dialTarget()
 	if k.server != want {
 		ok = false
-		a.add(Fail, SESS001, "target "+conn.subject, fr, "node-a dialled %v, but %s", k.server, via)
+		a.add(Fail, SESS001, "target "+conn.subject, fr, "%s dialled %v, but %s", conn.sess.from[0], k.server, via)
 	}
 	if _, learned := t.c.disc.announced(conformance.RoleB.String()); !learned && t.c.opts.Profile == ProfileNexus {
 		a.add(Info, NX06, "", fr, "node-a dialled node-b's fallback address with no node-b announce delivered: the OS checks identity before the handshake and passes when discovery is empty")
@@ -593,10 +607,7 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 	}
 	for dir := range conn.half {
 		h := &conn.half[dir]
-		from := roleName(conn.key.client.Addr())
-		if dir == 1 {
-			from = roleName(conn.key.server.Addr())
-		}
+		from := conn.sess.from[dir]
 		if h.retrans > 0 {
 			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
 			if h.explained == h.retrans {

@@ -45,6 +45,29 @@ type discDevice struct {
 	learnedFrame int
 }
 
+// srcKey is an announcing address, apart for the frames injected with it:
+// the injector is not the VM at that address.
+type srcKey struct {
+	ip       netip.Addr
+	injected bool
+}
+
+// who names the sender for findings.
+func (k srcKey) who() string {
+	if k.injected {
+		return roleName(k.ip) + " (injected)"
+	}
+	return roleName(k.ip)
+}
+
+// subject is the findings' subject for the sender.
+func (k srcKey) subject() string {
+	if k.injected {
+		return "injected " + k.ip.String()
+	}
+	return k.ip.String()
+}
+
 // discSource is one announcing address.
 type discSource struct {
 	ip                  netip.Addr
@@ -107,8 +130,8 @@ type discovery struct {
 	c         *Checker
 	devices   map[string]*discDevice
 	devOrder  []string
-	sources   map[netip.Addr]*discSource
-	srcOrder  []netip.Addr
+	sources   map[srcKey]*discSource
+	srcOrder  []srcKey
 	nodeB     []netip.Addr // addresses that announced node-b, in order
 	announces int
 	ports     map[uint16]bool
@@ -119,7 +142,7 @@ type discovery struct {
 func (d *discovery) init(c *Checker) {
 	d.c = c
 	d.devices = map[string]*discDevice{}
-	d.sources = map[netip.Addr]*discSource{}
+	d.sources = map[srcKey]*discSource{}
 	d.ports = map[uint16]bool{conformance.SessionPortA: true, conformance.SessionPortB: true}
 }
 
@@ -157,18 +180,22 @@ func reachesPeer(p *packet, src netip.Addr) bool {
 	return p.dst == peerOf(src) || (ipBroadcast(p.dst) && p.dstMAC[0]&1 != 0)
 }
 
-// datagram checks one UDP datagram to port 37020.
+// datagram checks one UDP datagram to port 37020. An injected one is
+// judged as its source address's, under subjects of its own
+// ("injected 10.42.0.10"), and its findings say so.
 func (d *discovery) datagram(f *Frame, p *packet) {
 	a := d.c.agg
 	d.announces++
 	src := p.src
-	who := roleName(src)
+	key := srcKey{src, f.Injected}
+	who := roleName(src) + injectedAs(f)
 	fr := []int{f.Number}
-	s := d.source(src, f.Number)
+	s := d.source(key, f.Number)
+	subj := func(what string) string { return what + key.subject() }
 
 	// Transport and destination (DISC-006).
 	if p.srcPort != conformance.DiscoveryPort {
-		a.add(Fail, DISC006, "sport "+src.String(), fr, "announce from %v:%d: the OS binds and sends from port 37020", src, p.srcPort)
+		a.add(Fail, DISC006, subj("sport "), fr, "announce from %v:%d%s: the OS binds and sends from port 37020", src, p.srcPort, injectedAs(f))
 	}
 	multicast := false
 	switch {
@@ -177,24 +204,24 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		s.mcast++
 		s.rounds.add(f.Time, f.Number)
 		if p.dstMAC != discoveryMAC {
-			a.add(Fail, DISC006, "mcast-mac "+src.String(), fr, "announce to 239.42.0.1 from %s has destination MAC %v, want 01:00:5e:2a:00:01", who, macString(p.dstMAC))
+			a.add(Fail, DISC006, subj("mcast-mac "), fr, "announce to 239.42.0.1 from %s has destination MAC %v, want 01:00:5e:2a:00:01", who, macString(p.dstMAC))
 		}
 	case p.dst.IsMulticast():
 		multicast = true
 		s.mcast++
-		a.add(Fail, DISC006, "group "+src.String(), fr, "announce from %s to group %v: the OS's group is 239.42.0.1", who, p.dst)
+		a.add(Fail, DISC006, subj("group "), fr, "announce from %s to group %v: the OS's group is 239.42.0.1", who, p.dst)
 	case isBroadcast(p):
 		s.bcast++
 		learns := ""
 		if reachesPeer(p, src) {
 			learns = "; its peer learns it all the same, as it does a unicast copy (smoltcp accepts broadcasts)"
 		}
-		a.add(Fail, DISC006, "bcast "+src.String(), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)%s", who, p.dst, learns)
+		a.add(Fail, DISC006, subj("bcast "), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)%s", who, p.dst, learns)
 	default:
 		s.ucast++
 		s.uRounds.add(f.Time, f.Number)
 		if want := peerOf(src); p.dst != want {
-			a.add(Warn, DISC006, "ucast "+src.String(), fr, "unicast announce from %s to %v: the OS sends its unicast copy to the hard-coded peer %v", who, p.dst, want)
+			a.add(Warn, DISC006, subj("ucast "), fr, "unicast announce from %s to %v: the OS sends its unicast copy to the hard-coded peer %v", who, p.dst, want)
 		}
 	}
 
@@ -202,9 +229,9 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 	n := len(p.payload)
 	switch {
 	case n > conformance.DatagramDropThreshold:
-		a.add(Fail, DISC002, "size "+src.String(), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
+		a.add(Fail, DISC002, subj("size "), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
 	case n > conformance.AnnounceSendLimit:
-		a.add(Fail, DISC002, "size "+src.String(), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
+		a.add(Fail, DISC002, subj("size "), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
 	default:
 		a.pass(DISC002, f.Number)
 	}
@@ -218,9 +245,9 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 	macOK := src == want
 	switch {
 	case !macOK:
-		a.add(Fail, DISC003, src.String(), fr, "announce from %v, but MAC %v gives 10.42.0.%d (0 becomes 1; nexus-wire §1)", src, macString(p.srcMAC), h)
+		a.add(Fail, DISC003, key.subject(), fr, "announce from %v%s, but MAC %v gives 10.42.0.%d (0 becomes 1; nexus-wire §1)", src, injectedAs(f), macString(p.srcMAC), h)
 	case h == 0xff:
-		a.add(Warn, DISC003, src.String(), fr, "MAC %v gives 10.42.0.255, the subnet's broadcast address", macString(p.srcMAC))
+		a.add(Warn, DISC003, key.subject(), fr, "MAC %v gives 10.42.0.255, the subnet's broadcast address", macString(p.srcMAC))
 	default:
 		a.pass(DISC003, f.Number)
 	}
@@ -244,7 +271,7 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		if _, full := conformance.ParseAnnounce(p.payload); full == nil {
 			msg = fmt.Sprintf("announce from %s runs past the 256 bytes dsoftbusd reads, so it decodes as truncated", who)
 		}
-		a.add(Fail, DISC001, class+" "+src.String(), fr, "%s", msg)
+		a.add(Fail, DISC001, class+" "+key.subject(), fr, "%s", msg)
 		return
 	}
 	a.pass(DISC001, f.Number)
@@ -258,6 +285,10 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 	a := d.c.agg
 	fr := []int{f.Number}
 	src := p.src
+	inj, tag := injectedAs(f), ""
+	if f.Injected {
+		tag = "injected "
+	}
 
 	role, known := conformance.Role(0), false
 	switch ann.DeviceID {
@@ -265,29 +296,29 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 		role, known = conformance.RoleA, true
 		if src != conformance.RoleA.Addr() {
 			ok = false
-			a.add(Fail, DISC005, "role node-a "+src.String(), fr, "node-a announced from %v: the OS names 10.42.0.10 node-a and every other address node-b", src)
+			a.add(Fail, DISC005, tag+"role node-a "+src.String(), fr, "node-a announced from %v%s: the OS names 10.42.0.10 node-a and every other address node-b", src, inj)
 		}
 	case conformance.RoleB.String():
 		role, known = conformance.RoleB, true
 		if src == conformance.RoleA.Addr() {
 			ok = false
-			a.add(Fail, DISC005, "role node-b "+src.String(), fr, "node-b announced from 10.42.0.10: the OS names that address node-a")
+			a.add(Fail, DISC005, tag+"role node-b "+src.String(), fr, "node-b announced from 10.42.0.10%s: the OS names that address node-a", inj)
 		}
 	default:
 		ok = false
-		a.add(Warn, DISC005, "id "+ann.DeviceID, fr, "announce from %v names device %q: the OS names itself node-a or node-b", src, ann.DeviceID)
+		a.add(Warn, DISC005, tag+"id "+ann.DeviceID, fr, "announce from %v%s names device %q: the OS names itself node-a or node-b", src, inj, ann.DeviceID)
 	}
 	if known {
 		if want := bringUpStatic(role); ann.Static != want {
 			ok = false
-			a.add(Fail, DISC005, "key "+ann.DeviceID+" "+short(ann.Static), fr, "%s announces key %s, but its bring-up key is %s (derive_test_secret(%#x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
-				ann.DeviceID, short(ann.Static), short(want), staticTag(role), role.ListenPort())
+			a.add(Fail, DISC005, tag+"key "+ann.DeviceID+" "+short(ann.Static), fr, "%s%s announces key %s, but its bring-up key is %s (derive_test_secret(%#x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+				ann.DeviceID, inj, short(ann.Static), short(want), staticTag(role), role.ListenPort())
 		} else if d.c.opts.Profile == ProfileNexus && !d.nx07 {
 			d.nx07 = true
 			a.add(Info, NX07, "", fr, "static keys are the bring-up keys derive_test_secret(D0, 34567) and (D1, 34568), not RFC-0008's test tags A0/B0/C0/D0")
 		}
 		if ann.Port != role.ListenPort() {
-			a.add(Warn, DISC005, "port "+ann.DeviceID, fr, "%s announces session port %d, the OS's is %d", ann.DeviceID, ann.Port, role.ListenPort())
+			a.add(Warn, DISC005, tag+"port "+ann.DeviceID, fr, "%s%s announces session port %d, the OS's is %d", ann.DeviceID, inj, ann.Port, role.ListenPort())
 		}
 		if ok {
 			a.pass(DISC005, f.Number)
@@ -328,13 +359,13 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 	}
 }
 
-func (d *discovery) source(ip netip.Addr, frame int) *discSource {
-	s := d.sources[ip]
+func (d *discovery) source(k srcKey, frame int) *discSource {
+	s := d.sources[k]
 	if s == nil {
-		s = &discSource{ip: ip, firstFrame: frame}
+		s = &discSource{ip: k.ip, firstFrame: frame}
 		if len(d.sources) < maxSources {
-			d.sources[ip] = s
-			d.srcOrder = append(d.srcOrder, ip)
+			d.sources[k] = s
+			d.srcOrder = append(d.srcOrder, k)
 		}
 	}
 	return s
@@ -364,15 +395,15 @@ func (d *discovery) end(a *agg) {
 			a.pass(DISC004, dev.firstFrame)
 		}
 	}
-	for _, ip := range d.srcOrder {
-		s := d.sources[ip]
-		who := roleName(ip)
+	for _, k := range d.srcOrder {
+		s := d.sources[k]
+		who := k.who()
 		fr := []int{s.firstFrame}
 		switch {
 		case s.mcast >= 2 && s.ucast == 0:
-			a.add(Fail, DISC006, "no-ucast "+ip.String(), fr, "%s sent %d announces to the multicast group and none by unicast: receivers drop the multicast copy (no IGMP), so its peer never learns it", who, s.mcast)
+			a.add(Fail, DISC006, "no-ucast "+k.subject(), fr, "%s sent %d announces to the multicast group and none by unicast: receivers drop the multicast copy (no IGMP), so its peer never learns it", who, s.mcast)
 		case s.ucast >= 2 && s.mcast == 0:
-			a.add(Warn, DISC006, "no-mcast "+ip.String(), fr, "%s sent %d unicast announces and none to 239.42.0.1: the OS sends every announce to both", who, s.ucast)
+			a.add(Warn, DISC006, "no-mcast "+k.subject(), fr, "%s sent %d unicast announces and none to 239.42.0.1: the OS sends every announce to both", who, s.ucast)
 		case s.mcast > 0 && s.ucast > 0 && s.bcast == 0:
 			a.pass(DISC006, s.firstFrame)
 			if nexus {
@@ -384,14 +415,14 @@ func (d *discovery) end(a *agg) {
 			tl = &s.uRounds
 		}
 		if tl.storms > 0 {
-			a.add(Warn, DISC007, "storm "+ip.String(), []int{tl.stormFrame}, "%s sent %d announce rounds within %v %d times: the OS announces at most once per 64 ms pass", who, stormRounds+1, stormWindow, tl.storms)
+			a.add(Warn, DISC007, "storm "+k.subject(), []int{tl.stormFrame}, "%s sent %d announce rounds within %v %d times: the OS announces at most once per 64 ms pass", who, stormRounds+1, stormWindow, tl.storms)
 		}
 		if len(tl.gaps) > 0 {
-			a.add(Info, DISC007, "cadence "+ip.String(), fr, "%s: %d announce rounds, median gap %v (min %v, max %v); the OS's nominal period is 64 ms",
+			a.add(Info, DISC007, "cadence "+k.subject(), fr, "%s: %d announce rounds, median gap %v (min %v, max %v); the OS's nominal period is 64 ms",
 				who, tl.n, tl.median().Round(time.Millisecond), tl.min.Round(time.Microsecond), tl.max.Round(time.Millisecond))
 		}
 		if nexus && s.identical > 0 {
-			a.add(Info, NX10, ip.String(), s.identFrames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, plural(s.identical, "time"))
+			a.add(Info, NX10, k.subject(), s.identFrames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, plural(s.identical, "time"))
 		}
 	}
 }

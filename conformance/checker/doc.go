@@ -13,7 +13,14 @@
 //
 // Each frame is checked once. Frames the hub saw at ingress (pcapng
 // direction "inbound", hub.Ingress) are what a peer sent and are checked;
-// egress copies are skipped. The hub's notes (Frame.Why) explain the
+// egress copies are skipped. A frame the hub injected (hub.Event.Injected
+// live; in a capture, an egress record whose comment carries the note
+// hub.InjectNotes: l2hub inject, the control API, a replay) is an input of
+// the run and its only copy: it is checked, announces and TCP segments
+// alike, as sent by the addresses it carries and received on the port it
+// was injected into, so that a replay of node-a's side into node-b judges
+// node-b's half of the session in full. Its findings name its sender as
+// injected, and CHK-002 counts the injected frames per port. The hub's notes (Frame.Why) explain the
 // retransmissions its faults cause: a copy to the receiver dropped or
 // corrupted, or an ingress frame dropped on the link to its receiver while
 // flooded to other ports, explains the retransmission that follows; a copy

@@ -135,8 +135,11 @@ type prediction struct {
 type session struct {
 	c    *Checker
 	conn *tcpConn
-	from [2]string // node names of the sides
-	last int       // side that sent last, -1 before any byte
+	// from names the sides in findings: their roles, "injected node-a"
+	// for a side whose segments the hub injected; role is the roles.
+	from [2]string
+	role [2]string
+	last int // side that sent last, -1 before any byte
 
 	sides [2]sideState
 
@@ -178,8 +181,9 @@ type session struct {
 
 func newSession(c *Checker, conn *tcpConn) *session {
 	s := &session{c: c, conn: conn, last: -1}
-	s.from[0] = roleName(conn.key.client.Addr())
-	s.from[1] = roleName(conn.key.server.Addr())
+	s.role[0] = roleName(conn.key.client.Addr())
+	s.role[1] = roleName(conn.key.server.Addr())
+	s.from = s.role
 	if conn.midstream {
 		s.sides[0].misaligned, s.sides[1].misaligned = true, true
 	}
@@ -188,7 +192,7 @@ func newSession(c *Checker, conn *tcpConn) *session {
 
 func (s *session) nexus() bool { return s.c.opts.Profile == ProfileNexus }
 
-func (s *session) pair() string { return s.from[0] + "->" + s.from[1] }
+func (s *session) pair() string { return s.role[0] + "->" + s.role[1] }
 
 // data takes contiguous stream bytes of one side.
 func (s *session) data(side int, b []byte, frame int) {
