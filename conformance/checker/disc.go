@@ -158,6 +158,12 @@ func peerOf(src netip.Addr) netip.Addr {
 	return conformance.RoleA.Addr()
 }
 
+// osAddr is the address the OS takes for a MAC: 10.42.0.mac[5], 0
+// becoming 1 (nexus-wire §1).
+func osAddr(mac [6]byte) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 42, 0, max(mac[5], 1)})
+}
+
 func isBroadcast(p *packet) bool {
 	return p.dstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} || ipBroadcast(p.dst)
 }
@@ -169,15 +175,31 @@ func ipBroadcast(dst netip.Addr) bool {
 	return dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || (lanPrefix.Contains(dst) && dst.As4()[3] == 255)
 }
 
-// reachesPeer reports whether the node the announce's sender calls its
-// peer takes the datagram and learns it (§2.4): a unicast copy to the
-// hard-coded peer, or an IP broadcast on an Ethernet group address, which
-// the hub floods to every port. smoltcp accepts broadcasts on the socket
-// bound to <own IP>:37020 (socket/udp.rs accepts(); nexus-wire §2.1 says
-// only unicast is learned, which holds for multicast alone), so every node
-// learns a broadcast announce. The multicast copy is dropped (no IGMP).
-func reachesPeer(p *packet, src netip.Addr) bool {
-	return p.dst == peerOf(src) || (ipBroadcast(p.dst) && p.dstMAC[0]&1 != 0)
+// peerLearns reports whether the node the announce's sender calls its
+// peer took the datagram and learns it (§2.4): a unicast copy to the
+// hard-coded peer, or an IP broadcast on an Ethernet group address (which
+// the hub floods to every port) or on the peer's MAC. smoltcp accepts
+// broadcasts on the socket bound to <own IP>:37020 (socket/udp.rs
+// accepts(); nexus-wire §2.1 says only unicast is learned, which holds for
+// multicast alone), so every node learns a broadcast announce. The
+// multicast copy is dropped (no IGMP), and so is a frame the hub did not
+// deliver to the peer: Dropped, dropped on the link to the peer's port
+// while flooded elsewhere, or injected into another port than the peer's
+// (the port each is on is learned from its own frames; unknown, the frame
+// is taken to reach it).
+func (d *discovery) peerLearns(f *Frame, p *packet, multicast bool) bool {
+	peer := peerOf(p.src)
+	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.macOf(peer, p.dstMAC)))) {
+		return false
+	}
+	at, known := d.c.addrs[peer]
+	switch {
+	case !known || f.Port == "":
+		return true
+	case f.Injected || f.Dir == DirEgress:
+		return at.port == f.Port // f.Port is the receiver's
+	}
+	return !droppedOnLink(d.c.why(f), f.Port, at.port)
 }
 
 // datagram checks one UDP datagram to port 37020. An injected one is
@@ -213,7 +235,7 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 	case isBroadcast(p):
 		s.bcast++
 		learns := ""
-		if reachesPeer(p, src) {
+		if d.peerLearns(f, p, false) {
 			learns = "; its peer learns it all the same, as it does a unicast copy (smoltcp accepts broadcasts)"
 		}
 		a.add(Fail, DISC006, subj("bcast "), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)%s", who, p.dst, learns)
@@ -237,11 +259,8 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 	}
 
 	// Source address (DISC-003).
-	h := p.srcMAC[5]
-	if h == 0 {
-		h = 1
-	}
-	want := netip.AddrFrom4([4]byte{10, 42, 0, h})
+	want := osAddr(p.srcMAC)
+	h := want.As4()[3]
 	macOK := src == want
 	switch {
 	case !macOK:
@@ -275,13 +294,13 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		return
 	}
 	a.pass(DISC001, f.Number)
-	d.identity(f, p, ann, multicast, macOK)
+	d.identity(f, p, ann, d.peerLearns(f, p, multicast), macOK)
 	d.c.tcp.announceFrom(src, f)
 }
 
 // identity checks what an announce claims (DISC-004, DISC-005, DISC-009)
-// and learns it as the peer would.
-func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, multicast, ok bool) {
+// and, if its peer learns it, learns it as the peer does.
+func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, learns, ok bool) {
 	a := d.c.agg
 	fr := []int{f.Number}
 	src := p.src
@@ -350,7 +369,7 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 	if len(d.ports) < maxPorts {
 		d.ports[ann.Port] = true
 	}
-	if !multicast && !f.Dropped && reachesPeer(p, src) {
+	if learns {
 		dev.learned, dev.learnedAddr, dev.learnedPort, dev.learnedKey, dev.learnedFrame = true, src, ann.Port, ann.Static, f.Number
 	}
 	if ok && known && !dev.milestone {

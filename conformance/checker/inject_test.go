@@ -1,10 +1,15 @@
 package checker
 
 import (
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
 
 	"l2hub/capture"
 	"l2hub/conformance"
@@ -182,4 +187,152 @@ func TestReplayIntoNodeB(t *testing.T) {
 			})
 		}
 	}
+}
+
+// ingressEvents are frames as a two-port hub's ingress events: each on its
+// sender's port.
+func ingressEvents(frames []Frame) []hub.Event {
+	var evs []hub.Event
+	for _, f := range frames {
+		id, name := portOf(f)
+		evs = append(evs, hub.Event{Time: f.Time, Port: id, PortName: name, Dir: hub.Ingress, Frame: f.Data})
+	}
+	return evs
+}
+
+// liveAndFile checks events live and from an ingress capture of them,
+// which must agree, and returns the report.
+func liveAndFile(t *testing.T, evs []hub.Event) Report {
+	t.Helper()
+	r := observe(t, capture.PointsIngress, evs)
+	if file := captured(t, capture.PointsIngress, evs); !reflect.DeepEqual(file, r) {
+		t.Errorf("got the capture's report\n%s\nwant the live one\n%s", dump(file), dump(r))
+	}
+	return r
+}
+
+// noFindingSays fails t if a finding's message contains text.
+func noFindingSays(t *testing.T, r Report, text string) {
+	t.Helper()
+	if anySays(r, text) {
+		t.Errorf("got a finding saying %q, want none:\n%s", text, dump(r))
+	}
+}
+
+// TestInjectedFrameReachesOnlyItsPort: the hub delivers an injected frame
+// to the VM on the port it was injected into, and to no one else; that
+// VM's NIC drops a unicast frame to another MAC, and a frame of its own
+// sent back to it is not its peer's. So such a frame is not judged as if
+// its addressee received it (CHK-002 warns of it instead):
+//   - l2hub inject --into b without --from: node-b's own recorded frames go
+//     back into port b, and the live node-b's answers, here a tampered
+//     ladder step, are still what is judged;
+//   - a node-b announce injected into port b, unicast to node-a or
+//     broadcast, is not learned by node-a, which rightly dials the real
+//     node-b;
+//   - node-a's SYN and msg1 injected into node-a's own port reach no one,
+//     so node-b's silence is no incomplete handshake.
+func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
+	t.Run("recorded-node-b-into-b", func(t *testing.T) {
+		build := func(s *script) []Frame {
+			b := newBuilder(t)
+			announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			s.play(f, 1460)
+			return b.frames
+		}
+		recorded := build(healthyScript(t))
+		s := healthyScript(t)
+		s.msgs[4].data[10] ^= 1 // the live node-b's ladder step 2
+		live := build(s)
+		var evs []hub.Event
+		back := 0
+		for i, f := range live {
+			if id, _ := portOf(f); id == 0 {
+				evs = append(evs, injectEvent(f, "b"))
+				continue
+			}
+			rec := injectEvent(recorded[i], "b")
+			rec.Time = f.Time.Add(-100 * time.Microsecond)
+			evs = append(evs, rec, hub.Event{Time: f.Time, Port: 1, PortName: "b", Dir: hub.Ingress, Frame: f.Data})
+			back++
+		}
+		r := liveAndFile(t, evs)
+		if fd, ok := findingWith(r, MUX003, "node-b's ladder step 2 does not authenticate"); !ok || fd.Verdict != Fail {
+			t.Errorf("got MUX-003 %v (found %v), want the live node-b's tampered step failed:\n%s", fd, ok, dump(r))
+		}
+		noFindingSays(t, r, "injected node-b")
+		// node-b's first recorded announce comes before node-b sent
+		// anything: the checker cannot tell it from a replay's yet.
+		if fd, ok := findingWith(r, CHK002, "not for the VM there"); !ok || fd.Verdict != Warn || fd.Count > 1 || !strings.Contains(fd.Message, fmt.Sprintf("%d frames injected into port b were", back-1)) {
+			t.Errorf("got CHK-002 %v (found %v), want a warning of the %d recorded node-b frames sent back to node-b:\n%s", fd, ok, back-1, dump(r))
+		}
+	})
+
+	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
+	for _, tt := range []struct {
+		name           string
+		dstMAC         string
+		dst            string
+		judged, reason string // DISC-006's failure, if judged; the CHK-002 warning if not
+	}{
+		{"announce-to-node-a-into-b", "52:54:00:12:34:0a", "10.42.0.10", "", "1 frame injected into port b was not for the VM there"},
+		{"broadcast-announce-into-b", "ff:ff:ff:ff:ff:ff", "10.42.0.255", "announce from node-b (injected into port b) broadcast to 10.42.0.255: the OS never broadcasts (NX-09)", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			inj := b.add(b.udp(hostC, hostC.ip, mustMAC(tt.dstMAC), netip.MustParseAddr(tt.dst), 37020, 37020, announceOf(t, conformance.RoleB)))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			evs := ingressEvents(b.frames)
+			evs[inj-1] = injectEvent(b.frames[inj-1], "b")
+			r := liveAndFile(t, evs)
+			if r.Fail != 0 && tt.judged == "" || r.Fail > 1 {
+				t.Errorf("got %d failures, want none but DISC-006's: node-a never received the announce and dialled node-b:\n%s", r.Fail, dump(r))
+			}
+			if fd, ok := findingWith(r, SESS001, "dialled"); ok {
+				t.Errorf("got %v, want node-a's dial to node-b's announced address passed", fd)
+			}
+			if tt.judged != "" {
+				if fd, ok := r.First(DISC006); !ok || fd.Verdict != Fail || fd.Message != tt.judged {
+					t.Errorf("got DISC-006 %v (found %v), want %q: node-a does not learn it", fd, ok, tt.judged)
+				}
+			} else if fd, ok := findingWith(r, CHK002, tt.reason); !ok || fd.Verdict != Warn || !reflect.DeepEqual(fd.Frames, []int{inj}) {
+				t.Errorf("got CHK-002 %v (found %v), want frame %d warned of as %q:\n%s", fd, ok, inj, tt.reason, dump(r))
+			}
+		})
+	}
+
+	t.Run("node-a-into-its-own-port", func(t *testing.T) {
+		b := newBuilder(t)
+		announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+		start := len(b.frames)
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true}, nil))
+		f.send(0, newScript(t).Handshake[0], 1460)
+		evs := ingressEvents(b.frames)
+		for i := start; i < len(evs); i++ {
+			evs[i] = injectEvent(b.frames[i], "a")
+		}
+		r := liveAndFile(t, evs)
+		if fd, ok := findingWith(r, SESS002, "incomplete"); ok {
+			t.Errorf("got %v, want no incomplete handshake: node-b never received msg1", fd)
+		}
+		if fd, ok := findingWith(r, CHK002, "2 frames injected into port a were not for the VM there"); !ok || fd.Verdict != Warn {
+			t.Errorf("got CHK-002 %v (found %v), want the SYN and msg1 warned of:\n%s", fd, ok, dump(r))
+		}
+	})
+}
+
+// anySays reports whether a finding's message contains text.
+func anySays(r Report, text string) bool {
+	for _, f := range r.Findings {
+		if strings.Contains(f.Message, text) {
+			return true
+		}
+	}
+	return false
 }
