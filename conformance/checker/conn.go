@@ -61,9 +61,12 @@ type tcpConn struct {
 	sinks     [2]sink
 	revDrop   [2]reverseLoss
 	sess      *session
-	// injected: each side's segments came from the hub's injections (the
-	// first one did), not from a VM.
-	injected [2]bool
+	// segs counts each side's segments, delivered or dropped; injected
+	// those the hub injected, and injFrames holds the first
+	// maxInjFrames of their frame numbers: which findings of a side whose
+	// segments came from both a VM and the hub are the injector's.
+	segs, injected [2]int
+	injFrames      [2][]int
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
 	// accept yielded); the OS announces no more from then on.
@@ -74,6 +77,10 @@ type tcpConn struct {
 	late       [2]lateAnnounces
 	lateFailed bool
 }
+
+// maxInjFrames bounds the frame numbers of injected segments kept per
+// side.
+const maxInjFrames = 256
 
 // maxLateFrames bounds the frame numbers of pending late announces kept
 // per side; further ones are counted.
@@ -247,13 +254,27 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	}
 }
 
-// injectedBy notes a segment of side dir: the first one the hub injected
-// makes findings name that side as injected.
+// injectedBy notes a segment of side dir, and whether the hub injected
+// it: while it injected every segment of the side, findings name the side
+// as injected.
 func (c *tcpConn) injectedBy(dir int, f *Frame) {
-	if f.Injected && !c.injected[dir] {
-		c.injected[dir] = true
+	c.segs[dir]++
+	if f.Injected {
+		c.injected[dir]++
+		if len(c.injFrames[dir]) < maxInjFrames {
+			c.injFrames[dir] = append(c.injFrames[dir], f.Number)
+		}
+	}
+	c.sess.from[dir] = c.sess.role[dir]
+	if c.whollyInjected(dir) {
 		c.sess.from[dir] = "injected " + c.sess.role[dir]
 	}
+}
+
+// whollyInjected reports whether the hub injected every segment of side
+// so far, and at least one: no VM plays that side.
+func (c *tcpConn) whollyInjected(side int) bool {
+	return c.injected[side] > 0 && c.injected[side] == c.segs[side]
 }
 
 // end returns the connection's address and port on side (0 the client).
@@ -470,12 +491,12 @@ func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
 		// says the dialler is not the OS's, not that the session is broken.
 		ok = false
 		a.add(Warn, SESS001, "port "+conn.subject, fr, "%s dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
-			conn.sess.from[0], k.client.Port(), port, macString(p.srcMAC))
+			conn.sess.by(0, fr...), k.client.Port(), port, macString(p.srcMAC))
 	}
 	want, via := t.dialTarget()
 	if k.server != want {
 		ok = false
-		a.add(Fail, SESS001, "target "+conn.subject, fr, "%s dialled %v, but %s", conn.sess.from[0], k.server, via)
+		a.add(Fail, SESS001, "target "+conn.subject, fr, "%s dialled %v, but %s", conn.sess.by(0, fr...), k.server, via)
 	}
 	if _, learned := t.c.disc.announced(conformance.RoleB.String()); !learned && t.c.opts.Profile == ProfileNexus {
 		a.add(Info, NX06, "", fr, "node-a dialled node-b's fallback address with no node-b announce delivered: the OS checks identity before the handshake and passes when discovery is empty")
@@ -610,6 +631,7 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 		from := conn.sess.from[dir]
 		if h.retrans > 0 {
 			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
+			from := conn.sess.by(dir, h.retransFrames...)
 			if h.explained == h.retrans {
 				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by %s", from, plural(h.retrans, "segment"), conn.subject, explanation(h))
 			} else {

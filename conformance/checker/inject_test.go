@@ -336,3 +336,51 @@ func anySays(r Report, text string) bool {
 	}
 	return false
 }
+
+// TestMixedSideNamesTheSender: where both node-a and the hub sent
+// segments of node-a's side, a finding names its frames' sender: one
+// injected duplicate ACK does not make the real node-a's tampered ladder
+// step the injector's, and an injected junk segment is named injected.
+func TestMixedSideNamesTheSender(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		tamper  int // the script message the real node tampers
+		id, say string
+	}{
+		{"real-node-a-step-after-injected-ack", 3, MUX003, "node-a's ladder step 1 does not authenticate"},
+		{"real-node-b-step-after-injected-ack", 4, MUX002, "node-b's ladder step 4 is sealed at n=1, but node-a's receive nonce is 0: node-a cannot decrypt it"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			inj := f.ack(0) // node-a's duplicate ACK, injected into node-b's port
+			s := healthyScript(t)
+			s.msgs[tt.tamper].data[10] ^= 1
+			s.play(f, 1460)
+			evs := ingressEvents(b.frames)
+			evs[inj-1] = injectEvent(b.frames[inj-1], "b")
+			r := liveAndFile(t, evs)
+			if fd, ok := findingWith(r, tt.id, tt.say); !ok || fd.Verdict != Fail || !strings.HasPrefix(fd.Message, tt.say) {
+				t.Errorf("got %s %v (found %v), want a failure saying %q: node-a's side is the real node-a's:\n%s", tt.id, fd, ok, tt.say, dump(r))
+			}
+			noFindingSays(t, r, "injected node-a")
+		})
+	}
+	t.Run("injected-junk-segment", func(t *testing.T) {
+		b := newBuilder(t)
+		announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.connect()
+		healthyScript(t).play(f, 1460)
+		f.write(0, make([]byte, conformance.RequestRecordLen))
+		inj := f.seg(0, len(f.sent[0])-conformance.RequestRecordLen, conformance.RequestRecordLen)
+		evs := ingressEvents(b.frames)
+		evs[inj-1] = injectEvent(b.frames[inj-1], "b")
+		r := liveAndFile(t, evs)
+		if fd, ok := r.First(MUX003); !ok || fd.Verdict != Fail || !strings.HasPrefix(fd.Message, "injected node-a's request 2 does not authenticate") || !reflect.DeepEqual(fd.Frames, []int{inj}) {
+			t.Errorf("got MUX-003 %v (found %v), want the injected record (frame %d) failed as injected node-a's:\n%s", fd, ok, inj, dump(r))
+		}
+	})
+}
