@@ -545,9 +545,16 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // if the session completed and the node then went on using the connection
 // (or the input ends first); it is forgotten if the connection is reset or
 // its client dials again on its 4-tuple (a failed session, or a new boot).
+//
+// An injected announce says nothing of the VM at ip: it counts only where
+// the injector plays the node, for a connection side whose every segment
+// the hub injected, and as ip's last announce when no VM sends from ip
+// (a replay's recorded node).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
-	if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
-		t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+	if _, live := t.c.addrs[ip]; !f.Injected || !live {
+		if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
+			t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+		}
 	}
 	for _, conn := range t.order {
 		side := 0
@@ -561,6 +568,9 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 		if conn.reset || (conn.half[0].closed && conn.half[1].closed) || conn.appFrame[side] == 0 {
 			continue // a session that ended, or that the node has not begun
 		}
+		if f.Injected && !conn.whollyInjected(side) {
+			continue // not the node's own
+		}
 		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
 			continue
 		}
@@ -572,10 +582,7 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 // side, one count each.
 func (t *connTable) lateAnnounces(a *agg, conn *tcpConn, side, n int) {
 	l := &conn.late[side]
-	node := roleName(conn.key.client.Addr())
-	if side == 1 {
-		node = roleName(conn.key.server.Addr())
-	}
+	node := conn.sess.from[side]
 	for i := range n {
 		var frames []int
 		if i < len(l.frames) {

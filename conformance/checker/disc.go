@@ -30,19 +30,29 @@ var (
 
 // discDevice is what the announces of one device id said.
 type discDevice struct {
-	id         string
-	firstFrame int
-	key        [32]byte
-	port       uint16
-	changed    bool
-	milestone  bool
+	id string
+	// said is what the announces said, by sender: the VMs' (0), and the
+	// hub's injected ones (1), which are not the device's own behaviour.
+	said      [2]devSaid
+	milestone bool
 	// learned is the last unicast copy to the peer, or broadcast, the hub
-	// delivered: what the peer caches (it drops the multicast copy).
+	// delivered to it: what the peer caches (it drops the multicast copy),
+	// whoever sent it.
 	learned      bool
 	learnedAddr  netip.Addr
 	learnedPort  uint16
 	learnedKey   [32]byte
 	learnedFrame int
+}
+
+// devSaid is the first announce of a device by one kind of sender, and
+// whether a later one changed it (DISC-004).
+type devSaid struct {
+	seen       bool
+	firstFrame int
+	key        [32]byte
+	port       uint16
+	changed    bool
 }
 
 // srcKey is an announcing address, apart for the frames injected with it:
@@ -132,7 +142,7 @@ type discovery struct {
 	devOrder  []string
 	sources   map[srcKey]*discSource
 	srcOrder  []srcKey
-	nodeB     []netip.Addr // addresses that announced node-b, in order
+	nodeB     []srcKey // addresses that announced node-b, in order
 	announces int
 	ports     map[uint16]bool
 	tooMany   int
@@ -350,20 +360,28 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, lear
 			d.tooMany++
 			return
 		}
-		dev = &discDevice{id: ann.DeviceID, firstFrame: f.Number, key: ann.Static, port: ann.Port}
+		dev = &discDevice{id: ann.DeviceID}
 		d.devices[ann.DeviceID] = dev
 		d.devOrder = append(d.devOrder, ann.DeviceID)
 	}
-	if ann.Static != dev.key || ann.Port != dev.port {
-		dev.changed = true
-		ok = false
-		a.add(Fail, DISC004, "change "+ann.DeviceID, []int{dev.firstFrame, f.Number}, "%s changed its announce: frame %d said key %s port %d, this one key %s port %d",
-			ann.DeviceID, dev.firstFrame, short(dev.key), dev.port, short(ann.Static), ann.Port)
+	said := &dev.said[0]
+	if f.Injected {
+		said = &dev.said[1]
 	}
-	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, src) && len(d.nodeB) < maxSources {
-		d.nodeB = append(d.nodeB, src)
-		if len(d.nodeB) > 1 {
-			a.add(Warn, DISC009, "", fr, "node-b announced from %v: every VM other than 10.42.0.10 is node-b with the same keys, and node-a follows the last to announce", addrList(d.nodeB))
+	switch {
+	case !said.seen:
+		*said = devSaid{seen: true, firstFrame: f.Number, key: ann.Static, port: ann.Port}
+	case ann.Static != said.key || ann.Port != said.port:
+		said.changed = true
+		ok = false
+		a.add(Fail, DISC004, tag+"change "+ann.DeviceID, []int{said.firstFrame, f.Number}, "%s%s changed its announce: frame %d said key %s port %d, this one key %s port %d",
+			ann.DeviceID, inj, said.firstFrame, short(said.key), said.port, short(ann.Static), ann.Port)
+	}
+	key := srcKey{src, f.Injected}
+	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, key) && len(d.nodeB) < maxSources {
+		d.nodeB = append(d.nodeB, key)
+		if slices.ContainsFunc(d.nodeB, func(k srcKey) bool { return k.ip != src }) {
+			a.add(Warn, DISC009, tag, fr, "node-b announced from %s: every VM other than 10.42.0.10 is node-b with the same keys, and node-a follows the last to announce", srcList(d.nodeB))
 		}
 	}
 	if len(d.ports) < maxPorts {
@@ -410,8 +428,10 @@ func (d *discovery) end(a *agg) {
 		a.add(Warn, DISC004, "too-many", nil, "more than %d device ids: %d announces were not followed", maxDevices, d.tooMany)
 	}
 	for _, id := range d.devOrder {
-		if dev := d.devices[id]; !dev.changed {
-			a.pass(DISC004, dev.firstFrame)
+		for _, said := range d.devices[id].said {
+			if said.seen && !said.changed {
+				a.pass(DISC004, said.firstFrame)
+			}
 		}
 	}
 	for _, k := range d.srcOrder {
@@ -479,13 +499,17 @@ func macString(m [6]byte) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
-func addrList(as []netip.Addr) string {
+// srcList lists announcing addresses, "10.42.0.11, 10.42.0.12 (injected)".
+func srcList(ks []srcKey) string {
 	s := ""
-	for i, a := range as {
+	for i, k := range ks {
 		if i > 0 {
 			s += ", "
 		}
-		s += a.String()
+		s += k.ip.String()
+		if k.injected {
+			s += " (injected)"
+		}
 	}
 	return s
 }

@@ -327,6 +327,98 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 	})
 }
 
+// TestInjectedAnnounceIsNotTheNode: an injected announce is the
+// injector's, not the behaviour of the VM whose address it carries: node-a
+// learns it if it reaches node-a, but a node-b holding its session does
+// not fail DISC-008 for it, nor DISC-004 when it says another key, and
+// DISC-009 names it injected. Where the injector plays the node (every
+// segment of its side injected, a replay), its announces are that node's.
+func TestInjectedAnnounceIsNotTheNode(t *testing.T) {
+	spoof := conformance.RoleB.Announce()
+	spoof.Static = conformance.RoleA.StaticKey().Public
+	spoofed, err := spoof.MarshalBinary()
+	must(t, err)
+	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
+	for _, tt := range []struct {
+		name    string
+		from    host
+		payload []byte
+		absent  []string // finding ids that must not fail or warn
+		want    string   // a finding that must say this, "" if none
+	}{
+		{"late", hostB, announceOf(t, conformance.RoleB), []string{DISC008, DISC004, DISC009}, ""},
+		{"other-key", hostB, spoofed, []string{DISC008, DISC004, DISC009}, "node-b (injected into port a) announces key"},
+		{"other-address", hostC, announceOf(t, conformance.RoleB), []string{DISC008, DISC004}, "node-b announced from 10.42.0.11, 10.42.0.12 (injected)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := healthy(t, 1460)
+			b.wait(2 * time.Second)
+			inj := b.add(b.udp(tt.from, tt.from.ip, hostA.mac, hostA.ip, 37020, 37020, tt.payload))
+			evs := ingressEvents(b.frames)
+			evs[inj-1] = injectEvent(b.frames[inj-1], "a")
+			r := liveAndFile(t, evs)
+			for _, id := range tt.absent {
+				if v, ok := verdictOf(r, id); ok && v != Pass && v != Info {
+					fd, _ := r.First(id)
+					t.Errorf("got %v, want no %s against node-b: the hub injected the announce", fd, id)
+				}
+			}
+			if tt.want != "" {
+				if !anySays(r, tt.want) {
+					t.Errorf("got no finding saying %q:\n%s", tt.want, dump(r))
+				}
+			}
+		})
+	}
+
+	t.Run("before-a-midstream-segment", func(t *testing.T) {
+		// node-a announced when the capture began; an announce in its name
+		// injected later is no sign that it held no session then, so a
+		// connection first seen without a SYN may still predate the
+		// capture.
+		b := newBuilder(t)
+		b.announce(hostA, announceOf(t, conformance.RoleA))
+		b.wait(time.Second)
+		inj := b.add(b.udp(hostA, hostA.ip, hostB.mac, hostB.ip, 37020, 37020, announceOf(t, conformance.RoleA)))
+		b.wait(time.Second)
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.write(0, make([]byte, conformance.RequestRecordLen))
+		f.seg(0, 0, conformance.RequestRecordLen)
+		f.ack(1)
+		evs := ingressEvents(b.frames)
+		evs[inj-1] = injectEvent(b.frames[inj-1], "b")
+		r := liveAndFile(t, evs)
+		if fd, ok := findingWith(r, SESS001, "has no SYN"); ok {
+			t.Errorf("got %v, want the connection taken as open when the capture began", fd)
+		}
+		if fd, ok := findingWith(r, SESS002, "the capture starts inside the connection"); !ok || fd.Verdict != Warn {
+			t.Errorf("got SESS-002 %v (found %v), want a warning that the capture starts inside it:\n%s", fd, ok, dump(r))
+		}
+	})
+
+	t.Run("replayed-node-a", func(t *testing.T) {
+		b := newBuilder(t)
+		announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.connect()
+		healthyScript(t).play(f, 1460)
+		b.wait(2 * time.Second)
+		_, late := b.announce(hostA, announceOf(t, conformance.RoleA))
+		var evs []hub.Event
+		for _, f := range b.frames {
+			if id, _ := portOf(f); id == 0 {
+				evs = append(evs, injectEvent(f, "b"))
+				continue
+			}
+			evs = append(evs, hub.Event{Time: f.Time, Port: 1, PortName: "b", Dir: hub.Ingress, Frame: f.Data})
+		}
+		r := liveAndFile(t, evs)
+		if fd, ok := r.First(DISC008); !ok || fd.Verdict != Fail || !containsInt(fd.Frames, late) || !strings.HasPrefix(fd.Message, "injected node-a announced after it began the session") {
+			t.Errorf("got DISC-008 %v (found %v), want the replayed node-a's late announce (frame %d) failed:\n%s", fd, ok, late, dump(r))
+		}
+	})
+}
+
 // anySays reports whether a finding's message contains text.
 func anySays(r Report, text string) bool {
 	for _, f := range r.Findings {
