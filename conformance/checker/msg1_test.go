@@ -74,3 +74,80 @@ func TestInvalidMsg1BlamesNodeA(t *testing.T) {
 		})
 	}
 }
+
+// TestMsg1ToAnotherStatic: a noise-xk msg1 that does not read with
+// node-b's bring-up static may be sealed to the static node-b really holds
+// (and announced). node-a is then not at fault: if node-b answers, it read
+// msg1, so SESS-005 says node-b holds another static, and no SESS-004
+// blames node-a or node-b; if node-b stays silent, node-a's msg1 is what
+// node-b could not use.
+func TestMsg1ToAnotherStatic(t *testing.T) {
+	other := conformance.BringUpKeyPair(0x77, conformance.SessionPortB)
+	icfg := conformance.BringUpStdConfig(conformance.RoleA)
+	icfg.PeerStatic = other.Public
+	rcfg := conformance.BringUpStdConfig(conformance.RoleB)
+	rcfg.Static = other
+	i, err := conformance.NewStdHandshake(icfg)
+	must(t, err)
+	r, err := conformance.NewStdHandshake(rcfg)
+	must(t, err)
+	var msgs [3][]byte
+	for n := range msgs {
+		from, to := i, r
+		if n == 1 {
+			from, to = r, i
+		}
+		m, err := from.WriteMessage(nil)
+		must(t, err)
+		_, err = to.ReadMessage(m)
+		must(t, err)
+		msgs[n], err = conformance.AppendFrame(nil, m)
+		must(t, err)
+	}
+	ann := conformance.RoleB.Announce()
+	ann.Static = other.Public
+	annB, err := ann.MarshalBinary()
+	must(t, err)
+
+	for _, answered := range []bool{true, false} {
+		t.Run(map[bool]string{true: "answered", false: "silent"}[answered], func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), annB)
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			f.send(0, msgs[0], 1460)
+			f.ack(1)
+			if answered {
+				f.send(1, msgs[1], 1460)
+				f.ack(0)
+				f.send(0, msgs[2], 1460)
+				f.ack(1)
+			}
+			rep := feed(t, Options{Profile: ProfileNoiseXK}, b.frames)
+			fd, blamed := findingWith(rep, SESS004, "node-a's msg1")
+			if answered {
+				if blamed {
+					t.Errorf("got %v, want node-a not blamed: node-b read its msg1", fd)
+				}
+				for _, f := range rep.Findings {
+					if f.ID == SESS004 && f.Verdict == Fail {
+						t.Errorf("got %v, want no SESS-004 failure", f)
+					}
+				}
+				if fd, ok := findingWith(rep, SESS005, "node-b answered a msg1"); !ok || fd.Verdict != Fail || !strings.Contains(fd.Message, "it holds another static") {
+					t.Errorf("got SESS-005 %v (found %v), want node-b's other static failed:\n%s", fd, ok, dump(rep))
+				}
+				if fd, ok := rep.First(SESS002); ok && fd.Verdict == Fail {
+					t.Errorf("got %v, want no SESS-002 failure: the handshake completed", fd)
+				}
+				return
+			}
+			if !blamed || fd.Verdict != Fail {
+				t.Errorf("got SESS-004 %v (found %v), want node-a's msg1 failed: node-b could not read it:\n%s", fd, blamed, dump(rep))
+			}
+			if fd, ok := findingWith(rep, SESS004, "rightly rejected"); !ok || fd.Verdict != Info {
+				t.Errorf("got SESS-004 %v (found %v), want node-b's silence noted as right", fd, ok)
+			}
+		})
+	}
+}

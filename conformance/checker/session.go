@@ -149,11 +149,17 @@ type session struct {
 	hsFrames []int
 	hsDone   bool // the handshake completed and was accepted (or cannot be judged)
 	hsFailed bool
-	// msg1Bad: node-b, with its bring-up keys, must reject msg1 before it
-	// writes msg2 (a low-order ephemeral, §4.1); answered: it sent bytes
-	// after such a msg1 all the same.
-	msg1Bad  bool
-	answered bool
+	// msg1Bad: node-b must reject msg1 before it writes msg2, whatever its
+	// keys (a low-order ephemeral, §4.1); msg1Sealed: for noise-xk, msg1's
+	// payload does not decrypt with node-b's bring-up static (msg1Err
+	// says how), so node-b rejects it if it holds that key, and reads it
+	// if it holds the one node-a sealed to. answered: node-b sent bytes
+	// after such a msg1.
+	msg1Bad    bool
+	msg1Sealed bool
+	msg1Err    error
+	answered   bool
+
 	verified bool
 	noKeys   bool // the transcript cannot be decrypted passively
 	sizeErr  bool
@@ -223,9 +229,20 @@ func (s *session) by(side int, frames ...int) string {
 
 // data takes contiguous stream bytes of one side.
 func (s *session) data(side int, b []byte, frame int) {
-	if side == 1 && s.msg1Bad && !s.answered {
+	if side == 1 && (s.msg1Bad || s.msg1Sealed) && !s.answered {
 		s.answered = true
-		s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, []int{frame}, "%s answered a msg1 it must reject on %s: the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)", s.from[1], s.conn.subject)
+		if s.msg1Bad {
+			s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, []int{frame}, "%s answered a msg1 it must reject on %s: the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)", s.by(1, frame), s.conn.subject)
+		} else {
+			// It read msg1: the handshake goes on, unverifiable.
+			s.hsFailed = false
+			announced := ""
+			if dev, ok := s.c.disc.announced(conformance.RoleB.String()); ok && dev.learnedKey != bringUpStatic(conformance.RoleB) {
+				announced = fmt.Sprintf(", as node-b's announce of key %s (frame %d) says", short(dev.learnedKey), dev.learnedFrame)
+			}
+			s.c.agg.add(Fail, SESS005, "static "+s.conn.subject, append(slices.Clone(s.hsFrames), frame), "%s answered a msg1 on %s that does not read with its bring-up static (%v): it holds another static, the one node-a sealed msg1 to%s, so the transcript cannot be verified with the bring-up keys",
+				s.by(1, frame), s.conn.subject, s.msg1Err, announced)
+		}
 	}
 	if s.last != side {
 		if s.last >= 0 {
@@ -517,14 +534,20 @@ func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
 	}
 }
 
-// judgeMsg1 fails a msg1 that node-b, with its bring-up keys, rejects
-// before it writes msg2: a low-order ephemeral (every DH with it is all
-// zeros, which the OS rejects, §4.1), or for noise-xk one whose es
-// payload does not decrypt. The fault is node-a's: node-b must then send
-// nothing and close the connection (§4.5), and its silence is no failure.
+// judgeMsg1 fails a msg1 that node-b rejects before it writes msg2,
+// whatever its keys: a low-order ephemeral (every DH with it is all zeros,
+// which the OS rejects, §4.1). The fault is node-a's: node-b must then
+// send nothing and close the connection (§4.5), and its silence is no
+// failure. A noise-xk msg1 whose es payload does not decrypt with node-b's
+// bring-up static waits for node-b's answer (see msg1Sealed): node-b
+// holds another static if it reads it.
 func (s *session) judgeMsg1(m1 []byte, frames []int) {
 	err := msg1Error(s.c.opts.Profile, m1)
-	if err == nil {
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, conformance.ErrDecrypt):
+		s.msg1Sealed, s.msg1Err, s.hsFailed = true, err, true
 		return
 	}
 	s.msg1Bad, s.hsFailed = true, true
@@ -562,12 +585,19 @@ func (s *session) handshake() {
 	var keys conformance.SessionKeys
 	var decryptable bool
 	var err error
-	if s.nexus() {
+	switch {
+	case s.msg1Sealed:
+	case s.nexus():
 		keys, decryptable, err = verifyNexus(s.hs[0], s.hs[1], s.hs[2])
-	} else {
+	default:
 		keys, decryptable, err = verifyStd(s.hs[0], s.hs[1], s.hs[2])
 	}
 	switch {
+	case s.msg1Sealed:
+		// node-b read a msg1 sealed to a static other than its bring-up
+		// key (SESS-005 said so): the transcript cannot be decrypted.
+		s.noKeys, s.hsDone = true, true
+		s.c.milestone("nexus session ok " + s.pair() + " unverified")
 	case !decryptable:
 		s.noKeys, s.hsDone = true, true
 		a.add(Warn, SESS004, s.conn.subject, fr, "neither ephemeral on %s is a bring-up key, so the transcript cannot be decrypted passively: identity binding, transport keys and records are not checked", s.conn.subject)
@@ -1034,7 +1064,13 @@ func (s *session) end(a *agg) {
 		}
 	}
 	pending := pendingSide[0] || pendingSide[1]
-	if s.msg1Bad && !s.answered {
+	if (s.msg1Bad || s.msg1Sealed) && !s.answered {
+		if s.msg1Sealed {
+			// node-b could not read it either: it holds its bring-up
+			// static, which node-a did not seal msg1 to.
+			a.add(Fail, SESS004, subj, s.hsFrames, "%s's msg1 on %s does not read with node-b's bring-up keys (%v), and %s did not answer it; %s must reject it, send no msg2 and close the connection (§4.5)",
+				s.by(0, s.hsFrames...), subj, s.msg1Err, s.from[1], s.from[1])
+		}
 		how := ""
 		if conn.reset || conn.half[1].closed {
 			how = " and the connection was closed"
