@@ -476,3 +476,76 @@ func TestMixedSideNamesTheSender(t *testing.T) {
 		}
 	})
 }
+
+// TestInjectNotesClassify: a capture's egress record is an injected frame
+// only when its comment carries hub.InjectNotes' note, an "inject" note of
+// no link; a comment that merely contains "inject" (a rule so named, free
+// text) leaves a copy a copy, skipped and not judged twice.
+func TestInjectNotesClassify(t *testing.T) {
+	for _, tt := range []struct {
+		why      string
+		injected bool
+	}{
+		{hub.FormatNotes(hub.InjectNotes), true},
+		{"dropped: " + hub.FormatNotes(hub.InjectNotes), true},
+		{hub.FormatNotes(hub.InjectNotes) + "; a->a: rule down-a: down", true},
+		{"inject", true},
+		{"gap\ninject", true},
+		{"injected", false},
+		{"manually injected frame", false},
+		{"note: inject", false},
+		{"a->b: inject (x)", false},
+		{"rule inject: drop (p=1)", false},
+		{"a->b: rule inject-loss: drop (p=1)", false},
+		{"a->b: rule inject: delay (1ms)", false},
+		{"", false},
+	} {
+		if got := injectedNotes(tt.why); got != tt.injected {
+			t.Errorf("got injectedNotes(%q) = %v, want %v", tt.why, got, tt.injected)
+		}
+	}
+
+	// An announce and its egress copy, noted by a rule named inject-loss.
+	b := newBuilder(t)
+	b.add(b.udp(hostA, hostA.ip, hostB.mac, hostB.ip, 37020, 37020, announceOf(t, conformance.RoleA)))
+	frames := []Frame{b.frames[0], b.frames[0]}
+	frames[0].Dir, frames[0].Port = DirIngress, "a"
+	frames[1].Number, frames[1].Dir, frames[1].Port, frames[1].Why = 2, DirEgress, "b", "a->b: rule inject-loss: delay (1ms)"
+	r := feed(t, Options{}, frames)
+	if r.Checked != 1 || r.Skipped != 1 {
+		t.Errorf("got %d checked, %d skipped, want the copy skipped:\n%s", r.Checked, r.Skipped, dump(r))
+	}
+	if fd, ok := r.First(CHK002); ok {
+		t.Errorf("got %v, want no injection: no inject note", fd)
+	}
+}
+
+// TestInjectedFramesAreNotDeduplicated: each injected frame is an input of
+// its own (a replayed transcript repeats itself, §3.3), so two identical
+// injected announces are both judged, and so is one identical to a VM's
+// frame just before it; the injected ones are a sender of their own, with
+// their own DISC-006 and NX-10 subjects.
+func TestInjectedFramesAreNotDeduplicated(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	ann := b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, announceOf(t, conformance.RoleB))
+	live := b.add(ann)
+	inj1 := b.add(ann)
+	inj2 := b.add(ann)
+	evs := ingressEvents(b.frames)
+	evs[inj1-1] = injectEvent(b.frames[inj1-1], "a")
+	evs[inj2-1] = injectEvent(b.frames[inj2-1], "a")
+	r := liveAndFile(t, evs)
+	if r.Skipped != 0 || r.Checked != r.Frames {
+		t.Errorf("got %d of %d frames checked, %d skipped, want each checked:\n%s", r.Checked, r.Frames, r.Skipped, dump(r))
+	}
+	if fd, ok := findingWith(r, DISC006, "node-b (injected) sent 2 unicast announces and none to 239.42.0.1"); !ok || fd.Verdict != Warn || !reflect.DeepEqual(fd.Frames, []int{inj1}) {
+		t.Errorf("got DISC-006 %v (found %v), want the injected announces warned of apart from node-b's:\n%s", fd, ok, dump(r))
+	}
+	if fd, ok := findingWith(r, NX10, "node-b (injected) repeated the same announce 1 time"); !ok || !reflect.DeepEqual(fd.Frames, []int{inj2}) {
+		t.Errorf("got NX-10 %v (found %v), want the injected repeat noted apart from node-b's:\n%s", fd, ok, dump(r))
+	}
+	if fd, ok := findingWith(r, NX10, "node-b repeated"); !ok || containsInt(fd.Frames, inj1) || !containsInt(fd.Frames, live) {
+		t.Errorf("got NX-10 %v (found %v), want node-b's own repeats without the injected ones:\n%s", fd, ok, dump(r))
+	}
+}
