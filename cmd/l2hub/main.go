@@ -27,6 +27,13 @@ func main() {
 	ignored := map[os.Signal]bool{os.Interrupt: signal.Ignored(os.Interrupt), syscall.SIGTERM: signal.Ignored(syscall.SIGTERM)}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the terminal or the SSH session closed) stops l2hub as
+	// SIGTERM does, so that a capture ends whole and a lab run leaves its
+	// summary, unless l2hub was started with it ignored (nohup): asking
+	// for it would take that protection away.
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	code := runProcess(context.Background(), os.Args[1:], os.Stdout, os.Stderr, sigs,
 		func(sig os.Signal) { forceExit(sig.(syscall.Signal), ignored) })
 	signal.Stop(sigs)
@@ -43,15 +50,16 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	defer cancel()
 	done := make(chan struct{})
 	defer close(done)
-	// The first SIGINT or SIGTERM asks the command to stop; a second one
-	// ends the process at once, whatever the shutdown still waits for.
+	// The first SIGINT, SIGTERM or SIGHUP asks the command to stop; a
+	// second one ends the process at once, whatever the shutdown still
+	// waits for.
 	go func() {
 		select {
 		case <-sigs:
 		case <-done:
 			return
 		}
-		con.notice("stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+		con.notice("stopping; a second Ctrl-C (SIGINT, SIGTERM or SIGHUP) forces exit")
 		cancel()
 		select {
 		case sig := <-sigs:

@@ -101,13 +101,13 @@ func TestServeExitsWithAStuckCapture(t *testing.T) {
 // the exit; the second ends the process at once, by the signal, whatever
 // the shutdown waits for (here, an hour for the capture's reader).
 func TestSecondSignalForcesExit(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p, _ := serveStuckCapture(t, "--capture-close-timeout", "1h")
 			if err := p.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+			p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT, SIGTERM or SIGHUP) forces exit")
 			err := p.stop(sig)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
@@ -129,11 +129,56 @@ func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT, SIGTERM or SIGHUP) forces exit")
 	err := p.stop(syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("l2hub (SIGINT ignored at start) after a second SIGINT: %v, want exit status 130; stderr:\n%s", err, p.stderr.String())
+	}
+}
+
+// SIGHUP, as when the terminal or SSH session that started serve closes,
+// stops it as SIGTERM does: the capture ends whole and the counters are
+// printed, with exit status 0.
+func TestSIGHUPStopsServeCleanly(t *testing.T) {
+	capture := filepath.Join(t.TempDir(), "run.pcapng")
+	p := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "none", "--capture", capture)
+	if err := p.stop(syscall.SIGHUP); err != nil {
+		t.Fatalf("l2hub serve after SIGHUP: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") || !strings.Contains(out, "\ncapture: ") {
+		t.Errorf("no summary of the ports and the capture on stdout after SIGHUP:\n%s", out)
+	}
+	if fi, err := os.Stat(capture); err != nil || fi.Size() == 0 {
+		t.Errorf("capture after SIGHUP: %v, want a written file", err)
+	}
+}
+
+// Started under nohup (SIGHUP ignored), serve keeps running through
+// SIGHUP, as nohup promises; SIGTERM still stops it.
+func TestSIGHUPIgnoredAtStartStaysIgnored(t *testing.T) {
+	args := []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "none"}
+	argv := append([]string{"sh", "-c", `trap "" HUP; exec "$@"`, "sh", l2hubBinary(t)}, args...)
+	p := waitBanner(t, launchCmd(t, nil, exec.Command(argv[0], argv[1:]...)), args)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// serve would say it stops at once; give a SIGHUP that is not
+	// ignored the time to show, then check that it did not.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("l2hub serve under nohup exited on SIGHUP (%v); stderr:\n%s", err, p.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if strings.Contains(p.stderr.String(), "stopping") {
+		t.Fatalf("l2hub serve under nohup began to stop on SIGHUP; stderr:\n%s", p.stderr.String())
+	}
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("l2hub serve after SIGTERM: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
 	}
 }
 
