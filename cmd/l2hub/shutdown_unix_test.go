@@ -142,7 +142,7 @@ func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
 // printed, with exit status 0.
 func TestSIGHUPStopsServeCleanly(t *testing.T) {
 	capture := filepath.Join(t.TempDir(), "run.pcapng")
-	p := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "none", "--capture", capture)
+	p := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--capture", capture)
 	if err := p.stop(syscall.SIGHUP); err != nil {
 		t.Fatalf("l2hub serve after SIGHUP: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
 	}
@@ -157,7 +157,7 @@ func TestSIGHUPStopsServeCleanly(t *testing.T) {
 // Started under nohup (SIGHUP ignored), serve keeps running through
 // SIGHUP, as nohup promises; SIGTERM still stops it.
 func TestSIGHUPIgnoredAtStartStaysIgnored(t *testing.T) {
-	args := []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "none"}
+	args := []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off"}
 	argv := append([]string{"sh", "-c", `trap "" HUP; exec "$@"`, "sh", l2hubBinary(t)}, args...)
 	p := waitBanner(t, launchCmd(t, nil, exec.Command(argv[0], argv[1:]...)), args)
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
