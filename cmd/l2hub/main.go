@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"l2hub/internal/buildinfo"
 )
@@ -46,11 +47,11 @@ func main() {
 // status, having said the command's error, if any, on stderr.
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal, force func(os.Signal)) int {
 	con := &console{stderr: stderr}
-	ctx, cancel := context.WithCancel(context.WithValue(ctx, consoleKey{}, con))
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.WithValue(ctx, consoleKey{}, con))
+	defer cancel(nil)
 	done := make(chan struct{})
 	defer close(done)
-	go watchSignals(sigs, done, con, cancel, force)
+	go watchSignals(sigs, done, con, func(sig os.Signal) { cancel(signalCause{sig}) }, force)
 	err := run(ctx, args, stdout, stderr)
 	if err == nil {
 		return 0
@@ -74,13 +75,14 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 }
 
 // watchSignals is runProcess's handling of sigs until done closes. The
-// first SIGINT, SIGTERM or SIGHUP asks the command to stop (cancel); a
+// first SIGINT, SIGTERM or SIGHUP asks the command to stop (stop); a
 // second SIGINT or SIGTERM ends the process at once (force), whatever the
 // shutdown still waits for. A second SIGHUP does not: a terminal that
 // closes sends its foreground job two (the shell's and the kernel's).
-func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, cancel func(), force func(os.Signal)) {
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, stop func(os.Signal), force func(os.Signal)) {
+	var first os.Signal
 	select {
-	case <-sigs:
+	case first = <-sigs:
 	case <-done:
 		return
 	}
@@ -108,7 +110,7 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, can
 		}
 		break
 	}
-	cancel()
+	stop(first)
 	for {
 		select {
 		case sig := <-sigs:
@@ -120,6 +122,21 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, can
 		}
 	}
 }
+
+// signalCause is why a command's context ends when a signal stops it: the
+// logs and a lab's report say "stopped by SIGINT", not "context canceled".
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string {
+	if s, ok := c.sig.(syscall.Signal); ok {
+		if name := unix.SignalName(s); name != "" {
+			return "stopped by " + name
+		}
+	}
+	return "stopped by signal " + c.sig.String()
+}
+
+func (c signalCause) Is(target error) bool { return target == context.Canceled }
 
 // noticeWait bounds how long the stop notice may hold the stop back: a
 // stderr pipe whose reader has stopped reading blocks the write.

@@ -172,6 +172,9 @@ func TestSIGHUPStopsServeCleanly(t *testing.T) {
 	if fi, err := os.Stat(capture); err != nil || fi.Size() == 0 {
 		t.Errorf("capture after SIGHUP: %v, want a written file", err)
 	}
+	if want := `reason="stopped by SIGHUP"`; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("the log does not say why serve stopped (%s):\n%s", want, p.stderr.String())
+	}
 }
 
 // Started under nohup (SIGHUP ignored), serve keeps running through

@@ -26,14 +26,18 @@ func TestStopDespiteBlockedStderr(t *testing.T) {
 	done := make(chan struct{})
 	defer close(done)
 	cancelled := make(chan struct{})
+	var stoppedBy os.Signal
 	forced := make(chan os.Signal, 4)
-	go watchSignals(sigs, done, &console{stderr: w}, func() { close(cancelled) }, func(s os.Signal) { forced <- s })
+	go watchSignals(sigs, done, &console{stderr: w}, func(s os.Signal) { stoppedBy = s; close(cancelled) }, func(s os.Signal) { forced <- s })
 
 	sigs <- syscall.SIGTERM
 	select {
 	case <-cancelled:
 	case <-time.After(hangGuard):
 		t.Fatalf("the command was not asked to stop within %v of SIGTERM while stderr blocks", hangGuard)
+	}
+	if stoppedBy != syscall.SIGTERM {
+		t.Errorf("stopped by %v, want SIGTERM", stoppedBy)
 	}
 	// The watcher takes signals in order: once SIGINT has forced the exit,
 	// the SIGHUP before it was taken and passed over.
