@@ -360,3 +360,53 @@ func TestDatagramEgressLossIsInvisible(t *testing.T) {
 
 	readmeSays(t, "- **Datagram ports**", []string{"loss at a `udp` or `mcast` VM's own socket is invisible to the hub", "stream port", "`unixgram`"}, nil)
 }
+
+// TestVXLANKernelDropsAreCurrent is TestDatagramKernelDropsAreCurrent for
+// a VXLAN port: the drops of a burst's tail, which no datagram read later
+// reports, are in KernelDrops when it is asked, within the kernel's own
+// figure, and the count read at Close stays.
+func TestVXLANKernelDropsAreCurrent(t *testing.T) {
+	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	open := func(local, remote string, buf int) *transport.VXLANConn {
+		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
+			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}, SocketBuffer: buf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	h, remote := open(pa, pb, 4<<10), open(pb, pa, 0) // h: a tiny buffer
+	local := h.LocalAddr().(*net.UDPAddr)
+	for i := range 200 {
+		if err := hub.WriteFrame(remote, transporttest.Frame(0xb3, 1000, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUDPSocket(t, local, "the kernel to drop part of the burst", func(s udpSocketState) bool { return s.drops > 0 })
+	check := func(when string) {
+		t.Helper()
+		before := udpSocketOf(t, local).drops
+		got := h.KernelDrops()
+		after := udpSocketOf(t, local).drops
+		if got < before || got > after {
+			t.Errorf("%s: KernelDrops() = %d, want the kernel's count (%d..%d)", when, got, before, after)
+		}
+	}
+	check("before reading")
+	frames := make([]*hub.Frame, 16)
+	for udpSocketOf(t, local).rxQueue > 0 {
+		n, err := h.ReadFrames(frames, transport.DefaultMaxFrame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hub.ReleaseAll(frames[:n])
+		check("while reading")
+	}
+	check("after reading what was queued")
+	want := h.KernelDrops()
+	h.Close()
+	if got := h.KernelDrops(); got != want {
+		t.Errorf("after Close: KernelDrops() = %d, want %d, the count at Close", got, want)
+	}
+}
