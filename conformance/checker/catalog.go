@@ -48,6 +48,7 @@ const (
 	PROXY003 = "PROXY-003"
 	CHK001   = "CHK-001"
 	CHK002   = "CHK-002"
+	CHK003   = "CHK-003"
 	NX01     = "NX-01"
 	NX02     = "NX-02"
 	NX03     = "NX-03"
@@ -95,7 +96,8 @@ var catalog = []Check{
 	{PROXY002, "node-b's gate behaves as the spec says: a denied request gets status 1 and no payload; an oversized one, or one node-b could not decrypt at its receive nonce (§5.1), no reply", "proxy requests answered as node-b's gate says: %d"},
 	{PROXY003, "proxy responses pass node-a's verdict, §5.3's exactly (status 0; resolve: len ≥ 13, p[3] = 0x86, p[4] = 0; list: len ≥ 8, p[3] = 0x81, p[4] = 0); a reply without its SM/BN v1 magic and version passes it with a warning", "proxy responses that pass node-a's verdict: %d"},
 	{CHK001, "the checker saw every frame (live queue)", ""},
-	{CHK002, "frames the hub injected (l2hub inject, the control API; a replay sends those of its run again): inputs of the run, checked as sent by the addresses they carry and received by the VM on the port injected into alone; one not for that VM reaches no one", ""},
+	{CHK002, "frames the hub injected (l2hub inject, the control API; a replay sends those of its run again): inputs of the run, checked as sent by the addresses they carry and received by the VMs behind the port injected into that they are addressed to; one for none of them reaches no one", ""},
+	{CHK003, "the checker learned the port of every sender's MAC and address (a bounded map: every address of 10.42.0.0/24, 256 others)", ""},
 	{NX01, "as-built: handshake tokens are -> e / <- e, ee, s, es / -> s, se, not Noise XK", ""},
 	{NX02, "as-built: the responder re-sends its pre-message static in msg2", ""},
 	{NX03, "as-built: no MixHash(prologue)", ""},

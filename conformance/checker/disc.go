@@ -199,17 +199,17 @@ func ipBroadcast(dst netip.Addr) bool {
 // is taken to reach it).
 func (d *discovery) peerLearns(f *Frame, p *packet, multicast bool) bool {
 	peer := peerOf(p.src)
-	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.macOf(peer, p.dstMAC)))) {
+	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.where.macOf(peer, p.dstMAC)))) {
 		return false
 	}
-	at, known := d.c.addrs[peer]
+	at, known := d.c.where.portOfAddr(peer)
 	switch {
 	case !known || f.Port == "":
 		return true
 	case f.Injected || f.Dir == DirEgress:
-		return at.port == f.Port // f.Port is the receiver's
+		return at == f.Port // f.Port is the receiver's
 	}
-	return !droppedOnLink(d.c.why(f), f.Port, at.port)
+	return !droppedOnLink(d.c.why(f), f.Port, at)
 }
 
 // datagram checks one UDP datagram to port 37020. An injected one is
