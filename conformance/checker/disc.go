@@ -428,10 +428,11 @@ func (d *discovery) end(a *agg) {
 		a.add(Warn, DISC004, "too-many", nil, "more than %d device ids: %d announces were not followed", maxDevices, d.tooMany)
 	}
 	for _, id := range d.devOrder {
-		for _, said := range d.devices[id].said {
-			if said.seen && !said.changed {
-				a.pass(DISC004, said.firstFrame)
-			}
+		// One device id, whoever announced it: the VMs and the hub's
+		// injected announces.
+		said := d.devices[id].said
+		if !said[0].changed && !said[1].changed {
+			a.pass(DISC004, said[0].firstFrame, said[1].firstFrame)
 		}
 	}
 	for _, k := range d.srcOrder {

@@ -324,6 +324,9 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 		if fd, ok := findingWith(r, CHK002, "2 frames injected into port a were for no VM behind it"); !ok || fd.Verdict != Warn {
 			t.Errorf("got CHK-002 %v (found %v), want the SYN and msg1 warned of:\n%s", fd, ok, dump(r))
 		}
+		if fd, ok := findingWith(r, CHK002, "the hub injected 2 frames into port a"); !ok || fd.Verdict != Info || !strings.HasSuffix(fd.Message, "; 2 of them reached no one and were not checked (below)") {
+			t.Errorf("got CHK-002 %v (found %v), want the injection noted, saying that both reached no one:\n%s", fd, ok, dump(r))
+		}
 	})
 }
 
