@@ -122,8 +122,8 @@ func (p *Policy) build(rs *RuleSpec) (*rule, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	if !validRuleName(r.name) {
-		return nil, rs.NameAt.errorf("rule name %s must be 1-64 printable characters without spaces or quotes, and not \".\" or \"..\"", quote(r.name))
+	if err := ruleNameError(r.name); err != nil {
+		return nil, rs.NameAt.errorf("%v", err)
 	}
 	return r, nil
 }

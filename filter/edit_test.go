@@ -194,6 +194,8 @@ partitions:
 		{"other-name", "{name: y, drop: true}", "x", `rule.yaml:1:8: name: "y", but the rule to change is "x"`},
 		{"reorder-without-delay", "{reorder: 5%}", "x", "reorder needs a delay"},
 		{"bad-name", "{drop: true}", "has space", `rule name "has space"`},
+		{"empty-name", `{name: "", drop: true}`, "", `rule.yaml:1:8: name: rule name "" must be`},
+		{"empty-name-given", `{name: "", drop: true}`, "x", `name: "", but the rule to change is "x"`},
 		{"dot-dot-name", "{drop: true}", "..", `rule name ".." must be 1-64 printable characters without spaces or quotes, and not "." or ".."`},
 		{"too-big", "{drop: true}" + strings.Repeat(" ", MaxRuleBytes), "x", "at most 65536 bytes"},
 	} {
@@ -212,6 +214,11 @@ partitions:
 	}
 	if rs := mustRule(t, p, "{match: {link: ab->c}, drop: true}", "groups-work"); len(rs.Match.Links) != 2 {
 		t.Errorf("a group in a rule: links %v, want a->c and b->c", rs.Match.Links)
+	}
+	// A spec built in Go with a name given empty is refused, not added
+	// as nothing (nor a nil rule dereferenced).
+	if _, err := p.AddRule(&RuleSpec{Drop: true, NameAt: Pos{File: "code", Path: "name"}}, ""); err == nil || !strings.Contains(err.Error(), `code: name: rule name ""`) {
+		t.Errorf("adding a rule with an empty name: %v, want a refusal at its name", err)
 	}
 	if _, err := p.AddRule(mustRule(t, p, "{drop: true}", "hello"), ""); !errors.Is(err, ErrRuleExists) {
 		t.Errorf("adding an existing name: %v, want ErrRuleExists", err)

@@ -97,6 +97,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{`test.yaml:2:5: rules[0]: rule has no name`}},
 		{"bad-rule-name", "rules:\n  - name: \"a b\"\n",
 			[]string{`rules[0].name: rule name "a b" must be`}},
+		// An empty name is refused where it is written, not dropped with
+		// its rule: a rule that says "100% loss" must not load as nothing.
+		{"empty-rule-name", "rules:\n  - {name: \"\", match: {link: a->b}, loss: 100%}\n",
+			[]string{`test.yaml:2:12: rules[0].name: rule name "" must be`}},
+		{"empty-rule-name-single-quotes", "rules:\n  - {name: '', drop: true}\n  - {name: ok, drop: true}\n",
+			[]string{`rules[0].name: rule name "" must be`}},
 		{"dot-rule-name", "rules:\n  - name: .\n", // a URL cannot carry it: ctl rule update . would never reach it
 			[]string{`rules[0].name: rule name "." must be 1-64 printable characters without spaces or quotes, and not "." or ".."`}},
 		{"dot-dot-rule-name", "rules:\n  - name: ..\n",

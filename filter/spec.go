@@ -63,8 +63,8 @@ type RuleSpec struct {
 	Reorder   *ReorderSpec // needs Delay (netem's rule)
 	Delay     *DelaySpec
 	// At is where the rule was written; NameAt where its name was. A set
-	// NameAt with an empty Name means the name was given but unusable, and
-	// the front end said so.
+	// NameAt with an empty Name means the name was given but unusable:
+	// Compile refuses it there, unless the front end has already.
 	At, NameAt Pos
 }
 
@@ -254,8 +254,7 @@ func (p *Policy) compileRule(rs *RuleSpec, errs *yamlfile.Errors) {
 }
 
 // buildRule builds the rule rs describes, with its defaults, adding its
-// problems to errs; nil when it has no usable name (errs says why, or the
-// front end did).
+// problems to errs; nil when it has no usable name (errs says why).
 func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	if rs.Name == "" && rs.NameAt == (Pos{}) {
 		errs.Add(rs.At.errorf("rule has no name"))
@@ -327,9 +326,21 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 		errs.Add(rs.At.errorf("%v", err))
 	}
 	if rs.Name == "" {
-		return nil // the front end said why
+		// Given but unusable: the front end said why where it was
+		// written, unless this spec was built in Go.
+		if !errorAt(errs, rs.NameAt) {
+			errs.Add(rs.NameAt.errorf("%v", ruleNameError(rs.Name)))
+		}
+		return nil
 	}
 	return r
+}
+
+// errorAt reports whether errs holds a problem at pos.
+func errorAt(errs *yamlfile.Errors, pos Pos) bool {
+	return slices.ContainsFunc(errs.List, func(e *FieldError) bool {
+		return e.File == pos.File && e.Line == pos.Line && e.Column == pos.Column && e.Path == pos.Path
+	})
 }
 
 // checkProbabilities adds an error for each probability of rs outside

@@ -106,6 +106,9 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 		{"unknown-port", Spec{Rules: []RuleSpec{{Name: "r", Match: MatchSpec{From: []string{"q"}}, At: at("rules[0]")}}},
 			`code: rules[0]: port "q" does not exist`},
 		{"rule-without-name", Spec{Rules: []RuleSpec{{At: at("rules[0]")}}}, "code: rules[0]: rule has no name"},
+		// NameAt set and Name empty: no front end reported it, Compile does.
+		{"rule-with-empty-name", Spec{Rules: []RuleSpec{{Drop: true, At: at("rules[0]"), NameAt: at("rules[0].name")}}},
+			`code: rules[0].name: rule name "" must be`},
 		{"rule-name-twice", Spec{Rules: []RuleSpec{{Name: "r"}, {Name: "r", NameAt: at("rules[1].name")}}},
 			`code: rules[1].name: rule name "r" is used twice`},
 		{"reorder-without-delay", Spec{Rules: []RuleSpec{{Name: "r", Reorder: &ReorderSpec{Probability: 1}, At: at("rules[0]")}}},

@@ -353,7 +353,13 @@ func (w *walker) rule(n *yaml.Node, path string) {
 		"name": func(v *yaml.Node, p string) {
 			nameNode = v
 			rs.NameAt = w.pos(v, p)
-			rs.Name, _ = w.scalar(v, p)
+			if s, ok := w.scalar(v, p); ok {
+				if err := ruleNameError(s); err != nil {
+					w.errf(v, p, "%v", err)
+					return
+				}
+				rs.Name = s
+			}
 		},
 		"match": func(v *yaml.Node, p string) { w.match(&rs.Match, v, p) },
 		"drop": func(v *yaml.Node, p string) {
