@@ -68,7 +68,7 @@ func checkSize(n, lo, hi int64) error {
 }
 
 func newRule(name string, index int) *rule {
-	r := &rule{name: name, index: index}
+	r := &rule{name: name, copyKey: nameKey(name), index: index}
 	r.m.maxLen = -1
 	r.m.to0 = -1
 	r.win.hi = -1
