@@ -57,3 +57,24 @@ func TestDecidePassThroughAllocs(t *testing.T) {
 		t.Errorf("pass-through policy acted: %+v", st)
 	}
 }
+
+// TestCutAllocs: the hub asks Cut for every delayed copy as it falls due;
+// looking back over the copy's wait (schedules, flaps, control calls)
+// allocates nothing.
+func TestCutAllocs(t *testing.T) {
+	p := mustParse(t, `partitions: [{name: blip, groups: a|b, start: 1s, end: 2s}]
+schedules: [{name: flap, port: b, at: 10s, down_for: 1ms, every: 1s}]
+`)
+	if err := p.SetLink(5*time.Second, "c", false); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut(0, 0, link("a", "b")) // first sight of the link builds its state
+	now := 3 * time.Second
+	allocs := testing.AllocsPerRun(1000, func() {
+		now += 10 * time.Millisecond
+		p.Cut(now-time.Second, now, link("a", "b"))
+	})
+	if allocs != 0 {
+		t.Errorf("got %v allocations per Cut, want 0", allocs)
+	}
+}

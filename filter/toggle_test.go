@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -229,5 +231,63 @@ func TestStatsConcurrentWithTriggers(t *testing.T) {
 	}
 	if d := p.Describe(600 * time.Millisecond); !d.Partitions[0].Active {
 		t.Errorf("at 600ms: %+v, want active", d.Partitions[0])
+	}
+}
+
+// TestToggleOnSinceAgainstItsHistory: onSince(from, now) is, against a slow
+// reference, whether the toggle was on at any instant from from to now as
+// it stood at that instant, for random schedules (a window, open or not; a
+// repeating one, counted or not) changed at random times by control calls
+// and triggers.
+func TestToggleOnSinceAgainstItsHistory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	dur := func(n int) time.Duration { return time.Duration(rng.IntN(n)) }
+	const horizon = 120
+	for trial := range 1000 {
+		var tg toggle
+		switch rng.IntN(4) {
+		case 1:
+			tg.hasStart, tg.start = rng.IntN(3) > 0, dur(horizon)
+			tg.hasEnd, tg.end = rng.IntN(2) > 0, dur(horizon)
+		case 2:
+			tg.hasStart, tg.start = true, dur(horizon)
+			tg.every = 2 + dur(30)
+			tg.length = 1 + dur(int(tg.every)-1)
+			tg.count = int64(rng.IntN(4))
+		case 3: // a partition a trigger starts, with or without a hold
+		}
+		type change struct {
+			at   time.Duration
+			kind int
+			on   bool
+			hold time.Duration
+		}
+		var changes []change
+		for range rng.IntN(6) {
+			changes = append(changes, change{dur(horizon), rng.IntN(3), rng.IntN(2) == 0, dur(20)})
+		}
+		slices.SortFunc(changes, func(a, b change) int { return int(a.at - b.at) })
+		var was []bool // was[t]: on at t, as the toggle stood then
+		for now := time.Duration(0); now < horizon; now++ {
+			for len(changes) > 0 && changes[0].at == now {
+				switch c := changes[0]; c.kind {
+				case 0:
+					tg.set(now, c.on)
+				case 1:
+					tg.startAt(now, c.hold)
+				case 2:
+					tg.endAt(now)
+				}
+				changes = changes[1:]
+			}
+			on, _ := tg.on(now)
+			was = append(was, on)
+			for from := time.Duration(0); from <= now; from++ {
+				want := slices.Contains(was[from:now+1], true)
+				if got, _ := tg.onSince(from, now); got != want {
+					t.Fatalf("trial %d: onSince(%d, %d) = %v, want %v (on at %v; toggle %+v)", trial, from, now, got, want, was, &tg)
+				}
+			}
+		}
 	}
 }

@@ -566,7 +566,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			dp.delayed++
 			dp.delayedBytes += cf.Len()
 			c.seq++
-			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
+			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
 			c.holdDelayed(dp, id, now)
 		}
 	}
@@ -748,9 +748,9 @@ func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from P
 	f.Release()
 }
 
-// cut asks the policy whether the link from->dst is cut at at, for a
-// delayed copy that is due then.
-func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
+// cut asks the policy whether the link from->dst was cut at any time from
+// sent to at, for a delayed copy decided at sent and due at at.
+func (c *Core) cut(sent, at time.Time, from, dst PortID) (Note, bool) {
 	if c.gate == nil {
 		return Note{}, false
 	}
@@ -758,7 +758,7 @@ func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
 	if fp == nil || dp == nil {
 		return Note{}, false
 	}
-	return c.gate.Cut(at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
+	return c.gate.Cut(sent.Sub(c.epoch)-c.startOff, at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
 }
 
 // portDownNote explains a frame for a port that has no peer attached.
@@ -785,7 +785,8 @@ func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
 	now := c.clock.Now()
 	if dp := c.port(dst); dp != nil && c.gate != nil {
 		link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
-		if n, cut := c.gate.Cut(now.Sub(c.epoch)-c.startOff, link); cut {
+		at := now.Sub(c.epoch) - c.startOff
+		if n, cut := c.gate.Cut(at, at, link); cut {
 			dp.stats.Drop(DropPolicy)
 			if len(c.observers) > 0 {
 				c.ev = Event{Time: now, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true,
@@ -860,7 +861,7 @@ func (c *Core) runDue(now time.Time) {
 			dp.delayed--
 			dp.delayedBytes -= t.frame.Len()
 			queued := false
-			if n, cut := c.cut(t.at, t.from, t.port); cut {
+			if n, cut := c.cut(t.sent, t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
 			} else {
 				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone

@@ -245,7 +245,7 @@ func (p delayCut) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decisio
 	}
 }
 
-func (p delayCut) Cut(now time.Duration, l hub.Link) (hub.Note, bool) {
+func (p delayCut) Cut(_, now time.Duration, l hub.Link) (hub.Note, bool) {
 	switch {
 	case now < p.cutAt:
 	case p.down && (l.FromName == "b" || l.ToName == "b"):
@@ -315,5 +315,38 @@ func TestDelayedCountsReturnToZero(t *testing.T) {
 				t.Errorf("b received %d of a's frames, want %d", got, tc.delivered)
 			}
 		})
+	}
+}
+
+// askedGate delays a->b by a second and records what the core asks it.
+type askedGate struct{ asked *[][2]time.Duration }
+
+func (askedGate) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if l.FromName == "a" && l.ToName == "b" {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: time.Second})
+	}
+}
+
+func (g askedGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
+	if l.FromName == "a" && l.ToName == "b" {
+		*g.asked = append(*g.asked, [2]time.Duration{sent, now})
+	}
+	return hub.Note{}, false
+}
+
+// TestGateAskedOverTheWholeWait: when a delayed copy is due, the core asks
+// its Gate about the link from the time the copy was decided to the time
+// it is due, so that a cut in between, over by then, still loses it.
+func TestGateAskedOverTheWholeWait(t *testing.T) {
+	var asked [][2]time.Duration
+	s := learnSim(t, hubtest.Config{Policy: askedGate{&asked}})
+	s.Drain() // the hellos learnSim sends
+	asked = nil
+	t0 := s.Now()
+	s.SendAt(t0+250*time.Millisecond, "a", seqFrame(1))
+	s.Drain()
+	want := [2]time.Duration{t0 + 250*time.Millisecond, t0 + 1250*time.Millisecond}
+	if len(asked) != 1 || asked[0] != want {
+		t.Errorf("got Cut asked about a->b over %v, want once over %v", asked, want)
 	}
 }
