@@ -161,6 +161,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].match.dst_ip: "10.0.0.0/33" is not an address or CIDR`}},
 		{"bad-protocol", "rules:\n  - name: x\n    match: {protocol: sctpx}\n",
 			[]string{`rules[0].match.protocol: "sctpx" is not an IP protocol`}},
+		// 0 is no frame's upper layer: it matched only IPv6 frames whose
+		// extension headers could not be walked, and IPv4 protocol 0.
+		{"protocol-zero", "rules:\n  - name: x\n    match: {protocol: [udp, 0x0]}\n    drop: true\n",
+			[]string{`test.yaml:3:29: rules[0].match.protocol: 0 is IPv6's hop-by-hop header`}},
 		{"bad-port-range", "rules:\n  - name: x\n    match: {dst_port: 9-3}\n",
 			[]string{`rules[0].match.dst_port: range "9-3" ends before it starts`}},
 		{"bad-tcp-flag", "rules:\n  - name: x\n    match: {tcp_flags: \"syn !ak\"}\n",

@@ -267,6 +267,9 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	for _, pr := range rs.Match.problems() {
 		errs.Add(rs.At.errorf("match.%s: %v", pr.field, pr.err))
 	}
+	if slices.Contains(rs.Match.Protocols, 0) { // the YAML front end refuses it where written
+		errs.Add(rs.At.errorf("match.protocol: %v", errProtocolZero))
+	}
 	r.m, r.win = rs.Match.compile()
 	r.matchDesc = rs.Match.Description
 	r.mtu, r.drop = rs.MTU, rs.Drop

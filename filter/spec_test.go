@@ -111,6 +111,8 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 			`code: rules[0].name: rule name "" must be`},
 		{"rule-name-twice", Spec{Rules: []RuleSpec{{Name: "r"}, {Name: "r", NameAt: at("rules[1].name")}}},
 			`code: rules[1].name: rule name "r" is used twice`},
+		{"protocol-zero", Spec{Rules: []RuleSpec{{Name: "r", Match: MatchSpec{Protocols: []uint8{17, 0}}, At: at("rules[0]")}}},
+			"code: rules[0]: match.protocol: 0 is IPv6's hop-by-hop header"},
 		{"reorder-without-delay", Spec{Rules: []RuleSpec{{Name: "r", Reorder: &ReorderSpec{Probability: 1}, At: at("rules[0]")}}},
 			"code: rules[0]: reorder needs a delay"},
 		{"trigger-on-no-rule", Spec{Partitions: []PartitionSpec{{Name: "p", Groups: [][]string{{"a"}, {"b"}},
