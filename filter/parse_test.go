@@ -107,6 +107,16 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].name: rule name "." must be 1-64 printable characters without spaces or quotes, and not "." or ".."`}},
 		{"dot-dot-rule-name", "rules:\n  - name: ..\n",
 			[]string{`rules[0].name: rule name ".." must be`}},
+		// Triggers that can never fire: a link the rule never matches; an
+		// end trigger counting only what its own partition drops.
+		{"trigger-link-the-rule-never-matches", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1, link: a->c}}\n",
+			[]string{`test.yaml:4:66: partitions[0].start.link: rule "ping" never matches a frame on a->c, so the trigger would never fire`}},
+		{"end-trigger-on-a-link-it-cuts", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: a->b}}\n",
+			[]string{`partitions[0].end.link: the partition cuts a->b, and an end trigger counts only while the partition is in force`}},
+		{"end-trigger-on-a-rule-it-cuts", "rules:\n  - {name: ping, match: {link: a<->b}}\npartitions:\n  - {name: p, groups: [a, [b, c]], start: 1s, end: {rule: ping, matches: 1}}\n",
+			[]string{`partitions[0].end.rule: the partition cuts every link rule "ping" matches on`}},
+		{"end-trigger-on-a-rule-of-every-link", "rules:\n  - {name: ping}\npartitions:\n  - {name: p, groups: [a, [b, c]], start: 1s, end: {rule: ping, matches: 1}, duration: 1s}\n",
+			[]string{`partitions[0]: give end or duration, not both`}}, // b<->c stays whole: the trigger is fine
 		{"dot-dot-partition-name", "partitions:\n  - {name: .., groups: a|b}\n",
 			[]string{`partitions[0].name: ".." is not a valid partition name`}},
 		{"dot-group-name", "groups: {.: [a]}\n",

@@ -189,12 +189,14 @@ type PartitionSpec struct {
 }
 
 // TriggerSpec starts or ends a partition once rule Rule has matched
-// Matches times: on one link, or on all links when Link is nil.
+// Matches times: on one link, or on all links when Link is nil. RuleAt
+// and LinkAt are where the rule and link were written (LinkAt unset:
+// errors about the link are shown at RuleAt).
 type TriggerSpec struct {
-	Rule    string
-	Matches int64
-	Link    *[2]string
-	RuleAt  Pos
+	Rule           string
+	Matches        int64
+	Link           *[2]string
+	RuleAt, LinkAt Pos
 }
 
 // ScheduleSpec takes a port's link down at At for DownFor (0: for good),
@@ -645,7 +647,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 		if ts == nil {
 			continue
 		}
-		t, err := p.compileTrigger(ts)
+		t, err := p.compileTrigger(ts, ts == ps.EndTrigger, ps.Groups)
 		if err != nil {
 			errs.Add(err)
 			continue
@@ -706,19 +708,72 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 	p.partitions = append(p.partitions, pt)
 }
 
-// compileTrigger checks that a trigger names a rule.
-func (p *Policy) compileTrigger(ts *TriggerSpec) (*trigger, *FieldError) {
-	if p.byName[ts.Rule] == nil {
+// compileTrigger checks that a trigger names a rule and can fire: its
+// rule matches on its link, and an end trigger (end), which counts only
+// while its partition (groups, nil if unusable) is in force, counts on a
+// link the partition does not cut, since the frames a partition drops
+// reach no rule.
+func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*trigger, *FieldError) {
+	r := p.byName[ts.Rule]
+	if r == nil {
 		return nil, ts.RuleAt.errorf("no rule named %s", quote(ts.Rule))
 	}
 	if ts.Matches < 1 {
 		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
 	}
+	side := sides(groups)
+	cut := func(l [2]string) bool { a, b := side[l[0]], side[l[1]]; return a != 0 && b != 0 && a != b }
 	t := &trigger{rule: ts.Rule, n: ts.Matches}
-	if ts.Link != nil {
-		t.hasLink, t.link = true, *ts.Link
+	if l := ts.Link; l != nil {
+		at := ts.LinkAt
+		if at == (Pos{}) {
+			at = ts.RuleAt
+		}
+		switch {
+		case !r.m.linkOK(l[0], l[1]):
+			return nil, at.errorf("rule %s never matches a frame on %s->%s, so the trigger would never fire", quote(ts.Rule), l[0], l[1])
+		case end && cut(*l):
+			return nil, at.errorf("the partition cuts %s->%s, and an end trigger counts only while the partition is in force, when no frame on %s->%s reaches a rule: count a link it leaves whole", l[0], l[1], l[0], l[1])
+		}
+		t.hasLink, t.link = true, *l
+	} else if links, known := p.ruleLinks(r); end && groups != nil && known && !slices.ContainsFunc(links, func(l [2]string) bool { return !cut(l) }) {
+		return nil, ts.RuleAt.errorf("the partition cuts every link rule %s matches on, and an end trigger counts only while the partition is in force, when no frame on them reaches a rule: count a rule on a link it leaves whole", quote(ts.Rule))
 	}
 	return t, nil
+}
+
+// ruleLinks lists the links r can match on, when they are known: the
+// links its match names, or every pair of its from and to ports, or of
+// the policy's ports.
+func (p *Policy) ruleLinks(r *rule) ([][2]string, bool) {
+	if r.m.links != nil {
+		var out [][2]string
+		for l := range r.m.links {
+			if l[0] != l[1] && r.m.linkOK(l[0], l[1]) {
+				out = append(out, l)
+			}
+		}
+		return out, true
+	}
+	from, to := sortedKeys(r.m.from), sortedKeys(r.m.to)
+	if r.m.from == nil {
+		from = sortedKeys(p.ports)
+	}
+	if r.m.to == nil {
+		to = sortedKeys(p.ports)
+	}
+	if (r.m.from == nil || r.m.to == nil) && p.ports == nil {
+		return nil, false
+	}
+	var out [][2]string
+	for _, f := range from {
+		for _, t := range to {
+			if f != t {
+				out = append(out, [2]string{f, t})
+			}
+		}
+	}
+	return out, true
 }
 
 // compileSchedule checks ss and gives its port the schedule.

@@ -291,3 +291,32 @@ func TestToggleOnSinceAgainstItsHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggersThatCanFireAreAccepted: the checks that refuse a trigger
+// that can never fire leave alone those that can: a start trigger counts
+// every match, on a link its partition cuts too; an end trigger counts on
+// a link its rule matches that the partition leaves whole; and with the
+// ports unknown (replay), a rule on every link may match on one.
+func TestTriggersThatCanFireAreAccepted(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		ports     []string
+	}{
+		{"start-on-a-link-it-cuts", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|b, start: {rule: ping, matches: 1, link: a->b}, duration: 1s}\n", abc},
+		{"end-on-a-link-left-whole", "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: b->c}}\n", abc},
+		{"end-on-a-rule-with-a-link-left-whole", "rules:\n  - {name: ping, match: {from: b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n", abc},
+		{"end-on-any-link-ports-unknown", "rules:\n  - {name: ping, match: {from: b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tc.src), "p.yaml", tc.ports); err != nil {
+				t.Errorf("Parse: %v, want it accepted", err)
+			}
+		})
+	}
+	// Where the end trigger counts, it fires: b->c is not cut by a|b.
+	p := mustParse(t, "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n")
+	decide(p, 2*time.Second, link("b", "c"), plain())
+	if partitioned(p, 3*time.Second, "a", "b") {
+		t.Error("a->b partitioned after ping matched on b->c, want the end trigger to have ended it")
+	}
+}

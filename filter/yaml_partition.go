@@ -109,6 +109,7 @@ func (w *walker) trigger(n *yaml.Node, path string) *TriggerSpec {
 		},
 		"matches": func(v *yaml.Node, p string) { t.Matches, _ = w.integer(v, p, 1, 1<<62) },
 		"link": func(v *yaml.Node, p string) {
+			t.LinkAt = w.pos(v, p)
 			s, ok := w.scalar(v, p)
 			if !ok {
 				return
