@@ -26,6 +26,9 @@ func TestFlagsCompile(t *testing.T) {
 		{"gemodel", []string{"--loss", "a->b=gemodel:1%:30%"}, []string{"a->b: loss gemodel p=1% r=30% 1-h=100% 1-k=0%"}},
 		{"delay-both", []string{"--delay", "a<->b=20ms±5ms"}, []string{"a<->b: delay 20ms±5ms uniform fifo"}},
 		{"delay-options", []string{"--delay", "a->b=20ms+-5ms,normal,reorder"}, []string{"a->b: delay 20ms±5ms normal reorder"}},
+		// Spaces around a LINK's arrow: the rule is named as if there were none.
+		{"link-with-spaces", []string{"--delay", "a -> b=10ms", "--reorder", "a->b=25%", "--loss", " b <-> c =1%"},
+			[]string{"a->b: reorder 25% gap 1, delay 10ms fifo", "b<->c: loss 1%"}},
 		{"same-link-one-rule", []string{"--delay", "a->b=10ms", "--reorder", "a->b=25%,gap=5", "--loss", "b->a=1%"},
 			[]string{"a->b: reorder 25% gap 5, delay 10ms fifo", "b->a: loss 1%"}},
 		{"dup", []string{"--dup", "a->b=1%,copies=2"}, []string{"a->b: duplicate 1% copies 2"}},

@@ -131,6 +131,18 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].delay: jitter: "x" is not a duration`}},
 		{"bad-distribution", "rules:\n  - name: x\n    delay: {fixed: 1ms, distribution: pareto}\n",
 			[]string{`rules[0].delay.distribution: "pareto" is not one of uniform, normal`}},
+		{"delay-empty", "rules:\n  - name: x\n    delay: {}\n",
+			[]string{`test.yaml:3:12: rules[0].delay: delay needs fixed or jitter`}},
+		{"delay-order-alone", "rules:\n  - name: x\n    delay: {order: reorder}\n",
+			[]string{`rules[0].delay: delay needs fixed or jitter`}},
+		// A delay refused where it is written is not also missing for
+		// reorder's sake: one problem, one error.
+		{"bad-delay-with-reorder", "rules:\n  - {name: x, delay: 10xs, reorder: 5%}\n",
+			[]string{`rules[0].delay: `}},
+		{"bad-delay-mapping-with-reorder", "rules:\n  - {name: x, delay: {fixed: 10ms, order: lifo}, reorder: 5%}\n",
+			[]string{`rules[0].delay.order: "lifo" is not one of fifo, reorder`}},
+		{"empty-schedule-name", "schedules:\n  - {name: \"\", port: b, at: 0s}\n",
+			[]string{`schedules[0].name: "" is not a valid schedule name`}},
 		{"reorder-without-delay", "rules:\n  - name: x\n    reorder: 25%\n",
 			[]string{`rules[0]: reorder needs a delay in the same rule`}},
 		{"ambiguous-rate", "rules:\n  - name: x\n    rate: 10Mbps\n",
@@ -295,6 +307,7 @@ func TestParseValues(t *testing.T) {
 		{"mtu", "mtu: 1500B", "mtu 1500"},
 		{"drop", "drop: true", "drop"},
 		{"count-only", "match: {from: a}", ""},
+		{"vlan-spelled-as-yaml-does", "match: {vlan: True, qinq: FALSE}\n    drop: true", "drop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

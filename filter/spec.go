@@ -66,6 +66,9 @@ type RuleSpec struct {
 	// NameAt with an empty Name means the name was given but unusable:
 	// Compile refuses it there, unless the front end has already.
 	At, NameAt Pos
+	// delayRefused: a delay was written but refused where it was, so a
+	// reorder is not blamed for lacking one.
+	delayRefused bool
 }
 
 // MatchSpec is what a rule matches, every criterion ANDed; within a list
@@ -201,13 +204,15 @@ type TriggerSpec struct {
 
 // ScheduleSpec takes a port's link down at At for DownFor (0: for good),
 // every Every (0: once; else longer than a positive DownFor), Count times
-// (0: forever).
+// (0: forever). Pos is where it was written; NameAt and PortAt where its
+// name and port were (set with an empty value: unusable, and refused
+// there).
 type ScheduleSpec struct {
-	Name, Port     string
-	At             *time.Duration
-	DownFor, Every time.Duration
-	Count          int64
-	Pos, PortAt    Pos
+	Name, Port          string
+	At                  *time.Duration
+	DownFor, Every      time.Duration
+	Count               int64
+	Pos, NameAt, PortAt Pos
 }
 
 // Compile checks spec whole and turns it into a Policy for the ports
@@ -327,7 +332,7 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 			r.setRate(bps, burst, queue)
 		}
 	}
-	if err := r.finish(); err != nil {
+	if err := r.finish(); err != nil && !(rs.delayRefused && rs.Delay == nil) {
 		errs.Add(rs.At.errorf("%v", err))
 	}
 	if rs.Name == "" {
@@ -679,6 +684,9 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 	if pt.tg.hasStart && pt.tg.hasEnd && pt.tg.end <= pt.tg.start {
 		errs.Add(ps.At.errorf("ends at %s, not after its start at %s", pt.tg.end, pt.tg.start))
 	}
+	if pt.name == "" && ps.NameAt != (Pos{}) && !errorAt(errs, ps.NameAt) {
+		errs.Add(ps.NameAt.errorf("%s is not a valid partition name", quote(pt.name)))
+	}
 	if pt.name == "" || pt.groups == nil {
 		return
 	}
@@ -780,11 +788,19 @@ func (p *Policy) ruleLinks(r *rule) ([][2]string, bool) {
 func (p *Policy) compileSchedule(ss *ScheduleSpec, errs *yamlfile.Errors) {
 	switch {
 	case ss.Name == "":
-		errs.Add(ss.Pos.errorf("schedule has no name"))
+		switch {
+		case ss.NameAt == (Pos{}):
+			errs.Add(ss.Pos.errorf("schedule has no name"))
+		case !errorAt(errs, ss.NameAt):
+			errs.Add(ss.NameAt.errorf("%s is not a valid schedule name", quote(ss.Name)))
+		}
 		return
 	case ss.Port == "":
-		if ss.PortAt == (Pos{}) {
+		switch {
+		case ss.PortAt == (Pos{}):
 			errs.Add(ss.Pos.errorf("schedule has no port"))
+		case !errorAt(errs, ss.PortAt):
+			errs.Add(ss.PortAt.errorf("%s is not a port name", quote(ss.Port)))
 		}
 		return
 	case ss.At == nil:

@@ -83,7 +83,7 @@ schedules:
 			s.Partitions[i].At, s.Partitions[i].NameAt, s.Partitions[i].GroupsAt = Pos{}, Pos{}, Pos{}
 		}
 		for i := range s.Schedules {
-			s.Schedules[i].Pos, s.Schedules[i].PortAt = Pos{}, Pos{}
+			s.Schedules[i].Pos, s.Schedules[i].NameAt, s.Schedules[i].PortAt = Pos{}, Pos{}, Pos{}
 		}
 	}
 	if file.Seed != flags.Seed || !reflect.DeepEqual(file.Rules, flags.Rules) ||
@@ -120,6 +120,13 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 			`code: partitions[0].start.rule: no rule named "nope"`},
 		{"partition-in-one-group", Spec{Partitions: []PartitionSpec{{Name: "p", Groups: [][]string{{"a", "b"}}, Start: &start, At: at("partitions[0]")}}},
 			"code: partitions[0]: a partition needs at least two groups"},
+		// A name or port given empty: no front end said why, Compile does.
+		{"schedule-with-empty-name", Spec{Schedules: []ScheduleSpec{{Port: "a", Pos: at("schedules[0]"), NameAt: at("schedules[0].name")}}},
+			`code: schedules[0].name: "" is not a valid schedule name`},
+		{"schedule-with-empty-port", Spec{Schedules: []ScheduleSpec{{Name: "s", Pos: at("schedules[0]"), PortAt: at("schedules[0].port")}}},
+			`code: schedules[0].port: "" is not a port name`},
+		{"partition-with-empty-name", Spec{Partitions: []PartitionSpec{{Groups: [][]string{{"a"}, {"b"}}, Start: &start, At: at("partitions[0]"), NameAt: at("partitions[0].name")}}},
+			`code: partitions[0].name: "" is not a valid partition name`},
 		{"schedule-without-at", Spec{Schedules: []ScheduleSpec{{Name: "s", Port: "a", Pos: at("schedules[0]")}}},
 			"code: schedules[0]: schedule has no at"},
 	} {

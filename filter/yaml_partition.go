@@ -140,6 +140,7 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 	ss := ScheduleSpec{Pos: w.pos(n, path)}
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) {
+			ss.NameAt = w.pos(v, p)
 			if s, ok := w.scalar(v, p); ok {
 				if !validName(s) {
 					w.errf(v, p, "%s is not a valid schedule name", quote(s))
