@@ -495,3 +495,107 @@ partitions: [{name: after-ping, groups: a|b, start: {rule: ping, matches: 1}, du
 		})
 	}
 }
+
+// droppedTo returns the egress events the hub dropped on port name.
+func droppedTo(s *hubtest.Sim, name string) []hub.Event {
+	var evs []hub.Event
+	for _, ev := range s.Events() {
+		if ev.Dir == hub.Egress && ev.Dropped && ev.PortName == name {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// TestDelayedCopyAcrossSetPolicy: a copy that waits across a set-policy is
+// judged by each policy for the part of its wait that policy was in force:
+// the new one cuts it for no partition or flap of its own that came before
+// it was in force, and a cut the old one made while it waited still loses
+// it, counted against the old one's partition.
+func TestDelayedCopyAcrossSetPolicy(t *testing.T) {
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 500ms}]\n"
+	for _, tc := range []struct {
+		name, old, new string
+		want           string // the rule of the note on the dropped copy; "" for delivered
+	}{
+		{"new-policy-window-before-it", wan, wan + "partitions: [{name: past, groups: a|b, start: 100ms, end: 200ms}]\n", ""},
+		{"new-policy-flap-before-it", wan, wan + "schedules: [{name: flap, port: b, at: 50ms, down_for: 100ms, every: 10s}]\n", ""},
+		{"new-policy-window-over-it", wan, wan + "partitions: [{name: now, groups: a|b, start: 100ms, end: 450ms}]\n", "now"},
+		{"new-policy-window-after-it", wan, wan + "partitions: [{name: later, groups: a|b, start: 450ms, end: 460ms}]\n", "later"},
+		{"old-policy-window-before-it", wan + "partitions: [{name: blip, groups: a|b, start: 100ms, end: 200ms}]\n", wan, "blip"},
+		{"old-policy-window-over-it", wan + "partitions: [{name: long, groups: a|b, start: 300ms, end: 2s}]\n", wan, "long"},
+		{"old-policy-window-after-it", wan + "partitions: [{name: late, groups: a|b, start: 401ms, end: 2s}]\n", wan, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p1, p2 := policy(t, tc.old), policy(t, tc.new)
+			s := newSim(t, hub.ModeSwitch, p1)
+			s.SendAt(0, "a", frame("a", "b", 9, "x", 1, 0))
+			s.AdvanceTo(400 * time.Millisecond)
+			s.Core().SetPolicy(p2)
+			s.Drain()
+			got, dropped := s.Received("b"), droppedTo(s, "b")
+			var partDrops uint64
+			for _, p := range []*filter.Policy{p1, p2} {
+				for _, pt := range p.Stats().Partitions {
+					partDrops += pt.Dropped
+				}
+			}
+			if tc.want == "" {
+				if len(got) != 1 || len(dropped) != 0 || partDrops != 0 {
+					t.Errorf("got %d deliveries to b, %d dropped, partitions counted %d drops; want the copy delivered", len(got), len(dropped), partDrops)
+				}
+				return
+			}
+			if len(got) != 0 || len(dropped) != 1 || partDrops != 1 {
+				t.Fatalf("got %d deliveries to b, %d dropped, partitions counted %d drops; want the copy dropped", len(got), len(dropped), partDrops)
+			}
+			if last := dropped[0].Notes[len(dropped[0].Notes)-1]; last.Rule != tc.want || last.Action != "partition" {
+				t.Errorf("got the copy dropped with notes %s, want a partition note for %s", hub.FormatNotes(dropped[0].Notes), tc.want)
+			}
+		})
+	}
+}
+
+// TestDelayedCopyDueBeforeALateControlCall: a live hub busy past a copy's
+// due time may make control calls before it fires the copy's timer; a
+// replay makes them just before the copy is due. The policy counts them as
+// made by then, so the copy meets them in both: a link taken down and up
+// again before the timer fired loses it.
+func TestDelayedCopyDueBeforeALateControlCall(t *testing.T) {
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 100ms}]\n"
+	for _, tc := range []struct {
+		name  string
+		calls []bool // b's link set down (false) or up, 10ms apart from 120ms
+		want  bool   // dropped
+	}{
+		{"down-and-up", []bool{false, true}, true},
+		{"down", []bool{false}, true},
+		{"up", []bool{true}, false},
+		{"none", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy(t, wan)
+			s := newSim(t, hub.ModeSwitch, p)
+			s.Send("a", frame("a", "b", 9, "x", 1, 0)) // due at 100ms
+			for i, up := range tc.calls {
+				at := 120*time.Millisecond + time.Duration(i)*10*time.Millisecond
+				s.Clock.Set(s.Core().Start().Add(at)) // the timer not fired
+				if err := p.SetLink(at, "b", up); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Clock.Set(s.Core().Start().Add(150 * time.Millisecond))
+			s.Core().RunDue()
+			s.Drain()
+			dropped := droppedTo(s, "b")
+			if len(dropped) != 1 && tc.want || len(dropped) != 0 && !tc.want {
+				t.Fatalf("got %d copies to b dropped, want dropped %v", len(dropped), tc.want)
+			}
+			if tc.want {
+				if last := dropped[0].Notes[len(dropped[0].Notes)-1]; last.Action != "down" || dropped[0].Time.Sub(s.Core().Start()) != 100*time.Millisecond {
+					t.Errorf("got the copy dropped at %v with notes %s, want at 100ms with a down note", dropped[0].Time.Sub(s.Core().Start()), hub.FormatNotes(dropped[0].Notes))
+				}
+			}
+		})
+	}
+}

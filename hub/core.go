@@ -109,7 +109,11 @@ type Core struct {
 	start     time.Time     // when policy time begins
 	startOff  time.Duration // start - epoch
 	policy    Policy
-	gate      Gate // policy, when it can cut a link while a copy waits
+	gate      Gate      // policy, when it can cut a link while a copy waits
+	gateSince time.Time // when policy came into force
+	// retired are the gates SetPolicy replaced while copies waited, oldest
+	// first: each answers for the part of a copy's wait it was in force.
+	retired   []retiredGate
 	observers []Observer
 	aging     time.Duration
 	maxMACs   int
@@ -311,6 +315,7 @@ func NewCore(cfg CoreConfig) *Core {
 	}
 	c.gate, _ = cfg.Policy.(Gate)
 	c.epoch = c.clock.Now()
+	c.gateSince = c.epoch
 	c.start = c.epoch
 	c.nextSweep = c.aging
 	return c
@@ -333,8 +338,60 @@ func (c *Core) SetStart(t time.Time) {
 func (c *Core) Mode() Mode { return c.mode }
 
 // SetPolicy replaces the policy; frames from now on see the new one. Frames
-// already waiting in the timer heap keep the decision they were given.
-func (c *Core) SetPolicy(p Policy) { c.policy = p; c.gate, _ = p.(Gate) }
+// already waiting in the timer heap keep the decision they were given. When
+// one is due, each policy that was in force while it waited answers for its
+// own part of the wait (Gate): the one replaced up to the switch, the new
+// one from it on, so that the new one cuts no copy for what its partitions
+// and schedules say of the time before it was in force.
+//
+// The switch is now, unless the loop is late to fire timers: then it is
+// just before the earliest of the copies that were due by now, as a replay
+// makes it (it makes the switch before the first delivery the capture
+// records after it, replay.scheduleSwitch), so that both ask each policy
+// about the same time.
+func (c *Core) SetPolicy(p Policy) {
+	now := c.clock.Now()
+	at := now
+	first := now // when the earliest waiting copy was sent
+	for i := range c.timers {
+		if t := &c.timers[i]; t.frame != nil {
+			first = earlier(first, t.sent)
+			if t.at.Before(now) {
+				at = earlier(at, t.at.Add(-time.Nanosecond))
+			}
+		}
+	}
+	at = later(at, c.gateSince)
+	c.retire(at, first)
+	c.policy = p
+	c.gate, _ = p.(Gate)
+	c.gateSince = at
+}
+
+// retiredGate is a gate replaced at until, in force since since.
+type retiredGate struct {
+	gate         Gate
+	since, until time.Time
+}
+
+// retire keeps the gate in force, replaced at at, for the copies waiting,
+// the earliest sent at first, and lets go of the gates replaced before any
+// of them was sent.
+func (c *Core) retire(at, first time.Time) {
+	keep := c.retired[:0]
+	if c.delayedFrames > 0 {
+		for _, r := range c.retired {
+			if !r.until.Before(first) {
+				keep = append(keep, r)
+			}
+		}
+	}
+	clear(c.retired[len(keep):])
+	c.retired = keep
+	if c.gate != nil && c.delayedFrames > 0 {
+		c.retired = append(c.retired, retiredGate{gate: c.gate, since: c.gateSince, until: at})
+	}
+}
 
 // Policy returns the current policy (nil when there is none).
 func (c *Core) Policy() Policy { return c.policy }
@@ -748,17 +805,49 @@ func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from P
 	f.Release()
 }
 
-// cut asks the policy whether the link from->dst was cut at any time from
-// sent to at, for a delayed copy decided at sent and due at at.
+// cut asks the policies whether the link from->dst was cut at any time from
+// sent to at, for a delayed copy decided at sent and due at at: each about
+// the part of that time it was in force, those replaced first. (Every
+// policy came into force by the time a copy waiting for it was due:
+// SetPolicy.)
 func (c *Core) cut(sent, at time.Time, from, dst PortID) (Note, bool) {
-	if c.gate == nil {
+	if c.gate == nil && len(c.retired) == 0 {
 		return Note{}, false
 	}
 	fp, dp := c.port(from), c.port(dst)
 	if fp == nil || dp == nil {
 		return Note{}, false
 	}
-	return c.gate.Cut(sent.Sub(c.epoch)-c.startOff, at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
+	link := Link{From: from, To: dst, FromName: fp.name, ToName: dp.name}
+	for _, r := range c.retired {
+		if r.until.Before(sent) {
+			continue // replaced before the copy was sent
+		}
+		if n, cut := r.gate.Cut(c.policyTime(later(sent, r.since)), c.policyTime(earlier(at, r.until)), link); cut {
+			return n, true
+		}
+	}
+	if c.gate == nil {
+		return Note{}, false
+	}
+	return c.gate.Cut(c.policyTime(later(sent, c.gateSince)), c.policyTime(at), link)
+}
+
+// policyTime is t as policies see it: time since the start.
+func (c *Core) policyTime(t time.Time) time.Duration { return t.Sub(c.epoch) - c.startOff }
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // portDownNote explains a frame for a port that has no peer attached.
@@ -785,7 +874,7 @@ func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
 	now := c.clock.Now()
 	if dp := c.port(dst); dp != nil && c.gate != nil {
 		link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
-		at := now.Sub(c.epoch) - c.startOff
+		at := c.policyTime(now)
 		if n, cut := c.gate.Cut(at, at, link); cut {
 			dp.stats.Drop(DropPolicy)
 			if len(c.observers) > 0 {
@@ -874,6 +963,10 @@ func (c *Core) runDue(now time.Time) {
 			t.fn()
 		}
 	}
+	if c.delayedFrames == 0 && len(c.retired) > 0 {
+		clear(c.retired) // no copy waits that they could cut
+		c.retired = c.retired[:0]
+	}
 }
 
 // Close releases every frame still waiting in the timer heap.
@@ -887,6 +980,8 @@ func (c *Core) Close() {
 			t.frame.Release()
 		}
 	}
+	clear(c.retired)
+	c.retired = c.retired[:0]
 }
 
 // macKey is a MAC address as a map key: the six bytes in the low 48 bits of

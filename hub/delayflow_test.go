@@ -350,3 +350,91 @@ func TestGateAskedOverTheWholeWait(t *testing.T) {
 		t.Errorf("got Cut asked about a->b over %v, want once over %v", asked, want)
 	}
 }
+
+// namedGate delays a->b by a second, records what the core asks it in a
+// log shared with the gates that replace it (times since base), and cuts
+// a->b when cut.
+type namedGate struct {
+	name string
+	base time.Duration
+	log  *[]string
+	cut  bool
+}
+
+func (*namedGate) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if l.FromName == "a" && l.ToName == "b" {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: time.Second})
+	}
+}
+
+func (g *namedGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
+	if l.FromName != "a" || l.ToName != "b" {
+		return hub.Note{}, false
+	}
+	*g.log = append(*g.log, fmt.Sprintf("%s %v-%v", g.name, sent-g.base, now-g.base))
+	return hub.Note{Action: "partition", Rule: g.name}, g.cut
+}
+
+// TestGateAnswersForItsOwnTime: a copy that waits across set-policies is
+// asked of every policy in force while it waited, each about the part of
+// the wait it was in force (oldest first, until one cuts it); a policy
+// replaced before a copy was sent is not asked about it. A set-policy the
+// core gets to before the timer of a copy due by then counts as made just
+// before the copy was due, where a replay makes it.
+func TestGateAnswersForItsOwnTime(t *testing.T) {
+	ms := time.Millisecond
+	type swap struct {
+		at  time.Duration // since the hellos; late: without firing timers due by then
+		cut bool          // the new gate cuts a->b
+	}
+	for _, tc := range []struct {
+		name      string
+		swaps     []swap
+		late      bool // the swaps come with the clock past the copy's due time
+		cut0      bool // the first gate cuts a->b
+		want      string
+		delivered int
+	}{
+		{"no-swap", nil, false, false, "g0 250ms-1.25s", 1},
+		{"one-swap", []swap{{600 * ms, false}}, false, false, "g0 250ms-600ms, g1 600ms-1.25s", 1},
+		{"two-swaps", []swap{{600 * ms, false}, {800 * ms, false}}, false, false, "g0 250ms-600ms, g1 600ms-800ms, g2 800ms-1.25s", 1},
+		{"new-gate-cuts", []swap{{600 * ms, true}}, false, false, "g0 250ms-600ms, g1 600ms-1.25s", 0},
+		{"old-gate-cuts", []swap{{600 * ms, false}}, false, true, "g0 250ms-600ms", 0},
+		{"swap-as-sent", []swap{{250 * ms, false}}, false, false, "g0 250ms-250ms, g1 250ms-1.25s", 1},
+		{"swap-before-sent", []swap{{100 * ms, false}}, false, false, "g1 250ms-1.25s", 1},
+		{"late-swap", []swap{{1400 * ms, false}}, true, false, "g0 250ms-1.249999999s, g1 1.249999999s-1.25s", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log []string
+			g0 := &namedGate{name: "g0", log: &log}
+			s := learnSim(t, hubtest.Config{Policy: g0})
+			t0 := s.Now()
+			g0.base, g0.cut, log = t0, tc.cut0, nil
+			sent := false
+			for i, sw := range tc.swaps {
+				if sw.at >= 250*ms && !sent {
+					s.SendAt(t0+250*ms, "a", seqFrame(1))
+					sent = true
+				}
+				if tc.late {
+					s.Clock.Set(s.Core().Start().Add(t0 + sw.at))
+				} else {
+					s.AdvanceTo(t0 + sw.at)
+				}
+				s.Core().SetPolicy(&namedGate{name: fmt.Sprintf("g%d", i+1), base: t0, log: &log, cut: sw.cut})
+			}
+			if !sent {
+				s.SendAt(t0+250*ms, "a", seqFrame(1))
+			}
+			s.Core().RunDue() // late: the copy due before the swaps
+			s.Drain()
+			s.AdvanceTo(s.Now()) // b's peer reads what RunDue queued
+			if got := strings.Join(log, ", "); got != tc.want {
+				t.Errorf("got the gates asked %s, want %s", got, tc.want)
+			}
+			if got := len(s.Take("b")); got != tc.delivered {
+				t.Errorf("b received %d frames, want %d", got, tc.delivered)
+			}
+		})
+	}
+}
