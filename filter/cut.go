@@ -33,7 +33,13 @@ func (p *Policy) linkFor(link hub.Link) *linkState {
 // partitions in policy order. It counts the drop against what cut it.
 func (p *Policy) cut(sent, now time.Duration, ls *linkState) (hub.Note, bool) {
 	for _, ps := range [2]*portState{ls.fromPort, ls.toPort} {
-		if on, sched := ps.tg.onSince(sent, now); on {
+		on, sched := false, false
+		if ps.tg.instant(sent, now) { // onSince, its call saved on every Decide
+			on, sched = ps.tg.on(now)
+		} else {
+			on, sched = ps.tg.onSinceSpan(sent, now)
+		}
+		if on {
 			rule := ""
 			if sched {
 				rule = ps.schedule
@@ -49,7 +55,13 @@ func (p *Policy) cut(sent, now time.Duration, ls *linkState) (hub.Note, bool) {
 		if !ls.sep[i] {
 			continue
 		}
-		if on, _ := pt.tg.onSince(sent, now); on {
+		on := false
+		if pt.tg.instant(sent, now) {
+			on, _ = pt.tg.on(now)
+		} else {
+			on, _ = pt.tg.onSinceSpan(sent, now)
+		}
+		if on {
 			pt.tg.drops.Add(1)
 			if pt.specText == "" {
 				pt.specText = pt.spec()

@@ -227,10 +227,6 @@ type eval struct {
 	pk    frameHeaders
 	multi bool // d.Copies holds the deliveries
 	sc    *scratch
-	// ids[i] is d.Copies[i]'s identity: 0 the frame itself, childID for
-	// a copy duplicate made. A copy keeps it when another is dropped, and
-	// its per-copy draws come from the stream of its identity (copyRand).
-	ids [maxCopies]uint64
 }
 
 // scratch is the space one Decide builds copies' notes and corrupted bytes
@@ -240,6 +236,12 @@ type scratch struct {
 	bytes []byte
 	pcg   rand.PCG   // copyRand's stream, reseeded for each copy and step
 	rng   *rand.Rand // reads pcg
+	// ids[i] is d.Copies[i]'s identity: 0 the frame itself, childID for
+	// a copy duplicate made. A copy keeps it when another is dropped, and
+	// its per-copy draws come from the stream of its identity (copyRand).
+	// Each is written when its copy is made, so a Decide that makes none
+	// leaves the array alone.
+	ids [maxCopies]uint64
 }
 
 // init makes rng read pcg; the scratch space must not move after.
@@ -266,7 +268,7 @@ func (e *eval) copies() []hub.Copy {
 	if !e.multi {
 		e.d.Copies = append(e.d.Copies[:0], hub.Copy{})
 		e.multi = true
-		e.ids[0] = 0
+		e.sc.ids[0] = 0
 	}
 	return e.d.Copies
 }
@@ -400,7 +402,7 @@ func (r *rule) duplicate(e *eval, rl *ruleLink) {
 		for i := 0; i < n && len(cs) < maxCopies; i++ {
 			c := cs[i]
 			e.addCopyNote(&c, note(r.name, "duplicate", hub.NoteArgs{Layout: "copy %d", N: [4]int64{int64(k)}}))
-			e.ids[len(cs)] = childID(e.ids[i], r.copyKey, k)
+			e.sc.ids[len(cs)] = childID(e.sc.ids[i], r.copyKey, k)
 			cs = append(cs, c)
 			added++
 		}
@@ -416,7 +418,7 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 	cs := e.copies()
 	for i := range cs {
 		c := &cs[i]
-		rng := e.copyRand(rl, e.ids[i], stepCorrupt)
+		rng := e.copyRand(rl, e.sc.ids[i], stepCorrupt)
 		u := rng.Float64()
 		if u >= r.corrupt.p {
 			continue
@@ -475,7 +477,7 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 	dc := r.delay
 	for i := range cs {
 		c := &cs[i]
-		rng := e.copyRand(rl, e.ids[i], stepDelay)
+		rng := e.copyRand(rl, e.sc.ids[i], stepDelay)
 		if ro := r.reorder; ro != nil {
 			// netem: a frame skips the delay when the gap is used up and the
 			// draw says so; the others count towards the next gap.
@@ -562,7 +564,7 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 			}))
 			r.c.queued.Add(1)
 		}
-		e.ids[len(kept)] = e.ids[i] // len(kept) <= i
+		e.sc.ids[len(kept)] = e.sc.ids[i] // len(kept) <= i
 		kept = append(kept, c)
 	}
 	e.d.Copies = kept

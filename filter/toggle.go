@@ -104,6 +104,22 @@ func (t *toggle) on(now time.Duration) (on, fromSchedule bool) {
 // call) decided the latest such instant. Hub loop. A change made after
 // now (a caller late to ask) counts as made by now.
 func (t *toggle) onSince(from, now time.Duration) (on, fromSchedule bool) {
+	if t.instant(from, now) {
+		return t.on(now)
+	}
+	return t.onSinceSpan(from, now)
+}
+
+// instant reports whether onSince(from, now) asks about one instant that
+// the fields describe, and so is on(now): what every Decide asks, which
+// its caller may ask on directly.
+func (t *toggle) instant(from, now time.Duration) bool {
+	return from >= now && (!t.changed || t.changedAt <= now)
+}
+
+// onSinceSpan is onSince over more than one instant, or one before the
+// latest change.
+func (t *toggle) onSinceSpan(from, now time.Duration) (on, fromSchedule bool) {
 	from = min(from, now)
 	if t.changed {
 		now = max(now, t.changedAt)
