@@ -250,6 +250,45 @@ partitions:
 	}
 }
 
+// TestRuleUpdateKeepsTriggersAbleToFire: an update with which a partition
+// trigger counting the rule could never fire is refused, as the policy
+// would be refused at load, and leaves the rule as it was.
+func TestRuleUpdateKeepsTriggersAbleToFire(t *testing.T) {
+	const (
+		startOnAB = "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1, link: a->b}, duration: 1s}\n"
+		endAny    = "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n"
+		endOnBC   = "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: b->c}}\n"
+	)
+	for _, tc := range []struct {
+		name, policy, update, want string // want: "" for accepted
+	}{
+		{"start-link-not-matched", startOnAB, "{match: {link: b->c}}", `rule.yaml:1:1: the start trigger of partition p counts this rule's matches and could not fire after the update: rule "ping" never matches a frame on a->b`},
+		{"start-link-still-matched", startOnAB, "{match: {link: [a->b, b->c]}, delay: 1ms}", ""},
+		{"end-every-link-cut", endAny, "{match: {link: a->b}}", `the end trigger of partition p counts this rule's matches and could not fire after the update: the partition cuts every link rule "ping" matches on`},
+		{"end-a-link-left-whole", endAny, "{match: {link: b->c}}", ""},
+		{"end-link-not-matched", endOnBC, "{match: {link: a->b}}", `rule "ping" never matches a frame on b->c`},
+		{"end-link-still-matched", endOnBC, "{match: {from: b}}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.policy)
+			before := p.Describe(0).Rules[0].Match
+			_, err := p.UpdateRule(mustRule(t, p, tc.update, "ping"))
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("got UpdateRule error %v, want the update made", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got UpdateRule error %v, want one with %q matching ErrInvalid", err, tc.want)
+			}
+			if got := p.Describe(0).Rules[0].Match; got != before {
+				t.Errorf("got the refused update's match %s in force, want %s as before", got, before)
+			}
+		})
+	}
+}
+
 func ruleNames(p *Policy) string {
 	var names []string
 	for _, r := range p.Stats().Rules {

@@ -716,11 +716,8 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 	p.partitions = append(p.partitions, pt)
 }
 
-// compileTrigger checks that a trigger names a rule and can fire: its
-// rule matches on its link, and an end trigger (end), which counts only
-// while its partition (groups, nil if unusable) is in force, counts on a
-// link the partition does not cut, since the frames a partition drops
-// reach no rule.
+// compileTrigger checks that a trigger names a rule and can fire
+// (triggerProblem).
 func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*trigger, *FieldError) {
 	r := p.byName[ts.Rule]
 	if r == nil {
@@ -729,25 +726,41 @@ func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*
 	if ts.Matches < 1 {
 		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
 	}
-	side := sides(groups)
-	cut := func(l [2]string) bool { a, b := side[l[0]], side[l[1]]; return a != 0 && b != 0 && a != b }
+	if problem, onLink := p.triggerProblem(r, ts.Link, end, groups); problem != "" {
+		at := ts.RuleAt
+		if onLink && ts.LinkAt != (Pos{}) {
+			at = ts.LinkAt
+		}
+		return nil, at.errorf("%s", problem)
+	}
 	t := &trigger{rule: ts.Rule, n: ts.Matches}
-	if l := ts.Link; l != nil {
-		at := ts.LinkAt
-		if at == (Pos{}) {
-			at = ts.RuleAt
-		}
-		switch {
-		case !r.m.linkOK(l[0], l[1]):
-			return nil, at.errorf("rule %s never matches a frame on %s->%s, so the trigger would never fire", quote(ts.Rule), l[0], l[1])
-		case end && cut(*l):
-			return nil, at.errorf("the partition cuts %s->%s, and an end trigger counts only while the partition is in force, when no frame on %s->%s reaches a rule: count a link it leaves whole", l[0], l[1], l[0], l[1])
-		}
-		t.hasLink, t.link = true, *l
-	} else if links, known := p.ruleLinks(r); end && groups != nil && known && !slices.ContainsFunc(links, func(l [2]string) bool { return !cut(l) }) {
-		return nil, ts.RuleAt.errorf("the partition cuts every link rule %s matches on, and an end trigger counts only while the partition is in force, when no frame on them reaches a rule: count a rule on a link it leaves whole", quote(ts.Rule))
+	if ts.Link != nil {
+		t.hasLink, t.link = true, *ts.Link
 	}
 	return t, nil
+}
+
+// triggerProblem says why a trigger counting rule r's matches (on link,
+// nil for any) could never fire, or "" when it can: r never matches on
+// link, or the trigger ends (end) its partition (groups, nil if unusable),
+// so counts only while the partition is in force, and the partition cuts
+// link or every link r matches on, since the frames a partition drops
+// reach no rule. onLink says the problem is the trigger's link. Load
+// (compileTrigger) and a rule's update (UpdateRule) both ask.
+func (p *Policy) triggerProblem(r *rule, link *[2]string, end bool, groups [][]string) (problem string, onLink bool) {
+	side := sides(groups)
+	cut := func(l [2]string) bool { a, b := side[l[0]], side[l[1]]; return a != 0 && b != 0 && a != b }
+	if l := link; l != nil {
+		switch {
+		case !r.m.linkOK(l[0], l[1]):
+			return fmt.Sprintf("rule %s never matches a frame on %s->%s, so the trigger would never fire", quote(r.name), l[0], l[1]), true
+		case end && cut(*l):
+			return fmt.Sprintf("the partition cuts %s->%s, and an end trigger counts only while the partition is in force, when no frame on %s->%s reaches a rule: count a link it leaves whole", l[0], l[1], l[0], l[1]), true
+		}
+	} else if links, known := p.ruleLinks(r); end && groups != nil && known && !slices.ContainsFunc(links, func(l [2]string) bool { return !cut(l) }) {
+		return fmt.Sprintf("the partition cuts every link rule %s matches on, and an end trigger counts only while the partition is in force, when no frame on them reaches a rule: count a rule on a link it leaves whole", quote(r.name)), false
+	}
+	return "", false
 }
 
 // ruleLinks lists the links r can match on, when they are known: the
