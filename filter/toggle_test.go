@@ -320,3 +320,145 @@ func TestTriggersThatCanFireAreAccepted(t *testing.T) {
 		t.Error("a->b partitioned after ping matched on b->c, want the end trigger to have ended it")
 	}
 }
+
+// TestToggleOnSinceBroad is TestToggleOnSinceAgainstItsHistory over longer
+// horizons, more and longer periods, several changes at one instant, and
+// random (from, now) pairs against a prefix "last on" array; and asks late
+// too, about a time before the latest change (the hub firing a timer after
+// a control call), which counts the change as made by then. Seconds of
+// CPU: skipped with -short.
+func TestToggleOnSinceBroad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seconds of CPU; run without -short")
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	dur := func(n int) time.Duration { return time.Duration(rng.IntN(n)) }
+	const horizon = 4000
+	bad := 0
+	check := func(trial, kind int, tg *toggle, from, now time.Duration, want bool) {
+		if got, _ := tg.onSince(from, now); got != want {
+			bad++
+			if bad <= 5 {
+				t.Errorf("trial %d kind %d: got onSince(%d, %d) = %v, want %v (toggle %+v)", trial, kind, from, now, got, want, tg)
+			}
+		}
+	}
+	for trial := range 3000 {
+		var tg toggle
+		kind := rng.IntN(4)
+		switch kind {
+		case 1:
+			tg.hasStart, tg.start = rng.IntN(3) > 0, dur(horizon)
+			tg.hasEnd, tg.end = rng.IntN(2) > 0, dur(horizon)
+		case 2:
+			tg.hasStart, tg.start = true, dur(horizon/4)
+			tg.every = 2 + dur(200)
+			tg.length = 1 + dur(int(tg.every)-1)
+			tg.count = int64(rng.IntN(20))
+		case 3: // a partition a trigger starts, with or without a hold
+		}
+		type change struct {
+			at   time.Duration
+			kind int
+			on   bool
+			hold time.Duration
+		}
+		var changes []change
+		for range rng.IntN(12) {
+			at := dur(horizon)
+			for range 1 + rng.IntN(3) { // several at one instant
+				k := rng.IntN(3)
+				if kind == 2 {
+					k = 0 // a port's flaps: control calls only
+				}
+				changes = append(changes, change{at, k, rng.IntN(2) == 0, dur(300)})
+			}
+		}
+		slices.SortStableFunc(changes, func(a, b change) int { return int(a.at - b.at) })
+		lastOn := make([]time.Duration, horizon) // the latest instant <= t it was on, -1 for none
+		prev, changed := time.Duration(-1), time.Duration(-1)
+		for now := time.Duration(0); now < horizon; now++ {
+			for len(changes) > 0 && changes[0].at == now {
+				switch c := changes[0]; c.kind {
+				case 0:
+					tg.set(now, c.on)
+					changed = now
+				case 1:
+					if !tg.ended(now) { // a start after the window is over is no change
+						changed = now
+					}
+					tg.startAt(now, c.hold)
+				case 2:
+					tg.endAt(now)
+					changed = now
+				}
+				changes = changes[1:]
+			}
+			if on, _ := tg.on(now); on {
+				prev = now
+			}
+			lastOn[now] = prev
+			for range 20 {
+				from := dur(int(now) + 1)
+				check(trial, kind, &tg, from, now, lastOn[now] >= from)
+			}
+			if changed > 0 { // late: asked about a time before the latest change
+				for range 5 {
+					late := dur(int(changed))
+					from := dur(int(late) + 1)
+					check(trial, kind, &tg, from, late, lastOn[changed] >= from)
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d answers differ from the reference", bad)
+	}
+}
+
+// TestToggleOnSinceLongWaits: a flap of 1ms every second, asked about
+// waits from one instant to 1000 hours, with bounds at the flap's first
+// and last instants and the one after; a counted schedule after its last
+// period; and a control call just before a flap.
+func TestToggleOnSinceLongWaits(t *testing.T) {
+	ms := time.Millisecond
+	tg := toggle{hasStart: true, start: 500 * ms, every: time.Second, length: ms}
+	for _, c := range []struct {
+		from, now time.Duration
+		want      bool
+	}{
+		{501 * ms, 1500*ms - 1, false},
+		{501 * ms, 1500 * ms, true},
+		{501*ms - 1, 501*ms - 1, true},
+		{501 * ms, 501 * ms, false},
+		{500 * ms, 500 * ms, true},
+		{400 * ms, 500*ms - 1, false},
+		{501 * ms, 1000 * time.Hour, true},
+		{1000*time.Hour + 501*ms, 1000*time.Hour + 1499*ms, false},
+		{1000*time.Hour + 501*ms, 1000*time.Hour + 1500*ms, true},
+	} {
+		if got, _ := tg.onSince(c.from, c.now); got != c.want {
+			t.Errorf("got onSince(%v, %v) = %v, want %v", c.from, c.now, got, c.want)
+		}
+	}
+	tg.count = 3 // the periods at 0.5s, 1.5s and 2.5s
+	if got, _ := tg.onSince(2501*ms, 100*time.Hour); got {
+		t.Errorf("count 3: got onSince(2.501s, 100h) = true, want false (after the last period)")
+	}
+	// A control call putting the link up at 1499ms does not stop the flap
+	// at 1500ms: a scheduled transition after a call wins.
+	tg.count = 0
+	tg.set(1499*ms, false)
+	for _, c := range []struct {
+		from, now time.Duration
+		want      bool
+	}{
+		{1499 * ms, 1500 * ms, true},
+		{400 * ms, 1499 * ms, true}, // the flap at 500ms, before the call
+		{501 * ms, 1499 * ms, false},
+	} {
+		if got, _ := tg.onSince(c.from, c.now); got != c.want {
+			t.Errorf("after ctl up at 1.499s: got onSince(%v, %v) = %v, want %v", c.from, c.now, got, c.want)
+		}
+	}
+}
