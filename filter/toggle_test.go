@@ -326,10 +326,11 @@ func TestTriggersThatCanFireAreAccepted(t *testing.T) {
 // random (from, now) pairs against a prefix "last on" array; and asks late
 // too, about a time before the latest change (the hub firing a timer after
 // a control call), which counts the change as made by then. Seconds of
-// CPU: skipped with -short.
+// CPU, a minute under the race detector, which has nothing to find in one
+// goroutine: skipped with -short and with -race.
 func TestToggleOnSinceBroad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("seconds of CPU; run without -short")
+	if testing.Short() || raceEnabled {
+		t.Skip("seconds of CPU in one goroutine; run without -short or -race")
 	}
 	rng := rand.New(rand.NewPCG(7, 9))
 	dur := func(n int) time.Duration { return time.Duration(rng.IntN(n)) }
