@@ -93,7 +93,7 @@ const (
 	DropDelayFull               // too many frames were waiting for a delay (CoreConfig.MaxDelayed*)
 	DropStalled                 // the port's peer took nothing for the stall time; its frames are dropped until it drains
 	DropBacklogFull             // a pausing port's backlog reached its bound (CoreConfig.Backlog*)
-	DropKernel                  // the peer's side dropped it before the hub could read it (a socket buffer or a virtual host's NIC queue full)
+	DropKernel                  // the peer's side dropped it before the hub could read it (a socket buffer, a TAP device's queue or a virtual host's NIC queue full)
 	DropSplitHorizon            // the destination is in the ingress port's split-horizon group
 	DropEncap                   // a tunnel datagram whose encapsulation is malformed (VXLAN: short, bad flags)
 	DropVNI                     // a tunnel datagram for another overlay (VXLAN: another VNI)

@@ -94,9 +94,13 @@ type TAPDevice struct {
 	undo     tapUndo
 	rbuf     []byte // the reader's own buffer when the caller's is short
 	closed   atomic.Bool
+	drops    kernelDrops
 }
 
-var _ hub.PortIO = (*TAPDevice)(nil)
+var (
+	_ hub.PortIO        = (*TAPDevice)(nil)
+	_ hub.KernelDropper = (*TAPDevice)(nil)
+)
 
 // tapUndo is what Close must undo on a device that existed before.
 type tapUndo struct {
@@ -432,6 +436,7 @@ func (d *TAPDevice) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return net.ErrClosed
 	}
+	d.drops.last(d) // before the device, and its count, are gone
 	if err := d.teardown(); err != nil {
 		return fmt.Errorf("%s: close: %w", d.desc, err)
 	}

@@ -754,3 +754,40 @@ func TestTAPWithoutNetAdmin(t *testing.T) {
 		t.Errorf("OpenErr = %v, want the CAP_NET_ADMIN error", err)
 	}
 }
+
+// TestTAPKernelDrops floods the device from the host while the hub reads
+// nothing: the kernel keeps txqueuelen frames for the hub and drops the
+// rest, and KernelDrops counts those, read again as the device closes.
+func TestTAPKernelDrops(t *testing.T) {
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name, MAC: tapMAC, MaxFrame: hub.DefaultMaxFrame})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	link, err := nlHandle(t, name).LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qlen := link.Attrs().TxQLen
+	if qlen <= 0 {
+		t.Fatalf("device %s has txqueuelen %d", name, qlen)
+	}
+	before := d.KernelDrops()
+	pe := openPacketEnd(t, name, name)
+	sent := 3 * qlen
+	for i := range sent {
+		if err := pe.send(transporttest.Frame(0xb2, 60, i)); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The device holds at most qlen of them (the host's own frames, IPv6
+	// solicitations, take slots too and only add drops).
+	if got, want := d.KernelDrops()-before, uint64(sent-qlen); got < want || got > uint64(sent)+64 {
+		t.Errorf("KernelDrops grew by %d after %d frames into a queue of %d, want at least %d (and not above the frames sent)", got, sent, qlen, want)
+	}
+}

@@ -194,6 +194,15 @@ func (d *DatagramConn) KernelDrops() uint64 {
 	return d.kernelDrops.total.Load()
 }
 
+// readKernelDrops takes the socket's drop count as it is now. Where it
+// cannot be read (a closed socket, a system other than Linux), the count
+// stays as the datagrams reported it.
+func (d *DatagramConn) readKernelDrops() {
+	if v, ok := d.sockDrops.read(); ok {
+		d.kernelDrops.report(v)
+	}
+}
+
 // WriteFrame sends frame as one datagram to the peer. It does not retain
 // frame. See the type's documentation for the errors.
 func (d *DatagramConn) WriteFrame(frame []byte) error {

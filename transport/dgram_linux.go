@@ -341,12 +341,3 @@ func (s *socketDrops) read() (uint32, bool) {
 	}
 	return s.info[unix.SK_MEMINFO_DROPS], true
 }
-
-// readKernelDrops takes the socket's drop count as it is now. Where it
-// cannot be read (a closed socket), the count stays as the datagrams
-// reported it.
-func (d *DatagramConn) readKernelDrops() {
-	if v, ok := d.sockDrops.read(); ok {
-		d.kernelDrops.report(v)
-	}
-}

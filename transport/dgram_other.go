@@ -2,7 +2,11 @@
 
 package transport
 
-import "l2hub/hub"
+import (
+	"syscall"
+
+	"l2hub/hub"
+)
 
 // dgramBatch is the batched path, which needs Linux's recvmmsg and
 // sendmmsg; elsewhere DatagramConn moves one datagram per system call.
@@ -30,5 +34,5 @@ func (d *DatagramConn) tune(size int) {
 // socketDrops would read a socket's drop count; only Linux has one.
 type socketDrops struct{}
 
-// readKernelDrops has no direct reading of the kernel's drop count here.
-func (d *DatagramConn) readKernelDrops() {}
+func (*socketDrops) init(syscall.RawConn) {}
+func (*socketDrops) read() (uint32, bool) { return 0, false }

@@ -137,6 +137,74 @@ func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
 	}
 }
 
+// A terminal that closes sends its foreground job SIGHUP twice (the
+// shell's and the kernel's): the second does not force the exit, so the
+// shutdown goes on to its end (here, a stuck capture given 500 ms: exit 1
+// with the summary), as after one.
+func TestSecondSIGHUPDoesNotForceExit(t *testing.T) {
+	p, _ := serveStuckCapture(t, "--capture-close-timeout", "500ms")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+	err := p.stop(syscall.SIGHUP)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("l2hub with a stuck capture, after two SIGHUPs: %v, want exit status 1 (not killed by the second); stderr:\n%s", err, p.stderr.String())
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") {
+		t.Errorf("no summary of the ports on stdout after two SIGHUPs:\n%s", out)
+	}
+}
+
+// SIGHUP, as when the terminal or SSH session that started serve closes,
+// stops it as SIGTERM does: the capture ends whole and the counters are
+// printed, with exit status 0.
+func TestSIGHUPStopsServeCleanly(t *testing.T) {
+	capture := filepath.Join(t.TempDir(), "run.pcapng")
+	p := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--capture", capture)
+	if err := p.stop(syscall.SIGHUP); err != nil {
+		t.Fatalf("l2hub serve after SIGHUP: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
+	}
+	if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") || !strings.Contains(out, "\ncapture: ") {
+		t.Errorf("no summary of the ports and the capture on stdout after SIGHUP:\n%s", out)
+	}
+	if fi, err := os.Stat(capture); err != nil || fi.Size() == 0 {
+		t.Errorf("capture after SIGHUP: %v, want a written file", err)
+	}
+	if want := `reason="stopped by SIGHUP"`; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("the log does not say why serve stopped (%s):\n%s", want, p.stderr.String())
+	}
+}
+
+// Started under nohup (SIGHUP ignored), serve keeps running through
+// SIGHUP, as nohup promises; SIGTERM still stops it.
+func TestSIGHUPIgnoredAtStartStaysIgnored(t *testing.T) {
+	args := []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off"}
+	argv := append([]string{"sh", "-c", `trap "" HUP; exec "$@"`, "sh", l2hubBinary(t)}, args...)
+	p := waitBanner(t, launchCmd(t, nil, exec.Command(argv[0], argv[1:]...)), args)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// serve would say it stops at once; give a SIGHUP that is not
+	// ignored the time to show, then check that it did not.
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("l2hub serve under nohup exited on SIGHUP (%v); stderr:\n%s", err, p.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if strings.Contains(p.stderr.String(), "stopping") {
+		t.Fatalf("l2hub serve under nohup began to stop on SIGHUP; stderr:\n%s", p.stderr.String())
+	}
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("l2hub serve after SIGTERM: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
+	}
+}
+
 // A capture to a named pipe no reader has opened yet: serve says it waits
 // for one, and Ctrl-C ends the wait (it used to block in open(2), silent
 // and deaf to signals, with its ports already listening).
