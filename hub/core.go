@@ -111,9 +111,10 @@ type Core struct {
 	policy    Policy
 	gate      Gate      // policy, when it can cut a link while a copy waits
 	gateSince time.Time // when policy came into force
-	// retired are the gates SetPolicy replaced while copies waited, oldest
-	// first: each answers for the part of a copy's wait it was in force.
-	retired   []retiredGate
+	// cutBefore holds, by timer seq, the waiting copies a policy SetPolicy
+	// replaced had cut while it was in force, with its note: each is
+	// dropped when due. At most one entry per waiting copy.
+	cutBefore map[uint64]Note
 	observers []Observer
 	aging     time.Duration
 	maxMACs   int
@@ -337,60 +338,43 @@ func (c *Core) SetStart(t time.Time) {
 // Mode returns the forwarding mode.
 func (c *Core) Mode() Mode { return c.mode }
 
-// SetPolicy replaces the policy; frames from now on see the new one. Frames
-// already waiting in the timer heap keep the decision they were given. When
-// one is due, each policy that was in force while it waited answers for its
-// own part of the wait (Gate): the one replaced up to the switch, the new
-// one from it on, so that the new one cuts no copy for what its partitions
-// and schedules say of the time before it was in force.
-//
-// The switch is now, unless the loop is late to fire timers: then it is
-// just before the earliest of the copies that were due by now, as a replay
-// makes it (it makes the switch before the first delivery the capture
-// records after it, replay.scheduleSwitch), so that both ask each policy
-// about the same time.
+// SetPolicy replaces the policy; frames from now on see the new one. Timers
+// due by now run first, as at Ingress, so the switch is now. Frames already
+// waiting in the timer heap keep the decision they were given, and each
+// policy in force while one waits answers for its own part of the wait
+// (Gate): the one replaced is asked at once, from the copy's send (or its
+// own start) to now, which it answers for good since it sees no more
+// changes, and a copy it cuts is dropped when due with its note, counted
+// against its partition or schedule now; the new one is asked when the
+// copy is due, from now on. So the new policy cuts no copy for what its
+// partitions and schedules say of the time before it was in force, and no
+// replaced policy is kept. It costs one Gate.Cut per waiting copy.
 func (c *Core) SetPolicy(p Policy) {
 	now := c.clock.Now()
-	at := now
-	first := now // when the earliest waiting copy was sent
-	for i := range c.timers {
-		if t := &c.timers[i]; t.frame != nil {
-			first = earlier(first, t.sent)
-			if t.at.Before(now) {
-				at = earlier(at, t.at.Add(-time.Nanosecond))
+	if len(c.timers) > 0 {
+		c.runDue(now)
+	}
+	at := later(now, c.gateSince)
+	if c.gate != nil {
+		for i := range c.timers {
+			t := &c.timers[i]
+			if t.frame == nil {
+				continue
+			}
+			if _, done := c.cutBefore[t.seq]; done {
+				continue // an earlier policy cut it: the first cut wins
+			}
+			if n, cut := c.ask(c.gate, later(t.sent, c.gateSince), at, t.from, t.port); cut {
+				if c.cutBefore == nil {
+					c.cutBefore = make(map[uint64]Note)
+				}
+				c.cutBefore[t.seq] = n
 			}
 		}
 	}
-	at = later(at, c.gateSince)
-	c.retire(at, first)
 	c.policy = p
 	c.gate, _ = p.(Gate)
 	c.gateSince = at
-}
-
-// retiredGate is a gate replaced at until, in force since since.
-type retiredGate struct {
-	gate         Gate
-	since, until time.Time
-}
-
-// retire keeps the gate in force, replaced at at, for the copies waiting,
-// the earliest sent at first, and lets go of the gates replaced before any
-// of them was sent.
-func (c *Core) retire(at, first time.Time) {
-	keep := c.retired[:0]
-	if c.delayedFrames > 0 {
-		for _, r := range c.retired {
-			if !r.until.Before(first) {
-				keep = append(keep, r)
-			}
-		}
-	}
-	clear(c.retired[len(keep):])
-	c.retired = keep
-	if c.gate != nil && c.delayedFrames > 0 {
-		c.retired = append(c.retired, retiredGate{gate: c.gate, since: c.gateSince, until: at})
-	}
 }
 
 // Policy returns the current policy (nil when there is none).
@@ -805,43 +789,35 @@ func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from P
 	f.Release()
 }
 
-// cut asks the policies whether the link from->dst was cut at any time from
-// sent to at, for a delayed copy decided at sent and due at at: each about
-// the part of that time it was in force, those replaced first. (Every
-// policy came into force by the time a copy waiting for it was due:
-// SetPolicy.)
-func (c *Core) cut(sent, at time.Time, from, dst PortID) (Note, bool) {
-	if c.gate == nil && len(c.retired) == 0 {
-		return Note{}, false
-	}
-	fp, dp := c.port(from), c.port(dst)
-	if fp == nil || dp == nil {
-		return Note{}, false
-	}
-	link := Link{From: from, To: dst, FromName: fp.name, ToName: dp.name}
-	for _, r := range c.retired {
-		if r.until.Before(sent) {
-			continue // replaced before the copy was sent
-		}
-		if n, cut := r.gate.Cut(c.policyTime(later(sent, r.since)), c.policyTime(earlier(at, r.until)), link); cut {
+// cut reports whether the link from->dst was cut for a delayed copy sent
+// at sent and due at at: by a policy SetPolicy replaced while it waited
+// (cutBefore, asked then), or by the policy in force, asked about the part
+// of the wait since it came into force.
+func (c *Core) cut(seq uint64, sent, at time.Time, from, dst PortID) (Note, bool) {
+	if len(c.cutBefore) > 0 {
+		if n, ok := c.cutBefore[seq]; ok {
+			delete(c.cutBefore, seq)
 			return n, true
 		}
 	}
 	if c.gate == nil {
 		return Note{}, false
 	}
-	return c.gate.Cut(c.policyTime(later(sent, c.gateSince)), c.policyTime(at), link)
+	return c.ask(c.gate, later(sent, c.gateSince), at, from, dst)
+}
+
+// ask asks g whether the link from->dst was cut at any time from from to
+// to.
+func (c *Core) ask(g Gate, from, to time.Time, src, dst PortID) (Note, bool) {
+	fp, dp := c.port(src), c.port(dst)
+	if fp == nil || dp == nil {
+		return Note{}, false
+	}
+	return g.Cut(c.policyTime(from), c.policyTime(to), Link{From: src, To: dst, FromName: fp.name, ToName: dp.name})
 }
 
 // policyTime is t as policies see it: time since the start.
 func (c *Core) policyTime(t time.Time) time.Duration { return t.Sub(c.epoch) - c.startOff }
-
-func earlier(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
@@ -950,7 +926,7 @@ func (c *Core) runDue(now time.Time) {
 			dp.delayed--
 			dp.delayedBytes -= t.frame.Len()
 			queued := false
-			if n, cut := c.cut(t.sent, t.at, t.from, t.port); cut {
+			if n, cut := c.cut(t.seq, t.sent, t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
 			} else {
 				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone
@@ -962,10 +938,6 @@ func (c *Core) runDue(now time.Time) {
 		} else if t.fn != nil {
 			t.fn()
 		}
-	}
-	if c.delayedFrames == 0 && len(c.retired) > 0 {
-		clear(c.retired) // no copy waits that they could cut
-		c.retired = c.retired[:0]
 	}
 }
 
@@ -980,8 +952,7 @@ func (c *Core) Close() {
 			t.frame.Release()
 		}
 	}
-	clear(c.retired)
-	c.retired = c.retired[:0]
+	clear(c.cutBefore)
 }
 
 // macKey is a MAC address as a map key: the six bytes in the low 48 bits of

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -379,8 +381,8 @@ func (g *namedGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
 // asked of every policy in force while it waited, each about the part of
 // the wait it was in force (oldest first, until one cuts it); a policy
 // replaced before a copy was sent is not asked about it. A set-policy the
-// core gets to before the timer of a copy due by then counts as made just
-// before the copy was due, where a replay makes it.
+// core gets to before the timer of a copy due by then fires that timer
+// first, under the policy it replaces alone.
 func TestGateAnswersForItsOwnTime(t *testing.T) {
 	ms := time.Millisecond
 	type swap struct {
@@ -402,7 +404,8 @@ func TestGateAnswersForItsOwnTime(t *testing.T) {
 		{"old-gate-cuts", []swap{{600 * ms, false}}, false, true, "g0 250ms-600ms", 0},
 		{"swap-as-sent", []swap{{250 * ms, false}}, false, false, "g0 250ms-250ms, g1 250ms-1.25s", 1},
 		{"swap-before-sent", []swap{{100 * ms, false}}, false, false, "g1 250ms-1.25s", 1},
-		{"late-swap", []swap{{1400 * ms, false}}, true, false, "g0 250ms-1.249999999s, g1 1.249999999s-1.25s", 1},
+		{"late-swap", []swap{{1400 * ms, false}}, true, false, "g0 250ms-1.25s", 1},
+		{"late-swap-old-cuts", []swap{{1400 * ms, false}}, true, true, "g0 250ms-1.25s", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log []string
@@ -436,5 +439,96 @@ func TestGateAnswersForItsOwnTime(t *testing.T) {
 				t.Errorf("b received %d frames, want %d", got, tc.delivered)
 			}
 		})
+	}
+}
+
+// TestReplacedGateAskedAtTheSwitch: a policy SetPolicy replaces answers
+// for the copies waiting at once (it sees no change after the switch), so
+// the core keeps none of them: each is asked at the switch, about the
+// copy's wait up to it, and a copy it cut is dropped when due.
+func TestReplacedGateAskedAtTheSwitch(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		cuts      [2]bool // the gates replaced, oldest first: it cuts a->b
+		want      string  // the gates asked, each @ when
+		delivered int
+	}{
+		{"none-cuts", [2]bool{false, false}, "g0 250ms-600ms@600ms, g1 600ms-800ms@800ms, g2 800ms-1.25s@1.25s", 1},
+		{"first-cuts", [2]bool{true, false}, "g0 250ms-600ms@600ms", 0},
+		{"second-cuts", [2]bool{false, true}, "g0 250ms-600ms@600ms, g1 600ms-800ms@800ms", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log []string
+			var s *hubtest.Sim
+			var t0 time.Duration
+			gate := func(name string, cut bool) *whenGate {
+				return &whenGate{namedGate{name: name, base: t0, log: &log, cut: cut}, func() time.Duration {
+					if s == nil {
+						return 0 // the hellos, before the log starts
+					}
+					return s.Now() - t0
+				}}
+			}
+			g0 := gate("g0", tc.cuts[0])
+			s = learnSim(t, hubtest.Config{Policy: g0})
+			t0 = s.Now()
+			g0.base, log = t0, nil
+			s.SendAt(t0+250*ms, "a", seqFrame(1))
+			s.AdvanceTo(t0 + 600*ms)
+			s.Core().SetPolicy(gate("g1", tc.cuts[1]))
+			s.AdvanceTo(t0 + 800*ms)
+			s.Core().SetPolicy(gate("g2", false))
+			s.AdvanceTo(t0 + 2*time.Second)
+			if got := strings.Join(log, ", "); got != tc.want {
+				t.Errorf("got the gates asked %s, want %s", got, tc.want)
+			}
+			if got := len(s.Take("b")); got != tc.delivered {
+				t.Errorf("b received %d frames, want %d", got, tc.delivered)
+			}
+		})
+	}
+}
+
+// whenGate is a namedGate that logs when it was asked, too.
+type whenGate struct {
+	namedGate
+	now func() time.Duration
+}
+
+func (g *whenGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
+	n, cut := g.namedGate.Cut(sent, now, l)
+	if l.FromName == "a" && l.ToName == "b" {
+		(*g.log)[len(*g.log)-1] += fmt.Sprintf("@%v", g.now())
+	}
+	return n, cut
+}
+
+// TestReplacedPoliciesAreNotKept: set-policies made while a copy waits
+// leave no replaced policy reachable from the core, however many there
+// are and however long the copy waits.
+func TestReplacedPoliciesAreNotKept(t *testing.T) {
+	var log []string
+	s := learnSim(t, hubtest.Config{Policy: &namedGate{name: "g0", log: &log}})
+	s.SendAt(s.Now()+time.Millisecond, "a", seqFrame(1)) // waits 1s (namedGate's delay)
+	var replaced []weak.Pointer[namedGate]
+	for i := range 50 {
+		s.AdvanceTo(s.Now() + 10*time.Millisecond)
+		g := &namedGate{name: fmt.Sprintf("g%d", i+1), log: &log}
+		s.Core().SetPolicy(g)
+		replaced = append(replaced, weak.Make(g))
+	}
+	if s.Core().Pending() == 0 {
+		t.Fatal("the copy is no longer waiting: the test proves nothing")
+	}
+	runtime.GC()
+	kept := 0
+	for _, w := range replaced[:len(replaced)-1] { // the last is in force
+		if w.Value() != nil {
+			kept++
+		}
+	}
+	if kept > 0 {
+		t.Errorf("got %d replaced policies still reachable while the copy waits, want 0", kept)
 	}
 }

@@ -29,12 +29,10 @@ type Policy interface {
 // cut at any time from sent to now, as a frame on a wire that is cut is
 // lost, even if the wire is whole again when it would have arrived. A
 // policy answers only for the time it was in force: for a copy that waited
-// across a Core.SetPolicy, the policy replaced is asked from sent to the
-// switch and the new one from the switch to now (both ask about the
-// switch's instant), so sent may be later than the copy was decided and
-// now earlier than it is due. (When the core was late to fire the timers of
-// copies due by the switch, the switch counts as made just before the
-// earliest of them was due: Core.SetPolicy.) Cut
+// across a Core.SetPolicy, the policy replaced is asked at the switch, from
+// sent to the switch, and the new one when the copy is due, from the
+// switch to now (both ask about the switch's instant), so sent may be
+// later than the copy was decided and now earlier than it is due. Cut
 // must not count the frame against any rule: it was decided already. When
 // cut, note says why; it goes with the dropped copy's egress event, whose
 // port names the link. For a frame injected into a port (Core.Inject),
