@@ -496,6 +496,37 @@ partitions: [{name: after-ping, groups: a|b, start: {rule: ping, matches: 1}, du
 	}
 }
 
+// TestReplacedPolicyCountsItsCutAtTheSwitch: a replaced policy is asked
+// about the copies waiting when it is replaced: a copy its partition cut
+// counts against that partition then, though the copy is dropped only
+// when due, and the new policy is not asked about it.
+func TestReplacedPolicyCountsItsCutAtTheSwitch(t *testing.T) {
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 500ms}]\n"
+	p1 := policy(t, wan+"partitions: [{name: blip, groups: a|b, start: 100ms, end: 200ms}]\n")
+	p2 := policy(t, wan+"partitions: [{name: later, groups: a|b, start: 450ms, end: 460ms}]\n")
+	s := newSim(t, hub.ModeSwitch, p1)
+	s.SendAt(0, "a", frame("a", "b", 9, "x", 1, 0))
+	s.AdvanceTo(400 * time.Millisecond)
+	s.Core().SetPolicy(p2)
+	if got := p1.Stats().Partitions[0].Dropped; got != 1 {
+		t.Errorf("got blip's drops at the switch %d, want 1", got)
+	}
+	if got := len(droppedTo(s, "b")); got != 0 {
+		t.Errorf("got %d copies to b dropped at the switch, want none before it is due", got)
+	}
+	s.Drain()
+	dropped := droppedTo(s, "b")
+	if len(dropped) != 1 || dropped[0].Time.Sub(s.Core().Start()) != 500*time.Millisecond {
+		t.Fatalf("got %d copies to b dropped, want one at 500ms", len(dropped))
+	}
+	if last := dropped[0].Notes[len(dropped[0].Notes)-1]; last.Rule != "blip" {
+		t.Errorf("got the copy dropped with notes %s, want blip's", hub.FormatNotes(dropped[0].Notes))
+	}
+	if got := p2.Stats().Partitions[0].Dropped; got != 0 {
+		t.Errorf("got later's drops %d, want 0 (the copy was cut before it)", got)
+	}
+}
+
 // droppedTo returns the egress events the hub dropped on port name.
 func droppedTo(s *hubtest.Sim, name string) []hub.Event {
 	var evs []hub.Event
@@ -556,9 +587,10 @@ func TestDelayedCopyAcrossSetPolicy(t *testing.T) {
 	}
 }
 
-// TestDelayedCopyDueBeforeALateControlCall: a live hub busy past a copy's
-// due time may make control calls before it fires the copy's timer; a
-// replay makes them just before the copy is due. The policy counts them as
+// TestDelayedCopyDueBeforeALateControlCall: a live hub from before
+// hub.Hub.Do fired due timers first, busy past a copy's due time, could
+// make control calls before it fired the copy's timer; a replay of its
+// capture makes them just before the copy is due. The policy counts them as
 // made by then, so the copy meets them in both: a link taken down and up
 // again before the timer fired loses it.
 func TestDelayedCopyDueBeforeALateControlCall(t *testing.T) {
