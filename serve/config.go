@@ -520,6 +520,9 @@ func (c *Config) validate() error {
 	if c.ControlToken != "" && c.ControlTokenFile != "" {
 		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
 	}
+	if err := CheckControlAddr(c.Control); err != nil {
+		return fieldErr(err.Error(), "control")
+	}
 	if c.Metrics != "" {
 		if _, _, err := control.ParseMetricsAddr(c.Metrics); err != nil {
 			return fieldErr(fmt.Sprintf("%q: %v", c.Metrics, err), "metrics")
@@ -728,4 +731,29 @@ func (c *Config) PortNames() []string {
 		names = append(names, p.Name)
 	}
 	return append(names, c.Peers...)
+}
+
+// CheckControlAddr refuses a control address that only looks like one:
+// "off" and "" (the default socket) are words; "tcp:HOST:PORT" is TCP and
+// "unix:PATH" a socket file, whatever PATH is; any other value is a socket
+// file only when it reads as a path, with a '/' in it (./ctl, /run/l2hub.sock),
+// a .sock suffix (ctl.sock) or a leading '@' (Linux's abstract namespace).
+// So 127.0.0.1:7291 (tcp: forgotten) or none (meant as off) is an error
+// with a hint, never a socket file of that name in the working directory.
+func CheckControlAddr(addr string) error {
+	switch {
+	case addr == "", addr == "off", strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "unix:"),
+		strings.Contains(addr, "/"), strings.HasSuffix(addr, ".sock"), strings.HasPrefix(addr, "@"):
+		return nil
+	}
+	switch strings.ToLower(addr) {
+	case "none", "no", "false", "0", "disable", "disabled":
+		return fmt.Errorf("%q: did you mean off (no control API)?", addr)
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return fmt.Errorf("%q: want tcp:%s for a TCP address, or ./%s for a socket file of that name", addr, addr, addr)
+		}
+	}
+	return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s, tcp:HOST:PORT or off", addr, addr, addr, addr)
 }

@@ -54,7 +54,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
 	fs.IntVar(&o.MaxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
 	fs.DurationVar(&o.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
-	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
+	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path (with a '/' or a .sock suffix: ./ctl, hub.sock), "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
 	f.token.Register(fs.StringVar)
 	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other a metrics token of its own (--metrics-token-file)`)
 	fs.StringVar(&f.metricsTokenFile, "metrics-token-file", "", "the metrics endpoint's bearer token, from `file` (mode 0600; default $"+control.MetricsTokenEnv+"): read-only, never the control token; every scrape must send it, and a --metrics address other than loopback needs one")

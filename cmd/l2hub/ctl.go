@@ -17,7 +17,18 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/serve"
 )
+
+// checkControlFlag refuses a --control value that only looks like an
+// address (serve.CheckControlAddr): 127.0.0.1:7291 without tcp: would dial
+// a socket file of that name.
+func checkControlFlag(addr string) error {
+	if err := serve.CheckControlAddr(addr); err != nil {
+		return fmt.Errorf("--control: %w", err)
+	}
+	return nil
+}
 
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr string
@@ -36,6 +47,9 @@ root's. A TCP control address needs the hub's token: from
 --control-token-file, $` + control.TokenEnv + ` or --control-token (which
 every user sees in ps).`,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if err := checkControlFlag(addr); err != nil {
+				return err
+			}
 			token, err := tf.Token()
 			c = control.NewClient(addr, token)
 			return err

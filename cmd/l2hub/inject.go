@@ -64,6 +64,9 @@ are a warning.`,
 }
 
 func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, stderr io.Writer) error {
+	if err := checkControlFlag(f.Control); err != nil {
+		return err
+	}
 	cfg, err := f.Config(path)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,37 @@ func TestRefusedStartLeavesTheCaptureUntouched(t *testing.T) {
 				t.Errorf("after a refused start the directory holds %v, want only run.pcapng", names)
 			}
 		})
+	}
+}
+
+// TestControlThatOnlyLooksLikeAnAddress: a --control value that is no
+// control address (HOST:PORT without tcp:, none) is refused with a hint,
+// by serve before it binds anything (no socket file of that name appears
+// in the working directory) and by the commands that dial one.
+func TestControlThatOnlyLooksLikeAnAddress(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "127.0.0.1:7291"},
+			`--control: "127.0.0.1:7291": want tcp:127.0.0.1:7291 for a TCP address, or ./127.0.0.1:7291 for a socket file of that name`},
+		{[]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "none"}, `--control: "none": did you mean off (no control API)?`},
+		{[]string{"ctl", "ports", "--control", "127.0.0.1:7291"}, `--control: "127.0.0.1:7291": want tcp:127.0.0.1:7291`},
+		{[]string{"wait", "--control", "localhost:7291", "--timeout", "1ms"}, `--control: "localhost:7291": want tcp:localhost:7291`},
+		{[]string{"inject", "x.pcapng", "--into", "a", "--control", "none"}, `--control: "none": did you mean off`},
+	} {
+		// Cancelled: a serve that took the value would stop at once
+		// rather than run on.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := run(ctx, tt.args, io.Discard, io.Discard)
+		if err == nil || err.Error() != tt.want && !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("l2hub %s: got %v, want %s", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the working directory holds %s after the refusals, want nothing", ents[0].Name())
 	}
 }

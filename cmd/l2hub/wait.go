@@ -63,6 +63,9 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 				_, err = fmt.Fprintf(stdout, "l2hub ready: %s\n", info)
 				return err
 			}
+			if err := checkControlFlag(addr); err != nil {
+				return err
+			}
 			token, err := tf.Token()
 			if err != nil {
 				return err
