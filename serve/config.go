@@ -610,7 +610,35 @@ func (c *Config) validate() error {
 			return fieldErr(fmt.Sprintf("%d must not be negative (0 means %s)", n.v, n.zero), "capture", n.key)
 		}
 	}
+	if c.Capture.File == "" {
+		if key := c.Capture.optionGiven(); key != "" {
+			return fieldErr("records nothing without a capture file: give --capture FILE (capture.file in a config), or leave it out", "capture", key)
+		}
+	}
 	return nil
+}
+
+// optionGiven names the first capture option that is set (its key), or ""
+// when none is: each says how to record, so without a file it would be
+// ignored in silence.
+func (c *CaptureConfig) optionGiven() string {
+	for _, o := range []struct {
+		key string
+		set bool
+	}{
+		{"format", c.Format != ""},
+		{"points", c.Points != ""},
+		{"per_port", c.PerPort},
+		{"snaplen", c.Snaplen != 0},
+		{"rotate_size", c.RotateSize != 0},
+		{"rotate_count", c.RotateCount != 0},
+		{"close_timeout", c.CloseTimeout != 0},
+	} {
+		if o.set {
+			return o.key
+		}
+	}
+	return ""
 }
 
 // checkSharedVTEPs refuses two vxlan ports on one UDP port of one network
