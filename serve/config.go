@@ -62,6 +62,10 @@ type Config struct {
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
 	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
 	portAt   []string          // "file:line:col" of each of the file's own ports (its name), for duplicates
+	// The token files flags named (--control-token-file,
+	// --metrics-token-file), read already: inputs the run must not
+	// write over.
+	tokenFile, metricsTokenFile string
 	// from names the flag that set a field, by its path ("max_frame":
 	// "--max-frame", "ports[2]": "--port a=tcp:127.0.0.1:7001"), so that
 	// Validate blames what the user wrote, not a file key it did not.

@@ -156,14 +156,14 @@ func (f *Flags) Config() (Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
+		cfg.ControlToken, cfg.ControlTokenFile, cfg.tokenFile = tok, "", f.token.File
 	}
 	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
 		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
 		if err != nil {
 			return cfg, err
 		}
-		cfg.MetricsToken, cfg.MetricsTokenFile = tok, ""
+		cfg.MetricsToken, cfg.MetricsTokenFile, cfg.metricsTokenFile = tok, "", f.metricsTokenFile
 	}
 	if changed("policy") {
 		cfg.SetPolicyFile(o.Policy)

@@ -40,7 +40,7 @@ var ErrCheckFailed = errors.New("conformance checks failed")
 // checked first, before anything is bound: a path that cannot be written
 // refuses the start rather than cost the run.
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := checkOutputs(opts); err != nil {
+	if err := checkOutputs(&cfg, opts); err != nil {
 		return err
 	}
 	if opts.Out == nil {
@@ -145,12 +145,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	return nil
 }
 
-// checkOutputs checks that the ready file and the summary file, when
-// asked for, can be written now (ready.Check, atomicfile.Check), leaving
-// nothing behind; its error reads as the write would fail later. A ready
+// checkOutputs checks that no output of the run is one of its inputs or
+// another output (checkSameFiles), and that the ready file and the
+// summary file, when asked for, can be written now (ready.Check,
+// atomicfile.Check), leaving nothing behind; its error reads as the write
+// would fail later. A ready
 // file must be a regular file or a new path; a FIFO as the summary passes,
 // since its reader may come before the run ends.
-func checkOutputs(opts Options) error {
+func checkOutputs(cfg *Config, opts Options) error {
+	if err := checkSameFiles(cfg, opts); err != nil {
+		return err
+	}
 	if opts.ReadyFile != "" {
 		if err := ready.Check(opts.ReadyFile); err != nil {
 			return err

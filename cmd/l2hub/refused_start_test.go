@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,54 @@ func TestControlThatOnlyLooksLikeAnAddress(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("the working directory holds %s after the refusals, want nothing", ents[0].Name())
+	}
+}
+
+// TestServeRefusesToWriteOverItsInputs: the audit's slips of tab
+// completion (a capture over the policy, a summary over the config, a
+// ready file over the capture, a summary over the token file) are refused
+// with the flag that names the output, and every file is left as it was.
+func TestServeRefusesToWriteOverItsInputs(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	files := map[string]string{
+		"faults.yaml": "seed: 7\nrules: []\n",
+		"lab.yaml":    "control: off\nports: [{name: a, transport: tcp, address: \"127.0.0.1:0\"}]\n",
+		"ctl.token":   "a-token-of-enough-length-0123456789\n",
+		"run-a.tok":   "a-token-of-enough-length-0123456789\n",
+		"old.pcapng":  "an earlier run's capture\x00\x01",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--policy", "faults.yaml", "--capture", "faults.yaml"}, "--capture faults.yaml is the policy it reads: writing it would destroy it; write somewhere else"},
+		{[]string{"--config", "lab.yaml", "--summary", "lab.yaml"}, "--summary lab.yaml is the config it reads: writing it would destroy it; write somewhere else"},
+		{[]string{"--capture", "old.pcapng", "--ready-file", "./old.pcapng"}, "--ready-file ./old.pcapng is also the capture (--capture old.pcapng): one would overwrite the other; give each its own file"},
+		{[]string{"--capture", "old.pcapng", "--summary", "old.pcapng"}, "--summary old.pcapng is also the capture (--capture old.pcapng)"},
+		{[]string{"--control-token-file", "ctl.token", "--summary", "ctl.token"}, "--summary ctl.token is the control token file it reads"},
+		{[]string{"--control-token-file", "run-a.tok", "--capture", "run.tok", "--capture-per-port"},
+			"--capture run.tok writes run-a.tok, which is the control token file it reads (run-a.tok): writing it would destroy it; write somewhere else"},
+	} {
+		args := append([]string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0"}, tt.args...)
+		if slices.Contains(tt.args, "--config") {
+			args = append([]string{"serve"}, tt.args...)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // a serve that took the outputs stops at once, having written them
+		err := run(ctx, args, io.Discard, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("l2hub %s: got %v, want %s", strings.Join(args, " "), err, tt.want)
+		}
+		for name, text := range files {
+			if got, err := os.ReadFile(name); err != nil || string(got) != text {
+				t.Errorf("after l2hub %s, %s holds %q (%v), want %q", strings.Join(args, " "), name, got, err, text)
+			}
+		}
 	}
 }
