@@ -411,3 +411,30 @@ func TestWaitForAHubThatFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondHubKeepsOffALiveHubsReadyFile: a second hub given the ready
+// file of a hub that runs refuses to start, rather than take over the
+// file (a script waiting on it would connect its VMs to the wrong hub)
+// and delete it when it stops; the first hub's file stays as it wrote it.
+func TestSecondHubKeepsOffALiveHubsReadyFile(t *testing.T) {
+	rf := filepath.Join(t.TempDir(), "hub.ready")
+	first := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf)
+	pid := strconv.Itoa(first.cmd.Process.Pid)
+	if err := run(context.Background(), []string{"wait", "--ready-file", rf, "--pid", pid, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("wait for the first hub: %v", err)
+	}
+	was, err := os.ReadFile(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a second hub that took the file stops at once, having written it
+	err = run(ctx, []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf}, io.Discard, io.Discard)
+	want := "ready file: write " + rf + ": names a hub that is still running (pid " + pid + "): give this hub a ready file of its own"
+	if err == nil || err.Error() != want {
+		t.Errorf("second hub: got %v, want %s", err, want)
+	}
+	if now, err := os.ReadFile(rf); err != nil || !bytes.Equal(now, was) {
+		t.Errorf("the first hub's ready file holds %q (%v) after the second hub, want %q", now, err, was)
+	}
+}

@@ -16,6 +16,8 @@
 // Write refuse a FIFO (the hub's start would wait for a reader), a device,
 // a link or a socket, and File.Remove deletes only the file Write made,
 // while it is still there, never what another process put in its place.
+// Nor do Check and Write replace a ready file that names another process
+// that still runs (ErrLiveHub): two hubs never share one.
 //
 // Concurrency: the functions are safe for concurrent use; a ready file is
 // replaced atomically, so a reader never sees half of one.

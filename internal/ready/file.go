@@ -30,10 +30,36 @@ func Check(path string) error {
 	if err := checkTarget(path); err != nil {
 		return fmt.Errorf("ready file: %w", err)
 	}
+	if err := checkOwner(path); err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
 	if err := atomicfile.Check(path); err != nil {
 		return fmt.Errorf("ready file: %w", err)
 	}
 	return nil
+}
+
+// ErrLiveHub is why a ready file that names another running process is
+// not replaced: a second hub given the same path would take the first
+// one's announcement (a script waiting there would connect its VMs to the
+// wrong hub), then delete it when it stops.
+var ErrLiveHub = errors.New("names a hub that is still running")
+
+// checkOwner refuses a ready file that names another process that still
+// runs (Alive: on Linux the very process that wrote it, by its start
+// time). A file of this process's, one left by a process that has exited,
+// or one that does not parse is replaceable. Where the system cannot say
+// whether a process runs, nothing is refused.
+func checkOwner(path string) error {
+	info, err := Read(path)
+	if err != nil || info.PID == os.Getpid() || !knowsAlive || !Alive(info.PID, info.Start) {
+		return nil
+	}
+	hint := ""
+	if info.Start == 0 {
+		hint = fmt.Sprintf(" (if pid %d is no longer that hub, remove the file)", info.PID)
+	}
+	return &fs.PathError{Op: "write", Path: path, Err: fmt.Errorf("%w (pid %d): give this hub a ready file of its own%s", ErrLiveHub, info.PID, hint)}
 }
 
 // checkTarget refuses a path that is there and is no regular file.

@@ -64,10 +64,14 @@ const maxFile = 1 << 20
 
 // Write writes info to path atomically (a reader sees no file, or the
 // whole file) and returns the file written, which Remove takes back. path
-// must be none yet or a regular file (see Check). The file is mode 0644
+// must be none yet or a regular file, and not name another hub that still
+// runs (see Check). The file is mode 0644
 // less the umask: it holds addresses, never the control token.
 func Write(path string, info Info) (*File, error) {
 	if err := checkTarget(path); err != nil {
+		return nil, fmt.Errorf("ready file: %w", err)
+	}
+	if err := checkOwner(path); err != nil {
 		return nil, fmt.Errorf("ready file: %w", err)
 	}
 	if info.PID == os.Getpid() && info.Start == 0 {
