@@ -12,10 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 
 	"l2hub/control"
-	"l2hub/hub"
 	"l2hub/internal/atomicfile"
 	"l2hub/internal/ready"
 	"l2hub/internal/shell"
@@ -128,7 +126,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.JSON {
 		sum.writeJSON(opts.SummaryOut)
 	} else {
-		sess.printSummary(opts.SummaryOut)
+		sum.writeText(opts.SummaryOut)
 		if checked {
 			fmt.Fprintln(opts.SummaryOut)
 			report.WriteText(opts.SummaryOut)
@@ -329,41 +327,6 @@ func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// printSummary writes per-port and per-rule counters at shutdown.
-func (s *Session) printSummary(w io.Writer) {
-	if len(s.stats) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tPAUSES\tDROPS")
-	for _, st := range s.stats {
-		snap := st.Stats.Snapshot()
-		var drops []string
-		for _, r := range hub.DropReasons() {
-			if n := snap.Drops[r.String()]; n > 0 {
-				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", st.Name, snap.RxFrames, snap.TxFrames, control.PausesText(snap), strings.Join(drops, " "))
-	}
-	if p := s.currentPolicy(); p != nil {
-		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
-		for _, r := range p.Stats().Rules {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
-		}
-	}
-	tw.Flush()
-	if s.capture != nil {
-		st := s.capture.Stats()
-		fmt.Fprintf(w, "\ncapture: %d frames in %s", st.Written, strings.Join(s.capture.Files(), ", "))
-		if st.QueueFull > 0 || st.WriteError > 0 {
-			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
-				st.QueueFull+st.WriteError, st.QueueFull, st.WriteError)
-		}
-		fmt.Fprintln(w)
-	}
 }
 
 // ports is "1 port" or "n ports".

@@ -91,7 +91,7 @@ every user sees in ps).`,
 			return control.WritePorts(stdout, ports)
 		})
 	ports.Flags().BoolVar(&portsJSON, "json", false, "print the ports as JSON")
-	rules := sub("rules", "Show per-rule counters", cobra.NoArgs,
+	rules := sub("rules", "Show the policy's counters: rules, partitions and port links", cobra.NoArgs,
 		func(ctx context.Context, cl *control.Client, _ []string) error {
 			raw, err := cl.Rules(ctx)
 			if err != nil {
@@ -104,7 +104,7 @@ every user sees in ps).`,
 			if rulesJSON {
 				return writeJSON(stdout, rulesDocument(st))
 			}
-			return control.WriteRules(stdout, st)
+			return serve.WritePolicyCounters(stdout, st)
 		})
 	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, port_links), as serve's summary and replay --json give them")
 	ports.Long = `List every port: its peer (- when none is attached), its link as the
