@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,7 +253,7 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 		fmt.Fprintf(w, "policy %s, seed %d\n", p.Name(), p.Seed())
 	}
 	if s.capture != nil {
-		fmt.Fprintf(w, "capturing to %s\n", strings.Join(s.capture.Files(), ", "))
+		fmt.Fprintf(w, "capturing to %s\n", s.captureNames())
 	}
 	for _, p := range s.Peers() {
 		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.Role, p.Role, p.Addr, p.MAC)
@@ -266,6 +267,21 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 		specs = append(specs, p.Spec)
 	}
 	WriteQEMUArgs(w, specs, "n0")
+}
+
+// captureNames says where the capture goes, for the banner: its files, or
+// with one file per port, which open as each port is added, their names'
+// pattern (run-<port>.pcapng).
+func (s *Session) captureNames() string {
+	c := s.cfg.Capture
+	if c.PerPort {
+		ext := filepath.Ext(c.File)
+		return strings.TrimSuffix(c.File, ext) + "-<port>" + ext + " (one file per port)"
+	}
+	if files := s.capture.Files(); len(files) > 0 {
+		return strings.Join(files, ", ")
+	}
+	return c.File
 }
 
 // PrintQEMUArgs is l2hub qemu-args: the -netdev flags of every port of a
