@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -69,6 +70,12 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	}
 	cfg, err := f.Config(path)
 	if err != nil {
+		return err
+	}
+	// A capture that is not there is said before the hub is asked about
+	// the port, and before a report of nothing sent. (Stat, not open: a
+	// named pipe's writer would be taken from the injection.)
+	if _, err := os.Stat(path); err != nil {
 		return err
 	}
 	token, err := f.Token.Token()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -349,6 +350,32 @@ func TestInjectMaxGapFlag(t *testing.T) {
 		_, _, err := runCmd(t, append([]string{"inject", in, "--into", "b", "--control", ctl}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("inject %q: %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestInjectMissingCapture: a capture that is not there is the error, said
+// before anything else: no report of nothing sent (text or JSON), and not
+// a complaint about the port.
+func TestInjectMissingCapture(t *testing.T) {
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, "ctl.sock")
+	l, err := control.Listen(ctl, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&control.Server{Target: &dropHub{}}).Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+	missing := filepath.Join(dir, "nope.pcapng")
+	for _, args := range [][]string{{"--into", "b"}, {"--into", "b", "--json"}, {"--into", "x"}} {
+		stdout, _, err := runCmd(t, append([]string{"inject", missing, "--control", ctl}, args...)...)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+			t.Errorf("inject a missing capture %v: got %v, want it not found", args, err)
+		}
+		if stdout != "" {
+			t.Errorf("inject a missing capture %v printed %q", args, stdout)
 		}
 	}
 }
