@@ -152,7 +152,8 @@ more. It lasts until healed.`
 				}
 				return printJSON(raw, err)
 			}),
-		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)", cobra.ExactArgs(1),
+		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)",
+			wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				src, err := readPolicyFile(args[0])
 				if err != nil {
@@ -162,11 +163,11 @@ more. It lasts until healed.`
 			}),
 		rules,
 		partition,
-		sub("heal NAME", "End a partition", cobra.ExactArgs(1),
+		sub("heal NAME", "End a partition", wantArgs(1, 1, "the partition's NAME", "l2hub ctl heal split", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				return done(cl.HealPartition(ctx, args[0]), "partition %s healed", args[0])
 			}),
-		sub("link PORT up|down", "Set a port's link up or down", cobra.ExactArgs(2),
+		sub("link PORT up|down", "Set a port's link up or down", wantArgs(2, 2, "PORT and up|down", "l2hub ctl link b down", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				if args[1] != "up" && args[1] != "down" {
 					return fmt.Errorf("link state %q: want up or down", args[1])

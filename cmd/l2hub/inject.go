@@ -54,7 +54,7 @@ are a warning.`,
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12
   l2hub inject load.pcap --into a --pps 10k --loop 100`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "one CAPTURE", "l2hub inject handshake.pcapng --into b", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInject(cmd, f, args[0], stdout, stderr)
 		},
