@@ -32,3 +32,26 @@ func TestDetachCountsFramesInFlightAsPortDown(t *testing.T) {
 		t.Errorf("got %d write-error drops, %d port-down, for frames a detach cut short; want all 5 port-down", got, st.Drops(hub.DropDown))
 	}
 }
+
+// TestTransportClosedUnderAWriteIsPortDown: a transport closed under the
+// writer by its own side (a port's runner closing its connections as
+// serve stops, before the hub detaches the peer) lost the frames it held
+// because the port went down, as a detach does: port-down, not
+// write-error, which a clean stop must not show.
+func TestTransportClosedUnderAWriteIsPortDown(t *testing.T) {
+	h, a, b := stalledPort(t, nil) // b's peer reads nothing: its writer blocks in a write
+	for i := range 5 {
+		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
+	}
+	st := h.Stats(context.Background(), "b")
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return st.TxFrames.Load() == 5 && len(b.writes) > 0
+	})
+	b.Close() // net.ErrClosed to the blocked write
+	waitFor(t, func() bool { return st.Drops(hub.DropDown)+st.Drops(hub.DropWrite) == 5 })
+	if got := st.Drops(hub.DropWrite); got != 0 {
+		t.Errorf("got %d write-error drops, %d port-down, for frames a closed transport cut short; want all 5 port-down", got, st.Drops(hub.DropDown))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 )
@@ -598,22 +599,27 @@ func (h *Hub) write(a *attachment, frames []*Frame, discards *discardLog) error 
 			frames = frames[n+1:]
 			continue
 		}
-		a.stats.dropN(lostReason(a), len(frames)-n)
+		a.stats.dropN(lostReason(a, err), len(frames)-n)
 		return err
 	}
 	return nil
 }
 
-// lostReason is why frames a's transport failed to write were lost: the
-// port's peer went (DropDown) when the hub itself ended the attachment,
-// closing the transport under the write; a failed transport otherwise.
-func lostReason(a *attachment) DropReason {
+// lostReason is why frames a's transport failed to write (with err) were
+// lost: the port's peer went (DropDown) when the hub itself ended the
+// attachment, or the transport's own side closed it (net.ErrClosed: a
+// port's runner closing its connections as serve stops), under the
+// write; a failed transport otherwise.
+func lostReason(a *attachment, err error) DropReason {
 	select {
 	case <-a.stop:
 		return DropDown
 	default:
-		return DropWrite
 	}
+	if errors.Is(err, net.ErrClosed) {
+		return DropDown
+	}
+	return DropWrite
 }
 
 // drained tells the core a's queue is down to its low-water mark.

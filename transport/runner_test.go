@@ -368,3 +368,42 @@ func TestMcastMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestRelativeSocketPathsAreGivenAbsolute: a unix socket named relative to
+// the working directory is bound there, and the runner's Spec (what the
+// banner, the ready file and QEMUArgs show) names it by its absolute path,
+// which a QEMU started in another directory can use.
+func TestRelativeSocketPathsAreGivenAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, s := range []transport.Spec{
+		{Name: "u", Transport: transport.Unix, Address: "u.sock"},
+		{Name: "d", Transport: transport.UnixDial, Address: "d.sock"},
+		{Name: "g", Transport: transport.Unixgram, Address: "g.sock", Peer: "g-vm.sock"},
+	} {
+		t.Run(string(s.Transport), func(t *testing.T) {
+			r, err := s.Open(transport.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got := r.Spec()
+			if want := filepath.Join(dir, s.Address); got.Address != want {
+				t.Errorf("Spec().Address = %q, want %q", got.Address, want)
+			}
+			if s.Peer != "" {
+				if want := filepath.Join(dir, s.Peer); got.Peer != want {
+					t.Errorf("Spec().Peer = %q, want %q", got.Peer, want)
+				}
+			}
+			if args := strings.Join(got.QEMUArgs("n0"), " "); !strings.Contains(args, "path="+filepath.Join(dir, s.Address)) {
+				t.Errorf("QEMUArgs = %s, want the socket's absolute path", args)
+			}
+			if s.Transport != transport.UnixDial {
+				if _, err := os.Lstat(filepath.Join(dir, s.Address)); err != nil {
+					t.Errorf("socket not bound in the working directory: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -15,6 +16,22 @@ import (
 // the hub's user may connect, since whoever may connect to a VM's port is
 // that VM on the segment.
 const DefaultSocketMode fs.FileMode = 0o600
+
+// absSocketPath is path, relative to the working directory, as an
+// absolute path: what a runner's Spec gives (QEMUArgs, the banner, the
+// ready file) for a unix socket, so that a QEMU started in another
+// directory (a lab's, a script's) finds it. A path whose absolute form
+// would pass the 107 bytes a socket address holds stays as it is.
+func absSocketPath(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil || len(abs) > 107 {
+		return path
+	}
+	return abs
+}
 
 // listenUnix listens on a unix stream socket at path whose file has mode
 // whatever the umask. The socket is bound, its file chmod'ed, and only then

@@ -32,10 +32,16 @@ its last whole frame with a warning.
 
 A capture from l2hub (pcapng) is judged by its ingress copies: each frame
 once, as the peer sent it; frames the hub dropped explain the
-retransmissions that follow. Captures without directions (QEMU's
-filter-dump) are deduplicated, so the multicast loopback echo and the same
-frame in two per-VM files are checked once. Several captures are merged by
-timestamp, and frame numbers then count in that merged order.
+retransmissions that follow. Frames the hub injected (l2hub inject, the
+control API; a capture keeps them, with an inject note, whatever its
+points) are inputs of the run and are judged too, each as sent by the
+addresses it carries and received by the VM on the port it was injected
+into alone; findings name their sender as injected, and CHK-002 counts them
+per port and warns of those not addressed to that VM, which reach no one.
+Captures without directions (QEMU's filter-dump) are deduplicated, so the
+multicast loopback echo and the same frame in two per-VM files are checked
+once. Several captures are merged by timestamp, and frame numbers then
+count in that merged order.
 
 Profiles:
   nexus-v1   what open-nexus-OS sends today; its deviations from RFC-0008

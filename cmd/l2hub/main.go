@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"l2hub/internal/buildinfo"
 )
@@ -42,31 +43,15 @@ func main() {
 
 // runProcess is main without the process, for tests: it runs the command
 // line until it returns, the first signal from sigs asking it to stop
-// (said on stderr) and a second one calling force, and returns the exit
+// (said on stderr) and a second one calling force (see watchSignals), and returns the exit
 // status, having said the command's error, if any, on stderr.
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal, force func(os.Signal)) int {
 	con := &console{stderr: stderr}
-	ctx, cancel := context.WithCancel(context.WithValue(ctx, consoleKey{}, con))
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.WithValue(ctx, consoleKey{}, con))
+	defer cancel(nil)
 	done := make(chan struct{})
 	defer close(done)
-	// The first SIGINT, SIGTERM or SIGHUP asks the command to stop; a
-	// second one ends the process at once, whatever the shutdown still
-	// waits for.
-	go func() {
-		select {
-		case <-sigs:
-		case <-done:
-			return
-		}
-		con.notice("stopping; a second Ctrl-C (SIGINT, SIGTERM or SIGHUP) forces exit")
-		cancel()
-		select {
-		case sig := <-sigs:
-			force(sig)
-		case <-done:
-		}
-	}()
+	go watchSignals(sigs, done, con, func(sig os.Signal) { cancel(signalCause{sig}) }, force)
 	err := run(ctx, args, stdout, stderr)
 	if err == nil {
 		return 0
@@ -88,6 +73,74 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	}
 	return code
 }
+
+// watchSignals is runProcess's handling of sigs until done closes. The
+// first SIGINT, SIGTERM or SIGHUP asks the command to stop (stop); a
+// second SIGINT or SIGTERM ends the process at once (force), whatever the
+// shutdown still waits for. A second SIGHUP does not: a terminal that
+// closes sends its foreground job two (the shell's and the kernel's).
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, stop func(os.Signal), force func(os.Signal)) {
+	var first os.Signal
+	select {
+	case first = <-sigs:
+	case <-done:
+		return
+	}
+	// The notice goes first, so that it precedes what the command says as
+	// it stops, but a stderr that nobody reads must not hold the stop
+	// back: after noticeWait the command stops regardless.
+	noticed := make(chan struct{})
+	go func() {
+		con.notice("stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+		close(noticed)
+	}()
+	wait := time.NewTimer(noticeWait)
+	defer wait.Stop()
+	for {
+		select {
+		case <-noticed:
+		case <-wait.C:
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				force(sig)
+			}
+			continue
+		case <-done:
+			return
+		}
+		break
+	}
+	stop(first)
+	for {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				force(sig)
+			}
+		case <-done:
+			return
+		}
+	}
+}
+
+// signalCause is why a command's context ends when a signal stops it: the
+// logs and a lab's report say "stopped by SIGINT", not "context canceled".
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string {
+	if s, ok := c.sig.(syscall.Signal); ok {
+		if name := unix.SignalName(s); name != "" {
+			return "stopped by " + name
+		}
+	}
+	return "stopped by signal " + c.sig.String()
+}
+
+func (c signalCause) Is(target error) bool { return target == context.Canceled }
+
+// noticeWait bounds how long the stop notice may hold the stop back: a
+// stderr pipe whose reader has stopped reading blocks the write.
+const noticeWait = time.Second
 
 // console says on stderr what is main's, not a command's: the stop notice
 // and the command's error. They are "l2hub: ..." lines, unless the

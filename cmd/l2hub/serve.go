@@ -19,7 +19,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "serve [flags]",
 		Short: "Run the hub (the default command)",
 		Long: `Run the hub until SIGINT, SIGTERM or SIGHUP. It then shuts down in order (ports,
-hub, capture) and prints its counters; a second such signal ends it at once,
+hub, capture) and prints its counters; a second SIGINT or SIGTERM ends it at once,
 without them. A capture stream whose reader stopped reading is given
 --capture-close-timeout to take its last data; then l2hub prints its counters
 and exits 1, naming the capture. The exit status is 0 when a signal stopped

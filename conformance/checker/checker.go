@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +56,7 @@ type Dir uint8
 const (
 	DirUnknown Dir = iota // classic pcap, or no direction recorded
 	DirIngress            // sent by the peer on Port (what the checker judges)
-	DirEgress             // delivered to the peer on Port (a copy)
+	DirEgress             // delivered to the peer on Port (a copy, unless Injected)
 )
 
 func (d Dir) String() string {
@@ -82,6 +84,15 @@ type Frame struct {
 	// Dropped: the hub delivered this frame to no one (policy at ingress,
 	// a full queue at egress).
 	Dropped bool
+	// Injected: the hub injected this frame into Port (hub.Event.Injected:
+	// l2hub inject and the control API's, and a replay's of the frames its
+	// run injected), so the VM on Port is its only receiver and no port
+	// sent it. It is an input of the run and its only copy: checked like an
+	// ingress frame, as sent by the addresses it carries and received by
+	// that VM alone, and its findings say it was injected. An egress frame
+	// whose Why carries the note hub.InjectNotes gives it (how a capture
+	// records an injected frame) counts as Injected too.
+	Injected bool
 	// Why is the hub's notes on the frame, as its captures' comments show
 	// them ("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)"; hub.
 	// FormatNotes), "" if none. The checker reads the faults it names (a
@@ -149,8 +160,13 @@ type Checker struct {
 	tcp   connTable
 	dhcpS int // DHCP server replies
 	// ports is the hub port each MAC sends from, learned at ingress: which
-	// port a link in the hub's notes leads to.
+	// port a link in the hub's notes leads to. addrs is the same for each
+	// IP address a VM sends from, with its MAC.
 	ports map[[6]byte]string
+	addrs map[netip.Addr]addrAt
+	// injected counts the injected frames checked, per port injected into
+	// (at most maxInjectPorts, then under ""), in order of first injection.
+	injected []portCount
 	// liveNotes: the notes of the live event being checked, until why
 	// makes them its Why.
 	liveNotes []byte
@@ -191,7 +207,7 @@ func New(opts Options) (*Checker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}, ports: map[[6]byte]string{}}
+	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}, ports: map[[6]byte]string{}, addrs: map[netip.Addr]addrAt{}}
 	c.agg.onNew = func(f Finding) { c.milestone(fmt.Sprintf("nexus fail %s %s", f.ID, f.Message)) }
 	c.disc.init(c)
 	c.tcp.init(c)
@@ -218,8 +234,16 @@ func (c *Checker) feed(f *Frame) {
 	if c.start.IsZero() {
 		c.start = f.Time
 	}
-	switch f.Dir {
-	case DirIngress:
+	if !f.Injected && f.Dir == DirEgress && injectedNotes(f.Why) {
+		f.Injected = true
+	}
+	switch {
+	case f.Injected:
+		// The only copy: no dedupe, which would take another input's
+		// frame with the same bytes (a replayed transcript is constant,
+		// §3.3) for its copy, or this one for another's.
+		c.countInjected(f)
+	case f.Dir == DirIngress:
 		c.ingress[f.Source] = true
 		// Per-port files hold a frame as ingress in its sender's file and
 		// as egress in another, which may have been checked first.
@@ -227,7 +251,7 @@ func (c *Checker) feed(f *Frame) {
 			c.skipped++
 			return
 		}
-	case DirEgress:
+	case f.Dir == DirEgress:
 		if c.ingress[f.Source] {
 			// The ingress copy was checked; what the hub did to this copy
 			// may still explain retransmissions.
@@ -246,8 +270,12 @@ func (c *Checker) feed(f *Frame) {
 	c.checked++
 	parsePacket(f.Data, &c.pkt)
 	p := &c.pkt
-	if f.Dir == DirIngress && f.Port != "" {
-		c.learnPort(p.srcMAC, f.Port)
+	if f.Dir == DirIngress && !f.Injected && f.Port != "" {
+		c.learnPort(p, f.Port)
+	}
+	if f.Injected && !c.reachesVM(f, p) {
+		c.countUnreached(f)
+		return
 	}
 	switch {
 	case p.kind == pktOther:
@@ -295,12 +323,147 @@ func (c *Checker) why(f *Frame) string {
 // maxPortMACs bounds the MACs whose hub port the checker remembers.
 const maxPortMACs = 256
 
-func (c *Checker) learnPort(mac [6]byte, port string) {
-	if mac[0]&1 != 0 || c.ports[mac] == port {
+// maxInjectPorts bounds the ports whose injected frames are counted apart.
+const maxInjectPorts = 8
+
+type portCount struct {
+	port   string
+	n      int
+	frames []int
+	// unreached: of them, those the VM on the port does not take.
+	unreached       int
+	unreachedFrames []int
+}
+
+// injectedInto returns the count of the frames injected into port,
+// adding it if need be.
+func (c *Checker) injectedInto(port string) *portCount {
+	i := slices.IndexFunc(c.injected, func(pc portCount) bool { return pc.port == port })
+	if i < 0 && len(c.injected) >= maxInjectPorts {
+		port = ""
+		i = slices.IndexFunc(c.injected, func(pc portCount) bool { return pc.port == "" })
+	}
+	if i < 0 {
+		i = len(c.injected)
+		c.injected = append(c.injected, portCount{port: port})
+	}
+	return &c.injected[i]
+}
+
+func (c *Checker) countInjected(f *Frame) {
+	pc := c.injectedInto(f.Port)
+	pc.n++
+	pc.frames = appendFrames(pc.frames, f.Number)
+}
+
+// countUnreached counts an injected frame that the VM on its port does not
+// take.
+func (c *Checker) countUnreached(f *Frame) {
+	pc := c.injectedInto(f.Port)
+	pc.unreached++
+	pc.unreachedFrames = appendFrames(pc.unreachedFrames, f.Number)
+}
+
+// reachesVM reports whether the VM on port f.Port, the only one an
+// injected frame goes to, takes it, by what the ports' ingress frames
+// taught the checker: its NIC drops a unicast frame to a MAC that is not
+// its own, and its IP stack a datagram to another VM's address; a frame
+// from its own MAC or address is its own sent back to it, which neither it
+// nor its peer takes for the peer's. With nothing learned about the
+// addresses (a replay into a VM that has not sent yet), the frame is taken
+// to reach it.
+func (c *Checker) reachesVM(f *Frame, p *packet) bool {
+	if f.Port == "" {
+		return true
+	}
+	if port, ok := c.ports[p.srcMAC]; ok && port == f.Port {
+		return false
+	}
+	if at, ok := c.addrs[p.src]; ok && at.port == f.Port {
+		return false
+	}
+	if p.dstMAC[0]&1 == 0 {
+		port, ok := c.ports[p.dstMAC]
+		switch {
+		case ok && port != f.Port:
+			return false
+		case !ok && c.portHasMAC(f.Port):
+			return false // the port's VM has another MAC
+		}
+	}
+	if at, ok := c.addrs[p.dst]; ok && at.port != f.Port {
+		return false
+	}
+	return true
+}
+
+// injectedNotes reports whether a capture comment carries hub.InjectNotes'
+// note (an "inject" note of no link): the record of an injected frame.
+func injectedNotes(why string) bool {
+	if !strings.Contains(why, "inject") {
+		return false
+	}
+	for _, n := range parseNotes(why) {
+		if n.Action == hub.InjectNotes[0].Action && n.Link == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// injectedAs is what findings add to the name of a frame's sender: which
+// port the hub injected it into; "" for a frame a port sent.
+func injectedAs(f *Frame) string {
+	switch {
+	case !f.Injected:
+		return ""
+	case f.Port == "":
+		return " (injected)"
+	}
+	return " (injected into port " + f.Port + ")"
+}
+
+// portHasMAC reports whether some MAC is known to send from port.
+func (c *Checker) portHasMAC(port string) bool {
+	for _, p := range c.ports {
+		if p == port {
+			return true
+		}
+	}
+	return false
+}
+
+// macOf reports whether mac is the MAC of the VM at ip: the one learned
+// from its frames, or, with none learned, the one the OS derives ip from
+// (10.42.0.mac[5], 0 becoming 1; nexus-wire §1).
+func (c *Checker) macOf(ip netip.Addr, mac [6]byte) bool {
+	if at, ok := c.addrs[ip]; ok {
+		return at.mac == mac
+	}
+	return mac[0]&1 == 0 && ip == osAddr(mac)
+}
+
+// addrAt is where an IP address sends from: the hub port and the MAC.
+type addrAt struct {
+	port string
+	mac  [6]byte
+}
+
+// learnPort notes the port an ingress frame came in on, for its source
+// MAC and (a unicast one) its source IP address.
+func (c *Checker) learnPort(p *packet, port string) {
+	if p.srcMAC[0]&1 != 0 {
 		return
 	}
-	if _, ok := c.ports[mac]; ok || len(c.ports) < maxPortMACs {
-		c.ports[mac] = port
+	if old, ok := c.ports[p.srcMAC]; (ok && old != port) || (!ok && len(c.ports) < maxPortMACs) {
+		c.ports[p.srcMAC] = port
+	}
+	if !p.src.IsValid() || p.src.IsUnspecified() || p.src.IsMulticast() || ipBroadcast(p.src) {
+		return
+	}
+	at := addrAt{port, p.srcMAC}
+	if old, ok := c.addrs[p.src]; (ok && old != at) || (!ok && len(c.addrs) < maxPortMACs) {
+		c.addrs[p.src] = at
 	}
 }
 
@@ -308,7 +471,7 @@ func (c *Checker) learnPort(mac [6]byte, port string) {
 // the link to its receiver, while delivering it elsewhere: a frame flooded
 // to a third port (hub mode, an unknown destination) is not Dropped.
 func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
-	if f.Dir != DirIngress || f.Port == "" || c.why(f) == "" {
+	if f.Dir != DirIngress || f.Injected || f.Port == "" || c.why(f) == "" {
 		return false
 	}
 	to, ok := c.ports[p.dstMAC]
@@ -420,6 +583,22 @@ func (c *Checker) endChecks(a *agg) {
 	if c.notEther > 0 {
 		a.add(Warn, NET003, "link", c.notEtherFrames, "%d packets are not Ethernet and were not checked", c.notEther)
 	}
+	for _, pc := range c.injected {
+		into := "into port " + pc.port
+		if pc.port == "" {
+			into = "into unnamed or further ports"
+		}
+		a.add(Info, CHK002, pc.port, pc.frames, "the hub injected %s %s (l2hub inject, the control API; a replay sends those of its run again): no VM sent them, so each is checked as sent by the addresses it carries and received by that port's VM alone, and findings name its sender as injected",
+			plural(pc.n, "frame"), into)
+		if pc.unreached > 0 {
+			were := "were"
+			if pc.unreached == 1 {
+				were = "was"
+			}
+			a.add(Warn, CHK002, "unreached "+pc.port, pc.unreachedFrames, "%s injected %s %s not for the VM there (addressed to another port's MAC or address, or that VM's own, sent back to it): its NIC or IP stack drops them, so no one received them and they were not checked",
+				plural(pc.unreached, "frame"), into, were)
+		}
+	}
 	c.disc.end(a)
 	c.tcp.end(a)
 }
@@ -506,7 +685,7 @@ func (c *Checker) Observe(ev *hub.Event) {
 	if ev.Dir == hub.Egress {
 		dir = DirEgress
 	}
-	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Data: lf.buf[:len(ev.Frame)]}
+	lf.f = Frame{Number: c.liveNum, Time: ev.Time, Port: ev.PortName, Dir: dir, Dropped: ev.Dropped, Injected: ev.Injected, Data: lf.buf[:len(ev.Frame)]}
 	c.queue <- lf // never blocks: there are as many queue slots as buffers
 }
 

@@ -61,6 +61,12 @@ type tcpConn struct {
 	sinks     [2]sink
 	revDrop   [2]reverseLoss
 	sess      *session
+	// segs counts each side's segments, delivered or dropped; injected
+	// those the hub injected, and injFrames holds the first
+	// maxInjFrames of their frame numbers: which findings of a side whose
+	// segments came from both a VM and the hub are the injector's.
+	segs, injected [2]int
+	injFrames      [2][]int
 	// appTime and appFrame: when each side sent its first session byte,
 	// proof that its application holds the connection (dial returned,
 	// accept yielded); the OS announces no more from then on.
@@ -71,6 +77,10 @@ type tcpConn struct {
 	late       [2]lateAnnounces
 	lateFailed bool
 }
+
+// maxInjFrames bounds the frame numbers of injected segments kept per
+// side.
+const maxInjFrames = 256
 
 // maxLateFrames bounds the frame numbers of pending late announces kept
 // per side; further ones are counted.
@@ -186,6 +196,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 			t.joinedMidway(conn, f, p, dir)
 		}
 	}
+	conn.injectedBy(dir, f)
 	if dir == 0 {
 		conn.clientSeq = t.c.frames
 	}
@@ -241,6 +252,29 @@ func (t *connTable) segment(f *Frame, p *packet) {
 			}
 		}
 	}
+}
+
+// injectedBy notes a segment of side dir, and whether the hub injected
+// it: while it injected every segment of the side, findings name the side
+// as injected.
+func (c *tcpConn) injectedBy(dir int, f *Frame) {
+	c.segs[dir]++
+	if f.Injected {
+		c.injected[dir]++
+		if len(c.injFrames[dir]) < maxInjFrames {
+			c.injFrames[dir] = append(c.injFrames[dir], f.Number)
+		}
+	}
+	c.sess.from[dir] = c.sess.role[dir]
+	if c.whollyInjected(dir) {
+		c.sess.from[dir] = "injected " + c.sess.role[dir]
+	}
+}
+
+// whollyInjected reports whether the hub injected every segment of side
+// so far, and at least one: no VM plays that side.
+func (c *tcpConn) whollyInjected(side int) bool {
+	return c.injected[side] > 0 && c.injected[side] == c.segs[side]
 }
 
 // end returns the connection's address and port on side (0 the client).
@@ -354,6 +388,7 @@ func (t *connTable) dropped(f *Frame, p *packet, c cause) {
 			return
 		}
 	}
+	conn.injectedBy(dir, f)
 	if dir == 0 {
 		conn.clientSeq = t.c.frames
 	}
@@ -455,13 +490,13 @@ func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
 		// §6.1 describes the port [inferred], like DISC-005's: a deviation
 		// says the dialler is not the OS's, not that the session is broken.
 		ok = false
-		a.add(Warn, SESS001, "port "+conn.subject, fr, "node-a dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
-			k.client.Port(), port, macString(p.srcMAC))
+		a.add(Warn, SESS001, "port "+conn.subject, fr, "%s dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
+			conn.sess.by(0, fr...), k.client.Port(), port, macString(p.srcMAC))
 	}
 	want, via := t.dialTarget()
 	if k.server != want {
 		ok = false
-		a.add(Fail, SESS001, "target "+conn.subject, fr, "node-a dialled %v, but %s", k.server, via)
+		a.add(Fail, SESS001, "target "+conn.subject, fr, "%s dialled %v, but %s", conn.sess.by(0, fr...), k.server, via)
 	}
 	if _, learned := t.c.disc.announced(conformance.RoleB.String()); !learned && t.c.opts.Profile == ProfileNexus {
 		a.add(Info, NX06, "", fr, "node-a dialled node-b's fallback address with no node-b announce delivered: the OS checks identity before the handshake and passes when discovery is empty")
@@ -474,8 +509,9 @@ func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
 	}
 }
 
-// dialTarget is where node-a should dial: node-b's last delivered unicast
-// announce (source address, announced port), or the hard-coded fallback.
+// dialTarget is where node-a should dial: node-b's last announce delivered
+// to node-a, by unicast or broadcast (source address, announced port), or
+// the hard-coded fallback.
 func (t *connTable) dialTarget() (netip.AddrPort, string) {
 	if dev, ok := t.c.disc.announced(conformance.RoleB.String()); ok {
 		ap := netip.AddrPortFrom(dev.learnedAddr, dev.learnedPort)
@@ -509,9 +545,16 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // if the session completed and the node then went on using the connection
 // (or the input ends first); it is forgotten if the connection is reset or
 // its client dials again on its 4-tuple (a failed session, or a new boot).
+//
+// An injected announce says nothing of the VM at ip: it counts only where
+// the injector plays the node, for a connection side whose every segment
+// the hub injected, and as ip's last announce when no VM sends from ip
+// (a replay's recorded node).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
-	if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
-		t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+	if _, live := t.c.addrs[ip]; !f.Injected || !live {
+		if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
+			t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+		}
 	}
 	for _, conn := range t.order {
 		side := 0
@@ -525,6 +568,9 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 		if conn.reset || (conn.half[0].closed && conn.half[1].closed) || conn.appFrame[side] == 0 {
 			continue // a session that ended, or that the node has not begun
 		}
+		if f.Injected && !conn.whollyInjected(side) {
+			continue // not the node's own
+		}
 		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
 			continue
 		}
@@ -536,10 +582,7 @@ func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 // side, one count each.
 func (t *connTable) lateAnnounces(a *agg, conn *tcpConn, side, n int) {
 	l := &conn.late[side]
-	node := roleName(conn.key.client.Addr())
-	if side == 1 {
-		node = roleName(conn.key.server.Addr())
-	}
+	node := conn.sess.from[side]
 	for i := range n {
 		var frames []int
 		if i < len(l.frames) {
@@ -592,12 +635,10 @@ func (t *connTable) endConn(a *agg, conn *tcpConn) {
 	}
 	for dir := range conn.half {
 		h := &conn.half[dir]
-		from := roleName(conn.key.client.Addr())
-		if dir == 1 {
-			from = roleName(conn.key.server.Addr())
-		}
+		from := conn.sess.from[dir]
 		if h.retrans > 0 {
 			frames := append(append([]int(nil), h.explainFrames...), h.retransFrames...)
+			from := conn.sess.by(dir, h.retransFrames...)
 			if h.explained == h.retrans {
 				a.add(Info, TCP001, conn.subject+fmt.Sprint(dir), frames, "%s retransmitted %s on %s, each explained by %s", from, plural(h.retrans, "segment"), conn.subject, explanation(h))
 			} else {

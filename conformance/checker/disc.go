@@ -30,19 +30,52 @@ var (
 
 // discDevice is what the announces of one device id said.
 type discDevice struct {
-	id         string
-	firstFrame int
-	key        [32]byte
-	port       uint16
-	changed    bool
-	milestone  bool
-	// learned is the last unicast copy the hub delivered: what the peer
-	// caches (it drops the multicast copy).
+	id string
+	// said is what the announces said, by sender: the VMs' (0), and the
+	// hub's injected ones (1), which are not the device's own behaviour.
+	said      [2]devSaid
+	milestone bool
+	// learned is the last unicast copy to the peer, or broadcast, the hub
+	// delivered to it: what the peer caches (it drops the multicast copy),
+	// whoever sent it.
 	learned      bool
 	learnedAddr  netip.Addr
 	learnedPort  uint16
 	learnedKey   [32]byte
 	learnedFrame int
+}
+
+// devSaid is the first announce of a device by one kind of sender, and
+// whether a later one changed it (DISC-004).
+type devSaid struct {
+	seen       bool
+	firstFrame int
+	key        [32]byte
+	port       uint16
+	changed    bool
+}
+
+// srcKey is an announcing address, apart for the frames injected with it:
+// the injector is not the VM at that address.
+type srcKey struct {
+	ip       netip.Addr
+	injected bool
+}
+
+// who names the sender for findings.
+func (k srcKey) who() string {
+	if k.injected {
+		return roleName(k.ip) + " (injected)"
+	}
+	return roleName(k.ip)
+}
+
+// subject is the findings' subject for the sender.
+func (k srcKey) subject() string {
+	if k.injected {
+		return "injected " + k.ip.String()
+	}
+	return k.ip.String()
 }
 
 // discSource is one announcing address.
@@ -107,9 +140,9 @@ type discovery struct {
 	c         *Checker
 	devices   map[string]*discDevice
 	devOrder  []string
-	sources   map[netip.Addr]*discSource
-	srcOrder  []netip.Addr
-	nodeB     []netip.Addr // addresses that announced node-b, in order
+	sources   map[srcKey]*discSource
+	srcOrder  []srcKey
+	nodeB     []srcKey // addresses that announced node-b, in order
 	announces int
 	ports     map[uint16]bool
 	tooMany   int
@@ -119,7 +152,7 @@ type discovery struct {
 func (d *discovery) init(c *Checker) {
 	d.c = c
 	d.devices = map[string]*discDevice{}
-	d.sources = map[netip.Addr]*discSource{}
+	d.sources = map[srcKey]*discSource{}
 	d.ports = map[uint16]bool{conformance.SessionPortA: true, conformance.SessionPortB: true}
 }
 
@@ -135,28 +168,66 @@ func peerOf(src netip.Addr) netip.Addr {
 	return conformance.RoleA.Addr()
 }
 
-func isBroadcast(p *packet) bool {
-	if p.dstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} {
-		return true
-	}
-	if p.dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return true
-	}
-	return lanPrefix.Contains(p.dst) && p.dst.As4()[3] == 255
+// osAddr is the address the OS takes for a MAC: 10.42.0.mac[5], 0
+// becoming 1 (nexus-wire §1).
+func osAddr(mac [6]byte) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 42, 0, max(mac[5], 1)})
 }
 
-// datagram checks one UDP datagram to port 37020.
+func isBroadcast(p *packet) bool {
+	return p.dstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} || ipBroadcast(p.dst)
+}
+
+// ipBroadcast reports whether dst is an IPv4 broadcast address a node on
+// the segment takes as its own: 255.255.255.255 or the /24's 10.42.0.255
+// (smoltcp's is_broadcast_v4).
+func ipBroadcast(dst netip.Addr) bool {
+	return dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || (lanPrefix.Contains(dst) && dst.As4()[3] == 255)
+}
+
+// peerLearns reports whether the node the announce's sender calls its
+// peer took the datagram and learns it (§2.4): a unicast copy to the
+// hard-coded peer, or an IP broadcast on an Ethernet group address (which
+// the hub floods to every port) or on the peer's MAC. smoltcp accepts
+// broadcasts on the socket bound to <own IP>:37020 (socket/udp.rs
+// accepts(); nexus-wire §2.1 says only unicast is learned, which holds for
+// multicast alone), so every node learns a broadcast announce. The
+// multicast copy is dropped (no IGMP), and so is a frame the hub did not
+// deliver to the peer: Dropped, dropped on the link to the peer's port
+// while flooded elsewhere, or injected into another port than the peer's
+// (the port each is on is learned from its own frames; unknown, the frame
+// is taken to reach it).
+func (d *discovery) peerLearns(f *Frame, p *packet, multicast bool) bool {
+	peer := peerOf(p.src)
+	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.macOf(peer, p.dstMAC)))) {
+		return false
+	}
+	at, known := d.c.addrs[peer]
+	switch {
+	case !known || f.Port == "":
+		return true
+	case f.Injected || f.Dir == DirEgress:
+		return at.port == f.Port // f.Port is the receiver's
+	}
+	return !droppedOnLink(d.c.why(f), f.Port, at.port)
+}
+
+// datagram checks one UDP datagram to port 37020. An injected one is
+// judged as its source address's, under subjects of its own
+// ("injected 10.42.0.10"), and its findings say so.
 func (d *discovery) datagram(f *Frame, p *packet) {
 	a := d.c.agg
 	d.announces++
 	src := p.src
-	who := roleName(src)
+	key := srcKey{src, f.Injected}
+	who := roleName(src) + injectedAs(f)
 	fr := []int{f.Number}
-	s := d.source(src, f.Number)
+	s := d.source(key, f.Number)
+	subj := func(what string) string { return what + key.subject() }
 
 	// Transport and destination (DISC-006).
 	if p.srcPort != conformance.DiscoveryPort {
-		a.add(Fail, DISC006, "sport "+src.String(), fr, "announce from %v:%d: the OS binds and sends from port 37020", src, p.srcPort)
+		a.add(Fail, DISC006, subj("sport "), fr, "announce from %v:%d%s: the OS binds and sends from port 37020", src, p.srcPort, injectedAs(f))
 	}
 	multicast := false
 	switch {
@@ -165,20 +236,24 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		s.mcast++
 		s.rounds.add(f.Time, f.Number)
 		if p.dstMAC != discoveryMAC {
-			a.add(Fail, DISC006, "mcast-mac "+src.String(), fr, "announce to 239.42.0.1 from %s has destination MAC %v, want 01:00:5e:2a:00:01", who, macString(p.dstMAC))
+			a.add(Fail, DISC006, subj("mcast-mac "), fr, "announce to 239.42.0.1 from %s has destination MAC %v, want 01:00:5e:2a:00:01", who, macString(p.dstMAC))
 		}
 	case p.dst.IsMulticast():
 		multicast = true
 		s.mcast++
-		a.add(Fail, DISC006, "group "+src.String(), fr, "announce from %s to group %v: the OS's group is 239.42.0.1", who, p.dst)
+		a.add(Fail, DISC006, subj("group "), fr, "announce from %s to group %v: the OS's group is 239.42.0.1", who, p.dst)
 	case isBroadcast(p):
 		s.bcast++
-		a.add(Fail, DISC006, "bcast "+src.String(), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)", who, p.dst)
+		learns := ""
+		if d.peerLearns(f, p, false) {
+			learns = "; its peer learns it all the same, as it does a unicast copy (smoltcp accepts broadcasts)"
+		}
+		a.add(Fail, DISC006, subj("bcast "), fr, "announce from %s broadcast to %v: the OS never broadcasts (NX-09)%s", who, p.dst, learns)
 	default:
 		s.ucast++
 		s.uRounds.add(f.Time, f.Number)
 		if want := peerOf(src); p.dst != want {
-			a.add(Warn, DISC006, "ucast "+src.String(), fr, "unicast announce from %s to %v: the OS sends its unicast copy to the hard-coded peer %v", who, p.dst, want)
+			a.add(Warn, DISC006, subj("ucast "), fr, "unicast announce from %s to %v: the OS sends its unicast copy to the hard-coded peer %v", who, p.dst, want)
 		}
 	}
 
@@ -186,25 +261,22 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 	n := len(p.payload)
 	switch {
 	case n > conformance.DatagramDropThreshold:
-		a.add(Fail, DISC002, "size "+src.String(), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
+		a.add(Fail, DISC002, subj("size "), fr, "announce of %d bytes from %s: the OS sends at most 256, and a receiver drops datagrams above 512", n, who)
 	case n > conformance.AnnounceSendLimit:
-		a.add(Fail, DISC002, "size "+src.String(), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
+		a.add(Fail, DISC002, subj("size "), fr, "announce of %d bytes from %s: the OS sends at most 256 (receivers read only the first 256)", n, who)
 	default:
 		a.pass(DISC002, f.Number)
 	}
 
 	// Source address (DISC-003).
-	h := p.srcMAC[5]
-	if h == 0 {
-		h = 1
-	}
-	want := netip.AddrFrom4([4]byte{10, 42, 0, h})
+	want := osAddr(p.srcMAC)
+	h := want.As4()[3]
 	macOK := src == want
 	switch {
 	case !macOK:
-		a.add(Fail, DISC003, src.String(), fr, "announce from %v, but MAC %v gives 10.42.0.%d (0 becomes 1; nexus-wire §1)", src, macString(p.srcMAC), h)
+		a.add(Fail, DISC003, key.subject(), fr, "announce from %v%s, but MAC %v gives 10.42.0.%d (0 becomes 1; nexus-wire §1)", src, injectedAs(f), macString(p.srcMAC), h)
 	case h == 0xff:
-		a.add(Warn, DISC003, src.String(), fr, "MAC %v gives 10.42.0.255, the subnet's broadcast address", macString(p.srcMAC))
+		a.add(Warn, DISC003, key.subject(), fr, "MAC %v gives 10.42.0.255, the subnet's broadcast address", macString(p.srcMAC))
 	default:
 		a.pass(DISC003, f.Number)
 	}
@@ -228,20 +300,24 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		if _, full := conformance.ParseAnnounce(p.payload); full == nil {
 			msg = fmt.Sprintf("announce from %s runs past the 256 bytes dsoftbusd reads, so it decodes as truncated", who)
 		}
-		a.add(Fail, DISC001, class+" "+src.String(), fr, "%s", msg)
+		a.add(Fail, DISC001, class+" "+key.subject(), fr, "%s", msg)
 		return
 	}
 	a.pass(DISC001, f.Number)
-	d.identity(f, p, ann, multicast, macOK)
+	d.identity(f, p, ann, d.peerLearns(f, p, multicast), macOK)
 	d.c.tcp.announceFrom(src, f)
 }
 
 // identity checks what an announce claims (DISC-004, DISC-005, DISC-009)
-// and learns it as the peer would.
-func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, multicast, ok bool) {
+// and, if its peer learns it, learns it as the peer does.
+func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, learns, ok bool) {
 	a := d.c.agg
 	fr := []int{f.Number}
 	src := p.src
+	inj, tag := injectedAs(f), ""
+	if f.Injected {
+		tag = "injected "
+	}
 
 	role, known := conformance.Role(0), false
 	switch ann.DeviceID {
@@ -249,29 +325,29 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 		role, known = conformance.RoleA, true
 		if src != conformance.RoleA.Addr() {
 			ok = false
-			a.add(Fail, DISC005, "role node-a "+src.String(), fr, "node-a announced from %v: the OS names 10.42.0.10 node-a and every other address node-b", src)
+			a.add(Fail, DISC005, tag+"role node-a "+src.String(), fr, "node-a announced from %v%s: the OS names 10.42.0.10 node-a and every other address node-b", src, inj)
 		}
 	case conformance.RoleB.String():
 		role, known = conformance.RoleB, true
 		if src == conformance.RoleA.Addr() {
 			ok = false
-			a.add(Fail, DISC005, "role node-b "+src.String(), fr, "node-b announced from 10.42.0.10: the OS names that address node-a")
+			a.add(Fail, DISC005, tag+"role node-b "+src.String(), fr, "node-b announced from 10.42.0.10%s: the OS names that address node-a", inj)
 		}
 	default:
 		ok = false
-		a.add(Warn, DISC005, "id "+ann.DeviceID, fr, "announce from %v names device %q: the OS names itself node-a or node-b", src, ann.DeviceID)
+		a.add(Warn, DISC005, tag+"id "+ann.DeviceID, fr, "announce from %v%s names device %q: the OS names itself node-a or node-b", src, inj, ann.DeviceID)
 	}
 	if known {
 		if want := bringUpStatic(role); ann.Static != want {
 			ok = false
-			a.add(Fail, DISC005, "key "+ann.DeviceID+" "+short(ann.Static), fr, "%s announces key %s, but its bring-up key is %s (derive_test_secret(%#x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
-				ann.DeviceID, short(ann.Static), short(want), staticTag(role), role.ListenPort())
+			a.add(Fail, DISC005, tag+"key "+ann.DeviceID+" "+short(ann.Static), fr, "%s%s announces key %s, but its bring-up key is %s (derive_test_secret(%#x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+				ann.DeviceID, inj, short(ann.Static), short(want), staticTag(role), role.ListenPort())
 		} else if d.c.opts.Profile == ProfileNexus && !d.nx07 {
 			d.nx07 = true
 			a.add(Info, NX07, "", fr, "static keys are the bring-up keys derive_test_secret(D0, 34567) and (D1, 34568), not RFC-0008's test tags A0/B0/C0/D0")
 		}
 		if ann.Port != role.ListenPort() {
-			a.add(Warn, DISC005, "port "+ann.DeviceID, fr, "%s announces session port %d, the OS's is %d", ann.DeviceID, ann.Port, role.ListenPort())
+			a.add(Warn, DISC005, tag+"port "+ann.DeviceID, fr, "%s%s announces session port %d, the OS's is %d", ann.DeviceID, inj, ann.Port, role.ListenPort())
 		}
 		if ok {
 			a.pass(DISC005, f.Number)
@@ -284,26 +360,34 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 			d.tooMany++
 			return
 		}
-		dev = &discDevice{id: ann.DeviceID, firstFrame: f.Number, key: ann.Static, port: ann.Port}
+		dev = &discDevice{id: ann.DeviceID}
 		d.devices[ann.DeviceID] = dev
 		d.devOrder = append(d.devOrder, ann.DeviceID)
 	}
-	if ann.Static != dev.key || ann.Port != dev.port {
-		dev.changed = true
-		ok = false
-		a.add(Fail, DISC004, "change "+ann.DeviceID, []int{dev.firstFrame, f.Number}, "%s changed its announce: frame %d said key %s port %d, this one key %s port %d",
-			ann.DeviceID, dev.firstFrame, short(dev.key), dev.port, short(ann.Static), ann.Port)
+	said := &dev.said[0]
+	if f.Injected {
+		said = &dev.said[1]
 	}
-	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, src) && len(d.nodeB) < maxSources {
-		d.nodeB = append(d.nodeB, src)
-		if len(d.nodeB) > 1 {
-			a.add(Warn, DISC009, "", fr, "node-b announced from %v: every VM other than 10.42.0.10 is node-b with the same keys, and node-a follows the last to announce", addrList(d.nodeB))
+	switch {
+	case !said.seen:
+		*said = devSaid{seen: true, firstFrame: f.Number, key: ann.Static, port: ann.Port}
+	case ann.Static != said.key || ann.Port != said.port:
+		said.changed = true
+		ok = false
+		a.add(Fail, DISC004, tag+"change "+ann.DeviceID, []int{said.firstFrame, f.Number}, "%s%s changed its announce: frame %d said key %s port %d, this one key %s port %d",
+			ann.DeviceID, inj, said.firstFrame, short(said.key), said.port, short(ann.Static), ann.Port)
+	}
+	key := srcKey{src, f.Injected}
+	if ann.DeviceID == conformance.RoleB.String() && !slices.Contains(d.nodeB, key) && len(d.nodeB) < maxSources {
+		d.nodeB = append(d.nodeB, key)
+		if slices.ContainsFunc(d.nodeB, func(k srcKey) bool { return k.ip != src }) {
+			a.add(Warn, DISC009, tag, fr, "node-b announced from %s: every VM other than 10.42.0.10 is node-b with the same keys, and node-a follows the last to announce", srcList(d.nodeB))
 		}
 	}
 	if len(d.ports) < maxPorts {
 		d.ports[ann.Port] = true
 	}
-	if !multicast && !f.Dropped && p.dst == peerOf(src) {
+	if learns {
 		dev.learned, dev.learnedAddr, dev.learnedPort, dev.learnedKey, dev.learnedFrame = true, src, ann.Port, ann.Static, f.Number
 	}
 	if ok && known && !dev.milestone {
@@ -312,20 +396,20 @@ func (d *discovery) identity(f *Frame, p *packet, ann conformance.Announce, mult
 	}
 }
 
-func (d *discovery) source(ip netip.Addr, frame int) *discSource {
-	s := d.sources[ip]
+func (d *discovery) source(k srcKey, frame int) *discSource {
+	s := d.sources[k]
 	if s == nil {
-		s = &discSource{ip: ip, firstFrame: frame}
+		s = &discSource{ip: k.ip, firstFrame: frame}
 		if len(d.sources) < maxSources {
-			d.sources[ip] = s
-			d.srcOrder = append(d.srcOrder, ip)
+			d.sources[k] = s
+			d.srcOrder = append(d.srcOrder, k)
 		}
 	}
 	return s
 }
 
 // announced returns the announce a node learned for id: the last unicast
-// copy delivered; ok is false when none was.
+// copy to the peer or broadcast delivered; ok is false when none was.
 func (d *discovery) announced(id string) (*discDevice, bool) {
 	dev := d.devices[id]
 	if dev == nil || !dev.learned {
@@ -344,19 +428,21 @@ func (d *discovery) end(a *agg) {
 		a.add(Warn, DISC004, "too-many", nil, "more than %d device ids: %d announces were not followed", maxDevices, d.tooMany)
 	}
 	for _, id := range d.devOrder {
-		if dev := d.devices[id]; !dev.changed {
-			a.pass(DISC004, dev.firstFrame)
+		for _, said := range d.devices[id].said {
+			if said.seen && !said.changed {
+				a.pass(DISC004, said.firstFrame)
+			}
 		}
 	}
-	for _, ip := range d.srcOrder {
-		s := d.sources[ip]
-		who := roleName(ip)
+	for _, k := range d.srcOrder {
+		s := d.sources[k]
+		who := k.who()
 		fr := []int{s.firstFrame}
 		switch {
 		case s.mcast >= 2 && s.ucast == 0:
-			a.add(Fail, DISC006, "no-ucast "+ip.String(), fr, "%s sent %d announces to the multicast group and none by unicast: receivers drop the multicast copy (no IGMP), so its peer never learns it", who, s.mcast)
+			a.add(Fail, DISC006, "no-ucast "+k.subject(), fr, "%s sent %d announces to the multicast group and none by unicast: receivers drop the multicast copy (no IGMP), so its peer never learns it", who, s.mcast)
 		case s.ucast >= 2 && s.mcast == 0:
-			a.add(Warn, DISC006, "no-mcast "+ip.String(), fr, "%s sent %d unicast announces and none to 239.42.0.1: the OS sends every announce to both", who, s.ucast)
+			a.add(Warn, DISC006, "no-mcast "+k.subject(), fr, "%s sent %d unicast announces and none to 239.42.0.1: the OS sends every announce to both", who, s.ucast)
 		case s.mcast > 0 && s.ucast > 0 && s.bcast == 0:
 			a.pass(DISC006, s.firstFrame)
 			if nexus {
@@ -368,14 +454,14 @@ func (d *discovery) end(a *agg) {
 			tl = &s.uRounds
 		}
 		if tl.storms > 0 {
-			a.add(Warn, DISC007, "storm "+ip.String(), []int{tl.stormFrame}, "%s sent %d announce rounds within %v %d times: the OS announces at most once per 64 ms pass", who, stormRounds+1, stormWindow, tl.storms)
+			a.add(Warn, DISC007, "storm "+k.subject(), []int{tl.stormFrame}, "%s sent %d announce rounds within %v %d times: the OS announces at most once per 64 ms pass", who, stormRounds+1, stormWindow, tl.storms)
 		}
 		if len(tl.gaps) > 0 {
-			a.add(Info, DISC007, "cadence "+ip.String(), fr, "%s: %d announce rounds, median gap %v (min %v, max %v); the OS's nominal period is 64 ms",
+			a.add(Info, DISC007, "cadence "+k.subject(), fr, "%s: %d announce rounds, median gap %v (min %v, max %v); the OS's nominal period is 64 ms",
 				who, tl.n, tl.median().Round(time.Millisecond), tl.min.Round(time.Microsecond), tl.max.Round(time.Millisecond))
 		}
 		if nexus && s.identical > 0 {
-			a.add(Info, NX10, ip.String(), s.identFrames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, plural(s.identical, "time"))
+			a.add(Info, NX10, k.subject(), s.identFrames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, plural(s.identical, "time"))
 		}
 	}
 }
@@ -413,13 +499,17 @@ func macString(m [6]byte) string {
 	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
-func addrList(as []netip.Addr) string {
+// srcList lists announcing addresses, "10.42.0.11, 10.42.0.12 (injected)".
+func srcList(ks []srcKey) string {
 	s := ""
-	for i, a := range as {
+	for i, k := range ks {
 		if i > 0 {
 			s += ", "
 		}
-		s += a.String()
+		s += k.ip.String()
+		if k.injected {
+			s += " (injected)"
+		}
 	}
 	return s
 }

@@ -13,16 +13,47 @@
 //
 // Each frame is checked once. Frames the hub saw at ingress (pcapng
 // direction "inbound", hub.Ingress) are what a peer sent and are checked;
-// egress copies are skipped. The hub's notes (Frame.Why) explain the
-// retransmissions its faults cause: a copy to the receiver dropped or
-// corrupted, or an ingress frame dropped on the link to its receiver while
-// flooded to other ports, explains the retransmission that follows; a copy
-// to the receiver held (delay, rate queue) explains those its sender made
-// meanwhile, of the bytes it carried or was the first to acknowledge. Captures without
-// directions (QEMU's filter-dump, two per-VM files) are deduplicated by
-// content: the multicast loopback echo within a short time window of the
-// same file, and copies from another file within a window of recent frames
-// (nexus-wire.md §6.2).
+// egress copies are skipped. A frame the hub injected (hub.Event.Injected
+// live; in a capture, an egress record whose comment carries the note
+// hub.InjectNotes: l2hub inject and the control API inject, and a replay
+// injects again the frames its run injected) is an input of the run and its
+// only copy, so it is checked without deduplication, announces and TCP
+// segments alike, as sent by the addresses it carries and received by the
+// VM on the port it was injected into alone: a replay of node-a's side into
+// node-b judges node-b's half of the session in full. That VM takes it
+// unless what the ports' ingress frames taught the checker says otherwise:
+// a unicast frame to another port's MAC or IP address, or to another MAC
+// than the port's, or one from the VM's own MAC or address (its own frames
+// sent back to it), reaches no one and is not checked. So an injected
+// announce is learned only when that VM is the announcer's peer, and an
+// injected one says nothing of the VM whose address it carries (DISC-004,
+// DISC-008 and DISC-009 tell them apart). Findings name an injected sender
+// as such: a TCP side whose every segment the hub injected is "injected
+// node-a", and where a VM and the hub both sent segments of a side, a
+// finding about injected frames says so. CHK-002 counts the injected frames
+// per port, and warns of those that reached no one. The hub's notes
+// (Frame.Why) explain the retransmissions its faults cause: a copy to the
+// receiver dropped or corrupted, or an ingress frame dropped on the link to
+// its receiver while flooded to other ports, explains the retransmission
+// that follows; a copy to the receiver held (delay, rate queue) explains
+// those its sender made meanwhile, of the bytes it carried or was the first
+// to acknowledge. Captures without directions (QEMU's filter-dump, two
+// per-VM files) are deduplicated by content: the multicast loopback echo
+// within a short time window of the same file, and copies from another file
+// within a window of recent frames (nexus-wire.md §6.2).
+//
+// Where the spec is wrong. nexus-wire.md §2.1 says a receiver's IPv4
+// "discards non-unicast destinations other than the interface's own
+// address", so that only the unicast copy of an announce is learned. That
+// holds for multicast only: smoltcp 0.10 (the OS's, vendored) accepts
+// IPv4 broadcasts, 255.255.255.255 and the /24's 10.42.0.255
+// (iface is_broadcast_v4), and its UDP socket bound to <own IP>:37020
+// takes them (socket/udp.rs accepts()). So a broadcast announce, which the
+// OS never sends (DISC-006 fails its sender), is learned by every node
+// like a unicast one, on a group MAC or the receiver's own, unless the hub
+// dropped the copy to that node, and a broadcast node-b announce redirects
+// node-a's dial (§2.4): the checker's model of what each node learned does
+// the same.
 //
 // Memory is bounded: TCP connections, buffered out-of-order bytes per
 // stream, devices, pending proxy requests, frame numbers kept per finding

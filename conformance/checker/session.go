@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"l2hub/conformance"
 )
@@ -135,8 +136,12 @@ type prediction struct {
 type session struct {
 	c    *Checker
 	conn *tcpConn
-	from [2]string // node names of the sides
-	last int       // side that sent last, -1 before any byte
+	// from names the sides in findings: their roles, "injected node-a"
+	// for a side whose every segment the hub injected (see by); role is
+	// the roles.
+	from [2]string
+	role [2]string
+	last int // side that sent last, -1 before any byte
 
 	sides [2]sideState
 
@@ -144,6 +149,17 @@ type session struct {
 	hsFrames []int
 	hsDone   bool // the handshake completed and was accepted (or cannot be judged)
 	hsFailed bool
+	// msg1Bad: node-b must reject msg1 before it writes msg2, whatever its
+	// keys (a low-order ephemeral, §4.1); msg1Sealed: for noise-xk, msg1's
+	// payload does not decrypt with node-b's bring-up static (msg1Err
+	// says how), so node-b rejects it if it holds that key, and reads it
+	// if it holds the one node-a sealed to. answered: node-b sent bytes
+	// after such a msg1.
+	msg1Bad    bool
+	msg1Sealed bool
+	msg1Err    error
+	answered   bool
+
 	verified bool
 	noKeys   bool // the transcript cannot be decrypted passively
 	sizeErr  bool
@@ -173,8 +189,9 @@ type session struct {
 
 func newSession(c *Checker, conn *tcpConn) *session {
 	s := &session{c: c, conn: conn, last: -1}
-	s.from[0] = roleName(conn.key.client.Addr())
-	s.from[1] = roleName(conn.key.server.Addr())
+	s.role[0] = roleName(conn.key.client.Addr())
+	s.role[1] = roleName(conn.key.server.Addr())
+	s.from = s.role
 	if conn.midstream {
 		s.sides[0].misaligned, s.sides[1].misaligned = true, true
 	}
@@ -183,10 +200,50 @@ func newSession(c *Checker, conn *tcpConn) *session {
 
 func (s *session) nexus() bool { return s.c.opts.Profile == ProfileNexus }
 
-func (s *session) pair() string { return s.from[0] + "->" + s.from[1] }
+func (s *session) pair() string { return s.role[0] + "->" + s.role[1] }
+
+// by names side as the sender of frames, for a finding about them: the
+// role, or "injected node-a" when the hub injected them. Where both a VM
+// and the hub sent segments of the side, and it is not known which sent
+// frames, the name says the side is mixed: "node-a (2 segments
+// injected)".
+func (s *session) by(side int, frames ...int) string {
+	c := s.conn
+	if c.injected[side] == 0 || c.whollyInjected(side) {
+		return s.from[side]
+	}
+	in := 0
+	for _, n := range frames {
+		if slices.Contains(c.injFrames[side], n) {
+			in++
+		}
+	}
+	switch {
+	case in > 0 && in == len(frames):
+		return "injected " + s.role[side]
+	case in == 0 && c.injected[side] == len(c.injFrames[side]):
+		return s.role[side]
+	}
+	return fmt.Sprintf("%s (%s injected)", s.role[side], plural(c.injected[side], "segment"))
+}
 
 // data takes contiguous stream bytes of one side.
 func (s *session) data(side int, b []byte, frame int) {
+	if side == 1 && (s.msg1Bad || s.msg1Sealed) && !s.answered {
+		s.answered = true
+		if s.msg1Bad {
+			s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, []int{frame}, "%s answered a msg1 it must reject on %s: the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)", s.by(1, frame), s.conn.subject)
+		} else {
+			// It read msg1: the handshake goes on, unverifiable.
+			s.hsFailed = false
+			announced := ""
+			if dev, ok := s.c.disc.announced(conformance.RoleB.String()); ok && dev.learnedKey != bringUpStatic(conformance.RoleB) {
+				announced = fmt.Sprintf(", as node-b's announce of key %s (frame %d) says", short(dev.learnedKey), dev.learnedFrame)
+			}
+			s.c.agg.add(Fail, SESS005, "static "+s.conn.subject, append(slices.Clone(s.hsFrames), frame), "%s answered a msg1 on %s that does not read with its bring-up static (%v): it holds another static, the one node-a sealed msg1 to%s, so the transcript cannot be verified with the bring-up keys",
+				s.by(1, frame), s.conn.subject, s.msg1Err, announced)
+		}
+	}
 	if s.last != side {
 		if s.last >= 0 {
 			s.endTurn(s.c.agg, s.last, &s.sides[s.last])
@@ -326,7 +383,7 @@ func (s *session) ordering(a *agg, side, idx, wantIdx, frame int, when string) {
 	if a == s.c.agg {
 		s.orderErr = true
 	}
-	a.add(Fail, orderID(want.kind), s.conn.subject, []int{frame}, "%s sent %s %s%s", s.from[side], pl.name, when, orderNote(want.kind))
+	a.add(Fail, orderID(want.kind), s.conn.subject, []int{frame}, "%s sent %s %s%s", s.by(side, frame), pl.name, when, orderNote(want.kind))
 }
 
 // endTurn judges a violation raised during side's turn, which just ended.
@@ -345,7 +402,7 @@ func (s *session) endTurn(a *agg, side int, st *sideState) {
 		if v.idx == 0 && side == 0 {
 			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "handshake is not Noise XK: %s is %d bytes with no length prefix (its first 4 bytes read %d, above the Noise maximum of 65535), the spec's is %d (+4-byte u32be length)", what, n, v.declared, body)
 		} else {
-			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "%s's %s has no valid u32be length prefix: it reads %d, above the Noise maximum of 65535 (%d bytes in the turn)", s.from[side], what, v.declared, n)
+			a.add(Fail, SESS002, s.conn.subject, []int{v.frame}, "%s's %s has no valid u32be length prefix: it reads %d, above the Noise maximum of 65535 (%d bytes in the turn)", s.by(side, v.frame), what, v.declared, n)
 		}
 		return
 	}
@@ -364,7 +421,7 @@ func (s *session) endTurn(a *agg, side int, st *sideState) {
 	}
 	prev := s.plan(side, v.idx-1)
 	a.add(Fail, orderID(want.kind), s.conn.subject, []int{v.frame}, "%s sent %d bytes after its %s before %s's %s%s",
-		s.from[side], n, prev.name, s.from[1-side], want.name, orderNote(want.kind))
+		s.by(side, v.frame), n, prev.name, s.from[1-side], want.name, orderNote(want.kind))
 }
 
 // orderID is the check a message sent too early violates, by the kind of
@@ -391,14 +448,14 @@ func (s *session) sizeError(a *agg, side int, pl msgPlan, got, frame int) {
 		s.sizeErr = true
 	}
 	if pl.kind == kindHandshake {
-		msg := fmt.Sprintf("%s's %s is %d bytes, %s's is %d", s.from[side], pl.name, got, s.c.opts.Profile, pl.size)
+		msg := fmt.Sprintf("%s's %s is %d bytes, %s's is %d", s.by(side, frame), pl.name, got, s.c.opts.Profile, pl.size)
 		if side == 0 && pl.name == "msg1" && (got == conformance.StdMsg1Len || got == conformance.StdMsg1Len+4) {
 			msg += " (a noise-xk msg1?)"
 		}
 		a.add(Fail, SESS002, s.conn.subject, []int{frame}, "%s", msg)
 		return
 	}
-	a.add(Fail, MUX001, s.conn.subject, []int{frame}, "%s's %s is %d bytes, %s records are exactly %d", s.from[side], pl.name, got, s.c.opts.Profile, pl.size)
+	a.add(Fail, MUX001, s.conn.subject, []int{frame}, "%s's %s is %d bytes, %s records are exactly %d", s.by(side, frame), pl.name, got, s.c.opts.Profile, pl.size)
 }
 
 // framingError: a noise-xk length above 65535, so the stream has no valid
@@ -410,7 +467,7 @@ func (s *session) framingError(side int, st *sideState, frame int, n uint32) {
 		st.pending = &violation{idx: st.msgs, boundary: st.pos - st.filled, frame: frame, framing: true, declared: n}
 		return
 	}
-	s.c.agg.add(Fail, SESS002, s.conn.subject, []int{frame}, "%s's stream announces a %d-byte message, above the Noise maximum of 65535", s.from[side], n)
+	s.c.agg.add(Fail, SESS002, s.conn.subject, []int{frame}, "%s's stream announces a %d-byte message, above the Noise maximum of 65535", s.by(side, frame), n)
 }
 
 // complete handles one whole message.
@@ -453,7 +510,7 @@ func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
 			if n == 0 {
 				a.add(Fail, SESS002, s.conn.subject, frames, "handshake is not Noise XK: %s is %d bytes, the spec's is %d", name, len(body), want)
 			} else {
-				a.add(Fail, SESS002, s.conn.subject, frames, "%s's %s is %d bytes, the spec's is %d", s.from[side], name, len(body), want)
+				a.add(Fail, SESS002, s.conn.subject, frames, "%s's %s is %d bytes, the spec's is %d", s.by(side, frames...), name, len(body), want)
 			}
 			s.sizeErr = true
 		}
@@ -469,9 +526,50 @@ func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
 			a.add(Info, NX02, "", frames, "msg2 is %d bytes: node-b re-sends its pre-message static, encrypted (the spec's msg2 is %d)", len(body), conformance.StdMsg2Len)
 		}
 	}
+	if n == 0 && !s.sizeErr {
+		s.judgeMsg1(body, frames)
+	}
 	if s.hs[1] != nil && s.hs[2] != nil && !s.hsDone && !s.hsFailed {
 		s.handshake()
 	}
+}
+
+// judgeMsg1 fails a msg1 that node-b rejects before it writes msg2,
+// whatever its keys: a low-order ephemeral (every DH with it is all zeros,
+// which the OS rejects, §4.1). The fault is node-a's: node-b must then
+// send nothing and close the connection (§4.5), and its silence is no
+// failure. A noise-xk msg1 whose es payload does not decrypt with node-b's
+// bring-up static waits for node-b's answer (see msg1Sealed): node-b
+// holds another static if it reads it.
+func (s *session) judgeMsg1(m1 []byte, frames []int) {
+	err := msg1Error(s.c.opts.Profile, m1)
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, conformance.ErrDecrypt):
+		s.msg1Sealed, s.msg1Err, s.hsFailed = true, err, true
+		return
+	}
+	s.msg1Bad, s.hsFailed = true, true
+	what := fmt.Sprintf("does not read with node-b's bring-up keys (%v)", err)
+	if errors.Is(err, conformance.ErrZeroDH) {
+		what = "is a low-order point: node-b's DH with it is all zeros, which the OS rejects (§4.1)"
+	}
+	s.c.agg.add(Fail, SESS004, s.conn.subject, frames, "%s's msg1 on %s %s; %s must reject it, send no msg2 and close the connection (§4.5)", s.by(0, frames...), s.conn.subject, what, s.from[1])
+}
+
+// msg1Error is why node-b's bring-up responder rejects msg1, nil if it
+// takes it.
+func msg1Error(p Profile, m1 []byte) error {
+	if p == ProfileNexus {
+		return conformance.NewNexusResponder(conformance.BringUpNexusConfig(conformance.RoleB)).ReadMsg1(m1)
+	}
+	r, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleB))
+	if err != nil {
+		return nil // no responder to judge by
+	}
+	_, err = r.ReadMessage(m1)
+	return err
 }
 
 // handshake judges the whole transcript.
@@ -487,12 +585,19 @@ func (s *session) handshake() {
 	var keys conformance.SessionKeys
 	var decryptable bool
 	var err error
-	if s.nexus() {
+	switch {
+	case s.msg1Sealed:
+	case s.nexus():
 		keys, decryptable, err = verifyNexus(s.hs[0], s.hs[1], s.hs[2])
-	} else {
+	default:
 		keys, decryptable, err = verifyStd(s.hs[0], s.hs[1], s.hs[2])
 	}
 	switch {
+	case s.msg1Sealed:
+		// node-b read a msg1 sealed to a static other than its bring-up
+		// key (SESS-005 said so): the transcript cannot be decrypted.
+		s.noKeys, s.hsDone = true, true
+		s.c.milestone("nexus session ok " + s.pair() + " unverified")
 	case !decryptable:
 		s.noKeys, s.hsDone = true, true
 		a.add(Warn, SESS004, s.conn.subject, fr, "neither ephemeral on %s is a bring-up key, so the transcript cannot be decrypted passively: identity binding, transport keys and records are not checked", s.conn.subject)
@@ -660,6 +765,7 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 	if side == 1 {
 		keyName = "k_r2i"
 	}
+	who := s.by(side, frames...)
 	n := c.Nonce()
 	model := s.nexus()
 	rxN := n
@@ -690,10 +796,10 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 			c.SetNonce(n + d + 1)
 			plain, err, o.at = p, nil, n+d
 			if model {
-				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but %s's receive nonce is %d: %s cannot decrypt it (§5.1); the checker follows %s's counter from here", s.from[side], name, n+d, s.from[1-side], rxN, s.from[1-side], s.from[side])
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, but %s's receive nonce is %d: %s cannot decrypt it (§5.1); the checker follows %s's counter from here", who, name, n+d, s.from[1-side], rxN, s.from[1-side], who)
 			} else {
 				o.rx = true // the receiver is assumed to resync with the sender
-				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", s.from[side], name, n+d, n, d)
+				a.add(Warn, MUX003, "skip "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s decrypts at n=%d, not the expected %d: %d nonces skipped (a retried step?)", who, name, n+d, n, d)
 			}
 			break
 		}
@@ -704,22 +810,22 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 	if err != nil {
 		s.bad[side]++
 		if k == 0 {
-			a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s does not decrypt with %s at n=0: the transport keys do not follow from the handshake", s.from[side], keyName)
+			a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s does not decrypt with %s at n=0: the transport keys do not follow from the handshake", who, keyName)
 		}
 		id := MUX003
 		if !s.nexus() {
 			id = SESS006
 		}
-		a.add(Fail, id, s.conn.subject+fmt.Sprint(side), frames, "%s's %s does not authenticate with %s at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], name, keyName, min(rxN, n), n+maxNonceSkip)
+		a.add(Fail, id, s.conn.subject+fmt.Sprint(side), frames, "%s's %s does not authenticate with %s at n=%d..%d: tampered, misaligned or the wrong key", who, name, keyName, min(rxN, n), n+maxNonceSkip)
 		if s.bad[side] >= maxBadRecords {
 			s.given[side] = true
-			a.add(Warn, MUX003, "given "+s.conn.subject+fmt.Sprint(side), frames, "%d messages in a row from %s fail to authenticate: the checker stops decrypting that direction", maxBadRecords, s.from[side])
+			a.add(Warn, MUX003, "given "+s.conn.subject+fmt.Sprint(side), frames, "%d messages in a row from %s fail to authenticate: the checker stops decrypting that direction", maxBadRecords, who)
 		}
 		return nil, o, false
 	}
 	s.bad[side] = 0
 	if k == 0 && o.at != 0 {
-		a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s decrypts with %s at n=%d, not 0: n starts at 0 (§5.1)", s.from[side], keyName, o.at)
+		a.add(Fail, SESS006, s.conn.subject+fmt.Sprint(side), frames, "the first message from %s decrypts with %s at n=%d, not 0: n starts at 0 (§5.1)", who, keyName, o.at)
 	} else if k == 0 {
 		s.firstOK[side] = true
 		if s.firstOK[0] && s.firstOK[1] {
@@ -739,7 +845,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	}
 	if len(wire) != size {
 		receiver := s.from[1-side]
-		a.add(Fail, MUX001, s.conn.subject, frames, "%s's %s is %d bytes, nexus-v1 records are exactly %d: %s reads %d-byte records, so its stream is misaligned from here (§5.1); the checker reads on record by record", s.from[side], s.plan(side, k+2-side).name, len(wire), size, receiver, size)
+		a.add(Fail, MUX001, s.conn.subject, frames, "%s's %s is %d bytes, nexus-v1 records are exactly %d: %s reads %d-byte records, so its stream is misaligned from here (§5.1); the checker reads on record by record", s.by(side, frames...), s.plan(side, k+2-side).name, len(wire), size, receiver, size)
 	} else {
 		a.pass(MUX001, frames...)
 	}
@@ -769,7 +875,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	if k < 3 {
 		if !o.rx {
 			s.ladderBad = true
-			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but %s's receive nonce is %d: %s cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.from[side], ladderSteps[2*k+side].Step, o.at, s.from[1-side], o.rxAt, s.from[1-side])
+			a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d is sealed at n=%d, but %s's receive nonce is %d: %s cannot decrypt it, so its ladder fails there and dsoftbusd stops (§5.1, §5.2)", s.by(side, frames...), ladderSteps[2*k+side].Step, o.at, s.from[1-side], o.rxAt, s.from[1-side])
 			return
 		}
 		s.ladder(side, k, plain, frames)
@@ -792,7 +898,7 @@ func (s *session) padding(side, k int, plain []byte, frames []int) {
 	if err := conformance.CheckRecordPadding(class, plain); err != nil {
 		name := s.plan(side, k+2-side).name
 		a := s.c.agg
-		a.add(Warn, MUX004, "pad "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s: %v; §5.1 has the sender zero-pad the plaintext (the receiver ignores the padding)", s.from[side], name, err)
+		a.add(Warn, MUX004, "pad "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s: %v; §5.1 has the sender zero-pad the plaintext (the receiver ignores the padding)", s.by(side, frames...), name, err)
 		return
 	}
 	s.c.agg.pass(MUX004, frames...)
@@ -807,7 +913,7 @@ func (s *session) ladder(side, k int, plain []byte, frames []int) {
 	}
 	if err != nil {
 		s.ladderBad = true
-		a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d: %v", s.from[side], step.Step, err)
+		a.add(Fail, MUX002, s.conn.subject, frames, "%s's ladder step %d: %v", s.by(side, frames...), step.Step, err)
 		return
 	}
 	s.ladderOK++
@@ -958,6 +1064,19 @@ func (s *session) end(a *agg) {
 		}
 	}
 	pending := pendingSide[0] || pendingSide[1]
+	if (s.msg1Bad || s.msg1Sealed) && !s.answered {
+		if s.msg1Sealed {
+			// node-b could not read it either: it holds its bring-up
+			// static, which node-a did not seal msg1 to.
+			a.add(Fail, SESS004, subj, s.hsFrames, "%s's msg1 on %s does not read with node-b's bring-up keys (%v), and %s did not answer it; %s must reject it, send no msg2 and close the connection (§4.5)",
+				s.by(0, s.hsFrames...), subj, s.msg1Err, s.from[1], s.from[1])
+		}
+		how := ""
+		if conn.reset || conn.half[1].closed {
+			how = " and the connection was closed"
+		}
+		a.add(Info, SESS004, "rejected "+subj, s.hsFrames, "%s rightly rejected the msg1 it cannot use on %s: it sent no msg2%s (§4.5)", s.from[1], subj, how)
+	}
 	if !s.hsDone && !s.hsFailed && !s.sizeErr && !pending {
 		if s.sides[0].pos+s.sides[1].pos == 0 {
 			if conn.accepted && (conn.reset || conn.half[0].closed || conn.half[1].closed) {
@@ -983,7 +1102,7 @@ func (s *session) end(a *agg) {
 			// waiting to be judged at 531.
 			pl := s.plan(side, st.msgs)
 			n := s.cipher[side].Nonce()
-			a.add(Fail, MUX003, s.conn.subject+fmt.Sprint(side), st.frames[:st.cut], "%s's %s does not authenticate with k_i2r at n=%d..%d: tampered, misaligned or the wrong key", s.from[side], pl.name, min(n, s.rx[side]), n+maxNonceSkip)
+			a.add(Fail, MUX003, s.conn.subject+fmt.Sprint(side), st.frames[:st.cut], "%s's %s does not authenticate with k_i2r at n=%d..%d: tampered, misaligned or the wrong key", s.by(side, st.frames[:st.cut]...), pl.name, min(n, s.rx[side]), n+maxNonceSkip)
 			st.msgs++ // st is a copy
 			st.filled -= conformance.RequestRecordLen
 			st.size = conformance.RequestRecordLen
@@ -994,7 +1113,7 @@ func (s *session) end(a *agg) {
 			if open {
 				v = Warn
 			}
-			a.add(v, MUX001, "tail "+subj+fmt.Sprint(side), st.frames, "%s's stream ends %d bytes into %s (%d bytes)", s.from[side], st.filled, pl.name, max(pl.size, st.size))
+			a.add(v, MUX001, "tail "+subj+fmt.Sprint(side), st.frames, "%s's stream ends %d bytes into %s (%d bytes)", s.by(side, st.frames...), st.filled, pl.name, max(pl.size, st.size))
 		}
 	}
 	if !s.nexus() {

@@ -1,0 +1,72 @@
+package checker
+
+import (
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"l2hub/conformance"
+)
+
+// TestBroadcastAnnounceIsLearned: a third VM broadcasts a node-b announce
+// after node-a and node-b announced normally, and node-a dials it. The OS
+// takes broadcasts (smoltcp accepts 255.255.255.255 and 10.42.0.255 on a
+// socket bound to <own IP>:37020), so node-a learns it and, following the
+// last node-b to announce (§2.4), rightly dials the broadcaster: DISC-006
+// fails the broadcaster, SESS-001 does not fail node-a. A datagram on the
+// broadcast MAC to another VM's address is not node-a's, nor is a
+// broadcast on another VM's MAC (its NIC takes it, node-a's never sees
+// it), nor a broadcast whose copy to node-a's port the hub dropped while
+// flooding it elsewhere: node-a's dial target stays node-b's unicast
+// announce.
+func TestBroadcastAnnounceIsLearned(t *testing.T) {
+	hostC := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
+	bcastMAC := mustMAC("ff:ff:ff:ff:ff:ff")
+	subnet := netip.MustParseAddr("10.42.0.255")
+	tests := []struct {
+		name    string
+		dstMAC  net.HardwareAddr
+		dst     netip.Addr
+		why     string // the hub's notes on the broadcast, which a third VM on port c sent
+		learned bool
+	}{
+		{"subnet-broadcast", bcastMAC, subnet, "", true},
+		{"limited-broadcast", bcastMAC, netip.MustParseAddr("255.255.255.255"), "", true},
+		{"broadcast-mac-to-another-vm", bcastMAC, netip.MustParseAddr("10.42.0.13"), "", false},
+		{"subnet-broadcast-to-node-a-mac", hostA.mac, subnet, "", true},
+		{"subnet-broadcast-to-node-b-mac", hostB.mac, subnet, "", false},
+		{"copy-to-node-a-dropped", bcastMAC, subnet, "c->a: rule loss-a: drop (p=1)", false},
+		{"copy-to-node-b-dropped", bcastMAC, subnet, "c->b: rule loss-b: drop (p=1)", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			bc := b.add(b.udp(hostC, hostC.ip, tt.dstMAC, tt.dst, 37020, 37020, announceOf(t, conformance.RoleB)))
+			f := b.flow(hostA, hostC, 40010, 34568)
+			f.connect()
+			frames := b.frames
+			if tt.why != "" {
+				frames = slices.Clone(b.frames)
+				for i := range frames {
+					_, frames[i].Port = portOf(frames[i])
+					frames[i].Dir = DirIngress
+				}
+				frames[bc-1].Port, frames[bc-1].Why = "c", tt.why
+			}
+			r := feed(t, Options{}, frames)
+			if fd, ok := r.First(DISC006); !ok || fd.Verdict != Fail || !containsInt(fd.Frames, bc) || !strings.Contains(fd.Message, "never broadcasts") {
+				t.Errorf("got DISC-006 %v, want the broadcast (frame %d) failed:\n%s", fd, bc, dump(r))
+			}
+			fd, failed := findingWith(r, SESS001, "dialled 10.42.0.12:34568")
+			if tt.learned && failed {
+				t.Errorf("got %v, want no SESS-001 against node-a: it learned the broadcast announce:\n%s", fd, dump(r))
+			}
+			if !tt.learned && (!failed || fd.Verdict != Fail) {
+				t.Errorf("got SESS-001 %v (found %v), want node-a's dial to 10.42.0.12 failed: it never received that announce:\n%s", fd, failed, dump(r))
+			}
+		})
+	}
+}
