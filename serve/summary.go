@@ -81,7 +81,7 @@ func (sum *Summary) writeJSON(w io.Writer) error {
 }
 
 // writeText writes sum as people read it at exit: each port's counters,
-// the policy's (WritePolicyCounters), and the capture's account.
+// the policy's (control.WriteRules), and the capture's account.
 func (sum *Summary) writeText(w io.Writer) {
 	if len(sum.Ports) == 0 {
 		return
@@ -100,7 +100,7 @@ func (sum *Summary) writeText(w io.Writer) {
 	tw.Flush()
 	if sum.Policy != "" || len(sum.Rules)+len(sum.Partitions)+len(sum.PortLinks) > 0 {
 		fmt.Fprintln(w)
-		WritePolicyCounters(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})
+		control.WriteRules(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})
 	}
 	if c := sum.Capture; c != nil {
 		fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))
@@ -110,33 +110,6 @@ func (sum *Summary) writeText(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-// WritePolicyCounters writes a policy's counters as serve's exit summary
-// and l2hub ctl rules show them: the rules and the partitions
-// (control.WriteRules), then each port link that is down (a schedule or
-// ctl link took it down) or dropped frames while it was.
-func WritePolicyCounters(w io.Writer, st filter.Stats) error {
-	if err := control.WriteRules(w, st); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	head := false
-	for _, p := range st.Ports {
-		if !p.Down && p.Dropped == 0 {
-			continue // up, and never cost a frame
-		}
-		if !head {
-			fmt.Fprintln(tw, "\nLINK\tSTATE\tDROPPED")
-			head = true
-		}
-		state := "up"
-		if p.Down {
-			state = "down"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", p.Port, state, p.Dropped)
-	}
-	return tw.Flush()
 }
 
 // writeSummaryFile writes sum to path atomically.

@@ -104,7 +104,7 @@ every user sees in ps).`,
 			if rulesJSON {
 				return writeJSON(stdout, rulesDocument(st))
 			}
-			return serve.WritePolicyCounters(stdout, st)
+			return control.WriteRules(stdout, st)
 		})
 	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, port_links), as serve's summary and replay --json give them")
 	ports.Long = `List every port: its peer (- when none is attached), its link as the
