@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -768,18 +769,21 @@ func (c *Config) PortNames() []string {
 // CheckControlAddr refuses a control address that only looks like one:
 // "off" and "" (the default socket) are words; "tcp:HOST:PORT" is TCP and
 // "unix:PATH" a socket file, whatever PATH is; any other value is a socket
-// file only when it reads as a path, with a '/' in it (./ctl, /run/l2hub.sock),
-// a .sock suffix (ctl.sock) or a leading '@' (Linux's abstract namespace).
-// So 127.0.0.1:7291 (tcp: forgotten) or none (meant as off) is an error
-// with a hint, never a socket file of that name in the working directory.
+// file only when it reads as a path, with a '/' in it (./ctl, /run/l2hub.sock)
+// or a .sock suffix (ctl.sock). So 127.0.0.1:7291 (tcp: forgotten) or none
+// (meant as off) is an error with a hint, never a socket file of that name
+// in the working directory. A name in Linux's abstract namespace (@name)
+// is refused: the control API binds only socket files.
 func CheckControlAddr(addr string) error {
+	if network, path := control.ParseAddr(addr); network == "unix" && strings.HasPrefix(path, "@") {
+		return fmt.Errorf("%q: an abstract socket (@name) cannot be the control API's: give a socket path (./%s.sock) or tcp:HOST:PORT", addr, strings.TrimPrefix(path, "@"))
+	}
 	switch {
 	case addr == "", addr == "off", strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "unix:"),
-		strings.Contains(addr, "/"), strings.HasSuffix(addr, ".sock"), strings.HasPrefix(addr, "@"):
+		strings.Contains(addr, "/"), strings.HasSuffix(addr, ".sock"):
 		return nil
 	}
-	switch strings.ToLower(addr) {
-	case "none", "no", "false", "0", "disable", "disabled":
+	if offWord(addr) {
 		return fmt.Errorf("%q: did you mean off (no control API)?", addr)
 	}
 	if _, port, err := net.SplitHostPort(addr); err == nil {
@@ -789,3 +793,55 @@ func CheckControlAddr(addr string) error {
 	}
 	return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s, tcp:HOST:PORT or off", addr, addr, addr, addr)
 }
+
+// offWord reports whether addr is off or a word meant as it.
+func offWord(addr string) bool {
+	switch strings.ToLower(addr) {
+	case "off", "none", "no", "false", "0", "disable", "disabled":
+		return true
+	}
+	return false
+}
+
+// CheckDialAddr is CheckControlAddr for a client of the control API
+// (l2hub ctl, wait, inject): off, which only serve takes, is refused, and
+// a bare name is taken when a socket of that name is there (dialing it
+// makes nothing), as an older hub's banner may give it.
+func CheckDialAddr(addr string) error {
+	if offWord(addr) {
+		return fmt.Errorf("%q: off is serve's (a hub without a control API, which nothing can reach): give the control address the hub's banner or ready file shows, or leave --control out for the default socket", addr)
+	}
+	err := CheckControlAddr(addr)
+	if err != nil && !strings.HasPrefix(addr, "@") {
+		if fi, serr := os.Stat(addr); serr == nil && fi.Mode()&fs.ModeSocket != 0 {
+			return nil
+		}
+	}
+	return err
+}
+
+// shownControlAddr is how the banner and the ready file give a bound
+// control address (control.Addr): as ctl --control takes it. A socket
+// named relative to the working directory is given by its absolute path,
+// as a port's is, so a client started elsewhere finds it; one whose
+// absolute path would be too long for a socket's name keeps its own, with
+// a unix: prefix when it would not read as a path (ctl, not ./ctl).
+func shownControlAddr(addr string) string {
+	network, path := control.ParseAddr(addr)
+	if network != "unix" || strings.HasPrefix(path, "@") {
+		return addr
+	}
+	if !filepath.IsAbs(path) {
+		if abs, err := filepath.Abs(path); err == nil && len(abs) <= maxSocketPath {
+			path = abs
+		}
+	}
+	if CheckControlAddr(path) != nil {
+		return "unix:" + path
+	}
+	return path
+}
+
+// maxSocketPath is the longest path a unix socket's address holds
+// (sun_path less its NUL, on Linux; shorter elsewhere).
+const maxSocketPath = 107

@@ -306,3 +306,36 @@ func TestConfigRefusesTAPsSharingADevice(t *testing.T) {
 		}
 	}
 }
+
+// TestShownControlAddr: the banner and the ready file give a control
+// address as ctl --control takes it: a relative socket path made absolute,
+// or, when that would not fit a socket's name, kept with a unix: prefix
+// wherever it would not read as a path.
+func TestShownControlAddr(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		cwd, addr, want string
+	}{
+		{dir, "tcp:127.0.0.1:7291", "tcp:127.0.0.1:7291"},
+		{dir, "/run/l2hub.sock", "/run/l2hub.sock"},
+		{dir, "ctl", filepath.Join(dir, "ctl")},
+		{dir, "unix:ctl", filepath.Join(dir, "ctl")},
+		{dir, "./sub/ctl.sock", filepath.Join(dir, "sub", "ctl.sock")},
+		{long, "ctl", "unix:ctl"},
+		{long, "unix:ctl", "unix:ctl"},
+		{long, "ctl.sock", "ctl.sock"},
+		{long, "./ctl", "./ctl"},
+	} {
+		t.Chdir(tt.cwd)
+		if got := shownControlAddr(tt.addr); got != tt.want {
+			t.Errorf("in %s: got shownControlAddr(%q) = %q, want %q", tt.cwd, tt.addr, got, tt.want)
+		}
+		if err := CheckControlAddr(tt.want); err != nil {
+			t.Errorf("shown %q: %v", tt.want, err)
+		}
+	}
+}

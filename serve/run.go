@@ -196,7 +196,7 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 		}
 		return controlListener{}, fmt.Errorf("control: %w", err)
 	}
-	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
+	return controlListener{l: l, addr: shownControlAddr(control.Addr(l)), token: token}, nil
 }
 
 // ServeControl binds the control API at the session's Config.Control (a

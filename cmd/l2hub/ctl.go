@@ -20,11 +20,15 @@ import (
 	"l2hub/serve"
 )
 
+// controlForms is what the --control flag of the commands that dial the
+// control API takes.
+var controlForms = "a socket path (with a '/' or a .sock suffix, or unix:PATH) or tcp:HOST:PORT, as the hub's banner or ready file gives it (default " + control.DefaultAddr() + ")"
+
 // checkControlFlag refuses a --control value that only looks like an
-// address (serve.CheckControlAddr): 127.0.0.1:7291 without tcp: would dial
-// a socket file of that name.
+// address (serve.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
+// a socket file of that name, and off names no hub.
 func checkControlFlag(addr string) error {
-	if err := serve.CheckControlAddr(addr); err != nil {
+	if err := serve.CheckDialAddr(addr); err != nil {
 		return fmt.Errorf("--control: %w", err)
 	}
 	return nil
@@ -55,7 +59,7 @@ every user sees in ps).`,
 			return err
 		},
 	}
-	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address: "+controlForms)
 	tf.Register(cmd.PersistentFlags().StringVar)
 
 	// sub is one ctl subcommand: run gets the client and the arguments.

@@ -60,6 +60,7 @@ are a warning.`,
 		},
 	}
 	f.Register(cmd.Flags())
+	cmd.Flags().Lookup("control").Usage = "the hub's control address: " + controlForms
 	cmd.MarkFlagRequired("into")
 	return cmd
 }

@@ -438,3 +438,45 @@ func TestSecondHubKeepsOffALiveHubsReadyFile(t *testing.T) {
 		t.Errorf("the first hub's ready file holds %q (%v) after the second hub, want %q", now, err, was)
 	}
 }
+
+// TestControlAddressAsAnnounced: a control socket named relative to the
+// working directory (unix:ctl, which reads as no path by itself) is
+// announced by its absolute path, in the banner and the ready file, and
+// that is an address ctl, wait and inject take; so is the bare name while
+// the socket is there (dialing it makes nothing).
+func TestControlAddressAsAnnounced(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	rf := filepath.Join(dir, "hub.ready")
+	stdout, stderr, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", "unix:ctl", "--ready-file", rf)
+	if err := run(context.Background(), []string{"wait", "--ready-file", rf, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("wait: %v; serve's stderr:\n%s", err, stderr.String())
+	}
+	info, err := ready.Read(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(dir, "ctl")
+	if info.Control != abs {
+		t.Errorf("ready file: control %q, want %q", info.Control, abs)
+	}
+	if banner := stdout.String(); !strings.Contains(banner, "control API on "+abs+";") {
+		t.Errorf("banner:\n%s\nwant it to name the control API %s", banner, abs)
+	}
+	for _, addr := range []string{info.Control, "ctl", "unix:ctl"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"ctl", "ports", "--control", addr}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "a ") {
+			t.Errorf("ctl ports --control %s: %v\n%s", addr, err, out.String())
+		}
+		if err := run(context.Background(), []string{"wait", "--control", addr, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+			t.Errorf("wait --control %s: %v", addr, err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	// The socket gone, the bare name is refused again with the hint.
+	if err := run(context.Background(), []string{"ctl", "ports", "--control", "ctl"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "want a socket path with a '/'") {
+		t.Errorf("ctl --control ctl after the hub stopped: %v, want the hint", err)
+	}
+}

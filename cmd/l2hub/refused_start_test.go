@@ -64,9 +64,10 @@ func TestRefusedStartLeavesTheCaptureUntouched(t *testing.T) {
 }
 
 // TestControlThatOnlyLooksLikeAnAddress: a --control value that is no
-// control address (HOST:PORT without tcp:, none) is refused with a hint,
-// by serve before it binds anything (no socket file of that name appears
-// in the working directory) and by the commands that dial one.
+// control address (HOST:PORT without tcp:, none, an abstract @name) is
+// refused with a hint, by serve before it binds anything (no socket file
+// of that name appears in the working directory) and by the commands that
+// dial one, which refuse off too.
 func TestControlThatOnlyLooksLikeAnAddress(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -79,7 +80,12 @@ func TestControlThatOnlyLooksLikeAnAddress(t *testing.T) {
 		{[]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "none"}, `--control: "none": did you mean off (no control API)?`},
 		{[]string{"ctl", "ports", "--control", "127.0.0.1:7291"}, `--control: "127.0.0.1:7291": want tcp:127.0.0.1:7291`},
 		{[]string{"wait", "--control", "localhost:7291", "--timeout", "1ms"}, `--control: "localhost:7291": want tcp:localhost:7291`},
-		{[]string{"inject", "x.pcapng", "--into", "a", "--control", "none"}, `--control: "none": did you mean off`},
+		{[]string{"inject", "x.pcapng", "--into", "a", "--control", "none"}, `--control: "none": off is serve's`},
+		{[]string{"ctl", "ports", "--control", "off"}, `--control: "off": off is serve's (a hub without a control API, which nothing can reach)`},
+		{[]string{"wait", "--control", "off", "--timeout", "1ms"}, `--control: "off": off is serve's`},
+		{[]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "@hub"}, `--control: "@hub": an abstract socket (@name) cannot be the control API's`},
+		{[]string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "unix:@hub"}, `--control: "unix:@hub": an abstract socket`},
+		{[]string{"ctl", "ports", "--control", "@hub"}, `--control: "@hub": an abstract socket`},
 	} {
 		// Cancelled: a serve that took the value would stop at once
 		// rather than run on.
