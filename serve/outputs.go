@@ -97,7 +97,11 @@ func checkSameFiles(cfg *Config, opts Options) error {
 				return err
 			}
 		}
-		return fmt.Errorf("%s %s writes %s, which is the %s it reads (%s): writing it would destroy it; write somewhere else", capBy, cfg.Capture.File, name, in.What, in.Path)
+		same := ""
+		if in.Path != name {
+			same = " (" + in.Path + ")"
+		}
+		return fmt.Errorf("%s %s writes %s, which is the %s it reads%s: writing it would destroy it; write somewhere else", capBy, cfg.Capture.File, name, in.What, same)
 	}
 	outputs := cfg.outputs(opts)
 	for i, o := range outputs {
@@ -105,10 +109,13 @@ func checkSameFiles(cfg *Config, opts Options) error {
 			return err
 		}
 		if name, ok := cfg.Capture.writes(o.path, ports); ok {
+			if cfg.Capture.File == capture.Stdout {
+				return fmt.Errorf("%s - and %s %s both want standard output: the %s would land in the pcapng stream; give the %s a file of its own", capBy, o.by, o.path, o.what, o.what)
+			}
 			return sameOutput(o, file{name, "capture", capBy + " " + cfg.Capture.File})
 		}
 		for _, p := range outputs[:i] {
-			if samefile.Same(o.path, p.path) {
+			if samefile.Overwrites(o.path, p.path) {
 				return sameOutput(o, p)
 			}
 		}
@@ -118,7 +125,11 @@ func checkSameFiles(cfg *Config, opts Options) error {
 
 // sameOutput is the error for two outputs that are one file.
 func sameOutput(o, other file) error {
-	return fmt.Errorf("%s %s is also the %s (%s): one would overwrite the other; give each its own file", o.by, o.path, other.what, other.by)
+	what := other.what
+	if !strings.HasPrefix(what, "port ") { // port a's socket
+		what = "the " + what
+	}
+	return fmt.Errorf("%s %s is also %s (%s): one would overwrite the other; give each its own file", o.by, o.path, what, other.by)
 }
 
 // writes reports whether path is one of the files the capture writes,
@@ -126,9 +137,19 @@ func sameOutput(o, other file) error {
 // (capture.PortPath), and the numbered files that follow each (a
 // rotation, a set-policy or a failed write goes on in run-0001.pcapng:
 // capture.RotatedPath), by name or as another link to one that exists.
-// Standard output and a named pipe are one stream, never numbered.
+// Standard output and a named pipe are one stream, never numbered; with
+// the capture on standard output, path is it when it is the file
+// standard output has open (/dev/stdout, /proc/self/fd/1, the file the
+// shell sent it to). A character device is no file a write destroys
+// (samefile.Overwrites): never one the capture writes.
 func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
-	if c.File == "" || c.File == capture.Stdout || path == "" || path == capture.Stdout {
+	if c.File == "" || path == "" || path == capture.Stdout {
+		return "", false
+	}
+	if c.File == capture.Stdout {
+		if isStdout(path) {
+			return "standard output", true
+		}
 		return "", false
 	}
 	bases := []string{c.File}
@@ -142,11 +163,11 @@ func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
 	_, err := os.Stat(path)
 	exists := err == nil
 	for _, base := range bases {
-		if samefile.Same(base, path) {
+		if samefile.Overwrites(base, path) {
 			return base, true
 		}
-		if fi, err := os.Stat(base); err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
-			continue
+		if fi, err := os.Stat(base); err == nil && fi.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
+			continue // one stream, never numbered
 		}
 		if n, ok := rotatedPart(base, path); ok {
 			if next := capture.RotatedPath(base, n); samefile.Same(next, path) {
@@ -172,6 +193,17 @@ func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// isStdout reports whether path is the file this process's standard
+// output has open, a character device (a terminal, /dev/null) aside.
+func isStdout(path string) bool {
+	out, err := os.Stdout.Stat()
+	if err != nil || out.Mode()&fs.ModeCharDevice != 0 {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, out)
 }
 
 // rotatedPart returns n when path is named as part n of the numbered

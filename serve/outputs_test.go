@@ -200,7 +200,7 @@ func TestOutputOverAnInputRefusesTheStart(t *testing.T) {
 			cfg.SetPolicyFile(filepath.Join(dir, "policy-a.yaml"))
 			copyFile(t, filepath.Join(dir, "policy.yaml"), cfg.Policy)
 			cfg.Capture.File, cfg.Capture.PerPort = filepath.Join(dir, "policy.yaml"), true
-		}, "capture.file $/policy.yaml writes $/policy-a.yaml, which is the policy it reads ($/policy-a.yaml)"},
+		}, "capture.file $/policy.yaml writes $/policy-a.yaml, which is the policy it reads: writing it would destroy it"},
 		{"numbered-file-is-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
 			cfg.SetPolicyFile(filepath.Join(dir, "run-0001.pcapng"))
 			copyFile(t, filepath.Join(dir, "policy.yaml"), cfg.Policy)
@@ -235,6 +235,10 @@ func TestOutputOverAnInputRefusesTheStart(t *testing.T) {
 			cfg.Control = filepath.Join(dir, "ctl.sock")
 			o.SummaryFile = cfg.Control
 		}, "--summary $/ctl.sock is also the control socket (control)"},
+		{"summary-is-a-port-socket", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Ports = append(cfg.Ports, transport.Spec{Name: "b", Transport: transport.Unix, Address: filepath.Join(dir, "b.sock")})
+			o.SummaryFile = filepath.Join(dir, "b.sock")
+		}, "--summary $/b.sock is also port b's socket (ports[1].address)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/control"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/ready"
 	"l2hub/internal/syncbuf"
@@ -317,6 +319,57 @@ func TestStdoutCaptureRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("serve %v: %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestStdoutCaptureKeepsOtherOutputsOff: with --capture -, an output that
+// names standard output another way (/dev/stdout, /proc/self/fd/1, or
+// the file the shell sent it to) would write into the pcapng stream: the
+// start is refused, and the file standard output went to stays empty.
+func TestStdoutCaptureKeepsOtherOutputsOff(t *testing.T) {
+	bin := l2hubBinary(t)
+	dir := t.TempDir()
+	outPath := filepath.Join(dir, "stream.out")
+	names := []string{"/dev/stdout", outPath}
+	if _, err := os.Stat("/proc/self/fd/1"); err == nil {
+		names = append(names, "/proc/self/fd/1")
+	}
+	for _, name := range names {
+		for _, flag := range []string{"--summary", "--ready-file"} {
+			out, err := os.Create(outPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			// A hub that took the outputs runs until the guard kills it.
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			cmd := exec.CommandContext(ctx, bin, "serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--capture", "-", flag, name)
+			cmd.Stdout, cmd.Stderr = out, &stderr
+			err = cmd.Run()
+			cancel()
+			out.Close()
+			want := "l2hub: --capture - and " + flag + " " + name + " both want standard output"
+			if err == nil || !strings.HasPrefix(stderr.String(), want) {
+				t.Errorf("serve --capture - %s %s: %v, stderr:\n%s\nwant %s...", flag, name, err, stderr.String(), want)
+			}
+			if b, _ := os.ReadFile(outPath); len(b) != 0 {
+				t.Errorf("serve --capture - %s %s: standard output got %q, want nothing", flag, name, b)
+			}
+		}
+	}
+}
+
+// TestOutputsShareACharacterDevice: /dev/null as both the capture and the
+// summary is no clash: a write there destroys nothing.
+func TestOutputsShareACharacterDevice(t *testing.T) {
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Skipf("%s is not a character device here (%v)", os.DevNull, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // started, it stops at once
+	args := []string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--capture", os.DevNull, "--summary", os.DevNull}
+	if err := run(ctx, args, io.Discard, io.Discard); err != nil && !errors.Is(err, hub.ErrStopped) {
+		t.Errorf("l2hub %s: %v, want it to start", strings.Join(args, " "), err)
 	}
 }
 

@@ -130,7 +130,7 @@ func TestServeRefusesToWriteOverItsInputs(t *testing.T) {
 		{[]string{"--capture", "old.pcapng", "--summary", "old.pcapng"}, "--summary old.pcapng is also the capture (--capture old.pcapng)"},
 		{[]string{"--control-token-file", "ctl.token", "--summary", "ctl.token"}, "--summary ctl.token is the control token file it reads"},
 		{[]string{"--control-token-file", "run-a.tok", "--capture", "run.tok", "--capture-per-port"},
-			"--capture run.tok writes run-a.tok, which is the control token file it reads (run-a.tok): writing it would destroy it; write somewhere else"},
+			"--capture run.tok writes run-a.tok, which is the control token file it reads: writing it would destroy it; write somewhere else"},
 	} {
 		args := append([]string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0"}, tt.args...)
 		if slices.Contains(tt.args, "--config") {
