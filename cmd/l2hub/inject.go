@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/replay"
 )
@@ -73,10 +74,9 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	if err != nil {
 		return err
 	}
-	// A capture that is not there is said before the hub is asked about
-	// the port, and before a report of nothing sent. (Stat, not open: a
-	// named pipe's writer would be taken from the injection.)
-	if _, err := os.Stat(path); err != nil {
+	// A capture that cannot be read is said before the hub is asked about
+	// the port, and with no report of nothing sent.
+	if err := checkCapture(path); err != nil {
 		return err
 	}
 	token, err := f.Token.Token()
@@ -84,25 +84,38 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 		return err
 	}
 	var truncated, stopped *replay.InputError
+	show := func(rep *replay.InjectReport) {
+		if f.JSON {
+			writeJSON(stdout, rep)
+		} else {
+			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
+		}
+		for _, w := range rep.Warnings() {
+			fmt.Fprintln(stderr, "l2hub inject: warning:", w)
+		}
+		if rep.Input != nil {
+			stopped = rep.Input
+			fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
+			if rep.Input.Truncated() {
+				truncated = rep.Input
+			}
+		}
+	}
+	// A report of no frame waits for the outcome: with an error (a named
+	// pipe that carried no capture) it is no news, the error says it all.
+	var none *replay.InjectReport
 	err = replay.InjectInto(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg,
 		func(rep *replay.InjectReport) {
-			if f.JSON {
-				writeJSON(stdout, rep)
-			} else {
-				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
+			if rep.Frames == 0 {
+				none = rep
+				return
 			}
-			for _, w := range rep.Warnings() {
-				fmt.Fprintln(stderr, "l2hub inject: warning:", w)
-			}
-			if rep.Input != nil {
-				stopped = rep.Input
-				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
-				if rep.Input.Truncated() {
-					truncated = rep.Input
-				}
-			}
+			show(rep)
 		},
 		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
+	if none != nil && err == nil {
+		show(none)
+	}
 	if p := cfg.Pacing; errors.Is(err, control.ErrInjectDropped) && p.Speed == 0 && p.PPS == 0 && p.BPS == 0 {
 		fmt.Fprintln(stderr, "l2hub inject: warning:", err) // a lossy flood
 		err = nil
@@ -114,4 +127,30 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 		return fmt.Errorf("%w (--allow-truncated accepts a capture cut short)", truncated)
 	}
 	return err
+}
+
+// checkCapture says why path cannot be injected, before the hub is asked:
+// it is not there, cannot be read, is a directory, or (a regular file)
+// does not start as a pcap or pcapng file does. A named pipe or a device
+// is not read here: what this read took would be missing from the
+// injection.
+func checkCapture(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s: is a directory, not a capture file", path)
+	case !fi.Mode().IsRegular():
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := capture.NewReader(f, capture.ReadOptions{}); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
