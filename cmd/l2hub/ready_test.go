@@ -483,7 +483,7 @@ func TestSecondHubKeepsOffALiveHubsReadyFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a second hub that took the file stops at once, having written it
 	err = run(ctx, []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf}, io.Discard, io.Discard)
-	want := "ready file: write " + rf + ": names a hub that is still running (pid " + pid + "): give this hub a ready file of its own"
+	want := "ready file " + rf + " names a hub that is still running (pid " + pid + "): give this hub a ready file of its own"
 	if err == nil || err.Error() != want {
 		t.Errorf("second hub: got %v, want %s", err, want)
 	}
@@ -531,5 +531,47 @@ func TestControlAddressAsAnnounced(t *testing.T) {
 	// The socket gone, the bare name is refused again with the hint.
 	if err := run(context.Background(), []string{"ctl", "ports", "--control", "ctl"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "want a socket path with a '/'") {
 		t.Errorf("ctl --control ctl after the hub stopped: %v, want the hint", err)
+	}
+}
+
+// TestHubsStartedTogetherOnOneReadyFile: of hubs started at once on one
+// ready file (parallel CI jobs given a fixed path), one runs and names
+// itself there; each other one refuses to start rather than run on beside
+// it, whatever the order in which they come to the file.
+func TestHubsStartedTogetherOnOneReadyFile(t *testing.T) {
+	for range 3 {
+		rf := filepath.Join(t.TempDir(), "hub.ready")
+		hubs := make([]*process, 3)
+		for i := range hubs {
+			hubs[i] = launchBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf)
+		}
+		var waitOut bytes.Buffer
+		if err := run(context.Background(), []string{"wait", "--ready-file", rf, "--timeout", hangGuard.String(), "--json"}, &waitOut, io.Discard); err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		var info ready.Info
+		if err := json.Unmarshal(waitOut.Bytes(), &info); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hubs {
+			if h.cmd.Process.Pid == info.PID {
+				continue
+			}
+			// A hub that took the file as well would run until the guard.
+			var err error
+			select {
+			case err = <-h.done:
+				h.done <- err
+			case <-time.After(hangGuard):
+				t.Fatalf("hub %d runs beside hub %d, which the ready file names", h.cmd.Process.Pid, info.PID)
+			}
+			if err == nil || !strings.Contains(h.stderr.String(), "ready file "+rf+" names a hub that is still running") &&
+				!strings.Contains(h.stderr.String(), "another hub holds it") {
+				t.Errorf("hub %d: exit %v, stderr:\n%s\nwant a refusal of the ready file", h.cmd.Process.Pid, err, h.stderr.String())
+			}
+		}
+		if now, err := ready.Read(rf); err != nil || now.PID != info.PID {
+			t.Errorf("after the refusals the ready file names %+v (%v), want pid %d", now, err, info.PID)
+		}
 	}
 }

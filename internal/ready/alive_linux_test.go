@@ -71,7 +71,7 @@ func TestLiveHubsFileIsNotReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("ready file: write %s: names a hub that is still running (pid %d): give this hub a ready file of its own", path, pid)
+	want := fmt.Sprintf("ready file %s names a hub that is still running (pid %d): give this hub a ready file of its own", path, pid)
 	for name, err := range map[string]error{"Check": Check(path), "WriteFile": WriteFile(path, Info{PID: os.Getpid()})} {
 		if err == nil || err.Error() != want || !errors.Is(err, ErrLiveHub) {
 			t.Errorf("%s over a live hub's file: got %v, want %s", name, err, want)
