@@ -202,7 +202,8 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 // ServeControl binds the control API at the session's Config.Control (a
 // unix socket path, "tcp:HOST:PORT", or the default socket when empty) and
 // answers it for s until ctx ends, as Run does; l2hub ctl, and a control.Client
-// given addr and the config's Token, then act on this session. done
+// given addr (as ctl --control takes it: a relative socket path made
+// absolute) and the config's Token, then act on this session. done
 // is closed once the API stopped serving (its socket file removed). With
 // Control "off" it returns an empty addr and a nil done.
 func (s *Session) ServeControl(ctx context.Context) (addr string, done <-chan struct{}, err error) {
