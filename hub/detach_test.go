@@ -14,7 +14,19 @@ import (
 // because the peer went, not because the transport failed: they count as
 // port-down, like the frames still queued behind them, never write-error.
 func TestDetachCountsFramesInFlightAsPortDown(t *testing.T) {
-	h, a, b := stalledPort(t, nil) // b's peer reads nothing: its writer blocks in a write
+	cutInFlight(t, "a detach", func(h *hub.Hub, _ *chanIO) {
+		if err := h.Detach("b"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// cutInFlight queues 5 frames for a port b whose peer reads nothing, so
+// that its writer blocks in a write, has cut end that write (how), and
+// checks that all 5 count as port-down, none as write-error.
+func cutInFlight(t *testing.T, how string, cut func(h *hub.Hub, b *chanIO)) {
+	t.Helper()
+	h, a, b := stalledPort(t, nil)
 	for i := range 5 {
 		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
 	}
@@ -24,12 +36,10 @@ func TestDetachCountsFramesInFlightAsPortDown(t *testing.T) {
 		defer b.mu.Unlock()
 		return st.TxFrames.Load() == 5 && len(b.writes) > 0
 	})
-	if err := h.Detach("b"); err != nil {
-		t.Fatal(err)
-	}
+	cut(h, b)
 	waitFor(t, func() bool { return st.Drops(hub.DropDown)+st.Drops(hub.DropWrite) == 5 })
 	if got := st.Drops(hub.DropWrite); got != 0 {
-		t.Errorf("got %d write-error drops, %d port-down, for frames a detach cut short; want all 5 port-down", got, st.Drops(hub.DropDown))
+		t.Errorf("got %d write-error drops, %d port-down, for frames %s cut short; want all 5 port-down", got, st.Drops(hub.DropDown), how)
 	}
 }
 
@@ -39,19 +49,5 @@ func TestDetachCountsFramesInFlightAsPortDown(t *testing.T) {
 // because the port went down, as a detach does: port-down, not
 // write-error, which a clean stop must not show.
 func TestTransportClosedUnderAWriteIsPortDown(t *testing.T) {
-	h, a, b := stalledPort(t, nil) // b's peer reads nothing: its writer blocks in a write
-	for i := range 5 {
-		a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprint(i))
-	}
-	st := h.Stats(context.Background(), "b")
-	waitFor(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return st.TxFrames.Load() == 5 && len(b.writes) > 0
-	})
-	b.Close() // net.ErrClosed to the blocked write
-	waitFor(t, func() bool { return st.Drops(hub.DropDown)+st.Drops(hub.DropWrite) == 5 })
-	if got := st.Drops(hub.DropWrite); got != 0 {
-		t.Errorf("got %d write-error drops, %d port-down, for frames a closed transport cut short; want all 5 port-down", got, st.Drops(hub.DropDown))
-	}
+	cutInFlight(t, "a closed transport", func(_ *hub.Hub, b *chanIO) { b.Close() }) // net.ErrClosed to the blocked write
 }

@@ -12,7 +12,9 @@
 // to its own log with every line stamped with the time since the run's
 // start; follows the consoles until every marker and phase is in or the
 // first failure, which it classifies (<PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
-// <PHASE>_BUDGET, FAIL_ON) with the missing marker, the evidence counts
+// <PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED, TRIGGER_NOT_FIRED: a run
+// otherwise done without a fault an on: trigger should have made) with the
+// missing marker, the evidence counts
 // and a hint from the wire the hub carried (per port ARP, announces, SYN,
 // SYN-ACK, RST and the policy's drops in the phase's window, and the
 // conformance checker's first failing finding); stops every QEMU it

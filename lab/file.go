@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -81,8 +82,10 @@ type VM struct {
 	Name string
 	MAC  string // "" when the args place the NIC themselves without ${MAC}
 	QEMU string // the binary: an absolute path, or as found in $PATH
-	// Args are the QEMU arguments with the file's variables expanded and
-	// -kernel, -initrd and -dtb made absolute; ${NETDEV}, ${MAC}, ${RUN},
+	// Args are the QEMU arguments with the file's variables expanded
+	// (${LAB}'s commas doubled in an option string) and -kernel, -initrd
+	// and -dtb made absolute (not -initrd in a lab directory whose path
+	// holds a comma); ${NETDEV}, ${MAC}, ${RUN},
 	// ${SEED} and ${VM} are filled in by the run (Args). Without ${NETDEV}
 	// the run appends the hub's netdev and a NIC of model NIC.
 	Args   []string
@@ -92,6 +95,10 @@ type VM struct {
 	Expect []Expect
 	FailOn []Pattern
 	Disks  []Disk
+	// ExitOK are the exit statuses that end its QEMU cleanly (exit_ok:);
+	// nil for 0 only. A guest that ends QEMU through isa-debug-exit
+	// makes it exit with (value<<1)|1, never 0.
+	ExitOK []int
 }
 
 // An Expect is a marker a VM must print, in order after the VM's previous
@@ -179,6 +186,12 @@ func (a Action) undo(name string) Action {
 		return Action{Kind: ActLink, Target: a.Target, Up: !a.Up}
 	}
 	return Action{}
+}
+
+// fault reports whether a makes a fault (a partition, a link down)
+// rather than undoing one (a heal, a link up).
+func (a Action) fault() bool {
+	return a.Kind == ActPartition || a.Kind == ActLink && !a.Up
 }
 
 // filledVars are the variables a lab file may use but not define: ${LAB}
@@ -283,9 +296,13 @@ type parser struct {
 	opts LoadOptions
 	lab  *Lab
 	vars map[string]string
-	errs yamlfile.Errors
+	// varValues are the file's variables' values as fillLab fills them
+	// in, by name and ${LAB}: each is filled in once.
+	varValues map[varKey]varValue
+	errs      yamlfile.Errors
 
 	hubNode   *yaml.Node
+	hubRead   bool         // serve read the hub section: lab.Hub holds it
 	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
 	seen      map[string]*yaml.Node
 }
@@ -296,22 +313,6 @@ func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
 
 // failed reports whether a problem was found.
 func (p *parser) failed() bool { return len(p.errs.List) > 0 }
-
-// addErr records an error from elsewhere (serve's, for the hub section).
-func (p *parser) addErr(err error) {
-	var list yamlfile.List
-	var one *yamlfile.Error
-	switch {
-	case errors.As(err, &list):
-		for _, e := range list {
-			p.errs.Add(e)
-		}
-	case errors.As(err, &one):
-		p.errs.Add(one)
-	default:
-		p.errs.Add(&yamlfile.Error{Msg: err.Error()})
-	}
-}
 
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
@@ -570,19 +571,85 @@ func usedVars(vmsNode *yaml.Node) []string {
 // fill replaces ${NAME} with the file's variables, in at most limit bytes;
 // run-time variables stay for the run to fill in.
 func (p *parser) fill(s string, limit int) (string, error) {
+	return p.fillLab(s, limit, p.dir, nil)
+}
+
+// fillLab is fill with ${LAB} as lab (the lab's directory, its commas
+// doubled in an option string), also in a variable's value; it sets
+// *usedLab when ${LAB} was filled in. A variable's value may hold ${LAB}
+// and the run's variables, not another of the file's.
+func (p *parser) fillLab(s string, limit int, lab string, usedLab *bool) (string, error) {
+	var inner error
 	out, err := expandVars(s, limit, func(name string) (string, bool) {
-		if runVar(name) {
-			return "${" + name + "}", true
+		v := p.varValue(name, lab)
+		if v.err != nil {
+			inner = v.err
+			return "", false
 		}
-		v, ok := p.vars[name]
-		return v, ok
+		if v.usedLab && usedLab != nil {
+			*usedLab = true
+		}
+		return v.s, v.ok
 	})
+	if inner != nil {
+		return "", inner
+	}
 	if uv, ok := err.(*unknownVarError); ok {
 		known := slices.Collect(maps.Keys(p.vars))
 		known = append(known, filledVars...)
 		uv.near, _ = suggest.Nearest(uv.name, known)
 	}
 	return out, err
+}
+
+type varKey struct{ name, lab string }
+
+// varValue is a variable's value as fillLab fills it in.
+type varValue struct {
+	s       string
+	ok      bool // a variable of that name exists
+	usedLab bool
+	err     error
+}
+
+// varValue is the value of variable name with ${LAB} as lab, in it too,
+// and the run's variables left for it; made once for each name and lab,
+// as a variable may be used many times.
+func (p *parser) varValue(name, lab string) varValue {
+	switch {
+	case name == "LAB":
+		return varValue{s: lab, ok: true, usedLab: true}
+	case runVar(name):
+		return varValue{s: "${" + name + "}", ok: true}
+	}
+	k := varKey{name, lab}
+	if v, ok := p.varValues[k]; ok {
+		return v
+	}
+	s, ok := p.vars[name]
+	v := varValue{s: s, ok: ok}
+	if ok && strings.Contains(s, "${") {
+		var err error
+		v.s, err = expandVars(s, maxArg, func(in string) (string, bool) {
+			switch {
+			case in == "LAB":
+				v.usedLab = true
+				return lab, true
+			case runVar(in):
+				return "${" + in + "}", true
+			}
+			return "", false
+		})
+		if uv := (*unknownVarError)(nil); errors.As(err, &uv) {
+			err = fmt.Errorf("${%s} is %q: a variable's value may hold ${LAB} and the run's variables, not ${%s}", name, s, uv.name)
+		}
+		v.err = err
+	}
+	if p.varValues == nil {
+		p.varValues = map[varKey]varValue{}
+	}
+	p.varValues[k] = v
+	return v
 }
 
 // unknownVarError is expandVars' error for a ${NAME} lookup does not know;
@@ -673,7 +740,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
 		vm := VM{NIC: DefaultNIC}
 		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
-		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks"}, func(key string, v *yaml.Node, kpath string) {
+		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks", "exit_ok"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
 				nameNode = v
@@ -711,6 +778,22 @@ func (p *parser) readVMs(n *yaml.Node) {
 				vm.FailOn = p.patterns(v, kpath)
 			case "disks":
 				vm.Disks = p.readDisks(v, kpath, disks)
+			case "exit_ok":
+				vm.ExitOK = []int{}
+				if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+					p.errf(v, kpath, "empty: give the exit statuses that end the VM's QEMU cleanly (default [0])")
+				}
+				p.list(v, kpath, 256, func(_ int, item *yaml.Node, ipath string) {
+					s, ok := p.str(item, ipath)
+					if !ok {
+						return
+					}
+					if n, err := strconv.Atoi(s); err != nil || n < 0 || n > 255 {
+						p.errf(item, ipath, "%q: want an exit status, 0 to 255", s)
+					} else {
+						vm.ExitOK = append(vm.ExitOK, n)
+					}
+				})
 			}
 		})
 		if item.Kind != yaml.MappingNode {
@@ -898,7 +981,7 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 	var budget argBudget
 	prev, over := "", false // prev: the item before, "" if it was an error
 	p.list(n, path, maxArgs, func(_ int, item *yaml.Node, ipath string) {
-		flag := prev
+		before := prev
 		prev = ""
 		if over {
 			return
@@ -907,13 +990,29 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 		if !ok {
 			return
 		}
-		s, err := budget.fill(s, p.fill)
+		// ${LAB} as ${RUN} (see runner.args): its commas doubled in an
+		// option string, as they are; where l2hub cannot tell how QEMU
+		// reads a comma, a lab directory with one is refused.
+		use, lab, usedLab := commaUse(before, s), p.dir, false
+		if use == inOptionString {
+			lab = strings.ReplaceAll(p.dir, ",", ",,")
+		}
+		s, err := budget.fill(s, func(s string, limit int) (string, error) { return p.fillLab(s, limit, lab, &usedLab) })
 		if err != nil {
 			p.errf(item, ipath, "%v", err)
 			over = errors.Is(err, errArgsTotal)
 			return
 		}
-		if slices.Contains(pathFlags, flag) && !strings.Contains(s, "${") {
+		if usedLab && use == asUnknown && strings.Contains(p.dir, ",") {
+			where := "here"
+			if before != "" {
+				where = "after " + before
+			}
+			p.errf(item, ipath, "%q: ${LAB} is %s, whose path holds a comma, and %s QEMU may read a comma as the end of the value "+
+				"(l2hub doubles the commas of ${LAB} in the option strings of %s, and leaves them after %s): give a path relative to the lab file instead (QEMU runs in its directory)",
+				item.Value, p.dir, where, strings.Join(optionFlags, ", "), strings.Join(wholeFlags, ", "))
+		}
+		if slices.Contains(pathFlags, flag(before)) && !strings.Contains(s, "${") {
 			abs := s
 			if !filepath.IsAbs(abs) {
 				abs = filepath.Join(p.dir, s)
@@ -923,9 +1022,13 @@ func (p *parser) readArgs(n *yaml.Node, path string) []string {
 				if err == nil {
 					what = "a directory"
 				}
-				p.errf(item, ipath, "%s %s: %s%s", flag, s, what, relativeHint(s))
+				p.errf(item, ipath, "%s %s: %s%s", before, s, what, relativeHint(s))
 			}
-			s = abs
+			// A multiboot kernel's -initrd is split at commas: one in
+			// the lab directory stays out of it (QEMU runs there).
+			if flag(before) != "-initrd" || !strings.Contains(p.dir, ",") {
+				s = abs
+			}
 		}
 		prev = s
 		args = append(args, s)
@@ -1009,13 +1112,29 @@ func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) [
 // until a run binds them.
 const placeholderDir = "/l2hub-lab-run"
 
-func (p *parser) readHub() {
-	var extra []transport.Spec
-	for _, vm := range p.lab.VMs {
-		if vm.Own {
-			extra = append(extra, transport.Spec{Name: vm.Name, Transport: transport.Unix, Address: placeholderDir + "/" + vm.Name + ".sock"})
+// hubKeys are the keys of a lab's hub section: those of serve's config
+// (serve.Config's yaml fields, as serve reads them) but capture, which a
+// lab records itself.
+var hubKeys = func() []string {
+	var keys []string
+	for f := range reflect.TypeFor[serve.Config]().Fields() {
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		if f.IsExported() && key != "-" && key != "capture" {
+			keys = append(keys, key)
 		}
 	}
+	return keys
+}()
+
+// readHub reads the hub section, as serve reads a config, with a port for
+// each VM that names none. Its problems are reported with the others,
+// every field under hub.: the keys first (unknown, given twice, capture),
+// then what serve finds in the rest (every shape and type; the first
+// value it refuses), and the policy file that cannot be read.
+func (p *parser) readHub() {
 	// The hub's own port names, read from the tree: a VM's port: must be
 	// one of them, and a VM without port: must not take one's name.
 	var hubPorts []string
@@ -1056,12 +1175,25 @@ func (p *parser) readHub() {
 		}
 		taken[vm.Port] = vm.Name
 	}
-	if p.failed() {
-		return
+	// The VMs' own ports, but those whose problems are reported already
+	// (a bad name, a hub port's, another VM's): serve would find them
+	// again.
+	var extra []transport.Spec
+	for _, vm := range p.lab.VMs {
+		spec := transport.Spec{Name: vm.Name, Transport: transport.Unix, Address: placeholderDir + "/" + vm.Name + ".sock"}
+		if vm.Own && !slices.Contains(hubPorts, vm.Name) && !slices.ContainsFunc(extra, func(s transport.Spec) bool { return s.Name == vm.Name }) && spec.Validate() == nil {
+			extra = append(extra, spec)
+		}
 	}
-	cfg, err := serve.ParseConfigNode(p.name, p.hubNode, extra)
+	if len(extra) == 0 && len(hubPorts) == 0 && p.failed() {
+		// The VMs' problems are reported: serve must not add "no ports".
+		extra = append(extra, transport.Spec{Name: "vm", Transport: transport.Unix, Address: placeholderDir + "/vm.sock"})
+	}
+	node := p.hubKeys()
+	p.checkPolicyFile(node)
+	cfg, err := serve.ParseConfigNode(p.name, node, extra)
 	if err != nil {
-		p.addErr(err)
+		p.addHubErr(err)
 		return
 	}
 	// Paths are relative to the lab file, wherever the runner is started:
@@ -1090,9 +1222,6 @@ func (p *parser) readHub() {
 			cfg.Control = strings.TrimSuffix(cfg.Control, addr) + filepath.Join(p.dir, addr)
 		}
 	}
-	if err := cfg.CheckPolicyFile(); err != nil {
-		p.addErr(err)
-	}
 	for i, vm := range p.lab.VMs {
 		for _, spec := range cfg.Ports {
 			if spec.Name == vm.Port && len(spec.QEMUArgs("n0")) == 0 {
@@ -1100,7 +1229,75 @@ func (p *parser) readHub() {
 			}
 		}
 	}
-	p.lab.Hub = cfg
+	p.lab.Hub, p.hubRead = cfg, true
+}
+
+// hubKeys checks the keys of the hub section (capture's is checked
+// already) and returns the section for serve to read: its known keys,
+// each once.
+func (p *parser) hubKeys() *yaml.Node {
+	n := p.hubNode
+	if n == nil || n.Kind != yaml.MappingNode {
+		return n // serve says what is wrong with it: that is hub's problem
+	}
+	keyOf := map[*yaml.Node]*yaml.Node{}
+	rest := *n
+	rest.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value != "capture" {
+			keyOf[n.Content[i+1]] = k
+			rest.Content = append(rest.Content, k, n.Content[i+1])
+		}
+	}
+	known := rest
+	known.Content = nil
+	p.errs.Fields(&rest, "hub", hubKeys, func(_ string, v *yaml.Node, _ string) {
+		known.Content = append(known.Content, keyOf[v], v)
+	})
+	return &known
+}
+
+// checkPolicyFile reports the hub's policy file if it cannot be read: at
+// its line in the lab file, not when the run starts.
+func (p *parser) checkPolicyFile(hub *yaml.Node) {
+	if hub == nil {
+		return
+	}
+	v := lookupKey(hub, "policy")
+	if v == nil || v.Kind != yaml.ScalarNode || v.Value == "" {
+		return
+	}
+	path := v.Value
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(p.dir, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		p.errf(v, "hub.policy", "%v%s", err, relativeHint(v.Value))
+		return
+	}
+	f.Close()
+}
+
+// addHubErr records serve's errors for the hub section, their fields
+// under hub.
+func (p *parser) addHubErr(err error) {
+	var list yamlfile.List
+	var one *yamlfile.Error
+	under := func(e *yamlfile.Error) *yamlfile.Error {
+		e.Path = strings.TrimSuffix(yamlfile.JoinPath("hub", e.Path), ".")
+		return e
+	}
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			p.errs.Add(under(e))
+		}
+	case errors.As(err, &one):
+		p.errs.Add(under(one))
+	default:
+		p.errs.Add(&yamlfile.Error{File: p.name, Path: "hub", Msg: strings.TrimPrefix(err.Error(), p.name+": ")})
+	}
 }
 
 func orNone(names []string) string {
@@ -1348,10 +1545,20 @@ func (p *parser) readTriggers(n *yaml.Node) {
 }
 
 // policyPartitions are the names of the partitions in the hub's policy
-// file; ok is false when the policy could not be read (its error is
-// reported when the hub starts), so the names are unknown.
+// file; ok is false when they are unknown: the policy could not be read,
+// the hub section has a key serve does not know (a mistyped policy:?), or
+// serve could not read a section with a policy: (their errors are
+// reported).
 func (p *parser) policyPartitions() (names []string, ok bool) {
-	if p.lab.Hub.Policy == "" {
+	if n := p.hubNode; n != nil && n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if k != "capture" && !slices.Contains(hubKeys, k) || k == "policy" && !p.hubRead {
+				return nil, false
+			}
+		}
+	}
+	if !p.hubRead || p.lab.Hub.Policy == "" {
 		return nil, true
 	}
 	spec, err := filter.LoadSpec(p.lab.Hub.Policy, p.lab.Hub.PortNames())

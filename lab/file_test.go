@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"l2hub/serve"
 )
 
 // A lab file with every feature reads into the Lab it describes: relative
@@ -38,7 +43,7 @@ vms:
   - name: a
     mac: 52:54:00:12:34:0A
     qemu: qemu-system-x86_64
-    args: [-machine, q35, -kernel, "${KERNEL}", -initrd, initramfs.cpio.gz, -append, "l2.role=${VM} l2.seed=${SEED}"]
+    args: [-machine, q35, -kernel, "${KERNEL}", --initrd, initramfs.cpio.gz, -append, "l2.role=${VM} l2.seed=${SEED}"]
     expect:
       - {marker: "nexus discovery ok", within: 60s}
       - {marker: "nexus proxy ok"}
@@ -72,7 +77,7 @@ triggers:
 		t.Errorf("got hub ports %v, want [t a]: the file's, then a's own", got)
 	}
 	a, b := l.VMs[0], l.VMs[1]
-	wantArgs := []string{"-machine", "q35", "-kernel", filepath.Join(dir, "vmlinuz"), "-initrd", filepath.Join(dir, "initramfs.cpio.gz"),
+	wantArgs := []string{"-machine", "q35", "-kernel", filepath.Join(dir, "vmlinuz"), "--initrd", filepath.Join(dir, "initramfs.cpio.gz"),
 		"-append", "l2.role=${VM} l2.seed=${SEED}"}
 	if !slices.Equal(a.Args, wantArgs) {
 		t.Errorf("got a's args %q, want %q", a.Args, wantArgs)
@@ -124,11 +129,17 @@ func TestParseErrors(t *testing.T) {
 		{"unknown-key", "name: x\ncolour: red\nvms:\n" + vmA, `lab.yaml:2:1: colour: unknown field "colour" (known: name, timeout, seed, vars, hub, vms, phases, triggers)`},
 		{"misspelt-key", "name: x\ntimout: 9s\nvms:\n" + vmA, `lab.yaml:2:1: timout: unknown field "timout", did you mean "timeout"?`},
 		{"var-twice", "name: x\nvars: {K: 1, K: 2}\nvms:\n" + vmA, `lab.yaml:2:14: vars.K: given twice (first at line 2, column 8)`},
+		{"exit_ok-not-a-status", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: [0, 256, x]}",
+			`lab.yaml:3:87: vms[0].exit_ok[1]: "256": want an exit status, 0 to 255` + "\n" + `lab.yaml:3:92: vms[0].exit_ok[2]: "x": want an exit status, 0 to 255`},
+		{"exit_ok-empty", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: []}",
+			`lab.yaml:3:83: vms[0].exit_ok: empty: give the exit statuses that end the VM's QEMU cleanly (default [0])`},
 		{"bad-timeout", "name: x\ntimeout: soon\nvms:\n" + vmA, `lab.yaml:2:10: timeout: "soon": want a duration such as 60s or 1m30s`},
 		{"zero-within", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up, within: 0s}]}",
 			`lab.yaml:3:80: vms[0].expect[0].within: 0s: want a duration above zero`},
 		{"missing-kernel", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-kernel, nope, -initrd, vmlinuz]\n    expect: [{marker: up}]",
 			`lab.yaml:6:21: vms[0].args[1]: -kernel nope: no such file (relative paths are relative to the lab file)`},
+		{"missing-kernel-double-dash", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [--kernel, nope]\n    expect: [{marker: up}]",
+			`lab.yaml:6:22: vms[0].args[1]: --kernel nope: no such file (relative paths are relative to the lab file)`},
 		{"arg-after-a-bad-one", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [[-kernel], nope]\n    expect: [{marker: up}]",
 			`lab.yaml:6:12: vms[0].args[0]: want a string, got a list`},
 		{"unknown-var", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GUEST}/x\"]\n    expect: [{marker: up}]",
@@ -153,7 +164,8 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:3:56: vms[0].port: "z": no such port in hub.ports (it has none)`},
 		{"port-named-like-a-vm", "name: x\nhub: {ports: [{name: a, transport: tcp, address: \"127.0.0.1:0\"}]}\nvms:\n" + vmA,
 			`lab.yaml:2:22: hub.ports[0].name: "a" is also VM a's name`},
-		{"hub-error-keeps-its-line", "name: x\nhub:\n  mode: router\nvms:\n" + vmA, `lab.yaml:3:9: mode: unknown mode "router"`},
+		{"hub-error-keeps-its-line", "name: x\nhub:\n  mode: router\nvms:\n" + vmA, `lab.yaml:3:9: hub.mode: unknown mode "router"`},
+		{"hub-not-a-mapping", "name: x\nhub: 3\nvms:\n" + vmA, `lab.yaml:2:6: hub: want a mapping, got "3"`},
 		{"hub-capture", "name: x\nhub: {capture: {file: x.pcapng}}\nvms:\n" + vmA, `lab.yaml:2:7: hub.capture: a lab records its own capture`},
 		{"no-vms", "name: x\nvms: []", `lab.yaml:2:6: vms: empty`},
 		{"duplicate-vm", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "0a", "0b", 1), `lab.yaml:4:12: vms[1].name: "a" is already the name of the VM at line 3`},
@@ -239,6 +251,64 @@ vms:
 	}
 	if want := []string{"lab.yaml:6:21", "lab.yaml:7:35"}; !slices.Equal(lines, want) {
 		t.Errorf("got problems at %q, want %q:\n%v", lines, want, err)
+	}
+}
+
+// The hub section's problems are reported with the others, in file order,
+// each under hub.: its keys (an unknown one is offered the keys a lab takes,
+// capture not among them), the values serve refuses, the policy file that
+// cannot be read; a VM's problem does not hide them.
+func TestParseHubErrorsTogether(t *testing.T) {
+	const text = `name: x
+hub:
+  chek: nexus-v1
+  capture: {file: x.pcapng}
+  policy: nofile.yaml
+  queue: many
+  ports: [{name: h, transport: tcp, address: "127.0.0.1:0", colour: red}]
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up, within: soon}]}
+`
+	_, err := Parse("lab.yaml", t.TempDir(), []byte(text), LoadOptions{LookPath: fakeLookPath})
+	if err == nil {
+		t.Fatal("got no error, want six")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		`lab.yaml:3:3: hub.chek: unknown field "chek", did you mean "check"? (known: ` + strings.Join(hubKeys, ", ") + `)`,
+		`lab.yaml:4:3: hub.capture: a lab records its own capture (capture.pcapng in the run directory); leave this out`,
+		`lab.yaml:5:11: hub.policy: open `,
+		`lab.yaml:6:10: hub.queue: want a whole number, got "many"`,
+		`lab.yaml:7:61: hub.ports[0].colour: unknown field "colour"`,
+		`lab.yaml:9:80: vms[0].expect[0].within: "soon": want a duration`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d problems:\n%v\nwant %d", len(got), err, len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("got problem %d\n  %s\nwant it to begin\n  %s", i+1, got[i], want[i])
+		}
+	}
+	if strings.Contains(got[0], "capture") {
+		t.Errorf("got %q, want capture not offered", got[0])
+	}
+}
+
+// hubKeys are serve's config keys but capture: every key of a serve
+// config, as it writes one.
+func TestHubKeys(t *testing.T) {
+	data, err := yaml.Marshal(serve.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "capture")
+	if got, want := slices.Sorted(slices.Values(hubKeys)), slices.Sorted(maps.Keys(m)); !slices.Equal(got, want) {
+		t.Errorf("got hub keys %q, want serve's but capture, %q", got, want)
 	}
 }
 
@@ -616,5 +686,93 @@ vms:
 		if l.Hub.Control != tt.want {
 			t.Errorf("got control %q for %q, want %q", l.Hub.Control, tt.control, tt.want)
 		}
+	}
+}
+
+// ${LAB} is filled in as the run fills ${RUN} in: in a lab directory with
+// a comma, the comma is doubled in a QEMU option string (also through a
+// variable whose value holds ${LAB}), left as it is after -kernel and the
+// like, and refused where l2hub cannot tell how QEMU reads it. A relative
+// -initrd stays relative there: QEMU splits a multiboot kernel's at commas.
+func TestParseLabDirectoryWithAComma(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lab,1")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"vmlinuz", "initrd"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const text = `
+name: c
+vars: {D: "${LAB}/disk", R: "${RUN}/r"}
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: q
+    args: [-drive, "file=${LAB}/d.img,if=none", -M, "virt,dumpdtb=${D}.dtb", -blockdev, "filename=${R}", -kernel, "${LAB}/vmlinuz",
+           -initrd, initrd, -dtb, vmlinuz, -append, "root=${LAB}", -device, '{"driver": "loader", "file": "${LAB}/x"}']
+    expect: [{marker: up}]
+`
+	l := mustParse(t, dir, text)
+	esc := strings.ReplaceAll(dir, ",", ",,")
+	want := []string{"-drive", "file=" + esc + "/d.img,if=none", "-M", "virt,dumpdtb=" + esc + "/disk.dtb", "-blockdev", "filename=${RUN}/r",
+		"-kernel", dir + "/vmlinuz", "-initrd", "initrd", "-dtb", dir + "/vmlinuz", "-append", "root=" + dir, "-device", `{"driver": "loader", "file": "` + dir + `/x"}`}
+	if got := l.VMs[0].Args; !slices.Equal(got, want) {
+		t.Errorf("got args\n%q\nwant\n%q", got, want)
+	}
+
+	for _, tt := range []struct{ name, args, want string }{
+		{"serial", `[-serial, "file:${LAB}/s"]`,
+			`lab.yaml:6:21: vms[0].args[1]: "file:${LAB}/s": ${LAB} is ` + dir + `, whose path holds a comma, and after -serial QEMU may read a comma as the end of the value`},
+		{"through-a-variable", `[-initrd, "${D}"]`,
+			`lab.yaml:6:21: vms[0].args[1]: "${D}": ${LAB} is ` + dir + `, whose path holds a comma, and after -initrd QEMU may read`},
+		{"another-variable", `[-append, "${B}"]`,
+			`lab.yaml:6:21: vms[0].args[1]: ${B} is "${A}/b": a variable's value may hold ${LAB} and the run's variables, not ${A}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "name: c\nvars: {D: \"${LAB}/d\", A: a, B: \"${A}/b\"}\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    args: " + tt.args + "\n    qemu: q\n    expect: [{marker: up}]\n"
+			_, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got Parse error\n%v\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A heal of no partition is reported with the hub section's problems,
+// unless that section may name a policy with it: a policy: key the run
+// could not read, or a key serve does not know (a mistyped policy:).
+func TestParseHealWithHubErrors(t *testing.T) {
+	const vmA = "vms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\ntriggers: [{at: 1s, do: \"heal nosuch\"}]\n"
+	const heal = `triggers[0].do: "heal nosuch": no partition named "nosuch"`
+	for _, tt := range []struct {
+		name, hub string
+		heal      bool
+	}{
+		{"bad-mode", "hub: {mode: bogus}\n", true},
+		{"no-mapping", "hub: 5\n", true},
+		{"bad-policy-file", "hub: {mode: bogus, policy: nofile.yaml}\n", false},
+		{"mistyped-policy", "hub: {polcy: nofile.yaml}\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("lab.yaml", t.TempDir(), []byte("name: x\n"+tt.hub+vmA), LoadOptions{LookPath: fakeLookPath})
+			if err == nil || !strings.Contains(err.Error(), "lab.yaml:2:") {
+				t.Fatalf("got Parse error\n%v\nwant the hub section's", err)
+			}
+			if got := strings.Contains(err.Error(), heal); got != tt.heal {
+				t.Errorf("got Parse error\n%v\nwant the heal reported: %v", err, tt.heal)
+			}
+		})
+	}
+}
+
+// exit_ok: the exit statuses that end a VM's QEMU cleanly; 0 only without
+// it.
+func TestParseExitOK(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: [1, 3]}\n  - {name: b, mac: \"52:54:00:00:00:0b\", qemu: q}")
+	if got := [][]int{l.VMs[0].ExitOK, exitOKs(l.VMs[1])}; !slices.Equal(got[0], []int{1, 3}) || !slices.Equal(got[1], []int{0}) {
+		t.Errorf("got exit statuses %v, want [1 3] and [0]", got)
 	}
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,16 +78,27 @@ type phaseResult struct {
 // Duration is how long the phase took (to its end, or to the failure).
 func (p phaseResult) Duration() time.Duration { return p.End - p.Start }
 
+// Trigger statuses.
+const (
+	TriggerFired    = "fired"
+	TriggerFailed   = "failed"    // the hub refused its change (or its undo): TRIGGER_FAILED
+	TriggerNotFired = "not fired" // an on: trigger making a fault, and the run was done without it: TRIGGER_NOT_FIRED
+	// and StatusNotReached (the run ended first, failed or stopped),
+	// StatusSkipped (--until stopped the run before the last phase)
+)
+
 // triggerResult is what became of a trigger.
 type triggerResult struct {
 	Name     string        `json:"name"`
 	Trigger  string        `json:"trigger"` // as the file wrote it
+	Status   string        `json:"status"`  // set by results
 	Fired    bool          `json:"fired"`
 	FiredAt  time.Duration `json:"-"`
 	Line     string        `json:"line,omitempty"` // the console line that fired it
 	Undone   bool          `json:"undone"`
 	UndoneAt time.Duration `json:"-"`
 	Err      string        `json:"error,omitempty"`
+	Note     string        `json:"note,omitempty"` // why it was not reached, when the run passed by it
 }
 
 // Missing is a marker a VM still owed when the run failed.
@@ -96,13 +108,15 @@ type Missing struct {
 }
 
 // A Failure is what went wrong, classified: Code is <PHASE>_TIMEOUT,
-// <PHASE>_<VM>_ENDED, <PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED or
-// SOAK_TIMEOUT; Phase the phase it happened in ("run" for a lab without
-// phases, "end" after its last phase, "soak" during --soak).
+// <PHASE>_<VM>_ENDED, <PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED,
+// TRIGGER_NOT_FIRED or SOAK_TIMEOUT; Phase the phase it happened in ("run"
+// for a lab without phases, "end" after its last phase, "soak" during
+// --soak).
 type Failure struct {
 	Code    string        `json:"code"`
 	Phase   string        `json:"phase"`
 	VM      string        `json:"vm,omitempty"`
+	Trigger string        `json:"trigger,omitempty"` // TRIGGER_FAILED, TRIGGER_NOT_FIRED: the trigger's name
 	Marker  string        `json:"missing_marker,omitempty"`
 	Line    string        `json:"line,omitempty"` // the console line, for FAIL_ON and ENDED
 	At      time.Duration `json:"-"`
@@ -463,17 +477,71 @@ func (j *judge) exit(vm int, at time.Duration, status string) []fire {
 	}
 	name := j.lab.VMs[vm].Name
 	j.logf(at, "%s: QEMU ended (%s)", name, status)
-	owes := j.owed(vm) != "" || j.soakState != nil
-	if owes {
-		last := ""
-		if len(t.tail) > 0 {
-			last = t.tail[len(t.tail)-1].Text
+	last := ""
+	if len(t.tail) > 0 {
+		last = t.tail[len(t.tail)-1].Text
+	}
+	code := Code(j.phaseName()) + "_" + Code(name) + "_ENDED"
+	switch {
+	case j.owed(vm) != "" || j.soakState != nil:
+		j.fail(Failure{Code: code, VM: name, Line: last, At: at,
+			Message: fmt.Sprintf("VM %s %s before %s", name, endedText(status), orText(j.owed(vm), "the soak's end"))}, vm)
+	case !slices.ContainsFunc(exitOKs(j.lab.VMs[vm]), func(c int) bool { return status == fmt.Sprintf("exit status %d", c) }):
+		// A VM that owes no marker (a router, a traffic source, one
+		// whose markers are in) is part of the experiment all the same:
+		// one that could not start, or that crashed, leaves a run that
+		// did not test what it claims.
+		owes := "it owes no marker"
+		if j.hadMarkers(vm) {
+			owes = "it printed every marker it owed"
 		}
-		j.fail(Failure{Code: Code(j.phaseName()) + "_" + Code(name) + "_ENDED", VM: name, Line: last, At: at,
-			Message: fmt.Sprintf("VM %s ended (%s) before %s", name, status, orText(j.owed(vm), "the soak's end"))}, vm)
+		clean := "exit status 0"
+		if ok := exitOKs(j.lab.VMs[vm]); !slices.Equal(ok, []int{0}) {
+			codes := make([]string, len(ok))
+			for i, c := range ok {
+				codes[i] = strconv.Itoa(c)
+			}
+			clean = "an exit status of its exit_ok (" + strings.Join(codes, ", ") + ")"
+		}
+		j.fail(Failure{Code: code, VM: name, Line: last, At: at,
+			Message: fmt.Sprintf("VM %s %s: %s, but a VM's QEMU must run until the run is done or end with %s", name, endedText(status), owes, clean)}, vm)
 	}
 	j.settle(at)
 	return fires
+}
+
+// exitOK is the exit status of a QEMU that ended cleanly.
+const exitOK = "exit status 0"
+
+// exitOKs are the exit statuses that end vm's QEMU cleanly.
+func exitOKs(vm VM) []int {
+	if vm.ExitOK == nil {
+		return []int{0}
+	}
+	return vm.ExitOK
+}
+
+// hadMarkers reports whether VM vm was to print any marker (expect, or a
+// phase's up to --until's).
+func (j *judge) hadMarkers(vm int) bool {
+	if len(j.lab.VMs[vm].Expect) > 0 {
+		return true
+	}
+	for pi := range j.defs {
+		if pi <= j.until && len(j.defs[pi].Markers[vm]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// endedText says how a VM's QEMU ended, for a message: "ended (exit
+// status 1)", "could not start: ...".
+func endedText(status string) string {
+	if strings.HasPrefix(status, couldNotStart) {
+		return status
+	}
+	return "ended (" + status + ")"
 }
 
 func orText(s, def string) string {
@@ -567,10 +635,11 @@ func (j *judge) acted(f fire, err error, began, done time.Duration) {
 	if tr.Err == "" {
 		tr.Err = fmt.Sprintf("%s: %v", what, err)
 	}
-	if !j.done {
-		j.fail(Failure{Code: "TRIGGER_FAILED", At: f.at,
-			Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
-	}
+	// Also once the run is done (the last marker fired it, and the hub
+	// refused or timed out): the verdict, the summary and junit.xml,
+	// whose case for the trigger fails, must agree.
+	j.fail(Failure{Code: "TRIGGER_FAILED", Trigger: tr.Name, At: f.at,
+		Message: fmt.Sprintf("%s (%s) could not %s: %v", tr.Name, tr.Trigger, what, err)}, -1)
 }
 
 // deadline is the earliest time something is due, and whether there is
@@ -747,7 +816,9 @@ func (j *judge) fail(f Failure, vm int) {
 	j.logf(f.At, "FAIL %s: %s", f.Code, f.Message)
 	if f.hard {
 		j.failed = true
-		if j.cur < len(j.phases) && j.cur <= j.until {
+		// A failure recorded once the run is done (a trigger the hub
+		// refused after the last marker) leaves the phases as they ended.
+		if !j.done && j.cur < len(j.phases) && j.cur <= j.until {
 			p := &j.phases[j.cur]
 			p.Status, p.End, p.Evidence = PhaseFailed, f.At, f.Evidence
 		}
@@ -758,12 +829,14 @@ func (j *judge) fail(f Failure, vm int) {
 // silent explains the VMs the failure concerns (its own and those that
 // still owed a marker) that printed nothing at all on their consoles: the
 // likeliest cause is a command that does not send the serial console to
-// stdout. A VM that could not start is not one (its exit says why). It is
-// "" when each printed something.
+// stdout. A VM that could not start is not one (its exit says why), nor
+// one owing a marker when the run failed before silentAfter (another VM's
+// QEMU refused its arguments): it had no time to print. It is "" when each
+// printed something.
 func (j *judge) silent(f Failure) string {
 	var names []string
 	for _, t := range j.vms {
-		concerned := t.name == f.VM || slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
+		concerned := t.name == f.VM || f.At >= silentAfter && slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
 		if concerned && t.lines == 0 && !strings.HasPrefix(t.exit, couldNotStart) {
 			names = append(names, t.name)
 		}
@@ -776,6 +849,11 @@ func (j *judge) silent(f Failure) string {
 	}
 	return fmt.Sprintf("; VMs %s printed nothing on their consoles: do their commands send the serial console to stdout (%s)?", andList(names), serialFlags)
 }
+
+// silentAfter is how long into the run a VM that printed nothing is
+// blamed for it when another's failure ended the run: a guest's first
+// line takes QEMU's start and the firmware's at least.
+const silentAfter = time.Second
 
 // couldNotStart begins the exit status of a VM whose QEMU did not start.
 const couldNotStart = "could not start: "
@@ -854,6 +932,52 @@ func (j *judge) settle(now time.Duration) {
 			return // a prompt's line is open: see promptHold
 		}
 	}
+	j.complete(now)
+}
+
+// complete ends a run that has all it waited for (every marker and phase
+// in, or the soak over). An on: trigger that makes a fault (a partition, a
+// link down) and has not fired fails it (TRIGGER_NOT_FIRED): its marker
+// never came, so the fault the lab declares was never made and the run did
+// not test what it claims. The others that have not fired are not reached,
+// and do not fail it: an at: trigger due later (the run does not wait for
+// it, and whether the VMs are done before a time is their speed's doing:
+// the verdict must not depend on it), or a heal or link up (undoing a
+// fault, as a for: does, is not required). With --until before the last
+// phase the run stops early on purpose, and the triggers it did not reach
+// are skipped.
+func (j *judge) complete(now time.Duration) {
+	if j.expectsOptional() {
+		j.finish(now)
+		return
+	}
+	for ti, tr := range j.lab.Triggers {
+		if j.triggers[ti].Fired {
+			continue
+		}
+		r := &j.triggers[ti]
+		switch {
+		case tr.OnVM < 0:
+			r.Note = fmt.Sprintf("due at %s, after the run was done at %s", tr.At, now.Round(time.Millisecond))
+			advice := ""
+			if tr.Do.fault() {
+				advice = "; to make a fault while the VMs work, whatever their speed, fire it on: a marker"
+			}
+			j.logf(now, "%s (%s) not reached: the run was done before its time%s", tr.Name, tr.Text, advice)
+		case !tr.Do.fault():
+			r.Note = fmt.Sprintf("VM %s printed no %q; it undoes a fault, which the run does not require", j.lab.VMs[tr.OnVM].Name, tr.On.String())
+			j.logf(now, "%s (%s) not reached: its marker never came", tr.Name, tr.Text)
+		default:
+			f := Failure{Code: "TRIGGER_NOT_FIRED", Trigger: tr.Name, At: now, Marker: tr.On.String(),
+				Message: fmt.Sprintf("%s (%s) never fired: VM %s printed no %q before the run was done, at %s; a fault declared and never made means the run did not test what it claims",
+					tr.Name, tr.Text, j.lab.VMs[tr.OnVM].Name, tr.On.String(), now.Round(time.Millisecond))}
+			j.fail(f, tr.OnVM)
+			// The marker may be missing for anything the run saw: the
+			// wire hint counts the whole run, not the empty window
+			// from the last phase's end.
+			j.failures[len(j.failures)-1].Since = 0
+		}
+	}
 	j.finish(now)
 }
 
@@ -906,7 +1030,7 @@ func (j *judge) soakRound(d time.Duration) {
 	}
 	if d >= s.end {
 		j.logf(d, "soak: %d rounds, %d failed", j.soakRes.Rounds, j.soakRes.Failed)
-		j.finish(d)
+		j.complete(d)
 		return
 	}
 	j.newRound(d)
@@ -1024,7 +1148,29 @@ func (j *judge) results() (expects []markerResult, phases []phaseResult, trigger
 		}
 		phases = append(phases, *p)
 	}
-	return expects, phases, slices.Clone(j.triggers)
+	notFired := map[string]bool{}
+	for _, f := range j.failures {
+		if f.Code == "TRIGGER_NOT_FIRED" {
+			notFired[f.Trigger] = true
+		}
+	}
+	triggers = slices.Clone(j.triggers)
+	for i := range triggers {
+		tr := &triggers[i]
+		switch {
+		case tr.Err != "":
+			tr.Status = TriggerFailed
+		case tr.Fired:
+			tr.Status = TriggerFired
+		case notFired[tr.Name]:
+			tr.Status = TriggerNotFired
+		case j.expectsOptional() && !j.failed:
+			tr.Status = StatusSkipped
+		default:
+			tr.Status = StatusNotReached
+		}
+	}
+	return expects, phases, triggers
 }
 
 // ok reports whether the run passed: done, and no failure of any kind.

@@ -118,7 +118,7 @@ func TestJudgeClassifies(t *testing.T) {
 			want: Failure{Code: "FAIL_ON", Phase: "boot", VM: "a", Marker: "up", At: 1 * sec, Line: "Kernel panic - not syncing"}},
 		{name: "budget-overrun-is-recorded-and-the-run-goes-on",
 			steps: []step{say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"), say(8*sec, 0, "session ok"),
-				say(9*sec, 1, "session ok"), say(10*sec, 0, "done")},
+				say(9*sec, 1, "session ok"), tickAt(60 * sec), say(61*sec, 0, "done")},
 			want: Failure{Code: "BOOT_BUDGET", Phase: "boot", At: 6 * sec}},
 		{name: "budget-then-timeout: the budget is first",
 			steps: []step{say(1*sec, 0, "up"), say(6*sec, 1, "up"), tickAt(99 * sec)},
@@ -270,6 +270,176 @@ func TestJudgeTriggerFailed(t *testing.T) {
 	}
 	if _, _, trig := j.results(); trig[0].Err == "" {
 		t.Errorf("got trigger-1 %+v, want its error recorded", trig[0])
+	}
+
+	// The hub refuses a change handed out with the line that failed the
+	// run: the refusal counts too, and the phase ends where the run did.
+	j = newJudge(l, -1, 0, nil)
+	j.line(0, 1*sec, "up")
+	j.line(1, 2*sec, "up")
+	fires = j.line(0, 3*sec, "dial")
+	j.line(0, 4*sec, "Kernel panic")
+	j.acted(fires[0], errors.New("control API: timed out"), 3*sec, 4*sec)
+	codes := []string{}
+	for _, f := range j.failures {
+		codes = append(codes, f.Code)
+	}
+	_, phases, _ := j.results()
+	if !slices.Equal(codes, []string{"FAIL_ON", "TRIGGER_FAILED"}) || j.ok() || phases[1].End != 4*sec || phases[1].Status != PhaseFailed {
+		t.Errorf("got failures %q, ok=%v, phase session %s at %v; want FAIL_ON then TRIGGER_FAILED, and the phase failed at 4s", codes, j.ok(), phases[1].Status, phases[1].End)
+	}
+}
+
+// An on: trigger that makes a fault and never fired fails a run that is
+// otherwise done: its marker never came, so the fault the lab declares was
+// never made and the run did not test what it claims. The rest are not
+// reached, and the run passes by them: an at: trigger due after the run
+// was done (the verdict must not depend on how fast the VMs are), and a
+// heal or a link up (undoing a fault is not required, as a for: is not).
+// A run that failed first, or that --until stopped before the trigger's
+// part, does not blame it.
+func TestJudgeTriggerNotFired(t *testing.T) {
+	const lab = `
+name: nf
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up, within: 10s}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
+phases:
+  - {name: boot, markers: {a: up, b: up}, within: 10s}
+  - {name: session, markers: {b: session ok}, within: 60s}
+triggers:
+  - {on: "a: handshake ok", do: "partition a|b", for: 3s}
+  - {name: flap, at: 30s, do: "link b down", for: 1s}
+  - {on: "b: reconnected", do: "heal trigger-1"}
+  - {at: 40s, do: "link b up"}
+`
+	type want struct {
+		failures []string // code trigger vm marker @at, in order
+		statuses []string // of the triggers
+		ok       bool
+	}
+	notReached := []string{StatusNotReached, StatusNotReached, StatusNotReached}
+	for _, tt := range []struct {
+		name  string
+		until int
+		steps []step
+		want  want
+	}{
+		{"no-marker-fires", -1, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 1, "session ok")},
+			want{[]string{"TRIGGER_NOT_FIRED trigger-1 a handshake ok @3s"}, append([]string{TriggerNotFired}, notReached...), false}},
+		{"fault-fired-heal-and-times-not-reached", -1, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "handshake ok"), say(4*sec, 1, "session ok")},
+			want{nil, append([]string{TriggerFired}, notReached...), true}},
+		{"all-fire", -1, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "handshake ok"), say(5*sec, 1, "reconnected"),
+			tickAt(41 * sec), say(42*sec, 1, "session ok")},
+			want{nil, []string{TriggerFired, TriggerFired, TriggerFired, TriggerFired}, true}},
+		{"the-run-failed-first", -1, []step{say(1*sec, 0, "up"), tickAt(20 * sec)},
+			want{[]string{"BOOT_TIMEOUT  b up @10s"}, append([]string{StatusNotReached}, notReached...), false}},
+		{"until-stops-before", 0, []step{say(1*sec, 0, "up"), say(2*sec, 1, "up")},
+			want{nil, []string{StatusSkipped, StatusSkipped, StatusSkipped, StatusSkipped}, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), lab)
+			j, _ := play(t, l, tt.until, 0, tt.steps...)
+			if !j.done {
+				t.Fatal("got a run still going after its last step, want it over")
+			}
+			var got []string
+			for _, f := range j.failures {
+				got = append(got, fmt.Sprintf("%s %s %s %s @%v", f.Code, f.Trigger, f.VM, f.Marker, f.At))
+			}
+			_, _, trig := j.results()
+			var statuses []string
+			for _, tr := range trig {
+				statuses = append(statuses, tr.Status)
+			}
+			if !slices.Equal(got, tt.want.failures) || !slices.Equal(statuses, tt.want.statuses) || j.ok() != tt.want.ok {
+				t.Errorf("got failures %q, trigger statuses %q, ok=%v; want %q, %q, ok=%v",
+					got, statuses, j.ok(), tt.want.failures, tt.want.statuses, tt.want.ok)
+			}
+		})
+	}
+
+	// The failure names the trigger and its marker, and its wire hint
+	// counts the whole run; the triggers passed by say why.
+	l := mustParse(t, t.TempDir(), lab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(2500*time.Millisecond, 1, "up"), say(3*sec, 1, "session ok"))
+	if len(j.failures) != 1 {
+		t.Fatalf("got failures %+v, want one", j.failures)
+	}
+	f := j.failures[0]
+	if want := `trigger-1 (on a: "handshake ok": partition a|b for 3s) never fired: VM a printed no "handshake ok" before the run was done, at 3s`; !strings.Contains(f.Message, want) {
+		t.Errorf("got message %q, want %q in it", f.Message, want)
+	}
+	if f.Since != 0 {
+		t.Errorf("got the failure's window from %v, want the whole run's (0)", f.Since)
+	}
+	_, _, trig := j.results()
+	for i, want := range []string{"", "due at 30s, after the run was done at 3s", `VM b printed no "reconnected"; it undoes a fault, which the run does not require`, "due at 40s, after the run was done at 3s"} {
+		if trig[i].Note != want {
+			t.Errorf("got trigger %s's note %q, want %q", trig[i].Name, trig[i].Note, want)
+		}
+	}
+
+	// --soak: a trigger not fired by the soak's end fails the run too.
+	j, _ = play(t, l, -1, 5*sec, say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(4*sec, 1, "session ok"),
+		say(5*sec, 1, "session ok"), tickAt(20*sec))
+	if f := j.first(); f == nil || f.Code != "TRIGGER_NOT_FIRED" || f.Trigger != "trigger-1" || f.Phase != "soak" || f.At != 9*sec {
+		t.Errorf("got first failure %+v, want TRIGGER_NOT_FIRED of trigger-1 at the soak's end (9s)", f)
+	}
+}
+
+// A VM's QEMU that could not start, or ended with a status other than 0,
+// fails the run even when the VM owes no marker (a router, a traffic
+// source): the run did not have the VMs it declares. One that ends with
+// status 0 owing nothing is no failure.
+func TestJudgeEndedOwingNothing(t *testing.T) {
+	const lab = `
+name: helper
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
+  - {name: router, mac: "52:54:00:00:00:0b", qemu: q}
+`
+	for _, tt := range []struct {
+		name, status string
+		code, msg    string // "" for no failure
+	}{
+		{"exit-0", "exit status 0", "", ""},
+		{"exit-1", "exit status 1", "RUN_ROUTER_ENDED", "VM router ended (exit status 1): it owes no marker, but a VM's QEMU must run until the run is done or end with exit status 0"},
+		{"signal", "signal: segmentation fault", "RUN_ROUTER_ENDED", "VM router ended (signal: segmentation fault)"},
+		{"could-not-start", couldNotStart + "fork/exec /x: permission denied", "RUN_ROUTER_ENDED", "VM router could not start: fork/exec /x: permission denied: it owes no marker"},
+		{"exit_ok", "exit status 3", "", ""},
+		{"not-in-exit_ok", "exit status 0", "RUN_ROUTER_ENDED", "VM router ended (exit status 0): it owes no marker, but a VM's QEMU must run until the run is done or end with an exit status of its exit_ok (1, 3)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := lab
+			if strings.Contains(tt.name, "exit_ok") {
+				text = strings.Replace(lab, "{name: router,", "{name: router, exit_ok: [1, 3],", 1)
+			}
+			l := mustParse(t, t.TempDir(), text)
+			j, _ := play(t, l, -1, 0, say(1*sec, 1, "routing"), step{at: 2 * sec, vm: 1, exit: true, text: tt.status}, say(3*sec, 0, "done"))
+			f := j.first()
+			if tt.code == "" {
+				if f != nil || !j.ok() || j.doneAt != 3*sec {
+					t.Errorf("got failure %+v, ok=%v, done at %v; want a pass at 3s", f, j.ok(), j.doneAt)
+				}
+				return
+			}
+			if f == nil || f.Code != tt.code || f.VM != "router" || f.At != 2*sec || f.Line != "routing" || !strings.Contains(f.Message, tt.msg) {
+				t.Fatalf("got failure %+v, want %s of VM router at 2s, last line \"routing\", message with %q", f, tt.code, tt.msg)
+			}
+			if !j.done || j.ok() {
+				t.Errorf("got done=%v ok=%v, want a failed run, over", j.done, j.ok())
+			}
+		})
+	}
+	// A VM whose markers are in, and that then ends badly while the run
+	// waits for another's, is told so.
+	l := mustParse(t, t.TempDir(), strings.Replace(lab, "{name: router,", "{name: router, expect: [{marker: routing}],", 1))
+	j, _ := play(t, l, -1, 0, say(1*sec, 1, "routing"), step{at: 2 * sec, vm: 1, exit: true, text: "exit status 1"})
+	if f := j.first(); f == nil || !strings.Contains(f.Message, "VM router ended (exit status 1): it printed every marker it owed, but") {
+		t.Errorf("got failure %+v, want router's end, with every marker printed", f)
 	}
 }
 
@@ -528,6 +698,23 @@ func TestJudgeSilentConsole(t *testing.T) {
 	j, _ = play(t, l, -1, 0, step{at: 0, vm: 1, exit: true, text: "exit status 0"})
 	if f := j.first(); f == nil || !namesB(f) {
 		t.Errorf("got failure %+v, want b's silent console named (it started)", f)
+	}
+	// A helper VM fails in the run's first moments: the VMs that owe a
+	// marker had no time to print, and are not blamed; later they are.
+	l = mustParse(t, t.TempDir(), `
+name: helper
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
+  - {name: router, mac: "52:54:00:00:00:0b", qemu: q}
+`)
+	for _, tt := range []struct {
+		at    time.Duration
+		names bool
+	}{{50 * time.Millisecond, false}, {silentAfter, true}} {
+		j, _ = play(t, l, -1, 0, say(tt.at, 1, "qemu: -bogus: invalid option"), step{at: tt.at, vm: 1, exit: true, text: "exit status 1"})
+		if f := j.first(); f == nil || f.Code != "RUN_ROUTER_ENDED" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
+			t.Errorf("router ended at %v: got failure %+v, want RUN_ROUTER_ENDED naming a's silent console: %v", tt.at, f, tt.names)
+		}
 	}
 }
 

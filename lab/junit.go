@@ -12,10 +12,10 @@ import (
 )
 
 // JUnit XML, as CI systems read it (Jenkins, GitLab, GitHub Actions
-// reporters): one test suite for the run, one test case per marker and
-// per phase (and one for fail_on, a failed trigger or the soak when they
-// failed the run). A failure carries the classification and the last
-// console lines of the VMs concerned.
+// reporters): one test suite for the run, one test case per marker, per
+// phase and per trigger (and one for fail_on, the soak or a VM that owed
+// no marker when they failed the run). A failure carries the classification and the last console
+// lines of the VMs concerned.
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -100,10 +100,9 @@ func (s *Summary) junitSuite() junitSuite {
 	if s.SeedSet {
 		suite.Properties = append(suite.Properties, junitProperty{"seed", fmt.Sprint(s.Seed)})
 	}
-	c := s.Classification
-	// failureFor is the failure a case reports: the classification, with
-	// the console tails of vms.
-	failureFor := func(what string, vms ...string) *junitFailure {
+	// failureOf is the failure a case reports: c, with the console tails
+	// of vms.
+	failureOf := func(c *FailureSummary, what string, vms ...string) *junitFailure {
 		if c == nil {
 			return &junitFailure{Message: what, Type: "FAILED"}
 		}
@@ -129,6 +128,9 @@ func (s *Summary) junitSuite() junitSuite {
 		}
 		return &junitFailure{Message: what + ": " + c.Code, Type: c.Code, Text: b.String()}
 	}
+	// failureFor is the failure a case reports: the classification.
+	c := s.Classification
+	failureFor := func(what string, vms ...string) *junitFailure { return failureOf(c, what, vms...) }
 	// A marker's case takes no time (its time since the run's start, as
 	// a duration, added up to many times the run's); a phase's case takes
 	// the phase's duration.
@@ -180,16 +182,49 @@ func (s *Summary) junitSuite() junitSuite {
 			suite.Cases = append(suite.Cases, markerCase(s.Lab+"."+p.Name, "phase "+p.Name, m))
 		}
 	}
-	// Failures that no marker or phase case carries.
+	// A trigger's case passes when it fired and the hub made its change
+	// (and its undo); it fails when the hub refused one, or when the run
+	// was done without a fault its on: marker should have fired; it is
+	// skipped when the run did not reach it.
+	for _, t := range s.Triggers {
+		jc := junitCase{Name: t.Name + ": " + t.Trigger, Classname: s.Lab + ".triggers", Time: "0"}
+		switch t.Status {
+		case TriggerFailed:
+			jc.Failure = &junitFailure{Message: fmt.Sprintf("%s could not %s: TRIGGER_FAILED", t.Name, t.Err), Type: "TRIGGER_FAILED"}
+		case TriggerNotFired:
+			for i := range s.Failures {
+				if f := &s.Failures[i]; f.Code == "TRIGGER_NOT_FIRED" && f.Trigger == t.Name {
+					var vms []string
+					if f.VM != "" {
+						vms = append(vms, f.VM)
+					}
+					jc.Failure = failureOf(f, t.Name+" never fired", vms...)
+				}
+			}
+		case StatusNotReached:
+			msg := "not reached: the run ended first (" + s.Result + ")"
+			if t.Note != "" {
+				msg = "not reached: " + t.Note
+			}
+			jc.Skipped = &junitSkipped{Message: msg}
+		case StatusSkipped:
+			jc.Skipped = &junitSkipped{Message: "after phase " + s.Until + " (--until)"}
+		}
+		suite.Cases = append(suite.Cases, jc)
+	}
+	// Failures that no marker, phase or trigger case carries.
 	for _, f := range s.Failures {
 		switch {
 		case f.Code == "FAIL_ON":
 			jc := junitCase{Name: "fail_on " + f.VM, Classname: s.Lab + ".fail_on", Time: seconds(f.At)}
 			jc.Failure = failureFor(fmt.Sprintf("%s printed %q", f.VM, f.Line), f.VM)
 			suite.Cases = append(suite.Cases, jc)
-		case f.Code == "TRIGGER_FAILED":
-			suite.Cases = append(suite.Cases, junitCase{Name: "triggers", Classname: s.Lab + ".triggers", Time: seconds(f.At),
-				Failure: &junitFailure{Message: f.Message, Type: f.Code}})
+		case strings.HasSuffix(f.Code, "_ENDED") && f.Marker == "":
+			// A VM that owed no marker ended badly: no marker's case is
+			// its own.
+			jc := junitCase{Name: "QEMU of " + f.VM, Classname: s.Lab + ".vms", Time: seconds(f.At)}
+			jc.Failure = failureOf(&f, "VM "+f.VM+" ended", f.VM)
+			suite.Cases = append(suite.Cases, jc)
 		case f.Code == "SOAK_TIMEOUT":
 			suite.Cases = append(suite.Cases, junitCase{Name: "soak", Classname: s.Lab + ".soak", Time: seconds(f.At),
 				Failure: &junitFailure{Message: f.Message, Type: f.Code, Text: fmt.Sprintf("%d of %d soak rounds failed", s.Soak.Failed, s.Soak.Rounds)}})

@@ -116,8 +116,14 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 
 // CheckOptions returns what Run would refuse in opts for lab l before
 // starting anything: a --until phase the lab lacks, a negative --soak or
-// --grace, --soak without phases.
+// --grace, --soak without phases, a run directory whose path holds a
+// comma that QEMU could misread (see checkRunDirCommas).
 func CheckOptions(l *Lab, opts Options) error {
+	if abs, err := filepath.Abs(cmp.Or(opts.Dir, "lab-runs")); err == nil {
+		if err := checkRunDirCommas(l, abs); err != nil {
+			return err
+		}
+	}
 	switch {
 	case opts.Soak < 0:
 		return fmt.Errorf("--soak %s: must not be negative", opts.Soak)
@@ -447,13 +453,14 @@ func (r *runner) loop(ctx context.Context) string {
 		evs, now, horizon := r.inbox.take()
 		fd.take(evs, now, horizon, ticked)
 	}
+	// Triggers at 0s: in force before a VM can send its first frame.
+	r.act(j.tick(r.now()))
 	for vi := range r.lab.VMs {
 		if err := r.launch(vi); err != nil {
 			r.printf("%8.3f %v\n", r.now().Seconds(), err)
 			r.act(j.exit(vi, r.now(), couldNotStart+err.Error()))
 		}
 	}
-	r.act(j.tick(r.now())) // triggers at 0s
 	for !j.done {
 		arm()
 		select {
@@ -599,19 +606,32 @@ func (r *runner) launch(vi int) error {
 
 // args are VM vi's QEMU arguments with the run's variables filled in and,
 // unless they place it themselves, the hub's netdev and a NIC appended.
+// In an option string ${RUN} has its commas doubled, as QEMU reads them
+// there (file=/runs/a,,b/blk.img); ${NETDEV} has them so already.
 func (r *runner) args(vi int, runDir string) ([]string, error) {
 	vm := r.lab.VMs[vi]
 	netdevs := r.bound[vm.Port].QEMUArgs("n0")
 	if len(netdevs) == 0 {
 		return nil, fmt.Errorf("VM %s: port %s has no QEMU netdev", vm.Name, vm.Port)
 	}
-	vars := map[string]string{"NETDEV": netdevs[0], "MAC": vm.MAC, "RUN": runDir, "SEED": strconv.FormatUint(r.seed, 10), "VM": vm.Name}
-	lookup := func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
-	fill := func(s string, limit int) (string, error) { return expandVars(s, limit, lookup) }
+	vars := map[string]string{"NETDEV": netdevs[0], "MAC": vm.MAC, "SEED": strconv.FormatUint(r.seed, 10), "VM": vm.Name}
 	var out []string
 	var budget argBudget
 	placed := false
 	for i, a := range vm.Args {
+		run := runDir
+		if runDirUse(vm.Args, i) == inOptionString {
+			run = strings.ReplaceAll(runDir, ",", ",,")
+		}
+		fill := func(s string, limit int) (string, error) {
+			return expandVars(s, limit, func(name string) (string, bool) {
+				if name == "RUN" {
+					return run, true
+				}
+				v, ok := vars[name]
+				return v, ok
+			})
+		}
 		placed = placed || strings.Contains(a, "${NETDEV}")
 		s, err := budget.fill(a, fill)
 		if err != nil {
@@ -623,6 +643,68 @@ func (r *runner) args(vi int, runDir string) ([]string, error) {
 		out = append(out, "-netdev", netdevs[0], "-device", vm.NIC+",netdev=n0,mac="+vm.MAC)
 	}
 	return out, nil
+}
+
+// How QEMU reads an argument that holds ${RUN}.
+const (
+	asUnknown      = iota // l2hub cannot tell
+	inOptionString        // key=value,key=value: a comma in a value is written doubled
+	asWhole               // the whole value is a path or text: a comma is itself
+)
+
+// optionFlags take a QEMU option string (QemuOpts or keyval): a comma
+// ends a value there, and one in a value is written doubled. Their JSON
+// form ({"driver": ...}) is not one.
+var optionFlags = []string{"-drive", "-blockdev", "-device", "-netdev", "-chardev", "-object", "-fsdev", "-virtfs", "-audiodev", "-machine", "-M"}
+
+// wholeFlags take a value QEMU reads whole, a comma in it included (not
+// -initrd: a multiboot kernel's modules are split at commas).
+var wholeFlags = []string{"-kernel", "-dtb", "-bios", "-append", "-pidfile", "-D", "-L"}
+
+// runDirUse says how QEMU reads args[i], by the flag before it.
+func runDirUse(args []string, i int) int {
+	if i == 0 {
+		return asUnknown
+	}
+	return commaUse(args[i-1], args[i])
+}
+
+// commaUse says how QEMU reads arg, given after before.
+func commaUse(before, arg string) int {
+	switch f := flag(before); {
+	case slices.Contains(optionFlags, f) && !strings.HasPrefix(strings.TrimSpace(arg), "{"):
+		return inOptionString
+	case slices.Contains(optionFlags, f), slices.Contains(wholeFlags, f):
+		return asWhole
+	}
+	return asUnknown
+}
+
+// checkRunDirCommas refuses a run directory (absolute) whose path holds a
+// comma when a VM's argument uses ${RUN} where l2hub cannot tell how QEMU
+// reads it: in an option string (-drive file=${RUN}/blk.img) the run
+// doubles the comma, and after -kernel and the like a comma is itself,
+// but elsewhere (-serial unix:${RUN}/s,server=on, -initrd) QEMU may end
+// the value at it, and open another file than the run's.
+func checkRunDirCommas(l *Lab, runDir string) error {
+	if !strings.Contains(runDir, ",") {
+		return nil
+	}
+	for _, vm := range l.VMs {
+		for i, a := range vm.Args {
+			if !strings.Contains(a, "${RUN}") || runDirUse(vm.Args, i) != asUnknown {
+				continue
+			}
+			after := ""
+			if i > 0 {
+				after = fmt.Sprintf(" after %s", vm.Args[i-1])
+			}
+			return fmt.Errorf("run directory %s: its path holds a comma, and VM %s's args[%d] %q%s uses ${RUN} where QEMU may read a comma as the end of the value "+
+				"(the run doubles the commas of ${RUN} in the option strings of %s, and leaves them after %s): give --out a directory without a comma",
+				runDir, vm.Name, i, a, after, strings.Join(optionFlags, ", "), strings.Join(wholeFlags, ", "))
+		}
+	}
+	return nil
 }
 
 // stopAll ends every QEMU the run started: SIGTERM to all at once, SIGKILL

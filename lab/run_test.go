@@ -231,8 +231,17 @@ func TestRunPass(t *testing.T) {
 	if err := xml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Tests != 2+2+4 || doc.Failures != 0 || len(doc.Suites) != 1 {
-		t.Errorf("got junit.xml with %d tests, %d failures, want 8 cases (2 expect, 2 phases, 4 phase markers) and none failed", doc.Tests, doc.Failures)
+	if doc.Tests != 2+2+4+2 || doc.Failures != 0 || len(doc.Suites) != 1 {
+		t.Errorf("got junit.xml with %d tests, %d failures, want 10 cases (2 expect, 2 phases, 4 phase markers, 2 triggers) and none failed", doc.Tests, doc.Failures)
+	}
+	var triggerCases []string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Classname == "fake-pair.triggers" && jc.Failure == nil && jc.Skipped == nil {
+			triggerCases = append(triggerCases, jc.Name)
+		}
+	}
+	if want := []string{`trigger-1: on a: "handshake ok": partition a|b for 200ms`, `trigger-2: on a: "GUEST: done ok": link b down`}; !slices.Equal(triggerCases, want) {
+		t.Errorf("got passed trigger cases %q, want %q", triggerCases, want)
 	}
 	// summary.json reads back.
 	back, err := ReadSummary(sum.Dir)
@@ -374,6 +383,10 @@ func TestRunClassifies(t *testing.T) {
 			vms:    vm("a", "0a", `-say, "Kernel panic - not syncing", -hang`) + vm("b", "0b", `-say, up, -hang`),
 			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s}]`,
 			code:   "FAIL_ON", vm: "a", miss: "up", junitMsg: "Kernel panic"},
+		{name: "ended owing nothing: the router's QEMU exits 3",
+			vms:    vm("a", "0a", `-say, booting, -hang`) + vm("router", "0c", `-say, routing, -exit, "3"`),
+			phases: `[{name: boot, markers: {a: up}, within: 60s}]`,
+			code:   "BOOT_ROUTER_ENDED", vm: "router", miss: "", junitMsg: "last 20 console lines of router (router.log):\n"},
 		{name: "budget: the phase came, late",
 			vms:    vm("a", "0a", `-sleep, 300ms, -say, up, -hang`) + vm("b", "0b", `-say, up, -hang`),
 			phases: `[{name: boot, markers: {a: up, b: up}, within: 60s, budget: 50ms}]`,
@@ -408,6 +421,164 @@ func TestRunClassifies(t *testing.T) {
 				t.Errorf("got summary.txt:\n%s\nwant the failure %s", txt, tt.code)
 			}
 		})
+	}
+}
+
+// A VM whose QEMU cannot start (here a script whose interpreter does not
+// exist) fails the run, though it owes no marker.
+func TestRunVMCouldNotStart(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "qemu-bad")
+	if err := os.WriteFile(bad, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := `
+name: nostart
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, booting, -hang], expect: [{marker: up}]}
+  - {name: router, mac: "52:54:00:00:00:0c", qemu: "` + bad + `"}
+`
+	sum, _ := runLab(t, text, Options{})
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "RUN_ROUTER_ENDED" || c.VM != "router" || !strings.Contains(c.Message, "VM router could not start: ") {
+		t.Fatalf("got result %s, classification %+v, want fail with RUN_ROUTER_ENDED: VM router could not start", sum.Result, c)
+	}
+	checkNothingLeft(t, sum)
+}
+
+// An on: trigger making a fault that never fires fails the run, which
+// ends once its markers are in; an at: trigger due after the run was done
+// is not reached, and fails nothing. Each trigger is a test case in
+// junit.xml: the first failed, the second skipped, saying why.
+func TestRunTriggerNotFired(t *testing.T) {
+	const text = `
+name: unfired
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "GUEST: up", -say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {on: "a: handshake ok", do: "partition a|b", for: 3s}
+  - {at: 50s, do: "link b down", for: 1s}
+`
+	sum, out := runLab(t, text, Options{})
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_NOT_FIRED" || c.Trigger != "trigger-1" || c.VM != "a" || c.Marker != "handshake ok" {
+		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_NOT_FIRED of trigger-1 (a: handshake ok)", sum.Result, c)
+	}
+	if len(sum.Failures) != 1 {
+		t.Errorf("got failures %+v, want trigger-1's only", sum.Failures)
+	}
+	if got := []string{sum.Triggers[0].Status, sum.Triggers[1].Status}; !slices.Equal(got, []string{TriggerNotFired, StatusNotReached}) {
+		t.Errorf("got trigger statuses %q, want %q, %q", got, TriggerNotFired, StatusNotReached)
+	}
+	checkNothingLeft(t, sum)
+	for _, want := range []string{"FAIL TRIGGER_NOT_FIRED: trigger-1", "failure: TRIGGER_NOT_FIRED", `missing marker: "handshake ok"`,
+		"trigger-2  not reached", "link b down for 1s (due at 50s, after the run was done at "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run printed no %q", want)
+		}
+	}
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var failed, skipped []string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Classname != "unfired.triggers" {
+			continue
+		}
+		switch {
+		case jc.Failure != nil:
+			failed = append(failed, jc.Name+" | "+jc.Failure.Type)
+			if !strings.Contains(jc.Failure.Text, "never fired") {
+				t.Errorf("got case %q failure text %q, want why it never fired", jc.Name, jc.Failure.Text)
+			}
+		case jc.Skipped != nil:
+			skipped = append(skipped, jc.Name+" | "+jc.Skipped.Message)
+		}
+	}
+	wantFailed := []string{`trigger-1: on a: "handshake ok": partition a|b for 3s | TRIGGER_NOT_FIRED`}
+	if !slices.Equal(failed, wantFailed) || doc.Failures != 1 {
+		t.Errorf("got failed trigger cases %q (%d failures in all), want %q and no other", failed, doc.Failures, wantFailed)
+	}
+	if len(skipped) != 1 || !strings.HasPrefix(skipped[0], "trigger-2: at 50s: link b down for 1s | not reached: due at 50s, after the run was done at ") {
+		t.Errorf("got skipped trigger cases %q, want trigger-2's, not reached: due at 50s", skipped)
+	}
+}
+
+// A trigger the run's last marker fires, and the hub refuses, fails the
+// run although it was done when the hub answered: the verdict, summary
+// and junit.xml agree (a run that passes has no failed case).
+func TestRunTriggerRefusedAfterTheLastMarker(t *testing.T) {
+	const text = `
+name: refused
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {on: "a: done ok", do: "heal cut"}
+  - {name: cut, on: "a: done ok", do: "partition a|b"}
+`
+	sum, _ := runLab(t, text, Options{})
+	c := sum.Classification
+	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "trigger-1" {
+		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of trigger-1", sum.Result, c)
+	}
+	if c.Hint != nil {
+		t.Errorf("got wire hint %q, want none: the wire does not explain the hub's refusal", c.Hint.Text)
+	}
+	var doc junitSuites
+	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, jc := range doc.Suites[0].Cases {
+		if jc.Failure != nil {
+			failed = append(failed, jc.Name)
+		}
+	}
+	want := []string{`trigger-1: on a: "done ok": heal cut`, `cut: on a: "done ok": partition a|b`}
+	if !slices.Equal(failed, want) || doc.Failures != len(want) {
+		t.Errorf("got failed cases %q (%d failures), want %q", failed, doc.Failures, want)
+	}
+	checkNothingLeft(t, sum)
+}
+
+// A trigger at 0s is in force before the VMs start: every frame a sends
+// from its first is dropped by the partition.
+func TestRunTriggerAtZeroBeforeTheVMs(t *testing.T) {
+	const text = `
+name: zero
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-frames, arp, "3", 1ms, -say, sent, -hang], expect: [{marker: sent}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {at: 0s, do: "partition a|b"}
+`
+	sum, out := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s, want pass", sum.Result)
+	}
+	fired, started := strings.Index(out, "trigger-1: at 0s: partition a|b"), strings.Index(out, "a: QEMU started")
+	if fired < 0 || started < 0 || fired > started {
+		t.Errorf("got the trigger at %d and a's start at %d in the output, want the trigger first", fired, started)
+	}
+	var fromA, dropped int
+	for _, p := range capturetest.Packets(t, filepath.Join(sum.Dir, "capture.pcapng")) {
+		if p.IfName == "a" && p.Dir == capture.DirIn {
+			fromA++
+			if strings.Contains(p.Comment, "rule trigger-1: partition") {
+				dropped++
+			}
+		}
+	}
+	if fromA == 0 || dropped != fromA {
+		t.Errorf("got %d of a's %d frames dropped by the partition, want all", dropped, fromA)
 	}
 }
 
@@ -757,6 +928,87 @@ func TestRunArgsBounded(t *testing.T) {
 	r.lab.VMs[0].Args[2] = "${RUN}"
 	if args, err := r.args(0, runDir); err != nil || args[2] != runDir {
 		t.Errorf("got args %.200q, %v, want ${RUN} filled in", args, err)
+	}
+}
+
+// A run directory whose path holds a comma: QEMU reads a comma in an
+// option string's value as its end, so ${RUN} there has its commas doubled
+// (as the hub's netdev has); after a flag whose value QEMU reads whole it
+// is left alone; in a JSON value too.
+func TestRunArgsRunDirComma(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `name: x
+vms:
+  - name: a
+    mac: "52:54:00:00:00:0a"
+    qemu: q
+    args: [-drive, "file=${RUN}/blk.img,if=none,id=d0", --blockdev, "driver=file,node-name=f,filename=${RUN}/f.img", -kernel, "${RUN}/k",
+           -device, '{"driver": "virtio-blk-pci", "drive": "d0", "serial": "${RUN}"}', -append, "log=${RUN}/x"]
+    expect: [{marker: up}]
+`)
+	r := &runner{lab: l, bound: map[string]transport.Spec{"a": {Name: "a", Transport: transport.Unix, Address: "/runs/a,b/a.sock"}}}
+	args, err := r.args(0, "/runs/a,b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-drive", "file=/runs/a,,b/blk.img,if=none,id=d0", "--blockdev", "driver=file,node-name=f,filename=/runs/a,,b/f.img", "-kernel", "/runs/a,b/k",
+		"-device", `{"driver": "virtio-blk-pci", "drive": "d0", "serial": "/runs/a,b"}`, "-append", "log=/runs/a,b/x",
+		"-netdev", "stream,id=n0,server=off,addr.type=unix,addr.path=/runs/a,,b/a.sock", "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:0a"}
+	if !slices.Equal(args, want) {
+		t.Errorf("got args\n  %q\nwant\n  %q", args, want)
+	}
+}
+
+// A run directory whose path holds a comma is refused before anything
+// starts when a VM uses ${RUN} where l2hub cannot tell how QEMU reads the
+// comma; where it can, or without ${RUN} there, the run goes ahead.
+func TestRunRefusesACommaItCannotEscape(t *testing.T) {
+	dir := t.TempDir()
+	lab := func(args string) *Lab {
+		return mustParse(t, dir, "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, args: ["+args+"], expect: [{marker: up}]}\n")
+	}
+	for _, tt := range []struct {
+		args, dir, want string // want "" for no error
+	}{
+		{`-serial, "unix:${RUN}/s,server=on,wait=off"`, "/runs/a,b", `run directory /runs/a,b: its path holds a comma, and VM a's args[1] "unix:${RUN}/s,server=on,wait=off" after -serial uses ${RUN} where QEMU may read a comma as the end of the value`},
+		{`-initrd, "${RUN}/initrd"`, "/runs/a,b", `VM a's args[1] "${RUN}/initrd" after -initrd uses ${RUN}`},
+		{`-serial, "unix:${RUN}/s,server=on,wait=off"`, "/runs/ab", ""},
+		{`-drive, "file=${RUN}/blk.img,if=none", -kernel, "${RUN}/k", -serial, stdio`, "/runs/a,b", ""},
+	} {
+		err := CheckOptions(lab(tt.args), Options{Dir: tt.dir})
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("args [%s] in %s: got CheckOptions error %v, want %q", tt.args, tt.dir, err, tt.want)
+		}
+	}
+}
+
+// The run's variables as QEMU sees them in a run directory with a comma:
+// the disk the run made is the one the -drive option string names.
+func TestRunInADirectoryWithAComma(t *testing.T) {
+	const text = `
+name: comma
+vms:
+  - name: a
+    mac: 52:54:00:00:00:0a
+    qemu: ${Q}
+    args: [-args, -drive, "file=${RUN}/blk-a.img,if=none,format=raw", -say, ready]
+    disks: [{file: blk-a.img, size: 1M}]
+    expect: [{marker: "/^ready$/"}]   # not the -args line, which ends in "-say ready"
+`
+	dir := filepath.Join(t.TempDir(), "run,1")
+	sum, _ := runLab(t, text, Options{Dir: dir})
+	if sum.Result != ResultPass {
+		t.Fatalf("got %s, want pass", sum.Result)
+	}
+	log, _ := os.ReadFile(filepath.Join(sum.Dir, "a.log"))
+	abs, _ := filepath.Abs(dir)
+	escaped := strings.ReplaceAll(abs, ",", ",,")
+	for _, want := range []string{"ARGS: -args -drive file=" + escaped + "/blk-a.img,if=none,format=raw -say ready", "addr.path=" + escaped + "/a.sock"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("got a.log:\n%.800s\nwant %q in it", log, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(abs, "blk-a.img")); err != nil {
+		t.Errorf("the disk: %v", err)
 	}
 }
 

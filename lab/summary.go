@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,6 +100,7 @@ type FailureSummary struct {
 	Code     string                    `json:"code"`
 	Phase    string                    `json:"phase"`
 	VM       string                    `json:"vm,omitempty"`
+	Trigger  string                    `json:"trigger,omitempty"`
 	Marker   string                    `json:"missing_marker,omitempty"`
 	Line     string                    `json:"line,omitempty"`
 	At       ms                        `json:"at_ms"`
@@ -111,14 +113,20 @@ type FailureSummary struct {
 
 // TriggerSummary is one trigger and what became of it.
 type TriggerSummary struct {
-	Name     string `json:"name"`
-	Trigger  string `json:"trigger"`
+	Name    string `json:"name"`
+	Trigger string `json:"trigger"`
+	// Status is fired, failed (the hub refused its change: TRIGGER_FAILED),
+	// not fired (an on: trigger making a fault whose marker never came:
+	// TRIGGER_NOT_FIRED), not reached (the run ended first; Note says why
+	// when it passed by the trigger) or skipped (after --until's phase).
+	Status   string `json:"status"`
 	Fired    bool   `json:"fired"`
 	FiredAt  *ms    `json:"fired_ms,omitempty"`
 	Line     string `json:"line,omitempty"`
 	Undone   bool   `json:"undone,omitempty"`
 	UndoneAt *ms    `json:"undone_ms,omitempty"`
 	Err      string `json:"error,omitempty"`
+	Note     string `json:"note,omitempty"`
 }
 
 // SoakSummary is what --soak saw.
@@ -222,7 +230,7 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 		s.Phases = append(s.Phases, ps)
 	}
 	for _, t := range triggers {
-		ts := TriggerSummary{Name: t.Name, Trigger: t.Trigger, Fired: t.Fired, Line: t.Line, Undone: t.Undone, Err: t.Err}
+		ts := TriggerSummary{Name: t.Name, Trigger: t.Trigger, Status: t.Status, Fired: t.Fired, Line: t.Line, Undone: t.Undone, Err: t.Err, Note: t.Note}
 		if t.Fired {
 			ts.FiredAt = msp(t.FiredAt)
 		}
@@ -241,9 +249,10 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	first := j.first()
 	for i := range j.failures {
 		f := &j.failures[i]
-		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
+		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Trigger: f.Trigger, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
 			Message: f.Message, Missing: f.Missing, Evidence: f.Evidence}
-		if f == first && s.Files["capture"] != "" {
+		// The wire does not explain a change the hub refused.
+		if f == first && s.Files["capture"] != "" && f.Code != "TRIGGER_FAILED" {
 			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report, r.lab.Hub.Check != "")
 		}
 		s.Failures = append(s.Failures, fs)
@@ -385,13 +394,16 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 	}
 	if len(s.Triggers) > 0 {
-		fmt.Fprintln(tw, "\nTRIGGER\tFIRED\tUNDONE\tWHAT")
+		fmt.Fprintln(tw, "\nTRIGGER\tSTATUS\tFIRED\tUNDONE\tWHAT")
 		for _, t := range s.Triggers {
 			what := t.Trigger
-			if t.Err != "" {
+			switch {
+			case t.Err != "":
 				what += " (failed: " + t.Err + ")"
+			case t.Note != "":
+				what += " (" + t.Note + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, optSecs(t.FiredAt), optSecs(t.UndoneAt), what)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, cmp.Or(t.Status, "-"), optSecs(t.FiredAt), optSecs(t.UndoneAt), what)
 		}
 	}
 	tw.Flush()

@@ -196,7 +196,7 @@ func (p *process) kill(sig syscall.Signal, self bool) {
 
 func exitText(err error) string {
 	if err == nil {
-		return "exit status 0"
+		return exitOK
 	}
 	return err.Error()
 }

@@ -254,6 +254,19 @@ func dropRules(comment string) (dropped bool, rules []string) {
 	return dropped, rules
 }
 
+// quietWindow is the shortest window in which no frame from any VM
+// suggests their NICs or netdevs are wrong: a failure in the first
+// moments of a phase comes before a guest could send one.
+const quietWindow = ms(time.Second)
+
+// plural counts n things: "1 frame", "3 frames".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
 // andList joins names as a sentence does: "a", "a and b", "a, b and c".
 func andList(names []string) string {
 	if len(names) <= 1 {
@@ -305,6 +318,10 @@ func (h *Hint) describe() string {
 		parts = append(parts, fmt.Sprintf("every frame %s sent in %s was dropped by %s", andList(allFrom[rule]), window, rule))
 	}
 	switch {
+	case len(silent) == len(h.Ports) && len(h.Ports) > 0 && h.To-h.From < quietWindow:
+		// Too short for a guest to have sent anything: no sign of a
+		// broken NIC.
+		parts = append(parts, fmt.Sprintf("no frame from any VM in %s", window))
 	case len(silent) == len(h.Ports) && len(h.Ports) > 0:
 		parts = append(parts, fmt.Sprintf("no frame from any VM in %s: inspect the VMs' NICs and netdevs", window))
 	case len(silent) > 0:
@@ -351,10 +368,10 @@ func (h *Hint) describe() string {
 		parts = append(parts, "no SYN seen: no connection was attempted in the window")
 	}
 	for _, d := range h.Drops {
-		what := fmt.Sprintf("%d frames from %s dropped by %s", d.Frames, d.From, d.Rule)
+		what := fmt.Sprintf("%s from %s dropped by %s", plural(d.Frames, "frame"), d.From, d.Rule)
 		var kinds []string
 		if d.Announces > 0 {
-			kinds = append(kinds, fmt.Sprintf("%d announces", d.Announces))
+			kinds = append(kinds, plural(d.Announces, "announce"))
 		}
 		if d.SYN > 0 {
 			kinds = append(kinds, fmt.Sprintf("%d SYN", d.SYN))

@@ -86,7 +86,7 @@ func TestWireHintCounts(t *testing.T) {
 		"no frame from c in 2.0s-10.0s",
 		"every SYN from a (1) was dropped by partition split",
 		"3 frames from a dropped by partition split (1 SYN), the first at frame 3",
-		"1 frames from b dropped by link down, the first at frame 7",
+		"1 frame from b dropped by link down, the first at frame 7",
 		"checker: FAIL SESS-001 frame 9: no TCP connection to a session port",
 		"the capture lost 6 events in 2.0s-10.0s (its writer fell behind): these counts may be short",
 	} {
@@ -127,6 +127,24 @@ func TestWireHintCounts(t *testing.T) {
 	}
 	if strings.Contains(h.Text, "SYN seen") || strings.Contains(h.Text, "connection") {
 		t.Errorf("got hint %q, want no word of SYNs in a window without TCP, the hub checking nothing", h.Text)
+	}
+}
+
+// A window too short for a guest to have sent anything (a failure in the
+// first moments of a phase) is no sign of a broken NIC; a second is; one
+// announce is one.
+func TestWireHintQuietWindow(t *testing.T) {
+	h := &Hint{Ports: []PortCounts{{Port: "a"}, {Port: "b"}}, From: ms(5 * time.Second), To: ms(5*time.Second + 5*time.Millisecond)}
+	if got := h.describe(); !strings.HasPrefix(got, "no frame from any VM in 5.0s-5.0s; ") {
+		t.Errorf("got hint %q for a 5 ms window, want no frame and no blame of the NICs", got)
+	}
+	h.To = ms(6 * time.Second)
+	if got := h.describe(); !strings.HasPrefix(got, "no frame from any VM in 5.0s-6.0s: inspect the VMs' NICs and netdevs; ") {
+		t.Errorf("got hint %q for a 1 s window, want the NICs blamed", got)
+	}
+	h = &Hint{Ports: []PortCounts{{Port: "a", Frames: 1, Announces: 1, Dropped: 1}}, Drops: []RuleDrops{{Rule: "rule x", From: "a", Frames: 1, Announces: 1, First: 2}}}
+	if got, want := h.describe(), "1 frame from a dropped by rule x (1 announce), the first at frame 2"; !strings.Contains(got, want) {
+		t.Errorf("got hint %q, want %q in it", got, want)
 	}
 }
 

@@ -18,6 +18,7 @@ type capture struct {
 	t      *testing.T
 	frames [][]byte
 	ipID   uint16
+	hidden [2]bool // a side's TCP segments are sent but left out of the capture
 }
 
 var (
@@ -94,8 +95,13 @@ type session struct {
 }
 
 func (c *capture) session(cport, sport uint16, cuts ...int) *session {
+	return c.dial(cport, sport, nil, cuts...)
+}
+
+// dial opens a session whose SYN carries data, as TCP Fast Open's does.
+func (c *capture) dial(cport, sport uint16, data []byte, cuts ...int) *session {
 	s := &session{c: c, ports: [2]uint16{cport, sport}, isn: [2]uint32{0x1000, 0xf0000000}, cuts: cuts}
-	s.segment(0, layers.TCP{SYN: true}, nil)
+	s.segment(0, layers.TCP{SYN: true}, data)
 	s.segment(1, layers.TCP{SYN: true, ACK: true}, nil)
 	s.segment(0, layers.TCP{ACK: true}, nil)
 	return s
@@ -117,7 +123,9 @@ func (s *session) segment(side int, flags layers.TCP, payload []byte) {
 	if err := t.SetNetworkLayerForChecksum(ip); err != nil {
 		s.c.t.Fatal(err)
 	}
-	s.c.serialize(eth, ip, &t, gopacket.Payload(payload))
+	if !s.c.hidden[side] {
+		s.c.serialize(eth, ip, &t, gopacket.Payload(payload))
+	}
 	s.sent[side] += len(payload)
 }
 
@@ -144,6 +152,18 @@ func (s *session) flush(side int) *session {
 
 // send writes and flushes one message.
 func (s *session) send(side int, b []byte) *session { return s.write(side, b).flush(side) }
+
+// sendCorrupted sends b as one segment whose payload byte at is flipped
+// after the checksum was computed, as the hub's corrupt policy damages a
+// frame, and then the segment again intact, as TCP retransmits it.
+func (s *session) sendCorrupted(side int, b []byte, at int) *session {
+	s.segment(side, layers.TCP{ACK: true, PSH: true}, b)
+	fr := s.c.frames[len(s.c.frames)-1]
+	fr[len(fr)-len(b)+at] ^= 0x01
+	s.sent[side] -= len(b)
+	s.segment(side, layers.TCP{ACK: true, PSH: true}, b)
+	return s
+}
 
 func must(t *testing.T, err error) {
 	t.Helper()

@@ -12,7 +12,13 @@
 -- Records of the bring-up transcript are decrypted and authenticated with
 -- the bring-up transport keys (the OS derives every key from constants, so
 -- they are the same on every boot); turn that off in the preferences when a
--- session uses other keys.
+-- session uses other keys. Their contents are judged as l2hub's Go codec
+-- and checker judge them, in the same words: mux batches and ladder steps
+-- (§5.2), node-b's proxy gate and node-a's verdict on each response (§5.3).
+--
+-- A direction whose SYN is not in the capture, nor the peer's SYN-ACK, is
+-- not decoded: its stream offsets are unknown, so it is marked "handshake
+-- not captured" once.
 --
 -- Install: copy this file into Wireshark's personal plugin folder
 -- (~/.local/lib/wireshark/plugins/), or run `l2hub wireshark-plugin
@@ -39,6 +45,13 @@ local KNOWN_KEYS = {
 	["d82cb0b240bd827fd5bcab0918a6679e3dbabd5d4026c6639948ac78d7f51042"] = "node-b ephemeral, derive_test_secret(E0, 34568)",
 }
 
+-- Each device id's bring-up static key (§3.1, §3.3): node-a pins node-b's
+-- and compares an announced key with it before the handshake (§4.5).
+local BRINGUP_STATIC = {
+	["node-a"] = { key = "24260eb6eddf8284e4cb6e9169ce2e0ba1b21c5c3bed796e41a8853b82abaa4d", tag = 0xd0, port = 34567 },
+	["node-b"] = { key = "ba9f625f38c5663d272ae4ad91849d9fd075b2c95bbb7dee6b3d799db77e4526", tag = 0xd1, port = 34568 },
+}
+
 -- The bring-up transcript's transport keys (nexus.k_i2r, nexus.k_r2i).
 local BRINGUP_K_I2R = "fcd0e755e09e7e1e3a74b9b706082a241559b7b43d60acd8478a94bcf2140983"
 local BRINGUP_K_R2I = "e84b5c85d0a619ca908da27d963c4c15f2309442066e9d79d99d973e4723c292"
@@ -62,6 +75,24 @@ local LADDER_KINDS = {
 }
 local SERVICES = { [1] = "samgrd", [2] = "bundlemgrd", [3] = "packagefsd", [4] = "statefsd" }
 local EVENT_KINDS = { [1] = "Open", [2] = "OpenAck", [3] = "Data" }
+local EVENT_NAMES = { [1] = "open", [2] = "open-ack", [3] = "data" } -- as conformance.EventKind prints them
+
+-- Mux batch bounds (§5.2; conformance.ParseBatch).
+local MAX_EVENTS, MAX_STREAM_NAME, MAX_PRIORITY = 8, 64, 7
+
+-- The six ladder steps (§5.2; conformance.LadderStep.Check): the kind, and
+-- for the batch steps the event each stream must carry (the last one of
+-- the stream counts), the Open names, and the Data bytes the receiver
+-- requires buffered per stream (the sum of the stream's Data lengths).
+-- FINAL_SYNC and FINAL_ACK carry no batch, and their payload is not read.
+local LADDER = {
+	{ kind = 0x31, want = { { stream = 1, ev = 1, name = "crossvm/control" }, { stream = 2, ev = 1, name = "crossvm/bulk" } } },
+	{ kind = 0x32, want = { { stream = 1, ev = 2 }, { stream = 2, ev = 2 } } },
+	{ kind = 0x33, want = { { stream = 1, ev = 3, min = 32 }, { stream = 2, ev = 3, min = 96 } } },
+	{ kind = 0x34, want = { { stream = 1, ev = 3, min = 24 }, { stream = 2, ev = 3, min = 64 } } },
+	{ kind = 0x35 },
+	{ kind = 0x36 },
+}
 
 ---------------------------------------------------------------------------
 -- Small helpers
@@ -99,40 +130,99 @@ local function le32(t, i)
 	return t[i] + t[i + 1] * 256 + t[i + 2] * 65536 + t[i + 3] * 16777216
 end
 
+-- rune_at decodes the UTF-8 sequence at s[i] as Rust's from_utf8 and Go
+-- accept it, returning the code point and its length, or nil.
+local function rune_at(s, i)
+	local c = s:byte(i)
+	local extra, min
+	if c < 0x80 then
+		return c, 1
+	elseif c >= 0xc2 and c <= 0xdf then
+		extra, min = 1, 0x80
+	elseif c >= 0xe0 and c <= 0xef then
+		extra, min = 2, 0x800
+	elseif c >= 0xf0 and c <= 0xf4 then
+		extra, min = 3, 0x10000
+	else
+		return nil
+	end
+	if i + extra > #s then
+		return nil
+	end
+	local cp = c % 2 ^ (6 - extra)
+	for k = 1, extra do
+		local cc = s:byte(i + k)
+		if cc < 0x80 or cc > 0xbf then
+			return nil
+		end
+		cp = cp * 64 + (cc - 0x80)
+	end
+	if cp < min or cp > 0x10ffff or (cp >= 0xd800 and cp <= 0xdfff) then
+		return nil
+	end
+	return cp, extra + 1
+end
+
 -- valid_utf8 reports whether s is well-formed UTF-8 (as Rust's from_utf8).
 local function valid_utf8(s)
-	local i, n = 1, #s
-	while i <= n do
-		local c = s:byte(i)
-		local extra, min
-		if c < 0x80 then
-			extra, min = 0, 0
-		elseif c >= 0xc2 and c <= 0xdf then
-			extra, min = 1, 0x80
-		elseif c >= 0xe0 and c <= 0xef then
-			extra, min = 2, 0x800
-		elseif c >= 0xf0 and c <= 0xf4 then
-			extra, min = 3, 0x10000
-		else
-			return false
-		end
-		if i + extra > n then
-			return false
-		end
-		local cp = c % (2 ^ (6 - extra + (extra == 0 and 1 or 0)))
-		for k = 1, extra do
-			local cc = s:byte(i + k)
-			if cc < 0x80 or cc > 0xbf then
-				return false
-			end
-			cp = cp * 64 + (cc - 0x80)
-		end
-		if cp < min or cp > 0x10ffff or (cp >= 0xd800 and cp <= 0xdfff) then
-			return false
-		end
-		i = i + extra + 1
+	local i = 1
+	while i <= #s do
+		local _, size = rune_at(s, i)
+		if not size then return false end
+		i = i + size
 	end
 	return true
+end
+
+-- NOT_PRINT holds, as first-last pairs, the assigned code points above
+-- U+007F that Go's unicode.IsPrint rejects: C1 controls, separators other
+-- than the space, format characters and private use (TestNotPrintTable
+-- keeps it equal to Go's tables). Go also escapes unassigned code points,
+-- which this dissector prints as they are.
+local NOT_PRINT = {
+	0x80, 0xa0, 0xad, 0xad, 0x600, 0x605, 0x61c, 0x61c, 0x6dd, 0x6dd, 0x70f, 0x70f,
+	0x890, 0x891, 0x8e2, 0x8e2, 0x1680, 0x1680, 0x180e, 0x180e, 0x2000, 0x200f,
+	0x2028, 0x202f, 0x205f, 0x2064, 0x2066, 0x206f, 0x3000, 0x3000, 0xe000, 0xf8ff,
+	0xfeff, 0xfeff, 0xfff9, 0xfffb, 0x110bd, 0x110bd, 0x110cd, 0x110cd, 0x13430, 0x1343f,
+	0x1bca0, 0x1bca3, 0x1d173, 0x1d17a, 0xe0001, 0xe0001, 0xe0020, 0xe007f,
+	0xf0000, 0xffffd, 0x100000, 0x10fffd,
+}
+
+local function printable(cp)
+	for i = 1, #NOT_PRINT, 2 do
+		if cp < NOT_PRINT[i] then return true end
+		if cp <= NOT_PRINT[i + 1] then return false end
+	end
+	return true
+end
+
+-- quote quotes s as Go's %q does (strconv.Quote): quotes, backslashes and
+-- control characters escaped, other code points that are not printable as
+-- \uXXXX or \UXXXXXXXX, bytes that are not UTF-8 as \xXX.
+local GO_ESCAPES = { [7] = "\\a", [8] = "\\b", [12] = "\\f", [10] = "\\n", [13] = "\\r", [9] = "\\t",
+	[11] = "\\v", [34] = '\\"', [92] = "\\\\" }
+local function quote(s)
+	local out, i = { '"' }, 1
+	while i <= #s do
+		local cp, size = rune_at(s, i)
+		if not cp then
+			out[#out + 1] = string.format("\\x%02x", s:byte(i))
+			size = 1
+		elseif GO_ESCAPES[cp] then
+			out[#out + 1] = GO_ESCAPES[cp]
+		elseif cp < 0x20 or cp == 0x7f then
+			out[#out + 1] = string.format("\\x%02x", cp)
+		elseif cp < 0x80 or printable(cp) then
+			out[#out + 1] = s:sub(i, i + size - 1)
+		elseif cp < 0x10000 then
+			out[#out + 1] = string.format("\\u%04x", cp)
+		else
+			out[#out + 1] = string.format("\\U%08x", cp)
+		end
+		i = i + size
+	end
+	out[#out + 1] = '"'
+	return table.concat(out)
 end
 
 ---------------------------------------------------------------------------
@@ -347,8 +437,10 @@ local ne = {
 		expert.group.PROTOCOL, expert.severity.NOTE),
 	unknown_key = ProtoExpert.new("nxsb.unknown_key", "Not a bring-up key: the OS pins the bring-up keys and reports an identity mismatch",
 		expert.group.SECURITY, expert.severity.WARN),
+	wrong_key = ProtoExpert.new("nxsb.wrong_key", "Not the device's bring-up key: node-a reports an identity mismatch and will not handshake",
+		expert.group.SECURITY, expert.severity.WARN),
 }
-nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key }
+nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key, ne.wrong_key }
 
 -- announce_verdict decodes an announce as the OS does, in field order,
 -- returning nil for a good announce or the decoder's error.
@@ -401,10 +493,17 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local keyhex = tostring(keyrange:bytes()):lower()
 	local kt = t:add(nf.key, keyrange)
 	local who = KNOWN_KEYS[keyhex]
-	if who then
-		kt:add(nf.identity, keyrange, who)
-	else
-		kt:add(nf.identity, keyrange, "unknown")
+	kt:add(nf.identity, keyrange, who or "unknown")
+	-- node-a and node-b each have one bring-up static; any other key is
+	-- an identity mismatch for that id (the checker's DISC-005).
+	local own = BRINGUP_STATIC[id]
+	local mismatch = own and keyhex ~= own.key
+	if mismatch then
+		local function short(hex) return hex:sub(1, 8) .. "…" .. hex:sub(61, 64) end
+		kt:add_proto_expert_info(ne.wrong_key, string.format(
+			"%s announces key %s, but its bring-up key is %s (derive_test_secret(0x%x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+			id, short(keyhex), short(own.key), own.tag, own.port))
+	elseif not who then
 		kt:add_proto_expert_info(ne.unknown_key)
 	end
 	if limit < 41 + d then return fail("Truncated") end
@@ -434,7 +533,7 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	end
 	t:append_text(string.format(", %s, port %d", id, port))
 	pinfo.cols.info = string.format("NXSB announce %s port %d, %d service%s (%s)%s", id, port, n,
-		n == 1 and "" or "s", table.concat(names, ", "), who and "" or ", unknown key")
+		n == 1 and "" or "s", table.concat(names, ", "), mismatch and ", not its bring-up key" or who and "" or ", unknown key")
 	return size
 end
 
@@ -482,6 +581,9 @@ local sf = {
 	pad = ProtoField.bool("nexus.zero_padded", "Padding is zero"),
 	ev = ProtoField.string("nexus.mux.event", "Mux event"),
 	ev_count = ProtoField.uint8("nexus.mux.count", "Mux events"),
+	step = ProtoField.uint8("nexus.ladder_step", "Ladder step"),
+	gate = ProtoField.string("nexus.gate", "Node-b's proxy gate"),
+	answers = ProtoField.uint32("nexus.answers", "Answers request"),
 	summary = ProtoField.string("nexus.summary", "Summary"),
 	bringup = ProtoField.bool("nexus.bringup", "Bring-up transcript"),
 }
@@ -501,8 +603,21 @@ local se = {
 		expert.group.SECURITY, expert.severity.NOTE),
 	not_bringup = ProtoExpert.new("nexus.not_bringup", "Not the bring-up handshake message: other keys, or bytes out of place",
 		expert.group.PROTOCOL, expert.severity.NOTE),
+	ladder = ProtoExpert.new("nexus.ladder", "Ladder step the receiver rejects: its ladder fails and dsoftbusd stops (§5.2)",
+		expert.group.PROTOCOL, expert.severity.ERROR),
+	gate_denied = ProtoExpert.new("nexus.gate_denied", "Request node-b's proxy gate denies: a samgrd request must be SM v1 (§5.3)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	reply_rejected = ProtoExpert.new("nexus.reply_rejected", "Proxy response node-a's verdict rejects, or node-b must not send (§5.3)",
+		expert.group.PROTOCOL, expert.severity.ERROR),
+	request_format = ProtoExpert.new("nexus.request_format", "Request node-b forwards that its backend does not read as sent (§5.3)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	reply_format = ProtoExpert.new("nexus.reply_format", "Proxy response that passes node-a's verdict but is not its backend's documented format (§5.3)",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	midstream = ProtoExpert.new("nexus.midstream", "The capture starts inside the connection: the handshake was not captured, so the stream offset is unknown and this direction is not decoded",
+		expert.group.SEQUENCE, expert.severity.NOTE),
 }
-nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup }
+nexus.experts = { se.bad_tag, se.bad_len, se.bad_plain, se.nonce_skip, se.unknown_key, se.not_bringup, se.ladder,
+	se.gate_denied, se.request_format, se.reply_rejected, se.reply_format, se.midstream }
 
 nexus.prefs.ports = Pref.range("Session ports", SESSION_PORTS, "TCP ports the nodes listen on", 65535)
 nexus.prefs.profile = Pref.enum("Profile", 0, "Wire profile of the session", {
@@ -516,6 +631,8 @@ nexus.prefs.decrypt = Pref.bool("Decrypt with the bring-up keys", true,
 local f_seq = Field.new("tcp.seq")
 local f_len = Field.new("tcp.len")
 local f_stream = Field.new("tcp.stream")
+local f_syn = Field.new("tcp.flags.syn")
+local f_ack = Field.new("tcp.flags.ack")
 
 -- Per-stream state that the first pass learns and later passes reuse.
 local profiles = {} -- [stream .. dir] = "nexus-v1" | "noise-xk-std"
@@ -524,10 +641,48 @@ local starts = {}   -- [frame number] = stream offset of the reassembled PDU it 
 local stdindex = {} -- [stream .. dir .. offset] = message index (noise-xk-std)
 local stdcount = {} -- [stream .. dir] = messages seen so far
 local rejected = {} -- [stream .. dir] = stream offset of a length prefix above 65535 (noise-xk-std)
+local synfrom = {}  -- [stream/address/port] = the first frame with that end's SYN, or a SYN-ACK to it
+local midfirst = {} -- [stream .. dir] = the first frame of a direction whose SYN was not captured
+local proxied = {}  -- [stream] = the proxy exchange: node-a's records and the request each response answers
 
 function nexus.init()
 	profiles, pending, starts, stdindex, stdcount, rejected = {}, {}, {}, {}, {}, {}
+	synfrom, midfirst, proxied = {}, {}, {}
 end
+
+-- The stream offsets come from Wireshark's relative sequence numbers,
+-- which count from an end's initial sequence number only when the capture
+-- holds its SYN or the peer's SYN-ACK (whose ack is that number plus one);
+-- without either they count from the first segment seen, which is anywhere
+-- in the stream. The session dissector never sees a SYN (it has no
+-- payload), so a postdissector notes them for it.
+local function endpoint(stream, addr, port)
+	return string.format("%d/%s/%d", stream and stream.value or -1, tostring(addr), port)
+end
+
+local function note(ep, frame)
+	if not synfrom[ep] or synfrom[ep] > frame then synfrom[ep] = frame end
+end
+
+local function note_syn(pinfo)
+	local syn = f_syn()
+	if syn and syn.value then
+		local stream = f_stream()
+		note(endpoint(stream, pinfo.src, pinfo.src_port), pinfo.number)
+		local ack = f_ack()
+		if ack and ack.value then
+			note(endpoint(stream, pinfo.dst, pinfo.dst_port), pinfo.number)
+		end
+	end
+end
+
+-- Not a protocol of its own: disabling it leaves every session "handshake
+-- not captured".
+local nexus_syn = Proto("nexus_syn", "open-nexus-OS session: SYN tracker NEXUS needs (keep enabled)")
+function nexus_syn.dissector(_, pinfo)
+	note_syn(pinfo)
+end
+register_postdissector(nexus_syn)
 
 -- The nexus-v1 schedule: the size of the PDU that starts at stream offset o.
 local function nexus_pdu(a2b, o)
@@ -555,39 +710,120 @@ local function add_key(t, field, range)
 	return who
 end
 
+-- mux_batch decodes a batch as the receiver does (§5.2;
+-- conformance.ParseBatch): it stops at the first violation, which it flags
+-- with ParseBatch's error text. It returns the Info text and the events, or
+-- no events after a violation.
 local function mux_batch(t, ptvb, off, len)
-	-- 'M' 'X' 01 count, then events (nexus-wire.md §5.2).
-	if len < 4 or ptvb(off, 2):string() ~= "MX" or ptvb(off + 2, 1):uint() ~= 1 then
-		t:add_proto_expert_info(se.bad_plain, "mux batch without the MX 01 header")
-		return "?"
+	local function failed(parts)
+		return (table.concat(parts, ", ") .. " [bad batch]"):gsub("^ ", ""), nil
+	end
+	local stop = off + len
+	local function bad(item, why)
+		item:add_proto_expert_info(se.bad_plain, why)
+	end
+	-- 'M' 'X' 01 count, then events.
+	if len < 4 then
+		bad(t, "mux batch header: truncated")
+		return "[bad batch]"
+	end
+	if ptvb(off, 2):string() ~= "MX" then
+		bad(t, string.format("mux batch: bad magic %02x %02x", ptvb(off, 1):uint(), ptvb(off + 1, 1):uint()))
+		return "[bad batch]"
+	end
+	local version = ptvb(off + 2, 1):uint()
+	if version ~= 1 then
+		bad(t, string.format("mux batch: unsupported version %d", version))
+		return "[bad batch]"
 	end
 	local count = ptvb(off + 3, 1):uint()
-	t:add(sf.ev_count, ptvb(off + 3, 1))
-	local p, stop, parts = off + 4, off + len, {}
-	for _ = 1, count do
-		if p + 6 > stop then break end
-		local kind = ptvb(p, 1):uint()
-		local stream = ptvb(p + 1, 4):le_uint()
-		local prio = ptvb(p + 5, 1):uint()
-		local size, text = 6, string.format("%s stream %d prio %d", EVENT_KINDS[kind] or ("kind " .. kind), stream, prio)
-		if kind == 1 and p + 7 <= stop then
-			local nl = ptvb(p + 6, 1):uint()
-			if p + 7 + nl <= stop then
-				text = text .. " \"" .. ptvb(p + 7, nl):raw() .. "\""
-				size = 7 + nl
-			end
-		elseif kind == 3 and p + 8 <= stop then
-			text = text .. string.format(" len %d", ptvb(p + 6, 2):le_uint())
-			size = 8
+	local ct = t:add(sf.ev_count, ptvb(off + 3, 1))
+	if count > MAX_EVENTS then
+		bad(ct, string.format("mux batch: %d events, at most %d: invalid input", count, MAX_EVENTS))
+		return string.format("%d events [bad batch]", count)
+	end
+	local p, parts, events = off + 4, {}, {}
+	for i = 0, count - 1 do
+		if p + 6 > stop then
+			bad(p < stop and t:add(sf.ev, ptvb(p, stop - p), "truncated event") or ct,
+				string.format("mux batch event %d: truncated", i))
+			return failed(parts)
 		end
-		t:add(sf.ev, ptvb(p, size), text)
+		local ev = { kind = ptvb(p, 1):uint(), stream = ptvb(p + 1, 4):le_uint(), prio = ptvb(p + 5, 1):uint() }
+		local size, why = 6, nil
+		local text = string.format("%s stream %d prio %d", EVENT_KINDS[ev.kind] or ("kind " .. ev.kind), ev.stream, ev.prio)
+		if ev.kind == 1 then
+			if p + 7 > stop then
+				why = "stream name length: truncated"
+			else
+				local nl = ptvb(p + 6, 1):uint()
+				size = 7
+				if nl < 1 or nl > MAX_STREAM_NAME then
+					why = string.format("stream name length %d, want 1..%d: invalid input", nl, MAX_STREAM_NAME)
+				elseif p + 7 + nl > stop then
+					why = "stream name: truncated"
+				else
+					size = 7 + nl
+					ev.name = ptvb(p + 7, nl):raw()
+					text = text .. " \"" .. ev.name .. "\""
+					if not valid_utf8(ev.name) then why = "stream name: invalid utf-8" end
+				end
+			end
+		elseif ev.kind == 3 then
+			if p + 8 > stop then
+				why = "data length: truncated"
+			else
+				ev.len = ptvb(p + 6, 2):le_uint()
+				size = 8
+				text = text .. string.format(" len %d", ev.len)
+			end
+		elseif ev.kind ~= 2 then
+			-- The event's size depends on its kind: nothing after an
+			-- unknown one can be read.
+			why = string.format("event-0x%02x: unknown kind", ev.kind)
+		end
+		if not why and ev.stream == 0 then
+			why = "stream id 0: invalid input"
+		elseif not why and ev.prio > MAX_PRIORITY then
+			why = string.format("priority %d, at most %d: invalid input", ev.prio, MAX_PRIORITY)
+		end
+		local item = t:add(sf.ev, ptvb(p, size), text)
 		parts[#parts + 1] = text
+		if why then
+			bad(item, string.format("mux batch event %d: %s", i, why))
+			return failed(parts)
+		end
+		events[#events + 1] = ev
 		p = p + size
 	end
 	if p ~= stop then
-		t:add_proto_expert_info(se.bad_plain, "mux batch not consumed exactly")
+		bad(t:add(sf.ev, ptvb(p, stop - p), "trailing bytes"), string.format("mux batch: %d bytes after %d events: trailing bytes", stop - p, count))
+		return failed(parts)
 	end
-	return table.concat(parts, ", ")
+	return table.concat(parts, ", "), events
+end
+
+-- ladder_events is the receiver's rule for the events of ladder step s
+-- (§5.2; conformance.LadderStep.Check). It returns why the step fails, in
+-- Check's words, or nil.
+local function ladder_events(s, events)
+	local step = LADDER[s]
+	local seen, buffered = {}, {}
+	for _, e in ipairs(events) do
+		seen[e.stream] = e
+		if e.kind == 3 then buffered[e.stream] = (buffered[e.stream] or 0) + e.len end
+	end
+	for _, w in ipairs(step.want) do
+		local got = seen[w.stream]
+		if not got or got.kind ~= w.ev then
+			return string.format("ladder step %d: no %s event for stream %d: mux ladder failed", s, EVENT_NAMES[w.ev], w.stream)
+		elseif w.name and got.name ~= w.name then
+			return string.format("ladder step %d: stream %d named %s, want %s: mux ladder failed", s, w.stream, quote(got.name), quote(w.name))
+		elseif w.min and (buffered[w.stream] or 0) < w.min then
+			return string.format("ladder step %d: stream %d holds %d bytes, want at least %d: mux ladder failed", s, w.stream, buffered[w.stream] or 0, w.min)
+		end
+	end
+	return nil
 end
 
 local function proxy_request(t, ptvb, svc, off, len)
@@ -619,9 +855,219 @@ local function proxy_response(ptvb, off, len)
 	return ""
 end
 
+-- gate is node-b's proxy gate on a request (§5.3; conformance.GateRequest):
+-- the action ("forward", "deny" or "drop") and its reason.
+local function gate(svc, ptvb, off, len, oversized)
+	if oversized then return "drop", "oversized" end
+	if svc == 1 and (len < 5 or ptvb(off, 2):string() ~= "SM" or ptvb(off + 2, 1):uint() ~= 1) then
+		return "deny", "sm-gate"
+	end
+	if SERVICES[svc] then return "forward", "service=" .. SERVICES[svc] end
+	return "deny", "service=unknown"
+end
+
+-- request_format notes a forwarded samgrd or bundlemgrd request that its
+-- backend does not read as sent (conformance.ParseSMRequest, ParseBNRequest;
+-- the checker's PROXY-001 warnings), or returns nil.
+local function request_format(j, svc, ptvb, off, len)
+	if svc == 1 then
+		-- The gate passed: "SM", version 1 and a name length are there.
+		local nl = ptvb(off + 4, 1):uint()
+		local why
+		if len - 5 < nl then
+			why = "sm request name: truncated"
+		elseif len - 5 > nl then
+			why = "sm request: trailing bytes"
+		end
+		return why and string.format("request %d to samgrd passes node-b's gate but is not a valid SM request: %s", j, why)
+	elseif svc == 2 then
+		if len >= 4 and ptvb(off, 2):string() == "BN" and ptvb(off + 2, 1):uint() == 1 and ptvb(off + 3, 1):uint() == 1 then
+			return nil
+		end
+		local hex = {}
+		for i = 0, math.min(len, 8) - 1 do hex[#hex + 1] = string.format("%02x", ptvb(off + i, 1):uint()) end
+		return string.format("request %d to bundlemgrd is not a BN v1 LIST (%s)", j, table.concat(hex, " "))
+	end
+	return nil
+end
+
+-- The proxy exchange of one connection, as node-a's records and node-b's
+-- responses show it. node-a waits for each answer, so node-b answers the
+-- requests in order, less those it drops (oversized) and the records it
+-- cannot decrypt, which it skips without a reply (the checker pairs them
+-- so, PROXY-002). Pairing by response index keeps a response missing from
+-- the capture from shifting the rest. A response is judged only when the
+-- requests up to its own were read: node-a's direction not decoded or a
+-- record of it missing from the capture leave it unpaired. The first pass
+-- fills this in capture order, the first copy of a record counting; later
+-- passes read the pairing back.
+local UNPAIRED = "unpaired"
+
+local function exchange(sid)
+	local x = proxied[sid]
+	if not x then
+		x = {
+			seen = {},    -- [record index] = true: node-a's records dissected
+			unread = {},  -- [record index] = true: it authenticates at no nonce
+			behind = {},  -- [record index] = how far its nonce trails its index
+			requests = {}, -- [request index] = { index, svc, action, why }
+			contig = 0,   -- node-a's records 0 .. contig-1 were all dissected
+			last = -1,    -- node-a's highest record index dissected
+			answers = {}, -- [response index] = request, false (none sent) or UNPAIRED
+			paired = { i = 0, n = 0 }, -- requests 0 .. i-1 hold answers 0 .. n-1, for sure
+		}
+		proxied[sid] = x
+	end
+	return x
+end
+
+-- a2b_record notes node-a's record k: the nonce it opened at (nil: it did
+-- not authenticate) and, for a request, node-b's gate on it.
+local function a2b_record(sid, k, nonce, request)
+	local x = exchange(sid)
+	if x.seen[k] then return end
+	x.seen[k] = true
+	if nonce then
+		x.behind[k] = k - nonce
+		if request then x.requests[k - LADDER_FROM_B] = request end
+	else
+		x.unread[k] = true
+	end
+	while x.seen[x.contig] do x.contig = x.contig + 1 end
+	x.last = math.max(x.last, k)
+end
+
+-- injected says whether node-a's unread record k is bytes node-b skipped
+-- (true) or a record of node-a's sealing (false), or nil when the capture
+-- cannot tell yet. The next record that opens trails its index by one
+-- nonce for each record before it that node-a did not seal.
+local function injected(x, k)
+	for k2 = k + 1, math.min(x.last, x.contig - 1) do
+		if x.behind[k2] then
+			local failed = 0
+			for i = 0, k2 - 1 do
+				if x.unread[i] then failed = failed + 1 end
+			end
+			if x.behind[k2] == failed then return true end
+			if x.behind[k2] == 0 then return false end
+			return nil
+		end
+	end
+	return nil
+end
+
+-- pair finds the request response j answers: the request, false when
+-- node-a had sent none for it, or UNPAIRED when the capture cannot tell.
+-- Each response, in the capture or not, takes the next request node-b
+-- reads, passing over a drop while node-a has sent a later request, as the
+-- checker's queue does. A request of node-a's that the capture shows only
+-- corrupted is taken as read from a retransmission and answered (only an
+-- oversized one would not be): its response gets no verdict, and the next
+-- ones are paired past it.
+local function pair(x, j)
+	local i, n = x.paired.i, x.paired.n
+	if n > j then return UNPAIRED end -- an earlier response, out of order
+	while true do
+		local r
+		while true do
+			local k = LADDER_FROM_B + i
+			r = x.requests[i]
+			if r then
+				-- With no later request, node-b's answer is to the drop.
+				if r.action ~= "drop" or not x.seen[k + 1] then break end
+				if x.unread[k + 1] and injected(x, k + 1) ~= false then return UNPAIRED end
+			elseif x.unread[k] then
+				local skipped = injected(x, k)
+				if skipped == nil then return UNPAIRED end
+				if not skipped then
+					r = UNPAIRED
+					break
+				end
+			elseif x.contig == k and x.last < k then
+				r = false
+				break
+			else
+				return UNPAIRED
+			end
+			i = i + 1
+		end
+		if n == j then
+			x.paired = { i = r and i + 1 or i, n = n + 1 }
+			return r
+		end
+		if not r then return UNPAIRED end
+		i, n = i + 1, n + 1
+	end
+end
+
+-- answered returns the request response j answers, as pair does.
+local function answered(sid, j)
+	local x = exchange(sid)
+	if x.answers[j] == nil then x.answers[j] = pair(x, j) end
+	return x.answers[j]
+end
+
+-- reply_verdict judges a response to request p (false: none outstanding;
+-- not UNPAIRED) as the checker does (PROXY-002, PROXY-003): node-b's answer
+-- to a denied or dropped request, then node-a's verdict
+-- (conformance.CheckProxyResponse).
+-- It returns why the response fails, or nil and a note on its format
+-- (conformance.CheckProxyResponseHeader).
+local function reply_verdict(p, j, status, ptvb, off, len)
+	if not p then
+		return string.format("node-b sent response %d with no request outstanding", j)
+	end
+	if p.action == "drop" then
+		return string.format("node-b answered request %d, which declares an oversized payload: the OS drops it without a reply", p.index)
+	elseif p.action == "deny" then
+		if status ~= 1 or len ~= 0 then
+			return string.format("node-b answered denied request %d (service %d, %s) with status %d and %d payload bytes: a deny is status 1 with no payload",
+				p.index, p.svc, p.why, status, len)
+		end
+		return nil
+	end
+	local name = SERVICES[p.svc]
+	local function fails(why)
+		return string.format("response to request %d fails node-a's verdict: service %s: %s", p.index, name, why)
+	end
+	if status ~= 0 then return fails(string.format("proxy status %d: proxy request failed", status)) end
+	local minlen, op, proto
+	if p.svc == 1 then
+		minlen, op, proto = 13, 0x86, "SM"
+	elseif p.svc == 2 then
+		minlen, op, proto = 8, 0x81, "BN"
+	else
+		return nil
+	end
+	if len < minlen then
+		return fails(string.format("proxy request failed: response of %d bytes, want at least %d: truncated", len, minlen))
+	end
+	local rop = ptvb(off + 3, 1):uint()
+	if rop ~= op then
+		return fails(string.format("proxy request failed: response op 0x%02x, want 0x%02x: unknown kind", rop, op))
+	end
+	local backend = ptvb(off + 4, 1):uint()
+	if backend ~= 0 then
+		return fails(string.format("backend status %d: proxy request failed", backend))
+	end
+	-- node-a reads neither magic nor version; the backend's reply has them.
+	local what = proto == "SM" and "sm response" or "bn response"
+	local why
+	if ptvb(off, 2):string() ~= proto then
+		why = string.format("%s: bad magic %02x %02x", what, ptvb(off, 1):uint(), ptvb(off + 1, 1):uint())
+	elseif ptvb(off + 2, 1):uint() ~= 1 then
+		why = string.format("%s: unsupported version %d", what, ptvb(off + 2, 1):uint())
+	end
+	if why then
+		return nil, string.format("response to request %d passes node-a's verdict, but its payload is not %s v1 (%s): node-a ignores magic and version, the backend's documented reply has them (§5.3)",
+			p.index, proto, why)
+	end
+	return nil
+end
+
 -- dissect_record shows one nexus-v1 record and, with the bring-up keys,
 -- its plaintext. It returns the Info text.
-local function dissect_record(rtvb, pinfo, t, a2b, index)
+local function dissect_record(rtvb, pinfo, t, a2b, index, sid)
 	local size = rtvb:len()
 	local response = (not a2b) and index >= LADDER_FROM_B
 	t:add(sf.record, rtvb(0, 0), index)
@@ -645,6 +1091,7 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 		t:add(sf.auth, rtvb(size - TAG_LEN, TAG_LEN), false)
 		t:add_proto_expert_info(se.bad_tag, string.format("record %d authenticates at no nonce from %d down to %d",
 			index, index, math.max(0, index - 16)))
+		if a2b then a2b_record(sid, index, nil) end
 		return label .. " [bad tag]"
 	end
 	t:add(sf.nonce, rtvb(0, 0), nonce)
@@ -656,38 +1103,98 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 	local first = ptvb(0, 1):uint()
 	local len = ptvb(1, 2):le_uint()
 	local max = ptvb:len() - 3
-	local summary
+	-- Each side's first three records are the ladder (§5.2); after it, a
+	-- request's kind is a service id, whatever its value.
+	local step = index < LADDER_FROM_B and 2 * index + (a2b and 1 or 2) or nil
+	local summary, kt
 	if response then
 		pt:add(sf.status, ptvb(0, 1))
 		summary = string.format("response status %d", first)
+	elseif step then
+		kt = pt:add(sf.kind, ptvb(0, 1))
+		pt:add(sf.step, ptvb(0, 0), step)
+		local name = LADDER_KINDS[first]
+		if name then pt:add(sf.kind_name, ptvb(0, 1), name) end
+		summary = "ladder " .. (name or string.format("kind 0x%02x", first))
 	else
 		pt:add(sf.kind, ptvb(0, 1))
-		local name = LADDER_KINDS[first]
-		if name then
-			pt:add(sf.kind_name, ptvb(0, 1), name)
-			summary = "ladder " .. name
-		else
-			pt:add(sf.service, ptvb(0, 1), SERVICES[first] or "unknown")
-			summary = string.format("request svc %d (%s)", first, SERVICES[first] or "unknown")
-		end
+		pt:add(sf.service, ptvb(0, 1), SERVICES[first] or "unknown")
+		summary = string.format("request svc %d (%s)", first, SERVICES[first] or "unknown")
 	end
 	local lt = pt:add_le(sf.plen, ptvb(1, 2))
-	if len > max then
-		lt:add_proto_expert_info(se.bad_plain, string.format("payload length %d exceeds %d", len, max))
+	local oversized = len > max
+	local ladder_fails
+	if oversized then
+		-- In the checker's words: a ladder step (ParseRecordPlain fails
+		-- before LadderStep.Check), a response (PROXY-003), a request
+		-- (PROXY-001).
+		if step then
+			ladder_fails = string.format("ladder step %d: request record declares %d payload bytes, at most %d: declared length above the record's bound",
+				step, len, max)
+		elseif response then
+			lt:add_proto_expert_info(se.bad_plain, string.format(
+				"response %d: response record declares %d payload bytes, at most %d: declared length above the record's bound",
+				index - LADDER_FROM_B, len, max))
+		else
+			lt:add_proto_expert_info(se.bad_plain, string.format(
+				"request %d (service %d) declares %d payload bytes, at most %d: node-b drops it without a reply",
+				index - LADDER_FROM_B, first, len, max))
+		end
 		len = max
 	end
-	if len > 0 then
-		local pl = pt:add(sf.payload, ptvb(3, len))
-		local detail
-		if not response and LADDER_KINDS[first] then
-			detail = mux_batch(pl, ptvb, 3, len)
-		elseif response then
-			detail = proxy_response(ptvb, 3, len)
-		else
-			detail = proxy_request(pl, ptvb, first, 3, len)
+	local pl = len > 0 and pt:add(sf.payload, ptvb(3, len)) or pt
+	local detail, marker = "", ""
+	if step then
+		-- The receiver reads a batch only from a record within its bound
+		-- (an oversized one already fails), once the kind matches its step.
+		if not oversized then
+			if first ~= LADDER[step].kind then
+				ladder_fails = string.format("ladder step %d: kind 0x%02x, want 0x%02x: mux ladder failed", step, first, LADDER[step].kind)
+			elseif LADDER[step].want then
+				local events
+				detail, events = mux_batch(pl, ptvb, 3, len)
+				ladder_fails = events and ladder_events(step, events)
+			end
 		end
-		if detail ~= "" then summary = summary .. ": " .. detail end
+		if ladder_fails then kt:add_proto_expert_info(se.ladder, ladder_fails) end
+		if a2b then a2b_record(sid, index, nonce) end
+	elseif response and not oversized then -- node-a cannot read an oversized one
+		local j = index - LADDER_FROM_B
+		local p = answered(sid, j)
+		if p and p ~= UNPAIRED then pt:add(sf.answers, ptvb(0, 0), p.index) end
+		if len > 0 then detail = proxy_response(ptvb, 3, len) end
+		local why, note
+		if p ~= UNPAIRED then why, note = reply_verdict(p, j, first, ptvb, 3, len) end
+		if why then
+			pt:add_proto_expert_info(se.reply_rejected, why)
+			marker = p and p.action == "forward" and " [node-a rejects it]" or " [unexpected reply]"
+		elseif note then
+			pt:add_proto_expert_info(se.reply_format, note)
+		end
+	elseif response then
+		if len > 0 then detail = proxy_response(ptvb, 3, len) end
+	else
+		local j = index - LADDER_FROM_B
+		local action, why = gate(first, ptvb, 3, len, oversized)
+		local gt = pt:add(sf.gate, ptvb(0, 1), action .. " (" .. why .. ")")
+		if why == "sm-gate" then
+			gt:add_proto_expert_info(se.gate_denied, string.format(
+				"request %d to samgrd is not SM v1 (magic \"SM\", version 1, at least 5 bytes): node-b denies it", j))
+		elseif action == "forward" then
+			local note = request_format(j, first, ptvb, 3, len)
+			if note then gt:add_proto_expert_info(se.request_format, note) end
+		end
+		if action == "deny" then
+			marker = " [node-b denies it]"
+		elseif action == "drop" then
+			marker = " [node-b drops it]"
+		end
+		a2b_record(sid, index, nonce, { index = j, svc = first, action = action, why = why })
+		if len > 0 then detail = proxy_request(pl, ptvb, first, 3, len) end
 	end
+	if detail ~= "" then summary = summary .. ": " .. detail end
+	if ladder_fails then summary = summary .. " [ladder fails]" end
+	summary = summary .. marker
 	local zero = true
 	for i = 3 + len + 1, #plain do
 		if plain[i] ~= 0 then zero = false break end
@@ -698,7 +1205,7 @@ local function dissect_record(rtvb, pinfo, t, a2b, index)
 	return string.format("%s n=%d %s", label, nonce, summary)
 end
 
-local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
+local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index, sid)
 	if BRINGUP_MSGS[what] then
 		local same = tostring(rtvb():bytes()):lower() == BRINGUP_MSGS[what]
 		local bt = t:add(sf.bringup, rtvb(), same)
@@ -717,7 +1224,7 @@ local function dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
 		t:add(sf.payload_enc, rtvb(48, 16))
 		return "msg3 -> s, se"
 	end
-	return dissect_record(rtvb, pinfo, t, a2b, index)
+	return dissect_record(rtvb, pinfo, t, a2b, index, sid)
 end
 
 -- stream_offset returns the stream offset of this call's first byte. A
@@ -727,7 +1234,10 @@ local function stream_offset(tvb, pinfo, key, a2b, profile)
 	local seq = f_seq()
 	local seglen = f_len()
 	if not seq or not seglen then return nil end
-	local a = seq.value - 1 -- relative sequence numbers start at 1
+	-- Relative sequence numbers start at 1; a SYN's is 0, and the data it
+	-- carries starts after it, at 1 too.
+	local syn = f_syn()
+	local a = (syn and syn.value) and 0 or seq.value - 1
 	if tvb:offset() ~= 0 then
 		return a + seglen.value - tvb:len(), false
 	end
@@ -743,12 +1253,38 @@ local function stream_offset(tvb, pinfo, key, a2b, profile)
 	return nil
 end
 
+-- not_captured shows the bytes of a direction whose SYN the capture
+-- missed: cut at fixed sizes from an unknown offset, they would read as a
+-- handshake and then as records that fail their tags. The Go checker
+-- likewise warns and does not judge such a connection (SESS-002). One note
+-- marks the direction's first segment.
+local function not_captured(tvb, pinfo, tree, key, a2b)
+	pinfo.cols.protocol = "NEXUS"
+	if not midfirst[key] or midfirst[key] > pinfo.number then midfirst[key] = pinfo.number end
+	local t = tree:add(nexus, tvb(), "handshake not captured")
+	t:add(sf.direction, tvb(0, 0), a2b and "node-a -> node-b (initiator to responder)" or "node-b -> node-a (responder to initiator)")
+	t:add(sf.msg, tvb(0, 0), "handshake not captured")
+	if midfirst[key] == pinfo.number then
+		t:add_proto_expert_info(se.midstream)
+	end
+	pinfo.cols.info = string.format("%s %d bytes, not decoded: the handshake was not captured", a2b and "A->B" or "B->A", tvb:len())
+	return tvb:len()
+end
+
 function nexus.dissector(tvb, pinfo, tree)
 	local size = tvb:len()
 	if size == 0 then return 0 end
 	local stream = f_stream()
 	local a2b = pinfo.dst_port == pinfo.match_uint
 	local key = string.format("%d/%s", stream and stream.value or -1, a2b and "a2b" or "b2a")
+	note_syn(pinfo) -- a SYN that carries data reaches this dissector first
+	-- Judged by frame number, so that a later pass, which knows of SYNs
+	-- further on, decides as the first did (segments can precede their SYN
+	-- in a merged capture).
+	local syn = synfrom[endpoint(stream, pinfo.src, pinfo.src_port)]
+	if not syn or syn > pinfo.number then
+		return not_captured(tvb, pinfo, tree, key, a2b)
+	end
 	local profile = profiles[key]
 	local off0
 	do
@@ -862,7 +1398,7 @@ function nexus.dissector(tvb, pinfo, tree)
 				if n > 0 then t:add(sf.body, tvb(pos + 4, n)) end
 			else
 				t:add(sf.msg, tvb(pos, 0), what)
-				info = dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index)
+				info = dissect_nexus_pdu(rtvb, pinfo, t, a2b, what, index, stream and stream.value or -1)
 			end
 			t:append_text(", " .. info)
 			infos[#infos + 1] = info

@@ -36,8 +36,8 @@ end it at once; triggers partition the segment or set a link down through
 the control API when a VM prints a marker, or at a time.
 
 The first failure is classified: <PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
-<PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED, or with --soak SOAK_TIMEOUT and
-SOAK_<VM>_ENDED (README.md, "Run a lab", lists them), with the missing marker, the evidence counts and
+<PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED, TRIGGER_NOT_FIRED, or with --soak
+SOAK_TIMEOUT and SOAK_<VM>_ENDED (README.md, "Run a lab", lists them), with the missing marker, the evidence counts and
 a hint from the wire (what each VM sent in the phase, the policy's drops,
 the checker's first failing finding). Every QEMU is stopped at the end
 (SIGTERM, then SIGKILL), also on Ctrl-C.
@@ -46,8 +46,13 @@ The run directory (--out, default lab-runs/<name>-<time>) holds each VM's
 console log (<vm>.log) and disks, lab.log (what the run printed), hub.log,
 capture.pcapng, check.txt and check.json (with hub.check), report.html (the
 run as a timeline page), summary.json, summary.txt and junit.xml. The exit
-status is 0 only if every marker and phase appeared, within budget, and
-nothing in fail_on did.
+status is 0 only if every marker and phase appeared, within budget, every
+QEMU started and none ended with a status its VM's exit_ok: does not list
+(default 0), nothing in fail_on appeared, the hub made every change a
+trigger asked for, and every on: trigger that makes a fault (partition,
+link down) fired. An at: trigger due after the run was done, or a heal or
+link up that did not fire, is reported "not reached" (skipped in junit.xml)
+and fails nothing: the run does not wait for them.
 
 The file format is in README.md ("Run a lab").`,
 		Example: `  # in an l2hub checkout, after e2e/guest/build.sh e2e/out/guest:

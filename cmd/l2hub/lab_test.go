@@ -56,6 +56,17 @@ name: fail
 vms:
   - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, up, -say, "nexus FAIL", -hang], fail_on: [FAIL], expect: [{marker: done}]}
 `)
+	unfired := write("unfired.yaml", `
+name: unfired
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, up, -hang], expect: [{marker: up}]}
+triggers: [{on: "a: handshake ok", do: "link a down"}]
+`)
+	serial := write("serial.yaml", `
+name: serial
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-serial, "unix:${RUN}/s,server=on,wait=off", -say, up, -hang], expect: [{marker: up}]}
+`)
 	bad := write("bad.yaml", "name: bad\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: \"${Q}\", expect: [{marker: up, within: soon}]}\n")
 	tests := []struct {
 		name string
@@ -67,6 +78,10 @@ vms:
 			[]string{"seed 5", "PASS pass", "run directory: " + filepath.Join(dir, "r1")}},
 		{"fail", []string{"lab", fail, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r2")}, 1,
 			[]string{"failure: FAIL_ON (phase run, VM a", "missing marker: \"done\"", "rerun: l2hub lab " + fail + " --var Q=" + fake, "lab failed: FAIL_ON"}},
+		{"unfired", []string{"lab", unfired, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r9")}, 1,
+			[]string{"failure: TRIGGER_NOT_FIRED (phase run, VM a", `trigger-1 (on a: "handshake ok": link a down) never fired`, "lab failed: TRIGGER_NOT_FIRED"}},
+		{"comma-out", []string{"lab", serial, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r,10")}, -1,
+			[]string{`its path holds a comma, and VM a's args[1] "unix:${RUN}/s,server=on,wait=off" after -serial uses ${RUN}`}},
 		{"repeat", []string{"lab", pass, "--var", "Q=" + fake, "--repeat", "2", "--seed", "8", "--out", filepath.Join(dir, "r3")}, 0,
 			[]string{"=== run 2 of 2: seed 9", "0 of 2 runs failed"}},
 		{"bad-file", []string{"lab", bad, "--var", "Q=" + fake}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
@@ -110,6 +125,8 @@ vms:
 				"bad-soak":     {`<testcase name="arguments"`, `--soak nope: want a duration`},
 				"bad-grace":    {`<testcase name="arguments"`, `--grace nope: want a duration`},
 				"bad-repeat":   {`<testcase name="arguments"`, `--repeat x: want a whole number`},
+				"unfired":      {`<testcase name="trigger-1: on a: &#34;handshake ok&#34;: link a down" classname="unfired.triggers" time="0">`, `type="TRIGGER_NOT_FIRED"`},
+				"comma-out":    {`<testcase name="arguments"`, `give --out a directory without a comma`},
 				"repeat":       {`<testsuite name="pass seed 8"`, `<testsuite name="pass seed 9"`, `tests="2" failures="0"`},
 			}
 			if want := junitWant[tt.name]; want != nil {
