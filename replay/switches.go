@@ -83,10 +83,13 @@ func matchChoice(cs []PolicyChoice, hash string) int {
 
 // scheduleSwitch makes h's set-policy wait for its time, when h records
 // one to a policy the replay has. first, when set, is the first record of
-// the section h heads: a delivery stamped before the set-policy, or at its
-// instant, is a delayed frame's whose timer the live hub fired late, after
-// the swap (an l2hub from before Hub.Do fired due timers first), and moves
-// the swap to just before it, as edits are (makeEdit). A set-policy the
+// the section h heads: a record stamped before the set-policy is a delayed
+// frame's whose timer the live hub fired late, after the swap (an l2hub
+// from before Hub.Do fired due timers first), and moves the swap to just
+// before it, as edits are (makeEdit). One stamped at the set-policy's very
+// instant does not: it may as well be a frame injected right after the
+// swap, which the capture cannot tell apart, and a current hub fires what
+// is due first. A set-policy the
 // run made before it moves with it: that hub never made two swaps out of
 // order (Core.SetPolicy kept its switches in time order).
 func (x *run) scheduleSwitch(h capHeader, first *capture.Packet) {
@@ -96,7 +99,7 @@ func (x *run) scheduleSwitch(h capHeader, first *capture.Packet) {
 	}
 	key := switchKey{rp.since, rp.hash}
 	at := x.core.Start().Add(rp.since)
-	if first != nil && (first.Time.Before(at) || first.Time.Equal(at) && first.Dir == capture.DirOut) {
+	if first != nil && first.Time.Before(at) {
 		at = first.Time.Add(-time.Nanosecond)
 	}
 	if i := slices.IndexFunc(x.switches, func(p pendingSwitch) bool { return p.key == key }); i >= 0 {
