@@ -349,8 +349,14 @@ func (c *Core) Mode() Mode { return c.mode }
 // copy is due, from now on. So the new policy cuts no copy for what its
 // partitions and schedules say of the time before it was in force, and no
 // replaced policy is kept. It costs one Gate.Cut per waiting copy.
-func (c *Core) SetPolicy(p Policy) {
-	now := c.clock.Now()
+func (c *Core) SetPolicy(p Policy) { c.SetPolicyAt(p, c.clock.Now()) }
+
+// SetPolicyAt is SetPolicy with the clock read by the caller, at now (not
+// before the last time the clock was read, nor after the clock): a caller
+// that records the switch's time (serve, in the capture) switches at that
+// very instant, so that replay, which switches there, decides as the run
+// did.
+func (c *Core) SetPolicyAt(p Policy, now time.Time) {
 	if len(c.timers) > 0 {
 		c.runDue(now)
 	}

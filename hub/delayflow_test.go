@@ -532,3 +532,28 @@ func TestReplacedPoliciesAreNotKept(t *testing.T) {
 		t.Errorf("got %d replaced policies still reachable while the copy waits, want 0", kept)
 	}
 }
+
+// TestSetPolicyAtSwitchesAtTheTimeGiven: a caller that read the clock to
+// record the switch (serve, for the capture) switches at that instant,
+// though the clock has moved on since: the replaced policy answers up to
+// it and the new one from it, as replay, switching there, has them.
+func TestSetPolicyAtSwitchesAtTheTimeGiven(t *testing.T) {
+	ms := time.Millisecond
+	var log []string
+	var s *hubtest.Sim
+	var t0 time.Duration
+	gate := func(name string) *namedGate { return &namedGate{name: name, base: t0, log: &log} }
+	g0 := gate("g0")
+	s = learnSim(t, hubtest.Config{Policy: g0})
+	t0 = s.Now()
+	g0.base, log = t0, nil
+	s.SendAt(t0+250*ms, "a", seqFrame(1))
+	s.AdvanceTo(t0 + 600*ms)
+	at := s.Core().Start().Add(t0 + 600*ms)
+	s.Clock.Set(at.Add(5 * time.Microsecond)) // the clock read again would say this
+	s.Core().SetPolicyAt(gate("g1"), at)
+	s.AdvanceTo(t0 + 2*time.Second)
+	if got, want := strings.Join(log, ", "), "g0 250ms-600ms, g1 600ms-1.25s"; got != want {
+		t.Errorf("got the gates asked %s, want %s", got, want)
+	}
+}
