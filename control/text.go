@@ -131,7 +131,10 @@ func PausesText(st hub.StatsSnapshot) string {
 }
 
 // WriteRules writes a policy's counters as the tables `l2hub ctl rules`
-// shows: one row per rule, then the partitions.
+// and serve's exit summary show: one row per rule, then the partitions,
+// then each port link that is down (a schedule or ctl link took it down)
+// or dropped frames while it was; "no rules" when there are neither rules
+// nor partitions.
 func WriteRules(w io.Writer, st filter.Stats) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	if len(st.Rules) == 0 && len(st.Partitions) == 0 {
@@ -151,6 +154,26 @@ func WriteRules(w io.Writer, st filter.Stats) error {
 		for _, p := range st.Partitions {
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\n", p.Name, p.Groups, p.Active, p.Dropped)
 		}
+	}
+	// A table of its own: its columns are not the partitions'.
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	head := false
+	for _, p := range st.Ports {
+		if !p.Down && p.Dropped == 0 {
+			continue // up, and never cost a frame
+		}
+		if !head {
+			fmt.Fprintln(tw, "\nLINK\tSTATE\tDROPPED")
+			head = true
+		}
+		state := "up"
+		if p.Down {
+			state = "down"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", p.Port, state, p.Dropped)
 	}
 	return tw.Flush()
 }

@@ -1,10 +1,12 @@
 package control_test
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -25,5 +27,35 @@ func TestCtlPortsFlowColumns(t *testing.T) {
 	}
 	if got := control.PausesText(hub.StatsSnapshot{Pauses: 4, Paused: 2500 * time.Microsecond}); got != "4 (3ms)" {
 		t.Errorf("PausesText = %q, want %q", got, "4 (3ms)")
+	}
+}
+
+// TestWriteRules: rules, partitions and port links, each table
+// only when it has rows; "no rules" when there are neither rules nor
+// partitions.
+func TestWriteRules(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		st   filter.Stats
+		want string
+	}{
+		{"nothing", filter.Stats{}, "no rules\n"},
+		{"links", filter.Stats{Ports: []filter.PortStats{{Port: "b", Down: true, Dropped: 10}, {Port: "c", Dropped: 2}}},
+			"no rules\n\nLINK  STATE  DROPPED\nb     down   10\nc     up     2\n"},
+		{"links-up-and-unused", filter.Stats{Ports: []filter.PortStats{{Port: "a"}}}, "no rules\n"},
+		{"rules-and-links", filter.Stats{
+			Rules: []filter.RuleStats{{Rule: "loss", Matched: 4, Dropped: 1}},
+			Ports: []filter.PortStats{{Port: "a", Down: true, Dropped: 1}},
+		}, "RULE  MATCHED  DROPPED  DELAYED  DUPLICATED  CORRUPTED  QUEUED  OVERFLOWED\nloss  4        1        0        0           0          0       0\n\nLINK  STATE  DROPPED\na     down   1\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := control.WriteRules(&b, tt.st); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+		})
 	}
 }

@@ -68,7 +68,7 @@ func checkSize(n, lo, hi int64) error {
 }
 
 func newRule(name string, index int) *rule {
-	r := &rule{name: name, index: index}
+	r := &rule{name: name, copyKey: nameKey(name), index: index}
 	r.m.maxLen = -1
 	r.m.to0 = -1
 	r.win.hi = -1
@@ -134,10 +134,18 @@ func (r *rule) finish() error {
 	return nil
 }
 
+// ruleNameError says what is wrong with a rule's name; nil when nothing.
+func ruleNameError(name string) error {
+	if validRuleName(name) {
+		return nil
+	}
+	return fmt.Errorf("rule name %s must be 1-64 printable characters without spaces or quotes, and not \".\" or \"..\"", quote(name))
+}
+
 // addRule appends a finished rule, checking its name.
 func (p *Policy) addRule(r *rule) error {
-	if !validRuleName(r.name) {
-		return fmt.Errorf("rule name %s must be 1-64 printable characters without spaces or quotes, and not \".\" or \"..\"", quote(r.name))
+	if err := ruleNameError(r.name); err != nil {
+		return err
 	}
 	if _, dup := p.byName[r.name]; dup {
 		return fmt.Errorf("rule name %s is used twice", quote(r.name))

@@ -68,3 +68,103 @@ func TestRuleDrawsIgnoreOtherRulesCopies(t *testing.T) {
 		}
 	}
 }
+
+// ownCopyNotes returns, for one frame a->b, the notes rule y left on its
+// own duplicate of the frame (the copy y's "duplicate (copy 1)" note marks
+// and no other rule's duplicate note does), or "" when y made none.
+func ownCopyNotes(p *Policy, at time.Duration, f []byte) string {
+	var d hub.Decision
+	p.Decide(at, link("a", "b"), f, &d)
+	for _, c := range d.Copies {
+		mine, others := false, false
+		var notes []string
+		for _, n := range c.Notes {
+			switch {
+			case n.Action == "duplicate":
+				mine, others = mine || n.Rule == "y", others || n.Rule != "y"
+			case n.Rule == "y":
+				notes = append(notes, n.String())
+			}
+		}
+		if mine && !others {
+			return fmt.Sprintf("frame=%x %s", c.Frame, strings.Join(notes, "; "))
+		}
+	}
+	return ""
+}
+
+// TestRuleDrawsOnItsOwnCopiesIgnoreOtherRulesCopies: the draws rule y
+// makes on the duplicate it makes of a frame do not depend on how many
+// copies a rule before it made (the audit's repro: x duplicating before y
+// changed y's corrupt and jitter draws on y's own copy on every frame),
+// whether x is there from the start or added and removed as the hub runs.
+func TestRuleDrawsOnItsOwnCopiesIgnoreOtherRulesCopies(t *testing.T) {
+	const y = "{name: y, match: {link: a->b}, duplicate: 100%, corrupt: 50%, delay: {fixed: 10ms, jitter: 5ms, order: reorder}}"
+	const x = "{match: {link: a->b}, duplicate: {probability: 100%, copies: 2}}"
+	const n = 40
+	frame := func(i int) []byte {
+		return udpFrame(macA, macB, ipA, ipB, 1000, 2000, []byte(fmt.Sprintf("frame-%03d-payload", i)))
+	}
+	alone := mustParse(t, "seed: 7\nrules:\n  - "+y+"\n")
+	var want []string
+	for i := range n {
+		want = append(want, ownCopyNotes(alone, time.Duration(i)*time.Millisecond, frame(i)))
+		if want[i] == "" || !strings.Contains(want[i], "delay") {
+			t.Fatalf("frame %d: y alone made no delayed copy of its own: %q", i, want[i])
+		}
+	}
+	withX := mustParse(t, "seed: 7\nrules:\n  - {name: x, "+x[1:]+"\n  - "+y+"\n")
+	edited := mustParse(t, "seed: 7\nrules:\n  - "+y+"\n")
+	for i := range n {
+		at := time.Duration(i) * time.Millisecond
+		switch i {
+		case 10: // ctl rule add x --before y
+			if _, err := edited.AddRule(mustRule(t, edited, x, "x"), "y"); err != nil {
+				t.Fatal(err)
+			}
+		case 30: // ctl rule remove x
+			if _, err := edited.RemoveRule("x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := ownCopyNotes(withX, at, frame(i)); got != want[i] {
+			t.Errorf("frame %d: y on its own copy with x before it:\ngot  %s\nwant %s (y alone)", i, got, want[i])
+		}
+		if got := ownCopyNotes(edited, at, frame(i)); got != want[i] {
+			t.Errorf("frame %d: y on its own copy with x added at 10, removed at 30:\ngot  %s\nwant %s (y alone)", i, got, want[i])
+		}
+	}
+}
+
+// TestCopiesNeverShareAStream: however many copies rules make of a frame,
+// and however many of them a policer drops, no two copies get the same
+// per-copy draws. (The audit's repro: with copies numbered in a byte and
+// the number ORed into the stream's key, the 64th copy made of a frame got
+// the draws of the frame itself.)
+func TestCopiesNeverShareAStream(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("seed: 3\nrules:\n")
+	for i := 1; i <= 5; i++ {
+		fmt.Fprintf(&b, "  - {name: d%d, duplicate: {probability: 100%%, copies: 15}}\n", i)
+		if i < 5 {
+			fmt.Fprintf(&b, "  - {name: p%d, rate: {rate: 1Gbit, burst: 200B, queue: 0}}\n", i)
+		}
+	}
+	b.WriteString("  - {name: c, corrupt: {probability: 100%, bits: 4}}\n")
+	p := mustParse(t, b.String())
+	for n := range 3 {
+		var d hub.Decision
+		p.Decide(time.Duration(n)*time.Second, link("a", "b"), plain(), &d)
+		if len(d.Copies) < 2 {
+			t.Fatalf("frame %d: %d copies, want several", n, len(d.Copies))
+		}
+		seen := map[string]int{}
+		for i, c := range d.Copies {
+			k := fmt.Sprintf("%x", c.Frame)
+			if j, twice := seen[k]; twice {
+				t.Errorf("frame %d: copies %d and %d were corrupted alike (%s, %s)", n, j, i, hub.FormatNotes(d.Copies[j].Notes), hub.FormatNotes(c.Notes))
+			}
+			seen[k] = i
+		}
+	}
+}

@@ -6,15 +6,16 @@ import (
 	"l2hub/hub"
 )
 
-// Cut reports whether link is cut at now: a port of it down (ctl link, a
-// flap schedule) or a partition separating its ends. The hub asks when a
-// delayed copy is due, so a copy that waited out its delay on a link cut
-// meanwhile is lost, as a frame on a cut wire is (hub.Gate). The drop
-// counts against the schedule or partition that cut the link, never
-// against a rule.
-func (p *Policy) Cut(now time.Duration, link hub.Link) (hub.Note, bool) {
+// Cut reports whether link was cut at any time from sent, when a delayed
+// copy was decided, to now, when it is due, both included: a port of it
+// down (ctl link, a flap schedule) or a partition separating its ends. So
+// a copy that waited out its delay on a link cut meanwhile is lost, as a
+// frame on a cut wire is (hub.Gate), even when the link is whole again by
+// the time it is due. The drop counts against the schedule or partition
+// that cut the link, never against a rule.
+func (p *Policy) Cut(sent, now time.Duration, link hub.Link) (hub.Note, bool) {
 	p.advance(now)
-	return p.cut(now, p.linkFor(link))
+	return p.cut(sent, now, p.linkFor(link))
 }
 
 // linkFor is the state of link, looked up by its port IDs (a port
@@ -30,9 +31,15 @@ func (p *Policy) linkFor(link hub.Link) *linkState {
 
 // cut is Cut on ls's link: its ports' link state first, then the
 // partitions in policy order. It counts the drop against what cut it.
-func (p *Policy) cut(now time.Duration, ls *linkState) (hub.Note, bool) {
+func (p *Policy) cut(sent, now time.Duration, ls *linkState) (hub.Note, bool) {
 	for _, ps := range [2]*portState{ls.fromPort, ls.toPort} {
-		if on, sched := ps.tg.on(now); on {
+		on, sched := false, false
+		if ps.tg.instant(sent, now) { // onSince, its call saved on every Decide
+			on, sched = ps.tg.on(now)
+		} else {
+			on, sched = ps.tg.onSinceSpan(sent, now)
+		}
+		if on {
 			rule := ""
 			if sched {
 				rule = ps.schedule
@@ -48,7 +55,13 @@ func (p *Policy) cut(now time.Duration, ls *linkState) (hub.Note, bool) {
 		if !ls.sep[i] {
 			continue
 		}
-		if on, _ := pt.tg.on(now); on {
+		on := false
+		if pt.tg.instant(sent, now) {
+			on, _ = pt.tg.on(now)
+		} else {
+			on, _ = pt.tg.onSinceSpan(sent, now)
+		}
+		if on {
 			pt.tg.drops.Add(1)
 			if pt.specText == "" {
 				pt.specText = pt.spec()

@@ -13,9 +13,11 @@
 // (seed, from-port name, to-port name, rule name), hashed with SHA-256 into a
 // PCG seed: per-frame draws (loss, duplicate) from that stream in order,
 // per-copy draws (corrupt, reorder, jitter) from one derived from it, the
-// frame's number and the copy's (eval.copyRand), so that the copies other
-// rules make shift no rule's draws. Window counts, FIFO and reorder state, Gilbert–Elliott state and
-// rate buckets are kept per (rule, link) too. So the k-th frame a rule
+// frame's number and the copy's identity, a hash of the copy it was made
+// from, the rule that made it and its number among that rule's copies of
+// it (eval.copyRand, childID), so that the copies other rules make shift
+// no rule's draws. Window counts, FIFO and reorder state, Gilbert–Elliott
+// state and rate buckets are kept per (rule, link) too. So the k-th frame a rule
 // evaluates on a link gets the same decision whatever other links carry, and
 // a port that reconnects keeps its streams. Time is the core's: Decide is
 // given the time since the hub started and never reads a clock. Partition

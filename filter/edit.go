@@ -122,8 +122,8 @@ func (p *Policy) build(rs *RuleSpec) (*rule, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	if !validRuleName(r.name) {
-		return nil, rs.NameAt.errorf("rule name %s must be 1-64 printable characters without spaces or quotes, and not \".\" or \"..\"", quote(r.name))
+	if err := ruleNameError(r.name); err != nil {
+		return nil, rs.NameAt.errorf("%v", err)
 	}
 	return r, nil
 }
@@ -162,9 +162,12 @@ func (p *Policy) AddRule(rs *RuleSpec, before string) (RuleDescription, error) {
 }
 
 // UpdateRule replaces the rule named rs.Name with rs, in its place, keeping
-// its counters and the partition triggers that count its matches. See the
-// top of this file for what it starts with. Call it on the hub loop; it
-// returns the rule as Describe shows it.
+// its counters and the partition triggers that count its matches. An
+// update with which such a trigger could never fire is refused, as the
+// policy would be (a rule that never matches on the trigger's link, an end
+// trigger's links all cut by its partition). See the top of this file for
+// what it starts with. Call it on the hub loop; it returns the rule as
+// Describe shows it.
 func (p *Policy) UpdateRule(rs *RuleSpec) (RuleDescription, error) {
 	at, err := p.ruleIndex(rs.Name)
 	if err != nil {
@@ -175,6 +178,19 @@ func (p *Policy) UpdateRule(rs *RuleSpec) (RuleDescription, error) {
 		return RuleDescription{}, err
 	}
 	old := p.rules[at]
+	for _, t := range old.triggers {
+		var link *[2]string
+		if t.hasLink {
+			link = &t.link
+		}
+		if problem, _ := p.triggerProblem(r, link, !t.start, t.part.groups); problem != "" {
+			kind := "end"
+			if t.start {
+				kind = "start"
+			}
+			return RuleDescription{}, rs.At.errorf("the %s trigger of partition %s counts this rule's matches and could not fire after the update: %s (set-policy changes both)", kind, t.part.name, problem)
+		}
+	}
 	r.triggers = old.triggers
 	for _, c := range [...]struct{ to, from *atomic.Uint64 }{
 		{&r.c.matched, &old.c.matched}, {&r.c.dropped, &old.c.dropped}, {&r.c.delayed, &old.c.delayed},

@@ -194,6 +194,8 @@ partitions:
 		{"other-name", "{name: y, drop: true}", "x", `rule.yaml:1:8: name: "y", but the rule to change is "x"`},
 		{"reorder-without-delay", "{reorder: 5%}", "x", "reorder needs a delay"},
 		{"bad-name", "{drop: true}", "has space", `rule name "has space"`},
+		{"empty-name", `{name: "", drop: true}`, "", `rule.yaml:1:8: name: rule name "" must be`},
+		{"empty-name-given", `{name: "", drop: true}`, "x", `name: "", but the rule to change is "x"`},
 		{"dot-dot-name", "{drop: true}", "..", `rule name ".." must be 1-64 printable characters without spaces or quotes, and not "." or ".."`},
 		{"too-big", "{drop: true}" + strings.Repeat(" ", MaxRuleBytes), "x", "at most 65536 bytes"},
 	} {
@@ -212,6 +214,11 @@ partitions:
 	}
 	if rs := mustRule(t, p, "{match: {link: ab->c}, drop: true}", "groups-work"); len(rs.Match.Links) != 2 {
 		t.Errorf("a group in a rule: links %v, want a->c and b->c", rs.Match.Links)
+	}
+	// A spec built in Go with a name given empty is refused, not added
+	// as nothing (nor a nil rule dereferenced).
+	if _, err := p.AddRule(&RuleSpec{Drop: true, NameAt: Pos{File: "code", Path: "name"}}, ""); err == nil || !strings.Contains(err.Error(), `code: name: rule name ""`) {
+		t.Errorf("adding a rule with an empty name: %v, want a refusal at its name", err)
 	}
 	if _, err := p.AddRule(mustRule(t, p, "{drop: true}", "hello"), ""); !errors.Is(err, ErrRuleExists) {
 		t.Errorf("adding an existing name: %v, want ErrRuleExists", err)
@@ -240,6 +247,45 @@ partitions:
 	}
 	if d := decide(p, 5, link("a", "c"), plain()); !d.Drop || !strings.Contains(hub.FormatNotes(d.Notes), "partition") {
 		t.Errorf("after 3 matches of the updated hello, a->c: %s; want the partition's drop", hub.FormatNotes(d.Notes))
+	}
+}
+
+// TestRuleUpdateKeepsTriggersAbleToFire: an update with which a partition
+// trigger counting the rule could never fire is refused, as the policy
+// would be refused at load, and leaves the rule as it was.
+func TestRuleUpdateKeepsTriggersAbleToFire(t *testing.T) {
+	const (
+		startOnAB = "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1, link: a->b}, duration: 1s}\n"
+		endAny    = "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n"
+		endOnBC   = "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: b->c}}\n"
+	)
+	for _, tc := range []struct {
+		name, policy, update, want string // want: "" for accepted
+	}{
+		{"start-link-not-matched", startOnAB, "{match: {link: b->c}}", `rule.yaml:1:1: the start trigger of partition p counts this rule's matches and could not fire after the update: rule "ping" never matches a frame on a->b`},
+		{"start-link-still-matched", startOnAB, "{match: {link: [a->b, b->c]}, delay: 1ms}", ""},
+		{"end-every-link-cut", endAny, "{match: {link: a->b}}", `the end trigger of partition p counts this rule's matches and could not fire after the update: the partition cuts every link rule "ping" matches on`},
+		{"end-a-link-left-whole", endAny, "{match: {link: b->c}}", ""},
+		{"end-link-not-matched", endOnBC, "{match: {link: a->b}}", `rule "ping" never matches a frame on b->c`},
+		{"end-link-still-matched", endOnBC, "{match: {from: b}}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.policy)
+			before := p.Describe(0).Rules[0].Match
+			_, err := p.UpdateRule(mustRule(t, p, tc.update, "ping"))
+			if tc.want == "" {
+				if err != nil {
+					t.Errorf("got UpdateRule error %v, want the update made", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got UpdateRule error %v, want one with %q matching ErrInvalid", err, tc.want)
+			}
+			if got := p.Describe(0).Rules[0].Match; got != before {
+				t.Errorf("got the refused update's match %s in force, want %s as before", got, before)
+			}
+		})
 	}
 }
 

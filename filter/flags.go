@@ -254,7 +254,18 @@ func flagLink(s string) (link, rest string) {
 	if !ok {
 		return "*", s
 	}
-	return strings.TrimSpace(l), s[len(l)+1:]
+	return normalLink(strings.TrimSpace(l)), s[len(l)+1:]
+}
+
+// normalLink writes a LINK as the rule it names is named: without spaces
+// around its arrow ("a -> b" is a->b).
+func normalLink(s string) string {
+	for _, arrow := range [...]string{"<->", "->"} {
+		if a, b, ok := strings.Cut(s, arrow); ok {
+			return strings.TrimSpace(a) + arrow + strings.TrimSpace(b)
+		}
+	}
+	return s
 }
 
 // flagOptions splits "VALUE,key=v,word" into the value and its options.

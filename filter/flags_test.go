@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/hub"
 )
 
 func TestFlagsCompile(t *testing.T) {
@@ -24,6 +26,9 @@ func TestFlagsCompile(t *testing.T) {
 		{"gemodel", []string{"--loss", "a->b=gemodel:1%:30%"}, []string{"a->b: loss gemodel p=1% r=30% 1-h=100% 1-k=0%"}},
 		{"delay-both", []string{"--delay", "a<->b=20ms±5ms"}, []string{"a<->b: delay 20ms±5ms uniform fifo"}},
 		{"delay-options", []string{"--delay", "a->b=20ms+-5ms,normal,reorder"}, []string{"a->b: delay 20ms±5ms normal reorder"}},
+		// Spaces around a LINK's arrow: the rule is named as if there were none.
+		{"link-with-spaces", []string{"--delay", "a -> b=10ms", "--reorder", "a->b=25%", "--loss", " b <-> c =1%"},
+			[]string{"a->b: reorder 25% gap 1, delay 10ms fifo", "b<->c: loss 1%"}},
 		{"same-link-one-rule", []string{"--delay", "a->b=10ms", "--reorder", "a->b=25%,gap=5", "--loss", "b->a=1%"},
 			[]string{"a->b: reorder 25% gap 5, delay 10ms fifo", "b->a: loss 1%"}},
 		{"dup", []string{"--dup", "a->b=1%,copies=2"}, []string{"a->b: duplicate 1% copies 2"}},
@@ -277,5 +282,49 @@ func TestPolicyDocStatesTheLimits(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("POLICY.md does not say %q", want)
 		}
+	}
+}
+
+// TestPolicyExampleFlagsDecideAsTheFile: POLICY.md's example file, its
+// loss rule named as the doc says (a->b), and the flags the doc gives
+// for it decide alike on every frame but the announces, and their notes
+// differ only in the partition's name.
+func TestPolicyExampleFlagsDecideAsTheFile(t *testing.T) {
+	doc, err := os.ReadFile("POLICY.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _, _ := strings.Cut(string(doc)[strings.Index(string(doc), "## The example"):], "## How a frame")
+	_, yml, _ := strings.Cut(example, "```yaml\n")
+	yml, _, _ = strings.Cut(yml, "```")
+	m := regexp.MustCompile("`(--seed [^`]*)`").FindStringSubmatch(example)
+	if yml == "" || m == nil || !strings.Contains(example, "Name the file's rule `a->b`") {
+		t.Fatalf("POLICY.md's example has no file, flags or renaming advice:\n%s", example)
+	}
+	var args []string
+	for _, a := range strings.Fields(m[1]) {
+		args = append(args, strings.Trim(a, "'"))
+	}
+	renamed := strings.Replace(yml, "name: loss-a-b", "name: a->b", 1)
+	if renamed == yml {
+		t.Fatalf("POLICY.md's example file has no rule loss-a-b:\n%s", yml)
+	}
+	file, flags := mustParse(t, renamed), mustFlags(t, args...)
+	drops := 0
+	for i := range 2000 {
+		f := udpFrame(macA, macB, ipA, ipB, 1000, 2000, []byte(fmt.Sprintf("x%04d", i)))
+		at := time.Duration(i) * 5 * time.Millisecond // through the partition at 5s-8s
+		for _, l := range []hub.Link{link("a", "b"), {From: 1, To: 0, FromName: "b", ToName: "a"}} {
+			want := strings.ReplaceAll(formatDecision(decide(file, at, l, f)), "rule split:", "rule a|b:")
+			if got := formatDecision(decide(flags, at, l, f)); got != want {
+				t.Fatalf("frame %d on %s: flags %q, file %q", i, l, got, want)
+			}
+			if strings.HasPrefix(want, "drop") {
+				drops++
+			}
+		}
+	}
+	if drops < 100 {
+		t.Errorf("%d drops in 4000 decisions: the example's loss and partition did not show", drops)
 	}
 }

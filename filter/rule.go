@@ -109,10 +109,11 @@ var (
 )
 
 type rule struct {
-	name  string
-	index int
-	m     matcher
-	win   window
+	name    string
+	copyKey uint64 // nameKey(name): names the copies the rule makes (childID)
+	index   int
+	m       matcher
+	win     window
 
 	mtu     int // drop when the L3 size exceeds it; 0 = none
 	drop    bool
@@ -159,16 +160,35 @@ const (
 	stepDelay
 )
 
-// copyRand is the stream for one step's draws on copy id of the frame the
-// rule is deciding (its rl.n-th on the link). It is derived from the rule's
-// stream seed, the frame's number, the copy's number and the step alone, so
-// the copies other rules make or drop shift none of this rule's draws, and
-// a copy's draws depend on no other copy's. It lives in the scratch space:
-// valid until the next copyRand.
-func (e *eval) copyRand(rl *ruleLink, id uint8, step int) *rand.Rand {
-	k := uint64(rl.n)<<8 | uint64(id)<<2 | uint64(step)
-	e.sc.pcg.Seed(mix64(rl.s1^mix64(k)), mix64(rl.s2+k*0x9e3779b97f4a7c15))
+// copyRand is the stream for one step's draws on the copy with identity id
+// (childID) of the frame the rule is deciding (its rl.n-th on the link). It
+// is derived from the rule's stream seed, the frame's number, the copy's
+// identity and the step alone, so the copies other rules make or drop
+// shift none of this rule's draws, and a copy's draws depend on no other
+// copy's. The frame's number and the step name the stream of the frame
+// itself (id 0); a copy's differs from it in the low half of the seed by
+// mix64(id), a bijection that is 0 only for 0, so no two (frame, copy,
+// step) share a stream. It lives in the scratch space: valid until the
+// next copyRand.
+func (e *eval) copyRand(rl *ruleLink, id uint64, step int) *rand.Rand {
+	k := uint64(rl.n)<<8 | uint64(step)
+	e.sc.pcg.Seed(mix64(rl.s1^mix64(k)), mix64(rl.s2+k*0x9e3779b97f4a7c15)^mix64(id))
 	return e.sc.rng
+}
+
+// childID is the identity of the k-th copy (from 1) that the rule whose
+// copyKey is rule makes of the copy parent (0: the frame itself). It
+// depends on nothing else: the same rule cloning the same copy makes the
+// same copy, whatever copies other rules made before it, and two copies
+// of one frame share an identity only if a 64-bit hash collides.
+func childID(parent, rule uint64, k int) uint64 {
+	return mix64(parent ^ mix64(rule^mix64(uint64(k))))
+}
+
+// nameKey is a rule name's key for childID: a fixed hash, as streamSeed's.
+func nameKey(name string) uint64 {
+	sum := sha256.Sum256([]byte("l2hub/filter copy v1\x00" + name))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 // mix64 is SplitMix64's finaliser: a fixed bijection that spreads every
@@ -207,12 +227,6 @@ type eval struct {
 	pk    frameHeaders
 	multi bool // d.Copies holds the deliveries
 	sc    *scratch
-	// ids[i] numbers d.Copies[i]: 0 the frame itself, then the copies
-	// duplicate made in the order made (next is the next number). A copy
-	// keeps its number when another is dropped, and its per-copy draws
-	// come from the stream of its number (copyRand).
-	ids  [maxCopies]uint8
-	next uint8
 }
 
 // scratch is the space one Decide builds copies' notes and corrupted bytes
@@ -222,6 +236,12 @@ type scratch struct {
 	bytes []byte
 	pcg   rand.PCG   // copyRand's stream, reseeded for each copy and step
 	rng   *rand.Rand // reads pcg
+	// ids[i] is d.Copies[i]'s identity: 0 the frame itself, childID for
+	// a copy duplicate made. A copy keeps it when another is dropped, and
+	// its per-copy draws come from the stream of its identity (copyRand).
+	// Each is written when its copy is made, so a Decide that makes none
+	// leaves the array alone.
+	ids [maxCopies]uint64
 }
 
 // init makes rng read pcg; the scratch space must not move after.
@@ -248,7 +268,7 @@ func (e *eval) copies() []hub.Copy {
 	if !e.multi {
 		e.d.Copies = append(e.d.Copies[:0], hub.Copy{})
 		e.multi = true
-		e.ids[0], e.next = 0, 1
+		e.sc.ids[0] = 0
 	}
 	return e.d.Copies
 }
@@ -382,8 +402,7 @@ func (r *rule) duplicate(e *eval, rl *ruleLink) {
 		for i := 0; i < n && len(cs) < maxCopies; i++ {
 			c := cs[i]
 			e.addCopyNote(&c, note(r.name, "duplicate", hub.NoteArgs{Layout: "copy %d", N: [4]int64{int64(k)}}))
-			e.ids[len(cs)] = e.next
-			e.next++
+			e.sc.ids[len(cs)] = childID(e.sc.ids[i], r.copyKey, k)
 			cs = append(cs, c)
 			added++
 		}
@@ -399,7 +418,7 @@ func (r *rule) corruptCopies(e *eval, rl *ruleLink) {
 	cs := e.copies()
 	for i := range cs {
 		c := &cs[i]
-		rng := e.copyRand(rl, e.ids[i], stepCorrupt)
+		rng := e.copyRand(rl, e.sc.ids[i], stepCorrupt)
 		u := rng.Float64()
 		if u >= r.corrupt.p {
 			continue
@@ -458,7 +477,7 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 	dc := r.delay
 	for i := range cs {
 		c := &cs[i]
-		rng := e.copyRand(rl, e.ids[i], stepDelay)
+		rng := e.copyRand(rl, e.sc.ids[i], stepDelay)
 		if ro := r.reorder; ro != nil {
 			// netem: a frame skips the delay when the gap is used up and the
 			// draw says so; the others count towards the next gap.
@@ -545,7 +564,7 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 			}))
 			r.c.queued.Add(1)
 		}
-		e.ids[len(kept)] = e.ids[i] // len(kept) <= i
+		e.sc.ids[len(kept)] = e.sc.ids[i] // len(kept) <= i
 		kept = append(kept, c)
 	}
 	e.d.Copies = kept

@@ -378,57 +378,102 @@ func TestSimSeedMatters(t *testing.T) {
 	}
 }
 
-// A delayed copy is asked again when its delay runs out: a link cut
-// meanwhile (a port's down schedule, a partition starting) loses it, as a
-// cut wire loses what is on it, counted against what cut it; a link that
-// is whole again by then delivers it.
-func TestDelayedCopyMeetsTheLinkAsItIsWhenDue(t *testing.T) {
+// A delayed copy is asked again when its delay runs out: a link cut at any
+// time while it waited (a port's down schedule or flap, a partition, by
+// schedule, trigger or control call) loses it, as a cut wire loses what is
+// on it, even when the link is whole again by the time it is due; the drop
+// counts against what cut it. A cut wholly before the copy was sent, or
+// after it was due, does not.
+func TestDelayedCopyIsLostIfItsLinkWasCutWhileItWaited(t *testing.T) {
+	type call struct {
+		at time.Duration
+		do func(p *filter.Policy, now time.Duration) error
+	}
+	linkB := func(up bool) func(*filter.Policy, time.Duration) error {
+		return func(p *filter.Policy, now time.Duration) error { return p.SetLink(now, "b", up) }
+	}
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 100ms}]\n"
 	for _, tc := range []struct {
 		name, src string
-		want      string // the action of the note on the dropped copy; "" for delivered
+		sendAt    time.Duration // the frame a->b, due 100ms later
+		calls     []call        // control calls, in time order; those at sendAt come before the frame
+		want      string        // the action of the note on the dropped copy; "" for delivered
 	}{
-		{"down-while-waiting", `
-rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
-schedules: [{name: b-down, port: b, at: 50ms, down_for: 200ms}]
-`, "down"},
-		{"partition-while-waiting", `
-rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
-partitions: [{name: split, groups: a|b, start: 50ms, end: 2s}]
-`, "partition"},
-		{"healed-before-due", `
-rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
-partitions: [{name: blip, groups: a|b, start: 20ms, end: 60ms}]
-`, ""},
-		{"partition-elsewhere", `
-rules: [{name: wan, match: {link: a->b}, delay: 100ms}]
-partitions: [{name: split, groups: a|c, start: 50ms, end: 2s}]
-`, ""},
+		{"down-while-waiting", wan + "schedules: [{name: b-down, port: b, at: 50ms, down_for: 200ms}]\n", 0, nil, "down"},
+		{"partition-while-waiting", wan + "partitions: [{name: split, groups: a|b, start: 50ms, end: 2s}]\n", 0, nil, "partition"},
+		{"partition-came-and-went", wan + "partitions: [{name: blip, groups: a|b, start: 20ms, end: 60ms}]\n", 0, nil, "partition"},
+		{"flap-came-and-went", wan + "schedules: [{name: flap, port: b, at: 30ms, down_for: 10ms, every: 1s}]\n", 0, nil, "down"},
+		{"flap-in-a-later-period", wan + "schedules: [{name: flap, port: b, at: 30ms, down_for: 10ms, every: 1s, count: 3}]\n", 950 * time.Millisecond, nil, "down"},
+		{"partition-starts-as-due", wan + "partitions: [{name: split, groups: a|b, start: 100ms, end: 2s}]\n", 0, nil, "partition"},
+		{"partition-ended-as-sent", wan + "partitions: [{name: blip, groups: a|b, start: 20ms, end: 60ms}]\n", 60 * time.Millisecond, nil, ""},
+		{"partition-after-due", wan + "partitions: [{name: split, groups: a|b, start: 101ms, end: 2s}]\n", 0, nil, ""},
+		{"flap-between-periods", wan + "schedules: [{name: flap, port: b, at: 30ms, down_for: 10ms, every: 150ms}]\n", 40 * time.Millisecond, nil, ""},
+		{"flap-schedule-over", wan + "schedules: [{name: flap, port: b, at: 10ms, down_for: 10ms, every: 20ms, count: 2}]\n", 40 * time.Millisecond, nil, ""},
+		{"partition-elsewhere", wan + "partitions: [{name: split, groups: a|c, start: 50ms, end: 2s}]\n", 0, nil, ""},
+		{"link-down-and-up-while-waiting", wan, 0, []call{{30 * time.Millisecond, linkB(false)}, {40 * time.Millisecond, linkB(true)}}, "down"},
+		{"link-down-and-up-before-sent", wan, 20 * time.Millisecond, []call{{10 * time.Millisecond, linkB(false)}, {20 * time.Millisecond, linkB(true)}}, ""},
+		// ctl link b up at 32ms ends the flap early: a frame sent then
+		// never saw the link down.
+		{"flap-ended-early-as-sent", wan + "schedules: [{name: flap, port: b, at: 30ms, down_for: 10ms, every: 1s}]\n", 32 * time.Millisecond,
+			[]call{{32 * time.Millisecond, linkB(true)}}, ""},
+		{"link-down-before-a-flap-ends", wan + "schedules: [{name: flap, port: b, at: 30ms, down_for: 10ms, every: 1s}]\n", 0,
+			[]call{{35 * time.Millisecond, linkB(false)}, {45 * time.Millisecond, linkB(true)}}, "down"},
+		{"control-partition-while-waiting", wan, 0, []call{
+			{30 * time.Millisecond, func(p *filter.Policy, now time.Duration) error {
+				_, err := p.AddPartition(now, "", [][]string{{"a"}, {"b"}})
+				return err
+			}},
+			{50 * time.Millisecond, func(p *filter.Policy, now time.Duration) error { p.HealAll(now); return nil }},
+		}, "partition"},
+		{"triggered-partition-while-waiting", `rules:
+  - {name: wan, match: {link: a->b}, delay: 100ms}
+  - {name: ping, match: {link: c->a}}
+partitions: [{name: after-ping, groups: a|b, start: {rule: ping, matches: 1}, duration: 20ms}]
+`, 0, []call{{30 * time.Millisecond, nil}}, "partition"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := policy(t, tc.src)
 			s := newSim(t, hub.ModeSwitch, p)
-			s.SendAt(0, "a", frame("a", "b", 9, "x", 1, 0))
+			sent := false
+			for _, c := range tc.calls {
+				if c.at > tc.sendAt && !sent {
+					s.SendAt(tc.sendAt, "a", frame("a", "b", 9, "x", 1, 0))
+					sent = true
+				}
+				s.AdvanceTo(c.at)
+				if c.do == nil { // a ping on c->a, which the partition leaves alone
+					s.Send("c", frame("c", "a", 9, "ping", 1, 0))
+					continue
+				}
+				if err := c.do(p, s.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !sent {
+				s.SendAt(tc.sendAt, "a", frame("a", "b", 9, "x", 1, 0))
+			}
 			s.Drain()
+			due := tc.sendAt + 100*time.Millisecond
 			got := s.Received("b")
 			var dropped []hub.Event
 			for _, ev := range s.Events() {
-				if ev.Dir == hub.Egress && ev.Dropped {
+				if ev.Dir == hub.Egress && ev.Dropped && ev.PortName == "b" {
 					dropped = append(dropped, ev)
 				}
 			}
 			if tc.want == "" {
-				if len(got) != 1 || got[0].At != 100*time.Millisecond || len(dropped) != 0 {
-					t.Fatalf("got %d deliveries to b (%v), %d dropped; want the copy at 100ms", len(got), got, len(dropped))
+				if len(got) != 1 || got[0].At != due || len(dropped) != 0 {
+					t.Fatalf("got %d deliveries to b (%v), %d dropped; want the copy at %v", len(got), got, len(dropped), due)
 				}
 				return
 			}
 			if len(got) != 0 || len(dropped) != 1 {
-				t.Fatalf("got %d deliveries to b and %d dropped egress events; want the copy dropped at 100ms", len(got), len(dropped))
+				t.Fatalf("got %d deliveries to b and %d dropped egress events; want the copy dropped at %v", len(got), len(dropped), due)
 			}
 			ev := dropped[0]
 			last := ev.Notes[len(ev.Notes)-1]
-			if ev.Time.Sub(s.Core().Start()) != 100*time.Millisecond || last.Action != tc.want {
-				t.Errorf("dropped at %v with notes %s; want at 100ms with a %s note", ev.Time.Sub(s.Core().Start()), hub.FormatNotes(ev.Notes), tc.want)
+			if ev.Time.Sub(s.Core().Start()) != due || last.Action != tc.want {
+				t.Errorf("dropped at %v with notes %s; want at %v with a %s note", ev.Time.Sub(s.Core().Start()), hub.FormatNotes(ev.Notes), due, tc.want)
 			}
 			if n := s.Stats("b").Drops(hub.DropPolicy); n != 1 {
 				t.Errorf("b counted %d policy drops, want 1", n)
@@ -436,6 +481,152 @@ partitions: [{name: split, groups: a|c, start: 50ms, end: 2s}]
 			st := p.Stats()
 			if st.Rules[0].Matched != 1 {
 				t.Errorf("rule wan matched %d frames, want 1 (the check at delivery is not a match)", st.Rules[0].Matched)
+			}
+			var cutDrops uint64
+			for _, pt := range st.Partitions {
+				cutDrops += pt.Dropped
+			}
+			for _, ps := range st.Ports {
+				cutDrops += ps.Dropped
+			}
+			if cutDrops != 1 {
+				t.Errorf("partitions and port links counted %d drops, want 1 (%+v, %+v)", cutDrops, st.Partitions, st.Ports)
+			}
+		})
+	}
+}
+
+// TestReplacedPolicyCountsItsCutAtTheSwitch: a replaced policy is asked
+// about the copies waiting when it is replaced: a copy its partition cut
+// counts against that partition then, though the copy is dropped only
+// when due, and the new policy is not asked about it.
+func TestReplacedPolicyCountsItsCutAtTheSwitch(t *testing.T) {
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 500ms}]\n"
+	p1 := policy(t, wan+"partitions: [{name: blip, groups: a|b, start: 100ms, end: 200ms}]\n")
+	p2 := policy(t, wan+"partitions: [{name: later, groups: a|b, start: 450ms, end: 460ms}]\n")
+	s := newSim(t, hub.ModeSwitch, p1)
+	s.SendAt(0, "a", frame("a", "b", 9, "x", 1, 0))
+	s.AdvanceTo(400 * time.Millisecond)
+	s.Core().SetPolicy(p2)
+	if got := p1.Stats().Partitions[0].Dropped; got != 1 {
+		t.Errorf("got blip's drops at the switch %d, want 1", got)
+	}
+	if got := len(droppedTo(s, "b")); got != 0 {
+		t.Errorf("got %d copies to b dropped at the switch, want none before it is due", got)
+	}
+	s.Drain()
+	dropped := droppedTo(s, "b")
+	if len(dropped) != 1 || dropped[0].Time.Sub(s.Core().Start()) != 500*time.Millisecond {
+		t.Fatalf("got %d copies to b dropped, want one at 500ms", len(dropped))
+	}
+	if last := dropped[0].Notes[len(dropped[0].Notes)-1]; last.Rule != "blip" {
+		t.Errorf("got the copy dropped with notes %s, want blip's", hub.FormatNotes(dropped[0].Notes))
+	}
+	if got := p2.Stats().Partitions[0].Dropped; got != 0 {
+		t.Errorf("got later's drops %d, want 0 (the copy was cut before it)", got)
+	}
+}
+
+// droppedTo returns the egress events the hub dropped on port name.
+func droppedTo(s *hubtest.Sim, name string) []hub.Event {
+	var evs []hub.Event
+	for _, ev := range s.Events() {
+		if ev.Dir == hub.Egress && ev.Dropped && ev.PortName == name {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// TestDelayedCopyAcrossSetPolicy: a copy that waits across a set-policy is
+// judged by each policy for the part of its wait that policy was in force:
+// the new one cuts it for no partition or flap of its own that came before
+// it was in force, and a cut the old one made while it waited still loses
+// it, counted against the old one's partition.
+func TestDelayedCopyAcrossSetPolicy(t *testing.T) {
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 500ms}]\n"
+	for _, tc := range []struct {
+		name, old, new string
+		want           string // the rule of the note on the dropped copy; "" for delivered
+	}{
+		{"new-policy-window-before-it", wan, wan + "partitions: [{name: past, groups: a|b, start: 100ms, end: 200ms}]\n", ""},
+		{"new-policy-flap-before-it", wan, wan + "schedules: [{name: flap, port: b, at: 50ms, down_for: 100ms, every: 10s}]\n", ""},
+		{"new-policy-window-over-it", wan, wan + "partitions: [{name: now, groups: a|b, start: 100ms, end: 450ms}]\n", "now"},
+		{"new-policy-window-after-it", wan, wan + "partitions: [{name: later, groups: a|b, start: 450ms, end: 460ms}]\n", "later"},
+		{"old-policy-window-before-it", wan + "partitions: [{name: blip, groups: a|b, start: 100ms, end: 200ms}]\n", wan, "blip"},
+		{"old-policy-window-over-it", wan + "partitions: [{name: long, groups: a|b, start: 300ms, end: 2s}]\n", wan, "long"},
+		{"old-policy-window-after-it", wan + "partitions: [{name: late, groups: a|b, start: 401ms, end: 2s}]\n", wan, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p1, p2 := policy(t, tc.old), policy(t, tc.new)
+			s := newSim(t, hub.ModeSwitch, p1)
+			s.SendAt(0, "a", frame("a", "b", 9, "x", 1, 0))
+			s.AdvanceTo(400 * time.Millisecond)
+			s.Core().SetPolicy(p2)
+			s.Drain()
+			got, dropped := s.Received("b"), droppedTo(s, "b")
+			var partDrops uint64
+			for _, p := range []*filter.Policy{p1, p2} {
+				for _, pt := range p.Stats().Partitions {
+					partDrops += pt.Dropped
+				}
+			}
+			if tc.want == "" {
+				if len(got) != 1 || len(dropped) != 0 || partDrops != 0 {
+					t.Errorf("got %d deliveries to b, %d dropped, partitions counted %d drops; want the copy delivered", len(got), len(dropped), partDrops)
+				}
+				return
+			}
+			if len(got) != 0 || len(dropped) != 1 || partDrops != 1 {
+				t.Fatalf("got %d deliveries to b, %d dropped, partitions counted %d drops; want the copy dropped", len(got), len(dropped), partDrops)
+			}
+			if last := dropped[0].Notes[len(dropped[0].Notes)-1]; last.Rule != tc.want || last.Action != "partition" {
+				t.Errorf("got the copy dropped with notes %s, want a partition note for %s", hub.FormatNotes(dropped[0].Notes), tc.want)
+			}
+		})
+	}
+}
+
+// TestDelayedCopyDueBeforeALateControlCall: a live hub from before
+// hub.Hub.Do fired due timers first, busy past a copy's due time, could
+// make control calls before it fired the copy's timer; a replay of its
+// capture makes them just before the copy is due. The policy counts them as
+// made by then, so the copy meets them in both: a link taken down and up
+// again before the timer fired loses it.
+func TestDelayedCopyDueBeforeALateControlCall(t *testing.T) {
+	const wan = "rules: [{name: wan, match: {link: a->b}, delay: 100ms}]\n"
+	for _, tc := range []struct {
+		name  string
+		calls []bool // b's link set down (false) or up, 10ms apart from 120ms
+		want  bool   // dropped
+	}{
+		{"down-and-up", []bool{false, true}, true},
+		{"down", []bool{false}, true},
+		{"up", []bool{true}, false},
+		{"none", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy(t, wan)
+			s := newSim(t, hub.ModeSwitch, p)
+			s.Send("a", frame("a", "b", 9, "x", 1, 0)) // due at 100ms
+			for i, up := range tc.calls {
+				at := 120*time.Millisecond + time.Duration(i)*10*time.Millisecond
+				s.Clock.Set(s.Core().Start().Add(at)) // the timer not fired
+				if err := p.SetLink(at, "b", up); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Clock.Set(s.Core().Start().Add(150 * time.Millisecond))
+			s.Core().RunDue()
+			s.Drain()
+			dropped := droppedTo(s, "b")
+			if len(dropped) != 1 && tc.want || len(dropped) != 0 && !tc.want {
+				t.Fatalf("got %d copies to b dropped, want dropped %v", len(dropped), tc.want)
+			}
+			if tc.want {
+				if last := dropped[0].Notes[len(dropped[0].Notes)-1]; last.Action != "down" || dropped[0].Time.Sub(s.Core().Start()) != 100*time.Millisecond {
+					t.Errorf("got the copy dropped at %v with notes %s, want at 100ms with a down note", dropped[0].Time.Sub(s.Core().Start()), hub.FormatNotes(dropped[0].Notes))
+				}
 			}
 		})
 	}

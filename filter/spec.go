@@ -63,9 +63,12 @@ type RuleSpec struct {
 	Reorder   *ReorderSpec // needs Delay (netem's rule)
 	Delay     *DelaySpec
 	// At is where the rule was written; NameAt where its name was. A set
-	// NameAt with an empty Name means the name was given but unusable, and
-	// the front end said so.
+	// NameAt with an empty Name means the name was given but unusable:
+	// Compile refuses it there, unless the front end has already.
 	At, NameAt Pos
+	// delayRefused: a delay was written but refused where it was, so a
+	// reorder is not blamed for lacking one.
+	delayRefused bool
 }
 
 // MatchSpec is what a rule matches, every criterion ANDed; within a list
@@ -189,23 +192,27 @@ type PartitionSpec struct {
 }
 
 // TriggerSpec starts or ends a partition once rule Rule has matched
-// Matches times: on one link, or on all links when Link is nil.
+// Matches times: on one link, or on all links when Link is nil. RuleAt
+// and LinkAt are where the rule and link were written (LinkAt unset:
+// errors about the link are shown at RuleAt).
 type TriggerSpec struct {
-	Rule    string
-	Matches int64
-	Link    *[2]string
-	RuleAt  Pos
+	Rule           string
+	Matches        int64
+	Link           *[2]string
+	RuleAt, LinkAt Pos
 }
 
 // ScheduleSpec takes a port's link down at At for DownFor (0: for good),
 // every Every (0: once; else longer than a positive DownFor), Count times
-// (0: forever).
+// (0: forever). Pos is where it was written; NameAt and PortAt where its
+// name and port were (set with an empty value: unusable, and refused
+// there).
 type ScheduleSpec struct {
-	Name, Port     string
-	At             *time.Duration
-	DownFor, Every time.Duration
-	Count          int64
-	Pos, PortAt    Pos
+	Name, Port          string
+	At                  *time.Duration
+	DownFor, Every      time.Duration
+	Count               int64
+	Pos, NameAt, PortAt Pos
 }
 
 // Compile checks spec whole and turns it into a Policy for the ports
@@ -254,8 +261,7 @@ func (p *Policy) compileRule(rs *RuleSpec, errs *yamlfile.Errors) {
 }
 
 // buildRule builds the rule rs describes, with its defaults, adding its
-// problems to errs; nil when it has no usable name (errs says why, or the
-// front end did).
+// problems to errs; nil when it has no usable name (errs says why).
 func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	if rs.Name == "" && rs.NameAt == (Pos{}) {
 		errs.Add(rs.At.errorf("rule has no name"))
@@ -267,6 +273,9 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 	}
 	for _, pr := range rs.Match.problems() {
 		errs.Add(rs.At.errorf("match.%s: %v", pr.field, pr.err))
+	}
+	if slices.Contains(rs.Match.Protocols, 0) { // the YAML front end refuses it where written
+		errs.Add(rs.At.errorf("match.protocol: %v", errProtocolZero))
 	}
 	r.m, r.win = rs.Match.compile()
 	r.matchDesc = rs.Match.Description
@@ -323,13 +332,25 @@ func (p *Policy) buildRule(rs *RuleSpec, errs *yamlfile.Errors) *rule {
 			r.setRate(bps, burst, queue)
 		}
 	}
-	if err := r.finish(); err != nil {
+	if err := r.finish(); err != nil && !(rs.delayRefused && rs.Delay == nil) {
 		errs.Add(rs.At.errorf("%v", err))
 	}
 	if rs.Name == "" {
-		return nil // the front end said why
+		// Given but unusable: the front end said why where it was
+		// written, unless this spec was built in Go.
+		if !errorAt(errs, rs.NameAt) {
+			errs.Add(rs.NameAt.errorf("%v", ruleNameError(rs.Name)))
+		}
+		return nil
 	}
 	return r
+}
+
+// errorAt reports whether errs holds a problem at pos.
+func errorAt(errs *yamlfile.Errors, pos Pos) bool {
+	return slices.ContainsFunc(errs.List, func(e *FieldError) bool {
+		return e.File == pos.File && e.Line == pos.Line && e.Column == pos.Column && e.Path == pos.Path
+	})
 }
 
 // checkProbabilities adds an error for each probability of rs outside
@@ -631,7 +652,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 		if ts == nil {
 			continue
 		}
-		t, err := p.compileTrigger(ts)
+		t, err := p.compileTrigger(ts, ts == ps.EndTrigger, ps.Groups)
 		if err != nil {
 			errs.Add(err)
 			continue
@@ -663,6 +684,9 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 	if pt.tg.hasStart && pt.tg.hasEnd && pt.tg.end <= pt.tg.start {
 		errs.Add(ps.At.errorf("ends at %s, not after its start at %s", pt.tg.end, pt.tg.start))
 	}
+	if pt.name == "" && ps.NameAt != (Pos{}) && !errorAt(errs, ps.NameAt) {
+		errs.Add(ps.NameAt.errorf("%s is not a valid partition name", quote(pt.name)))
+	}
 	if pt.name == "" || pt.groups == nil {
 		return
 	}
@@ -692,13 +716,22 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 	p.partitions = append(p.partitions, pt)
 }
 
-// compileTrigger checks that a trigger names a rule.
-func (p *Policy) compileTrigger(ts *TriggerSpec) (*trigger, *FieldError) {
-	if p.byName[ts.Rule] == nil {
+// compileTrigger checks that a trigger names a rule and can fire
+// (triggerProblem).
+func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*trigger, *FieldError) {
+	r := p.byName[ts.Rule]
+	if r == nil {
 		return nil, ts.RuleAt.errorf("no rule named %s", quote(ts.Rule))
 	}
 	if ts.Matches < 1 {
 		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
+	}
+	if problem, onLink := p.triggerProblem(r, ts.Link, end, groups); problem != "" {
+		at := ts.RuleAt
+		if onLink && ts.LinkAt != (Pos{}) {
+			at = ts.LinkAt
+		}
+		return nil, at.errorf("%s", problem)
 	}
 	t := &trigger{rule: ts.Rule, n: ts.Matches}
 	if ts.Link != nil {
@@ -707,15 +740,80 @@ func (p *Policy) compileTrigger(ts *TriggerSpec) (*trigger, *FieldError) {
 	return t, nil
 }
 
+// triggerProblem says why a trigger counting rule r's matches (on link,
+// nil for any) could never fire, or "" when it can: r never matches on
+// link, or the trigger ends (end) its partition (groups, nil if unusable),
+// so counts only while the partition is in force, and the partition cuts
+// link or every link r matches on, since the frames a partition drops
+// reach no rule. onLink says the problem is the trigger's link. Load
+// (compileTrigger) and a rule's update (UpdateRule) both ask.
+func (p *Policy) triggerProblem(r *rule, link *[2]string, end bool, groups [][]string) (problem string, onLink bool) {
+	side := sides(groups)
+	cut := func(l [2]string) bool { a, b := side[l[0]], side[l[1]]; return a != 0 && b != 0 && a != b }
+	if l := link; l != nil {
+		switch {
+		case !r.m.linkOK(l[0], l[1]):
+			return fmt.Sprintf("rule %s never matches a frame on %s->%s, so the trigger would never fire", quote(r.name), l[0], l[1]), true
+		case end && cut(*l):
+			return fmt.Sprintf("the partition cuts %s->%s, and an end trigger counts only while the partition is in force, when no frame on %s->%s reaches a rule: count a link it leaves whole", l[0], l[1], l[0], l[1]), true
+		}
+	} else if links, known := p.ruleLinks(r); end && groups != nil && known && !slices.ContainsFunc(links, func(l [2]string) bool { return !cut(l) }) {
+		return fmt.Sprintf("the partition cuts every link rule %s matches on, and an end trigger counts only while the partition is in force, when no frame on them reaches a rule: count a rule on a link it leaves whole", quote(r.name)), false
+	}
+	return "", false
+}
+
+// ruleLinks lists the links r can match on, when they are known: the
+// links its match names, or every pair of its from and to ports, or of
+// the policy's ports.
+func (p *Policy) ruleLinks(r *rule) ([][2]string, bool) {
+	if r.m.links != nil {
+		var out [][2]string
+		for l := range r.m.links {
+			if l[0] != l[1] && r.m.linkOK(l[0], l[1]) {
+				out = append(out, l)
+			}
+		}
+		return out, true
+	}
+	from, to := sortedKeys(r.m.from), sortedKeys(r.m.to)
+	if r.m.from == nil {
+		from = sortedKeys(p.ports)
+	}
+	if r.m.to == nil {
+		to = sortedKeys(p.ports)
+	}
+	if (r.m.from == nil || r.m.to == nil) && p.ports == nil {
+		return nil, false
+	}
+	var out [][2]string
+	for _, f := range from {
+		for _, t := range to {
+			if f != t {
+				out = append(out, [2]string{f, t})
+			}
+		}
+	}
+	return out, true
+}
+
 // compileSchedule checks ss and gives its port the schedule.
 func (p *Policy) compileSchedule(ss *ScheduleSpec, errs *yamlfile.Errors) {
 	switch {
 	case ss.Name == "":
-		errs.Add(ss.Pos.errorf("schedule has no name"))
+		switch {
+		case ss.NameAt == (Pos{}):
+			errs.Add(ss.Pos.errorf("schedule has no name"))
+		case !errorAt(errs, ss.NameAt):
+			errs.Add(ss.NameAt.errorf("%s is not a valid schedule name", quote(ss.Name)))
+		}
 		return
 	case ss.Port == "":
-		if ss.PortAt == (Pos{}) {
+		switch {
+		case ss.PortAt == (Pos{}):
 			errs.Add(ss.Pos.errorf("schedule has no port"))
+		case !errorAt(errs, ss.PortAt):
+			errs.Add(ss.PortAt.errorf("%s is not a port name", quote(ss.Port)))
 		}
 		return
 	case ss.At == nil:

@@ -83,7 +83,7 @@ schedules:
 			s.Partitions[i].At, s.Partitions[i].NameAt, s.Partitions[i].GroupsAt = Pos{}, Pos{}, Pos{}
 		}
 		for i := range s.Schedules {
-			s.Schedules[i].Pos, s.Schedules[i].PortAt = Pos{}, Pos{}
+			s.Schedules[i].Pos, s.Schedules[i].NameAt, s.Schedules[i].PortAt = Pos{}, Pos{}, Pos{}
 		}
 	}
 	if file.Seed != flags.Seed || !reflect.DeepEqual(file.Rules, flags.Rules) ||
@@ -106,8 +106,13 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 		{"unknown-port", Spec{Rules: []RuleSpec{{Name: "r", Match: MatchSpec{From: []string{"q"}}, At: at("rules[0]")}}},
 			`code: rules[0]: port "q" does not exist`},
 		{"rule-without-name", Spec{Rules: []RuleSpec{{At: at("rules[0]")}}}, "code: rules[0]: rule has no name"},
+		// NameAt set and Name empty: no front end reported it, Compile does.
+		{"rule-with-empty-name", Spec{Rules: []RuleSpec{{Drop: true, At: at("rules[0]"), NameAt: at("rules[0].name")}}},
+			`code: rules[0].name: rule name "" must be`},
 		{"rule-name-twice", Spec{Rules: []RuleSpec{{Name: "r"}, {Name: "r", NameAt: at("rules[1].name")}}},
 			`code: rules[1].name: rule name "r" is used twice`},
+		{"protocol-zero", Spec{Rules: []RuleSpec{{Name: "r", Match: MatchSpec{Protocols: []uint8{17, 0}}, At: at("rules[0]")}}},
+			"code: rules[0]: match.protocol: 0 is IPv6's hop-by-hop header"},
 		{"reorder-without-delay", Spec{Rules: []RuleSpec{{Name: "r", Reorder: &ReorderSpec{Probability: 1}, At: at("rules[0]")}}},
 			"code: rules[0]: reorder needs a delay"},
 		{"trigger-on-no-rule", Spec{Partitions: []PartitionSpec{{Name: "p", Groups: [][]string{{"a"}, {"b"}},
@@ -115,6 +120,13 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 			`code: partitions[0].start.rule: no rule named "nope"`},
 		{"partition-in-one-group", Spec{Partitions: []PartitionSpec{{Name: "p", Groups: [][]string{{"a", "b"}}, Start: &start, At: at("partitions[0]")}}},
 			"code: partitions[0]: a partition needs at least two groups"},
+		// A name or port given empty: no front end said why, Compile does.
+		{"schedule-with-empty-name", Spec{Schedules: []ScheduleSpec{{Port: "a", Pos: at("schedules[0]"), NameAt: at("schedules[0].name")}}},
+			`code: schedules[0].name: "" is not a valid schedule name`},
+		{"schedule-with-empty-port", Spec{Schedules: []ScheduleSpec{{Name: "s", Pos: at("schedules[0]"), PortAt: at("schedules[0].port")}}},
+			`code: schedules[0].port: "" is not a port name`},
+		{"partition-with-empty-name", Spec{Partitions: []PartitionSpec{{Groups: [][]string{{"a"}, {"b"}}, Start: &start, At: at("partitions[0]"), NameAt: at("partitions[0].name")}}},
+			`code: partitions[0].name: "" is not a valid partition name`},
 		{"schedule-without-at", Spec{Schedules: []ScheduleSpec{{Name: "s", Port: "a", Pos: at("schedules[0]")}}},
 			"code: schedules[0]: schedule has no at"},
 	} {

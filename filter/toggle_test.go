@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -229,5 +231,235 @@ func TestStatsConcurrentWithTriggers(t *testing.T) {
 	}
 	if d := p.Describe(600 * time.Millisecond); !d.Partitions[0].Active {
 		t.Errorf("at 600ms: %+v, want active", d.Partitions[0])
+	}
+}
+
+// TestToggleOnSinceAgainstItsHistory: onSince(from, now) is, against a slow
+// reference, whether the toggle was on at any instant from from to now as
+// it stood at that instant, for random schedules (a window, open or not; a
+// repeating one, counted or not) changed at random times by control calls
+// and triggers.
+func TestToggleOnSinceAgainstItsHistory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	dur := func(n int) time.Duration { return time.Duration(rng.IntN(n)) }
+	const horizon = 120
+	for trial := range 1000 {
+		var tg toggle
+		switch rng.IntN(4) {
+		case 1:
+			tg.hasStart, tg.start = rng.IntN(3) > 0, dur(horizon)
+			tg.hasEnd, tg.end = rng.IntN(2) > 0, dur(horizon)
+		case 2:
+			tg.hasStart, tg.start = true, dur(horizon)
+			tg.every = 2 + dur(30)
+			tg.length = 1 + dur(int(tg.every)-1)
+			tg.count = int64(rng.IntN(4))
+		case 3: // a partition a trigger starts, with or without a hold
+		}
+		type change struct {
+			at   time.Duration
+			kind int
+			on   bool
+			hold time.Duration
+		}
+		var changes []change
+		for range rng.IntN(6) {
+			changes = append(changes, change{dur(horizon), rng.IntN(3), rng.IntN(2) == 0, dur(20)})
+		}
+		slices.SortFunc(changes, func(a, b change) int { return int(a.at - b.at) })
+		var was []bool // was[t]: on at t, as the toggle stood then
+		for now := time.Duration(0); now < horizon; now++ {
+			for len(changes) > 0 && changes[0].at == now {
+				switch c := changes[0]; c.kind {
+				case 0:
+					tg.set(now, c.on)
+				case 1:
+					tg.startAt(now, c.hold)
+				case 2:
+					tg.endAt(now)
+				}
+				changes = changes[1:]
+			}
+			on, _ := tg.on(now)
+			was = append(was, on)
+			for from := time.Duration(0); from <= now; from++ {
+				want := slices.Contains(was[from:now+1], true)
+				if got, _ := tg.onSince(from, now); got != want {
+					t.Fatalf("trial %d: onSince(%d, %d) = %v, want %v (on at %v; toggle %+v)", trial, from, now, got, want, was, &tg)
+				}
+			}
+		}
+	}
+}
+
+// TestTriggersThatCanFireAreAccepted: the checks that refuse a trigger
+// that can never fire leave alone those that can: a start trigger counts
+// every match, on a link its partition cuts too; an end trigger counts on
+// a link its rule matches that the partition leaves whole; and with the
+// ports unknown (replay), a rule on every link may match on one.
+func TestTriggersThatCanFireAreAccepted(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		ports     []string
+	}{
+		{"start-on-a-link-it-cuts", "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|b, start: {rule: ping, matches: 1, link: a->b}, duration: 1s}\n", abc},
+		{"end-on-a-link-left-whole", "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: b->c}}\n", abc},
+		{"end-on-a-rule-with-a-link-left-whole", "rules:\n  - {name: ping, match: {from: b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n", abc},
+		{"end-on-any-link-ports-unknown", "rules:\n  - {name: ping, match: {from: b}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tc.src), "p.yaml", tc.ports); err != nil {
+				t.Errorf("Parse: %v, want it accepted", err)
+			}
+		})
+	}
+	// Where the end trigger counts, it fires: b->c is not cut by a|b.
+	p := mustParse(t, "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n")
+	decide(p, 2*time.Second, link("b", "c"), plain())
+	if partitioned(p, 3*time.Second, "a", "b") {
+		t.Error("a->b partitioned after ping matched on b->c, want the end trigger to have ended it")
+	}
+}
+
+// TestToggleOnSinceBroad is TestToggleOnSinceAgainstItsHistory over longer
+// horizons, more and longer periods, several changes at one instant, and
+// random (from, now) pairs against a prefix "last on" array; and asks late
+// too, about a time before the latest change (the hub firing a timer after
+// a control call), which counts the change as made by then. Seconds of
+// CPU, a minute under the race detector, which has nothing to find in one
+// goroutine: skipped with -short and with -race.
+func TestToggleOnSinceBroad(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("seconds of CPU in one goroutine; run without -short or -race")
+	}
+	rng := rand.New(rand.NewPCG(7, 9))
+	dur := func(n int) time.Duration { return time.Duration(rng.IntN(n)) }
+	const horizon = 4000
+	bad := 0
+	check := func(trial, kind int, tg *toggle, from, now time.Duration, want bool) {
+		if got, _ := tg.onSince(from, now); got != want {
+			bad++
+			if bad <= 5 {
+				t.Errorf("trial %d kind %d: got onSince(%d, %d) = %v, want %v (toggle %+v)", trial, kind, from, now, got, want, tg)
+			}
+		}
+	}
+	for trial := range 3000 {
+		var tg toggle
+		kind := rng.IntN(4)
+		switch kind {
+		case 1:
+			tg.hasStart, tg.start = rng.IntN(3) > 0, dur(horizon)
+			tg.hasEnd, tg.end = rng.IntN(2) > 0, dur(horizon)
+		case 2:
+			tg.hasStart, tg.start = true, dur(horizon/4)
+			tg.every = 2 + dur(200)
+			tg.length = 1 + dur(int(tg.every)-1)
+			tg.count = int64(rng.IntN(20))
+		case 3: // a partition a trigger starts, with or without a hold
+		}
+		type change struct {
+			at   time.Duration
+			kind int
+			on   bool
+			hold time.Duration
+		}
+		var changes []change
+		for range rng.IntN(12) {
+			at := dur(horizon)
+			for range 1 + rng.IntN(3) { // several at one instant
+				k := rng.IntN(3)
+				if kind == 2 {
+					k = 0 // a port's flaps: control calls only
+				}
+				changes = append(changes, change{at, k, rng.IntN(2) == 0, dur(300)})
+			}
+		}
+		slices.SortStableFunc(changes, func(a, b change) int { return int(a.at - b.at) })
+		lastOn := make([]time.Duration, horizon) // the latest instant <= t it was on, -1 for none
+		prev, changed := time.Duration(-1), time.Duration(-1)
+		for now := time.Duration(0); now < horizon; now++ {
+			for len(changes) > 0 && changes[0].at == now {
+				switch c := changes[0]; c.kind {
+				case 0:
+					tg.set(now, c.on)
+					changed = now
+				case 1:
+					if !tg.ended(now) { // a start after the window is over is no change
+						changed = now
+					}
+					tg.startAt(now, c.hold)
+				case 2:
+					tg.endAt(now)
+					changed = now
+				}
+				changes = changes[1:]
+			}
+			if on, _ := tg.on(now); on {
+				prev = now
+			}
+			lastOn[now] = prev
+			for range 20 {
+				from := dur(int(now) + 1)
+				check(trial, kind, &tg, from, now, lastOn[now] >= from)
+			}
+			if changed > 0 { // late: asked about a time before the latest change
+				for range 5 {
+					late := dur(int(changed))
+					from := dur(int(late) + 1)
+					check(trial, kind, &tg, from, late, lastOn[changed] >= from)
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d answers differ from the reference", bad)
+	}
+}
+
+// TestToggleOnSinceLongWaits: a flap of 1ms every second, asked about
+// waits from one instant to 1000 hours, with bounds at the flap's first
+// and last instants and the one after; a counted schedule after its last
+// period; and a control call just before a flap.
+func TestToggleOnSinceLongWaits(t *testing.T) {
+	ms := time.Millisecond
+	tg := toggle{hasStart: true, start: 500 * ms, every: time.Second, length: ms}
+	for _, c := range []struct {
+		from, now time.Duration
+		want      bool
+	}{
+		{501 * ms, 1500*ms - 1, false},
+		{501 * ms, 1500 * ms, true},
+		{501*ms - 1, 501*ms - 1, true},
+		{501 * ms, 501 * ms, false},
+		{500 * ms, 500 * ms, true},
+		{400 * ms, 500*ms - 1, false},
+		{501 * ms, 1000 * time.Hour, true},
+		{1000*time.Hour + 501*ms, 1000*time.Hour + 1499*ms, false},
+		{1000*time.Hour + 501*ms, 1000*time.Hour + 1500*ms, true},
+	} {
+		if got, _ := tg.onSince(c.from, c.now); got != c.want {
+			t.Errorf("got onSince(%v, %v) = %v, want %v", c.from, c.now, got, c.want)
+		}
+	}
+	tg.count = 3 // the periods at 0.5s, 1.5s and 2.5s
+	if got, _ := tg.onSince(2501*ms, 100*time.Hour); got {
+		t.Errorf("count 3: got onSince(2.501s, 100h) = true, want false (after the last period)")
+	}
+	// A control call putting the link up at 1499ms does not stop the flap
+	// at 1500ms: a scheduled transition after a call wins.
+	tg.count = 0
+	tg.set(1499*ms, false)
+	for _, c := range []struct {
+		from, now time.Duration
+		want      bool
+	}{
+		{1499 * ms, 1500 * ms, true},
+		{400 * ms, 1499 * ms, true}, // the flap at 500ms, before the call
+		{501 * ms, 1499 * ms, false},
+	} {
+		if got, _ := tg.onSince(c.from, c.now); got != c.want {
+			t.Errorf("after ctl up at 1.499s: got onSince(%v, %v) = %v, want %v", c.from, c.now, got, c.want)
+		}
 	}
 }

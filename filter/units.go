@@ -312,10 +312,16 @@ func parseProtocol(s string) (uint8, error) {
 	}
 	v, err := strconv.ParseUint(t, 0, 8)
 	if err != nil {
-		return 0, fmt.Errorf("%s is not an IP protocol (tcp, udp, icmp, or 0-255)", quote(s))
+		return 0, fmt.Errorf("%s is not an IP protocol (tcp, udp, icmp, or 1-255)", quote(s))
+	}
+	if v == 0 {
+		return 0, errProtocolZero
 	}
 	return uint8(v), nil
 }
+
+// errProtocolZero refuses protocol 0, which no frame's upper layer is.
+var errProtocolZero = errors.New("0 is IPv6's hop-by-hop header, which protocol looks past to the upper-layer protocol, and means nothing in IPv4: it would match only frames whose upper layer could not be found")
 
 func parsePort(s string) (int64, error) {
 	v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)

@@ -321,10 +321,10 @@ func (w *walker) boolean(n *yaml.Node, path string) (bool, bool) {
 	if !ok {
 		return false, false
 	}
-	switch s {
-	case "true", "yes", "on":
+	switch s { // YAML's spellings
+	case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON":
 		return true, true
-	case "false", "no", "off":
+	case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF":
 		return false, true
 	}
 	w.errf(n, path, "%s is not true or false", quote(s))
@@ -353,7 +353,13 @@ func (w *walker) rule(n *yaml.Node, path string) {
 		"name": func(v *yaml.Node, p string) {
 			nameNode = v
 			rs.NameAt = w.pos(v, p)
-			rs.Name, _ = w.scalar(v, p)
+			if s, ok := w.scalar(v, p); ok {
+				if err := ruleNameError(s); err != nil {
+					w.errf(v, p, "%v", err)
+					return
+				}
+				rs.Name = s
+			}
 		},
 		"match": func(v *yaml.Node, p string) { w.match(&rs.Match, v, p) },
 		"drop": func(v *yaml.Node, p string) {
@@ -362,8 +368,11 @@ func (w *walker) rule(n *yaml.Node, path string) {
 			}
 			rs.Drop = true
 		},
-		"loss":      func(v *yaml.Node, p string) { rs.Loss = w.loss(v, p) },
-		"delay":     func(v *yaml.Node, p string) { rs.Delay = w.delay(v, p) },
+		"loss": func(v *yaml.Node, p string) { rs.Loss = w.loss(v, p) },
+		"delay": func(v *yaml.Node, p string) {
+			rs.Delay = w.delay(v, p)
+			rs.delayRefused = rs.Delay == nil
+		},
 		"reorder":   func(v *yaml.Node, p string) { rs.Reorder = w.reorder(v, p) },
 		"duplicate": func(v *yaml.Node, p string) { rs.Duplicate = w.duplicate(v, p) },
 		"corrupt":   func(v *yaml.Node, p string) { rs.Corrupt = w.corrupt(v, p) },

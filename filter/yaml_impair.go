@@ -78,14 +78,16 @@ func (w *walker) delay(n *yaml.Node, path string) *DelaySpec {
 		dc.Fixed, dc.Jitter = f, j
 		return dc
 	}
-	ok := true
+	ok, given := true, false
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"fixed": func(v *yaml.Node, p string) {
+			given = true
 			var good bool
 			dc.Fixed, good = w.duration(v, p)
 			ok = ok && good
 		},
 		"jitter": func(v *yaml.Node, p string) {
+			given = true
 			var good bool
 			dc.Jitter, good = w.duration(v, p)
 			ok = ok && good
@@ -99,7 +101,14 @@ func (w *walker) delay(n *yaml.Node, path string) *DelaySpec {
 			dc.Reorder, ok = i == 1, ok && good
 		},
 	})
-	if ok && n.Kind == yaml.MappingNode {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	if !given {
+		w.errf(n, path, "delay needs fixed or jitter")
+		return nil
+	}
+	if ok {
 		return dc
 	}
 	return nil

@@ -113,7 +113,9 @@ func (w *walker) match(ms *MatchSpec, n *yaml.Node, path string) {
 			ms.Protocols = []uint8{}
 			add("protocol", each(v, p, func(s string) (string, error) {
 				x, err := parseProtocol(s)
-				ms.Protocols = append(ms.Protocols, x)
+				if err == nil {
+					ms.Protocols = append(ms.Protocols, x)
+				}
 				return strconv.Itoa(int(x)), err
 			})...)
 		},

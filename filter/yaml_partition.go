@@ -109,6 +109,7 @@ func (w *walker) trigger(n *yaml.Node, path string) *TriggerSpec {
 		},
 		"matches": func(v *yaml.Node, p string) { t.Matches, _ = w.integer(v, p, 1, 1<<62) },
 		"link": func(v *yaml.Node, p string) {
+			t.LinkAt = w.pos(v, p)
 			s, ok := w.scalar(v, p)
 			if !ok {
 				return
@@ -139,6 +140,7 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 	ss := ScheduleSpec{Pos: w.pos(n, path)}
 	w.fields(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) {
+			ss.NameAt = w.pos(v, p)
 			if s, ok := w.scalar(v, p); ok {
 				if !validName(s) {
 					w.errf(v, p, "%s is not a valid schedule name", quote(s))

@@ -109,7 +109,12 @@ type Core struct {
 	start     time.Time     // when policy time begins
 	startOff  time.Duration // start - epoch
 	policy    Policy
-	gate      Gate // policy, when it can cut a link while a copy waits
+	gate      Gate      // policy, when it can cut a link while a copy waits
+	gateSince time.Time // when policy came into force
+	// cutBefore holds, by timer seq, the waiting copies a policy SetPolicy
+	// replaced had cut while it was in force, with its note: each is
+	// dropped when due. At most one entry per waiting copy.
+	cutBefore map[uint64]Note
 	observers []Observer
 	aging     time.Duration
 	maxMACs   int
@@ -311,6 +316,7 @@ func NewCore(cfg CoreConfig) *Core {
 	}
 	c.gate, _ = cfg.Policy.(Gate)
 	c.epoch = c.clock.Now()
+	c.gateSince = c.epoch
 	c.start = c.epoch
 	c.nextSweep = c.aging
 	return c
@@ -332,9 +338,50 @@ func (c *Core) SetStart(t time.Time) {
 // Mode returns the forwarding mode.
 func (c *Core) Mode() Mode { return c.mode }
 
-// SetPolicy replaces the policy; frames from now on see the new one. Frames
-// already waiting in the timer heap keep the decision they were given.
-func (c *Core) SetPolicy(p Policy) { c.policy = p; c.gate, _ = p.(Gate) }
+// SetPolicy replaces the policy; frames from now on see the new one. Timers
+// due by now run first, as at Ingress, so the switch is now. Frames already
+// waiting in the timer heap keep the decision they were given, and each
+// policy in force while one waits answers for its own part of the wait
+// (Gate): the one replaced is asked at once, from the copy's send (or its
+// own start) to now, which it answers for good since it sees no more
+// changes, and a copy it cuts is dropped when due with its note, counted
+// against its partition or schedule now; the new one is asked when the
+// copy is due, from now on. So the new policy cuts no copy for what its
+// partitions and schedules say of the time before it was in force, and no
+// replaced policy is kept. It costs one Gate.Cut per waiting copy.
+func (c *Core) SetPolicy(p Policy) { c.SetPolicyAt(p, c.clock.Now()) }
+
+// SetPolicyAt is SetPolicy with the clock read by the caller, at now (not
+// before the last time the clock was read, nor after the clock): a caller
+// that records the switch's time (serve, in the capture) switches at that
+// very instant, so that replay, which switches there, decides as the run
+// did.
+func (c *Core) SetPolicyAt(p Policy, now time.Time) {
+	if len(c.timers) > 0 {
+		c.runDue(now)
+	}
+	at := later(now, c.gateSince)
+	if c.gate != nil {
+		for i := range c.timers {
+			t := &c.timers[i]
+			if t.frame == nil {
+				continue
+			}
+			if _, done := c.cutBefore[t.seq]; done {
+				continue // an earlier policy cut it: the first cut wins
+			}
+			if n, cut := c.ask(c.gate, later(t.sent, c.gateSince), at, t.from, t.port); cut {
+				if c.cutBefore == nil {
+					c.cutBefore = make(map[uint64]Note)
+				}
+				c.cutBefore[t.seq] = n
+			}
+		}
+	}
+	c.policy = p
+	c.gate, _ = p.(Gate)
+	c.gateSince = at
+}
 
 // Policy returns the current policy (nil when there is none).
 func (c *Core) Policy() Policy { return c.policy }
@@ -566,7 +613,7 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			dp.delayed++
 			dp.delayedBytes += cf.Len()
 			c.seq++
-			c.timers.push(timer{at: now.Add(cp.Delay), seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
+			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
 			c.holdDelayed(dp, id, now)
 		}
 	}
@@ -748,17 +795,41 @@ func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from P
 	f.Release()
 }
 
-// cut asks the policy whether the link from->dst is cut at at, for a
-// delayed copy that is due then.
-func (c *Core) cut(at time.Time, from, dst PortID) (Note, bool) {
+// cut reports whether the link from->dst was cut for a delayed copy sent
+// at sent and due at at: by a policy SetPolicy replaced while it waited
+// (cutBefore, asked then), or by the policy in force, asked about the part
+// of the wait since it came into force.
+func (c *Core) cut(seq uint64, sent, at time.Time, from, dst PortID) (Note, bool) {
+	if len(c.cutBefore) > 0 {
+		if n, ok := c.cutBefore[seq]; ok {
+			delete(c.cutBefore, seq)
+			return n, true
+		}
+	}
 	if c.gate == nil {
 		return Note{}, false
 	}
-	fp, dp := c.port(from), c.port(dst)
+	return c.ask(c.gate, later(sent, c.gateSince), at, from, dst)
+}
+
+// ask asks g whether the link from->dst was cut at any time from from to
+// to.
+func (c *Core) ask(g Gate, from, to time.Time, src, dst PortID) (Note, bool) {
+	fp, dp := c.port(src), c.port(dst)
 	if fp == nil || dp == nil {
 		return Note{}, false
 	}
-	return c.gate.Cut(at.Sub(c.epoch)-c.startOff, Link{From: from, To: dst, FromName: fp.name, ToName: dp.name})
+	return g.Cut(c.policyTime(from), c.policyTime(to), Link{From: src, To: dst, FromName: fp.name, ToName: dp.name})
+}
+
+// policyTime is t as policies see it: time since the start.
+func (c *Core) policyTime(t time.Time) time.Duration { return t.Sub(c.epoch) - c.startOff }
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // portDownNote explains a frame for a port that has no peer attached.
@@ -785,7 +856,8 @@ func (c *Core) Inject(dst PortID, f *Frame, notes []Note) DropReason {
 	now := c.clock.Now()
 	if dp := c.port(dst); dp != nil && c.gate != nil {
 		link := Link{From: dst, To: dst, FromName: dp.name, ToName: dp.name}
-		if n, cut := c.gate.Cut(now.Sub(c.epoch)-c.startOff, link); cut {
+		at := c.policyTime(now)
+		if n, cut := c.gate.Cut(at, at, link); cut {
 			dp.stats.Drop(DropPolicy)
 			if len(c.observers) > 0 {
 				c.ev = Event{Time: now, Port: dst, PortName: dp.name, Dir: Egress, Frame: f.Bytes(), Dropped: true,
@@ -860,7 +932,7 @@ func (c *Core) runDue(now time.Time) {
 			dp.delayed--
 			dp.delayedBytes -= t.frame.Len()
 			queued := false
-			if n, cut := c.cut(t.at, t.from, t.port); cut {
+			if n, cut := c.cut(t.seq, t.sent, t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
 			} else {
 				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone
@@ -886,6 +958,7 @@ func (c *Core) Close() {
 			t.frame.Release()
 		}
 	}
+	clear(c.cutBefore)
 }
 
 // macKey is a MAC address as a map key: the six bytes in the low 48 bits of

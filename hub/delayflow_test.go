@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"weak"
 
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -245,7 +247,7 @@ func (p delayCut) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decisio
 	}
 }
 
-func (p delayCut) Cut(now time.Duration, l hub.Link) (hub.Note, bool) {
+func (p delayCut) Cut(_, now time.Duration, l hub.Link) (hub.Note, bool) {
 	switch {
 	case now < p.cutAt:
 	case p.down && (l.FromName == "b" || l.ToName == "b"):
@@ -315,5 +317,243 @@ func TestDelayedCountsReturnToZero(t *testing.T) {
 				t.Errorf("b received %d of a's frames, want %d", got, tc.delivered)
 			}
 		})
+	}
+}
+
+// askedGate delays a->b by a second and records what the core asks it.
+type askedGate struct{ asked *[][2]time.Duration }
+
+func (askedGate) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if l.FromName == "a" && l.ToName == "b" {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: time.Second})
+	}
+}
+
+func (g askedGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
+	if l.FromName == "a" && l.ToName == "b" {
+		*g.asked = append(*g.asked, [2]time.Duration{sent, now})
+	}
+	return hub.Note{}, false
+}
+
+// TestGateAskedOverTheWholeWait: when a delayed copy is due, the core asks
+// its Gate about the link from the time the copy was decided to the time
+// it is due, so that a cut in between, over by then, still loses it.
+func TestGateAskedOverTheWholeWait(t *testing.T) {
+	var asked [][2]time.Duration
+	s := learnSim(t, hubtest.Config{Policy: askedGate{&asked}})
+	s.Drain() // the hellos learnSim sends
+	asked = nil
+	t0 := s.Now()
+	s.SendAt(t0+250*time.Millisecond, "a", seqFrame(1))
+	s.Drain()
+	want := [2]time.Duration{t0 + 250*time.Millisecond, t0 + 1250*time.Millisecond}
+	if len(asked) != 1 || asked[0] != want {
+		t.Errorf("got Cut asked about a->b over %v, want once over %v", asked, want)
+	}
+}
+
+// namedGate delays a->b by a second, records what the core asks it in a
+// log shared with the gates that replace it (times since base), and cuts
+// a->b when cut.
+type namedGate struct {
+	name string
+	base time.Duration
+	log  *[]string
+	cut  bool
+}
+
+func (*namedGate) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if l.FromName == "a" && l.ToName == "b" {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: time.Second})
+	}
+}
+
+func (g *namedGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
+	if l.FromName != "a" || l.ToName != "b" {
+		return hub.Note{}, false
+	}
+	*g.log = append(*g.log, fmt.Sprintf("%s %v-%v", g.name, sent-g.base, now-g.base))
+	return hub.Note{Action: "partition", Rule: g.name}, g.cut
+}
+
+// TestGateAnswersForItsOwnTime: a copy that waits across set-policies is
+// asked of every policy in force while it waited, each about the part of
+// the wait it was in force (oldest first, until one cuts it); a policy
+// replaced before a copy was sent is not asked about it. A set-policy the
+// core gets to before the timer of a copy due by then fires that timer
+// first, under the policy it replaces alone.
+func TestGateAnswersForItsOwnTime(t *testing.T) {
+	ms := time.Millisecond
+	type swap struct {
+		at  time.Duration // since the hellos; late: without firing timers due by then
+		cut bool          // the new gate cuts a->b
+	}
+	for _, tc := range []struct {
+		name      string
+		swaps     []swap
+		late      bool // the swaps come with the clock past the copy's due time
+		cut0      bool // the first gate cuts a->b
+		want      string
+		delivered int
+	}{
+		{"no-swap", nil, false, false, "g0 250ms-1.25s", 1},
+		{"one-swap", []swap{{600 * ms, false}}, false, false, "g0 250ms-600ms, g1 600ms-1.25s", 1},
+		{"two-swaps", []swap{{600 * ms, false}, {800 * ms, false}}, false, false, "g0 250ms-600ms, g1 600ms-800ms, g2 800ms-1.25s", 1},
+		{"new-gate-cuts", []swap{{600 * ms, true}}, false, false, "g0 250ms-600ms, g1 600ms-1.25s", 0},
+		{"old-gate-cuts", []swap{{600 * ms, false}}, false, true, "g0 250ms-600ms", 0},
+		{"swap-as-sent", []swap{{250 * ms, false}}, false, false, "g0 250ms-250ms, g1 250ms-1.25s", 1},
+		{"swap-before-sent", []swap{{100 * ms, false}}, false, false, "g1 250ms-1.25s", 1},
+		{"late-swap", []swap{{1400 * ms, false}}, true, false, "g0 250ms-1.25s", 1},
+		{"late-swap-old-cuts", []swap{{1400 * ms, false}}, true, true, "g0 250ms-1.25s", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log []string
+			g0 := &namedGate{name: "g0", log: &log}
+			s := learnSim(t, hubtest.Config{Policy: g0})
+			t0 := s.Now()
+			g0.base, g0.cut, log = t0, tc.cut0, nil
+			sent := false
+			for i, sw := range tc.swaps {
+				if sw.at >= 250*ms && !sent {
+					s.SendAt(t0+250*ms, "a", seqFrame(1))
+					sent = true
+				}
+				if tc.late {
+					s.Clock.Set(s.Core().Start().Add(t0 + sw.at))
+				} else {
+					s.AdvanceTo(t0 + sw.at)
+				}
+				s.Core().SetPolicy(&namedGate{name: fmt.Sprintf("g%d", i+1), base: t0, log: &log, cut: sw.cut})
+			}
+			if !sent {
+				s.SendAt(t0+250*ms, "a", seqFrame(1))
+			}
+			s.Core().RunDue() // late: the copy due before the swaps
+			s.Drain()
+			s.AdvanceTo(s.Now()) // b's peer reads what RunDue queued
+			if got := strings.Join(log, ", "); got != tc.want {
+				t.Errorf("got the gates asked %s, want %s", got, tc.want)
+			}
+			if got := len(s.Take("b")); got != tc.delivered {
+				t.Errorf("b received %d frames, want %d", got, tc.delivered)
+			}
+		})
+	}
+}
+
+// TestReplacedGateAskedAtTheSwitch: a policy SetPolicy replaces answers
+// for the copies waiting at once (it sees no change after the switch), so
+// the core keeps none of them: each is asked at the switch, about the
+// copy's wait up to it, and a copy it cut is dropped when due.
+func TestReplacedGateAskedAtTheSwitch(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		cuts      [2]bool // the gates replaced, oldest first: it cuts a->b
+		want      string  // the gates asked, each @ when
+		delivered int
+	}{
+		{"none-cuts", [2]bool{false, false}, "g0 250ms-600ms@600ms, g1 600ms-800ms@800ms, g2 800ms-1.25s@1.25s", 1},
+		{"first-cuts", [2]bool{true, false}, "g0 250ms-600ms@600ms", 0},
+		{"second-cuts", [2]bool{false, true}, "g0 250ms-600ms@600ms, g1 600ms-800ms@800ms", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log []string
+			var s *hubtest.Sim
+			var t0 time.Duration
+			gate := func(name string, cut bool) *whenGate {
+				return &whenGate{namedGate{name: name, base: t0, log: &log, cut: cut}, func() time.Duration {
+					if s == nil {
+						return 0 // the hellos, before the log starts
+					}
+					return s.Now() - t0
+				}}
+			}
+			g0 := gate("g0", tc.cuts[0])
+			s = learnSim(t, hubtest.Config{Policy: g0})
+			t0 = s.Now()
+			g0.base, log = t0, nil
+			s.SendAt(t0+250*ms, "a", seqFrame(1))
+			s.AdvanceTo(t0 + 600*ms)
+			s.Core().SetPolicy(gate("g1", tc.cuts[1]))
+			s.AdvanceTo(t0 + 800*ms)
+			s.Core().SetPolicy(gate("g2", false))
+			s.AdvanceTo(t0 + 2*time.Second)
+			if got := strings.Join(log, ", "); got != tc.want {
+				t.Errorf("got the gates asked %s, want %s", got, tc.want)
+			}
+			if got := len(s.Take("b")); got != tc.delivered {
+				t.Errorf("b received %d frames, want %d", got, tc.delivered)
+			}
+		})
+	}
+}
+
+// whenGate is a namedGate that logs when it was asked, too.
+type whenGate struct {
+	namedGate
+	now func() time.Duration
+}
+
+func (g *whenGate) Cut(sent, now time.Duration, l hub.Link) (hub.Note, bool) {
+	n, cut := g.namedGate.Cut(sent, now, l)
+	if l.FromName == "a" && l.ToName == "b" {
+		(*g.log)[len(*g.log)-1] += fmt.Sprintf("@%v", g.now())
+	}
+	return n, cut
+}
+
+// TestReplacedPoliciesAreNotKept: set-policies made while a copy waits
+// leave no replaced policy reachable from the core, however many there
+// are and however long the copy waits.
+func TestReplacedPoliciesAreNotKept(t *testing.T) {
+	var log []string
+	s := learnSim(t, hubtest.Config{Policy: &namedGate{name: "g0", log: &log}})
+	s.SendAt(s.Now()+time.Millisecond, "a", seqFrame(1)) // waits 1s (namedGate's delay)
+	var replaced []weak.Pointer[namedGate]
+	for i := range 50 {
+		s.AdvanceTo(s.Now() + 10*time.Millisecond)
+		g := &namedGate{name: fmt.Sprintf("g%d", i+1), log: &log}
+		s.Core().SetPolicy(g)
+		replaced = append(replaced, weak.Make(g))
+	}
+	if s.Core().Pending() == 0 {
+		t.Fatal("the copy is no longer waiting: the test proves nothing")
+	}
+	runtime.GC()
+	kept := 0
+	for _, w := range replaced[:len(replaced)-1] { // the last is in force
+		if w.Value() != nil {
+			kept++
+		}
+	}
+	if kept > 0 {
+		t.Errorf("got %d replaced policies still reachable while the copy waits, want 0", kept)
+	}
+}
+
+// TestSetPolicyAtSwitchesAtTheTimeGiven: a caller that read the clock to
+// record the switch (serve, for the capture) switches at that instant,
+// though the clock has moved on since: the replaced policy answers up to
+// it and the new one from it, as replay, switching there, has them.
+func TestSetPolicyAtSwitchesAtTheTimeGiven(t *testing.T) {
+	ms := time.Millisecond
+	var log []string
+	var s *hubtest.Sim
+	var t0 time.Duration
+	gate := func(name string) *namedGate { return &namedGate{name: name, base: t0, log: &log} }
+	g0 := gate("g0")
+	s = learnSim(t, hubtest.Config{Policy: g0})
+	t0 = s.Now()
+	g0.base, log = t0, nil
+	s.SendAt(t0+250*ms, "a", seqFrame(1))
+	s.AdvanceTo(t0 + 600*ms)
+	at := s.Core().Start().Add(t0 + 600*ms)
+	s.Clock.Set(at.Add(5 * time.Microsecond)) // the clock read again would say this
+	s.Core().SetPolicyAt(gate("g1"), at)
+	s.AdvanceTo(t0 + 2*time.Second)
+	if got, want := strings.Join(log, ", "), "g0 250ms-600ms, g1 600ms-1.25s"; got != want {
+		t.Errorf("got the gates asked %s, want %s", got, want)
 	}
 }

@@ -245,7 +245,10 @@ func (h *Hub) shutdown() {
 // Do runs fn with the core, ordered with every frame and timer, and returns
 // once it has run. It is how other goroutines (the control API, the
 // command) read or change hub state; fn must not call back into the Hub.
-// Before Run starts, Do waits for it; after Run has returned it returns
+// The timers due by now run first, as before a frame (Core.Ingress), so
+// that fn never finds a delayed copy overdue: a change it makes (a
+// set-policy, a link taken down) comes after every delivery due by then,
+// in the capture too, which is where a replay makes it. Before Run starts, Do waits for it; after Run has returned it returns
 // ErrStopped.
 func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
 	select {
@@ -260,6 +263,7 @@ func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
 	if h.closed {
 		return ErrStopped
 	}
+	h.core.RunDue()
 	fn(h.core)
 	h.armLocked()
 	return nil

@@ -748,3 +748,35 @@ func TestPortsListRemotes(t *testing.T) {
 		}
 	}
 }
+
+// TestDoFiresDueTimersFirst: a control call never finds a timer overdue
+// (a delayed copy the loop is late to deliver): Do fires what is due by
+// now before fn, as a frame's arrival does, so a set-policy or an edit fn
+// makes comes after every delivery due by then, in the capture too.
+func TestDoFiresDueTimersFirst(t *testing.T) {
+	clk := hub.NewVirtualClock(hub.DefaultEpoch)
+	h, err := hub.New(hub.Config{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- h.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	fired := false
+	if err := h.Do(ctx, func(c *hub.Core) { c.After(5*time.Millisecond, func() { fired = true }) }); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Millisecond) // no driver fires the clock's timers: Run stays asleep, late
+	var saw, overdue bool
+	if err := h.Do(ctx, func(c *hub.Core) {
+		saw = fired
+		dl, ok := c.NextDeadline()
+		overdue = ok && !dl.After(clk.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !saw || overdue {
+		t.Errorf("got fn run with the timer due at 5ms fired %v, a timer overdue %v; want fired, none overdue", saw, overdue)
+	}
+}

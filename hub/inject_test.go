@@ -93,7 +93,7 @@ func TestWaitRoom(t *testing.T) {
 type downGate struct{ down string }
 
 func (downGate) Decide(time.Duration, hub.Link, []byte, *hub.Decision) {}
-func (g downGate) Cut(_ time.Duration, l hub.Link) (hub.Note, bool) {
+func (g downGate) Cut(_, _ time.Duration, l hub.Link) (hub.Note, bool) {
 	if l.FromName == g.down || l.ToName == g.down {
 		return hub.Note{Action: "down", Detail: "port " + g.down}, true
 	}

@@ -24,16 +24,23 @@ type Policy interface {
 
 // A Gate is a policy whose links can be cut while a frame waits out its
 // delay (a port's link taken down, a partition started): the core asks it
-// again when a delayed copy is due, and drops the copy if the link is cut
-// then, as a frame on a wire that is cut is lost. Cut must not count the
-// frame against any rule: it was decided already. When cut, note says why;
-// it goes with the dropped copy's egress event, whose port names the link.
-// For a frame injected into a port (Core.Inject), which has no sender, the
-// core asks about the port's own link, From and To both the port: cut then
-// means the port's link is down, as no partition separates a port from
-// itself.
+// again when a delayed copy is due, giving the time the copy was decided
+// (sent) and the time it is due (now), and drops the copy if the link was
+// cut at any time from sent to now, as a frame on a wire that is cut is
+// lost, even if the wire is whole again when it would have arrived. A
+// policy answers only for the time it was in force: for a copy that waited
+// across a Core.SetPolicy, the policy replaced is asked at the switch, from
+// sent to the switch, and the new one when the copy is due, from the
+// switch to now (both ask about the switch's instant), so sent may be
+// later than the copy was decided and now earlier than it is due. Cut
+// must not count the frame against any rule: it was decided already. When
+// cut, note says why; it goes with the dropped copy's egress event, whose
+// port names the link. For a frame injected into a port (Core.Inject),
+// which has no sender, the core asks about the port's own link at one
+// instant (sent and now alike), From and To both the port: cut then means
+// the port's link is down, as no partition separates a port from itself.
 type Gate interface {
-	Cut(now time.Duration, link Link) (note Note, cut bool)
+	Cut(sent, now time.Duration, link Link) (note Note, cut bool)
 }
 
 // Decision is a policy's ruling on one frame on one link. The zero value (and

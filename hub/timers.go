@@ -9,8 +9,9 @@ type timer struct {
 	at    time.Time
 	seq   uint64
 	port  PortID
-	from  PortID // delivery: the port the frame came in on
-	frame *Frame // delivery: frame to port, with notes
+	from  PortID    // delivery: the port the frame came in on
+	sent  time.Time // delivery: when the policy decided it (its wait began)
+	frame *Frame    // delivery: frame to port, with notes
 	notes []Note
 	fn    func() // callback, when frame is nil
 }

@@ -131,12 +131,19 @@ func (x *run) queueTrailer(s *source, trailer string, afterFrame int) {
 }
 
 // dueTrailers makes the waiting trailer lines stamped before t, in time
-// order; every one when t is zero.
+// order; every one when t is zero. A line the run made before a
+// set-policy is made before it (trailersBefore).
 func (x *run) dueTrailers(t time.Time) {
 	for len(x.trailers) > 0 && x.stop == nil {
 		tl := x.trailers[0]
 		if !t.IsZero() && !x.core.Start().Add(tl.at).Before(t) {
 			return
+		}
+		// The set-policies due by its time first: one the run made after
+		// it, moved earlier (scheduleSwitch), makes it before the switch.
+		x.advanceTo(x.core.Start().Add(tl.at))
+		if x.stop != nil || len(x.trailers) == 0 || x.trailers[0] != tl {
+			continue
 		}
 		x.trailers = x.trailers[1:]
 		x.makeEdits(tl.s, tl.line, tl.afterFrame, time.Time{}, true)

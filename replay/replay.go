@@ -629,6 +629,8 @@ type run struct {
 	// repeat.
 	trailers    []trailerLine
 	trailerSeen map[string]bool
+	// holdSwitches: advanceTo makes no set-policy (trailersBefore).
+	holdSwitches bool
 	// stop, once set, is why the replay stops: a set-policy it could not
 	// make again (switchPolicy).
 	stop error

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -82,9 +83,15 @@ func matchChoice(cs []PolicyChoice, hash string) int {
 
 // scheduleSwitch makes h's set-policy wait for its time, when h records
 // one to a policy the replay has. first, when set, is the first record of
-// the section h heads: one stamped before the set-policy (a delayed
-// frame's delivery whose timer the live hub fired late, after the swap)
-// moves the swap to just before it, as edits are (makeEdit).
+// the section h heads: a record stamped before the set-policy is a delayed
+// frame's whose timer the live hub fired late, after the swap (an l2hub
+// from before Hub.Do fired due timers first), and moves the swap to just
+// before it, as edits are (makeEdit). One stamped at the set-policy's very
+// instant does not: it may as well be a frame injected right after the
+// swap, which the capture cannot tell apart, and a current hub fires what
+// is due first. A set-policy the
+// run made before it moves with it: that hub never made two swaps out of
+// order (Core.SetPolicy kept its switches in time order).
 func (x *run) scheduleSwitch(h capHeader, first *capture.Packet) {
 	rp := runPolicyOf(h)
 	if !rp.changed || len(x.choices) == 0 {
@@ -97,10 +104,8 @@ func (x *run) scheduleSwitch(h capHeader, first *capture.Packet) {
 	}
 	if i := slices.IndexFunc(x.switches, func(p pendingSwitch) bool { return p.key == key }); i >= 0 {
 		if at.Before(x.switches[i].at) {
-			p := x.switches[i]
-			p.at = at
-			x.switches = slices.Delete(x.switches, i, i+1)
-			x.insertSwitch(p)
+			x.switches[i].at = at
+			x.orderSwitches()
 		}
 		return
 	}
@@ -115,17 +120,21 @@ func (x *run) scheduleSwitch(h capHeader, first *capture.Packet) {
 		x.scheduled = map[switchKey]bool{}
 	}
 	x.scheduled[key] = true
-	x.insertSwitch(pendingSwitch{at: at, key: key, path: h.path, choice: c})
+	x.switches = append(x.switches, pendingSwitch{at: at, key: key, path: h.path, choice: c})
+	x.orderSwitches()
 }
 
-// insertSwitch keeps the pending switches in time order, equal times in
-// the order scheduled.
-func (x *run) insertSwitch(p pendingSwitch) {
-	i := len(x.switches)
-	for i > 0 && x.switches[i-1].at.After(p.at) {
-		i--
+// orderSwitches keeps the pending switches in the run's order (by
+// policy-since), each made no later than any after it: one moved earlier
+// takes those the run made before it along. Equal times keep the run's
+// order.
+func (x *run) orderSwitches() {
+	slices.SortStableFunc(x.switches, func(a, b pendingSwitch) int { return cmp.Compare(a.key.since, b.key.since) })
+	for i := len(x.switches) - 2; i >= 0; i-- {
+		if next := x.switches[i+1].at; next.Before(x.switches[i].at) {
+			x.switches[i].at = next
+		}
 	}
-	x.switches = slices.Insert(x.switches, i, p)
 }
 
 // advanceTo moves virtual time to t, timers firing at their own times,
@@ -134,14 +143,32 @@ func (x *run) insertSwitch(p pendingSwitch) {
 //
 // After a switch that failed (x.stop), time stays at it.
 func (x *run) advanceTo(t time.Time) {
-	for len(x.switches) > 0 && !x.switches[0].at.After(t) && x.stop == nil {
+	for !x.holdSwitches && len(x.switches) > 0 && !x.switches[0].at.After(t) && x.stop == nil {
 		p := x.switches[0]
 		x.switches = x.switches[1:]
 		x.drv.AdvanceTo(p.at, nil)
-		x.switchPolicy(p)
+		x.trailersBefore(p.key.since)
+		if x.stop == nil {
+			x.switchPolicy(p)
+		}
 	}
 	if x.stop == nil {
 		x.drv.AdvanceTo(t, nil)
+	}
+}
+
+// trailersBefore makes, at the time it is, the waiting trailer lines of
+// the run's sections before its set-policy at since, however late that
+// set-policy was moved (scheduleSwitch): the run made them on the policy
+// it replaced. Made switches wait meanwhile: they come after.
+func (x *run) trailersBefore(since time.Duration) {
+	x.holdSwitches = true
+	defer func() { x.holdSwitches = false }()
+	now := x.core.Start().Add(x.core.Elapsed()).Add(time.Nanosecond) // makeEdit: at the latest now
+	for len(x.trailers) > 0 && x.stop == nil && x.trailers[0].at < since {
+		tl := x.trailers[0]
+		x.trailers = x.trailers[1:]
+		x.makeEdits(tl.s, tl.line, tl.afterFrame, now, true)
 	}
 }
 

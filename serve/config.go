@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,6 +63,10 @@ type Config struct {
 	where    map[string]string // port name -> "file:line:col" of its address, for bind errors
 	policyAt string            // "file:line:col" of the policy key, for a policy file that cannot be read
 	portAt   []string          // "file:line:col" of each of the file's own ports (its name), for duplicates
+	// The token files flags named (--control-token-file,
+	// --metrics-token-file), read already: inputs the run must not
+	// write over.
+	tokenFile, metricsTokenFile string
 	// from names the flag that set a field, by its path ("max_frame":
 	// "--max-frame", "ports[2]": "--port a=tcp:127.0.0.1:7001"), so that
 	// Validate blames what the user wrote, not a file key it did not.
@@ -520,6 +525,9 @@ func (c *Config) validate() error {
 	if c.ControlToken != "" && c.ControlTokenFile != "" {
 		return fieldErr("give control_token or control_token_file, not both", "control_token_file")
 	}
+	if err := CheckControlAddr(c.Control); err != nil {
+		return fieldErr(err.Error(), "control")
+	}
 	if c.Metrics != "" {
 		if _, _, err := control.ParseMetricsAddr(c.Metrics); err != nil {
 			return fieldErr(fmt.Sprintf("%q: %v", c.Metrics, err), "metrics")
@@ -607,7 +615,35 @@ func (c *Config) validate() error {
 			return fieldErr(fmt.Sprintf("%d must not be negative (0 means %s)", n.v, n.zero), "capture", n.key)
 		}
 	}
+	if c.Capture.File == "" {
+		if key := c.Capture.optionGiven(); key != "" {
+			return fieldErr("records nothing without a capture file: give --capture FILE (capture.file in a config), or leave it out", "capture", key)
+		}
+	}
 	return nil
+}
+
+// optionGiven names the first capture option that is set (its key), or ""
+// when none is: each says how to record, so without a file it would be
+// ignored in silence.
+func (c *CaptureConfig) optionGiven() string {
+	for _, o := range []struct {
+		key string
+		set bool
+	}{
+		{"format", c.Format != ""},
+		{"points", c.Points != ""},
+		{"per_port", c.PerPort},
+		{"snaplen", c.Snaplen != 0},
+		{"rotate_size", c.RotateSize != 0},
+		{"rotate_count", c.RotateCount != 0},
+		{"close_timeout", c.CloseTimeout != 0},
+	} {
+		if o.set {
+			return o.key
+		}
+	}
+	return ""
 }
 
 // checkSharedVTEPs refuses two vxlan ports on one UDP port of one network
@@ -729,3 +765,83 @@ func (c *Config) PortNames() []string {
 	}
 	return append(names, c.Peers...)
 }
+
+// CheckControlAddr refuses a control address that only looks like one:
+// "off" and "" (the default socket) are words; "tcp:HOST:PORT" is TCP and
+// "unix:PATH" a socket file, whatever PATH is; any other value is a socket
+// file only when it reads as a path, with a '/' in it (./ctl, /run/l2hub.sock)
+// or a .sock suffix (ctl.sock). So 127.0.0.1:7291 (tcp: forgotten) or none
+// (meant as off) is an error with a hint, never a socket file of that name
+// in the working directory. A name in Linux's abstract namespace (@name)
+// is refused: the control API binds only socket files.
+func CheckControlAddr(addr string) error {
+	if network, path := control.ParseAddr(addr); network == "unix" && strings.HasPrefix(path, "@") {
+		return fmt.Errorf("%q: an abstract socket (@name) cannot be the control API's: give a socket path (./%s.sock) or tcp:HOST:PORT", addr, strings.TrimPrefix(path, "@"))
+	}
+	switch {
+	case addr == "", addr == "off", strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "unix:"),
+		strings.Contains(addr, "/"), strings.HasSuffix(addr, ".sock"):
+		return nil
+	}
+	if offWord(addr) {
+		return fmt.Errorf("%q: did you mean off (no control API)?", addr)
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return fmt.Errorf("%q: want tcp:%s for a TCP address, or ./%s for a socket file of that name", addr, addr, addr)
+		}
+	}
+	return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s, tcp:HOST:PORT or off", addr, addr, addr, addr)
+}
+
+// offWord reports whether addr is off or a word meant as it.
+func offWord(addr string) bool {
+	switch strings.ToLower(addr) {
+	case "off", "none", "no", "false", "0", "disable", "disabled":
+		return true
+	}
+	return false
+}
+
+// CheckDialAddr is CheckControlAddr for a client of the control API
+// (l2hub ctl, wait, inject): off, which only serve takes, is refused, and
+// a bare name is taken when a socket of that name is there (dialing it
+// makes nothing), as an older hub's banner may give it.
+func CheckDialAddr(addr string) error {
+	if offWord(addr) {
+		return fmt.Errorf("%q: off is serve's (a hub without a control API, which nothing can reach): give the control address the hub's banner or ready file shows, or leave --control out for the default socket", addr)
+	}
+	err := CheckControlAddr(addr)
+	if err != nil && !strings.HasPrefix(addr, "@") {
+		if fi, serr := os.Stat(addr); serr == nil && fi.Mode()&fs.ModeSocket != 0 {
+			return nil
+		}
+	}
+	return err
+}
+
+// shownControlAddr is how the banner and the ready file give a bound
+// control address (control.Addr): as ctl --control takes it. A socket
+// named relative to the working directory is given by its absolute path,
+// as a port's is, so a client started elsewhere finds it; one whose
+// absolute path would be too long for a socket's name keeps its own, with
+// a unix: prefix when it would not read as a path (ctl, not ./ctl).
+func shownControlAddr(addr string) string {
+	network, path := control.ParseAddr(addr)
+	if network != "unix" || strings.HasPrefix(path, "@") {
+		return addr
+	}
+	if !filepath.IsAbs(path) {
+		if abs, err := filepath.Abs(path); err == nil && len(abs) <= maxSocketPath {
+			path = abs
+		}
+	}
+	if CheckControlAddr(path) != nil {
+		return "unix:" + path
+	}
+	return path
+}
+
+// maxSocketPath is the longest path a unix socket's address holds
+// (sun_path less its NUL, on Linux; shorter elsewhere).
+const maxSocketPath = 107

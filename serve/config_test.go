@@ -61,6 +61,9 @@ ports:
 		{"not-a-mapping", "hello\n", `lab.yaml:1:1: want a mapping, got "hello"`},
 		{"bad-metrics", "metrics: 127.0.0.1:9465\nports:\n" + port, `lab.yaml:1:10: metrics: "127.0.0.1:9465": want tcp:HOST:PORT, e.g. tcp:127.0.0.1:9465`},
 		{"bad-metrics-port", "ports:\n" + port + "metrics: tcp:localhost\n", `lab.yaml:3:10: metrics: "tcp:localhost": want tcp:HOST:PORT`},
+		{"control-host-port", "control: 127.0.0.1:7291\nports:\n" + port, `lab.yaml:1:10: control: "127.0.0.1:7291": want tcp:127.0.0.1:7291 for a TCP address, or ./127.0.0.1:7291 for a socket file of that name`},
+		{"control-none", "control: none\nports:\n" + port, `lab.yaml:1:10: control: "none": did you mean off (no control API)?`},
+		{"control-bare-name", "control: ctl\nports:\n" + port, `lab.yaml:1:10: control: "ctl": want a socket path with a '/' or a .sock suffix (./ctl, ctl.sock), unix:ctl, tcp:HOST:PORT or off`},
 		{"bad-mode", "mode: router\nports: []\n", `lab.yaml:1:7: mode: unknown mode "router" (want hub or switch)`},
 		{"bad-overflow", "overflow: block\nports: []\n", `lab.yaml:1:11: overflow: unknown overflow "block" (want pause or drop)`},
 		{"bad-stall", "stall: 2\nports: []\n", `lab.yaml:1:8: stall: want a duration such as 300s or 1m30s, got "2"`},
@@ -96,6 +99,9 @@ ports:
 		{"udp-needs-peer", "ports:\n  - {name: a, transport: udp, address: '127.0.0.1:1'}\n", `lab.yaml:2:5: ports[0].peer: "": transport udp needs peer=`},
 		{"queue-range", "queue: -1\nports:\n" + port, "lab.yaml:1:8: queue: -1 is outside"},
 		{"max-frame-range", "max_frame: 3\nports:\n" + port, "lab.yaml:1:12: max_frame: 3 is outside"},
+		{"capture-options-without-file", "capture:\n  per_port: true\nports:\n" + port,
+			`lab.yaml:2:13: capture.per_port: records nothing without a capture file: give --capture FILE (capture.file in a config), or leave it out`},
+		{"capture-close-timeout-without-file", "capture: {close_timeout: 1s}\nports:\n" + port, `lab.yaml:1:26: capture.close_timeout: records nothing without a capture file`},
 		{"capture-points", "capture: {points: sideways}\nports:\n" + port, `lab.yaml:1:19: capture.points: "sideways"`},
 		{"negative-snaplen", "capture: {snaplen: -1}\nports:\n" + port, `lab.yaml:1:20: capture.snaplen: -1 must not be negative`},
 		{"negative-rotate-size", "capture: {rotate_size: -2}\nports:\n" + port, `lab.yaml:1:24: capture.rotate_size: -2 must not be negative`},
@@ -297,6 +303,39 @@ func TestConfigRefusesTAPsSharingADevice(t *testing.T) {
 	} {
 		if _, err := ParseConfig("lab.yaml", []byte("ports:\n"+ports)); err != nil {
 			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}
+
+// TestShownControlAddr: the banner and the ready file give a control
+// address as ctl --control takes it: a relative socket path made absolute,
+// or, when that would not fit a socket's name, kept with a unix: prefix
+// wherever it would not read as a path.
+func TestShownControlAddr(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, strings.Repeat("d", 60), strings.Repeat("e", 60))
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		cwd, addr, want string
+	}{
+		{dir, "tcp:127.0.0.1:7291", "tcp:127.0.0.1:7291"},
+		{dir, "/run/l2hub.sock", "/run/l2hub.sock"},
+		{dir, "ctl", filepath.Join(dir, "ctl")},
+		{dir, "unix:ctl", filepath.Join(dir, "ctl")},
+		{dir, "./sub/ctl.sock", filepath.Join(dir, "sub", "ctl.sock")},
+		{long, "ctl", "unix:ctl"},
+		{long, "unix:ctl", "unix:ctl"},
+		{long, "ctl.sock", "ctl.sock"},
+		{long, "./ctl", "./ctl"},
+	} {
+		t.Chdir(tt.cwd)
+		if got := shownControlAddr(tt.addr); got != tt.want {
+			t.Errorf("in %s: got shownControlAddr(%q) = %q, want %q", tt.cwd, tt.addr, got, tt.want)
+		}
+		if err := CheckControlAddr(tt.want); err != nil {
+			t.Errorf("shown %q: %v", tt.want, err)
 		}
 	}
 }

@@ -77,6 +77,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	var cerr error
 	err = s.hub.Do(ctx, func(c *hub.Core) {
 		since = c.Elapsed()
+		now := c.Start().Add(since)
 		if s.capture != nil {
 			// Queued between the last frame under the old policy and the
 			// first under the new one; refused, it leaves both as they
@@ -86,7 +87,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 				return
 			}
 		}
-		c.SetPolicy(p)
+		c.SetPolicyAt(p, now) // at the since the capture records
 		s.mu.Lock()
 		s.policy = p
 		s.mu.Unlock()

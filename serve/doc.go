@@ -24,6 +24,8 @@
 // conformance/checker, conformance/vnode, control, internal/wallclock,
 // internal/yamlfile, internal/ready (the ready file, sd_notify),
 // internal/atomicfile (the summary written whole, its path checked first),
+// internal/samefile (an output that is an input or another output is
+// refused before anything binds),
 // internal/buildinfo (the build's metric) and internal/shell (NETDEV_
 // names in the QEMU flags). Nothing imports serve but the command, the
 // load generator and the lab runner (lab), which serves the control API

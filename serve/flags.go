@@ -54,11 +54,11 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Stall, "stall", 0, fmt.Sprintf("a pausing port whose VM reads nothing for this long stops holding its senders back and drops its own frames until it reads again (default %s)", hub.DefaultStall))
 	fs.IntVar(&o.MaxFrame, "max-frame", 0, fmt.Sprintf("largest frame accepted, in bytes (default %d, QEMU's own limit)", hub.DefaultMaxFrame))
 	fs.DurationVar(&o.Aging, "aging", 0, fmt.Sprintf("switch mode: forget a MAC after this long without traffic (default %s)", hub.DefaultAgingTime))
-	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path, "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`)`)
+	fs.StringVar(&o.Control, "control", "", `control API address: a unix socket path (with a '/' or a .sock suffix: ./ctl, hub.sock, or any path as unix:PATH), "tcp:127.0.0.1:PORT" (needs a token), or "off" (default `+control.DefaultAddr()+`); the banner and the ready file give it as l2hub ctl --control takes it`)
 	f.token.Register(fs.StringVar)
 	fs.StringVar(&o.Metrics, "metrics", "", `serve GET /metrics alone, for Prometheus, on "tcp:HOST:PORT" (e.g. tcp:127.0.0.1:9465): read-only; on a loopback address no token, on any other a metrics token of its own (--metrics-token-file)`)
 	fs.StringVar(&f.metricsTokenFile, "metrics-token-file", "", "the metrics endpoint's bearer token, from `file` (mode 0600; default $"+control.MetricsTokenEnv+"): read-only, never the control token; every scrape must send it, and a --metrics address other than loopback needs one")
-	fs.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it")
+	fs.StringVar(&f.readyFile, "ready-file", "", "once every port and the control API are bound, write `file` (atomically: JSON with the pid, the control address and each port's address and -netdev value); removed at exit. l2hub wait waits for it. A file another hub that still runs has written is refused: give each hub its own")
 	fs.StringVar(&f.summary, "summary", "", "at exit, write the counters (ports, rules, capture, the live check's report) to `file` as JSON, whatever ended the run")
 	fs.BoolVar(&f.json, "json", false, "print the exit summary as JSON on stdout (the banner and markers then go to stderr)")
 	fs.StringVar(&f.LogFormat, "log-format", "text", "log format on stderr: text (logfmt) or json; with json, stderr is JSON records alone (the banner, markers, the stop notice and the final error become records too)")
@@ -156,14 +156,14 @@ func (f *Flags) Config() (Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		cfg.ControlToken, cfg.ControlTokenFile = tok, ""
+		cfg.ControlToken, cfg.ControlTokenFile, cfg.tokenFile = tok, "", f.token.File
 	}
 	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
 		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
 		if err != nil {
 			return cfg, err
 		}
-		cfg.MetricsToken, cfg.MetricsTokenFile = tok, ""
+		cfg.MetricsToken, cfg.MetricsTokenFile, cfg.metricsTokenFile = tok, "", f.metricsTokenFile
 	}
 	if changed("policy") {
 		cfg.SetPolicyFile(o.Policy)

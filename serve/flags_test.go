@@ -54,6 +54,12 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{"rotate-count", []string{"--rotate-count", "-5"}, "--rotate-count: -5 must not be negative"},
 		{"capture-points", []string{"--capture-points", "sideways"}, `--capture-points: "sideways": want ingress, egress or both`},
 		{"metrics", []string{"--metrics", "9465"}, `--metrics: "9465": want tcp:HOST:PORT`},
+		{"control-host-port", []string{"--control", "127.0.0.1:7291"}, `--control: "127.0.0.1:7291": want tcp:127.0.0.1:7291 for a TCP address, or ./127.0.0.1:7291 for a socket file of that name`},
+		{"control-none", []string{"--control", "none"}, `--control: "none": did you mean off (no control API)?`},
+		{"capture-per-port-without-capture", []string{"--capture-per-port", "--snaplen", "100"}, "--capture-per-port: records nothing without a capture file"},
+		{"snaplen-without-capture", []string{"--snaplen", "100"}, "--snaplen: records nothing without a capture file"},
+		{"rotate-without-capture-in-file", []string{"--config", file, "--rotate-count", "5"}, "--rotate-count: records nothing without a capture file"},
+		{"capture-format-without-capture", []string{"--capture-format", "pcap"}, "--capture-format: records nothing without a capture file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var f Flags

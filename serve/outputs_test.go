@@ -3,7 +3,9 @@ package serve_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -162,4 +164,139 @@ func TestSummaryToAFIFOWithoutReader(t *testing.T) {
 	if !strings.Contains(out, "\nPORT") {
 		t.Errorf("got output %q after the banner, want the counters printed all the same", out)
 	}
+}
+
+// TestOutputOverAnInputRefusesTheStart: a run whose capture (its own
+// file, a port's file with per_port, or a numbered file a rotation or a
+// set-policy would start), summary, ready file or socket is one of the
+// files it reads (the config, the policy, a token file), or another of
+// its outputs, refuses to start, before anything is bound (the port's
+// address is held by another socket), and leaves every file as it was.
+func TestOutputOverAnInputRefusesTheStart(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	config := "policy: policy.yaml\nports: [{name: a, transport: tcp, address: \"" + busy.Addr().String() + "\"}]\n"
+	for _, tt := range []struct {
+		name string
+		// set names the outputs in dir (cfg was loaded from dir/lab.yaml,
+		// its policy dir/policy.yaml); want is the error, with dir as $.
+		set  func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options)
+		want string
+	}{
+		{"capture-is-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Capture.File = filepath.Join(dir, "policy.yaml")
+		}, "capture.file $/policy.yaml is the policy it reads: writing it would destroy it; write somewhere else"},
+		{"capture-is-the-config", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Capture.File = dir + "/sub/../lab.yaml"
+		}, "capture.file $/sub/../lab.yaml is the config it reads ($/lab.yaml): writing it would destroy it"},
+		{"capture-is-a-link-to-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			link(t, filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "run.pcapng"))
+			cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+		}, "capture.file $/run.pcapng is the policy it reads ($/policy.yaml)"},
+		{"per-port-file-is-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.SetPolicyFile(filepath.Join(dir, "policy-a.yaml"))
+			copyFile(t, filepath.Join(dir, "policy.yaml"), cfg.Policy)
+			cfg.Capture.File, cfg.Capture.PerPort = filepath.Join(dir, "policy.yaml"), true
+		}, "capture.file $/policy.yaml writes $/policy-a.yaml, which is the policy it reads: writing it would destroy it"},
+		{"numbered-file-is-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.SetPolicyFile(filepath.Join(dir, "run-0001.pcapng"))
+			copyFile(t, filepath.Join(dir, "policy.yaml"), cfg.Policy)
+			cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+		}, "capture.file $/run.pcapng writes $/run-0001.pcapng, which is the policy it reads"},
+		{"numbered-file-there-is-a-link-to-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			link(t, filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "run-0002.pcapng"))
+			cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+		}, "capture.file $/run.pcapng writes $/run-0002.pcapng, which is the policy it reads ($/policy.yaml)"},
+		{"summary-is-the-config", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			o.SummaryFile = filepath.Join(dir, "lab.yaml")
+		}, "--summary $/lab.yaml is the config it reads: writing it would destroy it"},
+		{"ready-file-is-the-policy", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			o.ReadyFile = filepath.Join(dir, "policy.yaml")
+		}, "--ready-file $/policy.yaml is the policy it reads"},
+		{"summary-is-the-token-file", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.ControlTokenFile = filepath.Join(dir, "ctl.token")
+			o.SummaryFile = cfg.ControlTokenFile
+		}, "--summary $/ctl.token is the control token file it reads"},
+		{"ready-file-is-the-capture", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Capture.File = filepath.Join(dir, "run.pcapng")
+			o.ReadyFile = cfg.Capture.File
+		}, "--ready-file $/run.pcapng is also the capture (capture.file $/run.pcapng): one would overwrite the other; give each its own file"},
+		{"summary-is-a-numbered-per-port-file", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Capture.File, cfg.Capture.PerPort = filepath.Join(dir, "run.pcapng"), true
+			o.SummaryFile = filepath.Join(dir, "run-a-0003.pcapng")
+		}, "--summary $/run-a-0003.pcapng is also the capture (capture.file $/run.pcapng)"},
+		{"summary-is-the-ready-file", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			o.ReadyFile, o.SummaryFile = filepath.Join(dir, "out.json"), filepath.Join(dir, "out.json")
+		}, "--summary $/out.json is also the ready file (--ready-file)"},
+		{"summary-is-the-control-socket", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Control = filepath.Join(dir, "ctl.sock")
+			o.SummaryFile = cfg.Control
+		}, "--summary $/ctl.sock is also the control socket (control)"},
+		{"summary-is-a-port-socket", func(t *testing.T, dir string, cfg *serve.Config, o *serve.Options) {
+			cfg.Ports = append(cfg.Ports, transport.Spec{Name: "b", Transport: transport.Unix, Address: filepath.Join(dir, "b.sock")})
+			o.SummaryFile = filepath.Join(dir, "b.sock")
+		}, "--summary $/b.sock is also port b's socket (ports[1].address)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyFile(t, filepath.Join("..", "testdata", "policies", "loss.yaml"), filepath.Join(dir, "policy.yaml"))
+			for name, text := range map[string]string{"lab.yaml": config, "ctl.token": "a-token-of-enough-length-0123456789\n"} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg, err := serve.LoadConfig(filepath.Join(dir, "lab.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Control = "off"
+			opts := serve.Options{}
+			tt.set(t, dir, &cfg, &opts)
+			before := dirState(t, dir)
+			err = serve.Run(context.Background(), cfg, opts)
+			if want := strings.ReplaceAll(tt.want, "$", dir); err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %v, want %s...", err, want)
+			}
+			if after := dirState(t, dir); after != before {
+				t.Errorf("a refused start changed %s:\n%s\nwant it as it was:\n%s", dir, after, before)
+			}
+		})
+	}
+}
+
+// link makes name a hard link to old.
+func link(t *testing.T, old, name string) {
+	t.Helper()
+	if err := os.Link(old, name); err != nil {
+		t.Skipf("hard link: %v", err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dirState lists dir's files with their sizes and contents' hashes.
+func dirState(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		fmt.Fprintf(&b, "%s %d %x\n", e.Name(), len(data), sha256.Sum256(data))
+	}
+	return b.String()
 }

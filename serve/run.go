@@ -9,13 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 
 	"l2hub/control"
-	"l2hub/hub"
 	"l2hub/internal/atomicfile"
 	"l2hub/internal/ready"
 	"l2hub/internal/shell"
@@ -40,7 +39,7 @@ var ErrCheckFailed = errors.New("conformance checks failed")
 // checked first, before anything is bound: a path that cannot be written
 // refuses the start rather than cost the run.
 func Run(ctx context.Context, cfg Config, opts Options) error {
-	if err := checkOutputs(opts); err != nil {
+	if err := checkOutputs(&cfg, opts); err != nil {
 		return err
 	}
 	if opts.Out == nil {
@@ -128,7 +127,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.JSON {
 		sum.writeJSON(opts.SummaryOut)
 	} else {
-		sess.printSummary(opts.SummaryOut)
+		sum.writeText(opts.SummaryOut)
 		if checked {
 			fmt.Fprintln(opts.SummaryOut)
 			report.WriteText(opts.SummaryOut)
@@ -145,12 +144,17 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	return nil
 }
 
-// checkOutputs checks that the ready file and the summary file, when
-// asked for, can be written now (ready.Check, atomicfile.Check), leaving
-// nothing behind; its error reads as the write would fail later. A ready
+// checkOutputs checks that no output of the run is one of its inputs or
+// another output (checkSameFiles), and that the ready file and the
+// summary file, when asked for, can be written now (ready.Check,
+// atomicfile.Check), leaving nothing behind; its error reads as the write
+// would fail later. A ready
 // file must be a regular file or a new path; a FIFO as the summary passes,
 // since its reader may come before the run ends.
-func checkOutputs(opts Options) error {
+func checkOutputs(cfg *Config, opts Options) error {
+	if err := checkSameFiles(cfg, opts); err != nil {
+		return err
+	}
 	if opts.ReadyFile != "" {
 		if err := ready.Check(opts.ReadyFile); err != nil {
 			return err
@@ -192,13 +196,14 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 		}
 		return controlListener{}, fmt.Errorf("control: %w", err)
 	}
-	return controlListener{l: l, addr: control.Addr(l), token: token}, nil
+	return controlListener{l: l, addr: shownControlAddr(control.Addr(l)), token: token}, nil
 }
 
 // ServeControl binds the control API at the session's Config.Control (a
 // unix socket path, "tcp:HOST:PORT", or the default socket when empty) and
 // answers it for s until ctx ends, as Run does; l2hub ctl, and a control.Client
-// given addr and the config's Token, then act on this session. done
+// given addr (as ctl --control takes it: a relative socket path made
+// absolute) and the config's Token, then act on this session. done
 // is closed once the API stopped serving (its socket file removed). With
 // Control "off" it returns an empty addr and a nil done.
 func (s *Session) ServeControl(ctx context.Context) (addr string, done <-chan struct{}, err error) {
@@ -249,7 +254,7 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 		fmt.Fprintf(w, "policy %s, seed %d\n", p.Name(), p.Seed())
 	}
 	if s.capture != nil {
-		fmt.Fprintf(w, "capturing to %s\n", strings.Join(s.capture.Files(), ", "))
+		fmt.Fprintf(w, "capturing to %s\n", s.captureNames())
 	}
 	for _, p := range s.Peers() {
 		fmt.Fprintf(w, "virtual %s on port %s at %s (%s)\n", p.Role, p.Role, p.Addr, p.MAC)
@@ -263,6 +268,21 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 		specs = append(specs, p.Spec)
 	}
 	WriteQEMUArgs(w, specs, "n0")
+}
+
+// captureNames says where the capture goes, for the banner: its files, or
+// with one file per port, which open as each port is added, their names'
+// pattern (run-<port>.pcapng).
+func (s *Session) captureNames() string {
+	c := s.cfg.Capture
+	if c.PerPort {
+		ext := filepath.Ext(c.File)
+		return strings.TrimSuffix(c.File, ext) + "-<port>" + ext + " (one file per port)"
+	}
+	if files := s.capture.Files(); len(files) > 0 {
+		return strings.Join(files, ", ")
+	}
+	return c.File
 }
 
 // PrintQEMUArgs is l2hub qemu-args: the -netdev flags of every port of a
@@ -324,41 +344,6 @@ func WriteQEMUEnv(w io.Writer, specs []transport.Spec, id string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// printSummary writes per-port and per-rule counters at shutdown.
-func (s *Session) printSummary(w io.Writer) {
-	if len(s.stats) == 0 {
-		return
-	}
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tPAUSES\tDROPS")
-	for _, st := range s.stats {
-		snap := st.Stats.Snapshot()
-		var drops []string
-		for _, r := range hub.DropReasons() {
-			if n := snap.Drops[r.String()]; n > 0 {
-				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", st.Name, snap.RxFrames, snap.TxFrames, control.PausesText(snap), strings.Join(drops, " "))
-	}
-	if p := s.currentPolicy(); p != nil {
-		fmt.Fprintln(tw, "\nRULE\tMATCHED\tDROPPED\tDELAYED\tDUPLICATED\tCORRUPTED\tQUEUED\tOVERFLOWED")
-		for _, r := range p.Stats().Rules {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", r.Rule, r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
-		}
-	}
-	tw.Flush()
-	if s.capture != nil {
-		st := s.capture.Stats()
-		fmt.Fprintf(w, "\ncapture: %d frames in %s", st.Written, strings.Join(s.capture.Files(), ", "))
-		if st.QueueFull > 0 || st.WriteError > 0 {
-			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
-				st.QueueFull+st.WriteError, st.QueueFull, st.WriteError)
-		}
-		fmt.Fprintln(w)
-	}
 }
 
 // ports is "1 port" or "n ports".

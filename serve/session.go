@@ -122,7 +122,9 @@ type peer struct {
 }
 
 // New compiles the policy, binds every port, opens the capture and builds
-// the hub; cfg must have passed Validate. Nothing runs yet; on error
+// the hub; cfg must have passed Validate. It first refuses a capture (or
+// an output opts names) that is one of the files the run reads or another
+// of its outputs (checkSameFiles). Nothing runs yet; on error
 // everything opened is closed again. The capture is opened last, after
 // every step that can refuse the start: creating it truncates a file of
 // that name, which a refused start must leave as it was.
@@ -132,6 +134,9 @@ func New(cfg Config, opts Options) (_ *Session, err error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkSameFiles(&cfg, opts); err != nil {
+		return nil, err
 	}
 	log := opts.Logger
 	s := &Session{cfg: cfg, opts: opts, log: log}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 
 	"l2hub/conformance/checker"
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/hub"
 
 	"l2hub/internal/atomicfile"
@@ -75,6 +78,38 @@ func (sum *Summary) writeJSON(w io.Writer) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // links as a->b, not a-\u003eb
 	return enc.Encode(sum)
+}
+
+// writeText writes sum as people read it at exit: each port's counters,
+// the policy's (control.WriteRules), and the capture's account.
+func (sum *Summary) writeText(w io.Writer) {
+	if len(sum.Ports) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tPAUSES\tDROPS")
+	for _, p := range sum.Ports {
+		var drops []string
+		for _, r := range hub.DropReasons() {
+			if n := p.Stats.Drops[r.String()]; n > 0 {
+				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Stats.RxFrames, p.Stats.TxFrames, control.PausesText(p.Stats), strings.Join(drops, " "))
+	}
+	tw.Flush()
+	if sum.Policy != "" || len(sum.Rules)+len(sum.Partitions)+len(sum.PortLinks) > 0 {
+		fmt.Fprintln(w)
+		control.WriteRules(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})
+	}
+	if c := sum.Capture; c != nil {
+		fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))
+		if c.QueueFull > 0 || c.WriteError > 0 {
+			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
+				c.QueueFull+c.WriteError, c.QueueFull, c.WriteError)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // writeSummaryFile writes sum to path atomically.

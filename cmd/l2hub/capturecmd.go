@@ -31,7 +31,7 @@ runs past its end over whole frames: that length is wrong, not cut, and
 trimming there would throw the frames after it away. Run it on a file no
 hub is still writing.`,
 		Example: "  l2hub capture repair run.pcapng\n  l2hub capture repair run-*.pcapng",
-		Args:    cobra.MinimumNArgs(1),
+		Args:    wantArgs(1, -1, "the capture FILEs to repair", "l2hub capture repair run.pcapng", ""),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var errs []error
 			for _, path := range args {

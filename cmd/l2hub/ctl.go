@@ -17,7 +17,22 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/serve"
 )
+
+// controlForms is what the --control flag of the commands that dial the
+// control API takes.
+var controlForms = "a socket path (with a '/' or a .sock suffix, or unix:PATH) or tcp:HOST:PORT, as the hub's banner or ready file gives it (default " + control.DefaultAddr() + ")"
+
+// checkControlFlag refuses a --control value that only looks like an
+// address (serve.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
+// a socket file of that name, and off names no hub.
+func checkControlFlag(addr string) error {
+	if err := serve.CheckDialAddr(addr); err != nil {
+		return fmt.Errorf("--control: %w", err)
+	}
+	return nil
+}
 
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr string
@@ -36,12 +51,15 @@ root's. A TCP control address needs the hub's token: from
 --control-token-file, $` + control.TokenEnv + ` or --control-token (which
 every user sees in ps).`,
 		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if err := checkControlFlag(addr); err != nil {
+				return err
+			}
 			token, err := tf.Token()
 			c = control.NewClient(addr, token)
 			return err
 		},
 	}
-	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address: "+controlForms)
 	tf.Register(cmd.PersistentFlags().StringVar)
 
 	// sub is one ctl subcommand: run gets the client and the arguments.
@@ -77,7 +95,7 @@ every user sees in ps).`,
 			return control.WritePorts(stdout, ports)
 		})
 	ports.Flags().BoolVar(&portsJSON, "json", false, "print the ports as JSON")
-	rules := sub("rules", "Show per-rule counters", cobra.NoArgs,
+	rules := sub("rules", "Show the policy's counters: rules, partitions and port links", cobra.NoArgs,
 		func(ctx context.Context, cl *control.Client, _ []string) error {
 			raw, err := cl.Rules(ctx)
 			if err != nil {
@@ -138,7 +156,8 @@ more. It lasts until healed.`
 				}
 				return printJSON(raw, err)
 			}),
-		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)", cobra.ExactArgs(1),
+		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)",
+			wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				src, err := readPolicyFile(args[0])
 				if err != nil {
@@ -148,11 +167,11 @@ more. It lasts until healed.`
 			}),
 		rules,
 		partition,
-		sub("heal NAME", "End a partition", cobra.ExactArgs(1),
+		sub("heal NAME", "End a partition", wantArgs(1, 1, "the partition's NAME", "l2hub ctl heal split", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				return done(cl.HealPartition(ctx, args[0]), "partition %s healed", args[0])
 			}),
-		sub("link PORT up|down", "Set a port's link up or down", cobra.ExactArgs(2),
+		sub("link PORT up|down", "Set a port's link up or down", wantArgs(2, 2, "PORT and up|down", "l2hub ctl link b down", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				if args[1] != "up" && args[1] != "down" {
 					return fmt.Errorf("link state %q: want up or down", args[1])

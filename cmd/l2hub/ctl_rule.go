@@ -44,9 +44,9 @@ further: add puts the rule last, or before the rule --before names.`,
   l2hub ctl rule remove loss-a-b`,
 	}
 	// change is add or update: the rule from its source, sent to the hub.
-	change := func(use, short, verb string, send func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error)) *cobra.Command {
+	change := func(use, short, verb, example string, send func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error)) *cobra.Command {
 		var source control.RuleSource
-		c := &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
+		c := &cobra.Command{Use: use, Short: short, Args: wantArgs(1, 1, "the rule's NAME", example, ""),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				src, err := source.Read(cmd.InOrStdin(), args[0])
 				if err != nil {
@@ -63,12 +63,12 @@ further: add puts the rule last, or before the rule --before names.`,
 		return c
 	}
 	var before string
-	addCmd := change("add NAME", "Add a rule, after the others or --before another", "added",
+	addCmd := change("add NAME", "Add a rule, after the others or --before another", "added", "l2hub ctl rule add loss-a-b --loss 'a->b=5%'",
 		func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error) {
 			return client().AddRule(ctx, name, src, before)
 		})
 	addCmd.Flags().StringVar(&before, "before", "", "put the rule just before `RULE` (default: after every rule)")
-	updateCmd := change("update NAME", "Replace a rule, in its place; its counters go on", "updated",
+	updateCmd := change("update NAME", "Replace a rule, in its place; its counters go on", "updated", "l2hub ctl rule update loss-a-b --loss 'a->b=20%'",
 		func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error) {
 			return client().UpdateRule(ctx, name, src)
 		})
@@ -76,7 +76,7 @@ further: add puts the rule last, or before the rule --before names.`,
 	removeCmd := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a rule",
-		Args:  cobra.ExactArgs(1),
+		Args:  wantArgs(1, 1, "the rule's NAME", "l2hub ctl rule remove loss-a-b", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := client().RemoveRule(cmd.Context(), args[0])
 			if err != nil {

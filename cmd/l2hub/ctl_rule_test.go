@@ -66,7 +66,7 @@ func TestCtlRule(t *testing.T) {
 		{"both-sources", []string{"rule", "add", "x", "--loss", "1%", "--file", file}, "not both", true, ""},
 		{"no-rule", []string{"rule", "add", "x"}, "give the rule with --file FILE", true, ""},
 		{"not-a-partition", []string{"rule", "add", "x", "--partition", "a|b"}, "unknown flag: --partition", true, ""},
-		{"no-name", []string{"rule", "remove"}, "accepts 1 arg(s)", true, ""},
+		{"no-name", []string{"rule", "remove"}, "ctl rule remove takes the rule's NAME, got none: e.g. l2hub ctl rule remove loss-a-b", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := rules()

@@ -373,3 +373,16 @@ func TestCtlSetPolicyRefusesWhatTheHubWouldLocally(t *testing.T) {
 		}
 	}
 }
+
+// TestCtlRulesShowsPortLinks: after ctl link b down, ctl rules shows the
+// link beside the rules and partitions, as --json does (port_links).
+func TestCtlRulesShowsPortLinks(t *testing.T) {
+	sock := serveWithPolicy(t, "rules: []\n")
+	if _, err := ctl(t, sock, "link", "b", "down"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ctl(t, sock, "rules")
+	if want := "no rules\n\nLINK  STATE  DROPPED\nb     down   0\n"; err != nil || out != want {
+		t.Errorf("ctl rules: got %q, %v; want %q", out, err, want)
+	}
+}

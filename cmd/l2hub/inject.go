@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/replay"
 )
@@ -53,19 +55,28 @@ are a warning.`,
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12
   l2hub inject load.pcap --into a --pps 10k --loop 100`,
-		Args: cobra.ExactArgs(1),
+		Args: wantArgs(1, 1, "one CAPTURE", "l2hub inject handshake.pcapng --into b", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInject(cmd, f, args[0], stdout, stderr)
 		},
 	}
 	f.Register(cmd.Flags())
+	cmd.Flags().Lookup("control").Usage = "the hub's control address: " + controlForms
 	cmd.MarkFlagRequired("into")
 	return cmd
 }
 
 func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, stderr io.Writer) error {
+	if err := checkControlFlag(f.Control); err != nil {
+		return err
+	}
 	cfg, err := f.Config(path)
 	if err != nil {
+		return err
+	}
+	// A capture that cannot be read is said before the hub is asked about
+	// the port, and with no report of nothing sent.
+	if err := checkCapture(path); err != nil {
 		return err
 	}
 	token, err := f.Token.Token()
@@ -73,25 +84,38 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 		return err
 	}
 	var truncated, stopped *replay.InputError
+	show := func(rep *replay.InjectReport) {
+		if f.JSON {
+			writeJSON(stdout, rep)
+		} else {
+			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
+		}
+		for _, w := range rep.Warnings() {
+			fmt.Fprintln(stderr, "l2hub inject: warning:", w)
+		}
+		if rep.Input != nil {
+			stopped = rep.Input
+			fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
+			if rep.Input.Truncated() {
+				truncated = rep.Input
+			}
+		}
+	}
+	// A report of no frame waits for the outcome: with an error (a named
+	// pipe that carried no capture) it is no news, the error says it all.
+	var none *replay.InjectReport
 	err = replay.InjectInto(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg,
 		func(rep *replay.InjectReport) {
-			if f.JSON {
-				writeJSON(stdout, rep)
-			} else {
-				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
+			if rep.Frames == 0 {
+				none = rep
+				return
 			}
-			for _, w := range rep.Warnings() {
-				fmt.Fprintln(stderr, "l2hub inject: warning:", w)
-			}
-			if rep.Input != nil {
-				stopped = rep.Input
-				fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
-				if rep.Input.Truncated() {
-					truncated = rep.Input
-				}
-			}
+			show(rep)
 		},
 		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
+	if none != nil && err == nil {
+		show(none)
+	}
 	if p := cfg.Pacing; errors.Is(err, control.ErrInjectDropped) && p.Speed == 0 && p.PPS == 0 && p.BPS == 0 {
 		fmt.Fprintln(stderr, "l2hub inject: warning:", err) // a lossy flood
 		err = nil
@@ -103,4 +127,30 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 		return fmt.Errorf("%w (--allow-truncated accepts a capture cut short)", truncated)
 	}
 	return err
+}
+
+// checkCapture says why path cannot be injected, before the hub is asked:
+// it is not there, cannot be read, is a directory, or (a regular file)
+// does not start as a pcap or pcapng file does. A named pipe or a device
+// is not read here: what this read took would be missing from the
+// injection.
+func checkCapture(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s: is a directory, not a capture file", path)
+	case !fi.Mode().IsRegular():
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := capture.NewReader(f, capture.ReadOptions{}); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }

@@ -352,3 +352,37 @@ func TestInjectMaxGapFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectUnreadableCapture: a capture that cannot be read (not there,
+// a directory, not a capture, empty) is the error, said before anything
+// else: the hub is not asked (none answers at the control address), and
+// no report of nothing sent is printed (text or JSON).
+func TestInjectUnreadableCapture(t *testing.T) {
+	dir := t.TempDir()
+	noHub := filepath.Join(dir, "no-hub.sock")
+	missing, text, empty, short := filepath.Join(dir, "nope.pcapng"), filepath.Join(dir, "text.pcapng"), filepath.Join(dir, "empty.pcap"), filepath.Join(dir, "short.pcap")
+	for name, content := range map[string]string{text: "not a capture\n", empty: "", short: "\xd4\xc3"} {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		path, want string
+	}{
+		{missing, "no such file or directory"},
+		{dir, "is a directory, not a capture file"},
+		{text, "not a pcap or pcapng file"},
+		{empty, "file header needs 4 bytes, input has 0"},
+		{short, "file header needs 4 bytes, input has 2"},
+	} {
+		for _, args := range [][]string{{"--into", "b"}, {"--into", "b", "--json"}} {
+			stdout, _, err := runCmd(t, append([]string{"inject", tt.path, "--control", noHub}, args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("inject %s %v: got %v, want an error naming it: %s", tt.path, args, err, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("inject %s %v printed %q", tt.path, args, stdout)
+			}
+		}
+	}
+}

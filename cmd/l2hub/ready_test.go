@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"l2hub/capture"
 	"l2hub/control"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/ready"
 	"l2hub/internal/syncbuf"
@@ -320,6 +322,57 @@ func TestStdoutCaptureRefusals(t *testing.T) {
 	}
 }
 
+// TestStdoutCaptureKeepsOtherOutputsOff: with --capture -, an output that
+// names standard output another way (/dev/stdout, /proc/self/fd/1, or
+// the file the shell sent it to) would write into the pcapng stream: the
+// start is refused, and the file standard output went to stays empty.
+func TestStdoutCaptureKeepsOtherOutputsOff(t *testing.T) {
+	bin := l2hubBinary(t)
+	dir := t.TempDir()
+	outPath := filepath.Join(dir, "stream.out")
+	names := []string{"/dev/stdout", outPath}
+	if _, err := os.Stat("/proc/self/fd/1"); err == nil {
+		names = append(names, "/proc/self/fd/1")
+	}
+	for _, name := range names {
+		for _, flag := range []string{"--summary", "--ready-file"} {
+			out, err := os.Create(outPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			// A hub that took the outputs runs until the guard kills it.
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			cmd := exec.CommandContext(ctx, bin, "serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--capture", "-", flag, name)
+			cmd.Stdout, cmd.Stderr = out, &stderr
+			err = cmd.Run()
+			cancel()
+			out.Close()
+			want := "l2hub: --capture - and " + flag + " " + name + " both want standard output"
+			if err == nil || !strings.HasPrefix(stderr.String(), want) {
+				t.Errorf("serve --capture - %s %s: %v, stderr:\n%s\nwant %s...", flag, name, err, stderr.String(), want)
+			}
+			if b, _ := os.ReadFile(outPath); len(b) != 0 {
+				t.Errorf("serve --capture - %s %s: standard output got %q, want nothing", flag, name, b)
+			}
+		}
+	}
+}
+
+// TestOutputsShareACharacterDevice: /dev/null as both the capture and the
+// summary is no clash: a write there destroys nothing.
+func TestOutputsShareACharacterDevice(t *testing.T) {
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Skipf("%s is not a character device here (%v)", os.DevNull, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // started, it stops at once
+	args := []string{"serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--capture", os.DevNull, "--summary", os.DevNull}
+	if err := run(ctx, args, io.Discard, io.Discard); err != nil && !errors.Is(err, hub.ErrStopped) {
+		t.Errorf("l2hub %s: %v, want it to start", strings.Join(args, " "), err)
+	}
+}
+
 // --log-format json makes every log line one JSON object.
 func TestJSONLogs(t *testing.T) {
 	_, stderr, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--log-format", "json", "--json")
@@ -409,5 +462,116 @@ func TestWaitForAHubThatFailed(t *testing.T) {
 				t.Fatalf("wait --pid still waits %v after the hub failed", hangGuard)
 			}
 		})
+	}
+}
+
+// TestSecondHubKeepsOffALiveHubsReadyFile: a second hub given the ready
+// file of a hub that runs refuses to start, rather than take over the
+// file (a script waiting on it would connect its VMs to the wrong hub)
+// and delete it when it stops; the first hub's file stays as it wrote it.
+func TestSecondHubKeepsOffALiveHubsReadyFile(t *testing.T) {
+	rf := filepath.Join(t.TempDir(), "hub.ready")
+	first := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf)
+	pid := strconv.Itoa(first.cmd.Process.Pid)
+	if err := run(context.Background(), []string{"wait", "--ready-file", rf, "--pid", pid, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("wait for the first hub: %v", err)
+	}
+	was, err := os.ReadFile(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a second hub that took the file stops at once, having written it
+	err = run(ctx, []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf}, io.Discard, io.Discard)
+	want := "ready file " + rf + " names a hub that is still running (pid " + pid + "): give this hub a ready file of its own"
+	if err == nil || err.Error() != want {
+		t.Errorf("second hub: got %v, want %s", err, want)
+	}
+	if now, err := os.ReadFile(rf); err != nil || !bytes.Equal(now, was) {
+		t.Errorf("the first hub's ready file holds %q (%v) after the second hub, want %q", now, err, was)
+	}
+}
+
+// TestControlAddressAsAnnounced: a control socket named relative to the
+// working directory (unix:ctl, which reads as no path by itself) is
+// announced by its absolute path, in the banner and the ready file, and
+// that is an address ctl, wait and inject take; so is the bare name while
+// the socket is there (dialing it makes nothing).
+func TestControlAddressAsAnnounced(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	rf := filepath.Join(dir, "hub.ready")
+	stdout, stderr, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", "unix:ctl", "--ready-file", rf)
+	if err := run(context.Background(), []string{"wait", "--ready-file", rf, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+		t.Fatalf("wait: %v; serve's stderr:\n%s", err, stderr.String())
+	}
+	info, err := ready.Read(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(dir, "ctl")
+	if info.Control != abs {
+		t.Errorf("ready file: control %q, want %q", info.Control, abs)
+	}
+	if banner := stdout.String(); !strings.Contains(banner, "control API on "+abs+";") {
+		t.Errorf("banner:\n%s\nwant it to name the control API %s", banner, abs)
+	}
+	for _, addr := range []string{info.Control, "ctl", "unix:ctl"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"ctl", "ports", "--control", addr}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "a ") {
+			t.Errorf("ctl ports --control %s: %v\n%s", addr, err, out.String())
+		}
+		if err := run(context.Background(), []string{"wait", "--control", addr, "--timeout", hangGuard.String()}, io.Discard, io.Discard); err != nil {
+			t.Errorf("wait --control %s: %v", addr, err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	// The socket gone, the bare name is refused again with the hint.
+	if err := run(context.Background(), []string{"ctl", "ports", "--control", "ctl"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "want a socket path with a '/'") {
+		t.Errorf("ctl --control ctl after the hub stopped: %v, want the hint", err)
+	}
+}
+
+// TestHubsStartedTogetherOnOneReadyFile: of hubs started at once on one
+// ready file (parallel CI jobs given a fixed path), one runs and names
+// itself there; each other one refuses to start rather than run on beside
+// it, whatever the order in which they come to the file.
+func TestHubsStartedTogetherOnOneReadyFile(t *testing.T) {
+	for range 3 {
+		rf := filepath.Join(t.TempDir(), "hub.ready")
+		hubs := make([]*process, 3)
+		for i := range hubs {
+			hubs[i] = launchBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf)
+		}
+		var waitOut bytes.Buffer
+		if err := run(context.Background(), []string{"wait", "--ready-file", rf, "--timeout", hangGuard.String(), "--json"}, &waitOut, io.Discard); err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		var info ready.Info
+		if err := json.Unmarshal(waitOut.Bytes(), &info); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hubs {
+			if h.cmd.Process.Pid == info.PID {
+				continue
+			}
+			// A hub that took the file as well would run until the guard.
+			var err error
+			select {
+			case err = <-h.done:
+				h.done <- err
+			case <-time.After(hangGuard):
+				t.Fatalf("hub %d runs beside hub %d, which the ready file names", h.cmd.Process.Pid, info.PID)
+			}
+			if err == nil || !strings.Contains(h.stderr.String(), "ready file "+rf+" names a hub that is still running") &&
+				!strings.Contains(h.stderr.String(), "another hub holds it") {
+				t.Errorf("hub %d: exit %v, stderr:\n%s\nwant a refusal of the ready file", h.cmd.Process.Pid, err, h.stderr.String())
+			}
+		}
+		if now, err := ready.Read(rf); err != nil || now.PID != info.PID {
+			t.Errorf("after the refusals the ready file names %+v (%v), want pid %d", now, err, info.PID)
+		}
 	}
 }

@@ -47,7 +47,8 @@ func TestReportCommandErrors(t *testing.T) {
 		want string
 	}{
 		{"no-output", []string{"report", capture}, "-o"},
-		{"no-capture", []string{"report", "-o", "x.html"}, "accepts 1 arg"},
+		{"no-capture", []string{"report", "-o", "x.html"}, "report takes one CAPTURE, got none: e.g. l2hub report run.pcapng -o run.html"},
+		{"two-files", []string{"report", capture, "node-a.log", "-o", "-"}, "report takes one CAPTURE, got 2 arguments (" + capture + " node-a.log): e.g. l2hub report run.pcapng -o run.html (a VM's console log goes with --console NAME=LOG)"},
 		{"console-without-log", []string{"report", capture, "--console", "a=", "-o", "-"}, "no log file"},
 		{"console-bad-option", []string{"report", capture, "--console", "a=x.log,color=red", "-o", "-"}, `unknown option "color"`},
 		{"console-bad-offset", []string{"report", capture, "--console", "a=x.log,offset=soon", "-o", "-"}, "offset"},

@@ -22,7 +22,8 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 hub, capture) and prints its counters; a second SIGINT or SIGTERM ends it at once,
 without them. A capture stream whose reader stopped reading is given
 --capture-close-timeout to take its last data; then l2hub prints its counters
-and exits 1, naming the capture.
+and exits 1, naming the capture. The exit status is 0 when a signal stopped
+it, 2 when a live --check failed (however it was stopped), 1 for an error.
 
 Ports come from --config FILE, from --port flags, or both; with neither, two
 ports a and b listen on 127.0.0.1:7001 and :7002. For each port l2hub prints

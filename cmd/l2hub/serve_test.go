@@ -556,3 +556,21 @@ func findingLine(r, id string) string {
 	}
 	return ""
 }
+
+// TestBannerNamesPerPortCaptureFiles: with --capture-per-port the banner
+// names the files' pattern (they open as each port is added), not an
+// empty list; the summary names the files.
+func TestBannerNamesPerPortCaptureFiles(t *testing.T) {
+	dir := t.TempDir()
+	pp := filepath.Join(dir, "pp.pcapng")
+	s := startServe(t, "serve", "--control", "off", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--capture", pp, "--capture-per-port")
+	if want := "\ncapturing to " + filepath.Join(dir, "pp-<port>.pcapng") + " (one file per port)\n"; !strings.Contains(s.stdout.String(), want) {
+		t.Errorf("banner:\n%s\nwant it to contain %q", s.stdout.String(), want)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\ncapture: 0 frames in " + filepath.Join(dir, "pp-a.pcapng") + ", " + filepath.Join(dir, "pp-b.pcapng") + "\n"; !strings.Contains(s.stdout.String(), want) {
+		t.Errorf("summary:\n%s\nwant it to contain %q", s.stdout.String(), want)
+	}
+}

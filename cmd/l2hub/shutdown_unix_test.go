@@ -244,3 +244,19 @@ func TestSetPolicyWithAStuckCapture(t *testing.T) {
 		t.Fatalf("set-policy with a stuck capture: %v", err)
 	}
 }
+
+// TestFailedCheckExitsTwoWhenStopped: a live --check that failed (no
+// DSoftBus traffic at all) makes serve exit 2 however a signal stopped it,
+// as the README says, so that a CI job that stops the hub sees it.
+func TestFailedCheckExitsTwoWhenStopped(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--check", "nexus-v1")
+			err := p.stop(sig)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(p.stderr.String(), "conformance checks failed") {
+				t.Errorf("l2hub serve --check after %v: %v, want exit status 2 (conformance checks failed); stderr:\n%s", sig, err, p.stderr.String())
+			}
+		})
+	}
+}

@@ -89,13 +89,17 @@ func TestWiresharkPluginCommand(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), wireshark.Plugin) {
 		t.Errorf("wireshark-plugin printed %d bytes, not the plugin", out.Len())
 	}
-	dir := filepath.Join(t.TempDir(), "plugins")
-	out.Reset()
-	if err := run(context.Background(), []string{"wireshark-plugin", "--install", "--dir", dir}, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "nexus.lua"))
-	if err != nil || !bytes.Equal(got, wireshark.Plugin) || !strings.Contains(out.String(), "installed "+filepath.Join(dir, "nexus.lua")) {
-		t.Errorf("install: %v, %q", err, out.String())
+	// --dir says where to install: it implies --install, rather than
+	// print the plugin and ignore the folder.
+	for _, args := range [][]string{{"--install", "--dir"}, {"--dir"}} {
+		dir := filepath.Join(t.TempDir(), "plugins")
+		out.Reset()
+		if err := run(context.Background(), append(append([]string{"wireshark-plugin"}, args...), dir), &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, "nexus.lua"))
+		if err != nil || !bytes.Equal(got, wireshark.Plugin) || !strings.Contains(out.String(), "installed "+filepath.Join(dir, "nexus.lua")) {
+			t.Errorf("wireshark-plugin %v DIR: %v, %.80q", args, err, out.String())
+		}
 	}
 }

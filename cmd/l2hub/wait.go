@@ -63,6 +63,9 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 				_, err = fmt.Fprintf(stdout, "l2hub ready: %s\n", info)
 				return err
 			}
+			if err := checkControlFlag(addr); err != nil {
+				return err
+			}
 			token, err := tf.Token()
 			if err != nil {
 				return err
@@ -84,7 +87,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&readyFile, "ready-file", "", "wait for the ready `file` that l2hub serve --ready-file writes")
-	fl.StringVar(&addr, "control", "", "wait for the control API at this address (default "+control.DefaultAddr()+")")
+	fl.StringVar(&addr, "control", "", "wait for the control API at this address: "+controlForms)
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fl.BoolVar(&asJSON, "json", false, "print the ready file's content (or the ports) as JSON")
 	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &): fail at once if it exits before it is ready")

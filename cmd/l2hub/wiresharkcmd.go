@@ -17,7 +17,7 @@ func newWiresharkPluginCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print or install the Wireshark dissector for open-nexus-OS's NXSB announces and nexus-v1 sessions",
 		Long: `Print the Lua dissector (nexus.lua) on stdout, or with --install copy it
 into Wireshark's personal Lua plugin folder (the one tshark -G folders
-names; --dir picks another), replacing an older copy.
+names; --dir picks another, and implies --install), replacing an older copy.
 
 It decodes the NXSB announce on UDP 37020 (and any UDP datagram that starts
 with "NXSB" 01) as the OS's decoder does, and the session on TCP 34567 and
@@ -31,7 +31,7 @@ Use it once without installing: tshark -X lua_script:nexus.lua -r run.pcapng`,
   l2hub wireshark-plugin > nexus.lua && tshark -X lua_script:nexus.lua -r run.pcapng -Y nexus`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			if !install {
+			if !install && dir == "" { // --dir says where to install
 				_, err := stdout.Write(wireshark.Plugin)
 				return err
 			}
@@ -50,6 +50,6 @@ Use it once without installing: tshark -X lua_script:nexus.lua -r run.pcapng`,
 		},
 	}
 	cmd.Flags().BoolVar(&install, "install", false, "install into Wireshark's personal Lua plugin folder")
-	cmd.Flags().StringVar(&dir, "dir", "", "install into this `folder` instead")
+	cmd.Flags().StringVar(&dir, "dir", "", "install into this `folder` instead (implies --install)")
 	return cmd
 }

@@ -32,6 +32,10 @@ func procStat(pid int) (state byte, start uint64, ok bool) {
 	return f[0][0], start, true
 }
 
+// knowsAlive says whether alive can tell a running process from one
+// that has exited.
+const knowsAlive = true
+
 // startTime is the process's start time, 0 if unknown.
 func startTime(pid int) uint64 {
 	_, start, _ := procStat(pid)

@@ -16,9 +16,21 @@
 // Write refuse a FIFO (the hub's start would wait for a reader), a device,
 // a link or a socket, and File.Remove deletes only the file Write made,
 // while it is still there, never what another process put in its place.
+// Nor do Check and Write replace a ready file that names another process
+// that still runs (ErrLiveHub).
+//
+// A hub holds the ready file it wrote while it runs: an exclusive flock(2)
+// on the file, which the kernel drops when the process ends, however it
+// ends. Write publishes with link(2), which fails where a file already is,
+// and replaces a file left behind only while it holds that file's lock;
+// so of two hubs that write one path at once, exactly one does, and the
+// other gets ErrLiveHub. (On a file system without hard links or flock
+// the file is checked, then renamed into place: a later hub is refused,
+// two at once may not be.)
 //
 // Concurrency: the functions are safe for concurrent use; a ready file is
-// replaced atomically, so a reader never sees half of one.
+// published whole, so a reader never sees half of one.
 //
-// Imports: internal/atomicfile (the file written whole).
+// Imports: internal/atomicfile (Check: whether the directory takes a new
+// file).
 package ready

@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"l2hub/internal/atomicfile"
 )
 
 // Schema is the ready file's version, its "schema": fields are only added
@@ -63,9 +61,12 @@ type Port struct {
 const maxFile = 1 << 20
 
 // Write writes info to path atomically (a reader sees no file, or the
-// whole file) and returns the file written, which Remove takes back. path
-// must be none yet or a regular file (see Check). The file is mode 0644
-// less the umask: it holds addresses, never the control token.
+// whole file) and returns the file written, which this process holds
+// until Remove takes it back (see claim): a ready file another hub holds,
+// or that names another process that still runs, is refused
+// (ErrLiveHub), and of two hubs that write one path at once only one
+// does. path must be none yet or a regular file (see Check). The file is
+// mode 0644 less the umask: it holds addresses, never the control token.
 func Write(path string, info Info) (*File, error) {
 	if err := checkTarget(path); err != nil {
 		return nil, fmt.Errorf("ready file: %w", err)
@@ -79,17 +80,14 @@ func Write(path string, info Info) (*File, error) {
 		return nil, fmt.Errorf("ready file: %w", err)
 	}
 	b = append(b, '\n')
-	if err := atomicfile.WriteFile(path, b, 0o644); err != nil {
-		return nil, fmt.Errorf("ready file: %w", err)
+	f, err := claim(path, b)
+	if errors.Is(err, ErrLiveHub) {
+		return nil, err // it says "ready file" and the path
 	}
-	// The file just renamed into place: only a process that may replace
-	// files in its directory could have put another there since, and
-	// Remove deletes no more than that name.
-	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil, fmt.Errorf("ready file: %w", err)
 	}
-	return &File{path: path, written: fi}, nil
+	return f, nil
 }
 
 // Read parses a ready file. It is forward-compatible: a field it does not
@@ -102,8 +100,13 @@ func Read(path string) (Info, error) {
 		return Info{}, err
 	}
 	defer f.Close()
+	return decode(f, path)
+}
+
+// decode is Read of a ready file open as f.
+func decode(f *os.File, path string) (Info, error) {
 	var info Info
-	err = json.NewDecoder(&limitReader{f, maxFile}).Decode(&info)
+	err := json.NewDecoder(&limitReader{f, maxFile}).Decode(&info)
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field == "pid":

@@ -24,7 +24,12 @@ func TestRemoveOnlyTheFileWritten(t *testing.T) {
 	}{
 		{"as-written", nil, true},
 		{"another-hubs", func(t *testing.T, path string) {
-			if err := WriteFile(path, Info{PID: 1}); err != nil {
+			// Renamed over it, as a hub older than the lock would.
+			other := path + ".other"
+			if err := os.WriteFile(other, []byte(`{"pid": 1}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(other, path); err != nil {
 				t.Fatal(err)
 			}
 		}, false},

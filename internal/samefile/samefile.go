@@ -2,6 +2,7 @@ package samefile
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -18,6 +19,18 @@ func Same(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
+// Overwrites reports whether writing out destroys what in holds: they
+// are one file (Same), and not a character device (/dev/null, a
+// terminal), which passes each write on rather than keeps it, so that
+// any number of outputs and inputs may share one.
+func Overwrites(out, in string) bool {
+	if !Same(out, in) {
+		return false
+	}
+	fi, err := os.Stat(out)
+	return err != nil || fi.Mode()&fs.ModeCharDevice == 0
+}
+
 func abs(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
@@ -32,14 +45,15 @@ type Input struct {
 }
 
 // Check returns an error when output, the file a command is about to
-// write (named by flag, such as -o), is one of inputs. "" and "-"
-// (standard output) are never inputs.
+// write (named by flag, such as -o), is one of inputs (Overwrites: a
+// character device such as /dev/null is not). "" and "-" (standard
+// output) are never inputs.
 func Check(flag, output string, inputs ...Input) error {
 	if output == "" || output == "-" {
 		return nil
 	}
 	for _, in := range inputs {
-		if in.Path == "" || in.Path == "-" || !Same(output, in.Path) {
+		if in.Path == "" || in.Path == "-" || !Overwrites(output, in.Path) {
 			continue
 		}
 		what := in.What

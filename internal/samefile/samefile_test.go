@@ -1,6 +1,7 @@
 package samefile
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,5 +37,27 @@ func TestCheck(t *testing.T) {
 	// A path not yet made is the same file as itself by name.
 	if err := Check("-o", "missing.pcap", Input{Path: filepath.Join(dir, "missing.pcap")}); err == nil {
 		t.Error("two names of one missing path: no refusal")
+	}
+}
+
+// TestCharacterDeviceIsShared: /dev/null is one file under any name, but
+// writing it destroys nothing, so it is never an input written over.
+func TestCharacterDeviceIsShared(t *testing.T) {
+	fi, err := os.Stat(os.DevNull)
+	if err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+		t.Skipf("%s is not a character device here (%v)", os.DevNull, err)
+	}
+	if !Same(os.DevNull, os.DevNull) {
+		t.Errorf("got Same(%s, %[1]s) = false, want true", os.DevNull)
+	}
+	if Overwrites(os.DevNull, os.DevNull) {
+		t.Errorf("got Overwrites(%s, %[1]s) = true, want false", os.DevNull)
+	}
+	if err := Check("-o", os.DevNull, Input{Path: os.DevNull, What: "policy"}); err != nil {
+		t.Errorf("-o %s with the policy %[1]s: %v, want no refusal", os.DevNull, err)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	if !Overwrites(file, file) {
+		t.Errorf("got Overwrites(%s, %[1]s) = false, want true", file)
 	}
 }
