@@ -35,9 +35,14 @@ once, as the peer sent it; frames the hub dropped explain the
 retransmissions that follow. Frames the hub injected (l2hub inject, the
 control API; a capture keeps them, with an inject note, whatever its
 points) are inputs of the run and are judged too, each as sent by the
-addresses it carries and received by the VM on the port it was injected
-into alone; findings name their sender as injected, and CHK-002 counts them
-per port and warns of those not addressed to that VM, which reach no one.
+addresses it carries and received by the VMs behind the port it was
+injected into that it is addressed to (a port may have several: a passive
+multicast member, VXLAN, a TAP with a bridge); findings name their sender
+as injected, and CHK-002 counts them per port and warns of those addressed
+to no VM there, which reach no one. Where the VMs are is learned from the
+frames the hub delivered at ingress, so from a capture of egress points
+only every injected frame is judged; CHK-003 notes senders beyond the
+address map's bound.
 Captures without directions (QEMU's filter-dump) are deduplicated, so the
 multicast loopback echo and the same frame in two per-VM files are checked
 once. Several captures are merged by timestamp, and frame numbers then

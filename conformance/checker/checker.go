@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -86,12 +85,13 @@ type Frame struct {
 	Dropped bool
 	// Injected: the hub injected this frame into Port (hub.Event.Injected:
 	// l2hub inject and the control API's, and a replay's of the frames its
-	// run injected), so the VM on Port is its only receiver and no port
-	// sent it. It is an input of the run and its only copy: checked like an
-	// ingress frame, as sent by the addresses it carries and received by
-	// that VM alone, and its findings say it was injected. An egress frame
-	// whose Why carries the note hub.InjectNotes gives it (how a capture
-	// records an injected frame) counts as Injected too.
+	// run injected), so the VMs behind Port are its only receivers and no
+	// port sent it. It is an input of the run and its only copy: checked
+	// like an ingress frame, as sent by the addresses it carries and
+	// received by the VMs behind Port it is addressed to, and its findings
+	// say it was injected. An egress frame whose Why carries the note
+	// hub.InjectNotes gives it (how a capture records an injected frame)
+	// counts as Injected too.
 	Injected bool
 	// Why is the hub's notes on the frame, as its captures' comments show
 	// them ("dropped: a->b: rule loss: drop (p=0.1 draw=0.05)"; hub.
@@ -159,11 +159,10 @@ type Checker struct {
 	disc  discovery
 	tcp   connTable
 	dhcpS int // DHCP server replies
-	// ports is the hub port each MAC sends from, learned at ingress: which
-	// port a link in the hub's notes leads to. addrs is the same for each
-	// IP address a VM sends from, with its MAC.
-	ports map[[6]byte]string
-	addrs map[netip.Addr]addrAt
+	// where is the hub port each MAC sends from and the MAC each address
+	// sends from, learned at ingress: which port a link in the hub's notes
+	// leads to, and which VMs an injected frame reaches.
+	where addrMap
 	// injected counts the injected frames checked, per port injected into
 	// (at most maxInjectPorts, then under ""), in order of first injection.
 	injected []portCount
@@ -207,8 +206,9 @@ func New(opts Options) (*Checker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}, ports: map[[6]byte]string{}, addrs: map[netip.Addr]addrAt{}}
+	c := &Checker{opts: opts, log: log, agg: newAgg(), dedupe: newDeduper(), ingress: map[int]bool{}}
 	c.agg.onNew = func(f Finding) { c.milestone(fmt.Sprintf("nexus fail %s %s", f.ID, f.Message)) }
+	c.where.init()
 	c.disc.init(c)
 	c.tcp.init(c)
 	return c, nil
@@ -271,9 +271,9 @@ func (c *Checker) feed(f *Frame) {
 	parsePacket(f.Data, &c.pkt)
 	p := &c.pkt
 	if f.Dir == DirIngress && !f.Injected && f.Port != "" {
-		c.learnPort(p, f.Port)
+		c.where.learn(f, p)
 	}
-	if f.Injected && !c.reachesVM(f, p) {
+	if f.Injected && !c.where.reaches(f, p) {
 		c.countUnreached(f)
 		return
 	}
@@ -320,9 +320,6 @@ func (c *Checker) why(f *Frame) string {
 	return f.Why
 }
 
-// maxPortMACs bounds the MACs whose hub port the checker remembers.
-const maxPortMACs = 256
-
 // maxInjectPorts bounds the ports whose injected frames are counted apart.
 const maxInjectPorts = 8
 
@@ -330,7 +327,7 @@ type portCount struct {
 	port   string
 	n      int
 	frames []int
-	// unreached: of them, those the VM on the port does not take.
+	// unreached: of them, those no VM behind the port takes.
 	unreached       int
 	unreachedFrames []int
 }
@@ -356,45 +353,12 @@ func (c *Checker) countInjected(f *Frame) {
 	pc.frames = appendFrames(pc.frames, f.Number)
 }
 
-// countUnreached counts an injected frame that the VM on its port does not
-// take.
+// countUnreached counts an injected frame that no VM behind its port
+// takes.
 func (c *Checker) countUnreached(f *Frame) {
 	pc := c.injectedInto(f.Port)
 	pc.unreached++
 	pc.unreachedFrames = appendFrames(pc.unreachedFrames, f.Number)
-}
-
-// reachesVM reports whether the VM on port f.Port, the only one an
-// injected frame goes to, takes it, by what the ports' ingress frames
-// taught the checker: its NIC drops a unicast frame to a MAC that is not
-// its own, and its IP stack a datagram to another VM's address; a frame
-// from its own MAC or address is its own sent back to it, which neither it
-// nor its peer takes for the peer's. With nothing learned about the
-// addresses (a replay into a VM that has not sent yet), the frame is taken
-// to reach it.
-func (c *Checker) reachesVM(f *Frame, p *packet) bool {
-	if f.Port == "" {
-		return true
-	}
-	if port, ok := c.ports[p.srcMAC]; ok && port == f.Port {
-		return false
-	}
-	if at, ok := c.addrs[p.src]; ok && at.port == f.Port {
-		return false
-	}
-	if p.dstMAC[0]&1 == 0 {
-		port, ok := c.ports[p.dstMAC]
-		switch {
-		case ok && port != f.Port:
-			return false
-		case !ok && c.portHasMAC(f.Port):
-			return false // the port's VM has another MAC
-		}
-	}
-	if at, ok := c.addrs[p.dst]; ok && at.port != f.Port {
-		return false
-	}
-	return true
 }
 
 // injectedNotes reports whether a capture comment carries hub.InjectNotes'
@@ -423,50 +387,6 @@ func injectedAs(f *Frame) string {
 	return " (injected into port " + f.Port + ")"
 }
 
-// portHasMAC reports whether some MAC is known to send from port.
-func (c *Checker) portHasMAC(port string) bool {
-	for _, p := range c.ports {
-		if p == port {
-			return true
-		}
-	}
-	return false
-}
-
-// macOf reports whether mac is the MAC of the VM at ip: the one learned
-// from its frames, or, with none learned, the one the OS derives ip from
-// (10.42.0.mac[5], 0 becoming 1; nexus-wire §1).
-func (c *Checker) macOf(ip netip.Addr, mac [6]byte) bool {
-	if at, ok := c.addrs[ip]; ok {
-		return at.mac == mac
-	}
-	return mac[0]&1 == 0 && ip == osAddr(mac)
-}
-
-// addrAt is where an IP address sends from: the hub port and the MAC.
-type addrAt struct {
-	port string
-	mac  [6]byte
-}
-
-// learnPort notes the port an ingress frame came in on, for its source
-// MAC and (a unicast one) its source IP address.
-func (c *Checker) learnPort(p *packet, port string) {
-	if p.srcMAC[0]&1 != 0 {
-		return
-	}
-	if old, ok := c.ports[p.srcMAC]; (ok && old != port) || (!ok && len(c.ports) < maxPortMACs) {
-		c.ports[p.srcMAC] = port
-	}
-	if !p.src.IsValid() || p.src.IsUnspecified() || p.src.IsMulticast() || ipBroadcast(p.src) {
-		return
-	}
-	at := addrAt{port, p.srcMAC}
-	if old, ok := c.addrs[p.src]; (ok && old != at) || (!ok && len(c.addrs) < maxPortMACs) {
-		c.addrs[p.src] = at
-	}
-}
-
 // droppedToReceiver reports whether the hub dropped an ingress frame on
 // the link to its receiver, while delivering it elsewhere: a frame flooded
 // to a third port (hub mode, an unknown destination) is not Dropped.
@@ -474,7 +394,7 @@ func (c *Checker) droppedToReceiver(f *Frame, p *packet) bool {
 	if f.Dir != DirIngress || f.Injected || f.Port == "" || c.why(f) == "" {
 		return false
 	}
-	to, ok := c.ports[p.dstMAC]
+	to, ok := c.where.portOf(p.dstMAC)
 	return ok && droppedOnLink(f.Why, f.Port, to)
 }
 
@@ -493,7 +413,7 @@ func (c *Checker) egressCopy(f *Frame) {
 	if p.kind != pktTCP || p.cut {
 		return
 	}
-	if to, ok := c.ports[p.dstMAC]; ok && f.Port != "" && f.Port != to {
+	if to, ok := c.where.portOf(p.dstMAC); ok && f.Port != "" && f.Port != to {
 		return
 	}
 	if hold := heldFor(f.Why); hold > 0 {
@@ -588,16 +508,24 @@ func (c *Checker) endChecks(a *agg) {
 		if pc.port == "" {
 			into = "into unnamed or further ports"
 		}
-		a.add(Info, CHK002, pc.port, pc.frames, "the hub injected %s %s (l2hub inject, the control API; a replay sends those of its run again): no VM sent them, so each is checked as sent by the addresses it carries and received by that port's VM alone, and findings name its sender as injected",
-			plural(pc.n, "frame"), into)
+		unreached := ""
+		if pc.unreached > 0 {
+			unreached = fmt.Sprintf("; %d of them reached no one and were not checked (below)", pc.unreached)
+		}
+		a.add(Info, CHK002, pc.port, pc.frames, "the hub injected %s %s (l2hub inject, the control API; a replay sends those of its run again): no VM sent them, so each is checked as sent by the addresses it carries and received by the VMs behind that port it is addressed to, and findings name its sender as injected%s",
+			plural(pc.n, "frame"), into, unreached)
 		if pc.unreached > 0 {
 			were := "were"
 			if pc.unreached == 1 {
 				were = "was"
 			}
-			a.add(Warn, CHK002, "unreached "+pc.port, pc.unreachedFrames, "%s injected %s %s not for the VM there (addressed to another port's MAC or address, or that VM's own, sent back to it): its NIC or IP stack drops them, so no one received them and they were not checked",
+			a.add(Warn, CHK002, "unreached "+pc.port, pc.unreachedFrames, "%s injected %s %s for no VM behind it (addressed to another port's MAC or address, or its sender's own, sent back to it): their NICs or IP stacks drop them, so no one received them and they were not checked",
 				plural(pc.unreached, "frame"), into, were)
 		}
+	}
+	if w := &c.where; w.full > 0 {
+		a.add(Info, CHK003, "", []int{w.fullFrame}, "%s came from senders the checker's address map had no room for (it keeps every address of 10.42.0.0/24, %d MACs that send from it, %d other MACs and %d other addresses): their port is not known, so a drop on the link to them is not told from a delivery, and an injected frame to them is judged as one to a VM not seen yet",
+			plural(w.full, "frame"), maxLanMACs, maxOtherMACs, maxAddrs)
 	}
 	c.disc.end(a)
 	c.tcp.end(a)

@@ -551,7 +551,7 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // the hub injected, and as ip's last announce when no VM sends from ip
 // (a replay's recorded node).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
-	if _, live := t.c.addrs[ip]; !f.Injected || !live {
+	if !f.Injected || !t.c.where.known(ip) {
 		if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
 			t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
 		}

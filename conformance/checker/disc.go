@@ -199,17 +199,17 @@ func ipBroadcast(dst netip.Addr) bool {
 // is taken to reach it).
 func (d *discovery) peerLearns(f *Frame, p *packet, multicast bool) bool {
 	peer := peerOf(p.src)
-	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.macOf(peer, p.dstMAC)))) {
+	if multicast || f.Dropped || (p.dst != peer && !(ipBroadcast(p.dst) && (p.dstMAC[0]&1 != 0 || d.c.where.macOf(peer, p.dstMAC)))) {
 		return false
 	}
-	at, known := d.c.addrs[peer]
+	at, known := d.c.where.portOfAddr(peer)
 	switch {
 	case !known || f.Port == "":
 		return true
 	case f.Injected || f.Dir == DirEgress:
-		return at.port == f.Port // f.Port is the receiver's
+		return at == f.Port // f.Port is the receiver's
 	}
-	return !droppedOnLink(d.c.why(f), f.Port, at.port)
+	return !droppedOnLink(d.c.why(f), f.Port, at)
 }
 
 // datagram checks one UDP datagram to port 37020. An injected one is
@@ -428,10 +428,11 @@ func (d *discovery) end(a *agg) {
 		a.add(Warn, DISC004, "too-many", nil, "more than %d device ids: %d announces were not followed", maxDevices, d.tooMany)
 	}
 	for _, id := range d.devOrder {
-		for _, said := range d.devices[id].said {
-			if said.seen && !said.changed {
-				a.pass(DISC004, said.firstFrame)
-			}
+		// One device id, whoever announced it: the VMs and the hub's
+		// injected announces.
+		said := d.devices[id].said
+		if !said[0].changed && !said[1].changed {
+			a.pass(DISC004, said[0].firstFrame, said[1].firstFrame)
 		}
 	}
 	for _, k := range d.srcOrder {

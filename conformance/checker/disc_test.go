@@ -70,3 +70,19 @@ func TestBroadcastAnnounceIsLearned(t *testing.T) {
 		})
 	}
 }
+
+// TestInjectedAnnouncesAreNoDevice: DISC-004 counts device ids, so an
+// announce the hub injected in node-b's name, saying what node-b says,
+// adds no device to its pass.
+func TestInjectedAnnouncesAreNoDevice(t *testing.T) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	inj := b.add(b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, announceOf(t, conformance.RoleB)))
+	evs := ingressEvents(b.frames)
+	evs[inj-1] = injectEvent(b.frames[inj-1], "a")
+	r := liveAndFile(t, evs)
+	want := "device ids that keep one key and one port: 2"
+	if fd, ok := r.First(DISC004); !ok || fd.Verdict != Pass || !strings.HasSuffix(fd.Message, want) || !containsInt(fd.Frames, inj) {
+		t.Errorf("got DISC-004 %v (found %v), want a pass saying %q, citing the injected announce (frame %d):\n%s", fd, ok, want, inj, dump(r))
+	}
+}

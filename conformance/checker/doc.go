@@ -19,28 +19,40 @@
 // injects again the frames its run injected) is an input of the run and its
 // only copy, so it is checked without deduplication, announces and TCP
 // segments alike, as sent by the addresses it carries and received by the
-// VM on the port it was injected into alone: a replay of node-a's side into
-// node-b judges node-b's half of the session in full. That VM takes it
-// unless what the ports' ingress frames taught the checker says otherwise:
-// a unicast frame to another port's MAC or IP address, or to another MAC
-// than the port's, or one from the VM's own MAC or address (its own frames
-// sent back to it), reaches no one and is not checked. So an injected
-// announce is learned only when that VM is the announcer's peer, and an
-// injected one says nothing of the VM whose address it carries (DISC-004,
-// DISC-008 and DISC-009 tell them apart). Findings name an injected sender
-// as such: a TCP side whose every segment the hub injected is "injected
-// node-a", and where a VM and the hub both sent segments of a side, a
-// finding about injected frames says so. CHK-002 counts the injected frames
-// per port, and warns of those that reached no one. The hub's notes
-// (Frame.Why) explain the retransmissions its faults cause: a copy to the
-// receiver dropped or corrupted, or an ingress frame dropped on the link to
-// its receiver while flooded to other ports, explains the retransmission
-// that follows; a copy to the receiver held (delay, rate queue) explains
-// those its sender made meanwhile, of the bytes it carried or was the first
-// to acknowledge. Captures without directions (QEMU's filter-dump, two
-// per-VM files) are deduplicated by content: the multicast loopback echo
-// within a short time window of the same file, and copies from another file
-// within a window of recent frames (nexus-wire.md §6.2).
+// VMs behind the port it was injected into that it is addressed to: a replay
+// of node-a's side into node-b judges node-b's half of the session in full.
+// A port is a set of VMs (a TAP with a bridge behind it, a passive member of
+// a multicast segment, a VXLAN port): a unicast frame reaches the one whose
+// MAC it carries, a group frame all of them, and each takes it unless what
+// the ports' ingress frames taught the checker says otherwise: a frame to
+// another port's MAC, or to another VM's IP address, or its own frame sent
+// back to it (its MAC or address as the source) reaches no one and is not
+// checked. What the checker does not know is taken to reach: a port whose
+// VMs have not sent, an address two MACs claimed, and a VM not seen yet
+// behind a port with two or more; a port with one known MAC is taken to hold
+// that VM alone. It learns where each MAC and address is from the frames the
+// hub delivered (not those it dropped, such as an anti-spoof rule's),
+// following the newest sender, except that inside 10.42.0.0/24 the MAC the
+// OS derives an address from keeps it; every address of that subnet is
+// learned, others within a bound (CHK-003 says when it was reached). An
+// injected announce is thus learned only when the announcer's peer is behind
+// its port, and an injected one says nothing of the VM whose address it
+// carries (DISC-004, DISC-008 and DISC-009 tell them apart). A capture of
+// egress points only teaches it nothing, so there every injected frame is
+// taken to reach its port. Findings name an injected sender as such: a TCP
+// side whose every segment the hub injected is "injected node-a", and where
+// a VM and the hub both sent segments of a side, a finding about injected
+// frames says so. CHK-002 counts the injected frames per port, and warns of
+// those that reached no one. The hub's notes (Frame.Why) explain the
+// retransmissions its faults cause: a copy to the receiver dropped or
+// corrupted, or an ingress frame dropped on the link to its receiver while
+// flooded to other ports, explains the retransmission that follows; a copy
+// to the receiver held (delay, rate queue) explains those its sender made
+// meanwhile, of the bytes it carried or was the first to acknowledge.
+// Captures without directions (QEMU's filter-dump, two per-VM files) are
+// deduplicated by content: the multicast loopback echo within a short time
+// window of the same file, and copies from another file within a window of
+// recent frames (nexus-wire.md §6.2).
 //
 // Where the spec is wrong. nexus-wire.md §2.1 says a receiver's IPv4
 // "discards non-unicast destinations other than the interface's own

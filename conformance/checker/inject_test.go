@@ -265,7 +265,7 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 		noFindingSays(t, r, "injected node-b")
 		// node-b's first recorded announce comes before node-b sent
 		// anything: the checker cannot tell it from a replay's yet.
-		if fd, ok := findingWith(r, CHK002, "not for the VM there"); !ok || fd.Verdict != Warn || fd.Count > 1 || !strings.Contains(fd.Message, fmt.Sprintf("%d frames injected into port b were", back-1)) {
+		if fd, ok := findingWith(r, CHK002, "for no VM behind it"); !ok || fd.Verdict != Warn || fd.Count > 1 || !strings.Contains(fd.Message, fmt.Sprintf("%d frames injected into port b were", back-1)) {
 			t.Errorf("got CHK-002 %v (found %v), want a warning of the %d recorded node-b frames sent back to node-b:\n%s", fd, ok, back-1, dump(r))
 		}
 	})
@@ -277,7 +277,7 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 		dst            string
 		judged, reason string // DISC-006's failure, if judged; the CHK-002 warning if not
 	}{
-		{"announce-to-node-a-into-b", "52:54:00:12:34:0a", "10.42.0.10", "", "1 frame injected into port b was not for the VM there"},
+		{"announce-to-node-a-into-b", "52:54:00:12:34:0a", "10.42.0.10", "", "1 frame injected into port b was for no VM behind it"},
 		{"broadcast-announce-into-b", "ff:ff:ff:ff:ff:ff", "10.42.0.255", "announce from node-b (injected into port b) broadcast to 10.42.0.255: the OS never broadcasts (NX-09)", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,8 +321,11 @@ func TestInjectedFrameReachesOnlyItsPort(t *testing.T) {
 		if fd, ok := findingWith(r, SESS002, "incomplete"); ok {
 			t.Errorf("got %v, want no incomplete handshake: node-b never received msg1", fd)
 		}
-		if fd, ok := findingWith(r, CHK002, "2 frames injected into port a were not for the VM there"); !ok || fd.Verdict != Warn {
+		if fd, ok := findingWith(r, CHK002, "2 frames injected into port a were for no VM behind it"); !ok || fd.Verdict != Warn {
 			t.Errorf("got CHK-002 %v (found %v), want the SYN and msg1 warned of:\n%s", fd, ok, dump(r))
+		}
+		if fd, ok := findingWith(r, CHK002, "the hub injected 2 frames into port a"); !ok || fd.Verdict != Info || !strings.HasSuffix(fd.Message, "; 2 of them reached no one and were not checked (below)") {
+			t.Errorf("got CHK-002 %v (found %v), want the injection noted, saying that both reached no one:\n%s", fd, ok, dump(r))
 		}
 	})
 }
@@ -547,5 +550,226 @@ func TestInjectedFramesAreNotDeduplicated(t *testing.T) {
 	}
 	if fd, ok := findingWith(r, NX10, "node-b repeated"); !ok || containsInt(fd.Frames, inj1) || !containsInt(fd.Frames, live) {
 		t.Errorf("got NX-10 %v (found %v), want node-b's own repeats without the injected ones:\n%s", fd, ok, dump(r))
+	}
+}
+
+// portEvent is a frame as one hub event on a named port: at ingress, or
+// injected into it.
+type portEvent struct {
+	f        Frame
+	port     string
+	injected bool
+	dropped  bool
+	notes    []hub.Note
+}
+
+// onPorts puts each frame on its sender's port, by source MAC.
+func onPorts(frames []Frame, byMAC map[string]string) []portEvent {
+	var evs []portEvent
+	for _, f := range frames {
+		evs = append(evs, portEvent{f: f, port: byMAC[macString([6]byte(f.Data[6:12]))]})
+	}
+	return evs
+}
+
+// runOnPorts checks the events live and from an ingress capture of them,
+// which must agree, and returns the report.
+func runOnPorts(t *testing.T, pevs []portEvent) Report {
+	t.Helper()
+	ids := map[string]hub.PortID{}
+	var names []string
+	var evs []hub.Event
+	for _, e := range pevs {
+		id, ok := ids[e.port]
+		if !ok {
+			id = hub.PortID(len(names))
+			ids[e.port] = id
+			names = append(names, e.port)
+		}
+		ev := hub.Event{Time: e.f.Time, Port: id, PortName: e.port, Dir: hub.Ingress, Frame: e.f.Data, Dropped: e.dropped, Notes: e.notes}
+		if e.injected {
+			ev.Dir, ev.Notes, ev.Injected = hub.Egress, hub.InjectNotes, true
+		}
+		evs = append(evs, ev)
+	}
+	live := observe(t, capture.PointsIngress, evs)
+	path := filepath.Join(t.TempDir(), "run.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Points: capture.PointsIngress, Overflow: capture.OverflowBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		sink.PortAdded(hub.PortInfo{ID: hub.PortID(i), Name: n, Description: "test " + n})
+	}
+	for i := range evs {
+		sink.Observe(&evs[i])
+	}
+	must(t, sink.Close())
+	file, err := CheckFiles(Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(file, live) {
+		t.Errorf("got the capture's report\n%s\nwant the live one\n%s", dump(file), dump(live))
+	}
+	return live
+}
+
+// redirectedSession is discovery, an announce of node-b naming port 34999
+// injected into port into (unicast to node-a), and node-a's healthy
+// session to that port; spoof, if set, is a frame sent before the
+// injection. It returns the events with node-a on port a (or m), node-b
+// on b (or m), a third VM on c.
+func redirectedSession(t *testing.T, into string, shared bool, spoof func(b *builder) portEvent) []portEvent {
+	ann := conformance.RoleB.Announce()
+	ann.Port = 34999
+	redirect, err := ann.MarshalBinary()
+	must(t, err)
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	sp := 0
+	var spoofed portEvent
+	if spoof != nil {
+		spoofed = spoof(b)
+		sp = len(b.frames)
+	}
+	inj := b.add(b.udp(hostB, hostB.ip, hostA.mac, hostA.ip, 37020, 37020, redirect))
+	f := b.flow(hostA, hostB, 40010, 34999)
+	f.connect()
+	healthyScript(t).play(f, 1460)
+	ports := map[string]string{macA: "a", macB: "b", macC: "c"}
+	if shared {
+		ports[macA], ports[macB] = "m", "m"
+	}
+	evs := onPorts(b.frames, ports)
+	if sp > 0 {
+		spoofed.f = evs[sp-1].f
+		evs[sp-1] = spoofed
+	}
+	evs[inj-1].injected, evs[inj-1].port = true, into
+	return evs
+}
+
+// judgedSession fails t unless node-a's session to the port the injected
+// announce named was judged in full, and nothing was called unreached.
+func judgedSession(t *testing.T, r Report) {
+	t.Helper()
+	if fd, ok := findingWith(r, CHK002, "for no VM behind it"); ok {
+		t.Errorf("got %v, want the injected announce taken by node-a", fd)
+	}
+	for _, id := range []string{SESS001, SESS002, SESS003, SESS004, SESS005, SESS006, MUX002, PROXY003} {
+		if v, ok := verdictOf(r, id); !ok || v != Pass {
+			t.Errorf("got %s = %v (found %v), want pass: node-a learned the injected announce and dialled it:\n%s", id, v, ok, dump(r))
+		}
+	}
+}
+
+// TestSharedPortInjection: node-a and node-b both behind one port m (the
+// hub a passive member of os2vm's multicast segment, README): an announce
+// injected into m in node-b's name reaches node-a, which dials the port it
+// names, and the session is judged. The frame carries node-b's MAC and
+// address, which send from m too, and is still not node-a's own.
+func TestSharedPortInjection(t *testing.T) {
+	judgedSession(t, runOnPorts(t, redirectedSession(t, "m", true, nil)))
+}
+
+// TestSpoofedSenderIsNotLearned: a third VM on port c sends one frame in
+// node-a's name before an announce is injected into node-a's port. If the
+// hub dropped it (an anti-spoof rule), it says nothing of where node-a
+// is; if the hub delivered it, node-a's address stays with the MAC the OS
+// derives it from. Either way node-a takes the injected announce, and its
+// session is judged.
+func TestSpoofedSenderIsNotLearned(t *testing.T) {
+	antispoof := []hub.Note{{Link: "c->b", Rule: "antispoof", Action: "drop"}}
+	for _, tt := range []struct {
+		name    string
+		from    host // the spoofer's MAC, and its port c
+		dropped bool
+	}{
+		{"address-dropped", host{mustMAC(macC), hostA.ip}, true},
+		{"mac-and-address-dropped", hostA, true},
+		{"address-delivered", host{mustMAC(macC), hostA.ip}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := redirectedSession(t, "a", false, func(b *builder) portEvent {
+				b.add(b.udp(tt.from, hostA.ip, hostB.mac, hostB.ip, 5000, 5000, []byte("spoof")))
+				e := portEvent{port: "c", dropped: tt.dropped}
+				if tt.dropped {
+					e.notes = antispoof
+				}
+				return e
+			})
+			judgedSession(t, runOnPorts(t, evs))
+		})
+	}
+}
+
+// TestAddressMapFull: a VM on port c sends from more MACs or addresses
+// than the checker keeps (a scan, a load generator) before the nodes
+// speak. node-a's address and MAC are learned all the same, so a
+// broadcast node-b announce whose copy to node-a the hub dropped is still
+// known not to reach it, and node-a's dial to node-b is right; CHK-003
+// notes what was not learned.
+func TestAddressMapFull(t *testing.T) {
+	hostC := host{mustMAC(macC), netip.MustParseAddr("10.42.0.12")}
+	for _, tt := range []struct {
+		name    string
+		newMACs bool
+	}{{"addresses", false}, {"macs", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			n := max(maxAddrs, maxOtherMACs) + 3
+			for i := range n {
+				from := hostC
+				if tt.newMACs {
+					from = host{mustMAC(macString([6]byte{0x02, 0, 0, 0, byte(i >> 8), byte(i)})), hostC.ip}
+				}
+				b.add(b.udp(from, netip.AddrFrom4([4]byte{10, 99, byte(i >> 8), byte(i)}), mustMAC("ff:ff:ff:ff:ff:ff"), netip.MustParseAddr("255.255.255.255"), 9, 9, []byte("x")))
+			}
+			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+			bc := b.add(b.udp(hostC, hostC.ip, mustMAC("ff:ff:ff:ff:ff:ff"), netip.MustParseAddr(bcSubnet), 37020, 37020, announceOf(t, conformance.RoleB)))
+			f := b.flow(hostA, hostB, 40010, 34568)
+			f.connect()
+			healthyScript(t).play(f, 1460)
+			evs := onPorts(b.frames, map[string]string{macA: "a", macB: "b"})
+			for i := range evs {
+				if evs[i].port == "" {
+					evs[i].port = "c"
+				}
+			}
+			evs[bc-1].notes = []hub.Note{{Link: "c->a", Rule: "loss-a", Action: "drop", Detail: "p=1"}}
+			r := runOnPorts(t, evs)
+			if fd, ok := findingWith(r, DISC006, "its peer learns it"); ok {
+				t.Errorf("got %v, want the broadcast not learned: its copy to node-a was dropped", fd)
+			}
+			if fd, ok := findingWith(r, SESS001, "dialled"); ok {
+				t.Errorf("got %v, want node-a's dial to node-b right: it never received the broadcast", fd)
+			}
+			want := fmt.Sprintf("%d frames came from senders the checker's address map had no room for", n-256)
+			if fd, ok := r.First(CHK003); !ok || fd.Verdict != Info || !strings.HasPrefix(fd.Message, want) || !reflect.DeepEqual(fd.Frames, []int{257}) {
+				t.Errorf("got CHK-003 %v (found %v), want info saying %q, citing frame 257:\n%s", fd, ok, want, dump(r))
+			}
+		})
+	}
+}
+
+// TestAddressFollowsNewestSender: node-a's address first sends from
+// another VM on port old (a previous boot, another MAC the OS gives
+// 10.42.0.10 too), then from node-a on port a. A broadcast node-b announce
+// whose copy to port a the hub dropped is not learned by node-a, wherever
+// the old VM was: node-a's dial to the broadcaster fails SESS-001.
+func TestAddressFollowsNewestSender(t *testing.T) {
+	hostC := host{mustMAC(macC), netip.MustParseAddr("10.42.0.12")}
+	b := newBuilder(t)
+	b.add(b.udp(host{mustMAC("02:00:00:00:00:0a"), hostA.ip}, hostA.ip, hostB.mac, hostB.ip, 5000, 5000, []byte("old")))
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	bc := b.add(b.udp(hostC, hostC.ip, mustMAC("ff:ff:ff:ff:ff:ff"), netip.MustParseAddr(bcSubnet), 37020, 37020, announceOf(t, conformance.RoleB)))
+	f := b.flow(hostA, hostC, 40010, 34568)
+	f.connect()
+	evs := onPorts(b.frames, map[string]string{macA: "a", macB: "b", macC: "c", "02:00:00:00:00:0a": "old"})
+	evs[bc-1].notes = []hub.Note{{Link: "c->a", Rule: "loss-a", Action: "drop", Detail: "p=1"}}
+	r := runOnPorts(t, evs)
+	if fd, ok := findingWith(r, SESS001, "dialled 10.42.0.12:34568"); !ok || fd.Verdict != Fail {
+		t.Errorf("got SESS-001 %v (found %v), want node-a's dial to 10.42.0.12 failed: the copy to its port was dropped:\n%s", fd, ok, dump(r))
 	}
 }

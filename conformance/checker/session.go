@@ -149,15 +149,21 @@ type session struct {
 	hsFrames []int
 	hsDone   bool // the handshake completed and was accepted (or cannot be judged)
 	hsFailed bool
-	// msg1Bad: node-b must reject msg1 before it writes msg2, whatever its
-	// keys (a low-order ephemeral, §4.1); msg1Sealed: for noise-xk, msg1's
-	// payload does not decrypt with node-b's bring-up static (msg1Err
-	// says how), so node-b rejects it if it holds that key, and reads it
-	// if it holds the one node-a sealed to. answered: node-b sent bytes
-	// after such a msg1.
+	// msg1Bad: node-b must reject msg1 before it writes msg2 (msg1Err
+	// says why): a low-order ephemeral (§4.1), or for noise-xk a payload
+	// that does not decrypt with node-b's bring-up static, and is not
+	// node-a's sealed to a key node-b announced (msg1Keys says what the
+	// checker can tell of node-b's keys, for its answer). msg1Sealed: for noise-xk, msg1 is what node-a's
+	// bring-up keys give sealed to sealedTo, the key node-b's announce
+	// (frame sealedAnn) names instead of its bring-up static: node-b reads
+	// it only if it holds that key. answered: node-b sent bytes after such
+	// a msg1.
 	msg1Bad    bool
 	msg1Sealed bool
 	msg1Err    error
+	msg1Keys   string
+	sealedTo   [32]byte
+	sealedAnn  int
 	answered   bool
 
 	verified bool
@@ -232,16 +238,13 @@ func (s *session) data(side int, b []byte, frame int) {
 	if side == 1 && (s.msg1Bad || s.msg1Sealed) && !s.answered {
 		s.answered = true
 		if s.msg1Bad {
-			s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, []int{frame}, "%s answered a msg1 it must reject on %s: the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)", s.by(1, frame), s.conn.subject)
-		} else {
-			// It read msg1: the handshake goes on, unverifiable.
-			s.hsFailed = false
-			announced := ""
-			if dev, ok := s.c.disc.announced(conformance.RoleB.String()); ok && dev.learnedKey != bringUpStatic(conformance.RoleB) {
-				announced = fmt.Sprintf(", as node-b's announce of key %s (frame %d) says", short(dev.learnedKey), dev.learnedFrame)
+			why := "the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)"
+			if s.msg1Keys != "" {
+				why = s.msg1Keys + "; " + why
 			}
-			s.c.agg.add(Fail, SESS005, "static "+s.conn.subject, append(slices.Clone(s.hsFrames), frame), "%s answered a msg1 on %s that does not read with its bring-up static (%v): it holds another static, the one node-a sealed msg1 to%s, so the transcript cannot be verified with the bring-up keys",
-				s.by(1, frame), s.conn.subject, s.msg1Err, announced)
+			s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, []int{frame}, "%s answered a msg1 it must reject on %s: %s", s.by(1, frame), s.conn.subject, why)
+		} else {
+			s.hsFailed = false // its msg2 tells which static it holds (judgeSealedMsg2)
 		}
 	}
 	if s.last != side {
@@ -526,6 +529,9 @@ func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
 			a.add(Info, NX02, "", frames, "msg2 is %d bytes: node-b re-sends its pre-message static, encrypted (the spec's msg2 is %d)", len(body), conformance.StdMsg2Len)
 		}
 	}
+	if n == 1 && s.msg1Sealed && !s.sizeErr {
+		s.judgeSealedMsg2(body, frames)
+	}
 	if n == 0 && !s.sizeErr {
 		s.judgeMsg1(body, frames)
 	}
@@ -536,26 +542,65 @@ func (s *session) handshakeMessage(side, idx int, body []byte, frames []int) {
 
 // judgeMsg1 fails a msg1 that node-b rejects before it writes msg2,
 // whatever its keys: a low-order ephemeral (every DH with it is all zeros,
-// which the OS rejects, §4.1). The fault is node-a's: node-b must then
-// send nothing and close the connection (§4.5), and its silence is no
-// failure. A noise-xk msg1 whose es payload does not decrypt with node-b's
-// bring-up static waits for node-b's answer (see msg1Sealed): node-b
-// holds another static if it reads it.
+// which the OS rejects, §4.1), or a noise-xk msg1 whose es payload does not
+// decrypt with node-b's bring-up static, nor with a key node-b announced
+// (tampered, forged, or sealed to a key no announce names). The fault is
+// node-a's: node-b must then send nothing and close the connection (§4.5),
+// and its silence is no failure. A noise-xk msg1 that node-a's bring-up
+// keys give sealed to the key node-b announced instead of its bring-up
+// static waits for node-b's answer (see msg1Sealed).
 func (s *session) judgeMsg1(m1 []byte, frames []int) {
 	err := msg1Error(s.c.opts.Profile, m1)
-	switch {
-	case err == nil:
-		return
-	case errors.Is(err, conformance.ErrDecrypt):
-		s.msg1Sealed, s.msg1Err, s.hsFailed = true, err, true
+	if err == nil {
 		return
 	}
-	s.msg1Bad, s.hsFailed = true, true
+	s.msg1Err, s.hsFailed = err, true
 	what := fmt.Sprintf("does not read with node-b's bring-up keys (%v)", err)
-	if errors.Is(err, conformance.ErrZeroDH) {
+	switch {
+	case errors.Is(err, conformance.ErrZeroDH):
 		what = "is a low-order point: node-b's DH with it is all zeros, which the OS rejects (§4.1)"
+	case errors.Is(err, conformance.ErrDecrypt):
+		s.msg1Keys = "msg1 does not read with its bring-up static and it announced no other key, so it answered a msg1 it could not authenticate, or holds a static it never announced"
+		dev, ok := s.c.disc.announced(conformance.RoleB.String())
+		if !ok || dev.learnedKey == bringUpStatic(conformance.RoleB) {
+			break
+		}
+		k, ann := short(dev.learnedKey), dev.learnedFrame
+		switch _, sealed := stdInitiatorAt(dev.learnedKey, m1); {
+		case sealed:
+			s.msg1Sealed, s.sealedTo, s.sealedAnn = true, dev.learnedKey, ann
+			return
+		case [32]byte(m1[:32]) == bringUpEphemeral(conformance.RoleA):
+			// msg1 (e, es) depends on E_A and the static it is sealed to.
+			what = fmt.Sprintf("does not read with node-b's bring-up static (%v), nor is it what node-a's bring-up keys give for the key %s node-b's announce (frame %d) names", err, k, ann)
+			s.msg1Keys = fmt.Sprintf("msg1 does not read with its bring-up static, nor is it sealed to the key %s it announced, so it answered a msg1 it could not authenticate, or holds a static it never announced", k)
+		default:
+			what = fmt.Sprintf("does not read with node-b's bring-up static (%v); whether it is sealed to the key %s node-b's announce (frame %d) names, where §4.8 pins S_B, the checker cannot tell: its ephemeral is not node-a's bring-up one", err, k, ann)
+			s.msg1Keys = fmt.Sprintf("msg1 does not read with its bring-up static, so it holds the key %s it announced, which msg1 may be sealed to, where §3.3 pins the bring-up key, or it answered a msg1 it could not authenticate", k)
+		}
 	}
+	s.msg1Bad = true
 	s.c.agg.add(Fail, SESS004, s.conn.subject, frames, "%s's msg1 on %s %s; %s must reject it, send no msg2 and close the connection (§4.5)", s.by(0, frames...), s.conn.subject, what, s.from[1])
+}
+
+// judgeSealedMsg2 judges node-b's answer to a msg1 sealed to the key it
+// announced (msg1Sealed): if its msg2 reads with node-a's bring-up keys
+// and that key, node-b holds it, not its bring-up static; if not, it
+// answered a msg1 it could not read.
+func (s *session) judgeSealedMsg2(m2 []byte, frames []int) {
+	fr := append(slices.Clone(s.hsFrames), s.sealedAnn)
+	i, ok := stdInitiatorAt(s.sealedTo, s.hs[0])
+	if !ok {
+		return // judgeMsg1 found it so
+	}
+	if _, err := i.ReadMessage(m2); err != nil {
+		s.hsFailed = true
+		s.c.agg.add(Fail, SESS004, "answered "+s.conn.subject, fr, "%s answered node-a's msg1 on %s, sealed to the key %s its announce (frame %d) names, with a msg2 that does not read with that key (%v): it answered a msg1 it could not read; the OS sends nothing after a msg1 it cannot use and closes the connection (§4.5)",
+			s.by(1, frames...), s.conn.subject, short(s.sealedTo), s.sealedAnn, err)
+		return
+	}
+	s.c.agg.add(Fail, SESS005, "static "+s.conn.subject, fr, "%s holds the static %s its announce (frame %d) names, not its bring-up key %s (§3.3): it read node-a's msg1 on %s, sealed to that key, and its msg2 reads with it; node-a sealed msg1 to the announced key where §4.8 pins S_B, the bring-up key",
+		s.by(1, frames...), short(s.sealedTo), s.sealedAnn, short(bringUpStatic(conformance.RoleB)), s.conn.subject)
 }
 
 // msg1Error is why node-b's bring-up responder rejects msg1, nil if it
@@ -585,19 +630,19 @@ func (s *session) handshake() {
 	var keys conformance.SessionKeys
 	var decryptable bool
 	var err error
+	with := "the bring-up keys"
 	switch {
 	case s.msg1Sealed:
+		// node-b holds the key it announced (SESS-005 said so): the
+		// transcript is node-a's bring-up keys' with that key.
+		keys, decryptable, err = verifyStdFromA(s.sealedTo, s.hs[0], s.hs[1], s.hs[2])
+		with = "node-a's bring-up keys and node-b's announced static " + short(s.sealedTo)
 	case s.nexus():
 		keys, decryptable, err = verifyNexus(s.hs[0], s.hs[1], s.hs[2])
 	default:
 		keys, decryptable, err = verifyStd(s.hs[0], s.hs[1], s.hs[2])
 	}
 	switch {
-	case s.msg1Sealed:
-		// node-b read a msg1 sealed to a static other than its bring-up
-		// key (SESS-005 said so): the transcript cannot be decrypted.
-		s.noKeys, s.hsDone = true, true
-		s.c.milestone("nexus session ok " + s.pair() + " unverified")
 	case !decryptable:
 		s.noKeys, s.hsDone = true, true
 		a.add(Warn, SESS004, s.conn.subject, fr, "neither ephemeral on %s is a bring-up key, so the transcript cannot be decrypted passively: identity binding, transport keys and records are not checked", s.conn.subject)
@@ -607,15 +652,23 @@ func (s *session) handshake() {
 		a.add(Fail, SESS005, s.conn.subject, fr, "the handshake on %s carries a static key that is not the pinned bring-up key: %v", s.conn.subject, err)
 	case err != nil:
 		s.hsFailed = true
-		a.add(Fail, SESS004, s.conn.subject, fr, "the transcript on %s does not verify with the bring-up keys: %v", s.conn.subject, err)
+		a.add(Fail, SESS004, s.conn.subject, fr, "the transcript on %s does not verify with %s: %v", s.conn.subject, with, err)
 	default:
 		s.verified, s.hsDone = true, true
-		a.pass(SESS004, fr...)
+		if s.msg1Sealed {
+			a.add(Info, SESS004, "sealed "+s.conn.subject, fr, "the transcript on %s verifies with %s: transport keys and records are checked with them", s.conn.subject, with)
+		} else {
+			a.pass(SESS004, fr...)
+		}
 		if s.nexus() {
 			a.add(Info, NX03, "", fr, "the transcript verifies only without MixHash(prologue): no prologue is hashed, not even an empty one")
 			a.add(Info, NX04, "", fr, "the transcript verifies only without EncryptAndHash(payload) for msg1, so no MixHash(\"\") after E_A")
 		}
-		s.bindIdentity(a, fr)
+		if s.msg1Sealed {
+			s.bindIdentity(a, fr, conformance.RoleA) // node-b's: SESS-005 above
+		} else {
+			s.bindIdentity(a, fr, conformance.RoleA, conformance.RoleB)
+		}
 		s.keys[0], s.keys[1] = keys.I2R, keys.R2I
 		s.cipher[0] = conformance.NewRecordCipher(keys.I2R, 0)
 		s.cipher[1] = conformance.NewRecordCipher(keys.R2I, 0)
@@ -635,11 +688,12 @@ func (s *session) handshake() {
 	}
 }
 
-// bindIdentity compares the verified statics (the pinned bring-up keys)
-// with what each node announced and its peer learned (SESS-005).
-func (s *session) bindIdentity(a *agg, fr []int) {
+// bindIdentity compares the verified statics of roles (the pinned
+// bring-up keys) with what each node announced and its peer learned
+// (SESS-005).
+func (s *session) bindIdentity(a *agg, fr []int, roles ...conformance.Role) {
 	ok := true
-	for _, r := range []conformance.Role{conformance.RoleA, conformance.RoleB} {
+	for _, r := range roles {
 		dev, learned := s.c.disc.announced(r.String())
 		pinned := bringUpStatic(r)
 		switch {
@@ -707,11 +761,15 @@ func verifyStd(m1, m2, m3 []byte) (keys conformance.SessionKeys, decryptable boo
 		keys, err = r.Keys()
 		return keys, true, err
 	}
-	i, err := conformance.NewStdHandshake(conformance.BringUpStdConfig(conformance.RoleA))
-	if err != nil {
-		return keys, false, err
-	}
-	if w, err := i.WriteMessage(nil); err != nil || !bytes.Equal(w, m1) {
+	return verifyStdFromA(bringUpStatic(conformance.RoleB), m1, m2, m3)
+}
+
+// verifyStdFromA verifies a noise-xk transcript from node-a's side, with
+// its bring-up keys sealing msg1 to peer; decryptable is false when msg1 is
+// not what they give.
+func verifyStdFromA(peer [32]byte, m1, m2, m3 []byte) (keys conformance.SessionKeys, decryptable bool, err error) {
+	i, ok := stdInitiatorAt(peer, m1)
+	if !ok {
 		return keys, false, nil
 	}
 	if _, err := i.ReadMessage(m2); err != nil {
@@ -726,6 +784,19 @@ func verifyStd(m1, m2, m3 []byte) (keys conformance.SessionKeys, decryptable boo
 	}
 	keys, err = i.Keys()
 	return keys, true, err
+}
+
+// stdInitiatorAt returns node-a's bring-up noise-xk initiator sealing to
+// peer, past msg1; ok reports whether msg1 is what it writes.
+func stdInitiatorAt(peer [32]byte, m1 []byte) (i *conformance.StdHandshake, ok bool) {
+	cfg := conformance.BringUpStdConfig(conformance.RoleA)
+	cfg.PeerStatic = peer
+	i, err := conformance.NewStdHandshake(cfg)
+	if err != nil {
+		return nil, false
+	}
+	w, err := i.WriteMessage(nil)
+	return i, err == nil && bytes.Equal(w, m1)
 }
 
 // await keeps a record that completed before the keys exist.
@@ -1066,10 +1137,10 @@ func (s *session) end(a *agg) {
 	pending := pendingSide[0] || pendingSide[1]
 	if (s.msg1Bad || s.msg1Sealed) && !s.answered {
 		if s.msg1Sealed {
-			// node-b could not read it either: it holds its bring-up
-			// static, which node-a did not seal msg1 to.
-			a.add(Fail, SESS004, subj, s.hsFrames, "%s's msg1 on %s does not read with node-b's bring-up keys (%v), and %s did not answer it; %s must reject it, send no msg2 and close the connection (§4.5)",
-				s.by(0, s.hsFrames...), subj, s.msg1Err, s.from[1], s.from[1])
+			// node-b could not read it: it holds its bring-up static, which
+			// node-a did not seal msg1 to.
+			a.add(Fail, SESS004, subj, append(slices.Clone(s.hsFrames), s.sealedAnn), "%s's msg1 on %s is sealed to the key %s node-b's announce (frame %d) names, not to node-b's bring-up static (§4.8 pins S_B), and %s did not answer it: it holds its bring-up key, so it must reject the msg1, send no msg2 and close the connection (§4.5)",
+				s.by(0, s.hsFrames...), subj, short(s.sealedTo), s.sealedAnn, s.from[1])
 		}
 		how := ""
 		if conn.reset || conn.half[1].closed {
