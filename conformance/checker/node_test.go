@@ -79,12 +79,13 @@ func TestVirtualNodesThroughHub(t *testing.T) {
 		name   string
 		policy hub.Policy
 		// also is a verdict other than pass that a check may have: with
-		// node-a's first announces lost, node-a may dial before node-b has
-		// learned its key, and nothing then binds node-a's static (the OS
-		// passes, NX-06).
+		// node-a's first announces lost, or in real time on a loaded
+		// machine sent after it dialled (about 1 run in 20 with a load of
+		// 8), node-a may dial before node-b has learned its key, and
+		// nothing then binds node-a's static (the OS passes, NX-06).
 		also map[string]Verdict
 	}{
-		{"clean", nil, nil},
+		{"clean", nil, map[string]Verdict{SESS005: Info}},
 		{"first-announces-dropped-and-session-loss", &lossPolicy{}, map[string]Verdict{SESS005: Info}},
 	}
 	for _, tt := range tests {
