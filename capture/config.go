@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -329,6 +330,26 @@ func RotatedPath(path string, n int) string {
 	}
 	ext := filepath.Ext(path)
 	return fmt.Sprintf("%s-%04d%s", strings.TrimSuffix(path, ext), n, ext)
+}
+
+// RotatedPart returns n when path is named as part n >= 1 of the rotated
+// sequence that starts with base (RotatedPath), in any directory.
+func RotatedPart(base, path string) (int, bool) {
+	if base == "" || base == Stdout {
+		return 0, false
+	}
+	ext := filepath.Ext(base)
+	stem := strings.TrimSuffix(filepath.Base(base), ext) + "-"
+	name := filepath.Base(path)
+	if !strings.HasPrefix(name, stem) || !strings.HasSuffix(name, ext) {
+		return 0, false
+	}
+	digits := strings.TrimSuffix(strings.TrimPrefix(name, stem), ext)
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 || len(digits) < 4 || RotatedPath(filepath.Base(base), n) != name {
+		return 0, false
+	}
+	return n, true
 }
 
 func sanitize(name string) string {

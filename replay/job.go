@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -241,33 +240,13 @@ func (j *Job) Check() error {
 	// a set-policy made again, or a write that fails, goes on in the
 	// sequence's next file (out-0001.pcapng).
 	for _, in := range inputs[1+len(j.Policies):] {
-		if n, ok := rotatedPart(j.Output, in.Path); ok {
+		if n, ok := capture.RotatedPart(j.Output, in.Path); ok {
 			if next := capture.RotatedPath(j.Output, n); samefile.Same(next, in.Path) {
 				return fmt.Errorf("-o %s: after a set-policy or a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
 			}
 		}
 	}
 	return nil
-}
-
-// rotatedPart returns n when path is named as part n of the rotated
-// sequence that starts with out (capture.RotatedPath), in any directory.
-func rotatedPart(out, path string) (int, bool) {
-	if out == "" || out == capture.Stdout {
-		return 0, false
-	}
-	ext := filepath.Ext(out)
-	stem := strings.TrimSuffix(filepath.Base(out), ext) + "-"
-	name := filepath.Base(path)
-	if !strings.HasPrefix(name, stem) || !strings.HasSuffix(name, ext) {
-		return 0, false
-	}
-	digits := strings.TrimSuffix(strings.TrimPrefix(name, stem), ext)
-	n, err := strconv.Atoi(digits)
-	if err != nil || n < 1 || len(digits) < 4 || capture.RotatedPath(filepath.Base(out), n) != name {
-		return 0, false
-	}
-	return n, true
 }
 
 // Run opens the inputs and replays them. The seed is the flags' --seed if

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"l2hub/capture"
@@ -169,7 +168,7 @@ func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
 		if fi, err := os.Stat(base); err == nil && fi.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0 {
 			continue // one stream, never numbered
 		}
-		if n, ok := rotatedPart(base, path); ok {
+		if n, ok := capture.RotatedPart(base, path); ok {
 			if next := capture.RotatedPath(base, n); samefile.Same(next, path) {
 				return next, true
 			}
@@ -187,7 +186,7 @@ func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
 			}
 		}
 		for _, part := range entries {
-			if _, ok := rotatedPart(base, part); ok && samefile.Same(part, path) {
+			if _, ok := capture.RotatedPart(base, part); ok && samefile.Same(part, path) {
 				return part, true
 			}
 		}
@@ -204,21 +203,4 @@ func isStdout(path string) bool {
 	}
 	fi, err := os.Stat(path)
 	return err == nil && os.SameFile(fi, out)
-}
-
-// rotatedPart returns n when path is named as part n of the numbered
-// sequence that starts with base (capture.RotatedPath), in any directory.
-func rotatedPart(base, path string) (int, bool) {
-	ext := filepath.Ext(base)
-	stem := strings.TrimSuffix(filepath.Base(base), ext) + "-"
-	name := filepath.Base(path)
-	if !strings.HasPrefix(name, stem) || !strings.HasSuffix(name, ext) {
-		return 0, false
-	}
-	digits := strings.TrimSuffix(strings.TrimPrefix(name, stem), ext)
-	n, err := strconv.Atoi(digits)
-	if err != nil || n < 1 || len(digits) < 4 || capture.RotatedPath(filepath.Base(base), n) != name {
-		return 0, false
-	}
-	return n, true
 }
