@@ -96,10 +96,11 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, sto
 	}()
 	wait := time.NewTimer(noticeWait)
 	defer wait.Stop()
+	said, waited := (<-chan struct{})(noticed), wait.C
 	for {
 		select {
-		case <-noticed:
-		case <-wait.C:
+		case <-said:
+		case <-waited:
 		case sig := <-sigs:
 			if sig != syscall.SIGHUP {
 				force(sig)
@@ -108,18 +109,10 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, sto
 		case <-done:
 			return
 		}
-		break
-	}
-	stop(first)
-	for {
-		select {
-		case sig := <-sigs:
-			if sig != syscall.SIGHUP {
-				force(sig)
-			}
-		case <-done:
-			return
+		if said != nil { // the first of the two: stop once
+			stop(first)
 		}
+		said, waited = nil, nil
 	}
 }
 
