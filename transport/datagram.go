@@ -58,10 +58,9 @@ type DatagramConn struct {
 	rbuf []byte
 	// batch is the batched system-call path (Linux); nil elsewhere.
 	batch *dgramBatch
-	// kernelDrops is what the kernel reported dropping (SO_RXQ_OVFL), and
-	// sockDrops reads it from the receiving socket (SO_MEMINFO, Linux).
+	// kernelDrops is what the kernel reported dropping (SO_RXQ_OVFL, and
+	// SO_MEMINFO from the receiving socket on Linux).
 	kernelDrops kernelDrops
-	sockDrops   socketDrops
 	// rcvAsked and rcvGranted are the receive buffer asked for and the
 	// one the kernel gave (0 where it does not say).
 	rcvAsked, rcvGranted int
@@ -189,19 +188,7 @@ func (d *DatagramConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 // datagram read since reports (a burst's tail); after Close it is the count
 // read when the socket closed. Elsewhere it is 0. Safe for concurrent use
 // with ReadFrames.
-func (d *DatagramConn) KernelDrops() uint64 {
-	d.readKernelDrops()
-	return d.kernelDrops.total.Load()
-}
-
-// readKernelDrops takes the socket's drop count as it is now. Where it
-// cannot be read (a closed socket, a system other than Linux), the count
-// stays as the datagrams reported it.
-func (d *DatagramConn) readKernelDrops() {
-	if v, ok := d.sockDrops.read(); ok {
-		d.kernelDrops.report(v)
-	}
-}
+func (d *DatagramConn) KernelDrops() uint64 { return d.kernelDrops.now() }
 
 // WriteFrame sends frame as one datagram to the peer. It does not retain
 // frame. See the type's documentation for the errors.
@@ -271,7 +258,7 @@ func (d *DatagramConn) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return net.ErrClosed
 	}
-	d.readKernelDrops() // the last count: KernelDrops reports it from now on
+	d.kernelDrops.now() // the last count: KernelDrops reports it from now on
 	if err := d.sock.close(); err != nil {
 		return fmt.Errorf("%s: close: %w", d.desc, err)
 	}
@@ -424,6 +411,17 @@ func (s *unixgramSocket) classify(src sockAddr) verdict {
 type kernelDrops struct {
 	total atomic.Uint64
 	last  atomic.Uint32 // the newest count seen
+	sock  socketDrops   // reads the count from the socket, once init'ed
+}
+
+// now takes the socket's count as it is now and returns the total. Where
+// it cannot be read (a closed socket, a system other than Linux), the
+// total stays as the datagrams reported it.
+func (k *kernelDrops) now() uint64 {
+	if v, ok := k.sock.read(); ok {
+		k.report(v)
+	}
+	return k.total.Load()
 }
 
 // report takes a count, from a datagram or the socket. A count that is not

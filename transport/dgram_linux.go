@@ -276,7 +276,7 @@ func (d *DatagramConn) tune(size int) {
 			continue
 		}
 		if i == 0 {
-			d.sockDrops.init(rc)
+			d.kernelDrops.sock.init(rc)
 		}
 		rc.Control(func(fd uintptr) {
 			setBuf(int(fd), unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, size)

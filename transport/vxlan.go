@@ -155,10 +155,6 @@ type VXLANConn struct {
 	flood   []netip.AddrPort      // where flooded frames go: the remotes, or the group
 	origins map[netip.Addr]string // frame comments of senders that are no one remote (see origin)
 	drops   kernelDrops
-	// sockDrops reads the socket's drop count as it is now (SO_MEMINFO,
-	// Linux), so that a burst's tail, which no later datagram reports, is
-	// counted too.
-	sockDrops socketDrops
 
 	// remotes holds each remote VTEP's counters by its address, and byIP
 	// by its IP, nil for an IP that several remotes share (see remoteOf);
@@ -263,7 +259,7 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	}
 	v.c, v.ns, v.addrs = c, release, addrs
 	if rc, err := c.SyscallConn(); err == nil {
-		v.sockDrops.init(rc)
+		v.drops.sock.init(rc)
 	}
 	if err := v.setSelf(); err != nil {
 		v.c.Close()
@@ -805,18 +801,7 @@ func (v *VXLANConn) send(b []byte, to netip.AddrPort) error {
 // dropped at the port's socket because its receive buffer was full, read
 // from the socket at the call on Linux (as DatagramConn.KernelDrops), and
 // once more as the port closes. Safe for concurrent use with ReadFrames.
-func (v *VXLANConn) KernelDrops() uint64 {
-	v.readKernelDrops()
-	return v.drops.total.Load()
-}
-
-// readKernelDrops takes the socket's drop count as it is now, where it can
-// be read.
-func (v *VXLANConn) readKernelDrops() {
-	if n, ok := v.sockDrops.read(); ok {
-		v.drops.report(n)
-	}
-}
+func (v *VXLANConn) KernelDrops() uint64 { return v.drops.now() }
 
 // MaxFrame returns the longest inner frame the port carries.
 func (v *VXLANConn) MaxFrame() int { return v.max }
@@ -849,7 +834,7 @@ func (v *VXLANConn) Close() error {
 	if v.unpeer != nil {
 		v.unpeer()
 	}
-	v.readKernelDrops() // the last count: KernelDrops reports it from now on
+	v.drops.now() // the last count: KernelDrops reports it from now on
 	err := v.c.Close()
 	if v.ns != nil {
 		err = errors.Join(err, v.ns())
