@@ -85,7 +85,10 @@ type Frame struct {
 	sum  uint64 // contentHash of the whole frame, as sent
 	// Copies are the numbers of further records of this same frame (a
 	// multicast loopback echo in a per-VM file).
-	Copies   []int
+	Copies []int
+	// Injected: the hub injected this frame (l2hub inject, the control
+	// API), as its record's comment says; From is -1 and Number 0.
+	Injected bool
 	Group    int   // index into Model.Groups; -1 when drawn alone
 	Findings []int // indices into Model.Findings citing this frame
 }
@@ -99,6 +102,7 @@ const (
 	Reordered                          // it overtook a frame sent before it on its link
 	Corrupted                          // its bytes differ from what was sent
 	Inferred                           // not recorded: inferred from MAC addresses
+	Injected                           // the hub injected it (l2hub inject, the control API): no port sent it
 )
 
 // Delivery is one port's copy of a frame.
@@ -574,10 +578,11 @@ func (b *builder) read(rd io.Reader) error {
 			// An injected frame is recorded whatever the capture's
 			// points (an input of the run): in an ingress capture it
 			// is no sign that the hub's deliveries were recorded.
-			if !injected(p.Comment) {
+			inj := injected(p.Comment)
+			if !inj {
 				b.egress = true
 			}
-			b.egressRecord(p, port, c)
+			b.egressRecord(p, port, c, inj)
 		default:
 			if err := b.macRecord(p, c); err != nil {
 				return err
@@ -796,7 +801,9 @@ func injected(comment string) bool {
 }
 
 // egressRecord matches what a port received to the frame it is a copy of.
-func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
+// An injected record (inj) is a copy of none, whatever its bytes (a
+// replayed frame repeats one a port sent): it is a frame of the hub's own.
+func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) {
 	dropped, notes := b.notes(c)
 	var kind DeliveryKind
 	var reasons []string
@@ -818,13 +825,17 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 		}
 	}
 	t, h := b.rel(p.Time), contentHash(p.Data)
-	fi := b.match(h, port, t, kind)
-	if fi < 0 && kind&Corrupted != 0 {
-		fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
+	fi := -1
+	if !inj {
+		fi = b.match(h, port, t, kind)
+		if fi < 0 && kind&Corrupted != 0 {
+			fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
+		}
 	}
 	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it
 		fi = b.newFrame(p, -1, "")
 		b.m.Frames[fi].Number = 0
+		b.m.Frames[fi].Injected = inj
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
@@ -834,6 +845,9 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 		return
 	}
 	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown}
+	if inj {
+		d.Kind |= Injected
+	}
 	if kind&Corrupted != 0 || h != f.sum {
 		d.Kind |= Corrupted
 		d.Data = b.clip(p.Data)
@@ -1028,7 +1042,8 @@ func (b *builder) macPortOf(mac [6]byte) (int, error) {
 // infer gives frames their receivers when the capture does not record
 // deliveries (it has no egress points): a unicast frame goes to the port
 // its destination MAC was seen sending from, anything else to every other
-// port, less the links it was dropped on. The deliveries it makes count against Limits.MaxFrames, as recorded
+// port, less the links it was dropped on and the ports it reached already
+// (a recorded copy). The deliveries it makes count against Limits.MaxFrames, as recorded
 // ones would: many MACs flooding must not multiply the page.
 func (b *builder) infer() {
 	if b.egress || len(b.m.Frames) == 0 {
@@ -1055,6 +1070,7 @@ func (b *builder) infer() {
 		if len(f.Data) < 14 || f.From < 0 || f.More > 0 {
 			continue
 		}
+		recorded := f.Deliveries // none (an injected copy is a frame of its own), but never a port twice
 		blocked := func(to int) bool {
 			for _, d := range f.Drops {
 				if d.To == -1 || d.To == to {
@@ -1065,7 +1081,7 @@ func (b *builder) infer() {
 		}
 		add := func(to int) {
 			switch {
-			case to == f.From || blocked(to):
+			case to == f.From || blocked(to) || slices.ContainsFunc(recorded, func(d Delivery) bool { return d.To == to }):
 			case budget == 0:
 				refused++
 			default:

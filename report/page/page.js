@@ -6,7 +6,7 @@
   var D = JSON.parse(document.getElementById('l2hub-data').textContent);
   var SVGNS = 'http://www.w3.org/2000/svg';
   var F = D.frames, G = D.groups, M = D.markers, B = D.bands, K = D.findings;
-  var KIND = { delayed: 1, duplicate: 2, reordered: 4, corrupted: 8, inferred: 16 };
+  var KIND = { delayed: 1, duplicate: 2, reordered: 4, corrupted: 8, inferred: 16, injected: 32 };
   var $ = function (id) { return document.getElementById(id); };
   var scrollEl = $('scroll'), svg = $('svg'), spacer = $('spacer'), heads = $('heads');
 
@@ -24,6 +24,7 @@
   function fFind(r) { return r[10] || []; }
   function fCopies(r) { return r[11] || []; }
   function fMore(r) { return r[12] || 0; }
+  function fInjected(r) { return !!r[13]; }
   function dNum(d) { return d[0] || 0; }
   function dTo(d) { return d[1] || 0; }
   function dDt(d) { return d[2] || 0; }
@@ -630,7 +631,7 @@
   // numRole says what record n is of frame r when it is not its own:
   // a receiver's copy, the record of a drop, a further copy.
   function numRole(r, n) {
-    var of = fNum(r) ? 'frame ' + fNum(r) : 'a frame with no ingress record', out = '';
+    var of = fNum(r) ? 'frame ' + fNum(r) : fInjected(r) ? 'a frame the hub injected' : 'a frame with no ingress record', out = '';
     fDl(r).forEach(function (x) { if (!out && dNum(x) === n) out = portName(dTo(x)) + '\'s copy of ' + of; });
     fDr(r).forEach(function (x) { if (!out && x[1] === n) out = 'the drop ' + (x[0] >= 0 ? 'towards ' + portName(x[0]) + ' ' : '') + 'of ' + of; });
     if (!out && fCopies(r).indexOf(n) >= 0) out = 'a further record of ' + of;
@@ -644,7 +645,7 @@
     var role = n && n !== fNum(r) ? numRole(r, n) : '';
     if (role) head = 'Frame ' + n + ' (' + role + ')';
     d.appendChild(el('h3', {}, head + ': ' + D.labels[fLabel(r)]));
-    dl(d, [['time', secs6(fT(r))], ['from', portName(from) + (from < 0 ? ' (injected, or sent before the capture began)' : '')],
+    dl(d, [['time', secs6(fT(r))], ['from', portName(from) + (from >= 0 ? '' : fInjected(r) ? ' (injected)' : ' (injected, or sent before the capture began)')],
       ['length', fLen(r) + ' bytes'], ['protocol', D.protos[proto(r)]], ['comment', fComment(r)],
       ['copies', fCopies(r).join(', ')]]);
     var gi = fGroup(r);
