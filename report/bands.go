@@ -27,9 +27,16 @@ func (b *builder) bands() {
 			if !isBand(d.Action) {
 				continue
 			}
+			at := max(f.Time, d.at) // a copy dropped at egress: when it was
 			if bi, ok := open[d.band]; ok {
 				bd := &b.m.Bands[bi]
-				bd.End, bd.Last = f.Time, d.Number
+				// A held copy's drop may come after a later frame's.
+				if at < bd.Start {
+					bd.Start, bd.First = at, d.Number
+				}
+				if at >= bd.End {
+					bd.End, bd.Last = at, d.Number
+				}
 				bd.Drops++
 				continue
 			}
@@ -43,7 +50,7 @@ func (b *builder) bands() {
 			b.drawnKeys = append(b.drawnKeys, d.band)
 			b.m.Bands = append(b.m.Bands, Band{
 				Kind: d.Action, Ports: b.bandPorts(d.Action, k.detail, f.From, d.To),
-				Start: f.Time, End: f.Time, Drops: 1, First: d.Number, Last: d.Number,
+				Start: at, End: at, Drops: 1, First: d.Number, Last: d.Number,
 			})
 			b.nameBand(&b.m.Bands[bi], k.rule, k.detail)
 			if d.Action == "down" {

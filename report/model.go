@@ -129,6 +129,9 @@ type Drop struct {
 	// its note names in builder.bandKeys; 0 for any other drop, or one past
 	// maxBands of them.
 	band int32
+	// at is when a copy was dropped at egress (a delayed one lost to a
+	// partition during its wait): 0 for a drop when the frame was sent.
+	at time.Duration
 }
 
 // maxRuleText bounds a rule's name as a drop keeps it.
@@ -839,8 +842,20 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
-		reason := b.dropReason(reasons, notes)
-		b.addDrop(fi, Drop{To: port, Number: p.Number, Reason: reason})
+		// Its rule and action, as an ingress drop's, from the note that
+		// dropped it: what groups tell drops apart by, and bands read.
+		d := Drop{To: port, Number: p.Number, Reason: b.dropReason(reasons, notes), at: t}
+		var why note
+		for _, n := range notes {
+			if hub.IsDropAction(n.Action) {
+				why = n
+				d.Rule, d.Action = b.keepOr(cleanText(n.Rule, maxRuleText), ""), action(n.Action)
+				break
+			}
+		}
+		if b.addDrop(fi, d) && isBand(d.Action) {
+			f.Drops[len(f.Drops)-1].band = b.bandOf(why)
+		}
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
 	}
