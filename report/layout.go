@@ -2,7 +2,9 @@ package report
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -228,11 +230,48 @@ func windowKey(kind, name, spec string) (string, bool) {
 	return "", false
 }
 
-// findings runs the checker on the capture and pins its findings to the
-// frames they cite.
-func (b *builder) findings(p checker.Profile) {
-	r, err := checker.CheckFiles(checker.Options{Profile: p}, b.opts.Capture)
-	cs := &CheckSummary{Profile: p.String(), OK: r.OK(), Fail: r.Fail, Warn: r.Warn, Pass: r.Pass, Info: r.Info}
+// checkResult is what the checker made of the capture.
+type checkResult struct {
+	profile checker.Profile
+	report  checker.Report
+	err     error
+}
+
+// checkAlongside returns a reader of r that hands the checker what it
+// reads, and checked, which returns the checker's verdict once reading is
+// done: after reading the rest of r (drain), as the checker reads a capture
+// to its end whatever the report left of it, or, when the report failed,
+// at once. The capture is read once (a pipe or a FIFO cannot be read
+// again), and the checker, as `l2hub check` does, judges it in a goroutine
+// of its own that checked waits for.
+func checkAlongside(r io.Reader, name string, p checker.Profile) (tee io.Reader, checked func(drain bool) checkResult) {
+	pr, pw := io.Pipe()
+	done := make(chan checkResult, 1)
+	go func() {
+		rep, err := checker.CheckReaders(checker.Options{Profile: p}, checker.Input{Name: name, R: pr})
+		// What it did not read (it stopped at a corrupt block): the
+		// report's reading must not wait for it.
+		_, _ = io.Copy(io.Discard, pr)
+		done <- checkResult{profile: p, report: rep, err: err}
+	}()
+	tee = io.TeeReader(r, pw)
+	return tee, func(drain bool) checkResult {
+		err := errReportFailed
+		if drain {
+			_, err = io.Copy(io.Discard, tee)
+		}
+		pw.CloseWithError(err) // nil: the checker reads io.EOF
+		return <-done
+	}
+}
+
+// errReportFailed ends the checker's input when the report failed.
+var errReportFailed = errors.New("the report stopped reading the capture")
+
+// findings pins the checker's findings to the frames they cite.
+func (b *builder) findings(check checkResult) {
+	r, err := check.report, check.err
+	cs := &CheckSummary{Profile: check.profile.String(), OK: r.OK(), Fail: r.Fail, Warn: r.Warn, Pass: r.Pass, Info: r.Info}
 	if err != nil {
 		cs.Error = cleanText(err.Error(), 400)
 		cs.OK = false

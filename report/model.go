@@ -456,7 +456,19 @@ func Build(opts Options) (*Model, error) {
 		b.m.Title = b.m.Capture
 	}
 	b.m.Title = cleanText(b.m.Title, 200)
-	if err := b.read(f); err != nil {
+	// The checker reads the capture as the report does, in the same pass:
+	// a pipe or a FIFO can be read only once.
+	var rd io.Reader = f
+	var checked func(drain bool) checkResult
+	if profile != 0 {
+		rd, checked = checkAlongside(f, opts.Capture, profile)
+	}
+	err = b.read(rd)
+	var check checkResult
+	if checked != nil {
+		check = checked(err == nil)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
 	}
 	b.infer()
@@ -465,7 +477,7 @@ func Build(opts Options) (*Model, error) {
 	b.bands()
 	b.controlBands()
 	if profile != 0 {
-		b.findings(profile)
+		b.findings(check)
 	}
 	b.groups()
 	if err := b.consoles(); err != nil {
