@@ -559,6 +559,14 @@ func (b *builder) read(rd io.Reader) error {
 			p.Time = last
 		}
 		last = p.Time
+		if b.m.Records == 1 && !b.m.Start.IsZero() && p.Time.Sub(b.m.Start) > markerMargin {
+			// A header's start that far before the frames (a crafted one,
+			// a clock set after the hub started) would leave every frame
+			// at one point of the axis, or past what a Duration holds.
+			b.warn("the capture's header says the hub started at %s, more than %s before its first record: time zero is that record's time, %s",
+				b.m.Start.Format(time.RFC3339Nano), markerMargin, p.Time.UTC().Format(time.RFC3339Nano))
+			b.m.Start = time.Time{}
+		}
 		if b.m.Start.IsZero() || b.m.Records == 1 && p.Time.Before(b.m.Start) {
 			b.m.Start = p.Time
 		}
