@@ -329,7 +329,7 @@ func (b *builder) groups() {
 			first, last := &b.m.Frames[r.frames[0]], &b.m.Frames[r.frames[len(r.frames)-1]]
 			g := Group{
 				From: first.From, Label: first.Label.Text, Frames: r.frames,
-				Start: first.Time, End: last.Time, First: first.Number, Last: last.Number,
+				Start: first.Time, End: last.Time, First: first.record(), Last: last.record(),
 			}
 			for _, d := range first.Deliveries {
 				g.To = append(g.To, d.To)
@@ -383,7 +383,9 @@ func (b *builder) groups() {
 // groupKey is what frames of one group share; ok is false for a frame
 // that must be drawn alone.
 func (b *builder) groupKey(f *Frame) (string, bool) {
-	if !f.Label.Groupable || f.Number == 0 || f.Label.Uncited && len(f.Findings) > 0 {
+	// (A frame with no ingress record has no sender to group by, but in
+	// a capture of egress only, whose senders are told from their MACs.)
+	if !f.Label.Groupable || f.Number == 0 && !f.copies || f.Label.Uncited && len(f.Findings) > 0 {
 		return "", false
 	}
 	for _, fi := range f.Findings {

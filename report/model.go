@@ -65,7 +65,8 @@ type Port struct {
 type Frame struct {
 	// Number is the capture's number of the record the arrow stands for:
 	// the ingress record (what the sender sent); 0 when the capture has
-	// none (a frame the hub made, such as an injected one).
+	// none (a frame the hub made, such as an injected one, and every frame
+	// of a capture of egress only).
 	Number  int
 	Time    time.Duration // since Model.Start
 	From    int           // index into Ports; -1 for the hub itself
@@ -89,6 +90,10 @@ type Frame struct {
 	// Injected: the hub injected this frame (l2hub inject, the control
 	// API), as its record's comment says; From is -1 and Number 0.
 	Injected bool
+	// copies: the frame stands for the copies of a capture of egress
+	// only (Number 0), which join it by their bytes and time; its sender
+	// is told from its source MAC (senders).
+	copies   bool
 	Group    int   // index into Model.Groups; -1 when drawn alone
 	Findings []int // indices into Model.Findings citing this frame
 }
@@ -213,7 +218,10 @@ type builder struct {
 	// interfaces are the hub's ports, frames or not; directed: it has
 	// records with a direction, whose interfaces are ports too.
 	l2hub, directed bool
-	macPort         map[[6]byte]int
+	// egressOnly: its l2hub header says it records egress only
+	// (--capture-points egress): no frame has an ingress record.
+	egressOnly bool
+	macPort    map[[6]byte]int
 	// ifacePort is the lifeline of each interface (section, ID); byName
 	// the first lifeline of each interface name, which an interface of
 	// that name in a later section continues (a capture streamed through
@@ -471,6 +479,7 @@ func Build(opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
 	}
+	b.senders()
 	b.infer()
 	b.cutWarnings()
 	b.reorders()
@@ -519,6 +528,7 @@ func (b *builder) read(rd io.Reader) error {
 		// A capture of every frame dropped has no egress record, yet
 		// nothing to infer: the hub recorded each delivery there was.
 		b.egress = declares(r.Section().Comment, "points") && fm.Points != capture.PointsIngress
+		b.egressOnly = declares(r.Section().Comment, "points") && fm.Points == capture.PointsEgress
 	}
 	b.m.at = []ref{{-1, -1}}
 	var last time.Time
@@ -855,10 +865,20 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 			fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
 		}
 	}
-	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it
+	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it, or records egress only
 		fi = b.newFrame(p, -1, "")
-		b.m.Frames[fi].Number = 0
-		b.m.Frames[fi].Injected = inj
+		f := &b.m.Frames[fi]
+		f.Number, f.Injected = 0, inj
+		if b.egressOnly && !inj {
+			// Its other copies join it (eligible); a corrupted one
+			// without its bits is compared with it too.
+			f.copies = true
+			s := b.sized[p.OrigLen]
+			if len(s) == corruptRecent {
+				s = s[1:]
+			}
+			b.sized[p.OrigLen] = append(s, int32(fi))
+		}
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
@@ -925,10 +945,12 @@ func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) 
 
 // eligible reports whether port may get a copy of frame fi at t: another
 // port sent it before, it was not dropped on the way to port, and port
-// has no copy yet (unless this one is a duplicate).
+// has no copy yet (unless this one is a duplicate). In a capture of
+// egress only, a copy joins the frame another copy made at the same
+// instant, or before it when the copy was held (a delay).
 func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) bool {
 	f := &b.m.Frames[fi]
-	if f.From == port || f.Time > t || f.Number == 0 {
+	if f.From == port || f.Time > t || f.Number == 0 && !(f.copies && (f.Time == t || kind&Delayed != 0)) {
 		return false
 	}
 	if l := b.links[int32(fi)]; l != nil {
@@ -1155,7 +1177,7 @@ func (b *builder) reorders() {
 				d.Overtook = l.number
 				continue
 			}
-			latest[link] = last{d.Time, f.Number}
+			latest[link] = last{d.Time, f.record()}
 		}
 	}
 }

@@ -594,11 +594,11 @@
     return w + 3;
   }
   function groupPins(gi) {
-    var out = [], seen = {};
-    for (var i = G[gi].first; i < F.length; i++) {
+    var out = [], seen = {}, n = 0;
+    for (var i = G[gi].first; i < F.length && n < G[gi].count; i++) {
       if (fGroup(F[i]) !== gi) continue;
+      n++;
       fFind(F[i]).forEach(function (f) { if (!seen[f]) { seen[f] = true; out.push(f); } });
-      if (fNum(F[i]) === G[gi].nums[1]) break;
     }
     return out;
   }
