@@ -2,12 +2,14 @@ package report
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"l2hub/conformance/checker"
@@ -239,34 +241,72 @@ type checkResult struct {
 
 // checkAlongside returns a reader of r that hands the checker what it
 // reads, and checked, which returns the checker's verdict once reading is
-// done: after reading the rest of r (drain), as the checker reads a capture
-// to its end whatever the report left of it, or, when the report failed,
-// at once. The capture is read once (a pipe or a FIFO cannot be read
-// again), and the checker, as `l2hub check` does, judges it in a goroutine
-// of its own that checked waits for.
-func checkAlongside(r io.Reader, name string, p checker.Profile) (tee io.Reader, checked func(drain bool) checkResult) {
+// done. The capture is read once (a pipe or a FIFO cannot be read again),
+// and the checker, as `l2hub check` does, judges it in a goroutine of its
+// own that checked waits for. When the report stopped before the end
+// (Limits.MaxFrames, a corrupt block) and did not fail (drain), checked
+// reads on for the checker, which judges a capture to its end, until the
+// checker stops too (at the same corrupt block), the input ends or ctx
+// does: what neither reads is not read (a FIFO that never ends). When the
+// report failed, the checker stops at once.
+func checkAlongside(r io.Reader, name string, p checker.Profile) (tee io.Reader, checked func(ctx context.Context, drain bool) checkResult) {
 	pr, pw := io.Pipe()
 	done := make(chan checkResult, 1)
+	feed := &checkFeed{pw: pw}
 	go func() {
 		rep, err := checker.CheckReaders(checker.Options{Profile: p}, checker.Input{Name: name, R: pr})
-		// What it did not read (it stopped at a corrupt block): the
-		// report's reading must not wait for it.
-		_, _ = io.Copy(io.Discard, pr)
+		// What it did not read: the report reads on without it.
+		feed.stopped.Store(true)
+		pr.CloseWithError(errCheckDone)
 		done <- checkResult{profile: p, report: rep, err: err}
 	}()
-	tee = io.TeeReader(r, pw)
-	return tee, func(drain bool) checkResult {
+	tee = io.TeeReader(r, feed)
+	return tee, func(ctx context.Context, drain bool) checkResult {
 		err := errReportFailed
 		if drain {
-			_, err = io.Copy(io.Discard, tee)
+			buf := make([]byte, 32<<10)
+			for err = nil; err == nil && !feed.stopped.Load(); {
+				if ctx.Err() != nil {
+					err = errReportFailed
+					break
+				}
+				_, err = tee.Read(buf)
+			}
+			if err == io.EOF {
+				err = nil // the checker reads io.EOF
+			}
 		}
-		pw.CloseWithError(err) // nil: the checker reads io.EOF
+		pw.CloseWithError(err)
 		return <-done
 	}
 }
 
-// errReportFailed ends the checker's input when the report failed.
-var errReportFailed = errors.New("the report stopped reading the capture")
+// checkFeed is the checker's end of the tee: once the checker has stopped
+// reading (stopped), what the report reads goes nowhere, and the report's
+// reading never fails for it.
+type checkFeed struct {
+	pw      *io.PipeWriter
+	stopped atomic.Bool
+}
+
+func (w *checkFeed) Write(p []byte) (int, error) {
+	if w.stopped.Load() {
+		return len(p), nil
+	}
+	n, err := w.pw.Write(p)
+	if err != nil && w.stopped.Load() {
+		return len(p), nil
+	}
+	return n, err
+}
+
+var (
+	// errReportFailed ends the checker's input when the report failed.
+	errReportFailed = errors.New("the report stopped reading the capture")
+	// errCheckDone ends the report's feed of the checker once the
+	// checker has stopped reading.
+	errCheckDone = errors.New("the checker stopped reading the capture")
+)
 
 // findings pins the checker's findings to the frames they cite.
 func (b *builder) findings(check checkResult) {

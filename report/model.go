@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -421,11 +422,34 @@ const (
 // Build reads opts.Capture, the consoles and (with opts.Check) the
 // checker's findings into a Model.
 func Build(opts Options) (*Model, error) {
+	return BuildContext(context.Background(), opts)
+}
+
+// BuildContext is Build, stopped when ctx ends: it then returns ctx's
+// cause, whatever it read.
+func BuildContext(ctx context.Context, opts Options) (*Model, error) {
+	opts, profile, err := opts.prepare()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(opts.Capture)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// A read of a pipe or a FIFO that waits for more is ended by closing it.
+	defer context.AfterFunc(ctx, func() { f.Close() })()
+	return buildFrom(ctx, opts, profile, f)
+}
+
+// prepare checks opts and fills in its defaults, and returns the checker's
+// profile (0 for none).
+func (opts Options) prepare() (Options, checker.Profile, error) {
 	if opts.Capture == "" {
-		return nil, ErrNoCapture
+		return opts, 0, ErrNoCapture
 	}
 	if err := opts.Limits.check(); err != nil {
-		return nil, err
+		return opts, 0, err
 	}
 	if opts.MinGroup == 0 {
 		opts.MinGroup = DefaultMinGroup
@@ -434,15 +458,16 @@ func Build(opts Options) (*Model, error) {
 	if opts.Check != "" {
 		p, err := checker.ParseProfile(opts.Check)
 		if err != nil {
-			return nil, fmt.Errorf("check: %w", err)
+			return opts, 0, fmt.Errorf("check: %w", err)
 		}
 		profile = p
 	}
-	f, err := os.Open(opts.Capture)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	return opts, profile, nil
+}
+
+// buildFrom is BuildContext of the capture read from r, with opts
+// prepared.
+func buildFrom(ctx context.Context, opts Options, profile checker.Profile, r io.Reader) (*Model, error) {
 	b := &builder{
 		opts:      opts,
 		lim:       opts.Limits.withDefaults(),
@@ -466,15 +491,21 @@ func Build(opts Options) (*Model, error) {
 	b.m.Title = cleanText(b.m.Title, 200)
 	// The checker reads the capture as the report does, in the same pass:
 	// a pipe or a FIFO can be read only once.
-	var rd io.Reader = f
-	var checked func(drain bool) checkResult
+	rd := r
+	var checked func(ctx context.Context, drain bool) checkResult
 	if profile != 0 {
-		rd, checked = checkAlongside(f, opts.Capture, profile)
+		rd, checked = checkAlongside(r, opts.Capture, profile)
 	}
-	err = b.read(rd)
+	err := b.read(ctx, rd)
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	var check checkResult
 	if checked != nil {
-		check = checked(err == nil)
+		check = checked(ctx, err == nil)
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
@@ -497,7 +528,7 @@ func Build(opts Options) (*Model, error) {
 	return b.m, nil
 }
 
-func (b *builder) read(rd io.Reader) error {
+func (b *builder) read(ctx context.Context, rd io.Reader) error {
 	// A section's interfaces described after its last frame are ports
 	// too (see also the end of the input, below).
 	var sectionErr error
@@ -535,7 +566,13 @@ func (b *builder) read(rd io.Reader) error {
 	otherLinks := 0
 	var missing uint64 // events the capture says it lost
 	back, mostBack := 0, time.Duration(0)
+	done := ctx.Done()
 	for {
+		select {
+		case <-done:
+			return context.Cause(ctx)
+		default:
+		}
 		p, err := r.Next()
 		if sectionErr != nil {
 			return sectionErr
