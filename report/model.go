@@ -403,6 +403,11 @@ func init() {
 	}
 }
 
+// maxSinceStart is how long after the hub's start a capture's first record
+// may come and still have time zero at the start: 100 days, within the 2^53
+// ns (104 days) the page's numbers hold exactly.
+const maxSinceStart = 100 * 24 * time.Hour
+
 const (
 	// maxPending bounds the frames remembered per content for matching
 	// deliveries: the newest win.
@@ -606,12 +611,14 @@ func (b *builder) read(ctx context.Context, rd io.Reader) error {
 			p.Time = last
 		}
 		last = p.Time
-		if b.m.Records == 1 && !b.m.Start.IsZero() && p.Time.Sub(b.m.Start) > markerMargin {
-			// A header's start that far before the frames (a crafted one,
-			// a clock set after the hub started) would leave every frame
-			// at one point of the axis, or past what a Duration holds.
-			b.warn("the capture's header says the hub started at %s, more than %s before its first record: time zero is that record's time, %s",
-				b.m.Start.Format(time.RFC3339Nano), markerMargin, p.Time.UTC().Format(time.RFC3339Nano))
+		if b.m.Records == 1 && !b.m.Start.IsZero() && p.Time.Sub(b.m.Start) > maxSinceStart {
+			// A header's start that far before the frames (a clock set
+			// after the hub started, a crafted header) would put every
+			// frame past what the page's times hold exactly, or past what
+			// a Duration holds, at one point of the axis. A later part of
+			// a long run, days after it started, keeps the run's time.
+			b.warn("the capture's header says the hub started at %s, more than 100 days before the capture's first record: time zero is that record's time, %s, not the hub's start",
+				b.m.Start.Format(time.RFC3339Nano), p.Time.UTC().Format(time.RFC3339Nano))
 			b.m.Start = time.Time{}
 		}
 		if b.m.Start.IsZero() || b.m.Records == 1 && p.Time.Before(b.m.Start) {
@@ -1136,8 +1143,7 @@ func (b *builder) macPortOf(mac [6]byte) (int, error) {
 // infer gives frames their receivers when the capture does not record
 // deliveries (it has no egress points): a unicast frame goes to the port
 // its destination MAC was seen sending from, anything else to every other
-// port, less the links it was dropped on and the ports it reached already
-// (a recorded copy). The deliveries it makes count against Limits.MaxFrames, as recorded
+// port, less the links it was dropped on. The deliveries it makes count against Limits.MaxFrames, as recorded
 // ones would: many MACs flooding must not multiply the page.
 func (b *builder) infer() {
 	if b.egress || len(b.m.Frames) == 0 {
@@ -1164,7 +1170,6 @@ func (b *builder) infer() {
 		if len(f.Data) < 14 || f.From < 0 || f.More > 0 {
 			continue
 		}
-		recorded := f.Deliveries // none (an injected copy is a frame of its own), but never a port twice
 		blocked := func(to int) bool {
 			for _, d := range f.Drops {
 				if d.To == -1 || d.To == to {
@@ -1175,7 +1180,7 @@ func (b *builder) infer() {
 		}
 		add := func(to int) {
 			switch {
-			case to == f.From || blocked(to) || slices.ContainsFunc(recorded, func(d Delivery) bool { return d.To == to }):
+			case to == f.From || blocked(to):
 			case budget == 0:
 				refused++
 			default:
