@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,73 @@ func TestEgressDropsGroupByReason(t *testing.T) {
 	}
 	if wantBands := []string{`partition cut "a|b" 0.020s #2`, `down  "port b" 0.220s #6`}; !slices.Equal(bands, wantBands) {
 		t.Errorf("got bands %q, want the partition's and the link's, from their copies' drops", bands)
+	}
+}
+
+// TestEgressDropsOfTheHub: the hub's own egress drops group by their whole
+// reason, not under the first one's: a port with no peer (port-down) and a
+// frame too large for it (oversize), which hub.IsDropAction does not list,
+// and two queues' sizes; and a copy held by a delay before it was dropped,
+// or cut by a partition during its wait, is drawn alone as a delayed
+// delivery is, so that no group shows one member's delay draw as if all
+// had it (the review: "port-down" x4 covering the oversize drops, "delay
+// (... draw=+23.266147ms); queue-full" covering a drop never delayed).
+func TestEgressDropsOfTheHub(t *testing.T) {
+	var reasons []string
+	for _, r := range []string{
+		"dropped: port-down (no VM attached to the port)",
+		"dropped: oversize (larger than the port's peer takes (a VXLAN port: its MTU less 50 bytes))",
+		"dropped: queue-full (b: 256 frames)",
+		"dropped: queue-full (b: 512 frames)",
+	} {
+		reasons = append(reasons, r, r, r)
+	}
+	reasons = append(reasons,
+		"dropped: rule lag: delay (30ms±25ms uniform draw=+23.266147ms); queue-full (b: 256 frames)",
+		"dropped: rule lag: delay (30ms±25ms uniform draw=-11.5ms); queue-full (b: 256 frames)",
+		"dropped: rule lag: delay (30ms±25ms uniform draw=+2ms); queue-full (b: 256 frames)",
+		"dropped: rule lag: delay (20ms); port-down (no VM attached to the port)",
+		"dropped: rule lag: delay (20ms); port-down (no VM attached to the port)",
+		"dropped: rule lag: delay (20ms); port-down (no VM attached to the port)",
+	)
+	var recs []rec
+	for i, r := range reasons {
+		sent := uint64(1e9 + i*1e8)
+		recs = append(recs, rec{0, sent, true, udpFrame("a", "b", 5000, uint32(i), 20), ""},
+			rec{1, sent + 2e7, false, udpFrame("a", "b", 5000, uint32(i), 20), r})
+	}
+	// Then a partition's drops at ingress, and the copies it cut during
+	// their delay: those are alone.
+	for i := range 5 {
+		sent := uint64(4e9 + i*1e8)
+		f := udpFrame("a", "b", 5000, uint32(100+i), 20)
+		if i < 3 {
+			recs = append(recs, rec{0, sent, true, f, "dropped: a->b: rule cut: partition (a|b)"})
+		} else {
+			recs = append(recs, rec{0, sent, true, f, ""}, rec{1, sent + 2e7, false, f, "dropped: rule lag: delay (20ms); rule cut: partition (a|b)"})
+		}
+	}
+	m := build(t, Options{Capture: writeTemp(t, "egress-drops.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs))})
+	everyRecordDrawn(t, m)
+	var groups []string
+	for _, g := range m.Groups {
+		groups = append(groups, fmt.Sprintf("x%d %s", len(g.Frames), g.Drop))
+	}
+	want := []string{
+		"x3 port-down (no VM attached to the port)",
+		"x3 oversize (larger than the port's peer takes (a VXLAN port: its MTU less 50 bytes))",
+		"x3 queue-full (b: 256 frames)",
+		"x3 queue-full (b: 512 frames)",
+		"x3 rule cut: partition",
+	}
+	if !slices.Equal(groups, want) {
+		t.Errorf("got groups\n%q\nwant\n%q", groups, want)
+	}
+	var actions []string
+	for _, f := range m.Frames[:4*3+1] {
+		actions = append(actions, f.Drops[0].Action)
+	}
+	if want := "port-down port-down port-down oversize oversize oversize queue-full queue-full queue-full queue-full queue-full queue-full queue-full"; strings.Join(actions, " ") != want {
+		t.Errorf("got drops' actions %q, want %q", actions, want)
 	}
 }

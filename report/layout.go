@@ -442,7 +442,15 @@ func (b *builder) groupKey(f *Frame) (string, bool) {
 		fmt.Fprintf(&k, "|>%d", d.To)
 	}
 	for _, d := range f.Drops {
+		if d.kind != 0 { // a copy a rule delayed (or changed) before it was dropped
+			return "", false
+		}
+		// A rule's drops share its name and action, which the group
+		// shows; the hub's own, and any other, their whole reason.
 		fmt.Fprintf(&k, "|x%d %s %s", d.To, d.Rule, d.Action)
+		if d.Rule == "" {
+			fmt.Fprintf(&k, "\x00%s", d.Reason)
+		}
 	}
 	return k.String(), true
 }

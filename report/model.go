@@ -135,6 +135,10 @@ type Drop struct {
 	// its note names in builder.bandKeys; 0 for any other drop, or one past
 	// maxBands of them.
 	band int32
+	// kind is what the rules did to a copy dropped at egress before it
+	// was dropped (a delay, a corruption): such a drop is drawn alone, as
+	// such a delivery is.
+	kind DeliveryKind
 	// at is when a copy was dropped at egress (a delayed one lost to a
 	// partition during its wait): 0 for a drop when the frame was sent.
 	at time.Duration
@@ -398,7 +402,7 @@ var actions = map[string]string{}
 
 func init() {
 	for _, a := range []string{"drop", "partition", "down", "mtu", "overflow", "queue-full", "stalled", "backlog-full", "delay-full",
-		"delay", "queue", "duplicate", "reorder", "corrupt"} {
+		"port-down", "oversize", "delay", "queue", "duplicate", "reorder", "corrupt"} {
 		actions[a] = a
 	}
 }
@@ -901,6 +905,10 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 			reasons = append(reasons, n.Reason())
 		}
 	}
+	why := -1
+	if dropped {
+		why = dropNote(notes)
+	}
 	t, h := b.rel(p.Time), contentHash(p.Data)
 	fi := -1
 	if !inj {
@@ -928,17 +936,13 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 	if dropped {
 		// Its rule and action, as an ingress drop's, from the note that
 		// dropped it: what groups tell drops apart by, and bands read.
-		d := Drop{To: port, Number: p.Number, Reason: b.dropReason(reasons, notes), at: t}
-		var why note
-		for _, n := range notes {
-			if hub.IsDropAction(n.Action) {
-				why = n
-				d.Rule, d.Action = b.keepOr(cleanText(n.Rule, maxRuleText), ""), action(n.Action)
-				break
-			}
+		d := Drop{To: port, Number: p.Number, Reason: b.dropReason(reasons, notes), at: t, kind: kind}
+		if why >= 0 {
+			n := notes[why]
+			d.Rule, d.Action = b.keepOr(cleanText(n.Rule, maxRuleText), ""), action(n.Action)
 		}
 		if b.addDrop(fi, d) && isBand(d.Action) {
-			f.Drops[len(f.Drops)-1].band = b.bandOf(why)
+			f.Drops[len(f.Drops)-1].band = b.bandOf(notes[why])
 		}
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
@@ -956,6 +960,36 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 		b.m.at[p.Number].delivery = int32(len(f.Deliveries) - 1)
 	}
 }
+
+// dropNote returns the index of the note that says why an egress record
+// was dropped: the last drop action (the hub adds its own, or the cut
+// that ended a wait, after the rules' notes), else the last note that is
+// no rule's mark on a copy; -1 for none.
+func dropNote(notes []note) int {
+	last := -1
+	for i, n := range notes {
+		switch {
+		case isDropAction(n.Action):
+			last = i
+		case !delayActions[n.Action] && !copyMarks[n.Action] && n.Action != "":
+			if last < 0 || !isDropAction(notes[last].Action) {
+				last = i
+			}
+		}
+	}
+	return last
+}
+
+// isDropAction reports whether a note's action dropped what it is on: the
+// policy's and the hub's (hub.IsDropAction), and the hub's own egress drops
+// for a port with no peer (port-down) or a frame larger than it takes
+// (oversize).
+func isDropAction(a string) bool {
+	return hub.IsDropAction(a) || a == "port-down" || a == "oversize"
+}
+
+// copyMarks are the notes rules put on a copy they let through, changed.
+var copyMarks = map[string]bool{"duplicate": true, "reorder": true, "corrupt": true, "inject": true}
 
 // match finds the frame an egress record of these bytes on port is a copy
 // of, among the recent frames with the same bytes: for a held copy (a
