@@ -1,6 +1,11 @@
 package report
 
-import "math/bits"
+import (
+	"cmp"
+	"math/bits"
+	"slices"
+	"time"
+)
 
 // record is the capture number that finds frame f: its own record's, else
 // (a frame with no ingress record) its first copy's or drop's; 0 for none.
@@ -16,22 +21,63 @@ func (f *Frame) record() int {
 	return 0
 }
 
+// sortFrames puts the frames of a capture of egress only in the order they
+// were sent: a frame whose every copy was held is made when its first copy
+// arrives, at the time it was sent.
+func (b *builder) sortFrames() {
+	if !b.unsorted {
+		return
+	}
+	order := make([]int32, len(b.m.Frames)) // new index -> old
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(b.m.Frames[x].Time, b.m.Frames[y].Time) })
+	moved := make([]int32, len(order)) // old index -> new
+	frames := make([]Frame, len(order))
+	for i, old := range order {
+		frames[i] = b.m.Frames[old]
+		moved[old] = int32(i)
+	}
+	b.m.Frames = frames
+	for i := range b.m.at {
+		if r := &b.m.at[i]; r.frame >= 0 {
+			r.frame = moved[r.frame]
+		}
+	}
+	b.links = map[int32]*frameLinks{} // by the old indices; only matching reads them
+}
+
+// heldWarning says how many held copies of a capture of egress only
+// were not joined to a frame.
+func (b *builder) heldWarning() {
+	if b.heldAmbiguous > 0 {
+		b.warn("%d delayed copies could belong to any of several identical frames (their notes do not say how long they waited): each is drawn as a frame of its own, when it arrived", b.heldAmbiguous)
+	}
+}
+
 // senders gives the frames of a capture of egress only (--capture-points
 // egress) their senders, which no record names: the sender of a frame is
 // the port its source MAC sends from, and a port is never given a frame
 // it sent. So a MAC's port is the one port that never received (or was
 // dropped) a frame from it; when several never did (it sent only
 // unicast), the one of them that received frames addressed to it. A
-// frame whose MAC's port is not told so is drawn from the hub, and a
-// warning counts them.
+// corrupted copy joined to a frame by its likeness alone (guessed) counts
+// for neither. A MAC seen behind another port too is told by no port: a
+// learning switch sends a frame addressed to a MAC it knows to that MAC's
+// port alone, so one such frame that went to another port, after the MAC
+// first sent, says the MAC was learned there (two VMs share it, or it
+// moved). A frame whose MAC's port is not told so is drawn from the hub,
+// and a warning counts them.
 func (b *builder) senders() {
 	if !b.egressOnly {
 		return
 	}
 	type mac = [6]byte
 	type ports struct {
-		sent           bool
-		got, addressed portSet
+		sent                  bool
+		first                 time.Duration // when it first sent
+		got, addressed, alone portSet
 	}
 	seen := map[mac]*ports{}
 	at := func(m mac) *ports {
@@ -43,29 +89,44 @@ func (b *builder) senders() {
 		return p
 	}
 	frames := 0
-	for i := range b.m.Frames {
+	for i := range b.m.Frames { // in the order they were sent
 		f := &b.m.Frames[i]
 		if !f.copies {
 			continue
 		}
 		frames++
-		if len(f.Data) < 14 || f.Data[6]&1 != 0 { // a multicast source sends from no port
+		if f.garbled || len(f.Data) < 14 || f.Data[6]&1 != 0 { // a multicast source sends from no port
 			continue
 		}
 		src := at(mac(f.Data[6:12]))
-		src.sent = true
+		if !src.sent {
+			src.sent, src.first = true, f.Time
+		}
 		var dst *ports
 		if f.Data[0]&1 == 0 {
 			dst = at(mac(f.Data[0:6]))
 		}
-		for _, d := range f.Deliveries {
-			src.got.add(d.To)
+		var to portSet
+		add := func(port int, guessed bool) {
+			if guessed {
+				return
+			}
+			src.got.add(port)
+			to.add(port)
 			if dst != nil {
-				dst.addressed.add(d.To)
+				dst.addressed.add(port)
 			}
 		}
+		for _, d := range f.Deliveries {
+			add(d.To, d.guessed)
+		}
 		for _, d := range f.Drops {
-			src.got.add(d.To)
+			add(d.To, d.guessed)
+		}
+		if dst != nil && dst.sent && dst.first < f.Time {
+			if port, ok := onePort(to); ok {
+				dst.alone.add(port)
+			}
 		}
 	}
 	if frames == 0 {
@@ -73,15 +134,23 @@ func (b *builder) senders() {
 	}
 	n := len(b.m.Ports)
 	owner := map[mac]int{}
+	shared := 0
 	for m, p := range seen {
 		if !p.sent {
 			continue
 		}
-		if port, ok := onlyMissing(p.got, nil, n); ok {
-			owner[m] = port
-		} else if port, ok := onlyMissing(p.got, p.addressed, n); ok {
-			owner[m] = port
+		port, ok := onlyMissing(p.got, nil, n)
+		if !ok {
+			port, ok = onlyMissing(p.got, p.addressed, n)
 		}
+		if !ok {
+			continue
+		}
+		if !b.hubMode && othersIn(p.alone, port) {
+			shared++
+			continue
+		}
+		owner[m] = port
 	}
 	unknown := 0
 	for i := range b.m.Frames {
@@ -89,7 +158,7 @@ func (b *builder) senders() {
 		if !f.copies {
 			continue
 		}
-		if len(f.Data) >= 14 {
+		if len(f.Data) >= 14 && !f.garbled {
 			if p, ok := owner[mac(f.Data[6:12])]; ok {
 				f.From = p
 				continue
@@ -98,11 +167,42 @@ func (b *builder) senders() {
 		unknown++
 	}
 	w := "the capture records egress only (its header says points=egress): the copies of a frame are joined by their bytes and time, and its sender is told from its source MAC (the port that never received a frame from it)"
-	if unknown > 0 {
+	switch {
+	case unknown > 0 && shared > 0:
+		b.warn("%s; %d of %d frames' senders could not be told so and are drawn from the hub (%d MACs were seen behind more than one port)", w, unknown, frames, shared)
+	case unknown > 0:
 		b.warn("%s; %d of %d frames' senders could not be told so and are drawn from the hub", w, unknown, frames)
-	} else {
+	default:
 		b.warn("%s", w)
 	}
+}
+
+// onePort returns the port in s, if it holds exactly one.
+func onePort(s portSet) (port int, ok bool) {
+	port = -1
+	for w, word := range s {
+		switch c := bits.OnesCount64(word); {
+		case c == 0:
+		case c > 1 || port >= 0:
+			return 0, false
+		default:
+			port = w*64 + bits.TrailingZeros64(word)
+		}
+	}
+	return port, port >= 0
+}
+
+// othersIn reports whether s holds a port other than port.
+func othersIn(s portSet, port int) bool {
+	for w, word := range s {
+		if port/64 == w {
+			word &^= 1 << (port % 64)
+		}
+		if word != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // onlyMissing returns the one port of n that is not in got (and, when

@@ -1,11 +1,13 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -28,7 +30,9 @@ type Model struct {
 	Duration time.Duration // from Start to the last frame or marker
 	Records  int           // capture records read
 	Ports    []Port
-	Frames   []Frame // in capture order of the records they stand for
+	// Frames are in capture order of the records they stand for; in a
+	// capture of egress only, in the order they were sent.
+	Frames   []Frame
 	Groups   []Group
 	Bands    []Band
 	Markers  []Marker // in time order, then port, then line
@@ -93,8 +97,11 @@ type Frame struct {
 	Injected bool
 	// copies: the frame stands for the copies of a capture of egress
 	// only (Number 0), which join it by their bytes and time; its sender
-	// is told from its source MAC (senders).
-	copies   bool
+	// is told from its source MAC (senders). garbled: its bytes are a
+	// corrupted copy's whose notes do not say which bits were flipped, so
+	// its source MAC tells no sender.
+	copies, garbled bool
+
 	Group    int   // index into Model.Groups; -1 when drawn alone
 	Findings []int // indices into Model.Findings citing this frame
 }
@@ -113,10 +120,13 @@ const (
 
 // Delivery is one port's copy of a frame.
 type Delivery struct {
-	Number  int // the egress record; 0 when Inferred
-	To      int // index into Ports
-	Time    time.Duration
-	Kind    DeliveryKind
+	Number int // the egress record; 0 when Inferred
+	To     int // index into Ports
+	Time   time.Duration
+	Kind   DeliveryKind
+	// guessed: a corrupted copy joined to the frame its bytes differ
+	// least from (its notes do not say which bits were flipped).
+	guessed bool
 	Comment string
 	Data    []byte // its first bytes, when Corrupted
 	// Overtook is the number of a frame sent earlier on the same link
@@ -137,8 +147,9 @@ type Drop struct {
 	band int32
 	// kind is what the rules did to a copy dropped at egress before it
 	// was dropped (a delay, a corruption): such a drop is drawn alone, as
-	// such a delivery is.
-	kind DeliveryKind
+	// such a delivery is. guessed is Delivery.guessed.
+	kind    DeliveryKind
+	guessed bool
 	// at is when a copy was dropped at egress (a delayed one lost to a
 	// partition during its wait): 0 for a drop when the frame was sent.
 	at time.Duration
@@ -225,8 +236,18 @@ type builder struct {
 	l2hub, directed bool
 	// egressOnly: its l2hub header says it records egress only
 	// (--capture-points egress): no frame has an ingress record.
-	egressOnly bool
-	macPort    map[[6]byte]int
+	// hubMode: its header says the hub flooded every frame (mode=hub),
+	// so where a frame went says nothing of where its MAC was learned.
+	egressOnly, hubMode bool
+	// In a capture of egress only: unsorted says a frame was made with a
+	// time before an earlier one's (a copy held for its whole way, drawn
+	// when it was sent), lastSent is the latest frame time so far, and
+	// heldAmbiguous counts the held copies that could belong to several
+	// frames (their notes do not say how long they waited).
+	unsorted      bool
+	lastSent      time.Duration
+	heldAmbiguous int
+	macPort       map[[6]byte]int
 	// ifacePort is the lifeline of each interface (section, ID); byName
 	// the first lifeline of each interface name, which an interface of
 	// that name in a later section continues (a capture streamed through
@@ -519,6 +540,8 @@ func buildFrom(ctx context.Context, opts Options, profile checker.Profile, r io.
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
 	}
+	b.sortFrames()
+	b.heldWarning()
 	b.senders()
 	b.infer()
 	b.cutWarnings()
@@ -569,6 +592,7 @@ func (b *builder) read(ctx context.Context, rd io.Reader) error {
 		// nothing to infer: the hub recorded each delivery there was.
 		b.egress = declares(r.Section().Comment, "points") && fm.Points != capture.PointsIngress
 		b.egressOnly = declares(r.Section().Comment, "points") && fm.Points == capture.PointsEgress
+		b.hubMode = fm.Extra["mode"] == hub.ModeHub.String()
 	}
 	b.m.at = []ref{{-1, -1}}
 	var last time.Time
@@ -889,10 +913,16 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 	var kind DeliveryKind
 	var reasons []string
 	var flipped []int // the bits corrupt notes say they flipped
+	var wait time.Duration
+	waitKnown := true
 	for _, n := range notes {
 		switch {
 		case delayActions[n.Action]:
 			kind |= Delayed
+			if b.egressOnly { // where it tells a held copy's frame
+				w, ok := heldFor(n)
+				wait, waitKnown = wait+w, waitKnown && ok
+			}
 		case n.Action == "duplicate":
 			kind |= Duplicate
 		case n.Action == "reorder":
@@ -909,22 +939,47 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 	if dropped {
 		why = dropNote(notes)
 	}
+	// When the frame was sent: a held copy arrives (or is cut) when its
+	// wait is over, unless it was dropped for want of room to wait.
 	t, h := b.rel(p.Time), contentHash(p.Data)
+	m := matchBy{port: port, t: t, sent: t, kind: kind}
+	if kind&Delayed != 0 && why >= 0 && notes[why].Action == "delay-full" {
+		m.kind &^= Delayed
+	} else if kind&Delayed != 0 {
+		m.sent = noTime
+		if waitKnown && wait <= maxHeld {
+			m.sent = t - wait
+		}
+	}
 	fi := -1
+	var orig []byte // the bytes a corrupted copy was made from, when its notes say
+	guessed := false
 	if !inj {
-		fi = b.match(h, port, t, kind)
+		fi = b.match(h, m)
 		if fi < 0 && kind&Corrupted != 0 {
-			fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
+			fi, orig, guessed = b.matchCorrupt(p.Data, flipped, p.OrigLen, m)
 		}
 	}
 	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it, or records egress only
-		fi = b.newFrame(p, -1, "")
+		q := p
+		if orig != nil && b.egressOnly {
+			q.Data = orig // its other copies join it, and this one is the corrupted one
+		}
+		fi = b.newFrame(q, -1, "")
 		f := &b.m.Frames[fi]
 		f.Number, f.Injected = 0, inj
 		if b.egressOnly && !inj {
 			// Its other copies join it (eligible); a corrupted one
 			// without its bits is compared with it too.
 			f.copies = true
+			f.garbled = kind&Corrupted != 0 && orig == nil
+			if m.kind&Delayed != 0 && m.sent != noTime {
+				f.Time = m.sent // drawn when it was sent
+			}
+			if f.Time < b.lastSent {
+				b.unsorted = true
+			}
+			b.lastSent = max(b.lastSent, f.Time)
 			s := b.sized[p.OrigLen]
 			if len(s) == corruptRecent {
 				s = s[1:]
@@ -936,7 +991,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 	if dropped {
 		// Its rule and action, as an ingress drop's, from the note that
 		// dropped it: what groups tell drops apart by, and bands read.
-		d := Drop{To: port, Number: p.Number, Reason: b.dropReason(reasons, notes), at: t, kind: kind}
+		d := Drop{To: port, Number: p.Number, Reason: b.dropReason(reasons, notes), at: t, kind: kind, guessed: guessed}
 		if why >= 0 {
 			n := notes[why]
 			d.Rule, d.Action = b.keepOr(cleanText(n.Rule, maxRuleText), ""), action(n.Action)
@@ -947,7 +1002,7 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) 
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
 	}
-	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown}
+	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown, guessed: guessed}
 	if inj {
 		d.Kind |= Injected
 	}
@@ -991,15 +1046,38 @@ func isDropAction(a string) bool {
 // copyMarks are the notes rules put on a copy they let through, changed.
 var copyMarks = map[string]bool{"duplicate": true, "reorder": true, "corrupt": true, "inject": true}
 
-// match finds the frame an egress record of these bytes on port is a copy
-// of, among the recent frames with the same bytes: for a held copy (a
-// delay, a rate limit's queue) the oldest one port may still get, else the
-// newest, preferring one sent at the same instant. -1 if none.
-func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) int {
+// matchBy is what an egress record is matched by: its port and time, when
+// its frame was sent (noTime: a held copy whose notes do not say how long
+// it waited), and what the rules did to it.
+type matchBy struct {
+	port    int
+	t, sent time.Duration
+	kind    DeliveryKind
+}
+
+// noTime is a send time not known.
+const noTime = time.Duration(math.MinInt64)
+
+// heldSlack is how far a held copy's send time (its arrival less the wait
+// its notes give) may be from its frame's in a capture of egress only: the
+// hub stamps a held copy at the end of its wait to the nanosecond; a
+// capture rewritten in microseconds is off by less than one.
+const heldSlack = time.Microsecond
+
+// match finds the frame an egress record of these bytes is a copy of,
+// among the recent frames with the same bytes: for a held copy (a delay,
+// a rate limit's queue) the oldest one port may still get, else the
+// newest, preferring one sent at the same instant. In a capture of egress
+// only, where a frame is known only by its copies, a held copy joins the
+// frame sent when its wait began (matchHeld). -1 if none.
+func (b *builder) match(h uint64, m matchBy) int {
 	cands := b.recent[h]
-	if kind&Delayed != 0 {
+	if m.kind&Delayed != 0 {
+		if b.egressOnly {
+			return b.matchHeld(cands, m)
+		}
 		for _, fi := range cands {
-			if b.eligible(int(fi), port, t, kind) {
+			if b.eligible(int(fi), m.port, m.t, m.kind) {
 				return int(fi)
 			}
 		}
@@ -1008,15 +1086,45 @@ func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) 
 	best := -1
 	for i := len(cands) - 1; i >= 0; i-- {
 		fi := int(cands[i])
-		if !b.eligible(fi, port, t, kind) {
+		if !b.eligible(fi, m.port, m.t, m.kind) {
 			continue
 		}
-		if b.m.Frames[fi].Time == t {
+		if b.m.Frames[fi].Time == m.t {
 			return fi
 		}
 		if best < 0 {
 			best = fi
 		}
+	}
+	return best
+}
+
+// matchHeld finds, in a capture of egress only, the frame a held copy
+// belongs to: of the frames with its bytes that its port may still get,
+// the one sent when its wait began (within heldSlack), the nearest. A
+// frame whose own held copy was lost before it was recorded (a loss rule
+// decides at ingress, which is not recorded) is not the frame of the
+// next identical one. When the notes do not say how long it waited, it is
+// the one such frame, else none (heldAmbiguous counts it): -1.
+func (b *builder) matchHeld(cands []int32, m matchBy) int {
+	best, bestGap, n := -1, heldSlack+1, 0
+	for _, c := range cands {
+		fi := int(c)
+		if !b.eligible(fi, m.port, m.t, m.kind) {
+			continue
+		}
+		n++
+		if m.sent == noTime {
+			best = fi
+			continue
+		}
+		if gap := max(b.m.Frames[fi].Time-m.sent, m.sent-b.m.Frames[fi].Time); gap < bestGap {
+			best, bestGap = fi, gap
+		}
+	}
+	if m.sent == noTime && n > 1 {
+		b.heldAmbiguous++
+		return -1
 	}
 	return best
 }
@@ -1046,22 +1154,27 @@ func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) boo
 // frame in (a corrupt rule flips a few).
 const maxCorruptDistance = 64
 
-// matchCorrupt finds the frame a corrupted copy came from. When its notes
-// say which bits were flipped (flipped), they are flipped back and the
-// frame is the one with those bytes, as for any copy. Otherwise it is, of
-// the newest frames of the same length port may get (corruptRecent), the
-// one its bytes differ least from, by few enough bits, over the bytes
-// both keep: a frame past Limits.MaxHexTotal keeps its first minHex.
-func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Duration, n int, kind DeliveryKind) int {
+// matchCorrupt finds the frame a corrupted copy of n bytes on the wire came
+// from. When its notes say which bits were flipped (flipped), they are
+// flipped back (orig) and the frame is the one with those bytes, as for
+// any copy. Otherwise (guessed) it is, of the newest frames of the same
+// length the port may get (corruptRecent), the one its bytes differ least
+// from, by few enough bits, over the bytes both keep: a frame past
+// Limits.MaxHexTotal keeps its first minHex. In a capture of egress only,
+// where those frames are any port's copies, a copy with its bits joins no
+// frame by its distance (its own frame, not recorded yet, is made from
+// orig), and one without joins only a frame from the same source MAC: the
+// copies of two hosts' frames may differ by few bits.
+func (b *builder) matchCorrupt(data []byte, flipped []int, n int, m matchBy) (fi int, orig []byte, guessed bool) {
 	if len(flipped) > 0 {
-		orig := slices.Clone(data)
+		orig = slices.Clone(data)
 		for _, bit := range flipped {
 			if bit/8 < len(orig) {
 				orig[bit/8] ^= 0x80 >> (bit % 8)
 			}
 		}
-		if fi := b.match(contentHash(orig), port, t, kind); fi >= 0 {
-			return fi
+		if fi := b.match(contentHash(orig), m); fi >= 0 || b.egressOnly {
+			return fi, orig, false
 		}
 	}
 	best, bestDist := -1, maxCorruptDistance+1
@@ -1072,7 +1185,10 @@ func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Dura
 		f := &b.m.Frames[fi]
 		b.m.corruptCompares++
 		both := min(len(f.Data), len(clip))
-		if both < min(len(clip), minHex) || !b.eligible(fi, port, t, kind) {
+		if both < min(len(clip), minHex) || !b.eligible(fi, m.port, m.t, m.kind) {
+			continue
+		}
+		if b.egressOnly && (both < 12 || !bytes.Equal(f.Data[6:12], clip[6:12]) || m.kind&Delayed != 0 && m.sent != noTime && max(f.Time-m.sent, m.sent-f.Time) > heldSlack) {
 			continue
 		}
 		d := 0
@@ -1089,7 +1205,7 @@ func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Dura
 			break // as close as the notes say it can be
 		}
 	}
-	return best
+	return best, nil, best >= 0
 }
 
 // appendFlipped appends the bits a corrupt note's detail says it flipped
