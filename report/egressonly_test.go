@@ -375,3 +375,24 @@ func TestEgressOnlySharedMAC(t *testing.T) {
 		t.Errorf("got warnings %q, want one counting the MAC behind two ports", m.Warnings)
 	}
 }
+
+// TestBrowserEgressOnlyGroup: the details of a group of frames with no
+// ingress record (egress only) name its first frame by its first copy's
+// number, not "frame 0".
+func TestBrowserEgressOnlyGroup(t *testing.T) {
+	opts := Options{Capture: egressOnlyCapture(t)}
+	m := build(t, opts)
+	if len(m.Groups) != 1 {
+		t.Fatalf("got %d groups, want 1", len(m.Groups))
+	}
+	b := newBrowser(t, 1200, 800)
+	b.open(t, writePage(t, opts))
+	detail := eval[string](t, b, `(() => { document.querySelector('#svg g[data-k="g"] line.hit').dispatchEvent(new MouseEvent('click', {bubbles: true}));
+		return document.getElementById('detail').textContent; })()`)
+	if want := fmt.Sprintf("First of them, frame %d:", m.Groups[0].First); !strings.Contains(detail, want) {
+		t.Errorf("got the group's details %q, want them to say %q", detail, want)
+	}
+	if said := b.said(); len(said) > 0 {
+		t.Errorf("the page said %q, want nothing", said)
+	}
+}

@@ -683,11 +683,9 @@
     var b = el('button', {}, groupOpen(gi) ? 'collapse' : 'expand');
     b.addEventListener('click', function () { S.expanded[gi] = !groupOpen(gi); selectGroup(gi); relayout(); });
     d.appendChild(b);
-    selectFrameBytes(d, g.first);
-  }
-  function selectFrameBytes(d, i) {
-    d.appendChild(el('p', {}, 'First of them, frame ' + fNum(F[i]) + ':'));
-    showBytes(d, fBytes(F[i]), fLen(F[i]), 'Bytes');
+    // A frame with no ingress record (egress only) is known by its copies'.
+    d.appendChild(el('p', {}, 'First of them, frame ' + g.nums[0] + ':'));
+    showBytes(d, fBytes(F[g.first]), fLen(F[g.first]), 'Bytes');
   }
   function selectMarker(mi) {
     S.sel = ['m', mi];
