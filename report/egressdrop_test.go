@@ -125,3 +125,27 @@ func TestEgressDropsOfTheHub(t *testing.T) {
 		t.Errorf("got drops' actions %q, want %q", actions, want)
 	}
 }
+
+// TestDropNote: the note that says why an egress record was dropped is the
+// last drop action, the hub's own port-down and oversize among them, whatever
+// note follows it; else the last that is no mark on a copy.
+func TestDropNote(t *testing.T) {
+	for _, tc := range []struct{ comment, want string }{
+		{"dropped: rule lag: delay (20ms); port-down (no VM attached to the port)", "port-down"},
+		{"dropped: rule lag: delay (20ms); rule cut: partition (a|b)", "partition"},
+		{"dropped: rule cut: partition (a|b); port-down (no VM attached to the port)", "port-down"},
+		{"dropped: rule cut: partition (a|b); oversize (larger than the port's peer takes)", "oversize"},
+		{"dropped: port-down (no VM attached to the port); rule tag: note (a newer hub's)", "port-down"},
+		{"dropped: oversize (larger than the port's peer takes); rule tag: note (a newer hub's)", "oversize"},
+		{"dropped: rule tag: note (a newer hub's); rule rot: corrupt (p=1)", "note"},
+	} {
+		_, notes, _ := parseComment(tc.comment)
+		got := ""
+		if i := dropNote(notes); i >= 0 {
+			got = notes[i].Action
+		}
+		if got != tc.want {
+			t.Errorf("got dropNote(%q) = %q, want %q", tc.comment, got, tc.want)
+		}
+	}
+}

@@ -396,3 +396,111 @@ func TestBrowserEgressOnlyGroup(t *testing.T) {
 		t.Errorf("the page said %q, want nothing", said)
 	}
 }
+
+// TestEgressOnlyHubMode: in hub mode (the header's mode=hub) every frame
+// goes to every other port, so a frame addressed to a MAC that reached one
+// port only, the others' copies lost at ingress (a loss rule: not
+// recorded at egress), says nothing of where that MAC is: a's frames are
+// still a's. In switch mode the same copy says a's MAC was learned behind
+// b.
+func TestEgressOnlyHubMode(t *testing.T) {
+	var recs []rec
+	ports := map[string]int{"a": 0, "b": 1, "c": 2}
+	at := func(ns uint64, to string, data []byte) { recs = append(recs, rec{ports[to], ns, false, data, ""}) }
+	for i, p := range []string{"a", "b", "c"} { // each MAC's port is told by a broadcast
+		for _, q := range []string{"a", "b", "c"} {
+			if q != p {
+				at(uint64(1e9*(i+1)), q, broadcastFrame(p, uint32(i)))
+			}
+		}
+	}
+	at(4e9, "b", udpFrame("c", "a", 9, 4, 0)) // c's frame to a, flooded: its copy to a lost
+	for _, tc := range []struct{ mode, want string }{
+		{"hub", "a: b, c | b: a, c | c: a, b | c: b"},
+		{"switch", "hub: b, c | b: a, c | c: a, b | c: b"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			path := writeTemp(t, "egress.pcapng", pcapngSection(egressHeader+"\nmode="+tc.mode, []string{"a", "b", "c"}, []string{"", "", ""}, recs))
+			m := build(t, Options{Capture: path})
+			everyRecordDrawn(t, m)
+			if got := egressSummary(m); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEgressOnlyGarbledCopyTellsNoSender: a corrupted copy whose note does
+// not say which bits were flipped, and that no frame of its source MAC was
+// sent with, is a frame of its own drawn from the hub, and its bytes tell
+// no sender: b's frame to a, its source MAC corrupted into a's, does not
+// make a's port one that got a frame from a's MAC, so a's frames are
+// still a's.
+func TestEgressOnlyGarbledCopyTellsNoSender(t *testing.T) {
+	var recs []rec
+	ports := map[string]int{"a": 0, "b": 1, "c": 2}
+	at := func(ns uint64, to string, data []byte, comment string) {
+		recs = append(recs, rec{ports[to], ns, false, data, comment})
+	}
+	for i, p := range []string{"a", "b", "c"} {
+		for _, q := range []string{"a", "b", "c"} {
+			if q != p {
+				at(uint64(1e9*(i+1)), q, broadcastFrame(p, uint32(i)), "")
+			}
+		}
+	}
+	y := udpFrame("b", "a", 9, 5, 20)
+	y[11] ^= 0x01 // 52:54:00:12:34:0b becomes a's 0a
+	at(4e9, "a", y, "rule rot: corrupt (p=1)")
+	at(5e9, "c", udpFrame("a", "c", 9, 6, 20), "")
+	m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+	everyRecordDrawn(t, m)
+	if want, got := "a: b, c | b: a, c | c: a, b | hub: a corrupted | a: c", egressSummary(m); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestEgressOnlyDelayFull: a copy a delay rule could not hold (the hub's
+// delay-full: too many frames waiting) is dropped when its frame was sent,
+// not at the end of a wait it never had, so it joins the frame its other
+// copy made (the review: it was matched as if sent 20 ms before, to no
+// frame).
+func TestEgressOnlyDelayFull(t *testing.T) {
+	f := broadcastFrame("a", 1)
+	recs := []rec{
+		{1, 1e9, false, f, ""},
+		{2, 1e9, false, f, "dropped: rule lag: delay (20ms); delay-full (too many frames waiting for their delay (CoreConfig.MaxDelayedFrames/MaxDelayedBytes))"},
+	}
+	m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+	everyRecordDrawn(t, m)
+	if len(m.Frames) != 1 || len(m.Frames[0].Drops) != 1 || m.Frames[0].Drops[0].Action != "delay-full" {
+		t.Errorf("got %s, want one frame, delivered to b and dropped (delay-full) for c", describe(m))
+	}
+}
+
+// TestEgressOnlyHeldCopyOfNoRecordedFrame: a held copy whose frame has no
+// other copy recorded (each was held, or lost at ingress) is a frame of its
+// own, drawn when it was sent, even though an identical frame sent earlier
+// is one its port may still get (its copy to b lost at ingress): a held
+// copy joins only a frame sent when its wait began.
+func TestEgressOnlyHeldCopyOfNoRecordedFrame(t *testing.T) {
+	f := broadcastFrame("a", 1)
+	recs := []rec{
+		{2, 1e9, false, f, ""}, // the first: its copy to b lost
+		{1, 2.05e9, false, f, "rule lag: delay (50ms)"},
+		{2, 2.05e9, false, f, "rule lag: delay (50ms)"},
+	}
+	m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+	everyRecordDrawn(t, m)
+	var got []string
+	for _, f := range m.Frames {
+		var to []string
+		for _, d := range f.Deliveries {
+			to = append(to, fmt.Sprintf("%s@%s", m.Ports[d.To].Name, fmtDur(d.Time)))
+		}
+		got = append(got, fmt.Sprintf("%s %s", fmtDur(f.Time), strings.Join(to, " ")))
+	}
+	if want := []string{"1.000s c@1.000s", "2.000s b@2.050s c@2.050s"}; !slices.Equal(got, want) {
+		t.Errorf("got frames %q, want %q", got, want)
+	}
+}
