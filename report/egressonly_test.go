@@ -504,3 +504,29 @@ func TestEgressOnlyHeldCopyOfNoRecordedFrame(t *testing.T) {
 		t.Errorf("got frames %q, want %q", got, want)
 	}
 }
+
+// TestBrowserEgressOnlyDroppedFrame: a frame with no ingress record whose
+// every copy was dropped (egress only: a port with no peer) shows its
+// drop's number on its row, as Frame.record gives it (the review: a blank
+// label; only the first copy's number was looked at).
+func TestBrowserEgressOnlyDroppedFrame(t *testing.T) {
+	recs := []rec{
+		{1, 1e9, false, broadcastFrame("a", 1), ""},
+		{2, 1e9, false, broadcastFrame("a", 1), ""},
+		{2, 2e9, false, udpFrame("a", "c", 9, 2, 0), "dropped: port-down (no VM attached to the port)"},
+	}
+	opts := Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))}
+	m := build(t, opts)
+	if len(m.Frames) != 2 || m.Frames[1].record() != 3 || len(m.Frames[1].Deliveries) != 0 {
+		t.Fatalf("got %s, want a's broadcast, then a frame of one drop, record 3", describe(m))
+	}
+	b := newBrowser(t, 1200, 800)
+	b.open(t, writePage(t, opts))
+	got := eval[string](t, b, `(() => { const n = document.querySelector('#svg g[data-k="f"][data-i="1"] text.num'); return n ? n.textContent : '(no row)'; })()`)
+	if got != "3" {
+		t.Errorf("got the dropped frame's row numbered %q, want %q", got, "3")
+	}
+	if said := b.said(); len(said) > 0 {
+		t.Errorf("the page said %q, want nothing", said)
+	}
+}

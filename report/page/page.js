@@ -561,7 +561,8 @@
       if (reasonEnd !== null) mid = (xs + (Math.abs(L.hubX - xs) < 1 ? xs + 40 : L.hubX)) / 2;
       var text = D.labels[fLabel(r)] + (grp ? ' ×' + grp.count : '');
       g.appendChild(sv('text', { 'class': 'lbl', x: mid, y: y - 4, 'text-anchor': 'middle' }, text));
-      var num = grp ? grp.nums[0] + '–' + grp.nums[1] : String(fNum(r) || (dl.length ? dNum(dl[0]) : ''));
+      // as Frame.record: its own number, else its first copy's or drop's
+      var num = grp ? grp.nums[0] + '–' + grp.nums[1] : String(fNum(r) || (dl.length ? dNum(dl[0]) : dr.length ? dr[0][1] : ''));
       var right = xe >= xs;
       g.appendChild(sv('text', { 'class': 'num', x: xs + (right ? 6 : -6), y: y + 11, 'text-anchor': right ? 'start' : 'end' }, num));
       // Failures and warnings are pinned by id; passes and information
