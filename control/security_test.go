@@ -412,6 +412,11 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 		}
 		defer c.Close()
 		if _, err := io.WriteString(c, prefix); err != nil {
+			// A machine that delays the client past the server's
+			// timeout finds the connection cut off before it writes.
+			if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+				return ""
+			}
 			t.Fatal(err)
 		}
 		c.SetReadDeadline(time.Now().Add(hangGuard))
