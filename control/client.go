@@ -32,10 +32,16 @@ type Client struct {
 	addr   string // as given, or DefaultAddr
 	// isDefault: addr is DefaultAddr because none was given.
 	isDefault bool
+	// err: addr is no control address (CheckDialAddr); every call
+	// returns it.
+	err error
 }
 
 // NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
-// bare path, or "tcp:HOST:PORT"). Before it sends anything on a unix
+// path with a '/' or a .sock suffix, or "tcp:HOST:PORT"). An address that
+// only looks like one (127.0.0.1:7291 without tcp:, off; see
+// CheckDialAddr) is never taken for a socket file of that name: every call
+// of the client returns that error. Before it sends anything on a unix
 // socket, it checks that the socket (and the default socket's directory)
 // is its user's or root's, and so is the process that answers: a socket
 // another user bound at the path gets no request.
@@ -46,6 +52,10 @@ type Client struct {
 // hub turned away unread to make room (ErrBusy) is sent again, a few times.
 func NewClient(addr, token string) *Client {
 	isDefault := addr == ""
+	var addrErr error
+	if err := CheckDialAddr(addr); err != nil {
+		addrErr = &addrError{fmt.Errorf("control address %w", err)}
+	}
 	if isDefault {
 		addr = DefaultAddr()
 	}
@@ -81,6 +91,7 @@ func NewClient(addr, token string) *Client {
 		token:     token,
 		addr:      addr,
 		isDefault: isDefault,
+		err:       addrErr,
 	}
 }
 
@@ -97,6 +108,9 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 const busyTries = 4
 
 func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any) error {
+	if c.err != nil {
+		return c.err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
@@ -139,7 +153,15 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
 			return err
 		}
 		if te := (interface{ Timeout() bool })(nil); errors.As(err, &te) && te.Timeout() {
-			return fmt.Errorf("control API at %s: %w: the hub did not answer in time; it may be stopped or busy (a flood of connections?); try again", c.addr, err)
+			if req.Context().Err() != nil {
+				return fmt.Errorf("control API at %s: %w", c.addr, err) // the caller's own deadline
+			}
+			hint := ""
+			if req.Method != http.MethodGet {
+				hint = "; whether it made the change is not known: look (ctl policy, ctl rules, ctl ports) before sending it again"
+			}
+			return fmt.Errorf("control API at %s: %w: the hub did not answer within %v; it may be stopped, or busy: "+
+				"a flood of connections, or its places held by long requests (injections)%s", c.addr, err, hc.Timeout, hint)
 		}
 		return fmt.Errorf("control API: %w", err)
 	}
@@ -320,32 +342,46 @@ func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (Inj
 // cut the stream. Once produce returns, the stream ends and InjectStream
 // returns the hub's answer. When the hub answers early (it refused the
 // port, or failed), send fails with its reason and the error is the
-// hub's. send must not be called after produce returns and does not retain
-// frame.
+// hub's; when ctx ends first, send fails with its cause
+// (context.Cause). send must not be called after produce returns and does
+// not retain frame.
 func (c *Client) InjectStream(ctx context.Context, port string, produce func(send func(frame []byte) error)) (InjectResponse, error) {
+	if c.err != nil {
+		return InjectResponse{}, c.err
+	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
-	type answer struct {
-		res InjectResponse
-		err error
-	}
-	ans := make(chan answer, 1)
+	var res InjectResponse
+	var ierr error
+	answered := make(chan struct{}) // closed once res and ierr are set
 	go func() {
-		res, err := c.Inject(ctx, port, pr)
-		if err != nil {
-			pr.CloseWithError(err) // a frame being written fails with the hub's reason
-		} else {
-			pr.CloseWithError(errInjectEnded)
-		}
-		ans <- answer{res, err}
+		defer close(answered)
+		res, ierr = c.Inject(ctx, port, pr)
+		pr.CloseWithError(errInjectEnded)
 	}()
 	var mu sync.Mutex // one writer at a time: frames and keepalives
 	write := func(b []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
-		_, err := pw.Write(b)
-		return err
+		if _, err := pw.Write(b); err != nil {
+			// The pipe closed: the request ended, whoever closed it first
+			// (the transport closes the body as the request ends). Say
+			// why it ended.
+			select {
+			case <-answered:
+			case <-parent.Done():
+			}
+			if parent.Err() != nil {
+				return context.Cause(parent)
+			}
+			if ierr != nil {
+				return ierr
+			}
+			return errInjectEnded
+		}
+		return nil
 	}
 	keepalive := time.NewTicker(InjectKeepalive)
 	done := make(chan struct{})
@@ -372,8 +408,8 @@ func (c *Client) InjectStream(ctx context.Context, port string, produce func(sen
 	close(done)
 	<-kept
 	pw.Close()
-	a := <-ans
-	return a.res, a.err
+	<-answered
+	return res, ierr
 }
 
 // errInjectEnded fails a frame written after the hub has answered.
@@ -385,6 +421,13 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	err := c.do(ctx, "GET", "/metrics", "", nil, &out)
 	return string(out), err
 }
+
+// addrError is an address NewClient was given that is no control address:
+// asking again cannot change that.
+type addrError struct{ err error }
+
+func (e *addrError) Error() string { return e.err.Error() }
+func (e *addrError) Unwrap() error { return e.err }
 
 // unsafeSocketError is a socket, or the default socket's directory, that
 // the client refuses to talk to (another user's, or open to others):
@@ -401,8 +444,12 @@ func (e *unsafeSocketError) Unwrap() error { return e.err }
 // with that answer, an *Error; only a hub that is stopping or busy (503)
 // is asked again, as a new one may take its place. A socket the client
 // will not talk to (ErrNotYours; a default directory open to other users)
-// ends it at once too.
+// or an address that is none (see NewClient) ends it at once too. An
+// interval of 0 or less asks every 50 ms.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
+	if interval <= 0 {
+		interval = 50 * time.Millisecond
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last error // the last answer that was not the context ending
@@ -416,6 +463,9 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		}
 		if ue := (*unsafeSocketError)(nil); errors.As(err, &ue) {
 			return nil, err // it names the socket
+		}
+		if ae := (*addrError)(nil); errors.As(err, &ae) {
+			return nil, err // it names the address
 		}
 		if ctx.Err() == nil || last == nil {
 			last = err

@@ -87,8 +87,10 @@ func TestWaitReadyRefusesAnOpenDirectory(t *testing.T) {
 }
 
 // TestTimeoutSaysWhere: a hub that takes the connection and never answers
-// (stopped, or flooded) makes a call fail naming the address and what may
-// be wrong, not Go's words alone.
+// (stopped, or flooded) makes a call fail, once the client's own
+// RequestTimeout fires, naming the address and what may be wrong, not Go's
+// words alone; a change adds that it may have been made. A deadline of the
+// caller's own that ends the call is the caller's: no hint blames the hub.
 func TestTimeoutSaysWhere(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,10 +107,67 @@ func TestTimeoutSaysWhere(t *testing.T) {
 		}
 	}()
 	addr := "tcp:" + l.Addr().String()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond) // what times out; not a bound on the test
+	c := control.NewClient(addr, "t0ken")
+	control.SetRequestTimeout(c, 50*time.Millisecond) // what times out; not a bound on the test
+	_, err = c.Ports(context.Background())
+	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "did not answer within") ||
+		!strings.Contains(err.Error(), "long requests (injections)") || strings.Contains(err.Error(), "whether it made the change") {
+		t.Errorf("Ports from a hub that never answers = %v, want a timeout naming %s, saying the hub did not answer and why it may not", err, addr)
+	}
+	err = c.SetLink(context.Background(), "a", false)
+	if err == nil || !strings.Contains(err.Error(), "did not answer within") || !strings.Contains(err.Error(), "whether it made the change is not known") {
+		t.Errorf("SetLink from a hub that never answers = %v, want a timeout saying the change may have been made", err)
+	}
+
+	expired, cancel := context.WithTimeout(context.Background(), -time.Second)
 	defer cancel()
-	_, err = control.NewClient(addr, "t0ken").Ports(ctx)
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "did not answer in time") {
-		t.Errorf("Ports from a hub that never answers = %v, want a timeout naming %s and saying the hub did not answer", err, addr)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond) // what times out; not a bound on the test
+	defer cancel()
+	for name, ctx := range map[string]context.Context{"expired": expired, "short": short} {
+		_, err = control.NewClient(addr, "t0ken").Ports(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), addr) || strings.Contains(err.Error(), "did not answer") {
+			t.Errorf("Ports with the caller's %s deadline = %v, want DeadlineExceeded naming %s, without blaming the hub", name, err, addr)
+		}
+	}
+}
+
+// TestWaitReadyDefaultInterval: an interval of 0 asks at the default
+// pace, rather than panicking in time.NewTicker.
+func TestWaitReadyDefaultInterval(t *testing.T) {
+	_, path := serveFake(t, "")
+	for _, interval := range []time.Duration{0, -time.Second} {
+		ports, err := control.NewClient(path, "").WaitReady(context.Background(), interval)
+		if err != nil || len(ports) == 0 {
+			t.Errorf("WaitReady(ctx, %v) = %v, %v; want the ports", interval, ports, err)
+		}
+	}
+}
+
+// TestClientRefusesAddressesThatAreNone: an address that only looks like
+// one (tcp: forgotten, off) is never dialled as a socket file of that
+// name: every call says what is wrong, and WaitReady says it at once.
+func TestClientRefusesAddressesThatAreNone(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for addr, want := range map[string]string{
+		"127.0.0.1:7291": `control address "127.0.0.1:7291": want tcp:127.0.0.1:7291 for a TCP address`,
+		"off":            `control address "off": off is serve's`,
+		"hub":            `control address "hub": want a socket path`,
+	} {
+		c := control.NewClient(addr, "")
+		if _, err := c.Ports(context.Background()); err == nil || !strings.Contains(err.Error(), want) || errors.Is(err, control.ErrNoHub) {
+			t.Errorf("NewClient(%q).Ports() = %v, want %q", addr, err, want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only stops a WaitReady that would poll on
+		_, err := c.WaitReady(ctx, time.Millisecond)
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewClient(%q).WaitReady() = %v, want %q at once", addr, err, want)
+		}
+		res, err := c.InjectStream(context.Background(), "a", func(send func([]byte) error) {
+			t.Errorf("NewClient(%q).InjectStream ran produce", addr)
+		})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("NewClient(%q).InjectStream() = %+v, %v, want %q", addr, res, err, want)
+		}
 	}
 }

@@ -17,7 +17,6 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/serve"
 )
 
 // controlForms is what the --control flag of the commands that dial the
@@ -25,10 +24,10 @@ import (
 var controlForms = "a socket path (with a '/' or a .sock suffix, or unix:PATH) or tcp:HOST:PORT, as the hub's banner or ready file gives it (default " + control.DefaultAddr() + ")"
 
 // checkControlFlag refuses a --control value that only looks like an
-// address (serve.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
+// address (control.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
 // a socket file of that name, and off names no hub.
 func checkControlFlag(addr string) error {
-	if err := serve.CheckDialAddr(addr); err != nil {
+	if err := control.CheckDialAddr(addr); err != nil {
 		return fmt.Errorf("--control: %w", err)
 	}
 	return nil
