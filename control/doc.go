@@ -57,6 +57,10 @@
 //     is longer (ssh -L connects to the server a round trip before it
 //     forwards the request), is turned away busy on every try while a
 //     flood keeps every place taken; raise FirstByteTimeout for it.
+//     Injection streams, which last as long as their captures, take at
+//     most Server.MaxInjections places (MaxConns less ReservedConns), so
+//     that they cannot lock out the short requests meant to end them; one
+//     more is answered 503 (CodeBusy), unread.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, a JSON body that gives a key twice (encoding/json would

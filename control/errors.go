@@ -27,9 +27,11 @@ var (
 	ErrMetricsNeedToken = errors.New("it needs a token")
 )
 
-// ErrBusy reports a connection the control API turned away unread to make
-// room (503, CodeBusy): every place was held by connections that had sent
-// no complete request. Nothing was done; the request may be sent again.
+// ErrBusy reports a request the control API turned away unread (503,
+// CodeBusy): to make room, when every place was held by connections that
+// had sent no complete request, or an injection stream beyond those it
+// takes at once (Server.MaxInjections). Nothing was done; the request may
+// be sent again.
 var ErrBusy = errors.New("the control API is busy")
 
 // ErrInjectDropped reports an injection stream some of whose frames the

@@ -661,6 +661,67 @@ func TestInjectKeepalives(t *testing.T) {
 	}
 }
 
+// TestInjectionsKeepPlacesForShortRequests: injection streams last as
+// long as their captures, so they may not hold every place. With MaxConns
+// streams asked for, those beyond MaxConns-ReservedConns are answered
+// busy at once, unread, and a short request (Ports) still gets in while
+// the others run.
+func TestInjectionsKeepPlacesForShortRequests(t *testing.T) {
+	target, path := serveFake(t, "")
+	c := control.NewClient(path, "")
+	type stream struct {
+		w    *io.PipeWriter
+		done chan error
+	}
+	var streams []stream
+	defer func() {
+		for _, s := range streams {
+			s.w.Close()
+			if err := <-s.done; err != nil {
+				t.Errorf("a stream that was let in: %v", err)
+			}
+		}
+	}()
+	open := func() (stream, <-chan error) {
+		pr, pw := io.Pipe()
+		s := stream{pw, make(chan error, 1)}
+		go func() {
+			_, err := c.Inject(context.Background(), "a", pr)
+			pr.Close() // a refused stream's body is not read: the transport may still wait on it
+			s.done <- err
+		}()
+		go pw.Write(control.AppendInjectFrame(nil, make([]byte, 60))) // fails once pr is closed
+		return s, s.done
+	}
+	admit := control.DefaultMaxConns - control.ReservedConns
+	for i := range control.DefaultMaxConns {
+		s, done := open()
+		if i < admit {
+			select {
+			case <-target.injected: // the stream is being read: it holds its place
+				streams = append(streams, s)
+			case err := <-done:
+				t.Fatalf("stream %d of %d allowed: %v", i+1, admit, err)
+			case <-time.After(hangGuard):
+				t.Fatalf("stream %d: its frame never came", i+1)
+			}
+			continue
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, control.ErrBusy) || !strings.Contains(err.Error(), "injection streams are running") {
+				t.Errorf("stream %d, with %d running: got %v, want busy, saying why", i+1, admit, err)
+			}
+		case <-target.injected:
+			streams = append(streams, s)
+			t.Fatalf("stream %d was let in with %d running, leaving %d places for short requests", i+1, admit, control.DefaultMaxConns-i-1)
+		}
+	}
+	if ports, err := c.Ports(context.Background()); err != nil || len(ports) == 0 {
+		t.Errorf("Ports with %d injection streams running = %v, %v; want the ports", admit, ports, err)
+	}
+}
+
 // privateTmp makes a sticky, world-writable directory like /tmp and makes
 // it the test's TMPDIR, without XDG_RUNTIME_DIR, so that the default
 // control socket is $TMPDIR/l2hub-UID/l2hub.sock.

@@ -76,6 +76,13 @@ const (
 	// sends a keepalive record (a zero length) while it waits for a
 	// frame's time, well inside DefaultIdleTimeout.
 	InjectKeepalive = 10 * time.Second
+	// ReservedConns is how many places the API keeps for short requests
+	// (ctl ports, set-policy, link down, a scrape) that injection streams
+	// may not take (at most half of MaxConns): an injection lasts as long
+	// as its capture, so without them long streams could hold every place
+	// and lock out the very request meant to end them. The stream that
+	// would take one is answered 503 (CodeBusy), unread.
+	ReservedConns = 4
 )
 
 // Target is what the API drives: the running hub and its policy.
@@ -150,8 +157,13 @@ type Server struct {
 	HeaderTimeout    time.Duration // to read a request's headers
 	BodyTimeout      time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
 	IdleTimeout      time.Duration // between an injection stream's records
+	// MaxInjections bounds the injection streams at once; zero means
+	// MaxConns less ReservedConns (less half of MaxConns, when that is
+	// fewer). It is never more than MaxConns.
+	MaxInjections int
 
-	refused atomic.Uint64 // connections and requests refused, for rate-limited logs
+	refused   atomic.Uint64 // connections and requests refused, for rate-limited logs
+	injecting atomic.Int64  // injection streams being read
 }
 
 // PartitionRequest is the body of POST /v1/partitions.
@@ -203,7 +215,7 @@ const (
 	CodeUnknownPartition = "unknown-partition"  // filter.ErrUnknownPartition
 	CodeUnknownPort      = "unknown-port"       // hub.ErrNoPort
 	CodeStopped          = "stopped"            // hub.ErrStopped: the hub is shutting down
-	CodeBusy             = "busy"               // ErrBusy (503): turned away unread to make room; send it again
+	CodeBusy             = "busy"               // ErrBusy (503): turned away unread, to make room or as one injection stream too many; send it again
 	CodeDropped          = "dropped"            // ErrInjectDropped (409): an injection's frames dropped for flow control
 	CodeNotFound         = "not-found"          // 404: no such route
 	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
@@ -343,6 +355,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/inject/{port}", func(w http.ResponseWriter, r *http.Request) {
 		// A stream lasts as long as its capture: no overall deadline, but
 		// one per record (the client sends keepalives while it waits).
+		if n := s.injecting.Add(1); n > int64(s.maxInjections()) {
+			s.injecting.Add(-1)
+			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "injection streams at their limit")
+			refuseConn(w) // the stream is not read
+			writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Code: CodeBusy,
+				Error: fmt.Sprintf("%s: %d injection streams are running, the most it takes at once (its other places are kept for short requests); "+
+					"the stream was not read: send it again once one ends", ErrBusy, n-1)})
+			return
+		}
+		defer s.injecting.Add(-1)
 		rc := http.NewResponseController(w)
 		rc.SetWriteDeadline(time.Time{})
 		s.json(func(r *http.Request) (any, error) {
@@ -849,7 +871,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxConns() int { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxInjections() int {
+	if s.MaxInjections > 0 {
+		return min(s.MaxInjections, s.maxConns())
+	}
+	return s.maxConns() - min(ReservedConns, s.maxConns()/2)
+}
 func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, DefaultAuthTimeout) }
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
