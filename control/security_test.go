@@ -316,6 +316,48 @@ func TestEveryRefusalHasACode(t *testing.T) {
 	}
 }
 
+// TestAuthAndRouteRefusalsHaveACode: the refusals a program tells apart
+// by status carry a code too, on the control API and on the metrics
+// endpoint alike: a missing token, a web page's request, a body type, an
+// unknown route, a wrong method.
+func TestAuthAndRouteRefusalsHaveACode(t *testing.T) {
+	const token = "refusal-codes-token-0123456789abcdef"
+	l, err := control.Listen("tcp:127.0.0.1:0", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, l, &control.Server{Token: token})
+	api := control.Addr(l)
+	_, open := serveMetrics(t, &control.MetricsServer{})
+	_, locked := serveMetrics(t, &control.MetricsServer{Token: token})
+	auth := "Bearer " + token
+	for _, tc := range []struct {
+		name, addr, method, url string
+		hdr                     map[string]string
+		status                  int
+		code                    string
+	}{
+		{"api-no-token", api, "GET", "/v1/ports", nil, 401, control.CodeUnauthorized},
+		{"api-origin", api, "GET", "/v1/ports", map[string]string{"Authorization": auth, "Origin": "http://evil.example"}, 403, control.CodeForbidden},
+		{"api-text-plain", api, "PUT", "/v1/policy", map[string]string{"Authorization": auth, "Content-Type": "text/plain"}, 415, control.CodeUnsupportedType},
+		{"api-wrong-type", api, "PUT", "/v1/policy", map[string]string{"Authorization": auth, "Content-Type": "application/xml"}, 415, control.CodeUnsupportedType},
+		{"api-route", api, "GET", "/v1/nope", map[string]string{"Authorization": auth}, 404, control.CodeNotFound},
+		{"api-method", api, "DELETE", "/v1/ports", map[string]string{"Authorization": auth}, 405, control.CodeMethodNotAllowed},
+		{"metrics-no-token", locked, "GET", "/metrics", nil, 401, control.CodeUnauthorized},
+		{"metrics-origin", open, "GET", "/metrics", map[string]string{"Origin": "http://evil.example"}, 403, control.CodeForbidden},
+		{"metrics-route", open, "GET", "/v1/ports", nil, 404, control.CodeNotFound},
+		{"metrics-method", open, "POST", "/metrics", nil, 405, control.CodeMethodNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, msg := rawRequest(t, tc.addr, tc.method, tc.url, tc.hdr, "")
+			var e control.ErrorResponse
+			if err := json.Unmarshal([]byte(msg), &e); err != nil || status != tc.status || e.Code != tc.code || e.Error == "" {
+				t.Errorf("got %d %s, want %d with the code %q", status, strings.TrimSpace(msg), tc.status, tc.code)
+			}
+		})
+	}
+}
+
 // TestRefusalsShortenLongValues: a refusal quotes what the request said
 // (a path's value, a header) shortened when it is long, as the policy's
 // errors do, so that a request cannot make an answer of its own size.

@@ -186,9 +186,10 @@ type InjectResponse struct {
 
 // ErrorResponse is the body of every non-2xx answer the API gives (an
 // unknown route and a wrong method included; not net/http's own answer to
-// bytes that are not an HTTP request): the hub's words, and for the
-// refusals a program may want to tell apart, a code (Code...). Every 400
-// has one: CodeInvalid unless a more specific code applies.
+// bytes that are not an HTTP request), and the metrics endpoint too: the
+// hub's words, and for the refusals a program may want to tell apart, a
+// code (Code...). Every 400 has one (CodeInvalid unless a more specific
+// code applies), and so does every 401, 403, 404, 405 and 415.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -219,6 +220,9 @@ const (
 	CodeDropped          = "dropped"            // ErrInjectDropped (409): an injection's frames dropped for flow control
 	CodeNotFound         = "not-found"          // 404: no such route
 	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
+	CodeUnauthorized     = "unauthorized"       // 401: a missing or wrong bearer token
+	CodeForbidden        = "forbidden"          // 403: a request only a web page sends (an Origin, a rebound Host)
+	CodeUnsupportedType  = "unsupported-type"   // 415: a Content-Type the route does not take, or one a web page may send
 )
 
 // codes maps each code to its error, in the order errorCode tries them.
@@ -741,16 +745,16 @@ func (e *typeError) Error() string {
 // something, a body type a page may send without a CORS preflight.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, err := http.StatusForbidden, browserCheck(r)
+		status, code, err := http.StatusForbidden, CodeForbidden, browserCheck(r)
 		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr == nil && corsSafe[mt] {
-				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %s refused: a web page can send it", yamlfile.Quote(mt))
+				status, code, err = http.StatusUnsupportedMediaType, CodeUnsupportedType, fmt.Errorf("Content-Type %s refused: a web page can send it", yamlfile.Quote(mt))
 			}
 		}
 		if err != nil {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", err)
 			refuseConn(w)
-			writeJSON(w, status, ErrorResponse{Error: err.Error()})
+			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: code})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -816,7 +820,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
 			refuseConn(w)
-			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token"})
+			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token", Code: CodeUnauthorized})
 			return
 		}
 		if !claimSlot(r) {
@@ -830,11 +834,11 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := fn(r)
 		if err != nil {
-			status := http.StatusInternalServerError
+			status, code := http.StatusInternalServerError, errorCode(err)
 			var ue *UserError
 			var te *typeError
 			if errors.As(err, &te) {
-				status = http.StatusUnsupportedMediaType
+				status, code = http.StatusUnsupportedMediaType, CodeUnsupportedType
 			} else if errors.As(err, &ue) {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {
@@ -847,7 +851,6 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			if s.Logger != nil && status == http.StatusInternalServerError {
 				s.Logger.Warn("control request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			code := errorCode(err)
 			if code == "" && status == http.StatusBadRequest {
 				code = CodeInvalid // every refusal of a request as invalid says so
 			}

@@ -16,8 +16,11 @@ import (
 // user can enter; every socket file is chmod 0600 whatever the umask; and
 // both ends check the other's credentials (SO_PEERCRED), so that a socket
 // someone else bound at the path, or a connection made before the chmod,
-// gets nowhere. Root may always talk to a user's hub, and a user's ctl
-// trusts a hub that root runs.
+// gets nowhere. A user's hub answers that user's processes and root's, and
+// a user's client trusts a hub that root runs; but a client trusts only
+// its own user's sockets and root's, so root's ctl refuses a user's hub
+// (ErrNotYours) like anyone else's: root steers it as that user
+// (runuser -u USER -- l2hub ctl ...).
 
 // DefaultAddr is the control socket `serve`, `ctl` and `inject` use unless
 // told otherwise: $XDG_RUNTIME_DIR/l2hub.sock when that directory is the
