@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,21 +33,25 @@ func (s *RuleSource) Register(fs *pflag.FlagSet) {
 }
 
 // Read is the source of rule name, at most filter.MaxRuleBytes (and one
-// more, so the hub refuses a longer one); stdin is read for --file -.
-func (s *RuleSource) Read(stdin io.Reader, name string) ([]byte, error) {
+// more, so the hub refuses a longer one); stdin is read for --file -. A
+// read that blocks (a terminal or pipe no one writes to, a FIFO) ends
+// once ctx does, with its cause.
+func (s *RuleSource) Read(ctx context.Context, stdin io.Reader, name string) ([]byte, error) {
 	flags := s.faults.Given()
 	switch {
 	case s.file != "" && flags:
 		return nil, errors.New("give the rule with --file or with quick flags, not both")
 	case s.file == "-":
-		return io.ReadAll(io.LimitReader(stdin, filter.MaxRuleBytes+1))
+		return readContext(ctx, func() ([]byte, error) { return io.ReadAll(io.LimitReader(stdin, filter.MaxRuleBytes+1)) })
 	case s.file != "":
-		f, err := os.Open(s.file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, filter.MaxRuleBytes+1))
+		return readContext(ctx, func() ([]byte, error) {
+			f, err := os.Open(s.file)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			return io.ReadAll(io.LimitReader(f, filter.MaxRuleBytes+1))
+		})
 	case flags:
 		src, err := s.faults.Rule(name)
 		if err != nil {

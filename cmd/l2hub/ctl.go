@@ -49,11 +49,11 @@ ctl talks only to a socket (and a process behind it) that is yours or
 root's. A TCP control address needs the hub's token: from
 --control-token-file, $` + control.TokenEnv + ` or --control-token (which
 every user sees in ps).`,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkControlFlag(addr); err != nil {
 				return err
 			}
-			token, err := tf.Token()
+			token, err := tf.TokenContext(cmd.Context())
 			c = control.NewClient(addr, token)
 			return err
 		},
@@ -158,7 +158,7 @@ more. It lasts until healed.`
 		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)",
 			wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
-				src, err := readPolicyFile(args[0])
+				src, err := untilDone(ctx, func() ([]byte, error) { return readPolicyFile(args[0]) })
 				if err != nil {
 					return err
 				}

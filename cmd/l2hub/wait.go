@@ -66,7 +66,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			if err := checkControlFlag(addr); err != nil {
 				return err
 			}
-			token, err := tf.Token()
+			token, err := tf.TokenContext(ctx)
 			if err != nil {
 				return err
 			}
