@@ -44,7 +44,12 @@ type Client struct {
 // of the client returns that error. Before it sends anything on a unix
 // socket, it checks that the socket (and the default socket's directory)
 // is its user's or root's, and so is the process that answers: a socket
-// another user bound at the path gets no request.
+// another user bound at the path gets no request. On TCP, it checks on
+// Linux that a server on this host (a loopback address: any local user
+// may bind a port the hub does not hold) is its user's or root's, by the
+// kernel's table of TCP sockets, before it sends the token; a server on
+// another host, and any server on other systems, is not checked: the
+// token goes where addr points (ErrNotYours).
 //
 // Every call but an injection gives up after RequestTimeout, however long
 // its ctx allows: a ctx can shorten the wait, not lengthen it. An
@@ -74,10 +79,15 @@ func NewClient(addr, token string) *Client {
 			}
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, address)
-			if err != nil || network != "unix" {
-				return c, err
+			if err != nil {
+				return nil, err
 			}
-			if err := checkPeer(c, address); err != nil {
+			if network == "unix" {
+				err = checkPeer(c, address)
+			} else {
+				err = checkTCPPeer(c, addr)
+			}
+			if err != nil {
 				c.Close()
 				return nil, &unsafeSocketError{err}
 			}

@@ -28,7 +28,11 @@
 //     a loopback address: the API is plain HTTP, so the token would cross
 //     a network in clear (Listen refuses any other unless
 //     $L2HUB_CONTROL_ALLOW_REMOTE is 1; an SSH tunnel is the way to reach
-//     a hub from elsewhere).
+//     a hub from elsewhere). Any local user may bind a loopback port the
+//     hub does not hold, so Client, on Linux, finds the server's socket in
+//     the kernel's table of TCP sockets and checks its owner as it checks
+//     a unix socket's, before it sends the token; a server on another
+//     host, and any on other systems, is not checked.
 //   - Requests only a browser sends are refused: any Origin header, a Host
 //     that is a name other than localhost (DNS rebinding), and on requests
 //     that change something, a body type that a page may send without a CORS

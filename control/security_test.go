@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -930,6 +931,44 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 	for _, l := range sq.stop() {
 		if strings.HasPrefix(l, "got ") {
 			t.Errorf("the squatter received a request: %s", l)
+		}
+	}
+}
+
+// TestTCPSquatterGetsNothing reproduces the control audit's loopback
+// squatting: another user holds the TCP port a client takes for its hub's
+// (the hub not started yet, restarting, a port mistyped). The client must
+// find out who serves the port before it sends a byte, and refuse,
+// naming the uid, rather than hand over its token; WaitReady (l2hub wait
+// --control tcp:...) stops at once rather than send it every 50 ms.
+func TestTCPSquatterGetsNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("skipping: a TCP server's owner is looked up on Linux only")
+	}
+	sq := startAttacker(t, "tcp-squat")
+	ready := sq.next(t)
+	hostport, ok := strings.CutPrefix(ready, "ready ")
+	if !ok {
+		t.Fatalf("squatter: %q", ready)
+	}
+	addr := "tcp:" + hostport
+	c := control.NewClient(addr, "squatted-token-0123456789abcdef")
+	_, err := c.Ports(context.Background())
+	if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "served by uid 65534") || !strings.Contains(err.Error(), addr) {
+		t.Errorf("Ports from a port nobody holds = %v, want ErrNotYours naming %s and uid 65534", err, addr)
+	}
+	if got := sq.next(t); got != "got 0 bytes" {
+		t.Errorf("the squatter: %s, want nothing sent", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only stops a WaitReady that would poll on
+	defer cancel()
+	_, err = c.WaitReady(ctx, time.Millisecond)
+	if !errors.Is(err, control.ErrNotYours) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReady on a port nobody holds = %v, want ErrNotYours at once", err)
+	}
+	for _, l := range sq.stop() {
+		if strings.HasPrefix(l, "got ") && l != "got 0 bytes" {
+			t.Errorf("the squatter: %s, want nothing sent", l)
 		}
 	}
 }

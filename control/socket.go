@@ -109,6 +109,34 @@ func checkPeer(c net.Conn, path string) error {
 	return nil
 }
 
+// checkTCPPeer refuses a TCP connection whose server runs on this host as
+// someone other than the caller or root, before the client sends it a
+// byte (the token): any local user may bind a loopback port that the hub
+// does not hold at that moment (before it starts, while it restarts, a
+// port mistyped, the local end of an ssh -L that could not bind it). On
+// Linux the server's socket is found in the kernel's table of TCP sockets
+// (tcpServerUID), as SO_PEERCRED names a unix socket's; a loopback
+// address whose server is not found there is refused too. A server on
+// another host is not checked: the token goes where the address points.
+// Elsewhere than Linux nothing is checked.
+func checkTCPPeer(c net.Conn, addr string) error {
+	uid, found, err := tcpServerUID(c)
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil
+	case err != nil:
+		return fmt.Errorf("control address %s: who serves it: %w: refusing to send it the token", addr, err)
+	case found && !trusted(uid):
+		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token "+
+			"(is the hub running, on that port? another user's process holds it)", addr, uid, ErrNotYours, os.Getuid())
+	case !found:
+		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra.IP.IsLoopback() {
+			return fmt.Errorf("control address %s: the process that answers is not in this host's table of TCP sockets (/proc/net/tcp), so who it is cannot be told: refusing to send it the token", addr)
+		}
+	}
+	return nil
+}
+
 // listenUnix binds a unix control socket at path with mode 0600.
 func listenUnix(path string) (net.Listener, error) {
 	if err := clearStaleSocket(path); err != nil {
