@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -109,7 +110,7 @@ func NewClient(addr, token string) *Client {
 func (c *Client) Addr() string { return c.addr }
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
-	return c.doWith(ctx, c.http, method, path, ctype, body, out)
+	return c.doWith(ctx, c.http, method, path, ctype, body, out, nil)
 }
 
 // busyTries bounds how often a request the hub turned away unread (ErrBusy)
@@ -117,7 +118,9 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 // for any other connection.
 const busyTries = 4
 
-func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any) error {
+// doWith sends a request with hc and decodes the answer into out; hdr, if
+// not nil, gets the answer's header.
+func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any, hdr *http.Header) error {
 	if c.err != nil {
 		return c.err
 	}
@@ -132,7 +135,7 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 		req.Header.Set("Content-Type", ctype)
 	}
 	for try := 1; ; try++ {
-		err := c.send(hc, req, out)
+		err := c.send(hc, req, out, hdr)
 		if !errors.Is(err, ErrBusy) || try == busyTries || body != nil && req.GetBody == nil {
 			return err
 		}
@@ -151,8 +154,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 	}
 }
 
-// send sends req once and decodes the answer into out.
-func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
+// send sends req once and decodes the answer into out (and its header into
+// hdr, if not nil).
+func (c *Client) send(hc *http.Client, req *http.Request, out any, hdr *http.Header) error {
 	resp, err := hc.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -176,6 +180,9 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
 		return fmt.Errorf("control API: %w", err)
 	}
 	defer resp.Body.Close()
+	if hdr != nil {
+		*hdr = resp.Header
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("control API: read answer: %w", err)
@@ -341,7 +348,7 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 // InjectKeepalive meanwhile. Cancel ctx to stop.
 func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (InjectResponse, error) {
 	var out InjectResponse
-	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out)
+	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out, nil)
 	return out, err
 }
 
@@ -457,6 +464,15 @@ func (e *unsafeSocketError) Unwrap() error { return e.err }
 // or an address that is none (see NewClient) ends it at once too. An
 // interval of 0 or less asks every 50 ms.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
+	return c.WaitReadyPID(ctx, interval, 0)
+}
+
+// WaitReadyPID is WaitReady for the hub whose process is pid (l2hub wait
+// --pid; 0 for any): a hub that answers as another process (PIDHeader),
+// or does not say which it is (an older l2hub), ends it at once
+// (ErrOtherHub), with both pids: that hub holds the address, so the one
+// waited for will not answer there.
+func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid int) ([]PortStatus, error) {
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
 	}
@@ -464,7 +480,19 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 	defer t.Stop()
 	var last error // the last answer that was not the context ending
 	for {
-		ports, err := c.Ports(ctx)
+		var ports []PortStatus
+		var hdr http.Header
+		err := c.doWith(ctx, c.http, "GET", "/v1/ports", "", nil, &ports, &hdr)
+		if err == nil && pid > 0 {
+			if got, _ := strconv.Atoi(hdr.Get(PIDHeader)); got != pid {
+				who := fmt.Sprintf("pid %d", got)
+				if got <= 0 {
+					who = "a process that does not say which (an l2hub older than this one?)"
+				}
+				return nil, fmt.Errorf("the control API on %s is served by %s: it %w, not the hub waited for (pid %d): that hub holds the address, so pid %d cannot serve it",
+					c.Addr(), who, ErrOtherHub, pid, pid)
+			}
+		}
 		if err == nil {
 			return ports, nil
 		}

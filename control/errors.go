@@ -34,6 +34,10 @@ var (
 // be sent again.
 var ErrBusy = errors.New("the control API is busy")
 
+// ErrOtherHub reports a control address answered by a hub other than the
+// one waited for (Client.WaitReadyPID).
+var ErrOtherHub = errors.New("is another hub")
+
 // ErrInjectDropped reports an injection stream some of whose frames the
 // port dropped for flow control (409, CodeDropped): stalled, queue-full or
 // backlog-full, so its VM did not get them all. The stream was read to its

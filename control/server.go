@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -816,6 +817,7 @@ func (s *Server) logRefused(what string, args ...any) {
 // connection's slot (slotListener) and goes on.
 func (s *Server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.Token)
+	pid := strconv.Itoa(os.Getpid())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
@@ -826,9 +828,16 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		if !claimSlot(r) {
 			return // the connection gave its slot up, and is closed
 		}
+		w.Header().Set(PIDHeader, pid)
 		next.ServeHTTP(w, r)
 	})
 }
+
+// PIDHeader is the header in which the control API says, on every answer
+// to a request that passed its checks (the token), which process serves
+// it: the hub's pid, so that l2hub wait --pid tells the hub it started
+// from another that answers at the address (Client.WaitReadyPID).
+const PIDHeader = "L2hub-Pid"
 
 func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

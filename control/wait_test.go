@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -169,5 +170,24 @@ func TestClientRefusesAddressesThatAreNone(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("NewClient(%q).InjectStream() = %+v, %v, want %q", addr, res, err, want)
 		}
+	}
+}
+
+// TestWaitReadyPID: the API says which process serves it, and
+// WaitReadyPID takes only that hub's answer: another's ends the wait at
+// once, naming both pids.
+func TestWaitReadyPID(t *testing.T) {
+	_, path := serveFake(t, "")
+	c := control.NewClient(path, "")
+	if ports, err := c.WaitReadyPID(context.Background(), time.Millisecond, os.Getpid()); err != nil || len(ports) == 0 {
+		t.Errorf("WaitReadyPID(this process, which serves it) = %v, %v", ports, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only stops a wait that would go on
+	defer cancel()
+	other := os.Getppid()
+	_, err := c.WaitReadyPID(ctx, time.Millisecond, other)
+	if !errors.Is(err, control.ErrOtherHub) || errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("served by pid %d", os.Getpid())) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) {
+		t.Errorf("WaitReadyPID(pid %d) from a hub of pid %d = %v, want ErrOtherHub at once, naming both", other, os.Getpid(), err)
 	}
 }

@@ -492,6 +492,41 @@ func TestSecondHubKeepsOffALiveHubsReadyFile(t *testing.T) {
 	}
 }
 
+// TestWaitPIDTakesOnlyThatHub: l2hub wait --pid P takes only P's
+// readiness. A ready file that another hub still running holds (P will
+// refuse to start on it), or a control API another hub serves at the
+// address (P will run without it, or not start), ends the wait at once,
+// naming both pids, rather than pass for P's.
+func TestWaitPIDTakesOnlyThatHub(t *testing.T) {
+	dir := t.TempDir()
+	rf, sock := filepath.Join(dir, "hub.ready"), filepath.Join(dir, "ctl.sock")
+	first := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf)
+	other := first.cmd.Process.Pid
+	// P: a process that runs and is not that hub (this one).
+	p := strconv.Itoa(os.Getpid())
+	wait := func(args ...string) error {
+		return run(context.Background(), append([]string{"wait", "--timeout", hangGuard.String()}, args...), io.Discard, io.Discard)
+	}
+	err := wait("--ready-file", rf, "--pid", p)
+	if !errors.Is(err, ready.ErrOtherHub) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) || !strings.Contains(err.Error(), "(pid "+p+")") {
+		t.Errorf("wait --ready-file (hub %d's) --pid %s = %v, want ErrOtherHub naming both pids", other, p, err)
+	}
+	if err := wait("--ready-file", rf, "--pid", strconv.Itoa(other)); err != nil {
+		t.Errorf("wait --ready-file --pid %d (the hub the file names): %v", other, err)
+	}
+
+	// A hub in this process serves the control API.
+	_, _, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", sock)
+	defer stop()
+	if err := wait("--control", sock, "--pid", p); err != nil {
+		t.Errorf("wait --control --pid %s (the hub that serves it): %v", p, err)
+	}
+	err = wait("--control", sock, "--pid", strconv.Itoa(other))
+	if !errors.Is(err, control.ErrOtherHub) || !strings.Contains(err.Error(), "served by pid "+p) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) {
+		t.Errorf("wait --control (pid %s's) --pid %d = %v, want ErrOtherHub naming both pids", p, other, err)
+	}
+}
+
 // TestControlAddressAsAnnounced: a control socket named relative to the
 // working directory (unix:ctl, which reads as no path by itself) is
 // announced by its absolute path, in the banner and the ready file, and

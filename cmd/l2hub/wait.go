@@ -30,17 +30,24 @@ if it is not ready within --timeout.
 
 With --ready-file, wait for the file l2hub serve --ready-file writes once
 every port and the control API are bound (a file left by a hub that has
-exited does not count), and print what it says. Otherwise ask the control
-API (--control, default ` + control.DefaultAddr() + `) until it answers; a
-refusal (a missing or wrong --control-token) ends the wait at once.
+exited does not count), and print what it says. A ready file that belongs
+to another user (anyone may write one in /tmp) is refused at once: keep it
+in a directory of yours ($XDG_RUNTIME_DIR, or one made with mktemp -d).
+Otherwise ask the control API (--control, default ` + control.DefaultAddr() + `)
+until it answers; a refusal (a missing or wrong --control-token, a hub of
+another user) ends the wait at once.
 
-With --pid (the hub's, $! after starting it in the background), a hub that
-exits before it is ready (a port in use, a bad flag) ends the wait at once,
-rather than after --timeout: its own output says why.
+With --pid (the hub's, $! after starting it in the background), only that
+hub's readiness counts: a ready file, or a control API, of another hub that
+still runs (one that held the path or the address first, so that this hub
+cannot start on it, or runs without control) ends the wait at once, naming
+both pids; and a hub that exits before it is ready (a port in use, a bad
+flag) ends it at once, rather than after --timeout: its own output says why.
 
 Start QEMU only after this returns: QEMU never retries a failed connect=.`,
-		Example: `  l2hub serve --ready-file /tmp/hub.ready --port a=tcp:127.0.0.1:7001 &
-  l2hub wait --ready-file /tmp/hub.ready --pid $! && qemu-system-x86_64 ... -netdev stream,id=n0,...`,
+		Example: `  run=${XDG_RUNTIME_DIR:-$(mktemp -d)}   # a directory only you can write to
+  l2hub serve --ready-file "$run/hub.ready" --port a=tcp:127.0.0.1:7001 &
+  l2hub wait --ready-file "$run/hub.ready" --pid $! && qemu-system-x86_64 ... -netdev stream,id=n0,...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -53,7 +60,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 				defer stop()
 			}
 			if readyFile != "" {
-				info, err := ready.Wait(ctx, readyFile, 50*time.Millisecond)
+				info, err := ready.WaitFor(ctx, readyFile, pid, 50*time.Millisecond)
 				if err != nil {
 					return notReady(ctx, timeout, err)
 				}
@@ -70,7 +77,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			if err != nil {
 				return err
 			}
-			ports, err := control.NewClient(addr, token).WaitReady(ctx, 50*time.Millisecond)
+			ports, err := control.NewClient(addr, token).WaitReadyPID(ctx, 50*time.Millisecond, pid)
 			if err != nil {
 				return notReady(ctx, timeout, err)
 			}
@@ -90,7 +97,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 	fl.StringVar(&addr, "control", "", "wait for the control API at this address: "+controlForms)
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fl.BoolVar(&asJSON, "json", false, "print the ready file's content (or the ports) as JSON")
-	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &): fail at once if it exits before it is ready")
+	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &): only its readiness counts; fail at once if it exits before it is ready, or another hub's answers")
 	tf.Register(fl.StringVar)
 	cmd.MarkFlagsMutuallyExclusive("ready-file", "control")
 	return cmd

@@ -90,11 +90,45 @@ func Write(path string, info Info) (*File, error) {
 	return f, nil
 }
 
+// ErrNotYours reports a ready file that belongs to a user other than the
+// caller and root: anyone may write a file in a shared directory such as
+// /tmp, naming a process and addresses of theirs, so Read takes nothing
+// it says (as a control client refuses another user's socket).
+var ErrNotYours = errors.New("belongs to another user")
+
+// ErrOtherHub reports a ready file that names a running process other than
+// the hub waited for (WaitFor): that hub holds the path, so the one waited
+// for cannot announce itself there.
+var ErrOtherHub = errors.New("names another hub that is still running")
+
 // Read parses a ready file. It is forward-compatible: a field it does not
 // know, or one of another type than it knows (a newer hub's), is ignored;
 // only a file that is not a JSON object, or has no pid (a positive
-// integer), is refused.
+// integer), is refused. So is a file that belongs to a user other than the
+// caller and root (ErrNotYours), and anything but a regular file (a FIFO
+// is not waited on).
 func Read(path string) (Info, error) {
+	f, err := os.OpenFile(path, openFlags, 0)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return Info{}, fmt.Errorf("ready file %s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() && uid != 0 {
+		return Info{}, fmt.Errorf("ready file %s %w (uid %d; you are uid %d): what it says is not taken", path, ErrNotYours, uid, os.Getuid())
+	}
+	return decode(f, path)
+}
+
+// readAny is Read of a file whoever owns it, for whether it may be
+// replaced (checkOwner).
+func readAny(path string) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Info{}, err
@@ -172,8 +206,17 @@ func Alive(pid int, start uint64) bool { return pid > 0 && alive(pid, start) }
 
 // Wait returns the ready file's content once path exists, parses, and
 // names a running process, polling every interval until ctx ends. A file
-// left behind by a process that has exited does not count.
+// left behind by a process that has exited does not count. A file that
+// belongs to another user (ErrNotYours) ends the wait at once.
 func Wait(ctx context.Context, path string, interval time.Duration) (Info, error) {
+	return WaitFor(ctx, path, 0, interval)
+}
+
+// WaitFor is Wait for the hub whose process is pid (l2hub wait --pid; 0
+// for any): only a file that names pid counts, and one that names another
+// process that still runs ends the wait at once (ErrOtherHub, with both
+// pids): that hub holds the path, so pid cannot write its own there.
+func WaitFor(ctx context.Context, path string, pid int, interval time.Duration) (Info, error) {
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
 	}
@@ -183,7 +226,12 @@ func Wait(ctx context.Context, path string, interval time.Duration) (Info, error
 	for {
 		info, err := Read(path)
 		switch {
-		case err == nil && Alive(info.PID, info.Start):
+		case errors.Is(err, ErrNotYours):
+			return Info{}, err
+		case err == nil && pid > 0 && info.PID != pid && Alive(info.PID, info.Start):
+			return Info{}, fmt.Errorf("ready file %s %w (pid %d), not the hub waited for (pid %d): that hub holds the file, so pid %d cannot write its own there; give each hub a ready file of its own",
+				path, ErrOtherHub, info.PID, pid, pid)
+		case err == nil && (pid == 0 || info.PID == pid) && Alive(info.PID, info.Start):
 			return info, nil
 		case err == nil:
 			last = fmt.Errorf("ready file %s names pid %d, which is not running (it exited, or the pid is another process's now)", path, info.PID)
