@@ -174,8 +174,12 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any, hdr *http.Hea
 			if req.Method != http.MethodGet {
 				hint = "; whether it made the change is not known: look (ctl policy, ctl rules, ctl ports) before sending it again"
 			}
-			return fmt.Errorf("control API at %s: %w: the hub did not answer within %v; it may be stopped, or busy: "+
-				"a flood of connections, or its places held by long requests (injections)%s", c.addr, err, hc.Timeout, hint)
+			within := "in time"
+			if hc.Timeout > 0 {
+				within = "within " + hc.Timeout.String()
+			}
+			return fmt.Errorf("control API at %s: %w: the hub did not answer %s; it may be stopped, or busy: "+
+				"a flood of connections, or its places held by long requests (injections)%s", c.addr, err, within, hint)
 		}
 		return fmt.Errorf("control API: %w", err)
 	}
