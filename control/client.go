@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"l2hub/filter"
+	"l2hub/internal/ready"
 )
 
 // RequestTimeout bounds each call of a Client but an injection: the hub
@@ -471,11 +472,16 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 	return c.WaitReadyPID(ctx, interval, 0)
 }
 
-// WaitReadyPID is WaitReady for the hub whose process is pid (l2hub wait
-// --pid; 0 for any): a hub that answers as another process (PIDHeader),
-// or does not say which it is (an older l2hub), ends it at once
-// (ErrOtherHub), with both pids: that hub holds the address, so the one
-// waited for will not answer there.
+// WaitReadyPID is WaitReady for the hub whose process is pid or runs
+// under it (ready.Within: pid may be a wrapper's, such as timeout's or
+// sudo's; 0 for any). An answer from another process that runs on this
+// host (PIDHeader) does not count, and is waited past: it may be another
+// hub's, at an address the one waited for will then not get, or the pid
+// given may not be the hub's; if ctx ends meanwhile, the error says so
+// (ErrOtherHub), naming both pids. An answer that says no pid (an l2hub
+// older than this one), or one that names no process running here (a hub
+// on another host, or in another pid namespace), is taken, as the socket's
+// owner has been checked.
 func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid int) ([]PortStatus, error) {
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
@@ -488,13 +494,10 @@ func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid i
 		var hdr http.Header
 		err := c.doWith(ctx, c.http, "GET", "/v1/ports", "", nil, &ports, &hdr)
 		if err == nil && pid > 0 {
-			if got, _ := strconv.Atoi(hdr.Get(PIDHeader)); got != pid {
-				who := fmt.Sprintf("pid %d", got)
-				if got <= 0 {
-					who = "a process that does not say which (an l2hub older than this one?)"
-				}
-				return nil, fmt.Errorf("the control API on %s is served by %s: it %w, not the hub waited for (pid %d): that hub holds the address, so pid %d cannot serve it",
-					c.Addr(), who, ErrOtherHub, pid, pid)
+			if got, _ := strconv.Atoi(hdr.Get(PIDHeader)); got > 0 && got != pid && ready.Alive(got, 0) && !ready.Within(got, pid) {
+				err = fmt.Errorf("the control API on %s is served by pid %d, which %w, neither the hub waited for (pid %d) nor a process it started: "+
+					"that hub holds the address, or pid %d is not the hub's (of serve ... | tee log &, $! is tee's: write serve ... > >(tee log) & instead)",
+					c.Addr(), got, ErrOtherHub, pid, pid)
 			}
 		}
 		if err == nil {
@@ -514,7 +517,7 @@ func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid i
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(last, ErrNoHub) { // it names the address
+			if errors.Is(last, ErrNoHub) || errors.Is(last, ErrOtherHub) { // it names the address
 				return nil, fmt.Errorf("%w: %w", ctx.Err(), last)
 			}
 			return nil, fmt.Errorf("%w: no hub answered on %s: %w", ctx.Err(), c.Addr(), last)

@@ -112,5 +112,6 @@
 // The JSON documents l2hub prints for scripts carry Schema, and give a
 // policy's counters as PolicyCounters.
 //
-// Imports: hub and filter (the types the API carries), internal/yamlfile.
+// Imports: hub and filter (the types the API carries), internal/yamlfile,
+// internal/ready (whether a process runs, and under which).
 package control

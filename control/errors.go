@@ -34,9 +34,9 @@ var (
 // be sent again.
 var ErrBusy = errors.New("the control API is busy")
 
-// ErrOtherHub reports a control address answered by a hub other than the
-// one waited for (Client.WaitReadyPID).
-var ErrOtherHub = errors.New("is another hub")
+// ErrOtherHub reports a control address answered, until the wait ended,
+// by a process other than the hub waited for (Client.WaitReadyPID).
+var ErrOtherHub = errors.New("is another process")
 
 // ErrInjectDropped reports an injection stream some of whose frames the
 // port dropped for flow control (409, CodeDropped): stalled, queue-full or

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -174,20 +178,65 @@ func TestClientRefusesAddressesThatAreNone(t *testing.T) {
 }
 
 // TestWaitReadyPID: the API says which process serves it, and
-// WaitReadyPID takes only that hub's answer: another's ends the wait at
-// once, naming both pids.
+// WaitReadyPID takes the answer of the hub waited for, or of a process it
+// started (the pid is a wrapper's: timeout, sudo, go run; here go test,
+// which started this process). Another running process's answer is waited
+// past, and a wait that ends meanwhile names both pids.
 func TestWaitReadyPID(t *testing.T) {
 	_, path := serveFake(t, "")
 	c := control.NewClient(path, "")
-	if ports, err := c.WaitReadyPID(context.Background(), time.Millisecond, os.Getpid()); err != nil || len(ports) == 0 {
-		t.Errorf("WaitReadyPID(this process, which serves it) = %v, %v", ports, err)
+	for _, pid := range []int{os.Getpid(), os.Getppid()} {
+		if ports, err := c.WaitReadyPID(context.Background(), time.Millisecond, pid); err != nil || len(ports) == 0 {
+			t.Errorf("WaitReadyPID(%d; the hub %d is it or its child) = %v, %v", pid, os.Getpid(), ports, err)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // only stops a wait that would go on
+	if runtime.GOOS != "linux" {
+		return // elsewhere, any process may be the wrapper's (ready.Within)
+	}
+	other := startSleep(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond) // what ends the wait; not a bound on the test
 	defer cancel()
-	other := os.Getppid()
 	_, err := c.WaitReadyPID(ctx, time.Millisecond, other)
-	if !errors.Is(err, control.ErrOtherHub) || errors.Is(err, context.DeadlineExceeded) ||
+	if !errors.Is(err, control.ErrOtherHub) || !errors.Is(err, context.DeadlineExceeded) ||
 		!strings.Contains(err.Error(), fmt.Sprintf("served by pid %d", os.Getpid())) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) {
-		t.Errorf("WaitReadyPID(pid %d) from a hub of pid %d = %v, want ErrOtherHub at once, naming both", other, os.Getpid(), err)
+		t.Errorf("WaitReadyPID(pid %d) from a hub of pid %d = %v, want it waited past until the deadline, then ErrOtherHub naming both", other, os.Getpid(), err)
+	}
+}
+
+// startSleep starts a process that runs until the test ends, and is not
+// this one's parent.
+func startSleep(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "3600")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("skipping: cannot start a process: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd.Process.Pid
+}
+
+// TestWaitReadyPIDOlderHub: a hub that does not say its pid (an l2hub
+// older than PIDHeader) is taken, as before it did: the socket's owner has
+// been checked.
+func TestWaitReadyPIDOlderHub(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `[{"name":"a"}]`)
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only stops a wait that would go on
+	defer cancel()
+	ports, err := control.NewClient(path, "").WaitReadyPID(ctx, time.Millisecond, startSleep(t))
+	if err != nil || len(ports) != 1 {
+		t.Errorf("WaitReadyPID from a hub without %s = %v, %v; want its ports", control.PIDHeader, ports, err)
 	}
 }

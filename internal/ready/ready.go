@@ -97,9 +97,9 @@ func Write(path string, info Info) (*File, error) {
 var ErrNotYours = errors.New("belongs to another user")
 
 // ErrOtherHub reports a ready file that names a running process other than
-// the hub waited for (WaitFor): that hub holds the path, so the one waited
-// for cannot announce itself there.
-var ErrOtherHub = errors.New("names another hub that is still running")
+// the hub waited for (WaitFor) and the processes it started: another hub
+// holds the path, or the pid waited for is not the hub's.
+var ErrOtherHub = errors.New("names another process that is still running")
 
 // Read parses a ready file. It is forward-compatible: a field it does not
 // know, or one of another type than it knows (a newer hub's), is ignored;
@@ -204,6 +204,13 @@ func Notify(state string) (bool, error) {
 // started then, not another that reused the pid.
 func Alive(pid int, start uint64) bool { return pid > 0 && alive(pid, start) }
 
+// Within reports whether process pid is root or was started by it, or by
+// a process root started, and so on (on Linux, by /proc/PID/stat's
+// parents, a few levels up): the hub that a wrapper such as timeout, sudo,
+// runuser or go run started, whose pid is the wrapper's ($!). Where the
+// system does not say (not Linux), it reports true: any process may be.
+func Within(pid, root int) bool { return pid > 0 && root > 0 && within(pid, root) }
+
 // Wait returns the ready file's content once path exists, parses, and
 // names a running process, polling every interval until ctx ends. A file
 // left behind by a process that has exited does not count. A file that
@@ -212,10 +219,13 @@ func Wait(ctx context.Context, path string, interval time.Duration) (Info, error
 	return WaitFor(ctx, path, 0, interval)
 }
 
-// WaitFor is Wait for the hub whose process is pid (l2hub wait --pid; 0
-// for any): only a file that names pid counts, and one that names another
-// process that still runs ends the wait at once (ErrOtherHub, with both
-// pids): that hub holds the path, so pid cannot write its own there.
+// WaitFor is Wait for the hub whose process is pid or runs under it (see
+// Within: l2hub wait --pid $!, where $! may be a wrapper's; 0 for any). A
+// file that names another running process does not count, and is waited
+// past: it may be another hub's, whose ready file this one will refuse to
+// replace (it then exits, which the caller watches for), or a pipeline's
+// ($! of serve | tee is tee's). If ctx ends meanwhile, the error says so
+// (ErrOtherHub), naming both pids.
 func WaitFor(ctx context.Context, path string, pid int, interval time.Duration) (Info, error) {
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
@@ -228,11 +238,13 @@ func WaitFor(ctx context.Context, path string, pid int, interval time.Duration) 
 		switch {
 		case errors.Is(err, ErrNotYours):
 			return Info{}, err
-		case err == nil && pid > 0 && info.PID != pid && Alive(info.PID, info.Start):
-			return Info{}, fmt.Errorf("ready file %s %w (pid %d), not the hub waited for (pid %d): that hub holds the file, so pid %d cannot write its own there; give each hub a ready file of its own",
-				path, ErrOtherHub, info.PID, pid, pid)
-		case err == nil && (pid == 0 || info.PID == pid) && Alive(info.PID, info.Start):
+		case err == nil && Alive(info.PID, info.Start) && (pid <= 0 || Within(info.PID, pid)):
 			return info, nil
+		case err == nil && Alive(info.PID, info.Start):
+			last = fmt.Errorf("ready file %s %w (pid %d), neither the hub waited for (pid %d) nor a process it started: "+
+				"another hub holds the file (give each hub a ready file of its own), or pid %d is not the hub's "+
+				"(of serve ... | tee log &, $! is tee's: write serve ... > >(tee log) & instead)",
+				path, ErrOtherHub, info.PID, pid, pid)
 		case err == nil:
 			last = fmt.Errorf("ready file %s names pid %d, which is not running (it exited, or the pid is another process's now)", path, info.PID)
 		case errors.Is(err, os.ErrNotExist):

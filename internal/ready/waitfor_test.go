@@ -3,12 +3,15 @@
 package ready
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,28 +33,72 @@ func startOther(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-// TestWaitForTheHubWaitedFor: l2hub wait --pid P takes only P's ready
-// file. A file that names another live process (another hub holds the
-// path, and P will refuse to start on it) ends the wait at once, with
-// both pids; one left by a process that has exited is waited past, until
-// P writes its own.
+// startWrapper starts a process that starts another (as timeout, sudo or
+// go run start the hub: a child, not an exec) and runs until the test
+// ends; it returns both pids.
+func startWrapper(t *testing.T) (wrapper, child int) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "sleep 3600 & echo $!; wait")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("skipping: cannot start sh: %v", err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err == nil {
+		child, err = strconv.Atoi(strings.TrimSpace(line))
+	}
+	t.Cleanup(func() {
+		if child > 0 {
+			syscall.Kill(child, syscall.SIGKILL)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	if err != nil {
+		t.Fatalf("the wrapper's child: %v", err)
+	}
+	return cmd.Process.Pid, child
+}
+
+// TestWaitForTheHubWaitedFor: l2hub wait --pid P takes P's ready file, or
+// that of a process P started (P is a wrapper's pid: timeout, sudo, go
+// run). A file that names another live process (another hub holds the
+// path, and P will refuse to start on it; a pipeline's $!) is waited past,
+// and a wait that ends meanwhile names both pids; one left by a process
+// that has exited is waited past, until P writes its own.
 func TestWaitForTheHubWaitedFor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hub.ready")
-	other := startOther(t)
-	if err := WriteFile(path, Info{PID: other}); err != nil {
+	wrapper, child := startWrapper(t)
+	if err := WriteFile(path, Info{PID: child}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only stops a wait that would go on
 	defer cancel()
-	_, err := WaitFor(ctx, path, os.Getpid(), time.Millisecond)
-	if !errors.Is(err, ErrOtherHub) || errors.Is(err, context.DeadlineExceeded) ||
-		!strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) {
-		t.Errorf("WaitFor(pid %d) on pid %d's file = %v, want ErrOtherHub at once, naming both", os.Getpid(), other, err)
-	}
-	for _, pid := range []int{other, 0} {
-		if info, err := WaitFor(ctx, path, pid, time.Millisecond); err != nil || info.PID != other {
-			t.Errorf("WaitFor(pid %d) on pid %d's file = %+v, %v; want it", pid, other, info, err)
+	for _, pid := range []int{wrapper, child, 0} {
+		if info, err := WaitFor(ctx, path, pid, time.Millisecond); err != nil || info.PID != child {
+			t.Errorf("WaitFor(pid %d) on pid %d's file (wrapper %d's child) = %+v, %v; want it", pid, child, wrapper, info, err)
 		}
+	}
+
+	if runtime.GOOS != "linux" {
+		return // elsewhere, any process may be the wrapper's (Within)
+	}
+	// This process runs, and is not under the wrapper.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, Info{PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond) // what ends the wait; not a bound on the test
+	defer cancelShort()
+	_, err := WaitFor(short, path, wrapper, time.Millisecond)
+	if !errors.Is(err, ErrOtherHub) || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", os.Getpid())) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", wrapper)) {
+		t.Errorf("WaitFor(pid %d) on pid %d's file = %v, want it waited past until the deadline, then ErrOtherHub naming both", wrapper, os.Getpid(), err)
 	}
 
 	// A file a process that has exited left: waited past.
