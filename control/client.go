@@ -48,10 +48,11 @@ type Client struct {
 // is its user's or root's, and so is the process that answers: a socket
 // another user bound at the path gets no request. On TCP, it checks on
 // Linux that a server on this host (a loopback address: any local user
-// may bind a port the hub does not hold) is its user's or root's, by the
-// kernel's table of TCP sockets, before it sends the token; a server on
-// another host, and any server on other systems, is not checked: the
-// token goes where addr points (ErrNotYours).
+// may bind a port the hub does not hold) is its user's or root's, by
+// asking the kernel who holds the socket (NETLINK_SOCK_DIAG, else
+// /proc/net/tcp), before it sends the token, and refuses one it cannot
+// check; a server on another host, and any server on other systems, is
+// not checked: the token goes where addr points (ErrNotYours).
 //
 // Every call but an injection gives up after RequestTimeout, however long
 // its ctx allows: a ctx can shorten the wait, not lengthen it. An

@@ -29,10 +29,11 @@
 //     a network in clear (Listen refuses any other unless
 //     $L2HUB_CONTROL_ALLOW_REMOTE is 1; an SSH tunnel is the way to reach
 //     a hub from elsewhere). Any local user may bind a loopback port the
-//     hub does not hold, so Client, on Linux, finds the server's socket in
-//     the kernel's table of TCP sockets and checks its owner as it checks
-//     a unix socket's, before it sends the token; a server on another
-//     host, and any on other systems, is not checked.
+//     hub does not hold, so Client, on Linux, asks the kernel for the
+//     server's socket (NETLINK_SOCK_DIAG, else /proc/net/tcp) and checks
+//     its owner as it checks a unix socket's, before it sends the token;
+//     a server on another host, and any on other systems, is not checked,
+//     and one on this host that cannot be checked is refused.
 //   - Requests only a browser sends are refused: any Origin header, a Host
 //     that is a name other than localhost (DNS rebinding), and on requests
 //     that change something, a body type that a page may send without a CORS

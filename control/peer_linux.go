@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,31 +39,179 @@ func peerUID(c net.Conn) (int, error) {
 	return int(cred.Uid), nil
 }
 
-// procNetTCP are the kernel's tables of this network namespace's TCP
-// sockets, IPv4 and IPv6 (an IPv4 connection to a socket bound to [::]
-// is listed in the second, its addresses IPv4-mapped).
-var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
-
 // tcpServerUID returns the uid that owns the server's end of c, a TCP
 // connection this process made, when that end is on this host: the socket
-// whose local address is c's remote address and whose remote address is
-// c's local address, as the kernel lists it in /proc/net/tcp or tcp6
-// (for a connection not yet accepted, the listener's uid). found is false
-// when no socket is listed so: the server is on another host. The table
-// is read whole a few times at most, since a connection that changes
-// state as it is read (the kernel replaces its request by the accepted
-// socket) may be missed by one reading.
+// bound to c's remote address and connected to c's local address (for a
+// connection not yet accepted, the listener's). found is false when this
+// host has no such socket: the server is on another host (or behind NAT,
+// or in another network namespace). It asks the kernel for that one socket
+// (NETLINK_SOCK_DIAG, an exact lookup); where that is not offered, it
+// reads the kernel's tables (/proc/net/tcp, tcp6). An error says that
+// neither could be asked, and why.
 func tcpServerUID(c net.Conn) (uid int, found bool, err error) {
 	local, lok := c.LocalAddr().(*net.TCPAddr)
 	remote, rok := c.RemoteAddr().(*net.TCPAddr)
 	if !lok || !rok {
 		return 0, false, fmt.Errorf("%T is not a TCP connection", c)
 	}
-	for range 3 {
-		for _, path := range procNetTCP {
-			uid, found, err = findTCPSocket(path, remote, local)
-			if err != nil || found {
-				return uid, found, err
+	uid, found, nerr := sockDiagUID(remote, local)
+	switch {
+	case nerr == nil && (found || !remote.IP.IsLoopback()):
+		return uid, found, nil
+	case nerr == nil:
+		// Not found on loopback, where it must be: the kernel may lack
+		// tcp_diag (no module to load), which answers ENOENT too. The
+		// tables tell; if they cannot be read, not found it is.
+		if uid, found, err := procTCPUID(remote, local); err == nil {
+			return uid, found, nil
+		}
+		return 0, false, nil
+	}
+	uid, found, perr := procTCPUID(remote, local)
+	if perr != nil {
+		return 0, false, fmt.Errorf("%w: NETLINK_SOCK_DIAG: %w; and %w", errNoLookup, nerr, perr)
+	}
+	return uid, found, nil
+}
+
+// Socket states as inet_diag reports them (include/net/tcp_states.h).
+const (
+	tcpSynRecv  = 3 // a request: the connection is not established at the server yet
+	tcpTimeWait = 6
+)
+
+// sockDiagUID asks the kernel, over NETLINK_SOCK_DIAG, for the TCP socket
+// bound to local and connected to remote, and returns its owner's uid. A
+// connection that the server has not completed yet is a request that
+// says no uid (0): the listener that will take it is asked instead, by
+// its address alone. An IPv4 address is asked as IPv4 even when the
+// server's socket is IPv6 ([::], dual-stack): the kernel's lookup finds it.
+func sockDiagUID(local, remote *net.TCPAddr) (uid int, found bool, err error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return 0, false, err
+	}
+	defer unix.Close(fd)
+	// The kernel answers as it takes the request; this bounds a kernel
+	// that does not.
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 2}); err != nil {
+		return 0, false, err
+	}
+	state, uid, found, err := sockDiag(fd, local, remote)
+	if err != nil || !found || state != tcpSynRecv {
+		if state == tcpTimeWait {
+			return 0, false, nil // a socket that is gone: it holds nothing
+		}
+		return uid, found, err
+	}
+	state, uid, found, err = sockDiag(fd, local, &net.TCPAddr{IP: zeroIP(local.IP)})
+	if err == nil && found && state == tcpSynRecv {
+		return 0, false, nil // only the request again: who listens cannot be told
+	}
+	return uid, found, err
+}
+
+// zeroIP is the unspecified address of ip's family.
+func zeroIP(ip net.IP) net.IP {
+	if ip.To4() != nil {
+		return net.IPv4zero
+	}
+	return net.IPv6unspecified
+}
+
+// sockDiag sends one exact SOCK_DIAG_BY_FAMILY request (inet_diag_req_v2,
+// not a dump) for the socket bound to local and connected to remote, and
+// reads the answer: an inet_diag_msg, or ENOENT when there is none.
+func sockDiag(fd int, local, remote *net.TCPAddr) (state byte, uid int, found bool, err error) {
+	const (
+		hdrLen = unix.SizeofNlMsghdr
+		reqLen = 56 // inet_diag_req_v2
+	)
+	family, ipLen := byte(unix.AF_INET6), 16
+	if local.IP.To4() != nil && remote.IP.To4() != nil {
+		family, ipLen = unix.AF_INET, 4
+	}
+	ip := func(a net.IP) []byte {
+		if ipLen == 4 {
+			return a.To4()
+		}
+		return a.To16()
+	}
+	b := make([]byte, hdrLen+reqLen)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(len(b)))
+	ne.PutUint16(b[4:], unix.SOCK_DIAG_BY_FAMILY)
+	ne.PutUint16(b[6:], unix.NLM_F_REQUEST)
+	ne.PutUint32(b[8:], 1) // seq
+	r := b[hdrLen:]
+	r[0], r[1] = family, unix.IPPROTO_TCP
+	ne.PutUint32(r[4:], ^uint32(0)) // every state
+	id := r[8:]                     // inet_diag_sockid
+	binary.BigEndian.PutUint16(id[0:], uint16(local.Port))
+	binary.BigEndian.PutUint16(id[2:], uint16(remote.Port))
+	copy(id[4:20], ip(local.IP))
+	copy(id[20:36], ip(remote.IP))
+	ne.PutUint32(id[40:], ^uint32(0)) // INET_DIAG_NOCOOKIE
+	ne.PutUint32(id[44:], ^uint32(0))
+	if err := unix.Sendto(fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return 0, 0, false, err
+	}
+	buf := make([]byte, 8192)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	buf = buf[:n]
+	if len(buf) < hdrLen+4 {
+		return 0, 0, false, fmt.Errorf("sock_diag: short answer (%d bytes)", len(buf))
+	}
+	switch typ := ne.Uint16(buf[4:]); typ {
+	case unix.NLMSG_ERROR:
+		errno := -int32(ne.Uint32(buf[hdrLen:]))
+		if errno == int32(unix.ENOENT) {
+			return 0, 0, false, nil
+		}
+		return 0, 0, false, unix.Errno(errno)
+	case unix.SOCK_DIAG_BY_FAMILY:
+		const uidAt = 64 // inet_diag_msg.idiag_uid
+		if len(buf) < hdrLen+uidAt+4 {
+			return 0, 0, false, fmt.Errorf("sock_diag: short answer (%d bytes)", len(buf))
+		}
+		return buf[hdrLen+1], int(ne.Uint32(buf[hdrLen+uidAt:])), true, nil
+	default:
+		return 0, 0, false, fmt.Errorf("sock_diag: answer of type %d", typ)
+	}
+}
+
+// procNetTCP are the kernel's tables of this network namespace's TCP
+// sockets, IPv4 and IPv6 (an IPv4 connection to a socket bound to [::]
+// is listed in the second, its addresses IPv4-mapped): what tcpServerUID
+// reads where NETLINK_SOCK_DIAG is not offered.
+var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
+
+// procTCPUID looks for the socket bound to local and connected to remote
+// in the tables (procNetTCP). A loopback connection is looked for twice:
+// one that changes state as the table is read (the kernel replaces its
+// request by the accepted socket) may be missed by one reading.
+func procTCPUID(local, remote *net.TCPAddr) (uid int, found bool, err error) {
+	tries := 1
+	if local.IP.IsLoopback() {
+		tries = 2
+	}
+	for range tries {
+		for i, path := range procNetTCP {
+			uid, found, err = findTCPSocket(path, local, remote)
+			if i > 0 && errors.Is(err, fs.ErrNotExist) {
+				return 0, false, nil // no IPv6 here
+			}
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					err = fmt.Errorf("%w (is /proc mounted with subset=pid, as systemd's ProcSubset=pid does?)", err)
+				}
+				return 0, false, err
+			}
+			if found {
+				return uid, true, nil
 			}
 		}
 	}
@@ -70,28 +219,31 @@ func tcpServerUID(c net.Conn) (uid int, found bool, err error) {
 }
 
 // findTCPSocket looks in the table at path for the socket bound to local
-// and connected to remote, and returns its owner's uid.
+// and connected to remote, and returns its owner's uid. It reads the table
+// a line at a time, up to the first that matches.
 func findTCPSocket(path string, local, remote *net.TCPAddr) (uid int, found bool, err error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil // no IPv6 here
-	}
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, false, err
 	}
-	for i, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if i == 0 || len(f) < 8 {
-			continue // the header, or the end
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for i := 0; sc.Scan(); i++ {
+		fl := strings.Fields(sc.Text())
+		if i == 0 || len(fl) < 8 {
+			continue // the header
 		}
-		if !sameTCPAddr(f[1], local) || !sameTCPAddr(f[2], remote) {
+		if !sameTCPAddr(fl[1], local) || !sameTCPAddr(fl[2], remote) {
 			continue
 		}
-		n, err := strconv.ParseUint(f[7], 10, 32)
+		n, err := strconv.ParseUint(fl[7], 10, 32)
 		if err != nil {
-			return 0, false, fmt.Errorf("%s: uid %q: %w", path, f[7], err)
+			return 0, false, fmt.Errorf("%s: uid %q: %w", path, fl[7], err)
 		}
 		return int(n), true, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, false, fmt.Errorf("%s: %w", path, err)
 	}
 	return 0, false, nil
 }

@@ -114,28 +114,48 @@ func checkPeer(c net.Conn, path string) error {
 // byte (the token): any local user may bind a loopback port that the hub
 // does not hold at that moment (before it starts, while it restarts, a
 // port mistyped, the local end of an ssh -L that could not bind it). On
-// Linux the server's socket is found in the kernel's table of TCP sockets
-// (tcpServerUID), as SO_PEERCRED names a unix socket's; a loopback
-// address whose server is not found there is refused too. A server on
-// another host is not checked: the token goes where the address points.
+// Linux the kernel names the server's socket's owner (tcpServerUID), as
+// SO_PEERCRED names a unix socket's; a loopback address whose server this
+// host has no socket for (a NAT rule sent it elsewhere) is refused too,
+// and so is any address when the kernel cannot be asked at all (a /proc
+// without net/ and no NETLINK_SOCK_DIAG). A server on another host is not
+// checked: the token goes where the address points. A hub in another
+// user namespace shows as uid 65534 (unmapped) and is refused. In each
+// refusal the way on is a unix socket, which the file's mode protects.
 // Elsewhere than Linux nothing is checked.
 func checkTCPPeer(c net.Conn, addr string) error {
-	uid, found, err := tcpServerUID(c)
+	uid, found, err := serverUID(c)
+	const unixHint = "; talk to the hub over a unix socket instead (serve --control PATH, ctl --control PATH)"
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 		return nil
 	case err != nil:
-		return fmt.Errorf("control address %s: who serves it: %w: refusing to send it the token", addr, err)
+		return fmt.Errorf("control address %s: who serves it cannot be told: %w: refusing to send it the token%s", addr, err, unixHint)
 	case found && !trusted(uid):
-		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token "+
-			"(is the hub running, on that port? another user's process holds it)", addr, uid, ErrNotYours, os.Getuid())
+		hint := "(is the hub running, on that port? another user's process holds it)"
+		if uid == overflowUID {
+			hint = "(another user's process holds it: nobody's or, if this runs in a user namespace, that of a user it does not map, whose hub cannot be checked)"
+		}
+		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s",
+			addr, uid, ErrNotYours, os.Getuid(), hint, unixHint)
 	case !found:
 		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra.IP.IsLoopback() {
-			return fmt.Errorf("control address %s: the process that answers is not in this host's table of TCP sockets (/proc/net/tcp), so who it is cannot be told: refusing to send it the token", addr)
+			return fmt.Errorf("control address %s: no TCP socket of this host holds the connection's other end (a NAT rule, DNAT or REDIRECT, sent it elsewhere?), "+
+				"so who serves it cannot be told: refusing to send it the token%s", addr, unixHint)
 		}
 	}
 	return nil
 }
+
+// errNoLookup is a server's socket that cannot be looked up at all.
+var errNoLookup = errors.New("this host does not say who holds a TCP socket")
+
+// serverUID is tcpServerUID, or a test's stand-in.
+var serverUID = tcpServerUID
+
+// overflowUID is the uid the kernel shows for one a user namespace does
+// not map (/proc/sys/kernel/overflowuid, by default).
+const overflowUID = 65534
 
 // listenUnix binds a unix control socket at path with mode 0600.
 func listenUnix(path string) (net.Listener, error) {
