@@ -46,6 +46,8 @@ func TestCheckTCPPeerDecides(t *testing.T) {
 				t.Errorf("checkTCPPeer(uid %d, found %v, %v) = %v, want a refusal saying %q and how to go on", tc.uid, tc.found, tc.err, err, tc.want)
 			case tc.name == "another user's" && !errors.Is(err, ErrNotYours):
 				t.Errorf("checkTCPPeer(another user's) = %v, want ErrNotYours", err)
+			case tc.name == "another user's" && os.Getuid() == 0 && !strings.Contains(err.Error(), "as root, run it as the hub's user"):
+				t.Errorf("checkTCPPeer(another user's), as root = %v, want what root does instead (runuser)", err)
 			}
 		})
 	}

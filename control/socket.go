@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"l2hub/internal/ready"
 )
 
 // The control socket is the hub's steering wheel, so who may touch it is
@@ -88,7 +90,7 @@ func checkSocketOwner(path string) error {
 		return nil // the dial says what is wrong
 	}
 	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
-		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it", path, ErrNotYours, uid, os.Getuid())
+		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it%s", path, ErrNotYours, uid, os.Getuid(), ready.AsUser(uid, "ctl"))
 	}
 	return nil
 }
@@ -104,7 +106,7 @@ func checkPeer(c net.Conn, path string) error {
 	case err != nil:
 		return fmt.Errorf("control socket %s: peer credentials: %w", path, err)
 	case !trusted(uid):
-		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it", path, uid, ErrNotYours, os.Getuid())
+		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it%s", path, uid, ErrNotYours, os.Getuid(), ready.AsUser(uid, "ctl"))
 	}
 	return nil
 }
@@ -136,8 +138,8 @@ func checkTCPPeer(c net.Conn, addr string) error {
 		if uid == overflowUID {
 			hint = "(another user's process holds it: nobody's or, if this runs in a user namespace, that of a user it does not map, whose hub cannot be checked)"
 		}
-		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s",
-			addr, uid, ErrNotYours, os.Getuid(), hint, unixHint)
+		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s%s",
+			addr, uid, ErrNotYours, os.Getuid(), hint, ready.AsUser(uid, "ctl"), unixHint)
 	case !found:
 		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra.IP.IsLoopback() {
 			return fmt.Errorf("control address %s: no TCP socket of this host holds the connection's other end (a NAT rule, DNAT or REDIRECT, sent it elsewhere?), "+

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -121,9 +123,26 @@ func Read(path string) (Info, error) {
 		return Info{}, fmt.Errorf("ready file %s is not a regular file (%v)", path, fi.Mode().Type())
 	}
 	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() && uid != 0 {
-		return Info{}, fmt.Errorf("ready file %s %w (uid %d; you are uid %d): what it says is not taken", path, ErrNotYours, uid, os.Getuid())
+		return Info{}, fmt.Errorf("ready file %s %w (uid %d; you are uid %d): what it says is not taken%s", path, ErrNotYours, uid, os.Getuid(), AsUser(uid, "wait"))
 	}
 	return decode(f, path)
+}
+
+// AsUser is what root is told when it refuses another user's hub (its
+// ready file, its socket, its TCP server): to run the command as that
+// user, as the hub's own user may ("; as root, ..."); "" for any other
+// caller, who may not. Root is refused as anyone is, rather than trusted
+// with every user's hub: a user's file or server may say anything, and
+// root acting on it (a pid to wait for, a token to send) is the hazard
+// the check is for.
+func AsUser(uid int, command string) string {
+	if os.Getuid() != 0 || uid == 0 {
+		return ""
+	}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("; as root, run it as the hub's user: runuser -u %s -- l2hub %s ...", u.Username, command)
+	}
+	return fmt.Sprintf("; as root, run it as the hub's user (uid %d): runuser -u USER -- l2hub %s ...", uid, command)
 }
 
 // readAny is Read of a file whoever owns it, for whether it may be
