@@ -348,13 +348,18 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 // Inject streams frames to the named port's peer: frames is an injection
 // stream (see AppendInjectFrame), read until EOF, and each frame goes to the
 // hub as soon as it is read, so the caller paces them by when it makes them
-// readable (an io.Pipe). There is no overall timeout, but the hub waits at
+// readable (an io.Pipe). A stream the hub turned away, unread (ErrBusy:
+// it runs Server.MaxInjections streams already), is an *Error whose
+// Frames is 0. There is no overall timeout, but the hub waits at
 // most its idle timeout for each record: a caller that waits longer for a
 // frame's time sends keepalives (AppendInjectKeepalive) every
 // InjectKeepalive meanwhile. Cancel ctx to stop.
 func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (InjectResponse, error) {
 	var out InjectResponse
 	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out, nil)
+	if he := (*Error)(nil); errors.As(err, &he) && errors.Is(err, ErrBusy) && he.Frames == nil {
+		he.Frames = new(int) // turned away unread (an older hub does not say so): no frame was taken
+	}
 	return out, err
 }
 

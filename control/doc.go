@@ -62,10 +62,11 @@
 //     is longer (ssh -L connects to the server a round trip before it
 //     forwards the request), is turned away busy on every try while a
 //     flood keeps every place taken; raise FirstByteTimeout for it.
-//     Injection streams, which last as long as their captures, take at
-//     most Server.MaxInjections places (MaxConns less ReservedConns), so
-//     that they cannot lock out the short requests meant to end them; one
-//     more is answered 503 (CodeBusy), unread.
+//     Injection streams, which last as long as their captures, have
+//     places of their own beyond MaxConns, Server.MaxInjections of them
+//     (DefaultMaxInjections, 16), so that they cannot lock out the short
+//     requests meant to end them; one more is answered 503 (CodeBusy),
+//     unread, saying that it took no frame.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, a JSON body that gives a key twice (encoding/json would

@@ -705,12 +705,18 @@ func TestInjectKeepalives(t *testing.T) {
 }
 
 // TestInjectionsKeepPlacesForShortRequests: injection streams last as
-// long as their captures, so they may not hold every place. With MaxConns
-// streams asked for, those beyond MaxConns-ReservedConns are answered
-// busy at once, unread, and a short request (Ports) still gets in while
-// the others run.
+// long as their captures, so they have places of their own, beyond
+// MaxConns: with MaxConns 1, MaxInjections streams run at once and a short
+// request (Ports) still gets in; the stream beyond is answered busy at
+// once, unread, saying that no frame was taken.
 func TestInjectionsKeepPlacesForShortRequests(t *testing.T) {
-	target, path := serveFake(t, "")
+	const maxInjections = 3
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := startServer(t, l, &control.Server{MaxConns: 1, MaxInjections: maxInjections})
 	c := control.NewClient(path, "")
 	type stream struct {
 		w    *io.PipeWriter
@@ -736,8 +742,8 @@ func TestInjectionsKeepPlacesForShortRequests(t *testing.T) {
 		go pw.Write(control.AppendInjectFrame(nil, make([]byte, 60))) // fails once pr is closed
 		return s, s.done
 	}
-	admit := control.DefaultMaxConns - control.ReservedConns
-	for i := range control.DefaultMaxConns {
+	admit := maxInjections
+	for i := range admit + 1 {
 		s, done := open()
 		if i < admit {
 			select {
@@ -752,12 +758,13 @@ func TestInjectionsKeepPlacesForShortRequests(t *testing.T) {
 		}
 		select {
 		case err := <-done:
-			if !errors.Is(err, control.ErrBusy) || !strings.Contains(err.Error(), "injection streams are running") {
-				t.Errorf("stream %d, with %d running: got %v, want busy, saying why", i+1, admit, err)
+			var he *control.Error
+			if !errors.Is(err, control.ErrBusy) || !strings.Contains(err.Error(), "injection streams are running") || !errors.As(err, &he) || he.Frames == nil || *he.Frames != 0 {
+				t.Errorf("stream %d, with %d running: got %v, want busy, saying why and that it took 0 frames", i+1, admit, err)
 			}
 		case <-target.injected:
 			streams = append(streams, s)
-			t.Fatalf("stream %d was let in with %d running, leaving %d places for short requests", i+1, admit, control.DefaultMaxConns-i-1)
+			t.Fatalf("stream %d was let in with %d running, MaxInjections %d", i+1, admit, maxInjections)
 		}
 	}
 	if ports, err := c.Ports(context.Background()); err != nil || len(ports) == 0 {

@@ -77,13 +77,13 @@ const (
 	// sends a keepalive record (a zero length) while it waits for a
 	// frame's time, well inside DefaultIdleTimeout.
 	InjectKeepalive = 10 * time.Second
-	// ReservedConns is how many places the API keeps for short requests
-	// (ctl ports, set-policy, link down, a scrape) that injection streams
-	// may not take (at most half of MaxConns): an injection lasts as long
-	// as its capture, so without them long streams could hold every place
-	// and lock out the very request meant to end them. The stream that
-	// would take one is answered 503 (CodeBusy), unread.
-	ReservedConns = 4
+	// DefaultMaxInjections bounds the injection streams at once. An
+	// injection lasts as long as its capture, so streams have places of
+	// their own, beyond MaxConns: however many run, the short requests
+	// (ctl ports, set-policy, link down, the one meant to end them) keep
+	// every one of MaxConns. The stream beyond is answered 503
+	// (CodeBusy), unread.
+	DefaultMaxInjections = 16
 )
 
 // Target is what the API drives: the running hub and its policy.
@@ -158,9 +158,8 @@ type Server struct {
 	HeaderTimeout    time.Duration // to read a request's headers
 	BodyTimeout      time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
 	IdleTimeout      time.Duration // between an injection stream's records
-	// MaxInjections bounds the injection streams at once; zero means
-	// MaxConns less ReservedConns (less half of MaxConns, when that is
-	// fewer). It is never more than MaxConns.
+	// MaxInjections bounds the injection streams at once, in places of
+	// their own beyond MaxConns (see DefaultMaxInjections).
 	MaxInjections int
 
 	refused   atomic.Uint64 // connections and requests refused, for rate-limited logs
@@ -365,11 +364,12 @@ func (s *Server) Handler() http.Handler {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "injection streams at their limit")
 			refuseConn(w) // the stream is not read
 			writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Code: CodeBusy,
-				Error: fmt.Sprintf("%s: %d injection streams are running, the most it takes at once (its other places are kept for short requests); "+
-					"the stream was not read: send it again once one ends", ErrBusy, n-1)})
+				Error: fmt.Sprintf("%s: %d injection streams are running, the most it takes at once; "+
+					"the stream was not read: send it again once one ends", ErrBusy, n-1), Frames: new(int)})
 			return
 		}
 		defer s.injecting.Add(-1)
+		setAsideSlot(r) // its place is one of the injections', not the short requests
 		rc := http.NewResponseController(w)
 		rc.SetWriteDeadline(time.Time{})
 		s.json(func(r *http.Request) (any, error) {
@@ -883,13 +883,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-func (s *Server) maxConns() int { return cmp.Or(s.MaxConns, DefaultMaxConns) }
-func (s *Server) maxInjections() int {
-	if s.MaxInjections > 0 {
-		return min(s.MaxInjections, s.maxConns())
-	}
-	return s.maxConns() - min(ReservedConns, s.maxConns()/2)
-}
+func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxInjections() int           { return cmp.Or(s.MaxInjections, DefaultMaxInjections) }
 func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, DefaultAuthTimeout) }
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
