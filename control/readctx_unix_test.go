@@ -88,7 +88,7 @@ func TestRuleFromStdinEndsWithTheContext(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := src.Read(ctx, pr, "x")
+		_, err := src.ReadContext(ctx, pr, "x")
 		done <- err
 	}()
 	if _, err := pw.Write([]byte("# a rule that never ends\n")); err != nil { // read: the read has begun

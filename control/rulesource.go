@@ -33,18 +33,24 @@ func (s *RuleSource) Register(fs *pflag.FlagSet) {
 }
 
 // Read is the source of rule name, at most filter.MaxRuleBytes (and one
-// more, so the hub refuses a longer one); stdin is read for --file -. A
-// read that blocks (a terminal or pipe no one writes to, a FIFO) ends
-// once ctx does, with its cause.
-func (s *RuleSource) Read(ctx context.Context, stdin io.Reader, name string) ([]byte, error) {
+// more, so the hub refuses a longer one); stdin is read for --file -.
+func (s *RuleSource) Read(stdin io.Reader, name string) ([]byte, error) {
+	return s.ReadContext(context.Background(), stdin, name)
+}
+
+// ReadContext is Read that returns once ctx ends, with its cause, though
+// the read blocks (a terminal or pipe no one writes to, a FIFO). The read
+// is abandoned, not stopped: it goes on consuming stdin, or waiting in
+// open, until it returns (see ReadContext).
+func (s *RuleSource) ReadContext(ctx context.Context, stdin io.Reader, name string) ([]byte, error) {
 	flags := s.faults.Given()
 	switch {
 	case s.file != "" && flags:
 		return nil, errors.New("give the rule with --file or with quick flags, not both")
 	case s.file == "-":
-		return readContext(ctx, func() ([]byte, error) { return io.ReadAll(io.LimitReader(stdin, filter.MaxRuleBytes+1)) })
+		return ReadContext(ctx, func() ([]byte, error) { return io.ReadAll(io.LimitReader(stdin, filter.MaxRuleBytes+1)) })
 	case s.file != "":
-		return readContext(ctx, func() ([]byte, error) {
+		return ReadContext(ctx, func() ([]byte, error) {
 			f, err := os.Open(s.file)
 			if err != nil {
 				return nil, err

@@ -25,18 +25,26 @@ func ReadTokenFile(path string) (string, error) { return readTokenFile("control 
 
 // ReadTokenFileContext is ReadTokenFile that returns once ctx ends (with
 // its cause), though the file blocks: a FIFO that no one writes, whose
-// open waits for a writer.
+// open waits for a writer. The read is abandoned, not stopped (see
+// ReadContext).
 func ReadTokenFileContext(ctx context.Context, path string) (string, error) {
-	return readContext(ctx, func() (string, error) { return ReadTokenFile(path) })
+	return ReadContext(ctx, func() (string, error) { return ReadTokenFile(path) })
 }
 
-// readContext runs read, which may block where ctx cannot reach it (the
+// ReadContext runs read, which may block where ctx cannot reach it (the
 // open of a FIFO that no one writes, a read of a terminal or a pipe), and
 // returns what it returns, or ctx's cause once ctx ends first: the first
-// Ctrl-C ends a command that waits there. read then goes on in the
-// background, and what it returns is dropped; the command is ending. With
-// ctx ended already, read runs as it would without it.
-func readContext[T any](ctx context.Context, read func() (T, error)) (T, error) {
+// Ctrl-C ends a command that waits there. With ctx ended already, read
+// runs as it would without it.
+//
+// A read that ctx ends is abandoned, not stopped: it goes on in a
+// goroutine of its own (and, blocked in open, an OS thread) until it
+// returns, and what it returns is dropped; a read of stdin goes on
+// consuming stdin meanwhile. That is fine for a command that exits next,
+// as l2hub's do; a long-lived program that calls this (or a ...Context
+// function built on it) with contexts that end holds one such read per
+// call, and must not read the same input again meanwhile.
+func ReadContext[T any](ctx context.Context, read func() (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
@@ -111,7 +119,8 @@ func ResolveToken(value, file string) (string, error) {
 }
 
 // ResolveTokenContext is ResolveToken that returns once ctx ends, though
-// the file blocks (ReadTokenFileContext).
+// the file blocks (ReadTokenFileContext; the read is abandoned, not
+// stopped: see ReadContext).
 func ResolveTokenContext(ctx context.Context, value, file string) (string, error) {
 	switch {
 	case value != "" && file != "":
@@ -153,6 +162,7 @@ func (f *TokenFlags) Token() (string, error) { return ResolveToken(f.Value, f.Fi
 
 // TokenContext is Token that returns once ctx ends, though the token file
 // blocks (a FIFO that no one writes): a command's first Ctrl-C ends it.
+// The read is abandoned, not stopped (see ReadContext).
 func (f *TokenFlags) TokenContext(ctx context.Context) (string, error) {
 	return ResolveTokenContext(ctx, f.Value, f.File)
 }

@@ -158,7 +158,7 @@ more. It lasts until healed.`
 		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)",
 			wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
-				src, err := untilDone(ctx, func() ([]byte, error) { return readPolicyFile(args[0]) })
+				src, err := control.ReadContext(ctx, func() ([]byte, error) { return readPolicyFile(args[0]) })
 				if err != nil {
 					return err
 				}

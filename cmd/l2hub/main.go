@@ -116,34 +116,6 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, sto
 	}
 }
 
-// untilDone runs fn, which may block where ctx cannot reach it (the open of
-// a FIFO that no one writes, given as a token or policy file), and returns
-// what it returns, or ctx's cause once ctx ends first: the first Ctrl-C
-// ends the command. fn then goes on in the background, and the process
-// exits without it. With ctx ended already (a test's), fn runs as it
-// would without it.
-func untilDone[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	if ctx.Err() != nil {
-		return fn() // its answer is still the command's: a refusal, say, which a stop must not hide
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, context.Cause(ctx)
-	}
-}
-
 // signalCause is why a command's context ends when a signal stops it: the
 // logs and a lab's report say "stopped by SIGINT", not "context canceled".
 type signalCause struct{ sig os.Signal }
