@@ -50,7 +50,7 @@ func offWord(addr string) bool {
 // CheckDialAddr is CheckAddr for a client of the control API (NewClient;
 // l2hub ctl, wait, inject): off, which only serve takes, is refused, and
 // a bare name is taken when a socket of that name is there (dialing it
-// makes nothing), as an older hub's banner may give it.
+// makes nothing), as an older hub's banner may give it (see bareName).
 func CheckDialAddr(addr string) error {
 	if offWord(addr) {
 		return fmt.Errorf("%q: off is serve's (a hub without a control API, which nothing can reach): give the control address the hub's banner or ready file shows, or leave --control out for the default socket", addr)
@@ -62,4 +62,20 @@ func CheckDialAddr(addr string) error {
 		}
 	}
 	return err
+}
+
+// bareName reports whether addr is a name that CheckAddr refuses only
+// because it does not read as a path (ctl, not ./ctl, ctl.sock or
+// unix:ctl), and that CheckDialAddr takes once a socket of that name is
+// there: a hub that has not bound it yet may.
+func bareName(addr string) bool {
+	if CheckAddr(addr) == nil || offWord(addr) || strings.HasPrefix(addr, "@") {
+		return false
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return false // tcp: forgotten
+		}
+	}
+	return true
 }

@@ -37,6 +37,17 @@ type Client struct {
 	// err: addr is no control address (CheckDialAddr); every call
 	// returns it.
 	err error
+	// bare: addr is a bare name (bareName), taken once a socket of that
+	// name is there: each call checks again.
+	bare bool
+}
+
+// addrErr is why the client's address cannot be dialled, nil if it can.
+func (c *Client) addrErr() error {
+	if c.bare && CheckDialAddr(c.addr) == nil {
+		return nil
+	}
+	return c.err
 }
 
 // NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
@@ -61,8 +72,12 @@ type Client struct {
 func NewClient(addr, token string) *Client {
 	isDefault := addr == ""
 	var addrErr error
+	bare := false
 	if err := CheckDialAddr(addr); err != nil {
 		addrErr = &addrError{fmt.Errorf("control address %w", err)}
+		if bare = bareName(addr); bare {
+			addrErr = fmt.Errorf("control address %w", err) // not yet: a socket of that name may come
+		}
 	}
 	if isDefault {
 		addr = DefaultAddr()
@@ -105,6 +120,7 @@ func NewClient(addr, token string) *Client {
 		addr:      addr,
 		isDefault: isDefault,
 		err:       addrErr,
+		bare:      bare,
 	}
 }
 
@@ -123,8 +139,8 @@ const busyTries = 4
 // doWith sends a request with hc and decodes the answer into out; hdr, if
 // not nil, gets the answer's header.
 func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any, hdr *http.Header) error {
-	if c.err != nil {
-		return c.err
+	if err := c.addrErr(); err != nil {
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
@@ -374,8 +390,8 @@ func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (Inj
 // (context.Cause). send must not be called after produce returns and does
 // not retain frame.
 func (c *Client) InjectStream(ctx context.Context, port string, produce func(send func(frame []byte) error)) (InjectResponse, error) {
-	if c.err != nil {
-		return InjectResponse{}, c.err
+	if err := c.addrErr(); err != nil {
+		return InjectResponse{}, err
 	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)

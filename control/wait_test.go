@@ -156,7 +156,6 @@ func TestClientRefusesAddressesThatAreNone(t *testing.T) {
 	for addr, want := range map[string]string{
 		"127.0.0.1:7291": `control address "127.0.0.1:7291": want tcp:127.0.0.1:7291 for a TCP address`,
 		"off":            `control address "off": off is serve's`,
-		"hub":            `control address "hub": want a socket path`,
 	} {
 		c := control.NewClient(addr, "")
 		if _, err := c.Ports(context.Background()); err == nil || !strings.Contains(err.Error(), want) || errors.Is(err, control.ErrNoHub) {
@@ -238,5 +237,32 @@ func TestWaitReadyPIDOlderHub(t *testing.T) {
 	ports, err := control.NewClient(path, "").WaitReadyPID(ctx, time.Millisecond, startSleep(t))
 	if err != nil || len(ports) != 1 {
 		t.Errorf("WaitReadyPID from a hub without %s = %v, %v; want its ports", control.PIDHeader, ports, err)
+	}
+}
+
+// TestClientTakesABareNameOnceItIsASocket: a bare name (hub: no '/', no
+// .sock) is refused with a hint while nothing is there, but the client
+// checks again on each call: once a hub binds a socket of that name, the
+// same client reaches it, and WaitReady waits for it meanwhile rather than
+// give up at once.
+func TestClientTakesABareNameOnceItIsASocket(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c := control.NewClient("hub", "")
+	want := `control address "hub": want a socket path`
+	if _, err := c.Ports(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Ports on hub, no socket there = %v, want %q", err, want)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond) // what ends the wait; not a bound on the test
+	defer cancel()
+	if _, err := c.WaitReady(short, time.Millisecond); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), want) {
+		t.Errorf("WaitReady on hub, no socket there = %v, want it waited for until the deadline, then %q", err, want)
+	}
+	l, err := control.Listen("unix:hub", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, l, &control.Server{})
+	if ports, err := c.Ports(context.Background()); err != nil || len(ports) == 0 {
+		t.Errorf("Ports on hub, a hub's socket now = %v, %v; want the ports", ports, err)
 	}
 }
