@@ -100,10 +100,12 @@
 // A [Reader] streams pcap (both magics, both byte orders: QEMU filter-dump
 // and tcpdump files) and pcapng (several sections; interfaces with any
 // if_tsresol and if_tsoffset; enhanced, simple and obsolete packet blocks;
-// epb_flags and comments; unknown blocks skipped) one block at a time,
-// bounded by ReadOptions.MaxBlock whatever a length field claims. Errors say
-// which packet and byte offset reading stopped at; packets already returned
-// stay valid. A Reader is for one goroutine.
+// epb_flags and comments; custom blocks and systemd journal entries as
+// records that are not packets, numbered as Wireshark numbers them; unknown
+// blocks skipped) one block at a time, bounded by ReadOptions.MaxBlock
+// whatever a length field claims. Errors say which record and byte offset
+// reading stopped at; packets already returned stay valid. A Reader is for
+// one goroutine.
 //
 // Imports: hub (frames, events and the clock's times come through it) and
 // internal/wallclock (the clock of flushes and retries when none is given).

@@ -23,6 +23,12 @@ const (
 	blockEPB = 0x00000006 // Enhanced Packet Block
 	blockDSB = 0x0000000A // Decryption Secrets Block
 
+	// Blocks that are records but not packets: Wireshark numbers them as
+	// frames.
+	blockJournal      = 0x00000009 // systemd Journal Export Block
+	blockCustom       = 0x00000BAD // Custom Block that rewriters copy
+	blockCustomNoCopy = 0x40000BAD // Custom Block that rewriters do not copy
+
 	byteOrderMagic = 0x1A2B3C4D
 
 	optEndOfOpt  = 0
