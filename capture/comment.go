@@ -82,7 +82,7 @@ func validText(s string) string {
 }
 
 // cutRunes cuts s to at most n bytes, never inside a UTF-8 sequence.
-func cutRunes(s string, n int) string {
+func cutRunes[T string | []byte](s T, n int) T {
 	if len(s) <= n {
 		return s
 	}
