@@ -82,7 +82,7 @@ func validText(s string) string {
 }
 
 // cutRunes cuts s to at most n bytes, never inside a UTF-8 sequence.
-func cutRunes[T string | []byte](s T, n int) T {
+func cutRunes(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -11,10 +11,7 @@
 // rule loss-a: drop (p=0.05 draw=0.0213)"); events that are not frames (a
 // partition started through the control API) ride, as a line of their own,
 // on the next frame's comment ([Sink.Annotate]), or, when no frame follows,
-// in the statistics blocks that end the file ([Reader.Trailer]); those the
-// next frame's comment has no room for (a burst of changes, a rule longer
-// than a comment) are written at once in statistics blocks of their own,
-// which a Reader gives back at the end of the next packet's comment; a change
+// in the statistics blocks that end the file ([Reader.Trailer]); a change
 // to the policy adds a second line, "l2hub-edit" and the change in JSON
 // (filter.Edit), from which a replay makes it again. The section header's
 // comments (one line each, so that capinfos -T keeps one row per file)

@@ -1,12 +1,10 @@
 package capture
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"l2hub/hub"
 )
@@ -201,82 +199,6 @@ func (st *ifStats) comment(port string, tot *portTotals) string {
 // trailerPrefix opens the statistics block comment that carries the
 // annotations no frame followed ([Sink.Annotate], [Reader.Trailer]).
 const trailerPrefix = "l2hub: after the last frame:\n"
-
-// notesPrefix opens the first comment of a statistics block that holds
-// annotations no frame's comment had room for (Sink.Annotate): the
-// comments after it go on with the text, and a Reader gives it to the next
-// packet as the end of its comment (Packet.Comment), or, if none follows
-// in the section, to the trailer. Each block holds whole lines.
-const notesPrefix = "l2hub: before the next frame:\n"
-
-// maxNotesBlock bounds the text of one block of annotations: the block
-// stays within what a Reader takes by default (DefaultMaxBlock). A longer
-// annotation is left out (Sink.Annotate).
-const maxNotesBlock = DefaultMaxBlock - 4<<10
-
-// notesISBLen is the size of the block appendNotesISB writes for text.
-func notesISBLen(text []byte) int {
-	n := blockMin + 12 + 4 // and the end of options
-	room := MaxComment - len(notesPrefix)
-	for first := true; first || len(text) > 0; first = false {
-		k := pieceLen(text, room)
-		l := k
-		if first {
-			l += len(notesPrefix)
-		}
-		n += optionLen(l)
-		text, room = text[k:], MaxComment
-	}
-	return n
-}
-
-// appendNotesISB appends a statistics block of interface 0 at ns (the
-// file's last record's time, so that its bytes depend only on the events)
-// that holds text, whole lines of annotations: notesPrefix and the text in
-// comments of at most MaxComment bytes, each cut after a newline where it
-// can be, else between two characters; the text is the comments one after
-// the other.
-func appendNotesISB(b []byte, ns uint64, text []byte) []byte {
-	b, start := beginBlock(b, blockISB)
-	b = le.AppendUint32(b, 0)
-	b = le.AppendUint32(b, uint32(ns>>32))
-	b = le.AppendUint32(b, uint32(ns))
-	room := MaxComment - len(notesPrefix)
-	first := true
-	for first || len(text) > 0 {
-		n := pieceLen(text, room)
-		v := text[:n]
-		if first {
-			b = le.AppendUint16(b, optComment)
-			b = le.AppendUint16(b, uint16(len(notesPrefix)+n))
-			b = append(b, notesPrefix...)
-			b = append(b, v...)
-			b = append(b, zeros[:pad4(len(notesPrefix)+n)]...)
-		} else {
-			b = appendOption(b, optComment, v)
-		}
-		text, room, first = text[n:], MaxComment, false
-	}
-	b = appendEndOfOptions(b)
-	return endBlock(b, start)
-}
-
-// pieceLen is how much of text a comment of at most room bytes takes:
-// up to the last newline within room, else as much as room holds without
-// splitting a UTF-8 sequence.
-func pieceLen(text []byte, room int) int {
-	if len(text) <= room {
-		return len(text)
-	}
-	if i := bytes.LastIndexByte(text[:room], '\n'); i >= 0 {
-		return i + 1
-	}
-	n := room
-	for n > 0 && !utf8.RuneStart(text[n]) {
-		n--
-	}
-	return n
-}
 
 // isbLen bounds the size of the block appendISB writes for a comment of n
 // bytes.

@@ -53,12 +53,8 @@ type Packet struct {
 	// Data is the captured bytes. It belongs to the Reader and is valid until
 	// the next call to Next; use Clone to keep a packet.
 	Data    []byte
-	OrigLen int // length on the wire; >= len(Data)
-	// Comment is the opt_comment, several joined by "\n". In an l2hub
-	// capture it is followed by the annotations the Sink wrote in blocks
-	// of their own before the packet, for want of room in its comment
-	// (Sink.Annotate): the packet carries them as if they had fitted.
-	Comment string
+	OrigLen int    // length on the wire; >= len(Data)
+	Comment string // opt_comment, several joined by "\n"
 	// Block, for a record that is not a packet, is its pcapng block type:
 	// 0x00000BAD or 0x40000BAD (a custom block), 0x00000009 (a systemd
 	// Journal Export Block). Its LinkType is then LinkTypeNotPacket, its
@@ -110,9 +106,7 @@ type ReadOptions struct {
 	SectionEnd func(section int, ifaces []Interface)
 	// Statistics, if set, is called with the comments of every Interface
 	// Statistics Block, and the section and interface it is about (the
-	// ones a Sink writes count the file's records of each port), save
-	// the blocks of annotations a Sink writes between packets (see
-	// Packet.Comment).
+	// ones a Sink writes count the file's records of each port).
 	Statistics func(section, iface int, comments []string)
 }
 
@@ -123,10 +117,6 @@ const (
 	// maxInterfaces bounds the interfaces of one pcapng section.
 	maxInterfaces = 4096
 	maxIfText     = 1024
-	// maxFolded bounds the annotations a Reader joins to one packet's
-	// comment, and the trailer (Trailer, SectionTrailer): the lines past
-	// it are counted in a line LinesLeftOut reads.
-	maxFolded = 8 << 20
 )
 
 // A Reader streams the packets of a pcap or pcapng file: it holds one block
@@ -156,12 +146,6 @@ type Reader struct {
 	// sectionTrailer is the current section's share of trailer
 	// (SectionTrailer).
 	sectionTrailer []byte
-	// folded holds the annotation blocks (notesPrefix) read since the
-	// last packet, for the next packet's comment, or, if none follows in
-	// the section, its trailer; foldLost counts the lines left out of it
-	// for want of room (maxFolded).
-	folded   []byte
-	foldLost uint64
 }
 
 type iface struct {
@@ -389,7 +373,6 @@ func (r *Reader) readSHB() error {
 		return r.fail(at, fmt.Errorf("%w: pcapng version %d.%d, want 1.x", ErrCorrupt, major, r.order.Uint16(b[2:])))
 	}
 	if at > 0 {
-		r.foldIntoTrailer()
 		if r.opts.SectionEnd != nil {
 			r.opts.SectionEnd(r.section, r.Interfaces())
 		}
@@ -423,7 +406,6 @@ func (r *Reader) nextNG() (Packet, error) {
 	for {
 		if eof, err := r.atEOF(); eof || err != nil {
 			if eof {
-				r.foldIntoTrailer()
 				return Packet{}, io.EOF
 			}
 			return Packet{}, err
@@ -489,11 +471,6 @@ func (r *Reader) nextNG() (Packet, error) {
 		}
 		p.Offset = at
 		p.Section = r.section
-		if len(r.folded) > 0 || r.foldLost > 0 {
-			r.join = append(r.join[:0], p.Comment...)
-			r.join = joinComment(r.join, r.takeFolded())
-			p.Comment = string(r.join)
-		}
 		return p, nil
 	}
 }
@@ -602,10 +579,6 @@ func (r *Reader) statistics(b []byte) {
 		return
 	}
 	opts := b[isbFixed:]
-	if r.fold(opts) {
-		return
-	}
-	r.foldIntoTrailer() // no packet came after them in the file
 	r.trailer = r.addTrailer(r.trailer, opts)
 	r.sectionTrailer = r.addTrailer(r.sectionTrailer, opts)
 	if r.opts.Statistics != nil {
@@ -620,84 +593,11 @@ func (r *Reader) statistics(b []byte) {
 	}
 }
 
-// fold reads a statistics block's options as a block of annotations
-// (notesPrefix), if it is one: the text its comments make, one after the
-// other, is kept for the next packet (folded). It reports whether it was.
-func (r *Reader) fold(opts []byte) bool {
-	// The first comment says whether it is one, and the size of the text.
-	n, lines, notes := 0, 1, false
-	for it := (optIter{b: opts, order: r.order}); it.next(); {
-		if it.code != optComment {
-			continue
-		}
-		if !notes {
-			if !bytes.HasPrefix(it.val, []byte(notesPrefix)) {
-				return false
-			}
-			notes = true
-			it.val = it.val[len(notesPrefix):]
-		}
-		n += len(it.val)
-		lines += bytes.Count(it.val, []byte{'\n'})
-	}
-	if !notes {
-		return false
-	}
-	if len(r.folded)+1+n > maxFolded {
-		r.foldLost += uint64(lines)
-		return true
-	}
-	if len(r.folded) > 0 {
-		r.folded = append(r.folded, '\n')
-	}
-	first := true
-	for it := (optIter{b: opts, order: r.order}); it.next(); {
-		if it.code == optComment {
-			if first {
-				it.val, first = it.val[len(notesPrefix):], false
-			}
-			r.folded = append(r.folded, it.val...)
-		}
-	}
-	return true
-}
-
-// takeFolded returns the annotations folded since the last packet, and
-// the line that counts those left out, and forgets them. The result is
-// valid until the next block is read.
-func (r *Reader) takeFolded() []byte {
-	t := r.folded
-	if r.foldLost > 0 {
-		if len(t) > 0 {
-			t = append(t, '\n')
-		}
-		t = appendLost(t, r.foldLost)
-	}
-	r.folded, r.foldLost = t[:0], 0
-	return t
-}
-
-// foldIntoTrailer ends the annotations folded since the last packet,
-// which no packet of the section carries: they join its trailer, before
-// what its statistics blocks say there.
-func (r *Reader) foldIntoTrailer() {
-	if len(r.folded) == 0 && r.foldLost == 0 {
-		return
-	}
-	t := r.takeFolded()
-	if len(r.trailer) < maxFolded {
-		r.trailer = joinComment(r.trailer, t)
-	}
-	if len(r.sectionTrailer) < maxFolded {
-		r.sectionTrailer = joinComment(r.sectionTrailer, t)
-	}
-}
-
 // addTrailer joins to t the trailers among the comments of a statistics
-// block's options, a line at a time while t is shorter than maxFolded.
+// block's options, a line at a time while t is shorter than MaxComment.
 func (r *Reader) addTrailer(t, opts []byte) []byte {
 	it := optIter{b: opts, order: r.order}
-	for len(t) < maxFolded && it.next() {
+	for len(t) < MaxComment && it.next() {
 		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
 			t = joinComment(t, it.val[len(trailerPrefix):])
 		}
@@ -710,9 +610,7 @@ func (r *Reader) addTrailer(t, opts []byte) []byte {
 // before the hub stopped), one per line as packet comments carry them, or
 // "" if there were none. Each pcapng file a Sink closes at the end has
 // them in the comment of its first Interface Statistics Block, after the
-// last packet, and, first, in the blocks of annotations it wrote after
-// that packet that no packet followed (see Packet.Comment): read it once
-// Next has returned io.EOF.
+// last packet: read it once Next has returned io.EOF.
 func (r *Reader) Trailer() string { return string(r.trailer) }
 
 // SectionTrailer is Trailer for the current section alone: in a stream

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -483,94 +482,5 @@ func TestManyCommentsReadInLinearTime(t *testing.T) {
 	}
 	if allocs > 100 {
 		t.Errorf("reading a file of three blocks of %d comments each took %.0f allocations, want a few, whatever the count", k, allocs)
-	}
-}
-
-// TestReadFoldsAnnotationBlocks: the statistics blocks of annotations a
-// Sink writes between packets (notesPrefix) are given to the next packet,
-// after its own comment, their comments one after the other (a line may
-// run on from one to the next), blocks a line apart; at a section's end
-// or the input's, with no packet after them, to the trailer. They are no
-// statistics (ReadOptions.Statistics), and no more than maxFolded of them
-// is kept for one packet: the lines past it are counted (LinesLeftOut).
-func TestReadFoldsAnnotationBlocks(t *testing.T) {
-	f := frame(60, 1, 2, 0)
-	for _, bo := range orders {
-		t.Run(bo.name, func(t *testing.T) {
-			g := (&ngBuilder{o: bo.o}).shb().idb(LinkTypeEthernet, 0)
-			notes := func(comments ...string) {
-				body := make([]byte, 12)
-				var os []opt
-				for _, c := range comments {
-					os = append(os, opt{optComment, []byte(c)})
-				}
-				g.block(blockISB, append(body, g.opts(os...)...))
-			}
-			g.epb(0, 1, f, 60, opt{optComment, []byte("first")})
-			notes(notesPrefix+"one\ntw", "o")
-			notes(notesPrefix + "three")
-			g.epb(0, 2, f, 60, opt{optComment, []byte("dropped: a->b")})
-			g.epb(0, 3, f, 60)
-			notes(notesPrefix + "four")
-			g.shb().idb(LinkTypeEthernet, 0)
-			g.epb(0, 4, f, 60)
-			// Blocks of 16 comments of 600 lines: 960 000 bytes, 9600 lines.
-			line := strings.Repeat("x", 99) + "\n"
-			piece := strings.Repeat(line, 600)
-			block := make([]string, 16)
-			for i := range block {
-				block[i] = piece
-			}
-			block[0] = notesPrefix + piece
-			block[15] = piece[:len(piece)-1]
-			fit := maxFolded / (16 * len(piece))
-			for range fit {
-				notes(block...)
-			}
-			block[15] = piece
-			notes(append(block, "last")...) // 9601 lines more than fit
-			g.epb(0, 5, f, 60)
-			notes(notesPrefix + "five")
-
-			var stats, ends []string
-			var r *Reader
-			r, err := NewReader(bytes.NewReader(g.b), ReadOptions{
-				Statistics: func(section, iface int, comments []string) { stats = append(stats, fmt.Sprint(comments)) },
-				SectionEnd: func(int, []Interface) { ends = append(ends, r.SectionTrailer()) },
-				MaxBlock:   2 << 20,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for p, err := range r.All() {
-				if err != nil {
-					t.Fatal(err)
-				}
-				got = append(got, p.Comment)
-			}
-			if len(got) != 5 {
-				t.Fatalf("got %d packets, want 5", len(got))
-			}
-			for i, want := range []string{"first", "dropped: a->b\none\ntwo\nthree", "", ""} {
-				if got[i] != want {
-					t.Errorf("packet %d: got comment %q, want %q", i+1, got[i], want)
-				}
-			}
-			kept := strings.Count(got[4], line)
-			if left := LinesLeftOut(got[4]); len(got[4]) > maxFolded+maxLostLine || left != 9601 || kept != fit*9600 {
-				t.Errorf("packet 5: a comment of %d bytes, %d lines kept, %d left out; want at most %d bytes, the %d blocks that fit kept whole and the last block's 9601 lines counted",
-					len(got[4]), kept, left, maxFolded+maxLostLine, fit)
-			}
-			if want := []string{"four"}; !slices.Equal(ends, want) {
-				t.Errorf("got SectionTrailer() at the section ends %q, want %q", ends, want)
-			}
-			if r.SectionTrailer() != "five" || r.Trailer() != "four\nfive" {
-				t.Errorf("got SectionTrailer() %q and Trailer() %q at the end, want %q and %q", r.SectionTrailer(), r.Trailer(), "five", "four\nfive")
-			}
-			if len(stats) > 0 {
-				t.Errorf("got Statistics calls %q, want none for blocks of annotations", stats)
-			}
-		})
 	}
 }

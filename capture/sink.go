@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,12 +36,10 @@ type Sink struct {
 	metas   []metaChange // SetMeta's changes not yet taken, in queue order
 	note    []byte       // Annotate's text for the next packet record's comment
 	missed  uint64       // events dropped (queue full) since the last record queued
-	// notesOut: annotations went in a block of their own (recNotes) since
-	// the last packet record, so the later ones go in blocks too, and
-	// the next packet's comment carries none: a Reader puts the blocks'
-	// lines after the packet's own, and they must stay in order.
-	notesOut bool
-	closed   bool
+	// linesLost counts the annotation lines that did not fit the comment
+	// of the record that carries note (Annotate).
+	linesLost uint64
+	closed    bool
 
 	wake     chan struct{} // capacity 1: "pending has wakeAt bytes, or the sink closed"
 	behind   chan struct{} // capacity 1: "an event was dropped, the queue being full" (warnBehind)
@@ -104,7 +101,6 @@ const (
 	recMeta    = 3
 	recTrailer = 4    // annotations no frame followed; [20:24] their length
 	recPeer    = 5    // a port's VM attached ([1] = 1) or went away; [8:16] when (policy time)
-	recNotes   = 6    // annotations that go in a block of their own; [20:24] their length
 	maxPortTxt = 1024 // port names and descriptions are cut to this
 )
 
@@ -229,9 +225,7 @@ func (s *Sink) Observe(ev *hub.Event) {
 		s.stats.closed.Add(1)
 		return
 	}
-	if len(s.note) > 0 {
-		need += recHdrLen + len(s.note) // in the comment, or in a block before the record
-	}
+	need += len(s.note)
 	if s.missed > 0 {
 		need += maxGapLine
 	}
@@ -289,26 +283,28 @@ func (s *Sink) Observe(ev *hub.Event) {
 		b = appendGap(b, s.missed, "before this one")
 		s.missed = 0
 	}
-	// The annotations go after the frame's own notes if they fit beside
-	// them, else in a block of their own before the record.
-	inBlock := len(s.note) > 0 && (s.notesOut || len(b)-c+1+len(s.note) > MaxComment)
-	if len(s.note) > 0 && !inBlock {
-		if len(b) > c {
-			b = append(b, '\n')
+	if len(s.note) > 0 || s.linesLost > 0 {
+		// The annotations go whole lines at a time, as many as fit beside
+		// the frame's own notes; the rest are counted, and said.
+		room := MaxComment - (len(b) - c) - 1 - maxLostLine
+		kept, lost := wholeLines(s.note, room)
+		lost += s.linesLost
+		for _, part := range [][]byte{kept, appendLost(nil, lost)} {
+			if len(part) == 0 {
+				continue
+			}
+			if len(b) > c {
+				b = append(b, '\n')
+			}
+			b = append(b, part...)
 		}
-		b = append(b, s.note...)
+		s.note, s.linesLost = s.note[:0], 0
 	}
 	if len(b)-c > MaxComment {
 		b = b[:c+len(cutText(b[c:], MaxComment))]
 	}
 	ne.PutUint32(b[at+28:], uint32(len(b)-c))
 	ne.PutUint32(b[at+32:], uint32(min(own, len(b)-c)))
-	if inBlock {
-		rec := len(b) - at
-		b = appendNotesRec(b, s.note)
-		rotateLeft(b[at:], rec) // the block first
-	}
-	s.note, s.notesOut = s.note[:0], false
 	s.pending = b
 	if len(b) >= s.wakeAt {
 		s.signal()
@@ -384,20 +380,15 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // event that is not a frame (a partition started through the control API)
 // shows in the capture where it happened in the frame order. Call it on
 // the hub loop, between Observe calls; several annotations before the next
-// frame are joined by newlines. Annotations that no frame follows (a
-// partition started just before the hub stopped) are written at Close
-// into the statistics block that ends each pcapng file, where
-// [Reader.Trailer] finds them; classic pcap has no place for them.
+// frame are joined by newlines, and a comment is cut to MaxComment bytes.
+// Annotations that no frame follows (a partition started just before the
+// hub stopped) are written at Close into the statistics block that ends
+// each pcapng file, where [Reader.Trailer] finds them; classic pcap has no
+// place for them.
 //
-// Nothing is left out for want of room in a comment (MaxComment): when
-// the annotations would not fit the next frame's comment (a burst of edits
-// with no frame between, a rule longer than a comment), they are written
-// at once in a statistics block of their own, whole lines, in order, and
-// the Reader gives them back at the end of the next packet's comment, as
-// if it had had room (in a per-port capture, the block waits for the next
-// frame, whose file is not known yet). Only one annotation longer than a
-// block holds (about 1 MiB) is left out, and said in its place
-// ([LinesLeftOut]).
+// What does not fit a comment (MaxComment) is left out whole lines at a
+// time, never cut inside one, and the comment says how many lines it left
+// out (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
 // Annotations whose frame is lost because its file failed (a full disk)
 // ride on the first frame written once the capture resumes, after the
 // line that says what is missing there (GapPrefix).
@@ -408,53 +399,17 @@ func (s *Sink) Annotate(text string) {
 		return
 	}
 	text = validText(text)
-	if len(text) > maxNotesBlock {
-		text = string(appendLost(nil, uint64(strings.Count(text, "\n")+1)))
-	}
-	if len(s.note) > 0 && len(s.note)+1+len(text) > maxNote {
-		// The lines so far go at once, in a block of their own.
-		s.queueNotesLocked(s.note)
-		s.note = s.note[:0]
-	}
-	if len(text) > maxNote {
-		s.queueNotesLocked([]byte(text)) // a block of its own, whole
+	// Once a line did not fit, later ones are left out too, until the
+	// comment is written: a shorter edit must not be kept after an earlier
+	// one that was left out, or a reader would apply them out of order.
+	if s.linesLost > 0 || len(s.note)+1+len(text) > MaxComment-maxLostLine {
+		s.linesLost += uint64(strings.Count(text, "\n") + 1)
 		return
 	}
 	if len(s.note) > 0 {
 		s.note = append(s.note, '\n')
 	}
 	s.note = append(s.note, text...)
-}
-
-// maxNote bounds the annotations a Sink keeps for the next frame's
-// comment: with the trailer's prefix and a gap line after them, they still
-// make one comment (queueTrailerLocked).
-const maxNote = MaxComment - len(trailerPrefix) - 1 - maxGapLine
-
-// queueNotesLocked queues text, whole lines of annotations, for a block of
-// their own (appendNotesISB). s.mu is held.
-func (s *Sink) queueNotesLocked(text []byte) {
-	s.pending = appendNotesRec(s.pending, text)
-	s.notesOut = true
-	if len(s.pending) >= s.wakeAt {
-		s.signal()
-	}
-}
-
-// appendNotesRec appends a recNotes queue record of text.
-func appendNotesRec(b, text []byte) []byte {
-	at := len(b)
-	b = append(b, make([]byte, recHdrLen)...)
-	b[at] = recNotes
-	ne.PutUint32(b[at+20:], uint32(len(text)))
-	return append(b, text...)
-}
-
-// rotateLeft moves the first k bytes of b to its end, in place.
-func rotateLeft(b []byte, k int) {
-	slices.Reverse(b[:k])
-	slices.Reverse(b[k:])
-	slices.Reverse(b)
 }
 
 // lostPrefix starts the comment line that says how many annotation lines
@@ -623,9 +578,13 @@ func (s *Sink) queueTrailerLocked() {
 		s.note = appendGap(s.note, s.missed, "after the last record")
 		s.missed = 0
 	}
-	// The next frame (after SetMeta) starts a new file: the blocks of
-	// annotations queued so far end the old one, as the trailer does.
-	s.notesOut = false
+	if s.linesLost > 0 {
+		if len(s.note) > 0 {
+			s.note = append(s.note, '\n')
+		}
+		s.note = appendLost(s.note, s.linesLost)
+		s.linesLost = 0
+	}
 	if len(s.note) == 0 {
 		return
 	}

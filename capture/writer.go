@@ -35,12 +35,6 @@ type writer struct {
 	trailer  string              // annotations no frame followed, for the last files' statistics
 	attached map[hub.PortID]bool // the ports with a VM now (recPeer), for new files' headers
 	peersAt  time.Duration       // the latest of those changes (policy time)
-	// held is the annotations (recNotes) waiting for the next frame's
-	// file, whole lines: in a per-port capture, or before the segment
-	// file describes any port; heldLost counts the lines left out of it
-	// for want of room (maxFolded, what a Reader joins).
-	held     []byte
-	heldLost uint64
 
 	mu       sync.Mutex
 	err      error
@@ -207,9 +201,6 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 		case recTrailer:
 			w.trailer = string(chunk[recHdrLen : recHdrLen+a])
 			chunk = chunk[recHdrLen+a:]
-		case recNotes:
-			w.notes(chunk[recHdrLen : recHdrLen+a])
-			chunk = chunk[recHdrLen+a:]
 		case recMeta:
 			w.setMeta(metas[0].meta)
 			close(metas[0].done)
@@ -219,112 +210,6 @@ func (w *writer) process(chunk []byte, metas []metaChange) {
 			panic("capture: corrupt queue record") // a bug in this package, not bad input
 		}
 	}
-}
-
-// notes writes text, whole lines of annotations no frame's comment had
-// room for, in a block of its own: at once in the segment's file, where it
-// is in the order of the records; in a per-port capture, in the file of
-// the next frame written (held until then), whose port is not known yet.
-// Classic pcap has no place for them.
-func (w *writer) notes(text []byte) {
-	if w.cfg.Format != FormatPcapng {
-		return
-	}
-	if o := w.segment; o != nil && (o.failed || len(o.stats) > 0) {
-		w.writeHeld(o) // those from before the file described a port
-		o.writeNotes(text)
-		return
-	}
-	if len(w.held)+1+len(text) > maxFolded {
-		w.heldLost += uint64(bytes.Count(text, []byte{'\n'}) + 1)
-		return
-	}
-	if len(w.held) > 0 {
-		w.held = append(w.held, '\n')
-	}
-	w.held = append(w.held, text...)
-}
-
-// writeHeld writes the annotations held for the next frame into o, the
-// file that frame goes to, or, when it has failed, into what o lost.
-func (w *writer) writeHeld(o *output) {
-	if len(w.held) == 0 && w.heldLost == 0 {
-		return
-	}
-	if w.heldLost > 0 {
-		if len(w.held) > 0 {
-			w.held = append(w.held, '\n')
-		}
-		w.held = appendLost(w.held, w.heldLost)
-	}
-	o.writeNotes(w.held)
-	w.held, w.heldLost = w.held[:0], 0
-}
-
-// endHeld writes the annotations held for a frame that no file will have
-// into every file's end, as the trailer is.
-func (w *writer) endHeld() {
-	if len(w.held) == 0 && w.heldLost == 0 {
-		return
-	}
-	held, lost := bytes.Clone(w.held), w.heldLost
-	w.eachOutput(func(o *output) {
-		w.held, w.heldLost = append(w.held[:0], held...), lost
-		w.writeHeld(o)
-	})
-	w.held, w.heldLost = w.held[:0], 0
-}
-
-// writeNotes writes text, whole lines of annotations, into the current file in
-// statistics blocks of their own (appendNotesISB), each within
-// maxNotesBlock, or, when the file has failed, adds them to what it lost,
-// for the next record written to carry.
-func (o *output) writeNotes(text []byte) {
-	for len(text) > 0 {
-		if o.failed || o.f == nil {
-			o.gap.keep(text)
-			return
-		}
-		if len(o.stats) == 0 { // no port: no interface for the block
-			return
-		}
-		n := len(text)
-		if n > maxNotesBlock {
-			// Whole lines: each is within maxNotesBlock (Sink.Annotate).
-			if n = bytes.LastIndexByte(text[:maxNotesBlock+1], '\n'); n <= 0 {
-				n = len(cutRunes(text[:maxNotesBlock], maxNotesBlock))
-			}
-		}
-		blk := text[:n]
-		size := notesISBLen(blk)
-		if o.packets > 0 && o.w.cfg.RotateBytes > 0 && o.size+int64(size)+o.trailer > o.w.cfg.RotateBytes {
-			o.rotate(nil)
-			continue
-		}
-		o.reserve(size)
-		if o.failed { // the flush to make room failed
-			continue
-		}
-		before := len(o.batch)
-		o.batch = appendNotesISB(o.batch, o.lastTime(), blk)
-		o.size += int64(len(o.batch) - before)
-		// Kept with the packets' annotations, should the write fail.
-		if len(o.notes) > 0 {
-			o.notes = append(o.notes, '\n')
-		}
-		o.notes = append(o.notes, blk...)
-		o.endBlock()
-		text = bytes.TrimPrefix(text[n:], []byte{'\n'})
-	}
-}
-
-// lastTime is the time of the current file's last record, 0 if none.
-func (o *output) lastTime() uint64 {
-	var t uint64
-	for i := range o.stats {
-		t = max(t, o.stats[i].last)
-	}
-	return t
 }
 
 // A blockEnd is where a block of a batch ends, and how many packet records
@@ -445,12 +330,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 			o.gap.lose(ns, p.tail())
 		}
 	}
-	if o == nil {
-		lose()
-		return
-	}
-	if o.failed {
-		w.writeHeld(o) // into what o lost, before the record's own
+	if o == nil || o.failed {
 		lose()
 		return
 	}
@@ -467,12 +347,10 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {
 		o.rotate(nil)
-	}
-	// The annotations held for this frame go just before it, in its file.
-	w.writeHeld(o)
-	if o.failed {
-		lose()
-		return
+		if o.failed {
+			lose()
+			return
+		}
 	}
 	o.reserve(int(n))
 	if o.failed { // the flush to make room failed
@@ -580,7 +458,6 @@ func (w *writer) attachedNames() string {
 // sequence, so that m's section header covers what comes next.
 // The annotations queued before it (recTrailer) end the old files.
 func (w *writer) setMeta(m Meta) {
-	w.endHeld()
 	trailer := w.trailerComment()
 	w.trailer = ""
 	ends := map[*output][]string{}
@@ -622,7 +499,6 @@ func (w *writer) flushAll() {
 }
 
 func (w *writer) closeAll() {
-	w.endHeld()
 	w.eachOutput((*output).close)
 }
 
