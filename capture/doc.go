@@ -13,7 +13,11 @@
 // on the next frame's comment ([Sink.Annotate]), or, when no frame follows,
 // in the statistics blocks that end the file ([Reader.Trailer]); a change
 // to the policy adds a second line, "l2hub-edit" and the change in JSON
-// (filter.Edit), from which a replay makes it again. The section header's
+// (filter.Edit), from which a replay makes it again. Up to 512 KiB of them
+// wait for a frame, which carries them in as many comments as they need
+// (64 KiB each, whole lines; a longer line goes on in the next, after
+// "l2hub: continued: "), so that Wireshark's rewriters (editcap, mergecap,
+// tshark -w) keep them in place and a Reader joins them back. The section header's
 // comments (one line each, so that capinfos -T keeps one row per file)
 // record the l2hub version, the seed, hashes of the configuration and
 // policy and the hub's start time ([Meta]), so that a capture says how to

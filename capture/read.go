@@ -594,10 +594,11 @@ func (r *Reader) statistics(b []byte) {
 }
 
 // addTrailer joins to t the trailers among the comments of a statistics
-// block's options, a line at a time while t is shorter than MaxComment.
+// block's options, one comment at a time while t is shorter than
+// maxTrailer.
 func (r *Reader) addTrailer(t, opts []byte) []byte {
 	it := optIter{b: opts, order: r.order}
-	for len(t) < MaxComment && it.next() {
+	for len(t) < maxTrailer && it.next() {
 		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
 			t = joinComment(t, it.val[len(trailerPrefix):])
 		}
@@ -737,11 +738,15 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 }
 
 // joinComment appends the opt_comment v to the comments joined so far,
-// after a newline if there are any: a block's comments are joined in one
-// buffer, in time linear in their length, however many there are (a
-// hostile block holds thousands).
+// after a newline if there are any, or, for a comment that goes on with
+// the line before it (continuedPrefix, appendComments), without one: a
+// block's comments are joined in one buffer, in time linear in their
+// length, however many there are (a hostile block holds thousands).
 func joinComment(have, v []byte) []byte {
 	if len(have) > 0 {
+		if rest, ok := bytes.CutPrefix(v, []byte(continuedPrefix)); ok {
+			return append(have, rest...)
+		}
 		have = append(have, '\n')
 	}
 	return append(have, v...)
