@@ -104,8 +104,8 @@
 // A [Reader] streams pcap (both magics, both byte orders: QEMU filter-dump
 // and tcpdump files) and pcapng (several sections; interfaces with any
 // if_tsresol and if_tsoffset; enhanced, simple and obsolete packet blocks;
-// epb_flags and comments; custom blocks and systemd journal entries as
-// records that are not packets, numbered as Wireshark numbers them; unknown
+// epb_flags and comments; custom blocks, systemd journal entries and
+// Sysdig events as records that are not packets, numbered as Wireshark numbers them; unknown
 // blocks skipped) one block at a time, bounded by ReadOptions.MaxBlock
 // whatever a length field claims. Errors say which record and byte offset
 // reading stopped at; packets already returned stay valid. A Reader is for

@@ -15,8 +15,9 @@ import (
 // notPacketFile is a pcapng file whose records Wireshark numbers 1 to 8:
 // packets 1, 3, 5 and 8 (Ethernet, payload byte 1 to 4), a custom block
 // (2), a systemd Journal Export Block (4), a custom block not to be copied
-// (6) and a packet on a NULL interface (7); the name resolution and
-// statistics blocks between them are no records.
+// (6), a packet on a NULL interface (7), a Sysdig event (9) and packet 10
+// (payload byte 5); the name resolution and statistics blocks between
+// them are no records.
 func notPacketFile(o byteOrder) []byte {
 	g := (&ngBuilder{o: o}).shb().idb(LinkTypeEthernet, 0, opt{optIfName, []byte("eth0")}).idb(LinkTypeNull, 0)
 	eth := func(n byte) []byte { return append(frame(14, 1, 2, 0), bytes.Repeat([]byte{n}, 46)...) }
@@ -31,11 +32,19 @@ func notPacketFile(o byteOrder) []byte {
 	g.block(blockISB, make([]byte, 12))
 	g.epb(1, 4_000_000, []byte{2, 0, 0, 0, 0x45}, 5)
 	g.epb(0, 5_000_000, eth(4), 60)
+	// CPU 0, time, thread 1, event length 26, event type 1, no parameters.
+	sysdig := o.AppendUint16(nil, 0)
+	sysdig = o.AppendUint64(sysdig, 5_500_000)
+	sysdig = o.AppendUint64(sysdig, 1)
+	sysdig = o.AppendUint32(sysdig, 26)
+	sysdig = o.AppendUint16(sysdig, 1)
+	g.block(blockSysdigEvent, sysdig)
+	g.epb(0, 6_000_000, eth(5), 60)
 	return g.b
 }
 
-// TestReadNumbersRecordsThatAreNotPackets: custom blocks and systemd
-// journal entries are records, numbered as Wireshark numbers them, so
+// TestReadNumbersRecordsThatAreNotPackets: custom blocks, systemd
+// journal entries and Sysdig events are records, numbered as Wireshark numbers them, so
 // that the packets after them keep Wireshark's numbers. A reader that
 // takes any link type returns them (LinkTypeNotPacket, Packet.Block); one
 // that lists the link types it takes passes over them, numbered all the
@@ -56,6 +65,8 @@ func TestReadNumbersRecordsThatAreNotPackets(t *testing.T) {
 		{6, LinkTypeNotPacket, blockCustomNoCopy, "not copied"},
 		{7, LinkTypeNull, 0, "\x45"},
 		{8, LinkTypeEthernet, 0, "\x04"},
+		{9, LinkTypeNotPacket, blockSysdigEvent, "24 bytes"},
+		{10, LinkTypeEthernet, 0, "\x05"},
 	}
 	for _, bo := range orders {
 		for _, tc := range []struct {
@@ -87,6 +98,8 @@ func TestReadNumbersRecordsThatAreNotPackets(t *testing.T) {
 						d = strings.TrimRight(d[4:], "\x00") // the Private Enterprise Number, the padding
 					case p.Block == blockJournal:
 						d = strings.TrimRight(d, "\x00")
+					case p.Block != 0:
+						d = strconv.Itoa(len(d)) + " bytes"
 					case len(d) > 14:
 						d = d[14:15]
 					default:

@@ -30,6 +30,16 @@ const (
 	blockJournal      = 0x00000009 // systemd Journal Export Block
 	blockCustom       = 0x00000BAD // Custom Block that rewriters copy
 	blockCustomNoCopy = 0x40000BAD // Custom Block that rewriters do not copy
+	// Sysdig event blocks (system calls), which Wireshark reads with
+	// their own link type: the event, with flags (EVF), version 2, and
+	// version 2 with large parameters. Wireshark 4.0 numbers the three
+	// without flags only; later versions all six.
+	blockSysdigEvent        = 0x00000204
+	blockSysdigEVF          = 0x00000208
+	blockSysdigEventV2      = 0x00000216
+	blockSysdigEVFV2        = 0x00000217
+	blockSysdigEventV2Large = 0x00000221
+	blockSysdigEVFV2Large   = 0x00000222
 
 	byteOrderMagic = 0x1A2B3C4D
 

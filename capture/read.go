@@ -57,7 +57,8 @@ type Packet struct {
 	Comment string // opt_comment, several joined by "\n"
 	// Block, for a record that is not a packet, is its pcapng block type:
 	// 0x00000BAD or 0x40000BAD (a custom block), 0x00000009 (a systemd
-	// Journal Export Block). Its LinkType is then LinkTypeNotPacket, its
+	// Journal Export Block), 0x00000204, 0x00000208, 0x00000216,
+	// 0x00000217, 0x00000221 or 0x00000222 (a Sysdig event). Its LinkType is then LinkTypeNotPacket, its
 	// Data the block's body (a custom block's Private Enterprise Number
 	// first; empty when the block is longer than MaxBlock), its Time zero
 	// and its Interface 0. It is 0 for a packet.
@@ -477,9 +478,14 @@ func (r *Reader) nextNG() (Packet, error) {
 
 // notPacket reports whether a pcapng block of type typ is a record that
 // is not a packet but that Wireshark numbers as a frame: a custom block
-// (copied or not) or a systemd Journal Export Block.
+// (copied or not), a systemd Journal Export Block, or a Sysdig event.
 func notPacket(typ uint32) bool {
-	return typ == blockCustom || typ == blockCustomNoCopy || typ == blockJournal
+	switch typ {
+	case blockCustom, blockCustomNoCopy, blockJournal,
+		blockSysdigEvent, blockSysdigEVF, blockSysdigEventV2, blockSysdigEVFV2, blockSysdigEventV2Large, blockSysdigEVFV2Large:
+		return true
+	}
+	return false
 }
 
 // notPacket reads such a block, whose header r.hdr[:8] holds, as a
@@ -565,6 +571,8 @@ func blockName(typ uint32) string {
 		return "custom block"
 	case blockJournal:
 		return "systemd journal export block"
+	case blockSysdigEvent, blockSysdigEVF, blockSysdigEventV2, blockSysdigEVFV2, blockSysdigEventV2Large, blockSysdigEVFV2Large:
+		return "sysdig event block"
 	}
 	return fmt.Sprintf("block type %#x", typ)
 }
