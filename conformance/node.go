@@ -251,8 +251,13 @@ func (n *Node) emit(name string, st Status, detail string) {
 }
 
 // sessionFailed reports a failed session attempt once per distinct reason;
-// node-a retries every 64 ms and would otherwise repeat itself.
-func (n *Node) sessionFailed(err error) {
+// node-a retries every 64 ms and would otherwise repeat itself. An attempt
+// cut short because the node stops (ctx ended) is no failure and is not
+// reported.
+func (n *Node) sessionFailed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	n.st.handshakeFailures.Add(1)
 	detail := fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error())
 	n.msMu.Lock()
@@ -541,7 +546,7 @@ func (n *Node) connectA(ctx context.Context) (*session, error) {
 			}
 			c.Close()
 			n.connected.Store(false)
-			n.sessionFailed(err)
+			n.sessionFailed(ctx, err)
 		}
 		if err := n.wait(ctx, n.cfg.RetryInterval); err != nil {
 			return nil, err
@@ -638,12 +643,15 @@ func (n *Node) respond(ctx context.Context, c net.Conn) (*session, error) {
 }
 
 // ladder walks the six mux steps; any failure stops the node, as
-// dsoftbusd stops.
+// dsoftbusd stops. A ladder cut short because the node stops is not
+// reported as failed.
 func (n *Node) ladder(ctx context.Context, s *session) error {
 	for _, step := range Ladder() {
 		if err := n.ladderStep(ctx, s, step); err != nil {
 			err = fmt.Errorf("step %d: %w", step.Step, err)
-			n.emit(MilestoneMux, StatusFail, fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error()))
+			if ctx.Err() == nil {
+				n.emit(MilestoneMux, StatusFail, fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error()))
+			}
 			return fmt.Errorf("%w: %w", ErrLadder, err)
 		}
 	}
@@ -703,7 +711,8 @@ func (n *Node) establishA(ctx context.Context, udp net.PacketConn, wg *sync.Wait
 }
 
 // request sends one proxy request, reads the response and applies node-a's
-// verdict, reporting a proxy milestone either way.
+// verdict, reporting a proxy milestone either way (but no failure when the
+// node stops).
 func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Record, error) {
 	svc := "service=" + ServiceName(req.Service)
 	if err := n.writeRecord(ctx, s, RequestRecord, req.Service, req.Payload); err != nil {
@@ -714,7 +723,9 @@ func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Recor
 		err = CheckProxyResponse(req.Service, rsp)
 	}
 	if err != nil {
-		n.emit(MilestoneProxy, StatusFail, fmt.Sprintf("%s err=%q", svc, err.Error()))
+		if ctx.Err() == nil {
+			n.emit(MilestoneProxy, StatusFail, fmt.Sprintf("%s err=%q", svc, err.Error()))
+		}
 		return rsp, fmt.Errorf("proxy %s: %w", svc, err)
 	}
 	n.emit(MilestoneProxy, StatusOK, svc)
@@ -745,7 +756,7 @@ func (n *Node) serveB(ctx context.Context, c net.Conn) error {
 	defer c.Close()
 	s, err := n.respond(ctx, c)
 	if err != nil {
-		n.sessionFailed(err)
+		n.sessionFailed(ctx, err)
 		return fmt.Errorf("%v: session: %w", n.role, err)
 	}
 	if err := n.ladder(ctx, s); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -457,5 +458,132 @@ func TestMilestoneString(t *testing.T) {
 	m = Milestone{Role: RoleB, Name: MilestoneProxy, Status: StatusDenied, Detail: "service=unknown"}
 	if got, want := m.String(), "nexus proxy denied node-b service=unknown"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// blockingBackend never answers until release is closed: node-b holds a
+// request, as a backend that hangs does.
+type blockingBackend struct{ release chan struct{} }
+
+func (b blockingBackend) Serve(byte, []byte) ([]byte, bool) {
+	<-b.release
+	return nil, false
+}
+
+// A node stopped mid-handshake, mid-ladder or mid-request reports no
+// failure: the step was cut short, it did not fail.
+func TestStoppedNodeReportsNoFailure(t *testing.T) {
+	// handshakeA dials node-b as node-a would and walks the handshake up to
+	// (not including) msg3 when toMsg3 is false, and then the first ladder
+	// step when it is true; it then holds the connection until ctx ends.
+	handshakeA := func(ctx context.Context, t *testing.T, m *memNet, toMsg3 bool) {
+		c, err := m.host(addrA).DialTCP(ctx, netip.AddrPortFrom(addrA, DialPort(10)), netip.AddrPortFrom(addrB, SessionPortB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer c.Close()
+			hs := NewNexusInitiator(BringUpNexusConfig(RoleA))
+			m1, _ := hs.WriteMsg1()
+			m2 := make([]byte, NexusMsg2Len)
+			if _, err := c.Write(m1); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(c, m2); err != nil {
+				return
+			}
+			if toMsg3 {
+				if err := hs.ReadMsg2(m2); err != nil {
+					return
+				}
+				m3, _ := hs.WriteMsg3()
+				if _, err := c.Write(m3); err != nil {
+					return
+				}
+			}
+			<-ctx.Done()
+		}()
+	}
+	answered := func(m *memNet) int { // what node-b sent on the first connection
+		if st := m.allStreams(); len(st) > 0 {
+			_, s2c := st[0].bytes()
+			return len(s2c)
+		}
+		return 0
+	}
+	tests := []struct {
+		name    string
+		node    Config
+		setup   func(ctx context.Context, t *testing.T, m *memNet) (cleanup func())
+		reached func(n *testNode, m *memNet) bool // the node is where the test stops it
+	}{
+		{"node-a-waits-for-msg2", Config{Role: RoleA, DiscoveryWait: -1}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			ln, err := m.host(addrB).ListenTCP(netip.AddrPortFrom(addrB, SessionPortB))
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+			return func() { ln.Close() }
+		}, func(n *testNode, m *memNet) bool { return n.Stats().Dials == 1 && n.Stats().DialFailures == 0 }},
+		{"node-b-waits-for-msg3", Config{Role: RoleB}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			handshakeA(ctx, t, m, false)
+			return func() {}
+		}, func(n *testNode, m *memNet) bool { return answered(m) == NexusMsg2Len }},
+		{"node-b-waits-for-ladder", Config{Role: RoleB}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			handshakeA(ctx, t, m, true)
+			return func() {}
+		}, func(n *testNode, m *memNet) bool {
+			return n.log.has("nexus session ok node-b") && !n.log.has("nexus mux")
+		}},
+		{"node-a-waits-for-reply", Config{Role: RoleA}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			release := make(chan struct{})
+			b := newTestNode(t, m, Config{Role: RoleB, Backend: blockingBackend{release}})
+			b.start(ctx)
+			return func() { close(release); _ = b.wait() }
+		}, func(n *testNode, m *memNet) bool {
+			return n.log.has("nexus mux ok node-a") && !n.log.has("nexus proxy")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				m := newMemNet()
+				peerCtx, stopPeer := context.WithCancel(t.Context())
+				defer stopPeer()
+				n := newTestNode(t, m, tt.node)
+				if n.role == RoleB {
+					n.start(ctx)
+					synctest.Wait()
+				}
+				cleanup := tt.setup(peerCtx, t, m)
+				if n.role == RoleA {
+					synctest.Wait()
+					n.start(ctx)
+				}
+				time.Sleep(2 * time.Second) // inside every wait the step has (4 s and more)
+				synctest.Wait()
+				if !tt.reached(n, m) {
+					t.Errorf("the node is not where the test stops it:\n%s", strings.Join(n.log.lines(), "\n"))
+				}
+				cancel()
+				_ = n.wait()
+				stopPeer()
+				cleanup()
+				for _, l := range n.log.lines() {
+					if strings.Contains(l, " fail ") {
+						t.Errorf("milestone %q after a stop, want none that reports a failure\n%s", l, strings.Join(n.log.lines(), "\n"))
+					}
+				}
+			})
+		})
 	}
 }
