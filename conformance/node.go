@@ -62,8 +62,14 @@ type Config struct {
 	// timeouts (3 s, then 6 s, after a lost SYN), which 4 s cut short.
 	LadderTimeout time.Duration
 	// ProbeWindow is how long a probe watches for a reaction (a dial, a
-	// reply) before concluding there is none; default 2 s.
+	// reply) before concluding there is none; default 2 s. A probe playing
+	// node-b starts watching only once it has heard node-a.
 	ProbeWindow time.Duration
+	// BootWait bounds how long a probe playing node-b waits to hear node-a's
+	// first announce before it gives up with "node-a never appeared"; default
+	// 10 min, since a VM started after the hub (§7.1) spends its DHCP window
+	// and its boot before dsoftbusd announces. Negative: until ctx ends.
+	BootWait time.Duration
 
 	// Requests are node-a's proxy requests after the ladder; default
 	// BringUpRequests().
@@ -103,8 +109,9 @@ type Node struct {
 	// is sending, so no announce follows the session's connection.
 	announceMu sync.Mutex
 	announced  atomic.Bool
-	muxDone    atomic.Bool
 	ran        atomic.Bool
+	verdict    atomic.Pointer[ProbeVerdict]
+	deaf       string // why a probe cannot hear its target's announces ("": it can)
 
 	msMu        sync.Mutex
 	lastFailure string // last session-fail detail, to report each reason once
@@ -161,6 +168,7 @@ func NewNode(cfg Config) (*Node, error) {
 	defaultDuration(&cfg.ReplyTimeout, 4*time.Second)
 	defaultDuration(&cfg.LadderTimeout, 30*time.Second)
 	defaultDuration(&cfg.ProbeWindow, 2*time.Second)
+	defaultDuration(&cfg.BootWait, 10*time.Minute)
 	if cfg.Requests == nil {
 		cfg.Requests = BringUpRequests()
 	}
@@ -231,7 +239,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case n.role == RoleA:
 		return n.playA(ctx, udp, &wg)
 	default:
-		return n.playB(ctx, udp, &wg, nil)
+		return n.playB(ctx, udp, &wg)
 	}
 }
 
@@ -328,21 +336,28 @@ func sourceAddr(a net.Addr) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), err == nil
 }
 
-// startAnnouncing sends payloads (each to the group, then to the peer) at
-// once, as the OS's first pass does, and then every AnnounceInterval while
-// no TCP connection exists, until ctx ends.
-func (n *Node) startAnnouncing(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, payloads [][]byte) {
+// startAnnouncing sends a round of announces (each payload to the group,
+// then to the peer) at once, as the OS's first pass does, and then every
+// AnnounceInterval while no TCP connection exists, until ctx ends. round
+// gives each round's payloads; it is called once per round sent, from one
+// goroutine at a time.
+func (n *Node) startAnnouncing(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, round func() [][]byte) {
 	group, peer := udpAddr(DiscoveryGroup, DiscoveryPort), udpAddr(n.cfg.Peer, DiscoveryPort)
-	n.sendAnnounces(udp, payloads, group, peer)
+	n.sendAnnounces(udp, round(), group, peer)
 	wg.Go(func() {
 		for n.wait(ctx, n.cfg.AnnounceInterval) == nil {
 			n.announceMu.Lock()
 			if !n.connected.Load() {
-				n.sendAnnounces(udp, payloads, group, peer)
+				n.sendAnnounces(udp, round(), group, peer)
 			}
 			n.announceMu.Unlock()
 		}
 	})
+}
+
+// every is a round of the same payloads each time.
+func every(payloads ...[]byte) func() [][]byte {
+	return func() [][]byte { return payloads }
 }
 
 func (n *Node) sendAnnounces(udp net.PacketConn, payloads [][]byte, dsts ...net.Addr) {
@@ -446,11 +461,32 @@ func (n *Node) write(ctx context.Context, c net.Conn, b []byte) error {
 	})
 }
 
+// readFull fills b from c within d (0: no limit). A read that fails
+// before that, and before ctx ends, failed because the peer ended the
+// connection (an end of stream, a reset): its error is a connEnded.
 func (n *Node) readFull(ctx context.Context, c net.Conn, b []byte, d time.Duration) error {
-	return n.within(ctx, c, d, func() error {
+	err := n.within(ctx, c, d, func() error {
 		_, err := io.ReadFull(c, b)
 		return err
 	})
+	if err != nil && !errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+		return connEnded{err}
+	}
+	return err
+}
+
+// connEnded marks a read that failed because the peer ended the
+// connection, not because a window passed or the node stopped; it reads as
+// its cause.
+type connEnded struct{ error }
+
+func (e connEnded) Unwrap() error { return e.error }
+
+// ended reports whether err is a read the peer's end of the connection cut
+// short.
+func ended(err error) bool {
+	var e connEnded
+	return errors.As(err, &e)
 }
 
 // writeRecord seals and sends one record.
@@ -655,7 +691,6 @@ func (n *Node) ladder(ctx context.Context, s *session) error {
 			return fmt.Errorf("%w: %w", ErrLadder, err)
 		}
 	}
-	n.muxDone.Store(true)
 	n.emit(MilestoneMux, StatusOK, fmt.Sprintf("peer=%v", n.role.Peer()))
 	return nil
 }
@@ -698,7 +733,7 @@ func (n *Node) playA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup
 // handshake (with retries), then the six ladder steps.
 func (n *Node) establishA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) (*session, error) {
 	announce, _ := n.role.Announce().MarshalBinary()
-	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
+	n.startAnnouncing(ctx, udp, wg, every(announce))
 	s, err := n.connectA(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
@@ -734,15 +769,14 @@ func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Recor
 
 // --- node-b ---
 
-// playB is the honest node-b. extra announces, if any, go out before the
-// genuine one in every round (probes).
-func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, extra [][]byte) error {
+// playB is the honest node-b.
+func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) error {
 	ln, err := n.cfg.Net.ListenTCP(netip.AddrPortFrom(n.cfg.Addr, SessionPortB))
 	if err != nil {
 		return fmt.Errorf("%v: session: %w", n.role, err)
 	}
 	announce, _ := n.role.Announce().MarshalBinary()
-	n.startAnnouncing(ctx, udp, wg, append(extra, announce))
+	n.startAnnouncing(ctx, udp, wg, every(announce))
 	c, err := n.acceptB(ctx, ln, 0)
 	if err != nil {
 		return fmt.Errorf("%v: session: %w", n.role, err)
@@ -754,15 +788,25 @@ func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup
 // attempt only, since no second connection can ever arrive.
 func (n *Node) serveB(ctx context.Context, c net.Conn) error {
 	defer c.Close()
+	s, err := n.establishB(ctx, c)
+	if err != nil {
+		return err
+	}
+	return n.serveProxy(ctx, s)
+}
+
+// establishB is node-b on an accepted connection up to the end of the
+// ladder: the handshake, then the six ladder steps.
+func (n *Node) establishB(ctx context.Context, c net.Conn) (*session, error) {
 	s, err := n.respond(ctx, c)
 	if err != nil {
 		n.sessionFailed(ctx, err)
-		return fmt.Errorf("%v: session: %w", n.role, err)
+		return nil, fmt.Errorf("%v: session: %w", n.role, err)
 	}
 	if err := n.ladder(ctx, s); err != nil {
-		return fmt.Errorf("%v: %w", n.role, err)
+		return nil, fmt.Errorf("%v: %w", n.role, err)
 	}
-	return n.serveProxy(ctx, s)
+	return s, nil
 }
 
 // serveProxy answers requests until the peer closes (nil) or ctx ends.

@@ -13,6 +13,10 @@ import (
 type Net interface {
 	// ListenUDP binds laddr. The node binds <own IP>:37020, as the OS does,
 	// and sends both the multicast and the unicast copy from that socket.
+	// A probe playing node-b from an address node-a does not unicast to (a
+	// replayer) hears node-a's multicast copy only: it joins the group
+	// when the socket has a JoinGroup(group netip.Addr) error method, as a
+	// netstack host's does.
 	ListenUDP(laddr netip.AddrPort) (net.PacketConn, error)
 	// ListenTCP listens on laddr.
 	ListenTCP(laddr netip.AddrPort) (net.Listener, error)
@@ -140,4 +144,23 @@ type PeerEntry struct {
 	Port     uint16     // the announced session port
 	Static   [32]byte
 	Services []string
+}
+
+// ProbeVerdict is a probe's judgement of its target, as its probe
+// milestone reports it.
+type ProbeVerdict struct {
+	Probe    string
+	Status   Status // StatusOK: the target behaved as the probe expects; StatusFail: it did not
+	Observed string // what the probe saw
+}
+
+// Verdict returns the probe's verdict once it has been given; ok is false
+// before that, when the node stopped first, and for a node that is no
+// probe. Safe to call at any time.
+func (n *Node) Verdict() (v ProbeVerdict, ok bool) {
+	p := n.verdict.Load()
+	if p == nil {
+		return ProbeVerdict{}, false
+	}
+	return *p, true
 }
