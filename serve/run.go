@@ -25,6 +25,10 @@ import (
 // failure (l2hub serve exits 2 for it, as l2hub check does).
 var ErrCheckFailed = errors.New("conformance checks failed")
 
+// ErrProbeFailed is Run's error when a virtual peer's probe (--probe)
+// gave a failing verdict (l2hub serve exits 2 for it too).
+var ErrProbeFailed = errors.New("probe failed")
+
 // Run is `l2hub serve`: it binds every port and the control API (refusing
 // to start if any cannot be bound), then opens the capture, prints the
 // banner with each port's QEMU flags to opts.Out, runs the session until
@@ -140,6 +144,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return serr
 	case checked && !report.OK():
 		return ErrCheckFailed
+	case sum.probeFailed():
+		return ErrProbeFailed
 	}
 	return nil
 }

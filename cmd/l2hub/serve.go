@@ -86,7 +86,7 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 			// summary and its capture cut short.
 			signal.Ignore(syscall.SIGPIPE)
 			err = serve.Run(cmd.Context(), cfg, opts)
-			if errors.Is(err, serve.ErrCheckFailed) {
+			if errors.Is(err, serve.ErrCheckFailed) || errors.Is(err, serve.ErrProbeFailed) {
 				return &exitError{code: 2, msg: err.Error()}
 			}
 			return err
