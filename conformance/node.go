@@ -258,12 +258,19 @@ func (n *Node) emit(name string, st Status, detail string) {
 	n.cfg.OnMilestone(m)
 }
 
+// stoppedBy reports whether err is the node's stop: ctx ended and err is
+// its error (a wait, read or write that ctx's end cut short), not a failure
+// that came before the stop, or as it began.
+func stoppedBy(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
+}
+
 // sessionFailed reports a failed session attempt once per distinct reason;
 // node-a retries every 64 ms and would otherwise repeat itself. An attempt
-// cut short because the node stops (ctx ended) is no failure and is not
-// reported.
+// cut short because the node stops is no failure and is not reported; one
+// that failed as the node stopped is.
 func (n *Node) sessionFailed(ctx context.Context, err error) {
-	if ctx.Err() != nil {
+	if stoppedBy(ctx, err) {
 		return
 	}
 	n.st.handshakeFailures.Add(1)
@@ -462,14 +469,15 @@ func (n *Node) write(ctx context.Context, c net.Conn, b []byte) error {
 }
 
 // readFull fills b from c within d (0: no limit). A read that fails
-// before that, and before ctx ends, failed because the peer ended the
-// connection (an end of stream, a reset): its error is a connEnded.
+// before that, and not because the node stops, failed because the peer
+// ended the connection (an end of stream, a reset): its error is a
+// connEnded.
 func (n *Node) readFull(ctx context.Context, c net.Conn, b []byte, d time.Duration) error {
 	err := n.within(ctx, c, d, func() error {
 		_, err := io.ReadFull(c, b)
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, ErrTimeout) && !stoppedBy(ctx, err) {
 		return connEnded{err}
 	}
 	return err
@@ -679,13 +687,13 @@ func (n *Node) respond(ctx context.Context, c net.Conn) (*session, error) {
 }
 
 // ladder walks the six mux steps; any failure stops the node, as
-// dsoftbusd stops. A ladder cut short because the node stops is not
-// reported as failed.
+// dsoftbusd stops. A ladder cut short by the node's stop is not reported
+// as failed.
 func (n *Node) ladder(ctx context.Context, s *session) error {
 	for _, step := range Ladder() {
 		if err := n.ladderStep(ctx, s, step); err != nil {
 			err = fmt.Errorf("step %d: %w", step.Step, err)
-			if ctx.Err() == nil {
+			if !stoppedBy(ctx, err) {
 				n.emit(MilestoneMux, StatusFail, fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error()))
 			}
 			return fmt.Errorf("%w: %w", ErrLadder, err)
@@ -747,7 +755,7 @@ func (n *Node) establishA(ctx context.Context, udp net.PacketConn, wg *sync.Wait
 
 // request sends one proxy request, reads the response and applies node-a's
 // verdict, reporting a proxy milestone either way (but no failure when the
-// node stops).
+// node's stop cut the exchange short).
 func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Record, error) {
 	svc := "service=" + ServiceName(req.Service)
 	if err := n.writeRecord(ctx, s, RequestRecord, req.Service, req.Payload); err != nil {
@@ -758,7 +766,7 @@ func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Recor
 		err = CheckProxyResponse(req.Service, rsp)
 	}
 	if err != nil {
-		if ctx.Err() == nil {
+		if !stoppedBy(ctx, err) {
 			n.emit(MilestoneProxy, StatusFail, fmt.Sprintf("%s err=%q", svc, err.Error()))
 		}
 		return rsp, fmt.Errorf("proxy %s: %w", svc, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -586,4 +587,75 @@ func TestStoppedNodeReportsNoFailure(t *testing.T) {
 			})
 		})
 	}
+}
+
+// closeHookNet is a Net whose TCP connections, dialled or accepted, call
+// onClose when they are first closed, before they close.
+type closeHookNet struct {
+	Net
+	onClose func()
+}
+
+func (h closeHookNet) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
+	c, err := h.Net.DialTCP(ctx, laddr, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return &closeHookConn{Conn: c, onClose: h.onClose}, nil
+}
+
+func (h closeHookNet) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
+	ln, err := h.Net.ListenTCP(laddr)
+	if err != nil {
+		return nil, err
+	}
+	return closeHookListener{ln, h.onClose}, nil
+}
+
+type closeHookListener struct {
+	net.Listener
+	onClose func()
+}
+
+func (l closeHookListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &closeHookConn{Conn: c, onClose: l.onClose}, nil
+}
+
+type closeHookConn struct {
+	net.Conn
+	once    sync.Once
+	onClose func()
+}
+
+func (c *closeHookConn) Close() error {
+	c.once.Do(c.onClose)
+	return c.Conn.Close()
+}
+
+// A session attempt that failed just before the node stopped is reported:
+// only a step the stop cut short is not. Here node-a's identity check
+// fails, and the node is stopped as it closes the connection, before it
+// reports the failure.
+func TestFailureAsNodeStopsIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		actx, stopA := context.WithCancel(ctx)
+		a := newTestNode(t, m, Config{Role: RoleA, Net: closeHookNet{Net: m.host(addrA), onClose: stopA}})
+		spoofer := newTestNode(t, m, Config{Probe: "spoofed-key-announce"})
+		a.start(actx)
+		synctest.Wait()
+		spoofer.start(ctx)
+		_ = a.wait()
+		cancel()
+		_ = spoofer.wait()
+		if !a.log.has(`nexus session fail node-a peer=node-b err="identity mismatch peer=crossvm"`) {
+			t.Errorf("node-a milestones:\n%s\nwant the identity mismatch it hit before it was stopped", strings.Join(a.log.lines(), "\n"))
+		}
+	})
 }
