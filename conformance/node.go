@@ -66,7 +66,8 @@ type Config struct {
 	// node-b starts watching only once it has heard node-a.
 	ProbeWindow time.Duration
 	// BootWait bounds how long a probe playing node-b waits to hear node-a's
-	// first announce before it gives up with "node-a never appeared"; default
+	// first announce before it gives up, its target absent (StatusAbsent,
+	// "node-a never appeared": nothing was tested); default
 	// 10 min, since a VM started after the hub (§7.1) spends its DHCP window
 	// and its boot before dsoftbusd announces. Negative: until ctx ends.
 	BootWait time.Duration
@@ -214,7 +215,9 @@ func (n *Node) Peer(deviceID string) (PeerEntry, bool) { return n.peers.peek(dev
 // answer requests until the peer closes.
 //
 // Run returns nil when the script completed (for a probe: when the target
-// behaved as the probe expects; otherwise an error wrapping ErrProbeFailed).
+// behaved as the probe expects; otherwise an error wrapping ErrProbeFailed,
+// or ErrTargetAbsent when the target never appeared). A verdict reached as
+// ctx ends is kept (Verdict), and Run then returns as it would have.
 func (n *Node) Run(ctx context.Context) error {
 	if !n.ran.CompareAndSwap(false, true) {
 		return errors.New("conformance: Node.Run called twice")

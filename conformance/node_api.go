@@ -65,6 +65,7 @@ const (
 	StatusOK     Status = iota + 1
 	StatusFail          // the step failed
 	StatusDenied        // node-b refused a proxy request, as the spec says it must
+	StatusAbsent        // a probe's target never appeared: nothing was tested
 )
 
 func (s Status) String() string {
@@ -75,6 +76,8 @@ func (s Status) String() string {
 		return "fail"
 	case StatusDenied:
 		return "denied"
+	case StatusAbsent:
+		return "absent"
 	}
 	return "status-?"
 }
@@ -89,6 +92,7 @@ func (s Status) String() string {
 //	nexus proxy ok node-a service=samgrd
 //	nexus proxy denied node-b service=unknown
 //	nexus probe ok node-a probe=tampered-record observed="..."
+//	nexus probe absent node-b probe=spoofed-key-announce observed="node-a never appeared: ..."
 type Milestone struct {
 	Role   Role   // the node that reached it
 	Name   string // Milestone* constant
@@ -149,8 +153,12 @@ type PeerEntry struct {
 // ProbeVerdict is a probe's judgement of its target, as its probe
 // milestone reports it.
 type ProbeVerdict struct {
-	Probe    string
-	Status   Status // StatusOK: the target behaved as the probe expects; StatusFail: it did not
+	Probe string
+	// Status is StatusOK when the target behaved as the probe expects,
+	// StatusFail when it did not, and StatusAbsent when it never appeared
+	// (a probe playing node-b heard no node-a within Config.BootWait), so
+	// that nothing was tested.
+	Status   Status
 	Observed string // what the probe saw
 }
 

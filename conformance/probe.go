@@ -141,6 +141,7 @@ func LookupProbe(name string) (Probe, bool) {
 type outcome struct {
 	observed string
 	pass     bool
+	absent   bool // the target never appeared: nothing was tested
 	// serve, if set, is a session the probe (as node-b) goes on serving
 	// after a pass, as node-b does, until node-a closes it or ctx ends.
 	serve *session
@@ -155,11 +156,11 @@ func failed(format string, a ...any) outcome {
 }
 
 // lost is the verdict on a probe's session with its target that failed
-// after the handshake (a write the target no longer took, a ladder it
-// broke off): the target's doing, unless the node is stopping.
-func lost(ctx context.Context, format string, a ...any) (outcome, error) {
-	if ctx.Err() != nil {
-		return outcome{}, ctx.Err()
+// with err (a write the target no longer took, a ladder it broke off): the
+// target's doing, unless the node's stop cut the session short.
+func lost(ctx context.Context, err error, format string, a ...any) (outcome, error) {
+	if stoppedBy(ctx, err) {
+		return outcome{}, err
 	}
 	return failed(format, a...), nil
 }
@@ -175,23 +176,28 @@ func (n *Node) runProbe(ctx context.Context, udp net.PacketConn, wg *sync.WaitGr
 	if p.Plays == RoleB {
 		n.hearPeer(udp)
 	}
+	// A verdict is kept even when ctx ended as it was reached: the probes
+	// return an error, not a verdict, for a step the stop cut short.
 	o, err := p.run(ctx, n, udp, wg)
 	if o.serve != nil {
 		defer o.serve.conn.Close()
-	}
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err() // reached as the node stopped: no verdict
 	}
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", p.Name, err)
 	}
 	st := StatusOK
-	if !o.pass {
+	switch {
+	case o.absent:
+		st = StatusAbsent
+	case !o.pass:
 		st = StatusFail
 	}
 	n.verdict.Store(&ProbeVerdict{Probe: p.Name, Status: st, Observed: o.observed})
 	n.emit(MilestoneProbe, st, fmt.Sprintf("probe=%s observed=%q", p.Name, o.observed))
-	if !o.pass {
+	switch st {
+	case StatusAbsent:
+		return fmt.Errorf("probe %s: %w: %s", p.Name, ErrTargetAbsent, o.observed)
+	case StatusFail:
 		return fmt.Errorf("probe %s: %w: %s", p.Name, ErrProbeFailed, o.observed)
 	}
 	if o.serve != nil {
@@ -245,7 +251,7 @@ var errNotHeard = errors.New("node-a never heard")
 // neverAppeared is the verdict when node-a was never heard: nothing was
 // tested, and the target is not to blame for the probe's expectation.
 func (n *Node) neverAppeared() outcome {
-	o := failed("node-a never appeared: no announce from it in %v (not booted, or already in a session, which stops its announces)", n.cfg.BootWait)
+	o := outcome{absent: true, observed: fmt.Sprintf("node-a never appeared: no announce from it in %v (not booted, or already in a session, which stops its announces)", n.cfg.BootWait)}
 	if n.deaf != "" {
 		o.observed += "; " + n.deaf
 	}
@@ -326,19 +332,19 @@ wait:
 // watch reads want bytes from c within the probe window. got holds them if
 // they came; hungUp is the read's error if the peer ended the connection
 // first (an end of stream, a reset); both are nil when the window passed
-// in silence. err is ctx's.
+// in silence. err is the node's stop, which cut the window short.
 func (n *Node) watch(ctx context.Context, c net.Conn, want int) (got []byte, hungUp, err error) {
 	buf := make([]byte, want)
 	err = n.readFull(ctx, c, buf, n.cfg.ProbeWindow)
 	switch {
 	case err == nil:
 		return buf, nil, nil
-	case ctx.Err() != nil:
-		return nil, nil, ctx.Err()
+	case errors.Is(err, ErrTimeout):
+		return nil, nil, nil
 	case ended(err):
 		return nil, err, nil
 	}
-	return nil, nil, nil
+	return nil, nil, err
 }
 
 func probeSpoofedKey(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {
@@ -523,7 +529,7 @@ func (n *Node) ignoreAndFollow(ctx context.Context, udp net.PacketConn, wg *sync
 	s, err := n.establishB(ctx, got.c)
 	if err != nil {
 		got.c.Close()
-		return lost(ctx, "node-a followed the well-formed announce to %v, but the session failed: %v", followAt, err)
+		return lost(ctx, err, "node-a followed the well-formed announce to %v, but the session failed: %v", followAt, err)
 	}
 	o := passed("node-a ignored %d kinds of %s announce, followed the well-formed one to %v and completed the session", len(bad), what, followAt)
 	o.serve = s
@@ -549,7 +555,7 @@ func probeWrongMsg1(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.W
 	defer c.Close()
 	lowOrder := make([]byte, NexusMsg1Len) // the all-zero point: every DH with it is zero
 	if err := n.write(ctx, c, lowOrder); err != nil {
-		return lost(ctx, "node-b took the connection but not msg1: %v", err)
+		return lost(ctx, err, "node-b took the connection but not msg1: %v", err)
 	}
 	got, hungUp, err := n.watch(ctx, c, NexusMsg2Len)
 	switch {
@@ -568,7 +574,7 @@ func resolveRequest() ProxyRequest { return BringUpRequests()[0] }
 func probeTamperedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {
 	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
-		return lost(ctx, "no session with node-b: %v", err)
+		return lost(ctx, err, "no session with node-b: %v", err)
 	}
 	defer s.conn.Close()
 	req := resolveRequest()
@@ -579,13 +585,13 @@ func probeTamperedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *s
 	}
 	rec[10] ^= 0x01
 	if err := n.write(ctx, s.conn, rec); err != nil {
-		return lost(ctx, "node-b ended the session before it took the tampered record: %v", err)
+		return lost(ctx, err, "node-b ended the session before it took the tampered record: %v", err)
 	}
 	s.send.SetNonce(at) // the tampering happened in transit: resend at the same nonce
 	rsp, err := n.request(ctx, s, req)
 	switch {
-	case ctx.Err() != nil:
-		return outcome{}, ctx.Err()
+	case stoppedBy(ctx, err):
+		return outcome{}, err
 	case errors.Is(err, ErrTimeout):
 		return failed("no reply to the genuine request at n=%d: node-b advanced its nonce on a bad tag, or stopped", at), nil
 	case ended(err):
@@ -599,7 +605,7 @@ func probeTamperedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *s
 func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {
 	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
-		return lost(ctx, "no session with node-b: %v", err)
+		return lost(ctx, err, "no session with node-b: %v", err)
 	}
 	defer s.conn.Close()
 	req := resolveRequest()
@@ -610,10 +616,10 @@ func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *
 	}
 	const cut = 137
 	if err := n.write(ctx, s.conn, rec[:cut]); err != nil {
-		return lost(ctx, "node-b ended the session before it took %d bytes of a record: %v", cut, err)
+		return lost(ctx, err, "node-b ended the session before it took %d bytes of a record: %v", cut, err)
 	}
 	if err := n.write(ctx, s.conn, rec); err != nil { // the whole record again, same nonce
-		return lost(ctx, "node-b ended the session on %d bytes of a record, before it took the whole record again: %v", cut, err)
+		return lost(ctx, err, "node-b ended the session on %d bytes of a record, before it took the whole record again: %v", cut, err)
 	}
 	got, hungUp, err := n.watch(ctx, s.conn, ResponseRecordLen)
 	switch {
@@ -630,7 +636,7 @@ func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *
 func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {
 	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
-		return lost(ctx, "no session with node-b: %v", err)
+		return lost(ctx, err, "no session with node-b: %v", err)
 	}
 	defer s.conn.Close()
 	denied := []ProxyRequest{
@@ -640,12 +646,12 @@ func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg
 	var notes []string
 	for _, req := range denied {
 		if err := n.writeRecord(ctx, s, RequestRecord, req.Service, req.Payload); err != nil {
-			return lost(ctx, "service %d: node-b ended the session before it took the request: %v", req.Service, err)
+			return lost(ctx, err, "service %d: node-b ended the session before it took the request: %v", req.Service, err)
 		}
 		rsp, err := n.readRecord(ctx, s, ResponseRecord, n.cfg.ReplyTimeout)
 		switch {
-		case ctx.Err() != nil:
-			return outcome{}, ctx.Err()
+		case stoppedBy(ctx, err):
+			return outcome{}, err
 		case ended(err):
 			return failed("service %d: node-b ended the session instead of denying the request (%v)", req.Service, err), nil
 		case err != nil:
@@ -656,7 +662,7 @@ func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg
 		notes = append(notes, fmt.Sprintf("svc %d denied", req.Service))
 	}
 	if _, err := n.request(ctx, s, resolveRequest()); err != nil {
-		return lost(ctx, "%s, then the genuine resolve failed: %v", strings.Join(notes, ", "), err)
+		return lost(ctx, err, "%s, then the genuine resolve failed: %v", strings.Join(notes, ", "), err)
 	}
 	return passed("%s, then the genuine resolve succeeded", strings.Join(notes, ", ")), nil
 }
@@ -664,18 +670,18 @@ func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg
 func probeOversizedRequest(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {
 	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
-		return lost(ctx, "no session with node-b: %v", err)
+		return lost(ctx, err, "no session with node-b: %v", err)
 	}
 	defer s.conn.Close()
 	at := s.send.Nonce()
 	lying := appendRecordPlain(nil, RequestRecord, ServiceSamgr, MaxRequestPayload+44, nil)
 	if err := n.write(ctx, s.conn, s.send.Seal(nil, lying)); err != nil {
-		return lost(ctx, "node-b ended the session before it took the oversized request: %v", err)
+		return lost(ctx, err, "node-b ended the session before it took the oversized request: %v", err)
 	}
 	rsp, err := n.request(ctx, s, resolveRequest())
 	switch {
-	case ctx.Err() != nil:
-		return outcome{}, ctx.Err()
+	case stoppedBy(ctx, err):
+		return outcome{}, err
 	case errors.Is(err, ErrProxy) && rsp.Kind == ProxyStatusFail:
 		return failed("node-b answered the oversized request (status 1)"), nil
 	case ended(err):

@@ -141,10 +141,8 @@ func TestProbesFail(t *testing.T) {
 		target    target
 		observed  string // in the verdict
 	}{
-		{"spoofed-key-announce/no-node-a", "spoofed-key-announce", netip.Addr{}, nil, "node-a never appeared"},
 		{"spoofed-key-announce/deaf", "spoofed-key-announce", netip.Addr{}, node(deafNodeA), "never dialled the spoofed node-b"},
 		{"spoofed-key-announce/key-blind", "spoofed-key-announce", netip.Addr{}, standIn(ParseReceivedAnnounce, true), "sent msg1"},
-		{"replayed-announce/no-node-a", "replayed-announce", addrC, nil, "node-a never appeared"},
 		{"replayed-announce/deaf", "replayed-announce", addrC, node(deafNodeA), "never dialled the replayer"},
 		{"malformed-announce/deaf", "malformed-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
 		{"malformed-announce/lenient", "malformed-announce", netip.Addr{}, node(lenientNodeA), "dialled port 34569"},
@@ -222,6 +220,64 @@ func TestProbesFail(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A probe playing node-b that never hears node-a gives no verdict on it:
+// it reports its target absent, which is no failure of the target's.
+func TestProbesReportAnAbsentTarget(t *testing.T) {
+	for _, p := range Probes() {
+		if p.Plays != RoleB {
+			continue
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				var addr netip.Addr
+				if p.AvoidAddr.IsValid() {
+					addr = addrC
+				}
+				prober := newTestNode(t, newMemNet(), Config{Probe: p.Name, Addr: addr})
+				prober.start(ctx)
+				err := prober.wait()
+				if !errors.Is(err, ErrTargetAbsent) || errors.Is(err, ErrProbeFailed) {
+					t.Errorf("probe Run error = %v, want ErrTargetAbsent alone", err)
+				}
+				v, ok := prober.Verdict()
+				if !ok || v.Status != StatusAbsent || !strings.Contains(v.Observed, "node-a never appeared") {
+					t.Errorf("verdict %+v, %v; want absent, observing that node-a never appeared", v, ok)
+				}
+				if !prober.log.has("nexus probe absent node-b probe=" + p.Name) {
+					t.Errorf("probe milestones:\n%s\nwant a probe absent line", strings.Join(prober.log.lines(), "\n"))
+				}
+			})
+		})
+	}
+}
+
+// A verdict reached as the node stops is kept: here the probe is stopped
+// as it closes the connection it judged, before it reports the verdict.
+func TestProbeVerdictAtStopIsKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA})
+		pctx, stopProbe := context.WithCancel(ctx)
+		prober := newTestNode(t, m, Config{Probe: "spoofed-key-announce", Net: closeHookNet{Net: m.host(addrB), onClose: stopProbe}})
+		a.start(ctx)
+		synctest.Wait()
+		prober.start(pctx)
+		err := prober.wait()
+		cancel()
+		_ = a.wait()
+		if pctx.Err() == nil {
+			t.Fatal("the probe was not stopped as it closed its connection: the test tests nothing")
+		}
+		if v, ok := prober.Verdict(); err != nil || !ok || v.Status != StatusOK {
+			t.Errorf("probe stopped at its verdict: Run = %v, verdict %+v, %v; want nil and its pass kept\n%s", err, v, ok, strings.Join(prober.log.lines(), "\n"))
+		}
+	})
 }
 
 // The probes that play node-b start their window once they hear node-a:
