@@ -434,9 +434,9 @@ func (s *Session) Start(ctx context.Context, fatal func(error)) error {
 			err := p.node.Run(ctx)
 			switch {
 			case err == nil || ctx.Err() != nil:
-			case errors.Is(err, conformance.ErrProbeFailed):
+			case errors.Is(err, conformance.ErrProbeFailed), errors.Is(err, conformance.ErrTargetAbsent):
 				// Its marker line said so; the summary and the exit status will.
-				s.log.Info("virtual peer's probe failed", "peer", p.role, "err", err)
+				s.log.Info("virtual peer's probe ended", "peer", p.role, "err", err)
 			default:
 				s.log.Warn("virtual peer stopped", "peer", p.role, "err", err)
 			}

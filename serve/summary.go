@@ -36,7 +36,8 @@ type Summary struct {
 	Capture *CaptureSummary `json:"capture,omitempty"`
 	Check   *checker.Report `json:"check,omitempty"`
 	// Probes are the verdicts of the virtual peers that probe (--probe),
-	// one per peer; a failed one makes serve exit 2, as a failed check does.
+	// one per peer; a failed one makes serve exit 2, as a failed check
+	// does, and one that gave no verdict (absent, none) exit 3.
 	Probes []ProbeSummary `json:"probes,omitempty"`
 }
 
@@ -45,20 +46,30 @@ type ProbeSummary struct {
 	Peer  string `json:"peer"`
 	Probe string `json:"probe"`
 	// Verdict is "ok" (the target behaved as the probe expects), "fail"
-	// (it did not, or never appeared), or "none": the run ended before the
-	// probe could judge.
+	// (it did not), "absent" (it never appeared: nothing was tested), or
+	// "none" (the run ended before the probe could judge).
 	Verdict  string `json:"verdict"`
 	Observed string `json:"observed,omitempty"` // what the probe saw
 }
 
-// probeFailed reports whether a probe's verdict was a failure.
-func (sum *Summary) probeFailed() bool {
+// verdictNone is a probe's verdict in the summary when it gave none.
+const verdictNone = "none"
+
+// probeErr is what the probes' verdicts make of the run: ErrProbeFailed
+// when one failed, else ErrProbeNoVerdict when one gave no verdict (its
+// target absent, or the run ended first), else nil.
+func (sum *Summary) probeErr() error {
+	var err error
 	for _, p := range sum.Probes {
-		if p.Verdict == conformance.StatusFail.String() {
-			return true
+		switch p.Verdict {
+		case conformance.StatusFail.String():
+			return ErrProbeFailed
+		case conformance.StatusOK.String():
+		default:
+			err = ErrProbeNoVerdict
 		}
 	}
-	return false
+	return err
 }
 
 // PortSummary is one port's counters at the end.
@@ -96,7 +107,7 @@ func (s *Session) summary(stopped error) Summary {
 	}
 	if s.cfg.Probe != "" {
 		for _, p := range s.peers {
-			ps := ProbeSummary{Peer: p.role, Probe: s.cfg.Probe, Verdict: "none"}
+			ps := ProbeSummary{Peer: p.role, Probe: s.cfg.Probe, Verdict: verdictNone}
 			if v, ok := p.node.Verdict(); ok {
 				ps.Verdict, ps.Observed = v.Status.String(), v.Observed
 			}

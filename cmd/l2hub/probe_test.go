@@ -74,35 +74,62 @@ func attachVirtualNode(t *testing.T, addr string, n *vnode.Node) {
 	wg.Go(func() { _ = n.Run(ctx) })
 }
 
-// A probe that fails makes serve exit 2, as a failed --check does, and its
-// verdict is in the summary, whatever stopped the run.
-func TestServeExitsTwoOnAFailedProbe(t *testing.T) {
-	sumFile := filepath.Join(t.TempDir(), "summary.json")
-	s := startServe(t, "serve", "--control", "off", "--peer", "b", "--probe", "malformed-announce",
-		"--port", "vm=tcp:127.0.0.1:0", "--summary", sumFile)
-	nodeA, err := vnode.New(vnode.Config{Role: conformance.RoleA, Tune: func(c *conformance.Config) { c.Net = lenientNet{c.Net} }})
-	if err != nil {
-		t.Fatal(err)
+// serve's exit status gives the probe's verdict, whatever stopped the run:
+// 0 for a pass, 2 for a failure (as a failed --check), and 3 when the probe
+// gave none, since nothing was tested; the summary has the verdict.
+func TestServeExitStatusOfAProbe(t *testing.T) {
+	lenient := func(c *conformance.Config) { c.Net = lenientNet{c.Net} }
+	tests := []struct {
+		name    string
+		nodeA   func(c *conformance.Config) // nil: no VM attached
+		marker  string                      // waited for before the stop
+		code    int                         // 0: Run returns nil
+		err     error
+		verdict string
+		text    string // in the text summary
+	}{
+		{"ok", func(*conformance.Config) {}, "l2hub: nexus probe ok node-b probe=malformed-announce", 0, nil, "ok",
+			"probe malformed-announce on node-b: ok: node-a ignored"},
+		{"fail", lenient, "l2hub: nexus probe fail node-b probe=malformed-announce", 2, serve.ErrProbeFailed, "fail",
+			"probe malformed-announce on node-b: fail: node-a dialled port 34569"},
+		{"none", nil, "", 3, serve.ErrProbeNoVerdict, "none",
+			"probe malformed-announce on node-b: none"},
 	}
-	attachVirtualNode(t, tcpPorts(t, s.stdout.String())["vm"], nodeA)
-	s.waitFor("l2hub: nexus probe fail node-b probe=malformed-announce")
-	err = s.stop()
-	var ee *exitError
-	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), serve.ErrProbeFailed.Error()) {
-		t.Errorf("serve with a failed probe returned %v, want exit status 2 for %q", err, serve.ErrProbeFailed)
-	}
-	if out := s.stdout.String(); !strings.Contains(out, "probe malformed-announce on node-b: fail: node-a dialled port 34569") {
-		t.Errorf("the summary does not give the probe's verdict:\n%s", out)
-	}
-	b, err := os.ReadFile(sumFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum serve.Summary
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
-	if len(sum.Probes) != 1 || sum.Probes[0].Peer != "node-b" || sum.Probes[0].Probe != "malformed-announce" || sum.Probes[0].Verdict != "fail" {
-		t.Errorf("summary probes = %+v, want node-b's malformed-announce failed\n%s", sum.Probes, b)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sumFile := filepath.Join(t.TempDir(), "summary.json")
+			s := startServe(t, "serve", "--control", "off", "--peer", "b", "--probe", "malformed-announce",
+				"--port", "vm=tcp:127.0.0.1:0", "--summary", sumFile)
+			if tt.nodeA != nil {
+				nodeA, err := vnode.New(vnode.Config{Role: conformance.RoleA, Tune: tt.nodeA})
+				if err != nil {
+					t.Fatal(err)
+				}
+				attachVirtualNode(t, tcpPorts(t, s.stdout.String())["vm"], nodeA)
+				s.waitFor(tt.marker)
+			}
+			err := s.stop()
+			var ee *exitError
+			switch {
+			case tt.code == 0 && err != nil:
+				t.Errorf("serve with a passed probe returned %v, want nil (exit status 0)", err)
+			case tt.code != 0 && (!errors.As(err, &ee) || ee.code != tt.code || !strings.Contains(err.Error(), tt.err.Error())):
+				t.Errorf("serve returned %v, want exit status %d for %q", err, tt.code, tt.err)
+			}
+			if out := s.stdout.String(); !strings.Contains(out, tt.text) {
+				t.Errorf("the summary does not give the probe's verdict %q:\n%s", tt.text, out)
+			}
+			b, err := os.ReadFile(sumFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum serve.Summary
+			if err := json.Unmarshal(b, &sum); err != nil {
+				t.Fatal(err)
+			}
+			if len(sum.Probes) != 1 || sum.Probes[0].Peer != "node-b" || sum.Probes[0].Probe != "malformed-announce" || sum.Probes[0].Verdict != tt.verdict {
+				t.Errorf("summary probes = %+v, want node-b's malformed-announce with verdict %q\n%s", sum.Probes, tt.verdict, b)
+			}
+		})
 	}
 }
