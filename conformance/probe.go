@@ -97,7 +97,7 @@ func Probes() []Probe {
 		{
 			Name:         "truncated-record",
 			Plays:        RoleA,
-			Expect:       "after 137 bytes of a record, node-b reads across record boundaries: no later record authenticates, it never answers and it does not end the session (the session is lost)",
+			Expect:       "after 137 bytes of a record and the whole record again, node-b reads across record boundaries: it skips the record that fails, and the next, which 138 bytes of filler complete, silently and without advancing its nonce or ending the session; the stream realigned, it answers the genuine request at the same nonce",
 			ConsumesSlot: true,
 			run:          probeTruncatedRecord,
 		},
@@ -602,6 +602,14 @@ func probeTamperedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *s
 	return passed("node-b skipped the tampered record and answered the genuine one at n=%d with status %d", at, rsp.Kind), nil
 }
 
+// probeTruncatedRecord cuts a record short and judges whether node-b, whose
+// records are fixed-size and unframed, skips what then fails and still
+// serves: it sends 137 bytes of a record and the whole record again, which
+// node-b reads as one record that fails (137 + 138 bytes) with 137 bytes
+// left over; 138 bytes of filler complete those into a second record that
+// fails; the stream is then aligned again, and the genuine request at the
+// same nonce must be answered. Silence alone would prove nothing: a node-b
+// that hung, or advanced its nonce on a bad tag, is silent too.
 func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {
 	s, err := n.establishA(ctx, udp, wg)
 	if err != nil {
@@ -615,22 +623,29 @@ func probeTruncatedRecord(ctx context.Context, n *Node, udp net.PacketConn, wg *
 		return outcome{}, err
 	}
 	const cut = 137
+	filler := make([]byte, len(rec)-cut) // with the cut bytes of rec node-b holds, a second record
 	if err := n.write(ctx, s.conn, rec[:cut]); err != nil {
 		return lost(ctx, err, "node-b ended the session before it took %d bytes of a record: %v", cut, err)
 	}
 	if err := n.write(ctx, s.conn, rec); err != nil { // the whole record again, same nonce
 		return lost(ctx, err, "node-b ended the session on %d bytes of a record, before it took the whole record again: %v", cut, err)
 	}
-	got, hungUp, err := n.watch(ctx, s.conn, ResponseRecordLen)
-	switch {
-	case err != nil:
-		return outcome{}, err
-	case got != nil:
-		return failed("node-b answered across a misaligned stream (%x…)", got[:4]), nil
-	case hungUp != nil:
-		return failed("node-b ended the session (%v) after %d + %d bytes at n=%d: it must skip the records that fail and stay in its proxy loop (§5.1)", hungUp, cut, len(rec), at), nil
+	if err := n.write(ctx, s.conn, filler); err != nil {
+		return lost(ctx, err, "node-b took no more after %d + %d bytes at n=%d, not the %d bytes of filler that realign the stream: %v", cut, len(rec), at, len(filler), err)
 	}
-	return passed("node-b sent nothing after %d + %d bytes at n=%d: the stream is misaligned for good", cut, len(rec), at), nil
+	s.send.SetNonce(at)
+	rsp, err := n.request(ctx, s, req)
+	switch {
+	case stoppedBy(ctx, err):
+		return outcome{}, err
+	case errors.Is(err, ErrTimeout):
+		return failed("no reply to the genuine request at n=%d after two records that failed (%d + %d bytes, then %d of filler): node-b stopped serving, or advanced its nonce on a bad tag", at, cut, len(rec), len(filler)), nil
+	case ended(err):
+		return failed("node-b ended the session (%v) after %d + %d bytes at n=%d: it must skip the records that fail and stay in its proxy loop (§5.1)", err, cut, len(rec), at), nil
+	case err != nil:
+		return failed("node-b's first reply after the records that failed is not the genuine request's at n=%d (%v): it answered a record that failed, or the request wrongly", at, err), nil
+	}
+	return passed("node-b skipped both records that failed (%d + %d bytes, then %d of filler) and, realigned, answered the genuine request at n=%d with status %d", cut, len(rec), len(filler), at, rsp.Kind), nil
 }
 
 func probeDisallowedService(ctx context.Context, n *Node, udp net.PacketConn, wg *sync.WaitGroup) (outcome, error) {

@@ -55,8 +55,8 @@ func TestProbesAgainstHonestTarget(t *testing.T) {
 			}
 		}},
 		{"truncated-record", netip.Addr{}, func(t *testing.T, b *testNode, _ error) {
-			if s := b.Stats(); s.RecordsRejected == 0 || s.ProxyServed != 0 {
-				t.Errorf("node-b stats %+v, want rejected records and nothing served", s)
+			if s := b.Stats(); s.RecordsRejected != 2 || s.ProxyServed != 1 {
+				t.Errorf("node-b stats %+v, want 2 rejected records and 1 served request", s)
 			}
 		}},
 		{"disallowed-service", netip.Addr{}, func(t *testing.T, b *testNode, _ error) {
@@ -174,9 +174,15 @@ func TestProbesFail(t *testing.T) {
 		// node-b ends the session on the first record after the ladder,
 		// having taken the rest of what the probe wrote (drain).
 		{"tampered-record/ends-session", "tampered-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "ended the session on the tampered record"},
-		{"truncated-record/ends-session", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 137) }), "ended the session (EOF)"},
+		{"truncated-record/ends-session", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 137+138+RequestRecordLen) }), "node-b ended the session (proxy service=samgrd: EOF) after 137 + 275 bytes"},
 		// ... or at once, so that the probe's write fails.
 		{"truncated-record/ends-session-before-write", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 0) }), "ended the session on 137 bytes"},
+		{"truncated-record/ends-session-before-filler", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 137) }), "not the 138 bytes of filler"},
+		// node-b stops serving without ending the session: silent, as a
+		// node-b that skips the records that fail is until it is realigned.
+		{"truncated-record/stalls", "truncated-record", netip.Addr{}, node(stallingNodeB), "no reply to the genuine request at n=3"},
+		{"truncated-record/advances-nonce", "truncated-record", netip.Addr{}, startNonceAdvancingNodeB, "no reply to the genuine request at n=3"},
+		{"tampered-record/advances-nonce", "tampered-record", netip.Addr{}, startNonceAdvancingNodeB, "no reply to the genuine request at n=3"},
 		{"disallowed-service/ends-session", "disallowed-service", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "service 1: node-b ended the session"},
 		{"oversized-request/ends-session", "oversized-request", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "ended the session on the oversized request"},
 	}

@@ -120,36 +120,37 @@ func startStandInNodeA(ctx context.Context, m *memNet, parse func([]byte) (Annou
 	return wg.Wait
 }
 
-// endingNet is a Net whose accepted connections play a node-b that ends the
-// session once it has read after bytes: its reads then report the end of
-// the stream, and closing it first takes drain more bytes (what a kernel's
-// receive buffer would have taken of the peer's writes), then closes.
-type endingNet struct {
+// acceptWrapNet is a Net whose accepted TCP connections are wrap's.
+type acceptWrapNet struct {
 	Net
-	after, drain int
+	wrap func(net.Conn) net.Conn
 }
 
-func (e endingNet) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
-	ln, err := e.Net.ListenTCP(laddr)
+func (w acceptWrapNet) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
+	ln, err := w.Net.ListenTCP(laddr)
 	if err != nil {
 		return nil, err
 	}
-	return endingListener{ln, e.after, e.drain}, nil
+	return wrapListener{ln, w.wrap}, nil
 }
 
-type endingListener struct {
+type wrapListener struct {
 	net.Listener
-	after, drain int
+	wrap func(net.Conn) net.Conn
 }
 
-func (l endingListener) Accept() (net.Conn, error) {
+func (l wrapListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &endingConn{Conn: c, left: l.after, drain: l.drain}, nil
+	return l.wrap(c), nil
 }
 
+// endingConn plays a node-b that ends the session once it has read left
+// bytes: its reads then report the end of the stream, and closing it first
+// takes drain more bytes (what a kernel's receive buffer would have taken
+// of the peer's writes), then closes.
 type endingConn struct {
 	net.Conn
 	left, drain int
@@ -169,6 +170,28 @@ func (c *endingConn) Close() error {
 	return c.Conn.Close()
 }
 
+// stallingConn plays a node-b that stops serving once it has read left
+// bytes, without ending the session (its proxy loop hung, or exited while
+// the stack holds the socket): what the peer writes after that is taken,
+// as a kernel's receive buffer would take it, and never delivered.
+type stallingConn struct {
+	net.Conn
+	left int
+}
+
+func (c *stallingConn) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		for {
+			if _, err := c.Conn.Read(b); err != nil {
+				return 0, err
+			}
+		}
+	}
+	n, err := c.Conn.Read(b[:min(len(b), c.left)])
+	c.left -= n
+	return n, err
+}
+
 // afterLadder is what node-b reads from node-a up to the end of the mux
 // ladder: msg1, msg3 and three ladder records.
 const afterLadder = NexusMsg1Len + NexusMsg3Len + 3*RequestRecordLen
@@ -177,5 +200,61 @@ const afterLadder = NexusMsg1Len + NexusMsg3Len + 3*RequestRecordLen
 // record that follows the ladder, whatever it was, taking drain more bytes
 // of node-a's before it closes.
 func endingNodeB(m *memNet, drain int) Config {
-	return Config{Role: RoleB, Net: endingNet{Net: m.host(addrB), after: afterLadder + RequestRecordLen, drain: drain}}
+	return Config{Role: RoleB, Net: acceptWrapNet{Net: m.host(addrB), wrap: func(c net.Conn) net.Conn {
+		return &endingConn{Conn: c, left: afterLadder + RequestRecordLen, drain: drain}
+	}}}
+}
+
+// stallingNodeB is a virtual node-b that stops serving, without ending the
+// session, after the first record that follows the ladder.
+func stallingNodeB(m *memNet) Config {
+	return Config{Role: RoleB, Net: acceptWrapNet{Net: m.host(addrB), wrap: func(c net.Conn) net.Conn {
+		return &stallingConn{Conn: c, left: afterLadder + RequestRecordLen}
+	}}}
+}
+
+// startNonceAdvancingNodeB runs a node-b that is not the OS's until ctx
+// ends: it takes node-a's fallback dial, handshake and ladder as node-b
+// does, but then advances its receive nonce on a record that fails, which
+// §5.1 forbids, and answers the records that open. The returned wait
+// blocks until it has stopped.
+func startNonceAdvancingNodeB(ctx context.Context, m *memNet) (wait func()) {
+	n, err := NewNode(Config{Role: RoleB, Net: m.host(addrB), Clock: bubbleClock})
+	if err != nil {
+		panic(err)
+	}
+	ln, err := n.cfg.Net.ListenTCP(netip.AddrPortFrom(addrB, SessionPortB))
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := n.acceptB(ctx, ln, 0)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s, err := n.establishB(ctx, c)
+		if err != nil {
+			return
+		}
+		var plain [RequestPlainLen]byte
+		for {
+			wire := s.rbuf[:RequestRecordLen]
+			if err := n.readFull(ctx, c, wire, 0); err != nil {
+				return
+			}
+			p, err := s.recv.Open(plain[:0], wire)
+			if err != nil {
+				n.st.recordsRejected.Add(1)
+				s.recv.SetNonce(s.recv.Nonce() + 1)
+				continue
+			}
+			if err := n.answer(ctx, s, GateRequest(p)); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { <-done }
 }

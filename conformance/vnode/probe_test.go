@@ -111,8 +111,8 @@ func TestProbesAgainstVirtualNode(t *testing.T) {
 			return ""
 		},
 		"truncated-record": func(b *simNode, _ error) string {
-			if s := b.n.Stats(); s.RecordsRejected == 0 || s.ProxyServed != 0 {
-				return "want rejected records and nothing served"
+			if s := b.n.Stats(); s.RecordsRejected != 2 || s.ProxyServed != 1 {
+				return "want 2 rejected records and 1 served request"
 			}
 			return ""
 		},
