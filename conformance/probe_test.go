@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -444,4 +445,39 @@ func TestProbeNames(t *testing.T) {
 			t.Errorf("name %d %q looks up %v, %v; want probe %q", i, n, p.Name, ok, Probes()[i].Name)
 		}
 	}
+}
+
+// malformed-announce claims to have seen node-a ignore only the kinds a
+// dial could show learned: those that still name node-b at ProbePort. A
+// kind that breaks the device id would be filed under another device, and
+// node-a's dial would be the same whether it learned it or not.
+func TestMalformedAnnounceVerdictClaimsWhatTheWireShows(t *testing.T) {
+	visible := 0
+	for _, m := range malformedAnnounces() {
+		b := m.Data
+		names := len(b) >= 14 && b[5] == 6 && string(b[6:12]) == "node-b" && uint16(b[12])<<8|uint16(b[13]) == ProbePort
+		if names != m.NamesNodeB {
+			t.Errorf("variant %s: NamesNodeB = %v, but its bytes name node-b at %d: %v", m.Name, m.NamesNodeB, ProbePort, names)
+		}
+		if names {
+			visible++
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA})
+		prober := newTestNode(t, m, Config{Probe: "malformed-announce"})
+		a.start(ctx)
+		synctest.Wait()
+		prober.start(ctx)
+		err := prober.wait()
+		cancel()
+		_ = a.wait()
+		want := fmt.Sprintf("node-a ignored the %d kinds of malformed announce that name node-b (the %d that break the device id,", visible, len(malformedAnnounces())-visible)
+		if v, ok := prober.Verdict(); err != nil || !ok || v.Status != StatusOK || !strings.HasPrefix(v.Observed, want) {
+			t.Errorf("verdict %+v, %v (Run: %v); want a pass observing %q…", v, ok, err, want)
+		}
+	})
 }
