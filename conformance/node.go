@@ -287,12 +287,23 @@ func (n *Node) sessionFailed(ctx context.Context, err error) {
 	}
 }
 
+// after is hub.After with its timer's Stop: a wait that ends first stops
+// it, so that no timer outlives the wait (a live clock would fire it into
+// nothing up to BootWait later; a virtual one keep it pending).
+func (n *Node) after(d time.Duration) (<-chan time.Time, func() bool) {
+	ch := make(chan time.Time, 1)
+	t := n.cfg.Clock.AfterFunc(d, func() { ch <- n.cfg.Clock.Now() })
+	return ch, t.Stop
+}
+
 // wait blocks for d or until ctx ends.
 func (n *Node) wait(ctx context.Context, d time.Duration) error {
+	after, stop := n.after(d)
+	defer stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-hub.After(n.cfg.Clock, d):
+	case <-after:
 		return nil
 	}
 }
@@ -306,7 +317,9 @@ func (n *Node) within(ctx context.Context, c io.Closer, d time.Duration, f func(
 		defer close(exited)
 		var after <-chan time.Time
 		if d > 0 {
-			after = hub.After(n.cfg.Clock, d)
+			var stop func() bool
+			after, stop = n.after(d)
+			defer stop()
 		}
 		select {
 		case <-done:
@@ -533,10 +546,12 @@ func (n *Node) waitDiscovery(ctx context.Context) error {
 	if n.cfg.DiscoveryWait < 0 {
 		return nil
 	}
+	after, stop := n.after(n.cfg.DiscoveryWait)
+	defer stop()
 	select {
 	case <-n.learned:
 		return nil
-	case <-hub.After(n.cfg.Clock, n.cfg.DiscoveryWait):
+	case <-after:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

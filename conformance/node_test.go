@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"l2hub/hub"
 	"l2hub/internal/wallclock"
 )
 
@@ -656,6 +657,96 @@ func TestFailureAsNodeStopsIsReported(t *testing.T) {
 		_ = spoofer.wait()
 		if !a.log.has(`nexus session fail node-a peer=node-b err="identity mismatch peer=crossvm"`) {
 			t.Errorf("node-a milestones:\n%s\nwant the identity mismatch it hit before it was stopped", strings.Join(a.log.lines(), "\n"))
+		}
+	})
+}
+
+// pendingClock is a Clock that counts its timers that have neither fired
+// nor been stopped.
+type pendingClock struct {
+	hub.Clock
+	mu      sync.Mutex
+	pending int
+}
+
+func (c *pendingClock) AfterFunc(d time.Duration, f func()) hub.Timer {
+	pt := &pendingTimer{c: c}
+	c.mu.Lock()
+	c.pending++
+	c.mu.Unlock()
+	pt.t = c.Clock.AfterFunc(d, func() {
+		if pt.settle() {
+			f()
+		}
+	})
+	return pt
+}
+
+func (c *pendingClock) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending
+}
+
+type pendingTimer struct {
+	c       *pendingClock
+	t       hub.Timer
+	settled bool // fired or stopped; guarded by c.mu
+}
+
+// settle marks the timer no longer pending and reports whether it was.
+func (pt *pendingTimer) settle() bool {
+	pt.c.mu.Lock()
+	defer pt.c.mu.Unlock()
+	if pt.settled {
+		return false
+	}
+	pt.settled = true
+	pt.c.pending--
+	return true
+}
+
+func (pt *pendingTimer) Stop() bool {
+	return pt.t.Stop() && pt.settle()
+}
+
+func (pt *pendingTimer) Reset(time.Duration) bool { panic("pendingTimer: Reset is not used by Node") }
+
+// A node leaves no timer behind when Run returns: the waits that ended
+// first (BootWait, the probe window, a reply window, the announce cadence)
+// stopped theirs.
+func TestNodeLeavesNoTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		node := func(cfg Config, clock *pendingClock) *testNode {
+			tn := &testNode{log: &milestoneLog{}, done: make(chan struct{})}
+			cfg.Clock, cfg.OnMilestone = clock, tn.log.add
+			n, err := NewNode(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn.Node = n
+			return tn
+		}
+		aClock, pClock := &pendingClock{Clock: bubbleClock}, &pendingClock{Clock: bubbleClock}
+		actx, stopA := context.WithCancel(ctx)
+		a := node(Config{Role: RoleA, Net: m.host(addrA)}, aClock)
+		prober := node(Config{Probe: "spoofed-key-announce", Net: m.host(addrB)}, pClock)
+		a.start(actx)
+		synctest.Wait()
+		prober.start(ctx)
+		if err := prober.wait(); err != nil {
+			t.Fatalf("probe Run: %v", err)
+		}
+		stopA()
+		_ = a.wait()
+		if n := pClock.count(); n != 0 {
+			t.Errorf("the probe left %d timers pending after Run returned, want none", n)
+		}
+		if n := aClock.count(); n != 0 {
+			t.Errorf("node-a left %d timers pending after Run returned, want none", n)
 		}
 	})
 }

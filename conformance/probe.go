@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"l2hub/hub"
 )
 
 // Ports the announce probes point node-a at, beside node-b's 34568, which
@@ -285,8 +283,10 @@ func (n *Node) acceptFirst(ctx context.Context, lns []portListener, opens <-chan
 		})
 	}
 	var boot, window <-chan time.Time
+	stopBoot, stopWindow := func() bool { return false }, func() bool { return false }
+	defer func() { stopBoot(); stopWindow() }()
 	if n.cfg.BootWait > 0 {
-		boot = hub.After(n.cfg.Clock, n.cfg.BootWait)
+		boot, stopBoot = n.after(n.cfg.BootWait)
 	}
 	heard := n.learned
 	var got accepted
@@ -298,6 +298,7 @@ wait:
 			break wait
 		case <-heard:
 			heard, boot = nil, nil
+			stopBoot()
 		case <-boot:
 			if !n.heard() {
 				err = errNotHeard
@@ -305,7 +306,7 @@ wait:
 			}
 		case <-opens:
 			opens = nil
-			window = hub.After(n.cfg.Clock, d)
+			window, stopWindow = n.after(d)
 		case <-window:
 			err = ErrTimeout
 			break wait
