@@ -63,3 +63,29 @@ func (c fakeTCPConn) RemoteAddr() net.Addr { return c.remote }
 func (c fakeTCPConn) LocalAddr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 }
+
+// TestCheckTCPPeerHostAddress: at an address of this host's other than
+// loopback, a server that no socket of this host holds is refused, as on
+// loopback: it is not another host's.
+func TestCheckTCPPeerHostAddress(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skipf("skipping: this host's addresses cannot be listed: %v", err)
+	}
+	var host net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() {
+			host = n.IP
+			break
+		}
+	}
+	if host == nil {
+		t.Skip("skipping: this host has no address but loopback")
+	}
+	serverUID = func(net.Conn) (int, bool, error) { return 0, false, nil }
+	defer func() { serverUID = tcpServerUID }()
+	c := fakeTCPConn{remote: &net.TCPAddr{IP: host, Port: 7291}}
+	if err := checkTCPPeer(c, "tcp:"+c.remote.String()); err == nil || !strings.Contains(err.Error(), "no TCP socket of this host holds") {
+		t.Errorf("checkTCPPeer(%v, not found) = %v, want a refusal", c.remote, err)
+	}
+}

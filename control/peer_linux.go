@@ -56,12 +56,16 @@ func tcpServerUID(c net.Conn) (uid int, found bool, err error) {
 	}
 	uid, found, nerr := sockDiagUID(remote, local)
 	switch {
-	case nerr == nil && (found || !remote.IP.IsLoopback()):
+	case nerr == nil && (found || !servedHere(local, remote)):
 		return uid, found, nil
 	case nerr == nil:
-		// Not found on loopback, where it must be: the kernel may lack
-		// tcp_diag (no module to load), which answers ENOENT too. The
-		// tables tell; if they cannot be read, not found it is.
+		// Not found at an address of this host's, where it must be. The
+		// exact lookup misses a socket bound to a device (SO_BINDTODEVICE,
+		// which any user may set): the kernel matches it only to a request
+		// that names that device, and this one names none. The kernel may
+		// also lack tcp_diag (no module to load), which answers ENOENT
+		// too. The tables list every socket; if they cannot be read, not
+		// found it is, which checkTCPPeer refuses.
 		if uid, found, err := procTCPUID(remote, local); err == nil {
 			return uid, found, nil
 		}
@@ -74,11 +78,17 @@ func tcpServerUID(c net.Conn) (uid int, found bool, err error) {
 	return uid, found, nil
 }
 
-// Socket states as inet_diag reports them (include/net/tcp_states.h).
+// Socket states as inet_diag and the tables report them
+// (include/net/tcp_states.h).
 const (
+	tcpFinWait2 = 5 // also an orphaned socket's, which the kernel keeps as a timewait one
 	tcpSynRecv  = 3 // a request: the connection is not established at the server yet
 	tcpTimeWait = 6
 )
+
+// gone says whether a socket in state is one no process holds any more
+// (a timewait socket, which says uid 0): it can read nothing.
+func gone(state byte) bool { return state == tcpTimeWait || state == tcpFinWait2 }
 
 // sockDiagUID asks the kernel, over NETLINK_SOCK_DIAG, for the TCP socket
 // bound to local and connected to remote, and returns its owner's uid. A
@@ -97,15 +107,15 @@ func sockDiagUID(local, remote *net.TCPAddr) (uid int, found bool, err error) {
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 2}); err != nil {
 		return 0, false, err
 	}
-	state, uid, found, err := sockDiag(fd, local, remote)
+	state, uid, found, err := sockDiag(fd, 1, local, remote)
+	if found && gone(state) {
+		return 0, false, nil
+	}
 	if err != nil || !found || state != tcpSynRecv {
-		if state == tcpTimeWait {
-			return 0, false, nil // a socket that is gone: it holds nothing
-		}
 		return uid, found, err
 	}
-	state, uid, found, err = sockDiag(fd, local, &net.TCPAddr{IP: zeroIP(local.IP)})
-	if err == nil && found && state == tcpSynRecv {
+	state, uid, found, err = sockDiag(fd, 2, local, &net.TCPAddr{IP: zeroIP(local.IP)})
+	if found && (state == tcpSynRecv || gone(state)) {
 		return 0, false, nil // only the request again: who listens cannot be told
 	}
 	return uid, found, err
@@ -120,13 +130,10 @@ func zeroIP(ip net.IP) net.IP {
 }
 
 // sockDiag sends one exact SOCK_DIAG_BY_FAMILY request (inet_diag_req_v2,
-// not a dump) for the socket bound to local and connected to remote, and
-// reads the answer: an inet_diag_msg, or ENOENT when there is none.
-func sockDiag(fd int, local, remote *net.TCPAddr) (state byte, uid int, found bool, err error) {
-	const (
-		hdrLen = unix.SizeofNlMsghdr
-		reqLen = 56 // inet_diag_req_v2
-	)
+// not a dump), numbered seq, for the socket bound to local and connected
+// to remote, and reads the answer (parseSockDiag).
+func sockDiag(fd int, seq uint32, local, remote *net.TCPAddr) (state byte, uid int, found bool, err error) {
+	const reqLen = 56 // inet_diag_req_v2
 	family, ipLen := byte(unix.AF_INET6), 16
 	if local.IP.To4() != nil && remote.IP.To4() != nil {
 		family, ipLen = unix.AF_INET, 4
@@ -137,16 +144,16 @@ func sockDiag(fd int, local, remote *net.TCPAddr) (state byte, uid int, found bo
 		}
 		return a.To16()
 	}
-	b := make([]byte, hdrLen+reqLen)
+	b := make([]byte, unix.SizeofNlMsghdr+reqLen)
 	ne := binary.NativeEndian
 	ne.PutUint32(b[0:], uint32(len(b)))
 	ne.PutUint16(b[4:], unix.SOCK_DIAG_BY_FAMILY)
 	ne.PutUint16(b[6:], unix.NLM_F_REQUEST)
-	ne.PutUint32(b[8:], 1) // seq
-	r := b[hdrLen:]
+	ne.PutUint32(b[8:], seq)
+	r := b[unix.SizeofNlMsghdr:]
 	r[0], r[1] = family, unix.IPPROTO_TCP
 	ne.PutUint32(r[4:], ^uint32(0)) // every state
-	id := r[8:]                     // inet_diag_sockid
+	id := r[8:]                     // inet_diag_sockid; idiag_if 0: any device but a bound one
 	binary.BigEndian.PutUint16(id[0:], uint16(local.Port))
 	binary.BigEndian.PutUint16(id[2:], uint16(remote.Port))
 	copy(id[4:20], ip(local.IP))
@@ -157,21 +164,48 @@ func sockDiag(fd int, local, remote *net.TCPAddr) (state byte, uid int, found bo
 		return 0, 0, false, err
 	}
 	buf := make([]byte, 8192)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
-	if err != nil {
-		return 0, 0, false, err
+	for {
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		if err == unix.EINTR {
+			continue // a signal (Go's preemption: SIGURG) ended the wait; SO_RCVTIMEO calls are not restarted
+		}
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+			return 0, 0, false, fmt.Errorf("sock_diag: an answer not from the kernel (%v)", from)
+		}
+		return parseSockDiag(buf[:n], seq)
 	}
-	buf = buf[:n]
+}
+
+// parseSockDiag reads the kernel's answer to request seq: an
+// inet_diag_msg, whose state and owner's uid it returns, or an error
+// message, ENOENT when there is no such socket.
+func parseSockDiag(buf []byte, seq uint32) (state byte, uid int, found bool, err error) {
+	const hdrLen = unix.SizeofNlMsghdr
+	ne := binary.NativeEndian
 	if len(buf) < hdrLen+4 {
 		return 0, 0, false, fmt.Errorf("sock_diag: short answer (%d bytes)", len(buf))
 	}
+	if l := ne.Uint32(buf[0:]); l < hdrLen+4 || l > uint32(len(buf)) {
+		return 0, 0, false, fmt.Errorf("sock_diag: answer of length %d in %d bytes", l, len(buf))
+	}
+	buf = buf[:ne.Uint32(buf[0:])]
+	if got := ne.Uint32(buf[8:]); got != seq {
+		return 0, 0, false, fmt.Errorf("sock_diag: answer to request %d, not %d", got, seq)
+	}
 	switch typ := ne.Uint16(buf[4:]); typ {
 	case unix.NLMSG_ERROR:
-		errno := -int32(ne.Uint32(buf[hdrLen:]))
-		if errno == int32(unix.ENOENT) {
+		switch errno := -int32(ne.Uint32(buf[hdrLen:])); {
+		case errno == int32(unix.ENOENT):
 			return 0, 0, false, nil
+		case errno <= 0:
+			// 0 is an acknowledgement, which was not asked for: no answer.
+			return 0, 0, false, fmt.Errorf("sock_diag: error message without an error (%d)", errno)
+		default:
+			return 0, 0, false, unix.Errno(errno)
 		}
-		return 0, 0, false, unix.Errno(errno)
 	case unix.SOCK_DIAG_BY_FAMILY:
 		const uidAt = 64 // inet_diag_msg.idiag_uid
 		if len(buf) < hdrLen+uidAt+4 {
@@ -190,15 +224,11 @@ func sockDiag(fd int, local, remote *net.TCPAddr) (state byte, uid int, found bo
 var procNetTCP = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
 // procTCPUID looks for the socket bound to local and connected to remote
-// in the tables (procNetTCP). A loopback connection is looked for twice:
-// one that changes state as the table is read (the kernel replaces its
-// request by the accepted socket) may be missed by one reading.
+// in the tables (procNetTCP). It looks twice: a connection that changes
+// state as the table is read (the kernel replaces its request by the
+// accepted socket) may be missed by one reading.
 func procTCPUID(local, remote *net.TCPAddr) (uid int, found bool, err error) {
-	tries := 1
-	if local.IP.IsLoopback() {
-		tries = 2
-	}
-	for range tries {
+	for range 2 {
 		for i, path := range procNetTCP {
 			uid, found, err = findTCPSocket(path, local, remote)
 			if i > 0 && errors.Is(err, fs.ErrNotExist) {
@@ -235,6 +265,9 @@ func findTCPSocket(path string, local, remote *net.TCPAddr) (uid int, found bool
 		}
 		if !sameTCPAddr(fl[1], local) || !sameTCPAddr(fl[2], remote) {
 			continue
+		}
+		if st, err := strconv.ParseUint(fl[3], 16, 8); err == nil && gone(byte(st)) {
+			continue // a timewait socket, which says uid 0
 		}
 		n, err := strconv.ParseUint(fl[7], 10, 32)
 		if err != nil {

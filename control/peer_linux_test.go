@@ -1,11 +1,14 @@
 package control
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -112,5 +115,95 @@ func TestProcTablesUnreadable(t *testing.T) {
 	}
 	if _, found, err := procTCPUID(b, a); found || err != nil {
 		t.Errorf("procTCPUID of the row's other end = found %v, %v; want not found", found, err)
+	}
+}
+
+// TestTCPServerUIDDeviceBound: a server whose socket is bound to a device
+// (SO_BINDTODEVICE, which any user may set), at a loopback address or at
+// another of this host's, is found and named: the kernel's exact lookup
+// misses it, and the tables are read.
+func TestTCPServerUIDDeviceBound(t *testing.T) {
+	type target struct{ name, ip, dev string }
+	targets := []target{{"loopback", "127.0.0.1", "lo"}}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() && ifc.Flags&net.FlagUp != 0 {
+				targets = append(targets, target{"host-address-" + n.IP.String(), n.IP.String(), ifc.Name})
+			}
+		}
+	}
+	if len(targets) == 1 {
+		t.Log("no address of this host's other than loopback: only loopback is tried")
+	}
+	for _, tc := range targets {
+		t.Run(tc.name, func(t *testing.T) {
+			var berr error
+			lc := net.ListenConfig{Control: func(_, _ string, raw syscall.RawConn) error {
+				return raw.Control(func(fd uintptr) { berr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, tc.dev) })
+			}}
+			l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(tc.ip, "0"))
+			if berr != nil {
+				t.Skipf("skipping: SO_BINDTODEVICE %s refused (older kernels ask for CAP_NET_RAW): %v", tc.dev, berr)
+			}
+			if err != nil {
+				t.Skipf("skipping: cannot listen on %s: %v", tc.ip, err)
+			}
+			defer l.Close()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if uid, found, err := tcpServerUID(c); err != nil || !found || uid != os.Getuid() {
+				t.Errorf("tcpServerUID(to a listener bound to %s at %s) = %d, found %v, %v; want uid %d, found", tc.dev, l.Addr(), uid, found, err, os.Getuid())
+			}
+		})
+	}
+}
+
+// TestParseSockDiag: the kernel's answer is taken only whole, to the
+// request it answers; an error message that says no error (an
+// acknowledgement) is no answer, not "errno 0".
+func TestParseSockDiag(t *testing.T) {
+	ne := binary.NativeEndian
+	msg := func(typ uint16, seq uint32, body []byte) []byte {
+		b := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
+		ne.PutUint32(b[0:], uint32(unix.SizeofNlMsghdr+len(body)))
+		ne.PutUint16(b[4:], typ)
+		ne.PutUint32(b[8:], seq)
+		return append(b, body...)
+	}
+	errMsg := func(errno int32) []byte { return ne.AppendUint32(nil, uint32(-errno)) }
+	diag := make([]byte, 72)
+	diag[1] = 10 // LISTEN
+	ne.PutUint32(diag[64:], 1234)
+	long := msg(unix.SOCK_DIAG_BY_FAMILY, 1, diag)
+	ne.PutUint32(long[0:], uint32(len(long)+1))
+	for _, tc := range []struct {
+		name    string
+		buf     []byte
+		uid     int
+		found   bool
+		wantErr string
+	}{
+		{"socket", msg(unix.SOCK_DIAG_BY_FAMILY, 1, diag), 1234, true, ""},
+		{"enoent", msg(unix.NLMSG_ERROR, 1, errMsg(int32(unix.ENOENT))), 0, false, ""},
+		{"eperm", msg(unix.NLMSG_ERROR, 1, errMsg(int32(unix.EPERM))), 0, false, "not permitted"},
+		{"ack", msg(unix.NLMSG_ERROR, 1, errMsg(0)), 0, false, "without an error"},
+		{"other-request", msg(unix.SOCK_DIAG_BY_FAMILY, 2, diag), 0, false, "answer to request 2, not 1"},
+		{"longer-than-read", long, 0, false, "answer of length"},
+		{"short", msg(unix.SOCK_DIAG_BY_FAMILY, 1, diag[:8]), 0, false, "short answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, uid, found, err := parseSockDiag(tc.buf, 1)
+			if uid != tc.uid || found != tc.found || (tc.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseSockDiag(%s) = uid %d, found %v, %v; want uid %d, found %v, error %q", tc.name, uid, found, err, tc.uid, tc.found, tc.wantErr)
+			}
+		})
 	}
 }

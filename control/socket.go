@@ -117,8 +117,9 @@ func checkPeer(c net.Conn, path string) error {
 // does not hold at that moment (before it starts, while it restarts, a
 // port mistyped, the local end of an ssh -L that could not bind it). On
 // Linux the kernel names the server's socket's owner (tcpServerUID), as
-// SO_PEERCRED names a unix socket's; a loopback address whose server this
-// host has no socket for (a NAT rule sent it elsewhere) is refused too,
+// SO_PEERCRED names a unix socket's; a loopback address, or another of
+// this host's (servedHere), whose server this host has no socket for (a
+// NAT rule sent it elsewhere) is refused too,
 // and so is any address when the kernel cannot be asked at all (a /proc
 // without net/ and no NETLINK_SOCK_DIAG). A server on another host is not
 // checked: the token goes where the address points. A hub in another
@@ -141,12 +142,34 @@ func checkTCPPeer(c net.Conn, addr string) error {
 		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s%s",
 			addr, uid, ErrNotYours, os.Getuid(), hint, ready.AsUser(uid, "ctl"), unixHint)
 	case !found:
-		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok && ra.IP.IsLoopback() {
+		la, lok := c.LocalAddr().(*net.TCPAddr)
+		ra, rok := c.RemoteAddr().(*net.TCPAddr)
+		if lok && rok && servedHere(la, ra) {
 			return fmt.Errorf("control address %s: no TCP socket of this host holds the connection's other end (a NAT rule, DNAT or REDIRECT, sent it elsewhere?), "+
 				"so who serves it cannot be told: refusing to send it the token%s", addr, unixHint)
 		}
 	}
 	return nil
+}
+
+// servedHere says whether a connection from local to remote goes to this
+// host: remote is a loopback address, or one of this host's (the kernel
+// then picks it as the source too). If this host's addresses cannot be
+// listed, it says so, which refuses a server that is not found.
+func servedHere(local, remote *net.TCPAddr) bool {
+	if remote.IP.IsLoopback() || remote.IP.Equal(local.IP) {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(remote.IP) {
+			return true
+		}
+	}
+	return false
 }
 
 // errNoLookup is a server's socket that cannot be looked up at all.
