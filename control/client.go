@@ -500,10 +500,12 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 // host (PIDHeader) does not count, and is waited past: it may be another
 // hub's, at an address the one waited for will then not get, or the pid
 // given may not be the hub's; if ctx ends meanwhile, the error says so
-// (ErrOtherHub), naming both pids. An answer that says no pid (an l2hub
-// older than this one), or one that names no process running here (a hub
-// on another host, or in another pid namespace), is taken, as the socket's
-// owner has been checked.
+// (ErrOtherHub), naming both pids. Pids are compared only when the hub
+// says it runs in the client's pid namespace (PIDNamespaceHeader). An
+// answer that says no pid or no namespace (an l2hub older than this one),
+// or another namespace (a hub in a container, or on another host), or
+// that names no process running here, is taken, as the socket's owner has
+// been checked.
 func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid int) ([]PortStatus, error) {
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
@@ -516,7 +518,9 @@ func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid i
 		var hdr http.Header
 		err := c.doWith(ctx, c.http, "GET", "/v1/ports", "", nil, &ports, &hdr)
 		if err == nil && pid > 0 {
-			if got, _ := strconv.Atoi(hdr.Get(PIDHeader)); got > 0 && got != pid && ready.Alive(got, 0) && !ready.Within(got, pid) {
+			ns := hdr.Get(PIDNamespaceHeader)
+			sameNS := ns != "" && ns == pidNamespace()
+			if got, _ := strconv.Atoi(hdr.Get(PIDHeader)); sameNS && got > 0 && got != pid && ready.Alive(got, 0) && !ready.Within(got, pid) {
 				err = fmt.Errorf("the control API on %s is served by pid %d, which %w, neither the hub waited for (pid %d) nor a process it started: "+
 					"that hub holds the address, or pid %d is not the hub's (of serve ... | tee log &, $! is tee's: write serve ... > >(tee log) & instead)",
 					c.Addr(), got, ErrOtherHub, pid, pid)

@@ -818,6 +818,7 @@ func (s *Server) logRefused(what string, args ...any) {
 func (s *Server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.Token)
 	pid := strconv.Itoa(os.Getpid())
+	pidns := pidNamespace()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
@@ -829,6 +830,9 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			return // the connection gave its slot up, and is closed
 		}
 		w.Header().Set(PIDHeader, pid)
+		if pidns != "" {
+			w.Header().Set(PIDNamespaceHeader, pidns)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -838,6 +842,23 @@ func (s *Server) auth(next http.Handler) http.Handler {
 // it: the hub's pid, so that l2hub wait --pid tells the hub it started
 // from another that answers at the address (Client.WaitReadyPID).
 const PIDHeader = "L2hub-Pid"
+
+// PIDNamespaceHeader says, beside PIDHeader, in which pid namespace that
+// pid is one (Linux: /proc/self/ns/pid's link, "pid:[4026531836]"): a hub
+// in a container or under unshare -p says pid 1, or another that means
+// nothing outside, and a client compares pids only within its own
+// namespace.
+const PIDNamespaceHeader = "L2hub-Pidns"
+
+// pidNamespace is this process's pid namespace (PIDNamespaceHeader), or
+// "" where the system does not say.
+func pidNamespace() string {
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return ns
+}
 
 func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +265,52 @@ func TestClientTakesABareNameOnceItIsASocket(t *testing.T) {
 	startServer(t, l, &control.Server{})
 	if ports, err := c.Ports(context.Background()); err != nil || len(ports) == 0 {
 		t.Errorf("Ports on hub, a hub's socket now = %v, %v; want the ports", ports, err)
+	}
+}
+
+// TestWaitReadyPIDOtherNamespace: a hub in another pid namespace (a
+// container, unshare -p) names a pid that means nothing here, often 1,
+// which runs here too: its answer is taken. The same pid from this
+// namespace is waited past.
+func TestWaitReadyPIDOtherNamespace(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("skipping: pid namespaces are Linux's")
+	}
+	own, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Skipf("skipping: this process's pid namespace cannot be read: %v", err)
+	}
+	waited := startSleep(t) // the hub's pid below runs here, and not under it
+	for _, tc := range []struct {
+		ns    string
+		taken bool
+	}{
+		{"pid:[1]", true},
+		{own, false},
+	} {
+		t.Run(tc.ns, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ctl.sock")
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(control.PIDHeader, strconv.Itoa(os.Getpid()))
+				w.Header().Set(control.PIDNamespaceHeader, tc.ns)
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `[{"name":"a"}]`)
+			})}
+			go srv.Serve(l)
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond) // what ends a wait past; not a bound on the test
+			defer cancel()
+			ports, err := control.NewClient(path, "").WaitReadyPID(ctx, time.Millisecond, waited)
+			if tc.taken && (err != nil || len(ports) != 1) {
+				t.Errorf("WaitReadyPID(%d) from a hub of pid %d in pid namespace %s (ours is %s) = %v, %v; want its ports", waited, os.Getpid(), tc.ns, own, ports, err)
+			}
+			if !tc.taken && !errors.Is(err, control.ErrOtherHub) {
+				t.Errorf("WaitReadyPID(%d) from a hub of pid %d in our pid namespace = %v, %v; want ErrOtherHub", waited, os.Getpid(), ports, err)
+			}
+		})
 	}
 }
