@@ -89,3 +89,16 @@ func TestCheckTCPPeerHostAddress(t *testing.T) {
 		t.Errorf("checkTCPPeer(%v, not found) = %v, want a refusal", c.remote, err)
 	}
 }
+
+// TestMaxInjectionsDefault: a MaxInjections of 0 or less is the default,
+// not a bound that refuses every stream.
+func TestMaxInjectionsDefault(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		if got := (&Server{MaxInjections: n}).maxInjections(); got != DefaultMaxInjections {
+			t.Errorf("Server{MaxInjections: %d}.maxInjections() = %d, want %d", n, got, DefaultMaxInjections)
+		}
+	}
+	if got := (&Server{MaxInjections: 3}).maxInjections(); got != 3 {
+		t.Errorf("Server{MaxInjections: 3}.maxInjections() = %d, want 3", got)
+	}
+}

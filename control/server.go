@@ -159,7 +159,8 @@ type Server struct {
 	BodyTimeout      time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
 	IdleTimeout      time.Duration // between an injection stream's records
 	// MaxInjections bounds the injection streams at once, in places of
-	// their own beyond MaxConns (see DefaultMaxInjections).
+	// their own beyond MaxConns (see DefaultMaxInjections, which 0 or
+	// less means).
 	MaxInjections int
 
 	refused   atomic.Uint64 // connections and requests refused, for rate-limited logs
@@ -904,8 +905,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
-func (s *Server) maxInjections() int           { return cmp.Or(s.MaxInjections, DefaultMaxInjections) }
+func (s *Server) maxConns() int { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxInjections() int {
+	if s.MaxInjections <= 0 {
+		return DefaultMaxInjections // a negative bound would refuse every stream
+	}
+	return s.MaxInjections
+}
 func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, DefaultAuthTimeout) }
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
