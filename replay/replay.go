@@ -26,6 +26,23 @@ type Config struct {
 	MACs []MACPort
 	// MaxBlock bounds one pcapng block or pcap record (0: capture's default).
 	MaxBlock int
+	// MaxPorts bounds the ports a replay makes (0: DefaultMaxPorts).
+	MaxPorts int
+}
+
+// DefaultMaxPorts is Config.MaxPorts' default. A hub's ports are its VMs,
+// a handful on a segment; and every port keeps a link to every other
+// (hub.Core's per-link counters), which a flood fills, so that memory and
+// time grow with the square of the ports. Past the bound is a capture
+// that makes a port per source MAC of a crafted or foreign flood, not a
+// run of VMs.
+const DefaultMaxPorts = 1024
+
+func (c Config) maxPorts() int {
+	if c.MaxPorts > 0 {
+		return c.MaxPorts
+	}
+	return DefaultMaxPorts
 }
 
 // MACPort maps a source MAC to a port.
@@ -71,13 +88,17 @@ type Replayer struct {
 
 	chans   []channel
 	chanIdx map[chanKey]int
-	owners  map[[6]byte]owner
-	macPort map[[6]byte]string
-	auto    bool // one foreign input, no MACs given: a port per source MAC
-	ports   []portSpec
-	notes   []Note
-	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
-	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
+	// byName finds a channel by what identifies it (chanName); foreignBy
+	// says which input has a foreign channel of each name.
+	byName    map[chanName]int
+	foreignBy map[string]int
+	owners    map[[6]byte]owner
+	macPort   map[[6]byte]string
+	auto      bool // one foreign input, no MACs given: a port per source MAC
+	ports     []portSpec
+	notes     []Note
+	snaplen   int      // the most of a frame any input's interfaces record (0: no limit)
+	foreign   []string // the inputs that are not l2hub captures (their first section has no l2hub header)
 	// rewritten holds the inputs whose rewritten header a note was made
 	// of, once each.
 	rewritten map[string]bool
@@ -95,6 +116,14 @@ type channel struct {
 
 type chanKey struct{ input, section, iface int }
 
+// chanName identifies a channel: an l2hub capture's by its port's name
+// (input -1), a foreign input's by its name within that input.
+type chanName struct {
+	l2hub bool
+	name  string
+	input int
+}
+
 type portSpec struct{ name, desc string }
 
 // Open probes every input (formats, section headers, interfaces) and reads
@@ -106,10 +135,12 @@ func Open(cfg Config) (*Replayer, error) {
 		return nil, ErrNoInput
 	}
 	r := &Replayer{
-		cfg:     cfg,
-		chanIdx: map[chanKey]int{},
-		owners:  map[[6]byte]owner{},
-		macPort: map[[6]byte]string{},
+		cfg:       cfg,
+		chanIdx:   map[chanKey]int{},
+		byName:    map[chanName]int{},
+		foreignBy: map[string]int{},
+		owners:    map[[6]byte]owner{},
+		macPort:   map[[6]byte]string{},
 	}
 	for _, mp := range cfg.MACs {
 		if p, ok := r.macPort[mp.MAC]; ok && p != mp.Port {
@@ -175,7 +206,21 @@ func Open(cfg Config) (*Replayer, error) {
 		}
 	}
 	r.planPorts(smp.macs, vm)
+	if len(r.ports) > cfg.maxPorts() {
+		return nil, r.tooManyPorts(cfg.maxPorts())
+	}
 	return r, nil
+}
+
+// tooManyPorts says that the replay would make more than max ports, and
+// what to do instead.
+func (r *Replayer) tooManyPorts(max int) error {
+	if r.auto {
+		return fmt.Errorf("%w: %s has frames from more than %d source MACs, and replay makes a port for each of them; "+
+			"give the VMs' MACs with --port NAME=MAC (the frames of other MACs then enter the input's own port)", ErrTooManyPorts, r.foreign[0], max)
+	}
+	return fmt.Errorf("%w: the inputs describe more than %d ports (interfaces of their sections, inputs, --port NAME=MAC names), "+
+		"which is no run of VMs a hub had; replay the captures of one run", ErrTooManyPorts, max)
 }
 
 func (r *Replayer) countL2hub() int {
@@ -359,24 +404,30 @@ func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, 
 			c.name = base + "-" + strconv.Itoa(n)
 		}
 	}
-	for i, o := range r.chans {
-		if o.l2hub == c.l2hub && o.name == c.name && (c.l2hub || o.input == c.input) {
-			r.chanIdx[key] = i
-			return i
-		}
+	cn := chanName{l2hub: c.l2hub, name: c.name, input: -1}
+	if !c.l2hub {
+		cn.input = c.input
+	}
+	if i, ok := r.byName[cn]; ok {
+		r.chanIdx[key] = i
+		return i
 	}
 	r.chans = append(r.chans, c)
-	r.chanIdx[key] = len(r.chans) - 1
-	return len(r.chans) - 1
-}
-
-func (r *Replayer) foreignTaken(name string, input int) bool {
-	for _, o := range r.chans {
-		if !o.l2hub && o.name == name && o.input != input {
-			return true
+	i := len(r.chans) - 1
+	r.chanIdx[key], r.byName[cn] = i, i
+	if !c.l2hub {
+		if _, ok := r.foreignBy[c.name]; !ok {
+			r.foreignBy[c.name] = c.input
 		}
 	}
-	return false
+	return i
+}
+
+// foreignTaken reports whether another input than input has a foreign
+// channel called name.
+func (r *Replayer) foreignTaken(name string, input int) bool {
+	in, ok := r.foreignBy[name]
+	return ok && in != input
 }
 
 // Meta returns the l2hub capture header of the first input that has one.
@@ -764,9 +815,18 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	return res, err
 }
 
+// addPort returns the port called name, adding it if the hub lacks it.
+// Past Config.MaxPorts it stops the replay (x.stop) and returns
+// hub.NoPort.
 func (x *run) addPort(name, desc string) hub.PortID {
 	if id, ok := x.pids[name]; ok {
 		return id
+	}
+	if max := x.r.cfg.maxPorts(); len(x.pids) >= max {
+		if x.stop == nil {
+			x.stop = x.r.tooManyPorts(max)
+		}
+		return hub.NoPort
 	}
 	// The peer takes every frame at once: what it receives is what the
 	// observers saw at egress. A capture that records its peers says when
@@ -782,8 +842,7 @@ func (x *run) addPort(name, desc string) hub.PortID {
 	return id
 }
 
-// progressEvery is how many packets pass between Progress calls and
-// cancellation checks.
+// progressEvery is how many packets pass between Progress calls.
 const progressEvery = 1 << 14
 
 func (x *run) loop(ctx context.Context, progress func(Progress)) error {
@@ -826,6 +885,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		progress(Progress{Frames: int64(x.res.Packets), Done: done, Total: total})
 	}
 	single := len(srcs) == 1
+	done := ctx.Done()
 	for {
 		var s *source
 		if single {
@@ -841,9 +901,13 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		x.res.Packets++
 		if x.res.Packets%progressEvery == 0 {
 			report()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		}
+		// Every packet: one may flood to every port, and a stop asked
+		// for (the first Ctrl-C) must not wait for thousands of them.
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
 		}
 		x.dueTrailers(s.head.Time)
 		if !single && x.peers {
@@ -910,6 +974,9 @@ func (x *run) packet(s *source) {
 			return
 		}
 	}
+	if x.stop != nil { // too many ports
+		return
+	}
 	x.advance(s, p.Time)
 	if x.stop != nil {
 		return
@@ -966,9 +1033,13 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	if x.stop != nil {
 		return
 	}
+	id := x.chanPort(ch)
+	if x.stop != nil {
+		return
+	}
 	f := x.frameOf(s, p)
 	x.res.Injected++
-	x.core.Inject(x.chanPort(ch), f, hub.InjectNotes)
+	x.core.Inject(id, f, hub.InjectNotes)
 }
 
 // chanPort returns the port a channel feeds by default, adding it (a port
@@ -982,7 +1053,7 @@ func (x *run) chanPort(ch int) hub.PortID {
 	}
 	c := x.r.chans[ch]
 	id := x.addPort(c.name, c.desc)
-	x.chPID[ch] = id
+	x.chPID[ch] = id // hub.NoPort past the bound, and the replay stops
 	return id
 }
 
