@@ -18,4 +18,7 @@ var (
 	// ErrTooManyPorts reports inputs that would make a replay of more
 	// ports than Config.MaxPorts.
 	ErrTooManyPorts = errors.New("too many ports")
+	// ErrSameCapture reports one capture given twice: the same file, or a
+	// copy of it.
+	ErrSameCapture = errors.New("capture given twice")
 )

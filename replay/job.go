@@ -226,6 +226,9 @@ func (j *Job) Check() error {
 	if err != nil {
 		return err
 	}
+	if err := onceEach(cfg.Inputs); err != nil {
+		return err
+	}
 	inputs := []samefile.Input{{Path: j.Policy, What: "policy"}}
 	for _, p := range j.Policies {
 		inputs = append(inputs, samefile.Input{Path: p, What: "policy"})
@@ -245,6 +248,29 @@ func (j *Job) Check() error {
 				return fmt.Errorf("-o %s: after a set-policy or a failed write the output goes on in %s, the capture it reads (%s); write somewhere else", j.Output, next, in.Path)
 			}
 		}
+	}
+	return nil
+}
+
+// onceEach refuses a file given twice, under one name or two (a link):
+// replayed twice, its frames and edits would all be made twice. Open
+// refuses a copy (ErrSameCapture).
+func onceEach(ins []Input) error {
+	bySize := map[int64][]string{} // only files of one size can be one
+	for _, in := range ins {
+		fi, err := os.Stat(in.Path)
+		if err != nil {
+			continue // Open says why
+		}
+		for _, o := range bySize[fi.Size()] {
+			switch {
+			case o == in.Path:
+				return fmt.Errorf("%w: %s is given twice; give each capture once", ErrSameCapture, in.Path)
+			case samefile.Same(o, in.Path):
+				return fmt.Errorf("%w: %s and %s are one file; give each capture once", ErrSameCapture, o, in.Path)
+			}
+		}
+		bySize[fi.Size()] = append(bySize[fi.Size()], in.Path)
 	}
 	return nil
 }

@@ -150,6 +150,7 @@ func Open(cfg Config) (*Replayer, error) {
 	}
 	smp := newSampler()
 	foreign := 0
+	held := map[captureID]int{} // the l2hub inputs met, by what they hold
 	for i, in := range cfg.Inputs {
 		// An l2hub section that ends before the first frame (a run
 		// interrupted before any, the file a set-policy started) still
@@ -166,11 +167,18 @@ func Open(cfg Config) (*Replayer, error) {
 		if !src.l2hub {
 			r.foreign = append(r.foreign, in.Path)
 		}
+		id, l2hub := captureID{}, src.l2hub
+		if l2hub {
+			id = idOf(src.hdr.meta)
+		}
 		n := 0
 		for src.advance() {
 			p := &src.head
 			if n == 0 && (r.first.IsZero() || p.Time.Before(r.first)) {
 				r.first = p.Time
+			}
+			if n == 0 && l2hub {
+				id.frame, id.at, id.hash = true, p.Time.UnixNano(), hash64(p.Data)
 			}
 			ch := r.channelOf(src, p)
 			if src.l2hub {
@@ -183,6 +191,14 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 		}
 		src.close()
+		if !l2hub {
+			continue
+		}
+		if j, ok := held[id]; ok {
+			return nil, fmt.Errorf("%w: %s holds what %s holds (the same run, part and first frame): a copy or another name of it; give each capture once",
+				ErrSameCapture, in.Path, cfg.Inputs[j].Path)
+		}
+		held[id] = i
 	}
 	var vm []int
 	for i := range r.chans {
@@ -221,6 +237,30 @@ func (r *Replayer) tooManyPorts(max int) error {
 	}
 	return fmt.Errorf("%w: the inputs describe more than %d ports (interfaces of their sections, inputs, --port NAME=MAC names), "+
 		"which is no run of VMs a hub had; replay the captures of one run", ErrTooManyPorts, max)
+}
+
+// captureID is what tells two l2hub captures apart: the sequence and
+// part their header gives (coverage.go), and their first frame. Two
+// inputs alike in all of it are one capture given twice (a copy, a link):
+// replayed together, every frame and edit in them would be made twice.
+// The files editcap -c splits a capture into share its header, and not
+// their first frames.
+type captureID struct {
+	start  int64 // the run's start, in nanoseconds since 1970
+	config string
+	port   string
+	part   int
+	frame  bool // it has one
+	at     int64
+	hash   uint64
+}
+
+func idOf(m capture.FileMeta) captureID {
+	id := captureID{config: m.ConfigHash, port: m.Port, part: m.Part}
+	if !m.Start.IsZero() {
+		id.start = m.Start.UnixNano()
+	}
+	return id
 }
 
 func (r *Replayer) countL2hub() int {
