@@ -119,6 +119,11 @@ type source struct {
 	// over the sections, the records they count that the input lacks.
 	recs, stated map[int]uint64
 	lacking      recordsLacking
+	// last is the latest time a record has (Simple Packet Blocks have
+	// none); live, the hub's counters of each port that the statistics
+	// blocks read so far carry (Run's sources).
+	last time.Time
+	live map[string]LiveCounters
 
 	// readerSection is the section the reader is in (section is the last
 	// packet's); ended, when set, is called as each section ends.
@@ -217,6 +222,9 @@ func (s *source) advance() bool {
 	s.head, s.ok = p, true
 	s.early = nil
 	s.packets++
+	if p.Time.After(s.last) {
+		s.last = p.Time
+	}
 	if s.recs != nil && s.l2hub {
 		s.recs[p.Interface]++
 	}

@@ -54,6 +54,8 @@ type Job struct {
 	Progress func(Progress)
 	// IgnoreEdits is RunConfig.IgnoreEdits.
 	IgnoreEdits bool
+	// Drain is RunConfig.Drain.
+	Drain bool
 }
 
 // JobResult is what Job.Run did, for the summary.
@@ -388,7 +390,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
 		j.note(out, foreignNote(fs, hasMeta && !meta.Start.IsZero()))
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes, Policies: choices}
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, Drain: j.Drain, PolicyHashes: hashes, Policies: choices}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}
@@ -694,7 +696,58 @@ func (r *JobResult) Warnings() []Note {
 	if whatIf > 0 {
 		ns = append(ns, warning(NoteWhatIf, "", whatIfEdits(whatIf, len(r.Edits)+r.EditsLeftOut)))
 	}
+	if r.Discarded > 0 {
+		ns = append(ns, newNote(NoteEnd, "", fmt.Sprintf("%d delayed %s still held at the capture's end (%s after the start), "+
+			"which the live hub discarded as it stopped: the replay discarded %s too (--drain delivers them)",
+			r.Discarded, plural(r.Discarded, "copy was", "copies were"), r.End.Sub(r.Start), plural(r.Discarded, "it", "them"))))
+	}
+	// A replay that says it is the run's must count what the run counted.
+	if !WhatIf(r.Notes) && !WhatIf(ns) {
+		if n, ok := r.liveDiffers(); ok {
+			ns = append(ns, n)
+		}
+	}
 	return ns
+}
+
+func plural(n int, one, more string) string {
+	if n == 1 {
+		return one
+	}
+	return more
+}
+
+// liveDiffers says which ports' counters differ from the live hub's, as
+// the capture's last statistics record them (PortResult.Live).
+func (r *JobResult) liveDiffers() (Note, bool) {
+	var diffs []string
+	for _, p := range r.Ports {
+		l := p.Live
+		if l == nil {
+			continue
+		}
+		var dropped uint64
+		for _, n := range p.Stats.Drops {
+			dropped += n
+		}
+		var d []string
+		for _, c := range []struct {
+			what       string
+			got, lived uint64
+		}{{"rx", p.Stats.RxFrames, l.RxFrames}, {"tx", p.Stats.TxFrames, l.TxFrames}, {"dropped", dropped, l.Dropped}} {
+			if c.got != c.lived {
+				d = append(d, fmt.Sprintf("%s %d, live %d", c.what, c.got, c.lived))
+			}
+		}
+		if len(d) > 0 {
+			diffs = append(diffs, "port "+p.Name+": "+strings.Join(d, ", "))
+		}
+	}
+	if len(diffs) == 0 {
+		return Note{}, false
+	}
+	return warning(NoteWhatIf, "", fmt.Sprintf("the replay's counters differ from those the capture's last statistics record of the live hub (%s): "+
+		"its decisions or deliveries are not all the run's", strings.Join(diffs, "; "))), true
 }
 
 // whatIfEdits is the warning for n of the total policy edits a capture

@@ -63,6 +63,9 @@ const (
 	NoteInput NoteKind = "input"
 	// NoteEdit: a recorded policy edit that could not be made again.
 	NoteEdit NoteKind = "edit"
+	// NoteEnd: delayed copies the hub held at the end of a capture that
+	// records its stop, discarded as the live hub discarded them.
+	NoteEnd NoteKind = "end"
 )
 
 // WhatIf reports whether any note says the decisions are, in part or

@@ -24,6 +24,11 @@ import (
 // (…), 30 for the peer (…)", capture's ifStats.comment).
 var statsRecords = regexp.MustCompile(`^l2hub port .*: this file: (\d+) frames from the peer \([^)]*\), (\d+) for the peer`)
 
+// statsLive matches the hub's counters of the port that the statistics
+// blocks a capture's Close writes add ("…; hub counters since the port
+// was added: rx 819, tx 2076, dropped 3 (loss=3)"), and the port's name.
+var statsLive = regexp.MustCompile(`^l2hub port (.*): this file: .*; hub counters since the port was added: rx (\d+), tx (\d+), dropped (\d+)`)
+
 // recordsLacking is what an input's statistics blocks count that it does
 // not hold.
 type recordsLacking struct {
@@ -51,6 +56,17 @@ func (s *source) statistics(_, iface int, comments []string) {
 	}
 	s.lacking.seen = true
 	for _, c := range comments {
+		if m := statsLive.FindStringSubmatch(c); m != nil {
+			rx, err1 := strconv.ParseUint(m[2], 10, 64)
+			tx, err2 := strconv.ParseUint(m[3], 10, 64)
+			dropped, err3 := strconv.ParseUint(m[4], 10, 64)
+			if err1 == nil && err2 == nil && err3 == nil {
+				if s.live == nil {
+					s.live = map[string]LiveCounters{}
+				}
+				s.live[m[1]] = LiveCounters{RxFrames: rx, TxFrames: tx, Dropped: dropped}
+			}
+		}
 		m := statsRecords.FindStringSubmatch(c)
 		if m == nil {
 			continue

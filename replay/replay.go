@@ -537,6 +537,13 @@ type RunConfig struct {
 	// it ran; filter.Edit): the replay then runs the policy as given from
 	// start to end, a what-if of the run without those hands on it.
 	IgnoreEdits bool
+	// Drain delivers the delayed copies the hub still holds at the end of
+	// a capture that records its hub's stop (its last files' statistics,
+	// which Close writes, carry the hub's counters): the live hub
+	// discarded them as it stopped (hub.Core.Close), and so, without
+	// Drain, does the replay, at the capture's last record or note
+	// (Result.Discarded). Other inputs end with every copy delivered.
+	Drain bool
 	// PolicyHashes are the hashes a capture header records for a policy
 	// equal to Policy (PolicyHashes); nil means Policy's own Hash() (a
 	// *filter.Policy's), or "" without a policy. An edit the run made
@@ -617,6 +624,10 @@ type Result struct {
 	// order (RunConfig.Policies). Rules are then the counters of the
 	// policy in force at the end, since its switch.
 	Switches []Switch `json:"policy_switches,omitempty"`
+	// Discarded counts the delayed copies the hub still held at the end
+	// of a capture that records its hub's stop (RunConfig.Drain), left
+	// out as the live hub left them out.
+	Discarded int `json:"discarded_at_end,omitempty"`
 
 	headers []capHeader // every l2hub section's header, in the order the sections ended
 }
@@ -662,6 +673,18 @@ type PortResult struct {
 	Name        string            `json:"name"`
 	Description string            `json:"description"`
 	Stats       hub.StatsSnapshot `json:"stats"`
+	// Live are the live hub's counters of the port as the capture's last
+	// statistics record them, when they do.
+	Live *LiveCounters `json:"live,omitempty"`
+}
+
+// LiveCounters are a port's counters since it was added as a live hub's
+// capture records them when it stops (the comment of the statistics
+// blocks hub.Core.Close's capture ends with).
+type LiveCounters struct {
+	RxFrames uint64 `json:"rx_frames"`
+	TxFrames uint64 `json:"tx_frames"`
+	Dropped  uint64 `json:"dropped"`
 }
 
 // Err returns the input errors that are more than a truncated tail (corrupt
@@ -723,8 +746,28 @@ type run struct {
 	// holdSwitches: advanceTo makes no set-policy (trailersBefore).
 	holdSwitches bool
 	// stop, once set, is why the replay stops: a set-policy it could not
-	// make again (switchPolicy).
+	// make again (switchPolicy), too many ports (addPort).
 	stop error
+	// end is the latest time an input records (a record, a note after the
+	// last frame); live, the live hub's counters of each port as the last
+	// statistics blocks of a capture that records its hub's stop give
+	// them.
+	end  time.Time
+	live map[string]LiveCounters
+}
+
+// stopRecorded reports whether the inputs record their hub's stop, so
+// that the end of the replay is the end of the run: they are all l2hub
+// captures, and one ends with the statistics blocks that Close writes
+// (they carry the hub's counters). A capture of ingress alone does not
+// record the deliveries after its last frame: its last record need not
+// be the hub's last event.
+func (x *run) stopRecorded() bool {
+	if len(x.live) == 0 || len(x.r.foreign) > 0 {
+		return false
+	}
+	ingress := func(h capHeader) bool { return h.meta.Points == capture.PointsIngress }
+	return !slices.ContainsFunc(x.r.headers, ingress) && !slices.ContainsFunc(x.res.headers, ingress)
 }
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
@@ -782,6 +825,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 
 		policy:      rc.Policy,
 		ignoreEdits: rc.IgnoreEdits,
+		live:        map[string]LiveCounters{},
 		sink:        sink,
 		hashes:      hashes,
 		choices:     rc.Policies,
@@ -837,13 +881,28 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	if x.stop == nil {
 		x.flushSwitches()
 	}
-	if x.stop == nil {
+	switch {
+	case x.stop != nil:
+		if err == nil {
+			err = x.stop // what waits in the timers was due after the set-policy: left out
+		}
+	case err == nil && !rc.Drain && x.stopRecorded():
+		// The live hub stopped at the capture's end, and what its timers
+		// held then it discarded: so does the replay.
+		if x.end.After(x.clock.Now()) {
+			x.advanceTo(x.end)
+		}
+		x.res.Discarded, _ = x.core.Delayed()
+	default:
 		x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
-	} else if err == nil {
-		err = x.stop // what waits in the timers was due after the set-policy: left out
 	}
 	x.core.Close()
 	res := x.finish(x.policy)
+	for i := range res.Ports {
+		if c, ok := x.live[res.Ports[i].Name]; ok {
+			res.Ports[i].Live = &c
+		}
+	}
 	if sink != nil {
 		cerr := sink.Close()
 		st := sink.Stats()
@@ -905,6 +964,12 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	defer func() {
 		for _, s := range srcs {
+			if s.last.After(x.end) {
+				x.end = s.last
+			}
+			for name, c := range s.live {
+				x.live[name] = c
+			}
 			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
 				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0}
 			if e, ok := s.err.(*InputError); ok {
@@ -960,6 +1025,9 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		s.advance()
 	}
 	x.dueTrailers(time.Time{})
+	if now := x.clock.Now(); now.After(x.end) {
+		x.end = now // a note after the last frame
+	}
 	report()
 	return nil
 }

@@ -1,0 +1,104 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/capture"
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// delayPolicy holds a->b's frames for 20ms.
+const delayPolicy = "seed: 1\nrules:\n  - {name: slow, match: {link: a->b}, delay: 20ms}\n"
+
+// stoppedWithDelays records a live hub stopped, as serve stops it, while
+// its delay rule holds frames: ten frames a->b, one a millisecond, and a
+// stop at 25ms, when the last four (due at 26 to 29ms) are still held and
+// discarded (hub.Core.Close). The capture's Close writes the hub's
+// counters into its last statistics, as serve's does. It returns the
+// capture, the live counters and how many frames the hub discarded.
+func stoppedWithDelays(t *testing.T) (data []byte, live map[string]hub.StatsSnapshot, discarded int) {
+	t.Helper()
+	ports := []string{"a", "b"}
+	pol := mustPolicy(t, delayPolicy, ports)
+	var buf bytes.Buffer
+	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()})
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
+	for _, p := range ports {
+		sink.SetPortStats(p, sim.Stats(p))
+	}
+	for i := range 10 {
+		sim.SendAt(time.Duration(i)*time.Millisecond, "a", hubtest.Frame(macB, macA, "held "+string(rune('0'+i))))
+	}
+	sim.AdvanceTo(25 * time.Millisecond)
+	discarded, _ = sim.Core().Delayed()
+	sim.Core().Close() // the hub stops
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	live = map[string]hub.StatsSnapshot{}
+	for _, p := range ports {
+		live[p] = sim.Stats(p).Snapshot()
+	}
+	return buf.Bytes(), live, discarded
+}
+
+// TestReplayEndsWhereTheRunStopped: a live hub that stops discards the
+// delayed copies its timers still hold, and its capture records the stop
+// (the statistics its Close writes carry the hub's counters); the replay
+// ends there too and discards them, with a note, so that its counters are
+// the live run's. --drain delivers them, and the counters then differ
+// from the live ones, which a warning says.
+func TestReplayEndsWhereTheRunStopped(t *testing.T) {
+	data, live, discarded := stoppedWithDelays(t)
+	if discarded != 4 {
+		t.Fatalf("the live hub held %d frames at its stop, want 4", discarded)
+	}
+	dir := t.TempDir()
+	in := writeFile(t, dir, "run.pcapng", string(data))
+	policy := writeFile(t, dir, "p.yaml", delayPolicy)
+	for _, drain := range []bool{false, true} {
+		res, err := (&Job{Files: []string{in}, Policy: policy, Drain: drain}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := portStats(res.Result)
+		notes := append(slices.Clone(res.Notes), res.Warnings()...)
+		ended := slices.ContainsFunc(notes, func(n Note) bool {
+			return n.Kind == NoteEnd && strings.Contains(n.Text, "4 delayed copies were still held")
+		})
+		differs := slices.ContainsFunc(notes, func(n Note) bool {
+			return n.Kind == NoteWhatIf && strings.Contains(n.Text, "port b: tx 10, live 6")
+		})
+		if !drain {
+			if got["b"].TxFrames != live["b"].TxFrames || got["a"].RxFrames != live["a"].RxFrames {
+				t.Errorf("got a rx %d, b tx %d, want the live run's: %d and %d", got["a"].RxFrames, got["b"].TxFrames, live["a"].RxFrames, live["b"].TxFrames)
+			}
+			if res.Discarded != 4 || !ended || differs || WhatIf(notes) {
+				t.Errorf("got %d discarded and notes %q, want 4 and a note on them alone", res.Discarded, notes)
+			}
+			if want := hub.DefaultEpoch.Add(25 * time.Millisecond); !res.End.Equal(want) {
+				t.Errorf("the replay ended at %s, want %s, the live hub's last delivery", res.End, want)
+			}
+			continue
+		}
+		if got["b"].TxFrames != 10 || res.Discarded != 0 || ended || !differs || !WhatIf(notes) {
+			t.Errorf("--drain: got b tx %d, %d discarded, notes %q; want 10, none, and a warning that the counters differ from the live ones", got["b"].TxFrames, res.Discarded, notes)
+		}
+		for _, p := range res.Ports {
+			if p.Live == nil || p.Live.TxFrames != live[p.Name].TxFrames {
+				t.Errorf("port %s: got live counters %+v, want tx %d", p.Name, p.Live, live[p.Name].TxFrames)
+			}
+		}
+	}
+}
