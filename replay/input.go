@@ -124,6 +124,13 @@ type source struct {
 	// blocks read so far carry (Run's sources).
 	last time.Time
 	live map[string]LiveCounters
+	// runStart is the run start of the input's first section's header,
+	// when it is an l2hub capture's (l2hubRun).
+	runStart time.Time
+	l2hubRun bool
+	// cutRead counts the cut frames replayed while the policy had a rule
+	// that reads a frame's bytes (run.byteRules).
+	cutRead int
 
 	// readerSection is the section the reader is in (section is the last
 	// packet's); ended, when set, is called as each section ends.
@@ -165,6 +172,7 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 	}
 	s.rd = rd
 	s.newSection()
+	s.runStart, s.l2hubRun = s.meta.Start, s.l2hub
 	return s, nil
 }
 

@@ -658,6 +658,11 @@ type InputResult struct {
 	// hub.DefaultMaxFrame bytes and were given as recorded.
 	Cut        int `json:"cut,omitempty"`
 	CutTooLong int `json:"cut_too_long,omitempty"`
+	// CutRead counts, of them, those replayed while the policy had a rule
+	// that reads a frame's bytes past its Ethernet header (a match on
+	// addresses, protocol, ports, TCP flags or payload; a corrupt): their
+	// decisions are a what-if.
+	CutRead int `json:"cut_read,omitempty"`
 	// LackingRecords counts the records an l2hub capture's statistics
 	// blocks count and it does not hold (deleted after the run), on
 	// LackingPorts' interfaces.
@@ -666,6 +671,11 @@ type InputResult struct {
 	// NoStatistics: an l2hub section read to its end has no statistics
 	// blocks to check against (uncheckedNote).
 	NoStatistics bool `json:"no_statistics,omitempty"`
+
+	// l2hub: the input is an l2hub capture of the run started at start;
+	// last is the latest time it records.
+	l2hub       bool
+	start, last time.Time
 }
 
 // PortResult is one port's counters after the replay.
@@ -748,6 +758,9 @@ type run struct {
 	// stop, once set, is why the replay stops: a set-policy it could not
 	// make again (switchPolicy), too many ports (addPort).
 	stop error
+	// byteRules: the policy in force has a rule that reads a frame's
+	// bytes past its Ethernet header (readsBytes).
+	byteRules bool
 	// end is the latest time an input records (a record, a note after the
 	// last frame); live, the live hub's counters of each port as the last
 	// statistics blocks of a capture that records its hub's stop give
@@ -824,6 +837,7 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		res:    &Result{Start: start},
 
 		policy:      rc.Policy,
+		byteRules:   readsBytes(rc.Policy),
 		ignoreEdits: rc.IgnoreEdits,
 		live:        map[string]LiveCounters{},
 		sink:        sink,
@@ -971,7 +985,8 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 				x.live[name] = c
 			}
 			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
-				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0}
+				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0,
+				CutRead: s.cutRead, l2hub: s.l2hubRun, start: s.runStart, last: s.last}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
 			}
@@ -1089,7 +1104,11 @@ func (x *run) packet(s *source) {
 	if x.stop != nil {
 		return
 	}
+	cut := s.cut
 	f := x.frameOf(s, p)
+	if s.cut > cut && x.byteRules {
+		s.cutRead++
+	}
 	x.res.Replayed++
 	x.core.Ingress(id, f)
 }
@@ -1232,6 +1251,33 @@ func (x *run) finish(p hub.Policy) *Result {
 		res.Rules = &st
 	}
 	return res
+}
+
+// byteMatches are the criteria of a rule (filter.RuleDescription.Match)
+// that read a frame past its Ethernet header and VLAN tags.
+var byteMatches = []string{"src_ip", "dst_ip", "protocol", "src_port", "dst_port", "tcp_flags", "payload"}
+
+// readsBytes reports whether p has a rule that reads a frame's bytes past
+// its Ethernet header: a match on addresses, protocol, ports, TCP flags or
+// payload, or a corrupt, which flips bits. A frame cut short by a snaplen
+// is given to the hub with zeros for the bytes the capture lacks, so that
+// what such a rule makes of it is a what-if. A policy that is not a
+// policy file's may read anything.
+func readsBytes(p hub.Policy) bool {
+	fp, ok := p.(*filter.Policy)
+	if !ok {
+		return p != nil
+	}
+	for _, r := range fp.Describe(0).Rules { // Describe(0) moves no clock back
+		m := " " + r.Match
+		if slices.ContainsFunc(byteMatches, func(k string) bool { return strings.Contains(m, " "+k+"=") }) {
+			return true
+		}
+		if slices.ContainsFunc(r.Actions, func(a string) bool { return strings.HasPrefix(a, "corrupt") }) {
+			return true
+		}
+	}
+	return false
 }
 
 func bytesCompare(a, b []byte) int {
