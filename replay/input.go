@@ -1,13 +1,16 @@
 package replay
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"l2hub/capture"
@@ -23,11 +26,140 @@ type Input struct {
 	// their ports themselves.
 	Port string
 	// Open opens the file; nil means os.Open(Path). It may be called more
-	// than once (Open probes every input, Run reads them again).
+	// than once (Open probes every input, Run reads them again), so that
+	// with a nil Open, Path must be a regular file (Job spools one that
+	// is not: Spool).
 	Open func() (io.ReadCloser, error)
 }
 
-func (in Input) open() (io.ReadCloser, int64, error) {
+// CheckCapture says why path cannot be read as a capture, before it is
+// read: it is not there, cannot be looked at, or is a directory. The
+// error names path once, as replay and inject both say it.
+func CheckCapture(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path once, without "stat"
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s: is a directory, not a capture file", path)
+	}
+	return nil
+}
+
+// readOnce reports whether in can be read only once: no Open, and a
+// path that names no regular file (a pipe, /dev/stdin, <(…), a named
+// pipe, a device).
+func (in Input) readOnce() bool {
+	if in.Open != nil {
+		return false
+	}
+	fi, err := os.Stat(in.Path)
+	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
+}
+
+// Spool copies in, when it can be read only once (readOnce), into a
+// temporary file, once, and returns an Input that reads that file under
+// in's name, and the function that removes it (call it when done; nil
+// when in is returned as it is). ctx's end stops it, while it waits for
+// a named pipe's writer or for the data.
+func Spool(ctx context.Context, in Input) (Input, func(), error) {
+	if !in.readOnce() {
+		return in, nil, nil
+	}
+	f, err := openFile(ctx, in.Path)
+	if err != nil {
+		return in, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { f.Close() }) // ends a read that waits for data
+	defer func() {
+		stop()
+		f.Close()
+	}()
+	tmp, err := os.CreateTemp("", "l2hub-replay-*.spool")
+	if err != nil {
+		return in, nil, fmt.Errorf("%s: can be read only once, and a file to keep it in could not be made: %w", in.Path, err)
+	}
+	remove := func() { os.Remove(tmp.Name()) }
+	n, err := io.Copy(tmp, f)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case ctx.Err() != nil:
+		remove()
+		return in, nil, context.Cause(ctx)
+	case err != nil:
+		remove()
+		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	}
+	name := tmp.Name()
+	in.Open = func() (io.ReadCloser, error) {
+		f, err := os.Open(name)
+		return sizedFile{f, n}, err
+	}
+	return in, remove, nil
+}
+
+// sizedFile is a file that says its size, for progress.
+type sizedFile struct {
+	*os.File
+	size int64
+}
+
+func (f sizedFile) Size() int64 { return f.size }
+
+// openFile opens path to read it. Opening a named pipe waits for a
+// writer: ctx's end stops the wait, by being the writer it waits for.
+func openFile(ctx context.Context, path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&fs.ModeNamedPipe == 0 || ctx == nil || ctx.Done() == nil {
+		return os.Open(path)
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		f, err := os.Open(path)
+		opened <- result{f, err}
+	}()
+	select {
+	case r := <-opened:
+		return r.f, r.err
+	case <-ctx.Done():
+	}
+	for {
+		// O_NONBLOCK: at once, and ENXIO while the open above has not
+		// begun to wait (no reader yet).
+		w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			r := <-opened
+			if r.f != nil {
+				r.f.Close()
+			}
+			w.Close()
+			return nil, context.Cause(ctx)
+		}
+		if !errors.Is(err, syscall.ENXIO) {
+			return nil, context.Cause(ctx) // the open above waits on; nothing here can end it
+		}
+		select {
+		case r := <-opened: // a writer came after all
+			if r.f != nil {
+				r.f.Close()
+			}
+			return nil, context.Cause(ctx)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+func (in Input) open(ctx context.Context) (io.ReadCloser, int64, error) {
 	if in.Open != nil {
 		rc, err := in.Open()
 		if err != nil {
@@ -39,7 +171,7 @@ func (in Input) open() (io.ReadCloser, int64, error) {
 		}
 		return rc, size, nil
 	}
-	f, err := os.Open(in.Path)
+	f, err := openFile(ctx, in.Path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -136,6 +268,9 @@ type source struct {
 	// packet's); ended, when set, is called as each section ends.
 	readerSection int
 	ended         func(*source, sectionInfo)
+	// unwatch stops closing the input when the context openSource was
+	// given ends (which ends a read that waits for a pipe's data).
+	unwatch func() bool
 }
 
 // sectionInfo is what a pcapng section (or a classic pcap file) said about
@@ -153,13 +288,18 @@ type sectionInfo struct {
 
 // openSource opens an input. ended, if not nil, is called with each
 // section's header and interfaces when the section ends: at the next
-// section header, or at the end of the input (clean or not).
-func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo)) (*source, error) {
-	rc, size, err := in.open()
+// section header, or at the end of the input (clean or not). ctx, if not
+// nil, ends a wait for a named pipe's writer, and closes the input when
+// it ends, which ends a read that waits for data.
+func openSource(ctx context.Context, idx int, in Input, maxBlock int, ended func(*source, sectionInfo)) (*source, error) {
+	rc, size, err := in.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &source{idx: idx, in: in, rc: rc, size: size, section: -1, ended: ended}
+	if ctx != nil && ctx.Done() != nil {
+		s.unwatch = context.AfterFunc(ctx, func() { rc.Close() })
+	}
 	rd, err := capture.NewReader(rc, capture.ReadOptions{
 		LinkTypes:  []capture.LinkType{capture.LinkTypeEthernet},
 		MaxBlock:   maxBlock,
@@ -167,7 +307,7 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 		Statistics: s.statistics,
 	})
 	if err != nil {
-		rc.Close()
+		s.close()
 		return nil, fmt.Errorf("%s: %w", in.Path, err)
 	}
 	s.rd = rd
@@ -248,6 +388,10 @@ func (s *source) offset() int64 {
 }
 
 func (s *source) close() {
+	if s.unwatch != nil {
+		s.unwatch()
+		s.unwatch = nil
+	}
 	if s.rc != nil {
 		s.rc.Close()
 		s.rc, s.rd = nil, nil

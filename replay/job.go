@@ -289,6 +289,24 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A replay reads its inputs twice (Open, Run): one that can be read
+	// only once (a pipe, /dev/stdin, <(…), a named pipe) is read into a
+	// temporary file first.
+	for _, in := range cfg.Inputs {
+		if err := CheckCapture(in.Path); err != nil {
+			return nil, err
+		}
+	}
+	for i, in := range cfg.Inputs {
+		spooled, remove, err := Spool(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if remove != nil {
+			defer remove()
+		}
+		cfg.Inputs[i] = spooled
+	}
 	r, err := Open(cfg)
 	if err != nil {
 		return nil, err

@@ -148,6 +148,12 @@ func Open(cfg Config) (*Replayer, error) {
 		}
 		r.macPort[mp.MAC] = mp.Port
 	}
+	for _, in := range cfg.Inputs {
+		if in.readOnce() {
+			return nil, fmt.Errorf("%s is not a regular file (a pipe, a named pipe, a device): a replay reads its inputs twice, to look at them and to replay them; "+
+				"give a file, or spool it first (Spool)", in.Path)
+		}
+	}
 	smp := newSampler()
 	foreign := 0
 	held := map[captureID]int{} // the l2hub inputs met, by what they hold
@@ -155,7 +161,7 @@ func Open(cfg Config) (*Replayer, error) {
 		// An l2hub section that ends before the first frame (a run
 		// interrupted before any, the file a set-policy started) still
 		// describes its ports and its run.
-		src, err := openSource(i, in, cfg.MaxBlock, func(s *source, sec sectionInfo) {
+		src, err := openSource(context.Background(), i, in, cfg.MaxBlock, func(s *source, sec sectionInfo) {
 			if sec.l2hub {
 				r.describe(s, sec)
 				r.takeMeta(s.in.Path, sec.hdr)
@@ -967,7 +973,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}()
 	var total int64
 	for i, in := range x.r.cfg.Inputs {
-		s, err := openSource(i, in, x.r.cfg.MaxBlock, x.sectionEnd)
+		s, err := openSource(context.Background(), i, in, x.r.cfg.MaxBlock, x.sectionEnd)
 		if err != nil {
 			return err
 		}
@@ -1026,7 +1032,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		// for (the first Ctrl-C) must not wait for thousands of them.
 		select {
 		case <-done:
-			return ctx.Err()
+			return context.Cause(ctx)
 		default:
 		}
 		x.dueTrailers(s.head.Time)
