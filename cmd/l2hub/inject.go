@@ -86,7 +86,10 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	var truncated, stopped *replay.InputError
 	show := func(rep *replay.InjectReport) {
 		if f.JSON {
-			writeJSON(stdout, rep)
+			writeJSON(stdout, struct {
+				Schema int `json:"schema"` // control.Schema, as every --json document starts
+				*replay.InjectReport
+			}{control.Schema, rep})
 		} else {
 			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 		}
