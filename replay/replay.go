@@ -102,6 +102,9 @@ type Replayer struct {
 	// rewritten holds the inputs whose rewritten header a note was made
 	// of, once each.
 	rewritten map[string]bool
+	// named holds the inputs whose port name (Input.Port, or its file's
+	// name) names a channel.
+	named map[int]bool
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -137,6 +140,7 @@ func Open(cfg Config) (*Replayer, error) {
 	r := &Replayer{
 		cfg:       cfg,
 		chanIdx:   map[chanKey]int{},
+		named:     map[int]bool{},
 		byName:    map[chanName]int{},
 		foreignBy: map[string]int{},
 		owners:    map[[6]byte]owner{},
@@ -227,6 +231,16 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 		}
 	}
+	for i, in := range cfg.Inputs {
+		if in.Port != "" && !r.named[i] {
+			what := "it is an l2hub capture, whose ports are its interfaces, named as the live hub named them"
+			if slices.Contains(r.foreign, in.Path) {
+				what = "it has several interfaces, each a port named after it"
+			}
+			r.notes = append(r.notes, warning(NoteInput, in.Path, fmt.Sprintf("--port %s=%s names no port: %s (ports %s); a policy names those",
+				in.Port, in.Path, what, strings.Join(r.portsOf(i), ", "))))
+		}
+	}
 	r.planPorts(smp.macs, vm)
 	if len(r.ports) > cfg.maxPorts() {
 		return nil, r.tooManyPorts(cfg.maxPorts())
@@ -267,6 +281,17 @@ func idOf(m capture.FileMeta) captureID {
 		id.start = m.Start.UnixNano()
 	}
 	return id
+}
+
+// portsOf returns the names of the channels input idx registered first.
+func (r *Replayer) portsOf(idx int) []string {
+	var names []string
+	for _, c := range r.chans {
+		if c.input == idx && !slices.Contains(names, c.name) {
+			names = append(names, c.name)
+		}
+	}
+	return names
 }
 
 func (r *Replayer) countL2hub() int {
@@ -434,10 +459,12 @@ func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, 
 		}
 	case len(ifs) <= 1:
 		c = channel{name: in.portName(), desc: "replay of " + in.Path}
+		r.named[idx] = true
 	default:
 		c = channel{name: ifc.Name, desc: "replay of " + in.Path + " interface " + ifc.Name}
 		if c.name == "" {
 			c.name = in.portName() + "-if" + strconv.Itoa(id)
+			r.named[idx] = true
 		}
 	}
 	// Channels are identified by name: the rotated parts and sections of one
