@@ -239,6 +239,7 @@ type source struct {
 	leftOut  uint64          // annotation lines it says it left out (capture.LinesLeftOut)
 	back     int             // frames replayed later than stamped: the clock had passed their time
 	mostBack time.Duration   // the most one of them was
+	untimed  int             // frames without a time (Simple Packet Blocks)
 	meta     capture.FileMeta
 	hdr      sectionHeader // the current section's, when l2hub (meta is hdr.meta)
 	fresh    bool          // a section started whose header the run has not taken yet

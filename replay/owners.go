@@ -118,7 +118,7 @@ func (s *sampler) add(ch int, data []byte, t time.Time) {
 		last = map[uint64]time.Time{}
 		s.last[ch] = last
 	}
-	if t0, ok := last[h]; ok && t.Sub(t0) <= echoWindow && t.Sub(t0) >= 0 {
+	if t0, ok := last[h]; ok && !t.IsZero() && t.Sub(t0) <= echoWindow && t.Sub(t0) >= 0 { // an echo is told by its time
 		delete(last, h)
 		s.pairs[ch]++
 		return

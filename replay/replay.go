@@ -684,6 +684,9 @@ type InputResult struct {
 	// most one of them was stamped before it.
 	Back     int           `json:"back,omitempty"`
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// Untimed counts the frames of pcapng Simple Packet Blocks, which
+	// carry no time: they were replayed at the time reached.
+	Untimed int `json:"untimed,omitempty"`
 	// Cut counts the frames replayed from records cut short (a snaplen:
 	// the record's length on the wire is more than the bytes it holds).
 	// They were given to the hub at their length on the wire, the missing
@@ -1017,7 +1020,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 			for name, c := range s.live {
 				x.live[name] = c
 			}
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Untimed: s.untimed, Cut: s.cut, CutTooLong: s.long,
 				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0,
 				CutRead: s.cutRead, l2hub: s.l2hubRun, start: s.runStart, last: s.last}
 			if e, ok := s.err.(*InputError); ok {
@@ -1171,6 +1174,10 @@ func (x *run) frameOf(s *source, p *capture.Packet) *hub.Frame {
 // before the time reached (a capture's clock that ran backwards) is
 // replayed at that time, and s counts it.
 func (x *run) advance(s *source, t time.Time) {
+	if t.IsZero() { // a Simple Packet Block's: it has no time, and none is its
+		s.untimed++
+		return
+	}
 	if back := x.clock.Now().Sub(t); back > 0 {
 		s.back++
 		s.mostBack = max(s.mostBack, back)
@@ -1234,7 +1241,7 @@ func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
 		x.res.Duplicates++
 		return hub.NoPort, false
 	}
-	if x.r.chans[ch].echo {
+	if x.r.chans[ch].echo && !p.Time.IsZero() { // an echo is told by its time
 		e := x.echo[ch]
 		if e == nil {
 			e = newEchoTable()

@@ -154,6 +154,10 @@ func (res *Result) inputNotes() []Note {
 		if in.Back > 0 {
 			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back", in.Back, in.MostBack)))
 		}
+		if in.Untimed > 0 {
+			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are pcapng Simple Packet Blocks, which carry no time: each was replayed at the time reached "+
+				"(the start, or the frame before it), so that what a policy decides by time over them (windows, rates, delays) is not the capture's", in.Untimed)))
+		}
 		if in.Cut > 0 {
 			ns = append(ns, cutNote(in))
 		}
