@@ -56,3 +56,21 @@ func TestReplaySimplePacketBlocksHaveNoTime(t *testing.T) {
 		t.Errorf("got warnings %q, want one on the blocks without time and none of a clock that ran backwards", ws)
 	}
 }
+
+// TestReplaySimplePacketBlocksAreNoEchoes: an echo is told by its time
+// (the same frame again within echoWindow); frames without one are not
+// echoes of each other, however alike.
+func TestReplaySimplePacketBlocksAreNoEchoes(t *testing.T) {
+	f := hubtest.Frame(hubtest.Broadcast, macA, "same")
+	r, err := Open(Config{Inputs: []Input{memInput("spb.pcapng", spbCapture(f, f, f, f))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(context.Background(), RunConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Replayed != 4 || res.Echoes != 0 {
+		t.Errorf("got %d replayed and %d echoes, want 4 and none", res.Replayed, res.Echoes)
+	}
+}
