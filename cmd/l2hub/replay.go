@@ -57,7 +57,15 @@ policy over a capture with no l2hub header, such as a classic pcap), it says
 so on stderr; so it does for frames cut short by a snaplen (replayed at their
 length on the wire), records missing from an l2hub capture and headers
 another tool rewrote. --json carries every such note in notes, and what_if.
-An input with only egress copies replays nothing and fails.`,
+An input with only egress copies replays nothing and fails.
+
+A capture of a hub that stopped ends the replay where it ends: the frames a
+delay still holds then, which the live hub discarded as it stopped, are
+discarded too (--drain delivers them), and the ports' counters are compared
+with the live hub's, which the capture's last statistics record.
+-o - writes the output to standard output, and the summary to stderr. An
+input that can be read only once (a pipe, <(…)) is read into a temporary
+file first; one capture given twice (a copy, a link) is refused.`,
 		Example: `  l2hub replay run.pcapng --policy what-if.yaml -o what-if.pcapng
   l2hub replay run.pcapng run-0001.pcapng --policy p1.yaml --policy p2.yaml -o again.pcapng
   l2hub replay packets-A.pcap packets-B.pcap --port a=packets-A.pcap --port b=packets-B.pcap \
