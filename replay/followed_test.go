@@ -107,32 +107,50 @@ func TestReplayWhatIfWhenAnInputLackingDataIsFollowed(t *testing.T) {
 
 // TestReplayWhatIfForCutFramesThatRulesRead: frames cut short by a
 // snaplen are replayed at their length on the wire, the missing bytes
-// zero, which a rule on lengths decides on as live; a rule that reads
-// bytes past the Ethernet header (here a payload match) reads zeros
-// instead of what the frame had, and the replay is then a what-if.
+// zero, which a rule on lengths decides on as live. A rule that reads
+// bytes the capture lacks of a frame (a header past the cut, a payload
+// prefix longer than what was kept) reads zeros instead, and the replay
+// is then a what-if; one whose bytes were all kept (the headers of a
+// frame cut in its payload, a prefix the kept bytes already differ from,
+// a frame that is not IP under an IP rule) is not.
 func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 	ports := []string{"a", "b"}
+	x40 := strings.Repeat("78", 40) // "x" 40 times: past a cut at 64 bytes (42 of headers)
+	nonIP := append(append(append([]byte{}, macB[:]...), macA[:]...), 0x88, 0xb5)
+	nonIP = append(nonIP, strings.Repeat("x", 100)...)
 	for _, tc := range []struct {
 		name, policy string
+		snaplen      int
+		nonIP        bool
 		whatIf       bool
 	}{
-		{"mtu", "seed: 1\nrules:\n  - {name: small, match: {link: a->b}, mtu: 300}\n", false},
-		{"payload", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, protocol: udp, payload: \"late\"}, loss: 100%}\n", true},
-		{"corrupt", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: 50%}\n", true},
+		{"mtu", "seed: 1\nrules:\n  - {name: small, match: {link: a->b}, mtu: 300}\n", 64, false, false},
+		{"headers-kept", "seed: 1\nrules:\n  - {name: udp, match: {link: a->b, protocol: udp, dst_port: 2000, dst_ip: 10.42.0.11}, loss: 50%}\n", 64, false, false},
+		{"ports-cut", "seed: 1\nrules:\n  - {name: udp, match: {link: a->b, dst_port: 2000}, loss: 50%}\n", 38, false, true},
+		{"payload-kept", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload: \"xxxx\"}, loss: 50%}\n", 64, false, false},
+		{"payload-differs-before-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, protocol: udp, payload: \"late\"}, loss: 100%}\n", 64, false, false},
+		{"payload-hex-past-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, true},
+		{"other-port", "seed: 1\nrules:\n  - {name: word, match: {from: b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, false},
+		{"not-ip", "seed: 1\nrules:\n  - {name: udp, match: {protocol: udp, dst_port: 2000}, loss: 50%}\n", 20, true, false},
+		{"corrupt", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: 50%}\n", 64, false, false},
+		{"corrupt-skip-cut", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: {probability: 50%, skip: transport}}\n", 38, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "run.pcapng")
 			pol := mustPolicy(t, tc.policy, ports)
-			sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Snaplen: 64,
+			sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Snaplen: tc.snaplen,
 				Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
 			for i := range 3 {
-				payload := strings.Repeat("x", 100) + "late"
-				sim.SendAt(time.Duration(i)*time.Millisecond, "a", udpFrame(t, macA, macB, ipA, ipB, 1000, 2000, uint16(i), payload))
+				f := udpFrame(t, macA, macB, ipA, ipB, 1000, 2000, uint16(i), strings.Repeat("x", 100))
+				if tc.nonIP {
+					f = nonIP
+				}
+				sim.SendAt(time.Duration(i)*time.Millisecond, "a", f)
 			}
 			sim.Drain()
 			if err := sink.Close(); err != nil {
@@ -142,12 +160,15 @@ func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if res.Inputs[0].Cut != 3 {
+				t.Fatalf("got %d frames cut short, want 3", res.Inputs[0].Cut)
+			}
 			notes := append(slices.Clone(res.Notes), res.Warnings()...)
 			if got := WhatIf(notes); got != tc.whatIf {
 				t.Errorf("got what-if %v, want %v; notes %q", got, tc.whatIf, notes)
 			}
 			if want := map[bool]int{true: 3}[tc.whatIf]; res.Inputs[0].CutRead != want {
-				t.Errorf("got %d cut frames read by rules, want %d", res.Inputs[0].CutRead, want)
+				t.Errorf("got %d cut frames read by rules past the cut, want %d", res.Inputs[0].CutRead, want)
 			}
 		})
 	}

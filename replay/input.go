@@ -262,7 +262,7 @@ type source struct {
 	runStart time.Time
 	l2hubRun bool
 	// cutRead counts the cut frames replayed while the policy had a rule
-	// that reads a frame's bytes (run.byteRules).
+	// that reads bytes the frame lacks (run.byteRules).
 	cutRead int
 
 	// readerSection is the section the reader is in (section is the last

@@ -694,10 +694,10 @@ type InputResult struct {
 	// hub.DefaultMaxFrame bytes and were given as recorded.
 	Cut        int `json:"cut,omitempty"`
 	CutTooLong int `json:"cut_too_long,omitempty"`
-	// CutRead counts, of them, those replayed while the policy had a rule
-	// that reads a frame's bytes past its Ethernet header (a match on
-	// addresses, protocol, ports, TCP flags or payload; a corrupt): their
-	// decisions are a what-if.
+	// CutRead counts, of them, those that met a rule reading bytes of
+	// them the capture lacks (the IP or TCP/UDP header, a payload prefix
+	// past the cut, the headers a corrupt skips), told per frame from
+	// its captured headers: their decisions are a what-if.
 	CutRead int `json:"cut_read,omitempty"`
 	// LackingRecords counts the records an l2hub capture's statistics
 	// blocks count and it does not hold (deleted after the run), on
@@ -794,9 +794,10 @@ type run struct {
 	// stop, once set, is why the replay stops: a set-policy it could not
 	// make again (switchPolicy), too many ports (addPort).
 	stop error
-	// byteRules: the policy in force has a rule that reads a frame's
-	// bytes past its Ethernet header (readsBytes).
-	byteRules bool
+	// byteRules is what the policy in force reads of a frame's bytes
+	// (readsBytes): a frame cut short that it reads past the cut is a
+	// what-if (cut_read).
+	byteRules *byteReads
 	// end is the latest time an input records (a record, a note after the
 	// last frame); live, the live hub's counters of each port as the last
 	// statistics blocks of a capture that records its hub's stop give
@@ -1142,7 +1143,7 @@ func (x *run) packet(s *source) {
 	}
 	cut := s.cut
 	f := x.frameOf(s, p)
-	if s.cut > cut && x.byteRules {
+	if s.cut > cut && x.byteRules.lacks(x.core.PortName(id), p.Data, x.isPort) {
 		s.cutRead++
 	}
 	x.res.Replayed++
@@ -1207,6 +1208,12 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(id, f, hub.InjectNotes)
+}
+
+// isPort reports whether the hub has a port named name.
+func (x *run) isPort(name string) bool {
+	_, ok := x.core.Lookup(name)
+	return ok
 }
 
 // chanPort returns the port a channel feeds by default, adding it (a port
@@ -1291,33 +1298,6 @@ func (x *run) finish(p hub.Policy) *Result {
 		res.Rules = &st
 	}
 	return res
-}
-
-// byteMatches are the criteria of a rule (filter.RuleDescription.Match)
-// that read a frame past its Ethernet header and VLAN tags.
-var byteMatches = []string{"src_ip", "dst_ip", "protocol", "src_port", "dst_port", "tcp_flags", "payload"}
-
-// readsBytes reports whether p has a rule that reads a frame's bytes past
-// its Ethernet header: a match on addresses, protocol, ports, TCP flags or
-// payload, or a corrupt, which flips bits. A frame cut short by a snaplen
-// is given to the hub with zeros for the bytes the capture lacks, so that
-// what such a rule makes of it is a what-if. A policy that is not a
-// policy file's may read anything.
-func readsBytes(p hub.Policy) bool {
-	fp, ok := p.(*filter.Policy)
-	if !ok {
-		return p != nil
-	}
-	for _, r := range fp.Describe(0).Rules { // Describe(0) moves no clock back
-		m := " " + r.Match
-		if slices.ContainsFunc(byteMatches, func(k string) bool { return strings.Contains(m, " "+k+"=") }) {
-			return true
-		}
-		if slices.ContainsFunc(r.Actions, func(a string) bool { return strings.HasPrefix(a, "corrupt") }) {
-			return true
-		}
-	}
-	return false
 }
 
 func bytesCompare(a, b []byte) int {

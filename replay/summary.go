@@ -162,9 +162,9 @@ func (res *Result) inputNotes() []Note {
 			ns = append(ns, cutNote(in))
 		}
 		if in.CutRead > 0 {
-			ns = append(ns, warning(NoteWhatIf, in.Path, fmt.Sprintf("%d of the frames cut short were replayed while the policy had a rule that reads "+
-				"the bytes of a frame past its Ethernet header (a match on addresses, protocol, ports, TCP flags or payload, or a corrupt): "+
-				"what it made of the zeros the capture has for the bytes it lacks is a what-if", in.CutRead)))
+			ns = append(ns, warning(NoteWhatIf, in.Path, fmt.Sprintf("%d of the frames cut short met a rule that reads bytes the capture lacks of them "+
+				"(a match on the IP header, protocol, ports, TCP flags or a payload prefix past the cut, or a corrupt that skips headers cut off): "+
+				"what it made of the zeros the replay has for those bytes is a what-if", in.CutRead)))
 		}
 		if in.LackingRecords > 0 {
 			ns = append(ns, lackingNote(in))
