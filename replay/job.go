@@ -735,8 +735,20 @@ func plural(n int, one, more string) string {
 	return more
 }
 
+// replayedDrops are the drop reasons a replay decides as the live hub
+// did, from what its capture records: the policy's, the forwarding
+// rules', a VM's absence and the bound on delayed frames. The others
+// happen before a frame reaches the hub's decisions (runt,
+// foreign-source, kernel-overflow, bad-encap, other-vni, own-echo: the
+// capture never sees the frame) or depend on the live ports' queues and
+// peers (queue-full, stalled, backlog-full, write-error, oversize), which
+// a replay does not have.
+var replayedDrops = []hub.DropReason{hub.DropPolicy, hub.DropReflect, hub.DropDown, hub.DropSplitHorizon, hub.DropDelayFull}
+
 // liveDiffers says which ports' counters differ from the live hub's, as
-// the capture's last statistics record them (PortResult.Live).
+// the capture's last statistics record them (PortResult.Live): rx, tx and
+// the drops of each reason a replay decides (replayedDrops), when the
+// capture lists them.
 func (r *JobResult) liveDiffers() (Note, bool) {
 	var diffs []string
 	for _, p := range r.Ports {
@@ -744,17 +756,17 @@ func (r *JobResult) liveDiffers() (Note, bool) {
 		if l == nil {
 			continue
 		}
-		var dropped uint64
-		for _, n := range p.Stats.Drops {
-			dropped += n
-		}
 		var d []string
-		for _, c := range []struct {
-			what       string
-			got, lived uint64
-		}{{"rx", p.Stats.RxFrames, l.RxFrames}, {"tx", p.Stats.TxFrames, l.TxFrames}, {"dropped", dropped, l.Dropped}} {
-			if c.got != c.lived {
-				d = append(d, fmt.Sprintf("%s %d, live %d", c.what, c.got, c.lived))
+		add := func(what string, got, lived uint64) {
+			if got != lived {
+				d = append(d, fmt.Sprintf("%s %d, live %d", what, got, lived))
+			}
+		}
+		add("rx", p.Stats.RxFrames, l.RxFrames)
+		add("tx", p.Stats.TxFrames, l.TxFrames)
+		if l.reasons {
+			for _, reason := range replayedDrops {
+				add("dropped "+reason.String(), p.Stats.Drops[reason.String()], l.Drops[reason.String()])
 			}
 		}
 		if len(d) > 0 {

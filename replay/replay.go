@@ -731,6 +731,11 @@ type LiveCounters struct {
 	RxFrames uint64 `json:"rx_frames"`
 	TxFrames uint64 `json:"tx_frames"`
 	Dropped  uint64 `json:"dropped"`
+	// Drops are the drops by reason (hub.DropReason's names), those
+	// with none left out.
+	Drops map[string]uint64 `json:"drops,omitempty"`
+	// reasons: Drops adds up to Dropped (the comment lists them all).
+	reasons bool
 }
 
 // Err returns the input errors that are more than a truncated tail (corrupt

@@ -102,3 +102,62 @@ func TestReplayEndsWhereTheRunStopped(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayLiveCountersOfDropsBeforeTheHub: a live hub's counters also
+// count the frames it dropped before its decisions (a runt, a datagram
+// from a stranger, a kernel queue's overflow), which its capture never
+// sees: a faithful replay does not have them, and is not a what-if for
+// that; a policy drop it does not make again is one.
+func TestReplayLiveCountersOfDropsBeforeTheHub(t *testing.T) {
+	const lossy = "seed: 1\nrules:\n  - {name: lossy, match: {link: a->b}, loss: 50%}\n"
+	for _, tc := range []struct {
+		name   string
+		unseen []hub.DropReason // counted on port a, and not in the capture
+		whatIf bool
+	}{
+		{"unseen-drops", []hub.DropReason{hub.DropRunt, hub.DropForeign, hub.DropKernel, hub.DropEncap}, false},
+		{"policy-drop-not-replayed", []hub.DropReason{hub.DropRunt, hub.DropPolicy}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ports := []string{"a", "b"}
+			pol := mustPolicy(t, lossy, ports)
+			var buf bytes.Buffer
+			cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()})
+			cfg.Overflow = capture.OverflowBlock
+			sink, err := capture.Open(*cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
+			for _, p := range ports {
+				sink.SetPortStats(p, sim.Stats(p))
+			}
+			for i := range 20 {
+				sim.SendAt(time.Duration(i)*time.Millisecond, "a", hubtest.Frame(macB, macA, "frame "+string(rune('a'+i))))
+			}
+			sim.Drain()
+			for _, r := range tc.unseen {
+				sim.Stats("a").Drop(r)
+			}
+			sim.Core().Close()
+			if err := sink.Close(); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			in := writeFile(t, dir, "run.pcapng", buf.String())
+			res, err := (&Job{Files: []string{in}, Policy: writeFile(t, dir, "p.yaml", lossy)}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := append(slices.Clone(res.Notes), res.Warnings()...)
+			if got := WhatIf(notes); got != tc.whatIf {
+				t.Errorf("got what-if %v, want %v; notes %q", got, tc.whatIf, notes)
+			}
+			for _, p := range res.Ports {
+				if p.Name == "a" && (p.Live == nil || p.Live.Drops[hub.DropRunt.String()] != 1) {
+					t.Errorf("port a: got live counters %+v, want runt=1 among them", p.Live)
+				}
+			}
+		})
+	}
+}
