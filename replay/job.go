@@ -408,7 +408,13 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
 		j.note(out, foreignNote(fs, hasMeta && !meta.Start.IsZero()))
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, Drain: j.Drain, PolicyHashes: hashes, Policies: choices}
+	// A what-if (another policy than the run's, inputs with no l2hub
+	// header) delivers every copy its policy delayed: when the
+	// hypothetical hub would have stopped is unknown, and the copies are
+	// what the user asks about. Only a replay of the run as it was ends
+	// where the run did.
+	drain := j.Drain || WhatIf(out.Notes)
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, Drain: drain, PolicyHashes: hashes, Policies: choices}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}
@@ -620,7 +626,7 @@ func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.
 		Points: points,
 		Meta: capture.Meta{
 			Version: j.Version,
-			Extra:   map[string]string{"replay-of": strings.Join(names, ","), "mode": out.Mode.String()},
+			Extra:   map[string]string{replayOfKey: strings.Join(names, ","), "mode": out.Mode.String()},
 		},
 	}
 	if aging > 0 {
@@ -715,9 +721,17 @@ func (r *JobResult) Warnings() []Note {
 		ns = append(ns, warning(NoteWhatIf, "", whatIfEdits(whatIf, len(r.Edits)+r.EditsLeftOut)))
 	}
 	if r.Discarded > 0 {
+		// The cutoff is made only for a replay that starts as the run's
+		// (Job.Run); one that turns out a what-if (an edit made under
+		// another policy, a later section's header) delivers copies that
+		// the live hub may not have held.
+		what := "which the live hub discarded as it stopped"
+		if WhatIf(r.Notes) || WhatIf(ns) {
+			what = "where the run stopped; a hub stopped there discards what it holds, as the live one did"
+		}
 		ns = append(ns, newNote(NoteEnd, "", fmt.Sprintf("%d delayed %s still held at the capture's end (%s after the start), "+
-			"which the live hub discarded as it stopped: the replay discarded %s too (--drain delivers them)",
-			r.Discarded, plural(r.Discarded, "copy was", "copies were"), r.End.Sub(r.Start), plural(r.Discarded, "it", "them"))))
+			"%s: the replay discarded %s too (--drain delivers them)",
+			r.Discarded, plural(r.Discarded, "copy was", "copies were"), r.End.Sub(r.Start), what, plural(r.Discarded, "it", "them"))))
 	}
 	// A replay that says it is the run's must count what the run counted.
 	if !WhatIf(r.Notes) && !WhatIf(ns) {

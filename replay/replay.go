@@ -575,7 +575,10 @@ type RunConfig struct {
 	// which Close writes, carry the hub's counters): the live hub
 	// discarded them as it stopped (hub.Core.Close), and so, without
 	// Drain, does the replay, at the capture's last record or note
-	// (Result.Discarded). Other inputs end with every copy delivered.
+	// (Result.Discarded). Other inputs (a replay's output, a capture of
+	// ingress alone, another tool's) end with every copy delivered; so
+	// does a Job whose replay is a what-if from the start (Job.Run sets
+	// Drain).
 	Drain bool
 	// PolicyHashes are the hashes a capture header records for a policy
 	// equal to Policy (PolicyHashes); nil means Policy's own Hash() (a
@@ -813,17 +816,26 @@ type run struct {
 
 // stopRecorded reports whether the inputs record their hub's stop, so
 // that the end of the replay is the end of the run: they are all l2hub
-// captures, and one ends with the statistics blocks that Close writes
-// (they carry the hub's counters). A capture of ingress alone does not
-// record the deliveries after its last frame: its last record need not
-// be the hub's last event.
+// captures of a live hub (not a replay's output, which records no stop:
+// the replay that wrote it drained or cut as it was told), and one ends
+// with the statistics blocks that Close writes (they carry the hub's
+// counters). A capture of ingress alone does not record the deliveries
+// after its last frame: its last record need not be the hub's last
+// event.
 func (x *run) stopRecorded() bool {
 	if len(x.live) == 0 || len(x.r.foreign) > 0 {
 		return false
 	}
-	ingress := func(h capHeader) bool { return h.meta.Points == capture.PointsIngress }
-	return !slices.ContainsFunc(x.r.headers, ingress) && !slices.ContainsFunc(x.res.headers, ingress)
+	notLive := func(h capHeader) bool {
+		_, replayed := h.meta.Extra[replayOfKey]
+		return h.meta.Points == capture.PointsIngress || replayed
+	}
+	return !slices.ContainsFunc(x.r.headers, notLive) && !slices.ContainsFunc(x.res.headers, notLive)
 }
+
+// replayOfKey is the Meta.Extra key of a replay's output: the inputs it
+// replayed.
+const replayOfKey = "replay-of"
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
 // it: each input is replayed up to where it broke (Result.Inputs, Result.Err).

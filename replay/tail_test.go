@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -157,6 +158,41 @@ func TestReplayLiveCountersOfDropsBeforeTheHub(t *testing.T) {
 				if p.Name == "a" && (p.Live == nil || p.Live.Drops[hub.DropRunt.String()] != 1) {
 					t.Errorf("port a: got live counters %+v, want runt=1 among them", p.Live)
 				}
+			}
+		})
+	}
+}
+
+// TestReplayWhatIfDrainsAtTheEnd: the end of a capture is where the run
+// stopped, but only a replay of the run as it was stops there. A what-if
+// policy (here a longer delay) and a replay of a replay's output (no
+// live hub stopped) deliver every copy still held, as --drain does, and
+// say nothing of a live hub discarding them.
+func TestReplayWhatIfDrainsAtTheEnd(t *testing.T) {
+	data, _, _ := stoppedWithDelays(t)
+	dir := t.TempDir()
+	in := writeFile(t, dir, "run.pcapng", string(data))
+	policy := writeFile(t, dir, "p.yaml", delayPolicy)
+	out := filepath.Join(dir, "again.pcapng")
+	if _, err := (&Job{Files: []string{in}, Policy: policy, Output: out}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	slower := writeFile(t, dir, "slower.yaml", "seed: 1\nrules:\n  - {name: slow, match: {link: a->b}, delay: 30ms}\n")
+	for _, tc := range []struct{ name, in, policy string }{
+		{"another-policy", in, slower},
+		{"replay-output", out, policy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := (&Job{Files: []string{tc.in}, Policy: tc.policy}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := append(slices.Clone(res.Notes), res.Warnings()...)
+			if got := portStats(res.Result)["b"].TxFrames; got != 10 || res.Discarded != 0 {
+				t.Errorf("got b tx %d, %d discarded, want every copy delivered, none discarded", got, res.Discarded)
+			}
+			if slices.ContainsFunc(notes, func(n Note) bool { return n.Kind == NoteEnd }) {
+				t.Errorf("got notes %q, want none on copies discarded at the end", notes)
 			}
 		})
 	}

@@ -59,10 +59,14 @@ length on the wire), records missing from an l2hub capture and headers
 another tool rewrote. --json carries every such note in notes, and what_if.
 An input with only egress copies replays nothing and fails.
 
-A capture of a hub that stopped ends the replay where it ends: the frames a
-delay still holds then, which the live hub discarded as it stopped, are
-discarded too (--drain delivers them), and the ports' counters are compared
-with the live hub's, which the capture's last statistics record.
+A capture of a hub that stopped, replayed with the run's policies, ends the
+replay where it ends: the frames a delay still holds then, which the live hub
+discarded as it stopped, are discarded too (--drain delivers them), and the
+ports' counters (rx, tx, and the drops a replay decides: policy, reflect,
+port-down, split-horizon, delay-full) are compared with the live hub's, which
+the capture's last statistics record. A what-if (another policy, a replay's
+output) delivers every delayed frame: when its hub would have stopped is
+unknown.
 -o - writes the output to standard output, and the summary to stderr. An
 input that can be read only once (a pipe, <(…)) is read into a temporary
 file first; one capture given twice (a copy, a link) is refused.`,
