@@ -3,12 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/capture"
 	"l2hub/internal/progress"
 	"l2hub/internal/wallclock"
 	"l2hub/replay"
@@ -106,7 +103,7 @@ func runReplay(cmd *cobra.Command, f *replay.JobFlags, args []string, stdout, st
 		// too, goes to stderr, as serve's does with --capture -: else it
 		// would follow the pcapng in one stream.
 		out := stdout
-		if writesStdout(job.Output) {
+		if replay.WritesStdout(job.Output) {
 			out = stderr
 		}
 		if werr := res.Report(out, stderr, f.JSON); err == nil {
@@ -117,23 +114,4 @@ func runReplay(cmd *cobra.Command, f *replay.JobFlags, args []string, stdout, st
 		return err
 	}
 	return res.Failure(f.TruncOK)
-}
-
-// writesStdout reports whether writing path writes where standard output
-// goes: "-", or another name of the file or pipe it is (/dev/stdout, the
-// file the shell sent it to). A terminal is not: what is written there
-// is not kept.
-func writesStdout(path string) bool {
-	if path == capture.Stdout {
-		return true
-	}
-	if path == "" {
-		return false
-	}
-	out, err := os.Stdout.Stat()
-	if err != nil || out.Mode()&fs.ModeCharDevice != 0 {
-		return false
-	}
-	fi, err := os.Stat(path)
-	return err == nil && os.SameFile(fi, out)
 }
