@@ -1,7 +1,9 @@
 package replay
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +11,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 
 	"l2hub/capture"
 )
@@ -33,8 +38,9 @@ type Input struct {
 }
 
 // CheckCapture says why path cannot be read as a capture, before it is
-// read: it is not there, cannot be looked at, or is a directory. The
-// error names path once, as replay and inject both say it.
+// read: it is not there, cannot be looked at, or is a directory, a block
+// device (a disk) or a terminal. The error names path once, as replay and
+// inject both say it.
 func CheckCapture(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -44,31 +50,58 @@ func CheckCapture(path string) error {
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if fi.IsDir() {
+	switch m := fi.Mode(); {
+	case m.IsDir():
 		return fmt.Errorf("%s: is a directory, not a capture file", path)
+	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
+		return fmt.Errorf("%s: is a block device, not a capture file", path)
+	case m&fs.ModeCharDevice != 0 && isTerminal(path):
+		return fmt.Errorf("%s: is a terminal, not a capture file: give a file, or send one in (l2hub replay /dev/stdin < run.pcapng)", path)
 	}
 	return nil
 }
 
+// isTerminal reports whether the character device at path is a terminal.
+func isTerminal(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return term.IsTerminal(int(f.Fd()))
+}
+
 // readOnce reports whether in can be read only once: no Open, and a
-// path that names no regular file (a pipe, /dev/stdin, <(…), a named
-// pipe, a device).
+// path that names a pipe, /dev/stdin, <(…), a named pipe, a socket or a
+// character device (a block device is refused: CheckCapture).
 func (in Input) readOnce() bool {
 	if in.Open != nil {
 		return false
 	}
 	fi, err := os.Stat(in.Path)
-	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
+	return err == nil && fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeCharDevice) != 0
 }
 
+// DefaultSpoolMax bounds what Spool keeps of an input: a replay of more
+// than that from a pipe asks for a file instead of filling $TMPDIR.
+const DefaultSpoolMax = 4 << 30
+
 // Spool copies in, when it can be read only once (readOnce), into a
-// temporary file, once, and returns an Input that reads that file under
-// in's name, and the function that removes it (call it when done; nil
-// when in is returned as it is). ctx's end stops it, while it waits for
-// a named pipe's writer or for the data.
-func Spool(ctx context.Context, in Input) (Input, func(), error) {
+// temporary file in $TMPDIR (os.TempDir), once, and returns an Input that
+// reads that file under in's name, and the function that removes it (call
+// it when done; nil when in is returned as it is). It checks that the
+// input starts as a pcap or pcapng file does before it writes anything,
+// and keeps no more than max bytes (DefaultSpoolMax when max <= 0). The
+// file is unlinked as soon as it is made where the system allows it (not
+// Windows), so that nothing is left of it however the process ends.
+// ctx's end stops it, while it waits for a named pipe's writer or for
+// the data.
+func Spool(ctx context.Context, in Input, max int64) (Input, func(), error) {
 	if !in.readOnce() {
 		return in, nil, nil
+	}
+	if max <= 0 {
+		max = DefaultSpoolMax
 	}
 	f, err := openFile(ctx, in.Path)
 	if err != nil {
@@ -79,14 +112,35 @@ func Spool(ctx context.Context, in Input) (Input, func(), error) {
 		stop()
 		f.Close()
 	}()
+	var head [4]byte
+	n, err := io.ReadFull(f, head[:])
+	if ctx.Err() != nil {
+		return in, nil, context.Cause(ctx)
+	}
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	}
+	if err := checkMagic(head[:n]); err != nil {
+		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	}
 	tmp, err := os.CreateTemp("", "l2hub-replay-*.spool")
 	if err != nil {
 		return in, nil, fmt.Errorf("%s: can be read only once, and a file to keep it in could not be made: %w", in.Path, err)
 	}
-	remove := func() { os.Remove(tmp.Name()) }
-	n, err := io.Copy(tmp, f)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	name := tmp.Name()
+	unlinked := os.Remove(name) == nil // the open file stays readable
+	remove := func() {
+		tmp.Close()
+		if !unlinked {
+			os.Remove(name)
+		}
+	}
+	_, err = tmp.Write(head[:n])
+	size := int64(n)
+	if err == nil {
+		var more int64
+		more, err = io.Copy(tmp, io.LimitReader(f, max-size+1))
+		size += more
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -95,22 +149,51 @@ func Spool(ctx context.Context, in Input) (Input, func(), error) {
 	case err != nil:
 		remove()
 		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	case size > max:
+		remove()
+		return in, nil, fmt.Errorf("%s: can be read only once, so replay keeps it in a temporary file (in %s), and it holds more than %s, the bound on that file: "+
+			"save it to a file and replay the file", in.Path, os.TempDir(), sizeString(max))
 	}
-	name := tmp.Name()
 	in.Open = func() (io.ReadCloser, error) {
-		f, err := os.Open(name)
-		return sizedFile{f, n}, err
+		return spooled{io.NewSectionReader(tmp, 0, size)}, nil
 	}
 	return in, remove, nil
 }
 
-// sizedFile is a file that says its size, for progress.
-type sizedFile struct {
-	*os.File
-	size int64
+// checkMagic says why an input that starts with head (its first 4 bytes,
+// or fewer if it has no more) is no pcap or pcapng file; nil when it may
+// be one. The error is the one capture.NewReader gives.
+func checkMagic(head []byte) error {
+	if len(head) == 4 {
+		switch binary.LittleEndian.Uint32(head) {
+		case 0x0a0d0d0a, 0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1: // pcapng's section header; pcap's, by byte order and time unit
+			return nil
+		}
+	}
+	_, err := capture.NewReader(bytes.NewReader(head), capture.ReadOptions{})
+	if err == nil {
+		err = capture.ErrUnknownFormat
+	}
+	return err
 }
 
-func (f sizedFile) Size() int64 { return f.size }
+// sizeString says a size in bytes as a bound is given: 4 GiB, 64 KiB.
+func sizeString(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// spooled reads a spooled input's file; many may read it at once.
+type spooled struct{ *io.SectionReader }
+
+func (spooled) Close() error { return nil }
 
 // openFile opens path to read it. Opening a named pipe waits for a
 // writer: ctx's end stops the wait, by being the writer it waits for.

@@ -57,6 +57,9 @@ type Job struct {
 	IgnoreEdits bool
 	// Drain is RunConfig.Drain.
 	Drain bool
+	// SpoolMax bounds the temporary file an input that can be read only
+	// once (a pipe) is kept in (Spool); 0 is DefaultSpoolMax.
+	SpoolMax int64
 }
 
 // JobResult is what Job.Run did, for the summary.
@@ -299,7 +302,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 		}
 	}
 	for i, in := range cfg.Inputs {
-		spooled, remove, err := Spool(ctx, in)
+		spooled, remove, err := Spool(ctx, in, j.SpoolMax)
 		if err != nil {
 			return nil, err
 		}

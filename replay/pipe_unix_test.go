@@ -3,8 +3,10 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -200,4 +202,91 @@ func TestInjectReadOnceInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpoolChecksItsInput: an input read once is kept in a temporary
+// file in $TMPDIR only if it starts as a capture does (zeros, /dev/zero,
+// are refused before anything is written), up to a bound (past it, an
+// error naming the bound, and nothing kept), and the file is unlinked
+// as soon as it is made, so that nothing is left of it however the
+// process ends; what was kept reads back whole.
+func TestSpoolChecksItsInput(t *testing.T) {
+	data := twoPortCapture(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	left := func(t *testing.T) {
+		t.Helper()
+		if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+			t.Errorf("$TMPDIR holds %s, want nothing", ents[0].Name())
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	t.Run("zeros", func(t *testing.T) {
+		_, remove, err := Spool(ctx, Input{Path: pipeOf(t, make([]byte, 64<<10))}, 0)
+		if remove != nil {
+			remove()
+		}
+		if !errors.Is(err, capture.ErrUnknownFormat) {
+			t.Errorf("got %v, want %v", err, capture.ErrUnknownFormat)
+		}
+	})
+	t.Run("dev-zero", func(t *testing.T) {
+		if _, err := os.Stat("/dev/zero"); err != nil {
+			t.Skip("no /dev/zero here")
+		}
+		err := stopsIn(t, func() error {
+			_, err := (&Job{Files: []string{"/dev/zero"}}).Run(ctx)
+			return err
+		})
+		if !errors.Is(err, capture.ErrUnknownFormat) {
+			t.Errorf("got %v, want %v", err, capture.ErrUnknownFormat)
+		}
+		left(t)
+	})
+	t.Run("past-the-bound", func(t *testing.T) {
+		_, remove, err := Spool(ctx, Input{Path: pipeOf(t, data)}, int64(len(data)-1))
+		if remove != nil {
+			remove()
+		}
+		if want := strconv.Itoa(len(data)-1) + " bytes, the bound"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error naming the bound (%s)", err, want)
+		}
+		left(t)
+	})
+	t.Run("at-the-bound", func(t *testing.T) {
+		in, remove, err := Spool(ctx, Input{Path: pipeOf(t, data)}, int64(len(data)))
+		if err != nil || remove == nil {
+			t.Fatalf("got %v, want the input kept", err)
+		}
+		defer remove()
+		left(t) // unlinked, and still read
+		for range 2 {
+			rc, size, err := in.open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, data) || size != int64(len(data)) {
+				t.Errorf("read back %d bytes (size %d), %v; want the %d spooled", len(got), size, err, len(data))
+			}
+		}
+	})
+}
+
+// TestCheckCaptureRefusesABlockDevice: a disk is no capture; main read it
+// as one, and a copy of it into $TMPDIR would be as large as it.
+func TestCheckCaptureRefusesABlockDevice(t *testing.T) {
+	ents, _ := os.ReadDir("/dev")
+	for _, e := range ents {
+		if e.Type()&os.ModeDevice != 0 && e.Type()&os.ModeCharDevice == 0 {
+			path := filepath.Join("/dev", e.Name())
+			if err := CheckCapture(path); err == nil || !strings.Contains(err.Error(), "block device") {
+				t.Errorf("CheckCapture(%s) = %v, want it refused as a block device", path, err)
+			}
+			return
+		}
+	}
+	t.Skip("no block device in /dev")
 }

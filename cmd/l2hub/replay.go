@@ -64,9 +64,11 @@ port-down, split-horizon, delay-full) are compared with the live hub's, which
 the capture's last statistics record. A what-if (another policy, a replay's
 output) delivers every delayed frame: when its hub would have stopped is
 unknown.
--o - writes the output to standard output, and the summary to stderr. An
-input that can be read only once (a pipe, <(…)) is read into a temporary
-file first; one capture given twice (a copy, a link) is refused.`,
+-o - (or /dev/stdout) writes the output to standard output, and the summary
+to stderr. An input that can be read only once (a pipe, <(…), /dev/stdin) is
+read first into a temporary file in $TMPDIR, unlinked as soon as it is made,
+of at most 4 GiB, once it starts as a pcap or pcapng file does; a block device
+or a terminal is refused, and so is one capture given twice (a copy, a link).`,
 		Example: `  l2hub replay run.pcapng --policy what-if.yaml -o what-if.pcapng
   l2hub replay run.pcapng run-0001.pcapng --policy p1.yaml --policy p2.yaml -o again.pcapng
   l2hub replay packets-A.pcap packets-B.pcap --port a=packets-A.pcap --port b=packets-B.pcap \
