@@ -158,3 +158,79 @@ func TestNoBehindWarningAfterClose(t *testing.T) {
 		}
 	})
 }
+
+// recordingFile is a blockedFile that keeps what it is given.
+type recordingFile struct {
+	blockedFile
+	data []byte
+}
+
+func (f *recordingFile) Write(p []byte) (int, error) {
+	n, err := f.blockedFile.Write(p)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.data = append(f.data, p...)
+	return n, err
+}
+
+// TestStalledWriterBoundsAnnotations: while the writer is stalled (a paused
+// live viewer), edits made through the control API grow no memory past
+// maxNotes, however many: the lines past it are counted as left out, and
+// said on the frame that carries the rest once the writer goes on.
+func TestStalledWriterBoundsAnnotations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &recordingFile{blockedFile: blockedFile{release: make(chan struct{})}}
+		cfg := memConfig(nil)
+		cfg.Overflow = OverflowDrop
+		cfg.QueueBytes = 1
+		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+		s := mustOpen(t, cfg)
+		release := sync.OnceFunc(func() { close(f.release) })
+		defer func() {
+			release()
+			s.Close()
+		}()
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+		line := strings.Repeat("r", 60<<10) // a rule update of 60 KB
+		k := 0
+		send := func(n int) {
+			for range n {
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1500, 1, 2, k)}
+				s.Observe(&ev)
+				k++
+			}
+			synctest.Wait()
+		}
+		send(1000) // the writer blocks in its first write, and the queue is full
+		const updates = 100
+		for range updates {
+			s.Annotate(line)
+			send(1)
+		}
+		s.mu.Lock()
+		note, pending, limit := len(s.note), len(s.pending), s.limit
+		s.mu.Unlock()
+		if note > maxNotes || pending > limit {
+			t.Errorf("with the writer stalled: %d bytes of annotations and %d queued, want at most %d and %d", note, pending, maxNotes, limit)
+		}
+		release()
+		synctest.Wait()
+		send(1)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, r := readAll(t, f.data)
+		comments := []string{r.Trailer()}
+		for _, p := range got {
+			comments = append(comments, p.Comment)
+		}
+		kept, lost := 0, uint64(0)
+		for _, c := range comments {
+			kept += strings.Count(c, line)
+			lost += LinesLeftOut(c)
+		}
+		if lost == 0 || kept+int(lost) != updates {
+			t.Errorf("%d updates kept and %d said left out; want %d in all, some left out", kept, lost, updates)
+		}
+	})
+}

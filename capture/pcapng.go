@@ -1,10 +1,12 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"l2hub/hub"
 )
@@ -22,6 +24,22 @@ const (
 	blockISB = 0x00000005 // Interface Statistics Block
 	blockEPB = 0x00000006 // Enhanced Packet Block
 	blockDSB = 0x0000000A // Decryption Secrets Block
+
+	// Blocks that are records but not packets: Wireshark numbers them as
+	// frames.
+	blockJournal      = 0x00000009 // systemd Journal Export Block
+	blockCustom       = 0x00000BAD // Custom Block that rewriters copy
+	blockCustomNoCopy = 0x40000BAD // Custom Block that rewriters do not copy
+	// Sysdig event blocks (system calls), which Wireshark reads with
+	// their own link type: the event, with flags (EVF), version 2, and
+	// version 2 with large parameters. Wireshark 4.0 numbers the three
+	// without flags only; later versions all six.
+	blockSysdigEvent        = 0x00000204
+	blockSysdigEVF          = 0x00000208
+	blockSysdigEventV2      = 0x00000216
+	blockSysdigEVFV2        = 0x00000217
+	blockSysdigEventV2Large = 0x00000221
+	blockSysdigEVFV2Large   = 0x00000222
 
 	byteOrderMagic = 0x1A2B3C4D
 
@@ -223,7 +241,9 @@ func appendISB(b []byte, iface uint32, st *ifStats, tot *portTotals, comment str
 	b = le.AppendUint32(b, uint32(st.last))
 	b = appendOption(b, optComment, truncateOption(comment))
 	for _, t := range trailer {
-		b = appendOption(b, optComment, truncateOption(t))
+		// Each trailer comment is written as several, each after
+		// trailerPrefix, when it is longer than one option holds.
+		b = appendComments(b, trailerPrefix, []byte(validText(strings.TrimPrefix(t, trailerPrefix))))
 	}
 	if st.records > 0 {
 		var t [8]byte
@@ -266,11 +286,8 @@ func idbLen(name, description string) int {
 }
 
 // epbLen is the size of the Enhanced Packet Block appendEPB writes.
-func epbLen(capLen, commentLen int) int {
-	n := blockMin + epbFixed + capLen + pad4(capLen) + optionLen(4) + 4
-	if commentLen > 0 {
-		n += optionLen(commentLen)
-	}
+func epbLen(capLen int, comment []byte) int {
+	n := blockMin + epbFixed + capLen + pad4(capLen) + optionLen(4) + 4 + commentsLen("", comment)
 	return n
 }
 
@@ -289,14 +306,83 @@ func appendEPB(b []byte, iface uint32, ns uint64, data []byte, origLen int, flag
 	b = le.AppendUint16(b, optFlags)
 	b = le.AppendUint16(b, 4)
 	b = le.AppendUint32(b, flags)
-	if len(comment) > 0 {
-		b = le.AppendUint16(b, optComment)
-		b = le.AppendUint16(b, uint16(len(comment)))
-		b = append(b, comment...)
-		b = append(b, zeros[:pad4(len(comment))]...)
-	}
+	b = appendComments(b, "", comment)
 	b = appendEndOfOptions(b)
 	return endBlock(b, start)
+}
+
+// maxOption is the most an option's 16-bit length field holds.
+const maxOption = 1<<16 - 1
+
+// continuedPrefix opens an opt_comment that goes on with the line the
+// comment before it ended: a line longer than one option holds (an edit
+// of a rule near filter.MaxRuleBytes) is written across several, and a
+// Reader joins them back without the newline it puts between comments.
+// Wireshark shows each part as a comment of its own.
+const continuedPrefix = "l2hub: continued: "
+
+// appendComments appends text as opt_comment options, each starting with
+// prefix: whole lines, as many as one option holds, so that a reader that
+// joins a block's comments with newlines (Wireshark's, joinComment) reads
+// text back, and a tool that rewrites the file (editcap, mergecap,
+// tshark -w) keeps them in order with the block. A line longer than an
+// option is cut at a UTF-8 boundary, its later parts starting with
+// continuedPrefix. It appends nothing for an empty text and, for text
+// that fits one option, allocates only to grow b.
+func appendComments(b []byte, prefix string, text []byte) []byte {
+	cont := false
+	for len(text) > 0 {
+		var piece []byte
+		c := len(prefix)
+		if cont {
+			c += len(continuedPrefix)
+		}
+		piece, text, cont = cutComment(text, maxOption-c)
+		b = le.AppendUint16(b, optComment)
+		b = le.AppendUint16(b, uint16(c+len(piece)))
+		if c > len(prefix) {
+			b = append(append(b, prefix...), continuedPrefix...)
+		} else {
+			b = append(b, prefix...)
+		}
+		b = append(b, piece...)
+		b = append(b, zeros[:pad4(c+len(piece))]...)
+	}
+	return b
+}
+
+// commentsLen is the length of the options appendComments appends.
+func commentsLen(prefix string, text []byte) int {
+	n := 0
+	cont := false
+	for len(text) > 0 {
+		var piece []byte
+		c := len(prefix)
+		if cont {
+			c += len(continuedPrefix)
+		}
+		piece, text, cont = cutComment(text, maxOption-c)
+		n += optionLen(c + len(piece))
+	}
+	return n
+}
+
+// cutComment cuts from text the next option's worth, at most room bytes:
+// all of it, or up to its last newline within room (which neither part
+// keeps), or, for a line longer than room, its first part; cont says the
+// rest goes on with the line.
+func cutComment(text []byte, room int) (piece, rest []byte, cont bool) {
+	if len(text) <= room {
+		return text, nil, false
+	}
+	if i := bytes.LastIndexByte(text[:room+1], '\n'); i >= 0 {
+		return text[:i], text[i+1:], false
+	}
+	n := room
+	for n > 0 && !utf8.RuneStart(text[n]) {
+		n--
+	}
+	return text[:n], text[n:], true
 }
 
 var zeros [4]byte

@@ -35,9 +35,11 @@ func (d Dir) String() string {
 	return "unknown"
 }
 
-// Packet is one record of a capture file.
+// Packet is one record of a capture file: a packet, or, in pcapng, a
+// block that Wireshark numbers as a frame though it holds none (a custom
+// block, a systemd journal entry: see Block).
 type Packet struct {
-	Number  int   // from 1, in file order
+	Number  int   // from 1, in file order, as Wireshark numbers frames
 	Offset  int64 // byte offset of the packet's block or record
 	Section int   // pcapng section, from 0 (0 in classic pcap)
 	// Time is in UTC, and one that UnixNano holds (a timestamp beyond
@@ -53,6 +55,14 @@ type Packet struct {
 	Data    []byte
 	OrigLen int    // length on the wire; >= len(Data)
 	Comment string // opt_comment, several joined by "\n"
+	// Block, for a record that is not a packet, is its pcapng block type:
+	// 0x00000BAD or 0x40000BAD (a custom block), 0x00000009 (a systemd
+	// Journal Export Block), 0x00000204, 0x00000208, 0x00000216,
+	// 0x00000217, 0x00000221 or 0x00000222 (a Sysdig event). Its LinkType is then LinkTypeNotPacket, its
+	// Data the block's body (a custom block's Private Enterprise Number
+	// first; empty when the block is longer than MaxBlock), its Time zero
+	// and its Interface 0. It is 0 for a packet.
+	Block uint32
 }
 
 // Clone returns a copy of p that owns its Data.
@@ -80,7 +90,10 @@ type Section struct {
 type ReadOptions struct {
 	// LinkTypes, if not empty, lists the link types accepted; a packet on
 	// another stops reading with an error wrapping ErrLinkType that names
-	// the type.
+	// the type. A record that is not a packet (Packet.Block) is passed
+	// over instead when the list leaves out LinkTypeNotPacket, though it
+	// keeps its number: the packets after it are numbered as Wireshark
+	// numbers them.
 	LinkTypes []LinkType
 	// MaxBlock bounds a pcapng block or pcap record (0 means
 	// DefaultMaxBlock): the most a Reader allocates for one, whatever a
@@ -118,7 +131,7 @@ type Reader struct {
 	hdr    [24]byte
 	buf    []byte
 	join   []byte // a block's comments being joined (joinComment)
-	n      int    // packets returned
+	n      int    // records numbered: those returned, and those passed over (LinkTypes)
 	err    error  // sticky
 
 	// classic pcap
@@ -416,6 +429,16 @@ func (r *Reader) nextNG() (Packet, error) {
 		switch {
 		case typ == blockIDB, typ == blockEPB, typ == blockSPB, typ == blockOPB:
 		case typ == blockISB && length <= uint32(r.opts.MaxBlock):
+		case notPacket(typ):
+			p, err := r.notPacket(at, typ, length)
+			if err != nil {
+				return Packet{}, err
+			}
+			if len(r.opts.LinkTypes) > 0 && !slices.Contains(r.opts.LinkTypes, LinkTypeNotPacket) {
+				r.n++ // passed over, but numbered
+				continue
+			}
+			return p, nil
 		default:
 			if err := r.skip(at, typ, length); err != nil {
 				return Packet{}, err
@@ -451,6 +474,37 @@ func (r *Reader) nextNG() (Packet, error) {
 		p.Section = r.section
 		return p, nil
 	}
+}
+
+// notPacket reports whether a pcapng block of type typ is a record that
+// is not a packet but that Wireshark numbers as a frame: a custom block
+// (copied or not), a systemd Journal Export Block, or a Sysdig event.
+func notPacket(typ uint32) bool {
+	switch typ {
+	case blockCustom, blockCustomNoCopy, blockJournal,
+		blockSysdigEvent, blockSysdigEVF, blockSysdigEventV2, blockSysdigEVFV2, blockSysdigEventV2Large, blockSysdigEVFV2Large:
+		return true
+	}
+	return false
+}
+
+// notPacket reads such a block, whose header r.hdr[:8] holds, as a
+// Packet of LinkTypeNotPacket. One longer than MaxBlock is passed over,
+// its body left out.
+func (r *Reader) notPacket(at int64, typ, length uint32) (Packet, error) {
+	p := Packet{Offset: at, Section: r.section, LinkType: LinkTypeNotPacket, Block: typ, OrigLen: int(length) - blockMin}
+	if length > uint32(r.opts.MaxBlock) {
+		return p, r.skip(at, typ, length)
+	}
+	b, err := r.readBody(at, r.hdr[:8], int(length)-8, int64(length), blockName(typ))
+	if err != nil {
+		return p, err
+	}
+	if t := r.order.Uint32(b[len(b)-4:]); t != length {
+		return p, r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, blockName(typ), length, t))
+	}
+	p.Data = b[:len(b)-4]
+	return p, nil
 }
 
 // skip passes over a block this reader does not use, of any length,
@@ -513,6 +567,12 @@ func blockName(typ uint32) string {
 		return "interface statistics block"
 	case blockSHB:
 		return "section header block"
+	case blockCustom, blockCustomNoCopy:
+		return "custom block"
+	case blockJournal:
+		return "systemd journal export block"
+	case blockSysdigEvent, blockSysdigEVF, blockSysdigEventV2, blockSysdigEVFV2, blockSysdigEventV2Large, blockSysdigEVFV2Large:
+		return "sysdig event block"
 	}
 	return fmt.Sprintf("block type %#x", typ)
 }
@@ -542,10 +602,11 @@ func (r *Reader) statistics(b []byte) {
 }
 
 // addTrailer joins to t the trailers among the comments of a statistics
-// block's options, a line at a time while t is shorter than MaxComment.
+// block's options, one comment at a time while t is shorter than
+// maxTrailer.
 func (r *Reader) addTrailer(t, opts []byte) []byte {
 	it := optIter{b: opts, order: r.order}
-	for len(t) < MaxComment && it.next() {
+	for len(t) < maxTrailer && it.next() {
 		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
 			t = joinComment(t, it.val[len(trailerPrefix):])
 		}
@@ -685,11 +746,15 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 }
 
 // joinComment appends the opt_comment v to the comments joined so far,
-// after a newline if there are any: a block's comments are joined in one
-// buffer, in time linear in their length, however many there are (a
-// hostile block holds thousands).
+// after a newline if there are any, or, for a comment that goes on with
+// the line before it (continuedPrefix, appendComments), without one: a
+// block's comments are joined in one buffer, in time linear in their
+// length, however many there are (a hostile block holds thousands).
 func joinComment(have, v []byte) []byte {
 	if len(have) > 0 {
+		if rest, ok := bytes.CutPrefix(v, []byte(continuedPrefix)); ok {
+			return append(have, rest...)
+		}
 		have = append(have, '\n')
 	}
 	return append(have, v...)

@@ -51,7 +51,7 @@ type Config struct {
 	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
 	Capture          CaptureConfig    `yaml:"capture"`
 	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
-	Peers            []string         `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Peers            []string         `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b (a, b: named in full once validated)
 	Probe            string           `yaml:"probe"`    // a hostile variant for the (single) virtual node
 	Optional         bool             `yaml:"optional"` // start even if a port cannot be opened (it stays down)
 	Ports            []transport.Spec `yaml:"ports"`
@@ -537,13 +537,21 @@ func (c *Config) validate() error {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")
 	}
 	seen := make(map[string]int)
-	for i, role := range c.Peers {
-		if _, err := conformance.ParseRole(role); err != nil {
-			return fieldErr(fmt.Sprintf("%q: want node-a or node-b", role), "peers", strconv.Itoa(i))
+	// A role's short name ("a") is its full name: one role is one node
+	// (one MAC, one address), on a port named after the full name.
+	peers := make([]string, len(c.Peers))
+	for i, name := range c.Peers {
+		role, err := conformance.ParseRole(name)
+		if err != nil {
+			return fieldErr(fmt.Sprintf("%q: want node-a or node-b", name), "peers", strconv.Itoa(i))
 		}
-		if slices.Contains(c.Peers[:i], role) {
-			return fieldErr(fmt.Sprintf("%q is already a peer", role), "peers", strconv.Itoa(i))
+		peers[i] = role.String()
+		if slices.Contains(peers[:i], peers[i]) {
+			return fieldErr(fmt.Sprintf("%q: %s is already a peer", name, peers[i]), "peers", strconv.Itoa(i))
 		}
+	}
+	if c.Peers != nil {
+		c.Peers = peers
 	}
 	if c.Probe != "" {
 		pr, ok := conformance.LookupProbe(c.Probe)

@@ -3,6 +3,7 @@ package serve
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,6 +72,43 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 			_, err := f.Config()
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("serve %v: got error\n%v\nwant one starting\n%s", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestPeerAliasesAreTheRole: --peer a is node-a, named in full: one node
+// per role whichever name gave it, a probe it can play, and a port named
+// node-a.
+func TestPeerAliasesAreTheRole(t *testing.T) {
+	for _, tt := range []struct {
+		args  []string
+		peers []string
+		err   string
+	}{
+		{[]string{"--peer", "a", "--peer", "node-a"}, nil, `--peer: "node-a": node-a is already a peer`},
+		{[]string{"--peer", "b", "--peer", "b"}, nil, `--peer: "b": node-b is already a peer`},
+		{[]string{"--peer", "a", "--probe", "tampered-record"}, []string{"node-a"}, ""},
+		{[]string{"--peer", "b", "--peer", "a"}, []string{"node-b", "node-a"}, ""},
+		{[]string{"--peer", "a", "--port", "a=tcp:127.0.0.1:0"}, []string{"node-a"}, ""},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var f Flags
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := f.Config()
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+					t.Errorf("got error %v, want one starting %q", err, tt.err)
+				}
+			case err != nil:
+				t.Errorf("got error %v, want none", err)
+			case !slices.Equal(cfg.Peers, tt.peers) || !slices.Equal(cfg.PortNames()[len(cfg.Ports):], tt.peers):
+				t.Errorf("got peers %q (ports %q), want %q", cfg.Peers, cfg.PortNames(), tt.peers)
 			}
 		})
 	}
