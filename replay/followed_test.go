@@ -112,9 +112,11 @@ func TestReplayWhatIfWhenAnInputLackingDataIsFollowed(t *testing.T) {
 // prefix longer than what was kept) reads zeros instead, and the replay
 // is then a what-if; one whose bytes were all kept (the headers of a
 // frame cut in its payload, a prefix the kept bytes already differ from,
-// a frame that is not IP under an IP rule) is not.
+// a frame that is not IP under an IP rule) is not. A rule counts only on
+// the links the frame takes (from, to, link): in switch mode a unicast to
+// a learned MAC takes one. Criteria written with spaces read as the
+// policy compiled them, in whatever order they are written.
 func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
-	ports := []string{"a", "b"}
 	x40 := strings.Repeat("78", 40) // "x" 40 times: past a cut at 64 bytes (42 of headers)
 	nonIP := append(append(append([]byte{}, macB[:]...), macA[:]...), 0x88, 0xb5)
 	nonIP = append(nonIP, strings.Repeat("x", 100)...)
@@ -123,19 +125,34 @@ func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 		snaplen      int
 		nonIP        bool
 		whatIf       bool
+		// three: ports a, b and c (else a and b); mode: the replay's;
+		// learn: b sends first, so that a switch learns its MAC.
+		three, learn bool
+		mode         string
 	}{
-		{"mtu", "seed: 1\nrules:\n  - {name: small, match: {link: a->b}, mtu: 300}\n", 64, false, false},
-		{"headers-kept", "seed: 1\nrules:\n  - {name: udp, match: {link: a->b, protocol: udp, dst_port: 2000, dst_ip: 10.42.0.11}, loss: 50%}\n", 64, false, false},
-		{"ports-cut", "seed: 1\nrules:\n  - {name: udp, match: {link: a->b, dst_port: 2000}, loss: 50%}\n", 38, false, true},
-		{"payload-kept", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload: \"xxxx\"}, loss: 50%}\n", 64, false, false},
-		{"payload-differs-before-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, protocol: udp, payload: \"late\"}, loss: 100%}\n", 64, false, false},
-		{"payload-hex-past-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, true},
-		{"other-port", "seed: 1\nrules:\n  - {name: word, match: {from: b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, false},
-		{"not-ip", "seed: 1\nrules:\n  - {name: udp, match: {protocol: udp, dst_port: 2000}, loss: 50%}\n", 20, true, false},
-		{"corrupt", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: 50%}\n", 64, false, false},
-		{"corrupt-skip-cut", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: {probability: 50%, skip: transport}}\n", 38, false, true},
+		{"mtu", "seed: 1\nrules:\n  - {name: small, match: {link: a->b}, mtu: 300}\n", 64, false, false, false, false, ""},
+		{"headers-kept", "seed: 1\nrules:\n  - {name: udp, match: {link: a->b, protocol: udp, dst_port: 2000, dst_ip: 10.42.0.11}, loss: 50%}\n", 64, false, false, false, false, ""},
+		{"ports-cut", "seed: 1\nrules:\n  - {name: udp, match: {link: a->b, dst_port: 2000}, loss: 50%}\n", 38, false, true, false, false, ""},
+		{"payload-kept", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload: \"xxxx\"}, loss: 50%}\n", 64, false, false, false, false, ""},
+		{"payload-differs-before-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, protocol: udp, payload: \"late\"}, loss: 100%}\n", 64, false, false, false, false, ""},
+		{"payload-hex-past-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, true, false, false, ""},
+		{"other-port", "seed: 1\nrules:\n  - {name: word, match: {from: b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, false, false, false, ""},
+		{"not-ip", "seed: 1\nrules:\n  - {name: udp, match: {protocol: udp, dst_port: 2000}, loss: 50%}\n", 20, true, false, false, false, ""},
+		{"corrupt", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: 50%}\n", 64, false, false, false, false, ""},
+		{"corrupt-skip-cut", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: {probability: 50%, skip: transport}}\n", 38, false, true, false, false, ""},
+		{"spaced-link", "seed: 1\nrules:\n  - {name: udp, match: {link: \"a -> b\", dst_port: 2000}, loss: 50%}\n", 38, false, true, false, false, ""},
+		{"spaced-length", "seed: 1\nrules:\n  - {name: udp, match: {length: \"100 - 1500\", dst_port: 2000}, loss: 50%}\n", 38, false, true, false, false, ""},
+		{"spaced-during", "seed: 1\nrules:\n  - {name: udp, match: {during: \"0s - 5s\", dst_port: 2000}, loss: 50%}\n", 38, false, true, false, false, ""},
+		{"spaced-link-last", "seed: 1\nrules:\n  - {name: udp, match: {dst_port: 2000, link: \"b -> a\"}, loss: 50%}\n", 38, false, false, false, false, ""},
+		{"to-other-port", "seed: 1\nrules:\n  - {name: udp, match: {to: a, dst_port: 2000}, loss: 50%}\n", 38, false, false, false, false, ""},
+		{"link-egress-flooded", "seed: 1\nrules:\n  - {name: udp, match: {link: a->c, dst_port: 2000}, loss: 50%}\n", 38, false, true, true, true, "hub"},
+		{"link-egress-not-taken", "seed: 1\nrules:\n  - {name: udp, match: {link: a->c, dst_port: 2000}, loss: 50%}\n", 38, false, false, true, true, "switch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			ports := []string{"a", "b"}
+			if tc.three {
+				ports = append(ports, "c")
+			}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "run.pcapng")
 			pol := mustPolicy(t, tc.policy, ports)
@@ -144,7 +161,14 @@ func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
+			mode := hub.ModeHub
+			if tc.mode == "switch" {
+				mode = hub.ModeSwitch
+			}
+			sim := hubtest.New(t, hubtest.Config{Mode: mode, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
+			if tc.learn { // 20 bytes: kept whole
+				sim.Send("b", append(append(append([]byte{}, macA[:]...), macB[:]...), 0x88, 0xb5, 1, 2, 3, 4, 5, 6))
+			}
 			for i := range 3 {
 				f := udpFrame(t, macA, macB, ipA, ipB, 1000, 2000, uint16(i), strings.Repeat("x", 100))
 				if tc.nonIP {
@@ -156,7 +180,7 @@ func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 			if err := sink.Close(); err != nil {
 				t.Fatal(err)
 			}
-			res, err := (&Job{Files: []string{path}, Policy: writeFile(t, dir, "p.yaml", tc.policy)}).Run(context.Background())
+			res, err := (&Job{Files: []string{path}, Policy: writeFile(t, dir, "p.yaml", tc.policy), Mode: tc.mode}).Run(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

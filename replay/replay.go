@@ -1160,7 +1160,7 @@ func (x *run) packet(s *source) {
 	}
 	cut := s.cut
 	f := x.frameOf(s, p)
-	if s.cut > cut && x.byteRules.lacks(x.core.PortName(id), p.Data, x.isPort) {
+	if s.cut > cut && x.byteRules.lacks(x.core.PortName(id), x.egressOf(id, p.Data), p.Data) {
 		s.cutRead++
 	}
 	x.res.Replayed++
@@ -1225,6 +1225,26 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	f := x.frameOf(s, p)
 	x.res.Injected++
 	x.core.Inject(id, f, hub.InjectNotes)
+}
+
+// egressOf says where the core will send a frame entering port id whose
+// captured bytes are data: in switch mode, a unicast to a MAC learned on
+// another port goes there alone, one learned on its own port (or a frame
+// to its own source) nowhere; anything else floods.
+func (x *run) egressOf(id hub.PortID, data []byte) egress {
+	if x.core.Mode() == hub.ModeSwitch && len(data) >= 12 && data[0]&1 == 0 {
+		dst := [6]byte(data[0:6])
+		if dst == [6]byte(data[6:12]) { // learned on id before the lookup
+			return egress{none: true}
+		}
+		if to, ok := x.core.LearnedPort(dst); ok {
+			if to == id {
+				return egress{none: true}
+			}
+			return egress{one: x.core.PortName(to)}
+		}
+	}
+	return egress{isPort: x.isPort}
 }
 
 // isPort reports whether the hub has a port named name.
