@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"l2hub/capture"
 	"l2hub/hub"
 )
 
@@ -121,7 +122,13 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	}
 
 	if res.Capture != nil {
-		fmt.Fprintf(&b, "\nwrote %d frames (%d bytes) to %s\n", res.Capture.Written, res.Capture.Bytes, strings.Join(res.Files, ", "))
+		files := slices.Clone(res.Files)
+		for i, f := range files {
+			if f == capture.Stdout {
+				files[i] = "standard output"
+			}
+		}
+		fmt.Fprintf(&b, "\nwrote %d frames (%d bytes) to %s\n", res.Capture.Written, res.Capture.Bytes, strings.Join(files, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -91,6 +91,8 @@ func TestReplayToStdout(t *testing.T) {
 				}
 			} else if !strings.Contains(summary, "replayed 20 of") {
 				t.Errorf("stderr has no summary:\n%s", summary)
+			} else if !strings.Contains(summary, ") to standard output\n") {
+				t.Errorf("the summary does not say it wrote to standard output:\n%s", summary)
 			}
 		})
 	}
