@@ -108,16 +108,28 @@ func TestReplayEndsWhereTheRunStopped(t *testing.T) {
 // count the frames it dropped before its decisions (a runt, a datagram
 // from a stranger, a kernel queue's overflow), which its capture never
 // sees: a faithful replay does not have them, and is not a what-if for
-// that; a policy drop it does not make again is one.
+// that; a policy drop it does not make again is one. Nor is a port-down
+// a transport counted after the hub queued the copy (a unixgram VM that
+// binds its socket late), which the capture records as sent: the
+// counters cannot tell it from the hub's own. A port whose live queue
+// dropped copies (queue-full), which a replay without queues sends, is
+// compared on tx plus those drops, and a note names them.
 func TestReplayLiveCountersOfDropsBeforeTheHub(t *testing.T) {
 	const lossy = "seed: 1\nrules:\n  - {name: lossy, match: {link: a->b}, loss: 50%}\n"
 	for _, tc := range []struct {
 		name   string
 		unseen []hub.DropReason // counted on port a, and not in the capture
+		// late: port-down drops b's transport counts after the hub
+		// queued the copies; queue: b's VM reads nothing, and its queue
+		// of 2 drops the rest (queue-full).
+		late   int
+		queue  bool
 		whatIf bool
 	}{
-		{"unseen-drops", []hub.DropReason{hub.DropRunt, hub.DropForeign, hub.DropKernel, hub.DropEncap}, false},
-		{"policy-drop-not-replayed", []hub.DropReason{hub.DropRunt, hub.DropPolicy}, true},
+		{"unseen-drops", []hub.DropReason{hub.DropRunt, hub.DropForeign, hub.DropKernel, hub.DropEncap}, 0, false, false},
+		{"policy-drop-not-replayed", []hub.DropReason{hub.DropRunt, hub.DropPolicy}, 0, false, true},
+		{"port-down-after-queueing", nil, 3, false, false},
+		{"queue-full", nil, 0, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ports := []string{"a", "b"}
@@ -129,16 +141,33 @@ func TestReplayLiveCountersOfDropsBeforeTheHub(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
+			hc := hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}}
+			if tc.queue {
+				hc.QueueLen, hc.Overflow = 2, hub.OverflowDrop
+			}
+			sim := hubtest.New(t, hc)
 			for _, p := range ports {
 				sink.SetPortStats(p, sim.Stats(p))
+			}
+			if tc.queue {
+				sim.SetReading("b", false)
 			}
 			for i := range 20 {
 				sim.SendAt(time.Duration(i)*time.Millisecond, "a", hubtest.Frame(macB, macA, "frame "+string(rune('a'+i))))
 			}
-			sim.Drain()
+			sim.AdvanceTo(20 * time.Millisecond)
+			if tc.queue {
+				if st := sim.Stats("b").Snapshot(); st.Drops[hub.DropQueueFull.String()] == 0 {
+					t.Fatalf("port b: got %+v, want queue-full drops", st)
+				}
+			} else {
+				sim.Drain()
+			}
 			for _, r := range tc.unseen {
 				sim.Stats("a").Drop(r)
+			}
+			for range tc.late {
+				sim.Stats("b").Drop(hub.DropDown)
 			}
 			sim.Core().Close()
 			if err := sink.Close(); err != nil {
@@ -155,9 +184,15 @@ func TestReplayLiveCountersOfDropsBeforeTheHub(t *testing.T) {
 				t.Errorf("got what-if %v, want %v; notes %q", got, tc.whatIf, notes)
 			}
 			for _, p := range res.Ports {
-				if p.Name == "a" && (p.Live == nil || p.Live.Drops[hub.DropRunt.String()] != 1) {
+				if p.Name == "a" && tc.unseen != nil && (p.Live == nil || p.Live.Drops[hub.DropRunt.String()] != 1) {
 					t.Errorf("port a: got live counters %+v, want runt=1 among them", p.Live)
 				}
+			}
+			queues := slices.ContainsFunc(notes, func(n Note) bool {
+				return n.Kind == NoteQueues && strings.Contains(n.Text, "port b: queue-full ")
+			})
+			if queues != tc.queue {
+				t.Errorf("got a note of port b's queue-full drops %v, want %v; notes %q", queues, tc.queue, notes)
 			}
 		})
 	}

@@ -60,14 +60,16 @@ A capture of a hub that stopped, replayed with the run's policies, ends the
 replay where it ends: the frames a delay still holds then, which the live hub
 discarded as it stopped, are discarded too (--drain delivers them), and the
 ports' counters (rx, tx, and the drops a replay decides: policy, reflect,
-port-down, split-horizon, delay-full) are compared with the live hub's, which
-the capture's last statistics record. A what-if (another policy, a replay's
+split-horizon, delay-full) are compared with the live hub's, which the
+capture's last statistics record; a port whose live queue dropped copies
+(queue-full, stalled, backlog-full), which a replay without queues sends, is
+compared on tx plus them, with a note. A what-if (another policy, a replay's
 output) delivers every delayed frame: when its hub would have stopped is
 unknown.
 -o - (or /dev/stdout) writes the output to standard output, and the summary
 to stderr. An input that can be read only once (a pipe, <(…), /dev/stdin) is
 read first into a temporary file in $TMPDIR, unlinked as soon as it is made,
-of at most 4 GiB, once it starts as a pcap or pcapng file does; a block device
+of at most 4 GiB each ($TMPDIR may be in RAM), once it starts as a pcap or pcapng file does; a block device
 or a terminal is refused, and so is one capture given twice (a copy, a link).`,
 		Example: `  l2hub replay run.pcapng --policy what-if.yaml -o what-if.pcapng
   l2hub replay run.pcapng run-0001.pcapng --policy p1.yaml --policy p2.yaml -o again.pcapng
