@@ -105,8 +105,9 @@
 // and tcpdump files) and pcapng (several sections; interfaces with any
 // if_tsresol and if_tsoffset; enhanced, simple and obsolete packet blocks;
 // epb_flags and comments; custom blocks, systemd journal entries and
-// Sysdig events as records that are not packets, numbered as Wireshark numbers them; unknown
-// blocks skipped) one block at a time, bounded by ReadOptions.MaxBlock
+// Sysdig events as records that are not packets, numbered as Wireshark numbers them (Sysdig
+// events with flags, 0x208, 0x217 and 0x222, as newer releases do: tshark 4.0 skips them
+// unnumbered); unknown blocks skipped) one block at a time, bounded by ReadOptions.MaxBlock
 // whatever a length field claims. Errors say which record and byte offset
 // reading stopped at; packets already returned stay valid. A Reader is for
 // one goroutine.

@@ -58,7 +58,9 @@ type Packet struct {
 	// Block, for a record that is not a packet, is its pcapng block type:
 	// 0x00000BAD or 0x40000BAD (a custom block), 0x00000009 (a systemd
 	// Journal Export Block), 0x00000204, 0x00000208, 0x00000216,
-	// 0x00000217, 0x00000221 or 0x00000222 (a Sysdig event). Its LinkType is then LinkTypeNotPacket, its
+	// 0x00000217, 0x00000221 or 0x00000222 (a Sysdig event; those with
+	// flags, 0x208, 0x217 and 0x222, are numbered as newer Wireshark
+	// releases number them, where tshark 4.0 skips them unnumbered). Its LinkType is then LinkTypeNotPacket, its
 	// Data the block's body (a custom block's Private Enterprise Number
 	// first; empty when the block is longer than MaxBlock), its Time zero
 	// and its Interface 0. It is 0 for a packet.
