@@ -16,7 +16,8 @@
 // (filter.Edit), from which a replay makes it again. Up to 512 KiB of them
 // wait for a frame, which carries them in as many comments as they need
 // (64 KiB each, whole lines; a longer line goes on in the next, after
-// "l2hub: continued: "), so that Wireshark's rewriters (editcap, mergecap,
+// "l2hub: continued: ", which a Reader heeds only after a full comment, so that
+// one added by hand stays a line of its own), so that Wireshark's rewriters (editcap, mergecap,
 // tshark -w) keep them in place and a Reader joins them back. The section header's
 // comments (one line each, so that capinfos -T keeps one row per file)
 // record the l2hub version, the seed, hashes of the configuration and

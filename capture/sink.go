@@ -396,7 +396,9 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // stalled writer holds no more memory): past it, lines are left out whole,
 // never cut inside one, and the comment says how many it left out
 // (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
-// SetMeta queues them within QueueBytes, as Observe queues frames.
+// SetMeta queues them within QueueBytes, as Observe queues frames. A line
+// that starts with continuedPrefix gets a backslash before it, so that it
+// cannot read as the rest of the line before it.
 // Annotations whose frame is lost because its file failed (a full disk)
 // ride on the first frame written once the capture resumes, after the
 // line that says what is missing there (GapPrefix), as many as its
@@ -408,6 +410,9 @@ func (s *Sink) Annotate(text string) {
 		return
 	}
 	text = validText(text)
+	if strings.Contains(text, continuedPrefix) {
+		text = escapeContinued(text)
+	}
 	// Once a line did not fit, later ones are left out too, until the
 	// comment is written: a shorter edit must not be kept after an earlier
 	// one that was left out, or a reader would apply them out of order.
@@ -419,6 +424,20 @@ func (s *Sink) Annotate(text string) {
 		s.note = append(s.note, '\n')
 	}
 	s.note = append(s.note, text...)
+}
+
+// escapeContinued puts a backslash before each line of text that starts
+// with continuedPrefix, so that no annotation reads as the rest of the
+// line before it (appendComments, commentJoin).
+func escapeContinued(text string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, continuedPrefix) {
+			b.WriteByte('\\')
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // lostPrefix starts the comment line that says how many annotation lines
