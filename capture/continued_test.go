@@ -177,3 +177,50 @@ func TestAnnotateEscapesContinuedPrefix(t *testing.T) {
 		t.Errorf("got packets %d, comment ending %q; want one, ending %q", len(got), got[0].Comment[max(0, len(got[0].Comment)-len(want)):], want)
 	}
 }
+
+// TestTrailerPastBoundCountsWhatItLeavesOut: a file whose trailers hold
+// more than a Reader keeps (maxTrailer) ends its Trailer with how many
+// lines it left out, and the events their gap lines said were missing,
+// rather than dropping them silently; a line the bound would cut is left
+// out whole.
+func TestTrailerPastBoundCountsWhatItLeavesOut(t *testing.T) {
+	line := strings.Repeat("e", 1000)
+	long := strings.Repeat("é", maxOption) // a line across three options
+	var f []byte
+	f = appendSHB(f, "", "", "", "")
+	f = appendIDB(f, "a", "", 1500)
+	isb := func(text string) {
+		var start int
+		f, start = beginBlock(f, blockISB)
+		f = le.AppendUint32(f, 0)
+		f = le.AppendUint64(f, 0)
+		f = appendComments(f, trailerPrefix, []byte(text))
+		f = endBlock(appendEndOfOptions(f), start)
+	}
+	kept, joined := 0, 0 // lines and bytes a Reader joins
+	for joined < maxTrailer-maxNotes {
+		isb(strings.TrimSuffix(strings.Repeat(line+"\n", 500), "\n"))
+		kept, joined = kept+500, joined+500*(len(line)+1)
+	}
+	for joined < maxTrailer-len(line) {
+		isb(line)
+		kept, joined = kept+1, joined+len(line)+1
+	}
+	isb(long + "\n" + line)                                               // its second option goes past the bound: the long line is left out whole, with the next
+	isb(line + "\n" + string(appendGap(nil, 7, "after the last record"))) // two lines, a gap of 7 events
+	isb(string(appendLost(nil, 5)))                                       // one line, which said 5 more were left out
+	_, r := readAll(t, f)
+	tr := r.Trailer()
+	if n := strings.Count(tr, line); n != kept {
+		t.Errorf("got %d lines kept, want %d", n, kept)
+	}
+	if strings.Contains(tr, "é") {
+		t.Errorf("got part of the long line, want it left out whole")
+	}
+	if got, want := LinesLeftOut(tr), uint64(2+2+1+5); got != want {
+		t.Errorf("got LinesLeftOut(Trailer()) = %d, want %d", got, want)
+	}
+	if got := Gaps(tr); got != 7 {
+		t.Errorf("got Gaps(Trailer()) = %d, want 7", got)
+	}
+}

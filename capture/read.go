@@ -604,29 +604,73 @@ func (r *Reader) statistics(b []byte) {
 }
 
 // A trailerJoin joins the trailers among the comments of statistics
-// blocks, one comment at a time while they are shorter than maxTrailer.
+// blocks, while they are shorter than maxTrailer; past it, it counts the
+// lines it leaves out, and the events the gap lines among them say are
+// missing, and says so at its end (String), as a Sink says what a full
+// comment left out (LinesLeftOut, Gaps).
 type trailerJoin struct {
 	commentJoin
+	lost    uint64 // lines left out past maxTrailer
+	missing uint64 // events the gap lines left out say are missing
 }
 
 func (t *trailerJoin) addOptions(opts []byte, order binary.ByteOrder) {
 	it := optIter{b: opts, order: order}
-	for len(t.b) < maxTrailer && it.next() {
-		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
-			t.add(it.val[len(trailerPrefix):], len(it.val))
+	for it.next() {
+		if it.code != optComment || !bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
+			continue
 		}
+		v := it.val[len(trailerPrefix):]
+		if t.lost == 0 && len(t.b) < maxTrailer {
+			t.add(v, len(it.val))
+			continue
+		}
+		rest, cont := bytes.CutPrefix(v, []byte(continuedPrefix))
+		cont = cont && t.full
+		if !cont {
+			rest = v
+		} else if t.lost == 0 {
+			// The last line kept goes on here: leave it out whole.
+			t.b = t.b[:max(bytes.LastIndexByte(t.b, '\n'), 0)]
+			t.lost++
+		}
+		t.lost += uint64(bytes.Count(rest, []byte{'\n'}))
+		if !cont {
+			t.lost++
+		}
+		t.missing += Gaps(string(rest))
+		t.lost += LinesLeftOut(string(rest))
+		t.full = len(it.val) >= fullOption
 	}
 }
 
-// String returns the trailers joined.
-func (t *trailerJoin) String() string { return string(t.b) }
+// String returns the trailers joined, ending with what was left out.
+func (t *trailerJoin) String() string {
+	if t.lost == 0 && t.missing == 0 {
+		return string(t.b)
+	}
+	b := bytes.Clone(t.b)
+	if t.missing > 0 {
+		if len(b) > 0 {
+			b = append(b, '\n')
+		}
+		b = appendGap(b, t.missing, "after the last record")
+	}
+	if len(b) > 0 {
+		b = append(b, '\n')
+	}
+	return string(appendLost(b, t.lost))
+}
 
 // Trailer returns the annotations that a Sink found no frame to carry when
 // it closed (events after the last frame, such as a partition started just
 // before the hub stopped), one per line as packet comments carry them, or
 // "" if there were none. Each pcapng file a Sink closes at the end has
 // them in the comment of its first Interface Statistics Block, after the
-// last packet: read it once Next has returned io.EOF.
+// last packet: read it once Next has returned io.EOF. A Reader keeps
+// maxTrailer (2 MiB) of them; past that, the trailer ends with a line
+// that counts the lines left out ([LinesLeftOut]), and one with the
+// events that the gap lines among them said were missing ([Gaps]).
 func (r *Reader) Trailer() string { return r.trailer.String() }
 
 // SectionTrailer is Trailer for the current section alone: in a stream
