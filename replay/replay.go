@@ -678,7 +678,7 @@ type InputResult struct {
 	// done is not replayed.
 	Missing uint64 `json:"missing,omitempty"`
 	// LinesLeftOut counts the annotation lines an l2hub capture says it
-	// left out where a comment was full (capture.LinesLeftOut): edits and
+	// left out for want of room (capture.LinesLeftOut): edits and
 	// VM changes the replay cannot make.
 	LinesLeftOut uint64 `json:"lines_left_out,omitempty"`
 	// Back counts the frames stamped before a time the replay had already

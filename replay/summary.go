@@ -156,7 +156,7 @@ func (res *Result) inputNotes() []Note {
 			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture lost %d events (its writer fell behind the live hub, or its file failed, as on a full disk, until it went on in the next; its comments say which); the replay cannot do what they did", in.Missing)))
 		}
 		if in.LinesLeftOut > 0 {
-			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture left out %d comment lines where a frame's comment was full (edits made through the control API, VMs attaching or leaving); the replay cannot make them, and its decisions after them may differ", in.LinesLeftOut)))
+			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture left out %d comment lines it had no room for (a burst of notes past its bound while no frame passed, or a capture that failed to write them: edits made through the control API, VMs attaching or leaving); the replay cannot make them, and its decisions after them may differ", in.LinesLeftOut)))
 		}
 		if in.Back > 0 {
 			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back", in.Back, in.MostBack)))
