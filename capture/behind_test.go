@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -231,6 +232,88 @@ func TestStalledWriterBoundsAnnotations(t *testing.T) {
 		}
 		if lost == 0 || kept+int(lost) != updates {
 			t.Errorf("%d updates kept and %d said left out; want %d in all, some left out", kept, lost, updates)
+		}
+	})
+}
+
+// TestStalledWriterSetMetaBoundsAnnotations: while the writer is stalled,
+// rounds of edits each ended by SetMeta (set-policy) queue their notes
+// within the queue's bound, as frames are: the lines that do not fit are
+// counted as left out, and every edit is either in the capture or counted.
+// (Each round once queued all 480 KB.)
+func TestStalledWriterSetMetaBoundsAnnotations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &recordingFile{blockedFile: blockedFile{release: make(chan struct{})}}
+		cfg := memConfig(nil)
+		cfg.Overflow = OverflowDrop
+		cfg.QueueBytes = 1
+		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
+		s := mustOpen(t, cfg)
+		release := sync.OnceFunc(func() { close(f.release) })
+		defer func() {
+			release()
+			s.Close()
+		}()
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+		line := strings.Repeat("r", 60<<10) // a rule update of 60 KB
+		k := 0
+		send := func(n int) {
+			for range n {
+				ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1500, 1, 2, k)}
+				s.Observe(&ev)
+				k++
+			}
+			synctest.Wait()
+		}
+		send(1000) // the writer blocks in its first write, and the queue is full
+		const rounds, updates = 16, 8
+		for i := range rounds {
+			for range updates {
+				s.Annotate(line)
+			}
+			m := testMeta
+			m.Seed = uint64(i + 1)
+			if _, err := s.SetMeta(m); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			pending, limit := len(s.pending), s.limit
+			s.mu.Unlock()
+			// SetMeta's own record is never dropped, nor the line that
+			// says how many were left out: a few bytes a call.
+			if most := limit + (i+1)*(2*recHdrLen+maxLostLine); pending > most {
+				t.Fatalf("after %d rounds of %d updates and SetMeta, with the writer stalled: %d bytes queued, want at most %d (the queue's %d and %d a call)", i+1, updates, pending, most, limit, 2*recHdrLen+maxLostLine)
+			}
+			send(1)
+		}
+		release()
+		synctest.Wait()
+		send(1)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var comments []string
+		var r *Reader
+		r, err := NewReader(bytes.NewReader(f.data), ReadOptions{SectionEnd: func(int, []Interface) {
+			comments = append(comments, r.SectionTrailer())
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, err := range r.All() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			comments = append(comments, p.Comment)
+		}
+		comments = append(comments, r.SectionTrailer())
+		kept, lost := 0, uint64(0)
+		for _, c := range comments {
+			kept += strings.Count(c, line)
+			lost += LinesLeftOut(c)
+		}
+		if lost == 0 || kept+int(lost) != rounds*updates {
+			t.Errorf("%d updates kept and %d said left out; want %d in all, some left out", kept, lost, rounds*updates)
 		}
 	})
 }

@@ -319,7 +319,17 @@ const maxOption = 1<<16 - 1
 // of a rule near filter.MaxRuleBytes) is written across several, and a
 // Reader joins them back without the newline it puts between comments.
 // Wireshark shows each part as a comment of its own.
+//
+// Only a cut inside a line fills an option to fullOption bytes or more; an
+// option of whole lines stays shorter. A Reader joins a comment that
+// starts with continuedPrefix only to a full one before it, so a comment
+// added by hand (editcap -a, Wireshark) that starts with the prefix is not
+// glued onto the last line l2hub wrote (a VM attach record, an edit).
 const continuedPrefix = "l2hub: continued: "
+
+// fullOption is the least length of an option that ends inside a line:
+// the cut backs up at most utf8.UTFMax-1 bytes to a rune's start.
+const fullOption = maxOption - (utf8.UTFMax - 1)
 
 // appendComments appends text as opt_comment options, each starting with
 // prefix: whole lines, as many as one option holds, so that a reader that
@@ -330,59 +340,98 @@ const continuedPrefix = "l2hub: continued: "
 // continuedPrefix. It appends nothing for an empty text and, for text
 // that fits one option, allocates only to grow b.
 func appendComments(b []byte, prefix string, text []byte) []byte {
-	cont := false
-	for len(text) > 0 {
-		var piece []byte
+	cc := commentCuts{text: text}
+	for {
+		cont, piece, ok := cc.next(len(prefix))
+		if !ok {
+			return b
+		}
 		c := len(prefix)
 		if cont {
 			c += len(continuedPrefix)
 		}
-		piece, text, cont = cutComment(text, maxOption-c)
 		b = le.AppendUint16(b, optComment)
 		b = le.AppendUint16(b, uint16(c+len(piece)))
-		if c > len(prefix) {
-			b = append(append(b, prefix...), continuedPrefix...)
-		} else {
-			b = append(b, prefix...)
+		b = append(b, prefix...)
+		if cont {
+			b = append(b, continuedPrefix...)
 		}
 		b = append(b, piece...)
 		b = append(b, zeros[:pad4(c+len(piece))]...)
 	}
-	return b
 }
 
 // commentsLen is the length of the options appendComments appends.
 func commentsLen(prefix string, text []byte) int {
 	n := 0
-	cont := false
-	for len(text) > 0 {
-		var piece []byte
+	cc := commentCuts{text: text}
+	for {
+		cont, piece, ok := cc.next(len(prefix))
+		if !ok {
+			return n
+		}
 		c := len(prefix)
 		if cont {
 			c += len(continuedPrefix)
 		}
-		piece, text, cont = cutComment(text, maxOption-c)
 		n += optionLen(c + len(piece))
 	}
-	return n
 }
 
-// cutComment cuts from text the next option's worth, at most room bytes:
-// all of it, or up to its last newline within room (which neither part
-// keeps), or, for a line longer than room, its first part; cont says the
-// rest goes on with the line.
-func cutComment(text []byte, room int) (piece, rest []byte, cont bool) {
-	if len(text) <= room {
-		return text, nil, false
+// commentCuts cuts text into the options appendComments writes.
+type commentCuts struct {
+	text  []byte
+	cont  bool // the last piece was cut inside a line: a continuation is due
+	empty bool // the last cut took text's final newline: an empty last line is due
+}
+
+// next returns the next option's text, after a prefix of head bytes and,
+// if cont, continuedPrefix. Whole lines leave an option shorter than
+// fullOption: all of what is left, if it fits so, or up to its last
+// newline that does (neither part keeps that newline). Otherwise a line
+// is cut inside, just short of maxOption, at a UTF-8 boundary when one is
+// within utf8.UTFMax-1 bytes (text that is not UTF-8 is cut at maxOption,
+// so a cut always makes progress), and a continuation follows it, empty
+// if nothing is left: an option of fullOption bytes or more is never the
+// last (joinComment). ok is false when nothing is left.
+func (cc *commentCuts) next(head int) (cont bool, piece []byte, ok bool) {
+	if len(cc.text) == 0 {
+		switch {
+		case cc.cont:
+			cc.cont = false
+			return true, nil, true
+		case cc.empty:
+			cc.empty = false
+			return false, nil, true
+		}
+		return false, nil, false
 	}
-	if i := bytes.LastIndexByte(text[:room+1], '\n'); i >= 0 {
-		return text[:i], text[i+1:], false
+	cont = cc.cont
+	if cont {
+		head += len(continuedPrefix)
 	}
-	n := room
-	for n > 0 && !utf8.RuneStart(text[n]) {
-		n--
+	short := fullOption - 1 - head
+	if len(cc.text) <= short {
+		piece, cc.text, cc.cont = cc.text, nil, false
+		return cont, piece, true
 	}
-	return text[:n], text[n:], true
+	if i := bytes.LastIndexByte(cc.text[:short+1], '\n'); i >= 0 {
+		piece, cc.text, cc.cont = cc.text[:i], cc.text[i+1:], false
+		cc.empty = len(cc.text) == 0
+		return cont, piece, true
+	}
+	room := maxOption - head
+	n := min(room, len(cc.text))
+	if n < len(cc.text) {
+		for k := n; k > room-utf8.UTFMax; k-- {
+			if utf8.RuneStart(cc.text[k]) {
+				n = k
+				break
+			}
+		}
+	}
+	piece, cc.text, cc.cont = cc.text[:n], cc.text[n:], true
+	return cont, piece, true
 }
 
 var zeros [4]byte

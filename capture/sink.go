@@ -359,7 +359,15 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 	}
 	// Annotations no frame has carried yet happened under the old Meta
 	// (an edit of the policy being replaced): they end the old files, as
-	// at Close, rather than open the new ones.
+	// at Close, rather than open the new ones. They are charged to the
+	// queue as a frame is: with OverflowBlock SetMeta waits for room, with
+	// OverflowDrop the lines that do not fit are left out and counted, so
+	// that bursts of edits between set-policy calls hold no more than
+	// QueueBytes while the writer is stalled.
+	s.fitNotesLocked()
+	if s.closed {
+		return nil, fmt.Errorf("capture %s: closed", s.cfg.Path)
+	}
 	s.queueTrailerLocked()
 	var h [recHdrLen]byte
 	h[0] = recMeta
@@ -388,6 +396,9 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // stalled writer holds no more memory): past it, lines are left out whole,
 // never cut inside one, and the comment says how many it left out
 // (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
+// SetMeta queues them within QueueBytes, as Observe queues frames. A line
+// that starts with continuedPrefix gets a backslash before it, so that it
+// cannot read as the rest of the line before it.
 // Annotations whose frame is lost because its file failed (a full disk)
 // ride on the first frame written once the capture resumes, after the
 // line that says what is missing there (GapPrefix), as many as its
@@ -399,6 +410,9 @@ func (s *Sink) Annotate(text string) {
 		return
 	}
 	text = validText(text)
+	if strings.Contains(text, continuedPrefix) {
+		text = escapeContinued(text)
+	}
 	// Once a line did not fit, later ones are left out too, until the
 	// comment is written: a shorter edit must not be kept after an earlier
 	// one that was left out, or a reader would apply them out of order.
@@ -410,6 +424,20 @@ func (s *Sink) Annotate(text string) {
 		s.note = append(s.note, '\n')
 	}
 	s.note = append(s.note, text...)
+}
+
+// escapeContinued puts a backslash before each line of text that starts
+// with continuedPrefix, so that no annotation reads as the rest of the
+// line before it (appendComments, commentJoin).
+func escapeContinued(text string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, continuedPrefix) {
+			b.WriteByte('\\')
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // lostPrefix starts the comment line that says how many annotation lines
@@ -585,6 +613,29 @@ func (s *Sink) Close() error {
 		s.closeErr = s.waitWriter()
 	})
 	return s.closeErr
+}
+
+// fitNotesLocked makes room in the queue for the trailer record
+// queueTrailerLocked adds (s.note, a gap line and a lost line), as Observe
+// does for a frame: with OverflowBlock it waits for the writer to take
+// the queue (or for Close), with OverflowDrop it keeps the first lines of
+// s.note that fit and counts the rest in s.linesLost. s.mu is held.
+func (s *Sink) fitNotesLocked() {
+	if len(s.note) == 0 {
+		return
+	}
+	need := func() int { return recHdrLen + len(s.note) + 1 + maxGapLine + 1 + maxLostLine + recHdrLen } // and SetMeta's record
+	for !s.closed && len(s.pending) > 0 && len(s.pending)+need() > s.limit {
+		if !s.block {
+			room := s.limit - len(s.pending) - (need() - len(s.note))
+			kept, lost := wholeLines(s.note, max(room, 0))
+			s.note = s.note[:len(kept)]
+			s.linesLost += lost
+			return
+		}
+		s.signal()
+		s.space.Wait()
+	}
 }
 
 // queueTrailerLocked queues the annotations no frame has carried, and the

@@ -388,7 +388,7 @@ func TestReplayCountsTheLinesLeftOut(t *testing.T) {
 		t.Fatalf("got inputs %+v, want some of the %d lines left out", res.Inputs, lines)
 	}
 	var w strings.Builder
-	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "comment lines where a frame's comment was full") {
+	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "comment lines it had no room for") {
 		t.Errorf("the warnings (%v): %q", err, w.String())
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"l2hub/capture"
 )
 
 // TestFlagErrorsNameTheFlag: a bad value that came from a flag is blamed
@@ -111,5 +113,44 @@ func TestPeerAliasesAreTheRole(t *testing.T) {
 				t.Errorf("got peers %q (ports %q), want %q", cfg.Peers, cfg.PortNames(), tt.peers)
 			}
 		})
+	}
+}
+
+// TestCaptureToAnotherNameOfStdout: --capture naming the file standard
+// output writes (/dev/stdout when the shell sent it to a file) is the
+// stream "-" is, so that a set-policy or a rotation never makes numbered
+// files beside it (/dev/stdout-0001 as root). Not parallel: it replaces
+// os.Stdout.
+func TestCaptureToAnotherNameOfStdout(t *testing.T) {
+	out, err := os.Create(filepath.Join(t.TempDir(), "stdout.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	saved := os.Stdout
+	os.Stdout = out
+	defer func() { os.Stdout = saved }()
+	parse := func(args ...string) (Config, error) {
+		var f Flags
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return f.Config()
+	}
+	cfg, err := parse("--capture", out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Capture.File != capture.Stdout {
+		t.Errorf("--capture %s (standard output's file): got capture file %q, want the stream %q", out.Name(), cfg.Capture.File, capture.Stdout)
+	}
+	if _, err := parse("--capture", out.Name(), "--rotate-count", "5"); err == nil || !strings.Contains(err.Error(), "not rotated") {
+		t.Errorf("--capture %s --rotate-count 5: got %v, want a refusal to rotate standard output", out.Name(), err)
+	}
+	other := filepath.Join(t.TempDir(), "run.pcapng")
+	if cfg, err := parse("--capture", other); err != nil || cfg.Capture.File != other {
+		t.Errorf("--capture %s: got %q, %v; want the file itself", other, cfg.Capture.File, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"l2hub/conformance/checker"
+	"l2hub/control"
 )
 
 func newCheckCmd(stdout io.Writer) *cobra.Command {
@@ -72,7 +73,10 @@ Profiles:
 				return err
 			}
 			if asJSON {
-				err = writeJSON(stdout, r)
+				err = writeJSON(stdout, struct {
+					Schema int `json:"schema"` // control.Schema, as every --json document starts
+					checker.Report
+				}{control.Schema, r})
 			} else {
 				err = r.WriteText(stdout)
 			}

@@ -86,7 +86,10 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	var truncated, stopped *replay.InputError
 	show := func(rep *replay.InjectReport) {
 		if f.JSON {
-			writeJSON(stdout, rep)
+			writeJSON(stdout, struct {
+				Schema int `json:"schema"` // control.Schema, as every --json document starts
+				*replay.InjectReport
+			}{control.Schema, rep})
 		} else {
 			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 		}
@@ -135,14 +138,11 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 // is not read here: what this read took would be missing from the
 // injection.
 func checkCapture(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
+	if err := replay.CheckCapture(path); err != nil { // as replay says it
 		return err
-	case fi.IsDir():
-		return fmt.Errorf("%s: is a directory, not a capture file", path)
-	case !fi.Mode().IsRegular():
-		return nil
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return err
 	}
 	f, err := os.Open(path)
 	if err != nil {
