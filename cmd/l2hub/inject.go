@@ -79,7 +79,7 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	if err := checkCapture(path); err != nil {
 		return err
 	}
-	token, err := f.Token.Token()
+	token, err := f.Token.TokenContext(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/control"
 	"l2hub/serve"
 	"l2hub/transport/netstack"
 )
@@ -70,7 +71,9 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 				// They are output, as in text: no --log-level hides them.
 				logConsoleTo(cmd.Context(), serve.OutputLog(log))
 			}
-			cfg, err := f.Config()
+			// A token or policy file that blocks (a FIFO no one writes)
+			// must not outlast the first Ctrl-C.
+			cfg, err := control.ReadContext(cmd.Context(), f.Config)
 			if err != nil {
 				return err
 			}
