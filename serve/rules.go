@@ -8,7 +8,6 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/internal/yamlfile"
 )
 
 // The control API's rule edits: one rule added, updated or removed in the
@@ -54,7 +53,7 @@ func (s *Session) RemoveRule(ctx context.Context, name string) (filter.RuleDescr
 // capture (record, as e) and logs it.
 func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src []byte,
 	edit func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error)) (filter.RuleDescription, error) {
-	name, file := e.Name, "rule "+shownName(e.Name)
+	name, file := e.Name, control.RuleFile(e.Name)
 	parse := func(p *filter.Policy) (*filter.RuleSpec, error) {
 		if src == nil {
 			return nil, nil
@@ -142,14 +141,4 @@ func (s *Session) policyToEdit(c *hub.Core) (p *filter.Policy, install func(), e
 		s.mu.Unlock()
 		s.warnClassicPcap()
 	}, nil
-}
-
-// shownName is a rule's name as the prefix of its parse errors shows it:
-// as it is, or quoted when it holds what a name may not (a space, a
-// newline from a URL), so that each error stays one line.
-func shownName(name string) string {
-	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' }) {
-		return yamlfile.Quote(name)
-	}
-	return yamlfile.Shown(name)
 }
