@@ -209,25 +209,27 @@ type Config struct {
 	// for as long as it takes.
 	Cancel <-chan struct{}
 
-	stream bool // Path is standard output or a named pipe (set by normalize)
+	stream bool // Path is standard output, a named pipe or a device (set by normalize)
 }
 
 // Stdout as a Config.Path writes the capture to standard output, as a
 // stream that a live Wireshark reads (wireshark -k -i -). A named pipe
-// (mkfifo) as the path is a stream too: opening it waits for a reader. A
-// stream is one file: not per port, not rotated; a SetMeta starts a new
+// (mkfifo) as the path is a stream too: opening it waits for a reader;
+// and so is a character device (/dev/null, a terminal), which files
+// numbered beside it would not be. A stream is one file: not per port, not rotated; a SetMeta starts a new
 // pcapng section in it, and a reader that goes away ends the capture
 // (logged and counted, but no error of Close's: closing a live viewer is
 // how one stops watching), with no retry.
 const Stdout = "-"
 
-// isStream reports whether path names a stream rather than a file.
+// isStream reports whether path names a stream rather than a file:
+// standard output, a named pipe, or a character device.
 func isStream(path string) bool {
 	if path == Stdout {
 		return true
 	}
 	fi, err := os.Stat(path)
-	return err == nil && fi.Mode()&fs.ModeNamedPipe != 0
+	return err == nil && fi.Mode()&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0
 }
 
 func (c Config) normalize() (Config, error) {
@@ -370,6 +372,9 @@ func sanitize(name string) string {
 func streamName(path string) string {
 	if path == Stdout {
 		return "standard output (-)"
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&fs.ModeCharDevice != 0 {
+		return "the device " + path
 	}
 	return "the named pipe " + path
 }

@@ -155,7 +155,7 @@ func TestWrongLengthErrors(t *testing.T) {
 		{"last-epb-whole", set(ng.b, len(ng.b)-epbSize+4, uint32(epbSize)|0x1000), ReadOptions{}, len(ng.b) - epbSize,
 			fmt.Sprintf("yet it ends in a trailing length of %d, the bytes it has", epbSize)},
 		{"unknown-over-limit", set(set(ng.b, second, 0xBAD), second+4, 0x7ffffff0), ReadOptions{MaxBlock: 256}, second,
-			fmt.Sprintf("the block type 0xbad claims 2147483632 bytes, %d more than the input has from its start, yet a whole %d-byte enhanced packet block starts %d bytes into it", 2147483632-20*epbSize, epbSize, epbSize)},
+			fmt.Sprintf("the custom block claims 2147483632 bytes, %d more than the input has from its start, yet a whole %d-byte enhanced packet block starts %d bytes into it", 2147483632-20*epbSize, epbSize, epbSize)},
 		{"pcap-record-inside", set(pc.b, pcSecond+8, 60|0x1000), ReadOptions{}, pcSecond,
 			"yet a whole 76-byte record starts 76 bytes into it, and whole records follow it to the end"},
 	} {

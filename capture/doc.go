@@ -13,7 +13,12 @@
 // on the next frame's comment ([Sink.Annotate]), or, when no frame follows,
 // in the statistics blocks that end the file ([Reader.Trailer]); a change
 // to the policy adds a second line, "l2hub-edit" and the change in JSON
-// (filter.Edit), from which a replay makes it again. The section header's
+// (filter.Edit), from which a replay makes it again. Up to 512 KiB of them
+// wait for a frame, which carries them in as many comments as they need
+// (64 KiB each, whole lines; a longer line goes on in the next, after
+// "l2hub: continued: ", which a Reader heeds only after a full comment, so that
+// one added by hand stays a line of its own), so that Wireshark's rewriters (editcap, mergecap,
+// tshark -w) keep them in place and a Reader joins them back. The section header's
 // comments (one line each, so that capinfos -T keeps one row per file)
 // record the l2hub version, the seed, hashes of the configuration and
 // policy and the hub's start time ([Meta]), so that a capture says how to
@@ -100,10 +105,13 @@
 // A [Reader] streams pcap (both magics, both byte orders: QEMU filter-dump
 // and tcpdump files) and pcapng (several sections; interfaces with any
 // if_tsresol and if_tsoffset; enhanced, simple and obsolete packet blocks;
-// epb_flags and comments; unknown blocks skipped) one block at a time,
-// bounded by ReadOptions.MaxBlock whatever a length field claims. Errors say
-// which packet and byte offset reading stopped at; packets already returned
-// stay valid. A Reader is for one goroutine.
+// epb_flags and comments; custom blocks, systemd journal entries and
+// Sysdig events as records that are not packets, numbered as Wireshark numbers them (Sysdig
+// events with flags, 0x208, 0x217 and 0x222, as newer releases do: tshark 4.0 skips them
+// unnumbered); unknown blocks skipped) one block at a time, bounded by ReadOptions.MaxBlock
+// whatever a length field claims. Errors say which record and byte offset
+// reading stopped at; packets already returned stay valid. A Reader is for
+// one goroutine.
 //
 // Imports: hub (frames, events and the clock's times come through it) and
 // internal/wallclock (the clock of flushes and retries when none is given).

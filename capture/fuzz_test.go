@@ -47,6 +47,9 @@ func FuzzReadPcapng(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(fs.files[cfg.Path].Bytes())
+	for _, o := range orders {
+		f.Add(notPacketFile(o.o))
+	}
 	f.Fuzz(fuzzReader)
 }
 

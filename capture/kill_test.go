@@ -86,7 +86,7 @@ func TestKillWriter(t *testing.T) {
 				}
 				if err != nil {
 					var re *ReadError
-					if !errors.Is(err, ErrTruncated) || !errors.As(err, &re) || re.Offset+int64(epbLen(1500, 40)) < int64(len(b)) {
+					if !errors.Is(err, ErrTruncated) || !errors.As(err, &re) || re.Offset+int64(epbLen(1500, make([]byte, 40))) < int64(len(b)) {
 						t.Fatalf("after %d whole packets: %v (file of %d bytes); want at worst a cut last block", n, err, len(b))
 					}
 					t.Logf("file ends in a cut block: %v", err)

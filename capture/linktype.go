@@ -22,6 +22,11 @@ const (
 	LinkTypeNetlink         LinkType = 253
 	LinkTypeLinuxSLL2       LinkType = 276
 	LinkTypeEthernetMPacket LinkType = 274
+
+	// LinkTypeNotPacket is no link type: a Reader gives it to the records
+	// of a pcapng file that are not packets, which Wireshark numbers as
+	// frames (Packet.Block).
+	LinkTypeNotPacket LinkType = 0xffff
 )
 
 var linkTypeNames = map[LinkType]string{
@@ -39,6 +44,7 @@ var linkTypeNames = map[LinkType]string{
 	LinkTypeNetlink:         "NETLINK",
 	LinkTypeEthernetMPacket: "ETHERNET_MPACKET",
 	LinkTypeLinuxSLL2:       "LINUX_SLL2",
+	LinkTypeNotPacket:       "NOT_A_PACKET",
 }
 
 // String returns the LINKTYPE_ name without its prefix ("ETHERNET"), or

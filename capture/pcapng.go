@@ -1,10 +1,12 @@
 package capture
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"l2hub/hub"
 )
@@ -22,6 +24,22 @@ const (
 	blockISB = 0x00000005 // Interface Statistics Block
 	blockEPB = 0x00000006 // Enhanced Packet Block
 	blockDSB = 0x0000000A // Decryption Secrets Block
+
+	// Blocks that are records but not packets: Wireshark numbers them as
+	// frames.
+	blockJournal      = 0x00000009 // systemd Journal Export Block
+	blockCustom       = 0x00000BAD // Custom Block that rewriters copy
+	blockCustomNoCopy = 0x40000BAD // Custom Block that rewriters do not copy
+	// Sysdig event blocks (system calls), which Wireshark reads with
+	// their own link type: the event, with flags (EVF), version 2, and
+	// version 2 with large parameters. Wireshark 4.0 numbers the three
+	// without flags only; later versions all six.
+	blockSysdigEvent        = 0x00000204
+	blockSysdigEVF          = 0x00000208
+	blockSysdigEventV2      = 0x00000216
+	blockSysdigEVFV2        = 0x00000217
+	blockSysdigEventV2Large = 0x00000221
+	blockSysdigEVFV2Large   = 0x00000222
 
 	byteOrderMagic = 0x1A2B3C4D
 
@@ -223,7 +241,9 @@ func appendISB(b []byte, iface uint32, st *ifStats, tot *portTotals, comment str
 	b = le.AppendUint32(b, uint32(st.last))
 	b = appendOption(b, optComment, truncateOption(comment))
 	for _, t := range trailer {
-		b = appendOption(b, optComment, truncateOption(t))
+		// Each trailer comment is written as several, each after
+		// trailerPrefix, when it is longer than one option holds.
+		b = appendComments(b, trailerPrefix, []byte(validText(strings.TrimPrefix(t, trailerPrefix))))
 	}
 	if st.records > 0 {
 		var t [8]byte
@@ -266,11 +286,8 @@ func idbLen(name, description string) int {
 }
 
 // epbLen is the size of the Enhanced Packet Block appendEPB writes.
-func epbLen(capLen, commentLen int) int {
-	n := blockMin + epbFixed + capLen + pad4(capLen) + optionLen(4) + 4
-	if commentLen > 0 {
-		n += optionLen(commentLen)
-	}
+func epbLen(capLen int, comment []byte) int {
+	n := blockMin + epbFixed + capLen + pad4(capLen) + optionLen(4) + 4 + commentsLen("", comment)
 	return n
 }
 
@@ -289,14 +306,132 @@ func appendEPB(b []byte, iface uint32, ns uint64, data []byte, origLen int, flag
 	b = le.AppendUint16(b, optFlags)
 	b = le.AppendUint16(b, 4)
 	b = le.AppendUint32(b, flags)
-	if len(comment) > 0 {
-		b = le.AppendUint16(b, optComment)
-		b = le.AppendUint16(b, uint16(len(comment)))
-		b = append(b, comment...)
-		b = append(b, zeros[:pad4(len(comment))]...)
-	}
+	b = appendComments(b, "", comment)
 	b = appendEndOfOptions(b)
 	return endBlock(b, start)
+}
+
+// maxOption is the most an option's 16-bit length field holds.
+const maxOption = 1<<16 - 1
+
+// continuedPrefix opens an opt_comment that goes on with the line the
+// comment before it ended: a line longer than one option holds (an edit
+// of a rule near filter.MaxRuleBytes) is written across several, and a
+// Reader joins them back without the newline it puts between comments.
+// Wireshark shows each part as a comment of its own.
+//
+// Only a cut inside a line fills an option to fullOption bytes or more; an
+// option of whole lines stays shorter. A Reader joins a comment that
+// starts with continuedPrefix only to a full one before it, so a comment
+// added by hand (editcap -a, Wireshark) that starts with the prefix is not
+// glued onto the last line l2hub wrote (a VM attach record, an edit).
+const continuedPrefix = "l2hub: continued: "
+
+// fullOption is the least length of an option that ends inside a line:
+// the cut backs up at most utf8.UTFMax-1 bytes to a rune's start.
+const fullOption = maxOption - (utf8.UTFMax - 1)
+
+// appendComments appends text as opt_comment options, each starting with
+// prefix: whole lines, as many as one option holds, so that a reader that
+// joins a block's comments with newlines (Wireshark's, joinComment) reads
+// text back, and a tool that rewrites the file (editcap, mergecap,
+// tshark -w) keeps them in order with the block. A line longer than an
+// option is cut at a UTF-8 boundary, its later parts starting with
+// continuedPrefix. It appends nothing for an empty text and, for text
+// that fits one option, allocates only to grow b.
+func appendComments(b []byte, prefix string, text []byte) []byte {
+	cc := commentCuts{text: text}
+	for {
+		cont, piece, ok := cc.next(len(prefix))
+		if !ok {
+			return b
+		}
+		c := len(prefix)
+		if cont {
+			c += len(continuedPrefix)
+		}
+		b = le.AppendUint16(b, optComment)
+		b = le.AppendUint16(b, uint16(c+len(piece)))
+		b = append(b, prefix...)
+		if cont {
+			b = append(b, continuedPrefix...)
+		}
+		b = append(b, piece...)
+		b = append(b, zeros[:pad4(c+len(piece))]...)
+	}
+}
+
+// commentsLen is the length of the options appendComments appends.
+func commentsLen(prefix string, text []byte) int {
+	n := 0
+	cc := commentCuts{text: text}
+	for {
+		cont, piece, ok := cc.next(len(prefix))
+		if !ok {
+			return n
+		}
+		c := len(prefix)
+		if cont {
+			c += len(continuedPrefix)
+		}
+		n += optionLen(c + len(piece))
+	}
+}
+
+// commentCuts cuts text into the options appendComments writes.
+type commentCuts struct {
+	text  []byte
+	cont  bool // the last piece was cut inside a line: a continuation is due
+	empty bool // the last cut took text's final newline: an empty last line is due
+}
+
+// next returns the next option's text, after a prefix of head bytes and,
+// if cont, continuedPrefix. Whole lines leave an option shorter than
+// fullOption: all of what is left, if it fits so, or up to its last
+// newline that does (neither part keeps that newline). Otherwise a line
+// is cut inside, just short of maxOption, at a UTF-8 boundary when one is
+// within utf8.UTFMax-1 bytes (text that is not UTF-8 is cut at maxOption,
+// so a cut always makes progress), and a continuation follows it, empty
+// if nothing is left: an option of fullOption bytes or more is never the
+// last (joinComment). ok is false when nothing is left.
+func (cc *commentCuts) next(head int) (cont bool, piece []byte, ok bool) {
+	if len(cc.text) == 0 {
+		switch {
+		case cc.cont:
+			cc.cont = false
+			return true, nil, true
+		case cc.empty:
+			cc.empty = false
+			return false, nil, true
+		}
+		return false, nil, false
+	}
+	cont = cc.cont
+	if cont {
+		head += len(continuedPrefix)
+	}
+	short := fullOption - 1 - head
+	if len(cc.text) <= short {
+		piece, cc.text, cc.cont = cc.text, nil, false
+		return cont, piece, true
+	}
+	if i := bytes.LastIndexByte(cc.text[:short+1], '\n'); i >= 0 {
+		piece, cc.text, cc.cont = cc.text[:i], cc.text[i+1:], false
+		cc.empty = len(cc.text) == 0
+		return cont, piece, true
+	}
+	room := maxOption - head
+	n := min(room, len(cc.text))
+	if n < len(cc.text) {
+		for k := n; k > room-utf8.UTFMax; k-- {
+			if utf8.RuneStart(cc.text[k]) {
+				n = k
+				break
+			}
+		}
+	}
+	piece, cc.text, cc.cont = cc.text[:n], cc.text[n:], true
+	return cont, piece, true
 }
 
 var zeros [4]byte

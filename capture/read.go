@@ -35,9 +35,11 @@ func (d Dir) String() string {
 	return "unknown"
 }
 
-// Packet is one record of a capture file.
+// Packet is one record of a capture file: a packet, or, in pcapng, a
+// block that Wireshark numbers as a frame though it holds none (a custom
+// block, a systemd journal entry: see Block).
 type Packet struct {
-	Number  int   // from 1, in file order
+	Number  int   // from 1, in file order, as Wireshark numbers frames
 	Offset  int64 // byte offset of the packet's block or record
 	Section int   // pcapng section, from 0 (0 in classic pcap)
 	// Time is in UTC, and one that UnixNano holds (a timestamp beyond
@@ -53,6 +55,16 @@ type Packet struct {
 	Data    []byte
 	OrigLen int    // length on the wire; >= len(Data)
 	Comment string // opt_comment, several joined by "\n"
+	// Block, for a record that is not a packet, is its pcapng block type:
+	// 0x00000BAD or 0x40000BAD (a custom block), 0x00000009 (a systemd
+	// Journal Export Block), 0x00000204, 0x00000208, 0x00000216,
+	// 0x00000217, 0x00000221 or 0x00000222 (a Sysdig event; those with
+	// flags, 0x208, 0x217 and 0x222, are numbered as newer Wireshark
+	// releases number them, where tshark 4.0 skips them unnumbered). Its LinkType is then LinkTypeNotPacket, its
+	// Data the block's body (a custom block's Private Enterprise Number
+	// first; empty when the block is longer than MaxBlock), its Time zero
+	// and its Interface 0. It is 0 for a packet.
+	Block uint32
 }
 
 // Clone returns a copy of p that owns its Data.
@@ -80,7 +92,10 @@ type Section struct {
 type ReadOptions struct {
 	// LinkTypes, if not empty, lists the link types accepted; a packet on
 	// another stops reading with an error wrapping ErrLinkType that names
-	// the type.
+	// the type. A record that is not a packet (Packet.Block) is passed
+	// over instead when the list leaves out LinkTypeNotPacket, though it
+	// keeps its number: the packets after it are numbered as Wireshark
+	// numbers them.
 	LinkTypes []LinkType
 	// MaxBlock bounds a pcapng block or pcap record (0 means
 	// DefaultMaxBlock): the most a Reader allocates for one, whatever a
@@ -117,9 +132,9 @@ type Reader struct {
 	opts   ReadOptions
 	hdr    [24]byte
 	buf    []byte
-	join   []byte // a block's comments being joined (joinComment)
-	n      int    // packets returned
-	err    error  // sticky
+	join   commentJoin // a block's comments being joined
+	n      int         // records numbered: those returned, and those passed over (LinkTypes)
+	err    error       // sticky
 
 	// classic pcap
 	pcapIf  iface
@@ -130,10 +145,10 @@ type Reader struct {
 	section int
 	shb     Section
 	ifaces  []iface
-	trailer []byte // annotations after the last frame (Trailer)
+	trailer trailerJoin // annotations after the last frame (Trailer)
 	// sectionTrailer is the current section's share of trailer
 	// (SectionTrailer).
-	sectionTrailer []byte
+	sectionTrailer trailerJoin
 }
 
 type iface struct {
@@ -365,16 +380,16 @@ func (r *Reader) readSHB() error {
 			r.opts.SectionEnd(r.section, r.Interfaces())
 		}
 		r.section++
-		r.sectionTrailer = r.sectionTrailer[:0]
+		r.sectionTrailer = trailerJoin{commentJoin: commentJoin{b: r.sectionTrailer.b[:0]}}
 	}
 	r.shb = Section{}
 	r.ifaces = r.ifaces[:0]
-	r.join = r.join[:0]
+	r.join.reset()
 	it := optIter{b: b[12:], order: r.order}
 	for it.next() {
 		switch it.code {
 		case optComment:
-			r.join = joinComment(r.join, it.val)
+			r.join.add(it.val, len(it.val))
 		case optHardware:
 			r.shb.Hardware = string(it.val)
 		case optOS:
@@ -386,7 +401,7 @@ func (r *Reader) readSHB() error {
 	if it.err != nil {
 		return r.fail(at, fmt.Errorf("section header: %w", it.err))
 	}
-	r.shb.Comment = string(r.join)
+	r.shb.Comment = string(r.join.b)
 	return nil
 }
 
@@ -416,6 +431,16 @@ func (r *Reader) nextNG() (Packet, error) {
 		switch {
 		case typ == blockIDB, typ == blockEPB, typ == blockSPB, typ == blockOPB:
 		case typ == blockISB && length <= uint32(r.opts.MaxBlock):
+		case notPacket(typ):
+			p, err := r.notPacket(at, typ, length)
+			if err != nil {
+				return Packet{}, err
+			}
+			if len(r.opts.LinkTypes) > 0 && !slices.Contains(r.opts.LinkTypes, LinkTypeNotPacket) {
+				r.n++ // passed over, but numbered
+				continue
+			}
+			return p, nil
 		default:
 			if err := r.skip(at, typ, length); err != nil {
 				return Packet{}, err
@@ -451,6 +476,37 @@ func (r *Reader) nextNG() (Packet, error) {
 		p.Section = r.section
 		return p, nil
 	}
+}
+
+// notPacket reports whether a pcapng block of type typ is a record that
+// is not a packet but that Wireshark numbers as a frame: a custom block
+// (copied or not), a systemd Journal Export Block, or a Sysdig event.
+func notPacket(typ uint32) bool {
+	switch typ {
+	case blockCustom, blockCustomNoCopy, blockJournal,
+		blockSysdigEvent, blockSysdigEVF, blockSysdigEventV2, blockSysdigEVFV2, blockSysdigEventV2Large, blockSysdigEVFV2Large:
+		return true
+	}
+	return false
+}
+
+// notPacket reads such a block, whose header r.hdr[:8] holds, as a
+// Packet of LinkTypeNotPacket. One longer than MaxBlock is passed over,
+// its body left out.
+func (r *Reader) notPacket(at int64, typ, length uint32) (Packet, error) {
+	p := Packet{Offset: at, Section: r.section, LinkType: LinkTypeNotPacket, Block: typ, OrigLen: int(length) - blockMin}
+	if length > uint32(r.opts.MaxBlock) {
+		return p, r.skip(at, typ, length)
+	}
+	b, err := r.readBody(at, r.hdr[:8], int(length)-8, int64(length), blockName(typ))
+	if err != nil {
+		return p, err
+	}
+	if t := r.order.Uint32(b[len(b)-4:]); t != length {
+		return p, r.fail(at, fmt.Errorf("%w: %s length %d, trailing length %d", ErrCorrupt, blockName(typ), length, t))
+	}
+	p.Data = b[:len(b)-4]
+	return p, nil
 }
 
 // skip passes over a block this reader does not use, of any length,
@@ -513,6 +569,12 @@ func blockName(typ uint32) string {
 		return "interface statistics block"
 	case blockSHB:
 		return "section header block"
+	case blockCustom, blockCustomNoCopy:
+		return "custom block"
+	case blockJournal:
+		return "systemd journal export block"
+	case blockSysdigEvent, blockSysdigEVF, blockSysdigEventV2, blockSysdigEVFV2, blockSysdigEventV2Large, blockSysdigEVFV2Large:
+		return "sysdig event block"
 	}
 	return fmt.Sprintf("block type %#x", typ)
 }
@@ -527,8 +589,8 @@ func (r *Reader) statistics(b []byte) {
 		return
 	}
 	opts := b[isbFixed:]
-	r.trailer = r.addTrailer(r.trailer, opts)
-	r.sectionTrailer = r.addTrailer(r.sectionTrailer, opts)
+	r.trailer.addOptions(opts, r.order)
+	r.sectionTrailer.addOptions(opts, r.order)
 	if r.opts.Statistics != nil {
 		var comments []string
 		it := optIter{b: opts, order: r.order}
@@ -541,16 +603,63 @@ func (r *Reader) statistics(b []byte) {
 	}
 }
 
-// addTrailer joins to t the trailers among the comments of a statistics
-// block's options, a line at a time while t is shorter than MaxComment.
-func (r *Reader) addTrailer(t, opts []byte) []byte {
-	it := optIter{b: opts, order: r.order}
-	for len(t) < MaxComment && it.next() {
-		if it.code == optComment && bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
-			t = joinComment(t, it.val[len(trailerPrefix):])
+// A trailerJoin joins the trailers among the comments of statistics
+// blocks, while they are shorter than maxTrailer; past it, it counts the
+// lines it leaves out, and the events the gap lines among them say are
+// missing, and says so at its end (String), as a Sink says what a full
+// comment left out (LinesLeftOut, Gaps).
+type trailerJoin struct {
+	commentJoin
+	lost    uint64 // lines left out past maxTrailer
+	missing uint64 // events the gap lines left out say are missing
+}
+
+func (t *trailerJoin) addOptions(opts []byte, order binary.ByteOrder) {
+	it := optIter{b: opts, order: order}
+	for it.next() {
+		if it.code != optComment || !bytes.HasPrefix(it.val, []byte(trailerPrefix)) {
+			continue
 		}
+		v := it.val[len(trailerPrefix):]
+		if t.lost == 0 && len(t.b) < maxTrailer {
+			t.add(v, len(it.val))
+			continue
+		}
+		rest, cont := bytes.CutPrefix(v, []byte(continuedPrefix))
+		cont = cont && t.full
+		if !cont {
+			rest = v
+		} else if t.lost == 0 {
+			// The last line kept goes on here: leave it out whole.
+			t.b = t.b[:max(bytes.LastIndexByte(t.b, '\n'), 0)]
+			t.lost++
+		}
+		t.lost += uint64(bytes.Count(rest, []byte{'\n'}))
+		if !cont {
+			t.lost++
+		}
+		t.missing += Gaps(string(rest))
+		t.lost += LinesLeftOut(string(rest))
+		t.full = len(it.val) >= fullOption
 	}
-	return t
+}
+
+// String returns the trailers joined, ending with what was left out.
+func (t *trailerJoin) String() string {
+	if t.lost == 0 && t.missing == 0 {
+		return string(t.b)
+	}
+	b := bytes.Clone(t.b)
+	if t.missing > 0 {
+		if len(b) > 0 {
+			b = append(b, '\n')
+		}
+		b = appendGap(b, t.missing, "after the last record")
+	}
+	if len(b) > 0 {
+		b = append(b, '\n')
+	}
+	return string(appendLost(b, t.lost))
 }
 
 // Trailer returns the annotations that a Sink found no frame to carry when
@@ -558,8 +667,11 @@ func (r *Reader) addTrailer(t, opts []byte) []byte {
 // before the hub stopped), one per line as packet comments carry them, or
 // "" if there were none. Each pcapng file a Sink closes at the end has
 // them in the comment of its first Interface Statistics Block, after the
-// last packet: read it once Next has returned io.EOF.
-func (r *Reader) Trailer() string { return string(r.trailer) }
+// last packet: read it once Next has returned io.EOF. A Reader keeps
+// maxTrailer (2 MiB) of them; past that, the trailer ends with a line
+// that counts the lines left out ([LinesLeftOut]), and one with the
+// events that the gap lines among them said were missing ([Gaps]).
+func (r *Reader) Trailer() string { return r.trailer.String() }
 
 // SectionTrailer is Trailer for the current section alone: in a stream
 // (serve --capture -) each section a SetMeta ended carries the
@@ -567,7 +679,7 @@ func (r *Reader) Trailer() string { return string(r.trailer) }
 // section's frames. Read it in ReadOptions.SectionEnd for the section
 // ending (the next section's header resets it), or once Next has
 // returned io.EOF for the last.
-func (r *Reader) SectionTrailer() string { return string(r.sectionTrailer) }
+func (r *Reader) SectionTrailer() string { return r.sectionTrailer.String() }
 
 func (r *Reader) addInterface(b []byte) error {
 	if len(b) < idbFixed {
@@ -655,11 +767,11 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 		p.Data, p.OrigLen = b[epbFixed:epbFixed+capLen], max(int(orig), int(capLen))
 		opts := b[min(len(b), epbFixed+int(capLen)+pad4(int(capLen))):]
 		it := optIter{b: opts, order: r.order}
-		r.join = r.join[:0]
+		r.join.reset()
 		for it.next() {
 			switch it.code {
 			case optComment:
-				r.join = joinComment(r.join, it.val)
+				r.join.add(it.val, len(it.val))
 			case optFlags:
 				if len(it.val) == 4 {
 					p.Flags = r.order.Uint32(it.val)
@@ -669,8 +781,8 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 		if it.err != nil {
 			return p, it.err
 		}
-		if len(r.join) > 0 {
-			p.Comment = string(r.join)
+		if len(r.join.b) > 0 {
+			p.Comment = string(r.join.b)
 		}
 		switch p.Flags & flagsDirMask {
 		case flagsInbound:
@@ -684,15 +796,33 @@ func (r *Reader) packet(typ uint32, b []byte) (Packet, error) {
 	return p, nil
 }
 
-// joinComment appends the opt_comment v to the comments joined so far,
-// after a newline if there are any: a block's comments are joined in one
-// buffer, in time linear in their length, however many there are (a
-// hostile block holds thousands).
-func joinComment(have, v []byte) []byte {
-	if len(have) > 0 {
-		have = append(have, '\n')
+// A commentJoin joins a block's opt_comments into one text, with a
+// newline between two, or, for a comment that goes on with the line the
+// one before it cut (continuedPrefix after an option of fullOption bytes
+// or more, appendComments), without one: in one buffer, in time linear in
+// their length, however many there are (a hostile block holds thousands).
+// A comment that starts with continuedPrefix after a shorter one (added by
+// hand, with editcap -a) is a line of its own.
+type commentJoin struct {
+	b    []byte
+	n    int  // comments joined
+	full bool // the last one filled its option: a continuation may follow
+}
+
+func (j *commentJoin) reset() { j.b, j.n, j.full = j.b[:0], 0, false }
+
+// add joins the comment v, the end of an option of optLen bytes.
+func (j *commentJoin) add(v []byte, optLen int) {
+	if j.n > 0 {
+		if rest, ok := bytes.CutPrefix(v, []byte(continuedPrefix)); ok && j.full {
+			v = rest
+		} else {
+			j.b = append(j.b, '\n')
+		}
 	}
-	return append(have, v...)
+	j.b = append(j.b, v...)
+	j.n++
+	j.full = optLen >= fullOption
 }
 
 var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,

@@ -109,7 +109,7 @@ func TestReadPcapng(t *testing.T) {
 			// Statistics whose option overruns the block: passed over, as
 			// another writer's may be.
 			g.block(blockISB, append(make([]byte, 12), g.o.AppendUint16(g.o.AppendUint16(nil, optComment), 200)...))
-			g.block(0x40000BAD, []byte("custom block")) // skipped
+			g.block(0x40000BAD, []byte("custom block")) // a record, though not a packet
 			g.epb(1, 1_700_000_000_123, d[1], 1000, opt{optFlags, g.u32(flagsOutbound)})
 			g.spb(67, d[2][:67])
 			g.opb(0, 5_000_001, d[3], 81, opt{optFlags, g.u32(flagsOutbound)}, opt{optComment, []byte("old")})
@@ -147,6 +147,7 @@ func TestReadPcapng(t *testing.T) {
 			}
 			wants := []want{
 				{0, 0, "eth0", LinkTypeEthernet, time.Unix(1_700_000_000, 123_456_000), d[0], 60, DirIn, "one\ntwo"},
+				{0, 0, "", LinkTypeNotPacket, time.Time{}, []byte("custom block"), 12, DirUnknown, ""},
 				{0, 1, "tun0", LinkTypeRaw, time.Unix(1_700_000_000+100, 123_000_000), d[1], 1000, DirOut, ""},
 				{0, 0, "eth0", LinkTypeEthernet, time.Time{}, d[2][:67], 67, DirUnknown, ""},
 				{0, 0, "eth0", LinkTypeEthernet, time.Unix(5, 1000), d[3], 81, DirOut, "old"},
@@ -223,7 +224,7 @@ func TestReadErrors(t *testing.T) {
 		{"pcapng-spb-first", (&ngBuilder{o: le}).shb().spb(60, f).b, ReadOptions{}, 0, ErrCorrupt, 28, "before any interface"},
 		{"pcapng-caplen", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+20:], 1000); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "captured length 1000 overruns"},
 		{"pcapng-tsresol", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{80}}).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol"},
-		{"pcapng-huge-unknown-block", append(ng1.Clone().b, le.AppendUint32(le.AppendUint32(nil, 0x0bad), 0xfffffff0)...), ReadOptions{}, 1, ErrTruncated, ng1Len, "4294967280-byte block"},
+		{"pcapng-huge-unknown-block", append(ng1.Clone().b, le.AppendUint32(le.AppendUint32(nil, 0x0bad), 0xfffffff0)...), ReadOptions{}, 1, ErrTruncated, ng1Len, "4294967280-byte custom block"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var before runtime.MemStats

@@ -284,12 +284,9 @@ func (s *Sink) Observe(ev *hub.Event) {
 		s.missed = 0
 	}
 	if len(s.note) > 0 || s.linesLost > 0 {
-		// The annotations go whole lines at a time, as many as fit beside
-		// the frame's own notes; the rest are counted, and said.
-		room := MaxComment - (len(b) - c) - 1 - maxLostLine
-		kept, lost := wholeLines(s.note, room)
-		lost += s.linesLost
-		for _, part := range [][]byte{kept, appendLost(nil, lost)} {
+		// The annotations (at most maxNotes, Annotate) go after the
+		// frame's own notes, then how many lines were left out.
+		for _, part := range [][]byte{s.note, appendLost(nil, s.linesLost)} {
 			if len(part) == 0 {
 				continue
 			}
@@ -299,9 +296,6 @@ func (s *Sink) Observe(ev *hub.Event) {
 			b = append(b, part...)
 		}
 		s.note, s.linesLost = s.note[:0], 0
-	}
-	if len(b)-c > MaxComment {
-		b = b[:c+len(cutText(b[c:], MaxComment))]
 	}
 	ne.PutUint32(b[at+28:], uint32(len(b)-c))
 	ne.PutUint32(b[at+32:], uint32(min(own, len(b)-c)))
@@ -365,7 +359,15 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 	}
 	// Annotations no frame has carried yet happened under the old Meta
 	// (an edit of the policy being replaced): they end the old files, as
-	// at Close, rather than open the new ones.
+	// at Close, rather than open the new ones. They are charged to the
+	// queue as a frame is: with OverflowBlock SetMeta waits for room, with
+	// OverflowDrop the lines that do not fit are left out and counted, so
+	// that bursts of edits between set-policy calls hold no more than
+	// QueueBytes while the writer is stalled.
+	s.fitNotesLocked()
+	if s.closed {
+		return nil, fmt.Errorf("capture %s: closed", s.cfg.Path)
+	}
 	s.queueTrailerLocked()
 	var h [recHdrLen]byte
 	h[0] = recMeta
@@ -380,18 +382,27 @@ func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 // event that is not a frame (a partition started through the control API)
 // shows in the capture where it happened in the frame order. Call it on
 // the hub loop, between Observe calls; several annotations before the next
-// frame are joined by newlines, and a comment is cut to MaxComment bytes.
+// frame are joined by newlines. The frame's block carries them as several
+// comments when they are longer than one pcapng option holds
+// (appendComments), which Wireshark's tools (editcap, mergecap, tshark -w)
+// keep with the frame, in order, and a Reader joins back into one comment.
 // Annotations that no frame follows (a partition started just before the
 // hub stopped) are written at Close into the statistics block that ends
 // each pcapng file, where [Reader.Trailer] finds them; classic pcap has no
 // place for them.
 //
-// What does not fit a comment (MaxComment) is left out whole lines at a
-// time, never cut inside one, and the comment says how many lines it left
-// out (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
+// The annotations waiting for a frame are bounded (maxNotes, 512 KiB: room
+// for hundreds of edits on an idle hub, or for the largest rule, while a
+// stalled writer holds no more memory): past it, lines are left out whole,
+// never cut inside one, and the comment says how many it left out
+// (LinesLeftOut), so that a replay knows it lacks edits or VM changes.
+// SetMeta queues them within QueueBytes, as Observe queues frames. A line
+// that starts with continuedPrefix gets a backslash before it, so that it
+// cannot read as the rest of the line before it.
 // Annotations whose frame is lost because its file failed (a full disk)
 // ride on the first frame written once the capture resumes, after the
-// line that says what is missing there (GapPrefix).
+// line that says what is missing there (GapPrefix), as many as its
+// comment holds (MaxComment).
 func (s *Sink) Annotate(text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -399,10 +410,13 @@ func (s *Sink) Annotate(text string) {
 		return
 	}
 	text = validText(text)
+	if strings.Contains(text, continuedPrefix) {
+		text = escapeContinued(text)
+	}
 	// Once a line did not fit, later ones are left out too, until the
 	// comment is written: a shorter edit must not be kept after an earlier
 	// one that was left out, or a reader would apply them out of order.
-	if s.linesLost > 0 || len(s.note)+1+len(text) > MaxComment-maxLostLine {
+	if s.linesLost > 0 || len(s.note)+1+len(text) > maxNotes {
 		s.linesLost += uint64(strings.Count(text, "\n") + 1)
 		return
 	}
@@ -412,13 +426,43 @@ func (s *Sink) Annotate(text string) {
 	s.note = append(s.note, text...)
 }
 
+// escapeContinued puts a backslash before each line of text that starts
+// with continuedPrefix, so that no annotation reads as the rest of the
+// line before it (appendComments, commentJoin).
+func escapeContinued(text string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, continuedPrefix) {
+			b.WriteByte('\\')
+		}
+		b.WriteString(line)
+	}
+	return b.String()
+}
+
 // lostPrefix starts the comment line that says how many annotation lines
-// a comment left out: "capture: 3 comment lines left out (a comment holds
-// at most 16384 bytes)".
+// a comment left out: "capture: 3 comment lines left out (the capture had
+// no room for them)".
 const lostPrefix = "capture: "
 
-// lostSuffix ends it.
-var lostSuffix = fmt.Sprintf(" comment lines left out (a comment holds at most %d bytes)", MaxComment)
+// maxNotes bounds the annotations that wait for the next frame (Annotate),
+// and so the memory they hold however long the writer is stalled. The
+// frame's block, with a frame of MaxSnaplen bytes, its own notes
+// (MaxComment) and the option headers, stays within the Reader's
+// DefaultMaxBlock (1 MiB), which Wireshark's tools read too.
+const maxNotes = 512 << 10
+
+// maxTrailer bounds the trailers a Reader joins (Reader.Trailer): a few
+// files' or sections' worth.
+const maxTrailer = 4 * maxNotes
+
+// lostSuffix ends it. The cause is one of maxNotes (a burst of edits
+// while no frame passed), a failed file's stretch (maxStretchNotes), or a
+// comment's own bound.
+const lostSuffix = " comment lines left out (the capture had no room for them)"
+
+// lostSuffixV1 is lostSuffix as captures written before it say it.
+var lostSuffixV1 = fmt.Sprintf(" comment lines left out (a comment holds at most %d bytes)", MaxComment)
 
 // maxLostLine bounds appendLost's line.
 const maxLostLine = 100
@@ -436,7 +480,7 @@ func appendLost(b []byte, n uint64) []byte {
 // LinesLeftOut returns how many annotation lines a capture comment (a
 // packet's, or Reader.Trailer) says it left out for want of room.
 func LinesLeftOut(comment string) uint64 {
-	if !strings.Contains(comment, lostSuffix) {
+	if !strings.Contains(comment, lostSuffix) && !strings.Contains(comment, lostSuffixV1) {
 		return 0
 	}
 	var n uint64
@@ -445,7 +489,11 @@ func LinesLeftOut(comment string) uint64 {
 		if !ok {
 			continue
 		}
-		if num, ok := strings.CutSuffix(rest, lostSuffix); ok {
+		num, ok := strings.CutSuffix(rest, lostSuffix)
+		if !ok {
+			num, ok = strings.CutSuffix(rest, lostSuffixV1)
+		}
+		if ok {
 			if k, err := strconv.ParseUint(num, 10, 64); err == nil {
 				n += k
 			}
@@ -565,6 +613,29 @@ func (s *Sink) Close() error {
 		s.closeErr = s.waitWriter()
 	})
 	return s.closeErr
+}
+
+// fitNotesLocked makes room in the queue for the trailer record
+// queueTrailerLocked adds (s.note, a gap line and a lost line), as Observe
+// does for a frame: with OverflowBlock it waits for the writer to take
+// the queue (or for Close), with OverflowDrop it keeps the first lines of
+// s.note that fit and counts the rest in s.linesLost. s.mu is held.
+func (s *Sink) fitNotesLocked() {
+	if len(s.note) == 0 {
+		return
+	}
+	need := func() int { return recHdrLen + len(s.note) + 1 + maxGapLine + 1 + maxLostLine + recHdrLen } // and SetMeta's record
+	for !s.closed && len(s.pending) > 0 && len(s.pending)+need() > s.limit {
+		if !s.block {
+			room := s.limit - len(s.pending) - (need() - len(s.note))
+			kept, lost := wholeLines(s.note, max(room, 0))
+			s.note = s.note[:len(kept)]
+			s.linesLost += lost
+			return
+		}
+		s.signal()
+		s.space.Wait()
+	}
 }
 
 // queueTrailerLocked queues the annotations no frame has carried, and the

@@ -342,7 +342,7 @@ func (w *writer) packet(id hub.PortID, p *packetRec) {
 	}
 	n := int64(16 + len(p.data))
 	if w.cfg.Format == FormatPcapng {
-		n = int64(epbLen(len(p.data), len(comment)))
+		n = int64(epbLen(len(p.data), comment))
 	}
 	if o.packets > 0 && (w.cfg.RotatePackets > 0 && o.packets >= w.cfg.RotatePackets ||
 		w.cfg.RotateBytes > 0 && o.size+n+o.trailer > w.cfg.RotateBytes) {

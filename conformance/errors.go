@@ -62,6 +62,9 @@ var (
 	ErrProxy = errors.New("proxy request failed")
 	// ErrProbeFailed: the target did not behave as the probe expects.
 	ErrProbeFailed = errors.New("probe expectation not met")
+	// ErrTargetAbsent: the probe's target never appeared, so nothing was
+	// tested; no verdict on its behaviour.
+	ErrTargetAbsent = errors.New("probe target never appeared")
 )
 
 // VersionError reports an unsupported version byte.

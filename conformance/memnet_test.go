@@ -12,8 +12,9 @@ import (
 )
 
 // memNet is an in-memory IPv4 network for node tests: UDP datagrams go
-// through bounded queues (multicast reaches nobody, as smoltcp receives no
-// multicast), TCP connections are net.Pipe pairs, and every datagram and
+// through bounded queues (multicast reaches only the sockets that joined
+// its group, a probe listening for node-a: smoltcp receives no multicast),
+// TCP connections are net.Pipe pairs, and every datagram and
 // stream byte is recorded in order for assertions. Safe for concurrent use.
 type memNet struct {
 	mu       sync.Mutex
@@ -84,15 +85,40 @@ func (m *memNet) deliver(from, to netip.AddrPort, data []byte) {
 	m.seq++
 	d := memDatagram{seq: m.seq, from: from, to: to, data: data}
 	m.sent = append(m.sent, d)
-	if to.Addr().IsMulticast() || (m.dropUDP != nil && m.dropUDP(d)) {
+	if m.dropUDP != nil && m.dropUDP(d) {
 		return
 	}
-	if dst := m.udp[to]; dst != nil {
-		select {
-		case dst.in <- d:
-		default: // queue full: lost, as in smoltcp's 4-packet buffer
+	if !to.Addr().IsMulticast() {
+		if dst := m.udp[to]; dst != nil {
+			dst.put(d)
+		}
+		return
+	}
+	for _, dst := range m.udp {
+		if dst.addr.Port() == to.Port() && dst.addr != from && dst.groups[to.Addr()] {
+			dst.put(d)
 		}
 	}
+}
+
+// put queues d, or loses it when the queue is full, as smoltcp's 4-packet
+// buffer does.
+func (c *memPacketConn) put(d memDatagram) {
+	select {
+	case c.in <- d:
+	default:
+	}
+}
+
+// JoinGroup makes the socket receive datagrams sent to group on its port.
+func (c *memPacketConn) JoinGroup(group netip.Addr) error {
+	if !group.IsMulticast() {
+		return fmt.Errorf("join %v: not a multicast group", group)
+	}
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	c.groups[group] = true
+	return nil
 }
 
 type memHost struct {
@@ -109,7 +135,7 @@ func (h *memHost) ListenUDP(laddr netip.AddrPort) (net.PacketConn, error) {
 	if h.m.udp[laddr] != nil {
 		return nil, fmt.Errorf("listen udp %v: address in use", laddr)
 	}
-	pc := &memPacketConn{m: h.m, addr: laddr, in: make(chan memDatagram, 16), closed: make(chan struct{})}
+	pc := &memPacketConn{m: h.m, addr: laddr, in: make(chan memDatagram, 16), closed: make(chan struct{}), groups: map[netip.Addr]bool{}}
 	h.m.udp[laddr] = pc
 	return pc, nil
 }
@@ -223,6 +249,7 @@ func (l *memListener) Addr() net.Addr { return net.TCPAddrFromAddrPort(l.addr) }
 type memPacketConn struct {
 	m      *memNet
 	addr   netip.AddrPort
+	groups map[netip.Addr]bool // joined multicast groups; guarded by m.mu
 	in     chan memDatagram
 	once   sync.Once
 	closed chan struct{}

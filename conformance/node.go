@@ -62,8 +62,15 @@ type Config struct {
 	// timeouts (3 s, then 6 s, after a lost SYN), which 4 s cut short.
 	LadderTimeout time.Duration
 	// ProbeWindow is how long a probe watches for a reaction (a dial, a
-	// reply) before concluding there is none; default 2 s.
+	// reply) before concluding there is none; default 2 s. A probe playing
+	// node-b starts watching only once it has heard node-a.
 	ProbeWindow time.Duration
+	// BootWait bounds how long a probe playing node-b waits to hear node-a's
+	// first announce before it gives up, its target absent (StatusAbsent,
+	// "node-a never appeared": nothing was tested); default
+	// 10 min, since a VM started after the hub (§7.1) spends its DHCP window
+	// and its boot before dsoftbusd announces. Negative: until ctx ends.
+	BootWait time.Duration
 
 	// Requests are node-a's proxy requests after the ladder; default
 	// BringUpRequests().
@@ -103,8 +110,9 @@ type Node struct {
 	// is sending, so no announce follows the session's connection.
 	announceMu sync.Mutex
 	announced  atomic.Bool
-	muxDone    atomic.Bool
 	ran        atomic.Bool
+	verdict    atomic.Pointer[ProbeVerdict]
+	deaf       string // why a probe cannot hear its target's announces ("": it can)
 
 	msMu        sync.Mutex
 	lastFailure string // last session-fail detail, to report each reason once
@@ -161,6 +169,7 @@ func NewNode(cfg Config) (*Node, error) {
 	defaultDuration(&cfg.ReplyTimeout, 4*time.Second)
 	defaultDuration(&cfg.LadderTimeout, 30*time.Second)
 	defaultDuration(&cfg.ProbeWindow, 2*time.Second)
+	defaultDuration(&cfg.BootWait, 10*time.Minute)
 	if cfg.Requests == nil {
 		cfg.Requests = BringUpRequests()
 	}
@@ -206,7 +215,9 @@ func (n *Node) Peer(deviceID string) (PeerEntry, bool) { return n.peers.peek(dev
 // answer requests until the peer closes.
 //
 // Run returns nil when the script completed (for a probe: when the target
-// behaved as the probe expects; otherwise an error wrapping ErrProbeFailed).
+// behaved as the probe expects; otherwise an error wrapping ErrProbeFailed,
+// or ErrTargetAbsent when the target never appeared). A verdict reached as
+// ctx ends is kept (Verdict), and Run then returns as it would have.
 func (n *Node) Run(ctx context.Context) error {
 	if !n.ran.CompareAndSwap(false, true) {
 		return errors.New("conformance: Node.Run called twice")
@@ -231,7 +242,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case n.role == RoleA:
 		return n.playA(ctx, udp, &wg)
 	default:
-		return n.playB(ctx, udp, &wg, nil)
+		return n.playB(ctx, udp, &wg)
 	}
 }
 
@@ -250,9 +261,21 @@ func (n *Node) emit(name string, st Status, detail string) {
 	n.cfg.OnMilestone(m)
 }
 
+// stoppedBy reports whether err is the node's stop: ctx ended and err is
+// its error (a wait, read or write that ctx's end cut short), not a failure
+// that came before the stop, or as it began.
+func stoppedBy(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, ctx.Err()) || errors.Is(err, context.Cause(ctx)))
+}
+
 // sessionFailed reports a failed session attempt once per distinct reason;
-// node-a retries every 64 ms and would otherwise repeat itself.
-func (n *Node) sessionFailed(err error) {
+// node-a retries every 64 ms and would otherwise repeat itself. An attempt
+// cut short because the node stops is no failure and is not reported; one
+// that failed as the node stopped is.
+func (n *Node) sessionFailed(ctx context.Context, err error) {
+	if stoppedBy(ctx, err) {
+		return
+	}
 	n.st.handshakeFailures.Add(1)
 	detail := fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error())
 	n.msMu.Lock()
@@ -264,12 +287,23 @@ func (n *Node) sessionFailed(err error) {
 	}
 }
 
+// after is hub.After with its timer's Stop: a wait that ends first stops
+// it, so that no timer outlives the wait (a live clock would fire it into
+// nothing up to BootWait later; a virtual one keep it pending).
+func (n *Node) after(d time.Duration) (<-chan time.Time, func() bool) {
+	ch := make(chan time.Time, 1)
+	t := n.cfg.Clock.AfterFunc(d, func() { ch <- n.cfg.Clock.Now() })
+	return ch, t.Stop
+}
+
 // wait blocks for d or until ctx ends.
 func (n *Node) wait(ctx context.Context, d time.Duration) error {
+	after, stop := n.after(d)
+	defer stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-hub.After(n.cfg.Clock, d):
+	case <-after:
 		return nil
 	}
 }
@@ -283,7 +317,9 @@ func (n *Node) within(ctx context.Context, c io.Closer, d time.Duration, f func(
 		defer close(exited)
 		var after <-chan time.Time
 		if d > 0 {
-			after = hub.After(n.cfg.Clock, d)
+			var stop func() bool
+			after, stop = n.after(d)
+			defer stop()
 		}
 		select {
 		case <-done:
@@ -323,21 +359,28 @@ func sourceAddr(a net.Addr) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), err == nil
 }
 
-// startAnnouncing sends payloads (each to the group, then to the peer) at
-// once, as the OS's first pass does, and then every AnnounceInterval while
-// no TCP connection exists, until ctx ends.
-func (n *Node) startAnnouncing(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, payloads [][]byte) {
+// startAnnouncing sends a round of announces (each payload to the group,
+// then to the peer) at once, as the OS's first pass does, and then every
+// AnnounceInterval while no TCP connection exists, until ctx ends. round
+// gives each round's payloads; it is called once per round sent, from one
+// goroutine at a time.
+func (n *Node) startAnnouncing(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, round func() [][]byte) {
 	group, peer := udpAddr(DiscoveryGroup, DiscoveryPort), udpAddr(n.cfg.Peer, DiscoveryPort)
-	n.sendAnnounces(udp, payloads, group, peer)
+	n.sendAnnounces(udp, round(), group, peer)
 	wg.Go(func() {
 		for n.wait(ctx, n.cfg.AnnounceInterval) == nil {
 			n.announceMu.Lock()
 			if !n.connected.Load() {
-				n.sendAnnounces(udp, payloads, group, peer)
+				n.sendAnnounces(udp, round(), group, peer)
 			}
 			n.announceMu.Unlock()
 		}
 	})
+}
+
+// every is a round of the same payloads each time.
+func every(payloads ...[]byte) func() [][]byte {
+	return func() [][]byte { return payloads }
 }
 
 func (n *Node) sendAnnounces(udp net.PacketConn, payloads [][]byte, dsts ...net.Addr) {
@@ -441,11 +484,33 @@ func (n *Node) write(ctx context.Context, c net.Conn, b []byte) error {
 	})
 }
 
+// readFull fills b from c within d (0: no limit). A read that fails
+// before that, and not because the node stops, failed because the peer
+// ended the connection (an end of stream, a reset): its error is a
+// connEnded.
 func (n *Node) readFull(ctx context.Context, c net.Conn, b []byte, d time.Duration) error {
-	return n.within(ctx, c, d, func() error {
+	err := n.within(ctx, c, d, func() error {
 		_, err := io.ReadFull(c, b)
 		return err
 	})
+	if err != nil && !errors.Is(err, ErrTimeout) && !stoppedBy(ctx, err) {
+		return connEnded{err}
+	}
+	return err
+}
+
+// connEnded marks a read that failed because the peer ended the
+// connection, not because a window passed or the node stopped; it reads as
+// its cause.
+type connEnded struct{ error }
+
+func (e connEnded) Unwrap() error { return e.error }
+
+// ended reports whether err is a read the peer's end of the connection cut
+// short.
+func ended(err error) bool {
+	var e connEnded
+	return errors.As(err, &e)
 }
 
 // writeRecord seals and sends one record.
@@ -481,10 +546,12 @@ func (n *Node) waitDiscovery(ctx context.Context) error {
 	if n.cfg.DiscoveryWait < 0 {
 		return nil
 	}
+	after, stop := n.after(n.cfg.DiscoveryWait)
+	defer stop()
 	select {
 	case <-n.learned:
 		return nil
-	case <-hub.After(n.cfg.Clock, n.cfg.DiscoveryWait):
+	case <-after:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -541,7 +608,7 @@ func (n *Node) connectA(ctx context.Context) (*session, error) {
 			}
 			c.Close()
 			n.connected.Store(false)
-			n.sessionFailed(err)
+			n.sessionFailed(ctx, err)
 		}
 		if err := n.wait(ctx, n.cfg.RetryInterval); err != nil {
 			return nil, err
@@ -638,16 +705,18 @@ func (n *Node) respond(ctx context.Context, c net.Conn) (*session, error) {
 }
 
 // ladder walks the six mux steps; any failure stops the node, as
-// dsoftbusd stops.
+// dsoftbusd stops. A ladder cut short by the node's stop is not reported
+// as failed.
 func (n *Node) ladder(ctx context.Context, s *session) error {
 	for _, step := range Ladder() {
 		if err := n.ladderStep(ctx, s, step); err != nil {
 			err = fmt.Errorf("step %d: %w", step.Step, err)
-			n.emit(MilestoneMux, StatusFail, fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error()))
+			if !stoppedBy(ctx, err) {
+				n.emit(MilestoneMux, StatusFail, fmt.Sprintf("peer=%v err=%q", n.role.Peer(), err.Error()))
+			}
 			return fmt.Errorf("%w: %w", ErrLadder, err)
 		}
 	}
-	n.muxDone.Store(true)
 	n.emit(MilestoneMux, StatusOK, fmt.Sprintf("peer=%v", n.role.Peer()))
 	return nil
 }
@@ -690,7 +759,7 @@ func (n *Node) playA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup
 // handshake (with retries), then the six ladder steps.
 func (n *Node) establishA(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) (*session, error) {
 	announce, _ := n.role.Announce().MarshalBinary()
-	n.startAnnouncing(ctx, udp, wg, [][]byte{announce})
+	n.startAnnouncing(ctx, udp, wg, every(announce))
 	s, err := n.connectA(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
@@ -703,7 +772,8 @@ func (n *Node) establishA(ctx context.Context, udp net.PacketConn, wg *sync.Wait
 }
 
 // request sends one proxy request, reads the response and applies node-a's
-// verdict, reporting a proxy milestone either way.
+// verdict, reporting a proxy milestone either way (but no failure when the
+// node's stop cut the exchange short).
 func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Record, error) {
 	svc := "service=" + ServiceName(req.Service)
 	if err := n.writeRecord(ctx, s, RequestRecord, req.Service, req.Payload); err != nil {
@@ -714,7 +784,9 @@ func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Recor
 		err = CheckProxyResponse(req.Service, rsp)
 	}
 	if err != nil {
-		n.emit(MilestoneProxy, StatusFail, fmt.Sprintf("%s err=%q", svc, err.Error()))
+		if !stoppedBy(ctx, err) {
+			n.emit(MilestoneProxy, StatusFail, fmt.Sprintf("%s err=%q", svc, err.Error()))
+		}
 		return rsp, fmt.Errorf("proxy %s: %w", svc, err)
 	}
 	n.emit(MilestoneProxy, StatusOK, svc)
@@ -723,15 +795,14 @@ func (n *Node) request(ctx context.Context, s *session, req ProxyRequest) (Recor
 
 // --- node-b ---
 
-// playB is the honest node-b. extra announces, if any, go out before the
-// genuine one in every round (probes).
-func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup, extra [][]byte) error {
+// playB is the honest node-b.
+func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup) error {
 	ln, err := n.cfg.Net.ListenTCP(netip.AddrPortFrom(n.cfg.Addr, SessionPortB))
 	if err != nil {
 		return fmt.Errorf("%v: session: %w", n.role, err)
 	}
 	announce, _ := n.role.Announce().MarshalBinary()
-	n.startAnnouncing(ctx, udp, wg, append(extra, announce))
+	n.startAnnouncing(ctx, udp, wg, every(announce))
 	c, err := n.acceptB(ctx, ln, 0)
 	if err != nil {
 		return fmt.Errorf("%v: session: %w", n.role, err)
@@ -743,15 +814,25 @@ func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup
 // attempt only, since no second connection can ever arrive.
 func (n *Node) serveB(ctx context.Context, c net.Conn) error {
 	defer c.Close()
-	s, err := n.respond(ctx, c)
+	s, err := n.establishB(ctx, c)
 	if err != nil {
-		n.sessionFailed(err)
-		return fmt.Errorf("%v: session: %w", n.role, err)
-	}
-	if err := n.ladder(ctx, s); err != nil {
-		return fmt.Errorf("%v: %w", n.role, err)
+		return err
 	}
 	return n.serveProxy(ctx, s)
+}
+
+// establishB is node-b on an accepted connection up to the end of the
+// ladder: the handshake, then the six ladder steps.
+func (n *Node) establishB(ctx context.Context, c net.Conn) (*session, error) {
+	s, err := n.respond(ctx, c)
+	if err != nil {
+		n.sessionFailed(ctx, err)
+		return nil, fmt.Errorf("%v: session: %w", n.role, err)
+	}
+	if err := n.ladder(ctx, s); err != nil {
+		return nil, fmt.Errorf("%v: %w", n.role, err)
+	}
+	return s, nil
 }
 
 // serveProxy answers requests until the peer closes (nil) or ctx ends.

@@ -13,6 +13,10 @@ import (
 type Net interface {
 	// ListenUDP binds laddr. The node binds <own IP>:37020, as the OS does,
 	// and sends both the multicast and the unicast copy from that socket.
+	// A probe playing node-b from an address node-a does not unicast to (a
+	// replayer) hears node-a's multicast copy only: it joins the group
+	// when the socket has a JoinGroup(group netip.Addr) error method, as a
+	// netstack host's does.
 	ListenUDP(laddr netip.AddrPort) (net.PacketConn, error)
 	// ListenTCP listens on laddr.
 	ListenTCP(laddr netip.AddrPort) (net.Listener, error)
@@ -61,6 +65,7 @@ const (
 	StatusOK     Status = iota + 1
 	StatusFail          // the step failed
 	StatusDenied        // node-b refused a proxy request, as the spec says it must
+	StatusAbsent        // a probe's target never appeared: nothing was tested
 )
 
 func (s Status) String() string {
@@ -71,6 +76,8 @@ func (s Status) String() string {
 		return "fail"
 	case StatusDenied:
 		return "denied"
+	case StatusAbsent:
+		return "absent"
 	}
 	return "status-?"
 }
@@ -85,6 +92,7 @@ func (s Status) String() string {
 //	nexus proxy ok node-a service=samgrd
 //	nexus proxy denied node-b service=unknown
 //	nexus probe ok node-a probe=tampered-record observed="..."
+//	nexus probe absent node-b probe=spoofed-key-announce observed="node-a never appeared: ..."
 type Milestone struct {
 	Role   Role   // the node that reached it
 	Name   string // Milestone* constant
@@ -140,4 +148,27 @@ type PeerEntry struct {
 	Port     uint16     // the announced session port
 	Static   [32]byte
 	Services []string
+}
+
+// ProbeVerdict is a probe's judgement of its target, as its probe
+// milestone reports it.
+type ProbeVerdict struct {
+	Probe string
+	// Status is StatusOK when the target behaved as the probe expects,
+	// StatusFail when it did not, and StatusAbsent when it never appeared
+	// (a probe playing node-b heard no node-a within Config.BootWait), so
+	// that nothing was tested.
+	Status   Status
+	Observed string // what the probe saw
+}
+
+// Verdict returns the probe's verdict once it has been given; ok is false
+// before that, when the node stopped first, and for a node that is no
+// probe. Safe to call at any time.
+func (n *Node) Verdict() (v ProbeVerdict, ok bool) {
+	p := n.verdict.Load()
+	if p == nil {
+		return ProbeVerdict{}, false
+	}
+	return *p, true
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"l2hub/hub"
 	"l2hub/internal/wallclock"
 )
 
@@ -458,4 +461,292 @@ func TestMilestoneString(t *testing.T) {
 	if got, want := m.String(), "nexus proxy denied node-b service=unknown"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
+}
+
+// blockingBackend never answers until release is closed: node-b holds a
+// request, as a backend that hangs does.
+type blockingBackend struct{ release chan struct{} }
+
+func (b blockingBackend) Serve(byte, []byte) ([]byte, bool) {
+	<-b.release
+	return nil, false
+}
+
+// A node stopped mid-handshake, mid-ladder or mid-request reports no
+// failure: the step was cut short, it did not fail.
+func TestStoppedNodeReportsNoFailure(t *testing.T) {
+	// handshakeA dials node-b as node-a would and walks the handshake up to
+	// (not including) msg3 when toMsg3 is false, and then the first ladder
+	// step when it is true; it then holds the connection until ctx ends.
+	handshakeA := func(ctx context.Context, t *testing.T, m *memNet, toMsg3 bool) {
+		c, err := m.host(addrA).DialTCP(ctx, netip.AddrPortFrom(addrA, DialPort(10)), netip.AddrPortFrom(addrB, SessionPortB))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer c.Close()
+			hs := NewNexusInitiator(BringUpNexusConfig(RoleA))
+			m1, _ := hs.WriteMsg1()
+			m2 := make([]byte, NexusMsg2Len)
+			if _, err := c.Write(m1); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(c, m2); err != nil {
+				return
+			}
+			if toMsg3 {
+				if err := hs.ReadMsg2(m2); err != nil {
+					return
+				}
+				m3, _ := hs.WriteMsg3()
+				if _, err := c.Write(m3); err != nil {
+					return
+				}
+			}
+			<-ctx.Done()
+		}()
+	}
+	answered := func(m *memNet) int { // what node-b sent on the first connection
+		if st := m.allStreams(); len(st) > 0 {
+			_, s2c := st[0].bytes()
+			return len(s2c)
+		}
+		return 0
+	}
+	tests := []struct {
+		name    string
+		node    Config
+		setup   func(ctx context.Context, t *testing.T, m *memNet) (cleanup func())
+		reached func(n *testNode, m *memNet) bool // the node is where the test stops it
+	}{
+		{"node-a-waits-for-msg2", Config{Role: RoleA, DiscoveryWait: -1}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			ln, err := m.host(addrB).ListenTCP(netip.AddrPortFrom(addrB, SessionPortB))
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+			return func() { ln.Close() }
+		}, func(n *testNode, m *memNet) bool { return n.Stats().Dials == 1 && n.Stats().DialFailures == 0 }},
+		{"node-b-waits-for-msg3", Config{Role: RoleB}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			handshakeA(ctx, t, m, false)
+			return func() {}
+		}, func(n *testNode, m *memNet) bool { return answered(m) == NexusMsg2Len }},
+		{"node-b-waits-for-ladder", Config{Role: RoleB}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			handshakeA(ctx, t, m, true)
+			return func() {}
+		}, func(n *testNode, m *memNet) bool {
+			return n.log.has("nexus session ok node-b") && !n.log.has("nexus mux")
+		}},
+		{"node-a-waits-for-reply", Config{Role: RoleA}, func(ctx context.Context, t *testing.T, m *memNet) func() {
+			release := make(chan struct{})
+			b := newTestNode(t, m, Config{Role: RoleB, Backend: blockingBackend{release}})
+			b.start(ctx)
+			return func() { close(release); _ = b.wait() }
+		}, func(n *testNode, m *memNet) bool {
+			return n.log.has("nexus mux ok node-a") && !n.log.has("nexus proxy")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				m := newMemNet()
+				peerCtx, stopPeer := context.WithCancel(t.Context())
+				defer stopPeer()
+				n := newTestNode(t, m, tt.node)
+				if n.role == RoleB {
+					n.start(ctx)
+					synctest.Wait()
+				}
+				cleanup := tt.setup(peerCtx, t, m)
+				if n.role == RoleA {
+					synctest.Wait()
+					n.start(ctx)
+				}
+				time.Sleep(2 * time.Second) // inside every wait the step has (4 s and more)
+				synctest.Wait()
+				if !tt.reached(n, m) {
+					t.Errorf("the node is not where the test stops it:\n%s", strings.Join(n.log.lines(), "\n"))
+				}
+				cancel()
+				_ = n.wait()
+				stopPeer()
+				cleanup()
+				for _, l := range n.log.lines() {
+					if strings.Contains(l, " fail ") {
+						t.Errorf("milestone %q after a stop, want none that reports a failure\n%s", l, strings.Join(n.log.lines(), "\n"))
+					}
+				}
+			})
+		})
+	}
+}
+
+// closeHookNet is a Net whose TCP connections, dialled or accepted, call
+// onClose when they are first closed, before they close.
+type closeHookNet struct {
+	Net
+	onClose func()
+}
+
+func (h closeHookNet) DialTCP(ctx context.Context, laddr, raddr netip.AddrPort) (net.Conn, error) {
+	c, err := h.Net.DialTCP(ctx, laddr, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return &closeHookConn{Conn: c, onClose: h.onClose}, nil
+}
+
+func (h closeHookNet) ListenTCP(laddr netip.AddrPort) (net.Listener, error) {
+	ln, err := h.Net.ListenTCP(laddr)
+	if err != nil {
+		return nil, err
+	}
+	return closeHookListener{ln, h.onClose}, nil
+}
+
+type closeHookListener struct {
+	net.Listener
+	onClose func()
+}
+
+func (l closeHookListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &closeHookConn{Conn: c, onClose: l.onClose}, nil
+}
+
+type closeHookConn struct {
+	net.Conn
+	once    sync.Once
+	onClose func()
+}
+
+func (c *closeHookConn) Close() error {
+	c.once.Do(c.onClose)
+	return c.Conn.Close()
+}
+
+// A session attempt that failed just before the node stopped is reported:
+// only a step the stop cut short is not. Here node-a's identity check
+// fails, and the node is stopped as it closes the connection, before it
+// reports the failure.
+func TestFailureAsNodeStopsIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		actx, stopA := context.WithCancel(ctx)
+		a := newTestNode(t, m, Config{Role: RoleA, Net: closeHookNet{Net: m.host(addrA), onClose: stopA}})
+		spoofer := newTestNode(t, m, Config{Probe: "spoofed-key-announce"})
+		a.start(actx)
+		synctest.Wait()
+		spoofer.start(ctx)
+		_ = a.wait()
+		cancel()
+		_ = spoofer.wait()
+		if !a.log.has(`nexus session fail node-a peer=node-b err="identity mismatch peer=crossvm"`) {
+			t.Errorf("node-a milestones:\n%s\nwant the identity mismatch it hit before it was stopped", strings.Join(a.log.lines(), "\n"))
+		}
+	})
+}
+
+// pendingClock is a Clock that counts its timers that have neither fired
+// nor been stopped.
+type pendingClock struct {
+	hub.Clock
+	mu      sync.Mutex
+	pending int
+}
+
+func (c *pendingClock) AfterFunc(d time.Duration, f func()) hub.Timer {
+	pt := &pendingTimer{c: c}
+	c.mu.Lock()
+	c.pending++
+	c.mu.Unlock()
+	pt.t = c.Clock.AfterFunc(d, func() {
+		if pt.settle() {
+			f()
+		}
+	})
+	return pt
+}
+
+func (c *pendingClock) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending
+}
+
+type pendingTimer struct {
+	c       *pendingClock
+	t       hub.Timer
+	settled bool // fired or stopped; guarded by c.mu
+}
+
+// settle marks the timer no longer pending and reports whether it was.
+func (pt *pendingTimer) settle() bool {
+	pt.c.mu.Lock()
+	defer pt.c.mu.Unlock()
+	if pt.settled {
+		return false
+	}
+	pt.settled = true
+	pt.c.pending--
+	return true
+}
+
+func (pt *pendingTimer) Stop() bool {
+	return pt.t.Stop() && pt.settle()
+}
+
+func (pt *pendingTimer) Reset(time.Duration) bool { panic("pendingTimer: Reset is not used by Node") }
+
+// A node leaves no timer behind when Run returns: the waits that ended
+// first (BootWait, the probe window, a reply window, the announce cadence)
+// stopped theirs.
+func TestNodeLeavesNoTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		node := func(cfg Config, clock *pendingClock) *testNode {
+			tn := &testNode{log: &milestoneLog{}, done: make(chan struct{})}
+			cfg.Clock, cfg.OnMilestone = clock, tn.log.add
+			n, err := NewNode(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn.Node = n
+			return tn
+		}
+		aClock, pClock := &pendingClock{Clock: bubbleClock}, &pendingClock{Clock: bubbleClock}
+		actx, stopA := context.WithCancel(ctx)
+		a := node(Config{Role: RoleA, Net: m.host(addrA)}, aClock)
+		prober := node(Config{Probe: "spoofed-key-announce", Net: m.host(addrB)}, pClock)
+		a.start(actx)
+		synctest.Wait()
+		prober.start(ctx)
+		if err := prober.wait(); err != nil {
+			t.Fatalf("probe Run: %v", err)
+		}
+		stopA()
+		_ = a.wait()
+		if n := pClock.count(); n != 0 {
+			t.Errorf("the probe left %d timers pending after Run returned, want none", n)
+		}
+		if n := aClock.count(); n != 0 {
+			t.Errorf("node-a left %d timers pending after Run returned, want none", n)
+		}
+	})
 }

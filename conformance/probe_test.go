@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -29,19 +30,19 @@ func TestProbesAgainstHonestTarget(t *testing.T) {
 			}
 		}},
 		{"malformed-announce", netip.Addr{}, func(t *testing.T, a *testNode, err error) {
-			if got, per := a.Stats().AnnouncesMalformed, uint64(len(malformedAnnounces())); got == 0 || got%per != 0 {
-				t.Errorf("node-a counted %d malformed announces, want a positive multiple of %d", got, per)
+			if got, kinds := a.Stats().AnnouncesMalformed, uint64(len(malformedAnnounces())); got < kinds {
+				t.Errorf("node-a counted %d malformed announces, want at least one of each of the %d kinds", got, kinds)
 			}
-			if err != nil {
-				t.Errorf("node-a Run: %v, want a completed script", err)
+			if !a.log.has("nexus session ok node-a peer=node-b via=discovery target=10.42.0.11:34570") || err != nil {
+				t.Errorf("node-a: %v\n%s\nwant a session with the well-formed announce's port", err, strings.Join(a.log.lines(), "\n"))
 			}
 		}},
 		{"oversized-announce", netip.Addr{}, func(t *testing.T, a *testNode, err error) {
-			if s := a.Stats(); s.AnnouncesMalformed == 0 || s.AnnouncesDropped == 0 || s.AnnouncesLearned != 0 {
-				t.Errorf("node-a stats %+v, want truncated and dropped announces and none learned", s)
+			if s := a.Stats(); s.AnnouncesMalformed == 0 || s.AnnouncesDropped == 0 {
+				t.Errorf("node-a stats %+v, want truncated and dropped announces", s)
 			}
-			if !a.log.has("nexus session ok node-a peer=node-b via=fallback") || err != nil {
-				t.Errorf("node-a: %v\n%s\nwant a fallback session", err, strings.Join(a.log.lines(), "\n"))
+			if !a.log.has("nexus session ok node-a peer=node-b via=discovery target=10.42.0.11:34570") || err != nil {
+				t.Errorf("node-a: %v\n%s\nwant a session with the well-formed announce's port", err, strings.Join(a.log.lines(), "\n"))
 			}
 		}},
 		{"wrong-msg1", netip.Addr{}, func(t *testing.T, b *testNode, err error) {
@@ -55,8 +56,8 @@ func TestProbesAgainstHonestTarget(t *testing.T) {
 			}
 		}},
 		{"truncated-record", netip.Addr{}, func(t *testing.T, b *testNode, _ error) {
-			if s := b.Stats(); s.RecordsRejected == 0 || s.ProxyServed != 0 {
-				t.Errorf("node-b stats %+v, want rejected records and nothing served", s)
+			if s := b.Stats(); s.RecordsRejected != 2 || s.ProxyServed != 1 {
+				t.Errorf("node-b stats %+v, want 2 rejected records and 1 served request", s)
 			}
 		}},
 		{"disallowed-service", netip.Addr{}, func(t *testing.T, b *testNode, _ error) {
@@ -119,23 +120,44 @@ func TestProbesAgainstHonestTarget(t *testing.T) {
 	}
 }
 
-// Probes must be able to fail: with no target, or a target that misbehaves,
-// the expectation does not hold.
+// Probes must be able to fail: against a target that breaks the spec in
+// the way a probe looks for, its expectation does not hold, and the
+// verdict says what it saw. Every probe has at least one case.
 func TestProbesFail(t *testing.T) {
+	type target func(ctx context.Context, m *memNet) (wait func())
+	node := func(cfg func(m *memNet) Config) target {
+		return func(ctx context.Context, m *memNet) func() {
+			tn := newTestNode(t, m, cfg(m))
+			tn.start(ctx)
+			return func() { _ = tn.wait() }
+		}
+	}
+	standIn := func(parse func([]byte) (Announce, error), sendMsg1 bool) target {
+		return func(ctx context.Context, m *memNet) func() { return startStandInNodeA(ctx, m, parse, sendMsg1) }
+	}
 	tests := []struct {
+		name      string
 		probe     string
 		probeAddr netip.Addr
-		target    func(ctx context.Context, m *memNet)
+		target    target
+		observed  string // in the verdict
 	}{
-		{"spoofed-key-announce", netip.Addr{}, nil}, // nobody dials
-		{"replayed-announce", addrC, nil},
+		{"spoofed-key-announce/deaf", "spoofed-key-announce", netip.Addr{}, node(deafNodeA), "never dialled the spoofed node-b"},
+		{"spoofed-key-announce/key-blind", "spoofed-key-announce", netip.Addr{}, standIn(ParseReceivedAnnounce, true), "sent msg1"},
+		{"replayed-announce/deaf", "replayed-announce", addrC, node(deafNodeA), "never dialled the replayer"},
+		{"malformed-announce/deaf", "malformed-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
+		{"malformed-announce/lenient", "malformed-announce", netip.Addr{}, node(lenientNodeA), "dialled port 34569"},
+		{"oversized-announce/deaf", "oversized-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
+		{"oversized-announce/reads-whole-datagrams", "oversized-announce", netip.Addr{}, standIn(ParseAnnounce, false), "dialled port 34569"},
 		// A node-b stand-in that answers any 32 bytes with 96.
-		{"wrong-msg1", netip.Addr{}, func(ctx context.Context, m *memNet) {
+		{"wrong-msg1/answers", "wrong-msg1", netip.Addr{}, func(ctx context.Context, m *memNet) func() {
 			ln, err := m.host(addrB).ListenTCP(netip.AddrPortFrom(addrB, SessionPortB))
 			if err != nil {
 				panic(err)
 			}
+			done := make(chan struct{})
 			go func() {
+				defer close(done)
 				defer ln.Close()
 				c, err := ln.Accept()
 				if err != nil {
@@ -148,27 +170,232 @@ func TestProbesFail(t *testing.T) {
 				}
 				<-ctx.Done()
 			}()
-		}},
+			return func() { <-done }
+		}, "answered a low-order msg1"},
+		// node-b ends the session on the first record after the ladder,
+		// having taken the rest of what the probe wrote (drain).
+		{"tampered-record/ends-session", "tampered-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "ended the session on the tampered record"},
+		{"truncated-record/ends-session", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 137+138+RequestRecordLen) }), "node-b ended the session (proxy service=samgrd: EOF) after 137 + 275 bytes"},
+		// ... or at once, so that the probe's write fails.
+		{"truncated-record/ends-session-before-write", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 0) }), "ended the session on 137 bytes"},
+		{"truncated-record/ends-session-before-filler", "truncated-record", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, 137) }), "not the 138 bytes of filler"},
+		// node-b stops serving without ending the session: silent, as a
+		// node-b that skips the records that fail is until it is realigned.
+		{"truncated-record/stalls", "truncated-record", netip.Addr{}, node(stallingNodeB), "no reply to the genuine request at n=3"},
+		{"truncated-record/advances-nonce", "truncated-record", netip.Addr{}, startNonceAdvancingNodeB, "no reply to the genuine request at n=3"},
+		{"tampered-record/advances-nonce", "tampered-record", netip.Addr{}, startNonceAdvancingNodeB, "no reply to the genuine request at n=3"},
+		{"disallowed-service/ends-session", "disallowed-service", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "service 1: node-b ended the session"},
+		{"oversized-request/ends-session", "oversized-request", netip.Addr{}, node(func(m *memNet) Config { return endingNodeB(m, RequestRecordLen) }), "ended the session on the oversized request"},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.probe] = true
+	}
+	for _, p := range Probes() {
+		if !covered[p.Name] {
+			t.Errorf("probe %s has no case that makes it fail", p.Name)
+		}
 	}
 	for _, tt := range tests {
-		t.Run(tt.probe, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
 				defer cancel()
 				m := newMemNet()
-				if tt.target != nil {
-					tt.target(ctx, m)
-				}
 				prober := newTestNode(t, m, Config{Probe: tt.probe, Addr: tt.probeAddr})
+				tctx, stopTarget := context.WithCancel(ctx)
+				defer stopTarget()
+				waitTarget := func() {}
+				if tt.target != nil {
+					waitTarget = tt.target(tctx, m)
+				}
+				synctest.Wait()
 				prober.start(ctx)
 				err := prober.wait()
+				stopTarget()
+				waitTarget()
 				if !errors.Is(err, ErrProbeFailed) {
 					t.Errorf("probe Run error = %v, want ErrProbeFailed", err)
+				}
+				v, ok := prober.Verdict()
+				if !ok || v.Status != StatusFail || !strings.Contains(v.Observed, tt.observed) {
+					t.Errorf("verdict %+v, %v; want a failure observing %q\nprobe:\n%s", v, ok, tt.observed, strings.Join(prober.log.lines(), "\n"))
 				}
 				if !prober.log.has("nexus probe fail") {
 					t.Errorf("probe milestones:\n%s\nwant a probe fail line", strings.Join(prober.log.lines(), "\n"))
 				}
+			})
+		})
+	}
+}
+
+// A probe playing node-b that never hears node-a gives no verdict on it:
+// it reports its target absent, which is no failure of the target's.
+func TestProbesReportAnAbsentTarget(t *testing.T) {
+	for _, p := range Probes() {
+		if p.Plays != RoleB {
+			continue
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				var addr netip.Addr
+				if p.AvoidAddr.IsValid() {
+					addr = addrC
+				}
+				prober := newTestNode(t, newMemNet(), Config{Probe: p.Name, Addr: addr})
+				prober.start(ctx)
+				err := prober.wait()
+				if !errors.Is(err, ErrTargetAbsent) || errors.Is(err, ErrProbeFailed) {
+					t.Errorf("probe Run error = %v, want ErrTargetAbsent alone", err)
+				}
+				v, ok := prober.Verdict()
+				if !ok || v.Status != StatusAbsent || !strings.Contains(v.Observed, "node-a never appeared") {
+					t.Errorf("verdict %+v, %v; want absent, observing that node-a never appeared", v, ok)
+				}
+				if !prober.log.has("nexus probe absent node-b probe=" + p.Name) {
+					t.Errorf("probe milestones:\n%s\nwant a probe absent line", strings.Join(prober.log.lines(), "\n"))
+				}
+			})
+		})
+	}
+}
+
+// A verdict reached as the node stops is kept: here the probe is stopped
+// as it closes the connection it judged, before it reports the verdict.
+func TestProbeVerdictAtStopIsKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA})
+		pctx, stopProbe := context.WithCancel(ctx)
+		prober := newTestNode(t, m, Config{Probe: "spoofed-key-announce", Net: closeHookNet{Net: m.host(addrB), onClose: stopProbe}})
+		a.start(ctx)
+		synctest.Wait()
+		prober.start(pctx)
+		err := prober.wait()
+		cancel()
+		_ = a.wait()
+		if pctx.Err() == nil {
+			t.Fatal("the probe was not stopped as it closed its connection: the test tests nothing")
+		}
+		if v, ok := prober.Verdict(); err != nil || !ok || v.Status != StatusOK {
+			t.Errorf("probe stopped at its verdict: Run = %v, verdict %+v, %v; want nil and its pass kept\n%s", err, v, ok, strings.Join(prober.log.lines(), "\n"))
+		}
+	})
+}
+
+// The probes that play node-b start their window once they hear node-a:
+// a node-a that boots long after them (a VM started after the hub) is
+// judged, not reported absent.
+func TestProbesWaitForLateNodeA(t *testing.T) {
+	for _, p := range Probes() {
+		if p.Plays != RoleB {
+			continue
+		}
+		t.Run(p.Name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				m := newMemNet()
+				var addr netip.Addr
+				if p.AvoidAddr.IsValid() {
+					addr = addrC
+				}
+				prober := newTestNode(t, m, Config{Probe: p.Name, Addr: addr})
+				target := newTestNode(t, m, Config{Role: RoleA})
+				prober.start(ctx)
+				time.Sleep(90 * time.Second) // node-a's VM boots
+				tctx, stop := context.WithCancel(ctx)
+				target.start(tctx)
+				err := prober.wait()
+				stop()
+				_ = target.wait()
+				if err != nil {
+					t.Errorf("probe Run: %v\nprobe:\n%s\ntarget:\n%s", err, strings.Join(prober.log.lines(), "\n"), strings.Join(target.log.lines(), "\n"))
+				}
+			})
+		})
+	}
+}
+
+// With the OS's timing (node-a dials on its first pass, before it has read
+// an announce, and boots while the probe is under way), the announce probes
+// pass only once node-a has read and ignored what they test.
+func TestAnnounceProbesJudgeWhatNodeARead(t *testing.T) {
+	for _, tc := range []struct {
+		probe   string
+		ignored func(Stats) uint64
+	}{
+		{"malformed-announce", func(s Stats) uint64 { return s.AnnouncesMalformed }},
+		{"oversized-announce", func(s Stats) uint64 { return min(s.AnnouncesMalformed, s.AnnouncesDropped) }},
+	} {
+		t.Run(tc.probe, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				m := newMemNet()
+				prober := newTestNode(t, m, Config{Probe: tc.probe})
+				target := newTestNode(t, m, Config{Role: RoleA, DiscoveryWait: -1})
+				prober.start(ctx)
+				synctest.Wait()
+				time.Sleep(10 * time.Millisecond) // node-a boots between two announce rounds
+				tctx, stop := context.WithCancel(ctx)
+				target.start(tctx)
+				err := prober.wait()
+				stop()
+				_ = target.wait()
+				if err != nil {
+					t.Fatalf("probe Run: %v\n%s", err, strings.Join(prober.log.lines(), "\n"))
+				}
+				if s := target.Stats(); tc.ignored(s) == 0 || s.DialFailures == 0 {
+					t.Errorf("node-a stats %+v: want announces it ignored and refused fallback dials before the verdict", s)
+				}
+			})
+		})
+	}
+}
+
+// Against a node-a that holds its session, as the OS does, the announce
+// probes that end in a session give their verdict once its ladder is done,
+// and then go on serving it until the run ends.
+func TestAnnounceProbesJudgeAHoldingNodeA(t *testing.T) {
+	for _, probe := range []string{"malformed-announce", "oversized-announce"} {
+		t.Run(probe, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				m := newMemNet()
+				target := newTestNode(t, m, Config{Role: RoleA, Hold: true})
+				prober := newTestNode(t, m, Config{Probe: probe})
+				target.start(ctx)
+				synctest.Wait()
+				prober.start(ctx)
+				for range 120 {
+					if prober.log.has("nexus probe") {
+						break
+					}
+					time.Sleep(time.Second)
+				}
+				if !prober.log.has("nexus probe ok node-b probe=" + probe) {
+					t.Errorf("no verdict while node-a holds its session:\n%s", strings.Join(prober.log.lines(), "\n"))
+				}
+				synctest.Wait()
+				select {
+				case <-prober.done:
+					t.Errorf("probe Run returned (%v) while node-a held its session, want it serving on", prober.err)
+				default:
+				}
 				cancel()
+				if err := prober.wait(); err != nil {
+					t.Errorf("probe Run after the verdict: %v, want nil", err)
+				}
+				_ = target.wait()
+				if s := prober.Stats(); s.ProxyServed != uint64(len(BringUpRequests())) {
+					t.Errorf("probe served %d requests after its verdict, want %d", s.ProxyServed, len(BringUpRequests()))
+				}
 			})
 		})
 	}
@@ -218,4 +445,39 @@ func TestProbeNames(t *testing.T) {
 			t.Errorf("name %d %q looks up %v, %v; want probe %q", i, n, p.Name, ok, Probes()[i].Name)
 		}
 	}
+}
+
+// malformed-announce claims to have seen node-a ignore only the kinds a
+// dial could show learned: those that still name node-b at ProbePort. A
+// kind that breaks the device id would be filed under another device, and
+// node-a's dial would be the same whether it learned it or not.
+func TestMalformedAnnounceVerdictClaimsWhatTheWireShows(t *testing.T) {
+	visible := 0
+	for _, m := range malformedAnnounces() {
+		b := m.Data
+		names := len(b) >= 14 && b[5] == 6 && string(b[6:12]) == "node-b" && uint16(b[12])<<8|uint16(b[13]) == ProbePort
+		if names != m.NamesNodeB {
+			t.Errorf("variant %s: NamesNodeB = %v, but its bytes name node-b at %d: %v", m.Name, m.NamesNodeB, ProbePort, names)
+		}
+		if names {
+			visible++
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		m := newMemNet()
+		a := newTestNode(t, m, Config{Role: RoleA})
+		prober := newTestNode(t, m, Config{Probe: "malformed-announce"})
+		a.start(ctx)
+		synctest.Wait()
+		prober.start(ctx)
+		err := prober.wait()
+		cancel()
+		_ = a.wait()
+		want := fmt.Sprintf("node-a ignored the %d kinds of malformed announce that name node-b (the %d that break the device id,", visible, len(malformedAnnounces())-visible)
+		if v, ok := prober.Verdict(); err != nil || !ok || v.Status != StatusOK || !strings.HasPrefix(v.Observed, want) {
+			t.Errorf("verdict %+v, %v (Run: %v); want a pass observing %q…", v, ok, err, want)
+		}
+	})
 }

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"l2hub/filter"
+	"l2hub/internal/ready"
 )
 
 // RequestTimeout bounds each call of a Client but an injection: the hub
@@ -32,13 +34,36 @@ type Client struct {
 	addr   string // as given, or DefaultAddr
 	// isDefault: addr is DefaultAddr because none was given.
 	isDefault bool
+	// err: addr is no control address (CheckDialAddr); every call
+	// returns it.
+	err error
+	// bare: addr is a bare name (bareName), taken once a socket of that
+	// name is there: each call checks again.
+	bare bool
+}
+
+// addrErr is why the client's address cannot be dialled, nil if it can.
+func (c *Client) addrErr() error {
+	if c.bare && CheckDialAddr(c.addr) == nil {
+		return nil
+	}
+	return c.err
 }
 
 // NewClient returns a client for addr ("" for DefaultAddr, "unix:PATH", a
-// bare path, or "tcp:HOST:PORT"). Before it sends anything on a unix
+// path with a '/' or a .sock suffix, or "tcp:HOST:PORT"). An address that
+// only looks like one (127.0.0.1:7291 without tcp:, off; see
+// CheckDialAddr) is never taken for a socket file of that name: every call
+// of the client returns that error. Before it sends anything on a unix
 // socket, it checks that the socket (and the default socket's directory)
 // is its user's or root's, and so is the process that answers: a socket
-// another user bound at the path gets no request.
+// another user bound at the path gets no request. On TCP, it checks on
+// Linux that a server on this host (a loopback address: any local user
+// may bind a port the hub does not hold) is its user's or root's, by
+// asking the kernel who holds the socket (NETLINK_SOCK_DIAG, else
+// /proc/net/tcp), before it sends the token, and refuses one it cannot
+// check; a server on another host, and any server on other systems, is
+// not checked: the token goes where addr points (ErrNotYours).
 //
 // Every call but an injection gives up after RequestTimeout, however long
 // its ctx allows: a ctx can shorten the wait, not lengthen it. An
@@ -46,6 +71,14 @@ type Client struct {
 // hub turned away unread to make room (ErrBusy) is sent again, a few times.
 func NewClient(addr, token string) *Client {
 	isDefault := addr == ""
+	var addrErr error
+	bare := false
+	if err := CheckDialAddr(addr); err != nil {
+		addrErr = &addrError{fmt.Errorf("control address %w", err)}
+		if bare = bareName(addr); bare {
+			addrErr = fmt.Errorf("control address %w", err) // not yet: a socket of that name may come
+		}
+	}
 	if isDefault {
 		addr = DefaultAddr()
 	}
@@ -64,10 +97,15 @@ func NewClient(addr, token string) *Client {
 			}
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, address)
-			if err != nil || network != "unix" {
-				return c, err
+			if err != nil {
+				return nil, err
 			}
-			if err := checkPeer(c, address); err != nil {
+			if network == "unix" {
+				err = checkPeer(c, address)
+			} else {
+				err = checkTCPPeer(c, addr)
+			}
+			if err != nil {
 				c.Close()
 				return nil, &unsafeSocketError{err}
 			}
@@ -81,6 +119,8 @@ func NewClient(addr, token string) *Client {
 		token:     token,
 		addr:      addr,
 		isDefault: isDefault,
+		err:       addrErr,
+		bare:      bare,
 	}
 }
 
@@ -88,7 +128,7 @@ func NewClient(addr, token string) *Client {
 func (c *Client) Addr() string { return c.addr }
 
 func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
-	return c.doWith(ctx, c.http, method, path, ctype, body, out)
+	return c.doWith(ctx, c.http, method, path, ctype, body, out, nil)
 }
 
 // busyTries bounds how often a request the hub turned away unread (ErrBusy)
@@ -96,7 +136,12 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 // for any other connection.
 const busyTries = 4
 
-func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any) error {
+// doWith sends a request with hc and decodes the answer into out; hdr, if
+// not nil, gets the answer's header.
+func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctype string, body io.Reader, out any, hdr *http.Header) error {
+	if err := c.addrErr(); err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
@@ -108,7 +153,7 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 		req.Header.Set("Content-Type", ctype)
 	}
 	for try := 1; ; try++ {
-		err := c.send(hc, req, out)
+		err := c.send(hc, req, out, hdr)
 		if !errors.Is(err, ErrBusy) || try == busyTries || body != nil && req.GetBody == nil {
 			return err
 		}
@@ -127,8 +172,9 @@ func (c *Client) doWith(ctx context.Context, hc *http.Client, method, path, ctyp
 	}
 }
 
-// send sends req once and decodes the answer into out.
-func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
+// send sends req once and decodes the answer into out (and its header into
+// hdr, if not nil).
+func (c *Client) send(hc *http.Client, req *http.Request, out any, hdr *http.Header) error {
 	resp, err := hc.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -139,11 +185,26 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any) error {
 			return err
 		}
 		if te := (interface{ Timeout() bool })(nil); errors.As(err, &te) && te.Timeout() {
-			return fmt.Errorf("control API at %s: %w: the hub did not answer in time; it may be stopped or busy (a flood of connections?); try again", c.addr, err)
+			if req.Context().Err() != nil {
+				return fmt.Errorf("control API at %s: %w", c.addr, err) // the caller's own deadline
+			}
+			hint := ""
+			if req.Method != http.MethodGet {
+				hint = "; whether it made the change is not known: look (ctl policy, ctl rules, ctl ports) before sending it again"
+			}
+			within := "in time"
+			if hc.Timeout > 0 {
+				within = "within " + hc.Timeout.String()
+			}
+			return fmt.Errorf("control API at %s: %w: the hub did not answer %s; it may be stopped, or busy: "+
+				"a flood of connections, or its places held by long requests (injections)%s", c.addr, err, within, hint)
 		}
 		return fmt.Errorf("control API: %w", err)
 	}
 	defer resp.Body.Close()
+	if hdr != nil {
+		*hdr = resp.Header
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("control API: read answer: %w", err)
@@ -303,13 +364,18 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 // Inject streams frames to the named port's peer: frames is an injection
 // stream (see AppendInjectFrame), read until EOF, and each frame goes to the
 // hub as soon as it is read, so the caller paces them by when it makes them
-// readable (an io.Pipe). There is no overall timeout, but the hub waits at
+// readable (an io.Pipe). A stream the hub turned away, unread (ErrBusy:
+// it runs Server.MaxInjections streams already), is an *Error whose
+// Frames is 0. There is no overall timeout, but the hub waits at
 // most its idle timeout for each record: a caller that waits longer for a
 // frame's time sends keepalives (AppendInjectKeepalive) every
 // InjectKeepalive meanwhile. Cancel ctx to stop.
 func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (InjectResponse, error) {
 	var out InjectResponse
-	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out)
+	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out, nil)
+	if he := (*Error)(nil); errors.As(err, &he) && errors.Is(err, ErrBusy) && he.Frames == nil {
+		he.Frames = new(int) // turned away unread (an older hub does not say so): no frame was taken
+	}
 	return out, err
 }
 
@@ -320,32 +386,46 @@ func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (Inj
 // cut the stream. Once produce returns, the stream ends and InjectStream
 // returns the hub's answer. When the hub answers early (it refused the
 // port, or failed), send fails with its reason and the error is the
-// hub's. send must not be called after produce returns and does not retain
-// frame.
+// hub's; when ctx ends first, send fails with its cause
+// (context.Cause). send must not be called after produce returns and does
+// not retain frame.
 func (c *Client) InjectStream(ctx context.Context, port string, produce func(send func(frame []byte) error)) (InjectResponse, error) {
+	if err := c.addrErr(); err != nil {
+		return InjectResponse{}, err
+	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
-	type answer struct {
-		res InjectResponse
-		err error
-	}
-	ans := make(chan answer, 1)
+	var res InjectResponse
+	var ierr error
+	answered := make(chan struct{}) // closed once res and ierr are set
 	go func() {
-		res, err := c.Inject(ctx, port, pr)
-		if err != nil {
-			pr.CloseWithError(err) // a frame being written fails with the hub's reason
-		} else {
-			pr.CloseWithError(errInjectEnded)
-		}
-		ans <- answer{res, err}
+		defer close(answered)
+		res, ierr = c.Inject(ctx, port, pr)
+		pr.CloseWithError(errInjectEnded)
 	}()
 	var mu sync.Mutex // one writer at a time: frames and keepalives
 	write := func(b []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
-		_, err := pw.Write(b)
-		return err
+		if _, err := pw.Write(b); err != nil {
+			// The pipe closed: the request ended, whoever closed it first
+			// (the transport closes the body as the request ends). Say
+			// why it ended.
+			select {
+			case <-answered:
+			case <-parent.Done():
+			}
+			if parent.Err() != nil {
+				return context.Cause(parent)
+			}
+			if ierr != nil {
+				return ierr
+			}
+			return errInjectEnded
+		}
+		return nil
 	}
 	keepalive := time.NewTicker(InjectKeepalive)
 	done := make(chan struct{})
@@ -372,8 +452,8 @@ func (c *Client) InjectStream(ctx context.Context, port string, produce func(sen
 	close(done)
 	<-kept
 	pw.Close()
-	a := <-ans
-	return a.res, a.err
+	<-answered
+	return res, ierr
 }
 
 // errInjectEnded fails a frame written after the hub has answered.
@@ -385,6 +465,13 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	err := c.do(ctx, "GET", "/metrics", "", nil, &out)
 	return string(out), err
 }
+
+// addrError is an address NewClient was given that is no control address:
+// asking again cannot change that.
+type addrError struct{ err error }
+
+func (e *addrError) Error() string { return e.err.Error() }
+func (e *addrError) Unwrap() error { return e.err }
 
 // unsafeSocketError is a socket, or the default socket's directory, that
 // the client refuses to talk to (another user's, or open to others):
@@ -401,13 +488,44 @@ func (e *unsafeSocketError) Unwrap() error { return e.err }
 // with that answer, an *Error; only a hub that is stopping or busy (503)
 // is asked again, as a new one may take its place. A socket the client
 // will not talk to (ErrNotYours; a default directory open to other users)
-// ends it at once too.
+// or an address that is none (see NewClient) ends it at once too. An
+// interval of 0 or less asks every 50 ms.
 func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortStatus, error) {
+	return c.WaitReadyPID(ctx, interval, 0)
+}
+
+// WaitReadyPID is WaitReady for the hub whose process is pid or runs
+// under it (ready.Within: pid may be a wrapper's, such as timeout's or
+// sudo's; 0 for any). An answer from another process that runs on this
+// host (PIDHeader) does not count, and is waited past: it may be another
+// hub's, at an address the one waited for will then not get, or the pid
+// given may not be the hub's; if ctx ends meanwhile, the error says so
+// (ErrOtherHub), naming both pids. Pids are compared only when the hub
+// says it runs in the client's pid namespace (PIDNamespaceHeader). An
+// answer that says no pid or no namespace (an l2hub older than this one),
+// or another namespace (a hub in a container, or on another host), or
+// that names no process running here, is taken, as the socket's owner has
+// been checked.
+func (c *Client) WaitReadyPID(ctx context.Context, interval time.Duration, pid int) ([]PortStatus, error) {
+	if interval <= 0 {
+		interval = 50 * time.Millisecond
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last error // the last answer that was not the context ending
 	for {
-		ports, err := c.Ports(ctx)
+		var ports []PortStatus
+		var hdr http.Header
+		err := c.doWith(ctx, c.http, "GET", "/v1/ports", "", nil, &ports, &hdr)
+		if err == nil && pid > 0 {
+			ns := hdr.Get(PIDNamespaceHeader)
+			sameNS := ns != "" && ns == pidNamespace()
+			if got, _ := strconv.Atoi(hdr.Get(PIDHeader)); sameNS && got > 0 && got != pid && ready.Alive(got, 0) && !ready.Within(got, pid) {
+				err = fmt.Errorf("the control API on %s is served by pid %d, which %w, neither the hub waited for (pid %d) nor a process it started: "+
+					"that hub holds the address, or pid %d is not the hub's (of serve ... | tee log &, $! is tee's: write serve ... > >(tee log) & instead)",
+					c.Addr(), got, ErrOtherHub, pid, pid)
+			}
+		}
 		if err == nil {
 			return ports, nil
 		}
@@ -417,12 +535,15 @@ func (c *Client) WaitReady(ctx context.Context, interval time.Duration) ([]PortS
 		if ue := (*unsafeSocketError)(nil); errors.As(err, &ue) {
 			return nil, err // it names the socket
 		}
+		if ae := (*addrError)(nil); errors.As(err, &ae) {
+			return nil, err // it names the address
+		}
 		if ctx.Err() == nil || last == nil {
 			last = err
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(last, ErrNoHub) { // it names the address
+			if errors.Is(last, ErrNoHub) || errors.Is(last, ErrOtherHub) { // it names the address
 				return nil, fmt.Errorf("%w: %w", ctx.Err(), last)
 			}
 			return nil, fmt.Errorf("%w: no hub answered on %s: %w", ctx.Err(), c.Addr(), last)

@@ -442,6 +442,57 @@ func TestInjectStreams(t *testing.T) {
 	}
 }
 
+// TestInjectStreamSendSaysWhy: once the caller's context ends, send fails
+// with the context's cause, not with the pipe the transport closed first
+// ("read/write on closed pipe").
+func TestInjectStreamSendSaysWhy(t *testing.T) {
+	// The target takes every frame until the server has stopped: its
+	// Inject blocks once its channel is full.
+	stopTaking, taken := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stopTaking); <-taken }) // after the server's cleanup
+	target, path := serveFake(t, "")
+	first := make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(taken)
+		for {
+			select {
+			case <-target.injected:
+				once.Do(func() { close(first) })
+			case <-stopTaking:
+				return
+			}
+		}
+	}()
+	stop := errors.New("the scenario is over")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var sendErr error
+	_, err := control.NewClient(path, "").InjectStream(ctx, "a", func(send func([]byte) error) {
+		frame := bytes.Repeat([]byte{1}, 60)
+		if err := send(frame); err != nil {
+			t.Errorf("send before the cancel: %v", err)
+			return
+		}
+		select {
+		case <-first:
+		case <-time.After(hangGuard):
+			t.Error("the frame did not reach the target")
+			return
+		}
+		cancel(stop)
+		for sendErr == nil { // a frame the transport still took; the request ends at once
+			sendErr = send(frame)
+		}
+	})
+	if !errors.Is(sendErr, stop) {
+		t.Errorf("send after the cancel = %v, want the context's cause (%v)", sendErr, stop)
+	}
+	if err == nil {
+		t.Error("InjectStream after the cancel succeeded")
+	}
+}
+
 // TestPortsShowLinkAndPartitions checks that GET /v1/ports carries each
 // port's link state and the active partitions cutting it off, beside its
 // counters, in one flat JSON object per port.

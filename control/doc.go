@@ -28,7 +28,12 @@
 //     a loopback address: the API is plain HTTP, so the token would cross
 //     a network in clear (Listen refuses any other unless
 //     $L2HUB_CONTROL_ALLOW_REMOTE is 1; an SSH tunnel is the way to reach
-//     a hub from elsewhere).
+//     a hub from elsewhere). Any local user may bind a loopback port the
+//     hub does not hold, so Client, on Linux, asks the kernel for the
+//     server's socket (NETLINK_SOCK_DIAG, else /proc/net/tcp) and checks
+//     its owner as it checks a unix socket's, before it sends the token;
+//     a server on another host, and any on other systems, is not checked,
+//     and one on this host that cannot be checked is refused.
 //   - Requests only a browser sends are refused: any Origin header, a Host
 //     that is a name other than localhost (DNS rebinding), and on requests
 //     that change something, a body type that a page may send without a CORS
@@ -57,6 +62,11 @@
 //     is longer (ssh -L connects to the server a round trip before it
 //     forwards the request), is turned away busy on every try while a
 //     flood keeps every place taken; raise FirstByteTimeout for it.
+//     Injection streams, which last as long as their captures, have
+//     places of their own beyond MaxConns, Server.MaxInjections of them
+//     (DefaultMaxInjections, 16), so that they cannot lock out the short
+//     requests meant to end them; one more is answered 503 (CodeBusy),
+//     unread, saying that it took no frame.
 //
 // Request bodies are bounded and validated: an empty rule, a partition
 // without a name, a JSON body that gives a key twice (encoding/json would
@@ -70,6 +80,11 @@
 // tells apart, a code (CodeUnknownRule, ...); Client returns it as an
 // *Error that errors.Is matches against the sentinel it stands for
 // (filter.ErrRuleExists, ...).
+//
+// Every answer to a request that passed the checks says which process
+// serves the API (PIDHeader), and in which pid namespace
+// (PIDNamespaceHeader), so that a client waiting for the hub it started
+// tells it from another at the address (Client.WaitReadyPID).
 //
 // Rule edits (RuleEditor) change one rule and leave the rest of the policy
 // as it is, other rules' counters and the capture's file included; the
@@ -100,5 +115,6 @@
 // The JSON documents l2hub prints for scripts carry Schema, and give a
 // policy's counters as PolicyCounters.
 //
-// Imports: hub and filter (the types the API carries), internal/yamlfile.
+// Imports: hub and filter (the types the API carries), internal/yamlfile,
+// internal/ready (whether a process runs, and under which).
 package control

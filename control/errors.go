@@ -27,10 +27,16 @@ var (
 	ErrMetricsNeedToken = errors.New("it needs a token")
 )
 
-// ErrBusy reports a connection the control API turned away unread to make
-// room (503, CodeBusy): every place was held by connections that had sent
-// no complete request. Nothing was done; the request may be sent again.
+// ErrBusy reports a request the control API turned away unread (503,
+// CodeBusy): to make room, when every place was held by connections that
+// had sent no complete request, or an injection stream beyond those it
+// takes at once (Server.MaxInjections). Nothing was done; the request may
+// be sent again.
 var ErrBusy = errors.New("the control API is busy")
+
+// ErrOtherHub reports a control address answered, until the wait ended,
+// by a process other than the hub waited for (Client.WaitReadyPID).
+var ErrOtherHub = errors.New("is another process")
 
 // ErrInjectDropped reports an injection stream some of whose frames the
 // port dropped for flow control (409, CodeDropped): stalled, queue-full or

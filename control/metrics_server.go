@@ -61,7 +61,7 @@ func (m *MetricsServer) Handler() http.Handler {
 	metrics := metricsHandler(m.Registry, m.Target)
 	want := []byte("Bearer " + m.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, err := http.StatusForbidden, pageCheck(r, "this address is for Prometheus")
+		status, code, err := http.StatusForbidden, CodeForbidden, pageCheck(r, "this address is for Prometheus")
 		if err == nil && m.Token == "" {
 			// With a token, which a page cannot have, a rebound name gains
 			// nothing, and Prometheus may scrape the hub by its name.
@@ -70,17 +70,17 @@ func (m *MetricsServer) Handler() http.Handler {
 		switch {
 		case err != nil:
 		case m.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1:
-			status, err = http.StatusUnauthorized, fmt.Errorf("missing or wrong bearer token (the metrics endpoint's own token, not the control token)")
+			status, code, err = http.StatusUnauthorized, CodeUnauthorized, fmt.Errorf("missing or wrong bearer token (the metrics endpoint's own token, not the control token)")
 		case r.URL.Path != "/metrics":
-			status, err = http.StatusNotFound, fmt.Errorf("%s: not found: this address serves GET /metrics only", r.URL.Path)
+			status, code, err = http.StatusNotFound, CodeNotFound, fmt.Errorf("%s: not found: this address serves GET /metrics only", r.URL.Path)
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			w.Header().Set("Allow", "GET, HEAD")
-			status, err = http.StatusMethodNotAllowed, fmt.Errorf("method %s refused: this address serves GET /metrics only", r.Method)
+			status, code, err = http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Errorf("method %s refused: this address serves GET /metrics only", r.Method)
 		}
 		if err != nil {
 			m.logRefused("method", r.Method, "path", r.URL.Path, "err", err)
 			refuseConn(w)
-			writeJSON(w, status, ErrorResponse{Error: err.Error()})
+			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: code})
 			return
 		}
 		if !claimSlot(r) {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -76,6 +77,13 @@ const (
 	// sends a keepalive record (a zero length) while it waits for a
 	// frame's time, well inside DefaultIdleTimeout.
 	InjectKeepalive = 10 * time.Second
+	// DefaultMaxInjections bounds the injection streams at once. An
+	// injection lasts as long as its capture, so streams have places of
+	// their own, beyond MaxConns: however many run, the short requests
+	// (ctl ports, set-policy, link down, the one meant to end them) keep
+	// every one of MaxConns. The stream beyond is answered 503
+	// (CodeBusy), unread.
+	DefaultMaxInjections = 16
 )
 
 // Target is what the API drives: the running hub and its policy.
@@ -150,8 +158,13 @@ type Server struct {
 	HeaderTimeout    time.Duration // to read a request's headers
 	BodyTimeout      time.Duration // to read a request's body (an injection stream: see IdleTimeout) and write the answer
 	IdleTimeout      time.Duration // between an injection stream's records
+	// MaxInjections bounds the injection streams at once, in places of
+	// their own beyond MaxConns (see DefaultMaxInjections, which 0 or
+	// less means).
+	MaxInjections int
 
-	refused atomic.Uint64 // connections and requests refused, for rate-limited logs
+	refused   atomic.Uint64 // connections and requests refused, for rate-limited logs
+	injecting atomic.Int64  // injection streams being read
 }
 
 // PartitionRequest is the body of POST /v1/partitions.
@@ -174,9 +187,10 @@ type InjectResponse struct {
 
 // ErrorResponse is the body of every non-2xx answer the API gives (an
 // unknown route and a wrong method included; not net/http's own answer to
-// bytes that are not an HTTP request): the hub's words, and for the
-// refusals a program may want to tell apart, a code (Code...). Every 400
-// has one: CodeInvalid unless a more specific code applies.
+// bytes that are not an HTTP request), and the metrics endpoint too: the
+// hub's words, and for the refusals a program may want to tell apart, a
+// code (Code...). Every 400 has one (CodeInvalid unless a more specific
+// code applies), and so does every 401, 403, 404, 405 and 415.
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code,omitempty"`
@@ -203,10 +217,13 @@ const (
 	CodeUnknownPartition = "unknown-partition"  // filter.ErrUnknownPartition
 	CodeUnknownPort      = "unknown-port"       // hub.ErrNoPort
 	CodeStopped          = "stopped"            // hub.ErrStopped: the hub is shutting down
-	CodeBusy             = "busy"               // ErrBusy (503): turned away unread to make room; send it again
+	CodeBusy             = "busy"               // ErrBusy (503): turned away unread, to make room or as one injection stream too many; send it again
 	CodeDropped          = "dropped"            // ErrInjectDropped (409): an injection's frames dropped for flow control
 	CodeNotFound         = "not-found"          // 404: no such route
 	CodeMethodNotAllowed = "method-not-allowed" // 405: the route takes other methods (the Allow header lists them)
+	CodeUnauthorized     = "unauthorized"       // 401: a missing or wrong bearer token
+	CodeForbidden        = "forbidden"          // 403: a request only a web page sends (an Origin, a rebound Host)
+	CodeUnsupportedType  = "unsupported-type"   // 415: a Content-Type the route does not take, or one a web page may send
 )
 
 // codes maps each code to its error, in the order errorCode tries them.
@@ -343,6 +360,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/inject/{port}", func(w http.ResponseWriter, r *http.Request) {
 		// A stream lasts as long as its capture: no overall deadline, but
 		// one per record (the client sends keepalives while it waits).
+		if n := s.injecting.Add(1); n > int64(s.maxInjections()) {
+			s.injecting.Add(-1)
+			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "injection streams at their limit")
+			refuseConn(w) // the stream is not read
+			writeJSON(w, http.StatusServiceUnavailable, ErrorResponse{Code: CodeBusy,
+				Error: fmt.Sprintf("%s: %d injection streams are running, the most it takes at once; "+
+					"the stream was not read: send it again once one ends", ErrBusy, n-1), Frames: new(int)})
+			return
+		}
+		defer s.injecting.Add(-1)
+		setAsideSlot(r) // its place is one of the injections', not the short requests
 		rc := http.NewResponseController(w)
 		rc.SetWriteDeadline(time.Time{})
 		s.json(func(r *http.Request) (any, error) {
@@ -719,16 +747,16 @@ func (e *typeError) Error() string {
 // something, a body type a page may send without a CORS preflight.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, err := http.StatusForbidden, browserCheck(r)
+		status, code, err := http.StatusForbidden, CodeForbidden, browserCheck(r)
 		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if mt, _, perr := mime.ParseMediaType(r.Header.Get("Content-Type")); perr == nil && corsSafe[mt] {
-				status, err = http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type %s refused: a web page can send it", yamlfile.Quote(mt))
+				status, code, err = http.StatusUnsupportedMediaType, CodeUnsupportedType, fmt.Errorf("Content-Type %s refused: a web page can send it", yamlfile.Quote(mt))
 			}
 		}
 		if err != nil {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", err)
 			refuseConn(w)
-			writeJSON(w, status, ErrorResponse{Error: err.Error()})
+			writeJSON(w, status, ErrorResponse{Error: err.Error(), Code: code})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -790,29 +818,58 @@ func (s *Server) logRefused(what string, args ...any) {
 // connection's slot (slotListener) and goes on.
 func (s *Server) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + s.Token)
+	pid := strconv.Itoa(os.Getpid())
+	pidns := pidNamespace()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			s.logRefused("request", "method", r.Method, "path", r.URL.Path, "err", "missing or wrong bearer token")
 			refuseConn(w)
-			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token"})
+			writeJSON(w, http.StatusUnauthorized, ErrorResponse{Error: "missing or wrong bearer token", Code: CodeUnauthorized})
 			return
 		}
 		if !claimSlot(r) {
 			return // the connection gave its slot up, and is closed
 		}
+		w.Header().Set(PIDHeader, pid)
+		if pidns != "" {
+			w.Header().Set(PIDNamespaceHeader, pidns)
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// PIDHeader is the header in which the control API says, on every answer
+// to a request that passed its checks (the token), which process serves
+// it: the hub's pid, so that l2hub wait --pid tells the hub it started
+// from another that answers at the address (Client.WaitReadyPID).
+const PIDHeader = "L2hub-Pid"
+
+// PIDNamespaceHeader says, beside PIDHeader, in which pid namespace that
+// pid is one (Linux: /proc/self/ns/pid's link, "pid:[4026531836]"): a hub
+// in a container or under unshare -p says pid 1, or another that means
+// nothing outside, and a client compares pids only within its own
+// namespace.
+const PIDNamespaceHeader = "L2hub-Pidns"
+
+// pidNamespace is this process's pid namespace (PIDNamespaceHeader), or
+// "" where the system does not say.
+func pidNamespace() string {
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return ns
 }
 
 func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := fn(r)
 		if err != nil {
-			status := http.StatusInternalServerError
+			status, code := http.StatusInternalServerError, errorCode(err)
 			var ue *UserError
 			var te *typeError
 			if errors.As(err, &te) {
-				status = http.StatusUnsupportedMediaType
+				status, code = http.StatusUnsupportedMediaType, CodeUnsupportedType
 			} else if errors.As(err, &ue) {
 				status = http.StatusBadRequest
 			} else if errors.Is(err, hub.ErrStopped) {
@@ -825,7 +882,6 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			if s.Logger != nil && status == http.StatusInternalServerError {
 				s.Logger.Warn("control request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			code := errorCode(err)
 			if code == "" && status == http.StatusBadRequest {
 				code = CodeInvalid // every refusal of a request as invalid says so
 			}
@@ -849,7 +905,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-func (s *Server) maxConns() int                { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxConns() int { return cmp.Or(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxInjections() int {
+	if s.MaxInjections <= 0 {
+		return DefaultMaxInjections // a negative bound would refuse every stream
+	}
+	return s.MaxInjections
+}
 func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, DefaultAuthTimeout) }
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }

@@ -66,6 +66,7 @@ type slotListener struct {
 	mu    sync.Mutex
 	lobby []*slotConn   // accepted, head incomplete; oldest first
 	held  []*slotConn   // handed to the server, in the order they were
+	aside []*slotConn   // handed to the server and set aside (setAside): they take no place of max
 	ready chan net.Conn // handed over, for Accept
 	errs  chan error    // the kernel listener's errors, for Accept
 	wake  chan struct{} // 1-buffered: a place was freed, or a connection may now give its place up
@@ -388,6 +389,7 @@ func (l *slotListener) removeLocked(c *slotConn) bool {
 	n := len(l.lobby) + len(l.held)
 	l.lobby = slices.DeleteFunc(l.lobby, func(o *slotConn) bool { return o == c })
 	l.held = slices.DeleteFunc(l.held, func(o *slotConn) bool { return o == c })
+	l.aside = slices.DeleteFunc(l.aside, func(o *slotConn) bool { return o == c })
 	return len(l.lobby)+len(l.held) < n
 }
 
@@ -483,6 +485,32 @@ func slotContext(ctx context.Context, c net.Conn) context.Context {
 		return context.WithValue(ctx, slotKey{}, sc)
 	}
 	return ctx
+}
+
+// setAside gives c's place back while c goes on, claimed, until it
+// closes: a connection that another bound counts (an injection stream,
+// Server.MaxInjections), so that it takes none of the max places the
+// short requests have. It reports false if c holds no place (it gave it
+// up already, or is set aside).
+func (c *slotConn) setAside() bool {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	i := slices.Index(c.l.held, c)
+	if i < 0 || !c.claimed {
+		return false
+	}
+	c.l.held = slices.Delete(c.l.held, i, i+1)
+	c.l.aside = append(c.l.aside, c)
+	c.l.signal() // a place is free
+	return true
+}
+
+// setAsideSlot sets the slot of r's connection aside (setAside), if it
+// holds one.
+func setAsideSlot(r *http.Request) {
+	if c, ok := r.Context().Value(slotKey{}).(*slotConn); ok {
+		c.setAside()
+	}
 }
 
 // claimSlot claims the slot of r's connection for its request, which

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"l2hub/internal/ready"
 )
 
 // The control socket is the hub's steering wheel, so who may touch it is
@@ -16,8 +18,11 @@ import (
 // user can enter; every socket file is chmod 0600 whatever the umask; and
 // both ends check the other's credentials (SO_PEERCRED), so that a socket
 // someone else bound at the path, or a connection made before the chmod,
-// gets nowhere. Root may always talk to a user's hub, and a user's ctl
-// trusts a hub that root runs.
+// gets nowhere. A user's hub answers that user's processes and root's, and
+// a user's client trusts a hub that root runs; but a client trusts only
+// its own user's sockets and root's, so root's ctl refuses a user's hub
+// (ErrNotYours) like anyone else's: root steers it as that user
+// (runuser -u USER -- l2hub ctl ...).
 
 // DefaultAddr is the control socket `serve`, `ctl` and `inject` use unless
 // told otherwise: $XDG_RUNTIME_DIR/l2hub.sock when that directory is the
@@ -85,7 +90,7 @@ func checkSocketOwner(path string) error {
 		return nil // the dial says what is wrong
 	}
 	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
-		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it", path, ErrNotYours, uid, os.Getuid())
+		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it%s", path, ErrNotYours, uid, os.Getuid(), ready.AsUser(uid, "ctl"))
 	}
 	return nil
 }
@@ -101,10 +106,81 @@ func checkPeer(c net.Conn, path string) error {
 	case err != nil:
 		return fmt.Errorf("control socket %s: peer credentials: %w", path, err)
 	case !trusted(uid):
-		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it", path, uid, ErrNotYours, os.Getuid())
+		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it%s", path, uid, ErrNotYours, os.Getuid(), ready.AsUser(uid, "ctl"))
 	}
 	return nil
 }
+
+// checkTCPPeer refuses a TCP connection whose server runs on this host as
+// someone other than the caller or root, before the client sends it a
+// byte (the token): any local user may bind a loopback port that the hub
+// does not hold at that moment (before it starts, while it restarts, a
+// port mistyped, the local end of an ssh -L that could not bind it). On
+// Linux the kernel names the server's socket's owner (tcpServerUID), as
+// SO_PEERCRED names a unix socket's; a loopback address, or another of
+// this host's (servedHere), whose server this host has no socket for (a
+// NAT rule sent it elsewhere) is refused too,
+// and so is any address when the kernel cannot be asked at all (a /proc
+// without net/ and no NETLINK_SOCK_DIAG). A server on another host is not
+// checked: the token goes where the address points. A hub in another
+// user namespace shows as uid 65534 (unmapped) and is refused. In each
+// refusal the way on is a unix socket, which the file's mode protects.
+// Elsewhere than Linux nothing is checked.
+func checkTCPPeer(c net.Conn, addr string) error {
+	uid, found, err := serverUID(c)
+	const unixHint = "; talk to the hub over a unix socket instead (serve --control PATH, ctl --control PATH)"
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil
+	case err != nil:
+		return fmt.Errorf("control address %s: who serves it cannot be told: %w: refusing to send it the token%s", addr, err, unixHint)
+	case found && !trusted(uid):
+		hint := "(is the hub running, on that port? another user's process holds it)"
+		if uid == overflowUID {
+			hint = "(another user's process holds it: nobody's or, if this runs in a user namespace, that of a user it does not map, whose hub cannot be checked)"
+		}
+		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s%s",
+			addr, uid, ErrNotYours, os.Getuid(), hint, ready.AsUser(uid, "ctl"), unixHint)
+	case !found:
+		la, lok := c.LocalAddr().(*net.TCPAddr)
+		ra, rok := c.RemoteAddr().(*net.TCPAddr)
+		if lok && rok && servedHere(la, ra) {
+			return fmt.Errorf("control address %s: no TCP socket of this host holds the connection's other end (a NAT rule, DNAT or REDIRECT, sent it elsewhere?), "+
+				"so who serves it cannot be told: refusing to send it the token%s", addr, unixHint)
+		}
+	}
+	return nil
+}
+
+// servedHere says whether a connection from local to remote goes to this
+// host: remote is a loopback address, or one of this host's (the kernel
+// then picks it as the source too). If this host's addresses cannot be
+// listed, it says so, which refuses a server that is not found.
+func servedHere(local, remote *net.TCPAddr) bool {
+	if remote.IP.IsLoopback() || remote.IP.Equal(local.IP) {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(remote.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+// errNoLookup is a server's socket that cannot be looked up at all.
+var errNoLookup = errors.New("this host does not say who holds a TCP socket")
+
+// serverUID is tcpServerUID, or a test's stand-in.
+var serverUID = tcpServerUID
+
+// overflowUID is the uid the kernel shows for one a user namespace does
+// not map (/proc/sys/kernel/overflowuid, by default).
+const overflowUID = 65534
 
 // listenUnix binds a unix control socket at path with mode 0600.
 func listenUnix(path string) (net.Listener, error) {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,49 @@ const maxTokenFile = 4096
 // only its owner may read or write (as ssh asks of a private key): a token
 // others can read protects nothing.
 func ReadTokenFile(path string) (string, error) { return readTokenFile("control token file", path) }
+
+// ReadTokenFileContext is ReadTokenFile that returns once ctx ends (with
+// its cause), though the file blocks: a FIFO that no one writes, whose
+// open waits for a writer. The read is abandoned, not stopped (see
+// ReadContext).
+func ReadTokenFileContext(ctx context.Context, path string) (string, error) {
+	return ReadContext(ctx, func() (string, error) { return ReadTokenFile(path) })
+}
+
+// ReadContext runs read, which may block where ctx cannot reach it (the
+// open of a FIFO that no one writes, a read of a terminal or a pipe), and
+// returns what it returns, or ctx's cause once ctx ends first: the first
+// Ctrl-C ends a command that waits there. With ctx ended already, read
+// runs as it would without it.
+//
+// A read that ctx ends is abandoned, not stopped: it goes on in a
+// goroutine of its own (and, blocked in open, an OS thread) until it
+// returns, and what it returns is dropped; a read of stdin goes on
+// consuming stdin meanwhile. That is fine for a command that exits next,
+// as l2hub's do; a long-lived program that calls this (or a ...Context
+// function built on it) with contexts that end holds one such read per
+// call, and must not read the same input again meanwhile.
+func ReadContext[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	if ctx.Err() != nil {
+		return read() // its answer is still the command's: a refusal, say, which a stop must not hide
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
+}
 
 // readTokenFile is ReadTokenFile for a token file of any kind; what
 // ("control token file") begins its errors.
@@ -71,6 +115,13 @@ func CheckToken(s string) (string, error) {
 // else the file's (--control-token-file), else $L2HUB_CONTROL_TOKEN's; ""
 // if none is given. Giving both value and file is an error.
 func ResolveToken(value, file string) (string, error) {
+	return ResolveTokenContext(context.Background(), value, file)
+}
+
+// ResolveTokenContext is ResolveToken that returns once ctx ends, though
+// the file blocks (ReadTokenFileContext; the read is abandoned, not
+// stopped: see ReadContext).
+func ResolveTokenContext(ctx context.Context, value, file string) (string, error) {
 	switch {
 	case value != "" && file != "":
 		return "", errors.New("give --control-token or --control-token-file, not both")
@@ -81,7 +132,7 @@ func ResolveToken(value, file string) (string, error) {
 		}
 		return tok, nil
 	case file != "":
-		return ReadTokenFile(file)
+		return ReadTokenFileContext(ctx, file)
 	}
 	if env := os.Getenv(TokenEnv); env != "" {
 		tok, err := CheckToken(env)
@@ -108,3 +159,10 @@ func (f *TokenFlags) Register(stringVar func(p *string, name, value, usage strin
 // Token is the token the flags (or $L2HUB_CONTROL_TOKEN) give, as
 // ResolveToken resolves it.
 func (f *TokenFlags) Token() (string, error) { return ResolveToken(f.Value, f.File) }
+
+// TokenContext is Token that returns once ctx ends, though the token file
+// blocks (a FIFO that no one writes): a command's first Ctrl-C ends it.
+// The read is abandoned, not stopped (see ReadContext).
+func (f *TokenFlags) TokenContext(ctx context.Context) (string, error) {
+	return ResolveTokenContext(ctx, f.Value, f.File)
+}

@@ -28,7 +28,8 @@
 // Concurrency. A Policy is owned by the hub loop: Decide and the control
 // hooks (StartPartition, HealPartition, HealAll, AddPartition, SetLink,
 // AddRule, UpdateRule, RemoveRule, Describe) run on it and are not safe for
-// concurrent use. Stats is safe from any goroutine, and so is ParseRule. A
+// concurrent use. Stats and Reads are safe from any goroutine, and so is
+// ParseRule. A
 // new policy file replaces the Policy whole: compile the new one (which
 // fails whole or not at all) and swap it in on the loop; its streams and
 // counters start fresh. One rule at a time may be added, updated or removed

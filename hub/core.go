@@ -411,7 +411,8 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
-	c.rebuildOrder()
+	i, _ := c.orderIndex(name)
+	c.order = slices.Insert(c.order, i, id)
 	for _, o := range c.observers {
 		if po, ok := o.(PortObserver); ok {
 			po.PortAdded(PortInfo{ID: id, Name: name, Description: desc})
@@ -436,7 +437,9 @@ func (c *Core) RemovePort(id PortID) error {
 			delete(c.macs, mac)
 		}
 	}
-	c.rebuildOrder()
+	if i, ok := c.orderIndex(p.name); ok {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
 	return nil
 }
 
@@ -523,15 +526,13 @@ func (c *Core) port(id PortID) *corePort {
 	return c.ports[id]
 }
 
-func (c *Core) rebuildOrder() {
-	c.order = c.order[:0]
-	for _, p := range c.ports {
-		if !p.removed {
-			c.order = append(c.order, p.id)
-		}
-	}
-	slices.SortFunc(c.order, func(a, b PortID) int {
-		return cmp.Compare(c.ports[a].name, c.ports[b].name)
+// orderIndex returns where the live port called name is, or would be, in
+// the flood order (by name; names of live ports are unique). A binary
+// search: a port added costs a shift, not a sort of every port, so that
+// a replay adding a port per source MAC stays linear in them.
+func (c *Core) orderIndex(name string) (int, bool) {
+	return slices.BinarySearchFunc(c.order, name, func(id PortID, name string) int {
+		return cmp.Compare(c.ports[id].name, name)
 	})
 }
 

@@ -237,3 +237,38 @@ func BenchmarkCoreDelayedDelivery(b *testing.B) {
 		})
 	}
 }
+
+// TestPortsStayInNameOrder: the flood order is by name whatever the order
+// ports are added and removed in (AddPort inserts each where it belongs
+// rather than sorting them all again), against a naive reference: the
+// live names, sorted.
+func TestPortsStayInNameOrder(t *testing.T) {
+	c := hub.NewCore(hub.CoreConfig{Clock: hub.NewVirtualClock(hub.DefaultEpoch)})
+	ids := map[string]hub.PortID{}
+	var live []string
+	// A fixed scramble of 200 names: i*73 mod 211 visits each once.
+	for i := 1; i <= 200; i++ {
+		name := fmt.Sprintf("p%03d", i*73%211)
+		id, err := c.AddPort(name, "", hub.Discard{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = id
+		live = append(live, name)
+		if i%7 == 0 { // remove an earlier one now and then
+			gone := live[len(live)/2]
+			if err := c.RemovePort(ids[gone]); err != nil {
+				t.Fatal(err)
+			}
+			live = slices.Delete(live, len(live)/2, len(live)/2+1)
+		}
+		var got []string
+		for _, p := range c.Ports() {
+			got = append(got, p.Name)
+		}
+		want := slices.Sorted(slices.Values(live))
+		if !slices.Equal(got, want) {
+			t.Fatalf("after %d adds: got Ports() = %v, want %v", i, got, want)
+		}
+	}
+}

@@ -298,6 +298,10 @@ func (r *run) measure(ctx context.Context) error {
 		r.receivers.Add(1)
 		go pprof.Do(ctx, vm, func(context.Context) { defer r.receivers.Done(); r.rx[i].run(p, r) })
 	}
+	// However the measurement ends (a cancelled context too), stalled
+	// receivers read again, so that they see their ports close and Run's
+	// wait for them ends.
+	defer r.resume()
 	if err := r.warmup(ctx); err != nil {
 		return err
 	}
@@ -338,11 +342,15 @@ func (r *run) measure(ctx context.Context) error {
 	if !r.sc.Stall {
 		r.drain(ctx)
 	}
+	return ctx.Err()
+}
+
+// resume has every stalled receiver read again.
+func (r *run) resume() {
 	for _, rx := range r.rx {
 		rx.stall.Store(false)
 		close(rx.resume)
 	}
-	return ctx.Err()
 }
 
 // warmup has every VM broadcast hellos until each has heard every peer it

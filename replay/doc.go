@@ -31,7 +31,12 @@
 //     its Notes and EditResult.WhatIf say which decisions and edits are a
 //     what-if. A
 //     header another tool rewrote (mergecap) is still read, and each
-//     section's records are checked against its statistics blocks.
+//     section's records are checked against its statistics blocks. A
+//     capture of a hub that stopped (the statistics its Close writes
+//     carry the hub's counters) ends the replay at its last record or
+//     note: the delayed copies still held then are discarded, as the live
+//     hub discarded them (RunConfig.Drain delivers them), and the ports'
+//     counters are compared with the live ones (PortResult.Live).
 //   - a record cut short (a snaplen) is given to the hub at its length on
 //     the wire (capture.Packet.OrigLen), the missing bytes zero.
 //   - any other capture (classic pcap, foreign pcapng): one port per file

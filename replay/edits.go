@@ -234,6 +234,9 @@ func (x *run) applyEdit(e filter.Edit) error {
 		x.core.SetPolicy(p)
 	}
 	d, err := e.Apply(p, e.At)
+	if err == nil {
+		x.byteRules = readsBytes(p)
+	}
 	if err == nil && x.sink != nil {
 		x.sink.Annotate(e.Comment(d))
 	}

@@ -360,14 +360,15 @@ func (d *fullDisk) file(t *testing.T, path string) []byte {
 	return bytes.Clone(b.Bytes())
 }
 
-// TestReplayCountsTheLinesLeftOut: annotations that did not fit a frame's
-// comment (a burst of control edits or VM changes with no frame between)
-// are left out by the capture, which says how many; the replay adds them
-// up and warns that it cannot make them.
+// TestReplayCountsTheLinesLeftOut: annotations past what the capture keeps
+// for one frame (a burst of control edits or VM changes with no frame
+// between, over 512 KiB) are left out by the capture, which says how many;
+// the replay adds them up and warns that it cannot make them.
 func TestReplayCountsTheLinesLeftOut(t *testing.T) {
 	buf, sink, sim := recordLive(t, nil)
 	mac := hubtest.MAC("02:00:00:00:00:0a")
-	for range 40 {
+	const lines = 600 // 600 KB
+	for range lines {
 		sink.Annotate(strings.Repeat("n", 1000))
 	}
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "one"))
@@ -383,11 +384,11 @@ func TestReplayCountsTheLinesLeftOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Inputs) != 1 || res.Inputs[0].LinesLeftOut == 0 || res.Inputs[0].LinesLeftOut >= 40 {
-		t.Fatalf("got inputs %+v, want some of the 40 lines left out", res.Inputs)
+	if len(res.Inputs) != 1 || res.Inputs[0].LinesLeftOut == 0 || res.Inputs[0].LinesLeftOut >= lines {
+		t.Fatalf("got inputs %+v, want some of the %d lines left out", res.Inputs, lines)
 	}
 	var w strings.Builder
-	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "comment lines where a frame's comment was full") {
+	if err := res.WriteInputErrors(&w); err != nil || !strings.Contains(w.String(), "comment lines it had no room for") {
 		t.Errorf("the warnings (%v): %q", err, w.String())
 	}
 }

@@ -15,4 +15,10 @@ var (
 	// ErrNoMatch reports --from or --from-mac keeping none of a capture's
 	// frames: Inject would send nothing.
 	ErrNoMatch = errors.New("nothing to send")
+	// ErrTooManyPorts reports inputs that would make a replay of more
+	// ports than Config.MaxPorts.
+	ErrTooManyPorts = errors.New("too many ports")
+	// ErrSameCapture reports one capture given twice: the same file, or a
+	// copy of it.
+	ErrSameCapture = errors.New("capture given twice")
 )

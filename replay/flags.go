@@ -37,6 +37,7 @@ func (f *JobFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Points, "points", "both", "what the output records: ingress, egress or both")
 	fs.BoolVar(&f.JSON, "json", false, "print the summary as JSON")
 	fs.BoolVar(&f.IgnoreEdits, "ignore-edits", false, "leave out the policy edits (ctl rule, partition, heal, link) an l2hub capture records: run the policy as given throughout")
+	fs.BoolVar(&f.Drain, "drain", false, "deliver the delayed copies the hub still holds where the capture of a hub that stopped ends (the live hub discarded them, and without it so does a replay of the run with its policies; a what-if delivers them anyway)")
 	fs.BoolVar(&f.TruncOK, "allow-truncated", false, "an input cut short (a killed writer) is replayed up to the cut and the command succeeds; without it, it fails after replaying")
 	fs.StringVar(&f.ProgressBar, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
 	faults := flag.NewFlagSet("faults", flag.ContinueOnError)

@@ -2,6 +2,8 @@ package replay
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,7 +11,9 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"l2hub/capture"
 	"l2hub/hub"
+	"l2hub/hub/hubtest"
 )
 
 // portStats maps a replay's ports to their counters.
@@ -101,4 +105,38 @@ func TestForeignPcapng(t *testing.T) {
 			t.Errorf("got ports %+v, want tap0 rx 2 tx 1 and tap1 rx 1 tx 2", got)
 		}
 	})
+}
+
+// TestPortNameIgnoredIsWarned: --port NAME=FILE names the port of a file
+// with one link; a file that names its own ports (an l2hub capture, a
+// pcapng of several interfaces) leaves NAME unused, and the replay warns,
+// naming the ports a policy can name instead.
+func TestPortNameIgnoredIsWarned(t *testing.T) {
+	f1 := udpFrame(t, macA, macB, ipA, ipB, 1, 2, 1, "x")
+	type rec = struct {
+		iface int
+		frame []byte
+	}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		ports string // "" for no warning
+	}{
+		{"l2hub", describedCapture(t, capture.Meta{}, func(sim *hubtest.Sim, _ *capture.Sink) { sim.Send("a", f1) }), "a, b"},
+		{"two-interfaces", ngCapture(t, []string{"tap0", "tap1"}, []rec{{0, f1}, {1, f1}}), "tap0, tap1"},
+		{"one-interface", ngCapture(t, []string{"br0"}, []rec{{0, f1}}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Open(Config{Inputs: []Input{{Path: "in.pcapng", Port: "x", Open: memInput("in.pcapng", tc.data).Open}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := slices.ContainsFunc(r.Notes(), func(n Note) bool {
+				return n.Warning && strings.Contains(n.Text, "--port x=in.pcapng names no port") && strings.Contains(n.Text, "(ports "+tc.ports+")")
+			})
+			if warned != (tc.ports != "") {
+				t.Errorf("got notes %q, want a warning naming ports %q: %v", r.Notes(), tc.ports, tc.ports != "")
+			}
+		})
+	}
 }

@@ -265,7 +265,10 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if err := cfg.Pacing.validate(); err != nil {
 		return nil, err
 	}
-	if err := checkSelection(cfg); err != nil {
+	if err := checkLoop(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkSelection(ctx, cfg); err != nil {
 		return nil, err
 	}
 	clock, spin := cfg.Clock, time.Duration(0)
@@ -286,15 +289,27 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		started bool
 		held    *hub.Frame // the frame being sent (frameOf's are pooled)
 		noRun   *run       // frameOf reads nothing of its run
+		sel     selection  // what --from and --from-mac did not keep
+		kept    bool       // a frame was
 	)
+	elapsed := func() time.Duration {
+		if !started {
+			return 0
+		}
+		return clock.Now().Sub(start)
+	}
 	defer func() {
 		if held != nil {
 			held.Release()
 		}
 	}()
 	for pass := 0; pass < loops; pass++ {
-		src, err := openSource(0, cfg.Input, cfg.MaxBlock, nil)
+		src, err := openSource(ctx, 0, cfg.Input, cfg.MaxBlock, nil)
 		if err != nil {
+			if ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
+			rep.finish(elapsed(), &dr)
 			return rep, err
 		}
 		rep.Loops++
@@ -302,9 +317,11 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		for src.advance() {
 			p := &src.head
 			if !keep(src, p, cfg) {
+				sel.saw(src, p)
 				rep.Skipped++
 				continue
 			}
+			kept = true
 			// A record cut short (a snaplen) goes at its length on the
 			// wire, the bytes the capture lacks as zeros, as replay gives
 			// it to the hub; one the hub would refuse, ending the stream,
@@ -326,9 +343,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 			rep.Shortened, rep.Back, rep.MostBack = sch.shortened, sch.back, sch.mostBack
 			if err != nil {
 				src.close()
-				if started {
-					rep.finish(clock.Now().Sub(start), &dr)
-				}
+				rep.finish(elapsed(), &dr)
 				return rep, fmt.Errorf("frame %d (%s packet %d): %w", rep.Frames+1, cfg.Input.Path, p.Number, err)
 			}
 			if !started {
@@ -354,6 +369,11 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 			rep.CutTooLong += src.long - long
 			dr.add(clock.Now().Sub(deadline), rep.Frames)
 		}
+		src.close()
+		if ctx.Err() != nil { // it closed the input: the read's error is no news
+			rep.finish(elapsed(), &dr)
+			return rep, context.Cause(ctx)
+		}
 		if e, ok := src.err.(*InputError); ok && rep.Input == nil {
 			rep.Input = e
 		}
@@ -361,11 +381,10 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 			break
 		}
 	}
-	var elapsed time.Duration
-	if started {
-		elapsed = clock.Now().Sub(start)
+	rep.finish(elapsed(), &dr)
+	if !kept && (cfg.From != "" || cfg.FromMAC != nil) {
+		return rep, sel.err(cfg) // an input read once, which checkSelection did not read
 	}
-	rep.finish(elapsed, &dr)
 	return rep, nil
 }
 
@@ -509,41 +528,80 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 // maxListed bounds the ports or MACs an ErrNoMatch lists.
 const maxListed = 16
 
+// checkLoop refuses to send an input that can be read only once (a pipe,
+// a named pipe, a device) more than once.
+func checkLoop(cfg InjectConfig) error {
+	if cfg.Loop > 1 && cfg.Input.readOnce() {
+		return fmt.Errorf("%s is not a regular file (a pipe, a named pipe, a device): it can be read once, not sent %d times (--loop); save it to a file first",
+			cfg.Input.Path, cfg.Loop)
+	}
+	return nil
+}
+
 // checkSelection reads cfg.Input, when --from or --from-mac choose among
 // its frames, up to the first frame they keep, and returns ErrNoMatch,
 // naming the ports and source MACs the capture has, when none is kept: the
-// injection would send nothing.
-func checkSelection(cfg InjectConfig) error {
-	if cfg.From == "" && cfg.FromMAC == nil {
+// injection would send nothing. An input that can be read only once (a
+// pipe) is not read here: what this read took would be missing from the
+// injection, which says so at its end instead.
+func checkSelection(ctx context.Context, cfg InjectConfig) error {
+	if cfg.From == "" && cfg.FromMAC == nil || cfg.Input.readOnce() {
 		return nil
 	}
-	src, err := openSource(0, cfg.Input, cfg.MaxBlock, nil)
+	src, err := openSource(ctx, 0, cfg.Input, cfg.MaxBlock, nil)
 	if err != nil {
 		return err
 	}
 	defer src.close()
-	var ports, macs []string
+	var sel selection
 	for src.advance() {
 		p := &src.head
 		if keep(src, p, cfg) {
 			return nil
 		}
-		if src.l2hub && p.Dir == capture.DirOut {
-			continue
-		}
-		name := p.IfName
-		if !src.l2hub && name == "" {
-			name = src.in.portName()
-		}
-		if !slices.Contains(ports, name) {
-			ports = append(ports, name)
-		}
-		if len(p.Data) >= 12 {
-			if m := macString([6]byte(p.Data[6:12])); !slices.Contains(macs, m) {
-				macs = append(macs, m)
-			}
+		sel.saw(src, p)
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return sel.err(cfg)
+}
+
+// selection lists the ports and source MACs of the frames --from and
+// --from-mac did not keep, for ErrNoMatch.
+type selection struct {
+	ports, macs []string        // in the order first seen
+	seen        map[string]bool // "port "+name, "mac "+mac
+}
+
+// saw notes p, a frame not kept: egress copies of an l2hub capture aside,
+// which no port sent.
+func (sel *selection) saw(src *source, p *capture.Packet) {
+	if src.l2hub && p.Dir == capture.DirOut {
+		return
+	}
+	name := p.IfName
+	if !src.l2hub && name == "" {
+		name = src.in.portName()
+	}
+	if sel.seen == nil {
+		sel.seen = map[string]bool{}
+	}
+	if !sel.seen["port "+name] {
+		sel.seen["port "+name] = true
+		sel.ports = append(sel.ports, name)
+	}
+	if len(p.Data) >= 12 {
+		if m := macString([6]byte(p.Data[6:12])); !sel.seen["mac "+m] {
+			sel.seen["mac "+m] = true
+			sel.macs = append(sel.macs, m)
 		}
 	}
+}
+
+// err is ErrNoMatch for the capture of cfg, whose frames sel saw.
+func (sel *selection) err(cfg InjectConfig) error {
+	ports, macs := sel.ports, sel.macs
 	var what []string
 	if cfg.From != "" {
 		what = append(what, "--from "+cfg.From)

@@ -3,7 +3,10 @@ package replay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -292,5 +295,26 @@ func TestInjectIntoReportsTheHubsCount(t *testing.T) {
 	frameLen := len(udpFrame(t, macA, macB, ipA, ipB, 1, 2, 0, "frame"))
 	if rep == nil || rep.Frames != took || rep.Bytes != int64(took*frameLen) {
 		t.Errorf("got report %v, want %d frames (%d bytes): the hub's count", rep, took, took*frameLen)
+	}
+}
+
+// TestInjectReportWhenAPassCannotOpen: a pass of --loop that cannot open
+// the capture again ends the injection with the report of what was sent
+// (its time and drift), not "in 0s".
+func TestInjectReportWhenAPassCannotOpen(t *testing.T) {
+	data := stampedCapture(t, 0, 1, 2)
+	opened := 0
+	in := Input{Path: "gone.pcap", Open: func() (io.ReadCloser, error) {
+		if opened++; opened > 1 {
+			return nil, os.ErrNotExist
+		}
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}}
+	_, rep, err := injectAt(t, InjectConfig{Input: in, Pacing: Pacing{Speed: 1}, Loop: 2})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got %v, want %v", err, os.ErrNotExist)
+	}
+	if rep.Frames != 3 || rep.Elapsed != 2*time.Second {
+		t.Errorf("got %d frames in %s, want 3 in 2s", rep.Frames, rep.Elapsed)
 	}
 }

@@ -1,14 +1,22 @@
 package replay
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/term"
 
 	"l2hub/capture"
 )
@@ -23,11 +31,218 @@ type Input struct {
 	// their ports themselves.
 	Port string
 	// Open opens the file; nil means os.Open(Path). It may be called more
-	// than once (Open probes every input, Run reads them again).
+	// than once (Open probes every input, Run reads them again), so that
+	// with a nil Open, Path must be a regular file (Job spools one that
+	// is not: Spool).
 	Open func() (io.ReadCloser, error)
 }
 
-func (in Input) open() (io.ReadCloser, int64, error) {
+// CheckCapture says why path cannot be read as a capture, before it is
+// read: it is not there, cannot be looked at, or is a directory, a block
+// device (a disk) or a terminal. The error names path once, as replay and
+// inject both say it.
+func CheckCapture(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path once, without "stat"
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		return fmt.Errorf("%s: is a directory, not a capture file", path)
+	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
+		return fmt.Errorf("%s: is a block device, not a capture file", path)
+	case m&fs.ModeCharDevice != 0 && isTerminal(path):
+		return fmt.Errorf("%s: is a terminal, not a capture file: give a file, or send one in (l2hub replay /dev/stdin < run.pcapng)", path)
+	}
+	return nil
+}
+
+// isTerminal reports whether the character device at path is a terminal.
+func isTerminal(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// readOnce reports whether in can be read only once: no Open, and a
+// path that names a pipe, /dev/stdin, <(…), a named pipe, a socket or a
+// character device (a block device is refused: CheckCapture).
+func (in Input) readOnce() bool {
+	if in.Open != nil {
+		return false
+	}
+	fi, err := os.Stat(in.Path)
+	return err == nil && fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeCharDevice) != 0
+}
+
+// DefaultSpoolMax bounds what Spool keeps of an input: a replay of more
+// than that from a pipe asks for a file instead of filling $TMPDIR.
+const DefaultSpoolMax = 4 << 30
+
+// Spool copies in, when it can be read only once (readOnce), into a
+// temporary file in $TMPDIR (os.TempDir), once, and returns an Input that
+// reads that file under in's name, and the function that removes it (call
+// it when done; nil when in is returned as it is). It checks that the
+// input starts as a pcap or pcapng file does before it writes anything,
+// and keeps no more than max bytes (DefaultSpoolMax when max <= 0). The
+// file is unlinked as soon as it is made where the system allows it (not
+// Windows), so that nothing is left of it however the process ends.
+// ctx's end stops it, while it waits for a named pipe's writer or for
+// the data.
+func Spool(ctx context.Context, in Input, max int64) (Input, func(), error) {
+	if !in.readOnce() {
+		return in, nil, nil
+	}
+	if max <= 0 {
+		max = DefaultSpoolMax
+	}
+	f, err := openFile(ctx, in.Path)
+	if err != nil {
+		return in, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { f.Close() }) // ends a read that waits for data
+	defer func() {
+		stop()
+		f.Close()
+	}()
+	var head [4]byte
+	n, err := io.ReadFull(f, head[:])
+	if ctx.Err() != nil {
+		return in, nil, context.Cause(ctx)
+	}
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	}
+	if err := checkMagic(head[:n]); err != nil {
+		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	}
+	tmp, err := os.CreateTemp("", "l2hub-replay-*.spool")
+	if err != nil {
+		return in, nil, fmt.Errorf("%s: can be read only once, and a file to keep it in could not be made: %w", in.Path, err)
+	}
+	name := tmp.Name()
+	unlinked := os.Remove(name) == nil // the open file stays readable
+	remove := func() {
+		tmp.Close()
+		if !unlinked {
+			os.Remove(name)
+		}
+	}
+	_, err = tmp.Write(head[:n])
+	size := int64(n)
+	if err == nil {
+		var more int64
+		more, err = io.Copy(tmp, io.LimitReader(f, max-size+1))
+		size += more
+	}
+	switch {
+	case ctx.Err() != nil:
+		remove()
+		return in, nil, context.Cause(ctx)
+	case err != nil:
+		remove()
+		return in, nil, fmt.Errorf("%s: %w", in.Path, err)
+	case size > max:
+		remove()
+		return in, nil, fmt.Errorf("%s: can be read only once, so replay keeps it in a temporary file (in %s), and it holds more than %s, the bound on that file: "+
+			"save it to a file and replay the file", in.Path, os.TempDir(), sizeString(max))
+	}
+	in.Open = func() (io.ReadCloser, error) {
+		return spooled{io.NewSectionReader(tmp, 0, size)}, nil
+	}
+	return in, remove, nil
+}
+
+// checkMagic says why an input that starts with head (its first 4 bytes,
+// or fewer if it has no more) is no pcap or pcapng file; nil when it may
+// be one. The error is the one capture.NewReader gives.
+func checkMagic(head []byte) error {
+	if len(head) == 4 {
+		switch binary.LittleEndian.Uint32(head) {
+		case 0x0a0d0d0a, 0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1: // pcapng's section header; pcap's, by byte order and time unit
+			return nil
+		}
+	}
+	_, err := capture.NewReader(bytes.NewReader(head), capture.ReadOptions{})
+	if err == nil {
+		err = capture.ErrUnknownFormat
+	}
+	return err
+}
+
+// sizeString says a size in bytes as a bound is given: 4 GiB, 64 KiB.
+func sizeString(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// spooled reads a spooled input's file; many may read it at once.
+type spooled struct{ *io.SectionReader }
+
+func (spooled) Close() error { return nil }
+
+// openFile opens path to read it. Opening a named pipe waits for a
+// writer: ctx's end stops the wait, by being the writer it waits for.
+func openFile(ctx context.Context, path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&fs.ModeNamedPipe == 0 || ctx == nil || ctx.Done() == nil {
+		return os.Open(path)
+	}
+	type result struct {
+		f   *os.File
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		f, err := os.Open(path)
+		opened <- result{f, err}
+	}()
+	select {
+	case r := <-opened:
+		return r.f, r.err
+	case <-ctx.Done():
+	}
+	for {
+		// O_NONBLOCK: at once, and ENXIO while the open above has not
+		// begun to wait (no reader yet).
+		w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			r := <-opened
+			if r.f != nil {
+				r.f.Close()
+			}
+			w.Close()
+			return nil, context.Cause(ctx)
+		}
+		if !errors.Is(err, syscall.ENXIO) {
+			return nil, context.Cause(ctx) // the open above waits on; nothing here can end it
+		}
+		select {
+		case r := <-opened: // a writer came after all
+			if r.f != nil {
+				r.f.Close()
+			}
+			return nil, context.Cause(ctx)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+func (in Input) open(ctx context.Context) (io.ReadCloser, int64, error) {
 	if in.Open != nil {
 		rc, err := in.Open()
 		if err != nil {
@@ -39,7 +254,7 @@ func (in Input) open() (io.ReadCloser, int64, error) {
 		}
 		return rc, size, nil
 	}
-	f, err := os.Open(in.Path)
+	f, err := openFile(ctx, in.Path)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -107,6 +322,7 @@ type source struct {
 	leftOut  uint64          // annotation lines it says it left out (capture.LinesLeftOut)
 	back     int             // frames replayed later than stamped: the clock had passed their time
 	mostBack time.Duration   // the most one of them was
+	untimed  int             // frames without a time (Simple Packet Blocks)
 	meta     capture.FileMeta
 	hdr      sectionHeader // the current section's, when l2hub (meta is hdr.meta)
 	fresh    bool          // a section started whose header the run has not taken yet
@@ -119,11 +335,26 @@ type source struct {
 	// over the sections, the records they count that the input lacks.
 	recs, stated map[int]uint64
 	lacking      recordsLacking
+	// last is the latest time a record has (Simple Packet Blocks have
+	// none); live, the hub's counters of each port that the statistics
+	// blocks read so far carry (Run's sources).
+	last time.Time
+	live map[string]LiveCounters
+	// runStart is the run start of the input's first section's header,
+	// when it is an l2hub capture's (l2hubRun).
+	runStart time.Time
+	l2hubRun bool
+	// cutRead counts the cut frames replayed while the policy had a rule
+	// that reads bytes the frame lacks (run.byteRules).
+	cutRead int
 
 	// readerSection is the section the reader is in (section is the last
 	// packet's); ended, when set, is called as each section ends.
 	readerSection int
 	ended         func(*source, sectionInfo)
+	// unwatch stops closing the input when the context openSource was
+	// given ends (which ends a read that waits for a pipe's data).
+	unwatch func() bool
 }
 
 // sectionInfo is what a pcapng section (or a classic pcap file) said about
@@ -141,13 +372,18 @@ type sectionInfo struct {
 
 // openSource opens an input. ended, if not nil, is called with each
 // section's header and interfaces when the section ends: at the next
-// section header, or at the end of the input (clean or not).
-func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo)) (*source, error) {
-	rc, size, err := in.open()
+// section header, or at the end of the input (clean or not). ctx, if not
+// nil, ends a wait for a named pipe's writer, and closes the input when
+// it ends, which ends a read that waits for data.
+func openSource(ctx context.Context, idx int, in Input, maxBlock int, ended func(*source, sectionInfo)) (*source, error) {
+	rc, size, err := in.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s := &source{idx: idx, in: in, rc: rc, size: size, section: -1, ended: ended}
+	if ctx != nil && ctx.Done() != nil {
+		s.unwatch = context.AfterFunc(ctx, func() { rc.Close() })
+	}
 	rd, err := capture.NewReader(rc, capture.ReadOptions{
 		LinkTypes:  []capture.LinkType{capture.LinkTypeEthernet},
 		MaxBlock:   maxBlock,
@@ -155,11 +391,12 @@ func openSource(idx int, in Input, maxBlock int, ended func(*source, sectionInfo
 		Statistics: s.statistics,
 	})
 	if err != nil {
-		rc.Close()
+		s.close()
 		return nil, fmt.Errorf("%s: %w", in.Path, err)
 	}
 	s.rd = rd
 	s.newSection()
+	s.runStart, s.l2hubRun = s.meta.Start, s.l2hub
 	return s, nil
 }
 
@@ -217,6 +454,9 @@ func (s *source) advance() bool {
 	s.head, s.ok = p, true
 	s.early = nil
 	s.packets++
+	if p.Time.After(s.last) {
+		s.last = p.Time
+	}
 	if s.recs != nil && s.l2hub {
 		s.recs[p.Interface]++
 	}
@@ -232,6 +472,10 @@ func (s *source) offset() int64 {
 }
 
 func (s *source) close() {
+	if s.unwatch != nil {
+		s.unwatch()
+		s.unwatch = nil
+	}
 	if s.rc != nil {
 		s.rc.Close()
 		s.rc, s.rd = nil, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,6 +55,11 @@ type Job struct {
 	Progress func(Progress)
 	// IgnoreEdits is RunConfig.IgnoreEdits.
 	IgnoreEdits bool
+	// Drain is RunConfig.Drain.
+	Drain bool
+	// SpoolMax bounds the temporary file an input that can be read only
+	// once (a pipe) is kept in (Spool); 0 is DefaultSpoolMax.
+	SpoolMax int64
 }
 
 // JobResult is what Job.Run did, for the summary.
@@ -226,6 +232,9 @@ func (j *Job) Check() error {
 	if err != nil {
 		return err
 	}
+	if err := onceEach(cfg.Inputs); err != nil {
+		return err
+	}
 	inputs := []samefile.Input{{Path: j.Policy, What: "policy"}}
 	for _, p := range j.Policies {
 		inputs = append(inputs, samefile.Input{Path: p, What: "policy"})
@@ -249,6 +258,29 @@ func (j *Job) Check() error {
 	return nil
 }
 
+// onceEach refuses a file given twice, under one name or two (a link):
+// replayed twice, its frames and edits would all be made twice. Open
+// refuses a copy (ErrSameCapture).
+func onceEach(ins []Input) error {
+	bySize := map[int64][]string{} // only files of one size can be one
+	for _, in := range ins {
+		fi, err := os.Stat(in.Path)
+		if err != nil {
+			continue // Open says why
+		}
+		for _, o := range bySize[fi.Size()] {
+			switch {
+			case o == in.Path:
+				return fmt.Errorf("%w: %s is given twice; give each capture once", ErrSameCapture, in.Path)
+			case samefile.Same(o, in.Path):
+				return fmt.Errorf("%w: %s and %s are one file; give each capture once", ErrSameCapture, o, in.Path)
+			}
+		}
+		bySize[fi.Size()] = append(bySize[fi.Size()], in.Path)
+	}
+	return nil
+}
+
 // Run opens the inputs and replays them. The seed is the flags' --seed if
 // given, else the capture's when its run had a policy (its header then
 // carries the policy's hash), else the policy file's. The result is
@@ -260,6 +292,24 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	cfg, err := j.Config()
 	if err != nil {
 		return nil, err
+	}
+	// A replay reads its inputs twice (Open, Run): one that can be read
+	// only once (a pipe, /dev/stdin, <(…), a named pipe) is read into a
+	// temporary file first.
+	for _, in := range cfg.Inputs {
+		if err := CheckCapture(in.Path); err != nil {
+			return nil, err
+		}
+	}
+	for i, in := range cfg.Inputs {
+		spooled, remove, err := Spool(ctx, in, j.SpoolMax)
+		if err != nil {
+			return nil, err
+		}
+		if remove != nil {
+			defer remove()
+		}
+		cfg.Inputs[i] = spooled
 	}
 	r, err := Open(cfg)
 	if err != nil {
@@ -362,7 +412,13 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if fs := r.Foreign(); len(fs) > 0 && withPolicy {
 		j.note(out, foreignNote(fs, hasMeta && !meta.Start.IsZero()))
 	}
-	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, PolicyHashes: hashes, Policies: choices}
+	// A what-if (another policy than the run's, inputs with no l2hub
+	// header) delivers every copy its policy delayed: when the
+	// hypothetical hub would have stopped is unknown, and the copies are
+	// what the user asks about. Only a replay of the run as it was ends
+	// where the run did.
+	drain := j.Drain || WhatIf(out.Notes)
+	rc := RunConfig{Mode: out.Mode, AgingTime: aging, Progress: j.Progress, IgnoreEdits: j.IgnoreEdits, Drain: drain, PolicyHashes: hashes, Policies: choices}
 	if out.Policy != nil {
 		rc.Policy = out.Policy
 	}
@@ -555,6 +611,26 @@ func (pn *policyNoter) unused() {
 	}
 }
 
+// WritesStdout reports whether writing path writes where standard output
+// goes: "-", or another name of the file or pipe it is (/dev/stdout,
+// /proc/self/fd/1, the file the shell sent it to). A terminal is not:
+// what is written there is not kept (and a character device is a stream
+// anyway).
+func WritesStdout(path string) bool {
+	if path == capture.Stdout {
+		return true
+	}
+	if path == "" {
+		return false
+	}
+	out, err := os.Stdout.Stat()
+	if err != nil || out.Mode()&fs.ModeCharDevice != 0 {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, out)
+}
+
 // output is the capture configuration of the job's output file.
 func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.Config, error) {
 	points := capture.PointsBoth
@@ -568,13 +644,20 @@ func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.
 	for i, in := range cfg.Inputs {
 		names[i] = filepath.Base(in.Path)
 	}
+	path := j.Output
+	if WritesStdout(path) {
+		// Another name of standard output (/dev/stdout, the file the
+		// shell sent it to) is the stream "-" is: a set-policy starts a
+		// section in it, not a numbered file beside it (/dev/stdout-0001).
+		path = capture.Stdout
+	}
 	c := &capture.Config{
-		Path:   j.Output,
+		Path:   path,
 		Format: capture.FormatForPath(j.Output),
 		Points: points,
 		Meta: capture.Meta{
 			Version: j.Version,
-			Extra:   map[string]string{"replay-of": strings.Join(names, ","), "mode": out.Mode.String()},
+			Extra:   map[string]string{replayOfKey: strings.Join(names, ","), "mode": out.Mode.String()},
 		},
 	}
 	if aging > 0 {
@@ -667,6 +750,105 @@ func (r *JobResult) Warnings() []Note {
 	}
 	if whatIf > 0 {
 		ns = append(ns, warning(NoteWhatIf, "", whatIfEdits(whatIf, len(r.Edits)+r.EditsLeftOut)))
+	}
+	if r.Discarded > 0 {
+		// The cutoff is made only for a replay that starts as the run's
+		// (Job.Run); one that turns out a what-if (an edit made under
+		// another policy, a later section's header) delivers copies that
+		// the live hub may not have held.
+		what := "which the live hub discarded as it stopped"
+		if WhatIf(r.Notes) || WhatIf(ns) {
+			what = "where the run stopped; a hub stopped there discards what it holds, as the live one did"
+		}
+		ns = append(ns, newNote(NoteEnd, "", fmt.Sprintf("%d delayed %s still held at the capture's end (%s after the start), "+
+			"%s: the replay discarded %s too (--drain delivers them)",
+			r.Discarded, plural(r.Discarded, "copy was", "copies were"), r.End.Sub(r.Start), what, plural(r.Discarded, "it", "them"))))
+	}
+	// A replay that says it is the run's must count what the run counted.
+	if !WhatIf(r.Notes) && !WhatIf(ns) {
+		ns = append(ns, r.liveDiffers()...)
+	}
+	return ns
+}
+
+func plural(n int, one, more string) string {
+	if n == 1 {
+		return one
+	}
+	return more
+}
+
+// replayedDrops are the drop reasons a replay decides as the live hub
+// did, from what its capture records: the policy's, the forwarding
+// rules' and the bound on delayed frames. The others happen before a
+// frame reaches the hub's decisions (runt, foreign-source,
+// kernel-overflow, bad-encap, other-vni, own-echo: the capture never sees
+// the frame), or after them, in the live ports' queues and transports
+// (flowControlDrops; write-error, oversize), which a replay does not
+// have. port-down is both: the hub's, for a port with no VM, and a
+// transport's, for a write that failed after the hub queued the copy (a
+// unixgram VM not bound yet), counted in tx as well; the counters cannot
+// tell them apart, so it is not compared.
+var replayedDrops = []hub.DropReason{hub.DropPolicy, hub.DropReflect, hub.DropSplitHorizon, hub.DropDelayFull}
+
+// flowControlDrops are the copies a live port's queue refused after the
+// hub decided to send them (its peer slow or gone): a replay has no
+// queues and sends them, so the live hub decided to send tx plus these.
+var flowControlDrops = []hub.DropReason{hub.DropQueueFull, hub.DropStalled, hub.DropBacklogFull}
+
+// liveDiffers notes which ports' counters differ from the live hub's, as
+// the capture's last statistics record them (PortResult.Live): rx, tx and
+// the drops of each reason a replay decides (replayedDrops), when the
+// capture lists them. A port whose live queue dropped copies
+// (flowControlDrops) is compared on the copies the live hub decided to
+// send, tx and those drops, and a note of its own says so.
+func (r *JobResult) liveDiffers() []Note {
+	var diffs, queued []string
+	for _, p := range r.Ports {
+		l := p.Live
+		if l == nil {
+			continue
+		}
+		var d []string
+		add := func(what string, got, lived uint64) {
+			if got != lived {
+				d = append(d, fmt.Sprintf("%s %d, live %d", what, got, lived))
+			}
+		}
+		add("rx", p.Stats.RxFrames, l.RxFrames)
+		var flow uint64
+		var why []string
+		for _, reason := range flowControlDrops {
+			if n := l.Drops[reason.String()]; n > 0 {
+				flow += n
+				why = append(why, fmt.Sprintf("%s %d", reason, n))
+			}
+		}
+		if flow == 0 {
+			add("tx", p.Stats.TxFrames, l.TxFrames)
+		} else {
+			queued = append(queued, fmt.Sprintf("port %s: %s", p.Name, strings.Join(why, ", ")))
+			if p.Stats.TxFrames != l.TxFrames+flow {
+				d = append(d, fmt.Sprintf("tx %d, live %d and %s", p.Stats.TxFrames, l.TxFrames, strings.Join(why, ", ")))
+			}
+		}
+		if l.reasons {
+			for _, reason := range replayedDrops {
+				add("dropped "+reason.String(), p.Stats.Drops[reason.String()], l.Drops[reason.String()])
+			}
+		}
+		if len(d) > 0 {
+			diffs = append(diffs, "port "+p.Name+": "+strings.Join(d, ", "))
+		}
+	}
+	var ns []Note
+	if len(queued) > 0 {
+		ns = append(ns, newNote(NoteQueues, "", fmt.Sprintf("the live hub's queues dropped copies it had decided to send (%s), which the replay sent: "+
+			"a replay has no queues, so its tx is compared with the live tx plus them, and its output has those copies where the capture records them dropped", strings.Join(queued, "; "))))
+	}
+	if len(diffs) > 0 {
+		ns = append(ns, warning(NoteWhatIf, "", fmt.Sprintf("the replay's counters differ from those the capture's last statistics record of the live hub (%s): "+
+			"its decisions or deliveries are not all the run's", strings.Join(diffs, "; "))))
 	}
 	return ns
 }

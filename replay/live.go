@@ -17,13 +17,18 @@ import (
 // the running hub c talks to, through the control API, each at its time
 // (Inject). A port the hub does not have, or one with no VM attached, is
 // refused before anything is sent: every frame would be dropped; so is a
-// --from or --from-mac that keeps none of the capture's frames. report,
+// --from or --from-mac that keeps none of the capture's frames (of an
+// input that can be read only once, a pipe, Inject says it at its end),
+// and a --loop of more than one pass over such an input. report,
 // when set, is called with the report once the frames went out, before
 // the drops are looked at. The drop counters of the port that rose
 // meanwhile are passed to warn (they count forwarded frames too), and
 // frames that found no VM (it went away) fail the injection.
 func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectConfig, report func(*InjectReport), warn func(string)) error {
-	if err := checkSelection(cfg); err != nil { // before the hub hears of it
+	if err := checkLoop(cfg); err != nil { // before the hub hears of it
+		return err
+	}
+	if err := checkSelection(ctx, cfg); err != nil {
 		return err
 	}
 	ports, err := c.Ports(ctx)

@@ -63,6 +63,13 @@ const (
 	NoteInput NoteKind = "input"
 	// NoteEdit: a recorded policy edit that could not be made again.
 	NoteEdit NoteKind = "edit"
+	// NoteQueues: copies the live ports' queues dropped (queue-full,
+	// stalled, backlog-full) after the hub's decision, which a replay,
+	// having no queues, sends.
+	NoteQueues NoteKind = "queues"
+	// NoteEnd: delayed copies the hub held at the end of a capture that
+	// records its stop, discarded as the live hub discarded them.
+	NoteEnd NoteKind = "end"
 )
 
 // WhatIf reports whether any note says the decisions are, in part or

@@ -118,7 +118,7 @@ func (s *sampler) add(ch int, data []byte, t time.Time) {
 		last = map[uint64]time.Time{}
 		s.last[ch] = last
 	}
-	if t0, ok := last[h]; ok && t.Sub(t0) <= echoWindow && t.Sub(t0) >= 0 {
+	if t0, ok := last[h]; ok && !t.IsZero() && t.Sub(t0) <= echoWindow && t.Sub(t0) >= 0 { // an echo is told by its time
 		delete(last, h)
 		s.pairs[ch]++
 		return
@@ -262,19 +262,32 @@ func (s *sampler) vote(x, y int, votes map[[6]byte]map[int]int) {
 		return
 	}
 	slices.SortStableFunc(meds, func(a, b med) int { return cmp.Compare(a.d, b.d) })
-	gap, at := time.Duration(0), -1
+	// The largest gap splits X's MACs from Y's. Where two gaps are as
+	// large, a MAC between them is on neither side: it gets no vote here
+	// (the first gap would give it to Y, and to X with the inputs given
+	// the other way round), and falls through to the copies' count, or a
+	// guess that says so.
+	gap, lo, hi := time.Duration(0), -1, -1
 	for i := 0; i+1 < len(meds); i++ {
-		if g := meds[i+1].d - meds[i].d; g > gap {
-			gap, at = g, i
+		switch g := meds[i+1].d - meds[i].d; {
+		case g > gap:
+			gap, lo, hi = g, i, i
+		case g == gap && lo >= 0:
+			hi = i
 		}
 	}
-	if at < 0 {
+	if lo < 0 {
 		return
 	}
 	for i, m := range meds {
-		ch := y // seen earlier in Y: Y sent it
-		if i > at {
+		var ch int
+		switch {
+		case i <= lo:
+			ch = y // seen earlier in Y: Y sent it
+		case i > hi:
 			ch = x
+		default:
+			continue
 		}
 		if votes[m.mac] == nil {
 			votes[m.mac] = map[int]int{}

@@ -24,6 +24,13 @@ import (
 // (…), 30 for the peer (…)", capture's ifStats.comment).
 var statsRecords = regexp.MustCompile(`^l2hub port .*: this file: (\d+) frames from the peer \([^)]*\), (\d+) for the peer`)
 
+// statsLive matches the hub's counters of the port that the statistics
+// blocks a capture's Close writes add ("…; hub counters since the port
+// was added: rx 819, tx 2076, dropped 4 (runt=1 policy=3)": the drops by
+// reason, hub.DropReason's names, when there are any), and the port's
+// name.
+var statsLive = regexp.MustCompile(`^l2hub port (.*): this file: .*; hub counters since the port was added: rx (\d+), tx (\d+), dropped (\d+)(?: \(([^)]*)\))?$`)
+
 // recordsLacking is what an input's statistics blocks count that it does
 // not hold.
 type recordsLacking struct {
@@ -51,6 +58,18 @@ func (s *source) statistics(_, iface int, comments []string) {
 	}
 	s.lacking.seen = true
 	for _, c := range comments {
+		if m := statsLive.FindStringSubmatch(c); m != nil {
+			rx, err1 := strconv.ParseUint(m[2], 10, 64)
+			tx, err2 := strconv.ParseUint(m[3], 10, 64)
+			dropped, err3 := strconv.ParseUint(m[4], 10, 64)
+			drops, ok := parseDrops(m[5], dropped)
+			if err1 == nil && err2 == nil && err3 == nil {
+				if s.live == nil {
+					s.live = map[string]LiveCounters{}
+				}
+				s.live[m[1]] = LiveCounters{RxFrames: rx, TxFrames: tx, Dropped: dropped, Drops: drops, reasons: ok}
+			}
+		}
 		m := statsRecords.FindStringSubmatch(c)
 		if m == nil {
 			continue
@@ -61,6 +80,27 @@ func (s *source) statistics(_, iface int, comments []string) {
 			s.stated[iface] = addSaturating(s.stated[iface], from, to)
 		}
 	}
+}
+
+// parseDrops reads the drops by reason a statistics comment lists
+// ("runt=1 policy=3"). ok is false when they do not add up to dropped (a
+// comment cut short, or written by another version): the reasons are
+// then unknown.
+func parseDrops(list string, dropped uint64) (drops map[string]uint64, ok bool) {
+	var sum uint64
+	for _, f := range strings.Fields(list) {
+		k, v, found := strings.Cut(f, "=")
+		n, err := strconv.ParseUint(v, 10, 64)
+		if !found || err != nil {
+			return nil, false
+		}
+		if drops == nil {
+			drops = map[string]uint64{}
+		}
+		drops[k] = addSaturating(drops[k], n)
+		sum = addSaturating(sum, n)
+	}
+	return drops, sum == dropped
 }
 
 // compareRecords ends a section's count: the records its statistics

@@ -26,6 +26,23 @@ type Config struct {
 	MACs []MACPort
 	// MaxBlock bounds one pcapng block or pcap record (0: capture's default).
 	MaxBlock int
+	// MaxPorts bounds the ports a replay makes (0: DefaultMaxPorts).
+	MaxPorts int
+}
+
+// DefaultMaxPorts is Config.MaxPorts' default. A hub's ports are its VMs,
+// a handful on a segment; and every port keeps a link to every other
+// (hub.Core's per-link counters), which a flood fills, so that memory and
+// time grow with the square of the ports. Past the bound is a capture
+// that makes a port per source MAC of a crafted or foreign flood, not a
+// run of VMs.
+const DefaultMaxPorts = 1024
+
+func (c Config) maxPorts() int {
+	if c.MaxPorts > 0 {
+		return c.MaxPorts
+	}
+	return DefaultMaxPorts
 }
 
 // MACPort maps a source MAC to a port.
@@ -71,16 +88,23 @@ type Replayer struct {
 
 	chans   []channel
 	chanIdx map[chanKey]int
-	owners  map[[6]byte]owner
-	macPort map[[6]byte]string
-	auto    bool // one foreign input, no MACs given: a port per source MAC
-	ports   []portSpec
-	notes   []Note
-	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
-	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
+	// byName finds a channel by what identifies it (chanName); foreignBy
+	// says which input has a foreign channel of each name.
+	byName    map[chanName]int
+	foreignBy map[string]int
+	owners    map[[6]byte]owner
+	macPort   map[[6]byte]string
+	auto      bool // one foreign input, no MACs given: a port per source MAC
+	ports     []portSpec
+	notes     []Note
+	snaplen   int      // the most of a frame any input's interfaces record (0: no limit)
+	foreign   []string // the inputs that are not l2hub captures (their first section has no l2hub header)
 	// rewritten holds the inputs whose rewritten header a note was made
 	// of, once each.
 	rewritten map[string]bool
+	// named holds the inputs whose port name (Input.Port, or its file's
+	// name) names a channel.
+	named map[int]bool
 }
 
 // channel is where frames come from: an interface of an l2hub capture, or
@@ -95,6 +119,14 @@ type channel struct {
 
 type chanKey struct{ input, section, iface int }
 
+// chanName identifies a channel: an l2hub capture's by its port's name
+// (input -1), a foreign input's by its name within that input.
+type chanName struct {
+	l2hub bool
+	name  string
+	input int
+}
+
 type portSpec struct{ name, desc string }
 
 // Open probes every input (formats, section headers, interfaces) and reads
@@ -106,10 +138,13 @@ func Open(cfg Config) (*Replayer, error) {
 		return nil, ErrNoInput
 	}
 	r := &Replayer{
-		cfg:     cfg,
-		chanIdx: map[chanKey]int{},
-		owners:  map[[6]byte]owner{},
-		macPort: map[[6]byte]string{},
+		cfg:       cfg,
+		chanIdx:   map[chanKey]int{},
+		named:     map[int]bool{},
+		byName:    map[chanName]int{},
+		foreignBy: map[string]int{},
+		owners:    map[[6]byte]owner{},
+		macPort:   map[[6]byte]string{},
 	}
 	for _, mp := range cfg.MACs {
 		if p, ok := r.macPort[mp.MAC]; ok && p != mp.Port {
@@ -117,13 +152,20 @@ func Open(cfg Config) (*Replayer, error) {
 		}
 		r.macPort[mp.MAC] = mp.Port
 	}
+	for _, in := range cfg.Inputs {
+		if in.readOnce() {
+			return nil, fmt.Errorf("%s is not a regular file (a pipe, a named pipe, a device): a replay reads its inputs twice, to look at them and to replay them; "+
+				"give a file, or spool it first (Spool)", in.Path)
+		}
+	}
 	smp := newSampler()
 	foreign := 0
+	held := map[captureID]int{} // the l2hub inputs met, by what they hold
 	for i, in := range cfg.Inputs {
 		// An l2hub section that ends before the first frame (a run
 		// interrupted before any, the file a set-policy started) still
 		// describes its ports and its run.
-		src, err := openSource(i, in, cfg.MaxBlock, func(s *source, sec sectionInfo) {
+		src, err := openSource(context.Background(), i, in, cfg.MaxBlock, func(s *source, sec sectionInfo) {
 			if sec.l2hub {
 				r.describe(s, sec)
 				r.takeMeta(s.in.Path, sec.hdr)
@@ -135,11 +177,18 @@ func Open(cfg Config) (*Replayer, error) {
 		if !src.l2hub {
 			r.foreign = append(r.foreign, in.Path)
 		}
+		id, l2hub := captureID{}, src.l2hub
+		if l2hub {
+			id = idOf(src.hdr.meta)
+		}
 		n := 0
 		for src.advance() {
 			p := &src.head
 			if n == 0 && (r.first.IsZero() || p.Time.Before(r.first)) {
 				r.first = p.Time
+			}
+			if n == 0 && l2hub {
+				id.frame, id.at, id.hash = true, p.Time.UnixNano(), hash64(p.Data)
 			}
 			ch := r.channelOf(src, p)
 			if src.l2hub {
@@ -152,6 +201,14 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 		}
 		src.close()
+		if !l2hub {
+			continue
+		}
+		if j, ok := held[id]; ok {
+			return nil, fmt.Errorf("%w: %s holds what %s holds (the same run, part and first frame): a copy or another name of it; give each capture once",
+				ErrSameCapture, in.Path, cfg.Inputs[j].Path)
+		}
+		held[id] = i
 	}
 	var vm []int
 	for i := range r.chans {
@@ -174,8 +231,67 @@ func Open(cfg Config) (*Replayer, error) {
 			}
 		}
 	}
+	for i, in := range cfg.Inputs {
+		if in.Port != "" && !r.named[i] {
+			what := "it is an l2hub capture, whose ports are its interfaces, named as the live hub named them"
+			if slices.Contains(r.foreign, in.Path) {
+				what = "it has several interfaces, each a port named after it"
+			}
+			r.notes = append(r.notes, warning(NoteInput, in.Path, fmt.Sprintf("--port %s=%s names no port: %s (ports %s); a policy names those",
+				in.Port, in.Path, what, strings.Join(r.portsOf(i), ", "))))
+		}
+	}
 	r.planPorts(smp.macs, vm)
+	if len(r.ports) > cfg.maxPorts() {
+		return nil, r.tooManyPorts(cfg.maxPorts())
+	}
 	return r, nil
+}
+
+// tooManyPorts says that the replay would make more than max ports, and
+// what to do instead.
+func (r *Replayer) tooManyPorts(max int) error {
+	if r.auto {
+		return fmt.Errorf("%w: %s has frames from more than %d source MACs, and replay makes a port for each of them; "+
+			"give the VMs' MACs with --port NAME=MAC (the frames of other MACs then enter the input's own port)", ErrTooManyPorts, r.foreign[0], max)
+	}
+	return fmt.Errorf("%w: the inputs describe more than %d ports (interfaces of their sections, inputs, --port NAME=MAC names), "+
+		"which is no run of VMs a hub had; replay the captures of one run", ErrTooManyPorts, max)
+}
+
+// captureID is what tells two l2hub captures apart: the sequence and
+// part their header gives (coverage.go), and their first frame. Two
+// inputs alike in all of it are one capture given twice (a copy, a link):
+// replayed together, every frame and edit in them would be made twice.
+// The files editcap -c splits a capture into share its header, and not
+// their first frames.
+type captureID struct {
+	start  int64 // the run's start, in nanoseconds since 1970
+	config string
+	port   string
+	part   int
+	frame  bool // it has one
+	at     int64
+	hash   uint64
+}
+
+func idOf(m capture.FileMeta) captureID {
+	id := captureID{config: m.ConfigHash, port: m.Port, part: m.Part}
+	if !m.Start.IsZero() {
+		id.start = m.Start.UnixNano()
+	}
+	return id
+}
+
+// portsOf returns the names of the channels input idx registered first.
+func (r *Replayer) portsOf(idx int) []string {
+	var names []string
+	for _, c := range r.chans {
+		if c.input == idx && !slices.Contains(names, c.name) {
+			names = append(names, c.name)
+		}
+	}
+	return names
 }
 
 func (r *Replayer) countL2hub() int {
@@ -343,10 +459,12 @@ func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, 
 		}
 	case len(ifs) <= 1:
 		c = channel{name: in.portName(), desc: "replay of " + in.Path}
+		r.named[idx] = true
 	default:
 		c = channel{name: ifc.Name, desc: "replay of " + in.Path + " interface " + ifc.Name}
 		if c.name == "" {
 			c.name = in.portName() + "-if" + strconv.Itoa(id)
+			r.named[idx] = true
 		}
 	}
 	// Channels are identified by name: the rotated parts and sections of one
@@ -359,24 +477,30 @@ func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, 
 			c.name = base + "-" + strconv.Itoa(n)
 		}
 	}
-	for i, o := range r.chans {
-		if o.l2hub == c.l2hub && o.name == c.name && (c.l2hub || o.input == c.input) {
-			r.chanIdx[key] = i
-			return i
-		}
+	cn := chanName{l2hub: c.l2hub, name: c.name, input: -1}
+	if !c.l2hub {
+		cn.input = c.input
+	}
+	if i, ok := r.byName[cn]; ok {
+		r.chanIdx[key] = i
+		return i
 	}
 	r.chans = append(r.chans, c)
-	r.chanIdx[key] = len(r.chans) - 1
-	return len(r.chans) - 1
-}
-
-func (r *Replayer) foreignTaken(name string, input int) bool {
-	for _, o := range r.chans {
-		if !o.l2hub && o.name == name && o.input != input {
-			return true
+	i := len(r.chans) - 1
+	r.chanIdx[key], r.byName[cn] = i, i
+	if !c.l2hub {
+		if _, ok := r.foreignBy[c.name]; !ok {
+			r.foreignBy[c.name] = c.input
 		}
 	}
-	return false
+	return i
+}
+
+// foreignTaken reports whether another input than input has a foreign
+// channel called name.
+func (r *Replayer) foreignTaken(name string, input int) bool {
+	in, ok := r.foreignBy[name]
+	return ok && in != input
 }
 
 // Meta returns the l2hub capture header of the first input that has one.
@@ -446,6 +570,16 @@ type RunConfig struct {
 	// it ran; filter.Edit): the replay then runs the policy as given from
 	// start to end, a what-if of the run without those hands on it.
 	IgnoreEdits bool
+	// Drain delivers the delayed copies the hub still holds at the end of
+	// a capture that records its hub's stop (its last files' statistics,
+	// which Close writes, carry the hub's counters): the live hub
+	// discarded them as it stopped (hub.Core.Close), and so, without
+	// Drain, does the replay, at the capture's last record or note
+	// (Result.Discarded). Other inputs (a replay's output, a capture of
+	// ingress alone, another tool's) end with every copy delivered; so
+	// does a Job whose replay is a what-if from the start (Job.Run sets
+	// Drain).
+	Drain bool
 	// PolicyHashes are the hashes a capture header records for a policy
 	// equal to Policy (PolicyHashes); nil means Policy's own Hash() (a
 	// *filter.Policy's), or "" without a policy. An edit the run made
@@ -526,6 +660,10 @@ type Result struct {
 	// order (RunConfig.Policies). Rules are then the counters of the
 	// policy in force at the end, since its switch.
 	Switches []Switch `json:"policy_switches,omitempty"`
+	// Discarded counts the delayed copies the hub still held at the end
+	// of a capture that records its hub's stop (RunConfig.Drain), left
+	// out as the live hub left them out.
+	Discarded int `json:"discarded_at_end,omitempty"`
 
 	headers []capHeader // every l2hub section's header, in the order the sections ended
 }
@@ -540,7 +678,7 @@ type InputResult struct {
 	// done is not replayed.
 	Missing uint64 `json:"missing,omitempty"`
 	// LinesLeftOut counts the annotation lines an l2hub capture says it
-	// left out where a comment was full (capture.LinesLeftOut): edits and
+	// left out for want of room (capture.LinesLeftOut): edits and
 	// VM changes the replay cannot make.
 	LinesLeftOut uint64 `json:"lines_left_out,omitempty"`
 	// Back counts the frames stamped before a time the replay had already
@@ -549,6 +687,9 @@ type InputResult struct {
 	// most one of them was stamped before it.
 	Back     int           `json:"back,omitempty"`
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// Untimed counts the frames of pcapng Simple Packet Blocks, which
+	// carry no time: they were replayed at the time reached.
+	Untimed int `json:"untimed,omitempty"`
 	// Cut counts the frames replayed from records cut short (a snaplen:
 	// the record's length on the wire is more than the bytes it holds).
 	// They were given to the hub at their length on the wire, the missing
@@ -556,6 +697,11 @@ type InputResult struct {
 	// hub.DefaultMaxFrame bytes and were given as recorded.
 	Cut        int `json:"cut,omitempty"`
 	CutTooLong int `json:"cut_too_long,omitempty"`
+	// CutRead counts, of them, those that met a rule reading bytes of
+	// them the capture lacks (the IP or TCP/UDP header, a payload prefix
+	// past the cut, the headers a corrupt skips), told per frame from
+	// its captured headers: their decisions are a what-if.
+	CutRead int `json:"cut_read,omitempty"`
 	// LackingRecords counts the records an l2hub capture's statistics
 	// blocks count and it does not hold (deleted after the run), on
 	// LackingPorts' interfaces.
@@ -564,6 +710,11 @@ type InputResult struct {
 	// NoStatistics: an l2hub section read to its end has no statistics
 	// blocks to check against (uncheckedNote).
 	NoStatistics bool `json:"no_statistics,omitempty"`
+
+	// l2hub: the input is an l2hub capture of the run started at start;
+	// last is the latest time it records.
+	l2hub       bool
+	start, last time.Time
 }
 
 // PortResult is one port's counters after the replay.
@@ -571,6 +722,23 @@ type PortResult struct {
 	Name        string            `json:"name"`
 	Description string            `json:"description"`
 	Stats       hub.StatsSnapshot `json:"stats"`
+	// Live are the live hub's counters of the port as the capture's last
+	// statistics record them, when they do.
+	Live *LiveCounters `json:"live,omitempty"`
+}
+
+// LiveCounters are a port's counters since it was added as a live hub's
+// capture records them when it stops (the comment of the statistics
+// blocks hub.Core.Close's capture ends with).
+type LiveCounters struct {
+	RxFrames uint64 `json:"rx_frames"`
+	TxFrames uint64 `json:"tx_frames"`
+	Dropped  uint64 `json:"dropped"`
+	// Drops are the drops by reason (hub.DropReason's names), those
+	// with none left out.
+	Drops map[string]uint64 `json:"drops,omitempty"`
+	// reasons: Drops adds up to Dropped (the comment lists them all).
+	reasons bool
 }
 
 // Err returns the input errors that are more than a truncated tail (corrupt
@@ -632,9 +800,42 @@ type run struct {
 	// holdSwitches: advanceTo makes no set-policy (trailersBefore).
 	holdSwitches bool
 	// stop, once set, is why the replay stops: a set-policy it could not
-	// make again (switchPolicy).
+	// make again (switchPolicy), too many ports (addPort).
 	stop error
+	// byteRules is what the policy in force reads of a frame's bytes
+	// (readsBytes): a frame cut short that it reads past the cut is a
+	// what-if (cut_read).
+	byteRules *byteReads
+	// end is the latest time an input records (a record, a note after the
+	// last frame); live, the live hub's counters of each port as the last
+	// statistics blocks of a capture that records its hub's stop give
+	// them.
+	end  time.Time
+	live map[string]LiveCounters
 }
+
+// stopRecorded reports whether the inputs record their hub's stop, so
+// that the end of the replay is the end of the run: they are all l2hub
+// captures of a live hub (not a replay's output, which records no stop:
+// the replay that wrote it drained or cut as it was told), and one ends
+// with the statistics blocks that Close writes (they carry the hub's
+// counters). A capture of ingress alone does not record the deliveries
+// after its last frame: its last record need not be the hub's last
+// event.
+func (x *run) stopRecorded() bool {
+	if len(x.live) == 0 || len(x.r.foreign) > 0 {
+		return false
+	}
+	notLive := func(h capHeader) bool {
+		_, replayed := h.meta.Extra[replayOfKey]
+		return h.meta.Points == capture.PointsIngress || replayed
+	}
+	return !slices.ContainsFunc(x.r.headers, notLive) && !slices.ContainsFunc(x.res.headers, notLive)
+}
+
+// replayOfKey is the Meta.Extra key of a replay's output: the inputs it
+// replayed.
+const replayOfKey = "replay-of"
 
 // Run replays the inputs through a fresh hub core. Input errors do not stop
 // it: each input is replayed up to where it broke (Result.Inputs, Result.Err).
@@ -690,7 +891,9 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 		res:    &Result{Start: start},
 
 		policy:      rc.Policy,
+		byteRules:   readsBytes(rc.Policy),
 		ignoreEdits: rc.IgnoreEdits,
+		live:        map[string]LiveCounters{},
 		sink:        sink,
 		hashes:      hashes,
 		choices:     rc.Policies,
@@ -746,13 +949,28 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	if x.stop == nil {
 		x.flushSwitches()
 	}
-	if x.stop == nil {
+	switch {
+	case x.stop != nil:
+		if err == nil {
+			err = x.stop // what waits in the timers was due after the set-policy: left out
+		}
+	case err == nil && !rc.Drain && x.stopRecorded():
+		// The live hub stopped at the capture's end, and what its timers
+		// held then it discarded: so does the replay.
+		if x.end.After(x.clock.Now()) {
+			x.advanceTo(x.end)
+		}
+		x.res.Discarded, _ = x.core.Delayed()
+	default:
 		x.drv.Drain(nil) // deliver every frame still waiting in the timer heap
-	} else if err == nil {
-		err = x.stop // what waits in the timers was due after the set-policy: left out
 	}
 	x.core.Close()
 	res := x.finish(x.policy)
+	for i := range res.Ports {
+		if c, ok := x.live[res.Ports[i].Name]; ok {
+			res.Ports[i].Live = &c
+		}
+	}
 	if sink != nil {
 		cerr := sink.Close()
 		st := sink.Stats()
@@ -764,9 +982,18 @@ func (r *Replayer) Run(ctx context.Context, rc RunConfig) (*Result, error) {
 	return res, err
 }
 
+// addPort returns the port called name, adding it if the hub lacks it.
+// Past Config.MaxPorts it stops the replay (x.stop) and returns
+// hub.NoPort.
 func (x *run) addPort(name, desc string) hub.PortID {
 	if id, ok := x.pids[name]; ok {
 		return id
+	}
+	if max := x.r.cfg.maxPorts(); len(x.pids) >= max {
+		if x.stop == nil {
+			x.stop = x.r.tooManyPorts(max)
+		}
+		return hub.NoPort
 	}
 	// The peer takes every frame at once: what it receives is what the
 	// observers saw at egress. A capture that records its peers says when
@@ -782,8 +1009,7 @@ func (x *run) addPort(name, desc string) hub.PortID {
 	return id
 }
 
-// progressEvery is how many packets pass between Progress calls and
-// cancellation checks.
+// progressEvery is how many packets pass between Progress calls.
 const progressEvery = 1 << 14
 
 func (x *run) loop(ctx context.Context, progress func(Progress)) error {
@@ -795,7 +1021,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}()
 	var total int64
 	for i, in := range x.r.cfg.Inputs {
-		s, err := openSource(i, in, x.r.cfg.MaxBlock, x.sectionEnd)
+		s, err := openSource(context.Background(), i, in, x.r.cfg.MaxBlock, x.sectionEnd)
 		if err != nil {
 			return err
 		}
@@ -806,8 +1032,15 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 	}
 	defer func() {
 		for _, s := range srcs {
-			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Cut: s.cut, CutTooLong: s.long,
-				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0}
+			if s.last.After(x.end) {
+				x.end = s.last
+			}
+			for name, c := range s.live {
+				x.live[name] = c
+			}
+			ir := InputResult{Path: s.in.Path, Packets: s.packets, Missing: s.missing, LinesLeftOut: s.leftOut, Back: s.back, MostBack: s.mostBack, Untimed: s.untimed, Cut: s.cut, CutTooLong: s.long,
+				LackingRecords: s.lacking.n, LackingPorts: s.lacking.ports, NoStatistics: s.lacking.unchecked > 0,
+				CutRead: s.cutRead, l2hub: s.l2hubRun, start: s.runStart, last: s.last}
 			if e, ok := s.err.(*InputError); ok {
 				ir.Err = e
 			}
@@ -826,6 +1059,7 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		progress(Progress{Frames: int64(x.res.Packets), Done: done, Total: total})
 	}
 	single := len(srcs) == 1
+	done := ctx.Done()
 	for {
 		var s *source
 		if single {
@@ -841,9 +1075,13 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		x.res.Packets++
 		if x.res.Packets%progressEvery == 0 {
 			report()
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		}
+		// Every packet: one may flood to every port, and a stop asked
+		// for (the first Ctrl-C) must not wait for thousands of them.
+		select {
+		case <-done:
+			return context.Cause(ctx)
+		default:
 		}
 		x.dueTrailers(s.head.Time)
 		if !single && x.peers {
@@ -856,6 +1094,9 @@ func (x *run) loop(ctx context.Context, progress func(Progress)) error {
 		s.advance()
 	}
 	x.dueTrailers(time.Time{})
+	if now := x.clock.Now(); now.After(x.end) {
+		x.end = now // a note after the last frame
+	}
 	report()
 	return nil
 }
@@ -910,11 +1151,18 @@ func (x *run) packet(s *source) {
 			return
 		}
 	}
+	if x.stop != nil { // too many ports
+		return
+	}
 	x.advance(s, p.Time)
 	if x.stop != nil {
 		return
 	}
+	cut := s.cut
 	f := x.frameOf(s, p)
+	if s.cut > cut && x.byteRules.lacks(x.core.PortName(id), x.egressOf(id, p.Data), p.Data) {
+		s.cutRead++
+	}
 	x.res.Replayed++
 	x.core.Ingress(id, f)
 }
@@ -944,6 +1192,10 @@ func (x *run) frameOf(s *source, p *capture.Packet) *hub.Frame {
 // before the time reached (a capture's clock that ran backwards) is
 // replayed at that time, and s counts it.
 func (x *run) advance(s *source, t time.Time) {
+	if t.IsZero() { // a Simple Packet Block's: it has no time, and none is its
+		s.untimed++
+		return
+	}
 	if back := x.clock.Now().Sub(t); back > 0 {
 		s.back++
 		s.mostBack = max(s.mostBack, back)
@@ -966,9 +1218,39 @@ func (x *run) inject(s *source, ch int, p *capture.Packet) {
 	if x.stop != nil {
 		return
 	}
+	id := x.chanPort(ch)
+	if x.stop != nil {
+		return
+	}
 	f := x.frameOf(s, p)
 	x.res.Injected++
-	x.core.Inject(x.chanPort(ch), f, hub.InjectNotes)
+	x.core.Inject(id, f, hub.InjectNotes)
+}
+
+// egressOf says where the core will send a frame entering port id whose
+// captured bytes are data: in switch mode, a unicast to a MAC learned on
+// another port goes there alone, one learned on its own port (or a frame
+// to its own source) nowhere; anything else floods.
+func (x *run) egressOf(id hub.PortID, data []byte) egress {
+	if x.core.Mode() == hub.ModeSwitch && len(data) >= 12 && data[0]&1 == 0 {
+		dst := [6]byte(data[0:6])
+		if dst == [6]byte(data[6:12]) { // learned on id before the lookup
+			return egress{none: true}
+		}
+		if to, ok := x.core.LearnedPort(dst); ok {
+			if to == id {
+				return egress{none: true}
+			}
+			return egress{one: x.core.PortName(to)}
+		}
+	}
+	return egress{isPort: x.isPort}
+}
+
+// isPort reports whether the hub has a port named name.
+func (x *run) isPort(name string) bool {
+	_, ok := x.core.Lookup(name)
+	return ok
 }
 
 // chanPort returns the port a channel feeds by default, adding it (a port
@@ -982,7 +1264,7 @@ func (x *run) chanPort(ch int) hub.PortID {
 	}
 	c := x.r.chans[ch]
 	id := x.addPort(c.name, c.desc)
-	x.chPID[ch] = id
+	x.chPID[ch] = id // hub.NoPort past the bound, and the replay stops
 	return id
 }
 
@@ -1003,7 +1285,7 @@ func (x *run) foreignPort(ch int, p *capture.Packet) (hub.PortID, bool) {
 		x.res.Duplicates++
 		return hub.NoPort, false
 	}
-	if x.r.chans[ch].echo {
+	if x.r.chans[ch].echo && !p.Time.IsZero() { // an echo is told by its time
 		e := x.echo[ch]
 		if e == nil {
 			e = newEchoTable()

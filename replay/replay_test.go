@@ -415,16 +415,17 @@ func sllPcap(t *testing.T) []byte {
 // Two per-VM inputs that hold the same frames at the same instants (the
 // classic pcap files of a two-port link, each holding both directions)
 // leave a MAC's port a guess: the report says so on the warning stream and
-// how to decide it, and only then.
+// how to decide it, and only then. Each VM's own file tells its VM's MAC
+// by timing; a third VM's, which both files hear alike, is a guess.
 func TestGuessedOwnerIsWarned(t *testing.T) {
 	pv := perVMCaptures(t, 100)
 	for _, tc := range []struct {
-		name  string
-		a, b  []byte
-		guess bool
+		name    string
+		a, b    []byte
+		guessed [][6]byte
 	}{
-		{"same-frames-in-both", pv.a, pv.a, true},
-		{"each-vm-its-own", pv.a, pv.b, false},
+		{"same-frames-in-both", pv.a, pv.a, [][6]byte{macA, macB, macC}},
+		{"each-vm-its-own", pv.a, pv.b, [][6]byte{macC}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, res := replayOnce(t, Config{Inputs: []Input{memInput("packets-A.pcap", tc.a), memInput("packets-B.pcap", tc.b)}}, "")
@@ -432,9 +433,11 @@ func TestGuessedOwnerIsWarned(t *testing.T) {
 			if err := (&JobResult{Result: res}).Report(&out, &warn, false); err != nil {
 				t.Fatal(err)
 			}
-			said := strings.Contains(warn.String(), "by a guess") && strings.Contains(warn.String(), "--port NAME=")
-			if said != tc.guess {
-				t.Errorf("warnings (want a guess named: %v):\n%s\nowners: %v", tc.guess, warn.String(), res.Owners)
+			for _, mac := range [][6]byte{macA, macB, macC} {
+				said := strings.Contains(warn.String(), macString(mac)+"'s frames went to port") && strings.Contains(warn.String(), "--port NAME="+macString(mac))
+				if want := slices.Contains(tc.guessed, mac); said != want {
+					t.Errorf("a guess of %s's port said: %v, want %v; warnings:\n%s\nowners: %v", macString(mac), said, want, warn.String(), res.Owners)
+				}
 			}
 		})
 	}
@@ -483,5 +486,46 @@ func TestReplayClockRunningBackwards(t *testing.T) {
 	}
 	if want := []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second, 11 * time.Second}; !slices.Equal(got, want) {
 		t.Errorf("got ingress at %v, want %v", got, want)
+	}
+}
+
+// TestOwnerTiesAreNotBrokenByArgumentOrder: in the testdata's per-VM
+// pcaps, c's MAC is seen in both files as far after a's as before b's
+// (its median lies exactly between theirs): timing says nothing of it,
+// and it must not say "timing" for whichever input came first. It falls
+// through to a guess, which warns; a's and b's MACs are still timing's.
+func TestOwnerTiesAreNotBrokenByArgumentOrder(t *testing.T) {
+	read := func(name string) Input {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return memInput(name, data)
+	}
+	a, b := read("packets-A.pcap"), read("packets-B.pcap")
+	for _, ins := range [][]Input{{a, b}, {b, a}} {
+		r, err := Open(Config{Inputs: ins})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Run(context.Background(), RunConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		how := map[[6]byte]string{}
+		for _, o := range res.Owners {
+			how[o.MAC] = o.Input + " " + o.How
+		}
+		order := ins[0].Path + ", " + ins[1].Path
+		if how[macA] != "packets-A "+ownerTiming || how[macB] != "packets-B "+ownerTiming {
+			t.Errorf("%s: got owners %v, want a's and b's MACs by timing", order, res.Owners)
+		}
+		if h := how[macC]; strings.HasSuffix(h, ownerTiming) {
+			t.Errorf("%s: got %s's owner %q, want no timing: it lies between a's and b's", order, macString(macC), h)
+		}
+		warned := slices.ContainsFunc((&JobResult{Result: res}).Warnings(), func(n Note) bool { return n.Kind == NoteOwnerGuess })
+		if strings.HasSuffix(how[macC], ownerFirst) != warned {
+			t.Errorf("%s: %s's owner is %q; got a guess warning %v", order, macString(macC), how[macC], warned)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"l2hub/capture"
 	"l2hub/hub"
 )
 
@@ -121,7 +122,13 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	}
 
 	if res.Capture != nil {
-		fmt.Fprintf(&b, "\nwrote %d frames (%d bytes) to %s\n", res.Capture.Written, res.Capture.Bytes, strings.Join(res.Files, ", "))
+		files := slices.Clone(res.Files)
+		for i, f := range files {
+			if f == capture.Stdout {
+				files[i] = "standard output"
+			}
+		}
+		fmt.Fprintf(&b, "\nwrote %d frames (%d bytes) to %s\n", res.Capture.Written, res.Capture.Bytes, strings.Join(files, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -149,13 +156,22 @@ func (res *Result) inputNotes() []Note {
 			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture lost %d events (its writer fell behind the live hub, or its file failed, as on a full disk, until it went on in the next; its comments say which); the replay cannot do what they did", in.Missing)))
 		}
 		if in.LinesLeftOut > 0 {
-			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture left out %d comment lines where a frame's comment was full (edits made through the control API, VMs attaching or leaving); the replay cannot make them, and its decisions after them may differ", in.LinesLeftOut)))
+			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture left out %d comment lines it had no room for (a burst of notes past its bound while no frame passed, or a capture that failed to write them: edits made through the control API, VMs attaching or leaving); the replay cannot make them, and its decisions after them may differ", in.LinesLeftOut)))
 		}
 		if in.Back > 0 {
 			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back", in.Back, in.MostBack)))
 		}
+		if in.Untimed > 0 {
+			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are pcapng Simple Packet Blocks, which carry no time: each was replayed at the time reached "+
+				"(the start, or the frame before it), so that what a policy decides by time over them (windows, rates, delays) is not the capture's", in.Untimed)))
+		}
 		if in.Cut > 0 {
 			ns = append(ns, cutNote(in))
+		}
+		if in.CutRead > 0 {
+			ns = append(ns, warning(NoteWhatIf, in.Path, fmt.Sprintf("%d of the frames cut short met a rule that reads bytes the capture lacks of them "+
+				"(a match on the IP header, protocol, ports, TCP flags or a payload prefix past the cut, or a corrupt that skips headers cut off): "+
+				"what it made of the zeros the replay has for those bytes is a what-if", in.CutRead)))
 		}
 		if in.LackingRecords > 0 {
 			ns = append(ns, lackingNote(in))
@@ -174,6 +190,54 @@ func (res *Result) inputNotes() []Note {
 			n.Text = "error: " + n.Text
 		}
 		ns = append(ns, n)
+	}
+	return append(ns, res.followedNotes()...)
+}
+
+// followedNotes says of each l2hub input that lacks part of what its run
+// recorded (it stopped early, lost events, left comment lines out, lacks
+// records or its statistics) and that another input of the same run goes
+// on after (a later part, another port's file) that the decisions after
+// it are a what-if: what the missing part did (its frames' draws, its
+// edits) is not replayed, and the later inputs are replayed as if it had
+// not happened.
+func (res *Result) followedNotes() []Note {
+	var ns []Note
+	for i, in := range res.Inputs {
+		var lost []string
+		switch {
+		case in.Err != nil && in.Err.Truncated():
+			lost = append(lost, "it is cut short")
+		case in.Err != nil:
+			lost = append(lost, "it stopped early on bad data")
+		}
+		if in.Missing > 0 {
+			lost = append(lost, "it lost events")
+		}
+		if in.LinesLeftOut > 0 {
+			lost = append(lost, "comment lines were left out")
+		}
+		if in.LackingRecords > 0 {
+			lost = append(lost, "records were deleted")
+		}
+		if in.NoStatistics {
+			lost = append(lost, "it has no statistics blocks, which end every file l2hub writes")
+		}
+		if !in.l2hub || len(lost) == 0 {
+			continue
+		}
+		var after []string
+		for j, o := range res.Inputs {
+			if j != i && o.l2hub && o.start.Equal(in.start) && o.last.After(in.last) {
+				after = append(after, o.Path)
+			}
+		}
+		if len(after) == 0 {
+			continue
+		}
+		ns = append(ns, warning(NoteWhatIf, in.Path, fmt.Sprintf("the capture lacks part of what the run recorded (%s), and the replay goes on after it with %s: "+
+			"what the missing part did (its frames' draws, its edits) is not replayed, so the decisions after it are a what-if",
+			strings.Join(lost, "; "), strings.Join(after, ", "))))
 	}
 	return ns
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -431,5 +432,42 @@ func TestJobMakesAStreamSectionsTrailerBeforeItsSetPolicy(t *testing.T) {
 	}
 	if n := sameRecords(t, live, res.Files); n > 0 {
 		t.Errorf("%d records differ from the run's", n)
+	}
+}
+
+// TestJobOutputToAnotherNameOfStdout: -o naming the file standard output
+// is (/dev/stdout redirected to a file, here the file's own name) is the
+// stream -o - is: a set-policy starts a section in it, and no numbered
+// file is made beside it. Not parallel: it replaces os.Stdout.
+func TestJobOutputToAnotherNameOfStdout(t *testing.T) {
+	dir := t.TempDir()
+	live := switchRun(t, dir)
+	q1 := writeFile(t, dir, "q1.yaml", switchFirst)
+	q2 := writeFile(t, dir, "q2.yaml", switchSecond)
+	outDir := t.TempDir()
+	stdout, err := os.Create(filepath.Join(outDir, "stdout.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	saved := os.Stdout
+	os.Stdout = stdout
+	res, err := (&Job{Files: live, Policy: q1, Policies: []string{q2}, Output: stdout.Name()}).Run(context.Background())
+	os.Stdout = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Switches) != 1 {
+		t.Fatalf("got switches %+v, want one", res.Switches)
+	}
+	if ents, _ := os.ReadDir(outDir); len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the replay made %v, want stdout.pcapng alone", names)
+	}
+	if n := sameRecords(t, live, []string{stdout.Name()}); n > 0 {
+		t.Errorf("%d records in standard output differ from the run's", n)
 	}
 }

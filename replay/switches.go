@@ -200,7 +200,7 @@ func (x *run) switchPolicy(p pendingSwitch) {
 		return
 	}
 	sw.Seed = pol.Seed()
-	x.policy = pol
+	x.policy, x.byteRules = pol, readsBytes(pol)
 	x.core.SetPolicy(pol)
 	x.res.Switches = append(x.res.Switches, sw)
 	if x.sink == nil {

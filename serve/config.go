@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,7 +50,7 @@ type Config struct {
 	Policy           string           `yaml:"policy"`             // policy file, relative to the config file
 	Capture          CaptureConfig    `yaml:"capture"`
 	Check            string           `yaml:"check"`    // live conformance profile, e.g. nexus-v1
-	Peers            []string         `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b
+	Peers            []string         `yaml:"peers"`    // virtual DSoftBus nodes to attach: node-a, node-b (a, b: named in full once validated)
 	Probe            string           `yaml:"probe"`    // a hostile variant for the (single) virtual node
 	Optional         bool             `yaml:"optional"` // start even if a port cannot be opened (it stays down)
 	Ports            []transport.Spec `yaml:"ports"`
@@ -537,13 +536,21 @@ func (c *Config) validate() error {
 		return fieldErr("no ports: a hub needs at least one (see l2hub serve --help)", "ports")
 	}
 	seen := make(map[string]int)
-	for i, role := range c.Peers {
-		if _, err := conformance.ParseRole(role); err != nil {
-			return fieldErr(fmt.Sprintf("%q: want node-a or node-b", role), "peers", strconv.Itoa(i))
+	// A role's short name ("a") is its full name: one role is one node
+	// (one MAC, one address), on a port named after the full name.
+	peers := make([]string, len(c.Peers))
+	for i, name := range c.Peers {
+		role, err := conformance.ParseRole(name)
+		if err != nil {
+			return fieldErr(fmt.Sprintf("%q: want node-a or node-b", name), "peers", strconv.Itoa(i))
 		}
-		if slices.Contains(c.Peers[:i], role) {
-			return fieldErr(fmt.Sprintf("%q is already a peer", role), "peers", strconv.Itoa(i))
+		peers[i] = role.String()
+		if slices.Contains(peers[:i], peers[i]) {
+			return fieldErr(fmt.Sprintf("%q: %s is already a peer", name, peers[i]), "peers", strconv.Itoa(i))
 		}
+	}
+	if c.Peers != nil {
+		c.Peers = peers
 	}
 	if c.Probe != "" {
 		pr, ok := conformance.LookupProbe(c.Probe)
@@ -766,59 +773,14 @@ func (c *Config) PortNames() []string {
 	return append(names, c.Peers...)
 }
 
-// CheckControlAddr refuses a control address that only looks like one:
-// "off" and "" (the default socket) are words; "tcp:HOST:PORT" is TCP and
-// "unix:PATH" a socket file, whatever PATH is; any other value is a socket
-// file only when it reads as a path, with a '/' in it (./ctl, /run/l2hub.sock)
-// or a .sock suffix (ctl.sock). So 127.0.0.1:7291 (tcp: forgotten) or none
-// (meant as off) is an error with a hint, never a socket file of that name
-// in the working directory. A name in Linux's abstract namespace (@name)
-// is refused: the control API binds only socket files.
-func CheckControlAddr(addr string) error {
-	if network, path := control.ParseAddr(addr); network == "unix" && strings.HasPrefix(path, "@") {
-		return fmt.Errorf("%q: an abstract socket (@name) cannot be the control API's: give a socket path (./%s.sock) or tcp:HOST:PORT", addr, strings.TrimPrefix(path, "@"))
-	}
-	switch {
-	case addr == "", addr == "off", strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "unix:"),
-		strings.Contains(addr, "/"), strings.HasSuffix(addr, ".sock"):
-		return nil
-	}
-	if offWord(addr) {
-		return fmt.Errorf("%q: did you mean off (no control API)?", addr)
-	}
-	if _, port, err := net.SplitHostPort(addr); err == nil {
-		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
-			return fmt.Errorf("%q: want tcp:%s for a TCP address, or ./%s for a socket file of that name", addr, addr, addr)
-		}
-	}
-	return fmt.Errorf("%q: want a socket path with a '/' or a .sock suffix (./%s, %s.sock), unix:%s, tcp:HOST:PORT or off", addr, addr, addr, addr)
-}
+// CheckControlAddr is control.CheckAddr: it refuses a control address
+// that only looks like one (127.0.0.1:7291 without tcp:, none meant as
+// off, an abstract @name).
+func CheckControlAddr(addr string) error { return control.CheckAddr(addr) }
 
-// offWord reports whether addr is off or a word meant as it.
-func offWord(addr string) bool {
-	switch strings.ToLower(addr) {
-	case "off", "none", "no", "false", "0", "disable", "disabled":
-		return true
-	}
-	return false
-}
-
-// CheckDialAddr is CheckControlAddr for a client of the control API
-// (l2hub ctl, wait, inject): off, which only serve takes, is refused, and
-// a bare name is taken when a socket of that name is there (dialing it
-// makes nothing), as an older hub's banner may give it.
-func CheckDialAddr(addr string) error {
-	if offWord(addr) {
-		return fmt.Errorf("%q: off is serve's (a hub without a control API, which nothing can reach): give the control address the hub's banner or ready file shows, or leave --control out for the default socket", addr)
-	}
-	err := CheckControlAddr(addr)
-	if err != nil && !strings.HasPrefix(addr, "@") {
-		if fi, serr := os.Stat(addr); serr == nil && fi.Mode()&fs.ModeSocket != 0 {
-			return nil
-		}
-	}
-	return err
-}
+// CheckDialAddr is control.CheckDialAddr: CheckControlAddr for a client of
+// the control API, which refuses off.
+func CheckDialAddr(addr string) error { return control.CheckDialAddr(addr) }
 
 // shownControlAddr is how the banner and the ready file give a bound
 // control address (control.Addr): as ctl --control takes it. A socket

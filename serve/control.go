@@ -117,18 +117,21 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	return nil
 }
 
-// onPolicy runs fn on the loop with the policy in force, creating an empty
-// one (no rules, seed 0) when the hub runs without, so that partitions and
-// link changes work on any hub.
+// onPolicy runs fn on the loop with the policy in force, or, when the hub
+// runs without, with an empty one (no rules, seed 0) that it puts in force
+// once fn succeeds (policyToEdit), so that partitions and link changes
+// work on any hub and a refused one changes nothing.
 func (s *Session) onPolicy(ctx context.Context, fn func(p *filter.Policy, now time.Duration) error) error {
 	var ferr error
 	err := s.hub.Do(ctx, func(c *hub.Core) {
-		p, err := s.ensurePolicy(c)
+		p, install, err := s.policyToEdit(c)
 		if err != nil {
 			ferr = err
 			return
 		}
-		ferr = fn(p, c.Elapsed())
+		if ferr = fn(p, c.Elapsed()); ferr == nil {
+			install()
+		}
 	})
 	if err != nil {
 		return err

@@ -326,3 +326,65 @@ func TestRuleEditErrorsStayOnOneLine(t *testing.T) {
 		t.Errorf("AddRule(a name with a newline) = %v, want an error quoting the name", err)
 	}
 }
+
+// TestRefusedEditLeavesNoPolicy: on a hub that runs without a policy, a
+// rule or link edit the hub refuses (an unknown rule, port or partition)
+// changes nothing: no empty policy named control is put in force, which
+// ctl policy and the summary would show and the capture would not
+// explain. One that succeeds puts one in force.
+func TestRefusedEditLeavesNoPolicy(t *testing.T) {
+	cfg := serve.Config{
+		Control: "off",
+		Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := serve.New(cfg, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := sess.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Stop()
+	policy := func() *filter.Description {
+		t.Helper()
+		d, err := sess.Policy(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, tt := range []struct {
+		name string
+		edit func() error
+		want error
+	}{
+		{"rule-remove-unknown", func() error { _, err := sess.RemoveRule(ctx, "nope"); return err }, filter.ErrUnknownRule},
+		{"rule-update-unknown", func() error {
+			_, err := sess.UpdateRule(ctx, "nope", []byte("{loss: 5%}"))
+			return err
+		}, filter.ErrUnknownRule},
+		{"link-unknown-port", func() error { return sess.SetLink(ctx, "zz", false) }, nil},
+		{"heal-unknown", func() error { return sess.HealPartition(ctx, "nope") }, filter.ErrUnknownPartition},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.edit()
+			if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want a refusal (%v)", err, tt.want)
+			}
+			if d := policy(); d != nil {
+				t.Errorf("after a refused edit, got policy %q in force, want none", d.Name)
+			}
+		})
+	}
+	if err := sess.SetLink(ctx, "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if d := policy(); d == nil || d.Name != "control" {
+		t.Errorf("after link a down, got policy %+v, want the empty policy control", d)
+	}
+}

@@ -172,6 +172,12 @@ func (f *Flags) Config() (Config, error) {
 		return cfg, err
 	}
 	cfg.Faults = &f.faults
+	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && isStdout(c.File) {
+		// Another name of standard output (/dev/stdout, the file the
+		// shell sent it to) is the stream "-" is: a set-policy starts a
+		// section in it, never a numbered file beside it (/dev/stdout-0001).
+		c.File = capture.Stdout
+	}
 	return cfg, cfg.Validate()
 }
 

@@ -3,10 +3,13 @@ package serve
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"l2hub/capture"
 )
 
 // TestFlagErrorsNameTheFlag: a bad value that came from a flag is blamed
@@ -73,5 +76,81 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 				t.Fatalf("serve %v: got error\n%v\nwant one starting\n%s", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPeerAliasesAreTheRole: --peer a is node-a, named in full: one node
+// per role whichever name gave it, a probe it can play, and a port named
+// node-a.
+func TestPeerAliasesAreTheRole(t *testing.T) {
+	for _, tt := range []struct {
+		args  []string
+		peers []string
+		err   string
+	}{
+		{[]string{"--peer", "a", "--peer", "node-a"}, nil, `--peer: "node-a": node-a is already a peer`},
+		{[]string{"--peer", "b", "--peer", "b"}, nil, `--peer: "b": node-b is already a peer`},
+		{[]string{"--peer", "a", "--probe", "tampered-record"}, []string{"node-a"}, ""},
+		{[]string{"--peer", "b", "--peer", "a"}, []string{"node-b", "node-a"}, ""},
+		{[]string{"--peer", "a", "--port", "a=tcp:127.0.0.1:0"}, []string{"node-a"}, ""},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var f Flags
+			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := f.Config()
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+					t.Errorf("got error %v, want one starting %q", err, tt.err)
+				}
+			case err != nil:
+				t.Errorf("got error %v, want none", err)
+			case !slices.Equal(cfg.Peers, tt.peers) || !slices.Equal(cfg.PortNames()[len(cfg.Ports):], tt.peers):
+				t.Errorf("got peers %q (ports %q), want %q", cfg.Peers, cfg.PortNames(), tt.peers)
+			}
+		})
+	}
+}
+
+// TestCaptureToAnotherNameOfStdout: --capture naming the file standard
+// output writes (/dev/stdout when the shell sent it to a file) is the
+// stream "-" is, so that a set-policy or a rotation never makes numbered
+// files beside it (/dev/stdout-0001 as root). Not parallel: it replaces
+// os.Stdout.
+func TestCaptureToAnotherNameOfStdout(t *testing.T) {
+	out, err := os.Create(filepath.Join(t.TempDir(), "stdout.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	saved := os.Stdout
+	os.Stdout = out
+	defer func() { os.Stdout = saved }()
+	parse := func(args ...string) (Config, error) {
+		var f Flags
+		fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return f.Config()
+	}
+	cfg, err := parse("--capture", out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Capture.File != capture.Stdout {
+		t.Errorf("--capture %s (standard output's file): got capture file %q, want the stream %q", out.Name(), cfg.Capture.File, capture.Stdout)
+	}
+	if _, err := parse("--capture", out.Name(), "--rotate-count", "5"); err == nil || !strings.Contains(err.Error(), "not rotated") {
+		t.Errorf("--capture %s --rotate-count 5: got %v, want a refusal to rotate standard output", out.Name(), err)
+	}
+	other := filepath.Join(t.TempDir(), "run.pcapng")
+	if cfg, err := parse("--capture", other); err != nil || cfg.Capture.File != other {
+		t.Errorf("--capture %s: got %q, %v; want the file itself", other, cfg.Capture.File, err)
 	}
 }

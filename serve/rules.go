@@ -8,7 +8,6 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/internal/yamlfile"
 )
 
 // The control API's rule edits: one rule added, updated or removed in the
@@ -49,12 +48,12 @@ func (s *Session) RemoveRule(ctx context.Context, name string) (filter.RuleDescr
 }
 
 // editRule parses src (nil: no rule to parse) against the policy in force,
-// then runs edit on the loop with that policy (an empty one, as the other
-// control changes make, when the hub runs without), notes the edit in the
+// then runs edit on the loop with that policy (an empty one, put in force
+// only once the edit succeeds, when the hub runs without), notes the edit in the
 // capture (record, as e) and logs it.
 func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src []byte,
 	edit func(p *filter.Policy, rs *filter.RuleSpec) (filter.RuleDescription, error)) (filter.RuleDescription, error) {
-	name, file := e.Name, "rule "+shownName(e.Name)
+	name, file := e.Name, control.RuleFile(e.Name)
 	parse := func(p *filter.Policy) (*filter.RuleSpec, error) {
 		if src == nil {
 			return nil, nil
@@ -84,12 +83,14 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 				return
 			}
 		}
-		if p, ferr = s.ensurePolicy(c); ferr != nil {
+		var install func()
+		if p, install, ferr = s.policyToEdit(c); ferr != nil {
 			return
 		}
 		if desc, ferr = edit(p, rs); ferr != nil {
 			return
 		}
+		install()
 		at = c.Elapsed()
 		// Between the last frame before the edit and the first after.
 		e.At = at
@@ -120,30 +121,24 @@ func (s *Session) emptyPolicy() (*filter.Policy, error) {
 	return filter.Parse([]byte("rules: []\n"), "control", s.cfg.PortNames())
 }
 
-// ensurePolicy returns the policy in force, first putting an empty one in
-// force if there is none. Call it on the loop.
-func (s *Session) ensurePolicy(c *hub.Core) (*filter.Policy, error) {
+// policyToEdit returns the policy an edit is made to, on the loop, and
+// install, to call once the edit succeeded: the policy in force (install
+// does nothing), or, when the hub runs without one, a fresh empty one
+// that install puts in force. So an edit that is refused (an unknown rule
+// or port) leaves a hub without a policy as it was, rather than running an
+// empty policy named control that nothing recorded.
+func (s *Session) policyToEdit(c *hub.Core) (p *filter.Policy, install func(), err error) {
 	if p := s.currentPolicy(); p != nil {
-		return p, nil
+		return p, func() {}, nil
 	}
-	p, err := s.emptyPolicy()
-	if err != nil {
-		return nil, err
+	if p, err = s.emptyPolicy(); err != nil {
+		return nil, nil, err
 	}
-	c.SetPolicy(p)
-	s.mu.Lock()
-	s.policy = p
-	s.mu.Unlock()
-	s.warnClassicPcap()
-	return p, nil
-}
-
-// shownName is a rule's name as the prefix of its parse errors shows it:
-// as it is, or quoted when it holds what a name may not (a space, a
-// newline from a URL), so that each error stays one line.
-func shownName(name string) string {
-	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' }) {
-		return yamlfile.Quote(name)
-	}
-	return yamlfile.Shown(name)
+	return p, func() {
+		c.SetPolicy(p)
+		s.mu.Lock()
+		s.policy = p
+		s.mu.Unlock()
+		s.warnClassicPcap()
+	}, nil
 }

@@ -25,6 +25,15 @@ import (
 // failure (l2hub serve exits 2 for it, as l2hub check does).
 var ErrCheckFailed = errors.New("conformance checks failed")
 
+// ErrProbeFailed is Run's error when a virtual peer's probe (--probe)
+// gave a failing verdict (l2hub serve exits 2 for it too).
+var ErrProbeFailed = errors.New("probe failed")
+
+// ErrProbeNoVerdict is Run's error when a virtual peer's probe gave no
+// verdict: its target never appeared, or the run ended before it could
+// judge (l2hub serve exits 3 for it: nothing was tested, which is no pass).
+var ErrProbeNoVerdict = errors.New("probe gave no verdict (its target never appeared, or the run ended first)")
+
 // Run is `l2hub serve`: it binds every port and the control API (refusing
 // to start if any cannot be bound), then opens the capture, prints the
 // banner with each port's QEMU flags to opts.Out, runs the session until
@@ -141,7 +150,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	case checked && !report.OK():
 		return ErrCheckFailed
 	}
-	return nil
+	return sum.probeErr()
 }
 
 // checkOutputs checks that no output of the run is one of its inputs or

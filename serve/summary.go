@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/control"
 	"l2hub/filter"
@@ -34,6 +35,41 @@ type Summary struct {
 	control.PolicyCounters
 	Capture *CaptureSummary `json:"capture,omitempty"`
 	Check   *checker.Report `json:"check,omitempty"`
+	// Probes are the verdicts of the virtual peers that probe (--probe),
+	// one per peer; a failed one makes serve exit 2, as a failed check
+	// does, and one that gave no verdict (absent, none) exit 3.
+	Probes []ProbeSummary `json:"probes,omitempty"`
+}
+
+// ProbeSummary is a probing virtual peer's verdict at the end.
+type ProbeSummary struct {
+	Peer  string `json:"peer"`
+	Probe string `json:"probe"`
+	// Verdict is "ok" (the target behaved as the probe expects), "fail"
+	// (it did not), "absent" (it never appeared: nothing was tested), or
+	// "none" (the run ended before the probe could judge).
+	Verdict  string `json:"verdict"`
+	Observed string `json:"observed,omitempty"` // what the probe saw
+}
+
+// verdictNone is a probe's verdict in the summary when it gave none.
+const verdictNone = "none"
+
+// probeErr is what the probes' verdicts make of the run: ErrProbeFailed
+// when one failed, else ErrProbeNoVerdict when one gave no verdict (its
+// target absent, or the run ended first), else nil.
+func (sum *Summary) probeErr() error {
+	var err error
+	for _, p := range sum.Probes {
+		switch p.Verdict {
+		case conformance.StatusFail.String():
+			return ErrProbeFailed
+		case conformance.StatusOK.String():
+		default:
+			err = ErrProbeNoVerdict
+		}
+	}
+	return err
 }
 
 // PortSummary is one port's counters at the end.
@@ -68,6 +104,15 @@ func (s *Session) summary(stopped error) Summary {
 	if s.capture != nil {
 		st := s.capture.Stats()
 		sum.Capture = &CaptureSummary{Files: s.capture.Files(), Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
+	}
+	if s.cfg.Probe != "" {
+		for _, p := range s.peers {
+			ps := ProbeSummary{Peer: p.role, Probe: s.cfg.Probe, Verdict: verdictNone}
+			if v, ok := p.node.Verdict(); ok {
+				ps.Verdict, ps.Observed = v.Status.String(), v.Observed
+			}
+			sum.Probes = append(sum.Probes, ps)
+		}
 	}
 	return sum
 }
@@ -107,6 +152,13 @@ func (sum *Summary) writeText(w io.Writer) {
 		if c.QueueFull > 0 || c.WriteError > 0 {
 			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
 				c.QueueFull+c.WriteError, c.QueueFull, c.WriteError)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, p := range sum.Probes {
+		fmt.Fprintf(w, "\nprobe %s on %s: %s", p.Probe, p.Peer, p.Verdict)
+		if p.Observed != "" {
+			fmt.Fprintf(w, ": %s", p.Observed)
 		}
 		fmt.Fprintln(w)
 	}

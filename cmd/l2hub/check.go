@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"l2hub/conformance/checker"
+	"l2hub/control"
 )
 
 func newCheckCmd(stdout io.Writer) *cobra.Command {
@@ -21,7 +22,7 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 		Use:         "check CAPTURE...",
 		Annotations: map[string]string{flagAliases: "check"},
 		Short:       "Check DSoftBus on the wire in pcap or pcapng captures",
-		Long: `Check captures of a DSoftBus run against nexus-wire.md: discovery announces
+		Long: `Check captures of a DSoftBus run against conformance/nexus-wire.md: discovery announces
 (UDP 37020), the session handshake, the mux ladder and the remote proxy.
 Prints a summary, failures first, with the frame numbers that prove each
 finding; exits with status 2 when a check failed. A capture that breaks
@@ -72,7 +73,10 @@ Profiles:
 				return err
 			}
 			if asJSON {
-				err = writeJSON(stdout, r)
+				err = writeJSON(stdout, struct {
+					Schema int `json:"schema"` // control.Schema, as every --json document starts
+					checker.Report
+				}{control.Schema, r})
 			} else {
 				err = r.WriteText(stdout)
 			}

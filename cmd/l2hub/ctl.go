@@ -17,7 +17,6 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/serve"
 )
 
 // controlForms is what the --control flag of the commands that dial the
@@ -25,10 +24,10 @@ import (
 var controlForms = "a socket path (with a '/' or a .sock suffix, or unix:PATH) or tcp:HOST:PORT, as the hub's banner or ready file gives it (default " + control.DefaultAddr() + ")"
 
 // checkControlFlag refuses a --control value that only looks like an
-// address (serve.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
+// address (control.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
 // a socket file of that name, and off names no hub.
 func checkControlFlag(addr string) error {
-	if err := serve.CheckDialAddr(addr); err != nil {
+	if err := control.CheckDialAddr(addr); err != nil {
 		return fmt.Errorf("--control: %w", err)
 	}
 	return nil
@@ -50,11 +49,11 @@ ctl talks only to a socket (and a process behind it) that is yours or
 root's. A TCP control address needs the hub's token: from
 --control-token-file, $` + control.TokenEnv + ` or --control-token (which
 every user sees in ps).`,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkControlFlag(addr); err != nil {
 				return err
 			}
-			token, err := tf.Token()
+			token, err := tf.TokenContext(cmd.Context())
 			c = control.NewClient(addr, token)
 			return err
 		},
@@ -159,7 +158,7 @@ more. It lasts until healed.`
 		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)",
 			wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
-				src, err := readPolicyFile(args[0])
+				src, err := control.ReadContext(ctx, func() ([]byte, error) { return readPolicyFile(args[0]) })
 				if err != nil {
 					return err
 				}

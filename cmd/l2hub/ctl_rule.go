@@ -48,7 +48,7 @@ further: add puts the rule last, or before the rule --before names.`,
 		var source control.RuleSource
 		c := &cobra.Command{Use: use, Short: short, Args: wantArgs(1, 1, "the rule's NAME", example, ""),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				src, err := source.Read(cmd.InOrStdin(), args[0])
+				src, err := source.ReadContext(cmd.Context(), cmd.InOrStdin(), args[0])
 				if err != nil {
 					return err
 				}

@@ -62,6 +62,9 @@ func TestCtlRule(t *testing.T) {
 		{"unknown-remove", []string{"rule", "remove", "syn"}, `rule "syn": no such rule`, true, ""},
 		{"unknown-port", []string{"rule", "add", "x", "--loss", "a->z=1%"}, `rule x, from the flags: match.link: port "z" does not exist (ports: a, b)`, true, ""},
 		{"unknown-port-in-file", []string{"rule", "add", "x", "--file", badFile}, badFile + `:2:15: match.link: port "z" does not exist (ports: a, b)`, true, ""},
+		// A name shown quoted: the positions are still put where the user wrote.
+		{"quoted-name-flags", []string{"rule", "add", "a b", "--loss", "a->b=1%"}, `rule "a b", from the flags: name: rule name "a b" must be`, true, ""},
+		{"quoted-name-file", []string{"rule", "add", "é", "--file", badFile}, badFile + `:2:15: match.link: port "z" does not exist (ports: a, b)` + "\n" + badFile + `:2:1: name: rule name "é"`, true, ""},
 		{"two-links", []string{"rule", "add", "x", "--loss", "a->b=1%", "--delay", "b->a=1ms"}, "one rule's flags name one link", true, ""},
 		{"both-sources", []string{"rule", "add", "x", "--loss", "1%", "--file", file}, "not both", true, ""},
 		{"no-rule", []string{"rule", "add", "x"}, "give the rule with --file FILE", true, ""},

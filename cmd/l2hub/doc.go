@@ -7,7 +7,7 @@
 // (serve), loadgen.Options (bench), replay.Job (replay), replay.InjectInto
 // (inject), control.Client (ctl), checker.CheckFiles (check),
 // capture.Repair (capture repair), lab.Repeat (lab), report.Build
-// (report), ready.Wait (wait), wireshark.Install (wireshark-plugin).
+// (report), ready.WaitFor (wait), wireshark.Install (wireshark-plugin).
 // run(ctx, args, stdout, stderr) is the whole command minus the process, so
 // tests drive it end to end.
 //

@@ -79,14 +79,17 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	if err := checkCapture(path); err != nil {
 		return err
 	}
-	token, err := f.Token.Token()
+	token, err := f.Token.TokenContext(cmd.Context())
 	if err != nil {
 		return err
 	}
 	var truncated, stopped *replay.InputError
 	show := func(rep *replay.InjectReport) {
 		if f.JSON {
-			writeJSON(stdout, rep)
+			writeJSON(stdout, struct {
+				Schema int `json:"schema"` // control.Schema, as every --json document starts
+				*replay.InjectReport
+			}{control.Schema, rep})
 		} else {
 			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 		}
@@ -135,14 +138,11 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 // is not read here: what this read took would be missing from the
 // injection.
 func checkCapture(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
+	if err := replay.CheckCapture(path); err != nil { // as replay says it
 		return err
-	case fi.IsDir():
-		return fmt.Errorf("%s: is a directory, not a capture file", path)
-	case !fi.Mode().IsRegular():
-		return nil
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return err
 	}
 	f, err := os.Open(path)
 	if err != nil {

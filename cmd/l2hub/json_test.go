@@ -73,12 +73,15 @@ func TestJSONOutputs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v\n%s", err, stderr)
 		}
-		var rep replay.InjectReport
+		var rep struct {
+			Schema int `json:"schema"`
+			replay.InjectReport
+		}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		if rep.Frames != 5 || rep.Paced {
-			t.Errorf("inject report %+v, want 5 frames sent unpaced", rep)
+		if rep.Schema != control.Schema || rep.Frames != 5 || rep.Paced {
+			t.Errorf("inject report %+v, want schema %d and 5 frames sent unpaced", rep, control.Schema)
 		}
 	})
 	t.Run("replay", func(t *testing.T) {

@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"l2hub/internal/ready"
@@ -45,5 +48,30 @@ func TestReadyFileOfAReusedPid(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve: %v; stderr:\n%s", err, stderr.String())
+	}
+}
+
+// TestWaitPIDOfAWrapper: wait --pid $! where $! is a wrapper that started
+// the hub as its child (timeout, sudo, runuser, go run do; here sh, which
+// does not exec the last command when another follows) takes that hub's
+// ready file and control API.
+func TestWaitPIDOfAWrapper(t *testing.T) {
+	dir := t.TempDir()
+	rf, sock := filepath.Join(dir, "hub.ready"), filepath.Join(dir, "ctl.sock")
+	cmd := exec.Command("sh", "-c", `"$0" "$@"; :`, l2hubBinary(t), "serve", "--port", "a=tcp:127.0.0.1:0", "--control", sock, "--ready-file", rf)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := launchCmd(t, nil, cmd)
+	t.Cleanup(func() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }) // the hub too, before launchCmd's cleanup waits
+	wrapper := strconv.Itoa(p.cmd.Process.Pid)
+	for _, args := range [][]string{{"--ready-file", rf}, {"--control", sock}} {
+		var out bytes.Buffer
+		err := run(context.Background(), append([]string{"wait", "--timeout", hangGuard.String(), "--pid", wrapper}, args...), &out, io.Discard)
+		if err != nil || !strings.Contains(out.String(), "l2hub ready") {
+			t.Errorf("wait %s --pid %s (the wrapper of the hub) = %q, %v; want ready", strings.Join(args, " "), wrapper, out.String(), err)
+		}
+	}
+	info, err := ready.Read(rf)
+	if err != nil || strconv.Itoa(info.PID) == wrapper {
+		t.Errorf("ready file = %+v, %v; want the hub's pid, not the wrapper's %s", info, err, wrapper)
 	}
 }

@@ -492,6 +492,70 @@ func TestSecondHubKeepsOffALiveHubsReadyFile(t *testing.T) {
 	}
 }
 
+// TestWaitPIDTakesOnlyThatHub: l2hub wait --pid P takes P's readiness,
+// or a process's P started (a wrapper's $!; here go test, which started
+// this process and so the hub run in it). A ready file, or a control API,
+// of another process that still runs is waited past, and a wait that ends
+// meanwhile names both pids.
+func TestWaitPIDTakesOnlyThatHub(t *testing.T) {
+	dir := t.TempDir()
+	rf, sock := filepath.Join(dir, "hub.ready"), filepath.Join(dir, "ctl.sock")
+	first := startBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--ready-file", rf)
+	other := first.cmd.Process.Pid
+	self, parent := strconv.Itoa(os.Getpid()), strconv.Itoa(os.Getppid())
+	wait := func(timeout string, args ...string) error {
+		return run(context.Background(), append([]string{"wait", "--timeout", timeout}, args...), io.Discard, io.Discard)
+	}
+	if err := wait(hangGuard.String(), "--ready-file", rf, "--pid", strconv.Itoa(other)); err != nil {
+		t.Errorf("wait --ready-file --pid %d (the hub the file names): %v", other, err)
+	}
+	// A hub in this process serves the control API.
+	_, _, stop := runServe(t, "--port", "a=tcp:127.0.0.1:0", "--control", sock)
+	defer stop()
+	for _, p := range []string{self, parent} {
+		if err := wait(hangGuard.String(), "--control", sock, "--pid", p); err != nil {
+			t.Errorf("wait --control --pid %s (hub %s is it or its child): %v", p, self, err)
+		}
+	}
+	if runtime.GOOS != "linux" {
+		return // elsewhere, any process may be the wrapper's
+	}
+	// A process that runs and is neither hub's wrapper.
+	sleep := exec.Command("sleep", "3600")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	unrelated := strconv.Itoa(sleep.Process.Pid)
+	err := wait("200ms", "--ready-file", rf, "--pid", unrelated) // what ends the wait; not a bound on the test
+	if !errors.Is(err, ready.ErrOtherHub) || !strings.Contains(err.Error(), "not ready after 200ms") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) || !strings.Contains(err.Error(), "(pid "+unrelated+")") {
+		t.Errorf("wait --ready-file (hub %d's) --pid %s = %v, want it waited past until the timeout, then ErrOtherHub naming both pids", other, unrelated, err)
+	}
+	err = wait("200ms", "--control", sock, "--pid", strconv.Itoa(other))
+	if !errors.Is(err, control.ErrOtherHub) || !strings.Contains(err.Error(), "not ready after 200ms") ||
+		!strings.Contains(err.Error(), "served by pid "+self) || !strings.Contains(err.Error(), fmt.Sprintf("(pid %d)", other)) {
+		t.Errorf("wait --control (pid %s's) --pid %d = %v, want it waited past until the timeout, then ErrOtherHub naming both pids", self, other, err)
+	}
+}
+
+// TestNotReadyNamesWhoAnswered: when the hub waited for exits, the wait
+// says so, and names the process that answered meanwhile (another hub,
+// most likely why this one exited).
+func TestNotReadyNamesWhoAnswered(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	exited := fmt.Errorf("the hub (pid 42) %w: its own output says why", errHubExited)
+	cancel(exited)
+	other := fmt.Errorf("%w: ready file h.ready %w (pid 7)", context.Canceled, ready.ErrOtherHub)
+	err := notReady(ctx, time.Second, other)
+	if !errors.Is(err, errHubExited) || !strings.Contains(err.Error(), "meanwhile ready file h.ready") || !strings.Contains(err.Error(), "(pid 7)") {
+		t.Errorf("notReady(hub exited, other hub answered) = %v, want the exit and pid 7", err)
+	}
+	if err := notReady(ctx, time.Second, context.Canceled); err != exited {
+		t.Errorf("notReady(hub exited) = %v, want %v", err, exited)
+	}
+}
+
 // TestControlAddressAsAnnounced: a control socket named relative to the
 // working directory (unix:ctl, which reads as no path by itself) is
 // announced by its absolute path, in the banner and the ready file, and

@@ -54,7 +54,23 @@ policy over a capture with no l2hub header, such as a classic pcap), it says
 so on stderr; so it does for frames cut short by a snaplen (replayed at their
 length on the wire), records missing from an l2hub capture and headers
 another tool rewrote. --json carries every such note in notes, and what_if.
-An input with only egress copies replays nothing and fails.`,
+An input with only egress copies replays nothing and fails.
+
+A capture of a hub that stopped, replayed with the run's policies, ends the
+replay where it ends: the frames a delay still holds then, which the live hub
+discarded as it stopped, are discarded too (--drain delivers them), and the
+ports' counters (rx, tx, and the drops a replay decides: policy, reflect,
+split-horizon, delay-full) are compared with the live hub's, which the
+capture's last statistics record; a port whose live queue dropped copies
+(queue-full, stalled, backlog-full), which a replay without queues sends, is
+compared on tx plus them, with a note. A what-if (another policy, a replay's
+output) delivers every delayed frame: when its hub would have stopped is
+unknown.
+-o - (or /dev/stdout) writes the output to standard output, and the summary
+to stderr. An input that can be read only once (a pipe, <(…), /dev/stdin) is
+read first into a temporary file in $TMPDIR, unlinked as soon as it is made,
+of at most 4 GiB each ($TMPDIR may be in RAM), once it starts as a pcap or pcapng file does; a block device
+or a terminal is refused, and so is one capture given twice (a copy, a link).`,
 		Example: `  l2hub replay run.pcapng --policy what-if.yaml -o what-if.pcapng
   l2hub replay run.pcapng run-0001.pcapng --policy p1.yaml --policy p2.yaml -o again.pcapng
   l2hub replay packets-A.pcap packets-B.pcap --port a=packets-A.pcap --port b=packets-B.pcap \
@@ -87,7 +103,14 @@ func runReplay(cmd *cobra.Command, f *replay.JobFlags, args []string, stdout, st
 		bar.Done()
 	}
 	if res != nil {
-		if werr := res.Report(stdout, stderr, f.JSON); err == nil {
+		// With the capture on standard output (-o -), the summary, JSON
+		// too, goes to stderr, as serve's does with --capture -: else it
+		// would follow the pcapng in one stream.
+		out := stdout
+		if replay.WritesStdout(job.Output) {
+			out = stderr
+		}
+		if werr := res.Report(out, stderr, f.JSON); err == nil {
 			err = werr
 		}
 	}

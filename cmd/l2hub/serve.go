@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/control"
 	"l2hub/serve"
 	"l2hub/transport/netstack"
 )
@@ -23,7 +24,9 @@ hub, capture) and prints its counters; a second SIGINT or SIGTERM ends it at onc
 without them. A capture stream whose reader stopped reading is given
 --capture-close-timeout to take its last data; then l2hub prints its counters
 and exits 1, naming the capture. The exit status is 0 when a signal stopped
-it, 2 when a live --check failed (however it was stopped), 1 for an error.
+it, 2 when a live --check or a --probe failed (however it was stopped), 3 when
+a --probe gave no verdict (its target never appeared, or the run ended before
+it could judge), 1 for an error.
 
 Ports come from --config FILE, from --port flags, or both; with neither, two
 ports a and b listen on 127.0.0.1:7001 and :7002. For each port l2hub prints
@@ -68,7 +71,9 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 				// They are output, as in text: no --log-level hides them.
 				logConsoleTo(cmd.Context(), serve.OutputLog(log))
 			}
-			cfg, err := f.Config()
+			// A token or policy file that blocks (a FIFO no one writes)
+			// must not outlast the first Ctrl-C.
+			cfg, err := control.ReadContext(cmd.Context(), f.Config)
 			if err != nil {
 				return err
 			}
@@ -86,8 +91,11 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 			// summary and its capture cut short.
 			signal.Ignore(syscall.SIGPIPE)
 			err = serve.Run(cmd.Context(), cfg, opts)
-			if errors.Is(err, serve.ErrCheckFailed) {
+			switch {
+			case errors.Is(err, serve.ErrCheckFailed), errors.Is(err, serve.ErrProbeFailed):
 				return &exitError{code: 2, msg: err.Error()}
+			case errors.Is(err, serve.ErrProbeNoVerdict):
+				return &exitError{code: 3, msg: err.Error()}
 			}
 			return err
 		},

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"l2hub/control"
 	"l2hub/internal/buildinfo"
 	"l2hub/internal/suggest"
 )
@@ -22,7 +23,10 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if asJSON {
-				return writeJSON(stdout, buildinfo.Read())
+				return writeJSON(stdout, struct {
+					Schema int `json:"schema"` // control.Schema, as every --json document starts
+					buildinfo.Info
+				}{control.Schema, buildinfo.Read()})
 			}
 			return buildinfo.Read().WriteText(stdout)
 		},

@@ -30,17 +30,28 @@ if it is not ready within --timeout.
 
 With --ready-file, wait for the file l2hub serve --ready-file writes once
 every port and the control API are bound (a file left by a hub that has
-exited does not count), and print what it says. Otherwise ask the control
-API (--control, default ` + control.DefaultAddr() + `) until it answers; a
-refusal (a missing or wrong --control-token) ends the wait at once.
+exited does not count), and print what it says. A ready file that belongs
+to another user (anyone may write one in /tmp) is refused at once: keep it
+in a directory of yours ($XDG_RUNTIME_DIR, or one made with mktemp -d).
+Otherwise ask the control API (--control, default ` + control.DefaultAddr() + `)
+until it answers; a refusal (a missing or wrong --control-token, a hub of
+another user) ends the wait at once.
 
-With --pid (the hub's, $! after starting it in the background), a hub that
-exits before it is ready (a port in use, a bad flag) ends the wait at once,
-rather than after --timeout: its own output says why.
+With --pid (the hub's, $! after starting it in the background), only that
+hub's readiness counts, or that of a process it started (a wrapper's $!:
+timeout, sudo, runuser, go run): a ready file or control API of another
+process that still runs is waited past; a hub that exits before it is
+ready (a port in use, a bad flag, a ready file or address another hub
+holds) ends the wait at once, rather than after --timeout: its own output
+says why, and this names the pid that answered meanwhile. $! of a
+pipeline (serve ... | tee log &) is its last command's, not the hub's:
+write serve ... > >(tee log) & instead. A hub older than this one does not
+say its pid over the control API: any answer counts.
 
 Start QEMU only after this returns: QEMU never retries a failed connect=.`,
-		Example: `  l2hub serve --ready-file /tmp/hub.ready --port a=tcp:127.0.0.1:7001 &
-  l2hub wait --ready-file /tmp/hub.ready --pid $! && qemu-system-x86_64 ... -netdev stream,id=n0,...`,
+		Example: `  run=${XDG_RUNTIME_DIR:-$(mktemp -d)}   # a directory only you can write to
+  l2hub serve --ready-file "$run/hub.ready" --port a=tcp:127.0.0.1:7001 &
+  l2hub wait --ready-file "$run/hub.ready" --pid $! && qemu-system-x86_64 ... -netdev stream,id=n0,...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -53,7 +64,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 				defer stop()
 			}
 			if readyFile != "" {
-				info, err := ready.Wait(ctx, readyFile, 50*time.Millisecond)
+				info, err := ready.WaitFor(ctx, readyFile, pid, 50*time.Millisecond)
 				if err != nil {
 					return notReady(ctx, timeout, err)
 				}
@@ -66,11 +77,11 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			if err := checkControlFlag(addr); err != nil {
 				return err
 			}
-			token, err := tf.Token()
+			token, err := tf.TokenContext(ctx)
 			if err != nil {
 				return err
 			}
-			ports, err := control.NewClient(addr, token).WaitReady(ctx, 50*time.Millisecond)
+			ports, err := control.NewClient(addr, token).WaitReadyPID(ctx, 50*time.Millisecond, pid)
 			if err != nil {
 				return notReady(ctx, timeout, err)
 			}
@@ -90,7 +101,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 	fl.StringVar(&addr, "control", "", "wait for the control API at this address: "+controlForms)
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fl.BoolVar(&asJSON, "json", false, "print the ready file's content (or the ports) as JSON")
-	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &): fail at once if it exits before it is ready")
+	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &, or a wrapper's that started it): only its readiness counts; fail at once if it exits before it is ready")
 	tf.Register(fl.StringVar)
 	cmd.MarkFlagsMutuallyExclusive("ready-file", "control")
 	return cmd
@@ -101,14 +112,29 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 // deadline exceeded" in between.
 func notReady(ctx context.Context, timeout time.Duration, err error) error {
 	if cause := context.Cause(ctx); errors.Is(cause, errHubExited) {
+		if errors.Is(err, ready.ErrOtherHub) || errors.Is(err, control.ErrOtherHub) {
+			// What answered meanwhile: another hub, most likely the
+			// reason this one exited.
+			return fmt.Errorf("%w; meanwhile %s", cause, strings.TrimPrefix(err.Error(), context.Canceled.Error()+": "))
+		}
 		return cause
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		msg := strings.TrimPrefix(err.Error(), context.DeadlineExceeded.Error()+": ")
-		return fmt.Errorf("not ready after %s: %s", timeout, msg)
+		return fmt.Errorf("not ready after %s: %w", timeout, &reworded{msg, err})
 	}
 	return err
 }
+
+// reworded is err in other words: errors.Is still finds what it wraps
+// (ready.ErrOtherHub, control.ErrOtherHub).
+type reworded struct {
+	msg string
+	err error
+}
+
+func (e *reworded) Error() string { return e.msg }
+func (e *reworded) Unwrap() error { return e.err }
 
 // errHubExited is why a wait with --pid ends when that process exits.
 var errHubExited = errors.New("exited before it was ready")

@@ -84,17 +84,17 @@ func TestProbesAgainstVirtualNode(t *testing.T) {
 			return ""
 		},
 		"malformed-announce": func(a *simNode, _ error) string {
-			if a.n.Stats().AnnouncesMalformed == 0 || !a.has("nexus session ok node-a") {
-				return "want malformed announces counted and a session all the same"
+			if a.n.Stats().AnnouncesMalformed == 0 || !a.has("nexus session ok node-a peer=node-b via=discovery target=10.42.0.11:34570") {
+				return "want malformed announces counted and a session with the well-formed announce's port all the same"
 			}
 			return ""
 		},
 		"oversized-announce": func(a *simNode, _ error) string {
-			if s := a.n.Stats(); s.AnnouncesMalformed == 0 || s.AnnouncesDropped == 0 || s.AnnouncesLearned != 0 {
-				return "want truncated and dropped announces and none learned"
+			if s := a.n.Stats(); s.AnnouncesMalformed == 0 || s.AnnouncesDropped == 0 {
+				return "want truncated and dropped announces"
 			}
-			if !a.has("nexus session ok node-a peer=node-b via=fallback") {
-				return "want a session with the fallback address"
+			if !a.has("nexus session ok node-a peer=node-b via=discovery target=10.42.0.11:34570") {
+				return "want a session with the well-formed announce's port"
 			}
 			return ""
 		},
@@ -111,8 +111,8 @@ func TestProbesAgainstVirtualNode(t *testing.T) {
 			return ""
 		},
 		"truncated-record": func(b *simNode, _ error) string {
-			if s := b.n.Stats(); s.RecordsRejected == 0 || s.ProxyServed != 0 {
-				return "want rejected records and nothing served"
+			if s := b.n.Stats(); s.RecordsRejected != 2 || s.ProxyServed != 1 {
+				return "want 2 rejected records and 1 served request"
 			}
 			return ""
 		},

@@ -116,6 +116,10 @@ func (n *Node) Run(ctx context.Context) error { return n.node.Run(ctx) }
 // Stats returns the node's counters.
 func (n *Node) Stats() conformance.Stats { return n.node.Stats() }
 
+// Verdict returns the probe's verdict once it has been given (see
+// conformance.Node.Verdict).
+func (n *Node) Verdict() (conformance.ProbeVerdict, bool) { return n.node.Verdict() }
+
 // Net runs a conformance node on a netstack host.
 type Net struct{ Host *netstack.Host }
 

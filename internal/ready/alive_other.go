@@ -10,3 +10,6 @@ func startTime(int) uint64 { return 0 }
 
 // alive trusts any positive pid: this system offers no cheap check.
 func alive(int, uint64) bool { return true }
+
+// within says that any process may be root's: not checked here.
+func within(int, int) bool { return true }

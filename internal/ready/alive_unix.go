@@ -19,3 +19,7 @@ func alive(pid int, _ uint64) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// within says that any process may be root's: this system does not say
+// (without /proc) who started whom cheaply, so it is not checked.
+func within(int, int) bool { return true }

@@ -57,7 +57,7 @@ var ErrLiveHub = errors.New("names a hub that is still running")
 // or one that does not parse is replaceable. Where the system cannot say
 // whether a process runs, nothing is refused.
 func checkOwner(path string) error {
-	info, err := Read(path)
+	info, err := readAny(path)
 	if err != nil || info.PID == os.Getpid() || !knowsAlive || !Alive(info.PID, info.Start) {
 		return nil
 	}

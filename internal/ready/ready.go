@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -90,11 +92,62 @@ func Write(path string, info Info) (*File, error) {
 	return f, nil
 }
 
+// ErrNotYours reports a ready file that belongs to a user other than the
+// caller and root: anyone may write a file in a shared directory such as
+// /tmp, naming a process and addresses of theirs, so Read takes nothing
+// it says (as a control client refuses another user's socket).
+var ErrNotYours = errors.New("belongs to another user")
+
+// ErrOtherHub reports a ready file that names a running process other than
+// the hub waited for (WaitFor) and the processes it started: another hub
+// holds the path, or the pid waited for is not the hub's.
+var ErrOtherHub = errors.New("names another process that is still running")
+
 // Read parses a ready file. It is forward-compatible: a field it does not
 // know, or one of another type than it knows (a newer hub's), is ignored;
 // only a file that is not a JSON object, or has no pid (a positive
-// integer), is refused.
+// integer), is refused. So is a file that belongs to a user other than the
+// caller and root (ErrNotYours), and anything but a regular file (a FIFO
+// is not waited on).
 func Read(path string) (Info, error) {
+	f, err := os.OpenFile(path, openFlags, 0)
+	if err != nil {
+		return Info{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return Info{}, fmt.Errorf("ready file %s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() && uid != 0 {
+		return Info{}, fmt.Errorf("ready file %s %w (uid %d; you are uid %d): what it says is not taken%s", path, ErrNotYours, uid, os.Getuid(), AsUser(uid, "wait"))
+	}
+	return decode(f, path)
+}
+
+// AsUser is what root is told when it refuses another user's hub (its
+// ready file, its socket, its TCP server): to run the command as that
+// user, as the hub's own user may ("; as root, ..."); "" for any other
+// caller, who may not. Root is refused as anyone is, rather than trusted
+// with every user's hub: a user's file or server may say anything, and
+// root acting on it (a pid to wait for, a token to send) is the hazard
+// the check is for.
+func AsUser(uid int, command string) string {
+	if os.Getuid() != 0 || uid == 0 {
+		return ""
+	}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("; as root, run it as the hub's user: runuser -u %s -- l2hub %s ...", u.Username, command)
+	}
+	return fmt.Sprintf("; as root, run it as the hub's user (uid %d): runuser -u USER -- l2hub %s ...", uid, command)
+}
+
+// readAny is Read of a file whoever owns it, for whether it may be
+// replaced (checkOwner).
+func readAny(path string) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Info{}, err
@@ -170,10 +223,29 @@ func Notify(state string) (bool, error) {
 // started then, not another that reused the pid.
 func Alive(pid int, start uint64) bool { return pid > 0 && alive(pid, start) }
 
+// Within reports whether process pid is root or was started by it, or by
+// a process root started, and so on (on Linux, by /proc/PID/stat's
+// parents, a few levels up): the hub that a wrapper such as timeout, sudo,
+// runuser or go run started, whose pid is the wrapper's ($!). Where the
+// system does not say (not Linux), it reports true: any process may be.
+func Within(pid, root int) bool { return pid > 0 && root > 0 && within(pid, root) }
+
 // Wait returns the ready file's content once path exists, parses, and
 // names a running process, polling every interval until ctx ends. A file
-// left behind by a process that has exited does not count.
+// left behind by a process that has exited does not count. A file that
+// belongs to another user (ErrNotYours) ends the wait at once.
 func Wait(ctx context.Context, path string, interval time.Duration) (Info, error) {
+	return WaitFor(ctx, path, 0, interval)
+}
+
+// WaitFor is Wait for the hub whose process is pid or runs under it (see
+// Within: l2hub wait --pid $!, where $! may be a wrapper's; 0 for any). A
+// file that names another running process does not count, and is waited
+// past: it may be another hub's, whose ready file this one will refuse to
+// replace (it then exits, which the caller watches for), or a pipeline's
+// ($! of serve | tee is tee's). If ctx ends meanwhile, the error says so
+// (ErrOtherHub), naming both pids.
+func WaitFor(ctx context.Context, path string, pid int, interval time.Duration) (Info, error) {
 	if interval <= 0 {
 		interval = 50 * time.Millisecond
 	}
@@ -183,8 +255,15 @@ func Wait(ctx context.Context, path string, interval time.Duration) (Info, error
 	for {
 		info, err := Read(path)
 		switch {
-		case err == nil && Alive(info.PID, info.Start):
+		case errors.Is(err, ErrNotYours):
+			return Info{}, err
+		case err == nil && Alive(info.PID, info.Start) && (pid <= 0 || Within(info.PID, pid)):
 			return info, nil
+		case err == nil && Alive(info.PID, info.Start):
+			last = fmt.Errorf("ready file %s %w (pid %d), neither the hub waited for (pid %d) nor a process it started: "+
+				"another hub holds the file (give each hub a ready file of its own), or pid %d is not the hub's "+
+				"(of serve ... | tee log &, $! is tee's: write serve ... > >(tee log) & instead)",
+				path, ErrOtherHub, info.PID, pid, pid)
 		case err == nil:
 			last = fmt.Errorf("ready file %s names pid %d, which is not running (it exited, or the pid is another process's now)", path, info.PID)
 		case errors.Is(err, os.ErrNotExist):
