@@ -25,7 +25,7 @@ func TestEgressDropsGroupByReason(t *testing.T) {
 	}
 	var recs []rec
 	for i, r := range reasons {
-		sent := uint64(1e9 + i*1e8)
+		sent := 1e9 + uint64(i)*1e8
 		recs = append(recs, rec{0, sent, true, udpFrame("a", "b", 5000, uint32(i), 20), ""},
 			rec{1, sent + 2e7, false, udpFrame("a", "b", 5000, uint32(i), 20), r})
 	}
@@ -86,14 +86,14 @@ func TestEgressDropsOfTheHub(t *testing.T) {
 	)
 	var recs []rec
 	for i, r := range reasons {
-		sent := uint64(1e9 + i*1e8)
+		sent := 1e9 + uint64(i)*1e8
 		recs = append(recs, rec{0, sent, true, udpFrame("a", "b", 5000, uint32(i), 20), ""},
 			rec{1, sent + 2e7, false, udpFrame("a", "b", 5000, uint32(i), 20), r})
 	}
 	// Then a partition's drops at ingress, and the copies it cut during
 	// their delay: those are alone.
 	for i := range 5 {
-		sent := uint64(4e9 + i*1e8)
+		sent := 4e9 + uint64(i)*1e8
 		f := udpFrame("a", "b", 5000, uint32(100+i), 20)
 		if i < 3 {
 			recs = append(recs, rec{0, sent, true, f, "dropped: a->b: rule cut: partition (a|b)"})
