@@ -1,9 +1,11 @@
 package report
 
 import (
+	"cmp"
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 )
 
 // maxBands bounds the bands of a report: every distinct partition or
@@ -14,23 +16,35 @@ const maxBands = 1024
 // bands turns the drops of partitions and links set down into windows. A
 // window is open from its first drop; a frame delivered across it (between
 // two sides of the partition, to or from the port that was down) closes it.
-// A delivery costs a look at the open bands' bits (bandIndex), and a visit
-// only to the bands it crosses. Bands are told apart by what their notes
-// name (Drop.band), whole, whatever Limits.MaxText leaves of their names.
+// Drops and deliveries are taken in the order they happened: a copy held
+// by a delay is delivered, or cut, when its wait ends, after frames sent
+// later. A held copy is cut when its link was cut at any time of its wait,
+// so its drop, stamped when the wait ended, may come after the window
+// healed: it counts for that window, which it does not widen. A delivery
+// costs a look at the open bands' bits (bandIndex), and a visit only to the
+// bands it crosses. Bands are told apart by what their notes name
+// (Drop.band), whole, whatever Limits.MaxText leaves of their names.
 func (b *builder) bands() {
-	open := map[int32]int{} // band key -> index into m.Bands
+	evs := b.bandEvents()
+	if len(evs) == 0 {
+		return
+	}
+	open := map[int32]int{}   // band key -> index into m.Bands
+	healed := map[int32]int{} // band key -> its last band, healed
 	ix := newBandIndex(len(b.m.Ports))
 	notDrawn := 0
-	for i := range b.m.Frames {
-		f := &b.m.Frames[i]
-		for _, d := range f.Drops {
-			if !isBand(d.Action) {
-				continue
-			}
+	for _, ev := range evs {
+		f := &b.m.Frames[ev.frame]
+		if ev.index < 0 {
+			d := &f.Drops[-1-ev.index]
 			if bi, ok := open[d.band]; ok {
 				bd := &b.m.Bands[bi]
-				bd.End, bd.Last = f.Time, d.Number
+				bd.End, bd.Last = ev.at, d.Number
 				bd.Drops++
+				continue
+			}
+			if bi, ok := healed[d.band]; ok && ev.at > f.Time && b.m.Bands[bi].HealedAt >= f.Time {
+				b.m.Bands[bi].Drops++ // cut during a wait that outlasted the window
 				continue
 			}
 			if d.band == 0 || len(b.m.Bands) == maxBands {
@@ -43,7 +57,7 @@ func (b *builder) bands() {
 			b.drawnKeys = append(b.drawnKeys, d.band)
 			b.m.Bands = append(b.m.Bands, Band{
 				Kind: d.Action, Ports: b.bandPorts(d.Action, k.detail, f.From, d.To),
-				Start: f.Time, End: f.Time, Drops: 1, First: d.Number, Last: d.Number,
+				Start: ev.at, End: ev.at, Drops: 1, First: d.Number, Last: d.Number,
 			})
 			b.nameBand(&b.m.Bands[bi], k.rule, k.detail)
 			if d.Action == "down" {
@@ -51,25 +65,63 @@ func (b *builder) bands() {
 			} else {
 				ix.addPartition(bi, b.sides(k.detail, f.From, d.To))
 			}
+			continue
 		}
-		for _, d := range f.Deliveries {
-			if d.Kind&Inferred != 0 || f.From < 0 {
-				continue
+		d := &f.Deliveries[ev.index]
+		ix.crossed(f.From, d.To, func(bi int) {
+			b.m.bandVisits++
+			bd := &b.m.Bands[bi]
+			if d.Time > bd.End {
+				bd.Healed, bd.HealedAt = d.Number, d.Time
+				key := b.drawnKeys[bi]
+				delete(open, key)
+				healed[key] = bi
+				ix.remove(bi)
 			}
-			ix.crossed(f.From, d.To, func(bi int) {
-				b.m.bandVisits++
-				bd := &b.m.Bands[bi]
-				if d.Time > bd.End {
-					bd.Healed, bd.HealedAt = d.Number, d.Time
-					delete(open, b.drawnKeys[bi])
-					ix.remove(bi)
-				}
-			})
-		}
+		})
 	}
 	if notDrawn > 0 {
 		b.warn("%d drops of more partitions or links set down are not drawn as bands: a report draws at most %d", notDrawn, maxBands)
 	}
+}
+
+// bandEvent is a drop that may open or widen a band, or a delivery that
+// may heal one, at its time: frame's Deliveries[index], or, for index < 0,
+// its Drops[-1-index] (16 bytes an event: a capture has up to
+// Limits.MaxArrows).
+type bandEvent struct {
+	at           time.Duration
+	frame, index int32
+}
+
+// bandEvents are the drops of partitions and links set down and the
+// deliveries that may cross them, in time order (as the frames put them
+// when at the same time); none when no drop opens a band.
+func (b *builder) bandEvents() []bandEvent {
+	var evs []bandEvent
+	banded := false
+	for i := range b.m.Frames {
+		f := &b.m.Frames[i]
+		for j, d := range f.Drops {
+			if isBand(d.Action) {
+				banded = true
+				evs = append(evs, bandEvent{at: max(f.Time, d.at), frame: int32(i), index: int32(-1 - j)})
+			}
+		}
+		if f.From < 0 {
+			continue
+		}
+		for j, d := range f.Deliveries {
+			if d.Kind&Inferred == 0 {
+				evs = append(evs, bandEvent{at: d.Time, frame: int32(i), index: int32(j)})
+			}
+		}
+	}
+	if !banded {
+		return nil
+	}
+	slices.SortStableFunc(evs, func(x, y bandEvent) int { return cmp.Compare(x.at, y.at) })
+	return evs
 }
 
 // nameBand gives bd its name and spec, charged to Limits.MaxText; past

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"l2hub/hub/hubtest"
 )
 
 // TestManyBands: a capture with a distinct partition note per frame (the
@@ -203,5 +206,29 @@ func TestBandsKeepTheirIdentityPastMaxText(t *testing.T) {
 				t.Errorf("got warnings %q, want one about the bands' names cut short", m.Warnings)
 			}
 		})
+	}
+}
+
+// TestBandHealedDuringAWait: a copy held 300 ms by a delay is cut because
+// a partition came during its wait, and dropped when its wait ends, after
+// the partition healed and a frame crossed it: the band still ends at its
+// last drop before the heal and is healed by that frame, and the held
+// copy's drop counts for it (the review: the late drop stretched the band
+// past the crossing frame, to be healed at 3 s).
+func TestBandHealedDuringAWait(t *testing.T) {
+	policy := writeTemp(t, "heal.yaml", []byte("seed: 1\nrules:\n  - {name: lag, match: {link: a->b}, delay: 300ms}\npartitions:\n  - {name: cut, groups: a|b, start: 1100ms, end: 1200ms}\n"))
+	path := simCapture(t, policy, []string{"a", "b", "c"}, func(s *hubtest.Sim) {
+		s.SendAt(1000*time.Millisecond, "a", udpFrame("a", "b", 9, 1, 0)) // held until 1.3 s, then cut
+		s.SendAt(1150*time.Millisecond, "b", udpFrame("b", "a", 9, 2, 0)) // cut
+		s.SendAt(1250*time.Millisecond, "b", udpFrame("b", "a", 9, 3, 0)) // across again
+		s.SendAt(3000*time.Millisecond, "b", udpFrame("b", "a", 9, 4, 0))
+	})
+	m := build(t, Options{Capture: path})
+	var bands []string
+	for _, bd := range m.Bands {
+		bands = append(bands, fmt.Sprintf("%s %s..%s drops %d healed at %s", bd.Spec, fmtDur(bd.Start), fmtDur(bd.End), bd.Drops, fmtDur(bd.HealedAt)))
+	}
+	if want := []string{"a|b 1.150s..1.150s drops 2 healed at 1.250s"}; !slices.Equal(bands, want) {
+		t.Errorf("got bands %q, want %q:\n%s", bands, want, describe(m))
 	}
 }

@@ -23,6 +23,8 @@
 //
 // Concurrency contract: Build and Write may run concurrently on different
 // inputs; a Model is not modified after Build and may be read concurrently.
+// With Options.Check, Build reads the capture once and the checker judges
+// what it reads in a goroutine that Build waits for.
 //
 // Imports: capture (the capture), hub (its notes), filter (its policy
 // edits), packet (the frames' headers, for the labels), conformance (the

@@ -151,7 +151,7 @@ type pageFinding struct {
 }
 
 // DeliveryKind bits as the page names them, in bit order.
-var kindNames = []string{"delayed", "duplicate", "reordered", "corrupted", "inferred"}
+var kindNames = []string{"delayed", "duplicate", "reordered", "corrupted", "inferred", "injected"}
 
 // jsonObject writes a JSON object field by field. Its encoder escapes <,
 // > and &: the data cannot end its script element. Errors stick, and Close
@@ -294,8 +294,12 @@ func (m *Model) writeData(w *bufio.Writer) error {
 		for _, d := range f.Drops {
 			dr = append(dr, []any{d.To, d.Number, str(d.Reason)})
 		}
+		injected := 0
+		if f.Injected {
+			injected = 1
+		}
 		o.value(trim([]any{f.Number, int64(f.Time), f.From, label(f.Label), f.Len, b64(f.Data), str(f.Comment),
-			orZero(dl), orZero(dr), f.Group + 1, orZero(anySlice(f.Findings)), orZero(anySlice(f.Copies)), f.More}))
+			orZero(dl), orZero(dr), f.Group + 1, orZero(anySlice(f.Findings)), orZero(anySlice(f.Copies)), f.More, injected}))
 	}
 	w.WriteByte(']')
 	o.field("labels", labels)

@@ -23,6 +23,11 @@ type rec struct {
 }
 
 func pcapngFile(ports, descs []string, recs []rec) []byte {
+	return pcapngSection("", ports, descs, recs)
+}
+
+// pcapngSection is pcapngFile with a section comment (an l2hub header).
+func pcapngSection(comment string, ports, descs []string, recs []rec) []byte {
 	var b []byte
 	le := binary.LittleEndian
 	block := func(typ uint32, body []byte) {
@@ -48,6 +53,9 @@ func pcapngFile(ports, descs []string, recs []rec) []byte {
 	shb = le.AppendUint16(shb, 1)
 	shb = le.AppendUint16(shb, 0)
 	shb = le.AppendUint64(shb, ^uint64(0))
+	if comment != "" {
+		shb = le.AppendUint32(opt(shb, 1, []byte(comment)), 0)
+	}
 	block(0x0a0d0d0a, shb)
 	for i, p := range ports {
 		idb := le.AppendUint16(nil, 1) // Ethernet

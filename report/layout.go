@@ -2,10 +2,14 @@ package report
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"l2hub/conformance/checker"
@@ -228,11 +232,86 @@ func windowKey(kind, name, spec string) (string, bool) {
 	return "", false
 }
 
-// findings runs the checker on the capture and pins its findings to the
-// frames they cite.
-func (b *builder) findings(p checker.Profile) {
-	r, err := checker.CheckFiles(checker.Options{Profile: p}, b.opts.Capture)
-	cs := &CheckSummary{Profile: p.String(), OK: r.OK(), Fail: r.Fail, Warn: r.Warn, Pass: r.Pass, Info: r.Info}
+// checkResult is what the checker made of the capture.
+type checkResult struct {
+	profile checker.Profile
+	report  checker.Report
+	err     error
+}
+
+// checkAlongside returns a reader of r that hands the checker what it
+// reads, and checked, which returns the checker's verdict once reading is
+// done. The capture is read once (a pipe or a FIFO cannot be read again),
+// and the checker, as `l2hub check` does, judges it in a goroutine of its
+// own that checked waits for. When the report stopped before the end
+// (Limits.MaxFrames, a corrupt block) and did not fail (drain), checked
+// reads on for the checker, which judges a capture to its end, until the
+// checker stops too (at the same corrupt block), the input ends or ctx
+// does: what neither reads is not read (a FIFO that never ends). When the
+// report failed, the checker stops at once.
+func checkAlongside(r io.Reader, name string, p checker.Profile) (tee io.Reader, checked func(ctx context.Context, drain bool) checkResult) {
+	pr, pw := io.Pipe()
+	done := make(chan checkResult, 1)
+	feed := &checkFeed{pw: pw}
+	go func() {
+		rep, err := checker.CheckReaders(checker.Options{Profile: p}, checker.Input{Name: name, R: pr})
+		// What it did not read: the report reads on without it.
+		feed.stopped.Store(true)
+		pr.CloseWithError(errCheckDone)
+		done <- checkResult{profile: p, report: rep, err: err}
+	}()
+	tee = io.TeeReader(r, feed)
+	return tee, func(ctx context.Context, drain bool) checkResult {
+		err := errReportFailed
+		if drain {
+			buf := make([]byte, 32<<10)
+			for err = nil; err == nil && !feed.stopped.Load(); {
+				if ctx.Err() != nil {
+					err = errReportFailed
+					break
+				}
+				_, err = tee.Read(buf)
+			}
+			if err == io.EOF {
+				err = nil // the checker reads io.EOF
+			}
+		}
+		pw.CloseWithError(err)
+		return <-done
+	}
+}
+
+// checkFeed is the checker's end of the tee: once the checker has stopped
+// reading (stopped), what the report reads goes nowhere, and the report's
+// reading never fails for it.
+type checkFeed struct {
+	pw      *io.PipeWriter
+	stopped atomic.Bool
+}
+
+func (w *checkFeed) Write(p []byte) (int, error) {
+	if w.stopped.Load() {
+		return len(p), nil
+	}
+	n, err := w.pw.Write(p)
+	if err != nil && w.stopped.Load() {
+		return len(p), nil
+	}
+	return n, err
+}
+
+var (
+	// errReportFailed ends the checker's input when the report failed.
+	errReportFailed = errors.New("the report stopped reading the capture")
+	// errCheckDone ends the report's feed of the checker once the
+	// checker has stopped reading.
+	errCheckDone = errors.New("the checker stopped reading the capture")
+)
+
+// findings pins the checker's findings to the frames they cite.
+func (b *builder) findings(check checkResult) {
+	r, err := check.report, check.err
+	cs := &CheckSummary{Profile: check.profile.String(), OK: r.OK(), Fail: r.Fail, Warn: r.Warn, Pass: r.Pass, Info: r.Info}
 	if err != nil {
 		cs.Error = cleanText(err.Error(), 400)
 		cs.OK = false
@@ -290,7 +369,7 @@ func (b *builder) groups() {
 			first, last := &b.m.Frames[r.frames[0]], &b.m.Frames[r.frames[len(r.frames)-1]]
 			g := Group{
 				From: first.From, Label: first.Label.Text, Frames: r.frames,
-				Start: first.Time, End: last.Time, First: first.Number, Last: last.Number,
+				Start: first.Time, End: last.Time, First: first.record(), Last: last.record(),
 			}
 			for _, d := range first.Deliveries {
 				g.To = append(g.To, d.To)
@@ -344,7 +423,9 @@ func (b *builder) groups() {
 // groupKey is what frames of one group share; ok is false for a frame
 // that must be drawn alone.
 func (b *builder) groupKey(f *Frame) (string, bool) {
-	if !f.Label.Groupable || f.Number == 0 || f.Label.Uncited && len(f.Findings) > 0 {
+	// (A frame with no ingress record has no sender to group by, but in
+	// a capture of egress only, whose senders are told from their MACs.)
+	if !f.Label.Groupable || f.Number == 0 && !f.copies || f.Label.Uncited && len(f.Findings) > 0 {
 		return "", false
 	}
 	for _, fi := range f.Findings {
@@ -361,7 +442,15 @@ func (b *builder) groupKey(f *Frame) (string, bool) {
 		fmt.Fprintf(&k, "|>%d", d.To)
 	}
 	for _, d := range f.Drops {
+		if d.kind != 0 { // a copy a rule delayed (or changed) before it was dropped
+			return "", false
+		}
+		// A rule's drops share its name and action, which the group
+		// shows; the hub's own, and any other, their whole reason.
 		fmt.Fprintf(&k, "|x%d %s %s", d.To, d.Rule, d.Action)
+		if d.Rule == "" {
+			fmt.Fprintf(&k, "\x00%s", d.Reason)
+		}
 	}
 	return k.String(), true
 }

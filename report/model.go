@@ -1,10 +1,13 @@
 package report
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"os"
 	"path/filepath"
@@ -27,7 +30,9 @@ type Model struct {
 	Duration time.Duration // from Start to the last frame or marker
 	Records  int           // capture records read
 	Ports    []Port
-	Frames   []Frame // in capture order of the records they stand for
+	// Frames are in capture order of the records they stand for; in a
+	// capture of egress only, in the order they were sent.
+	Frames   []Frame
 	Groups   []Group
 	Bands    []Band
 	Markers  []Marker // in time order, then port, then line
@@ -65,7 +70,8 @@ type Port struct {
 type Frame struct {
 	// Number is the capture's number of the record the arrow stands for:
 	// the ingress record (what the sender sent); 0 when the capture has
-	// none (a frame the hub made, such as an injected one).
+	// none (a frame the hub made, such as an injected one, and every frame
+	// of a capture of egress only).
 	Number  int
 	Time    time.Duration // since Model.Start
 	From    int           // index into Ports; -1 for the hub itself
@@ -85,7 +91,17 @@ type Frame struct {
 	sum  uint64 // contentHash of the whole frame, as sent
 	// Copies are the numbers of further records of this same frame (a
 	// multicast loopback echo in a per-VM file).
-	Copies   []int
+	Copies []int
+	// Injected: the hub injected this frame (l2hub inject, the control
+	// API), as its record's comment says; From is -1 and Number 0.
+	Injected bool
+	// copies: the frame stands for the copies of a capture of egress
+	// only (Number 0), which join it by their bytes and time; its sender
+	// is told from its source MAC (senders). garbled: its bytes are a
+	// corrupted copy's whose notes do not say which bits were flipped, so
+	// its source MAC tells no sender.
+	copies, garbled bool
+
 	Group    int   // index into Model.Groups; -1 when drawn alone
 	Findings []int // indices into Model.Findings citing this frame
 }
@@ -99,14 +115,18 @@ const (
 	Reordered                          // it overtook a frame sent before it on its link
 	Corrupted                          // its bytes differ from what was sent
 	Inferred                           // not recorded: inferred from MAC addresses
+	Injected                           // the hub injected it (l2hub inject, the control API): no port sent it
 )
 
 // Delivery is one port's copy of a frame.
 type Delivery struct {
-	Number  int // the egress record; 0 when Inferred
-	To      int // index into Ports
-	Time    time.Duration
-	Kind    DeliveryKind
+	Number int // the egress record; 0 when Inferred
+	To     int // index into Ports
+	Time   time.Duration
+	Kind   DeliveryKind
+	// guessed: a corrupted copy joined to the frame its bytes differ
+	// least from (its notes do not say which bits were flipped).
+	guessed bool
 	Comment string
 	Data    []byte // its first bytes, when Corrupted
 	// Overtook is the number of a frame sent earlier on the same link
@@ -125,6 +145,14 @@ type Drop struct {
 	// its note names in builder.bandKeys; 0 for any other drop, or one past
 	// maxBands of them.
 	band int32
+	// kind is what the rules did to a copy dropped at egress before it
+	// was dropped (a delay, a corruption): such a drop is drawn alone, as
+	// such a delivery is. guessed is Delivery.guessed.
+	kind    DeliveryKind
+	guessed bool
+	// at is when a copy was dropped at egress (a delayed one lost to a
+	// partition during its wait): 0 for a drop when the frame was sent.
+	at time.Duration
 }
 
 // maxRuleText bounds a rule's name as a drop keeps it.
@@ -206,7 +234,20 @@ type builder struct {
 	// interfaces are the hub's ports, frames or not; directed: it has
 	// records with a direction, whose interfaces are ports too.
 	l2hub, directed bool
-	macPort         map[[6]byte]int
+	// egressOnly: its l2hub header says it records egress only
+	// (--capture-points egress): no frame has an ingress record.
+	// hubMode: its header says the hub flooded every frame (mode=hub),
+	// so where a frame went says nothing of where its MAC was learned.
+	egressOnly, hubMode bool
+	// In a capture of egress only: unsorted says a frame was made with a
+	// time before an earlier one's (a copy held for its whole way, drawn
+	// when it was sent), lastSent is the latest frame time so far, and
+	// heldAmbiguous counts the held copies that could belong to several
+	// frames (their notes do not say how long they waited).
+	unsorted      bool
+	lastSent      time.Duration
+	heldAmbiguous int
+	macPort       map[[6]byte]int
 	// ifacePort is the lifeline of each interface (section, ID); byName
 	// the first lifeline of each interface name, which an interface of
 	// that name in a later section continues (a capture streamed through
@@ -382,10 +423,15 @@ var actions = map[string]string{}
 
 func init() {
 	for _, a := range []string{"drop", "partition", "down", "mtu", "overflow", "queue-full", "stalled", "backlog-full", "delay-full",
-		"delay", "queue", "duplicate", "reorder", "corrupt"} {
+		"port-down", "oversize", "delay", "queue", "duplicate", "reorder", "corrupt"} {
 		actions[a] = a
 	}
 }
+
+// maxSinceStart is how long after the hub's start a capture's first record
+// may come and still have time zero at the start: 100 days, within the 2^53
+// ns (104 days) the page's numbers hold exactly.
+const maxSinceStart = 100 * 24 * time.Hour
 
 const (
 	// maxPending bounds the frames remembered per content for matching
@@ -406,11 +452,72 @@ const (
 // Build reads opts.Capture, the consoles and (with opts.Check) the
 // checker's findings into a Model.
 func Build(opts Options) (*Model, error) {
+	return BuildContext(context.Background(), opts)
+}
+
+// BuildContext is Build, stopped when ctx ends: it then returns ctx's
+// cause, whatever it read.
+func BuildContext(ctx context.Context, opts Options) (*Model, error) {
+	opts, profile, err := opts.prepare()
+	if err != nil {
+		return nil, err
+	}
+	f, err := openCapture(ctx, opts.Capture)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// A read of a pipe or a FIFO that waits for more is ended by closing it.
+	defer context.AfterFunc(ctx, func() { f.Close() })()
+	return buildFrom(ctx, opts, profile, f)
+}
+
+// openCapture opens path for reading, stopped when ctx ends: opening a
+// FIFO waits for its writer (a report started before the hub it reads),
+// so the open runs apart and, on cancel, is released by opening the FIFO
+// for writing too, held until the open returns (an open of a FIFO to
+// read and write, O_RDWR, never waits). It then returns ctx's cause.
+func openCapture(ctx context.Context, path string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(path)
+		done <- opened{f, err}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-ctx.Done():
+	}
+	closeOpened := func(o opened) {
+		if o.f != nil {
+			o.f.Close()
+		}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		if w, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+			closeOpened(<-done)
+			w.Close()
+			return nil, fmt.Errorf("%s: %w", path, context.Cause(ctx))
+		}
+	}
+	// Not a FIFO, or one this user may not write: the open ends when it
+	// ends, and what it opened is closed then.
+	go func() { closeOpened(<-done) }()
+	return nil, fmt.Errorf("%s: %w", path, context.Cause(ctx))
+}
+
+// prepare checks opts and fills in its defaults, and returns the checker's
+// profile (0 for none).
+func (opts Options) prepare() (Options, checker.Profile, error) {
 	if opts.Capture == "" {
-		return nil, ErrNoCapture
+		return opts, 0, ErrNoCapture
 	}
 	if err := opts.Limits.check(); err != nil {
-		return nil, err
+		return opts, 0, err
 	}
 	if opts.MinGroup == 0 {
 		opts.MinGroup = DefaultMinGroup
@@ -419,15 +526,16 @@ func Build(opts Options) (*Model, error) {
 	if opts.Check != "" {
 		p, err := checker.ParseProfile(opts.Check)
 		if err != nil {
-			return nil, fmt.Errorf("check: %w", err)
+			return opts, 0, fmt.Errorf("check: %w", err)
 		}
 		profile = p
 	}
-	f, err := os.Open(opts.Capture)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	return opts, profile, nil
+}
+
+// buildFrom is BuildContext of the capture read from r, with opts
+// prepared.
+func buildFrom(ctx context.Context, opts Options, profile checker.Profile, r io.Reader) (*Model, error) {
 	b := &builder{
 		opts:      opts,
 		lim:       opts.Limits.withDefaults(),
@@ -449,16 +557,37 @@ func Build(opts Options) (*Model, error) {
 		b.m.Title = b.m.Capture
 	}
 	b.m.Title = cleanText(b.m.Title, 200)
-	if err := b.read(f); err != nil {
+	// The checker reads the capture as the report does, in the same pass:
+	// a pipe or a FIFO can be read only once.
+	rd := r
+	var checked func(ctx context.Context, drain bool) checkResult
+	if profile != 0 {
+		rd, checked = checkAlongside(r, opts.Capture, profile)
+	}
+	err := b.read(ctx, rd)
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	var check checkResult
+	if checked != nil {
+		check = checked(ctx, err == nil)
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", opts.Capture, err)
 	}
+	b.sortFrames()
+	b.heldWarning()
+	b.senders()
 	b.infer()
 	b.cutWarnings()
 	b.reorders()
 	b.bands()
 	b.controlBands()
 	if profile != 0 {
-		b.findings(profile)
+		b.findings(check)
 	}
 	b.groups()
 	if err := b.consoles(); err != nil {
@@ -469,7 +598,7 @@ func Build(opts Options) (*Model, error) {
 	return b.m, nil
 }
 
-func (b *builder) read(rd io.Reader) error {
+func (b *builder) read(ctx context.Context, rd io.Reader) error {
 	// A section's interfaces described after its last frame are ports
 	// too (see also the end of the input, below).
 	var sectionErr error
@@ -500,13 +629,21 @@ func (b *builder) read(rd io.Reader) error {
 		// A capture of every frame dropped has no egress record, yet
 		// nothing to infer: the hub recorded each delivery there was.
 		b.egress = declares(r.Section().Comment, "points") && fm.Points != capture.PointsIngress
+		b.egressOnly = declares(r.Section().Comment, "points") && fm.Points == capture.PointsEgress
+		b.hubMode = fm.Extra["mode"] == hub.ModeHub.String()
 	}
 	b.m.at = []ref{{-1, -1}}
 	var last time.Time
 	otherLinks := 0
 	var missing uint64 // events the capture says it lost
 	back, mostBack := 0, time.Duration(0)
+	done := ctx.Done()
 	for {
+		select {
+		case <-done:
+			return context.Cause(ctx)
+		default:
+		}
 		p, err := r.Next()
 		if sectionErr != nil {
 			return sectionErr
@@ -540,6 +677,16 @@ func (b *builder) read(rd io.Reader) error {
 			p.Time = last
 		}
 		last = p.Time
+		if b.m.Records == 1 && !b.m.Start.IsZero() && p.Time.Sub(b.m.Start) > maxSinceStart {
+			// A header's start that far before the frames (a clock set
+			// after the hub started, a crafted header) would put every
+			// frame past what the page's times hold exactly, or past what
+			// a Duration holds, at one point of the axis. A later part of
+			// a long run, days after it started, keeps the run's time.
+			b.warn("the capture's header says the hub started at %s, more than 100 days before the capture's first record: time zero is that record's time, %s, not the hub's start",
+				b.m.Start.Format(time.RFC3339Nano), p.Time.UTC().Format(time.RFC3339Nano))
+			b.m.Start = time.Time{}
+		}
 		if b.m.Start.IsZero() || b.m.Records == 1 && p.Time.Before(b.m.Start) {
 			b.m.Start = p.Time
 		}
@@ -574,10 +721,11 @@ func (b *builder) read(rd io.Reader) error {
 			// An injected frame is recorded whatever the capture's
 			// points (an input of the run): in an ingress capture it
 			// is no sign that the hub's deliveries were recorded.
-			if !injected(p.Comment) {
+			inj := injected(p.Comment)
+			if !inj {
 				b.egress = true
 			}
-			b.egressRecord(p, port, c)
+			b.egressRecord(p, port, c, inj)
 		default:
 			if err := b.macRecord(p, c); err != nil {
 				return err
@@ -796,15 +944,23 @@ func injected(comment string) bool {
 }
 
 // egressRecord matches what a port received to the frame it is a copy of.
-func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
+// An injected record (inj) is a copy of none, whatever its bytes (a
+// replayed frame repeats one a port sent): it is a frame of the hub's own.
+func (b *builder) egressRecord(p capture.Packet, port int, c comment, inj bool) {
 	dropped, notes := b.notes(c)
 	var kind DeliveryKind
 	var reasons []string
 	var flipped []int // the bits corrupt notes say they flipped
+	var wait time.Duration
+	waitKnown := true
 	for _, n := range notes {
 		switch {
 		case delayActions[n.Action]:
 			kind |= Delayed
+			if b.egressOnly { // where it tells a held copy's frame
+				w, ok := heldFor(n)
+				wait, waitKnown = wait+w, waitKnown && ok
+			}
 		case n.Action == "duplicate":
 			kind |= Duplicate
 		case n.Action == "reorder":
@@ -817,23 +973,77 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 			reasons = append(reasons, n.Reason())
 		}
 	}
-	t, h := b.rel(p.Time), contentHash(p.Data)
-	fi := b.match(h, port, t, kind)
-	if fi < 0 && kind&Corrupted != 0 {
-		fi = b.matchCorrupt(p.Data, flipped, port, t, p.OrigLen, kind)
+	why := -1
+	if dropped {
+		why = dropNote(notes)
 	}
-	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it
-		fi = b.newFrame(p, -1, "")
-		b.m.Frames[fi].Number = 0
+	// When the frame was sent: a held copy arrives (or is cut) when its
+	// wait is over, unless it was dropped for want of room to wait.
+	t, h := b.rel(p.Time), contentHash(p.Data)
+	m := matchBy{port: port, t: t, sent: t, kind: kind}
+	if kind&Delayed != 0 && why >= 0 && notes[why].Action == "delay-full" {
+		m.kind &^= Delayed
+	} else if kind&Delayed != 0 {
+		m.sent = noTime
+		if waitKnown && wait <= maxHeld {
+			m.sent = t - wait
+		}
+	}
+	fi := -1
+	var orig []byte // the bytes a corrupted copy was made from, when its notes say
+	guessed := false
+	if !inj {
+		fi = b.match(h, m)
+		if fi < 0 && kind&Corrupted != 0 {
+			fi, orig, guessed = b.matchCorrupt(p.Data, flipped, p.OrigLen, m)
+		}
+	}
+	if fi < 0 { // no ingress record: the hub made it (injected), or the capture began after it, or records egress only
+		q := p
+		if orig != nil && b.egressOnly {
+			q.Data = orig // its other copies join it, and this one is the corrupted one
+		}
+		fi = b.newFrame(q, -1, "")
+		f := &b.m.Frames[fi]
+		f.Number, f.Injected = 0, inj
+		if b.egressOnly && !inj {
+			// Its other copies join it (eligible); a corrupted one
+			// without its bits is compared with it too.
+			f.copies = true
+			f.garbled = kind&Corrupted != 0 && orig == nil
+			if m.kind&Delayed != 0 && m.sent != noTime {
+				f.Time = m.sent // drawn when it was sent
+			}
+			if f.Time < b.lastSent {
+				b.unsorted = true
+			}
+			b.lastSent = max(b.lastSent, f.Time)
+			s := b.sized[p.OrigLen]
+			if len(s) == corruptRecent {
+				s = s[1:]
+			}
+			b.sized[p.OrigLen] = append(s, int32(fi))
+		}
 	}
 	f := &b.m.Frames[fi]
 	if dropped {
-		reason := b.dropReason(reasons, notes)
-		b.addDrop(fi, Drop{To: port, Number: p.Number, Reason: reason})
+		// Its rule and action, as an ingress drop's, from the note that
+		// dropped it: what groups tell drops apart by, and bands read.
+		d := Drop{To: port, Number: p.Number, Reason: b.dropReason(reasons, notes), at: t, kind: kind, guessed: guessed}
+		if why >= 0 {
+			n := notes[why]
+			d.Rule, d.Action = b.keepOr(cleanText(n.Rule, maxRuleText), ""), action(n.Action)
+		}
+		if b.addDrop(fi, d) && isBand(d.Action) {
+			f.Drops[len(f.Drops)-1].band = b.bandOf(notes[why])
+		}
 		b.m.at[p.Number] = ref{int32(fi), -1}
 		return
 	}
-	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown}
+	d := Delivery{Number: p.Number, To: port, Time: t, Kind: kind, Comment: c.shown, guessed: guessed}
+	if inj {
+		d.Kind |= Injected
+	}
 	if kind&Corrupted != 0 || h != f.sum {
 		d.Kind |= Corrupted
 		d.Data = b.clip(p.Data)
@@ -844,15 +1054,68 @@ func (b *builder) egressRecord(p capture.Packet, port int, c comment) {
 	}
 }
 
-// match finds the frame an egress record of these bytes on port is a copy
-// of, among the recent frames with the same bytes: for a held copy (a
-// delay, a rate limit's queue) the oldest one port may still get, else the
-// newest, preferring one sent at the same instant. -1 if none.
-func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) int {
+// dropNote returns the index of the note that says why an egress record
+// was dropped: the last drop action (the hub adds its own, or the cut
+// that ended a wait, after the rules' notes), else the last note that is
+// no rule's mark on a copy; -1 for none.
+func dropNote(notes []note) int {
+	last := -1
+	for i, n := range notes {
+		switch {
+		case isDropAction(n.Action):
+			last = i
+		case !delayActions[n.Action] && !copyMarks[n.Action] && n.Action != "":
+			if last < 0 || !isDropAction(notes[last].Action) {
+				last = i
+			}
+		}
+	}
+	return last
+}
+
+// isDropAction reports whether a note's action dropped what it is on: the
+// policy's and the hub's (hub.IsDropAction), and the hub's own egress drops
+// for a port with no peer (port-down) or a frame larger than it takes
+// (oversize).
+func isDropAction(a string) bool {
+	return hub.IsDropAction(a) || a == "port-down" || a == "oversize"
+}
+
+// copyMarks are the notes rules put on a copy they let through, changed.
+var copyMarks = map[string]bool{"duplicate": true, "reorder": true, "corrupt": true, "inject": true}
+
+// matchBy is what an egress record is matched by: its port and time, when
+// its frame was sent (noTime: a held copy whose notes do not say how long
+// it waited), and what the rules did to it.
+type matchBy struct {
+	port    int
+	t, sent time.Duration
+	kind    DeliveryKind
+}
+
+// noTime is a send time not known.
+const noTime = time.Duration(math.MinInt64)
+
+// heldSlack is how far a held copy's send time (its arrival less the wait
+// its notes give) may be from its frame's in a capture of egress only: the
+// hub stamps a held copy at the end of its wait to the nanosecond; a
+// capture rewritten in microseconds is off by less than one.
+const heldSlack = time.Microsecond
+
+// match finds the frame an egress record of these bytes is a copy of,
+// among the recent frames with the same bytes: for a held copy (a delay,
+// a rate limit's queue) the oldest one port may still get, else the
+// newest, preferring one sent at the same instant. In a capture of egress
+// only, where a frame is known only by its copies, a held copy joins the
+// frame sent when its wait began (matchHeld). -1 if none.
+func (b *builder) match(h uint64, m matchBy) int {
 	cands := b.recent[h]
-	if kind&Delayed != 0 {
+	if m.kind&Delayed != 0 {
+		if b.egressOnly {
+			return b.matchHeld(cands, m)
+		}
 		for _, fi := range cands {
-			if b.eligible(int(fi), port, t, kind) {
+			if b.eligible(int(fi), m.port, m.t, m.kind) {
 				return int(fi)
 			}
 		}
@@ -861,10 +1124,10 @@ func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) 
 	best := -1
 	for i := len(cands) - 1; i >= 0; i-- {
 		fi := int(cands[i])
-		if !b.eligible(fi, port, t, kind) {
+		if !b.eligible(fi, m.port, m.t, m.kind) {
 			continue
 		}
-		if b.m.Frames[fi].Time == t {
+		if b.m.Frames[fi].Time == m.t {
 			return fi
 		}
 		if best < 0 {
@@ -874,12 +1137,44 @@ func (b *builder) match(h uint64, port int, t time.Duration, kind DeliveryKind) 
 	return best
 }
 
+// matchHeld finds, in a capture of egress only, the frame a held copy
+// belongs to: of the frames with its bytes that its port may still get,
+// the one sent when its wait began (within heldSlack), the nearest. A
+// frame whose own held copy was lost before it was recorded (a loss rule
+// decides at ingress, which is not recorded) is not the frame of the
+// next identical one. When the notes do not say how long it waited, it is
+// the one such frame, else none (heldAmbiguous counts it): -1.
+func (b *builder) matchHeld(cands []int32, m matchBy) int {
+	best, bestGap, n := -1, heldSlack+1, 0
+	for _, c := range cands {
+		fi := int(c)
+		if !b.eligible(fi, m.port, m.t, m.kind) {
+			continue
+		}
+		n++
+		if m.sent == noTime {
+			best = fi
+			continue
+		}
+		if gap := max(b.m.Frames[fi].Time-m.sent, m.sent-b.m.Frames[fi].Time); gap < bestGap {
+			best, bestGap = fi, gap
+		}
+	}
+	if m.sent == noTime && n > 1 {
+		b.heldAmbiguous++
+		return -1
+	}
+	return best
+}
+
 // eligible reports whether port may get a copy of frame fi at t: another
 // port sent it before, it was not dropped on the way to port, and port
-// has no copy yet (unless this one is a duplicate).
+// has no copy yet (unless this one is a duplicate). In a capture of
+// egress only, a copy joins the frame another copy made at the same
+// instant, or before it when the copy was held (a delay).
 func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) bool {
 	f := &b.m.Frames[fi]
-	if f.From == port || f.Time > t || f.Number == 0 {
+	if f.From == port || f.Time > t || f.Number == 0 && !(f.copies && (f.Time == t || kind&Delayed != 0)) {
 		return false
 	}
 	if l := b.links[int32(fi)]; l != nil {
@@ -897,22 +1192,27 @@ func (b *builder) eligible(fi, port int, t time.Duration, kind DeliveryKind) boo
 // frame in (a corrupt rule flips a few).
 const maxCorruptDistance = 64
 
-// matchCorrupt finds the frame a corrupted copy came from. When its notes
-// say which bits were flipped (flipped), they are flipped back and the
-// frame is the one with those bytes, as for any copy. Otherwise it is, of
-// the newest frames of the same length port may get (corruptRecent), the
-// one its bytes differ least from, by few enough bits, over the bytes
-// both keep: a frame past Limits.MaxHexTotal keeps its first minHex.
-func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Duration, n int, kind DeliveryKind) int {
+// matchCorrupt finds the frame a corrupted copy of n bytes on the wire came
+// from. When its notes say which bits were flipped (flipped), they are
+// flipped back (orig) and the frame is the one with those bytes, as for
+// any copy. Otherwise (guessed) it is, of the newest frames of the same
+// length the port may get (corruptRecent), the one its bytes differ least
+// from, by few enough bits, over the bytes both keep: a frame past
+// Limits.MaxHexTotal keeps its first minHex. In a capture of egress only,
+// where those frames are any port's copies, a copy with its bits joins no
+// frame by its distance (its own frame, not recorded yet, is made from
+// orig), and one without joins only a frame from the same source MAC: the
+// copies of two hosts' frames may differ by few bits.
+func (b *builder) matchCorrupt(data []byte, flipped []int, n int, m matchBy) (fi int, orig []byte, guessed bool) {
 	if len(flipped) > 0 {
-		orig := slices.Clone(data)
+		orig = slices.Clone(data)
 		for _, bit := range flipped {
 			if bit/8 < len(orig) {
 				orig[bit/8] ^= 0x80 >> (bit % 8)
 			}
 		}
-		if fi := b.match(contentHash(orig), port, t, kind); fi >= 0 {
-			return fi
+		if fi := b.match(contentHash(orig), m); fi >= 0 || b.egressOnly {
+			return fi, orig, false
 		}
 	}
 	best, bestDist := -1, maxCorruptDistance+1
@@ -923,7 +1223,10 @@ func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Dura
 		f := &b.m.Frames[fi]
 		b.m.corruptCompares++
 		both := min(len(f.Data), len(clip))
-		if both < min(len(clip), minHex) || !b.eligible(fi, port, t, kind) {
+		if both < min(len(clip), minHex) || !b.eligible(fi, m.port, m.t, m.kind) {
+			continue
+		}
+		if b.egressOnly && (both < 12 || !bytes.Equal(f.Data[6:12], clip[6:12]) || m.kind&Delayed != 0 && m.sent != noTime && max(f.Time-m.sent, m.sent-f.Time) > heldSlack) {
 			continue
 		}
 		d := 0
@@ -940,7 +1243,7 @@ func (b *builder) matchCorrupt(data []byte, flipped []int, port int, t time.Dura
 			break // as close as the notes say it can be
 		}
 	}
-	return best
+	return best, nil, best >= 0
 }
 
 // appendFlipped appends the bits a corrupt note's detail says it flipped
@@ -1104,7 +1407,7 @@ func (b *builder) reorders() {
 				d.Overtook = l.number
 				continue
 			}
-			latest[link] = last{d.Time, f.Number}
+			latest[link] = last{d.Time, f.record()}
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package report
 
 import (
+	"strings"
+	"time"
+
 	"l2hub/capture"
 	"l2hub/hub"
 )
@@ -30,4 +33,55 @@ func parseComment(c string) (dropped bool, notes []note, more bool) {
 		return dropped, notes[:maxNotes], true
 	}
 	return dropped, notes, false
+}
+
+// maxHeld bounds the wait the notes may say a copy was held for, and each
+// time in them: a policy's times are at most a day (a crafted note's years
+// would put its frame years before the capture).
+const maxHeld = 24 * time.Hour
+
+// heldFor is how long a delay or queue note says its copy waited: a delay
+// rule's max(fixed+draw, 0) and what FIFO order added ("20ms", "20ms±5ms
+// uniform draw=-2.576406ms fifo+1ms"), a rate rule's wait ("rate=10Mbit
+// wait=173.6µs"). ok is false when the note does not say, or says more
+// than maxHeld.
+func heldFor(n note) (wait time.Duration, ok bool) {
+	if wait, ok = noteWait(n); !ok || wait < 0 || wait > maxHeld {
+		return 0, false
+	}
+	return wait, true
+}
+
+func noteWait(n note) (time.Duration, bool) {
+	fields := strings.Fields(n.Detail)
+	word := func(prefix string) (time.Duration, bool, bool) {
+		for _, f := range fields {
+			if v, found := strings.CutPrefix(f, prefix); found {
+				d, err := time.ParseDuration(v)
+				return d, true, err == nil && d >= -maxHeld && d <= maxHeld
+			}
+		}
+		return 0, false, true
+	}
+	switch n.Action {
+	case "queue":
+		w, found, ok := word("wait=")
+		return w, found && ok
+	case "delay":
+		if len(fields) == 0 {
+			return 0, false
+		}
+		fixedText, _, jitter := strings.Cut(fields[0], "±")
+		fixed, err := time.ParseDuration(fixedText)
+		if err != nil || fixed < 0 || fixed > maxHeld {
+			return 0, false
+		}
+		draw, drawn, ok1 := word("draw=")
+		held, _, ok2 := word("fifo+")
+		if jitter != drawn || !ok1 || !ok2 {
+			return 0, false
+		}
+		return max(fixed+draw, 0) + held, true
+	}
+	return 0, false
 }

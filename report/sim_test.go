@@ -82,7 +82,12 @@ func simCapturePoints(t testing.TB, policyFile string, ports []string, points ca
 // per impairment, a partition a|b from 5 s to 8 s, port c down for 200 ms
 // every 2 s from 1 s, five times) over 10.5 s of traffic on every link.
 func everyImpairment(t *testing.T) string {
-	return simCapture(t, "../testdata/policies/every-impairment.yaml", []string{"a", "b", "c"}, func(s *hubtest.Sim) {
+	return everyImpairmentAt(t, capture.PointsBoth)
+}
+
+// everyImpairmentAt is everyImpairment recorded at the given points.
+func everyImpairmentAt(t *testing.T, points capture.Points) string {
+	return simCapturePoints(t, "../testdata/policies/every-impairment.yaml", []string{"a", "b", "c"}, points, func(s *hubtest.Sim) {
 		links := [][2]string{{"a", "b"}, {"b", "a"}, {"a", "c"}, {"c", "a"}, {"b", "c"}, {"c", "b"}}
 		seq := uint32(0)
 		for i := range 1050 {

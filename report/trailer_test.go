@@ -151,3 +151,53 @@ func TestPeerChangesAreMarked(t *testing.T) {
 		}
 	}
 }
+
+// A capture whose header says the hub started far before its first
+// record (a crafted start=1700-01-01, past what a Duration spans) has time
+// zero at its first record and says so: the audit's put every frame and
+// group at 292 years. A capture that starts days into a run (a later part
+// of a rotated capture, a hub idle for days) keeps the run's time, which
+// policies' windows count from (the review: three days in, its time zero
+// was moved and its header called crafted).
+func TestFarHeaderStart(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		start time.Time
+		zero  time.Time // the page's time zero
+		times []string
+	}{
+		{"crafted", time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC), t0, []string{"0.000s", "1.000s", "2.000s"}},
+		{"three-days-in", t0.Add(-72 * time.Hour), t0.Add(-72 * time.Hour), []string{"259200.000s", "259201.000s", "259202.000s"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "run.pcapng")
+			s, err := capture.Open(capture.Config{Path: path, Meta: capture.Meta{Version: "test", Start: tt.start}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.PortAdded(hub.PortInfo{ID: 0, Name: "a"})
+			s.PortAdded(hub.PortInfo{ID: 1, Name: "b"})
+			frame := udpFrame("a", "b", 37020, 1, 0)
+			for i := range 3 {
+				at := t0.Add(time.Duration(i) * time.Second)
+				s.Observe(&hub.Event{Time: at, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
+				s.Observe(&hub.Event{Time: at, Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame})
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			m := build(t, Options{Capture: path})
+			var times []string
+			for _, f := range m.Frames {
+				times = append(times, fmtDur(f.Time))
+			}
+			if !m.Start.Equal(tt.zero) || !slices.Equal(times, tt.times) {
+				t.Errorf("got start %s, frames at %q; want %s and %q", m.Start, times, tt.zero, tt.times)
+			}
+			warned := hasWarning(m, "more than 100 days before the capture's first record: time zero is that record's time")
+			if want := tt.zero.Equal(t0); warned != want {
+				t.Errorf("got warnings %q, want one about the header's start: %v", m.Warnings, want)
+			}
+		})
+	}
+}

@@ -89,7 +89,7 @@ replay does; so does one cut short (a killed writer), unless
 			if err := opts.CheckOutput("-o", out); err != nil {
 				return err
 			}
-			m, err := report.Build(opts)
+			m, err := report.BuildContext(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

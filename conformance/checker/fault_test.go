@@ -90,6 +90,10 @@ func TestHubNotes(t *testing.T) {
 		{"rule d: delay (1.5s)", 1500 * time.Millisecond, false, false},
 		{"rule d: delay (20ms fifo+3ms)", 23 * time.Millisecond, false, false},
 		{"rule d: delay (20ms±5ms uniform draw=-4ms fifo+1ms)", 17 * time.Millisecond, false, false},
+		// A draw below the base is no delay, and the fifo wait is added
+		// after: max(10ms-15ms, 0) + 3ms, as the hub holds it (the
+		// review: max(10ms-15ms+3ms, 0) = 0).
+		{"rule d: delay (10ms±20ms normal draw=-15ms fifo+3ms)", 3 * time.Millisecond, false, false},
 		{"rule r: queue (rate=1mbit wait=8ms); rule d: delay (10ms±2ms normal draw=+1ms)", 19 * time.Millisecond, false, false},
 		{"rule c: corrupt (p=0.1 draw=0.02 bits=403)", 0, true, false},
 		{"rule c: reorder (p=0.3 draw=0.1 gap=1)", 0, false, false},

@@ -55,23 +55,29 @@ func corrupted(why string) bool {
 // heldFor is how long the hub held a copy before its egress, by its delay
 // and rate-queue notes: a delay note's detail is "BASE", "BASE±JITTER
 // uniform|normal draw=±D", each maybe followed by " fifo+HELD"; a queue
-// note's is "rate=R wait=W".
+// note's is "rate=R wait=W". A delay is max(BASE+D, 0) + HELD, as the
+// hub holds it (filter's delay: a draw below zero is no delay, and the
+// fifo wait comes after).
 func heldFor(why string) time.Duration {
 	var total time.Duration
 	for _, n := range parseNotes(why) {
 		switch n.Action {
 		case "delay":
+			// As the hub draws it: the delay, not below zero, then
+			// the wait behind the copies before it (fifo).
+			var delay, fifo time.Duration
 			for i, field := range strings.Fields(n.Detail) {
 				switch {
 				case i == 0:
 					base, _, _ := strings.Cut(field, "±")
-					total += duration(base)
+					delay += duration(base)
 				case strings.HasPrefix(field, "draw="):
-					total += duration(field[len("draw="):])
+					delay += duration(field[len("draw="):])
 				case strings.HasPrefix(field, "fifo+"):
-					total += duration(field[len("fifo+"):])
+					fifo += duration(field[len("fifo+"):])
 				}
 			}
+			total += max(delay, 0) + fifo
 		case "queue":
 			for _, field := range strings.Fields(n.Detail) {
 				if w, ok := strings.CutPrefix(field, "wait="); ok {

@@ -6,7 +6,7 @@
   var D = JSON.parse(document.getElementById('l2hub-data').textContent);
   var SVGNS = 'http://www.w3.org/2000/svg';
   var F = D.frames, G = D.groups, M = D.markers, B = D.bands, K = D.findings;
-  var KIND = { delayed: 1, duplicate: 2, reordered: 4, corrupted: 8, inferred: 16 };
+  var KIND = { delayed: 1, duplicate: 2, reordered: 4, corrupted: 8, inferred: 16, injected: 32 };
   var $ = function (id) { return document.getElementById(id); };
   var scrollEl = $('scroll'), svg = $('svg'), spacer = $('spacer'), heads = $('heads');
 
@@ -24,6 +24,7 @@
   function fFind(r) { return r[10] || []; }
   function fCopies(r) { return r[11] || []; }
   function fMore(r) { return r[12] || 0; }
+  function fInjected(r) { return !!r[13]; }
   function dNum(d) { return d[0] || 0; }
   function dTo(d) { return d[1] || 0; }
   function dDt(d) { return d[2] || 0; }
@@ -560,7 +561,8 @@
       if (reasonEnd !== null) mid = (xs + (Math.abs(L.hubX - xs) < 1 ? xs + 40 : L.hubX)) / 2;
       var text = D.labels[fLabel(r)] + (grp ? ' ×' + grp.count : '');
       g.appendChild(sv('text', { 'class': 'lbl', x: mid, y: y - 4, 'text-anchor': 'middle' }, text));
-      var num = grp ? grp.nums[0] + '–' + grp.nums[1] : String(fNum(r) || (dl.length ? dNum(dl[0]) : ''));
+      // as Frame.record: its own number, else its first copy's or drop's
+      var num = grp ? grp.nums[0] + '–' + grp.nums[1] : String(fNum(r) || (dl.length ? dNum(dl[0]) : dr.length ? dr[0][1] : ''));
       var right = xe >= xs;
       g.appendChild(sv('text', { 'class': 'num', x: xs + (right ? 6 : -6), y: y + 11, 'text-anchor': right ? 'start' : 'end' }, num));
       // Failures and warnings are pinned by id; passes and information
@@ -593,11 +595,11 @@
     return w + 3;
   }
   function groupPins(gi) {
-    var out = [], seen = {};
-    for (var i = G[gi].first; i < F.length; i++) {
+    var out = [], seen = {}, n = 0;
+    for (var i = G[gi].first; i < F.length && n < G[gi].count; i++) {
       if (fGroup(F[i]) !== gi) continue;
+      n++;
       fFind(F[i]).forEach(function (f) { if (!seen[f]) { seen[f] = true; out.push(f); } });
-      if (fNum(F[i]) === G[gi].nums[1]) break;
     }
     return out;
   }
@@ -630,7 +632,7 @@
   // numRole says what record n is of frame r when it is not its own:
   // a receiver's copy, the record of a drop, a further copy.
   function numRole(r, n) {
-    var of = fNum(r) ? 'frame ' + fNum(r) : 'a frame with no ingress record', out = '';
+    var of = fNum(r) ? 'frame ' + fNum(r) : fInjected(r) ? 'a frame the hub injected' : 'a frame with no ingress record', out = '';
     fDl(r).forEach(function (x) { if (!out && dNum(x) === n) out = portName(dTo(x)) + '\'s copy of ' + of; });
     fDr(r).forEach(function (x) { if (!out && x[1] === n) out = 'the drop ' + (x[0] >= 0 ? 'towards ' + portName(x[0]) + ' ' : '') + 'of ' + of; });
     if (!out && fCopies(r).indexOf(n) >= 0) out = 'a further record of ' + of;
@@ -644,7 +646,7 @@
     var role = n && n !== fNum(r) ? numRole(r, n) : '';
     if (role) head = 'Frame ' + n + ' (' + role + ')';
     d.appendChild(el('h3', {}, head + ': ' + D.labels[fLabel(r)]));
-    dl(d, [['time', secs6(fT(r))], ['from', portName(from) + (from < 0 ? ' (injected, or sent before the capture began)' : '')],
+    dl(d, [['time', secs6(fT(r))], ['from', portName(from) + (from >= 0 ? '' : fInjected(r) ? ' (injected)' : ' (injected, or sent before the capture began)')],
       ['length', fLen(r) + ' bytes'], ['protocol', D.protos[proto(r)]], ['comment', fComment(r)],
       ['copies', fCopies(r).join(', ')]]);
     var gi = fGroup(r);
@@ -682,11 +684,9 @@
     var b = el('button', {}, groupOpen(gi) ? 'collapse' : 'expand');
     b.addEventListener('click', function () { S.expanded[gi] = !groupOpen(gi); selectGroup(gi); relayout(); });
     d.appendChild(b);
-    selectFrameBytes(d, g.first);
-  }
-  function selectFrameBytes(d, i) {
-    d.appendChild(el('p', {}, 'First of them, frame ' + fNum(F[i]) + ':'));
-    showBytes(d, fBytes(F[i]), fLen(F[i]), 'Bytes');
+    // A frame with no ingress record (egress only) is known by its copies'.
+    d.appendChild(el('p', {}, 'First of them, frame ' + g.nums[0] + ':'));
+    showBytes(d, fBytes(F[g.first]), fLen(F[g.first]), 'Bytes');
   }
   function selectMarker(mi) {
     S.sel = ['m', mi];
