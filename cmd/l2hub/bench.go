@@ -66,7 +66,7 @@ load), when any measured target failed (--fail-on targets: the ratios and
 latencies depend on the machine and its load), or only on errors (--fail-on
 none). The table or JSON is written first in every case.`,
 		Example: `  l2hub bench                      # the whole matrix, a few minutes
-  l2hub bench --quick              # a smaller matrix in well under a minute
+  l2hub bench --quick              # a smaller matrix, about a minute on 2 cores
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
   l2hub bench --run 'l2hub\+policy/tcp/unicast/2p' --cpuprofile cpu.out
   l2hub bench --json > bench.json
