@@ -222,6 +222,26 @@ type Config struct {
 // how one stops watching), with no retry.
 const Stdout = "-"
 
+// WritesStdout reports whether writing path writes where standard output
+// goes: Stdout, or another name of the file or pipe it is (/dev/stdout,
+// /proc/self/fd/1, the file the shell sent it to). A terminal is not:
+// what is written there is not kept (and a character device is a stream
+// anyway).
+func WritesStdout(path string) bool {
+	if path == Stdout {
+		return true
+	}
+	if path == "" {
+		return false
+	}
+	out, err := os.Stdout.Stat()
+	if err != nil || out.Mode()&fs.ModeCharDevice != 0 {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, out)
+}
+
 // isStream reports whether path names a stream rather than a file:
 // standard output, a named pipe, or a character device.
 func isStream(path string) bool {

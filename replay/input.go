@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -103,7 +102,7 @@ func Spool(ctx context.Context, in Input, max int64) (Input, func(), error) {
 	if max <= 0 {
 		max = DefaultSpoolMax
 	}
-	f, err := openFile(ctx, in.Path)
+	f, err := capture.OpenFile(ctx, in.Path)
 	if err != nil {
 		return in, nil, err
 	}
@@ -195,53 +194,6 @@ type spooled struct{ *io.SectionReader }
 
 func (spooled) Close() error { return nil }
 
-// openFile opens path to read it. Opening a named pipe waits for a
-// writer: ctx's end stops the wait, by being the writer it waits for.
-func openFile(ctx context.Context, path string) (*os.File, error) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode()&fs.ModeNamedPipe == 0 || ctx == nil || ctx.Done() == nil {
-		return os.Open(path)
-	}
-	type result struct {
-		f   *os.File
-		err error
-	}
-	opened := make(chan result, 1)
-	go func() {
-		f, err := os.Open(path)
-		opened <- result{f, err}
-	}()
-	select {
-	case r := <-opened:
-		return r.f, r.err
-	case <-ctx.Done():
-	}
-	for {
-		// O_NONBLOCK: at once, and ENXIO while the open above has not
-		// begun to wait (no reader yet).
-		w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err == nil {
-			r := <-opened
-			if r.f != nil {
-				r.f.Close()
-			}
-			w.Close()
-			return nil, context.Cause(ctx)
-		}
-		if !errors.Is(err, syscall.ENXIO) {
-			return nil, context.Cause(ctx) // the open above waits on; nothing here can end it
-		}
-		select {
-		case r := <-opened: // a writer came after all
-			if r.f != nil {
-				r.f.Close()
-			}
-			return nil, context.Cause(ctx)
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-
 func (in Input) open(ctx context.Context) (io.ReadCloser, int64, error) {
 	if in.Open != nil {
 		rc, err := in.Open()
@@ -254,7 +206,7 @@ func (in Input) open(ctx context.Context) (io.ReadCloser, int64, error) {
 		}
 		return rc, size, nil
 	}
-	f, err := openFile(ctx, in.Path)
+	f, err := capture.OpenFile(ctx, in.Path)
 	if err != nil {
 		return nil, 0, err
 	}

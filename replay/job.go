@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -611,26 +610,6 @@ func (pn *policyNoter) unused() {
 	}
 }
 
-// WritesStdout reports whether writing path writes where standard output
-// goes: "-", or another name of the file or pipe it is (/dev/stdout,
-// /proc/self/fd/1, the file the shell sent it to). A terminal is not:
-// what is written there is not kept (and a character device is a stream
-// anyway).
-func WritesStdout(path string) bool {
-	if path == capture.Stdout {
-		return true
-	}
-	if path == "" {
-		return false
-	}
-	out, err := os.Stdout.Stat()
-	if err != nil || out.Mode()&fs.ModeCharDevice != 0 {
-		return false
-	}
-	fi, err := os.Stat(path)
-	return err == nil && os.SameFile(fi, out)
-}
-
 // output is the capture configuration of the job's output file.
 func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.Config, error) {
 	points := capture.PointsBoth
@@ -645,7 +624,7 @@ func (j *Job) output(cfg Config, out *JobResult, aging time.Duration) (*capture.
 		names[i] = filepath.Base(in.Path)
 	}
 	path := j.Output
-	if WritesStdout(path) {
+	if capture.WritesStdout(path) {
 		// Another name of standard output (/dev/stdout, the file the
 		// shell sent it to) is the stream "-" is: a set-policy starts a
 		// section in it, not a numbered file beside it (/dev/stdout-0001).

@@ -85,7 +85,7 @@ func waitInBuild(t *testing.T, frame string, built chan error) {
 	buf := make([]byte, 1<<20)
 	for range 60000 { // a hang guard of about a minute, not a bound
 		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			ours := strings.Contains(g, "report.BuildContext") || strings.Contains(g, "report.openCapture") // the open may run apart
+			ours := strings.Contains(g, "report.BuildContext") || strings.Contains(g, "capture.OpenFile") // the open may run apart
 			if ours && strings.Contains(g, frame) {
 				return
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -458,52 +457,17 @@ func BuildContext(ctx context.Context, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openCapture(ctx, opts.Capture)
+	f, err := capture.OpenFile(ctx, opts.Capture)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Cause(ctx)) {
+			err = fmt.Errorf("%s: %w", opts.Capture, err) // stopped while a FIFO waited for its writer
+		}
 		return nil, err
 	}
 	defer f.Close()
 	// A read of a pipe or a FIFO that waits for more is ended by closing it.
 	defer context.AfterFunc(ctx, func() { f.Close() })()
 	return buildFrom(ctx, opts, profile, f)
-}
-
-// openCapture opens path for reading, stopped when ctx ends: opening a
-// FIFO waits for its writer (a report started before the hub it reads),
-// so the open runs apart and, on cancel, is released by opening the FIFO
-// for writing too, held until the open returns (an open of a FIFO to
-// read and write, O_RDWR, never waits). It then returns ctx's cause.
-func openCapture(ctx context.Context, path string) (*os.File, error) {
-	type opened struct {
-		f   *os.File
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		f, err := os.Open(path)
-		done <- opened{f, err}
-	}()
-	select {
-	case o := <-done:
-		return o.f, o.err
-	case <-ctx.Done():
-	}
-	closeOpened := func(o opened) {
-		if o.f != nil {
-			o.f.Close()
-		}
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
-		if w, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
-			closeOpened(<-done)
-			w.Close()
-			return nil, fmt.Errorf("%s: %w", path, context.Cause(ctx))
-		}
-	}
-	// Not a FIFO, or one this user may not write: the open ends when it
-	// ends, and what it opened is closed then.
-	go func() { closeOpened(<-done) }()
-	return nil, fmt.Errorf("%s: %w", path, context.Cause(ctx))
 }
 
 // prepare checks opts and fills in its defaults, and returns the checker's

@@ -172,7 +172,7 @@ func (f *Flags) Config() (Config, error) {
 		return cfg, err
 	}
 	cfg.Faults = &f.faults
-	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && isStdout(c.File) {
+	if c := &cfg.Capture; c.File != "" && c.File != capture.Stdout && capture.WritesStdout(c.File) {
 		// Another name of standard output (/dev/stdout, the file the
 		// shell sent it to) is the stream "-" is: a set-policy starts a
 		// section in it, never a numbered file beside it (/dev/stdout-0001).

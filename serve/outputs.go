@@ -146,7 +146,7 @@ func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
 		return "", false
 	}
 	if c.File == capture.Stdout {
-		if isStdout(path) {
+		if capture.WritesStdout(path) {
 			return "standard output", true
 		}
 		return "", false
@@ -192,15 +192,4 @@ func (c *CaptureConfig) writes(path string, ports []string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// isStdout reports whether path is the file this process's standard
-// output has open, a character device (a terminal, /dev/null) aside.
-func isStdout(path string) bool {
-	out, err := os.Stdout.Stat()
-	if err != nil || out.Mode()&fs.ModeCharDevice != 0 {
-		return false
-	}
-	fi, err := os.Stat(path)
-	return err == nil && os.SameFile(fi, out)
 }

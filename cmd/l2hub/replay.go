@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/capture"
 	"l2hub/internal/progress"
 	"l2hub/internal/wallclock"
 	"l2hub/replay"
@@ -107,7 +108,7 @@ func runReplay(cmd *cobra.Command, f *replay.JobFlags, args []string, stdout, st
 		// too, goes to stderr, as serve's does with --capture -: else it
 		// would follow the pcapng in one stream.
 		out := stdout
-		if replay.WritesStdout(job.Output) {
+		if capture.WritesStdout(job.Output) {
 			out = stderr
 		}
 		if werr := res.Report(out, stderr, f.JSON); err == nil {
