@@ -36,15 +36,21 @@ type seqPart struct {
 // sequences groups the headers by sequence, in the order each was first
 // met, each sequence's parts in order, once each.
 func sequences(hs []capHeader) [][]seqPart {
+	type partKey struct {
+		seq  seqKey
+		part int
+	}
 	var keys []seqKey
 	parts := map[seqKey][]seqPart{}
+	seen := map[partKey]bool{}
 	for _, h := range hs {
 		k := seqKey{h.meta.Start.UTC(), h.meta.ConfigHash, h.meta.Port}
 		ps, ok := parts[k]
 		if !ok {
 			keys = append(keys, k)
 		}
-		if !slices.ContainsFunc(ps, func(p seqPart) bool { return p.part == h.meta.Part }) {
+		if pk := (partKey{k, h.meta.Part}); !seen[pk] {
+			seen[pk] = true
 			parts[k] = append(ps, seqPart{h.meta.Part, h})
 		}
 	}

@@ -435,6 +435,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	// capture's set-policy) are read only now.
 	pn.notes(res.headers)
 	pn.unused()
+	pn.leftOut()
 	out.Result = res
 	return out, err
 }
@@ -544,7 +545,14 @@ type policyNoter struct {
 	choices []PolicyChoice
 	several bool
 	seen    timeline
+	told    int // what-if notes made
+	untold  int // what-if notes past maxPolicyNotes, left out
 }
+
+// maxPolicyNotes bounds the what-if notes policyNoter makes, one per
+// policy: a run with hundreds of set-policies gets the first ones and a
+// count of the rest.
+const maxPolicyNotes = 16
 
 func (pn *policyNoter) notes(hs []capHeader) {
 	pol := pn.out.Policy
@@ -580,7 +588,23 @@ func (pn *policyNoter) notes(hs []capHeader) {
 		default:
 			text = fmt.Sprintf("the policy (%s, hash %s) is not the one the capture's run had (hash %s): its decisions are a what-if, not the run's", pol.Name(), pn.out.PolicyHash, rp.hash)
 		}
+		if pn.told == maxPolicyNotes {
+			pn.untold++
+			continue
+		}
+		pn.told++
 		pn.job.note(pn.out, newNote(NoteWhatIf, where, text))
+	}
+}
+
+// leftOut says what notes bounds left out: the what-if notes past
+// maxPolicyNotes, and the policies past MaxRunPolicies.
+func (pn *policyNoter) leftOut() {
+	if pn.untold > 0 {
+		pn.job.note(pn.out, newNote(NoteWhatIf, "", fmt.Sprintf("and %d more policies the run had that are none of this replay's where it had them (what-ifs as above; notes left out)", pn.untold)))
+	}
+	if pn.seen.over > 0 {
+		pn.job.note(pn.out, warning(NoteHeader, "", fmt.Sprintf("the inputs' headers record more than %d policies of the run (%d more): the replay tells apart the first %d it read, and judges an edit made under one of the rest by those", MaxRunPolicies, pn.seen.over, MaxRunPolicies)))
 	}
 }
 

@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"l2hub/capture"
@@ -49,29 +50,53 @@ func (rp runPolicy) String() string {
 	return what
 }
 
+// MaxRunPolicies bounds the policies a replay tells apart in its inputs'
+// headers. A run records one per set-policy; a capture (or a crafted
+// stream) that records more has the rest read as the last one taken, and
+// a warning says so.
+const MaxRunPolicies = 1 << 14
+
 // timeline is the run's policies, as the headers read so far record them,
-// by the time each took over.
+// by the time each took over. Headers come in the order of the inputs and
+// their sections, which is the run's order but for inputs given out of
+// order: each is found in a map and placed by a binary search, so a
+// stream of many sections reads in n log n.
 type timeline struct {
-	ps []runPolicy
+	ps    []runPolicy        // in the order read
+	order []int32            // ps's indices by the time each took over
+	have  map[policyKey]bool // the policies in ps
+	over  int                // policies past MaxRunPolicies, not kept
 }
 
-// add takes a header's policy, unless the timeline has it (the rotated
-// parts of one file, the sections of one stream, repeat it). It returns
-// whether it was new.
+// policyKey tells a header's policy apart from another's: the rotated
+// parts of one file and the sections of one stream repeat it.
+type policyKey struct {
+	changed bool
+	since   time.Duration
+	hash    string
+}
+
+// add takes a header's policy, unless the timeline has it. It returns
+// whether it was new (and kept).
 func (t *timeline) add(h capHeader) bool {
 	rp := runPolicyOf(h)
-	for _, o := range t.ps {
-		if o.changed == rp.changed && o.since == rp.since && o.hash == rp.hash {
-			return false
-		}
+	k := policyKey{rp.changed, rp.since, rp.hash}
+	if t.have[k] {
+		return false
 	}
+	if len(t.ps) >= MaxRunPolicies {
+		t.over++
+		return false
+	}
+	if t.have == nil {
+		t.have = map[policyKey]bool{}
+	}
+	t.have[k] = true
 	// The run's first policy first, then set-policies by time; equal
 	// ones in the order read.
-	i := len(t.ps)
-	for i > 0 && later(t.ps[i-1], rp) {
-		i--
-	}
-	t.ps = slices.Insert(t.ps, i, rp)
+	i := sort.Search(len(t.order), func(i int) bool { return later(t.ps[t.order[i]], rp) })
+	t.ps = append(t.ps, rp)
+	t.order = slices.Insert(t.order, i, int32(len(t.ps)-1))
 	return true
 }
 
@@ -88,24 +113,23 @@ func later(a, b runPolicy) bool {
 // before the first set-policy they record, and no header records the
 // policy the run had before it.
 func (t *timeline) at(d time.Duration) (runPolicy, bool) {
-	var cur runPolicy
-	ok := false
-	for _, rp := range t.ps {
-		if rp.changed && rp.since > d {
-			break
-		}
-		cur, ok = rp, true
+	i := sort.Search(len(t.order), func(i int) bool {
+		rp := t.ps[t.order[i]]
+		return rp.changed && rp.since > d
+	})
+	if i == 0 {
+		return runPolicy{}, false
 	}
-	return cur, ok
+	return t.ps[t.order[i-1]], true
 }
 
 // firstChange returns the earliest set-policy the timeline knows, if the run's
 // first policy is unknown (the inputs start at a set-policy's file).
 func (t *timeline) firstChange() (runPolicy, bool) {
-	if len(t.ps) == 0 || !t.ps[0].changed {
+	if len(t.order) == 0 || !t.ps[t.order[0]].changed {
 		return runPolicy{}, false
 	}
-	return t.ps[0], true
+	return t.ps[t.order[0]], true
 }
 
 // madeUnder describes the policy the run had when it made an edit at d,
