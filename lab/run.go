@@ -320,6 +320,9 @@ func (r *runner) startHub(ctx context.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := cfg.ReadTokens(ctx); err != nil {
+		return err
+	}
 	token, err := cfg.Token()
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"encoding"
 	"errors"
 	"fmt"
@@ -155,6 +156,31 @@ func (c *Config) CheckPolicyFile() error {
 		return fmt.Errorf("%s: policy: %w", c.policyAt, err)
 	}
 	return f.Close()
+}
+
+// ReadTokens reads the token files the config names (control_token_file,
+// metrics_token_file) into ControlToken and MetricsToken, once: a run that
+// asks for a token twice (the control API, then the metrics endpoint's
+// check that its token is another) must not read a FIFO twice, and a file
+// that blocks (a FIFO no one writes) must not outlast ctx (the first
+// Ctrl-C). Run calls it; so must a caller of New that serves the control
+// API or metrics, before New.
+func (c *Config) ReadTokens(ctx context.Context) error {
+	if c.ControlTokenFile != "" {
+		tok, err := control.ReadContext(ctx, c.Token)
+		if err != nil {
+			return err
+		}
+		c.ControlToken, c.tokenFile, c.ControlTokenFile = tok, c.ControlTokenFile, ""
+	}
+	if c.MetricsTokenFile != "" && c.MetricsToken == "" {
+		tok, err := control.ReadContext(ctx, c.MetricsAuth)
+		if err != nil {
+			return err
+		}
+		c.MetricsToken, c.metricsTokenFile, c.MetricsTokenFile = tok, c.MetricsTokenFile, ""
+	}
+	return nil
 }
 
 // Token is the control API's token: the config's control_token, or its

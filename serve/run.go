@@ -51,6 +51,9 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err := checkOutputs(&cfg, opts); err != nil {
 		return err
 	}
+	if err := cfg.ReadTokens(ctx); err != nil {
+		return err
+	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
