@@ -137,7 +137,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		serr = writeSummaryFile(opts.SummaryFile, &sum)
 	}
 	if opts.JSON {
-		sum.writeJSON(opts.SummaryOut)
+		// stdout carries the summary alone (serve --json > counters.json):
+		// one that could not be written fails the run, as --summary's does.
+		if err := sum.writeJSON(opts.SummaryOut); err != nil && serr == nil {
+			serr = fmt.Errorf("summary: %w", err)
+		}
 	} else {
 		sum.writeText(opts.SummaryOut)
 		if checked {

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"l2hub/hub/hubtest"
 	"l2hub/internal/syncbuf"
 	"l2hub/serve"
+	"l2hub/transport"
 )
 
 // TestSummaryShowsPartitionsAndLinks: the exit summary people read counts
@@ -50,5 +52,34 @@ func TestSummaryShowsPartitionsAndLinks(t *testing.T) {
 	}
 	if strings.Contains(got, "RULE") {
 		t.Errorf("summary:\n%s\nwant no rule table: the policy has no rules", got)
+	}
+}
+
+// failWriter fails every write, as stdout on a full disk does.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// onWrite calls f on every write.
+type onWrite func()
+
+func (f onWrite) Write(b []byte) (int, error) { f(); return len(b), nil }
+
+// TestJSONSummaryWriteFails: serve --json whose summary cannot be written
+// to stdout fails the run, as --summary FILE does, instead of exiting 0
+// with the counters lost.
+func TestJSONSummaryWriteFails(t *testing.T) {
+	cfg := serve.DefaultConfig()
+	cfg.Control = "off"
+	cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The banner is written once the hub runs: stop it then.
+	err := serve.Run(ctx, cfg, serve.Options{Out: onWrite(cancel), SummaryOut: failWriter{}, JSON: true})
+	if err == nil || !strings.HasPrefix(err.Error(), "summary: ") || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("got serve.Run = %v, want the summary's write error", err)
 	}
 }
