@@ -56,7 +56,7 @@ func TestDropSeriesFollowTheTransport(t *testing.T) {
 	}
 	vxlanOnly := []string{"bad-encap", "other-vni", "own-echo"}
 	for _, tc := range []struct {
-		port      string
+		port       string
 		has, lacks []string
 	}{
 		{"s", []string{"policy", "port-down", "runt", "stalled", "queue-full"}, append([]string{"foreign-source", "kernel-overflow"}, vxlanOnly...)},
