@@ -95,6 +95,11 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 		// Between the last frame before the edit and the first after.
 		e.At = at
 		s.record(e, desc)
+		if e.Op == filter.EditRuleRemove {
+			s.mu.Lock()
+			s.removed = append(s.removed, RemovedRule{RuleStats: desc.Counters, RemovedAtNS: at.Nanoseconds()})
+			s.mu.Unlock()
+		}
 	})
 	if err != nil {
 		return filter.RuleDescription{}, err

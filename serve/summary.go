@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
@@ -33,12 +35,23 @@ type Summary struct {
 	// The policy's counters as the run ends, in the shape replay --json
 	// and ctl rules --json give them; empty lists without a policy.
 	control.PolicyCounters
-	Capture *CaptureSummary `json:"capture,omitempty"`
-	Check   *checker.Report `json:"check,omitempty"`
+	// RemovedRules are the rules ctl rule remove took out during the run,
+	// in that order, with their counters as they were removed (a rule
+	// added again under the same name is in Rules too, counted from 0).
+	RemovedRules []RemovedRule   `json:"removed_rules,omitempty"`
+	Capture      *CaptureSummary `json:"capture,omitempty"`
+	Check        *checker.Report `json:"check,omitempty"`
 	// Probes are the verdicts of the virtual peers that probe (--probe),
 	// one per peer; a failed one makes serve exit 2, as a failed check
 	// does, and one that gave no verdict (absent, none) exit 3.
 	Probes []ProbeSummary `json:"probes,omitempty"`
+}
+
+// RemovedRule is a rule removed during the run: its counters, in the
+// shape of Summary.Rules', and when it was removed.
+type RemovedRule struct {
+	filter.RuleStats
+	RemovedAtNS int64 `json:"removed_at_ns"` // since the hub started
 }
 
 // ProbeSummary is a probing virtual peer's verdict at the end.
@@ -101,6 +114,9 @@ func (s *Session) summary(stopped error) Summary {
 		st := p.StatsAt(wallclock.Clock{}.Now().Sub(s.began))
 		sum.Policy, sum.Seed, sum.PolicyCounters = p.Name(), p.Seed(), control.NewPolicyCounters(&st)
 	}
+	s.mu.Lock()
+	sum.RemovedRules = slices.Clone(s.removed)
+	s.mu.Unlock()
 	if s.capture != nil {
 		st := s.capture.Stats()
 		sum.Capture = &CaptureSummary{Files: s.capture.Files(), Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
@@ -146,6 +162,13 @@ func (sum *Summary) writeText(w io.Writer) {
 	if sum.Policy != "" || len(sum.Rules)+len(sum.Partitions)+len(sum.PortLinks) > 0 {
 		fmt.Fprintln(w)
 		control.WriteRules(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})
+	}
+	if len(sum.RemovedRules) > 0 {
+		fmt.Fprintln(w)
+		for _, r := range sum.RemovedRules {
+			fmt.Fprintf(w, "rule %s removed at %v: matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d\n",
+				r.Rule, time.Duration(r.RemovedAtNS), r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
+		}
 	}
 	if c := sum.Capture; c != nil {
 		fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))

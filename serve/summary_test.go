@@ -83,3 +83,49 @@ func TestJSONSummaryWriteFails(t *testing.T) {
 		t.Errorf("got serve.Run = %v, want the summary's write error", err)
 	}
 }
+
+// TestSummaryKeepsRemovedRules: a rule ctl rule remove took out during the
+// run is in the exit summary, under removed_rules with its last counters
+// and when it went, and in the text summary people read.
+func TestSummaryKeepsRemovedRules(t *testing.T) {
+	run := func(jsonOut bool) string {
+		var out syncbuf.Buffer
+		p := runPair(t, "rules:\n  - {name: drop-a-b, match: {link: a->b}, loss: 100%}\n  - {name: slow-b-a, match: {link: b->a}, delay: 1ms}\n",
+			serve.Options{SummaryOut: &out, JSON: jsonOut})
+		macA := hubtest.MAC("52:54:00:12:34:0a")
+		for i := range 3 {
+			if err := p.a.WriteFrame(hubtest.Frame(hubtest.Broadcast, macA, fmt.Sprintf("frame %d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "three frames dropped", func() bool {
+			raw, err := p.ctl.Rules(context.Background())
+			var st filter.Stats
+			if err != nil || json.Unmarshal(raw, &st) != nil || len(st.Rules) == 0 {
+				return false
+			}
+			return st.Rules[0].Dropped == 3
+		})
+		if _, err := p.ctl.RemoveRule(context.Background(), "drop-a-b"); err != nil {
+			t.Fatal(err)
+		}
+		p.stop()
+		return out.String()
+	}
+	var sum serve.Summary
+	if out := run(true); json.Unmarshal([]byte(out), &sum) != nil {
+		t.Fatalf("summary %q is no JSON", out)
+	}
+	if len(sum.Rules) != 1 || sum.Rules[0].Rule != "slow-b-a" {
+		t.Errorf("got rules %+v, want slow-b-a alone", sum.Rules)
+	}
+	if len(sum.RemovedRules) != 1 {
+		t.Fatalf("got removed_rules %+v, want drop-a-b", sum.RemovedRules)
+	}
+	if r := sum.RemovedRules[0]; r.Rule != "drop-a-b" || r.Matched != 3 || r.Dropped != 3 || r.RemovedAtNS <= 0 {
+		t.Errorf("got removed rule %+v, want drop-a-b with 3 matched and dropped, and when", r)
+	}
+	if text := run(false); !strings.Contains(text, "rule drop-a-b removed at ") || !strings.Contains(text, "matched 3, dropped 3") {
+		t.Errorf("got the text summary:\n%s\nwant it to say drop-a-b was removed, with its counters", text)
+	}
+}
