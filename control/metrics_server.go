@@ -147,7 +147,7 @@ func ListenMetrics(addr, token string) (net.Listener, error) {
 			"(--metrics-token-file FILE, the config's metrics_token_file, or $%s), which Prometheus sends as a bearer token "+
 			"(authorization: credentials_file); the control token is never accepted there", addr, ErrMetricsNeedToken, MetricsTokenEnv)
 	}
-	return net.Listen("tcp", hostport)
+	return listenTCP(hostport)
 }
 
 // MetricsTokenEnv names the environment variable serve reads the metrics

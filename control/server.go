@@ -997,7 +997,7 @@ func Listen(addr, token string) (net.Listener, error) {
 				"listen on 127.0.0.1 and reach it through an SSH tunnel (ssh -L 7291:127.0.0.1:PORT HOST, then --control tcp:127.0.0.1:7291), "+
 				"or, on a network you trust, set %s=1", addr, ErrRemote, AllowRemoteEnv)
 		}
-		return net.Listen("tcp", address)
+		return listenTCP(address)
 	}
 	return listenUnix(address)
 }
@@ -1005,6 +1005,27 @@ func Listen(addr, token string) (net.Listener, error) {
 // AllowRemoteEnv, set to 1, lets Listen open a TCP control address other
 // than loopback.
 const AllowRemoteEnv = "L2HUB_CONTROL_ALLOW_REMOTE"
+
+// listenTCP listens on hostport in the family tcpNetwork says.
+func listenTCP(hostport string) (net.Listener, error) {
+	return net.Listen(tcpNetwork(hostport), hostport)
+}
+
+// tcpNetwork is the network to listen on hostport with: an IPv4 literal
+// host is IPv4 alone (tcp:0.0.0.0:P with Go's "tcp" would take IPv6 too,
+// and say [::]), an IPv6 one IPv6 alone; a name (localhost) or no host is
+// as Go's "tcp" has it.
+func tcpNetwork(hostport string) string {
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		if ip := net.ParseIP(host); ip != nil {
+			if ip.To4() != nil {
+				return "tcp4"
+			}
+			return "tcp6"
+		}
+	}
+	return "tcp"
+}
 
 // loopbackHost reports whether host, as an address gives it, is this host
 // alone: localhost, 127.0.0.0/8 or ::1.
