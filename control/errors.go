@@ -25,6 +25,9 @@ var (
 	// without a token: any host that reaches it could read the hub's
 	// counters.
 	ErrMetricsNeedToken = errors.New("it needs a token")
+	// ErrShortToken reports a control or metrics token shorter than
+	// MinTokenLen, which a hub refuses to be guarded by.
+	ErrShortToken = errors.New("the token is too short")
 )
 
 // ErrBusy reports a request the control API turned away unread (503,

@@ -1,6 +1,9 @@
 package control_test
 
 import (
+	"errors"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,5 +39,37 @@ func TestMetricsAddrShownAsGiven(t *testing.T) {
 	defer l.Close()
 	if got := control.Addr(l); !strings.HasPrefix(got, "tcp:127.0.0.1:") || strings.HasSuffix(got, ":0") {
 		t.Errorf("got Addr = %q, want tcp:127.0.0.1:PORT", got)
+	}
+}
+
+// TestShortTokenRefused: a hub is not guarded by a token shorter than
+// MinTokenLen, control or metrics, and the error says how to make one.
+func TestShortTokenRefused(t *testing.T) {
+	short := strings.Repeat("x", control.MinTokenLen-1)
+	enough := strings.Repeat("x", control.MinTokenLen)
+	for _, tc := range []struct {
+		name   string
+		listen func(token string) (net.Listener, error)
+	}{
+		{"control-tcp", func(tok string) (net.Listener, error) { return control.Listen("tcp:127.0.0.1:0", tok) }},
+		{"control-unix", func(tok string) (net.Listener, error) {
+			return control.Listen(filepath.Join(t.TempDir(), "c.sock"), tok)
+		}},
+		{"metrics", func(tok string) (net.Listener, error) { return control.ListenMetrics("tcp:127.0.0.1:0", tok) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := tc.listen(short)
+			if err == nil {
+				l.Close()
+			}
+			if !errors.Is(err, control.ErrShortToken) || !strings.Contains(err.Error(), "at least 16") || !strings.Contains(err.Error(), "/dev/urandom") {
+				t.Errorf("got %v with a %d-character token, want ErrShortToken saying how to make one", err, len(short))
+			}
+			l, err = tc.listen(enough)
+			if err != nil {
+				t.Fatalf("got %v with a %d-character token, want it taken", err, len(enough))
+			}
+			l.Close()
+		})
 	}
 }

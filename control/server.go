@@ -973,8 +973,12 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *sl
 // (ErrRemote) unless $L2HUB_CONTROL_ALLOW_REMOTE is 1: the API is plain
 // HTTP, and the token would cross the network in clear. A path that
 // another user holds is refused (ErrNotYours), and so is one a running hub
-// answers on (ErrInUse).
+// answers on (ErrInUse). A token, when given, must have MinTokenLen
+// characters at least (ErrShortToken).
 func Listen(addr, token string) (net.Listener, error) {
+	if err := checkTokenLen("control token", token); err != nil {
+		return nil, err
+	}
 	if addr == "" {
 		path := DefaultAddr()
 		if dir := filepath.Dir(path); dir == defaultDir() {

@@ -119,7 +119,7 @@ func TestTCPControlToken(t *testing.T) {
 	}
 	dir := t.TempDir()
 	loose := filepath.Join(dir, "loose")
-	if err := os.WriteFile(loose, []byte("tok-1\n"), 0o644); err != nil {
+	if err := os.WriteFile(loose, []byte("tok-1-of-enough-length\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Readable by others whatever the umask; under 077 the hub would
@@ -132,11 +132,11 @@ func TestTCPControlToken(t *testing.T) {
 		t.Fatalf("serve with a token file others can read: got %v, want a refusal", err)
 	}
 	tight := filepath.Join(dir, "tight")
-	if err := os.WriteFile(tight, []byte("tok-1\n"), 0o600); err != nil {
+	if err := os.WriteFile(tight, []byte("tok-1-of-enough-length\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	t.Setenv(control.TokenEnv, "tok-1")
+	t.Setenv(control.TokenEnv, "tok-1-of-enough-length")
 	s := startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "tcp:127.0.0.1:0")
 	m := regexp.MustCompile(`control API on (tcp:\S+);`).FindStringSubmatch(s.stdout.String())
 	if m == nil {
@@ -149,9 +149,9 @@ func TestTCPControlToken(t *testing.T) {
 		args []string
 		ok   bool
 	}{
-		{"from-the-environment", "tok-1", nil, true},
+		{"from-the-environment", "tok-1-of-enough-length", nil, true},
 		{"from-a-file", "", []string{"--control-token-file", tight}, true},
-		{"on-the-command-line", "", []string{"--control-token", "tok-1"}, true},
+		{"on-the-command-line", "", []string{"--control-token", "tok-1-of-enough-length"}, true},
 		{"none", "", nil, false},
 		{"wrong", "tok-2", nil, false},
 	} {
@@ -164,6 +164,28 @@ func TestTCPControlToken(t *testing.T) {
 			}
 			if err != nil && !strings.Contains(err.Error(), "--control-token-file FILE or $"+control.TokenEnv) {
 				t.Errorf("ctl link a down: got %v, want it to say how to give the token", err)
+			}
+		})
+	}
+}
+
+// TestServeRefusesShortTokens: serve refuses a control or metrics token
+// shorter than control.MinTokenLen, naming which and how to make one.
+func TestServeRefusesShortTokens(t *testing.T) {
+	t.Setenv(control.TokenEnv, "")
+	t.Setenv(control.MetricsTokenEnv, "")
+	for _, tc := range []struct {
+		name, env, value, what string
+		args                   []string
+	}{
+		{"control", control.TokenEnv, "tok-1", "control token", []string{"--control", "tcp:127.0.0.1:0"}},
+		{"metrics", control.MetricsTokenEnv, "short-metrics", "metrics token", []string{"--control", "off", "--metrics", "tcp:127.0.0.1:0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.env, tc.value)
+			err := run(context.Background(), append([]string{"serve", "--port", "a=tcp:127.0.0.1:0"}, tc.args...), io.Discard, io.Discard)
+			if !errors.Is(err, control.ErrShortToken) || !strings.Contains(err.Error(), tc.what) || !strings.Contains(err.Error(), "/dev/urandom") {
+				t.Errorf("got %v, want the %s refused as too short, saying how to make one", err, tc.what)
 			}
 		})
 	}
