@@ -107,7 +107,9 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 	if ferr != nil {
 		return filter.RuleDescription{}, &control.UserError{Err: ferr}
 	}
-	attrs := []any{"rule", desc.Name, "at", at}
+	// at as text ("1m2.1s") in a JSON log too, where a Duration is bare
+	// nanoseconds.
+	attrs := []any{"rule", desc.Name, "at", at.String()}
 	if desc.Match != "" {
 		attrs = append(attrs, "match", desc.Match)
 	}

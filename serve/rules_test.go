@@ -2,12 +2,14 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
@@ -190,4 +192,27 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", w, logs.String())
 		}
 	}
+}
+
+// TestRuleEditLogSaysAtAsADuration: in a JSON log, a rule edit's "at" is
+// a duration as text ("1.5s"), not bare nanoseconds with no unit.
+func TestRuleEditLogSaysAtAsADuration(t *testing.T) {
+	var logs syncbuf.Buffer
+	p := runPair(t, "rules: []\n", serve.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if _, err := p.ctl.AddRule(context.Background(), "drop-all", []byte("{loss: 100%}"), ""); err != nil {
+		t.Fatal(err)
+	}
+	p.stop()
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "rule added" {
+			continue
+		}
+		at, ok := rec["at"].(string)
+		if _, err := time.ParseDuration(at); !ok || err != nil {
+			t.Errorf("got at = %#v in %s, want a duration as text", rec["at"], line)
+		}
+		return
+	}
+	t.Errorf("no rule added record in the log:\n%s", logs.String())
 }
