@@ -1015,20 +1015,25 @@ func listenTCP(hostport string) (net.Listener, error) {
 	return net.Listen(tcpNetwork(hostport), hostport)
 }
 
-// tcpNetwork is the network to listen on hostport with: an IPv4 literal
-// host is IPv4 alone (tcp:0.0.0.0:P with Go's "tcp" would take IPv6 too,
-// and say [::]), an IPv6 one IPv6 alone; a name (localhost) or no host is
-// as Go's "tcp" has it.
+// tcpNetwork is the network to listen on hostport with. An IPv4 literal
+// host (0.0.0.0, 127.0.0.1) is IPv4 alone: Go's "tcp" would open 0.0.0.0
+// as an IPv6 socket taking both families, and show it as [::]. The IPv6
+// wildcard [::], no host (":P") and a name (localhost) are as Go's "tcp"
+// has them, [::] and no host taking both families; any other IPv6
+// literal ([::1]) is IPv6 alone, as it is with "tcp" too.
 func tcpNetwork(hostport string) string {
-	if host, _, err := net.SplitHostPort(hostport); err == nil {
-		if ip := net.ParseIP(host); ip != nil {
-			if ip.To4() != nil {
-				return "tcp4"
-			}
-			return "tcp6"
-		}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "tcp"
 	}
-	return "tcp"
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil || ip.Equal(net.IPv6unspecified):
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	}
+	return "tcp6"
 }
 
 // loopbackHost reports whether host, as an address gives it, is this host
