@@ -87,9 +87,18 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 				return
 			}
 		}
+		// The rules going out of force, with their counters as they go,
+		// for the exit summary's removed_rules.
+		var replaced []RemovedRule
+		if old := s.currentPolicy(); old != nil {
+			for _, r := range old.StatsAt(since).Rules {
+				replaced = append(replaced, removedRule(old, r, WhyReplaced, since))
+			}
+		}
 		c.SetPolicyAt(p, now) // at the since the capture records
 		s.mu.Lock()
 		s.policy = p
+		s.removed = append(s.removed, replaced...)
 		s.mu.Unlock()
 	})
 	if err != nil {

@@ -77,8 +77,8 @@ type Session struct {
 	outMu  sync.Mutex     // serialises marker lines on opts.Out
 	mu     sync.Mutex     // guards policy and removed (written on the hub loop, read by /metrics and the summary)
 	policy *filter.Policy // nil: forward everything unchanged
-	// removed are the rules ctl rule remove took out, with their last
-	// counters, for the exit summary.
+	// removed are the rules ctl rule remove took out or set-policy
+	// replaced, with their last counters, for the exit summary.
 	removed []RemovedRule
 
 	stats     []PortStats // filled by Start; readable after Stop
