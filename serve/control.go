@@ -108,7 +108,8 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		return fmt.Errorf("policy %s not replaced: the capture cannot start a file for it: %w", name, cerr)
 	}
 	s.warnClassicPcap()
-	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", since}
+	// at as text, as a rule edit's (logAt).
+	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", logAt(since)}
 	if newFiles != nil {
 		// The policy is in force; the new file's name is for the log only,
 		// so a capture whose stream's reader has stopped reading holds the

@@ -107,9 +107,7 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 	if ferr != nil {
 		return filter.RuleDescription{}, &control.UserError{Err: ferr}
 	}
-	// at as text ("1m2.1s") in a JSON log too, where a Duration is bare
-	// nanoseconds.
-	attrs := []any{"rule", desc.Name, "at", at.String()}
+	attrs := []any{"rule", desc.Name, "at", logAt(at)}
 	if desc.Match != "" {
 		attrs = append(attrs, "match", desc.Match)
 	}
@@ -121,6 +119,11 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 	s.log.Info("rule "+verb, attrs...)
 	return desc, nil
 }
+
+// logAt is how a log record gives a time since the hub started ("at"):
+// as a duration's text ("1m2.1s"), one type in every record and handler,
+// where slog's JSON handler would give a Duration as bare nanoseconds.
+func logAt(at time.Duration) string { return at.String() }
 
 // emptyPolicy is the policy the control API puts in force on a hub that
 // runs without one: no rules, seed 0.

@@ -194,25 +194,40 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 	}
 }
 
-// TestRuleEditLogSaysAtAsADuration: in a JSON log, a rule edit's "at" is
-// a duration as text ("1.5s"), not bare nanoseconds with no unit.
-func TestRuleEditLogSaysAtAsADuration(t *testing.T) {
+// TestLogSaysAtAsADuration: in a JSON log, every record's "at" (a rule
+// edit's, a set-policy's) is a duration as text ("1.5s"), one type for one
+// key, not bare nanoseconds with no unit.
+func TestLogSaysAtAsADuration(t *testing.T) {
 	var logs syncbuf.Buffer
 	p := runPair(t, "rules: []\n", serve.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if _, err := p.ctl.AddRule(context.Background(), "drop-all", []byte("{loss: 100%}"), ""); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.ctl.ReplacePolicy(context.Background(), "second.yaml", []byte("rules: []\n")); err != nil {
+		t.Fatal(err)
+	}
 	p.stop()
+	want := map[string]bool{"rule added": false, "policy replaced": false}
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "rule added" {
+		if json.Unmarshal([]byte(line), &rec) != nil {
 			continue
 		}
-		at, ok := rec["at"].(string)
-		if _, err := time.ParseDuration(at); !ok || err != nil {
-			t.Errorf("got at = %#v in %s, want a duration as text", rec["at"], line)
+		if at, ok := rec["at"]; ok {
+			s, ok := at.(string)
+			if _, err := time.ParseDuration(s); !ok || err != nil {
+				t.Errorf("got at = %#v in %s, want a duration as text", at, line)
+			}
 		}
-		return
+		if msg, ok := rec["msg"].(string); ok {
+			if _, ok := want[msg]; ok {
+				want[msg] = true
+			}
+		}
 	}
-	t.Errorf("no rule added record in the log:\n%s", logs.String())
+	for msg, seen := range want {
+		if !seen {
+			t.Errorf("no %q record in the log:\n%s", msg, logs.String())
+		}
+	}
 }
