@@ -83,28 +83,36 @@ func TestMetricsAddrShownAsGiven(t *testing.T) {
 	}
 }
 
-// TestShortTokenRefused: a hub is not guarded by a token shorter than
-// MinTokenLen, control or metrics, and the error says how to make one.
+// TestShortTokenRefused: a token shorter than MinTokenLen is refused where
+// one is required (a TCP control address, a metrics address other than
+// loopback), saying how to make one; a control socket's or a loopback
+// metrics address's, which need none, is taken.
 func TestShortTokenRefused(t *testing.T) {
+	t.Setenv(control.AllowRemoteEnv, "1")
 	short := strings.Repeat("x", control.MinTokenLen-1)
 	enough := strings.Repeat("x", control.MinTokenLen)
 	for _, tc := range []struct {
-		name   string
-		listen func(token string) (net.Listener, error)
+		name    string
+		listen  func(token string) (net.Listener, error)
+		refused bool
 	}{
-		{"control-tcp", func(tok string) (net.Listener, error) { return control.Listen("tcp:127.0.0.1:0", tok) }},
-		{"control-unix", func(tok string) (net.Listener, error) {
+		{"control-tcp", func(tok string) (net.Listener, error) { return control.Listen("tcp:127.0.0.1:0", tok) }, true},
+		{"control-socket", func(tok string) (net.Listener, error) {
 			return control.Listen(filepath.Join(t.TempDir(), "c.sock"), tok)
-		}},
-		{"metrics", func(tok string) (net.Listener, error) { return control.ListenMetrics("tcp:127.0.0.1:0", tok) }},
+		}, false},
+		{"metrics-remote", func(tok string) (net.Listener, error) { return control.ListenMetrics("tcp:0.0.0.0:0", tok) }, true},
+		{"metrics-loopback", func(tok string) (net.Listener, error) { return control.ListenMetrics("tcp:127.0.0.1:0", tok) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, err := tc.listen(short)
 			if err == nil {
 				l.Close()
 			}
-			if !errors.Is(err, control.ErrShortToken) || !strings.Contains(err.Error(), "at least 16") || !strings.Contains(err.Error(), "/dev/urandom") {
+			switch {
+			case tc.refused && (!errors.Is(err, control.ErrShortToken) || !strings.Contains(err.Error(), "at least 16") || !strings.Contains(err.Error(), "/dev/urandom")):
 				t.Errorf("got %v with a %d-character token, want ErrShortToken saying how to make one", err, len(short))
+			case !tc.refused && err != nil:
+				t.Errorf("got %v with a %d-character token, want it taken: it needs none", err, len(short))
 			}
 			l, err = tc.listen(enough)
 			if err != nil {

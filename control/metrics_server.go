@@ -136,20 +136,23 @@ func ParseMetricsAddr(addr string) (hostport string, needToken bool, err error) 
 
 // ListenMetrics binds a metrics address (see ParseMetricsAddr). An address
 // that is not loopback needs a token, the metrics endpoint's own: without
-// one it is refused (ErrMetricsNeedToken). A token, when given, must have
-// MinTokenLen characters at least (ErrShortToken).
+// one it is refused (ErrMetricsNeedToken), and a token shorter than
+// MinTokenLen too (ErrShortToken). A loopback address's token, which it
+// may do without, may be shorter.
 func ListenMetrics(addr, token string) (net.Listener, error) {
 	hostport, needToken, err := ParseMetricsAddr(addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics address %q: %w", addr, err)
 	}
-	if err := checkTokenLen("metrics token", token); err != nil {
-		return nil, err
-	}
 	if needToken && token == "" {
 		return nil, fmt.Errorf("metrics address %q is not a loopback address: %w: give the metrics endpoint a token of its own "+
 			"(--metrics-token-file FILE, the config's metrics_token_file, or $%s), which Prometheus sends as a bearer token "+
 			"(authorization: credentials_file); the control token is never accepted there", addr, ErrMetricsNeedToken, MetricsTokenEnv)
+	}
+	if needToken {
+		if err := CheckTokenLen("metrics token", token); err != nil {
+			return nil, err
+		}
 	}
 	return listenTCP(hostport)
 }

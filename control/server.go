@@ -973,12 +973,10 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *sl
 // (ErrRemote) unless $L2HUB_CONTROL_ALLOW_REMOTE is 1: the API is plain
 // HTTP, and the token would cross the network in clear. A path that
 // another user holds is refused (ErrNotYours), and so is one a running hub
-// answers on (ErrInUse). A token, when given, must have MinTokenLen
-// characters at least (ErrShortToken).
+// answers on (ErrInUse). A TCP address's token must have MinTokenLen
+// characters at least (ErrShortToken); a socket's, which its mode and
+// SO_PEERCRED guard already, may be shorter.
 func Listen(addr, token string) (net.Listener, error) {
-	if err := checkTokenLen("control token", token); err != nil {
-		return nil, err
-	}
 	if addr == "" {
 		path := DefaultAddr()
 		if dir := filepath.Dir(path); dir == defaultDir() {
@@ -995,6 +993,9 @@ func Listen(addr, token string) (net.Listener, error) {
 		}
 		if token == "" {
 			return nil, fmt.Errorf("control address %q: %w: any local user could reach it (give one with --control-token-file or $%s)", addr, ErrNeedToken, TokenEnv)
+		}
+		if err := CheckTokenLen("control token", token); err != nil {
+			return nil, err
 		}
 		if host, _, _ := net.SplitHostPort(address); !loopbackHost(host) && os.Getenv(AllowRemoteEnv) != "1" {
 			return nil, fmt.Errorf("control address %q: %w: the API speaks plain HTTP, so the token and every command would cross the network in clear; "+

@@ -115,12 +115,19 @@ func listenMetrics(cfg Config) (metricsListener, error) {
 	if cfg.Metrics == "" {
 		return metricsListener{}, nil
 	}
-	if _, _, err := control.ParseMetricsAddr(cfg.Metrics); err != nil {
+	_, needToken, err := control.ParseMetricsAddr(cfg.Metrics)
+	if err != nil {
 		return metricsListener{}, fmt.Errorf("address %q: %w", cfg.Metrics, err)
 	}
 	token, err := cfg.MetricsAuth()
 	if err != nil {
 		return metricsListener{}, err
+	}
+	if needToken {
+		// As ListenMetrics would, but naming where the token came from.
+		if err := control.CheckTokenLen("metrics token from "+cfg.MetricsTokenFrom(), token); err != nil {
+			return metricsListener{}, err
+		}
 	}
 	if token != "" {
 		if ctl, err := cfg.Token(); err == nil && ctl == token {

@@ -204,6 +204,12 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 	if err != nil {
 		return controlListener{}, err
 	}
+	if network, _ := control.ParseAddr(cfg.Control); network == "tcp" {
+		// As Listen would, but naming where the token came from.
+		if err := control.CheckTokenLen("control token from "+cfg.TokenFrom(), token); err != nil {
+			return controlListener{}, fmt.Errorf("control: %w", err)
+		}
+	}
 	l, err := control.Listen(cfg.Control, token)
 	if err != nil {
 		if cfg.Control == "" && errors.Is(err, control.ErrInUse) {
