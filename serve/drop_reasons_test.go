@@ -75,3 +75,38 @@ func TestDropSeriesFollowTheTransport(t *testing.T) {
 		}
 	}
 }
+
+// TestDropReasonsPerTransport: the reasons pre-declared for each transport
+// are those it can give: a stranger's datagram only where a port has one
+// peer (udp, unixgram, vxlan), not on mcast, whose group anyone may send to
+// (it skips only its own echo); the kernel's overflow where a socket or a
+// tun queue can overflow; the VXLAN ones on VXLAN alone.
+func TestDropReasonsPerTransport(t *testing.T) {
+	vxlanOnly := []string{"bad-encap", "other-vni", "own-echo"}
+	for _, tc := range []struct {
+		t          transport.Transport
+		has, lacks []string
+	}{
+		{transport.TCP, []string{"policy", "runt"}, append([]string{"foreign-source", "kernel-overflow"}, vxlanOnly...)},
+		{transport.UDP, []string{"foreign-source", "kernel-overflow"}, vxlanOnly},
+		{transport.Unixgram, []string{"foreign-source", "kernel-overflow"}, vxlanOnly},
+		{transport.Mcast, []string{"policy", "kernel-overflow"}, append([]string{"foreign-source"}, vxlanOnly...)},
+		{transport.TAP, []string{"kernel-overflow"}, append([]string{"foreign-source"}, vxlanOnly...)},
+		{transport.VXLAN, append([]string{"foreign-source", "kernel-overflow"}, vxlanOnly...), nil},
+	} {
+		var got []string
+		for _, r := range serve.DropReasons(tc.t) {
+			got = append(got, r.String())
+		}
+		for _, r := range tc.has {
+			if !slices.Contains(got, r) {
+				t.Errorf("got DropReasons(%s) = %v, want %s among them", tc.t, got, r)
+			}
+		}
+		for _, r := range tc.lacks {
+			if slices.Contains(got, r) {
+				t.Errorf("got DropReasons(%s) = %v, want no %s (it cannot give it)", tc.t, got, r)
+			}
+		}
+	}
+}

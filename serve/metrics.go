@@ -78,9 +78,13 @@ func dropReasons(t transport.Transport) []hub.DropReason {
 	switch t {
 	case transport.TCP, transport.TCPDial, transport.Unix, transport.UnixDial:
 		return commonDropReasons()
-	case transport.UDP, transport.Unixgram, transport.Mcast:
+	case transport.UDP, transport.Unixgram:
 		// A stranger's datagram; the socket buffer's overflow.
 		return append(commonDropReasons(), hub.DropForeign, hub.DropKernel)
+	case transport.Mcast:
+		// The socket buffer's overflow; anyone may send to the group, so
+		// there is no stranger (only its own echo, skipped uncounted).
+		return append(commonDropReasons(), hub.DropKernel)
 	case transport.TAP:
 		// The tun driver's queue overflow.
 		return append(commonDropReasons(), hub.DropKernel)
