@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if script, ok := os.LookupEnv(fakeEnv); ok {
 		os.Exit(fakeQEMU(script))
 	}
+	if os.Getenv(tieEnv) != "" {
+		os.Exit(tieParent())
+	}
 	os.Exit(m.Run())
 }
 
