@@ -21,6 +21,12 @@
 #               downloading, e.g. / for the host's installed kernel
 #   BUSYBOX     static busybox binary (default /bin/busybox)
 #   GO          go command (default go)
+#   SOURCE_DATE_EPOCH  every file's mtime in the initramfs (default 0)
+#
+# The initramfs is byte-reproducible: the same staged files give the same
+# initramfs.cpio.gz. The kernel is whatever KERNEL_PKG resolves to today;
+# pin it with a versioned name (KERNEL_PKG=linux-image-6.1.0-57-cloud-amd64).
+# manifest.txt records the kernel, its .deb's SHA-256 and busybox's version.
 set -euo pipefail
 
 out=${1:?usage: build.sh OUTDIR}
@@ -82,6 +88,7 @@ if [ -z "${KERNEL_DIR:-}" ]; then
 			mkdir -p "$out/kernel"
 			rm -rf "$KERNEL_DIR.tmp"
 			dpkg-deb -x "$dl"/*.deb "$KERNEL_DIR.tmp"
+			sha256sum "$dl"/*.deb | cut -d' ' -f1 >"$KERNEL_DIR.deb.sha256"
 			rm -rf "$dl" "$KERNEL_DIR"
 			mv "$KERNEL_DIR.tmp" "$KERNEL_DIR"
 		fi
@@ -91,6 +98,11 @@ vmlinuz=$(ls "$KERNEL_DIR"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
 [ -n "$vmlinuz" ] || die "no boot/vmlinuz-* under $KERNEL_DIR"
 kver=${vmlinuz##*/vmlinuz-}
 moddir=$KERNEL_DIR/lib/modules/$kver/kernel
+# Known only for a .deb this script downloaded (not for a KERNEL_DIR given,
+# nor for one unpacked before it kept the hash).
+deb_sha256=$(cat "$KERNEL_DIR.deb.sha256" 2>/dev/null || echo unknown)
+busybox_version=$("$BUSYBOX" 2>/dev/null | head -n1 || true)
+epoch=${SOURCE_DATE_EPOCH:-0}
 
 # --- initramfs ------------------------------------------------------------------
 
@@ -129,7 +141,7 @@ done
 printf '%s\n' "${order[@]}" >"$stage/lib/modules/order"
 
 # No -trimpath: it would recompile the standard library just for the guest;
-# the binary is still the same bytes for the same tree on the same machine.
+# the agent is still the same bytes for the same tree on the same machine.
 (cd "$root" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 \
 	"$GO" build -ldflags='-s -w' -o "$stage/bin/l2guest" ./cmd/l2guest)
 
@@ -144,6 +156,7 @@ sum=$(cd "$stage" && {
 	find . -mindepth 1 -printf '%p %m %l\n' | LC_ALL=C sort
 	find . -type f | LC_ALL=C sort | xargs sha256sum
 	sha256sum "$vmlinuz" | cut -d' ' -f1
+	echo "epoch=$epoch archive=newc_archive-1" # a new packer repacks old caches
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$out/manifest.txt" ] && grep -qx "inputs=$sum" "$out/manifest.txt" &&
 	[ -f "$out/initramfs.cpio.gz" ] && [ -f "$out/vmlinuz" ]; then
@@ -151,14 +164,48 @@ if [ -f "$out/manifest.txt" ] && grep -qx "inputs=$sum" "$out/manifest.txt" &&
 	exit 0
 fi
 
+# newc_archive writes a cpio "newc" archive of the paths on stdin (one a
+# line, under the current directory), as `cpio -o -H newc -R 0:0` would,
+# but with inodes numbered from 1, no device numbers and every mtime $epoch:
+# busybox cpio stores each staged file's inode and mtime, which differ on
+# every build.
+newc_archive() {
+	local ino=0 path mode nlink size
+	while IFS= read -r path; do
+		ino=$((ino + 1))
+		read -r mode nlink size < <(stat -c '%f %h %s' "$path")
+		[ -d "$path" ] && [ ! -L "$path" ] && size=0
+		newc_header $ino "$mode" "$nlink" "$size" "${path#./}"
+		if [ -L "$path" ]; then
+			printf '%s' "$(readlink "$path")"
+		elif [ -f "$path" ]; then
+			cat "$path"
+		fi
+		newc_pad "$size"
+	done
+	newc_header 0 0 1 0 'TRAILER!!!'
+}
+# newc_header INO MODE(hex) NLINK SIZE NAME
+newc_header() {
+	local namesize=$((${#5} + 1))
+	printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
+		"$1" "0x$2" 0 0 "$3" "$epoch" "$4" 0 0 0 0 "$namesize" 0
+	printf '%s\0' "$5"
+	newc_pad $((110 + namesize))
+}
+newc_pad() { head -c $(((4 - $1 % 4) % 4)) /dev/zero; }
+
 cp "$vmlinuz" "$out/vmlinuz.tmp"
-(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
-	"$BUSYBOX" cpio -o -H newc -R 0:0 2>/dev/null) | gzip -6 -n >"$out/initramfs.cpio.gz.tmp"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | LC_ALL=C newc_archive) |
+	gzip -6 -n >"$out/initramfs.cpio.gz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
 {
 	echo "kernel=$kver"
 	echo "kernel_dir=$KERNEL_DIR"
+	echo "kernel_deb_sha256=$deb_sha256"
+	echo "busybox=$busybox_version"
+	echo "source_date_epoch=$epoch"
 	echo "modules=${order[*]}"
 	echo "vmlinuz_bytes=$(stat -c %s "$out/vmlinuz")"
 	echo "initramfs_bytes=$(stat -c %s "$out/initramfs.cpio.gz")"
