@@ -281,7 +281,7 @@ func freePort(t *testing.T) int {
 // sockPath returns a unix socket path short enough for sun_path (108 bytes).
 func sockPath(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "l2e2e")
+	dir, err := os.MkdirTemp(suite.Tmp, "l2e2e") // under suite.Tmp: removed even after a panic
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func (h *Hub) start() {
 	fmt.Fprintf(log, "# %s %s\n", suite.Hub, strings.Join(args, " "))
 	cmd := exec.Command(suite.Hub, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	if err := qemu.StartTied(cmd); err != nil { // dies with the test binary, cleanups or not
 		log.Close()
 		h.mu.Unlock()
 		t.Fatalf("start l2hub: %v", err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/e2e/qemu"
 )
 
 // TestHubStream is scenario 1 of issue 7: two guests attached to l2hub over
@@ -261,7 +263,7 @@ func qemuReconnectOption(t *testing.T) string {
 func runFor(cmd *exec.Cmd, d time.Duration) (string, error) {
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	if err := qemu.StartTied(cmd); err != nil {
 		return "", err
 	}
 	done := make(chan error, 1)

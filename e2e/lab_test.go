@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/e2e/qemu"
 	"l2hub/lab"
 )
 
@@ -50,7 +51,10 @@ func runLab(t *testing.T, args ...string) (string, int) {
 	cmd := exec.CommandContext(ctx, suite.Hub, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err := qemu.StartTied(cmd) // a lab killed so kills its QEMUs: its watchdogs see to that
+	if err == nil {
+		err = cmd.Wait()
+	}
 	code := 0
 	var ee *exec.ExitError
 	switch {
@@ -281,6 +285,9 @@ func TestLabTrigger(t *testing.T) {
 	if code != 0 || s.Result != lab.ResultPass {
 		t.Errorf("got exit %d, result %s (%+v), want a pass", code, s.Result, s.Classification)
 	}
+	if len(s.Triggers) != 1 {
+		t.Fatalf("got %d triggers in the summary, want 1", len(s.Triggers))
+	}
 	tr := s.Triggers[0]
 	if !tr.Fired || !tr.Undone || tr.FiredAt == nil || !strings.Contains(tr.Line, "GUEST: nexus session ok node-a") {
 		t.Fatalf("got trigger %+v, want it fired on node-a's session marker and undone", tr)
@@ -389,7 +396,7 @@ func TestLabInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
+	if err := qemu.StartTied(cmd); err != nil {
 		t.Fatal(err)
 	}
 	guard := time.AfterFunc(labGuard, func() { cmd.Process.Kill() })

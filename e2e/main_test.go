@@ -8,15 +8,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"l2hub/e2e/qemu"
 )
 
 // Environment knobs (documented in e2e/README.md).
@@ -44,6 +49,7 @@ var suite struct {
 	HubHelp   string          // l2hub serve --help, to see that a scenario's flags exist
 	Tshark    string          // tshark path, "" when missing
 	RunDir    string          // artifacts of this run
+	Tmp       string          // scratch of this run (the built hub, socket dirs)
 	Netns     string          // how networking is isolated, for the log
 }
 
@@ -52,16 +58,25 @@ func TestMain(m *testing.M) {
 	os.Exit(mainE2E(m))
 }
 
+// The tests run in a child process (this binary again), in a private
+// network namespace when it can have one. The parent outlives a child that
+// dies of a panic (a -timeout, say), which runs no cleanups: the parent
+// then kills what is left in the child's namespace, removes the run's
+// scratch and says where the artifacts are. Every QEMU and hub is also
+// started with qemu.StartTied, so it dies with the child in any mode.
 func mainE2E(m *testing.M) int {
 	if state := os.Getenv(envState); state != "" {
-		// The netns child: everything is prepared; loopback must come up.
+		// The child: everything is prepared; a private namespace's
+		// loopback must come up.
 		if err := json.Unmarshal([]byte(state), &suite); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: bad", envState, err)
 			return 2
 		}
-		if err := loopbackUp(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: netns:", err)
-			return 2
+		if suite.Netns == "private namespace" {
+			if err := loopbackUp(); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: netns:", err)
+				return 2
+			}
 		}
 		return m.Run()
 	}
@@ -71,21 +86,33 @@ func mainE2E(m *testing.M) int {
 		return 2
 	}
 	defer os.RemoveAll(tmp)
+	suite.Tmp = tmp
 	if err := prepare(tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 2
 	}
-	defer os.Remove(suite.RunDir) // only when empty: kept artifacts stay
+	defer func() {
+		// Only when empty: kept artifacts stay, and are named here too
+		// (a child that panicked could not name them).
+		if err := os.Remove(suite.RunDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintln(os.Stderr, "e2e: artifacts of this run kept in", suite.RunDir)
+		}
+	}()
 	fmt.Fprintf(os.Stderr, "e2e: guest %s; hub %s; network %s\n",
 		orText(suite.GuestSkip+suite.GuestErr, suite.Guest), orText(suite.HubErr, suite.Hub), suite.Netns)
 	if suite.Netns == "private namespace" {
-		code, err := runInNetns()
+		code, err := runChild(true)
 		if err == nil {
 			return code
 		}
 		suite.Netns = "host loopback (" + err.Error() + ")"
 		fmt.Fprintln(os.Stderr, "e2e: no private network namespace, using the host's loopback:", err)
 	}
+	code, err := runChild(false)
+	if err == nil {
+		return code
+	}
+	fmt.Fprintln(os.Stderr, "e2e: the tests run in this process, as no child process starts:", err)
 	return m.Run()
 }
 
@@ -183,10 +210,12 @@ func prepareHub(tmp string) {
 	suite.Hub, suite.HubHelp = bin, string(out)
 }
 
-// runInNetns re-runs this test binary in a new network namespace, with the
-// prepared suite in its environment, and returns its exit code. The guest
-// build above needed the network (apt-get download); the tests do not.
-func runInNetns() (int, error) {
+// runChild re-runs this test binary, with the prepared suite in its
+// environment, and returns its exit code; with netns, in a new network
+// namespace (the guest build above needed the network for apt-get
+// download; the tests do not). The child dies with this process, and the
+// signals that end a test run are passed on to it.
+func runChild(netns bool) (int, error) {
 	state, err := json.Marshal(&suite)
 	if err != nil {
 		return 0, err
@@ -194,11 +223,36 @@ func runInNetns() (int, error) {
 	cmd := exec.Command(os.Args[0], os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envState+"="+string(state))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if netns {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := qemu.StartTied(cmd); err != nil {
 		return 0, err
 	}
+	ns := ""
+	if netns {
+		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
 	err = cmd.Wait()
+	close(done)
+	if killed := killNetns(ns); len(killed) > 0 {
+		fmt.Fprintln(os.Stderr, "e2e: killed what the tests left running:", strings.Join(killed, ", "))
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), nil
@@ -207,6 +261,29 @@ func runInNetns() (int, error) {
 		return 0, err
 	}
 	return 0, nil
+}
+
+// killNetns kills every process in the network namespace ns ("net:[N]",
+// the child's, private to this run) and returns what they were: what
+// a child that panicked left running, whatever started it.
+func killNetns(ns string) (killed []string) {
+	if self, _ := os.Readlink("/proc/self/ns/net"); ns == "" || ns == self {
+		return nil
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if l, _ := os.Readlink("/proc/" + p.Name() + "/ns/net"); l == ns {
+			comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed = append(killed, fmt.Sprintf("%s (pid %d)", strings.TrimSpace(string(comm)), pid))
+			}
+		}
+	}
+	return killed
 }
 
 // loopbackUp brings up lo in a fresh network namespace.
