@@ -132,6 +132,11 @@ func TestLabPair(t *testing.T) {
 	if s.Result != lab.ResultPass || s.Classification != nil {
 		t.Errorf("got result %s, classification %+v, want pass", s.Result, s.Classification)
 	}
+	// pair.yaml has an expect marker per VM and six phases; fewer would
+	// make the checks below, and junit.xml's count, pass on less.
+	if len(s.Expect) != 2 || len(s.Phases) != 6 {
+		t.Errorf("got %d expect markers and %d phases in the summary, want 2 and 6", len(s.Expect), len(s.Phases))
+	}
 	for _, m := range s.Expect {
 		if m.Status != lab.StatusOK || !strings.Contains(out, m.VM+": "+m.Text) {
 			t.Errorf("expect %s %q: %s, and printed = %v; want ok and printed", m.VM, m.Marker, m.Status, strings.Contains(out, m.Text))
