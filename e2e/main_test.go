@@ -163,8 +163,12 @@ func prepareGuest() {
 		return
 	}
 	suite.QEMU = path
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		suite.GuestSkip = "/bin/busybox not found (apt-get install busybox-static)"
+	busybox := os.Getenv("BUSYBOX") // as build.sh reads it
+	if busybox == "" {
+		busybox = "/bin/busybox"
+	}
+	if _, err := os.Stat(busybox); err != nil {
+		suite.GuestSkip = busybox + " not found (apt-get install busybox-static)"
 		return
 	}
 	suite.Guest = filepath.Join(suite.Out, "guest")
@@ -175,7 +179,7 @@ func prepareGuest() {
 	if err != nil {
 		suite.GuestErr = fmt.Sprintf("e2e/guest/build.sh %s: %v\n%s", suite.Guest, err, out)
 		if bytes.Contains(out, []byte("is dynamically linked")) {
-			suite.GuestSkip, suite.GuestErr = "/bin/busybox is not static (apt-get install busybox-static)", ""
+			suite.GuestSkip, suite.GuestErr = busybox+" is not static (apt-get install busybox-static)", ""
 		}
 		return
 	}
