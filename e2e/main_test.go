@@ -280,7 +280,7 @@ func killNetns(ns string) (killed []string) {
 		if err != nil {
 			continue
 		}
-		if l, _ := os.Readlink("/proc/" + p.Name() + "/ns/net"); l == ns {
+		if l, _ := os.Readlink("/proc/" + p.Name() + "/ns/net"); l == ns && !exiting(pid) {
 			comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				killed = append(killed, fmt.Sprintf("%s (pid %d)", strings.TrimSpace(string(comm)), pid))
@@ -288,6 +288,24 @@ func killNetns(ns string) (killed []string) {
 		}
 	}
 	return killed
+}
+
+// exiting tells whether process pid is already on its way out (the
+// kernel's PF_EXITING in /proc/PID/stat's flags), as a QEMU is for a moment
+// after its parent-death signal.
+func exiting(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(stat), ") ")
+	f := strings.Fields(rest) // state ppid pgrp session tty_nr tpgid flags ...
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	const pfExiting = 0x4
+	return err == nil && flags&pfExiting != 0
 }
 
 // loopbackUp brings up lo in a fresh network namespace.
