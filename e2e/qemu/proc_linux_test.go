@@ -13,10 +13,6 @@ import (
 	"time"
 )
 
-// With tieEnv set the test binary is a parent for TestStartTied (see
-// tieParent) instead of running tests.
-const tieEnv = "QEMU_TIE_PARENT"
-
 // tieParent starts a hanging fake QEMU with StartTied from a goroutine
 // that then exits locked to its thread, so that the thread ends. It prints
 // the child's pid once the thread is gone and the child still runs, or an
