@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +69,8 @@ func DefaultConfig() Config {
 // skipped; an unknown l2.* key is an error, so a typo cannot silently run the
 // wrong test.
 //
-// A nexus node (l2.role=node-a or node-b) stands where nexus-wire.md §1
+// A nexus node (l2.role=node-a or node-b, or l2.run with nexus whatever the
+// role's spelling: a, the default, is node-a) stands where nexus-wire.md §1
 // puts it unless l2.ip and l2.peer say otherwise: node-a at 10.42.0.10/24
 // with peer 10.42.0.11, node-b the other way round, not at the shared
 // recipe's 10.0.0.1 with peer 10.0.0.2.
@@ -88,7 +90,7 @@ func ParseCmdline(cmdline string) (Config, error) {
 		}
 		given[key] = true
 	}
-	if r, err := conformance.ParseRole(c.Role); err == nil && strings.HasPrefix(c.Role, "node-") {
+	if r, err := conformance.ParseRole(c.Role); err == nil && (strings.HasPrefix(c.Role, "node-") || slices.Contains(c.Run, "nexus")) {
 		if !given["l2.ip"] {
 			c.IP = netip.PrefixFrom(r.Addr(), 24)
 		}

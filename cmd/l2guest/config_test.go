@@ -60,6 +60,16 @@ func TestParseCmdline(t *testing.T) {
 			c.Role = "node-a"
 			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.10/24"), []netip.Addr{netip.MustParseAddr("10.42.0.11")}
 		}), ""},
+		// ... and so does l2.run=nexus with the default role (a) or b.
+		{"nexus-run-only", "l2.run=nexus", with(func(c *Config) {
+			c.Run = []string{"nexus"}
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.10/24"), []netip.Addr{netip.MustParseAddr("10.42.0.11")}
+		}), ""},
+		{"nexus-run-role-b", "l2.run=ping,nexus l2.role=b", with(func(c *Config) {
+			c.Run, c.Role = []string{"ping", "nexus"}, "b"
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.11/24"), []netip.Addr{netip.MustParseAddr("10.42.0.10")}
+		}), ""},
+		{"tcp-role-b", "l2.run=tcp l2.role=b", with(func(c *Config) { c.Run, c.Role = []string{"tcp"}, "b" }), ""},
 		{"nexus-given", "l2.peer=10.42.0.12 l2.role=node-a l2.ip=10.42.0.10/16", with(func(c *Config) {
 			c.Role = "node-a"
 			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.10/16"), []netip.Addr{netip.MustParseAddr("10.42.0.12")}
