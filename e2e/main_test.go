@@ -171,6 +171,10 @@ func prepareGuest() {
 		suite.GuestSkip = busybox + " not found (apt-get install busybox-static)"
 		return
 	}
+	if _, err := exec.LookPath("cpio"); err != nil {
+		suite.GuestSkip = "cpio not found (apt-get install cpio)"
+		return
+	}
 	suite.Guest = filepath.Join(suite.Out, "guest")
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(suite.Root, "e2e", "guest", "build.sh"), suite.Guest)
