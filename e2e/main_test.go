@@ -26,12 +26,13 @@ import (
 
 // Environment knobs (documented in e2e/README.md).
 const (
-	envOut     = "L2HUB_E2E_OUT"   // cache and artifact root; default e2e/out
-	envKeep    = "L2HUB_E2E_KEEP"  // 1: keep artifacts of passing tests too
-	envNetns   = "L2HUB_E2E_NETNS" // 0: do not enter a private network namespace
-	envQEMU    = "L2HUB_E2E_QEMU"  // QEMU binary; default qemu-system-x86_64
-	envAccel   = "L2HUB_E2E_ACCEL" // QEMU accelerator; default tcg
-	envState   = "L2HUB_E2E_STATE" // internal: the prepared suite, for the netns child
+	envOut     = "L2HUB_E2E_OUT"     // cache and artifact root; default e2e/out
+	envKeep    = "L2HUB_E2E_KEEP"    // 1: keep artifacts of passing tests too
+	envNetns   = "L2HUB_E2E_NETNS"   // 0: do not enter a private network namespace
+	envRequire = "L2HUB_E2E_REQUIRE" // 1: what the machine lacks fails, rather than skips or goes unchecked
+	envQEMU    = "L2HUB_E2E_QEMU"    // QEMU binary; default qemu-system-x86_64
+	envAccel   = "L2HUB_E2E_ACCEL"   // QEMU accelerator; default tcg
+	envState   = "L2HUB_E2E_STATE"   // internal: the prepared suite, for the netns child
 	qemuBinary = "qemu-system-x86_64"
 )
 
@@ -52,6 +53,10 @@ var suite struct {
 	Tmp       string          // scratch of this run (the built hub, socket dirs)
 	Netns     string          // how networking is isolated, for the log
 }
+
+// started is when this process started, near enough: go test's own kill
+// timer (-timeout plus a minute, then SIGQUIT) counts from here.
+var started = time.Now()
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -222,13 +227,28 @@ func prepareHub(tmp string) {
 // environment, and returns its exit code; with netns, in a new network
 // namespace (the guest build above needed the network for apt-get
 // download; the tests do not). The child dies with this process, and the
-// signals that end a test run are passed on to it.
+// signals that end a test run are passed on to it: SIGQUIT too, which go
+// test sends when its own timer fires, so the child dumps the hung tests'
+// goroutines and this process still cleans up. The child's -test.timeout
+// is what remains of this process's, so its alarm (a panic naming the
+// running tests) comes before go test's SIGQUIT however long prepare took.
 func runChild(netns bool) (int, error) {
 	state, err := json.Marshal(&suite)
 	if err != nil {
 		return 0, err
 	}
-	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	var timeout time.Duration
+	if f := flag.Lookup("test.timeout"); f != nil {
+		timeout, _ = f.Value.(flag.Getter).Get().(time.Duration)
+	}
+	if timeout > 0 {
+		timeout = max(timeout-time.Since(started), time.Second)
+	}
+	cmd := exec.Command(exe, childArgs(os.Args[1:], timeout)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), envState+"="+string(state))
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
@@ -236,7 +256,7 @@ func runChild(netns bool) (int, error) {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 	if err := qemu.StartTied(cmd); err != nil {
 		return 0, err
@@ -269,6 +289,44 @@ func runChild(netns bool) (int, error) {
 		return 0, err
 	}
 	return 0, nil
+}
+
+// childArgs returns the test binary's arguments args with -test.timeout
+// set to timeout (unchanged when timeout is 0, no timeout). Only the flags
+// are rewritten: what follows the first argument that is not a flag, or
+// "--", is passed on as it is.
+func childArgs(args []string, timeout time.Duration) []string {
+	if timeout <= 0 {
+		return args
+	}
+	out := []string{"-test.timeout=" + timeout.String()}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			return append(out, args[i:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		n := 1
+		if !hasValue && !isBoolFlag(name) && i+1 < len(args) {
+			n = 2 // -test.run X: the value is the next argument
+		}
+		if name != "test.timeout" {
+			out = append(out, args[i:i+n]...)
+		}
+		i += n - 1
+	}
+	return out
+}
+
+// isBoolFlag tells whether the registered flag name takes no value
+// argument (-test.v); an unknown name is taken as one.
+func isBoolFlag(name string) bool {
+	f := flag.Lookup(name)
+	if f == nil {
+		return true
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // killNetns kills every process in the network namespace ns ("net:[N]",
