@@ -351,14 +351,13 @@ func TestHubPartition(t *testing.T) {
 
 // checkCapture reads the hub's capture with tshark and wants at least one
 // frame matching each display filter. Without tshark it says so and checks
-// nothing; h must have a capture (not HubConfig.NoCapture).
+// nothing (see haveTshark); h must have a capture (not HubConfig.NoCapture).
 func checkCapture(t *testing.T, h *Hub, filters ...string) {
 	t.Helper()
 	if h.Capture == "" {
 		t.Fatal("checkCapture: the hub was started with NoCapture")
 	}
-	if suite.Tshark == "" {
-		t.Log("capture not read: tshark not installed")
+	if !haveTshark(t, "capture") {
 		return
 	}
 	for _, f := range filters {

@@ -226,7 +226,7 @@ func TestHubFaults(t *testing.T) {
 			nexusPair(t, pa.Netdev, pb.Netdev)
 			h.Stop()
 			checkCapture(t, h, tt.why...)
-			if suite.Tshark != "" {
+			if suite.Tshark != "" { // checkCapture said why not
 				tt.capture(t, h.Capture)
 			}
 		})
