@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -78,8 +79,8 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	defer func() {
 		if err != nil {
 			stop()
-			if s := strings.TrimSpace(stderr.String()); s != "" {
-				err = fmt.Errorf("%w\n%s", err, s)
+			if s := stderrTail(stderr.String()); s != "" {
+				err = fmt.Errorf("%w: %s", err, s)
 			}
 		}
 	}()
@@ -141,7 +142,10 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 			}
 		}
 		if err := stop(); err != nil && !isInterrupted(err) {
-			errs = append(errs, fmt.Errorf("hub process: %w\n%s", err, stderr.String()))
+			if s := stderrTail(stderr.String()); s != "" {
+				err = fmt.Errorf("%w: %s", err, s)
+			}
+			errs = append(errs, fmt.Errorf("hub process: %w", err))
 		}
 		var cerr error
 		counters, cerr = summaryCounters(summary)
@@ -150,6 +154,24 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	}
 	n.Counters = func() map[string]uint64 { return counters }
 	return n, nil
+}
+
+// stderrTailLines is how many of the child's last lines of stderr an error
+// quotes: its own last words, not every line it logged while it ran.
+const stderrTailLines = 3
+
+// stderrTail is the last stderrTailLines non-empty lines of the child's
+// stderr, on one line (a table cell).
+func stderrTail(s string) string {
+	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' })
+	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "" })
+	if len(lines) > stderrTailLines {
+		lines = lines[len(lines)-stderrTailLines:]
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " | ")
 }
 
 // hubCommand is the command that runs the hub's process. Where the OS

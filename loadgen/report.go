@@ -155,33 +155,62 @@ func (r *Report) Evaluate(policy, capture, tr string) {
 // lossless judges the promise: every scenario of an l2hub target that
 // pauses (every one but "+drop") delivers every frame, as the direct pair
 // does, in every run (a result's Lost sums its runs'). The overload
-// scenario is left out: its receivers never read.
+// scenario is left out: its receivers never read. A pause scenario that
+// failed with an error fails the check too, whatever it lost: it did not
+// show the promise held (the hub died, a port never attached). Only a
+// scenario skipped as unsupported, or cut short by an interrupt, is left
+// out.
 func (r *Report) lossless() Check {
 	ck := Check{Target: "every overflow: pause scenario delivers 100% (the direct pair's figure)", Got: "no l2hub scenario measured", Lossless: true}
 	var n int
-	var lossy []string
+	var lossy, failed []string
 	for _, res := range r.Results {
 		sc := res.Scenario
-		if res.Err != "" || !strings.HasPrefix(sc.Target, "l2hub") || strings.Contains(sc.Target, "+drop") || sc.Kind == "overload" {
+		if !strings.HasPrefix(sc.Target, "l2hub") || strings.Contains(sc.Target, "+drop") || sc.Kind == "overload" ||
+			strings.HasPrefix(res.Err, SkippedPrefix) || strings.HasPrefix(res.Err, InterruptedPrefix) {
 			continue
 		}
 		n++
-		if res.Lost > 0 {
-			runs := ""
-			if res.Runs > 1 {
-				runs = fmt.Sprintf(" in %d of %d runs", res.LossyRuns, res.Runs)
-			}
+		runs := ""
+		if res.Runs > 1 {
+			runs = fmt.Sprintf(" in %d of %d runs", res.LossyRuns, res.Runs)
+		}
+		switch {
+		case res.Err != "" && res.Lost > 0:
+			failed = append(failed, fmt.Sprintf("%s (lost %s%s, then: %s)", res.Name, fmtLoss(res.LossRatio), runs, shortErr(res)))
+		case res.Err != "":
+			failed = append(failed, fmt.Sprintf("%s (%s)", res.Name, shortErr(res)))
+		case res.Lost > 0:
 			lossy = append(lossy, fmt.Sprintf("%s (%s%s)", res.Name, fmtLoss(res.LossRatio), runs))
 		}
 	}
-	if n > 0 {
-		ck.Measured, ck.Pass = true, len(lossy) == 0
-		ck.Got = fmt.Sprintf("%d scenarios, none lost a frame", n)
-		if len(lossy) > 0 {
-			ck.Got = fmt.Sprintf("%d of %d scenarios lost frames: %s", len(lossy), n, strings.Join(lossy, ", "))
-		}
+	if n == 0 {
+		return ck
+	}
+	ck.Measured, ck.Pass = true, len(lossy) == 0 && len(failed) == 0
+	ck.Got = fmt.Sprintf("%d scenarios, none lost a frame", n)
+	var got []string
+	if len(failed) > 0 {
+		got = append(got, fmt.Sprintf("%d of %d scenarios failed with an error: %s", len(failed), n, strings.Join(failed, ", ")))
+	}
+	if len(lossy) > 0 {
+		got = append(got, fmt.Sprintf("%d of %d scenarios lost frames: %s", len(lossy), n, strings.Join(lossy, ", ")))
+	}
+	if len(got) > 0 {
+		ck.Got = strings.Join(got, "; ")
 	}
 	return ck
+}
+
+// shortErr is a result's error on one line, without the scenario's name
+// it starts with.
+func shortErr(res Result) string {
+	return oneLine(strings.TrimPrefix(res.Err, res.Name+": "))
+}
+
+// oneLine joins the lines of s with " | ", for a table cell.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")), " ")
 }
 
 // hubDrops sums the hub's drops in a result's counters, but for those of
@@ -249,7 +278,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw, "SCENARIO\tFRAMES/S\tGBIT/S\tP50\tP99\tP99.9\tLOSS\tVS DIRECT\tCPU/FRAME\tCPU VS DIRECT\t")
 	for _, res := range r.Results {
 		if res.Err != "" {
-			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\n", res.Name, res.Err)
+			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\n", res.Name, shortErr(res))
 			continue
 		}
 		ratio, cpuRatio := "-", "-"

@@ -172,7 +172,7 @@ func Run(ctx context.Context, sc Scenario, t Target) (Result, error) {
 	r.pid, r.rss.pid = net.PID, net.PID
 	err = r.measure(ctx)
 	if cerr := net.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("%s: close: %w", res.Name, cerr)
+		err = fmt.Errorf("close: %w", cerr)
 	}
 	r.senders.Wait() // a blocked write fails once its port is closed
 	r.receivers.Wait()

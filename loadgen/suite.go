@@ -443,7 +443,16 @@ func (s *Suite) selected(sc Scenario, t Target) bool {
 	return s.Filter == nil || s.Filter.MatchString(sc.withTarget(t).Name())
 }
 
-// measure runs sc Count times and combines the runs.
+// Prefixes of Result.Err for the scenarios that measured nothing through
+// no fault of the target: Report.Evaluate leaves them out.
+const (
+	SkippedPrefix     = "skipped: "     // the target cannot offer the scenario (ErrUnsupported)
+	InterruptedPrefix = "interrupted: " // the run was cancelled while it ran
+)
+
+// measure runs sc Count times and combines the runs. A run that fails ends
+// the repetition; the result combines it with the runs before it (so their
+// loss still counts) and carries its error.
 func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 	var runs []Result
 	for range s.Count {
@@ -455,11 +464,16 @@ func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 			r, err = Run(ctx, sc, t)
 		})
 		if err != nil {
-			r.Err = err.Error()
-			if errors.Is(err, ErrUnsupported) {
-				r.Err = "skipped: " + r.Err
+			runs = append(runs, r)
+			res := combine(runs)
+			res.Err = err.Error()
+			switch {
+			case errors.Is(err, ErrUnsupported):
+				res.Err = SkippedPrefix + res.Err
+			case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+				res.Err = InterruptedPrefix + res.Err
 			}
-			return r
+			return res
 		}
 		runs = append(runs, r)
 	}
@@ -532,7 +546,7 @@ func combine(runs []Result) Result {
 // add relates r to its baseline, where they compare like with like, and
 // appends it.
 func (s *Suite) add(rep *Report, r Result, base *Result) {
-	if base != nil && base.Rate > 0 && r.Err == "" && r.Fanout == base.Fanout {
+	if base != nil && base.Rate > 0 && base.Err == "" && r.Err == "" && r.Fanout == base.Fanout {
 		r.Baseline = base.Name
 		r.Ratio = r.Rate / base.Rate
 		if r.CPUPerFrame > 0 {

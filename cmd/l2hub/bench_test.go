@@ -119,3 +119,21 @@ func TestBenchFailOn(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchFailsOnAnErroredHubScenario: a pause scenario that failed with
+// an error (a hub process killed mid-run, after losing frames) fails the
+// bench by default, and the message says it failed; --fail-on none does not.
+func TestBenchFailsOnAnErroredHubScenario(t *testing.T) {
+	sc := loadgen.Scenario{Kind: "throughput", Target: loadgen.TargetHub, Transport: "tcp", Pattern: loadgen.Unicast, Ports: 2, Size: 64}
+	killed := loadgen.Result{Name: sc.Name(), Scenario: sc, Expected: 1000, Received: 744, Lost: 256, LossRatio: 0.256,
+		Err: sc.Name() + ": close: hub process: signal: killed"}
+	rep := &loadgen.Report{Results: []loadgen.Result{killed}}
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, "tcp")
+	err := failed(rep, failOnLoss)
+	if err == nil || !strings.Contains(err.Error(), "failed with an error") || !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("got %v, want a failure naming the scenario's error", err)
+	}
+	if err := failed(rep, failOnNone); err != nil {
+		t.Errorf("got %v with --fail-on none, want no error", err)
+	}
+}

@@ -1,0 +1,142 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLosslessFailsOnErroredPauseScenarios: a pause scenario that failed
+// with an error fails the lossless check, whether or not it lost frames
+// before it failed, and so does a run whose every hub scenario failed; a
+// scenario skipped as unsupported or cut short by an interrupt does not.
+func TestLosslessFailsOnErroredPauseScenarios(t *testing.T) {
+	row := func(target, err string, lost uint64) Result {
+		sc := Scenario{Kind: "throughput", Target: target, Transport: "tcp", Pattern: Unicast, Ports: 2, Size: 64}
+		name := sc.Name()
+		if err != "" {
+			err = name + ": " + err
+		}
+		return Result{Name: name, Scenario: sc, Lost: lost, Expected: 1000, LossRatio: float64(lost) / 1000, Err: err}
+	}
+	died := "close: hub process: signal: killed: level=INFO msg=listening | level=INFO msg=bye"
+	for _, tc := range []struct {
+		name     string
+		rows     []Result
+		measured bool
+		pass     bool
+		want     string // in Got
+	}{
+		{"clean", []Result{row("l2hub", "", 0), row("l2hub+policy", "", 0)}, true, true, "2 scenarios, none lost a frame"},
+		{"died-after-losing", []Result{row("l2hub", died, 256), row("l2hub+policy", "", 0)}, true, false,
+			"1 of 2 scenarios failed with an error: throughput/l2hub/tcp/unicast/2p/64B (lost 25.60%, then: close: hub process: signal: killed"},
+		{"open-failed", []Result{row("l2hub", "open: flags: queue: 2000000 is outside 1..1048576", 0)}, true, false,
+			"1 of 1 scenarios failed with an error"},
+		{"every-hub-row-failed", []Result{row("l2hub", "warm-up: peers never heard each other", 0), row("l2hub+policy", "open: no", 0)}, true, false,
+			"2 of 2 scenarios failed with an error"},
+		{"error-and-loss", []Result{row("l2hub", "open: no", 0), row("l2hub+policy", "", 3)}, true, false,
+			"1 of 2 scenarios failed with an error: throughput/l2hub/tcp/unicast/2p/64B (open: no); 1 of 2 scenarios lost frames"},
+		{"skipped", []Result{{Scenario: Scenario{Target: "l2hub", Kind: "throughput"}, Err: SkippedPrefix + "udp: not supported"}, row("l2hub+policy", "", 0)}, true, true, "1 scenarios"},
+		{"interrupted", []Result{{Scenario: Scenario{Target: "l2hub", Kind: "throughput"}, Err: InterruptedPrefix + "context canceled"}}, false, false, "no l2hub scenario measured"},
+		{"drop-target-errored", []Result{row("l2hub+drop", "open: no", 0)}, false, false, "no l2hub scenario measured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &Report{Results: tc.rows}
+			ck := rep.lossless()
+			rep.Checks = []Check{ck}
+			if ck.Measured != tc.measured || ck.Pass != tc.pass || !strings.Contains(ck.Got, tc.want) {
+				t.Errorf("got lossless() = %+v, want measured %v, pass %v, Got containing %q", ck, tc.measured, tc.pass, tc.want)
+			}
+			if strings.Contains(ck.Got, "\n") {
+				t.Errorf("got a check of several lines: %q", ck.Got)
+			}
+			if failed := len(rep.Failed(false)) > 0; failed != (tc.measured && !tc.pass) {
+				t.Errorf("got Failed(false) non-empty = %v, want %v", failed, tc.measured && !tc.pass)
+			}
+		})
+	}
+}
+
+// closeFails is a bus that loses the first data frame of its first Open
+// and whose close fails in its second: a target that lost a frame in one
+// run and died in the next.
+type closeFails struct{ bus }
+
+func (c *closeFails) Name() string { return "l2hub" }
+
+func (c *closeFails) Open(ctx context.Context, sc Scenario) (*Net, error) {
+	n, err := c.bus.Open(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	if c.opens.Load() == 2 {
+		close := n.Close
+		n.Close = func() error { close(); return errors.New("hub process: signal: killed") }
+	}
+	return n, nil
+}
+
+// TestCountKeepsTheRunsBeforeAFailure: with Count, a run that fails does
+// not throw away the runs before it: their loss stays in the result, which
+// carries the error, and the lossless check fails.
+func TestCountKeepsTheRunsBeforeAFailure(t *testing.T) {
+	target := &closeFails{bus{copies: func(open, vm, n int) int {
+		if open == 1 && vm == 0 && n == 1 {
+			return 0
+		}
+		return 1
+	}}}
+	s := &Suite{Count: 3}
+	sc := Scenario{Kind: "throughput", Transport: "bus", Size: 64, Ports: 2, Pattern: Unicast, Duration: 20 * time.Millisecond, Window: 8}
+	res := s.measure(context.Background(), sc, target)
+	if res.Err == "" || res.Runs != 2 || res.LossyRuns < 1 || res.Lost < 1 {
+		t.Errorf("got err %q, %d runs, %d lossy, %d lost; want the error and both runs, the first one's loss kept", res.Err, res.Runs, res.LossyRuns, res.Lost)
+	}
+	if strings.Count(res.Err, res.Name) != 1 {
+		t.Errorf("got error %q, want the scenario's name in it once", res.Err)
+	}
+	rep := &Report{Results: []Result{res}}
+	if ck := rep.lossless(); !ck.Measured || ck.Pass {
+		t.Errorf("got lossless() = %+v, want a failed check", ck)
+	}
+}
+
+// TestInterruptedScenarioIsMarked: a scenario cut short by the run's
+// cancellation is marked so, and left out of the lossless verdict.
+func TestInterruptedScenarioIsMarked(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	target := cancelOnData{pipeTarget{}, cancel}
+	sc := Scenario{Kind: "throughput", Transport: "pipe", Size: 64, Ports: 2, Pattern: Unicast, Duration: time.Minute}
+	res := (&Suite{Count: 1}).measure(ctx, sc, target)
+	if !strings.HasPrefix(res.Err, InterruptedPrefix) {
+		t.Errorf("got error %q, want it to start with %q", res.Err, InterruptedPrefix)
+	}
+}
+
+// TestNoRatioAgainstAFailedBaseline: a row is not related to a direct pair
+// whose run failed, even one that measured a rate before it did.
+func TestNoRatioAgainstAFailedBaseline(t *testing.T) {
+	base := Result{Name: "direct", Rate: 1000, Fanout: 1, Err: "direct: close: broken pipe"}
+	rep := &Report{}
+	(&Suite{}).add(rep, Result{Name: "l2hub", Rate: 900, Fanout: 1}, &base)
+	if r := rep.Results[0]; r.Baseline != "" || r.Ratio != 0 {
+		t.Errorf("got baseline %q ratio %v, want none against a failed direct run", r.Baseline, r.Ratio)
+	}
+}
+
+func TestStderrTail(t *testing.T) {
+	var b strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&b, "time=x level=INFO msg=line%d\n", i)
+	}
+	b.WriteString("\n  panic: boom  \n\n")
+	got := stderrTail(b.String())
+	want := "time=x level=INFO msg=line48 | time=x level=INFO msg=line49 | panic: boom"
+	if got != want {
+		t.Errorf("got stderrTail(...) = %q, want %q", got, want)
+	}
+}
