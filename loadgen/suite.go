@@ -496,7 +496,7 @@ func combine(runs []Result) Result {
 		return res
 	}
 	res.Sent, res.SendErrors, res.Expected, res.Received, res.Lost = 0, 0, 0, 0, 0
-	res.Late, res.Duplicates, res.Unchecked, res.Unwanted, res.Echoes, res.Foreign, res.WindowStalls = 0, 0, 0, 0, 0, 0, 0
+	res.Late, res.Duplicates, res.Unchecked, res.Unwanted, res.Echoes, res.Foreign, res.WindowStalls, res.Unsent = 0, 0, 0, 0, 0, 0, 0, 0
 	res.LossyRuns, res.LatencyMax, res.SendLagMax = 0, 0, 0
 	res.Counters = nil
 	for _, r := range runs {
@@ -512,6 +512,7 @@ func combine(runs []Result) Result {
 		res.Echoes += r.Echoes
 		res.Foreign += r.Foreign
 		res.WindowStalls += r.WindowStalls
+		res.Unsent += r.Unsent
 		if r.Lost > 0 {
 			res.LossyRuns++
 		}
