@@ -13,7 +13,7 @@ import (
 func TestBenchCommandRunsTheServePath(t *testing.T) {
 	var out, errs bytes.Buffer
 	err := run(context.Background(), []string{"bench", "--sizes", "64", "--ports", "2", "--patterns", "unicast",
-		"--duration", "30ms", "--window", "16", "--latency=false", "--overload=false", "--targets", loadgen.TargetHubCapture, "--json"}, &out, &errs)
+		"--duration", "50ms", "--window", "16", "--latency=false", "--overload=false", "--targets", loadgen.TargetHubCapture, "--json"}, &out, &errs)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errs.String())
 	}
@@ -54,6 +54,8 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 		{"--mode", "router"},
 		{"--load", "1.5"},
 		{"--fail-on", "sometimes"},
+		{"--queue", "2000000"},
+		{"--duration", "1ms"},
 	} {
 		t.Run(strings.TrimPrefix(args[0], "--"), func(t *testing.T) {
 			var out bytes.Buffer
@@ -68,11 +70,12 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 // scenario can run is refused before anything runs (no table, exit status
 // 1), naming the value; the other flags keep the run short should it start.
 func TestBenchRefusesABadMatrixUpFront(t *testing.T) {
-	short := []string{"--duration", "1ms", "--window", "4", "--latency=false", "--stall=false", "--overload=false",
+	short := []string{"--duration", "50ms", "--window", "4", "--latency=false", "--stall=false", "--overload=false",
 		"--open-loop=false", "--targets", loadgen.TargetHub}
 	for _, tc := range []struct{ args, want string }{
 		{"--ports 3 --sizes 64", "--ports 3: unicast pairs the VMs"},
 		{"--ports 2 --sizes 10", "--sizes 10: want 40..69632 bytes"},
+		{"--ports 2 --sizes 64 --queue 2000000", "--queue 2000000: flags: queue: 2000000 is outside 1..1048576"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			var out, errs bytes.Buffer
