@@ -239,6 +239,7 @@ func sessionCounters(sess *serve.Session) map[string]uint64 {
 		c["capture_written"] = cs.Written
 		c["capture_bytes"] = cs.Bytes
 		c["capture_queue_full"] = cs.QueueFull
+		c["capture_write_error"] = cs.WriteError
 	}
 	return c
 }

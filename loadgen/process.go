@@ -148,7 +148,7 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 			errs = append(errs, fmt.Errorf("hub process: %w", err))
 		}
 		var cerr error
-		counters, cerr = summaryCounters(summary)
+		counters, cerr = summaryCounters(summary, dir)
 		errs = append(errs, cerr)
 		return errors.Join(errs...)
 	}
@@ -195,8 +195,10 @@ func isInterrupted(err error) bool {
 }
 
 // summaryCounters reads serve's exit summary into the counters
-// sessionCounters gives for an in-process hub.
-func summaryCounters(path string) (map[string]uint64, error) {
+// sessionCounters gives for an in-process hub; the summary has no bytes
+// written by the capture, so capture_bytes sums the sizes of its files
+// (relative names are in dir, the child's working directory).
+func summaryCounters(path, dir string) (map[string]uint64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("hub process: summary: %w", err)
@@ -221,6 +223,18 @@ func summaryCounters(path string) (map[string]uint64, error) {
 	if sum.Capture != nil {
 		c["capture_written"] = sum.Capture.Written
 		c["capture_queue_full"] = sum.Capture.QueueFull
+		c["capture_write_error"] = sum.Capture.WriteError
+		c["capture_bytes"] = 0
+		for _, f := range sum.Capture.Files {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			fi, err := os.Stat(f)
+			if err != nil {
+				return c, fmt.Errorf("hub process: capture: %w", err)
+			}
+			c["capture_bytes"] += uint64(fi.Size())
+		}
 	}
 	return c, nil
 }

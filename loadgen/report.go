@@ -308,6 +308,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if d := teardownDrops(res.Counters); d > 0 {
 			extra += fmt.Sprintf("  %d still queued at the end", d)
 		}
+		if n := res.Counters["capture_queue_full"] + res.Counters["capture_write_error"]; n > 0 {
+			extra += fmt.Sprintf("  capture lost %d records", n)
+		}
 		if p := res.Counters["hub_pauses"]; p > 0 {
 			extra += fmt.Sprintf("  %d pauses", p)
 		}
