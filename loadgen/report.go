@@ -343,7 +343,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w, "relate a row to the direct pair only where both carry the same deliveries per frame; '-' where")
 	fmt.Fprintln(w, "no direct pair can (broadcast to more than one VM). Duplicates are not counted as deliveries.")
 	fmt.Fprintln(w, "A window give-up is a closed-loop sender that heard nothing of its frames in flight for")
-	fmt.Fprintf(w, "%v and went on without them: from then on it had more than the window in flight.\n", windowTimeout)
+	fmt.Fprintf(w, "%v and went on without them: from then on it had more than the window in flight. A wait\n", windowTimeout)
+	fmt.Fprintln(w, "that the scenario's end cut short is not one: the sender stopped there.")
 	if len(r.Checks) > 0 {
 		fmt.Fprintln(w, "\nTargets:")
 		for _, c := range r.Checks {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -71,7 +72,10 @@ type Result struct {
 	// the window in which none of the sender's frames in flight arrived
 	// for windowTimeout. The sender then went on as if they were lost,
 	// although they may only be late, with more than Window frames in
-	// flight from then on: a row with give-ups ran partly open loop.
+	// flight from then on: a row with give-ups ran partly open loop. A
+	// wait the scenario's end cuts short is not one (the sender stops
+	// there); with a Duration under windowTimeout there can be none, and a
+	// sender whose whole window is lost sends nothing more.
 	WindowStalls uint64 `json:"window_stalls"`
 	// Unsent counts a paced sender's frames that were due before the end
 	// but never written: the target held the sender's write until the
@@ -441,7 +445,18 @@ func (r *run) send(i int, p VM, end int64) {
 	for seq := uint64(0); ; seq++ {
 		if window > 0 && seq-acked >= window {
 			if acked = max(r.acked(i), floor); seq-acked >= window {
-				if !r.waitWindow(i, seq, timer) {
+				// A closed-loop sender stops at the end: its wait does not
+				// outlast it, and a wait the end cuts short is no give-up,
+				// since nothing is sent after it. A paced one still owes
+				// the frames due before the end.
+				left := time.Duration(math.MaxInt64)
+				if interval == 0 {
+					left = time.Duration(end - mono())
+				}
+				switch r.waitWindow(i, seq, timer, left) {
+				case windowEnded:
+					return
+				case windowGaveUp:
 					floor = seq // give up on what is in flight (see WindowStalls)
 				}
 				acked = max(r.acked(i), floor)
@@ -525,11 +540,24 @@ func (r *run) acked(i int) uint64 {
 	return a
 }
 
-// waitWindow blocks sender i until its window opens (true) or
-// windowTimeout passes (false).
-func (r *run) waitWindow(i int, seq uint64, timer *time.Timer) bool {
+// What a wait for the window came to.
+const (
+	windowOpen   = iota // the window opened
+	windowGaveUp        // windowTimeout passed: counted in WindowStalls
+	windowEnded         // the sender's end came first
+)
+
+// waitWindow blocks sender i until its window opens, windowTimeout passes,
+// or the sender's end comes, left from now, whichever is first. A wait
+// that would reach windowTimeout at or after the end ends there instead:
+// it is not a give-up.
+func (r *run) waitWindow(i int, seq uint64, timer *time.Timer, left time.Duration) int {
 	window := uint64(r.sc.Window)
-	timer.Reset(windowTimeout)
+	wait, result := windowTimeout, windowGaveUp
+	if left <= wait {
+		wait, result = max(left, 0), windowEnded
+	}
+	timer.Reset(wait)
 	defer timer.Stop()
 	defer r.waiting[i].Store(false)
 	for {
@@ -537,13 +565,15 @@ func (r *run) waitWindow(i int, seq uint64, timer *time.Timer) bool {
 		// it loads waiting, so one of the two sees the other.
 		r.waiting[i].Store(true)
 		if seq-r.acked(i) < window {
-			return true
+			return windowOpen
 		}
 		select {
 		case <-r.wake[i]:
 		case <-timer.C:
-			r.stalls[i].Add(1)
-			return false
+			if result == windowGaveUp {
+				r.stalls[i].Add(1)
+			}
+			return result
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -175,24 +176,30 @@ func TestPacedSenderHeldToTheCloseCountsUnsent(t *testing.T) {
 }
 
 // TestWindowGiveUpsAreReported: a closed-loop sender whose frames in
-// flight never arrive gives up on them, and the table and JSON say how
-// often.
+// flight never arrive gives up on them once every windowTimeout, but not
+// at the end, when it stops sending, and the table and JSON say how
+// often. It runs on synctest's clock, so the count is exact under any
+// load.
 func TestWindowGiveUpsAreReported(t *testing.T) {
 	// The bus drops every data frame after the 8th of each VM: the window
-	// of 4 never opens again.
+	// of 4 never opens again. Over 3.2 windowTimeouts, each sender gives up
+	// 3 times; its fourth wait runs into the end, which is no give-up.
 	b := &bus{name: "l2hub+drop", copies: func(_, _, n int) int {
 		if n > 8 {
 			return 0
 		}
 		return 1
 	}}
-	sc := Scenario{Kind: "throughput", Transport: "bus", Size: 64, Ports: 2, Pattern: Unicast, Duration: 100 * time.Millisecond, Window: 4}
-	res, err := Run(context.Background(), sc, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.WindowStalls == 0 {
-		t.Fatalf("got no window give-ups with every frame after the 8th dropped (%d sent)", res.Sent)
+	sc := Scenario{Kind: "throughput", Transport: "bus", Size: 64, Ports: 2, Pattern: Unicast, Duration: windowTimeout * 32 / 10, Window: 4}
+	var res Result
+	synctest.Test(t, func(t *testing.T) {
+		var err error
+		if res, err = Run(context.Background(), sc, b); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if want := uint64(2 * 3); res.WindowStalls != want {
+		t.Fatalf("got %d window give-ups, want %d: 3 by each sender (%d sent)", res.WindowStalls, want, res.Sent)
 	}
 	rep := &Report{Results: []Result{res}}
 	var out strings.Builder
