@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -156,22 +155,51 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	return n, nil
 }
 
-// stderrTailLines is how many of the child's last lines of stderr an error
-// quotes: its own last words, not every line it logged while it ran.
+// stderrTailLines is how many of the child's lines of stderr an error
+// quotes at most: its own last words, not every line it logged while it
+// ran.
 const stderrTailLines = 3
 
-// stderrTail is the last stderrTailLines non-empty lines of the child's
-// stderr, on one line (a table cell).
+// stderrTail is the child's last words on one line (a table cell): its
+// last stderrTailLines warnings, errors, panics and the error it exits
+// with; when it said none, only its last line (a child killed by a signal
+// says nothing, and the INFO records it logged before tell no more).
 func stderrTail(s string) string {
-	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' })
-	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "" })
-	if len(lines) > stderrTailLines {
-		lines = lines[len(lines)-stderrTailLines:]
+	var last string
+	var words []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		last = l
+		if lastWord(l) {
+			words = append(words, l)
+		}
 	}
-	for i, l := range lines {
-		lines[i] = strings.TrimSpace(l)
+	if len(words) == 0 {
+		return last
 	}
-	return strings.Join(lines, " | ")
+	if len(words) > stderrTailLines {
+		words = words[len(words)-stderrTailLines:]
+	}
+	return strings.Join(words, " | ")
+}
+
+// lastWord says whether a line of the child's stderr is a warning, an
+// error or the start of a crash: slog's text or JSON records at WARN or
+// ERROR, the error l2hub exits with, a panic, a fatal runtime error.
+func lastWord(l string) bool {
+	for _, p := range []string{"level=WARN", "level=ERROR", `"level":"WARN"`, `"level":"ERROR"`} {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	for _, p := range []string{"l2hub: ", "panic: ", "fatal error: "} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // hubCommand is the command that runs the hub's process. Where the OS

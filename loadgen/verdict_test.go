@@ -128,15 +128,33 @@ func TestNoRatioAgainstAFailedBaseline(t *testing.T) {
 	}
 }
 
+// TestStderrTail: an error quotes the child's warnings, errors and crash,
+// not the INFO lines it logged before it died; with none, its last line.
 func TestStderrTail(t *testing.T) {
-	var b strings.Builder
-	for i := range 50 {
-		fmt.Fprintf(&b, "time=x level=INFO msg=line%d\n", i)
+	info := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "time=x level=INFO msg=line%d\n", i)
+		}
+		return b.String()
 	}
-	b.WriteString("\n  panic: boom  \n\n")
-	got := stderrTail(b.String())
-	want := "time=x level=INFO msg=line48 | time=x level=INFO msg=line49 | panic: boom"
-	if got != want {
-		t.Errorf("got stderrTail(...) = %q, want %q", got, want)
+	for _, tc := range []struct{ name, stderr, want string }{
+		{"empty", "\n \n", ""},
+		{"killed", info(50), "time=x level=INFO msg=line49"},
+		{"panic", info(50) + "\n  panic: boom  \n\ngoroutine 1 [running]:\nmain.main()\n\t/x.go:5 +0x1d\n", "panic: boom"},
+		{"warnings", "time=x level=WARN msg=a\n" + info(3) + "time=x level=ERROR msg=b\n" + info(3),
+			"time=x level=WARN msg=a | time=x level=ERROR msg=b"},
+		{"most-recent", "time=x level=WARN msg=a\ntime=x level=WARN msg=b\ntime=x level=WARN msg=c\ntime=x level=WARN msg=d\n",
+			"time=x level=WARN msg=b | time=x level=WARN msg=c | time=x level=WARN msg=d"},
+		{"json", `{"time":"x","level":"INFO","msg":"a"}` + "\n" + `{"time":"x","level":"ERROR","msg":"b"}` + "\n" + `{"time":"x","level":"INFO","msg":"c"}` + "\n",
+			`{"time":"x","level":"ERROR","msg":"b"}`},
+		{"exit-error", "time=x level=WARN msg=a\n" + info(5) + "l2hub: serve: port a: address in use\n" + info(1),
+			"time=x level=WARN msg=a | l2hub: serve: port a: address in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := stderrTail(tc.stderr); got != tc.want {
+				t.Errorf("got stderrTail(...) = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
