@@ -128,7 +128,9 @@ type Result struct {
 	// run and LossRatio is Lost/Expected over them all, LossyRuns says how
 	// many runs lost a frame, rates, CPU and RSS are those of the run with
 	// the median rate, the latency percentiles are the median of each
-	// run's percentile, and LatencyMax is the largest of all.
+	// run's percentile, and LatencyMax is the largest of all. A scenario
+	// cut short by an interrupt counts only the runs completed before it
+	// (Runs 0: none, and the counts are the cut-short run's).
 	Runs      int `json:"runs,omitempty"`
 	LossyRuns int `json:"lossy_runs,omitempty"`
 

@@ -452,7 +452,9 @@ const (
 
 // measure runs sc Count times and combines the runs. A run that fails ends
 // the repetition; the result combines it with the runs before it (so their
-// loss still counts) and carries its error.
+// loss still counts) and carries its error. A run the context cut short is
+// left out of it, as its drain never ran: the result is the runs before
+// it, or, when there were none, the cut-short run's with Runs 0.
 func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 	var runs []Result
 	for range s.Count {
@@ -464,13 +466,22 @@ func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 			r, err = Run(ctx, sc, t)
 		})
 		if err != nil {
-			runs = append(runs, r)
-			res := combine(runs)
+			interrupted := ctx.Err() != nil && errors.Is(err, ctx.Err())
+			var res Result
+			switch {
+			case !interrupted:
+				res = combine(append(runs, r))
+			case len(runs) > 0:
+				// The run cut short counted what was in flight as lost.
+				res = combine(runs)
+			default:
+				res = r // Runs 0: no run completed
+			}
 			res.Err = err.Error()
 			switch {
 			case errors.Is(err, ErrUnsupported):
 				res.Err = SkippedPrefix + res.Err
-			case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			case interrupted:
 				res.Err = InterruptedPrefix + res.Err
 			}
 			return res

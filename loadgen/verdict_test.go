@@ -14,13 +14,26 @@ import (
 // before it failed, and so does a run whose every hub scenario failed; a
 // scenario skipped as unsupported or cut short by an interrupt does not.
 func TestLosslessFailsOnErroredPauseScenarios(t *testing.T) {
-	row := func(target, err string, lost uint64) Result {
-		sc := Scenario{Kind: "throughput", Target: target, Transport: "tcp", Pattern: Unicast, Ports: 2, Size: 64}
+	rowOf := func(kind, target, tr, err string, lost uint64) Result {
+		sc := Scenario{Kind: kind, Target: target, Transport: tr, Pattern: Unicast, Ports: 2, Size: 64}
 		name := sc.Name()
 		if err != "" {
 			err = name + ": " + err
 		}
-		return Result{Name: name, Scenario: sc, Lost: lost, Expected: 1000, LossRatio: float64(lost) / 1000, Err: err}
+		res := Result{Name: name, Scenario: sc, Lost: lost, Expected: 1000, LossRatio: float64(lost) / 1000, Err: err, Runs: 1}
+		if lost > 0 {
+			res.LossyRuns = 1
+		}
+		return res
+	}
+	row := func(target, err string, lost uint64) Result { return rowOf("throughput", target, "tcp", err, lost) }
+	// interrupted is a scenario with runs runs done, lossy of them lossy,
+	// before an interrupt (measure leaves the cut-short run out).
+	interrupted := func(runs, lossy int, lost uint64) Result {
+		res := row("l2hub", "", lost)
+		res.Runs, res.LossyRuns = runs, lossy
+		res.Err = InterruptedPrefix + res.Name + ": context canceled"
+		return res
 	}
 	died := "close: hub process: signal: killed: level=INFO msg=listening | level=INFO msg=bye"
 	for _, tc := range []struct {
@@ -42,6 +55,18 @@ func TestLosslessFailsOnErroredPauseScenarios(t *testing.T) {
 		{"skipped", []Result{{Scenario: Scenario{Target: "l2hub", Kind: "throughput"}, Err: SkippedPrefix + "udp: not supported"}, row("l2hub+policy", "", 0)}, true, true, "1 scenarios"},
 		{"interrupted", []Result{{Scenario: Scenario{Target: "l2hub", Kind: "throughput"}, Err: InterruptedPrefix + "context canceled"}}, false, false, "no l2hub scenario measured"},
 		{"drop-target-errored", []Result{row("l2hub+drop", "open: no", 0)}, false, false, "no l2hub scenario measured"},
+		{"overload-lost", []Result{rowOf("overload", "l2hub+policy+capture", "tcp", "", 900), row("l2hub", "", 0)}, true, true,
+			"1 scenarios, none lost a frame"},
+		{"overload-died", []Result{rowOf("overload", "l2hub+policy+capture", "tcp", died, 900), row("l2hub", "", 0)}, true, false,
+			"1 of 2 scenarios failed with an error: overload/l2hub+policy+capture/tcp/unicast/2p/64B (close: hub process: signal: killed"},
+		{"interrupted-after-loss", []Result{interrupted(2, 1, 5)}, true, false,
+			"1 of 1 scenarios lost frames: throughput/l2hub/tcp/unicast/2p/64B (0.50% in 1 of the 2 runs before the interrupt)"},
+		{"interrupted-before-a-run", []Result{interrupted(0, 0, 5)}, false, false, "no l2hub scenario measured"},
+		{"udp-lost", []Result{rowOf("throughput", "l2hub", "udp", "", 7), row("l2hub", "", 0)}, true, true,
+			"2 scenarios, none lost a frame but udp ones, whose loss is not judged (a datagram port cannot push back): throughput/l2hub/udp/unicast/2p/64B (0.70%)"},
+		{"udp-died", []Result{rowOf("throughput", "l2hub", "udp", died, 7)}, true, false, "1 of 1 scenarios failed with an error"},
+		{"udp-and-tcp-lost", []Result{rowOf("throughput", "l2hub", "udp", "", 7), row("l2hub", "", 3)}, true, false,
+			"1 of 2 scenarios lost frames: throughput/l2hub/tcp/unicast/2p/64B (0.30%); not judged (a datagram port cannot push back): throughput/l2hub/udp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := &Report{Results: tc.rows}
@@ -57,6 +82,102 @@ func TestLosslessFailsOnErroredPauseScenarios(t *testing.T) {
 				t.Errorf("got Failed(false) non-empty = %v, want %v", failed, tc.measured && !tc.pass)
 			}
 		})
+	}
+}
+
+// TestAnErroredOverloadFailsItsCheck: the overload scenario, the one most
+// likely to kill a hub, fails its resident-set check when it errored,
+// rather than dropping it; skipped or interrupted, it is not measured.
+func TestAnErroredOverloadFailsItsCheck(t *testing.T) {
+	sc := Scenario{Kind: "overload", Target: "l2hub+policy+capture", Transport: "tcp", Pattern: Unicast, Ports: 8, Size: 1500}
+	for _, tc := range []struct {
+		name, err string
+		failed    bool
+	}{
+		{"died", sc.Name() + ": close: hub process: signal: killed: time=x level=INFO msg=hi", true},
+		{"skipped", SkippedPrefix + sc.Name() + ": unsupported", false},
+		{"interrupted", InterruptedPrefix + sc.Name() + ": context canceled", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &Report{Results: []Result{{Name: sc.Name(), Scenario: sc, Err: tc.err}}}
+			rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
+			var rss []Check
+			for _, c := range rep.Failed(true) {
+				if strings.Contains(c.Target, "overload") {
+					rss = append(rss, c)
+				}
+			}
+			if got := len(rss) == 1; got != tc.failed {
+				t.Errorf("got failed overload checks %+v from %+v, want one: %v", rss, rep.Checks, tc.failed)
+			}
+			if tc.failed && !strings.Contains(rss[0].Got, "failed: close: hub process: signal: killed") {
+				t.Errorf("got %q, want the error in it", rss[0].Got)
+			}
+		})
+	}
+}
+
+// TestShortErrNamesTheScenarioOnce: a table cell does not repeat the
+// scenario's name the row starts with, after a skipped or interrupted
+// mark either.
+func TestShortErrNamesTheScenarioOnce(t *testing.T) {
+	const name = "throughput/l2hub/udp/unicast/2p/64B"
+	for _, tc := range []struct{ err, want string }{
+		{name + ": close: boom", "close: boom"},
+		{SkippedPrefix + name + ": open: unsupported", SkippedPrefix + "open: unsupported"},
+		{InterruptedPrefix + name + ": context canceled", InterruptedPrefix + "context canceled"},
+		{"warm-up: " + name, "warm-up: " + name},
+	} {
+		if got := shortErr(Result{Name: name, Err: tc.err}); got != tc.want {
+			t.Errorf("got shortErr(%q) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// cancelOnOpen is a bus that cancels the run's context in its second
+// Open: an interrupt during the second of several runs.
+type cancelOnOpen struct {
+	bus
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnOpen) Name() string { return "l2hub" }
+
+func (c *cancelOnOpen) Open(ctx context.Context, sc Scenario) (*Net, error) {
+	n, err := c.bus.Open(ctx, sc)
+	if c.opens.Load() == 2 {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestCountKeepsTheRunsBeforeAnInterrupt: with Count, an interrupt does not
+// hide the loss of the runs completed before it, and the run it cut short
+// (whose frames in flight were never drained) is left out.
+func TestCountKeepsTheRunsBeforeAnInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	target := &cancelOnOpen{bus{copies: func(open, vm, n int) int {
+		if open == 1 && vm == 0 && n == 1 {
+			return 0
+		}
+		return 1
+	}}, cancel}
+	sc := Scenario{Kind: "throughput", Transport: "bus", Size: 64, Ports: 2, Pattern: Unicast, Duration: 20 * time.Millisecond, Window: 8}
+	res := (&Suite{Count: 3}).measure(ctx, sc, target)
+	if !strings.HasPrefix(res.Err, InterruptedPrefix) || res.Runs != 1 || res.LossyRuns != 1 || res.Lost != 1 {
+		t.Errorf("got err %q, %d runs, %d lossy, %d lost; want interrupted, the first run alone, its one frame lost", res.Err, res.Runs, res.LossyRuns, res.Lost)
+	}
+	rep := &Report{Results: []Result{res}}
+	if ck := rep.lossless(); !ck.Measured || ck.Pass || !strings.Contains(ck.Got, "before the interrupt") {
+		t.Errorf("got lossless() = %+v, want it failed on the loss before the interrupt", ck)
+	}
+	var out strings.Builder
+	if err := rep.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "interrupted: context canceled (lost <0.01% in 1 of the 1 runs before)") {
+		t.Errorf("the table does not show the loss before the interrupt:\n%s", out.String())
 	}
 }
 

@@ -140,3 +140,19 @@ func TestBenchFailsOnAnErroredHubScenario(t *testing.T) {
 		t.Errorf("got %v with --fail-on none, want no error", err)
 	}
 }
+
+// TestBenchFailsOnADeadHubInTheOverload: the hub dying in the overload
+// scenario, the one most likely to kill it, fails the bench under both
+// --fail-on loss and --fail-on targets, though its loss is no verdict.
+func TestBenchFailsOnADeadHubInTheOverload(t *testing.T) {
+	sc := loadgen.Scenario{Kind: "overload", Target: loadgen.TargetHubCapture, Transport: "tcp", Pattern: loadgen.Unicast, Ports: 8, Size: 1500}
+	killed := loadgen.Result{Name: sc.Name(), Scenario: sc, Expected: 1000, Received: 10, Lost: 990, LossRatio: 0.99,
+		Err: sc.Name() + ": close: hub process: signal: killed: time=x level=INFO msg=\"peer attached\""}
+	rep := &loadgen.Report{Results: []loadgen.Result{killed}}
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, "tcp")
+	for _, failOn := range []string{failOnLoss, failOnTargets} {
+		if err := failed(rep, failOn); err == nil || !strings.Contains(err.Error(), "signal: killed") {
+			t.Errorf("--fail-on %s: got %v, want a failure naming the overload's error", failOn, err)
+		}
+	}
+}
