@@ -1074,6 +1074,19 @@ func (j *judge) first() *Failure {
 	return &j.failures[i]
 }
 
+// firstHard is the earliest hard failure, the one that ended the run, or
+// nil: after a budget overrun (first, but soft) it is the later one whose
+// missing markers and phase the results name.
+func (j *judge) firstHard() *Failure {
+	var h *Failure
+	for k := range j.failures {
+		if f := &j.failures[k]; f.hard && (h == nil || f.At < h.At) {
+			h = f
+		}
+	}
+	return h
+}
+
 // interrupt records that the run was stopped at at, by a signal or the
 // hub's failure, before the judge was done: the phase in progress and the
 // markers being waited for were reached, and were cut short, not failed.
@@ -1104,7 +1117,7 @@ func (j *judge) interrupt(at time.Duration) {
 // --until's phase.
 func (j *judge) results() (expects []markerResult, phases []phaseResult, triggers []triggerResult) {
 	missing := map[Missing]bool{}
-	if f := j.first(); f != nil && f.hard {
+	if f := j.firstHard(); f != nil {
 		for _, m := range f.Missing {
 			missing[m] = true
 		}

@@ -1290,3 +1290,28 @@ vms:
 	}
 	checkNothingLeft(t, sum)
 }
+
+// A budget overrun followed by a timeout: the timeout ended the run, and
+// gets the wire's hint as the classification (the budget) does.
+func TestRunBudgetThenTimeoutHasAHint(t *testing.T) {
+	const text = `
+name: bud
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-sleep, 300ms, -say, "p1 ok", -frames, arp, "3", 10ms, -hang]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-say, "p1 ok", -frame, arp, -hang]}
+phases:
+  - {name: one, markers: {a: "p1 ok", b: "p1 ok"}, within: 30s, budget: 50ms}
+  - {name: two, markers: {a: "p2 ok"}, within: 500ms}
+`
+	sum, _ := runLab(t, text, Options{})
+	if len(sum.Failures) != 2 || sum.Failures[0].Code != "ONE_BUDGET" || sum.Failures[1].Code != "TWO_TIMEOUT" {
+		t.Fatalf("got failures %+v, want ONE_BUDGET then TWO_TIMEOUT", sum.Failures)
+	}
+	if sum.Failures[1].Hint == nil {
+		t.Errorf("got TWO_TIMEOUT with no wire hint, want one")
+	}
+	if m := sum.Phases[1].Markers[0]; m.Status != StatusMissing {
+		t.Errorf("got phase two's marker %s, want missing", m.Status)
+	}
+}

@@ -246,13 +246,15 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	for _, vm := range r.lab.VMs {
 		ports = append(ports, vm.Port)
 	}
-	first := j.first()
+	first, hard := j.first(), j.firstHard()
 	for i := range j.failures {
 		f := &j.failures[i]
 		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Trigger: f.Trigger, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
 			Message: f.Message, Missing: f.Missing, Evidence: f.Evidence}
-		// The wire does not explain a change the hub refused.
-		if f == first && s.Files["capture"] != "" && f.Code != "TRIGGER_FAILED" {
+		// The wire does not explain a change the hub refused. The failure
+		// that ended the run gets a hint too when a budget overrun came
+		// first and classifies it.
+		if (f == first || f == hard) && s.Files["capture"] != "" && f.Code != "TRIGGER_FAILED" {
 			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report, r.lab.Hub.Check != "")
 		}
 		s.Failures = append(s.Failures, fs)
