@@ -305,6 +305,53 @@ type parser struct {
 	hubRead   bool         // serve read the hub section: lab.Hub holds it
 	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
 	seen      map[string]*yaml.Node
+	diskNodes []diskNode // every VM's disks' file:, checked once every VM's name is known
+}
+
+// diskNode is a disk's file: in the lab file.
+type diskNode struct {
+	node       *yaml.Node
+	path, file string
+}
+
+// runFiles are the files a run makes in its directory besides the VMs'
+// (<vm>.log, <vm>.sock) and their disks.
+var runFiles = []string{"lab.log", "hub.log", "ctl.sock", "capture.pcapng", "check.txt", "check.json",
+	"summary.json", "summary.txt", "junit.xml", "report.html"}
+
+// runFileOf is the run's own file that a VM named name would share, as its
+// console log (<name>.log) or its hub socket (<name>.sock), and which of
+// the VM's it would be; "" if none.
+func runFileOf(name string) (file, what string) {
+	switch {
+	case slices.Contains(runFiles, name+".log"):
+		return name + ".log", "console log"
+	case slices.Contains(runFiles, name+".sock"):
+		return name + ".sock", "hub socket"
+	}
+	return "", ""
+}
+
+// checkDiskNames refuses a disk whose file is one the run makes in its
+// directory too: its own files, a VM's console log or socket.
+func (p *parser) checkDiskNames() {
+	for _, d := range p.diskNodes {
+		switch {
+		case slices.Contains(runFiles, d.file):
+			p.errf(d.node, d.path, "%q is a file the run makes in its directory (%s): name the disk otherwise", d.file, strings.Join(runFiles, ", "))
+		default:
+			for _, vm := range p.lab.VMs {
+				if d.file == vm.Name+".log" || d.file == vm.Name+".sock" {
+					what := "console log"
+					if strings.HasSuffix(d.file, ".sock") {
+						what = "hub socket"
+					}
+					p.errf(d.node, d.path, "%q is VM %s's %s in the run directory: name the disk otherwise", d.file, vm.Name, what)
+					break
+				}
+			}
+		}
+	}
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
@@ -809,6 +856,9 @@ func (p *parser) readVMs(n *yaml.Node) {
 					p.errf(nameNode, path+".name", "%q: %s", vm.Name, se.Reason)
 				}
 			}
+			if f, what := runFileOf(vm.Name); f != "" {
+				p.errf(nameNode, path+".name", "%q: the VM's %s would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, what, f)
+			}
 			if first := p.seen[vm.Name]; first != nil {
 				p.errf(nameNode, path+".name", "%q is already the name of the VM at line %d", vm.Name, first.Line)
 			} else if other, ok := codes[Code(vm.Name)]; ok {
@@ -860,6 +910,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 	if len(p.lab.VMs) == 0 && !p.failed() {
 		p.errf(n, "vms", "empty: a lab needs at least one VM")
 	}
+	p.checkDiskNames()
 }
 
 // flag is a QEMU argument as an option: QEMU takes --netdev for -netdev.
@@ -1085,6 +1136,7 @@ func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) [
 					p.errf(v, kpath, "%q is already a disk of VM %s", s, files[s])
 				}
 				files[s] = ipath
+				p.diskNodes = append(p.diskNodes, diskNode{node: v, path: kpath, file: s})
 				d.File = s
 			case "size":
 				m := sizeRE.FindStringSubmatch(s)
