@@ -896,7 +896,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: ${NETDEV} but no -device with netdev=n0: VM %s has the hub's netdev and no NIC on it, so it sends the hub nothing (add -device %s,netdev=n0,mac=${MAC})",
 				p.name, argsNode.Line, argsNode.Column, path, vm.Name, vm.NIC))
 		}
-		if argsNode != nil && vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args) {
+		if argsNode != nil && noConsoleFlag(vm) {
 			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: no %s: VM %s's serial console may not reach the run, and no marker can be seen",
 				p.name, argsNode.Line, argsNode.Column, path, strings.ReplaceAll(serialFlags, ", -nographic", " or -nographic"), vm.Name))
 		}
@@ -952,6 +952,13 @@ func nicOnHub(args []string) bool {
 		}
 	}
 	return false
+}
+
+// noConsoleFlag reports whether vm's command is QEMU's own (not a
+// wrapper, whose arguments cannot be read for it) and sends no serial
+// console to stdout.
+func noConsoleFlag(vm VM) bool {
+	return vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args)
 }
 
 // consoleOnStdout reports whether QEMU arguments send a serial console

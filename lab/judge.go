@@ -829,17 +829,29 @@ func (j *judge) fail(f Failure, vm int) {
 // silent explains the VMs the failure concerns (its own and those that
 // still owed a marker) that printed nothing at all on their consoles: the
 // likeliest cause is a command that does not send the serial console to
-// stdout. A VM that could not start is not one (its exit says why), nor
-// one owing a marker when the run failed before silentAfter (another VM's
-// QEMU refused its arguments): it had no time to print. It is "" when each
-// printed something.
+// stdout. A VM that could not start is not one (its exit says why). One
+// that owed a marker when another's failure ended the run is blamed only
+// when its silence says something: a bound the lab set for its markers
+// passed (a timeout), the run was silentLong old, or its QEMU command has
+// no serial console on stdout (the load warned) and the run was
+// silentAfter old. Before that a correctly set up guest may well have
+// printed nothing yet (a kernel booted with quiet prints its first line
+// seconds in). It is "" when none is to blame.
 func (j *judge) silent(f Failure) string {
 	var names []string
-	for _, t := range j.vms {
-		concerned := t.name == f.VM || f.At >= silentAfter && slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
-		if concerned && t.lines == 0 && !strings.HasPrefix(t.exit, couldNotStart) {
-			names = append(names, t.name)
+	for vi, t := range j.vms {
+		if t.lines > 0 || strings.HasPrefix(t.exit, couldNotStart) {
+			continue
 		}
+		if t.name != f.VM {
+			owes := slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
+			long := strings.HasSuffix(f.Code, "_TIMEOUT") || f.At >= silentLong ||
+				f.At >= silentAfter && noConsoleFlag(j.lab.VMs[vi])
+			if !owes || !long {
+				continue
+			}
+		}
+		names = append(names, t.name)
 	}
 	switch len(names) {
 	case 0:
@@ -850,10 +862,17 @@ func (j *judge) silent(f Failure) string {
 	return fmt.Sprintf("; VMs %s printed nothing on their consoles: do their commands send the serial console to stdout (%s)?", andList(names), serialFlags)
 }
 
-// silentAfter is how long into the run a VM that printed nothing is
-// blamed for it when another's failure ended the run: a guest's first
-// line takes QEMU's start and the firmware's at least.
+// silentAfter is how long into the run a VM whose QEMU command has no
+// serial console on stdout, and that printed nothing, is blamed for it
+// when another's failure ended the run: a guest's first line takes QEMU's
+// start and the firmware's at least.
 const silentAfter = time.Second
+
+// silentLong is how long into the run any VM that printed nothing is
+// blamed for it when another's failure ended the run: far beyond a quiet
+// kernel's first line, and a wrapper script's command line cannot be read
+// for its serial flags.
+const silentLong = 30 * time.Second
 
 // couldNotStart begins the exit status of a VM whose QEMU did not start.
 const couldNotStart = "could not start: "

@@ -699,22 +699,42 @@ func TestJudgeSilentConsole(t *testing.T) {
 	if f := j.first(); f == nil || !namesB(f) {
 		t.Errorf("got failure %+v, want b's silent console named (it started)", f)
 	}
-	// A helper VM fails in the run's first moments: the VMs that owe a
-	// marker had no time to print, and are not blamed; later they are.
-	l = mustParse(t, t.TempDir(), `
-name: helper
-vms:
-  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
-  - {name: router, mac: "52:54:00:00:00:0b", qemu: q}
-`)
+	// Another VM's failure ends the run while a VM owing a marker has
+	// printed nothing yet: it is blamed only when its silence says
+	// something. A QEMU command without a serial console on stdout is
+	// after silentAfter; any other (with one, or a wrapper script's) only
+	// after silentLong: a guest booted with quiet prints its first line
+	// seconds in.
 	for _, tt := range []struct {
+		name  string
+		qemu  string
 		at    time.Duration
 		names bool
-	}{{50 * time.Millisecond, false}, {silentAfter, true}} {
-		j, _ = play(t, l, -1, 0, say(tt.at, 1, "qemu: -bogus: invalid option"), step{at: tt.at, vm: 1, exit: true, text: "exit status 1"})
-		if f := j.first(); f == nil || f.Code != "RUN_ROUTER_ENDED" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
-			t.Errorf("router ended at %v: got failure %+v, want RUN_ROUTER_ENDED naming a's silent console: %v", tt.at, f, tt.names)
-		}
+	}{
+		{"wrapper-at-once", "q", 50 * time.Millisecond, false},
+		{"wrapper-early", "q", silentAfter, false},
+		{"wrapper-long", "q", silentLong, true},
+		{"qemu-with-serial-stdio-early", "qemu-system-x86_64, args: [-serial, stdio]", 4 * sec, false},
+		{"qemu-with-serial-stdio-long", "qemu-system-x86_64, args: [-serial, stdio]", silentLong, true},
+		{"qemu-without-serial-at-once", "qemu-system-x86_64, args: [-m, 64M]", 50 * time.Millisecond, false},
+		{"qemu-without-serial-early", "qemu-system-x86_64, args: [-m, 64M]", silentAfter, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), `
+name: helper
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: `+tt.qemu+`, expect: [{marker: done}]}
+  - {name: router, mac: "52:54:00:00:00:0b", qemu: q, fail_on: [FAIL]}
+`)
+			j, _ := play(t, l, -1, 0, say(tt.at, 1, "qemu: -bogus: invalid option"), step{at: tt.at, vm: 1, exit: true, text: "exit status 1"})
+			if f := j.first(); f == nil || f.Code != "RUN_ROUTER_ENDED" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
+				t.Errorf("router ended at %v: got failure %+v, want RUN_ROUTER_ENDED naming a's silent console: %v", tt.at, f, tt.names)
+			}
+			j, _ = play(t, l, -1, 0, say(tt.at, 1, "selftest FAIL"))
+			if f := j.first(); f == nil || f.Code != "FAIL_ON" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
+				t.Errorf("router's fail_on at %v: got failure %+v, want FAIL_ON naming a's silent console: %v", tt.at, f, tt.names)
+			}
+		})
 	}
 }
 
