@@ -1488,6 +1488,7 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		node *yaml.Node
 		path string
 		text string
+		ti   int // its index in p.lab.Triggers
 	}
 	var heals []heal
 	var partitions, others []string // triggers' names, those that make a partition (even one refused) and not
@@ -1567,7 +1568,7 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		}
 		tr.Do = act
 		if act.Kind == ActHeal {
-			heals = append(heals, heal{doNode, path + ".do", doText})
+			heals = append(heals, heal{doNode, path + ".do", doText, len(p.lab.Triggers)})
 		}
 		if forNode != nil && act.Kind == ActHeal {
 			p.errf(forNode, path+".for", "a heal cannot be undone; for: applies to partition and link")
@@ -1582,6 +1583,16 @@ func (p *parser) readTriggers(n *yaml.Node) {
 	// (checked now, not when it fires minutes into the run).
 	policy, known := p.policyPartitions()
 	partitions = append(partitions, policy...)
+	for _, h := range heals {
+		// A heal due at a time of a partition a marker makes may come
+		// first: it then waits for the partition (see judge.fireTrigger).
+		tr := p.lab.Triggers[h.ti]
+		pt := slices.IndexFunc(p.lab.Triggers, func(o Trigger) bool { return o.Do.Kind == ActPartition && o.Name == tr.Do.Target })
+		if tr.OnVM < 0 && pt >= 0 && p.lab.Triggers[pt].OnVM >= 0 {
+			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s: %q at %s, and partition %s is made on a marker: if the marker comes later, the heal waits for it and follows it at once (to keep a partition for a while, whatever the guests' speed, give %s a for:)",
+				p.name, h.node.Line, h.node.Column, h.path, h.text, tr.At, tr.Do.Target, tr.Do.Target))
+		}
+	}
 	for _, h := range heals {
 		name := strings.Fields(h.text)[1]
 		if slices.Contains(partitions, name) || !known {

@@ -788,3 +788,23 @@ func TestParseExitOK(t *testing.T) {
 		t.Errorf("got exit statuses %v, want [1 3] and [0]", got)
 	}
 }
+
+// An at: heal of a partition a marker makes may come first: it reads,
+// with a warning that it then waits for the partition.
+func TestParseWarnsHealAtBeforeMarker(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `name: x
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
+triggers:
+  - {name: cut, on: "a: handshake ok", do: "partition a|b"}
+  - {at: 1s, do: "heal cut"}
+  - {name: timed, at: 1s, do: "partition a|b"}
+  - {at: 2s, do: "heal timed"}
+  - {on: "b: back", do: "heal cut"}
+`)
+	want := `lab.yaml:7:18: triggers[1].do: "heal cut" at 1s, and partition cut is made on a marker: if the marker comes later, the heal waits for it and follows it at once`
+	if got := strings.Join(l.Warnings, "\n"); !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 0 {
+		t.Errorf("got warnings %q, want one: %q", got, want)
+	}
+}

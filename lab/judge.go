@@ -173,6 +173,13 @@ type judge struct {
 	// until the runner has made the change (acted), so that one late tick
 	// never hands out a change and its undo together.
 	undoAt []time.Duration
+	// inForce is per partition trigger whether its partition is made and
+	// not healed, as far as the judge has asked (a refusal undoes it).
+	inForce []bool
+	// waiting is per heal trigger whether it came due before its
+	// partition (a trigger's) was made: it waits for it. moot: it came
+	// due once its partition was healed already, and does nothing.
+	waiting, moot []bool
 
 	failures []Failure
 	failed   bool // a hard failure ended the run
@@ -259,6 +266,9 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 		j.triggers = append(j.triggers, triggerResult{Name: tr.Name, Trigger: tr.Text})
 	}
 	j.undoAt = make([]time.Duration, len(l.Triggers))
+	j.inForce = make([]bool, len(l.Triggers))
+	j.waiting = make([]bool, len(l.Triggers))
+	j.moot = make([]bool, len(l.Triggers))
 	if len(j.phases) > 0 {
 		j.phases[0].started = true
 	}
@@ -404,9 +414,9 @@ func (j *judge) match(vm int, l Line, prompt bool) []fire {
 	}
 	var fires []fire
 	for ti, tr := range j.lab.Triggers {
-		if tr.OnVM == vm && !j.triggers[ti].Fired && tr.On.Match(text) {
+		if tr.OnVM == vm && j.pending(ti) && tr.On.Match(text) {
 			j.triggers[ti].Line = text
-			fires = append(fires, j.fireTrigger(ti, at))
+			fires = append(fires, j.fireTrigger(ti, at)...)
 		}
 	}
 	if s := j.soakState; s != nil {
@@ -595,12 +605,59 @@ func (j *judge) expectsOptional() bool {
 
 // fireTrigger records trigger ti as fired at at and returns its action.
 // Its undo (for:) is not due before the runner has made the change: see
-// acted.
-func (j *judge) fireTrigger(ti int, at time.Duration) fire {
+// acted. A heal of a trigger's partition acts only on that partition
+// made: one due before it waits for it, and is made at once after it (the
+// lab said the partition is over by then, whatever the guests' speed);
+// one due once it is healed does nothing. Either way the hub is never
+// asked to heal a partition it does not have.
+func (j *judge) fireTrigger(ti int, at time.Duration) []fire {
 	tr := j.lab.Triggers[ti]
+	if tr.Do.Kind == ActHeal {
+		if pt := j.partitionTrigger(tr.Do.Target); pt >= 0 && !j.inForce[pt] {
+			if !j.triggers[pt].Fired {
+				j.waiting[ti] = true
+				j.logf(at, "%s: %s waits for partition %s, not made yet (%s)", tr.Name, tr.Do, tr.Do.Target, j.lab.Triggers[pt].Text)
+				return nil
+			}
+			j.moot[ti] = true
+			j.triggers[ti].Note = fmt.Sprintf("due at %s, when partition %s was healed already", at.Round(time.Millisecond), tr.Do.Target)
+			j.logf(at, "%s (%s) not reached: partition %s was healed already", tr.Name, tr.Text, tr.Do.Target)
+			return nil
+		}
+	}
 	j.triggers[ti].Fired, j.triggers[ti].FiredAt = true, at
 	j.logf(at, "%s: %s", tr.Name, tr.Text)
-	return fire{trigger: ti, at: at, act: tr.Do}
+	fires := []fire{{trigger: ti, at: at, act: tr.Do}}
+	switch tr.Do.Kind {
+	case ActPartition:
+		j.inForce[ti] = true
+		for hi, h := range j.lab.Triggers {
+			if j.waiting[hi] && h.Do.Target == tr.Name {
+				j.waiting[hi] = false
+				j.triggers[hi].Fired, j.triggers[hi].FiredAt = true, at
+				j.triggers[hi].Note = fmt.Sprintf("it waited for partition %s, made at %s", tr.Name, at.Round(time.Millisecond))
+				j.logf(at, "%s: %s, which waited for it", h.Name, h.Do)
+				j.inForce[ti] = false
+				fires = append(fires, fire{trigger: hi, at: at, act: h.Do})
+			}
+		}
+	case ActHeal:
+		if pt := j.partitionTrigger(tr.Do.Target); pt >= 0 {
+			j.inForce[pt] = false
+		}
+	}
+	return fires
+}
+
+// pending reports whether trigger ti is still to fire.
+func (j *judge) pending(ti int) bool {
+	return !j.triggers[ti].Fired && !j.waiting[ti] && !j.moot[ti]
+}
+
+// partitionTrigger is the index of the trigger that makes partition name,
+// or -1 (the policy's partitions are the hub's to know).
+func (j *judge) partitionTrigger(name string) int {
+	return slices.IndexFunc(j.lab.Triggers, func(tr Trigger) bool { return tr.Do.Kind == ActPartition && tr.Name == name })
 }
 
 // lateNote is how late the runner may make a trigger's change before the
@@ -630,6 +687,9 @@ func (j *judge) acted(f fire, err error, began, done time.Duration) {
 			j.logf(began, "%s: %s made %s late", tr.Name, f.act, (began - f.at).Round(time.Millisecond))
 		}
 		return
+	}
+	if f.act.Kind == ActPartition && !f.undo {
+		j.inForce[f.trigger] = false
 	}
 	what := f.act.String()
 	if tr.Err == "" {
@@ -665,7 +725,7 @@ func (j *judge) deadline() (time.Duration, bool) {
 		consider(j.phases[j.cur].Start + j.defs[j.cur].Within)
 	}
 	for ti, tr := range j.lab.Triggers {
-		if tr.OnVM < 0 && !j.triggers[ti].Fired {
+		if tr.OnVM < 0 && j.pending(ti) {
 			consider(tr.At)
 		}
 		if j.undoAt[ti] > 0 {
@@ -707,11 +767,16 @@ func (j *judge) expire(now time.Duration, inclusive bool) []fire {
 // expireAt applies what is due at d (one deadline's worth; expire loops).
 func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 	for ti, tr := range j.lab.Triggers {
-		if tr.OnVM < 0 && !j.triggers[ti].Fired && tr.At == d {
-			return []fire{j.fireTrigger(ti, d)}, true
+		if tr.OnVM < 0 && j.pending(ti) && tr.At == d {
+			return j.fireTrigger(ti, d), true
 		}
 		if j.undoAt[ti] == d && j.undoAt[ti] > 0 {
 			j.undoAt[ti] = 0
+			if tr.Do.Kind == ActPartition && !j.inForce[ti] {
+				j.logf(d, "%s: no heal after %s: a heal made it already", tr.Name, tr.For)
+				return nil, true
+			}
+			j.inForce[ti] = false
 			undo := tr.Do.undo(tr.Name)
 			j.logf(d, "%s: %s (after %s)", tr.Name, undo, tr.For)
 			return []fire{{trigger: ti, undo: true, at: d, act: undo}}, true
@@ -971,11 +1036,14 @@ func (j *judge) complete(now time.Duration) {
 		return
 	}
 	for ti, tr := range j.lab.Triggers {
-		if j.triggers[ti].Fired {
+		if j.triggers[ti].Fired || j.moot[ti] {
 			continue
 		}
 		r := &j.triggers[ti]
 		switch {
+		case j.waiting[ti]:
+			r.Note = fmt.Sprintf("it waited for partition %s, which was never made", tr.Do.Target)
+			j.logf(now, "%s (%s) not reached: partition %s was never made", tr.Name, tr.Text, tr.Do.Target)
 		case tr.OnVM < 0:
 			r.Note = fmt.Sprintf("due at %s, after the run was done at %s", tr.At, now.Round(time.Millisecond))
 			advice := ""

@@ -512,20 +512,27 @@ triggers:
 // run although it was done when the hub answered: the verdict, summary
 // and junit.xml agree (a run that passes has no failed case).
 func TestRunTriggerRefusedAfterTheLastMarker(t *testing.T) {
-	const text = `
+	// The policy has a partition split of other groups: the hub refuses
+	// a partition of that name between a and b.
+	policy := filepath.Join(t.TempDir(), "faults.yaml")
+	if err := os.WriteFile(policy, []byte("partitions:\n  - {name: split, groups: a|t, start: 50s, end: 55s}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := `
 name: refused
 timeout: 60s
+hub: {policy: "` + policy + `", ports: [{name: t, transport: tcp, address: "127.0.0.1:0"}]}
 vms:
   - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "done ok", -hang], expect: [{marker: "done ok"}]}
   - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
 triggers:
-  - {on: "a: done ok", do: "heal cut"}
+  - {name: split, on: "a: done ok", do: "partition a|b"}
   - {name: cut, on: "a: done ok", do: "partition a|b"}
 `
 	sum, _ := runLab(t, text, Options{})
 	c := sum.Classification
-	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "trigger-1" {
-		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of trigger-1", sum.Result, c)
+	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "split" {
+		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of split", sum.Result, c)
 	}
 	if c.Hint != nil {
 		t.Errorf("got wire hint %q, want none: the wire does not explain the hub's refusal", c.Hint.Text)
@@ -541,7 +548,7 @@ triggers:
 			failed = append(failed, jc.Name)
 		}
 	}
-	want := []string{`trigger-1: on a: "done ok": heal cut`, `cut: on a: "done ok": partition a|b`}
+	want := []string{`split: on a: "done ok": partition a|b`, `cut: on a: "done ok": partition a|b`}
 	if !slices.Equal(failed, want) || doc.Failures != len(want) {
 		t.Errorf("got failed cases %q (%d failures), want %q", failed, doc.Failures, want)
 	}
@@ -1314,4 +1321,28 @@ phases:
 	if m := sum.Phases[1].Markers[0]; m.Status != StatusMissing {
 		t.Errorf("got phase two's marker %s, want missing", m.Status)
 	}
+}
+
+// An at: heal due before the marker that makes its partition waits for
+// it: the hub is never asked to heal a partition it does not have, and
+// the run passes whichever comes first.
+func TestRunHealBeforeItsPartition(t *testing.T) {
+	const text = `
+name: healfirst
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-sleep, 500ms, -say, "handshake ok", -frame, arp, -say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {name: cut, on: "a: handshake ok", do: "partition a|b"}
+  - {at: 100ms, do: "heal cut"}
+`
+	sum, _ := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got result %s, failures %+v, want pass", sum.Result, sum.Failures)
+	}
+	if got := []string{sum.Triggers[0].Status, sum.Triggers[1].Status}; !slices.Equal(got, []string{TriggerFired, TriggerFired}) {
+		t.Errorf("got trigger statuses %q, want both fired", got)
+	}
+	checkNothingLeft(t, sum)
 }
