@@ -889,6 +889,8 @@ func (p *parser) readVMs(n *yaml.Node) {
 			p.errf(argsNode, path+".args", "has its own %s: it adds a NIC that is not on the hub; the run gives the VM its NIC (write ${NETDEV} and a -device, or leave both out and the run appends them)", nic)
 		case !hasNetdev && own != "":
 			p.errf(argsNode, path+".args", "has its own %s: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it", own)
+		case !hasNetdev && nicOnHub(vm.Args):
+			p.errf(argsNode, path+".args", "has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device %s,netdev=n0,mac=...), and QEMU would refuse a second device on n0; give the model as nic: (nic: e1000), or write -netdev ${NETDEV} too", vm.NIC)
 		case (!hasNetdev || hasMAC) && vm.MAC == "":
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
 		}

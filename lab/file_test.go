@@ -154,6 +154,8 @@ func TestParseErrors(t *testing.T) {
 		{"phase-run", "name: x\nvms:\n" + vmA + "\nphases: [{name: run, markers: {a: up}}]", `phases[0].name: "run": the runner's own codes use it (RUN_TIMEOUT`},
 		{"own-netdev-two-dashes", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [--netdev, \"user,id=u0\", -device, \"virtio-net-pci,netdev=u0\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own --netdev: write ${NETDEV}`},
+		{"device-on-n0-without-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-m, 64M, -device, \"e1000,netdev=n0\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device virtio-net-pci,netdev=n0,mac=...), and QEMU would refuse a second device on n0; give the model as nic: (nic: e1000), or write -netdev ${NETDEV} too`},
 		{"own-nic", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-nic, \"user,model=virtio-net-pci\", -netdev, \"${NETDEV}\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own -nic: it adds a NIC that is not on the hub`},
 		{"own-net", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-net, nic, -net, user]\n    expect: [{marker: up}]",
