@@ -891,7 +891,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 			p.errf(argsNode, path+".args", "has its own %s: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it", own)
 		case !hasNetdev && nicOnHub(vm.Args):
 			p.errf(argsNode, path+".args", "has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device %s,netdev=n0,mac=...), and QEMU would refuse a second device on n0; give the model as nic: (nic: e1000), or write -netdev ${NETDEV} too", vm.NIC)
-		case (!hasNetdev || hasMAC) && vm.MAC == "":
+		case (!hasNetdev || hasMAC) && macNode == nil:
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
 		}
 		if hasNetdev && !nicOnHub(vm.Args) {
@@ -988,6 +988,9 @@ func (p *parser) mac(n *yaml.Node, path, s string) string {
 		return ""
 	case hw[0]&1 != 0:
 		p.errf(n, path, "%s is a multicast address; a NIC needs a unicast one", s)
+		return ""
+	case slices.Equal(hw, make(net.HardwareAddr, 6)):
+		p.errf(n, path, "%s is the all-zero address, which no NIC may send from; give a unicast one such as 52:54:00:12:34:0a", s)
 		return ""
 	}
 	return hw.String()
