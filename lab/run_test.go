@@ -1346,3 +1346,26 @@ triggers:
 	}
 	checkNothingLeft(t, sum)
 }
+
+// The summary files that cannot be written (a full disk; here a directory
+// in the way of each) are said in the run's output, each with its error.
+func TestRunSummaryWriteErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"summary.json", "junit.xml"} {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	clock := wallclock.Clock{}
+	r := &runner{lab: &Lab{Name: "full"}, opts: Options{Out: &out, Clock: clock}, dir: dir, start: clock.Now()}
+	r.write(r.summarize(ResultPass, nil))
+	for _, want := range []string{"summary.json not written: ", "junit.xml not written: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("got output\n%s\nwant %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), "summary.txt not written") {
+		t.Errorf("got output\n%s\nwant summary.txt written", out.String())
+	}
+}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -278,19 +279,27 @@ func markerSummary(m markerResult) MarkerSummary {
 }
 
 // write writes summary.json, summary.txt and junit.xml into the run
-// directory, and the summary table to Out.
+// directory, and the summary table to Out; a file it could not write (a
+// full disk) is said on Out, after the table, where a CI log shows it.
 func (r *runner) write(s *Summary) {
-	if data, err := jsonIndent(s); err == nil {
-		os.WriteFile(filepath.Join(r.dir, "summary.json"), data, 0o644)
+	var failed []string
+	put := func(name string, data []byte, err error) {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(r.dir, name), data, 0o644)
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s not written: %v\n", name, err))
+		}
 	}
+	data, err := jsonIndent(s)
+	put("summary.json", data, err)
 	var txt strings.Builder
 	s.WriteText(&txt)
-	os.WriteFile(filepath.Join(r.dir, "summary.txt"), []byte(txt.String()), 0o644)
-	if f, err := os.Create(filepath.Join(r.dir, "junit.xml")); err == nil {
-		s.WriteJUnit(f)
-		f.Close()
-	}
-	r.printf("\n%s", txt.String())
+	put("summary.txt", []byte(txt.String()), nil)
+	var junit bytes.Buffer
+	err = s.WriteJUnit(&junit)
+	put("junit.xml", junit.Bytes(), err)
+	r.printf("\n%s%s", txt.String(), strings.Join(failed, ""))
 }
 
 func jsonIndent(v any) ([]byte, error) {
