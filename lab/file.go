@@ -1589,13 +1589,31 @@ func (p *parser) readTriggers(n *yaml.Node) {
 	policy, known := p.policyPartitions()
 	partitions = append(partitions, policy...)
 	for _, h := range heals {
-		// A heal due at a time of a partition a marker makes may come
-		// first: it then waits for the partition (see judge.fireTrigger).
+		// A heal that comes due before its partition is made does
+		// nothing (see judge.fireTrigger). An at: heal whose partition
+		// comes later, or may, is refused when that would leave the
+		// partition to the run's end, or warned of when it would cut it
+		// short.
 		tr := p.lab.Triggers[h.ti]
 		pt := slices.IndexFunc(p.lab.Triggers, func(o Trigger) bool { return o.Do.Kind == ActPartition && o.Name == tr.Do.Target })
-		if tr.OnVM < 0 && pt >= 0 && p.lab.Triggers[pt].OnVM >= 0 {
-			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s: %q at %s, and partition %s is made on a marker: if the marker comes later, the heal waits for it and follows it at once (to keep a partition for a while, whatever the guests' speed, give %s a for:)",
-				p.name, h.node.Line, h.node.Column, h.path, h.text, tr.At, tr.Do.Target, tr.Do.Target))
+		if tr.OnVM >= 0 || pt < 0 {
+			continue
+		}
+		switch part := p.lab.Triggers[pt]; {
+		case part.OnVM < 0 && part.At >= tr.At:
+			advice := fmt.Sprintf("heal it after %s, or give %s a for: instead", part.At, part.Name)
+			if part.For > 0 {
+				advice = fmt.Sprintf("remove this heal: %s's for: (%s) bounds it", part.Name, part.For)
+			}
+			p.errf(h.node, h.path, "%q at %s: partition %s is made at %s, not before it, and the heal would find nothing to heal: %s",
+				h.text, tr.At, part.Name, part.At, advice)
+		case part.OnVM < 0:
+		case part.For == 0:
+			p.errf(h.node, h.path, "%q at %s: partition %s is made on a marker (on %s: %q), which may come after %s, and the heal would then find nothing to heal and leave %s to the run's end: give %s a for: instead of this heal, to keep it that long whatever the guests' speed",
+				h.text, tr.At, part.Name, p.lab.VMs[part.OnVM].Name, part.On.String(), tr.At, part.Name, part.Name)
+		default:
+			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s: %q at %s, and partition %s is made on a marker: the heal cuts it short if the marker comes before %s, and is dropped if it comes after (its for: %s governs then); to keep %s for %s whatever the guests' speed, remove this heal",
+				p.name, h.node.Line, h.node.Column, h.path, h.text, tr.At, part.Name, tr.At, part.For, part.Name, part.For))
 		}
 	}
 	for _, h := range heals {

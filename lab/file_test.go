@@ -792,22 +792,47 @@ func TestParseExitOK(t *testing.T) {
 	}
 }
 
-// An at: heal of a partition a marker makes may come first: it reads,
-// with a warning that it then waits for the partition.
-func TestParseWarnsHealAtBeforeMarker(t *testing.T) {
-	l := mustParse(t, t.TempDir(), `name: x
+// An at: heal of a trigger's partition that is (or may be) made after it
+// would find nothing to heal: refused when the partition would then last
+// to the run's end, or when it is always made after; read with a warning
+// when it has a for:, which governs then. A heal on a marker, or after its
+// at: partition, reads as it is.
+func TestParseHealAtOfALaterPartition(t *testing.T) {
+	const head = `name: x
 vms:
   - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
   - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
 triggers:
-  - {name: cut, on: "a: handshake ok", do: "partition a|b"}
-  - {at: 1s, do: "heal cut"}
-  - {name: timed, at: 1s, do: "partition a|b"}
-  - {at: 2s, do: "heal timed"}
-  - {on: "b: back", do: "heal cut"}
-`)
-	want := `lab.yaml:7:18: triggers[1].do: "heal cut" at 1s, and partition cut is made on a marker: if the marker comes later, the heal waits for it and follows it at once`
-	if got := strings.Join(l.Warnings, "\n"); !strings.HasPrefix(got, want) || strings.Count(got, "\n") != 0 {
-		t.Errorf("got warnings %q, want one: %q", got, want)
+`
+	for _, tt := range []struct {
+		name, triggers string
+		err, warning   string
+	}{
+		{"marker-no-for", "  - {name: cut, on: \"a: handshake ok\", do: \"partition a|b\"}\n  - {at: 1s, do: \"heal cut\"}\n",
+			`lab.yaml:7:18: triggers[1].do: "heal cut" at 1s: partition cut is made on a marker (on a: "handshake ok"), which may come after 1s, and the heal would then find nothing to heal and leave cut to the run's end: give cut a for: instead of this heal`, ""},
+		{"marker-with-for", "  - {name: cut, on: \"a: handshake ok\", do: \"partition a|b\", for: 3s}\n  - {at: 1s, do: \"heal cut\"}\n",
+			"", `lab.yaml:7:18: triggers[1].do: "heal cut" at 1s, and partition cut is made on a marker: the heal cuts it short if the marker comes before 1s, and is dropped if it comes after (its for: 3s governs then); to keep cut for 3s whatever the guests' speed, remove this heal`},
+		{"at-same-time", "  - {name: timed, at: 1s, do: \"partition a|b\"}\n  - {at: 1s, do: \"heal timed\"}\n",
+			`lab.yaml:7:18: triggers[1].do: "heal timed" at 1s: partition timed is made at 1s, not before it, and the heal would find nothing to heal: heal it after 1s, or give timed a for: instead`, ""},
+		{"at-later-with-for", "  - {name: timed, at: 2s, do: \"partition a|b\", for: 1s}\n  - {at: 1s, do: \"heal timed\"}\n",
+			`triggers[1].do: "heal timed" at 1s: partition timed is made at 2s, not before it, and the heal would find nothing to heal: remove this heal: timed's for: (1s) bounds it`, ""},
+		{"at-after", "  - {name: timed, at: 1s, do: \"partition a|b\"}\n  - {at: 2s, do: \"heal timed\"}\n", "", ""},
+		{"on-heal", "  - {name: cut, on: \"a: handshake ok\", do: \"partition a|b\"}\n  - {on: \"b: back\", do: \"heal cut\"}\n", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := Parse("lab.yaml", t.TempDir(), []byte(head+tt.triggers), LoadOptions{LookPath: fakeLookPath})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got Parse error\n%v\nwant %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got Parse error\n%v\nwant none", err)
+			}
+			if got := strings.Join(l.Warnings, "\n"); got != tt.warning {
+				t.Errorf("got warnings %q, want %q", got, tt.warning)
+			}
+		})
 	}
 }

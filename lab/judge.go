@@ -176,10 +176,10 @@ type judge struct {
 	// inForce is per partition trigger whether its partition is made and
 	// not healed, as far as the judge has asked (a refusal undoes it).
 	inForce []bool
-	// waiting is per heal trigger whether it came due before its
-	// partition (a trigger's) was made: it waits for it. moot: it came
-	// due once its partition was healed already, and does nothing.
-	waiting, moot []bool
+	// moot is per heal trigger whether it came due while its partition
+	// (a trigger's) was not in force, not made yet or healed already: it
+	// does nothing (see fireTrigger).
+	moot []bool
 
 	failures []Failure
 	failed   bool // a hard failure ended the run
@@ -267,7 +267,6 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 	}
 	j.undoAt = make([]time.Duration, len(l.Triggers))
 	j.inForce = make([]bool, len(l.Triggers))
-	j.waiting = make([]bool, len(l.Triggers))
 	j.moot = make([]bool, len(l.Triggers))
 	if len(j.phases) > 0 {
 		j.phases[0].started = true
@@ -605,53 +604,47 @@ func (j *judge) expectsOptional() bool {
 
 // fireTrigger records trigger ti as fired at at and returns its action.
 // Its undo (for:) is not due before the runner has made the change: see
-// acted. A heal of a trigger's partition acts only on that partition
-// made: one due before it waits for it, and is made at once after it (the
-// lab said the partition is over by then, whatever the guests' speed);
-// one due once it is healed does nothing. Either way the hub is never
-// asked to heal a partition it does not have.
+// acted. A heal of a trigger's partition acts only on that partition in
+// force: one due before it is made, or once it is healed, does nothing
+// and is not reached. So the hub is never asked to heal a partition it
+// does not have, and a heal that came early never cuts the partition,
+// made later, to nothing: it lasts its for:, or without one to the run's
+// end (file.go refuses the at: heal that would leave that to the guests'
+// speed).
 func (j *judge) fireTrigger(ti int, at time.Duration) []fire {
 	tr := j.lab.Triggers[ti]
 	if tr.Do.Kind == ActHeal {
 		if pt := j.partitionTrigger(tr.Do.Target); pt >= 0 && !j.inForce[pt] {
-			if !j.triggers[pt].Fired {
-				j.waiting[ti] = true
-				j.logf(at, "%s: %s waits for partition %s, not made yet (%s)", tr.Name, tr.Do, tr.Do.Target, j.lab.Triggers[pt].Text)
-				return nil
-			}
 			j.moot[ti] = true
-			j.triggers[ti].Note = fmt.Sprintf("due at %s, when partition %s was healed already", at.Round(time.Millisecond), tr.Do.Target)
-			j.logf(at, "%s (%s) not reached: partition %s was healed already", tr.Name, tr.Text, tr.Do.Target)
+			due := at.Round(time.Millisecond)
+			switch p := j.lab.Triggers[pt]; {
+			case j.triggers[pt].Fired:
+				j.triggers[ti].Note = fmt.Sprintf("due at %s, when partition %s was healed already", due, tr.Do.Target)
+			case p.For > 0:
+				j.triggers[ti].Note = fmt.Sprintf("due at %s, before partition %s was made; it is bounded by its for: (%s)", due, tr.Do.Target, p.For)
+			default:
+				j.triggers[ti].Note = fmt.Sprintf("due at %s, before partition %s was made; made later, it is not healed", due, tr.Do.Target)
+			}
+			j.logf(at, "%s (%s) not reached: %s", tr.Name, tr.Text, j.triggers[ti].Note)
 			return nil
 		}
 	}
 	j.triggers[ti].Fired, j.triggers[ti].FiredAt = true, at
 	j.logf(at, "%s: %s", tr.Name, tr.Text)
-	fires := []fire{{trigger: ti, at: at, act: tr.Do}}
 	switch tr.Do.Kind {
 	case ActPartition:
 		j.inForce[ti] = true
-		for hi, h := range j.lab.Triggers {
-			if j.waiting[hi] && h.Do.Target == tr.Name {
-				j.waiting[hi] = false
-				j.triggers[hi].Fired, j.triggers[hi].FiredAt = true, at
-				j.triggers[hi].Note = fmt.Sprintf("it waited for partition %s, made at %s", tr.Name, at.Round(time.Millisecond))
-				j.logf(at, "%s: %s, which waited for it", h.Name, h.Do)
-				j.inForce[ti] = false
-				fires = append(fires, fire{trigger: hi, at: at, act: h.Do})
-			}
-		}
 	case ActHeal:
 		if pt := j.partitionTrigger(tr.Do.Target); pt >= 0 {
 			j.inForce[pt] = false
 		}
 	}
-	return fires
+	return []fire{{trigger: ti, at: at, act: tr.Do}}
 }
 
 // pending reports whether trigger ti is still to fire.
 func (j *judge) pending(ti int) bool {
-	return !j.triggers[ti].Fired && !j.waiting[ti] && !j.moot[ti]
+	return !j.triggers[ti].Fired && !j.moot[ti]
 }
 
 // partitionTrigger is the index of the trigger that makes partition name,
@@ -1041,9 +1034,6 @@ func (j *judge) complete(now time.Duration) {
 		}
 		r := &j.triggers[ti]
 		switch {
-		case j.waiting[ti]:
-			r.Note = fmt.Sprintf("it waited for partition %s, which was never made", tr.Do.Target)
-			j.logf(now, "%s (%s) not reached: partition %s was never made", tr.Name, tr.Text, tr.Do.Target)
 		case tr.OnVM < 0:
 			r.Note = fmt.Sprintf("due at %s, after the run was done at %s", tr.At, now.Round(time.Millisecond))
 			advice := ""

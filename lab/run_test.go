@@ -1323,26 +1323,35 @@ phases:
 	}
 }
 
-// An at: heal due before the marker that makes its partition waits for
-// it: the hub is never asked to heal a partition it does not have, and
-// the run passes whichever comes first.
+// An at: heal due before the marker that makes its partition does
+// nothing: the hub is never asked to heal a partition it does not have,
+// the run passes, and the partition, made later, lasts its whole for:.
 func TestRunHealBeforeItsPartition(t *testing.T) {
 	const text = `
 name: healfirst
 timeout: 60s
 vms:
-  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-sleep, 500ms, -say, "handshake ok", -frame, arp, -say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-sleep, 500ms, -say, "handshake ok", -frame, arp, -sleep, 600ms, -say, "done ok", -hang], expect: [{marker: "done ok"}]}
   - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
 triggers:
-  - {name: cut, on: "a: handshake ok", do: "partition a|b"}
+  - {name: cut, on: "a: handshake ok", do: "partition a|b", for: 300ms}
   - {at: 100ms, do: "heal cut"}
 `
 	sum, _ := runLab(t, text, Options{})
 	if sum.Result != ResultPass {
 		t.Fatalf("got result %s, failures %+v, want pass", sum.Result, sum.Failures)
 	}
-	if got := []string{sum.Triggers[0].Status, sum.Triggers[1].Status}; !slices.Equal(got, []string{TriggerFired, TriggerFired}) {
-		t.Errorf("got trigger statuses %q, want both fired", got)
+	cut, heal := sum.Triggers[0], sum.Triggers[1]
+	if cut.Status != TriggerFired || heal.Status != StatusNotReached {
+		t.Errorf("got trigger statuses %q, %q, want fired, not reached", cut.Status, heal.Status)
+	}
+	if !strings.Contains(heal.Note, "before partition cut was made") {
+		t.Errorf("got the heal's note %q, want that it came before the partition", heal.Note)
+	}
+	// Its for: undoes it, if the run is not done first (a loaded
+	// machine), no sooner than 300ms after it was made.
+	if cut.UndoneAt != nil && (cut.FiredAt == nil || time.Duration(*cut.UndoneAt-*cut.FiredAt) < 300*time.Millisecond) {
+		t.Errorf("got cut fired at %v, undone at %v, want it undone 300ms or more after", cut.FiredAt, cut.UndoneAt)
 	}
 	checkNothingLeft(t, sum)
 }
