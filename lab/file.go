@@ -1497,16 +1497,22 @@ func (p *parser) readTriggers(n *yaml.Node) {
 	}
 	var heals []heal
 	var partitions, others []string // triggers' names, those that make a partition (even one refused) and not
+	type named struct {
+		node *yaml.Node // its name:, or the trigger, named by default
+		path string
+	}
+	var partitionNodes []named // per entry of partitions
 	for i := range min(len(n.Content), maxTriggers) {
 		names[fmt.Sprintf("trigger-%d", i+1)] = true
 	}
 	p.list(n, "triggers", maxTriggers, func(i int, item *yaml.Node, path string) {
 		tr := Trigger{OnVM: -1, Name: fmt.Sprintf("trigger-%d", i+1)}
-		var onNode, atNode, doNode, forNode *yaml.Node
+		var onNode, atNode, doNode, forNode, nameNode *yaml.Node
 		var doText string
 		p.errs.Fields(item, path, []string{"name", "on", "at", "do", "for"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
+				nameNode = v
 				if s, ok := p.str(v, kpath); ok {
 					if !validPolicyName(s) {
 						p.errf(v, kpath, "%q: want 1-64 letters, digits, '-', '_', '.' or ':' (it names the partition in the policy and the capture)", s)
@@ -1563,6 +1569,11 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		}
 		if f := strings.Fields(doText); len(f) > 0 && f[0] == "partition" {
 			partitions = append(partitions, tr.Name)
+			if nameNode != nil {
+				partitionNodes = append(partitionNodes, named{nameNode, path + ".name"})
+			} else {
+				partitionNodes = append(partitionNodes, named{item, path})
+			}
 		} else {
 			others = append(others, tr.Name)
 		}
@@ -1581,12 +1592,30 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		tr.Text = triggerText(p.lab.VMs, tr)
 		p.lab.Triggers = append(p.lab.Triggers, tr)
 	})
+	if len(heals) == 0 && len(partitions) == 0 {
+		return
+	}
+	policy, known := p.policyPartitions()
+	// A partition trigger's partition is named after it, in the policy
+	// the hub holds: the hub refuses a name the policy has (with other
+	// groups), and a heal of that name could not tell the two apart.
+	for i, name := range partitions {
+		if !slices.Contains(policy, name) {
+			continue
+		}
+		pn := partitionNodes[i]
+		what := fmt.Sprintf("%q", name)
+		if pn.node.Kind == yaml.MappingNode {
+			what = fmt.Sprintf("its default name %q", name)
+		}
+		p.errf(pn.node, pn.path, "%s: trigger %s makes partition %s, and the hub's policy %s has a partition of that name: name the trigger otherwise (its partition is named after it)",
+			what, name, name, p.lab.Hub.Policy)
+	}
 	if len(heals) == 0 {
 		return
 	}
 	// A heal names a partition: a partition trigger's, or the policy's
 	// (checked now, not when it fires minutes into the run).
-	policy, known := p.policyPartitions()
 	partitions = append(partitions, policy...)
 	for _, h := range heals {
 		// A heal that comes due before its partition is made does

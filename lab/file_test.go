@@ -836,3 +836,37 @@ triggers:
 		})
 	}
 }
+
+// A partition trigger is refused a name the hub's policy has for one of
+// its partitions (the hub would refuse the partition, or a heal of that
+// name would not say which it ends), by name: or by default.
+func TestParseTriggerNamedLikeAPolicyPartition(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "faults.yaml")
+	if err := os.WriteFile(policy, []byte("partitions:\n  - {name: split, groups: a|t, start: 5s, end: 8s}\n  - {name: trigger-2, groups: a|t, start: 9s, end: 10s}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const text = `name: x
+hub: {policy: faults.yaml, ports: [{name: t, transport: tcp, address: "127.0.0.1:0"}]}
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
+triggers:
+  - {name: split, on: "a: go", do: "partition a|t", for: 1s}
+  - {at: 1s, do: "partition a|t", for: 1s}
+  - {name: cut, at: 1s, do: "partition a|t", for: 1s}
+  - {on: "a: back", do: "heal split"}
+`
+	_, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath})
+	want := []string{
+		`lab.yaml:6:12: triggers[0].name: "split": trigger split makes partition split, and the hub's policy ` + policy + ` has a partition of that name: name the trigger otherwise`,
+		`lab.yaml:7:5: triggers[1]: its default name "trigger-2": trigger trigger-2 makes partition trigger-2, and the hub's policy ` + policy + ` has a partition of that name`,
+	}
+	if err == nil || strings.Count(err.Error(), "\n") != 1 {
+		t.Fatalf("got Parse error\n%v\nwant two problems", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, w)
+		}
+	}
+}

@@ -648,7 +648,8 @@ func (j *judge) pending(ti int) bool {
 }
 
 // partitionTrigger is the index of the trigger that makes partition name,
-// or -1 (the policy's partitions are the hub's to know).
+// or -1: a partition of the policy's (file.go refuses a partition trigger
+// named like one), which is the hub's to know.
 func (j *judge) partitionTrigger(name string) int {
 	return slices.IndexFunc(j.lab.Triggers, func(tr Trigger) bool { return tr.Do.Kind == ActPartition && tr.Name == name })
 }

@@ -512,16 +512,22 @@ triggers:
 // run although it was done when the hub answered: the verdict, summary
 // and junit.xml agree (a run that passes has no failed case).
 func TestRunTriggerRefusedAfterTheLastMarker(t *testing.T) {
-	// The policy has a partition split of other groups: the hub refuses
-	// a partition of that name between a and b.
-	policy := filepath.Join(t.TempDir(), "faults.yaml")
-	if err := os.WriteFile(policy, []byte("partitions:\n  - {name: split, groups: a|t, start: 50s, end: 55s}\n"), 0o644); err != nil {
+	// The policy holds as many partitions as the hub does (256): the hub
+	// refuses one more, the first trigger's, and so the second is not
+	// performed.
+	var policy strings.Builder
+	policy.WriteString("partitions:\n")
+	for i := range 256 {
+		fmt.Fprintf(&policy, "  - {name: p%d, groups: a|t, start: 50s, end: 55s}\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "faults.yaml")
+	if err := os.WriteFile(file, []byte(policy.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	text := `
 name: refused
 timeout: 60s
-hub: {policy: "` + policy + `", ports: [{name: t, transport: tcp, address: "127.0.0.1:0"}]}
+hub: {policy: "` + file + `", ports: [{name: t, transport: tcp, address: "127.0.0.1:0"}]}
 vms:
   - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "done ok", -hang], expect: [{marker: "done ok"}]}
   - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
@@ -536,6 +542,12 @@ triggers:
 	}
 	if c.Hint != nil {
 		t.Errorf("got wire hint %q, want none: the wire does not explain the hub's refusal", c.Hint.Text)
+	}
+	if err := sum.Triggers[0].Err; !strings.Contains(err, "256 partitions, the most it holds") {
+		t.Errorf("got split's error %q, want the hub's refusal", err)
+	}
+	if err := sum.Triggers[1].Err; !strings.Contains(err, "not performed: split could not partition a|b first") {
+		t.Errorf("got cut's error %q, want it not performed", err)
 	}
 	var doc junitSuites
 	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
