@@ -107,3 +107,27 @@ func TestJUnitBudgetThenTimeout(t *testing.T) {
 		t.Errorf("got junit.xml\n%s\nwant the timeout's missing marker named", b.String())
 	}
 }
+
+// After a budget overrun, the summary for people says what the failure
+// that ended the run missed, and what the wire saw, under its then: line;
+// a failure after it (none here) would get only its line.
+func TestSummaryTextBudgetThenTimeout(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"), tickAt(99*sec))
+	r := &runner{lab: l, judge: j, dir: t.TempDir(), opts: Options{Clock: wallclock.Clock{}}}
+	r.start = r.opts.Clock.Now()
+	s := r.summarize(ResultFail, nil)
+	if len(s.Failures) < 2 || s.Failures[1].Code != "SESSION_TIMEOUT" {
+		t.Fatalf("got failures %+v, want BOOT_BUDGET then SESSION_TIMEOUT", s.Failures)
+	}
+	s.Failures[1].Hint = &Hint{Text: "no frame from a in 6.0s-36.0s"} // no capture here to count
+	var b bytes.Buffer
+	s.WriteText(&b)
+	text := b.String()
+	then := strings.Index(text, "  then: SESSION_TIMEOUT at ")
+	for _, want := range []string{"\n    missing marker: \"session ok\"\n    also missing on b: \"session ok\"\n", "\n    wire: no frame from a in 6.0s-36.0s\n"} {
+		if then < 0 || !strings.Contains(text[then:], want) {
+			t.Errorf("got summary\n%s\nwant under the then: line\n%s", text, want)
+		}
+	}
+}

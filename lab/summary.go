@@ -319,6 +319,30 @@ func optSecs(d *ms) string {
 	return secs(d.D())
 }
 
+// writeDetails writes what a failure missed, its last line, evidence and
+// wire hint, each line after indent.
+func writeDetails(w io.Writer, indent string, f *FailureSummary) {
+	if f.Marker != "" {
+		fmt.Fprintf(w, "%smissing marker: %q\n", indent, f.Marker)
+	}
+	for _, m := range f.Missing {
+		if m.VM != f.VM || m.Marker != f.Marker {
+			fmt.Fprintf(w, "%salso missing on %s: %q\n", indent, m.VM, m.Marker)
+		}
+	}
+	if f.Line != "" {
+		fmt.Fprintf(w, "%slast line: %s\n", indent, clean(f.Line))
+	}
+	for _, vm := range sortedKeys(f.Evidence) {
+		for _, pat := range sortedKeys(f.Evidence[vm]) {
+			fmt.Fprintf(w, "%sevidence %s: %q x%d\n", indent, vm, pat, f.Evidence[vm][pat])
+		}
+	}
+	if f.Hint != nil {
+		fmt.Fprintf(w, "%swire: %s\n", indent, f.Hint.Text)
+	}
+}
+
 // WriteText writes the summary for people: the verdict, the
 // classification with its hint, the phases with their budgets, the
 // markers and the triggers.
@@ -345,27 +369,16 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, ", at %s)\n", secs(c.At.D()))
 		fmt.Fprintf(w, "  %s\n", c.Message)
-		if c.Marker != "" {
-			fmt.Fprintf(w, "  missing marker: %q\n", c.Marker)
-		}
-		for _, m := range c.Missing {
-			if m.VM != c.VM || m.Marker != c.Marker {
-				fmt.Fprintf(w, "  also missing on %s: %q\n", m.VM, m.Marker)
-			}
-		}
-		if c.Line != "" {
-			fmt.Fprintf(w, "  last line: %s\n", clean(c.Line))
-		}
-		for _, vm := range sortedKeys(c.Evidence) {
-			for _, pat := range sortedKeys(c.Evidence[vm]) {
-				fmt.Fprintf(w, "  evidence %s: %q x%d\n", vm, pat, c.Evidence[vm][pat])
-			}
-		}
-		if c.Hint != nil {
-			fmt.Fprintf(w, "  wire: %s\n", c.Hint.Text)
-		}
-		for _, f := range s.Failures[1:] {
+		writeDetails(w, "  ", c)
+		// After a budget overrun (the classification), the failure that
+		// ended the run says what it missed and what the wire saw too.
+		decisive := s.decisive()
+		for i := 1; i < len(s.Failures); i++ {
+			f := &s.Failures[i]
 			fmt.Fprintf(w, "  then: %s at %s: %s\n", f.Code, secs(f.At.D()), f.Message)
+			if f == decisive && budgetOnly(c) {
+				writeDetails(w, "    ", f)
+			}
 		}
 		if s.Rerun != "" {
 			fmt.Fprintf(w, "  rerun: %s\n", s.Rerun)
