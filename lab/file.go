@@ -305,7 +305,8 @@ type parser struct {
 	hubRead   bool         // serve read the hub section: lab.Hub holds it
 	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
 	seen      map[string]*yaml.Node
-	diskNodes []diskNode // every VM's disks' file:, checked once every VM's name is known
+	diskNodes []diskNode   // every VM's disks' file:, checked once every VM's name is known
+	nameNodes []*yaml.Node // vms[i].name, checked once the hub is read (checkRunNames)
 }
 
 // diskNode is a disk's file: in the lab file.
@@ -315,33 +316,46 @@ type diskNode struct {
 }
 
 // runFiles are the files a run makes in its directory besides the VMs'
-// (<vm>.log, <vm>.sock) and their disks.
+// (<vm>.log, <vm>.sock for a VM on a port of its own) and their disks;
+// ctl.sock only with the default control API (no hub.control).
 var runFiles = []string{"lab.log", "hub.log", "ctl.sock", "capture.pcapng", "check.txt", "check.json",
 	"summary.json", "summary.txt", "junit.xml", "report.html"}
 
-// runFileOf is the run's own file that a VM named name would share, as its
-// console log (<name>.log) or its hub socket (<name>.sock), and which of
-// the VM's it would be; "" if none.
-func runFileOf(name string) (file, what string) {
-	switch {
-	case slices.Contains(runFiles, name+".log"):
-		return name + ".log", "console log"
-	case slices.Contains(runFiles, name+".sock"):
-		return name + ".sock", "hub socket"
+// runFiles are the files this run makes in its directory besides the
+// VMs' (see the var).
+func (p *parser) runFiles() []string {
+	if p.hubRead && p.lab.Hub.Control != "" {
+		return slices.DeleteFunc(slices.Clone(runFiles), func(f string) bool { return f == "ctl.sock" })
 	}
-	return "", ""
+	return runFiles
 }
 
-// checkDiskNames refuses a disk whose file is one the run makes in its
-// directory too: its own files, a VM's console log or socket.
-func (p *parser) checkDiskNames() {
+// checkRunNames refuses, once the VMs and the hub are read, a VM whose
+// console log or hub socket would be one of the run's own files, and a
+// disk whose file is one the run makes in its directory too: its own
+// files, a VM's console log or socket.
+func (p *parser) checkRunNames() {
+	files := p.runFiles()
+	for i, vm := range p.lab.VMs {
+		n := p.nameNodes[i]
+		if n == nil {
+			continue
+		}
+		path := fmt.Sprintf("vms[%d].name", i)
+		switch {
+		case slices.Contains(files, vm.Name+".log"):
+			p.errf(n, path, "%q: the VM's console log would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, vm.Name+".log")
+		case vm.Own && slices.Contains(files, vm.Name+".sock"):
+			p.errf(n, path, "%q: the VM's hub socket would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, vm.Name+".sock")
+		}
+	}
 	for _, d := range p.diskNodes {
 		switch {
-		case slices.Contains(runFiles, d.file):
-			p.errf(d.node, d.path, "%q is a file the run makes in its directory (%s): name the disk otherwise", d.file, strings.Join(runFiles, ", "))
+		case slices.Contains(files, d.file):
+			p.errf(d.node, d.path, "%q is a file the run makes in its directory (%s): name the disk otherwise", d.file, strings.Join(files, ", "))
 		default:
 			for _, vm := range p.lab.VMs {
-				if d.file == vm.Name+".log" || d.file == vm.Name+".sock" {
+				if d.file == vm.Name+".log" || vm.Own && d.file == vm.Name+".sock" {
 					what := "console log"
 					if strings.HasSuffix(d.file, ".sock") {
 						what = "hub socket"
@@ -493,6 +507,7 @@ func (p *parser) top(n *yaml.Node) {
 	}
 	p.readVMs(vmsNode)
 	p.readHub()
+	p.checkRunNames()
 	if phasesNode != nil {
 		p.readPhases(phasesNode)
 	}
@@ -856,9 +871,6 @@ func (p *parser) readVMs(n *yaml.Node) {
 					p.errf(nameNode, path+".name", "%q: %s", vm.Name, se.Reason)
 				}
 			}
-			if f, what := runFileOf(vm.Name); f != "" {
-				p.errf(nameNode, path+".name", "%q: the VM's %s would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, what, f)
-			}
 			if first := p.seen[vm.Name]; first != nil {
 				p.errf(nameNode, path+".name", "%q is already the name of the VM at line %d", vm.Name, first.Line)
 			} else if other, ok := codes[Code(vm.Name)]; ok {
@@ -907,12 +919,12 @@ func (p *parser) readVMs(n *yaml.Node) {
 			vm.Port = vm.Name
 		}
 		p.portNodes = append(p.portNodes, portNode)
+		p.nameNodes = append(p.nameNodes, nameNode)
 		p.lab.VMs = append(p.lab.VMs, vm)
 	})
 	if len(p.lab.VMs) == 0 && !p.failed() {
 		p.errf(n, "vms", "empty: a lab needs at least one VM")
 	}
-	p.checkDiskNames()
 }
 
 // flag is a QEMU argument as an option: QEMU takes --netdev for -netdev.

@@ -870,3 +870,22 @@ triggers:
 		}
 	}
 }
+
+// A name is refused only when its file is one the run makes: ctl.sock is
+// the control socket only without hub.control, and <vm>.sock the VM's
+// socket only when it has a port of its own (not one of hub.ports).
+func TestParseRunNamesThatDoNotCollide(t *testing.T) {
+	const tcp = `{name: t, transport: tcp, address: "127.0.0.1:0"}`
+	for _, tt := range []struct{ name, text string }{
+		{"vm-ctl-on-a-hub-port", "name: x\nhub: {ports: [" + tcp + "]}\nvms:\n  - {name: ctl, mac: \"52:54:00:00:00:0a\", qemu: q, port: t, expect: [{marker: up}]}"},
+		{"vm-ctl-with-hub-control", "name: x\nhub: {control: my-ctl.sock}\nvms:\n  - {name: ctl, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}"},
+		{"disk-ctl-sock-with-hub-control", "name: x\nhub: {control: my-ctl.sock}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: ctl.sock, size: 1M}]}"},
+		{"disk-sock-of-a-vm-on-a-hub-port", "name: x\nhub: {ports: [" + tcp + "]}\nvms:\n  - {name: z, mac: \"52:54:00:00:00:0a\", qemu: q, port: t, expect: [{marker: up}], disks: [{file: z.sock, size: 1M}]}"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse("lab.yaml", t.TempDir(), []byte(tt.text), LoadOptions{LookPath: fakeLookPath}); err != nil {
+				t.Errorf("got Parse error\n%v\nwant none", err)
+			}
+		})
+	}
+}
