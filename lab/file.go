@@ -802,6 +802,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
 		vm := VM{NIC: DefaultNIC}
 		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
+		nicSet := false
 		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks", "exit_ok"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
@@ -825,6 +826,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 			case "args":
 				argsNode = v
 			case "nic":
+				nicSet = true
 				if s, ok := p.str(v, kpath); ok {
 					if !nicName.MatchString(s) {
 						p.errf(v, kpath, "%q: want a QEMU device model such as virtio-net-pci or virtio-net-device", s)
@@ -902,7 +904,11 @@ func (p *parser) readVMs(n *yaml.Node) {
 		case !hasNetdev && own != "":
 			p.errf(argsNode, path+".args", "has its own %s: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it", own)
 		case !hasNetdev && nicOnHub(vm.Args):
-			p.errf(argsNode, path+".args", "has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device %s,netdev=n0,mac=...), and QEMU would refuse a second device on n0; give the model as nic: (nic: e1000), or write -netdev ${NETDEV} too", vm.NIC)
+			advice := "give the model as nic: (nic: e1000) instead of the -device"
+			if nicSet {
+				advice = fmt.Sprintf("remove the -device, as nic: (%s) gives the model already", vm.NIC)
+			}
+			p.errf(argsNode, path+".args", "has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device %s,netdev=n0,mac=...), and QEMU would refuse a second device on n0; %s, or write -netdev ${NETDEV} too", vm.NIC, advice)
 		case (!hasNetdev || hasMAC) && macNode == nil:
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
 		}
