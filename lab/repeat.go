@@ -23,8 +23,9 @@ import (
 // failing seed, the command that reruns it; a junit.xml beside the runs'
 // directories holds every run's test suite. With keepFailing, the
 // directories of passing runs are removed. n = 1 is one run in opts.Dir
-// itself (with keepFailing, a pass leaves its junit.xml there alone). It stops early when ctx ends; the error is the first run that
-// could not be set up.
+// itself (with keepFailing, a pass leaves its junit.xml there alone). It
+// stops early when ctx ends; the error is the first run that could not be
+// set up.
 func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) ([]*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -32,13 +33,7 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 	if n <= 1 {
 		s, err := Run(ctx, l, opts)
 		if err == nil && keepFailing && s.Result == ResultPass {
-			// junit.xml stays, as --repeat's beside its runs: a CI job
-			// publishes it whatever the outcome.
-			if rerr := removeAllBut(s.Dir, "junit.xml"); rerr != nil {
-				fmt.Fprintf(opts.Out, "passed: run directory %s not removed (--keep-failing): %v\n", s.Dir, rerr)
-			} else {
-				fmt.Fprintf(opts.Out, "passed: run directory %s emptied but its junit.xml (--keep-failing)\n", s.Dir)
-			}
+			emptyPassed(opts.Out, s.Dir)
 		}
 		return []*Summary{s}, err
 	}
@@ -75,6 +70,21 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 }
 
 // removeAllBut removes everything in dir but the file keep.
+// emptyPassed empties the directory of a single passing run for
+// --keep-failing, but its junit.xml, as --repeat's stays beside its runs:
+// a CI job publishes it whatever the outcome. It says what it left.
+func emptyPassed(out io.Writer, dir string) {
+	if err := removeAllBut(dir, "junit.xml"); err != nil {
+		fmt.Fprintf(out, "passed: run directory %s not removed (--keep-failing): %v\n", dir, err)
+		return
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "junit.xml")); err != nil || !fi.Mode().IsRegular() {
+		fmt.Fprintf(out, "passed: run directory %s emptied (--keep-failing); its junit.xml was not written\n", dir)
+		return
+	}
+	fmt.Fprintf(out, "passed: run directory %s emptied except junit.xml (--keep-failing)\n", dir)
+}
+
 func removeAllBut(dir, keep string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
