@@ -407,6 +407,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	}
 	id := PortID(len(c.ports))
 	p := &corePort{id: id, name: name, desc: desc, stats: new(PortStats), horizon: o.Horizon}
+	p.stallCheck = func() { c.stallTick(p) }
 	p.setOut(out)
 	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
