@@ -434,22 +434,31 @@ func (h *Hub) resume(id PortID) {
 func (h *Hub) reader(a *attachment) {
 	stats := a.stats
 	id := a.id
+	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames from the peer discarded")
 	kd, _ := a.io.(KernelDropper)
 	var kernelSeen uint64
 	if kd != nil {
 		kernelSeen = kd.KernelDrops()
 	}
-	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames from the peer discarded")
+	// countKernel counts what the peer's side dropped since it last
+	// looked: after each read, and once more as the reader ends, since
+	// a paused reader reads nothing while its socket may overflow (a
+	// KernelDropper answers after Close too).
+	countKernel := func() {
+		if kd == nil {
+			return
+		}
+		if k := kd.KernelDrops(); k != kernelSeen {
+			stats.dropN(DropKernel, int(k-kernelSeen))
+			discards.note(DropKernel, k-kernelSeen, nil)
+			kernelSeen = k
+		}
+	}
+	defer countKernel()
 	frames := make([]*Frame, maxReadBatch)
 	for {
 		n, err := a.io.ReadFrames(frames, h.cfg.MaxFrame)
-		if kd != nil {
-			if k := kd.KernelDrops(); k != kernelSeen {
-				stats.dropN(DropKernel, int(k-kernelSeen))
-				discards.note(DropKernel, k-kernelSeen, nil)
-				kernelSeen = k
-			}
-		}
+		countKernel()
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
@@ -465,7 +474,15 @@ func (h *Hub) reader(a *attachment) {
 		}
 		h.mu.Lock()
 		if a.detached {
+			// The attachment ended after the peer sent these: they
+			// reached the hub, and are lost with the peer's port down.
 			h.mu.Unlock()
+			for _, f := range frames[:n] {
+				stats.RxFrames.Add(1)
+				stats.RxBytes.Add(uint64(f.Len()))
+			}
+			stats.dropN(DropDown, n)
+			discards.note(DropDown, uint64(n), nil)
 			ReleaseAll(frames[:n])
 			return
 		}
