@@ -368,6 +368,14 @@ func (c *Core) stallTick(dp *corePort) {
 	c.at(next, dp.stallCheck)
 }
 
+// stallTime is port id's stall time (0 for an unknown port).
+func (c *Core) stallTime(id PortID) time.Duration {
+	if p := c.port(id); p != nil {
+		return p.stall
+	}
+	return 0
+}
+
 // peerBacklog is q's PeerBacklog, or -1 when it has none.
 func peerBacklog(q EgressQueue) int {
 	if pb, ok := q.(PeerBacklog); ok {

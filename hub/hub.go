@@ -82,6 +82,27 @@ const maxReadBatch = 64
 // maxWriteBatch bounds the frames a writer hands its transport at once.
 const maxWriteBatch = 64
 
+// A writer's batch is what the core sees of its peer's progress: the
+// queue's Taken moves when a write returns. So that a slow peer, one that
+// takes a frame now and then, is not taken for a stalled one on a
+// transport that cannot tell how much of a write its peer has read (no
+// PeerBacklog: a datagram socket, a TAP device), a batch holds only as
+// many frames as the peer has shown it takes in quickWrites of its stall
+// time: it starts at one frame, doubles after each write that took less,
+// and is one again after a write that took longer, and when the port
+// begins to hold senders back (the peer's speed before is no evidence of
+// its speed now). A peer that keeps up soon gets full batches.
+const quickWrites = 8
+
+// nextBatch is the writer's next batch limit after a write of a batch of
+// limit frames that took took, when a quick write takes less than quick.
+func nextBatch(limit int, took, quick time.Duration) int {
+	if took >= quick {
+		return 1
+	}
+	return min(2*limit, maxWriteBatch)
+}
+
 // attachment is one peer's time on a port: its transport, egress queue and
 // goroutines. A reconnecting peer gets a new attachment on the same port.
 // It is the port's EgressQueue in the core while it lasts.
@@ -95,7 +116,8 @@ type attachment struct {
 	stop     chan struct{} // closed when the attachment is detached
 	done     chan struct{} // closed when both goroutines have exited
 	since    time.Time
-	detached bool // under Hub.mu
+	quick    time.Duration // a write that took less is quick (see quickWrites)
+	detached bool          // under Hub.mu
 }
 
 var _ EgressQueue = (*attachment)(nil)
@@ -344,6 +366,7 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
 			since:  h.cfg.Clock.Now(),
+			quick:  max(h.core.stallTime(id)/quickWrites, 1),
 		}
 		var out EgressQueue = a
 		if l, ok := io.(FrameLimiter); ok && l.MaxFrame() < h.cfg.MaxFrame {
@@ -586,12 +609,21 @@ func (h *Hub) writer(a *attachment) {
 	batch := make([]*Frame, maxWriteBatch)
 	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames to the peer lost: its transport could not send them")
 	defer a.q.discard(a.stats) // what is left once the core no longer appends
+	limit, held := 1, false
 	for {
 		if !a.q.wait(a.stop) {
 			return
 		}
-		n := a.q.peek(batch)
+		if w := a.q.watched(); w != held {
+			held = w
+			if held {
+				limit = 1
+			}
+		}
+		n := a.q.peek(batch[:limit])
+		start := h.cfg.Clock.Now()
 		err := h.write(a, batch[:n], discards)
+		limit = nextBatch(limit, h.cfg.Clock.Now().Sub(start), a.quick)
 		a.q.commit(n)
 		ReleaseAll(batch[:n])
 		if a.q.drainWanted() {
