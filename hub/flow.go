@@ -24,9 +24,10 @@ const (
 	// at the high-water mark plus the slack; half-way through the slack is
 	// its second mark (see OverflowPause).
 	DefaultBacklog = 8192
-	// DefaultBacklogBytes bounds a pausing port's queue in bytes. A quarter
-	// of it is the queue's byte high-water mark, an eighth its byte
-	// low-water mark, and half of it the byte second mark.
+	// DefaultBacklogBytes bounds a pausing port's queue in bytes: the
+	// memory its frames hold (Frame.Footprint, their buffers' size). A
+	// quarter of it is the queue's byte high-water mark, an eighth its
+	// byte low-water mark, and half of it the byte second mark.
 	DefaultBacklogBytes = 64 << 20
 )
 
@@ -528,8 +529,8 @@ type FlowStatus struct {
 	// PausedFor is how long the current pause has lasted.
 	PausedFor time.Duration `json:"paused_for,omitempty"`
 	// Delayed and DelayedBytes are the frames a delay holds for the port
-	// (in the timer heap, not yet in its queue): they count toward its
-	// second mark.
+	// (in the timer heap, not yet in its queue) and the memory they hold
+	// (Frame.Footprint): they count toward its second mark.
 	Delayed      int `json:"delayed,omitempty"`
 	DelayedBytes int `json:"delayed_bytes,omitempty"`
 }
