@@ -83,24 +83,45 @@ const maxReadBatch = 64
 const maxWriteBatch = 64
 
 // A writer's batch is what the core sees of its peer's progress: the
-// queue's Taken moves when a write returns. So that a slow peer, one that
-// takes a frame now and then, is not taken for a stalled one on a
-// transport that cannot tell how much of a write its peer has read (no
-// PeerBacklog: a datagram socket, a TAP device), a batch holds only as
-// many frames as the peer has shown it takes in quickWrites of its stall
-// time: it starts at one frame, doubles after each write that took less,
-// and is one again after a write that took longer, and when the port
-// begins to hold senders back (the peer's speed before is no evidence of
-// its speed now). A peer that keeps up soon gets full batches.
+// queue's Taken moves when a write returns. A transport with PeerBacklog
+// (a stream socket) shows its peer's progress within a write, so its
+// writer always hands it all that is queued, up to maxWriteBatch. Other
+// transports (a datagram socket, a TAP device) show none; so that a slow
+// peer, one that takes a frame now and then, is not taken for a stalled
+// one, their writer sizes each batch so that, at the rate the peer took
+// the last one, it lasts about a quickWrites'th of the port's stall time.
+// A batch grows only by doubling, and only after a write that held a full
+// batch: the writes of a trickle of single frames are no evidence that
+// the peer takes more at once. A peer that slows down by more than
+// quickWrites times while a batch is under way may still be taken for a
+// stalled one: only the transport can see that.
 const quickWrites = 8
 
-// nextBatch is the writer's next batch limit after a write of a batch of
-// limit frames that took took, when a quick write takes less than quick.
-func nextBatch(limit int, took, quick time.Duration) int {
-	if took >= quick {
-		return 1
+// nextBatch is a writer's batch limit after a write of n frames, under a
+// limit of limit, that took took, when a batch should last at most quick.
+// A write too short for the clock to measure sets no bound.
+func nextBatch(limit, n int, took, quick time.Duration) int {
+	next := limit
+	if n >= limit {
+		next = 2 * limit
 	}
-	return min(2*limit, maxWriteBatch)
+	if took > 0 {
+		byRate := int64(max(n, 1)) * int64(quick) / int64(took)
+		next = int(min(int64(next), byRate))
+	}
+	return min(max(next, 1), maxWriteBatch)
+}
+
+// writeTime is how long a batch written to io should last (see
+// quickWrites): 0, as long as it takes, when io shows its peer's
+// progress within a write.
+func writeTime(io PortIO, stall time.Duration) time.Duration {
+	if pb, ok := io.(PeerBacklog); ok {
+		if _, ok := pb.PeerBacklog(); ok {
+			return 0
+		}
+	}
+	return max(stall/quickWrites, 1)
 }
 
 // attachment is one peer's time on a port: its transport, egress queue and
@@ -116,7 +137,7 @@ type attachment struct {
 	stop     chan struct{} // closed when the attachment is detached
 	done     chan struct{} // closed when both goroutines have exited
 	since    time.Time
-	quick    time.Duration // a write that took less is quick (see quickWrites)
+	quick    time.Duration // how long a batch should last (see quickWrites); 0: as long as it takes
 	detached bool          // under Hub.mu
 }
 
@@ -366,7 +387,7 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
 			since:  h.cfg.Clock.Now(),
-			quick:  max(h.core.stallTime(id)/quickWrites, 1),
+			quick:  writeTime(io, h.core.stallTime(id)),
 		}
 		var out EgressQueue = a
 		if l, ok := io.(FrameLimiter); ok && l.MaxFrame() < h.cfg.MaxFrame {
@@ -604,26 +625,29 @@ func (h *Hub) waitResume(a *attachment) bool {
 }
 
 // writer hands the frames queued for a's peer to its transport, as many at
-// once as have piled up.
+// once as have piled up, up to a batch its peer is seen to take quickly
+// (see quickWrites).
 func (h *Hub) writer(a *attachment) {
 	batch := make([]*Frame, maxWriteBatch)
 	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames to the peer lost: its transport could not send them")
 	defer a.q.discard(a.stats) // what is left once the core no longer appends
-	limit, held := 1, false
+	limit := 1
+	if a.quick == 0 {
+		limit = maxWriteBatch
+	}
 	for {
 		if !a.q.wait(a.stop) {
 			return
 		}
-		if w := a.q.watched(); w != held {
-			held = w
-			if held {
-				limit = 1
-			}
-		}
 		n := a.q.peek(batch[:limit])
-		start := h.cfg.Clock.Now()
+		var start time.Time
+		if a.quick > 0 {
+			start = h.cfg.Clock.Now()
+		}
 		err := h.write(a, batch[:n], discards)
-		limit = nextBatch(limit, h.cfg.Clock.Now().Sub(start), a.quick)
+		if a.quick > 0 {
+			limit = nextBatch(limit, n, h.cfg.Clock.Now().Sub(start), a.quick)
+		}
 		a.q.commit(n)
 		ReleaseAll(batch[:n])
 		if a.q.drainWanted() {

@@ -112,11 +112,6 @@ func (q *egress) drainWanted() bool {
 	return low >= 0 && int64(q.len()) <= low && q.bytes.Load() <= q.lowBytes
 }
 
-// watched reports whether the core waits for the queue to drain
-// (WatchDrain): the port holds senders back, and checks its peer for
-// stalls. Writer only.
-func (q *egress) watched() bool { return q.low.Load() >= 0 }
-
 // wait blocks until the ring holds a frame or stop is closed, and reports
 // which. Writer only.
 func (q *egress) wait(stop <-chan struct{}) bool {
