@@ -22,10 +22,15 @@ const DefaultMaxMACs = 4096
 // Bounds on what waits in the timer heap (delayed, rate-queued and
 // reordered copies), so that a long delay on a fast link cannot take the
 // host's memory: beyond either, a copy is dropped and counted as
-// DropDelayFull on its egress port.
+// DropDelayFull on its egress port. The byte bound counts the memory the
+// frames hold (Frame.Footprint), at least the smallest pooled buffer, 2048
+// bytes, however short the frame: 64 MiB is 32 768 small frames, fewer
+// larger ones. The frame bound is that count, so for the hub's pooled
+// frames the two bind together; it binds first only for frames in smaller
+// buffers of the caller's own (FrameOf).
 const (
-	DefaultMaxDelayedFrames = 1 << 18  // 262 144 frames
-	DefaultMaxDelayedBytes  = 64 << 20 // 64 MiB of frame buffers (Frame.Footprint)
+	DefaultMaxDelayedFrames = 1 << 15  // 32 768 frames
+	DefaultMaxDelayedBytes  = 64 << 20 // 64 MiB of frame buffers
 )
 
 // EgressQueue holds the frames the core delivers to one port until the

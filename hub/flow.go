@@ -11,6 +11,9 @@ const (
 	// DefaultQueueLen is a port's egress queue, in frames: its high-water
 	// mark. A pausing port holds its senders back above it and lets them go
 	// once its peer has drained the queue to half of it (the low-water mark).
+	// The byte high-water mark (a quarter of DefaultBacklogBytes, 16 MiB)
+	// binds first for frames in larger buffers, and for a queue set above
+	// 8192 frames, as many of the smallest buffers as 16 MiB holds.
 	DefaultQueueLen = 256
 	// DefaultStall is how long a port's peer may take no frame at all while
 	// its queue holds senders back before the port stops holding them and
@@ -25,9 +28,11 @@ const (
 	// its second mark (see OverflowPause).
 	DefaultBacklog = 8192
 	// DefaultBacklogBytes bounds a pausing port's queue in bytes: the
-	// memory its frames hold (Frame.Footprint, their buffers' size). A
-	// quarter of it is the queue's byte high-water mark, an eighth its
-	// byte low-water mark, and half of it the byte second mark.
+	// memory its frames hold (Frame.Footprint, their buffers' size, at
+	// least 2048 bytes however short the frame). A quarter of it is the
+	// queue's byte high-water mark, an eighth its byte low-water mark, and
+	// half of it the byte second mark: 8192, 4096 and 16 384 small frames,
+	// above the frame marks of a default queue.
 	DefaultBacklogBytes = 64 << 20
 )
 

@@ -21,7 +21,7 @@ const MaxFrameLimit = 1 << 20
 // Config configures a live Hub.
 type Config struct {
 	Mode      Mode
-	QueueLen  int // per-port egress queue, frames: the high-water mark (default DefaultQueueLen)
+	QueueLen  int // per-port egress queue, frames: the high-water mark (default DefaultQueueLen; see there for its byte mark)
 	MaxFrame  int // largest frame accepted from a peer (default DefaultMaxFrame)
 	AgingTime time.Duration
 	// Overflow is what a port does when its queue reaches QueueLen (default
