@@ -393,7 +393,9 @@ func peerBacklog(q EgressQueue) int {
 }
 
 // checkStall notes dp's peer's progress and stalls dp if it has made none
-// for the stall time; false when dp holds no one back any more. A peer
+// for the stall time. It reports whether dp is to be checked again: false
+// once dp holds no one back any more, whether its peer drained it, went,
+// or has just been declared stalled. A peer
 // whose queue is at its low-water marks makes progress enough: only a
 // delay holds senders back then.
 func (c *Core) checkStall(dp *corePort) bool {
