@@ -150,17 +150,9 @@ type mcastSocket struct {
 	self netip.AddrPort
 }
 
-func (s *mcastSocket) recv(b []byte) (int, bool, error) {
-	for {
-		n, src, err := s.rxc.ReadFromUDPAddrPort(b)
-		if err != nil {
-			return 0, false, err
-		}
-		if s.classify(sockAddr{ap: src}) == skip {
-			continue // our own echo
-		}
-		return n, true, nil
-	}
+func (s *mcastSocket) recv(b []byte) (int, sockAddr, error) {
+	n, src, err := s.rxc.ReadFromUDPAddrPort(b)
+	return n, sockAddr{ap: src}, err
 }
 
 func (s *mcastSocket) send(b []byte) error {
