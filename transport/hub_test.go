@@ -191,10 +191,10 @@ func TestEveryTransportThroughHub(t *testing.T) {
 		{Name: "unixgram", Transport: transport.Unixgram, Address: filepath.Join(dir, "hubgram.sock"), Peer: filepath.Join(dir, "vmgram.sock")},
 		{Name: "pipe"},
 	}
-	mcast := transport.Spec{Name: "mcast", Transport: transport.Mcast, Address: mcastGroup + ":0"}
-	if probe, err := transport.JoinMcast(mcast.Address, "127.0.0.1", 0, 0); err == nil {
+	// A spec names the group's port (the VMs share it): take one a probe got.
+	if probe, err := transport.JoinMcast(mcastGroup+":0", "127.0.0.1", 0, 0); err == nil {
 		probe.Close()
-		specs = append(specs, mcast)
+		specs = append(specs, transport.Spec{Name: "mcast", Transport: transport.Mcast, Address: probe.LocalAddr().String()})
 	} else {
 		t.Logf("multicast on loopback is not available here, leaving it out: %v", err)
 	}
