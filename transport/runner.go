@@ -60,8 +60,9 @@ type Options struct {
 	// for 0); below 0, no bound.
 	FrameTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the dialers' redial delay, which
-	// doubles from MinBackoff after each failed attempt and starts over
-	// after each successful attach; zero means 50ms and 2s.
+	// doubles from MinBackoff after each failed attempt, and after each
+	// connection that ended within MaxBackoff of its attach; it starts over
+	// after a connection that lasted longer. Zero means 50ms and 2s.
 	MinBackoff, MaxBackoff time.Duration
 	// Optional makes Open return, instead of an error about the system (a
 	// missing privilege or device, an address in use), a Runner whose port
@@ -416,6 +417,7 @@ func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
 	desc := string(r.spec.Transport) + " " + r.spec.Address
 	failed := newLimiter(r.opts.Clock, logEvery)
 	refused := newLimiter(r.opts.Clock, logEvery)
+	redialed := newLimiter(r.opts.Clock, logEvery)
 	delay := r.opts.MinBackoff
 	for {
 		c, err := DialStream(ctx, r.network, r.spec.Address, r.opts.MaxFrame)
@@ -435,10 +437,21 @@ func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
 			done, err := a.Attach(r.spec.Name, c)
 			switch {
 			case err == nil: // the hub logs the attach and the detach
-				delay = r.opts.MinBackoff
+				since := r.opts.Clock.Now()
 				select {
 				case <-done:
-					r.log.Info("redialing the VM", "address", r.spec.Address)
+					// Only a connection that lasted starts the backoff over:
+					// a peer that accepts and hangs up at once (another
+					// service on the port, a proxy, a QEMU that drops the
+					// connection) is redialed ever more slowly, as a
+					// refusal would be.
+					lived := r.opts.Clock.Now().Sub(since)
+					if lived >= r.opts.MaxBackoff {
+						delay = r.opts.MinBackoff
+					}
+					if ok, n := redialed.allow(); ok {
+						r.log.Info("redialing the VM", "address", r.spec.Address, "connected_for", lived, "suppressed", n)
+					}
 				case <-ctx.Done():
 					c.Close()
 					<-done
