@@ -363,7 +363,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 // TestRestartedVMWaitsForItsOldConnection: a VM that reconnects while the
 // hub has not yet read its old connection to the end (the port's reader is
 // paused behind a peer that does not read) is not refused, since QEMU
-// never retries a connect: the new connection waits for the old one, and
+// before 8.0 never retries a connect: the new connection waits for the old one, and
 // the peer gets every frame of both, the old ones first.
 func TestRestartedVMWaitsForItsOldConnection(t *testing.T) {
 	if runtime.GOOS != "linux" {

@@ -45,3 +45,31 @@ func readmeSays(t *testing.T, bullet string, want, wrong []string) {
 		}
 	}
 }
+
+// TestReadmeQEMUReconnect: the README's advice for a hub that may restart
+// knows that QEMU 8.0 and later reconnect a server=off stream by itself
+// (reconnect=, in seconds; reconnect-ms= from 9.2), so it no longer says
+// QEMU never retries a connect.
+func TestReadmeQEMUReconnect(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(raw)), " ")
+	for _, wrong := range []string{"(QEMU never retries a connect)", "`server=off` never retries"} {
+		if strings.Contains(text, wrong) {
+			t.Errorf("README.md says %q, but QEMU 8.0 and later retry with reconnect=/reconnect-ms=", wrong)
+		}
+	}
+	i := strings.Index(text, "If the hub may restart while VMs run")
+	if i < 0 {
+		t.Fatal("README.md has no paragraph on a hub that may restart while VMs run")
+	}
+	para := text[i:]
+	para = para[:strings.Index(para, "Every QEMU back end works")]
+	for _, want := range []string{"reconnect-ms=", "QEMU 8.0 or later", "reconnect=1"} {
+		if !strings.Contains(para, want) {
+			t.Errorf("README.md's paragraph on a hub that may restart does not say %q", want)
+		}
+	}
+}

@@ -327,9 +327,10 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 		sc.frameTimeout = r.opts.FrameTimeout
 		// A VM restarted: its old connection hung up, but the hub has not
 		// read it to its end yet (its reader is paused behind a slow port,
-		// or has not run since). QEMU never retries a connect, so the new
-		// connection waits for the old, as a QEMU listener's next client
-		// waits in its backlog, rather than being refused.
+		// or has not run since). QEMU before 8.0 never retries a connect
+		// (newer QEMU only with reconnect-ms=, or reconnect= before 9.2),
+		// so the new connection waits for the old, as a QEMU listener's
+		// next client waits in its backlog, rather than being refused.
 		if prev, ok := current(live); ok && prev.conn.PeerHungUp() {
 			r.log.Info("connection waits for the port's previous peer, which hung up, to be read to its end", "from", sc.Describe())
 			select {
@@ -399,8 +400,12 @@ func describeAccepted(s Spec, c net.Conn) string {
 
 // streamDialer dials a VM that listens (QEMU listen= / server=on) and
 // redials with capped exponential backoff whenever the dial fails or the
-// connection ends, until ctx ends. QEMU 7.2 never reconnects by itself, so
-// the side that may restart (the hub) is the one that dials.
+// connection ends, until ctx ends. QEMU before 8.0 never reconnects by
+// itself (newer QEMU does with reconnect-ms=, or reconnect= before 9.2), so
+// there the side that may restart (the hub) is the one that dials. A
+// connection that ends within MaxBackoff of its attach does not start the
+// backoff over: a peer that accepts and hangs up at once is not redialed
+// at MinBackoff forever.
 type streamDialer struct {
 	*runnerBase
 	network string
