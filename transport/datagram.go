@@ -172,15 +172,20 @@ func (d *DatagramConn) readErr(err error) error {
 // every further one already queued, up to len(frames) (on Linux; elsewhere
 // one per call). A datagram that is not a usable frame is returned as a
 // *hub.FrameError on its own.
+//
+// On Linux one system call may take more datagrams from the socket than a
+// call hands over. Those were received: after Close, ReadFrames still hands
+// them over (so that the caller counts them, as delivered or as dropped),
+// and only then returns net.ErrClosed.
 func (d *DatagramConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil
 	}
+	if d.batch != nil {
+		return d.batch.read(frames, limit) // net.ErrClosed once nothing is left
+	}
 	if d.closed.Load() {
 		return 0, net.ErrClosed
-	}
-	if d.batch != nil {
-		return d.batch.read(frames, limit)
 	}
 	n, err := d.ReadFrame(d.rbuf[:min(limit, d.max)])
 	if err != nil {

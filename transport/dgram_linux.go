@@ -187,6 +187,9 @@ func (b *dgramBatch) read(frames []*hub.Frame, limit int) (int, error) {
 			if n > 0 {
 				break // hand over what we have rather than wait
 			}
+			if b.d.closed.Load() {
+				return 0, net.ErrClosed
+			}
 			if err := b.receive(); err != nil {
 				return 0, b.d.readErr(err)
 			}

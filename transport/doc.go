@@ -38,7 +38,9 @@
 // Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
 // reads, one writes, Close may come from any goroutine, unblocks both, is
 // safe to call more than once, and afterwards every method returns
-// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run, which
+// [net.ErrClosed], but for the datagrams a [DatagramConn] had already
+// taken from its socket in a batch, which ReadFrames hands over first (they
+// were received: the hub counts them). A [Runner] is driven by one goroutine calling Run, which
 // starts none of its own: one context (the caller's, ended early by Close)
 // stops it, and the connections it handed the hub are closed before Run
 // returns. Close and Spec are safe from any goroutine. [Spec] values are plain data.
