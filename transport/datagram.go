@@ -7,8 +7,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 
@@ -374,11 +372,9 @@ func listenUnixgramConn(path, peer string, mode fs.FileMode, maxFrame, bufSize i
 	// The hub prints the peer's path absolute (the banner, -netdev's
 	// local.path=), and QEMU binds local.path as given, so the kernel
 	// reports the sender as that absolute path. It is also where the hub
-	// sends, whatever directory it runs in. A VM started in the hub's
-	// directory with the path as the config writes it is the same peer.
-	abs := filepath.Clean(absSocketPath(peer))
-	dir, _ := os.Getwd()
-	s := &unixgramSocket{c: c, path: path, peer: &net.UnixAddr{Name: abs, Net: "unixgram"}, asWritten: peer, dir: dir}
+	// sends, whatever directory it runs in.
+	abs := absSocketPath(peer)
+	s := &unixgramSocket{c: c, path: path, peer: &net.UnixAddr{Name: abs, Net: "unixgram"}, asWritten: peer}
 	return newDatagramConn(s, maxFrame, fmt.Sprintf("unixgram %s peer %s", path, abs), bufSize), nil
 }
 
@@ -386,11 +382,9 @@ type unixgramSocket struct {
 	c    *net.UnixConn
 	path string
 	// peer is the peer's socket, absolute where the path allows (see
-	// absSocketPath); asWritten is the path as the caller gave it, and dir
-	// the directory a relative source path is taken from.
+	// absSocketPath); asWritten is the path as the caller gave it.
 	peer      *net.UnixAddr
 	asWritten string
-	dir       string
 }
 
 func (s *unixgramSocket) recv(b []byte) (int, sockAddr, error) {
@@ -416,23 +410,20 @@ func (s *unixgramSocket) rx() *net.UDPConn        { return nil }
 func (s *unixgramSocket) tx() *net.UDPConn        { return nil }
 func (s *unixgramSocket) unixConn() *net.UnixConn { return s.c }
 func (s *unixgramSocket) dest() sockAddr          { return sockAddr{path: s.peer.Name} }
+
+// classify accepts a sender bound to the peer's absolute path or to the
+// path exactly as the caller wrote it, nothing else. The kernel reports a
+// source as its sender bound it, and a sender resolved a relative path
+// against its own directory, which the hub cannot know: taking a relative
+// source from the hub's directory would accept a stranger that binds
+// "vm.sock" (or "../lab/vm.sock") where it runs. Nor is another spelling
+// of the absolute path taken ("/lab//vm.sock", "/lab/x/../vm.sock"): the
+// second is another file if x is a symbolic link.
 func (s *unixgramSocket) classify(src sockAddr) verdict {
-	if src.path == "" {
-		return foreign // an unbound sender, which cannot be the VM
-	}
-	if src.path == s.peer.Name || src.path == s.asWritten {
+	if src.path != "" && (src.path == s.peer.Name || src.path == s.asWritten) {
 		return accept
 	}
-	// The same file spelled otherwise ("./vm.sock", "/dir//vm.sock"): rare,
-	// and only here does the comparison allocate.
-	p := src.path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(s.dir, p)
-	}
-	if filepath.Clean(p) == s.peer.Name {
-		return accept
-	}
-	return foreign
+	return foreign // an unbound sender among them, which cannot be the VM
 }
 
 // String is the address as a user would write it ("127.0.0.1:7003",

@@ -73,3 +73,30 @@ func TestReadmeQEMUReconnect(t *testing.T) {
 		}
 	}
 }
+
+// readmeText is the README with its whitespace runs made single spaces, so
+// that a phrase matches across line breaks.
+func readmeText(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(string(raw)), " ")
+}
+
+// TestReadmeUnixgramPeer: the README says which senders a unixgram port
+// takes as it does (see TestUnixgramStrangerElsewhere), and what a relative
+// peer= leaves open.
+func TestReadmeUnixgramPeer(t *testing.T) {
+	text := readmeText(t)
+	for _, want := range []string{
+		"takes datagrams only from a sender bound to its `peer=` path as the banner and the `-netdev` flags print it (absolute) or exactly as `peer=` is written",
+		"the peer's file spelled otherwise (`./vm.sock`, `/lab//vm.sock`) too",
+		"write `peer=` absolute",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+}
