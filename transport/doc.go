@@ -31,6 +31,8 @@
 // sender stopped mid-frame; it is reported first as a runt, to be
 // counted, and wraps [ErrFrameTimeout]); the wait between frames has no
 // bound.
+// A multicast port hears only the members that joined on its local=
+// interface, as the flags it prints have them do (see [JoinMcast]).
 // The socket files the hub binds (unix, unixgram) have mode
 // [DefaultSocketMode] (0600) whatever the umask, or a port's mode=, set
 // before a stream socket listens: whoever can connect is that port's VM.

@@ -26,6 +26,11 @@ import (
 // source MAC, not by address. On Linux the hub's member hears only the
 // group as it arrives on A, not the same group and port on the host's
 // other interfaces (see openMcastSocket), which a QEMU member does hear.
+// So a QEMU member must join on A as well: localaddr=A, which the flags
+// [Spec.QEMUArgs] gives always name. One started without localaddr= joins
+// on the interface of the route to G (eth0 on a host with a default route,
+// not lo) and sends there; the hub does not hear it, though it hears the
+// hub.
 func JoinMcast(group, local string, maxFrame, bufSize int) (*DatagramConn, error) {
 	g, a, err := parseMcast(group, local)
 	if err != nil {

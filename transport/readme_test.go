@@ -100,3 +100,20 @@ func TestReadmeUnixgramPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeMcastLocal: the README says that an mcast port hears only the
+// members that joined on its local= interface (IP_MULTICAST_ALL off; see
+// TestMcastHearsOnlyItsInterface), and what a QEMU member needs for it.
+func TestReadmeMcastLocal(t *testing.T) {
+	text := readmeText(t)
+	for _, want := range []string{
+		"hub joins the group on A, 127.0.0.1 unless `local=`, and hears only members on A",
+		"QEMU members must join on that interface too: `localaddr=A` (`socket`) or `local.host=A` (`dgram`)",
+		"A member started without it joins where the route to the group goes",
+		"set `local=` to the address of that interface",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+}

@@ -588,7 +588,9 @@ func checkOption(t Transport, k, v string) string {
 //	            socket,id=n0,mcast=G:P,localaddr=A
 //
 // (QEMU 7.2's dgram refuses local.type=inet without local.port; for a
-// multicast remote it uses only local.host, so 0 does.)
+// multicast remote it uses only local.host, so 0 does.) An mcast port's
+// flags always name its local= (127.0.0.1 by default): the hub hears only
+// members that joined on that interface (see [JoinMcast]).
 func (s Spec) QEMUArgs(id string) []string {
 	if s.Validate() != nil || id == "" {
 		return nil
