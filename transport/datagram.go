@@ -171,10 +171,14 @@ func (d *DatagramConn) readErr(err error) error {
 // one per call). A datagram that is not a usable frame is returned as a
 // *hub.FrameError on its own.
 //
-// On Linux one system call may take more datagrams from the socket than a
-// call hands over. Those were received: after Close, ReadFrames still hands
-// them over (so that the caller counts them, as delivered or as dropped),
-// and only then returns net.ErrClosed.
+// After Close, ReadFrames hands over the datagrams a batch already took,
+// then net.ErrClosed. On Linux one system call may take more datagrams
+// from the socket than a call hands over; those were received, so calls
+// after Close still return them, in order and without waiting for more (a
+// frame, or a *hub.FrameError for one that is not a usable frame, as
+// before Close), and net.ErrClosed once none is left. The hub counts any it
+// can no longer forward. Elsewhere, and once a batch is spent, ReadFrames
+// after Close returns net.ErrClosed at once.
 func (d *DatagramConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil

@@ -39,13 +39,14 @@
 //
 // Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
 // reads, one writes, Close may come from any goroutine, unblocks both, is
-// safe to call more than once, and afterwards every method returns
-// [net.ErrClosed], but for the datagrams a [DatagramConn] had already
-// taken from its socket in a batch, which ReadFrames hands over first (they
-// were received: the hub counts them). A [Runner] is driven by one goroutine calling Run, which
-// starts none of its own: one context (the caller's, ended early by Close)
-// stops it, and the connections it handed the hub are closed before Run
-// returns. Close and Spec are safe from any goroutine. [Spec] values are plain data.
+// safe to call more than once, and afterwards its reads and writes return
+// [net.ErrClosed], with one exception: [DatagramConn.ReadFrames]
+// hands over the datagrams a batch already took from the socket (Linux),
+// then [net.ErrClosed]; the hub counts any it can no longer forward. A
+// [Runner] is driven by one goroutine calling Run, which starts none of
+// its own: one context (the caller's, ended early by Close) stops it, and
+// the connections it handed the hub are closed before Run returns. Close
+// and Spec are safe from any goroutine. [Spec] values are plain data.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
 // port), internal/wallclock and internal/yamlfile (positioned errors in a
