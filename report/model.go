@@ -596,6 +596,7 @@ func (b *builder) read(ctx context.Context, rd io.Reader) error {
 	var last time.Time
 	otherLinks := 0
 	var missing uint64 // events the capture says it lost
+	var leftOut uint64 // annotation lines it says it had no room for
 	back, mostBack := 0, time.Duration(0)
 	done := ctx.Done()
 	for {
@@ -656,6 +657,7 @@ func (b *builder) read(ctx context.Context, rd io.Reader) error {
 		}
 		b.recordEdits(p.Number, p.Comment)
 		missing += capture.Gaps(p.Comment)
+		leftOut += capture.LinesLeftOut(p.Comment)
 		// Notes are read from the whole comment: a frame dropped on many
 		// links has a note for each, far past what is shown of it.
 		text := cleanText(strings.ReplaceAll(filter.WithoutEdits(p.Comment), "\n", "; "), maxNoteText)
@@ -703,6 +705,9 @@ func (b *builder) read(ctx context.Context, rd io.Reader) error {
 	b.recordEdits(b.m.Records, r.Trailer())
 	if missing += capture.Gaps(r.Trailer()); missing > 0 {
 		b.warn("the capture lost %d events (its writer fell behind the live hub): they are not drawn", missing)
+	}
+	if leftOut += capture.LinesLeftOut(r.Trailer()); leftOut > 0 {
+		b.warn("the capture left out %d comment lines it had no room for (changes made through the control API, VMs attaching or leaving, in a burst while no frame passed): the bands and markers they made are not drawn", leftOut)
 	}
 	if otherLinks > 0 {
 		b.warn("%d frames are not Ethernet and are not drawn", otherLinks)

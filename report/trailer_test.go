@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -65,6 +66,48 @@ func TestLostEventsAreWarned(t *testing.T) {
 	m := build(t, Options{Capture: path})
 	if !slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.Contains(w, "the capture lost 7 events") }) {
 		t.Errorf("got warnings %q, want the 7 lost events", m.Warnings)
+	}
+}
+
+// A capture that had no room for a burst of annotations says how many
+// lines it left out, on the next frame and in the trailer; the report
+// warns that it does not draw what they made.
+func TestLeftOutLinesAreWarned(t *testing.T) {
+	path, s := openRun(t)
+	line := strings.Repeat("x", 1000)
+	for range 600 { // past what waits for a frame: some are left out
+		s.Annotate(line)
+	}
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: udpFrame("a", "b", 37020, 1, 0)})
+	for range 600 { // after the last frame: the trailer
+		s.Annotate(line)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := capture.NewReader(f, capture.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	for p, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += capture.LinesLeftOut(p.Comment)
+	}
+	want += capture.LinesLeftOut(r.Trailer())
+	if want == 0 {
+		t.Fatal("the capture left no line out: the test needs more annotations")
+	}
+	m := build(t, Options{Capture: path})
+	if w := fmt.Sprintf("the capture left out %d comment lines", want); !slices.ContainsFunc(m.Warnings, func(s string) bool { return strings.HasPrefix(s, w) }) {
+		t.Errorf("got warnings %q, want one that starts %q", m.Warnings, w)
 	}
 }
 
