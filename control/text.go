@@ -102,7 +102,9 @@ func remoteFields(r hub.RemoteStatus, now time.Time) []string {
 }
 
 // FlowText is a port's flow control now: "paused 1.2s", "holding N",
-// "stalled", with ",drop" for a tail-dropping port, or "-".
+// "holding N (delay)" for a port whose queued and delayed frames together
+// hold back the senders of the delayed ones (N counts both), "stalled",
+// with ",drop" for a tail-dropping port, or "-".
 func FlowText(p hub.PortStatus) string {
 	var parts []string
 	switch fl := p.Flow; {
@@ -112,6 +114,8 @@ func FlowText(p hub.PortStatus) string {
 		parts = append(parts, "paused "+fl.PausedFor.Round(time.Millisecond).String())
 	case fl.Congested:
 		parts = append(parts, fmt.Sprintf("holding %d", p.Queued))
+	case fl.DelayHeld:
+		parts = append(parts, fmt.Sprintf("holding %d (delay)", p.Queued+fl.Delayed))
 	}
 	if p.Flow.Overflow == hub.OverflowDrop {
 		parts = append(parts, "drop")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/hub/hubtest"
 )
 
 // What waits for a pausing port is bounded above its high-water mark by a
@@ -24,9 +25,9 @@ type countQueue struct {
 
 func (q *countQueue) Enqueue(f *hub.Frame) {
 	q.frames++
-	q.bytes += f.Len()
+	q.bytes += f.Footprint()
 	if q.keep {
-		q.sizes = append(q.sizes, f.Len())
+		q.sizes = append(q.sizes, f.Footprint())
 	}
 	f.Release()
 }
@@ -200,7 +201,7 @@ func TestByteMarks(t *testing.T) {
 	for sent := 0; !c.Paused(a) && sent < 10_000; sent++ {
 		c.Ingress(a, broadcast(size, 1))
 	}
-	if !c.Paused(a) || q.bytes < budget/4 || q.bytes > budget/4+size {
+	if !c.Paused(a) || q.bytes < budget/4 || q.bytes > budget/4+2048 { // a 1000-byte frame holds 2048
 		t.Fatalf("a paused %v with %d bytes queued; want it paused at the byte high-water mark, %d", c.Paused(a), q.bytes, budget/4)
 	}
 	for q.bytes > budget/8 {
@@ -221,5 +222,24 @@ func TestByteMarks(t *testing.T) {
 	}
 	if d := c.Stats(b).Snapshot().Drops; len(d) != 0 {
 		t.Errorf("b dropped %v", d)
+	}
+}
+
+// TestByteMarksCountBuffers: the byte marks bound the memory a queue
+// holds. Frames of 9300 bytes, just over the jumbo class, each hold a
+// 69 636-byte buffer: the sender pauses once their buffers, not their
+// lengths, reach the byte high-water mark.
+func TestByteMarksCountBuffers(t *testing.T) {
+	const high = hub.DefaultBacklogBytes / 4
+	s := learnSim(t, hubtest.Config{QueueLen: 100_000, Stall: time.Hour})
+	s.SetReading("b", false)
+	frame := hubtest.Frame(macB, macA, string(make([]byte, 9300-14)))
+	const size = 69_636 // the largest class: a 69 632-byte frame and 4 bytes of headroom
+	for sent := 0; !s.Paused("a") && sent < 10_000; sent++ {
+		s.Send("a", frame)
+	}
+	if q := s.Queued("b"); !s.Paused("a") || q*size < high || q*size > high+size {
+		t.Errorf("a paused %v with %d frames queued for b, holding %d bytes; want it paused at the byte high-water mark, %d",
+			s.Paused("a"), q, q*size, high)
 	}
 }

@@ -22,10 +22,15 @@ const DefaultMaxMACs = 4096
 // Bounds on what waits in the timer heap (delayed, rate-queued and
 // reordered copies), so that a long delay on a fast link cannot take the
 // host's memory: beyond either, a copy is dropped and counted as
-// DropDelayFull on its egress port.
+// DropDelayFull on its egress port. The byte bound counts the memory the
+// frames hold (Frame.Footprint), at least the smallest pooled buffer, 2048
+// bytes, however short the frame: 64 MiB is 32 768 small frames, fewer
+// larger ones. The frame bound is that count, so for the hub's pooled
+// frames the two bind together; it binds first only for frames in smaller
+// buffers of the caller's own (FrameOf).
 const (
-	DefaultMaxDelayedFrames = 1 << 18  // 262 144 frames
-	DefaultMaxDelayedBytes  = 64 << 20 // 64 MiB of frame bytes
+	DefaultMaxDelayedFrames = 1 << 15  // 32 768 frames
+	DefaultMaxDelayedBytes  = 64 << 20 // 64 MiB of frame buffers
 )
 
 // EgressQueue holds the frames the core delivers to one port until the
@@ -55,7 +60,7 @@ type FrameLimiter interface {
 // QueueDepth is what waits in an egress queue, and its peer's progress.
 type QueueDepth struct {
 	Frames int    // frames waiting for the peer
-	Bytes  int    // their bytes
+	Bytes  int    // the memory they hold: the sum of their Frame.Footprint
 	Taken  uint64 // frames the peer has taken since the queue was made
 }
 
@@ -407,6 +412,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	}
 	id := PortID(len(c.ports))
 	p := &corePort{id: id, name: name, desc: desc, stats: new(PortStats), horizon: o.Horizon}
+	p.stallCheck = func() { c.stallTick(p) }
 	p.setOut(out)
 	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
@@ -605,14 +611,14 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes)})
 				continue
 			}
-			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Len() > c.maxDelayedBytes {
+			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Footprint() > c.maxDelayedBytes {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes), full: true})
 				continue
 			}
 			c.delayedFrames++
-			c.delayedBytes += cf.Len()
+			c.delayedBytes += cf.Footprint()
 			dp.delayed++
-			dp.delayedBytes += cf.Len()
+			dp.delayedBytes += cf.Footprint()
 			c.seq++
 			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
 			c.holdDelayed(dp, id, now)
@@ -719,7 +725,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 		reason, why = DropDown, portDownNote
 	} else {
 		depth = dp.out.Depth()
-		reason, why = c.admit(dp, depth, f.Len())
+		reason, why = c.admit(dp, depth, f.Footprint())
 		if dp.maxOut > 0 && f.Len() > dp.maxOut {
 			reason, why = DropOversize, oversizeNote
 		}
@@ -744,7 +750,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.bytes += uint64(f.Len())
 		}
 		if dp.overflow == OverflowPause {
-			if h := c.holds(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Len()}); h != holdNone {
+			if h := c.holds(dp, QueueDepth{Frames: depth.Frames + 1, Bytes: depth.Bytes + f.Footprint()}); h != holdNone {
 				c.congest(dp, from, at, depth.Taken, h == holdAll)
 			}
 		}
@@ -842,8 +848,8 @@ var oversizeNote = Note{Action: "oversize", Detail: "larger than the port's peer
 // delayFullNote explains a drop at the delay bound.
 var delayFullNote = Note{Action: "delay-full", Detail: "too many frames waiting for their delay (CoreConfig.MaxDelayedFrames/MaxDelayedBytes)"}
 
-// Delayed returns how many frames, and how many bytes of them, wait in the
-// timer heap.
+// Delayed returns how many frames wait in the timer heap, and the bytes
+// their buffers hold (Frame.Footprint).
 func (c *Core) Delayed() (frames, bytes int) { return c.delayedFrames, c.delayedBytes }
 
 // Inject delivers f straight to port dst's egress queue, bypassing
@@ -928,10 +934,10 @@ func (c *Core) runDue(now time.Time) {
 		t := c.timers.pop()
 		if t.frame != nil {
 			c.delayedFrames--
-			c.delayedBytes -= t.frame.Len()
+			c.delayedBytes -= t.frame.Footprint()
 			dp := c.ports[t.port]
 			dp.delayed--
-			dp.delayedBytes -= t.frame.Len()
+			dp.delayedBytes -= t.frame.Footprint()
 			queued := false
 			if n, cut := c.cut(t.seq, t.sent, t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
@@ -953,9 +959,9 @@ func (c *Core) Close() {
 	for len(c.timers) > 0 {
 		if t := c.timers.pop(); t.frame != nil {
 			c.delayedFrames--
-			c.delayedBytes -= t.frame.Len()
+			c.delayedBytes -= t.frame.Footprint()
 			c.ports[t.port].delayed--
-			c.ports[t.port].delayedBytes -= t.frame.Len()
+			c.ports[t.port].delayedBytes -= t.frame.Footprint()
 			t.frame.Release()
 		}
 	}

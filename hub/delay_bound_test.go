@@ -39,7 +39,7 @@ func TestDelayBound(t *testing.T) {
 		waiting, extra int // frames that fit, frames dropped
 	}{
 		{"frames", 10, 0, 15, 100, 10, 5},
-		{"bytes", 0, 10 * 1000, 15, 1000 - 14, 10, 5},
+		{"bytes", 0, 10 * 2048, 15, 1000 - 14, 10, 5}, // a 1000-byte frame's buffer is 2048 bytes
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := hub.NewVirtualClock(hub.DefaultEpoch)
@@ -52,8 +52,8 @@ func TestDelayBound(t *testing.T) {
 			for range tc.send {
 				c.Ingress(a, hub.FrameOf(frame))
 			}
-			if n, by := c.Delayed(); n != tc.waiting || by != tc.waiting*len(frame) {
-				t.Errorf("Delayed() = %d frames, %d bytes; want %d and %d", n, by, tc.waiting, tc.waiting*len(frame))
+			if n, by := c.Delayed(); n != tc.waiting || by != tc.waiting*footprint(frame) {
+				t.Errorf("Delayed() = %d frames, %d bytes; want %d and %d", n, by, tc.waiting, tc.waiting*footprint(frame))
 			}
 			if got := c.Stats(b).Drops(hub.DropDelayFull); got != uint64(tc.extra) {
 				t.Errorf("port b counted %d delay-full drops, want %d", got, tc.extra)
@@ -80,4 +80,11 @@ func TestDelayBound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// footprint is what a frame of b's length holds in memory (Frame.Footprint).
+func footprint(b []byte) int {
+	f := hub.FrameOf(b)
+	defer f.Release()
+	return f.Footprint()
 }

@@ -293,9 +293,9 @@ func TestDelayedCountsReturnToZero(t *testing.T) {
 			}
 			b, _ := s.Core().Lookup("b")
 			fl := s.Core().Flow(b)
-			if !s.Paused("a") || fl.Delayed != second || fl.DelayedBytes != second*len(seqFrame(0)) {
+			if !s.Paused("a") || fl.Delayed != second || fl.DelayedBytes != second*footprint(seqFrame(0)) {
 				t.Fatalf("with %d frames delayed: a paused %v, Flow(b) delayed %d, %d bytes; want paused, %d, %d",
-					second, s.Paused("a"), fl.Delayed, fl.DelayedBytes, second, second*len(seqFrame(0)))
+					second, s.Paused("a"), fl.Delayed, fl.DelayedBytes, second, second*footprint(seqFrame(0)))
 			}
 			if j, _ := json.Marshal(fl); !strings.Contains(string(j), fmt.Sprintf(`"delayed":%d,`, second)) {
 				t.Errorf("got Flow(b) as JSON (ctl ports) %s, want \"delayed\":%d", j, second)

@@ -11,6 +11,9 @@ const (
 	// DefaultQueueLen is a port's egress queue, in frames: its high-water
 	// mark. A pausing port holds its senders back above it and lets them go
 	// once its peer has drained the queue to half of it (the low-water mark).
+	// The byte high-water mark (a quarter of DefaultBacklogBytes, 16 MiB)
+	// binds first for frames in larger buffers, and for a queue set above
+	// 8192 frames, as many of the smallest buffers as 16 MiB holds.
 	DefaultQueueLen = 256
 	// DefaultStall is how long a port's peer may take no frame at all while
 	// its queue holds senders back before the port stops holding them and
@@ -24,9 +27,12 @@ const (
 	// at the high-water mark plus the slack; half-way through the slack is
 	// its second mark (see OverflowPause).
 	DefaultBacklog = 8192
-	// DefaultBacklogBytes bounds a pausing port's queue in bytes. A quarter
-	// of it is the queue's byte high-water mark, an eighth its byte
-	// low-water mark, and half of it the byte second mark.
+	// DefaultBacklogBytes bounds a pausing port's queue in bytes: the
+	// memory its frames hold (Frame.Footprint, their buffers' size, at
+	// least 2048 bytes however short the frame). A quarter of it is the
+	// queue's byte high-water mark, an eighth its byte low-water mark, and
+	// half of it the byte second mark: 8192, 4096 and 16 384 small frames,
+	// above the frame marks of a default queue.
 	DefaultBacklogBytes = 64 << 20
 )
 
@@ -180,14 +186,18 @@ type flowState struct {
 	congested bool
 	delayHeld bool
 	stalled   bool
-	// episode counts congestions (and peers): stall checks belong to
-	// one, and are void once another has begun. lastTaken and
-	// lastBacklog are the peer's progress as the last check saw it, and
-	// progressAt when a check (or the congestion) first saw it so.
-	episode      uint64
-	lastTaken    uint64
-	lastBacklog  int
-	progressAt   time.Time
+	// lastTaken and lastBacklog are the peer's progress as the last
+	// stall check saw it, and progressAt when a check (or the hold's
+	// start) first saw it so.
+	lastTaken   uint64
+	lastBacklog int
+	progressAt  time.Time
+	// stallCheck is the port's stall check, made once with the port so
+	// that a hold costs no allocation; stallArmed says it waits in the
+	// timer heap (at most once), for stallNext.
+	stallCheck   func()
+	stallArmed   bool
+	stallNext    time.Time
 	waiters      []PortID
 	delayWaiters []PortID
 	waitOn       int
@@ -273,10 +283,11 @@ var (
 // second mark (all), only one that can be pushed back below it.
 func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64, all bool) {
 	if !dp.congested {
+		if !dp.delayHeld { // else the delay's hold checks for stalls already
+			c.armStall(dp, taken)
+		}
 		dp.congested = true
-		dp.episode++
 		dp.out.WatchDrain(dp.low)
-		c.armStall(dp, taken)
 	}
 	if sp := c.port(from); all || sp != nil && !sp.noPushback {
 		c.hold(&dp.waiters, from, now)
@@ -293,9 +304,13 @@ func (c *Core) congest(dp *corePort, from PortID, now time.Time, taken uint64, a
 // holdForDelay pauses from, whose frame for dp waits out a delay while
 // dp's queue and delayed frames are past the second mark, until they drain
 // below it. dp is not congested by it: no other sender, and no injection,
-// waits for frames that are not theirs.
+// waits for frames that are not theirs. Its peer may stall as a congested
+// port's does, and frees from then the same way.
 func (c *Core) holdForDelay(dp *corePort, from PortID, now time.Time) {
 	if !dp.delayHeld {
+		if !dp.congested {
+			c.armStall(dp, dp.out.Depth().Taken)
+		}
 		dp.delayHeld = true
 		dp.out.WatchDrain(dp.low) // the writer reports takes; Drained checks the rest
 	}
@@ -320,30 +335,51 @@ func (c *Core) hold(waiters *[]PortID, from PortID, now time.Time) {
 	}
 }
 
-// stallChecks is how many times per stall time a congested port's peer is
+// stallChecks is how many times per stall time a holding port's peer is
 // checked for progress: a port stalls between its stall time and a quarter
 // more after its peer last took anything.
 const stallChecks = 4
 
-// armStall starts checking, for the congestion that begins now, that dp's
-// peer takes something within every stall time.
+// armStall starts checking, for the hold (congestion or delay) that begins
+// now, that dp's peer takes something within every stall time. A port has
+// one check, in the heap at most once: a check still there from an earlier
+// hold serves this one, so a hold allocates nothing and leaves no timer
+// behind.
 func (c *Core) armStall(dp *corePort, taken uint64) {
 	dp.lastTaken, dp.lastBacklog, dp.progressAt = taken, peerBacklog(dp.out), c.clock.Now()
-	episode := dp.episode
-	every := max(dp.stall/stallChecks, 1)
-	// Checks keep to their grid, however late a driver runs them.
-	next := dp.progressAt.Add(every)
-	var check func()
-	check = func() {
-		if c.checkStall(dp, episode) {
-			next = next.Add(every)
-			if late := c.clock.Now().Sub(next); late > 0 {
-				next = next.Add(late / every * every) // a driver that ran late: once, not once per check missed
-			}
-			c.at(next, check)
-		}
+	if !dp.stallArmed {
+		dp.stallArmed = true
+		dp.stallNext = dp.progressAt.Add(dp.stallEvery())
+		c.at(dp.stallNext, dp.stallCheck)
 	}
-	c.at(next, check)
+}
+
+// stallEvery is the time between dp's stall checks.
+func (dp *corePort) stallEvery() time.Duration { return max(dp.stall/stallChecks, 1) }
+
+// stallTick runs dp's stall check and schedules the next while dp holds
+// senders back. Checks keep to their grid, however late a driver runs
+// them.
+func (c *Core) stallTick(dp *corePort) {
+	dp.stallArmed = false
+	if !c.checkStall(dp) {
+		return
+	}
+	every := dp.stallEvery()
+	next := dp.stallNext.Add(every)
+	if late := c.clock.Now().Sub(next); late > 0 {
+		next = next.Add(late / every * every) // a driver that ran late: once, not once per check missed
+	}
+	dp.stallArmed, dp.stallNext = true, next
+	c.at(next, dp.stallCheck)
+}
+
+// stallTime is port id's stall time (0 for an unknown port).
+func (c *Core) stallTime(id PortID) time.Duration {
+	if p := c.port(id); p != nil {
+		return p.stall
+	}
+	return 0
 }
 
 // peerBacklog is q's PeerBacklog, or -1 when it has none.
@@ -357,17 +393,22 @@ func peerBacklog(q EgressQueue) int {
 }
 
 // checkStall notes dp's peer's progress and stalls dp if it has made none
-// for the stall time; false when the checks of this episode are over.
-func (c *Core) checkStall(dp *corePort, episode uint64) bool {
-	if episode != dp.episode || dp.removed || dp.out == nil || !dp.congested {
-		return false // drained meanwhile, or another congestion or peer began
+// for the stall time. It reports whether dp is to be checked again: false
+// once dp holds no one back any more, whether its peer drained it, went,
+// or has just been declared stalled. A peer
+// whose queue is at its low-water marks makes progress enough: only a
+// delay holds senders back then.
+func (c *Core) checkStall(dp *corePort) bool {
+	if dp.removed || dp.out == nil || !dp.congested && !dp.delayHeld {
+		return false // drained meanwhile, or the peer went
 	}
 	d := dp.out.Depth()
+	now := c.clock.Now()
 	if c.queueDrained(dp, d) {
 		c.Drained(dp.id) // drained, whoever missed saying so
-		return false
+		dp.lastTaken, dp.lastBacklog, dp.progressAt = d.Taken, peerBacklog(dp.out), now
+		return dp.delayHeld
 	}
-	now := c.clock.Now()
 	if backlog := peerBacklog(dp.out); d.Taken != dp.lastTaken || backlog != dp.lastBacklog {
 		dp.lastTaken, dp.lastBacklog, dp.progressAt = d.Taken, backlog, now
 	}
@@ -457,7 +498,6 @@ func (c *Core) unblock(p *corePort) {
 		p.out.WatchDrain(-1)
 	}
 	p.congested, p.stalled, p.delayHeld = false, false, false
-	p.episode++
 	c.releaseDelayed(p)
 	c.release(p)
 	if p.waitOn == 0 {
@@ -489,12 +529,15 @@ type FlowStatus struct {
 	QueueLen  int      `json:"queue_len"`
 	Paused    bool     `json:"paused,omitempty"`    // its sender is held back
 	Congested bool     `json:"congested,omitempty"` // it holds senders back
-	Stalled   bool     `json:"stalled,omitempty"`   // it drops its frames until its peer reads
+	// DelayHeld: the frames delayed for it, with its queue, passed its
+	// second mark and hold back the senders whose frames they are.
+	DelayHeld bool `json:"delay_held,omitempty"`
+	Stalled   bool `json:"stalled,omitempty"` // it drops its frames until its peer reads
 	// PausedFor is how long the current pause has lasted.
 	PausedFor time.Duration `json:"paused_for,omitempty"`
 	// Delayed and DelayedBytes are the frames a delay holds for the port
-	// (in the timer heap, not yet in its queue): they count toward its
-	// second mark.
+	// (in the timer heap, not yet in its queue) and the memory they hold
+	// (Frame.Footprint): they count toward its second mark.
 	Delayed      int `json:"delayed,omitempty"`
 	DelayedBytes int `json:"delayed_bytes,omitempty"`
 }
@@ -505,8 +548,8 @@ func (c *Core) Flow(id PortID) FlowStatus {
 	if p == nil {
 		return FlowStatus{}
 	}
-	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, Stalled: p.stalled,
-		Delayed: p.delayed, DelayedBytes: p.delayedBytes}
+	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, DelayHeld: p.delayHeld,
+		Stalled: p.stalled, Delayed: p.delayed, DelayedBytes: p.delayedBytes}
 	if st.Paused {
 		st.PausedFor = c.clock.Now().Sub(p.pausedAt)
 	}

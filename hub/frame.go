@@ -86,6 +86,13 @@ func (f *Frame) Wire() []byte { return f.buf }
 // Len returns the frame's length in bytes.
 func (f *Frame) Len() int { return len(f.buf) - PrefixLen }
 
+// Footprint returns the bytes the frame's buffer holds, headroom
+// included: its size class, not its length. It does not change while the
+// frame lives. The core's byte bounds count it, so that a queue of frames
+// just over a class (a 9300-byte frame takes a 69 636-byte buffer) is
+// bounded by the memory it holds.
+func (f *Frame) Footprint() int { return cap(f.buf) }
+
 // Cap returns the longest the frame can be made with SetLen.
 func (f *Frame) Cap() int { return cap(f.buf) - PrefixLen }
 

@@ -21,7 +21,7 @@ const MaxFrameLimit = 1 << 20
 // Config configures a live Hub.
 type Config struct {
 	Mode      Mode
-	QueueLen  int // per-port egress queue, frames: the high-water mark (default DefaultQueueLen)
+	QueueLen  int // per-port egress queue, frames: the high-water mark (default DefaultQueueLen; see there for its byte mark)
 	MaxFrame  int // largest frame accepted from a peer (default DefaultMaxFrame)
 	AgingTime time.Duration
 	// Overflow is what a port does when its queue reaches QueueLen (default
@@ -82,6 +82,48 @@ const maxReadBatch = 64
 // maxWriteBatch bounds the frames a writer hands its transport at once.
 const maxWriteBatch = 64
 
+// A writer's batch is what the core sees of its peer's progress: the
+// queue's Taken moves when a write returns. A transport with PeerBacklog
+// (a stream socket) shows its peer's progress within a write, so its
+// writer always hands it all that is queued, up to maxWriteBatch. Other
+// transports (a datagram socket, a TAP device) show none; so that a slow
+// peer, one that takes a frame now and then, is not taken for a stalled
+// one, their writer sizes each batch so that, at the rate the peer took
+// the last one, it lasts about a quickWrites'th of the port's stall time.
+// A batch grows only by doubling, and only after a write that held a full
+// batch: the writes of a trickle of single frames are no evidence that
+// the peer takes more at once. A peer that slows down by more than
+// quickWrites times while a batch is under way may still be taken for a
+// stalled one: only the transport can see that.
+const quickWrites = 8
+
+// nextBatch is a writer's batch limit after a write of n frames, under a
+// limit of limit, that took took, when a batch should last at most quick.
+// A write too short for the clock to measure sets no bound.
+func nextBatch(limit, n int, took, quick time.Duration) int {
+	next := limit
+	if n >= limit {
+		next = 2 * limit
+	}
+	if took > 0 {
+		byRate := int64(max(n, 1)) * int64(quick) / int64(took)
+		next = int(min(int64(next), byRate))
+	}
+	return min(max(next, 1), maxWriteBatch)
+}
+
+// writeTime is how long a batch written to io should last (see
+// quickWrites): 0, as long as it takes, when io shows its peer's
+// progress within a write.
+func writeTime(io PortIO, stall time.Duration) time.Duration {
+	if pb, ok := io.(PeerBacklog); ok {
+		if _, ok := pb.PeerBacklog(); ok {
+			return 0
+		}
+	}
+	return max(stall/quickWrites, 1)
+}
+
 // attachment is one peer's time on a port: its transport, egress queue and
 // goroutines. A reconnecting peer gets a new attachment on the same port.
 // It is the port's EgressQueue in the core while it lasts.
@@ -95,7 +137,8 @@ type attachment struct {
 	stop     chan struct{} // closed when the attachment is detached
 	done     chan struct{} // closed when both goroutines have exited
 	since    time.Time
-	detached bool // under Hub.mu
+	quick    time.Duration // how long a batch should last (see quickWrites); 0: as long as it takes
+	detached bool          // under Hub.mu
 }
 
 var _ EgressQueue = (*attachment)(nil)
@@ -344,6 +387,7 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			stop:   make(chan struct{}),
 			done:   make(chan struct{}),
 			since:  h.cfg.Clock.Now(),
+			quick:  writeTime(io, h.core.stallTime(id)),
 		}
 		var out EgressQueue = a
 		if l, ok := io.(FrameLimiter); ok && l.MaxFrame() < h.cfg.MaxFrame {
@@ -434,22 +478,31 @@ func (h *Hub) resume(id PortID) {
 func (h *Hub) reader(a *attachment) {
 	stats := a.stats
 	id := a.id
+	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames from the peer discarded")
 	kd, _ := a.io.(KernelDropper)
 	var kernelSeen uint64
 	if kd != nil {
 		kernelSeen = kd.KernelDrops()
 	}
-	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames from the peer discarded")
+	// countKernel counts what the peer's side dropped since it last
+	// looked: after each read, and once more as the reader ends, since
+	// a paused reader reads nothing while its socket may overflow (a
+	// KernelDropper answers after Close too).
+	countKernel := func() {
+		if kd == nil {
+			return
+		}
+		if k := kd.KernelDrops(); k != kernelSeen {
+			stats.dropN(DropKernel, int(k-kernelSeen))
+			discards.note(DropKernel, k-kernelSeen, nil)
+			kernelSeen = k
+		}
+	}
+	defer countKernel()
 	frames := make([]*Frame, maxReadBatch)
 	for {
 		n, err := a.io.ReadFrames(frames, h.cfg.MaxFrame)
-		if kd != nil {
-			if k := kd.KernelDrops(); k != kernelSeen {
-				stats.dropN(DropKernel, int(k-kernelSeen))
-				discards.note(DropKernel, k-kernelSeen, nil)
-				kernelSeen = k
-			}
-		}
+		countKernel()
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
@@ -465,7 +518,15 @@ func (h *Hub) reader(a *attachment) {
 		}
 		h.mu.Lock()
 		if a.detached {
+			// The attachment ended after the peer sent these: they
+			// reached the hub, and are lost with the peer's port down.
 			h.mu.Unlock()
+			for _, f := range frames[:n] {
+				stats.RxFrames.Add(1)
+				stats.RxBytes.Add(uint64(f.Len()))
+			}
+			stats.dropN(DropDown, n)
+			discards.note(DropDown, uint64(n), nil)
 			ReleaseAll(frames[:n])
 			return
 		}
@@ -564,17 +625,29 @@ func (h *Hub) waitResume(a *attachment) bool {
 }
 
 // writer hands the frames queued for a's peer to its transport, as many at
-// once as have piled up.
+// once as have piled up, up to a batch its peer is seen to take quickly
+// (see quickWrites).
 func (h *Hub) writer(a *attachment) {
 	batch := make([]*Frame, maxWriteBatch)
 	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames to the peer lost: its transport could not send them")
 	defer a.q.discard(a.stats) // what is left once the core no longer appends
+	limit := 1
+	if a.quick == 0 {
+		limit = maxWriteBatch
+	}
 	for {
 		if !a.q.wait(a.stop) {
 			return
 		}
-		n := a.q.peek(batch)
+		n := a.q.peek(batch[:limit])
+		var start time.Time
+		if a.quick > 0 {
+			start = h.cfg.Clock.Now()
+		}
 		err := h.write(a, batch[:n], discards)
+		if a.quick > 0 {
+			limit = nextBatch(limit, n, h.cfg.Clock.Now().Sub(start), a.quick)
+		}
 		a.q.commit(n)
 		ReleaseAll(batch[:n])
 		if a.q.drainWanted() {

@@ -10,7 +10,11 @@ import "errors"
 // ReadFrames and WriteFrames are called from different goroutines (one
 // reader, one writer), never concurrently with themselves. Close may be
 // called from any goroutine, at most once by the hub, and must unblock a
-// pending ReadFrames and WriteFrames; afterwards both return net.ErrClosed.
+// pending ReadFrames and WriteFrames; afterwards WriteFrames returns
+// net.ErrClosed, and ReadFrames hands over the frames the transport had
+// already taken in (a datagram batch's rest, FrameErrors included, without
+// waiting for more), then returns net.ErrClosed. The hub counts any of
+// those it can no longer forward as dropped with the port down.
 //
 // Frames are owned, not borrowed: ReadFrames hands the caller new frames
 // (NewFrame) with one reference each, and WriteFrames reads frames the caller

@@ -19,7 +19,7 @@ type egress struct {
 	mask  uint64
 	head  atomic.Uint64 // frames taken by the writer
 	tail  atomic.Uint64 // frames appended by the core
-	bytes atomic.Int64  // bytes waiting
+	bytes atomic.Int64  // what the frames waiting hold (Frame.Footprint)
 	// low is the WatchDrain threshold, -1 when the core does not wait for
 	// a drain. The writer reads it after each take. lowBytes is the byte
 	// low-water mark the core also waits for (fixed).
@@ -54,7 +54,7 @@ func (q *egress) Enqueue(f *Frame) {
 		return
 	}
 	q.ring[t&q.mask] = f
-	q.bytes.Add(int64(f.Len()))
+	q.bytes.Add(int64(f.Footprint()))
 	q.tail.Store(t + 1)
 	if q.idle.Load() {
 		select {
@@ -98,7 +98,7 @@ func (q *egress) commit(n int) {
 	var size int64
 	for i := range n {
 		slot := &q.ring[(h+uint64(i))&q.mask]
-		size += int64((*slot).Len())
+		size += int64((*slot).Footprint())
 		*slot = nil
 	}
 	q.bytes.Add(-size)

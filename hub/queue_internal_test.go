@@ -16,3 +16,21 @@ func TestFullRingCountsBacklogFull(t *testing.T) {
 	}
 	q.discard(st)
 }
+
+// TestQueueCountsBuffers: a queue's bytes are what its frames hold in
+// memory, their buffers' size, not their length: a frame just over the
+// jumbo class holds a 69 636-byte buffer.
+func TestQueueCountsBuffers(t *testing.T) {
+	st := new(PortStats)
+	q := newEgress(4, 0, st)
+	for _, n := range []int{64, 9300} {
+		q.Enqueue(FrameOf(make([]byte, n)))
+	}
+	if got, want := q.Depth().Bytes, frameClasses[0]+frameClasses[2]; got != want {
+		t.Errorf("got Depth().Bytes = %d for frames of 64 and 9300 bytes, want their buffers' %d", got, want)
+	}
+	q.discard(st)
+	if got := q.Depth().Bytes; got != 0 {
+		t.Errorf("got Depth().Bytes = %d once empty, want 0", got)
+	}
+}

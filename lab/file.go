@@ -305,6 +305,67 @@ type parser struct {
 	hubRead   bool         // serve read the hub section: lab.Hub holds it
 	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
 	seen      map[string]*yaml.Node
+	diskNodes []diskNode   // every VM's disks' file:, checked once every VM's name is known
+	nameNodes []*yaml.Node // vms[i].name, checked once the hub is read (checkRunNames)
+}
+
+// diskNode is a disk's file: in the lab file.
+type diskNode struct {
+	node       *yaml.Node
+	path, file string
+}
+
+// runFiles are the files a run makes in its directory besides the VMs'
+// (<vm>.log, <vm>.sock for a VM on a port of its own) and their disks;
+// ctl.sock only with the default control API (no hub.control).
+var runFiles = []string{"lab.log", "hub.log", "ctl.sock", "capture.pcapng", "check.txt", "check.json",
+	"summary.json", "summary.txt", "junit.xml", "report.html"}
+
+// runFiles are the files this run makes in its directory besides the
+// VMs' (see the var).
+func (p *parser) runFiles() []string {
+	if p.hubRead && p.lab.Hub.Control != "" {
+		return slices.DeleteFunc(slices.Clone(runFiles), func(f string) bool { return f == "ctl.sock" })
+	}
+	return runFiles
+}
+
+// checkRunNames refuses, once the VMs and the hub are read, a VM whose
+// console log or hub socket would be one of the run's own files, and a
+// disk whose file is one the run makes in its directory too: its own
+// files, a VM's console log or socket.
+func (p *parser) checkRunNames() {
+	files := p.runFiles()
+	for i, vm := range p.lab.VMs {
+		n := p.nameNodes[i]
+		if n == nil {
+			continue
+		}
+		path := fmt.Sprintf("vms[%d].name", i)
+		switch {
+		case slices.Contains(files, vm.Name+".log"):
+			p.errf(n, path, "%q: the VM's console log would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, vm.Name+".log")
+		case vm.Own && slices.Contains(files, vm.Name+".sock"):
+			p.errf(n, path, "%q: the VM's hub socket would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, vm.Name+".sock")
+		}
+	}
+	for _, d := range p.diskNodes {
+		switch {
+		case slices.Contains(files, d.file):
+			p.errf(d.node, d.path, "%q is a file the run makes in its directory (%s): name the disk otherwise", d.file, strings.Join(files, ", "))
+		default:
+			for _, vm := range p.lab.VMs {
+				if d.file == vm.Name+".log" || vm.Own && d.file == vm.Name+".sock" {
+					what := "console log"
+					if strings.HasSuffix(d.file, ".sock") {
+						what = "hub socket"
+					}
+					p.errf(d.node, d.path, "%q is VM %s's %s in the run directory: name the disk otherwise", d.file, vm.Name, what)
+					break
+				}
+			}
+		}
+	}
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {
@@ -446,6 +507,7 @@ func (p *parser) top(n *yaml.Node) {
 	}
 	p.readVMs(vmsNode)
 	p.readHub()
+	p.checkRunNames()
 	if phasesNode != nil {
 		p.readPhases(phasesNode)
 	}
@@ -740,6 +802,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
 		vm := VM{NIC: DefaultNIC}
 		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
+		nicSet := false
 		p.errs.Fields(item, path, []string{"name", "mac", "qemu", "args", "nic", "port", "expect", "fail_on", "disks", "exit_ok"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
@@ -763,6 +826,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 			case "args":
 				argsNode = v
 			case "nic":
+				nicSet = true
 				if s, ok := p.str(v, kpath); ok {
 					if !nicName.MatchString(s) {
 						p.errf(v, kpath, "%q: want a QEMU device model such as virtio-net-pci or virtio-net-device", s)
@@ -839,14 +903,20 @@ func (p *parser) readVMs(n *yaml.Node) {
 			p.errf(argsNode, path+".args", "has its own %s: it adds a NIC that is not on the hub; the run gives the VM its NIC (write ${NETDEV} and a -device, or leave both out and the run appends them)", nic)
 		case !hasNetdev && own != "":
 			p.errf(argsNode, path+".args", "has its own %s: write ${NETDEV} where the hub's netdev goes (it includes id=n0), or leave it out and the run appends it", own)
-		case (!hasNetdev || hasMAC) && vm.MAC == "":
+		case !hasNetdev && nicOnHub(vm.Args):
+			advice := "give the model as nic: (nic: e1000) instead of the -device"
+			if nicSet {
+				advice = fmt.Sprintf("remove the -device, as nic: (%s) gives the model already", vm.NIC)
+			}
+			p.errf(argsNode, path+".args", "has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device %s,netdev=n0,mac=...), and QEMU would refuse a second device on n0; %s, or write -netdev ${NETDEV} too", vm.NIC, advice)
+		case (!hasNetdev || hasMAC) && macNode == nil:
 			p.errf(item, path+".mac", "missing: the VM's NIC needs a MAC (QEMU would give every VM 52:54:00:12:34:56)")
 		}
 		if hasNetdev && !nicOnHub(vm.Args) {
 			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: ${NETDEV} but no -device with netdev=n0: VM %s has the hub's netdev and no NIC on it, so it sends the hub nothing (add -device %s,netdev=n0,mac=${MAC})",
 				p.name, argsNode.Line, argsNode.Column, path, vm.Name, vm.NIC))
 		}
-		if argsNode != nil && vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args) {
+		if argsNode != nil && noConsoleFlag(vm) {
 			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s.args: no %s: VM %s's serial console may not reach the run, and no marker can be seen",
 				p.name, argsNode.Line, argsNode.Column, path, strings.ReplaceAll(serialFlags, ", -nographic", " or -nographic"), vm.Name))
 		}
@@ -855,6 +925,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 			vm.Port = vm.Name
 		}
 		p.portNodes = append(p.portNodes, portNode)
+		p.nameNodes = append(p.nameNodes, nameNode)
 		p.lab.VMs = append(p.lab.VMs, vm)
 	})
 	if len(p.lab.VMs) == 0 && !p.failed() {
@@ -903,6 +974,13 @@ func nicOnHub(args []string) bool {
 	return false
 }
 
+// noConsoleFlag reports whether vm's command is QEMU's own (not a
+// wrapper, whose arguments cannot be read for it) and sends no serial
+// console to stdout.
+func noConsoleFlag(vm VM) bool {
+	return vm.QEMU != "" && strings.HasPrefix(filepath.Base(vm.QEMU), "qemu") && !consoleOnStdout(vm.Args)
+}
+
 // consoleOnStdout reports whether QEMU arguments send a serial console
 // to stdout, where the run reads it: -nographic, or a -serial, -chardev or
 // -console whose value uses stdio.
@@ -928,6 +1006,9 @@ func (p *parser) mac(n *yaml.Node, path, s string) string {
 		return ""
 	case hw[0]&1 != 0:
 		p.errf(n, path, "%s is a multicast address; a NIC needs a unicast one", s)
+		return ""
+	case slices.Equal(hw, make(net.HardwareAddr, 6)):
+		p.errf(n, path, "%s is the all-zero address, which no NIC may send from; give a unicast one such as 52:54:00:12:34:0a", s)
 		return ""
 	}
 	return hw.String()
@@ -1085,6 +1166,7 @@ func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) [
 					p.errf(v, kpath, "%q is already a disk of VM %s", s, files[s])
 				}
 				files[s] = ipath
+				p.diskNodes = append(p.diskNodes, diskNode{node: v, path: kpath, file: s})
 				d.File = s
 			case "size":
 				m := sizeRE.FindStringSubmatch(s)
@@ -1429,19 +1511,26 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		node *yaml.Node
 		path string
 		text string
+		ti   int // its index in p.lab.Triggers
 	}
 	var heals []heal
 	var partitions, others []string // triggers' names, those that make a partition (even one refused) and not
+	type named struct {
+		node *yaml.Node // its name:, or the trigger, named by default
+		path string
+	}
+	var partitionNodes []named // per entry of partitions
 	for i := range min(len(n.Content), maxTriggers) {
 		names[fmt.Sprintf("trigger-%d", i+1)] = true
 	}
 	p.list(n, "triggers", maxTriggers, func(i int, item *yaml.Node, path string) {
 		tr := Trigger{OnVM: -1, Name: fmt.Sprintf("trigger-%d", i+1)}
-		var onNode, atNode, doNode, forNode *yaml.Node
+		var onNode, atNode, doNode, forNode, nameNode *yaml.Node
 		var doText string
 		p.errs.Fields(item, path, []string{"name", "on", "at", "do", "for"}, func(key string, v *yaml.Node, kpath string) {
 			switch key {
 			case "name":
+				nameNode = v
 				if s, ok := p.str(v, kpath); ok {
 					if !validPolicyName(s) {
 						p.errf(v, kpath, "%q: want 1-64 letters, digits, '-', '_', '.' or ':' (it names the partition in the policy and the capture)", s)
@@ -1498,6 +1587,11 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		}
 		if f := strings.Fields(doText); len(f) > 0 && f[0] == "partition" {
 			partitions = append(partitions, tr.Name)
+			if nameNode != nil {
+				partitionNodes = append(partitionNodes, named{nameNode, path + ".name"})
+			} else {
+				partitionNodes = append(partitionNodes, named{item, path})
+			}
 		} else {
 			others = append(others, tr.Name)
 		}
@@ -1508,7 +1602,7 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		}
 		tr.Do = act
 		if act.Kind == ActHeal {
-			heals = append(heals, heal{doNode, path + ".do", doText})
+			heals = append(heals, heal{doNode, path + ".do", doText, len(p.lab.Triggers)})
 		}
 		if forNode != nil && act.Kind == ActHeal {
 			p.errf(forNode, path+".for", "a heal cannot be undone; for: applies to partition and link")
@@ -1516,13 +1610,59 @@ func (p *parser) readTriggers(n *yaml.Node) {
 		tr.Text = triggerText(p.lab.VMs, tr)
 		p.lab.Triggers = append(p.lab.Triggers, tr)
 	})
+	if len(heals) == 0 && len(partitions) == 0 {
+		return
+	}
+	policy, known := p.policyPartitions()
+	// A partition trigger's partition is named after it, in the policy
+	// the hub holds: the hub refuses a name the policy has (with other
+	// groups), and a heal of that name could not tell the two apart.
+	for i, name := range partitions {
+		if !slices.Contains(policy, name) {
+			continue
+		}
+		pn := partitionNodes[i]
+		what := fmt.Sprintf("%q", name)
+		if pn.node.Kind == yaml.MappingNode {
+			what = fmt.Sprintf("its default name %q", name)
+		}
+		p.errf(pn.node, pn.path, "%s: trigger %s makes partition %s, and the hub's policy %s has a partition of that name: name the trigger otherwise (its partition is named after it)",
+			what, name, name, p.lab.Hub.Policy)
+	}
 	if len(heals) == 0 {
 		return
 	}
 	// A heal names a partition: a partition trigger's, or the policy's
 	// (checked now, not when it fires minutes into the run).
-	policy, known := p.policyPartitions()
 	partitions = append(partitions, policy...)
+	for _, h := range heals {
+		// A heal that comes due before its partition is made does
+		// nothing (see judge.fireTrigger). An at: heal whose partition
+		// comes later, or may, is refused when that would leave the
+		// partition to the run's end, or warned of when it would cut it
+		// short.
+		tr := p.lab.Triggers[h.ti]
+		pt := slices.IndexFunc(p.lab.Triggers, func(o Trigger) bool { return o.Do.Kind == ActPartition && o.Name == tr.Do.Target })
+		if tr.OnVM >= 0 || pt < 0 {
+			continue
+		}
+		switch part := p.lab.Triggers[pt]; {
+		case part.OnVM < 0 && part.At >= tr.At:
+			advice := fmt.Sprintf("heal it after %s, or give %s a for: instead", part.At, part.Name)
+			if part.For > 0 {
+				advice = fmt.Sprintf("remove this heal: %s's for: (%s) bounds it", part.Name, part.For)
+			}
+			p.errf(h.node, h.path, "%q at %s: partition %s is made at %s, not before it, and the heal would find nothing to heal: %s",
+				h.text, tr.At, part.Name, part.At, advice)
+		case part.OnVM < 0:
+		case part.For == 0:
+			p.errf(h.node, h.path, "%q at %s: partition %s is made on a marker (on %s: %q), which may come after %s, and the heal would then find nothing to heal and leave %s to the run's end: give %s a for: instead of this heal, to keep it that long whatever the guests' speed",
+				h.text, tr.At, part.Name, p.lab.VMs[part.OnVM].Name, part.On.String(), tr.At, part.Name, part.Name)
+		default:
+			p.lab.Warnings = append(p.lab.Warnings, fmt.Sprintf("%s:%d:%d: %s: %q at %s, and partition %s is made on a marker: the heal cuts it short if the marker comes before %s, and is dropped if it comes after (its for: %s governs then); to keep %s for %s whatever the guests' speed, remove this heal",
+				p.name, h.node.Line, h.node.Column, h.path, h.text, tr.At, part.Name, tr.At, part.For, part.Name, part.For))
+		}
+	}
 	for _, h := range heals {
 		name := strings.Fields(h.text)[1]
 		if slices.Contains(partitions, name) || !known {

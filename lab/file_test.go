@@ -154,6 +154,10 @@ func TestParseErrors(t *testing.T) {
 		{"phase-run", "name: x\nvms:\n" + vmA + "\nphases: [{name: run, markers: {a: up}}]", `phases[0].name: "run": the runner's own codes use it (RUN_TIMEOUT`},
 		{"own-netdev-two-dashes", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [--netdev, \"user,id=u0\", -device, \"virtio-net-pci,netdev=u0\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own --netdev: write ${NETDEV}`},
+		{"device-on-n0-without-netdev", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-m, 64M, -device, \"e1000,netdev=n0\"]\n    expect: [{marker: up}]",
+			`lab.yaml:6:11: vms[0].args: has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device virtio-net-pci,netdev=n0,mac=...), and QEMU would refuse a second device on n0; give the model as nic: (nic: e1000) instead of the -device, or write -netdev ${NETDEV} too`},
+		{"device-on-n0-with-nic", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    nic: e1000\n    args: [-m, 64M, -device, \"e1000,netdev=n0\"]\n    expect: [{marker: up}]",
+			`lab.yaml:7:11: vms[0].args: has a -device on netdev n0 without ${NETDEV}: the run appends its own (-netdev ...,id=n0 -device e1000,netdev=n0,mac=...), and QEMU would refuse a second device on n0; remove the -device, as nic: (e1000) gives the model already, or write -netdev ${NETDEV} too`},
 		{"own-nic", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-nic, \"user,model=virtio-net-pci\", -netdev, \"${NETDEV}\"]\n    expect: [{marker: up}]",
 			`lab.yaml:6:11: vms[0].args: has its own -nic: it adds a NIC that is not on the hub`},
 		{"own-net", "name: x\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-net, nic, -net, user]\n    expect: [{marker: up}]",
@@ -167,11 +171,24 @@ func TestParseErrors(t *testing.T) {
 		{"hub-error-keeps-its-line", "name: x\nhub:\n  mode: router\nvms:\n" + vmA, `lab.yaml:3:9: hub.mode: unknown mode "router"`},
 		{"hub-not-a-mapping", "name: x\nhub: 3\nvms:\n" + vmA, `lab.yaml:2:6: hub: want a mapping, got "3"`},
 		{"hub-capture", "name: x\nhub: {capture: {file: x.pcapng}}\nvms:\n" + vmA, `lab.yaml:2:7: hub.capture: a lab records its own capture`},
+		{"vm-named-hub", "name: x\nvms:\n" + strings.Replace(vmA, "name: a", "name: hub", 1),
+			`lab.yaml:3:12: vms[0].name: "hub": the VM's console log would be hub.log, which the run keeps for its own use in the run directory`},
+		{"vm-named-lab", "name: x\nvms:\n" + strings.Replace(vmA, "name: a", "name: lab", 1), `vms[0].name: "lab": the VM's console log would be lab.log`},
+		{"vm-named-ctl", "name: x\nvms:\n" + strings.Replace(vmA, "name: a", "name: ctl", 1), `vms[0].name: "ctl": the VM's hub socket would be ctl.sock`},
+		{"disk-named-summary", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: summary.json, size: 1M}]}",
+			`lab.yaml:3:89: vms[0].disks[0].file: "summary.json" is a file the run makes in its directory`},
+		{"disk-named-capture", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: capture.pcapng, size: 1M}]}",
+			`vms[0].disks[0].file: "capture.pcapng" is a file the run makes in its directory`},
+		{"disk-named-another-vms-log", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: b.log, size: 1M}]}\n" + strings.Replace(strings.Replace(vmA, "name: a", "name: b", 1), "0a", "0b", 1),
+			`lab.yaml:3:89: vms[0].disks[0].file: "b.log" is VM b's console log in the run directory`},
+		{"disk-named-its-socket", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: a.sock, size: 1M}]}",
+			`vms[0].disks[0].file: "a.sock" is VM a's hub socket in the run directory`},
 		{"no-vms", "name: x\nvms: []", `lab.yaml:2:6: vms: empty`},
 		{"duplicate-vm", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "0a", "0b", 1), `lab.yaml:4:12: vms[1].name: "a" is already the name of the VM at line 3`},
 		{"duplicate-mac", "name: x\nvms:\n" + vmA + "\n" + strings.Replace(vmA, "name: a", "name: b", 1), `lab.yaml:4:20: vms[1].mac: 52:54:00:00:00:0a is already VM a's`},
 		{"no-mac", "name: x\nvms:\n  - {name: a, qemu: q, expect: [{marker: up}]}", `lab.yaml:3:5: vms[0].mac: missing`},
 		{"multicast-mac", "name: x\nvms:\n  - {name: a, mac: \"01:00:5e:00:00:01\", qemu: q, expect: [{marker: up}]}", `vms[0].mac: 01:00:5e:00:00:01 is a multicast address`},
+		{"zero-mac", "name: x\nvms:\n  - {name: a, mac: \"00:00:00:00:00:00\", qemu: q, expect: [{marker: up}]}", `lab.yaml:3:20: vms[0].mac: 00:00:00:00:00:00 is the all-zero address`},
 		{"qemu-not-found", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: ./nope, expect: [{marker: up}]}", `vms[0].qemu: ./nope: no such file or directory`},
 		{"bad-regexp", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, fail_on: [\"/(/\"], expect: [{marker: up}]}", `vms[0].fail_on[0]: /(/: error parsing regexp`},
 		{"escape-in-marker", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: \"\\e[32mOK\\e[0m\"}]}",
@@ -210,7 +227,7 @@ func TestParseErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("lab.yaml", dir, []byte(tt.text), LoadOptions{LookPath: fakeLookPath})
-			if err != nil && strings.HasPrefix(tt.name, "heal-") && strings.Count(err.Error(), "\n") > 0 {
+			if err != nil && (strings.HasPrefix(tt.name, "heal-") || strings.HasSuffix(tt.name, "-mac")) && strings.Count(err.Error(), "\n") > 0 {
 				t.Errorf("got more than one problem:\n%v", err)
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -774,5 +791,103 @@ func TestParseExitOK(t *testing.T) {
 	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: [1, 3]}\n  - {name: b, mac: \"52:54:00:00:00:0b\", qemu: q}")
 	if got := [][]int{l.VMs[0].ExitOK, exitOKs(l.VMs[1])}; !slices.Equal(got[0], []int{1, 3}) || !slices.Equal(got[1], []int{0}) {
 		t.Errorf("got exit statuses %v, want [1 3] and [0]", got)
+	}
+}
+
+// An at: heal of a trigger's partition that is (or may be) made after it
+// would find nothing to heal: refused when the partition would then last
+// to the run's end, or when it is always made after; read with a warning
+// when it has a for:, which governs then. A heal on a marker, or after its
+// at: partition, reads as it is.
+func TestParseHealAtOfALaterPartition(t *testing.T) {
+	const head = `name: x
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
+triggers:
+`
+	for _, tt := range []struct {
+		name, triggers string
+		err, warning   string
+	}{
+		{"marker-no-for", "  - {name: cut, on: \"a: handshake ok\", do: \"partition a|b\"}\n  - {at: 1s, do: \"heal cut\"}\n",
+			`lab.yaml:7:18: triggers[1].do: "heal cut" at 1s: partition cut is made on a marker (on a: "handshake ok"), which may come after 1s, and the heal would then find nothing to heal and leave cut to the run's end: give cut a for: instead of this heal`, ""},
+		{"marker-with-for", "  - {name: cut, on: \"a: handshake ok\", do: \"partition a|b\", for: 3s}\n  - {at: 1s, do: \"heal cut\"}\n",
+			"", `lab.yaml:7:18: triggers[1].do: "heal cut" at 1s, and partition cut is made on a marker: the heal cuts it short if the marker comes before 1s, and is dropped if it comes after (its for: 3s governs then); to keep cut for 3s whatever the guests' speed, remove this heal`},
+		{"at-same-time", "  - {name: timed, at: 1s, do: \"partition a|b\"}\n  - {at: 1s, do: \"heal timed\"}\n",
+			`lab.yaml:7:18: triggers[1].do: "heal timed" at 1s: partition timed is made at 1s, not before it, and the heal would find nothing to heal: heal it after 1s, or give timed a for: instead`, ""},
+		{"at-later-with-for", "  - {name: timed, at: 2s, do: \"partition a|b\", for: 1s}\n  - {at: 1s, do: \"heal timed\"}\n",
+			`triggers[1].do: "heal timed" at 1s: partition timed is made at 2s, not before it, and the heal would find nothing to heal: remove this heal: timed's for: (1s) bounds it`, ""},
+		{"at-after", "  - {name: timed, at: 1s, do: \"partition a|b\"}\n  - {at: 2s, do: \"heal timed\"}\n", "", ""},
+		{"on-heal", "  - {name: cut, on: \"a: handshake ok\", do: \"partition a|b\"}\n  - {on: \"b: back\", do: \"heal cut\"}\n", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := Parse("lab.yaml", t.TempDir(), []byte(head+tt.triggers), LoadOptions{LookPath: fakeLookPath})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got Parse error\n%v\nwant %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got Parse error\n%v\nwant none", err)
+			}
+			if got := strings.Join(l.Warnings, "\n"); got != tt.warning {
+				t.Errorf("got warnings %q, want %q", got, tt.warning)
+			}
+		})
+	}
+}
+
+// A partition trigger is refused a name the hub's policy has for one of
+// its partitions (the hub would refuse the partition, or a heal of that
+// name would not say which it ends), by name: or by default.
+func TestParseTriggerNamedLikeAPolicyPartition(t *testing.T) {
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "faults.yaml")
+	if err := os.WriteFile(policy, []byte("partitions:\n  - {name: split, groups: a|t, start: 5s, end: 8s}\n  - {name: trigger-2, groups: a|t, start: 9s, end: 10s}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const text = `name: x
+hub: {policy: faults.yaml, ports: [{name: t, transport: tcp, address: "127.0.0.1:0"}]}
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
+triggers:
+  - {name: split, on: "a: go", do: "partition a|t", for: 1s}
+  - {at: 1s, do: "partition a|t", for: 1s}
+  - {name: cut, at: 1s, do: "partition a|t", for: 1s}
+  - {on: "a: back", do: "heal split"}
+`
+	_, err := Parse("lab.yaml", dir, []byte(text), LoadOptions{LookPath: fakeLookPath})
+	want := []string{
+		`lab.yaml:6:12: triggers[0].name: "split": trigger split makes partition split, and the hub's policy ` + policy + ` has a partition of that name: name the trigger otherwise`,
+		`lab.yaml:7:5: triggers[1]: its default name "trigger-2": trigger trigger-2 makes partition trigger-2, and the hub's policy ` + policy + ` has a partition of that name`,
+	}
+	if err == nil || strings.Count(err.Error(), "\n") != 1 {
+		t.Fatalf("got Parse error\n%v\nwant two problems", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("got Parse error\n%v\nwant one containing\n%s", err, w)
+		}
+	}
+}
+
+// A name is refused only when its file is one the run makes: ctl.sock is
+// the control socket only without hub.control, and <vm>.sock the VM's
+// socket only when it has a port of its own (not one of hub.ports).
+func TestParseRunNamesThatDoNotCollide(t *testing.T) {
+	const tcp = `{name: t, transport: tcp, address: "127.0.0.1:0"}`
+	for _, tt := range []struct{ name, text string }{
+		{"vm-ctl-on-a-hub-port", "name: x\nhub: {ports: [" + tcp + "]}\nvms:\n  - {name: ctl, mac: \"52:54:00:00:00:0a\", qemu: q, port: t, expect: [{marker: up}]}"},
+		{"vm-ctl-with-hub-control", "name: x\nhub: {control: my-ctl.sock}\nvms:\n  - {name: ctl, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}"},
+		{"disk-ctl-sock-with-hub-control", "name: x\nhub: {control: my-ctl.sock}\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: ctl.sock, size: 1M}]}"},
+		{"disk-sock-of-a-vm-on-a-hub-port", "name: x\nhub: {ports: [" + tcp + "]}\nvms:\n  - {name: z, mac: \"52:54:00:00:00:0a\", qemu: q, port: t, expect: [{marker: up}], disks: [{file: z.sock, size: 1M}]}"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse("lab.yaml", t.TempDir(), []byte(tt.text), LoadOptions{LookPath: fakeLookPath}); err != nil {
+				t.Errorf("got Parse error\n%v\nwant none", err)
+			}
+		})
 	}
 }

@@ -173,6 +173,13 @@ type judge struct {
 	// until the runner has made the change (acted), so that one late tick
 	// never hands out a change and its undo together.
 	undoAt []time.Duration
+	// inForce is per partition trigger whether its partition is made and
+	// not healed, as far as the judge has asked (a refusal undoes it).
+	inForce []bool
+	// moot is per heal trigger whether it came due while its partition
+	// (a trigger's) was not in force, not made yet or healed already: it
+	// does nothing (see fireTrigger).
+	moot []bool
 
 	failures []Failure
 	failed   bool // a hard failure ended the run
@@ -259,6 +266,8 @@ func newJudge(l *Lab, until int, soak time.Duration, logf func(time.Duration, st
 		j.triggers = append(j.triggers, triggerResult{Name: tr.Name, Trigger: tr.Text})
 	}
 	j.undoAt = make([]time.Duration, len(l.Triggers))
+	j.inForce = make([]bool, len(l.Triggers))
+	j.moot = make([]bool, len(l.Triggers))
 	if len(j.phases) > 0 {
 		j.phases[0].started = true
 	}
@@ -404,9 +413,9 @@ func (j *judge) match(vm int, l Line, prompt bool) []fire {
 	}
 	var fires []fire
 	for ti, tr := range j.lab.Triggers {
-		if tr.OnVM == vm && !j.triggers[ti].Fired && tr.On.Match(text) {
+		if tr.OnVM == vm && j.pending(ti) && tr.On.Match(text) {
 			j.triggers[ti].Line = text
-			fires = append(fires, j.fireTrigger(ti, at))
+			fires = append(fires, j.fireTrigger(ti, at)...)
 		}
 	}
 	if s := j.soakState; s != nil {
@@ -595,12 +604,54 @@ func (j *judge) expectsOptional() bool {
 
 // fireTrigger records trigger ti as fired at at and returns its action.
 // Its undo (for:) is not due before the runner has made the change: see
-// acted.
-func (j *judge) fireTrigger(ti int, at time.Duration) fire {
+// acted. A heal of a trigger's partition acts only on that partition in
+// force: one due before it is made, or once it is healed, does nothing
+// and is not reached. So the hub is never asked to heal a partition it
+// does not have, and a heal that came early never cuts the partition,
+// made later, to nothing: it lasts its for:, or without one to the run's
+// end (file.go refuses the at: heal that would leave that to the guests'
+// speed).
+func (j *judge) fireTrigger(ti int, at time.Duration) []fire {
 	tr := j.lab.Triggers[ti]
+	if tr.Do.Kind == ActHeal {
+		if pt := j.partitionTrigger(tr.Do.Target); pt >= 0 && !j.inForce[pt] {
+			j.moot[ti] = true
+			due := at.Round(time.Millisecond)
+			switch p := j.lab.Triggers[pt]; {
+			case j.triggers[pt].Fired:
+				j.triggers[ti].Note = fmt.Sprintf("due at %s, when partition %s was healed already", due, tr.Do.Target)
+			case p.For > 0:
+				j.triggers[ti].Note = fmt.Sprintf("due at %s, before partition %s was made; it is bounded by its for: (%s)", due, tr.Do.Target, p.For)
+			default:
+				j.triggers[ti].Note = fmt.Sprintf("due at %s, before partition %s was made; made later, it is not healed", due, tr.Do.Target)
+			}
+			j.logf(at, "%s (%s) not reached: %s", tr.Name, tr.Text, j.triggers[ti].Note)
+			return nil
+		}
+	}
 	j.triggers[ti].Fired, j.triggers[ti].FiredAt = true, at
 	j.logf(at, "%s: %s", tr.Name, tr.Text)
-	return fire{trigger: ti, at: at, act: tr.Do}
+	switch tr.Do.Kind {
+	case ActPartition:
+		j.inForce[ti] = true
+	case ActHeal:
+		if pt := j.partitionTrigger(tr.Do.Target); pt >= 0 {
+			j.inForce[pt] = false
+		}
+	}
+	return []fire{{trigger: ti, at: at, act: tr.Do}}
+}
+
+// pending reports whether trigger ti is still to fire.
+func (j *judge) pending(ti int) bool {
+	return !j.triggers[ti].Fired && !j.moot[ti]
+}
+
+// partitionTrigger is the index of the trigger that makes partition name,
+// or -1: a partition of the policy's (file.go refuses a partition trigger
+// named like one), which is the hub's to know.
+func (j *judge) partitionTrigger(name string) int {
+	return slices.IndexFunc(j.lab.Triggers, func(tr Trigger) bool { return tr.Do.Kind == ActPartition && tr.Name == name })
 }
 
 // lateNote is how late the runner may make a trigger's change before the
@@ -630,6 +681,9 @@ func (j *judge) acted(f fire, err error, began, done time.Duration) {
 			j.logf(began, "%s: %s made %s late", tr.Name, f.act, (began - f.at).Round(time.Millisecond))
 		}
 		return
+	}
+	if f.act.Kind == ActPartition && !f.undo {
+		j.inForce[f.trigger] = false
 	}
 	what := f.act.String()
 	if tr.Err == "" {
@@ -665,7 +719,7 @@ func (j *judge) deadline() (time.Duration, bool) {
 		consider(j.phases[j.cur].Start + j.defs[j.cur].Within)
 	}
 	for ti, tr := range j.lab.Triggers {
-		if tr.OnVM < 0 && !j.triggers[ti].Fired {
+		if tr.OnVM < 0 && j.pending(ti) {
 			consider(tr.At)
 		}
 		if j.undoAt[ti] > 0 {
@@ -707,11 +761,16 @@ func (j *judge) expire(now time.Duration, inclusive bool) []fire {
 // expireAt applies what is due at d (one deadline's worth; expire loops).
 func (j *judge) expireAt(d time.Duration) ([]fire, bool) {
 	for ti, tr := range j.lab.Triggers {
-		if tr.OnVM < 0 && !j.triggers[ti].Fired && tr.At == d {
-			return []fire{j.fireTrigger(ti, d)}, true
+		if tr.OnVM < 0 && j.pending(ti) && tr.At == d {
+			return j.fireTrigger(ti, d), true
 		}
 		if j.undoAt[ti] == d && j.undoAt[ti] > 0 {
 			j.undoAt[ti] = 0
+			if tr.Do.Kind == ActPartition && !j.inForce[ti] {
+				j.logf(d, "%s: no heal after %s: a heal made it already", tr.Name, tr.For)
+				return nil, true
+			}
+			j.inForce[ti] = false
 			undo := tr.Do.undo(tr.Name)
 			j.logf(d, "%s: %s (after %s)", tr.Name, undo, tr.For)
 			return []fire{{trigger: ti, undo: true, at: d, act: undo}}, true
@@ -829,17 +888,29 @@ func (j *judge) fail(f Failure, vm int) {
 // silent explains the VMs the failure concerns (its own and those that
 // still owed a marker) that printed nothing at all on their consoles: the
 // likeliest cause is a command that does not send the serial console to
-// stdout. A VM that could not start is not one (its exit says why), nor
-// one owing a marker when the run failed before silentAfter (another VM's
-// QEMU refused its arguments): it had no time to print. It is "" when each
-// printed something.
+// stdout. A VM that could not start is not one (its exit says why). One
+// that owed a marker when another's failure ended the run is blamed only
+// when its silence says something: a bound the lab set for its markers
+// passed (a timeout), the run was silentLong old, or its QEMU command has
+// no serial console on stdout (the load warned) and the run was
+// silentAfter old. Before that a correctly set up guest may well have
+// printed nothing yet (a kernel booted with quiet prints its first line
+// seconds in). It is "" when none is to blame.
 func (j *judge) silent(f Failure) string {
 	var names []string
-	for _, t := range j.vms {
-		concerned := t.name == f.VM || f.At >= silentAfter && slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
-		if concerned && t.lines == 0 && !strings.HasPrefix(t.exit, couldNotStart) {
-			names = append(names, t.name)
+	for vi, t := range j.vms {
+		if t.lines > 0 || strings.HasPrefix(t.exit, couldNotStart) {
+			continue
 		}
+		if t.name != f.VM {
+			owes := slices.ContainsFunc(f.Missing, func(m Missing) bool { return m.VM == t.name })
+			long := strings.HasSuffix(f.Code, "_TIMEOUT") || f.At >= silentLong ||
+				f.At >= silentAfter && noConsoleFlag(j.lab.VMs[vi])
+			if !owes || !long {
+				continue
+			}
+		}
+		names = append(names, t.name)
 	}
 	switch len(names) {
 	case 0:
@@ -850,10 +921,17 @@ func (j *judge) silent(f Failure) string {
 	return fmt.Sprintf("; VMs %s printed nothing on their consoles: do their commands send the serial console to stdout (%s)?", andList(names), serialFlags)
 }
 
-// silentAfter is how long into the run a VM that printed nothing is
-// blamed for it when another's failure ended the run: a guest's first
-// line takes QEMU's start and the firmware's at least.
+// silentAfter is how long into the run a VM whose QEMU command has no
+// serial console on stdout, and that printed nothing, is blamed for it
+// when another's failure ended the run: a guest's first line takes QEMU's
+// start and the firmware's at least.
 const silentAfter = time.Second
+
+// silentLong is how long into the run any VM that printed nothing is
+// blamed for it when another's failure ended the run: far beyond a quiet
+// kernel's first line, and a wrapper script's command line cannot be read
+// for its serial flags.
+const silentLong = 30 * time.Second
 
 // couldNotStart begins the exit status of a VM whose QEMU did not start.
 const couldNotStart = "could not start: "
@@ -952,7 +1030,7 @@ func (j *judge) complete(now time.Duration) {
 		return
 	}
 	for ti, tr := range j.lab.Triggers {
-		if j.triggers[ti].Fired {
+		if j.triggers[ti].Fired || j.moot[ti] {
 			continue
 		}
 		r := &j.triggers[ti]
@@ -1074,6 +1152,19 @@ func (j *judge) first() *Failure {
 	return &j.failures[i]
 }
 
+// firstHard is the earliest hard failure, the one that ended the run, or
+// nil: after a budget overrun (first, but soft) it is the later one whose
+// missing markers and phase the results name.
+func (j *judge) firstHard() *Failure {
+	var h *Failure
+	for k := range j.failures {
+		if f := &j.failures[k]; f.hard && (h == nil || f.At < h.At) {
+			h = f
+		}
+	}
+	return h
+}
+
 // interrupt records that the run was stopped at at, by a signal or the
 // hub's failure, before the judge was done: the phase in progress and the
 // markers being waited for were reached, and were cut short, not failed.
@@ -1104,7 +1195,7 @@ func (j *judge) interrupt(at time.Duration) {
 // --until's phase.
 func (j *judge) results() (expects []markerResult, phases []phaseResult, triggers []triggerResult) {
 	missing := map[Missing]bool{}
-	if f := j.first(); f != nil && f.hard {
+	if f := j.firstHard(); f != nil {
 		for _, m := range f.Missing {
 			missing[m] = true
 		}

@@ -699,22 +699,42 @@ func TestJudgeSilentConsole(t *testing.T) {
 	if f := j.first(); f == nil || !namesB(f) {
 		t.Errorf("got failure %+v, want b's silent console named (it started)", f)
 	}
-	// A helper VM fails in the run's first moments: the VMs that owe a
-	// marker had no time to print, and are not blamed; later they are.
-	l = mustParse(t, t.TempDir(), `
-name: helper
-vms:
-  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
-  - {name: router, mac: "52:54:00:00:00:0b", qemu: q}
-`)
+	// Another VM's failure ends the run while a VM owing a marker has
+	// printed nothing yet: it is blamed only when its silence says
+	// something. A QEMU command without a serial console on stdout is
+	// after silentAfter; any other (with one, or a wrapper script's) only
+	// after silentLong: a guest booted with quiet prints its first line
+	// seconds in.
 	for _, tt := range []struct {
+		name  string
+		qemu  string
 		at    time.Duration
 		names bool
-	}{{50 * time.Millisecond, false}, {silentAfter, true}} {
-		j, _ = play(t, l, -1, 0, say(tt.at, 1, "qemu: -bogus: invalid option"), step{at: tt.at, vm: 1, exit: true, text: "exit status 1"})
-		if f := j.first(); f == nil || f.Code != "RUN_ROUTER_ENDED" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
-			t.Errorf("router ended at %v: got failure %+v, want RUN_ROUTER_ENDED naming a's silent console: %v", tt.at, f, tt.names)
-		}
+	}{
+		{"wrapper-at-once", "q", 50 * time.Millisecond, false},
+		{"wrapper-early", "q", silentAfter, false},
+		{"wrapper-long", "q", silentLong, true},
+		{"qemu-with-serial-stdio-early", "qemu-system-x86_64, args: [-serial, stdio]", 4 * sec, false},
+		{"qemu-with-serial-stdio-long", "qemu-system-x86_64, args: [-serial, stdio]", silentLong, true},
+		{"qemu-without-serial-at-once", "qemu-system-x86_64, args: [-m, 64M]", 50 * time.Millisecond, false},
+		{"qemu-without-serial-early", "qemu-system-x86_64, args: [-m, 64M]", silentAfter, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), `
+name: helper
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: `+tt.qemu+`, expect: [{marker: done}]}
+  - {name: router, mac: "52:54:00:00:00:0b", qemu: q, fail_on: [FAIL]}
+`)
+			j, _ := play(t, l, -1, 0, say(tt.at, 1, "qemu: -bogus: invalid option"), step{at: tt.at, vm: 1, exit: true, text: "exit status 1"})
+			if f := j.first(); f == nil || f.Code != "RUN_ROUTER_ENDED" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
+				t.Errorf("router ended at %v: got failure %+v, want RUN_ROUTER_ENDED naming a's silent console: %v", tt.at, f, tt.names)
+			}
+			j, _ = play(t, l, -1, 0, say(tt.at, 1, "selftest FAIL"))
+			if f := j.first(); f == nil || f.Code != "FAIL_ON" || strings.Contains(f.Message, "VM a printed nothing") != tt.names {
+				t.Errorf("router's fail_on at %v: got failure %+v, want FAIL_ON naming a's silent console: %v", tt.at, f, tt.names)
+			}
+		})
 	}
 }
 
@@ -890,6 +910,82 @@ phases: [{name: shell, markers: {a: "=> "}, within: 5s}]
 			j, _ := play(t, l, -1, 20*sec, tt.steps...)
 			if j.soakRes == nil || *j.soakRes != tt.want {
 				t.Errorf("got soak %+v, want %+v", j.soakRes, tt.want)
+			}
+		})
+	}
+}
+
+// A heal acts only on its partition in force: one due before its
+// partition is made (a trigger's, on a marker that came late) or once it
+// is healed (by its for:) does nothing, and a for: whose partition a heal
+// ended asks for no second heal. A heal that came early never cuts the
+// partition to nothing: it lasts its for:, or without one to the end. The
+// hub is never asked to heal a partition it does not have.
+func TestJudgeHealActsOnlyOnItsPartitionInForce(t *testing.T) {
+	const head = `
+name: heal
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: done}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: q}
+triggers:
+`
+	const withFor = `  - {name: cut, on: "a: handshake ok", do: "partition a|b", for: 5s}
+  - {at: 1s, do: "heal cut"}
+  - {at: 20s, do: "heal cut"}
+`
+	const onHeal = `  - {name: cut, on: "a: handshake ok", do: "partition a|b"}
+  - {on: "b: back", do: "heal cut"}
+`
+	heal := Action{Kind: ActHeal, Target: "cut"}
+	part := Action{Kind: ActPartition, Groups: [][]string{{"a"}, {"b"}}}
+	for _, tt := range []struct {
+		name, triggers string
+		steps          []step
+		fires          []fire
+		statuses       []string
+		notes          []string // what each trigger's note holds
+	}{
+		{"marker-after-the-heal", withFor, []step{say(2*sec, 0, "handshake ok"), tickAt(30 * sec), say(31*sec, 0, "done")},
+			[]fire{{trigger: 0, at: 2 * sec, act: part}, {trigger: 0, undo: true, at: 7 * sec, act: heal}},
+			[]string{TriggerFired, StatusNotReached, StatusNotReached},
+			[]string{"", "due at 1s, before partition cut was made; it is bounded by its for: (5s)", "due at 20s, when partition cut was healed already"}},
+		{"marker-before-the-heal", withFor, []step{say(500*time.Millisecond, 0, "handshake ok"), tickAt(30 * sec), say(31*sec, 0, "done")},
+			[]fire{{trigger: 0, at: 500 * time.Millisecond, act: part}, {trigger: 1, at: 1 * sec, act: heal}},
+			[]string{TriggerFired, TriggerFired, StatusNotReached},
+			[]string{"", "", "due at 20s, when partition cut was healed already"}},
+		{"marker-never-comes", withFor, []step{tickAt(30 * sec), say(31*sec, 0, "done")},
+			nil,
+			[]string{TriggerNotFired, StatusNotReached, StatusNotReached},
+			[]string{"", "before partition cut was made", "before partition cut was made"}},
+		{"on-heal-first-no-for", onHeal, []step{say(1*sec, 1, "back"), say(2*sec, 0, "handshake ok"), tickAt(30 * sec), say(31*sec, 0, "done")},
+			[]fire{{trigger: 0, at: 2 * sec, act: part}},
+			[]string{TriggerFired, StatusNotReached},
+			[]string{"", "due at 1s, before partition cut was made; made later, it is not healed"}},
+		{"on-heal-after", onHeal, []step{say(1*sec, 0, "handshake ok"), say(2*sec, 1, "back"), say(31*sec, 0, "done")},
+			[]fire{{trigger: 0, at: 1 * sec, act: part}, {trigger: 1, at: 2 * sec, act: heal}},
+			[]string{TriggerFired, TriggerFired},
+			[]string{"", ""}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := mustParse(t, t.TempDir(), head+tt.triggers)
+			j, fires := play(t, l, -1, 0, tt.steps...)
+			if fmt.Sprint(fires) != fmt.Sprint(tt.fires) {
+				t.Errorf("got fires %v, want %v", fires, tt.fires)
+			}
+			_, _, trig := j.results()
+			var got []string
+			for i, tr := range trig {
+				got = append(got, tr.Status)
+				if !strings.Contains(tr.Note, tt.notes[i]) || tt.notes[i] == "" && tr.Note != "" {
+					t.Errorf("got %s's note %q, want %q", tr.Name, tr.Note, tt.notes[i])
+				}
+			}
+			if !slices.Equal(got, tt.statuses) {
+				t.Errorf("got trigger statuses %q, want %q", got, tt.statuses)
+			}
+			if tt.fires != nil && !j.ok() {
+				t.Errorf("got failures %+v, want a passed run", j.failures)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -128,9 +129,12 @@ func (s *Summary) junitSuite() junitSuite {
 		}
 		return &junitFailure{Message: what + ": " + c.Code, Type: c.Code, Text: b.String()}
 	}
-	// failureFor is the failure a case reports: the classification.
+	// failureFor is the failure a missing marker's case reports: the one
+	// that ended the run (the classification, unless a budget overrun
+	// came first).
 	c := s.Classification
-	failureFor := func(what string, vms ...string) *junitFailure { return failureOf(c, what, vms...) }
+	hard := cmp.Or(s.decisive(), c)
+	failureFor := func(what string, vms ...string) *junitFailure { return failureOf(hard, what, vms...) }
 	// A marker's case takes no time (its time since the run's start, as
 	// a duration, added up to many times the run's); a phase's case takes
 	// the phase's duration.
@@ -160,13 +164,14 @@ func (s *Summary) junitSuite() junitSuite {
 		}
 		switch p.Status {
 		case PhaseFailed:
+			f := cmp.Or(s.phaseFailure(p.Name), hard)
 			var vms []string
 			for _, m := range p.Markers {
-				if m.Status == StatusMissing || (m.Status != StatusOK && c != nil && m.VM == c.VM) {
+				if m.Status == StatusMissing || (m.Status != StatusOK && f != nil && m.VM == f.VM) {
 					vms = appendNew(vms, m.VM)
 				}
 			}
-			jc.Failure = failureFor("phase "+p.Name+" failed", vms...)
+			jc.Failure = failureOf(f, "phase "+p.Name+" failed", vms...)
 		case PhaseOverBudget:
 			jc.Failure = &junitFailure{Message: fmt.Sprintf("phase %s over budget: %s > %s", p.Name, secs(p.Duration.D()), secs(p.Budget.D())),
 				Type: Code(p.Name) + "_BUDGET"}
@@ -217,7 +222,7 @@ func (s *Summary) junitSuite() junitSuite {
 		switch {
 		case f.Code == "FAIL_ON":
 			jc := junitCase{Name: "fail_on " + f.VM, Classname: s.Lab + ".fail_on", Time: seconds(f.At)}
-			jc.Failure = failureFor(fmt.Sprintf("%s printed %q", f.VM, f.Line), f.VM)
+			jc.Failure = failureOf(&f, fmt.Sprintf("%s printed %q", f.VM, f.Line), f.VM)
 			suite.Cases = append(suite.Cases, jc)
 		case strings.HasSuffix(f.Code, "_ENDED") && f.Marker == "":
 			// A VM that owed no marker ended badly: no marker's case is
@@ -247,10 +252,39 @@ func (s *Summary) junitSuite() junitSuite {
 			suite.Skipped++
 		}
 	}
-	if c != nil && c.Hint != nil {
-		suite.SystemOut = "wire: " + c.Hint.Text + "\n"
+	for _, f := range []*FailureSummary{c, hard} {
+		if f != nil && f.Hint != nil && !strings.Contains(suite.SystemOut, f.Hint.Text) {
+			suite.SystemOut += "wire: " + f.Hint.Text + "\n"
+		}
 	}
 	return suite
+}
+
+// budgetOnly reports whether f is a budget overrun, the one soft failure:
+// the run went on after it.
+func budgetOnly(f *FailureSummary) bool { return strings.HasSuffix(f.Code, "_BUDGET") }
+
+// decisive is the failure that ended the run: the earliest that is not a
+// budget overrun; nil if none.
+func (s *Summary) decisive() *FailureSummary {
+	var d *FailureSummary
+	for i := range s.Failures {
+		if f := &s.Failures[i]; !budgetOnly(f) && (d == nil || f.At < d.At) {
+			d = f
+		}
+	}
+	return d
+}
+
+// phaseFailure is the failure (not a budget overrun) that failed phase
+// name, or nil.
+func (s *Summary) phaseFailure(name string) *FailureSummary {
+	for i := range s.Failures {
+		if f := &s.Failures[i]; f.Phase == name && !budgetOnly(f) {
+			return f
+		}
+	}
+	return nil
 }
 
 // interruptedMsg is a case's skip message when the run was stopped while

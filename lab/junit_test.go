@@ -3,9 +3,12 @@ package lab
 import (
 	"bytes"
 	"encoding/xml"
+	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/internal/wallclock"
 )
 
 // A marker's test case takes no time, whenever the marker came: CI pages
@@ -49,5 +52,82 @@ func TestSummaryTextErrorHasNoEmptyTable(t *testing.T) {
 	(&Summary{Lab: "l", Result: ResultPass, Expect: []MarkerSummary{{VM: "a", Marker: "up", Status: StatusOK}}}).WriteText(&b)
 	if out := b.String(); !strings.Contains(out, "VM  MARKER  STATUS") {
 		t.Errorf("got\n%s\nwant the marker table", out)
+	}
+}
+
+// A budget overrun is soft: when a timeout follows, the timeout ended the
+// run. Its marker is missing (not "not reached"), and junit.xml's failed
+// phase and missing marker report the timeout, while the over-budget
+// phase keeps the budget's failure; the classification stays the budget.
+func TestJUnitBudgetThenTimeout(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"), tickAt(99*sec))
+	r := &runner{lab: l, judge: j, dir: t.TempDir(), opts: Options{Clock: wallclock.Clock{}}}
+	r.start = r.opts.Clock.Now()
+	s := r.summarize(ResultFail, nil)
+	if c := s.Classification; c == nil || c.Code != "BOOT_BUDGET" {
+		t.Fatalf("got classification %+v, want BOOT_BUDGET", c)
+	}
+	status := map[string]string{}
+	for _, m := range s.Phases[1].Markers {
+		status[m.VM+": "+m.Marker] = m.Status
+	}
+	if want := map[string]string{"a: dial": StatusOK, "a: session ok": StatusMissing, "b: session ok": StatusMissing}; !maps.Equal(status, want) {
+		t.Errorf("got session markers %v, want %v", status, want)
+	}
+	var b bytes.Buffer
+	if err := s.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, jc := range doc.Suites[0].Cases {
+		switch {
+		case jc.Failure != nil:
+			got[jc.Name] = "failed " + jc.Failure.Type
+		case jc.Skipped != nil:
+			got[jc.Name] = "skipped"
+		}
+	}
+	want := map[string]string{
+		"phase boot":                            "failed BOOT_BUDGET",
+		"phase session":                         "failed SESSION_TIMEOUT",
+		"a: session ok":                         "failed SESSION_TIMEOUT",
+		"b: session ok":                         "failed SESSION_TIMEOUT",
+		"a: done":                               "skipped",
+		"trigger-2: at 50s: link b down for 1s": "skipped",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("got junit.xml cases\n  %v\nwant\n  %v\n%s", got, want, b.String())
+	}
+	if !strings.Contains(b.String(), `missing marker: &#34;session ok&#34; (VM a)`) {
+		t.Errorf("got junit.xml\n%s\nwant the timeout's missing marker named", b.String())
+	}
+}
+
+// After a budget overrun, the summary for people says what the failure
+// that ended the run missed, and what the wire saw, under its then: line;
+// a failure after it (none here) would get only its line.
+func TestSummaryTextBudgetThenTimeout(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"), tickAt(99*sec))
+	r := &runner{lab: l, judge: j, dir: t.TempDir(), opts: Options{Clock: wallclock.Clock{}}}
+	r.start = r.opts.Clock.Now()
+	s := r.summarize(ResultFail, nil)
+	if len(s.Failures) < 2 || s.Failures[1].Code != "SESSION_TIMEOUT" {
+		t.Fatalf("got failures %+v, want BOOT_BUDGET then SESSION_TIMEOUT", s.Failures)
+	}
+	s.Failures[1].Hint = &Hint{Text: "no frame from a in 6.0s-36.0s"} // no capture here to count
+	var b bytes.Buffer
+	s.WriteText(&b)
+	text := b.String()
+	then := strings.Index(text, "  then: SESSION_TIMEOUT at ")
+	for _, want := range []string{"\n    missing marker: \"session ok\"\n    also missing on b: \"session ok\"\n", "\n    wire: no frame from a in 6.0s-36.0s\n"} {
+		if then < 0 || !strings.Contains(text[then:], want) {
+			t.Errorf("got summary\n%s\nwant under the then: line\n%s", text, want)
+		}
 	}
 }

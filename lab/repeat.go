@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,8 +23,9 @@ import (
 // failing seed, the command that reruns it; a junit.xml beside the runs'
 // directories holds every run's test suite. With keepFailing, the
 // directories of passing runs are removed. n = 1 is one run in opts.Dir
-// itself. It stops early when ctx ends; the error is the first run that
-// could not be set up.
+// itself (with keepFailing, a pass leaves its junit.xml there alone). It
+// stops early when ctx ends; the error is the first run that could not be
+// set up.
 func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) ([]*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -31,18 +33,14 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 	if n <= 1 {
 		s, err := Run(ctx, l, opts)
 		if err == nil && keepFailing && s.Result == ResultPass {
-			os.RemoveAll(s.Dir)
-			fmt.Fprintf(opts.Out, "passed: run directory %s removed (--keep-failing)\n", s.Dir)
+			emptyPassed(opts.Out, s.Dir)
 		}
 		return []*Summary{s}, err
 	}
-	base := uint64(1)
-	switch {
-	case opts.SeedSet:
-		base = opts.Seed
-	case l.SeedSet:
-		base = l.Seed
+	if err := CheckRepeat(l, opts, n); err != nil {
+		return nil, err
 	}
+	base := repeatBase(l, opts)
 	root, err := makeRunDir(opts.Dir, l.Name, clockOf(opts).Now())
 	if err != nil {
 		return nil, err
@@ -69,6 +67,58 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 	WriteRepeatTable(opts.Out, runs, keepFailing)
 	writeRepeatJUnit(opts.Out, root, runs, nil)
 	return runs, nil
+}
+
+// removeAllBut removes everything in dir but the file keep.
+// emptyPassed empties the directory of a single passing run for
+// --keep-failing, but its junit.xml, as --repeat's stays beside its runs:
+// a CI job publishes it whatever the outcome. It says what it left.
+func emptyPassed(out io.Writer, dir string) {
+	if err := removeAllBut(dir, "junit.xml"); err != nil {
+		fmt.Fprintf(out, "passed: run directory %s not removed (--keep-failing): %v\n", dir, err)
+		return
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "junit.xml")); err != nil || !fi.Mode().IsRegular() {
+		fmt.Fprintf(out, "passed: run directory %s emptied (--keep-failing); its junit.xml was not written\n", dir)
+		return
+	}
+	fmt.Fprintf(out, "passed: run directory %s emptied except junit.xml (--keep-failing)\n", dir)
+}
+
+func removeAllBut(dir, keep string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == keep {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repeatBase is the first seed of --repeat: opts', else the lab's, else 1.
+func repeatBase(l *Lab, opts Options) uint64 {
+	switch {
+	case opts.SeedSet:
+		return opts.Seed
+	case l.SeedSet:
+		return l.Seed
+	}
+	return 1
+}
+
+// CheckRepeat refuses n runs (--repeat) whose seeds, from the first one
+// on, would pass the largest 64-bit seed and wrap around to 0.
+func CheckRepeat(l *Lab, opts Options, n int) error {
+	if base := repeatBase(l, opts); n > 1 && base > math.MaxUint64-uint64(n-1) {
+		return fmt.Errorf("--repeat %d from seed %d: the seeds would pass %d and wrap around to 0; give a lower --seed", n, base, uint64(math.MaxUint64))
+	}
+	return nil
 }
 
 // writeRepeatJUnit writes the runs' test suites to root/junit.xml, for a

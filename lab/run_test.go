@@ -512,23 +512,42 @@ triggers:
 // run although it was done when the hub answered: the verdict, summary
 // and junit.xml agree (a run that passes has no failed case).
 func TestRunTriggerRefusedAfterTheLastMarker(t *testing.T) {
-	const text = `
+	// The policy holds as many partitions as the hub does (256): the hub
+	// refuses one more, the first trigger's, and so the second is not
+	// performed.
+	var policy strings.Builder
+	policy.WriteString("partitions:\n")
+	for i := range 256 {
+		fmt.Fprintf(&policy, "  - {name: p%d, groups: a|t, start: 50s, end: 55s}\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "faults.yaml")
+	if err := os.WriteFile(file, []byte(policy.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := `
 name: refused
 timeout: 60s
+hub: {policy: "` + file + `", ports: [{name: t, transport: tcp, address: "127.0.0.1:0"}]}
 vms:
   - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-say, "done ok", -hang], expect: [{marker: "done ok"}]}
   - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
 triggers:
-  - {on: "a: done ok", do: "heal cut"}
+  - {name: split, on: "a: done ok", do: "partition a|b"}
   - {name: cut, on: "a: done ok", do: "partition a|b"}
 `
 	sum, _ := runLab(t, text, Options{})
 	c := sum.Classification
-	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "trigger-1" {
-		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of trigger-1", sum.Result, c)
+	if sum.Result != ResultFail || c == nil || c.Code != "TRIGGER_FAILED" || c.Trigger != "split" {
+		t.Fatalf("got result %s, classification %+v, want fail with TRIGGER_FAILED of split", sum.Result, c)
 	}
 	if c.Hint != nil {
 		t.Errorf("got wire hint %q, want none: the wire does not explain the hub's refusal", c.Hint.Text)
+	}
+	if err := sum.Triggers[0].Err; !strings.Contains(err, "256 partitions, the most it holds") {
+		t.Errorf("got split's error %q, want the hub's refusal", err)
+	}
+	if err := sum.Triggers[1].Err; !strings.Contains(err, "not performed: split could not partition a|b first") {
+		t.Errorf("got cut's error %q, want it not performed", err)
 	}
 	var doc junitSuites
 	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
@@ -541,7 +560,7 @@ triggers:
 			failed = append(failed, jc.Name)
 		}
 	}
-	want := []string{`trigger-1: on a: "done ok": heal cut`, `cut: on a: "done ok": partition a|b`}
+	want := []string{`split: on a: "done ok": partition a|b`, `cut: on a: "done ok": partition a|b`}
 	if !slices.Equal(failed, want) || doc.Failures != len(want) {
 		t.Errorf("got failed cases %q (%d failures), want %q", failed, doc.Failures, want)
 	}
@@ -1289,4 +1308,85 @@ vms:
 		}
 	}
 	checkNothingLeft(t, sum)
+}
+
+// A budget overrun followed by a timeout: the timeout ended the run, and
+// gets the wire's hint as the classification (the budget) does.
+func TestRunBudgetThenTimeoutHasAHint(t *testing.T) {
+	const text = `
+name: bud
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-sleep, 300ms, -say, "p1 ok", -frames, arp, "3", 10ms, -hang]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-say, "p1 ok", -frame, arp, -hang]}
+phases:
+  - {name: one, markers: {a: "p1 ok", b: "p1 ok"}, within: 30s, budget: 50ms}
+  - {name: two, markers: {a: "p2 ok"}, within: 500ms}
+`
+	sum, _ := runLab(t, text, Options{})
+	if len(sum.Failures) != 2 || sum.Failures[0].Code != "ONE_BUDGET" || sum.Failures[1].Code != "TWO_TIMEOUT" {
+		t.Fatalf("got failures %+v, want ONE_BUDGET then TWO_TIMEOUT", sum.Failures)
+	}
+	if sum.Failures[1].Hint == nil {
+		t.Errorf("got TWO_TIMEOUT with no wire hint, want one")
+	}
+	if m := sum.Phases[1].Markers[0]; m.Status != StatusMissing {
+		t.Errorf("got phase two's marker %s, want missing", m.Status)
+	}
+}
+
+// An at: heal due before the marker that makes its partition does
+// nothing: the hub is never asked to heal a partition it does not have,
+// the run passes, and the partition, made later, lasts its whole for:.
+func TestRunHealBeforeItsPartition(t *testing.T) {
+	const text = `
+name: healfirst
+timeout: 60s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: "${Q}", args: [-sleep, 500ms, -say, "handshake ok", -frame, arp, -sleep, 600ms, -say, "done ok", -hang], expect: [{marker: "done ok"}]}
+  - {name: b, mac: "52:54:00:00:00:0b", qemu: "${Q}", args: [-hang]}
+triggers:
+  - {name: cut, on: "a: handshake ok", do: "partition a|b", for: 300ms}
+  - {at: 100ms, do: "heal cut"}
+`
+	sum, _ := runLab(t, text, Options{})
+	if sum.Result != ResultPass {
+		t.Fatalf("got result %s, failures %+v, want pass", sum.Result, sum.Failures)
+	}
+	cut, heal := sum.Triggers[0], sum.Triggers[1]
+	if cut.Status != TriggerFired || heal.Status != StatusNotReached {
+		t.Errorf("got trigger statuses %q, %q, want fired, not reached", cut.Status, heal.Status)
+	}
+	if !strings.Contains(heal.Note, "before partition cut was made") {
+		t.Errorf("got the heal's note %q, want that it came before the partition", heal.Note)
+	}
+	// Its for: undoes it, if the run is not done first (a loaded
+	// machine), no sooner than 300ms after it was made.
+	if cut.UndoneAt != nil && (cut.FiredAt == nil || time.Duration(*cut.UndoneAt-*cut.FiredAt) < 300*time.Millisecond) {
+		t.Errorf("got cut fired at %v, undone at %v, want it undone 300ms or more after", cut.FiredAt, cut.UndoneAt)
+	}
+	checkNothingLeft(t, sum)
+}
+
+// The summary files that cannot be written (a full disk; here a directory
+// in the way of each) are said in the run's output, each with its error.
+func TestRunSummaryWriteErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"summary.json", "junit.xml"} {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	clock := wallclock.Clock{}
+	r := &runner{lab: &Lab{Name: "full"}, opts: Options{Out: &out, Clock: clock}, dir: dir, start: clock.Now()}
+	r.write(r.summarize(ResultPass, nil))
+	for _, want := range []string{"summary.json not written: ", "junit.xml not written: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("got output\n%s\nwant %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), "summary.txt not written") {
+		t.Errorf("got output\n%s\nwant summary.txt written", out.String())
+	}
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -246,13 +247,15 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	for _, vm := range r.lab.VMs {
 		ports = append(ports, vm.Port)
 	}
-	first := j.first()
+	first, hard := j.first(), j.firstHard()
 	for i := range j.failures {
 		f := &j.failures[i]
 		fs := FailureSummary{Code: f.Code, Phase: f.Phase, VM: f.VM, Trigger: f.Trigger, Marker: f.Marker, Line: f.Line, At: ms(f.At), Since: ms(f.Since),
 			Message: f.Message, Missing: f.Missing, Evidence: f.Evidence}
-		// The wire does not explain a change the hub refused.
-		if f == first && s.Files["capture"] != "" && f.Code != "TRIGGER_FAILED" {
+		// The wire does not explain a change the hub refused. The failure
+		// that ended the run gets a hint too when a budget overrun came
+		// first and classifies it.
+		if (f == first || f == hard) && s.Files["capture"] != "" && f.Code != "TRIGGER_FAILED" {
 			fs.Hint = wireHint(filepath.Join(r.dir, "capture.pcapng"), r.start, f, ports, report, r.lab.Hub.Check != "")
 		}
 		s.Failures = append(s.Failures, fs)
@@ -276,19 +279,27 @@ func markerSummary(m markerResult) MarkerSummary {
 }
 
 // write writes summary.json, summary.txt and junit.xml into the run
-// directory, and the summary table to Out.
+// directory, and the summary table to Out; a file it could not write (a
+// full disk) is said on Out, after the table, where a CI log shows it.
 func (r *runner) write(s *Summary) {
-	if data, err := jsonIndent(s); err == nil {
-		os.WriteFile(filepath.Join(r.dir, "summary.json"), data, 0o644)
+	var failed []string
+	put := func(name string, data []byte, err error) {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(r.dir, name), data, 0o644)
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s not written: %v\n", name, err))
+		}
 	}
+	data, err := jsonIndent(s)
+	put("summary.json", data, err)
 	var txt strings.Builder
 	s.WriteText(&txt)
-	os.WriteFile(filepath.Join(r.dir, "summary.txt"), []byte(txt.String()), 0o644)
-	if f, err := os.Create(filepath.Join(r.dir, "junit.xml")); err == nil {
-		s.WriteJUnit(f)
-		f.Close()
-	}
-	r.printf("\n%s", txt.String())
+	put("summary.txt", []byte(txt.String()), nil)
+	var junit bytes.Buffer
+	err = s.WriteJUnit(&junit)
+	put("junit.xml", junit.Bytes(), err)
+	r.printf("\n%s%s", txt.String(), strings.Join(failed, ""))
 }
 
 func jsonIndent(v any) ([]byte, error) {
@@ -306,6 +317,30 @@ func optSecs(d *ms) string {
 		return "-"
 	}
 	return secs(d.D())
+}
+
+// writeDetails writes what a failure missed, its last line, evidence and
+// wire hint, each line after indent.
+func writeDetails(w io.Writer, indent string, f *FailureSummary) {
+	if f.Marker != "" {
+		fmt.Fprintf(w, "%smissing marker: %q\n", indent, f.Marker)
+	}
+	for _, m := range f.Missing {
+		if m.VM != f.VM || m.Marker != f.Marker {
+			fmt.Fprintf(w, "%salso missing on %s: %q\n", indent, m.VM, m.Marker)
+		}
+	}
+	if f.Line != "" {
+		fmt.Fprintf(w, "%slast line: %s\n", indent, clean(f.Line))
+	}
+	for _, vm := range sortedKeys(f.Evidence) {
+		for _, pat := range sortedKeys(f.Evidence[vm]) {
+			fmt.Fprintf(w, "%sevidence %s: %q x%d\n", indent, vm, pat, f.Evidence[vm][pat])
+		}
+	}
+	if f.Hint != nil {
+		fmt.Fprintf(w, "%swire: %s\n", indent, f.Hint.Text)
+	}
 }
 
 // WriteText writes the summary for people: the verdict, the
@@ -334,27 +369,16 @@ func (s *Summary) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, ", at %s)\n", secs(c.At.D()))
 		fmt.Fprintf(w, "  %s\n", c.Message)
-		if c.Marker != "" {
-			fmt.Fprintf(w, "  missing marker: %q\n", c.Marker)
-		}
-		for _, m := range c.Missing {
-			if m.VM != c.VM || m.Marker != c.Marker {
-				fmt.Fprintf(w, "  also missing on %s: %q\n", m.VM, m.Marker)
-			}
-		}
-		if c.Line != "" {
-			fmt.Fprintf(w, "  last line: %s\n", clean(c.Line))
-		}
-		for _, vm := range sortedKeys(c.Evidence) {
-			for _, pat := range sortedKeys(c.Evidence[vm]) {
-				fmt.Fprintf(w, "  evidence %s: %q x%d\n", vm, pat, c.Evidence[vm][pat])
-			}
-		}
-		if c.Hint != nil {
-			fmt.Fprintf(w, "  wire: %s\n", c.Hint.Text)
-		}
-		for _, f := range s.Failures[1:] {
+		writeDetails(w, "  ", c)
+		// After a budget overrun (the classification), the failure that
+		// ended the run says what it missed and what the wire saw too.
+		decisive := s.decisive()
+		for i := 1; i < len(s.Failures); i++ {
+			f := &s.Failures[i]
 			fmt.Fprintf(w, "  then: %s at %s: %s\n", f.Code, secs(f.At.D()), f.Message)
+			if f == decisive && budgetOnly(c) {
+				writeDetails(w, "    ", f)
+			}
 		}
 		if s.Rerun != "" {
 			fmt.Fprintf(w, "  rerun: %s\n", s.Rerun)

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +73,38 @@ func TestRepeatTableInterrupted(t *testing.T) {
 	WriteRepeatTable(&b, runs[2:], false)
 	if out := b.String(); !strings.Contains(out, "\n0 of 0 runs failed\nseed 3: interrupted") || strings.Contains(out, "rerun") {
 		t.Errorf("got\n%s\nwant no failing seed, seed 3 interrupted", out)
+	}
+}
+
+// --keep-failing on a single passing run empties its directory but its
+// junit.xml, and says so only when junit.xml is there: one that could not
+// be written (here a directory in its way) is said to be missing.
+func TestEmptyPassed(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		junit func(path string) error
+		want  string
+	}{
+		{"junit-written", func(p string) error { return os.WriteFile(p, []byte("<testsuites/>"), 0o644) }, "emptied except junit.xml (--keep-failing)\n"},
+		{"junit-not-written", func(p string) error { return os.Mkdir(p, 0o755) }, "emptied (--keep-failing); its junit.xml was not written\n"},
+		{"junit-absent", func(string) error { return nil }, "emptied (--keep-failing); its junit.xml was not written\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "a.log"), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.junit(filepath.Join(dir, "junit.xml")); err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			emptyPassed(&out, dir)
+			if want := "passed: run directory " + dir + " " + tt.want; out.String() != want {
+				t.Errorf("got %q, want %q", out.String(), want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "a.log")); !os.IsNotExist(err) {
+				t.Errorf("got a.log still there (%v), want it removed", err)
+			}
+		})
 	}
 }

@@ -211,15 +211,16 @@ func scanCapture(path string, fn func(capture.Packet) bool) error {
 // isAnnounce reports whether a frame is an NXSB discovery announce
 // (nexus-wire.md §2: UDP 37020, payload "NXSB").
 func isAnnounce(frame []byte, h *packet.Headers) bool {
-	return h.HasPorts && !h.TCP && h.DstPort == conformance.DiscoveryPort && bytes.HasPrefix(frame[h.Payload:h.End], []byte("NXSB"))
+	return h.DstPort == conformance.DiscoveryPort && bytes.HasPrefix(h.UDPPayload(frame), []byte("NXSB"))
 }
 
-// arpOp returns an ARP frame's operation (1 request, 2 reply), 0 if cut.
+// arpOp returns an IPv4-over-Ethernet ARP frame's operation (1 request,
+// 2 reply), 0 for any other frame.
 func arpOp(frame []byte, h *packet.Headers) int {
-	if len(frame) < h.L3+8 {
-		return 0
+	if a := h.ARP(frame); a != nil {
+		return int(a.Op())
 	}
-	return int(frame[h.L3+6])<<8 | int(frame[h.L3+7])
+	return 0
 }
 
 // maxNotes bounds the notes read from one comment.

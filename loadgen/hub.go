@@ -78,6 +78,14 @@ func (t *Hub) Open(ctx context.Context, sc Scenario) (*Net, error) {
 	return nil, err
 }
 
+// checkConfig checks the settings of t that serve validates, as every
+// scenario's Open would, without opening anything.
+func (t Hub) checkConfig() error {
+	cfg := serve.Config{Mode: t.Mode, Queue: t.Queue, Overflow: t.Overflow, Stall: t.Stall, Control: "off",
+		Ports: []transport.Spec{{Name: "vm00", Transport: transport.TCP, Address: "127.0.0.1:0"}}}
+	return cfg.Validate()
+}
+
 func (t *Hub) open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 	dir, err := os.MkdirTemp("", "l2hub-bench-")
 	if err != nil {
@@ -231,6 +239,7 @@ func sessionCounters(sess *serve.Session) map[string]uint64 {
 		c["capture_written"] = cs.Written
 		c["capture_bytes"] = cs.Bytes
 		c["capture_queue_full"] = cs.QueueFull
+		c["capture_write_error"] = cs.WriteError
 	}
 	return c
 }

@@ -58,7 +58,7 @@ func (o *Options) Register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Patterns, "patterns", []string{"unicast", "broadcast"}, "traffic patterns: unicast (pairs), broadcast")
 	fs.StringSliceVar(&o.Transports, "transport", []string{"tcp"}, "QEMU back ends for the direct pair and l2hub: tcp, unix, udp")
 	fs.StringSliceVar(&o.Targets, "targets", targets, "what to measure besides the direct pair: "+strings.Join(targets, ", "))
-	fs.DurationVar(&o.Duration, "duration", time.Second, "how long each scenario sends")
+	fs.DurationVar(&o.Duration, "duration", time.Second, "how long each scenario sends (at least "+MinDuration.String()+")")
 	fs.IntVar(&o.Window, "window", 128, "closed-loop throughput scenarios: frames each VM may have in flight (0: send open loop, as fast as the socket takes them)")
 	fs.BoolVar(&o.OpenLoop, "open-loop", true, "also run every throughput scenario open loop, with l2hub+drop (overflow: drop) for comparison")
 	fs.BoolVar(&o.Stall, "stall", true, "run the stalled-port scenario")
@@ -95,6 +95,14 @@ func (o Options) Suite() (*Suite, error) {
 	}
 	if o.Queue < 0 || o.Window < 0 || o.Count < 1 || o.Duration <= 0 {
 		return nil, errors.New("--queue and --window must not be negative, --count and --duration must be positive")
+	}
+	if o.Duration < MinDuration {
+		return nil, fmt.Errorf("--duration %v: want at least %v; a shorter scenario sends a handful of frames and measures the start, not the rate", o.Duration, MinDuration)
+	}
+	// The hub refuses such a queue when each scenario opens it: refuse it
+	// here, before anything runs, rather than report every hub row failed.
+	if err := (Hub{Mode: mode, Queue: o.Queue}).checkConfig(); err != nil {
+		return nil, fmt.Errorf("--queue %d: %w", o.Queue, err)
 	}
 	if o.Load <= 0 || o.Load > 1 {
 		return nil, fmt.Errorf("--load %v: want a fraction in (0, 1]", o.Load)
@@ -139,6 +147,11 @@ func (o Options) Suite() (*Suite, error) {
 	}
 	return s, nil
 }
+
+// MinDuration is the shortest --duration l2hub bench takes: below it the
+// Go timers' millisecond granularity and the senders' start-up are a large
+// part of the run, and the rates and percentiles it prints mean little.
+const MinDuration = 50 * time.Millisecond
 
 // MaxDatagramFrame is the largest frame one UDP datagram carries over IPv4
 // (65535 bytes less the IP and UDP headers): the limit of --transport udp

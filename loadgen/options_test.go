@@ -46,6 +46,12 @@ func TestOptionsRefuseABadMatrix(t *testing.T) {
 		{[]string{"--latency-sizes", "39"}, "--latency-sizes 39:"},
 		{[]string{"--latency-sizes", "39", "--latency=false"}, ""},
 		{[]string{"--transport="}, "--transport: give at least one"},
+		{[]string{"--queue", "2000000"}, "--queue 2000000: flags: queue: 2000000 is outside 1..1048576"},
+		{[]string{"--queue", "1048576"}, ""},
+		{[]string{"--duration", "1ns"}, "--duration 1ns: want at least 50ms"},
+		{[]string{"--duration", "49ms"}, "--duration 49ms: want at least 50ms"},
+		{[]string{"--duration", "50ms"}, ""},
+		{[]string{"--quick", "--duration", "1ms"}, "--duration 1ms:"},
 		{nil, ""},
 		{[]string{"--quick"}, ""},
 	} {

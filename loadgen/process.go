@@ -78,8 +78,8 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	defer func() {
 		if err != nil {
 			stop()
-			if s := strings.TrimSpace(stderr.String()); s != "" {
-				err = fmt.Errorf("%w\n%s", err, s)
+			if s := stderrTail(stderr.String()); s != "" {
+				err = fmt.Errorf("%w: %s", err, s)
 			}
 		}
 	}()
@@ -141,15 +141,65 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 			}
 		}
 		if err := stop(); err != nil && !isInterrupted(err) {
-			errs = append(errs, fmt.Errorf("hub process: %w\n%s", err, stderr.String()))
+			if s := stderrTail(stderr.String()); s != "" {
+				err = fmt.Errorf("%w: %s", err, s)
+			}
+			errs = append(errs, fmt.Errorf("hub process: %w", err))
 		}
 		var cerr error
-		counters, cerr = summaryCounters(summary)
+		counters, cerr = summaryCounters(summary, dir)
 		errs = append(errs, cerr)
 		return errors.Join(errs...)
 	}
 	n.Counters = func() map[string]uint64 { return counters }
 	return n, nil
+}
+
+// stderrTailLines is how many of the child's lines of stderr an error
+// quotes at most: its own last words, not every line it logged while it
+// ran.
+const stderrTailLines = 3
+
+// stderrTail is the child's last words on one line (a table cell): its
+// last stderrTailLines warnings, errors, panics and the error it exits
+// with; when it said none, only its last line (a child killed by a signal
+// says nothing, and the INFO records it logged before tell no more).
+func stderrTail(s string) string {
+	var last string
+	var words []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		last = l
+		if lastWord(l) {
+			words = append(words, l)
+		}
+	}
+	if len(words) == 0 {
+		return last
+	}
+	if len(words) > stderrTailLines {
+		words = words[len(words)-stderrTailLines:]
+	}
+	return strings.Join(words, " | ")
+}
+
+// lastWord says whether a line of the child's stderr is a warning, an
+// error or the start of a crash: slog's text or JSON records at WARN or
+// ERROR, the error l2hub exits with, a panic, a fatal runtime error.
+func lastWord(l string) bool {
+	for _, p := range []string{"level=WARN", "level=ERROR", `"level":"WARN"`, `"level":"ERROR"`} {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	for _, p := range []string{"l2hub: ", "panic: ", "fatal error: "} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // hubCommand is the command that runs the hub's process. Where the OS
@@ -173,8 +223,10 @@ func isInterrupted(err error) bool {
 }
 
 // summaryCounters reads serve's exit summary into the counters
-// sessionCounters gives for an in-process hub.
-func summaryCounters(path string) (map[string]uint64, error) {
+// sessionCounters gives for an in-process hub; the summary has no bytes
+// written by the capture, so capture_bytes sums the sizes of its files
+// (relative names are in dir, the child's working directory).
+func summaryCounters(path, dir string) (map[string]uint64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("hub process: summary: %w", err)
@@ -199,6 +251,18 @@ func summaryCounters(path string) (map[string]uint64, error) {
 	if sum.Capture != nil {
 		c["capture_written"] = sum.Capture.Written
 		c["capture_queue_full"] = sum.Capture.QueueFull
+		c["capture_write_error"] = sum.Capture.WriteError
+		c["capture_bytes"] = 0
+		for _, f := range sum.Capture.Files {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(dir, f)
+			}
+			fi, err := os.Stat(f)
+			if err != nil {
+				return c, fmt.Errorf("hub process: capture: %w", err)
+			}
+			c["capture_bytes"] += uint64(fi.Size())
+		}
 	}
 	return c, nil
 }

@@ -3,8 +3,10 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"maps"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,8 +65,20 @@ func TestHubInAProcessOfItsOwn(t *testing.T) {
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("the hub process %d still runs after Close", pid)
 	}
-	if c := n.Counters(); c == nil || c["capture_written"] < 2 {
-		t.Errorf("counters %v, want the summary's (capture_written >= 2)", c)
+	if c := n.Counters(); c == nil || c["capture_written"] < 2 || c["capture_bytes"] == 0 {
+		t.Errorf("counters %v, want the summary's (capture_written >= 2) and the capture's bytes", c)
+	}
+	// The same counters as the hub in this process: JSON consumers see the
+	// same keys in either mode.
+	in, err := (&Hub{Policy: true, Capture: true}).Open(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got, want := slices.Sorted(maps.Keys(n.Counters())), slices.Sorted(maps.Keys(in.Counters())); !slices.Equal(got, want) {
+		t.Errorf("got counters %v with the hub in a process, want the same as in this process, %v", got, want)
 	}
 
 	res, err := Run(ctx, sc, target)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -67,10 +68,21 @@ type Result struct {
 	// broadcast. Received, Rate and CPUPerFrame count deliveries, so a
 	// broadcast frame counts Fanout times.
 	Fanout int `json:"fanout"`
-	// WindowStalls counts waits for the window that timed out (the frames
-	// in flight were lost).
-	WindowStalls uint64  `json:"window_stalls,omitempty"`
-	LossRatio    float64 `json:"loss_ratio"` // Lost / Expected
+	// WindowStalls counts the closed-loop senders' give-ups: waits for
+	// the window in which none of the sender's frames in flight arrived
+	// for windowTimeout. The sender then went on as if they were lost,
+	// although they may only be late, with more than Window frames in
+	// flight from then on: a row with give-ups ran partly open loop. A
+	// wait the scenario's end cuts short is not one (the sender stops
+	// there); with a Duration under windowTimeout there can be none, and a
+	// sender whose whole window is lost sends nothing more.
+	WindowStalls uint64 `json:"window_stalls"`
+	// Unsent counts a paced sender's frames that were due before the end
+	// but never written: the target held the sender's write until the
+	// scenario closed it. They count in no latency (they never left),
+	// so a latency row with any is not a clean figure.
+	Unsent    uint64  `json:"unsent,omitempty"`
+	LossRatio float64 `json:"loss_ratio"` // Lost / Expected
 
 	Elapsed  time.Duration `json:"elapsed_ns"`  // first send to last delivery
 	SendRate float64       `json:"offered_fps"` // data frames written per second
@@ -116,7 +128,9 @@ type Result struct {
 	// run and LossRatio is Lost/Expected over them all, LossyRuns says how
 	// many runs lost a frame, rates, CPU and RSS are those of the run with
 	// the median rate, the latency percentiles are the median of each
-	// run's percentile, and LatencyMax is the largest of all.
+	// run's percentile, and LatencyMax is the largest of all. A scenario
+	// cut short by an interrupt counts only the runs completed before it
+	// (Runs 0: none, and the counts are the cut-short run's).
 	Runs      int `json:"runs,omitempty"`
 	LossyRuns int `json:"lossy_runs,omitempty"`
 
@@ -172,7 +186,7 @@ func Run(ctx context.Context, sc Scenario, t Target) (Result, error) {
 	r.pid, r.rss.pid = net.PID, net.PID
 	err = r.measure(ctx)
 	if cerr := net.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("%s: close: %w", res.Name, cerr)
+		err = fmt.Errorf("close: %w", cerr)
 	}
 	r.senders.Wait() // a blocked write fails once its port is closed
 	r.receivers.Wait()
@@ -191,8 +205,11 @@ type run struct {
 	sc    Scenario
 	ports []VM
 	rx    []*receiver
-	sent  []atomic.Uint64 // by sender
-	serr  []atomic.Uint64
+	// sent is, by sender, the frames written so far: stored after every
+	// write, so that the drain's count of what is owed is exact.
+	sent   []atomic.Uint64
+	serr   []atomic.Uint64
+	unsent []atomic.Uint64 // by sender: paced frames due before the end, never written
 
 	receivers, senders sync.WaitGroup
 
@@ -240,7 +257,7 @@ type receiver struct {
 func newRun(sc Scenario, ports []VM) *run {
 	n := len(ports)
 	r := &run{
-		sc: sc, ports: ports, sent: make([]atomic.Uint64, n), serr: make([]atomic.Uint64, n),
+		sc: sc, ports: ports, sent: make([]atomic.Uint64, n), serr: make([]atomic.Uint64, n), unsent: make([]atomic.Uint64, n),
 		waiting: make([]atomic.Bool, n), wake: make([]chan struct{}, n), stalls: make([]atomic.Uint64, n),
 		lag: make([]Histogram, n),
 	}
@@ -340,7 +357,7 @@ func (r *run) measure(ctx context.Context) error {
 	r.sendEnd = mono()
 	r.rss.mark()
 	if !r.sc.Stall {
-		r.drain(ctx)
+		r.drain(ctx, done)
 	}
 	return ctx.Err()
 }
@@ -403,6 +420,10 @@ func (r *run) unheard() []string {
 
 // send writes data frames from VM i until end, paced if the scenario has a
 // rate. Each frame is one WriteFrame call: one write per frame, as QEMU.
+// A paced sender writes every frame due before end, however late the
+// target lets it (a write held past the end is followed by the frames
+// that fell due meanwhile, each carrying its lateness); those it could not
+// write before the port closed count as unsent.
 func (r *run) send(i int, p VM, end int64) {
 	dst := BroadcastMAC
 	if r.sc.Pattern == Unicast {
@@ -426,8 +447,19 @@ func (r *run) send(i int, p VM, end int64) {
 	for seq := uint64(0); ; seq++ {
 		if window > 0 && seq-acked >= window {
 			if acked = max(r.acked(i), floor); seq-acked >= window {
-				if !r.waitWindow(i, seq, timer) {
-					floor = seq // what is in flight is lost
+				// A closed-loop sender stops at the end: its wait does not
+				// outlast it, and a wait the end cuts short is no give-up,
+				// since nothing is sent after it. A paced one still owes
+				// the frames due before the end.
+				left := time.Duration(math.MaxInt64)
+				if interval == 0 {
+					left = time.Duration(end - mono())
+				}
+				switch r.waitWindow(i, seq, timer, left) {
+				case windowEnded:
+					return
+				case windowGaveUp:
+					floor = seq // give up on what is in flight (see WindowStalls)
 				}
 				acked = max(r.acked(i), floor)
 			}
@@ -437,7 +469,7 @@ func (r *run) send(i int, p VM, end int64) {
 		if interval > 0 {
 			// Absolute deadlines: a late wake-up is made up by sending the
 			// frames that are due, so the average rate is exact.
-			due := r.start + int64(float64(seq)*interval)
+			due := r.due(seq, interval)
 			if due >= end {
 				return
 			}
@@ -450,8 +482,7 @@ func (r *run) send(i int, p VM, end int64) {
 			// counts in its latency.
 			sentAt = due
 			r.lag[i].Record(time.Duration(now - due))
-		}
-		if now >= end && seq > 0 {
+		} else if now >= end && seq > 0 {
 			// Every sender sends at least one frame, however late the
 			// machine ran it: a scenario that carried nothing measures
 			// nothing.
@@ -463,12 +494,19 @@ func (r *run) send(i int, p VM, end int64) {
 				serr++
 				continue
 			}
-			return // closed: the run is over
+			// Closed: the run is over. A paced sender still owed the
+			// frames due from this one on.
+			if interval > 0 {
+				var n uint64
+				for s := seq; r.due(s, interval) < end; s++ {
+					n++
+				}
+				r.unsent[i].Store(n)
+			}
+			return
 		}
 		sent++
-		if sent&1023 == 0 {
-			r.sent[i].Store(sent)
-		}
+		r.sent[i].Store(sent)
 		if interval > 0 {
 			// A late wake-up leaves several frames due at once. Let the
 			// other goroutines run between them, as a VM's vCPU would be
@@ -479,9 +517,19 @@ func (r *run) send(i int, p VM, end int64) {
 	}
 }
 
+// due is the scheduled send time of a paced sender's frame seq: absolute
+// deadlines from the start.
+func (r *run) due(seq uint64, interval float64) int64 {
+	return r.start + int64(float64(seq)*interval)
+}
+
 // windowTimeout bounds a sender's wait for its window to open: when the
-// last frames in flight are lost nothing will ever overtake them.
-const windowTimeout = 50 * time.Millisecond
+// last frames in flight are lost nothing will ever overtake them. It is
+// the drain's quiet period: a sender gives up on its frames in flight only
+// when the drain would count them as lost. A shorter bound gave up on
+// frames that were only late (a 32-VM broadcast's p50 is hundreds of ms)
+// and ran the closed-loop rows partly open loop.
+const windowTimeout = quietDrain
 
 // acked returns how far every VM meant to receive VM i's frames has got.
 func (r *run) acked(i int) uint64 {
@@ -494,11 +542,24 @@ func (r *run) acked(i int) uint64 {
 	return a
 }
 
-// waitWindow blocks sender i until its window opens (true) or
-// windowTimeout passes (false).
-func (r *run) waitWindow(i int, seq uint64, timer *time.Timer) bool {
+// What a wait for the window came to.
+const (
+	windowOpen   = iota // the window opened
+	windowGaveUp        // windowTimeout passed: counted in WindowStalls
+	windowEnded         // the sender's end came first
+)
+
+// waitWindow blocks sender i until its window opens, windowTimeout passes,
+// or the sender's end comes, left from now, whichever is first. A wait
+// that would reach windowTimeout at or after the end ends there instead:
+// it is not a give-up.
+func (r *run) waitWindow(i int, seq uint64, timer *time.Timer, left time.Duration) int {
 	window := uint64(r.sc.Window)
-	timer.Reset(windowTimeout)
+	wait, result := windowTimeout, windowGaveUp
+	if left <= wait {
+		wait, result = max(left, 0), windowEnded
+	}
+	timer.Reset(wait)
 	defer timer.Stop()
 	defer r.waiting[i].Store(false)
 	for {
@@ -506,13 +567,15 @@ func (r *run) waitWindow(i int, seq uint64, timer *time.Timer) bool {
 		// it loads waiting, so one of the two sees the other.
 		r.waiting[i].Store(true)
 		if seq-r.acked(i) < window {
-			return true
+			return windowOpen
 		}
 		select {
 		case <-r.wake[i]:
 		case <-timer.C:
-			r.stalls[i].Add(1)
-			return false
+			if result == windowGaveUp {
+				r.stalls[i].Add(1)
+			}
+			return result
 		}
 	}
 }
@@ -542,17 +605,13 @@ func (r *run) delivered() uint64 {
 }
 
 // drain waits until every delivery arrived, or none has for quietDrain.
-func (r *run) drain(ctx context.Context) {
+// Every delivery is known to have arrived only once the senders have
+// exited (sendersDone is closed): before that a sender the target holds
+// in a write may owe more, so only the quiet period ends the drain.
+func (r *run) drain(ctx context.Context, sendersDone <-chan struct{}) {
 	last, quietSince := r.delivered(), time.Now()
 	for deadline := time.Now().Add(maxDrain); time.Now().Before(deadline); {
-		complete := true
-		for i, rx := range r.rx {
-			if rx.got.Load() < r.expected(i) {
-				complete = false
-				break
-			}
-		}
-		if complete || ctx.Err() != nil {
+		if ctx.Err() != nil || r.complete(sendersDone) {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -562,6 +621,22 @@ func (r *run) drain(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// complete says whether every sender has exited and every VM got what it
+// is owed.
+func (r *run) complete(sendersDone <-chan struct{}) bool {
+	select {
+	case <-sendersDone:
+	default:
+		return false
+	}
+	for i, rx := range r.rx {
+		if rx.got.Load() < r.expected(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // run reads frames until p fails (closed at the end of the scenario).
@@ -668,6 +743,7 @@ func (r *run) fill(res *Result) {
 		res.Sent += r.sent[i].Load()
 		res.SendErrors += r.serr[i].Load()
 		res.WindowStalls += r.stalls[i].Load()
+		res.Unsent += r.unsent[i].Load()
 		exp, got := r.expected(i), rx.got.Load()
 		res.Expected += exp
 		res.Received += got

@@ -443,7 +443,18 @@ func (s *Suite) selected(sc Scenario, t Target) bool {
 	return s.Filter == nil || s.Filter.MatchString(sc.withTarget(t).Name())
 }
 
-// measure runs sc Count times and combines the runs.
+// Prefixes of Result.Err for the scenarios that measured nothing through
+// no fault of the target: Report.Evaluate leaves them out.
+const (
+	SkippedPrefix     = "skipped: "     // the target cannot offer the scenario (ErrUnsupported)
+	InterruptedPrefix = "interrupted: " // the run was cancelled while it ran
+)
+
+// measure runs sc Count times and combines the runs. A run that fails ends
+// the repetition; the result combines it with the runs before it (so their
+// loss still counts) and carries its error. A run the context cut short is
+// left out of it, as its drain never ran: the result is the runs before
+// it, or, when there were none, the cut-short run's with Runs 0.
 func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 	var runs []Result
 	for range s.Count {
@@ -455,11 +466,25 @@ func (s *Suite) measure(ctx context.Context, sc Scenario, t Target) Result {
 			r, err = Run(ctx, sc, t)
 		})
 		if err != nil {
-			r.Err = err.Error()
-			if errors.Is(err, ErrUnsupported) {
-				r.Err = "skipped: " + r.Err
+			interrupted := ctx.Err() != nil && errors.Is(err, ctx.Err())
+			var res Result
+			switch {
+			case !interrupted:
+				res = combine(append(runs, r))
+			case len(runs) > 0:
+				// The run cut short counted what was in flight as lost.
+				res = combine(runs)
+			default:
+				res = r // Runs 0: no run completed
 			}
-			return r
+			res.Err = err.Error()
+			switch {
+			case errors.Is(err, ErrUnsupported):
+				res.Err = SkippedPrefix + res.Err
+			case interrupted:
+				res.Err = InterruptedPrefix + res.Err
+			}
+			return res
 		}
 		runs = append(runs, r)
 	}
@@ -482,7 +507,7 @@ func combine(runs []Result) Result {
 		return res
 	}
 	res.Sent, res.SendErrors, res.Expected, res.Received, res.Lost = 0, 0, 0, 0, 0
-	res.Late, res.Duplicates, res.Unchecked, res.Unwanted, res.Echoes, res.Foreign, res.WindowStalls = 0, 0, 0, 0, 0, 0, 0
+	res.Late, res.Duplicates, res.Unchecked, res.Unwanted, res.Echoes, res.Foreign, res.WindowStalls, res.Unsent = 0, 0, 0, 0, 0, 0, 0, 0
 	res.LossyRuns, res.LatencyMax, res.SendLagMax = 0, 0, 0
 	res.Counters = nil
 	for _, r := range runs {
@@ -498,6 +523,7 @@ func combine(runs []Result) Result {
 		res.Echoes += r.Echoes
 		res.Foreign += r.Foreign
 		res.WindowStalls += r.WindowStalls
+		res.Unsent += r.Unsent
 		if r.Lost > 0 {
 			res.LossyRuns++
 		}
@@ -532,7 +558,7 @@ func combine(runs []Result) Result {
 // add relates r to its baseline, where they compare like with like, and
 // appends it.
 func (s *Suite) add(rep *Report, r Result, base *Result) {
-	if base != nil && base.Rate > 0 && r.Err == "" && r.Fanout == base.Fanout {
+	if base != nil && base.Rate > 0 && base.Err == "" && r.Err == "" && r.Fanout == base.Fanout {
 		r.Baseline = base.Name
 		r.Ratio = r.Rate / base.Rate
 		if r.CPUPerFrame > 0 {

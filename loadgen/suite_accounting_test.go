@@ -65,11 +65,12 @@ func TestBroadcastRowsHaveNoDirectRatio(t *testing.T) {
 
 // TestCountSumsEveryRun: with Count 3, a frame lost in any run shows in
 // the result and fails the lossless verdict, whichever run had the median
-// rate.
+// rate. The bus drops each VM's first frame, which every sender writes
+// however late the machine runs it, so the runs lose frames under any
+// load.
 func TestCountSumsEveryRun(t *testing.T) {
 	b := &bus{name: "l2hub-bus", copies: func(open, _, n int) int {
-		switch {
-		case open == 1 && n%5 == 0, open == 3 && n%7 == 0:
+		if (open == 1 || open == 3) && n == 1 {
 			return 0
 		}
 		return 1

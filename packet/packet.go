@@ -65,7 +65,10 @@ type Headers struct {
 	IPVersion uint8
 	// Proto is the IPv4 protocol, or the IPv6 next header after the
 	// extension headers the parser walked (hop-by-hop, routing,
-	// destination options, fragment).
+	// destination options, fragment); for a later IPv6 fragment, its
+	// fragment header's next header (what follows is data). It is 0, with
+	// L4 == L3, when the IPv6 chain cannot be followed: a header cut
+	// short, more than maxExtHeaders, or a second fragment header.
 	Proto    uint8
 	Src, Dst netip.Addr
 	TTL      uint8 // IPv4 TTL, IPv6 hop limit
@@ -78,6 +81,10 @@ type Headers struct {
 	// Cut is set when the frame holds less of the IP packet than its
 	// header says (a capture's snaplen).
 	Cut bool
+	// Routed is set for an IPv6 packet with a routing header that has
+	// segments left: its final destination, which the transport's
+	// checksum covers (RFC 8200 8.1), is in that header, not Dst.
+	Routed bool
 
 	// HasPorts is set when a whole TCP or UDP header is present (TCP tells
 	// which); the ports, and TCP's flags and numbers, are valid then.
@@ -170,12 +177,21 @@ func (h *Headers) ipv6(frame []byte) {
 				return // the header is cut: the transport is unknown
 			}
 			n = 8 + 8*int(frame[off+1])
+			if next == ipv6Routing && frame[off+3] != 0 { // segments left
+				h.Routed = true
+			}
 		case ipv6Fragment:
-			if h.End < off+8 {
-				return
+			if h.End < off+8 || h.Fragment {
+				return // cut, or a second fragment header (RFC 8200 4.1: one)
 			}
 			fo := binary.BigEndian.Uint16(frame[off+2:])
 			h.Fragment, h.FragOffset = true, fo>>3
+			if h.FragOffset != 0 {
+				// A later fragment: what follows its fragment header
+				// is a piece of the packet's data, not headers.
+				h.Proto, h.L4, h.Payload = frame[off], off+8, off+8
+				return
+			}
 			n = 8
 		default:
 			h.Proto, h.L4, h.Payload = next, off, off

@@ -114,6 +114,13 @@ func TestParse(t *testing.T) {
 	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 0)
 	ext6 := ipv6Ext(t, layers.IPProtocolUDP, append(udpHdr, payload...), 0, true)
 	later6 := ipv6Ext(t, layers.IPProtocolUDP, payload, 2, false)
+	// A later fragment whose data reads as a destination-options header,
+	// a fragment header at offset 0 and a TCP header to port 22: data.
+	tcpTo22 := []byte{0x04, 0xd2, 0, 22, 0, 0, 0, 1, 0, 0, 0, 0, 5 << 4, byte(packet.TCPSyn), 0xff, 0xff, 0, 0, 0, 0}
+	fakeHeaders := append([]byte{byte(layers.IPProtocolIPv6Fragment), 0, 1, 4, 0, 0, 0, 0, byte(layers.IPProtocolTCP), 0, 0, 0, 0, 0, 0, 42}, tcpTo22...)
+	laterLikeHeaders := ipv6Ext(t, layers.IPProtocolIPv6Destination, fakeHeaders, 100, false)
+	// A first fragment whose fragment header is followed by another.
+	twoFragments := ipv6Ext(t, layers.IPProtocolIPv6Fragment, append([]byte{byte(layers.IPProtocolTCP), 0, 0, 0, 0, 0, 0, 42}, tcpTo22...), 0, true)
 
 	type want struct {
 		et                   uint16
@@ -145,6 +152,9 @@ func TestParse(t *testing.T) {
 			frag: true, ports: true, sport: 37020, dport: 37020}},
 		{"ipv6-later-fragment", later6, want{et: 0x86dd, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 14, l4: 70, payload: 70, end: len(later6),
 			frag: true, fragOffset: 2}},
+		{"ipv6-later-fragment-data-like-headers", laterLikeHeaders, want{et: 0x86dd, ver: 6, proto: 60, src: v6A, dst: v6B, l3: 14, l4: 70, payload: 70, end: len(laterLikeHeaders),
+			frag: true, fragOffset: 100}},
+		{"ipv6-second-fragment-header", twoFragments, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: len(twoFragments), frag: true}},
 		{"vlan", vlan, want{et: 0x0800, tags: 1, ver: 4, proto: 17, src: v4A, dst: v4B, l3: 18, l4: 38, payload: 46, end: 46 + len(payload), ports: true, sport: 37020, dport: 37020}},
 		{"qinq-ipv6", qinq, want{et: 0x86dd, tags: 2, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 22, l4: 62, payload: 70, end: len(qinq), ports: true, sport: 37020, dport: 37020}},
 		{"arp", arp, want{et: 0x0806, l3: 14, l4: 14, payload: 14, end: len(arp)}},
@@ -245,6 +255,31 @@ func TestChecksumsOK(t *testing.T) {
 	binary.BigEndian.PutUint16(f[54+6:], 0)
 	if packet.Parse(f, &h); h.ChecksumsOK(f) {
 		t.Error("got a zero UDP checksum over IPv6 accepted, want it refused")
+	}
+}
+
+// An IPv6 packet on its way along a routing header sums its final
+// destination, which the routing header holds (RFC 8200 8.1), into its
+// transport checksum: Routed, and nothing ChecksumsOK can check. With no
+// segments left the IPv6 destination is the final one, and is checked.
+func TestChecksumsOKRouted(t *testing.T) {
+	final := netip.MustParseAddr("fd00::c")
+	direct := ip6(layers.IPProtocolUDP)
+	direct.DstIP = final.AsSlice()
+	seg := build(t, eth(layers.EthernetTypeIPv6), direct, udp(), payload)[54:] // UDP summed over the final destination
+	for _, tc := range []struct {
+		left   byte
+		routed bool
+		ok     bool
+	}{{1, true, true}, {0, false, false}} {
+		rh := append([]byte{byte(layers.IPProtocolUDP), 2, 2, tc.left, 0, 0, 0, 0}, final.AsSlice()...) // type 2, one address
+		f := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Routing), gopacket.Payload(append(rh, seg...)))
+		var h packet.Headers
+		packet.Parse(f, &h)
+		if !h.HasPorts || h.Routed != tc.routed || h.ChecksumsOK(f) != tc.ok {
+			t.Errorf("segments left %d: got ports %v, Routed %v, ChecksumsOK %v; want ports, Routed %v, ChecksumsOK %v",
+				tc.left, h.HasPorts, h.Routed, h.ChecksumsOK(f), tc.routed, tc.ok)
+		}
 	}
 }
 

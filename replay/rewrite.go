@@ -165,6 +165,12 @@ func (rw *Rewriter) ipv6(frame []byte, h *packet.Headers) bool {
 	if dst := rw.ip(addrs[16:]); !src && !dst {
 		return isICMP(h) && rw.quoted(frame, h)
 	}
+	if h.Routed {
+		// The transport's checksum sums the final destination, in
+		// the routing header, not the waypoint the header names.
+		rw.transport(frame, h, old[:16], addrs[:16])
+		return true
+	}
 	rw.transport(frame, h, old[:], addrs)
 	return true
 }

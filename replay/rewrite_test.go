@@ -253,6 +253,40 @@ func TestRewriteIPv6(t *testing.T) {
 	}
 }
 
+// A packet on its way along a routing header sums its final destination
+// (in the routing header) into its UDP checksum, not the waypoint in its
+// IPv6 header: rewriting the waypoint leaves the checksum as it is.
+func TestRewriteRoutedIPv6(t *testing.T) {
+	a, b, final := netip.MustParseAddr("fd00::a"), netip.MustParseAddr("fd00::b"), netip.MustParseAddr("fd00::d")
+	direct := udp6Frame(t, macA, macB, a, final, 37020, 37020, "NXSB")
+	seg := direct[14+40:]
+	rh := append([]byte{packet.ProtoUDP, 2, 2, 1, 0, 0, 0, 0}, final.AsSlice()...) // type 2, one segment left
+	f := append(bytes.Clone(direct[:14+40]), rh...)
+	f = append(f, seg...)
+	ip := f[14:]
+	binary.BigEndian.PutUint16(ip[4:], uint16(len(rh)+len(seg)))
+	ip[6] = 43 // routing
+	copy(ip[24:40], b.AsSlice())
+	rw, err := NewRewriter(nil, []string{"fd00::b=fd00::c", "fd00::a=fd00::e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rw.Rewrite(f) {
+		t.Fatal("Rewrite reported no change")
+	}
+	var h packet.Headers
+	if packet.Parse(f, &h); !h.Routed || !h.HasPorts {
+		t.Fatalf("got Routed %v, ports %v; want a routed UDP packet", h.Routed, h.HasPorts)
+	}
+	if h.Dst != netip.MustParseAddr("fd00::c") || h.Src != netip.MustParseAddr("fd00::e") {
+		t.Errorf("got %s -> %s, want fd00::e -> fd00::c", h.Src, h.Dst)
+	}
+	addrs := append(h.Src.AsSlice(), final.AsSlice()...)
+	if sum := checksumOver(addrs, f[h.L4:h.End], packet.ProtoUDP); sum != 0 {
+		t.Errorf("the UDP checksum over the new source and the final destination does not verify (sum %#04x)", sum)
+	}
+}
+
 // checksumOver is the Internet checksum of an IPv6 upper-layer message with
 // its pseudo-header (addrs: source and destination): 0 when it verifies.
 func checksumOver(addrs, msg []byte, proto uint8) uint16 {

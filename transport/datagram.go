@@ -89,9 +89,8 @@ const (
 
 // datagramSocket is the per-family part of a DatagramConn.
 type datagramSocket interface {
-	// recv reads one datagram into b and says whether it came from a source
-	// the conn accepts. It may skip datagrams silently (multicast echoes).
-	recv(b []byte) (n int, accepted bool, err error)
+	// recv reads one datagram into b and says where it came from.
+	recv(b []byte) (n int, src sockAddr, err error)
 	send(b []byte) error
 	close() error
 	// rx and tx are the receiving and sending sockets (the same but for
@@ -127,11 +126,17 @@ func (d *DatagramConn) ReadFrame(buf []byte) (int, error) {
 	if direct {
 		dst = buf[:d.max+1]
 	}
-	n, accepted, err := d.sock.recv(dst)
-	if err != nil {
-		return 0, d.readErr(err)
+	var n int
+	var src sockAddr
+	v := skip
+	for v == skip { // our own multicast echo: ignored silently
+		var err error
+		if n, src, err = d.sock.recv(dst); err != nil {
+			return 0, d.readErr(err)
+		}
+		v = d.sock.classify(src)
 	}
-	if err := d.check(n, len(buf), accepted); err != nil {
+	if err := d.check(n, len(buf), v, src); err != nil {
 		return 0, err
 	}
 	if !direct {
@@ -140,11 +145,12 @@ func (d *DatagramConn) ReadFrame(buf []byte) (int, error) {
 	return n, nil
 }
 
-// check judges a datagram of n bytes for a reader that takes up to limit.
-func (d *DatagramConn) check(n, limit int, accepted bool) error {
+// check judges a datagram of n bytes from src, whose verdict is v, for a
+// reader that takes up to limit.
+func (d *DatagramConn) check(n, limit int, v verdict, src sockAddr) error {
 	switch {
-	case !accepted:
-		return &hub.FrameError{Reason: hub.DropForeign, Len: n}
+	case v != accept:
+		return &foreignError{fe: hub.FrameError{Reason: hub.DropForeign, Len: n}, src: src.String(), peer: d.sock.dest().String()}
 	case n < MinFrame:
 		return &hub.FrameError{Reason: hub.DropRunt, Len: n}
 	case n > d.max || n > limit:
@@ -164,15 +170,24 @@ func (d *DatagramConn) readErr(err error) error {
 // every further one already queued, up to len(frames) (on Linux; elsewhere
 // one per call). A datagram that is not a usable frame is returned as a
 // *hub.FrameError on its own.
+//
+// After Close, ReadFrames hands over the datagrams a batch already took,
+// then net.ErrClosed. On Linux one system call may take more datagrams
+// from the socket than a call hands over; those were received, so calls
+// after Close still return them, in order and without waiting for more (a
+// frame, or a *hub.FrameError for one that is not a usable frame, as
+// before Close), and net.ErrClosed once none is left. The hub counts any it
+// can no longer forward. Elsewhere, and once a batch is spent, ReadFrames
+// after Close returns net.ErrClosed at once.
 func (d *DatagramConn) ReadFrames(frames []*hub.Frame, limit int) (int, error) {
 	if len(frames) == 0 {
 		return 0, nil
 	}
+	if d.batch != nil {
+		return d.batch.read(frames, limit) // net.ErrClosed once nothing is left
+	}
 	if d.closed.Load() {
 		return 0, net.ErrClosed
-	}
-	if d.batch != nil {
-		return d.batch.read(frames, limit)
 	}
 	n, err := d.ReadFrame(d.rbuf[:min(limit, d.max)])
 	if err != nil {
@@ -319,13 +334,9 @@ type udpSocket struct {
 	peer netip.AddrPort
 }
 
-func (s *udpSocket) recv(b []byte) (int, bool, error) {
+func (s *udpSocket) recv(b []byte) (int, sockAddr, error) {
 	n, src, err := s.c.ReadFromUDPAddrPort(b)
-	if err != nil {
-		return 0, false, err
-	}
-	ok := src.Port() == s.peer.Port() && src.Addr().Unmap() == s.peer.Addr()
-	return n, ok, nil
+	return n, sockAddr{ap: src}, err
 }
 
 func (s *udpSocket) send(b []byte) error {
@@ -362,22 +373,30 @@ func listenUnixgramConn(path, peer string, mode fs.FileMode, maxFrame, bufSize i
 	if err != nil {
 		return nil, err
 	}
-	s := &unixgramSocket{c: c, path: path, peer: &net.UnixAddr{Name: peer, Net: "unixgram"}}
-	return newDatagramConn(s, maxFrame, fmt.Sprintf("unixgram %s peer %s", path, peer), bufSize), nil
+	// The hub prints the peer's path absolute (the banner, -netdev's
+	// local.path=), and QEMU binds local.path as given, so the kernel
+	// reports the sender as that absolute path. It is also where the hub
+	// sends, whatever directory it runs in.
+	abs := absSocketPath(peer)
+	s := &unixgramSocket{c: c, path: path, peer: &net.UnixAddr{Name: abs, Net: "unixgram"}, asWritten: peer}
+	return newDatagramConn(s, maxFrame, fmt.Sprintf("unixgram %s peer %s", path, abs), bufSize), nil
 }
 
 type unixgramSocket struct {
 	c    *net.UnixConn
 	path string
-	peer *net.UnixAddr
+	// peer is the peer's socket, absolute where the path allows (see
+	// absSocketPath); asWritten is the path as the caller gave it.
+	peer      *net.UnixAddr
+	asWritten string
 }
 
-func (s *unixgramSocket) recv(b []byte) (int, bool, error) {
+func (s *unixgramSocket) recv(b []byte) (int, sockAddr, error) {
 	n, src, err := s.c.ReadFromUnix(b)
-	if err != nil {
-		return 0, false, err
+	if err != nil || src == nil {
+		return n, sockAddr{}, err
 	}
-	return n, src != nil && src.Name == s.peer.Name, nil
+	return n, sockAddr{path: src.Name}, nil
 }
 
 func (s *unixgramSocket) send(b []byte) error {
@@ -395,12 +414,47 @@ func (s *unixgramSocket) rx() *net.UDPConn        { return nil }
 func (s *unixgramSocket) tx() *net.UDPConn        { return nil }
 func (s *unixgramSocket) unixConn() *net.UnixConn { return s.c }
 func (s *unixgramSocket) dest() sockAddr          { return sockAddr{path: s.peer.Name} }
+
+// classify accepts a sender bound to the peer's absolute path or to the
+// path exactly as the caller wrote it, nothing else. The kernel reports a
+// source as its sender bound it, and a sender resolved a relative path
+// against its own directory, which the hub cannot know: taking a relative
+// source from the hub's directory would accept a stranger that binds
+// "vm.sock" (or "../lab/vm.sock") where it runs. Nor is another spelling
+// of the absolute path taken ("/lab//vm.sock", "/lab/x/../vm.sock"): the
+// second is another file if x is a symbolic link.
 func (s *unixgramSocket) classify(src sockAddr) verdict {
-	if src.path == s.peer.Name {
+	if src.path != "" && (src.path == s.peer.Name || src.path == s.asWritten) {
 		return accept
 	}
-	return foreign
+	return foreign // an unbound sender among them, which cannot be the VM
 }
+
+// String is the address as a user would write it ("127.0.0.1:7003",
+// "/run/vm.sock"); an unbound unix sender is "an unbound socket".
+func (a sockAddr) String() string {
+	switch {
+	case a.path != "":
+		return a.path
+	case a.ap.IsValid():
+		return a.ap.String()
+	}
+	return "an unbound socket"
+}
+
+// A foreignError is a datagram refused because it is not from the peer, with
+// who sent it, so that the hub's log of discarded frames shows the
+// mismatch (a VM bound to another path or port than the hub sends to).
+type foreignError struct {
+	fe        hub.FrameError
+	src, peer string
+}
+
+func (e *foreignError) Error() string {
+	return fmt.Sprintf("datagram from %s, which is not this port's peer %s: %v", e.src, e.peer, &e.fe)
+}
+
+func (e *foreignError) Unwrap() error { return &e.fe }
 
 // kernelDrops follows the kernel's count of datagrams a socket dropped
 // (sk_drops): a 32-bit counter since the socket was made, which may wrap.

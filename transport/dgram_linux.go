@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -186,6 +187,9 @@ func (b *dgramBatch) read(frames []*hub.Frame, limit int) (int, error) {
 			if n > 0 {
 				break // hand over what we have rather than wait
 			}
+			if b.d.closed.Load() {
+				return 0, net.ErrClosed
+			}
 			if err := b.receive(); err != nil {
 				return 0, b.d.readErr(err)
 			}
@@ -200,12 +204,16 @@ func (b *dgramBatch) read(frames []*hub.Frame, limit int) (int, error) {
 		if h.hdr.Flags&unix.MSG_TRUNC != 0 {
 			size = max(size, len(b.bufs[i])) // oversized, in any case
 		}
-		v := b.d.sock.classify(parseSockaddr(&b.names[i], h.hdr.Namelen))
+		src := parseSockaddr(&b.names[i], h.hdr.Namelen)
+		v := b.d.sock.classify(src)
 		if v == skip {
 			b.next++
 			continue
 		}
-		if err := b.d.check(size, limit, v == accept); err != nil {
+		if v != accept {
+			src.path = strings.Clone(src.path) // it points into names[i]
+		}
+		if err := b.d.check(size, limit, v, src); err != nil {
 			if n > 0 {
 				break // reported on its own, by the next call
 			}

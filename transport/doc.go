@@ -31,17 +31,22 @@
 // sender stopped mid-frame; it is reported first as a runt, to be
 // counted, and wraps [ErrFrameTimeout]); the wait between frames has no
 // bound.
+// A multicast port hears only the members that joined on its local=
+// interface, as the flags it prints have them do (see [JoinMcast]).
 // The socket files the hub binds (unix, unixgram) have mode
 // [DefaultSocketMode] (0600) whatever the umask, or a port's mode=, set
 // before a stream socket listens: whoever can connect is that port's VM.
 //
 // Concurrency contract. Each PortIO follows [hub.PortIO]: one goroutine
 // reads, one writes, Close may come from any goroutine, unblocks both, is
-// safe to call more than once, and afterwards every method returns
-// [net.ErrClosed]. A [Runner] is driven by one goroutine calling Run, which
-// starts none of its own: one context (the caller's, ended early by Close)
-// stops it, and the connections it handed the hub are closed before Run
-// returns. Close and Spec are safe from any goroutine. [Spec] values are plain data.
+// safe to call more than once, and afterwards its reads and writes return
+// [net.ErrClosed], with one exception: [DatagramConn.ReadFrames]
+// hands over the datagrams a batch already took from the socket (Linux),
+// then [net.ErrClosed]; the hub counts any it can no longer forward. A
+// [Runner] is driven by one goroutine calling Run, which starts none of
+// its own: one context (the caller's, ended early by Close) stops it, and
+// the connections it handed the hub are closed before Run returns. Close
+// and Spec are safe from any goroutine. [Spec] values are plain data.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
 // port), internal/wallclock and internal/yamlfile (positioned errors in a

@@ -23,13 +23,20 @@ import (
 // arrive from an address no QEMU member uses, and ReadFrame skips them
 // silently: a frame the hub sends is never read back into the hub. Every
 // other source is a member and is accepted; members are told apart by
-// source MAC, not by address.
+// source MAC, not by address. On Linux the hub's member hears only the
+// group as it arrives on A, not the same group and port on the host's
+// other interfaces (see openMcastSocket), which a QEMU member does hear.
+// So a QEMU member must join on A as well: localaddr=A, which the flags
+// [Spec.QEMUArgs] gives always name. One started without localaddr= joins
+// on the interface of the route to G (eth0 on a host with a default route,
+// not lo) and sends there; the hub does not hear it, though it hears the
+// hub.
 func JoinMcast(group, local string, maxFrame, bufSize int) (*DatagramConn, error) {
 	g, a, err := parseMcast(group, local)
 	if err != nil {
 		return nil, err
 	}
-	rx, err := openMcastSocket(g, a)
+	rx, err := openMcastSocket(g, a, true)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +70,7 @@ func JoinMcastLikeQEMU(group, local string, maxFrame int) (*DatagramConn, error)
 		// port 0 it would bind an ephemeral port and send to G:0.
 		return nil, fmt.Errorf("mcast %s: a member needs the group's port (QEMU's mcast=G:P requires one)", group)
 	}
-	c, err := openMcastSocket(g, a)
+	c, err := openMcastSocket(g, a, false)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +94,14 @@ func parseMcast(group, local string) (netip.AddrPort, netip.Addr, error) {
 // the interface with address a, set to send there too. The standard library
 // would bind a multicast address as the wildcard (0.0.0.0:P), which also
 // hears unicast and other groups on P; QEMU binds G:P, and so do we.
-func openMcastSocket(g netip.AddrPort, a netip.Addr) (*net.UDPConn, error) {
+//
+// onlyJoined makes the socket hear only the segment it joined, on a: Linux
+// by default hands a socket bound to G:P the datagrams for G:P from every
+// interface where any socket of the host joined G (IP_MULTICAST_ALL), so a
+// lab on lo would hear another lab's members on a bridge that use the same
+// group and port. The hub's member turns that off; a QEMU member does not
+// (net/dgram.c leaves it), and neither does JoinMcastLikeQEMU.
+func openMcastSocket(g netip.AddrPort, a netip.Addr, onlyJoined bool) (*net.UDPConn, error) {
 	fd, err := newUDPSocketFD()
 	if err != nil {
 		return nil, fmt.Errorf("mcast %s: %w", g, os.NewSyscallError("socket", err))
@@ -106,6 +120,11 @@ func openMcastSocket(g netip.AddrPort, a netip.Addr) (*net.UDPConn, error) {
 	}
 	if err := setMcastSend(fd, a); err != nil {
 		return nil, fmt.Errorf("mcast %s: %w", g, err)
+	}
+	if onlyJoined {
+		if err := hearOnlyJoined(fd); err != nil {
+			return nil, fmt.Errorf("mcast %s: %w", g, err)
+		}
 	}
 	pc, err := net.FilePacketConn(f)
 	if err != nil {
@@ -150,17 +169,9 @@ type mcastSocket struct {
 	self netip.AddrPort
 }
 
-func (s *mcastSocket) recv(b []byte) (int, bool, error) {
-	for {
-		n, src, err := s.rxc.ReadFromUDPAddrPort(b)
-		if err != nil {
-			return 0, false, err
-		}
-		if s.classify(sockAddr{ap: src}) == skip {
-			continue // our own echo
-		}
-		return n, true, nil
-	}
+func (s *mcastSocket) recv(b []byte) (int, sockAddr, error) {
+	n, src, err := s.rxc.ReadFromUDPAddrPort(b)
+	return n, sockAddr{ap: src}, err
 }
 
 func (s *mcastSocket) send(b []byte) error {

@@ -27,3 +27,8 @@ func newUDPSocketFD() (int, error) {
 	}
 	return fd, nil
 }
+
+// hearOnlyJoined does nothing: BSD-derived systems deliver a group's
+// datagrams only to sockets that joined it on the receiving interface,
+// and have no IP_MULTICAST_ALL.
+func hearOnlyJoined(int) error { return nil }

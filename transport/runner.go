@@ -60,8 +60,9 @@ type Options struct {
 	// for 0); below 0, no bound.
 	FrameTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the dialers' redial delay, which
-	// doubles from MinBackoff after each failed attempt and starts over
-	// after each successful attach; zero means 50ms and 2s.
+	// doubles from MinBackoff after each failed attempt, and after each
+	// connection that ended within MaxBackoff of its attach; it starts over
+	// after a connection that lasted longer. Zero means 50ms and 2s.
 	MinBackoff, MaxBackoff time.Duration
 	// Optional makes Open return, instead of an error about the system (a
 	// missing privilege or device, an address in use), a Runner whose port
@@ -326,9 +327,10 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 		sc.frameTimeout = r.opts.FrameTimeout
 		// A VM restarted: its old connection hung up, but the hub has not
 		// read it to its end yet (its reader is paused behind a slow port,
-		// or has not run since). QEMU never retries a connect, so the new
-		// connection waits for the old, as a QEMU listener's next client
-		// waits in its backlog, rather than being refused.
+		// or has not run since). QEMU before 8.0 never retries a connect
+		// (newer QEMU only with reconnect-ms=, or reconnect= before 9.2),
+		// so the new connection waits for the old, as a QEMU listener's
+		// next client waits in its backlog, rather than being refused.
 		if prev, ok := current(live); ok && prev.conn.PeerHungUp() {
 			r.log.Info("connection waits for the port's previous peer, which hung up, to be read to its end", "from", sc.Describe())
 			select {
@@ -398,8 +400,12 @@ func describeAccepted(s Spec, c net.Conn) string {
 
 // streamDialer dials a VM that listens (QEMU listen= / server=on) and
 // redials with capped exponential backoff whenever the dial fails or the
-// connection ends, until ctx ends. QEMU 7.2 never reconnects by itself, so
-// the side that may restart (the hub) is the one that dials.
+// connection ends, until ctx ends. QEMU before 8.0 never reconnects by
+// itself (newer QEMU does with reconnect-ms=, or reconnect= before 9.2), so
+// there the side that may restart (the hub) is the one that dials. A
+// connection that ends within MaxBackoff of its attach does not start the
+// backoff over: a peer that accepts and hangs up at once is not redialed
+// at MinBackoff forever.
 type streamDialer struct {
 	*runnerBase
 	network string
@@ -416,6 +422,7 @@ func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
 	desc := string(r.spec.Transport) + " " + r.spec.Address
 	failed := newLimiter(r.opts.Clock, logEvery)
 	refused := newLimiter(r.opts.Clock, logEvery)
+	redialed := newLimiter(r.opts.Clock, logEvery)
 	delay := r.opts.MinBackoff
 	for {
 		c, err := DialStream(ctx, r.network, r.spec.Address, r.opts.MaxFrame)
@@ -435,10 +442,21 @@ func (r *streamDialer) Run(ctx context.Context, a Attacher) error {
 			done, err := a.Attach(r.spec.Name, c)
 			switch {
 			case err == nil: // the hub logs the attach and the detach
-				delay = r.opts.MinBackoff
+				since := r.opts.Clock.Now()
 				select {
 				case <-done:
-					r.log.Info("redialing the VM", "address", r.spec.Address)
+					// Only a connection that lasted starts the backoff over:
+					// a peer that accepts and hangs up at once (another
+					// service on the port, a proxy, a QEMU that drops the
+					// connection) is redialed ever more slowly, as a
+					// refusal would be.
+					lived := r.opts.Clock.Now().Sub(since)
+					if lived >= r.opts.MaxBackoff {
+						delay = r.opts.MinBackoff
+					}
+					if ok, n := redialed.allow(); ok {
+						r.log.Info("redialing the VM", "address", r.spec.Address, "connected_for", lived, "suppressed", n)
+					}
 				case <-ctx.Done():
 					c.Close()
 					<-done

@@ -176,7 +176,7 @@ const (
 	listenHostPort          // host:port, host may be empty (all), port may be 0 (any)
 	dialHostPort            // host:port, both required
 	socketPath              // a unix socket path
-	mcastGroup              // IPv4 multicast group:port, port may be 0
+	mcastGroup              // IPv4 multicast group:port, port not 0
 	ifaceName               // a network interface name
 	vtepAddr                // an IP address and a port, both required
 )
@@ -320,6 +320,14 @@ func (s Spec) Validate() error {
 			return bad("peer", s.Peer, err)
 		}
 	}
+	if s.Transport == UDP {
+		if isIPv6Host(s.Address) {
+			return bad("address", s.Address, udpIPv4Only)
+		}
+		if isIPv6Host(s.Peer) {
+			return bad("peer", s.Peer, udpIPv4Only)
+		}
+	}
 	if s.Local != "" {
 		if !rules.local {
 			return bad("local", s.Local, fmt.Sprintf("transport %s takes no local", s.Transport))
@@ -396,6 +404,22 @@ func checkRemotes(local string, remotes []string) string {
 	return ""
 }
 
+// udpIPv4Only is why a udp port refuses an IPv6 address: QEMU's dgram and
+// socket,udp= back ends parse both ends IPv4-only (net.c's
+// convert_host_port: inet_aton, gethostbyname), so no QEMU could be its peer.
+const udpIPv4Only = "QEMU's dgram back end takes IPv4 addresses only; use an IPv4 address, or tcp:[::1]:PORT (QEMU's stream back end takes IPv6)"
+
+// isIPv6Host reports whether the host of host:port a is an IPv6 address
+// (the wildcard [::] and IPv4-mapped ones included).
+func isIPv6Host(a string) bool {
+	host, _, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Is6()
+}
+
 // checkAddr returns why a is not a valid address of kind k, or "".
 func checkAddr(k addrKind, a string) string {
 	switch k {
@@ -434,6 +458,11 @@ func checkAddr(k addrKind, a string) string {
 		g, err := netip.ParseAddrPort(a)
 		if err != nil || !g.Addr().Is4() || !g.Addr().IsMulticast() {
 			return "want an IPv4 multicast group and port, such as 230.0.0.1:37021"
+		}
+		if g.Port() == 0 {
+			// Every member binds and sends to the group's port: with 0 each
+			// would bind its own ephemeral port and send to G:0.
+			return "a multicast group needs its port, which every member shares, such as 230.0.0.1:37021"
 		}
 	case vtepAddr:
 		ap, err := netip.ParseAddrPort(a)
@@ -559,7 +588,9 @@ func checkOption(t Transport, k, v string) string {
 //	            socket,id=n0,mcast=G:P,localaddr=A
 //
 // (QEMU 7.2's dgram refuses local.type=inet without local.port; for a
-// multicast remote it uses only local.host, so 0 does.)
+// multicast remote it uses only local.host, so 0 does.) An mcast port's
+// flags always name its local= (127.0.0.1 by default): the hub hears only
+// members that joined on that interface (see [JoinMcast]).
 func (s Spec) QEMUArgs(id string) []string {
 	if s.Validate() != nil || id == "" {
 		return nil
@@ -586,11 +617,10 @@ func (s Spec) QEMUArgs(id string) []string {
 	case UDP:
 		h, p := vmHostPort(s.Address)
 		ph, pp := vmHostPort(s.Peer)
-		args := []string{fmt.Sprintf("dgram,id=%s,local.type=inet,local.host=%s,local.port=%s,remote.type=inet,remote.host=%s,remote.port=%s", id, ph, pp, h, p)}
-		if !strings.Contains(h+ph, ":") {
-			args = append(args, fmt.Sprintf("socket,id=%s,udp=%s:%s,localaddr=%s:%s", id, h, p, ph, pp))
+		return []string{ // both IPv4: Validate refuses IPv6 for udp
+			fmt.Sprintf("dgram,id=%s,local.type=inet,local.host=%s,local.port=%s,remote.type=inet,remote.host=%s,remote.port=%s", id, ph, pp, h, p),
+			fmt.Sprintf("socket,id=%s,udp=%s:%s,localaddr=%s:%s", id, h, p, ph, pp),
 		}
-		return args
 	case Unixgram:
 		return []string{fmt.Sprintf("dgram,id=%s,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s", id, escapeOption(s.Peer), escapeOption(s.Address))}
 	case Mcast:

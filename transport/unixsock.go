@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -20,17 +21,38 @@ const DefaultSocketMode fs.FileMode = 0o600
 // absSocketPath is path, relative to the working directory, as an
 // absolute path: what a runner's Spec gives (QEMUArgs, the banner, the
 // ready file) for a unix socket, so that a QEMU started in another
-// directory (a lab's, a script's) finds it. A path whose absolute form
-// would pass the 107 bytes a socket address holds stays as it is.
+// directory (a lab's, a script's) finds it, and where a unixgram port
+// sends. It names the file path names: "." and doubled slashes go, but a
+// path with a ".." keeps it, since the kernel resolves "x/.." through x,
+// which may be a symbolic link, where cleaning would drop both. A path
+// whose absolute form would pass the 107 bytes a socket address holds, or
+// an abstract name (Linux's "@name"), stays as it is.
 func absSocketPath(path string) string {
-	if path == "" || filepath.IsAbs(path) {
+	if path == "" || filepath.IsAbs(path) || path[0] == '@' {
 		return path
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil || len(abs) > 107 {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	abs := filepath.Join(wd, path)
+	if hasDotDot(path) {
+		abs = strings.TrimSuffix(wd, string(filepath.Separator)) + string(filepath.Separator) + path
+	}
+	if len(abs) > 107 {
 		return path
 	}
 	return abs
+}
+
+// hasDotDot says whether path has a ".." element.
+func hasDotDot(path string) bool {
+	for e := range strings.SplitSeq(filepath.ToSlash(path), "/") {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // listenUnix listens on a unix stream socket at path whose file has mode
@@ -57,8 +79,9 @@ func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
 // whatever the umask. A datagram socket has no listen to wait for: for the
 // microseconds between bind and chmod a local user could send to it or
 // connect to it (and go on sending), which is why a unixgram port takes
-// only the datagrams whose source is its peer= path (foreign-source drops
-// the rest). Closing the conn leaves the file; the caller removes it.
+// only the datagrams whose source is its peer= path, absolute or exactly
+// as written (foreign-source drops the rest; see classify). Closing the
+// conn leaves the file; the caller removes it.
 func listenUnixgram(path string, mode fs.FileMode) (*net.UnixConn, error) {
 	f, err := bindUnix(path, syscall.SOCK_DGRAM, mode)
 	if err != nil {

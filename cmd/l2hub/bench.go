@@ -61,10 +61,14 @@ run and percentiles are the medians of the runs'. Ctrl-C prints what
 finished, marked interrupted, and exits non-zero.
 
 The exit status is 1 when a frame was lost in an overflow: pause scenario
-(--fail-on loss, the default: the hub's promise, which holds under any
-load), when any measured target failed (--fail-on targets: the ratios and
-latencies depend on the machine and its load), or only on errors (--fail-on
-none). The table or JSON is written first in every case.`,
+or one failed with an error, a hub process that died for one, in the
+overload scenario too (--fail-on loss, the default: the hub's promise,
+which holds under any load; a scenario skipped as unsupported does not
+count, nor loss over udp, whose datagram ports cannot push back: it is
+shown, not judged), when any measured target
+failed (--fail-on targets: the ratios and latencies depend on the machine
+and its load), or only when the run itself fails, a bad flag or an
+interrupt (--fail-on none). The table or JSON is written first in every case.`,
 		Example: `  l2hub bench                      # the whole matrix, a few minutes
   l2hub bench --quick              # a smaller matrix, about a minute on 2 cores
   l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
@@ -82,7 +86,7 @@ none). The table or JSON is written first in every case.`,
 	fl.BoolVar(&f.process, "hub-process", false, "run each l2hub target as l2hub serve in a process of its own, as beside QEMU, rather than in the generator's (whose VMs then share no Go scheduler with the hub); CPU/frame counts both processes")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
-	fl.StringVar(&f.failOn, "fail-on", failOnLoss, "exit 1 when `what` fails: loss (a frame lost in an overflow: pause scenario), targets (any measured target), none")
+	fl.StringVar(&f.failOn, "fail-on", failOnLoss, "exit 1 when `what` fails: loss (a frame lost in, or an error of, an overflow: pause scenario; udp's loss is not judged), targets (any measured target), none")
 	return cmd
 }
 

@@ -13,7 +13,7 @@ import (
 func TestBenchCommandRunsTheServePath(t *testing.T) {
 	var out, errs bytes.Buffer
 	err := run(context.Background(), []string{"bench", "--sizes", "64", "--ports", "2", "--patterns", "unicast",
-		"--duration", "30ms", "--window", "16", "--latency=false", "--overload=false", "--targets", loadgen.TargetHubCapture, "--json"}, &out, &errs)
+		"--duration", "50ms", "--window", "16", "--latency=false", "--overload=false", "--targets", loadgen.TargetHubCapture, "--json"}, &out, &errs)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errs.String())
 	}
@@ -54,6 +54,8 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 		{"--mode", "router"},
 		{"--load", "1.5"},
 		{"--fail-on", "sometimes"},
+		{"--queue", "2000000"},
+		{"--duration", "1ms"},
 	} {
 		t.Run(strings.TrimPrefix(args[0], "--"), func(t *testing.T) {
 			var out bytes.Buffer
@@ -68,11 +70,12 @@ func TestBenchFlagsRefuseNonsense(t *testing.T) {
 // scenario can run is refused before anything runs (no table, exit status
 // 1), naming the value; the other flags keep the run short should it start.
 func TestBenchRefusesABadMatrixUpFront(t *testing.T) {
-	short := []string{"--duration", "1ms", "--window", "4", "--latency=false", "--stall=false", "--overload=false",
+	short := []string{"--duration", "50ms", "--window", "4", "--latency=false", "--stall=false", "--overload=false",
 		"--open-loop=false", "--targets", loadgen.TargetHub}
 	for _, tc := range []struct{ args, want string }{
 		{"--ports 3 --sizes 64", "--ports 3: unicast pairs the VMs"},
 		{"--ports 2 --sizes 10", "--sizes 10: want 40..69632 bytes"},
+		{"--ports 2 --sizes 64 --queue 2000000", "--queue 2000000: flags: queue: 2000000 is outside 1..1048576"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			var out, errs bytes.Buffer
@@ -117,5 +120,39 @@ func TestBenchFailOn(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBenchFailsOnAnErroredHubScenario: a pause scenario that failed with
+// an error (a hub process killed mid-run, after losing frames) fails the
+// bench by default, and the message says it failed; --fail-on none does not.
+func TestBenchFailsOnAnErroredHubScenario(t *testing.T) {
+	sc := loadgen.Scenario{Kind: "throughput", Target: loadgen.TargetHub, Transport: "tcp", Pattern: loadgen.Unicast, Ports: 2, Size: 64}
+	killed := loadgen.Result{Name: sc.Name(), Scenario: sc, Expected: 1000, Received: 744, Lost: 256, LossRatio: 0.256,
+		Err: sc.Name() + ": close: hub process: signal: killed"}
+	rep := &loadgen.Report{Results: []loadgen.Result{killed}}
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, "tcp")
+	err := failed(rep, failOnLoss)
+	if err == nil || !strings.Contains(err.Error(), "failed with an error") || !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("got %v, want a failure naming the scenario's error", err)
+	}
+	if err := failed(rep, failOnNone); err != nil {
+		t.Errorf("got %v with --fail-on none, want no error", err)
+	}
+}
+
+// TestBenchFailsOnADeadHubInTheOverload: the hub dying in the overload
+// scenario, the one most likely to kill it, fails the bench under both
+// --fail-on loss and --fail-on targets, though its loss is no verdict.
+func TestBenchFailsOnADeadHubInTheOverload(t *testing.T) {
+	sc := loadgen.Scenario{Kind: "overload", Target: loadgen.TargetHubCapture, Transport: "tcp", Pattern: loadgen.Unicast, Ports: 8, Size: 1500}
+	killed := loadgen.Result{Name: sc.Name(), Scenario: sc, Expected: 1000, Received: 10, Lost: 990, LossRatio: 0.99,
+		Err: sc.Name() + ": close: hub process: signal: killed: time=x level=INFO msg=\"peer attached\""}
+	rep := &loadgen.Report{Results: []loadgen.Result{killed}}
+	rep.Evaluate(loadgen.TargetHubPolicy, loadgen.TargetHubCapture, "tcp")
+	for _, failOn := range []string{failOnLoss, failOnTargets} {
+		if err := failed(rep, failOn); err == nil || !strings.Contains(err.Error(), "signal: killed") {
+			t.Errorf("--fail-on %s: got %v, want a failure naming the overload's error", failOn, err)
+		}
 	}
 }

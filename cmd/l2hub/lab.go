@@ -109,6 +109,9 @@ The file format is in README.md ("Run a lab").`,
 			if err := lab.CheckOptions(l, opts); err != nil {
 				return refuse(lab.WriteArgsErrorJUnit, err)
 			}
+			if err := lab.CheckRepeat(l, opts, n); err != nil {
+				return refuse(lab.WriteArgsErrorJUnit, err)
+			}
 			runs, err := lab.Repeat(cmd.Context(), l, opts, n, keepFailing)
 			if err != nil {
 				return err
@@ -124,7 +127,7 @@ The file format is in README.md ("Run a lab").`,
 	fl.StringVar(&until, "until", "", "stop after this `phase`, as os2vm.sh's RUN_PHASE")
 	fl.StringVar(&seed, "seed", "", "the policy's seed (default: the lab's seed:, else the policy file's)")
 	fl.Var(&repeat, "repeat", "run `N` times with seeds seed, seed+1, ...; print a table and the rerun command of each failing seed")
-	fl.BoolVar(&keepFailing, "keep-failing", false, "remove the run directories of passing runs")
+	fl.BoolVar(&keepFailing, "keep-failing", false, "remove the run directories of passing runs (a single run keeps its junit.xml; --repeat's junit.xml of all runs stays)")
 	fl.Var(&soak, "soak", "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
 	fl.Var(&grace, "grace", "how long a QEMU has to end after SIGTERM before it is killed")
 	fl.StringArrayVar(&vars, "var", nil, "set a variable the lab file defines in vars: or uses as ${NAME} in qemu: or args: (`NAME=VALUE`, repeatable)")

@@ -84,6 +84,10 @@ vms:
 			[]string{`its path holds a comma, and VM a's args[1] "unix:${RUN}/s,server=on,wait=off" after -serial uses ${RUN}`}},
 		{"repeat", []string{"lab", pass, "--var", "Q=" + fake, "--repeat", "2", "--seed", "8", "--out", filepath.Join(dir, "r3")}, 0,
 			[]string{"=== run 2 of 2: seed 9", "0 of 2 runs failed"}},
+		{"repeat-seeds-wrap", []string{"lab", pass, "--var", "Q=" + fake, "--repeat", "3", "--seed", "18446744073709551614", "--out", filepath.Join(dir, "r11")}, -1,
+			[]string{"--repeat 3 from seed 18446744073709551614: the seeds would pass 18446744073709551615 and wrap around to 0"}},
+		{"keep-failing-one-pass", []string{"lab", pass, "--var", "Q=" + fake, "--keep-failing", "--out", filepath.Join(dir, "r12")}, 0,
+			[]string{"PASS pass", "emptied except junit.xml (--keep-failing)"}},
 		{"bad-file", []string{"lab", bad, "--var", "Q=" + fake}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
 		{"bad-file-out", []string{"lab", bad, "--var", "Q=" + fake, "--out", filepath.Join(dir, "r5")}, -1, []string{bad + ":3:85: vms[0].expect[0].within: \"soon\""}},
 		{"bad-until", []string{"lab", pass, "--var", "Q=" + fake, "--until", "nope", "--out", filepath.Join(dir, "r4")}, -1, []string{"--until nope: no such phase"}},
@@ -120,14 +124,21 @@ vms:
 			// says why in a test case in error; --repeat's runs are a suite
 			// each.
 			junitWant := map[string][]string{
-				"bad-file-out": {`tests="1" failures="1"`, `<testcase name="lab file"`, `type="ERROR"`, `vms[0].expect[0].within: &#34;soon&#34;`},
-				"bad-until":    {`tests="1" failures="1"`, `<testcase name="arguments"`, `type="ERROR"`, `--until nope: no such phase`},
-				"bad-soak":     {`<testcase name="arguments"`, `--soak nope: want a duration`},
-				"bad-grace":    {`<testcase name="arguments"`, `--grace nope: want a duration`},
-				"bad-repeat":   {`<testcase name="arguments"`, `--repeat x: want a whole number`},
-				"unfired":      {`<testcase name="trigger-1: on a: &#34;handshake ok&#34;: link a down" classname="unfired.triggers" time="0">`, `type="TRIGGER_NOT_FIRED"`},
-				"comma-out":    {`<testcase name="arguments"`, `give --out a directory without a comma`},
-				"repeat":       {`<testsuite name="pass seed 8"`, `<testsuite name="pass seed 9"`, `tests="2" failures="0"`},
+				"bad-file-out":          {`tests="1" failures="1"`, `<testcase name="lab file"`, `type="ERROR"`, `vms[0].expect[0].within: &#34;soon&#34;`},
+				"bad-until":             {`tests="1" failures="1"`, `<testcase name="arguments"`, `type="ERROR"`, `--until nope: no such phase`},
+				"bad-soak":              {`<testcase name="arguments"`, `--soak nope: want a duration`},
+				"bad-grace":             {`<testcase name="arguments"`, `--grace nope: want a duration`},
+				"bad-repeat":            {`<testcase name="arguments"`, `--repeat x: want a whole number`},
+				"unfired":               {`<testcase name="trigger-1: on a: &#34;handshake ok&#34;: link a down" classname="unfired.triggers" time="0">`, `type="TRIGGER_NOT_FIRED"`},
+				"comma-out":             {`<testcase name="arguments"`, `give --out a directory without a comma`},
+				"repeat":                {`<testsuite name="pass seed 8"`, `<testsuite name="pass seed 9"`, `tests="2" failures="0"`},
+				"repeat-seeds-wrap":     {`<testcase name="arguments"`, `wrap around to 0`},
+				"keep-failing-one-pass": {`<testsuite name="pass"`, `failures="0"`},
+			}
+			if tt.name == "keep-failing-one-pass" {
+				if entries, _ := os.ReadDir(outDir(tt.args)); len(entries) != 1 {
+					t.Errorf("got %d files in the passing run's directory, want junit.xml alone", len(entries))
+				}
 			}
 			if want := junitWant[tt.name]; want != nil {
 				junit, err := os.ReadFile(filepath.Join(outDir(tt.args), "junit.xml"))

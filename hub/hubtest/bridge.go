@@ -313,8 +313,7 @@ func testFlow(t *testing.T, newBridge BridgeFactory) {
 		// b's peer takes 3 frames every 100ms: slow, not stalled, though
 		// taking all a sends lasts longer than the stall time. a is held
 		// back while b's queue is full and let go as it drains; not a frame
-		// is lost. (A live hub sees a peer's progress per write, of up to
-		// 64 frames: 22 rounds here, within the stall time.)
+		// is lost.
 		const stall = 3 * time.Second
 		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: stall})
 		learn(br)
@@ -337,6 +336,34 @@ func testFlow(t *testing.T, newBridge BridgeFactory) {
 		}
 		if n := br.Stats("a").Pauses; n == 0 {
 			t.Errorf("a was paused %d times, want at least once", n)
+		}
+		dropsBut(t, br, "")
+	})
+
+	t.Run("slow-peer-taking-few-frames-is-not-stalled", func(t *testing.T) {
+		// b's peer takes one frame every 100ms: fewer in the stall time
+		// than a live writer hands its transport at once when its peer
+		// keeps up. The peer's progress is seen frame by frame all the
+		// same, so b never stalls and not a frame is lost.
+		const stall = 3 * time.Second
+		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: stall})
+		learn(br)
+		br.SetReading("b", false)
+		toB := frames(macB, macA, "a-to-b", 40) // 4s
+		sendAll(br, "a", toB)
+		br.WaitPaused("a")
+		var got [][]byte
+		for len(got) < len(toB) {
+			got = append(got, br.Read("b", 1)...)
+			br.Advance(100 * time.Millisecond)
+		}
+		br.SetReading("b", true)
+		got = append(got, br.Flush()["b"]...)
+		if !slices.EqualFunc(got, toB, bytes.Equal) {
+			t.Errorf("b got %d frames, want the %d a sent, in order", len(got), len(toB))
+		}
+		if st := br.Stats("b"); st.Stalls != 0 {
+			t.Errorf("b stalled %d times, want never: its peer took a frame every 100ms", st.Stalls)
 		}
 		dropsBut(t, br, "")
 	})

@@ -50,7 +50,8 @@ type port struct {
 	name  string
 	id    hub.PortID
 	queue []Delivery // queued by the core, not yet read by the peer
-	bytes int
+	sizes []int      // the Footprint of each frame in queue
+	bytes int        // their sum, as a live queue counts
 	taken uint64
 	low   int // WatchDrain's threshold, -1 when none
 	// How the peer reads: at once, one frame per every, or only on Read.
@@ -214,13 +215,14 @@ func (s *Sim) pump() {
 func (p *port) read(n int) int {
 	n = min(n, len(p.queue))
 	now := p.s.Now()
-	for _, d := range p.queue[:n] {
+	for i, d := range p.queue[:n] {
 		d.Read = now
-		p.bytes -= len(d.Frame)
+		p.bytes -= p.sizes[i]
 		p.s.got[p.name] = append(p.s.got[p.name], d)
 		p.s.all = append(p.s.all, d)
 	}
 	p.queue = slices.Delete(p.queue, 0, n)
+	p.sizes = slices.Delete(p.sizes, 0, n)
 	p.taken += uint64(n)
 	if n > 0 && p.low >= 0 && len(p.queue) <= p.low {
 		p.s.core.Drained(p.id)
@@ -250,7 +252,8 @@ func (p *port) tick() {
 // from the egress event that follows.
 func (p *port) Enqueue(f *hub.Frame) {
 	p.queue = append(p.queue, Delivery{Port: p.name})
-	p.bytes += f.Len()
+	p.sizes = append(p.sizes, f.Footprint())
+	p.bytes += f.Footprint()
 	f.Release()
 	p.tick()
 }
