@@ -175,9 +175,22 @@ func (sum *Summary) writeText(w io.Writer) {
 				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
 			}
 		}
+		if len(drops) == 0 {
+			drops = []string{"-"} // as every other empty cell, and replay's table
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Stats.RxFrames, p.Stats.TxFrames, control.PausesText(p.Stats), strings.Join(drops, " "))
 	}
 	tw.Flush()
+	var moves []string
+	for _, p := range sum.Ports {
+		if p.Stats.MACMoves > 0 {
+			moves = append(moves, fmt.Sprintf("%s=%d", p.Name, p.Stats.MACMoves))
+		}
+	}
+	if len(moves) > 0 {
+		fmt.Fprintf(w, "\nMAC moves (a MAC learned on one port came in on another): %s; if two VMs share a MAC, their unicasts to each other are dropped as reflect: give each its own mac=\n",
+			strings.Join(moves, " "))
+	}
 	if sum.Policy != "" || len(sum.Rules)+len(sum.Partitions)+len(sum.PortLinks) > 0 {
 		fmt.Fprintln(w)
 		control.WriteRules(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})

@@ -97,20 +97,24 @@ func TestServeExitsWithAStuckCapture(t *testing.T) {
 	}
 }
 
-// forceAgain sends sig to the stopping process twice more: the first of
-// them may come within dupWindow of the first signal and be taken for its
-// copy, the second forces the exit in any case. It returns how it ended.
+// forceAgain sends sig to the stopping process again until it exits: the
+// first may come within dupWindow of the first signal and be taken for its
+// copy (and copies sent back to back may merge while pending), a later one
+// forces the exit. It returns how it ended.
 func (p *process) forceAgain(sig syscall.Signal) error {
 	p.t.Helper()
-	p.cmd.Process.Signal(sig) // a copy, or it forces: then the next fails
-	p.cmd.Process.Signal(sig)
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(hangGuard):
-		p.t.Fatalf("l2hub did not exit within %v of three %v; stderr:\n%s", hangGuard, sig, p.stderr.String())
-		return nil
+	guard := time.After(hangGuard)
+	for {
+		p.cmd.Process.Signal(sig) // fails once the process has exited
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return err
+		case <-time.After(50 * time.Millisecond):
+		case <-guard:
+			p.t.Fatalf("l2hub did not exit within %v of %v sent again and again; stderr:\n%s", hangGuard, sig, p.stderr.String())
+			return nil
+		}
 	}
 }
 
