@@ -70,8 +70,8 @@ type stampedLine struct {
 	isAbs bool          // abs may be the zero Time: 0001-01-01T00:00:00Z
 	// bracketed: a relative stamp in dmesg's form, "[    2.391]"
 	bracketed bool
-	text  string
-	line  int
+	text      string
+	line      int
 }
 
 var (
