@@ -529,8 +529,8 @@ func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	ss := ScheduleSpec{Name: "down:" + port, Port: port}
 	var err error
 	if w, e, rep := strings.Cut(when, "/"); rep {
-		if ss.Every, err = parseDuration(e); err != nil {
-			return ss, err
+		if ss.Every, err = parseHold(e); err != nil {
+			return ss, fmt.Errorf("repeat period: %w", err)
 		}
 		when = w
 	}

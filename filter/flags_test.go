@@ -88,6 +88,8 @@ func TestFlagsErrors(t *testing.T) {
 		{"bad-partition-time", []string{"--partition", "a|b@8s-5s"}, `ends before it starts`},
 		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
 		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `--down: "a@1s-3s/1s": down 2s every 1s: the time down must be positive and shorter than the period`},
+		{"down-period-zero", []string{"--down", "b@1s/0"}, `--down: "b@1s/0": repeat period: duration must be positive`},
+		{"down-window-period-zero", []string{"--down", "b@1s-1.2s/0"}, `--down: "b@1s-1.2s/0": repeat period: duration must be positive`},
 		{"stray-argument", []string{"--loss", "5%", "extra"}, `unexpected argument "extra"`},
 		{"unknown-flag", []string{"--lose", "5%"}, `flag provided but not defined: -lose`},
 	}

@@ -217,6 +217,13 @@ func TestParseErrors(t *testing.T) {
 			[]string{`partitions[1].name: partition name "p" is used twice`}},
 		{"schedule-every-too-short", "schedules:\n  - {name: s, port: a, at: 1s, down_for: 2s, every: 1s}\n",
 			[]string{`test.yaml:2:5: schedules[0]: down 2s every 1s: the time down must be positive and shorter than the period`}},
+		// "For good" and "once" are written by leaving the field out.
+		{"schedule-down-for-zero", "schedules:\n  - {name: s, port: b, at: 1s, down_for: 0}\n",
+			[]string{`test.yaml:2:42: schedules[0].down_for: duration must be positive`}},
+		{"schedule-every-zero", "schedules:\n  - {name: s, port: b, at: 1s, down_for: 200ms, every: 0}\n",
+			[]string{`test.yaml:2:56: schedules[0].every: duration must be positive`}},
+		{"schedule-both-zero", "schedules:\n  - {name: s, port: b, at: 1s, down_for: 0s, every: 0s}\n",
+			[]string{`schedules[0].down_for: duration must be positive`, `schedules[0].every: duration must be positive`}},
 		{"schedule-port-twice", "schedules:\n  - {name: s, port: a, at: 1s}\n  - {name: t, port: a, at: 2s}\n",
 			[]string{`schedules[1]: port "a" already has schedule "s"`}},
 		{"group-named-like-port", "groups:\n  a: [b]\n",

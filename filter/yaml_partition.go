@@ -168,8 +168,10 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 				ss.At = &d
 			}
 		},
-		"down_for": func(v *yaml.Node, p string) { ss.DownFor, _ = w.duration(v, p) },
-		"every":    func(v *yaml.Node, p string) { ss.Every, _ = w.duration(v, p) },
+		// "For good" and "once" are written by leaving down_for and
+		// every out; an explicit 0 is refused, as a partition's duration is.
+		"down_for": func(v *yaml.Node, p string) { ss.DownFor, _ = w.parsed(v, p, parseHold) },
+		"every":    func(v *yaml.Node, p string) { ss.Every, _ = w.parsed(v, p, parseHold) },
 		"count":    func(v *yaml.Node, p string) { ss.Count, _ = w.integer(v, p, 1, 1<<40) },
 	})
 	if n.Kind != yaml.MappingNode {
