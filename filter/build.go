@@ -77,8 +77,8 @@ func newRule(name string, index int) *rule {
 
 func (r *rule) setRate(bps uint64, burst, queue int64) {
 	rc := &rateCfg{bps: bps, burst: burst, queue: queue, rateText: formatRate(bps)}
-	rc.tau = rc.cost(int(burst))
-	rc.queueNs = rc.cost(int(queue))
+	rc.tau, rc.tauRem = rc.cost(int(burst), 0)
+	rc.queueNs = rc.ceilCost(int(queue))
 	r.rate = rc
 }
 

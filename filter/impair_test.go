@@ -365,6 +365,74 @@ func TestRateThroughput(t *testing.T) {
 	}
 }
 
+// TestRateHighRates: at high rates a frame costs a few ns or less (0.512ns
+// for 64 bytes at 1Tbit), so the limiter must not round each frame's cost.
+// Frames of mixed sizes offered at twice the rate on a virtual clock, with
+// a queue that holds them all, leave backlogged: the last leaves when the
+// bits past the burst have gone out at exactly the rate, to the ns.
+func TestRateHighRates(t *testing.T) {
+	sizes := [...]int{64, 65, 1514, 64, 100, 64, 9000, 64}
+	const n = 20000
+	for _, tc := range []struct {
+		rate string
+		bps  uint64
+	}{{"10Gbit", 10e9}, {"100Gbit", 100e9}, {"1Tbit", 1e12}} {
+		t.Run(tc.rate, func(t *testing.T) {
+			const burst = 64
+			pol := mustParse(t, "rules:\n  - {name: r, rate: {rate: "+tc.rate+", burst: 64B, queue: 64MiB}}\n")
+			var frames [len(sizes)][]byte
+			for i, sz := range sizes {
+				frames[i] = make([]byte, sz)
+			}
+			var sent uint64 // bytes offered so far
+			var last time.Duration
+			var d hub.Decision
+			for i := range n {
+				f := frames[i%len(frames)]
+				// Offered at twice the rate: frame i arrives when the bytes
+				// before it would have left at 2x.
+				now := time.Duration(sent * 8 * 1e9 / (2 * tc.bps))
+				sent += uint64(len(f))
+				d.Reset()
+				pol.Decide(now, link("a", "b"), f, &d)
+				if d.Drop {
+					t.Fatalf("frame %d dropped: %v", i, d.Notes)
+				}
+				dep := now
+				if len(d.Copies) == 1 {
+					dep += d.Copies[0].Delay
+				}
+				if dep < last {
+					t.Fatalf("frame %d departs at %v, before the previous one at %v", i, dep, last)
+				}
+				last = dep
+			}
+			// The last departure is when all but the burst has gone out at
+			// the rate, rounded up to the ns.
+			bits := (sent - burst) * 8 * 1e9
+			want := time.Duration((bits + tc.bps - 1) / tc.bps)
+			if last != want {
+				t.Errorf("got last departure %v, want %v", last, want)
+			}
+			got := float64(sent-burst) * 8 / last.Seconds()
+			if !within(got, float64(tc.bps), float64(tc.bps)*1e-5) {
+				t.Errorf("got %.6g bit/s, want %s within 10ppm", got, tc.rate)
+			}
+			// Carrying the remainder allocates nothing.
+			now := last
+			f := frames[0]
+			allocs := testing.AllocsPerRun(1000, func() {
+				now += time.Nanosecond
+				d.Reset()
+				pol.Decide(now, link("a", "b"), f, &d)
+			})
+			if allocs != 0 {
+				t.Errorf("got %v allocations per rate-limited Decide, want 0", allocs)
+			}
+		})
+	}
+}
+
 func TestRateOverflow(t *testing.T) {
 	// 100 frames of 1250 bytes at once into 10 Mbit/s, burst 2500B, queue
 	// 10000B: a frame may wait at most 8ms. Frame k waits (k-1)ms, so

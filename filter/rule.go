@@ -71,17 +71,31 @@ type corruptCfg struct {
 }
 
 // rateCfg is a token bucket of burst bytes filled at bps, with a queue of
-// queue bytes for frames that find it empty; tau and queueNs are those sizes
-// as time at the rate.
+// queue bytes for frames that find it empty. tau is the burst as time at
+// the rate, exactly tau + tauRem/bps ns; queueNs is the queue as time,
+// rounded up.
 type rateCfg struct {
 	bps          uint64
 	burst, queue int64
 	tau, queueNs time.Duration
+	tauRem       uint64
 	rateText     string // formatRate(bps), for notes
 }
 
-func (c *rateCfg) cost(n int) time.Duration {
-	return time.Duration((uint64(n)*8*1e9 + c.bps - 1) / c.bps)
+// cost is n bytes' time at the rate: q + rem/bps ns, rem < bps. n·8e9 fits
+// in a uint64 for any n below 2 GB, far above any frame or queue.
+func (c *rateCfg) cost(n int, rem uint64) (time.Duration, uint64) {
+	bits := uint64(n)*8*1e9 + rem
+	return time.Duration(bits / c.bps), bits % c.bps
+}
+
+// ceilCost is n bytes' time at the rate, rounded up.
+func (c *rateCfg) ceilCost(n int) time.Duration {
+	q, rem := c.cost(n, 0)
+	if rem > 0 {
+		q++
+	}
+	return q
 }
 
 // bound on copies of one frame on one link, whatever the duplicate rules say.
@@ -142,7 +156,8 @@ type ruleLink struct {
 	geBad   bool
 	lastDep time.Duration // FIFO: latest departure scheduled so far
 	reorder int64         // netem's reorder counter
-	tat     time.Duration // rate: theoretical arrival time of the bucket
+	tat     time.Duration // rate: theoretical arrival time of the bucket,
+	tatRem  uint64        // exactly tat + tatRem/bps ns (tatRem < bps)
 }
 
 // rand is the rule's stream on the link, for the draws it makes once per
@@ -536,7 +551,10 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 // form: tat is when the bucket would be full again with nothing more sent,
 // tau the burst as time. A copy waits until the bucket holds its size; one
 // that would wait longer than the queue drains (queue bytes at the rate) is
-// dropped as overflow and takes no tokens.
+// dropped as overflow and takes no tokens. tat keeps the fraction of a ns
+// each copy's cost leaves (in units of 1/bps ns), so that rounding never
+// adds up: at 1Tbit a 64-byte frame costs 0.512ns, and rounding each up
+// to 1ns would halve the rate. Only the wait is rounded, up, to whole ns.
 func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 	rc := r.rate
 	cs := e.copies()
@@ -547,8 +565,16 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 			n = len(c.Frame)
 		}
 		t := e.now + c.Delay
-		next := max(rl.tat, t) + rc.cost(n)
-		wait := next - rc.tau - t // until the bucket holds n bytes
+		base, rem := rl.tat, rl.tatRem
+		if t > base { // the bucket is full: tat restarts from t
+			base, rem = t, 0
+		}
+		q, rem := rc.cost(n, rem)
+		next := base + q
+		wait := next - rc.tau - t // until the bucket holds n bytes, rounded up
+		if rem > rc.tauRem {
+			wait++
+		}
 		if wait > rc.queueNs {
 			r.c.overflowed.Add(1)
 			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", hub.NoteArgs{
@@ -556,7 +582,7 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 			}))
 			continue
 		}
-		rl.tat = next
+		rl.tat, rl.tatRem = next, rem
 		if wait > 0 {
 			c.Delay += wait
 			e.addCopyNote(&c, note(r.name, "queue", hub.NoteArgs{
