@@ -117,6 +117,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{`partitions[0].end.rule: the partition cuts every link rule "ping" matches on`}},
 		{"end-trigger-on-a-rule-of-every-link", "rules:\n  - {name: ping}\npartitions:\n  - {name: p, groups: [a, [b, c]], start: 1s, end: {rule: ping, matches: 1}, duration: 1s}\n",
 			[]string{`partitions[0]: give end or duration, not both`}}, // b<->c stays whole: the trigger is fine
+		// A start trigger whose rule matches only once the partition's
+		// fixed end is past: a start trigger then starts nothing.
+		{"start-trigger-after-the-end", "rules:\n  - {name: r, match: {during: 5s-8s}}\npartitions:\n  - {name: p, groups: a|b, start: {rule: r, matches: 1}, end: 2s}\n",
+			[]string{`test.yaml:4:42: partitions[0].start.rule: rule "r" matches only from 5s on (during), and the partition's window is over at 2s, after which a start trigger starts nothing`}},
+		{"start-trigger-at-the-end", "rules:\n  - {name: r, match: {during: 2s-}}\npartitions:\n  - {name: p, groups: a|b, start: {rule: r, matches: 1}, end: 2s}\n",
+			[]string{`partitions[0].start.rule: rule "r" matches only from 2s on (during)`}},
 		{"dot-dot-partition-name", "partitions:\n  - {name: .., groups: a|b}\n",
 			[]string{`partitions[0].name: ".." is not a valid partition name`}},
 		{"dot-group-name", "groups: {.: [a]}\n",

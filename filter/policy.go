@@ -68,6 +68,7 @@ type partition struct {
 	side     map[string]int // port -> 1 + group index
 	schedule string         // for people: "5s-8s", "after rule x matched 3 times"
 	hold     time.Duration  // how long a trigger-started partition lasts; 0 = until healed
+	fixedEnd *time.Duration // the end the policy gives it, after which a start trigger starts nothing; nil = none
 	adhoc    bool
 	tg       toggle
 	specText string // spec(), made once (hub loop)
