@@ -84,8 +84,8 @@ func (r *rule) setRate(bps uint64, burst, queue int64) {
 
 // finish checks combinations and writes the rule's descriptions.
 func (r *rule) finish() error {
-	if r.reorder != nil && r.delay == nil {
-		return errors.New("reorder needs a delay in the same rule (netem's rule: frames are reordered by skipping the delay)")
+	if r.reorder != nil && (r.delay == nil || r.delay.fixed == 0 && r.delay.jitter == 0) {
+		return errors.New("reorder needs a delay in the same rule, above 0 (netem's rule: frames are reordered by skipping the delay)")
 	}
 	var a []string
 	if r.mtu > 0 {

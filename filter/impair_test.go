@@ -193,6 +193,70 @@ func TestDelayOrder(t *testing.T) {
 	}
 }
 
+// TestDelayClampedIsNoted: with jitter larger than the delay, a draw that
+// comes to 0 or less leaves the copy undelayed, but it is noted with its
+// draw and counted delayed like any other: every copy the delay step drew
+// for, and only those, says what it drew.
+func TestDelayClampedIsNoted(t *testing.T) {
+	for _, tc := range []struct{ name, delay, clamped string }{
+		{"uniform-reorder", "{fixed: 1ms, jitter: 10ms, order: reorder}", "1ms±10ms uniform draw="},
+		{"normal-reorder", "{fixed: 1ms, jitter: 10ms, distribution: normal, order: reorder}", "1ms±10ms normal draw="},
+		{"uniform-fifo", "1ms±10ms", "1ms±10ms uniform draw="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := mustParse(t, "seed: 3\nrules:\n  - {name: j, delay: "+tc.delay+"}\n")
+			const n = 1000
+			clamped := 0
+			for i := range n {
+				d := decide(pol, time.Duration(i)*time.Second, link("a", "b"), plain())
+				if len(d.Copies) != 1 || len(d.Copies[0].Notes) != 1 {
+					t.Fatalf("frame %d: got %s, want one copy with one delay note", i, formatDecision(d))
+				}
+				c := d.Copies[0]
+				note := c.Notes[0].String()
+				if !strings.HasPrefix(note, "rule j: delay ("+tc.clamped) {
+					t.Fatalf("frame %d: got note %q, want a delay note with its draw", i, note)
+				}
+				if strings.Contains(note, " clamped") {
+					clamped++
+					if c.Delay != 0 {
+						t.Errorf("frame %d: got delay %v with note %q, want 0", i, c.Delay, note)
+					}
+				} else if c.Delay == 0 {
+					t.Errorf("frame %d: got delay 0 with note %q, want it marked clamped", i, note)
+				}
+			}
+			if clamped == 0 {
+				t.Errorf("got no clamped draw in %d frames of 1ms±10ms", n)
+			}
+			if st := pol.Stats().Rules[0]; st.Matched != n || st.Delayed != n {
+				t.Errorf("got matched=%d delayed=%d, want %d of each", st.Matched, st.Delayed, n)
+			}
+		})
+	}
+}
+
+// TestDelayClampedHeldIsNoted: a clamped draw that FIFO order then holds
+// back says both, so the note adds up to the copy's delay.
+func TestDelayClampedHeldIsNoted(t *testing.T) {
+	pol := mustParse(t, "seed: 3\nrules:\n  - {name: j, delay: 1ms±10ms}\n")
+	seen := false
+	for i := range 1000 {
+		d := decide(pol, time.Duration(i)*100*time.Microsecond, link("a", "b"), plain())
+		if len(d.Copies) == 1 && len(d.Copies[0].Notes) == 1 {
+			if note := d.Copies[0].Notes[0].String(); strings.Contains(note, " clamped fifo+") {
+				seen = true
+				if d.Copies[0].Delay <= 0 {
+					t.Errorf("frame %d: got delay %v with note %q, want the hold", i, d.Copies[0].Delay, note)
+				}
+			}
+		}
+	}
+	if !seen {
+		t.Errorf("got no clamped and held copy in 1000 frames of 1ms±10ms 100µs apart")
+	}
+}
+
 func TestDelayFIFOIsPerLink(t *testing.T) {
 	// A long delay on a->b never holds up b->a.
 	pol := mustParse(t, "rules:\n  - {name: d, match: {link: a->b}, delay: 1s}\n")

@@ -151,6 +151,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{`schedules[0].name: "" is not a valid schedule name`}},
 		{"reorder-without-delay", "rules:\n  - name: x\n    reorder: 25%\n",
 			[]string{`rules[0]: reorder needs a delay in the same rule`}},
+		// netem reorders by letting frames skip the delay: with none,
+		// nothing is reordered, whatever the notes would say.
+		{"reorder-with-zero-delay", "rules:\n  - {name: r, delay: 0, reorder: 50%}\n",
+			[]string{`test.yaml:2:5: rules[0]: reorder needs a delay in the same rule, above 0`}},
+		{"reorder-with-zero-delay-mapping", "rules:\n  - {name: r, delay: {fixed: 0s, jitter: 0s}, reorder: 50%}\n",
+			[]string{`rules[0]: reorder needs a delay in the same rule, above 0`}},
 		{"ambiguous-rate", "rules:\n  - name: x\n    rate: 10Mbps\n",
 			[]string{`rules[0].rate: "10Mbps" is ambiguous`}},
 		{"rate-too-low", "rules:\n  - name: x\n    rate: 10bit\n",

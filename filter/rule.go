@@ -113,12 +113,15 @@ var (
 		"p=%v draw=%v bits=%d,%d,%d",
 		"p=%v draw=%v bits=%d,%d,%d,%d",
 	}
-	// delayLayouts by jitter (none, uniform, normal) and whether FIFO
-	// order held the copy back: index 2*jitter + held.
+	// delayLayouts by jitter (none, uniform, normal), whether the draw
+	// was clamped to 0 (only with jitter) and whether FIFO order held the
+	// copy back: index 4*jitter + 2*clamped + held.
 	delayLayouts = [...]string{
-		"%t", "%t fifo+%t",
+		"%t", "%t fifo+%t", "", "",
 		"%t±%t uniform draw=%+t", "%t±%t uniform draw=%+t fifo+%t",
+		"%t±%t uniform draw=%+t clamped", "%t±%t uniform draw=%+t clamped fifo+%t",
 		"%t±%t normal draw=%+t", "%t±%t normal draw=%+t fifo+%t",
+		"%t±%t normal draw=%+t clamped", "%t±%t normal draw=%+t clamped fifo+%t",
 	}
 )
 
@@ -516,6 +519,7 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 			}
 		}
 		d := max(dc.fixed+j, 0)
+		clamped := dc.fixed+j < 0
 		var held time.Duration
 		if !dc.reorder {
 			if dep := e.now + c.Delay + d; dep < rl.lastDep {
@@ -524,17 +528,22 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 			}
 			rl.lastDep = e.now + c.Delay + d
 		}
-		if d == 0 {
-			continue
+		if d == 0 && dc.jitter == 0 {
+			continue // nothing drawn, nothing done
 		}
+		// A copy whose draw came to 0 or less is noted and counted too,
+		// so that every copy the step drew for says what it drew.
 		c.Delay += d
 		args := hub.NoteArgs{N: [4]int64{int64(dc.fixed)}}
 		layout, next := 0, 1 // the layout's index, and its next value's
 		if dc.jitter > 0 {
 			args.N[1], args.N[2] = int64(dc.jitter), int64(j)
-			layout, next = 2, 3
+			layout, next = 4, 3
 			if dc.normal {
-				layout = 4
+				layout = 8
+			}
+			if clamped {
+				layout += 2
 			}
 		}
 		if held > 0 {
