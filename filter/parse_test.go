@@ -238,6 +238,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`schedules[0].down_for: duration must be positive`, `schedules[0].every: duration must be positive`}},
 		{"schedule-port-twice", "schedules:\n  - {name: s, port: a, at: 1s}\n  - {name: t, port: a, at: 2s}\n",
 			[]string{`schedules[1]: port "a" already has schedule "s"`}},
+		{"group-port-twice", "groups: {west: [a, a]}\npartitions:\n  - {name: p, groups: [west, b]}\n",
+			[]string{`test.yaml:1:20: groups.west: "a" is listed twice (first at line 1, column 17)`}},
 		{"group-named-like-port", "groups:\n  a: [b]\n",
 			[]string{`groups.a: group "a" has the name of a port`}},
 		{"alias", "rules:\n  - &r {name: x}\n  - *r\n",
