@@ -77,6 +77,29 @@ func TestRateOverflowNoteGivesTheWait(t *testing.T) {
 	}
 }
 
+// TestRateOverflowNoteNamesTheCopy: when some of a frame's copies
+// overflow, the frame's notes say which, in the order the copies reached
+// the limiter (the frame itself first); a lone frame's note names none.
+func TestRateOverflowNoteNamesTheCopy(t *testing.T) {
+	pol := mustParse(t, "rules:\n  - {name: d, duplicate: {probability: 100%, copies: 2}}\n  - {name: r, rate: {rate: 10Mbit, burst: 1250B, queue: 1250B}}\n")
+	f := udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, 1250-42))
+	d := decide(pol, 0, link("a", "b"), f)
+	if len(d.Copies) != 2 {
+		t.Fatalf("got %s, want two copies through", formatDecision(d))
+	}
+	want := "rule d: duplicate (p=1 draw=" // the draw varies with the stream
+	if got := hub.FormatNotes(d.Notes); !strings.HasPrefix(got, want) ||
+		!strings.HasSuffix(got, "; rule r: overflow (rate=10Mbit wait=2ms > queue 1ms copy 3 of 3)") {
+		t.Errorf("got frame notes %q, want the duplicate's and an overflow naming copy 3 of 3", got)
+	}
+	pol = mustParse(t, "rules:\n  - {name: r, rate: {rate: 10Mbit, burst: 1250B, queue: 0B}}\n")
+	decide(pol, 0, link("a", "b"), f)
+	d = decide(pol, 0, link("a", "b"), f)
+	if got, want := hub.FormatNotes(d.Notes), "rule r: overflow (rate=10Mbit wait=1ms > queue 0s)"; got != want {
+		t.Errorf("got notes %q, want %q", got, want)
+	}
+}
+
 // The notes of acting rules (drops with their draw, overflows with their
 // wait) are values formatted only when read: deciding costs no allocation.
 func TestDecideActingAllocs(t *testing.T) {

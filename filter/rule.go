@@ -586,9 +586,12 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 		}
 		if wait > rc.queueNs {
 			r.c.overflowed.Add(1)
-			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", hub.NoteArgs{
-				Layout: "rate=%s wait=%t > queue %t", S: rc.rateText, N: [4]int64{int64(wait), int64(rc.queueNs)},
-			}))
+			args := hub.NoteArgs{Layout: "rate=%s wait=%t > queue %t", S: rc.rateText, N: [4]int64{int64(wait), int64(rc.queueNs)}}
+			if len(cs) > 1 { // the note is the frame's: say which copy it drops
+				args.Layout = "rate=%s wait=%t > queue %t copy %d of %d"
+				args.N[2], args.N[3] = int64(i+1), int64(len(cs))
+			}
+			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", args))
 			continue
 		}
 		rl.tat, rl.tatRem = next, rem
