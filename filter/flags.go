@@ -221,6 +221,13 @@ func (f *Flags) addTo(spec *Spec, ports []string) error {
 		}
 		link, val := flagLink(e.value)
 		i, seen := byLink[link]
+		if !seen && slices.ContainsFunc(spec.Rules, func(rs RuleSpec) bool { return rs.Name == link }) {
+			// A flag rule is named after its LINK, and its streams are
+			// keyed by that name: it cannot be renamed without changing
+			// its draws, so the clash is the user's to settle.
+			fail(e, fmt.Errorf("the policy file has a rule named %s, the name of this flag's rule: rename the file's rule, or write the impairment in it", quote(link)))
+			continue
+		}
 		if !seen {
 			at := Pos{File: "flags", Path: "rule " + link}
 			rs := RuleSpec{Name: link, At: at, NameAt: at}

@@ -199,6 +199,30 @@ func TestFlagsLoadWithFile(t *testing.T) {
 	}
 }
 
+// TestFlagsRuleNamedInFile: a file rule named after a LINK (as POLICY.md
+// suggests for parity) and a flag on that LINK would make two rules of
+// one name; the error says so, and how to settle it.
+func TestFlagsRuleNamedInFile(t *testing.T) {
+	var f Flags
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f.Register(fs)
+	if err := fs.Parse([]string{"--loss", "a->b=5%", "--delay", "a -> b=1ms", "--loss", "b->a=1%"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.Parse([]byte("rules:\n  - {name: a->b, match: {link: a->b}, loss: 5%}\n"), "p.yaml", abc)
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 2 {
+		t.Fatalf("got error %v, want two, one per flag on a->b", err)
+	}
+	want := `--loss: "a->b=5%": the policy file has a rule named "a->b", the name of this flag's rule: rename the file's rule, or write the impairment in it`
+	if got := list[0].Error(); got != want {
+		t.Errorf("got error %q, want %q", got, want)
+	}
+	if got := list[1].Error(); !strings.HasPrefix(got, `--delay: "a -> b=1ms": the policy file has a rule named "a->b"`) {
+		t.Errorf("got error %q, want the --delay flag's", got)
+	}
+}
+
 // TestFlagsParseIsLoadOfKeptText: a policy file read once (ReadPolicy)
 // compiles from its text as Load compiles the file, flags and all, with
 // the same name and hash, after the file is gone.
