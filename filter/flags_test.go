@@ -85,6 +85,7 @@ func TestFlagsErrors(t *testing.T) {
 		{"reorder-alone", []string{"--reorder", "a->b=5%"}, `rule a->b: reorder needs a delay`},
 		{"bad-seed", []string{"--seed", "x"}, `"x" is not an unsigned 64-bit integer`},
 		{"bad-partition", []string{"--partition", "a"}, `needs at least two groups`},
+		{"partition-port-twice-in-a-group", []string{"--partition", "a,a|b"}, `--partition: "a,a|b": "a" is listed twice in group "a,a"`},
 		{"bad-partition-time", []string{"--partition", "a|b@8s-5s"}, `ends before it starts`},
 		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
 		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `--down: "a@1s-3s/1s": down 2s every 1s: the time down must be positive and shorter than the period`},
@@ -214,11 +215,11 @@ func TestFlagsRuleNamedInFile(t *testing.T) {
 	if !errors.As(err, &list) || len(list) != 2 {
 		t.Fatalf("got error %v, want two, one per flag on a->b", err)
 	}
-	want := `--loss: "a->b=5%": the policy file has a rule named "a->b", the name of this flag's rule: rename the file's rule, or write the impairment in it`
+	want := `--loss: "a->b=5%": the policy file has a rule named "a->b" (p.yaml:2:12), the name of this flag's rule: rename the file's rule, or write the impairment in it`
 	if got := list[0].Error(); got != want {
 		t.Errorf("got error %q, want %q", got, want)
 	}
-	if got := list[1].Error(); !strings.HasPrefix(got, `--delay: "a -> b=1ms": the policy file has a rule named "a->b"`) {
+	if got := list[1].Error(); !strings.HasPrefix(got, `--delay: "a -> b=1ms": the policy file has a rule named "a->b" (p.yaml:2:12),`) {
 		t.Errorf("got error %q, want the --delay flag's", got)
 	}
 }

@@ -981,16 +981,18 @@ func (p *Policy) checkGroups(groups [][]string) error {
 	if len(groups) < 2 {
 		return fmt.Errorf("a partition needs at least two groups")
 	}
-	seen := map[string]bool{}
-	for _, g := range groups {
+	in := map[string]int{}
+	for i, g := range groups {
 		if err := p.checkPorts(g, nil, nil); err != nil {
 			return err
 		}
 		for _, n := range g {
-			if seen[n] {
+			if j, seen := in[n]; seen && j == i {
+				return fmt.Errorf("%s is listed twice in group %s", quote(n), quote(strings.Join(g, ",")))
+			} else if seen {
 				return fmt.Errorf("port %s is in more than one group", quote(n))
 			}
-			seen[n] = true
+			in[n] = i
 		}
 	}
 	return nil

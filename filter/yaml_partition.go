@@ -80,11 +80,17 @@ func (w *walker) partitionGroups(n *yaml.Node, path string) [][]string {
 			return nil
 		}
 		var names []string
+		first := map[string]*yaml.Node{}
 		for _, it := range items {
 			s, ok := w.scalar(it, path)
 			if !ok {
 				return nil
 			}
+			if at, twice := first[s]; twice {
+				w.errf(it, fmt.Sprintf("%s[%d]", path, i), "%s is listed twice (first at line %d, column %d)", quote(s), at.Line, at.Column)
+				return nil
+			}
+			first[s] = it
 			names = append(names, s)
 		}
 		specs = append(specs, strings.Join(names, ","))
