@@ -78,7 +78,7 @@ func newRule(name string, index int) *rule {
 func (r *rule) setRate(bps uint64, burst, queue int64) {
 	rc := &rateCfg{bps: bps, burst: burst, queue: queue, rateText: formatRate(bps)}
 	rc.tau, rc.tauRem = rc.cost(int(burst), 0)
-	rc.queueNs = rc.ceilCost(int(queue))
+	rc.queueNs, rc.queueRem = rc.cost(int(queue), 0)
 	r.rate = rc
 }
 

@@ -134,3 +134,37 @@ rules:
 		}
 	}
 }
+
+// TestRateQueueBoundExact: the wait is compared with the queue exactly,
+// not both rounded up to whole ns. At 3Mbit a byte takes 2666.67ns, so a
+// 1-byte queue holds 2666.67ns: a wait of 2667ns overflows it, one of
+// exactly 2666.67ns does not (both are noted rounded up, as 2.667µs).
+func TestRateQueueBoundExact(t *testing.T) {
+	const src = "rules:\n  - {name: r, rate: {rate: 3Mbit, burst: 64B, queue: 1B}}\n"
+	for _, tc := range []struct {
+		name string
+		size int           // the second frame's; the first, of 64B, empties the bucket
+		at   time.Duration // when it comes: its wait is its cost less at
+		want string
+	}{
+		{"1ns-over", 60, 157333, "rule r: overflow (rate=3Mbit wait=2.667µs > queue 2.666µs)"},
+		{"exactly-the-queue", 61, 160000, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := mustParse(t, src)
+			if d := decide(pol, 0, link("a", "b"), udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, 64-42))); d.Drop || len(d.Notes) != 0 {
+				t.Fatalf("got first frame %s, want it through at once", formatDecision(d))
+			}
+			d := decide(pol, tc.at, link("a", "b"), udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, tc.size-42)))
+			if tc.want != "" {
+				if got := hub.FormatNotes(d.Notes); !d.Drop || got != tc.want {
+					t.Errorf("got %s, notes %q; want a drop noted %q", formatDecision(d), got, tc.want)
+				}
+				return
+			}
+			if d.Drop || len(d.Copies) != 1 || d.Copies[0].Delay != 2667 {
+				t.Errorf("got %s, want the frame queued for 2667ns", formatDecision(d))
+			}
+		})
+	}
+}

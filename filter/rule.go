@@ -72,14 +72,14 @@ type corruptCfg struct {
 
 // rateCfg is a token bucket of burst bytes filled at bps, with a queue of
 // queue bytes for frames that find it empty. tau is the burst as time at
-// the rate, exactly tau + tauRem/bps ns; queueNs is the queue as time,
-// rounded up.
+// the rate, exactly tau + tauRem/bps ns; the queue's is exactly queueNs +
+// queueRem/bps ns.
 type rateCfg struct {
-	bps          uint64
-	burst, queue int64
-	tau, queueNs time.Duration
-	tauRem       uint64
-	rateText     string // formatRate(bps), for notes
+	bps              uint64
+	burst, queue     int64
+	tau, queueNs     time.Duration
+	tauRem, queueRem uint64
+	rateText         string // formatRate(bps), for notes
 }
 
 // cost is n bytes' time at the rate: q + rem/bps ns, rem < bps. n·8e9 fits
@@ -89,13 +89,21 @@ func (c *rateCfg) cost(n int, rem uint64) (time.Duration, uint64) {
 	return time.Duration(bits / c.bps), bits % c.bps
 }
 
-// ceilCost is n bytes' time at the rate, rounded up.
-func (c *rateCfg) ceilCost(n int) time.Duration {
-	q, rem := c.cost(n, 0)
-	if rem > 0 {
-		q++
+// overQueue reports whether a wait of exactly w0 + (rem-tauRem)/bps ns is
+// longer than the queue, queueNs + queueRem/bps ns: whether
+// (w0-queueNs)·bps + rem - tauRem - queueRem > 0. The fractions add up to
+// less than bps and more than -2·bps, so only a whole-ns difference of 0
+// or 1 needs the product, which then fits in an int64 (bps is at most
+// 1e12).
+func (c *rateCfg) overQueue(w0 time.Duration, rem uint64) bool {
+	d := w0 - c.queueNs
+	switch {
+	case d >= 2:
+		return true
+	case d < 0:
+		return false
 	}
-	return q
+	return int64(d)*int64(c.bps)+int64(rem)-int64(c.tauRem)-int64(c.queueRem) > 0
 }
 
 // bound on copies of one frame on one link, whatever the duplicate rules say.
@@ -563,7 +571,9 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 // dropped as overflow and takes no tokens. tat keeps the fraction of a ns
 // each copy's cost leaves (in units of 1/bps ns), so that rounding never
 // adds up: at 1Tbit a 64-byte frame costs 0.512ns, and rounding each up
-// to 1ns would halve the rate. Only the wait is rounded, up, to whole ns.
+// to 1ns would halve the rate. The wait is compared with the queue exactly;
+// only then is it rounded, up, to whole ns (and the queue, in the note,
+// down, so that the note's wait is always above it).
 func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 	rc := r.rate
 	cs := e.copies()
@@ -581,10 +591,11 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 		q, rem := rc.cost(n, rem)
 		next := base + q
 		wait := next - rc.tau - t // until the bucket holds n bytes, rounded up
+		over := rc.overQueue(wait, rem)
 		if rem > rc.tauRem {
 			wait++
 		}
-		if wait > rc.queueNs {
+		if over {
 			r.c.overflowed.Add(1)
 			args := hub.NoteArgs{Layout: "rate=%s wait=%t > queue %t", S: rc.rateText, N: [4]int64{int64(wait), int64(rc.queueNs)}}
 			if len(cs) > 1 { // the note is the frame's: say which copy it drops
