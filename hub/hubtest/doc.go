@@ -3,6 +3,11 @@
 // policy, forwarding and delivery before it returns, and Advance moves the
 // virtual clock through every timer deadline in order. Nothing runs on
 // another goroutine, so a test's output is a pure function of its input.
+// That includes timers armed on the Sim's Clock (a capture sink or a
+// policy given Sim.Clock): Advance and Drain call their functions on the
+// caller's goroutine, each at its own deadline, after the core's timers due
+// at the same instant (hub.Driver); one that waits for another goroutine
+// does not belong on a Sim (internal/vsim runs such programs).
 //
 // Each port's peer has the core's bounded egress queue in front of it and
 // reads at a pace the test sets: at once (the default), one frame per

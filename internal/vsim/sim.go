@@ -102,7 +102,10 @@ func New(cfg Config) *Sim {
 		Policy:    cfg.Policy,
 		Observers: cfg.Observers,
 	})
-	s.drv = hub.Driver{Clock: s.Clock, Core: s.core}
+	// The clock's timers start on their own goroutines, as the stacks
+	// expect of a tcpip.Clock, and each has run as far as it can before the
+	// next event.
+	s.drv = hub.Driver{Clock: s.Clock, Core: s.core, Settle: idle.Settle}
 	return s
 }
 
@@ -198,7 +201,11 @@ func (s *Sim) event() (bool, error) {
 			return true, nil
 		}
 	}
-	if !s.drv.Step() {
+	moved := s.drv.Step()
+	if err := s.drv.Err(); err != nil {
+		return false, err
+	}
+	if !moved {
 		return false, nil
 	}
 	s.stats.Timers++
