@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"l2hub/hub"
@@ -57,6 +59,34 @@ type Sim struct {
 	queue []delivery
 	buf   []byte
 	stats Stats
+	// pinned: this Sim holds the process at one processor until Close.
+	pinned bool
+}
+
+// procs pins the process to one processor while any Sim is open:
+// GOMAXPROCS=1 from the first New to the last Close, then what it was.
+var procs struct {
+	sync.Mutex
+	open int // Sims not yet closed
+	was  int // GOMAXPROCS before the first
+}
+
+func pinProcs() {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.open == 0 {
+		procs.was = runtime.GOMAXPROCS(1)
+	}
+	procs.open++
+}
+
+func unpinProcs() {
+	procs.Lock()
+	defer procs.Unlock()
+	procs.open--
+	if procs.open == 0 {
+		runtime.GOMAXPROCS(procs.was)
+	}
 }
 
 type port struct {
@@ -86,8 +116,11 @@ func (p *port) Depth() hub.QueueDepth { return hub.QueueDepth{} }
 // is no drain to watch for.
 func (p *port) WatchDrain(int) {}
 
-// New returns a Sim with no ports.
+// New returns a Sim with no ports. From now until Close the process runs
+// on one processor (runtime.GOMAXPROCS(1); Close restores the setting once
+// no Sim is open): see the package documentation.
 func New(cfg Config) *Sim {
+	pinProcs()
 	start := cfg.Start
 	if start.IsZero() {
 		start = hub.DefaultEpoch
@@ -95,7 +128,7 @@ func New(cfg Config) *Sim {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = 65535
 	}
-	s := &Sim{Clock: hub.NewVirtualClock(start), buf: make([]byte, cfg.MaxFrame)}
+	s := &Sim{Clock: hub.NewVirtualClock(start), buf: make([]byte, cfg.MaxFrame), pinned: true}
 	s.core = hub.NewCore(hub.CoreConfig{
 		Mode:      cfg.Mode,
 		Clock:     s.Clock,
@@ -212,8 +245,14 @@ func (s *Sim) event() (bool, error) {
 	return true, nil
 }
 
-// Close releases the frames still in flight and the core's timers.
+// Close releases the frames still in flight and the core's timers, and
+// gives the process back its processors once no Sim is open. A second
+// Close does nothing more.
 func (s *Sim) Close() {
+	if s.pinned {
+		s.pinned = false
+		defer unpinProcs()
+	}
 	for _, d := range s.queue {
 		d.f.Release()
 	}
