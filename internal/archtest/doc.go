@@ -5,9 +5,15 @@
 // files import, and that DESIGN.md's dependency rule holds: nothing under
 // hub/ imports an l2hub package outside hub/ (hub itself imports none).
 // And it keeps the determinism contract: no non-test file of hub, filter,
-// capture or conformance (their *test helper packages aside) reads the wall
-// clock (time.Now, time.Sleep, timers and tickers) or the global random
-// stream; they take a hub.Clock and seeded streams.
+// capture, conformance, replay or internal/vsim (hub/hubtest and the other
+// *test helper packages included) reads the wall clock (time.Now,
+// time.Sleep, timers and tickers, internal/wallclock, a dot-imported time),
+// the global random stream (math/rand, math/rand/v2's top-level functions)
+// or crypto/rand; they take a hub.Clock and seeded streams. The few files
+// that use the wall clock on purpose (a default for a live run, replay's
+// injection into a running hub) are listed by name with the reason. Map
+// iteration order is not checked: a range over a map must sort or not
+// depend on the order, and review keeps it so.
 //
 // The Imports line. A line of the package comment starts with "Imports:";
 // what follows, up to the first ";" or sentence-ending "." outside
