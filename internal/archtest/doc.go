@@ -5,15 +5,22 @@
 // files import, and that DESIGN.md's dependency rule holds: nothing under
 // hub/ imports an l2hub package outside hub/ (hub itself imports none).
 // And it keeps the determinism contract: no non-test file of hub, filter,
-// capture, conformance, replay or internal/vsim (hub/hubtest and the other
-// *test helper packages included) reads the wall clock (time.Now,
-// time.Sleep, timers and tickers, internal/wallclock, a dot-imported time),
-// the global random stream (math/rand, math/rand/v2's top-level functions)
-// or crypto/rand; they take a hub.Clock and seeded streams. The few files
-// that use the wall clock on purpose (a default for a live run, replay's
-// injection into a running hub) are listed by name with the reason. Map
-// iteration order is not checked: a range over a map must sort or not
-// depend on the order, and review keeps it so.
+// capture, conformance, replay, internal/vsim or transport/netstack
+// (hub/hubtest and the other *test helper packages included) reads the
+// wall clock (time.Now, time.Sleep, timers and tickers, a context's
+// WithTimeout or WithDeadline, internal/wallclock, a dot-imported time or
+// context), the global random stream (math/rand, math/rand/v2's top-level
+// functions), crypto/rand or hash/maphash (seeded at random); they take a
+// hub.Clock and seeded streams. The few findings made on purpose (a
+// wall-clock default for a live run, replay's injection into a running
+// hub) are allowed one by one, as a file and the import or call it may
+// make, with the reason; any other finding in that file is still reported.
+// What a package leaves to a library is out of sight: a netstack host
+// without Config.Clock or Config.Rand gets gVisor's wall clock and
+// crypto/rand, and nothing here sees it. Map iteration order and a select
+// among several ready channels are not checked either: a range over a map
+// must sort or not depend on the order, a select must not decide what is
+// recorded, and review keeps it so.
 //
 // The Imports line. A line of the package comment starts with "Imports:";
 // what follows, up to the first ";" or sentence-ending "." outside
