@@ -28,8 +28,10 @@
 // but does not order them. On one processor they run one after the other
 // in the scheduler's order; on two, side by side, and the capture changes
 // from run to run. So New sets runtime.GOMAXPROCS(1) and the last Close
-// restores the setting: a test need not, and the whole process, not only
-// the Sim, runs on one processor meanwhile. What remains is the runtime's
+// restores the setting (the runtime's default through
+// runtime.SetDefaultGOMAXPROCS, so that it follows CPU limits again): a test
+// need not, and the whole process, not only the Sim, runs on one processor
+// meanwhile. What remains is the runtime's
 // own order on that processor (its run queue, and asynchronous preemption,
 // which wall time triggers); it has held in every run we made, under -race
 // and GOGC=1 too, but it is the runtime's, not a promise of Go's.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -85,8 +86,29 @@ func unpinProcs() {
 	defer procs.Unlock()
 	procs.open--
 	if procs.open == 0 {
-		runtime.GOMAXPROCS(procs.was)
+		restoreProcs(procs.was)
 	}
+}
+
+// setDefaultProcs is runtime.SetDefaultGOMAXPROCS; a test counts its calls.
+var setDefaultProcs = runtime.SetDefaultGOMAXPROCS
+
+// restoreProcs gives the process back its GOMAXPROCS, was. A call of
+// runtime.GOMAXPROCS(n) turns off the runtime's automatic updates (to the
+// CPU count, affinity and cgroup limit) for the rest of the process, so
+// when was is the runtime's default and no GOMAXPROCS environment variable
+// set it, it goes back through runtime.SetDefaultGOMAXPROCS, which turns
+// them on again; any other value is set as it was, explicitly. Whether was
+// came from the default or from a call that chose the same number cannot
+// be told apart; both get the default back, updates on.
+func restoreProcs(was int) {
+	if os.Getenv("GOMAXPROCS") == "" {
+		setDefaultProcs()
+		if runtime.GOMAXPROCS(0) == was {
+			return
+		}
+	}
+	runtime.GOMAXPROCS(was)
 }
 
 type port struct {
@@ -117,8 +139,9 @@ func (p *port) Depth() hub.QueueDepth { return hub.QueueDepth{} }
 func (p *port) WatchDrain(int) {}
 
 // New returns a Sim with no ports. From now until Close the process runs
-// on one processor (runtime.GOMAXPROCS(1); Close restores the setting once
-// no Sim is open): see the package documentation.
+// on one processor (runtime.GOMAXPROCS(1); Close restores the setting, the
+// runtime's automatic one included, once no Sim is open): see the package
+// documentation.
 func New(cfg Config) *Sim {
 	pinProcs()
 	start := cfg.Start
