@@ -61,7 +61,7 @@ fuzz:
 # The QEMU end-to-end suite (needs QEMU; as root it runs in a private network
 # namespace, without root on the host's loopback; see e2e/).
 e2e:
-	$(GO) test -tags e2e ./e2e/...
+	$(GO) test -count=1 -tags e2e ./e2e/...
 
 # The QEMU-protocol load generator: l2hub against a direct VM pair and a
 # multicast group (a few minutes; `make loadtest ARGS=--quick`).

@@ -236,7 +236,7 @@ func TestListenNeedsATokenForTCP(t *testing.T) {
 		{"tcp:localhost:0", "", false},
 		{"tcp:0.0.0.0:0", "", false},
 		{"tcp:192.0.2.1:0", "", false}, // refused before any bind is tried
-		{"tcp:127.0.0.1:0", "s3cret", true},
+		{"tcp:127.0.0.1:0", "s3cret-of-enough-length", true},
 	} {
 		l, err := control.Listen(tt.addr, tt.token)
 		if (err == nil) != tt.ok || err != nil && !errors.Is(err, control.ErrNeedToken) {
@@ -252,7 +252,7 @@ func TestListenNeedsATokenForTCP(t *testing.T) {
 // loopback would carry the token in clear: it is refused unless
 // $L2HUB_CONTROL_ALLOW_REMOTE is 1.
 func TestListenRefusesRemoteTCP(t *testing.T) {
-	const token = "s3cret-remote"
+	const token = "s3cret-remote-0123456789"
 	for _, tt := range []struct {
 		addr, allow string
 		ok          bool

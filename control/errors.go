@@ -25,6 +25,10 @@ var (
 	// without a token: any host that reaches it could read the hub's
 	// counters.
 	ErrMetricsNeedToken = errors.New("it needs a token")
+	// ErrShortToken reports a token shorter than MinTokenLen where one is
+	// required (a TCP control address, a metrics address other than
+	// loopback), which a hub refuses to be guarded by.
+	ErrShortToken = errors.New("the token is too short")
 )
 
 // ErrBusy reports a request the control API turned away unread (503,

@@ -20,12 +20,32 @@ const scrapeTimeout = 5 * time.Second
 // of l2hub_rule_actions_total says them (see filter.RuleStats).
 var RuleActions = []string{"dropped", "delayed", "duplicated", "corrupted", "queued", "overflowed"}
 
+// DropReasonsHelp says what each reason of l2hub_port_drops_total means,
+// as its help text gives it.
+const DropReasonsHelp = "runt (shorter than an Ethernet header); " +
+	"oversize (longer than the maximum frame, or than the socket could send); " +
+	"policy (the policy dropped it: a rule, a partition, or a link taken down by ctl link down or a flap schedule, which l2hub_port_link_down_drops_total also counts); " +
+	"reflect (switch mode: its destination is the port it came in on); " +
+	"split-horizon (its destination is in its port's split-horizon group); " +
+	"port-down (no VM attached to the port, or it went away with copies queued; not ctl link down, which counts as policy); " +
+	"write-error (the transport failed to send it); " +
+	"foreign-source (a datagram from an address other than the port's peer: udp, unixgram, mcast and vxlan ports); " +
+	"delay-full (too many frames waiting out a delay); " +
+	"stalled (the port's VM read nothing for the stall time); " +
+	"queue-full (the port's queue was full and it drops rather than pauses); " +
+	"backlog-full (a paused sender's backlog reached its bound); " +
+	"kernel-overflow (dropped below the hub before it could read it: a socket buffer, a TAP device's queue, a virtual peer's NIC queue; datagram, vxlan, tap and virtual peer ports); " +
+	"bad-encap (a VXLAN datagram too short or without the I flag); " +
+	"other-vni (a VXLAN datagram for another VNI); " +
+	"own-echo (a VXLAN datagram the port sent itself, come back to it)."
+
 // Collector exports the hub's port counters, VXLAN ports' remotes and
 // learning tables, and the policy's rule counters to Prometheus, reading
 // them at scrape time: one call of ports per scrape.
 type Collector struct {
-	ports func(ctx context.Context) ([]hub.PortStatus, error)
-	rules func() []filter.RuleStats
+	ports   func(ctx context.Context) ([]hub.PortStatus, error)
+	rules   func() []filter.RuleStats
+	reasons func(port string) []hub.DropReason
 
 	rxFrames, rxBytes, txFrames, txBytes, drops, attached, attaches, matched, actions *prometheus.Desc
 	queued, paused, pauses, pausedSeconds, stalled, stalls                            *prometheus.Desc
@@ -46,7 +66,8 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 		txFrames: d("port_tx_frames_total", "Frames queued for the port's peer.", "port"),
 		txBytes:  d("port_tx_bytes_total", "Bytes queued for the port's peer.", "port"),
 		drops: d("port_drops_total",
-			"Frames dropped, by reason. A copy dropped on its way to another port (by the policy, a full queue, no peer) is counted at the port the copy was meant for, not at its sender's.",
+			"Frames dropped, by reason. A copy dropped on its way to another port (by the policy, a full queue, no peer) is counted at the port the copy was meant for, not at its sender's. "+
+				"Each port has a series for each reason its transport can give, 0 until it happens, and for any other once it has: "+DropReasonsHelp,
 			"port", "reason"),
 		attached: d("port_attached", "1 while the port has a peer.", "port"),
 		attaches: d("port_attaches_total", "Peers attached over the port's life.", "port"),
@@ -80,6 +101,16 @@ func NewCollector(ports func(ctx context.Context) ([]hub.PortStatus, error), rul
 	}
 }
 
+// WithDropReasons makes c export, for each port, a series of
+// l2hub_port_drops_total for each reason reasons(port) lists (its
+// transport's, say: the VXLAN reasons only on a VXLAN port), and for any
+// other only once it has counted a frame; without it, or with a nil list,
+// every port has every reason's series. It returns c.
+func (c *Collector) WithDropReasons(reasons func(port string) []hub.DropReason) *Collector {
+	c.reasons = reasons
+	return c
+}
+
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rxFrames, c.rxBytes, c.txFrames, c.txBytes, c.drops, c.attached, c.attaches, c.matched, c.actions,
@@ -110,8 +141,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.txFrames, p.Stats.TxFrames)
 			counter(c.txBytes, p.Stats.TxBytes)
 			counter(c.attaches, p.Stats.Attaches)
+			var own []hub.DropReason
+			if c.reasons != nil {
+				own = c.reasons(p.Name)
+			}
+			every := own == nil
 			for _, r := range hub.DropReasons() {
-				counter(c.drops, p.Stats.Drops[r.String()], r.String())
+				// A reason the port's transport cannot give has no series
+				// (a hub of many ports would carry hundreds that stay 0),
+				// unless it happened after all.
+				n := p.Stats.Drops[r.String()]
+				if every || n > 0 || slices.Contains(own, r) {
+					counter(c.drops, n, r.String())
+				}
 			}
 			counter(c.pauses, p.Stats.Pauses)
 			counter(c.stalls, p.Stats.Stalls)
@@ -221,6 +263,11 @@ type LinkCollector struct {
 	frames, bytes, drops *prometheus.Desc
 }
 
+// linkSeries says, in the links' help texts, which pairs have series.
+const linkSeries = "Only an ordered pair of ports that has carried or dropped a frame has series, " +
+	"and then all three link families, those still 0 included, so rate() and increase() see every step: " +
+	"a pair that never saw traffic costs nothing, but a broadcast from each of n ports makes n(n-1) pairs."
+
 // NewLinkCollector returns a collector of links' counters.
 func NewLinkCollector(links func(ctx context.Context) ([]hub.LinkStats, error)) *LinkCollector {
 	d := func(name, help string) *prometheus.Desc {
@@ -228,10 +275,10 @@ func NewLinkCollector(links func(ctx context.Context) ([]hub.LinkStats, error)) 
 	}
 	return &LinkCollector{
 		links:  links,
-		frames: d("frames_total", "Frames from port from's peer queued for port to's peer (each copy counts)."),
-		bytes:  d("bytes_total", "Bytes of the frames l2hub_link_frames_total counts."),
+		frames: d("frames_total", "Frames from port from's peer queued for port to's peer (each copy counts). "+linkSeries),
+		bytes:  d("bytes_total", "Bytes of the frames l2hub_link_frames_total counts. "+linkSeries),
 		drops: d("drops_total",
-			"Frames from port from dropped on their way to port to: by the policy, flow control, for want of a peer, or at the delay bound."),
+			"Frames from port from dropped on their way to port to: by the policy, flow control, for want of a peer, or at the delay bound. "+linkSeries),
 	}
 }
 

@@ -136,7 +136,9 @@ func ParseMetricsAddr(addr string) (hostport string, needToken bool, err error) 
 
 // ListenMetrics binds a metrics address (see ParseMetricsAddr). An address
 // that is not loopback needs a token, the metrics endpoint's own: without
-// one it is refused (ErrMetricsNeedToken).
+// one it is refused (ErrMetricsNeedToken), and a token shorter than
+// MinTokenLen too (ErrShortToken). A loopback address's token, which it
+// may do without, may be shorter.
 func ListenMetrics(addr, token string) (net.Listener, error) {
 	hostport, needToken, err := ParseMetricsAddr(addr)
 	if err != nil {
@@ -147,7 +149,12 @@ func ListenMetrics(addr, token string) (net.Listener, error) {
 			"(--metrics-token-file FILE, the config's metrics_token_file, or $%s), which Prometheus sends as a bearer token "+
 			"(authorization: credentials_file); the control token is never accepted there", addr, ErrMetricsNeedToken, MetricsTokenEnv)
 	}
-	return net.Listen("tcp", hostport)
+	if needToken {
+		if err := CheckTokenLen("metrics token", token); err != nil {
+			return nil, err
+		}
+	}
+	return listenTCP(hostport)
 }
 
 // MetricsTokenEnv names the environment variable serve reads the metrics

@@ -63,7 +63,7 @@ func rawRequest(t *testing.T, addr, method, path string, hdr map[string]string, 
 // browser-only trait alone is refused before the target is touched, while
 // l2hub's own requests pass.
 func TestWebPagesCannotSteerTheHub(t *testing.T) {
-	l, err := control.Listen("tcp:127.0.0.1:0", "s3cret")
+	l, err := control.Listen("tcp:127.0.0.1:0", "s3cret-of-enough-length")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 // answered 401 and closed at once, the body they announced unread, so
 // they hold no place either.
 func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
-	const maxConns, token = 4, "s3cret"
+	const maxConns, token = 4, "s3cret-of-enough-length"
 	// serve starts a server whose timeouts outlast the hang guard: only a
 	// connection giving its slot up lets the client in.
 	serve := func(t *testing.T) (addr, hostport string) {

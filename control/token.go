@@ -96,6 +96,23 @@ func readTokenFile(what, path string) (string, error) {
 	return tok, nil
 }
 
+// MinTokenLen is the fewest characters of a token that guards a TCP
+// control address or a metrics address other than loopback: 16 random
+// base64 characters are 96 bits, beyond guessing over plain HTTP.
+// README's recipe (24 random bytes in base64) gives 32.
+const MinTokenLen = 16
+
+// CheckTokenLen refuses a token (not "": none) shorter than MinTokenLen;
+// what, which begins the error, names the token and, when the caller
+// knows, where it came from ("control token from $L2HUB_CONTROL_TOKEN").
+func CheckTokenLen(what, token string) error {
+	if token != "" && len(token) < MinTokenLen {
+		return fmt.Errorf("%s: %w: it has %d characters, want at least %d; make one with: umask 077; head -c 24 /dev/urandom | base64 > FILE",
+			what, ErrShortToken, len(token), MinTokenLen)
+	}
+	return nil
+}
+
 // CheckToken trims a token and checks that it can travel in an HTTP
 // header: not empty, printable ASCII without spaces.
 func CheckToken(s string) (string, error) {

@@ -75,16 +75,38 @@ func artifacts(t *testing.T) string {
 
 // --- guests -------------------------------------------------------------------
 
-// requireGuests skips t when guests cannot run here and fails it when the
-// guest build failed.
+// requireGuests skips t when guests cannot run here (fails it under
+// L2HUB_E2E_REQUIRE=1) and fails it when the guest build failed.
 func requireGuests(t *testing.T) {
 	t.Helper()
 	if suite.GuestSkip != "" {
+		if required() {
+			t.Fatal(suite.GuestSkip, "("+envRequire+"=1)")
+		}
 		t.Skip(suite.GuestSkip)
 	}
 	if suite.GuestErr != "" {
 		t.Fatal(suite.GuestErr)
 	}
+}
+
+// required tells whether what the machine lacks must fail the tests that
+// need it (L2HUB_E2E_REQUIRE=1, as .ci/run sets): a run that skipped them,
+// or left a capture unread, would pass without checking.
+func required() bool { return os.Getenv(envRequire) == "1" }
+
+// haveTshark tells whether tshark can read what; without it t logs that
+// what is not read, or fails under L2HUB_E2E_REQUIRE=1.
+func haveTshark(t *testing.T, what string) bool {
+	t.Helper()
+	if suite.Tshark != "" {
+		return true
+	}
+	if required() {
+		t.Fatalf("%s not read: tshark not installed (apt-get install tshark; %s=1)", what, envRequire)
+	}
+	t.Logf("%s not read: tshark not installed", what)
+	return false
 }
 
 // requireCheck fails t when the guest agent lacks a check (l2guest
@@ -281,7 +303,7 @@ func freePort(t *testing.T) int {
 // sockPath returns a unix socket path short enough for sun_path (108 bytes).
 func sockPath(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "l2e2e")
+	dir, err := os.MkdirTemp(suite.Tmp, "l2e2e") // under suite.Tmp: removed even after a panic
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +549,7 @@ func (h *Hub) start() {
 	fmt.Fprintf(log, "# %s %s\n", suite.Hub, strings.Join(args, " "))
 	cmd := exec.Command(suite.Hub, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	if err := qemu.StartTied(cmd); err != nil { // dies with the test binary, cleanups or not
 		log.Close()
 		h.mu.Unlock()
 		t.Fatalf("start l2hub: %v", err)

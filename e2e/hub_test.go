@@ -5,10 +5,13 @@ package e2e
 import (
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/e2e/qemu"
 )
 
 // TestHubStream is scenario 1 of issue 7: two guests attached to l2hub over
@@ -240,39 +243,77 @@ func TestQEMUReconnect(t *testing.T) {
 }
 
 // qemuReconnectOption returns the stream reconnect option this QEMU accepts
-// ("reconnect-ms=500" from QEMU 9.2, "reconnect=1" before), or "".
+// ("reconnect-ms=500" from QEMU 9.2, "reconnect=1" before), or "" when it
+// says it has neither. A probe QEMU that ends for any other reason fails t:
+// a broken probe must not read as a QEMU without the option.
 func qemuReconnectOption(t *testing.T) string {
 	t.Helper()
 	port := freePort(t)
 	for _, opt := range []string{"reconnect-ms=500", "reconnect=1"} {
 		netdev := fmt.Sprintf("stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=%d,%s", port, opt)
 		cmd := exec.Command(suite.QEMU, "-machine", "none", "-nodefaults", "-display", "none", "-S", "-netdev", netdev)
-		out, _ := runFor(cmd, 3*time.Second)
-		// A rejected option makes QEMU exit at once, naming it.
-		if !strings.Contains(out, "reconnect") {
+		out, exited, err := runFor(cmd, 3*time.Second)
+		name, _, _ := strings.Cut(opt, "=")
+		switch {
+		case err != nil && !exited:
+			t.Fatalf("QEMU probe: %v", err)
+		case !exited: // it took the option and waits
 			return opt
+		case !optionUnknown(out, name):
+			t.Fatalf("QEMU probe -netdev %s ended (%v), and not for an unknown %s:\n%s", netdev, err, name, out)
 		}
 	}
 	return ""
 }
 
-// runFor runs cmd for at most d and returns its combined output; a command
-// still running at d (QEMU happily waiting) is killed.
-func runFor(cmd *exec.Cmd, d time.Duration) (string, error) {
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", err
+// optionUnknown tells whether QEMU's output says it has no option name.
+// QEMU prefixes every complaint about a -netdev with the whole option
+// text, so only its words for an unknown parameter count (7.2: "Parameter
+// 'reconnect-ms' is unexpected").
+func optionUnknown(out, name string) bool {
+	q := regexp.QuoteMeta(name)
+	return regexp.MustCompile(`Parameter '` + q + `' is unexpected|Invalid parameter '` + q + `'`).MatchString(out)
+}
+
+// runFor runs cmd for at most d and returns its combined output and whether
+// it exited by itself (with its exit error); a command still running at d
+// (QEMU happily waiting) is killed.
+func runFor(cmd *exec.Cmd, d time.Duration) (out string, exited bool, err error) {
+	var b strings.Builder
+	cmd.Stdout, cmd.Stderr = &b, &b
+	if err := qemu.StartTied(cmd); err != nil {
+		return "", false, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		return out.String(), err
+		return b.String(), true, err
 	case <-time.After(d):
 		cmd.Process.Kill()
 		<-done
-		return out.String(), nil
+		return b.String(), false, nil
+	}
+}
+
+func TestOptionUnknown(t *testing.T) {
+	const prefix = "qemu-system-x86_64: -netdev stream,id=n0,server=off,addr.type=inet,addr.host=127.0.0.1,addr.port=21001,"
+	for _, c := range []struct {
+		out, name string
+		want      bool
+	}{
+		{prefix + "reconnect-ms=500: Parameter 'reconnect-ms' is unexpected\n", "reconnect-ms", true}, // QEMU 7.2
+		{prefix + "reconnect=1: Parameter 'reconnect' is unexpected\n", "reconnect", true},
+		{prefix + "reconnect=1: Invalid parameter 'reconnect'\n", "reconnect", true},
+		{prefix + "reconnect=1: Parameter 'reconnect' is unexpected\n", "reconnect-ms", false},
+		{prefix + "reconnect-ms=500: Parameter 'addr.port' expects a number\n", "reconnect-ms", false},
+		{prefix + "reconnect-ms=500: Parameter 'reconnect-ms' expects uint64\n", "reconnect-ms", false},
+		{"qemu-system-x86_64: -machine none: unsupported machine type\n", "reconnect", false},
+		{"", "reconnect", false},
+	} {
+		if got := optionUnknown(c.out, c.name); got != c.want {
+			t.Errorf("got optionUnknown(%q, %q) = %v, want %v", c.out, c.name, got, c.want)
+		}
 	}
 }
 
@@ -309,16 +350,14 @@ func TestHubPartition(t *testing.T) {
 }
 
 // checkCapture reads the hub's capture with tshark and wants at least one
-// frame matching each display filter. Without tshark or --capture it says
-// so and checks nothing.
+// frame matching each display filter. Without tshark it says so and checks
+// nothing (see haveTshark); h must have a capture (not HubConfig.NoCapture).
 func checkCapture(t *testing.T, h *Hub, filters ...string) {
 	t.Helper()
 	if h.Capture == "" {
-		t.Log("no capture to check: l2hub serve has no --capture yet")
-		return
+		t.Fatal("checkCapture: the hub was started with NoCapture")
 	}
-	if suite.Tshark == "" {
-		t.Log("capture not read: tshark not installed")
+	if !haveTshark(t, "capture") {
 		return
 	}
 	for _, f := range filters {

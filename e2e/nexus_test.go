@@ -195,6 +195,9 @@ func TestHubFaults(t *testing.T) {
 				// announce's UDP header, which tshark's udp.dstport sees.)
 				sent := tsharkFields(t, file, `frame.interface_name == "a" && ip.src == 10.42.0.10 && udp.dstport == 37020 && !icmp`, "frame.number")
 				dropped := tsharkFields(t, file, `frame.interface_name == "a" && ip.src == 10.42.0.10 && udp.dstport == 37020 && !icmp && frame.comment contains "rule first-announces: drop"`, "frame.number")
+				if len(sent) == 0 {
+					t.Fatal("got no announce from a (10.42.0.10 to UDP 37020) on port a in the capture, want at least one: the filters match nothing")
+				}
 				want := sent[:min(3, len(sent))]
 				if !slices.Equal(dropped, want) {
 					t.Errorf("got announces from a dropped by first-announces = frames %v, want the first min(3, %d) = %v", dropped, len(sent), want)
@@ -223,7 +226,7 @@ func TestHubFaults(t *testing.T) {
 			nexusPair(t, pa.Netdev, pb.Netdev)
 			h.Stop()
 			checkCapture(t, h, tt.why...)
-			if suite.Tshark != "" {
+			if suite.Tshark != "" { // checkCapture said why not
 				tt.capture(t, h.Capture)
 			}
 		})

@@ -119,8 +119,7 @@ func TestReplayFailedRun(t *testing.T) {
 			t.Errorf("got two replays with seed 7 that differ (%d and %d bytes, first difference at byte %d), want byte-identical",
 				len(first), len(second), firstDiff(first, second))
 		}
-		if suite.Tshark == "" {
-			t.Log("replay output not read: tshark not installed")
+		if !haveTshark(t, "replay output") {
 			return
 		}
 		out := outs[0]
@@ -197,8 +196,7 @@ func TestReplayFailedRun(t *testing.T) {
 		// last answer time to reach the hub's capture.
 		time.Sleep(time.Second)
 		freshHub.Stop()
-		if suite.Tshark == "" {
-			t.Log("fresh hub's capture not read: tshark not installed")
+		if !haveTshark(t, "fresh hub's capture") {
 			return
 		}
 		for _, s := range senders {

@@ -67,6 +67,10 @@ type Config struct {
 	// --metrics-token-file), read already: inputs the run must not
 	// write over.
 	tokenFile, metricsTokenFile string
+	// tokenFrom and metricsTokenFrom name the flag or variable that gave
+	// a token ("$L2HUB_CONTROL_TOKEN", "--control-token-file F"), for
+	// messages; "" when it is the config's (TokenFrom says which key).
+	tokenFrom, metricsTokenFrom string
 	// from names the flag that set a field, by its path ("max_frame":
 	// "--max-frame", "ports[2]": "--port a=tcp:127.0.0.1:7001"), so that
 	// Validate blames what the user wrote, not a file key it did not.
@@ -171,6 +175,7 @@ func (c *Config) ReadTokens(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		c.tokenFrom = c.key("control_token_file " + c.ControlTokenFile)
 		c.ControlToken, c.tokenFile, c.ControlTokenFile = tok, c.ControlTokenFile, ""
 	}
 	if c.MetricsTokenFile != "" && c.MetricsToken == "" {
@@ -178,6 +183,7 @@ func (c *Config) ReadTokens(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		c.metricsTokenFrom = c.key("metrics_token_file " + c.MetricsTokenFile)
 		c.MetricsToken, c.metricsTokenFile, c.MetricsTokenFile = tok, c.MetricsTokenFile, ""
 	}
 	return nil
@@ -201,6 +207,39 @@ func (c *Config) Token() (string, error) {
 		return tok, nil
 	}
 	return "", nil
+}
+
+// TokenFrom names where the control token (Token) came from, for a
+// message that asks for another: a flag ("--control-token-file F"),
+// $L2HUB_CONTROL_TOKEN, or the config's key ("h.yaml: control_token").
+func (c *Config) TokenFrom() string {
+	switch {
+	case c.tokenFrom != "":
+		return c.tokenFrom
+	case c.ControlTokenFile != "":
+		return c.key("control_token_file " + c.ControlTokenFile)
+	}
+	return c.key("control_token")
+}
+
+// MetricsTokenFrom is TokenFrom for the metrics token (MetricsAuth).
+func (c *Config) MetricsTokenFrom() string {
+	switch {
+	case c.metricsTokenFrom != "":
+		return c.metricsTokenFrom
+	case c.MetricsToken != "":
+		return "Config.MetricsToken" // no key: set by code
+	}
+	return c.key("metrics_token_file " + c.MetricsTokenFile)
+}
+
+// key names a key of the config ("h.yaml: control_token"), or a field's
+// key, "the config's control_token", when it came from code.
+func (c *Config) key(k string) string {
+	if c.source == "" {
+		return "the config's " + k
+	}
+	return c.source + ": " + k
 }
 
 // MetricsAuth is the metrics endpoint's token: MetricsToken, or the

@@ -87,9 +87,18 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 				return
 			}
 		}
+		// The rules going out of force, with their counters as they go,
+		// for the exit summary's removed_rules.
+		var replaced []RemovedRule
+		if old := s.currentPolicy(); old != nil {
+			for _, r := range old.StatsAt(since).Rules {
+				replaced = append(replaced, removedRule(old, r, WhyReplaced, since))
+			}
+		}
 		c.SetPolicyAt(p, now) // at the since the capture records
 		s.mu.Lock()
 		s.policy = p
+		s.keepRemovedLocked(replaced...)
 		s.mu.Unlock()
 	})
 	if err != nil {
@@ -99,7 +108,8 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		return fmt.Errorf("policy %s not replaced: the capture cannot start a file for it: %w", name, cerr)
 	}
 	s.warnClassicPcap()
-	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", since}
+	// at as text, as a rule edit's (logAt).
+	attrs := []any{"name", name, "seed", p.Seed(), "policy_hash", p.Hash(), "at", logAt(since)}
 	if newFiles != nil {
 		// The policy is in force; the new file's name is for the log only,
 		// so a capture whose stream's reader has stopped reading holds the

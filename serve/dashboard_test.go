@@ -190,13 +190,14 @@ func TestPromQLNames(t *testing.T) {
 }
 
 // dashboardQuery is one PromQL query of a dashboard and where it is.
-type dashboardQuery struct{ where, expr string }
+type dashboardQuery struct{ where, expr, legend string }
 
 // dashboardQueries lists every query of a Grafana dashboard: each panel's
 // targets (rows' nested panels too) and each query variable.
 func dashboardQueries(data []byte) ([]dashboardQuery, error) {
 	type target struct {
-		Expr string `json:"expr"`
+		Expr   string `json:"expr"`
+		Legend string `json:"legendFormat"`
 	}
 	type panel struct {
 		Title   string   `json:"title"`
@@ -223,7 +224,7 @@ func dashboardQueries(data []byte) ([]dashboardQuery, error) {
 	walk = func(ps []panel) {
 		for _, p := range ps {
 			for i, t := range p.Targets {
-				out = append(out, dashboardQuery{fmt.Sprintf("panel %q target %d", p.Title, i), t.Expr})
+				out = append(out, dashboardQuery{fmt.Sprintf("panel %q target %d", p.Title, i), t.Expr, t.Legend})
 			}
 			walk(p.Panels)
 		}
@@ -243,7 +244,7 @@ func dashboardQueries(data []byte) ([]dashboardQuery, error) {
 			}
 			s = q.Query
 		}
-		out = append(out, dashboardQuery{"variable " + v.Name, s})
+		out = append(out, dashboardQuery{"variable " + v.Name, s, ""})
 	}
 	return out, nil
 }
@@ -398,5 +399,52 @@ func TestDashboardKeepsHubsApart(t *testing.T) {
 				t.Errorf("%s: %q groups by %v without instance", q.where, q.expr, labels)
 			}
 		}
+	}
+}
+
+// TestDashboardLegendsNameTheHub: with several hubs chosen, a legend that
+// names a port, link, rule or reason names the hub too, or two hubs' "a rx"
+// look the same.
+func TestDashboardLegendsNameTheHub(t *testing.T) {
+	data, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := dashboardQueries(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if strings.Contains(q.legend, "{{") && !strings.Contains(q.legend, "{{instance}}") {
+			t.Errorf("%s: legend %q does not name the hub ({{instance}})", q.where, q.legend)
+		}
+	}
+}
+
+// TestDashboardLinksIntoThePort: choosing a port shows the links into it
+// as well as those out of it: every link query that selects from=~"$port"
+// selects to=~"$port" too.
+func TestDashboardLinksIntoThePort(t *testing.T) {
+	data, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := dashboardQueries(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := 0
+	for _, q := range qs {
+		if !strings.Contains(q.expr, "l2hub_link_") {
+			continue
+		}
+		links++
+		from, to := strings.Count(q.expr, `from=~"$port"`), strings.Count(q.expr, `to=~"$port"`)
+		if from == 0 || from != to {
+			t.Errorf("%s: %q selects from=~\"$port\" %d times and to=~\"$port\" %d times, want both, as often", q.where, q.expr, from, to)
+		}
+	}
+	if links == 0 {
+		t.Error("no link query in the dashboard")
 	}
 }

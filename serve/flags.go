@@ -157,6 +157,14 @@ func (f *Flags) Config() (Config, error) {
 			return cfg, err
 		}
 		cfg.ControlToken, cfg.ControlTokenFile, cfg.tokenFile = tok, "", f.token.File
+		switch {
+		case f.token.Value != "":
+			cfg.tokenFrom = "--control-token"
+		case f.token.File != "":
+			cfg.tokenFrom = "--control-token-file " + f.token.File
+		default:
+			cfg.tokenFrom = "$" + control.TokenEnv
+		}
 	}
 	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
 		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
@@ -164,6 +172,10 @@ func (f *Flags) Config() (Config, error) {
 			return cfg, err
 		}
 		cfg.MetricsToken, cfg.MetricsTokenFile, cfg.metricsTokenFile = tok, "", f.metricsTokenFile
+		cfg.metricsTokenFrom = "$" + control.MetricsTokenEnv
+		if f.metricsTokenFile != "" {
+			cfg.metricsTokenFrom = "--metrics-token-file " + f.metricsTokenFile
+		}
 	}
 	if changed("policy") {
 		cfg.SetPolicyFile(o.Policy)

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 	"l2hub/internal/buildinfo"
+	"l2hub/transport"
 )
 
 // Registry returns the Prometheus registry of the session's metrics, made
@@ -27,7 +30,7 @@ func (s *Session) Registry() *prometheus.Registry {
 		bi := buildinfo.Read()
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(
-			control.NewCollector(s.Ports, s.ruleStats),
+			control.NewCollector(s.Ports, s.ruleStats).WithDropReasons(s.portDropReasons()),
 			control.NewLinkCollector(s.hub.Links),
 			control.NewBuildInfo(s.opts.Version, bi.Revision, bi.GoVersion),
 			collectors.NewGoCollector(),
@@ -39,6 +42,56 @@ func (s *Session) Registry() *prometheus.Registry {
 		s.reg = reg
 	})
 	return s.reg
+}
+
+// portDropReasons returns, for each port, the drop reasons its transport
+// can give, for l2hub_port_drops_total (control.Collector.WithDropReasons):
+// a hub of 100 stream ports would otherwise export 500 series of VXLAN and
+// datagram reasons that stay 0. A port it does not know gets nil (every
+// reason).
+func (s *Session) portDropReasons() func(port string) []hub.DropReason {
+	byPort := map[string][]hub.DropReason{}
+	for _, r := range s.runners {
+		spec := r.Spec()
+		byPort[spec.Name] = dropReasons(spec.Transport)
+	}
+	for _, p := range s.peers {
+		// A virtual node's NIC queue drops what the hub does not read.
+		byPort[p.role] = append(commonDropReasons(), hub.DropKernel)
+	}
+	return func(port string) []hub.DropReason { return byPort[port] }
+}
+
+// transportDropReasons are the reasons only some transports give.
+var transportDropReasons = []hub.DropReason{hub.DropForeign, hub.DropKernel, hub.DropEncap, hub.DropVNI, hub.DropOwnEcho}
+
+// commonDropReasons are the reasons any port can give: the hub's own
+// (policy, flow control, no peer, ...) and every transport's (runt,
+// oversize, write-error).
+func commonDropReasons() []hub.DropReason {
+	return slices.DeleteFunc(hub.DropReasons(), func(r hub.DropReason) bool { return slices.Contains(transportDropReasons, r) })
+}
+
+// dropReasons are the reasons a port of transport t can give; nil (every
+// reason) for one it does not know.
+func dropReasons(t transport.Transport) []hub.DropReason {
+	switch t {
+	case transport.TCP, transport.TCPDial, transport.Unix, transport.UnixDial:
+		return commonDropReasons()
+	case transport.UDP, transport.Unixgram:
+		// A stranger's datagram; the socket buffer's overflow.
+		return append(commonDropReasons(), hub.DropForeign, hub.DropKernel)
+	case transport.Mcast:
+		// The socket buffer's overflow; anyone may send to the group, so
+		// there is no stranger (only its own echo, skipped uncounted).
+		return append(commonDropReasons(), hub.DropKernel)
+	case transport.TAP:
+		// The tun driver's queue overflow.
+		return append(commonDropReasons(), hub.DropKernel)
+	case transport.VXLAN:
+		return append(commonDropReasons(), transportDropReasons...)
+	}
+	return nil
 }
 
 // ruleStats are the policy's per-rule counters for /metrics.
@@ -66,12 +119,19 @@ func listenMetrics(cfg Config) (metricsListener, error) {
 	if cfg.Metrics == "" {
 		return metricsListener{}, nil
 	}
-	if _, _, err := control.ParseMetricsAddr(cfg.Metrics); err != nil {
+	_, needToken, err := control.ParseMetricsAddr(cfg.Metrics)
+	if err != nil {
 		return metricsListener{}, fmt.Errorf("address %q: %w", cfg.Metrics, err)
 	}
 	token, err := cfg.MetricsAuth()
 	if err != nil {
 		return metricsListener{}, err
+	}
+	if needToken {
+		// As ListenMetrics would, but naming where the token came from.
+		if err := control.CheckTokenLen("metrics token from "+cfg.MetricsTokenFrom(), token); err != nil {
+			return metricsListener{}, err
+		}
 	}
 	if token != "" {
 		if ctl, err := cfg.Token(); err == nil && ctl == token {

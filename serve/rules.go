@@ -95,6 +95,11 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 		// Between the last frame before the edit and the first after.
 		e.At = at
 		s.record(e, desc)
+		if e.Op == filter.EditRuleRemove {
+			s.mu.Lock()
+			s.keepRemovedLocked(removedRule(p, desc.Counters, WhyRemoved, at))
+			s.mu.Unlock()
+		}
 	})
 	if err != nil {
 		return filter.RuleDescription{}, err
@@ -102,7 +107,7 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 	if ferr != nil {
 		return filter.RuleDescription{}, &control.UserError{Err: ferr}
 	}
-	attrs := []any{"rule", desc.Name, "at", at}
+	attrs := []any{"rule", desc.Name, "at", logAt(at)}
 	if desc.Match != "" {
 		attrs = append(attrs, "match", desc.Match)
 	}
@@ -114,6 +119,11 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 	s.log.Info("rule "+verb, attrs...)
 	return desc, nil
 }
+
+// logAt is how a log record gives a time since the hub started ("at"):
+// as a duration's text ("1m2.1s"), one type in every record and handler,
+// where slog's JSON handler would give a Duration as bare nanoseconds.
+func logAt(at time.Duration) string { return at.String() }
 
 // emptyPolicy is the policy the control API puts in force on a hub that
 // runs without one: no rules, seed 0.

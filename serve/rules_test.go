@@ -2,12 +2,14 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
@@ -188,6 +190,44 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 	for _, w := range []string{`msg="rule added" rule=drop-big`, `msg="rule updated" rule=drop-big`, `msg="rule removed" rule=drop-big`} {
 		if !strings.Contains(logs.String(), w) {
 			t.Errorf("the log lacks %q:\n%s", w, logs.String())
+		}
+	}
+}
+
+// TestLogSaysAtAsADuration: in a JSON log, every record's "at" (a rule
+// edit's, a set-policy's) is a duration as text ("1.5s"), one type for one
+// key, not bare nanoseconds with no unit.
+func TestLogSaysAtAsADuration(t *testing.T) {
+	var logs syncbuf.Buffer
+	p := runPair(t, "rules: []\n", serve.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if _, err := p.ctl.AddRule(context.Background(), "drop-all", []byte("{loss: 100%}"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ctl.ReplacePolicy(context.Background(), "second.yaml", []byte("rules: []\n")); err != nil {
+		t.Fatal(err)
+	}
+	p.stop()
+	want := map[string]bool{"rule added": false, "policy replaced": false}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if at, ok := rec["at"]; ok {
+			s, ok := at.(string)
+			if _, err := time.ParseDuration(s); !ok || err != nil {
+				t.Errorf("got at = %#v in %s, want a duration as text", at, line)
+			}
+		}
+		if msg, ok := rec["msg"].(string); ok {
+			if _, ok := want[msg]; ok {
+				want[msg] = true
+			}
+		}
+	}
+	for msg, seen := range want {
+		if !seen {
+			t.Errorf("no %q record in the log:\n%s", msg, logs.String())
 		}
 	}
 }

@@ -137,7 +137,11 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		serr = writeSummaryFile(opts.SummaryFile, &sum)
 	}
 	if opts.JSON {
-		sum.writeJSON(opts.SummaryOut)
+		// stdout carries the summary alone (serve --json > counters.json):
+		// one that could not be written fails the run, as --summary's does.
+		if err := sum.writeJSON(opts.SummaryOut); err != nil && serr == nil {
+			serr = fmt.Errorf("summary: %w", err)
+		}
 	} else {
 		sum.writeText(opts.SummaryOut)
 		if checked {
@@ -199,6 +203,12 @@ func listenControl(cfg Config, log *slog.Logger) (controlListener, error) {
 	token, err := cfg.Token()
 	if err != nil {
 		return controlListener{}, err
+	}
+	if network, _ := control.ParseAddr(cfg.Control); network == "tcp" {
+		// As Listen would, but naming where the token came from.
+		if err := control.CheckTokenLen("control token from "+cfg.TokenFrom(), token); err != nil {
+			return controlListener{}, fmt.Errorf("control: %w", err)
+		}
 	}
 	l, err := control.Listen(cfg.Control, token)
 	if err != nil {

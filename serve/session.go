@@ -75,8 +75,13 @@ type Session struct {
 	decisions *decisionLog
 
 	outMu  sync.Mutex     // serialises marker lines on opts.Out
-	mu     sync.Mutex     // guards policy (written on the hub loop, read by /metrics)
+	mu     sync.Mutex     // guards policy and removed (written on the hub loop, read by /metrics and the summary)
 	policy *filter.Policy // nil: forward everything unchanged
+	// removed are the rules ctl rule remove took out or set-policy
+	// replaced, with their last counters, for the exit summary: the
+	// first MaxRemovedRules, and a count of the rest (removedLeftOut).
+	removed        []RemovedRule
+	removedLeftOut int
 
 	stats     []PortStats // filled by Start; readable after Stop
 	closeOnce sync.Once

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
@@ -33,12 +34,59 @@ type Summary struct {
 	// The policy's counters as the run ends, in the shape replay --json
 	// and ctl rules --json give them; empty lists without a policy.
 	control.PolicyCounters
-	Capture *CaptureSummary `json:"capture,omitempty"`
-	Check   *checker.Report `json:"check,omitempty"`
+	// RemovedRules are the rules that went out of force during the run,
+	// in that order, each with the policy it belonged to and its counters
+	// as it went: one ctl rule remove took out (why "removed"; a rule
+	// added again under the same name is in Rules too, counted from 0),
+	// or one of the policy a set-policy replaced (why "replaced"). With
+	// Rules, they account for every frame a rule counted. [] when none.
+	RemovedRules []RemovedRule `json:"removed_rules"`
+	// RemovedRulesLeftOut counts the rules that went past the first
+	// MaxRemovedRules, which alone RemovedRules keeps (a script that
+	// replaces a large policy over and over).
+	RemovedRulesLeftOut int             `json:"removed_rules_left_out,omitempty"`
+	Capture             *CaptureSummary `json:"capture,omitempty"`
+	Check               *checker.Report `json:"check,omitempty"`
 	// Probes are the verdicts of the virtual peers that probe (--probe),
 	// one per peer; a failed one makes serve exit 2, as a failed check
 	// does, and one that gave no verdict (absent, none) exit 3.
 	Probes []ProbeSummary `json:"probes,omitempty"`
+}
+
+// RemovedRule is a rule that went out of force during the run: its
+// counters, in the shape of Summary.Rules', the policy it was in, why and
+// when it went.
+type RemovedRule struct {
+	filter.RuleStats
+	Policy     string `json:"policy"`      // the policy's name (its file, "flags", "control")
+	PolicyHash string `json:"policy_hash"` // as capture headers and the log give it
+	// Why is "removed" (ctl rule remove) or "replaced" (set-policy put
+	// another policy in force).
+	Why         string `json:"why"`
+	RemovedAtNS int64  `json:"removed_at_ns"` // since the hub started
+}
+
+// MaxRemovedRules bounds the rules an exit summary lists as gone out of
+// force (Summary.RemovedRules); it counts the rest.
+const MaxRemovedRules = 1024
+
+// keepRemovedLocked adds rs to the rules gone out of force, up to
+// MaxRemovedRules, counting the rest. s.mu is held.
+func (s *Session) keepRemovedLocked(rs ...RemovedRule) {
+	n := min(len(rs), MaxRemovedRules-len(s.removed))
+	s.removed = append(s.removed, rs[:n]...)
+	s.removedLeftOut += len(rs) - n
+}
+
+// The reasons a rule is among the removed ones (RemovedRule.Why).
+const (
+	WhyRemoved  = "removed"
+	WhyReplaced = "replaced"
+)
+
+// removedRule is r of p as it went out of force at at, for why.
+func removedRule(p *filter.Policy, r filter.RuleStats, why string, at time.Duration) RemovedRule {
+	return RemovedRule{RuleStats: r, Policy: p.Name(), PolicyHash: p.Hash(), Why: why, RemovedAtNS: at.Nanoseconds()}
 }
 
 // ProbeSummary is a probing virtual peer's verdict at the end.
@@ -101,6 +149,10 @@ func (s *Session) summary(stopped error) Summary {
 		st := p.StatsAt(wallclock.Clock{}.Now().Sub(s.began))
 		sum.Policy, sum.Seed, sum.PolicyCounters = p.Name(), p.Seed(), control.NewPolicyCounters(&st)
 	}
+	s.mu.Lock()
+	sum.RemovedRules = append([]RemovedRule{}, s.removed...) // [] when none, as the other lists
+	sum.RemovedRulesLeftOut = s.removedLeftOut
+	s.mu.Unlock()
 	if s.capture != nil {
 		st := s.capture.Stats()
 		sum.Capture = &CaptureSummary{Files: s.capture.Files(), Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
@@ -146,6 +198,20 @@ func (sum *Summary) writeText(w io.Writer) {
 	if sum.Policy != "" || len(sum.Rules)+len(sum.Partitions)+len(sum.PortLinks) > 0 {
 		fmt.Fprintln(w)
 		control.WriteRules(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})
+	}
+	if len(sum.RemovedRules) > 0 {
+		fmt.Fprintln(w)
+		for _, r := range sum.RemovedRules {
+			how := "removed by ctl rule remove"
+			if r.Why == WhyReplaced {
+				how = "replaced by set-policy"
+			}
+			fmt.Fprintf(w, "rule %s of policy %s (%s) %s at %v: matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d\n",
+				r.Rule, r.Policy, r.PolicyHash, how, time.Duration(r.RemovedAtNS).Round(time.Millisecond), r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
+		}
+		if sum.RemovedRulesLeftOut > 0 {
+			fmt.Fprintf(w, "and %d more rules went out of force (the summary lists the first %d)\n", sum.RemovedRulesLeftOut, MaxRemovedRules)
+		}
 	}
 	if c := sum.Capture; c != nil {
 		fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"l2hub/conformance"
 )
 
 // Config is what the kernel command line asks of the agent.
@@ -65,8 +68,15 @@ func DefaultConfig() Config {
 // defaults. Words without the l2. prefix belong to the kernel and are
 // skipped; an unknown l2.* key is an error, so a typo cannot silently run the
 // wrong test.
+//
+// A nexus node (l2.role=node-a or node-b, or l2.run with nexus whatever the
+// role's spelling: a, the default, is node-a) stands where nexus-wire.md §1
+// puts it unless l2.ip and l2.peer say otherwise: node-a at 10.42.0.10/24
+// with peer 10.42.0.11, node-b the other way round, not at the shared
+// recipe's 10.0.0.1 with peer 10.0.0.2.
 func ParseCmdline(cmdline string) (Config, error) {
 	c := DefaultConfig()
+	given := map[string]bool{}
 	for _, word := range strings.Fields(cmdline) {
 		key, val, ok := strings.Cut(word, "=")
 		if !strings.HasPrefix(key, "l2.") {
@@ -77,6 +87,15 @@ func ParseCmdline(cmdline string) (Config, error) {
 		}
 		if err := c.set(key, val); err != nil {
 			return c, fmt.Errorf("%w: %s: %v", ErrConfig, key, err)
+		}
+		given[key] = true
+	}
+	if r, err := conformance.ParseRole(c.Role); err == nil && (strings.HasPrefix(c.Role, "node-") || slices.Contains(c.Run, "nexus")) {
+		if !given["l2.ip"] {
+			c.IP = netip.PrefixFrom(r.Addr(), 24)
+		}
+		if !given["l2.peer"] {
+			c.Peers = []netip.Addr{r.Peer().Addr()}
 		}
 	}
 	return c, nil

@@ -51,7 +51,33 @@ func TestParseCmdline(t *testing.T) {
 		{"unknown-check", "l2.run=ping,pong", def, `unknown check "pong"`},
 		{"bad-sleep", "l2.run=sleepy", def, `want sleepN`},
 		{"huge-sleep", "l2.run=sleep999999", def, `want sleepN`},
-		{"nexus", "l2.run=nexus l2.role=node-b", with(func(c *Config) { c.Run, c.Role = []string{"nexus"}, "node-b" }), ""},
+		// A nexus role alone puts the node at nexus-wire.md §1's address.
+		{"nexus-b", "l2.run=nexus l2.role=node-b", with(func(c *Config) {
+			c.Run, c.Role = []string{"nexus"}, "node-b"
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.11/24"), []netip.Addr{netip.MustParseAddr("10.42.0.10")}
+		}), ""},
+		{"nexus-a", "l2.role=node-a", with(func(c *Config) {
+			c.Role = "node-a"
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.10/24"), []netip.Addr{netip.MustParseAddr("10.42.0.11")}
+		}), ""},
+		// ... and so does l2.run=nexus with the default role (a) or b.
+		{"nexus-run-only", "l2.run=nexus", with(func(c *Config) {
+			c.Run = []string{"nexus"}
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.10/24"), []netip.Addr{netip.MustParseAddr("10.42.0.11")}
+		}), ""},
+		{"nexus-run-role-b", "l2.run=ping,nexus l2.role=b", with(func(c *Config) {
+			c.Run, c.Role = []string{"ping", "nexus"}, "b"
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.11/24"), []netip.Addr{netip.MustParseAddr("10.42.0.10")}
+		}), ""},
+		{"tcp-role-b", "l2.run=tcp l2.role=b", with(func(c *Config) { c.Run, c.Role = []string{"tcp"}, "b" }), ""},
+		{"nexus-given", "l2.peer=10.42.0.12 l2.role=node-a l2.ip=10.42.0.10/16", with(func(c *Config) {
+			c.Role = "node-a"
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.10/16"), []netip.Addr{netip.MustParseAddr("10.42.0.12")}
+		}), ""},
+		{"nexus-ip-only", "l2.role=node-b l2.ip=10.42.0.23/24", with(func(c *Config) {
+			c.Role = "node-b"
+			c.IP, c.Peers = netip.MustParsePrefix("10.42.0.23/24"), []netip.Addr{netip.MustParseAddr("10.42.0.10")}
+		}), ""},
 		{"count-zero", "l2.count=0", def, "outside [1,1000]"},
 		{"bytes-huge", "l2.bytes=1000000000", def, "outside"},
 		{"timeout-text", "l2.timeout=soon", def, "not a number"},

@@ -38,7 +38,7 @@ func fdCount(t *testing.T, pid int) int {
 var floodN = 1100
 
 func TestControlFloodLeavesVMsAlone(t *testing.T) {
-	const token = "flood-token"
+	const token = "flood-token-0123456789"
 	p := startBinary(t, []string{control.TokenEnv + "=" + token}, "serve",
 		"--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", "tcp:127.0.0.1:0")
 	m := regexp.MustCompile(`control API on tcp:(\S+);`).FindStringSubmatch(p.stdout.String())

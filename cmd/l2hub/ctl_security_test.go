@@ -119,7 +119,7 @@ func TestTCPControlToken(t *testing.T) {
 	}
 	dir := t.TempDir()
 	loose := filepath.Join(dir, "loose")
-	if err := os.WriteFile(loose, []byte("tok-1\n"), 0o644); err != nil {
+	if err := os.WriteFile(loose, []byte("tok-1-of-enough-length\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Readable by others whatever the umask; under 077 the hub would
@@ -132,11 +132,11 @@ func TestTCPControlToken(t *testing.T) {
 		t.Fatalf("serve with a token file others can read: got %v, want a refusal", err)
 	}
 	tight := filepath.Join(dir, "tight")
-	if err := os.WriteFile(tight, []byte("tok-1\n"), 0o600); err != nil {
+	if err := os.WriteFile(tight, []byte("tok-1-of-enough-length\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	t.Setenv(control.TokenEnv, "tok-1")
+	t.Setenv(control.TokenEnv, "tok-1-of-enough-length")
 	s := startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "tcp:127.0.0.1:0")
 	m := regexp.MustCompile(`control API on (tcp:\S+);`).FindStringSubmatch(s.stdout.String())
 	if m == nil {
@@ -149,9 +149,9 @@ func TestTCPControlToken(t *testing.T) {
 		args []string
 		ok   bool
 	}{
-		{"from-the-environment", "tok-1", nil, true},
+		{"from-the-environment", "tok-1-of-enough-length", nil, true},
 		{"from-a-file", "", []string{"--control-token-file", tight}, true},
-		{"on-the-command-line", "", []string{"--control-token", "tok-1"}, true},
+		{"on-the-command-line", "", []string{"--control-token", "tok-1-of-enough-length"}, true},
 		{"none", "", nil, false},
 		{"wrong", "tok-2", nil, false},
 	} {
@@ -165,6 +165,63 @@ func TestTCPControlToken(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), "--control-token-file FILE or $"+control.TokenEnv) {
 				t.Errorf("ctl link a down: got %v, want it to say how to give the token", err)
 			}
+		})
+	}
+}
+
+// TestServeRefusesShortTokens: serve refuses a token shorter than
+// control.MinTokenLen where one is required (a TCP control address, a
+// metrics address other than loopback), naming the token, where it came
+// from and how to make one; elsewhere (the control socket, loopback
+// metrics) a short one, say one the shell exports for ctl, is taken.
+func TestServeRefusesShortTokens(t *testing.T) {
+	t.Setenv(control.TokenEnv, "")
+	t.Setenv(control.MetricsTokenEnv, "")
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	shortFile := write("short.token", "tok-file-1\n")
+	conf := write("hub.yaml", "control: tcp:127.0.0.1:0\ncontrol_token: tok-in-yaml\nports:\n  - {name: a, transport: tcp, address: 127.0.0.1:0}\n")
+	metricsConf := write("metrics.yaml", "control: off\nmetrics: tcp:0.0.0.0:0\nmetrics_token_file: short.token\nports:\n  - {name: a, transport: tcp, address: 127.0.0.1:0}\n")
+	port := []string{"--port", "a=tcp:127.0.0.1:0"}
+	for _, tc := range []struct {
+		name, env, value string
+		args             []string
+		what, from       string
+	}{
+		{"control-env", control.TokenEnv, "tok-1", append(port, "--control", "tcp:127.0.0.1:0"), "control token", "$" + control.TokenEnv},
+		{"control-flag", "", "", append(port, "--control", "tcp:127.0.0.1:0", "--control-token", "tok-flag"), "control token", "--control-token"},
+		{"control-file", "", "", append(port, "--control", "tcp:127.0.0.1:0", "--control-token-file", shortFile), "control token", "--control-token-file " + shortFile},
+		{"control-config", "", "", []string{"--config", conf}, "control token", conf + ": control_token"},
+		{"metrics-env", control.MetricsTokenEnv, "short-metrics", append(port, "--control", "off", "--metrics", "tcp:0.0.0.0:0"), "metrics token", "$" + control.MetricsTokenEnv},
+		{"metrics-file", "", "", append(port, "--control", "off", "--metrics", "tcp:0.0.0.0:0", "--metrics-token-file", shortFile), "metrics token", "--metrics-token-file " + shortFile},
+		{"metrics-config", "", "", []string{"--config", metricsConf}, "metrics token", metricsConf + ": metrics_token_file " + shortFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv(tc.env, tc.value)
+			}
+			err := run(context.Background(), append([]string{"serve"}, tc.args...), io.Discard, io.Discard)
+			if !errors.Is(err, control.ErrShortToken) || !strings.Contains(err.Error(), tc.what+" from "+tc.from+":") || !strings.Contains(err.Error(), "/dev/urandom") {
+				t.Errorf("got %v, want the %s from %s refused as too short, saying how to make one", err, tc.what, tc.from)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+	}{
+		{"control-socket", control.TokenEnv, append(port, "--control", filepath.Join(dir, "c.sock"))},
+		{"metrics-loopback", control.MetricsTokenEnv, append(port, "--control", "off", "--metrics", "tcp:127.0.0.1:0")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.env, "tok-1")
+			startServe(t, append([]string{"serve"}, tc.args...)...).stop()
 		})
 	}
 }

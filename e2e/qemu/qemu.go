@@ -100,7 +100,8 @@ type Guest struct {
 const maxLine = 64 << 10
 
 // Start launches QEMU. The console (QEMU's stdout and stderr, merged) is read
-// until the process ends; Kill or the guest's own power-off ends it.
+// until the process ends; Kill or the guest's own power-off ends it, and on
+// Linux so does the death of this process (see StartTied).
 func Start(cfg Config) (*Guest, error) {
 	bin := or(cfg.Binary, "qemu-system-x86_64")
 	g := &Guest{cfg: cfg, done: make(chan struct{}), changed: make(chan struct{})}
@@ -126,7 +127,7 @@ func Start(cfg Config) (*Guest, error) {
 		// reader (l2hub report --console) can place them on a capture's clock.
 		fmt.Fprintf(g.log, "# t0=%s\n", g.start.UTC().Format(time.RFC3339Nano))
 	}
-	if err := g.cmd.Start(); err != nil {
+	if err := StartTied(g.cmd); err != nil {
 		pr.Close()
 		pw.Close()
 		g.closeLog()
