@@ -3,6 +3,7 @@ package filter
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -442,10 +443,17 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 	default:
 		return fmt.Errorf("unknown impairment %s", quote(kind))
 	}
-	for k := range opts {
-		return fmt.Errorf("unknown option %s for --%s", quote(k), kind)
+	switch unknown := slices.Sorted(maps.Keys(opts)); len(unknown) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("unknown option %s for --%s", quote(unknown[0]), kind)
+	default: // all of them, in an order that does not change from run to run
+		for i, k := range unknown {
+			unknown[i] = quote(k)
+		}
+		return fmt.Errorf("unknown options %s for --%s", strings.Join(unknown, ", "), kind)
 	}
-	return nil
 }
 
 func indexOf(words []string, w string) int {

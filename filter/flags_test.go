@@ -81,6 +81,7 @@ func TestFlagsErrors(t *testing.T) {
 		{"no-value-without-link", []string{"--corrupt", ",bits=3"}, `"" is not a probability`},
 		{"twice", []string{"--loss", "a->b=1%", "--loss", "a->b=2%"}, `--loss given twice for a->b`},
 		{"unknown-option", []string{"--dup", "a->b=1%,copiez=2"}, `unknown option "copiez" for --dup`},
+		{"unknown-options-all-named-in-order", []string{"--dup", "a->b=1%,zz=1,copiez=2,yy"}, `unknown options "copiez", "yy", "zz" for --dup`},
 		{"delay-too-large", []string{"--delay", "a->b=99999999999999999999h"}, `--delay: "a->b=99999999999999999999h": 99999999999999999999h is longer than 24h`},
 		{"reorder-alone", []string{"--reorder", "a->b=5%"}, `rule a->b: reorder needs a delay`},
 		{"bad-seed", []string{"--seed", "x"}, `"x" is not an unsigned 64-bit integer`},
