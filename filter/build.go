@@ -77,15 +77,15 @@ func newRule(name string, index int) *rule {
 
 func (r *rule) setRate(bps uint64, burst, queue int64) {
 	rc := &rateCfg{bps: bps, burst: burst, queue: queue, rateText: formatRate(bps)}
-	rc.tau = rc.cost(int(burst))
-	rc.queueNs = rc.cost(int(queue))
+	rc.tau, rc.tauRem = rc.cost(int(burst), 0)
+	rc.queueNs, rc.queueRem = rc.cost(int(queue), 0)
 	r.rate = rc
 }
 
 // finish checks combinations and writes the rule's descriptions.
 func (r *rule) finish() error {
-	if r.reorder != nil && r.delay == nil {
-		return errors.New("reorder needs a delay in the same rule (netem's rule: frames are reordered by skipping the delay)")
+	if r.reorder != nil && (r.delay == nil || r.delay.fixed == 0 && r.delay.jitter == 0) {
+		return errors.New("reorder needs a delay in the same rule, above 0 (netem's rule: frames are reordered by skipping the delay)")
 	}
 	var a []string
 	if r.mtu > 0 {

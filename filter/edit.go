@@ -183,7 +183,7 @@ func (p *Policy) UpdateRule(rs *RuleSpec) (RuleDescription, error) {
 		if t.hasLink {
 			link = &t.link
 		}
-		if problem, _ := p.triggerProblem(r, link, !t.start, t.part.groups); problem != "" {
+		if problem, _ := p.triggerProblem(r, link, !t.start, t.part.groups, t.part.fixedEnd); problem != "" {
 			kind := "end"
 			if t.start {
 				kind = "start"

@@ -258,6 +258,7 @@ func TestRuleUpdateKeepsTriggersAbleToFire(t *testing.T) {
 		startOnAB = "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1, link: a->b}, duration: 1s}\n"
 		endAny    = "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1}}\n"
 		endOnBC   = "rules:\n  - {name: ping, match: {link: [a->b, b->c]}}\npartitions:\n  - {name: p, groups: a|b, start: 1s, end: {rule: ping, matches: 1, link: b->c}}\n"
+		startEnd  = "rules:\n  - {name: ping, match: {link: a->b}}\npartitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 1}, end: 2s}\n"
 	)
 	for _, tc := range []struct {
 		name, policy, update, want string // want: "" for accepted
@@ -268,6 +269,8 @@ func TestRuleUpdateKeepsTriggersAbleToFire(t *testing.T) {
 		{"end-a-link-left-whole", endAny, "{match: {link: b->c}}", ""},
 		{"end-link-not-matched", endOnBC, "{match: {link: a->b}}", `rule "ping" never matches a frame on b->c`},
 		{"end-link-still-matched", endOnBC, "{match: {from: b}}", ""},
+		{"start-after-the-end", startEnd, "{match: {link: a->b, during: 3s-}}", `the start trigger of partition p counts this rule's matches and could not fire after the update: rule "ping" matches only from 3s on (during), and the partition's window is over at 2s`},
+		{"start-before-the-end", startEnd, "{match: {link: a->b, during: 1s-}}", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustParse(t, tc.policy)

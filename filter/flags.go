@@ -3,6 +3,7 @@ package filter
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -221,6 +222,13 @@ func (f *Flags) addTo(spec *Spec, ports []string) error {
 		}
 		link, val := flagLink(e.value)
 		i, seen := byLink[link]
+		if j := slices.IndexFunc(spec.Rules, func(rs RuleSpec) bool { return rs.Name == link }); !seen && j >= 0 {
+			// A flag rule is named after its LINK, and its streams are
+			// keyed by that name: it cannot be renamed without changing
+			// its draws, so the clash is the user's to settle.
+			fail(e, fmt.Errorf("the policy file has a rule named %s%s, the name of this flag's rule: rename the file's rule, or write the impairment in it", quote(link), where(spec.Rules[j].NameAt)))
+			continue
+		}
 		if !seen {
 			at := Pos{File: "flags", Path: "rule " + link}
 			rs := RuleSpec{Name: link, At: at, NameAt: at}
@@ -435,10 +443,17 @@ func flagImpairment(r *RuleSpec, kind, s string) error {
 	default:
 		return fmt.Errorf("unknown impairment %s", quote(kind))
 	}
-	for k := range opts {
-		return fmt.Errorf("unknown option %s for --%s", quote(k), kind)
+	switch unknown := slices.Sorted(maps.Keys(opts)); len(unknown) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("unknown option %s for --%s", quote(unknown[0]), kind)
+	default: // all of them, in an order that does not change from run to run
+		for i, k := range unknown {
+			unknown[i] = quote(k)
+		}
+		return fmt.Errorf("unknown options %s for --%s", strings.Join(unknown, ", "), kind)
 	}
-	return nil
 }
 
 func indexOf(words []string, w string) int {
@@ -529,8 +544,8 @@ func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	ss := ScheduleSpec{Name: "down:" + port, Port: port}
 	var err error
 	if w, e, rep := strings.Cut(when, "/"); rep {
-		if ss.Every, err = parseDuration(e); err != nil {
-			return ss, err
+		if ss.Every, err = parseHold(e); err != nil {
+			return ss, fmt.Errorf("repeat period: %w", err)
 		}
 		when = w
 	}
@@ -549,4 +564,13 @@ func flagDown(sc *scope, s string) (ScheduleSpec, error) {
 	}
 	ss.At = &at // Compile checks DownFor against Every
 	return ss, nil
+}
+
+// where is " (p.yaml:3:11)" for a position in a file, "" for one without
+// a line.
+func where(at Pos) string {
+	if at.Line == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s:%d:%d)", at.File, at.Line, at.Column)
 }

@@ -81,13 +81,17 @@ func TestFlagsErrors(t *testing.T) {
 		{"no-value-without-link", []string{"--corrupt", ",bits=3"}, `"" is not a probability`},
 		{"twice", []string{"--loss", "a->b=1%", "--loss", "a->b=2%"}, `--loss given twice for a->b`},
 		{"unknown-option", []string{"--dup", "a->b=1%,copiez=2"}, `unknown option "copiez" for --dup`},
+		{"unknown-options-all-named-in-order", []string{"--dup", "a->b=1%,zz=1,copiez=2,yy"}, `unknown options "copiez", "yy", "zz" for --dup`},
 		{"delay-too-large", []string{"--delay", "a->b=99999999999999999999h"}, `--delay: "a->b=99999999999999999999h": 99999999999999999999h is longer than 24h`},
 		{"reorder-alone", []string{"--reorder", "a->b=5%"}, `rule a->b: reorder needs a delay`},
 		{"bad-seed", []string{"--seed", "x"}, `"x" is not an unsigned 64-bit integer`},
 		{"bad-partition", []string{"--partition", "a"}, `needs at least two groups`},
+		{"partition-port-twice-in-a-group", []string{"--partition", "a,a|b"}, `--partition: "a,a|b": "a" is listed twice in group "a,a"`},
 		{"bad-partition-time", []string{"--partition", "a|b@8s-5s"}, `ends before it starts`},
 		{"bad-down", []string{"--down", "a"}, `write PORT@5s-6s`},
 		{"bad-down-period", []string{"--down", "a@1s-3s/1s"}, `--down: "a@1s-3s/1s": down 2s every 1s: the time down must be positive and shorter than the period`},
+		{"down-period-zero", []string{"--down", "b@1s/0"}, `--down: "b@1s/0": repeat period: duration must be positive`},
+		{"down-window-period-zero", []string{"--down", "b@1s-1.2s/0"}, `--down: "b@1s-1.2s/0": repeat period: duration must be positive`},
 		{"stray-argument", []string{"--loss", "5%", "extra"}, `unexpected argument "extra"`},
 		{"unknown-flag", []string{"--lose", "5%"}, `flag provided but not defined: -lose`},
 	}
@@ -194,6 +198,30 @@ func TestFlagsLoadWithFile(t *testing.T) {
 	}
 	if d := p.Describe(0); p.Name() != path || d.Seed != 9 || !strings.Contains(d.Text, "--seed 9") {
 		t.Errorf("seed only: name %q seed %d text %q, want %q, 9 and the seed recorded", p.Name(), d.Seed, d.Text, path)
+	}
+}
+
+// TestFlagsRuleNamedInFile: a file rule named after a LINK (as POLICY.md
+// suggests for parity) and a flag on that LINK would make two rules of
+// one name; the error says so, and how to settle it.
+func TestFlagsRuleNamedInFile(t *testing.T) {
+	var f Flags
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	f.Register(fs)
+	if err := fs.Parse([]string{"--loss", "a->b=5%", "--delay", "a -> b=1ms", "--loss", "b->a=1%"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.Parse([]byte("rules:\n  - {name: a->b, match: {link: a->b}, loss: 5%}\n"), "p.yaml", abc)
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 2 {
+		t.Fatalf("got error %v, want two, one per flag on a->b", err)
+	}
+	want := `--loss: "a->b=5%": the policy file has a rule named "a->b" (p.yaml:2:12), the name of this flag's rule: rename the file's rule, or write the impairment in it`
+	if got := list[0].Error(); got != want {
+		t.Errorf("got error %q, want %q", got, want)
+	}
+	if got := list[1].Error(); !strings.HasPrefix(got, `--delay: "a -> b=1ms": the policy file has a rule named "a->b" (p.yaml:2:12),`) {
+		t.Errorf("got error %q, want the --delay flag's", got)
 	}
 }
 

@@ -193,6 +193,70 @@ func TestDelayOrder(t *testing.T) {
 	}
 }
 
+// TestDelayClampedIsNoted: with jitter larger than the delay, a draw that
+// comes to 0 or less leaves the copy undelayed, but it is noted with its
+// draw and counted delayed like any other: every copy the delay step drew
+// for, and only those, says what it drew.
+func TestDelayClampedIsNoted(t *testing.T) {
+	for _, tc := range []struct{ name, delay, clamped string }{
+		{"uniform-reorder", "{fixed: 1ms, jitter: 10ms, order: reorder}", "1ms±10ms uniform draw="},
+		{"normal-reorder", "{fixed: 1ms, jitter: 10ms, distribution: normal, order: reorder}", "1ms±10ms normal draw="},
+		{"uniform-fifo", "1ms±10ms", "1ms±10ms uniform draw="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := mustParse(t, "seed: 3\nrules:\n  - {name: j, delay: "+tc.delay+"}\n")
+			const n = 1000
+			clamped := 0
+			for i := range n {
+				d := decide(pol, time.Duration(i)*time.Second, link("a", "b"), plain())
+				if len(d.Copies) != 1 || len(d.Copies[0].Notes) != 1 {
+					t.Fatalf("frame %d: got %s, want one copy with one delay note", i, formatDecision(d))
+				}
+				c := d.Copies[0]
+				note := c.Notes[0].String()
+				if !strings.HasPrefix(note, "rule j: delay ("+tc.clamped) {
+					t.Fatalf("frame %d: got note %q, want a delay note with its draw", i, note)
+				}
+				if strings.Contains(note, " clamped") {
+					clamped++
+					if c.Delay != 0 {
+						t.Errorf("frame %d: got delay %v with note %q, want 0", i, c.Delay, note)
+					}
+				} else if c.Delay == 0 {
+					t.Errorf("frame %d: got delay 0 with note %q, want it marked clamped", i, note)
+				}
+			}
+			if clamped == 0 {
+				t.Errorf("got no clamped draw in %d frames of 1ms±10ms", n)
+			}
+			if st := pol.Stats().Rules[0]; st.Matched != n || st.Delayed != n {
+				t.Errorf("got matched=%d delayed=%d, want %d of each", st.Matched, st.Delayed, n)
+			}
+		})
+	}
+}
+
+// TestDelayClampedHeldIsNoted: a clamped draw that FIFO order then holds
+// back says both, so the note adds up to the copy's delay.
+func TestDelayClampedHeldIsNoted(t *testing.T) {
+	pol := mustParse(t, "seed: 3\nrules:\n  - {name: j, delay: 1ms±10ms}\n")
+	seen := false
+	for i := range 1000 {
+		d := decide(pol, time.Duration(i)*100*time.Microsecond, link("a", "b"), plain())
+		if len(d.Copies) == 1 && len(d.Copies[0].Notes) == 1 {
+			if note := d.Copies[0].Notes[0].String(); strings.Contains(note, " clamped fifo+") {
+				seen = true
+				if d.Copies[0].Delay <= 0 {
+					t.Errorf("frame %d: got delay %v with note %q, want the hold", i, d.Copies[0].Delay, note)
+				}
+			}
+		}
+	}
+	if !seen {
+		t.Errorf("got no clamped and held copy in 1000 frames of 1ms±10ms 100µs apart")
+	}
+}
+
 func TestDelayFIFOIsPerLink(t *testing.T) {
 	// A long delay on a->b never holds up b->a.
 	pol := mustParse(t, "rules:\n  - {name: d, match: {link: a->b}, delay: 1s}\n")
@@ -362,6 +426,74 @@ func TestRateThroughput(t *testing.T) {
 	}
 	if st := pol.Stats().Rules[0]; st.Queued != n-1 || st.Overflowed != 0 {
 		t.Errorf("got counters %+v, want %d queued, 0 overflowed", st, n-1)
+	}
+}
+
+// TestRateHighRates: at high rates a frame costs a few ns or less (0.512ns
+// for 64 bytes at 1Tbit), so the limiter must not round each frame's cost.
+// Frames of mixed sizes offered at twice the rate on a virtual clock, with
+// a queue that holds them all, leave backlogged: the last leaves when the
+// bits past the burst have gone out at exactly the rate, to the ns.
+func TestRateHighRates(t *testing.T) {
+	sizes := [...]int{64, 65, 1514, 64, 100, 64, 9000, 64}
+	const n = 20000
+	for _, tc := range []struct {
+		rate string
+		bps  uint64
+	}{{"10Gbit", 10e9}, {"100Gbit", 100e9}, {"1Tbit", 1e12}} {
+		t.Run(tc.rate, func(t *testing.T) {
+			const burst = 64
+			pol := mustParse(t, "rules:\n  - {name: r, rate: {rate: "+tc.rate+", burst: 64B, queue: 64MiB}}\n")
+			var frames [len(sizes)][]byte
+			for i, sz := range sizes {
+				frames[i] = make([]byte, sz)
+			}
+			var sent uint64 // bytes offered so far
+			var last time.Duration
+			var d hub.Decision
+			for i := range n {
+				f := frames[i%len(frames)]
+				// Offered at twice the rate: frame i arrives when the bytes
+				// before it would have left at 2x.
+				now := time.Duration(sent * 8 * 1e9 / (2 * tc.bps))
+				sent += uint64(len(f))
+				d.Reset()
+				pol.Decide(now, link("a", "b"), f, &d)
+				if d.Drop {
+					t.Fatalf("frame %d dropped: %v", i, d.Notes)
+				}
+				dep := now
+				if len(d.Copies) == 1 {
+					dep += d.Copies[0].Delay
+				}
+				if dep < last {
+					t.Fatalf("frame %d departs at %v, before the previous one at %v", i, dep, last)
+				}
+				last = dep
+			}
+			// The last departure is when all but the burst has gone out at
+			// the rate, rounded up to the ns.
+			bits := (sent - burst) * 8 * 1e9
+			want := time.Duration((bits + tc.bps - 1) / tc.bps)
+			if last != want {
+				t.Errorf("got last departure %v, want %v", last, want)
+			}
+			got := float64(sent-burst) * 8 / last.Seconds()
+			if !within(got, float64(tc.bps), float64(tc.bps)*1e-5) {
+				t.Errorf("got %.6g bit/s, want %s within 10ppm", got, tc.rate)
+			}
+			// Carrying the remainder allocates nothing.
+			now := last
+			f := frames[0]
+			allocs := testing.AllocsPerRun(1000, func() {
+				now += time.Nanosecond
+				d.Reset()
+				pol.Decide(now, link("a", "b"), f, &d)
+			})
+			if allocs != 0 {
+				t.Errorf("got %v allocations per rate-limited Decide, want 0", allocs)
+			}
+		})
 	}
 }
 

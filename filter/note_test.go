@@ -77,6 +77,29 @@ func TestRateOverflowNoteGivesTheWait(t *testing.T) {
 	}
 }
 
+// TestRateOverflowNoteNamesTheCopy: when some of a frame's copies
+// overflow, the frame's notes say which, in the order the copies reached
+// the limiter (the frame itself first); a lone frame's note names none.
+func TestRateOverflowNoteNamesTheCopy(t *testing.T) {
+	pol := mustParse(t, "rules:\n  - {name: d, duplicate: {probability: 100%, copies: 2}}\n  - {name: r, rate: {rate: 10Mbit, burst: 1250B, queue: 1250B}}\n")
+	f := udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, 1250-42))
+	d := decide(pol, 0, link("a", "b"), f)
+	if len(d.Copies) != 2 {
+		t.Fatalf("got %s, want two copies through", formatDecision(d))
+	}
+	want := "rule d: duplicate (p=1 draw=" // the draw varies with the stream
+	if got := hub.FormatNotes(d.Notes); !strings.HasPrefix(got, want) ||
+		!strings.HasSuffix(got, "; rule r: overflow (rate=10Mbit wait=2ms > queue 1ms copy 3 of 3)") {
+		t.Errorf("got frame notes %q, want the duplicate's and an overflow naming copy 3 of 3", got)
+	}
+	pol = mustParse(t, "rules:\n  - {name: r, rate: {rate: 10Mbit, burst: 1250B, queue: 0B}}\n")
+	decide(pol, 0, link("a", "b"), f)
+	d = decide(pol, 0, link("a", "b"), f)
+	if got, want := hub.FormatNotes(d.Notes), "rule r: overflow (rate=10Mbit wait=1ms > queue 0s)"; got != want {
+		t.Errorf("got notes %q, want %q", got, want)
+	}
+}
+
 // The notes of acting rules (drops with their draw, overflows with their
 // wait) are values formatted only when read: deciding costs no allocation.
 func TestDecideActingAllocs(t *testing.T) {
@@ -109,5 +132,39 @@ rules:
 		if r.Dropped+r.Duplicated+r.Corrupted+r.Overflowed+r.Delayed == 0 {
 			t.Errorf("rule %s did not act: %+v", r.Rule, r)
 		}
+	}
+}
+
+// TestRateQueueBoundExact: the wait is compared with the queue exactly,
+// not both rounded up to whole ns. At 3Mbit a byte takes 2666.67ns, so a
+// 1-byte queue holds 2666.67ns: a wait of 2667ns overflows it, one of
+// exactly 2666.67ns does not (both are noted rounded up, as 2.667µs).
+func TestRateQueueBoundExact(t *testing.T) {
+	const src = "rules:\n  - {name: r, rate: {rate: 3Mbit, burst: 64B, queue: 1B}}\n"
+	for _, tc := range []struct {
+		name string
+		size int           // the second frame's; the first, of 64B, empties the bucket
+		at   time.Duration // when it comes: its wait is its cost less at
+		want string
+	}{
+		{"1ns-over", 60, 157333, "rule r: overflow (rate=3Mbit wait=2.667µs > queue 2.666µs)"},
+		{"exactly-the-queue", 61, 160000, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := mustParse(t, src)
+			if d := decide(pol, 0, link("a", "b"), udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, 64-42))); d.Drop || len(d.Notes) != 0 {
+				t.Fatalf("got first frame %s, want it through at once", formatDecision(d))
+			}
+			d := decide(pol, tc.at, link("a", "b"), udpFrame(macA, macB, ipA, ipB, 1, 2, make([]byte, tc.size-42)))
+			if tc.want != "" {
+				if got := hub.FormatNotes(d.Notes); !d.Drop || got != tc.want {
+					t.Errorf("got %s, notes %q; want a drop noted %q", formatDecision(d), got, tc.want)
+				}
+				return
+			}
+			if d.Drop || len(d.Copies) != 1 || d.Copies[0].Delay != 2667 {
+				t.Errorf("got %s, want the frame queued for 2667ns", formatDecision(d))
+			}
+		})
 	}
 }

@@ -68,6 +68,7 @@ type partition struct {
 	side     map[string]int // port -> 1 + group index
 	schedule string         // for people: "5s-8s", "after rule x matched 3 times"
 	hold     time.Duration  // how long a trigger-started partition lasts; 0 = until healed
+	fixedEnd *time.Duration // the end the policy gives it, after which a start trigger starts nothing; nil = none
 	adhoc    bool
 	tg       toggle
 	specText string // spec(), made once (hub loop)
@@ -377,26 +378,46 @@ func (p *scope) parseGroups(s string) ([][]string, error) {
 	if len(parts) < 2 {
 		return nil, fmt.Errorf("%s needs at least two groups separated by |", quote(s))
 	}
-	seen := map[string]bool{}
+	in := map[string]int{} // port -> the group it is in
 	var out [][]string
-	for _, part := range parts {
+	for i, part := range parts {
 		var g []string
+		var written []string
 		for _, n := range strings.Split(part, ",") {
-			ports, err := p.expand(strings.TrimSpace(n))
+			n = strings.TrimSpace(n)
+			if slices.Contains(written, n) {
+				return nil, fmt.Errorf("%s is listed twice in group %s", quote(n), quote(part))
+			}
+			written = append(written, n)
+			ports, err := p.expand(n)
 			if err != nil {
 				return nil, err
 			}
 			for _, port := range ports {
-				if seen[port] {
-					return nil, fmt.Errorf("port %s is in more than one group", quote(port))
+				if err := twiceIn(in, port, i, part); err != nil {
+					return nil, err
 				}
-				seen[port] = true
 				g = append(g, port)
 			}
 		}
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// twiceIn records that port is in group i (written as group, for the
+// error), and says so when it is in a group already: in the same one (a
+// port and a group name that holds it), or in another.
+func twiceIn(in map[string]int, port string, i int, group string) error {
+	j, seen := in[port]
+	switch {
+	case seen && j == i:
+		return fmt.Errorf("port %s is in group %s twice (a group name there holds it)", quote(port), quote(group))
+	case seen:
+		return fmt.Errorf("port %s is in more than one group", quote(port))
+	}
+	in[port] = i
+	return nil
 }
 
 // expand turns a port or group name into port names.

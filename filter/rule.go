@@ -71,17 +71,39 @@ type corruptCfg struct {
 }
 
 // rateCfg is a token bucket of burst bytes filled at bps, with a queue of
-// queue bytes for frames that find it empty; tau and queueNs are those sizes
-// as time at the rate.
+// queue bytes for frames that find it empty. tau is the burst as time at
+// the rate, exactly tau + tauRem/bps ns; the queue's is exactly queueNs +
+// queueRem/bps ns.
 type rateCfg struct {
-	bps          uint64
-	burst, queue int64
-	tau, queueNs time.Duration
-	rateText     string // formatRate(bps), for notes
+	bps              uint64
+	burst, queue     int64
+	tau, queueNs     time.Duration
+	tauRem, queueRem uint64
+	rateText         string // formatRate(bps), for notes
 }
 
-func (c *rateCfg) cost(n int) time.Duration {
-	return time.Duration((uint64(n)*8*1e9 + c.bps - 1) / c.bps)
+// cost is n bytes' time at the rate: q + rem/bps ns, rem < bps. n·8e9 fits
+// in a uint64 for any n below 2 GB, far above any frame or queue.
+func (c *rateCfg) cost(n int, rem uint64) (time.Duration, uint64) {
+	bits := uint64(n)*8*1e9 + rem
+	return time.Duration(bits / c.bps), bits % c.bps
+}
+
+// overQueue reports whether a wait of exactly w0 + (rem-tauRem)/bps ns is
+// longer than the queue, queueNs + queueRem/bps ns: whether
+// (w0-queueNs)·bps + rem - tauRem - queueRem > 0. The fractions add up to
+// less than bps and more than -2·bps, so only a whole-ns difference of 0
+// or 1 needs the product, which then fits in an int64 (bps is at most
+// 1e12).
+func (c *rateCfg) overQueue(w0 time.Duration, rem uint64) bool {
+	d := w0 - c.queueNs
+	switch {
+	case d >= 2:
+		return true
+	case d < 0:
+		return false
+	}
+	return int64(d)*int64(c.bps)+int64(rem)-int64(c.tauRem)-int64(c.queueRem) > 0
 }
 
 // bound on copies of one frame on one link, whatever the duplicate rules say.
@@ -99,12 +121,15 @@ var (
 		"p=%v draw=%v bits=%d,%d,%d",
 		"p=%v draw=%v bits=%d,%d,%d,%d",
 	}
-	// delayLayouts by jitter (none, uniform, normal) and whether FIFO
-	// order held the copy back: index 2*jitter + held.
+	// delayLayouts by jitter (none, uniform, normal), whether the draw
+	// was clamped to 0 (only with jitter) and whether FIFO order held the
+	// copy back: index 4*jitter + 2*clamped + held.
 	delayLayouts = [...]string{
-		"%t", "%t fifo+%t",
+		"%t", "%t fifo+%t", "", "",
 		"%t±%t uniform draw=%+t", "%t±%t uniform draw=%+t fifo+%t",
+		"%t±%t uniform draw=%+t clamped", "%t±%t uniform draw=%+t clamped fifo+%t",
 		"%t±%t normal draw=%+t", "%t±%t normal draw=%+t fifo+%t",
+		"%t±%t normal draw=%+t clamped", "%t±%t normal draw=%+t clamped fifo+%t",
 	}
 )
 
@@ -142,7 +167,8 @@ type ruleLink struct {
 	geBad   bool
 	lastDep time.Duration // FIFO: latest departure scheduled so far
 	reorder int64         // netem's reorder counter
-	tat     time.Duration // rate: theoretical arrival time of the bucket
+	tat     time.Duration // rate: theoretical arrival time of the bucket,
+	tatRem  uint64        // exactly tat + tatRem/bps ns (tatRem < bps)
 }
 
 // rand is the rule's stream on the link, for the draws it makes once per
@@ -501,6 +527,7 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 			}
 		}
 		d := max(dc.fixed+j, 0)
+		clamped := dc.fixed+j < 0
 		var held time.Duration
 		if !dc.reorder {
 			if dep := e.now + c.Delay + d; dep < rl.lastDep {
@@ -509,17 +536,22 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 			}
 			rl.lastDep = e.now + c.Delay + d
 		}
-		if d == 0 {
-			continue
+		if d == 0 && dc.jitter == 0 {
+			continue // nothing drawn, nothing done
 		}
+		// A copy whose draw came to 0 or less is noted and counted too,
+		// so that every copy the step drew for says what it drew.
 		c.Delay += d
 		args := hub.NoteArgs{N: [4]int64{int64(dc.fixed)}}
 		layout, next := 0, 1 // the layout's index, and its next value's
 		if dc.jitter > 0 {
 			args.N[1], args.N[2] = int64(dc.jitter), int64(j)
-			layout, next = 2, 3
+			layout, next = 4, 3
 			if dc.normal {
-				layout = 4
+				layout = 8
+			}
+			if clamped {
+				layout += 2
 			}
 		}
 		if held > 0 {
@@ -536,7 +568,12 @@ func (r *rule) delayCopies(e *eval, rl *ruleLink) {
 // form: tat is when the bucket would be full again with nothing more sent,
 // tau the burst as time. A copy waits until the bucket holds its size; one
 // that would wait longer than the queue drains (queue bytes at the rate) is
-// dropped as overflow and takes no tokens.
+// dropped as overflow and takes no tokens. tat keeps the fraction of a ns
+// each copy's cost leaves (in units of 1/bps ns), so that rounding never
+// adds up: at 1Tbit a 64-byte frame costs 0.512ns, and rounding each up
+// to 1ns would halve the rate. The wait is compared with the queue exactly;
+// only then is it rounded, up, to whole ns (and the queue, in the note,
+// down, so that the note's wait is always above it).
 func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 	rc := r.rate
 	cs := e.copies()
@@ -547,16 +584,28 @@ func (r *rule) rateCopies(e *eval, rl *ruleLink) bool {
 			n = len(c.Frame)
 		}
 		t := e.now + c.Delay
-		next := max(rl.tat, t) + rc.cost(n)
-		wait := next - rc.tau - t // until the bucket holds n bytes
-		if wait > rc.queueNs {
+		base, rem := rl.tat, rl.tatRem
+		if t > base { // the bucket is full: tat restarts from t
+			base, rem = t, 0
+		}
+		q, rem := rc.cost(n, rem)
+		next := base + q
+		wait := next - rc.tau - t // until the bucket holds n bytes, rounded up
+		over := rc.overQueue(wait, rem)
+		if rem > rc.tauRem {
+			wait++
+		}
+		if over {
 			r.c.overflowed.Add(1)
-			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", hub.NoteArgs{
-				Layout: "rate=%s wait=%t > queue %t", S: rc.rateText, N: [4]int64{int64(wait), int64(rc.queueNs)},
-			}))
+			args := hub.NoteArgs{Layout: "rate=%s wait=%t > queue %t", S: rc.rateText, N: [4]int64{int64(wait), int64(rc.queueNs)}}
+			if len(cs) > 1 { // the note is the frame's: say which copy it drops
+				args.Layout = "rate=%s wait=%t > queue %t copy %d of %d"
+				args.N[2], args.N[3] = int64(i+1), int64(len(cs))
+			}
+			e.d.Notes = append(e.d.Notes, note(r.name, "overflow", args))
 			continue
 		}
-		rl.tat = next
+		rl.tat, rl.tatRem = next, rem
 		if wait > 0 {
 			c.Delay += wait
 			e.addCopyNote(&c, note(r.name, "queue", hub.NoteArgs{

@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -498,6 +499,96 @@ func (ms *MatchSpec) impossible() (matchProblem, bool) {
 	case ms.DstIP != nil && dst&eth == 0:
 		return matchProblem{"dst_ip", fmt.Errorf("holds only %s addresses, and ethertype names no %s packet", dst, dst)}, true
 	}
+	if pr, ok := ms.impossibleTransport(); ok {
+		return pr, true
+	}
+	if pr, ok := ms.impossibleDestination(); ok {
+		return pr, true
+	}
+	return ms.impossibleWindow()
+}
+
+// impossibleTransport finds protocol, port and TCP flag criteria that no
+// packet the other criteria allow can meet: ports are TCP's and UDP's,
+// flags TCP's, and all of them need an IP packet.
+func (ms *MatchSpec) impossibleTransport() (matchProblem, bool) {
+	flags := ms.TCPFlags != nil && ms.TCPFlags.Mask != 0
+	if ms.EtherTypes != nil && !emptied(ms.EtherTypes) && etherVersions(ms.EtherTypes) == 0 {
+		for _, c := range []struct {
+			field string
+			set   bool
+		}{{"protocol", ms.Protocols != nil}, {"src_port", ms.SrcPort != nil}, {"dst_port", ms.DstPort != nil}, {"tcp_flags", flags}} {
+			if c.set {
+				return matchProblem{c.field, errors.New("needs an IP packet, and ethertype names no IPv4 or IPv6 packet")}, true
+			}
+		}
+	}
+	if ms.Protocols == nil || emptied(ms.Protocols) {
+		return matchProblem{}, false
+	}
+	tcp, udp := slices.Contains(ms.Protocols, packet.ProtoTCP), slices.Contains(ms.Protocols, packet.ProtoUDP)
+	switch {
+	case ms.SrcPort != nil && !tcp && !udp:
+		return matchProblem{"src_port", errors.New("is a TCP or UDP port, and protocol names neither")}, true
+	case ms.DstPort != nil && !tcp && !udp:
+		return matchProblem{"dst_port", errors.New("is a TCP or UDP port, and protocol names neither")}, true
+	case flags && !tcp:
+		return matchProblem{"tcp_flags", errors.New("needs a TCP segment, and protocol names no TCP")}, true
+	}
+	return matchProblem{}, false
+}
+
+// impossibleDestination finds broadcast, multicast and dst_mac criteria
+// that contradict each other: multicast excludes broadcast, and an exact
+// dst_mac is broadcast, multicast or neither.
+func (ms *MatchSpec) impossibleDestination() (matchProblem, bool) {
+	b, m := ms.Broadcast, ms.Multicast
+	if b != nil && *b && m != nil && *m {
+		return matchProblem{"multicast", errors.New("true excludes the broadcast address, and broadcast: true asks for it (multicast: false or remove one)")}, true
+	}
+	if ms.DstMAC == nil {
+		return matchProblem{}, false
+	}
+	bc := *ms.DstMAC == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	mc := !bc && ms.DstMAC[0]&1 != 0
+	is := func(yes bool) string {
+		if yes {
+			return "is"
+		}
+		return "is not"
+	}
+	switch {
+	case b != nil && *b != bc:
+		return matchProblem{"broadcast", fmt.Errorf("%t, and dst_mac %s %s the broadcast address", *b, net.HardwareAddr(ms.DstMAC[:]), is(bc))}, true
+	case m != nil && *m != mc:
+		return matchProblem{"multicast", fmt.Errorf("%t, and dst_mac %s %s a multicast address (group bit set, broadcast excluded)", *m, net.HardwareAddr(ms.DstMAC[:]), is(mc))}, true
+	}
+	return matchProblem{}, false
+}
+
+// impossibleWindow finds first, matches and every that leave no match
+// number: n <= first, n in matches, n a multiple of every.
+func (ms *MatchSpec) impossibleWindow() (matchProblem, bool) {
+	lo, hi := int64(1), int64(-1) // hi < 0: open
+	if r := ms.Matches; r != nil {
+		if r.Max >= 0 && r.Max < r.Min {
+			return matchProblem{}, false // refused where it is written
+		}
+		lo, hi = max(lo, r.Min), r.Max
+	}
+	if ms.First > 0 {
+		if ms.First < lo {
+			return matchProblem{"first", fmt.Errorf("%d ends the window before matches starts at %d: no match is in both", ms.First, lo)}, true
+		}
+		if hi < 0 || ms.First < hi {
+			hi = ms.First
+		}
+	}
+	if e := ms.Every; e > 1 && hi >= 0 {
+		if k := (lo + e - 1) / e * e; k > hi {
+			return matchProblem{"every", fmt.Errorf("%d: no multiple of %d is in the window of matches %d to %d", e, e, lo, hi)}, true
+		}
+	}
 	return matchProblem{}, false
 }
 
@@ -570,6 +661,22 @@ func (ms *MatchSpec) clear(field string) {
 		ms.SrcIP = nil
 	case "dst_ip":
 		ms.DstIP = nil
+	case "protocol":
+		ms.Protocols = nil
+	case "src_port":
+		ms.SrcPort = nil
+	case "dst_port":
+		ms.DstPort = nil
+	case "tcp_flags":
+		ms.TCPFlags = nil
+	case "broadcast":
+		ms.Broadcast = nil
+	case "multicast":
+		ms.Multicast = nil
+	case "first":
+		ms.First = 0
+	case "every":
+		ms.Every = 0
 	default:
 		panic("filter: clear " + field)
 	}
@@ -652,7 +759,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 		if ts == nil {
 			continue
 		}
-		t, err := p.compileTrigger(ts, ts == ps.EndTrigger, ps.Groups)
+		t, err := p.compileTrigger(ts, ts == ps.EndTrigger, ps.Groups, ps.End)
 		if err != nil {
 			errs.Add(err)
 			continue
@@ -668,6 +775,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 	}
 	if ps.End != nil {
 		pt.tg.end, pt.tg.hasEnd = *ps.End, true
+		pt.fixedEnd = ps.End
 	}
 	if d := ps.Duration; d > 0 {
 		switch {
@@ -718,7 +826,7 @@ func (p *Policy) compilePartition(ps *PartitionSpec, errs *yamlfile.Errors) {
 
 // compileTrigger checks that a trigger names a rule and can fire
 // (triggerProblem).
-func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*trigger, *FieldError) {
+func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string, fixedEnd *time.Duration) (*trigger, *FieldError) {
 	r := p.byName[ts.Rule]
 	if r == nil {
 		return nil, ts.RuleAt.errorf("no rule named %s", quote(ts.Rule))
@@ -726,7 +834,7 @@ func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*
 	if ts.Matches < 1 {
 		return nil, ts.RuleAt.errorf("trigger needs matches (a count from 1)")
 	}
-	if problem, onLink := p.triggerProblem(r, ts.Link, end, groups); problem != "" {
+	if problem, onLink := p.triggerProblem(r, ts.Link, end, groups, fixedEnd); problem != "" {
 		at := ts.RuleAt
 		if onLink && ts.LinkAt != (Pos{}) {
 			at = ts.LinkAt
@@ -742,12 +850,17 @@ func (p *Policy) compileTrigger(ts *TriggerSpec, end bool, groups [][]string) (*
 
 // triggerProblem says why a trigger counting rule r's matches (on link,
 // nil for any) could never fire, or "" when it can: r never matches on
-// link, or the trigger ends (end) its partition (groups, nil if unusable),
+// link; or the trigger ends (end) its partition (groups, nil if unusable),
 // so counts only while the partition is in force, and the partition cuts
 // link or every link r matches on, since the frames a partition drops
-// reach no rule. onLink says the problem is the trigger's link. Load
-// (compileTrigger) and a rule's update (UpdateRule) both ask.
-func (p *Policy) triggerProblem(r *rule, link *[2]string, end bool, groups [][]string) (problem string, onLink bool) {
+// reach no rule; or the trigger starts its partition, whose window is
+// over from fixedEnd on (nil: it has no fixed end), and r's during
+// window starts no earlier. onLink says the problem is the trigger's
+// link. Load (compileTrigger) and a rule's update (UpdateRule) both ask.
+func (p *Policy) triggerProblem(r *rule, link *[2]string, end bool, groups [][]string, fixedEnd *time.Duration) (problem string, onLink bool) {
+	if !end && fixedEnd != nil && r.m.during && r.m.from0 >= *fixedEnd {
+		return fmt.Sprintf("rule %s matches only from %s on (during), and the partition's window is over at %s, after which a start trigger starts nothing", quote(r.name), r.m.from0, *fixedEnd), false
+	}
 	side := sides(groups)
 	cut := func(l [2]string) bool { a, b := side[l[0]], side[l[1]]; return a != 0 && b != 0 && a != b }
 	if l := link; l != nil {
@@ -868,16 +981,18 @@ func (p *Policy) checkGroups(groups [][]string) error {
 	if len(groups) < 2 {
 		return fmt.Errorf("a partition needs at least two groups")
 	}
-	seen := map[string]bool{}
-	for _, g := range groups {
+	in := map[string]int{}
+	for i, g := range groups {
 		if err := p.checkPorts(g, nil, nil); err != nil {
 			return err
 		}
 		for _, n := range g {
-			if seen[n] {
+			if j, seen := in[n]; seen && j == i {
+				return fmt.Errorf("%s is listed twice in group %s", quote(n), quote(strings.Join(g, ",")))
+			} else if seen {
 				return fmt.Errorf("port %s is in more than one group", quote(n))
 			}
-			seen[n] = true
+			in[n] = i
 		}
 	}
 	return nil

@@ -120,6 +120,8 @@ func TestCompileChecksASpecBuiltInCode(t *testing.T) {
 			`code: partitions[0].start.rule: no rule named "nope"`},
 		{"partition-in-one-group", Spec{Partitions: []PartitionSpec{{Name: "p", Groups: [][]string{{"a", "b"}}, Start: &start, At: at("partitions[0]")}}},
 			"code: partitions[0]: a partition needs at least two groups"},
+		{"partition-port-twice-in-a-group", Spec{Partitions: []PartitionSpec{{Name: "p", Groups: [][]string{{"a", "a"}, {"b"}}, Start: &start, At: at("partitions[0]")}}},
+			`code: partitions[0]: "a" is listed twice in group "a,a"`},
 		// A name or port given empty: no front end said why, Compile does.
 		{"schedule-with-empty-name", Spec{Schedules: []ScheduleSpec{{Port: "a", Pos: at("schedules[0]"), NameAt: at("schedules[0].name")}}},
 			`code: schedules[0].name: "" is not a valid schedule name`},

@@ -227,11 +227,20 @@ func (w *walker) groups(n *yaml.Node) {
 			return
 		}
 		var ports []string
+		first := map[string]*yaml.Node{}
 		for _, it := range items {
 			s, ok := w.scalar(it, path)
 			if !ok {
 				continue
 			}
+			// A port listed twice adds nothing, and would otherwise
+			// surface only where a partition uses the group, as a port in
+			// more than one group.
+			if at, twice := first[s]; twice {
+				w.errf(it, path, "%s is listed twice (first at line %d, column %d)", quote(s), at.Line, at.Column)
+				continue
+			}
+			first[s] = it
 			if _, isGroup := w.scope.groups[s]; isGroup {
 				w.errf(it, path, "groups cannot contain groups (%s)", quote(s))
 				continue

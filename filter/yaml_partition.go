@@ -80,11 +80,17 @@ func (w *walker) partitionGroups(n *yaml.Node, path string) [][]string {
 			return nil
 		}
 		var names []string
+		first := map[string]*yaml.Node{}
 		for _, it := range items {
 			s, ok := w.scalar(it, path)
 			if !ok {
 				return nil
 			}
+			if at, twice := first[s]; twice {
+				w.errf(it, fmt.Sprintf("%s[%d]", path, i), "%s is listed twice (first at line %d, column %d)", quote(s), at.Line, at.Column)
+				return nil
+			}
+			first[s] = it
 			names = append(names, s)
 		}
 		specs = append(specs, strings.Join(names, ","))
@@ -168,8 +174,10 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 				ss.At = &d
 			}
 		},
-		"down_for": func(v *yaml.Node, p string) { ss.DownFor, _ = w.duration(v, p) },
-		"every":    func(v *yaml.Node, p string) { ss.Every, _ = w.duration(v, p) },
+		// "For good" and "once" are written by leaving down_for and
+		// every out; an explicit 0 is refused, as a partition's duration is.
+		"down_for": func(v *yaml.Node, p string) { ss.DownFor, _ = w.parsed(v, p, parseHold) },
+		"every":    func(v *yaml.Node, p string) { ss.Every, _ = w.parsed(v, p, parseHold) },
 		"count":    func(v *yaml.Node, p string) { ss.Count, _ = w.integer(v, p, 1, 1<<40) },
 	})
 	if n.Kind != yaml.MappingNode {

@@ -16,7 +16,8 @@ type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
 	// AfterFunc calls f on its own goroutine once the clock has reached
-	// Now()+d, as time.AfterFunc does (a d <= 0 is due at once).
+	// Now()+d, as time.AfterFunc does (a d <= 0 is due at once). A
+	// VirtualClock's Driver may instead call f itself (Driver.Settle).
 	AfterFunc(d time.Duration, f func()) Timer
 }
 
@@ -38,7 +39,8 @@ func After(c Clock, d time.Duration) <-chan time.Time {
 
 // VirtualClock is a Clock that moves only when told to (Set, Advance) and
 // fires its timers only when a Driver fires them, one at a time, in
-// (deadline, creation) order. It is safe for concurrent use; Now is a
+// (deadline, creation) order, each with the clock at its deadline and
+// finished before the next fires. It is safe for concurrent use; Now is a
 // single atomic load, since the core reads it for every frame.
 type VirtualClock struct {
 	base time.Time
@@ -87,8 +89,10 @@ func (c *VirtualClock) forward(to int64) {
 	}
 }
 
-// AfterFunc implements Clock: f runs on its own goroutine once a Driver
-// fires the timer, at or after Now()+d.
+// AfterFunc implements Clock: f runs once a Driver fires the timer, with
+// the clock at Now()+d (or later, if the clock was Set past it). It runs
+// on the Driver's goroutine, inside its Step, unless the Driver has a
+// Settle hook; then on its own goroutine, as Clock says (see Driver).
 func (c *VirtualClock) AfterFunc(d time.Duration, f func()) Timer {
 	t := &virtualTimer{c: c, f: f, index: -1}
 	c.mu.Lock()
@@ -114,17 +118,15 @@ func (c *VirtualClock) next() (time.Time, bool) {
 	return c.timers[0].at, true
 }
 
-// fireOne fires the earliest timer if it is due and reports whether it did.
-func (c *VirtualClock) fireOne() bool {
+// take removes the earliest timer if it is due and returns its function;
+// nil when none is due.
+func (c *VirtualClock) take() func() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.timers) == 0 || c.timers[0].at.After(c.Now()) {
-		c.mu.Unlock()
-		return false
+		return nil
 	}
-	t := c.remove(0)
-	c.mu.Unlock()
-	go t.f()
-	return true
+	return c.remove(0).f
 }
 
 // schedule puts t at now+d; c.mu is held.

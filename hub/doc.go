@@ -34,7 +34,8 @@
 // output is a pure function of its configuration, policy and input, and a
 // [Driver] is the one way virtual time moves: hubtest, replay and the
 // netstack simulation (internal/vsim) all step the core's timers and the
-// clock's with it, in (time, sequence) order.
+// clock's with it: two heaps, each in (time, creation) order, merged by
+// deadline with the core's first at the same instant.
 //
 // Imports: nothing of l2hub. Every other package may import hub's small
 // interfaces (PortIO, Policy, Observer, EgressQueue, Clock).

@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -29,8 +30,8 @@ func (r *recorder) note(s string) func() {
 	}
 }
 
-// wait waits for n more timer functions to have run; they run on their own
-// goroutines.
+// wait waits for n more timer functions to have run (on the live hub's
+// goroutines, or inside a Driver's Step).
 func (r *recorder) wait(t *testing.T, n int) {
 	t.Helper()
 	for range n {
@@ -95,8 +96,9 @@ func TestVirtualClockTimers(t *testing.T) {
 	}
 }
 
-// TestAfterIsDueOnlyWhenDriven: hub.After's channel gets the clock's time
-// once a driver has moved the clock to the deadline.
+// TestAfterIsDueOnlyWhenDriven: hub.After's channel gets the deadline's
+// time once a driver has moved the clock through it, by the time the
+// driver returns.
 func TestAfterIsDueOnlyWhenDriven(t *testing.T) {
 	c := hub.NewVirtualClock(hub.DefaultEpoch)
 	ch := hub.After(c, 20*time.Millisecond)
@@ -108,11 +110,11 @@ func TestAfterIsDueOnlyWhenDriven(t *testing.T) {
 	(&hub.Driver{Clock: c}).AdvanceTo(hub.DefaultEpoch.Add(time.Second), nil)
 	select {
 	case at := <-ch:
-		if d := at.Sub(hub.DefaultEpoch); d < 20*time.Millisecond {
-			t.Errorf("After(20ms) delivered %v after the start, want at least 20ms", d)
+		if d := at.Sub(hub.DefaultEpoch); d != 20*time.Millisecond {
+			t.Errorf("After(20ms) delivered %v after the start, want 20ms", d)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("After(20ms) never delivered")
+	default:
+		t.Fatal("After(20ms) had not delivered when AdvanceTo returned")
 	}
 }
 
@@ -177,5 +179,102 @@ func TestLiveHubRunsOnTheVirtualClock(t *testing.T) {
 	(&hub.Driver{Clock: c}).AdvanceTo(hub.DefaultEpoch.Add(10*time.Millisecond), nil)
 	if got := recv(t, ios["b"]); !bytes.Equal(got, f) {
 		t.Errorf("b got %x, want the delayed frame %x", got, f)
+	}
+}
+
+// TestDriverRunsClockTimersInStep: driven by a Driver alone, a clock
+// timer's function has run, at its own deadline, when the step that fired
+// it returns: a timer due at 1s reads 1s even when the Driver advances to
+// 10s, the timers it re-arms fire at theirs, equal deadlines fire in
+// creation order, and Drain leaves nothing pending.
+func TestDriverRunsClockTimersInStep(t *testing.T) {
+	for _, how := range []string{"advance-to", "drain"} {
+		t.Run("rearm-"+how, func(t *testing.T) {
+			c := hub.NewVirtualClock(hub.DefaultEpoch)
+			d := hub.Driver{Clock: c}
+			var got []time.Duration
+			var tick func()
+			tick = func() {
+				got = append(got, c.Elapsed())
+				if len(got) < 3 {
+					c.AfterFunc(time.Second, tick)
+				}
+			}
+			c.AfterFunc(time.Second, tick)
+			if how == "drain" {
+				d.Drain(nil)
+			} else {
+				d.AdvanceTo(hub.DefaultEpoch.Add(10*time.Second), nil)
+			}
+			if want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}; !slices.Equal(got, want) {
+				t.Errorf("got the timers reading %v, want %v", got, want)
+			}
+			if n := c.Pending(); n != 0 {
+				t.Errorf("got %d timers pending, want 0", n)
+			}
+		})
+	}
+	t.Run("equal-deadlines", func(t *testing.T) {
+		c := hub.NewVirtualClock(hub.DefaultEpoch)
+		d := hub.Driver{Clock: c}
+		var got []string
+		for _, name := range []string{"first", "second", "third"} {
+			c.AfterFunc(time.Second, func() {
+				got = append(got, name)
+				if name == "first" { // due now: after the two already waiting
+					c.AfterFunc(0, func() { got = append(got, "first-again") })
+				}
+			})
+		}
+		if !d.Step() {
+			t.Fatal("got Step() = false with three timers due")
+		}
+		if want := []string{"first"}; !slices.Equal(got, want) {
+			t.Fatalf("after one step got %q, want %q", got, want)
+		}
+		d.Drain(nil)
+		if want := []string{"first", "second", "third", "first-again"}; !slices.Equal(got, want) {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+}
+
+// TestDriverSettleWaitsForClockTimers: with a Settle hook, a clock timer's
+// function starts on its own goroutine and Step returns only after Settle;
+// a Settle error stops the Driver and is reported by Err.
+func TestDriverSettleWaitsForClockTimers(t *testing.T) {
+	c := hub.NewVirtualClock(hub.DefaultEpoch)
+	done := make(chan time.Duration, 1)
+	var settles int
+	d := hub.Driver{Clock: c, Settle: func() error {
+		settles++
+		select {
+		case at := <-done: // the function ran, on another goroutine
+			if at != time.Second {
+				t.Errorf("the timer read %v, want 1s", at)
+			}
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("the timer's function never ran")
+		}
+	}}
+	c.AfterFunc(time.Second, func() { done <- c.Elapsed() })
+	if !d.Step() || settles != 1 {
+		t.Fatalf("got a step with %d settles, want one", settles)
+	}
+	if err := d.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	boom := errors.New("boom")
+	d.Settle = func() error { return boom }
+	c.AfterFunc(time.Second, func() {})
+	c.AfterFunc(2*time.Second, func() {})
+	d.Drain(nil)
+	if !errors.Is(d.Err(), boom) {
+		t.Errorf("got Err() = %v, want %v", d.Err(), boom)
+	}
+	if n := c.Pending(); n != 1 {
+		t.Errorf("got %d timers pending after Settle failed, want 1 (the Driver stops)", n)
 	}
 }

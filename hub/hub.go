@@ -526,7 +526,9 @@ func (h *Hub) reader(a *attachment) {
 				stats.RxBytes.Add(uint64(f.Len()))
 			}
 			stats.dropN(DropDown, n)
-			discards.note(DropDown, uint64(n), nil)
+			// A peer's last frames as it leaves, or as the hub stops:
+			// counted, and no warning of a clean shutdown.
+			h.log.Debug("frames read as the port's attachment ended, dropped with the port down", "port", a.name, "frames", n)
 			ReleaseAll(frames[:n])
 			return
 		}

@@ -1,11 +1,13 @@
 package replay
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"l2hub/capture"
+	"l2hub/filter"
 )
 
 // headerMarker opens the first line of an l2hub capture header
@@ -104,4 +106,24 @@ func quoteNote(s string) string {
 		s = s[:cut] + "…"
 	}
 	return `"` + s + `"`
+}
+
+// versionNotes warns, once per file, of a capture whose header records an
+// l2hub older than the latest change in how policies decide
+// (filter.ChangedSince): replayed with this one's policies, its decisions
+// may differ from the run's where its policy has what changed.
+func versionNotes(hs []capHeader) []Note {
+	var notes []Note
+	told := map[string]bool{}
+	for _, h := range hs {
+		what, ok := filter.ChangedSince(h.meta.Version)
+		if !ok || len(what) == 0 || told[h.path] {
+			continue
+		}
+		told[h.path] = true
+		notes = append(notes, warning(NoteHeader, h.path, fmt.Sprintf(
+			"recorded by l2hub %s, whose policies decided some things differently from this replay's, which decide as l2hub %s does (%s; see filter/POLICY.md's \"Changes in decisions\"): where the policy has them, the replay's decisions are not the run's",
+			h.meta.Version, filter.DecidesAsOf(), strings.Join(what, "; "))))
+	}
+	return notes
 }

@@ -383,6 +383,11 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	}
 	pn := policyNoter{job: j, out: out, hashes: hashes, choices: choices, several: len(cfg.Inputs) > 1}
 	pn.notes(r.headers)
+	if len(choices) > 0 {
+		for _, n := range versionNotes(r.headers) {
+			j.note(out, n)
+		}
+	}
 	switch {
 	case j.Mode != "":
 		if out.Mode, err = hub.ParseMode(j.Mode); err != nil {

@@ -98,7 +98,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		c.SetPolicyAt(p, now) // at the since the capture records
 		s.mu.Lock()
 		s.policy = p
-		s.removed = append(s.removed, replaced...)
+		s.keepRemovedLocked(replaced...)
 		s.mu.Unlock()
 	})
 	if err != nil {

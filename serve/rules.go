@@ -97,7 +97,7 @@ func (s *Session) editRule(ctx context.Context, verb string, e filter.Edit, src 
 		s.record(e, desc)
 		if e.Op == filter.EditRuleRemove {
 			s.mu.Lock()
-			s.removed = append(s.removed, removedRule(p, desc.Counters, WhyRemoved, at))
+			s.keepRemovedLocked(removedRule(p, desc.Counters, WhyRemoved, at))
 			s.mu.Unlock()
 		}
 	})

@@ -81,8 +81,10 @@ type Session struct {
 	mu     sync.Mutex     // guards policy and removed (written on the hub loop, read by /metrics and the summary)
 	policy *filter.Policy // nil: forward everything unchanged
 	// removed are the rules ctl rule remove took out or set-policy
-	// replaced, with their last counters, for the exit summary.
-	removed []RemovedRule
+	// replaced, with their last counters, for the exit summary: the
+	// first MaxRemovedRules, and a count of the rest (removedLeftOut).
+	removed        []RemovedRule
+	removedLeftOut int
 
 	stats     []PortStats // filled by Start; readable after Stop
 	closeOnce sync.Once

@@ -40,9 +40,13 @@ type Summary struct {
 	// added again under the same name is in Rules too, counted from 0),
 	// or one of the policy a set-policy replaced (why "replaced"). With
 	// Rules, they account for every frame a rule counted. [] when none.
-	RemovedRules []RemovedRule   `json:"removed_rules"`
-	Capture      *CaptureSummary `json:"capture,omitempty"`
-	Check        *checker.Report `json:"check,omitempty"`
+	RemovedRules []RemovedRule `json:"removed_rules"`
+	// RemovedRulesLeftOut counts the rules that went past the first
+	// MaxRemovedRules, which alone RemovedRules keeps (a script that
+	// replaces a large policy over and over).
+	RemovedRulesLeftOut int             `json:"removed_rules_left_out,omitempty"`
+	Capture             *CaptureSummary `json:"capture,omitempty"`
+	Check               *checker.Report `json:"check,omitempty"`
 	// Probes are the verdicts of the virtual peers that probe (--probe),
 	// one per peer; a failed one makes serve exit 2, as a failed check
 	// does, and one that gave no verdict (absent, none) exit 3.
@@ -64,6 +68,18 @@ type RemovedRule struct {
 	// another policy in force).
 	Why         string `json:"why"`
 	RemovedAtNS int64  `json:"removed_at_ns"` // since the hub started
+}
+
+// MaxRemovedRules bounds the rules an exit summary lists as gone out of
+// force (Summary.RemovedRules); it counts the rest.
+const MaxRemovedRules = 1024
+
+// keepRemovedLocked adds rs to the rules gone out of force, up to
+// MaxRemovedRules, counting the rest. s.mu is held.
+func (s *Session) keepRemovedLocked(rs ...RemovedRule) {
+	n := min(len(rs), MaxRemovedRules-len(s.removed))
+	s.removed = append(s.removed, rs[:n]...)
+	s.removedLeftOut += len(rs) - n
 }
 
 // The reasons a rule is among the removed ones (RemovedRule.Why).
@@ -139,6 +155,7 @@ func (s *Session) summary(stopped error) Summary {
 	}
 	s.mu.Lock()
 	sum.RemovedRules = append([]RemovedRule{}, s.removed...) // [] when none, as the other lists
+	sum.RemovedRulesLeftOut = s.removedLeftOut
 	s.mu.Unlock()
 	if s.capture != nil {
 		st := s.capture.Stats()
@@ -214,6 +231,9 @@ func (sum *Summary) writeText(w io.Writer) {
 			}
 			fmt.Fprintf(w, "rule %s of policy %s (%s) %s at %v: matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d\n",
 				r.Rule, r.Policy, r.PolicyHash, how, time.Duration(r.RemovedAtNS).Round(time.Millisecond), r.Matched, r.Dropped, r.Delayed, r.Duplicated, r.Corrupted, r.Queued, r.Overflowed)
+		}
+		if sum.RemovedRulesLeftOut > 0 {
+			fmt.Fprintf(w, "and %d more rules went out of force (the summary lists the first %d)\n", sum.RemovedRulesLeftOut, MaxRemovedRules)
 		}
 	}
 	if c := sum.Capture; c != nil {

@@ -2,10 +2,12 @@ package transport_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,14 +109,24 @@ const udpMax = 60000
 
 func udpPair(t *testing.T) *transporttest.Pair {
 	t.Helper()
-	vmAddr := freeUDP(t)
-	hubEnd, err := transport.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := transport.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), transport.MaxFrameLimit, 0)
-	if err != nil {
-		t.Fatal(err)
+	// Each end names the other's address as it binds: the VM's is picked
+	// free first, and another test's socket may take it before the VM
+	// binds it (tests run in parallel across packages): pick again.
+	var hubEnd, vm *transport.DatagramConn
+	for try := 0; ; try++ {
+		vmAddr := freeUDP(t)
+		var err error
+		if hubEnd, err = transport.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0); err != nil {
+			t.Fatal(err)
+		}
+		vm, err = transport.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), transport.MaxFrameLimit, 0)
+		if err == nil {
+			break
+		}
+		hubEnd.Close()
+		if !errors.Is(err, syscall.EADDRINUSE) || try == 9 {
+			t.Fatal(err)
+		}
 	}
 	stranger, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

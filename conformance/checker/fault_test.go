@@ -2,7 +2,6 @@ package checker
 
 import (
 	"bytes"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +34,6 @@ func TestHubFaultsExplainRetransmissions(t *testing.T) {
 		{"loss-on-one-link-of-a-flood", "seed: 3\nrules:\n  - name: l\n    match: {link: a<->b, protocol: tcp}\n    loss: 10%\n",
 			hub.ModeHub, true, "did not deliver"},
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // see TestVirtualNodesInVirtualTime
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ports := []string{"a", "b"}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -69,7 +68,6 @@ func startSimNode(t *testing.T, ctx context.Context, sim *vsim.Sim, cfg vnode.Co
 // attached to a hub core in virtual time, and checks the target's reaction
 // from its own counters and milestones, as the probe's expectation states.
 func TestProbesAgainstVirtualNode(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // see internal/vsim
 	checks := map[string]func(target *simNode, targetErr error) string{
 		"spoofed-key-announce": func(a *simNode, _ error) string {
 			if !a.has(`nexus session fail node-a peer=node-b err="identity mismatch peer=crossvm"`) || a.has("nexus session ok") {

@@ -27,7 +27,9 @@ type Config struct {
 	Role  conformance.Role
 	Probe string // a hostile variant (conformance.Probes); "" plays the role honestly
 	// Clock is the node's and its network stack's time; nil is the wall
-	// clock. A simulation in virtual time gives its virtual clock.
+	// clock (internal/wallclock, for a node on a live hub). A simulation in
+	// virtual time must give its virtual clock: nothing refuses a nil one,
+	// and the run then neither moves with the Sim nor repeats.
 	Clock hub.Clock
 	// OnMilestone receives the node's milestones (see conformance.Milestone);
 	// the Logger then has them at DEBUG only.
@@ -37,7 +39,8 @@ type Config struct {
 	Tune   func(*conformance.Config)
 	Logger *slog.Logger
 	// StackRand, when set, is the node's network stack's randomness
-	// (netstack.Config.Rand); a simulation seeds it.
+	// (netstack.Config.Rand); nil is crypto/rand, so a simulation that
+	// must repeat seeds it (nothing refuses a nil one).
 	StackRand io.Reader
 }
 

@@ -5,9 +5,22 @@
 // files import, and that DESIGN.md's dependency rule holds: nothing under
 // hub/ imports an l2hub package outside hub/ (hub itself imports none).
 // And it keeps the determinism contract: no non-test file of hub, filter,
-// capture or conformance (their *test helper packages aside) reads the wall
-// clock (time.Now, time.Sleep, timers and tickers) or the global random
-// stream; they take a hub.Clock and seeded streams.
+// capture, conformance, replay, internal/vsim or transport/netstack
+// (hub/hubtest and the other *test helper packages included) reads the
+// wall clock (time.Now, time.Sleep, timers and tickers, a context's
+// WithTimeout or WithDeadline, internal/wallclock, a dot-imported time or
+// context), the global random stream (math/rand, math/rand/v2's top-level
+// functions), crypto/rand or hash/maphash (seeded at random); they take a
+// hub.Clock and seeded streams. The few findings made on purpose (a
+// wall-clock default for a live run, replay's injection into a running
+// hub) are allowed one by one, as a file and the import or call it may
+// make, with the reason; any other finding in that file is still reported.
+// What a package leaves to a library is out of sight: a netstack host
+// without Config.Clock or Config.Rand gets gVisor's wall clock and
+// crypto/rand, and nothing here sees it. Map iteration order and a select
+// among several ready channels are not checked either: a range over a map
+// must sort or not depend on the order, a select must not decide what is
+// recorded, and review keeps it so.
 //
 // The Imports line. A line of the package comment starts with "Imports:";
 // what follows, up to the first ";" or sentence-ending "." outside

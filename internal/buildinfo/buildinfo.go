@@ -9,7 +9,7 @@ import (
 )
 
 // Version is l2hub's release version, recorded in captures and reports.
-const Version = "0.2.0"
+const Version = "0.3.0"
 
 // Info describes the running binary.
 type Info struct {

@@ -21,10 +21,32 @@
 // seeded stacks (netstack.Config.Rand) the frames, their virtual timestamps
 // and a capture of them repeat byte for byte.
 //
+// One condition is the processor count. An event often wakes two
+// goroutines of one stack at once (its TCP processor and the program
+// reading the socket), and what the program has read by the time the
+// processor sends decides the window it advertises; Settle waits for both
+// but does not order them. On one processor they run one after the other
+// in the scheduler's order; on two, side by side, and the capture changes
+// from run to run. So New sets runtime.GOMAXPROCS(1) and the last Close
+// restores the setting (the runtime's default through
+// runtime.SetDefaultGOMAXPROCS, so that it follows CPU limits again): a test
+// need not, and the whole process, not only the Sim, runs on one processor
+// meanwhile. What remains is the runtime's
+// own order on that processor (its run queue, and asynchronous preemption,
+// which wall time triggers); it has held in every run we made, under -race
+// and GOGC=1 too, but it is the runtime's, not a promise of Go's.
+//
+// The clock's timers (hub.Driver with Settle) start on their own
+// goroutines, as a tcpip.Clock's must, and have run as far as they can
+// before the next event; the core's run on the driver. At one instant the
+// core's go first, then the clock's in creation order.
+//
 // Settle reads the runtime's goroutine states, so the process must not run
 // other work that depends on wall-clock timers or I/O while a Sim runs; it is
 // a test facility. Programs on the hosts must take all their time from the
-// Sim's Clock.
+// Sim's Clock, and every stack its randomness from a seeded reader: a
+// netstack host built without Config.Clock runs on the wall clock, and one
+// without Config.Rand draws from crypto/rand, and nothing complains.
 //
 // Imports: hub and internal/idle.
 package vsim

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"l2hub/hub"
@@ -57,6 +60,55 @@ type Sim struct {
 	queue []delivery
 	buf   []byte
 	stats Stats
+	// pinned: this Sim holds the process at one processor until Close.
+	pinned bool
+}
+
+// procs pins the process to one processor while any Sim is open:
+// GOMAXPROCS=1 from the first New to the last Close, then what it was.
+var procs struct {
+	sync.Mutex
+	open int // Sims not yet closed
+	was  int // GOMAXPROCS before the first
+}
+
+func pinProcs() {
+	procs.Lock()
+	defer procs.Unlock()
+	if procs.open == 0 {
+		procs.was = runtime.GOMAXPROCS(1)
+	}
+	procs.open++
+}
+
+func unpinProcs() {
+	procs.Lock()
+	defer procs.Unlock()
+	procs.open--
+	if procs.open == 0 {
+		restoreProcs(procs.was)
+	}
+}
+
+// setDefaultProcs is runtime.SetDefaultGOMAXPROCS; a test counts its calls.
+var setDefaultProcs = runtime.SetDefaultGOMAXPROCS
+
+// restoreProcs gives the process back its GOMAXPROCS, was. A call of
+// runtime.GOMAXPROCS(n) turns off the runtime's automatic updates (to the
+// CPU count, affinity and cgroup limit) for the rest of the process, so
+// when was is the runtime's default and no GOMAXPROCS environment variable
+// set it, it goes back through runtime.SetDefaultGOMAXPROCS, which turns
+// them on again; any other value is set as it was, explicitly. Whether was
+// came from the default or from a call that chose the same number cannot
+// be told apart; both get the default back, updates on.
+func restoreProcs(was int) {
+	if os.Getenv("GOMAXPROCS") == "" {
+		setDefaultProcs()
+		if runtime.GOMAXPROCS(0) == was {
+			return
+		}
+	}
+	runtime.GOMAXPROCS(was)
 }
 
 type port struct {
@@ -86,8 +138,12 @@ func (p *port) Depth() hub.QueueDepth { return hub.QueueDepth{} }
 // is no drain to watch for.
 func (p *port) WatchDrain(int) {}
 
-// New returns a Sim with no ports.
+// New returns a Sim with no ports. From now until Close the process runs
+// on one processor (runtime.GOMAXPROCS(1); Close restores the setting, the
+// runtime's automatic one included, once no Sim is open): see the package
+// documentation.
 func New(cfg Config) *Sim {
+	pinProcs()
 	start := cfg.Start
 	if start.IsZero() {
 		start = hub.DefaultEpoch
@@ -95,14 +151,17 @@ func New(cfg Config) *Sim {
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = 65535
 	}
-	s := &Sim{Clock: hub.NewVirtualClock(start), buf: make([]byte, cfg.MaxFrame)}
+	s := &Sim{Clock: hub.NewVirtualClock(start), buf: make([]byte, cfg.MaxFrame), pinned: true}
 	s.core = hub.NewCore(hub.CoreConfig{
 		Mode:      cfg.Mode,
 		Clock:     s.Clock,
 		Policy:    cfg.Policy,
 		Observers: cfg.Observers,
 	})
-	s.drv = hub.Driver{Clock: s.Clock, Core: s.core}
+	// The clock's timers start on their own goroutines, as the stacks
+	// expect of a tcpip.Clock, and each has run as far as it can before the
+	// next event.
+	s.drv = hub.Driver{Clock: s.Clock, Core: s.core, Settle: idle.Settle}
 	return s
 }
 
@@ -198,15 +257,25 @@ func (s *Sim) event() (bool, error) {
 			return true, nil
 		}
 	}
-	if !s.drv.Step() {
+	moved := s.drv.Step()
+	if err := s.drv.Err(); err != nil {
+		return false, err
+	}
+	if !moved {
 		return false, nil
 	}
 	s.stats.Timers++
 	return true, nil
 }
 
-// Close releases the frames still in flight and the core's timers.
+// Close releases the frames still in flight and the core's timers, and
+// gives the process back its processors once no Sim is open. A second
+// Close does nothing more.
 func (s *Sim) Close() {
+	if s.pinned {
+		s.pinned = false
+		defer unpinProcs()
+	}
 	for _, d := range s.queue {
 		d.f.Release()
 	}

@@ -33,8 +33,11 @@ func (t tcpipClock) NowMonotonic() tcpip.MonotonicTime {
 	return tcpip.MonotonicTime{}.Add(t.c.Now().Sub(t.epoch))
 }
 
-// AfterFunc implements tcpip.Clock: f runs on its own goroutine, as the
-// stack expects.
+// AfterFunc implements tcpip.Clock: f runs where the hub.Clock runs it.
+// That is on its own goroutine, as the stack expects, for the wall clock
+// and under internal/vsim; a hub.Driver without a Settle hook (hubtest's)
+// calls it inside its Step instead, which suits a stack only as long as no
+// timer function waits for the stack's other goroutines.
 func (t tcpipClock) AfterFunc(d time.Duration, f func()) tcpip.Timer {
 	return tcpipTimer{t.c.AfterFunc(d, f)}
 }

@@ -54,12 +54,14 @@ type Config struct {
 	// DefaultQueueLen.
 	QueueLen int
 	// Clock is the stack's time (TCP timers, ARP, IGMP); nil means the wall
-	// clock. A hub.VirtualClock makes the stack run in simulated time.
+	// clock (gVisor's own), silently. A hub.VirtualClock makes the stack
+	// run in simulated time; internal/vsim drives one.
 	Clock hub.Clock
 	// Rand is the stack's only source of randomness (initial sequence
-	// numbers, ephemeral ports, timer jitter); nil means crypto/rand. A
-	// seeded reader makes the stack's choices repeat from run to run; the
-	// host serialises its reads.
+	// numbers, ephemeral ports, timer jitter); nil means crypto/rand,
+	// silently, and then no two runs send the same frames. A seeded reader
+	// makes the stack's choices repeat from run to run; the host serialises
+	// its reads.
 	Rand io.Reader
 }
 
