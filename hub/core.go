@@ -132,6 +132,9 @@ type Core struct {
 	macs      map[macKey]*macEntry
 	nextSweep time.Duration // since epoch
 	macMoves  uint64
+	// movesWarned holds the MAC and port pairs a move was logged for at
+	// WARN, at most maxMoveWarnings of them; later moves log at DEBUG.
+	movesWarned map[moveKey]struct{}
 
 	timers timerHeap
 	seq    uint64
@@ -683,7 +686,8 @@ func (c *Core) learn(src macKey, port PortID, now time.Duration) {
 	if e, ok := c.macs[src]; ok {
 		if e.port != port {
 			c.macMoves++
-			c.log.Debug("mac moved", "mac", fmtMAC(src.mac()), "from", c.PortName(e.port), "to", c.PortName(port))
+			c.ports[port].stats.MACMoves.Add(1)
+			c.logMove(src, e.port, port)
 			e.port = port
 		}
 		e.seen = now
@@ -693,6 +697,40 @@ func (c *Core) learn(src macKey, port PortID, now time.Duration) {
 		return // table full: keep flooding for this source until entries age out
 	}
 	c.macs[src] = &macEntry{port: port, seen: now}
+}
+
+// moveKey is a MAC and the two ports it moved between, the lower ID first.
+type moveKey struct {
+	mac    macKey
+	lo, hi PortID
+}
+
+// maxMoveWarnings bounds the MAC moves logged at WARN (one per MAC and
+// pair of ports), and so the memory that remembers them.
+const maxMoveWarnings = 16
+
+// logMove says that src, learned on from, came in on to. The first move of
+// a MAC between two ports is a WARN naming the likely cause: two VMs on
+// QEMU's default MAC (52:54:00:12:34:56, for every NIC not given mac=)
+// flip-flop between their ports, and each one's unicasts to the other come
+// back to its own port and are dropped as reflect. Later moves of that MAC
+// between those ports, and moves past maxMoveWarnings, log at DEBUG: the
+// ports' MACMoves count them all.
+func (c *Core) logMove(src macKey, from, to PortID) {
+	k := moveKey{mac: src, lo: min(from, to), hi: max(from, to)}
+	if _, ok := c.movesWarned[k]; ok || len(c.movesWarned) >= maxMoveWarnings {
+		c.log.Debug("mac moved", "mac", fmtMAC(src.mac()), "from", c.PortName(from), "to", c.PortName(to))
+		return
+	}
+	if c.movesWarned == nil {
+		c.movesWarned = make(map[moveKey]struct{})
+	}
+	c.movesWarned[k] = struct{}{}
+	mac := fmtMAC(src.mac())
+	c.log.Warn(fmt.Sprintf("MAC %s seen on port %s, then on port %s: if two VMs share MAC %s, their unicasts to each other are dropped as reflect; "+
+		"give each VM its own MAC (-device virtio-net-pci,netdev=...,mac=52:54:00:12:34:0N; QEMU gives every NIC 52:54:00:12:34:56 unless told)",
+		mac, c.PortName(from), c.PortName(to), mac),
+		"mac", mac, "from", c.PortName(from), "to", c.PortName(to))
 }
 
 func (c *Core) sweep(now time.Duration) {

@@ -20,6 +20,9 @@ type PortStats struct {
 	Pauses      atomic.Uint64
 	PausedNanos atomic.Uint64
 	Stalls      atomic.Uint64
+	// MACMoves counts the source MACs a switch learned on this port that
+	// it had learned on another: a VM moved, or two VMs share one MAC.
+	MACMoves atomic.Uint64
 }
 
 // Drop counts one frame dropped for reason r.
@@ -56,6 +59,7 @@ type StatsSnapshot struct {
 	Pauses   uint64            `json:"pauses,omitempty"`
 	Paused   time.Duration     `json:"paused_ns,omitempty"`
 	Stalls   uint64            `json:"stalls,omitempty"`
+	MACMoves uint64            `json:"mac_moves,omitempty"`
 }
 
 // Snapshot copies the counters; zero drop counts are left out.
@@ -70,6 +74,7 @@ func (s *PortStats) Snapshot() StatsSnapshot {
 		Pauses:   s.Pauses.Load(),
 		Paused:   time.Duration(s.PausedNanos.Load()),
 		Stalls:   s.Stalls.Load(),
+		MACMoves: s.MACMoves.Load(),
 	}
 	for _, r := range DropReasons() {
 		if n := s.drops[r].Load(); n > 0 {

@@ -57,14 +57,21 @@ type consoleLog struct {
 	lines   []stampedLine
 	skipped int // lines without a stamp (or over the limits)
 	more    int // stamped lines beyond Limits.MaxMarkers
+	// plain counts the lines of text without a stamp (not "#" lines, not
+	// blank ones), stamped those with one; dmesg counts the stamped ones
+	// in the kernel's bracketed form ("[    3.889950] ..."), which count
+	// from the guest's boot, not from the hub's start.
+	plain, stamped, dmesg int
 }
 
 type stampedLine struct {
 	rel   time.Duration // relative stamp
 	abs   time.Time     // absolute stamp, when isAbs (rel unused)
 	isAbs bool          // abs may be the zero Time: 0001-01-01T00:00:00Z
-	text  string
-	line  int
+	// bracketed: a relative stamp in dmesg's form, "[    2.391]"
+	bracketed bool
+	text      string
+	line      int
 }
 
 var (
@@ -129,7 +136,14 @@ func parseConsole(r io.Reader, match *regexp.Regexp, lim Limits) (*consoleLog, e
 		sl, ok := parseStamp(line)
 		if !ok || strings.HasPrefix(line, "#") {
 			log.skipped++
+			if !strings.HasPrefix(line, "#") && strings.TrimSpace(line) != "" {
+				log.plain++
+			}
 			continue
+		}
+		log.stamped++
+		if sl.bracketed {
+			log.dmesg++
 		}
 		sl.line = n
 		sl.text = cleanText(sl.text, maxMarkerText)
@@ -208,7 +222,7 @@ func parseStamp(line string) (stampedLine, bool) {
 		if frac != "" {
 			ns, _ = strconv.ParseInt((frac + "000000000")[:9], 10, 64)
 		}
-		return stampedLine{rel: time.Duration(w)*time.Second + time.Duration(ns), text: m[3]}, true
+		return stampedLine{rel: time.Duration(w)*time.Second + time.Duration(ns), text: m[3], bracketed: m[2] != ""}, true
 	}
 	return stampedLine{}, false
 }

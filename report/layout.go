@@ -503,6 +503,14 @@ func (b *builder) consoles() error {
 		if far > 0 {
 			b.warn("console %s: %d lines stamped more than %s before the capture's start or after its last frame are not drawn (the first: line %d)", name, far, markerMargin, first)
 		}
+		if log.plain > 0 {
+			b.warn("console %s: %d of %d lines have no time stamp and are not drawn (only a line that starts with one is; README.md, \"Console logs\", shows how to stamp a log)",
+				name, log.plain, log.plain+log.stamped)
+		}
+		if log.dmesg > 0 && log.t0.IsZero() && c.Offset == nil {
+			b.warn("console %s: %d lines carry the kernel's [seconds] stamps, which count from the guest's boot, yet are drawn as seconds since the hub's start; "+
+				"give ,offset= the time from the hub's start to the guest's boot, or write the log with a # t0= line", name, log.dmesg)
+		}
 		if len(log.lines) == 0 {
 			b.warn("console %s: no line with a time stamp was drawn", name)
 		}

@@ -244,3 +244,31 @@ func TestFarHeaderStart(t *testing.T) {
 		})
 	}
 }
+
+// A plain QEMU console (-serial stdio, no stamps but the kernel's): the
+// lines without a stamp are counted in a warning, not dropped in silence,
+// and the kernel's [seconds] stamps, which count from the guest's boot,
+// are said to need offset= (or a # t0= line); with offset= they are not.
+func TestPlainConsoleWarns(t *testing.T) {
+	path, s := openRun(t)
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
+	s.Observe(&hub.Event{Time: t0.Add(5 * time.Second), Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log := writeTemp(t, "a.log", []byte("GUEST: up ip=10.0.0.1/24\n\n# a comment\nGUEST: ping ok\n[    3.889950] reboot: Power down\n"))
+	m := build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log}}})
+	for _, want := range []string{
+		"console a.log: 2 of 3 lines have no time stamp and are not drawn",
+		"console a.log: 1 lines carry the kernel's [seconds] stamps, which count from the guest's boot",
+	} {
+		if !hasWarning(m, want) {
+			t.Errorf("got warnings %q, want one saying %q", m.Warnings, want)
+		}
+	}
+	m = build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log, Offset: ptr(time.Second)}}})
+	if hasWarning(m, "kernel's [seconds] stamps") {
+		t.Errorf("got warnings %q, want none about the kernel's stamps: offset= places them", m.Warnings)
+	}
+}

@@ -20,7 +20,7 @@ import (
 
 // Registry returns the Prometheus registry of the session's metrics, made
 // on first use: the ports' counters and flow state (VXLAN ports' remotes
-// and learning tables among them), the links' counters, the rules'
+// and learning tables among them), their MAC moves, the links' counters, the rules'
 // counters, the capture's (with one), l2hub_build_info, and the Go
 // runtime's (go_*) and the process's (process_*). The control API's
 // /metrics and the metrics endpoint (Config.Metrics) serve it, with the
@@ -33,6 +33,7 @@ func (s *Session) Registry() *prometheus.Registry {
 			control.NewCollector(s.Ports, s.ruleStats).WithDropReasons(s.portDropReasons()),
 			control.NewLinkCollector(s.hub.Links),
 			control.NewBuildInfo(s.opts.Version, bi.Revision, bi.GoVersion),
+			newMACMovesCollector(s.Stats),
 			collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		)

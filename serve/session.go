@@ -51,6 +51,9 @@ type Options struct {
 	SummaryFile string
 
 	stop <-chan struct{} // Run's context's: ends New's wait for a named pipe's reader
+	// noPeerTick, when set, replaces the ticker (every noPeerAfter) at
+	// which the session looks for ports no VM ever reached (watchNoPeers).
+	noPeerTick <-chan time.Time
 }
 
 // Session is one run of the serve application: the bound transports, the
@@ -447,6 +450,13 @@ func (s *Session) Start(ctx context.Context, fatal func(error)) error {
 			}
 		})
 	}
+	tick := s.opts.noPeerTick
+	if tick == nil {
+		t := time.NewTicker(noPeerAfter)
+		tick = t.C
+		s.running.Go(func() { <-ctx.Done(); t.Stop() })
+	}
+	s.running.Go(func() { s.watchNoPeers(ctx, tick) })
 	for _, r := range s.runners {
 		s.running.Go(func() {
 			if err := r.Run(ctx, s.hub); err != nil && ctx.Err() == nil {

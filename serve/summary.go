@@ -51,6 +51,10 @@ type Summary struct {
 	// one per peer; a failed one makes serve exit 2, as a failed check
 	// does, and one that gave no verdict (absent, none) exit 3.
 	Probes []ProbeSummary `json:"probes,omitempty"`
+	// Hints say what the counters suggest went wrong and how to fix it:
+	// a listening port no VM ever reached while frames for it were
+	// dropped (a QEMU started before the hub).
+	Hints []string `json:"hints,omitempty"`
 }
 
 // RemovedRule is a rule that went out of force during the run: its
@@ -157,6 +161,9 @@ func (s *Session) summary(stopped error) Summary {
 		st := s.capture.Stats()
 		sum.Capture = &CaptureSummary{Files: s.capture.Files(), Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
 	}
+	for _, h := range s.noPeerHints() {
+		sum.Hints = append(sum.Hints, h.text)
+	}
 	if s.cfg.Probe != "" {
 		for _, p := range s.peers {
 			ps := ProbeSummary{Peer: p.role, Probe: s.cfg.Probe, Verdict: verdictNone}
@@ -192,9 +199,25 @@ func (sum *Summary) writeText(w io.Writer) {
 				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
 			}
 		}
+		if len(drops) == 0 {
+			drops = []string{"-"} // as every other empty cell, and replay's table
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Stats.RxFrames, p.Stats.TxFrames, control.PausesText(p.Stats), strings.Join(drops, " "))
 	}
 	tw.Flush()
+	var moves []string
+	for _, p := range sum.Ports {
+		if p.Stats.MACMoves > 0 {
+			moves = append(moves, fmt.Sprintf("%s=%d", p.Name, p.Stats.MACMoves))
+		}
+	}
+	if len(moves) > 0 {
+		fmt.Fprintf(w, "\nMAC moves (a MAC learned on one port came in on another): %s; if two VMs share a MAC, their unicasts to each other are dropped as reflect: give each its own mac=\n",
+			strings.Join(moves, " "))
+	}
+	for _, h := range sum.Hints {
+		fmt.Fprintf(w, "\nhint: %s\n", h)
+	}
 	if sum.Policy != "" || len(sum.Rules)+len(sum.Partitions)+len(sum.PortLinks) > 0 {
 		fmt.Fprintln(w)
 		control.WriteRules(w, filter.Stats{Rules: sum.Rules, Partitions: sum.Partitions, Ports: sum.PortLinks})

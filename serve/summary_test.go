@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -188,5 +190,55 @@ func TestSummaryRemovedRulesIsAList(t *testing.T) {
 	}
 	if got := string(doc["removed_rules"]); got != "[]" {
 		t.Errorf("got removed_rules %q, want []", got)
+	}
+}
+
+// TestSummaryCountsMACMoves: two VMs on QEMU's default MAC flip-flop the
+// switch's entry between their ports; /metrics counts the moves per port
+// (l2hub_port_mac_moves_total), and so does the exit summary, in its JSON
+// (mac_moves) and in the text people read, which names the likely cause.
+func TestSummaryCountsMACMoves(t *testing.T) {
+	var out syncbuf.Buffer
+	sumFile := filepath.Join(t.TempDir(), "summary.json")
+	p := runPair(t, "seed: 1\n", serve.Options{SummaryOut: &out, SummaryFile: sumFile})
+	qemu := hubtest.MAC("52:54:00:12:34:56")
+	sent := uint64(0)
+	for i := range 3 {
+		for _, vm := range []*transport.StreamConn{p.a, p.b} { // one at a time: the order makes the moves
+			if err := vm.WriteFrame(hubtest.Frame(hubtest.Broadcast, qemu, fmt.Sprintf("arp %d", i))); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+			waitFor(t, fmt.Sprintf("%d frames received", sent), func() bool {
+				ports, err := p.ctl.Ports(context.Background())
+				return err == nil && ports[0].Stats.RxFrames+ports[1].Stats.RxFrames == sent
+			})
+		}
+	}
+	metrics, err := p.ctl.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`l2hub_port_mac_moves_total{port="a"} 2`, `l2hub_port_mac_moves_total{port="b"} 3`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics does not hold %s", want)
+		}
+	}
+	p.stop()
+	if got, want := out.String(), "\nMAC moves (a MAC learned on one port came in on another): a=2 b=3; "; !strings.Contains(got, want) {
+		t.Errorf("summary:\n%s\nwant it to contain %q", got, want)
+	}
+	raw, err := os.ReadFile(sumFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum serve.Summary
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []uint64{2, 3} {
+		if got := sum.Ports[i].Stats.MACMoves; got != want {
+			t.Errorf("summary.json: port %s mac_moves = %d, want %d", sum.Ports[i].Name, got, want)
+		}
 	}
 }

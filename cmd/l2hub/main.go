@@ -43,7 +43,8 @@ func main() {
 
 // runProcess is main without the process, for tests: it runs the command
 // line until it returns, the first signal from sigs asking it to stop
-// (said on stderr) and a second one calling force (see watchSignals), and returns the exit
+// (said on stderr) and a second one calling force (see watchSignals, which
+// passes over a copy of the first), and returns the exit
 // status, having said the command's error, if any, on stderr.
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal, force func(os.Signal)) int {
 	con := &console{stderr: stderr}
@@ -51,7 +52,7 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 	defer cancel(nil)
 	done := make(chan struct{})
 	defer close(done)
-	go watchSignals(sigs, done, con, func(sig os.Signal) { cancel(signalCause{sig}) }, force)
+	go watchSignals(sigs, done, con, time.Now, func(sig os.Signal) { cancel(signalCause{sig}) }, force)
 	err := run(ctx, args, stdout, stderr)
 	if err == nil {
 		return 0
@@ -76,22 +77,27 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 
 // watchSignals is runProcess's handling of sigs until done closes. The
 // first SIGINT, SIGTERM or SIGHUP asks the command to stop (stop); a
-// second SIGINT or SIGTERM ends the process at once (force), whatever the
-// shutdown still waits for. A second SIGHUP does not: a terminal that
-// closes sends its foreground job two (the shell's and the kernel's).
-func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, stop func(os.Signal), force func(os.Signal)) {
+// later SIGINT or SIGTERM ends the process at once (force), whatever the
+// shutdown still waits for, unless it is a copy of the first: the same
+// signal within dupWindow of it (by now), once. coreutils timeout sends
+// its signal twice, to l2hub and then to its own process group, which
+// holds l2hub; a Ctrl-C pressed again a second later, a different signal
+// or a third one forces. A SIGHUP never forces: a terminal that closes
+// sends its foreground job two (the shell's and the kernel's).
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, now func() time.Time, stop func(os.Signal), force func(os.Signal)) {
 	var first os.Signal
 	select {
 	case first = <-sigs:
 	case <-done:
 		return
 	}
+	firstAt, copied := now(), false
 	// The notice goes first, so that it precedes what the command says as
 	// it stops, but a stderr that nobody reads must not hold the stop
 	// back: after noticeWait the command stops regardless.
 	noticed := make(chan struct{})
 	go func() {
-		con.notice("stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+		con.notice(stopNotice)
 		close(noticed)
 	}()
 	wait := time.NewTimer(noticeWait)
@@ -102,9 +108,14 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, sto
 		case <-said:
 		case <-waited:
 		case sig := <-sigs:
-			if sig != syscall.SIGHUP {
-				force(sig)
+			if sig == syscall.SIGHUP {
+				continue
 			}
+			if at := now(); sig == first && !copied && at.Sub(firstAt) < dupWindow {
+				copied = true
+				continue
+			}
+			force(sig)
 			continue
 		case <-done:
 			return
@@ -115,6 +126,14 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, sto
 		said, waited = nil, nil
 	}
 }
+
+// stopNotice is what the first signal makes l2hub say on stderr.
+const stopNotice = "stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit"
+
+// dupWindow is how soon after the first signal the same signal again is
+// taken for a copy of it (coreutils timeout's second kill comes within
+// microseconds), not a user's second Ctrl-C, which forces exit.
+const dupWindow = time.Second
 
 // signalCause is why a command's context ends when a signal stops it: the
 // logs and a lab's report say "stopped by SIGINT", not "context canceled".

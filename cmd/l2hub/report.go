@@ -47,7 +47,10 @@ harness writes one), else from the capture's start (a lab run starts hub
 and clock together); ",offset=DUR" puts the log's zero DUR after the
 capture's start instead, and ",match=REGEX" (last, RE2) keeps only the
 lines it matches. NAME ends at the first single '=': a port name holding
-'=' doubles it (--console 'k==v=a.log' is port "k=v").
+'=' doubles it (--console 'k==v=a.log' is port "k=v"). Lines without a
+stamp are not drawn, and a warning counts them; the kernel's "[ 3.889]"
+stamps count from the guest's boot, so without a t0 line they need
+",offset=" (a warning says so).
 
 --check PROFILE runs the conformance checker (nexus-v1 or noise-xk): its
 findings head the page and are pinned to the frames they cite.

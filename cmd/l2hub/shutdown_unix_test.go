@@ -97,9 +97,31 @@ func TestServeExitsWithAStuckCapture(t *testing.T) {
 	}
 }
 
+// forceAgain sends sig to the stopping process again until it exits: the
+// first may come within dupWindow of the first signal and be taken for its
+// copy (and copies sent back to back may merge while pending), a later one
+// forces the exit. It returns how it ended.
+func (p *process) forceAgain(sig syscall.Signal) error {
+	p.t.Helper()
+	guard := time.After(hangGuard)
+	for {
+		p.cmd.Process.Signal(sig) // fails once the process has exited
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return err
+		case <-time.After(50 * time.Millisecond):
+		case <-guard:
+			p.t.Fatalf("l2hub did not exit within %v of %v sent again and again; stderr:\n%s", hangGuard, sig, p.stderr.String())
+			return nil
+		}
+	}
+}
+
 // The first SIGINT starts the shutdown and says that a second one forces
-// the exit; the second ends the process at once, by the signal, whatever
-// the shutdown waits for (here, an hour for the capture's reader).
+// the exit; another (past the copy timeout's second kill would be) ends
+// the process at once, by the signal, whatever the shutdown waits for
+// (here, an hour for the capture's reader).
 func TestSecondSignalForcesExit(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -108,7 +130,7 @@ func TestSecondSignalForcesExit(t *testing.T) {
 				t.Fatal(err)
 			}
 			p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
-			err := p.stop(sig)
+			err := p.forceAgain(sig)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
 				t.Fatalf("l2hub after a second %v: %v, want it killed by the signal; stderr:\n%s", sig, err, p.stderr.String())
@@ -130,7 +152,7 @@ func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
-	err := p.stop(syscall.SIGINT)
+	err := p.forceAgain(syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("l2hub (SIGINT ignored at start) after a second SIGINT: %v, want exit status 130; stderr:\n%s", err, p.stderr.String())
@@ -154,6 +176,33 @@ func TestSecondSIGHUPDoesNotForceExit(t *testing.T) {
 	}
 	if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") {
 		t.Errorf("no summary of the ports on stdout after two SIGHUPs:\n%s", out)
+	}
+}
+
+// coreutils timeout sends its signal twice, to l2hub and then to its
+// process group: the copy, back to back with the first, does not force
+// the exit, so the shutdown goes on to its end (here, a stuck capture
+// given 500 ms: exit 1 with the summary) and a --summary file is written.
+func TestSignalSentTwiceDoesNotForceExit(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			summary := filepath.Join(t.TempDir(), "summary.json")
+			p, _ := serveStuckCapture(t, "--capture-close-timeout", "500ms", "--summary", summary)
+			if err := syscall.Kill(p.cmd.Process.Pid, sig); err != nil {
+				t.Fatal(err)
+			}
+			err := p.stop(sig)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("l2hub with a stuck capture, after %v twice back to back: %v, want exit status 1 (not killed by the copy); stderr:\n%s", sig, err, p.stderr.String())
+			}
+			if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") {
+				t.Errorf("no summary of the ports on stdout after %v twice:\n%s", sig, out)
+			}
+			if fi, err := os.Stat(summary); err != nil || fi.Size() == 0 {
+				t.Errorf("--summary after %v twice: %v, want a written file", sig, err)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestStopDespiteBlockedStderr(t *testing.T) {
 	cancelled := make(chan struct{})
 	var stoppedBy os.Signal
 	forced := make(chan os.Signal, 4)
-	go watchSignals(sigs, done, &console{stderr: w}, func(s os.Signal) { stoppedBy = s; close(cancelled) }, func(s os.Signal) { forced <- s })
+	go watchSignals(sigs, done, &console{stderr: w}, time.Now, func(s os.Signal) { stoppedBy = s; close(cancelled) }, func(s os.Signal) { forced <- s })
 
 	sigs <- syscall.SIGTERM
 	select {
@@ -39,8 +40,9 @@ func TestStopDespiteBlockedStderr(t *testing.T) {
 	if stoppedBy != syscall.SIGTERM {
 		t.Errorf("stopped by %v, want SIGTERM", stoppedBy)
 	}
-	// The watcher takes signals in order: once SIGINT has forced the exit,
-	// the SIGHUP before it was taken and passed over.
+	// The watcher takes signals in order: once SIGINT (not a copy of the
+	// first, SIGTERM) has forced the exit, the SIGHUP before it was taken
+	// and passed over.
 	sigs <- syscall.SIGHUP
 	sigs <- syscall.SIGINT
 	select {
@@ -50,5 +52,72 @@ func TestStopDespiteBlockedStderr(t *testing.T) {
 		}
 	case <-time.After(hangGuard):
 		t.Fatalf("a second SIGINT did not force the exit within %v", hangGuard)
+	}
+}
+
+// stepClock is a clock the test moves: each call to now takes the next
+// reading from at, so that the watcher reads the time the test gives for
+// the signal it has just taken.
+type stepClock struct{ at chan time.Time }
+
+func (c stepClock) now() time.Time { return <-c.at }
+
+// TestSignalCopies: coreutils timeout sends its signal twice (to l2hub,
+// then to its process group), so the same signal again within dupWindow
+// of the first is a copy and does not force the exit; the same signal
+// later, a third one, or a different one does.
+func TestSignalCopies(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	type sig struct {
+		s  syscall.Signal
+		at time.Duration // after the first
+	}
+	for _, tc := range []struct {
+		name  string
+		after []sig // after the first, a SIGTERM at t0
+		force int   // index in after of the signal that forces; -1 none
+	}{
+		{"timeout-copy", []sig{{syscall.SIGTERM, 0}}, -1},
+		{"copy-just-inside-window", []sig{{syscall.SIGTERM, dupWindow - time.Millisecond}}, -1},
+		{"same-after-window", []sig{{syscall.SIGTERM, dupWindow}}, 0},
+		{"third-forces", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Millisecond}}, 1},
+		{"different-forces", []sig{{syscall.SIGINT, 0}}, 0},
+		{"sighup-passed-over", []sig{{syscall.SIGHUP, 0}, {syscall.SIGTERM, 0}, {syscall.SIGHUP, 0}}, -1},
+		{"copy-then-late-forces", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, 5 * time.Second}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sigs := make(chan os.Signal) // unbuffered: a send returns once the watcher took it
+			done := make(chan struct{})
+			clock := stepClock{at: make(chan time.Time)}
+			forced := make(chan os.Signal, 8)
+			exited := make(chan struct{})
+			var out strings.Builder
+			go func() {
+				watchSignals(sigs, done, &console{stderr: &out}, clock.now, func(os.Signal) {}, func(s os.Signal) { forced <- s })
+				close(exited)
+			}()
+			sigs <- syscall.SIGTERM
+			clock.at <- t0
+			for _, s := range tc.after {
+				sigs <- s.s
+				if s.s != syscall.SIGHUP {
+					clock.at <- t0.Add(s.at)
+				}
+			}
+			close(done)
+			<-exited
+			close(forced)
+			var got []os.Signal
+			for s := range forced {
+				got = append(got, s)
+			}
+			var want []os.Signal
+			if tc.force >= 0 {
+				want = []os.Signal{tc.after[tc.force].s}
+			}
+			if len(got) != len(want) || (len(want) == 1 && got[0] != want[0]) {
+				t.Errorf("signals that forced the exit: got %v, want %v", got, want)
+			}
+		})
 	}
 }
