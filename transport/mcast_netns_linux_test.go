@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -31,30 +29,12 @@ import (
 // the hub must read the marker with nothing of the other lab before it.
 // It runs in a network namespace of its own.
 func TestMcastHearsOnlyItsInterface(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to create a network namespace with a veth pair")
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread, in the new namespace, ends with the goroutine
-		errc <- mcastTwoLabs()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	inOwnNetns(t, " with a veth pair", mcastTwoLabs)
 }
 
-// mcastTwoLabs runs on a locked thread: it moves the thread into a new
-// network namespace with lo and a veth pair, v0 at 10.9.9.1.
-func mcastTwoLabs() error {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("new network namespace: %w", err)
-	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
+// mcastTwoLabs runs in a network namespace of its own (inOwnNetns): it
+// adds a veth pair, v0 at 10.9.9.1.
+func mcastTwoLabs(h *netlink.Handle) error {
 	lo, err := h.LinkByName("lo")
 	if err != nil {
 		return err

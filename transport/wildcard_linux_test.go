@@ -5,13 +5,10 @@ package transport_test
 import (
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"l2hub/transport"
 )
@@ -23,37 +20,12 @@ import (
 // banner) and give the VM 127.0.0.1, which reaches it, while [::] stays
 // [::] and gives ::1.
 func TestOpenWildcardShowsItsFamily(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to create a network namespace")
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread, in the new namespace, ends with the goroutine
-		errc <- wildcardPorts()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	inOwnNetns(t, "", wildcardPorts)
 }
 
-// wildcardPorts runs on a locked thread: it moves the thread into a new
-// network namespace, whose loopback it sets up, and checks each port there.
-func wildcardPorts() error {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return fmt.Errorf("new network namespace: %w", err)
-	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return err
-	}
-	if err := h.LinkSetUp(lo); err != nil {
-		return err
-	}
+// wildcardPorts runs in a network namespace of its own (inOwnNetns) and
+// checks each port there.
+func wildcardPorts(*netlink.Handle) error {
 	cases := []struct {
 		spec, prefix, host string
 		legacy             bool // QEMU's older socket spelling is offered
