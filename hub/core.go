@@ -2,6 +2,7 @@ package hub
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -133,8 +134,10 @@ type Core struct {
 	nextSweep time.Duration // since epoch
 	macMoves  uint64
 	// movesWarned holds the MAC and port pairs a move was logged for at
-	// WARN, at most maxMoveWarnings of them; later moves log at DEBUG.
+	// WARN since movesSince (since epoch), at most maxMoveWarnings of them;
+	// later moves log at DEBUG. It is emptied each moveWarnPeriod.
 	movesWarned map[moveKey]struct{}
+	movesSince  time.Duration
 
 	timers timerHeap
 	seq    uint64
@@ -687,7 +690,7 @@ func (c *Core) learn(src macKey, port PortID, now time.Duration) {
 		if e.port != port {
 			c.macMoves++
 			c.ports[port].stats.MACMoves.Add(1)
-			c.logMove(src, e.port, port)
+			c.logMove(src, e.port, port, now)
 			e.port = port
 		}
 		e.seen = now
@@ -706,20 +709,36 @@ type moveKey struct {
 }
 
 // maxMoveWarnings bounds the MAC moves logged at WARN (one per MAC and
-// pair of ports), and so the memory that remembers them.
+// pair of ports) in each moveWarnPeriod, and so the memory that remembers
+// them: on a long-running hub, VMs reassigned to other ports do not use up
+// the warnings a duplicate MAC found later needs.
 const maxMoveWarnings = 16
 
-// logMove says that src, learned on from, came in on to. The first move of
-// a MAC between two ports is a WARN naming the likely cause: two VMs on
-// QEMU's default MAC (52:54:00:12:34:56, for every NIC not given mac=)
-// flip-flop between their ports, and each one's unicasts to the other come
-// back to its own port and are dropped as reflect. Later moves of that MAC
-// between those ports, and moves past maxMoveWarnings, log at DEBUG: the
-// ports' MACMoves count them all.
-func (c *Core) logMove(src macKey, from, to PortID) {
+// moveWarnPeriod is how often the MAC moves logged at WARN are forgotten,
+// on the core's clock.
+const moveWarnPeriod = time.Minute
+
+// logMove says that src, learned on from, came in on to, at now (since
+// epoch). The first move of a MAC between two ports in a moveWarnPeriod is
+// a WARN naming the likely causes: a VM that moved (or was restarted on
+// another port), or two VMs on QEMU's default MAC (52:54:00:12:34:56, for
+// every NIC not given mac=), which flip-flop between their ports, so that
+// each one's unicasts to the other come back to its own port and are
+// dropped as reflect. Later moves of that MAC between those ports, and
+// moves past maxMoveWarnings, log at DEBUG: the ports' MACMoves count them
+// all.
+func (c *Core) logMove(src macKey, from, to PortID, now time.Duration) {
+	if now-c.movesSince >= moveWarnPeriod {
+		clear(c.movesWarned)
+		c.movesSince = now
+	}
 	k := moveKey{mac: src, lo: min(from, to), hi: max(from, to)}
 	if _, ok := c.movesWarned[k]; ok || len(c.movesWarned) >= maxMoveWarnings {
-		c.log.Debug("mac moved", "mac", fmtMAC(src.mac()), "from", c.PortName(from), "to", c.PortName(to))
+		// The arguments allocate: build them only when DEBUG is on, as a
+		// MAC that flip-flops moves on every frame.
+		if c.log.Enabled(context.Background(), slog.LevelDebug) {
+			c.log.Debug("mac moved", "mac", fmtMAC(src.mac()), "from", c.PortName(from), "to", c.PortName(to))
+		}
 		return
 	}
 	if c.movesWarned == nil {
@@ -727,8 +746,8 @@ func (c *Core) logMove(src macKey, from, to PortID) {
 	}
 	c.movesWarned[k] = struct{}{}
 	mac := fmtMAC(src.mac())
-	c.log.Warn(fmt.Sprintf("MAC %s seen on port %s, then on port %s: if two VMs share MAC %s, their unicasts to each other are dropped as reflect; "+
-		"give each VM its own MAC (-device virtio-net-pci,netdev=...,mac=52:54:00:12:34:0N; QEMU gives every NIC 52:54:00:12:34:56 unless told)",
+	c.log.Warn(fmt.Sprintf("MAC %s seen on port %s, then on port %s: a VM that moved there, or two VMs sharing MAC %s, whose unicasts to each other are dropped as reflect; "+
+		"in that case give each VM its own MAC (-device virtio-net-pci,netdev=...,mac=52:54:00:12:34:0N; QEMU gives every NIC 52:54:00:12:34:56 unless told)",
 		mac, c.PortName(from), c.PortName(to), mac),
 		"mac", mac, "from", c.PortName(from), "to", c.PortName(to))
 }

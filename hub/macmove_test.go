@@ -2,9 +2,11 @@ package hub_test
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -34,7 +36,7 @@ func TestSharedMACWarnsOnce(t *testing.T) {
 	if warns != 1 {
 		t.Errorf("got %d WARN lines for one MAC moving between a and b, want 1:\n%s", warns, logs.String())
 	}
-	for _, want := range []string{"52:54:00:12:34:56", "two VMs share", "mac=", "reflect"} {
+	for _, want := range []string{"52:54:00:12:34:56", "two VMs sharing", "a VM that moved", "mac=", "reflect"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("the warning does not say %q:\n%s", want, logs.String())
 		}
@@ -69,5 +71,63 @@ func TestMACMoveWarningsAreBounded(t *testing.T) {
 	}
 	if got := c.Stats(b).MACMoves.Load(); got != 100 {
 		t.Errorf("got %d MAC moves on b, want 100", got)
+	}
+}
+
+// TestMACMoveWarningsComeBackEachPeriod: the bound on WARN lines is per
+// minute of the core's clock, not for the core's life: VMs reassigned to
+// other ports early on do not silence a duplicate MAC found later.
+func TestMACMoveWarningsComeBackEachPeriod(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: clock, Logger: log})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	b, _ := c.AddPort("b", "", hub.Discard{})
+	move := func(last byte) {
+		mac := [6]byte{0x52, 0x54, 0, 0, 0, last}
+		c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
+		c.Ingress(b, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
+	}
+	for i := range 100 {
+		move(byte(i))
+	}
+	logs.Reset()
+	clock.Advance(time.Minute)
+	move(200)
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "52:54:00:00:00:c8") {
+		t.Errorf("no WARN for a MAC that moved a minute after the bound was reached:\n%s", logs.String())
+	}
+}
+
+// TestMACFlipFlopDoesNotAllocate: a MAC that alternates between two ports
+// (two VMs on one MAC) moves on every frame; with DEBUG off, logging the
+// moves past the first builds nothing.
+func TestMACFlipFlopDoesNotAllocate(t *testing.T) {
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	b, _ := c.AddPort("b", "", hub.Discard{})
+	d, _ := c.AddPort("d", "", hub.Discard{})
+	dst := hubtest.MAC("52:54:00:12:34:0d")
+	src := hubtest.MAC("52:54:00:12:34:56")
+	c.Ingress(d, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, dst, "")))
+	frame := hubtest.Frame(dst, src, "flip-flop")
+	send := func(p hub.PortID) {
+		f := hub.NewFrame(len(frame))
+		copy(f.Bytes(), frame)
+		c.Ingress(p, f)
+	}
+	send(a)
+	send(b) // the one WARN
+	allocs := testing.AllocsPerRun(1000, func() {
+		send(a)
+		send(b)
+	})
+	if allocs != 0 {
+		t.Errorf("got %v allocations per two moves of a flip-flopping MAC, want 0", allocs)
+	}
+	if got := c.Stats(a).MACMoves.Load() + c.Stats(b).MACMoves.Load(); got < 2000 {
+		t.Errorf("got %d MAC moves, want at least 2000", got)
 	}
 }

@@ -142,13 +142,13 @@ func parseConsole(r io.Reader, match *regexp.Regexp, lim Limits) (*consoleLog, e
 			continue
 		}
 		log.stamped++
-		if sl.bracketed {
-			log.dmesg++
-		}
 		sl.line = n
 		sl.text = cleanText(sl.text, maxMarkerText)
 		if sl.text == "" || match != nil && !match.MatchString(sl.text) {
 			continue
+		}
+		if sl.bracketed { // only a line that would be drawn needs offset=
+			log.dmesg++
 		}
 		if len(log.lines) >= lim.MaxMarkers {
 			log.more++

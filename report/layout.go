@@ -501,15 +501,15 @@ func (b *builder) consoles() error {
 		markers, far, first := b.nearby(log.place(port, name, b.m.Start, c.Offset))
 		b.addMarkers(markers)
 		if far > 0 {
-			b.warn("console %s: %d lines stamped more than %s before the capture's start or after its last frame are not drawn (the first: line %d)", name, far, markerMargin, first)
+			b.warn("console %s: %s stamped more than %s before the capture's start or after its last frame %s not drawn (the first: line %d)", name, countLines(far), markerMargin, verb(far, "is", "are"), first)
 		}
 		if log.plain > 0 {
 			b.warn("console %s: %d of %d lines have no time stamp and are not drawn (only a line that starts with one is; README.md, \"Console logs\", shows how to stamp a log)",
 				name, log.plain, log.plain+log.stamped)
 		}
 		if log.dmesg > 0 && log.t0.IsZero() && c.Offset == nil {
-			b.warn("console %s: %d lines carry the kernel's [seconds] stamps, which count from the guest's boot, yet are drawn as seconds since the hub's start; "+
-				"give ,offset= the time from the hub's start to the guest's boot, or write the log with a # t0= line", name, log.dmesg)
+			b.warn("console %s: %s the kernel's [seconds] stamps, which count from the guest's boot, yet are drawn as seconds since the hub's start; "+
+				"give ,offset= the time from the hub's start to the guest's boot, or write the log with a # t0= line", name, countLines(log.dmesg)+" "+verb(log.dmesg, "carries", "carry"))
 		}
 		if len(log.lines) == 0 {
 			b.warn("console %s: no line with a time stamp was drawn", name)
@@ -532,4 +532,20 @@ func baseName(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// countLines is "1 line" or "n lines", for a warning.
+func countLines(n int) string {
+	if n == 1 {
+		return "1 line"
+	}
+	return fmt.Sprintf("%d lines", n)
+}
+
+// verb is one for a count of one, many otherwise.
+func verb(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

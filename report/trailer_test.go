@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -261,11 +262,15 @@ func TestPlainConsoleWarns(t *testing.T) {
 	m := build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log}}})
 	for _, want := range []string{
 		"console a.log: 2 of 3 lines have no time stamp and are not drawn",
-		"console a.log: 1 lines carry the kernel's [seconds] stamps, which count from the guest's boot",
+		"console a.log: 1 line carries the kernel's [seconds] stamps, which count from the guest's boot",
 	} {
 		if !hasWarning(m, want) {
 			t.Errorf("got warnings %q, want one saying %q", m.Warnings, want)
 		}
+	}
+	m = build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log, Match: regexp.MustCompile("GUEST:")}}})
+	if hasWarning(m, "kernel's [seconds] stamps") {
+		t.Errorf("got warnings %q, want none about the kernel's stamps: match= leaves out the line that has them", m.Warnings)
 	}
 	m = build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log, Offset: ptr(time.Second)}}})
 	if hasWarning(m, "kernel's [seconds] stamps") {

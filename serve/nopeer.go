@@ -9,15 +9,22 @@ import (
 	"l2hub/transport"
 )
 
-// noPeerAfter is how long a listening port may go without its first VM,
-// while frames meant for it are dropped as port-down, before the session
-// says why that may be: a QEMU started before the hub.
+// noPeerAfter is how long frames meant for a listening port that has
+// never had a VM must have been dropped as port-down (since the first
+// such drop was seen) before the session says why that may be: a QEMU
+// started before the hub, or one not started yet.
 const noPeerAfter = 5 * time.Second
+
+// noPeerPoll is how often the session looks for such ports: the hint
+// comes between noPeerAfter and noPeerAfter+noPeerPoll after the first
+// drop.
+const noPeerPoll = time.Second
 
 // noPeerHint is what to say about a port that listens for its VM, has
 // never had one and has dropped frames for want of one; "" otherwise. A
 // QEMU whose connect= (server=off) found no hub yet boots with a dead NIC
-// and, before QEMU 8.0 or without reconnect=, never tries again.
+// and, before QEMU 8.0 or without reconnect=, never tries again; but the
+// VM may just not have been started yet, so the cause is put as an "if".
 func noPeerHint(spec transport.Spec, st hub.StatsSnapshot) string {
 	var dial transport.Transport
 	switch spec.Transport {
@@ -32,25 +39,39 @@ func noPeerHint(spec transport.Spec, st hub.StatsSnapshot) string {
 	if st.Attaches > 0 || down == 0 {
 		return ""
 	}
-	return fmt.Sprintf("port %s: no VM has connected, and %d frames for it were dropped (port-down); "+
-		"a QEMU started before the hub does not retry its connect (before QEMU 8.0, or without reconnect=): "+
-		"start it after the hub, give it reconnect-ms=1000 (QEMU 9.2 and later; reconnect=1 on 8.0 to 9.1), "+
-		"or let QEMU listen (server=on) and give the hub --port %s=%s:...",
-		spec.Name, down, spec.Name, dial)
+	frames := "frames"
+	if down == 1 {
+		frames = "frame"
+	}
+	return fmt.Sprintf("no VM has attached to port %s yet, and %d %s for it were dropped (port-down): "+
+		"if its QEMU started before the hub, it does not retry its connect (before QEMU 8.0, or without reconnect=): "+
+		"restart it, give it reconnect-ms=1000 (QEMU 9.2 and later; reconnect=1 on 8.0 to 9.1), "+
+		"or let QEMU listen (server=on) and give the hub --port %s=%s:...; otherwise start it",
+		spec.Name, down, frames, spec.Name, dial)
 }
 
-// watchNoPeers logs noPeerHint once per port, at each tick (every
-// noPeerAfter; Options.noPeerTick in tests), until ctx ends.
+// watchNoPeers logs noPeerHint once per port, once the port has had one
+// for noPeerAfter, until ctx ends. It looks at each tick (every
+// noPeerPoll; Options.noPeerTick in tests) and takes the time a tick
+// carries for the time: when it first saw a port's hint, and how long
+// since.
 func (s *Session) watchNoPeers(ctx context.Context, tick <-chan time.Time) {
 	said := map[string]bool{}
+	since := map[string]time.Time{}
 	for {
+		var now time.Time
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick:
+		case now = <-tick:
 		}
 		for _, h := range s.noPeerHints() {
-			if !said[h.port] {
+			first, seen := since[h.port]
+			if !seen {
+				since[h.port] = now
+				continue
+			}
+			if !said[h.port] && now.Sub(first) >= noPeerAfter {
 				said[h.port] = true
 				s.log.Warn(h.text, "port", h.port)
 			}

@@ -51,7 +51,7 @@ type Options struct {
 	SummaryFile string
 
 	stop <-chan struct{} // Run's context's: ends New's wait for a named pipe's reader
-	// noPeerTick, when set, replaces the ticker (every noPeerAfter) at
+	// noPeerTick, when set, replaces the ticker (every noPeerPoll) at
 	// which the session looks for ports no VM ever reached (watchNoPeers).
 	noPeerTick <-chan time.Time
 }
@@ -452,7 +452,7 @@ func (s *Session) Start(ctx context.Context, fatal func(error)) error {
 	}
 	tick := s.opts.noPeerTick
 	if tick == nil {
-		t := time.NewTicker(noPeerAfter)
+		t := time.NewTicker(noPeerPoll)
 		tick = t.C
 		s.running.Go(func() { <-ctx.Done(); t.Stop() })
 	}

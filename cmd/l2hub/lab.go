@@ -40,9 +40,10 @@ The first failure is classified: <PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
 SOAK_TIMEOUT and SOAK_<VM>_ENDED (README.md, "Run a lab", lists them), with the missing marker, the evidence counts and
 a hint from the wire (what each VM sent in the phase, the policy's drops,
 the checker's first failing finding). Every QEMU is stopped at the end
-(SIGTERM, then SIGKILL), also on Ctrl-C. A second Ctrl-C forces exit, with
-no summary or junit.xml; the same signal again within 1 s of the first is
-taken for a copy (coreutils timeout sends two) and does not.
+(SIGTERM, then SIGKILL), also on Ctrl-C. A second Ctrl-C, 200ms or more
+after the first, forces exit, with no summary or junit.xml; the same signal
+within 200ms is taken for a copy (coreutils timeout forwards its own) and
+does not.
 
 The run directory (--out, default lab-runs/<name>-<time>) holds each VM's
 console log (<vm>.log) and disks, lab.log (what the run printed), hub.log,

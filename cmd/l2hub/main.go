@@ -79,11 +79,13 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 // first SIGINT, SIGTERM or SIGHUP asks the command to stop (stop); a
 // later SIGINT or SIGTERM ends the process at once (force), whatever the
 // shutdown still waits for, unless it is a copy of the first: the same
-// signal within dupWindow of it (by now), once. coreutils timeout sends
-// its signal twice, to l2hub and then to its own process group, which
-// holds l2hub; a Ctrl-C pressed again a second later, a different signal
-// or a third one forces. A SIGHUP never forces: a terminal that closes
-// sends its foreground job two (the shell's and the kernel's).
+// signal within dupWindow of it (by now), however many. One Ctrl-C on a
+// terminal running "timeout ... l2hub" can reach l2hub three times: the
+// terminal's to its foreground job, timeout's forwarded one, and
+// timeout's kill of its own process group. A Ctrl-C pressed again after
+// dupWindow, or a different signal, forces. A SIGHUP never forces: a
+// terminal that closes sends its foreground job two (the shell's and the
+// kernel's).
 func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, now func() time.Time, stop func(os.Signal), force func(os.Signal)) {
 	var first os.Signal
 	select {
@@ -91,7 +93,7 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, now
 	case <-done:
 		return
 	}
-	firstAt, copied := now(), false
+	firstAt := now()
 	// The notice goes first, so that it precedes what the command says as
 	// it stops, but a stderr that nobody reads must not hold the stop
 	// back: after noticeWait the command stops regardless.
@@ -111,8 +113,7 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, now
 			if sig == syscall.SIGHUP {
 				continue
 			}
-			if at := now(); sig == first && !copied && at.Sub(firstAt) < dupWindow {
-				copied = true
+			if at := now(); sig == first && at.Sub(firstAt) < dupWindow {
 				continue
 			}
 			force(sig)
@@ -127,13 +128,16 @@ func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, con *console, now
 	}
 }
 
-// stopNotice is what the first signal makes l2hub say on stderr.
-const stopNotice = "stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit"
+// stopNotice is what the first signal makes l2hub say on stderr. It
+// states the rule of watchSignals: a Ctrl-C within dupWindow is taken for
+// a copy of the first.
+const stopNotice = "stopping; Ctrl-C again (SIGINT or SIGTERM, after 200ms) forces exit"
 
-// dupWindow is how soon after the first signal the same signal again is
-// taken for a copy of it (coreutils timeout's second kill comes within
-// microseconds), not a user's second Ctrl-C, which forces exit.
-const dupWindow = time.Second
+// dupWindow is how long after the first signal the same signal again is
+// taken for a copy of it: the copies a terminal and coreutils timeout send
+// come within microseconds, a person's second Ctrl-C rarely within 200 ms.
+// stopNotice, serve's and lab's --help and the README say 200ms.
+const dupWindow = 200 * time.Millisecond
 
 // signalCause is why a command's context ends when a signal stops it: the
 // logs and a lab's report say "stopped by SIGINT", not "context canceled".

@@ -21,8 +21,9 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run the hub (the default command)",
 		Long: `Run the hub until SIGINT, SIGTERM or SIGHUP. It then shuts down in order (ports,
 hub, capture) and prints its counters; a second SIGINT or SIGTERM ends it at once,
-without them, unless it is the same signal within 1 s of the first (coreutils
-timeout sends its signal twice): a third, or a different one, forces. A capture stream whose reader stopped reading is given
+without them, unless it is the same signal within 200ms of the first: that is
+a copy (one Ctrl-C on a "timeout ... l2hub" reaches l2hub up to three times).
+A capture stream whose reader stopped reading is given
 --capture-close-timeout to take its last data; then l2hub prints its counters
 and exits 1, naming the capture. The exit status is 0 when a signal stopped
 it, 2 when a live --check or a --probe failed (however it was stopped), 3 when

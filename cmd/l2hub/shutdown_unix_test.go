@@ -97,9 +97,8 @@ func TestServeExitsWithAStuckCapture(t *testing.T) {
 	}
 }
 
-// forceAgain sends sig to the stopping process again until it exits: the
-// first may come within dupWindow of the first signal and be taken for its
-// copy (and copies sent back to back may merge while pending), a later one
+// forceAgain sends sig to the stopping process again until it exits: one
+// within dupWindow of the first signal is taken for its copy, a later one
 // forces the exit. It returns how it ended.
 func (p *process) forceAgain(sig syscall.Signal) error {
 	p.t.Helper()
@@ -129,7 +128,7 @@ func TestSecondSignalForcesExit(t *testing.T) {
 			if err := p.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+			p.waitStderr("l2hub: " + stopNotice)
 			err := p.forceAgain(sig)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
@@ -151,7 +150,7 @@ func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+	p.waitStderr("l2hub: " + stopNotice)
 	err := p.forceAgain(syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
@@ -168,7 +167,7 @@ func TestSecondSIGHUPDoesNotForceExit(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	p.waitStderr("l2hub: stopping; a second Ctrl-C (SIGINT or SIGTERM) forces exit")
+	p.waitStderr("l2hub: " + stopNotice)
 	err := p.stop(syscall.SIGHUP)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
@@ -176,33 +175,6 @@ func TestSecondSIGHUPDoesNotForceExit(t *testing.T) {
 	}
 	if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") {
 		t.Errorf("no summary of the ports on stdout after two SIGHUPs:\n%s", out)
-	}
-}
-
-// coreutils timeout sends its signal twice, to l2hub and then to its
-// process group: the copy, back to back with the first, does not force
-// the exit, so the shutdown goes on to its end (here, a stuck capture
-// given 500 ms: exit 1 with the summary) and a --summary file is written.
-func TestSignalSentTwiceDoesNotForceExit(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			summary := filepath.Join(t.TempDir(), "summary.json")
-			p, _ := serveStuckCapture(t, "--capture-close-timeout", "500ms", "--summary", summary)
-			if err := syscall.Kill(p.cmd.Process.Pid, sig); err != nil {
-				t.Fatal(err)
-			}
-			err := p.stop(sig)
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-				t.Fatalf("l2hub with a stuck capture, after %v twice back to back: %v, want exit status 1 (not killed by the copy); stderr:\n%s", sig, err, p.stderr.String())
-			}
-			if out := p.stdout.String(); !strings.Contains(out, "\nPORT ") {
-				t.Errorf("no summary of the ports on stdout after %v twice:\n%s", sig, out)
-			}
-			if fi, err := os.Stat(summary); err != nil || fi.Size() == 0 {
-				t.Errorf("--summary after %v twice: %v, want a written file", sig, err)
-			}
-		})
 	}
 }
 

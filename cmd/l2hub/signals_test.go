@@ -62,10 +62,11 @@ type stepClock struct{ at chan time.Time }
 
 func (c stepClock) now() time.Time { return <-c.at }
 
-// TestSignalCopies: coreutils timeout sends its signal twice (to l2hub,
-// then to its process group), so the same signal again within dupWindow
-// of the first is a copy and does not force the exit; the same signal
-// later, a third one, or a different one does.
+// TestSignalCopies: one Ctrl-C on a terminal running "timeout ... l2hub"
+// reaches l2hub up to three times (the terminal's, timeout's forwarded
+// one, timeout's kill of its process group), so the same signal again
+// within dupWindow of the first, however often, is a copy and does not
+// force the exit; the same signal later, or a different one, does.
 func TestSignalCopies(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	type sig struct {
@@ -80,7 +81,9 @@ func TestSignalCopies(t *testing.T) {
 		{"timeout-copy", []sig{{syscall.SIGTERM, 0}}, -1},
 		{"copy-just-inside-window", []sig{{syscall.SIGTERM, dupWindow - time.Millisecond}}, -1},
 		{"same-after-window", []sig{{syscall.SIGTERM, dupWindow}}, 0},
-		{"third-forces", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Millisecond}}, 1},
+		{"three-copies", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}}, -1},
+		{"four-copies", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}, {syscall.SIGTERM, 150 * time.Millisecond}}, -1},
+		{"three-copies-then-ctrl-c", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}, {syscall.SIGTERM, dupWindow + time.Millisecond}}, 2},
 		{"different-forces", []sig{{syscall.SIGINT, 0}}, 0},
 		{"sighup-passed-over", []sig{{syscall.SIGHUP, 0}, {syscall.SIGTERM, 0}, {syscall.SIGHUP, 0}}, -1},
 		{"copy-then-late-forces", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, 5 * time.Second}}, 1},
