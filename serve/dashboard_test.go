@@ -192,6 +192,21 @@ func TestPromQLNames(t *testing.T) {
 // dashboardQuery is one PromQL query of a dashboard and where it is.
 type dashboardQuery struct{ where, expr, legend string }
 
+// shippedDashboardQueries returns the queries of the dashboard the
+// repository ships, failing the test on one it cannot read.
+func shippedDashboardQueries(t *testing.T) []dashboardQuery {
+	t.Helper()
+	data, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := dashboardQueries(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return qs
+}
+
 // dashboardQueries lists every query of a Grafana dashboard: each panel's
 // targets (rows' nested panels too) and each query variable.
 func dashboardQueries(data []byte) ([]dashboardQuery, error) {
@@ -380,14 +395,7 @@ func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
 // groups by instance too; otherwise two hubs' "loss" rules would be drawn
 // as one line.
 func TestDashboardKeepsHubsApart(t *testing.T) {
-	data, err := os.ReadFile(dashboardFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs, err := dashboardQueries(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	qs := shippedDashboardQueries(t)
 	by := regexp.MustCompile(`\bby\s*\(([^)]*)\)`)
 	for _, q := range qs {
 		for _, m := range by.FindAllStringSubmatch(q.expr, -1) {
@@ -406,14 +414,7 @@ func TestDashboardKeepsHubsApart(t *testing.T) {
 // names a port, link, rule or reason names the hub too, or two hubs' "a rx"
 // look the same.
 func TestDashboardLegendsNameTheHub(t *testing.T) {
-	data, err := os.ReadFile(dashboardFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs, err := dashboardQueries(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	qs := shippedDashboardQueries(t)
 	for _, q := range qs {
 		if strings.Contains(q.legend, "{{") && !strings.Contains(q.legend, "{{instance}}") {
 			t.Errorf("%s: legend %q does not name the hub ({{instance}})", q.where, q.legend)
@@ -425,14 +426,7 @@ func TestDashboardLegendsNameTheHub(t *testing.T) {
 // as well as those out of it: every link query that selects from=~"$port"
 // selects to=~"$port" too.
 func TestDashboardLinksIntoThePort(t *testing.T) {
-	data, err := os.ReadFile(dashboardFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs, err := dashboardQueries(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	qs := shippedDashboardQueries(t)
 	links := 0
 	for _, q := range qs {
 		if !strings.Contains(q.expr, "l2hub_link_") {

@@ -281,6 +281,34 @@ func testFlow(t *testing.T, newBridge BridgeFactory) {
 		}
 	}
 
+	// slowPeer has a send n frames to b, whose peer, once a is paused,
+	// takes perRead frames every 100ms (stall time 3s) until it has them
+	// all: b gets them in order, never stalls, and nothing is dropped.
+	slowPeer := func(t *testing.T, n, perRead int) Bridge {
+		t.Helper()
+		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: 3 * time.Second})
+		learn(br)
+		br.SetReading("b", false)
+		toB := frames(macB, macA, "a-to-b", n)
+		sendAll(br, "a", toB)
+		br.WaitPaused("a")
+		var got [][]byte
+		for len(got) < len(toB) {
+			got = append(got, br.Read("b", min(perRead, len(toB)-len(got)))...)
+			br.Advance(100 * time.Millisecond)
+		}
+		br.SetReading("b", true)
+		got = append(got, br.Flush()["b"]...)
+		if !slices.EqualFunc(got, toB, bytes.Equal) {
+			t.Errorf("b got %d frames, want the %d a sent, in order", len(got), len(toB))
+		}
+		if st := br.Stats("b"); st.Stalls != 0 {
+			t.Errorf("b stalled %d times, want never: its peer took %d frames every 100ms", st.Stalls, perRead)
+		}
+		dropsBut(t, br, "")
+		return br
+	}
+
 	t.Run("slow-peer-pauses-its-sender", func(t *testing.T) {
 		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4})
 		learn(br)
@@ -314,30 +342,10 @@ func testFlow(t *testing.T, newBridge BridgeFactory) {
 		// taking all a sends lasts longer than the stall time. a is held
 		// back while b's queue is full and let go as it drains; not a frame
 		// is lost.
-		const stall = 3 * time.Second
-		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: stall})
-		learn(br)
-		br.SetReading("b", false)
-		toB := frames(macB, macA, "a-to-b", 100) // 34 rounds: 3.4s
-		sendAll(br, "a", toB)
-		br.WaitPaused("a")
-		var got [][]byte
-		for len(got) < len(toB) {
-			got = append(got, br.Read("b", min(3, len(toB)-len(got)))...)
-			br.Advance(100 * time.Millisecond)
-		}
-		br.SetReading("b", true)
-		got = append(got, br.Flush()["b"]...)
-		if !slices.EqualFunc(got, toB, bytes.Equal) {
-			t.Errorf("b got %d frames, want the %d a sent, in order", len(got), len(toB))
-		}
-		if st := br.Stats("b"); st.Stalls != 0 {
-			t.Errorf("b stalled %d times, want never: its peer kept reading", st.Stalls)
-		}
+		br := slowPeer(t, 100, 3) // 34 rounds: 3.4s
 		if n := br.Stats("a").Pauses; n == 0 {
 			t.Errorf("a was paused %d times, want at least once", n)
 		}
-		dropsBut(t, br, "")
 	})
 
 	t.Run("slow-peer-taking-few-frames-is-not-stalled", func(t *testing.T) {
@@ -345,27 +353,7 @@ func testFlow(t *testing.T, newBridge BridgeFactory) {
 		// than a live writer hands its transport at once when its peer
 		// keeps up. The peer's progress is seen frame by frame all the
 		// same, so b never stalls and not a frame is lost.
-		const stall = 3 * time.Second
-		br := newBridge(t, BridgeConfig{Mode: hub.ModeSwitch, Ports: ports, QueueLen: 4, Stall: stall})
-		learn(br)
-		br.SetReading("b", false)
-		toB := frames(macB, macA, "a-to-b", 40) // 4s
-		sendAll(br, "a", toB)
-		br.WaitPaused("a")
-		var got [][]byte
-		for len(got) < len(toB) {
-			got = append(got, br.Read("b", 1)...)
-			br.Advance(100 * time.Millisecond)
-		}
-		br.SetReading("b", true)
-		got = append(got, br.Flush()["b"]...)
-		if !slices.EqualFunc(got, toB, bytes.Equal) {
-			t.Errorf("b got %d frames, want the %d a sent, in order", len(got), len(toB))
-		}
-		if st := br.Stats("b"); st.Stalls != 0 {
-			t.Errorf("b stalled %d times, want never: its peer took a frame every 100ms", st.Stalls)
-		}
-		dropsBut(t, br, "")
+		slowPeer(t, 40, 1) // 4s
 	})
 
 	t.Run("stalled-peer-drops-after-the-stall-time", func(t *testing.T) {
