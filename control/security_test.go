@@ -1081,6 +1081,38 @@ func TestReadTokenFile(t *testing.T) {
 	}
 }
 
+// TestTokenFileOfAnotherUser: a token file that another user owns is
+// refused, control and metrics alike, though its mode is 0600: its owner
+// may read it (or chose the token, or chmods it open later).
+func TestTokenFileOfAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: only root can give a file to another user (nobody)")
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("attackerchosentoken0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, nobody.UID, nobody.GID); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func(string) (string, error){
+		"control": control.ReadTokenFile,
+		"metrics": control.ReadMetricsTokenFile,
+	} {
+		got, err := read(path)
+		if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "uid 65534") {
+			t.Errorf("%s: reading nobody's token file = %q, %v; want ErrNotYours naming uid 65534", name, got, err)
+		}
+	}
+	// Root's own file is taken (the caller is root here).
+	if err := os.Chown(path, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.ReadTokenFile(path); err != nil {
+		t.Errorf("reading root's own token file: %v", err)
+	}
+}
+
 // TestResolveToken: the flag's token, else the file's, else the
 // environment's; both flags at once, or a bad token, is an error that
 // names where it came from.

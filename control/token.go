@@ -20,7 +20,10 @@ const maxTokenFile = 4096
 
 // ReadTokenFile reads a control token from the first line of a file that
 // only its owner may read or write (as ssh asks of a private key): a token
-// others can read protects nothing.
+// others can read protects nothing. The owner must be the caller or root
+// (ErrNotYours): another user may read its own file, or chmod it open,
+// whenever it likes, so it knows the token (or chose it; or root's
+// redirect wrote a fresh one into the file that user made first).
 func ReadTokenFile(path string) (string, error) { return readTokenFile("control token file", path) }
 
 // ReadTokenFileContext is ReadTokenFile that returns once ctx ends (with
@@ -77,6 +80,11 @@ func readTokenFile(what, path string) (string, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
+		return "", fmt.Errorf("%s %s %w (uid %d; you are uid %d): that user may know the token, or have chosen it; "+
+			"make one of your own: umask 077; head -c 24 /dev/urandom | base64 > FILE (a file that is not there yet)",
+			what, path, ErrNotYours, uid, os.Getuid())
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return "", fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
