@@ -938,9 +938,11 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 		if !errors.Is(err, control.ErrNotYours) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), why) {
 			t.Errorf("WaitReady(%q) on a squatted socket = %v, want ErrNotYours (%s) at once", addr, err, why)
 		}
+		notAdvisedToObey(t, err)
 	}
 	waitReady("", "belongs to another user")
 	waitReady(path, "belongs to another user")
+	waitReady(path, "not trusted, since whoever holds the path would get what is sent")
 	// Root can make the file look like its own; the process behind it is
 	// still nobody's.
 	if err := os.Lchown(path, 0, 0); err != nil {
@@ -950,10 +952,25 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 		t.Errorf("ReplacePolicy via a root-owned file served by nobody: got %v, want a refusal naming uid 65534", err)
 	}
 	waitReady(path, "served by uid 65534")
+	waitReady(path, "use that path")
 	for _, l := range sq.stop() {
 		if strings.HasPrefix(l, "got ") {
 			t.Errorf("the squatter received a request: %s", l)
 		}
+	}
+}
+
+// notAdvisedToObey checks that a refusal of another user's socket or
+// server does not tell root to run the command as that user: runuser
+// keeps $L2HUB_CONTROL_TOKEN, and the client cannot tell a user's hub from
+// a squatter.
+func notAdvisedToObey(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if msg := err.Error(); strings.Contains(msg, "runuser") {
+		t.Errorf("refusal = %q; want no advice to run the command as the address's user", msg)
 	}
 }
 
@@ -979,6 +996,7 @@ func TestTCPSquatterGetsNothing(t *testing.T) {
 	if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "served by uid 65534") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("Ports from a port nobody holds = %v, want ErrNotYours naming %s and uid 65534", err, addr)
 	}
+	notAdvisedToObey(t, err)
 	if got := sq.next(t); got != "got 0 bytes" {
 		t.Errorf("the squatter: %s, want nothing sent", got)
 	}

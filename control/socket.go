@@ -21,8 +21,10 @@ import (
 // gets nowhere. A user's hub answers that user's processes and root's, and
 // a user's client trusts a hub that root runs; but a client trusts only
 // its own user's sockets and root's, so root's ctl refuses a user's hub
-// (ErrNotYours) like anyone else's: root steers it as that user
-// (runuser -u USER -- l2hub ctl ...).
+// (ErrNotYours) like anyone else's. The refusal does not tell root to run
+// the command as that user: the client cannot tell that user's hub from a
+// listener squatting the address, and runuser keeps the environment, the
+// token in $L2HUB_CONTROL_TOKEN with it.
 
 // DefaultAddr is the control socket `serve`, `ctl` and `inject` use unless
 // told otherwise: $XDG_RUNTIME_DIR/l2hub.sock when that directory is the
@@ -90,9 +92,18 @@ func checkSocketOwner(path string) error {
 		return nil // the dial says what is wrong
 	}
 	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
-		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it%s", path, ErrNotYours, uid, os.Getuid(), ready.AsUser(uid, "ctl"))
+		return fmt.Errorf("control socket %s %w (%s; you are uid %d): refusing to talk to it%s", path, ErrNotYours, ready.Who(uid), os.Getuid(), notTrusted(path))
 	}
 	return nil
+}
+
+// notTrusted ends the refusal of another user's control socket: what it
+// means and how to go on. It does not say to run the command as that user:
+// whoever holds the path may be a squatter, which would then get what is
+// sent, and with runuser the caller's $L2HUB_CONTROL_TOKEN too.
+func notTrusted(path string) string {
+	return fmt.Sprintf(": it is not trusted, since whoever holds the path would get what is sent (the token too); "+
+		"see who runs it (ls -l %s; ss -xlp), and give your hub a socket path of your own (serve --control PATH) and use that path", path)
 }
 
 // checkPeer refuses a unix connection whose other end runs as someone other
@@ -106,7 +117,7 @@ func checkPeer(c net.Conn, path string) error {
 	case err != nil:
 		return fmt.Errorf("control socket %s: peer credentials: %w", path, err)
 	case !trusted(uid):
-		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it%s", path, uid, ErrNotYours, os.Getuid(), ready.AsUser(uid, "ctl"))
+		return fmt.Errorf("control socket %s is served by %s, %w (you are uid %d): refusing to talk to it%s", path, ready.Who(uid), ErrNotYours, os.Getuid(), notTrusted(path))
 	}
 	return nil
 }
@@ -128,7 +139,7 @@ func checkPeer(c net.Conn, path string) error {
 // Elsewhere than Linux nothing is checked.
 func checkTCPPeer(c net.Conn, addr string) error {
 	uid, found, err := serverUID(c)
-	const unixHint = "; talk to the hub over a unix socket instead (serve --control PATH, ctl --control PATH)"
+	const unixHint = "; talk to the hub over a unix socket instead: serve --control PATH, and the same --control PATH to ctl, wait or inject"
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 		return nil
@@ -139,8 +150,8 @@ func checkTCPPeer(c net.Conn, addr string) error {
 		if uid == overflowUID {
 			hint = "(another user's process holds it: nobody's or, if this runs in a user namespace, that of a user it does not map, whose hub cannot be checked)"
 		}
-		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s%s",
-			addr, uid, ErrNotYours, os.Getuid(), hint, ready.AsUser(uid, "ctl"), unixHint)
+		return fmt.Errorf("control address %s is served by %s, %w (you are uid %d): refusing to send it the token %s%s",
+			addr, ready.Who(uid), ErrNotYours, os.Getuid(), hint, unixHint)
 	case !found:
 		la, lok := c.LocalAddr().(*net.TCPAddr)
 		ra, rok := c.RemoteAddr().(*net.TCPAddr)
