@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"l2hub/filter"
@@ -98,6 +99,9 @@ func NewClient(addr, token string) *Client {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, address)
 			if err != nil {
+				if network == "unix" && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
+					return nil, &unsafeSocketError{deniedSocket(address, err)}
+				}
 				return nil, err
 			}
 			if network == "unix" {

@@ -1058,6 +1058,32 @@ func TestUmaskDoesNotOpenTheSocket(t *testing.T) {
 	}
 }
 
+// TestWaitOnRootsSocketEndsAtOnce: another user's wait for root's hub
+// (its socket 0600, root's) is refused by the kernel; that refusal ends
+// the wait at once, naming the owner, as wait --help says, rather than
+// after its whole timeout.
+func TestWaitOnRootsSocketEndsAtOnce(t *testing.T) {
+	dir, err := os.MkdirTemp("", "l2hub-denied-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, l, &control.Server{})
+	got := startAttacker(t, "wait-ready", path).next(t)
+	if !strings.HasPrefix(got, "error (not yours):") || !strings.Contains(got, "belongs to another user, uid 0") ||
+		!strings.Contains(got, "only its owner and root may talk to it") {
+		t.Errorf("nobody's wait for root's socket: %q; want ErrNotYours at once, naming root", got)
+	}
+}
+
 // TestReadTokenFile: a token file gives its first line, and is refused
 // when others may read it or it holds no usable token.
 func TestReadTokenFile(t *testing.T) {

@@ -106,6 +106,26 @@ func notTrusted(path string) string {
 		"see who runs it (ls -l %s; ss -xlp), and give your hub a socket path of your own (serve --control PATH) and use that path", path)
 }
 
+// deniedSocket says why the connect to a unix control socket was denied
+// (err, EACCES or EPERM): the socket, mode 0600, is another user's (root's
+// hub, to a user), or a directory on its path is closed to the caller.
+// Asking again cannot change that.
+func deniedSocket(path string, err error) error {
+	fi, lerr := os.Lstat(path)
+	if lerr != nil {
+		return fmt.Errorf("control socket %s: %w: a directory on its path is closed to you (uid %d)", path, err, os.Getuid())
+	}
+	uid, ok := fileOwner(fi)
+	switch {
+	case !ok:
+		return fmt.Errorf("control socket %s (mode %04o): %w", path, fi.Mode().Perm(), err)
+	case uid != os.Getuid():
+		return fmt.Errorf("control socket %s %w, %s (mode %04o; you are uid %d): only its owner and root may talk to it: %w",
+			path, ErrNotYours, ready.Who(uid), fi.Mode().Perm(), os.Getuid(), err)
+	}
+	return fmt.Errorf("control socket %s is yours, but its mode %04o does not let you write to it: %w: chmod 600 %s", path, fi.Mode().Perm(), err, path)
+}
+
 // checkPeer refuses a unix connection whose other end runs as someone other
 // than the caller or root. Where the system cannot say, it trusts the
 // socket file's owner (checked before the dial).
