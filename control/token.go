@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
+
+	"l2hub/internal/ready"
 )
 
 // TokenEnv names the environment variable that serve, ctl and inject read
@@ -81,13 +84,8 @@ func readTokenFile(what, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
-		return "", fmt.Errorf("%s %s %w (uid %d; you are uid %d): that user may know the token, or have chosen it; "+
-			"make one of your own: umask 077; head -c 24 /dev/urandom | base64 > FILE (a file that is not there yet)",
-			what, path, ErrNotYours, uid, os.Getuid())
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
+	if err := checkPrivate(what, path, fi); err != nil {
+		return "", err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
 	if err != nil {
@@ -102,6 +100,34 @@ func readTokenFile(what, path string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return tok, nil
+}
+
+// checkPrivate refuses a file that holds a token (fi, at path) when
+// another user than the caller and root owns it (ErrNotYours), or others
+// may read or write it; what ("control token file") begins the error.
+func checkPrivate(what, path string, fi fs.FileInfo) error {
+	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
+		return fmt.Errorf("%s %s %w (%s; you are uid %d): that user may know the token, or have chosen it; "+
+			"make one of your own: umask 077; head -c 24 /dev/urandom | base64 > FILE (a file that is not there yet)",
+			what, path, ErrNotYours, ready.Who(uid), os.Getuid())
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
+	}
+	return nil
+}
+
+// CheckPrivateFile refuses a file that holds a token, as a token file is
+// refused: when another user than the caller and root owns it
+// (ErrNotYours), or others may read or write it. what ("config file")
+// begins the error. serve checks a config file that gives control_token
+// so.
+func CheckPrivateFile(what, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return checkPrivate(what, path, fi)
 }
 
 // MinTokenLen is the fewest characters of a token that guards a TCP
