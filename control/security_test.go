@@ -1196,3 +1196,26 @@ func TestResolveToken(t *testing.T) {
 		t.Errorf("ResolveToken with nothing given = %q, %v; want \"\", nil", got, err)
 	}
 }
+
+// TestClientRefusesNamesAPathCannotCarry: an empty name, . or .. would
+// reach another route (or none: "no such route"), so the client refuses
+// it, saying what is wrong with the name, before it dials.
+func TestClientRefusesNamesAPathCannotCarry(t *testing.T) {
+	c := control.NewClient(filepath.Join(t.TempDir(), "none.sock"), "") // never dialled
+	ctx := context.Background()
+	for _, name := range []string{"", ".", ".."} {
+		for call, f := range map[string]func() error{
+			"AddRule":       func() error { _, err := c.AddRule(ctx, name, []byte("loss: 5%"), ""); return err },
+			"UpdateRule":    func() error { _, err := c.UpdateRule(ctx, name, []byte("loss: 5%")); return err },
+			"RemoveRule":    func() error { _, err := c.RemoveRule(ctx, name); return err },
+			"HealPartition": func() error { return c.HealPartition(ctx, name) },
+			"SetLink":       func() error { return c.SetLink(ctx, name, false) },
+			"Inject":        func() error { _, err := c.Inject(ctx, name, strings.NewReader("")); return err },
+		} {
+			err := f()
+			if err == nil || !strings.Contains(err.Error(), " name") || errors.Is(err, control.ErrNoHub) {
+				t.Errorf("%s(%q) = %v; want the name refused before dialling", call, name, err)
+			}
+		}
+	}
+}
