@@ -87,6 +87,9 @@ func NewClient(addr, token string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			if network == "unix" {
+				if err := checkSocketPathLen(address); err != nil {
+					return nil, &addrError{err}
+				}
 				if dir := filepath.Dir(address); isDefault && dir == defaultDir() {
 					if err := checkPrivateDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 						return nil, &unsafeSocketError{err}

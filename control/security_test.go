@@ -1219,3 +1219,21 @@ func TestClientRefusesNamesAPathCannotCarry(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketPathTooLong: a socket path longer than the kernel takes is
+// refused, by Listen and by the client (whose wait ends at once), naming
+// the limit, rather than with the kernel's bare "invalid argument".
+func TestSocketPathTooLong(t *testing.T) {
+	limit := len(syscall.RawSockaddrUnix{}.Path) - 1
+	path := filepath.Join(t.TempDir(), strings.Repeat("s", limit)+".sock")
+	want := fmt.Sprintf("a unix socket path is at most %d", limit)
+	if _, err := control.Listen(path, ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Listen(a path of %d bytes) = %v, want an error saying %q", len(path), err, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only stops a wait that would go on
+	defer cancel()
+	_, err := control.NewClient(path, "").WaitReady(ctx, time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), want) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReady(a path of %d bytes) = %v, want an error at once saying %q", len(path), err, want)
+	}
+}
