@@ -14,8 +14,8 @@ import (
 )
 
 // parseFlags parses serve's args into Flags whose log writes to a buffer,
-// and returns its Config, its error and what it logged.
-func parseFlags(t *testing.T, args ...string) (Config, error, string) {
+// and returns its Config, what it logged and its error.
+func parseFlags(t *testing.T, args ...string) (Config, string, error) {
 	t.Helper()
 	var f Flags
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
@@ -28,7 +28,7 @@ func parseFlags(t *testing.T, args ...string) (Config, error, string) {
 		t.Fatal(err)
 	}
 	cfg, err := f.Config()
-	return cfg, err, log.String()
+	return cfg, log.String(), err
 }
 
 // TestTokenSourcesAreSaid: where the token comes from is said when it may
@@ -75,7 +75,7 @@ func TestTokenSourcesAreSaid(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			cfg, err, log := parseFlags(t, tc.args...)
+			cfg, log, err := parseFlags(t, tc.args...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,21 +111,21 @@ func TestConfigWithTokenMustBePrivate(t *testing.T) {
 		return path
 	}
 	readable := write("readable.yaml", "control: tcp:127.0.0.1:0\ncontrol_token: yaml-token-0123456789abcdef\n"+port, 0o644)
-	_, err, _ := parseFlags(t, "--config", readable)
+	_, _, err := parseFlags(t, "--config", readable)
 	if err == nil || !strings.Contains(err.Error(), "has mode 0644: other users can read it") || !strings.Contains(err.Error(), "control_token") {
 		t.Errorf("a 0644 config with control_token: %v, want it refused, saying why", err)
 	}
 	t.Setenv(control.TokenEnv, "env-token-0123456789abcdef")
-	if _, err, _ := parseFlags(t, "--config", readable); err != nil {
+	if _, _, err := parseFlags(t, "--config", readable); err != nil {
 		t.Errorf("a 0644 config whose token the environment replaces: %v", err)
 	}
 	t.Setenv(control.TokenEnv, "")
 	plain := write("plain.yaml", "control: off\n"+port, 0o644)
-	if _, err, _ := parseFlags(t, "--config", plain); err != nil {
+	if _, _, err := parseFlags(t, "--config", plain); err != nil {
 		t.Errorf("a 0644 config without a token: %v", err)
 	}
 	private := write("private.yaml", "control: tcp:127.0.0.1:0\ncontrol_token: yaml-token-0123456789abcdef\n"+port, 0o600)
-	if _, err, _ := parseFlags(t, "--config", private); err != nil {
+	if _, _, err := parseFlags(t, "--config", private); err != nil {
 		t.Errorf("a 0600 config with control_token: %v", err)
 	}
 	if os.Getuid() != 0 {
@@ -135,7 +135,7 @@ func TestConfigWithTokenMustBePrivate(t *testing.T) {
 	if err := os.Chown(private, 65534, 65534); err != nil { // nobody's
 		t.Fatal(err)
 	}
-	if _, err, _ := parseFlags(t, "--config", private); !errors.Is(err, control.ErrNotYours) {
+	if _, _, err := parseFlags(t, "--config", private); !errors.Is(err, control.ErrNotYours) {
 		t.Errorf("nobody's config with control_token: %v, want ErrNotYours", err)
 	}
 }
