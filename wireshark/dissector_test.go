@@ -150,7 +150,24 @@ func TestAnnounces(t *testing.T) {
 		{"empty device id", 37020, edit(func(p []byte) []byte { p[5] = 0; return p }), "InvalidInput: device id length 0, not 1..64", "", "", "device id length 0"},
 		{"cut inside the device id", 37020, a[:9], "Truncated", "", "", "announce ignored (malformed): Truncated"},
 		{"truncated", 37020, a[:50], "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "announce ignored (malformed): Truncated"},
-		{"device id not UTF-8", 37020, edit(func(p []byte) []byte { p[6] = 0xff; return p }), "Utf8: device id", "\xffode-a", "", "Utf8"},
+		{"device id not UTF-8", 37020, edit(func(p []byte) []byte { p[6] = 0xff; return p }), "Utf8: device id", `"\xffode-a"`, "", "Utf8"},
+		// A string field ends at a NUL: the id shows in full, quoted, and
+		// is no node-b (the checker's DISC-005).
+		{"device id with a NUL", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node-b\x00X", Port: 34568, Services: []string{"samgrd"}, Static: conformance.RoleB.Announce().Static}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", `"node-b\x00X"`, "node-b static, derive_test_secret(D1, 34568)", `names device "node-b\x00X": the OS names itself node-a or node-b`},
+		{"device id with an escape", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node\x1b[2Kb", Port: 34568, Services: []string{"samgrd"}, Static: conformance.RoleB.Announce().Static}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", `"node\x1b[2Kb"`, "node-b static, derive_test_secret(D1, 34568)", `names device "node\x1b[2Kb"`},
+		{"service name with a NUL", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node-a", Port: 34567, Services: []string{"samgrd\x00x"}, Static: conformance.RoleA.Announce().Static}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", `service name "samgrd\x00x"`},
 		{"trailing bytes", 37020, append(bytes.Clone(a), "xyz"...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "the OS ignores them"},
 		{"longer than the OS reads", 37020, append(bytes.Clone(a), make([]byte, 200)...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "265 bytes; dsoftbusd reads 256"},
 		{"cut by the OS's limit", 37020, manyServices(16, 20), "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "dsoftbusd reads 256"},
@@ -192,6 +209,85 @@ func TestAnnounces(t *testing.T) {
 			}
 			if suffix != "" && !strings.HasSuffix(r[5], suffix) || suffix == "" && strings.HasSuffix(r[5], " key") {
 				t.Errorf("Info %q, want the suffix %q", r[5], suffix)
+			}
+			if tc.verdict == "ok" && !strings.HasPrefix(r[5], "NXSB announce "+tc.device+" ") {
+				t.Errorf("Info %q does not name the device %s", r[5], tc.device)
+			}
+		})
+	}
+	// A filter on a device id matches that id, not one that starts with it
+	// and a NUL.
+	var want []string
+	for i, tc := range cases {
+		if tc.device == "node-b" {
+			want = append(want, strconv.Itoa(i+1))
+		}
+	}
+	var got []string
+	for _, r := range tshark(t, c.write(), `nxsb.device_id == "node-b"`, "frame.number") {
+		got = append(got, r[0])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf(`frames nxsb.device_id == "node-b" selects: %q, want %q`, got, want)
+	}
+	// A service name with a NUL shows in full in the Info column.
+	for i, tc := range cases {
+		if tc.name == "service name with a NUL" && !strings.Contains(rows[i][5], `("samgrd\x00x")`) {
+			t.Errorf("Info %q does not show the service name in full", rows[i][5])
+		}
+	}
+}
+
+// An announce the capture's snaplen cut was received whole by the OS: it
+// is not judged (the checker's NET-003), and never called malformed. The
+// datagram's own length, not the bytes kept, decides the 512-byte drop.
+func TestAnnounceCutBySnaplen(t *testing.T) {
+	a := announce(t, conformance.RoleA)
+	cases := []struct {
+		name    string
+		payload []byte
+		keep    int // bytes of the payload the capture keeps
+		verdict string
+		device  string
+		expert  string
+		info    string
+	}{
+		{"inside the key", a, 20, "not judged: cut by the capture's snaplen at 20 of 65 bytes", "node-a",
+			"cut by the capture's snaplen at 20 of 65 bytes: not judged", "NXSB announce node-a, not judged: cut by the capture's snaplen at 20 of 65 bytes"},
+		{"inside the device id", a, 8, "not judged: cut by the capture's snaplen at 8 of 65 bytes", "",
+			"cut by the capture's snaplen at 8 of 65 bytes", "NXSB announce, not judged: cut by the capture's snaplen at 8 of 65 bytes"},
+		{"inside a service name", a, len(a) - 2, fmt.Sprintf("not judged: cut by the capture's snaplen at %d of 65 bytes", len(a)-2), "node-a",
+			"not judged", "NXSB announce node-a, not judged"},
+		{"in the trailing bytes", append(bytes.Clone(a), "xyz"...), len(a) + 1, "ok", "node-a", "the OS ignores them", "NXSB announce node-a port 34567"},
+		{"above 512 bytes", append(bytes.Clone(a), make([]byte, 600)...), 60,
+			"dropped: 665 bytes, above the 512-byte UDP buffer; the OS sends at most 256", "", "665 bytes: a receiver drops", "NXSB dropped: 665 bytes"},
+		{"above 256 bytes", append(bytes.Clone(a), make([]byte, 200)...), 100, "ok", "node-a", "265 bytes; dsoftbusd reads 256", "NXSB announce node-a port 34567"},
+		// A datagram the OS itself reads short is still Truncated.
+		{"short on the wire too", a[:30], 20, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+	}
+	c := &capture{t: t}
+	for _, tc := range cases {
+		c.udp(37020, 37020, tc.payload)
+		c.snap(tc.keep)
+	}
+	rows := tshark(t, c.write(), "nxsb", "nxsb.verdict", "nxsb.device_id", "_ws.expert.message", "_ws.col.Info", "nxsb.malformed")
+	if len(rows) != len(cases) {
+		t.Fatalf("tshark decoded %d announces, want %d: %q", len(rows), len(cases), rows)
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rows[i]
+			if r[0] != tc.verdict || r[1] != tc.device {
+				t.Errorf("verdict, device = %q, %q; want %q, %q", r[0], r[1], tc.verdict, tc.device)
+			}
+			if !strings.Contains(r[2], tc.expert) {
+				t.Errorf("expert info %q does not say %q", r[2], tc.expert)
+			}
+			if !strings.HasPrefix(r[3], tc.info) {
+				t.Errorf("Info %q, want it to start %q", r[3], tc.info)
+			}
+			if malformed := r[4] != ""; malformed != (tc.verdict == "Truncated") {
+				t.Errorf("nxsb.malformed = %q for verdict %q", r[4], tc.verdict)
 			}
 		})
 	}
