@@ -418,6 +418,38 @@ func TestSessionAcrossSegments(t *testing.T) {
 	}
 }
 
+// A frame that ends one reassembled record and holds the next is
+// dissected twice; its Info column names the direction once and lists the
+// records after "; ", not run together.
+func TestInfoOfTwoCallsOnOneFrame(t *testing.T) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568, 100, 500)
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+	for n := 1; n <= 6; n++ {
+		s.send(tr.Step(n))
+	}
+	// Both requests in one write: segments of 100 and 500 bytes end the
+	// first request in the frame that holds the whole second one.
+	for _, req := range conformance.BringUpRequests() {
+		s.write(0, tr.Request(0, req.Service, req.Payload))
+	}
+	s.flush(0)
+	joined := 0
+	for _, r := range tshark(t, c.write(), "nexus", "frame.number", "_ws.col.Info") {
+		info := r[1]
+		if strings.Count(info, "A->B")+strings.Count(info, "B->A") > 1 || regexp.MustCompile(`\S(A->B|B->A)|\]record`).MatchString(info) {
+			t.Errorf("frame %s: Info %q runs two texts together", r[0], info)
+		}
+		if strings.Contains(info, "; record") {
+			joined++
+		}
+	}
+	if joined == 0 {
+		t.Errorf("no frame holds two records: the capture does not test the case")
+	}
+}
+
 func show(ps []pdu) string {
 	var b strings.Builder
 	for _, p := range ps {

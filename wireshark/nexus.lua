@@ -1293,6 +1293,25 @@ local function stream_offset(tvb, pinfo, key, a2b, profile)
 	return nil
 end
 
+-- info_said is the Info text this dissector last wrote, and its frame.
+-- TCP calls the dissector twice on a frame that ends one reassembled PDU
+-- and starts the next, fencing the column between the calls; the second
+-- text then joins the first after "; ", with the direction said once.
+local info_said = { frame = -1, text = "" }
+
+local function set_info(pinfo, a2b, text)
+	local dir = a2b and "A->B" or "B->A"
+	local before = tostring(pinfo.cols.info)
+	if info_said.frame == pinfo.number and info_said.text ~= ""
+		and before:find(info_said.text, 1, true) then
+		pinfo.cols.info = "; " .. text
+		info_said.text = info_said.text .. "; " .. text
+		return
+	end
+	info_said.frame, info_said.text = pinfo.number, dir .. " " .. text
+	pinfo.cols.info = info_said.text
+end
+
 -- not_captured shows the bytes of a direction whose SYN the capture
 -- missed: cut at fixed sizes from an unknown offset, they would read as a
 -- handshake and then as records that fail their tags. The Go checker
@@ -1307,7 +1326,7 @@ local function not_captured(tvb, pinfo, tree, key, a2b)
 	if midfirst[key] == pinfo.number then
 		t:add_proto_expert_info(se.midstream)
 	end
-	pinfo.cols.info = string.format("%s %d bytes, not decoded: the handshake was not captured", a2b and "A->B" or "B->A", tvb:len())
+	set_info(pinfo, a2b, string.format("%d bytes, not decoded: the handshake was not captured", tvb:len()))
 	return tvb:len()
 end
 
@@ -1448,7 +1467,7 @@ function nexus.dissector(tvb, pinfo, tree)
 		if not pinfo.visited then pending[key] = nil end
 	end
 	if #infos > 0 then
-		pinfo.cols.info = string.format("%s %s", a2b and "A->B" or "B->A", table.concat(infos, "; "))
+		set_info(pinfo, a2b, table.concat(infos, "; "))
 	end
 	return pos
 end
