@@ -16,6 +16,8 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/google/gopacket/layers"
+
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/conformance/conformancetest"
@@ -447,6 +449,44 @@ func TestInfoOfTwoCallsOnOneFrame(t *testing.T) {
 	}
 	if joined == 0 {
 		t.Errorf("no frame holds two records: the capture does not test the case")
+	}
+}
+
+// A retransmission that TCP leaves out of reassembly holes a record; the
+// frame that ends the record shows TCP's "[TCP segment of a reassembled
+// PDU]" for those bytes and then the next record, after a space.
+func TestInfoAfterTCPText(t *testing.T) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568)
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+	for n := 1; n <= 6; n++ {
+		s.send(tr.Step(n))
+	}
+	var q []byte
+	for _, req := range conformance.BringUpRequests() {
+		q = append(q, tr.Request(0, req.Service, req.Payload)...)
+	}
+	push := layers.TCP{ACK: true, PSH: true}
+	s.segment(0, push, q[:64])
+	s.sent[0] -= 16 // an out-of-order segment overlaps the end of the last one
+	s.segment(0, push, q[48:81])
+	s.sent[0] -= 17
+	s.segment(1, layers.TCP{ACK: true}, nil)
+	s.segment(0, push, q[64:96]) // a retransmission, left out of reassembly
+	s.segment(0, push, q[96:])   // ends the first request and holds the second
+	seen := false
+	for _, r := range tshark(t, c.write(), "nexus", "frame.number", "_ws.col.Info") {
+		info := r[1]
+		if regexp.MustCompile(`\S(A->B|B->A)`).MatchString(info) {
+			t.Errorf("frame %s: Info %q runs two texts together", r[0], info)
+		}
+		if regexp.MustCompile(`PDU\] ?A->B record 4`).MatchString(info) {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("no frame shows TCP's text and then record 4: the capture does not test the case")
 	}
 }
 

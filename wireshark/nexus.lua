@@ -1297,6 +1297,10 @@ end
 -- TCP calls the dissector twice on a frame that ends one reassembled PDU
 -- and starts the next, fencing the column between the calls; the second
 -- text then joins the first after "; ", with the direction said once.
+-- When the frame's first bytes finish a PDU this dissector did not see
+-- whole (a hole left by a retransmission), TCP fences its own text
+-- ("[TCP segment of a reassembled PDU]") instead, and ours follows it
+-- after a space.
 local info_said = { frame = -1, text = "" }
 
 local function set_info(pinfo, a2b, text)
@@ -1310,6 +1314,11 @@ local function set_info(pinfo, a2b, text)
 	end
 	info_said.frame, info_said.text = pinfo.number, dir .. " " .. text
 	pinfo.cols.info = info_said.text
+	-- A fence keeps the text before it; only the column read back shows it.
+	local after, n = tostring(pinfo.cols.info), #info_said.text
+	if #after > n and after:sub(-n - 1, -n - 1) ~= " " then
+		pinfo.cols.info = " " .. info_said.text
+	end
 end
 
 -- not_captured shows the bytes of a direction whose SYN the capture
