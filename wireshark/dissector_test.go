@@ -174,6 +174,16 @@ func TestAnnounces(t *testing.T) {
 		{"longer than the OS reads", 37020, append(bytes.Clone(a), make([]byte, 200)...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "265 bytes; dsoftbusd reads 256"},
 		{"cut by the OS's limit", 37020, manyServices(16, 20), "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "dsoftbusd reads 256"},
 		{"17 services", 37020, manyServices(17, 1), "InvalidInput: 17 services, more than 16", "node-a", "node-a static, derive_test_secret(D0, 34567)", "more than 16"},
+		// Who an announce claims to be is judged only when it decodes, as
+		// the checker's DISC-005 is.
+		{"another device with an unknown key and 17 services", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node9", Port: 37020, Static: [32]byte{0x11}}.MarshalBinary()
+			must(t, err)
+			p[len(p)-1] = 17
+			return p
+		}(), "InvalidInput: 17 services, more than 16", "node9", "unknown", "more than 16"},
+		{"node-b with node-a's key, truncated", 37020, func() []byte { p := announce(t, conformance.RoleB); copy(p[14:46], a[14:46]); return p[:47] }(),
+			"Truncated", "node-b", "node-a static, derive_test_secret(D0, 34567)", "Truncated"},
 		{"service name of 65 bytes", 37020, manyServices(1, 65), "InvalidInput: service name length 65, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "not 1..64"},
 		// §2.3: smoltcp drops a datagram above 512 bytes, so dsoftbusd never
 		// decodes it; the checker (DISC-002) and the node count it dropped.
@@ -199,6 +209,9 @@ func TestAnnounces(t *testing.T) {
 			}
 			if !strings.Contains(r[4], tc.expert) {
 				t.Errorf("expert info %q does not say %q", r[4], tc.expert)
+			}
+			if tc.verdict != "ok" && regexp.MustCompile(`names device|bring-up key`).MatchString(r[4]) {
+				t.Errorf("expert info %q judges the identity of an announce that does not decode", r[4])
 			}
 			// The Info column says what is wrong with a good announce's key.
 			suffix := ""
@@ -264,6 +277,11 @@ func TestAnnounceCutBySnaplen(t *testing.T) {
 		{"above 512 bytes", append(bytes.Clone(a), make([]byte, 600)...), 60,
 			"dropped: 665 bytes, above the 512-byte UDP buffer; the OS sends at most 256", "", "665 bytes: a receiver drops", "NXSB dropped: 665 bytes"},
 		{"above 256 bytes", append(bytes.Clone(a), make([]byte, 200)...), 100, "ok", "node-a", "265 bytes; dsoftbusd reads 256", "NXSB announce node-a port 34567"},
+		{"another device, inside the services", func() []byte {
+			p, err := conformance.Announce{DeviceID: "node9", Port: 37020, Services: []string{"samgrd"}, Static: [32]byte{0x11}}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), 50, "not judged: cut by the capture's snaplen at 50 of 53 bytes", "node9", "not judged", "NXSB announce node9, not judged"},
 		// A datagram the OS itself reads short is still Truncated.
 		{"short on the wire too", a[:30], 20, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
 	}
@@ -287,6 +305,9 @@ func TestAnnounceCutBySnaplen(t *testing.T) {
 			}
 			if !strings.HasPrefix(r[3], tc.info) {
 				t.Errorf("Info %q, want it to start %q", r[3], tc.info)
+			}
+			if tc.verdict != "ok" && regexp.MustCompile(`names device|bring-up key`).MatchString(r[2]) {
+				t.Errorf("expert info %q judges the identity of an announce not judged", r[2])
 			}
 			if malformed := r[4] != ""; malformed != (tc.verdict == "Truncated") {
 				t.Errorf("nxsb.malformed = %q for verdict %q", r[4], tc.verdict)

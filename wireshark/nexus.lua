@@ -517,10 +517,6 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	id = tvb(6, d):raw()
 	local dt = t:add(nf.device, tvb(6, d), shown(id))
 	if not valid_utf8(id) then return fail("Utf8: device id") end
-	-- The OS names itself node-a or node-b (the checker's DISC-005).
-	if not BRINGUP_STATIC[id] then
-		dt:add_proto_expert_info(ne.other_id, string.format("names device %s: the OS names itself node-a or node-b", quote(id)))
-	end
 	if short(8 + d) then return caught end
 	local port = tvb(6 + d, 2):uint()
 	t:add(nf.port, tvb(6 + d, 2))
@@ -530,18 +526,8 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local kt = t:add(nf.key, keyrange)
 	local who = KNOWN_KEYS[keyhex]
 	kt:add(nf.identity, keyrange, who or "unknown")
-	-- node-a and node-b each have one bring-up static; any other key is
-	-- an identity mismatch for that id (the checker's DISC-005).
 	local own = BRINGUP_STATIC[id]
 	local mismatch = own and keyhex ~= own.key
-	if mismatch then
-		local function abbrev(hex) return hex:sub(1, 8) .. "…" .. hex:sub(61, 64) end
-		kt:add_proto_expert_info(ne.wrong_key, string.format(
-			"%s announces key %s, but its bring-up key is %s (derive_test_secret(0x%x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
-			id, abbrev(keyhex), abbrev(own.key), own.tag, own.port))
-	elseif not who then
-		kt:add_proto_expert_info(ne.unknown_key)
-	end
 	if short(41 + d) then return caught end
 	local n = tvb(40 + d, 1):uint()
 	t:add(nf.count, tvb(40 + d, 1))
@@ -564,6 +550,22 @@ local function dissect_nxsb(tvb, pinfo, tree)
 		end
 		names[#names + 1] = shown(name)
 		off = off + 1 + l
+	end
+	-- Who the announce claims to be is judged only once it decodes, as
+	-- the checker's DISC-005 is: the OS ignores an announce that does not.
+	-- The OS names itself node-a or node-b.
+	if not own then
+		dt:add_proto_expert_info(ne.other_id, string.format("names device %s: the OS names itself node-a or node-b", quote(id)))
+	end
+	-- node-a and node-b each have one bring-up static; any other key is
+	-- an identity mismatch for that id.
+	if mismatch then
+		local function abbrev(hex) return hex:sub(1, 8) .. "…" .. hex:sub(61, 64) end
+		kt:add_proto_expert_info(ne.wrong_key, string.format(
+			"%s announces key %s, but its bring-up key is %s (derive_test_secret(0x%x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+			id, abbrev(keyhex), abbrev(own.key), own.tag, own.port))
+	elseif not who then
+		kt:add_proto_expert_info(ne.unknown_key)
 	end
 	t:add(nf.verdict, tvb(0, off), "ok")
 	if off < size then
