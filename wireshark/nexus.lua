@@ -441,7 +441,7 @@ local ne = {
 		expert.group.SECURITY, expert.severity.WARN),
 	other_id = ProtoExpert.new("nxsb.other_id", "Device id other than node-a and node-b: the OS names itself node-a or node-b",
 		expert.group.PROTOCOL, expert.severity.WARN),
-	odd_name = ProtoExpert.new("nxsb.odd_name", "Service name with control or unprintable characters: shown quoted",
+	odd_name = ProtoExpert.new("nxsb.odd_name", "Service name with control, unprintable, quote or backslash characters: shown quoted",
 		expert.group.PROTOCOL, expert.severity.WARN),
 	snaplen = ProtoExpert.new("nxsb.snaplen", "Announce cut by the capture's snaplen: the OS received it whole, so it is not judged",
 		expert.group.UNDECODED, expert.severity.WARN),
@@ -546,7 +546,7 @@ local function dissect_nxsb(tvb, pinfo, tree)
 		st:add(nf.slen, tvb(off, 1))
 		if not valid_utf8(name) then return fail("Utf8: service name") end
 		if shown(name) ~= name then
-			st:add_proto_expert_info(ne.odd_name, string.format("service name %s holds bytes a name does not show", quote(name)))
+			st:add_proto_expert_info(ne.odd_name, string.format("service name %s holds characters that do not read plainly: shown quoted", quote(name)))
 		end
 		names[#names + 1] = shown(name)
 		off = off + 1 + l
