@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -268,6 +269,23 @@ func classify(text string) string {
 		return "fail"
 	case okWord.MatchString(text):
 		return "ok"
+	}
+	return ""
+}
+
+// askPlacement is the question a warning about line n's place asks of
+// what placed it: the log's clock, its t0 line or the offset. A relative
+// stamp with neither t0 nor offset counts from the capture's start, and
+// no question applies: "".
+func (log *consoleLog) askPlacement(n int, offset *time.Duration) string {
+	i := slices.IndexFunc(log.lines, func(l stampedLine) bool { return l.line == n })
+	switch {
+	case i >= 0 && log.lines[i].isAbs:
+		return "is the log's clock or time zone off?"
+	case offset != nil:
+		return "is its offset= right?"
+	case !log.t0.IsZero():
+		return "is the log's # t0= line right?"
 	}
 	return ""
 }

@@ -159,6 +159,7 @@ func TestConsoleClockWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	const noZone, outside = "with no time zone, read as UTC", "far outside"
+	options := map[string]string{"relative-with-an-offset": ",offset=-1h"} // after the log's path
 	for _, tc := range []struct {
 		name, log string
 		want      []string // warnings that must be there
@@ -174,12 +175,27 @@ func TestConsoleClockWarnings(t *testing.T) {
 			"console a.log: 2 lines stamped up to 59m57s after the capture's last frame (the farthest: line 2), far outside its 5s: is the log's clock or time zone off?",
 		}, nil},
 		{"an-hour-early", "1970-01-01T00:00:00Z GUEST: up\n1969-12-31T23:16:41Z GUEST: boot\n", []string{
-			"console a.log: 2 lines stamped up to 59m59s before the capture's start (the farthest: line 2), far outside its 5s",
+			"console a.log: 2 lines stamped up to 59m59s before the capture's start (the farthest: line 2), far outside its 5s: is the log's clock or time zone off?",
 		}, []string{noZone}},
+		// Relative stamps without t0 count from the capture's start: no
+		// clock placed them, so none is asked about.
+		{"relative-long-after", "  0.001 GUEST: up\n 90.000 GUEST: still waiting for peer\n", []string{
+			"console a.log: 1 line stamped up to 1m25s after the capture's last frame (the farthest: line 2), far outside its 5s: the time axis stretches to cover it",
+		}, []string{"clock", "t0", "offset"}},
+		{"relative-after-t0", "# t0=1970-01-01T00:16:40Z\n  0.001 GUEST: up\n 90.000 GUEST: still waiting for peer\n", []string{
+			"console a.log: 1 line stamped up to 1m25s after the capture's last frame (the farthest: line 3), far outside its 5s: is the log's # t0= line right? The time axis stretches to cover it",
+		}, []string{"clock"}},
+		{"relative-with-an-offset", "  0.001 GUEST: up\n  1.000 GUEST: ok\n", []string{
+			"console a.log: 2 lines stamped up to 59m59.999s before the capture's start (the farthest: line 1), far outside its 5s: is its offset= right?",
+		}, []string{"clock"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := writeTemp(t, "a.log", []byte(tc.log))
-			m := build(t, Options{Capture: path, Consoles: []Console{{Port: "a", Path: log}}})
+			c, err := ParseConsole("a=" + log + options[tc.name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := build(t, Options{Capture: path, Consoles: []Console{c}})
 			for _, want := range tc.want {
 				if !hasWarning(m, want) {
 					t.Errorf("got warnings %q, want one saying %q", m.Warnings, want)

@@ -488,8 +488,10 @@ func (b *builder) nearby(ms []Marker) (kept []Marker, far, first int) {
 func outsideSlack(run time.Duration) time.Duration { return max(time.Minute, run/10) }
 
 // warnOutside warns once for a log whose markers lie more than
-// outsideSlack outside the capture, naming the farthest.
-func (b *builder) warnOutside(name string, ms []Marker) {
+// outsideSlack outside the capture, naming the farthest, and asks about
+// what placed it: a clock, a t0 line or an offset. A relative stamp with
+// neither counts from the capture's start, and no question applies.
+func (b *builder) warnOutside(name string, ms []Marker, log *consoleLog, offset *time.Duration) {
 	end := b.frameEnd()
 	slack := outsideSlack(end)
 	var before, after int
@@ -509,12 +511,20 @@ func (b *builder) warnOutside(name string, ms []Marker) {
 		}
 	}
 	if before > 0 {
-		b.warn("console %s: %s stamped up to %s before the capture's start (the farthest: line %d), far outside its %s: is the log's clock or time zone off?",
-			name, countLines(before), (-early.Time).Round(time.Millisecond), early.Line, end)
+		ask := ""
+		if q := log.askPlacement(early.Line, offset); q != "" {
+			ask = ": " + q
+		}
+		b.warn("console %s: %s stamped up to %s before the capture's start (the farthest: line %d), far outside its %s%s",
+			name, countLines(before), (-early.Time).Round(time.Millisecond), early.Line, end, ask)
 	}
 	if after > 0 {
-		b.warn("console %s: %s stamped up to %s after the capture's last frame (the farthest: line %d), far outside its %s: is the log's clock or time zone off? The time axis stretches to cover %s",
-			name, countLines(after), (late.Time - end).Round(time.Millisecond), late.Line, end, verb(after, "it", "them"))
+		stretch := "the time axis stretches to cover " + verb(after, "it", "them")
+		if q := log.askPlacement(late.Line, offset); q != "" {
+			stretch = q + " T" + stretch[1:]
+		}
+		b.warn("console %s: %s stamped up to %s after the capture's last frame (the farthest: line %d), far outside its %s: %s",
+			name, countLines(after), (late.Time - end).Round(time.Millisecond), late.Line, end, stretch)
 	}
 }
 
@@ -537,7 +547,7 @@ func (b *builder) consoles() error {
 		name := cleanText(baseName(c.Path), 128)
 		b.m.Ports[port].Consoles = append(b.m.Ports[port].Consoles, name)
 		markers, far, first := b.nearby(log.place(port, name, b.m.Start, c.Offset))
-		b.warnOutside(name, markers)
+		b.warnOutside(name, markers, log, c.Offset)
 		b.addMarkers(markers)
 		if far > 0 {
 			b.warn("console %s: %s stamped more than %s before the capture's start or after its last frame %s not drawn (the first: line %d)", name, countLines(far), markerMargin, verb(far, "is", "are"), first)
