@@ -65,8 +65,9 @@ type consoleLog struct {
 	// in the kernel's bracketed form ("[    3.889950] ..."), which count
 	// from the guest's boot, not from the hub's start.
 	plain, stamped, dmesg int
-	// zoneless counts the drawn lines stamped with a date and time but
-	// no zone, read as UTC.
+	// zoneless counts the lines Match keeps that are stamped with a date
+	// and time but no zone, read as UTC: those past MaxMarkers, and those
+	// later left out as more than a day off, too.
 	zoneless int
 }
 
