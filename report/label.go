@@ -126,7 +126,7 @@ func (l *labeller) ipv4Label(frame []byte, h *packet.Headers) Label {
 		return l.tcpLabel(h)
 	case h.HasPorts && h.UDPLenOK():
 		// A snaplen that cut the datagram short left the OS's copy whole.
-		return l.udpLabel(h.SrcPort, h.DstPort, h.UDPPayload(frame), h.L4+h.UDPLen > h.End)
+		return l.udpLabel(h.SrcPort, h.DstPort, h.UDPPayload(frame), int(h.UDPLen)-8)
 	}
 	if m := h.ICMPv4(frame); m != nil {
 		switch m.Type() {
@@ -159,14 +159,16 @@ func ipv6Content(frame []byte, h *packet.Headers) string {
 func protoName(p uint8) string { return layers.IPProtocol(p).String() }
 
 // udpLabel names a UDP datagram from its ports and the payload the frame
-// holds; cut says the capture's snaplen cut the payload short.
-func (l *labeller) udpLabel(src, dst uint16, payload []byte, cut bool) Label {
+// holds, of the size bytes the datagram has (more when the capture's
+// snaplen cut it).
+func (l *labeller) udpLabel(src, dst uint16, payload []byte, size int) Label {
 	switch {
 	case dst == announcePort:
 		a, err := conformance.ParseAnnounce(payload)
-		if err != nil && cut && errors.Is(err, conformance.ErrTruncated) {
+		if err != nil && len(payload) < size && errors.Is(err, conformance.ErrTruncated) && !shortOnTheWire(payload, size) {
 			// The OS received the bytes the capture lost: a cut announce,
-			// not a malformed one (the checker's NET-003 does not judge it).
+			// not judged (as the checker's NET-003 and the dissector do not
+			// judge it).
 			if port, ok := announcedPort(payload); ok {
 				l.learn(port)
 			}
@@ -183,6 +185,18 @@ func (l *labeller) udpLabel(src, dst uint16, payload []byte, cut bool) Label {
 		return Label{Text: "DNS", Proto: ProtoUDP, Groupable: true}
 	}
 	return Label{Text: fmt.Sprintf("UDP %d", dst), Proto: ProtoUDP, Groupable: true}
+}
+
+// shortOnTheWire says whether an announce the capture cut to kept is
+// Truncated as the OS receives it too, whatever the bytes lost: the
+// lengths kept already need more than its size bytes. Zeros in place of
+// the lost bytes need the fewest (no service), or stop at a length of 0,
+// which the lost bytes may not hold, and so do not judge.
+func shortOnTheWire(kept []byte, size int) bool {
+	whole := make([]byte, size)
+	copy(whole, kept)
+	_, err := conformance.ParseReceivedAnnounce(whole)
+	return errors.Is(err, conformance.ErrTruncated)
 }
 
 // learn remembers an announced session port, up to maxSessionPorts.

@@ -81,7 +81,7 @@ func (l *gopacketLabeller) label(frame []byte) (lb Label) {
 	case has(layers.LayerTypeTCP) && has(layers.LayerTypeIPv4):
 		return l.gopacketTCPLabel()
 	case has(layers.LayerTypeUDP) && has(layers.LayerTypeIPv4):
-		return l.udpLabel(uint16(l.udp.SrcPort), uint16(l.udp.DstPort), l.udp.Payload, int(l.udp.Length) > 8+len(l.udp.Payload))
+		return l.udpLabel(uint16(l.udp.SrcPort), uint16(l.udp.DstPort), l.udp.Payload, int(l.udp.Length)-8)
 	case has(layers.LayerTypeICMPv4):
 		switch l.icmp.TypeCode.Type() {
 		case layers.ICMPv4TypeEchoRequest:
@@ -423,6 +423,7 @@ func TestLabelCutAnnounce(t *testing.T) {
 	const hdr = 14 + 20 + 8 // Ethernet, IPv4, UDP
 	frame := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 37020, DstPort: 37020}, gopacket.Payload(ann))
 	short := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 37020, DstPort: 37020}, gopacket.Payload(ann[:20]))
+	shortName := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 37020, DstPort: 37020}, gopacket.Payload(ann[:50]))
 	syn := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolTCP), lblTCP(40000, 34570, 100, true, false, false, false))
 	for _, tc := range []struct {
 		name    string
@@ -437,6 +438,12 @@ func TestLabelCutAnnounce(t *testing.T) {
 		{"cut-in-the-magic", frame[:hdr+2], "NXSB announce (cut)", false},
 		// Short on the wire, not in the capture: the OS rejects it too.
 		{"short-datagram", short, "UDP 37020 (not an announce)", false},
+		// Short on the wire and cut too: the lengths kept need more bytes
+		// than the datagram has, so the OS rejects it whatever it lost.
+		{"short-and-cut-in-the-id", short[:hdr+10], "UDP 37020 (not an announce)", false},
+		{"short-and-cut-in-a-name", shortName[:hdr+49], "UDP 37020 (not an announce)", false},
+		// The lost bytes decide: a count of 0 fits in 50 bytes.
+		{"short-and-cut-before-the-count", shortName[:hdr+30], "NXSB announce (cut)", true},
 		{"cut-bad-magic", append(bytes.Clone(frame[:hdr]), "NXSC\x01"...), "UDP 37020 (not an announce)", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

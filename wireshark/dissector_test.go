@@ -258,6 +258,9 @@ func TestAnnounces(t *testing.T) {
 // datagram's own length, not the bytes kept, decides the 512-byte drop.
 func TestAnnounceCutBySnaplen(t *testing.T) {
 	a := announce(t, conformance.RoleA)
+	if a[46] < 2 {
+		t.Fatalf("node-a announces %d services; the cases cut the first of several", a[46])
+	}
 	cases := []struct {
 		name    string
 		payload []byte
@@ -284,6 +287,15 @@ func TestAnnounceCutBySnaplen(t *testing.T) {
 		}(), 50, "not judged: cut by the capture's snaplen at 50 of 53 bytes", "node9", "not judged", "NXSB announce node9, not judged"},
 		// A datagram the OS itself reads short is still Truncated.
 		{"short on the wire too", a[:30], 20, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		// So is one whose lengths the capture kept need more bytes than the
+		// datagram has, whatever the capture lost (the report's label agrees).
+		{"short on the wire, cut inside the id", a[:30], 10, "Truncated", "", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		{"short on the wire, cut before the id", a[:30], 6, "Truncated", "", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		{"short on the wire, cut inside a name", a[:48+a[47]], 48 + int(a[47]) - 2, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		{"short on the wire, cut inside the last name", a[:len(a)-1], len(a) - 3, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		// Here the lost bytes decide: no service fits in 50 bytes.
+		{"short on the wire, cut before the count", a[:50], 20, "not judged: cut by the capture's snaplen at 20 of 50 bytes", "node-a",
+			"not judged", "NXSB announce node-a, not judged"},
 	}
 	c := &capture{t: t}
 	for _, tc := range cases {

@@ -491,10 +491,18 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local id
 	-- short ends the decoding when the next field needs more than n
 	-- bytes: Truncated when the OS has fewer, not judged when only the
-	-- capture does (the checker's NET-003).
-	local function short(n)
+	-- capture does (the checker's NET-003). Unless the datagram is too
+	-- short whatever the capture lost: need, when given, is how many bytes
+	-- it takes with zeros in their place (no service, the fewest), and
+	-- the bytes of a name the capture cut (from) must still read as UTF-8
+	-- then. Where zeros stop at a length of 0, no need is given, as the
+	-- report's label does not judge either.
+	local function short(n, need, from)
 		if limit < n then return fail("Truncated") end
 		if caught >= n then return nil end
+		if need and limit < need and (not from or valid_utf8(tvb:raw(from, caught - from) .. "\0")) then
+			return fail("Truncated")
+		end
 		local why = string.format("not judged: cut by the capture's snaplen at %d of %d bytes", caught, size)
 		t:add(nf.verdict, tvb(0, 0), why)
 		t:add_proto_expert_info(ne.snaplen, string.format("cut by the capture's snaplen at %d of %d bytes: not judged (the OS received all %d)", caught, size, size))
@@ -513,14 +521,14 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	local d = tvb(5, 1):uint()
 	t:add(nf.dlen, tvb(5, 1))
 	if d < 1 or d > 64 then return fail(string.format("InvalidInput: device id length %d, not 1..64", d)) end
-	if short(6 + d) then return caught end
+	if short(6 + d, 41 + d, 6) then return caught end
 	id = tvb(6, d):raw()
 	local dt = t:add(nf.device, tvb(6, d), shown(id))
 	if not valid_utf8(id) then return fail("Utf8: device id") end
-	if short(8 + d) then return caught end
+	if short(8 + d, 41 + d) then return caught end
 	local port = tvb(6 + d, 2):uint()
 	t:add(nf.port, tvb(6 + d, 2))
-	if short(40 + d) then return caught end
+	if short(40 + d, 41 + d) then return caught end
 	local keyrange = tvb(8 + d, 32)
 	local keyhex = tostring(keyrange:bytes()):lower()
 	local kt = t:add(nf.key, keyrange)
@@ -533,14 +541,14 @@ local function dissect_nxsb(tvb, pinfo, tree)
 	t:add(nf.count, tvb(40 + d, 1))
 	if n > 16 then return fail(string.format("InvalidInput: %d services, more than 16", n)) end
 	local off, names = 41 + d, {}
-	for _ = 1, n do
+	for i = 1, n do
 		if short(off + 1) then return caught end
 		local l = tvb(off, 1):uint()
 		if l < 1 or l > 64 then
 			t:add(nf.slen, tvb(off, 1))
 			return fail(string.format("InvalidInput: service name length %d, not 1..64", l))
 		end
-		if short(off + 1 + l) then return caught end
+		if short(off + 1 + l, off + 1 + l + (i < n and 1 or 0), off + 1) then return caught end
 		local name = tvb(off + 1, l):raw()
 		local st = t:add(nf.service, tvb(off, 1 + l), shown(name))
 		st:add(nf.slen, tvb(off, 1))
