@@ -149,6 +149,15 @@ type InjectReport struct {
 	// spacing from it. MostBack is the most one of them was stamped before.
 	Back     int           `json:"back,omitempty"`
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// Untimed counts, in recorded timing, the frames of pcapng Simple
+	// Packet Blocks, which carry no time: each was sent right after the
+	// frame before it, and the frames after it kept their spacing from
+	// the last stamped one.
+	Untimed int `json:"untimed,omitempty"`
+	// Dropped counts, by reason (hub.DropReason's names), the injected
+	// frames the port dropped rather than queue for its VM, as the hub
+	// answered (InjectInto).
+	Dropped map[string]int `json:"dropped,omitempty"`
 	// Cut counts the frames sent from records cut short (a snaplen: the
 	// record's length on the wire is more than the bytes it holds). They
 	// went at their length on the wire, the missing bytes zero, as replay
@@ -208,8 +217,13 @@ func (r *InjectReport) tookByHub(n int) {
 func (r *InjectReport) Warnings() []string {
 	var ws []string
 	if r.Back > 0 {
-		ws = append(ws, fmt.Sprintf("%d frames are stamped before the frame before them, by up to %s: the capture's clock ran backwards; "+
-			"each was sent right after the frame before it, and the frames after it kept their recorded spacing from it", r.Back, r.MostBack))
+		ws = append(ws, fmt.Sprintf("%d %s stamped before the frame before %s, by up to %s: the capture's clock ran backwards; "+
+			"each was sent right after the frame before it, and the frames after it kept their recorded spacing from it",
+			r.Back, plural(r.Back, "frame is", "frames are"), plural(r.Back, "it", "them"), r.MostBack))
+	}
+	if r.Untimed > 0 {
+		ws = append(ws, fmt.Sprintf("%d %s no time (pcapng Simple Packet Blocks): each was sent right after the frame before it",
+			r.Untimed, plural(r.Untimed, "frame carries", "frames carry")))
 	}
 	if r.Cut > 0 {
 		w := fmt.Sprintf("%d of the frames sent were cut short when captured (a snaplen: serve --snaplen, tcpdump -s, editcap -s or -C): "+
@@ -227,7 +241,8 @@ func (r *InjectReport) Warnings() []string {
 		if r.Oversize > 0 {
 			why = append(why, fmt.Sprintf("%d longer than %d bytes, the most a hub takes", r.Oversize, control.MaxInjectFrame))
 		}
-		ws = append(ws, fmt.Sprintf("%d records were not sent, as the hub would refuse them: %s", r.Runts+r.Oversize, strings.Join(why, ", ")))
+		ws = append(ws, fmt.Sprintf("%d %s not sent, as the hub would refuse %s: %s", r.Runts+r.Oversize,
+			plural(r.Runts+r.Oversize, "record was", "records were"), plural(r.Runts+r.Oversize, "it", "them"), strings.Join(why, ", ")))
 	}
 	return ws
 }
@@ -340,7 +355,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 			}
 			held = f
 			off, err := sch.next(p.Time, len(frame))
-			rep.Shortened, rep.Back, rep.MostBack = sch.shortened, sch.back, sch.mostBack
+			rep.Shortened, rep.Back, rep.MostBack, rep.Untimed = sch.shortened, sch.back, sch.mostBack, sch.untimed
 			if err != nil {
 				src.close()
 				rep.finish(elapsed(), &dr)
@@ -399,17 +414,19 @@ type scheduler struct {
 	base      time.Duration // the offset this pass started at
 	last      time.Duration // the latest offset given
 	rec       time.Duration // recorded time since this pass's first frame, long gaps shortened
-	prev      time.Time     // this pass's previous recorded time
+	prev      time.Time     // this pass's previous recorded time, when stamped
+	stamped   bool          // this pass has had a stamped frame: prev is its time
 	inPass    bool          // this pass has had a frame
 	shortened int           // waits MaxGap shortened
 	back      int           // frames stamped before the frame before them, in recorded timing
 	mostBack  time.Duration // the most one of them was
+	untimed   int           // frames without a time (Simple Packet Blocks), in recorded timing
 }
 
 // newPass starts another pass over the capture: in recorded timing, its
 // first frame goes when the previous pass's last one went.
 func (s *scheduler) newPass() {
-	s.base, s.rec, s.inPass = s.last, 0, false
+	s.base, s.rec, s.inPass, s.stamped = s.last, 0, false, false
 }
 
 // next returns the offset of a frame recorded at t, of size bytes, or why
@@ -424,8 +441,14 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 	case s.pacing.BPS > 0:
 		off = saturate(s.bits / s.pacing.BPS * float64(time.Second))
 		rate = s.lastBits / s.pacing.BPS
+	case s.pacing.Speed > 0 && t.IsZero():
+		// A Simple Packet Block's frame has no time: it goes right after
+		// the frame before it, and the next stamped frame is timed from
+		// the last stamped one.
+		s.untimed++
+		off = addSat(s.base, saturate(float64(s.rec)/s.pacing.Speed))
 	case s.pacing.Speed > 0:
-		if s.inPass {
+		if s.stamped {
 			gap := t.Sub(s.prev) // saturates past 292 years, which is past any bound
 			if gap < 0 {
 				// The capture's clock ran backwards. As replay does, the
@@ -449,7 +472,7 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 			}
 			s.rec = addSat(s.rec, gap)
 		}
-		s.prev = t
+		s.prev, s.stamped = t, true
 		off = addSat(s.base, saturate(float64(s.rec)/s.pacing.Speed))
 	}
 	if s.sent > 0 && rate > MaxWait.Seconds() {

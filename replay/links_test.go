@@ -172,3 +172,37 @@ func TestSectionsDoNotGrowMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(r)
 }
+
+// TestInjectSimplePacketBlocks: in recorded timing, a Simple Packet
+// Block's frame, which has no time, goes right after the frame before it
+// and is counted; the stamped frames keep their spacing from each other,
+// and nothing is taken for a frame of year 1.
+func TestInjectSimplePacketBlocks(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		g       *ngBlocks
+		sent    []time.Duration
+		untimed int
+	}{
+		{"between", new(ngBlocks).section().iface("").epb(0, at, f).spb(f).epb(0, at.Add(ms), f), []time.Duration{0, 0, ms}, 1},
+		{"first", new(ngBlocks).section().iface("").spb(f).epb(0, at, f).epb(0, at.Add(2*ms), f), []time.Duration{0, 0, 2 * ms}, 1},
+		{"only", new(ngBlocks).section().iface("").spb(f).spb(f), []time.Duration{0, 0}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent, rep, err := injectAt(t, InjectConfig{Input: memInput("mix.pcapng", tc.g.b), Pacing: Pacing{Speed: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(sent, tc.sent) || rep.Untimed != tc.untimed || rep.Back != 0 {
+				t.Errorf("got frames sent at %v, %d untimed, %d stamped back; want %v, %d and 0", sent, rep.Untimed, rep.Back, tc.sent, tc.untimed)
+			}
+			warned := strings.Join(rep.Warnings(), "\n")
+			if want := "no time (pcapng Simple Packet Blocks)"; !strings.Contains(warned, want) || strings.Contains(warned, "ran backwards") {
+				t.Errorf("got warnings %q, want one saying %q and none of a clock that ran backwards", warned, want)
+			}
+		})
+	}
+}
