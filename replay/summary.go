@@ -165,7 +165,7 @@ func (res *Result) inputNotes() []Note {
 		if in.Untimed > 0 {
 			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d %s pcapng Simple Packet Blocks, which carry no time: each was replayed at the time reached "+
 				"(the start, or the frame before it), so that what a policy decides by time over them (windows, rates, delays) is not the capture's",
-				in.Untimed, plural(in.Untimed, "frame is of", "frames are"))))
+				in.Untimed, plural(in.Untimed, "frame comes from", "frames come from"))))
 		}
 		if in.Cut > 0 {
 			ns = append(ns, cutNote(in))
