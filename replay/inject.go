@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -233,6 +234,10 @@ func (r *InjectReport) Warnings() []string {
 		}
 		ws = append(ws, w)
 	}
+	if n := dropTotal(r.Dropped); n > 0 {
+		ws = append(ws, fmt.Sprintf("the port dropped %d of the frames sent rather than queue %s for its VM: %s",
+			n, plural(n, "it", "them"), dropList(r.Dropped)))
+	}
 	if r.Runts > 0 || r.Oversize > 0 {
 		var why []string
 		if r.Runts > 0 {
@@ -262,6 +267,24 @@ func (r *InjectReport) String() string {
 		s += fmt.Sprintf("; %d of the gaps shortened", r.Shortened)
 	}
 	return s
+}
+
+// dropTotal adds up drops by reason.
+func dropTotal(d map[string]int) int {
+	n := 0
+	for _, v := range d {
+		n += v
+	}
+	return n
+}
+
+// dropList says drops by reason, in the order of their names: policy=3.
+func dropList(d map[string]int) string {
+	var out []string
+	for _, r := range slices.Sorted(maps.Keys(d)) {
+		out = append(out, fmt.Sprintf("%s=%d", r, d[r]))
+	}
+	return strings.Join(out, " ")
 }
 
 // maxDriftSamples bounds the drifts kept for the median; past it a

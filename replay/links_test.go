@@ -130,7 +130,9 @@ func TestSimplePacketBlockFirstIsNoStart(t *testing.T) {
 		t.Errorf("got %d untimed, %d stamped back, end %v; want 1, 0 and %v", in.Untimed, in.Back, res.End, at.Add(2*time.Millisecond))
 	}
 	ws := (&JobResult{Result: res}).Warnings()
-	if !slices.ContainsFunc(ws, func(n Note) bool { return strings.Contains(n.Text, ": 1 frame comes from pcapng Simple Packet Blocks") || strings.HasPrefix(n.Text, "1 frame comes from") }) {
+	if !slices.ContainsFunc(ws, func(n Note) bool {
+		return strings.Contains(n.Text, ": 1 frame comes from pcapng Simple Packet Blocks") || strings.HasPrefix(n.Text, "1 frame comes from")
+	}) {
 		t.Errorf("got warnings %q, want one saying that 1 frame comes from pcapng Simple Packet Blocks", ws)
 	}
 }

@@ -43,8 +43,10 @@ From an l2hub capture only the ingress copies (what a VM sent) are sent;
 IPv4, TCP, UDP, ICMP and ICMPv6 checksums.
 
 A port with no VM attached is refused (every frame would be dropped). The
-port's drop counters that rose while the frames went out are reported, and
-frames that found no VM (it went away) make the command fail. A port that
+injected frames the port dropped are reported as the hub counts them
+(--json: dropped), and those that found no VM (it went away) make the
+command fail; the port's other drops meanwhile (frames forwarded to it)
+are a separate warning. A port that
 pauses its senders (overflow: pause, the default) holds the frames back as
 it holds back a VM sending faster than its VM reads, so even --flood loses
 nothing while the VM reads; frames the port drops for flow control all the

@@ -1,0 +1,117 @@
+package replay
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/control"
+	"l2hub/hub"
+)
+
+// droppingHub is a control target with one port, b, whose drop counters
+// rise by forwarded (per reason) as the injection starts, as frames the
+// hub forwards there meanwhile are dropped, and which drops the injected
+// frames for the reasons in own, one each, in order.
+type droppingHub struct {
+	control.Target // the routes the injection does not use
+	mu             sync.Mutex
+	forwarded      map[string]uint64
+	own            []hub.DropReason
+	drops          map[string]uint64
+}
+
+func (h *droppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.drops == nil {
+		h.drops = map[string]uint64{}
+	}
+	st := hub.PortStatus{Name: "b", Attached: true}
+	st.Stats.Drops = map[string]uint64{}
+	for r, n := range h.drops {
+		st.Stats.Drops[r] = n
+	}
+	return []hub.PortStatus{st}, nil
+}
+
+func (h *droppingHub) State(context.Context) (control.State, error) { return control.State{}, nil }
+
+func (h *droppingHub) Inject(context.Context, string, []byte) error { return nil }
+
+func (h *droppingHub) WaitRoom(context.Context, string) error { return nil }
+
+func (h *droppingHub) InjectFrame(context.Context, string, []byte) (hub.DropReason, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for r, n := range h.forwarded { // once, while the injection goes on
+		h.drops[r] += n
+	}
+	h.forwarded = nil
+	if len(h.own) == 0 {
+		return hub.DropNone, nil
+	}
+	r := h.own[0]
+	h.own = h.own[1:]
+	h.drops[r.String()]++
+	return r, nil
+}
+
+// TestInjectIntoCountsItsOwnDrops: the injection's drops are the hub's
+// count of the injected frames the port dropped, not the rise of the
+// port's counters, which frames forwarded to it meanwhile share; only
+// injected frames that found no VM fail it.
+func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		forwarded map[string]uint64
+		own       []hub.DropReason
+		dropped   map[string]int
+		warn      string // "" for none
+		wantErr   string
+	}{
+		{"forwarded-policy", map[string]uint64{"policy": 19}, nil, nil,
+			"meanwhile port b dropped 19 other frames (forwarded to it, not injected): policy=19", ""},
+		{"forwarded-port-down", map[string]uint64{"port-down": 3}, nil, nil,
+			"meanwhile port b dropped 3 other frames (forwarded to it, not injected): port-down=3", ""},
+		{"own-policy", nil, []hub.DropReason{hub.DropPolicy, hub.DropPolicy}, map[string]int{"policy": 2}, "", ""},
+		{"own-port-down", map[string]uint64{"policy": 1}, []hub.DropReason{hub.DropDown}, map[string]int{"port-down": 1},
+			"meanwhile port b dropped 1 other frame (forwarded to it, not injected): policy=1", "1 of the frames sent found no VM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ctl.sock")
+			l, err := control.Listen(path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := &droppingHub{forwarded: tc.forwarded, own: tc.own}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
+			defer func() { cancel(); <-done }()
+
+			var rep *InjectReport
+			var warned []string
+			err = InjectInto(context.Background(), control.NewClient(path, ""), "b",
+				InjectConfig{Input: memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond))},
+				func(r *InjectReport) { rep = r }, func(w string) { warned = append(warned, w) })
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("got InjectInto error %v, want %q", err, tc.wantErr)
+			}
+			if rep == nil || len(rep.Dropped) != len(tc.dropped) {
+				t.Fatalf("got report %+v, want dropped %v", rep, tc.dropped)
+			}
+			for r, n := range tc.dropped {
+				if rep.Dropped[r] != n {
+					t.Errorf("got dropped %v, want %v", rep.Dropped, tc.dropped)
+				}
+			}
+			if got := strings.Join(warned, "\n"); got != tc.warn {
+				t.Errorf("got warnings %q, want %q", got, tc.warn)
+			}
+		})
+	}
+}
