@@ -92,6 +92,10 @@ type InjectConfig struct {
 	// a nil Clock: a virtual clock's timers are exact.
 	Spin     time.Duration
 	MaxBlock int
+
+	// links, when set, says whether a foreign input holds several links
+	// (withLinks).
+	links *bool
 }
 
 // waitUntil returns once clock has reached deadline, or ctx's error. It
@@ -306,6 +310,10 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if err := checkLoop(cfg); err != nil {
 		return nil, err
 	}
+	cfg, err := withLinks(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkSelection(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -355,7 +363,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		for src.advance() {
 			p := &src.head
 			if !keep(src, p, cfg) {
-				sel.saw(src, p)
+				sel.saw(src, p, cfg)
 				rep.Skipped++
 				continue
 			}
@@ -556,19 +564,43 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 	if src.l2hub && p.Dir == capture.DirOut {
 		return false
 	}
-	if cfg.From != "" {
-		name := p.IfName
-		if !src.l2hub && name == "" {
-			name = src.in.portName()
-		}
-		if name != cfg.From {
-			return false
-		}
+	if cfg.From != "" && !slices.Contains(fromNames(src, p, cfg), cfg.From) {
+		return false
 	}
 	if cfg.FromMAC != nil && (len(p.Data) < 12 || [6]byte(p.Data[6:12]) != *cfg.FromMAC) {
 		return false
 	}
 	return true
+}
+
+// fromNames are the names --from may give p's port by: an l2hub
+// capture's interface; a foreign input's port as replay names it
+// (foreignPortName), its file's name when it holds one link. Of an input
+// read once (a pipe), which cannot be scanned first, both.
+func fromNames(src *source, p *capture.Packet, cfg InjectConfig) []string {
+	if src.l2hub {
+		return []string{p.IfName}
+	}
+	ifc := capture.Interface{Name: p.IfName}
+	if cfg.links == nil {
+		return []string{foreignPortName(src.in, false, ifc, p.Interface), foreignPortName(src.in, true, ifc, p.Interface)}
+	}
+	return []string{foreignPortName(src.in, *cfg.links, ifc, p.Interface)}
+}
+
+// withLinks returns cfg knowing, when --from is given and its input can be
+// read again, whether the input holds several links (scanInterfaces), so
+// that --from names its ports as replay does.
+func withLinks(cfg InjectConfig) (InjectConfig, error) {
+	if cfg.From == "" || cfg.links != nil || cfg.Input.readOnce() {
+		return cfg, nil
+	}
+	several, err := scanInterfaces(cfg.Input, cfg.MaxBlock)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.links = &several
+	return cfg, nil
 }
 
 // maxListed bounds the ports or MACs an ErrNoMatch lists.
@@ -594,6 +626,10 @@ func checkSelection(ctx context.Context, cfg InjectConfig) error {
 	if cfg.From == "" && cfg.FromMAC == nil || cfg.Input.readOnce() {
 		return nil
 	}
+	cfg, err := withLinks(cfg)
+	if err != nil {
+		return err
+	}
 	src, err := openSource(ctx, 0, cfg.Input, cfg.MaxBlock, nil)
 	if err != nil {
 		return err
@@ -605,7 +641,7 @@ func checkSelection(ctx context.Context, cfg InjectConfig) error {
 		if keep(src, p, cfg) {
 			return nil
 		}
-		sel.saw(src, p)
+		sel.saw(src, p, cfg)
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -622,14 +658,11 @@ type selection struct {
 
 // saw notes p, a frame not kept: egress copies of an l2hub capture aside,
 // which no port sent.
-func (sel *selection) saw(src *source, p *capture.Packet) {
+func (sel *selection) saw(src *source, p *capture.Packet, cfg InjectConfig) {
 	if src.l2hub && p.Dir == capture.DirOut {
 		return
 	}
-	name := p.IfName
-	if !src.l2hub && name == "" {
-		name = src.in.portName()
-	}
+	name := fromNames(src, p, cfg)[0]
 	if sel.seen == nil {
 		sel.seen = map[string]bool{}
 	}

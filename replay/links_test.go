@@ -212,3 +212,35 @@ func TestInjectSimplePacketBlocks(t *testing.T) {
 		})
 	}
 }
+
+// TestInjectFromNamesPortsAsReplay: --from names a foreign input's port as
+// replay names it: the file's for a capture of one link, the interface's
+// for one of several, in whichever section it is described.
+func TestInjectFromNamesPortsAsReplay(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
+	one := new(ngBlocks).section().iface("eth0").epb(0, at, f).epb(0, at.Add(time.Millisecond), f)
+	two := new(ngBlocks).section().iface("eth0").iface("eth1").epb(1, at, f).section().iface("eth0").epb(0, at, f).epb(0, at, f)
+	for _, tc := range []struct {
+		name, from string
+		g          *ngBlocks
+		sent       int
+		err        string
+	}{
+		{"one-link-file", "vm-a", one, 2, ""},
+		{"one-link-ifname", "eth0", one, 0, "its frames come from ports vm-a;"},
+		{"several-eth0", "eth0", two, 2, ""},
+		{"several-eth1", "eth1", two, 1, ""},
+		{"several-file", "vm-a", two, 0, "its frames come from ports eth1, eth0;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, rep, err := injectAt(t, InjectConfig{Input: memInput("vm-a.pcapng", tc.g.b), From: tc.from})
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("got Inject error %v, want %q", err, tc.err)
+			}
+			if err == nil && rep.Frames != tc.sent {
+				t.Errorf("got %d frames sent, want %d", rep.Frames, tc.sent)
+			}
+		})
+	}
+}
