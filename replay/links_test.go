@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -242,5 +243,16 @@ func TestInjectFromNamesPortsAsReplay(t *testing.T) {
 				t.Errorf("got %d frames sent, want %d", rep.Frames, tc.sent)
 			}
 		})
+	}
+}
+
+// TestParsePacingNamesSpeed: a bad --speed is said with its flag, as the
+// other flags are.
+func TestParsePacingNamesSpeed(t *testing.T) {
+	given := func(f string) bool { return f == "speed" }
+	for _, v := range []float64{-1, math.Inf(1), math.NaN()} {
+		if _, err := ParsePacing(given, v, false, "", ""); err == nil || !strings.HasPrefix(err.Error(), "--speed ") {
+			t.Errorf("got ParsePacing(--speed %v) error %v, want one naming --speed", v, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,6 +159,9 @@ func ParsePacing(given func(flag string) bool, speed float64, flood bool, pps, b
 			return p, fmt.Errorf("--bps: %q is less than the smallest frame in %v, the longest wait between two frames", bps, MaxWait)
 		}
 	default:
+		if speed < 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
+			return p, fmt.Errorf("--speed %v: want a finite multiple of the recorded timing, 0 (as fast as possible) or more", speed)
+		}
 		p.Speed = speed
 	}
 	return p, nil
