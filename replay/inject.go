@@ -431,7 +431,27 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if !kept && (cfg.From != "" || cfg.FromMAC != nil) {
 		return rep, sel.err(cfg) // an input read once, which checkSelection did not read
 	}
+	if rep.Frames == 0 && rep.Input == nil {
+		return rep, nothingSent(cfg.Input.Path, rep)
+	}
 	return rep, nil
+}
+
+// nothingSent is the error of an injection of a capture that holds no
+// frame to send: empty, only egress copies of an l2hub capture (what its
+// ports received), or records the hub would refuse.
+func nothingSent(path string, rep *InjectReport) error {
+	var what []string
+	if rep.Skipped > 0 {
+		what = append(what, fmt.Sprintf("%d egress %s (what the ports received, not what a VM sent)", rep.Skipped, plural(rep.Skipped, "copy", "copies")))
+	}
+	if n := rep.Runts + rep.Oversize; n > 0 {
+		what = append(what, fmt.Sprintf("%d %s the hub would refuse (shorter than %d bytes or longer than %d)", n, plural(n, "record", "records"), hub.EthHeaderLen, control.MaxInjectFrame))
+	}
+	if len(what) == 0 {
+		return fmt.Errorf("%w: %s holds no frames", ErrNoMatch, path)
+	}
+	return fmt.Errorf("%w: %s holds no frame a VM sent, only %s", ErrNoMatch, path, strings.Join(what, " and "))
 }
 
 // scheduler computes each frame's offset from the start of the injection.

@@ -256,3 +256,24 @@ func TestParsePacingNamesSpeed(t *testing.T) {
 		}
 	}
 }
+
+// TestInjectOfNothingFails: a capture with no frame to send (empty, or
+// only records the hub would refuse) fails, saying why, rather than
+// reporting 0 frames sent.
+func TestInjectOfNothingFails(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		g    *ngBlocks
+		want string
+	}{
+		{"empty", new(ngBlocks).section().iface(""), "nothing to send: in.pcapng holds no frames"},
+		{"runts", new(ngBlocks).section().iface("").epb(0, time.Unix(1, 0), []byte{1, 2, 3}), "only 1 record the hub would refuse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := injectAt(t, InjectConfig{Input: memInput("in.pcapng", tc.g.b)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got Inject error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
