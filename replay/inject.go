@@ -95,7 +95,7 @@ type InjectConfig struct {
 
 	// links, when set, says whether a foreign input holds several links
 	// (withLinks).
-	links *bool
+	links *links
 }
 
 // waitUntil returns once clock has reached deadline, or ctx's error. It
@@ -310,10 +310,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if err := checkLoop(cfg); err != nil {
 		return nil, err
 	}
-	cfg, err := withLinks(cfg)
-	if err != nil {
-		return nil, err
-	}
+	cfg = withLinks(cfg)
 	if err := checkSelection(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -595,32 +592,30 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 
 // fromNames are the names --from may give p's port by: an l2hub
 // capture's interface; a foreign input's port as replay names it
-// (foreignPortName), its file's name when it holds one link. Of an input
-// read once (a pipe), which cannot be scanned first, both.
+// (foreignPortName), first, and, when that is the file's name (it holds
+// one link), the interface's if_name too: --from then keeps all or
+// nothing either way.
 func fromNames(src *source, p *capture.Packet, cfg InjectConfig) []string {
 	if src.l2hub {
 		return []string{p.IfName}
 	}
 	ifc := capture.Interface{Name: p.IfName}
-	if cfg.links == nil {
-		return []string{foreignPortName(src.in, false, ifc, p.Interface), foreignPortName(src.in, true, ifc, p.Interface)}
+	several := cfg.links != nil && cfg.links.of(src)
+	name := foreignPortName(src.in, several, ifc, p.Interface)
+	if !several && p.IfName != "" && p.IfName != name {
+		return []string{name, p.IfName}
 	}
-	return []string{foreignPortName(src.in, *cfg.links, ifc, p.Interface)}
+	return []string{name}
 }
 
-// withLinks returns cfg knowing, when --from is given and its input can be
-// read again, whether the input holds several links (scanInterfaces), so
-// that --from names its ports as replay does.
-func withLinks(cfg InjectConfig) (InjectConfig, error) {
-	if cfg.From == "" || cfg.links != nil || cfg.Input.readOnce() {
-		return cfg, nil
+// withLinks returns cfg ready to say, when --from is given, whether a
+// foreign input holds several links (links), so that --from names its
+// ports as replay does.
+func withLinks(cfg InjectConfig) InjectConfig {
+	if cfg.From != "" && cfg.links == nil {
+		cfg.links = newLinks(cfg.Input, cfg.MaxBlock)
 	}
-	several, err := scanInterfaces(cfg.Input, cfg.MaxBlock)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.links = &several
-	return cfg, nil
+	return cfg
 }
 
 // maxListed bounds the ports or MACs an ErrNoMatch lists.
@@ -646,10 +641,7 @@ func checkSelection(ctx context.Context, cfg InjectConfig) error {
 	if cfg.From == "" && cfg.FromMAC == nil || cfg.Input.readOnce() {
 		return nil
 	}
-	cfg, err := withLinks(cfg)
-	if err != nil {
-		return err
-	}
+	cfg = withLinks(cfg)
 	src, err := openSource(ctx, 0, cfg.Input, cfg.MaxBlock, nil)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"io"
 	"math"
 	"runtime"
 	"slices"
@@ -96,6 +97,25 @@ func TestForeignInterfacesAcrossSections(t *testing.T) {
 			}
 		})
 	}
+	// After an l2hub capture's section (cat run.pcapng two.pcapng), the
+	// foreign sections' interfaces are ports of their own as well, as
+	// inject --from names them (TestInjectFromNamesPortsAsReplay).
+	t.Run("l2hub-then-foreign", func(t *testing.T) {
+		g := new(ngBlocks).sectionWith("l2hub capture\nversion=test").iface("a").epb(0, ms(0), hubtest.Frame(hubtest.Broadcast, macC, "c")).
+			section().iface("eth0").iface("eth1").epb(0, ms(1), fa(0)).epb(1, ms(2), fb).epb(0, ms(3), fa(1))
+		r, err := Open(Config{Inputs: []Input{memInput("le.pcapng", g.b)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Run(context.Background(), RunConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := portStats(res)
+		if len(got) != 3 || got["eth0"].RxFrames != 2 || got["eth1"].RxFrames != 1 {
+			t.Errorf("got ports %+v; want a, eth0 rx 2 and eth1 rx 1", got)
+		}
+	})
 	t.Run("one-link-in-two-sections", func(t *testing.T) {
 		g := new(ngBlocks).section().iface("eth0").epb(0, ms(0), fa(0)).section().iface("eth0").epb(0, ms(1), fa(1))
 		r, err := Open(Config{Inputs: []Input{memInput("vm-a.pcapng", g.b)}, MACs: []MACPort{{Port: "x", MAC: macB}}})
@@ -215,13 +235,17 @@ func TestInjectSimplePacketBlocks(t *testing.T) {
 }
 
 // TestInjectFromNamesPortsAsReplay: --from names a foreign input's port as
-// replay names it: the file's for a capture of one link, the interface's
-// for one of several, in whichever section it is described.
+// replay names it: the file's for a capture of one link (or its one
+// interface's if_name: all or nothing either way), the interface's for one
+// of several, in whichever section it is described, after an l2hub
+// capture's section too.
 func TestInjectFromNamesPortsAsReplay(t *testing.T) {
 	at := time.Unix(1700000000, 0)
 	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
 	one := new(ngBlocks).section().iface("eth0").epb(0, at, f).epb(0, at.Add(time.Millisecond), f)
 	two := new(ngBlocks).section().iface("eth0").iface("eth1").epb(1, at, f).section().iface("eth0").epb(0, at, f).epb(0, at, f)
+	l2hubThen := new(ngBlocks).sectionWith("l2hub capture\nversion=test").iface("a").epb(0, at, f).
+		section().iface("eth0").iface("eth1").epb(0, at, f).epb(1, at, f)
 	for _, tc := range []struct {
 		name, from string
 		g          *ngBlocks
@@ -229,10 +253,13 @@ func TestInjectFromNamesPortsAsReplay(t *testing.T) {
 		err        string
 	}{
 		{"one-link-file", "vm-a", one, 2, ""},
-		{"one-link-ifname", "eth0", one, 0, "its frames come from ports vm-a;"},
+		{"one-link-ifname", "eth0", one, 2, ""},
+		{"one-link-other", "eth1", one, 0, "its frames come from ports vm-a;"},
 		{"several-eth0", "eth0", two, 2, ""},
 		{"several-eth1", "eth1", two, 1, ""},
 		{"several-file", "vm-a", two, 0, "its frames come from ports eth1, eth0;"},
+		{"l2hub-then-several-eth1", "eth1", l2hubThen, 1, ""},
+		{"l2hub-then-several-file", "vm-a", l2hubThen, 0, "its frames come from ports a, eth0, eth1;"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, rep, err := injectAt(t, InjectConfig{Input: memInput("vm-a.pcapng", tc.g.b), From: tc.from})
@@ -275,5 +302,25 @@ func TestInjectOfNothingFails(t *testing.T) {
 				t.Errorf("got Inject error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestInjectFromScansOnlyForeignInputs: inject --from reads an l2hub
+// capture once to check the choice and once to send it, not once more to
+// count a foreign file's links it does not have.
+func TestInjectFromScansOnlyForeignInputs(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
+	g := new(ngBlocks).sectionWith("l2hub capture\nversion=test").iface("a").iface("b").epb(1, at, f).epb(0, at, f)
+	opens := 0
+	in := memInput("run.pcapng", g.b)
+	open := in.Open
+	in.Open = func() (io.ReadCloser, error) { opens++; return open() }
+	_, rep, err := injectAt(t, InjectConfig{Input: in, From: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Frames != 1 || opens != 2 {
+		t.Errorf("got %d frames sent and the capture opened %d times, want 1 and 2", rep.Frames, opens)
 	}
 }

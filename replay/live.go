@@ -30,6 +30,7 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	if err := checkLoop(cfg); err != nil { // before the hub hears of it
 		return err
 	}
+	cfg = withLinks(cfg) // scanned once, for checkSelection and Inject
 	if err := checkSelection(ctx, cfg); err != nil {
 		return err
 	}

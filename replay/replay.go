@@ -96,6 +96,8 @@ type Replayer struct {
 	// links says, per input, how its foreign interfaces are named
 	// (scanInterfaces): true when it holds several, each a port of its
 	// own; false when all its frames are of one link, the input's port.
+	// An input that starts as an l2hub capture is scanned only when
+	// register meets a foreign section of it.
 	links   map[int]bool
 	owners  map[[6]byte]owner
 	macPort map[[6]byte]string
@@ -482,7 +484,12 @@ func (r *Replayer) register(idx int, in Input, l2hub bool, id int, ifs []capture
 		r.byName[cn] = len(r.chans) - 1
 		return len(r.chans) - 1
 	}
-	several := r.links[idx]
+	several, ok := r.links[idx]
+	if !ok { // a foreign section of an input that starts as an l2hub capture (cat): links.go
+		s, err := scanInterfaces(in, r.cfg.MaxBlock)
+		several = s || err != nil // unreadable now: each interface its own port, never two links as one
+		r.links[idx] = several
+	}
 	key := foreignIf{input: idx}
 	if several {
 		key.id = ifaceID(ifc, id)
