@@ -22,6 +22,8 @@ type droppingHub struct {
 	forwarded      map[string]uint64
 	own            []hub.DropReason
 	drops          map[string]uint64
+	// leaves: the VM is gone once the injection went on.
+	leaves, injected bool
 }
 
 func (h *droppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
@@ -30,7 +32,7 @@ func (h *droppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
 	if h.drops == nil {
 		h.drops = map[string]uint64{}
 	}
-	st := hub.PortStatus{Name: "b", Attached: true}
+	st := hub.PortStatus{Name: "b", Attached: !(h.leaves && h.injected)}
 	st.Stats.Drops = map[string]uint64{}
 	for r, n := range h.drops {
 		st.Stats.Drops[r] = n
@@ -51,6 +53,7 @@ func (h *droppingHub) InjectFrame(context.Context, string, []byte) (hub.DropReas
 		h.drops[r] += n
 	}
 	h.forwarded = nil
+	h.injected = true
 	if len(h.own) == 0 {
 		return hub.DropNone, nil
 	}
@@ -62,24 +65,31 @@ func (h *droppingHub) InjectFrame(context.Context, string, []byte) (hub.DropReas
 
 // TestInjectIntoCountsItsOwnDrops: the injection's drops are the hub's
 // count of the injected frames the port dropped, not the rise of the
-// port's counters, which frames forwarded to it meanwhile share; only
-// injected frames that found no VM fail it.
+// port's counters, which frames forwarded to it meanwhile share. Injected
+// frames that found no VM fail it; so do port-down drops beyond those on
+// a port whose VM is gone by the end (some may be injected frames it had
+// queued).
 func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		forwarded map[string]uint64
 		own       []hub.DropReason
+		leaves    bool
 		dropped   map[string]int
 		warn      string // "" for none
 		wantErr   string
 	}{
-		{"forwarded-policy", map[string]uint64{"policy": 19}, nil, nil,
-			"meanwhile port b dropped 19 other frames (forwarded to it, not injected): policy=19", ""},
-		{"forwarded-port-down", map[string]uint64{"port-down": 3}, nil, nil,
-			"meanwhile port b dropped 3 other frames (forwarded to it, not injected): port-down=3", ""},
-		{"own-policy", nil, []hub.DropReason{hub.DropPolicy, hub.DropPolicy}, map[string]int{"policy": 2}, "", ""},
-		{"own-port-down", map[string]uint64{"policy": 1}, []hub.DropReason{hub.DropDown}, map[string]int{"port-down": 1},
-			"meanwhile port b dropped 1 other frame (forwarded to it, not injected): policy=1", "1 of the frames sent found no VM"},
+		{"forwarded-policy", map[string]uint64{"policy": 19}, nil, false, nil,
+			"port b's drop counters rose by 19 more than the injection's own drops (frames forwarded to it meanwhile): policy=19", ""},
+		{"forwarded-port-down", map[string]uint64{"port-down": 3}, nil, false, nil,
+			"port b's drop counters rose by 3 more than the injection's own drops (frames forwarded to it meanwhile): port-down=3", ""},
+		{"own-policy", nil, []hub.DropReason{hub.DropPolicy, hub.DropPolicy}, false, map[string]int{"policy": 2}, "", ""},
+		{"own-port-down", map[string]uint64{"policy": 1}, []hub.DropReason{hub.DropDown}, false, map[string]int{"port-down": 1},
+			"port b's drop counters rose by 1 more than the injection's own drops (frames forwarded to it meanwhile): policy=1", "1 of the frames sent found no VM"},
+		// Frames the hub took and queued, then threw away as the VM left:
+		// port-down on the port, in none of the hub's answer.
+		{"queued-then-vm-left", map[string]uint64{"port-down": 2}, nil, true, nil,
+			"port b's drop counters rose by 2 more than the injection's own drops (frames forwarded to it meanwhile): port-down=2", "its VM went away"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "ctl.sock")
@@ -87,7 +97,7 @@ func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			target := &droppingHub{forwarded: tc.forwarded, own: tc.own}
+			target := &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.leaves}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()

@@ -102,6 +102,10 @@ func hubTook(err error) (int, bool) {
 // checkDrops says which of port's drop counters rose since before more
 // than the injected frames' own drops (own, the hub's count) account for:
 // frames the hub forwarded to the port meanwhile, which warn is told of.
+// The hub counts an injected frame's drop when it takes the frame; one it
+// queued for the VM and threw away when the VM left is port-down on the
+// port alone: port-down beyond own on a port whose VM is gone fails, as
+// some may be injected frames.
 func checkDrops(ctx context.Context, c *control.Client, port string, before map[string]uint64, own map[string]int, warn func(string)) error {
 	ports, err := c.Ports(ctx)
 	if err != nil {
@@ -122,8 +126,13 @@ func checkDrops(ctx context.Context, c *control.Client, port string, before map[
 		}
 	}
 	if len(rose) > 0 && warn != nil {
-		warn(fmt.Sprintf("meanwhile port %s dropped %d other %s (forwarded to it, not injected): %s",
-			port, total, plural(int(total), "frame", "frames"), strings.Join(rose, " ")))
+		warn(fmt.Sprintf("port %s's drop counters rose by %d more than the injection's own drops (frames forwarded to it meanwhile): %s",
+			port, total, strings.Join(rose, " ")))
+	}
+	down := hub.DropDown.String()
+	if n := after[down] - before[down]; n > uint64(max(own[down], 0)) && !ports[i].Attached {
+		return fmt.Errorf("inject into %q: its VM went away: the port dropped %d %s as it had no VM (port-down), some maybe injected frames it had not read yet",
+			port, n, plural(int(n), "frame", "frames"))
 	}
 	return nil
 }

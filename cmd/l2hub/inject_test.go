@@ -280,7 +280,8 @@ func (h *dropHub) SetLink(context.Context, string, bool) error              { re
 // beyond those the hub counts as the injection's own (here none: the
 // target holds no injection back, InjectFlow), are frames forwarded to
 // it: reported as such, and no failure of the injection, even those that
-// found no VM (flow_test has the injection's own).
+// found no VM while the port still has one (flow_test has the injection's
+// own; replay's TestInjectIntoCountsItsOwnDrops a VM gone by the end).
 func TestInjectReportsDrops(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -288,8 +289,8 @@ func TestInjectReportsDrops(t *testing.T) {
 		warning  string
 		err      string
 	}{
-		{"queue-full", false, "meanwhile port b dropped 3 other frames (forwarded to it, not injected): queue-full=3\n", ""},
-		{"vm-went-away", true, "meanwhile port b dropped 10 other frames (forwarded to it, not injected): port-down=7 queue-full=3\n", ""},
+		{"queue-full", false, "port b's drop counters rose by 3 more than the injection's own drops (frames forwarded to it meanwhile): queue-full=3\n", ""},
+		{"vm-went-away", true, "port b's drop counters rose by 10 more than the injection's own drops (frames forwarded to it meanwhile): port-down=7 queue-full=3\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
