@@ -96,6 +96,9 @@ type InjectConfig struct {
 	// links, when set, says whether a foreign input holds several links
 	// (withLinks).
 	links *links
+	// checked: checkSelection found a frame to send (InjectInto asked
+	// first, before the hub), and Inject need not read for one again.
+	checked bool
 }
 
 // waitUntil returns once clock has reached deadline, or ctx's error. It
@@ -631,14 +634,17 @@ func checkLoop(cfg InjectConfig) error {
 	return nil
 }
 
-// checkSelection reads cfg.Input, when --from or --from-mac choose among
-// its frames, up to the first frame they keep, and returns ErrNoMatch,
-// naming the ports and source MACs the capture has, when none is kept: the
-// injection would send nothing. An input that can be read only once (a
-// pipe) is not read here: what this read took would be missing from the
-// injection, which says so at its end instead.
+// checkSelection reads cfg.Input up to the first frame the injection
+// would send, and fails when there is none, before anything is sent (and
+// before the hub is asked): ErrNoMatch naming the ports and source MACs
+// the capture has when --from or --from-mac keep none of its frames,
+// nothingSent when it holds no frame to send. An input that can be read
+// only once (a pipe) is not read here: what this read took would be
+// missing from the injection, which says so at its end instead; nor is
+// one whose reading stops at a broken record before such a frame, the
+// injection says where.
 func checkSelection(ctx context.Context, cfg InjectConfig) error {
-	if cfg.From == "" && cfg.FromMAC == nil || cfg.Input.readOnce() {
+	if cfg.checked || cfg.Input.readOnce() {
 		return nil
 	}
 	cfg = withLinks(cfg)
@@ -647,18 +653,38 @@ func checkSelection(ctx context.Context, cfg InjectConfig) error {
 		return err
 	}
 	defer src.close()
-	var sel selection
+	var (
+		sel  selection
+		rep  InjectReport // what nothingSent says
+		kept bool
+	)
 	for src.advance() {
 		p := &src.head
-		if keep(src, p, cfg) {
+		if !keep(src, p, cfg) {
+			sel.saw(src, p, cfg)
+			rep.Skipped++
+			continue
+		}
+		kept = true
+		switch n, _, _ := frameLen(p); {
+		case n < hub.EthHeaderLen:
+			rep.Runts++
+		case n > control.MaxInjectFrame:
+			rep.Oversize++
+		default:
 			return nil
 		}
-		sel.saw(src, p, cfg)
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	return sel.err(cfg)
+	if !kept && (cfg.From != "" || cfg.FromMAC != nil) {
+		return sel.err(cfg)
+	}
+	if src.err != nil {
+		return nil
+	}
+	return nothingSent(cfg.Input.Path, &rep)
 }
 
 // selection lists the ports and source MACs of the frames --from and

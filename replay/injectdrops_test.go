@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -123,5 +124,36 @@ func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
 				t.Errorf("got warnings %q, want %q", got, tc.warn)
 			}
 		})
+	}
+}
+
+// TestInjectIntoJudgesTheCaptureFirst: a capture with nothing to send is
+// said to be so before the hub is asked anything (here there is none to
+// ask), and one with frames is read once for that, once to send them.
+func TestInjectIntoJudgesTheCaptureFirst(t *testing.T) {
+	empty := new(ngBlocks).section().iface("")
+	err := InjectInto(context.Background(), control.NewClient(filepath.Join(t.TempDir(), "none.sock"), ""), "b",
+		InjectConfig{Input: memInput("empty.pcapng", empty.b)}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "empty.pcapng holds no frames") {
+		t.Errorf("got InjectInto error %v, want one saying the capture holds no frames", err)
+	}
+
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&control.Server{Target: &droppingHub{}}).Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+	in, opens := memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond)), 0
+	open := in.Open
+	in.Open = func() (io.ReadCloser, error) { opens++; return open() }
+	if err := InjectInto(context.Background(), control.NewClient(path, ""), "b", InjectConfig{Input: in}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if opens != 2 {
+		t.Errorf("got the capture opened %d times, want 2: once to judge it, once to send it", opens)
 	}
 }

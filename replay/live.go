@@ -18,7 +18,8 @@ import (
 // the running hub c talks to, through the control API, each at its time
 // (Inject). A port the hub does not have, or one with no VM attached, is
 // refused before anything is sent: every frame would be dropped; so is a
-// --from or --from-mac that keeps none of the capture's frames (of an
+// --from or --from-mac that keeps none of the capture's frames, and a
+// capture with no frame to send, before the hub is asked anything (of an
 // input that can be read only once, a pipe, Inject says it at its end),
 // and a --loop of more than one pass over such an input. report,
 // when set, is called with the report once the frames went out, before
@@ -32,8 +33,9 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	}
 	cfg = withLinks(cfg) // scanned once, for checkSelection and Inject
 	if err := checkSelection(ctx, cfg); err != nil {
-		return err
+		return err // before the hub is asked: the capture is what to fix
 	}
+	cfg.checked = true
 	ports, err := c.Ports(ctx)
 	if err != nil {
 		return err // the client's error says when no hub answers, and how to name one

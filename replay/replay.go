@@ -1199,19 +1199,33 @@ func (x *run) packet(s *source) {
 // what depends on the length (mtu, rate, length matches) is decided as the
 // live hub decided it. s counts such frames.
 func (x *run) frameOf(s *source, p *capture.Packet) *hub.Frame {
-	n := len(p.Data)
-	if p.OrigLen > n {
+	n, cut, long := frameLen(p)
+	if cut {
 		s.cut++
-		if p.OrigLen <= hub.DefaultMaxFrame {
-			n = p.OrigLen
-		} else {
-			s.long++ // a corrupt length, or a frame no QEMU peer sends
-		}
+	}
+	if long {
+		s.long++
 	}
 	f := hub.NewFrame(n)
 	b := f.Bytes()
 	clear(b[copy(b, p.Data):]) // a pooled frame's bytes are not zero
 	return f
+}
+
+// frameLen is the length of the frame frameOf gives for p: its length on
+// the wire when the record was cut short (cut), unless that is more than
+// a hub takes (long: a corrupt length, or a frame no QEMU peer sends).
+func frameLen(p *capture.Packet) (n int, cut, long bool) {
+	n = len(p.Data)
+	if p.OrigLen > n {
+		cut = true
+		if p.OrigLen <= hub.DefaultMaxFrame {
+			n = p.OrigLen
+		} else {
+			long = true
+		}
+	}
+	return n, cut, long
 }
 
 // advance moves virtual time to t, a frame of s's: the timers before it
