@@ -159,8 +159,8 @@ type InjectReport struct {
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
 	// Untimed counts, in recorded timing, the frames of pcapng Simple
 	// Packet Blocks, which carry no time: each was sent right after the
-	// frame before it, and the frames after it kept their spacing from
-	// the last stamped one.
+	// frame before it (or at the start), and the frames after it kept
+	// their spacing from the last stamped one.
 	Untimed int `json:"untimed,omitempty"`
 	// Dropped counts, by reason (hub.DropReason's names), the injected
 	// frames the port dropped rather than queue for its VM, as the hub
@@ -230,7 +230,7 @@ func (r *InjectReport) Warnings() []string {
 			r.Back, plural(r.Back, "frame is", "frames are"), plural(r.Back, "it", "them"), r.MostBack))
 	}
 	if r.Untimed > 0 {
-		ws = append(ws, fmt.Sprintf("%d %s no time (pcapng Simple Packet Blocks): each was sent right after the frame before it",
+		ws = append(ws, fmt.Sprintf("%d %s no time (pcapng Simple Packet Blocks): each was sent right after the frame before it, or at the start",
 			r.Untimed, plural(r.Untimed, "frame carries", "frames carry")))
 	}
 	if r.Cut > 0 {

@@ -31,7 +31,7 @@ frame; --max-gap shortens longer recorded gaps instead. A frame stamped
 before the frame before it (the capture's clock ran backwards) goes right
 after that frame, and the frames after it keep their recorded spacing;
 inject warns with a count. So does a frame of a pcapng Simple Packet Block,
-which carries no time: it goes right after the frame before it. A record cut short by a snaplen is sent at its
+which carries no time: it goes right after the frame before it (or at the start). A record cut short by a snaplen is sent at its
 length on the wire, the missing bytes zero, as replay does; a record
 shorter than 14 bytes or longer than 69632 is left out, with a warning.
 When the hub refuses a frame (longer than its --max-frame), the injection
