@@ -124,7 +124,8 @@ func checkLocalVTEP(a netip.Addr) error {
 // VXLANConfig configures a VXLANConn.
 type VXLANConfig struct {
 	// Local is the address and UDP port the VTEP binds (the remotes send
-	// to it).
+	// to it). Every datagram leaves from it: no per-flow source port, as
+	// RFC 7348 §5 recommends for the underlay's ECMP and RSS (README).
 	Local netip.AddrPort
 	VNI   uint32
 	// Remotes are the other VTEPs: broadcast, multicast and unknown
@@ -652,7 +653,8 @@ func (e *sourceError) Unwrap() error { return &e.fe }
 // overlay's port (a kernel VTEP sends from a port of its own per flow).
 // When that remote is unknown (several share its IP) it forgets the MAC,
 // wherever it was, so that frames to it are flooded and reach it whichever
-// it is.
+// it is. An inner frame tagged 802.1Q is carried as any other, as the
+// kernel does (RFC 7348 §6.1 would have it dropped unless configured).
 func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated bool) ([]byte, error) {
 	r, known := v.remoteOf(src)
 	switch {
