@@ -518,10 +518,14 @@ func checkOption(t Transport, k, v string) string {
 		if len(strings.Fields(v)) == 0 {
 			return "want a VTEP address, such as 10.0.0.2 or 10.0.0.2:4789"
 		}
-		for _, r := range strings.Fields(v) {
+		rs := strings.Fields(v)
+		for _, r := range rs {
 			_, err := parseVTEP(r, 4789)
 			for _, why := range vtepRefusals {
 				if errors.Is(err, why) {
+					if len(rs) == 1 {
+						return why.Error() // the error quotes the value already
+					}
 					return fmt.Sprintf("remote %s: %v", r, why)
 				}
 			}

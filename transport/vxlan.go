@@ -124,8 +124,8 @@ func checkLocalVTEP(a netip.Addr) error {
 // VXLANConfig configures a VXLANConn.
 type VXLANConfig struct {
 	// Local is the address and UDP port the VTEP binds (the remotes send
-	// to it). Every datagram leaves from it: no per-flow source port, as
-	// RFC 7348 §5 recommends for the underlay's ECMP and RSS (README).
+	// to it). Every datagram leaves from it, not from the per-flow source
+	// port RFC 7348 §5 recommends for the underlay's ECMP and RSS (README).
 	Local netip.AddrPort
 	VNI   uint32
 	// Remotes are the other VTEPs: broadcast, multicast and unknown
@@ -260,6 +260,9 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if len(cfg.Remotes) == 0 && !cfg.Group.IsValid() {
 		return nil, errors.New("vxlan: no remote VTEP and no group")
 	}
+	if len(cfg.Remotes) > 0 && cfg.Group.IsValid() {
+		return nil, errors.New("vxlan: remote VTEPs and a group: one or the other, not both")
+	}
 	cfg.Local = netip.AddrPortFrom(cfg.Local.Addr().Unmap(), cfg.Local.Port())
 	if !cfg.Local.Addr().Is4() {
 		return nil, fmt.Errorf("vxlan: local address %s: want an IPv4 address", cfg.Local)
@@ -275,6 +278,9 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 		}
 		if err := checkRemoteVTEP(remotes[i].Addr()); err != nil {
 			return nil, fmt.Errorf("vxlan: remote %s: %w", r, err)
+		}
+		if slices.Contains(remotes[:i], remotes[i]) {
+			return nil, fmt.Errorf("vxlan: remote %s twice: every flood would reach it twice", remotes[i])
 		}
 	}
 	cfg.Remotes = remotes

@@ -124,8 +124,8 @@ func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
 			return fail("setsockopt IP_MULTICAST_LOOP", err)
 		}
-		// Only this socket's group: not another overlay's that some other
-		// socket of the namespace joined on the same UDP port.
+		// Only this socket's group: not one that another socket of the
+		// namespace joined (on any port) and sent to this one.
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
 			return fail("setsockopt IP_MULTICAST_ALL", err)
 		}

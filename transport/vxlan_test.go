@@ -83,21 +83,21 @@ func TestVXLANSpecRemotes(t *testing.T) {
 		{"remote-and-group", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,group=239.1.1.1,vni=4", "options.group",
 			[]string{"remote=", "group=", "not both"}},
 		{"broadcast-remote", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,remote=255.255.255.255,vni=4", "options.remote",
-			[]string{"the broadcast address is no VTEP"}},
+			[]string{"remote 255.255.255.255: the broadcast address is no VTEP"}}, // of two: which one
 		{"broadcast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=255.255.255.255:4789,vni=4", "options.remote",
 			[]string{"the broadcast address is no VTEP"}},
 		// A remote's port changes nothing: an address that is no one VTEP
-		// is refused with it as without it.
+		// is refused with it as without it. Alone, it is not named twice.
 		{"multicast-remote", "ov=vxlan:10.99.10.1:4800,remote=239.1.1.1,vni=4", "options.remote",
-			[]string{"remote 239.1.1.1: a multicast address is no VTEP", "give it as group="}},
+			[]string{`options.remote "239.1.1.1": a multicast address is no VTEP`, "give it as group="}},
 		{"multicast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=239.1.1.1:4789,vni=4", "options.remote",
-			[]string{"remote 239.1.1.1:4789: a multicast address is no VTEP", "give it as group="}},
+			[]string{`options.remote "239.1.1.1:4789": a multicast address is no VTEP`, "give it as group="}},
 		{"mapped-multicast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=[::ffff:239.1.1.1]:4789,vni=4", "options.remote",
 			[]string{"a multicast address is no VTEP"}},
 		{"unspecified-remote", "ov=vxlan:10.99.10.1:4800,remote=0.0.0.0,vni=4", "options.remote",
-			[]string{"remote 0.0.0.0: the unspecified address is no VTEP", "the remote VTEP's own address"}},
+			[]string{`options.remote "0.0.0.0": the unspecified address is no VTEP`, "the remote VTEP's own address"}},
 		{"unspecified-remote-with-port", "ov=vxlan:10.99.10.1:4795,remote=0.0.0.0:4795,vni=4", "options.remote",
-			[]string{"remote 0.0.0.0:4795: the unspecified address is no VTEP", "the remote VTEP's own address"}},
+			[]string{`options.remote "0.0.0.0:4795": the unspecified address is no VTEP`, "the remote VTEP's own address"}},
 		{"multicast-local", "ov=vxlan:239.1.1.1:4796,remote=10.99.10.2,vni=4", "address",
 			[]string{"a multicast address is no local address", "group="}},
 		{"broadcast-local", "ov=vxlan:255.255.255.255:4796,remote=10.99.10.2,vni=4", "address",
@@ -814,8 +814,9 @@ func TestVXLANWriteAllocatesNothing(t *testing.T) {
 // TestVXLANOpenRefusesNoVTEP: OpenVXLAN, given a config rather than a
 // spec, refuses what ParseSpec refuses: a local address that is a group's
 // or the broadcast address, a remote that is a group, 0.0.0.0 or the
-// broadcast address, with a port or without. It refuses before binding,
-// so no socket opens.
+// broadcast address, with a port or without, a remote named twice (mapped
+// or not), remotes beside a group. It refuses before binding, so no socket
+// opens.
 func TestVXLANOpenRefusesNoVTEP(t *testing.T) {
 	ap := netip.MustParseAddrPort
 	for _, tc := range []struct {
@@ -832,9 +833,19 @@ func TestVXLANOpenRefusesNoVTEP(t *testing.T) {
 		{"unspecified-remote", "127.0.0.1:0", "0.0.0.0:4795", "the unspecified address is no VTEP"},
 		{"broadcast-remote", "127.0.0.1:0", "255.255.255.255:4789", "the broadcast address is no VTEP"},
 		{"remote-without-port", "127.0.0.1:0", "10.99.11.2:0", "want an IPv4 address and a port"},
+		{"remote-twice", "127.0.0.1:0", "10.99.11.2:4789 [::ffff:10.99.11.2]:4789", "twice"},
+		{"remote-and-group", "127.0.0.1:0", "10.99.11.2:4789 group", "not both"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: ap(tc.local), VNI: 42, Remotes: []netip.AddrPort{ap(tc.remote)}})
+			cfg := transport.VXLANConfig{Local: ap(tc.local), VNI: 42}
+			for r := range strings.FieldsSeq(tc.remote) {
+				if r == "group" {
+					cfg.Group = netip.MustParseAddr("239.1.1.1")
+					continue
+				}
+				cfg.Remotes = append(cfg.Remotes, ap(r))
+			}
+			c, err := transport.OpenVXLAN(cfg)
 			if err == nil {
 				c.Close()
 				t.Fatalf("OpenVXLAN(local %s, remote %s): no error, want it refused", tc.local, tc.remote)
