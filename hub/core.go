@@ -434,7 +434,9 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 }
 
 // RemovePort removes a port. Its learned MACs are forgotten and frames still
-// scheduled for it are dropped when due. The ID is not reused.
+// scheduled for it are dropped when due, as port-down (counted on its
+// counters, which Stats still returns, and shown to observers). The ID is
+// not reused.
 func (c *Core) RemovePort(id PortID) error {
 	p := c.port(id)
 	if p == nil {
@@ -533,6 +535,17 @@ func (c *Core) LearnedPort(mac [6]byte) (PortID, bool) {
 
 func (c *Core) port(id PortID) *corePort {
 	if int(id) < 0 || int(id) >= len(c.ports) || c.ports[id].removed {
+		return nil
+	}
+	return c.ports[id]
+}
+
+// tombstone is port, but also returns a removed port: a delayed frame that
+// comes due for a port removed while it waited is dropped as port-down
+// (RemovePort cleared its peer), counted on the port's counters, which stay
+// readable, and shown to observers, as every other drop is.
+func (c *Core) tombstone(id PortID) *corePort {
+	if int(id) < 0 || int(id) >= len(c.ports) {
 		return nil
 	}
 	return c.ports[id]
@@ -766,7 +779,7 @@ func (c *Core) sweep(now time.Duration) {
 // from is the port the frame came in on (NoPort for an injected frame):
 // the sender to pause when what waits for dst passed a mark.
 func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from PortID) DropReason {
-	dp := c.port(dst)
+	dp := c.tombstone(dst)
 	var link *portLink // nil for an injected frame
 	if from != NoPort {
 		link = c.ports[from].link(dst)
@@ -845,7 +858,7 @@ func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
 // reached, or its link was cut while it waited): counted on its egress port
 // as reason, shown to observers as a dropped egress with why.
 func (c *Core) dropCopy(at time.Time, dst PortID, f *Frame, notes []Note, from PortID, reason DropReason, why Note) {
-	if dp := c.port(dst); dp != nil {
+	if dp := c.tombstone(dst); dp != nil {
 		dp.stats.Drop(reason)
 		c.ports[from].link(dst).drops++
 		if len(c.observers) > 0 {

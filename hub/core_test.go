@@ -3,6 +3,7 @@ package hub_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,31 @@ func TestPortsStayInNameOrder(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("after %d adds: got Ports() = %v, want %v", i, got, want)
 		}
+	}
+}
+
+// TestDelayedFrameForRemovedPortIsCounted: a frame a delay holds for a port
+// removed while it waited is dropped as port-down when due, counted and
+// shown, not lost without a trace.
+func TestDelayedFrameForRemovedPortIsCounted(t *testing.T) {
+	s := learnSim(t, hubtest.Config{Policy: delayAll(time.Second)})
+	s.Send("a", hubtest.Frame(macB, macA, "late"))
+	b, _ := s.Core().Lookup("b")
+	if err := s.Core().RemovePort(b); err != nil {
+		t.Fatal(err)
+	}
+	before := len(s.Events())
+	s.Advance(2 * time.Second)
+	if got := s.Core().Stats(b).Drops(hub.DropDown); got != 1 {
+		t.Errorf("removed port b counted %d port-down drops, want 1", got)
+	}
+	var shown []hub.Event
+	for _, ev := range s.Events()[before:] {
+		if ev.Port == b {
+			shown = append(shown, ev)
+		}
+	}
+	if len(shown) != 1 || !shown[0].Dropped || !strings.Contains(shown[0].Comment(), "port-down") {
+		t.Errorf("observers saw %+v for b, want one dropped egress noted port-down", shown)
 	}
 }

@@ -40,6 +40,7 @@
 // transport (the VMs' port specs), filter (the run's seed), capture,
 // packet, conformance and conformance/checker (the wire hint), report (the
 // page), hub (the Clock), internal/wallclock, internal/yamlfile,
-// internal/suggest (a mistyped --var's nearest name) and internal/shell
-// (quoted command lines, failure codes).
+// internal/suggest (a mistyped --var's nearest name), internal/shell
+// (quoted command lines, failure codes) and internal/tied (the thread that
+// forks the VMs).
 package lab

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"l2hub/internal/tied"
 )
 
 // verifyNoLeaks runs the tests and fails them if a goroutine they started
@@ -12,8 +14,9 @@ import (
 // stop them all), then calls cleanup and exits. The package's TestMain
 // (run_test.go, which builds the fake QEMU first) ends with it.
 func verifyNoLeaks(m *testing.M, cleanup func()) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		cleanup()
-		os.Exit(code)
-	}))
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction(tied.LeakIgnore), // the process's, not a test's
+		goleak.Cleanup(func(code int) {
+			cleanup()
+			os.Exit(code)
+		}))
 }

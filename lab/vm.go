@@ -10,6 +10,7 @@ import (
 
 	"l2hub/hub"
 	"l2hub/internal/shell"
+	"l2hub/internal/tied"
 )
 
 // exitDrain bounds how long the console is still read once QEMU has
@@ -72,7 +73,7 @@ func startProcess(vm int, name, bin string, args []string, dir, logPath string, 
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
 	p.cmd.SysProcAttr = vmProcAttr(p.dog)
-	if err := p.cmd.Start(); err != nil {
+	if err := tied.Start(p.cmd); err != nil { // its parent-death signal means the runner's death
 		p.dog.stop()
 		pr.Close()
 		pw.Close()

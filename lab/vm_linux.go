@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"l2hub/internal/tied"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -35,8 +36,7 @@ const (
 )
 
 // watchdogPoll is how often a watchdog also checks that the runner is
-// still its parent, in case the parent-death signal did not come (it is
-// tied to the thread that started the watchdog).
+// still its parent, in case the parent-death signal did not come.
 const watchdogPoll = time.Second
 
 // watchdogExe is the watchdog's executable: the runner's own (a variable
@@ -95,7 +95,7 @@ func startWatchdog() (*watchdog, error) {
 	cmd.Env = append(os.Environ(), watchdogEnv+"="+strconv.Itoa(os.Getpid()))
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGHUP}
-	err = cmd.Start()
+	err = tied.Start(cmd) // its parent-death signal means the runner's death, not a thread's
 	w.Close()
 	if err != nil {
 		return nil, fmt.Errorf("watchdog: %w", err)

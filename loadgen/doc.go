@@ -26,6 +26,7 @@
 // that take a testing.B are in loadgen/loadgentest, which only tests import.
 //
 // Imports: hub, transport (the VM ends), serve (the l2hub target, Hub,
-// runs a serve.Session in this process), internal/ready and control (an
-// l2hub process as the target: its ready file, its port counters).
+// runs a serve.Session in this process), internal/ready, internal/tied
+// and control (an l2hub process as the target: its ready file, its port
+// counters, its start).
 package loadgen

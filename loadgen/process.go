@@ -16,6 +16,7 @@ import (
 	"l2hub/control"
 	"l2hub/hub"
 	"l2hub/internal/ready"
+	"l2hub/internal/tied"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -58,7 +59,7 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	var stderr strings.Builder
 	cmd := hubCommand(t.Process, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, nil, &stderr
-	if err := cmd.Start(); err != nil {
+	if err := tied.Start(cmd); err != nil {
 		return nil, fmt.Errorf("hub process: %w", err)
 	}
 	exited := make(chan struct{})

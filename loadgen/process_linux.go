@@ -5,10 +5,9 @@ import (
 	"syscall"
 )
 
-// setDeathSignal has the kernel SIGKILL cmd's process when the thread that
-// started it exits: in a Go program, when the process exits (the runtime
-// does not end the threads it starts goroutines on, short of a goroutine
-// locked to one).
+// setDeathSignal has the kernel SIGKILL cmd's process when this process
+// exits (started with tied.Start, which forks from a thread that lives as
+// long as the process).
 func setDeathSignal(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}

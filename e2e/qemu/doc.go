@@ -10,5 +10,6 @@
 // reads the console and one waits for the process; any number of callers may
 // Wait at once.
 //
-// Imports: internal/shell (the logged command line) only.
+// Imports: internal/shell (the logged command line) and internal/tied (the
+// forking thread) only.
 package qemu

@@ -20,16 +20,9 @@ import (
 // (with the "\r\n" a serial console sends).
 const fakeEnv = "QEMU_FAKE_SCRIPT"
 
-// With tieEnv set the test binary is a parent for TestStartTied (see
-// tieParent, Linux only) instead of running tests.
-const tieEnv = "QEMU_TIE_PARENT"
-
 func TestMain(m *testing.M) {
 	if script, ok := os.LookupEnv(fakeEnv); ok {
 		os.Exit(fakeQEMU(script))
-	}
-	if os.Getenv(tieEnv) != "" {
-		os.Exit(tieParent())
 	}
 	os.Exit(m.Run())
 }
