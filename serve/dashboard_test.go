@@ -357,7 +357,7 @@ func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
 		"l2hub_build_info", "l2hub_vxlan_remote_sent_datagrams_total", "l2hub_vxlan_remote_received_datagrams_total",
 		"l2hub_vxlan_remote_last_heard_timestamp_seconds", "l2hub_vxlan_remote_quiet",
 		"l2hub_vxlan_learned_macs", "l2hub_vxlan_learned_macs_limit", "l2hub_vxlan_learning_evictions_total",
-		"l2hub_vxlan_mac_moves_total",
+		"l2hub_vxlan_mac_moves_total", "l2hub_port_attaches_total", "l2hub_port_mac_moves_total",
 	} {
 		if !used[want] {
 			t.Errorf("%s does not show %s", dashboardFile, want)
