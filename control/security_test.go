@@ -433,9 +433,13 @@ func TestConnectionCap(t *testing.T) {
 func TestTimeoutsFreeSlots(t *testing.T) {
 	const short = 50 * time.Millisecond
 	// Two servers of one slot each: one whose headers must come within
-	// short, and one whose bodies must. The second gives headers 2 s (and
-	// a body short after them), so a client the machine delays between
-	// its dial and its one write is still answered about its body.
+	// short, and one whose bodies must. The second gives headers 2 s, so
+	// a client the machine delays between its dial and its one write is
+	// still answered about its body. Its body is cut off by ReadTimeout
+	// (headers and body, from the request's start), which leaves the
+	// answer about short of WriteTimeout: the second server pauses longer
+	// than that before each refusal, as a loaded machine may, and must
+	// still answer.
 	serve := func(srv *control.Server) (string, *fakeTarget) {
 		path := filepath.Join(t.TempDir(), "ctl.sock")
 		l, err := control.Listen(path, "")
@@ -445,7 +449,9 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 		return path, startServer(t, l, srv)
 	}
 	headerPath, _ := serve(&control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
-	path, target := serve(&control.Server{MaxConns: 1, HeaderTimeout: 2 * time.Second, BodyTimeout: short, IdleTimeout: short})
+	bodySrv := &control.Server{MaxConns: 1, HeaderTimeout: 2 * time.Second, BodyTimeout: short, IdleTimeout: short}
+	control.DelayErrors(bodySrv, func() { time.Sleep(4 * short) })
+	path, target := serve(bodySrv)
 	// cutOff sends a request prefix and waits until the server closes the
 	// connection; it returns what the server said first.
 	cutOff := func(path, prefix string) string {
