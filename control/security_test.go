@@ -1155,12 +1155,67 @@ func TestTokenFileOfAnotherUser(t *testing.T) {
 			t.Errorf("%s: reading nobody's token file = %q, %v; want ErrNotYours naming uid 65534", name, got, err)
 		}
 	}
+	// The advice fits a client as well as the hub: give the token another
+	// way, not make a new one.
+	_, err := control.ReadTokenFile(path)
+	if err == nil || !strings.Contains(err.Error(), "$"+control.TokenEnv) || strings.Contains(err.Error(), "head -c") {
+		t.Errorf("reading nobody's token file: %v; want advice to use root's own file or $%s, not to make a token", err, control.TokenEnv)
+	}
 	// Root's own file is taken (the caller is root here).
 	if err := os.Chown(path, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := control.ReadTokenFile(path); err != nil {
 		t.Errorf("reading root's own token file: %v", err)
+	}
+}
+
+// TestTokenPipeOfAnotherUser: a pipe belongs to the process that made
+// it, so a token piped to sudo (cat tok | sudo l2hub serve
+// --control-token-file /dev/stdin) is the invoking user's, and refused;
+// the refusal says to give the token in the environment or in root's own
+// file, not to make a file of one's own, which a pipe cannot be.
+func TestTokenPipeOfAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: only root can give a FIFO to another user (nobody)")
+	}
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, nobody.UID, nobody.GID); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		read func(string) (string, error)
+		env  string
+	}{
+		"control": {control.ReadTokenFile, control.TokenEnv},
+		"metrics": {control.ReadMetricsTokenFile, control.MetricsTokenEnv},
+	} {
+		wrote := make(chan struct{})
+		go func() { // the FIFO's open waits for a writer
+			defer close(wrote)
+			if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+				f.WriteString("attackerchosentoken0123456789\n") // may find the reader gone
+				f.Close()
+			}
+		}()
+		got, err := tc.read(path)
+		<-wrote
+		if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "uid 65534") {
+			t.Errorf("%s: reading nobody's FIFO = %q, %v; want ErrNotYours naming uid 65534", name, got, err)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{"pipe", "$" + tc.env, "sudo --preserve-env=" + tc.env, "a file root owns"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: reading nobody's FIFO: %v; want it to say %q", name, err, want)
+			}
+		}
+		if strings.Contains(msg, "of your own") || strings.Contains(msg, "head -c") {
+			t.Errorf("%s: reading nobody's FIFO: %v; want no advice to make a file of one's own", name, err)
+		}
 	}
 }
 
