@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"l2hub/internal/ready"
+	"l2hub/internal/unixpath"
 )
 
 // The control socket is the hub's steering wheel, so who may touch it is
@@ -213,17 +214,12 @@ var serverUID = tcpServerUID
 // not map (/proc/sys/kernel/overflowuid, by default).
 const overflowUID = 65534
 
-// maxSocketPath is the longest path a unix socket can be bound or
-// dialled at: sun_path less its terminating NUL (107 bytes on Linux, 103
-// on macOS and the BSDs).
-const maxSocketPath = len(syscall.RawSockaddrUnix{}.Path) - 1
-
 // checkSocketPathLen refuses a socket path longer than the kernel takes,
 // which it would answer with a bare EINVAL ("bind: invalid argument").
 func checkSocketPathLen(path string) error {
-	if len(path) > maxSocketPath {
+	if len(path) > unixpath.MaxLen {
 		return fmt.Errorf("control socket %s: the path is %d bytes, and a unix socket path is at most %d: "+
-			"give a shorter one (a path relative to the working directory counts as written)", path, len(path), maxSocketPath)
+			"give a shorter one (a path relative to the working directory counts as written)", path, len(path), unixpath.MaxLen)
 	}
 	return nil
 }
