@@ -103,7 +103,7 @@ func NewClient(addr, token string) *Client {
 			c, err := d.DialContext(ctx, network, address)
 			if err != nil {
 				if network == "unix" && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
-					return nil, &unsafeSocketError{deniedSocket(address, err)}
+					return nil, refusedSocket(address, err)
 				}
 				return nil, err
 			}

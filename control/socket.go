@@ -110,7 +110,12 @@ func notTrusted(path string) string {
 // deniedSocket says why the connect to a unix control socket was denied
 // (err, EACCES or EPERM): the socket, mode 0600, is another user's (root's
 // hub, to a user), or a directory on its path is closed to the caller.
-// Asking again cannot change that.
+// Asking again cannot change that: the error is an unsafeSocketError,
+// which ends a wait at once. The caller's own socket is the exception: a
+// hub binds it with mode 0777 less the umask and makes it 0600 a moment
+// later, so under a umask that takes the owner's write bit (0277) a wait
+// may meet it before the chmod; that error is a plain one, and a wait
+// asks again.
 func deniedSocket(path string, err error) error {
 	fi, lerr := os.Lstat(path)
 	if lerr != nil {
@@ -125,6 +130,18 @@ func deniedSocket(path string, err error) error {
 			path, ErrNotYours, ready.Who(uid), fi.Mode().Perm(), os.Getuid(), err)
 	}
 	return fmt.Errorf("control socket %s is yours, but its mode %04o does not let you write to it: %w: chmod 600 %s", path, fi.Mode().Perm(), err, path)
+}
+
+// refusedSocket wraps deniedSocket's answer as unsafeSocketError, but for
+// the caller's own socket (see deniedSocket).
+func refusedSocket(path string, err error) error {
+	err = deniedSocket(path, err)
+	if fi, lerr := os.Lstat(path); lerr == nil {
+		if uid, ok := fileOwner(fi); ok && uid == os.Getuid() {
+			return err
+		}
+	}
+	return &unsafeSocketError{err}
 }
 
 // checkPeer refuses a unix connection whose other end runs as someone other
