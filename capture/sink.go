@@ -346,7 +346,8 @@ type metaChange struct {
 // capture keeps saying how to reproduce itself when, say, the policy is
 // replaced while the hub runs. It does no I/O and is never dropped; done is
 // closed once the writer has opened the new files (Files then lists them).
-// Classic pcap has no header for Meta, but starts a new file all the same.
+// Classic pcap has no header for Meta, but starts a new file all the same;
+// a classic pcap stream, which has no sections, just goes on.
 func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("capture %s: %w", s.cfg.Path, err)

@@ -858,7 +858,13 @@ func (w *writer) trailerComment() string {
 func (o *output) rotate(trailer []string) {
 	o.statistics(trailer, nil)
 	if o.w.cfg.stream && o.f != nil && !o.failed {
-		// A stream goes on in a new section of the same stream.
+		if o.w.cfg.Format != FormatPcapng {
+			// Classic pcap has no sections: a second file header would
+			// read as a record, and corrupt the rest. Its records go
+			// on; the Meta has no place in them anyway.
+			return
+		}
+		// A pcapng stream goes on in a new section of the same stream.
 		o.flush()
 		o.part++
 		o.header()
