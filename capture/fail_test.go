@@ -180,6 +180,9 @@ func TestCommentMatchesHub(t *testing.T) {
 type disk struct {
 	memFS
 	full atomic.Bool
+	// fillOnCreate makes the disk full as the next file is created: a
+	// rotation's new file then gets not even its header.
+	fillOnCreate atomic.Bool
 }
 
 type diskFile struct {
@@ -195,6 +198,9 @@ func (f diskFile) Write(p []byte) (int, error) {
 }
 
 func (d *disk) Create(path string) (io.WriteCloser, error) {
+	if d.fillOnCreate.Swap(false) {
+		d.full.Store(true)
+	}
 	f, _ := d.memFS.Create(path)
 	return diskFile{f.(*memFile), d}, nil
 }
@@ -287,5 +293,79 @@ func TestResumeAfterFullDisk(t *testing.T) {
 	}
 	if n := len(logs.records(slog.LevelError)); n != 1 {
 		t.Errorf("got %d error logs, want 1 (the failure)", n)
+	}
+}
+
+// TestFullDiskAtRotation: a disk that fills as a rotation creates the next
+// part leaves that part without its header; it is removed rather than left
+// empty (an empty part stops a replay of the run's files), and the capture
+// resumes in it, under the same number.
+func TestFullDiskAtRotation(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	logs := &logRecorder{}
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.RotatePackets = 5
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	cfg.Logger = slog.New(logs)
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	send := func(n int) {
+		for range n {
+			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+			s.Observe(&ev)
+			k++
+		}
+	}
+	settled := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); !done(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+			}
+		}
+	}
+	creates := func() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.order) }
+	send(5)
+	settled("5 frames written", func() bool { return s.Stats().Written == 5 })
+	d.fillOnCreate.Store(true)
+	send(1) // rotates
+	settled("the frame after the rotation failed", func() bool { return s.Stats().WriteError == 1 })
+	settled("a retry on the full disk", func() bool { return creates() >= 3 })
+	d.full.Store(false)
+	settled("the capture to resume", func() bool { return len(logs.records(slog.LevelWarn)) > 0 })
+	send(5)
+	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close() = %v, want the full disk's error", err)
+	}
+
+	next := RotatedPath(cfg.Path, 1)
+	d.mu.Lock()
+	left := slices.Sorted(maps.Keys(d.files))
+	d.mu.Unlock()
+	if want := []string{next, cfg.Path}; !slices.Equal(left, want) { // sorted
+		t.Errorf("files on the disk: %v, want only %v", left, want)
+	}
+	if got := s.Files(); !slices.Equal(got, []string{cfg.Path, next}) {
+		t.Errorf("Files() = %v, want %s and %s", got, cfg.Path, next)
+	}
+	if st := s.Stats(); st.Files != 2 || st.Written != 10 || st.WriteError != 1 {
+		t.Errorf("Stats() = %+v, want 2 files, 10 frames written and 1 write error", st)
+	}
+	for _, path := range left {
+		if got, _ := readAll(t, d.file(t, path)); len(got) != 5 {
+			t.Errorf("%s: got %d packets, want 5", path, len(got))
+		}
+	}
+	got, r := readAll(t, d.file(t, next))
+	if m, err := ParseMeta(r.Section().Comment); err != nil || m.Part != 1 {
+		t.Errorf("%s: section header %q, want part 1", next, r.Section().Comment)
+	}
+	if !bytes.Equal(got[0].Data, frame(100, 1, 2, 6)) || !strings.Contains(got[0].Comment, "1 events missing before this one") {
+		t.Errorf("%s: first packet %q, want frame 6 saying that frame 5 is missing", next, got[0].Comment)
+	}
+	if w := logs.records(slog.LevelWarn); len(w) == 0 || attr(w[0], "path") != next {
+		t.Errorf("got warnings %v, want the resume in %s logged", w, next)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -116,6 +117,7 @@ type output struct {
 	size, packets int64
 	stats         []ifStats // per interface of the current file (pcapng)
 	trailer       int64     // bound of the statistics blocks that will end the file
+	head          int64     // the size of the file's header
 	batchPackets  int64
 	failed        bool
 	made          bool   // the current part's file was created: it may hold frames
@@ -581,6 +583,7 @@ func (o *output) header() {
 		o.endBlock()
 	}
 	o.size = int64(len(o.batch))
+	o.head = o.size
 }
 
 // Write appends to the batch, for pcapgo.Writer; the caller has reserved
@@ -673,13 +676,17 @@ func (o *output) flush() {
 		o.w.stats.writeError.Add(uint64(o.batchPackets - packets))
 		o.lost += uint64(o.batchPackets - packets)
 		o.loseBatch(i)
+		kept := o.size - int64(len(o.batch)-whole) // the file's size without the partial block
 		if n > whole {
 			// Cut the partial block off, so the file still ends on a
 			// whole block; best effort, as the disk may be full. A
 			// stream cannot be cut: its reader has the partial block.
-			if t, ok := o.f.(interface{ Truncate(int64) error }); ok && t.Truncate(o.size-int64(len(o.batch)-whole)) == nil {
+			if t, ok := o.f.(interface{ Truncate(int64) error }); ok && t.Truncate(kept) == nil {
 				n = whole
 			}
+		}
+		if kept < o.head && !o.w.cfg.stream && o.discard() {
+			n = 0
 		}
 		o.w.stats.bytes.Add(uint64(n))
 		if o.w.cfg.stream && errors.Is(err, syscall.EPIPE) {
@@ -692,6 +699,31 @@ func (o *output) flush() {
 		o.w.stats.bytes.Add(uint64(n))
 	}
 	o.clearBatch()
+}
+
+// discard closes and removes the current file, which a write that failed
+// (a disk full at a rotation) left without its whole header: an empty
+// file among a run's parts would stop a replay of them all. The part's
+// number is free again, for resume, and the file is no longer counted as
+// created. It reports whether the file is gone.
+func (o *output) discard() bool {
+	w := o.w
+	f := o.f
+	f.Close() // an error closing it is moot: it goes
+	w.stats.progress.Add(1)
+	w.closed(f)
+	o.f = nil
+	if err := w.cfg.Remove(o.path); err != nil {
+		return false
+	}
+	o.made = false
+	w.stats.files.Add(^uint64(0))
+	w.mu.Lock()
+	if i := slices.Index(w.files, o.path); i >= 0 {
+		w.files = slices.Delete(w.files, i, i+1)
+	}
+	w.mu.Unlock()
+	return true
 }
 
 // fail marks the output dead, logs err once and keeps it as the Sink's
