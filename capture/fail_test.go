@@ -369,3 +369,62 @@ func TestFullDiskAtRotation(t *testing.T) {
 		t.Errorf("got warnings %v, want the resume in %s logged", w, next)
 	}
 }
+
+// TestSetMetaOnAFailedFile: the annotations a SetMeta ends the old files
+// with, when the file has failed (a full disk), ride on the first frame
+// written once the capture resumes, like the lost frames' own.
+func TestSetMetaOnAFailedFile(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	logs := &logRecorder{}
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	cfg.Logger = slog.New(logs)
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	send := func() {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+		k++
+	}
+	settled := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); !done(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+			}
+		}
+	}
+	send()
+	settled("a frame written", func() bool { return s.Stats().Written == 1 })
+	d.full.Store(true)
+	send()
+	settled("a frame failed", func() bool { return s.Stats().WriteError == 1 })
+	const edit = "control at 2ms: link a down"
+	s.Annotate(edit)
+	m := testMeta
+	m.Seed = 7
+	done, err := s.SetMeta(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	d.full.Store(false)
+	settled("the capture to resume", func() bool { return len(logs.records(slog.LevelWarn)) > 0 })
+	send()
+	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close() = %v, want the full disk's error", err)
+	}
+	next := RotatedPath(cfg.Path, 1)
+	got, r := readAll(t, d.file(t, next))
+	if len(got) != 1 {
+		t.Fatalf("%s: got %d packets, want 1", next, len(got))
+	}
+	if !strings.Contains(got[0].Comment, edit) {
+		t.Errorf("%s: got a first packet with comment %q, want it to carry %q", next, got[0].Comment, edit)
+	}
+	if m, err := ParseMeta(r.Section().Comment); err != nil || m.Seed != 7 {
+		t.Errorf("%s: section header %q, want the new Meta", next, r.Section().Comment)
+	}
+}

@@ -460,16 +460,24 @@ func (w *writer) attachedNames() string {
 // sequence, so that m's section header covers what comes next.
 // The annotations queued before it (recTrailer) end the old files.
 func (w *writer) setMeta(m Meta) {
-	trailer := w.trailerComment()
+	notes, trailer := w.trailer, w.trailerComment()
 	w.trailer = ""
 	ends := map[*output][]string{}
 	w.eachOutput(func(o *output) { // under the old Meta
+		if o.failed {
+			return
+		}
 		ends[o] = o.endTrailer(trailer)
 		o.makeRoom(ends[o])
 	})
 	w.meta = m
 	w.eachOutput(func(o *output) {
 		o.newMeta = true
+		if o.failed {
+			// No file to end with the annotations: the record the
+			// sequence resumes with carries them, or counts them.
+			o.gap.keep([]byte(notes))
+		}
 		o.rotate(ends[o])
 	})
 }
