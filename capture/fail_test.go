@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -297,9 +298,9 @@ func TestResumeAfterFullDisk(t *testing.T) {
 }
 
 // TestFullDiskAtRotation: a disk that fills as a rotation creates the next
-// part leaves that part without its header; it is removed rather than left
-// empty (an empty part stops a replay of the run's files), and the capture
-// resumes in it, under the same number.
+// part leaves that part without its header; it is removed at once rather
+// than left empty (an empty part stops a replay of the run's files), never
+// counted, and the capture resumes in it, under the same number.
 func TestFullDiskAtRotation(t *testing.T) {
 	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
 	logs := &logRecorder{}
@@ -369,6 +370,110 @@ func TestFullDiskAtRotation(t *testing.T) {
 		t.Errorf("got warnings %v, want the resume in %s logged", w, next)
 	}
 }
+
+// heldFullFile is a file on a full disk whose writes wait for the test
+// before they fail.
+type heldFullFile struct {
+	memFile
+	gate    chan struct{}
+	waiting *atomic.Bool
+}
+
+func (f *heldFullFile) Write([]byte) (int, error) {
+	f.waiting.Store(true)
+	<-f.gate
+	return 0, syscall.ENOSPC
+}
+
+// TestFilesOnlyGrow: Files and Stats.Files (exported as a counter) never
+// shrink, not even when the disk fills as a rotation starts a part: a part
+// is one of the capture's once its header is written, and the part that
+// never got it is removed before it ever was.
+func TestFilesOnlyGrow(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	gate := make(chan struct{})
+	var waiting atomic.Bool
+	cfg := memConfig(nil)
+	cfg.RotatePackets = 1
+	cfg.RetryInterval = -1
+	cfg.Remove = d.Remove
+	cfg.Create = func(path string) (io.WriteCloser, error) {
+		if path == cfg.Path {
+			return d.Create(path)
+		}
+		d.memFS.Create(path) // the file Remove is to remove
+		return &heldFullFile{gate: gate, waiting: &waiting}, nil
+	}
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	for k := range 2 { // the second starts part 1
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+	}
+	for deadline := time.Now().Add(hangGuard); !waiting.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer never wrote to part 1: stats %+v", s.Stats())
+		}
+	}
+	files, n := s.Files(), s.Stats().Files // while part 1's first write waits
+	close(gate)
+	s.Close()
+	if got := s.Files(); len(got) < len(files) || !slices.Equal(got[:len(files)], files) {
+		t.Errorf("Files() = %v, then %v: want a list that only grows", files, got)
+	}
+	if got := s.Stats().Files; got < n {
+		t.Errorf("Stats().Files = %d, then %d: want a count that only grows", n, got)
+	}
+	if got := s.Files(); !slices.Equal(got, []string{cfg.Path}) {
+		t.Errorf("Files() = %v, want only %s: part 1 never got its header", got, cfg.Path)
+	}
+	d.mu.Lock()
+	left := slices.Sorted(maps.Keys(d.files))
+	d.mu.Unlock()
+	if !slices.Equal(left, []string{cfg.Path}) {
+		t.Errorf("files on the disk: %v, want only %s", left, cfg.Path)
+	}
+}
+
+// TestFullDiskAtOpen: a capture whose first file cannot take its header
+// fails Open, and leaves the path the user named as it is (here a link,
+// which must not be removed or replaced by a file), empty.
+func TestFullDiskAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	target, path := filepath.Join(dir, "target.pcapng"), filepath.Join(dir, "run.pcapng")
+	if err := os.Symlink(target, path); err != nil {
+		t.Skipf("skipping: no symlinks here: %v", err)
+	}
+	cfg := Config{Path: path, Meta: testMeta, RetryInterval: time.Millisecond}
+	cfg.Create = func(path string) (io.WriteCloser, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		return &fullOSFile{f}, nil
+	}
+	s, err := Open(cfg)
+	if err == nil {
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+		ev := hub.Event{Time: t0, Port: 0, PortName: "a", Frame: frame(100, 1, 2, 0)}
+		s.Observe(&ev)
+		s.Close()
+		t.Errorf("Open on a full disk = nil error, want ENOSPC")
+	} else if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Open on a full disk = %v, want ENOSPC naming %s", err, path)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the user's path after a failed capture: %v, %v; want the link left as it was", fi, err)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Size() != 0 {
+		t.Errorf("the link's target: %v, %v; want it empty", fi, err)
+	}
+}
+
+// fullOSFile is a real file on a disk that is full.
+type fullOSFile struct{ *os.File }
+
+func (*fullOSFile) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
 
 // TestSetMetaOnAFailedFile: the annotations a SetMeta ends the old files
 // with, when the file has failed (a full disk), ride on the first frame

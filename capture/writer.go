@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -117,10 +116,9 @@ type output struct {
 	size, packets int64
 	stats         []ifStats // per interface of the current file (pcapng)
 	trailer       int64     // bound of the statistics blocks that will end the file
-	head          int64     // the size of the file's header
 	batchPackets  int64
 	failed        bool
-	made          bool   // the current part's file was created: it may hold frames
+	made          bool   // the current part's file was created, with its header: it may hold frames
 	lost          uint64 // frames dropped since the output failed, for the log
 	// gap is what the sequence lost since its last record written (while
 	// its file had failed), for the next record written to carry.
@@ -514,7 +512,11 @@ func (w *writer) closeAll() {
 
 // open creates the output's current file and writes its header: a pcap file
 // header, or a section header and every interface the file needs, so that
-// each file of a rotated sequence stands alone.
+// each file of a rotated sequence stands alone. A file's header is written
+// at once (start), so that a file is one of the capture's, in Files and
+// Stats.Files, only once it has its header; a stream's waits for the
+// writer's first flush, which Close can give up on, as its reader may not
+// be reading yet.
 func (o *output) open() error {
 	w := o.w
 	o.path = RotatedPath(o.base, o.part)
@@ -525,10 +527,46 @@ func (o *output) open() error {
 		return fmt.Errorf("capture %s: %w", o.path, err)
 	}
 	w.opened(f)
+	o.header()
+	if !w.cfg.stream {
+		if err := o.start(f); err != nil {
+			return fmt.Errorf("capture %s: write its header: %w", o.path, err)
+		}
+	}
 	o.f, o.made = f, true
 	o.created()
-	o.header()
 	return nil
+}
+
+// start writes the batch, the header of f, a file just created at o.path.
+// When the write fails (a full disk), it closes f and removes it, so that
+// no file without a header is left among a run's parts (an empty part
+// stops a replay of them all); all but the path the user named, which
+// may be a link or a file of theirs: Open fails instead, and a write
+// there left it empty, if it can be cut.
+func (o *output) start(f io.WriteCloser) error {
+	w := o.w
+	n, err := f.Write(o.batch)
+	w.stats.progress.Add(1)
+	if err == nil && n < len(o.batch) {
+		err = io.ErrShortWrite
+	}
+	o.clearBatch()
+	if err == nil {
+		w.stats.bytes.Add(uint64(n))
+		return nil
+	}
+	if o.path == w.cfg.Path {
+		if t, ok := f.(interface{ Truncate(int64) error }); ok {
+			_ = t.Truncate(0) // best effort, as the disk is full
+		}
+	}
+	f.Close() // an error closing it is moot: it goes, or Open fails
+	w.closed(f)
+	if o.path != w.cfg.Path {
+		_ = w.cfg.Remove(o.path)
+	}
+	return err
 }
 
 // created counts the current file as one of the Sink's.
@@ -591,7 +629,6 @@ func (o *output) header() {
 		o.endBlock()
 	}
 	o.size = int64(len(o.batch))
-	o.head = o.size
 }
 
 // Write appends to the batch, for pcapgo.Writer; the caller has reserved
@@ -684,17 +721,13 @@ func (o *output) flush() {
 		o.w.stats.writeError.Add(uint64(o.batchPackets - packets))
 		o.lost += uint64(o.batchPackets - packets)
 		o.loseBatch(i)
-		kept := o.size - int64(len(o.batch)-whole) // the file's size without the partial block
 		if n > whole {
 			// Cut the partial block off, so the file still ends on a
 			// whole block; best effort, as the disk may be full. A
 			// stream cannot be cut: its reader has the partial block.
-			if t, ok := o.f.(interface{ Truncate(int64) error }); ok && t.Truncate(kept) == nil {
+			if t, ok := o.f.(interface{ Truncate(int64) error }); ok && t.Truncate(o.size-int64(len(o.batch)-whole)) == nil {
 				n = whole
 			}
-		}
-		if kept < o.head && !o.w.cfg.stream && o.discard() {
-			n = 0
 		}
 		o.w.stats.bytes.Add(uint64(n))
 		if o.w.cfg.stream && errors.Is(err, syscall.EPIPE) {
@@ -707,31 +740,6 @@ func (o *output) flush() {
 		o.w.stats.bytes.Add(uint64(n))
 	}
 	o.clearBatch()
-}
-
-// discard closes and removes the current file, which a write that failed
-// (a disk full at a rotation) left without its whole header: an empty
-// file among a run's parts would stop a replay of them all. The part's
-// number is free again, for resume, and the file is no longer counted as
-// created. It reports whether the file is gone.
-func (o *output) discard() bool {
-	w := o.w
-	f := o.f
-	f.Close() // an error closing it is moot: it goes
-	w.stats.progress.Add(1)
-	w.closed(f)
-	o.f = nil
-	if err := w.cfg.Remove(o.path); err != nil {
-		return false
-	}
-	o.made = false
-	w.stats.files.Add(^uint64(0))
-	w.mu.Lock()
-	if i := slices.Index(w.files, o.path); i >= 0 {
-		w.files = slices.Delete(w.files, i, i+1)
-	}
-	w.mu.Unlock()
-	return true
 }
 
 // fail marks the output dead, logs err once and keeps it as the Sink's
@@ -770,10 +778,10 @@ func (o *output) readerGone() {
 // and the attempt leaves no file behind. It logs when it succeeds.
 func (o *output) resume() {
 	w := o.w
-	failedPath := o.path
+	failedPath, started := o.path, o.made
 	part := o.part
 	o.closeFile()
-	if o.made { // never overwrite a file that may hold frames
+	if started { // never overwrite a file that may hold frames
 		part++
 	}
 	path := RotatedPath(o.base, part)
@@ -793,18 +801,10 @@ func (o *output) resume() {
 	}{o.path, o.part, o.metaPart, o.newMeta}
 	o.path, o.part = path, part
 	o.header()
-	n, err := f.Write(o.batch)
-	w.stats.progress.Add(1)
-	if err != nil || n < len(o.batch) {
-		f.Close()
-		w.closed(f)
-		_ = w.cfg.Remove(path)
-		o.clearBatch()
+	if o.start(f) != nil {
 		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
-	w.stats.bytes.Add(uint64(n))
-	o.clearBatch()
 	o.f, o.failed, o.made = f, false, true
 	o.created()
 	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
