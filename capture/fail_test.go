@@ -366,8 +366,19 @@ func TestFullDiskAtRotation(t *testing.T) {
 	if !bytes.Equal(got[0].Data, frame(100, 1, 2, 6)) || !strings.Contains(got[0].Comment, "1 events missing before this one") {
 		t.Errorf("%s: first packet %q, want frame 6 saying that frame 5 is missing", next, got[0].Comment)
 	}
-	if w := logs.records(slog.LevelWarn); len(w) == 0 || attr(w[0], "path") != next {
-		t.Errorf("got warnings %v, want the resume in %s logged", w, next)
+	// The part never started: no file of that name failed.
+	if want := "(could not start run-0001.pcapng: no space left on device)"; !strings.Contains(got[0].Comment, want) {
+		t.Errorf("%s: first packet %q, want it to say %q", next, got[0].Comment, want)
+	}
+	if e := logs.records(slog.LevelError); len(e) != 1 || !strings.Contains(e[0].Message, "could not start") || attr(e[0], "path") != next {
+		t.Errorf("got errors %v, want one saying the capture could not start %s", e, next)
+	}
+	w := logs.records(slog.LevelWarn)
+	if len(w) == 0 || attr(w[0], "path") != next {
+		t.Fatalf("got warnings %v, want the resume in %s logged", w, next)
+	}
+	if strings.Contains(w[0].Message, "new file") || !strings.Contains(w[0].Message, "could not start") || attr(w[0], "failed") != "" {
+		t.Errorf("got warning %q failed=%q, want the resume in the file it could not start, with no file said failed", w[0].Message, attr(w[0], "failed"))
 	}
 }
 

@@ -750,9 +750,13 @@ func (o *output) fail(err error) {
 		return
 	}
 	o.failed = true
-	o.gap.failed(o.path, err)
+	o.gap.failed(o.path, err, o.made)
 	w := o.w
-	w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
+	if o.made {
+		w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
+	} else {
+		w.cfg.Logger.Error("capture: could not start the file; the frames for it are dropped", "path", o.path, "err", err)
+	}
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
@@ -807,8 +811,13 @@ func (o *output) resume() {
 	}
 	o.f, o.failed, o.made = f, false, true
 	o.created()
-	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
-		"path", path, "failed", failedPath, "missing", o.lost)
+	if started {
+		w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
+			"path", path, "failed", failedPath, "missing", o.lost)
+	} else {
+		w.cfg.Logger.Warn("capture: writing again, in the file it could not start before; the frames in between are missing",
+			"path", path, "missing", o.lost)
+	}
 	o.lost = 0
 }
 
