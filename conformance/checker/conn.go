@@ -228,7 +228,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		if !conn.reset {
 			conn.reset, conn.rstFrame = true, f.Number
 			if dir == 1 && !conn.accepted && conn.half[0].synSeen && conn.half[0].delivered == 0 {
-				t.c.agg.add(Info, SESS001, "rst "+conn.key.server.String(), []int{f.Number}, "SYN to %v refused: node-b was not listening yet, and node-a redials", conn.key.server)
+				t.refused(conn, f)
 			}
 		}
 		return
@@ -252,6 +252,21 @@ func (t *connTable) segment(f *Frame, p *packet) {
 			}
 		}
 	}
+}
+
+// refused explains node-b's reset of a SYN it did not accept (SESS-001).
+// Before node-b's listener took a connection, node-b was not listening yet
+// and node-a redials (§6.1 row 5). After, the listener is gone: node-b
+// accepts one connection per boot and never listens again (§6.2), so it
+// refuses every redial until it reboots, and the run is stuck.
+func (t *connTable) refused(conn *tcpConn, f *Frame) {
+	server := conn.key.server
+	if prev := t.accepted[server]; prev != nil && prev != conn {
+		t.c.agg.add(Warn, SESS001, "rst-taken "+server.String(), []int{prev.estFrame, f.Number},
+			"SYN to %v refused: node-b's listener already took its one connection of this boot (frame %d, §6.2), so node-b refuses every redial until it reboots", server, prev.estFrame)
+		return
+	}
+	t.c.agg.add(Info, SESS001, "rst "+server.String(), []int{f.Number}, "SYN to %v refused: node-b was not listening yet, and node-a redials", server)
 }
 
 // injectedBy notes a segment of side dir, and whether the hub injected
