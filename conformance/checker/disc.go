@@ -86,7 +86,9 @@ type discSource struct {
 	rounds              timeline // multicast copies; unicast ones if no multicast
 	uRounds             timeline
 	lastHash            uint64
-	identical           int
+	lastMcast           bool // the last announce went to a group
+	paired              bool // the last announce was the second copy of its round
+	identical           int  // rounds that repeated the one before
 	identFrames         []int
 }
 
@@ -281,13 +283,21 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		a.pass(DISC003, f.Number)
 	}
 
-	// NX-10: nothing in an announce changes between copies.
+	// NX-10: nothing in an announce changes between rounds. A round's
+	// multicast and unicast copies are identical by design (§2.1): the
+	// copy of the other kind that follows a round's first is no repeat.
 	sum := fnv64a(p.payload)
-	if sum == s.lastHash {
+	switch {
+	case sum != s.lastHash:
+		s.paired = false
+	case multicast != s.lastMcast && !s.paired:
+		s.paired = true
+	default:
+		s.paired = false
 		s.identical++
 		s.identFrames = appendFrames(s.identFrames, f.Number)
 	}
-	s.lastHash = sum
+	s.lastHash, s.lastMcast = sum, multicast
 
 	// Decoding (DISC-001), as dsoftbusd receives it.
 	if n > conformance.DatagramDropThreshold {
