@@ -321,7 +321,7 @@ func TestNodeARetriesUntilBListens(t *testing.T) {
 }
 
 // node-b accepts one connection per boot (§6.2): after a failed handshake
-// it is unreachable.
+// it is unreachable, but announces again (§2.2) until it is stopped.
 func TestNodeBAcceptsOneConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -340,15 +340,26 @@ func TestNodeBAcceptsOneConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Close() // 31 bytes, then FIN: msg1 is truncated
-		err = b.wait()
-		if err == nil || !strings.Contains(err.Error(), "hs resp read msg1") {
-			t.Errorf("node-b Run error = %v, want a msg1 read failure", err)
+		synctest.Wait()
+		if !b.log.has("nexus session fail node-b peer=node-a") {
+			t.Errorf("node-b milestones:\n%s\nwant a session failure", strings.Join(b.log.lines(), "\n"))
+		}
+		before := b.Stats().AnnouncesSent
+		time.Sleep(640 * time.Millisecond) // virtual: ten announce periods
+		if got := b.Stats().AnnouncesSent - before; got < 5 {
+			t.Errorf("node-b sent %d announce rounds in the 640 ms after its failed handshake, want its announces resumed (64 ms cadence, §2.2)", got)
+		}
+		select {
+		case <-b.done:
+			t.Errorf("node-b Run returned %v after its failed handshake, want it announcing until stopped", b.err)
+		default:
 		}
 		if _, err := client.DialTCP(ctx, netip.AddrPortFrom(addrA, 0), target); !errors.Is(err, errRefused) {
 			t.Errorf("second dial error = %v, want connection refused", err)
 		}
-		if !b.log.has("nexus session fail node-b peer=node-a") {
-			t.Errorf("node-b milestones:\n%s\nwant a session failure", strings.Join(b.log.lines(), "\n"))
+		cancel()
+		if err := b.wait(); err == nil || !strings.Contains(err.Error(), "hs resp read msg1") {
+			t.Errorf("node-b Run error = %v, want a msg1 read failure", err)
 		}
 	})
 }
