@@ -824,7 +824,9 @@ func (n *Node) serveB(ctx context.Context, c net.Conn) error {
 		if s == nil && !errors.Is(err, ErrLadder) && !stoppedBy(ctx, err) {
 			c.Close()
 			n.connected.Store(false)
-			n.log.Debug("handshake failed: announcing again, not listening (§2.2, §6.2)", "err", err)
+			// Info, not Debug: the milestone says the handshake failed,
+			// not that no dial can reach node-b again.
+			n.log.Info("handshake failed: node-b announces again but accepts no connection until restarted (§2.2, §6.2)", "err", err)
 			<-ctx.Done()
 		}
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -327,7 +328,8 @@ func TestNodeBAcceptsOneConnection(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		m := newMemNet()
-		b := newTestNode(t, m, Config{Role: RoleB})
+		logs := &lockedBuffer{}
+		b := newTestNode(t, m, Config{Role: RoleB, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		b.start(ctx)
 		synctest.Wait()
 		client := m.host(addrA)
@@ -343,6 +345,9 @@ func TestNodeBAcceptsOneConnection(t *testing.T) {
 		synctest.Wait()
 		if !b.log.has("nexus session fail node-b peer=node-a") {
 			t.Errorf("node-b milestones:\n%s\nwant a session failure", strings.Join(b.log.lines(), "\n"))
+		}
+		if got := logs.String(); !strings.Contains(got, "level=INFO") || !strings.Contains(got, "accepts no connection until restarted") {
+			t.Errorf("node-b's log:\n%s\nwant an info that it accepts no connection until restarted (serve --peer says only this)", got)
 		}
 		before := b.Stats().AnnouncesSent
 		time.Sleep(640 * time.Millisecond) // virtual: ten announce periods
@@ -760,4 +765,22 @@ func TestNodeLeavesNoTimer(t *testing.T) {
 			t.Errorf("node-a left %d timers pending after Run returned, want none", n)
 		}
 	})
+}
+
+// lockedBuffer is a log's writer that a test reads while the node runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
