@@ -77,7 +77,12 @@ func checkNexus(ctx context.Context, e *env) (string, error) {
 			return "", fmt.Errorf("node finished without a %s milestone (%s)", m, stats)
 		}
 	}
-	return fmt.Sprintf("role=%s %s proxy=%d", role, stats, reached[conformance.MilestoneProxy]), nil
+	return nexusPassed(role, stats, reached[conformance.MilestoneProxy]), nil
+}
+
+// nexusPassed is the nexus check's detail when it passes, after "nexus ok".
+func nexusPassed(role conformance.Role, stats string, proxies int) string {
+	return fmt.Sprintf("role=%s %s proxy=%d", role, stats, proxies)
 }
 
 // kernelNet is conformance.Net on the guest kernel's sockets.
