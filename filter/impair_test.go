@@ -704,8 +704,14 @@ func TestPartitionControl(t *testing.T) {
 	if _, err := pol.AddPartition(7*time.Second, "a,b|c", [][]string{{"a"}, {"c"}}); err == nil {
 		t.Error("AddPartition reusing a name with other groups: no error")
 	}
+	if got, err := pol.AddPartition(7*time.Second, "a,b|c", [][]string{{"c"}, {"b", "a"}}); err != nil || got != "a,b|c" {
+		t.Errorf("AddPartition reusing a name with the same groups in another order = %q, %v; want the same partition", got, err)
+	}
 	if _, err := pol.AddPartition(7*time.Second, "x", [][]string{{"a"}, {"zz"}}); err == nil {
 		t.Error("AddPartition with an unknown port: no error")
+	}
+	if _, err := pol.AddPartition(7*time.Second, "dup", [][]string{{"a"}, {"a"}}); err == nil || !strings.Contains(err.Error(), `"dup"`) {
+		t.Errorf("AddPartition(dup, a|a) = %v, want an error naming the partition", err)
 	}
 	pol.HealAll(9 * time.Second)
 	if d := decide(pol, 9*time.Second, link("c", "a"), plain()); d.Drop {

@@ -82,6 +82,23 @@ func (pt *partition) spec() string {
 	return strings.Join(parts, "|")
 }
 
+// same reports whether pt and o cut the same links: the same groups, each
+// the same set of ports, in any order.
+func (pt *partition) same(o *partition) bool {
+	return slices.Equal(canonGroups(pt.groups), canonGroups(o.groups))
+}
+
+// canonGroups is groups' spec with each group's ports, and the groups, in
+// order.
+func canonGroups(groups [][]string) []string {
+	out := make([]string, len(groups))
+	for i, g := range groups {
+		out[i] = strings.Join(slices.Sorted(slices.Values(g)), ",")
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (pt *partition) separates(from, to string) bool {
 	a, b := pt.side[from], pt.side[to]
 	return a != 0 && b != 0 && a != b
@@ -322,6 +339,9 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 	spec := strings.Join(specs, "|")
 	gs, err := p.parseGroups(spec)
 	if err != nil {
+		if name != "" && name != spec {
+			return "", fmt.Errorf("partition %s (%s): %w", quote(name), spec, err)
+		}
 		return "", fmt.Errorf("partition %s: %w", quote(spec), err)
 	}
 	pt := &partition{groups: gs, adhoc: true, schedule: "control API"}
@@ -330,7 +350,7 @@ func (p *Policy) AddPartition(now time.Duration, name string, groups [][]string)
 		name = pt.spec()
 	}
 	if old := p.partition(name); old != nil {
-		if old.spec() != pt.spec() {
+		if !old.same(pt) { // the same groups in another order are the same partition
 			return "", fmt.Errorf("partition %s already exists as %s", quote(name), old.spec())
 		}
 		p.advance(now)

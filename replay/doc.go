@@ -40,7 +40,8 @@
 //   - a record cut short (a snaplen) is given to the hub at its length on
 //     the wire (capture.Packet.OrigLen), the missing bytes zero.
 //   - any other capture (classic pcap, foreign pcapng): one port per file
-//     (or per interface of a multi-interface pcapng), or per source MAC
+//     (or per interface of a pcapng that describes several, in any of its
+//     sections: links.go), or per source MAC
 //     (Config.MACs, or automatically when there is a single such input).
 //     Per-VM captures such as QEMU filter-dump files record both directions
 //     of a VM's link, so the frame one VM sent appears again in the file of

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -91,6 +92,13 @@ type InjectConfig struct {
 	// a nil Clock: a virtual clock's timers are exact.
 	Spin     time.Duration
 	MaxBlock int
+
+	// links, when set, says whether a foreign input holds several links
+	// (withLinks).
+	links *links
+	// checked: checkSelection found a frame to send (InjectInto asked
+	// first, before the hub), and Inject need not read for one again.
+	checked bool
 }
 
 // waitUntil returns once clock has reached deadline, or ctx's error. It
@@ -149,6 +157,15 @@ type InjectReport struct {
 	// spacing from it. MostBack is the most one of them was stamped before.
 	Back     int           `json:"back,omitempty"`
 	MostBack time.Duration `json:"most_back_ns,omitempty"`
+	// Untimed counts, in recorded timing, the frames of pcapng Simple
+	// Packet Blocks, which carry no time: each was sent right after the
+	// frame before it (or at the start), and the frames after it kept
+	// their spacing from the last stamped one.
+	Untimed int `json:"untimed,omitempty"`
+	// Dropped counts, by reason (hub.DropReason's names), the injected
+	// frames the port dropped rather than queue for its VM, as the hub
+	// answered (InjectInto).
+	Dropped map[string]int `json:"dropped,omitempty"`
 	// Cut counts the frames sent from records cut short (a snaplen: the
 	// record's length on the wire is more than the bytes it holds). They
 	// went at their length on the wire, the missing bytes zero, as replay
@@ -208,8 +225,13 @@ func (r *InjectReport) tookByHub(n int) {
 func (r *InjectReport) Warnings() []string {
 	var ws []string
 	if r.Back > 0 {
-		ws = append(ws, fmt.Sprintf("%d frames are stamped before the frame before them, by up to %s: the capture's clock ran backwards; "+
-			"each was sent right after the frame before it, and the frames after it kept their recorded spacing from it", r.Back, r.MostBack))
+		ws = append(ws, fmt.Sprintf("%d %s stamped before the frame before %s, by up to %s: the capture's clock ran backwards; "+
+			"each was sent right after the frame before it, and the frames after it kept their recorded spacing from it",
+			r.Back, plural(r.Back, "frame is", "frames are"), plural(r.Back, "it", "them"), r.MostBack))
+	}
+	if r.Untimed > 0 {
+		ws = append(ws, fmt.Sprintf("%d %s no time (pcapng Simple Packet Blocks): each was sent right after the frame before it, or at the start",
+			r.Untimed, plural(r.Untimed, "frame carries", "frames carry")))
 	}
 	if r.Cut > 0 {
 		w := fmt.Sprintf("%d of the frames sent were cut short when captured (a snaplen: serve --snaplen, tcpdump -s, editcap -s or -C): "+
@@ -219,6 +241,10 @@ func (r *InjectReport) Warnings() []string {
 		}
 		ws = append(ws, w)
 	}
+	if n := dropTotal(r.Dropped); n > 0 {
+		ws = append(ws, fmt.Sprintf("the port dropped %d of the frames sent rather than queue %s for its VM: %s",
+			n, plural(n, "it", "them"), dropList(r.Dropped)))
+	}
 	if r.Runts > 0 || r.Oversize > 0 {
 		var why []string
 		if r.Runts > 0 {
@@ -227,7 +253,8 @@ func (r *InjectReport) Warnings() []string {
 		if r.Oversize > 0 {
 			why = append(why, fmt.Sprintf("%d longer than %d bytes, the most a hub takes", r.Oversize, control.MaxInjectFrame))
 		}
-		ws = append(ws, fmt.Sprintf("%d records were not sent, as the hub would refuse them: %s", r.Runts+r.Oversize, strings.Join(why, ", ")))
+		ws = append(ws, fmt.Sprintf("%d %s not sent, as the hub would refuse %s: %s", r.Runts+r.Oversize,
+			plural(r.Runts+r.Oversize, "record was", "records were"), plural(r.Runts+r.Oversize, "it", "them"), strings.Join(why, ", ")))
 	}
 	return ws
 }
@@ -249,6 +276,24 @@ func (r *InjectReport) String() string {
 	return s
 }
 
+// dropTotal adds up drops by reason.
+func dropTotal(d map[string]int) int {
+	n := 0
+	for _, v := range d {
+		n += v
+	}
+	return n
+}
+
+// dropList says drops by reason, in the order of their names: policy=3.
+func dropList(d map[string]int) string {
+	var out []string
+	for _, r := range slices.Sorted(maps.Keys(d)) {
+		out = append(out, fmt.Sprintf("%s=%d", r, d[r]))
+	}
+	return strings.Join(out, " ")
+}
+
 // maxDriftSamples bounds the drifts kept for the median; past it a
 // reservoir sample (seeded, so deterministic) stands for the rest.
 const maxDriftSamples = 1 << 20
@@ -268,6 +313,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if err := checkLoop(cfg); err != nil {
 		return nil, err
 	}
+	cfg = withLinks(cfg)
 	if err := checkSelection(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -317,7 +363,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 		for src.advance() {
 			p := &src.head
 			if !keep(src, p, cfg) {
-				sel.saw(src, p)
+				sel.saw(src, p, cfg)
 				rep.Skipped++
 				continue
 			}
@@ -340,7 +386,7 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 			}
 			held = f
 			off, err := sch.next(p.Time, len(frame))
-			rep.Shortened, rep.Back, rep.MostBack = sch.shortened, sch.back, sch.mostBack
+			rep.Shortened, rep.Back, rep.MostBack, rep.Untimed = sch.shortened, sch.back, sch.mostBack, sch.untimed
 			if err != nil {
 				src.close()
 				rep.finish(elapsed(), &dr)
@@ -385,7 +431,27 @@ func Inject(ctx context.Context, cfg InjectConfig, send func(frame []byte) error
 	if !kept && (cfg.From != "" || cfg.FromMAC != nil) {
 		return rep, sel.err(cfg) // an input read once, which checkSelection did not read
 	}
+	if rep.Frames == 0 && rep.Input == nil {
+		return rep, nothingSent(cfg.Input.Path, rep)
+	}
 	return rep, nil
+}
+
+// nothingSent is the error of an injection of a capture that holds no
+// frame to send: empty, only egress copies of an l2hub capture (what its
+// ports received), or records the hub would refuse.
+func nothingSent(path string, rep *InjectReport) error {
+	var what []string
+	if rep.Skipped > 0 {
+		what = append(what, fmt.Sprintf("%d egress %s (what the ports received, not what a VM sent)", rep.Skipped, plural(rep.Skipped, "copy", "copies")))
+	}
+	if n := rep.Runts + rep.Oversize; n > 0 {
+		what = append(what, fmt.Sprintf("%d %s the hub would refuse (shorter than %d bytes or longer than %d)", n, plural(n, "record", "records"), hub.EthHeaderLen, control.MaxInjectFrame))
+	}
+	if len(what) == 0 {
+		return fmt.Errorf("%w: %s holds no frames", ErrNoMatch, path)
+	}
+	return fmt.Errorf("%w: %s holds no frame a VM sent, only %s", ErrNoMatch, path, strings.Join(what, " and "))
 }
 
 // scheduler computes each frame's offset from the start of the injection.
@@ -399,17 +465,19 @@ type scheduler struct {
 	base      time.Duration // the offset this pass started at
 	last      time.Duration // the latest offset given
 	rec       time.Duration // recorded time since this pass's first frame, long gaps shortened
-	prev      time.Time     // this pass's previous recorded time
+	prev      time.Time     // this pass's previous recorded time, when stamped
+	stamped   bool          // this pass has had a stamped frame: prev is its time
 	inPass    bool          // this pass has had a frame
 	shortened int           // waits MaxGap shortened
 	back      int           // frames stamped before the frame before them, in recorded timing
 	mostBack  time.Duration // the most one of them was
+	untimed   int           // frames without a time (Simple Packet Blocks), in recorded timing
 }
 
 // newPass starts another pass over the capture: in recorded timing, its
 // first frame goes when the previous pass's last one went.
 func (s *scheduler) newPass() {
-	s.base, s.rec, s.inPass = s.last, 0, false
+	s.base, s.rec, s.inPass, s.stamped = s.last, 0, false, false
 }
 
 // next returns the offset of a frame recorded at t, of size bytes, or why
@@ -424,8 +492,14 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 	case s.pacing.BPS > 0:
 		off = saturate(s.bits / s.pacing.BPS * float64(time.Second))
 		rate = s.lastBits / s.pacing.BPS
+	case s.pacing.Speed > 0 && t.IsZero():
+		// A Simple Packet Block's frame has no time: it goes right after
+		// the frame before it, and the next stamped frame is timed from
+		// the last stamped one.
+		s.untimed++
+		off = addSat(s.base, saturate(float64(s.rec)/s.pacing.Speed))
 	case s.pacing.Speed > 0:
-		if s.inPass {
+		if s.stamped {
 			gap := t.Sub(s.prev) // saturates past 292 years, which is past any bound
 			if gap < 0 {
 				// The capture's clock ran backwards. As replay does, the
@@ -449,7 +523,7 @@ func (s *scheduler) next(t time.Time, size int) (time.Duration, error) {
 			}
 			s.rec = addSat(s.rec, gap)
 		}
-		s.prev = t
+		s.prev, s.stamped = t, true
 		off = addSat(s.base, saturate(float64(s.rec)/s.pacing.Speed))
 	}
 	if s.sent > 0 && rate > MaxWait.Seconds() {
@@ -510,19 +584,41 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 	if src.l2hub && p.Dir == capture.DirOut {
 		return false
 	}
-	if cfg.From != "" {
-		name := p.IfName
-		if !src.l2hub && name == "" {
-			name = src.in.portName()
-		}
-		if name != cfg.From {
-			return false
-		}
+	if cfg.From != "" && !slices.Contains(fromNames(src, p, cfg), cfg.From) {
+		return false
 	}
 	if cfg.FromMAC != nil && (len(p.Data) < 12 || [6]byte(p.Data[6:12]) != *cfg.FromMAC) {
 		return false
 	}
 	return true
+}
+
+// fromNames are the names --from may give p's port by: an l2hub
+// capture's interface; a foreign input's port as replay names it
+// (foreignPortName), first, and, when that is the file's name (it holds
+// one link), the interface's if_name too: --from then keeps all or
+// nothing either way.
+func fromNames(src *source, p *capture.Packet, cfg InjectConfig) []string {
+	if src.l2hub {
+		return []string{p.IfName}
+	}
+	ifc := capture.Interface{Name: p.IfName}
+	several := cfg.links != nil && cfg.links.of(src)
+	name := foreignPortName(src.in, several, ifc, p.Interface)
+	if !several && p.IfName != "" && p.IfName != name {
+		return []string{name, p.IfName}
+	}
+	return []string{name}
+}
+
+// withLinks returns cfg ready to say, when --from is given, whether a
+// foreign input holds several links (links), so that --from names its
+// ports as replay does.
+func withLinks(cfg InjectConfig) InjectConfig {
+	if cfg.From != "" && cfg.links == nil {
+		cfg.links = newLinks(cfg.Input, cfg.MaxBlock)
+	}
+	return cfg
 }
 
 // maxListed bounds the ports or MACs an ErrNoMatch lists.
@@ -538,33 +634,57 @@ func checkLoop(cfg InjectConfig) error {
 	return nil
 }
 
-// checkSelection reads cfg.Input, when --from or --from-mac choose among
-// its frames, up to the first frame they keep, and returns ErrNoMatch,
-// naming the ports and source MACs the capture has, when none is kept: the
-// injection would send nothing. An input that can be read only once (a
-// pipe) is not read here: what this read took would be missing from the
-// injection, which says so at its end instead.
+// checkSelection reads cfg.Input up to the first frame the injection
+// would send, and fails when there is none, before anything is sent (and
+// before the hub is asked): ErrNoMatch naming the ports and source MACs
+// the capture has when --from or --from-mac keep none of its frames,
+// nothingSent when it holds no frame to send. An input that can be read
+// only once (a pipe) is not read here: what this read took would be
+// missing from the injection, which says so at its end instead; nor is
+// one whose reading stops at a broken record before such a frame, the
+// injection says where.
 func checkSelection(ctx context.Context, cfg InjectConfig) error {
-	if cfg.From == "" && cfg.FromMAC == nil || cfg.Input.readOnce() {
+	if cfg.checked || cfg.Input.readOnce() {
 		return nil
 	}
+	cfg = withLinks(cfg)
 	src, err := openSource(ctx, 0, cfg.Input, cfg.MaxBlock, nil)
 	if err != nil {
 		return err
 	}
 	defer src.close()
-	var sel selection
+	var (
+		sel  selection
+		rep  InjectReport // what nothingSent says
+		kept bool
+	)
 	for src.advance() {
 		p := &src.head
-		if keep(src, p, cfg) {
+		if !keep(src, p, cfg) {
+			sel.saw(src, p, cfg)
+			rep.Skipped++
+			continue
+		}
+		kept = true
+		switch n, _, _ := frameLen(p); {
+		case n < hub.EthHeaderLen:
+			rep.Runts++
+		case n > control.MaxInjectFrame:
+			rep.Oversize++
+		default:
 			return nil
 		}
-		sel.saw(src, p)
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	return sel.err(cfg)
+	if !kept && (cfg.From != "" || cfg.FromMAC != nil) {
+		return sel.err(cfg)
+	}
+	if src.err != nil {
+		return nil
+	}
+	return nothingSent(cfg.Input.Path, &rep)
 }
 
 // selection lists the ports and source MACs of the frames --from and
@@ -576,14 +696,11 @@ type selection struct {
 
 // saw notes p, a frame not kept: egress copies of an l2hub capture aside,
 // which no port sent.
-func (sel *selection) saw(src *source, p *capture.Packet) {
+func (sel *selection) saw(src *source, p *capture.Packet, cfg InjectConfig) {
 	if src.l2hub && p.Dir == capture.DirOut {
 		return
 	}
-	name := p.IfName
-	if !src.l2hub && name == "" {
-		name = src.in.portName()
-	}
+	name := fromNames(src, p, cfg)[0]
 	if sel.seen == nil {
 		sel.seen = map[string]bool{}
 	}

@@ -305,7 +305,7 @@ func TestInjectReportWhenAPassCannotOpen(t *testing.T) {
 	data := stampedCapture(t, 0, 1, 2)
 	opened := 0
 	in := Input{Path: "gone.pcap", Open: func() (io.ReadCloser, error) {
-		if opened++; opened > 1 {
+		if opened++; opened > 2 { // checkSelection's read, and the first pass's
 			return nil, os.ErrNotExist
 		}
 		return io.NopCloser(bytes.NewReader(data)), nil

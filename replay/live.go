@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,20 +18,24 @@ import (
 // the running hub c talks to, through the control API, each at its time
 // (Inject). A port the hub does not have, or one with no VM attached, is
 // refused before anything is sent: every frame would be dropped; so is a
-// --from or --from-mac that keeps none of the capture's frames (of an
+// --from or --from-mac that keeps none of the capture's frames, and a
+// capture with no frame to send, before the hub is asked anything (of an
 // input that can be read only once, a pipe, Inject says it at its end),
 // and a --loop of more than one pass over such an input. report,
 // when set, is called with the report once the frames went out, before
-// the drops are looked at. The drop counters of the port that rose
-// meanwhile are passed to warn (they count forwarded frames too), and
-// frames that found no VM (it went away) fail the injection.
+// the drops are looked at: its Dropped are the hub's count of the
+// injected frames the port dropped, by reason, and those that found no VM
+// (it went away) fail the injection. The port's other drops meanwhile
+// (frames forwarded to it) are passed to warn.
 func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectConfig, report func(*InjectReport), warn func(string)) error {
 	if err := checkLoop(cfg); err != nil { // before the hub hears of it
 		return err
 	}
+	cfg = withLinks(cfg) // scanned once, for checkSelection and Inject
 	if err := checkSelection(ctx, cfg); err != nil {
-		return err
+		return err // before the hub is asked: the capture is what to fix
 	}
+	cfg.checked = true
 	ports, err := c.Ports(ctx)
 	if err != nil {
 		return err // the client's error says when no hub answers, and how to name one
@@ -57,6 +62,9 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	if n, ok := hubTook(herr); ok && rep != nil {
 		rep.tookByHub(n) // what the client sent after the refused frame never reached the port
 	}
+	if herr == nil && rep != nil && len(res.Dropped) > 0 {
+		rep.Dropped = res.Dropped // the hub's count of the injected frames the port dropped
+	}
 	if rep != nil && report != nil {
 		report(rep)
 	}
@@ -71,8 +79,11 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	case rep != nil && res.Frames != rep.Frames:
 		return fmt.Errorf("inject into %q: the hub took %d of %d frames", port, res.Frames, rep.Frames)
 	}
-	if err := checkDrops(ctx, c, port, before, warn); err != nil {
+	if err := checkDrops(ctx, c, port, before, res.Dropped, warn); err != nil {
 		return err
+	}
+	if n := res.Dropped[hub.DropDown.String()]; n > 0 {
+		return fmt.Errorf("inject into %q: %d of the frames sent found no VM on the port (port-down): its VM went away", port, n)
 	}
 	if rep != nil && rep.Input != nil && !rep.Input.Truncated() {
 		return rep.Input
@@ -90,9 +101,14 @@ func hubTook(err error) (int, bool) {
 	return *answer.Frames, true
 }
 
-// checkDrops says which of port's drop counters rose since before, and
-// fails when frames found no VM: the VM went away.
-func checkDrops(ctx context.Context, c *control.Client, port string, before map[string]uint64, warn func(string)) error {
+// checkDrops says which of port's drop counters rose since before more
+// than the injected frames' own drops (own, the hub's count) account for:
+// frames the hub forwarded to the port meanwhile, which warn is told of.
+// The hub counts an injected frame's drop when it takes the frame; one it
+// queued for the VM and threw away when the VM left is port-down on the
+// port alone: port-down beyond own on a port whose VM is gone fails, as
+// some may be injected frames.
+func checkDrops(ctx context.Context, c *control.Client, port string, before map[string]uint64, own map[string]int, warn func(string)) error {
 	ports, err := c.Ports(ctx)
 	if err != nil {
 		return fmt.Errorf("inject into %q: after sending: %w", port, err)
@@ -103,19 +119,22 @@ func checkDrops(ctx context.Context, c *control.Client, port string, before map[
 	}
 	after := ports[i].Stats.Drops
 	var rose []string
+	total := uint64(0)
 	for _, r := range slices.Sorted(maps.Keys(after)) {
-		if n := after[r] - before[r]; n > 0 {
-			rose = append(rose, fmt.Sprintf("%s=%d", r, n))
+		n := after[r] - before[r]
+		if m := uint64(max(own[r], 0)); n > m {
+			rose = append(rose, fmt.Sprintf("%s=%d", r, n-m))
+			total += n - m
 		}
 	}
-	if len(rose) == 0 {
-		return nil
+	if len(rose) > 0 && warn != nil {
+		warn(fmt.Sprintf("port %s's drop counters rose by %d more than the injection's own drops (frames forwarded to it meanwhile): %s",
+			port, total, strings.Join(rose, " ")))
 	}
-	if warn != nil {
-		warn(fmt.Sprintf("port %s dropped frames while injecting: %s", port, strings.Join(rose, " ")))
-	}
-	if n := after["port-down"] - before["port-down"]; n > 0 {
-		return fmt.Errorf("inject into %q: %d frames found no VM on the port (port-down): its VM went away", port, n)
+	down := hub.DropDown.String()
+	if n := after[down] - before[down]; n > uint64(max(own[down], 0)) && !ports[i].Attached {
+		return fmt.Errorf("inject into %q: its VM went away: the port dropped %d %s as it had no VM (port-down), some maybe injected frames it had not read yet",
+			port, n, plural(int(n), "frame", "frames"))
 	}
 	return nil
 }
@@ -152,6 +171,9 @@ func ParsePacing(given func(flag string) bool, speed float64, flood bool, pps, b
 			return p, fmt.Errorf("--bps: %q is less than the smallest frame in %v, the longest wait between two frames", bps, MaxWait)
 		}
 	default:
+		if speed < 0 || math.IsNaN(speed) || math.IsInf(speed, 0) {
+			return p, fmt.Errorf("--speed %v: want a finite multiple of the recorded timing, 0 (as fast as possible) or more", speed)
+		}
 		p.Speed = speed
 	}
 	return p, nil

@@ -290,3 +290,44 @@ func TestCheckCaptureRefusesABlockDevice(t *testing.T) {
 	}
 	t.Skip("no block device in /dev")
 }
+
+// TestInjectFromAPipeOfSeveralLinks: from a pipe, which inject cannot scan
+// first, --from names a foreign file's ports as from a file wherever it
+// can: the file's name never keeps the frames of two links (once a
+// second interface is described, its frames go by the interface's name),
+// the one interface's if_name is the file's port too, and a choice that
+// keeps nothing lists the names that would have kept something.
+func TestInjectFromAPipeOfSeveralLinks(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
+	two := new(ngBlocks).section().iface("eth0").iface("eth1").epb(1, at, f).epb(0, at, f).
+		section().iface("eth0").epb(0, at, f).epb(0, at, f)
+	one := new(ngBlocks).section().iface("eth0").epb(0, at, f).epb(0, at, f)
+	for _, tc := range []struct {
+		name, from string
+		g          *ngBlocks
+		sent       int
+		err        string
+	}{
+		{"several-file", "vm-a", two, 0, "its frames come from ports eth1, eth0;"},
+		{"several-eth0", "eth0", two, 3, ""},
+		{"several-eth1", "eth1", two, 1, ""},
+		{"one-link-file", "vm-a", one, 2, ""},
+		{"one-link-ifname", "eth0", one, 2, ""},
+		{"one-link-other", "zz", one, 0, "its frames come from ports vm-a;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
+			sent := 0
+			in := Input{Path: pipeOf(t, tc.g.b), Port: "vm-a"}
+			_, err := Inject(ctx, InjectConfig{Input: in, From: tc.from}, func([]byte) error { sent++; return nil })
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("got Inject error %v, want %q", err, tc.err)
+			}
+			if sent != tc.sent {
+				t.Errorf("got %d frames sent, want %d", sent, tc.sent)
+			}
+		})
+	}
+}

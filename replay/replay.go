@@ -86,19 +86,26 @@ type Replayer struct {
 	headers []capHeader // every l2hub header Open read, in order
 	first   time.Time
 
-	chans   []channel
-	chanIdx map[chanKey]int
+	chans []channel
 	// byName finds a channel by what identifies it (chanName); foreignBy
-	// says which input has a foreign channel of each name.
-	byName    map[chanName]int
-	foreignBy map[string]int
-	owners    map[[6]byte]owner
-	macPort   map[[6]byte]string
-	auto      bool // one foreign input, no MACs given: a port per source MAC
-	ports     []portSpec
-	notes     []Note
-	snaplen   int      // the most of a frame any input's interfaces record (0: no limit)
-	foreign   []string // the inputs that are not l2hub captures (their first section has no l2hub header)
+	// says which input has a foreign channel of each name; foreignIfs
+	// finds a foreign input's channel by its interface (ifaceID).
+	byName     map[chanName]int
+	foreignBy  map[string]int
+	foreignIfs map[foreignIf]int
+	// links says, per input, how its foreign interfaces are named
+	// (scanInterfaces): true when it holds several, each a port of its
+	// own; false when all its frames are of one link, the input's port.
+	// An input that starts as an l2hub capture is scanned only when
+	// register meets a foreign section of it.
+	links   map[int]bool
+	owners  map[[6]byte]owner
+	macPort map[[6]byte]string
+	auto    bool // one foreign input, no MACs given: a port per source MAC
+	ports   []portSpec
+	notes   []Note
+	snaplen int      // the most of a frame any input's interfaces record (0: no limit)
+	foreign []string // the inputs that are not l2hub captures (their first section has no l2hub header)
 	// rewritten holds the inputs whose rewritten header a note was made
 	// of, once each.
 	rewritten map[string]bool
@@ -117,7 +124,12 @@ type channel struct {
 	echo  bool
 }
 
-type chanKey struct{ input, section, iface int }
+// foreignIf is an interface of a foreign input, whichever section
+// describes it.
+type foreignIf struct {
+	input int
+	id    string // ifaceID; "" for every interface of an input of one link
+}
 
 // chanName identifies a channel: an l2hub capture's by its port's name
 // (input -1), a foreign input's by its name within that input.
@@ -138,13 +150,14 @@ func Open(cfg Config) (*Replayer, error) {
 		return nil, ErrNoInput
 	}
 	r := &Replayer{
-		cfg:       cfg,
-		chanIdx:   map[chanKey]int{},
-		named:     map[int]bool{},
-		byName:    map[chanName]int{},
-		foreignBy: map[string]int{},
-		owners:    map[[6]byte]owner{},
-		macPort:   map[[6]byte]string{},
+		cfg:        cfg,
+		named:      map[int]bool{},
+		byName:     map[chanName]int{},
+		foreignBy:  map[string]int{},
+		foreignIfs: map[foreignIf]int{},
+		links:      map[int]bool{},
+		owners:     map[[6]byte]owner{},
+		macPort:    map[[6]byte]string{},
 	}
 	for _, mp := range cfg.MACs {
 		if p, ok := r.macPort[mp.MAC]; ok && p != mp.Port {
@@ -176,16 +189,25 @@ func Open(cfg Config) (*Replayer, error) {
 		}
 		if !src.l2hub {
 			r.foreign = append(r.foreign, in.Path)
+			if r.links[i], err = scanInterfaces(in, cfg.MaxBlock); err != nil {
+				src.close()
+				return nil, err
+			}
 		}
 		id, l2hub := captureID{}, src.l2hub
 		if l2hub {
 			id = idOf(src.hdr.meta)
 		}
-		n := 0
+		n, timed := 0, false
 		for src.advance() {
 			p := &src.head
-			if n == 0 && (r.first.IsZero() || p.Time.Before(r.first)) {
-				r.first = p.Time
+			// The earliest time any input starts at; a Simple Packet
+			// Block's frame has none (zero), and is no start.
+			if !timed && !p.Time.IsZero() {
+				timed = true
+				if r.first.IsZero() || p.Time.Before(r.first) {
+					r.first = p.Time
+				}
 			}
 			if n == 0 && l2hub {
 				id.frame, id.at, id.hash = true, p.Time.UnixNano(), hash64(p.Data)
@@ -344,7 +366,7 @@ func (r *Replayer) takeMeta(path string, h sectionHeader) {
 func (r *Replayer) describe(s *source, sec sectionInfo) []int {
 	chs := make([]int, len(sec.ifaces))
 	for id := range sec.ifaces {
-		chs[id] = r.register(s.idx, s.in, sec.n, true, id, sec.ifaces)
+		chs[id] = r.register(s.idx, s.in, true, id, sec.ifaces)
 	}
 	return chs
 }
@@ -421,24 +443,22 @@ func (r *Replayer) channelOf(s *source, p *capture.Packet) int {
 	}
 	for id := range ifs {
 		if s.ifChan[id] < 0 && (s.l2hub || id == p.Interface) {
-			s.ifChan[id] = r.register(s.idx, s.in, s.section, s.l2hub, id, ifs)
+			s.ifChan[id] = r.register(s.idx, s.in, s.l2hub, id, ifs)
 		}
 	}
 	if p.Interface >= len(s.ifChan) { // cannot happen: the reader checks IDs
-		return r.register(s.idx, s.in, s.section, s.l2hub, p.Interface, ifs)
+		return r.register(s.idx, s.in, s.l2hub, p.Interface, ifs)
 	}
 	return s.ifChan[p.Interface]
 }
 
 // register returns the channel of interface id of an input's section
 // (l2hub: whether the section is an l2hub capture's), adding it on first
-// sight.
-func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, ifs []capture.Interface) int {
-	key := chanKey{idx, section, id}
-	if ch, ok := r.chanIdx[key]; ok {
-		return ch
-	}
-	var c channel
+// sight. An l2hub capture's channels are its ports, found by name in
+// whichever part or section describes them; a foreign input's, by its
+// interface (foreignIf). Neither grows with the sections that describe
+// the same interfaces again.
+func (r *Replayer) register(idx int, in Input, l2hub bool, id int, ifs []capture.Interface) int {
 	var ifc capture.Interface
 	if id < len(ifs) {
 		ifc = ifs[id]
@@ -451,47 +471,54 @@ func (r *Replayer) register(idx int, in Input, section int, l2hub bool, id int, 
 			r.snaplen = max(r.snaplen, sl)
 		}
 	}
-	switch {
-	case l2hub:
-		c = channel{name: ifc.Name, desc: ifc.Description, l2hub: true}
+	if l2hub {
+		c := channel{name: ifc.Name, desc: ifc.Description, l2hub: true, input: idx}
 		if c.name == "" {
 			c.name = "if" + strconv.Itoa(id)
 		}
-	case len(ifs) <= 1:
-		c = channel{name: in.portName(), desc: "replay of " + in.Path}
+		cn := chanName{l2hub: true, name: c.name, input: -1}
+		if i, ok := r.byName[cn]; ok {
+			return i
+		}
+		r.chans = append(r.chans, c)
+		r.byName[cn] = len(r.chans) - 1
+		return len(r.chans) - 1
+	}
+	several, ok := r.links[idx]
+	if !ok { // a foreign section of an input that starts as an l2hub capture (cat): links.go
+		s, err := scanInterfaces(in, r.cfg.MaxBlock)
+		several = s || err != nil // unreadable now: each interface its own port, never two links as one
+		r.links[idx] = several
+	}
+	key := foreignIf{input: idx}
+	if several {
+		key.id = ifaceID(ifc, id)
+	}
+	if ch, ok := r.foreignIfs[key]; ok {
+		return ch
+	}
+	c := channel{name: foreignPortName(in, several, ifc, id), desc: "replay of " + in.Path, input: idx}
+	if several {
+		c.desc += " interface " + c.name
+	}
+	if !several || ifc.Name == "" {
 		r.named[idx] = true
-	default:
-		c = channel{name: ifc.Name, desc: "replay of " + in.Path + " interface " + ifc.Name}
-		if c.name == "" {
-			c.name = in.portName() + "-if" + strconv.Itoa(id)
-			r.named[idx] = true
-		}
 	}
-	// Channels are identified by name: the rotated parts and sections of one
-	// l2hub capture feed the same ports, and so do the sections of one
-	// foreign file. Foreign inputs must not share a name with each other.
-	c.input = idx
-	if !c.l2hub {
-		base := c.name
-		for n := 1; r.foreignTaken(c.name, c.input); n++ {
-			c.name = base + "-" + strconv.Itoa(n)
-		}
+	// Foreign inputs must not share a name with each other.
+	base := c.name
+	for n := 1; r.foreignTaken(c.name, c.input); n++ {
+		c.name = base + "-" + strconv.Itoa(n)
 	}
-	cn := chanName{l2hub: c.l2hub, name: c.name, input: -1}
-	if !c.l2hub {
-		cn.input = c.input
-	}
+	cn := chanName{name: c.name, input: c.input}
 	if i, ok := r.byName[cn]; ok {
-		r.chanIdx[key] = i
+		r.foreignIfs[key] = i
 		return i
 	}
 	r.chans = append(r.chans, c)
 	i := len(r.chans) - 1
-	r.chanIdx[key], r.byName[cn] = i, i
-	if !c.l2hub {
-		if _, ok := r.foreignBy[c.name]; !ok {
-			r.foreignBy[c.name] = c.input
-		}
+	r.foreignIfs[key], r.byName[cn] = i, i
+	if _, ok := r.foreignBy[c.name]; !ok {
+		r.foreignBy[c.name] = c.input
 	}
 	return i
 }
@@ -1172,19 +1199,33 @@ func (x *run) packet(s *source) {
 // what depends on the length (mtu, rate, length matches) is decided as the
 // live hub decided it. s counts such frames.
 func (x *run) frameOf(s *source, p *capture.Packet) *hub.Frame {
-	n := len(p.Data)
-	if p.OrigLen > n {
+	n, cut, long := frameLen(p)
+	if cut {
 		s.cut++
-		if p.OrigLen <= hub.DefaultMaxFrame {
-			n = p.OrigLen
-		} else {
-			s.long++ // a corrupt length, or a frame no QEMU peer sends
-		}
+	}
+	if long {
+		s.long++
 	}
 	f := hub.NewFrame(n)
 	b := f.Bytes()
 	clear(b[copy(b, p.Data):]) // a pooled frame's bytes are not zero
 	return f
+}
+
+// frameLen is the length of the frame frameOf gives for p: its length on
+// the wire when the record was cut short (cut), unless that is more than
+// a hub takes (long: a corrupt length, or a frame no QEMU peer sends).
+func frameLen(p *capture.Packet) (n int, cut, long bool) {
+	n = len(p.Data)
+	if p.OrigLen > n {
+		cut = true
+		if p.OrigLen <= hub.DefaultMaxFrame {
+			n = p.OrigLen
+		} else {
+			long = true
+		}
+	}
+	return n, cut, long
 }
 
 // advance moves virtual time to t, a frame of s's: the timers before it

@@ -159,11 +159,13 @@ func (res *Result) inputNotes() []Note {
 			ns = append(ns, warning(NoteMissing, in.Path, fmt.Sprintf("the capture left out %d comment lines it had no room for (a burst of notes past its bound while no frame passed, or a capture that failed to write them: edits made through the control API, VMs attaching or leaving); the replay cannot make them, and its decisions after them may differ", in.LinesLeftOut)))
 		}
 		if in.Back > 0 {
-			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are stamped before a time the replay had reached (a frame before them, or the capture's start), by up to %s: the capture's clock ran backwards; they were replayed at the time reached, as virtual time does not go back", in.Back, in.MostBack)))
+			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d %s stamped before a time the replay had reached (a frame before %s, or the capture's start), by up to %s: the capture's clock ran backwards; %s replayed at the time reached, as virtual time does not go back",
+				in.Back, plural(in.Back, "frame is", "frames are"), plural(in.Back, "it", "them"), in.MostBack, plural(in.Back, "it was", "they were"))))
 		}
 		if in.Untimed > 0 {
-			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d frames are pcapng Simple Packet Blocks, which carry no time: each was replayed at the time reached "+
-				"(the start, or the frame before it), so that what a policy decides by time over them (windows, rates, delays) is not the capture's", in.Untimed)))
+			ns = append(ns, warning(NoteInput, in.Path, fmt.Sprintf("%d %s pcapng Simple Packet Blocks, which carry no time: each was replayed at the time reached "+
+				"(the start, or the frame before it), so that what a policy decides by time over them (windows, rates, delays) is not the capture's",
+				in.Untimed, plural(in.Untimed, "frame comes from", "frames come from"))))
 		}
 		if in.Cut > 0 {
 			ns = append(ns, cutNote(in))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,9 @@ import (
 //
 //	  2.391 GUEST: nexus announce ok        seconds since the log's zero, with a fraction
 //	[   2.391] GUEST: ...                   the same, in brackets (dmesg's form; [  12] too)
-//	2026-01-02T15:04:05.123Z GUEST: ...     a date and time (RFC 3339; no zone means UTC)
+//	2026-01-02T15:04:05.123Z GUEST: ...     a date and time (RFC 3339; no zone means UTC,
+//	                                        and a warning says so: a log in local time
+//	                                        would be drawn off by its UTC offset)
 //
 // A whole number without brackets is not a stamp: "64 bytes from ...",
 // "200 OK" and "3 packets transmitted" are lines of text.
@@ -62,12 +65,18 @@ type consoleLog struct {
 	// in the kernel's bracketed form ("[    3.889950] ..."), which count
 	// from the guest's boot, not from the hub's start.
 	plain, stamped, dmesg int
+	// zoneless counts the lines Match keeps that are stamped with a date
+	// and time but no zone, read as UTC: those past MaxMarkers, and those
+	// later left out as more than a day off, too.
+	zoneless int
 }
 
 type stampedLine struct {
 	rel   time.Duration // relative stamp
 	abs   time.Time     // absolute stamp, when isAbs (rel unused)
 	isAbs bool          // abs may be the zero Time: 0001-01-01T00:00:00Z
+	// zoneless: an absolute stamp without Z or an offset, read as UTC
+	zoneless bool
 	// bracketed: a relative stamp in dmesg's form, "[    2.391]"
 	bracketed bool
 	text      string
@@ -84,7 +93,8 @@ var (
 	okWord   = regexp.MustCompile(`(?i)\b(ok|pass(ed)?|success)\b`)
 )
 
-// absLayouts are the date-time forms absStamp accepts, after ',' became '.'.
+// absLayouts are the date-time forms absStamp accepts, after ',' became '.';
+// the last has no zone.
 var absLayouts = []string{
 	"2006-01-02T15:04:05.999999999Z07:00",
 	"2006-01-02T15:04:05.999999999Z0700",
@@ -150,6 +160,9 @@ func parseConsole(r io.Reader, match *regexp.Regexp, lim Limits) (*consoleLog, e
 		if sl.bracketed { // only a line that would be drawn needs offset=
 			log.dmesg++
 		}
+		if sl.zoneless {
+			log.zoneless++
+		}
 		if len(log.lines) >= lim.MaxMarkers {
 			log.more++
 			continue
@@ -208,9 +221,9 @@ func isPrintableLatin(b []byte) bool {
 func parseStamp(line string) (stampedLine, bool) {
 	if m := absStamp.FindStringSubmatch(line); m != nil {
 		s := strings.Replace(strings.Replace(m[1], " ", "T", 1), ",", ".", 1)
-		for _, layout := range absLayouts {
+		for i, layout := range absLayouts {
 			if t, err := time.Parse(layout, s); err == nil {
-				return stampedLine{abs: t.UTC(), isAbs: true, text: m[2]}, true
+				return stampedLine{abs: t.UTC(), isAbs: true, zoneless: i == len(absLayouts)-1, text: m[2]}, true
 			}
 		}
 		return stampedLine{}, false
@@ -257,6 +270,23 @@ func classify(text string) string {
 		return "fail"
 	case okWord.MatchString(text):
 		return "ok"
+	}
+	return ""
+}
+
+// askPlacement is the question a warning about line n's place asks of
+// what placed it: the log's clock, its t0 line or the offset. A relative
+// stamp with neither t0 nor offset counts from the capture's start, and
+// no question applies: "".
+func (log *consoleLog) askPlacement(n int, offset *time.Duration) string {
+	i := slices.IndexFunc(log.lines, func(l stampedLine) bool { return l.line == n })
+	switch {
+	case i >= 0 && log.lines[i].isAbs:
+		return "is the log's clock or time zone off?"
+	case offset != nil:
+		return "is its offset= right?"
+	case !log.t0.IsZero():
+		return "is the log's # t0= line right?"
 	}
 	return ""
 }

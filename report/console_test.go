@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"l2hub/hub"
 )
 
 var start = time.Date(2026, 12, 6, 8, 39, 35, 0, time.UTC)
@@ -141,5 +143,69 @@ func TestParseConsole(t *testing.T) {
 		if _, err := ParseConsole(spec); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseConsole(%q) = %v, want an error saying %q", spec, err, want)
 		}
+	}
+}
+
+// A date and time with no zone is read as UTC, and a warning says so; a
+// log whose markers lie far outside the capture (a local time read as
+// UTC, a clock never set) is warned about too, as it stretches the run's
+// time axis: an hour off makes a 5 s run an hour long.
+func TestConsoleClockWarnings(t *testing.T) {
+	path, s := openRun(t) // the hub starts at t0: 1970-01-01T00:16:40Z
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	s.Observe(&hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: frame})
+	s.Observe(&hub.Event{Time: t0.Add(5 * time.Second), Port: 1, PortName: "b", Dir: hub.Egress, Frame: frame})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	const noZone, outside = "with no time zone, read as UTC", "far outside"
+	options := map[string]string{"relative-with-an-offset": ",offset=-1h"} // after the log's path
+	for _, tc := range []struct {
+		name, log string
+		want      []string // warnings that must be there
+		not       []string // nor these
+	}{
+		{"no-zone", "1970-01-01 00:16:41.000 GUEST: up\n1970-01-01T00:16:42 GUEST: ok\n",
+			[]string{"console a.log: 2 lines carry a date and time with no time zone, read as UTC; a log written in local time is drawn off by its UTC offset"}, []string{outside}},
+		{"utc", "1970-01-01T00:16:41Z GUEST: up\n", nil, []string{noZone, outside}},
+		{"an-offset", "1970-01-01T01:16:41+01:00 GUEST: up\n", nil, []string{noZone, outside}},
+		{"a-little-after-the-last-frame", "1970-01-01T00:16:55Z GUEST: down\n", nil, []string{outside}},
+		{"local-time-an-hour-ahead", "1970-01-01 01:16:41.000 GUEST: up\n1970-01-01 01:16:42.000 GUEST: ok\n", []string{
+			"console a.log: 2 lines carry a date and time with no time zone",
+			"console a.log: 2 lines stamped up to 59m57s after the capture's last frame (the farthest: line 2), far outside its 5s: is the log's clock or time zone off?",
+		}, nil},
+		{"an-hour-early", "1970-01-01T00:00:00Z GUEST: up\n1969-12-31T23:16:41Z GUEST: boot\n", []string{
+			"console a.log: 2 lines stamped up to 59m59s before the capture's start (the farthest: line 2), far outside its 5s: is the log's clock or time zone off?",
+		}, []string{noZone}},
+		// Relative stamps without t0 count from the capture's start: no
+		// clock placed them, so none is asked about.
+		{"relative-long-after", "  0.001 GUEST: up\n 90.000 GUEST: still waiting for peer\n", []string{
+			"console a.log: 1 line stamped up to 1m25s after the capture's last frame (the farthest: line 2), far outside its 5s: the time axis stretches to cover it",
+		}, []string{"clock", "t0", "offset"}},
+		{"relative-after-t0", "# t0=1970-01-01T00:16:40Z\n  0.001 GUEST: up\n 90.000 GUEST: still waiting for peer\n", []string{
+			"console a.log: 1 line stamped up to 1m25s after the capture's last frame (the farthest: line 3), far outside its 5s: is the log's # t0= line right? The time axis stretches to cover it",
+		}, []string{"clock"}},
+		{"relative-with-an-offset", "  0.001 GUEST: up\n  1.000 GUEST: ok\n", []string{
+			"console a.log: 2 lines stamped up to 59m59.999s before the capture's start (the farthest: line 1), far outside its 5s: is its offset= right?",
+		}, []string{"clock"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := writeTemp(t, "a.log", []byte(tc.log))
+			c, err := ParseConsole("a=" + log + options[tc.name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := build(t, Options{Capture: path, Consoles: []Console{c}})
+			for _, want := range tc.want {
+				if !hasWarning(m, want) {
+					t.Errorf("got warnings %q, want one saying %q", m.Warnings, want)
+				}
+			}
+			for _, not := range tc.not {
+				if hasWarning(m, not) {
+					t.Errorf("got warnings %q, want none saying %q", m.Warnings, not)
+				}
+			}
+		})
 	}
 }

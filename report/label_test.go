@@ -81,7 +81,7 @@ func (l *gopacketLabeller) label(frame []byte) (lb Label) {
 	case has(layers.LayerTypeTCP) && has(layers.LayerTypeIPv4):
 		return l.gopacketTCPLabel()
 	case has(layers.LayerTypeUDP) && has(layers.LayerTypeIPv4):
-		return l.udpLabel(uint16(l.udp.SrcPort), uint16(l.udp.DstPort), l.udp.Payload)
+		return l.udpLabel(uint16(l.udp.SrcPort), uint16(l.udp.DstPort), l.udp.Payload, int(l.udp.Length)-8)
 	case has(layers.LayerTypeICMPv4):
 		switch l.icmp.TypeCode.Type() {
 		case layers.ICMPv4TypeEchoRequest:
@@ -407,6 +407,56 @@ func TestLabelDifferences(t *testing.T) {
 			}
 			if got := newLabeller(false).label(tc.frame).Text; got != tc.is {
 				t.Errorf("got label %q, want %q", got, tc.is)
+			}
+		})
+	}
+}
+
+// TestLabelCutAnnounce: an announce the capture's snaplen cut is a cut
+// announce, not "not an announce" (the OS received it whole), and its
+// session port is learnt when the frame still holds it.
+func TestLabelCutAnnounce(t *testing.T) {
+	ann, err := conformance.Announce{DeviceID: "node-b", Port: 34570, Services: []string{"samgr"}}.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hdr = 14 + 20 + 8 // Ethernet, IPv4, UDP
+	frame := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 37020, DstPort: 37020}, gopacket.Payload(ann))
+	short := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 37020, DstPort: 37020}, gopacket.Payload(ann[:20]))
+	shortName := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 37020, DstPort: 37020}, gopacket.Payload(ann[:50]))
+	syn := serializeFrame(t, lblEth(layers.EthernetTypeIPv4), lblIPv4(layers.IPProtocolTCP), lblTCP(40000, 34570, 100, true, false, false, false))
+	for _, tc := range []struct {
+		name    string
+		frame   []byte
+		label   string
+		session bool // a SYN to port 34570 after it is nexus
+	}{
+		{"whole", frame, "NXSB announce", true},
+		{"cut-after-the-port", frame[:hdr+6+6+2], "NXSB announce (cut)", true},
+		{"cut-in-the-services", frame[:len(frame)-2], "NXSB announce (cut)", true},
+		{"cut-in-the-port", frame[:hdr+6+6+1], "NXSB announce (cut)", false},
+		{"cut-in-the-magic", frame[:hdr+2], "NXSB announce (cut)", false},
+		// Short on the wire, not in the capture: the OS rejects it too.
+		{"short-datagram", short, "UDP 37020 (not an announce)", false},
+		// Short on the wire and cut too: the lengths kept need more bytes
+		// than the datagram has, so the OS rejects it whatever it lost.
+		{"short-and-cut-in-the-id", short[:hdr+10], "UDP 37020 (not an announce)", false},
+		{"short-and-cut-in-a-name", shortName[:hdr+49], "UDP 37020 (not an announce)", false},
+		// The lost bytes decide: a count of 0 fits in 50 bytes.
+		{"short-and-cut-before-the-count", shortName[:hdr+30], "NXSB announce (cut)", true},
+		{"cut-bad-magic", append(bytes.Clone(frame[:hdr]), "NXSC\x01"...), "UDP 37020 (not an announce)", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLabeller(false)
+			if got := l.label(tc.frame); got.Text != tc.label || got.Proto != ProtoNXSB {
+				t.Errorf("got label %+v, want %q", got, tc.label)
+			}
+			want := ProtoTCP
+			if tc.session {
+				want = ProtoNexus
+			}
+			if got := l.label(syn); got.Proto != want {
+				t.Errorf("got the SYN to 34570 labelled %+v, want protocol %s", got, want)
 			}
 		})
 	}

@@ -480,6 +480,54 @@ func (b *builder) nearby(ms []Marker) (kept []Marker, far, first int) {
 	return kept, far, first
 }
 
+// outsideSlack is how far a marker may lie before the capture's start or
+// after its last frame before a warning asks whether the log's clock is
+// right: a VM prints a little before its first frame and after the last,
+// but a log an hour off (a local time read as UTC, a clock never set)
+// stretches the run's time axis to cover it.
+func outsideSlack(run time.Duration) time.Duration { return max(time.Minute, run/10) }
+
+// warnOutside warns once for a log whose markers lie more than
+// outsideSlack outside the capture, naming the farthest, and asks about
+// what placed it: a clock, a t0 line or an offset. A relative stamp with
+// neither counts from the capture's start, and no question applies.
+func (b *builder) warnOutside(name string, ms []Marker, log *consoleLog, offset *time.Duration) {
+	end := b.frameEnd()
+	slack := outsideSlack(end)
+	var before, after int
+	var early, late Marker
+	for _, mk := range ms {
+		switch {
+		case mk.Time < -slack:
+			if before == 0 || mk.Time < early.Time {
+				early = mk
+			}
+			before++
+		case mk.Time > end+slack:
+			if after == 0 || mk.Time > late.Time {
+				late = mk
+			}
+			after++
+		}
+	}
+	if before > 0 {
+		ask := ""
+		if q := log.askPlacement(early.Line, offset); q != "" {
+			ask = ": " + q
+		}
+		b.warn("console %s: %s stamped up to %s before the capture's start (the farthest: line %d), far outside its %s%s",
+			name, countLines(before), (-early.Time).Round(time.Millisecond), early.Line, end, ask)
+	}
+	if after > 0 {
+		stretch := "the time axis stretches to cover " + verb(after, "it", "them")
+		if q := log.askPlacement(late.Line, offset); q != "" {
+			stretch = q + " T" + stretch[1:]
+		}
+		b.warn("console %s: %s stamped up to %s after the capture's last frame (the farthest: line %d), far outside its %s: %s",
+			name, countLines(after), (late.Time - end).Round(time.Millisecond), late.Line, end, stretch)
+	}
+}
+
 // consoles reads the console logs and places their markers.
 func (b *builder) consoles() error {
 	b.controlMarkers()
@@ -499,9 +547,14 @@ func (b *builder) consoles() error {
 		name := cleanText(baseName(c.Path), 128)
 		b.m.Ports[port].Consoles = append(b.m.Ports[port].Consoles, name)
 		markers, far, first := b.nearby(log.place(port, name, b.m.Start, c.Offset))
+		b.warnOutside(name, markers, log, c.Offset)
 		b.addMarkers(markers)
 		if far > 0 {
 			b.warn("console %s: %s stamped more than %s before the capture's start or after its last frame %s not drawn (the first: line %d)", name, countLines(far), markerMargin, verb(far, "is", "are"), first)
+		}
+		if log.zoneless > 0 {
+			b.warn("console %s: %s a date and time with no time zone, read as UTC; a log written in local time is drawn off by its UTC offset: "+
+				"stamp it with Z or an offset (date -u +%%FT%%T.%%NZ, or +%%FT%%T.%%N%%:z)", name, countLines(log.zoneless)+" "+verb(log.zoneless, "carries", "carry"))
 		}
 		if log.plain > 0 {
 			b.warn("console %s: %d of %d lines have no time stamp and are not drawn (only a line that starts with one is; README.md, \"Console logs\", shows how to stamp a log)",

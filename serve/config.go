@@ -720,11 +720,11 @@ func (c *CaptureConfig) optionGiven() string {
 
 // checkSharedVTEPs refuses two vxlan ports on one UDP port of one network
 // namespace when either floods to a multicast group: a group port binds
-// the overlay's port on every address, so the two sockets would share the
-// port, each getting a share of the unicast and both the other's group
-// traffic. (Two ports without a group on one address fail to bind.) The
-// kernel gives one socket per port and sorts by VNI; here each VNI needs
-// its own UDP port.
+// the overlay's UDP port on every address, so the second of the two would
+// fail to bind; refused here, the error names both ports and the config's
+// line. (Two ports without a group on one address fail at bind, with a
+// message of their own.) The kernel gives one socket per port and sorts by
+// VNI; here each VNI needs its own UDP port.
 func (c *Config) checkSharedVTEPs() error {
 	type vtep struct {
 		netns string

@@ -260,9 +260,9 @@ ports:
 }
 
 // TestConfigRefusesVTEPsSharingAGroupPort: two vxlan ports on one UDP port
-// of one namespace, either with a group, would share the socket's port
-// (each a share of the unicast, both the other's group traffic): refused,
-// naming both. On separate ports, or in separate namespaces, they are fine.
+// of one namespace, either with a group, cannot both bind it (a group port
+// takes it on every address): refused before any socket opens, naming
+// both. On separate ports, or in separate namespaces, they are fine.
 func TestConfigRefusesVTEPsSharingAGroupPort(t *testing.T) {
 	const head = "ports:\n  - {name: ov1, transport: vxlan, address: \"10.0.0.1:4789\", options: {group: 239.1.1.1, vni: 1}}\n"
 	_, err := ParseConfig("lab.yaml", []byte(head+

@@ -783,6 +783,17 @@ func txChecksumOff(name string) error {
 // whose vxlan interface (VNI 42) reaches l2hub in another, and an internal
 // port at 10.42.0.3; l2hub has a virtual VM at 10.42.0.10. Pings and TCP
 // pass both ways.
+//
+// The bridge is set up as README's three-host recipe says: a second vxlan
+// interface reaches a third VTEP (10.79.0.9, a bare UDP socket beside the
+// hub that counts what it gets), both interfaces protected=true, and the
+// hub names both other VTEPs. Open vSwitch's NORMAL action does no split
+// horizon: without protected ports it relays a flood from one tunnel out
+// of the other, so the third VTEP got each of the hub's floods twice
+// (directly and through Open vSwitch), and learned the hub's MACs behind
+// Open vSwitch. The test floods an ARP request from a client of the hub
+// and checks that no copy of it comes to the third VTEP from Open vSwitch,
+// while Open vSwitch's own host's broadcast does.
 func TestVXLANWithOpenVSwitch(t *testing.T) {
 	taptest.NeedTAP(t)
 	for _, bin := range []string{"ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovsdb-tool", "ip"} {
@@ -818,7 +829,8 @@ func TestVXLANWithOpenVSwitch(t *testing.T) {
 	t.Cleanup(func() { killPidfile(filepath.Join(dir, "ovsdb.pid")) })
 	vsctl := func(args ...string) string { return run(append([]string{"ovs-vsctl", "--db=" + db}, args...)...) }
 	vsctl("--no-wait", "init")
-	run("ovs-vswitchd", db, "--pidfile="+filepath.Join(dir, "vswitchd.pid"), "--detach", "--log-file="+filepath.Join(dir, "vswitchd.log"))
+	ctl := filepath.Join(dir, "vswitchd.ctl")
+	run("ovs-vswitchd", db, "--pidfile="+filepath.Join(dir, "vswitchd.pid"), "--unixctl="+ctl, "--detach", "--log-file="+filepath.Join(dir, "vswitchd.log"))
 	t.Cleanup(func() { killPidfile(filepath.Join(dir, "vswitchd.pid")) })
 	o0, err := nlHandle(t, o).LinkByName("o0")
 	if err != nil {
@@ -827,8 +839,19 @@ func TestVXLANWithOpenVSwitch(t *testing.T) {
 	vsctl("add-br", "br-phy", "--", "set", "bridge", "br-phy", "datapath_type=netdev", "other_config:hwaddr="+o0.Attrs().HardwareAddr.String())
 	vsctl("add-port", "br-phy", "o0")
 	vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev")
-	vsctl("add-port", "br-int", "vx0", "--", "set", "interface", "vx0", "type=vxlan",
-		"options:remote_ip=10.79.0.2", "options:key=42", "options:dst_port=4789")
+	// As README's recipe: one vxlan interface per other VTEP, each
+	// protected, so that Open vSwitch floods nothing from one to another.
+	for vx, remote := range map[string]string{"vx0": "10.79.0.2", "vx1": "10.79.0.9"} {
+		vsctl("add-port", "br-int", vx, "--", "set", "interface", vx, "type=vxlan",
+			"options:remote_ip="+remote, "options:key=42", "options:dst_port=4789", "--", "set", "port", vx, "protected=true")
+	}
+	// The third VTEP's MAC, so that no relay waits for Open vSwitch to
+	// resolve it (and is dropped meanwhile).
+	o1, err := nlHandle(t, h).LinkByName("o1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("ovs-appctl", "-t", ctl, "tnl/neigh/set", "br-phy", "10.79.0.9", o1.Attrs().HardwareAddr.String())
 	vsctl("add-port", "br-int", "host", "--", "set", "interface", "host", "type=internal")
 	for _, step := range [][]string{
 		{"ip", "addr", "add", "10.79.0.1/24", "dev", "br-phy"},
@@ -844,8 +867,12 @@ func TestVXLANWithOpenVSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.79.0.2:4789,remote=10.79.0.1,vni=42,netns=%s", h))
-	startVXHub(t, "", "", []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm})
+	third := openThirdVTEP(t, h, "10.79.0.9")
+	spec := mustSpec(t, fmt.Sprintf("ov=vxlan:10.79.0.2:4789,remote=10.79.0.1,remote=10.79.0.9,vni=42,netns=%s", h))
+	hubEnd, client := transport.Pipe()
+	t.Cleanup(func() { client.Close() })
+	startVXHub(t, "", "", []transport.Spec{spec}, map[string]hub.PortIO{"vm": vm, "client": hubEnd})
+	arpReplies := arpRepliesTo(client, probeMAC)
 
 	ctx, cancel := context.WithTimeout(context.Background(), transporttest.HangGuard)
 	defer cancel()
@@ -869,6 +896,141 @@ func TestVXLANWithOpenVSwitch(t *testing.T) {
 		return err
 	})
 	transfer(t, c, payload, "host behind Open vSwitch to VM")
+
+	// The client's ARP request is flooded to both VTEPs; Open vSwitch
+	// hands it to its host, which answers. By then any relay of it to the
+	// third VTEP has left Open vSwitch, ahead of the host's broadcast that
+	// follows on the same path: once that has come, a relay would have.
+	if err := client.WriteFrame(arpRequest(probeMAC, netip.MustParseAddr("10.42.0.20"), netip.MustParseAddr("10.42.0.3"))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arpReplies:
+	case <-time.After(transporttest.HangGuard):
+		t.Fatalf("no ARP reply from 10.42.0.3 behind Open vSwitch to the client's request\n%s", ovsLog(dir))
+	}
+	marker := []byte("l2hub: the last flood from Open vSwitch")
+	inNetns(t, o, func() error { return sendBroadcast("10.42.0.3", "10.42.0.255:9", marker) })
+	relayed := third.until(t, "10.79.0.1", marker)
+	if relayed > 0 {
+		t.Errorf("Open vSwitch relayed %d copies of the hub's flood to the third VTEP, want 0: its tunnel ports must be protected (README's recipe)", relayed)
+	}
+}
+
+// probeMAC is the hub's client that floods an ARP request across the
+// overlay in TestVXLANWithOpenVSwitch.
+var probeMAC = net.HardwareAddr{0x02, 0x79, 0x00, 0x00, 0x00, 0x01}
+
+// arpRequest is a broadcast ARP request from mac at ip for target.
+func arpRequest(mac net.HardwareAddr, ip, target netip.Addr) []byte {
+	f := make([]byte, 60)
+	copy(f, layers.EthernetBroadcast)
+	copy(f[6:], mac)
+	f[12], f[13] = 0x08, 0x06
+	copy(f[14:], []byte{0, 1, 0x08, 0x00, 6, 4, 0, 1}) // Ethernet, IPv4, request
+	copy(f[22:], mac)
+	copy(f[28:], ip.AsSlice())
+	copy(f[38:], target.AsSlice())
+	return f
+}
+
+// arpRepliesTo reads every frame from end and signals each ARP reply to
+// mac.
+func arpRepliesTo(end *transport.PipeEnd, mac net.HardwareAddr) <-chan struct{} {
+	replies := make(chan struct{}, 1)
+	go func() {
+		buf := make([]byte, transport.DefaultMaxFrame)
+		for {
+			n, err := end.ReadFrame(buf)
+			if err != nil {
+				return
+			}
+			f := buf[:n]
+			if n >= 42 && bytes.Equal(f[0:6], mac) && f[12] == 0x08 && f[13] == 0x06 && f[20] == 0 && f[21] == 2 {
+				select {
+				case replies <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return replies
+}
+
+// sendBroadcast sends payload from local to the broadcast address to, in
+// the calling thread's namespace.
+func sendBroadcast(local, to string, payload []byte) error {
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(local), 0)))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_BROADCAST, 1) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return serr
+	}
+	_, err = c.WriteToUDPAddrPort(payload, netip.MustParseAddrPort(to))
+	return err
+}
+
+// thirdVTEP is a bare UDP socket at a VTEP's address that reads what
+// comes to it.
+type thirdVTEP struct {
+	c *net.UDPConn
+}
+
+// openThirdVTEP adds ip to namespace ns's o1 and binds a socket at its
+// VXLAN port.
+func openThirdVTEP(t *testing.T, ns, ip string) *thirdVTEP {
+	t.Helper()
+	h := nlHandle(t, ns)
+	l, err := h.LinkByName("o1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := netlink.ParseAddr(ip + "/24")
+	if err := h.AddrAdd(l, a); err != nil {
+		t.Fatalf("address %s on o1: %v", ip, err)
+	}
+	var c *net.UDPConn
+	inNetns(t, ns, func() (err error) {
+		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 4789)))
+		return err
+	})
+	t.Cleanup(func() { c.Close() })
+	return &thirdVTEP{c: c}
+}
+
+// until reads datagrams until one from IP from carries marker, and
+// returns how many from it before then carried a frame from probeMAC.
+func (v *thirdVTEP) until(t *testing.T, from string, marker []byte) (probes int) {
+	t.Helper()
+	src := netip.MustParseAddr(from)
+	buf := make([]byte, 65536)
+	for {
+		v.c.SetReadDeadline(time.Now().Add(transporttest.HangGuard))
+		n, ap, err := v.c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("the third VTEP: %v, before the datagram from %s it waited for", err, from)
+		}
+		d := buf[:n]
+		if ap.Addr().Unmap() != src || n < 8+14 {
+			continue
+		}
+		if bytes.Equal(d[8+6:8+12], probeMAC) {
+			probes++
+		}
+		if bytes.Contains(d, marker) {
+			return probes
+		}
+	}
 }
 
 func killPidfile(path string) {

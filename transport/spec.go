@@ -469,6 +469,9 @@ func checkAddr(k addrKind, a string) string {
 		if err != nil || ap.Port() == 0 || ap.Addr().Is6() && !ap.Addr().Is4In6() {
 			return "want the local IPv4 address and UDP port, such as 10.0.0.1:4789"
 		}
+		if err := checkLocalVTEP(ap.Addr().Unmap()); err != nil {
+			return err.Error()
+		}
 	case ifaceName:
 		if err := tap.CheckName(a); err != nil {
 			return err.Error()
@@ -515,10 +518,18 @@ func checkOption(t Transport, k, v string) string {
 		if len(strings.Fields(v)) == 0 {
 			return "want a VTEP address, such as 10.0.0.2 or 10.0.0.2:4789"
 		}
-		for _, r := range strings.Fields(v) {
-			if _, err := parseVTEP(r, 4789); errors.Is(err, errBroadcastVTEP) {
-				return "the broadcast address is no VTEP (use group= for a multicast overlay)"
-			} else if err != nil {
+		rs := strings.Fields(v)
+		for _, r := range rs {
+			_, err := parseVTEP(r, 4789)
+			for _, why := range vtepRefusals {
+				if errors.Is(err, why) {
+					if len(rs) == 1 {
+						return why.Error() // the error quotes the value already
+					}
+					return fmt.Sprintf("remote %s: %v", r, why)
+				}
+			}
+			if err != nil {
 				return "want a VTEP's IPv4 address, optionally with a port: 10.0.0.2 or 10.0.0.2:4789"
 			}
 		}

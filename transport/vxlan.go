@@ -54,35 +54,78 @@ const (
 	selfRefresh = 5 * time.Second
 )
 
-// errBroadcastVTEP is parseVTEP's refusal of 255.255.255.255, which a
-// socket may not send to without SO_BROADCAST: every flood would fail.
-var errBroadcastVTEP = errors.New("the broadcast address is no VTEP (use group= for a multicast overlay)")
+// parseVTEP's refusals of an address that is no one VTEP, the same with
+// or without a port: each says what to give instead.
+var (
+	// 255.255.255.255: a socket may not send to it without SO_BROADCAST,
+	// so every flood would fail.
+	errBroadcastVTEP = errors.New("the broadcast address is no VTEP (use group= for a multicast overlay)")
+	// A group: its members' unicast replies come from their own
+	// addresses, which no remote= names, and are dropped (foreign-source).
+	errMulticastVTEP = errors.New("a multicast address is no VTEP: for a multicast overlay give it as group= instead of remote=")
+	// 0.0.0.0: the datagrams would go to this host, to the port itself.
+	errUnspecifiedVTEP = errors.New("the unspecified address is no VTEP (a datagram sent there comes back to this host): give the remote VTEP's own address")
+)
 
-// parseVTEP parses "IP" or "IP:PORT" (port defaulting to def).
+// vtepRefusals are parseVTEP's errors that say what to fix, as opposed to
+// text that is no address at all.
+var vtepRefusals = []error{errBroadcastVTEP, errMulticastVTEP, errUnspecifiedVTEP}
+
+// parseVTEP parses "IP" or "IP:PORT" (port defaulting to def), an IPv4
+// unicast address (an IPv4-mapped one is unmapped).
 func parseVTEP(s string, def uint16) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		if !ap.Addr().Unmap().Is4() || ap.Port() == 0 {
+	ap, err := netip.ParseAddrPort(s)
+	if err == nil {
+		if ap.Port() == 0 || !ap.Addr().Unmap().Is4() {
 			return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address and a port", s)
 		}
-		if ap.Addr().Unmap() == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-			return netip.AddrPort{}, fmt.Errorf("vtep %q: %w", s, errBroadcastVTEP)
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Unmap().Is4() {
+			return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address", s)
 		}
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+		ap = netip.AddrPortFrom(a, def)
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Unmap().Is4() || a.IsMulticast() || a.IsUnspecified() {
-		return netip.AddrPort{}, fmt.Errorf("vtep %q: want an IPv4 address", s)
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if err := checkRemoteVTEP(ap.Addr()); err != nil {
+		return netip.AddrPort{}, fmt.Errorf("vtep %q: %w", s, err)
 	}
-	if a.Unmap() == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return netip.AddrPort{}, fmt.Errorf("vtep %q: %w", s, errBroadcastVTEP)
+	return ap, nil
+}
+
+// checkRemoteVTEP returns why IPv4 address a cannot be a remote VTEP (one
+// of vtepRefusals), or nil.
+func checkRemoteVTEP(a netip.Addr) error {
+	switch {
+	case a.IsMulticast():
+		return errMulticastVTEP
+	case a.IsUnspecified():
+		return errUnspecifiedVTEP
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return errBroadcastVTEP
 	}
-	return netip.AddrPortFrom(a.Unmap(), def), nil
+	return nil
+}
+
+// checkLocalVTEP returns why IPv4 address a cannot be a port's local
+// address, or nil: a socket bound to a group's address (or the broadcast
+// address) sends from it, which no VTEP takes as a source, and, having
+// joined nothing, receives nothing.
+func checkLocalVTEP(a netip.Addr) error {
+	switch {
+	case a.IsMulticast():
+		return errors.New("a multicast address is no local address: bind this host's own address (or 0.0.0.0) and give the group as group=")
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return errors.New("the broadcast address is no local address: bind this host's own address (or 0.0.0.0)")
+	}
+	return nil
 }
 
 // VXLANConfig configures a VXLANConn.
 type VXLANConfig struct {
 	// Local is the address and UDP port the VTEP binds (the remotes send
-	// to it).
+	// to it). Every datagram leaves from it, not from the per-flow source
+	// port RFC 7348 §5 recommends for the underlay's ECMP and RSS (README).
 	Local netip.AddrPort
 	VNI   uint32
 	// Remotes are the other VTEPs: broadcast, multicast and unknown
@@ -217,6 +260,34 @@ func OpenVXLAN(cfg VXLANConfig) (*VXLANConn, error) {
 	if len(cfg.Remotes) == 0 && !cfg.Group.IsValid() {
 		return nil, errors.New("vxlan: no remote VTEP and no group")
 	}
+	if len(cfg.Remotes) > 0 && cfg.Group.IsValid() {
+		return nil, errors.New("vxlan: remote VTEPs and a group: one or the other, not both")
+	}
+	cfg.Local = netip.AddrPortFrom(cfg.Local.Addr().Unmap(), cfg.Local.Port())
+	if !cfg.Local.Addr().Is4() {
+		return nil, fmt.Errorf("vxlan: local address %s: want an IPv4 address", cfg.Local)
+	}
+	if err := checkLocalVTEP(cfg.Local.Addr()); err != nil {
+		return nil, fmt.Errorf("vxlan: local address %s: %w", cfg.Local, err)
+	}
+	remotes := make([]netip.AddrPort, len(cfg.Remotes)) // unmapped: as datagrams' sources are
+	for i, r := range cfg.Remotes {
+		remotes[i] = netip.AddrPortFrom(r.Addr().Unmap(), r.Port())
+		if !remotes[i].Addr().Is4() || r.Port() == 0 {
+			return nil, fmt.Errorf("vxlan: remote %s: want an IPv4 address and a port", r)
+		}
+		if err := checkRemoteVTEP(remotes[i].Addr()); err != nil {
+			return nil, fmt.Errorf("vxlan: remote %s: %w", r, err)
+		}
+		if slices.Contains(remotes[:i], remotes[i]) {
+			return nil, fmt.Errorf("vxlan: remote %s twice: every flood would reach it twice", remotes[i])
+		}
+	}
+	cfg.Remotes = remotes
+	if cfg.Group.IsValid() && (!cfg.Group.Unmap().Is4() || !cfg.Group.IsMulticast()) {
+		return nil, fmt.Errorf("vxlan: group %s: want an IPv4 multicast group", cfg.Group)
+	}
+	cfg.Group = cfg.Group.Unmap()
 	if cfg.MTU == 0 {
 		cfg.MTU = defaultVXLANMTU
 	}
@@ -588,7 +659,8 @@ func (e *sourceError) Unwrap() error { return &e.fe }
 // overlay's port (a kernel VTEP sends from a port of its own per flow).
 // When that remote is unknown (several share its IP) it forgets the MAC,
 // wherever it was, so that frames to it are flooded and reach it whichever
-// it is.
+// it is. An inner frame tagged 802.1Q is carried as any other, as the
+// kernel does (RFC 7348 §6.1 would have it dropped unless configured).
 func (v *VXLANConn) decap(d []byte, src netip.AddrPort, limit int, truncated bool) ([]byte, error) {
 	r, known := v.remoteOf(src)
 	switch {

@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -94,17 +95,22 @@ func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
 	fail := func(what string, err error) (*net.UDPConn, error) {
 		return nil, fmt.Errorf("vxlan %s: %w", cfg.Local, os.NewSyscallError(what, err))
 	}
+	// No SO_REUSEADDR, for a group's port either: it would let two
+	// sockets share the port, and Linux gives each unicast datagram to one
+	// of them only (the last bound), so a second hub on this host would
+	// silently take the other's unicast. Each socket joins its own group,
+	// so none needs to share.
 	bind := &unix.SockaddrInet4{Port: int(cfg.Local.Port()), Addr: cfg.Local.Addr().As4()}
 	if cfg.Group.IsValid() {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return fail("setsockopt SO_REUSEADDR", err)
-		}
 		bind.Addr = [4]byte{}
 	}
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO); err != nil {
 		return fail("setsockopt IP_MTU_DISCOVER", err)
 	}
 	if err := unix.Bind(fd, bind); err != nil {
+		if errors.Is(err, unix.EADDRINUSE) {
+			return nil, fmt.Errorf("vxlan %s: %w: %s", cfg.Local, os.NewSyscallError("bind", err), portTaken(cfg))
+		}
 		return fail("bind", err)
 	}
 	if cfg.Group.IsValid() {
@@ -118,8 +124,8 @@ func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
 			return fail("setsockopt IP_MULTICAST_LOOP", err)
 		}
-		// Only this socket's group: not another overlay's that some other
-		// socket of the namespace joined on the same UDP port.
+		// Only this socket's group: not one that another socket of the
+		// namespace joined (on any port) and sent to this one.
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
 			return fail("setsockopt IP_MULTICAST_ALL", err)
 		}
@@ -144,6 +150,22 @@ func vxlanSocket(cfg VXLANConfig) (*net.UDPConn, error) {
 		return nil, fmt.Errorf("vxlan %s: %w", cfg.Local, err)
 	}
 	return pc.(*net.UDPConn), nil
+}
+
+// portTaken says why a port's bind may find its UDP port taken and what
+// to do. A port is one socket, for one VNI: unlike the kernel, which
+// sorts every VNI of a UDP port on one socket, l2hub cannot put two VNIs
+// on one local address and port.
+func portTaken(cfg VXLANConfig) string {
+	where := fmt.Sprintf("UDP port %d of %s", cfg.Local.Port(), cfg.Local.Addr())
+	if bindsEveryAddress(cfg) {
+		where = fmt.Sprintf("UDP port %d (on some address: this port takes it on every address)", cfg.Local.Port())
+		if cfg.Group.IsValid() {
+			where = fmt.Sprintf("UDP port %d (on some address: a port with a group takes it on every address)", cfg.Local.Port())
+		}
+	}
+	return fmt.Sprintf("%s is taken, by another vxlan port (of this hub or another hub on this host: one VNI per local address and UDP port), a kernel vxlan device with that dstport, or another program; "+
+		"give each VNI its own UDP port (and the remote VTEPs' devices for it that dstport) or its own local address", where)
 }
 
 // rxqOverflow reads the SO_RXQ_OVFL control message among a datagram's.

@@ -158,3 +158,101 @@ func TestVXLANOwnAddressAddedLater(t *testing.T) {
 		t.Errorf("got the flood back as %v, want an own-echo drop", err)
 	}
 }
+
+// TestVXLANOnePortPerUDPPort: a vxlan port is one socket for one VNI, so
+// a second port on the same local address and UDP port fails to bind,
+// saying why and what to do: two ports with a group on one UDP port (as
+// two hubs on one host would have), and two ports on one address with
+// different VNIs. A group port used to set SO_REUSEADDR, so the second
+// bound and then took every unicast datagram to that port, the first
+// hearing none of it. The first port still hears its unicast afterwards.
+// Needs root and ip(8), to make the namespace.
+func TestVXLANOnePortPerUDPPort(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: making a network namespace needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
+	}
+	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ip("-n", name, "link", "set", "lo", "up")
+	ip("-n", name, "addr", "add", "10.77.1.1/32", "dev", "lo")
+	ap := netip.MustParseAddrPort
+	open := func(cfg transport.VXLANConfig) (*transport.VXLANConn, error) {
+		cfg.Netns, cfg.Silence = name, -1
+		v, err := transport.OpenVXLAN(cfg)
+		if err == nil {
+			t.Cleanup(func() { v.Close() })
+		}
+		return v, err
+	}
+	for _, tc := range []struct {
+		name          string
+		first, second transport.VXLANConfig
+		says          []string
+	}{
+		{"two-groups",
+			transport.VXLANConfig{Local: ap("127.0.0.1:4789"), VNI: 42, Group: netip.MustParseAddr("239.1.1.1")},
+			transport.VXLANConfig{Local: ap("127.0.0.1:4789"), VNI: 43, Group: netip.MustParseAddr("239.1.1.2")},
+			[]string{"address already in use", "UDP port 4789", "a port with a group takes it on every address", "one VNI per local address and UDP port", "give each VNI its own UDP port"}},
+		{"two-vnis",
+			transport.VXLANConfig{Local: ap("10.77.1.1:4790"), VNI: 42, Remotes: []netip.AddrPort{ap("10.77.1.2:4790")}},
+			transport.VXLANConfig{Local: ap("10.77.1.1:4790"), VNI: 43, Remotes: []netip.AddrPort{ap("10.77.1.2:4790")}},
+			[]string{"address already in use", "UDP port 4790 of 10.77.1.1 is taken", "one VNI per local address and UDP port", "its own local address"}},
+		{"every-address-then-one",
+			transport.VXLANConfig{Local: ap("0.0.0.0:4791"), VNI: 42, Remotes: []netip.AddrPort{ap("10.77.1.2:4791")}},
+			transport.VXLANConfig{Local: ap("10.77.1.1:4791"), VNI: 43, Remotes: []netip.AddrPort{ap("10.77.1.2:4791")}},
+			[]string{"address already in use", "one VNI per local address and UDP port"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, err := open(tc.first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := open(tc.second)
+			if err == nil {
+				t.Fatalf("opened %s beside %s on one UDP port, want the second refused", second.Describe(), first.Describe())
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("got %q, want it to say %q", err, s)
+				}
+			}
+			if !tc.first.Group.IsValid() {
+				return
+			}
+			// A VTEP's unicast to the UDP port reaches the first, which,
+			// with a group, reads any sender.
+			sender, err := open(transport.VXLANConfig{Local: ap("127.0.0.1:4800"), VNI: tc.first.VNI, Remotes: []netip.AddrPort{tc.first.Local}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := transporttest.Frame(0xa1, 60, 1) // unicast to 02:..., from a unicast source
+			if err := hub.WriteFrame(sender, f); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan error, 1)
+			go func() {
+				_, err := hub.ReadFrame(first, make([]byte, transport.DefaultMaxFrame))
+				got <- err
+			}()
+			select {
+			case err := <-got:
+				if err != nil {
+					t.Errorf("the first port read %v, want the unicast frame", err)
+				}
+			case <-time.After(transporttest.HangGuard):
+				first.Close()
+				t.Errorf("the first port never read the unicast sent to its UDP port")
+			}
+		})
+	}
+}

@@ -83,9 +83,25 @@ func TestVXLANSpecRemotes(t *testing.T) {
 		{"remote-and-group", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,group=239.1.1.1,vni=4", "options.group",
 			[]string{"remote=", "group=", "not both"}},
 		{"broadcast-remote", "ov=vxlan:10.99.10.1:4800,remote=10.99.10.2,remote=255.255.255.255,vni=4", "options.remote",
-			[]string{"the broadcast address is no VTEP"}},
+			[]string{"remote 255.255.255.255: the broadcast address is no VTEP"}}, // of two: which one
 		{"broadcast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=255.255.255.255:4789,vni=4", "options.remote",
 			[]string{"the broadcast address is no VTEP"}},
+		// A remote's port changes nothing: an address that is no one VTEP
+		// is refused with it as without it. Alone, it is not named twice.
+		{"multicast-remote", "ov=vxlan:10.99.10.1:4800,remote=239.1.1.1,vni=4", "options.remote",
+			[]string{`options.remote "239.1.1.1": a multicast address is no VTEP`, "give it as group="}},
+		{"multicast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=239.1.1.1:4789,vni=4", "options.remote",
+			[]string{`options.remote "239.1.1.1:4789": a multicast address is no VTEP`, "give it as group="}},
+		{"mapped-multicast-remote-with-port", "ov=vxlan:10.99.10.1:4800,remote=[::ffff:239.1.1.1]:4789,vni=4", "options.remote",
+			[]string{"a multicast address is no VTEP"}},
+		{"unspecified-remote", "ov=vxlan:10.99.10.1:4800,remote=0.0.0.0,vni=4", "options.remote",
+			[]string{`options.remote "0.0.0.0": the unspecified address is no VTEP`, "the remote VTEP's own address"}},
+		{"unspecified-remote-with-port", "ov=vxlan:10.99.10.1:4795,remote=0.0.0.0:4795,vni=4", "options.remote",
+			[]string{`options.remote "0.0.0.0:4795": the unspecified address is no VTEP`, "the remote VTEP's own address"}},
+		{"multicast-local", "ov=vxlan:239.1.1.1:4796,remote=10.99.10.2,vni=4", "address",
+			[]string{"a multicast address is no local address", "group="}},
+		{"broadcast-local", "ov=vxlan:255.255.255.255:4796,remote=10.99.10.2,vni=4", "address",
+			[]string{"the broadcast address is no local address"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := transport.ParseSpec(tc.text)
@@ -249,13 +265,14 @@ func BenchmarkVXLANFlood(b *testing.B) {
 }
 
 // TestVXLANUnreachableRemoteLosesItsCopy: a remote the underlay refuses to
-// send to (here the broadcast address, which a socket without SO_BROADCAST
-// may not reach: EACCES, as a prohibit route or a firewall gives) costs a
+// send to (here loopback's broadcast address, which a socket without
+// SO_BROADCAST may not reach: EACCES, as a prohibit route or a firewall
+// gives; 255.255.255.255 is refused at open) costs a
 // flood only that remote's copy, and a frame for it alone is a counted
 // loss; the port goes on either way, where such an error used to end it.
 func TestVXLANUnreachableRemoteLosesItsCopy(t *testing.T) {
 	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
-	bad := netip.MustParseAddrPort("255.255.255.255:4789")
+	bad := netip.MustParseAddrPort("127.255.255.255:4789")
 	open := func(local string, remotes ...netip.AddrPort) *transport.VXLANConn {
 		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42, Remotes: remotes})
 		if err != nil {
@@ -791,5 +808,51 @@ func TestVXLANWriteAllocatesNothing(t *testing.T) {
 				t.Fatalf("%s: b read %x, %v; want the frame", tc.name, buf[:n], err)
 			}
 		}
+	}
+}
+
+// TestVXLANOpenRefusesNoVTEP: OpenVXLAN, given a config rather than a
+// spec, refuses what ParseSpec refuses: a local address that is a group's
+// or the broadcast address, a remote that is a group, 0.0.0.0 or the
+// broadcast address, with a port or without, a remote named twice (mapped
+// or not), remotes beside a group. It refuses before binding, so no socket
+// opens.
+func TestVXLANOpenRefusesNoVTEP(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	for _, tc := range []struct {
+		name   string
+		local  string
+		remote string
+		says   string
+	}{
+		{"multicast-local", "239.1.1.1:4796", "10.99.11.2:4796", "a multicast address is no local address"},
+		{"broadcast-local", "255.255.255.255:4796", "10.99.11.2:4796", "the broadcast address is no local address"},
+		{"ipv6-local", "[::1]:4796", "10.99.11.2:4796", "want an IPv4 address"},
+		{"multicast-remote", "127.0.0.1:0", "239.1.1.1:4789", "a multicast address is no VTEP"},
+		{"mapped-multicast-remote", "127.0.0.1:0", "[::ffff:239.1.1.1]:4789", "a multicast address is no VTEP"},
+		{"unspecified-remote", "127.0.0.1:0", "0.0.0.0:4795", "the unspecified address is no VTEP"},
+		{"broadcast-remote", "127.0.0.1:0", "255.255.255.255:4789", "the broadcast address is no VTEP"},
+		{"remote-without-port", "127.0.0.1:0", "10.99.11.2:0", "want an IPv4 address and a port"},
+		{"remote-twice", "127.0.0.1:0", "10.99.11.2:4789 [::ffff:10.99.11.2]:4789", "twice"},
+		{"remote-and-group", "127.0.0.1:0", "10.99.11.2:4789 group", "not both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := transport.VXLANConfig{Local: ap(tc.local), VNI: 42}
+			for r := range strings.FieldsSeq(tc.remote) {
+				if r == "group" {
+					cfg.Group = netip.MustParseAddr("239.1.1.1")
+					continue
+				}
+				cfg.Remotes = append(cfg.Remotes, ap(r))
+			}
+			c, err := transport.OpenVXLAN(cfg)
+			if err == nil {
+				c.Close()
+				t.Fatalf("OpenVXLAN(local %s, remote %s): no error, want it refused", tc.local, tc.remote)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("OpenVXLAN(local %s, remote %s) = %q, want it to say %q", tc.local, tc.remote, err, tc.says)
+			}
+		})
 	}
 }

@@ -19,6 +19,9 @@ type capture struct {
 	frames [][]byte
 	ipID   uint16
 	hidden [2]bool // a side's TCP segments are sent but left out of the capture
+	// kept, when set for a frame's index, is how many of its bytes the
+	// capture keeps, as a snaplen cuts it (its original length stays).
+	kept map[int]int
 }
 
 var (
@@ -56,6 +59,15 @@ func (c *capture) udp(sport, dport uint16, payload []byte) {
 	c.serialize(eth, ip, u, gopacket.Payload(payload))
 }
 
+// snap cuts the last frame in the capture after keep bytes of its UDP
+// payload, as a snaplen would.
+func (c *capture) snap(keep int) {
+	if c.kept == nil {
+		c.kept = map[int]int{}
+	}
+	c.kept[len(c.frames)-1] = 14 + 20 + 8 + keep // Ethernet, IPv4 without options, UDP
+}
+
 func (c *capture) write() string {
 	c.t.Helper()
 	path := filepath.Join(c.t.TempDir(), "nexus.pcap")
@@ -68,9 +80,12 @@ func (c *capture) write() string {
 		c.t.Fatal(err)
 	}
 	ts := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
-	for _, fr := range c.frames {
+	for i, fr := range c.frames {
 		ts = ts.Add(time.Millisecond)
 		ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(fr), Length: len(fr)}
+		if k, ok := c.kept[i]; ok && k < len(fr) {
+			fr, ci.CaptureLength = fr[:k], k
+		}
 		if err := w.WritePacket(ci, fr); err != nil {
 			c.t.Fatal(err)
 		}

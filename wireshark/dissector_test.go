@@ -16,6 +16,8 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/google/gopacket/layers"
+
 	"l2hub/conformance"
 	"l2hub/conformance/checker"
 	"l2hub/conformance/conformancetest"
@@ -150,11 +152,38 @@ func TestAnnounces(t *testing.T) {
 		{"empty device id", 37020, edit(func(p []byte) []byte { p[5] = 0; return p }), "InvalidInput: device id length 0, not 1..64", "", "", "device id length 0"},
 		{"cut inside the device id", 37020, a[:9], "Truncated", "", "", "announce ignored (malformed): Truncated"},
 		{"truncated", 37020, a[:50], "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "announce ignored (malformed): Truncated"},
-		{"device id not UTF-8", 37020, edit(func(p []byte) []byte { p[6] = 0xff; return p }), "Utf8: device id", "\xffode-a", "", "Utf8"},
+		{"device id not UTF-8", 37020, edit(func(p []byte) []byte { p[6] = 0xff; return p }), "Utf8: device id", `"\xffode-a"`, "", "Utf8"},
+		// A string field ends at a NUL: the id shows in full, quoted, and
+		// is no node-b (the checker's DISC-005).
+		{"device id with a NUL", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node-b\x00X", Port: 34568, Services: []string{"samgrd"}, Static: conformance.RoleB.Announce().Static}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", `"node-b\x00X"`, "node-b static, derive_test_secret(D1, 34568)", `names device "node-b\x00X": the OS names itself node-a or node-b`},
+		{"device id with an escape", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node\x1b[2Kb", Port: 34568, Services: []string{"samgrd"}, Static: conformance.RoleB.Announce().Static}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", `"node\x1b[2Kb"`, "node-b static, derive_test_secret(D1, 34568)", `names device "node\x1b[2Kb"`},
+		{"service name with a NUL", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node-a", Port: 34567, Services: []string{"samgrd\x00x"}, Static: conformance.RoleA.Announce().Static}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", `service name "samgrd\x00x"`},
 		{"trailing bytes", 37020, append(bytes.Clone(a), "xyz"...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "the OS ignores them"},
 		{"longer than the OS reads", 37020, append(bytes.Clone(a), make([]byte, 200)...), "ok", "node-a", "node-a static, derive_test_secret(D0, 34567)", "265 bytes; dsoftbusd reads 256"},
 		{"cut by the OS's limit", 37020, manyServices(16, 20), "Truncated", "node-a", "node-a static, derive_test_secret(D0, 34567)", "dsoftbusd reads 256"},
 		{"17 services", 37020, manyServices(17, 1), "InvalidInput: 17 services, more than 16", "node-a", "node-a static, derive_test_secret(D0, 34567)", "more than 16"},
+		// Who an announce claims to be is judged only when it decodes, as
+		// the checker's DISC-005 is.
+		{"another device with an unknown key and 17 services", 37020, func() []byte {
+			p, err := conformance.Announce{DeviceID: "node9", Port: 37020, Static: [32]byte{0x11}}.MarshalBinary()
+			must(t, err)
+			p[len(p)-1] = 17
+			return p
+		}(), "InvalidInput: 17 services, more than 16", "node9", "unknown", "more than 16"},
+		{"node-b with node-a's key, truncated", 37020, func() []byte { p := announce(t, conformance.RoleB); copy(p[14:46], a[14:46]); return p[:47] }(),
+			"Truncated", "node-b", "node-a static, derive_test_secret(D0, 34567)", "Truncated"},
 		{"service name of 65 bytes", 37020, manyServices(1, 65), "InvalidInput: service name length 65, not 1..64", "node-a", "node-a static, derive_test_secret(D0, 34567)", "not 1..64"},
 		// §2.3: smoltcp drops a datagram above 512 bytes, so dsoftbusd never
 		// decodes it; the checker (DISC-002) and the node count it dropped.
@@ -181,6 +210,9 @@ func TestAnnounces(t *testing.T) {
 			if !strings.Contains(r[4], tc.expert) {
 				t.Errorf("expert info %q does not say %q", r[4], tc.expert)
 			}
+			if tc.verdict != "ok" && regexp.MustCompile(`names device|bring-up key`).MatchString(r[4]) {
+				t.Errorf("expert info %q judges the identity of an announce that does not decode", r[4])
+			}
 			// The Info column says what is wrong with a good announce's key.
 			suffix := ""
 			switch {
@@ -192,6 +224,105 @@ func TestAnnounces(t *testing.T) {
 			}
 			if suffix != "" && !strings.HasSuffix(r[5], suffix) || suffix == "" && strings.HasSuffix(r[5], " key") {
 				t.Errorf("Info %q, want the suffix %q", r[5], suffix)
+			}
+			if tc.verdict == "ok" && !strings.HasPrefix(r[5], "NXSB announce "+tc.device+" ") {
+				t.Errorf("Info %q does not name the device %s", r[5], tc.device)
+			}
+		})
+	}
+	// A filter on a device id matches that id, not one that starts with it
+	// and a NUL.
+	var want []string
+	for i, tc := range cases {
+		if tc.device == "node-b" {
+			want = append(want, strconv.Itoa(i+1))
+		}
+	}
+	var got []string
+	for _, r := range tshark(t, c.write(), `nxsb.device_id == "node-b"`, "frame.number") {
+		got = append(got, r[0])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf(`frames nxsb.device_id == "node-b" selects: %q, want %q`, got, want)
+	}
+	// A service name with a NUL shows in full in the Info column.
+	for i, tc := range cases {
+		if tc.name == "service name with a NUL" && !strings.Contains(rows[i][5], `("samgrd\x00x")`) {
+			t.Errorf("Info %q does not show the service name in full", rows[i][5])
+		}
+	}
+}
+
+// An announce the capture's snaplen cut was received whole by the OS: it
+// is not judged (the checker's NET-003), and never called malformed. The
+// datagram's own length, not the bytes kept, decides the 512-byte drop.
+func TestAnnounceCutBySnaplen(t *testing.T) {
+	a := announce(t, conformance.RoleA)
+	if a[46] < 2 {
+		t.Fatalf("node-a announces %d services; the cases cut the first of several", a[46])
+	}
+	cases := []struct {
+		name    string
+		payload []byte
+		keep    int // bytes of the payload the capture keeps
+		verdict string
+		device  string
+		expert  string
+		info    string
+	}{
+		{"inside the key", a, 20, "not judged: cut by the capture's snaplen at 20 of 65 bytes", "node-a",
+			"cut by the capture's snaplen at 20 of 65 bytes: not judged", "NXSB announce node-a, not judged: cut by the capture's snaplen at 20 of 65 bytes"},
+		{"inside the device id", a, 8, "not judged: cut by the capture's snaplen at 8 of 65 bytes", "",
+			"cut by the capture's snaplen at 8 of 65 bytes", "NXSB announce, not judged: cut by the capture's snaplen at 8 of 65 bytes"},
+		{"inside a service name", a, len(a) - 2, fmt.Sprintf("not judged: cut by the capture's snaplen at %d of 65 bytes", len(a)-2), "node-a",
+			"not judged", "NXSB announce node-a, not judged"},
+		{"in the trailing bytes", append(bytes.Clone(a), "xyz"...), len(a) + 1, "ok", "node-a", "the OS ignores them", "NXSB announce node-a port 34567"},
+		{"above 512 bytes", append(bytes.Clone(a), make([]byte, 600)...), 60,
+			"dropped: 665 bytes, above the 512-byte UDP buffer; the OS sends at most 256", "", "665 bytes: a receiver drops", "NXSB dropped: 665 bytes"},
+		{"above 256 bytes", append(bytes.Clone(a), make([]byte, 200)...), 100, "ok", "node-a", "265 bytes; dsoftbusd reads 256", "NXSB announce node-a port 34567"},
+		{"another device, inside the services", func() []byte {
+			p, err := conformance.Announce{DeviceID: "node9", Port: 37020, Services: []string{"samgrd"}, Static: [32]byte{0x11}}.MarshalBinary()
+			must(t, err)
+			return p
+		}(), 50, "not judged: cut by the capture's snaplen at 50 of 53 bytes", "node9", "not judged", "NXSB announce node9, not judged"},
+		// A datagram the OS itself reads short is still Truncated.
+		{"short on the wire too", a[:30], 20, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		// So is one whose lengths the capture kept need more bytes than the
+		// datagram has, whatever the capture lost (the report's label agrees).
+		{"short on the wire, cut inside the id", a[:30], 10, "Truncated", "", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		{"short on the wire, cut before the id", a[:30], 6, "Truncated", "", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		{"short on the wire, cut inside a name", a[:48+a[47]], 48 + int(a[47]) - 2, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		{"short on the wire, cut inside the last name", a[:len(a)-1], len(a) - 3, "Truncated", "node-a", "announce ignored (malformed): Truncated", "NXSB malformed: Truncated"},
+		// Here the lost bytes decide: no service fits in 50 bytes.
+		{"short on the wire, cut before the count", a[:50], 20, "not judged: cut by the capture's snaplen at 20 of 50 bytes", "node-a",
+			"not judged", "NXSB announce node-a, not judged"},
+	}
+	c := &capture{t: t}
+	for _, tc := range cases {
+		c.udp(37020, 37020, tc.payload)
+		c.snap(tc.keep)
+	}
+	rows := tshark(t, c.write(), "nxsb", "nxsb.verdict", "nxsb.device_id", "_ws.expert.message", "_ws.col.Info", "nxsb.malformed")
+	if len(rows) != len(cases) {
+		t.Fatalf("tshark decoded %d announces, want %d: %q", len(rows), len(cases), rows)
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rows[i]
+			if r[0] != tc.verdict || r[1] != tc.device {
+				t.Errorf("verdict, device = %q, %q; want %q, %q", r[0], r[1], tc.verdict, tc.device)
+			}
+			if !strings.Contains(r[2], tc.expert) {
+				t.Errorf("expert info %q does not say %q", r[2], tc.expert)
+			}
+			if !strings.HasPrefix(r[3], tc.info) {
+				t.Errorf("Info %q, want it to start %q", r[3], tc.info)
+			}
+			if tc.verdict != "ok" && regexp.MustCompile(`names device|bring-up key`).MatchString(r[2]) {
+				t.Errorf("expert info %q judges the identity of an announce not judged", r[2])
+			}
+			if malformed := r[4] != ""; malformed != (tc.verdict == "Truncated") {
+				t.Errorf("nxsb.malformed = %q for verdict %q", r[4], tc.verdict)
 			}
 		})
 	}
@@ -319,6 +450,76 @@ func TestSessionAcrossSegments(t *testing.T) {
 				t.Errorf("expert infos on a healthy session: %q", experts)
 			}
 		})
+	}
+}
+
+// A frame that ends one reassembled record and holds the next is
+// dissected twice; its Info column names the direction once and lists the
+// records after "; ", not run together.
+func TestInfoOfTwoCallsOnOneFrame(t *testing.T) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568, 100, 500)
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+	for n := 1; n <= 6; n++ {
+		s.send(tr.Step(n))
+	}
+	// Both requests in one write: segments of 100 and 500 bytes end the
+	// first request in the frame that holds the whole second one.
+	for _, req := range conformance.BringUpRequests() {
+		s.write(0, tr.Request(0, req.Service, req.Payload))
+	}
+	s.flush(0)
+	joined := 0
+	for _, r := range tshark(t, c.write(), "nexus", "frame.number", "_ws.col.Info") {
+		info := r[1]
+		if strings.Count(info, "A->B")+strings.Count(info, "B->A") > 1 || regexp.MustCompile(`\S(A->B|B->A)|\]record`).MatchString(info) {
+			t.Errorf("frame %s: Info %q runs two texts together", r[0], info)
+		}
+		if strings.Contains(info, "; record") {
+			joined++
+		}
+	}
+	if joined == 0 {
+		t.Errorf("no frame holds two records: the capture does not test the case")
+	}
+}
+
+// A retransmission that TCP leaves out of reassembly holes a record; the
+// frame that ends the record shows TCP's "[TCP segment of a reassembled
+// PDU]" for those bytes and then the next record, after a space.
+func TestInfoAfterTCPText(t *testing.T) {
+	c := &capture{t: t}
+	s := c.session(40010, 34568)
+	tr := conformancetest.NewTranscript(t)
+	s.send(0, tr.Handshake[0]).send(1, tr.Handshake[1]).send(0, tr.Handshake[2])
+	for n := 1; n <= 6; n++ {
+		s.send(tr.Step(n))
+	}
+	var q []byte
+	for _, req := range conformance.BringUpRequests() {
+		q = append(q, tr.Request(0, req.Service, req.Payload)...)
+	}
+	push := layers.TCP{ACK: true, PSH: true}
+	s.segment(0, push, q[:64])
+	s.sent[0] -= 16 // an out-of-order segment overlaps the end of the last one
+	s.segment(0, push, q[48:81])
+	s.sent[0] -= 17
+	s.segment(1, layers.TCP{ACK: true}, nil)
+	s.segment(0, push, q[64:96]) // a retransmission, left out of reassembly
+	s.segment(0, push, q[96:])   // ends the first request and holds the second
+	seen := false
+	for _, r := range tshark(t, c.write(), "nexus", "frame.number", "_ws.col.Info") {
+		info := r[1]
+		if regexp.MustCompile(`\S(A->B|B->A)`).MatchString(info) {
+			t.Errorf("frame %s: Info %q runs two texts together", r[0], info)
+		}
+		if regexp.MustCompile(`PDU\] ?A->B record 4`).MatchString(info) {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("no frame shows TCP's text and then record 4: the capture does not test the case")
 	}
 }
 

@@ -439,13 +439,31 @@ local ne = {
 		expert.group.SECURITY, expert.severity.WARN),
 	wrong_key = ProtoExpert.new("nxsb.wrong_key", "Not the device's bring-up key: node-a reports an identity mismatch and will not handshake",
 		expert.group.SECURITY, expert.severity.WARN),
+	other_id = ProtoExpert.new("nxsb.other_id", "Device id other than node-a and node-b: the OS names itself node-a or node-b",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	odd_name = ProtoExpert.new("nxsb.odd_name", "Service name with control, unprintable, quote or backslash characters: shown quoted",
+		expert.group.PROTOCOL, expert.severity.WARN),
+	snaplen = ProtoExpert.new("nxsb.snaplen", "Announce cut by the capture's snaplen: the OS received it whole, so it is not judged",
+		expert.group.UNDECODED, expert.severity.WARN),
 }
-nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key, ne.wrong_key }
+nxsb.experts = { ne.malformed, ne.oversize, ne.dropped, ne.trailing, ne.unknown_key, ne.wrong_key, ne.other_id, ne.odd_name, ne.snaplen }
+
+-- shown is how a device id or service name is displayed: as it is when
+-- it reads plainly, else quoted as Go's %q (and the checker) would. A
+-- string field ends at its first NUL, so "node-b\0X" would show, and
+-- match nxsb.device_id == "node-b", as node-b.
+local function shown(s)
+	local q = quote(s)
+	if q == '"' .. s .. '"' then return s end
+	return q
+end
 
 -- announce_verdict decodes an announce as the OS does, in field order,
 -- returning nil for a good announce or the decoder's error.
 local function dissect_nxsb(tvb, pinfo, tree)
-	local size = tvb:len()
+	-- size is the datagram's length (UDP's), caught what the capture kept
+	-- of it: a snaplen may cut a datagram the OS received whole.
+	local size, caught = tvb:reported_len(), tvb:len()
 	pinfo.cols.protocol = "NXSB"
 	local t = tree:add(nxsb, tvb())
 	-- A datagram above 512 bytes never reaches dsoftbusd (§2.3): no
@@ -457,7 +475,7 @@ local function dissect_nxsb(tvb, pinfo, tree)
 		t:add_proto_expert_info(ne.dropped, string.format("%d bytes: a receiver drops datagrams above %d, so no node reads this announce", size, DATAGRAM_DROP))
 		t:append_text(", " .. why)
 		pinfo.cols.info = "NXSB " .. why
-		return size
+		return caught
 	end
 	-- The OS reads at most 256 bytes and decodes that prefix.
 	local limit = math.min(size, OS_ANNOUNCE_LIMIT)
@@ -468,73 +486,105 @@ local function dissect_nxsb(tvb, pinfo, tree)
 		t:add(nf.verdict, tvb(0, 0), why)
 		t:add_proto_expert_info(ne.malformed, "announce ignored (malformed): " .. why)
 		pinfo.cols.info = "NXSB malformed: " .. why
-		return size
+		return caught
 	end
-	if limit < 4 then return fail("Truncated") end
+	local id
+	-- short ends the decoding when the next field needs more than n
+	-- bytes: Truncated when the OS has fewer, not judged when only the
+	-- capture does (the checker's NET-003). Unless the datagram is too
+	-- short whatever the capture lost: need, when given, is how many bytes
+	-- it takes with zeros in their place (no service, the fewest), and
+	-- the bytes of a name the capture cut (from) must still read as UTF-8
+	-- then. Where zeros stop at a length of 0, no need is given, as the
+	-- report's label does not judge either.
+	local function short(n, need, from)
+		if limit < n then return fail("Truncated") end
+		if caught >= n then return nil end
+		if need and limit < need and (not from or valid_utf8(tvb:raw(from, caught - from) .. "\0")) then
+			return fail("Truncated")
+		end
+		local why = string.format("not judged: cut by the capture's snaplen at %d of %d bytes", caught, size)
+		t:add(nf.verdict, tvb(0, 0), why)
+		t:add_proto_expert_info(ne.snaplen, string.format("cut by the capture's snaplen at %d of %d bytes: not judged (the OS received all %d)", caught, size, size))
+		t:append_text(", " .. why)
+		pinfo.cols.info = string.format("NXSB announce%s, %s", id and " " .. shown(id) or "", why)
+		return caught
+	end
+	if short(4) then return caught end
 	t:add(nf.magic, tvb(0, 4))
 	if tvb(0, 4):string() ~= "NXSB" then return fail("BadMagic") end
-	if limit < 5 then return fail("Truncated") end
+	if short(5) then return caught end
 	local version = tvb(4, 1):uint()
 	t:add(nf.version, tvb(4, 1))
 	if version ~= 1 then return fail(string.format("UnsupportedVersion(%d)", version)) end
-	if limit < 6 then return fail("Truncated") end
+	if short(6) then return caught end
 	local d = tvb(5, 1):uint()
 	t:add(nf.dlen, tvb(5, 1))
 	if d < 1 or d > 64 then return fail(string.format("InvalidInput: device id length %d, not 1..64", d)) end
-	if limit < 6 + d then return fail("Truncated") end
-	local id = tvb(6, d):raw()
-	t:add(nf.device, tvb(6, d), id)
+	if short(6 + d, 41 + d, 6) then return caught end
+	id = tvb(6, d):raw()
+	local dt = t:add(nf.device, tvb(6, d), shown(id))
 	if not valid_utf8(id) then return fail("Utf8: device id") end
-	if limit < 8 + d then return fail("Truncated") end
+	if short(8 + d, 41 + d) then return caught end
 	local port = tvb(6 + d, 2):uint()
 	t:add(nf.port, tvb(6 + d, 2))
-	if limit < 40 + d then return fail("Truncated") end
+	if short(40 + d, 41 + d) then return caught end
 	local keyrange = tvb(8 + d, 32)
 	local keyhex = tostring(keyrange:bytes()):lower()
 	local kt = t:add(nf.key, keyrange)
 	local who = KNOWN_KEYS[keyhex]
 	kt:add(nf.identity, keyrange, who or "unknown")
-	-- node-a and node-b each have one bring-up static; any other key is
-	-- an identity mismatch for that id (the checker's DISC-005).
 	local own = BRINGUP_STATIC[id]
 	local mismatch = own and keyhex ~= own.key
-	if mismatch then
-		local function short(hex) return hex:sub(1, 8) .. "…" .. hex:sub(61, 64) end
-		kt:add_proto_expert_info(ne.wrong_key, string.format(
-			"%s announces key %s, but its bring-up key is %s (derive_test_secret(0x%x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
-			id, short(keyhex), short(own.key), own.tag, own.port))
-	elseif not who then
-		kt:add_proto_expert_info(ne.unknown_key)
-	end
-	if limit < 41 + d then return fail("Truncated") end
+	if short(41 + d) then return caught end
 	local n = tvb(40 + d, 1):uint()
 	t:add(nf.count, tvb(40 + d, 1))
 	if n > 16 then return fail(string.format("InvalidInput: %d services, more than 16", n)) end
 	local off, names = 41 + d, {}
-	for _ = 1, n do
-		if limit < off + 1 then return fail("Truncated") end
+	for i = 1, n do
+		if short(off + 1) then return caught end
 		local l = tvb(off, 1):uint()
 		if l < 1 or l > 64 then
 			t:add(nf.slen, tvb(off, 1))
 			return fail(string.format("InvalidInput: service name length %d, not 1..64", l))
 		end
-		if limit < off + 1 + l then return fail("Truncated") end
+		if short(off + 1 + l, off + 1 + l + (i < n and 1 or 0), off + 1) then return caught end
 		local name = tvb(off + 1, l):raw()
-		local st = t:add(nf.service, tvb(off, 1 + l), name)
+		local st = t:add(nf.service, tvb(off, 1 + l), shown(name))
 		st:add(nf.slen, tvb(off, 1))
 		if not valid_utf8(name) then return fail("Utf8: service name") end
-		names[#names + 1] = name
+		if shown(name) ~= name then
+			st:add_proto_expert_info(ne.odd_name, string.format("service name %s holds characters that do not read plainly: shown quoted", quote(name)))
+		end
+		names[#names + 1] = shown(name)
 		off = off + 1 + l
+	end
+	-- Who the announce claims to be is judged only once it decodes, as
+	-- the checker's DISC-005 is: the OS ignores an announce that does not.
+	-- The OS names itself node-a or node-b.
+	if not own then
+		dt:add_proto_expert_info(ne.other_id, string.format("names device %s: the OS names itself node-a or node-b", quote(id)))
+	end
+	-- node-a and node-b each have one bring-up static; any other key is
+	-- an identity mismatch for that id.
+	if mismatch then
+		local function abbrev(hex) return hex:sub(1, 8) .. "…" .. hex:sub(61, 64) end
+		kt:add_proto_expert_info(ne.wrong_key, string.format(
+			"%s announces key %s, but its bring-up key is %s (derive_test_secret(0x%x, %d)): node-a logs \"identity mismatch peer=crossvm\" and will not handshake",
+			id, abbrev(keyhex), abbrev(own.key), own.tag, own.port))
+	elseif not who then
+		kt:add_proto_expert_info(ne.unknown_key)
 	end
 	t:add(nf.verdict, tvb(0, off), "ok")
 	if off < size then
-		local tt = t:add(nf.trailing, tvb(off, size - off))
+		-- The trailing bytes the capture kept (a snaplen may cut them).
+		local tt = t:add(nf.trailing, tvb(off, math.max(0, math.min(size, caught) - off)))
 		tt:add_proto_expert_info(ne.trailing)
 	end
-	t:append_text(string.format(", %s, port %d", id, port))
-	pinfo.cols.info = string.format("NXSB announce %s port %d, %d service%s (%s)%s", id, port, n,
+	t:append_text(string.format(", %s, port %d", shown(id), port))
+	pinfo.cols.info = string.format("NXSB announce %s port %d, %d service%s (%s)%s", shown(id), port, n,
 		n == 1 and "" or "s", table.concat(names, ", "), mismatch and ", not its bring-up key" or who and "" or ", unknown key")
-	return size
+	return caught
 end
 
 function nxsb.dissector(tvb, pinfo, tree)
@@ -1253,6 +1303,34 @@ local function stream_offset(tvb, pinfo, key, a2b, profile)
 	return nil
 end
 
+-- info_said is the Info text this dissector last wrote, and its frame.
+-- TCP calls the dissector twice on a frame that ends one reassembled PDU
+-- and starts the next, fencing the column between the calls; the second
+-- text then joins the first after "; ", with the direction said once.
+-- When the frame's first bytes finish a PDU this dissector did not see
+-- whole (a hole left by a retransmission), TCP fences its own text
+-- ("[TCP segment of a reassembled PDU]") instead, and ours follows it
+-- after a space.
+local info_said = { frame = -1, text = "" }
+
+local function set_info(pinfo, a2b, text)
+	local dir = a2b and "A->B" or "B->A"
+	local before = tostring(pinfo.cols.info)
+	if info_said.frame == pinfo.number and info_said.text ~= ""
+		and before:find(info_said.text, 1, true) then
+		pinfo.cols.info = "; " .. text
+		info_said.text = info_said.text .. "; " .. text
+		return
+	end
+	info_said.frame, info_said.text = pinfo.number, dir .. " " .. text
+	pinfo.cols.info = info_said.text
+	-- A fence keeps the text before it; only the column read back shows it.
+	local after, n = tostring(pinfo.cols.info), #info_said.text
+	if #after > n and after:sub(-n - 1, -n - 1) ~= " " then
+		pinfo.cols.info = " " .. info_said.text
+	end
+end
+
 -- not_captured shows the bytes of a direction whose SYN the capture
 -- missed: cut at fixed sizes from an unknown offset, they would read as a
 -- handshake and then as records that fail their tags. The Go checker
@@ -1267,7 +1345,7 @@ local function not_captured(tvb, pinfo, tree, key, a2b)
 	if midfirst[key] == pinfo.number then
 		t:add_proto_expert_info(se.midstream)
 	end
-	pinfo.cols.info = string.format("%s %d bytes, not decoded: the handshake was not captured", a2b and "A->B" or "B->A", tvb:len())
+	set_info(pinfo, a2b, string.format("%d bytes, not decoded: the handshake was not captured", tvb:len()))
 	return tvb:len()
 end
 
@@ -1408,7 +1486,7 @@ function nexus.dissector(tvb, pinfo, tree)
 		if not pinfo.visited then pending[key] = nil end
 	end
 	if #infos > 0 then
-		pinfo.cols.info = string.format("%s %s", a2b and "A->B" or "B->A", table.concat(infos, "; "))
+		set_info(pinfo, a2b, table.concat(infos, "; "))
 	end
 	return pos
 end

@@ -30,7 +30,8 @@ A wait of more than 24h between two frames stops the injection at that
 frame; --max-gap shortens longer recorded gaps instead. A frame stamped
 before the frame before it (the capture's clock ran backwards) goes right
 after that frame, and the frames after it keep their recorded spacing;
-inject warns with a count. A record cut short by a snaplen is sent at its
+inject warns with a count. So does a frame of a pcapng Simple Packet Block,
+which carries no time: it goes right after the frame before it (or at the start). A record cut short by a snaplen is sent at its
 length on the wire, the missing bytes zero, as replay does; a record
 shorter than 14 bytes or longer than 69632 is left out, with a warning.
 When the hub refuses a frame (longer than its --max-frame), the injection
@@ -42,15 +43,18 @@ From an l2hub capture only the ingress copies (what a VM sent) are sent;
 IPv4, TCP, UDP, ICMP and ICMPv6 checksums.
 
 A port with no VM attached is refused (every frame would be dropped). The
-port's drop counters that rose while the frames went out are reported, and
-frames that found no VM (it went away) make the command fail. A port that
+injected frames the port dropped are reported as the hub counts them
+(--json: dropped), and those that found no VM (it went away) make the
+command fail; the port's other drops meanwhile (frames forwarded to it)
+are a separate warning, but frames that found no VM on a port whose VM is
+gone by the end fail it too (some may be injected frames it had queued). A port that
 pauses its senders (overflow: pause, the default) holds the frames back as
 it holds back a VM sending faster than its VM reads, so even --flood loses
 nothing while the VM reads; frames the port drops for flow control all the
 same (stalled, queue-full, backlog-full) make the command fail, except when
 flooding (--flood, --speed 0): as fast as possible into a port that
 tail-drops (overflow: drop) or whose VM stalls is a lossy flood, and they
-are a warning.`,
+are a warning, in the hub's words only: --json then has no dropped.`,
 		Example: `  l2hub inject handshake.pcapng --into b --from a
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12

@@ -84,8 +84,8 @@ func TestInjectFlowDropsFailUnlessFlood(t *testing.T) {
 		{"queue-full-pps", hub.DropQueueFull, false, []string{"--pps", "10k"}, "", "(queue-full=7: the port tail-drops"},
 		{"queue-full-flood", hub.DropQueueFull, false, []string{"--flood"}, "for flow control (queue-full=7: ", ""},
 		{"stalled-speed-0", hub.DropStalled, false, []string{"--speed", "0"}, "for flow control (stalled=7: ", ""},
-		{"policy", hub.DropPolicy, false, nil, "port b dropped frames while injecting: policy=7", ""},
-		{"vm-went-away-flood", hub.DropStalled, true, []string{"--flood"}, "port-down=3 stalled=4", "3 frames found no VM on the port"},
+		{"policy", hub.DropPolicy, false, nil, "the port dropped 7 of the frames sent rather than queue them for its VM: policy=7", ""},
+		{"vm-went-away-flood", hub.DropStalled, true, []string{"--flood"}, "port-down=3 stalled=4", "3 of the frames sent found no VM on the port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

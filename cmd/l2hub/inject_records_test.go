@@ -119,7 +119,7 @@ func TestInjectWarnsOfABackwardClock(t *testing.T) {
 	if err != nil {
 		t.Fatalf("inject: %v\n%s", err, stderr)
 	}
-	want := "l2hub inject: warning: 1 frames are stamped before the frame before them, by up to 1ms: the capture's clock ran backwards"
+	want := "l2hub inject: warning: 1 frame is stamped before the frame before it, by up to 1ms: the capture's clock ran backwards"
 	if !strings.Contains(stderr, want) {
 		t.Errorf("got stderr %q, want a warning saying %q", stderr, want)
 	}

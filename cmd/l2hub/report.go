@@ -42,7 +42,8 @@ by port and protocol, click a frame for its bytes and decoded headers.
 time stamp on port NAME's lifeline: "  2.391 text" or "[ 2.391] text"
 (seconds since the log's zero; without brackets, with a fraction: "64
 bytes from" and "200 OK" are no stamps) or "2026-01-02T15:04:05.123Z
-text". A relative stamp counts from the log's "# t0=<RFC 3339>" line (the e2e
+text" (a stamp with no time zone is read as UTC, with a warning). A
+relative stamp counts from the log's "# t0=<RFC 3339>" line (the e2e
 harness writes one), else from the capture's start (a lab run starts hub
 and clock together); ",offset=DUR" puts the log's zero DUR after the
 capture's start instead, and ",match=REGEX" (last, RE2) keeps only the

@@ -1,0 +1,159 @@
+package replay
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/control"
+	"l2hub/hub"
+)
+
+// droppingHub is a control target with one port, b, whose drop counters
+// rise by forwarded (per reason) as the injection starts, as frames the
+// hub forwards there meanwhile are dropped, and which drops the injected
+// frames for the reasons in own, one each, in order.
+type droppingHub struct {
+	control.Target // the routes the injection does not use
+	mu             sync.Mutex
+	forwarded      map[string]uint64
+	own            []hub.DropReason
+	drops          map[string]uint64
+	// leaves: the VM is gone once the injection went on.
+	leaves, injected bool
+}
+
+func (h *droppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.drops == nil {
+		h.drops = map[string]uint64{}
+	}
+	st := hub.PortStatus{Name: "b", Attached: !(h.leaves && h.injected)}
+	st.Stats.Drops = map[string]uint64{}
+	for r, n := range h.drops {
+		st.Stats.Drops[r] = n
+	}
+	return []hub.PortStatus{st}, nil
+}
+
+func (h *droppingHub) State(context.Context) (control.State, error) { return control.State{}, nil }
+
+func (h *droppingHub) Inject(context.Context, string, []byte) error { return nil }
+
+func (h *droppingHub) WaitRoom(context.Context, string) error { return nil }
+
+func (h *droppingHub) InjectFrame(context.Context, string, []byte) (hub.DropReason, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for r, n := range h.forwarded { // once, while the injection goes on
+		h.drops[r] += n
+	}
+	h.forwarded = nil
+	h.injected = true
+	if len(h.own) == 0 {
+		return hub.DropNone, nil
+	}
+	r := h.own[0]
+	h.own = h.own[1:]
+	h.drops[r.String()]++
+	return r, nil
+}
+
+// TestInjectIntoCountsItsOwnDrops: the injection's drops are the hub's
+// count of the injected frames the port dropped, not the rise of the
+// port's counters, which frames forwarded to it meanwhile share. Injected
+// frames that found no VM fail it; so do port-down drops beyond those on
+// a port whose VM is gone by the end (some may be injected frames it had
+// queued).
+func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		forwarded map[string]uint64
+		own       []hub.DropReason
+		leaves    bool
+		dropped   map[string]int
+		warn      string // "" for none
+		wantErr   string
+	}{
+		{"forwarded-policy", map[string]uint64{"policy": 19}, nil, false, nil,
+			"port b's drop counters rose by 19 more than the injection's own drops (frames forwarded to it meanwhile): policy=19", ""},
+		{"forwarded-port-down", map[string]uint64{"port-down": 3}, nil, false, nil,
+			"port b's drop counters rose by 3 more than the injection's own drops (frames forwarded to it meanwhile): port-down=3", ""},
+		{"own-policy", nil, []hub.DropReason{hub.DropPolicy, hub.DropPolicy}, false, map[string]int{"policy": 2}, "", ""},
+		{"own-port-down", map[string]uint64{"policy": 1}, []hub.DropReason{hub.DropDown}, false, map[string]int{"port-down": 1},
+			"port b's drop counters rose by 1 more than the injection's own drops (frames forwarded to it meanwhile): policy=1", "1 of the frames sent found no VM"},
+		// Frames the hub took and queued, then threw away as the VM left:
+		// port-down on the port, in none of the hub's answer.
+		{"queued-then-vm-left", map[string]uint64{"port-down": 2}, nil, true, nil,
+			"port b's drop counters rose by 2 more than the injection's own drops (frames forwarded to it meanwhile): port-down=2", "its VM went away"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ctl.sock")
+			l, err := control.Listen(path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			target := &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.leaves}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
+			defer func() { cancel(); <-done }()
+
+			var rep *InjectReport
+			var warned []string
+			err = InjectInto(context.Background(), control.NewClient(path, ""), "b",
+				InjectConfig{Input: memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond))},
+				func(r *InjectReport) { rep = r }, func(w string) { warned = append(warned, w) })
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("got InjectInto error %v, want %q", err, tc.wantErr)
+			}
+			if rep == nil || len(rep.Dropped) != len(tc.dropped) {
+				t.Fatalf("got report %+v, want dropped %v", rep, tc.dropped)
+			}
+			for r, n := range tc.dropped {
+				if rep.Dropped[r] != n {
+					t.Errorf("got dropped %v, want %v", rep.Dropped, tc.dropped)
+				}
+			}
+			if got := strings.Join(warned, "\n"); got != tc.warn {
+				t.Errorf("got warnings %q, want %q", got, tc.warn)
+			}
+		})
+	}
+}
+
+// TestInjectIntoJudgesTheCaptureFirst: a capture with nothing to send is
+// said to be so before the hub is asked anything (here there is none to
+// ask), and one with frames is read once for that, once to send them.
+func TestInjectIntoJudgesTheCaptureFirst(t *testing.T) {
+	empty := new(ngBlocks).section().iface("")
+	err := InjectInto(context.Background(), control.NewClient(filepath.Join(t.TempDir(), "none.sock"), ""), "b",
+		InjectConfig{Input: memInput("empty.pcapng", empty.b)}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "empty.pcapng holds no frames") {
+		t.Errorf("got InjectInto error %v, want one saying the capture holds no frames", err)
+	}
+
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&control.Server{Target: &droppingHub{}}).Serve(ctx, l) }()
+	defer func() { cancel(); <-done }()
+	in, opens := memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond)), 0
+	open := in.Open
+	in.Open = func() (io.ReadCloser, error) { opens++; return open() }
+	if err := InjectInto(context.Background(), control.NewClient(path, ""), "b", InjectConfig{Input: in}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if opens != 2 {
+		t.Errorf("got the capture opened %d times, want 2: once to judge it, once to send it", opens)
+	}
+}
