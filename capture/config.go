@@ -217,7 +217,7 @@ type Config struct {
 // (mkfifo) as the path is a stream too: opening it waits for a reader;
 // and so is a character device (/dev/null, a terminal), which files
 // numbered beside it would not be. A stream is one file: not per port, not rotated; a SetMeta starts a new
-// pcapng section in it, and a reader that goes away ends the capture
+// pcapng section in it (a classic pcap stream just goes on), and a reader that goes away ends the capture
 // (logged and counted, but no error of Close's: closing a live viewer is
 // how one stops watching), with no retry.
 const Stdout = "-"

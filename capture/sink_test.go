@@ -416,14 +416,18 @@ func TestObserveAfterClose(t *testing.T) {
 	}
 }
 
-// gateFile is a file whose writes wait until the gate opens: a slow disk.
+// gateFile is a file whose writes wait until the gate opens: a slow disk,
+// once the capture has started (the header Open writes goes through).
 type gateFile struct {
 	memFile
-	gate chan struct{}
+	gate    chan struct{}
+	started atomic.Bool
 }
 
 func (f *gateFile) Write(p []byte) (int, error) {
-	<-f.gate
+	if f.started.Swap(true) {
+		<-f.gate
+	}
 	return f.memFile.Write(p)
 }
 
@@ -540,12 +544,16 @@ type valveFile struct {
 	mu      sync.Mutex
 	gate    chan struct{}
 	waiting atomic.Int32 // writes waiting on the gate
+	started atomic.Bool  // the first write, the header Open writes, goes through
 }
 
 func (f *valveFile) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	g := f.gate
 	f.mu.Unlock()
+	if !f.started.Swap(true) {
+		return f.memFile.Write(p)
+	}
 	f.waiting.Add(1)
 	<-g
 	f.waiting.Add(-1)
