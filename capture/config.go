@@ -123,7 +123,10 @@ func (o Overflow) String() string {
 
 // Limits and defaults.
 const (
-	DefaultSnaplen = 65536 // as QEMU's filter-dump (maxlen) and tcpdump of old
+	// DefaultSnaplen keeps every frame whole: it is more than the largest
+	// frame the hub takes by default (hub.DefaultMaxFrame), as tcpdump's
+	// and Wireshark's own default is.
+	DefaultSnaplen = MaxSnaplen
 	// MaxSnaplen is Wireshark's own limit for Ethernet.
 	MaxSnaplen           = 262144
 	DefaultQueueBytes    = 8 << 20

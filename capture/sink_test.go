@@ -571,3 +571,23 @@ func (f *valveFile) shut() {
 	defer f.mu.Unlock()
 	f.gate = make(chan struct{})
 }
+
+// TestDefaultKeepsTheLargestFrameWhole: with no snaplen given, a frame as
+// large as the hub takes by default is recorded whole, not cut as if the
+// user had asked for it.
+func TestDefaultKeepsTheLargestFrameWhole(t *testing.T) {
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	s := mustOpen(t, cfg)
+	big := frame(hub.DefaultMaxFrame, 1, 2, 7)
+	run(s, []step{addPort(0, "a", "tcp 127.0.0.1:7001"), event(0, 0, "a", hub.Ingress, big, false)})
+	mustClose(t, s)
+	got, _ := readAll(t, fs.file(t, cfg.Path))
+	if len(got) != 1 || len(got[0].Data) != len(big) || got[0].OrigLen != len(big) {
+		var lens []int
+		for _, p := range got {
+			lens = append(lens, len(p.Data))
+		}
+		t.Fatalf("recorded %v bytes of a %d-byte frame, want it whole", lens, len(big))
+	}
+}
