@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,15 +16,19 @@ import (
 )
 
 // blockedFile is a file whose writes wait until release is closed: a disk
-// that hangs, or a live viewer the user paused.
+// that hangs, or a live viewer the user paused, once the capture has
+// started (its first write, the header Open writes, goes through).
 type blockedFile struct {
 	release chan struct{}
 	mu      sync.Mutex
 	n       int
+	started atomic.Bool
 }
 
 func (f *blockedFile) Write(p []byte) (int, error) {
-	<-f.release
+	if f.started.Swap(true) {
+		<-f.release
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n += len(p)

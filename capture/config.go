@@ -123,7 +123,10 @@ func (o Overflow) String() string {
 
 // Limits and defaults.
 const (
-	DefaultSnaplen = 65536 // as QEMU's filter-dump (maxlen) and tcpdump of old
+	// DefaultSnaplen keeps every frame whole: it is more than the largest
+	// frame the hub takes by default (hub.DefaultMaxFrame), as tcpdump's
+	// and Wireshark's own default is.
+	DefaultSnaplen = MaxSnaplen
 	// MaxSnaplen is Wireshark's own limit for Ethernet.
 	MaxSnaplen           = 262144
 	DefaultQueueBytes    = 8 << 20
@@ -217,7 +220,7 @@ type Config struct {
 // (mkfifo) as the path is a stream too: opening it waits for a reader;
 // and so is a character device (/dev/null, a terminal), which files
 // numbered beside it would not be. A stream is one file: not per port, not rotated; a SetMeta starts a new
-// pcapng section in it, and a reader that goes away ends the capture
+// pcapng section in it (a classic pcap stream just goes on), and a reader that goes away ends the capture
 // (logged and counted, but no error of Close's: closing a live viewer is
 // how one stops watching), with no retry.
 const Stdout = "-"

@@ -35,9 +35,11 @@
 // shows as dropped is the port's one total. Files ended earlier (rotation,
 // SetMeta) and ports without counters get neither option.
 // [Stdout] ("-") or a named pipe as the path streams the capture for a live
-// Wireshark: one stream, in which SetMeta starts a new section.
-// Classic pcap (microsecond or nanosecond, Ethernet, snaplen 65536 by
-// default, like QEMU's filter-dump) and one file per port are options, as
+// Wireshark: one stream, in which SetMeta starts a new pcapng section (a
+// classic pcap stream, which has none, just goes on).
+// Classic pcap (microsecond or nanosecond, Ethernet, snaplen 262144 by
+// default, every frame whole, as tcpdump's) and one file per port, like
+// QEMU's filter-dump, are options, as
 // are a snaplen and rotation by size or packet count ([RotatedPath]); every
 // rotated file is self-contained. When the run's description changes (a
 // policy replaced while the hub runs), [Sink.SetMeta] starts the next

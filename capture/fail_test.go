@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -180,6 +181,9 @@ func TestCommentMatchesHub(t *testing.T) {
 type disk struct {
 	memFS
 	full atomic.Bool
+	// fillOnCreate makes the disk full as the next file is created: a
+	// rotation's new file then gets not even its header.
+	fillOnCreate atomic.Bool
 }
 
 type diskFile struct {
@@ -195,6 +199,9 @@ func (f diskFile) Write(p []byte) (int, error) {
 }
 
 func (d *disk) Create(path string) (io.WriteCloser, error) {
+	if d.fillOnCreate.Swap(false) {
+		d.full.Store(true)
+	}
 	f, _ := d.memFS.Create(path)
 	return diskFile{f.(*memFile), d}, nil
 }
@@ -287,5 +294,253 @@ func TestResumeAfterFullDisk(t *testing.T) {
 	}
 	if n := len(logs.records(slog.LevelError)); n != 1 {
 		t.Errorf("got %d error logs, want 1 (the failure)", n)
+	}
+}
+
+// TestFullDiskAtRotation: a disk that fills as a rotation creates the next
+// part leaves that part without its header; it is removed at once rather
+// than left empty (an empty part stops a replay of the run's files), never
+// counted, and the capture resumes in it, under the same number.
+func TestFullDiskAtRotation(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	logs := &logRecorder{}
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.RotatePackets = 5
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	cfg.Logger = slog.New(logs)
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	send := func(n int) {
+		for range n {
+			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+			s.Observe(&ev)
+			k++
+		}
+	}
+	settled := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); !done(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+			}
+		}
+	}
+	creates := func() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.order) }
+	send(5)
+	settled("5 frames written", func() bool { return s.Stats().Written == 5 })
+	d.fillOnCreate.Store(true)
+	send(1) // rotates
+	settled("the frame after the rotation failed", func() bool { return s.Stats().WriteError == 1 })
+	settled("a retry on the full disk", func() bool { return creates() >= 3 })
+	d.full.Store(false)
+	settled("the capture to resume", func() bool { return len(logs.records(slog.LevelWarn)) > 0 })
+	send(5)
+	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close() = %v, want the full disk's error", err)
+	}
+
+	next := RotatedPath(cfg.Path, 1)
+	d.mu.Lock()
+	left := slices.Sorted(maps.Keys(d.files))
+	d.mu.Unlock()
+	if want := []string{next, cfg.Path}; !slices.Equal(left, want) { // sorted
+		t.Errorf("files on the disk: %v, want only %v", left, want)
+	}
+	if got := s.Files(); !slices.Equal(got, []string{cfg.Path, next}) {
+		t.Errorf("Files() = %v, want %s and %s", got, cfg.Path, next)
+	}
+	if st := s.Stats(); st.Files != 2 || st.Written != 10 || st.WriteError != 1 {
+		t.Errorf("Stats() = %+v, want 2 files, 10 frames written and 1 write error", st)
+	}
+	for _, path := range left {
+		if got, _ := readAll(t, d.file(t, path)); len(got) != 5 {
+			t.Errorf("%s: got %d packets, want 5", path, len(got))
+		}
+	}
+	got, r := readAll(t, d.file(t, next))
+	if m, err := ParseMeta(r.Section().Comment); err != nil || m.Part != 1 {
+		t.Errorf("%s: section header %q, want part 1", next, r.Section().Comment)
+	}
+	if !bytes.Equal(got[0].Data, frame(100, 1, 2, 6)) || !strings.Contains(got[0].Comment, "1 events missing before this one") {
+		t.Errorf("%s: first packet %q, want frame 6 saying that frame 5 is missing", next, got[0].Comment)
+	}
+	// The part never started: no file of that name failed.
+	if want := "(could not start run-0001.pcapng: no space left on device)"; !strings.Contains(got[0].Comment, want) {
+		t.Errorf("%s: first packet %q, want it to say %q", next, got[0].Comment, want)
+	}
+	if e := logs.records(slog.LevelError); len(e) != 1 || !strings.Contains(e[0].Message, "could not start") || attr(e[0], "path") != next {
+		t.Errorf("got errors %v, want one saying the capture could not start %s", e, next)
+	}
+	w := logs.records(slog.LevelWarn)
+	if len(w) == 0 || attr(w[0], "path") != next {
+		t.Fatalf("got warnings %v, want the resume in %s logged", w, next)
+	}
+	if strings.Contains(w[0].Message, "new file") || !strings.Contains(w[0].Message, "could not start") || attr(w[0], "failed") != "" {
+		t.Errorf("got warning %q failed=%q, want the resume in the file it could not start, with no file said failed", w[0].Message, attr(w[0], "failed"))
+	}
+}
+
+// heldFullFile is a file on a full disk whose writes wait for the test
+// before they fail.
+type heldFullFile struct {
+	memFile
+	gate    chan struct{}
+	waiting *atomic.Bool
+}
+
+func (f *heldFullFile) Write([]byte) (int, error) {
+	f.waiting.Store(true)
+	<-f.gate
+	return 0, syscall.ENOSPC
+}
+
+// TestFilesOnlyGrow: Files and Stats.Files (exported as a counter) never
+// shrink, not even when the disk fills as a rotation starts a part: a part
+// is one of the capture's once its header is written, and the part that
+// never got it is removed before it ever was.
+func TestFilesOnlyGrow(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	gate := make(chan struct{})
+	var waiting atomic.Bool
+	cfg := memConfig(nil)
+	cfg.RotatePackets = 1
+	cfg.RetryInterval = -1
+	cfg.Remove = d.Remove
+	cfg.Create = func(path string) (io.WriteCloser, error) {
+		if path == cfg.Path {
+			return d.Create(path)
+		}
+		d.memFS.Create(path) // the file Remove is to remove
+		return &heldFullFile{gate: gate, waiting: &waiting}, nil
+	}
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	for k := range 2 { // the second starts part 1
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+	}
+	for deadline := time.Now().Add(hangGuard); !waiting.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer never wrote to part 1: stats %+v", s.Stats())
+		}
+	}
+	files, n := s.Files(), s.Stats().Files // while part 1's first write waits
+	close(gate)
+	s.Close()
+	if got := s.Files(); len(got) < len(files) || !slices.Equal(got[:len(files)], files) {
+		t.Errorf("Files() = %v, then %v: want a list that only grows", files, got)
+	}
+	if got := s.Stats().Files; got < n {
+		t.Errorf("Stats().Files = %d, then %d: want a count that only grows", n, got)
+	}
+	if got := s.Files(); !slices.Equal(got, []string{cfg.Path}) {
+		t.Errorf("Files() = %v, want only %s: part 1 never got its header", got, cfg.Path)
+	}
+	d.mu.Lock()
+	left := slices.Sorted(maps.Keys(d.files))
+	d.mu.Unlock()
+	if !slices.Equal(left, []string{cfg.Path}) {
+		t.Errorf("files on the disk: %v, want only %s", left, cfg.Path)
+	}
+}
+
+// TestFullDiskAtOpen: a capture whose first file cannot take its header
+// fails Open, and leaves the path the user named as it is (here a link,
+// which must not be removed or replaced by a file), empty.
+func TestFullDiskAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	target, path := filepath.Join(dir, "target.pcapng"), filepath.Join(dir, "run.pcapng")
+	if err := os.Symlink(target, path); err != nil {
+		t.Skipf("skipping: no symlinks here: %v", err)
+	}
+	cfg := Config{Path: path, Meta: testMeta, RetryInterval: time.Millisecond}
+	cfg.Create = func(path string) (io.WriteCloser, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		return &fullOSFile{f}, nil
+	}
+	s, err := Open(cfg)
+	if err == nil {
+		s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+		ev := hub.Event{Time: t0, Port: 0, PortName: "a", Frame: frame(100, 1, 2, 0)}
+		s.Observe(&ev)
+		s.Close()
+		t.Errorf("Open on a full disk = nil error, want ENOSPC")
+	} else if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Open on a full disk = %v, want ENOSPC naming %s", err, path)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the user's path after a failed capture: %v, %v; want the link left as it was", fi, err)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Size() != 0 {
+		t.Errorf("the link's target: %v, %v; want it empty", fi, err)
+	}
+}
+
+// fullOSFile is a real file on a disk that is full.
+type fullOSFile struct{ *os.File }
+
+func (*fullOSFile) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestSetMetaOnAFailedFile: the annotations a SetMeta ends the old files
+// with, when the file has failed (a full disk), ride on the first frame
+// written once the capture resumes, like the lost frames' own.
+func TestSetMetaOnAFailedFile(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	logs := &logRecorder{}
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	cfg.Logger = slog.New(logs)
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	send := func() {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+		k++
+	}
+	settled := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); !done(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+			}
+		}
+	}
+	send()
+	settled("a frame written", func() bool { return s.Stats().Written == 1 })
+	d.full.Store(true)
+	send()
+	settled("a frame failed", func() bool { return s.Stats().WriteError == 1 })
+	const edit = "control at 2ms: link a down"
+	s.Annotate(edit)
+	m := testMeta
+	m.Seed = 7
+	done, err := s.SetMeta(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	d.full.Store(false)
+	settled("the capture to resume", func() bool { return len(logs.records(slog.LevelWarn)) > 0 })
+	send()
+	if err := s.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close() = %v, want the full disk's error", err)
+	}
+	next := RotatedPath(cfg.Path, 1)
+	got, r := readAll(t, d.file(t, next))
+	if len(got) != 1 {
+		t.Fatalf("%s: got %d packets, want 1", next, len(got))
+	}
+	if !strings.Contains(got[0].Comment, edit) {
+		t.Errorf("%s: got a first packet with comment %q, want it to carry %q", next, got[0].Comment, edit)
+	}
+	if m, err := ParseMeta(r.Section().Comment); err != nil || m.Seed != 7 {
+		t.Errorf("%s: section header %q, want the new Meta", next, r.Section().Comment)
 	}
 }

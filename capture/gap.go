@@ -16,14 +16,15 @@ import (
 // carries it (lostStretch.appendLines), or, if none is, the trailer of
 // the file it ends in.
 type lostStretch struct {
-	n        uint64 // packet records lost
-	from, to uint64 // the first and last lost record's time, Unix ns
-	file     string // the file that failed (its base name) and why
-	why      string
-	earlier  uint64 // events the lost records said were missing before them (the writer fell behind)
-	notes    []byte // the lost records' other annotation lines, oldest first
-	left     uint64 // annotation lines left out of notes for want of room, or that the lost records said were
-	full     bool   // a line was left out for want of room: so are the later ones, and notes keeps the oldest
+	n         uint64 // packet records lost
+	from, to  uint64 // the first and last lost record's time, Unix ns
+	file      string // the file that failed (its base name) and why
+	why       string
+	unstarted bool   // file could not be started: created, or given its header
+	earlier   uint64 // events the lost records said were missing before them (the writer fell behind)
+	notes     []byte // the lost records' other annotation lines, oldest first
+	left      uint64 // annotation lines left out of notes for want of room, or that the lost records said were
+	full      bool   // a line was left out for want of room: so are the later ones, and notes keeps the oldest
 }
 
 // maxStretchNotes bounds the annotation lines a lost stretch keeps: what a
@@ -93,8 +94,9 @@ func (g *lostStretch) keepWithin(tail []byte, bound int) {
 	}
 }
 
-// failed records why the stretch's file failed: err, from Sink's writer.
-func (g *lostStretch) failed(path string, err error) {
+// failed records why the stretch's file failed: err, from Sink's writer;
+// started, whether the file was, with its header, before it did.
+func (g *lostStretch) failed(path string, err error, started bool) {
 	for {
 		inner := errors.Unwrap(err)
 		if inner == nil {
@@ -104,6 +106,7 @@ func (g *lostStretch) failed(path string, err error) {
 	}
 	why := strings.Join(strings.Fields(validText(err.Error())), " ")
 	g.file, g.why = cutRunes(validText(filepath.Base(path)), maxWhy), string(cutText([]byte(why), maxWhy))
+	g.unstarted = !started
 }
 
 // merge adds the later stretch h to g.
@@ -122,7 +125,7 @@ func (g *lostStretch) merge(h *lostStretch) {
 	g.keep(h.notes)
 	g.full = g.full || h.full
 	if h.why != "" {
-		g.file, g.why = h.file, h.why
+		g.file, g.why, g.unstarted = h.file, h.why, h.unstarted
 	}
 }
 
@@ -164,7 +167,9 @@ func appendEarlier(b []byte, n uint64, where string) []byte {
 
 // appendFailGap appends the line that says the stretch's records are
 // missing: "capture: 797 events missing before this one, from 1.204s to
-// 3.018s (the file run.pcapng failed: no space left on device)".
+// 3.018s (the file run.pcapng failed: no space left on device)", or, when
+// the file was never started, "(could not start run-0001.pcapng: no space
+// left on device)".
 func (g *lostStretch) appendFailGap(b []byte, where string, start time.Time) []byte {
 	if g.n == 0 {
 		return b
@@ -177,9 +182,15 @@ func (g *lostStretch) appendFailGap(b []byte, where string, start time.Time) []b
 	b = appendStretchTime(b, g.from, start)
 	b = append(b, " to "...)
 	b = appendStretchTime(b, g.to, start)
-	b = append(b, " (the file "...)
-	b = append(b, g.file...)
-	b = append(b, " failed: "...)
+	if g.unstarted {
+		b = append(b, " (could not start "...)
+		b = append(b, g.file...)
+		b = append(b, ": "...)
+	} else {
+		b = append(b, " (the file "...)
+		b = append(b, g.file...)
+		b = append(b, " failed: "...)
+	}
 	b = append(b, g.why...)
 	return append(b, ')')
 }

@@ -320,7 +320,7 @@ func TestCarryKeepsWholeLines(t *testing.T) {
 			cfg := memConfig(nil)
 			o := &output{w: newWriter(&cfg, &counters{})}
 			o.gap = lostStretch{n: 15, from: uint64(t0.UnixNano()), to: uint64(t0.UnixNano()) + 1e6}
-			o.gap.failed("/mem/run.pcapng", syscall.ENOSPC)
+			o.gap.failed("/mem/run.pcapng", syscall.ENOSPC, true)
 			o.gap.keep([]byte(strings.Join(edits, "\n")))
 			comment := []byte(tc.own)
 			for _, l := range append(slices.Clone(tc.tail), string(appendLost(nil, tc.said))) {

@@ -262,3 +262,35 @@ func TestSectionTrailerInAStream(t *testing.T) {
 		t.Errorf("got Trailer() = %q, want %q", r.Trailer(), want)
 	}
 }
+
+// TestSetMetaInAPcapStream: classic pcap has no sections, so a SetMeta
+// leaves a pcap stream as it is; a second file header in it would read as
+// a record header, and every reader would stop there.
+func TestSetMetaInAPcapStream(t *testing.T) {
+	for _, format := range []Format{FormatPcap, FormatPcapNano} {
+		t.Run(format.String(), func(t *testing.T) {
+			var stream bytes.Buffer
+			cfg := Config{Path: Stdout, Format: format, Meta: testMeta, Overflow: OverflowBlock,
+				Create: func(string) (io.WriteCloser, error) { return nopWriteCloser{&stream}, nil }}
+			s := mustOpen(t, cfg)
+			run(s, []step{addPort(0, "a", "tcp a"), event(0, 0, "a", hub.Ingress, frame(60, 1, 0xff, 1), false)})
+			m := testMeta
+			m.Seed = 7
+			done, err := s.SetMeta(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(s, []step{event(2*time.Second, 0, "a", hub.Ingress, frame(60, 1, 0xff, 2), false)})
+			mustClose(t, s)
+			<-done
+
+			got, _ := readAll(t, stream.Bytes()) // fails on a corrupt record
+			if len(got) != 2 || !bytes.Equal(got[1].Data, frame(60, 1, 0xff, 2)) {
+				t.Errorf("got %d packets in the stream, want both frames, the second after the SetMeta", len(got))
+			}
+			if n := len(stream.Bytes()); n != 24+2*(16+60) {
+				t.Errorf("got a stream of %d bytes, want one file header and two records (%d)", n, 24+2*(16+60))
+			}
+		})
+	}
+}

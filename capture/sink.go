@@ -66,7 +66,7 @@ type Stats struct {
 	Observed   uint64 `json:"observed"`    // events queued for writing
 	Written    uint64 `json:"written"`     // packet records that reached a file
 	Bytes      uint64 `json:"bytes"`       // bytes that reached files, headers included
-	Files      uint64 `json:"files"`       // files created, rotations and per-port files included
+	Files      uint64 `json:"files"`       // files created with their header, rotations and per-port files included; never decreases
 	QueueFull  uint64 `json:"queue_full"`  // events dropped because the writer was QueueBytes behind
 	WriteError uint64 `json:"write_error"` // events dropped because their file had failed
 	Closed     uint64 `json:"closed"`      // events dropped because they came after Close
@@ -107,8 +107,10 @@ const (
 var ne = binary.NativeEndian
 
 // Open creates the capture described by cfg and starts its writer. The single
-// file of a segment capture is created now, so that a bad path fails here;
-// per-port files are created as ports are added.
+// file of a segment capture is created now, with its header, so that a bad
+// path or a full disk fails here (the path is then left as it is, empty);
+// per-port files are created as ports are added. A stream's header waits
+// for its reader, in the writer.
 func Open(cfg Config) (*Sink, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -346,7 +348,8 @@ type metaChange struct {
 // capture keeps saying how to reproduce itself when, say, the policy is
 // replaced while the hub runs. It does no I/O and is never dropped; done is
 // closed once the writer has opened the new files (Files then lists them).
-// Classic pcap has no header for Meta, but starts a new file all the same.
+// Classic pcap has no header for Meta, but starts a new file all the same;
+// a classic pcap stream, which has no sections, just goes on.
 func (s *Sink) SetMeta(m Meta) (done <-chan struct{}, err error) {
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("capture %s: %w", s.cfg.Path, err)
@@ -722,7 +725,9 @@ func (s *Sink) Stats() Stats {
 // Err returns the first error writing or closing a file, nil if none.
 func (s *Sink) Err() error { return s.w.firstErr() }
 
-// Files lists the files created so far, in creation order.
+// Files lists the files created so far, in creation order: those whose
+// header was written (a file a full disk left without one is removed). The
+// list only grows.
 func (s *Sink) Files() []string { return s.w.fileList() }
 
 // run is the writer goroutine. It takes the pending records when Observe

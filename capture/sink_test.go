@@ -416,14 +416,18 @@ func TestObserveAfterClose(t *testing.T) {
 	}
 }
 
-// gateFile is a file whose writes wait until the gate opens: a slow disk.
+// gateFile is a file whose writes wait until the gate opens: a slow disk,
+// once the capture has started (the header Open writes goes through).
 type gateFile struct {
 	memFile
-	gate chan struct{}
+	gate    chan struct{}
+	started atomic.Bool
 }
 
 func (f *gateFile) Write(p []byte) (int, error) {
-	<-f.gate
+	if f.started.Swap(true) {
+		<-f.gate
+	}
 	return f.memFile.Write(p)
 }
 
@@ -540,12 +544,16 @@ type valveFile struct {
 	mu      sync.Mutex
 	gate    chan struct{}
 	waiting atomic.Int32 // writes waiting on the gate
+	started atomic.Bool  // the first write, the header Open writes, goes through
 }
 
 func (f *valveFile) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	g := f.gate
 	f.mu.Unlock()
+	if !f.started.Swap(true) {
+		return f.memFile.Write(p)
+	}
 	f.waiting.Add(1)
 	<-g
 	f.waiting.Add(-1)
@@ -562,4 +570,24 @@ func (f *valveFile) shut() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.gate = make(chan struct{})
+}
+
+// TestDefaultKeepsTheLargestFrameWhole: with no snaplen given, a frame as
+// large as the hub takes by default is recorded whole, not cut as if the
+// user had asked for it.
+func TestDefaultKeepsTheLargestFrameWhole(t *testing.T) {
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	s := mustOpen(t, cfg)
+	big := frame(hub.DefaultMaxFrame, 1, 2, 7)
+	run(s, []step{addPort(0, "a", "tcp 127.0.0.1:7001"), event(0, 0, "a", hub.Ingress, big, false)})
+	mustClose(t, s)
+	got, _ := readAll(t, fs.file(t, cfg.Path))
+	if len(got) != 1 || len(got[0].Data) != len(big) || got[0].OrigLen != len(big) {
+		var lens []int
+		for _, p := range got {
+			lens = append(lens, len(p.Data))
+		}
+		t.Fatalf("recorded %v bytes of a %d-byte frame, want it whole", lens, len(big))
+	}
 }

@@ -118,7 +118,7 @@ type output struct {
 	trailer       int64     // bound of the statistics blocks that will end the file
 	batchPackets  int64
 	failed        bool
-	made          bool   // the current part's file was created: it may hold frames
+	made          bool   // the current part's file was created, with its header: it may hold frames
 	lost          uint64 // frames dropped since the output failed, for the log
 	// gap is what the sequence lost since its last record written (while
 	// its file had failed), for the next record written to carry.
@@ -458,16 +458,24 @@ func (w *writer) attachedNames() string {
 // sequence, so that m's section header covers what comes next.
 // The annotations queued before it (recTrailer) end the old files.
 func (w *writer) setMeta(m Meta) {
-	trailer := w.trailerComment()
+	notes, trailer := w.trailer, w.trailerComment()
 	w.trailer = ""
 	ends := map[*output][]string{}
 	w.eachOutput(func(o *output) { // under the old Meta
+		if o.failed {
+			return
+		}
 		ends[o] = o.endTrailer(trailer)
 		o.makeRoom(ends[o])
 	})
 	w.meta = m
 	w.eachOutput(func(o *output) {
 		o.newMeta = true
+		if o.failed {
+			// No file to end with the annotations: the record the
+			// sequence resumes with carries them, or counts them.
+			o.gap.keep([]byte(notes))
+		}
 		o.rotate(ends[o])
 	})
 }
@@ -504,7 +512,11 @@ func (w *writer) closeAll() {
 
 // open creates the output's current file and writes its header: a pcap file
 // header, or a section header and every interface the file needs, so that
-// each file of a rotated sequence stands alone.
+// each file of a rotated sequence stands alone. A file's header is written
+// at once (start), so that a file is one of the capture's, in Files and
+// Stats.Files, only once it has its header; a stream's waits for the
+// writer's first flush, which Close can give up on, as its reader may not
+// be reading yet.
 func (o *output) open() error {
 	w := o.w
 	o.path = RotatedPath(o.base, o.part)
@@ -515,10 +527,46 @@ func (o *output) open() error {
 		return fmt.Errorf("capture %s: %w", o.path, err)
 	}
 	w.opened(f)
+	o.header()
+	if !w.cfg.stream {
+		if err := o.start(f); err != nil {
+			return fmt.Errorf("capture %s: write its header: %w", o.path, err)
+		}
+	}
 	o.f, o.made = f, true
 	o.created()
-	o.header()
 	return nil
+}
+
+// start writes the batch, the header of f, a file just created at o.path.
+// When the write fails (a full disk), it closes f and removes it, so that
+// no file without a header is left among a run's parts (an empty part
+// stops a replay of them all); all but the path the user named, which
+// may be a link or a file of theirs: Open fails instead, and a write
+// there left it empty, if it can be cut.
+func (o *output) start(f io.WriteCloser) error {
+	w := o.w
+	n, err := f.Write(o.batch)
+	w.stats.progress.Add(1)
+	if err == nil && n < len(o.batch) {
+		err = io.ErrShortWrite
+	}
+	o.clearBatch()
+	if err == nil {
+		w.stats.bytes.Add(uint64(n))
+		return nil
+	}
+	if o.path == w.cfg.Path {
+		if t, ok := f.(interface{ Truncate(int64) error }); ok {
+			_ = t.Truncate(0) // best effort, as the disk is full
+		}
+	}
+	f.Close() // an error closing it is moot: it goes, or Open fails
+	w.closed(f)
+	if o.path != w.cfg.Path {
+		_ = w.cfg.Remove(o.path)
+	}
+	return err
 }
 
 // created counts the current file as one of the Sink's.
@@ -702,9 +750,13 @@ func (o *output) fail(err error) {
 		return
 	}
 	o.failed = true
-	o.gap.failed(o.path, err)
+	o.gap.failed(o.path, err, o.made)
 	w := o.w
-	w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
+	if o.made {
+		w.cfg.Logger.Error("capture: file failed; its further frames are dropped", "path", o.path, "err", err)
+	} else {
+		w.cfg.Logger.Error("capture: could not start the file; the frames for it are dropped", "path", o.path, "err", err)
+	}
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
@@ -730,10 +782,10 @@ func (o *output) readerGone() {
 // and the attempt leaves no file behind. It logs when it succeeds.
 func (o *output) resume() {
 	w := o.w
-	failedPath := o.path
+	failedPath, started := o.path, o.made
 	part := o.part
 	o.closeFile()
-	if o.made { // never overwrite a file that may hold frames
+	if started { // never overwrite a file that may hold frames
 		part++
 	}
 	path := RotatedPath(o.base, part)
@@ -753,22 +805,19 @@ func (o *output) resume() {
 	}{o.path, o.part, o.metaPart, o.newMeta}
 	o.path, o.part = path, part
 	o.header()
-	n, err := f.Write(o.batch)
-	w.stats.progress.Add(1)
-	if err != nil || n < len(o.batch) {
-		f.Close()
-		w.closed(f)
-		_ = w.cfg.Remove(path)
-		o.clearBatch()
+	if o.start(f) != nil {
 		o.path, o.part, o.metaPart, o.newMeta = was.path, was.part, was.metaPart, was.newMeta
 		return
 	}
-	w.stats.bytes.Add(uint64(n))
-	o.clearBatch()
 	o.f, o.failed, o.made = f, false, true
 	o.created()
-	w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
-		"path", path, "failed", failedPath, "missing", o.lost)
+	if started {
+		w.cfg.Logger.Warn("capture: writing again, in a new file; the frames in between are missing",
+			"path", path, "failed", failedPath, "missing", o.lost)
+	} else {
+		w.cfg.Logger.Warn("capture: writing again, in the file it could not start before; the frames in between are missing",
+			"path", path, "missing", o.lost)
+	}
 	o.lost = 0
 }
 
@@ -858,7 +907,13 @@ func (w *writer) trailerComment() string {
 func (o *output) rotate(trailer []string) {
 	o.statistics(trailer, nil)
 	if o.w.cfg.stream && o.f != nil && !o.failed {
-		// A stream goes on in a new section of the same stream.
+		if o.w.cfg.Format != FormatPcapng {
+			// Classic pcap has no sections: a second file header would
+			// read as a record, and corrupt the rest. Its records go
+			// on; the Meta has no place in them anyway.
+			return
+		}
+		// A pcapng stream goes on in a new section of the same stream.
 		o.flush()
 		o.part++
 		o.header()

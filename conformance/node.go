@@ -212,7 +212,8 @@ func (n *Node) Peer(deviceID string) (PeerEntry, bool) { return n.peers.peek(dev
 // send Requests; retries dial and handshake without limit, like the OS.
 // node-b: listen on 34568, announce, accept ONE connection (the listener is
 // closed after it, as the OS never re-arms it, §6.2), handshake, ladder, then
-// answer requests until the peer closes.
+// answer requests until the peer closes. After a failed handshake it
+// announces again, unreachable, until ctx ends (§2.2).
 //
 // Run returns nil when the script completed (for a probe: when the target
 // behaved as the probe expects; otherwise an error wrapping ErrProbeFailed,
@@ -811,11 +812,23 @@ func (n *Node) playB(ctx context.Context, udp net.PacketConn, wg *sync.WaitGroup
 }
 
 // serveB runs node-b's side of a session on an accepted connection: one
-// attempt only, since no second connection can ever arrive.
+// attempt only, since no second connection can ever arrive. After a failed
+// handshake node-b closes the connection and re-enters its setup loop, so
+// its announces resume (§2.2, §4.5), but its listener is gone for good
+// (§6.2): it announces, unreachable, until ctx ends, and then returns the
+// handshake's error. A failed ladder stops dsoftbusd, announces included.
 func (n *Node) serveB(ctx context.Context, c net.Conn) error {
 	defer c.Close()
 	s, err := n.establishB(ctx, c)
 	if err != nil {
+		if s == nil && !errors.Is(err, ErrLadder) && !stoppedBy(ctx, err) {
+			c.Close()
+			n.connected.Store(false)
+			// Info, not Debug: the milestone says the handshake failed,
+			// not that no dial can reach node-b again.
+			n.log.Info("handshake failed: node-b announces again but accepts no connection until restarted (§2.2, §6.2)", "err", err)
+			<-ctx.Done()
+		}
 		return err
 	}
 	return n.serveProxy(ctx, s)

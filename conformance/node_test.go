@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -321,13 +322,14 @@ func TestNodeARetriesUntilBListens(t *testing.T) {
 }
 
 // node-b accepts one connection per boot (§6.2): after a failed handshake
-// it is unreachable.
+// it is unreachable, but announces again (§2.2) until it is stopped.
 func TestNodeBAcceptsOneConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		m := newMemNet()
-		b := newTestNode(t, m, Config{Role: RoleB})
+		logs := &lockedBuffer{}
+		b := newTestNode(t, m, Config{Role: RoleB, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		b.start(ctx)
 		synctest.Wait()
 		client := m.host(addrA)
@@ -340,15 +342,29 @@ func TestNodeBAcceptsOneConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Close() // 31 bytes, then FIN: msg1 is truncated
-		err = b.wait()
-		if err == nil || !strings.Contains(err.Error(), "hs resp read msg1") {
-			t.Errorf("node-b Run error = %v, want a msg1 read failure", err)
+		synctest.Wait()
+		if !b.log.has("nexus session fail node-b peer=node-a") {
+			t.Errorf("node-b milestones:\n%s\nwant a session failure", strings.Join(b.log.lines(), "\n"))
+		}
+		if got := logs.String(); !strings.Contains(got, "level=INFO") || !strings.Contains(got, "accepts no connection until restarted") {
+			t.Errorf("node-b's log:\n%s\nwant an info that it accepts no connection until restarted (serve --peer says only this)", got)
+		}
+		before := b.Stats().AnnouncesSent
+		time.Sleep(640 * time.Millisecond) // virtual: ten announce periods
+		if got := b.Stats().AnnouncesSent - before; got < 5 {
+			t.Errorf("node-b sent %d announce rounds in the 640 ms after its failed handshake, want its announces resumed (64 ms cadence, §2.2)", got)
+		}
+		select {
+		case <-b.done:
+			t.Errorf("node-b Run returned %v after its failed handshake, want it announcing until stopped", b.err)
+		default:
 		}
 		if _, err := client.DialTCP(ctx, netip.AddrPortFrom(addrA, 0), target); !errors.Is(err, errRefused) {
 			t.Errorf("second dial error = %v, want connection refused", err)
 		}
-		if !b.log.has("nexus session fail node-b peer=node-a") {
-			t.Errorf("node-b milestones:\n%s\nwant a session failure", strings.Join(b.log.lines(), "\n"))
+		cancel()
+		if err := b.wait(); err == nil || !strings.Contains(err.Error(), "hs resp read msg1") {
+			t.Errorf("node-b Run error = %v, want a msg1 read failure", err)
 		}
 	})
 }
@@ -749,4 +765,22 @@ func TestNodeLeavesNoTimer(t *testing.T) {
 			t.Errorf("node-a left %d timers pending after Run returned, want none", n)
 		}
 	})
+}
+
+// lockedBuffer is a log's writer that a test reads while the node runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -84,7 +84,7 @@ type CaptureConfig struct {
 	Format      string `yaml:"format"`       // pcapng (default) or pcap
 	Points      string `yaml:"points"`       // ingress, egress or both (default)
 	PerPort     bool   `yaml:"per_port"`     // one file per port, like QEMU's filter-dump
-	Snaplen     int    `yaml:"snaplen"`      // bytes kept per frame, 0 = all
+	Snaplen     int    `yaml:"snaplen"`      // bytes kept per frame, 0 = capture.DefaultSnaplen
 	RotateSize  int64  `yaml:"rotate_size"`  // start a new file after this many bytes
 	RotateCount int    `yaml:"rotate_count"` // ... or after this many frames
 	// CloseTimeout bounds how long the capture's close at exit waits for
@@ -680,7 +680,7 @@ func (c *Config) validate() error {
 		v    int64
 		zero string // what 0 means
 	}{
-		{"snaplen", int64(c.Capture.Snaplen), "all of every frame"},
+		{"snaplen", int64(c.Capture.Snaplen), fmt.Sprintf("the default, %d bytes", capture.DefaultSnaplen)},
 		{"rotate_size", c.Capture.RotateSize, "no rotation by size"},
 		{"rotate_count", int64(c.Capture.RotateCount), "no rotation by frames"},
 	} {

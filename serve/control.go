@@ -117,7 +117,11 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		wait, stop := context.WithTimeout(ctx, newFileWait)
 		select {
 		case <-newFiles:
-			attrs = append(attrs, "capture", strings.Join(s.capture.Files()[nfiles:], ","))
+			var started []string
+			if f := s.capture.Files(); len(f) > nfiles { // the list only grows; a guard all the same
+				started = f[nfiles:]
+			}
+			attrs = append(attrs, "capture", strings.Join(started, ","))
 		case <-wait.Done():
 			attrs = append(attrs, "capture", "its writer has not started the new file yet")
 		}

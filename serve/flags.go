@@ -75,7 +75,7 @@ func (f *Flags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Format, "capture-format", "", "capture format: pcapng or pcap (default from the file name); classic pcap records no verdicts, seed, policy or direction, so its replay is no reproduction")
 	fs.StringVar(&c.Points, "capture-points", "", "what to record: ingress (what VMs sent), egress (what they got) or both (default)")
 	fs.BoolVar(&c.PerPort, "capture-per-port", false, "one file per port, like QEMU's filter-dump")
-	fs.IntVar(&c.Snaplen, "snaplen", 0, "bytes kept per frame (default: all)")
+	fs.IntVar(&c.Snaplen, "snaplen", 0, fmt.Sprintf("bytes kept per frame, at most %d (default %d: every frame whole, as tcpdump's default; a longer frame, which --max-frame allows, is cut short)", capture.MaxSnaplen, capture.DefaultSnaplen))
 	fs.Int64Var(&c.RotateSize, "rotate-size", 0, "start a new numbered capture file after this many bytes")
 	fs.IntVar(&c.RotateCount, "rotate-count", 0, "start a new numbered capture file after this many frames")
 	fs.DurationVar(&c.CloseTimeout, "capture-close-timeout", 0, fmt.Sprintf("at exit, give up on a capture file or stream that takes nothing for this long, such as a pipe whose reader stopped reading; the exit status is then 1 (default %s)", capture.DefaultCloseTimeout))

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,5 +153,18 @@ func TestCaptureToAnotherNameOfStdout(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "run.pcapng")
 	if cfg, err := parse("--capture", other); err != nil || cfg.Capture.File != other {
 		t.Errorf("--capture %s: got %q, %v; want the file itself", other, cfg.Capture.File, err)
+	}
+}
+
+// TestSnaplenHelpSaysTheDefault: --snaplen's help gives the snaplen a
+// capture keeps when it is not given, which cuts the longest frames the
+// hub forwards; it must not promise all of every frame.
+func TestSnaplenHelpSaysTheDefault(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	var f Flags
+	f.Register(fs)
+	usage := fs.Lookup("snaplen").Usage
+	if want := "default " + strconv.Itoa(capture.DefaultSnaplen); !strings.Contains(usage, want) {
+		t.Errorf("got --snaplen help %q, want it to say %q", usage, want)
 	}
 }

@@ -159,7 +159,8 @@ func (s *Session) summary(stopped error) Summary {
 	s.mu.Unlock()
 	if s.capture != nil {
 		st := s.capture.Stats()
-		sum.Capture = &CaptureSummary{Files: s.capture.Files(), Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
+		files := append([]string{}, s.capture.Files()...) // [] when none, as the other lists
+		sum.Capture = &CaptureSummary{Files: files, Written: st.Written, QueueFull: st.QueueFull, WriteError: st.WriteError}
 	}
 	for _, h := range s.noPeerHints() {
 		sum.Hints = append(sum.Hints, h.text)
@@ -228,7 +229,11 @@ func (sum *Summary) writeText(w io.Writer) {
 		}
 	}
 	if c := sum.Capture; c != nil {
-		fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))
+		if len(c.Files) == 0 { // per port, with no port's file started (a full disk)
+			fmt.Fprintf(w, "\ncapture: no file was started (%d frames written)", c.Written)
+		} else {
+			fmt.Fprintf(w, "\ncapture: %d frames in %s", c.Written, strings.Join(c.Files, ", "))
+		}
 		if c.QueueFull > 0 || c.WriteError > 0 {
 			fmt.Fprintf(w, "; %d lost (writer fell behind: %d, write errors: %d) - replay of this capture will not reproduce the run exactly",
 				c.QueueFull+c.WriteError, c.QueueFull, c.WriteError)

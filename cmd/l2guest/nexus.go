@@ -27,7 +27,11 @@ import (
 //
 // The check passes when the node's script completes (node-a: its requests
 // answered; node-b: the session served until node-a closed it) and the
-// session, mux and proxy milestones were all reached.
+// session, mux and proxy milestones were all reached. As node-b, it fails
+// as soon as a handshake fails: node-b accepts one connection per boot
+// (§6.2), so it can never succeed after that; the node would announce,
+// unreachable, until the check's l2.timeout, as the OS does until its
+// harness gives up.
 func checkNexus(ctx context.Context, e *env) (string, error) {
 	role, err := conformance.ParseRole(e.cfg.Role)
 	if err != nil {
@@ -38,6 +42,8 @@ func checkNexus(ctx context.Context, e *env) (string, error) {
 		peer = e.cfg.Peers[0]
 	}
 	reached := map[string]int{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	node, err := conformance.NewNode(conformance.Config{
 		Role:  role,
 		Net:   kernelNet{},
@@ -50,6 +56,9 @@ func checkNexus(ctx context.Context, e *env) (string, error) {
 			e.mark("%s", m)
 			if m.Status == conformance.StatusOK {
 				reached[m.Name]++
+			}
+			if m.Role == conformance.RoleB && m.Name == conformance.MilestoneSession && m.Status == conformance.StatusFail {
+				cancel() // Run returns the handshake's error
 			}
 		},
 	})
@@ -68,7 +77,12 @@ func checkNexus(ctx context.Context, e *env) (string, error) {
 			return "", fmt.Errorf("node finished without a %s milestone (%s)", m, stats)
 		}
 	}
-	return fmt.Sprintf("role=%s %s proxy=%d", role, stats, reached[conformance.MilestoneProxy]), nil
+	return nexusPassed(role, stats, reached[conformance.MilestoneProxy]), nil
+}
+
+// nexusPassed is the nexus check's detail when it passes, after "nexus ok".
+func nexusPassed(role conformance.Role, stats string, proxies int) string {
+	return fmt.Sprintf("role=%s %s proxy=%d", role, stats, proxies)
 }
 
 // kernelNet is conformance.Net on the guest kernel's sockets.

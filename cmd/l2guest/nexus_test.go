@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,5 +134,74 @@ func TestKernelNetRedialsFromItsPort(t *testing.T) {
 	cancel()
 	if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("node-a Run: %v", err)
+	}
+}
+
+// syncBuffer is a console's writer that tests read while the check runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNexusNodeBFailsAtOnce: a guest node-b whose handshake fails prints
+// its "nexus FAIL" marker, with the handshake's error, at once, not at
+// l2.timeout: node-b accepts one connection per boot (§6.2), so nothing
+// can follow, and labs classify node-b's failure by that marker.
+func TestNexusNodeBFailsAtOnce(t *testing.T) {
+	self, peer := netip.MustParseAddr("127.0.3.11"), netip.MustParseAddr("127.0.3.10")
+	target := netip.AddrPortFrom(self, conformance.SessionPortB)
+	if ln, err := net.Listen("tcp4", target.String()); err != nil {
+		t.Skipf("cannot listen on %v: %v", target, err)
+	} else {
+		ln.Close()
+	}
+	out := &syncBuffer{}
+	e := &env{cfg: DefaultConfig(), self: self, console: &console{w: out}}
+	e.cfg.Role, e.cfg.Peers = "node-b", []netip.Addr{peer}
+	e.cfg.Timeout = time.Hour // the check must not need it
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan bool, 1)
+	go func() { done <- runOne(ctx, e, "nexus") }()
+
+	// Connect once node-b listens, then close: its handshake fails at
+	// msg1.
+	guard := time.After(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp4", target.String())
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-guard:
+			t.Fatalf("node-b never listened on %v: %v\n%s", target, err, out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	select {
+	case ok := <-done:
+		if ok {
+			t.Errorf("got the check passed, want it failed:\n%s", out)
+		}
+		if got := out.String(); !strings.Contains(got, "GUEST: nexus FAIL node-b: session: ") {
+			t.Errorf("got markers\n%s\nwant a \"GUEST: nexus FAIL node-b: session: \" line with the handshake's error", got)
+		}
+	case <-guard:
+		cancel()
+		<-done
+		t.Fatalf("the check was still running 30s after node-b's handshake failed, want it to end at the failure:\n%s", out)
 	}
 }

@@ -2,7 +2,9 @@ package checker
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +128,9 @@ type connTable struct {
 	conns    map[connKey]*tcpConn
 	order    []*tcpConn
 	accepted map[netip.AddrPort]*tcpConn // the first connection each listener accepted
+	// refusals are each accepted listener's later refusals, until it
+	// accepts again or the run ends.
+	refusals map[netip.AddrPort]*refusals
 	limit    int
 	limitFr  []int
 	sessions int // connections whose handshake completed, retired or live
@@ -153,6 +158,7 @@ func (t *connTable) init(c *Checker) {
 	t.c = c
 	t.conns = map[connKey]*tcpConn{}
 	t.accepted = map[netip.AddrPort]*tcpConn{}
+	t.refusals = map[netip.AddrPort]*refusals{}
 	t.heard = map[netip.Addr]announceMark{}
 }
 
@@ -228,7 +234,7 @@ func (t *connTable) segment(f *Frame, p *packet) {
 		if !conn.reset {
 			conn.reset, conn.rstFrame = true, f.Number
 			if dir == 1 && !conn.accepted && conn.half[0].synSeen && conn.half[0].delivered == 0 {
-				t.c.agg.add(Info, SESS001, "rst "+conn.key.server.String(), []int{f.Number}, "SYN to %v refused: node-b was not listening yet, and node-a redials", conn.key.server)
+				t.refused(conn, f)
 			}
 		}
 		return
@@ -251,6 +257,55 @@ func (t *connTable) segment(f *Frame, p *packet) {
 				conn.lateFailed = true
 			}
 		}
+	}
+}
+
+// refused explains node-b's reset of a SYN it did not accept (SESS-001).
+// Before node-b's listener took a connection, node-b was not listening yet
+// and node-a redials (§6.1 row 5). After, the listener is gone: node-b
+// accepts one connection per boot and never listens again (§6.2), so it
+// refuses every redial until it reboots. A rebooted node-b resets SYNs in
+// the same way until its new listener is up, and announces alike, so the
+// refusal is judged later: if the listener accepts again, node-b rebooted
+// and was not listening yet; if the run ends first, the slot was taken.
+func (t *connTable) refused(conn *tcpConn, f *Frame) {
+	server := conn.key.server
+	if prev := t.accepted[server]; prev != nil && prev != conn {
+		r := t.refusals[server]
+		if r == nil {
+			r = &refusals{taken: prev.estFrame}
+			t.refusals[server] = r
+		}
+		r.n++
+		r.frames = appendFrames(r.frames, f.Number)
+		return
+	}
+	t.notListening(t.c.agg, server, f.Number)
+}
+
+// refusals are the SYNs a listener refused after it had accepted, not
+// judged yet.
+type refusals struct {
+	taken  int // the frame of the accept that took the listener
+	n      int
+	frames []int // the first MaxFindingFrames
+}
+
+// notListening notes a SYN to server refused at frame (0 if not kept)
+// while node-b was not listening.
+func (t *connTable) notListening(a *agg, server netip.AddrPort, frame int) {
+	a.add(Info, SESS001, "rst "+server.String(), []int{frame}, "SYN to %v refused: node-b was not listening yet, and node-a redials", server)
+}
+
+// slotTaken warns of server's refusals that no later accept explained.
+func (t *connTable) slotTaken(a *agg, server netip.AddrPort, r *refusals) {
+	for i := range r.n {
+		frames := []int{r.taken}
+		if i < len(r.frames) {
+			frames = append(frames, r.frames[i])
+		}
+		a.add(Warn, SESS001, "rst-taken "+server.String(), frames,
+			"SYN to %v refused: node-b's listener already took its one connection of this boot (frame %d, §6.2), so node-b refuses every redial until it reboots", server, r.taken)
 	}
 }
 
@@ -532,6 +587,18 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 		return
 	}
 	if prev != conn {
+		if r := t.refusals[conn.key.server]; r != nil {
+			// The listener is back: node-b rebooted, and refused while
+			// its new boot was not listening yet.
+			for i := range r.n {
+				frame := 0
+				if i < len(r.frames) {
+					frame = r.frames[i]
+				}
+				t.notListening(t.c.agg, conn.key.server, frame)
+			}
+			delete(t.refusals, conn.key.server)
+		}
 		t.c.agg.add(Warn, SESS001, "second-accept "+conn.key.server.String(), []int{prev.estFrame, f.Number},
 			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so node-b rebooted, or this listener is not the OS's", conn.key.server)
 	}
@@ -603,6 +670,9 @@ func (t *connTable) end(a *agg) {
 			sessions++
 		}
 		joinedOnly = joinedOnly && conn.joined
+	}
+	for _, server := range slices.SortedFunc(maps.Keys(t.refusals), netip.AddrPort.Compare) {
+		t.slotTaken(a, server, t.refusals[server])
 	}
 	if t.limit > 0 {
 		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)

@@ -85,9 +85,23 @@ type discSource struct {
 	mcast, ucast, bcast int
 	rounds              timeline // multicast copies; unicast ones if no multicast
 	uRounds             timeline
-	lastHash            uint64
-	identical           int
-	identFrames         []int
+	repeats             [2]repeats // NX-10, of unicast (0) and multicast (1) copies
+}
+
+// repeats counts announces that repeat the one before of the same kind.
+type repeats struct {
+	seen   bool
+	last   uint64 // the hash of the last announce of the kind
+	n      int
+	frames []int
+}
+
+func (r *repeats) add(sum uint64, frame int) {
+	if r.seen && sum == r.last {
+		r.n++
+		r.frames = appendFrames(r.frames, frame)
+	}
+	r.seen, r.last = true, sum
 }
 
 // timeline keeps cadence statistics of a series of events.
@@ -281,13 +295,16 @@ func (d *discovery) datagram(f *Frame, p *packet) {
 		a.pass(DISC003, f.Number)
 	}
 
-	// NX-10: nothing in an announce changes between copies.
-	sum := fnv64a(p.payload)
-	if sum == s.lastHash {
-		s.identical++
-		s.identFrames = appendFrames(s.identFrames, f.Number)
+	// NX-10: nothing in an announce changes between rounds. A round's
+	// multicast and unicast copies are identical by design (§2.1), so
+	// repeats are counted per kind of copy: the kinds need not alternate
+	// (a Linux guest queues its unicast copies until ARP resolves, then
+	// sends them in a burst).
+	kind := 0
+	if multicast {
+		kind = 1
 	}
-	s.lastHash = sum
+	s.repeats[kind].add(fnv64a(p.payload), f.Number)
 
 	// Decoding (DISC-001), as dsoftbusd receives it.
 	if n > conformance.DatagramDropThreshold {
@@ -461,8 +478,16 @@ func (d *discovery) end(a *agg) {
 			a.add(Info, DISC007, "cadence "+k.subject(), fr, "%s: %d announce rounds, median gap %v (min %v, max %v); the OS's nominal period is 64 ms",
 				who, tl.n, tl.median().Round(time.Millisecond), tl.min.Round(time.Microsecond), tl.max.Round(time.Millisecond))
 		}
-		if nexus && s.identical > 0 {
-			a.add(Info, NX10, k.subject(), s.identFrames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, plural(s.identical, "time"))
+		r := s.repeats[1]
+		if s.repeats[0].n > r.n {
+			r = s.repeats[0]
+		}
+		if nexus && r.n > 0 {
+			times := plural(r.n, "time")
+			if r.n == 1 {
+				times = "once"
+			}
+			a.add(Info, NX10, k.subject(), r.frames, "%s repeated the same announce %s: announces carry no nonce, timestamp or TTL, and receivers accept replays", who, times)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"l2hub/conformance"
 )
@@ -84,5 +85,50 @@ func TestInjectedAnnouncesAreNoDevice(t *testing.T) {
 	want := "device ids that keep one key and one port: 2"
 	if fd, ok := r.First(DISC004); !ok || fd.Verdict != Pass || !strings.HasSuffix(fd.Message, want) || !containsInt(fd.Frames, inj) {
 		t.Errorf("got DISC-004 %v (found %v), want a pass saying %q, citing the injected announce (frame %d):\n%s", fd, ok, want, inj, dump(r))
+	}
+}
+
+// TestNX10CountsRounds: NX-10 counts announce rounds that repeat the one
+// before. A round's multicast and unicast copies are identical by design
+// (§2.1), so they are one round, whichever comes first, whether or not
+// the round's other copy was lost, and whether or not a kind's copies come
+// in a burst (a Linux guest queues its unicast copies until ARP resolves);
+// a copy of the same kind again is a repeat.
+func TestNX10CountsRounds(t *testing.T) {
+	a := announceOf(t, conformance.RoleA)
+	tests := []struct {
+		name   string
+		copies string // m: to the group, u: unicast to node-b
+		want   string // "": no NX-10 for node-a
+	}{
+		{"one-round", "mu", ""},
+		{"three-rounds", "mumumu", "repeated the same announce 2 times"},
+		{"unicast-first", "umumum", "repeated the same announce 2 times"},
+		{"first-unicast-lost", "mmumu", "repeated the same announce 2 times"},
+		{"unicast-only", "uuu", "repeated the same announce 2 times"},
+		{"unicast-replayed", "muu", "repeated the same announce once"},
+		{"unicast-burst", "mmmuuu", "repeated the same announce 2 times"},
+		{"burst-then-alternating", "mmmuuumumu", "repeated the same announce 4 times"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBuilder(t)
+			for _, c := range tt.copies {
+				if c == 'm' {
+					b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, a))
+				} else {
+					b.add(b.udp(hostA, hostA.ip, hostB.mac, hostB.ip, 37020, 37020, a))
+				}
+				b.wait(64 * time.Millisecond)
+			}
+			r := feed(t, Options{}, b.frames)
+			fd, ok := findingWith(r, NX10, "node-a repeated")
+			switch {
+			case tt.want == "" && ok:
+				t.Errorf("got %v, want no repeat", fd)
+			case tt.want != "" && (!ok || !strings.Contains(fd.Message, tt.want)):
+				t.Errorf("got NX-10 %v (found %v), want %q:\n%s", fd, ok, tt.want, dump(r))
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"l2hub/conformance"
 	"l2hub/hub"
+	hdr "l2hub/packet"
 )
 
 // frames splits b into frames, each prefixed by a u16 big-endian length.
@@ -32,8 +33,102 @@ func joinFrames(frames []Frame) []byte {
 	return b
 }
 
+// fixSums returns a copy of frame with its IPv4 header checksum and its
+// TCP or UDP checksum made right for its bytes. The checker sets aside a
+// frame whose checksums fail (NET-003), and the fuzzer cannot fix them:
+// without this, a mutated header or payload byte never reaches the
+// connection and session logic.
+func fixSums(frame []byte) []byte {
+	b := bytes.Clone(frame)
+	var h hdr.Headers
+	hdr.Parse(b, &h)
+	if h.IPVersion == 4 {
+		ip := b[h.L3:h.L4]
+		ip[10], ip[11] = 0, 0
+		binary.BigEndian.PutUint16(ip[10:], hdr.Checksum(ip))
+	}
+	if h.IPVersion == 0 || h.Cut || !h.HasPorts || h.Fragment || h.Routed {
+		return b
+	}
+	seg, at := b[h.L4:h.End], 16
+	if !h.TCP {
+		if !h.UDPLenOK() {
+			return b
+		}
+		seg, at = b[h.L4:h.L4+h.UDPLen], 6
+	}
+	seg[at], seg[at+1] = 0, 0
+	// The pseudo-header, as words: the addresses, the protocol and the
+	// segment's length (IPv4 and IPv6 sum the same words).
+	pseudo := append(bytes.Clone(h.AddrBytes(b)), 0, h.Proto)
+	pseudo = binary.BigEndian.AppendUint32(pseudo, uint32(len(seg)))
+	sum := hdr.Checksum(append(pseudo, seg...))
+	if sum == 0 && !h.TCP {
+		sum = 0xffff // 0 says no checksum
+	}
+	binary.BigEndian.PutUint16(seg[at:], sum)
+	return b
+}
+
+// TestFixSums: a frame whose IP, TCP or UDP bytes the fuzzer mutated
+// passes the checksum checks once fixSums has run, so that FuzzFeed's
+// mutations reach the connection table; a frame with right checksums
+// comes out as it went in.
+func TestFixSums(t *testing.T) {
+	run := healthy(t, 100).frames
+	var tcpAt, udpAt int
+	for i, fr := range run {
+		var p packet
+		parsePacket(fr.Data, &p)
+		switch {
+		case p.kind == pktTCP && len(p.payload) > 0 && tcpAt == 0:
+			tcpAt = i
+		case p.kind == pktUDP && udpAt == 0:
+			udpAt = i
+		}
+	}
+	for _, i := range []int{tcpAt, udpAt} {
+		if got := fixSums(run[i].Data); !bytes.Equal(got, run[i].Data) {
+			t.Errorf("frame %d: fixSums changed a frame with right checksums", i+1)
+		}
+	}
+	tests := []struct {
+		name string
+		at   int // the frame
+		off  int // the byte mutated, from the IP header
+		kind pktKind
+	}{
+		{"ip-ttl", tcpAt, 8, pktTCP},
+		{"ip-id", tcpAt, 4, pktTCP},
+		{"tcp-seq", tcpAt, 20 + 7, pktTCP},
+		{"tcp-flags", tcpAt, 20 + 13, pktTCP},
+		{"tcp-payload", tcpAt, 20 + 20 + 1, pktTCP},
+		{"udp-payload", udpAt, 20 + 8 + 3, pktUDP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := bytes.Clone(run[tt.at].Data)
+			d[hdr.EthernetLen+tt.off] ^= 0x04
+			var p packet
+			if parsePacket(d, &p); !p.badSum {
+				t.Fatalf("the mutated frame's checksums verify: the test mutates nothing they cover")
+			}
+			fixed := fixSums(d)
+			if parsePacket(fixed, &p); p.badSum || p.kind != tt.kind {
+				t.Errorf("got kind %d, bad checksum %v after fixSums, want kind %d with right checksums", p.kind, p.badSum, tt.kind)
+			}
+			if fixed[hdr.EthernetLen+tt.off] != d[hdr.EthernetLen+tt.off] {
+				t.Errorf("fixSums undid the mutation")
+			}
+		})
+	}
+}
+
 // FuzzFeed: no frame sequence makes the checker panic, whatever the profile
-// and the healthy prefix it follows.
+// and the healthy prefix it follows. The fuzzed frames' checksums are
+// fixed (fixSums) unless raw is set, so that mutated TCP headers and
+// payloads reach the connection table and the sessions; raw keeps the
+// path of frames with bad checksums fuzzed.
 //
 // The seeds are a few frames each: the healthy prefix (prefix frames of a
 // healthy run) brings the checker to each phase, so the inputs stay small.
@@ -44,12 +139,13 @@ func joinFrames(frames []Frame) []byte {
 func FuzzFeed(f *testing.F) {
 	run := healthy(f, 100).frames
 	for _, at := range []int{0, 12, 16, 24, 40, 56} { // discovery, SYN, handshake, ladder, proxy
-		f.Add(joinFrames(run[at:min(at+3, len(run))]), uint8(at), uint8(0))
+		f.Add(joinFrames(run[at:min(at+3, len(run))]), uint8(at), uint8(0), false)
 	}
-	f.Add(joinFrames(run[16:19]), uint8(16), uint8(1))      // noise-xk
-	f.Add(joinFrames(run[24:30]), uint8(24), uint8(0x80|2)) // dropped frames, a second source
-	f.Add([]byte{0, 3, 1, 2, 3}, uint8(255), uint8(1))
-	f.Fuzz(func(t *testing.T, data []byte, prefix, flags uint8) {
+	f.Add(joinFrames(run[16:19]), uint8(16), uint8(1), false)      // noise-xk
+	f.Add(joinFrames(run[24:30]), uint8(24), uint8(0x80|2), false) // dropped frames, a second source
+	f.Add(joinFrames(run[24:27]), uint8(24), uint8(0), true)       // checksums as they come
+	f.Add([]byte{0, 3, 1, 2, 3}, uint8(255), uint8(1), false)
+	f.Fuzz(func(t *testing.T, data []byte, prefix, flags uint8, raw bool) {
 		opts := Options{MaxBuffered: 2048}
 		if flags&1 != 0 {
 			opts.Profile = ProfileNoiseXK
@@ -65,6 +161,9 @@ func FuzzFeed(f *testing.F) {
 		}
 		for i, d := range splitFrames(data) {
 			n++
+			if !raw {
+				d = fixSums(d)
+			}
 			fr := Frame{Number: n, Data: d, Dir: Dir(i % 3), Source: int(flags>>1) % 3, Dropped: flags&0x80 != 0 && i%5 == 0}
 			if err := c.Feed(fr); err != nil {
 				t.Fatal(err)
@@ -83,15 +182,17 @@ func FuzzFeed(f *testing.F) {
 // windows), the ports of a directed capture, drops and the hub's notes, so
 // that the paths reading them (copies held, dropped or corrupted, drops on
 // one link of a flood, reboots) are fuzzed too. The healthy prefix is fed
-// as ingress records, so that the checker knows each node's port.
+// as ingress records, so that the checker knows each node's port. As in
+// FuzzFeed, the fuzzed frames' checksums are fixed unless raw is set (a
+// corrupt note on a frame with a bad checksum is the hub's corruption).
 func FuzzFeedNotes(f *testing.F) {
 	run := healthy(f, 100).frames
 	for _, at := range []int{12, 16, 24, 40} {
-		f.Add(joinFrames(run[at:min(at+3, len(run))]), uint8(at), "rule d: delay (1.5s)", uint8(0x40))
+		f.Add(joinFrames(run[at:min(at+3, len(run))]), uint8(at), "rule d: delay (1.5s)", uint8(0x40), false)
 	}
-	f.Add(joinFrames(run[24:30]), uint8(24), "dropped: a->b: rule l: drop (p=0.1 draw=0.05)", uint8(0x31))
-	f.Add(joinFrames(run[30:34]), uint8(30), "rule c: corrupt (p=0.1 draw=0.02 bits=403)\ncapture: 3 events missing before this one", uint8(0xf2))
-	f.Add(joinFrames(run[12:15]), uint8(60), "", uint8(0xf0)) // a redial long after the session
+	f.Add(joinFrames(run[24:30]), uint8(24), "dropped: a->b: rule l: drop (p=0.1 draw=0.05)", uint8(0x31), false)
+	f.Add(joinFrames(run[30:34]), uint8(30), "rule c: corrupt (p=0.1 draw=0.02 bits=403)\ncapture: 3 events missing before this one", uint8(0xf2), true)
+	f.Add(joinFrames(run[12:15]), uint8(60), "", uint8(0xf0), false) // a redial long after the session
 	// port names the hub port a frame came from (ingress) or went to.
 	port := func(d []byte, dir Dir) string {
 		at := 11 // the source MAC's last byte
@@ -109,7 +210,7 @@ func FuzzFeedNotes(f *testing.F) {
 		}
 		return "c"
 	}
-	f.Fuzz(func(t *testing.T, data []byte, prefix uint8, notes string, flags uint8) {
+	f.Fuzz(func(t *testing.T, data []byte, prefix uint8, notes string, flags uint8, raw bool) {
 		c, err := New(Options{MaxBuffered: 2048})
 		if err != nil {
 			t.Fatal(err)
@@ -124,6 +225,9 @@ func FuzzFeedNotes(f *testing.F) {
 		step := time.Duration(flags>>4) * 250 * time.Millisecond
 		for i, d := range splitFrames(data) {
 			n++
+			if !raw {
+				d = fixSums(d)
+			}
 			at = at.Add(step)
 			dir := Dir(i % 3)
 			fr := Frame{Number: n, Time: at, Data: d, Dir: dir, Port: port(d, dir), Dropped: flags&1 != 0 && i%4 == 0}

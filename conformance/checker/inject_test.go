@@ -545,7 +545,7 @@ func TestInjectedFramesAreNotDeduplicated(t *testing.T) {
 	if fd, ok := findingWith(r, DISC006, "node-b (injected) sent 2 unicast announces and none to 239.42.0.1"); !ok || fd.Verdict != Warn || !reflect.DeepEqual(fd.Frames, []int{inj1}) {
 		t.Errorf("got DISC-006 %v (found %v), want the injected announces warned of apart from node-b's:\n%s", fd, ok, dump(r))
 	}
-	if fd, ok := findingWith(r, NX10, "node-b (injected) repeated the same announce 1 time"); !ok || !reflect.DeepEqual(fd.Frames, []int{inj2}) {
+	if fd, ok := findingWith(r, NX10, "node-b (injected) repeated the same announce once"); !ok || !reflect.DeepEqual(fd.Frames, []int{inj2}) {
 		t.Errorf("got NX-10 %v (found %v), want the injected repeat noted apart from node-b's:\n%s", fd, ok, dump(r))
 	}
 	if fd, ok := findingWith(r, NX10, "node-b repeated"); !ok || containsInt(fd.Frames, inj1) || !containsInt(fd.Frames, live) {

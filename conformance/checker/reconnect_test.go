@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -404,4 +405,76 @@ func TestSpuriousSYNKeepsTheSession(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRefusedSYN: node-b's reset of a SYN it did not accept means it was
+// not listening yet only until its listener took a connection; after
+// that, its one connection of the boot is taken (§6.2) and every redial
+// is refused: a warning at the end, citing the connection that took the
+// slot. A node-b that rebooted refuses alike until its new listener is
+// up: if it accepts again, the refusals were its new boot's, not
+// listening yet.
+func TestRefusedSYN(t *testing.T) {
+	refuse := func(b *builder, isn uint32) int {
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.isn[0] = isn
+		b.add(f.tcp(0, f.isn[0], layers.TCP{SYN: true}, nil))
+		return b.add(f.tcp(1, 0, layers.TCP{RST: true, ACK: true}, nil))
+	}
+	t.Run("before-listening", func(t *testing.T) {
+		b := newBuilder(t)
+		announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+		rst := refuse(b, 0x20000000)
+		r := feed(t, Options{}, b.frames)
+		if fd, ok := findingWith(r, SESS001, "node-b was not listening yet"); !ok || fd.Verdict != Info || !containsInt(fd.Frames, rst) {
+			t.Errorf("got SESS-001 %v (found %v), want an info at frame %d:\n%s", fd, ok, rst, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "already took"); ok {
+			t.Errorf("got %v, want no slot taken: node-b accepted nothing", fd)
+		}
+	})
+	t.Run("slot-taken", func(t *testing.T) {
+		b := newBuilder(t)
+		announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.connect()
+		est := len(b.frames) - 1 // the SYN-ACK
+		s := newScript(t)
+		f.send(0, s.Handshake[0], 1460)
+		f.send(1, s.Handshake[1], 1460)
+		m3 := append([]byte(nil), s.Handshake[2]...)
+		m3[10] ^= 1
+		f.send(0, m3, 1460)
+		rst := refuse(b, 0x20000000)
+		r := feed(t, Options{}, b.frames)
+		fd, ok := findingWith(r, SESS001, "node-b's listener already took its one connection of this boot (frame "+itoa(est)+", §6.2)")
+		if !ok || fd.Verdict != Warn || !containsInt(fd.Frames, rst) || !containsInt(fd.Frames, est) {
+			t.Errorf("got SESS-001 %v (found %v), want a warning citing frames %d and %d:\n%s", fd, ok, est, rst, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "not listening yet"); ok {
+			t.Errorf("got %v, want no claim that node-b was not listening: it had accepted at frame %d", fd, est)
+		}
+	})
+	t.Run("rebooted", func(t *testing.T) {
+		// Both VMs reboot; the new node-a dials before the new node-b
+		// listens, then again once it does.
+		b := healthy(t, 1460)
+		b.wait(5 * time.Second)
+		announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+		rst := refuse(b, 0x20000000)
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.isn = [2]uint32{0x30000000, 0x40000000}
+		f.connect()
+		healthyScript(t).play(f, 1460)
+		r := feed(t, Options{}, b.frames)
+		if fd, ok := findingWith(r, SESS001, "already took"); ok {
+			t.Errorf("got %v, want no slot taken: node-b accepted again after the refusal:\n%s", fd, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "node-b was not listening yet"); !ok || fd.Verdict != Info || !reflect.DeepEqual(fd.Frames, []int{rst}) || fd.Count > 1 {
+			t.Errorf("got SESS-001 %v (found %v), want one info at frame %d:\n%s", fd, ok, rst, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "accepted a second connection"); !ok || fd.Verdict != Warn {
+			t.Errorf("got SESS-001 %v (found %v), want the reboot warning:\n%s", fd, ok, dump(r))
+		}
+	})
 }

@@ -16,7 +16,10 @@ const (
 	maxAwaitingKeys = 4  // records per side kept until the handshake completes
 	maxPending      = 64 // outstanding proxy requests
 	maxNonceSkip    = 3  // nonces tried beyond the checker's counter, to follow a sender past a gap
-	maxBadRecords   = 3  // consecutive records that fail before a side is given up
+	// maxBadRecords: consecutive records that fail before the checker
+	// stops searching past its counter for a side's records and reporting
+	// each failure; it still tries each record at the receiver's nonce.
+	maxBadRecords = 3
 )
 
 // msgKind is what a message of the session is.
@@ -855,11 +858,14 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 	}
 	o := opened{at: rxN, rxAt: rxN, rx: err == nil}
 	if err != nil {
-		first := uint64(1)
+		first, skip := uint64(1), uint64(maxNonceSkip)
 		if rxN != n {
 			first = 0
 		}
-		for d := first; d <= maxNonceSkip; d++ {
+		if s.given[side] {
+			skip = 0 // only the checker's counter itself
+		}
+		for d := first; d <= skip; d++ {
 			p, err2 := conformance.OpenRecordAt(s.plain[:0], s.keys[side], n+d, wire)
 			if err2 != nil {
 				continue
@@ -888,11 +894,15 @@ func (s *session) open(side, k int, wire []byte, frames []int) ([]byte, opened, 
 			id = SESS006
 		}
 		a.add(Fail, id, s.conn.subject+fmt.Sprint(side), frames, "%s's %s does not authenticate with %s at n=%d..%d: tampered, misaligned or the wrong key", who, name, keyName, min(rxN, n), n+maxNonceSkip)
-		if s.bad[side] >= maxBadRecords {
+		if s.bad[side] == maxBadRecords {
 			s.given[side] = true
-			a.add(Warn, MUX003, "given "+s.conn.subject+fmt.Sprint(side), frames, "%d messages in a row from %s fail to authenticate: the checker stops decrypting that direction", maxBadRecords, who)
+			a.add(Warn, MUX003, "given "+s.conn.subject+fmt.Sprint(side), frames, "%d messages in a row from %s fail to authenticate: the checker stops looking past n=%d for that direction's next message and tries each only at %s's receive nonce and that counter, since a message that fails does not advance the nonce (§5.1)", maxBadRecords, who, n, s.from[1-side])
 		}
 		return nil, o, false
+	}
+	if s.given[side] {
+		s.given[side] = false
+		a.add(Info, MUX003, "resumed "+s.conn.subject+fmt.Sprint(side), frames, "%s's %s authenticates at n=%d after %d messages that did not: the checker reads that direction again", who, name, o.at, s.bad[side])
 	}
 	s.bad[side] = 0
 	if k == 0 && o.at != 0 {
@@ -920,7 +930,7 @@ func (s *session) record(side, k int, wire []byte, frames []int) {
 	} else {
 		a.pass(MUX001, frames...)
 	}
-	if s.given[side] || s.await(side, wire, frames) || s.cipher[side] == nil {
+	if s.await(side, wire, frames) || s.cipher[side] == nil {
 		return
 	}
 	plain, o, ok := s.open(side, k, wire, frames)
@@ -1108,7 +1118,7 @@ func protoName(svc byte) string {
 // transport judges one noise-xk transport message.
 func (s *session) transport(side, k int, body []byte, frames []int) {
 	s.records[side] = k + 1
-	if s.given[side] || s.await(side, body, frames) || s.cipher[side] == nil {
+	if s.await(side, body, frames) || s.cipher[side] == nil {
 		return
 	}
 	if _, _, ok := s.open(side, k, body, frames); ok && k == 0 && side == 0 {

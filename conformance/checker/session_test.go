@@ -313,3 +313,40 @@ func TestProxyRecordSize(t *testing.T) {
 			want{id: MUX001, verdict: Warn, absent: true})
 	})
 }
+
+// TestGarbageRecordsSkipped: node-b skips a record that fails to
+// authenticate without advancing its receive nonce (§5.1), however many
+// come in a row, and answers the genuine records after them. The checker,
+// which stops searching past its counter after maxBadRecords failures,
+// still reads each record at the receive nonce, so it reads the requests
+// node-b answers and judges their responses: no response is unasked.
+func TestGarbageRecordsSkipped(t *testing.T) {
+	for _, k := range []int{1, maxBadRecords, 17} {
+		t.Run(itoa(k), func(t *testing.T) {
+			s := newScript(t).handshake().ladder()
+			for i := range k {
+				junk := make([]byte, conformance.RequestRecordLen)
+				for j := range junk {
+					junk[j] = byte(i*31 + j*7 + 1)
+				}
+				s.add(0, junk)
+			}
+			s.proxy()
+			n := len(conformance.BringUpRequests())
+			ws := []want{
+				{id: MUX003, verdict: Fail, msg: "node-a's request 0 does not authenticate with k_i2r at n=3..6"},
+				{id: PROXY002, verdict: Fail, absent: true},
+				{id: PROXY003, verdict: Fail, absent: true},
+				{id: PROXY002, verdict: Pass, msg: "answered as node-b's gate says: " + itoa(n)},
+				{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: " + itoa(n)},
+			}
+			if k >= maxBadRecords {
+				ws = append(ws, want{id: MUX003, verdict: Info, msg: "authenticates at n=3 after " + itoa(k) + " messages that did not"})
+			}
+			r := checkFindings(t, s, ws...)
+			if fd, ok := findingWith(r, MUX003, "does not authenticate"); ok && fd.Count != k && !(k == 1 && fd.Count == 0) {
+				t.Errorf("got %v, want each of the %d garbage records counted", fd, k)
+			}
+		})
+	}
+}

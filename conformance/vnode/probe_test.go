@@ -97,8 +97,10 @@ func TestProbesAgainstVirtualNode(t *testing.T) {
 			return ""
 		},
 		"wrong-msg1": func(b *simNode, err error) string {
-			if !errors.Is(err, conformance.ErrZeroDH) {
-				return "want node-b's Run to end with ErrZeroDH"
+			// node-b goes on announcing, unreachable, after the failed
+			// handshake (§2.2, §6.2): its Run ends only when stopped.
+			if err != nil || !b.has(`nexus session fail node-b peer=node-a err="nexus read msg1: dh.ee: `+conformance.ErrZeroDH.Error()) {
+				return "want node-b's session failed with ErrZeroDH, and node-b still running"
 			}
 			return ""
 		},

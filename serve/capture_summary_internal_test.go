@@ -1,0 +1,42 @@
+package serve
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"l2hub/capture"
+)
+
+// TestSummaryOfACaptureWithNoFile: a per-port capture that started no
+// file (no port's file could take its header, on a full disk) is said as
+// such, not as "0 frames in " and nothing; its JSON lists no file as [].
+func TestSummaryOfACaptureWithNoFile(t *testing.T) {
+	sink, err := capture.Open(capture.Config{Path: filepath.Join(t.TempDir(), "run.pcapng"), PerPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	s := Session{capture: sink}
+	sum := s.summary(nil)
+	sum.Ports = []PortSummary{{Name: "a"}} // a summary without ports says nothing
+	var text strings.Builder
+	sum.writeText(&text)
+	if got, want := text.String(), "capture: no file was started (0 frames written)\n"; !strings.Contains(got, want) || strings.Contains(got, "frames in") {
+		t.Errorf("the text summary:\n%s\nwant it to say %q", got, want)
+	}
+	var js strings.Builder
+	if err := sum.writeJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Capture map[string]json.RawMessage `json:"capture"`
+	}
+	if err := json.Unmarshal([]byte(js.String()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(doc.Capture["files"]); got != "[]" {
+		t.Errorf("got capture.files %s, want []", got)
+	}
+}
