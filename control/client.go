@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"l2hub/filter"
@@ -86,6 +87,9 @@ func NewClient(addr, token string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			if network == "unix" {
+				if err := checkSocketPathLen(address); err != nil {
+					return nil, &addrError{err}
+				}
 				if dir := filepath.Dir(address); isDefault && dir == defaultDir() {
 					if err := checkPrivateDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 						return nil, &unsafeSocketError{err}
@@ -98,6 +102,9 @@ func NewClient(addr, token string) *Client {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, address)
 			if err != nil {
+				if network == "unix" && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
+					return nil, refusedSocket(address, err)
+				}
 				return nil, err
 			}
 			if network == "unix" {
@@ -302,7 +309,11 @@ func (c *Client) Counters(ctx context.Context) (filter.Stats, error) {
 // returns the rule as the policy describes it. A name in use is refused
 // (errors.Is(err, filter.ErrRuleExists)).
 func (c *Client) AddRule(ctx context.Context, name string, rule []byte, before string) (filter.RuleDescription, error) {
-	path := "/v1/rules/" + url.PathEscape(name)
+	seg, err := pathName("rule", name)
+	if err != nil {
+		return filter.RuleDescription{}, err
+	}
+	path := "/v1/rules/" + seg
 	if before != "" {
 		path += "?before=" + url.QueryEscape(before)
 	}
@@ -314,13 +325,21 @@ func (c *Client) AddRule(ctx context.Context, name string, rule []byte, before s
 // (see filter's edit.go). An unknown name is refused
 // (filter.ErrUnknownRule).
 func (c *Client) UpdateRule(ctx context.Context, name string, rule []byte) (filter.RuleDescription, error) {
-	return c.ruleEdit(ctx, "PUT", "/v1/rules/"+url.PathEscape(name), rule)
+	seg, err := pathName("rule", name)
+	if err != nil {
+		return filter.RuleDescription{}, err
+	}
+	return c.ruleEdit(ctx, "PUT", "/v1/rules/"+seg, rule)
 }
 
 // RemoveRule removes the named rule and returns it as it was, with its last
 // counters. An unknown name is refused (filter.ErrUnknownRule).
 func (c *Client) RemoveRule(ctx context.Context, name string) (filter.RuleDescription, error) {
-	return c.ruleEdit(ctx, "DELETE", "/v1/rules/"+url.PathEscape(name), nil)
+	seg, err := pathName("rule", name)
+	if err != nil {
+		return filter.RuleDescription{}, err
+	}
+	return c.ruleEdit(ctx, "DELETE", "/v1/rules/"+seg, nil)
 }
 
 func (c *Client) ruleEdit(ctx context.Context, method, path string, rule []byte) (filter.RuleDescription, error) {
@@ -349,7 +368,11 @@ func (c *Client) StartPartition(ctx context.Context, name string, groups [][]str
 
 // HealPartition ends a partition.
 func (c *Client) HealPartition(ctx context.Context, name string) error {
-	return c.do(ctx, "DELETE", "/v1/partitions/"+url.PathEscape(name), "", nil, nil)
+	seg, err := pathName("partition", name)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "DELETE", "/v1/partitions/"+seg, "", nil, nil)
 }
 
 // SetLink sets a port's link up or down.
@@ -358,7 +381,25 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 	if up {
 		state = "up"
 	}
-	return c.do(ctx, "POST", "/v1/links/"+url.PathEscape(port)+"/"+state, "", nil, nil)
+	seg, err := pathName("port", port)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "POST", "/v1/links/"+seg+"/"+state, "", nil, nil)
+}
+
+// pathName is name escaped as one segment of a route's path, or an error
+// saying why it cannot be one: an empty name, . or .. would reach another
+// route, or none ("no such route"), rather than the thing named. what
+// ("rule", "port") names the kind of name.
+func pathName(what, name string) (string, error) {
+	switch name {
+	case "":
+		return "", fmt.Errorf("%s name: empty; give the %s's name", what, what)
+	case ".", "..":
+		return "", fmt.Errorf("%s name %q: not a name (a URL cannot carry . or ..)", what, name)
+	}
+	return url.PathEscape(name), nil
 }
 
 // Inject streams frames to the named port's peer: frames is an injection
@@ -372,7 +413,11 @@ func (c *Client) SetLink(ctx context.Context, port string, up bool) error {
 // InjectKeepalive meanwhile. Cancel ctx to stop.
 func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (InjectResponse, error) {
 	var out InjectResponse
-	err := c.doWith(ctx, c.stream, "POST", "/v1/inject/"+url.PathEscape(port), "application/octet-stream", frames, &out, nil)
+	seg, err := pathName("port", port)
+	if err != nil {
+		return out, err
+	}
+	err = c.doWith(ctx, c.stream, "POST", "/v1/inject/"+seg, "application/octet-stream", frames, &out, nil)
 	if he := (*Error)(nil); errors.As(err, &he) && errors.Is(err, ErrBusy) && he.Frames == nil {
 		he.Frames = new(int) // turned away unread (an older hub does not say so): no frame was taken
 	}
@@ -391,6 +436,9 @@ func (c *Client) Inject(ctx context.Context, port string, frames io.Reader) (Inj
 // not retain frame.
 func (c *Client) InjectStream(ctx context.Context, port string, produce func(send func(frame []byte) error)) (InjectResponse, error) {
 	if err := c.addrErr(); err != nil {
+		return InjectResponse{}, err
+	}
+	if _, err := pathName("port", port); err != nil {
 		return InjectResponse{}, err
 	}
 	parent := ctx

@@ -116,5 +116,6 @@
 // policy's counters as PolicyCounters.
 //
 // Imports: hub and filter (the types the API carries), internal/yamlfile,
-// internal/ready (whether a process runs, and under which).
+// internal/ready (whether a process runs, and under which) and
+// internal/unixpath (the longest socket path).
 package control

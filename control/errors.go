@@ -13,7 +13,9 @@ var (
 	ErrInUse = errors.New("another l2hub is listening there")
 	// ErrNotYours reports a control socket, or the directory of the default
 	// one, that belongs to another user: someone may be squatting the path
-	// to catch a hub's commands, so neither serve nor ctl goes near it.
+	// to catch a hub's commands, so neither serve nor ctl goes near it. A
+	// token file of another user's is refused with it too: that user knows
+	// the token.
 	ErrNotYours = errors.New("belongs to another user")
 	// ErrNeedToken reports a TCP control address without a token: any local
 	// user (and, without one, a web page) could reach it.

@@ -3,13 +3,17 @@ package control_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
+	"l2hub/control"
 	"l2hub/internal/nobody"
 )
 
@@ -18,8 +22,30 @@ import (
 func TestMain(m *testing.M) {
 	helpers := maps.Clone(nobody.Attacks)
 	helpers["tcp-squat"] = tcpSquat
+	helpers["wait-ready"] = waitReady
 	nobody.Main(helpers)
 	goleak.VerifyTestMain(m)
+}
+
+// waitReady is a helper (run as nobody) that waits for the hub at
+// args[0] as l2hub wait --control does, for at most 10 s, and prints
+// "ready", or "error: " and the error, with "(timed out)" when the wait
+// went on to its end.
+func waitReady(args []string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := control.NewClient(args[0], "").WaitReady(ctx, 10*time.Millisecond)
+	switch {
+	case err == nil:
+		fmt.Println("ready")
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Println("error (timed out):", err)
+	case errors.Is(err, control.ErrNotYours):
+		fmt.Println("error (not yours):", err)
+	default:
+		fmt.Println("error:", err)
+	}
+	return 0
 }
 
 // tcpSquat is a helper (run as nobody) that plays a local user holding a

@@ -167,7 +167,7 @@ const MetricsTokenEnv = "L2HUB_METRICS_TOKEN"
 // ReadTokenFile reads the control token: the first line, of a file only
 // its owner may read or write.
 func ReadMetricsTokenFile(path string) (string, error) {
-	return readTokenFile("metrics token file", path)
+	return readTokenFile("metrics token file", MetricsTokenEnv, path)
 }
 
 // ResolveMetricsToken is the metrics token serve was given: the file's

@@ -251,11 +251,12 @@ func TestUnknownRoutesAnswerJSON(t *testing.T) {
 			}
 		})
 	}
-	// The Go client hands the code on.
-	err := control.NewClient(path, "").HealPartition(context.Background(), "")
+	// The Go client hands the code on (an empty name, which the route
+	// would not reach, it refuses itself: TestClientRefusesNamesAPathCannotCarry).
+	err := control.NewClient(path, "").HealPartition(context.Background(), "never-started")
 	var ce *control.Error
 	if !errors.As(err, &ce) || ce.Code == "" {
-		t.Errorf("HealPartition(\"\") = %#v, want an *Error with a code", err)
+		t.Errorf("HealPartition(\"never-started\") = %#v, want an *Error with a code", err)
 	}
 }
 
@@ -432,9 +433,13 @@ func TestConnectionCap(t *testing.T) {
 func TestTimeoutsFreeSlots(t *testing.T) {
 	const short = 50 * time.Millisecond
 	// Two servers of one slot each: one whose headers must come within
-	// short, and one whose bodies must. The second gives headers 2 s (and
-	// a body short after them), so a client the machine delays between
-	// its dial and its one write is still answered about its body.
+	// short, and one whose bodies must. The second gives headers 2 s, so
+	// a client the machine delays between its dial and its one write is
+	// still answered about its body. Its body is cut off by ReadTimeout
+	// (headers and body, from the request's start), which leaves the
+	// answer about short of WriteTimeout: the second server pauses longer
+	// than that before each refusal, as a loaded machine may, and must
+	// still answer.
 	serve := func(srv *control.Server) (string, *fakeTarget) {
 		path := filepath.Join(t.TempDir(), "ctl.sock")
 		l, err := control.Listen(path, "")
@@ -444,7 +449,9 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 		return path, startServer(t, l, srv)
 	}
 	headerPath, _ := serve(&control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
-	path, target := serve(&control.Server{MaxConns: 1, HeaderTimeout: 2 * time.Second, BodyTimeout: short, IdleTimeout: short})
+	bodySrv := &control.Server{MaxConns: 1, HeaderTimeout: 2 * time.Second, BodyTimeout: short, IdleTimeout: short}
+	control.DelayErrors(bodySrv, func() { time.Sleep(4 * short) })
+	path, target := serve(bodySrv)
 	// cutOff sends a request prefix and waits until the server closes the
 	// connection; it returns what the server said first.
 	cutOff := func(path, prefix string) string {
@@ -938,9 +945,11 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 		if !errors.Is(err, control.ErrNotYours) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), why) {
 			t.Errorf("WaitReady(%q) on a squatted socket = %v, want ErrNotYours (%s) at once", addr, err, why)
 		}
+		notAdvisedToObey(t, err)
 	}
 	waitReady("", "belongs to another user")
 	waitReady(path, "belongs to another user")
+	waitReady(path, "not trusted, since whoever holds the path would get what is sent")
 	// Root can make the file look like its own; the process behind it is
 	// still nobody's.
 	if err := os.Lchown(path, 0, 0); err != nil {
@@ -950,10 +959,25 @@ func TestSquattedSocketGetsNothing(t *testing.T) {
 		t.Errorf("ReplacePolicy via a root-owned file served by nobody: got %v, want a refusal naming uid 65534", err)
 	}
 	waitReady(path, "served by uid 65534")
+	waitReady(path, "use that path")
 	for _, l := range sq.stop() {
 		if strings.HasPrefix(l, "got ") {
 			t.Errorf("the squatter received a request: %s", l)
 		}
+	}
+}
+
+// notAdvisedToObey checks that a refusal of another user's socket or
+// server does not tell root to run the command as that user: runuser
+// keeps $L2HUB_CONTROL_TOKEN, and the client cannot tell a user's hub from
+// a squatter.
+func notAdvisedToObey(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if msg := err.Error(); strings.Contains(msg, "runuser") {
+		t.Errorf("refusal = %q; want no advice to run the command as the address's user", msg)
 	}
 }
 
@@ -979,6 +1003,7 @@ func TestTCPSquatterGetsNothing(t *testing.T) {
 	if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "served by uid 65534") || !strings.Contains(err.Error(), addr) {
 		t.Errorf("Ports from a port nobody holds = %v, want ErrNotYours naming %s and uid 65534", err, addr)
 	}
+	notAdvisedToObey(t, err)
 	if got := sq.next(t); got != "got 0 bytes" {
 		t.Errorf("the squatter: %s, want nothing sent", got)
 	}
@@ -1040,6 +1065,32 @@ func TestUmaskDoesNotOpenTheSocket(t *testing.T) {
 	}
 }
 
+// TestWaitOnRootsSocketEndsAtOnce: another user's wait for root's hub
+// (its socket 0600, root's) is refused by the kernel; that refusal ends
+// the wait at once, naming the owner, as wait --help says, rather than
+// after its whole timeout.
+func TestWaitOnRootsSocketEndsAtOnce(t *testing.T) {
+	dir, err := os.MkdirTemp("", "l2hub-denied-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, l, &control.Server{})
+	got := startAttacker(t, "wait-ready", path).next(t)
+	if !strings.HasPrefix(got, "error (not yours):") || !strings.Contains(got, "belongs to another user, uid 0") ||
+		!strings.Contains(got, "only its owner and root may talk to it") {
+		t.Errorf("nobody's wait for root's socket: %q; want ErrNotYours at once, naming root", got)
+	}
+}
+
 // TestReadTokenFile: a token file gives its first line, and is refused
 // when others may read it or it holds no usable token.
 func TestReadTokenFile(t *testing.T) {
@@ -1081,6 +1132,93 @@ func TestReadTokenFile(t *testing.T) {
 	}
 }
 
+// TestTokenFileOfAnotherUser: a token file that another user owns is
+// refused, control and metrics alike, though its mode is 0600: its owner
+// may read it (or chose the token, or chmods it open later).
+func TestTokenFileOfAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: only root can give a file to another user (nobody)")
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("attackerchosentoken0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, nobody.UID, nobody.GID); err != nil {
+		t.Fatal(err)
+	}
+	for name, read := range map[string]func(string) (string, error){
+		"control": control.ReadTokenFile,
+		"metrics": control.ReadMetricsTokenFile,
+	} {
+		got, err := read(path)
+		if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "uid 65534") {
+			t.Errorf("%s: reading nobody's token file = %q, %v; want ErrNotYours naming uid 65534", name, got, err)
+		}
+	}
+	// The advice fits a client as well as the hub: give the token another
+	// way, not make a new one.
+	_, err := control.ReadTokenFile(path)
+	if err == nil || !strings.Contains(err.Error(), "$"+control.TokenEnv) || strings.Contains(err.Error(), "head -c") {
+		t.Errorf("reading nobody's token file: %v; want advice to use root's own file or $%s, not to make a token", err, control.TokenEnv)
+	}
+	// Root's own file is taken (the caller is root here).
+	if err := os.Chown(path, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := control.ReadTokenFile(path); err != nil {
+		t.Errorf("reading root's own token file: %v", err)
+	}
+}
+
+// TestTokenPipeOfAnotherUser: a pipe belongs to the process that made
+// it, so a token piped to sudo (cat tok | sudo l2hub serve
+// --control-token-file /dev/stdin) is the invoking user's, and refused;
+// the refusal says to give the token in the environment or in root's own
+// file, not to make a file of one's own, which a pipe cannot be.
+func TestTokenPipeOfAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("skipping: only root can give a FIFO to another user (nobody)")
+	}
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, nobody.UID, nobody.GID); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		read func(string) (string, error)
+		env  string
+	}{
+		"control": {control.ReadTokenFile, control.TokenEnv},
+		"metrics": {control.ReadMetricsTokenFile, control.MetricsTokenEnv},
+	} {
+		wrote := make(chan struct{})
+		go func() { // the FIFO's open waits for a writer
+			defer close(wrote)
+			if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+				f.WriteString("attackerchosentoken0123456789\n") // may find the reader gone
+				f.Close()
+			}
+		}()
+		got, err := tc.read(path)
+		<-wrote
+		if !errors.Is(err, control.ErrNotYours) || !strings.Contains(err.Error(), "uid 65534") {
+			t.Errorf("%s: reading nobody's FIFO = %q, %v; want ErrNotYours naming uid 65534", name, got, err)
+			continue
+		}
+		msg := err.Error()
+		for _, want := range []string{"pipe", "$" + tc.env, "sudo --preserve-env=" + tc.env, "a file root owns"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: reading nobody's FIFO: %v; want it to say %q", name, err, want)
+			}
+		}
+		if strings.Contains(msg, "of your own") || strings.Contains(msg, "head -c") {
+			t.Errorf("%s: reading nobody's FIFO: %v; want no advice to make a file of one's own", name, err)
+		}
+	}
+}
+
 // TestResolveToken: the flag's token, else the file's, else the
 // environment's; both flags at once, or a bad token, is an error that
 // names where it came from.
@@ -1118,5 +1256,46 @@ func TestResolveToken(t *testing.T) {
 	t.Setenv(control.TokenEnv, "")
 	if got, err := control.ResolveToken("", ""); got != "" || err != nil {
 		t.Errorf("ResolveToken with nothing given = %q, %v; want \"\", nil", got, err)
+	}
+}
+
+// TestClientRefusesNamesAPathCannotCarry: an empty name, . or .. would
+// reach another route (or none: "no such route"), so the client refuses
+// it, saying what is wrong with the name, before it dials.
+func TestClientRefusesNamesAPathCannotCarry(t *testing.T) {
+	c := control.NewClient(filepath.Join(t.TempDir(), "none.sock"), "") // never dialled
+	ctx := context.Background()
+	for _, name := range []string{"", ".", ".."} {
+		for call, f := range map[string]func() error{
+			"AddRule":       func() error { _, err := c.AddRule(ctx, name, []byte("loss: 5%"), ""); return err },
+			"UpdateRule":    func() error { _, err := c.UpdateRule(ctx, name, []byte("loss: 5%")); return err },
+			"RemoveRule":    func() error { _, err := c.RemoveRule(ctx, name); return err },
+			"HealPartition": func() error { return c.HealPartition(ctx, name) },
+			"SetLink":       func() error { return c.SetLink(ctx, name, false) },
+			"Inject":        func() error { _, err := c.Inject(ctx, name, strings.NewReader("")); return err },
+		} {
+			err := f()
+			if err == nil || !strings.Contains(err.Error(), " name") || errors.Is(err, control.ErrNoHub) {
+				t.Errorf("%s(%q) = %v; want the name refused before dialling", call, name, err)
+			}
+		}
+	}
+}
+
+// TestSocketPathTooLong: a socket path longer than the kernel takes is
+// refused, by Listen and by the client (whose wait ends at once), naming
+// the limit, rather than with the kernel's bare "invalid argument".
+func TestSocketPathTooLong(t *testing.T) {
+	limit := len(syscall.RawSockaddrUnix{}.Path) - 1
+	path := filepath.Join(t.TempDir(), strings.Repeat("s", limit)+".sock")
+	want := fmt.Sprintf("a unix socket path is at most %d", limit)
+	if _, err := control.Listen(path, ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Listen(a path of %d bytes) = %v, want an error saying %q", len(path), err, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only stops a wait that would go on
+	defer cancel()
+	_, err := control.NewClient(path, "").WaitReady(ctx, time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), want) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReady(a path of %d bytes) = %v, want an error at once saying %q", len(path), err, want)
 	}
 }

@@ -165,6 +165,10 @@ type Server struct {
 
 	refused   atomic.Uint64 // connections and requests refused, for rate-limited logs
 	injecting atomic.Int64  // injection streams being read
+
+	// beforeError, when set, runs as a refusal's answer is about to be
+	// written: a test's stand-in for a machine that delays it.
+	beforeError func()
 }
 
 // PartitionRequest is the body of POST /v1/partitions.
@@ -889,6 +893,15 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			if ie, ok := errors.AsType[*injectError](err); ok {
 				answer.Frames = &ie.took
 			}
+			if s.beforeError != nil {
+				s.beforeError()
+			}
+			// A body that stopped coming fails at ReadTimeout, which leaves
+			// the answer only about BodyTimeout of WriteTimeout. The answer
+			// is small: the deadline bounds a client that does not read, so
+			// it is never shorter than a second a loaded machine may take
+			// to schedule the write (as the inject route's).
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(max(s.bodyTimeout(), time.Second)))
 			writeJSON(w, status, answer)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"l2hub/internal/ready"
+	"l2hub/internal/unixpath"
 )
 
 // The control socket is the hub's steering wheel, so who may touch it is
@@ -21,8 +22,10 @@ import (
 // gets nowhere. A user's hub answers that user's processes and root's, and
 // a user's client trusts a hub that root runs; but a client trusts only
 // its own user's sockets and root's, so root's ctl refuses a user's hub
-// (ErrNotYours) like anyone else's: root steers it as that user
-// (runuser -u USER -- l2hub ctl ...).
+// (ErrNotYours) like anyone else's. The refusal does not tell root to run
+// the command as that user: the client cannot tell that user's hub from a
+// listener squatting the address, and runuser keeps the environment, the
+// token in $L2HUB_CONTROL_TOKEN with it.
 
 // DefaultAddr is the control socket `serve`, `ctl` and `inject` use unless
 // told otherwise: $XDG_RUNTIME_DIR/l2hub.sock when that directory is the
@@ -90,9 +93,55 @@ func checkSocketOwner(path string) error {
 		return nil // the dial says what is wrong
 	}
 	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
-		return fmt.Errorf("control socket %s %w (uid %d; you are uid %d): refusing to talk to it%s", path, ErrNotYours, uid, os.Getuid(), ready.AsUser(uid, "ctl"))
+		return fmt.Errorf("control socket %s %w (%s; you are uid %d): refusing to talk to it%s", path, ErrNotYours, ready.Who(uid), os.Getuid(), notTrusted(path))
 	}
 	return nil
+}
+
+// notTrusted ends the refusal of another user's control socket: what it
+// means and how to go on. It does not say to run the command as that user:
+// whoever holds the path may be a squatter, which would then get what is
+// sent, and with runuser the caller's $L2HUB_CONTROL_TOKEN too.
+func notTrusted(path string) string {
+	return fmt.Sprintf(": it is not trusted, since whoever holds the path would get what is sent (the token too); "+
+		"see who runs it (ls -l %s; ss -xlp), and give your hub a socket path of your own (serve --control PATH) and use that path", path)
+}
+
+// deniedSocket says why the connect to a unix control socket was denied
+// (err, EACCES or EPERM): the socket, mode 0600, is another user's (root's
+// hub, to a user), or a directory on its path is closed to the caller.
+// Asking again cannot change that: the error is an unsafeSocketError,
+// which ends a wait at once. The caller's own socket is the exception: a
+// hub binds it with mode 0777 less the umask and makes it 0600 a moment
+// later, so under a umask that takes the owner's write bit (0277) a wait
+// may meet it before the chmod; that error is a plain one, and a wait
+// asks again.
+func deniedSocket(path string, err error) error {
+	fi, lerr := os.Lstat(path)
+	if lerr != nil {
+		return fmt.Errorf("control socket %s: %w: a directory on its path is closed to you (uid %d)", path, err, os.Getuid())
+	}
+	uid, ok := fileOwner(fi)
+	switch {
+	case !ok:
+		return fmt.Errorf("control socket %s (mode %04o): %w", path, fi.Mode().Perm(), err)
+	case uid != os.Getuid():
+		return fmt.Errorf("control socket %s %w, %s (mode %04o; you are uid %d): only its owner and root may talk to it: %w",
+			path, ErrNotYours, ready.Who(uid), fi.Mode().Perm(), os.Getuid(), err)
+	}
+	return fmt.Errorf("control socket %s is yours, but its mode %04o does not let you write to it: %w: chmod 600 %s", path, fi.Mode().Perm(), err, path)
+}
+
+// refusedSocket wraps deniedSocket's answer as unsafeSocketError, but for
+// the caller's own socket (see deniedSocket).
+func refusedSocket(path string, err error) error {
+	err = deniedSocket(path, err)
+	if fi, lerr := os.Lstat(path); lerr == nil {
+		if uid, ok := fileOwner(fi); ok && uid == os.Getuid() {
+			return err
+		}
+	}
+	return &unsafeSocketError{err}
 }
 
 // checkPeer refuses a unix connection whose other end runs as someone other
@@ -106,7 +155,7 @@ func checkPeer(c net.Conn, path string) error {
 	case err != nil:
 		return fmt.Errorf("control socket %s: peer credentials: %w", path, err)
 	case !trusted(uid):
-		return fmt.Errorf("control socket %s is served by uid %d, %w (you are uid %d): refusing to talk to it%s", path, uid, ErrNotYours, os.Getuid(), ready.AsUser(uid, "ctl"))
+		return fmt.Errorf("control socket %s is served by %s, %w (you are uid %d): refusing to talk to it%s", path, ready.Who(uid), ErrNotYours, os.Getuid(), notTrusted(path))
 	}
 	return nil
 }
@@ -128,7 +177,7 @@ func checkPeer(c net.Conn, path string) error {
 // Elsewhere than Linux nothing is checked.
 func checkTCPPeer(c net.Conn, addr string) error {
 	uid, found, err := serverUID(c)
-	const unixHint = "; talk to the hub over a unix socket instead (serve --control PATH, ctl --control PATH)"
+	const unixHint = "; talk to the hub over a unix socket instead: serve --control PATH, and the same --control PATH to ctl, wait or inject"
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
 		return nil
@@ -139,8 +188,8 @@ func checkTCPPeer(c net.Conn, addr string) error {
 		if uid == overflowUID {
 			hint = "(another user's process holds it: nobody's or, if this runs in a user namespace, that of a user it does not map, whose hub cannot be checked)"
 		}
-		return fmt.Errorf("control address %s is served by uid %d, %w (you are uid %d): refusing to send it the token %s%s%s",
-			addr, uid, ErrNotYours, os.Getuid(), hint, ready.AsUser(uid, "ctl"), unixHint)
+		return fmt.Errorf("control address %s is served by %s, %w (you are uid %d): refusing to send it the token %s%s",
+			addr, ready.Who(uid), ErrNotYours, os.Getuid(), hint, unixHint)
 	case !found:
 		la, lok := c.LocalAddr().(*net.TCPAddr)
 		ra, rok := c.RemoteAddr().(*net.TCPAddr)
@@ -182,8 +231,21 @@ var serverUID = tcpServerUID
 // not map (/proc/sys/kernel/overflowuid, by default).
 const overflowUID = 65534
 
+// checkSocketPathLen refuses a socket path longer than the kernel takes,
+// which it would answer with a bare EINVAL ("bind: invalid argument").
+func checkSocketPathLen(path string) error {
+	if len(path) > unixpath.MaxLen {
+		return fmt.Errorf("control socket %s: the path is %d bytes, and a unix socket path is at most %d: "+
+			"give a shorter one (a path relative to the working directory counts as written)", path, len(path), unixpath.MaxLen)
+	}
+	return nil
+}
+
 // listenUnix binds a unix control socket at path with mode 0600.
 func listenUnix(path string) (net.Listener, error) {
+	if err := checkSocketPathLen(path); err != nil {
+		return nil, err
+	}
 	if err := clearStaleSocket(path); err != nil {
 		return nil, err
 	}

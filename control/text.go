@@ -35,13 +35,9 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 		if len(p.Partitions) > 0 {
 			parts = strings.Join(p.Partitions, ",")
 		}
-		var drops []string
-		for _, r := range slices.Sorted(maps.Keys(p.Stats.Drops)) {
-			drops = append(drops, fmt.Sprintf("%s=%d", r, p.Stats.Drops[r]))
-		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", p.Name, peer, p.Link, parts,
 			FlowText(p.PortStatus), PausesText(p.Stats), p.Stats.RxFrames, p.Stats.RxBytes,
-			p.Stats.TxFrames, p.Stats.TxBytes, strings.Join(drops, " "))
+			p.Stats.TxFrames, p.Stats.TxBytes, DropsText(p.Stats.Drops))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -73,6 +69,30 @@ func WritePorts(w io.Writer, ports []PortStatus) error {
 	}
 	_, err := out.WriteTo(w)
 	return err
+}
+
+// DropsText is a port's drops as the DROPS column shows them, in ctl
+// ports as in serve's summary: "queue-full=3 port-down=1", each reason
+// with drops in hub.DropReasons's order (then any reason a newer hub
+// names, sorted), or "-" when there are none.
+func DropsText(drops map[string]uint64) string {
+	var out []string
+	known := map[string]bool{}
+	for _, r := range hub.DropReasons() {
+		known[r.String()] = true
+		if n := drops[r.String()]; n > 0 {
+			out = append(out, fmt.Sprintf("%s=%d", r, n))
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(drops)) {
+		if n := drops[r]; n > 0 && !known[r] {
+			out = append(out, fmt.Sprintf("%s=%d", r, n))
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " ")
 }
 
 // LearningText is a port's own learning table as `ctl ports` shows it

@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,33 @@ func TestWriteRules(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestDropsColumn: ctl ports' DROPS column says "-" when a port dropped
+// nothing, as serve's summary does, and lists the reasons with drops in
+// the hub's order.
+func TestDropsColumn(t *testing.T) {
+	rs := hub.DropReasons()
+	first, second := rs[0].String(), rs[1].String()
+	for _, tc := range []struct {
+		drops map[string]uint64
+		want  string
+	}{
+		{nil, "-"},
+		{map[string]uint64{first: 0}, "-"},
+		{map[string]uint64{second: 2, first: 1, "from-a-newer-hub": 3}, first + "=1 " + second + "=2 from-a-newer-hub=3"},
+	} {
+		if got := control.DropsText(tc.drops); got != tc.want {
+			t.Errorf("DropsText(%v) = %q, want %q", tc.drops, got, tc.want)
+		}
+	}
+	var b bytes.Buffer
+	if err := control.WritePorts(&b, []control.PortStatus{{PortStatus: hub.PortStatus{Name: "a"}, Link: "up"}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if f := strings.Fields(lines[len(lines)-1]); len(f) == 0 || f[len(f)-1] != "-" {
+		t.Errorf("ctl ports, a port without drops:\n%s\nwant its DROPS cell \"-\"", b.String())
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
+
+	"l2hub/internal/ready"
 )
 
 // TokenEnv names the environment variable that serve, ctl and inject read
@@ -20,8 +23,13 @@ const maxTokenFile = 4096
 
 // ReadTokenFile reads a control token from the first line of a file that
 // only its owner may read or write (as ssh asks of a private key): a token
-// others can read protects nothing.
-func ReadTokenFile(path string) (string, error) { return readTokenFile("control token file", path) }
+// others can read protects nothing. The owner must be the caller or root
+// (ErrNotYours): another user may read its own file, or chmod it open,
+// whenever it likes, so it knows the token (or chose it; or root's
+// redirect wrote a fresh one into the file that user made first).
+func ReadTokenFile(path string) (string, error) {
+	return readTokenFile("control token file", TokenEnv, path)
+}
 
 // ReadTokenFileContext is ReadTokenFile that returns once ctx ends (with
 // its cause), though the file blocks: a FIFO that no one writes, whose
@@ -67,8 +75,9 @@ func ReadContext[T any](ctx context.Context, read func() (T, error)) (T, error) 
 }
 
 // readTokenFile is ReadTokenFile for a token file of any kind; what
-// ("control token file") begins its errors.
-func readTokenFile(what, path string) (string, error) {
+// ("control token file") begins its errors, and env names the variable
+// that gives the same token ($L2HUB_CONTROL_TOKEN), for a refusal's advice.
+func readTokenFile(what, env, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
@@ -78,8 +87,8 @@ func readTokenFile(what, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
+	if err := checkPrivate(what, env, path, fi); err != nil {
+		return "", err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
 	if err != nil {
@@ -94,6 +103,48 @@ func readTokenFile(what, path string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	return tok, nil
+}
+
+// checkPrivate refuses a file that holds a token (fi, at path) when
+// another user than the caller and root owns it (ErrNotYours), or others
+// may read or write it; what ("control token file") begins the error, and
+// env names the variable that may give the token instead.
+//
+// A pipe belongs to the process that made it: `cat tok | sudo l2hub serve
+// --control-token-file /dev/stdin` hands root a pipe of the invoking
+// user's, refused as that user's file is, with advice that fits a pipe.
+func checkPrivate(what, env, path string, fi fs.FileInfo) error {
+	if uid, ok := fileOwner(fi); ok && !trusted(uid) {
+		yours := "a file of your own"
+		if os.Getuid() == 0 {
+			yours = "a file root owns"
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%s %s %w (a pipe or device of %s; you are uid %d): whoever wrote to it may have chosen the token; "+
+				"give the token in $%s instead (through sudo: sudo --preserve-env=%s), or in %s, of mode 0600",
+				what, path, ErrNotYours, ready.Who(uid), os.Getuid(), env, env, yours)
+		}
+		return fmt.Errorf("%s %s %w (%s; you are uid %d): that user may know the token, or have chosen it; "+
+			"give the token in %s, of mode 0600, or in $%s (through sudo: sudo --preserve-env=%s)",
+			what, path, ErrNotYours, ready.Who(uid), os.Getuid(), yours, env, env)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
+	}
+	return nil
+}
+
+// CheckPrivateFile refuses a file that holds a control token, as a token
+// file is refused: when another user than the caller and root owns it
+// (ErrNotYours), or others may read or write it. what ("config file")
+// begins the error. serve and lab check a file that gives control_token
+// so.
+func CheckPrivateFile(what, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return checkPrivate(what, TokenEnv, path, fi)
 }
 
 // MinTokenLen is the fewest characters of a token that guards a TCP

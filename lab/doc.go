@@ -41,6 +41,7 @@
 // packet, conformance and conformance/checker (the wire hint), report (the
 // page), hub (the Clock), internal/wallclock, internal/yamlfile,
 // internal/suggest (a mistyped --var's nearest name), internal/shell
-// (quoted command lines, failure codes) and internal/tied (the thread that
-// forks the VMs).
+// (quoted command lines, failure codes), internal/tied (the thread that
+// forks the VMs) and internal/unixpath (whether the run's sockets fit in
+// its directory).
 package lab

@@ -230,7 +230,8 @@ func ParseVars(vars []string) (map[string]string, error) {
 // Load reads and checks the lab file at path. Every problem is reported
 // with the file, line and column and the field ("lab.yaml:12:7:
 // vms[0].args[9]: -kernel vmlinuz: no such file"), up to maxErrors of
-// them, before anything starts.
+// them, before anything starts. A file whose hub gives control_token must
+// be as private as a token file (control.CheckPrivateFile).
 func Load(path string, opts LoadOptions) (*Lab, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -248,7 +249,19 @@ func Load(path string, opts LoadOptions) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, dir, data, opts)
+	l, err := Parse(path, dir, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	if l.Hub.ControlToken != "" {
+		// The hub's token is written in the file: the file must be as
+		// private as a token file, as serve --config's.
+		if err := control.CheckPrivateFile("lab file", path); err != nil {
+			return nil, fmt.Errorf("%w (its hub gives control_token, so it must be as private as a token file; "+
+				"or move the token to a file of mode 0600, hub: {control_token_file: FILE})", err)
+		}
+	}
+	return l, nil
 }
 
 // Parse reads a lab file's bytes; name is used in messages and dir is

@@ -487,6 +487,42 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoadTokenInFile: a lab file whose hub gives control_token must be
+// as private as a token file, as serve --config's is; one that gives
+// control_token_file need not be.
+func TestLoadTokenInFile(t *testing.T) {
+	dir := t.TempDir()
+	const vms = "vms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}]}\n"
+	for _, tc := range []struct {
+		name, hub string
+		mode      os.FileMode
+		ok        bool
+	}{
+		{"token-private", "hub: {control_token: a-token-of-enough-length-0123456789}\n", 0o600, true},
+		{"token-group-readable", "hub: {control_token: a-token-of-enough-length-0123456789}\n", 0o640, false},
+		{"token-world-readable", "hub: {control_token: a-token-of-enough-length-0123456789}\n", 0o644, false},
+		{"token-file-readable", "hub: {control_token_file: ctl.tok}\n", 0o644, true},
+		{"no-token-readable", "", 0o644, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".yaml")
+			if err := os.WriteFile(path, []byte("name: x\n"+tc.hub+vms), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(path, LoadOptions{LookPath: fakeLookPath})
+			if tc.ok && err != nil {
+				t.Errorf("got Load = %v, want the lab", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "other users can read it") || !strings.Contains(err.Error(), "control_token")) {
+				t.Errorf("got Load = %v, want the file refused as readable by others, naming control_token", err)
+			}
+		})
+	}
+}
+
 // Any bytes are a lab or an error, never a panic, and a Lab that parses
 // is one a judge can follow.
 func FuzzParse(f *testing.F) {

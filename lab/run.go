@@ -20,6 +20,7 @@ import (
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/internal/shell"
+	"l2hub/internal/unixpath"
 	"l2hub/internal/wallclock"
 	"l2hub/report"
 	"l2hub/serve"
@@ -69,10 +70,6 @@ const DefaultGrace = 5 * time.Second
 
 // actionTimeout bounds one trigger's call to the control API.
 const actionTimeout = 10 * time.Second
-
-// maxSocketPath keeps the run's unix sockets within sun_path's 108 bytes;
-// a run directory too deep for it gets its sockets in a temporary one.
-const maxSocketPath = 100
 
 // Run runs the lab once: the hub in-process (serve), then each VM, until
 // every marker and phase is in, one fails, the run's timeout passes, or
@@ -283,6 +280,14 @@ func (r *runner) writeReport() {
 	}
 }
 
+// socketsFit reports whether the run's unix sockets, <name>.sock for VM
+// names of up to longest bytes and ctl.sock, fit a socket's address in
+// dir; a run directory too deep for them gets its sockets in a temporary
+// one.
+func socketsFit(dir string, longest int) bool {
+	return len(dir)+len("/.sock")+max(longest, len("ctl")) <= unixpath.MaxLen
+}
+
 // startHub starts the serve session with the lab's VM ports in the run
 // directory, its capture and control API, and a client of that API.
 func (r *runner) startHub(ctx context.Context) error {
@@ -294,7 +299,7 @@ func (r *runner) startHub(ctx context.Context) error {
 	if abs, err := filepath.Abs(r.dir); err == nil {
 		r.sockDir = abs
 	}
-	if len(r.sockDir)+len("/.sock")+max(longest, len("ctl")) > maxSocketPath {
+	if !socketsFit(r.sockDir, longest) {
 		tmp, err := os.MkdirTemp("", "l2lab-")
 		if err != nil {
 			return err

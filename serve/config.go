@@ -24,6 +24,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/unixpath"
 	"l2hub/internal/yamlfile"
 	"l2hub/tap"
 	"l2hub/transport"
@@ -859,7 +860,7 @@ func shownControlAddr(addr string) string {
 		return addr
 	}
 	if !filepath.IsAbs(path) {
-		if abs, err := filepath.Abs(path); err == nil && len(abs) <= maxSocketPath {
+		if abs, err := filepath.Abs(path); err == nil && len(abs) <= unixpath.MaxLen {
 			path = abs
 		}
 	}
@@ -868,7 +869,3 @@ func shownControlAddr(addr string) string {
 	}
 	return path
 }
-
-// maxSocketPath is the longest path a unix socket's address holds
-// (sun_path less its NUL, on Linux; shorter elsewhere).
-const maxSocketPath = 107

@@ -27,7 +27,8 @@
 // internal/samefile (an output that is an input or another output is
 // refused before anything binds),
 // internal/buildinfo (the build's metric) and internal/shell (NETDEV_
-// names in the QEMU flags). Nothing imports serve but the command, the
+// names in the QEMU flags) and internal/unixpath (whether a socket's
+// absolute path fits). Nothing imports serve but the command, the
 // load generator and the lab runner (lab), which serves the control API
 // with ServeControl and acts through it as l2hub ctl does.
 package serve

@@ -151,7 +151,12 @@ func (f *Flags) Config() (Config, error) {
 			cfg.setBy(field.path, "--"+name)
 		}
 	}
+	// A token comes from a flag, else the environment, else the config
+	// file. The environment winning over the file is said: a variable
+	// exported for ctl against another hub would otherwise change this
+	// hub's token without a word.
 	if changed("control-token") || changed("control-token-file") || os.Getenv(control.TokenEnv) != "" {
+		configs := cfg.configToken()
 		tok, err := f.token.Token()
 		if err != nil {
 			return cfg, err
@@ -160,13 +165,23 @@ func (f *Flags) Config() (Config, error) {
 		switch {
 		case f.token.Value != "":
 			cfg.tokenFrom = "--control-token"
+			f.warn("--control-token shows the token to every user of this host (ps, /proc) for as long as the hub runs: " +
+				"prefer --control-token-file or $" + control.TokenEnv)
 		case f.token.File != "":
 			cfg.tokenFrom = "--control-token-file " + f.token.File
 		default:
 			cfg.tokenFrom = "$" + control.TokenEnv
+			if configs != "" {
+				f.warn("$"+control.TokenEnv+" overrides the config's control token: the hub takes the environment's "+
+					"(a flag wins over the environment, which wins over the config file); unset it for the config's", "config", configs)
+			}
 		}
 	}
 	if changed("metrics-token-file") || os.Getenv(control.MetricsTokenEnv) != "" {
+		configs := ""
+		if cfg.MetricsTokenFile != "" {
+			configs = cfg.key("metrics_token_file " + cfg.MetricsTokenFile)
+		}
 		tok, err := control.ResolveMetricsToken(f.metricsTokenFile)
 		if err != nil {
 			return cfg, err
@@ -175,6 +190,17 @@ func (f *Flags) Config() (Config, error) {
 		cfg.metricsTokenFrom = "$" + control.MetricsTokenEnv
 		if f.metricsTokenFile != "" {
 			cfg.metricsTokenFrom = "--metrics-token-file " + f.metricsTokenFile
+		} else if configs != "" {
+			f.warn("$"+control.MetricsTokenEnv+" overrides the config's metrics token: the hub takes the environment's "+
+				"(a flag wins over the environment, which wins over the config file); unset it for the config's", "config", configs)
+		}
+	}
+	if f.File != "" && cfg.tokenFrom == "" && cfg.ControlToken != "" {
+		// The token is the file's own control_token: the file must be as
+		// private as a token file.
+		if err := control.CheckPrivateFile("config file", f.File); err != nil {
+			return cfg, fmt.Errorf("%w (it gives control_token, so it must be as private as a token file; "+
+				"or move the token to a file of mode 0600, control_token_file:)", err)
 		}
 	}
 	if changed("policy") {
@@ -191,6 +217,25 @@ func (f *Flags) Config() (Config, error) {
 		c.File = capture.Stdout
 	}
 	return cfg, cfg.Validate()
+}
+
+// warn logs a warning about the flags on the log Logger made, if any.
+func (f *Flags) warn(msg string, args ...any) {
+	if f.log != nil {
+		f.log.Warn(msg, args...)
+	}
+}
+
+// configToken names the config's control token ("h.yaml: control_token",
+// "h.yaml: control_token_file F"), "" if it gives none.
+func (c *Config) configToken() string {
+	switch {
+	case c.ControlTokenFile != "":
+		return c.key("control_token_file " + c.ControlTokenFile)
+	case c.ControlToken != "":
+		return c.key("control_token")
+	}
+	return ""
 }
 
 // Options are the run's options the flags give, for a command whose

@@ -194,16 +194,7 @@ func (sum *Summary) writeText(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nPORT\tRX FRAMES\tTX FRAMES\tPAUSES\tDROPS")
 	for _, p := range sum.Ports {
-		var drops []string
-		for _, r := range hub.DropReasons() {
-			if n := p.Stats.Drops[r.String()]; n > 0 {
-				drops = append(drops, fmt.Sprintf("%s=%d", r, n))
-			}
-		}
-		if len(drops) == 0 {
-			drops = []string{"-"} // as every other empty cell, and replay's table
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Stats.RxFrames, p.Stats.TxFrames, control.PausesText(p.Stats), strings.Join(drops, " "))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Stats.RxFrames, p.Stats.TxFrames, control.PausesText(p.Stats), control.DropsText(p.Stats.Drops))
 	}
 	tw.Flush()
 	var moves []string

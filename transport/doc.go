@@ -49,6 +49,7 @@
 // and Spec are safe from any goroutine. [Spec] values are plain data.
 //
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
-// port), internal/wallclock and internal/yamlfile (positioned errors in a
-// port's YAML options); nothing else of l2hub.
+// port), internal/wallclock, internal/yamlfile (positioned errors in a
+// port's YAML options) and internal/unixpath (the longest socket path);
+// nothing else of l2hub.
 package transport

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"l2hub/hub"
+	"l2hub/internal/unixpath"
 	"l2hub/internal/yamlfile"
 	"l2hub/tap"
 )
@@ -451,8 +452,8 @@ func checkAddr(k addrKind, a string) string {
 			return "abstract unix sockets are not supported; use a path"
 		case strings.ContainsRune(a, 0):
 			return "a path cannot contain NUL"
-		case len(a) > 107:
-			return "unix socket paths are limited to 107 bytes"
+		case len(a) > unixpath.MaxLen:
+			return fmt.Sprintf("unix socket paths are limited to %d bytes", unixpath.MaxLen)
 		}
 	case mcastGroup:
 		g, err := netip.ParseAddrPort(a)

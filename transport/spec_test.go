@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"l2hub/hub"
+	"l2hub/internal/unixpath"
 	"l2hub/internal/yamlfile"
 	"l2hub/transport"
 )
@@ -76,7 +78,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"dial-no-host", "a=tcp-dial::7001", "address", "a host is needed"},
 		{"unix-empty", "a=unix:", "address", "a socket path is needed"},
 		{"unix-abstract", "a=unix:@hub", "address", "abstract"},
-		{"unix-too-long", "a=unix:/" + strings.Repeat("x", 120), "address", "107 bytes"},
+		{"unix-too-long", "a=unix:/" + strings.Repeat("x", 120), "address", fmt.Sprintf("limited to %d bytes", unixpath.MaxLen)},
 		{"udp-no-peer", "a=udp:127.0.0.1:7003", "peer", "needs peer="},
 		{"udp-peer-port-zero", "a=udp:127.0.0.1:7003,peer=127.0.0.1:0", "peer", "port 0"},
 		{"udp-ipv6", "d=udp:[::1]:7003,peer=127.0.0.1:7004", "address", "IPv4 addresses only"},
@@ -384,5 +386,18 @@ func TestWithSegmentMTU(t *testing.T) {
 				t.Errorf("the given specs changed: %q, was %q", mtus(specs), before)
 			}
 		})
+	}
+}
+
+// TestUnixPathLimit: a unix port's path may be as long as a socket's
+// address holds (unixpath.MaxLen: 107 bytes on Linux, 103 on macOS), and
+// not one byte longer.
+func TestUnixPathLimit(t *testing.T) {
+	longest := "/" + strings.Repeat("x", unixpath.MaxLen-1)
+	if _, err := transport.ParseSpec("a=unix:" + longest); err != nil {
+		t.Errorf("a path of %d bytes: %v, want it taken", len(longest), err)
+	}
+	if _, err := transport.ParseSpec("a=unix:" + longest + "x"); err == nil {
+		t.Errorf("a path of %d bytes was taken, want it refused", len(longest)+1)
 	}
 }

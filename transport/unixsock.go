@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"l2hub/internal/unixpath"
 )
 
 // DefaultSocketMode is the mode of the socket file a unix or unixgram port
@@ -25,8 +27,9 @@ const DefaultSocketMode fs.FileMode = 0o600
 // sends. It names the file path names: "." and doubled slashes go, but a
 // path with a ".." keeps it, since the kernel resolves "x/.." through x,
 // which may be a symbolic link, where cleaning would drop both. A path
-// whose absolute form would pass the 107 bytes a socket address holds, or
-// an abstract name (Linux's "@name"), stays as it is.
+// whose absolute form would pass the bytes a socket address holds
+// (unixpath.MaxLen), or an abstract name (Linux's "@name"), stays as it
+// is.
 func absSocketPath(path string) string {
 	if path == "" || filepath.IsAbs(path) || path[0] == '@' {
 		return path
@@ -39,7 +42,7 @@ func absSocketPath(path string) string {
 	if hasDotDot(path) {
 		abs = strings.TrimSuffix(wd, string(filepath.Separator)) + string(filepath.Separator) + path
 	}
-	if len(abs) > 107 {
+	if len(abs) > unixpath.MaxLen {
 		return path
 	}
 	return abs

@@ -144,6 +144,23 @@ more. It lasts until healed.`
 	partition.Example = "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
 		"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c"
 
+	var setPolicy *cobra.Command
+	setPolicy = sub("set-policy FILE", "Replace the policy with FILE (- for standard input; validated first, refused whole on error)",
+		wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
+		func(ctx context.Context, cl *control.Client, args []string) error {
+			name := args[0]
+			read := func() ([]byte, error) { return readPolicyFile(args[0]) }
+			if name == "-" {
+				name = "standard input"
+				read = func() ([]byte, error) { return readPolicy(setPolicy.InOrStdin(), name) }
+			}
+			src, err := control.ReadContext(ctx, read)
+			if err != nil {
+				return err
+			}
+			return done(cl.ReplacePolicy(ctx, name, src), "policy replaced with %s", name)
+		})
+
 	cmd.AddCommand(
 		ports,
 		sub("policy", "Show the policy in force (JSON; null when the hub runs without one)", cobra.NoArgs,
@@ -155,15 +172,7 @@ more. It lasts until healed.`
 				}
 				return printJSON(raw, err)
 			}),
-		sub("set-policy FILE", "Replace the policy with FILE (validated first; refused whole on error)",
-			wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
-			func(ctx context.Context, cl *control.Client, args []string) error {
-				src, err := control.ReadContext(ctx, func() ([]byte, error) { return readPolicyFile(args[0]) })
-				if err != nil {
-					return err
-				}
-				return done(cl.ReplacePolicy(ctx, args[0], src), "policy replaced with %s", args[0])
-			}),
+		setPolicy,
 		rules,
 		partition,
 		sub("heal NAME", "End a partition", wantArgs(1, 1, "the partition's NAME", "l2hub ctl heal split", ""),
@@ -238,7 +247,13 @@ func readPolicyFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, control.MaxPolicyBytes+1))
+	return readPolicy(f, name)
+}
+
+// readPolicy reads a policy for set-policy from r (the file name, or
+// standard input): at most control.MaxPolicyBytes, as the hub takes.
+func readPolicy(r io.Reader, name string) ([]byte, error) {
+	src, err := io.ReadAll(io.LimitReader(r, control.MaxPolicyBytes+1))
 	if err != nil {
 		return nil, err
 	}

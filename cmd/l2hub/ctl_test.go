@@ -386,3 +386,32 @@ func TestCtlRulesShowsPortLinks(t *testing.T) {
 		t.Errorf("ctl rules: got %q, %v; want %q", out, err, want)
 	}
 }
+
+// TestCtlSetPolicyFromStdin: set-policy - reads the policy from standard
+// input, as rule add --file - reads a rule. Not parallel: it replaces
+// os.Stdin.
+func TestCtlSetPolicyFromStdin(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "ctl.sock")
+	startServe(t, "serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--control", sock)
+	in := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(in, []byte(ctlPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = saved }()
+	out, err := ctl(t, sock, "set-policy", "-")
+	if err != nil || !strings.Contains(out, "policy replaced with standard input") {
+		t.Fatalf("ctl set-policy - = %q, %v; want the policy replaced from standard input", out, err)
+	}
+	d, err := control.NewClient(sock, "").CurrentPolicy(context.Background())
+	if err != nil || d == nil || len(d.Partitions) != 1 {
+		t.Errorf("after set-policy -: policy %+v, %v; want the policy read from stdin, with its partition", d, err)
+	}
+}

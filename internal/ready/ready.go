@@ -123,26 +123,22 @@ func Read(path string) (Info, error) {
 		return Info{}, fmt.Errorf("ready file %s is not a regular file (%v)", path, fi.Mode().Type())
 	}
 	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() && uid != 0 {
-		return Info{}, fmt.Errorf("ready file %s %w (uid %d; you are uid %d): what it says is not taken%s", path, ErrNotYours, uid, os.Getuid(), AsUser(uid, "wait"))
+		// No "run it as that user": a file anyone may write says anything
+		// to that user too (a pid, the ports a VM is sent to).
+		return Info{}, fmt.Errorf("ready file %s %w (%s; you are uid %d): what it says is not taken, as anyone may write a file where others can (/tmp); "+
+			"see who made it (ls -l %s), and have the hub write its ready file in a directory of yours ($XDG_RUNTIME_DIR, or one made with mktemp -d)",
+			path, ErrNotYours, Who(uid), os.Getuid(), path)
 	}
 	return decode(f, path)
 }
 
-// AsUser is what root is told when it refuses another user's hub (its
-// ready file, its socket, its TCP server): to run the command as that
-// user, as the hub's own user may ("; as root, ..."); "" for any other
-// caller, who may not. Root is refused as anyone is, rather than trusted
-// with every user's hub: a user's file or server may say anything, and
-// root acting on it (a pid to wait for, a token to send) is the hazard
-// the check is for.
-func AsUser(uid int, command string) string {
-	if os.Getuid() != 0 || uid == 0 {
-		return ""
+// Who names uid for a refusal: "uid 1001 (alice)", or "uid 1001" when
+// the system has no name for it.
+func Who(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return fmt.Sprintf("uid %d (%s)", uid, u.Username)
 	}
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return fmt.Sprintf("; as root, run it as the hub's user: runuser -u %s -- l2hub %s ...", u.Username, command)
-	}
-	return fmt.Sprintf("; as root, run it as the hub's user (uid %d): runuser -u USER -- l2hub %s ...", uid, command)
+	return fmt.Sprintf("uid %d", uid)
 }
 
 // readAny is Read of a file whoever owns it, for whether it may be

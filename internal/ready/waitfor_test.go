@@ -142,8 +142,8 @@ func TestAnotherUsersReadyFileIsNotTaken(t *testing.T) {
 	if err := os.Chown(path, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(path); !errors.Is(err, ErrNotYours) || !strings.Contains(err.Error(), "uid 65534") || !strings.Contains(err.Error(), "as root, run it as the hub's user: runuser -u ") {
-		t.Errorf("Read of nobody's ready file = %v, want ErrNotYours naming uid 65534, and what root does instead", err)
+	if _, err := Read(path); !errors.Is(err, ErrNotYours) || !strings.Contains(err.Error(), "uid 65534") || !strings.Contains(err.Error(), "a directory of yours") || strings.Contains(err.Error(), "runuser") {
+		t.Errorf("Read of nobody's ready file = %v, want ErrNotYours naming uid 65534, and to use a directory of one's own (not to run wait as nobody)", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only stops a wait that would go on
 	defer cancel()
