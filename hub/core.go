@@ -23,7 +23,9 @@ const DefaultMaxMACs = 4096
 // Bounds on what waits in the timer heap (delayed, rate-queued and
 // reordered copies), so that a long delay on a fast link cannot take the
 // host's memory: beyond either, a copy is dropped and counted as
-// DropDelayFull on its egress port. The byte bound counts the memory the
+// DropDelayFull on its egress port. Senders are paused well before, at
+// half of either (see OverflowPause), so that a delay loses nothing while
+// every receiver reads. The byte bound counts the memory the
 // frames hold (Frame.Footprint), at least the smallest pooled buffer, 2048
 // bytes, however short the frame: 64 MiB is 32 768 small frames, fewer
 // larger ones. The frame bound is that count, so for the hub's pooled
@@ -144,6 +146,23 @@ type Core struct {
 
 	maxDelayedFrames, maxDelayedBytes int
 	delayedFrames, delayedBytes       int // frames in timers
+	// The hub-wide delay marks. Each port's second mark bounds what a
+	// delay holds for that port, but the ports together would reach the
+	// bound first once eight ports wait for small frames, or two for large
+	// ones. So once the frames delayed for all ports reach half of either
+	// bound (the high mark: delayHigh), every sender whose copy then waits
+	// out a delay for a pausing port is held back on that port
+	// (holdDelayed), until the delayed frames are down to a quarter of
+	// both bounds (the low mark: lowerDelayMark) or the port has no
+	// delayed frame left (delayDrained), so that a hold never outlives
+	// the frames it waits for, whatever else keeps the hub above its low
+	// mark. The other half of the bound is room for what held senders
+	// still send (a live hub's reader ends its batch of up to 64 frames,
+	// a copy of each per destination and per duplicate). A copy that
+	// finds the bound reached all the same is dropped (DropDelayFull) and
+	// holds its sender back too.
+	dhigh, dhighBytes, dlow, dlowBytes int
+	delayHigh                          bool
 
 	flow    PortOptions // the defaults ports start from
 	backlog int         // slack above a port's high-water mark, frames
@@ -315,6 +334,10 @@ func NewCore(cfg CoreConfig) *Core {
 		onRoom:           cfg.OnRoom,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
+		dhigh:            cfg.MaxDelayedFrames / 2,
+		dhighBytes:       cfg.MaxDelayedBytes / 2,
+		dlow:             cfg.MaxDelayedFrames / 4,
+		dlowBytes:        cfg.MaxDelayedBytes / 4,
 		mode:             cfg.Mode,
 		clock:            cfg.Clock,
 		policy:           cfg.Policy,
@@ -632,12 +655,19 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 			}
 			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Footprint() > c.maxDelayedBytes {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes), full: true})
+				if c.delayedFrames > 0 { // they will free the room: hold from until they do
+					c.delayHigh = true
+					c.holdDelayed(dp, id, now)
+				}
 				continue
 			}
 			c.delayedFrames++
 			c.delayedBytes += cf.Footprint()
 			dp.delayed++
 			dp.delayedBytes += cf.Footprint()
+			if c.delayedFrames >= c.dhigh || c.delayedBytes >= c.dhighBytes {
+				c.delayHigh = true
+			}
 			c.seq++
 			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
 			c.holdDelayed(dp, id, now)
@@ -836,11 +866,12 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 }
 
 // holdDelayed pauses from, which just sent dp a frame that now waits out a
-// delay, if what waits for dp passed a mark: its queue the high-water mark
-// (from's frames will join a queue its peer is slow to drain), or the
-// queue and the delayed frames the second mark (a delay on a fast link
-// holds at most that much for one port, and a slow peer behind it loses
-// nothing).
+// delay (or that the delay bound refused), if what waits for dp passed a
+// mark: its queue the high-water mark (from's frames will join a queue its
+// peer is slow to drain), or the queue and the delayed frames the second
+// mark (a delay on a fast link holds at most that much for one port, and
+// a slow peer behind it loses nothing), or the frames delayed for all
+// ports the hub-wide high mark (see Core.delayHigh).
 func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
 	if dp.overflow != OverflowPause || dp.out == nil || dp.stalled {
 		return
@@ -849,8 +880,23 @@ func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
 	if h := c.holds(dp, d); h != holdNone {
 		c.congest(dp, from, now, d.Taken, h == holdAll)
 	}
-	if d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond {
+	if c.delayHigh || d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond {
 		c.holdForDelay(dp, from, now)
+	}
+}
+
+// lowerDelayMark clears the hub-wide high mark once the delayed frames are
+// down to the low mark, and lets go the senders it held whose ports have
+// drained otherwise (Drained checks each).
+func (c *Core) lowerDelayMark() {
+	if !c.delayHigh || c.delayedFrames > c.dlow || c.delayedBytes > c.dlowBytes {
+		return
+	}
+	c.delayHigh = false
+	for _, p := range c.ports {
+		if p.delayHeld && !p.removed {
+			c.Drained(p.id)
+		}
 	}
 }
 
@@ -1017,6 +1063,7 @@ func (c *Core) runDue(now time.Time) {
 			if !queued && (dp.congested || dp.delayHeld) && !dp.removed && dp.out != nil && c.queueDrained(dp, dp.out.Depth()) {
 				c.Drained(t.port) // what waits for it went down with no take to say so
 			}
+			c.lowerDelayMark()
 			c.recycleNotes(t.notes)
 		} else if t.fn != nil {
 			t.fn()
@@ -1042,6 +1089,7 @@ func (c *Core) Close() {
 			c.dropCopy(now, t.port, t.frame, t.notes, t.from, DropDown, stoppedNote)
 		}
 	}
+	c.delayHigh = false
 	clear(c.cutBefore)
 }
 

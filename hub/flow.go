@@ -61,6 +61,11 @@ const (
 	//   - bound: the queue holds QueueLen plus the backlog, or a frame
 	//     would take it past BacklogBytes; the frame is dropped
 	//     (DropBacklogFull) and its sender pauses;
+	//   - hub-wide delay mark: the frames delayed for all ports reach half
+	//     of CoreConfig.MaxDelayedFrames or MaxDelayedBytes; a sender whose
+	//     frame then waits out a delay for the port pauses as at its second
+	//     mark, until they are down to a quarter of both or none of them is
+	//     the port's;
 	//   - low-water: the senders resume once the queue is down to half of
 	//     QueueLen and an eighth of BacklogBytes; those held for their
 	//     delayed frames once the queue with them is also down to QueueLen
@@ -266,9 +271,12 @@ func (c *Core) queueDrained(dp *corePort, d QueueDepth) bool {
 
 // delayDrained reports whether dp, its queue at d, lets the senders its
 // delayed frames hold back go: its queue is at its low-water marks and, with
-// the frames delayed for it, below its second mark's.
+// the frames delayed for it, below its second mark's; and the frames
+// delayed for all ports are below the hub-wide marks or none of them is
+// dp's (see Core.delayHigh).
 func (c *Core) delayDrained(dp *corePort, d QueueDepth) bool {
-	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow
+	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow &&
+		(!c.delayHigh || dp.delayed == 0)
 }
 
 // Notes for the drops flow control makes.
