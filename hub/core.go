@@ -146,23 +146,35 @@ type Core struct {
 
 	maxDelayedFrames, maxDelayedBytes int
 	delayedFrames, delayedBytes       int // frames in timers
-	// The hub-wide delay marks. Each port's second mark bounds what a
+	// The hub-wide delay mark. Each port's second mark bounds what a
 	// delay holds for that port, but the ports together would reach the
 	// bound first once eight ports wait for small frames, or two for large
-	// ones. So once the frames delayed for all ports reach half of either
-	// bound (the high mark: delayHigh), every sender whose copy then waits
-	// out a delay for a pausing port is held back on that port
-	// (holdDelayed), until the delayed frames are down to a quarter of
-	// both bounds (the low mark: lowerDelayMark) or the port has no
-	// delayed frame left (delayDrained), so that a hold never outlives
-	// the frames it waits for, whatever else keeps the hub above its low
-	// mark. The other half of the bound is room for what held senders
-	// still send (a live hub's reader ends its batch of up to 64 frames,
-	// a copy of each per destination and per duplicate). A copy that
-	// finds the bound reached all the same is dropped (DropDelayFull) and
-	// holds its sender back too.
-	dhigh, dhighBytes, dlow, dlowBytes int
-	delayHigh                          bool
+	// ones. The mark counts only what pausing can reduce: the frames
+	// delayed for pausing ports (markFrames, markBytes; timer.mark).
+	// Copies for ports that do not pause (overflow: drop, stalled, no
+	// peer) are admitted only while all delayed frames are below half of
+	// either bound (dhigh, dhighBytes), and dropped as DropDelayFull above
+	// it: they would be tail-dropped anyway, and so never hold more than
+	// about half the bound. Once the marked frames reach the high mark
+	// (markHigh: half of the bound, less half of what the others hold),
+	// delayHigh is set and every sender whose copy then waits out a
+	// delay for a pausing port is held back on that port (holdDelayed),
+	// until the marked frames are down to half the high mark
+	// (lowerDelayMark) or the port has no delayed frame left
+	// (delayDrained), so that a hold never outlives the frames it waits
+	// for. What lies above the high mark (a quarter of the bound at
+	// least) is room for what held senders still send: a live hub's
+	// reader ends its batch of up to 64 frames, a copy of each per
+	// destination and per duplicate, so it suffices for about
+	// 16 384 / 64 = 256 copies per batch across the senders held at once
+	// (8192 / 64 = 128 beside non-pausing delays; see README). A copy
+	// for a pausing port that finds the bound reached all the same is
+	// dropped (DropDelayFull) and holds its sender on markWaiters, until
+	// the mark is lowered.
+	dhigh, dhighBytes     int
+	markFrames, markBytes int
+	delayHigh             bool
+	markWaiters           []PortID
 
 	flow    PortOptions // the defaults ports start from
 	backlog int         // slack above a port's high-water mark, frames
@@ -336,8 +348,6 @@ func NewCore(cfg CoreConfig) *Core {
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
 		dhigh:            cfg.MaxDelayedFrames / 2,
 		dhighBytes:       cfg.MaxDelayedBytes / 2,
-		dlow:             cfg.MaxDelayedFrames / 4,
-		dlowBytes:        cfg.MaxDelayedBytes / 4,
 		mode:             cfg.Mode,
 		clock:            cfg.Clock,
 		policy:           cfg.Policy,
@@ -446,6 +456,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
+	c.markWaiters = slices.Grow(c.markWaiters, len(c.ports)-len(c.markWaiters)) // a hold at the delay bound allocates nothing
 	i, _ := c.orderIndex(name)
 	c.order = slices.Insert(c.order, i, id)
 	for _, o := range c.observers {
@@ -653,23 +664,30 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes)})
 				continue
 			}
-			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Footprint() > c.maxDelayedBytes {
+			mark := dp.pauses()
+			fp := cf.Footprint()
+			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+fp > c.maxDelayedBytes ||
+				!mark && (c.delayedFrames >= c.dhigh || c.delayedBytes >= c.dhighBytes) {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes), full: true})
-				if c.delayedFrames > 0 { // they will free the room: hold from until they do
+				if mark && c.delayedFrames > 0 { // they will free the room: hold from until they do
 					c.delayHigh = true
-					c.holdDelayed(dp, id, now)
+					c.hold(&c.markWaiters, id, now)
 				}
 				continue
 			}
 			c.delayedFrames++
-			c.delayedBytes += cf.Footprint()
+			c.delayedBytes += fp
 			dp.delayed++
-			dp.delayedBytes += cf.Footprint()
-			if c.delayedFrames >= c.dhigh || c.delayedBytes >= c.dhighBytes {
-				c.delayHigh = true
+			dp.delayedBytes += fp
+			if mark {
+				c.markFrames++
+				c.markBytes += fp
+				if hi, hiBytes := c.markHigh(); c.markFrames >= hi || c.markBytes >= hiBytes {
+					c.delayHigh = true
+				}
 			}
 			c.seq++
-			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
+			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes), mark: mark})
 			c.holdDelayed(dp, id, now)
 		}
 	}
@@ -866,14 +884,14 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 }
 
 // holdDelayed pauses from, which just sent dp a frame that now waits out a
-// delay (or that the delay bound refused), if what waits for dp passed a
+// delay, if what waits for dp passed a
 // mark: its queue the high-water mark (from's frames will join a queue its
 // peer is slow to drain), or the queue and the delayed frames the second
 // mark (a delay on a fast link holds at most that much for one port, and
 // a slow peer behind it loses nothing), or the frames delayed for all
 // ports the hub-wide high mark (see Core.delayHigh).
 func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
-	if dp.overflow != OverflowPause || dp.out == nil || dp.stalled {
+	if !dp.pauses() {
 		return
 	}
 	d := dp.out.Depth()
@@ -885,14 +903,34 @@ func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
 	}
 }
 
-// lowerDelayMark clears the hub-wide high mark once the delayed frames are
-// down to the low mark, and lets go the senders it held whose ports have
-// drained otherwise (Drained checks each).
+// pauses reports whether dp holds back the senders of the frames delayed
+// for it: it pauses, has a peer, and its peer has not stalled.
+func (dp *corePort) pauses() bool {
+	return dp.overflow == OverflowPause && dp.out != nil && !dp.stalled
+}
+
+// markHigh is the hub-wide high mark, in frames and in bytes, for the
+// frames delayed for pausing ports: half of the bound, less half of what
+// the other delayed frames hold (at most half of the bound themselves),
+// so that a quarter of the bound at least is left above it.
+func (c *Core) markHigh() (frames, bytes int) {
+	other, otherBytes := c.delayedFrames-c.markFrames, c.delayedBytes-c.markBytes
+	return c.dhigh - min(other, c.dhigh)/2, c.dhighBytes - min(otherBytes, c.dhighBytes)/2
+}
+
+// lowerDelayMark clears the hub-wide high mark once the frames delayed for
+// pausing ports are down to half of it (what pausing alone brings about),
+// resumes the senders held at the delay bound, and lets go the senders it
+// held on ports that have drained otherwise (Drained checks each).
 func (c *Core) lowerDelayMark() {
-	if !c.delayHigh || c.delayedFrames > c.dlow || c.delayedBytes > c.dlowBytes {
+	if !c.delayHigh {
+		return
+	}
+	if hi, hiBytes := c.markHigh(); c.markFrames > hi/2 || c.markBytes > hiBytes/2 {
 		return
 	}
 	c.delayHigh = false
+	c.markWaiters = c.resume(c.markWaiters)
 	for _, p := range c.ports {
 		if p.delayHeld && !p.removed {
 			c.Drained(p.id)
@@ -1054,6 +1092,10 @@ func (c *Core) runDue(now time.Time) {
 			dp := c.ports[t.port]
 			dp.delayed--
 			dp.delayedBytes -= t.frame.Footprint()
+			if t.mark {
+				c.markFrames--
+				c.markBytes -= t.frame.Footprint()
+			}
 			queued := false
 			if n, cut := c.cut(t.seq, t.sent, t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
@@ -1086,10 +1128,15 @@ func (c *Core) Close() {
 			c.delayedBytes -= t.frame.Footprint()
 			c.ports[t.port].delayed--
 			c.ports[t.port].delayedBytes -= t.frame.Footprint()
+			if t.mark {
+				c.markFrames--
+				c.markBytes -= t.frame.Footprint()
+			}
 			c.dropCopy(now, t.port, t.frame, t.notes, t.from, DropDown, stoppedNote)
 		}
 	}
 	c.delayHigh = false
+	c.markWaiters = c.resume(c.markWaiters)
 	clear(c.cutBefore)
 }
 

@@ -321,3 +321,108 @@ func TestDelayMarkDoesNotAllocate(t *testing.T) {
 		t.Errorf("b counted %d delay-full drops in %d episodes, want 4 each", got, episodes)
 	}
 }
+
+// delayLinks delays the frames of the listed links ("from>to") only.
+type delayLinks map[string]time.Duration
+
+func (p delayLinks) Decide(_ time.Duration, l hub.Link, _ []byte, dec *hub.Decision) {
+	if d, ok := p[l.FromName+">"+l.ToName]; ok {
+		dec.Copies = append(dec.Copies, hub.Copy{Delay: d})
+	}
+}
+
+// TestDropPortDoesNotLatchTheMark: x sends to a tail-dropping port d at
+// 20 000 frames/s under a 1 s delay, more than half the delay bound in
+// flight; y sends to pausing port p at 1000 frames/s under the same
+// delay. Pausing y cannot lower what x's delay holds, so the hub-wide mark
+// must not hold y back: p gets every frame of y's that is past its delay,
+// as with no mark at all, and x's excess is dropped as delay-full at d.
+func TestDropPortDoesNotLatchTheMark(t *testing.T) {
+	names := []string{"p", "x", "y"} // MACs 0, 1, 2; d's is 3
+	s := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: names, Stall: time.Hour,
+		Policy: delayLinks{"x>d": time.Second, "y>p": time.Second}})
+	s.AddPortWith(t, "d", hub.PortOptions{Overflow: hub.OverflowDrop})
+	for i, n := range append(names, "d") {
+		s.Send(n, hubtest.Frame(hubtest.Broadcast, markMAC(i), "hello"))
+	}
+	s.Drain()
+	for _, n := range append(names, "d") {
+		s.Take(n)
+	}
+	const step = 50 * time.Microsecond
+	start := s.Now()
+	sentY, dueY := 0, 0
+	for i := 0; time.Duration(i)*step < 3*time.Second; i++ {
+		at := start + time.Duration(i)*step
+		s.AdvanceTo(at)
+		s.Send("x", sizedFrame(markMAC(3), markMAC(1), i, 64))
+		if i%20 == 0 {
+			s.Send("y", sizedFrame(markMAC(0), markMAC(2), sentY, 64))
+			sentY++
+		}
+	}
+	for i := 0; i < sentY; i++ {
+		if start+time.Duration(i*20)*step+time.Second <= s.Now() {
+			dueY++
+		}
+	}
+	if got := len(s.Received("p")); got != dueY {
+		t.Errorf("p received %d of y's frames by %v, want the %d past their delay", got, s.Now()-start, dueY)
+	}
+	if got := s.Stats("y").Pauses.Load(); got != 0 {
+		t.Errorf("y paused %d times by traffic to a port that does not pause, want 0", got)
+	}
+	if got := s.Stats("d").Drops(hub.DropDelayFull); got == 0 {
+		t.Errorf("d counted no delay-full drop with more than half the delay bound in flight for it")
+	}
+	s.Drain()
+	if got := len(s.Received("p")); got != sentY {
+		t.Errorf("p received %d of y's %d frames in all; drops %v", got, sentY, s.Stats("p").Snapshot().Drops)
+	}
+}
+
+// TestDelayBoundPausesSender: a copy for a pausing port that has no frame
+// delayed for it, refused because the hub's delayed frames reached the
+// bound, pauses its sender once, until the mark is lowered: not a pause
+// and a resume per dropped frame.
+func TestDelayBoundPausesSender(t *testing.T) {
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	resumes := map[hub.PortID]int{}
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, Stall: time.Hour, MaxDelayedFrames: 8,
+		Policy:   delayLinks{"a>b": time.Millisecond, "y>p": time.Millisecond},
+		OnResume: func(id hub.PortID) { resumes[id]++ }})
+	var ids [4]hub.PortID
+	for i, n := range []string{"a", "b", "p", "y"} {
+		ids[i], _ = c.AddPort(n, "", hub.Discard{})
+	}
+	a, p, y := ids[0], ids[2], ids[3]
+	for range 8 { // the bound: a's frames for b, a held on b from the high mark
+		c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macA, "a")))
+	}
+	if f, _ := c.Delayed(); f != 8 {
+		t.Fatalf("got Delayed() = %d, want the bound, 8", f)
+	}
+	for range 5 {
+		c.Ingress(y, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macB, "y")))
+	}
+	if got := c.Stats(p).Drops(hub.DropDelayFull); got != 5 {
+		t.Errorf("p counted %d delay-full drops, want 5", got)
+	}
+	if !c.Paused(y) {
+		t.Errorf("y not paused with its copies refused at the delay bound")
+	}
+	if got := c.Stats(y).Pauses.Load(); got != 1 {
+		t.Errorf("got y's Pauses = %d, want 1", got)
+	}
+	if resumes[y] != 0 {
+		t.Errorf("y resumed %d times while the bound is reached, want 0", resumes[y])
+	}
+	clock.Advance(time.Millisecond)
+	c.RunDue()
+	if c.Paused(y) || c.Paused(a) {
+		t.Errorf("got Paused(y), Paused(a) = %v, %v with nothing delayed, want false", c.Paused(y), c.Paused(a))
+	}
+	if resumes[y] != 1 {
+		t.Errorf("y resumed %d times, want 1", resumes[y])
+	}
+}

@@ -61,11 +61,13 @@ const (
 	//   - bound: the queue holds QueueLen plus the backlog, or a frame
 	//     would take it past BacklogBytes; the frame is dropped
 	//     (DropBacklogFull) and its sender pauses;
-	//   - hub-wide delay mark: the frames delayed for all ports reach half
-	//     of CoreConfig.MaxDelayedFrames or MaxDelayedBytes; a sender whose
-	//     frame then waits out a delay for the port pauses as at its second
-	//     mark, until they are down to a quarter of both or none of them is
-	//     the port's;
+	//   - hub-wide delay mark: the frames delayed for all pausing ports
+	//     reach half of CoreConfig.MaxDelayedFrames or MaxDelayedBytes
+	//     (less half of what delays for other ports hold, see
+	//     Core.markFrames); a sender whose frame then waits out a delay for
+	//     the port pauses as at its second mark, until they are down to
+	//     half of that or none of them is the port's. A frame the delay
+	//     bound refuses pauses its sender until the mark is lowered;
 	//   - low-water: the senders resume once the queue is down to half of
 	//     QueueLen and an eighth of BacklogBytes; those held for their
 	//     delayed frames once the queue with them is also down to QueueLen
@@ -518,6 +520,9 @@ func (c *Core) unblock(p *corePort) {
 		if i := slices.Index(q.delayWaiters, p.id); i >= 0 {
 			q.delayWaiters = slices.Delete(q.delayWaiters, i, i+1)
 		}
+	}
+	if i := slices.Index(c.markWaiters, p.id); i >= 0 {
+		c.markWaiters = slices.Delete(c.markWaiters, i, i+1)
 	}
 	p.waitOn = 0
 	p.stats.PausedNanos.Add(uint64(c.clock.Now().Sub(p.pausedAt)))
