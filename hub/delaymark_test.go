@@ -402,6 +402,9 @@ func TestDelayBoundPausesSender(t *testing.T) {
 	if f, _ := c.Delayed(); f != 8 {
 		t.Fatalf("got Delayed() = %d, want the bound, 8", f)
 	}
+	if fl := c.Flow(ids[1]); !fl.DelayHeld || !fl.DelayHub {
+		t.Errorf("got b's Flow() DelayHeld, DelayHub = %v, %v at the hub-wide mark, want true, true", fl.DelayHeld, fl.DelayHub)
+	}
 	for range 5 {
 		c.Ingress(y, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macB, "y")))
 	}
@@ -424,5 +427,8 @@ func TestDelayBoundPausesSender(t *testing.T) {
 	}
 	if resumes[y] != 1 {
 		t.Errorf("y resumed %d times, want 1", resumes[y])
+	}
+	if fl := c.Flow(ids[1]); fl.DelayHeld || fl.DelayHub {
+		t.Errorf("got b's Flow() DelayHeld, DelayHub = %v, %v with nothing delayed, want false, false", fl.DelayHeld, fl.DelayHub)
 	}
 }

@@ -545,7 +545,11 @@ type FlowStatus struct {
 	// DelayHeld: the frames delayed for it, with its queue, passed its
 	// second mark and hold back the senders whose frames they are.
 	DelayHeld bool `json:"delay_held,omitempty"`
-	Stalled   bool `json:"stalled,omitempty"` // it drops its frames until its peer reads
+	// DelayHub: it is DelayHeld while the hub-wide delay mark is set (the
+	// frames delayed for all pausing ports passed it), so it may hold
+	// senders back for a few delayed frames of its own.
+	DelayHub bool `json:"delay_hub,omitempty"`
+	Stalled  bool `json:"stalled,omitempty"` // it drops its frames until its peer reads
 	// PausedFor is how long the current pause has lasted.
 	PausedFor time.Duration `json:"paused_for,omitempty"`
 	// Delayed and DelayedBytes are the frames a delay holds for the port
@@ -562,7 +566,7 @@ func (c *Core) Flow(id PortID) FlowStatus {
 		return FlowStatus{}
 	}
 	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, DelayHeld: p.delayHeld,
-		Stalled: p.stalled, Delayed: p.delayed, DelayedBytes: p.delayedBytes}
+		DelayHub: p.delayHeld && c.delayHigh, Stalled: p.stalled, Delayed: p.delayed, DelayedBytes: p.delayedBytes}
 	if st.Paused {
 		st.PausedFor = c.clock.Now().Sub(p.pausedAt)
 	}
