@@ -154,8 +154,8 @@ type Core struct {
 	// Copies for ports that do not pause (overflow: drop, stalled, no
 	// peer) are admitted only while all delayed frames are below half of
 	// either bound (dhigh, dhighBytes), and dropped as DropDelayFull above
-	// it: they would be tail-dropped anyway, and so never hold more than
-	// about half the bound. Once the marked frames reach the high mark
+	// it (such ports accept loss; a stalled or absent peer loses them
+	// anyway), so they never hold much more than half the bound. Once the marked frames reach the high mark
 	// (markHigh: half of the bound, less half of what the others hold),
 	// delayHigh is set and every sender whose copy then waits out a
 	// delay for a pausing port is held back on that port (holdDelayed),
@@ -165,9 +165,11 @@ type Core struct {
 	// for. What lies above the high mark (a quarter of the bound at
 	// least) is room for what held senders still send: a live hub's
 	// reader ends its batch of up to 64 frames, a copy of each per
-	// destination and per duplicate, so it suffices for about
-	// 16 384 / 64 = 256 copies per batch across the senders held at once
-	// (8192 / 64 = 128 beside non-pausing delays; see README). A copy
+	// destination and per duplicate, so it holds 256 such batches of
+	// single copies (128 beside non-pausing delays), 16 ports'
+	// broadcasts in hub mode: more senders held at once lose the excess
+	// (see README). The room is not sized from the ports: 32 ports
+	// broadcasting would need more than the whole bound. A copy
 	// for a pausing port that finds the bound reached all the same is
 	// dropped (DropDelayFull) and holds its sender on markWaiters, until
 	// the mark is lowered.

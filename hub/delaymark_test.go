@@ -13,8 +13,9 @@ import (
 // The hub-wide bound on delayed frames (CoreConfig.MaxDelayedFrames and
 // MaxDelayedBytes) is a backstop, not a policy: senders whose copies wait
 // out a delay are paused at a hub-wide mark well below it, so a delay loses
-// nothing while every receiver reads, however many ports the delayed
-// frames are spread over and however large they are.
+// nothing while every receiver reads, however large the frames, as long as
+// the last batches of the senders paused at once fit the room above the
+// mark (see Core.markFrames).
 
 // markMAC is the MAC of port i in these tests.
 func markMAC(i int) [6]byte { return [6]byte{0x02, 0, 0, 0, 0x10, byte(i)} }
@@ -430,5 +431,71 @@ func TestDelayBoundPausesSender(t *testing.T) {
 	}
 	if fl := c.Flow(ids[1]); fl.DelayHeld || fl.DelayHub {
 		t.Errorf("got b's Flow() DelayHeld, DelayHub = %v, %v with nothing delayed, want false, false", fl.DelayHeld, fl.DelayHub)
+	}
+}
+
+// batchSink takes every frame at once and remembers the drain watch.
+type batchSink struct {
+	taken uint64
+	low   int
+}
+
+func (s *batchSink) Enqueue(f *hub.Frame) { s.taken++; f.Release() }
+func (s *batchSink) Depth() hub.QueueDepth { return hub.QueueDepth{Taken: s.taken} }
+func (s *batchSink) WatchDrain(l int)      { s.low = l }
+
+// TestDelayMarkRoomHoldsSixteenBroadcasters: 16 ports in hub mode, every
+// link under a delay, each port broadcasting 64-frame batches and checking
+// Paused only between batches, as a live reader does: their last batches
+// (16 × 64 × 15 copies) fit the room above the hub-wide mark, so nothing
+// is dropped and no one stays paused. The README states the limit: more
+// broadcasters at once (32 lose a large share) overrun the room.
+func TestDelayMarkRoomHoldsSixteenBroadcasters(t *testing.T) {
+	const n = 16
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: clock, Policy: delayAll(100 * time.Millisecond), Stall: time.Hour})
+	ids := make([]hub.PortID, n)
+	sinks := make([]*batchSink, n)
+	for i := range n {
+		sinks[i] = &batchSink{low: -1}
+		ids[i], _ = c.AddPort(fmt.Sprintf("p%02d", i), "", sinks[i])
+	}
+	drained := func() {
+		for i, s := range sinks {
+			if s.low >= 0 {
+				c.Drained(ids[i])
+			}
+		}
+	}
+	paused := 0
+	for range 300 {
+		for i, id := range ids {
+			if c.Paused(id) {
+				paused++
+				continue
+			}
+			for range 64 {
+				c.Ingress(id, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, markMAC(i), "x")))
+			}
+		}
+		clock.Advance(time.Millisecond)
+		c.RunDue()
+		drained()
+	}
+	if paused == 0 {
+		t.Errorf("no sender was ever paused: the test does not reach the mark")
+	}
+	for range 3 {
+		clock.Advance(100 * time.Millisecond)
+		c.RunDue()
+		drained()
+	}
+	for i, id := range ids {
+		if got := c.Stats(id).Drops(hub.DropDelayFull); got != 0 {
+			t.Errorf("port %d counted %d delay-full drops, want 0", i, got)
+		}
+		if c.Paused(id) || c.Flow(id).DelayHeld {
+			t.Errorf("port %d still paused (%v) or delay-held (%v) with nothing delayed", i, c.Paused(id), c.Flow(id).DelayHeld)
+		}
 	}
 }
