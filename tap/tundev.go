@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/songgao/water"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -109,6 +108,7 @@ type tapUndo struct {
 	mtu     int              // the MTU to restore, or 0
 	addr    *netlink.Addr    // the address to remove, or nil
 	down    bool             // set the link down again
+	flags   uint16           // TUNSETIFF flags that restore its features (vnet header)
 }
 
 // OpenTAP creates or opens the TAP device cfg names, in cfg.Netns, and gives
@@ -165,8 +165,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 			}
 		}
 	}
-	wcfg := water.Config{DeviceType: water.TAP}
-	wcfg.Name = cfg.Name
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
 	old, err := d.nl.LinkByName(cfg.Name)
 	var notFound netlink.LinkNotFoundError
 	switch {
@@ -176,30 +175,25 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 			return nil, err
 		}
 		d.undo.existed = true
-		wcfg.Persist = true // water would otherwise clear the flag, and the device would vanish on Close
-		wcfg.MultiQueue = tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0
+		if tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0 {
+			flags |= unix.IFF_MULTI_QUEUE // the kernel refuses a mismatch
+		}
+		if f := tunFlags(tt); f != flags {
+			d.undo.flags = f
+		}
 	case errors.As(err, &notFound):
 	default:
 		return nil, fmt.Errorf("look up the interface: %w", err)
 	}
 
-	create := func() error {
-		ifc, err := water.New(wcfg)
-		if err != nil {
-			return tunError(err)
-		}
-		f, ok := ifc.ReadWriteCloser.(*os.File)
-		if !ok {
-			ifc.Close()
-			return fmt.Errorf("water returned a %T, want an *os.File", ifc.ReadWriteCloser)
-		}
-		d.f = f
-		return nil
+	attach := func() (err error) {
+		d.f, err = attachTAP(cfg.Name, flags)
+		return err
 	}
 	if d.ns != nil {
-		err = inNetns(d.ns.h, create)
+		err = inNetns(d.ns.h, attach)
 	} else {
-		err = create()
+		err = attach()
 	}
 	if err != nil {
 		return nil, err
@@ -283,17 +277,61 @@ func reusableTAP(l netlink.Link) (*netlink.Tuntap, error) {
 	return tt, nil
 }
 
-// tunError explains a failure to open /dev/net/tun or to attach to a
-// device through it (water reports the latter as an ioctl error).
+// attachTAP opens TUNPath and attaches the descriptor to the TAP device
+// name with flags (IFF_TAP, IFF_NO_PI and, for a multi-queue device,
+// IFF_MULTI_QUEUE), creating the device in the calling thread's network
+// namespace when it does not exist. The descriptor is close-on-exec, so
+// that no child process (a VM lab starts, a program that embeds this
+// package and forks) holds the device, and it is closed on every failure.
+// The file is non-blocking, in the runtime's poller.
+func attachTAP(name string, flags uint16) (*os.File, error) {
+	fd, err := unix.Open(TUNPath, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, tunError(&fs.PathError{Op: "open", Path: TUNPath, Err: err})
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err == nil {
+		ifr.SetUint16(flags)
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, tunError(os.NewSyscallError("ioctl", err))
+	}
+	return os.NewFile(uintptr(fd), TUNPath), nil
+}
+
+// tunFlags returns the TUNSETIFF flags that give a persistent device tt
+// back the features it has (a vnet header, packet information), which an
+// attach replaces with its own.
+func tunFlags(tt *netlink.Tuntap) uint16 {
+	flags := uint16(unix.IFF_TAP)
+	if tt.Flags&netlink.TUNTAP_NO_PI != 0 {
+		flags |= unix.IFF_NO_PI
+	}
+	if tt.Flags&netlink.TUNTAP_VNET_HDR != 0 {
+		flags |= unix.IFF_VNET_HDR
+	}
+	if tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0 {
+		flags |= unix.IFF_MULTI_QUEUE
+	}
+	return flags
+}
+
+// tunError explains a failure to open /dev/net/tun (a *fs.PathError) or
+// to attach to a device through it (an ioctl *os.SyscallError).
 func tunError(err error) error {
 	var se *os.SyscallError
 	if !errors.As(err, &se) || se.Syscall != "ioctl" {
-		err = &fs.PathError{Op: "open", Path: TUNPath, Err: err}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			err = &fs.PathError{Op: "open", Path: TUNPath, Err: err}
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("%w: %s missing: load the tun module (modprobe tun)", err, TUNPath)
+			return fmt.Errorf("%w: %s missing: load the tun module (modprobe tun); in a container, pass the device in (docker run --device /dev/net/tun, or mknod /dev/net/tun c 10 200)", err, TUNPath)
 		case errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
-			return fmt.Errorf("%w: the tun driver is not loaded: modprobe tun", err)
+			return fmt.Errorf("%w: the tun driver is not loaded: modprobe tun (on the host, for a container)", err)
 		case errors.Is(err, fs.ErrPermission):
 			return fmt.Errorf("%w: run as root, or grant CAP_NET_ADMIN (setcap cap_net_admin+ep $(which l2hub)) and make %s accessible (it is normally mode 0666)", err, TUNPath)
 		}
@@ -449,6 +487,9 @@ func (d *TAPDevice) teardown() error {
 	if d.f != nil {
 		// The last close of a non-persistent device deletes it.
 		errs = append(errs, d.f.Close())
+		if d.undo.flags != 0 {
+			errs = append(errs, d.restoreFeatures())
+		}
 	}
 	if d.nl != nil {
 		if d.undo.existed && d.index != 0 {
@@ -458,6 +499,30 @@ func (d *TAPDevice) teardown() error {
 	}
 	errs = append(errs, d.ns.release())
 	return errors.Join(errs...)
+}
+
+// restoreFeatures gives a persistent device back the features (a vnet
+// header, packet information) its TUNSETIFF flags had before OpenTAP's
+// attach replaced them: the kernel keeps those of the last attach. It
+// attaches once more, with the device's own flags, and lets go.
+func (d *TAPDevice) restoreFeatures() error {
+	reattach := func() error {
+		f, err := attachTAP(d.name, d.undo.flags)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	var err error
+	if d.ns != nil {
+		err = inNetns(d.ns.h, reattach)
+	} else {
+		err = reattach()
+	}
+	if err != nil {
+		return fmt.Errorf("restore the device's flags (vnet_hdr): %w", err)
+	}
+	return nil
 }
 
 // restore puts a device that existed before back the way it was found.

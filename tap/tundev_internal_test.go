@@ -21,7 +21,8 @@ func TestTUNError(t *testing.T) {
 		want   []string
 		wantIs error
 	}{
-		{"tun-missing", unix.ENOENT, []string{"open /dev/net/tun", "missing", "modprobe tun"}, fs.ErrNotExist},
+		{"tun-missing", unix.ENOENT, []string{"open /dev/net/tun", "missing", "modprobe tun", "container", "--device /dev/net/tun"}, fs.ErrNotExist},
+		{"tun-missing-path-error", &fs.PathError{Op: "open", Path: TUNPath, Err: unix.ENOENT}, []string{"open /dev/net/tun: no such file", "--device /dev/net/tun"}, fs.ErrNotExist},
 		{"driver-not-loaded", unix.ENODEV, []string{"open /dev/net/tun", "modprobe tun"}, unix.ENODEV},
 		{"tun-not-accessible", unix.EACCES, []string{"open /dev/net/tun", "run as root", "setcap cap_net_admin+ep", "0666"}, fs.ErrPermission},
 		{"no-cap-net-admin", ioctl(unix.EPERM), []string{"create TAP device", "CAP_NET_ADMIN", "setcap cap_net_admin+ep"}, fs.ErrPermission},

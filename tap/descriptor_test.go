@@ -1,0 +1,133 @@
+//go:build linux
+
+package tap_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"l2hub/tap"
+	"l2hub/tap/taptest"
+)
+
+// tunFDs counts this process's descriptors open on /dev/net/tun.
+func tunFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && target == tap.TUNPath {
+			n++
+		}
+	}
+	return n
+}
+
+// attachHolder attaches a descriptor of the test's to the persistent TAP
+// device name in the test's namespace, as QEMU would, until the test ends.
+func attachHolder(t *testing.T, name string) {
+	t.Helper()
+	fd, err := unix.Open(tap.TUNPath, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		t.Fatalf("attach to %s: %v", name, err)
+	}
+}
+
+// The TAP descriptor is the hub's alone: a child process does not inherit
+// it (a VM lab starts would keep the device, and its namespace, alive),
+// and an attach that fails leaves no descriptor open.
+func TestTAPDescriptor(t *testing.T) {
+	taptest.NeedTAP(t)
+	t.Run("not-inherited", func(t *testing.T) {
+		ls, err := exec.LookPath("ls")
+		if err != nil {
+			t.Skip("skipping: no ls to list a child's descriptors")
+		}
+		name := taptest.UniqueName(t)
+		d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if tunFDs(t) == 0 {
+			t.Fatalf("no descriptor of the test's is open on %s with the device open", tap.TUNPath)
+		}
+		out, err := exec.Command(ls, "-l", "/proc/self/fd").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ls: %v: %s", err, out)
+		}
+		if bytes.Contains(out, []byte(tap.TUNPath)) {
+			t.Errorf("a child started with the device open holds %s:\n%s", tap.TUNPath, out)
+		}
+	})
+	t.Run("failed-attach-leaks-nothing", func(t *testing.T) {
+		name := taptest.UniqueName(t)
+		addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
+		defer taptest.RemoveByName(name)
+		attachHolder(t, name)
+		before := tunFDs(t)
+		for range 3 {
+			if d, err := tap.OpenTAP(tap.TAPConfig{Name: name}); err == nil {
+				d.Close()
+				t.Fatalf("OpenTAP(%s) held by another descriptor = nil error, want EBUSY", name)
+			} else if !strings.Contains(err.Error(), "another program") {
+				t.Fatalf("OpenTAP(%s) held by another descriptor = %v, want it to say another program has it", name, err)
+			}
+		}
+		if after := tunFDs(t); after != before {
+			t.Errorf("descriptors on %s: %d before three failed attaches, %d after; want no change", tap.TUNPath, before, after)
+		}
+	})
+}
+
+// A persistent device's own features (here a vnet header, as `ip tuntap
+// add DEV mode tap vnet_hdr` gives it) are back after the hub lets go,
+// with the rest of what it found.
+func TestTAPVnetHdrRestored(t *testing.T) {
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	inNetns(t, "", func() error {
+		return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP, Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR})
+	})
+	defer taptest.RemoveByName(name)
+	vnetHdr := func() bool {
+		l, err := nlHandle(t, "").LinkByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt, ok := l.(*netlink.Tuntap)
+		return ok && tt.Flags&netlink.TUNTAP_VNET_HDR != 0
+	}
+	if !vnetHdr() {
+		t.Fatalf("device %s made with vnet_hdr has none", name)
+	}
+	d, err := tap.OpenTAP(tap.TAPConfig{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	if !vnetHdr() {
+		t.Errorf("device %s has vnet_hdr off after the hub let go, want it on as found", name)
+	}
+}
