@@ -35,6 +35,14 @@ func openNetnsHint(path string, euid int) string {
 	return capsHint
 }
 
+// createNetnsHint says how to get the named namespace l2hub may not
+// create: a name is a file made in NetnsDir, root's and mode 0755, which
+// CAP_SYS_ADMIN does not let a user write (nor does a setcap l2hub); an
+// existing namespace is entered with CAP_SYS_ADMIN.
+func createNetnsHint(name string) string {
+	return fmt.Sprintf("creating a named namespace takes root (it is a file made in %s): run as root, or create it first with `sudo ip netns add %s` and grant l2hub CAP_SYS_ADMIN and CAP_NET_ADMIN to enter it (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))", NetnsDir, name)
+}
+
 // namedNetns counts this process's users of each named namespace it opened,
 // so that a namespace a port created is deleted when its last user closes,
 // not under another port still in it.
@@ -146,12 +154,41 @@ func identify(h netns.NsHandle) (nsID, map[int]bool, error) {
 }
 
 func linksIn(h netns.NsHandle) ([]netlink.Link, error) {
-	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
+	nl, err := netlinkAt(h)
 	if err != nil {
 		return nil, err
 	}
 	defer nl.Close()
 	return nl.LinkList()
+}
+
+// netlinkIn opens a netlink handle in ref's namespace (nil: the calling
+// thread's).
+func netlinkIn(ref *netnsRef) (*netlink.Handle, error) {
+	if ref == nil {
+		nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, fmt.Errorf("open netlink: %w", err)
+		}
+		return nl, nil
+	}
+	return netlinkAt(ref.h)
+}
+
+// netlinkAt opens a netlink handle in namespace h. The socket is made on a
+// thread inNetns switched there (a socket stays in the namespace it was
+// made in), not by netlink.NewHandleAt: that one reports a refused switch
+// by a descriptor number, with no hint, and unlocks its thread even when
+// it failed to switch back.
+func netlinkAt(h netns.NsHandle) (*netlink.Handle, error) {
+	var nl *netlink.Handle
+	err := inNetns(h, func() (err error) {
+		if nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("open netlink: %w", err)
+		}
+		return nil
+	})
+	return nl, err
 }
 
 // release closes the ref's handle and, when it was the last user of a
@@ -269,7 +306,7 @@ func createNetns(name, path string) (bool, error) {
 	fail := func(err error) (bool, error) {
 		err = fmt.Errorf("create network namespace %q: %w", name, err)
 		if errors.Is(err, fs.ErrPermission) {
-			err = fmt.Errorf("%w: %s", err, capsHint)
+			err = fmt.Errorf("%w: %s", err, createNetnsHint(name))
 		}
 		return false, err
 	}

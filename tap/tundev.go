@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"l2hub/hub"
@@ -146,15 +145,13 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		}
 	}()
 
-	nsh := netns.None()
 	if cfg.Netns != "" {
 		if d.ns, err = acquireNetns(cfg.Netns, true, cfg.Logger); err != nil {
 			return nil, err
 		}
-		nsh = d.ns.h
 	}
-	if d.nl, err = netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE); err != nil {
-		return nil, fmt.Errorf("open netlink: %w", err)
+	if d.nl, err = netlinkIn(d.ns); err != nil {
+		return nil, err
 	}
 	if d.ns != nil && d.ns.created {
 		// Unlike `ip netns add`, give programs run in the new namespace a
