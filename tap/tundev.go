@@ -40,6 +40,11 @@ type TAPConfig struct {
 	Name string
 	// MAC, when set, becomes the device's Ethernet address (unicast).
 	MAC net.HardwareAddr
+	// MACIsDefault says MAC is a default, not asked for: a device that
+	// existed, which its owner attaches without CAP_NET_ADMIN (`ip tuntap
+	// add DEV mode tap user USER`), then keeps its own, and Logger hears
+	// so. An asked-for MAC that cannot be set is an error.
+	MACIsDefault bool
 	// Addr, when valid, is an IPv4 address and prefix given to the device.
 	Addr netip.Prefix
 	// Netns is where the device lives: "" is the calling thread's network
@@ -55,7 +60,8 @@ type TAPConfig struct {
 	// is (1500 for a device OpenTAP creates).
 	MTU int
 	// Logger hears what Close leaves behind and why (a namespace OpenTAP
-	// created that others now use); nil discards.
+	// created that others now use), and what OpenTAP may not change on a
+	// device that existed (its MAC, its link state); nil discards.
 	Logger *slog.Logger
 }
 
@@ -137,6 +143,10 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	if cfg.MTU+hub.EthHeaderLen > cfg.MaxFrame {
 		return nil, fmt.Errorf("TAP device %s: MTU %d makes frames of %d bytes, longer than the maximum frame %d", cfg.Name, cfg.MTU, cfg.MTU+hub.EthHeaderLen, cfg.MaxFrame)
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	d := &TAPDevice{name: cfg.Name, maxFrame: cfg.MaxFrame}
 	defer func() {
 		if err != nil {
@@ -204,13 +214,17 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	d.index = attrs.Index
 	d.mac = slices.Clone(attrs.HardwareAddr)
 	if cfg.MAC != nil && !bytes.Equal(attrs.HardwareAddr, cfg.MAC) {
-		if err := d.nl.LinkSetHardwareAddr(link, cfg.MAC); err != nil {
-			return nil, netAdminError("set MAC "+cfg.MAC.String(), err)
+		switch err := d.nl.LinkSetHardwareAddr(link, cfg.MAC); {
+		case err == nil:
+			if d.undo.existed {
+				d.undo.mac = slices.Clone(attrs.HardwareAddr)
+			}
+			d.mac = slices.Clone(cfg.MAC)
+		case d.undo.existed && cfg.MACIsDefault && errors.Is(err, fs.ErrPermission):
+			log.Info(fmt.Sprintf("TAP device %s keeps its own MAC %s: l2hub may not set its default %s (%v; it lacks CAP_NET_ADMIN)", cfg.Name, attrs.HardwareAddr, cfg.MAC, err))
+		default:
+			return nil, ownerError(netAdminError("set MAC "+cfg.MAC.String(), err), d.undo.existed, cfg.Name)
 		}
-		if d.undo.existed {
-			d.undo.mac = slices.Clone(attrs.HardwareAddr)
-		}
-		d.mac = slices.Clone(cfg.MAC)
 	}
 	d.mtu = attrs.MTU
 	if cfg.MTU != 0 && attrs.MTU != cfg.MTU {
@@ -235,10 +249,16 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		}
 	}
 	if attrs.Flags&net.FlagUp == 0 {
-		if err := d.nl.LinkSetUp(link); err != nil {
+		switch err := d.nl.LinkSetUp(link); {
+		case err == nil:
+			d.undo.down = d.undo.existed
+		case d.undo.existed && errors.Is(err, fs.ErrPermission):
+			// Its owner attached without CAP_NET_ADMIN: the device
+			// works once the administrator sets it up.
+			log.Warn(fmt.Sprintf("TAP device %s is down and l2hub may not set it up (%v; it lacks CAP_NET_ADMIN): the host sends nothing and frames to it are dropped (port-down) until it is up: ip link set %s up", cfg.Name, err, cfg.Name))
+		default:
 			return nil, netAdminError("set the link up", err)
 		}
-		d.undo.down = d.undo.existed
 	}
 
 	d.desc = "tap " + cfg.Name + inNetnsText(cfg.Netns) + " " + d.mac.String()
@@ -341,6 +361,15 @@ func tunError(err error) error {
 		return fmt.Errorf("attach to TAP device: %w: another program (QEMU?) has it open", err)
 	}
 	return fmt.Errorf("create TAP device: %w", err)
+}
+
+// ownerError adds to a refused change of a device that existed how its
+// owner uses it without CAP_NET_ADMIN.
+func ownerError(err error, existed bool, name string) error {
+	if !existed || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return fmt.Errorf("%w; or, as the owner of a device made with `ip tuntap add %s mode tap user USER`, leave mac= out (the device keeps its own) and set it up with `ip link set %s up`", err, name, name)
 }
 
 // netAdminError wraps a failed netlink change with how to allow it.

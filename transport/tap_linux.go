@@ -23,13 +23,14 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 	if where == "" {
 		where = tap.CurrentNetns()
 	}
-	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log, MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name)}
+	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log,
+		MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name), MACIsDefault: true}
 	if m, ok := s.Options["mac"]; ok {
 		hw, err := net.ParseMAC(m)
 		if err != nil {
 			return nil, err
 		}
-		cfg.MAC = hw
+		cfg.MAC, cfg.MACIsDefault = hw, false
 	}
 	if m, ok := s.Options["mtu"]; ok {
 		n, err := strconv.Atoi(m)

@@ -1,0 +1,104 @@
+//go:build linux
+
+package tap_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"l2hub/internal/syncbuf"
+	"l2hub/tap/taptest"
+	"l2hub/transport"
+)
+
+// withoutNetAdmin runs fn on a locked OS thread without CAP_NET_ADMIN
+// (capabilities are per thread); the thread ends with it.
+func withoutNetAdmin(t *testing.T, fn func()) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			errc <- fmt.Errorf("capget: %w", err)
+			return
+		}
+		data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- fmt.Errorf("capset: %w", err)
+			return
+		}
+		fn()
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A persistent device made for a user (`ip tuntap add DEV mode tap user
+// USER`) is attached by that user without CAP_NET_ADMIN: it keeps its own
+// MAC rather than the default, and a device left down is a warning that
+// says how to bring it up. An asked-for MAC it cannot get is an error that
+// says how to do without. (Here the user is root without CAP_NET_ADMIN,
+// attaching a device with no owner: the kernel lets either attach.)
+func TestTAPOwnerWithoutNetAdmin(t *testing.T) {
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
+	defer taptest.RemoveByName(name)
+	h := nlHandle(t, "")
+	link, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := link.Attrs().HardwareAddr
+	var logBuf syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	var openErr, closeErr, askedErr error
+	var gotMAC string
+	withoutNetAdmin(t, func() {
+		r, err := mustParse(t, "a=tap:"+name).Open(transport.Options{Logger: log})
+		if openErr = err; err != nil {
+			return
+		}
+		gotMAC = r.Spec().Options["mac"]
+		closeErr = r.Close()
+		r, askedErr = mustParse(t, fmt.Sprintf("a=tap:%s,mac=%s", name, tapMAC)).Open(transport.Options{})
+		if askedErr == nil {
+			r.Close()
+		}
+	})
+	if openErr != nil {
+		t.Fatalf("Open(a=tap:%s) by the owner without CAP_NET_ADMIN = %v, want the device attached as it is", name, openErr)
+	}
+	if closeErr != nil {
+		t.Errorf("Close() = %v", closeErr)
+	}
+	if gotMAC != own.String() {
+		t.Errorf("runner Spec mac = %q, want the device's own %s", gotMAC, own)
+	}
+	for _, want := range []string{"keeps its own MAC " + own.String(), "ip link set " + name + " up"} {
+		if !strings.Contains(logBuf.String(), want) {
+			t.Errorf("log %q does not say %q", logBuf.String(), want)
+		}
+	}
+	if askedErr == nil || !strings.Contains(askedErr.Error(), "CAP_NET_ADMIN") || !strings.Contains(askedErr.Error(), "leave mac= out") {
+		t.Errorf("Open with mac=%s without CAP_NET_ADMIN = %v, want an error that says how to grant it or do without", tapMAC, askedErr)
+	}
+	if link, err = h.LinkByName(name); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(link.Attrs().HardwareAddr, own) || link.Attrs().Flags&net.FlagUp != 0 {
+		t.Errorf("after Close: MAC %s flags %v, want %s and down, as found", link.Attrs().HardwareAddr, link.Attrs().Flags, own)
+	}
+}
