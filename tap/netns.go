@@ -261,18 +261,44 @@ func (r *netnsRef) release() error {
 // /proc shows it, the same for as long as the namespace lives (the host's
 // initial namespace has a fixed one); "" when neither can be read.
 func CurrentNetns() string {
+	name, _ := nameOfNetns("/proc/thread-self/ns/net")
+	return name
+}
+
+// NetnsName names the network namespace a netns= value refers to, for
+// DefaultTAPMAC: "" the calling thread's (CurrentNetns), a name itself,
+// and a path (/proc/PID/ns/net, a file in NetnsDir) the namespace's name
+// as CurrentNetns gives it, so that one namespace has one name whichever
+// process's file or name refers to it; a path that cannot be read, as
+// given.
+func NetnsName(spec string) string {
+	switch _, named, err := netnsPath(spec); {
+	case spec == "":
+		return CurrentNetns()
+	case named || err != nil:
+		return spec
+	}
+	if name, ok := nameOfNetns(spec); ok {
+		return name
+	}
+	return spec
+}
+
+// nameOfNetns names the namespace of the namespace file path: its name
+// under NetnsDir, or else "net:[INODE]"; false when path cannot be read.
+func nameOfNetns(path string) (string, bool) {
 	var self unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &self); err != nil {
-		return ""
+	if err := unix.Stat(path, &self); err != nil {
+		return "", false
 	}
 	entries, _ := os.ReadDir(NetnsDir) // sorted by name
 	for _, e := range entries {
 		var st unix.Stat_t
 		if unix.Stat(filepath.Join(NetnsDir, e.Name()), &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
-			return e.Name()
+			return e.Name(), true
 		}
 	}
-	return fmt.Sprintf("net:[%d]", self.Ino)
+	return fmt.Sprintf("net:[%d]", self.Ino), true
 }
 
 // openNetns opens path and checks that it is a network namespace.

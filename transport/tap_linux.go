@@ -18,11 +18,8 @@ import (
 // openTAPRunner opens the TAP device a tap spec describes.
 func openTAPRunner(b *runnerBase) (Runner, error) {
 	s := b.spec
-	host, _ := os.Hostname() // "" if it cannot be read: the MAC is still stable
-	where := s.Options["netns"]
-	if where == "" {
-		where = tap.CurrentNetns()
-	}
+	host, _ := os.Hostname()                   // "" if it cannot be read: the MAC is still stable
+	where := tap.NetnsName(s.Options["netns"]) // a path by the namespace's name: one namespace, one MAC
 	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log,
 		MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name), MACIsDefault: true}
 	if m, ok := s.Options["mac"]; ok {
