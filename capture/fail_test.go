@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -542,5 +543,27 @@ func TestSetMetaOnAFailedFile(t *testing.T) {
 	}
 	if m, err := ParseMeta(r.Section().Comment); err != nil || m.Seed != 7 {
 		t.Errorf("%s: section header %q, want the new Meta", next, r.Section().Comment)
+	}
+}
+
+// TestFullDiskAtOpenLeavesNoFile: a capture that could not start where
+// nothing was leaves nothing there, as the path was before.
+func TestFullDiskAtOpenLeavesNoFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.pcapng")
+	cfg := Config{Path: path, Meta: testMeta, RetryInterval: time.Millisecond}
+	cfg.Create = func(path string) (io.WriteCloser, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		return &fullOSFile{f}, nil
+	}
+	s, err := Open(cfg)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open on a full disk = nil error, want ENOSPC")
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after a capture that could not start: Lstat(%s) = %v, want no file", path, err)
 	}
 }

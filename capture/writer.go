@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -119,6 +120,7 @@ type output struct {
 	batchPackets  int64
 	failed        bool
 	made          bool   // the current part's file was created, with its header: it may hold frames
+	existed       bool   // something was at the current path before the capture created its file
 	lost          uint64 // frames dropped since the output failed, for the log
 	// gap is what the sequence lost since its last record written (while
 	// its file had failed), for the next record written to carry.
@@ -521,6 +523,8 @@ func (o *output) open() error {
 	w := o.w
 	o.path = RotatedPath(o.base, o.part)
 	o.made = false
+	_, statErr := os.Lstat(o.path)
+	o.existed = statErr == nil
 	f, err := w.cfg.Create(o.path)
 	w.stats.progress.Add(1)
 	if err != nil {
@@ -541,9 +545,9 @@ func (o *output) open() error {
 // start writes the batch, the header of f, a file just created at o.path.
 // When the write fails (a full disk), it closes f and removes it, so that
 // no file without a header is left among a run's parts (an empty part
-// stops a replay of them all); all but the path the user named, which
-// may be a link or a file of theirs: Open fails instead, and a write
-// there left it empty, if it can be cut.
+// stops a replay of them all); all but the path the user named when
+// something was there before (a link, or a file of theirs): Open fails
+// instead, and a write there left it empty, if it can be cut.
 func (o *output) start(f io.WriteCloser) error {
 	w := o.w
 	n, err := f.Write(o.batch)
@@ -556,14 +560,15 @@ func (o *output) start(f io.WriteCloser) error {
 		w.stats.bytes.Add(uint64(n))
 		return nil
 	}
-	if o.path == w.cfg.Path {
+	keep := o.path == w.cfg.Path && o.existed // the user's: a link, or their file
+	if keep {
 		if t, ok := f.(interface{ Truncate(int64) error }); ok {
 			_ = t.Truncate(0) // best effort, as the disk is full
 		}
 	}
 	f.Close() // an error closing it is moot: it goes, or Open fails
 	w.closed(f)
-	if o.path != w.cfg.Path {
+	if !keep {
 		_ = w.cfg.Remove(o.path)
 	}
 	return err

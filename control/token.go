@@ -119,14 +119,21 @@ func checkPrivate(what, env, path string, fi fs.FileInfo) error {
 		if os.Getuid() == 0 {
 			yours = "a file root owns"
 		}
+		inEnv := "" // where the caller reads no variable, none is offered
+		if env != "" {
+			inEnv = ", or in $" + env
+			if os.Getuid() == 0 { // most likely run through sudo, which drops it
+				inEnv += " (through sudo: sudo --preserve-env=" + env + ")"
+			}
+		}
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%s %s %w (a pipe or device of %s; you are uid %d): whoever wrote to it may have chosen the token; "+
-				"give the token in $%s instead (through sudo: sudo --preserve-env=%s), or in %s, of mode 0600",
-				what, path, ErrNotYours, ready.Who(uid), os.Getuid(), env, env, yours)
+				"give the token in %s, of mode 0600%s",
+				what, path, ErrNotYours, ready.Who(uid), os.Getuid(), yours, inEnv)
 		}
 		return fmt.Errorf("%s %s %w (%s; you are uid %d): that user may know the token, or have chosen it; "+
-			"give the token in %s, of mode 0600, or in $%s (through sudo: sudo --preserve-env=%s)",
-			what, path, ErrNotYours, ready.Who(uid), os.Getuid(), yours, env, env)
+			"give the token in %s, of mode 0600%s",
+			what, path, ErrNotYours, ready.Who(uid), os.Getuid(), yours, inEnv)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return fmt.Errorf("%s %s has mode %04o: other users can read it; chmod 600 %s", what, path, perm, path)
@@ -137,14 +144,15 @@ func checkPrivate(what, env, path string, fi fs.FileInfo) error {
 // CheckPrivateFile refuses a file that holds a control token, as a token
 // file is refused: when another user than the caller and root owns it
 // (ErrNotYours), or others may read or write it. what ("config file")
-// begins the error. serve and lab check a file that gives control_token
-// so.
-func CheckPrivateFile(what, path string) error {
+// begins the error; env is the variable the caller would take the token
+// from instead ("" if it reads none: the error offers none). serve and lab
+// check a file that gives control_token so.
+func CheckPrivateFile(what, env, path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return checkPrivate(what, TokenEnv, path, fi)
+	return checkPrivate(what, env, path, fi)
 }
 
 // MinTokenLen is the fewest characters of a token that guards a TCP

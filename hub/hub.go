@@ -138,7 +138,41 @@ type attachment struct {
 	done     chan struct{} // closed when both goroutines have exited
 	since    time.Time
 	quick    time.Duration // how long a batch should last (see quickWrites); 0: as long as it takes
+	kernel   *kernelCount  // nil unless io is a KernelDropper
 	detached bool          // under Hub.mu
+}
+
+// kernelCount counts on a port what its peer's side (a KernelDropper)
+// dropped since it last looked: the reader looks after each read and as it
+// ends, and Ports as it takes a snapshot, so that the drops of a burst's
+// tail show while the peer sends nothing more (a paused or idle reader
+// reads nothing). It does its own locking: KernelDrops may make a system
+// call, which the hub's lock is not held for.
+type kernelCount struct {
+	mu    sync.Mutex
+	kd    KernelDropper
+	seen  uint64
+	stats *PortStats
+	log   *discardLog
+}
+
+func newKernelCount(kd KernelDropper, clock Clock, log *slog.Logger, port string, stats *PortStats) *kernelCount {
+	return &kernelCount{kd: kd, seen: kd.KernelDrops(), stats: stats,
+		log: newDiscardLog(clock, log, port, "frames from the peer discarded")}
+}
+
+// count counts what was dropped since the last look (nil: nothing to count).
+func (k *kernelCount) count() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n := k.kd.KernelDrops(); n != k.seen {
+		k.stats.dropN(DropKernel, int(n-k.seen))
+		k.log.note(DropKernel, n-k.seen, nil)
+		k.seen = n
+	}
 }
 
 var _ EgressQueue = (*attachment)(nil)
@@ -389,6 +423,9 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			since:  h.cfg.Clock.Now(),
 			quick:  writeTime(io, h.core.stallTime(id)),
 		}
+		if kd, ok := io.(KernelDropper); ok {
+			a.kernel = newKernelCount(kd, h.cfg.Clock, h.log, name, a.stats) // what it dropped before is not the hub's
+		}
 		var out EgressQueue = a
 		if l, ok := io.(FrameLimiter); ok && l.MaxFrame() < h.cfg.MaxFrame {
 			out = limited{a, l.MaxFrame()}
@@ -479,30 +516,14 @@ func (h *Hub) reader(a *attachment) {
 	stats := a.stats
 	id := a.id
 	discards := newDiscardLog(h.cfg.Clock, h.log, a.name, "frames from the peer discarded")
-	kd, _ := a.io.(KernelDropper)
-	var kernelSeen uint64
-	if kd != nil {
-		kernelSeen = kd.KernelDrops()
-	}
-	// countKernel counts what the peer's side dropped since it last
-	// looked: after each read, and once more as the reader ends, since
-	// a paused reader reads nothing while its socket may overflow (a
-	// KernelDropper answers after Close too).
-	countKernel := func() {
-		if kd == nil {
-			return
-		}
-		if k := kd.KernelDrops(); k != kernelSeen {
-			stats.dropN(DropKernel, int(k-kernelSeen))
-			discards.note(DropKernel, k-kernelSeen, nil)
-			kernelSeen = k
-		}
-	}
-	defer countKernel()
+	// What the peer's side dropped is counted after each read, and once
+	// more as the reader ends, since a paused reader reads nothing while
+	// its socket may overflow (a KernelDropper answers after Close too).
+	defer a.kernel.count()
 	frames := make([]*Frame, maxReadBatch)
 	for {
 		n, err := a.io.ReadFrames(frames, h.cfg.MaxFrame)
-		countKernel()
+		a.kernel.count()
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
@@ -771,11 +792,13 @@ type RemoteStatus struct {
 // Ports returns every port's status, by name.
 func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 	var out []PortStatus
-	var learners []Learner // out[i]'s, read once Do has returned
+	var learners []Learner     // out[i]'s, read once Do has returned
+	var kernels []*kernelCount // out[i]'s, counted once Do has returned
 	err := h.Do(ctx, func(c *Core) {
 		for _, info := range c.Ports() {
 			st := PortStatus{Name: info.Name, Description: info.Description, Flow: c.Flow(info.ID), Stats: c.Stats(info.ID).Snapshot()}
 			var l Learner
+			var k *kernelCount
 			if a := h.attOf(info.ID); a != nil {
 				st.Attached = true
 				st.Peer = describe(a.io)
@@ -786,15 +809,21 @@ func (h *Hub) Ports(ctx context.Context) ([]PortStatus, error) {
 					st.Remotes = rl.Remotes()
 				}
 				l, _ = a.io.(Learner)
+				k = a.kernel
 			}
 			out = append(out, st)
 			learners = append(learners, l)
+			kernels = append(kernels, k)
 		}
 	})
 	for i, l := range learners {
 		if l != nil {
 			ls := l.Learning()
 			out[i].Learning = &ls
+		}
+		if k := kernels[i]; k != nil {
+			k.count()
+			out[i].Stats.Drops = k.stats.Snapshot().Drops
 		}
 	}
 	return out, err

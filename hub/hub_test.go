@@ -707,6 +707,34 @@ func TestReaderCountsThePeersOwnDrops(t *testing.T) {
 	}
 }
 
+// TestPortsCountThePeersLatestDrops: what a peer's side dropped after the
+// hub last read from it shows in Ports at once, though the peer sends
+// nothing more to wake the reader (a burst's tail, then silence).
+func TestPortsCountThePeersLatestDrops(t *testing.T) {
+	h, _ := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch)}, "b")
+	d := &droppingIO{chanIO: newChanIO()}
+	d.drops.Store(3) // before it was attached: not the hub's to count
+	if err := h.AddPort("a", "dropping a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Attach("a", d); err != nil {
+		t.Fatal(err)
+	}
+	d.drops.Add(4)
+	ports, err := h.Ports(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ports {
+		if p.Name == "a" && p.Stats.Drops[hub.DropKernel.String()] != 4 {
+			t.Errorf("got a's drops %v in Ports, want kernel-overflow=4 (what it dropped while attached)", p.Stats.Drops)
+		}
+	}
+	if got := h.Stats(context.Background(), "a").Drops(hub.DropKernel); got != 4 {
+		t.Errorf("got %d kernel-overflow drops on a's counters, want 4, counted once", got)
+	}
+}
+
 // remotesIO is a chanIO that reaches remote endpoints of its own (a
 // hub.RemoteLister), as a VXLAN port's remote VTEPs are.
 type remotesIO struct {

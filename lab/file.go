@@ -253,10 +253,15 @@ func Load(path string, opts LoadOptions) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
+	if strings.Contains(l.Hub.ControlToken, "${") {
+		return nil, fmt.Errorf("%s: hub: control_token %q: the hub's keys are taken as written, not expanded from variables; "+
+			"give the token in a file of mode 0600 instead: hub: {control_token_file: FILE}", path, l.Hub.ControlToken)
+	}
 	if l.Hub.ControlToken != "" {
 		// The hub's token is written in the file: the file must be as
-		// private as a token file, as serve --config's.
-		if err := control.CheckPrivateFile("lab file", path); err != nil {
+		// private as a token file, as serve --config's. A lab reads no
+		// token variable, so the refusal offers none.
+		if err := control.CheckPrivateFile("lab file", "", path); err != nil {
 			return nil, fmt.Errorf("%w (its hub gives control_token, so it must be as private as a token file; "+
 				"or move the token to a file of mode 0600, hub: {control_token_file: FILE})", err)
 		}

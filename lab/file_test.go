@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"l2hub/control"
 	"l2hub/serve"
 )
 
@@ -503,6 +505,7 @@ func TestLoadTokenInFile(t *testing.T) {
 		{"token-world-readable", "hub: {control_token: a-token-of-enough-length-0123456789}\n", 0o644, false},
 		{"token-file-readable", "hub: {control_token_file: ctl.tok}\n", 0o644, true},
 		{"no-token-readable", "", 0o644, true},
+		{"token-variable", "hub: {control_token: \"${CI_TOKEN}\"}\n", 0o600, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".yaml")
@@ -516,10 +519,30 @@ func TestLoadTokenInFile(t *testing.T) {
 			if tc.ok && err != nil {
 				t.Errorf("got Load = %v, want the lab", err)
 			}
-			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "other users can read it") || !strings.Contains(err.Error(), "control_token")) {
-				t.Errorf("got Load = %v, want the file refused as readable by others, naming control_token", err)
+			want := "other users can read it"
+			if tc.name == "token-variable" {
+				want = "not expanded from variables"
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "control_token")) {
+				t.Errorf("got Load = %v, want the file refused saying %q, naming control_token", err, want)
 			}
 		})
+	}
+	// Another user's file: the advice offers no variable, as a lab reads
+	// none.
+	if os.Getuid() != 0 {
+		t.Skip("chown of another user's file needs root")
+	}
+	path := filepath.Join(dir, "theirs.yaml")
+	if err := os.WriteFile(path, []byte("name: x\nhub: {control_token: a-token-of-enough-length-0123456789}\n"+vms), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, LoadOptions{LookPath: fakeLookPath})
+	if err == nil || !errors.Is(err, control.ErrNotYours) || strings.Contains(err.Error(), "$") {
+		t.Errorf("another user's lab file with a token: got Load = %v, want it refused as not yours, offering no variable", err)
 	}
 }
 

@@ -198,7 +198,7 @@ func (f *Flags) Config() (Config, error) {
 	if f.File != "" && cfg.tokenFrom == "" && cfg.ControlToken != "" {
 		// The token is the file's own control_token: the file must be as
 		// private as a token file.
-		if err := control.CheckPrivateFile("config file", f.File); err != nil {
+		if err := control.CheckPrivateFile("config file", control.TokenEnv, f.File); err != nil {
 			return cfg, fmt.Errorf("%w (it gives control_token, so it must be as private as a token file; "+
 				"or move the token to a file of mode 0600, control_token_file:)", err)
 		}
