@@ -38,8 +38,13 @@ func openNetnsHint(path string, euid int) string {
 // createNetnsHint says how to get the named namespace l2hub may not
 // create: a name is a file made in NetnsDir, root's and mode 0755, which
 // CAP_SYS_ADMIN does not let a user write (nor does a setcap l2hub); an
-// existing namespace is entered with CAP_SYS_ADMIN.
-func createNetnsHint(name string) string {
+// existing namespace is entered with CAP_SYS_ADMIN. Root refused all the
+// same (a read-only /run, a security policy, a container that dropped
+// CAP_SYS_ADMIN) is told what to check instead.
+func createNetnsHint(name string, euid int) string {
+	if euid == 0 {
+		return fmt.Sprintf("l2hub runs as root and was refused all the same: check that %s is writable, the security policy (AppArmor, SELinux, a container's seccomp profile) and l2hub's capabilities (CAP_SYS_ADMIN, which a container may drop)", NetnsDir)
+	}
 	return fmt.Sprintf("creating a named namespace takes root (it is a file made in %s): run as root, or create it first with `sudo ip netns add %s` and grant l2hub CAP_SYS_ADMIN and CAP_NET_ADMIN to enter it (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))", NetnsDir, name)
 }
 
@@ -332,7 +337,7 @@ func createNetns(name, path string) (bool, error) {
 	fail := func(err error) (bool, error) {
 		err = fmt.Errorf("create network namespace %q: %w", name, err)
 		if errors.Is(err, fs.ErrPermission) {
-			err = fmt.Errorf("%w: %s", err, createNetnsHint(name))
+			err = fmt.Errorf("%w: %s", err, createNetnsHint(name, os.Geteuid()))
 		}
 		return false, err
 	}

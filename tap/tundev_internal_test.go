@@ -87,3 +87,23 @@ func TestOpenNetnsHint(t *testing.T) {
 		})
 	}
 }
+
+// A named namespace l2hub may not create: a user is told it takes root;
+// root, refused all the same, is told what else to check.
+func TestCreateNetnsHint(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		euid        int
+		want, avoid string
+	}{
+		{"as-user", 1000, "sudo ip netns add lab", "runs as root"},
+		{"as-root", 0, "runs as root and was refused", "takes root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := createNetnsHint("lab", tc.euid)
+			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.avoid) {
+				t.Errorf("createNetnsHint(\"lab\", euid %d) = %q, want it to say %q and not %q", tc.euid, got, tc.want, tc.avoid)
+			}
+		})
+	}
+}
