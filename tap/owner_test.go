@@ -4,6 +4,7 @@ package tap_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,28 +21,48 @@ import (
 )
 
 // withoutNetAdmin runs fn on a locked OS thread without CAP_NET_ADMIN
-// (capabilities are per thread); the thread ends with it.
-func withoutNetAdmin(t *testing.T, fn func()) {
-	t.Helper()
+// (capabilities are per thread); the thread ends with it. fn reports
+// failure by its error, not through t (t.Fatal ends only fn's goroutine):
+// an fn that ends without returning (runtime.Goexit) is an error too.
+func withoutNetAdmin(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		returned := false
+		defer func() {
+			if !returned {
+				errc <- errors.New("the function run without CAP_NET_ADMIN ended without returning")
+			}
+		}()
 		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 		var data [2]unix.CapUserData
 		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			returned = true
 			errc <- fmt.Errorf("capget: %w", err)
 			return
 		}
 		data[0].Effective &^= 1 << unix.CAP_NET_ADMIN
 		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			returned = true
 			errc <- fmt.Errorf("capset: %w", err)
 			return
 		}
-		fn()
-		errc <- nil
+		err := fn()
+		returned = true
+		errc <- err
 	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
+	return <-errc
+}
+
+// withoutNetAdmin reports an fn that ends without returning rather than
+// wait for it forever.
+func TestWithoutNetAdminReturns(t *testing.T) {
+	if err := withoutNetAdmin(func() error { runtime.Goexit(); return nil }); err == nil {
+		t.Errorf("withoutNetAdmin(fn that calls runtime.Goexit) = nil, want an error")
+	}
+	want := errors.New("fn failed")
+	if err := withoutNetAdmin(func() error { return want }); err != want {
+		t.Errorf("withoutNetAdmin(fn that fails) = %v, want %v", err, want)
 	}
 }
 
@@ -66,18 +87,22 @@ func TestTAPOwnerWithoutNetAdmin(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	var openErr, closeErr, askedErr error
 	var gotMAC string
-	withoutNetAdmin(t, func() {
-		r, err := mustParse(t, "a=tap:"+name).Open(transport.Options{Logger: log})
+	plain, asked := mustParse(t, "a=tap:"+name), mustParse(t, fmt.Sprintf("a=tap:%s,mac=%s", name, tapMAC))
+	if err := withoutNetAdmin(func() error {
+		r, err := plain.Open(transport.Options{Logger: log})
 		if openErr = err; err != nil {
-			return
+			return nil
 		}
 		gotMAC = r.Spec().Options["mac"]
 		closeErr = r.Close()
-		r, askedErr = mustParse(t, fmt.Sprintf("a=tap:%s,mac=%s", name, tapMAC)).Open(transport.Options{})
+		r, askedErr = asked.Open(transport.Options{})
 		if askedErr == nil {
 			r.Close()
 		}
-	})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if openErr != nil {
 		t.Fatalf("Open(a=tap:%s) by the owner without CAP_NET_ADMIN = %v, want the device attached as it is", name, openErr)
 	}
