@@ -4,6 +4,7 @@ package tap_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,22 +35,30 @@ func tunFDs(t *testing.T) int {
 }
 
 // attachHolder attaches a descriptor of the test's to the persistent TAP
-// device name in the test's namespace, as QEMU would, until the test ends.
-func attachHolder(t *testing.T, name string) {
+// device name in namespace ns, as QEMU would, until the test ends.
+func attachHolder(t *testing.T, ns, name string) {
 	t.Helper()
-	fd, err := unix.Open(tap.TUNPath, unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		t.Fatalf("attach to %s: %v", name, err)
-	}
+	fd := -1
+	t.Cleanup(func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	})
+	inNetns(t, ns, func() error { // /dev/net/tun attaches in the opener's namespace
+		var err error
+		if fd, err = unix.Open(tap.TUNPath, unix.O_RDWR|unix.O_CLOEXEC, 0); err != nil {
+			return err
+		}
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			return fmt.Errorf("attach to %s: %w", name, err)
+		}
+		return nil
+	})
 }
 
 // The TAP descriptor is the hub's alone: a child process does not inherit
@@ -81,12 +90,13 @@ func TestTAPDescriptor(t *testing.T) {
 	})
 	t.Run("failed-attach-leaks-nothing", func(t *testing.T) {
 		name := taptest.UniqueName(t)
-		addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
+		addNetns(t, name)
 		defer taptest.RemoveByName(name)
-		attachHolder(t, name)
+		addTuntap(t, name, name, netlink.TUNTAP_MODE_TAP)
+		attachHolder(t, name, name)
 		before := tunFDs(t)
 		for range 3 {
-			if d, err := tap.OpenTAP(tap.TAPConfig{Name: name}); err == nil {
+			if d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name}); err == nil {
 				d.Close()
 				t.Fatalf("OpenTAP(%s) held by another descriptor = nil error, want EBUSY", name)
 			} else if !strings.Contains(err.Error(), "another program") {
@@ -99,35 +109,56 @@ func TestTAPDescriptor(t *testing.T) {
 	})
 }
 
-// A persistent device's own features (here a vnet header, as `ip tuntap
-// add DEV mode tap vnet_hdr` gives it) are back after the hub lets go,
-// with the rest of what it found.
-func TestTAPVnetHdrRestored(t *testing.T) {
+// A persistent device's own features (a vnet header, as `ip tuntap add
+// DEV mode tap vnet_hdr` gives it; packet information; several queues) are
+// back after the hub lets go, with the rest of what it found. The device
+// is in a namespace of its own, where the hub lets go of it too.
+func TestTAPFeaturesRestored(t *testing.T) {
 	taptest.NeedTAP(t)
-	name := taptest.UniqueName(t)
-	inNetns(t, "", func() error {
-		return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP, Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR})
-	})
-	defer taptest.RemoveByName(name)
-	vnetHdr := func() bool {
-		l, err := nlHandle(t, "").LinkByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tt, ok := l.(*netlink.Tuntap)
-		return ok && tt.Flags&netlink.TUNTAP_VNET_HDR != 0
-	}
-	if !vnetHdr() {
-		t.Fatalf("device %s made with vnet_hdr has none", name)
-	}
-	d, err := tap.OpenTAP(tap.TAPConfig{Name: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-	if !vnetHdr() {
-		t.Errorf("device %s has vnet_hdr off after the hub let go, want it on as found", name)
+	const features = netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR | netlink.TUNTAP_MULTI_QUEUE
+	for _, tc := range []struct {
+		name  string
+		flags netlink.TuntapFlag
+	}{
+		{"vnet-hdr", netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR},
+		{"multi-queue", netlink.TUNTAP_MULTI_QUEUE | netlink.TUNTAP_VNET_HDR}, // and packet information
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := taptest.UniqueName(t)
+			addNetns(t, name)
+			defer taptest.RemoveByName(name)
+			inNetns(t, name, func() error {
+				return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP, Flags: tc.flags})
+			})
+			h := nlHandle(t, name)
+			flagsOf := func() netlink.TuntapFlag {
+				t.Helper()
+				l, err := h.LinkByName(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tt, ok := l.(*netlink.Tuntap)
+				if !ok {
+					t.Fatalf("%s is a %T, want a TAP device", name, l)
+				}
+				return tt.Flags & features
+			}
+			if got := flagsOf(); got != tc.flags {
+				t.Fatalf("device %s made with flags %#x has %#x", name, tc.flags, got)
+			}
+			d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := flagsOf(); got == tc.flags {
+				t.Errorf("while attached: flags %#x, as found; want the hub's own (no vnet header)", got)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatalf("Close() = %v", err)
+			}
+			if got := flagsOf(); got != tc.flags {
+				t.Errorf("device %s has flags %#x after the hub let go, want %#x as found", name, got, tc.flags)
+			}
+		})
 	}
 }

@@ -72,6 +72,11 @@ func TestWithoutNetAdminReturns(t *testing.T) {
 // says how to bring it up. An asked-for MAC it cannot get is an error that
 // says how to do without. (Here the user is root without CAP_NET_ADMIN,
 // attaching a device with no owner: the kernel lets either attach.)
+//
+// Unlike the rest of the suite, the device is in the test's own namespace:
+// OpenTAP with Netns would do its netlink work and its attach on a thread
+// of its own that enters the namespace, and such a thread has CAP_NET_ADMIN
+// whatever the thread that calls OpenTAP dropped.
 func TestTAPOwnerWithoutNetAdmin(t *testing.T) {
 	taptest.NeedTAP(t)
 	name := taptest.UniqueName(t)
