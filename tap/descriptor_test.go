@@ -10,12 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"l2hub/tap"
 	"l2hub/tap/taptest"
+	"l2hub/transport/transporttest"
 )
 
 // tunFDs counts this process's descriptors open on /dev/net/tun.
@@ -160,5 +163,65 @@ func TestTAPFeaturesRestored(t *testing.T) {
 				t.Errorf("device %s has flags %#x after the hub let go, want %#x as found", name, got, tc.flags)
 			}
 		})
+	}
+}
+
+// A persistent device deleted under the hub has nothing to restore: Close
+// creates no device of its name (an attach to restore its features would)
+// and reports no failure to restore it.
+func TestTAPDeletedNotRestored(t *testing.T) {
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	addNetns(t, name)
+	defer taptest.RemoveByName(name)
+	inNetns(t, name, func() error {
+		return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP, Flags: netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR})
+	})
+	d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := nlHandle(t, name)
+	link, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LinkDel(link); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	updates, done := make(chan netlink.LinkUpdate, 64), make(chan struct{})
+	defer close(done)
+	if err := netlink.LinkSubscribeAt(ns, updates, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("Close() of a device deleted under the hub = %v, want nil", err)
+	}
+	// lo coming up marks the end of what Close did: the kernel reports a
+	// namespace's link changes in order.
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LinkSetUp(lo); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case u := <-updates:
+			switch u.Attrs().Name {
+			case name:
+				t.Errorf("Close() of a device deleted under the hub made a new %s (netlink message type %d)", name, u.Header.Type)
+			case "lo":
+				return
+			}
+		case <-time.After(transporttest.HangGuard):
+			t.Fatalf("no news of lo coming up within %v", transporttest.HangGuard)
+		}
 	}
 }

@@ -84,7 +84,8 @@ type TAPConfig struct {
 // *hub.FrameError, the device remaining usable, a runt (DropRunt), a frame
 // sent while the host has the interface down (DropDown) and any other frame
 // the kernel refuses (DropWrite, wrapping the system error). A device
-// deleted under the hub (`ip link del`) is a fatal read or write error.
+// deleted under the hub (`ip link del`) is a fatal read or write error;
+// Close then has nothing to restore, and creates nothing in its place.
 type TAPDevice struct {
 	name     string
 	desc     string
@@ -510,15 +511,18 @@ func (d *TAPDevice) Close() error {
 // teardown releases whatever OpenTAP got as far as acquiring.
 func (d *TAPDevice) teardown() error {
 	var errs []error
+	// A device deleted under the hub has nothing left to restore, and an
+	// attach by its name would create a new one.
+	gone := d.f != nil && d.detached()
 	if d.f != nil {
 		// The last close of a non-persistent device deletes it.
 		errs = append(errs, d.f.Close())
-		if d.undo.flags != 0 {
+		if d.undo.flags != 0 && !gone {
 			errs = append(errs, d.restoreFeatures())
 		}
 	}
 	if d.nl != nil {
-		if d.undo.existed && d.index != 0 {
+		if d.undo.existed && d.index != 0 && !gone {
 			errs = append(errs, d.restore())
 		}
 		d.nl.Close()
@@ -530,7 +534,10 @@ func (d *TAPDevice) teardown() error {
 // restoreFeatures gives a persistent device back the features (a vnet
 // header, packet information) its TUNSETIFF flags had before OpenTAP's
 // attach replaced them: the kernel keeps those of the last attach. It
-// attaches once more, with the device's own flags, and lets go.
+// attaches once more, with the device's own flags, and lets go. (The
+// kernel sets the features only on an attach, so there is no other way;
+// a program that attaches to a single-queue device in that moment gets
+// EBUSY, and one that attached first makes this fail with EBUSY.)
 func (d *TAPDevice) restoreFeatures() error {
 	reattach := func() error {
 		f, err := attachTAP(d.name, d.undo.flags)
