@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,5 +131,83 @@ func TestTAPOwnerWithoutNetAdmin(t *testing.T) {
 	}
 	if !bytes.Equal(link.Attrs().HardwareAddr, own) || link.Attrs().Flags&net.FlagUp != 0 {
 		t.Errorf("after Close: MAC %s flags %v, want %s and down, as found", link.Attrs().HardwareAddr, link.Attrs().Flags, own)
+	}
+}
+
+// A VXLAN port on the same hub gives a tap port without mtu= an MTU: for a
+// device its owner attaches without CAP_NET_ADMIN that is a default, as
+// the MAC is: the device keeps its own MTU, with a warning that says how to
+// set it, and the warning that the device's MTU is more than the VXLAN port
+// carries does not tell to lower an mtu= that was never given. (In the
+// test's namespace, as TestTAPOwnerWithoutNetAdmin says why.)
+func TestTAPOwnerImpliedMTU(t *testing.T) {
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
+	defer taptest.RemoveByName(name)
+	h := nlHandle(t, "")
+	link, err := h.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := link.Attrs().MTU
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := c.LocalAddr().String()
+	c.Close()
+	specs, _ := transport.WithSegmentMTU([]transport.Spec{mustParse(t, "host=tap:"+name), mustParse(t, "ov=vxlan:"+local+",remote=127.0.0.3,vni=42")}, 0)
+	const implied = 1450
+	if got := specs[0].Options["mtu"]; got != strconv.Itoa(implied) || own == implied {
+		t.Fatalf("tap port's implied MTU %q, device's own %d; want %d and another", got, own, implied)
+	}
+	var logBuf syncbuf.Buffer
+	opts := transport.Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))}
+	ov, err := specs[1].Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ov.Close()
+	var openErr, closeErr error
+	var gotMTU string
+	if err := withoutNetAdmin(func() error {
+		r, err := specs[0].Open(opts)
+		if openErr = err; err != nil {
+			return nil
+		}
+		gotMTU = r.Spec().Options["mtu"]
+		closeErr = r.Close()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if openErr != nil {
+		t.Fatalf("Open(%s) by the owner without CAP_NET_ADMIN = %v, want the device attached with its own MTU", specs[0], openErr)
+	}
+	if closeErr != nil {
+		t.Errorf("Close() = %v", closeErr)
+	}
+	if gotMTU != strconv.Itoa(own) {
+		t.Errorf("runner Spec mtu = %q, want the device's own %d", gotMTU, own)
+	}
+	log := strings.ReplaceAll(logBuf.String(), `\"`, `"`)
+	for _, want := range []string{
+		fmt.Sprintf("keeps its own MTU %d", own),
+		fmt.Sprintf("ip link set %s mtu %d", name, implied),
+		fmt.Sprintf(`(port "host") has MTU %d, more than the %d that VXLAN port "ov" carries`, own, implied),
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log does not say %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "lower its mtu=") {
+		t.Errorf("log tells to lower an mtu= that was not given:\n%s", log)
+	}
+	if link, err = h.LinkByName(name); err != nil {
+		t.Fatal(err)
+	}
+	if got := link.Attrs().MTU; got != own {
+		t.Errorf("after Close: MTU %d, want %d as found", got, own)
 	}
 }

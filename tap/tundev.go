@@ -59,6 +59,11 @@ type TAPConfig struct {
 	// frames, 14 bytes more, no longer than MaxFrame); 0 leaves it as it
 	// is (1500 for a device OpenTAP creates).
 	MTU int
+	// MTUIsDefault says MTU is a default, not asked for (the one a VXLAN
+	// port of the hub implies): a device that existed, which its owner
+	// attaches without CAP_NET_ADMIN, then keeps its own, and Logger is
+	// warned so. An asked-for MTU that cannot be set is an error.
+	MTUIsDefault bool
 	// Logger hears what Close leaves behind and why (a namespace OpenTAP
 	// created that others now use), and what OpenTAP may not change on a
 	// device that existed (its MAC, its link state); nil discards.
@@ -229,13 +234,17 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	}
 	d.mtu = attrs.MTU
 	if cfg.MTU != 0 && attrs.MTU != cfg.MTU {
-		if err := d.nl.LinkSetMTU(link, cfg.MTU); err != nil {
+		switch err := d.nl.LinkSetMTU(link, cfg.MTU); {
+		case err == nil:
+			if d.undo.existed {
+				d.undo.mtu = attrs.MTU
+			}
+			d.mtu = cfg.MTU
+		case d.undo.existed && cfg.MTUIsDefault && errors.Is(err, fs.ErrPermission):
+			log.Warn(fmt.Sprintf("TAP device %s keeps its own MTU %d: l2hub may not set its default %d (%v; it lacks CAP_NET_ADMIN): ip link set %s mtu %d", cfg.Name, attrs.MTU, cfg.MTU, err, cfg.Name, cfg.MTU))
+		default:
 			return nil, netAdminError(fmt.Sprintf("set MTU %d", cfg.MTU), err)
 		}
-		if d.undo.existed {
-			d.undo.mtu = attrs.MTU
-		}
-		d.mtu = cfg.MTU
 	}
 	if cfg.Addr.IsValid() {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.Addr.Addr().AsSlice(), Mask: net.CIDRMask(cfg.Addr.Bits(), 32)}}
@@ -267,7 +276,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		d.desc += " " + cfg.Addr.String()
 	}
 	if cfg.MTU != 0 {
-		d.desc += fmt.Sprintf(" mtu %d", cfg.MTU)
+		d.desc += fmt.Sprintf(" mtu %d", d.mtu)
 	}
 	return d, nil
 }

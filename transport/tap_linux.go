@@ -34,7 +34,7 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.MTU = n
+		cfg.MTU, cfg.MTUIsDefault = n, s.mtuImplied
 	}
 	if ip, ok := s.Options["ip"]; ok {
 		p, err := netip.ParsePrefix(ip)
@@ -52,9 +52,13 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 		opts = map[string]string{}
 	}
 	opts["mac"] = dev.MAC().String()
+	if s.mtuImplied {
+		opts["mtu"] = strconv.Itoa(dev.MTU()) // the device's own, if it kept it
+	}
 	b.spec.Options = opts
 	warnFrameAboveMax(b.log, dev, b.opts.MaxFrame)
 	_, given := s.Options["mtu"]
+	given = given && !s.mtuImplied
 	leave := mtuPeers.join(&mtuPeer{port: s.Name, device: s.Address, mtu: dev.MTU(), givenMTU: given, log: b.log})
 	return &boundRunner{runnerBase: b, conn: &tapConn{TAPDevice: dev, leave: leave}, what: "TAP device", key: "device"}, nil
 }
