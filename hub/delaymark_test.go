@@ -440,7 +440,7 @@ type batchSink struct {
 	low   int
 }
 
-func (s *batchSink) Enqueue(f *hub.Frame) { s.taken++; f.Release() }
+func (s *batchSink) Enqueue(f *hub.Frame)  { s.taken++; f.Release() }
 func (s *batchSink) Depth() hub.QueueDepth { return hub.QueueDepth{Taken: s.taken} }
 func (s *batchSink) WatchDrain(l int)      { s.low = l }
 
