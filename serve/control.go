@@ -70,7 +70,6 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	if s.capture != nil {
 		meta = s.captureMeta(p)
 		meta.Extra[capture.PolicyNameKey] = name
-		nfiles = len(s.capture.Files())
 	}
 	var since time.Duration
 	var newFiles <-chan struct{}
@@ -83,6 +82,10 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 			// first under the new one; refused, it leaves both as they
 			// are, so that the capture keeps naming the policy in force.
 			meta.Extra[capture.PolicySinceKey] = since.String()
+			// Counted on the loop, as the change is made: another
+			// set-policy's file, started before this one took the loop,
+			// is not this one's to log.
+			nfiles = len(s.capture.Files())
 			if newFiles, cerr = s.capture.SetMeta(meta); cerr != nil {
 				return
 			}
