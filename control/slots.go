@@ -64,6 +64,9 @@ type slotListener struct {
 	// fake them.
 	pending func(c net.Conn) bool
 	age     func(c net.Conn) time.Duration
+	// reading, when not nil, is called as a lobby reader starts: a test
+	// holds a reader there, as a loaded scheduler may before it runs it.
+	reading func(c net.Conn)
 
 	mu    sync.Mutex
 	lobby []*slotConn   // accepted, head incomplete; oldest first
@@ -195,6 +198,10 @@ func (l *slotListener) place(nc net.Conn) {
 			return
 		}
 		if len(l.lobby)+len(l.held) < l.max {
+			// Set before the lobby holds it, so that Close's deadline,
+			// set later, is the one that holds however late its reader
+			// starts.
+			nc.SetReadDeadline(time.Now().Add(l.headerTimeout))
 			l.lobby = append(l.lobby, c)
 			l.wg.Add(1)
 			go l.read(c)
@@ -349,11 +356,14 @@ func (l *slotListener) turnAway(c net.Conn) {
 	c.Close()
 }
 
-// read reads c's request head in the lobby and hands c to the server once
-// it is complete, or closes c when it fails to come.
+// read reads c's request head in the lobby, by the deadline place set,
+// and hands c to the server once it is complete, or closes c when it
+// fails to come.
 func (l *slotListener) read(c *slotConn) {
 	defer l.wg.Done()
-	c.Conn.SetReadDeadline(time.Now().Add(l.headerTimeout))
+	if l.reading != nil {
+		l.reading(c.Conn)
+	}
 	buf := make([]byte, 0, 1024)
 	for {
 		if len(buf) == cap(buf) {

@@ -404,6 +404,54 @@ func TestSlots(t *testing.T) {
 			}
 		}
 	})
+	t.Run("close-outruns-a-late-reader", func(t *testing.T) {
+		// A lobby connection whose reader starts only once Close has
+		// set the deadline that ends it (a loaded scheduler) is answered
+		// at once, not after its header timeout (an hour here): the
+		// reader sets no deadline of its own over Close's.
+		inner, err := net.Listen("unix", t.TempDir()+"/s.sock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := makeSlotListener(&stopSeenListener{inner}, slotLimits{max: 2, firstByte: long, grace: long, headerTimeout: time.Hour, maxHeader: maxHeaderBytes}, nil)
+		l.age = func(net.Conn) time.Duration { return 0 }
+		l.reading = func(c net.Conn) {
+			select {
+			case <-c.(*stopSeenConn).stopped:
+			case <-time.After(hangGuardSlots):
+				t.Error("Close set no deadline to end the lobby's reader")
+			}
+		}
+		l.start()
+		c, err := net.Dial("unix", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
+			l.mu.Lock()
+			n := len(l.lobby)
+			l.mu.Unlock()
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("never: the connection in the lobby")
+			}
+		}
+		answer := make(chan string, 1)
+		go func() { answer <- stoppingRead(t, c) }()
+		closed := make(chan struct{})
+		go func() { l.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(hangGuardSlots):
+			t.Fatal("Close waited for the header timeout of a lobby connection whose reader started late")
+		}
+		if got := <-answer; got != "" {
+			t.Error(got)
+		}
+	})
 	t.Run("changes-in-flight-are-answered-before-the-cut", func(t *testing.T) {
 		st := newSlotTest(t, 2, long, long, 0)
 		st.arrive(head)
@@ -568,4 +616,31 @@ func TestPendingInput(t *testing.T) {
 	if pendingInput(server) {
 		t.Error("got pendingInput = true at the end of the stream")
 	}
+}
+
+// stopSeenListener hands out its connections as stopSeenConns.
+type stopSeenListener struct{ net.Listener }
+
+func (l *stopSeenListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stopSeenConn{UnixConn: c.(*net.UnixConn), stopped: make(chan struct{})}, nil
+}
+
+// stopSeenConn is a unix connection that says when a read deadline
+// already past was set on it (slotListener.Close's).
+type stopSeenConn struct {
+	*net.UnixConn
+	stopped chan struct{}
+	once    sync.Once
+}
+
+func (c *stopSeenConn) SetReadDeadline(t time.Time) error {
+	err := c.UnixConn.SetReadDeadline(t)
+	if !t.IsZero() && !t.After(time.Now()) {
+		c.once.Do(func() { close(c.stopped) })
+	}
+	return err
 }
