@@ -423,6 +423,12 @@ func (s *Server) Handler() http.Handler {
 				rc.SetReadDeadline(time.Now())
 			})()
 			res, err := s.inject(r.Context(), stop, r.PathValue("port"), r.Body, idle)
+			if err != nil {
+				// The stream was not read to its end: a client still
+				// sending (one stopped at the server's stop) must read
+				// the answer, with the frames it took, before a reset.
+				lingerSlot(r)
+			}
 			// The answer is small and the socket has written nothing
 			// since the headers: the deadline bounds a client that does
 			// not read, not the write, so it is never shorter than a

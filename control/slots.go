@@ -132,6 +132,7 @@ type slotConn struct {
 	claimed bool      // under l.mu
 	done    bool      // answered for the last time (CloseWrite); under l.mu
 	change  bool      // its request is a change in flight (slotListener.changes); under l.mu
+	linger  bool      // answered with its request unread (lingerSlot); under l.mu
 	head    []byte    // read in the lobby, not yet by the server
 }
 
@@ -583,8 +584,22 @@ func (c *slotConn) claim() bool {
 }
 
 // Close closes the connection and frees its slot; a change it carried
-// has been answered.
+// has been answered. A connection answered with its request unread
+// (lingerSlot), which http.Server closes at once when it read the body
+// to a deadline already past, first lingers as refuseStopping does: its
+// output ends, and what the client still sends is read until it closes,
+// for at most stopLinger, so that the client reads the answer rather
+// than a reset or a broken pipe. A change's end waits for that.
 func (c *slotConn) Close() error {
+	c.l.mu.Lock()
+	linger := c.linger && !c.done // done: http.Server lingered already (CloseWrite)
+	c.linger = false
+	c.l.mu.Unlock()
+	if linger {
+		c.CloseWrite() // its place may go to a newcomer now, which closes it and so ends the linger
+		c.Conn.SetReadDeadline(time.Now().Add(stopLinger))
+		io.Copy(io.Discard, c.Conn)
+	}
 	c.l.mu.Lock()
 	c.l.leaveLocked(c)
 	c.l.endChangeLocked(c)
@@ -626,6 +641,16 @@ func (c *slotConn) setAside() bool {
 func setAsideSlot(r *http.Request) {
 	if c, ok := r.Context().Value(slotKey{}).(*slotConn); ok {
 		c.setAside()
+	}
+}
+
+// lingerSlot says r's connection is answered with r's body unread: it
+// lingers before it closes (slotConn.Close).
+func lingerSlot(r *http.Request) {
+	if c, ok := r.Context().Value(slotKey{}).(*slotConn); ok {
+		c.l.mu.Lock()
+		c.linger = true
+		c.l.mu.Unlock()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"l2hub/control"
@@ -58,5 +59,69 @@ func TestIdleInjectionEndsAtStop(t *testing.T) {
 	var ce *control.Error
 	if !errors.As(got.err, &ce) || !errors.Is(got.err, hub.ErrStopped) || ce.Frames == nil || *ce.Frames != 1 {
 		t.Errorf("InjectStream = %+v, %v; want a 503 stopped that took 1 frame", got.res, got.err)
+	}
+}
+
+// floodTarget takes every frame injected into port "a", and says when it
+// has taken at frames.
+type floodTarget struct {
+	*fakeTarget
+	at      int64
+	n       atomic.Int64
+	reached chan struct{}
+}
+
+func (f *floodTarget) Inject(_ context.Context, port string, _ []byte) error {
+	if port != "a" {
+		return hub.ErrNoPort
+	}
+	if f.n.Add(1) == f.at {
+		close(f.reached)
+	}
+	return nil
+}
+
+// TestSendingInjectionIsAnsweredAtStop: an injection stream still
+// sending as the server stops is answered 503 stopped with the frames it
+// took, as an idle one is: the client reads that answer, not a broken
+// pipe or a reset from a connection closed with its stream unread.
+func TestSendingInjectionIsAnsweredAtStop(t *testing.T) {
+	const token = "a-token-long-enough-for-tcp"
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			for run := range 5 { // a lost answer is a race: each run is a chance to lose it
+				addr := filepath.Join(t.TempDir(), "ctl.sock")
+				if network == "tcp" {
+					addr = "tcp:127.0.0.1:0"
+				}
+				l, err := control.Listen(addr, token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				target := &floodTarget{fakeTarget: newFakeTarget(), at: 50, reached: make(chan struct{})}
+				ctx, cancel := context.WithCancel(context.Background())
+				served := make(chan error, 1)
+				go func() { served <- (&control.Server{Target: target, Token: token}).Serve(ctx, l) }()
+				answered := make(chan error, 1)
+				go func() {
+					_, err := control.NewClient(control.Addr(l), token).InjectStream(context.Background(), "a", func(send func([]byte) error) {
+						frame := make([]byte, 60)
+						for send(frame) == nil {
+						}
+					})
+					answered <- err
+				}()
+				<-target.reached
+				cancel()
+				if err := <-served; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+				err = <-answered
+				var ce *control.Error
+				if !errors.As(err, &ce) || !errors.Is(err, hub.ErrStopped) || ce.Frames == nil || int64(*ce.Frames) != target.n.Load() {
+					t.Fatalf("run %d: InjectStream = %v; want a 503 stopped that took the %d frames injected", run, err, target.n.Load())
+				}
+			}
+		})
 	}
 }
