@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"l2hub/control"
 	"l2hub/hub"
@@ -29,7 +30,9 @@ func TestIdleInjectionEndsAtStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- (&control.Server{Target: target}).Serve(ctx, l) }()
+	// The idle timeout is far past the hang guard: only the stop ends
+	// the stream's wait for its next record.
+	go func() { served <- (&control.Server{Target: target, IdleTimeout: time.Hour}).Serve(ctx, l) }()
 
 	body, stream := io.Pipe()
 	type result struct {
@@ -44,8 +47,14 @@ func TestIdleInjectionEndsAtStop(t *testing.T) {
 	go stream.Write(control.AppendInjectFrame(nil, make([]byte, 60)))
 	<-target.injected // the first frame is in; the stream idles
 	cancel()
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(hangGuard):
+		stream.Close()
+		t.Fatal("Serve held by an idle injection stream")
 	}
 	// The handler answered before its connection closed, and Serve waits
 	// for that: none may be reading the stream now.
