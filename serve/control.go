@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -117,7 +118,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		// The policy is in force; the new file's name is for the log only,
 		// so a capture whose stream's reader has stopped reading holds the
 		// answer back a moment, not until the request gives up.
-		wait, stop := context.WithTimeout(ctx, newFileWait)
+		wait, stop := context.WithTimeout(ctx, cmp.Or(s.newFileWait, newFileWait))
 		select {
 		case <-newFiles:
 			var started []string
