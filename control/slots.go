@@ -108,7 +108,7 @@ func newSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *sl
 func makeSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *slotListener {
 	sl := &slotListener{Listener: l, max: lim.max, firstByte: lim.firstByte, grace: lim.grace, headerTimeout: lim.headerTimeout,
 		headLimit: lim.maxHeader + 4096, // http.Server reads as much before it refuses
-		evicted:   evicted, busy: busyAnswer(cmp.Or(lim.service, "the control API")), stopping: stoppingAnswer(cmp.Or(lim.service, "the control API")),
+		evicted:   evicted, busy: busyAnswer(cmp.Or(lim.service, "the control API")), stopping: stoppingAnswer(cmp.Or(lim.service, "the control API"), lim.service == ""),
 		pending: pendingInput, age: connAge,
 		ready: make(chan net.Conn, lim.max), errs: make(chan error),
 		wake: make(chan struct{}, 1), done: make(chan struct{}), settled: make(chan struct{})}
@@ -316,10 +316,15 @@ func busyAnswer(service string) []byte {
 }
 
 // stoppingAnswer is what a connection is told whose request the server
-// never saw when the listener closes (the hub is stopping): it was not
-// applied, and a client need not wonder whether it was.
-func stoppingAnswer(service string) []byte {
-	body := `{"error": "hub stopping: ` + service + ` stopped before it read the request; nothing was applied", "code": "` + CodeStopped + `"}` + "\n"
+// never saw when the listener closes (the hub is stopping): for a service
+// that changes things, that it was not applied, so that a client need
+// not wonder whether it was.
+func stoppingAnswer(service string, changes bool) []byte {
+	applied := ""
+	if changes {
+		applied = "; nothing was applied"
+	}
+	body := `{"error": "hub stopping: ` + service + ` stopped before it read the request` + applied + `", "code": "` + CodeStopped + `"}` + "\n"
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
 
@@ -499,19 +504,22 @@ func (l *slotListener) Close() error {
 
 // markChange marks c's request as a change the server is about to apply, so
 // that the server answers it before it closes its connections (cutOff).
-// It reports false, marking nothing, once cutOff has run: the change must
-// not be applied, since its answer could not be given.
+// It reports false once cutOff has run: the change must not be applied,
+// since its answer might not be given. While changes applied before the
+// cut are still in flight, it is counted with them all the same, so that
+// its refusal (503 stopped) is answered too before the connections are
+// cut.
 func (c *slotConn) markChange() bool {
 	c.l.mu.Lock()
 	defer c.l.mu.Unlock()
-	if c.l.cut {
+	if c.l.cut && c.l.changes == 0 { // settled: the connections are being cut
 		return false
 	}
 	if !c.change {
 		c.change = true
 		c.l.changes++
 	}
-	return true
+	return !c.l.cut
 }
 
 // cutOff ends the changes: none starts after it (markChange), and the

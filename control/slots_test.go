@@ -471,7 +471,30 @@ func TestSlots(t *testing.T) {
 		default:
 		}
 		applied.Close() // as http.Server does once it has answered
+		select {
+		case <-settled:
+			t.Fatal("the cut settled before the change it refused was answered")
+		default:
+		}
+		late.Close() // answered 503 stopped
 		<-settled
+		st.arrive(head)
+		if st.accept().markChange() {
+			t.Error("a change after the cut settled was let through")
+		}
+	})
+	t.Run("stopping-answer-says-what-was-not-applied", func(t *testing.T) {
+		// The control API tells a client its change was not applied;
+		// the metrics endpoint, which changes nothing, does not.
+		for _, tc := range []struct {
+			service string
+			applied bool
+		}{{"", true}, {"the metrics endpoint", false}} {
+			l := makeSlotListener(nil, slotLimits{max: 1, service: tc.service}, nil)
+			if got := strings.Contains(string(l.stopping), "nothing was applied"); got != tc.applied {
+				t.Errorf("service %q: got %q, want \"nothing was applied\" in it: %v", tc.service, l.stopping, tc.applied)
+			}
+		}
 	})
 }
 
