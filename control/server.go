@@ -992,11 +992,13 @@ func (s *Server) idleTimeout() time.Duration   { return cmp.Or(s.IdleTimeout, De
 // connections at once, each bounded by the timeouts, an unclaimed one
 // giving its slot up after AuthTimeout to one that waits. On a unix socket
 // it serves only processes of the socket owner's user or root. As ctx
-// ends, a connection whose request was not read yet is answered 503
-// CodeStopped (nothing applied), an injection stream ends at the record
-// it waits for, answered the same with the frames it took, and the other
-// requests get two seconds to finish; a change being applied then is
-// answered before the rest are cut, however long it takes.
+// ends, a connection taken from the kernel whose request was not read yet
+// is answered 503 CodeStopped (nothing applied); one still in the
+// kernel's queue is reset as the listener closes, unread (nothing applied
+// either). An injection stream ends at the record it waits for, answered
+// the same with the frames it took, and the other requests get two
+// seconds to finish; a change being applied then is answered before the
+// rest are cut, however long it takes.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return s.serve(ctx, s.slots(l))
 }
