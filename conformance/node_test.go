@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/internal/wallclock"
 )
 
@@ -328,7 +329,7 @@ func TestNodeBAcceptsOneConnection(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		m := newMemNet()
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		b := newTestNode(t, m, Config{Role: RoleB, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		b.start(ctx)
 		synctest.Wait()
@@ -765,22 +766,4 @@ func TestNodeLeavesNoTimer(t *testing.T) {
 			t.Errorf("node-a left %d timers pending after Run returned, want none", n)
 		}
 	})
-}
-
-// lockedBuffer is a log's writer that a test reads while the node runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -146,12 +146,23 @@ func FlowText(p hub.PortStatus) string {
 	return strings.Join(parts, ",")
 }
 
-// PausesText is how often a port was paused and for how long in all.
+// PausesText is how often a port was paused and for how long in all, to
+// about two digits below a second ("2 (112µs)", "4 (2.5ms)") and to the
+// millisecond above: a short pause does not read as none ("2 (0s)").
 func PausesText(st hub.StatsSnapshot) string {
 	if st.Pauses == 0 {
 		return "0"
 	}
-	return fmt.Sprintf("%d (%s)", st.Pauses, st.Paused.Round(time.Millisecond))
+	d := st.Paused
+	switch {
+	case d >= time.Second:
+		d = d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		d = d.Round(100 * time.Microsecond)
+	case d >= time.Microsecond:
+		d = d.Round(time.Microsecond)
+	}
+	return fmt.Sprintf("%d (%s)", st.Pauses, d)
 }
 
 // WriteRules writes a policy's counters as the tables `l2hub ctl rules`

@@ -28,8 +28,18 @@ func TestCtlPortsFlowColumns(t *testing.T) {
 			t.Errorf("FlowText(%+v) = %q, want %q", tc.st.Flow, got, tc.flow)
 		}
 	}
-	if got := control.PausesText(hub.StatsSnapshot{Pauses: 4, Paused: 2500 * time.Microsecond}); got != "4 (3ms)" {
-		t.Errorf("PausesText = %q, want %q", got, "4 (3ms)")
+	for _, tc := range []struct {
+		paused time.Duration
+		want   string
+	}{
+		{2500 * time.Microsecond, "4 (2.5ms)"},
+		{112345 * time.Nanosecond, "4 (112µs)"}, // not "4 (0s)"
+		{1234567 * time.Microsecond, "4 (1.235s)"},
+		{300, "4 (300ns)"},
+	} {
+		if got := control.PausesText(hub.StatsSnapshot{Pauses: 4, Paused: tc.paused}); got != tc.want {
+			t.Errorf("PausesText(%v) = %q, want %q", tc.paused, got, tc.want)
+		}
 	}
 }
 

@@ -1024,19 +1024,29 @@ func (c *Core) runDue(now time.Time) {
 	}
 }
 
-// Close releases every frame still waiting in the timer heap.
+// Close releases every frame still waiting in the timer heap: a delayed
+// copy the hub stops before it is due is lost as its port goes down with
+// the hub, counted on its egress port (and its link) as DropDown and shown
+// to the observers still attached as a dropped egress with stoppedNote,
+// at the clock's time, in the order the copies were due. So a stopped
+// hub's counters add up (what a port received is what the others sent
+// plus what they dropped), and its capture records every frame's end.
 func (c *Core) Close() {
+	now := c.clock.Now()
 	for len(c.timers) > 0 {
 		if t := c.timers.pop(); t.frame != nil {
 			c.delayedFrames--
 			c.delayedBytes -= t.frame.Footprint()
 			c.ports[t.port].delayed--
 			c.ports[t.port].delayedBytes -= t.frame.Footprint()
-			t.frame.Release()
+			c.dropCopy(now, t.port, t.frame, t.notes, t.from, DropDown, stoppedNote)
 		}
 	}
 	clear(c.cutBefore)
 }
+
+// stoppedNote explains a delayed copy the hub stopped before it was due.
+var stoppedNote = Note{Action: "port-down", Detail: "hub shutting down: the copy was still waiting out its delay"}
 
 // macKey is a MAC address as a map key: the six bytes in the low 48 bits of
 // a uint64, which hashes faster than a [6]byte.

@@ -596,16 +596,20 @@ func keep(src *source, p *capture.Packet, cfg InjectConfig) bool {
 // fromNames are the names --from may give p's port by: an l2hub
 // capture's interface; a foreign input's port as replay names it
 // (foreignPortName), first, and, when that is the file's name (it holds
-// one link), the interface's if_name too: --from then keeps all or
-// nothing either way.
+// one link), the interface's if_name too, unless a port of an l2hub
+// section of the input has that name (links.l2hubPort): that port's, as
+// replay names it, the name never picks out the frames of two links.
 func fromNames(src *source, p *capture.Packet, cfg InjectConfig) []string {
 	if src.l2hub {
+		if cfg.links != nil {
+			cfg.links.l2hubFrame(p.IfName)
+		}
 		return []string{p.IfName}
 	}
 	ifc := capture.Interface{Name: p.IfName}
 	several := cfg.links != nil && cfg.links.of(src)
 	name := foreignPortName(src.in, several, ifc, p.Interface)
-	if !several && p.IfName != "" && p.IfName != name {
+	if !several && p.IfName != "" && p.IfName != name && !cfg.links.l2hubPort(p.IfName) {
 		return []string{name, p.IfName}
 	}
 	return []string{name}

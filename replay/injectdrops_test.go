@@ -23,9 +23,13 @@ type droppingHub struct {
 	forwarded      map[string]uint64
 	own            []hub.DropReason
 	drops          map[string]uint64
-	// leaves: the VM is gone once the injection went on.
-	leaves, injected bool
+	// leaves: the VM is gone once the injection went on; returns: another
+	// VM (or the same, rebooted) is attached in its place by then.
+	leaves, returns, injected bool
 }
+
+// attachedAt is when the port's first VM attached, by the hub's clock.
+var attachedAt = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func (h *droppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
 	h.mu.Lock()
@@ -33,7 +37,13 @@ func (h *droppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
 	if h.drops == nil {
 		h.drops = map[string]uint64{}
 	}
-	st := hub.PortStatus{Name: "b", Attached: !(h.leaves && h.injected)}
+	st := hub.PortStatus{Name: "b", Attached: true, Peer: "unix:/run/vm-b.sock", Since: attachedAt}
+	switch {
+	case h.injected && h.leaves:
+		st = hub.PortStatus{Name: "b"}
+	case h.injected && h.returns:
+		st.Since = attachedAt.Add(90 * time.Second)
+	}
 	st.Stats.Drops = map[string]uint64{}
 	for r, n := range h.drops {
 		st.Stats.Drops[r] = n
@@ -67,30 +77,41 @@ func (h *droppingHub) InjectFrame(context.Context, string, []byte) (hub.DropReas
 // TestInjectIntoCountsItsOwnDrops: the injection's drops are the hub's
 // count of the injected frames the port dropped, not the rise of the
 // port's counters, which frames forwarded to it meanwhile share. Injected
-// frames that found no VM fail it; so do port-down drops beyond those on
-// a port whose VM is gone by the end (some may be injected frames it had
-// queued).
+// frames that found no VM fail it; so do port-down drops beyond those when
+// the VM went away while the injection went on, even if it came back by
+// the end (some may be injected frames it had queued); when it went away
+// only after the hub took the last injected frame, the hub cannot tell
+// whether those were among the drops, and a warning says so.
 func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
+	const none, leaves, returns = 0, 1, 2
 	for _, tc := range []struct {
 		name      string
 		forwarded map[string]uint64
 		own       []hub.DropReason
-		leaves    bool
+		vm        int // none, leaves or returns
 		dropped   map[string]int
 		warn      string // "" for none
 		wantErr   string
 	}{
-		{"forwarded-policy", map[string]uint64{"policy": 19}, nil, false, nil,
+		{"forwarded-policy", map[string]uint64{"policy": 19}, nil, none, nil,
 			"port b's drop counters rose by 19 more than the injection's own drops (frames forwarded to it meanwhile): policy=19", ""},
-		{"forwarded-port-down", map[string]uint64{"port-down": 3}, nil, false, nil,
+		{"forwarded-port-down", map[string]uint64{"port-down": 3}, nil, none, nil,
 			"port b's drop counters rose by 3 more than the injection's own drops (frames forwarded to it meanwhile): port-down=3", ""},
-		{"own-policy", nil, []hub.DropReason{hub.DropPolicy, hub.DropPolicy}, false, map[string]int{"policy": 2}, "", ""},
-		{"own-port-down", map[string]uint64{"policy": 1}, []hub.DropReason{hub.DropDown}, false, map[string]int{"port-down": 1},
+		{"own-policy", nil, []hub.DropReason{hub.DropPolicy, hub.DropPolicy}, none, map[string]int{"policy": 2}, "", ""},
+		{"own-port-down", map[string]uint64{"policy": 1}, []hub.DropReason{hub.DropDown}, none, map[string]int{"port-down": 1},
 			"port b's drop counters rose by 1 more than the injection's own drops (frames forwarded to it meanwhile): policy=1", "1 of the frames sent found no VM"},
+		{"own-port-down-vm-left", map[string]uint64{"port-down": 2}, []hub.DropReason{hub.DropDown}, leaves, map[string]int{"port-down": 1},
+			"", "1 of the frames sent found no VM on the port (port-down), and the port dropped 2 more frames"},
 		// Frames the hub took and queued, then threw away as the VM left:
-		// port-down on the port, in none of the hub's answer.
-		{"queued-then-vm-left", map[string]uint64{"port-down": 2}, nil, true, nil,
-			"port b's drop counters rose by 2 more than the injection's own drops (frames forwarded to it meanwhile): port-down=2", "its VM went away"},
+		// port-down on the port, in none of the hub's answer. A VM back by
+		// the end left while the injection went on (or an injected frame
+		// would have found none).
+		{"queued-then-vm-left-and-came-back", map[string]uint64{"port-down": 3, "policy": 1}, nil, returns, nil,
+			"port b's drop counters rose by 1 more than the injection's own drops (frames forwarded to it meanwhile): policy=1",
+			"its VM went away and came back (peer unix:/run/vm-b.sock since 2025-01-02T03:05:35Z): the port dropped 3 frames as it had no VM (port-down)"},
+		// A VM gone by the end may have read every injected frame first.
+		{"vm-left-after-the-injection", map[string]uint64{"port-down": 2}, nil, leaves, nil,
+			"port b's VM went away after the hub took the injected frames: the port dropped 2 frames as it had no VM (port-down); the hub cannot tell whether injected frames the VM had not read yet are among them", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "ctl.sock")
@@ -98,7 +119,7 @@ func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			target := &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.leaves}
+			target := &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.vm == leaves, returns: tc.vm == returns}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()

@@ -65,6 +65,12 @@ func (s *ifaceSet) note(ifs []capture.Interface) {
 // (the replay reports it where it stops). A classic pcap file has one
 // link.
 func scanInterfaces(in Input, maxBlock int) (bool, error) {
+	return scanLinks(in, maxBlock, nil)
+}
+
+// scanLinks is scanInterfaces, noting in l2hubPorts, when set, the ports
+// of the l2hub sections' frames it reads.
+func scanLinks(in Input, maxBlock int, l2hubPorts map[string]bool) (bool, error) {
 	var set ifaceSet
 	src, err := openSource(context.Background(), 0, in, maxBlock, func(s *source, sec sectionInfo) {
 		if !sec.l2hub {
@@ -89,6 +95,9 @@ func scanInterfaces(in Input, maxBlock int) (bool, error) {
 			n = len(ifs)
 			set.note(ifs)
 		}
+		if src.l2hub && l2hubPorts != nil {
+			l2hubPorts[src.head.IfName] = true
+		}
 	}
 	return set.several, nil
 }
@@ -100,12 +109,19 @@ func scanInterfaces(in Input, maxBlock int) (bool, error) {
 // described up to the frame: its frames go by the file's name until it
 // describes a second interface, and by the interface's after, so that the
 // file's name never picks out the frames of two links.
+//
+// l2hubPorts are the ports of the input's l2hub sections (files joined
+// with cat), which the if_name of a foreign link must not alias: of a
+// file, every such section's, from the scan; of an input read once, those
+// met so far (an l2hub section after the foreign one cannot be known in
+// time, and a name of both then picks out both links' frames).
 type links struct {
-	in       Input
-	maxBlock int
-	once     bool // in is read once: seen, not a scan
-	scanned  bool
-	several  bool
+	in         Input
+	maxBlock   int
+	once       bool // in is read once: seen, not a scan
+	scanned    bool
+	several    bool
+	l2hubPorts map[string]bool
 	// seen, of an input read once: the interfaces described so far; n
 	// and section, where it was last noted.
 	seen       ifaceSet
@@ -113,7 +129,7 @@ type links struct {
 }
 
 func newLinks(in Input, maxBlock int) *links {
-	return &links{in: in, maxBlock: maxBlock, once: in.readOnce(), n: -1, section: -1}
+	return &links{in: in, maxBlock: maxBlock, once: in.readOnce(), n: -1, section: -1, l2hubPorts: map[string]bool{}}
 }
 
 // of says whether src's input, at its current frame (of a foreign
@@ -123,7 +139,7 @@ func newLinks(in Input, maxBlock int) *links {
 func (l *links) of(src *source) bool {
 	if !l.once {
 		if !l.scanned {
-			several, err := scanInterfaces(l.in, l.maxBlock)
+			several, err := scanLinks(l.in, l.maxBlock, l.l2hubPorts)
 			l.scanned, l.several = true, several || err != nil
 		}
 		return l.several
@@ -137,3 +153,15 @@ func (l *links) of(src *source) bool {
 	}
 	return l.seen.several
 }
+
+// l2hubFrame notes a frame of an l2hub section of port, met in an input
+// read once (a file's are scanned).
+func (l *links) l2hubFrame(port string) {
+	if l.once {
+		l.l2hubPorts[port] = true
+	}
+}
+
+// l2hubPort says whether an l2hub section of the input has a port name
+// (l2hubPorts); of a file, after of has scanned it.
+func (l *links) l2hubPort(name string) bool { return l != nil && l.l2hubPorts[name] }

@@ -238,7 +238,9 @@ func TestInjectSimplePacketBlocks(t *testing.T) {
 // replay names it: the file's for a capture of one link (or its one
 // interface's if_name: all or nothing either way), the interface's for one
 // of several, in whichever section it is described, after an l2hub
-// capture's section too.
+// capture's section too. The one interface's if_name is no alias when an
+// l2hub section of the input has a port of that name (cat run.pcapng
+// vm-a.pcapng): it is that port's, as replay names it, before or after.
 func TestInjectFromNamesPortsAsReplay(t *testing.T) {
 	at := time.Unix(1700000000, 0)
 	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
@@ -246,6 +248,10 @@ func TestInjectFromNamesPortsAsReplay(t *testing.T) {
 	two := new(ngBlocks).section().iface("eth0").iface("eth1").epb(1, at, f).section().iface("eth0").epb(0, at, f).epb(0, at, f)
 	l2hubThen := new(ngBlocks).sectionWith("l2hub capture\nversion=test").iface("a").epb(0, at, f).
 		section().iface("eth0").iface("eth1").epb(0, at, f).epb(1, at, f)
+	l2hubThenOne := new(ngBlocks).sectionWith("l2hub capture\nversion=test").iface("eth0").epb(0, at, f).
+		section().iface("eth0").epb(0, at, f).epb(0, at, f)
+	oneThenL2hub := new(ngBlocks).section().iface("eth0").epb(0, at, f).epb(0, at, f).
+		sectionWith("l2hub capture\nversion=test").iface("eth0").epb(0, at, f)
 	for _, tc := range []struct {
 		name, from string
 		g          *ngBlocks
@@ -260,6 +266,10 @@ func TestInjectFromNamesPortsAsReplay(t *testing.T) {
 		{"several-file", "vm-a", two, 0, "its frames come from ports eth1, eth0;"},
 		{"l2hub-then-several-eth1", "eth1", l2hubThen, 1, ""},
 		{"l2hub-then-several-file", "vm-a", l2hubThen, 0, "its frames come from ports a, eth0, eth1;"},
+		{"l2hub-eth0-then-one-link-eth0", "eth0", l2hubThenOne, 1, ""},
+		{"l2hub-eth0-then-one-link-file", "vm-a", l2hubThenOne, 2, ""},
+		{"one-link-eth0-then-l2hub-eth0", "eth0", oneThenL2hub, 1, ""},
+		{"one-link-then-l2hub-file", "vm-a", oneThenL2hub, 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, rep, err := injectAt(t, InjectConfig{Input: memInput("vm-a.pcapng", tc.g.b), From: tc.from})

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"l2hub/control"
 	"l2hub/hub"
@@ -26,7 +27,9 @@ import (
 // the drops are looked at: its Dropped are the hub's count of the
 // injected frames the port dropped, by reason, and those that found no VM
 // (it went away) fail the injection. The port's other drops meanwhile
-// (frames forwarded to it) are passed to warn.
+// (frames forwarded to it) are passed to warn, but those that found no VM
+// fail it too when the VM went away while the injection went on, and are
+// a warning when it went away after (checkDrops).
 func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectConfig, report func(*InjectReport), warn func(string)) error {
 	if err := checkLoop(cfg); err != nil { // before the hub hears of it
 		return err
@@ -52,6 +55,7 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 		return fmt.Errorf("--into %q: no VM is attached to port %s, so every frame would be dropped (l2hub ctl ports shows its peer)", port, port)
 	}
 	before := ports[i].Stats.Drops
+	was := attachmentOf(ports[i].PortStatus)
 
 	// The frames go over one streaming request, each as it falls due.
 	var rep *InjectReport
@@ -79,7 +83,7 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	case rep != nil && res.Frames != rep.Frames:
 		return fmt.Errorf("inject into %q: the hub took %d of %d frames", port, res.Frames, rep.Frames)
 	}
-	if err := checkDrops(ctx, c, port, before, res.Dropped, warn); err != nil {
+	if err := checkDrops(ctx, c, port, was, before, res.Dropped, warn); err != nil {
 		return err
 	}
 	if n := res.Dropped[hub.DropDown.String()]; n > 0 {
@@ -101,14 +105,40 @@ func hubTook(err error) (int, bool) {
 	return *answer.Frames, true
 }
 
+// attachment tells one attachment of a VM to a port from another: the
+// hub's time it attached and its peer.
+type attachment struct {
+	since time.Time
+	peer  string
+}
+
+func attachmentOf(p hub.PortStatus) attachment { return attachment{p.Since, p.Peer} }
+
+func (a attachment) is(p hub.PortStatus) bool {
+	return p.Attached && p.Since.Equal(a.since) && p.Peer == a.peer
+}
+
 // checkDrops says which of port's drop counters rose since before more
 // than the injected frames' own drops (own, the hub's count) account for:
 // frames the hub forwarded to the port meanwhile, which warn is told of.
 // The hub counts an injected frame's drop when it takes the frame; one it
 // queued for the VM and threw away when the VM left is port-down on the
-// port alone: port-down beyond own on a port whose VM is gone fails, as
-// some may be injected frames.
-func checkDrops(ctx context.Context, c *control.Client, port string, before map[string]uint64, own map[string]int, warn func(string)) error {
+// port alone. Comparing the port's attachment at the end with was, the one
+// the injection started with, tells those apart from forwarded frames
+// that found no VM:
+//   - the same attachment: port-down beyond own was forwarded frames (a
+//     warning);
+//   - another one (the VM left and came back): it left while the injection
+//     went on (an injected frame after it would have been own port-down
+//     otherwise), so port-down beyond own fails: some may be injected
+//     frames it had not read yet;
+//   - none, and own port-down: it left while the injection went on; fails
+//     as above;
+//   - none otherwise: the VM left after the hub took the last injected
+//     frame, maybe once it read them all (the probe's last frame powered
+//     it off), maybe not; the hub counts what it threw away, not whose, so
+//     port-down beyond own is a warning that says it cannot tell.
+func checkDrops(ctx context.Context, c *control.Client, port string, was attachment, before map[string]uint64, own map[string]int, warn func(string)) error {
 	ports, err := c.Ports(ctx)
 	if err != nil {
 		return fmt.Errorf("inject into %q: after sending: %w", port, err)
@@ -117,12 +147,15 @@ func checkDrops(ctx context.Context, c *control.Client, port string, before map[
 	if i < 0 {
 		return fmt.Errorf("inject into %q: the port is gone", port)
 	}
-	after := ports[i].Stats.Drops
+	p := ports[i].PortStatus
+	after := p.Stats.Drops
+	down := hub.DropDown.String()
+	gone := !was.is(p)
 	var rose []string
 	total := uint64(0)
 	for _, r := range slices.Sorted(maps.Keys(after)) {
 		n := after[r] - before[r]
-		if m := uint64(max(own[r], 0)); n > m {
+		if m := uint64(max(own[r], 0)); n > m && !(gone && r == down) {
 			rose = append(rose, fmt.Sprintf("%s=%d", r, n-m))
 			total += n - m
 		}
@@ -131,10 +164,23 @@ func checkDrops(ctx context.Context, c *control.Client, port string, before map[
 		warn(fmt.Sprintf("port %s's drop counters rose by %d more than the injection's own drops (frames forwarded to it meanwhile): %s",
 			port, total, strings.Join(rose, " ")))
 	}
-	down := hub.DropDown.String()
-	if n := after[down] - before[down]; n > uint64(max(own[down], 0)) && !ports[i].Attached {
-		return fmt.Errorf("inject into %q: its VM went away: the port dropped %d %s as it had no VM (port-down), some maybe injected frames it had not read yet",
-			port, n, plural(int(n), "frame", "frames"))
+	n, m := after[down]-before[down], uint64(max(own[down], 0))
+	if !gone || n <= m {
+		return nil
+	}
+	n -= m
+	frames := plural(int(n), "frame", "frames")
+	if m > 0 { // injected frames found no VM: it left while the injection went on
+		return fmt.Errorf("inject into %q: its VM went away: %d of the frames sent found no VM on the port (port-down), and the port dropped %d more %s as it had no VM, some maybe injected frames it had not read yet",
+			port, m, n, frames)
+	}
+	if p.Attached {
+		return fmt.Errorf("inject into %q: its VM went away and came back (peer %s since %s): the port dropped %d %s as it had no VM (port-down), some maybe injected frames it had not read yet",
+			port, p.Peer, p.Since.Format(time.RFC3339), n, frames)
+	}
+	if warn != nil {
+		warn(fmt.Sprintf("port %s's VM went away after the hub took the injected frames: the port dropped %d %s as it had no VM (port-down); the hub cannot tell whether injected frames the VM had not read yet are among them",
+			port, n, frames))
 	}
 	return nil
 }

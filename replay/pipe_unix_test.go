@@ -295,14 +295,17 @@ func TestCheckCaptureRefusesABlockDevice(t *testing.T) {
 // first, --from names a foreign file's ports as from a file wherever it
 // can: the file's name never keeps the frames of two links (once a
 // second interface is described, its frames go by the interface's name),
-// the one interface's if_name is the file's port too, and a choice that
-// keeps nothing lists the names that would have kept something.
+// the one interface's if_name is the file's port too, unless an l2hub
+// section met before has a port of that name, and a choice that keeps
+// nothing lists the names that would have kept something.
 func TestInjectFromAPipeOfSeveralLinks(t *testing.T) {
 	at := time.Unix(1700000000, 0)
 	f := hubtest.Frame(hubtest.Broadcast, macA, "x")
 	two := new(ngBlocks).section().iface("eth0").iface("eth1").epb(1, at, f).epb(0, at, f).
 		section().iface("eth0").epb(0, at, f).epb(0, at, f)
 	one := new(ngBlocks).section().iface("eth0").epb(0, at, f).epb(0, at, f)
+	l2hubThenOne := new(ngBlocks).sectionWith("l2hub capture\nversion=test").iface("eth0").epb(0, at, f).
+		section().iface("eth0").epb(0, at, f).epb(0, at, f)
 	for _, tc := range []struct {
 		name, from string
 		g          *ngBlocks
@@ -315,6 +318,7 @@ func TestInjectFromAPipeOfSeveralLinks(t *testing.T) {
 		{"one-link-file", "vm-a", one, 2, ""},
 		{"one-link-ifname", "eth0", one, 2, ""},
 		{"one-link-other", "zz", one, 0, "its frames come from ports vm-a;"},
+		{"l2hub-eth0-then-one-link-eth0", "eth0", l2hubThenOne, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)

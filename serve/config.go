@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -654,6 +655,9 @@ func (c *Config) validate() error {
 	if err := c.checkSharedAddresses(); err != nil {
 		return err
 	}
+	if err := c.checkPeersBound(); err != nil {
+		return err
+	}
 	if c.Check != "" {
 		if _, err := checker.ParseProfile(c.Check); err != nil {
 			return fieldErr(fmt.Sprintf("%q: want nexus-v1 or noise-xk", c.Check), "check")
@@ -828,6 +832,165 @@ func (c *Config) checkSharedAddresses() error {
 		seen, owner = append(seen, b), append(owner, i)
 	}
 	return nil
+}
+
+// checkPeersBound refuses a udp or unixgram port whose peer= is an
+// address the hub binds itself: its own port's, another port's, or (for
+// unixgram) the control socket. The hub would send the port's frames to
+// itself and take them back as the peer's: a port looped on itself echoes
+// every frame to the segment, and two ports naming each other pass one
+// broadcast back and forth without end. The flags printed for QEMU could
+// not work either (the VM would bind what the hub holds). peer= is the
+// VM's end, QEMU's local.*; a swapped or copied line is the usual cause.
+// A wildcard bind (0.0.0.0:P) is every local address of port P; socket
+// paths are compared absolute, as the hub binds and sends to them.
+func (c *Config) checkPeersBound() error {
+	type bound struct {
+		family, host, port string
+		owner              int // index in c.Ports; -1: the control socket
+	}
+	var binds []bound
+	for i, p := range c.Ports {
+		switch p.Transport {
+		case transport.UDP:
+			if host, port, ok := udpHostPort(p.Address); ok {
+				binds = append(binds, bound{"udp", host, port, i})
+			}
+		case transport.VXLAN:
+			if p.Options["netns"] != "" {
+				continue // another namespace's address
+			}
+			if host, port, ok := udpHostPort(p.Address); ok {
+				if p.Options["group"] != "" {
+					host = "" // a group port binds its UDP port on every address
+				}
+				binds = append(binds, bound{"udp", host, port, i})
+			}
+		case transport.Unix, transport.Unixgram:
+			binds = append(binds, bound{"unix", absPath(p.Address), "", i})
+		}
+	}
+	if c.Control != "off" {
+		addr := c.Control
+		if addr == "" {
+			addr = control.DefaultAddr()
+		}
+		if network, path := control.ParseAddr(addr); network == "unix" && !strings.HasPrefix(path, "@") {
+			binds = append(binds, bound{"unix", absPath(path), "", -1})
+		}
+	}
+	var local func(string) bool // a host of this machine's, asked once
+	for i, p := range c.Ports {
+		var peer bound
+		switch p.Transport {
+		case transport.UDP:
+			host, port, ok := udpHostPort(p.Peer)
+			if !ok {
+				continue // Validate said so
+			}
+			peer = bound{"udp", host, port, i}
+		case transport.Unixgram:
+			peer = bound{"unix", absPath(p.Peer), "", i}
+		default:
+			continue
+		}
+		for _, b := range binds {
+			if b.family != peer.family || b.port != peer.port {
+				continue
+			}
+			if b.host != peer.host {
+				if b.family != "udp" || b.host != "" && peer.host != "" {
+					continue
+				}
+				if local == nil {
+					local = localHosts()
+				}
+				if !local(peer.host) {
+					continue // the wildcard's port on another machine
+				}
+			}
+			const why = "peer= is the VM's end (the address QEMU binds, its local.*), not the hub's"
+			var msg string
+			switch {
+			case b.owner < 0:
+				msg = fmt.Sprintf("%s is the hub's control socket: port %q would send its frames there; %s", p.Peer, p.Name, why)
+			case b.owner == i:
+				msg = fmt.Sprintf("%s is port %q's own address%s: the port would send its frames to itself and take them back as the VM's; %s",
+					p.Peer, p.Name, unlessSame(p.Address, p.Peer), why)
+			default:
+				o := c.Ports[b.owner]
+				msg = fmt.Sprintf("%s is port %q's address%s: port %q would send its frames to port %q, and two ports naming each other pass one broadcast back and forth without end; %s",
+					p.Peer, o.Name, unlessSame(o.Address, p.Peer), p.Name, o.Name, why)
+			}
+			return fieldErr(msg, "ports", strconv.Itoa(i), "peer")
+		}
+	}
+	return nil
+}
+
+// unlessSame is " (addr)" when addr is written otherwise than as, else "".
+func unlessSame(addr, as string) string {
+	if addr == as {
+		return ""
+	}
+	return " (" + addr + ")"
+}
+
+// udpHostPort splits a udp host:port as checkPeersBound compares it: the
+// port as a number, the host as an IPv4 address where it is one
+// (localhost is 127.0.0.1, as QEMU's IPv4-only lookup has it), the
+// wildcard as "". A port 0 is any free port, never one to compare.
+func udpHostPort(a string) (host, port string, ok bool) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return "", "", false
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return "", "", false
+	}
+	if strings.EqualFold(h, "localhost") {
+		h = "127.0.0.1"
+	}
+	if ip, err := netip.ParseAddr(h); err == nil {
+		ip = ip.Unmap()
+		if ip.IsUnspecified() {
+			return "", strconv.FormatUint(n, 10), true
+		}
+		h = ip.String()
+	}
+	return h, strconv.FormatUint(n, 10), true
+}
+
+// localHosts reports whether a host (as udpHostPort gives it) is one of
+// this machine's addresses: the wildcard, a loopback address, or an
+// interface's. A name other than localhost is not resolved: no name is
+// looked up before the hub starts.
+func localHosts() func(string) bool {
+	var mine []netip.Addr
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				mine = append(mine, p.Addr().Unmap())
+			}
+		}
+	}
+	return func(h string) bool {
+		if h == "" {
+			return true
+		}
+		ip, err := netip.ParseAddr(h)
+		return err == nil && (ip.IsLoopback() || slices.Contains(mine, ip))
+	}
+}
+
+// absPath is a socket path as the hub binds it or sends to it: absolute
+// against the working directory, and clean.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
 }
 
 // PortNames lists every port name: configured ports, then virtual peers.

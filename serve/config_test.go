@@ -339,3 +339,47 @@ func TestShownControlAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRefusesPeerOnTheHubsOwnAddress: a udp or unixgram port whose
+// peer is an address the hub binds (its own, another port's, through a
+// wildcard bind) would loop frames back into the hub: refused at the
+// peer's line and column, naming both ports and the address. A peer on
+// another address, or on a wildcard's port of another machine, is fine.
+func TestConfigRefusesPeerOnTheHubsOwnAddress(t *testing.T) {
+	for _, tt := range []struct{ name, ports, want string }{
+		{"own-address",
+			"  - {name: b, transport: udp, address: '127.0.0.1:17512', peer: '127.0.0.1:17512'}\n",
+			`lab.yaml:2:65: ports[0].peer: 127.0.0.1:17512 is port "b"'s own address: `},
+		{"each-other",
+			"  - {name: a, transport: udp, address: '127.0.0.1:17521', peer: '127.0.0.1:17530'}\n" +
+				"  - {name: b, transport: udp, address: '127.0.0.1:17522', peer: '0.0.0.0:17521'}\n",
+			`lab.yaml:3:65: ports[1].peer: 0.0.0.0:17521 is port "a"'s address (127.0.0.1:17521): port "b" would send its frames to port "a", `},
+		{"wildcard",
+			"  - {name: a, transport: udp, address: '0.0.0.0:17521', peer: '127.0.0.1:17530'}\n" +
+				"  - {name: b, transport: udp, address: '127.0.0.1:17522', peer: '127.0.0.1:17521'}\n",
+			`lab.yaml:3:65: ports[1].peer: 127.0.0.1:17521 is port "a"'s address (0.0.0.0:17521): port "b" would send its frames to port "a", `},
+		{"unixgram",
+			"  - {name: e, transport: unix, address: /tmp/l2hub-e.sock}\n" +
+				"  - {name: f, transport: unixgram, address: /tmp/l2hub-f.sock, peer: /tmp/./l2hub-e.sock}\n",
+			`lab.yaml:3:70: ports[1].peer: /tmp/./l2hub-e.sock is port "e"'s address (/tmp/l2hub-e.sock): port "f" would send its frames to port "e", `},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("lab.yaml", []byte("ports:\n"+tt.ports))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got error\n%v\nwant one starting\n%s", err, tt.want)
+			}
+		})
+	}
+	for name, ports := range map[string]string{
+		"other port": "  - {name: a, transport: udp, address: '127.0.0.1:17521', peer: '127.0.0.1:17531'}\n" +
+			"  - {name: b, transport: udp, address: '127.0.0.1:17522', peer: '127.0.0.1:17532'}\n",
+		"other loopback address":    "  - {name: a, transport: udp, address: '127.0.0.1:17521', peer: '127.0.0.2:17521'}\n",
+		"wildcard's port elsewhere": "  - {name: a, transport: udp, address: '0.0.0.0:17521', peer: '192.0.2.7:17521'}\n",
+		"any free port":             "  - {name: a, transport: udp, address: '127.0.0.1:0', peer: '127.0.0.1:17531'}\n",
+		"unixgram":                  "  - {name: e, transport: unixgram, address: /tmp/l2hub-e.sock, peer: /tmp/l2hub-vm-e.sock}\n",
+	} {
+		if _, err := ParseConfig("lab.yaml", []byte("ports:\n"+ports)); err != nil {
+			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}

@@ -169,10 +169,10 @@ func (s *Session) SetLink(ctx context.Context, port string, up bool) error {
 	return s.applyEdit(ctx, filter.Edit{Op: op, Name: port})
 }
 
-// applyEdit makes e on the loop, on the policy in force (onPolicy), and
-// records it (record).
+// applyEdit makes e on the loop, on the policy in force (onPolicy),
+// records it (record) and logs it, as a rule edit is.
 func (s *Session) applyEdit(ctx context.Context, e filter.Edit) error {
-	return s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
+	err := s.onPolicy(ctx, func(p *filter.Policy, now time.Duration) error {
 		d, err := e.Apply(p, now)
 		if err != nil {
 			return err
@@ -181,6 +181,32 @@ func (s *Session) applyEdit(ctx context.Context, e filter.Edit) error {
 		s.record(e, d)
 		return nil
 	})
+	if err == nil {
+		s.logEdit(e)
+	}
+	return err
+}
+
+// logEdit logs a link or partition change made through the control API
+// (msg="partition started" partition=split at=5.2s).
+func (s *Session) logEdit(e filter.Edit) {
+	at := logAt(e.At)
+	switch e.Op {
+	case filter.EditLinkUp, filter.EditLinkDown:
+		s.log.Info(strings.Replace(e.Op, "-", " ", 1), "port", e.Name, "at", at)
+	case filter.EditPartitionStart:
+		attrs := []any{"partition", e.Name, "at", at}
+		if len(e.Groups) > 0 {
+			specs := make([]string, len(e.Groups))
+			for i, g := range e.Groups {
+				specs[i] = strings.Join(g, ",")
+			}
+			attrs = append(attrs, "groups", strings.Join(specs, "|"))
+		}
+		s.log.Info("partition started", attrs...)
+	case filter.EditPartitionHeal:
+		s.log.Info("partition healed", "partition", e.Name, "at", at)
+	}
 }
 
 // record notes a change made through the control API in the capture, on

@@ -20,6 +20,10 @@ import (
 func TestFlagErrorsNameTheFlag(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lab.yaml")
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(file, []byte("queue: 8\nports:\n  - {name: a, transport: tcp, address: '127.0.0.1:0'}\n  - {name: b, transport: tcp, address: '127.0.0.1:0'}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +50,18 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 			`--port y=unix:/tmp/../tmp/l2hub-x.sock: address: unix /tmp/../tmp/l2hub-x.sock is also port "x"'s (/tmp/l2hub-x.sock): give port "y" an address of its own`},
 		{"unixgram-on-a-unix-path", []string{"--port", "x=unix:/tmp/l2hub-x.sock", "--port", "y=unixgram:/tmp/l2hub-x.sock,peer=/tmp/vm.sock"},
 			`--port y=unixgram:/tmp/l2hub-x.sock,peer=/tmp/vm.sock: address: unixgram /tmp/l2hub-x.sock is also port "x"'s (/tmp/l2hub-x.sock): give port "y" an address of its own`},
+		{"udp-peer-is-its-own-address", []string{"--port", "a=tcp:127.0.0.1:17511", "--port", "b=udp:127.0.0.1:17512,peer=127.0.0.1:17512"},
+			`--port b=udp:127.0.0.1:17512,peer=127.0.0.1:17512: peer: 127.0.0.1:17512 is port "b"'s own address: the port would send its frames to itself`},
+		{"udp-peers-naming-each-other", []string{"--port", "a=udp:127.0.0.1:17521,peer=127.0.0.1:17522", "--port", "b=udp:127.0.0.1:17522,peer=127.0.0.1:17521"},
+			`--port a=udp:127.0.0.1:17521,peer=127.0.0.1:17522: peer: 127.0.0.1:17522 is port "b"'s address: port "a" would send its frames to port "b"`},
+		{"udp-peer-on-a-wildcard-bind", []string{"--port", "a=udp:0.0.0.0:17521,peer=127.0.0.1:17530", "--port", "b=udp:127.0.0.1:17522,peer=localhost:17521"},
+			`--port b=udp:127.0.0.1:17522,peer=localhost:17521: peer: localhost:17521 is port "a"'s address (0.0.0.0:17521)`},
+		{"unixgram-peer-is-its-own-path", []string{"--port", "e=unixgram:/tmp/l2hub-e.sock,peer=/tmp/../tmp/l2hub-e.sock"},
+			`--port e=unixgram:/tmp/l2hub-e.sock,peer=/tmp/../tmp/l2hub-e.sock: peer: /tmp/../tmp/l2hub-e.sock is port "e"'s own address (/tmp/l2hub-e.sock)`},
+		{"unixgram-peer-is-another-port", []string{"--port", "e=unixgram:l2hub-e.sock,peer=l2hub-vm.sock", "--port", "f=unixgram:/tmp/l2hub-f.sock,peer=" + filepath.Join(cwd, "l2hub-e.sock")},
+			`--port f=unixgram:/tmp/l2hub-f.sock,peer=` + filepath.Join(cwd, "l2hub-e.sock") + `: peer: ` + filepath.Join(cwd, "l2hub-e.sock") + ` is port "e"'s address (l2hub-e.sock)`},
+		{"unixgram-peer-is-the-control-socket", []string{"--control", "/tmp/l2hub-ctl.sock", "--port", "e=unixgram:/tmp/l2hub-e.sock,peer=/tmp/l2hub-ctl.sock"},
+			`--port e=unixgram:/tmp/l2hub-e.sock,peer=/tmp/l2hub-ctl.sock: peer: /tmp/l2hub-ctl.sock is the hub's control socket`},
 		{"vxlan-remote-twice", []string{"--port", "d=vxlan:10.99.10.1:4790,remote=10.99.10.2,remote=10.99.10.2,vni=7"},
 			`--port d=vxlan:10.99.10.1:4790,remote=10.99.10.2,remote=10.99.10.2,vni=7: port "d": options.remote "10.99.10.2 10.99.10.2": remote 10.99.10.2 is given twice`},
 		{"max-frame", []string{"--max-frame", "13"}, "--max-frame: 13 is outside "},

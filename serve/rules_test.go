@@ -195,8 +195,9 @@ func TestRuleEditsOnALiveHub(t *testing.T) {
 }
 
 // TestLogSaysAtAsADuration: in a JSON log, every record's "at" (a rule
-// edit's, a set-policy's) is a duration as text ("1.5s"), one type for one
-// key, not bare nanoseconds with no unit.
+// edit's, a set-policy's, a link's or partition's change) is a duration as
+// text ("1.5s"), one type for one key, not bare nanoseconds with no unit;
+// every change through the control API is logged.
 func TestLogSaysAtAsADuration(t *testing.T) {
 	var logs syncbuf.Buffer
 	p := runPair(t, "rules: []\n", serve.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
@@ -206,8 +207,18 @@ func TestLogSaysAtAsADuration(t *testing.T) {
 	if err := p.ctl.ReplacePolicy(context.Background(), "second.yaml", []byte("rules: []\n")); err != nil {
 		t.Fatal(err)
 	}
+	ctx := context.Background()
+	for _, err := range []error{
+		p.ctl.SetLink(ctx, "a", false), p.ctl.SetLink(ctx, "a", true),
+		p.ctl.StartPartition(ctx, "cut", [][]string{{"a"}, {"b"}}), p.ctl.HealPartition(ctx, "cut"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.stop()
-	want := map[string]bool{"rule added": false, "policy replaced": false}
+	want := map[string]bool{"rule added": false, "policy replaced": false, "link down": false, "link up": false,
+		"partition started": false, "partition healed": false}
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var rec map[string]any
 		if json.Unmarshal([]byte(line), &rec) != nil {

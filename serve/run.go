@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"l2hub/control"
+	"l2hub/filter"
 	"l2hub/internal/atomicfile"
 	"l2hub/internal/ready"
 	"l2hub/internal/shell"
@@ -264,6 +265,21 @@ func (c controlListener) serve(ctx context.Context, s *Session, log *slog.Logger
 	return ch
 }
 
+// policyLine is the banner's line for the policy in force. A policy that
+// does nothing (--seed alone, a file without rules, partitions or
+// schedules) says so, rather than read as faults configured: its seed is
+// for the rules ctl rule add adds, if the control API is on.
+func policyLine(p *filter.Policy, controlOff bool) string {
+	st := p.Stats()
+	if len(st.Rules)+len(st.Partitions)+len(st.Ports) > 0 {
+		return fmt.Sprintf("policy %s, seed %d", p.Name(), p.Seed())
+	}
+	if controlOff {
+		return fmt.Sprintf("policy %s: no faults (seed %d, unused: the control API is off)", p.Name(), p.Seed())
+	}
+	return fmt.Sprintf("policy %s: no faults yet (seed %d, for rules added with ctl rule add)", p.Name(), p.Seed())
+}
+
 // printBanner says what runs: mode, ports, control API, policy, capture,
 // virtual peers, and each port's QEMU flags.
 func (s *Session) printBanner(w io.Writer, ctlAddr string) {
@@ -273,7 +289,7 @@ func (s *Session) printBanner(w io.Writer, ctlAddr string) {
 	}
 	fmt.Fprintln(w, "; Ctrl-C stops")
 	if p := s.currentPolicy(); p != nil { // the control API may already be replacing it
-		fmt.Fprintf(w, "policy %s, seed %d\n", p.Name(), p.Seed())
+		fmt.Fprintln(w, policyLine(p, s.cfg.Control == "off"))
 	}
 	if s.capture != nil {
 		fmt.Fprintf(w, "capturing to %s\n", s.captureNames())

@@ -11,8 +11,8 @@ import (
 
 // DefaultTAPMAC is the MAC a tap port's device gets when its spec names
 // none: locally administered, unicast, and derived from the host's name,
-// the network namespace the device is in (the port's netns=, or for the
-// hub's own what CurrentNetns says), the device's name and the port's name.
+// the network namespace the device is in (as NetnsName names the port's
+// netns=), the device's name and the port's name.
 // So the host keeps one address across runs of one configuration (ARP
 // caches, captures and policies that match src_mac stay valid), while two
 // hubs joined in one segment give their "host" ports different addresses:

@@ -35,6 +35,19 @@ func openNetnsHint(path string, euid int) string {
 	return capsHint
 }
 
+// createNetnsHint says how to get the named namespace l2hub may not
+// create: a name is a file made in NetnsDir, root's and mode 0755, which
+// CAP_SYS_ADMIN does not let a user write (nor does a setcap l2hub); an
+// existing namespace is entered with CAP_SYS_ADMIN. Root refused all the
+// same (a read-only /run, a security policy, a container that dropped
+// CAP_SYS_ADMIN) is told what to check instead.
+func createNetnsHint(name string, euid int) string {
+	if euid == 0 {
+		return fmt.Sprintf("l2hub runs as root and was refused all the same: check that %s is writable, the security policy (AppArmor, SELinux, a container's seccomp profile) and l2hub's capabilities (CAP_SYS_ADMIN, which a container may drop)", NetnsDir)
+	}
+	return fmt.Sprintf("creating a named namespace takes root (it is a file made in %s): run as root, or create it first with `sudo ip netns add %s` and grant l2hub CAP_SYS_ADMIN and CAP_NET_ADMIN to enter it (setcap cap_sys_admin,cap_net_admin+ep $(which l2hub))", NetnsDir, name)
+}
+
 // namedNetns counts this process's users of each named namespace it opened,
 // so that a namespace a port created is deleted when its last user closes,
 // not under another port still in it.
@@ -146,12 +159,41 @@ func identify(h netns.NsHandle) (nsID, map[int]bool, error) {
 }
 
 func linksIn(h netns.NsHandle) ([]netlink.Link, error) {
-	nl, err := netlink.NewHandleAt(h, unix.NETLINK_ROUTE)
+	nl, err := netlinkAt(h)
 	if err != nil {
 		return nil, err
 	}
 	defer nl.Close()
 	return nl.LinkList()
+}
+
+// netlinkIn opens a netlink handle in ref's namespace (nil: the calling
+// thread's).
+func netlinkIn(ref *netnsRef) (*netlink.Handle, error) {
+	if ref == nil {
+		nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, fmt.Errorf("open netlink: %w", err)
+		}
+		return nl, nil
+	}
+	return netlinkAt(ref.h)
+}
+
+// netlinkAt opens a netlink handle in namespace h. The socket is made on a
+// thread inNetns switched there (a socket stays in the namespace it was
+// made in), not by netlink.NewHandleAt: that one reports a refused switch
+// by a descriptor number, with no hint, and unlocks its thread even when
+// it failed to switch back.
+func netlinkAt(h netns.NsHandle) (*netlink.Handle, error) {
+	var nl *netlink.Handle
+	err := inNetns(h, func() (err error) {
+		if nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return fmt.Errorf("open netlink: %w", err)
+		}
+		return nil
+	})
+	return nl, err
 }
 
 // release closes the ref's handle and, when it was the last user of a
@@ -224,18 +266,44 @@ func (r *netnsRef) release() error {
 // /proc shows it, the same for as long as the namespace lives (the host's
 // initial namespace has a fixed one); "" when neither can be read.
 func CurrentNetns() string {
+	name, _ := nameOfNetns("/proc/thread-self/ns/net")
+	return name
+}
+
+// NetnsName names the network namespace a netns= value refers to, for
+// DefaultTAPMAC: "" the calling thread's (CurrentNetns), a name itself,
+// and a path (/proc/PID/ns/net, a file in NetnsDir) the namespace's name
+// as CurrentNetns gives it, so that one namespace has one name whichever
+// process's file or name refers to it; a path that cannot be read, as
+// given.
+func NetnsName(spec string) string {
+	switch _, named, err := netnsPath(spec); {
+	case spec == "":
+		return CurrentNetns()
+	case named || err != nil:
+		return spec
+	}
+	if name, ok := nameOfNetns(spec); ok {
+		return name
+	}
+	return spec
+}
+
+// nameOfNetns names the namespace of the namespace file path: its name
+// under NetnsDir, or else "net:[INODE]"; false when path cannot be read.
+func nameOfNetns(path string) (string, bool) {
 	var self unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &self); err != nil {
-		return ""
+	if err := unix.Stat(path, &self); err != nil {
+		return "", false
 	}
 	entries, _ := os.ReadDir(NetnsDir) // sorted by name
 	for _, e := range entries {
 		var st unix.Stat_t
 		if unix.Stat(filepath.Join(NetnsDir, e.Name()), &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
-			return e.Name()
+			return e.Name(), true
 		}
 	}
-	return fmt.Sprintf("net:[%d]", self.Ino)
+	return fmt.Sprintf("net:[%d]", self.Ino), true
 }
 
 // openNetns opens path and checks that it is a network namespace.
@@ -269,7 +337,7 @@ func createNetns(name, path string) (bool, error) {
 	fail := func(err error) (bool, error) {
 		err = fmt.Errorf("create network namespace %q: %w", name, err)
 		if errors.Is(err, fs.ErrPermission) {
-			err = fmt.Errorf("%w: %s", err, capsHint)
+			err = fmt.Errorf("%w: %s", err, createNetnsHint(name, os.Geteuid()))
 		}
 		return false, err
 	}

@@ -14,9 +14,7 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/songgao/water"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"l2hub/hub"
@@ -42,6 +40,11 @@ type TAPConfig struct {
 	Name string
 	// MAC, when set, becomes the device's Ethernet address (unicast).
 	MAC net.HardwareAddr
+	// MACIsDefault says MAC is a default, not asked for: a device that
+	// existed, which its owner attaches without CAP_NET_ADMIN (`ip tuntap
+	// add DEV mode tap user USER`), then keeps its own, and Logger hears
+	// so. An asked-for MAC that cannot be set is an error.
+	MACIsDefault bool
 	// Addr, when valid, is an IPv4 address and prefix given to the device.
 	Addr netip.Prefix
 	// Netns is where the device lives: "" is the calling thread's network
@@ -56,8 +59,14 @@ type TAPConfig struct {
 	// frames, 14 bytes more, no longer than MaxFrame); 0 leaves it as it
 	// is (1500 for a device OpenTAP creates).
 	MTU int
+	// MTUIsDefault says MTU is a default, not asked for (the one a VXLAN
+	// port of the hub implies): a device that existed, which its owner
+	// attaches without CAP_NET_ADMIN, then keeps its own, and Logger is
+	// warned so. An asked-for MTU that cannot be set is an error.
+	MTUIsDefault bool
 	// Logger hears what Close leaves behind and why (a namespace OpenTAP
-	// created that others now use); nil discards.
+	// created that others now use), and what OpenTAP may not change on a
+	// device that existed (its MAC, its link state); nil discards.
 	Logger *slog.Logger
 }
 
@@ -80,7 +89,8 @@ type TAPConfig struct {
 // *hub.FrameError, the device remaining usable, a runt (DropRunt), a frame
 // sent while the host has the interface down (DropDown) and any other frame
 // the kernel refuses (DropWrite, wrapping the system error). A device
-// deleted under the hub (`ip link del`) is a fatal read or write error.
+// deleted under the hub (`ip link del`) is a fatal read or write error;
+// Close then has nothing to restore, and creates nothing in its place.
 type TAPDevice struct {
 	name     string
 	desc     string
@@ -109,6 +119,7 @@ type tapUndo struct {
 	mtu     int              // the MTU to restore, or 0
 	addr    *netlink.Addr    // the address to remove, or nil
 	down    bool             // set the link down again
+	flags   uint16           // TUNSETIFF flags that restore its features (vnet header)
 }
 
 // OpenTAP creates or opens the TAP device cfg names, in cfg.Netns, and gives
@@ -138,6 +149,10 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	if cfg.MTU+hub.EthHeaderLen > cfg.MaxFrame {
 		return nil, fmt.Errorf("TAP device %s: MTU %d makes frames of %d bytes, longer than the maximum frame %d", cfg.Name, cfg.MTU, cfg.MTU+hub.EthHeaderLen, cfg.MaxFrame)
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	d := &TAPDevice{name: cfg.Name, maxFrame: cfg.MaxFrame}
 	defer func() {
 		if err != nil {
@@ -146,15 +161,13 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		}
 	}()
 
-	nsh := netns.None()
 	if cfg.Netns != "" {
 		if d.ns, err = acquireNetns(cfg.Netns, true, cfg.Logger); err != nil {
 			return nil, err
 		}
-		nsh = d.ns.h
 	}
-	if d.nl, err = netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE); err != nil {
-		return nil, fmt.Errorf("open netlink: %w", err)
+	if d.nl, err = netlinkIn(d.ns); err != nil {
+		return nil, err
 	}
 	if d.ns != nil && d.ns.created {
 		// Unlike `ip netns add`, give programs run in the new namespace a
@@ -165,8 +178,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 			}
 		}
 	}
-	wcfg := water.Config{DeviceType: water.TAP}
-	wcfg.Name = cfg.Name
+	flags := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
 	old, err := d.nl.LinkByName(cfg.Name)
 	var notFound netlink.LinkNotFoundError
 	switch {
@@ -176,30 +188,25 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 			return nil, err
 		}
 		d.undo.existed = true
-		wcfg.Persist = true // water would otherwise clear the flag, and the device would vanish on Close
-		wcfg.MultiQueue = tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0
+		if tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0 {
+			flags |= unix.IFF_MULTI_QUEUE // the kernel refuses a mismatch
+		}
+		if f := tunFlags(tt); f != flags {
+			d.undo.flags = f
+		}
 	case errors.As(err, &notFound):
 	default:
 		return nil, fmt.Errorf("look up the interface: %w", err)
 	}
 
-	create := func() error {
-		ifc, err := water.New(wcfg)
-		if err != nil {
-			return tunError(err)
-		}
-		f, ok := ifc.ReadWriteCloser.(*os.File)
-		if !ok {
-			ifc.Close()
-			return fmt.Errorf("water returned a %T, want an *os.File", ifc.ReadWriteCloser)
-		}
-		d.f = f
-		return nil
+	attach := func() (err error) {
+		d.f, err = attachTAP(cfg.Name, flags)
+		return err
 	}
 	if d.ns != nil {
-		err = inNetns(d.ns.h, create)
+		err = inNetns(d.ns.h, attach)
 	} else {
-		err = create()
+		err = attach()
 	}
 	if err != nil {
 		return nil, err
@@ -213,23 +220,31 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 	d.index = attrs.Index
 	d.mac = slices.Clone(attrs.HardwareAddr)
 	if cfg.MAC != nil && !bytes.Equal(attrs.HardwareAddr, cfg.MAC) {
-		if err := d.nl.LinkSetHardwareAddr(link, cfg.MAC); err != nil {
-			return nil, netAdminError("set MAC "+cfg.MAC.String(), err)
+		switch err := d.nl.LinkSetHardwareAddr(link, cfg.MAC); {
+		case err == nil:
+			if d.undo.existed {
+				d.undo.mac = slices.Clone(attrs.HardwareAddr)
+			}
+			d.mac = slices.Clone(cfg.MAC)
+		case d.undo.existed && cfg.MACIsDefault && errors.Is(err, fs.ErrPermission):
+			log.Info(fmt.Sprintf("TAP device %s keeps its own MAC %s: l2hub may not set its default %s (%v; it lacks CAP_NET_ADMIN)", cfg.Name, attrs.HardwareAddr, cfg.MAC, err))
+		default:
+			return nil, ownerError(netAdminError("set MAC "+cfg.MAC.String(), err), d.undo.existed, cfg.Name)
 		}
-		if d.undo.existed {
-			d.undo.mac = slices.Clone(attrs.HardwareAddr)
-		}
-		d.mac = slices.Clone(cfg.MAC)
 	}
 	d.mtu = attrs.MTU
 	if cfg.MTU != 0 && attrs.MTU != cfg.MTU {
-		if err := d.nl.LinkSetMTU(link, cfg.MTU); err != nil {
+		switch err := d.nl.LinkSetMTU(link, cfg.MTU); {
+		case err == nil:
+			if d.undo.existed {
+				d.undo.mtu = attrs.MTU
+			}
+			d.mtu = cfg.MTU
+		case d.undo.existed && cfg.MTUIsDefault && errors.Is(err, fs.ErrPermission):
+			log.Warn(fmt.Sprintf("TAP device %s keeps its own MTU %d: l2hub may not set its default %d (%v; it lacks CAP_NET_ADMIN): ip link set %s mtu %d", cfg.Name, attrs.MTU, cfg.MTU, err, cfg.Name, cfg.MTU))
+		default:
 			return nil, netAdminError(fmt.Sprintf("set MTU %d", cfg.MTU), err)
 		}
-		if d.undo.existed {
-			d.undo.mtu = attrs.MTU
-		}
-		d.mtu = cfg.MTU
 	}
 	if cfg.Addr.IsValid() {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.Addr.Addr().AsSlice(), Mask: net.CIDRMask(cfg.Addr.Bits(), 32)}}
@@ -244,10 +259,16 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		}
 	}
 	if attrs.Flags&net.FlagUp == 0 {
-		if err := d.nl.LinkSetUp(link); err != nil {
+		switch err := d.nl.LinkSetUp(link); {
+		case err == nil:
+			d.undo.down = d.undo.existed
+		case d.undo.existed && errors.Is(err, fs.ErrPermission):
+			// Its owner attached without CAP_NET_ADMIN: the device
+			// works once the administrator sets it up.
+			log.Warn(fmt.Sprintf("TAP device %s is down and l2hub may not set it up (%v; it lacks CAP_NET_ADMIN): the host sends nothing and frames to it are dropped (port-down) until it is up: ip link set %s up", cfg.Name, err, cfg.Name))
+		default:
 			return nil, netAdminError("set the link up", err)
 		}
-		d.undo.down = d.undo.existed
 	}
 
 	d.desc = "tap " + cfg.Name + inNetnsText(cfg.Netns) + " " + d.mac.String()
@@ -255,7 +276,7 @@ func OpenTAP(cfg TAPConfig) (_ *TAPDevice, err error) {
 		d.desc += " " + cfg.Addr.String()
 	}
 	if cfg.MTU != 0 {
-		d.desc += fmt.Sprintf(" mtu %d", cfg.MTU)
+		d.desc += fmt.Sprintf(" mtu %d", d.mtu)
 	}
 	return d, nil
 }
@@ -283,17 +304,61 @@ func reusableTAP(l netlink.Link) (*netlink.Tuntap, error) {
 	return tt, nil
 }
 
-// tunError explains a failure to open /dev/net/tun or to attach to a
-// device through it (water reports the latter as an ioctl error).
+// attachTAP opens TUNPath and attaches the descriptor to the TAP device
+// name with flags (IFF_TAP, IFF_NO_PI and, for a multi-queue device,
+// IFF_MULTI_QUEUE), creating the device in the calling thread's network
+// namespace when it does not exist. The descriptor is close-on-exec, so
+// that no child process (a VM lab starts, a program that embeds this
+// package and forks) holds the device, and it is closed on every failure.
+// The file is non-blocking, in the runtime's poller.
+func attachTAP(name string, flags uint16) (*os.File, error) {
+	fd, err := unix.Open(TUNPath, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, tunError(&fs.PathError{Op: "open", Path: TUNPath, Err: err})
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err == nil {
+		ifr.SetUint16(flags)
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, tunError(os.NewSyscallError("ioctl", err))
+	}
+	return os.NewFile(uintptr(fd), TUNPath), nil
+}
+
+// tunFlags returns the TUNSETIFF flags that give a persistent device tt
+// back the features it has (a vnet header, packet information), which an
+// attach replaces with its own.
+func tunFlags(tt *netlink.Tuntap) uint16 {
+	flags := uint16(unix.IFF_TAP)
+	if tt.Flags&netlink.TUNTAP_NO_PI != 0 {
+		flags |= unix.IFF_NO_PI
+	}
+	if tt.Flags&netlink.TUNTAP_VNET_HDR != 0 {
+		flags |= unix.IFF_VNET_HDR
+	}
+	if tt.Flags&netlink.TUNTAP_MULTI_QUEUE != 0 {
+		flags |= unix.IFF_MULTI_QUEUE
+	}
+	return flags
+}
+
+// tunError explains a failure to open /dev/net/tun (a *fs.PathError) or
+// to attach to a device through it (an ioctl *os.SyscallError).
 func tunError(err error) error {
 	var se *os.SyscallError
 	if !errors.As(err, &se) || se.Syscall != "ioctl" {
-		err = &fs.PathError{Op: "open", Path: TUNPath, Err: err}
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
+			err = &fs.PathError{Op: "open", Path: TUNPath, Err: err}
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("%w: %s missing: load the tun module (modprobe tun)", err, TUNPath)
+			return fmt.Errorf("%w: %s missing: load the tun module (modprobe tun); in a container, pass the device in (docker run --device /dev/net/tun, or mknod /dev/net/tun c 10 200)", err, TUNPath)
 		case errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO):
-			return fmt.Errorf("%w: the tun driver is not loaded: modprobe tun", err)
+			return fmt.Errorf("%w: the tun driver is not loaded: modprobe tun (on the host, for a container)", err)
 		case errors.Is(err, fs.ErrPermission):
 			return fmt.Errorf("%w: run as root, or grant CAP_NET_ADMIN (setcap cap_net_admin+ep $(which l2hub)) and make %s accessible (it is normally mode 0666)", err, TUNPath)
 		}
@@ -306,6 +371,15 @@ func tunError(err error) error {
 		return fmt.Errorf("attach to TAP device: %w: another program (QEMU?) has it open", err)
 	}
 	return fmt.Errorf("create TAP device: %w", err)
+}
+
+// ownerError adds to a refused change of a device that existed how its
+// owner uses it without CAP_NET_ADMIN.
+func ownerError(err error, existed bool, name string) error {
+	if !existed || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return fmt.Errorf("%w; or, as the owner of a device made with `ip tuntap add %s mode tap user USER`, leave mac= out (the device keeps its own) and set it up with `ip link set %s up`", err, name, name)
 }
 
 // netAdminError wraps a failed netlink change with how to allow it.
@@ -446,18 +520,51 @@ func (d *TAPDevice) Close() error {
 // teardown releases whatever OpenTAP got as far as acquiring.
 func (d *TAPDevice) teardown() error {
 	var errs []error
+	// A device deleted under the hub has nothing left to restore, and an
+	// attach by its name would create a new one.
+	gone := d.f != nil && d.detached()
 	if d.f != nil {
 		// The last close of a non-persistent device deletes it.
 		errs = append(errs, d.f.Close())
+		if d.undo.flags != 0 && !gone {
+			errs = append(errs, d.restoreFeatures())
+		}
 	}
 	if d.nl != nil {
-		if d.undo.existed && d.index != 0 {
+		if d.undo.existed && d.index != 0 && !gone {
 			errs = append(errs, d.restore())
 		}
 		d.nl.Close()
 	}
 	errs = append(errs, d.ns.release())
 	return errors.Join(errs...)
+}
+
+// restoreFeatures gives a persistent device back the features (a vnet
+// header, packet information) its TUNSETIFF flags had before OpenTAP's
+// attach replaced them: the kernel keeps those of the last attach. It
+// attaches once more, with the device's own flags, and lets go. (The
+// kernel sets the features only on an attach, so there is no other way;
+// a program that attaches to a single-queue device in that moment gets
+// EBUSY, and one that attached first makes this fail with EBUSY.)
+func (d *TAPDevice) restoreFeatures() error {
+	reattach := func() error {
+		f, err := attachTAP(d.name, d.undo.flags)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	var err error
+	if d.ns != nil {
+		err = inNetns(d.ns.h, reattach)
+	} else {
+		err = reattach()
+	}
+	if err != nil {
+		return fmt.Errorf("restore the device's flags (vnet_hdr): %w", err)
+	}
+	return nil
 }
 
 // restore puts a device that existed before back the way it was found.

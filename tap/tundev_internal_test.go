@@ -21,7 +21,8 @@ func TestTUNError(t *testing.T) {
 		want   []string
 		wantIs error
 	}{
-		{"tun-missing", unix.ENOENT, []string{"open /dev/net/tun", "missing", "modprobe tun"}, fs.ErrNotExist},
+		{"tun-missing", unix.ENOENT, []string{"open /dev/net/tun", "missing", "modprobe tun", "container", "--device /dev/net/tun"}, fs.ErrNotExist},
+		{"tun-missing-path-error", &fs.PathError{Op: "open", Path: TUNPath, Err: unix.ENOENT}, []string{"open /dev/net/tun: no such file", "--device /dev/net/tun"}, fs.ErrNotExist},
 		{"driver-not-loaded", unix.ENODEV, []string{"open /dev/net/tun", "modprobe tun"}, unix.ENODEV},
 		{"tun-not-accessible", unix.EACCES, []string{"open /dev/net/tun", "run as root", "setcap cap_net_admin+ep", "0666"}, fs.ErrPermission},
 		{"no-cap-net-admin", ioctl(unix.EPERM), []string{"create TAP device", "CAP_NET_ADMIN", "setcap cap_net_admin+ep"}, fs.ErrPermission},
@@ -82,6 +83,26 @@ func TestOpenNetnsHint(t *testing.T) {
 			got := openNetnsHint(tc.path, tc.euid)
 			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.avoid) {
 				t.Errorf("openNetnsHint(%q, euid %d) = %q, want it to say %q and not %q", tc.path, tc.euid, got, tc.want, tc.avoid)
+			}
+		})
+	}
+}
+
+// A named namespace l2hub may not create: a user is told it takes root;
+// root, refused all the same, is told what else to check.
+func TestCreateNetnsHint(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		euid        int
+		want, avoid string
+	}{
+		{"as-user", 1000, "sudo ip netns add lab", "runs as root"},
+		{"as-root", 0, "runs as root and was refused", "takes root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := createNetnsHint("lab", tc.euid)
+			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.avoid) {
+				t.Errorf("createNetnsHint(\"lab\", euid %d) = %q, want it to say %q and not %q", tc.euid, got, tc.want, tc.avoid)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -208,6 +209,26 @@ func TestTAPDefaultMAC(t *testing.T) {
 		}
 		taptest.RemoveByName(nsA)
 		taptest.RemoveByName(nsB)
+	})
+	// netns= by name, by its file in /run/netns and by a process's
+	// /proc/PID/ns/net (whose PID changes from run to run) is one
+	// namespace, one MAC.
+	t.Run("namespace-by-name-or-path", func(t *testing.T) {
+		ns, dev := taptest.UniqueName(t), taptest.UniqueName(t)
+		addNetns(t, ns)
+		defer taptest.RemoveByName(ns)
+		var sleeper *exec.Cmd
+		inNetns(t, ns, func() error { // a child forked here starts in ns
+			sleeper = exec.Command("sleep", "60")
+			return sleeper.Start()
+		})
+		defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
+		byName := macOf(t, "", fmt.Sprintf("host=tap:%s,netns=%s", dev, ns))
+		for _, path := range []string{filepath.Join(tap.NetnsDir, ns), fmt.Sprintf("/proc/%d/ns/net", sleeper.Process.Pid)} {
+			if got := macOf(t, "", fmt.Sprintf("host=tap:%s,netns=%s", dev, path)); got != byName {
+				t.Errorf("host=tap:%s,netns=%s got MAC %s, want %s as with netns=%s", dev, path, got, byName, ns)
+			}
+		}
 	})
 }
 

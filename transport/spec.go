@@ -78,6 +78,9 @@ type Spec struct {
 	// transports: sockbuf; unix, unixgram: mode; vxlan: remote, vni, group,
 	// ttl, mtu, netns, silence) and every port's flow keys (overflow, queue).
 	Options SpecOptions `yaml:"options,omitempty"`
+	// mtuImplied says a tap port's mtu option is WithSegmentMTU's, not
+	// the user's.
+	mtuImplied bool
 }
 
 // SpecOptions are a port's key=value options. A multi-valued key (vxlan's
@@ -814,7 +817,9 @@ func vxlanNote(s Spec) string {
 // (MTU plus the Ethernet header) fit in, and when even tap.MinMTU would
 // not fit, the TAP port keeps the device's own MTU. Without VXLAN ports it
 // returns specs as they are. The specs' option maps are not changed:
-// defaulted ones are copies.
+// defaulted ones are copies. An MTU given here is a default, not asked
+// for: a device its owner attaches without CAP_NET_ADMIN keeps its own
+// (tap.TAPConfig.MTUIsDefault), with a warning.
 func WithSegmentMTU(specs []Spec, maxFrame int) (out []Spec, notes []string) {
 	inner, via := 0, ""
 	for _, s := range specs {
@@ -856,6 +861,7 @@ func WithSegmentMTU(specs []Spec, maxFrame int) (out []Spec, notes []string) {
 		}
 		opts["mtu"] = strconv.Itoa(mtu)
 		out[i].Options = opts
+		out[i].mtuImplied = true
 		notes = append(notes, fmt.Sprintf("TAP port %s gets MTU %d, %s (mtu= on the TAP port chooses another)", s.Name, mtu, why))
 	}
 	return out, notes

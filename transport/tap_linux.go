@@ -18,25 +18,23 @@ import (
 // openTAPRunner opens the TAP device a tap spec describes.
 func openTAPRunner(b *runnerBase) (Runner, error) {
 	s := b.spec
-	host, _ := os.Hostname() // "" if it cannot be read: the MAC is still stable
-	where := s.Options["netns"]
-	if where == "" {
-		where = tap.CurrentNetns()
-	}
-	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log, MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name)}
+	host, _ := os.Hostname()                   // "" if it cannot be read: the MAC is still stable
+	where := tap.NetnsName(s.Options["netns"]) // a path by the namespace's name: one namespace, one MAC
+	cfg := tap.TAPConfig{Name: s.Address, Netns: s.Options["netns"], MaxFrame: b.opts.MaxFrame, Logger: b.log,
+		MAC: tap.DefaultTAPMAC(host, where, s.Address, s.Name), MACIsDefault: true}
 	if m, ok := s.Options["mac"]; ok {
 		hw, err := net.ParseMAC(m)
 		if err != nil {
 			return nil, err
 		}
-		cfg.MAC = hw
+		cfg.MAC, cfg.MACIsDefault = hw, false
 	}
 	if m, ok := s.Options["mtu"]; ok {
 		n, err := strconv.Atoi(m)
 		if err != nil {
 			return nil, err
 		}
-		cfg.MTU = n
+		cfg.MTU, cfg.MTUIsDefault = n, s.mtuImplied
 	}
 	if ip, ok := s.Options["ip"]; ok {
 		p, err := netip.ParsePrefix(ip)
@@ -54,9 +52,13 @@ func openTAPRunner(b *runnerBase) (Runner, error) {
 		opts = map[string]string{}
 	}
 	opts["mac"] = dev.MAC().String()
+	if s.mtuImplied {
+		opts["mtu"] = strconv.Itoa(dev.MTU()) // the device's own, if it kept it
+	}
 	b.spec.Options = opts
 	warnFrameAboveMax(b.log, dev, b.opts.MaxFrame)
 	_, given := s.Options["mtu"]
+	given = given && !s.mtuImplied
 	leave := mtuPeers.join(&mtuPeer{port: s.Name, device: s.Address, mtu: dev.MTU(), givenMTU: given, log: b.log})
 	return &boundRunner{runnerBase: b, conn: &tapConn{TAPDevice: dev, leave: leave}, what: "TAP device", key: "device"}, nil
 }

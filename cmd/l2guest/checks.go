@@ -123,11 +123,7 @@ func runChecks(ctx context.Context, e *env) bool {
 			ok = false
 		}
 	}
-	if ok {
-		e.mark("done ok")
-	} else {
-		e.mark("done FAIL")
-	}
+	e.mark("%s", doneMarker(ok))
 	return ok
 }
 
@@ -137,7 +133,7 @@ func runOne(ctx context.Context, e *env, name string) bool {
 		c, err = check{run: checkSync}, nil
 	}
 	if err != nil {
-		e.mark("%s FAIL %v", name, err)
+		e.mark("%s", failedMarker(name, err))
 		return false
 	}
 	timeout := e.cfg.Timeout
@@ -148,14 +144,10 @@ func runOne(ctx context.Context, e *env, name string) bool {
 	defer cancel()
 	detail, err := c.run(cctx, e)
 	if err != nil {
-		e.mark("%s FAIL %v", name, err)
+		e.mark("%s", failedMarker(name, err))
 		return false
 	}
-	if detail == "" {
-		e.mark("%s ok", name)
-	} else {
-		e.mark("%s ok %s", name, detail)
-	}
+	e.mark("%s", passedMarker(name, detail))
 	return true
 }
 

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,24 +16,33 @@ import (
 
 // guestMarkers are lines l2guest can print, one of each kind, through its
 // console: every check's result, every node milestone, and the run's own.
+// Each is built by the function l2guest prints it with (markers.go,
+// nexusPassed, conformance.Milestone), never copied, so a marker renamed
+// there is one the labs' patterns are checked against.
 func guestMarkers() []string {
 	var b strings.Builder
 	con := &console{w: &b}
-	con.mark("up ip=10.42.0.10/24 mac=52:54:00:12:34:0a uptime=3.57") // main.go
-	con.mark("config FAIL bad")
-	con.mark("net FAIL bad")
-	con.mark("resume watching peer=10.42.0.11") // ping.go
-	con.mark("resume lost peer=10.42.0.11 after 3 replies")
-	for _, name := range append(checkNames(), "sync", "done") {
+	ip, peer := netip.MustParsePrefix("10.42.0.10/24"), netip.MustParseAddr("10.42.0.11")
+	mac := net.HardwareAddr{0x52, 0x54, 0x00, 0x12, 0x34, 0x0a}
+	bad := errors.New("bad")
+	con.mark("%s", upMarker(ip, mac, "3.57"))
+	con.mark("%s", failedMarker("config", bad))
+	con.mark("%s", failedMarker("net", bad))
+	con.mark("%s", resumeWatchingMarker(peer))
+	con.mark("%s", resumeLostMarker(peer, 3))
+	for _, name := range append(checkNames(), "sync") {
 		if name == "sleepN" {
 			name = "sleep1"
 		}
-		con.mark("%s ok", name)
-		con.mark("%s FAIL bad", name)
+		con.mark("%s", passedMarker(name, ""))
+		con.mark("%s", passedMarker(name, "detail"))
+		con.mark("%s", failedMarker(name, bad))
 	}
+	con.mark("%s", doneMarker(true))
+	con.mark("%s", doneMarker(false))
 	roles := []conformance.Role{conformance.RoleA, conformance.RoleB}
 	for _, r := range roles {
-		con.mark("nexus ok %s", nexusPassed(r, "announces=1", 2))
+		con.mark("%s", passedMarker("nexus", nexusPassed(r, "announces=1", 2)))
 	}
 	names := []string{conformance.MilestoneAnnounce, conformance.MilestoneDiscovery, conformance.MilestoneSession,
 		conformance.MilestoneMux, conformance.MilestoneProxy, conformance.MilestoneProbe}

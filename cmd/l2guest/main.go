@@ -43,17 +43,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := ParseCmdline(string(raw))
 	if err != nil {
-		con.mark("config FAIL %v", err)
-		con.mark("done FAIL")
+		con.mark("%s", failedMarker("config", err))
+		con.mark("%s", doneMarker(false))
 		return nil
 	}
 	mac, err := setupNet(ctx, cfg)
 	if err != nil {
-		con.mark("net FAIL %v", err)
-		con.mark("done FAIL")
+		con.mark("%s", failedMarker("net", err))
+		con.mark("%s", doneMarker(false))
 		return nil
 	}
-	con.mark("up ip=%s mac=%s uptime=%s", cfg.IP, mac, uptime())
+	con.mark("%s", upMarker(cfg.IP, mac, uptime()))
 	e := &env{
 		cfg:     cfg,
 		self:    cfg.IP.Addr(),

@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"l2hub/conformance"
+	"l2hub/internal/syncbuf"
 	"l2hub/internal/wallclock"
 )
 
@@ -137,24 +137,6 @@ func TestKernelNetRedialsFromItsPort(t *testing.T) {
 	}
 }
 
-// syncBuffer is a console's writer that tests read while the check runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNexusNodeBFailsAtOnce: a guest node-b whose handshake fails prints
 // its "nexus FAIL" marker, with the handshake's error, at once, not at
 // l2.timeout: node-b accepts one connection per boot (§6.2), so nothing
@@ -167,7 +149,7 @@ func TestNexusNodeBFailsAtOnce(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	e := &env{cfg: DefaultConfig(), self: self, console: &console{w: out}}
 	e.cfg.Role, e.cfg.Peers = "node-b", []netip.Addr{peer}
 	e.cfg.Timeout = time.Hour // the check must not need it

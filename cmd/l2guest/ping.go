@@ -178,7 +178,7 @@ func checkResume(ctx context.Context, e *env) (string, error) {
 	if err := p.firstReply(ctx, peer); err != nil {
 		return "", err
 	}
-	e.mark("resume watching peer=%s", peer)
+	e.mark("%s", resumeWatchingMarker(peer))
 	var misses, replies int
 	var lostAt time.Time
 	for {
@@ -194,7 +194,7 @@ func checkResume(ctx context.Context, e *env) (string, error) {
 			misses++
 			if misses == resumeMisses && lostAt.IsZero() {
 				lostAt = time.Now().Add(-resumeMisses * resumeEvery)
-				e.mark("resume lost peer=%s after %d replies", peer, replies)
+				e.mark("%s", resumeLostMarker(peer, replies))
 			}
 		}
 		if ctx.Err() != nil {

@@ -46,8 +46,10 @@ A port with no VM attached is refused (every frame would be dropped). The
 injected frames the port dropped are reported as the hub counts them
 (--json: dropped), and those that found no VM (it went away) make the
 command fail; the port's other drops meanwhile (frames forwarded to it)
-are a separate warning, but frames that found no VM on a port whose VM is
-gone by the end fail it too (some may be injected frames it had queued). A port that
+are a separate warning, but frames that found no VM fail it too when its
+VM went away while the injection went on, back by the end or not (some
+may be injected frames it had not read); when it went away only after the
+hub took the last injected frame, a warning says the hub cannot tell. A port that
 pauses its senders (overflow: pause, the default) holds the frames back as
 it holds back a VM sending faster than its VM reads, so even --flood loses
 nothing while the VM reads; frames the port drops for flow control all the

@@ -219,8 +219,23 @@ func (e *exitError) Error() string { return e.msg }
 // run is the whole command, minus the process: tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := newRootCmd(stdout, stderr)
+	// With --help, cobra prints the help of the group a mistyped command
+	// was meant to be in, and exits 0 ("l2hub repaly --help"): refuse it,
+	// as without --help.
+	var mistyped error
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, a []string) {
+		if c.HasSubCommands() && c.Flags().NArg() > 0 {
+			mistyped = unknownCommandError(c, c.Flags().Arg(0))
+			return
+		}
+		help(c, a)
+	})
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	if err := root.ExecuteContext(ctx); err != nil {
+		return err
+	}
+	return mistyped
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {

@@ -61,6 +61,13 @@ func TestReplacedPolicyStartsANewCaptureFile(t *testing.T) {
 	if got := readFrame(t, a); !bytes.Equal(got, after) {
 		t.Fatalf("a got %x, want %x", got, after)
 	}
+	// a's frame came through another connection than b's: the hub may not
+	// have read it yet, and would count it port-down at the stop, not
+	// capture it. Wait for the hub to have taken both of a's frames.
+	waitForCond(t, "the hub to read a's second frame", func() bool {
+		ports, err := control.NewClient(ctl, "").Ports(context.Background())
+		return err == nil && len(ports) > 0 && ports[0].Name == "a" && ports[0].Stats.RxFrames == 2
+	})
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,10 @@ func TestMistypedCommandSuggests(t *testing.T) {
 		{"ctl partiton --nosuchflag", "partiton", "l2hub ctl", "partition", "unknown flag"},
 		{"help srve", "srve", "l2hub", "serve", ""},
 		{"help ctl partiton", "partiton", "l2hub ctl", "partition", ""},
+		{"repaly --help", "repaly", "l2hub", "replay", ""},
+		{"ctl prots --help", "prots", "l2hub ctl", "ports", ""},
+		{"ctl --control /tmp/x.sock prots -h", "prots", "l2hub ctl", "ports", ""},
+		{"capture repar --help", "repar", "l2hub capture", "repair", ""},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			var stdout bytes.Buffer

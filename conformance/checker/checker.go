@@ -451,9 +451,10 @@ func (c *Checker) milestone(line string) {
 }
 
 // Report returns the findings so far; after Close, the final report.
-// End-of-run checks (incomplete handshakes, unanswered requests, holes)
-// are included as if the run ended now, without changing the checker's
-// state, so Report may be called at any time.
+// End-of-run checks (incomplete handshakes, unanswered requests, holes,
+// refused redials) are included as if the run ended now, without
+// changing the checker's state, so Report may be called at any time: a
+// refused redial it warns of may later be explained by node-b's reboot.
 func (c *Checker) Report() Report {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -149,6 +149,9 @@ type announceMark struct {
 	at    time.Time
 	seq   int
 	frame int
+	// woke is the frame of the address's latest announce after a silence
+	// of rebootSilence or more (a reboot), 0 if none.
+	woke int
 }
 
 // maxHeard bounds the addresses whose last announce the table keeps.
@@ -266,29 +269,87 @@ func (t *connTable) segment(f *Frame, p *packet) {
 // accepts one connection per boot and never listens again (§6.2), so it
 // refuses every redial until it reboots. A rebooted node-b resets SYNs in
 // the same way until its new listener is up, and announces alike, so the
-// refusal is judged later: if the listener accepts again, node-b rebooted
-// and was not listening yet; if the run ends first, the slot was taken.
+// refusal is judged later: if the run ends first, the slot was taken; if
+// the listener accepts again, node-b rebooted, and the reboot's silence in
+// its announces tells the two boots' refusals apart (refusals.announce).
 func (t *connTable) refused(conn *tcpConn, f *Frame) {
 	server := conn.key.server
 	if prev := t.accepted[server]; prev != nil && prev != conn {
 		r := t.refusals[server]
 		if r == nil {
-			r = &refusals{taken: prev.estFrame}
+			// A reboot since the accept: these are its refusals.
+			r = &refusals{taken: prev.estFrame, silence: t.heard[server.Addr()].woke > prev.estFrame}
 			t.refusals[server] = r
 		}
-		r.n++
-		r.frames = appendFrames(r.frames, f.Number)
+		r.quiet.add(f.Number)
 		return
 	}
 	t.notListening(t.c.agg, server, f.Number)
 }
 
+// rebootSilence is the shortest silence in a node's announces that counts
+// as a reboot: 15 rounds at the OS's 64 ms, shorter than a VM's boot.
+const rebootSilence = time.Second
+
 // refusals are the SYNs a listener refused after it had accepted, not
-// judged yet.
+// judged yet, placed against the latest silence of rebootSilence or more
+// in node-b's announces (a reboot, as far as the capture tells):
+// old came before its last announce ahead of the silence, so from the
+// boot that accepted (its slot taken); gap in the silence (that boot
+// holding its session quietly, or the new one not listening yet); boot
+// after the first announce that ended it (the new boot's, not listening
+// yet); quiet since node-b's last announce, placed at the next one.
 type refusals struct {
-	taken  int // the frame of the accept that took the listener
+	taken                 int // the frame of the accept that took the listener
+	old, gap, boot, quiet refusalRun
+	// silence: a silence was seen since the accept; without one (no
+	// announce times, or none long enough) the refusals cannot be placed.
+	silence bool
+}
+
+// refusalRun counts refusals and keeps the first MaxFindingFrames frames.
+type refusalRun struct {
 	n      int
-	frames []int // the first MaxFindingFrames
+	frames []int
+}
+
+func (r *refusalRun) add(frames ...int) {
+	r.n++
+	r.frames = appendFrames(r.frames, frames...)
+}
+
+func (r *refusalRun) merge(o refusalRun) {
+	r.n += o.n
+	r.frames = appendFrames(r.frames, o.frames...)
+}
+
+// frame is the i'th refusal's frame, 0 if not kept.
+func (r *refusalRun) frame(i int) int {
+	if i < len(r.frames) {
+		return r.frames[i]
+	}
+	return 0
+}
+
+// silent reports whether a node's announces at last and then at (zero
+// times if unknown) are a silence of rebootSilence or more apart.
+func silent(last, at time.Time) bool {
+	return !last.IsZero() && !at.IsZero() && at.Sub(last) >= rebootSilence
+}
+
+// announce places the refusals at node-b's announce at, its last one
+// before at last: a silence puts every refusal before last in old and
+// those since in gap; else those since join boot.
+func (r *refusals) announce(last, at time.Time) {
+	if silent(last, at) {
+		r.old.merge(r.gap)
+		r.old.merge(r.boot)
+		r.gap, r.boot, r.quiet = r.quiet, refusalRun{}, refusalRun{}
+		r.silence = true
+		return
+	}
+	r.boot.merge(r.quiet)
+	r.quiet = refusalRun{}
 }
 
 // notListening notes a SYN to server refused at frame (0 if not kept)
@@ -297,15 +358,22 @@ func (t *connTable) notListening(a *agg, server netip.AddrPort, frame int) {
 	a.add(Info, SESS001, "rst "+server.String(), []int{frame}, "SYN to %v refused: node-b was not listening yet, and node-a redials", server)
 }
 
-// slotTaken warns of server's refusals that no later accept explained.
-func (t *connTable) slotTaken(a *agg, server netip.AddrPort, r *refusals) {
-	for i := range r.n {
-		frames := []int{r.taken}
-		if i < len(r.frames) {
-			frames = append(frames, r.frames[i])
-		}
-		a.add(Warn, SESS001, "rst-taken "+server.String(), frames,
-			"SYN to %v refused: node-b's listener already took its one connection of this boot (frame %d, §6.2), so node-b refuses every redial until it reboots", server, r.taken)
+// slotTaken warns of server's refusals run, refused after the accept at
+// frame taken in the same boot.
+func (t *connTable) slotTaken(a *agg, server netip.AddrPort, taken int, run refusalRun) {
+	for i := range run.n {
+		a.add(Warn, SESS001, "rst-taken "+server.String(), []int{taken, run.frame(i)},
+			"SYN to %v refused: node-b's listener already took its one connection of this boot (frame %d, §6.2), so node-b refuses every redial until it reboots", server, taken)
+	}
+}
+
+// beforeReboot notes server's refusals run, refused before node-b accepted
+// again (at frame) but not placeable in one boot or the other: its old
+// boot's slot taken, or its new boot not listening yet.
+func (t *connTable) beforeReboot(a *agg, server netip.AddrPort, frame int, run refusalRun) {
+	for i := range run.n {
+		a.add(Info, SESS001, "rst-reboot "+server.String(), []int{run.frame(i)},
+			"SYN to %v refused before node-b accepted again (frame %d), so it rebooted: its old boot's slot taken, or the new boot not listening yet; node-a redials", server, frame)
 	}
 }
 
@@ -588,14 +656,22 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 	}
 	if prev != conn {
 		if r := t.refusals[conn.key.server]; r != nil {
-			// The listener is back: node-b rebooted, and refused while
-			// its new boot was not listening yet.
-			for i := range r.n {
-				frame := 0
-				if i < len(r.frames) {
-					frame = r.frames[i]
+			// The listener is back: node-b rebooted. A silence in its
+			// announces up to now is one too.
+			server, a := conn.key.server, t.c.agg
+			if h, ok := t.heard[server.Addr()]; ok {
+				r.announce(h.at, f.Time)
+			} else {
+				r.boot.merge(r.quiet)
+			}
+			if r.silence {
+				t.slotTaken(a, server, r.taken, r.old)
+				t.beforeReboot(a, server, f.Number, r.gap)
+				for i := range r.boot.n {
+					t.notListening(a, server, r.boot.frame(i))
 				}
-				t.notListening(t.c.agg, conn.key.server, frame)
+			} else {
+				t.beforeReboot(a, server, f.Number, r.boot)
 			}
 			delete(t.refusals, conn.key.server)
 		}
@@ -619,8 +695,17 @@ func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
 // (a replay's recorded node).
 func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
 	if !f.Injected || !t.c.where.known(ip) {
-		if _, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
-			t.heard[ip] = announceMark{at: f.Time, seq: t.c.frames, frame: f.Number}
+		if last, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
+			m := announceMark{at: f.Time, seq: t.c.frames, frame: f.Number, woke: last.woke}
+			if ok && silent(last.at, f.Time) {
+				m.woke = f.Number
+			}
+			for server, r := range t.refusals {
+				if server.Addr() == ip && ok {
+					r.announce(last.at, f.Time)
+				}
+			}
+			t.heard[ip] = m
 		}
 	}
 	for _, conn := range t.order {
@@ -672,7 +757,10 @@ func (t *connTable) end(a *agg) {
 		joinedOnly = joinedOnly && conn.joined
 	}
 	for _, server := range slices.SortedFunc(maps.Keys(t.refusals), netip.AddrPort.Compare) {
-		t.slotTaken(a, server, t.refusals[server])
+		r := t.refusals[server]
+		for _, run := range []refusalRun{r.old, r.gap, r.boot, r.quiet} {
+			t.slotTaken(a, server, r.taken, run)
+		}
 	}
 	if t.limit > 0 {
 		a.add(Warn, TCP002, "conns", t.limitFr, "more than %d session connections at once: %d were not followed", t.c.opts.MaxConns, t.limit)

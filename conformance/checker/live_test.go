@@ -1,33 +1,14 @@
 package checker
 
 import (
-	"bytes"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"l2hub/capture"
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 )
-
-// syncWriter collects milestone lines.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // events turns frames into the events a two-port hub reports: ingress on
 // the sender's port, egress on the other.
@@ -42,7 +23,7 @@ func events(frames []Frame) []hub.Event {
 }
 
 func TestObserveLive(t *testing.T) {
-	var w syncWriter
+	var w syncbuf.Buffer
 	c, err := New(Options{Milestones: &w})
 	if err != nil {
 		t.Fatal(err)

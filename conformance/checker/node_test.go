@@ -12,6 +12,7 @@ import (
 
 	"l2hub/conformance"
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/internal/wallclock"
 	"l2hub/transport/netstack"
 )
@@ -90,7 +91,7 @@ func TestVirtualNodesThroughHub(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var lines syncWriter
+			var lines syncbuf.Buffer
 			chk, err := New(Options{Milestones: &lines})
 			if err != nil {
 				t.Fatal(err)

@@ -412,8 +412,10 @@ func TestSpuriousSYNKeepsTheSession(t *testing.T) {
 // that, its one connection of the boot is taken (§6.2) and every redial
 // is refused: a warning at the end, citing the connection that took the
 // slot. A node-b that rebooted refuses alike until its new listener is
-// up: if it accepts again, the refusals were its new boot's, not
-// listening yet.
+// up: if it accepts again, the refusals after the reboot's silence in its
+// announces were its new boot's, not listening yet; those before the
+// announce ahead of the silence are the old boot's slot taken, and those
+// in the silence could be either.
 func TestRefusedSYN(t *testing.T) {
 	refuse := func(b *builder, isn uint32) int {
 		f := b.flow(hostA, hostB, 40010, 34568)
@@ -475,6 +477,57 @@ func TestRefusedSYN(t *testing.T) {
 		}
 		if fd, ok := findingWith(r, SESS001, "accepted a second connection"); !ok || fd.Verdict != Warn {
 			t.Errorf("got SESS-001 %v (found %v), want the reboot warning:\n%s", fd, ok, dump(r))
+		}
+	})
+	// node-b stays up with its slot taken, announcing (its handshake
+	// failed), and refuses node-a's redials until it reboots.
+	t.Run("stuck-then-rebooted", func(t *testing.T) {
+		b := healthy(t, 1460)
+		a, nb := announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB)
+		stuck1 := refuse(b, 0x20000000)
+		announceRounds(b, 2, a, nb)
+		stuck2 := refuse(b, 0x21000000)
+		announceRounds(b, 1, a, nb)
+		b.wait(5 * time.Second)
+		announceRounds(b, 3, a, nb)
+		rst := refuse(b, 0x22000000)
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.isn = [2]uint32{0x30000000, 0x40000000}
+		f.connect()
+		healthyScript(t).play(f, 1460)
+		r := feed(t, Options{}, b.frames)
+		if fd, ok := findingWith(r, SESS001, "already took"); !ok || fd.Verdict != Warn || !containsInt(fd.Frames, stuck1) || !containsInt(fd.Frames, stuck2) || fd.Count != 2 {
+			t.Errorf("got SESS-001 %v (found %v), want a warning for the 2 refusals at frames %d and %d, before the reboot:\n%s", fd, ok, stuck1, stuck2, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "node-b was not listening yet"); !ok || fd.Verdict != Info || !reflect.DeepEqual(fd.Frames, []int{rst}) || fd.Count > 1 {
+			t.Errorf("got SESS-001 %v (found %v), want one info at frame %d, the new boot's refusal:\n%s", fd, ok, rst, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "refused before node-b accepted again"); ok {
+			t.Errorf("got %v, want every refusal placed in a boot", fd)
+		}
+	})
+	// node-b holds its session, so announces nothing, until it reboots: a
+	// refusal in that silence is the old boot's or the new one's.
+	t.Run("silent-then-rebooted", func(t *testing.T) {
+		b := healthy(t, 1460)
+		a, nb := announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB)
+		quiet := refuse(b, 0x20000000)
+		b.wait(5 * time.Second)
+		announceRounds(b, 3, a, nb)
+		rst := refuse(b, 0x22000000)
+		f := b.flow(hostA, hostB, 40010, 34568)
+		f.isn = [2]uint32{0x30000000, 0x40000000}
+		f.connect()
+		healthyScript(t).play(f, 1460)
+		r := feed(t, Options{}, b.frames)
+		if fd, ok := findingWith(r, SESS001, "refused before node-b accepted again"); !ok || fd.Verdict != Info || !reflect.DeepEqual(fd.Frames, []int{quiet}) {
+			t.Errorf("got SESS-001 %v (found %v), want one info at frame %d that names neither boot:\n%s", fd, ok, quiet, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "node-b was not listening yet"); !ok || !reflect.DeepEqual(fd.Frames, []int{rst}) {
+			t.Errorf("got SESS-001 %v (found %v), want not listening yet at frame %d only:\n%s", fd, ok, rst, dump(r))
+		}
+		if fd, ok := findingWith(r, SESS001, "already took"); ok {
+			t.Errorf("got %v, want no slot taken: no refusal is surely the old boot's", fd)
 		}
 	})
 }

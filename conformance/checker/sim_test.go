@@ -18,6 +18,7 @@ import (
 	"l2hub/conformance"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/syncbuf"
 	"l2hub/internal/vsim"
 	"l2hub/transport/netstack"
 )
@@ -64,7 +65,7 @@ func runVirtualSetup(t *testing.T, setup simSetup) simRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines syncWriter
+	var lines syncbuf.Buffer
 	chk, err := New(Options{Milestones: &lines})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func runVirtualSetup(t *testing.T, setup simSetup) simRun {
 	sim := vsim.New(vsim.Config{Mode: setup.mode, Policy: setup.policy, Observers: []hub.Observer{sink, chk}})
 	defer sim.Close()
 
-	var nodes syncWriter
+	var nodes syncbuf.Buffer
 	clock := sim.Clock
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
