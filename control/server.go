@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -169,6 +170,8 @@ type Server struct {
 	// beforeError, when set, runs as a refusal's answer is about to be
 	// written: a test's stand-in for a machine that delays it.
 	beforeError func()
+	// grace, when set, replaces shutdownGrace, for a test.
+	grace time.Duration
 }
 
 // PartitionRequest is the body of POST /v1/partitions.
@@ -283,6 +286,9 @@ func (s *Server) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		if !changeSlot(r) {
+			return nil, errStopping
+		}
 		if err := s.Target.ReplacePolicy(r.Context(), cmp.Or(name, "policy"), src); err != nil {
 			return nil, err
 		}
@@ -296,6 +302,9 @@ func (s *Server) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		if !changeSlot(r) {
+			return nil, errStopping
+		}
 		if err := s.Target.StartPartition(r.Context(), req.Name, req.Groups); err != nil {
 			return nil, err
 		}
@@ -306,6 +315,9 @@ func (s *Server) Handler() http.Handler {
 			return nil, err
 		}
 		name := r.PathValue("name")
+		if !changeSlot(r) {
+			return nil, errStopping
+		}
 		if err := s.Target.HealPartition(r.Context(), name); err != nil {
 			return nil, err
 		}
@@ -318,6 +330,9 @@ func (s *Server) Handler() http.Handler {
 		port, state := r.PathValue("port"), r.PathValue("state")
 		if state != "up" && state != "down" {
 			return nil, &UserError{fmt.Errorf("link state %s: want up or down", yamlfile.Quote(state))}
+		}
+		if !changeSlot(r) {
+			return nil, errStopping
 		}
 		if err := s.Target.SetLink(r.Context(), port, state == "up"); err != nil {
 			return nil, err
@@ -344,6 +359,9 @@ func (s *Server) Handler() http.Handler {
 				if src, err = ReadRule(r.Body, name); err != nil {
 					return nil, err
 				}
+			}
+			if !changeSlot(r) {
+				return nil, errStopping
 			}
 			desc, err := edit(ed, r, name, src)
 			if err != nil {
@@ -384,8 +402,33 @@ func (s *Server) Handler() http.Handler {
 			if err := s.hasPort(r.Context(), r.PathValue("port")); err != nil {
 				return nil, err
 			}
-			idle := func() { rc.SetReadDeadline(time.Now().Add(s.idleTimeout())) }
-			res, err := s.inject(r.Context(), r.PathValue("port"), r.Body, idle)
+			if !changeSlot(r) {
+				return nil, errStopping
+			}
+			// As the server stops, the record being read is the last:
+			// the stream ends at once, answered with the frames it sent,
+			// rather than hold the stop until the client sends again.
+			stop := stopContext(r)
+			var mu sync.Mutex // orders idle's deadline and the stop's
+			idle := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if stop.Err() == nil {
+					rc.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+				}
+			}
+			defer context.AfterFunc(stop, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				rc.SetReadDeadline(time.Now())
+			})()
+			res, err := s.inject(r.Context(), stop, r.PathValue("port"), r.Body, idle)
+			if err != nil {
+				// The stream was not read to its end: a client still
+				// sending (one stopped at the server's stop) must read
+				// the answer, with the frames it took, before a reset.
+				lingerSlot(r)
+			}
 			// The answer is small and the socket has written nothing
 			// since the headers: the deadline bounds a client that does
 			// not read, not the write, so it is never shorter than a
@@ -456,8 +499,9 @@ func (s *Server) hasPort(ctx context.Context, port string) error {
 // that is an InjectFlow holds the stream back, before each record, while
 // the port has no room, as it would a VM sending to it; the frames it
 // dropped for flow control fail the request once the stream ends
-// (ErrInjectDropped).
-func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle func()) (any, error) {
+// (ErrInjectDropped). Once stop ends (the server stops), a wait for room
+// or a record ends the stream, answered errStopping.
+func (s *Server) inject(ctx, stop context.Context, port string, body io.Reader, idle func()) (any, error) {
 	res := InjectResponse{Port: port}
 	flow, _ := s.Target.(InjectFlow)
 	br := bufio.NewReaderSize(body, 64<<10)
@@ -475,7 +519,11 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 	// idle timeout bounds it instead, so an injection the client gave up
 	// on frees its slot.
 	held := fmt.Errorf("port %s held the injection back for %v (the idle timeout): its VM reads slower than the injection sends, or not at all", yamlfile.Quote(port), s.idleTimeout())
-	wctx, cancel := context.WithCancelCause(ctx)
+	// Waits for room end with the stream's request, and as the server stops.
+	wait, endWait := context.WithCancel(ctx)
+	defer endWait()
+	defer context.AfterFunc(stop, endWait)()
+	wctx, cancel := context.WithCancelCause(wait)
 	defer func() { cancel(nil) }()
 	timer := time.AfterFunc(time.Hour, func() { cancel(held) })
 	timer.Stop()
@@ -486,12 +534,15 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 			err := flow.WaitRoom(wctx, port)
 			if !timer.Stop() && err == nil { // room came as the timeout fired: a fresh context for the next wait
 				cancel(nil)
-				wctx, cancel = context.WithCancelCause(ctx)
+				wctx, cancel = context.WithCancelCause(wait)
 				timer = time.AfterFunc(time.Hour, func() { cancel(held) })
 				timer.Stop()
 			}
 			if err != nil {
-				if context.Cause(wctx) == held {
+				switch {
+				case stop.Err() != nil:
+					err = errStopping
+				case context.Cause(wctx) == held:
 					err = held
 				}
 				return nil, s.injectErr(err, fail, failed, 0)
@@ -502,6 +553,8 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 			switch {
 			case err == io.EOF:
 				return injectDone(res, dropped)
+			case stop.Err() != nil:
+				return nil, failed(errStopping)
 			case err == io.ErrUnexpectedEOF:
 				return nil, fail(errors.New("the stream ends inside a length prefix"))
 			}
@@ -519,6 +572,9 @@ func (s *Server) inject(ctx context.Context, port string, body io.Reader, idle f
 		}
 		buf = buf[:n]
 		if got, err := io.ReadFull(br, buf); err != nil {
+			if stop.Err() != nil {
+				return nil, failed(errStopping)
+			}
 			if err == io.ErrUnexpectedEOF || err == io.EOF {
 				return nil, fail(fmt.Errorf("the stream ends %d bytes into a %d-byte frame", got, n))
 			}
@@ -550,6 +606,8 @@ func (s *Server) injectErr(err error, fail, failed func(error) error, n uint32) 
 		return fail(hub.ErrNoPort)
 	case errors.Is(err, hub.ErrFrameTooLarge):
 		return fail(fmt.Errorf("%d bytes: %w", n, hub.ErrFrameTooLarge))
+	case err == errStopping:
+		return failed(err)
 	case errors.Is(err, hub.ErrStopped):
 		return failed(hub.ErrStopped)
 	}
@@ -933,13 +991,37 @@ func (s *Server) idleTimeout() time.Duration   { return cmp.Or(s.IdleTimeout, De
 // Serve answers requests on l until ctx is done: at most MaxConns
 // connections at once, each bounded by the timeouts, an unclaimed one
 // giving its slot up after AuthTimeout to one that waits. On a unix socket
-// it serves only processes of the socket owner's user or root.
+// it serves only processes of the socket owner's user or root. As ctx
+// ends, a connection taken from the kernel whose request was not read yet
+// is answered 503 CodeStopped (nothing applied); one still in the
+// kernel's queue is reset as the listener closes, unread (nothing applied
+// either). An injection stream ends at the record it waits for, answered
+// the same with the frames it took, and the other requests get two
+// seconds to finish; a change being applied then is answered before the
+// rest are cut, however long it takes.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serve(ctx, s.slots(l))
+}
+
+// slots is the listener Serve takes connections from: l, its peers
+// checked on a unix socket, behind the connection cap.
+func (s *Server) slots(l net.Listener) *slotListener {
 	if l.Addr().Network() == "unix" {
 		l = &peerListener{Listener: l, s: s}
 	}
+	return newSlotListener(l, slotLimits{max: s.maxConns(), firstByte: cmp.Or(s.FirstByteTimeout, DefaultFirstByteTimeout), grace: s.authTimeout(),
+		headerTimeout: s.headerTimeout(), maxHeader: maxHeaderBytes},
+		func(remote net.Addr) {
+			s.logRefused("connection", "remote", remote, "err", "no complete request yet, and another connection needed its place")
+		})
+}
+
+// serve is Serve on the listener slots made.
+func (s *Server) serve(ctx context.Context, l *slotListener) error {
 	srv := &http.Server{
-		ConnContext:       slotContext,
+		ConnContext: func(c context.Context, nc net.Conn) context.Context {
+			return slotContext(context.WithValue(c, stopKey{}, ctx), nc)
+		},
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.headerTimeout(),
 		ReadTimeout:       s.headerTimeout() + s.bodyTimeout(),
@@ -947,20 +1029,43 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		IdleTimeout:       s.idleTimeout(),
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
-	l = newSlotListener(l, slotLimits{max: s.maxConns(), firstByte: cmp.Or(s.FirstByteTimeout, DefaultFirstByteTimeout), grace: s.authTimeout(),
-		headerTimeout: s.headerTimeout(), maxHeader: maxHeaderBytes},
-		func(remote net.Addr) {
-			s.logRefused("connection", "remote", remote, "err", "no complete request yet, and another connection needed its place")
-		})
-	return serveHTTP(ctx, srv, l, s.Logger)
+	return serveHTTP(ctx, srv, l, s.Logger, cmp.Or(s.grace, shutdownGrace))
 }
 
+// shutdownGrace is how long a stopping server waits for the requests in
+// flight (Serve) before it cuts their connections.
+const shutdownGrace = 2 * time.Second
+
+// stopKey is where a request's context holds the context of the Serve
+// that serves it, which ends as the server stops (stopContext).
+type stopKey struct{}
+
+// stopContext is the context of the Serve that serves r, which ends as
+// the server stops; one that never ends for a handler called without
+// Serve.
+func stopContext(r *http.Request) context.Context {
+	if ctx, ok := r.Context().Value(stopKey{}).(context.Context); ok {
+		return ctx
+	}
+	return context.Background()
+}
+
+// errStopping answers a request that changes something and that the
+// server did not apply because it is stopping: 503, CodeStopped.
+var errStopping error = stoppingError{}
+
+type stoppingError struct{}
+
+func (stoppingError) Error() string        { return "hub stopping: not applied" }
+func (stoppingError) Is(target error) bool { return target == hub.ErrStopped }
+
 // serveHTTP runs srv on l until ctx is done, then shuts it down, giving
-// requests in flight two seconds. One request per connection: a client's
+// requests in flight grace (shutdownGrace) to finish, and the changes
+// being applied as long as they take to be answered. One request per connection: a client's
 // kept-alive connection would hold a slot of the cap while it idles (ctl
 // and a Prometheus scrape send one request anyway). srv's errors are
 // logged at debug level to logger, when there is one.
-func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *slog.Logger) error {
+func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *slog.Logger, grace time.Duration) error {
 	srv.SetKeepAlivesEnabled(false)
 	if logger != nil {
 		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
@@ -969,9 +1074,20 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *sl
 	go func() { errc <- srv.Serve(l) }()
 	select {
 	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		shut, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
-		srv.Shutdown(shut)
+		if srv.Shutdown(shut) != nil {
+			// The grace ran out. A change being applied is answered
+			// first, whatever the grace (each is bounded: a hub.Do, and
+			// set-policy's wait for the capture's new file), so that a
+			// client never loses the answer to a change in force; no
+			// other starts. Then every connection left is cut, and no
+			// handler outlives Serve reading one.
+			if sl, ok := l.(*slotListener); ok {
+				<-sl.cutOff()
+			}
+			srv.Close()
+		}
 		<-errc
 		return nil
 	case err := <-errc:

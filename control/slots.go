@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -57,11 +58,15 @@ type slotListener struct {
 	headLimit     int                   // bytes of a head the lobby reads; a longer one goes to the server, which refuses it
 	evicted       func(remote net.Addr) // called for each connection closed to make room; may be nil
 	busy          []byte                // the 503 a connection turned away is sent (busyAnswer)
+	stopping      []byte                // the 503 a connection never dispatched is sent at Close (stoppingAnswer)
 	// pending reports whether c has bytes waiting in the kernel, unread
 	// (pendingInput); age, how long ago c connected (connAge). A test may
 	// fake them.
 	pending func(c net.Conn) bool
 	age     func(c net.Conn) time.Duration
+	// reading, when not nil, is called as a lobby reader starts: a test
+	// holds a reader there, as a loaded scheduler may before it runs it.
+	reading func(c net.Conn)
 
 	mu    sync.Mutex
 	lobby []*slotConn   // accepted, head incomplete; oldest first
@@ -74,6 +79,13 @@ type slotListener struct {
 	once  sync.Once
 	wg    sync.WaitGroup // the accept loop and the lobby's readers
 	shut  bool           // Close has closed the lobby; under mu
+
+	// Changes in flight (markChange): connections whose request the server
+	// applies, or has applied and not yet answered; under mu. Once cut,
+	// no change starts, and settled is closed when none is in flight.
+	changes int
+	cut     bool
+	settled chan struct{}
 }
 
 // slotLimits configures a slotListener.
@@ -96,9 +108,10 @@ func newSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *sl
 func makeSlotListener(l net.Listener, lim slotLimits, evicted func(net.Addr)) *slotListener {
 	sl := &slotListener{Listener: l, max: lim.max, firstByte: lim.firstByte, grace: lim.grace, headerTimeout: lim.headerTimeout,
 		headLimit: lim.maxHeader + 4096, // http.Server reads as much before it refuses
-		evicted:   evicted, busy: busyAnswer(cmp.Or(lim.service, "the control API")), pending: pendingInput, age: connAge,
+		evicted:   evicted, busy: busyAnswer(cmp.Or(lim.service, "the control API")), stopping: stoppingAnswer(cmp.Or(lim.service, "the control API"), lim.service == ""),
+		pending: pendingInput, age: connAge,
 		ready: make(chan net.Conn, lim.max), errs: make(chan error),
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), settled: make(chan struct{})}
 	return sl
 }
 
@@ -118,6 +131,8 @@ type slotConn struct {
 	since   time.Time // when it was handed to the server; under l.mu
 	claimed bool      // under l.mu
 	done    bool      // answered for the last time (CloseWrite); under l.mu
+	change  bool      // its request is a change in flight (slotListener.changes); under l.mu
+	linger  bool      // answered with its request unread (lingerSlot); under l.mu
 	head    []byte    // read in the lobby, not yet by the server
 }
 
@@ -178,12 +193,16 @@ func (l *slotListener) place(nc net.Conn) {
 	c := &slotConn{Conn: nc, l: l, born: time.Now().Add(-l.age(nc))}
 	for {
 		l.mu.Lock()
-		if l.shut { // accepted as Close ran: no one would close it
+		if l.shut { // accepted as Close ran: no one would answer it
 			l.mu.Unlock()
-			nc.Close()
+			l.refuseStopping(nc)
 			return
 		}
 		if len(l.lobby)+len(l.held) < l.max {
+			// Set before the lobby holds it, so that Close's deadline,
+			// set later, is the one that holds however late its reader
+			// starts.
+			nc.SetReadDeadline(time.Now().Add(l.headerTimeout))
 			l.lobby = append(l.lobby, c)
 			l.wg.Add(1)
 			go l.read(c)
@@ -235,7 +254,7 @@ func (l *slotListener) place(nc net.Conn) {
 			timer.Stop()
 		}
 		if closed {
-			nc.Close()
+			l.refuseStopping(nc)
 			return
 		}
 	}
@@ -296,6 +315,41 @@ func busyAnswer(service string) []byte {
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
 }
 
+// stoppingAnswer is what a connection is told whose request the server
+// never saw when the listener closes (the hub is stopping): for a service
+// that changes things, that it was not applied, so that a client need
+// not wonder whether it was.
+func stoppingAnswer(service string, changes bool) []byte {
+	applied := ""
+	if changes {
+		applied = "; nothing was applied"
+	}
+	body := `{"error": "hub stopping: ` + service + ` stopped before it read the request` + applied + `", "code": "` + CodeStopped + `"}` + "\n"
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+}
+
+// stopLinger bounds how long a connection answered stopping is read
+// (refuseStopping) before it is closed: as long as net/http lingers
+// after an answer it sent without reading the request whole.
+const stopLinger = 500 * time.Millisecond
+
+// refuseStopping answers c stopping (stoppingAnswer), ends its output and
+// reads what the client still sends until it closes, for at most
+// stopLinger, before it closes c: a socket closed with bytes unread
+// resets the connection, and a TCP reset can destroy the answer before
+// the client reads it.
+func (l *slotListener) refuseStopping(c net.Conn) {
+	c.SetWriteDeadline(time.Now().Add(time.Second)) // a socket that has written nothing has room for it
+	if _, err := c.Write(l.stopping); err == nil {
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		c.SetReadDeadline(time.Now().Add(stopLinger))
+		io.Copy(io.Discard, c)
+	}
+	c.Close()
+}
+
 // turnAway answers c busy, as far as its socket takes it without waiting,
 // and closes it (once evicted has counted it, so that a client who sees the
 // end of the answer sees it counted).
@@ -308,11 +362,14 @@ func (l *slotListener) turnAway(c net.Conn) {
 	c.Close()
 }
 
-// read reads c's request head in the lobby and hands c to the server once
-// it is complete, or closes c when it fails to come.
+// read reads c's request head in the lobby, by the deadline place set,
+// and hands c to the server once it is complete, or closes c when it
+// fails to come.
 func (l *slotListener) read(c *slotConn) {
 	defer l.wg.Done()
-	c.Conn.SetReadDeadline(time.Now().Add(l.headerTimeout))
+	if l.reading != nil {
+		l.reading(c.Conn)
+	}
 	buf := make([]byte, 0, 1024)
 	for {
 		if len(buf) == cap(buf) {
@@ -332,9 +389,12 @@ func (l *slotListener) read(c *slotConn) {
 		}
 		if err != nil {
 			l.mu.Lock()
+			shut := l.shut
 			l.leaveLocked(c)
 			l.mu.Unlock()
-			c.Conn.Close()
+			if !shut { // else Close answers it
+				c.Conn.Close()
+			}
 			return
 		}
 	}
@@ -355,7 +415,7 @@ func (l *slotListener) promote(c *slotConn, head []byte) {
 	defer l.mu.Unlock()
 	i := slices.Index(l.lobby, c)
 	if i < 0 {
-		return // turned away meanwhile, or the listener closed: c is closed
+		return // turned away meanwhile (c is closed), or the listener closed (Close answers c)
 	}
 	l.lobby = slices.Delete(l.lobby, i, i+1)
 	c.Conn.SetReadDeadline(time.Time{}) // the server sets its own
@@ -397,8 +457,11 @@ func (l *slotListener) removeLocked(c *slotConn) bool {
 // to give its place up. Call it with l.mu held.
 func yieldable(c *slotConn) bool { return !c.claimed || c.done }
 
-// Close closes the listener and the connections in its lobby, and ends an
-// Accept. The connections Accept returned are the server's to close.
+// Close closes the listener and ends an Accept. The connections whose
+// request the server never took (in the lobby, or handed over and not
+// accepted) are answered 503 CodeStopped and closed (refuseStopping)
+// before it returns. The connections Accept returned are the server's to
+// close.
 func (l *slotListener) Close() error {
 	closed := false
 	l.once.Do(func() { close(l.done); closed = true })
@@ -412,16 +475,76 @@ func (l *slotListener) Close() error {
 	l.shut = true
 	l.mu.Unlock()
 	for _, c := range lobby {
-		c.Conn.Close()
+		c.Conn.SetReadDeadline(time.Now()) // its reader ends, and leaves it to be answered here
 	}
 	l.wg.Wait()
-	for {
+	// The server never saw these requests: each is told so, at once.
+	var unread []net.Conn
+	for _, c := range lobby {
+		unread = append(unread, c.Conn)
+	}
+	for more := true; more; {
 		select {
 		case c := <-l.ready: // handed over, never accepted
-			c.Close()
+			l.mu.Lock()
+			l.removeLocked(c.(*slotConn))
+			l.mu.Unlock()
+			unread = append(unread, c.(*slotConn).Conn)
 		default:
-			return err
+			more = false
 		}
+	}
+	var answering sync.WaitGroup
+	for _, c := range unread {
+		answering.Go(func() { l.refuseStopping(c) })
+	}
+	answering.Wait()
+	return err
+}
+
+// markChange marks c's request as a change the server is about to apply, so
+// that the server answers it before it closes its connections (cutOff).
+// It reports false once cutOff has run: the change must not be applied,
+// since its answer might not be given. While changes applied before the
+// cut are still in flight, it is counted with them all the same, so that
+// its refusal (503 stopped) is answered too before the connections are
+// cut.
+func (c *slotConn) markChange() bool {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.cut && c.l.changes == 0 { // settled: the connections are being cut
+		return false
+	}
+	if !c.change {
+		c.change = true
+		c.l.changes++
+	}
+	return !c.l.cut
+}
+
+// cutOff ends the changes: none starts after it (markChange), and the
+// channel it returns is closed once those in flight were answered (their
+// connections closed).
+func (l *slotListener) cutOff() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.cut {
+		l.cut = true
+		if l.changes == 0 {
+			close(l.settled)
+		}
+	}
+	return l.settled
+}
+
+// endChangeLocked ends c's change, if it was one. Call it with l.mu held.
+func (l *slotListener) endChangeLocked(c *slotConn) {
+	if !c.change {
+		return
+	}
+	c.change = false
+	if l.changes--; l.changes == 0 && l.cut {
+		close(l.settled)
 	}
 }
 
@@ -468,10 +591,26 @@ func (c *slotConn) claim() bool {
 	return true
 }
 
-// Close closes the connection and frees its slot.
+// Close closes the connection and frees its slot; a change it carried
+// has been answered. A connection answered with its request unread
+// (lingerSlot), which http.Server closes at once when it read the body
+// to a deadline already past, first lingers as refuseStopping does: its
+// output ends, and what the client still sends is read until it closes,
+// for at most stopLinger, so that the client reads the answer rather
+// than a reset or a broken pipe. A change's end waits for that.
 func (c *slotConn) Close() error {
 	c.l.mu.Lock()
+	linger := c.linger && !c.done // done: http.Server lingered already (CloseWrite)
+	c.linger = false
+	c.l.mu.Unlock()
+	if linger {
+		c.CloseWrite() // its place may go to a newcomer now, which closes it and so ends the linger
+		c.Conn.SetReadDeadline(time.Now().Add(stopLinger))
+		io.Copy(io.Discard, c.Conn)
+	}
+	c.l.mu.Lock()
 	c.l.leaveLocked(c)
+	c.l.endChangeLocked(c)
 	c.l.mu.Unlock()
 	return c.Conn.Close()
 }
@@ -511,6 +650,25 @@ func setAsideSlot(r *http.Request) {
 	if c, ok := r.Context().Value(slotKey{}).(*slotConn); ok {
 		c.setAside()
 	}
+}
+
+// lingerSlot says r's connection is answered with r's body unread: it
+// lingers before it closes (slotConn.Close).
+func lingerSlot(r *http.Request) {
+	if c, ok := r.Context().Value(slotKey{}).(*slotConn); ok {
+		c.l.mu.Lock()
+		c.linger = true
+		c.l.mu.Unlock()
+	}
+}
+
+// changeSlot marks r's request as a change about to be applied
+// (slotConn.markChange). It reports false when it must not be: the server
+// is closing its connections; true for a request on no slot (a handler
+// called without Serve).
+func changeSlot(r *http.Request) bool {
+	c, ok := r.Context().Value(slotKey{}).(*slotConn)
+	return !ok || c.markChange()
 }
 
 // claimSlot claims the slot of r's connection for its request, which

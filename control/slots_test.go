@@ -2,6 +2,7 @@ package control
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -305,16 +306,30 @@ func TestSlots(t *testing.T) {
 			t.Errorf("closed %d to make room, want the unclaimed one", n)
 		}
 	})
-	t.Run("close-ends-everything", func(t *testing.T) {
-		st := newSlotTest(t, 2, long, long, 0)
+	t.Run("close-answers-the-unread-stopping", func(t *testing.T) {
+		// At Close, a connection whose request the server never took
+		// (in the lobby, silent or with part of a head; handed over
+		// but never accepted) is told the hub is stopping and nothing
+		// was applied, not cut with an EOF or a reset.
+		st := newSlotTest(t, 3, long, long, 0)
 		silent := st.arrive("")
-		st.until("one in the lobby", func() bool { return len(st.l.lobby) == 1 })
+		partial := st.arrive("PUT /v1/policy HTTP/1.1\r\n")
+		complete := st.arrive("PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Length: 5\r\n\r\nrules")
+		st.until("two in the lobby, one handed over", func() bool {
+			return len(st.l.lobby) == 2 && len(st.l.held) == 1 && st.l.lobby[1].got > 0
+		})
+		answers := make(chan string, 3)
+		for _, c := range []net.Conn{silent, partial, complete} {
+			go func() { answers <- stoppingRead(t, c) }()
+		}
 		st.l.Close()
 		if _, err := st.l.Accept(); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
 		}
-		if got := answer(t, silent); got != "" {
-			t.Errorf("a lobby connection at Close was answered %q, want nothing", got)
+		for range 3 {
+			if got := <-answers; got != "" {
+				t.Error(got)
+			}
 		}
 	})
 	t.Run("answered-connections-make-way", func(t *testing.T) {
@@ -340,13 +355,13 @@ func TestSlots(t *testing.T) {
 	})
 	t.Run("close-races-an-accept", func(t *testing.T) {
 		// A connection the kernel hands over as Close runs, once Close
-		// has taken the lobby to close it, is closed too, and Close does
-		// not wait for its header timeout (an hour here).
+		// has taken the lobby to answer it, is answered too, and Close
+		// does not wait for its header timeout (an hour here).
 		inner, err := net.Listen("unix", t.TempDir()+"/s.sock")
 		if err != nil {
 			t.Fatal(err)
 		}
-		late := &lateListener{Listener: inner, closing: make(chan struct{})}
+		late := &lateListener{Listener: inner, closing: make(chan struct{}), took: make(chan struct{})}
 		l := makeSlotListener(late, slotLimits{max: 2, firstByte: long, grace: long, headerTimeout: time.Hour, maxHeader: maxHeaderBytes}, nil)
 		late.sl = l
 		l.start()
@@ -371,6 +386,11 @@ func TestSlots(t *testing.T) {
 			}
 		}
 		second := dial() // accepted by the kernel listener, held until Close has taken the lobby
+		<-late.took      // not in the kernel's queue, which closing the listener resets
+		answers := make(chan string, 2)
+		for _, c := range []net.Conn{first, second} {
+			go func() { answers <- stoppingRead(t, c) }()
+		}
 		closed := make(chan struct{})
 		go func() { l.Close(); close(closed) }()
 		select {
@@ -378,12 +398,120 @@ func TestSlots(t *testing.T) {
 		case <-time.After(hangGuardSlots):
 			t.Fatal("Close waited for the header timeout of a connection accepted as it ran")
 		}
-		for _, c := range []net.Conn{first, second} {
-			if got := answer(t, c); got != "" {
-				t.Errorf("a connection at Close was answered %q, want nothing", got)
+		for range 2 {
+			if got := <-answers; got != "" {
+				t.Error(got)
 			}
 		}
 	})
+	t.Run("close-outruns-a-late-reader", func(t *testing.T) {
+		// A lobby connection whose reader starts only once Close has
+		// set the deadline that ends it (a loaded scheduler) is answered
+		// at once, not after its header timeout (an hour here): the
+		// reader sets no deadline of its own over Close's.
+		inner, err := net.Listen("unix", t.TempDir()+"/s.sock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := makeSlotListener(&stopSeenListener{inner}, slotLimits{max: 2, firstByte: long, grace: long, headerTimeout: time.Hour, maxHeader: maxHeaderBytes}, nil)
+		l.age = func(net.Conn) time.Duration { return 0 }
+		l.reading = func(c net.Conn) {
+			select {
+			case <-c.(*stopSeenConn).stopped:
+			case <-time.After(hangGuardSlots):
+				t.Error("Close set no deadline to end the lobby's reader")
+			}
+		}
+		l.start()
+		c, err := net.Dial("unix", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
+			l.mu.Lock()
+			n := len(l.lobby)
+			l.mu.Unlock()
+			if n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("never: the connection in the lobby")
+			}
+		}
+		answer := make(chan string, 1)
+		go func() { answer <- stoppingRead(t, c) }()
+		closed := make(chan struct{})
+		go func() { l.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(hangGuardSlots):
+			t.Fatal("Close waited for the header timeout of a lobby connection whose reader started late")
+		}
+		if got := <-answer; got != "" {
+			t.Error(got)
+		}
+	})
+	t.Run("changes-in-flight-are-answered-before-the-cut", func(t *testing.T) {
+		st := newSlotTest(t, 2, long, long, 0)
+		st.arrive(head)
+		applied := st.accept()
+		if !applied.markChange() {
+			t.Fatal("a change before the cut was refused")
+		}
+		st.arrive(head)
+		late := st.accept()
+		settled := st.l.cutOff()
+		if late.markChange() {
+			t.Error("a change after the cut was let through")
+		}
+		select {
+		case <-settled:
+			t.Fatal("the cut settled with a change in flight, not yet answered")
+		default:
+		}
+		applied.Close() // as http.Server does once it has answered
+		select {
+		case <-settled:
+			t.Fatal("the cut settled before the change it refused was answered")
+		default:
+		}
+		late.Close() // answered 503 stopped
+		<-settled
+		st.arrive(head)
+		if st.accept().markChange() {
+			t.Error("a change after the cut settled was let through")
+		}
+	})
+	t.Run("stopping-answer-says-what-was-not-applied", func(t *testing.T) {
+		// The control API tells a client its change was not applied;
+		// the metrics endpoint, which changes nothing, does not.
+		for _, tc := range []struct {
+			service string
+			applied bool
+		}{{"", true}, {"the metrics endpoint", false}} {
+			l := makeSlotListener(nil, slotLimits{max: 1, service: tc.service}, nil)
+			if got := strings.Contains(string(l.stopping), "nothing was applied"); got != tc.applied {
+				t.Errorf("service %q: got %q, want \"nothing was applied\" in it: %v", tc.service, l.stopping, tc.applied)
+			}
+		}
+	})
+}
+
+// stoppingRead reads what the listener said to client c as it closed,
+// and says what is wrong with it, "" when it is the stopping answer (503,
+// CodeStopped) followed by the end of the stream.
+func stoppingRead(t *testing.T, c net.Conn) string {
+	c.SetReadDeadline(time.Now().Add(hangGuardSlots))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return fmt.Sprintf("reading the answer: %v (after %q)", err, b)
+	}
+	if !strings.HasPrefix(string(b), "HTTP/1.1 503 ") || !strings.Contains(string(b), `"code": "stopped"`) || !strings.Contains(string(b), "nothing was applied") {
+		return fmt.Sprintf("a connection at Close was answered %q, want a 503 saying the hub stops and nothing was applied", b)
+	}
+	c.Close() // as a client does once answered: the listener's linger ends
+	return ""
 }
 
 // lateListener hands its second connection to the slotListener sl only
@@ -393,6 +521,7 @@ type lateListener struct {
 	net.Listener
 	sl      *slotListener
 	closing chan struct{}
+	took    chan struct{} // closed once it has taken the second from the kernel
 	once    sync.Once
 	n       int
 }
@@ -405,6 +534,7 @@ func (l *lateListener) Accept() (net.Conn, error) {
 	if l.n++; l.n == 1 {
 		return c, nil
 	}
+	close(l.took)
 	<-l.closing
 	for deadline := time.Now().Add(hangGuardSlots); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		l.sl.mu.Lock()
@@ -509,4 +639,31 @@ func TestPendingInput(t *testing.T) {
 	if pendingInput(server) {
 		t.Error("got pendingInput = true at the end of the stream")
 	}
+}
+
+// stopSeenListener hands out its connections as stopSeenConns.
+type stopSeenListener struct{ net.Listener }
+
+func (l *stopSeenListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stopSeenConn{UnixConn: c.(*net.UnixConn), stopped: make(chan struct{})}, nil
+}
+
+// stopSeenConn is a unix connection that says when a read deadline
+// already past was set on it (slotListener.Close's).
+type stopSeenConn struct {
+	*net.UnixConn
+	stopped chan struct{}
+	once    sync.Once
+}
+
+func (c *stopSeenConn) SetReadDeadline(t time.Time) error {
+	err := c.UnixConn.SetReadDeadline(t)
+	if !t.IsZero() && !t.After(time.Now()) {
+		c.once.Do(func() { close(c.stopped) })
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -70,7 +71,6 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 	if s.capture != nil {
 		meta = s.captureMeta(p)
 		meta.Extra[capture.PolicyNameKey] = name
-		nfiles = len(s.capture.Files())
 	}
 	var since time.Duration
 	var newFiles <-chan struct{}
@@ -83,6 +83,10 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 			// first under the new one; refused, it leaves both as they
 			// are, so that the capture keeps naming the policy in force.
 			meta.Extra[capture.PolicySinceKey] = since.String()
+			// Counted on the loop, as the change is made: another
+			// set-policy's file, started before this one took the loop,
+			// is not this one's to log.
+			nfiles = len(s.capture.Files())
 			if newFiles, cerr = s.capture.SetMeta(meta); cerr != nil {
 				return
 			}
@@ -114,7 +118,7 @@ func (s *Session) ReplacePolicy(ctx context.Context, name string, src []byte) er
 		// The policy is in force; the new file's name is for the log only,
 		// so a capture whose stream's reader has stopped reading holds the
 		// answer back a moment, not until the request gives up.
-		wait, stop := context.WithTimeout(ctx, newFileWait)
+		wait, stop := context.WithTimeout(ctx, cmp.Or(s.newFileWait, newFileWait))
 		select {
 		case <-newFiles:
 			var started []string

@@ -74,6 +74,9 @@ type Session struct {
 	classicPcap string
 	pcapWarned  sync.Once
 	checker     *checker.Checker
+	// newFileWait is ReplacePolicy's bound on its wait for the capture's
+	// new file (newFileWait when 0); a test lengthens it.
+	newFileWait time.Duration
 	// decisions logs every rule's decision; nil unless debug logging is on.
 	decisions *decisionLog
 
