@@ -155,7 +155,8 @@ type Core struct {
 	// peer) are admitted only while all delayed frames are below half of
 	// either bound (dhigh, dhighBytes), and dropped as DropDelayFull above
 	// it (such ports accept loss; a stalled or absent peer loses them
-	// anyway), so they never hold much more than half the bound. Once the marked frames reach the high mark
+	// anyway), so they never hold much more than half the bound. Once the
+	// marked frames reach the high mark
 	// (markHigh: half of the bound, less half of what the others hold),
 	// delayHigh is set and every sender whose copy then waits out a
 	// delay for a pausing port is held back on that port (holdDelayed),
