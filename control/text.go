@@ -123,7 +123,8 @@ func remoteFields(r hub.RemoteStatus, now time.Time) []string {
 
 // FlowText is a port's flow control now: "paused 1.2s", "holding N",
 // "holding N (delay)" for a port whose queued and delayed frames together
-// hold back the senders of the delayed ones (N counts both), "stalled",
+// hold back the senders of the delayed ones (N counts both), "holding N
+// (delay, hub-wide)" when the hub-wide delay mark holds them, "stalled",
 // with ",drop" for a tail-dropping port, or "-".
 func FlowText(p hub.PortStatus) string {
 	var parts []string
@@ -134,6 +135,8 @@ func FlowText(p hub.PortStatus) string {
 		parts = append(parts, "paused "+fl.PausedFor.Round(time.Millisecond).String())
 	case fl.Congested:
 		parts = append(parts, fmt.Sprintf("holding %d", p.Queued))
+	case fl.DelayHeld && fl.DelayHub:
+		parts = append(parts, fmt.Sprintf("holding %d (delay, hub-wide)", p.Queued+fl.Delayed))
 	case fl.DelayHeld:
 		parts = append(parts, fmt.Sprintf("holding %d (delay)", p.Queued+fl.Delayed))
 	}

@@ -20,6 +20,7 @@ func TestCtlPortsFlowColumns(t *testing.T) {
 		{hub.PortStatus{Flow: hub.FlowStatus{Paused: true, PausedFor: 1234567 * time.Microsecond}}, "paused 1.235s"},
 		{hub.PortStatus{Queued: 300, Flow: hub.FlowStatus{Congested: true}}, "holding 300"},
 		{hub.PortStatus{Queued: 10, Flow: hub.FlowStatus{DelayHeld: true, Delayed: 4400}}, "holding 4410 (delay)"},
+		{hub.PortStatus{Flow: hub.FlowStatus{DelayHeld: true, DelayHub: true, Delayed: 1}}, "holding 1 (delay, hub-wide)"},
 		{hub.PortStatus{Queued: 300, Flow: hub.FlowStatus{Congested: true, DelayHeld: true, Delayed: 4400}}, "holding 300"},
 		{hub.PortStatus{Flow: hub.FlowStatus{Stalled: true, Paused: true}}, "stalled"},
 		{hub.PortStatus{Flow: hub.FlowStatus{Overflow: hub.OverflowDrop}}, "drop"},

@@ -23,7 +23,9 @@ const DefaultMaxMACs = 4096
 // Bounds on what waits in the timer heap (delayed, rate-queued and
 // reordered copies), so that a long delay on a fast link cannot take the
 // host's memory: beyond either, a copy is dropped and counted as
-// DropDelayFull on its egress port. The byte bound counts the memory the
+// DropDelayFull on its egress port. Senders are paused well before, at
+// half of either (see OverflowPause), so that a delay loses nothing while
+// every receiver reads. The byte bound counts the memory the
 // frames hold (Frame.Footprint), at least the smallest pooled buffer, 2048
 // bytes, however short the frame: 64 MiB is 32 768 small frames, fewer
 // larger ones. The frame bound is that count, so for the hub's pooled
@@ -144,6 +146,38 @@ type Core struct {
 
 	maxDelayedFrames, maxDelayedBytes int
 	delayedFrames, delayedBytes       int // frames in timers
+	// The hub-wide delay mark. Each port's second mark bounds what a
+	// delay holds for that port, but the ports together would reach the
+	// bound first once eight ports wait for small frames, or two for large
+	// ones. The mark counts only what pausing can reduce: the frames
+	// delayed for pausing ports (markFrames, markBytes; timer.mark).
+	// Copies for ports that do not pause (overflow: drop, stalled, no
+	// peer) are admitted only while all delayed frames are below half of
+	// either bound (dhigh, dhighBytes), and dropped as DropDelayFull above
+	// it (such ports accept loss; a stalled or absent peer loses them
+	// anyway), so they never hold much more than half the bound. Once the
+	// marked frames reach the high mark
+	// (markHigh: half of the bound, less half of what the others hold),
+	// delayHigh is set and every sender whose copy then waits out a
+	// delay for a pausing port is held back on that port (holdDelayed),
+	// until the marked frames are down to half the high mark
+	// (lowerDelayMark) or the port has no delayed frame left
+	// (delayDrained), so that a hold never outlives the frames it waits
+	// for. What lies above the high mark (a quarter of the bound at
+	// least) is room for what held senders still send: a live hub's
+	// reader ends its batch of up to 64 frames, a copy of each per
+	// destination and per duplicate, so it holds 256 such batches of
+	// single copies (128 beside non-pausing delays), 16 ports'
+	// broadcasts in hub mode: more senders held at once lose the excess
+	// (see README). The room is not sized from the ports: 32 ports
+	// broadcasting would need more than the whole bound. A copy
+	// for a pausing port that finds the bound reached all the same is
+	// dropped (DropDelayFull) and holds its sender on markWaiters, until
+	// the mark is lowered.
+	dhigh, dhighBytes     int
+	markFrames, markBytes int
+	delayHigh             bool
+	markWaiters           []PortID
 
 	flow    PortOptions // the defaults ports start from
 	backlog int         // slack above a port's high-water mark, frames
@@ -315,6 +349,8 @@ func NewCore(cfg CoreConfig) *Core {
 		onRoom:           cfg.OnRoom,
 		maxDelayedFrames: cfg.MaxDelayedFrames,
 		maxDelayedBytes:  cfg.MaxDelayedBytes,
+		dhigh:            cfg.MaxDelayedFrames / 2,
+		dhighBytes:       cfg.MaxDelayedBytes / 2,
 		mode:             cfg.Mode,
 		clock:            cfg.Clock,
 		policy:           cfg.Policy,
@@ -423,6 +459,7 @@ func (c *Core) AddPortWith(name, desc string, out EgressQueue, o PortOptions) (P
 	p.setFlow(c.flow.with(o), c.backlog)
 	c.ports = append(c.ports, p)
 	c.byName[name] = id
+	c.markWaiters = slices.Grow(c.markWaiters, len(c.ports)-len(c.markWaiters)) // a hold at the delay bound allocates nothing
 	i, _ := c.orderIndex(name)
 	c.order = slices.Insert(c.order, i, id)
 	for _, o := range c.observers {
@@ -630,16 +667,30 @@ func (c *Core) Ingress(id PortID, f *Frame) {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes)})
 				continue
 			}
-			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+cf.Footprint() > c.maxDelayedBytes {
+			mark := dp.pauses()
+			fp := cf.Footprint()
+			if c.delayedFrames >= c.maxDelayedFrames || c.delayedBytes+fp > c.maxDelayedBytes ||
+				!mark && (c.delayedFrames >= c.dhigh || c.delayedBytes >= c.dhighBytes) {
 				c.pending = append(c.pending, delivery{port: dst, frame: cf, notes: c.keepNotes(cp.Notes), full: true})
+				if mark && c.delayedFrames > 0 { // they will free the room: hold from until they do
+					c.delayHigh = true
+					c.hold(&c.markWaiters, id, now)
+				}
 				continue
 			}
 			c.delayedFrames++
-			c.delayedBytes += cf.Footprint()
+			c.delayedBytes += fp
 			dp.delayed++
-			dp.delayedBytes += cf.Footprint()
+			dp.delayedBytes += fp
+			if mark {
+				c.markFrames++
+				c.markBytes += fp
+				if hi, hiBytes := c.markHigh(); c.markFrames >= hi || c.markBytes >= hiBytes {
+					c.delayHigh = true
+				}
+			}
 			c.seq++
-			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes)})
+			c.timers.push(timer{at: now.Add(cp.Delay), sent: now, seq: c.seq, port: dst, from: id, frame: cf, notes: c.holdNotes(cp.Notes), mark: mark})
 			c.holdDelayed(dp, id, now)
 		}
 	}
@@ -836,21 +887,57 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 }
 
 // holdDelayed pauses from, which just sent dp a frame that now waits out a
-// delay, if what waits for dp passed a mark: its queue the high-water mark
-// (from's frames will join a queue its peer is slow to drain), or the
-// queue and the delayed frames the second mark (a delay on a fast link
-// holds at most that much for one port, and a slow peer behind it loses
-// nothing).
+// delay, if what waits for dp passed a
+// mark: its queue the high-water mark (from's frames will join a queue its
+// peer is slow to drain), or the queue and the delayed frames the second
+// mark (a delay on a fast link holds at most that much for one port, and
+// a slow peer behind it loses nothing), or the frames delayed for all
+// ports the hub-wide high mark (see Core.delayHigh).
 func (c *Core) holdDelayed(dp *corePort, from PortID, now time.Time) {
-	if dp.overflow != OverflowPause || dp.out == nil || dp.stalled {
+	if !dp.pauses() {
 		return
 	}
 	d := dp.out.Depth()
 	if h := c.holds(dp, d); h != holdNone {
 		c.congest(dp, from, now, d.Taken, h == holdAll)
 	}
-	if d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond {
+	if c.delayHigh || d.Frames+dp.delayed >= dp.second || d.Bytes+dp.delayedBytes >= c.bsecond {
 		c.holdForDelay(dp, from, now)
+	}
+}
+
+// pauses reports whether dp holds back the senders of the frames delayed
+// for it: it pauses, has a peer, and its peer has not stalled.
+func (dp *corePort) pauses() bool {
+	return dp.overflow == OverflowPause && dp.out != nil && !dp.stalled
+}
+
+// markHigh is the hub-wide high mark, in frames and in bytes, for the
+// frames delayed for pausing ports: half of the bound, less half of what
+// the other delayed frames hold (at most half of the bound themselves),
+// so that a quarter of the bound at least is left above it.
+func (c *Core) markHigh() (frames, bytes int) {
+	other, otherBytes := c.delayedFrames-c.markFrames, c.delayedBytes-c.markBytes
+	return c.dhigh - min(other, c.dhigh)/2, c.dhighBytes - min(otherBytes, c.dhighBytes)/2
+}
+
+// lowerDelayMark clears the hub-wide high mark once the frames delayed for
+// pausing ports are down to half of it (what pausing alone brings about),
+// resumes the senders held at the delay bound, and lets go the senders it
+// held on ports that have drained otherwise (Drained checks each).
+func (c *Core) lowerDelayMark() {
+	if !c.delayHigh {
+		return
+	}
+	if hi, hiBytes := c.markHigh(); c.markFrames > hi/2 || c.markBytes > hiBytes/2 {
+		return
+	}
+	c.delayHigh = false
+	c.markWaiters = c.resume(c.markWaiters)
+	for _, p := range c.ports {
+		if p.delayHeld && !p.removed {
+			c.Drained(p.id)
+		}
 	}
 }
 
@@ -1008,6 +1095,10 @@ func (c *Core) runDue(now time.Time) {
 			dp := c.ports[t.port]
 			dp.delayed--
 			dp.delayedBytes -= t.frame.Footprint()
+			if t.mark {
+				c.markFrames--
+				c.markBytes -= t.frame.Footprint()
+			}
 			queued := false
 			if n, cut := c.cut(t.seq, t.sent, t.at, t.from, t.port); cut {
 				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
@@ -1017,6 +1108,7 @@ func (c *Core) runDue(now time.Time) {
 			if !queued && (dp.congested || dp.delayHeld) && !dp.removed && dp.out != nil && c.queueDrained(dp, dp.out.Depth()) {
 				c.Drained(t.port) // what waits for it went down with no take to say so
 			}
+			c.lowerDelayMark()
 			c.recycleNotes(t.notes)
 		} else if t.fn != nil {
 			t.fn()
@@ -1039,9 +1131,15 @@ func (c *Core) Close() {
 			c.delayedBytes -= t.frame.Footprint()
 			c.ports[t.port].delayed--
 			c.ports[t.port].delayedBytes -= t.frame.Footprint()
+			if t.mark {
+				c.markFrames--
+				c.markBytes -= t.frame.Footprint()
+			}
 			c.dropCopy(now, t.port, t.frame, t.notes, t.from, DropDown, stoppedNote)
 		}
 	}
+	c.delayHigh = false
+	c.markWaiters = c.resume(c.markWaiters)
 	clear(c.cutBefore)
 }
 

@@ -61,6 +61,13 @@ const (
 	//   - bound: the queue holds QueueLen plus the backlog, or a frame
 	//     would take it past BacklogBytes; the frame is dropped
 	//     (DropBacklogFull) and its sender pauses;
+	//   - hub-wide delay mark: the frames delayed for all pausing ports
+	//     reach half of CoreConfig.MaxDelayedFrames or MaxDelayedBytes
+	//     (less half of what delays for other ports hold, see
+	//     Core.markFrames); a sender whose frame then waits out a delay for
+	//     the port pauses as at its second mark, until they are down to
+	//     half of that or none of them is the port's. A frame the delay
+	//     bound refuses pauses its sender until the mark is lowered;
 	//   - low-water: the senders resume once the queue is down to half of
 	//     QueueLen and an eighth of BacklogBytes; those held for their
 	//     delayed frames once the queue with them is also down to QueueLen
@@ -266,9 +273,12 @@ func (c *Core) queueDrained(dp *corePort, d QueueDepth) bool {
 
 // delayDrained reports whether dp, its queue at d, lets the senders its
 // delayed frames hold back go: its queue is at its low-water marks and, with
-// the frames delayed for it, below its second mark's.
+// the frames delayed for it, below its second mark's; and the frames
+// delayed for all ports are below the hub-wide marks or none of them is
+// dp's (see Core.delayHigh).
 func (c *Core) delayDrained(dp *corePort, d QueueDepth) bool {
-	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow
+	return c.queueDrained(dp, d) && d.Frames+dp.delayed <= dp.secondLow && d.Bytes+dp.delayedBytes <= c.bsecondLow &&
+		(!c.delayHigh || dp.delayed == 0)
 }
 
 // Notes for the drops flow control makes.
@@ -511,6 +521,9 @@ func (c *Core) unblock(p *corePort) {
 			q.delayWaiters = slices.Delete(q.delayWaiters, i, i+1)
 		}
 	}
+	if i := slices.Index(c.markWaiters, p.id); i >= 0 {
+		c.markWaiters = slices.Delete(c.markWaiters, i, i+1)
+	}
 	p.waitOn = 0
 	p.stats.PausedNanos.Add(uint64(c.clock.Now().Sub(p.pausedAt)))
 }
@@ -532,7 +545,11 @@ type FlowStatus struct {
 	// DelayHeld: the frames delayed for it, with its queue, passed its
 	// second mark and hold back the senders whose frames they are.
 	DelayHeld bool `json:"delay_held,omitempty"`
-	Stalled   bool `json:"stalled,omitempty"` // it drops its frames until its peer reads
+	// DelayHub: it is DelayHeld while the hub-wide delay mark is set (the
+	// frames delayed for all pausing ports passed it), so it may hold
+	// senders back for a few delayed frames of its own.
+	DelayHub bool `json:"delay_hub,omitempty"`
+	Stalled  bool `json:"stalled,omitempty"` // it drops its frames until its peer reads
 	// PausedFor is how long the current pause has lasted.
 	PausedFor time.Duration `json:"paused_for,omitempty"`
 	// Delayed and DelayedBytes are the frames a delay holds for the port
@@ -549,7 +566,7 @@ func (c *Core) Flow(id PortID) FlowStatus {
 		return FlowStatus{}
 	}
 	st := FlowStatus{Overflow: p.overflow, QueueLen: p.queueLen, Paused: p.waitOn > 0, Congested: p.congested, DelayHeld: p.delayHeld,
-		Stalled: p.stalled, Delayed: p.delayed, DelayedBytes: p.delayedBytes}
+		DelayHub: p.delayHeld && c.delayHigh, Stalled: p.stalled, Delayed: p.delayed, DelayedBytes: p.delayedBytes}
 	if st.Paused {
 		st.PausedFor = c.clock.Now().Sub(p.pausedAt)
 	}

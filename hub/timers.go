@@ -14,6 +14,9 @@ type timer struct {
 	frame *Frame    // delivery: frame to port, with notes
 	notes []Note
 	fn    func() // callback, when frame is nil
+	// mark: the delivery counts toward the hub-wide delay mark (its port
+	// paused when it was delayed; see Core.markFrames).
+	mark bool
 }
 
 // timerHeap is a binary min-heap written out for the one element type, so
