@@ -261,6 +261,9 @@ func (f *Flags) Options(cfg Config, stdout, stderr io.Writer, version string) (O
 				"pipe it to a reader (l2hub serve --capture - | wireshark -k -i -) or capture to a file")
 		}
 		outToStderr, summaryToStderr = true, true
+		if out, ok := stdout.(*os.File); !ok || out != os.Stdout {
+			opts.CaptureOut = stdout // an in-process caller's, not the process's
+		}
 	}
 	opts.Out, opts.SummaryOut = stdout, stdout
 	if outToStderr {

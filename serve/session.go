@@ -49,6 +49,10 @@ type Options struct {
 	// SummaryFile, when set, receives the same summary as JSON, written
 	// whatever ended the run.
 	SummaryFile string
+	// CaptureOut, with the capture on standard output (capture.Stdout),
+	// receives the stream instead of the process's standard output: an
+	// in-process caller's writer. nil: the process's.
+	CaptureOut io.Writer
 
 	stop <-chan struct{} // Run's context's: ends New's wait for a named pipe's reader
 	// noPeerTick, when set, replaces the ticker (every noPeerPoll) at
@@ -284,7 +288,7 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 			s.warnClassicPcap()
 		}
 	}
-	return capture.Open(capture.Config{
+	cfg := capture.Config{
 		Path:          c.File,
 		Format:        format,
 		Points:        points,
@@ -296,8 +300,18 @@ func (s *Session) openCapture() (*capture.Sink, error) {
 		Meta:          s.captureMeta(s.policy),
 		Logger:        s.log,
 		Cancel:        s.opts.stop,
-	})
+	}
+	if w := s.opts.CaptureOut; w != nil && c.File == capture.Stdout {
+		cfg.Create = func(string) (io.WriteCloser, error) { return nopCloser{w}, nil }
+	}
+	return capture.Open(cfg)
 }
+
+// nopCloser is a writer the capture closes without closing it: the
+// caller's (Options.CaptureOut).
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // points are the capture points the capture records.
 func (c *CaptureConfig) points() (capture.Points, error) {

@@ -254,6 +254,11 @@ func TestOutputWhateverTheLogLevel(t *testing.T) {
 				if code := p.exit(); code != 0 && code != 2 {
 					t.Fatalf("exit status %d, want 0 or 2 (a failed check); stderr:\n%s", code, p.stderr.String())
 				}
+				// In process, the pcapng stream goes to run's stdout, not
+				// the test binary's.
+				if out := p.stdout.String(); !strings.HasPrefix(out, "\x0a\x0d\x0d\x0a") {
+					t.Errorf("run's stdout does not start with a pcapng section header: %q", out[:min(len(out), 16)])
+				}
 				got := outputOf(t, format, p.stderr.String())
 				for _, want := range []string{
 					"Ctrl-C stops", "-netdev stream,", "nexus session ok node-a", "nexus proxy ok service=bundlemgrd",
