@@ -374,17 +374,7 @@ func TestSlots(t *testing.T) {
 			return c
 		}
 		first := dial()
-		for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
-			l.mu.Lock()
-			n := len(l.lobby)
-			l.mu.Unlock()
-			if n == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("never: one in the lobby")
-			}
-		}
+		waitLobby(t, l, 1, "one in the lobby")
 		second := dial() // accepted by the kernel listener, held until Close has taken the lobby
 		<-late.took      // not in the kernel's queue, which closing the listener resets
 		answers := make(chan string, 2)
@@ -428,17 +418,7 @@ func TestSlots(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
-			l.mu.Lock()
-			n := len(l.lobby)
-			l.mu.Unlock()
-			if n == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("never: the connection in the lobby")
-			}
-		}
+		waitLobby(t, l, 1, "the connection in the lobby")
 		answer := make(chan string, 1)
 		go func() { answer <- stoppingRead(t, c) }()
 		closed := make(chan struct{})
@@ -666,4 +646,21 @@ func (c *stopSeenConn) SetReadDeadline(t time.Time) error {
 		c.once.Do(func() { close(c.stopped) })
 	}
 	return err
+}
+
+// waitLobby waits until l's lobby holds n connections, failing the test
+// after hangGuardSlots with what it waited for.
+func waitLobby(t *testing.T, l *slotListener, n int, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(hangGuardSlots); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		got := len(l.lobby)
+		l.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("never: " + what)
+		}
+	}
 }

@@ -56,21 +56,7 @@ func TestVXLANRefusesAMissingNetns(t *testing.T) {
 // address there is a VTEP like any other. Needs root and ip(8), to make
 // the namespace.
 func TestVXLANRefusesAHostAddressAsRemote(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: making a network namespace needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
-	}
-	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	name, ip := testNetns(t)
 	ip("-n", name, "link", "add", "v0", "type", "veth", "peer", "name", "v1")
 	ip("-n", name, "addr", "add", "10.77.0.1/24", "dev", "v0")
 	ip("-n", name, "link", "set", "v0", "up")
@@ -104,21 +90,7 @@ func TestVXLANRefusesAHostAddressAsRemote(t *testing.T) {
 // open, and delivered its own flood to its VMs again. Needs root and
 // ip(8), to make the namespace.
 func TestVXLANOwnAddressAddedLater(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: making a network namespace needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
-	}
-	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	name, ip := testNetns(t)
 	ip("-n", name, "link", "set", "lo", "up")
 	vc := hub.NewVirtualClock(hub.DefaultEpoch)
 	v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort("0.0.0.0:4789"), Netns: name, VNI: 42,
@@ -168,21 +140,7 @@ func TestVXLANOwnAddressAddedLater(t *testing.T) {
 // hearing none of it. The first port still hears its unicast afterwards.
 // Needs root and ip(8), to make the namespace.
 func TestVXLANOnePortPerUDPPort(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: making a network namespace needs root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
-	}
-	name := fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	name, ip := testNetns(t)
 	ip("-n", name, "link", "set", "lo", "up")
 	ip("-n", name, "addr", "add", "10.77.1.1/32", "dev", "lo")
 	ap := netip.MustParseAddrPort
@@ -255,4 +213,27 @@ func TestVXLANOnePortPerUDPPort(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testNetns makes a network namespace of a fresh name, removed when the
+// test ends, and returns its name and a runner of ip(8) that fails the
+// test on an error. It skips the test without root or ip(8).
+func testNetns(t *testing.T) (name string, ip func(args ...string)) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: making a network namespace needs root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: ip(8) not found (apt-get install iproute2)")
+	}
+	name = fmt.Sprintf("l2t%06x", rand.Uint32()&0xffffff)
+	ip = func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return name, ip
 }
