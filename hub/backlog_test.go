@@ -11,8 +11,9 @@ import (
 
 // What waits for a pausing port is bounded above its high-water mark by a
 // slack that absorbs the rest of the read batches that took it there. The
-// core is fed as Hub.reader feeds it: a batch of frames forwarded whole,
-// Paused looked at only between batches.
+// core is fed a batch of frames whole, Paused looked at only between
+// batches: more than a live Hub's reader sends past a mark (it looks after
+// each frame), so what holds here holds there.
 
 // countQueue is an egress queue whose peer reads nothing: it counts what the
 // core queued and lets the frames go (only its depth matters).
@@ -44,8 +45,8 @@ func (q *countQueue) take() {
 	q.taken++
 }
 
-// readBatch is a read batch as Hub.reader forwards it under one lock (at
-// most 64 frames): one that does not divide the queue lengths, so a batch
+// readBatch is a read batch as large as Hub.reader reads (at most 64
+// frames): one that does not divide the queue lengths, so a batch
 // straddles the high-water mark.
 const readBatch = 63
 

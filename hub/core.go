@@ -165,12 +165,10 @@ type Core struct {
 	// (delayDrained), so that a hold never outlives the frames it waits
 	// for. What lies above the high mark (a quarter of the bound at
 	// least) is room for what held senders still send: a live hub's
-	// reader ends its batch of up to 64 frames, a copy of each per
-	// destination and per duplicate, so it holds 256 such batches of
-	// single copies (128 beside non-pausing delays), 16 ports'
-	// broadcasts in hub mode: more senders held at once lose the excess
-	// (see README). The room is not sized from the ports: 32 ports
-	// broadcasting would need more than the whole bound. A copy
+	// reader stops at the frame that holds its sender, a copy of it per
+	// destination and per duplicate, so it holds 16 384 single copies
+	// (8192 beside non-pausing delays), 128 ports' broadcasts in hub
+	// mode: more senders held at once lose the excess (see README). A copy
 	// for a pausing port that finds the bound reached all the same is
 	// dropped (DropDelayFull) and holds its sender on markWaiters, until
 	// the mark is lowered.

@@ -21,11 +21,11 @@ const (
 	DefaultStall = 2 * time.Second
 	// DefaultBacklog is a pausing port's slack above its high-water mark, in
 	// frames: room for what arrives after its senders were told to stop
-	// (the rest of their read batches, up to 64 frames each, injected
-	// frames, delayed ones coming due) and for the bursts of senders that
-	// cannot be pushed back (PortOptions.NoPushback). Its queue is bounded
-	// at the high-water mark plus the slack; half-way through the slack is
-	// its second mark (see OverflowPause).
+	// (a frame from each: a live reader stops at the frame that pauses its
+	// sender; injected frames, delayed ones coming due) and for the bursts
+	// of senders that cannot be pushed back (PortOptions.NoPushback). Its
+	// queue is bounded at the high-water mark plus the slack; half-way
+	// through the slack is its second mark (see OverflowPause).
 	DefaultBacklog = 8192
 	// DefaultBacklogBytes bounds a pausing port's queue in bytes: the
 	// memory its frames hold (Frame.Footprint, their buffers' size, at

@@ -508,10 +508,13 @@ func (h *Hub) resume(id PortID) {
 	}
 }
 
-// reader reads batches of frames from a's peer and forwards each batch
-// under the lock. While the core holds the port's sender back it reads
-// nothing, so the peer's own buffers fill and it waits, as it would for a
-// slow peer on a direct socket pair.
+// reader reads batches of frames from a's peer and forwards them under the
+// lock. It looks at the core's Paused after each frame: once the core holds
+// the port's sender back it forwards nothing more, keeps the rest of the
+// batch for when the sender is let go, and reads nothing, so the peer's own
+// buffers fill and it waits, as it would for a slow peer on a direct socket
+// pair. A sender thus sends at most one frame (its copies) past a mark, not
+// the rest of a batch.
 func (h *Hub) reader(a *attachment) {
 	stats := a.stats
 	id := a.id
@@ -521,49 +524,70 @@ func (h *Hub) reader(a *attachment) {
 	// its socket may overflow (a KernelDropper answers after Close too).
 	defer a.kernel.count()
 	frames := make([]*Frame, maxReadBatch)
+	var next, n int // frames[next:n] were read and wait to be forwarded
+	// What the reader holds as the attachment ends reached the hub, and is
+	// lost with the peer's port down.
+	defer func() { h.lostRead(a, frames[next:n]) }()
 	for {
-		n, err := a.io.ReadFrames(frames, h.cfg.MaxFrame)
-		a.kernel.count()
-		if err != nil {
-			var fe *FrameError
-			if errors.As(err, &fe) {
-				stats.Drop(fe.Reason)
-				discards.note(fe.Reason, 1, err)
-				continue
+		if next == n {
+			var err error
+			next = 0
+			n, err = a.io.ReadFrames(frames, h.cfg.MaxFrame)
+			a.kernel.count()
+			if err != nil {
+				n = 0
+				var fe *FrameError
+				if errors.As(err, &fe) {
+					stats.Drop(fe.Reason)
+					discards.note(fe.Reason, 1, err)
+					continue
+				}
+				if errors.Is(err, ErrFrameTooLarge) {
+					stats.Drop(DropOversize)
+				}
+				h.detach(a, fmt.Errorf("read: %w", err))
+				return
 			}
-			if errors.Is(err, ErrFrameTooLarge) {
-				stats.Drop(DropOversize)
-			}
-			h.detach(a, fmt.Errorf("read: %w", err))
-			return
 		}
 		h.mu.Lock()
 		if a.detached {
-			// The attachment ended after the peer sent these: they
-			// reached the hub, and are lost with the peer's port down.
 			h.mu.Unlock()
-			for _, f := range frames[:n] {
-				stats.RxFrames.Add(1)
-				stats.RxBytes.Add(uint64(f.Len()))
-			}
-			stats.dropN(DropDown, n)
-			// A peer's last frames as it leaves, or as the hub stops:
-			// counted, and no warning of a clean shutdown.
-			h.log.Debug("frames read as the port's attachment ended, dropped with the port down", "port", a.name, "frames", n)
-			ReleaseAll(frames[:n])
 			return
 		}
-		for i, f := range frames[:n] {
-			h.core.Ingress(id, f)
-			frames[i] = nil
+		paused := false
+		for next < n && !paused {
+			h.core.Ingress(id, frames[next])
+			frames[next] = nil
+			next++
+			paused = h.core.Paused(id)
 		}
-		paused := h.core.Paused(id)
+		if n == 0 {
+			paused = h.core.Paused(id)
+		}
 		h.armLocked()
 		h.mu.Unlock()
 		if paused && !h.waitResume(a) {
 			return
 		}
 	}
+}
+
+// lostRead counts and releases frames a's reader read from its peer but
+// did not forward before the attachment ended: they reached the hub, and
+// are lost with the port down.
+func (h *Hub) lostRead(a *attachment, frames []*Frame) {
+	if len(frames) == 0 {
+		return
+	}
+	for _, f := range frames {
+		a.stats.RxFrames.Add(1)
+		a.stats.RxBytes.Add(uint64(f.Len()))
+	}
+	a.stats.dropN(DropDown, len(frames))
+	// A peer's last frames as it leaves, or as the hub stops: counted, and
+	// no warning of a clean shutdown.
+	h.log.Debug("frames read as the port's attachment ended, dropped with the port down", "port", a.name, "frames", len(frames))
+	ReleaseAll(frames)
 }
 
 // room is the core's OnRoom: it lets the injections waiting for port id

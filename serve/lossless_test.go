@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"sync"
@@ -435,4 +437,44 @@ func waitPaused(t *testing.T, sess *serve.Session, from, to string, sent chan er
 		}
 	}
 	return false, fmt.Errorf("port %s neither paused nor dropping after %v", from, hangGuard)
+}
+
+// TestBroadcastersUnderADelayLoseNothing: many clients in hub mode
+// broadcast at once, every link under a delay, each writing 64 frames per
+// writev(2) so that the hub reads them in whole batches: the hub-wide delay
+// mark pauses each sender at the frame that passes it, so what the paused
+// senders still send (one frame each, a copy per other client) fits the
+// room above the mark and every frame arrives. A reader that forwarded
+// the rest of each batch past the mark sent 20 × 64 × 19 copies, more
+// than that room (16 384), and lost frames as delay-full.
+func TestBroadcastersUnderADelayLoseNothing(t *testing.T) {
+	const clients, size = 20, 60
+	const n = 640 // 10 batches each
+	dir := t.TempDir()
+	cfg := serve.Config{Mode: hub.ModeHub, Stall: noStall, Policy: filepath.Join(dir, "delay.yaml")}
+	if err := os.WriteFile(cfg.Policy, []byte("seed: 1\nrules:\n  - {name: slow, delay: 300ms}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, clients)
+	for i := range names {
+		names[i] = fmt.Sprintf("c%02d", i)
+	}
+	sess, c := startLossSession(t, cfg, names...)
+	var fns []func() error
+	for _, rc := range c {
+		want := map[byte]int{}
+		for _, s := range c {
+			if s != rc {
+				want[s.id] = n
+			}
+		}
+		fns = append(fns, func() error { return receive(rc, want) })
+	}
+	for _, s := range c {
+		fns = append(fns, func() error { return sendBatches(s, size, hubtest.Broadcast, n) })
+	}
+	if err := runAll(fns...); err != nil {
+		t.Fatal(err)
+	}
+	noDrops(t, sess)
 }
