@@ -838,11 +838,20 @@ func TestDefaultSocketDirectory(t *testing.T) {
 	}
 	l.Close()
 
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := control.Listen("", ""); err == nil || !strings.Contains(err.Error(), "has mode 0755") {
-		t.Errorf("Listen with the directory at 0755: got %v, want a refusal naming the mode", err)
+	// Open to others, or to the group only: a group member could remove
+	// or replace the socket.
+	for _, mode := range []os.FileMode{0o755, 0o750, 0o770, 0o710} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("has mode %04o, want 0700", mode)
+		l, err := control.Listen("", "")
+		if err == nil {
+			l.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Listen with the directory at %04o: got %v, want a refusal containing %q", mode, err, want)
+		}
 	}
 	os.RemoveAll(dir)
 	if err := os.Symlink(tmp, dir); err != nil {
