@@ -45,3 +45,21 @@ func TestConfigHashCoversEveryForwardingSetting(t *testing.T) {
 		})
 	}
 }
+
+// TestCaptureMetaSaysTheAgingInForce: the capture header's aging is the
+// time the hub ages MACs out with, the default when the config sets none,
+// not the config's 0.
+func TestCaptureMetaSaysTheAgingInForce(t *testing.T) {
+	for _, tc := range []struct {
+		aging time.Duration
+		want  string
+	}{
+		{0, hub.DefaultAgingTime.String()},
+		{30 * time.Second, "30s"},
+	} {
+		s := &Session{cfg: Config{Mode: hub.ModeSwitch, Aging: tc.aging}}
+		if got := s.captureMeta(nil).Extra["aging"]; got != tc.want {
+			t.Errorf("got captureMeta().Extra[aging] = %q with aging %v, want %q", got, tc.aging, tc.want)
+		}
+	}
+}
