@@ -86,6 +86,7 @@ func TestRunOnAFullDisk(t *testing.T) {
 		{name: "hub-log", fs: fullFS{logs: map[string]int{"hub.log": 100}}, file: "hub.log", note: "note: hub.log stops after 100 bytes ("},
 		{name: "lab-log", fs: fullFS{logs: map[string]int{"lab.log": 100}}, file: "lab.log", note: "note: lab.log stops after 100 bytes ("},
 		{name: "check-txt", fs: fullFS{files: map[string]bool{"check.txt": true}}, file: "check.txt", note: "note: check.txt not written: write "},
+		{name: "report-html", fs: fullFS{files: map[string]bool{"report.html": true}}, file: "report.html", note: "note: report.html not written: write "},
 		{name: "check-json", fs: fullFS{files: map[string]bool{"check.json": true}}, file: "check.json", note: "note: check.json not written: write "},
 		{name: "junit", fs: fullFS{files: map[string]bool{"junit.xml": true}}, file: "junit.xml", note: "note: junit.xml not written: write ", noVerdict: true},
 		{name: "summary-json", fs: fullFS{files: map[string]bool{"summary.json": true}}, note: "summary.json not written: write ", noVerdict: true},

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -284,7 +285,18 @@ func (r *runner) writeReport() {
 	}
 	m, err := report.Build(opts)
 	if err == nil {
-		_, err = m.WriteFile(filepath.Join(r.dir, "report.html"))
+		// The page was built; a disk that does not take it makes it a
+		// file not written, as the others are.
+		var page bytes.Buffer
+		if err := m.WriteHTML(&page); err != nil {
+			r.reportErr = err.Error()
+			r.printf("%8.3f report.html not written: %v\n", r.now().Seconds(), err)
+			return
+		}
+		if !r.writeFile("report.html", page.Bytes(), nil) {
+			r.reportErr = r.fileErrs[len(r.fileErrs)-1].Error
+			return
+		}
 	}
 	if err != nil {
 		r.reportErr = err.Error()
