@@ -10,7 +10,7 @@ import (
 )
 
 // What waits for a pausing port is bounded above its high-water mark by a
-// slack that absorbs the rest of the read batches that took it there. The
+// slack that absorbs what the senders send after they were told to stop. The
 // core is fed a batch of frames whole, Paused looked at only between
 // batches: more than a live Hub's reader sends past a mark (it looks after
 // each frame), so what holds here holds there.
