@@ -224,6 +224,15 @@ func TestReadErrors(t *testing.T) {
 		{"pcapng-spb-first", (&ngBuilder{o: le}).shb().spb(60, f).b, ReadOptions{}, 0, ErrCorrupt, 28, "before any interface"},
 		{"pcapng-caplen", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+20:], 1000); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "captured length 1000 overruns"},
 		{"pcapng-tsresol", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{80}}).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol"},
+		// The finest resolutions 64-bit timestamps cannot hold, just past
+		// 10^-19 and 2^-63: refused at the description, not a panic at
+		// the first packet's timestamp.
+		{"pcapng-tsresol-decimal-20", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{20}}).epb(0, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol 0x14"},
+		{"pcapng-tsresol-binary-64", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{0xc0}}).epb(0, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol 0xc0"},
+		// Interface IDs count from 0: the ID equal to the number of
+		// interfaces is the first one past them, not a panic.
+		{"pcapng-iface-id-equals-count", ng().epb(1, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 1; the section describes 1"},
+		{"pcapng-opb-iface-id-equals-count", ng().opb(1, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 1; the section describes 1"},
 		{"pcapng-huge-unknown-block", append(ng1.Clone().b, le.AppendUint32(le.AppendUint32(nil, 0x0bad), 0xfffffff0)...), ReadOptions{}, 1, ErrTruncated, ng1Len, "4294967280-byte custom block"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -399,6 +408,9 @@ func TestTimestampRange(t *testing.T) {
 		{"decimal-seconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(0)) }, time.Time{}},
 		{"nanoseconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(9)) }, time.Time{}},
 		{"nanoseconds-to-the-last", func() ([]byte, int64) { return ng(math.MaxInt64, resol(9)) }, last},
+		// The finest resolutions a reader accepts, 10^-19 and 2^-63 s.
+		{"decimal-resolution-finest", func() ([]byte, int64) { return ng(math.MaxUint64, resol(19)) }, time.Unix(1, 844_674_407).UTC()},
+		{"binary-resolution-finest", func() ([]byte, int64) { return ng(math.MaxUint64, resol(0x80|63)) }, time.Unix(1, 999_999_999).UTC()},
 		{"offset-max", func() ([]byte, int64) { return ng(1, offset(math.MaxInt64)) }, time.Time{}},
 		{"offset-past-2262", func() ([]byte, int64) { return ng(0, offset(last.Unix()+1)) }, time.Time{}},
 		{"offset-to-the-last-nanosecond", func() ([]byte, int64) { return ng(854775807, resol(9), offset(last.Unix())) }, last},
