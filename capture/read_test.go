@@ -217,7 +217,13 @@ func TestReadErrors(t *testing.T) {
 		{"pcapng-version", func() []byte { b := bytes.Clone(ng1.b); b[12] = 2; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "version 2.0"},
 		{"pcapng-epb-cut", ng().epb(0, 1, f, 60).epb(0, 2, f, 60).b[:ng1Len+40], ReadOptions{}, 1, ErrTruncated, ng1Len, "enhanced packet block"},
 		{"pcapng-header-cut", ng().epb(0, 1, f, 60).epb(0, 2, f, 60).b[:ng1Len+5], ReadOptions{}, 1, ErrTruncated, ng1Len, "block header"},
-		{"pcapng-length-not-aligned", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], uint32(epbLenTest+2)); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "length"},
+		{"pcapng-length-not-aligned", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], uint32(epbLenTest+2)); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "has length"},
+		// A block whose leading and trailing lengths agree on a length
+		// that is not a multiple of 4, which Wireshark refuses too.
+		{"pcapng-length-not-aligned-both", func() []byte {
+			b := le.AppendUint32(le.AppendUint32(ng1.Clone().b, blockNRB), 37)
+			return le.AppendUint32(append(b, make([]byte, 37-12)...), 37)
+		}(), ReadOptions{}, 1, ErrCorrupt, ng1Len, "has length 37"},
 		{"pcapng-length-huge", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], 0xfffffff0); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "exceeds the 1048576-byte limit"},
 		{"pcapng-trailer", func() []byte { b := bytes.Clone(ng1.b); b[len(b)-4]++; return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "trailing length"},
 		{"pcapng-no-interface", ng().epb(3, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 3; the section describes 1"},
@@ -272,6 +278,41 @@ func TestReadErrors(t *testing.T) {
 			}
 			if want := fmt.Sprintf("packet %d at byte %d: ", tc.packets+1, tc.offset); !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("got %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
+// TestReadLengthClamps: a record never reports more data than its
+// interface's snaplen allows, nor an original length short of the data.
+func TestReadLengthClamps(t *testing.T) {
+	le := binary.LittleEndian
+	f := frame(100, 1, 2, 0)
+	for _, tc := range []struct {
+		name          string
+		in            []byte
+		data, origLen int
+	}{
+		// A Simple Packet Block has no captured length: its data is what
+		// fits under the snaplen, not the block's padding after it.
+		{"spb-cut-by-snaplen", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 61).spb(100, f[:61]).b, 61, 100},
+		{"spb-no-snaplen", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0).spb(100, f[:61]).b, 64, 100},
+		{"spb-whole", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 61).spb(60, f[:60]).b, 60, 60},
+		// Some writers leave the original length 0, or below the
+		// captured one: it is at least what was captured.
+		{"pcap-orig-zero", newPcap(le, false, 65536, 1).rec(1, 0, f, 0).b, 100, 100},
+		{"pcap-orig-short", newPcap(le, false, 65536, 1).rec(1, 0, f, 60).b, 100, 100},
+		{"pcap-orig-long", newPcap(le, false, 65536, 1).rec(1, 0, f[:60], 100).b, 60, 100},
+		{"epb-orig-zero", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0).epb(0, 1, f, 0).b, 100, 100},
+		{"opb-orig-short", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0).opb(0, 1, f, 60).b, 100, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := readAll(t, tc.in)
+			if len(got) != 1 {
+				t.Fatalf("got %d packets, want 1", len(got))
+			}
+			if p := got[0]; len(p.Data) != tc.data || p.OrigLen != tc.origLen {
+				t.Errorf("got %d bytes of data, original length %d; want %d, %d", len(p.Data), p.OrigLen, tc.data, tc.origLen)
 			}
 		})
 	}
