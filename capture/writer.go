@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -163,6 +165,52 @@ func (w *writer) openSegment() error {
 		return err
 	}
 	w.segment = o
+	return nil
+}
+
+// probeDir tries, for a per-port capture, what creating a port's file
+// will do, in the directory the files go to: it creates a file there
+// (through Config.Create) that no port's name makes, writes it a port
+// file's header, and removes it (Config.Remove). A directory that takes no
+// file (read-only, not the user's) or no header (a full disk) fails the
+// capture before it starts, as the segment's file does, rather than
+// every port's file once its port is added. Called by Open, before the
+// writer goroutine starts; a path that is taken is left alone.
+func (w *writer) probeDir() error {
+	dir := filepath.Dir(w.cfg.Path)
+	var path string
+	for i := 0; ; i++ {
+		// A port's file is PortPath's: "run-NAME.pcapng", never a dot file.
+		path = filepath.Join(dir, fmt.Sprintf(".%s.l2hub-probe-%d-%d", filepath.Base(w.cfg.Path), os.Getpid(), i))
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) || i == 99 {
+			break
+		}
+	}
+	refuse := func(what string, err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the probe's name means nothing to the user
+		}
+		return fmt.Errorf("capture %s: per-port files cannot be %s in %s: %w", w.cfg.Path, what, dir, err)
+	}
+	f, err := w.cfg.Create(path)
+	if err != nil {
+		return refuse("created", err)
+	}
+	o := &output{w: w, base: path, port: &portDesc{name: "probe"}}
+	o.header()
+	n, err := f.Write(o.batch)
+	if err == nil && n < len(o.batch) {
+		err = io.ErrShortWrite
+	}
+	o.clearBatch()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	_ = w.cfg.Remove(path)
+	if err != nil {
+		return refuse("written", err)
+	}
 	return nil
 }
 
