@@ -591,8 +591,8 @@ func (s *Sink) signal() {
 }
 
 // Close writes everything queued, closes every file and stops the writer.
-// Events observed afterwards are dropped and counted. It returns the first
-// error the Sink met (already logged); later calls return the same.
+// Events observed afterwards are dropped and counted. It returns Err (already
+// logged); later calls return the same.
 //
 // Close waits for as long as the writer makes progress. A file or stream
 // that takes nothing for Config.CloseTimeout (a pipe whose reader stopped
@@ -726,7 +726,8 @@ func (s *Sink) Stats() Stats {
 	}
 }
 
-// Err returns the first error writing or closing a file, nil if none.
+// Err returns the error of the file that failed last (writing or closing
+// it), nil if none failed.
 func (s *Sink) Err() error { return s.w.firstErr() }
 
 // Files lists the files created so far, in creation order: those whose

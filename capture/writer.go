@@ -796,7 +796,9 @@ func (o *output) flush() {
 }
 
 // fail marks the output dead, logs err once and keeps it as the Sink's
-// error if it is the first. Later packets for the output are dropped and
+// error: the latest, so that once a capture resumed in a new file and
+// that one failed too, the error names the file that failed last, not one
+// the capture went on from. Later packets for the output are dropped and
 // counted.
 func (o *output) fail(err error) {
 	if o.failed {
@@ -811,9 +813,7 @@ func (o *output) fail(err error) {
 		w.cfg.Logger.Error("capture: could not start the file; the frames for it are dropped", "path", o.path, "err", err)
 	}
 	w.mu.Lock()
-	if w.err == nil {
-		w.err = err
-	}
+	w.err = err
 	w.mu.Unlock()
 }
 
