@@ -208,8 +208,8 @@ type Config struct {
 	// header into; nil means os.Remove.
 	Remove func(path string) error
 	// Cancel, once closed, ends Open's wait for a named pipe's reader
-	// (serve closes it on its first signal): Open then fails with
-	// ErrCanceled. Nil waits for as long as it takes.
+	// (serve closes it on its first signal): Open then fails. Nil waits
+	// for as long as it takes.
 	Cancel <-chan struct{}
 
 	stream bool // Path is standard output, a named pipe or a device (set by normalize)
@@ -448,7 +448,7 @@ func openFIFO(path string, cancel <-chan struct{}, log *slog.Logger) (*os.File, 
 		}
 		rd.Close()
 	}
-	return nil, fmt.Errorf("%w on the named pipe %s", ErrCanceled, path)
+	return nil, fmt.Errorf("stopped while waiting for a reader on the named pipe %s", path)
 }
 
 // stdoutStream returns f, standard output, as a capture stream: the same

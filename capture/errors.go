@@ -27,10 +27,6 @@ var (
 	// Config.CloseTimeout while Sink.Close waited for it: a pipe whose
 	// reader stopped reading, say.
 	ErrWriteStuck = errors.New("writes stuck")
-	// ErrCanceled reports an Open that Config.Cancel ended while it
-	// waited for a reader on a named pipe: nothing failed, the caller
-	// stopped it (serve, on a signal).
-	ErrCanceled = errors.New("stopped while waiting for a reader")
 )
 
 // A ReadError says where reading stopped. Packets returned before it are

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 
-	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/internal/atomicfile"
@@ -44,10 +43,7 @@ var ErrProbeNoVerdict = errors.New("probe gave no verdict (its target never appe
 // checker, its report. A capture that takes nothing while it closes (a
 // stream whose reader stopped reading: capture.ErrWriteStuck, after
 // CaptureConfig.CloseTimeout) does not hold the exit: the counters are
-// printed all the same and Run returns its error. When ctx ends while the
-// capture waits for a reader on its named pipe, Run returns nil at once,
-// having logged that nothing ran (no counters, no summary: the run never
-// began), since a stop asked for is no failure. A refused start leaves
+// printed all the same and Run returns its error. A refused start leaves
 // no file touched. The files
 // it writes later (the ready file once bound, the summary at exit) are
 // checked first, before anything is bound: a path that cannot be written
@@ -83,14 +79,6 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		ctl.close()
 		met.close()
-		if errors.Is(err, capture.ErrCanceled) && ctx.Err() != nil {
-			// A signal ended the wait for the capture pipe's reader:
-			// the user stopped a run that never began, which is no
-			// failure (exit 0, as for any run a signal stopped).
-			log.Info("stopped before the start: no reader came to the capture's named pipe; nothing ran",
-				"pipe", cfg.Capture.File, "reason", context.Cause(ctx))
-			return nil
-		}
 		return err
 	}
 

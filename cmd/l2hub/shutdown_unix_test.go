@@ -228,8 +228,7 @@ func TestSIGHUPIgnoredAtStartStaysIgnored(t *testing.T) {
 
 // A capture to a named pipe no reader has opened yet: serve says it waits
 // for one, and Ctrl-C ends the wait (it used to block in open(2), silent
-// and deaf to signals, with its ports already listening), with exit
-// status 0, as any run a signal stopped, and a plain word that nothing ran.
+// and deaf to signals, with its ports already listening).
 func TestServeWaitingForACaptureReaderStops(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "live.pcapng")
@@ -239,14 +238,13 @@ func TestServeWaitingForACaptureReaderStops(t *testing.T) {
 	l2hubBinary(t)
 	p := launchBinary(t, nil, "serve", "--port", "a=tcp:127.0.0.1:0", "--control", "off", "--capture", fifo)
 	p.waitStderr("waiting for a reader on the named pipe")
-	if err := p.stop(syscall.SIGINT); err != nil {
-		t.Fatalf("l2hub stopped while waiting for a reader: %v, want exit status 0; stderr:\n%s", err, p.stderr.String())
+	err := p.stop(syscall.SIGINT)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("l2hub stopped while waiting for a reader: %v, want exit status 1; stderr:\n%s", err, p.stderr.String())
 	}
-	if want := "no reader came to the capture's named pipe"; !strings.Contains(p.stderr.String(), want) {
+	if want := "stopped while waiting for a reader on the named pipe " + fifo; !strings.Contains(p.stderr.String(), want) {
 		t.Errorf("stderr does not say %q:\n%s", want, p.stderr.String())
-	}
-	if strings.Contains(p.stderr.String(), "l2hub: capture") {
-		t.Errorf("stderr says an error:\n%s", p.stderr.String())
 	}
 }
 
