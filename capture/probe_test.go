@@ -2,6 +2,7 @@ package capture
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -73,5 +74,39 @@ func TestPerPortDirReadOnly(t *testing.T) {
 		t.Errorf("Open(per port) in a read-only directory = nil error, want EACCES")
 	} else if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), dir) {
 		t.Errorf("Open(per port) in a read-only directory = %v, want EACCES naming %s", err, dir)
+	}
+}
+
+// TestPerPortProbeTouchesNoOnesFile: the probe takes a name no file has:
+// with a symlink at its first name it takes another, leaving the link and
+// its target as they were; with every name it tries taken it probes
+// nothing, rather than truncate and remove one of them.
+func TestPerPortProbeTouchesNoOnesFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Path: filepath.Join(dir, "run.pcapng"), PerPort: true, Meta: testMeta}
+	name := func(i int) string {
+		return filepath.Join(dir, fmt.Sprintf(".run.pcapng.l2hub-probe-%d-%d", os.Getpid(), i))
+	}
+	target := filepath.Join(t.TempDir(), "someones")
+	if err := os.WriteFile(target, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, name(0)); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, mustOpen(t, cfg))
+	if b, err := os.ReadFile(name(0)); err != nil || string(b) != "keep" {
+		t.Errorf("the symlink at the probe's first name reads %q, %v; want it and its target as they were", b, err)
+	}
+	for i := 1; i < 100; i++ {
+		if err := os.WriteFile(name(i), []byte("keep"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustClose(t, mustOpen(t, cfg))
+	for i := range 100 {
+		if b, err := os.ReadFile(name(i)); err != nil || string(b) != "keep" {
+			t.Errorf("%s reads %q, %v after Open; want it as it was", name(i), b, err)
+		}
 	}
 }

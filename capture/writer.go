@@ -179,11 +179,14 @@ func (w *writer) openSegment() error {
 func (w *writer) probeDir() error {
 	dir := filepath.Dir(w.cfg.Path)
 	var path string
-	for i := 0; ; i++ {
+	for i := 0; path == ""; i++ {
+		if i == 100 {
+			return nil // every name taken: no probe, rather than someone's file
+		}
 		// A port's file is PortPath's: "run-NAME.pcapng", never a dot file.
-		path = filepath.Join(dir, fmt.Sprintf(".%s.l2hub-probe-%d-%d", filepath.Base(w.cfg.Path), os.Getpid(), i))
-		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) || i == 99 {
-			break
+		p := filepath.Join(dir, fmt.Sprintf(".%s.l2hub-probe-%d-%d", filepath.Base(w.cfg.Path), os.Getpid(), i))
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			path = p
 		}
 	}
 	refuse := func(what string, err error) error {
@@ -193,7 +196,10 @@ func (w *writer) probeDir() error {
 		}
 		return fmt.Errorf("capture %s: per-port files cannot be %s in %s: %w", w.cfg.Path, what, dir, err)
 	}
-	f, err := w.cfg.Create(path)
+	f, err := w.cfg.createNew(path) // O_EXCL: a name taken since is no one's to clobber
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
 	if err != nil {
 		return refuse("created", err)
 	}
