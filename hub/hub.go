@@ -380,7 +380,8 @@ func (h *Hub) logLater(level slog.Level, msg string, args ...any) {
 // flushLog logs the records logLater kept, in the order they were kept;
 // mu is not held. Once it returns, the caller's own records are logged.
 // A logger that blocks holds the goroutine that logs (an Attach, a
-// detaching peer's reader), never the hub's lock.
+// detaching peer's reader), never the hub's lock; but, through logMu, it
+// holds every later attach and detach with it, and the hub's shutdown.
 func (h *Hub) flushLog() {
 	h.logMu.Lock()
 	defer h.logMu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,26 +31,52 @@ func (w *stuckWriter) Write(p []byte) (int, error) {
 
 func (w *stuckWriter) release() { w.once.Do(func() { close(w.gate) }) }
 
+// stickyStdout is a stdout read until stick is called, and then no more
+// (serve 2>&1 | less, paused once the banner was read).
+type stickyStdout struct {
+	syncbuf.Buffer
+	stuck atomic.Bool
+	gate  chan struct{}
+}
+
+func (w *stickyStdout) Write(p []byte) (int, error) {
+	if w.stuck.Load() {
+		<-w.gate
+	}
+	return w.Buffer.Write(p)
+}
+
 // TestStuckStderrHoldsNothing: with a stderr that never takes a byte,
 // serve starts, peers attach and detach on one port (more log lines than
 // stderr's queue holds), two other ports still forward between their
 // clients, and a signal stops it, with its summary written and its ready
-// file removed.
+// file removed; also when stdout, where the text summary goes, stops
+// being read too.
 func TestStuckStderrHoldsNothing(t *testing.T) {
+	for _, stdoutStuck := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stderr", true: "stderr-and-stdout"}[stdoutStuck], func(t *testing.T) {
+			testStuckOutput(t, stdoutStuck)
+		})
+	}
+}
+
+func testStuckOutput(t *testing.T, stdoutStuck bool) {
 	defer func(n int) { stderrQueue = n }(stderrQueue)
 	stderrQueue = 16 << 10 // some hundred records: the churn below fills it
 	dir := t.TempDir()
 	ctl, summary, readyFile := filepath.Join(dir, "ctl.sock"), filepath.Join(dir, "s.json"), filepath.Join(dir, "ready")
 	stderr := &stuckWriter{gate: make(chan struct{})}
-	p := &inProcess{t: t, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, sigs: make(chan os.Signal, 2), code: make(chan int, 1)}
+	stdout := &stickyStdout{gate: make(chan struct{})}
+	p := &inProcess{t: t, stdout: &stdout.Buffer, stderr: &syncbuf.Buffer{}, sigs: make(chan os.Signal, 2), code: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		p.code <- runProcess(ctx, []string{"serve", "--port", "a=tcp:127.0.0.1:0", "--port", "b=tcp:127.0.0.1:0", "--port", "c=tcp:127.0.0.1:0",
-			"--control", ctl, "--summary", summary, "--ready-file", readyFile}, p.stdout, stderr, p.sigs,
+			"--control", ctl, "--summary", summary, "--ready-file", readyFile}, stdout, stderr, p.sigs,
 			func(sig os.Signal) { t.Errorf("forced exit by %v", sig) })
 	}()
 	t.Cleanup(func() {
 		stderr.release() // whatever failed, let the session's goroutines end
+		close(stdout.gate)
 		cancel()
 		select {
 		case <-p.code:
@@ -88,6 +115,7 @@ func TestStuckStderrHoldsNothing(t *testing.T) {
 
 	exchange(t, addrs["a"], addrs["b"], ctl)
 
+	stdout.stuck.Store(stdoutStuck)
 	p.sigs <- syscall.SIGINT
 	if code := p.exit(); code != 0 {
 		t.Errorf("got exit status %d, want 0", code)

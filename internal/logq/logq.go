@@ -53,6 +53,10 @@ func New(w io.Writer, max int, notice func(lines uint64) []byte) *Writer {
 	return q
 }
 
+// noticeRoom is the room a Write wants beside its own before it makes the
+// notice of the lines dropped: more than a notice takes.
+const noticeRoom = 512
+
 // DropNotice is the default notice: "N log lines dropped: stderr was not
 // being read".
 func DropNotice(lines uint64) []byte {
@@ -66,7 +70,9 @@ func DropNotice(lines uint64) []byte {
 func (q *Writer) Write(p []byte) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.dropped > 0 && !q.closed {
+	// The notice is made only when it may fit: a stderr nobody reads
+	// must not cost every dropped write a record's formatting.
+	if q.dropped > 0 && !q.closed && q.size+noticeRoom+len(p) <= q.max {
 		if n := q.notice(q.dropped); q.size+len(n)+len(p) <= q.max {
 			q.dropped = 0
 			q.push(n)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +190,31 @@ func TestFlushWaits(t *testing.T) {
 	})
 	if got := w.String(); got != "one\n" {
 		t.Errorf("got output %q after Flush, want %q", got, "one\n")
+	}
+}
+
+// TestFullQueueMakesNoNotice: while the queue has no room, a dropped write
+// does not make the notice (a record's formatting, on the caller's
+// goroutine, perhaps the hub's loop): it is made once there is room.
+func TestFullQueueMakesNoNotice(t *testing.T) {
+	w := newStuck()
+	t.Cleanup(w.release)
+	var made atomic.Int64
+	q := logq.New(w, 1000, func(lines uint64) []byte {
+		made.Add(1)
+		return logq.DropNotice(lines)
+	})
+	within(t, "Write to a full queue", func() {
+		for i := range 1000 {
+			q.Write([]byte(line(i)))
+		}
+	})
+	if n := made.Load(); n != 0 {
+		t.Errorf("the notice was made %d times while the queue was full, want none", n)
+	}
+	w.release()
+	closeQ(t, q)
+	if n := made.Load(); n == 0 || !strings.Contains(w.String(), "900 log lines dropped") {
+		t.Errorf("made the notice %d times, output ends %q; want it made once there was room", n, w.String()[max(0, len(w.String())-80):])
 	}
 }
