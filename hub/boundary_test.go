@@ -234,3 +234,63 @@ func TestConfigRefusesWhatCannotWork(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardingIgnoresAgedEntries: a unicast frame to a MAC whose entry
+// has aged out, but that no sweep has removed yet, is flooded, not sent
+// to the port it was last seen on.
+func TestForwardingIgnoresAgedEntries(t *testing.T) {
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: clock, AgingTime: 10 * time.Second})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	b, _ := c.AddPort("b", "", hub.Discard{})
+	qc := &manualQueue{}
+	c.AddPort("c", "", qc)
+	c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macA, "")))
+	clock.Advance(10 * time.Second)
+	c.Ingress(b, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macB, ""))) // a sweep: macA is 10s old, kept
+	clock.Advance(time.Nanosecond)
+	hub.ReleaseAll(qc.frames)
+	qc.frames = nil
+	c.Ingress(b, hub.FrameOf(hubtest.Frame(macA, macB, "to a")))
+	if len(qc.frames) != 1 {
+		t.Errorf("unicast to a MAC aged out 1ns ago: c got %d frames, want 1 (flooded)", len(qc.frames))
+	}
+	hub.ReleaseAll(qc.frames)
+}
+
+// dropTo is a policy that drops every frame on the links to one port.
+type dropTo string
+
+func (p dropTo) Decide(_ time.Duration, l hub.Link, _ []byte, d *hub.Decision) {
+	d.Drop = l.ToName == string(p) || p == "*"
+}
+
+// ingressDrops records, for each ingress event, whether it was dropped.
+type ingressDrops []bool
+
+func (r *ingressDrops) Observe(ev *hub.Event) {
+	if ev.Dir == hub.Ingress {
+		*r = append(*r, ev.Dropped)
+	}
+}
+
+// TestIngressIsDroppedOnlyWhenNothingWasDelivered: an observer sees an
+// arriving frame as dropped when the policy dropped it on every link, not
+// when it dropped it on some and delivered it on others.
+func TestIngressIsDroppedOnlyWhenNothingWasDelivered(t *testing.T) {
+	for _, tc := range []struct {
+		drop string
+		want bool
+	}{{"b", false}, {"*", true}} {
+		rec := &ingressDrops{}
+		c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Observers: []hub.Observer{rec}})
+		c.SetPolicy(dropTo(tc.drop))
+		a, _ := c.AddPort("a", "", hub.Discard{})
+		c.AddPort("b", "", hub.Discard{})
+		c.AddPort("c", "", hub.Discard{})
+		c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, macA, "")))
+		if len(*rec) != 1 || (*rec)[0] != tc.want {
+			t.Errorf("policy dropping on links to %q: got ingress dropped %v, want [%v]", tc.drop, *rec, tc.want)
+		}
+	}
+}
