@@ -570,8 +570,8 @@ func (h *Hub) reader(a *attachment) {
 	defer a.kernel.count()
 	frames := make([]*Frame, maxReadBatch)
 	var next, n int // frames[next:n] were read and wait to be forwarded
-	// What the reader holds as the attachment ends reached the hub, and is
-	// lost with the peer's port down.
+	// What the reader holds as the attachment ends is lost with the peer's
+	// port down.
 	defer func() { h.lostRead(a, frames[next:n]) }()
 	for {
 		if next == n {
@@ -618,15 +618,13 @@ func (h *Hub) reader(a *attachment) {
 }
 
 // lostRead counts and releases frames a's reader read from its peer but
-// did not forward before the attachment ended: they reached the hub, and
-// are lost with the port down.
+// did not forward before the attachment ended: they are lost with the port
+// down, counted as dropped on a and not received, since they never reached
+// forwarding (RxFrames counts what did, as a capture's isb_ifrecv does, so
+// that a replay of the capture finds the live counts).
 func (h *Hub) lostRead(a *attachment, frames []*Frame) {
 	if len(frames) == 0 {
 		return
-	}
-	for _, f := range frames {
-		a.stats.RxFrames.Add(1)
-		a.stats.RxBytes.Add(uint64(f.Len()))
 	}
 	a.stats.dropN(DropDown, len(frames))
 	// A peer's last frames as it leaves, or as the hub stops: counted, and
