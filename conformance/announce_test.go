@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -140,7 +141,8 @@ func TestAnnounceEncoderBounds(t *testing.T) {
 		{"empty-device", Announce{}, ErrInvalidInput},
 		{"long-device", Announce{DeviceID: strings.Repeat("d", 65)}, ErrInvalidInput},
 		{"bad-utf8-device", Announce{DeviceID: "\xff"}, ErrUTF8},
-		{"17-services", Announce{DeviceID: "d", Services: make([]string, 17)}, ErrInvalidInput},
+		// Valid names, so that only the count is wrong.
+		{"17-services", Announce{DeviceID: "d", Services: slices.Repeat([]string{"s"}, MaxServices+1)}, ErrInvalidInput},
 		{"empty-service", Announce{DeviceID: "d", Services: []string{""}}, ErrInvalidInput},
 		{"long-service", Announce{DeviceID: "d", Services: []string{strings.Repeat("s", 65)}}, ErrInvalidInput},
 	}
@@ -151,6 +153,31 @@ func TestAnnounceEncoderBounds(t *testing.T) {
 			}
 		})
 	}
+	if _, err := (Announce{DeviceID: "d", Services: slices.Repeat([]string{"s"}, 17)}).MarshalBinary(); err == nil || !strings.Contains(err.Error(), "17 services, at most 16") {
+		t.Errorf("MarshalBinary(17 services) error = %v, want one naming 17 services", err)
+	}
+	if _, err := (Announce{DeviceID: "d", Services: slices.Repeat([]string{"s"}, 16)}).MarshalBinary(); err != nil {
+		t.Errorf("MarshalBinary(16 services) error = %v, want nil", err)
+	}
+}
+
+// announceOfLen returns an announce whose encoding is exactly n bytes
+// (42 + 2 .. MaxAnnounceLen), its services filled with names of the
+// longest length first.
+func announceOfLen(t *testing.T, n int) []byte {
+	t.Helper()
+	a := Announce{DeviceID: "d", Port: 37020}
+	rest := n - 42 // magic, version, "d" with its length, port, key, count
+	for rest > 1+MaxServiceNameLen+1 {
+		a.Services = append(a.Services, strings.Repeat("s", MaxServiceNameLen))
+		rest -= 1 + MaxServiceNameLen
+	}
+	a.Services = append(a.Services, strings.Repeat("t", rest-1))
+	b, err := a.MarshalBinary()
+	if err != nil || len(b) != n {
+		t.Fatalf("announceOfLen(%d): got %d bytes, %v", n, len(b), err)
+	}
+	return b
 }
 
 // A receiver sees at most 256 bytes (§2.3): it accepts an announce whose
@@ -167,6 +194,8 @@ func TestParseReceivedAnnounce(t *testing.T) {
 		{"small", good, nil},
 		{"fields-fit-datagram-long", padded, nil},
 		{"fields-past-256", big, ErrTruncated},
+		{"fields-end-at-256", announceOfLen(t, AnnounceRecvLimit), nil},
+		{"fields-end-at-257", announceOfLen(t, AnnounceRecvLimit+1), ErrTruncated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

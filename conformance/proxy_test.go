@@ -181,3 +181,23 @@ func TestSMRequestCodec(t *testing.T) {
 		t.Errorf("response lengths differ from SMResponseLen/BNResponseLen")
 	}
 }
+
+// TestProxyResponseCodecs: both replies round-trip every field (a LIST
+// count above 255 keeps its high byte), and one byte short is truncated.
+func TestProxyResponseCodecs(t *testing.T) {
+	sm := AppendSMResponse(nil, 1)
+	if status, err := ParseSMResponse(sm); err != nil || status != 1 {
+		t.Errorf("got ParseSMResponse(%x) = %d, %v; want 1, nil", sm, status, err)
+	}
+	if _, err := ParseSMResponse(sm[:SMResponseLen-1]); !errors.Is(err, ErrTruncated) {
+		t.Errorf("got ParseSMResponse(%d bytes) error %v, want ErrTruncated", SMResponseLen-1, err)
+	}
+	want := BNResponse{Status: 2, Count: 0x1234}
+	bn := AppendBNResponse(nil, want)
+	if r, err := ParseBNResponse(bn); err != nil || r != want {
+		t.Errorf("got ParseBNResponse(%x) = %+v, %v; want %+v", bn, r, err, want)
+	}
+	if _, err := ParseBNResponse(bn[:BNResponseLen-1]); !errors.Is(err, ErrTruncated) {
+		t.Errorf("got ParseBNResponse(%d bytes) error %v, want ErrTruncated", BNResponseLen-1, err)
+	}
+}

@@ -125,6 +125,30 @@ func TestWebPagesCannotSteerTheHub(t *testing.T) {
 	}
 }
 
+// TestPolicyUploadOverLimitRefused: a policy upload over MaxPolicyBytes is
+// refused whole, not cut at the limit and installed without its tail (a
+// comment runs to the end, so the cut one would still parse); one of
+// exactly the limit is taken.
+func TestPolicyUploadOverLimitRefused(t *testing.T) {
+	target, path := serveFake(t, "")
+	c := control.NewClient(path, "")
+	ctx := context.Background()
+	const head = "rules: []\n#"
+	over := head + strings.Repeat("x", control.MaxPolicyBytes+1-len(head))
+	err := c.ReplacePolicy(ctx, "p.yaml", []byte(over))
+	var ce *control.Error
+	if !errors.As(err, &ce) || ce.Status != 400 || !strings.Contains(err.Error(), "policy p.yaml is larger than 1048576 bytes") {
+		t.Errorf("ReplacePolicy(%d bytes) = %v, want 400, larger than 1048576 bytes", len(over), err)
+	}
+	if target.policy != "good-1" {
+		t.Errorf("after the refused upload, a policy of %d bytes is in force, want good-1", len(target.policy))
+	}
+	atLimit := over[:control.MaxPolicyBytes]
+	if err := c.ReplacePolicy(ctx, "p.yaml", []byte(atLimit)); err != nil || target.policy != atLimit {
+		t.Errorf("ReplacePolicy(%d bytes) = %v, policy in force %d bytes; want it taken", len(atLimit), err, len(target.policy))
+	}
+}
+
 // TestEmptyRequestsAreRefused: a policy upload that defines nothing and a
 // partition without a name (or with trailing or unknown data) are refused
 // with a clear error, and nothing changes; a policy that says "no rules"
@@ -838,11 +862,20 @@ func TestDefaultSocketDirectory(t *testing.T) {
 	}
 	l.Close()
 
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := control.Listen("", ""); err == nil || !strings.Contains(err.Error(), "has mode 0755") {
-		t.Errorf("Listen with the directory at 0755: got %v, want a refusal naming the mode", err)
+	// Open to others, or to the group only: a group member could remove
+	// or replace the socket.
+	for _, mode := range []os.FileMode{0o755, 0o750, 0o770, 0o710} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("has mode %04o, want 0700", mode)
+		l, err := control.Listen("", "")
+		if err == nil {
+			l.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Listen with the directory at %04o: got %v, want a refusal containing %q", mode, err, want)
+		}
 	}
 	os.RemoveAll(dir)
 	if err := os.Symlink(tmp, dir); err != nil {

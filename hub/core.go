@@ -857,7 +857,7 @@ func (c *Core) deliver(at time.Time, dst PortID, f *Frame, notes []Note, from Po
 			link.drops++
 		}
 		if reason == DropBacklogFull {
-			c.congest(dp, from, at, depth.Taken, true) // its sender goes on at most to the end of its batch
+			c.congest(dp, from, at, depth.Taken, true) // a live reader forwards nothing more of its sender's
 		}
 	} else {
 		f.Retain() // keep the bytes valid for observers after the queue owns f

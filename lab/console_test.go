@@ -3,7 +3,6 @@ package lab
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,7 +47,7 @@ type console struct {
 func newConsole(t *testing.T) *console {
 	t.Helper()
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
-	log, err := os.Create(filepath.Join(t.TempDir(), "a.log"))
+	log, err := createLog(osFS{}, filepath.Join(t.TempDir(), "a.log"), "a.log", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,11 @@
 // VM, the running binary re-executed in a hidden mode, kills the VM's
 // process group: see vm_linux.go); and writes the run directory: console logs, lab.log, hub.log,
 // capture.pcapng, check.txt, summary.json, summary.txt, junit.xml and
-// report.html (package report: the run as a timeline page).
+// report.html (package report: the run as a timeline page). The files
+// written at the end are written whole or not at all; a log that stops
+// early (a full disk) stops at its first failed write, and the run says
+// where (FileError, files.go); a pass without summary.json or junit.xml is
+// no pass (Verdict).
 // Repeat runs a lab over consecutive seeds to hunt flakes.
 //
 // The deciding logic is a judge that reads no clock and starts nothing:
@@ -42,6 +46,6 @@
 // page), hub (the Clock), internal/wallclock, internal/yamlfile,
 // internal/suggest (a mistyped --var's nearest name), internal/shell
 // (quoted command lines, failure codes), internal/tied (the thread that
-// forks the VMs) and internal/unixpath (whether the run's sockets fit in
-// its directory).
+// forks the VMs), internal/unixpath (whether the run's sockets fit in
+// its directory) and internal/atomicfile (files written whole).
 package lab

@@ -329,7 +329,7 @@ func writeErrorJUnit(dir, file, what, msg string, err error, now time.Time) erro
 	}
 	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	suite := errorSuite(file, name, what, msg, dir, err, now)
-	return writeJUnitFile(filepath.Join(dir, "junit.xml"), []junitSuite{suite})
+	return writeJUnitFile(osFS{}, filepath.Join(dir, "junit.xml"), []junitSuite{suite})
 }
 
 // errorSuite is the test suite of a lab (file) that did not run: one case,
@@ -345,7 +345,7 @@ func errorSuite(file, name, what, msg, dir string, err error, now time.Time) jun
 // path: a test suite per run, named after its seed ("pair seed 8"), each
 // as the run's own junit.xml has it.
 func WriteRepeatJUnit(path string, runs []*Summary) error {
-	return writeJUnitFile(path, repeatSuites(runs))
+	return writeJUnitFile(osFS{}, path, repeatSuites(runs))
 }
 
 // repeatSuites are the runs' suites; a run whose directory is gone
@@ -363,16 +363,12 @@ func repeatSuites(runs []*Summary) []junitSuite {
 	return suites
 }
 
-// writeJUnitFile writes suites to path as one document, whole or not at
-// all.
-func writeJUnitFile(path string, suites []junitSuite) error {
+// writeJUnitFile writes suites to path through fs as one document, whole
+// or not at all.
+func writeJUnitFile(fs runFS, path string, suites []junitSuite) error {
 	var b strings.Builder
 	if err := writeJUnit(&b, suites); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fs.WriteFile(path, []byte(b.String()))
 }

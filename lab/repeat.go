@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 // directories of passing runs are removed. n = 1 is one run in opts.Dir
 // itself (with keepFailing, a pass leaves its junit.xml there alone). It
 // stops early when ctx ends; the error is the first run that could not be
-// set up.
+// set up, or, after n runs, the junit.xml of them all not written.
 func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) ([]*Summary, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -56,7 +57,7 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 		fmt.Fprintf(opts.Out, "\n=== run %d of %d: seed %d\n", i+1, n, o.Seed)
 		s, err := Run(ctx, l, o)
 		if err != nil && s == nil {
-			writeRepeatJUnit(opts.Out, root, runs, setupSuite(l, o, err, clockOf(opts).Now()))
+			writeRepeatJUnit(opts, root, runs, setupSuite(l, o, err, clockOf(opts).Now()))
 			return runs, err
 		}
 		runs = append(runs, s)
@@ -65,7 +66,9 @@ func Repeat(ctx context.Context, l *Lab, opts Options, n int, keepFailing bool) 
 		}
 	}
 	WriteRepeatTable(opts.Out, runs, keepFailing)
-	writeRepeatJUnit(opts.Out, root, runs, nil)
+	if err := writeRepeatJUnit(opts, root, runs, nil); err != nil {
+		return runs, fmt.Errorf("the runs ended, but %v: their verdict cannot be read from it", err)
+	}
 	return runs, nil
 }
 
@@ -124,15 +127,21 @@ func CheckRepeat(l *Lab, opts Options, n int) error {
 // writeRepeatJUnit writes the runs' test suites to root/junit.xml, for a
 // CI job that publishes one file (each run's own stays in its directory,
 // unless --keep-failing removed it), with, if a run could not be set up,
-// its suite (setup) last; and says why if it cannot.
-func writeRepeatJUnit(out io.Writer, root string, runs []*Summary, setup *junitSuite) {
+// its suite (setup) last; and says why if it cannot, returning the error.
+func writeRepeatJUnit(opts Options, root string, runs []*Summary, setup *junitSuite) error {
 	suites := repeatSuites(runs)
 	if setup != nil {
 		suites = append(suites, *setup)
 	}
-	if err := writeJUnitFile(filepath.Join(root, "junit.xml"), suites); err != nil {
-		fmt.Fprintf(out, "junit.xml not written: %v\n", err)
+	fs := opts.fs
+	if fs == nil {
+		fs = osFS{}
 	}
+	if err := writeJUnitFile(fs, filepath.Join(root, "junit.xml"), suites); err != nil {
+		fmt.Fprintf(opts.Out, "junit.xml not written: %v\n", err)
+		return fmt.Errorf("junit.xml not written: %w", err)
+	}
+	return nil
 }
 
 // setupSuite is the test suite of a run of --repeat (opts) that could not
@@ -201,10 +210,28 @@ func orDash(s string) string {
 }
 
 // Verdict is the outcome of Repeat's runs, n asked for, as an error: nil
-// when every run passed; else what failed ("lab failed:
-// SESSION_TIMEOUT", "2 of 20 runs failed"), or that the runs were
-// interrupted.
+// when every run passed and wrote its summary.json and junit.xml; else
+// what failed ("lab failed: SESSION_TIMEOUT", "2 of 20 runs failed"), or
+// that the runs were interrupted, or that a run that passed did not write
+// them: a pass whose evidence is missing is no pass a CI system can check.
 func Verdict(runs []*Summary, n int) error {
+	err := verdict(runs, n)
+	var lost []string
+	for _, s := range runs {
+		if len(s.unwritten) > 0 {
+			lost = append(lost, filepath.Join(s.Dir, strings.Join(s.unwritten, " and ")))
+		}
+	}
+	switch {
+	case len(lost) == 0:
+		return err
+	case err != nil:
+		return fmt.Errorf("%w; and %s not written", err, strings.Join(lost, ", "))
+	}
+	return fmt.Errorf("%s not written: the lab passed, but a pass whose verdict is not on disk for a CI system to read does not count as a pass", strings.Join(lost, ", "))
+}
+
+func verdict(runs []*Summary, n int) error {
 	failed, interrupted := 0, 0
 	for _, s := range runs {
 		switch s.Result {

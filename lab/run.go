@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -63,6 +64,8 @@ type Options struct {
 	// neither the lab nor Seed gives one), for the summary ("l2hub lab
 	// lab.yaml --seed 8"); nil leaves it out.
 	Rerun func(seed uint64, set bool) string
+
+	fs runFS // how the run directory's files are written; default osFS
 }
 
 // DefaultGrace is how long a QEMU has between SIGTERM and SIGKILL.
@@ -102,10 +105,22 @@ func Run(ctx context.Context, l *Lab, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.fs == nil {
+		opts.fs = osFS{}
+	}
 	r := &runner{lab: l, opts: opts, dir: dir, until: until, seed: seed, seedSet: seedSet}
-	// What the run prints also goes to lab.log in the run directory.
-	if f, err := os.Create(filepath.Join(dir, "lab.log")); err == nil {
+	// What the run prints also goes to lab.log in the run directory. If
+	// lab.log stops (a full disk), the output says so, once, and goes on:
+	// the note is written under printf's lock, to the output alone.
+	f, err := createLog(opts.fs, filepath.Join(dir, "lab.log"), "lab.log", func(e FileError) {
+		fmt.Fprintf(opts.Out, "note: %s\n", e)
+	})
+	if err != nil {
+		r.fileErrs = append(r.fileErrs, FileError{File: "lab.log", Error: err.Error()})
+		fmt.Fprintf(opts.Out, "note: lab.log not written: %v\n", err)
+	} else {
 		defer f.Close()
+		r.logs = append(r.logs, f)
 		r.opts.Out = io.MultiWriter(opts.Out, f)
 	}
 	return r.run(ctx)
@@ -192,7 +207,7 @@ type runner struct {
 	start   time.Time
 	sockDir string // where the sockets go: dir, or a temporary one
 	tmpDir  string // the temporary one, removed at the end
-	hubLog  *os.File
+	hubLog  *logFile
 	sess    *serve.Session
 	client  *control.Client
 	bound   map[string]transport.Spec
@@ -202,9 +217,11 @@ type runner struct {
 	outMu   sync.Mutex
 	errText string
 
-	notes     []string // what the summary must say besides (a QEMU that would not die)
-	reportErr string   // report.html could not be written
-	warnedDog bool     // the run said that a VM has no watchdog
+	notes     []string    // what the summary must say besides (a QEMU that would not die)
+	logs      []*logFile  // the logs the run writes as it goes: lab.log, hub.log, the consoles'
+	fileErrs  []FileError // the whole files it could not write (check.txt, check.json)
+	reportErr string      // report.html could not be written
+	warnedDog bool        // the run said that a VM has no watchdog
 
 	stopHub context.CancelCauseFunc
 	ctlDone <-chan struct{}
@@ -268,7 +285,18 @@ func (r *runner) writeReport() {
 	}
 	m, err := report.Build(opts)
 	if err == nil {
-		_, err = m.WriteFile(filepath.Join(r.dir, "report.html"))
+		// The page was built; a disk that does not take it makes it a
+		// file not written, as the others are.
+		var page bytes.Buffer
+		if err := m.WriteHTML(&page); err != nil {
+			r.reportErr = err.Error()
+			r.printf("%8.3f report.html not written: %v\n", r.now().Seconds(), err)
+			return
+		}
+		if !r.writeFile("report.html", page.Bytes(), nil) {
+			r.reportErr = r.fileErrs[len(r.fileErrs)-1].Error
+			return
+		}
 	}
 	if err != nil {
 		r.reportErr = err.Error()
@@ -332,9 +360,10 @@ func (r *runner) startHub(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.hubLog, err = os.Create(filepath.Join(r.dir, "hub.log")); err != nil {
+	if r.hubLog, err = createLog(r.fs(), filepath.Join(r.dir, "hub.log"), "hub.log", r.logStopped); err != nil {
 		return err
 	}
+	r.logs = append(r.logs, r.hubLog)
 	w := &stampWriter{w: r.hubLog, clock: r.opts.Clock, start: r.start}
 	fmt.Fprintf(r.hubLog, "# l2hub lab %s: the hub of this run (in-process)\n# t0=%s\n", r.lab.File, r.start.UTC().Format(time.RFC3339Nano))
 	logger := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo,
@@ -418,6 +447,20 @@ func (s *stampWriter) Write(p []byte) (int, error) {
 		s.part = s.part[:0]
 	}
 	return len(p), nil
+}
+
+// fs is how the run writes its directory's files.
+func (r *runner) fs() runFS {
+	if r.opts.fs == nil {
+		return osFS{}
+	}
+	return r.opts.fs
+}
+
+// logStopped says once, on the run's output, that a log of the run
+// directory stopped (a full disk); the summary says it too.
+func (r *runner) logStopped(e FileError) {
+	r.printf("%8.3f note: %s\n", r.now().Seconds(), e)
 }
 
 // hubFailed is the session's fatal callback: a port's transport failed.
@@ -597,7 +640,12 @@ func (r *runner) launch(vi int) error {
 		return err
 	}
 	info.Command = shell.Quote(append([]string{vm.QEMU}, args...))
-	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, filepath.Join(r.dir, info.Log), r.opts.Clock, r.start, r.inbox)
+	log, err := createLog(r.fs(), filepath.Join(r.dir, info.Log), info.Log, r.logStopped)
+	if err != nil {
+		return fmt.Errorf("VM %s: console log: %w", vm.Name, err)
+	}
+	r.logs = append(r.logs, log)
+	p, err := startProcess(vi, vm.Name, vm.QEMU, args, r.lab.Dir, log, r.opts.Clock, r.start, r.inbox)
 	if err != nil {
 		return err
 	}
@@ -769,15 +817,30 @@ func (r *runner) check() *checker.Report {
 	if err != nil {
 		fmt.Fprintf(&b, "check stopped: %v\n", err)
 	}
-	os.WriteFile(filepath.Join(r.dir, "check.txt"), []byte(b.String()), 0o644)
-	if data, jerr := jsonIndent(rep); jerr == nil {
-		os.WriteFile(filepath.Join(r.dir, "check.json"), data, 0o644)
-	}
+	r.writeFile("check.txt", []byte(b.String()), nil)
+	data, jerr := jsonIndent(rep)
+	r.writeFile("check.json", data, jerr)
 	var se *checker.StopError
 	if err != nil && !errors.As(err, &se) {
 		return nil
 	}
 	return &rep
+}
+
+// writeFile writes the file name of the run directory whole (data, or
+// err that made it); one it could not write is said on the run's output
+// and kept for the summary. It reports whether it wrote it.
+func (r *runner) writeFile(name string, data []byte, err error) bool {
+	if err == nil {
+		err = r.fs().WriteFile(filepath.Join(r.dir, name), data)
+	}
+	if err != nil {
+		e := FileError{File: name, Error: err.Error()}
+		r.fileErrs = append(r.fileErrs, e)
+		r.printf("%8.3f note: %s\n", r.now().Seconds(), e)
+		return false
+	}
+	return true
 }
 
 func (r *runner) cleanupSockets() {

@@ -49,8 +49,15 @@ type Summary struct {
 	VMs            []VMInfo          `json:"vms"`
 	Check          *CheckSummary     `json:"check,omitempty"`
 	Files          map[string]string `json:"files"`
+	// FileErrors are the run directory's files that could not be written,
+	// or not whole (a full disk): a console log that stops before the
+	// console did, check.txt missing. summary.json cannot list itself.
+	FileErrors []FileError `json:"file_errors,omitempty"`
 
 	tails map[string][]Line // each VM's last console lines, for junit.xml
+	// unwritten are the files of the run's verdict, summary.json and
+	// junit.xml, that could not be written: Verdict fails the run for them.
+	unwritten []string
 }
 
 // ms is a duration written in JSON as whole milliseconds.
@@ -198,6 +205,12 @@ func (r *runner) summarize(result string, report *checker.Report) *Summary {
 	for _, vm := range r.vmInfo {
 		s.Files["console_"+vm.Name] = vm.Log
 	}
+	for _, l := range r.logs {
+		if e := l.failure(); e != nil {
+			s.FileErrors = append(s.FileErrors, *e)
+		}
+	}
+	s.FileErrors = append(s.FileErrors, r.fileErrs...)
 	j := r.judge
 	if j == nil {
 		return s
@@ -278,27 +291,43 @@ func markerSummary(m markerResult) MarkerSummary {
 	return s
 }
 
-// write writes summary.json, summary.txt and junit.xml into the run
-// directory, and the summary table to Out; a file it could not write (a
-// full disk) is said on Out, after the table, where a CI log shows it.
+// write writes junit.xml, summary.txt and summary.json (which lists the
+// others if they could not be written) into the run directory, each whole
+// or not at all, and the summary table to Out; a file it could not write
+// (a full disk) is said on Out, after the table, where a CI log shows it.
+// Without summary.json or junit.xml the run has no verdict a CI system
+// can read: s.unwritten names them, and Verdict fails the run.
 func (r *runner) write(s *Summary) {
 	var failed []string
-	put := func(name string, data []byte, err error) {
+	put := func(name string, data []byte, err error) bool {
 		if err == nil {
-			err = os.WriteFile(filepath.Join(r.dir, name), data, 0o644)
+			err = r.fs().WriteFile(filepath.Join(r.dir, name), data)
 		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s not written: %v\n", name, err))
+			e := FileError{File: name, Error: err.Error()}
+			if name != "junit.xml" { // the text, written after it, has its note
+				failed = append(failed, e.String()+"\n")
+			}
+			s.FileErrors = append(s.FileErrors, e)
+			return false
 		}
+		return true
 	}
-	data, err := jsonIndent(s)
-	put("summary.json", data, err)
+	var junit bytes.Buffer
+	err := s.WriteJUnit(&junit)
+	if !put("junit.xml", junit.Bytes(), err) {
+		s.unwritten = append(s.unwritten, "junit.xml")
+		delete(s.Files, "junit")
+	}
 	var txt strings.Builder
 	s.WriteText(&txt)
-	put("summary.txt", []byte(txt.String()), nil)
-	var junit bytes.Buffer
-	err = s.WriteJUnit(&junit)
-	put("junit.xml", junit.Bytes(), err)
+	if !put("summary.txt", []byte(txt.String()), nil) {
+		delete(s.Files, "summary_txt")
+	}
+	data, err := jsonIndent(s)
+	if !put("summary.json", data, err) {
+		s.unwritten = append(s.unwritten, "summary.json")
+	}
 	r.printf("\n%s%s", txt.String(), strings.Join(failed, ""))
 }
 
@@ -361,6 +390,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, e := range s.FileErrors {
+		fmt.Fprintf(w, "note: %s\n", e)
 	}
 	if c := s.Classification; c != nil {
 		fmt.Fprintf(w, "\nfailure: %s (phase %s", c.Code, c.Phase)

@@ -24,6 +24,12 @@ func TestVerdict(t *testing.T) {
 		{"interrupted", []*Summary{pass}, 3, "interrupted after 1 of 3 runs"},
 		{"interrupted during a run", []*Summary{pass, fail, {Result: ResultInterrupted}}, 4, "interrupted after 2 of 4 runs (1 failed)"},
 		{"one run, interrupted", []*Summary{{Result: ResultInterrupted}}, 1, "lab interrupted"},
+		{"a pass without its summary", []*Summary{{Result: ResultPass, Dir: "run", unwritten: []string{"summary.json"}}}, 1,
+			"run/summary.json not written: the lab passed, but a pass whose verdict is not on disk for a CI system to read does not count as a pass"},
+		{"passes without their files", []*Summary{pass, {Result: ResultPass, Dir: "s2", unwritten: []string{"junit.xml", "summary.json"}}}, 2,
+			"s2/junit.xml and summary.json not written: the lab passed, but a pass whose verdict is not on disk for a CI system to read does not count as a pass"},
+		{"a failure without its junit.xml", []*Summary{{Result: ResultFail, Dir: "run", unwritten: []string{"junit.xml"},
+			Classification: &FailureSummary{Code: "SESSION_TIMEOUT"}}}, 1, "lab failed: SESSION_TIMEOUT; and run/junit.xml not written"},
 	} {
 		err := Verdict(tc.runs, tc.n)
 		if (err == nil) != (tc.want == "") || err != nil && err.Error() != tc.want {

@@ -38,7 +38,7 @@ type process struct {
 	start time.Time // the run's start
 
 	logMu sync.Mutex
-	log   *os.File // nil once closed
+	log   *logFile // nil once closed
 
 	mu     sync.Mutex
 	exited bool // QEMU has ended and what was left of its group is killed: no more signals to it
@@ -46,18 +46,15 @@ type process struct {
 	done   chan struct{} // closed when QEMU has ended and its console is read
 }
 
-// startProcess launches bin with args in dir, the console to logPath.
+// startProcess launches bin with args in dir, the console to log (which
+// it closes).
 // Lines go to in, each stamped there, and so does the exit, stamped when
 // QEMU ended. QEMU runs in its own process group (an interrupt on the
 // terminal reaches the runner only, which stops it in order); that group,
 // with whatever QEMU started, is killed once QEMU has ended, and if the
 // runner dies (on Linux, where a watchdog starts: see watchdog).
-func startProcess(vm int, name, bin string, args []string, dir, logPath string, clock hub.Clock, start time.Time,
+func startProcess(vm int, name, bin string, args []string, dir string, log *logFile, clock hub.Clock, start time.Time,
 	in *inbox) (*process, error) {
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("VM %s: console log: %w", name, err)
-	}
 	fmt.Fprintf(log, "# %s\n# cwd=%s\n# t0=%s\n", shell.Quote(append([]string{bin}, args...)), dir, start.UTC().Format(time.RFC3339Nano))
 	p := &process{vm: vm, name: name, log: log, clock: clock, start: start, done: make(chan struct{})}
 	if p.dog, p.noDog = startWatchdog(); p.noDog != nil {

@@ -374,7 +374,7 @@ vms:
 func TestStopAllGivesUpOnAQEMUThatDoesNotEnd(t *testing.T) {
 	dir := t.TempDir()
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
-	log, err := os.Create(filepath.Join(dir, "a.log"))
+	log, err := createLog(osFS{}, filepath.Join(dir, "a.log"), "a.log", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

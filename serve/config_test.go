@@ -99,6 +99,21 @@ ports:
 		{"udp-needs-peer", "ports:\n  - {name: a, transport: udp, address: '127.0.0.1:1'}\n", `lab.yaml:2:5: ports[0].peer: "": transport udp needs peer=`},
 		{"queue-range", "queue: -1\nports:\n" + port, "lab.yaml:1:8: queue: -1 is outside"},
 		{"max-frame-range", "max_frame: 3\nports:\n" + port, "lab.yaml:1:12: max_frame: 3 is outside"},
+		{"queue-above-range", "queue: 1048577\nports:\n" + port, "lab.yaml:1:8: queue: 1048577 is outside 1..1048576"},
+		{"negative-aging", "aging: -1s\nports:\n" + port, "lab.yaml:1:8: aging: must not be negative"},
+		// One token, not two: with both, Token would read the file and the
+		// client set up with the inline token would get 401.
+		{"both-tokens", "control_token: 0123456789abcdef0123456789abcdef\ncontrol_token_file: /x\nports:\n" + port,
+			"control_token_file: give control_token or control_token_file, not both"},
+		// A probe plays one peer: with none, or with a second beside it
+		// (listed first), the config is wrong, not the probe.
+		{"probe-no-peer", "probe: spoofed-key-announce\nports:\n" + port, `probe: probe "spoofed-key-announce" plays node-b: give exactly that one peer`},
+		{"probe-two-peers", "peers: [node-b, node-a]\nprobe: spoofed-key-announce\nports:\n" + port,
+			`probe: probe "spoofed-key-announce" plays node-b: give exactly that one peer`},
+		{"capture-stdout-rotated", "capture: {file: \"-\", rotate_size: 1000000}\nports:\n" + port,
+			`capture.file: "-" is standard output, one stream: not per port, not rotated`},
+		{"capture-stdout-rotated-by-count", "capture: {file: \"-\", rotate_count: 10}\nports:\n" + port,
+			`capture.file: "-" is standard output, one stream: not per port, not rotated`},
 		{"capture-options-without-file", "capture:\n  per_port: true\nports:\n" + port,
 			`lab.yaml:2:13: capture.per_port: records nothing without a capture file: give --capture FILE (capture.file in a config), or leave it out`},
 		{"capture-close-timeout-without-file", "capture: {close_timeout: 1s}\nports:\n" + port, `lab.yaml:1:26: capture.close_timeout: records nothing without a capture file`},
@@ -117,6 +132,37 @@ ports:
 			_, err := ParseConfig("lab.yaml", []byte(tt.text))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ParseConfig(%q) error =\n%v\nwant one containing\n%s", tt.text, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadConfigTooLarge: a file over maxConfigBytes is refused, not
+// parsed cut at the limit (which can load with its tail silently gone);
+// one of exactly the limit loads.
+func TestLoadConfigTooLarge(t *testing.T) {
+	const head = "ports:\n  - {name: a, transport: tcp, address: '127.0.0.1:7001'}\n#"
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		size    int
+		wantErr string
+	}{
+		{"at-limit", maxConfigBytes, ""},
+		{"over-limit", maxConfigBytes + 1, "larger than 1048576 bytes; is this a config file?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".yaml")
+			text := head + strings.Repeat("x", tc.size-len(head)-1) + "\n"
+			if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(path)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("got LoadConfig(%d bytes) error %v, want none", len(text), err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("got LoadConfig(%d bytes) error %v, want one containing %q", len(text), err, tc.wantErr)
 			}
 		})
 	}

@@ -48,12 +48,16 @@ does not.
 The run directory (--out, default lab-runs/<name>-<time>) holds each VM's
 console log (<vm>.log) and disks, lab.log (what the run printed), hub.log,
 capture.pcapng, check.txt and check.json (with hub.check), report.html (the
-run as a timeline page), summary.json, summary.txt and junit.xml. The exit
-status is 0 only if every marker and phase appeared, within budget, every
-QEMU started and none ended with a status its VM's exit_ok: does not list
-(default 0), nothing in fail_on appeared, the hub made every change a
-trigger asked for, and every on: trigger that makes a fault (partition,
-link down) fired. An at: trigger due after the run was done, or a heal or
+run as a timeline page), summary.json, summary.txt and junit.xml, each
+written whole or not at all. A file it could not write, or a log that
+stopped early (a full disk), is said on the output and in summary.json's
+file_errors. The exit status is 0 only if every marker and phase appeared,
+within budget, every QEMU started and none ended with a status its VM's
+exit_ok: does not list (default 0), nothing in fail_on appeared, the hub
+made every change a trigger asked for, every on: trigger that makes a fault
+(partition, link down) fired, and summary.json and junit.xml were written:
+a run that passed without them exits 1, as a CI job reads its verdict from
+them. An at: trigger due after the run was done, or a heal or
 link up that did not fire, is reported "not reached" (skipped in junit.xml)
 and fails nothing: the run does not wait for them.
 

@@ -151,6 +151,24 @@ func TestBrokenTraffic(t *testing.T) {
 			return b.frames
 		}, DISC001, Fail, "(bad magic)"},
 		{"announce-too-long-for-the-os", longAnnounce, DISC002, Fail, "the OS sends at most 256"},
+		{"unicast-to-wrong-peer", func(t *testing.T) []Frame {
+			c := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
+			b := newBuilder(t)
+			b.add(b.udp(hostA, hostA.ip, c.mac, c.ip, 37020, 37020, announceOf(t, conformance.RoleA)))
+			return b.frames
+		}, DISC006, Warn, "unicast announce from node-a to 10.42.0.12: the OS sends its unicast copy to the hard-coded peer 10.42.0.11"},
+		{"mac-gives-broadcast", func(t *testing.T) []Frame {
+			c := host{mustMAC("52:54:00:12:34:ff"), netip.MustParseAddr("10.42.0.255")}
+			b := newBuilder(t)
+			b.add(b.udp(c, c.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, announceOf(t, conformance.RoleA)))
+			return b.frames
+		}, DISC003, Warn, "MAC 52:54:00:12:34:ff gives 10.42.0.255, the subnet's broadcast address"},
+		{"ip-fragments", func(t *testing.T) []Frame {
+			b := newBuilder(t)
+			b.announce(hostA, announceOf(t, conformance.RoleA))
+			b.fragments(hostA, hostB, announceOf(t, conformance.RoleA))
+			return b.frames
+		}, NET002, Warn, "2 IP fragments were not reassembled or checked"},
 		{"announce-truncated-at-256", longAnnounce, DISC001, Fail, "runs past the 256 bytes dsoftbusd reads"},
 		{"port-change", func(t *testing.T) []Frame {
 			moved := conformance.RoleB.Announce()
@@ -312,4 +330,49 @@ func longAnnounce(t *testing.T) []Frame {
 	b := newBuilder(t)
 	b.announce(hostA, p)
 	return b.frames
+}
+
+// TestAnnounceSizeEdges: node-a's announce padded to each side of the
+// OS's 256-byte send limit and of the 512-byte datagram a receiver still
+// takes. Up to 512 bytes the padding after the fields is read past and
+// DISC-001 decodes it; above, it never reaches dsoftbusd and DISC-001 has
+// nothing to decode.
+func TestAnnounceSizeEdges(t *testing.T) {
+	for _, tc := range []struct {
+		size    int
+		disc002 Verdict
+		msg     string // a part of DISC-002's message
+		decodes bool   // DISC-001 passes; otherwise it says nothing
+	}{
+		{256, Pass, "announces within the OS's 256-byte limit: 1", true},
+		{257, Fail, "announce of 257 bytes from node-a: the OS sends at most 256 (receivers read only the first 256)", true},
+		{512, Fail, "announce of 512 bytes from node-a: the OS sends at most 256 (receivers read only the first 256)", true},
+		{513, Fail, "announce of 513 bytes from node-a: the OS sends at most 256, and a receiver drops datagrams above 512", false},
+	} {
+		t.Run(itoa(tc.size)+"-bytes", func(t *testing.T) {
+			p := announceOf(t, conformance.RoleA)
+			p = append(p, make([]byte, tc.size-len(p))...)
+			b := newBuilder(t)
+			b.add(b.udp(hostA, hostA.ip, groupMC, conformance.DiscoveryGroup, 37020, 37020, p))
+			r := feed(t, Options{}, b.frames)
+			var disc001, disc002 []Finding
+			for _, f := range r.Findings {
+				switch f.ID {
+				case DISC001:
+					disc001 = append(disc001, f)
+				case DISC002:
+					disc002 = append(disc002, f)
+				}
+			}
+			if len(disc002) != 1 || disc002[0].Verdict != tc.disc002 || !strings.Contains(disc002[0].Message, tc.msg) {
+				t.Errorf("got DISC-002 findings %v, want one %v containing %q:\n%s", disc002, tc.disc002, tc.msg, dump(r))
+			}
+			switch {
+			case tc.decodes && (len(disc001) != 1 || disc001[0].Verdict != Pass):
+				t.Errorf("got DISC-001 findings %v, want one pass:\n%s", disc001, dump(r))
+			case !tc.decodes && len(disc001) != 0:
+				t.Errorf("got DISC-001 findings %v, want none (the datagram never reaches dsoftbusd):\n%s", disc001, dump(r))
+			}
+		})
+	}
 }

@@ -2,8 +2,13 @@ package checker
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"l2hub/conformance"
 )
 
 // mustPass are the checks a complete healthy nexus-v1 run passes.
@@ -60,4 +65,43 @@ func itoa(n int) string {
 		}
 	}
 	return string(b[i:])
+}
+
+// TestReportCountsVerdicts: the report's counts, in the struct, the
+// verdict line and the JSON, are those of its findings, for every verdict
+// (a golden report of a healthy run has no warning to count).
+func TestReportCountsVerdicts(t *testing.T) {
+	c := host{mustMAC("52:54:00:12:34:0c"), netip.MustParseAddr("10.42.0.12")}
+	b := newBuilder(t)
+	b.add(b.udp(hostA, hostA.ip, c.mac, c.ip, 37020, 37020, announceOf(t, conformance.RoleA))) // DISC-006 warn
+	b.fragments(hostA, hostB, announceOf(t, conformance.RoleA))                                // NET-002 warn
+	r := feed(t, Options{}, b.frames)
+	want := map[Verdict]int{}
+	for _, f := range r.Findings {
+		want[f.Verdict]++
+	}
+	got := map[Verdict]int{Pass: r.Pass, Info: r.Info, Warn: r.Warn, Fail: r.Fail}
+	for _, v := range []Verdict{Fail, Warn, Pass, Info} {
+		if want[v] == 0 {
+			t.Fatalf("no %v finding to count, want the capture to give each verdict:\n%s", v, dump(r))
+		}
+		if got[v] != want[v] {
+			t.Errorf("got %d %v in the report, want %d, its %v findings:\n%s", got[v], v, want[v], v, dump(r))
+		}
+	}
+	line := fmt.Sprintf("%d fail, %d warn, %d pass, %d info (", want[Fail], want[Warn], want[Pass], want[Info])
+	if text := dump(r); !strings.Contains(text, line) {
+		t.Errorf("got verdict line %q, want one with %q", strings.SplitN(text, "\n", 2)[0], line)
+	}
+	j, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts struct{ Pass, Info, Warn, Fail int }
+	if err := json.Unmarshal(j, &counts); err != nil {
+		t.Fatal(err)
+	}
+	if counts.Warn != want[Warn] || counts.Fail != want[Fail] || counts.Pass != want[Pass] || counts.Info != want[Info] {
+		t.Errorf("got JSON counts %+v, want %d fail, %d warn, %d pass, %d info", counts, want[Fail], want[Warn], want[Pass], want[Info])
+	}
 }

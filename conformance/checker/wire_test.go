@@ -87,6 +87,21 @@ func (b *builder) udp(src host, srcIP netip.Addr, dstMAC net.HardwareAddr, dst n
 	return b.serialize(eth, ip, u, gopacket.Payload(payload))
 }
 
+// fragments sends payload by UDP from src to dst as two IPv4 fragments:
+// the UDP header and the payload's first 8 bytes, then the rest.
+func (b *builder) fragments(src, dst host, payload []byte) {
+	whole := b.udp(src, src.ip, dst.mac, dst.ip, 37020, 37020, payload)
+	udp := whole[14+20:] // UDP header and payload
+	eth := &layers.Ethernet{SrcMAC: src.mac, DstMAC: dst.mac, EthernetType: layers.EthernetTypeIPv4}
+	first := b.ip(src.ip, dst.ip, layers.IPProtocolUDP)
+	first.Flags = layers.IPv4MoreFragments
+	b.add(b.serialize(eth, first, gopacket.Payload(udp[:16])))
+	second := b.ip(src.ip, dst.ip, layers.IPProtocolUDP)
+	second.Id = first.Id
+	second.Flags, second.FragOffset = 0, 2 // in 8-byte units
+	b.add(b.serialize(eth, second, gopacket.Payload(udp[16:])))
+}
+
 // announce sends one round: to the group, then by unicast to the peer.
 func (b *builder) announce(from host, payload []byte, opts ...frameOpt) (mcast, ucast int) {
 	peer := hostB

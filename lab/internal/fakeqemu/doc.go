@@ -10,6 +10,7 @@
 //	-frame KIND      send one frame: arp, syn, synack, rst, announce
 //	-frames KIND N D send N frames of KIND, D apart
 //	-long N          print a line of N 'x'
+//	-spam N          print N numbered lines of 80 bytes ("spam line 0 ...")
 //	-args            print "ARGS: " and the arguments it was given
 //	-pidfile PATH    write its pid to PATH
 //	-wait-file PATH  wait until PATH exists (a test telling it to go on)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -93,6 +94,13 @@ func main() {
 		case "-long":
 			n, _ := strconv.Atoi(arg())
 			fmt.Println(strings.Repeat("x", n))
+		case "-spam":
+			n, _ := strconv.Atoi(arg())
+			w := bufio.NewWriter(os.Stdout)
+			for k := range n {
+				fmt.Fprintf(w, "spam line %-8d %s\n", k, strings.Repeat("x", 60))
+			}
+			w.Flush()
 		case "-args":
 			fmt.Println("ARGS: " + strings.Join(os.Args[1:], " "))
 		case "-pidfile":
