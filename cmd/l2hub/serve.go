@@ -29,7 +29,8 @@ a copy (one Ctrl-C on a "timeout ... l2hub" reaches l2hub up to three times).
 A capture stream whose reader stopped reading is given
 --capture-close-timeout to take its last data; then l2hub prints its counters
 and exits 1, naming the capture. The exit status is 0 when a signal stopped
-it, 2 when a live --check or a --probe failed (however it was stopped), 3 when
+it (once started: one while a capture's named pipe waits for its reader ends
+a run that never began, 1), 2 when a live --check or a --probe failed (however it was stopped), 3 when
 a --probe gave no verdict (its target never appeared, or the run ended before
 it could judge), 1 for an error.
 
