@@ -207,6 +207,10 @@ type Config struct {
 	// Remove deletes a file that a retry created but could not write a
 	// header into; nil means os.Remove.
 	Remove func(path string) error
+	// createNew creates a file that must not exist yet (O_EXCL: not
+	// through a symlink someone put there): the per-port probe's. Create
+	// when Create was given.
+	createNew func(path string) (io.WriteCloser, error)
 	// Cancel, once closed, ends Open's wait for a named pipe's reader
 	// (serve closes it on its first signal): Open then fails. Nil waits
 	// for as long as it takes.
@@ -329,6 +333,12 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Create == nil {
 		c.Create = func(path string) (io.WriteCloser, error) { return os.Create(path) }
+		c.createNew = func(path string) (io.WriteCloser, error) {
+			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
+	if c.createNew == nil {
+		c.createNew = c.Create
 	}
 	if c.Remove == nil {
 		c.Remove = os.Remove

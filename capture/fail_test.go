@@ -567,3 +567,42 @@ func TestFullDiskAtOpenLeavesNoFile(t *testing.T) {
 		t.Errorf("after a capture that could not start: Lstat(%s) = %v, want no file", path, err)
 	}
 }
+
+// TestErrNamesTheLastFailedFile: a capture that resumed in a new file
+// after a full disk, and met the full disk again there, fails Close with
+// the error of that file, not of the one it went on from.
+func TestErrNamesTheLastFailedFile(t *testing.T) {
+	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	s := mustOpen(t, cfg)
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	send := func() {
+		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+		s.Observe(&ev)
+		k++
+	}
+	settled := func(what string, done func(Stats) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(hangGuard); !done(s.Stats()); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+			}
+		}
+	}
+	d.full.Store(true)
+	send()
+	settled("a frame failed", func(st Stats) bool { return st.WriteError == 1 })
+	d.full.Store(false)
+	settled("the capture to resume", func(st Stats) bool { return st.Files == 2 })
+	d.full.Store(true)
+	send()
+	settled("a frame failed in the new file", func(st Stats) bool { return st.WriteError == 2 })
+	next := RotatedPath(cfg.Path, 1)
+	err := s.Close()
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "capture "+next+":") {
+		t.Errorf("Close() = %v, want the full disk's error naming %s, the file that failed last", err, next)
+	}
+}

@@ -109,8 +109,9 @@ var ne = binary.NativeEndian
 // Open creates the capture described by cfg and starts its writer. The single
 // file of a segment capture is created now, with its header, so that a bad
 // path or a full disk fails here (the path is then left as it is, empty);
-// per-port files are created as ports are added. A stream's header waits
-// for its reader, in the writer.
+// per-port files are created as ports are added, but their directory is
+// tried now (probeDir), so that one that takes no file, or no header,
+// fails here too. A stream's header waits for its reader, in the writer.
 func Open(cfg Config) (*Sink, error) {
 	cfg, err := cfg.normalize()
 	if err != nil {
@@ -137,6 +138,9 @@ func Open(cfg Config) (*Sink, error) {
 			return nil, fmt.Errorf("capture %s: %w", cfg.Path, err)
 		} else if !fi.IsDir() {
 			return nil, fmt.Errorf("capture %s: %s is not a directory", cfg.Path, dir)
+		}
+		if err := s.w.probeDir(); err != nil {
+			return nil, err
 		}
 	} else if err := s.w.openSegment(); err != nil {
 		return nil, err
@@ -587,8 +591,8 @@ func (s *Sink) signal() {
 }
 
 // Close writes everything queued, closes every file and stops the writer.
-// Events observed afterwards are dropped and counted. It returns the first
-// error the Sink met (already logged); later calls return the same.
+// Events observed afterwards are dropped and counted. It returns Err (already
+// logged); later calls return the same.
 //
 // Close waits for as long as the writer makes progress. A file or stream
 // that takes nothing for Config.CloseTimeout (a pipe whose reader stopped
@@ -722,7 +726,8 @@ func (s *Sink) Stats() Stats {
 	}
 }
 
-// Err returns the first error writing or closing a file, nil if none.
+// Err returns the error of the file that failed last (writing or closing
+// it), nil if none failed.
 func (s *Sink) Err() error { return s.w.firstErr() }
 
 // Files lists the files created so far, in creation order: those whose

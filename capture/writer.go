@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -163,6 +165,58 @@ func (w *writer) openSegment() error {
 		return err
 	}
 	w.segment = o
+	return nil
+}
+
+// probeDir tries, for a per-port capture, what creating a port's file
+// will do, in the directory the files go to: it creates a file there
+// (through Config.Create) that no port's name makes, writes it a port
+// file's header, and removes it (Config.Remove). A directory that takes no
+// file (read-only, not the user's) or no header (a full disk) fails the
+// capture before it starts, as the segment's file does, rather than
+// every port's file once its port is added. Called by Open, before the
+// writer goroutine starts; a path that is taken is left alone.
+func (w *writer) probeDir() error {
+	dir := filepath.Dir(w.cfg.Path)
+	var path string
+	for i := 0; path == ""; i++ {
+		if i == 100 {
+			return nil // every name taken: no probe, rather than someone's file
+		}
+		// A port's file is PortPath's: "run-NAME.pcapng", never a dot file.
+		p := filepath.Join(dir, fmt.Sprintf(".%s.l2hub-probe-%d-%d", filepath.Base(w.cfg.Path), os.Getpid(), i))
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			path = p
+		}
+	}
+	refuse := func(what string, err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the probe's name means nothing to the user
+		}
+		return fmt.Errorf("capture %s: per-port files cannot be %s in %s: %w", w.cfg.Path, what, dir, err)
+	}
+	f, err := w.cfg.createNew(path) // O_EXCL: a name taken since is no one's to clobber
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return refuse("created", err)
+	}
+	o := &output{w: w, base: path, port: &portDesc{name: "probe"}}
+	o.header()
+	n, err := f.Write(o.batch)
+	if err == nil && n < len(o.batch) {
+		err = io.ErrShortWrite
+	}
+	o.clearBatch()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	_ = w.cfg.Remove(path)
+	if err != nil {
+		return refuse("written", err)
+	}
 	return nil
 }
 
@@ -748,7 +802,9 @@ func (o *output) flush() {
 }
 
 // fail marks the output dead, logs err once and keeps it as the Sink's
-// error if it is the first. Later packets for the output are dropped and
+// error: the latest, so that once a capture resumed in a new file and
+// that one failed too, the error names the file that failed last, not one
+// the capture went on from. Later packets for the output are dropped and
 // counted.
 func (o *output) fail(err error) {
 	if o.failed {
@@ -763,9 +819,7 @@ func (o *output) fail(err error) {
 		w.cfg.Logger.Error("capture: could not start the file; the frames for it are dropped", "path", o.path, "err", err)
 	}
 	w.mu.Lock()
-	if w.err == nil {
-		w.err = err
-	}
+	w.err = err
 	w.mu.Unlock()
 }
 

@@ -115,7 +115,7 @@ func (m *MetricsServer) Serve(ctx context.Context, l net.Listener) error {
 	l = newSlotListener(l, lim, func(remote net.Addr) {
 		m.logRefused("remote", remote, "err", "no complete request yet, and another connection needed its place")
 	})
-	return serveHTTP(ctx, srv, l, m.Logger, shutdownGrace)
+	return serveHTTP(ctx, srv, l, m.Logger, "metrics endpoint", shutdownGrace)
 }
 
 // ParseMetricsAddr checks a metrics address, "tcp:HOST:PORT", and reports

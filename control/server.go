@@ -1029,7 +1029,7 @@ func (s *Server) serve(ctx context.Context, l *slotListener) error {
 		IdleTimeout:       s.idleTimeout(),
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
-	return serveHTTP(ctx, srv, l, s.Logger, cmp.Or(s.grace, shutdownGrace))
+	return serveHTTP(ctx, srv, l, s.Logger, "control API", cmp.Or(s.grace, shutdownGrace))
 }
 
 // shutdownGrace is how long a stopping server waits for the requests in
@@ -1064,14 +1064,18 @@ func (stoppingError) Is(target error) bool { return target == hub.ErrStopped }
 // being applied as long as they take to be answered. One request per connection: a client's
 // kept-alive connection would hold a slot of the cap while it idles (ctl
 // and a Prometheus scrape send one request anyway). srv's errors are
-// logged at debug level to logger, when there is one.
-func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *slog.Logger, grace time.Duration) error {
+// logged at debug level to logger, when there is one, but for l's (out
+// of file descriptors), which are warnings (acceptLog), what being the
+// service that logs them ("control API").
+func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *slog.Logger, what string, grace time.Duration) error {
 	srv.SetKeepAlivesEnabled(false)
+	served := l
 	if logger != nil {
 		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+		served = &acceptLog{Listener: l, log: logger, what: what, now: time.Now}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() { errc <- srv.Serve(served) }()
 	select {
 	case <-ctx.Done():
 		shut, cancel := context.WithTimeout(context.Background(), grace)
@@ -1093,6 +1097,40 @@ func serveHTTP(ctx context.Context, srv *http.Server, l net.Listener, logger *sl
 	case err := <-errc:
 		return err
 	}
+}
+
+// acceptLogEvery is the least time between two warnings that a
+// server's accepts fail, as for the ports' listeners.
+const acceptLogEvery = 10 * time.Second
+
+// acceptLog is a listener that logs its Accept errors at warn level: out
+// of file descriptors, http.Server waits and asks again (and says so only
+// at debug level) while clients, ctl among them, wait in the kernel's
+// backlog with no answer; the log then says why. At most one warning per
+// acceptLogEvery, with how many it left out, as the ports' listeners
+// log theirs. Accept is for one goroutine (http.Server's).
+type acceptLog struct {
+	net.Listener
+	log        *slog.Logger
+	what       string
+	now        func() time.Time
+	last       time.Time
+	logged     bool
+	suppressed int
+}
+
+func (l *acceptLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		now := l.now()
+		if l.logged && now.Sub(l.last) < acceptLogEvery {
+			l.suppressed++
+		} else {
+			l.log.Warn(l.what+": accept failed; clients wait unanswered until it succeeds", "err", err, "suppressed", l.suppressed)
+			l.logged, l.last, l.suppressed = true, now, 0
+		}
+	}
+	return c, err
 }
 
 // Listen opens the control address: "" for DefaultAddr (making its

@@ -178,12 +178,35 @@ func TestBacklogFullPausesItsSender(t *testing.T) {
 	if full != 1 {
 		t.Fatalf("b holds %d frames and dropped %d; want it full", q.frames, full)
 	}
+	if q.frames != queue+slack {
+		t.Errorf("b held %d frames at its first backlog-full drop, want exactly QueueLen+Backlog = %d", q.frames, queue+slack)
+	}
 	feedBatch(c, x, 64, 1)
 	if got := c.Stats(b).Drops(hub.DropBacklogFull) - full; got != 1 {
 		t.Errorf("b dropped %d of x's frames as backlog-full, want 1", got)
 	}
 	if !c.Paused(x) {
 		t.Errorf("x's frame was dropped at b's bound and x is not paused")
+	}
+}
+
+// TestBacklogBytesBound: a pausing port's queue holds frames up to
+// BacklogBytes of buffers and no more: the frame that would take it past
+// is dropped, not the one after, so the memory bound holds exactly.
+func TestBacklogBytesBound(t *testing.T) {
+	const frames = 64
+	fp := hub.NewFrame(64).Footprint()
+	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch),
+		QueueLen: 100 * frames, Backlog: 100 * frames, BacklogBytes: frames * fp, Stall: time.Hour})
+	a, _ := c.AddPort("a", "", hub.Discard{})
+	q := &countQueue{}
+	b, _ := c.AddPort("b", "", q)
+	for range frames + 1 {
+		feedBatch(c, a, 64, 1) // a's peer ignores its pause
+	}
+	if q.frames != frames || q.bytes != frames*fp || c.Stats(b).Drops(hub.DropBacklogFull) != 1 {
+		t.Errorf("b queued %d frames (%d bytes) and dropped %d as backlog-full; want %d (%d bytes), and the last dropped",
+			q.frames, q.bytes, c.Stats(b).Drops(hub.DropBacklogFull), frames, frames*fp)
 	}
 }
 

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 
 	"l2hub/hub"
@@ -50,4 +51,24 @@ func cutInFlight(t *testing.T, how string, cut func(h *hub.Hub, b *chanIO)) {
 // write-error, which a clean stop must not show.
 func TestTransportClosedUnderAWriteIsPortDown(t *testing.T) {
 	cutInFlight(t, "a closed transport", func(_ *hub.Hub, b *chanIO) { b.Close() }) // net.ErrClosed to the blocked write
+}
+
+// TestTransportThatClosedItselfIsPortDown: a write that fails with
+// net.ErrClosed while the hub has not ended the attachment (the
+// transport's own side closed it; its reader has not noticed yet) lost
+// its frames because the port went down: port-down, not write-error.
+func TestTransportThatClosedItselfIsPortDown(t *testing.T) {
+	h, a, b := stalledPort(t, fmt.Errorf("conn: %w", net.ErrClosed))
+	a.fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, "x")
+	st := h.Stats(context.Background(), "b")
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return st.TxFrames.Load() == 1 && len(b.writes) > 0
+	})
+	b.setReading(true) // the blocked write returns net.ErrClosed; b's reader still waits
+	waitFor(t, func() bool { return st.Drops(hub.DropDown)+st.Drops(hub.DropWrite) == 1 })
+	if got := st.Drops(hub.DropWrite); got != 0 {
+		t.Errorf("got %d write-error drops, %d port-down, for a frame whose transport closed itself; want port-down", got, st.Drops(hub.DropDown))
+	}
 }

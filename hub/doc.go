@@ -15,6 +15,10 @@
 // destination's egress queue, a single-producer single-consumer ring that
 // the destination's writer drains into its transport. Counters are atomics,
 // readable at any time. Run fires the timers (delayed frames, stall checks).
+// The live hub logs a peer's attach and detach after letting go of its
+// lock, in the order they happened, so a log writer that blocks holds the
+// goroutine logging, not the frames; what the core logs (a MAC move, a
+// stall) it logs on the loop, so a live run's log must not block.
 //
 // Flow control. No frame is lost that the policy did not drop, as long as
 // every receiver reads: a queue at its high-water mark holds the frame and

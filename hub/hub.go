@@ -68,6 +68,11 @@ type Hub struct {
 	rooms map[PortID]chan struct{}
 	// held counts, per port, the injections waiting on rooms; under mu.
 	held map[PortID]int
+	// later holds, under mu, what the hub logs once it lets go of mu
+	// (logLater); logMu lets one goroutine at a time log them, in order.
+	// Lock order: logMu, then mu.
+	later []logLine
+	logMu sync.Mutex
 
 	rearm   chan struct{} // a deadline earlier than armed was scheduled
 	stopped chan struct{} // closed when Run returns
@@ -313,6 +318,7 @@ func (h *Hub) shutdown() {
 		}
 	}
 	h.mu.Unlock()
+	h.flushLog()
 	h.wg.Wait()
 	h.mu.Lock()
 	h.core.Close()
@@ -346,9 +352,46 @@ func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
 	return nil
 }
 
-// do runs fn under the hub's lock without a context.
+// do runs fn under the hub's lock without a context, then logs what fn
+// left to log (logLater).
 func (h *Hub) do(fn func()) error {
-	return h.Do(context.Background(), func(*Core) { fn() })
+	err := h.Do(context.Background(), func(*Core) { fn() })
+	h.flushLog()
+	return err
+}
+
+// logLine is one record the hub logs after letting go of mu.
+type logLine struct {
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+// logLater keeps a record to log once mu is released (flushLog); mu is
+// held. The live hub never calls its logger under mu: a log whose writer
+// blocks (a stderr nobody reads) would then hold every port's frames, and
+// the hub's shutdown. The core's own logs (a MAC move, a stall) are still
+// written on the loop: it is serial, and a live run's log must not block
+// (serve puts stderr behind a bounded queue).
+func (h *Hub) logLater(level slog.Level, msg string, args ...any) {
+	h.later = append(h.later, logLine{level, msg, args})
+}
+
+// flushLog logs the records logLater kept, in the order they were kept;
+// mu is not held. Once it returns, the caller's own records are logged.
+// A logger that blocks holds the goroutine that logs (an Attach, a
+// detaching peer's reader), never the hub's lock; but, through logMu, it
+// holds every later attach and detach with it, and the hub's shutdown.
+func (h *Hub) flushLog() {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	h.mu.Lock()
+	lines := h.later
+	h.later = nil
+	h.mu.Unlock()
+	for _, l := range lines {
+		h.log.Log(context.Background(), l.level, l.msg, l.args...)
+	}
 }
 
 // AddPort adds a named port with no peer yet and the hub's flow settings.
@@ -444,7 +487,7 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 			<-readerDone
 			close(a.done)
 		}()
-		h.log.Info("peer attached", "port", name, "peer", describe(io))
+		h.logLater(slog.LevelInfo, "peer attached", "port", name, "peer", describe(io))
 		done = a.done
 	}); derr != nil {
 		return nil, derr
@@ -470,7 +513,8 @@ func (h *Hub) Detach(name string) error {
 	return err
 }
 
-// endAttachment ends a's time on its port. The caller holds mu.
+// endAttachment ends a's time on its port. The caller holds mu, and calls
+// flushLog once it has let go of it.
 func (h *Hub) endAttachment(a *attachment, why error) {
 	if a.detached {
 		return
@@ -478,7 +522,7 @@ func (h *Hub) endAttachment(a *attachment, why error) {
 	a.detached = true
 	if h.attOf(a.id) == a {
 		if err := h.core.SetEgress(a.id, nil); err != nil { // the port is there: it holds a
-			h.log.Error("detach: the core has no port for the attachment", "port", a.name, "err", err)
+			h.logLater(slog.LevelError, "detach: the core has no port for the attachment", "port", a.name, "err", err)
 		}
 	}
 	if !h.closed { // the hub's own shutdown is no event of the run's
@@ -486,9 +530,9 @@ func (h *Hub) endAttachment(a *attachment, why error) {
 	}
 	close(a.stop)
 	if err := a.io.Close(); err != nil {
-		h.log.Debug("close peer", "port", a.name, "err", err)
+		h.logLater(slog.LevelDebug, "close peer", "port", a.name, "err", err)
 	}
-	h.log.Info("peer detached", "port", a.name, "peer", describe(a.io), "reason", why)
+	h.logLater(slog.LevelInfo, "peer detached", "port", a.name, "peer", describe(a.io), "reason", why)
 }
 
 // detach is endAttachment for a's own goroutines: it takes mu.
@@ -496,6 +540,7 @@ func (h *Hub) detach(a *attachment, why error) {
 	h.mu.Lock()
 	h.endAttachment(a, why)
 	h.mu.Unlock()
+	h.flushLog()
 }
 
 // resume is the core's OnResume: it wakes the paused reader of port id.

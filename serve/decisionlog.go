@@ -13,9 +13,14 @@ import (
 // capture's packet comments use ("dropped: a->b: rule loss: drop (p=0.05
 // draw=0.0213)"). Frames no rule touched are not logged.
 //
-// It is an observer on the hub loop and logs synchronously, so it slows
-// the loop down to the log's pace: serve adds it only at --log-level debug,
-// and otherwise it costs nothing.
+// It is an observer on the hub loop and logs there: it costs the loop a
+// record's formatting per decision, so serve adds it only at --log-level
+// debug, and otherwise it costs nothing. A log that blocks would hold the
+// loop; l2hub serve's stderr is a bounded queue that drops (and counts)
+// what a slow reader cannot take instead (cmd/l2hub, internal/logq), so a
+// terminal slower than the decisions loses lines, which the capture's
+// comments keep, rather than slowing the hub to its pace. A caller of Run
+// with a logger of its own gives that promise itself.
 type decisionLog struct {
 	log *slog.Logger
 	buf []byte // reused for the comment; owned by the hub loop

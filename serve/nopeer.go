@@ -2,7 +2,9 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"l2hub/hub"
@@ -25,7 +27,10 @@ const noPeerPoll = time.Second
 // QEMU whose connect= (server=off) found no hub yet boots with a dead NIC
 // and, before QEMU 8.0 or without reconnect=, never tries again; but the
 // VM may just not have been started yet, so the cause is put as an "if".
-func noPeerHint(spec transport.Spec, st hub.StatsSnapshot) string {
+// While the port's accepts fail (failing, not nil: out of file
+// descriptors), the VM may well have connected and wait in the kernel's
+// backlog: the hint says that instead, and blames no QEMU.
+func noPeerHint(spec transport.Spec, st hub.StatsSnapshot, failing *transport.AcceptFailure) string {
 	var dial transport.Transport
 	switch spec.Transport {
 	case transport.TCP:
@@ -42,6 +47,18 @@ func noPeerHint(spec transport.Spec, st hub.StatsSnapshot) string {
 	frames := "frames"
 	if down == 1 {
 		frames = "frame"
+	}
+	if failing != nil {
+		fix := "a VM that connected waits in the listen backlog until an accept succeeds"
+		switch {
+		case errors.Is(failing.Err, syscall.EMFILE):
+			fix += ": the hub is out of file descriptors; raise its limit (ulimit -n, or LimitNOFILE= for a service)"
+		case errors.Is(failing.Err, syscall.ENFILE):
+			fix += ": the system is out of file descriptors (fs.file-max)"
+		}
+		return fmt.Sprintf("no VM has attached to port %s yet, and %d %s for it were dropped (port-down), "+
+			"but the hub cannot accept connections on it: every accept since %s failed (%v); %s",
+			spec.Name, down, frames, failing.Since.Format("15:04:05"), failing.Err, fix)
 	}
 	return fmt.Sprintf("no VM has attached to port %s yet, and %d %s for it were dropped (port-down): "+
 		"if its QEMU started before the hub, it does not retry its connect (before QEMU 8.0, or without reconnect=): "+
@@ -71,15 +88,25 @@ func (s *Session) watchNoPeers(ctx context.Context, tick <-chan time.Time) {
 				since[h.port] = now
 				continue
 			}
-			if !said[h.port] && now.Sub(first) >= noPeerAfter {
-				said[h.port] = true
+			// Each hint once per port: the one about failing accepts,
+			// and the one about QEMU should the accepts recover with no
+			// VM waiting.
+			key := h.port
+			if h.accepting {
+				key += "\x00accept"
+			}
+			if !said[key] && now.Sub(first) >= noPeerAfter {
+				said[key] = true
 				s.log.Warn(h.text, "port", h.port)
 			}
 		}
 	}
 }
 
-type portHint struct{ port, text string }
+type portHint struct {
+	port, text string
+	accepting  bool // the hint is about failing accepts (transport.AcceptFailing)
+}
 
 // noPeerHints are the hints for the configured ports, in config order.
 func (s *Session) noPeerHints() []portHint {
@@ -90,8 +117,12 @@ func (s *Session) noPeerHints() []portHint {
 			if st.Name != spec.Name {
 				continue
 			}
-			if h := noPeerHint(spec, st.Stats.Snapshot()); h != "" {
-				out = append(out, portHint{spec.Name, h})
+			var failing *transport.AcceptFailure
+			if f, ok := transport.AcceptFailing(r); ok {
+				failing = &f
+			}
+			if h := noPeerHint(spec, st.Stats.Snapshot(), failing); h != "" {
+				out = append(out, portHint{spec.Name, h, failing != nil})
 			}
 		}
 	}

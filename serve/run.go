@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"l2hub/control"
 	"l2hub/filter"
@@ -137,18 +138,28 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if opts.SummaryFile != "" {
 		serr = writeSummaryFile(opts.SummaryFile, &sum)
 	}
+	// The summary is made whole, then written within summaryTimeout: a
+	// stdout nobody reads (serve 2>&1 | less, paused) must not hold the
+	// exit, now that the summary file and the ready file are dealt with.
+	var out bytes.Buffer
 	if opts.JSON {
 		// stdout carries the summary alone (serve --json > counters.json):
 		// one that could not be written fails the run, as --summary's does.
-		if err := sum.writeJSON(opts.SummaryOut); err != nil && serr == nil {
+		if err := sum.writeJSON(&out); err != nil && serr == nil {
 			serr = fmt.Errorf("summary: %w", err)
 		}
 	} else {
-		sum.writeText(opts.SummaryOut)
+		sum.writeText(&out)
 		if checked {
-			fmt.Fprintln(opts.SummaryOut)
-			report.WriteText(opts.SummaryOut)
+			fmt.Fprintln(&out)
+			report.WriteText(&out)
 		}
+	}
+	if err := writeWithin(opts.SummaryOut, out.Bytes(), summaryTimeout); err != nil {
+		if opts.JSON && serr == nil {
+			serr = fmt.Errorf("summary: %w", err)
+		}
+		log.Warn("the summary was not written out", "err", err)
 	}
 	switch {
 	case stopped != nil:
@@ -390,4 +401,30 @@ func ports(n int) string {
 		return "1 port"
 	}
 	return strconv.Itoa(n) + " ports"
+}
+
+// summaryTimeout bounds how long serve's exit waits for its summary's
+// reader (stdout, or stderr with --capture -).
+const summaryTimeout = 2 * time.Second
+
+// writeWithin writes p to w, or gives up after d with an error: a write
+// given up on goes on in its goroutine until w takes it or the process
+// exits.
+func writeWithin(w io.Writer, p []byte, d time.Duration) error {
+	if len(p) == 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Write(p)
+		done <- err
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("not taken within %v: nothing reads it", d)
+	}
 }

@@ -33,7 +33,10 @@ type Options struct {
 	// Out receives the marker lines of the virtual peers and the live
 	// checker ("l2hub: nexus session ok node-a->node-b"); nil discards them.
 	Out io.Writer
-	// Logger receives the hub's and the transports' logs; nil discards.
+	// Logger receives the hub's and the transports' logs; nil discards. Some
+	// records are logged on the hub loop (a MAC move, a stall, --log-level
+	// debug's decisions): a writer that blocks holds every port, so give it
+	// one that does not (l2hub serve's stderr is a logq.Writer).
 	Logger *slog.Logger
 	// Version is the l2hub version captures record.
 	Version string

@@ -277,9 +277,49 @@ func (b *runnerBase) attachErr(ctx context.Context, err error) error {
 type streamListener struct {
 	*runnerBase
 	ln net.Listener
+	// failing is set while accepts fail, nil once one succeeds
+	// (AcceptFailing).
+	failing atomic.Pointer[AcceptFailure]
 }
 
 var _ Runner = (*streamListener)(nil)
+
+// An AcceptFailure says that a listening port's accepts fail (out of file
+// descriptors, say): a VM that connects meanwhile waits in the kernel's
+// backlog, connected but not attached, until one succeeds.
+type AcceptFailure struct {
+	Since time.Time // the first of the failures in a row, on Options.Clock
+	Err   error     // the latest
+}
+
+// AcceptFailing reports whether r, the Runner of a port that listens for
+// its VM (tcp, unix), is failing to accept: every accept since Since has
+// failed, and the listener goes on trying. It asks r's own AcceptFailing
+// method, which such a runner has (and a Runner that wraps one may pass
+// on); other runners never are.
+func AcceptFailing(r Runner) (AcceptFailure, bool) {
+	if l, ok := r.(interface{ AcceptFailing() (AcceptFailure, bool) }); ok {
+		return l.AcceptFailing()
+	}
+	return AcceptFailure{}, false
+}
+
+// AcceptFailing is the package's AcceptFailing for r.
+func (r *streamListener) AcceptFailing() (AcceptFailure, bool) {
+	if f := r.failing.Load(); f != nil {
+		return *f, true
+	}
+	return AcceptFailure{}, false
+}
+
+// acceptFailed records err as the latest of the failing accepts.
+func (r *streamListener) acceptFailed(err error) {
+	f := &AcceptFailure{Since: r.opts.Clock.Now(), Err: err}
+	if prev := r.failing.Load(); prev != nil {
+		f.Since = prev.Since
+	}
+	r.failing.Store(f)
+}
 
 func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 	ctx, stop, err := r.start(ctx)
@@ -313,6 +353,7 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 			}
 			// Out of file descriptors and the like: wait and retry, as
 			// net/http does, rather than lose the port.
+			r.acceptFailed(err)
 			if ok, n := failed.allow(); ok {
 				r.log.Warn("accept failed; retrying", "err", err, "suppressed", n)
 			}
@@ -323,6 +364,7 @@ func (r *streamListener) Run(ctx context.Context, a Attacher) error {
 			continue
 		}
 		delay = r.opts.MinBackoff
+		r.failing.Store(nil)
 		sc := newStreamConn(c, r.opts.MaxFrame, describeAccepted(r.spec, c))
 		sc.frameTimeout = r.opts.FrameTimeout
 		// A VM restarted: its old connection hung up, but the hub has not

@@ -15,6 +15,7 @@
 // lab, report, wireshark and internal/ready (the subcommands' packages),
 // filter (the rule types ctl shows), hub (ErrNoPort, which ctl explains),
 // transport/netstack (LogTo, which puts gVisor's log into serve's),
+// internal/logq (serve's stderr, a queue that never holds the hub),
 // internal/progress and
 // internal/wallclock (replay's progress line), internal/profile (bench's
 // profiles), internal/suggest (did-you-mean hints) and internal/buildinfo

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"l2hub/internal/buildinfo"
+	"l2hub/internal/logq"
 )
 
 // Version is l2hub's version, recorded in captures.
@@ -47,6 +48,11 @@ func main() {
 // passes over a copy of the first), and returns the exit
 // status, having said the command's error, if any, on stderr.
 func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal, force func(os.Signal)) int {
+	if serves, jsonLogs := servesIn(args); serves {
+		q := logq.New(stderr, stderrQueue, dropNotice(jsonLogs))
+		defer closeStderr(q)
+		stderr = q
+	}
 	con := &console{stderr: stderr}
 	ctx, cancel := context.WithCancelCause(context.WithValue(ctx, consoleKey{}, con))
 	defer cancel(nil)
@@ -73,6 +79,23 @@ func runProcess(ctx context.Context, args []string, stdout, stderr io.Writer, si
 		con.fail(msg)
 	}
 	return code
+}
+
+// stderrQueue is how many bytes serve's stderr queue holds (tests make it
+// small, to fill it).
+var stderrQueue = logq.DefaultMax
+
+// stderrCloseTimeout bounds how long serve's exit waits for stderr to take
+// what is queued for it (logq): a stderr nobody reads must not hold the
+// exit, once the summary and the ready file are dealt with.
+const stderrCloseTimeout = 2 * time.Second
+
+// closeStderr writes what is queued for stderr, for stderrCloseTimeout at
+// most.
+func closeStderr(q *logq.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), stderrCloseTimeout)
+	defer cancel()
+	q.Close(ctx)
 }
 
 // watchSignals is runProcess's handling of sigs until done closes. The

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/signal"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
+	"l2hub/internal/logq"
 	"l2hub/serve"
 	"l2hub/transport/netstack"
 )
@@ -26,7 +29,8 @@ a copy (one Ctrl-C on a "timeout ... l2hub" reaches l2hub up to three times).
 A capture stream whose reader stopped reading is given
 --capture-close-timeout to take its last data; then l2hub prints its counters
 and exits 1, naming the capture. The exit status is 0 when a signal stopped
-it, 2 when a live --check or a --probe failed (however it was stopped), 3 when
+it (once started: one while a capture's named pipe waits for its reader ends
+a run that never began, 1), 2 when a live --check or a --probe failed (however it was stopped), 3 when
 a --probe gave no verdict (its target never appeared, or the run ended before
 it could judge), 1 for an error.
 
@@ -104,6 +108,40 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 	}
 	f.Register(cmd.Flags())
 	return cmd
+}
+
+// servesIn reports whether args run serve (by name, or l2hub alone), and
+// whether they ask for --log-format json. serve's stderr, logs and all, is
+// then a queue (logq) that never holds the hub: a stderr that stops being
+// read costs the lines it does not take, counted in a record, never the
+// frames or the exit.
+func servesIn(args []string) (serves, jsonLogs bool) {
+	cmd, rest, err := newRootCmd(io.Discard, io.Discard).Find(args)
+	switch {
+	case err != nil:
+		return false, false
+	case cmd.Name() == "serve", !cmd.HasParent() && len(rest) == 0:
+		return true, serve.JSONLogsIn(rest)
+	}
+	return false, false
+}
+
+// dropNotice is the record that stands for lines stderr's queue dropped,
+// as serve logs them in text or JSON.
+func dropNotice(jsonLogs bool) func(lines uint64) []byte {
+	format := "text"
+	if jsonLogs {
+		format = "json"
+	}
+	return func(lines uint64) []byte {
+		var b bytes.Buffer
+		log, err := serve.NewLogger(&b, "info", format)
+		if err != nil {
+			return logq.DropNotice(lines)
+		}
+		log.Warn(fmt.Sprintf("%d log lines dropped: stderr was not being read", lines), "dropped", lines)
+		return b.Bytes()
+	}
 }
 
 // earlyServeLog is the log for an error l2hub serve raised before it made

@@ -1,0 +1,115 @@
+package hub_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+	"l2hub/hub/hubtest"
+)
+
+// gatedWriter is a log's writer that, once shut, blocks every write until
+// opened again: a stderr whose reader stopped reading.
+type gatedWriter struct {
+	mu   sync.Mutex
+	gate chan struct{} // nil: open; else writes wait for it to close
+	buf  bytes.Buffer
+}
+
+func (w *gatedWriter) shut() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gate == nil {
+		w.gate = make(chan struct{})
+	}
+}
+
+func (w *gatedWriter) open() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gate != nil {
+		close(w.gate)
+		w.gate = nil
+	}
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	gate := w.gate
+	w.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *gatedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// TestBlockedLogHoldsNoFrames: a peer attaching or detaching while the
+// log's writer blocks holds only the goroutine that logs it, never the
+// hub's lock: the other ports forward on, and the lines come out, in
+// order, once the writer takes them again.
+func TestBlockedLogHoldsNoFrames(t *testing.T) {
+	w := &gatedWriter{}
+	log := slog.New(slog.NewTextHandler(w, nil))
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Logger: log}, "a", "b", "c")
+	t.Cleanup(w.open) // before the hub stops, whatever failed
+
+	w.shut()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the detach logs, and blocks, here
+		defer wg.Done()
+		if err := h.Detach("c"); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor(t, func() bool { return isClosed(ios["c"]) })
+	again := newChanIO()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := h.Attach("c", again); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := range 20 {
+		ios["a"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, string(rune('a'+i)))
+		if got := recv(t, ios["b"]); got[14] != byte('a'+i) {
+			t.Fatalf("got frame %q on b, want the %dth from a", got[14:15], i)
+		}
+	}
+	w.open()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Detach and Attach did not return once the log was read again")
+	}
+	out := w.String()
+	detached := strings.Index(out, `msg="peer detached" port=c`)
+	attached := strings.LastIndex(out, `msg="peer attached" port=c`)
+	if detached < 0 || attached < detached {
+		t.Errorf("got log\n%s\nwant c's detach, then its second attach", out)
+	}
+}
+
+func isClosed(c *chanIO) bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,220 @@
+package logq_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"l2hub/internal/logq"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// hangGuard bounds a wait that only a bug makes long.
+const hangGuard = time.Minute
+
+// stuck is a writer whose reader has stopped reading: every Write waits
+// until release; the bytes written are kept.
+type stuck struct {
+	gate chan struct{}
+	once sync.Once
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+func newStuck() *stuck { return &stuck{gate: make(chan struct{})} }
+
+func (s *stuck) release() { s.once.Do(func() { close(s.gate) }) }
+
+func (s *stuck) Write(p []byte) (int, error) {
+	<-s.gate
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.Write(p)
+}
+
+func (s *stuck) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// within runs fn and fails the test if it has not returned within the
+// hang guard: what it guards must not block at all.
+func within(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); fn() }()
+	select {
+	case <-done:
+	case <-time.After(hangGuard):
+		t.Fatalf("%s blocked", what)
+	}
+}
+
+// line is the ith 10-byte record.
+func line(i int) string { return fmt.Sprintf("line %04d\n", i) }
+
+func closeQ(t *testing.T, q *logq.Writer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if err := q.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestFullQueueDropsAndCounts: a writer that takes nothing never holds a
+// caller; what the queue cannot hold is dropped and counted by lines, and
+// once the writer reads again what was queued comes out, in order, then
+// one notice of the drops.
+func TestFullQueueDropsAndCounts(t *testing.T) {
+	w := newStuck()
+	t.Cleanup(w.release)
+	q := logq.New(w, 100, nil) // ten records
+	within(t, "Write to a full queue", func() {
+		for i := range 50 {
+			if n, err := q.Write([]byte(line(i))); n != 10 || err != nil {
+				t.Errorf("got Write(line %d) = %d, %v; want 10, nil", i, n, err)
+			}
+		}
+		q.Write([]byte("two\nlines\n"))
+	})
+	if got, want := q.Dropped(), uint64(42); got != want {
+		t.Errorf("got %d lines dropped, want %d (40 records and one of two lines)", got, want)
+	}
+	w.release()
+	closeQ(t, q)
+	var want strings.Builder
+	for i := range 10 {
+		want.WriteString(line(i))
+	}
+	want.WriteString("42 log lines dropped: stderr was not being read\n")
+	if got := w.String(); got != want.String() {
+		t.Errorf("got output\n%s\nwant\n%s", got, want.String())
+	}
+}
+
+// TestNoticeWhereTheLinesWent: the notice of the drops comes before the
+// first record written after them, whoever queued it.
+func TestNoticeWhereTheLinesWent(t *testing.T) {
+	w := newStuck()
+	t.Cleanup(w.release)
+	q := logq.New(w, 100, func(n uint64) []byte { return fmt.Appendf(nil, "dropped %d\n", n) })
+	for i := range 12 {
+		q.Write([]byte(line(i)))
+	}
+	w.release()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if err := q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q.Write([]byte("after\n"))
+	q.Write([]byte("more\n"))
+	closeQ(t, q)
+	got := w.String()
+	want := line(9) + "dropped 2\nafter\nmore\n"
+	if !strings.HasSuffix(got, want) || strings.Count(got, "dropped") != 1 {
+		t.Errorf("got output\n%s\nwant it to end\n%s", got, want)
+	}
+}
+
+// TestCloseGivesUp: Close on a writer that takes nothing returns once its
+// context ends, with its error; what was queued is counted as dropped, and
+// so is what is written after it.
+func TestCloseGivesUp(t *testing.T) {
+	w := newStuck()
+	q := logq.New(w, 100, nil)
+	for i := range 5 {
+		q.Write([]byte(line(i)))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	closed := make(chan error, 1)
+	go func() { closed <- q.Close(ctx) }()
+	cancel()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got Close = %v, want context.Canceled", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("Close did not return when its context ended")
+	}
+	q.Write([]byte("late\n"))
+	w.release()
+	closeQ(t, q) // the goroutine ends once its stuck write returns
+	// A record may have been in the stuck write; the rest were given up.
+	got := w.String()
+	written := strings.Count(got, "line")
+	if written > 1 || strings.Contains(got, "late") {
+		t.Errorf("got output %q after Close gave up, want at most the record in the stuck write", got)
+	}
+	if d := q.Dropped(); d+uint64(written) != 6 {
+		t.Errorf("got %d lines dropped and %d written, want the 6 written to the Writer", d, written)
+	}
+}
+
+// TestFlushWaits: Flush returns once what was written before it is out,
+// and not before; with a context that ends, it returns its error.
+func TestFlushWaits(t *testing.T) {
+	w := newStuck()
+	q := logq.New(w, 0, nil)
+	t.Cleanup(func() { w.release(); closeQ(t, q) })
+	q.Write([]byte("one\n"))
+	ctx, cancel := context.WithCancel(context.Background())
+	flushed := make(chan error, 1)
+	go func() { flushed <- q.Flush(ctx) }()
+	cancel()
+	select {
+	case err := <-flushed:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got Flush = %v with the writer stuck, want context.Canceled", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("Flush did not return when its context ended")
+	}
+	w.release()
+	within(t, "Flush", func() {
+		if err := q.Flush(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	if got := w.String(); got != "one\n" {
+		t.Errorf("got output %q after Flush, want %q", got, "one\n")
+	}
+}
+
+// TestFullQueueMakesNoNotice: while the queue has no room, a dropped write
+// does not make the notice (a record's formatting, on the caller's
+// goroutine, perhaps the hub's loop): it is made once there is room.
+func TestFullQueueMakesNoNotice(t *testing.T) {
+	w := newStuck()
+	t.Cleanup(w.release)
+	var made atomic.Int64
+	q := logq.New(w, 1000, func(lines uint64) []byte {
+		made.Add(1)
+		return logq.DropNotice(lines)
+	})
+	within(t, "Write to a full queue", func() {
+		for i := range 1000 {
+			q.Write([]byte(line(i)))
+		}
+	})
+	if n := made.Load(); n != 0 {
+		t.Errorf("the notice was made %d times while the queue was full, want none", n)
+	}
+	w.release()
+	closeQ(t, q)
+	if n := made.Load(); n == 0 || !strings.Contains(w.String(), "900 log lines dropped") {
+		t.Errorf("made the notice %d times, output ends %q; want it made once there was room", n, w.String()[max(0, len(w.String())-80):])
+	}
+}
