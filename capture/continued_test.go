@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"l2hub/hub"
 )
@@ -86,6 +87,11 @@ func TestCommentsRoundTrip(t *testing.T) {
 				for i, v := range vals {
 					if len(v) > maxOption {
 						t.Errorf("option %d holds %d bytes, over %d", i, len(v), maxOption)
+					}
+					// pcapng options are UTF-8 each on its own, as
+					// Wireshark shows them: a cut never splits a character.
+					if utf8.ValidString(text) && !utf8.Valid(v) {
+						t.Errorf("option %d of %d is not UTF-8 (ends % x): the cut split a character", i, len(vals), v[max(0, len(v)-4):])
 					}
 					full := len(v) >= fullOption
 					if full && (i == len(vals)-1 || !bytes.HasPrefix(vals[i+1][len(prefix):], []byte(continuedPrefix))) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"testing"
 	"time"
 )
@@ -50,6 +51,14 @@ func FuzzReadPcapng(f *testing.F) {
 	for _, o := range orders {
 		f.Add(notPacketFile(o.o))
 	}
+	// Edges one slip of a bound away from an index panic: the finest
+	// resolutions 64 bits hold and the first they do not, and a packet on
+	// the interface one past the last described.
+	for _, v := range []byte{19, 20, 0x80 | 63, 0x80 | 64} {
+		f.Add((&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0, opt{optIfTsresol, []byte{v}}).epb(0, math.MaxUint64, d, 60).b)
+	}
+	f.Add((&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0).epb(1, 1, d, 60).b)
+	f.Add((&ngBuilder{o: binary.LittleEndian}).shb().idb(LinkTypeEthernet, 0).opb(1, 1, d, 60).b)
 	f.Fuzz(fuzzReader)
 }
 

@@ -217,13 +217,28 @@ func TestReadErrors(t *testing.T) {
 		{"pcapng-version", func() []byte { b := bytes.Clone(ng1.b); b[12] = 2; return b }(), ReadOptions{}, 0, ErrCorrupt, 0, "version 2.0"},
 		{"pcapng-epb-cut", ng().epb(0, 1, f, 60).epb(0, 2, f, 60).b[:ng1Len+40], ReadOptions{}, 1, ErrTruncated, ng1Len, "enhanced packet block"},
 		{"pcapng-header-cut", ng().epb(0, 1, f, 60).epb(0, 2, f, 60).b[:ng1Len+5], ReadOptions{}, 1, ErrTruncated, ng1Len, "block header"},
-		{"pcapng-length-not-aligned", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], uint32(epbLenTest+2)); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "length"},
+		{"pcapng-length-not-aligned", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], uint32(epbLenTest+2)); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "has length"},
+		// A block whose leading and trailing lengths agree on a length
+		// that is not a multiple of 4, which Wireshark refuses too.
+		{"pcapng-length-not-aligned-both", func() []byte {
+			b := le.AppendUint32(le.AppendUint32(ng1.Clone().b, blockNRB), 37)
+			return le.AppendUint32(append(b, make([]byte, 37-12)...), 37)
+		}(), ReadOptions{}, 1, ErrCorrupt, ng1Len, "has length 37"},
 		{"pcapng-length-huge", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+4:], 0xfffffff0); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "exceeds the 1048576-byte limit"},
 		{"pcapng-trailer", func() []byte { b := bytes.Clone(ng1.b); b[len(b)-4]++; return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "trailing length"},
 		{"pcapng-no-interface", ng().epb(3, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 3; the section describes 1"},
 		{"pcapng-spb-first", (&ngBuilder{o: le}).shb().spb(60, f).b, ReadOptions{}, 0, ErrCorrupt, 28, "before any interface"},
 		{"pcapng-caplen", func() []byte { b := bytes.Clone(ng1.b); le.PutUint32(b[hdrLen+20:], 1000); return b }(), ReadOptions{}, 0, ErrCorrupt, hdrLen, "captured length 1000 overruns"},
 		{"pcapng-tsresol", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{80}}).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol"},
+		// The finest resolutions 64-bit timestamps cannot hold, just past
+		// 10^-19 and 2^-63: refused at the description, not a panic at
+		// the first packet's timestamp.
+		{"pcapng-tsresol-decimal-20", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{20}}).epb(0, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol 0x14"},
+		{"pcapng-tsresol-binary-64", (&ngBuilder{o: le}).shb().idb(1, 0, opt{optIfTsresol, []byte{0xc0}}).epb(0, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, 28, "if_tsresol 0xc0"},
+		// Interface IDs count from 0: the ID equal to the number of
+		// interfaces is the first one past them, not a panic.
+		{"pcapng-iface-id-equals-count", ng().epb(1, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 1; the section describes 1"},
+		{"pcapng-opb-iface-id-equals-count", ng().opb(1, 1, f, 60).b, ReadOptions{}, 0, ErrCorrupt, hdrLen, "interface 1; the section describes 1"},
 		{"pcapng-huge-unknown-block", append(ng1.Clone().b, le.AppendUint32(le.AppendUint32(nil, 0x0bad), 0xfffffff0)...), ReadOptions{}, 1, ErrTruncated, ng1Len, "4294967280-byte custom block"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +278,41 @@ func TestReadErrors(t *testing.T) {
 			}
 			if want := fmt.Sprintf("packet %d at byte %d: ", tc.packets+1, tc.offset); !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("got %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
+// TestReadLengthClamps: a record never reports more data than its
+// interface's snaplen allows, nor an original length short of the data.
+func TestReadLengthClamps(t *testing.T) {
+	le := binary.LittleEndian
+	f := frame(100, 1, 2, 0)
+	for _, tc := range []struct {
+		name          string
+		in            []byte
+		data, origLen int
+	}{
+		// A Simple Packet Block has no captured length: its data is what
+		// fits under the snaplen, not the block's padding after it.
+		{"spb-cut-by-snaplen", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 61).spb(100, f[:61]).b, 61, 100},
+		{"spb-no-snaplen", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0).spb(100, f[:61]).b, 64, 100},
+		{"spb-whole", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 61).spb(60, f[:60]).b, 60, 60},
+		// Some writers leave the original length 0, or below the
+		// captured one: it is at least what was captured.
+		{"pcap-orig-zero", newPcap(le, false, 65536, 1).rec(1, 0, f, 0).b, 100, 100},
+		{"pcap-orig-short", newPcap(le, false, 65536, 1).rec(1, 0, f, 60).b, 100, 100},
+		{"pcap-orig-long", newPcap(le, false, 65536, 1).rec(1, 0, f[:60], 100).b, 60, 100},
+		{"epb-orig-zero", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0).epb(0, 1, f, 0).b, 100, 100},
+		{"opb-orig-short", (&ngBuilder{o: le}).shb().idb(LinkTypeEthernet, 0).opb(0, 1, f, 60).b, 100, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := readAll(t, tc.in)
+			if len(got) != 1 {
+				t.Fatalf("got %d packets, want 1", len(got))
+			}
+			if p := got[0]; len(p.Data) != tc.data || p.OrigLen != tc.origLen {
+				t.Errorf("got %d bytes of data, original length %d; want %d, %d", len(p.Data), p.OrigLen, tc.data, tc.origLen)
 			}
 		})
 	}
@@ -399,6 +449,9 @@ func TestTimestampRange(t *testing.T) {
 		{"decimal-seconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(0)) }, time.Time{}},
 		{"nanoseconds-max", func() ([]byte, int64) { return ng(math.MaxUint64, resol(9)) }, time.Time{}},
 		{"nanoseconds-to-the-last", func() ([]byte, int64) { return ng(math.MaxInt64, resol(9)) }, last},
+		// The finest resolutions a reader accepts, 10^-19 and 2^-63 s.
+		{"decimal-resolution-finest", func() ([]byte, int64) { return ng(math.MaxUint64, resol(19)) }, time.Unix(1, 844_674_407).UTC()},
+		{"binary-resolution-finest", func() ([]byte, int64) { return ng(math.MaxUint64, resol(0x80|63)) }, time.Unix(1, 999_999_999).UTC()},
 		{"offset-max", func() ([]byte, int64) { return ng(1, offset(math.MaxInt64)) }, time.Time{}},
 		{"offset-past-2262", func() ([]byte, int64) { return ng(0, offset(last.Unix()+1)) }, time.Time{}},
 		{"offset-to-the-last-nanosecond", func() ([]byte, int64) { return ng(854775807, resol(9), offset(last.Unix())) }, last},

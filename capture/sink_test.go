@@ -181,6 +181,33 @@ func TestPoints(t *testing.T) {
 	}
 }
 
+// TestPointsKeepInjected: an ingress capture keeps the egress event of an
+// injected frame (the control API's, a replay's), an input of the run no
+// port's ingress shows, and no other egress event.
+func TestPointsKeepInjected(t *testing.T) {
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	cfg.Points = PointsIngress
+	s := mustOpen(t, cfg)
+	injected := event(2*time.Millisecond, 1, "b", hub.Egress, frame(70, 9, 2, 3), false)
+	injected.ev.Injected = true
+	run(s, []step{
+		addPort(0, "a", "a"),
+		addPort(1, "b", "b"),
+		event(0, 0, "a", hub.Ingress, frame(60, 1, 2, 1), false),
+		event(time.Millisecond, 1, "b", hub.Egress, frame(60, 1, 2, 1), false),
+		injected,
+	})
+	mustClose(t, s)
+	got, _ := readAll(t, fs.file(t, cfg.Path))
+	if len(got) != 2 || got[0].Dir != DirIn || got[1].Dir != DirOut || len(got[1].Data) != 70 {
+		t.Errorf("got %d packets, want 2: a's ingress frame and the 70-byte frame injected to b", len(got))
+		for i, p := range got {
+			t.Logf("packet %d: %v on %q, %d bytes", i+1, p.Dir, p.IfName, len(p.Data))
+		}
+	}
+}
+
 func TestPerPort(t *testing.T) {
 	for _, format := range []Format{FormatPcapng, FormatPcap} {
 		t.Run(format.String(), func(t *testing.T) {

@@ -168,3 +168,71 @@ func TestCopiesNeverShareAStream(t *testing.T) {
 		}
 	}
 }
+
+// TestRateOverflowKeepsCopyIdentity: when a policer drops a copy that is
+// not the last and keeps a later one, the kept copies keep their own
+// identities, so a later rule's per-copy draws (here corrupt's bits) on
+// them are the ones they get when no copy is dropped: a what-if that only
+// tightens a rate changes which copies arrive, not how the others are
+// corrupted. Jitter before the rate spreads the copies in time, so that a
+// policer drops some and keeps one after them, not only a tail.
+// (TestCopiesNeverShareAStream drops only tails, where compaction is moot.)
+func TestRateOverflowKeepsCopyIdentity(t *testing.T) {
+	policy := func(rate string) *Policy {
+		return mustParse(t, "seed: 5\nrules:\n"+
+			"  - {name: d, duplicate: {probability: 100%, copies: 3}}\n"+
+			"  - {name: j, delay: {fixed: 2ms, jitter: 1ms, order: reorder}}\n"+
+			"  - {name: r, rate: "+rate+"}\n"+
+			"  - {name: c, corrupt: {probability: 100%, bits: 4}}\n")
+	}
+	// 100-byte frames: 200µs each at 4Mbit, a 2ms spread of jitter; at
+	// 1Gbit the queue holds every copy (a copy that comes before one
+	// already through waits for it).
+	tight, loose := policy("{rate: 4Mbit, burst: 100B, queue: 0}"), policy("{rate: 1Gbit, queue: 64MiB}")
+	// copies maps each copy of a decision, by d's note on it ("" for the
+	// frame itself), to its bytes and the notes j and c left on it (r's
+	// queue note differs with the rate).
+	copies := func(d *hub.Decision) (keys []string, got map[string]string) {
+		got = map[string]string{}
+		for _, c := range d.Copies {
+			key, notes := "", ""
+			for _, n := range c.Notes {
+				switch n.Rule {
+				case "d":
+					key = n.String()
+				case "j", "c":
+					notes += "; " + n.String()
+				}
+			}
+			keys = append(keys, key)
+			got[key] = fmt.Sprintf("frame=%x%s", c.Frame, notes)
+		}
+		return keys, got
+	}
+	skipped := 0 // frames where a copy was kept after one was dropped
+	for n := range 40 {
+		at := time.Duration(n) * time.Second // the bucket is full again
+		var dt, dl hub.Decision
+		tight.Decide(at, link("a", "b"), plain(), &dt)
+		loose.Decide(at, link("a", "b"), plain(), &dl)
+		keysT, gotT := copies(&dt)
+		keysL, gotL := copies(&dl)
+		if len(keysL) != 4 {
+			t.Fatalf("frame %d: %d copies at 1Gbit, want all 4 (%s)", n, len(keysL), hub.FormatNotes(dl.Notes))
+		}
+		for i, k := range keysT {
+			if k != keysL[i] {
+				skipped++
+				break
+			}
+		}
+		for _, k := range keysT {
+			if gotT[k] != gotL[k] {
+				t.Errorf("frame %d: copy %q at 4Mbit, with %d of 4 kept:\ngot  %s\nwant %s (as at 1Gbit)", n, k, len(keysT), gotT[k], gotL[k])
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("no frame had a copy kept after a dropped one: the test does not test what it means to")
+	}
+}

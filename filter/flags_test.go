@@ -83,6 +83,8 @@ func TestFlagsErrors(t *testing.T) {
 		{"unknown-option", []string{"--dup", "a->b=1%,copiez=2"}, `unknown option "copiez" for --dup`},
 		{"unknown-options-all-named-in-order", []string{"--dup", "a->b=1%,zz=1,copiez=2,yy"}, `unknown options "copiez", "yy", "zz" for --dup`},
 		{"delay-too-large", []string{"--delay", "a->b=99999999999999999999h"}, `--delay: "a->b=99999999999999999999h": 99999999999999999999h is longer than 24h`},
+		{"size-overflow", []string{"--rate", "a->b=10Mbit,queue=17592186044417MiB"}, `--rate: "a->b=10Mbit,queue=17592186044417MiB": queue: 17592186044417MiB is too large`},
+		{"mtu-overflow", []string{"--mtu", "a->b=17592186044417MiB"}, `--mtu: "a->b=17592186044417MiB": 17592186044417MiB is too large`},
 		{"reorder-alone", []string{"--reorder", "a->b=5%"}, `rule a->b: reorder needs a delay`},
 		{"bad-seed", []string{"--seed", "x"}, `"x" is not an unsigned 64-bit integer`},
 		{"bad-partition", []string{"--partition", "a"}, `needs at least two groups`},

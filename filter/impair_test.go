@@ -554,6 +554,9 @@ func TestDropWindows(t *testing.T) {
 		{"matches-open-below-every", "matches: -9, every: 3", []int{3, 6, 9}},
 		{"every-4", "every: 4", []int{4, 8, 12}},
 		{"during", "during: 2s-5s", []int{3, 4, 5}}, // frame k at (k-1) s
+		// The shortest ranges there are: one match number, one millisecond.
+		{"matches-one-number-range", "matches: 5-5", []int{5}},
+		{"during-one-millisecond", "during: 4s-4001ms", []int{5}},
 		{"first-2-every-1", "first: 2, every: 1", []int{1, 2}},
 	}
 	for _, tt := range tests {

@@ -201,8 +201,22 @@ func TestParseErrors(t *testing.T) {
 			[]string{`test.yaml:3:29: rules[0].match.protocol: 0 is IPv6's hop-by-hop header`}},
 		{"bad-port-range", "rules:\n  - name: x\n    match: {dst_port: 9-3}\n",
 			[]string{`rules[0].match.dst_port: range "9-3" ends before it starts`}},
+		// Ranges are inclusive, so one that ends one below its start holds
+		// nothing: a rule that could never match (POLICY.md, Rules).
+		{"port-range-one-below", "rules:\n  - name: x\n    match: {dst_port: 100-99}\n",
+			[]string{`test.yaml:3:23: rules[0].match.dst_port: range "100-99" ends before it starts`}},
+		{"length-range-one-below", "rules:\n  - name: x\n    match: {length: 100-99}\n",
+			[]string{`test.yaml:3:21: rules[0].match.length: range "100-99" ends before it starts`}},
+		{"matches-range-one-below", "rules:\n  - name: x\n    match: {matches: 100-99}\n",
+			[]string{`test.yaml:3:22: rules[0].match.matches: range "100-99" ends before it starts`}},
 		{"bad-tcp-flag", "rules:\n  - name: x\n    match: {tcp_flags: \"syn !ak\"}\n",
 			[]string{`rules[0].match.tcp_flags: "!ak" is not a TCP flag`}},
+		// A flag both set and clear matched frames with it set, the last
+		// word silently lost; written twice alike, it is a slip too.
+		{"tcp-flag-set-and-clear", "rules:\n  - name: x\n    match: {tcp_flags: \"syn !syn\"}\n",
+			[]string{`test.yaml:3:24: rules[0].match.tcp_flags: TCP flag "syn" given twice`}},
+		{"tcp-flag-twice", "rules:\n  - name: x\n    match: {tcp_flags: \"ack,ack\"}\n",
+			[]string{`test.yaml:3:24: rules[0].match.tcp_flags: TCP flag "ack" given twice`}},
 		{"bad-hex", "rules:\n  - name: x\n    match: {payload_hex: 4e5}\n",
 			[]string{`rules[0].match.payload_hex: "4e5" is not hex bytes`}},
 		{"first-zero", "rules:\n  - name: x\n    match: {first: 0}\n",
@@ -217,6 +231,17 @@ func TestParseErrors(t *testing.T) {
 			[]string{`rules[0].match.matches: range "-" has no bounds`}},
 		{"bad-during", "rules:\n  - name: x\n    match: {during: 8s-5s}\n",
 			[]string{`rules[0].match.during: time window "8s-5s" ends before it starts`}},
+		// [from, to): a window that ends where it starts holds no time.
+		{"during-empty", "rules:\n  - name: x\n    match: {during: 5s-5s}\n",
+			[]string{`test.yaml:3:21: rules[0].match.during: time window "5s-5s" ends before it starts`}},
+		// Sizes are checked before they are multiplied out: this one
+		// wrapped to exactly 1MiB, inside the queue's 0-64MiB.
+		{"size-overflow", "rules:\n  - name: x\n    rate: {rate: 10Mbit, queue: 17592186044417MiB}\n",
+			[]string{`test.yaml:3:33: rules[0].rate.queue: 17592186044417MiB is too large`}},
+		{"mac-octet-three-digits", "rules:\n  - name: x\n    match: {src_mac: \"052:54:00:12:34:56\"}\n",
+			[]string{`test.yaml:3:22: rules[0].match.src_mac: "052:54:00:12:34:56" is not a MAC address`}},
+		{"group-name-65-bytes", "groups: {" + strings.Repeat("g", 65) + ": [a, b]}\n",
+			[]string{`(65 bytes) is not a valid group name`}},
 		{"trigger-unknown-rule", "partitions:\n  - name: p\n    groups: a|b\n    start: {rule: nope, matches: 3}\n",
 			[]string{`test.yaml:4:19: partitions[0].start.rule: no rule named "nope"`}},
 		{"partition-end-before-start", "partitions:\n  - {name: p, groups: a|b, start: 8s, end: 5s}\n",
@@ -433,5 +458,15 @@ func TestErrorsShortenLongValues(t *testing.T) {
 				t.Errorf("got a %d-byte error %.300q; want it short, saying how long the value was", len(msg), msg)
 			}
 		})
+	}
+}
+
+// TestParseNameLengthBound: a group name may be 64 bytes, the bound it
+// shares with port names (TestParseErrors refuses 65).
+func TestParseNameLengthBound(t *testing.T) {
+	name := strings.Repeat("g", 64)
+	p := mustParse(t, "groups: {"+name+": [a, b]}\nrules:\n  - {name: r, match: {from: "+name+"}, drop: true}\n")
+	if d := decide(p, 0, link("a", "c"), plain()); !d.Drop {
+		t.Errorf("got %+v from a, want it dropped by the rule from group %s", d, name)
 	}
 }

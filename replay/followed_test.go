@@ -136,6 +136,13 @@ func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 		{"payload-kept", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload: \"xxxx\"}, loss: 50%}\n", 64, false, false, false, false, ""},
 		{"payload-differs-before-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, protocol: udp, payload: \"late\"}, loss: 100%}\n", 64, false, false, false, false, ""},
 		{"payload-hex-past-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, true, false, false, ""},
+		// The captured payload ends exactly where the criterion does: all
+		// of it was read, and one byte more was not.
+		{"payload-ends-at-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload_hex: \"" + strings.Repeat("78", 22) + "\"}, loss: 100%}\n", 64, false, false, false, false, ""},
+		{"payload-one-past-cut", "seed: 1\nrules:\n  - {name: word, match: {link: a->b, payload_hex: \"" + strings.Repeat("78", 23) + "\"}, loss: 100%}\n", 64, false, true, false, false, ""},
+		// A MAC rule on records cut inside the source MAC (bytes 6-11).
+		{"mac-cut", "seed: 1\nrules:\n  - {name: mac, match: {link: a->b, src_mac: \"52:54:00:12:34:0a\"}, loss: 50%}\n", 8, false, true, false, false, ""},
+		{"mac-kept", "seed: 1\nrules:\n  - {name: mac, match: {link: a->b, src_mac: \"52:54:00:12:34:0a\"}, loss: 50%}\n", 12, false, false, false, false, ""},
 		{"other-port", "seed: 1\nrules:\n  - {name: word, match: {from: b, payload_hex: \"" + x40 + "\"}, loss: 100%}\n", 64, false, false, false, false, ""},
 		{"not-ip", "seed: 1\nrules:\n  - {name: udp, match: {protocol: udp, dst_port: 2000}, loss: 50%}\n", 20, true, false, false, false, ""},
 		{"corrupt", "seed: 1\nrules:\n  - {name: flip, match: {link: a->b}, corrupt: 50%}\n", 64, false, false, false, false, ""},

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +45,28 @@ func TestForeignInputPortsByMAC(t *testing.T) {
 	}
 	if a.TxFrames != 2 || b.TxFrames != 2 {
 		t.Errorf("got node-a tx %d and node-b tx %d, want 2 and 2 (b's reply and c's frame to a; a's two frames to b)", a.TxFrames, b.TxFrames)
+	}
+}
+
+// TestForeignPortMapSameMACTwice: one MAC given to two ports (--port
+// a=MAC --port b=MAC) is refused, naming both, rather than the last
+// mapping silently taking its frames; given twice to one port it is the
+// same mapping, and taken.
+func TestForeignPortMapSameMACTwice(t *testing.T) {
+	data := writePcap(t, time.Unix(100, 0), []pcapRecord{{0, udpFrame(t, macA, macB, ipA, ipB, 1, 2, 1, "x")}})
+	_, err := Open(Config{
+		Inputs: []Input{memInput("seg.pcap", data)},
+		MACs:   []MACPort{{Port: "node-a", MAC: macA}, {Port: "node-b", MAC: macB}, {Port: "other", MAC: macA}},
+	})
+	if !errors.Is(err, ErrPortMap) || !strings.Contains(err.Error(), `ports "node-a" and "other"`) {
+		t.Errorf("got Open() = %v, want %v naming ports node-a and other", err, ErrPortMap)
+	}
+	_, res := replayOnce(t, Config{
+		Inputs: []Input{memInput("seg.pcap", data)},
+		MACs:   []MACPort{{Port: "node-a", MAC: macA}, {Port: "node-a", MAC: macA}},
+	}, "")
+	if got := portStats(res); got["node-a"].RxFrames != 1 {
+		t.Errorf("got ports %+v, want node-a rx 1", got)
 	}
 }
 

@@ -529,3 +529,27 @@ func TestOwnerTiesAreNotBrokenByArgumentOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameLen: a record cut short is replayed at its wire length, up to
+// the largest frame a hub takes (QEMU's receive buffer) and including it;
+// past that the length is not believed and the captured bytes are sent.
+func TestFrameLen(t *testing.T) {
+	data := make([]byte, 60)
+	for _, tc := range []struct {
+		name              string
+		origLen, want     int
+		wantCut, wantLong bool
+	}{
+		{"whole", 60, 60, false, false},
+		{"cut", 1514, 1514, true, false},
+		{"cut-largest-frame", hub.DefaultMaxFrame, hub.DefaultMaxFrame, true, false},
+		{"cut-past-largest-frame", hub.DefaultMaxFrame + 1, 60, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, cut, long := frameLen(&capture.Packet{Data: data, OrigLen: tc.origLen})
+			if n != tc.want || cut != tc.wantCut || long != tc.wantLong {
+				t.Errorf("got frameLen(60 of %d bytes) = %d, cut %v, long %v; want %d, %v, %v", tc.origLen, n, cut, long, tc.want, tc.wantCut, tc.wantLong)
+			}
+		})
+	}
+}
