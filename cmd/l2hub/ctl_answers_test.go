@@ -47,20 +47,6 @@ func TestCtlLinkRefusesAnotherState(t *testing.T) {
 	}
 }
 
-// TestControlFlagRefusesAnAddressWithoutTcp: ctl and wait refuse a
-// --control that only looks like an address, naming the flag.
-func TestControlFlagRefusesAnAddressWithoutTcp(t *testing.T) {
-	for _, args := range [][]string{
-		{"ctl", "--control", "127.0.0.1:7291", "ports"},
-		{"wait", "--control", "127.0.0.1:7291", "--timeout", "1m"},
-	} {
-		err := run(context.Background(), args, io.Discard, io.Discard)
-		if err == nil || !strings.HasPrefix(err.Error(), "--control: ") || !strings.Contains(err.Error(), "tcp:127.0.0.1:7291") {
-			t.Errorf("got l2hub %q = %v, want an error naming --control and tcp:127.0.0.1:7291", args, err)
-		}
-	}
-}
-
 // TestReadPolicyBound: set-policy takes a policy of exactly
 // control.MaxPolicyBytes, as the hub does, and refuses one byte more.
 func TestReadPolicyBound(t *testing.T) {
@@ -71,19 +57,6 @@ func TestReadPolicyBound(t *testing.T) {
 	src = append(src, '\n')
 	if _, err := readPolicy(bytes.NewReader(src), "p.yaml"); err == nil || !strings.Contains(err.Error(), "policy p.yaml is larger than") {
 		t.Errorf("got readPolicy(%d bytes) = %v, want it refused as larger than the bound", len(src), err)
-	}
-}
-
-// TestExplainNamesTheTokenFlags: a 401 says how to give the token; another
-// refusal is left as the hub said it.
-func TestExplainNamesTheTokenFlags(t *testing.T) {
-	err := explain(context.Background(), nil, &control.Error{Status: http.StatusUnauthorized, Message: "missing or wrong bearer token"})
-	if err == nil || !strings.Contains(err.Error(), "--control-token-file FILE or $"+control.TokenEnv) {
-		t.Errorf("got explain(401) = %v, want the token flags named", err)
-	}
-	err = explain(context.Background(), nil, &control.Error{Status: http.StatusForbidden, Message: "refused"})
-	if err == nil || err.Error() != "refused" {
-		t.Errorf("got explain(403) = %v, want the hub's words alone", err)
 	}
 }
 
