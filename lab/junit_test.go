@@ -103,6 +103,22 @@ func TestJUnitBudgetThenTimeout(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("got junit.xml cases\n  %v\nwant\n  %v\n%s", got, want, b.String())
 	}
+	// CI pages show the counts, not the cases: they must add up.
+	tests, failed, skipped := len(doc.Suites[0].Cases), 0, 0
+	for _, n := range want {
+		if n == "skipped" {
+			skipped++
+		} else {
+			failed++
+		}
+	}
+	for _, c := range [][2]int{{doc.Tests, tests}, {doc.Failures, failed}, {doc.Skipped, skipped}, {doc.Suites[0].Tests, tests}, {doc.Suites[0].Failures, failed}, {doc.Suites[0].Skipped, skipped}} {
+		if c[0] != c[1] {
+			t.Errorf("got junit.xml counts tests=%d/%d failures=%d/%d skipped=%d/%d (suites/suite), want %d, %d, %d",
+				doc.Tests, doc.Suites[0].Tests, doc.Failures, doc.Suites[0].Failures, doc.Skipped, doc.Suites[0].Skipped, tests, failed, skipped)
+			break
+		}
+	}
 	if !strings.Contains(b.String(), `missing marker: &#34;session ok&#34; (VM a)`) {
 		t.Errorf("got junit.xml\n%s\nwant the timeout's missing marker named", b.String())
 	}
