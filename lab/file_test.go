@@ -153,6 +153,7 @@ func TestParseErrors(t *testing.T) {
 			`lab.yaml:6:11: vms[0].args: has its own -netdev: write ${NETDEV}`},
 		{"unknown-var-near", "name: x\nvars: {GUEST: /g}\nvms:\n  - name: a\n    mac: 52:54:00:00:00:0a\n    qemu: q\n    args: [-append, \"${GEUST}/x\"]\n    expect: [{marker: up}]",
 			`vms[0].args[1]: ${GEUST}: no such variable (vars: and --var define them; l2hub fills in LAB, NETDEV, MAC, RUN, SEED, VM); did you mean ${GUEST}?`},
+		{"qemu-missing", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", expect: [{marker: up}]}", `lab.yaml:3:5: vms[0].qemu: missing: name the QEMU binary`},
 		{"qemu-empty", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: \"\", expect: [{marker: up}]}", `lab.yaml:3:47: vms[0].qemu: empty: name the QEMU binary`},
 		{"phase-end", "name: x\nvms:\n" + vmA + "\nphases: [{name: end, markers: {a: up}}]", `phases[0].name: "end": the runner's own codes use it (END_TIMEOUT, END_<VM>_ENDED: a marker still owed after the last phase): name the phase otherwise`},
 		{"phase-soak", "name: x\nvms:\n" + vmA + "\nphases: [{name: Soak, markers: {a: up}}]", `phases[0].name: "Soak": the runner's own codes use it (SOAK_TIMEOUT`},
