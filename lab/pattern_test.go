@@ -88,3 +88,13 @@ func TestParsePatternBounds(t *testing.T) {
 		}
 	}
 }
+
+// The zero Pattern (an at: trigger's On, a marker that failed to parse)
+// matches no line.
+func TestZeroPatternMatchesNothing(t *testing.T) {
+	for _, line := range []string{"", "anything"} {
+		if (Pattern{}).Match(line) {
+			t.Errorf("got Pattern{}.Match(%q) = true, want false", line)
+		}
+	}
+}
