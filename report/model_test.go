@@ -320,6 +320,13 @@ func TestGroups(t *testing.T) {
 			t.Errorf("got %d groups of at least 5 announces, want none (runs of 4)", len(gs))
 		}
 	})
+	t.Run("min-one-means-two", func(t *testing.T) {
+		for _, g := range build(t, Options{Capture: healthyNexus, MinGroup: 1}).Groups {
+			if len(g.Frames) < 2 {
+				t.Errorf("got group %+v of one frame with MinGroup 1, want every group of 2 or more", g)
+			}
+		}
+	})
 	t.Run("a-failing-frame-stands-alone", func(t *testing.T) {
 		// wrong-key: DISC-005 fails on node-b's announces 5, 7, 13, 15.
 		m := build(t, Options{Capture: wrongKey, Check: "nexus-v1"})
