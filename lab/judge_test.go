@@ -1010,3 +1010,14 @@ func TestJudgeFailOnLineIsNoMarker(t *testing.T) {
 		t.Errorf("got trigger-1 %+v, want it not fired", trig[0])
 	}
 }
+
+// A phase that takes exactly its budget is within it: only a phase that
+// took longer is over.
+func TestJudgeBudgetIsInclusive(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(2*sec, 0, "up"), say(5*sec, 1, "up"))
+	_, phases, _ := j.results()
+	if p := phases[0]; p.Status != PhaseOK || p.Duration() != 5*sec || len(j.failures) != 0 {
+		t.Errorf("got phase boot %s in %v, failures %+v; want ok in 5s, its budget, and no failure", p.Status, p.Duration(), j.failures)
+	}
+}
