@@ -210,6 +210,7 @@ func TestParseErrors(t *testing.T) {
 		{"nothing-to-wait-for", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q}", `lab.yaml:1:1: nothing to wait for`},
 		{"phase-unknown-vm", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {c: up}}]", `lab.yaml:4:30: phases[0].markers.c: no VM named "c" (VMs: a)`},
 		{"phase-no-markers", "name: x\nvms:\n" + vmA + "\nphases: [{name: p}]", `lab.yaml:4:10: phases[0].markers: missing`},
+		{"phase-markers-empty", "name: x\nvms:\n" + vmA + "\nphases: [{name: p, markers: {a: []}}]", `lab.yaml:4:10: phases[0].markers: missing: a phase waits for at least one marker`},
 		{"phase-bad-name", "name: x\nvms:\n" + vmA + "\nphases: [{name: \"two words\", markers: {a: up}}]", `phases[0].name: "two words": want a name`},
 		{"vm-codes-collide", "name: x\nvms:\n" + strings.Replace(vmA, "name: a", "name: node-a", 1) + "\n" + strings.Replace(strings.Replace(vmA, "name: a", "name: node_a", 1), "0a", "0b", 1),
 			`lab.yaml:4:12: vms[1].name: "node_a" makes the same failure codes as VM node-a (<PHASE>_NODE_A_ENDED)`},
