@@ -87,6 +87,21 @@ func ipv6Ext(t testing.TB, next layers.IPProtocol, inner []byte, offset uint16, 
 	return f
 }
 
+// destOpts is an IPv6 packet whose n destination-options headers (8 bytes
+// of padding each) precede a UDP datagram.
+func destOpts(t testing.TB, n int, datagram []byte) []byte {
+	t.Helper()
+	var pl []byte
+	for i := range n {
+		next := byte(layers.IPProtocolIPv6Destination)
+		if i == n-1 {
+			next = byte(layers.IPProtocolUDP)
+		}
+		pl = append(pl, next, 0, 1, 4, 0, 0, 0, 0) // PadN
+	}
+	return build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Destination), gopacket.Payload(append(pl, datagram...)))
+}
+
 func TestParse(t *testing.T) {
 	udp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
 	tcp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
@@ -137,6 +152,7 @@ func TestParse(t *testing.T) {
 		gopacket.Payload([]byte{byte(layers.IPProtocolUDP), 2, 2, 1, 0, 0, 0})) // 7 of its 24 bytes, segments left 1
 	hbhLong := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop),
 		gopacket.Payload(append([]byte{byte(layers.IPProtocolUDP), 10, 1, 4, 0, 0, 0, 0}, udpHdr...))) // says 88 bytes
+	ext8, ext9 := destOpts(t, 8, append(udpHdr, payload...)), destOpts(t, 9, append(udpHdr, payload...))
 
 	type want struct {
 		et                   uint16
@@ -192,6 +208,9 @@ func TestParse(t *testing.T) {
 		{"tcp-options-cut-by-ip-length", tcpOptsCut, want{et: 0x0800, ver: 4, proto: 6, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: 57}},
 		{"ipv6-routing-header-cut", routingCut, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: 61}},
 		{"ipv6-hop-by-hop-past-the-packet", hbhLong, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: len(hbhLong)}},
+		{"ipv6-8-extension-headers-walked", ext8, want{et: 0x86dd, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 14, l4: 54 + 64, payload: 54 + 72, end: len(ext8),
+			ports: true, sport: 37020, dport: 37020}},
+		{"ipv6-9-extension-headers-too-many", ext9, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: len(ext9)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h packet.Headers
