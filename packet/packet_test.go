@@ -300,6 +300,22 @@ func TestChecksumsOK(t *testing.T) {
 			}
 		})
 	}
+	// A segment the frame holds only part of has no checksum to check: cut
+	// by a snaplen, or in the first fragment of its packet.
+	cut := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
+	cut = cut[:len(cut)-4]
+	first := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
+	first = first[:len(first)-4]
+	binary.BigEndian.PutUint16(first[14+2:], uint16(len(first)-14))
+	binary.BigEndian.PutUint16(first[14+6:], 0x2000) // MF, offset 0
+	binary.BigEndian.PutUint16(first[14+10:], 0)
+	binary.BigEndian.PutUint16(first[14+10:], packet.Checksum(first[14:14+20]))
+	for name, f := range map[string][]byte{"cut-by-snaplen": cut, "first-fragment": first} {
+		var h packet.Headers
+		if packet.Parse(f, &h); !h.HasPorts || !h.ChecksumsOK(f) {
+			t.Errorf("%s: got ports %v, ChecksumsOK %v for part of a TCP segment, want ports and true (nothing to check)", name, h.HasPorts, h.ChecksumsOK(f))
+		}
+	}
 	// UDP over IPv4 may carry no checksum; over IPv6 it must.
 	f := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
 	binary.BigEndian.PutUint16(f[34+6:], 0)
@@ -453,6 +469,7 @@ func TestICMP(t *testing.T) {
 		{"header-cut", echo4[:14+20+7], -1, -1, 0, 0},
 		{"icmpv6-echo-request", echo6, -1, 8, 0, 128},
 		{"udp", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), -1, -1, 0, 0},
+		{"icmpv6-later-fragment", ipv6Ext(t, layers.IPProtocolICMPv6, []byte{128, 0, 0, 0, 0, 1, 0, 2}, 1, false), -1, -1, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h packet.Headers
@@ -531,6 +548,10 @@ func TestParseQuoted(t *testing.T) {
 		want  want
 	}{
 		{"port-unreachable-udp", icmpError(t, false, 3, udp4[:20+8]),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
+		{"trailer-after-the-packet-left-out", append(icmpError(t, false, 3, udp4[:20+8]), 0xde, 0xad, 0xbe, 0xef),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
+		{"source-quench-udp", icmpError(t, false, 4, udp4[:20+8]),
 			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
 		{"time-exceeded-whole-udp", icmpError(t, false, 11, udp4[:20+8+len(payload)]),
 			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28 + len(payload), ports: true, sport: 37020, dport: 37020}},
