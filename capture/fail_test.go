@@ -228,23 +228,8 @@ func TestResumeAfterFullDisk(t *testing.T) {
 	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
 	cfg.Logger = slog.New(logs)
 	s := mustOpen(t, cfg)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	k := 0
-	send := func(n int) {
-		for range n {
-			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
-			s.Observe(&ev)
-			k++
-		}
-	}
-	settled := func(what string, done func(Stats) bool) {
-		t.Helper()
-		for deadline := time.Now().Add(hangGuard); !done(s.Stats()); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
-			}
-		}
-	}
+	send := portASender(s)
+	settled := func(what string, done func(Stats) bool) { t.Helper(); settle(t, s, what, done) }
 	send(10)
 	settled("10 frames written", func(st Stats) bool { return st.Written == 10 })
 	d.full.Store(true)
@@ -311,22 +296,10 @@ func TestFullDiskAtRotation(t *testing.T) {
 	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
 	cfg.Logger = slog.New(logs)
 	s := mustOpen(t, cfg)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	k := 0
-	send := func(n int) {
-		for range n {
-			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
-			s.Observe(&ev)
-			k++
-		}
-	}
+	send := portASender(s)
 	settled := func(what string, done func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(hangGuard); !done(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
-			}
-		}
+		settle(t, s, what, func(Stats) bool { return done() })
 	}
 	creates := func() int { d.mu.Lock(); defer d.mu.Unlock(); return len(d.order) }
 	send(5)
@@ -498,20 +471,11 @@ func TestSetMetaOnAFailedFile(t *testing.T) {
 	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
 	cfg.Logger = slog.New(logs)
 	s := mustOpen(t, cfg)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	k := 0
-	send := func() {
-		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
-		s.Observe(&ev)
-		k++
-	}
+	sendN := portASender(s)
+	send := func() { sendN(1) }
 	settled := func(what string, done func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(hangGuard); !done(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
-			}
-		}
+		settle(t, s, what, func(Stats) bool { return done() })
 	}
 	send()
 	settled("a frame written", func() bool { return s.Stats().Written == 1 })
@@ -577,21 +541,9 @@ func TestErrNamesTheLastFailedFile(t *testing.T) {
 	cfg.Create, cfg.Remove = d.Create, d.Remove
 	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
 	s := mustOpen(t, cfg)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	k := 0
-	send := func() {
-		ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
-		s.Observe(&ev)
-		k++
-	}
-	settled := func(what string, done func(Stats) bool) {
-		t.Helper()
-		for deadline := time.Now().Add(hangGuard); !done(s.Stats()); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
-			}
-		}
-	}
+	sendN := portASender(s)
+	send := func() { sendN(1) }
+	settled := func(what string, done func(Stats) bool) { t.Helper(); settle(t, s, what, done) }
 	d.full.Store(true)
 	send()
 	settled("a frame failed", func(st Stats) bool { return st.WriteError == 1 })
@@ -604,5 +556,31 @@ func TestErrNamesTheLastFailedFile(t *testing.T) {
 	err := s.Close()
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "capture "+next+":") {
 		t.Errorf("Close() = %v, want the full disk's error naming %s, the file that failed last", err, next)
+	}
+}
+
+// portASender adds port a to s and returns send(n), which sends n frames
+// of 100 bytes from a, the kth of them (counting on over calls) k
+// milliseconds after t0.
+func portASender(s *Sink) func(n int) {
+	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
+	k := 0
+	return func(n int) {
+		for range n {
+			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(100, 1, 2, k)}
+			s.Observe(&ev)
+			k++
+		}
+	}
+}
+
+// settle waits until done holds of s's stats, failing the test after the
+// hang guard.
+func settle(t *testing.T, s *Sink, what string, done func(Stats) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(hangGuard); !done(s.Stats()); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: stats %+v", what, s.Stats())
+		}
 	}
 }

@@ -990,3 +990,34 @@ triggers:
 		})
 	}
 }
+
+// A fail_on line ends the run before anything else it holds counts: the
+// marker in it is not seen, and the trigger on it does not fire.
+func TestJudgeFailOnLineIsNoMarker(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, fires := play(t, l, -1, 0, say(1*sec, 0, "up"), say(2*sec, 1, "up"), say(3*sec, 0, "dial FAIL now"))
+	if f := j.first(); f == nil || f.Code != "FAIL_ON" {
+		t.Fatalf("got failure %+v, want FAIL_ON", f)
+	}
+	if len(fires) != 0 {
+		t.Errorf("got fires %v, want none: the line failed the run", fires)
+	}
+	_, phases, trig := j.results()
+	if m := phases[1].Markers[0]; m.Marker != "dial" || m.Status == StatusOK {
+		t.Errorf("got session's first marker %+v, want a's dial not seen", m)
+	}
+	if trig[0].Fired {
+		t.Errorf("got trigger-1 %+v, want it not fired", trig[0])
+	}
+}
+
+// A phase that takes exactly its budget is within it: only a phase that
+// took longer is over.
+func TestJudgeBudgetIsInclusive(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(2*sec, 0, "up"), say(5*sec, 1, "up"))
+	_, phases, _ := j.results()
+	if p := phases[0]; p.Status != PhaseOK || p.Duration() != 5*sec || len(j.failures) != 0 {
+		t.Errorf("got phase boot %s in %v, failures %+v; want ok in 5s, its budget, and no failure", p.Status, p.Duration(), j.failures)
+	}
+}

@@ -3,6 +3,7 @@ package lab
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -103,6 +104,22 @@ func TestJUnitBudgetThenTimeout(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("got junit.xml cases\n  %v\nwant\n  %v\n%s", got, want, b.String())
 	}
+	// CI pages show the counts, not the cases: they must add up.
+	tests, failed, skipped := len(doc.Suites[0].Cases), 0, 0
+	for _, n := range want {
+		if n == "skipped" {
+			skipped++
+		} else {
+			failed++
+		}
+	}
+	for _, c := range [][2]int{{doc.Tests, tests}, {doc.Failures, failed}, {doc.Skipped, skipped}, {doc.Suites[0].Tests, tests}, {doc.Suites[0].Failures, failed}, {doc.Suites[0].Skipped, skipped}} {
+		if c[0] != c[1] {
+			t.Errorf("got junit.xml counts tests=%d/%d failures=%d/%d skipped=%d/%d (suites/suite), want %d, %d, %d",
+				doc.Tests, doc.Suites[0].Tests, doc.Failures, doc.Suites[0].Failures, doc.Skipped, doc.Suites[0].Skipped, tests, failed, skipped)
+			break
+		}
+	}
 	if !strings.Contains(b.String(), `missing marker: &#34;session ok&#34; (VM a)`) {
 		t.Errorf("got junit.xml\n%s\nwant the timeout's missing marker named", b.String())
 	}
@@ -129,5 +146,59 @@ func TestSummaryTextBudgetThenTimeout(t *testing.T) {
 		if then < 0 || !strings.Contains(text[then:], want) {
 			t.Errorf("got summary\n%s\nwant under the then: line\n%s", text, want)
 		}
+	}
+}
+
+// A failed case in junit.xml carries the command that reruns the run, its
+// seed included, and the last 20 console lines of the VM it concerns,
+// oldest first.
+func TestJUnitFailureCarriesRerunAndTail(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	steps := []step{say(1*sec, 0, "up")}
+	for i := 1; i <= tailLines+5; i++ {
+		steps = append(steps, say(time.Duration(i)*time.Second/10+time.Second, 1, fmt.Sprintf("b line %d", i)))
+	}
+	j, _ := play(t, l, -1, 0, append(steps, tickAt(99*sec))...)
+	s := summaryOf(t, l, j, ResultFail, nil)
+	s.Rerun = "l2hub lab lab.yaml --seed 7"
+	var b bytes.Buffer
+	if err := s.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	for _, c := range doc.Suites[0].Cases {
+		if c.Name == "b: up" && c.Failure != nil {
+			text = c.Failure.Text
+		}
+	}
+	if !strings.Contains(text, "rerun: l2hub lab lab.yaml --seed 7\n") {
+		t.Errorf("got b's failure\n%s\nwant the rerun command", text)
+	}
+	var tail []string
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.Index(line, "b line "); i >= 0 {
+			tail = append(tail, line[i:])
+		}
+	}
+	if len(tail) != tailLines || tail[0] != "b line 6" || tail[len(tail)-1] != "b line 25" {
+		t.Errorf("got b's console tail %q, want its last %d lines, 6 to 25", tail, tailLines)
+	}
+}
+
+// The failure junit.xml's missing markers report is the one that ended the
+// run: the earliest that is not a budget overrun.
+func TestJUnitDecisiveFailure(t *testing.T) {
+	s := &Summary{Failures: []FailureSummary{
+		{Code: "BOOT_BUDGET", At: ms(1 * time.Second)},
+		{Code: "FAIL_ON", At: ms(4 * time.Second)},
+		{Code: "TRIGGER_FAILED", At: ms(3 * time.Second)},
+		{Code: "SESSION_BUDGET", At: ms(2 * time.Second)},
+	}}
+	if d := s.decisive(); d == nil || d.Code != "TRIGGER_FAILED" {
+		t.Errorf("got decisive() = %+v, want TRIGGER_FAILED (3s)", d)
 	}
 }

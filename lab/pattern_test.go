@@ -72,3 +72,29 @@ func TestParsePatternRefusesControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+// A pattern is one line of at most maxPattern bytes, and says something.
+func TestParsePatternBounds(t *testing.T) {
+	if _, err := ParsePattern(strings.Repeat("x", maxPattern)); err != nil {
+		t.Errorf("got ParsePattern(%d bytes) = %v, want it read", maxPattern, err)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{strings.Repeat("x", maxPattern+1), "1025 bytes: a pattern is at most 1024"},
+		{"", "empty: a pattern must say what to look for"},
+		{"a\nb", "a pattern is one line"},
+	} {
+		if _, err := ParsePattern(tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("got ParsePattern(%.20q) = %v, want an error containing %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+// The zero Pattern (an at: trigger's On, a marker that failed to parse)
+// matches no line.
+func TestZeroPatternMatchesNothing(t *testing.T) {
+	for _, line := range []string{"", "anything"} {
+		if (Pattern{}).Match(line) {
+			t.Errorf("got Pattern{}.Match(%q) = true, want false", line)
+		}
+	}
+}

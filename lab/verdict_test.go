@@ -23,6 +23,7 @@ func TestVerdict(t *testing.T) {
 		{"some of many failed", []*Summary{pass, fail, fail}, 3, "2 of 3 runs failed"},
 		{"interrupted", []*Summary{pass}, 3, "interrupted after 1 of 3 runs"},
 		{"interrupted during a run", []*Summary{pass, fail, {Result: ResultInterrupted}}, 4, "interrupted after 2 of 4 runs (1 failed)"},
+		{"the last of all runs interrupted", []*Summary{pass, pass, {Result: ResultInterrupted}}, 3, "interrupted after 2 of 3 runs"},
 		{"one run, interrupted", []*Summary{{Result: ResultInterrupted}}, 1, "lab interrupted"},
 		{"a pass without its summary", []*Summary{{Result: ResultPass, Dir: "run", unwritten: []string{"summary.json"}}}, 1,
 			"run/summary.json not written: the lab passed, but a pass whose verdict is not on disk for a CI system to read does not count as a pass"},

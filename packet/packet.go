@@ -169,7 +169,7 @@ func (h *Headers) ipv6(frame []byte) {
 	h.Cut = len(b) < total
 	h.End = h.L3 + min(len(b), total)
 	off, next := h.L3+header.IPv6MinimumSize, ip.NextHeader()
-	for range maxExtHeaders {
+	for range maxExtHeaders + 1 { // the extension headers, then the transport's
 		var n int
 		switch next {
 		case ipv6HopByHop, ipv6Routing, ipv6DestOpts:

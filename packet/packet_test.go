@@ -87,6 +87,21 @@ func ipv6Ext(t testing.TB, next layers.IPProtocol, inner []byte, offset uint16, 
 	return f
 }
 
+// destOpts is an IPv6 packet whose n destination-options headers (8 bytes
+// of padding each) precede a UDP datagram.
+func destOpts(t testing.TB, n int, datagram []byte) []byte {
+	t.Helper()
+	var pl []byte
+	for i := range n {
+		next := byte(layers.IPProtocolIPv6Destination)
+		if i == n-1 {
+			next = byte(layers.IPProtocolUDP)
+		}
+		pl = append(pl, next, 0, 1, 4, 0, 0, 0, 0) // PadN
+	}
+	return build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Destination), gopacket.Payload(append(pl, datagram...)))
+}
+
 func TestParse(t *testing.T) {
 	udp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
 	tcp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
@@ -121,6 +136,23 @@ func TestParse(t *testing.T) {
 	laterLikeHeaders := ipv6Ext(t, layers.IPProtocolIPv6Destination, fakeHeaders, 100, false)
 	// A first fragment whose fragment header is followed by another.
 	twoFragments := ipv6Ext(t, layers.IPProtocolIPv6Fragment, append([]byte{byte(layers.IPProtocolTCP), 0, 0, 0, 0, 0, 0, 42}, tcpTo22...), 0, true)
+	threeTags := build(t, eth(layers.EthernetTypeQinQ), &layers.Dot1Q{VLANIdentifier: 7, Type: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 5, Type: layers.EthernetTypeDot1Q}, &layers.Dot1Q{VLANIdentifier: 3, Type: layers.EthernetTypeIPv4},
+		ip4(layers.IPProtocolUDP), udp(), payload)
+	tagOnly := vlan[:14+4] // the tag ends the frame
+	shortTotal := bytes.Clone(udp4)
+	binary.BigEndian.PutUint16(shortTotal[14+2:], 10) // total length less than the header
+	udpCut := bytes.Clone(udp4)
+	binary.BigEndian.PutUint16(udpCut[14+2:], 20+7) // the packet ends inside the UDP header
+	tcpShortOff := bytes.Clone(tcp4)
+	tcpShortOff[14+20+12] = 4 << 4 // data offset 16 bytes: less than a header
+	tcpOptsCut := bytes.Clone(tcp4)
+	binary.BigEndian.PutUint16(tcpOptsCut[14+2:], 20+23) // the packet ends inside the TCP options
+	routingCut := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Routing),
+		gopacket.Payload([]byte{byte(layers.IPProtocolUDP), 2, 2, 1, 0, 0, 0})) // 7 of its 24 bytes, segments left 1
+	hbhLong := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop),
+		gopacket.Payload(append([]byte{byte(layers.IPProtocolUDP), 10, 1, 4, 0, 0, 0, 0}, udpHdr...))) // says 88 bytes
+	ext8, ext9 := destOpts(t, 8, append(udpHdr, payload...)), destOpts(t, 9, append(udpHdr, payload...))
 
 	type want struct {
 		et                   uint16
@@ -133,6 +165,7 @@ func TestParse(t *testing.T) {
 		cut, ports, tcp      bool
 		sport, dport         uint16
 		flags                uint8
+		routed               bool
 	}
 	// gopacket pads frames to Ethernet's 60 bytes: End is where the IP
 	// packet ends, before the padding.
@@ -166,13 +199,25 @@ func TestParse(t *testing.T) {
 		{"ipv4-header-past-the-frame", longIHL, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: len(longIHL)}},
 		{"runt", udp4[:13], want{l3: 13, l4: 13, payload: 13, end: 13}},
 		{"ipv4-header-cut", udp4[:14+19], want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: 33}},
+		{"ipv4-header-cut-before-its-length", udp4[:14+3], want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: 17}},
+		{"ipv4-total-length-under-header", shortTotal, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: len(shortTotal)}},
+		{"three-tags-two-skipped", threeTags, want{et: 0x8100, tags: 2, l3: 22, l4: 22, payload: 22, end: len(threeTags)}},
+		{"vlan-tag-ends-the-frame", tagOnly, want{et: 0x0800, tags: 1, l3: 18, l4: 18, payload: 18, end: 18}},
+		{"udp-header-cut-by-ip-length", udpCut, want{et: 0x0800, ver: 4, proto: 17, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: 41}},
+		{"tcp-data-offset-under-header", tcpShortOff, want{et: 0x0800, ver: 4, proto: 6, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: len(tcp4)}},
+		{"tcp-options-cut-by-ip-length", tcpOptsCut, want{et: 0x0800, ver: 4, proto: 6, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: 57}},
+		{"ipv6-routing-header-cut", routingCut, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: 61}},
+		{"ipv6-hop-by-hop-past-the-packet", hbhLong, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: len(hbhLong)}},
+		{"ipv6-8-extension-headers-walked", ext8, want{et: 0x86dd, ver: 6, proto: 17, src: v6A, dst: v6B, l3: 14, l4: 54 + 64, payload: 54 + 72, end: len(ext8),
+			ports: true, sport: 37020, dport: 37020}},
+		{"ipv6-9-extension-headers-too-many", ext9, want{et: 0x86dd, ver: 6, src: v6A, dst: v6B, l3: 14, l4: 14, payload: 14, end: len(ext9)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h packet.Headers
 			packet.Parse(tc.frame, &h)
 			w := tc.want
 			got := want{h.EtherType, h.VLANTags, h.IPVersion, h.Proto, h.Src, h.Dst, h.L3, h.L4, h.Payload, h.End,
-				h.Fragment, h.FragOffset, h.Cut, h.HasPorts, h.TCP, h.SrcPort, h.DstPort, h.TCPFlags}
+				h.Fragment, h.FragOffset, h.Cut, h.HasPorts, h.TCP, h.SrcPort, h.DstPort, h.TCPFlags, h.Routed}
 			if got != w {
 				t.Errorf("got Parse = %+v, want %+v", got, w)
 			}
@@ -208,6 +253,16 @@ func TestTCPNumbersAndUDPPayload(t *testing.T) {
 	if got := h.UDPPayload(f); string(got) != "NXSB" {
 		t.Errorf("got UDP payload %q with length 12, want %q", got, "NXSB")
 	}
+	cut := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)[:42+4] // snaplen
+	packet.Parse(cut, &h)
+	if got := h.UDPPayload(cut); string(got) != "NXSB" || !h.UDPLenOK() {
+		t.Errorf("got UDP payload %q and length ok %v from a frame cut after 4 bytes of it, want %q and ok", got, h.UDPLenOK(), "NXSB")
+	}
+	empty := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp())
+	packet.Parse(empty, &h)
+	if got := h.UDPPayload(empty); got == nil || len(got) != 0 || !h.UDPLenOK() {
+		t.Errorf("got UDP payload %q (nil %v) and length ok %v with length 8, want an empty payload and ok", got, got == nil, h.UDPLenOK())
+	}
 	binary.BigEndian.PutUint16(f[34+4:], 7) // shorter than the header
 	packet.Parse(f, &h)
 	if got := h.UDPPayload(f); got != nil || h.UDPLenOK() {
@@ -231,6 +286,7 @@ func TestChecksumsOK(t *testing.T) {
 		{"ipv6-udp-address-changed", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload), 14 + 30, false},
 		{"ipv6-tcp", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload), -1, true},
 		{"ipv6-tcp-changed", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload), 80, false},
+		{"ipv4-udp-empty-checksum-changed", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp()), 34 + 7, false},
 		{"arp-has-none", build(t, eth(layers.EthernetTypeARP), gopacket.Payload(make([]byte, 28))), 20, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,6 +299,22 @@ func TestChecksumsOK(t *testing.T) {
 				t.Errorf("got ChecksumsOK = %v, want %v", got, tc.want)
 			}
 		})
+	}
+	// A segment the frame holds only part of has no checksum to check: cut
+	// by a snaplen, or in the first fragment of its packet.
+	cut := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
+	cut = cut[:len(cut)-4]
+	first := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(), payload)
+	first = first[:len(first)-4]
+	binary.BigEndian.PutUint16(first[14+2:], uint16(len(first)-14))
+	binary.BigEndian.PutUint16(first[14+6:], 0x2000) // MF, offset 0
+	binary.BigEndian.PutUint16(first[14+10:], 0)
+	binary.BigEndian.PutUint16(first[14+10:], packet.Checksum(first[14:14+20]))
+	for name, f := range map[string][]byte{"cut-by-snaplen": cut, "first-fragment": first} {
+		var h packet.Headers
+		if packet.Parse(f, &h); !h.HasPorts || !h.ChecksumsOK(f) {
+			t.Errorf("%s: got ports %v, ChecksumsOK %v for part of a TCP segment, want ports and true (nothing to check)", name, h.HasPorts, h.ChecksumsOK(f))
+		}
 	}
 	// UDP over IPv4 may carry no checksum; over IPv6 it must.
 	f := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
@@ -397,6 +469,7 @@ func TestICMP(t *testing.T) {
 		{"header-cut", echo4[:14+20+7], -1, -1, 0, 0},
 		{"icmpv6-echo-request", echo6, -1, 8, 0, 128},
 		{"udp", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload), -1, -1, 0, 0},
+		{"icmpv6-later-fragment", ipv6Ext(t, layers.IPProtocolICMPv6, []byte{128, 0, 0, 0, 0, 1, 0, 2}, 1, false), -1, -1, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h packet.Headers
@@ -475,6 +548,10 @@ func TestParseQuoted(t *testing.T) {
 		want  want
 	}{
 		{"port-unreachable-udp", icmpError(t, false, 3, udp4[:20+8]),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
+		{"trailer-after-the-packet-left-out", append(icmpError(t, false, 3, udp4[:20+8]), 0xde, 0xad, 0xbe, 0xef),
+			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
+		{"source-quench-udp", icmpError(t, false, 4, udp4[:20+8]),
 			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28, cut: true, ports: true, sport: 37020, dport: 37020}},
 		{"time-exceeded-whole-udp", icmpError(t, false, 11, udp4[:20+8+len(payload)]),
 			want{ok: true, ver: 4, proto: 17, src: v4A, dst: v4B, l3: q4, l4: q4 + 20, payload: q4 + 28, end: q4 + 28 + len(payload), ports: true, sport: 37020, dport: 37020}},

@@ -213,6 +213,16 @@ func TestCommentsLeaveRoomForMarkers(t *testing.T) {
 	if !hasWarning(m, "comments are not shown") {
 		t.Errorf("got warnings %q, want one about the comments left out", m.Warnings)
 	}
+	cost, seen := 0, map[string]bool{}
+	for _, f := range m.Frames {
+		if f.Comment != "" && !seen[f.Comment] {
+			seen[f.Comment] = true
+			cost += textCost(f.Comment)
+		}
+	}
+	if cost == 0 || cost > budget/2 {
+		t.Errorf("got comments costing %d kept, want some, and at most half of MaxText (%d)", cost, budget/2)
+	}
 }
 
 // TestEgressDropReasonChargedOnce: the reason of a copy dropped on its way

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"l2hub/conformance/checker"
 )
 
 // A tiny pcapng writer for hostile captures: whatever a name or a comment
@@ -241,5 +243,25 @@ func TestPageIsStreamed(t *testing.T) {
 	}
 	if b, err := os.ReadFile(path); err != nil || int64(len(b)) != w.sum || int64(n) != w.sum {
 		t.Errorf("got WriteFile of %d bytes (%d in the file, %v), want the %d WriteHTML writes", n, len(b), err, w.sum)
+	}
+}
+
+// TestFindingPinsAFrameOnce: a finding that cites a frame's record and its
+// delivery's (as the checker cites both copies of one frame) is pinned to
+// the frame once, and the frame lists the finding once.
+func TestFindingPinsAFrameOnce(t *testing.T) {
+	f := udpFrame("a", "b", 9, 1, 0)
+	m := build(t, Options{Capture: writeTemp(t, "one.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, []rec{
+		{0, 1e9, true, f, ""}, {1, 1e9, false, f, ""},
+	}))})
+	b := &builder{m: m}
+	b.findings(checkResult{report: checker.Report{Fail: 1, Findings: []checker.Finding{
+		{ID: "X1", Verdict: checker.Fail, Frames: []int{1, 2, 1}, Message: "twice"},
+	}}})
+	if fd := m.Findings[0]; !slices.Equal(fd.Pins, []int{0}) || !slices.Equal(fd.Frames, []int{1, 2, 1}) {
+		t.Errorf("got finding pins %v frames %v, want pins [0] and the frames as cited", fd.Pins, fd.Frames)
+	}
+	if got := m.Frames[0].Findings; !slices.Equal(got, []int{0}) {
+		t.Errorf("got frame 0's findings %v, want [0]", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"l2hub/capture"
+	"l2hub/conformance/checker"
 	"l2hub/hub/hubtest"
 )
 
@@ -320,6 +321,13 @@ func TestGroups(t *testing.T) {
 			t.Errorf("got %d groups of at least 5 announces, want none (runs of 4)", len(gs))
 		}
 	})
+	t.Run("min-one-means-two", func(t *testing.T) {
+		for _, g := range build(t, Options{Capture: healthyNexus, MinGroup: 1}).Groups {
+			if len(g.Frames) < 2 {
+				t.Errorf("got group %+v of one frame with MinGroup 1, want every group of 2 or more", g)
+			}
+		}
+	})
 	t.Run("a-failing-frame-stands-alone", func(t *testing.T) {
 		// wrong-key: DISC-005 fails on node-b's announces 5, 7, 13, 15.
 		m := build(t, Options{Capture: wrongKey, Check: "nexus-v1"})
@@ -613,5 +621,29 @@ func TestTooManyNotes(t *testing.T) {
 	want := fmt.Sprintf("1 comments hold more than %d notes: the drops and marks past them are not drawn", maxNotes)
 	if !slices.Contains(m.Warnings, want) {
 		t.Errorf("got warnings %q, want %q", m.Warnings, want)
+	}
+}
+
+// TestWarnedFrameStandsAlone: a frame with a warning pinned to it is drawn
+// alone, as one with a failure is, and ends the group before it.
+func TestWarnedFrameStandsAlone(t *testing.T) {
+	var recs []rec
+	for i := range 5 {
+		f := announceFrame(t, "a", 34567)
+		ns := uint64(1e9 + i*64e6)
+		recs = append(recs, rec{0, ns, true, f, ""}, rec{1, ns, false, f, ""})
+	}
+	m := build(t, Options{Capture: writeTemp(t, "announces.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)), MinGroup: -1})
+	b := &builder{m: m, opts: Options{MinGroup: 2}}
+	b.findings(checkResult{report: checker.Report{Warn: 1, Findings: []checker.Finding{
+		{ID: "W1", Verdict: checker.Warn, Frames: []int{5}, Message: "odd"},
+	}}})
+	b.groups()
+	var got []int
+	for _, f := range m.Frames {
+		got = append(got, f.Group)
+	}
+	if want := []int{0, 0, -1, 1, 1}; !slices.Equal(got, want) {
+		t.Errorf("got the announces' groups %v, want %v (the third warned)", got, want)
 	}
 }

@@ -74,6 +74,19 @@ func TestTAPMTU(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("kernel-min", func(t *testing.T) {
+		name := taptest.UniqueName(t)
+		d, err := tap.OpenTAP(tap.TAPConfig{Name: name, Netns: name, MTU: tap.MinMTU})
+		if err != nil {
+			t.Fatalf("MTU %d (tap.MinMTU): %v, want the kernel to take it", tap.MinMTU, err)
+		}
+		if got := mtuOf(t, name, name); got != tap.MinMTU {
+			t.Errorf("device MTU %d, want %d", got, tap.MinMTU)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for _, tc := range []struct {
 		mtu, maxFrame int
 		want          string

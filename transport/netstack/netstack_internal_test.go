@@ -42,3 +42,36 @@ func TestCloseReleasesHeldFrame(t *testing.T) {
 	}
 	held.DecRef()
 }
+
+// TestReadExactFit: a frame exactly as long as the read's limit, or its
+// buffer, is read whole, not dropped as oversize.
+func TestReadExactFit(t *testing.T) {
+	h, err := New(Config{MAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 1}, Addr: netip.MustParsePrefix("10.0.0.1/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	queue := func(size int) {
+		t.Helper()
+		var pkts stack.PacketBufferList
+		pkts.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(make([]byte, size))}))
+		if n, err := h.link.WritePackets(pkts); n != 1 || err != nil {
+			t.Fatalf("queue a frame: %d, %v", n, err)
+		}
+		pkts.DecRef()
+	}
+	queue(100)
+	frames := make([]*hub.Frame, 1)
+	if n, err := h.ReadFrames(frames, 100); n != 1 || err != nil || len(frames[0].Bytes()) != 100 {
+		t.Fatalf("got ReadFrames(limit 100) = %d, %v of a 100-byte frame, want it read", n, err)
+	}
+	frames[0].Release()
+	queue(60)
+	if n, err := h.ReadFrame(make([]byte, 60)); n != 60 || err != nil {
+		t.Errorf("got ReadFrame(60-byte buffer) = %d, %v of a 60-byte frame, want 60, nil", n, err)
+	}
+	queue(60)
+	if n, ok, err := h.PollFrame(make([]byte, 60)); n != 60 || !ok || err != nil {
+		t.Errorf("got PollFrame(60-byte buffer) = %d, %v, %v of a 60-byte frame, want 60, true, nil", n, ok, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,6 +238,14 @@ func TestFrames(t *testing.T) {
 	if err := h.WriteFrame(make([]byte, 1515)); !errors.As(err, &fe) || fe.Reason != hub.DropOversize {
 		t.Errorf("WriteFrame of 1515 bytes = %v, want DropOversize", err)
 	}
+	if err := h.WriteFrame(f[:13]); !errors.As(err, &fe) || fe.Reason != hub.DropRunt {
+		t.Errorf("WriteFrame of 13 bytes = %v, want DropRunt", err)
+	}
+	full := make([]byte, 1514) // MTU 1500 plus the header: the largest frame
+	copy(full, []byte{0x02, 0, 0, 0, 0, 0x55})
+	if err := h.WriteFrame(full); err != nil {
+		t.Errorf("WriteFrame of 1514 bytes = %v, want nil (taken, and ignored: another MAC)", err)
+	}
 }
 
 func TestClose(t *testing.T) {
@@ -260,6 +269,9 @@ func TestClose(t *testing.T) {
 	if err := h.WriteFrame(make([]byte, 60)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("WriteFrame after Close = %v, want net.ErrClosed", err)
 	}
+	if err := h.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("second Close() = %v, want net.ErrClosed", err)
+	}
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -274,6 +286,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no-addr", netstack.Config{MAC: mac}},
 		{"ipv6", netstack.Config{MAC: mac, Addr: netip.MustParsePrefix("fd00::1/64")}},
 		{"tiny-mtu", netstack.Config{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), MTU: 100}},
+		{"zero-prefix", netstack.Config{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/0")}},
+		{"ipv6-gateway", netstack.Config{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), Gateway: netip.MustParseAddr("fd00::1")}},
+		{"mtu-under-576", netstack.Config{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), MTU: 575}},
+		{"mtu-frame-over-65535", netstack.Config{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), MTU: 65535 - 14 + 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if h, err := netstack.New(tc.cfg); err == nil {
@@ -281,6 +297,39 @@ func TestNewRejectsBadConfig(t *testing.T) {
 				t.Fatalf("New(%+v) = nil error, want one", tc.cfg)
 			}
 		})
+	}
+}
+
+// TestNewAcceptsBounds: the MTU's bounds themselves, and an IPv4 gateway,
+// make a host.
+func TestNewAcceptsBounds(t *testing.T) {
+	mac, _ := net.ParseMAC("02:00:00:00:00:01")
+	for _, cfg := range []netstack.Config{
+		{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), MTU: 576},
+		{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), MTU: 65535 - 14},
+		{MAC: mac, Addr: netip.MustParsePrefix("10.0.0.1/24"), Gateway: netip.MustParseAddr("10.0.0.254")},
+	} {
+		h, err := netstack.New(cfg)
+		if err != nil {
+			t.Errorf("got New(MTU %d, gateway %v) = %v, want a host", cfg.MTU, cfg.Gateway, err)
+			continue
+		}
+		h.Close()
+	}
+}
+
+// TestJoinGroupRefusesNonMulticast: only an IPv4 multicast group is joined.
+func TestJoinGroupRefusesNonMulticast(t *testing.T) {
+	h := newHost(t, "02:00:00:00:00:0a", "10.42.0.1/24")
+	c, err := h.ListenUDP(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, g := range []string{"10.42.0.9", "255.255.255.255", "ff02::fb"} {
+		if err := c.JoinGroup(netip.MustParseAddr(g)); err == nil || !strings.Contains(err.Error(), "is not an IPv4 multicast group") {
+			t.Errorf("got JoinGroup(%s) = %v, want it refused as not an IPv4 multicast group", g, err)
+		}
 	}
 }
 
