@@ -218,3 +218,67 @@ func TestFullQueueMakesNoNotice(t *testing.T) {
 		t.Errorf("made the notice %d times, output ends %q; want it made once there was room", n, w.String()[max(0, len(w.String())-80):])
 	}
 }
+
+// TestDroppedWriteWithoutNewlineIsALine: a dropped write that ends in no
+// newline still counts as one line lost.
+func TestDroppedWriteWithoutNewlineIsALine(t *testing.T) {
+	w := newStuck()
+	t.Cleanup(w.release)
+	q := logq.New(w, 10, nil)
+	q.Write([]byte("0123456789")) // fills the queue
+	q.Write([]byte("no newline"))
+	if got := q.Dropped(); got != 1 {
+		t.Errorf("got %d lines dropped, want 1", got)
+	}
+	w.release()
+	closeQ(t, q)
+}
+
+// gated is a writer that says when a Write starts and waits for leave to
+// let it finish.
+type gated struct {
+	entered chan string
+	leave   chan struct{}
+	mu      sync.Mutex
+	out     bytes.Buffer
+}
+
+func (g *gated) Write(p []byte) (int, error) {
+	g.entered <- string(p)
+	<-g.leave
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.out.Write(p)
+}
+
+// TestWriteAfterRoomGoesOutAfterNotice: once the queue has room again
+// while an earlier record is still being written, the next write queues
+// the notice of the drops and is itself kept, after it.
+func TestWriteAfterRoomGoesOutAfterNotice(t *testing.T) {
+	g := &gated{entered: make(chan string, 16), leave: make(chan struct{}, 16)}
+	q := logq.New(g, 1000, func(n uint64) []byte { return fmt.Appendf(nil, "dropped %d\n", n) })
+	big := strings.Repeat("x", 984) + "\n"
+	q.Write([]byte(big))
+	<-g.entered // big is being written: it holds 985 of 1000 bytes
+	q.Write([]byte(line(0)))
+	q.Write([]byte(line(1))) // no room: dropped
+	g.leave <- struct{}{}
+	<-g.entered // line 0 is being written: the queue is empty, with room
+	q.Write([]byte(line(2)))
+	for range 8 {
+		g.leave <- struct{}{}
+	}
+	go func() {
+		for range g.entered {
+		}
+	}()
+	closeQ(t, q)
+	close(g.entered)
+	want := big + line(0) + "dropped 1\n" + line(2)
+	if got := g.out.String(); got != want {
+		t.Errorf("got output ending %q, want it to end %q", got[len(big):], want[len(big):])
+	}
+	if got := q.Dropped(); got != 1 {
+		t.Errorf("got %d lines dropped, want 1", got)
+	}
+}

@@ -10,7 +10,7 @@ import (
 // TestQuoteReadsBackInAShell: sh parses the quoted line into the very
 // words, whatever they hold; plain words stay unquoted.
 func TestQuoteReadsBackInAShell(t *testing.T) {
-	args := []string{"-append", "console=ttyS0 quiet", "it's", "", "$HOME", "`id`", "a\nb", `back\slash`, "*", "plain-word_1.2=x,y:z/w"}
+	args := []string{"-append", "console=ttyS0 quiet", "it's", "", "$HOME", "`id`", "a\nb", `back\slash`, "*", "#not-a-comment", "~", "plain-word_1.2=x,y:z/w"}
 	line := Quote(args)
 	if want := `-append 'console=ttyS0 quiet' 'it'\''s' ''`; !strings.HasPrefix(line, want) || !strings.HasSuffix(line, " plain-word_1.2=x,y:z/w") {
 		t.Errorf("Quote = %s, want it to start %s and leave the plain word bare", line, want)

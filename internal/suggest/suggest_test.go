@@ -33,6 +33,8 @@ func TestNearest(t *testing.T) {
 		{"re", "", false},       // a prefix too short to mean anything
 		{"zzzzzzzz", "", false}, // nothing near
 		{"capturex-format", "capture-format", true},
+		{"cxxxxx-format", "", false},               // six edits in 13 letters: past a third of them
+		{"cxxxxre-format", "capture-format", true}, // four edits in 14 letters: within a third
 	} {
 		got, ok := Nearest(tc.typo, flags)
 		if got != tc.want || ok != tc.ok {
