@@ -3,44 +3,22 @@ package control_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"l2hub/control"
+	"l2hub/internal/unixhttp"
 )
-
-// serveHandler serves h on a unix socket of its own and returns the
-// socket's path: an answer no hub of this version gives.
-func serveHandler(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "l2c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "c.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return path
-}
 
 // TestWaitReadyAsksAgainWhileTheHubIsStopping: a 503 (a hub stopping, or
 // busy) is asked again, as a new hub may take its place; the first hub
 // that answers ends the wait.
 func TestWaitReadyAsksAgainWhileTheHubIsStopping(t *testing.T) {
 	var asked atomic.Int32
-	path := serveHandler(t, func(w http.ResponseWriter, r *http.Request) {
+	path := unixhttp.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		if asked.Add(1) <= 2 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"error":"the hub is stopping","code":"stopped"}`))
@@ -60,7 +38,7 @@ func TestWaitReadyAsksAgainWhileTheHubIsStopping(t *testing.T) {
 // carries no "error" (not a hub's) still gives an error that says the
 // status and the body, not an empty one.
 func TestErrorWithoutTheHubsWordsSaysTheStatus(t *testing.T) {
-	path := serveHandler(t, func(w http.ResponseWriter, r *http.Request) {
+	path := unixhttp.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"detail":"no such thing"}`))
 	})
@@ -78,7 +56,7 @@ func TestErrorWithoutTheHubsWordsSaysTheStatus(t *testing.T) {
 // busy by a hub that does not say how many frames it took took none:
 // Frames is 0, not unknown.
 func TestInjectTurnedAwayByAnOlderHubTookNoFrame(t *testing.T) {
-	path := serveHandler(t, func(w http.ResponseWriter, r *http.Request) {
+	path := unixhttp.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"error":"busy","code":"busy"}`))
 	})

@@ -4,41 +4,18 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"l2hub/control"
+	"l2hub/internal/unixhttp"
 )
-
-// serveAnswers serves h on a unix socket of its own, as a hub's control
-// API would, and returns the socket's path: what ctl and wait print of a
-// given answer, without a hub.
-func serveAnswers(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "l2a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	path := filepath.Join(dir, "c.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return path
-}
 
 // TestCtlLinkRefusesAnotherState: ctl link takes up or down, and says so
 // of anything else before it asks the hub.
 func TestCtlLinkRefusesAnotherState(t *testing.T) {
-	sock := serveAnswers(t, func(w http.ResponseWriter, r *http.Request) {
+	sock := unixhttp.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("ctl link sideways asked the hub: %s %s", r.Method, r.URL)
 	})
 	err := run(context.Background(), []string{"ctl", "--control", sock, "link", "a", "sideways"}, io.Discard, io.Discard)
@@ -67,7 +44,7 @@ func TestWaitSaysHowManyPorts(t *testing.T) {
 		{`[{"name":"a"}]`, "l2hub ready: 1 port\n"},
 		{`[{"name":"a"},{"name":"b"}]`, "l2hub ready: 2 ports\n"},
 	} {
-		sock := serveAnswers(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tt.answer) })
+		sock := unixhttp.Serve(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tt.answer) })
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"wait", "--control", sock, "--timeout", "1m"}, &out, io.Discard); err != nil || out.String() != tt.want {
 			t.Errorf("got wait on %s = %q, %v; want %q", tt.answer, out.String(), err, tt.want)
@@ -78,7 +55,7 @@ func TestWaitSaysHowManyPorts(t *testing.T) {
 // TestCtlRuleRemoveSaysEachCounter: ctl rule remove prints the removed
 // rule's last counters, each under its own name.
 func TestCtlRuleRemoveSaysEachCounter(t *testing.T) {
-	sock := serveAnswers(t, func(w http.ResponseWriter, r *http.Request) {
+	sock := unixhttp.Serve(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodDelete || r.URL.Path != "/v1/rules/loss-a-b" {
 			t.Errorf("got %s %s, want DELETE /v1/rules/loss-a-b", r.Method, r.URL.Path)
 		}
