@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +22,7 @@ func TestJUnitTimes(t *testing.T) {
 		Expect: []MarkerSummary{{VM: "a", Marker: "done", Status: StatusOK, At: at(9 * time.Second)}},
 		Phases: []PhaseSummary{{Name: "ping", Status: StatusOK, Start: at(7 * time.Second), End: at(8 * time.Second), Duration: at(time.Second),
 			Markers: []MarkerSummary{{VM: "a", Marker: "pong", Status: StatusOK, At: at(8 * time.Second)}}}}}
-	var b bytes.Buffer
-	if err := s.WriteJUnit(&b); err != nil {
-		t.Fatal(err)
-	}
-	var doc junitSuites
-	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := junitOf(t, s)
 	got := map[string]string{}
 	for _, c := range doc.Suites[0].Cases {
 		got[c.Name] = c.Time
@@ -76,14 +70,7 @@ func TestJUnitBudgetThenTimeout(t *testing.T) {
 	if want := map[string]string{"a: dial": StatusOK, "a: session ok": StatusMissing, "b: session ok": StatusMissing}; !maps.Equal(status, want) {
 		t.Errorf("got session markers %v, want %v", status, want)
 	}
-	var b bytes.Buffer
-	if err := s.WriteJUnit(&b); err != nil {
-		t.Fatal(err)
-	}
-	var doc junitSuites
-	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, raw := junitOf(t, s)
 	got := map[string]string{}
 	for _, jc := range doc.Suites[0].Cases {
 		switch {
@@ -102,7 +89,7 @@ func TestJUnitBudgetThenTimeout(t *testing.T) {
 		"trigger-2: at 50s: link b down for 1s": "skipped",
 	}
 	if !maps.Equal(got, want) {
-		t.Errorf("got junit.xml cases\n  %v\nwant\n  %v\n%s", got, want, b.String())
+		t.Errorf("got junit.xml cases\n  %v\nwant\n  %v\n%s", got, want, raw)
 	}
 	// CI pages show the counts, not the cases: they must add up.
 	tests, failed, skipped := len(doc.Suites[0].Cases), 0, 0
@@ -120,8 +107,8 @@ func TestJUnitBudgetThenTimeout(t *testing.T) {
 			break
 		}
 	}
-	if !strings.Contains(b.String(), `missing marker: &#34;session ok&#34; (VM a)`) {
-		t.Errorf("got junit.xml\n%s\nwant the timeout's missing marker named", b.String())
+	if !strings.Contains(raw, `missing marker: &#34;session ok&#34; (VM a)`) {
+		t.Errorf("got junit.xml\n%s\nwant the timeout's missing marker named", raw)
 	}
 }
 
@@ -161,14 +148,7 @@ func TestJUnitFailureCarriesRerunAndTail(t *testing.T) {
 	j, _ := play(t, l, -1, 0, append(steps, tickAt(99*sec))...)
 	s := summaryOf(t, l, j, ResultFail, nil)
 	s.Rerun = "l2hub lab lab.yaml --seed 7"
-	var b bytes.Buffer
-	if err := s.WriteJUnit(&b); err != nil {
-		t.Fatal(err)
-	}
-	var doc junitSuites
-	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc, _ := junitOf(t, s)
 	var text string
 	for _, c := range doc.Suites[0].Cases {
 		if c.Name == "b: up" && c.Failure != nil {
@@ -201,4 +181,32 @@ func TestJUnitDecisiveFailure(t *testing.T) {
 	if d := s.decisive(); d == nil || d.Code != "TRIGGER_FAILED" {
 		t.Errorf("got decisive() = %+v, want TRIGGER_FAILED (3s)", d)
 	}
+}
+
+// junitOf is s's junit.xml, written and read back, and its text.
+func junitOf(t *testing.T, s *Summary) (junitSuites, string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc, b.String()
+}
+
+// readJUnit reads the junit.xml at path.
+func readJUnit(t *testing.T, path string) junitSuites {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc
 }

@@ -226,11 +226,7 @@ func TestRunPass(t *testing.T) {
 	}
 
 	// junit.xml: a test case per marker and per phase, none failed.
-	var doc junitSuites
-	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readJUnit(t, filepath.Join(sum.Dir, "junit.xml"))
 	if doc.Tests != 2+2+4+2 || doc.Failures != 0 || len(doc.Suites) != 1 {
 		t.Errorf("got junit.xml with %d tests, %d failures, want 10 cases (2 expect, 2 phases, 4 phase markers, 2 triggers) and none failed", doc.Tests, doc.Failures)
 	}
@@ -401,11 +397,7 @@ func TestRunClassifies(t *testing.T) {
 				t.Fatalf("got result %s, classification %+v, want fail with %s on VM %q missing %q", sum.Result, c, tt.code, tt.vm, tt.miss)
 			}
 			checkNothingLeft(t, sum)
-			data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
-			var doc junitSuites
-			if err := xml.Unmarshal(data, &doc); err != nil {
-				t.Fatal(err)
-			}
+			doc := readJUnit(t, filepath.Join(sum.Dir, "junit.xml"))
 			var failures []string
 			for _, jc := range doc.Suites[0].Cases {
 				if jc.Failure != nil {
@@ -479,11 +471,7 @@ triggers:
 			t.Errorf("the run printed no %q", want)
 		}
 	}
-	var doc junitSuites
-	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readJUnit(t, filepath.Join(sum.Dir, "junit.xml"))
 	var failed, skipped []string
 	for _, jc := range doc.Suites[0].Cases {
 		if jc.Classname != "unfired.triggers" {
@@ -549,11 +537,7 @@ triggers:
 	if err := sum.Triggers[1].Err; !strings.Contains(err, "not performed: split could not partition a|b first") {
 		t.Errorf("got cut's error %q, want it not performed", err)
 	}
-	var doc junitSuites
-	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readJUnit(t, filepath.Join(sum.Dir, "junit.xml"))
 	var failed []string
 	for _, jc := range doc.Suites[0].Cases {
 		if jc.Failure != nil {
@@ -743,11 +727,7 @@ triggers:
 	if back, err := ReadSummary(sum.Dir); err != nil || back.Soak == nil || *back.Soak != *sum.Soak {
 		t.Errorf("got summary.json's soak %+v (%v), want %+v", back.Soak, err, sum.Soak)
 	}
-	var doc junitSuites
-	data, _ := os.ReadFile(filepath.Join(sum.Dir, "junit.xml"))
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readJUnit(t, filepath.Join(sum.Dir, "junit.xml"))
 	var soakCase string
 	for _, jc := range doc.Suites[0].Cases {
 		if jc.Name == "soak" && jc.Failure != nil {
