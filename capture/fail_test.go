@@ -430,13 +430,7 @@ func TestFullDiskAtOpen(t *testing.T) {
 		t.Skipf("skipping: no symlinks here: %v", err)
 	}
 	cfg := Config{Path: path, Meta: testMeta, RetryInterval: time.Millisecond}
-	cfg.Create = func(path string) (io.WriteCloser, error) {
-		f, err := os.Create(path)
-		if err != nil {
-			return nil, err
-		}
-		return &fullOSFile{f}, nil
-	}
+	cfg.Create = createFull
 	s, err := Open(cfg)
 	if err == nil {
 		s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
@@ -459,6 +453,16 @@ func TestFullDiskAtOpen(t *testing.T) {
 type fullOSFile struct{ *os.File }
 
 func (*fullOSFile) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// createFull is a Config.Create on a full disk: the file is made, and no
+// byte can be written into it.
+func createFull(path string) (io.WriteCloser, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &fullOSFile{f}, nil
+}
 
 // TestSetMetaOnAFailedFile: the annotations a SetMeta ends the old files
 // with, when the file has failed (a full disk), ride on the first frame
@@ -515,13 +519,7 @@ func TestSetMetaOnAFailedFile(t *testing.T) {
 func TestFullDiskAtOpenLeavesNoFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run.pcapng")
 	cfg := Config{Path: path, Meta: testMeta, RetryInterval: time.Millisecond}
-	cfg.Create = func(path string) (io.WriteCloser, error) {
-		f, err := os.Create(path)
-		if err != nil {
-			return nil, err
-		}
-		return &fullOSFile{f}, nil
-	}
+	cfg.Create = createFull
 	s, err := Open(cfg)
 	if err == nil {
 		s.Close()
