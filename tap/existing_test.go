@@ -73,10 +73,7 @@ func TestTAPExistingAddress(t *testing.T) {
 // device's owner may not set without CAP_NET_ADMIN is an error, not a
 // warning.
 func TestTAPOwnerAskedMTURefused(t *testing.T) {
-	taptest.NeedTAP(t)
-	name := taptest.UniqueName(t)
-	addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
-	defer taptest.RemoveByName(name)
+	name := ownTAP(t)
 	var openErr error
 	if err := withoutNetAdmin(func() error {
 		d, err := tap.OpenTAP(tap.TAPConfig{Name: name, MTU: 1400})

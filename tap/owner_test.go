@@ -13,11 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"l2hub/internal/syncbuf"
-	"l2hub/tap/taptest"
 	"l2hub/transport"
 )
 
@@ -79,10 +77,7 @@ func TestWithoutNetAdminReturns(t *testing.T) {
 // of its own that enters the namespace, and such a thread has CAP_NET_ADMIN
 // whatever the thread that calls OpenTAP dropped.
 func TestTAPOwnerWithoutNetAdmin(t *testing.T) {
-	taptest.NeedTAP(t)
-	name := taptest.UniqueName(t)
-	addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
-	defer taptest.RemoveByName(name)
+	name := ownTAP(t)
 	h := nlHandle(t, "")
 	link, err := h.LinkByName(name)
 	if err != nil {
@@ -141,10 +136,7 @@ func TestTAPOwnerWithoutNetAdmin(t *testing.T) {
 // carries does not tell to lower an mtu= that was never given. (In the
 // test's namespace, as TestTAPOwnerWithoutNetAdmin says why.)
 func TestTAPOwnerImpliedMTU(t *testing.T) {
-	taptest.NeedTAP(t)
-	name := taptest.UniqueName(t)
-	addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
-	defer taptest.RemoveByName(name)
+	name := ownTAP(t)
 	h := nlHandle(t, "")
 	link, err := h.LinkByName(name)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"l2hub/hub"
 	"l2hub/internal/wallclock"
 	"l2hub/tap"
+	"l2hub/tap/taptest"
 	"l2hub/transport"
 	"l2hub/transport/netstack"
 	"l2hub/transport/transporttest"
@@ -89,6 +90,18 @@ func addTuntap(t *testing.T, ns, name string, mode netlink.TuntapMode) {
 	inNetns(t, ns, func() error {
 		return netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: mode, Flags: netlink.TUNTAP_NO_PI})
 	})
+}
+
+// ownTAP makes a TAP device with no owner in the test's own namespace,
+// removed when the test ends, and returns its name; it skips the test
+// where TAP devices cannot be made.
+func ownTAP(t *testing.T) string {
+	t.Helper()
+	taptest.NeedTAP(t)
+	name := taptest.UniqueName(t)
+	addTuntap(t, "", name, netlink.TUNTAP_MODE_TAP)
+	t.Cleanup(func() { taptest.RemoveByName(name) })
+	return name
 }
 
 // inNetns runs fn on an OS thread inside namespace name (the test's own
