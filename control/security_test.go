@@ -1058,15 +1058,7 @@ func TestTCPSquatterGetsNothing(t *testing.T) {
 // the umask; and even when its mode is opened by hand, the server answers
 // nobody.
 func TestUmaskDoesNotOpenTheSocket(t *testing.T) {
-	dir, err := os.MkdirTemp("", "l2hub-umask-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "ctl.sock")
+	path := openSocketPath(t, "l2hub-umask-")
 	old := syscall.Umask(0)
 	l, err := control.Listen(path, "")
 	syscall.Umask(old)
@@ -1103,15 +1095,7 @@ func TestUmaskDoesNotOpenTheSocket(t *testing.T) {
 // the wait at once, naming the owner, as wait --help says, rather than
 // after its whole timeout.
 func TestWaitOnRootsSocketEndsAtOnce(t *testing.T) {
-	dir, err := os.MkdirTemp("", "l2hub-denied-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "ctl.sock")
+	path := openSocketPath(t, "l2hub-denied-")
 	l, err := control.Listen(path, "")
 	if err != nil {
 		t.Fatal(err)
@@ -1331,4 +1315,21 @@ func TestSocketPathTooLong(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WaitReady(a path of %d bytes) = %v, want an error at once saying %q", len(path), err, want)
 	}
+}
+
+// openSocketPath returns a socket's path in a new directory, removed when
+// the test ends, that every user may reach (0755): what keeps another user
+// out is then the socket's own mode and the server, not the directory. The
+// directory's name starts with prefix.
+func openSocketPath(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "ctl.sock")
 }
