@@ -187,6 +187,21 @@ type disk struct {
 	fillOnCreate atomic.Bool
 }
 
+// newDisk returns an empty disk, with room.
+func newDisk() *disk { return &disk{memFS: memFS{files: map[string]*memFile{}}} }
+
+// diskConfig is a capture's configuration on d, flushing and retrying
+// every millisecond, logging to logs (nil: nowhere).
+func diskConfig(d *disk, logs *logRecorder) Config {
+	cfg := memConfig(nil)
+	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	if logs != nil {
+		cfg.Logger = slog.New(logs)
+	}
+	return cfg
+}
+
 type diskFile struct {
 	*memFile
 	d *disk
@@ -221,12 +236,9 @@ func (d *disk) Remove(path string) error {
 // on in the next numbered file and says so; attempts while the disk is
 // still full leave no file behind.
 func TestResumeAfterFullDisk(t *testing.T) {
-	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	d := newDisk()
 	logs := &logRecorder{}
-	cfg := memConfig(nil)
-	cfg.Create, cfg.Remove = d.Create, d.Remove
-	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
-	cfg.Logger = slog.New(logs)
+	cfg := diskConfig(d, logs)
 	s := mustOpen(t, cfg)
 	send := portASender(s)
 	settled := func(what string, done func(Stats) bool) { t.Helper(); settle(t, s, what, done) }
@@ -288,13 +300,10 @@ func TestResumeAfterFullDisk(t *testing.T) {
 // than left empty (an empty part stops a replay of the run's files), never
 // counted, and the capture resumes in it, under the same number.
 func TestFullDiskAtRotation(t *testing.T) {
-	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	d := newDisk()
 	logs := &logRecorder{}
-	cfg := memConfig(nil)
-	cfg.Create, cfg.Remove = d.Create, d.Remove
+	cfg := diskConfig(d, logs)
 	cfg.RotatePackets = 5
-	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
-	cfg.Logger = slog.New(logs)
 	s := mustOpen(t, cfg)
 	send := portASender(s)
 	settled := func(what string, done func() bool) {
@@ -375,7 +384,7 @@ func (f *heldFullFile) Write([]byte) (int, error) {
 // is one of the capture's once its header is written, and the part that
 // never got it is removed before it ever was.
 func TestFilesOnlyGrow(t *testing.T) {
-	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	d := newDisk()
 	gate := make(chan struct{})
 	var waiting atomic.Bool
 	cfg := memConfig(nil)
@@ -468,12 +477,9 @@ func createFull(path string) (io.WriteCloser, error) {
 // with, when the file has failed (a full disk), ride on the first frame
 // written once the capture resumes, like the lost frames' own.
 func TestSetMetaOnAFailedFile(t *testing.T) {
-	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	d := newDisk()
 	logs := &logRecorder{}
-	cfg := memConfig(nil)
-	cfg.Create, cfg.Remove = d.Create, d.Remove
-	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
-	cfg.Logger = slog.New(logs)
+	cfg := diskConfig(d, logs)
 	s := mustOpen(t, cfg)
 	sendN := portASender(s)
 	send := func() { sendN(1) }
@@ -534,10 +540,8 @@ func TestFullDiskAtOpenLeavesNoFile(t *testing.T) {
 // after a full disk, and met the full disk again there, fails Close with
 // the error of that file, not of the one it went on from.
 func TestErrNamesTheLastFailedFile(t *testing.T) {
-	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
-	cfg := memConfig(nil)
-	cfg.Create, cfg.Remove = d.Create, d.Remove
-	cfg.FlushInterval, cfg.RetryInterval = time.Millisecond, time.Millisecond
+	d := newDisk()
+	cfg := diskConfig(d, nil)
 	s := mustOpen(t, cfg)
 	sendN := portASender(s)
 	send := func() { sendN(1) }

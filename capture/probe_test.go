@@ -30,7 +30,7 @@ func TestPerPortDirTriedAtOpen(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+			d := newDisk()
 			cfg := Config{Path: filepath.Join(dir, "run.pcapng"), PerPort: true, Meta: testMeta, Create: d.Create, Remove: d.Remove}
 			tc.fs(&cfg, d)
 			s, err := Open(cfg)

@@ -48,7 +48,7 @@ type diskScript struct {
 // the retry that resumes the capture in run-0001.pcapng, script.after and
 // Close. Frame k is stamped k ms after t0.
 func diskRun(t *testing.T, script diskScript) *disk {
-	d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+	d := newDisk()
 	synctest.Test(t, func(t *testing.T) {
 		clock := hub.NewVirtualClock(t0)
 		driver := &hub.Driver{Clock: clock}

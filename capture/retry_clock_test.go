@@ -17,7 +17,7 @@ func TestRetriesFollowTheClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		clock := hub.NewVirtualClock(t0)
 		driver := &hub.Driver{Clock: clock}
-		d := &disk{memFS: memFS{files: map[string]*memFile{}}}
+		d := newDisk()
 		cfg := memConfig(nil)
 		cfg.Create, cfg.Remove = d.Create, d.Remove
 		cfg.FlushInterval, cfg.RetryInterval, cfg.Clock = 50*time.Millisecond, time.Second, clock
