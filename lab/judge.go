@@ -609,7 +609,7 @@ func (j *judge) expectsOptional() bool {
 // and is not reached. So the hub is never asked to heal a partition it
 // does not have, and a heal that came early never cuts the partition,
 // made later, to nothing: it lasts its for:, or without one to the run's
-// end (file.go refuses the at: heal that would leave that to the guests'
+// end (filephases.go refuses the at: heal that would leave that to the guests'
 // speed).
 func (j *judge) fireTrigger(ti int, at time.Duration) []fire {
 	tr := j.lab.Triggers[ti]
@@ -648,7 +648,7 @@ func (j *judge) pending(ti int) bool {
 }
 
 // partitionTrigger is the index of the trigger that makes partition name,
-// or -1: a partition of the policy's (file.go refuses a partition trigger
+// or -1: a partition of the policy's (filephases.go refuses a partition trigger
 // named like one), which is the hub's to know.
 func (j *judge) partitionTrigger(name string) int {
 	return slices.IndexFunc(j.lab.Triggers, func(tr Trigger) bool { return tr.Do.Kind == ActPartition && tr.Name == name })
