@@ -4,7 +4,7 @@ package lab
 // setVars), and how ${NAME} is filled in as the file is read (fill,
 // fillLab, expandVars), within each argument's and each VM's bounds
 // (argBudget). The run fills in its own variables (${RUN}, ${NETDEV}, ...)
-// with the same expandVars (runner.args).
+// with the same expandVars (runner.args, runqemu.go).
 
 import (
 	"errors"
