@@ -334,11 +334,7 @@ vms:
 	run := filepath.Join(t.TempDir(), "run")
 	helper := filepath.Join(run, "helper.pid")
 	defer killPid(helper)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	driven := make(chan struct{})
-	go func() {
-		defer close(driven)
+	sum, _ := runLabDriven(t, text, Options{Dir: run, Clock: clock}, func(ctx context.Context) {
 		// Once the fake has ended and been reaped, and its console's drain
 		// is armed (the clock's second timer, beside the run's timeout),
 		// move past the timeout, and then past the drain's end.
@@ -356,10 +352,7 @@ vms:
 			drv.AdvanceTo(hub.DefaultEpoch.Add(2*time.Second), nil)
 			time.Sleep(time.Millisecond)
 		}
-	}()
-	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
-	cancel()
-	<-driven
+	})
 	c := sum.Classification
 	if c == nil || c.Code != "RUN_A_ENDED" || c.At != 0 {
 		t.Errorf("got classification %+v, want RUN_A_ENDED at 0s, when QEMU ended", c)
