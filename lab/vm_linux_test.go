@@ -243,6 +243,24 @@ func killPid(path string) {
 	}
 }
 
+// runLabGuarded runs the lab as runLab does in the run directory run, and
+// kills the process whose pid is in pidFile (one the lab leaves running)
+// at the end of the test, or hangGuard in if the run has not returned by
+// then: a run that returned only then fails the test, with what naming
+// that process.
+func runLabGuarded(t *testing.T, text, run, pidFile, what string) *Summary {
+	t.Helper()
+	t.Cleanup(func() { killPid(pidFile) })
+	var hung atomic.Bool
+	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
+	sum, _ := runLab(t, text, Options{Dir: run})
+	guard.Stop()
+	if hung.Load() {
+		t.Fatalf("the run returned only once the test killed %s, %v in", what, hangGuard)
+	}
+	return sum
+}
+
 // A QEMU command that moves itself to a process group of its own, as
 // coreutils timeout does (setpgid(0, 0)), is stopped all the same: the run
 // signals QEMU and its own group, not only the group it started it in. The
@@ -260,14 +278,7 @@ vms:
 `
 	run := filepath.Join(t.TempDir(), "run")
 	pidFile := filepath.Join(run, "fake.pid")
-	defer killPid(pidFile)
-	var hung atomic.Bool
-	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
-	sum, _ := runLab(t, text, Options{Dir: run})
-	guard.Stop()
-	if hung.Load() {
-		t.Fatalf("the run returned only once the test killed the fake QEMU under timeout, %v in", hangGuard)
-	}
+	sum := runLabGuarded(t, text, run, pidFile, "the fake QEMU under timeout")
 	if sum.Result != ResultPass {
 		t.Errorf("got %s, want pass", sum.Result)
 	}
@@ -296,14 +307,7 @@ vms:
 `
 	run := filepath.Join(t.TempDir(), "run")
 	pidFile := filepath.Join(run, "helper.pid")
-	defer killPid(pidFile)
-	var hung atomic.Bool
-	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
-	sum, _ := runLab(t, text, Options{Dir: run})
-	guard.Stop()
-	if hung.Load() {
-		t.Fatalf("the run returned only once the test killed the helper that held the console, %v in", hangGuard)
-	}
+	sum := runLabGuarded(t, text, run, pidFile, "the helper that held the console")
 	if pid := readPid(pidFile); !running(pid) {
 		t.Errorf("the helper (pid %d) is gone: the test proves nothing", pid)
 	}
