@@ -97,14 +97,7 @@ func sleeping(pid int) bool {
 	if err != nil || string(cmdline) != "sleep\x003600\x00" {
 		return false
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// pid (comm) STATE ...: the state is after the last ')'.
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+	return running(pid)
 }
 
 // The watchdog's hidden mode run by hand, not by a runner, kills nothing:
@@ -220,6 +213,7 @@ func running(pid int) bool {
 	if err != nil {
 		return false
 	}
+	// pid (comm) STATE ...: the state is after the last ')'.
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
