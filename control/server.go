@@ -1,3 +1,10 @@
+// server.go holds the Server: what it drives (Target, and the InjectFlow
+// and RuleEditor a Target may also be), its limits and their defaults,
+// and Serve, which runs the routes (routes.go) behind the connection cap
+// (slots.go) until its context ends, then stops them in order: the
+// changes being applied are answered before any connection is cut.
+// serveHTTP and acceptLog serve the MetricsServer too.
+
 package control
 
 import (
