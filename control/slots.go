@@ -1,3 +1,10 @@
+// slots.go holds the slotListener, the connection cap in front of the
+// control API and the metrics endpoint: its lobby, which reads each
+// connection's request head before the server sees it, the choice of the
+// connection that gives its place up to a newcomer, and the 503s it
+// answers itself. A connection's side, and what handlers do with its
+// place, is slotconn.go's.
+
 package control
 
 import (
