@@ -2,7 +2,7 @@
 // unix socket, only processes of the owner's user or root (peerListener);
 // then no request that only a web page sends (guard: an Origin, a rebound
 // Host, a body type a page may send without a preflight); then the token
-// (auth), which also claims the connection's place (slots.go) and says on
+// (auth), which also claims the connection's place (slotconn.go) and says on
 // each answer which process serves it (PIDHeader). Refusals are logged,
 // rate-limited (logRefused). The MetricsServer makes the web-page checks
 // too (pageCheck, hostCheck).
