@@ -144,6 +144,19 @@ func startServer(t *testing.T, l net.Listener, srv *control.Server) *fakeTarget 
 	return target
 }
 
+// serveTCP serves srv as startServer does, on a loopback TCP port that
+// Listen opened with srv.Token, until the test ends; it returns the
+// listener.
+func serveTCP(t *testing.T, srv *control.Server) net.Listener {
+	t.Helper()
+	l, err := control.Listen("tcp:127.0.0.1:0", srv.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, l, srv)
+	return l
+}
+
 // fakeRegistry returns target (a new fakeTarget if nil; else it must be
 // one) and a registry of its ports' counters and of rules.
 func fakeRegistry(target control.Target, rules ...filter.RuleStats) (*fakeTarget, *prometheus.Registry) {

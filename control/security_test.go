@@ -348,12 +348,7 @@ func TestEveryRefusalHasACode(t *testing.T) {
 // unknown route, a wrong method.
 func TestAuthAndRouteRefusalsHaveACode(t *testing.T) {
 	const token = "refusal-codes-token-0123456789abcdef"
-	l, err := control.Listen("tcp:127.0.0.1:0", token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startServer(t, l, &control.Server{Token: token})
-	api := control.Addr(l)
+	api := control.Addr(serveTCP(t, &control.Server{Token: token}))
 	_, open := serveMetrics(t, &control.MetricsServer{})
 	_, locked := serveMetrics(t, &control.MetricsServer{Token: token})
 	auth := "Bearer " + token
@@ -533,11 +528,7 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	// serve starts a server whose timeouts outlast the hang guard: only a
 	// connection giving its slot up lets the client in.
 	serve := func(t *testing.T) (addr, hostport string) {
-		l, err := control.Listen("tcp:127.0.0.1:0", token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
+		l := serveTCP(t, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
 		return control.Addr(l), l.Addr().String()
 	}
 	dial := func(t *testing.T, hostport, send string) net.Conn {
@@ -645,11 +636,7 @@ func flood(t *testing.T, hostport string, n int, sends []string) {
 // failure, what it waited behind).
 func reachBehindFlood(t *testing.T, token string, maxConns, n int, queued string, sends []string) {
 	t.Helper()
-	l, err := control.Listen("tcp:127.0.0.1:0", token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+	l := serveTCP(t, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
 	flood(t, l.Addr().String(), n, sends)
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
