@@ -11,8 +11,8 @@ import (
 
 // What a replay did: Result and its parts (each input's share, each
 // port's counters beside the live hub's, the set-policies made again) and
-// Progress. Run (run.go) fills them in; summary.go prints them and Job
-// (job.go) reports on them.
+// Progress. Run (run.go) fills them in; summary.go prints them and a
+// Job reports on them (jobreport.go).
 
 // Switch is a run's set-policy that the replay made again
 // (RunConfig.Policies).
