@@ -33,10 +33,7 @@ func describedCapture(t *testing.T, meta capture.Meta, run func(sim *hubtest.Sim
 	}
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	run(sim, sink)
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	return buf.Bytes()
 }
 

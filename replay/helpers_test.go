@@ -215,3 +215,15 @@ func describePacket(p capture.Packet) string {
 	}
 	return fmt.Sprintf("%s %s %s %d bytes [%s] comment %q", p.Time.Format(time.RFC3339Nano), p.IfName, p.Dir, len(p.Data), strings.Join(ls, "/"), p.Comment)
 }
+
+// endRun ends a simulated run as serve's shutdown ends it: the timers
+// drained, then the capture closed (its statistics blocks written). It
+// returns the files the capture wrote.
+func endRun(t *testing.T, sim *hubtest.Sim, sink *capture.Sink) []string {
+	t.Helper()
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Files()
+}

@@ -63,10 +63,7 @@ func TestReplayBoundsPortsMetLate(t *testing.T) {
 		sim.Advance(time.Millisecond)
 		sim.Send(name, hubtest.Frame(hubtest.Broadcast, macB, "from "+name))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	r, err := Open(Config{Inputs: []Input{memInput("run.pcapng", buf.Bytes())}, MaxPorts: 3})
 	if err != nil {
 		t.Fatalf("Open: %v (the ports after the first frame are met later)", err)

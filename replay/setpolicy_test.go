@@ -70,11 +70,7 @@ func setPolicyRun(t *testing.T, dir string) (first, second *filter.Policy, files
 	sim.AdvanceTo(15 * time.Millisecond)
 	sink.Annotate(filter.Edit{At: sim.Now(), Op: filter.EditLinkUp, Name: "b"}.Line())
 	send(16*time.Millisecond, "four")
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return first, second, sink.Files()
+	return first, second, endRun(t, sim, sink)
 }
 
 // A run that replaced its policy (ctl set-policy) replays under one
@@ -198,10 +194,7 @@ func TestJobPolicyHashIsTheHeaders(t *testing.T) {
 			}
 			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: tc.run, Observers: []hub.Observer{sink}})
 			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-			sim.Drain()
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
-			}
+			endRun(t, sim, sink)
 			out := filepath.Join(t.TempDir(), "out.pcapng")
 			res, err := (&Job{Files: []string{in}, Policy: p1, Output: out}).Run(context.Background())
 			if err != nil {
@@ -270,10 +263,7 @@ func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
 			}
 			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: run, Observers: []hub.Observer{sink}})
 			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-			sim.Drain()
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
-			}
+			endRun(t, sim, sink)
 			var f filter.Flags
 			if err := newFaultFlagSet(&f).Parse(tc.replay); err != nil {
 				t.Fatal(err)

@@ -26,10 +26,7 @@ func versionCapture(t *testing.T, v string) string {
 	}
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	sim.Send("a", hubtest.Frame(hubtest.MAC("02:00:00:00:00:0b"), hubtest.MAC("02:00:00:00:00:0a"), "one"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	return path
 }
 
