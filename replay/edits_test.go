@@ -174,12 +174,7 @@ func TestReplayEditAfterTheLastFrame(t *testing.T) {
 func recordLive(t *testing.T, policy *filter.Policy) (*bytes.Buffer, *capture.Sink, *hubtest.Sim) {
 	t.Helper()
 	buf := new(bytes.Buffer)
-	cfg := memCapture(buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
 	hc := hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}}
 	if policy != nil {
 		hc.Policy = policy

@@ -245,3 +245,17 @@ func serveControl(t *testing.T, target control.Target) *control.Client {
 	t.Cleanup(func() { cancel(); <-done })
 	return control.NewClient(path, "")
 }
+
+// liveSink opens the capture of a simulated live run into buf, with meta
+// for its header. It blocks rather than drops when its writer is behind
+// (serve's drops), so that the capture holds every event of the run.
+func liveSink(tb testing.TB, buf *bytes.Buffer, meta capture.Meta) *capture.Sink {
+	tb.Helper()
+	cfg := memCapture(buf, meta)
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sink
+}

@@ -27,12 +27,7 @@ func recordPeers(t *testing.T, recorded bool) []byte {
 	if recorded {
 		meta.Extra[capture.PeersKey] = capture.PeersRecorded
 	}
-	cfg := memCapture(buf, meta)
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, buf, meta)
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	c := sim.Core()
 	a, _ := c.Lookup("a")
