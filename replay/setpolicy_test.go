@@ -165,18 +165,7 @@ func TestJobPolicyHashIsTheHeaders(t *testing.T) {
 	dir := t.TempDir()
 	p1 := writeFile(t, dir, "p1.yaml", firstPolicy)
 	ports := []string{"a", "b"}
-	runWith := func(args ...string) *filter.Policy {
-		var f filter.Flags
-		fs := newFaultFlagSet(&f)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		p, err := f.Load(p1, ports)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	runWith := func(args ...string) *filter.Policy { return servePolicy(t, p1, ports, args...) }
 	for _, tc := range []struct {
 		name string
 		run  *filter.Policy // the policy as serve loaded it
@@ -186,15 +175,7 @@ func TestJobPolicyHashIsTheHeaders(t *testing.T) {
 		{"seed-flag-other-seed", runWith("-seed", "9")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := filepath.Join(t.TempDir(), "run.pcapng")
-			meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: tc.run.Seed(), PolicyHash: tc.run.Hash()}
-			sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: tc.run, Observers: []hub.Observer{sink}})
-			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-			endRun(t, sim, sink)
+			in := oneFrameRun(t, tc.run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: tc.run.Seed(), PolicyHash: tc.run.Hash()})
 			out := filepath.Join(t.TempDir(), "out.pcapng")
 			res, err := (&Job{Files: []string{in}, Policy: p1, Output: out}).Run(context.Background())
 			if err != nil {
@@ -222,6 +203,43 @@ func newFaultFlagSet(f *filter.Flags) *flag.FlagSet {
 	return fs
 }
 
+// faultFlags are serve's fault flags as args give them.
+func faultFlags(t *testing.T, args ...string) filter.Flags {
+	t.Helper()
+	var f filter.Flags
+	if err := newFaultFlagSet(&f).Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// servePolicy is the policy serve loads from path for ports, with args
+// as its fault flags.
+func servePolicy(t *testing.T, path string, ports []string, args ...string) *filter.Policy {
+	t.Helper()
+	f := faultFlags(t, args...)
+	p, err := f.Load(path, ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// oneFrameRun records a live run on ports a and b under pol, whose
+// capture header is meta, in a file it returns: a sends one broadcast.
+func oneFrameRun(t *testing.T, pol *filter.Policy, meta capture.Meta) string {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "run.pcapng")
+	sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: pol, Observers: []hub.Observer{sink}})
+	sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
+	endRun(t, sim, sink)
+	return in
+}
+
 // Giving replay --seed equal to the policy file's own seed changes the
 // policy's text (a "# flags: --seed N" line) but not its decisions: it
 // reproduces a run that took the file's seed, with or without --seed, and
@@ -230,17 +248,6 @@ func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
 	dir := t.TempDir()
 	p1 := writeFile(t, dir, "p1.yaml", firstPolicy) // seed: 7
 	ports := []string{"a", "b"}
-	load := func(args ...string) *filter.Policy {
-		var f filter.Flags
-		if err := newFaultFlagSet(&f).Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		p, err := f.Load(p1, ports)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	for _, tc := range []struct {
 		name       string
 		run        []string // serve's flags
@@ -254,20 +261,9 @@ func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
 		{"run-file-alone-replay-other-seed", nil, []string{"-seed", "9"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run := load(tc.run...)
-			in := filepath.Join(t.TempDir(), "run.pcapng")
-			meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}}
-			sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: run, Observers: []hub.Observer{sink}})
-			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-			endRun(t, sim, sink)
-			var f filter.Flags
-			if err := newFaultFlagSet(&f).Parse(tc.replay); err != nil {
-				t.Fatal(err)
-			}
+			run := servePolicy(t, p1, ports, tc.run...)
+			in := oneFrameRun(t, run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}})
+			f := faultFlags(t, tc.replay...)
 			res, err := (&Job{Files: []string{in}, Policy: p1, Faults: &f}).Run(context.Background())
 			if err != nil {
 				t.Fatal(err)
