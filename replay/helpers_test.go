@@ -21,6 +21,7 @@ import (
 	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
 
@@ -258,4 +259,20 @@ func liveSink(tb testing.TB, buf *bytes.Buffer, meta capture.Meta) *capture.Sink
 		tb.Fatal(err)
 	}
 	return sink
+}
+
+// oneFrameRun records a live run on ports a and b, in mode under pol
+// (nil: none), whose capture header is meta, in a file it returns: a
+// sends frame.
+func oneFrameRun(t *testing.T, mode hub.Mode, pol hub.Policy, meta capture.Meta, frame []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "live.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: mode, Ports: []string{"a", "b"}, Policy: pol, Observers: []hub.Observer{sink}})
+	sim.Send("a", frame)
+	endRun(t, sim, sink)
+	return path
 }

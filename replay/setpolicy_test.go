@@ -175,7 +175,8 @@ func TestJobPolicyHashIsTheHeaders(t *testing.T) {
 		{"seed-flag-other-seed", runWith("-seed", "9")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := oneFrameRun(t, tc.run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: tc.run.Seed(), PolicyHash: tc.run.Hash()})
+			in := oneFrameRun(t, hub.ModeHub, tc.run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: tc.run.Seed(), PolicyHash: tc.run.Hash()},
+				hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
 			out := filepath.Join(t.TempDir(), "out.pcapng")
 			res, err := (&Job{Files: []string{in}, Policy: p1, Output: out}).Run(context.Background())
 			if err != nil {
@@ -225,21 +226,6 @@ func servePolicy(t *testing.T, path string, ports []string, args ...string) *fil
 	return p
 }
 
-// oneFrameRun records a live run on ports a and b under pol, whose
-// capture header is meta, in a file it returns: a sends one broadcast.
-func oneFrameRun(t *testing.T, pol *filter.Policy, meta capture.Meta) string {
-	t.Helper()
-	in := filepath.Join(t.TempDir(), "run.pcapng")
-	sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Policy: pol, Observers: []hub.Observer{sink}})
-	sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-	endRun(t, sim, sink)
-	return in
-}
-
 // Giving replay --seed equal to the policy file's own seed changes the
 // policy's text (a "# flags: --seed N" line) but not its decisions: it
 // reproduces a run that took the file's seed, with or without --seed, and
@@ -262,7 +248,8 @@ func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := servePolicy(t, p1, ports, tc.run...)
-			in := oneFrameRun(t, run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}})
+			in := oneFrameRun(t, hub.ModeHub, run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}},
+				hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
 			f := faultFlags(t, tc.replay...)
 			res, err := (&Job{Files: []string{in}, Policy: p1, Faults: &f}).Run(context.Background())
 			if err != nil {
