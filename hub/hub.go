@@ -597,6 +597,18 @@ func (h *Hub) detach(a *attachment, why error) {
 	h.flushLog()
 }
 
+// detachReason is why a peer whose read or write (op) failed with err
+// detaches. A connection closed under the reader or writer was closed on
+// the hub's side, not by the hub (which marks the attachment detached
+// first): by its transport, as its port stops with the session; said so,
+// rather than as Go's "use of closed network connection".
+func detachReason(op string, err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("%s: the connection was closed on the hub's side, as its port stopped", op)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
 // resume is the core's OnResume: it wakes the paused reader of port id.
 func (h *Hub) resume(id PortID) {
 	if a := h.attOf(id); a != nil {
@@ -644,7 +656,7 @@ func (h *Hub) reader(a *attachment) {
 				if errors.Is(err, ErrFrameTooLarge) {
 					stats.Drop(DropOversize)
 				}
-				h.detach(a, fmt.Errorf("read: %w", err))
+				h.detach(a, detachReason("read", err))
 				return
 			}
 		}
@@ -798,7 +810,7 @@ func (h *Hub) writer(a *attachment) {
 			h.drained(a)
 		}
 		if err != nil {
-			h.detach(a, fmt.Errorf("write: %w", err))
+			h.detach(a, detachReason("write", err))
 			<-a.stop
 			return
 		}
