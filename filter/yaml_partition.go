@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -15,24 +16,8 @@ func (w *walker) partition(n *yaml.Node, path string) {
 			ps.GroupsAt = w.pos(v, p)
 			ps.Groups = w.partitionGroups(v, p)
 		},
-		"start": func(v *yaml.Node, p string) {
-			if v.Kind == yaml.MappingNode {
-				ps.StartTrigger = w.trigger(v, p)
-				return
-			}
-			if d, ok := w.duration(v, p); ok {
-				ps.Start = &d
-			}
-		},
-		"end": func(v *yaml.Node, p string) {
-			if v.Kind == yaml.MappingNode {
-				ps.EndTrigger = w.trigger(v, p)
-				return
-			}
-			if d, ok := w.duration(v, p); ok {
-				ps.End = &d
-			}
-		},
+		"start": func(v *yaml.Node, p string) { w.timeOrTrigger(v, p, &ps.Start, &ps.StartTrigger) },
+		"end":   func(v *yaml.Node, p string) { w.timeOrTrigger(v, p, &ps.End, &ps.EndTrigger) },
 		"duration": func(v *yaml.Node, p string) {
 			if d, ok := w.parsed(v, p, parseHold); ok {
 				ps.Duration = d
@@ -43,6 +28,18 @@ func (w *walker) partition(n *yaml.Node, path string) {
 		return
 	}
 	w.spec.Partitions = append(w.spec.Partitions, ps)
+}
+
+// timeOrTrigger reads a partition's start or end: a trigger (a mapping)
+// into *trig, or a policy time into *at.
+func (w *walker) timeOrTrigger(v *yaml.Node, p string, at **time.Duration, trig **TriggerSpec) {
+	if v.Kind == yaml.MappingNode {
+		*trig = w.trigger(v, p)
+		return
+	}
+	if d, ok := w.duration(v, p); ok {
+		*at = &d
+	}
 }
 
 // partitionGroups reads "a|b,c" or a list of groups, each a port, a group
