@@ -204,3 +204,48 @@ func appendStretchTime(b []byte, ns uint64, start time.Time) []byte {
 	}
 	return append(b, t.Sub(start).Round(time.Millisecond).String()...)
 }
+
+// carry appends to b the comment of p, the first record written after the
+// sequence lost a stretch: the frame's own notes, the stretch's gap lines,
+// then the stretch's annotation lines and p's own, oldest first, as many
+// whole lines as the comment holds, and how many lines are left out (those
+// p's comment said it left out included). o.gap is not changed: should the
+// batch be lost, the stretch and p's annotations are added to the next
+// (loseBatch).
+func (o *output) carry(b []byte, p *packetRec) []byte {
+	const where = "before this one"
+	start := o.w.meta.Start
+	g := o.gap
+	g.notes = bytes.Clone(g.notes)
+	g.keepWithin(p.tail(), MaxComment)
+	gaps := g.gapLinesLen(where, start)
+	at := len(b)
+	b = append(b, p.comment[:p.own]...)
+	if lim := MaxComment - gaps - 1 - maxLostLine; len(b)-at > lim {
+		// Own notes that nearly fill a comment alone give way to the
+		// gap lines, which say what the capture lacks.
+		b = b[:at+len(cutText(b[at:], lim))]
+	}
+	room := MaxComment - (len(b) - at) - gaps - 1 - maxLostLine
+	return g.appendLines(b, where, start, room)
+}
+
+// endTrailer returns the trailer comments that end the sequence's current
+// file: one for the stretch it lost and that no record has carried, then
+// trailer (the annotations no frame followed, trailerComment), if not
+// empty. Each is a comment of its own, cut to MaxComment on its own. It
+// takes the stretch.
+func (o *output) endTrailer(trailer string) []string {
+	var out []string
+	if !o.gap.empty() && !o.failed && o.w.cfg.Format == FormatPcapng {
+		const where = "after the last record"
+		start := o.w.meta.Start
+		room := MaxComment - len(trailerPrefix) - o.gap.gapLinesLen(where, start) - maxLostLine
+		out = append(out, trailerPrefix+string(o.gap.appendLines(nil, where, start, room)))
+		o.gap = lostStretch{}
+	}
+	if trailer != "" {
+		out = append(out, trailer)
+	}
+	return out
+}
