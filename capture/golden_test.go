@@ -30,23 +30,28 @@ func TestGolden(t *testing.T) {
 			s := mustOpen(t, cfg)
 			run(s, scenario())
 			mustClose(t, s)
-			got := fs.file(t, cfg.Path)
-
-			path := filepath.Join("testdata", tc.file)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s",
-					path, diffCaptures(got, want, tc.format))
-			}
+			checkGolden(t, tc.file, fs.file(t, cfg.Path), tc.format)
 		})
+	}
+}
+
+// checkGolden compares got with the golden testdata/name, a capture in
+// format, and rewrites it instead with -update.
+func checkGolden(t *testing.T, name string, got []byte, format Format) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s",
+			path, diffCaptures(got, want, format))
 	}
 }
 
