@@ -266,7 +266,6 @@ func (s Spec) PortOptions() hub.PortOptions {
 	return o
 }
 
-// socketBuffer returns the sockbuf= size, 0 for the default.
 // socketMode is the mode of the socket file a unix or unixgram port binds:
 // its mode= option, or DefaultSocketMode.
 func (s Spec) socketMode() fs.FileMode {
@@ -291,6 +290,7 @@ func parseMode(v string) (fs.FileMode, error) {
 	return fs.FileMode(n), nil
 }
 
+// socketBuffer returns the sockbuf= size, 0 for the default.
 func (s Spec) socketBuffer() int {
 	n, _ := parseSize(s.Options["sockbuf"])
 	return n
