@@ -182,7 +182,7 @@ func TestEveryTransportThroughHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vmListen.Close()
-	udpVM := freeUDP(t)
+	udpVM := freeUDPAddr(t)
 	specs := []transport.Spec{
 		{Name: "tcp", Transport: transport.TCP, Address: "127.0.0.1:0"},
 		{Name: "unix", Transport: transport.Unix, Address: filepath.Join(dir, "hub.sock")},
