@@ -48,28 +48,13 @@ func runVXLANHub(t *testing.T) vxlanHub {
 	cfg := serve.DefaultConfig()
 	cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}, spec}
 	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	sess := startSession(t, cfg, nil)
 	t.Cleanup(func() {
-		cancel()
 		if err := sess.Stop(); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
 	})
-	if err := sess.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	addr, _, err := sess.ServeControl(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := vxlanHub{ctl: control.NewClient(addr, ""), vm: dialVM(t, sess.Bound()[0].Spec.Address), far: far}
+	h := vxlanHub{ctl: control.NewClient(serveControl(t, sess), ""), vm: dialVM(t, sess.Bound()[0].Spec.Address), far: far}
 	waitAttached(t, sess)
 	return h
 }
