@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
 )
 
 // TestInjectNoCaptureFromAFIFO: a named pipe is not read before the hub
