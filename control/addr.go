@@ -1,3 +1,7 @@
+// addr.go holds control addresses: how one is written (ParseAddr, Addr),
+// checked before a server or client uses it (CheckAddr, CheckDialAddr)
+// and opened (Listen: a TCP port here, a socket file through socket.go).
+
 package control
 
 import (
@@ -5,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -78,4 +83,105 @@ func bareName(addr string) bool {
 		}
 	}
 	return true
+}
+
+// Listen opens the control address: "" for DefaultAddr (making its
+// directory if needed), "unix:PATH" or a bare path for a unix socket (mode
+// 0600), "tcp:HOST:PORT" for TCP, which needs a token: any local user can
+// reach a loopback port. A TCP address other than loopback is refused
+// (ErrRemote) unless $L2HUB_CONTROL_ALLOW_REMOTE is 1: the API is plain
+// HTTP, and the token would cross the network in clear. A path that
+// another user holds is refused (ErrNotYours), and so is one a running hub
+// answers on (ErrInUse). A TCP address's token must have MinTokenLen
+// characters at least (ErrShortToken); a socket's, which its mode and
+// SO_PEERCRED guard already, may be shorter.
+func Listen(addr, token string) (net.Listener, error) {
+	if addr == "" {
+		path := DefaultAddr()
+		if dir := filepath.Dir(path); dir == defaultDir() {
+			if err := prepareDir(dir); err != nil {
+				return nil, err
+			}
+		}
+		return listenUnix(path)
+	}
+	network, address := ParseAddr(addr)
+	if network == "tcp" {
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			return nil, fmt.Errorf("control address %q: %w", addr, err)
+		}
+		if token == "" {
+			return nil, fmt.Errorf("control address %q: %w: any local user could reach it (give one with --control-token-file or $%s)", addr, ErrNeedToken, TokenEnv)
+		}
+		if err := CheckTokenLen("control token", token); err != nil {
+			return nil, err
+		}
+		if host, _, _ := net.SplitHostPort(address); !loopbackHost(host) && os.Getenv(AllowRemoteEnv) != "1" {
+			return nil, fmt.Errorf("control address %q: %w: the API speaks plain HTTP, so the token and every command would cross the network in clear; "+
+				"listen on 127.0.0.1 and reach it through an SSH tunnel (ssh -L 7291:127.0.0.1:PORT HOST, then --control tcp:127.0.0.1:7291), "+
+				"or, on a network you trust, set %s=1", addr, ErrRemote, AllowRemoteEnv)
+		}
+		return listenTCP(address)
+	}
+	return listenUnix(address)
+}
+
+// AllowRemoteEnv, set to 1, lets Listen open a TCP control address other
+// than loopback.
+const AllowRemoteEnv = "L2HUB_CONTROL_ALLOW_REMOTE"
+
+// listenTCP listens on hostport in the family tcpNetwork says.
+func listenTCP(hostport string) (net.Listener, error) {
+	return net.Listen(tcpNetwork(hostport), hostport)
+}
+
+// tcpNetwork is the network to listen on hostport with. An IPv4 literal
+// host (0.0.0.0, 127.0.0.1) is IPv4 alone: Go's "tcp" would open 0.0.0.0
+// as an IPv6 socket taking both families, and show it as [::]. The IPv6
+// wildcard [::], no host (":P") and a name (localhost) are as Go's "tcp"
+// has them, [::] and no host taking both families; any other IPv6
+// literal ([::1]) is IPv6 alone, as it is with "tcp" too.
+func tcpNetwork(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "tcp"
+	}
+	ip := net.ParseIP(host)
+	switch {
+	case ip == nil || ip.Equal(net.IPv6unspecified):
+		return "tcp"
+	case ip.To4() != nil:
+		return "tcp4"
+	}
+	return "tcp6"
+}
+
+// loopbackHost reports whether host, as an address gives it, is this host
+// alone: localhost, 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Addr is how l's address is written as a control address: the socket's
+// path, or tcp:HOST:PORT with the port bound.
+func Addr(l net.Listener) string {
+	if a, ok := l.Addr().(*net.TCPAddr); ok {
+		return "tcp:" + a.String()
+	}
+	return l.Addr().String()
+}
+
+// ParseAddr splits a control address into network and address.
+func ParseAddr(addr string) (network, address string) {
+	switch {
+	case strings.HasPrefix(addr, "tcp:"):
+		return "tcp", strings.TrimPrefix(addr, "tcp:")
+	case strings.HasPrefix(addr, "unix:"):
+		return "unix", strings.TrimPrefix(addr, "unix:")
+	}
+	return "unix", addr
 }

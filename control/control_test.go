@@ -138,25 +138,50 @@ func newFakeTarget() *fakeTarget {
 // be one) and a registry, until the test ends.
 func startServer(t *testing.T, l net.Listener, srv *control.Server) *fakeTarget {
 	t.Helper()
-	if srv.Target == nil {
-		srv.Target = newFakeTarget()
+	target, reg := fakeRegistry(srv.Target, filter.RuleStats{Rule: "loss-a", Matched: 5, Dropped: 3})
+	srv.Target, srv.Registry = target, reg
+	serveUntilEnd(t, srv.Serve, l)
+	return target
+}
+
+// serveTCP serves srv as startServer does, on a loopback TCP port that
+// Listen opened with srv.Token, until the test ends; it returns the
+// listener.
+func serveTCP(t *testing.T, srv *control.Server) net.Listener {
+	t.Helper()
+	l, err := control.Listen("tcp:127.0.0.1:0", srv.Token)
+	if err != nil {
+		t.Fatal(err)
 	}
-	target := srv.Target.(*fakeTarget)
+	startServer(t, l, srv)
+	return l
+}
+
+// fakeRegistry returns target (a new fakeTarget if nil; else it must be
+// one) and a registry of its ports' counters and of rules.
+func fakeRegistry(target control.Target, rules ...filter.RuleStats) (*fakeTarget, *prometheus.Registry) {
+	if target == nil {
+		target = newFakeTarget()
+	}
+	ft := target.(*fakeTarget)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(target.Ports, func() []filter.RuleStats {
-		return []filter.RuleStats{{Rule: "loss-a", Matched: 5, Dropped: 3}}
-	}))
-	srv.Registry = reg
+	reg.MustRegister(control.NewCollector(ft.Ports, func() []filter.RuleStats { return rules }))
+	return ft, reg
+}
+
+// serveUntilEnd runs serve (a Server's or a MetricsServer's Serve) on l
+// until the test ends, and fails the test if it returns an error.
+func serveUntilEnd(t *testing.T, serve func(context.Context, net.Listener) error, l net.Listener) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- srv.Serve(ctx, l) }()
+	go func() { done <- serve(ctx, l) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return target
 }
 
 func TestControlOverUnixSocket(t *testing.T) {

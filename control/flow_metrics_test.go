@@ -26,6 +26,28 @@ func TestMetricsExportFlowControl(t *testing.T) {
 				Stats: hub.StatsSnapshot{Stalls: 2, Drops: map[string]uint64{"stalled": 40}}},
 		}, nil
 	}
+	text := collectorText(t, ports)
+	for _, want := range []string{
+		`l2hub_port_paused{port="a"} 1`,
+		`l2hub_port_paused{port="b"} 0`,
+		`l2hub_port_pauses_total{port="a"} 3`,
+		`l2hub_port_paused_seconds_total{port="a"} 2.5`, // 1.5 s over ended pauses, 1 s of the current one
+		`l2hub_port_queued_frames{port="b"} 300`,
+		`l2hub_port_stalled{port="c"} 1`,
+		`l2hub_port_stalls_total{port="c"} 2`,
+		`l2hub_port_drops_total{port="c",reason="stalled"} 40`,
+		`l2hub_port_drops_total{port="c",reason="kernel-overflow"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// collectorText is one scrape of a collector of ports (and no rules), in
+// the text exposition format.
+func collectorText(t *testing.T, ports func(context.Context) ([]hub.PortStatus, error)) string {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(control.NewCollector(ports, nil))
 	mfs, err := reg.Gather()
@@ -38,19 +60,5 @@ func TestMetricsExportFlowControl(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, want := range []string{
-		`l2hub_port_paused{port="a"} 1`,
-		`l2hub_port_paused{port="b"} 0`,
-		`l2hub_port_pauses_total{port="a"} 3`,
-		`l2hub_port_paused_seconds_total{port="a"} 2.5`, // 1.5 s over ended pauses, 1 s of the current one
-		`l2hub_port_queued_frames{port="b"} 300`,
-		`l2hub_port_stalled{port="c"} 1`,
-		`l2hub_port_stalls_total{port="c"} 2`,
-		`l2hub_port_drops_total{port="c",reason="stalled"} 40`,
-		`l2hub_port_drops_total{port="c",reason="kernel-overflow"} 0`,
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	return b.String()
 }

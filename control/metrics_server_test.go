@@ -28,22 +28,9 @@ func serveMetrics(t *testing.T, srv *control.MetricsServer) (*fakeTarget, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Target == nil {
-		srv.Target = newFakeTarget()
-	}
-	target := srv.Target.(*fakeTarget)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(target.Ports, func() []filter.RuleStats { return []filter.RuleStats{{Rule: "r1", Matched: 2}} }))
-	srv.Registry = reg
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- srv.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	target, reg := fakeRegistry(srv.Target, filter.RuleStats{Rule: "r1", Matched: 2})
+	srv.Target, srv.Registry = target, reg
+	serveUntilEnd(t, srv.Serve, l)
 	return target, control.Addr(l)
 }
 

@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
-	"github.com/prometheus/common/expfmt"
 
 	"l2hub/control"
 	"l2hub/hub"
@@ -99,19 +97,7 @@ func TestCtlPortsShowsRemotes(t *testing.T) {
 // datagram counters, their quiet flag and, once heard, when they were
 // last heard, labelled by port and remote; the exposition lints clean.
 func TestMetricsExportRemotes(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(func(context.Context) ([]hub.PortStatus, error) { return remotePorts(), nil }, nil))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := b.String()
+	text := collectorText(t, func(context.Context) ([]hub.PortStatus, error) { return remotePorts(), nil })
 	for _, want := range []string{
 		`l2hub_vxlan_remote_sent_datagrams_total{port="ov",remote="10.0.0.2"} 12`,
 		`l2hub_vxlan_remote_sent_datagrams_total{port="ov",remote="10.0.0.4"} 1234`,
@@ -156,22 +142,10 @@ func TestMetricsExportLearningInOneScrape(t *testing.T) {
 		ps[1].Learning = &hub.LearningStatus{Entries: 12, Size: 4096, Evicted: 3, Moves: 2}
 		return ps, nil
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(control.NewCollector(ports, nil))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := collectorText(t, ports)
 	if calls != 1 {
 		t.Errorf("got %d calls of ports for one scrape, want 1", calls)
 	}
-	var b strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := b.String()
 	for _, want := range []string{
 		`l2hub_vxlan_learned_macs{port="ov"} 12`,
 		`l2hub_vxlan_learned_macs_limit{port="ov"} 4096`,

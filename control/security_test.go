@@ -348,12 +348,7 @@ func TestEveryRefusalHasACode(t *testing.T) {
 // unknown route, a wrong method.
 func TestAuthAndRouteRefusalsHaveACode(t *testing.T) {
 	const token = "refusal-codes-token-0123456789abcdef"
-	l, err := control.Listen("tcp:127.0.0.1:0", token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startServer(t, l, &control.Server{Token: token})
-	api := control.Addr(l)
+	api := control.Addr(serveTCP(t, &control.Server{Token: token}))
 	_, open := serveMetrics(t, &control.MetricsServer{})
 	_, locked := serveMetrics(t, &control.MetricsServer{Token: token})
 	auth := "Bearer " + token
@@ -533,11 +528,7 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	// serve starts a server whose timeouts outlast the hang guard: only a
 	// connection giving its slot up lets the client in.
 	serve := func(t *testing.T) (addr, hostport string) {
-		l, err := control.Listen("tcp:127.0.0.1:0", token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
+		l := serveTCP(t, &control.Server{Token: token, MaxConns: maxConns, HeaderTimeout: time.Hour, BodyTimeout: time.Hour, FirstByteTimeout: time.Hour})
 		return control.Addr(l), l.Addr().String()
 	}
 	dial := func(t *testing.T, hostport, send string) net.Conn {
@@ -622,6 +613,38 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 	})
 }
 
+// flood queues n connections to hostport, each sending sends[i%len(sends)]
+// and held open until the test ends: the client the test dials next waits
+// behind every one of them.
+func flood(t *testing.T, hostport string, n int, sends []string) {
+	t.Helper()
+	for i := range n {
+		c, err := net.Dial("tcp", hostport)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		io.WriteString(c, sends[i%len(sends)])
+	}
+}
+
+// reachBehindFlood serves the control API on loopback TCP with token,
+// maxConns places and timeouts past the hang guard, so that only
+// connections giving way let a client in; floods it with n connections
+// that send sends in turn, and checks that a client with the token gets
+// its answer within the hang guard all the same (queued says, in the
+// failure, what it waited behind).
+func reachBehindFlood(t *testing.T, token string, maxConns, n int, queued string, sends []string) {
+	t.Helper()
+	l := serveTCP(t, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
+	flood(t, l.Addr().String(), n, sends)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if _, err := control.NewClient(control.Addr(l), token).Ports(ctx); err != nil {
+		t.Fatalf("a client with the token, behind %d %s: %v", n, queued, err)
+	}
+}
+
 // TestQueuedConnectionsCannotKeepItOut: hundreds of connections without
 // the token, queued in the kernel ahead of a client with it, do not keep
 // it out, however long the timeouts: far more than the cap could turn
@@ -633,39 +656,14 @@ func TestConnectionsWithoutTheTokenCannotStarveIt(t *testing.T) {
 func TestQueuedConnectionsCannotKeepItOut(t *testing.T) {
 	const maxConns, queued, token = 4, 600, "s3cret-queue-token"
 	sends := []string{"", "G", "GET /metrics HTTP/1.1\r\nHost: l2hub\r\n"} // nothing, a byte, half a request
-	// flood queues the connections ahead of the client, which has dialed
-	// once every one of them has.
-	flood := func(t *testing.T, hostport string) {
-		t.Helper()
-		for i := range queued {
-			c, err := net.Dial("tcp", hostport)
-			if err != nil {
-				t.Fatalf("connection %d: %v", i, err)
-			}
-			t.Cleanup(func() { c.Close() })
-			io.WriteString(c, sends[i%len(sends)])
-		}
-	}
-	// Timeouts past the hang guard: only connections giving way let the
-	// client in.
 	t.Run("control-api", func(t *testing.T) {
-		l, err := control.Listen("tcp:127.0.0.1:0", token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
-		flood(t, l.Addr().String())
-		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-		defer cancel()
-		if _, err := control.NewClient(control.Addr(l), token).Ports(ctx); err != nil {
-			t.Fatalf("a client with the token, behind %d queued connections without it: %v", queued, err)
-		}
+		reachBehindFlood(t, token, maxConns, queued, "queued connections without it", sends)
 	})
 	for _, tok := range []string{"", token} {
 		t.Run(map[bool]string{false: "metrics", true: "metrics-with-token"}[tok != ""], func(t *testing.T) {
 			_, addr := serveMetrics(t, &control.MetricsServer{Token: tok, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour})
 			_, hostport := control.ParseAddr(addr)
-			flood(t, hostport)
+			flood(t, hostport, queued, sends)
 			hdr := map[string]string{}
 			if tok != "" {
 				hdr["Authorization"] = "Bearer " + tok
@@ -688,39 +686,18 @@ func TestRefusedConnectionsCannotKeepItOut(t *testing.T) {
 	const maxConns, queued, token = 1, 300, "s3cret-refused-token"
 	const body = "Content-Length: 1000000\r\n\r\n0123456789" // announced, never sent whole
 	long := "X-Pad: " + strings.Repeat("a", 21<<10)          // past the head limit, never ended: 431
-	flood := func(t *testing.T, hostport string, sends []string) {
-		t.Helper()
-		for i := range queued {
-			c, err := net.Dial("tcp", hostport)
-			if err != nil {
-				t.Fatalf("connection %d: %v", i, err)
-			}
-			t.Cleanup(func() { c.Close() })
-			io.WriteString(c, sends[i%len(sends)])
-		}
-	}
 	t.Run("control-api", func(t *testing.T) {
-		l, err := control.Listen("tcp:127.0.0.1:0", token)
-		if err != nil {
-			t.Fatal(err)
-		}
-		startServer(t, l, &control.Server{Token: token, MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour, BodyTimeout: time.Hour})
-		flood(t, l.Addr().String(), []string{
+		reachBehindFlood(t, token, maxConns, queued, "queued refused connections", []string{
 			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nContent-Type: application/yaml\r\n" + body,                          // 401
 			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nOrigin: http://page.example\r\n" + body,                             // 403
 			"PUT /v1/policy HTTP/1.1\r\nHost: l2hub\r\nAuthorization: Bearer guess\r\nContent-Type: text/plain\r\n" + body, // 415
 			"GET /v1/ports HTTP/1.1\r\nHost: l2hub\r\n" + long,                                                             // 431
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-		defer cancel()
-		if _, err := control.NewClient(control.Addr(l), token).Ports(ctx); err != nil {
-			t.Fatalf("a client with the token, behind %d queued refused connections: %v", queued, err)
-		}
 	})
 	t.Run("metrics", func(t *testing.T) {
 		_, addr := serveMetrics(t, &control.MetricsServer{MaxConns: maxConns, AuthTimeout: time.Hour, HeaderTimeout: time.Hour})
 		_, hostport := control.ParseAddr(addr)
-		flood(t, hostport, []string{
+		flood(t, hostport, queued, []string{
 			"PUT /metrics HTTP/1.1\r\nHost: l2hub\r\n" + body, // 405
 			"POST /other HTTP/1.1\r\nHost: l2hub\r\n" + body,  // 404
 			"GET /metrics HTTP/1.1\r\nHost: l2hub\r\n" + long, // 431

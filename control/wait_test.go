@@ -46,12 +46,7 @@ func TestWaitReady(t *testing.T) {
 // The context here only stops a WaitReady that would poll on.
 func TestWaitReadyStopsAtAWrongToken(t *testing.T) {
 	const token = "wait-ready-token-0123456789abcdef"
-	l, err := control.Listen("tcp:127.0.0.1:0", token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	startServer(t, l, &control.Server{Token: token})
-	addr := control.Addr(l)
+	addr := control.Addr(serveTCP(t, &control.Server{Token: token}))
 	for _, give := range []string{"", "wrong-token-0123456789abcdef0123"} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_, err := control.NewClient(addr, give).WaitReady(ctx, time.Millisecond)

@@ -3,7 +3,9 @@ package hub_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"l2hub/hub"
@@ -70,5 +72,20 @@ func TestTransportThatClosedItselfIsPortDown(t *testing.T) {
 	waitFor(t, func() bool { return st.Drops(hub.DropDown)+st.Drops(hub.DropWrite) == 1 })
 	if got := st.Drops(hub.DropWrite); got != 0 {
 		t.Errorf("got %d write-error drops, %d port-down, for a frame whose transport closed itself; want port-down", got, st.Drops(hub.DropDown))
+	}
+}
+
+// TestPeerClosedByItsTransportSaysSo: a connection its transport closes
+// (as a port stops with the session) detaches with a reason that says so,
+// not Go's "use of closed network connection", in the log and the peer
+// event observers see.
+func TestPeerClosedByItsTransportSaysSo(t *testing.T) {
+	w := &gatedWriter{}
+	logger := slog.New(slog.NewTextHandler(w, nil))
+	_, ios := startHub(t, hub.Config{Mode: hub.ModeHub, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Logger: logger}, "a", "b")
+	ios["a"].Close()
+	waitFor(t, func() bool { return strings.Contains(w.String(), `msg="peer detached" port=a`) })
+	if out := w.String(); !strings.Contains(out, `reason="read: the connection was closed on the hub's side, as its port stopped"`) || strings.Contains(out, "use of closed") {
+		t.Errorf("got log\n%s\nwant a's detach to say its connection was closed on the hub's side", out)
 	}
 }

@@ -243,7 +243,7 @@ func New(cfg Config) (*Hub, error) {
 		Stall:     cfg.Stall,
 		OnResume:  h.resume,
 		OnRoom:    h.room,
-		Logger:    cfg.Logger,
+		Logger:    slog.New(deferredLog{h, cfg.Logger.Handler()}),
 	})
 	if !cfg.Start.IsZero() {
 		h.core.SetStart(cfg.Start)
@@ -271,14 +271,14 @@ func (h *Hub) Run(ctx context.Context) error {
 	})
 	timer.Stop()
 	for {
-		h.mu.Lock()
+		waiting := h.lock()
 		h.core.RunDue()
 		dl, ok := h.core.NextDeadline()
 		if !ok {
 			dl = time.Time{}
 		}
 		h.armed = dl
-		h.mu.Unlock()
+		h.unlock(waiting)
 		if ok {
 			timer.Reset(dl.Sub(h.cfg.Clock.Now()))
 		}
@@ -320,9 +320,9 @@ func (h *Hub) shutdown() {
 	h.mu.Unlock()
 	h.flushLog()
 	h.wg.Wait()
-	h.mu.Lock()
+	waiting := h.lock()
 	h.core.Close()
-	h.mu.Unlock()
+	h.unlock(waiting)
 }
 
 // Do runs fn with the core, ordered with every frame and timer, and returns
@@ -331,7 +331,9 @@ func (h *Hub) shutdown() {
 // The timers due by now run first, as before a frame (Core.Ingress), so
 // that fn never finds a delayed copy overdue: a change it makes (a
 // set-policy, a link taken down) comes after every delivery due by then,
-// in the capture too, which is where a replay makes it. Before Run starts, Do waits for it; after Run has returned it returns
+// in the capture too, which is where a replay makes it. What fn and the
+// core left to log is logged once the lock is let go, before Do returns.
+// Before Run starts, Do waits for it; after Run has returned it returns
 // ErrStopped.
 func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
 	select {
@@ -341,8 +343,7 @@ func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	defer h.unlock(h.lock())
 	if h.closed {
 		return ErrStopped
 	}
@@ -352,36 +353,57 @@ func (h *Hub) Do(ctx context.Context, fn func(c *Core)) error {
 	return nil
 }
 
-// do runs fn under the hub's lock without a context, then logs what fn
+// do runs fn under the hub's lock without a context; Do then logs what fn
 // left to log (logLater).
 func (h *Hub) do(fn func()) error {
-	err := h.Do(context.Background(), func(*Core) { fn() })
-	h.flushLog()
-	return err
+	return h.Do(context.Background(), func(*Core) { fn() })
 }
 
-// logLine is one record the hub logs after letting go of mu.
+// logLine is one record the hub logs after letting go of mu: the hub's own
+// (logLater: msg and args, logged at flush time) or one the core wrote
+// (rec, kept by deferredLog for its handler).
 type logLine struct {
-	level slog.Level
-	msg   string
-	args  []any
+	level   slog.Level
+	msg     string
+	args    []any
+	rec     slog.Record
+	handler slog.Handler // non-nil: rec, for this handler
 }
 
 // logLater keeps a record to log once mu is released (flushLog); mu is
-// held. The live hub never calls its logger under mu: a log whose writer
-// blocks (a stderr nobody reads) would then hold every port's frames, and
-// the hub's shutdown. The core's own logs (a MAC move, a stall) are still
-// written on the loop: it is serial, and a live run's log must not block
-// (serve puts stderr behind a bounded queue).
+// held. The live hub never calls its logger under mu, nor lets its core do
+// so (deferredLog): a log whose writer blocks (a stderr nobody reads) would
+// then hold every port's frames, and the hub's shutdown.
 func (h *Hub) logLater(level slog.Level, msg string, args ...any) {
-	h.later = append(h.later, logLine{level, msg, args})
+	h.later = append(h.later, logLine{level: level, msg: msg, args: args})
+}
+
+// lock takes mu and returns how many records wait to be logged already,
+// for unlock.
+func (h *Hub) lock() (waiting int) {
+	h.mu.Lock()
+	return len(h.later)
+}
+
+// unlock lets go of mu, then logs what the caller kept to log meanwhile
+// (by logLater, or the core's logs through deferredLog), if it did: not
+// the records others kept, so that a log writer that blocks holds the
+// goroutines that logged, and no other. Where nothing was kept, as on
+// almost every frame, it costs no more than the unlock.
+func (h *Hub) unlock(waiting int) {
+	kept := len(h.later) > waiting
+	h.mu.Unlock()
+	if kept {
+		h.flushLog()
+	}
 }
 
 // flushLog logs the records logLater kept, in the order they were kept;
 // mu is not held. Once it returns, the caller's own records are logged.
 // A logger that blocks holds the goroutine that logs (an Attach, a
-// detaching peer's reader), never the hub's lock; but, through logMu, it
-// holds every later attach and detach with it, and the hub's shutdown.
+// detaching peer's reader, the reader whose frame moved a MAC), never the
+// hub's lock; but, through logMu, it holds every later attach and detach
+// with it, and the hub's shutdown.
 func (h *Hub) flushLog() {
 	h.logMu.Lock()
 	defer h.logMu.Unlock()
@@ -390,8 +412,40 @@ func (h *Hub) flushLog() {
 	h.later = nil
 	h.mu.Unlock()
 	for _, l := range lines {
+		if l.handler != nil {
+			_ = l.handler.Handle(context.Background(), l.rec) // a log's failure is no hub's
+			continue
+		}
 		h.log.Log(context.Background(), l.level, l.msg, l.args...)
 	}
+}
+
+// deferredLog is the core's log handler in a live hub: the core logs under
+// mu (a MAC that moved, a port that stalled or reads again), so each record
+// is kept, with the handler it was for, and handled once mu is let go
+// (unlock). Records keep their own time. Enabled asks the hub's handler, so
+// a level that is off costs the core what it did before.
+type deferredLog struct {
+	h    *Hub
+	next slog.Handler
+}
+
+func (d deferredLog) Enabled(ctx context.Context, l slog.Level) bool {
+	return d.next.Enabled(ctx, l)
+}
+
+// Handle runs with mu held: the core only logs from under it.
+func (d deferredLog) Handle(_ context.Context, r slog.Record) error {
+	d.h.later = append(d.h.later, logLine{rec: r.Clone(), handler: d.next})
+	return nil
+}
+
+func (d deferredLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return deferredLog{d.h, d.next.WithAttrs(as)}
+}
+
+func (d deferredLog) WithGroup(name string) slog.Handler {
+	return deferredLog{d.h, d.next.WithGroup(name)}
 }
 
 // AddPort adds a named port with no peer yet and the hub's flow settings.
@@ -543,6 +597,18 @@ func (h *Hub) detach(a *attachment, why error) {
 	h.flushLog()
 }
 
+// detachReason is why a peer whose read or write (op) failed with err
+// detaches. A connection closed under the reader or writer was closed on
+// the hub's side, not by the hub (which marks the attachment detached
+// first): by its transport, as its port stops with the session; said so,
+// rather than as Go's "use of closed network connection".
+func detachReason(op string, err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("%s: the connection was closed on the hub's side, as its port stopped", op)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
 // resume is the core's OnResume: it wakes the paused reader of port id.
 func (h *Hub) resume(id PortID) {
 	if a := h.attOf(id); a != nil {
@@ -590,11 +656,11 @@ func (h *Hub) reader(a *attachment) {
 				if errors.Is(err, ErrFrameTooLarge) {
 					stats.Drop(DropOversize)
 				}
-				h.detach(a, fmt.Errorf("read: %w", err))
+				h.detach(a, detachReason("read", err))
 				return
 			}
 		}
-		h.mu.Lock()
+		waiting := h.lock()
 		if a.detached {
 			h.mu.Unlock()
 			return
@@ -610,7 +676,7 @@ func (h *Hub) reader(a *attachment) {
 			paused = h.core.Paused(id)
 		}
 		h.armLocked()
-		h.mu.Unlock()
+		h.unlock(waiting)
 		if paused && !h.waitResume(a) {
 			return
 		}
@@ -744,7 +810,7 @@ func (h *Hub) writer(a *attachment) {
 			h.drained(a)
 		}
 		if err != nil {
-			h.detach(a, fmt.Errorf("write: %w", err))
+			h.detach(a, detachReason("write", err))
 			<-a.stop
 			return
 		}
@@ -791,12 +857,12 @@ func lostReason(a *attachment, err error) DropReason {
 
 // drained tells the core a's queue is down to its low-water mark.
 func (h *Hub) drained(a *attachment) {
-	h.mu.Lock()
+	waiting := h.lock()
 	if !a.detached {
 		h.core.Drained(a.id)
 		h.armLocked()
 	}
-	h.mu.Unlock()
+	h.unlock(waiting)
 }
 
 // PortStatus is a snapshot of one port for the control API and logs.

@@ -113,3 +113,36 @@ func isClosed(c *chanIO) bool {
 		return false
 	}
 }
+
+// TestBlockedLogOfAMACMoveHoldsNoFrames: the core's own logs (here the
+// warning that a MAC moved to another port) are written once the hub lets
+// go of its lock, so a log writer that blocks holds only the reader whose
+// frame moved the MAC: the other ports forward on, and the warning comes
+// out once the writer takes it.
+func TestBlockedLogOfAMACMoveHoldsNoFrames(t *testing.T) {
+	w := &gatedWriter{}
+	log := slog.New(slog.NewTextHandler(w, nil))
+	_, ios := startHub(t, hub.Config{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Logger: log}, "a", "b", "c")
+	t.Cleanup(w.open) // before the hub stops, whatever failed
+
+	ios["a"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, "a learned")
+	recv(t, ios["b"])
+	recv(t, ios["c"])
+	w.shut()
+	ios["b"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macA, "a moved to b") // the warning blocks b's reader
+	recv(t, ios["a"])
+	recv(t, ios["c"])
+	for i := range 20 {
+		ios["c"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macC, string(rune('a'+i)))
+		if got := recv(t, ios["a"]); got[14] != byte('a'+i) {
+			t.Fatalf("got frame %q on a, want the %dth from c", got[14:15], i)
+		}
+	}
+	if out := w.String(); strings.Contains(out, "seen on port") {
+		t.Fatalf("the MAC move was logged through a shut writer:\n%s", out)
+	}
+	w.open()
+	waitFor(t, func() bool {
+		return strings.Contains(w.String(), "MAC 02:00:00:00:00:0a seen on port a, then on port b")
+	})
+}

@@ -40,6 +40,16 @@
 // run directories (each run's hub binds its own ports). A Lab is not
 // modified by a run.
 //
+// Files: file.go reads a lab file (Load, Parse, the Lab types), its
+// sections in filevars.go, filevms.go, filehub.go and filephases.go
+// (phases and triggers), its patterns in pattern.go. judge.go is the
+// judge, with judgetrigger.go, judgetime.go (deadlines, the soak) and
+// outcome.go (the results, a failure's classification). run.go is the
+// runner (Run, its loop), with runhub.go (the hub), runqemu.go and vm*.go
+// (the VMs' QEMU), console.go and inbox.go (their consoles), wire.go (the
+// wire hint), files.go, summary.go and junit.go (the run directory's
+// files); repeat.go is Repeat.
+//
 // Imports: serve (the hub), control (its client and address syntax),
 // transport (the VMs' port specs), filter (the run's seed), capture,
 // packet, conformance and conformance/checker (the wire hint), report (the

@@ -1,13 +1,24 @@
 package lab
 
+// This file holds how a run writes the files of its directory: the logs
+// it writes as it goes (logFile, which stops at a full disk's first failed
+// write), the files written whole or not at all (writeFile: check.txt,
+// check.json, report.html; summary.go writes the summaries), and what
+// could not be written (FileError), for the run's output and summary.
+
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
+	"l2hub/conformance/checker"
 	"l2hub/internal/atomicfile"
+	"l2hub/report"
 )
 
 // runFS is how a run writes the files of its directory: the disk's
@@ -125,4 +136,103 @@ func (l *logFile) failure() *FileError {
 		return nil
 	}
 	return &FileError{File: l.name, Error: l.err.Error(), Log: true, Bytes: l.bytes, Lines: l.lines}
+}
+
+// fs is how the run writes its directory's files.
+func (r *runner) fs() runFS {
+	if r.opts.fs == nil {
+		return osFS{}
+	}
+	return r.opts.fs
+}
+
+// logStopped says once, on the run's output, that a log of the run
+// directory stopped (a full disk); the summary says it too.
+func (r *runner) logStopped(e FileError) {
+	r.printf("%8.3f note: %s\n", r.now().Seconds(), e)
+}
+
+// writeFile writes the file name of the run directory whole (data, or
+// err that made it); one it could not write is said on the run's output
+// and kept for the summary. It reports whether it wrote it.
+func (r *runner) writeFile(name string, data []byte, err error) bool {
+	if err == nil {
+		err = r.fs().WriteFile(filepath.Join(r.dir, name), data)
+	}
+	if err != nil {
+		e := FileError{File: name, Error: err.Error()}
+		r.fileErrs = append(r.fileErrs, e)
+		r.printf("%8.3f note: %s\n", r.now().Seconds(), e)
+		return false
+	}
+	return true
+}
+
+// check runs the conformance checker over the capture, when the hub has
+// a profile, and writes its report: offline, so that its frame numbers are
+// the capture's.
+func (r *runner) check() *checker.Report {
+	if r.lab.Hub.Check == "" {
+		return nil
+	}
+	profile, err := checker.ParseProfile(r.lab.Hub.Check)
+	if err != nil {
+		return nil
+	}
+	rep, err := checker.CheckFiles(checker.Options{Profile: profile}, filepath.Join(r.dir, "capture.pcapng"))
+	var b strings.Builder
+	rep.WriteText(&b)
+	if err != nil {
+		fmt.Fprintf(&b, "check stopped: %v\n", err)
+	}
+	r.writeFile("check.txt", []byte(b.String()), nil)
+	data, jerr := jsonIndent(rep)
+	r.writeFile("check.json", data, jerr)
+	var se *checker.StopError
+	if err != nil && !errors.As(err, &se) {
+		return nil
+	}
+	return &rep
+}
+
+// writeReport draws the run (package report): the capture as a ladder of
+// frames between the VMs' ports, each VM's console markers on its port's
+// lifeline, the checker's findings pinned to their frames, and the
+// partitions the triggers started as bands across the lifelines they cut.
+// The page is written whole or not at all; why not is printed, and kept
+// for summary.json. What the page leaves out (its warnings) is printed too.
+func (r *runner) writeReport() {
+	capturePath := filepath.Join(r.dir, "capture.pcapng")
+	if _, err := os.Stat(capturePath); err != nil {
+		return
+	}
+	opts := report.Options{Capture: capturePath, Check: r.lab.Hub.Check, Title: "l2hub lab " + r.lab.Name}
+	for _, info := range r.vmInfo {
+		if info.PID != 0 {
+			opts.Consoles = append(opts.Consoles, report.Console{Port: info.Port, Path: filepath.Join(r.dir, info.Log)})
+		}
+	}
+	m, err := report.Build(opts)
+	if err == nil {
+		// The page was built; a disk that does not take it makes it a
+		// file not written, as the others are.
+		var page bytes.Buffer
+		if err := m.WriteHTML(&page); err != nil {
+			r.reportErr = err.Error()
+			r.printf("%8.3f report.html not written: %v\n", r.now().Seconds(), err)
+			return
+		}
+		if !r.writeFile("report.html", page.Bytes(), nil) {
+			r.reportErr = r.fileErrs[len(r.fileErrs)-1].Error
+			return
+		}
+	}
+	if err != nil {
+		r.reportErr = err.Error()
+		r.printf("%8.3f report.html not written: %v\n", r.now().Seconds(), err)
+		return
+	}
+	for _, w := range m.Warnings {
+		r.printf("%8.3f report.html: warning: %s\n", r.now().Seconds(), w)
+	}
 }

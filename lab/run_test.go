@@ -81,6 +81,24 @@ func runLab(t *testing.T, text string, opts Options) (*Summary, string) {
 	return sum, out.String()
 }
 
+// runLabDriven runs the lab as runLab does while drive, in a goroutine of
+// its own, moves the run's virtual clock (opts.Clock); drive must return
+// once ctx ends, as it does when the run is over, and is waited for.
+func runLabDriven(t *testing.T, text string, opts Options, drive func(ctx context.Context)) (*Summary, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		drive(ctx)
+	}()
+	sum, out := runLab(t, text, opts)
+	cancel()
+	<-driven
+	return sum, out
+}
+
 // alive reports whether a process with pid still exists.
 func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
@@ -681,11 +699,7 @@ triggers:
 	const soak = 10 * time.Second
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
 	run := filepath.Join(t.TempDir(), "run")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	driven := make(chan struct{})
-	go func() {
-		defer close(driven)
+	sum, out := runLabDriven(t, text, Options{Dir: run, Clock: clock, Soak: soak}, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			log, _ := os.ReadFile(filepath.Join(run, "lab.log"))
 			if bytes.Contains(log, []byte("trigger-1: ")) {
@@ -700,10 +714,7 @@ triggers:
 			drv.AdvanceTo(hub.DefaultEpoch.Add(soak), nil)
 			time.Sleep(time.Millisecond)
 		}
-	}()
-	sum, out := runLab(t, text, Options{Dir: run, Clock: clock, Soak: soak})
-	cancel()
-	<-driven
+	})
 	checkNothingLeft(t, sum)
 	if want := (SoakSummary{Duration: ms(soak), Round: ms(time.Second), Rounds: 12, Passed: 2, Failed: 10}); sum.Soak == nil || *sum.Soak != want {
 		t.Errorf("got soak %+v, want %+v", sum.Soak, want)
@@ -1187,11 +1198,7 @@ vms:
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
 	tmp := t.TempDir()
 	run := filepath.Join(tmp, "run")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	driven := make(chan struct{})
-	go func() {
-		defer close(driven)
+	sum, _ := runLabDriven(t, text, Options{Dir: run, Clock: clock}, func(ctx context.Context) {
 		// The run's timeout and the console's quiet timer are armed once
 		// the prompt is read; past the quiet, the prompt is matched.
 		for ctx.Err() == nil && clock.Pending() < 2 {
@@ -1207,10 +1214,7 @@ vms:
 			time.Sleep(5 * time.Millisecond)
 		}
 		os.WriteFile(filepath.Join(tmp, "go"), nil, 0o644) // the test's verdict
-	}()
-	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
-	cancel()
-	<-driven
+	})
 	c := sum.Classification
 	if sum.Result != ResultFail || c == nil || c.Code != "FAIL_ON" || !strings.Contains(c.Line, "GUEST: selftest FAIL (3 errors)") {
 		t.Errorf("got %s (classification %+v), want FAIL_ON on the prompt's whole line", sum.Result, c)
@@ -1233,11 +1237,7 @@ vms:
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
 	tmp := t.TempDir()
 	run := filepath.Join(tmp, "run")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	driven := make(chan struct{})
-	go func() {
-		defer close(driven)
+	sum, _ := runLabDriven(t, text, Options{Dir: run, Clock: clock}, func(ctx context.Context) {
 		for ctx.Err() == nil && clock.Pending() < 1 { // the bound's timer: the loop runs
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -1251,10 +1251,7 @@ vms:
 			drv.AdvanceTo(hub.DefaultEpoch.Add(5*time.Second), nil)
 			time.Sleep(time.Millisecond)
 		}
-	}()
-	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
-	cancel()
-	<-driven
+	})
 	if sum.Result != ResultPass {
 		t.Fatalf("got %s (classification %+v), want pass: the prompt came before the bound", sum.Result, sum.Classification)
 	}

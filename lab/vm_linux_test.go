@@ -97,14 +97,7 @@ func sleeping(pid int) bool {
 	if err != nil || string(cmdline) != "sleep\x003600\x00" {
 		return false
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// pid (comm) STATE ...: the state is after the last ')'.
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+	return running(pid)
 }
 
 // The watchdog's hidden mode run by hand, not by a runner, kills nothing:
@@ -220,6 +213,7 @@ func running(pid int) bool {
 	if err != nil {
 		return false
 	}
+	// pid (comm) STATE ...: the state is after the last ')'.
 	s := string(stat)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
@@ -243,6 +237,24 @@ func killPid(path string) {
 	}
 }
 
+// runLabGuarded runs the lab as runLab does in the run directory run, and
+// kills the process whose pid is in pidFile (one the lab leaves running)
+// at the end of the test, or hangGuard in if the run has not returned by
+// then: a run that returned only then fails the test, with what naming
+// that process.
+func runLabGuarded(t *testing.T, text, run, pidFile, what string) *Summary {
+	t.Helper()
+	t.Cleanup(func() { killPid(pidFile) })
+	var hung atomic.Bool
+	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
+	sum, _ := runLab(t, text, Options{Dir: run})
+	guard.Stop()
+	if hung.Load() {
+		t.Fatalf("the run returned only once the test killed %s, %v in", what, hangGuard)
+	}
+	return sum
+}
+
 // A QEMU command that moves itself to a process group of its own, as
 // coreutils timeout does (setpgid(0, 0)), is stopped all the same: the run
 // signals QEMU and its own group, not only the group it started it in. The
@@ -260,14 +272,7 @@ vms:
 `
 	run := filepath.Join(t.TempDir(), "run")
 	pidFile := filepath.Join(run, "fake.pid")
-	defer killPid(pidFile)
-	var hung atomic.Bool
-	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
-	sum, _ := runLab(t, text, Options{Dir: run})
-	guard.Stop()
-	if hung.Load() {
-		t.Fatalf("the run returned only once the test killed the fake QEMU under timeout, %v in", hangGuard)
-	}
+	sum := runLabGuarded(t, text, run, pidFile, "the fake QEMU under timeout")
 	if sum.Result != ResultPass {
 		t.Errorf("got %s, want pass", sum.Result)
 	}
@@ -296,14 +301,7 @@ vms:
 `
 	run := filepath.Join(t.TempDir(), "run")
 	pidFile := filepath.Join(run, "helper.pid")
-	defer killPid(pidFile)
-	var hung atomic.Bool
-	guard := time.AfterFunc(hangGuard, func() { hung.Store(true); killPid(pidFile) })
-	sum, _ := runLab(t, text, Options{Dir: run})
-	guard.Stop()
-	if hung.Load() {
-		t.Fatalf("the run returned only once the test killed the helper that held the console, %v in", hangGuard)
-	}
+	sum := runLabGuarded(t, text, run, pidFile, "the helper that held the console")
 	if pid := readPid(pidFile); !running(pid) {
 		t.Errorf("the helper (pid %d) is gone: the test proves nothing", pid)
 	}
@@ -334,11 +332,7 @@ vms:
 	run := filepath.Join(t.TempDir(), "run")
 	helper := filepath.Join(run, "helper.pid")
 	defer killPid(helper)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	driven := make(chan struct{})
-	go func() {
-		defer close(driven)
+	sum, _ := runLabDriven(t, text, Options{Dir: run, Clock: clock}, func(ctx context.Context) {
 		// Once the fake has ended and been reaped, and its console's drain
 		// is armed (the clock's second timer, beside the run's timeout),
 		// move past the timeout, and then past the drain's end.
@@ -356,10 +350,7 @@ vms:
 			drv.AdvanceTo(hub.DefaultEpoch.Add(2*time.Second), nil)
 			time.Sleep(time.Millisecond)
 		}
-	}()
-	sum, _ := runLab(t, text, Options{Dir: run, Clock: clock})
-	cancel()
-	<-driven
+	})
 	c := sum.Classification
 	if c == nil || c.Code != "RUN_A_ENDED" || c.At != 0 {
 		t.Errorf("got classification %+v, want RUN_A_ENDED at 0s, when QEMU ended", c)

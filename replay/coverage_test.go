@@ -44,11 +44,7 @@ func rotatedSetPolicyRun(t *testing.T, dir string) ([]string, int) {
 		}
 		sim.SendAt(at, "a", hubtest.Frame(hubtest.Broadcast, src, "frame "+string(rune('a'+i))))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files := sink.Files()
+	files := endRun(t, sim, sink)
 	k := slices.IndexFunc(files, func(f string) bool {
 		_, fm := capturetest.Section(t, f)
 		return fm.Extra["policy-since"] != ""

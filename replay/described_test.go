@@ -25,18 +25,10 @@ func describedCapture(t *testing.T, meta capture.Meta, run func(sim *hubtest.Sim
 	t.Helper()
 	var buf bytes.Buffer
 	meta.Version, meta.Start = "test", liveStart
-	cfg := memCapture(&buf, meta)
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, &buf, meta)
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	run(sim, sink)
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	return buf.Bytes()
 }
 

@@ -37,10 +37,7 @@ func TestReplayAppliesEditsAndBoundsTheirList(t *testing.T) {
 		sink.Annotate(filter.Edit{At: sim.Now(), Op: op, Name: "b"}.Line())
 		sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), fmt.Sprintf("frame %d", i)))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 
 	r, err := Open(Config{Inputs: []Input{memInput("edits.pcapng", buf.Bytes())}})
 	if err != nil {
@@ -90,10 +87,7 @@ func TestReplayEditBeforeALateTimer(t *testing.T) {
 	sink.Annotate(late.Comment(filter.RuleDescription{}))
 	sim.AdvanceTo(5 * time.Millisecond)
 	sim.SendAt(8*time.Millisecond, "b", hubtest.Frame(hubtest.Broadcast, macB, "after"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 
 	r, err := Open(Config{Inputs: []Input{memInput("late.pcapng", buf.Bytes())}})
 	if err != nil {
@@ -180,12 +174,7 @@ func TestReplayEditAfterTheLastFrame(t *testing.T) {
 func recordLive(t *testing.T, policy *filter.Policy) (*bytes.Buffer, *capture.Sink, *hubtest.Sim) {
 	t.Helper()
 	buf := new(bytes.Buffer)
-	cfg := memCapture(buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
 	hc := hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}}
 	if policy != nil {
 		hc.Policy = policy
@@ -372,10 +361,7 @@ func TestReplayCountsTheLinesLeftOut(t *testing.T) {
 		sink.Annotate(strings.Repeat("n", 1000))
 	}
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, mac, "one"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	r, err := Open(Config{Inputs: []Input{memInput("full.pcapng", buf.Bytes())}})
 	if err != nil {
 		t.Fatal(err)

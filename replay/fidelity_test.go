@@ -51,10 +51,7 @@ func TestReplayCutFramesKeepTheirLength(t *testing.T) {
 			sim.SendAt(time.Duration(i)*time.Millisecond, "a", frame(srcA))
 			sim.SendAt(time.Duration(i)*time.Millisecond+time.Microsecond, "b", frame(srcB))
 		}
-		sim.Drain()
-		if err := sink.Close(); err != nil {
-			t.Fatal(err)
-		}
+		endRun(t, sim, sink)
 		return []string{path}
 	}
 	pcapCut := func(t *testing.T, dir string) []string {
@@ -260,10 +257,7 @@ func TestJobJSONNotesAndEgressOnly(t *testing.T) {
 	}
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	var stderr []string
 	res, err := (&Job{Files: []string{in}, Notes: func(n string) { stderr = append(stderr, n) }}).Run(context.Background())
 	if err != nil {

@@ -31,14 +31,11 @@ func rotatedRun(t *testing.T, dir, policy string) []string {
 	for i := range 24 {
 		sim.SendAt(time.Duration(i)*time.Millisecond, "a", hubtest.Frame(macB, macA, "frame "+string(rune('a'+i))))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if files := sink.Files(); len(files) != 3 {
+	files := endRun(t, sim, sink)
+	if len(files) != 3 {
 		t.Fatalf("the run wrote %v, want three files", files)
 	}
-	return sink.Files()
+	return files
 }
 
 // beforeStatistics is data cut where its first Interface Statistics Block
@@ -183,10 +180,7 @@ func TestReplayWhatIfForCutFramesThatRulesRead(t *testing.T) {
 				}
 				sim.SendAt(time.Duration(i)*time.Millisecond, "a", f)
 			}
-			sim.Drain()
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
-			}
+			endRun(t, sim, sink)
 			res, err := (&Job{Files: []string{path}, Policy: writeFile(t, dir, "p.yaml", tc.policy), Mode: tc.mode}).Run(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -56,12 +56,7 @@ func (c *heldIO) Close() error                             { c.once.Do(func() { 
 // taken for a what-if.
 func TestRunStoppedWhilePausedReplaysFaithfully(t *testing.T) {
 	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, &buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
 	h, err := hub.New(hub.Config{Mode: hub.ModeHub, QueueLen: 4, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Observers: []hub.Observer{sink}})
 	if err != nil {
 		t.Fatal(err)

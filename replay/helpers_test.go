@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +19,9 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"l2hub/capture"
+	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/hub"
 	"l2hub/hub/hubtest"
 )
 
@@ -214,4 +217,62 @@ func describePacket(p capture.Packet) string {
 		ls = append(ls, l.LayerType().String())
 	}
 	return fmt.Sprintf("%s %s %s %d bytes [%s] comment %q", p.Time.Format(time.RFC3339Nano), p.IfName, p.Dir, len(p.Data), strings.Join(ls, "/"), p.Comment)
+}
+
+// endRun ends a simulated run as serve's shutdown ends it: the timers
+// drained, then the capture closed (its statistics blocks written). It
+// returns the files the capture wrote.
+func endRun(t *testing.T, sim *hubtest.Sim, sink *capture.Sink) []string {
+	t.Helper()
+	sim.Drain()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return sink.Files()
+}
+
+// serveControl serves target's control API on a socket in a temporary
+// directory, until the test ends, and returns a client of it.
+func serveControl(t *testing.T, target control.Target) *control.Client {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	l, err := control.Listen(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return control.NewClient(path, "")
+}
+
+// liveSink opens the capture of a simulated live run into buf, with meta
+// for its header. It blocks rather than drops when its writer is behind
+// (serve's drops), so that the capture holds every event of the run.
+func liveSink(tb testing.TB, buf *bytes.Buffer, meta capture.Meta) *capture.Sink {
+	tb.Helper()
+	cfg := memCapture(buf, meta)
+	cfg.Overflow = capture.OverflowBlock
+	sink, err := capture.Open(*cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sink
+}
+
+// oneFrameRun records a live run on ports a and b, in mode under pol
+// (nil: none), whose capture header is meta, in a file it returns: a
+// sends frame.
+func oneFrameRun(t *testing.T, mode hub.Mode, pol hub.Policy, meta capture.Meta, frame []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "live.pcapng")
+	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock, Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := hubtest.New(t, hubtest.Config{Mode: mode, Ports: []string{"a", "b"}, Policy: pol, Observers: []hub.Observer{sink}})
+	sim.Send("a", frame)
+	endRun(t, sim, sink)
+	return path
 }

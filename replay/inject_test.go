@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -246,23 +245,25 @@ func TestInjectReportTookByHub(t *testing.T) {
 	}
 }
 
-// refusingHub is a control target with one port, b, that takes ok frames
-// and refuses the next as too large, as a hub started with a smaller
-// --max-frame refuses a frame longer than it.
-type refusingHub struct {
+// takingHub is a control target with one port, b, that takes ok frames
+// and refuses the rest with refuse's error: as a hub started with a
+// smaller --max-frame refuses a frame longer than it, or as hub.Inject
+// does once the hub stopped.
+type takingHub struct {
 	control.Target // the routes the injection does not use
 	ok             atomic.Int32
+	refuse         func(port string, frame []byte) error
 }
 
-func (h *refusingHub) Ports(context.Context) ([]hub.PortStatus, error) {
+func (h *takingHub) Ports(context.Context) ([]hub.PortStatus, error) {
 	return []hub.PortStatus{{Name: "b", Attached: true}}, nil
 }
 
-func (h *refusingHub) State(context.Context) (control.State, error) { return control.State{}, nil }
+func (h *takingHub) State(context.Context) (control.State, error) { return control.State{}, nil }
 
-func (h *refusingHub) Inject(_ context.Context, port string, frame []byte) error {
+func (h *takingHub) Inject(_ context.Context, port string, frame []byte) error {
 	if h.ok.Add(-1) < 0 {
-		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), hub.ErrFrameTooLarge)
+		return h.refuse(port, frame)
 	}
 	return nil
 }
@@ -272,22 +273,16 @@ func (h *refusingHub) Inject(_ context.Context, port string, frame []byte) error
 // written to the stream by the time the answer came (as fast as possible,
 // many more).
 func TestInjectIntoReportsTheHubsCount(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const took = 700
-	target := &refusingHub{}
+	target := &takingHub{refuse: func(port string, frame []byte) error {
+		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), hub.ErrFrameTooLarge)
+	}}
 	target.ok.Store(took)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
-	defer func() { cancel(); <-done }()
+	c := serveControl(t, target)
 
 	data := recordedCapture(t, 5000, time.Millisecond)
 	var rep *InjectReport
-	err = InjectInto(context.Background(), control.NewClient(path, ""), "b", InjectConfig{Input: memInput("rec.pcap", data)},
+	err := InjectInto(context.Background(), c, "b", InjectConfig{Input: memInput("rec.pcap", data)},
 		func(r *InjectReport) { rep = r }, nil)
 	if want := `inject into "b": frame 701: `; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "(700 frames sent before it)") {
 		t.Errorf("got InjectInto error %v, want the hub's refusal of frame 701", err)

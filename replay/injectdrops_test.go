@@ -114,20 +114,11 @@ func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
 			"port b's VM went away after the hub took the injected frames: the port dropped 2 frames as it had no VM (port-down); the hub cannot tell whether injected frames the VM had not read yet are among them", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "ctl.sock")
-			l, err := control.Listen(path, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			target := &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.vm == leaves, returns: tc.vm == returns}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
-			defer func() { cancel(); <-done }()
+			c := serveControl(t, &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.vm == leaves, returns: tc.vm == returns})
 
 			var rep *InjectReport
 			var warned []string
-			err = InjectInto(context.Background(), control.NewClient(path, ""), "b",
+			err := InjectInto(context.Background(), c, "b",
 				InjectConfig{Input: memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond))},
 				func(r *InjectReport) { rep = r }, func(w string) { warned = append(warned, w) })
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
@@ -159,19 +150,11 @@ func TestInjectIntoJudgesTheCaptureFirst(t *testing.T) {
 		t.Errorf("got InjectInto error %v, want one saying the capture holds no frames", err)
 	}
 
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&control.Server{Target: &droppingHub{}}).Serve(ctx, l) }()
-	defer func() { cancel(); <-done }()
+	c := serveControl(t, &droppingHub{})
 	in, opens := memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond)), 0
 	open := in.Open
 	in.Open = func() (io.ReadCloser, error) { opens++; return open() }
-	if err := InjectInto(context.Background(), control.NewClient(path, ""), "b", InjectConfig{Input: in}, nil, nil); err != nil {
+	if err := InjectInto(context.Background(), c, "b", InjectConfig{Input: in}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if opens != 2 {

@@ -60,19 +60,8 @@ func FuzzReplayPortSpec(f *testing.F) {
 // aging time (serve records it), with a frame from a to b.
 func agingCapture(t *testing.T, aging string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "live.pcapng")
-	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock,
-		Meta: capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "switch", "aging": aging}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
-	sim.Send("a", hubtest.Frame(hubtest.MAC("02:00:00:00:00:0b"), hubtest.MAC("02:00:00:00:00:0a"), "one"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return oneFrameRun(t, hub.ModeSwitch, nil, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "switch", "aging": aging}},
+		hubtest.Frame(hubtest.MAC("02:00:00:00:00:0b"), hubtest.MAC("02:00:00:00:00:0a"), "one"))
 }
 
 // --aging as serve takes it: a negative one is refused in serve's words,

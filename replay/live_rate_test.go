@@ -3,14 +3,11 @@ package replay
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"l2hub/control"
 	"l2hub/hub"
 )
 
@@ -67,44 +64,16 @@ func TestParsePacing(t *testing.T) {
 	}
 }
 
-// stoppingHub is a control target with one port, b, whose hub stops after
-// taking ok frames, refusing the rest as hub.Inject does once stopped.
-type stoppingHub struct {
-	control.Target // the routes the injection does not use
-	ok             atomic.Int32
-}
-
-func (h *stoppingHub) Ports(context.Context) ([]hub.PortStatus, error) {
-	return []hub.PortStatus{{Name: "b", Attached: true}}, nil
-}
-
-func (h *stoppingHub) State(context.Context) (control.State, error) { return control.State{}, nil }
-
-func (h *stoppingHub) Inject(context.Context, string, []byte) error {
-	if h.ok.Add(-1) < 0 {
-		return hub.ErrStopped
-	}
-	return nil
-}
-
 // TestInjectIntoStoppedHubSaysItOnce: when the hub stops during an
 // injection, the error names the port and the frame once, as the hub's
 // answer says them: InjectInto does not name the port again.
 func TestInjectIntoStoppedHubSaysItOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := &stoppingHub{}
+	target := &takingHub{refuse: func(string, []byte) error { return hub.ErrStopped }} // the hub stopped after 3 frames
 	target.ok.Store(3)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
-	defer func() { cancel(); <-done }()
+	c := serveControl(t, target)
 
 	cfg := InjectConfig{Input: memInput("rec.pcap", recordedCapture(t, 10, time.Millisecond))}
-	err = InjectInto(context.Background(), control.NewClient(path, ""), "b", cfg, nil, nil)
+	err := InjectInto(context.Background(), c, "b", cfg, nil, nil)
 	if want := `inject into "b": frame 4: hub stopped (3 frames sent before it)`; err == nil || err.Error() != want {
 		t.Errorf("got InjectInto error %v, want %q", err, want)
 	}

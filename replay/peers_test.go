@@ -27,12 +27,7 @@ func recordPeers(t *testing.T, recorded bool) []byte {
 	if recorded {
 		meta.Extra[capture.PeersKey] = capture.PeersRecorded
 	}
-	cfg := memCapture(buf, meta)
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, buf, meta)
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	c := sim.Core()
 	a, _ := c.Lookup("a")
@@ -55,10 +50,7 @@ func recordPeers(t *testing.T, recorded bool) []byte {
 	set(nil)
 	c.NotePeer(b, sim.Now(), "chan b", false, "read: EOF")
 	sim.SendAt(50*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "after b"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	return buf.Bytes()
 }
 
@@ -271,11 +263,7 @@ func TestPerPortTrailersAreMadeOnce(t *testing.T) {
 	e := filter.Edit{At: sim.Now(), Op: filter.EditLinkDown, Name: "b"}
 	sink.Annotate("control at 20ms: " + e.String() + "\n" + e.Line())
 	c.NotePeer(b, sim.Now(), "chan b", false, "read: EOF")
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files := sink.Files()
+	files := endRun(t, sim, sink)
 	if len(files) != 2 {
 		t.Fatalf("files %v, want one per port", files)
 	}
@@ -353,11 +341,7 @@ func perPortRun(t *testing.T) (memFS, []string) {
 	for _, p := range []string{"a", "b", "c"} {
 		c.NotePeer(id(p), sim.Now(), "chan "+p, false, "read: EOF")
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return fs, sink.Files()
+	return fs, endRun(t, sim, sink)
 }
 
 // TestPerPortReplayKeepsTheRunsOrder: the files of a per-port capture
@@ -443,11 +427,7 @@ func TestRotatedReplayKeepsALateVMLate(t *testing.T) {
 	for _, at := range []time.Duration{40, 50} {
 		sim.SendAt(at*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "b there"))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files := sink.Files()
+	files := endRun(t, sim, sink)
 	if len(files) != 4 {
 		t.Fatalf("files %v, want one per frame and its copy", files)
 	}
@@ -502,11 +482,7 @@ func TestReplayOfALaterFileNotesItsVMsAtItsStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim.SendAt(40*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, mac, "after"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files := sink.Files()
+	files := endRun(t, sim, sink)
 	if len(files) != 2 {
 		t.Fatalf("files %v, want two", files)
 	}

@@ -45,6 +45,20 @@ func pipeOf(t *testing.T, data []byte) string {
 	return "/dev/fd/" + strconv.Itoa(int(r.Fd()))
 }
 
+// readOnceKinds are the inputs that can be read only once: a pipe and a
+// named pipe.
+var readOnceKinds = []struct {
+	name string
+	path func(t *testing.T, data []byte) string
+}{{"pipe", pipeOf}, {"fifo", fifoOf}}
+
+// guarded is a context that ends after hangGuard, or with the test.
+func guarded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // fifoOf returns a named pipe in a temporary directory that data is
 // written into (once a reader opens it), then closed.
 func fifoOf(t *testing.T, data []byte) string {
@@ -90,13 +104,9 @@ func twoPortCapture(t *testing.T) []byte {
 // pipe can be read once, and is read into a temporary file first.
 func TestJobReplaysInputsReadOnce(t *testing.T) {
 	data := twoPortCapture(t)
-	for _, tc := range []struct {
-		name string
-		path func(t *testing.T, data []byte) string
-	}{{"pipe", pipeOf}, {"fifo", fifoOf}} {
+	for _, tc := range readOnceKinds {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-			defer cancel()
+			ctx := guarded(t)
 			res, err := (&Job{Files: []string{tc.path(t, data)}}).Run(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -177,13 +187,9 @@ func stopsIn(t *testing.T, f func() error) error {
 // --loop more than once is refused before anything is read.
 func TestInjectReadOnceInputs(t *testing.T) {
 	data := twoPortCapture(t)
-	for _, tc := range []struct {
-		name string
-		path func(t *testing.T, data []byte) string
-	}{{"pipe", pipeOf}, {"fifo", fifoOf}} {
+	for _, tc := range readOnceKinds {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-			defer cancel()
+			ctx := guarded(t)
 			sent := 0
 			send := func([]byte) error { sent++; return nil }
 			rep, err := Inject(ctx, InjectConfig{Input: Input{Path: tc.path(t, data)}, From: "a"}, send)
@@ -220,8 +226,7 @@ func TestSpoolChecksItsInput(t *testing.T) {
 			t.Errorf("$TMPDIR holds %s, want nothing", ents[0].Name())
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
+	ctx := guarded(t)
 	t.Run("zeros", func(t *testing.T) {
 		_, remove, err := Spool(ctx, Input{Path: pipeOf(t, make([]byte, 64<<10))}, 0)
 		if remove != nil {
@@ -321,8 +326,7 @@ func TestInjectFromAPipeOfSeveralLinks(t *testing.T) {
 		{"l2hub-eth0-then-one-link-eth0", "eth0", l2hubThenOne, 1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-			defer cancel()
+			ctx := guarded(t)
 			sent := 0
 			in := Input{Path: pipeOf(t, tc.g.b), Port: "vm-a"}
 			_, err := Inject(ctx, InjectConfig{Input: in, From: tc.from}, func([]byte) error { sent++; return nil })

@@ -50,12 +50,7 @@ func TestReplayBoundsItsPorts(t *testing.T) {
 // made as the replay meets them, and past the bound they stop it.
 func TestReplayBoundsPortsMetLate(t *testing.T) {
 	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, &buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch})
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
 	sim.Send("a", hubtest.Frame(hubtest.Broadcast, macA, "first"))
 	for _, name := range []string{"c", "d", "e"} {
@@ -63,10 +58,7 @@ func TestReplayBoundsPortsMetLate(t *testing.T) {
 		sim.Advance(time.Millisecond)
 		sim.Send(name, hubtest.Frame(hubtest.Broadcast, macB, "from "+name))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	r, err := Open(Config{Inputs: []Input{memInput("run.pcapng", buf.Bytes())}, MaxPorts: 3})
 	if err != nil {
 		t.Fatalf("Open: %v (the ports after the first frame are met later)", err)

@@ -64,12 +64,7 @@ var net4bcast = []byte{255, 255, 255, 255}
 // a live policy of its own (5% loss a->b, seed 7).
 func l2hubCapture(tb testing.TB, frames int) []byte {
 	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Seed: 7, Start: hub.DefaultEpoch})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	sink := liveSink(tb, &buf, capture.Meta{Version: "test", Seed: 7, Start: hub.DefaultEpoch})
 	live := mustPolicy(tb, "seed: 7\nrules:\n  - {name: live-loss, match: {link: a->b}, loss: 5%}\n", []string{"a", "b", "c"})
 	sim := hubtest.New(tb, hubtest.Config{Mode: hub.ModeSwitch, Ports: []string{"a", "b", "c"}, Policy: live, Observers: []hub.Observer{sink}})
 	liveScenario(tb, sim, frames)

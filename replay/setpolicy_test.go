@@ -70,11 +70,7 @@ func setPolicyRun(t *testing.T, dir string) (first, second *filter.Policy, files
 	sim.AdvanceTo(15 * time.Millisecond)
 	sink.Annotate(filter.Edit{At: sim.Now(), Op: filter.EditLinkUp, Name: "b"}.Line())
 	send(16*time.Millisecond, "four")
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return first, second, sink.Files()
+	return first, second, endRun(t, sim, sink)
 }
 
 // A run that replaced its policy (ctl set-policy) replays under one
@@ -169,18 +165,7 @@ func TestJobPolicyHashIsTheHeaders(t *testing.T) {
 	dir := t.TempDir()
 	p1 := writeFile(t, dir, "p1.yaml", firstPolicy)
 	ports := []string{"a", "b"}
-	runWith := func(args ...string) *filter.Policy {
-		var f filter.Flags
-		fs := newFaultFlagSet(&f)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		p, err := f.Load(p1, ports)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	runWith := func(args ...string) *filter.Policy { return servePolicy(t, p1, ports, args...) }
 	for _, tc := range []struct {
 		name string
 		run  *filter.Policy // the policy as serve loaded it
@@ -190,18 +175,8 @@ func TestJobPolicyHashIsTheHeaders(t *testing.T) {
 		{"seed-flag-other-seed", runWith("-seed", "9")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := filepath.Join(t.TempDir(), "run.pcapng")
-			meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: tc.run.Seed(), PolicyHash: tc.run.Hash()}
-			sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: tc.run, Observers: []hub.Observer{sink}})
-			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-			sim.Drain()
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
-			}
+			in := oneFrameRun(t, hub.ModeHub, tc.run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: tc.run.Seed(), PolicyHash: tc.run.Hash()},
+				hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
 			out := filepath.Join(t.TempDir(), "out.pcapng")
 			res, err := (&Job{Files: []string{in}, Policy: p1, Output: out}).Run(context.Background())
 			if err != nil {
@@ -229,6 +204,28 @@ func newFaultFlagSet(f *filter.Flags) *flag.FlagSet {
 	return fs
 }
 
+// faultFlags are serve's fault flags as args give them.
+func faultFlags(t *testing.T, args ...string) filter.Flags {
+	t.Helper()
+	var f filter.Flags
+	if err := newFaultFlagSet(&f).Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// servePolicy is the policy serve loads from path for ports, with args
+// as its fault flags.
+func servePolicy(t *testing.T, path string, ports []string, args ...string) *filter.Policy {
+	t.Helper()
+	f := faultFlags(t, args...)
+	p, err := f.Load(path, ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // Giving replay --seed equal to the policy file's own seed changes the
 // policy's text (a "# flags: --seed N" line) but not its decisions: it
 // reproduces a run that took the file's seed, with or without --seed, and
@@ -237,17 +234,6 @@ func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
 	dir := t.TempDir()
 	p1 := writeFile(t, dir, "p1.yaml", firstPolicy) // seed: 7
 	ports := []string{"a", "b"}
-	load := func(args ...string) *filter.Policy {
-		var f filter.Flags
-		if err := newFaultFlagSet(&f).Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		p, err := f.Load(p1, ports)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	for _, tc := range []struct {
 		name       string
 		run        []string // serve's flags
@@ -261,23 +247,10 @@ func TestJobSeedFlagEqualToTheFilesIsNoWhatIf(t *testing.T) {
 		{"run-file-alone-replay-other-seed", nil, []string{"-seed", "9"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			run := load(tc.run...)
-			in := filepath.Join(t.TempDir(), "run.pcapng")
-			meta := capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}}
-			sink, err := capture.Open(capture.Config{Path: in, Overflow: capture.OverflowBlock, Meta: meta})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: run, Observers: []hub.Observer{sink}})
-			sim.Send("a", hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
-			sim.Drain()
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
-			}
-			var f filter.Flags
-			if err := newFaultFlagSet(&f).Parse(tc.replay); err != nil {
-				t.Fatal(err)
-			}
+			run := servePolicy(t, p1, ports, tc.run...)
+			in := oneFrameRun(t, hub.ModeHub, run, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: run.Seed(), PolicyHash: run.Hash(), Extra: map[string]string{"mode": "hub"}},
+				hubtest.Frame(hubtest.Broadcast, hubtest.MAC("02:00:00:00:00:0a"), "one"))
+			f := faultFlags(t, tc.replay...)
 			res, err := (&Job{Files: []string{in}, Policy: p1, Faults: &f}).Run(context.Background())
 			if err != nil {
 				t.Fatal(err)

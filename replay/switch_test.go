@@ -85,10 +85,7 @@ func switchRunTo(t *testing.T, dir string, stream bool) []string {
 	for i := range 20 {
 		sim.SendAt(13*time.Millisecond+time.Duration(i)*time.Millisecond, "b", hubtest.Frame(hubtest.Broadcast, switchMACb, "b bcast "+string(rune('a'+i))))
 	}
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	if stream {
 		return []string{writeFile(t, dir, "run.pcapng", buf.String())}
 	}
@@ -322,11 +319,7 @@ func TestJobSaysAFileBegunMidRunIsAWhatIf(t *testing.T) {
 		for i := range 8 {
 			sim.SendAt(time.Duration(i)*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, switchMACa, "a"))
 		}
-		sim.Drain()
-		if err := sink.Close(); err != nil {
-			t.Fatal(err)
-		}
-		files := sink.Files()
+		files := endRun(t, sim, sink)
 		p1 := writeFile(t, dir, "p1.yaml", firstPolicy)
 		for _, tc := range []struct {
 			files []string
@@ -409,10 +402,7 @@ func TestJobMakesAStreamSectionsTrailerBeforeItsSetPolicy(t *testing.T) {
 	}
 	sim.SendAt(6*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, src, "two"))   // delivered at 11ms
 	sim.SendAt(7*time.Millisecond, "a", hubtest.Frame(hubtest.Broadcast, src, "three")) // delivered at 12ms
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
+	endRun(t, sim, sink)
 	live := []string{writeFile(t, dir, "run.pcapng", buf.String())}
 	if got := len(records(t, live, capture.DirOut)); got != 3 {
 		t.Fatalf("the run delivered %d frames to b, want 3", got)

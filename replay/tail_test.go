@@ -28,12 +28,7 @@ func stoppedWithDelays(t *testing.T) (data []byte, live map[string]hub.StatsSnap
 	ports := []string{"a", "b"}
 	pol := mustPolicy(t, delayPolicy, ports)
 	var buf bytes.Buffer
-	cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()})
-	cfg.Overflow = capture.OverflowBlock
-	sink, err := capture.Open(*cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := liveSink(t, &buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()})
 	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}})
 	for _, p := range ports {
 		sink.SetPortStats(p, sim.Stats(p))
@@ -135,12 +130,7 @@ func TestReplayLiveCountersOfDropsBeforeTheHub(t *testing.T) {
 			ports := []string{"a", "b"}
 			pol := mustPolicy(t, lossy, ports)
 			var buf bytes.Buffer
-			cfg := memCapture(&buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()})
-			cfg.Overflow = capture.OverflowBlock
-			sink, err := capture.Open(*cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sink := liveSink(t, &buf, capture.Meta{Version: "test", Start: hub.DefaultEpoch, Seed: pol.Seed(), PolicyHash: pol.Hash()})
 			hc := hubtest.Config{Mode: hub.ModeHub, Ports: ports, Policy: pol, Observers: []hub.Observer{sink}}
 			if tc.queue {
 				hc.QueueLen, hc.Overflow = 2, hub.OverflowDrop

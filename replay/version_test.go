@@ -18,19 +18,8 @@ import (
 // made it, with a frame from a to b.
 func versionCapture(t *testing.T, v string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "live.pcapng")
-	sink, err := capture.Open(capture.Config{Path: path, Overflow: capture.OverflowBlock,
-		Meta: capture.Meta{Version: v, Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := hubtest.New(t, hubtest.Config{Mode: hub.ModeHub, Ports: []string{"a", "b"}, Observers: []hub.Observer{sink}})
-	sim.Send("a", hubtest.Frame(hubtest.MAC("02:00:00:00:00:0b"), hubtest.MAC("02:00:00:00:00:0a"), "one"))
-	sim.Drain()
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return oneFrameRun(t, hub.ModeHub, nil, capture.Meta{Version: v, Start: hub.DefaultEpoch, Extra: map[string]string{"mode": "hub"}},
+		hubtest.Frame(hubtest.MAC("02:00:00:00:00:0b"), hubtest.MAC("02:00:00:00:00:0a"), "one"))
 }
 
 // TestJobWarnsOfAnOlderVersion: a capture an l2hub made before the latest

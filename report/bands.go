@@ -289,3 +289,26 @@ func (ix *bandIndex) crossed(p, q int, fn func(bi int)) {
 		}
 	}
 }
+
+// bandKey is what a partition or link-down note names: its action
+// ("partition", "down"), rule and detail (a partition's spec "a,b|c",
+// "port b"), cleaned as a drop's are.
+type bandKey struct{ action, rule, detail string }
+
+// bandOf returns the band id (Drop.band) of the partition or link-down
+// note n: 0 once maxBands distinct ones are known.
+func (b *builder) bandOf(n note) int32 {
+	k := bandKey{action(n.Action), cleanText(n.Rule, maxRuleText), cleanText(n.Detail, b.lim.MaxComment)}
+	if id, ok := b.bandIDs[k]; ok {
+		return id
+	}
+	if len(b.bandKeys) == maxBands {
+		return 0
+	}
+	b.bandKeys = append(b.bandKeys, k)
+	b.bandIDs[k] = int32(len(b.bandKeys))
+	return int32(len(b.bandKeys))
+}
+
+// isBand reports whether a drop's action opens a band.
+func isBand(action string) bool { return action == "partition" || action == "down" }

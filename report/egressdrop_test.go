@@ -23,12 +23,7 @@ func TestEgressDropsGroupByReason(t *testing.T) {
 		"dropped: stalled",
 		"dropped: stalled",
 	}
-	var recs []rec
-	for i, r := range reasons {
-		sent := 1e9 + uint64(i)*1e8
-		recs = append(recs, rec{0, sent, true, udpFrame("a", "b", 5000, uint32(i), 20), ""},
-			rec{1, sent + 2e7, false, udpFrame("a", "b", 5000, uint32(i), 20), r})
-	}
+	recs := droppedCopies(reasons)
 	m := build(t, Options{Capture: writeTemp(t, "egress-drops.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs))})
 	everyRecordDrawn(t, m)
 	var got []string
@@ -84,12 +79,7 @@ func TestEgressDropsOfTheHub(t *testing.T) {
 		"dropped: rule lag: delay (20ms); port-down (no VM attached to the port)",
 		"dropped: rule lag: delay (20ms); port-down (no VM attached to the port)",
 	)
-	var recs []rec
-	for i, r := range reasons {
-		sent := 1e9 + uint64(i)*1e8
-		recs = append(recs, rec{0, sent, true, udpFrame("a", "b", 5000, uint32(i), 20), ""},
-			rec{1, sent + 2e7, false, udpFrame("a", "b", 5000, uint32(i), 20), r})
-	}
+	recs := droppedCopies(reasons)
 	// Then a partition's drops at ingress, and the copies it cut during
 	// their delay: those are alone.
 	for i := range 5 {
@@ -148,4 +138,16 @@ func TestDropNote(t *testing.T) {
 			t.Errorf("got dropNote(%q) = %q, want %q", tc.comment, got, tc.want)
 		}
 	}
+}
+
+// droppedCopies is, for each reason, a frame a sends to b (one every
+// 100 ms from 1 s) and its copy to b dropped for that reason 20 ms later.
+func droppedCopies(reasons []string) []rec {
+	var recs []rec
+	for i, r := range reasons {
+		sent := 1e9 + uint64(i)*1e8
+		recs = append(recs, rec{0, sent, true, udpFrame("a", "b", 5000, uint32(i), 20), ""},
+			rec{1, sent + 2e7, false, udpFrame("a", "b", 5000, uint32(i), 20), r})
+	}
+	return recs
 }

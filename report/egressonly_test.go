@@ -39,17 +39,11 @@ func egressOnlyCapture(t *testing.T) string {
 func TestEgressOnly(t *testing.T) {
 	m := build(t, Options{Capture: egressOnlyCapture(t)})
 	everyRecordDrawn(t, m)
-	name := func(p int) string {
-		if p < 0 {
-			return "hub"
-		}
-		return m.Ports[p].Name
-	}
 	var got []string
 	for _, f := range m.Frames {
-		line := fmt.Sprintf("%s %s %s ->", fmtDur(f.Time), name(f.From), f.Label.Text)
+		line := fmt.Sprintf("%s %s %s ->", fmtDur(f.Time), portName(m, f.From), f.Label.Text)
 		for _, d := range f.Deliveries {
-			line += fmt.Sprintf(" %s@%s", name(d.To), fmtDur(d.Time))
+			line += fmt.Sprintf(" %s@%s", portName(m, d.To), fmtDur(d.Time))
 			if d.Kind&Delayed != 0 {
 				line += " delayed"
 			}
@@ -197,23 +191,17 @@ func TestEgressOnlyCorruptedFirstCopy(t *testing.T) {
 // egressSummary is each frame's sender and receivers: "a: b corrupted, c |
 // ...", "hub" for a frame from the hub.
 func egressSummary(m *Model) string {
-	name := func(p int) string {
-		if p < 0 {
-			return "hub"
-		}
-		return m.Ports[p].Name
-	}
 	var frames []string
 	for _, f := range m.Frames {
 		var to []string
 		for _, d := range f.Deliveries {
-			s := name(d.To)
+			s := portName(m, d.To)
 			if d.Kind&Corrupted != 0 {
 				s += " corrupted"
 			}
 			to = append(to, s)
 		}
-		frames = append(frames, name(f.From)+": "+strings.Join(to, ", "))
+		frames = append(frames, portName(m, f.From)+": "+strings.Join(to, ", "))
 	}
 	return strings.Join(frames, " | ")
 }

@@ -32,16 +32,19 @@ func build(t *testing.T, opts Options) *Model {
 	return m
 }
 
+// portName names lifeline p of m as the tests print it: "hub" for -1, a
+// frame from the hub itself.
+func portName(m *Model, p int) string {
+	if p < 0 {
+		return "hub"
+	}
+	return m.Ports[p].Name
+}
+
 // describe renders the layout model as text, one line per arrow, group,
 // band and marker, for goldens a person can read.
 func describe(m *Model) string {
 	var b strings.Builder
-	name := func(p int) string {
-		if p < 0 {
-			return "hub"
-		}
-		return m.Ports[p].Name
-	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.6fs", d.Seconds()) }
 	fmt.Fprintf(&b, "title %q, %d records, start %s, duration %s, inferred %v\n", m.Title, m.Records, m.Start.Format(time.RFC3339Nano), ms(m.Duration), m.Inferred)
 	for _, p := range m.Ports {
@@ -51,13 +54,13 @@ func describe(m *Model) string {
 		fmt.Fprintf(&b, "warning %s\n", w)
 	}
 	for i, f := range m.Frames {
-		fmt.Fprintf(&b, "frame %d #%d %s %s %s %q len %d", i, f.Number, ms(f.Time), name(f.From), f.Label.Proto, f.Label.Text, f.Len)
+		fmt.Fprintf(&b, "frame %d #%d %s %s %s %q len %d", i, f.Number, ms(f.Time), portName(m, f.From), f.Label.Proto, f.Label.Text, f.Len)
 		if f.Group >= 0 {
 			fmt.Fprintf(&b, " group %d", f.Group)
 		}
 		b.WriteString("\n")
 		for _, d := range f.Deliveries {
-			fmt.Fprintf(&b, "  -> %s #%d %s", name(d.To), d.Number, ms(d.Time))
+			fmt.Fprintf(&b, "  -> %s #%d %s", portName(m, d.To), d.Number, ms(d.Time))
 			for bit, k := range kindNames {
 				if d.Kind&(1<<bit) != 0 {
 					b.WriteString(" " + k)
@@ -69,7 +72,7 @@ func describe(m *Model) string {
 			b.WriteString("\n")
 		}
 		for _, d := range f.Drops {
-			fmt.Fprintf(&b, "  x %s #%d %q\n", name(d.To), d.Number, d.Reason)
+			fmt.Fprintf(&b, "  x %s #%d %q\n", portName(m, d.To), d.Number, d.Reason)
 		}
 		for _, fi := range f.Findings {
 			fmt.Fprintf(&b, "  pin %s %s\n", m.Findings[fi].Verdict, m.Findings[fi].ID)
@@ -81,19 +84,19 @@ func describe(m *Model) string {
 	for i, g := range m.Groups {
 		to := make([]string, len(g.To))
 		for j, p := range g.To {
-			to[j] = name(p)
+			to[j] = portName(m, p)
 		}
-		fmt.Fprintf(&b, "group %d %s %q x%d #%d..#%d %s..%s to [%s] drop %q\n", i, name(g.From), g.Label, len(g.Frames), g.First, g.Last, ms(g.Start), ms(g.End), strings.Join(to, " "), g.Drop)
+		fmt.Fprintf(&b, "group %d %s %q x%d #%d..#%d %s..%s to [%s] drop %q\n", i, portName(m, g.From), g.Label, len(g.Frames), g.First, g.Last, ms(g.Start), ms(g.End), strings.Join(to, " "), g.Drop)
 	}
 	for _, bd := range m.Bands {
 		ports := make([]string, len(bd.Ports))
 		for j, p := range bd.Ports {
-			ports[j] = name(p)
+			ports[j] = portName(m, p)
 		}
 		fmt.Fprintf(&b, "band %s %s %q ports [%s] %s..%s drops %d #%d..#%d healed #%d at %s\n", bd.Kind, bd.Name, bd.Spec, strings.Join(ports, " "), ms(bd.Start), ms(bd.End), bd.Drops, bd.First, bd.Last, bd.Healed, ms(bd.HealedAt))
 	}
 	for _, mk := range m.Markers {
-		fmt.Fprintf(&b, "marker %s %s %s:%d %q %s\n", name(mk.Port), ms(mk.Time), mk.Log, mk.Line, mk.Text, mk.Class)
+		fmt.Fprintf(&b, "marker %s %s %s:%d %q %s\n", portName(m, mk.Port), ms(mk.Time), mk.Log, mk.Line, mk.Text, mk.Class)
 	}
 	if m.Check != nil {
 		fmt.Fprintf(&b, "check %+v\n", *m.Check)

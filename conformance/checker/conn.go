@@ -7,30 +7,18 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"l2hub/conformance"
 )
 
-// announceGrace is how long after a node starts its session an announce
-// from it may still appear: the OS checks for the connection once per pass,
-// and a copy already queued still goes out.
-const announceGrace = 250 * time.Millisecond
-
-// reincarnationSilence: a SYN repeating the ISN of a connection whose
-// client has sent data on it starts a new connection once the connection
-// was silent this long (see redial). node-b's keep-alives (every 2 s, §6.1)
-// keep a live session from falling silent this long, and a VM takes longer
-// to reboot. This is a bound, not a proof: a hub policy that holds one SYN
-// copy for longer than the session and this silence together, or a client
-// that resends its SYN after such a silence, would fool it.
-const reincarnationSilence = 4 * time.Second
-
-// joinWindow: a connection open when the capture began shows a segment
-// within this long of the capture's first frame. node-b's keep-alive fires
-// every 2 s on an idle session (§6.1); two intervals and a second more
-// allow for a keep-alive the hub dropped or held. A connection first seen
-// later, without a SYN, opened inside the capture (see joinedMidway).
-const joinWindow = 5 * time.Second
+// The connection table follows each TCP connection to a session port: it
+// opens one at a SYN (or at a segment of a connection the capture may have
+// begun inside), feeds each direction's segments to its stream (tcp.go),
+// whose reassembled bytes go to the connection's session (session.go), and
+// retires it when a redial on its 4-tuple replaces it or a new one needs its
+// room. At the end of the run it adds each connection's findings: TCP-001
+// (retransmissions and what the hub did that explains them), TCP-002,
+// TCP-003, and the session's own.
+// dial.go judges the dial and the accept, announces.go what the nodes'
+// announces say of the connections.
 
 type connKey struct{ client, server netip.AddrPort }
 
@@ -84,32 +72,6 @@ type tcpConn struct {
 // side.
 const maxInjFrames = 256
 
-// maxLateFrames bounds the frame numbers of pending late announces kept
-// per side; further ones are counted.
-const maxLateFrames = MaxFindingFrames
-
-// lateAnnounces are one node's announces after it began its session,
-// pending until something says whether the node still held the session.
-type lateAnnounces struct {
-	n        int   // announces pending
-	followed int   // of them, those the node followed with a segment on the connection
-	frames   []int // the first maxLateFrames pending announces
-}
-
-func (l *lateAnnounces) add(frame int) {
-	l.n++
-	if len(l.frames) < maxLateFrames {
-		l.frames = append(l.frames, frame)
-	}
-}
-
-// drop forgets the first n pending announces.
-func (l *lateAnnounces) drop(n int) {
-	l.n -= n
-	l.followed = max(l.followed-n, 0)
-	l.frames = l.frames[min(n, len(l.frames)):]
-}
-
 // reverseDrop consumes one loss in the direction opposite to dir: a lost
 // ACK explains a retransmission of bytes the receiver already had.
 func (t *tcpConn) reverseDrop(dir int) (cause, bool) {
@@ -142,20 +104,6 @@ type connTable struct {
 	// session then (announces stop once dial or accept yields one, §2.2).
 	heard map[netip.Addr]announceMark
 }
-
-// announceMark is when an address last announced: the frame's time (zero
-// if unknown) and its place in the input (Checker.frames).
-type announceMark struct {
-	at    time.Time
-	seq   int
-	frame int
-	// woke is the frame of the address's latest announce after a silence
-	// of rebootSilence or more (a reboot), 0 if none.
-	woke int
-}
-
-// maxHeard bounds the addresses whose last announce the table keeps.
-const maxHeard = 256
 
 func (t *connTable) init(c *Checker) {
 	t.c = c
@@ -263,120 +211,6 @@ func (t *connTable) segment(f *Frame, p *packet) {
 	}
 }
 
-// refused explains node-b's reset of a SYN it did not accept (SESS-001).
-// Before node-b's listener took a connection, node-b was not listening yet
-// and node-a redials (§6.1 row 5). After, the listener is gone: node-b
-// accepts one connection per boot and never listens again (§6.2), so it
-// refuses every redial until it reboots. A rebooted node-b resets SYNs in
-// the same way until its new listener is up, and announces alike, so the
-// refusal is judged later: if the run ends first, the slot was taken; if
-// the listener accepts again, node-b rebooted, and the reboot's silence in
-// its announces tells the two boots' refusals apart (refusals.announce).
-func (t *connTable) refused(conn *tcpConn, f *Frame) {
-	server := conn.key.server
-	if prev := t.accepted[server]; prev != nil && prev != conn {
-		r := t.refusals[server]
-		if r == nil {
-			// A reboot since the accept: these are its refusals.
-			r = &refusals{taken: prev.estFrame, silence: t.heard[server.Addr()].woke > prev.estFrame}
-			t.refusals[server] = r
-		}
-		r.quiet.add(f.Number)
-		return
-	}
-	t.notListening(t.c.agg, server, f.Number)
-}
-
-// rebootSilence is the shortest silence in a node's announces that counts
-// as a reboot: 15 rounds at the OS's 64 ms, shorter than a VM's boot.
-const rebootSilence = time.Second
-
-// refusals are the SYNs a listener refused after it had accepted, not
-// judged yet, placed against the latest silence of rebootSilence or more
-// in node-b's announces (a reboot, as far as the capture tells):
-// old came before its last announce ahead of the silence, so from the
-// boot that accepted (its slot taken); gap in the silence (that boot
-// holding its session quietly, or the new one not listening yet); boot
-// after the first announce that ended it (the new boot's, not listening
-// yet); quiet since node-b's last announce, placed at the next one.
-type refusals struct {
-	taken                 int // the frame of the accept that took the listener
-	old, gap, boot, quiet refusalRun
-	// silence: a silence was seen since the accept; without one (no
-	// announce times, or none long enough) the refusals cannot be placed.
-	silence bool
-}
-
-// refusalRun counts refusals and keeps the first MaxFindingFrames frames.
-type refusalRun struct {
-	n      int
-	frames []int
-}
-
-func (r *refusalRun) add(frames ...int) {
-	r.n++
-	r.frames = appendFrames(r.frames, frames...)
-}
-
-func (r *refusalRun) merge(o refusalRun) {
-	r.n += o.n
-	r.frames = appendFrames(r.frames, o.frames...)
-}
-
-// frame is the i'th refusal's frame, 0 if not kept.
-func (r *refusalRun) frame(i int) int {
-	if i < len(r.frames) {
-		return r.frames[i]
-	}
-	return 0
-}
-
-// silent reports whether a node's announces at last and then at (zero
-// times if unknown) are a silence of rebootSilence or more apart.
-func silent(last, at time.Time) bool {
-	return !last.IsZero() && !at.IsZero() && at.Sub(last) >= rebootSilence
-}
-
-// announce places the refusals at node-b's announce at, its last one
-// before at last: a silence puts every refusal before last in old and
-// those since in gap; else those since join boot.
-func (r *refusals) announce(last, at time.Time) {
-	if silent(last, at) {
-		r.old.merge(r.gap)
-		r.old.merge(r.boot)
-		r.gap, r.boot, r.quiet = r.quiet, refusalRun{}, refusalRun{}
-		r.silence = true
-		return
-	}
-	r.boot.merge(r.quiet)
-	r.quiet = refusalRun{}
-}
-
-// notListening notes a SYN to server refused at frame (0 if not kept)
-// while node-b was not listening.
-func (t *connTable) notListening(a *agg, server netip.AddrPort, frame int) {
-	a.add(Info, SESS001, "rst "+server.String(), []int{frame}, "SYN to %v refused: node-b was not listening yet, and node-a redials", server)
-}
-
-// slotTaken warns of server's refusals run, refused after the accept at
-// frame taken in the same boot.
-func (t *connTable) slotTaken(a *agg, server netip.AddrPort, taken int, run refusalRun) {
-	for i := range run.n {
-		a.add(Warn, SESS001, "rst-taken "+server.String(), []int{taken, run.frame(i)},
-			"SYN to %v refused: node-b's listener already took its one connection of this boot (frame %d, §6.2), so node-b refuses every redial until it reboots", server, taken)
-	}
-}
-
-// beforeReboot notes server's refusals run, refused before node-b accepted
-// again (at frame) but not placeable in one boot or the other: its old
-// boot's slot taken, or its new boot not listening yet.
-func (t *connTable) beforeReboot(a *agg, server netip.AddrPort, frame int, run refusalRun) {
-	for i := range run.n {
-		a.add(Info, SESS001, "rst-reboot "+server.String(), []int{run.frame(i)},
-			"SYN to %v refused before node-b accepted again (frame %d), so it rebooted: its old boot's slot taken, or the new boot not listening yet; node-a redials", server, frame)
-	}
-}
-
 // injectedBy notes a segment of side dir, and whether the hub injected
 // it: while it injected every segment of the side, findings name the side
 // as injected.
@@ -406,96 +240,6 @@ func (c *tcpConn) end(side int) netip.AddrPort {
 		return c.key.server
 	}
 	return c.key.client
-}
-
-// joinedMidway decides whether the capture may have begun inside a
-// connection first seen at f without a SYN (a segment from side dir): its
-// handshake was then not captured, and SESS-002 only warns. The capture
-// did not begin inside it, and the missing SYN is a failure (SESS-001),
-// when the capture shows the connection opened after it began:
-//   - the first segment carries a SYN (a client's SYN|ACK): the connection
-//     begins here. A server's SYN-ACK first is a capture that began inside
-//     the handshake;
-//   - the first segment came more than joinWindow after the capture's first
-//     frame: an open connection shows a segment sooner;
-//   - either end announced more than announceGrace after the capture's
-//     first frame and before this segment: it held no connection then
-//     (announces stop once dial or accept yields one, §2.2), so this one
-//     opened inside the capture, with its handshake;
-//   - (segment) the first segment's receiver answers it with a reset while
-//     its sender had announced in the capture: neither end held it.
-//
-// Without frame times only the first and last apply. Frames missing from
-// the capture (a SYN it lost) also read as a connection without a SYN.
-func (t *connTable) joinedMidway(conn *tcpConn, f *Frame, p *packet, dir int) {
-	conn.firstFrame, conn.firstDir = f.Number, dir
-	start := t.c.start
-	var late announceMark
-	for side := range 2 {
-		a, ok := t.heard[conn.end(side).Addr()]
-		conn.heard[side] = ok
-		if ok && !start.IsZero() && !a.at.IsZero() && a.at.Sub(start) > announceGrace && a.at.After(late.at) {
-			late = a
-		}
-	}
-	switch {
-	case dir == 0 && p.flags&tcpSYN != 0:
-		conn.notJoined = fmt.Sprintf("its first segment (frame %d) carries SYN with ACK, so the connection begins there without a SYN", f.Number)
-	case !start.IsZero() && !f.Time.IsZero() && f.Time.Sub(start) > joinWindow:
-		conn.notJoined = fmt.Sprintf("its first segment (frame %d) came %v after the capture's first frame, and a connection open when the capture began shows one within %v (node-b's keep-alive, §6.1)",
-			f.Number, f.Time.Sub(start).Round(time.Millisecond), joinWindow)
-	case late.frame != 0:
-		conn.notJoined = fmt.Sprintf("%s announced at frame %d, after the capture began and before the connection's first segment (frame %d); announces stop once dial or accept yields a connection (§2.2), so it opened inside the capture",
-			roleName(t.announcer(conn, late)), late.frame, f.Number)
-	default:
-		conn.joined = true
-	}
-}
-
-// announcer is the end of conn whose last announce is a.
-func (t *connTable) announcer(conn *tcpConn, a announceMark) netip.Addr {
-	if t.heard[conn.key.client.Addr()] == a {
-		return conn.key.client.Addr()
-	}
-	return conn.key.server.Addr()
-}
-
-// redial reports whether a client SYN (without ACK) on conn's 4-tuple
-// starts a new connection: node-a drops a failed dial without FIN and
-// redials from the same port (§6.2), and a rebooted node-a dials from it
-// again, maybe with the same ISN (smoltcp's RNG has a constant seed, §9.4).
-//
-// A SYN with another ISN is a new connection, and so is any SYN on a
-// connection first seen without one (midstream), wherever its sequence
-// number lies: the client had sent bytes past its SYN, so it is not
-// resending it (or the capture began at the SYN-ACK, and following the
-// connection from the resent SYN loses nothing). A SYN repeating the ISN
-// is a new connection after a reset or a close. Before the client has sent
-// data it is a resent SYN. After, it is a new boot's SYN only if the wire
-// shows the reboot: the client announced after its last segment on the
-// connection (a boot announces before it dials, §6.1, and a node holding a
-// session does not, §2.2; node-b's keep-alives to the old boot may come
-// later), or the connection fell silent for reincarnationSilence.
-// Otherwise it is a resent SYN, even on an ingress record: a sender past
-// its SYN has no reason to resend it (RFC 9293), but that is for the
-// checker to judge, not to assume. DHCP and ARP are no evidence: both
-// recur during a live session (§6.1).
-func (t *connTable) redial(conn *tcpConn, f *Frame, p *packet) bool {
-	h := &conn.half[0]
-	switch {
-	case !h.synSeen:
-		return conn.midstream // not a connection opened by a SYN the hub dropped
-	case h.isn != p.seq:
-		return true
-	case conn.reset || (conn.half[0].closed && conn.half[1].closed):
-		return true
-	case h.delivered == 0 && !h.finSeen:
-		return false // the client may still be waiting for the SYN-ACK
-	}
-	if a, ok := t.heard[conn.key.client.Addr()]; ok && a.seq > conn.clientSeq {
-		return true
-	}
-	return !f.Time.IsZero() && !conn.lastTime.IsZero() && f.Time.Sub(conn.lastTime) >= reincarnationSilence
 }
 
 // dropped remembers a segment the hub did not deliver to its receiver, or
@@ -592,156 +336,6 @@ func (t *connTable) retire(conn *tcpConn) {
 			t.order = append(t.order[:i], t.order[i+1:]...)
 			break
 		}
-	}
-}
-
-// checkDial judges node-a's SYN (SESS-001).
-func (t *connTable) checkDial(conn *tcpConn, f *Frame, p *packet) {
-	a := t.c.agg
-	fr := []int{f.Number}
-	k := conn.key
-	ok := true
-	if k.server.Addr() == conformance.RoleA.Addr() && k.server.Port() == conformance.SessionPortA {
-		a.add(Fail, SESS001, "to-a "+conn.subject, fr, "connection to node-a's listener %v, which the OS never dials", k.server)
-		return
-	}
-	if k.client.Addr() != conformance.RoleA.Addr() {
-		ok = false
-		a.add(Fail, SESS001, "client "+conn.subject, fr, "connection to %v from %v, not node-a (10.42.0.10): whatever reaches node-b's session port first takes its only accept slot (§6.2)", k.server, k.client.Addr())
-	}
-	if port := conformance.DialPort(p.srcMAC[5]); k.client.Port() != port {
-		// §6.1 describes the port [inferred], like DISC-005's: a deviation
-		// says the dialler is not the OS's, not that the session is broken.
-		ok = false
-		a.add(Warn, SESS001, "port "+conn.subject, fr, "%s dialled from port %d: the OS dials from 40000 + mac[5] = %d (MAC %s) and redials from the same port (§6.1)",
-			conn.sess.by(0, fr...), k.client.Port(), port, macString(p.srcMAC))
-	}
-	want, via := t.dialTarget()
-	if k.server != want {
-		ok = false
-		a.add(Fail, SESS001, "target "+conn.subject, fr, "%s dialled %v, but %s", conn.sess.by(0, fr...), k.server, via)
-	}
-	if _, learned := t.c.disc.announced(conformance.RoleB.String()); !learned && t.c.opts.Profile == ProfileNexus {
-		a.add(Info, NX06, "", fr, "node-a dialled node-b's fallback address with no node-b announce delivered: the OS checks identity before the handshake and passes when discovery is empty")
-	}
-	if prev := t.accepted[k.server]; prev != nil && prev != conn {
-		a.add(Info, SESS001, "redial "+k.server.String(), fr, "node-a dials %v again; the OS's node-b accepts one connection per boot (§6.2), so only a fresh node-b can answer", k.server)
-	}
-	if ok {
-		a.pass(SESS001, f.Number)
-	}
-}
-
-// dialTarget is where node-a should dial: node-b's last announce delivered
-// to node-a, by unicast or broadcast (source address, announced port), or
-// the hard-coded fallback.
-func (t *connTable) dialTarget() (netip.AddrPort, string) {
-	if dev, ok := t.c.disc.announced(conformance.RoleB.String()); ok {
-		ap := netip.AddrPortFrom(dev.learnedAddr, dev.learnedPort)
-		return ap, fmt.Sprintf("node-b announced %v (frame %d)", ap, dev.learnedFrame)
-	}
-	ap := netip.AddrPortFrom(conformance.RoleB.Addr(), conformance.SessionPortB)
-	return ap, fmt.Sprintf("with no node-b announce delivered the OS dials the fallback %v", ap)
-}
-
-// checkAccept notes node-b's SYN-ACK: the OS's listener becomes the
-// connection and is never re-armed.
-func (t *connTable) checkAccept(conn *tcpConn, f *Frame) {
-	prev := t.accepted[conn.key.server]
-	if prev == nil {
-		if len(t.accepted) < t.c.opts.MaxConns {
-			t.accepted[conn.key.server] = conn
-		}
-		return
-	}
-	if prev != conn {
-		if r := t.refusals[conn.key.server]; r != nil {
-			// The listener is back: node-b rebooted. A silence in its
-			// announces up to now is one too.
-			server, a := conn.key.server, t.c.agg
-			if h, ok := t.heard[server.Addr()]; ok {
-				r.announce(h.at, f.Time)
-			} else {
-				r.boot.merge(r.quiet)
-			}
-			if r.silence {
-				t.slotTaken(a, server, r.taken, r.old)
-				t.beforeReboot(a, server, f.Number, r.gap)
-				for i := range r.boot.n {
-					t.notListening(a, server, r.boot.frame(i))
-				}
-			} else {
-				t.beforeReboot(a, server, f.Number, r.boot)
-			}
-			delete(t.refusals, conn.key.server)
-		}
-		t.c.agg.add(Warn, SESS001, "second-accept "+conn.key.server.String(), []int{prev.estFrame, f.Number},
-			"%v accepted a second connection: the OS's node-b accepts one per boot (§6.2), so node-b rebooted, or this listener is not the OS's", conn.key.server)
-	}
-}
-
-// announceFrom notes an announce from ip for DISC-008: once a node's
-// application holds the session connection (it has sent on it), it stops
-// announcing, unless the handshake then fails. An announce after that is
-// judged later, since a node that rebooted announces again while its old
-// connection, which ended without FIN or RST, is still followed: it is late
-// if the session completed and the node then went on using the connection
-// (or the input ends first); it is forgotten if the connection is reset or
-// its client dials again on its 4-tuple (a failed session, or a new boot).
-//
-// An injected announce says nothing of the VM at ip: it counts only where
-// the injector plays the node, for a connection side whose every segment
-// the hub injected, and as ip's last announce when no VM sends from ip
-// (a replay's recorded node).
-func (t *connTable) announceFrom(ip netip.Addr, f *Frame) {
-	if !f.Injected || !t.c.where.known(ip) {
-		if last, ok := t.heard[ip]; ok || len(t.heard) < maxHeard {
-			m := announceMark{at: f.Time, seq: t.c.frames, frame: f.Number, woke: last.woke}
-			if ok && silent(last.at, f.Time) {
-				m.woke = f.Number
-			}
-			for server, r := range t.refusals {
-				if server.Addr() == ip && ok {
-					r.announce(last.at, f.Time)
-				}
-			}
-			t.heard[ip] = m
-		}
-	}
-	for _, conn := range t.order {
-		side := 0
-		switch ip {
-		case conn.key.client.Addr():
-		case conn.key.server.Addr():
-			side = 1
-		default:
-			continue
-		}
-		if conn.reset || (conn.half[0].closed && conn.half[1].closed) || conn.appFrame[side] == 0 {
-			continue // a session that ended, or that the node has not begun
-		}
-		if f.Injected && !conn.whollyInjected(side) {
-			continue // not the node's own
-		}
-		if !f.Time.IsZero() && !conn.appTime[side].IsZero() && f.Time.Sub(conn.appTime[side]) <= announceGrace {
-			continue
-		}
-		conn.late[side].add(f.Number)
-	}
-}
-
-// lateAnnounces fails DISC-008 for the first n pending late announces of
-// side, one count each.
-func (t *connTable) lateAnnounces(a *agg, conn *tcpConn, side, n int) {
-	l := &conn.late[side]
-	node := conn.sess.from[side]
-	for i := range n {
-		var frames []int
-		if i < len(l.frames) {
-			frames = l.frames[i : i+1]
-		}
-		a.add(Fail, DISC008, fmt.Sprint(conn.subject, side), frames, "%s announced after it began the session on %s: the OS stops announcing once dial or accept yields a connection, until the session fails or the node reboots",
-			node, conn.subject)
 	}
 }
 

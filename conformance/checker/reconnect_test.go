@@ -108,11 +108,18 @@ func rebootedRun(t *testing.T, isn [2]uint32) *builder {
 	b := healthy(t, 1460)
 	b.wait(5 * time.Second)
 	announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	dialAgain(t, b, isn)
+	return b
+}
+
+// dialAgain is node-a dialling node-b again from 10.42.0.10:40010 with the
+// ISNs isn (a new boot's, or the same, §9.4), and a healthy session on
+// that connection.
+func dialAgain(t *testing.T, b *builder, isn [2]uint32) {
 	f := b.flow(hostA, hostB, 40010, 34568)
 	f.isn = isn
 	f.connect()
 	healthyScript(t).play(f, 1460)
-	return b
 }
 
 // TestRebootBetweenSessions: both VMs reboot during one checker run (a
@@ -237,10 +244,7 @@ func TestRebootRepeatsISN(t *testing.T) {
 				}
 				old.ack(1)
 			}
-			f := b.flow(hostA, hostB, 40010, 34568)
-			f.isn = same
-			f.connect()
-			healthyScript(t).play(f, 1460)
+			dialAgain(t, b, same)
 			if tt.ingress {
 				for i := range b.frames {
 					b.frames[i].Dir = DirIngress
@@ -464,10 +468,7 @@ func TestRefusedSYN(t *testing.T) {
 		b.wait(5 * time.Second)
 		announceRounds(b, 3, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
 		rst := refuse(b, 0x20000000)
-		f := b.flow(hostA, hostB, 40010, 34568)
-		f.isn = [2]uint32{0x30000000, 0x40000000}
-		f.connect()
-		healthyScript(t).play(f, 1460)
+		dialAgain(t, b, [2]uint32{0x30000000, 0x40000000})
 		r := feed(t, Options{}, b.frames)
 		if fd, ok := findingWith(r, SESS001, "already took"); ok {
 			t.Errorf("got %v, want no slot taken: node-b accepted again after the refusal:\n%s", fd, dump(r))
@@ -491,10 +492,7 @@ func TestRefusedSYN(t *testing.T) {
 		b.wait(5 * time.Second)
 		announceRounds(b, 3, a, nb)
 		rst := refuse(b, 0x22000000)
-		f := b.flow(hostA, hostB, 40010, 34568)
-		f.isn = [2]uint32{0x30000000, 0x40000000}
-		f.connect()
-		healthyScript(t).play(f, 1460)
+		dialAgain(t, b, [2]uint32{0x30000000, 0x40000000})
 		r := feed(t, Options{}, b.frames)
 		if fd, ok := findingWith(r, SESS001, "already took"); !ok || fd.Verdict != Warn || !containsInt(fd.Frames, stuck1) || !containsInt(fd.Frames, stuck2) || fd.Count != 2 {
 			t.Errorf("got SESS-001 %v (found %v), want a warning for the 2 refusals at frames %d and %d, before the reboot:\n%s", fd, ok, stuck1, stuck2, dump(r))
@@ -515,10 +513,7 @@ func TestRefusedSYN(t *testing.T) {
 		b.wait(5 * time.Second)
 		announceRounds(b, 3, a, nb)
 		rst := refuse(b, 0x22000000)
-		f := b.flow(hostA, hostB, 40010, 34568)
-		f.isn = [2]uint32{0x30000000, 0x40000000}
-		f.connect()
-		healthyScript(t).play(f, 1460)
+		dialAgain(t, b, [2]uint32{0x30000000, 0x40000000})
 		r := feed(t, Options{}, b.frames)
 		if fd, ok := findingWith(r, SESS001, "refused before node-b accepted again"); !ok || fd.Verdict != Info || !reflect.DeepEqual(fd.Frames, []int{quiet}) {
 			t.Errorf("got SESS-001 %v (found %v), want one info at frame %d that names neither boot:\n%s", fd, ok, quiet, dump(r))
