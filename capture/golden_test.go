@@ -23,14 +23,7 @@ func TestGolden(t *testing.T) {
 		{"scenario.pcap", FormatPcap},
 	} {
 		t.Run(tc.format.String(), func(t *testing.T) {
-			fs := newMemFS()
-			cfg := memConfig(fs)
-			cfg.Format = tc.format
-			cfg.Snaplen = 128
-			s := mustOpen(t, cfg)
-			run(s, scenario())
-			mustClose(t, s)
-			got := fs.file(t, cfg.Path)
+			got := captureScenario(t, func(cfg *Config) { cfg.Format, cfg.Snaplen = tc.format, 128 })
 
 			path := filepath.Join("testdata", tc.file)
 			if *update {
@@ -55,13 +48,7 @@ func TestGolden(t *testing.T) {
 func TestGoldenRepeatable(t *testing.T) {
 	var files [][]byte
 	for _, batch := range []int{64, 1 << 20} {
-		fs := newMemFS()
-		cfg := memConfig(fs)
-		cfg.BatchBytes = batch
-		s := mustOpen(t, cfg)
-		run(s, scenario())
-		mustClose(t, s)
-		files = append(files, fs.file(t, cfg.Path))
+		files = append(files, captureScenario(t, func(cfg *Config) { cfg.BatchBytes = batch }))
 	}
 	if !bytes.Equal(files[0], files[1]) {
 		t.Errorf("same events, different bytes:\n%s", diffCaptures(files[0], files[1], FormatPcapng))
