@@ -23,14 +23,8 @@ func TestGolden(t *testing.T) {
 		{"scenario.pcap", FormatPcap},
 	} {
 		t.Run(tc.format.String(), func(t *testing.T) {
-			fs := newMemFS()
-			cfg := memConfig(fs)
-			cfg.Format = tc.format
-			cfg.Snaplen = 128
-			s := mustOpen(t, cfg)
-			run(s, scenario())
-			mustClose(t, s)
-			checkGolden(t, tc.file, fs.file(t, cfg.Path), tc.format)
+			got := captureScenario(t, func(cfg *Config) { cfg.Format, cfg.Snaplen = tc.format, 128 })
+			checkGolden(t, tc.file, got, tc.format)
 		})
 	}
 }
@@ -60,13 +54,7 @@ func checkGolden(t *testing.T, name string, got []byte, format Format) {
 func TestGoldenRepeatable(t *testing.T) {
 	var files [][]byte
 	for _, batch := range []int{64, 1 << 20} {
-		fs := newMemFS()
-		cfg := memConfig(fs)
-		cfg.BatchBytes = batch
-		s := mustOpen(t, cfg)
-		run(s, scenario())
-		mustClose(t, s)
-		files = append(files, fs.file(t, cfg.Path))
+		files = append(files, captureScenario(t, func(cfg *Config) { cfg.BatchBytes = batch }))
 	}
 	if !bytes.Equal(files[0], files[1]) {
 		t.Errorf("same events, different bytes:\n%s", diffCaptures(files[0], files[1], FormatPcapng))
