@@ -24,22 +24,28 @@ func TestGolden(t *testing.T) {
 	} {
 		t.Run(tc.format.String(), func(t *testing.T) {
 			got := captureScenario(t, func(cfg *Config) { cfg.Format, cfg.Snaplen = tc.format, 128 })
-
-			path := filepath.Join("testdata", tc.file)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s",
-					path, diffCaptures(got, want, tc.format))
-			}
+			checkGolden(t, tc.file, got, tc.format)
 		})
+	}
+}
+
+// checkGolden compares got with the golden testdata/name, a capture in
+// format, and rewrites it instead with -update.
+func checkGolden(t *testing.T, name string, got []byte, format Format) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s",
+			path, diffCaptures(got, want, format))
 	}
 }
 
