@@ -64,14 +64,15 @@ func (f stuckDeadlineFile) SetWriteDeadline(time.Time) error {
 	return nil
 }
 
-// stuckSink opens a Sink on f under a virtual clock, with a close timeout
-// of 5s, and queues n frames of 1000 bytes, written in batches of 4 KiB.
-func stuckSink(t *testing.T, f io.WriteCloser, n int) (*Sink, *hub.Driver) {
+// pipeSink opens a Sink on f under a virtual clock, with a close timeout
+// of 5s, and queues n frames of 1000 bytes, written in batches of batch
+// bytes.
+func pipeSink(t *testing.T, f io.WriteCloser, n, batch int) (*Sink, *hub.Driver) {
 	t.Helper()
 	clock := hub.NewVirtualClock(t0)
 	cfg := memConfig(nil)
 	cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
-	cfg.Clock, cfg.CloseTimeout, cfg.BatchBytes = clock, 5*time.Second, 4<<10
+	cfg.Clock, cfg.CloseTimeout, cfg.BatchBytes = clock, 5*time.Second, batch
 	s := mustOpen(t, cfg)
 	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
 	for k := range n {
@@ -104,7 +105,7 @@ func returned(ch <-chan error) (error, bool) {
 func TestCloseGivesUpOnAStuckWriter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newStuckFile(false)
-		s, driver := stuckSink(t, f, 10)
+		s, driver := pipeSink(t, f, 10, 4<<10)
 		done := closeAsync(s)
 		synctest.Wait()
 		driver.AdvanceTo(t0.Add(5*time.Second-time.Nanosecond), synctest.Wait)
@@ -133,7 +134,7 @@ func TestCloseGivesUpOnAStuckWriter(t *testing.T) {
 func TestCloseWaitsWhileTheWriterProgresses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newStuckFile(false)
-		s, driver := stuckSink(t, f, 40) // ten batches and more
+		s, driver := pipeSink(t, f, 40, 4<<10) // ten batches and more
 		closeStepping(t, s, driver, f.step, 10)
 	})
 }
@@ -171,7 +172,7 @@ func closeStepping(t *testing.T, s *Sink, driver *hub.Driver, step chan<- struct
 func TestCloseEndsABlockedWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := stuckDeadlineFile{newStuckFile(true)}
-		s, driver := stuckSink(t, f, 10)
+		s, driver := pipeSink(t, f, 10, 4<<10)
 		done := closeAsync(s)
 		synctest.Wait()
 		driver.AdvanceTo(t0.Add(5*time.Second), synctest.Wait)
@@ -198,17 +199,8 @@ func TestCloseEndsABlockedWrite(t *testing.T) {
 func TestCloseWaitsForALargeBatchTakenSlowly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &slowPipe{step: make(chan struct{})}
-		clock := hub.NewVirtualClock(t0)
-		cfg := memConfig(nil)
-		cfg.Create = func(string) (io.WriteCloser, error) { return f, nil }
-		cfg.Clock, cfg.CloseTimeout, cfg.BatchBytes = clock, 5*time.Second, 256<<10
-		s := mustOpen(t, cfg)
-		s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-		for k := range 250 { // one batch of about 256 KiB
-			ev := hub.Event{Time: t0.Add(time.Duration(k) * time.Millisecond), Port: 0, PortName: "a", Frame: frame(1000, 1, 2, k)}
-			s.Observe(&ev)
-		}
-		closeStepping(t, s, &hub.Driver{Clock: clock}, f.step, 4)
+		s, driver := pipeSink(t, f, 250, 256<<10) // one batch of about 256 KiB
+		closeStepping(t, s, driver, f.step, 4)
 		if st := s.Stats(); st.Written != 250 || st.WriteError != 0 {
 			t.Errorf("stats %+v, want all 250 frames written", st)
 		}

@@ -195,19 +195,12 @@ func TestCutEndingInItsLength(t *testing.T) {
 // the pcapng block, as 1 in 4 such frames have it.
 func captureCarrying(t *testing.T, format Format, inner []byte) []byte {
 	t.Helper()
-	fs := newMemFS()
-	cfg := memConfig(fs)
-	cfg.Format = format
-	s := mustOpen(t, cfg)
-	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	clock := hub.NewVirtualClock(t0)
 	carrier := append(frame(16, 1, 2, 0)[:16], inner...) // Ethernet header and 2 bytes: inner starts 44 bytes into its block
+	var evs []hub.Event
 	for _, f := range [][]byte{frame(60, 1, 2, 1), carrier} {
-		ev := hub.Event{Time: clock.Now(), Port: 0, PortName: "a", Dir: hub.Ingress, Frame: f}
-		s.Observe(&ev)
+		evs = append(evs, hub.Event{Time: t0, Port: 0, PortName: "a", Dir: hub.Ingress, Frame: f})
 	}
-	mustClose(t, s)
-	return fs.file(t, cfg.Path)
+	return captureOf(t, format, evs)
 }
 
 // TestCutFrameCarryingACapture: a capture cut inside a frame that itself

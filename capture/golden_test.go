@@ -23,30 +23,29 @@ func TestGolden(t *testing.T) {
 		{"scenario.pcap", FormatPcap},
 	} {
 		t.Run(tc.format.String(), func(t *testing.T) {
-			fs := newMemFS()
-			cfg := memConfig(fs)
-			cfg.Format = tc.format
-			cfg.Snaplen = 128
-			s := mustOpen(t, cfg)
-			run(s, scenario())
-			mustClose(t, s)
-			got := fs.file(t, cfg.Path)
-
-			path := filepath.Join("testdata", tc.file)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s",
-					path, diffCaptures(got, want, tc.format))
-			}
+			got := captureScenario(t, func(cfg *Config) { cfg.Format, cfg.Snaplen = tc.format, 128 })
+			checkGolden(t, tc.file, got, tc.format)
 		})
+	}
+}
+
+// checkGolden compares got with the golden testdata/name, a capture in
+// format, and rewrites it instead with -update.
+func checkGolden(t *testing.T, name string, got []byte, format Format) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s",
+			path, diffCaptures(got, want, format))
 	}
 }
 
@@ -55,13 +54,7 @@ func TestGolden(t *testing.T) {
 func TestGoldenRepeatable(t *testing.T) {
 	var files [][]byte
 	for _, batch := range []int{64, 1 << 20} {
-		fs := newMemFS()
-		cfg := memConfig(fs)
-		cfg.BatchBytes = batch
-		s := mustOpen(t, cfg)
-		run(s, scenario())
-		mustClose(t, s)
-		files = append(files, fs.file(t, cfg.Path))
+		files = append(files, captureScenario(t, func(cfg *Config) { cfg.BatchBytes = batch }))
 	}
 	if !bytes.Equal(files[0], files[1]) {
 		t.Errorf("same events, different bytes:\n%s", diffCaptures(files[0], files[1], FormatPcapng))

@@ -136,6 +136,19 @@ type wantPacket struct {
 	comment string
 }
 
+// captureScenario captures scenario() in memory with memConfig, changed
+// by edit, and returns the file.
+func captureScenario(t testing.TB, edit func(*Config)) []byte {
+	t.Helper()
+	fs := newMemFS()
+	cfg := memConfig(fs)
+	edit(&cfg)
+	s := mustOpen(t, cfg)
+	run(s, scenario())
+	mustClose(t, s)
+	return fs.file(t, cfg.Path)
+}
+
 func readAll(t testing.TB, b []byte) ([]Packet, *Reader) {
 	t.Helper()
 	r, err := NewReader(bytes.NewReader(b), ReadOptions{})

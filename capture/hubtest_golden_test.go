@@ -2,8 +2,6 @@ package capture
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,19 +61,7 @@ func TestGoldenFromHubtest(t *testing.T) {
 		t.Fatalf("two identical runs, different bytes:\n%s", diffCaptures(files[0], files[1], FormatPcapng))
 	}
 	got := files[0]
-	path := filepath.Join("testdata", "hubtest-scenario.pcapng")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("capture differs from %s (run with -update if the change is intended):\n%s", path, diffCaptures(got, want, FormatPcapng))
-	}
+	checkGolden(t, "hubtest-scenario.pcapng", got, FormatPcapng)
 
 	// And it says what happened: read it back.
 	r, err := NewReader(bytes.NewReader(got), ReadOptions{})
@@ -89,7 +75,7 @@ func TestGoldenFromHubtest(t *testing.T) {
 		}
 		lines = append(lines, p.Time.Sub(hub.DefaultEpoch).String()+" "+p.IfName+" "+p.Dir.String()+" "+p.Comment)
 	}
-	want2 := []string{
+	want := []string{
 		"0s a in a->b: rule drop-first: drop (always)",
 		"0s c out ",
 		"1ms b in ",
@@ -100,7 +86,7 @@ func TestGoldenFromHubtest(t *testing.T) {
 		"3ms c out rule twice: duplicate (copy 1)",
 		"16ms a out rule slow-b: delay (15ms)",
 	}
-	if strings.Join(lines, "\n") != strings.Join(want2, "\n") {
-		t.Errorf("capture reads back as\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want2, "\n"))
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("capture reads back as\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -25,6 +25,17 @@ func killSeq(k int) (size int, dir hub.Direction, comment bool) {
 	return size, dir, k%5 == 0
 }
 
+// killEvent is packet k of the kill test's stream (killSeq), on port a,
+// as the hub observes it at the time at.
+func killEvent(k int, at time.Time) hub.Event {
+	size, dir, comment := killSeq(k)
+	ev := hub.Event{Time: at, Port: 0, PortName: "a", Dir: dir, Frame: frame(size, 1, 2, k)}
+	if comment {
+		ev.Notes = []hub.Note{{Link: "a->a", Rule: "r", Action: "delay", Detail: "1ms"}}
+	}
+	return ev
+}
+
 // TestKillWriter kills a writing process with SIGKILL mid-stream and reads
 // its file back: every packet on disk must be whole and in order, and the
 // file may end at worst in one cut block.
@@ -129,11 +140,7 @@ func killChild(path string) {
 	clock := hub.NewVirtualClock(t0)
 	ready := false
 	for k := 0; k < 200_000; k++ {
-		size, dir, comment := killSeq(k)
-		ev := hub.Event{Time: clock.Now(), Port: 0, PortName: "a", Dir: dir, Frame: frame(size, 1, 2, k)}
-		if comment {
-			ev.Notes = []hub.Note{{Link: "a->a", Rule: "r", Action: "delay", Detail: "1ms"}}
-		}
+		ev := killEvent(k, clock.Now())
 		s.Observe(&ev)
 		clock.Advance(time.Microsecond)
 		if !ready && s.Stats().Written >= 2000 {

@@ -16,19 +16,24 @@ import (
 // Sink in the given format and returns the file's bytes.
 func smallCapture(t *testing.T, format Format, n int) []byte {
 	t.Helper()
+	evs := make([]hub.Event, n)
+	for k := range evs {
+		evs[k] = killEvent(k, t0)
+	}
+	return captureOf(t, format, evs)
+}
+
+// captureOf writes evs, events of port 0 ("a"), through a Sink in the
+// given format and returns the file's bytes.
+func captureOf(t *testing.T, format Format, evs []hub.Event) []byte {
+	t.Helper()
 	fs := newMemFS()
 	cfg := memConfig(fs)
 	cfg.Format = format
 	s := mustOpen(t, cfg)
 	s.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	clock := hub.NewVirtualClock(t0)
-	for k := range n {
-		size, dir, comment := killSeq(k)
-		ev := hub.Event{Time: clock.Now(), Port: 0, PortName: "a", Dir: dir, Frame: frame(size, 1, 2, k)}
-		if comment {
-			ev.Notes = []hub.Note{{Link: "a->a", Rule: "r", Action: "delay", Detail: "1ms"}}
-		}
-		s.Observe(&ev)
+	for i := range evs {
+		s.Observe(&evs[i])
 	}
 	mustClose(t, s)
 	return fs.file(t, cfg.Path)

@@ -30,48 +30,33 @@ func TestSetMetaStartsANewFile(t *testing.T) {
 	before := []step{addPort(a, "a", "tcp a"), addPort(b, "b", "tcp b"), ev(0, a, 1), ev(time.Millisecond, b, 2)}
 	after := []step{ev(2*time.Second, a, 3), ev(3*time.Second, b, 4), ev(4*time.Second, a, 5)}
 
+	// wantFile is a file's seed, part and the frames in it.
+	type wantFile struct {
+		seed           uint64
+		part, metaPart int
+		seqs           string
+	}
 	for _, tc := range []struct {
 		name    string
 		perPort bool
 		packets int64
 		format  Format
-		// want: file name -> its seed, part and the frames in it
-		want map[string]struct {
-			seed           uint64
-			part, metaPart int
-			seqs           string
-		}
+		want    map[string]wantFile // by file name
 	}{
-		{"segment", false, 0, FormatPcapng, map[string]struct {
-			seed           uint64
-			part, metaPart int
-			seqs           string
-		}{
+		{"segment", false, 0, FormatPcapng, map[string]wantFile{
 			"run.pcapng":      {42, 0, 0, "1 2"},
 			"run-0001.pcapng": {7, 1, 1, "3 4 5"},
 		}},
-		{"segment-rotating", false, 2, FormatPcapng, map[string]struct {
-			seed           uint64
-			part, metaPart int
-			seqs           string
-		}{
+		{"segment-rotating", false, 2, FormatPcapng, map[string]wantFile{
 			"run.pcapng":      {42, 0, 0, "1 2"},
 			"run-0001.pcapng": {7, 1, 1, "3 4"},
 			"run-0002.pcapng": {7, 2, 1, "5"},
 		}},
-		{"pcap", false, 0, FormatPcap, map[string]struct {
-			seed           uint64
-			part, metaPart int
-			seqs           string
-		}{
+		{"pcap", false, 0, FormatPcap, map[string]wantFile{
 			"run.pcapng":      {0, 0, 0, "1 2"},
 			"run-0001.pcapng": {0, 0, 0, "3 4 5"},
 		}},
-		{"per-port", true, 0, FormatPcapng, map[string]struct {
-			seed           uint64
-			part, metaPart int
-			seqs           string
-		}{
+		{"per-port", true, 0, FormatPcapng, map[string]wantFile{
 			"run-a.pcapng":      {42, 0, 0, "1"},
 			"run-b.pcapng":      {42, 0, 0, "2"},
 			"run-a-0001.pcapng": {7, 1, 1, "3 5"},

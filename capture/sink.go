@@ -1,16 +1,13 @@
 package capture
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"l2hub/hub"
@@ -447,11 +444,6 @@ func escapeContinued(text string) string {
 	return b.String()
 }
 
-// lostPrefix starts the comment line that says how many annotation lines
-// a comment left out: "capture: 3 comment lines left out (the capture had
-// no room for them)".
-const lostPrefix = "capture: "
-
 // maxNotes bounds the annotations that wait for the next frame (Annotate),
 // and so the memory they hold however long the writer is stalled. The
 // frame's block, with a frame of MaxSnaplen bytes, its own notes
@@ -463,163 +455,11 @@ const maxNotes = 512 << 10
 // files' or sections' worth.
 const maxTrailer = 4 * maxNotes
 
-// lostSuffix ends it. The cause is one of maxNotes (a burst of edits
-// while no frame passed), a failed file's stretch (maxStretchNotes), or a
-// comment's own bound.
-const lostSuffix = " comment lines left out (the capture had no room for them)"
-
-// lostSuffixV1 is lostSuffix as captures written before it say it.
-var lostSuffixV1 = fmt.Sprintf(" comment lines left out (a comment holds at most %d bytes)", MaxComment)
-
-// maxLostLine bounds appendLost's line.
-const maxLostLine = 100
-
-// appendLost appends the line that says n lines were left out, if n > 0.
-func appendLost(b []byte, n uint64) []byte {
-	if n == 0 {
-		return b
-	}
-	b = append(b, lostPrefix...)
-	b = strconv.AppendUint(b, n, 10)
-	return append(b, lostSuffix...)
-}
-
-// LinesLeftOut returns how many annotation lines a capture comment (a
-// packet's, or Reader.Trailer) says it left out for want of room.
-func LinesLeftOut(comment string) uint64 {
-	if !strings.Contains(comment, lostSuffix) && !strings.Contains(comment, lostSuffixV1) {
-		return 0
-	}
-	var n uint64
-	for line := range strings.Lines(comment) {
-		rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), lostPrefix)
-		if !ok {
-			continue
-		}
-		num, ok := strings.CutSuffix(rest, lostSuffix)
-		if !ok {
-			num, ok = strings.CutSuffix(rest, lostSuffixV1)
-		}
-		if ok {
-			if k, err := strconv.ParseUint(num, 10, 64); err == nil {
-				n += k
-			}
-		}
-	}
-	return n
-}
-
-// wholeLines returns the longest run of note's first lines that fits in
-// room bytes, and how many lines it leaves out.
-func wholeLines(note []byte, room int) (kept []byte, lost uint64) {
-	if len(note) <= room {
-		return note, 0
-	}
-	end := 0
-	for i, c := range note {
-		if c == '\n' {
-			if i > room {
-				break
-			}
-			end = i
-		}
-	}
-	lost = uint64(bytes.Count(note[end:], []byte{'\n'})) // the lines after the kept ones' last newline
-	if end == 0 {
-		lost++ // no newline kept: the first line is lost too
-	}
-	return note[:end], lost
-}
-
-// GapPrefix starts the comment line that marks where events are missing
-// from a capture: "capture: 41 events missing before this one (the writer
-// fell behind)", on the record after the gap, or in the trailer
-// (Reader.Trailer) when no record followed it. A file that failed (a full
-// disk) and the next one the capture resumed in have a gap between them,
-// said on the first record after it with the lost frames' times and the
-// failure: "capture: 797 events missing before this one, from 1.204s to
-// 3.018s (the file run.pcapng failed: no space left on device)". Gaps
-// counts them all.
-const GapPrefix = "capture: "
-
-// maxGapLine bounds appendGap's line and its newline.
-const maxGapLine = 100
-
-func appendGap(b []byte, n uint64, where string) []byte {
-	b = append(b, GapPrefix...)
-	b = strconv.AppendUint(b, n, 10)
-	b = append(b, " events missing "...)
-	b = append(b, where...)
-	return append(b, " (the writer fell behind)"...)
-}
-
-// Gaps returns how many events a capture comment (a packet's, or
-// Reader.Trailer) says are missing: the sum of its gap lines.
-func Gaps(comment string) uint64 {
-	if !strings.Contains(comment, GapPrefix) {
-		return 0
-	}
-	var n uint64
-	for line := range strings.Lines(comment) {
-		if k, ok := parseGap(strings.TrimSuffix(line, "\n")); ok {
-			n += k
-		}
-	}
-	return n
-}
-
-// parseGap reads a line appendGap or lostStretch.appendFailGap wrote:
-// how many events it says are missing, and whether it is one.
-func parseGap(line string) (n uint64, ok bool) {
-	rest, ok := strings.CutPrefix(line, GapPrefix)
-	if !ok {
-		return 0, false
-	}
-	num, rest, ok := strings.Cut(rest, " events missing ")
-	if !ok || !strings.Contains(rest, " (") || !strings.HasSuffix(rest, ")") {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	return n, err == nil
-}
-
 func (s *Sink) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-}
-
-// Close writes everything queued, closes every file and stops the writer.
-// Events observed afterwards are dropped and counted. It returns Err (already
-// logged); later calls return the same.
-//
-// Close waits for as long as the writer makes progress. A file or stream
-// that takes nothing for Config.CloseTimeout (a pipe whose reader stopped
-// reading, a hung network disk) makes it return an error wrapping
-// ErrWriteStuck that names it, rather than hold its caller for good; what
-// was still queued is then missing from the capture. A stream the
-// runtime's poller waits on (a named pipe or a piped standard output, on
-// Linux) has its blocked write ended, failed, and the writer finishes;
-// elsewhere the writer goroutine may stay blocked in write(2) until its
-// reader reads or goes away.
-func (s *Sink) Close() error {
-	s.closeOnce.Do(func() {
-		// The warning that the writer fell behind stops first: from here
-		// on the summary the writer logs as it ends says what was dropped,
-		// and nothing is logged for the Sink once Close has returned, even
-		// if it gives up on a stuck writer.
-		close(s.stopWarn)
-		<-s.warnDone
-		s.mu.Lock()
-		s.queueTrailerLocked()
-		s.closed = true
-		s.space.Broadcast()
-		s.signal()
-		s.mu.Unlock()
-		s.closeErr = s.waitWriter()
-	})
-	return s.closeErr
 }
 
 // fitNotesLocked makes room in the queue for the trailer record
@@ -674,45 +514,6 @@ func (s *Sink) queueTrailerLocked() {
 	s.note = s.note[:0]
 }
 
-// waitWriter waits for the writer goroutine to finish, for as long as it
-// makes progress (Config.CloseTimeout).
-func (s *Sink) waitWriter() error {
-	d := s.cfg.CloseTimeout
-	tick := make(chan struct{}, 1)
-	timer := s.cfg.Clock.AfterFunc(d, func() {
-		select {
-		case tick <- struct{}{}:
-		default:
-		}
-	})
-	defer timer.Stop()
-	seen := s.stats.progress.Load()
-	for stuck := false; !stuck; {
-		select {
-		case <-s.done:
-			return s.Err()
-		case <-tick:
-		}
-		now := s.stats.progress.Load()
-		stuck, seen = now == seen, now
-		timer.Reset(d)
-	}
-	what := "the file " + s.cfg.Path
-	if s.cfg.stream {
-		what = streamName(s.cfg.Path)
-	}
-	err := fmt.Errorf("capture to %s: %w: it took nothing for %v while the capture closed (does its reader still read?); what was still queued is not in the capture", what, ErrWriteStuck, d)
-	if s.w.expireWrites() {
-		// The blocked write returns now, failed; the writer counts what
-		// it could not write and closes the files.
-		select {
-		case <-s.done:
-		case <-tick:
-		}
-	}
-	return err
-}
-
 // Stats returns the Sink's counters so far.
 func (s *Sink) Stats() Stats {
 	return Stats{
@@ -734,102 +535,3 @@ func (s *Sink) Err() error { return s.w.firstErr() }
 // header was written (a file a full disk left without one is removed). The
 // list only grows.
 func (s *Sink) Files() []string { return s.w.fileList() }
-
-// run is the writer goroutine. It takes the pending records when Observe
-// says there is a batch's worth, when Close asks, and every FlushInterval,
-// writes them and flushes what it has: a busy hub pays one wake-up per
-// batch, not per frame, and a quiet one sees its frames on disk within
-// FlushInterval. The clock's timer decides only when bytes reach the disk,
-// never which bytes, and, after a file failed, when the next one is tried.
-func (s *Sink) run() {
-	defer close(s.done)
-	tick := make(chan struct{}, 1)
-	timer := s.cfg.Clock.AfterFunc(s.cfg.FlushInterval, func() {
-		select {
-		case tick <- struct{}{}:
-		default: // the last tick is not taken yet: one is enough
-		}
-	})
-	defer timer.Stop()
-	// A failed file is retried every RetryInterval, counted in ticks.
-	retryTicks := max(int(s.cfg.RetryInterval/s.cfg.FlushInterval), 1)
-	ticks := 0
-	var chunk []byte
-	var metas []metaChange
-	for {
-		retry := false
-		select {
-		case <-s.wake:
-		case <-tick:
-			timer.Reset(s.cfg.FlushInterval)
-			if ticks++; ticks >= retryTicks && s.cfg.RetryInterval > 0 {
-				ticks, retry = 0, true
-			}
-		}
-		if retry {
-			s.w.retryFailed()
-		}
-		s.mu.Lock()
-		chunk, s.pending = s.pending, chunk[:0]
-		metas, s.metas = s.metas, metas[:0]
-		closed := s.closed
-		s.space.Broadcast()
-		s.mu.Unlock()
-
-		s.w.process(chunk, metas)
-		clear(metas)
-		s.w.flushAll()
-		if closed {
-			s.w.closeAll()
-			s.logSummary()
-			return
-		}
-	}
-}
-
-// behindEvery is the least time between two warnings that the writer fell
-// behind: one when it first drops an event, then, while it goes on
-// dropping, one a while with the count so far.
-const behindEvery = 10 * time.Second
-
-// warnBehind is the goroutine that warns when Observe drops events because
-// the writer fell behind. It is not the writer's: the writer may be the
-// one stuck, in a write to a disk or a paused viewer, and the warning is
-// due when the capture starts losing frames, not once that write returns.
-// It waits for nothing but Observe's signal and the clock, and Close stops
-// it, and waits for it, before anything else.
-func (s *Sink) warnBehind() {
-	defer close(s.warnDone)
-	for {
-		select {
-		case <-s.behind:
-		case <-s.stopWarn:
-			return
-		}
-		select {
-		case <-s.stopWarn: // both were ready: Close has begun
-			return
-		default:
-		}
-		s.cfg.Logger.Warn("capture: writer fell behind; dropping frames from the capture (forwarding is not affected)",
-			"path", s.cfg.Path, "queue_bytes", s.limit, "queue_full", s.stats.queueFull.Load())
-		quiet := make(chan struct{})
-		t := s.cfg.Clock.AfterFunc(behindEvery, func() { close(quiet) })
-		select {
-		case <-quiet:
-		case <-s.stopWarn:
-			t.Stop()
-			return
-		}
-	}
-}
-
-func (s *Sink) logSummary() {
-	st := s.Stats()
-	if st.QueueFull+st.WriteError+st.Closed == 0 {
-		return
-	}
-	s.cfg.Logger.Warn("capture: frames missing from the capture",
-		"path", s.cfg.Path, "written", st.Written,
-		"queue_full", st.QueueFull, "write_error", st.WriteError, "after_close", st.Closed)
-}

@@ -74,14 +74,8 @@ func TestRoundTripPcap(t *testing.T) {
 		res    time.Duration
 	}{{FormatPcap, time.Microsecond}, {FormatPcapNano, time.Nanosecond}} {
 		t.Run(tc.format.String(), func(t *testing.T) {
-			fs := newMemFS()
-			cfg := memConfig(fs)
-			cfg.Format = tc.format
-			s := mustOpen(t, cfg)
-			run(s, scenario())
-			mustClose(t, s)
-
-			got, r := readAll(t, fs.file(t, cfg.Path))
+			file := captureScenario(t, func(cfg *Config) { cfg.Format = tc.format })
+			got, r := readAll(t, file)
 			want := scenarioWant(DefaultSnaplen)
 			for i := range want {
 				want[i].iface, want[i].ifName, want[i].dir, want[i].comment = 0, "", DirUnknown, ""
@@ -102,12 +96,8 @@ func TestRoundTripPcap(t *testing.T) {
 func TestPcapgoReadsOurFiles(t *testing.T) {
 	want := scenarioWant(DefaultSnaplen)
 	t.Run("pcapng", func(t *testing.T) {
-		fs := newMemFS()
-		cfg := memConfig(fs)
-		s := mustOpen(t, cfg)
-		run(s, scenario())
-		mustClose(t, s)
-		r, err := pcapgo.NewNgReader(bytes.NewReader(fs.file(t, cfg.Path)), pcapgo.NgReaderOptions{})
+		file := captureScenario(t, func(*Config) {})
+		r, err := pcapgo.NewNgReader(bytes.NewReader(file), pcapgo.NgReaderOptions{})
 		if err != nil {
 			t.Fatalf("pcapgo.NewNgReader() = %v", err)
 		}
@@ -119,13 +109,8 @@ func TestPcapgoReadsOurFiles(t *testing.T) {
 		}
 	})
 	t.Run("pcap", func(t *testing.T) {
-		fs := newMemFS()
-		cfg := memConfig(fs)
-		cfg.Format = FormatPcap
-		s := mustOpen(t, cfg)
-		run(s, scenario())
-		mustClose(t, s)
-		r, err := pcapgo.NewReader(bytes.NewReader(fs.file(t, cfg.Path)))
+		file := captureScenario(t, func(cfg *Config) { cfg.Format = FormatPcap })
+		r, err := pcapgo.NewReader(bytes.NewReader(file))
 		if err != nil {
 			t.Fatalf("pcapgo.NewReader() = %v", err)
 		}
@@ -160,19 +145,14 @@ func TestPoints(t *testing.T) {
 		keep   Dir
 	}{{PointsIngress, DirIn}, {PointsEgress, DirOut}} {
 		t.Run(tc.points.String(), func(t *testing.T) {
-			fs := newMemFS()
-			cfg := memConfig(fs)
-			cfg.Points = tc.points
-			s := mustOpen(t, cfg)
-			run(s, scenario())
-			mustClose(t, s)
+			file := captureScenario(t, func(cfg *Config) { cfg.Points = tc.points })
 			var want []wantPacket
 			for _, w := range all {
 				if w.dir == tc.keep {
 					want = append(want, w)
 				}
 			}
-			got, r := readAll(t, fs.file(t, cfg.Path))
+			got, r := readAll(t, file)
 			comparePackets(t, got, want)
 			if fm, err := ParseMeta(r.Section().Comment); err != nil || fm.Points != tc.points {
 				t.Errorf("got meta points %v (%v), want %v", fm.Points, err, tc.points)

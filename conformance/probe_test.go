@@ -232,6 +232,29 @@ func TestProbesFail(t *testing.T) {
 // A probe playing node-b that never hears node-a gives no verdict on it:
 // it reports its target absent, which is no failure of the target's.
 func TestProbesReportAnAbsentTarget(t *testing.T) {
+	eachNodeBProbe(t, func(t *testing.T, ctx context.Context, p Probe, addr netip.Addr) {
+		prober := newTestNode(t, newMemNet(), Config{Probe: p.Name, Addr: addr})
+		prober.start(ctx)
+		err := prober.wait()
+		if !errors.Is(err, ErrTargetAbsent) || errors.Is(err, ErrProbeFailed) {
+			t.Errorf("probe Run error = %v, want ErrTargetAbsent alone", err)
+		}
+		v, ok := prober.Verdict()
+		if !ok || v.Status != StatusAbsent || !strings.Contains(v.Observed, "node-a never appeared") {
+			t.Errorf("verdict %+v, %v; want absent, observing that node-a never appeared", v, ok)
+		}
+		if !prober.log.has("nexus probe absent node-b probe=" + p.Name) {
+			t.Errorf("probe milestones:\n%s\nwant a probe absent line", strings.Join(prober.log.lines(), "\n"))
+		}
+	})
+}
+
+// eachNodeBProbe runs f for each probe that plays node-b, as a subtest in
+// a synctest bubble, with a context that ends after an hour and the
+// address the probe's node takes: addrC for one that must avoid node-b's
+// own, else zero (node-b's).
+func eachNodeBProbe(t *testing.T, f func(t *testing.T, ctx context.Context, p Probe, addr netip.Addr)) {
+	t.Helper()
 	for _, p := range Probes() {
 		if p.Plays != RoleB {
 			continue
@@ -244,19 +267,7 @@ func TestProbesReportAnAbsentTarget(t *testing.T) {
 				if p.AvoidAddr.IsValid() {
 					addr = addrC
 				}
-				prober := newTestNode(t, newMemNet(), Config{Probe: p.Name, Addr: addr})
-				prober.start(ctx)
-				err := prober.wait()
-				if !errors.Is(err, ErrTargetAbsent) || errors.Is(err, ErrProbeFailed) {
-					t.Errorf("probe Run error = %v, want ErrTargetAbsent alone", err)
-				}
-				v, ok := prober.Verdict()
-				if !ok || v.Status != StatusAbsent || !strings.Contains(v.Observed, "node-a never appeared") {
-					t.Errorf("verdict %+v, %v; want absent, observing that node-a never appeared", v, ok)
-				}
-				if !prober.log.has("nexus probe absent node-b probe=" + p.Name) {
-					t.Errorf("probe milestones:\n%s\nwant a probe absent line", strings.Join(prober.log.lines(), "\n"))
-				}
+				f(t, ctx, p, addr)
 			})
 		})
 	}
@@ -291,34 +302,21 @@ func TestProbeVerdictAtStopIsKept(t *testing.T) {
 // a node-a that boots long after them (a VM started after the hub) is
 // judged, not reported absent.
 func TestProbesWaitForLateNodeA(t *testing.T) {
-	for _, p := range Probes() {
-		if p.Plays != RoleB {
-			continue
+	eachNodeBProbe(t, func(t *testing.T, ctx context.Context, p Probe, addr netip.Addr) {
+		m := newMemNet()
+		prober := newTestNode(t, m, Config{Probe: p.Name, Addr: addr})
+		target := newTestNode(t, m, Config{Role: RoleA})
+		prober.start(ctx)
+		time.Sleep(90 * time.Second) // node-a's VM boots
+		tctx, stop := context.WithCancel(ctx)
+		target.start(tctx)
+		err := prober.wait()
+		stop()
+		_ = target.wait()
+		if err != nil {
+			t.Errorf("probe Run: %v\nprobe:\n%s\ntarget:\n%s", err, strings.Join(prober.log.lines(), "\n"), strings.Join(target.log.lines(), "\n"))
 		}
-		t.Run(p.Name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-				defer cancel()
-				m := newMemNet()
-				var addr netip.Addr
-				if p.AvoidAddr.IsValid() {
-					addr = addrC
-				}
-				prober := newTestNode(t, m, Config{Probe: p.Name, Addr: addr})
-				target := newTestNode(t, m, Config{Role: RoleA})
-				prober.start(ctx)
-				time.Sleep(90 * time.Second) // node-a's VM boots
-				tctx, stop := context.WithCancel(ctx)
-				target.start(tctx)
-				err := prober.wait()
-				stop()
-				_ = target.wait()
-				if err != nil {
-					t.Errorf("probe Run: %v\nprobe:\n%s\ntarget:\n%s", err, strings.Join(prober.log.lines(), "\n"), strings.Join(target.log.lines(), "\n"))
-				}
-			})
-		})
-	}
+	})
 }
 
 // With the OS's timing (node-a dials on its first pass, before it has read

@@ -10,6 +10,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub"
+	"l2hub/internal/promtest"
 )
 
 // TestDropReasonsByPort: with WithDropReasons, a port has a drops series
@@ -46,29 +47,7 @@ func dropReasonsOf(t *testing.T, c prometheus.Collector) map[string][]string {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
-	got := map[string][]string{}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "l2hub_port_drops_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var port, reason string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "port":
-					port = l.GetValue()
-				case "reason":
-					reason = l.GetValue()
-				}
-			}
-			got[port] = append(got[port], reason)
-		}
-	}
-	return got
+	return promtest.LabelsBy(t, reg, "l2hub_port_drops_total", "port", "reason")
 }
 
 // TestDropReasonsHelpNamesEveryReason: the help text of

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"l2hub/hub"
 	"l2hub/internal/yamlfile"
@@ -98,20 +97,33 @@ func (s *Server) inject(ctx, stop context.Context, port string, body io.Reader, 
 	wait, endWait := context.WithCancel(ctx)
 	defer endWait()
 	defer context.AfterFunc(stop, endWait)()
-	wctx, cancel := context.WithCancelCause(wait)
-	defer func() { cancel(nil) }()
-	timer := time.AfterFunc(time.Hour, func() { cancel(held) })
-	timer.Stop()
-	defer func() { timer.Stop() }()
+	// Each wait's context is its own timer's to cancel: a timer that fires
+	// as room comes has started its function, which may run after the
+	// next wait began, and must not end that one.
+	var (
+		wctx   context.Context
+		cancel context.CancelCauseFunc
+		timer  hub.Timer
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+			cancel(nil)
+		}
+	}()
 	for {
 		if flow != nil {
-			timer.Reset(s.idleTimeout())
+			if timer == nil {
+				c, cancelC := context.WithCancelCause(wait)
+				wctx, cancel = c, cancelC
+				timer = s.afterFunc(s.idleTimeout(), func() { cancelC(held) })
+			} else {
+				timer.Reset(s.idleTimeout())
+			}
 			err := flow.WaitRoom(wctx, port)
-			if !timer.Stop() && err == nil { // room came as the timeout fired: a fresh context for the next wait
+			if !timer.Stop() && err == nil { // room came as the timeout fired: the next wait takes a fresh context and timer
 				cancel(nil)
-				wctx, cancel = context.WithCancelCause(wait)
-				timer = time.AfterFunc(time.Hour, func() { cancel(held) })
-				timer.Stop()
+				timer = nil
 			}
 			if err != nil {
 				switch {

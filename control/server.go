@@ -153,6 +153,9 @@ type Server struct {
 	beforeError func()
 	// grace, when set, replaces shutdownGrace, for a test.
 	grace time.Duration
+	// clock, when set, replaces the system's timers that bound an
+	// injection's waits for room, for a test.
+	clock hub.Clock
 }
 
 func (s *Server) maxConns() int { return cmp.Or(s.MaxConns, DefaultMaxConns) }
@@ -166,6 +169,14 @@ func (s *Server) authTimeout() time.Duration   { return cmp.Or(s.AuthTimeout, De
 func (s *Server) headerTimeout() time.Duration { return cmp.Or(s.HeaderTimeout, DefaultHeaderTimeout) }
 func (s *Server) bodyTimeout() time.Duration   { return cmp.Or(s.BodyTimeout, DefaultBodyTimeout) }
 func (s *Server) idleTimeout() time.Duration   { return cmp.Or(s.IdleTimeout, DefaultIdleTimeout) }
+
+// afterFunc is time.AfterFunc, on the test's clock if it set one.
+func (s *Server) afterFunc(d time.Duration, f func()) hub.Timer {
+	if s.clock != nil {
+		return s.clock.AfterFunc(d, f)
+	}
+	return time.AfterFunc(d, f)
+}
 
 // Serve answers requests on l until ctx is done: at most MaxConns
 // connections at once, each bounded by the timeouts, an unclaimed one

@@ -42,10 +42,7 @@ func TestStatsConcurrentWithDecide(t *testing.T) {
 }
 
 func TestDescribeJSON(t *testing.T) {
-	p, err := Load("../testdata/policies/partition.yaml", abc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustLoad(t, "partition.yaml")
 	b, err := json.Marshal(p.Describe(3 * time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -79,6 +79,36 @@ func mustParse(t testing.TB, src string) *Policy {
 	return p
 }
 
+// mustLoad loads the policy testdata/policies/name for ports a, b and c.
+func mustLoad(t testing.TB, name string) *Policy {
+	t.Helper()
+	p, err := Load("../testdata/policies/"+name, abc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// linkAt is a link at a moment of the run, and whether a plain frame on
+// it then meets what the test checks.
+type linkAt struct {
+	at       time.Duration
+	from, to string
+	want     bool
+}
+
+// checkLinksAt decides a plain frame on each of links, at its moment and in
+// order, and checks that met (partitioned, down) holds of the decision as
+// the link's want says.
+func checkLinksAt(t *testing.T, p *Policy, what string, met func(hub.Decision) bool, links []linkAt) {
+	t.Helper()
+	for _, l := range links {
+		if d := decide(p, l.at, link(l.from, l.to), plain()); met(d) != l.want {
+			t.Errorf("at %v %s->%s: got %+v, want %s %v", l.at, l.from, l.to, d, what, l.want)
+		}
+	}
+}
+
 func mustFlags(t testing.TB, args ...string) *Policy {
 	t.Helper()
 	p, err := ParseFlags(args, abc)

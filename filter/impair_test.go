@@ -645,29 +645,17 @@ func TestDuplicateThenCorruptAndDelay(t *testing.T) {
 }
 
 func TestPartitionSchedule(t *testing.T) {
-	pol, err := Load("../testdata/policies/done-when.yaml", abc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		at       time.Duration
-		from, to string
-		want     bool
-	}{
+	pol := mustLoad(t, "done-when.yaml")
+	checkLinksAt(t, pol, "partitioned", func(d hub.Decision) bool {
+		return d.Drop && len(d.Notes) == 1 && d.Notes[0].Action == "partition"
+	}, []linkAt{
 		{4999 * time.Millisecond, "b", "a", false},
 		{5 * time.Second, "b", "a", true},
 		{5 * time.Second, "a", "b", true},
 		{6 * time.Second, "a", "c", false},
 		{7999 * time.Millisecond, "b", "a", true},
 		{8 * time.Second, "b", "a", false},
-	}
-	for _, tt := range tests {
-		d := decide(pol, tt.at, link(tt.from, tt.to), plain())
-		partitioned := d.Drop && len(d.Notes) == 1 && d.Notes[0].Action == "partition"
-		if partitioned != tt.want {
-			t.Errorf("at %v %s->%s: got %+v, want partitioned %v", tt.at, tt.from, tt.to, d, tt.want)
-		}
-	}
+	})
 	if st := pol.Stats().Partitions[0]; st.Dropped != 3 || st.Active {
 		t.Errorf("got %+v, want 3 dropped, inactive", st)
 	}
@@ -723,10 +711,7 @@ func TestPartitionControl(t *testing.T) {
 }
 
 func TestPartitionTrigger(t *testing.T) {
-	pol, err := Load("../testdata/policies/partition.yaml", abc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustLoad(t, "partition.yaml")
 	hello := udpFrame(macA, macB, ipA, ipB, 1, 2, []byte("hello"))
 	at := time.Duration(0)
 	for i := 1; i <= 10; i++ {
@@ -753,15 +738,8 @@ func TestPartitionTrigger(t *testing.T) {
 }
 
 func TestLinkFlap(t *testing.T) {
-	pol, err := Load("../testdata/policies/flap.yaml", abc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		at       time.Duration
-		from, to string
-		want     bool
-	}{
+	pol := mustLoad(t, "flap.yaml")
+	checkLinksAt(t, pol, "down", func(d hub.Decision) bool { return d.Drop && d.Notes[0].Action == "down" }, []linkAt{
 		{999 * time.Millisecond, "a", "b", false},
 		{time.Second, "a", "b", true},
 		{1199 * time.Millisecond, "b", "a", true},
@@ -772,14 +750,7 @@ func TestLinkFlap(t *testing.T) {
 		{11100 * time.Millisecond, "a", "b", false},
 		{10 * time.Second, "a", "c", true},
 		{time.Hour, "c", "b", true},
-	}
-	for _, tt := range tests {
-		d := decide(pol, tt.at, link(tt.from, tt.to), plain())
-		down := d.Drop && d.Notes[0].Action == "down"
-		if down != tt.want {
-			t.Errorf("at %v %s->%s: got %+v, want down %v", tt.at, tt.from, tt.to, d, tt.want)
-		}
-	}
+	})
 	// The control API overrides the schedule until its next transition.
 	if err := pol.SetLink(2*time.Hour, "c", true); err != nil {
 		t.Fatal(err)
@@ -808,10 +779,7 @@ func TestLinkFlap(t *testing.T) {
 // partitions without bound; the refusal says how to go on, and starting an
 // existing partition again needs no new place.
 func TestAdHocPartitionsAreBounded(t *testing.T) {
-	pol, err := Load("../testdata/policies/partition.yaml", abc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustLoad(t, "partition.yaml")
 	var full error
 	for i := 0; full == nil; i++ {
 		if i > 2*maxPartitions {

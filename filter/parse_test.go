@@ -391,10 +391,7 @@ func TestParseEmpty(t *testing.T) {
 }
 
 func TestDescribeMatch(t *testing.T) {
-	p, err := Load("../testdata/policies/done-when.yaml", abc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustLoad(t, "done-when.yaml")
 	d := p.Describe(0)
 	want := `from=a protocol=udp dst_port=37020 payload="NXSB" first=3`
 	if d.Rules[0].Match != want {

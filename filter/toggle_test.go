@@ -234,6 +234,32 @@ func TestStatsConcurrentWithTriggers(t *testing.T) {
 	}
 }
 
+// toggleChange is a change made to a toggle at an instant: a control call
+// that sets it on or off (kind 0), a start trigger with a hold (1) or an
+// end trigger (2).
+type toggleChange struct {
+	at   time.Duration
+	kind int
+	on   bool
+	hold time.Duration
+}
+
+// apply makes c on tg, and says whether it changed the toggle: a start
+// after the window is over is no change.
+func (c toggleChange) apply(tg *toggle) bool {
+	switch c.kind {
+	case 0:
+		tg.set(c.at, c.on)
+	case 1:
+		changed := !tg.ended(c.at)
+		tg.startAt(c.at, c.hold)
+		return changed
+	case 2:
+		tg.endAt(c.at)
+	}
+	return true
+}
+
 // TestToggleOnSinceAgainstItsHistory: onSince(from, now) is, against a slow
 // reference, whether the toggle was on at any instant from from to now as
 // it stood at that instant, for random schedules (a window, open or not; a
@@ -256,28 +282,15 @@ func TestToggleOnSinceAgainstItsHistory(t *testing.T) {
 			tg.count = int64(rng.IntN(4))
 		case 3: // a partition a trigger starts, with or without a hold
 		}
-		type change struct {
-			at   time.Duration
-			kind int
-			on   bool
-			hold time.Duration
-		}
-		var changes []change
+		var changes []toggleChange
 		for range rng.IntN(6) {
-			changes = append(changes, change{dur(horizon), rng.IntN(3), rng.IntN(2) == 0, dur(20)})
+			changes = append(changes, toggleChange{dur(horizon), rng.IntN(3), rng.IntN(2) == 0, dur(20)})
 		}
-		slices.SortFunc(changes, func(a, b change) int { return int(a.at - b.at) })
+		slices.SortFunc(changes, func(a, b toggleChange) int { return int(a.at - b.at) })
 		var was []bool // was[t]: on at t, as the toggle stood then
 		for now := time.Duration(0); now < horizon; now++ {
 			for len(changes) > 0 && changes[0].at == now {
-				switch c := changes[0]; c.kind {
-				case 0:
-					tg.set(now, c.on)
-				case 1:
-					tg.startAt(now, c.hold)
-				case 2:
-					tg.endAt(now)
-				}
+				changes[0].apply(&tg)
 				changes = changes[1:]
 			}
 			on, _ := tg.on(now)
@@ -358,13 +371,7 @@ func TestToggleOnSinceBroad(t *testing.T) {
 			tg.count = int64(rng.IntN(20))
 		case 3: // a partition a trigger starts, with or without a hold
 		}
-		type change struct {
-			at   time.Duration
-			kind int
-			on   bool
-			hold time.Duration
-		}
-		var changes []change
+		var changes []toggleChange
 		for range rng.IntN(12) {
 			at := dur(horizon)
 			for range 1 + rng.IntN(3) { // several at one instant
@@ -372,25 +379,15 @@ func TestToggleOnSinceBroad(t *testing.T) {
 				if kind == 2 {
 					k = 0 // a port's flaps: control calls only
 				}
-				changes = append(changes, change{at, k, rng.IntN(2) == 0, dur(300)})
+				changes = append(changes, toggleChange{at, k, rng.IntN(2) == 0, dur(300)})
 			}
 		}
-		slices.SortStableFunc(changes, func(a, b change) int { return int(a.at - b.at) })
+		slices.SortStableFunc(changes, func(a, b toggleChange) int { return int(a.at - b.at) })
 		lastOn := make([]time.Duration, horizon) // the latest instant <= t it was on, -1 for none
 		prev, changed := time.Duration(-1), time.Duration(-1)
 		for now := time.Duration(0); now < horizon; now++ {
 			for len(changes) > 0 && changes[0].at == now {
-				switch c := changes[0]; c.kind {
-				case 0:
-					tg.set(now, c.on)
-					changed = now
-				case 1:
-					if !tg.ended(now) { // a start after the window is over is no change
-						changed = now
-					}
-					tg.startAt(now, c.hold)
-				case 2:
-					tg.endAt(now)
+				if changes[0].apply(&tg) {
 					changed = now
 				}
 				changes = changes[1:]

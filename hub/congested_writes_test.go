@@ -32,15 +32,7 @@ func TestCongestedWritesStayFull(t *testing.T) {
 		frames = 1 << 14
 		window = 2048
 	)
-	h, err := hub.New(hub.Config{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() { h.Run(ctx); close(stopped) }()
-	defer func() { cancel(); <-stopped }()
+	h, _ := runHub(t, hub.Config{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch)})
 	frame := make([]byte, 64)
 	copy(frame, []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x88, 0xb5})
 	credits := make(chan struct{}, window)

@@ -41,6 +41,21 @@
 // clock's with it: two heaps, each in (time, creation) order, merged by
 // deadline with the core's first at the same instant.
 //
+// Files. The Core: core.go (CoreConfig, the Core, NewCore, SetPolicy),
+// porttable.go (its ports and links), forward.go (Ingress, deliver,
+// Inject: the hot path), learn.go (ModeSwitch's learning table), flow.go
+// (flow control: marks, pauses, stalls), queue.go (EgressQueue and the
+// live egress ring), timers.go (the timer heap, RunDue) and delay.go (the
+// copies waiting out a delay). The live Hub: hub.go (Config, New, Run,
+// Do, the lock and the logs kept under it), attach.go (ports and the
+// peers attached to them), readwrite.go (each peer's reader and writer)
+// and control.go (status, injection, policy swaps); discard.go rate-limits
+// their logs of discarded frames. The interfaces around them: port.go
+// (PortIO, DropReason), policy.go, observer.go, peer.go (PeerEvent),
+// note.go and noteparse.go (Note, its text), clock.go (Clock,
+// VirtualClock), driver.go (Driver), frame.go (Frame), stats.go
+// (PortStats, LinkStats), mode.go and errors.go.
+//
 // Imports: nothing of l2hub. Every other package may import hub's small
 // interfaces (PortIO, Policy, Observer, EgressQueue, Clock).
 package hub

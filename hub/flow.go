@@ -536,6 +536,23 @@ func (c *Core) Paused(id PortID) bool {
 	return p != nil && p.waitOn > 0
 }
 
+// Congested reports whether port id holds its senders back: what waits for
+// it passed a mark and its peer has not drained it yet (see
+// OverflowPause). A sender that is no port (an injection) waits for room
+// while it does (CoreConfig.OnRoom says when it stops).
+func (c *Core) Congested(id PortID) bool {
+	p := c.port(id)
+	return p != nil && p.congested
+}
+
+// capacity is the most port id's queue ever holds: its bound.
+func (c *Core) capacity(id PortID) int {
+	if p := c.port(id); p != nil {
+		return p.bound
+	}
+	return 0
+}
+
 // FlowStatus is a port's flow control state, for status displays.
 type FlowStatus struct {
 	Overflow  Overflow `json:"overflow"`

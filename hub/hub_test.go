@@ -179,18 +179,27 @@ type liveBridge struct {
 	seq   int
 }
 
-func startHub(t *testing.T, cfg hub.Config, ports ...string) (*hub.Hub, map[string]*chanIO) {
+// runHub makes a hub from cfg and runs it. stop ends Run and returns what
+// it returned; it is t's cleanup too, for a test that does not call it.
+func runHub(t *testing.T, cfg hub.Config) (h *hub.Hub, stop func() error) {
 	t.Helper()
 	h, err := hub.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
+	ran := make(chan error, 1)
 	go func() { ran <- h.Run(ctx) }()
+	stop = sync.OnceValue(func() error { cancel(); return <-ran })
+	t.Cleanup(func() { stop() })
+	return h, stop
+}
+
+func startHub(t *testing.T, cfg hub.Config, ports ...string) (*hub.Hub, map[string]*chanIO) {
+	t.Helper()
+	h, stop := runHub(t, cfg)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-ran; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run returned %v", err)
 		}
 	})
@@ -456,13 +465,7 @@ func TestOversizeAndRuntFromPeer(t *testing.T) {
 }
 
 func TestRunStopsCleanly(t *testing.T) {
-	h, err := hub.New(hub.Config{Clock: hub.NewVirtualClock(hub.DefaultEpoch)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
-	go func() { ran <- h.Run(ctx) }()
+	h, stop := runHub(t, hub.Config{Clock: hub.NewVirtualClock(hub.DefaultEpoch)})
 	if err := h.AddPort("a", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -471,8 +474,7 @@ func TestRunStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	<-done
@@ -783,14 +785,8 @@ func TestPortsListRemotes(t *testing.T) {
 // makes comes after every delivery due by then, in the capture too.
 func TestDoFiresDueTimersFirst(t *testing.T) {
 	clk := hub.NewVirtualClock(hub.DefaultEpoch)
-	h, err := hub.New(hub.Config{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
-	go func() { ran <- h.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	h, _ := runHub(t, hub.Config{Clock: clk})
+	ctx := context.Background()
 	fired := false
 	if err := h.Do(ctx, func(c *hub.Core) { c.After(5*time.Millisecond, func() { fired = true }) }); err != nil {
 		t.Fatal(err)

@@ -12,17 +12,32 @@ import (
 	"l2hub/hub/hubtest"
 )
 
+// newMoveCore is a switch on clock with ports a and b that logs at INFO
+// into logs: the MAC-move warning tests' setup.
+func newMoveCore(clock hub.Clock) (c *hub.Core, a, b hub.PortID, logs *bytes.Buffer) {
+	logs = new(bytes.Buffer)
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c = hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: clock, Logger: log})
+	a, _ = c.AddPort("a", "", hub.Discard{})
+	b, _ = c.AddPort("b", "", hub.Discard{})
+	return c, a, b, logs
+}
+
+// moveMAC moves MAC 52:54:00:00:00:last from a to b: a broadcast from it
+// on a, then one on b.
+func moveMAC(c *hub.Core, a, b hub.PortID, last byte) {
+	mac := [6]byte{0x52, 0x54, 0, 0, 0, last}
+	c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
+	c.Ingress(b, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
+}
+
 // TestSharedMACWarnsOnce: two VMs on QEMU's default MAC flip-flop the
 // switch's entry between their ports, and each one's unicasts to the other
 // are dropped as reflect. The first move of that MAC between those two
 // ports is logged at WARN, naming the likely cause and the fix, once; the
 // ports count every move.
 func TestSharedMACWarnsOnce(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Logger: log})
-	a, _ := c.AddPort("a", "", hub.Discard{})
-	b, _ := c.AddPort("b", "", hub.Discard{})
+	c, a, b, logs := newMoveCore(hub.NewVirtualClock(hub.DefaultEpoch))
 	qemu := [6]byte{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}
 	send := func(id hub.PortID, dst [6]byte) {
 		c.Ingress(id, hub.FrameOf(hubtest.Frame(dst, qemu, "x")))
@@ -56,15 +71,9 @@ func TestSharedMACWarnsOnce(t *testing.T) {
 // are no longer logged at WARN (a segment of many VMs all on one MAC, or a
 // flood of forged sources, does not flood the log).
 func TestMACMoveWarningsAreBounded(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: hub.NewVirtualClock(hub.DefaultEpoch), Logger: log})
-	a, _ := c.AddPort("a", "", hub.Discard{})
-	b, _ := c.AddPort("b", "", hub.Discard{})
+	c, a, b, logs := newMoveCore(hub.NewVirtualClock(hub.DefaultEpoch))
 	for i := range 100 {
-		mac := [6]byte{0x52, 0x54, 0, 0, 0, byte(i)}
-		c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
-		c.Ingress(b, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
+		moveMAC(c, a, b, byte(i))
 	}
 	if warns := strings.Count(logs.String(), "level=WARN"); warns == 0 || warns > 16 {
 		t.Errorf("got %d WARN lines for 100 MACs moving, want 1 to 16", warns)
@@ -78,23 +87,14 @@ func TestMACMoveWarningsAreBounded(t *testing.T) {
 // minute of the core's clock, not for the core's life: VMs reassigned to
 // other ports early on do not silence a duplicate MAC found later.
 func TestMACMoveWarningsComeBackEachPeriod(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
-	c := hub.NewCore(hub.CoreConfig{Mode: hub.ModeSwitch, Clock: clock, Logger: log})
-	a, _ := c.AddPort("a", "", hub.Discard{})
-	b, _ := c.AddPort("b", "", hub.Discard{})
-	move := func(last byte) {
-		mac := [6]byte{0x52, 0x54, 0, 0, 0, last}
-		c.Ingress(a, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
-		c.Ingress(b, hub.FrameOf(hubtest.Frame(hubtest.Broadcast, mac, "x")))
-	}
+	c, a, b, logs := newMoveCore(clock)
 	for i := range 100 {
-		move(byte(i))
+		moveMAC(c, a, b, byte(i))
 	}
 	logs.Reset()
 	clock.Advance(time.Minute)
-	move(200)
+	moveMAC(c, a, b, 200)
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "52:54:00:00:00:c8") {
 		t.Errorf("no WARN for a MAC that moved a minute after the bound was reached:\n%s", logs.String())
 	}

@@ -1,7 +1,6 @@
 package hub_test
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -35,13 +34,7 @@ func (l *peerLog) events() []hub.PeerEvent {
 func TestHubNotesPeerChanges(t *testing.T) {
 	var log peerLog
 	clock := hub.NewVirtualClock(hub.DefaultEpoch)
-	h, err := hub.New(hub.Config{Clock: clock, Observers: []hub.Observer{&log}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error)
-	go func() { ran <- h.Run(ctx) }()
+	h, stop := runHub(t, hub.Config{Clock: clock, Observers: []hub.Observer{&log}})
 	for _, p := range []string{"a", "b"} {
 		if err := h.AddPort(p, "chan "+p); err != nil {
 			t.Fatal(err)
@@ -54,8 +47,7 @@ func TestHubNotesPeerChanges(t *testing.T) {
 	if err := h.Detach("b"); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-ran; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	evs := log.events()

@@ -1,9 +1,54 @@
 package hub
 
+// This file holds the core's queues: EgressQueue, through which the core
+// hands a port's frames to its peer and reads the peer's progress
+// (QueueDepth), with Discard, whose peer takes everything at once, and
+// egress, the live hub's ring between the core and a port's writer
+// goroutine. What fits in a queue is the core's to decide (flow.go).
+
 import (
 	"math/bits"
 	"sync/atomic"
 )
+
+// EgressQueue holds the frames the core delivers to one port until the
+// port's peer takes them: the writer's queue in a live hub, a reader at its
+// own pace in hubtest, a sink that takes everything at once in replay. Its
+// methods are called on the core's goroutine and must not block; the core,
+// not the queue, decides what fits (see Overflow).
+type EgressQueue interface {
+	// Enqueue appends f, taking over one reference. It never refuses.
+	Enqueue(f *Frame)
+	// Depth reports what waits for the peer and how far the peer has read.
+	Depth() QueueDepth
+	// WatchDrain asks the queue's driver to call Core.Drained for this port
+	// once at most low frames wait; a negative low cancels the request.
+	WatchDrain(low int)
+}
+
+// A FrameLimiter is a peer that takes frames only up to a size smaller
+// than what the hub accepts (a VXLAN port: its MTU less the encapsulation).
+// The core learns the limit when the queue is attached and drops a larger
+// frame as oversize before the queue, so that counters and observers show
+// it dropped, not delivered.
+type FrameLimiter interface {
+	MaxFrame() int
+}
+
+// QueueDepth is what waits in an egress queue, and its peer's progress.
+type QueueDepth struct {
+	Frames int    // frames waiting for the peer
+	Bytes  int    // the memory they hold: the sum of their Frame.Footprint
+	Taken  uint64 // frames the peer has taken since the queue was made
+}
+
+// Discard is an EgressQueue whose peer takes every frame at once: it
+// releases them. Replays and benchmarks that only observe use it.
+type Discard struct{}
+
+func (Discard) Enqueue(f *Frame)  { f.Release() }
+func (Discard) Depth() QueueDepth { return QueueDepth{} }
+func (Discard) WatchDrain(int)    {}
 
 // egress is a live port's queue between the core and the port's writer
 // goroutine: a single-producer, single-consumer ring. The producer is the

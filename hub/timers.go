@@ -1,5 +1,11 @@
 package hub
 
+// This file holds the core's timer heap, ordered by (time, creation): the
+// copies that wait out a delay (delay.go) and callbacks (stall checks,
+// hubtest's paced readers), with the Core methods that schedule them and
+// run those due (RunDue). A Driver (driver.go) steps them in virtual time,
+// a live Hub's Run with its clock's AfterFunc.
+
 import "time"
 
 // timer is one entry of the core's heap: a delayed delivery or a callback.
@@ -66,4 +72,66 @@ func (h *timerHeap) pop() timer {
 	}
 	*h = s
 	return top
+}
+
+// After schedules fn to run on the core's goroutine once the clock reaches
+// now+d. Ties run in scheduling order.
+func (c *Core) After(d time.Duration, fn func()) {
+	c.at(c.clock.Now().Add(d), fn)
+}
+
+// at schedules fn for time t (at once if t has passed).
+func (c *Core) at(t time.Time, fn func()) {
+	c.seq++
+	c.timers.push(timer{at: t, seq: c.seq, fn: fn})
+}
+
+// NextDeadline returns the time of the earliest pending timer.
+func (c *Core) NextDeadline() (time.Time, bool) {
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	return c.timers[0].at, true
+}
+
+// Pending returns the number of timers (mostly delayed frames) waiting.
+func (c *Core) Pending() int { return len(c.timers) }
+
+// RunDue runs every timer due at the clock's current time, in (time, seq)
+// order. A delivery is observed at its scheduled time, not at the (possibly
+// later) moment the loop got to it, so captures do not depend on scheduling.
+func (c *Core) RunDue() {
+	if len(c.timers) > 0 {
+		c.runDue(c.clock.Now())
+	}
+}
+
+func (c *Core) runDue(now time.Time) {
+	for len(c.timers) > 0 && !c.timers[0].at.After(now) {
+		t := c.timers.pop()
+		if t.frame != nil {
+			c.delayedFrames--
+			c.delayedBytes -= t.frame.Footprint()
+			dp := c.ports[t.port]
+			dp.delayed--
+			dp.delayedBytes -= t.frame.Footprint()
+			if t.mark {
+				c.markFrames--
+				c.markBytes -= t.frame.Footprint()
+			}
+			queued := false
+			if n, cut := c.cut(t.seq, t.sent, t.at, t.from, t.port); cut {
+				c.dropCopy(t.at, t.port, t.frame, t.notes, t.from, DropPolicy, n) // as the policy drops on a cut link
+			} else {
+				queued = c.deliver(t.at, t.port, t.frame, t.notes, t.from) == DropNone
+			}
+			if !queued && (dp.congested || dp.delayHeld) && !dp.removed && dp.out != nil && c.queueDrained(dp, dp.out.Depth()) {
+				c.Drained(t.port) // what waits for it went down with no take to say so
+			}
+			c.lowerDelayMark()
+			c.recycleNotes(t.notes)
+		} else if t.fn != nil {
+			t.fn()
+		}
+	}
 }

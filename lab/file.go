@@ -313,6 +313,7 @@ type parser struct {
 type diskNode struct {
 	node       *yaml.Node
 	path, file string
+	vm         string // its VM's name, once that VM is read
 }
 
 func (p *parser) errf(n *yaml.Node, path, format string, args ...any) {

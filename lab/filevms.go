@@ -4,7 +4,8 @@ package lab
 // binary, args (variables filled in, paths made absolute, the hub's netdev
 // placed or left for the run to append), expect:, fail_on:, disks: and
 // exit_ok:, and checks, once the hub is read, that no VM or disk takes a
-// name the run directory keeps for its own files (checkRunNames).
+// name the run directory keeps for its own files, and no two disks one
+// file (checkRunNames).
 
 import (
 	"errors"
@@ -40,7 +41,7 @@ func (p *parser) runFiles() []string {
 // checkRunNames refuses, once the VMs and the hub are read, a VM whose
 // console log or hub socket would be one of the run's own files, and a
 // disk whose file is one the run makes in its directory too: its own
-// files, a VM's console log or socket.
+// files, a VM's console log or socket, an earlier disk's file.
 func (p *parser) checkRunNames() {
 	files := p.runFiles()
 	for i, vm := range p.lab.VMs {
@@ -56,7 +57,17 @@ func (p *parser) checkRunNames() {
 			p.errf(n, path, "%q: the VM's hub socket would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, vm.Name+".sock")
 		}
 	}
+	disks := map[string]diskNode{} // a disk's file: its first disk
 	for _, d := range p.diskNodes {
+		if first, ok := disks[d.file]; ok && labName.MatchString(d.file) {
+			of := "disk"
+			if first.vm != "" {
+				of = fmt.Sprintf("VM %s's disk", first.vm)
+			}
+			p.errf(d.node, d.path, "%q is already the file of %s %s (line %d): name the disk otherwise", d.file, of, strings.TrimSuffix(first.path, ".file"), first.node.Line)
+			continue
+		}
+		disks[d.file] = d
 		switch {
 		case slices.Contains(files, d.file):
 			p.errf(d.node, d.path, "%q is a file the run makes in its directory (%s): name the disk otherwise", d.file, strings.Join(files, ", "))
@@ -79,8 +90,8 @@ func (p *parser) readVMs(n *yaml.Node) {
 	p.seen = map[string]*yaml.Node{}
 	codes := map[string]string{} // a VM's name as a failure code: its first VM's name
 	macs := map[string]string{}
-	disks := map[string]string{}
 	p.list(n, "vms", maxVMs, func(i int, item *yaml.Node, path string) {
+		firstDisk := len(p.diskNodes)
 		vm := VM{NIC: DefaultNIC}
 		var argsNode, nameNode, macNode, qemuNode, portNode *yaml.Node
 		nicSet := false
@@ -122,7 +133,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 			case "fail_on":
 				vm.FailOn = p.patterns(v, kpath)
 			case "disks":
-				vm.Disks = p.readDisks(v, kpath, disks)
+				vm.Disks = p.readDisks(v, kpath)
 			case "exit_ok":
 				vm.ExitOK = []int{}
 				if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
@@ -204,6 +215,9 @@ func (p *parser) readVMs(n *yaml.Node) {
 		vm.Own = vm.Port == ""
 		if vm.Own {
 			vm.Port = vm.Name
+		}
+		for j := firstDisk; j < len(p.diskNodes); j++ {
+			p.diskNodes[j].vm = vm.Name // known only now: name: may follow disks:
 		}
 		p.portNodes = append(p.portNodes, portNode)
 		p.nameNodes = append(p.nameNodes, nameNode)
@@ -429,7 +443,7 @@ func (p *parser) readExpect(n *yaml.Node, path string) []Expect {
 
 var sizeRE = regexp.MustCompile(`^([0-9]{1,12})([KMG]?)$`)
 
-func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) []Disk {
+func (p *parser) readDisks(n *yaml.Node, path string) []Disk {
 	var out []Disk
 	p.list(n, path, maxDisks, func(_ int, item *yaml.Node, ipath string) {
 		var d Disk
@@ -440,13 +454,9 @@ func (p *parser) readDisks(n *yaml.Node, path string, files map[string]string) [
 			}
 			switch key {
 			case "file":
-				switch {
-				case !labName.MatchString(s):
+				if !labName.MatchString(s) {
 					p.errf(v, kpath, "%q: want a plain file name (it is made in the run directory: ${RUN}/%s)", s, s)
-				case files[s] != "":
-					p.errf(v, kpath, "%q is already a disk of VM %s", s, files[s])
 				}
-				files[s] = ipath
 				p.diskNodes = append(p.diskNodes, diskNode{node: v, path: kpath, file: s})
 				d.File = s
 			case "size":

@@ -33,21 +33,11 @@ func TestControlChangesAreNotedInTheCapture(t *testing.T) {
 			{Name: "b", Transport: transport.TCP, Address: "127.0.0.1:0"},
 		},
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := startSession(t, cfg, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := sess.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
 	addr, done, err := sess.ServeControl(ctx)
 	if err != nil {
-		sess.Stop()
 		t.Fatal(err)
 	}
 	bound := sess.Bound()
@@ -256,18 +246,8 @@ func TestPolicyNameOnOneLineIsRefusedWhole(t *testing.T) {
 	if err := os.WriteFile(cfg.Policy, []byte("seed: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := sess.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	sess := startSession(t, cfg, nil)
+	ctx := t.Context()
 	seed := func() uint64 {
 		t.Helper()
 		d, err := sess.Policy(ctx)
@@ -276,7 +256,7 @@ func TestPolicyNameOnOneLineIsRefusedWhole(t *testing.T) {
 		}
 		return d.Seed
 	}
-	err = sess.ReplacePolicy(ctx, "new\nline.yaml", []byte("seed: 2\n"))
+	err := sess.ReplacePolicy(ctx, "new\nline.yaml", []byte("seed: 2\n"))
 	var ue *control.UserError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "control character") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("ReplacePolicy(a name that spans lines) = %v, want a UserError on one line naming the control character", err)
@@ -290,7 +270,6 @@ func TestPolicyNameOnOneLineIsRefusedWhole(t *testing.T) {
 	if got := seed(); got != 2 {
 		t.Errorf("after the replacement, seed %d is in force, want 2", got)
 	}
-	cancel()
 	if err := sess.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -308,20 +287,9 @@ func TestRuleEditErrorsStayOnOneLine(t *testing.T) {
 		Control: "off",
 		Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := sess.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Stop()
-	_, err = sess.AddRule(ctx, "x\ny", []byte("{match: {link: a->a}, loss: 5%}\n"), "")
+	sess := startSession(t, cfg, nil)
+	ctx := t.Context()
+	_, err := sess.AddRule(ctx, "x\ny", []byte("{match: {link: a->a}, loss: 5%}\n"), "")
 	if err == nil || strings.Contains(err.Error(), "x\ny") || !strings.Contains(err.Error(), `rule "x\ny"`) {
 		t.Errorf("AddRule(a name with a newline) = %v, want an error quoting the name", err)
 	}
@@ -337,19 +305,8 @@ func TestRefusedEditLeavesNoPolicy(t *testing.T) {
 		Control: "off",
 		Ports:   []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}},
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := sess.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Stop()
+	sess := startSession(t, cfg, nil)
+	ctx := t.Context()
 	policy := func() *filter.Description {
 		t.Helper()
 		d, err := sess.Policy(ctx)

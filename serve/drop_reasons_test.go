@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"l2hub/hub"
+	"l2hub/internal/promtest"
 	"l2hub/serve"
 	"l2hub/transport"
 )
@@ -32,28 +33,7 @@ func TestDropSeriesFollowTheTransport(t *testing.T) {
 		spec,
 	}}
 	sess := startSession(t, cfg, nil)
-	mfs, err := sess.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string][]string{}
-	for _, mf := range mfs {
-		if mf.GetName() != "l2hub_port_drops_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var port, reason string
-			for _, l := range m.GetLabel() {
-				switch l.GetName() {
-				case "port":
-					port = l.GetValue()
-				case "reason":
-					reason = l.GetValue()
-				}
-			}
-			got[port] = append(got[port], reason)
-		}
-	}
+	got := promtest.LabelsBy(t, sess.Registry(), "l2hub_port_drops_total", "port", "reason")
 	vxlanOnly := []string{"bad-encap", "other-vni", "own-echo"}
 	for _, tc := range []struct {
 		port       string

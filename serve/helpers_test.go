@@ -44,6 +44,25 @@ func startSession(t *testing.T, cfg serve.Config, fatal func(error)) *serve.Sess
 	return sess
 }
 
+// serveControl serves the control API of sess until the test ends, and
+// returns its address.
+func serveControl(t *testing.T, sess *serve.Session) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done, err := sess.ServeControl(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if done != nil {
+			<-done
+		}
+	})
+	return addr
+}
+
 // waitAttached returns once every port of sess (or each named in only) has
 // its VM attached.
 func waitAttached(t *testing.T, sess *serve.Session, only ...string) {

@@ -8,10 +8,8 @@ import (
 
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
-	"l2hub/control"
 	"l2hub/replay"
 	"l2hub/serve"
-	"l2hub/transport"
 )
 
 // TestIngressCaptureKeepsInjectedFrames: frames the control API injected
@@ -21,31 +19,13 @@ import (
 func TestIngressCaptureKeepsInjectedFrames(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "ingress.pcapng")
-	cfg := serve.Config{Stall: noStall, Control: filepath.Join(dir, "ctl.sock"),
-		Capture: serve.CaptureConfig{File: file, Points: "ingress"}}
-	for _, text := range []string{"a=tcp:127.0.0.1:0", "b=tcp:127.0.0.1:0"} {
-		spec, err := transport.ParseSpec(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Ports = append(cfg.Ports, spec)
-	}
-	sess := startSession(t, cfg, func(err error) { t.Errorf("transport stopped: %v", err) })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr, done, err := sess.ServeControl(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bound := sess.Bound()
-	a := &lossClient{id: 1, name: "a", conn: dialVM(t, bound[0].Spec.Address)}
-	b := &lossClient{id: 2, name: "b", conn: dialVM(t, bound[1].Spec.Address)}
-	waitAttached(t, sess)
+	sess, ctl, vms := startInjectSession(t, serve.CaptureConfig{File: file, Points: "ingress"}, "a", "b")
+	a, b := vms[0], vms[1]
 	if err := a.conn.WriteFrame(lossFrame(60, a, b.mac(), 1)); err != nil { // one frame a VM sent
 		t.Fatal(err)
 	}
 	inj := &lossClient{id: 9}
-	res, err := control.NewClient(addr, "").InjectStream(ctx, "b", func(send func([]byte) error) {
+	res, err := ctl.InjectStream(context.Background(), "b", func(send func([]byte) error) {
 		for i := range 2 {
 			if err := send(lossFrame(100, inj, b.mac(), uint32(i+1))); err != nil {
 				t.Error(err)
@@ -58,11 +38,9 @@ func TestIngressCaptureKeepsInjectedFrames(t *testing.T) {
 	if err := receive(b, map[byte]int{a.id: 1, inj.id: 2}); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
 	if err := sess.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	<-done
 	var in, injected int
 	for _, p := range capturetest.Packets(t, file) {
 		switch {

@@ -12,42 +12,18 @@ import (
 	"l2hub/capture/capturetest"
 	"l2hub/control"
 	"l2hub/serve"
-	"l2hub/transport"
 )
 
 // startInjectSession serves ports (tcp on loopback, "name,opts") with a
-// control socket (and a capture, when file is set) and connects a VM to
-// each; it returns the session, a control client and the VMs.
-func startInjectSession(t *testing.T, file string, ports ...string) (*serve.Session, *control.Client, []*lossClient) {
+// control socket and capture, and connects a VM to each; it returns the
+// session, a control client and the VMs.
+func startInjectSession(t *testing.T, capture serve.CaptureConfig, ports ...string) (*serve.Session, *control.Client, []*lossClient) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := serve.Config{Stall: noStall, Control: filepath.Join(dir, "ctl.sock"), Capture: serve.CaptureConfig{File: file}}
-	for _, n := range ports {
-		name, opts, _ := strings.Cut(n, ",")
-		text := name + "=tcp:127.0.0.1:0"
-		if opts != "" {
-			text += "," + opts
-		}
-		spec, err := transport.ParseSpec(text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Ports = append(cfg.Ports, spec)
-	}
+	cfg := serve.Config{Stall: noStall, Control: filepath.Join(t.TempDir(), "ctl.sock"), Capture: capture}
+	cfg.Ports = loopbackPorts(t, ports...)
 	sess := startSession(t, cfg, func(err error) { t.Errorf("transport stopped: %v", err) })
-	ctx, cancel := context.WithCancel(context.Background())
-	addr, done, err := sess.ServeControl(ctx)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	var vms []*lossClient
-	for i, p := range sess.Bound() {
-		vms = append(vms, &lossClient{id: byte(i + 1), name: p.Spec.Name, conn: dialVM(t, p.Spec.Address)})
-	}
-	waitAttached(t, sess)
-	return sess, control.NewClient(addr, ""), vms
+	addr := serveControl(t, sess)
+	return sess, control.NewClient(addr, ""), attachLossClients(t, sess)
 }
 
 // TestInjectionIsHeldBackByThePort: a flood of injected frames into a port
@@ -57,7 +33,7 @@ func startInjectSession(t *testing.T, file string, ports ...string) (*serve.Sess
 // reads, every frame arrives, in order, and nothing is dropped.
 func TestInjectionIsHeldBackByThePort(t *testing.T) {
 	const n = 20_000 // 30 MB: past b's socket buffers and its backlog
-	sess, ctl, vms := startInjectSession(t, "", "b,queue=64")
+	sess, ctl, vms := startInjectSession(t, serve.CaptureConfig{}, "b,queue=64")
 	b := vms[0]
 	inj := &lossClient{id: 9}
 	type answer struct {
@@ -121,7 +97,7 @@ func TestInjectionIsHeldBackByThePort(t *testing.T) {
 // does not fail for it. Once the link is up, injected frames arrive.
 func TestInjectionIntoADownLink(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "run.pcapng")
-	sess, ctl, vms := startInjectSession(t, file, "a", "b")
+	sess, ctl, vms := startInjectSession(t, serve.CaptureConfig{File: file}, "a", "b")
 	b := vms[1]
 	ctx := context.Background()
 	inj := &lossClient{id: 9}

@@ -52,13 +52,12 @@ func lossFrame(size int, c *lossClient, dst [6]byte, seq uint32) []byte {
 	return f
 }
 
-// startLossSession serves cfg's ports (tcp on loopback, port 0) in-process
-// and connects a client to each; every client says hello and hears every
-// other's hello, so the switch has learned them all.
-func startLossSession(t *testing.T, cfg serve.Config, names ...string) (*serve.Session, []*lossClient) {
+// loopbackPorts returns the specs of TCP ports on free loopback ports, one
+// for each name, given as "c" or with options as "c,stall=200ms".
+func loopbackPorts(t *testing.T, names ...string) []transport.Spec {
 	t.Helper()
-	cfg.Control = "off"
-	for _, n := range names { // "c" or "c,stall=200ms": a TCP port on a free port, with options
+	var specs []transport.Spec
+	for _, n := range names {
 		name, opts, _ := strings.Cut(n, ",")
 		text := name + "=tcp:127.0.0.1:0"
 		if opts != "" {
@@ -68,15 +67,32 @@ func startLossSession(t *testing.T, cfg serve.Config, names ...string) (*serve.S
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Ports = append(cfg.Ports, spec)
+		specs = append(specs, spec)
 	}
-	sess := startSession(t, cfg, func(err error) { t.Errorf("transport stopped: %v", err) })
+	return specs
+}
+
+// attachLossClients connects a client to each port of sess, in order (ids
+// from 1), and waits until every one is attached.
+func attachLossClients(t *testing.T, sess *serve.Session) []*lossClient {
+	t.Helper()
 	var clients []*lossClient
 	for i, p := range sess.Bound() {
-		c := &lossClient{id: byte(i + 1), name: p.Spec.Name, conn: dialVM(t, p.Spec.Address)}
-		clients = append(clients, c)
+		clients = append(clients, &lossClient{id: byte(i + 1), name: p.Spec.Name, conn: dialVM(t, p.Spec.Address)})
 	}
 	waitAttached(t, sess)
+	return clients
+}
+
+// startLossSession serves cfg's ports (tcp on loopback, port 0) in-process
+// and connects a client to each; every client says hello and hears every
+// other's hello, so the switch has learned them all.
+func startLossSession(t *testing.T, cfg serve.Config, names ...string) (*serve.Session, []*lossClient) {
+	t.Helper()
+	cfg.Control = "off"
+	cfg.Ports = append(cfg.Ports, loopbackPorts(t, names...)...)
+	sess := startSession(t, cfg, func(err error) { t.Errorf("transport stopped: %v", err) })
+	clients := attachLossClients(t, sess)
 	for _, c := range clients {
 		if err := c.conn.WriteFrame(lossFrame(60, c, hubtest.Broadcast, 0)); err != nil {
 			t.Fatal(err)

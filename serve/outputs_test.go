@@ -39,14 +39,9 @@ func TestUnwritableOutputsRefuseTheStart(t *testing.T) {
 		{"ready-file", "ready file: write ", func(o *serve.Options, p string) { o.ReadyFile = p }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := serve.DefaultConfig()
-			cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: busy.Addr().String()}}
-			cfg.Control = filepath.Join(dir, "ctl.sock")
-			cfg.Capture.File = filepath.Join(dir, "run.pcapng")
-			if err := cfg.Validate(); err != nil {
-				t.Fatal(err)
-			}
+			cfg := outputsConfig(t, busy.Addr().String())
+			dir := filepath.Dir(cfg.Capture.File)
+			cfg.Control = filepath.Join(dir, "ctl.sock") // a socket that must not be left either
 			path := filepath.Join(dir, "no-such-dir", "out.json")
 			var opts serve.Options
 			tt.set(&opts, path)
@@ -61,7 +56,8 @@ func TestUnwritableOutputsRefuseTheStart(t *testing.T) {
 	}
 }
 
-// outputsConfig is a hub of one port on addr, with no control API.
+// outputsConfig is a hub of one port on addr, with no control API and a
+// capture in a directory of its own.
 func outputsConfig(t *testing.T, addr string) serve.Config {
 	t.Helper()
 	dir := t.TempDir()

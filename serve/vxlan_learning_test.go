@@ -49,19 +49,12 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 		t.Errorf("ctl ports --json prints ov as %s, want its learning table under \"learning\"", b)
 	}
 
-	var text bytes.Buffer
-	if err := control.WritePorts(&text, []control.PortStatus{ov}); err != nil {
-		t.Fatal(err)
-	}
-	if want := regexp.MustCompile(`(?m)^ov .*\n  learned 2 of 4096 MACs  evicted 0  moved 0\n  remote 127\.0\.0\.2 `); !want.Match(text.Bytes()) {
-		t.Errorf("ctl ports printed\n%s\nwant the learning table under ov, before its remotes, matching %s", text.String(), want)
+	text := portsText(t, ov)
+	if want := regexp.MustCompile(`(?m)^ov .*\n  learned 2 of 4096 MACs  evicted 0  moved 0\n  remote 127\.0\.0\.2 `); !want.MatchString(text) {
+		t.Errorf("ctl ports printed\n%s\nwant the learning table under ov, before its remotes, matching %s", text, want)
 	}
 
-	exposition, err := h.ctl.Metrics(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fams := parseMetrics(t, []byte(exposition))
+	fams := h.metrics(t)
 	for _, tc := range []struct {
 		name string
 		want float64
@@ -78,5 +71,4 @@ func TestVXLANLearningOnControlAPI(t *testing.T) {
 			t.Errorf("tcp port a has a %s series", tc.name)
 		}
 	}
-	lintExposition(t, []byte(exposition))
 }

@@ -9,8 +9,11 @@ import (
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"l2hub/control"
 	"l2hub/hub"
@@ -48,30 +51,37 @@ func runVXLANHub(t *testing.T) vxlanHub {
 	cfg := serve.DefaultConfig()
 	cfg.Ports = []transport.Spec{{Name: "a", Transport: transport.TCP, Address: "127.0.0.1:0"}, spec}
 	cfg.Control = filepath.Join(t.TempDir(), "ctl.sock")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := serve.New(cfg, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+	sess := startSession(t, cfg, nil)
 	t.Cleanup(func() {
-		cancel()
 		if err := sess.Stop(); err != nil {
 			t.Errorf("Stop: %v", err)
 		}
 	})
-	if err := sess.Start(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	addr, _, err := sess.ServeControl(ctx)
+	h := vxlanHub{ctl: control.NewClient(serveControl(t, sess), ""), vm: dialVM(t, sess.Bound()[0].Spec.Address), far: far}
+	waitAttached(t, sess)
+	return h
+}
+
+// metrics scrapes the hub's metrics through its control API, and checks
+// the exposition as a scraper would.
+func (h vxlanHub) metrics(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	exposition, err := h.ctl.Metrics(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := vxlanHub{ctl: control.NewClient(addr, ""), vm: dialVM(t, sess.Bound()[0].Spec.Address), far: far}
-	waitAttached(t, sess)
-	return h
+	lintExposition(t, []byte(exposition))
+	return parseMetrics(t, []byte(exposition))
+}
+
+// portsText is what ctl ports prints for ps.
+func portsText(t *testing.T, ps ...control.PortStatus) string {
+	t.Helper()
+	var text strings.Builder
+	if err := control.WritePorts(&text, ps); err != nil {
+		t.Fatal(err)
+	}
+	return text.String()
 }
 
 // freeUDPPort returns a loopback UDP address no socket holds just now.
@@ -154,19 +164,12 @@ func TestVXLANRemotesOnControlAPI(t *testing.T) {
 		}
 	}
 
-	var text bytes.Buffer
-	if err := control.WritePorts(&text, []control.PortStatus{ov}); err != nil {
-		t.Fatal(err)
-	}
-	if want := regexp.MustCompile(`(?m)^  remote 127\.0\.0\.2  sent 1  received 1  heard [0-9hms]+ ago$`); !want.Match(text.Bytes()) {
-		t.Errorf("ctl ports printed\n%s\nwant a line matching %s", text.String(), want)
+	text := portsText(t, ov)
+	if want := regexp.MustCompile(`(?m)^  remote 127\.0\.0\.2  sent 1  received 1  heard [0-9hms]+ ago$`); !want.MatchString(text) {
+		t.Errorf("ctl ports printed\n%s\nwant a line matching %s", text, want)
 	}
 
-	exposition, err := h.ctl.Metrics(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fams := parseMetrics(t, []byte(exposition))
+	fams := h.metrics(t)
 	for _, tc := range []struct {
 		name string
 		want float64
@@ -186,5 +189,4 @@ func TestVXLANRemotesOnControlAPI(t *testing.T) {
 	if _, ok := sample(fams, "l2hub_vxlan_remote_sent_datagrams_total", "port", "a", "remote", "127.0.0.2"); ok {
 		t.Error("port a, a tcp port, has a remote VTEP's series")
 	}
-	lintExposition(t, []byte(exposition))
 }

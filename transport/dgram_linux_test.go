@@ -25,17 +25,7 @@ import (
 // past it, is dropped. Those drops must not be silent: every datagram sent
 // is either read or reported by KernelDrops.
 func TestDatagramKernelDropsAreCounted(t *testing.T) {
-	vmAddr := freeUDPAddr(t)
-	h, err := transport.ListenUDP("127.0.0.1:0", vmAddr, 0, 4<<10) // a tiny buffer
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	vm, err := transport.ListenUDP(vmAddr, h.LocalAddr().String(), 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Close()
+	h, vm := listenUDPPair(t, 0, 4<<10, 0) // a tiny buffer
 
 	const sent = 200
 	for i := range sent {
@@ -77,17 +67,7 @@ func TestDatagramKernelDropsAreCounted(t *testing.T) {
 // bad datagram among good ones is reported on its own, without costing the
 // good ones after it.
 func TestDatagramBatchRead(t *testing.T) {
-	vmAddr := freeUDPAddr(t)
-	h, err := transport.ListenUDP("127.0.0.1:0", vmAddr, 1514, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	vm, err := transport.ListenUDP(vmAddr, h.LocalAddr().String(), transport.MaxFrameLimit, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Close()
+	h, vm := listenUDPPair(t, 1514, 0, transport.MaxFrameLimit)
 	sizes := []int{60, 61, 62, 5, 63, 2000, 64}
 	for i, n := range sizes {
 		if err := vm.WriteFrame(transporttest.Frame(0xb2, n, i)); err != nil {
@@ -124,17 +104,7 @@ func TestDatagramBatchRead(t *testing.T) {
 // that carry older counts must not move it back or double it. The kernel's
 // own figure (/proc/net/udp's drops column, read before and after) bounds it.
 func TestDatagramKernelDropsAreCurrent(t *testing.T) {
-	vmAddr := freeUDPAddr(t)
-	h, err := transport.ListenUDP("127.0.0.1:0", vmAddr, 0, 4<<10) // a tiny buffer
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	vm, err := transport.ListenUDP(vmAddr, h.LocalAddr().String(), 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm.Close()
+	h, vm := listenUDPPair(t, 0, 4<<10, 0) // a tiny buffer
 	local := h.LocalAddr().(*net.UDPAddr)
 
 	burstKernelDrops(t, h, local, func(i int) error { return vm.WriteFrame(transporttest.Frame(0xb3, 1000, i)) })

@@ -106,6 +106,19 @@ func (lh *liveHub) waitDetached(t *testing.T, name string) {
 	lh.waitPort(t, name, "peer still attached", func(p hub.PortStatus) bool { return !p.Attached })
 }
 
+// dialVM connects to the "vm" port's listener over network (tcp or unix),
+// as a VM's stream back end does; the connection closes when the test
+// ends.
+func (lh *liveHub) dialVM(t *testing.T, network string) net.Conn {
+	t.Helper()
+	c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // waitPaused waits until the core holds the port's sender back.
 func (lh *liveHub) waitPaused(t *testing.T, name string) {
 	t.Helper()
@@ -182,7 +195,7 @@ func TestEveryTransportThroughHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vmListen.Close()
-	udpVM := freeUDP(t)
+	udpVM := freeUDPAddr(t)
 	specs := []transport.Spec{
 		{Name: "tcp", Transport: transport.TCP, Address: "127.0.0.1:0"},
 		{Name: "unix", Transport: transport.Unix, Address: filepath.Join(dir, "hub.sock")},
@@ -289,10 +302,7 @@ func TestStreamPortLifecycleThroughHub(t *testing.T) {
 			pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
 			var raw net.Conn // the last VM's socket, for bytes no framer sends
 			dial := func() *vmEnd {
-				c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
-				if err != nil {
-					t.Fatal(err)
-				}
+				c := lh.dialVM(t, network)
 				raw = c
 				sc := transport.NewStreamConn(c, 0)
 				t.Cleanup(func() { sc.Close() })
@@ -372,14 +382,7 @@ func TestRestartedVMWaitsForItsOldConnection(t *testing.T) {
 	for _, tr := range []transport.Transport{transport.TCP, transport.Unix} {
 		t.Run(string(tr), func(t *testing.T) {
 			lh, network, peer := vmAndPeer(t, tr)
-			dial := func() net.Conn {
-				c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				return c
-			}
+			dial := func() net.Conn { return lh.dialVM(t, network) }
 			// The old VM sends far more than the peer's pipe and queue
 			// take, in one write (no socket buffer fills), and goes.
 			const old = 1000
@@ -476,14 +479,7 @@ func TestStoppedFrameFreesThePort(t *testing.T) {
 				}
 				defer peer.Close()
 				pv := &vmEnd{name: "peer", io: peer, mac: 0xee}
-				dial := func() net.Conn {
-					c, err := net.Dial(network, lh.runners["vm"].Spec().Address)
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { c.Close() })
-					return c
-				}
+				dial := func() net.Conn { return lh.dialVM(t, network) }
 
 				// Silent between frames for several bounds: still attached.
 				quiet := transport.NewStreamConn(dial(), 0)

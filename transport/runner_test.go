@@ -242,7 +242,7 @@ func TestRunnerClose(t *testing.T) {
 // A datagram runner attaches its socket once; the VM's frames reach it
 // through the real bound address, and QEMUArgs of the runner's spec name it.
 func TestDatagramRunner(t *testing.T) {
-	vmAddr := freeUDP(t)
+	vmAddr := freeUDPAddr(t)
 	r, err := transport.Spec{Name: "d", Transport: transport.UDP, Address: "127.0.0.1:0", Peer: vmAddr}.Open(transport.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -109,17 +109,34 @@ const udpMax = 60000
 
 func udpPair(t *testing.T) *transporttest.Pair {
 	t.Helper()
-	// Each end names the other's address as it binds: the VM's is picked
-	// free first, and another test's socket may take it before the VM
-	// binds it (tests run in parallel across packages): pick again.
-	var hubEnd, vm *transport.DatagramConn
+	hubEnd, vm := listenUDPPair(t, udpMax, 0, transport.MaxFrameLimit)
+	stranger, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stranger.Close() })
+	return &transporttest.Pair{
+		Hub: hubEnd, VM: vm, MaxFrame: udpMax,
+		RawVM:   vm.WriteFrame,
+		Foreign: func(b []byte) error { _, err := stranger.WriteTo(b, hubEnd.LocalAddr()); return err },
+	}
+}
+
+// listenUDPPair binds a udp port's two ends on loopback, each naming the
+// other: the hub's at any free port with frames up to hubMax and a socket
+// buffer of hubBuf (0: the default), the VM's with frames up to vmMax. Both
+// close when the test ends. The VM's address is picked free first, and
+// another test's socket may take it before the VM binds it (tests run in
+// parallel across packages): then it picks again.
+func listenUDPPair(t *testing.T, hubMax, hubBuf, vmMax int) (hubEnd, vm *transport.DatagramConn) {
+	t.Helper()
 	for try := 0; ; try++ {
-		vmAddr := freeUDP(t)
+		vmAddr := freeUDPAddr(t)
 		var err error
-		if hubEnd, err = transport.ListenUDP("127.0.0.1:0", vmAddr, udpMax, 0); err != nil {
+		if hubEnd, err = transport.ListenUDP("127.0.0.1:0", vmAddr, hubMax, hubBuf); err != nil {
 			t.Fatal(err)
 		}
-		vm, err = transport.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), transport.MaxFrameLimit, 0)
+		vm, err = transport.ListenUDP(vmAddr, hubEnd.LocalAddr().String(), vmMax, 0)
 		if err == nil {
 			break
 		}
@@ -128,27 +145,8 @@ func udpPair(t *testing.T) *transporttest.Pair {
 			t.Fatal(err)
 		}
 	}
-	stranger, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hubEnd.Close(); vm.Close(); stranger.Close() })
-	return &transporttest.Pair{
-		Hub: hubEnd, VM: vm, MaxFrame: udpMax,
-		RawVM:   vm.WriteFrame,
-		Foreign: func(b []byte) error { _, err := stranger.WriteTo(b, hubEnd.LocalAddr()); return err },
-	}
-}
-
-// freeUDP returns a loopback UDP address nothing is bound to.
-func freeUDP(t *testing.T) string {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().String()
+	t.Cleanup(func() { hubEnd.Close(); vm.Close() })
+	return hubEnd, vm
 }
 
 func unixgramPair(t *testing.T) *transporttest.Pair {
@@ -167,7 +165,7 @@ func unixgramPair(t *testing.T) *transporttest.Pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { hubEnd.Close(); vm.Close(); stranger.Close() })
+	t.Cleanup(func() { stranger.Close() })
 	return &transporttest.Pair{
 		Hub: hubEnd, VM: vm, MaxFrame: transport.DefaultMaxFrame,
 		RawVM: vm.WriteFrame,

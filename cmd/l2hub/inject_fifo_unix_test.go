@@ -3,14 +3,11 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-
-	"l2hub/control"
 )
 
 // TestInjectNoCaptureFromAFIFO: a named pipe is not read before the hub
@@ -23,15 +20,7 @@ func TestInjectNoCaptureFromAFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	ctl := filepath.Join(dir, "ctl.sock")
-	l, err := control.Listen(ctl, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&control.Server{Target: &dropHub{}}).Serve(ctx, l) }()
-	defer func() { cancel(); <-done }()
+	ctl := serveTarget(t, dir, &dropHub{})
 	wrote := make(chan error, 1)
 	go func() {
 		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)

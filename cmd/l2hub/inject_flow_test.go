@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"l2hub/control"
-	"l2hub/filter"
 	"l2hub/hub"
 )
 
@@ -16,6 +13,7 @@ import (
 // port, b, that drops injected frames from the fourth on for reason, and
 // after the seventh as port-down too when vmLeaves (its VM went away).
 type flowHub struct {
+	injectRoutes
 	reason   hub.DropReason
 	vmLeaves bool
 
@@ -57,13 +55,6 @@ func (h *flowHub) Inject(ctx context.Context, port string, frame []byte) error {
 	_, err := h.InjectFrame(ctx, port, frame)
 	return err
 }
-func (h *flowHub) State(context.Context) (control.State, error)             { return control.State{}, nil }
-func (h *flowHub) Policy(context.Context) (*filter.Description, error)      { return nil, nil }
-func (h *flowHub) Rules(context.Context) (filter.Stats, error)              { return filter.Stats{}, nil }
-func (h *flowHub) ReplacePolicy(context.Context, string, []byte) error      { return nil }
-func (h *flowHub) StartPartition(context.Context, string, [][]string) error { return nil }
-func (h *flowHub) HealPartition(context.Context, string) error              { return nil }
-func (h *flowHub) SetLink(context.Context, string, bool) error              { return nil }
 
 // TestInjectFlowDropsFailUnlessFlood: injected frames the port dropped for
 // flow control make l2hub inject fail, at the recorded timing or a fixed
@@ -89,17 +80,7 @@ func TestInjectFlowDropsFailUnlessFlood(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ctl := filepath.Join(dir, "ctl.sock")
-			l, err := control.Listen(ctl, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				done <- (&control.Server{Target: &flowHub{reason: tc.reason, vmLeaves: tc.vmLeaves}}).Serve(ctx, l)
-			}()
-			defer func() { cancel(); <-done }()
+			ctl := serveTarget(t, dir, &flowHub{reason: tc.reason, vmLeaves: tc.vmLeaves})
 			args := append([]string{"inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl}, tc.args...)
 			stdout, stderr, err := runCmd(t, args...)
 			if !strings.Contains(stdout, "sent 10 frames") {

@@ -28,16 +28,15 @@ import (
 // longer than maxFrame (0: none) as a hub started with a smaller
 // --max-frame does.
 type takeHub struct {
-	control.Target // the routes an injection does not use
-	maxFrame       int
-	mu             sync.Mutex
-	lens           []int
+	injectRoutes
+	maxFrame int
+	mu       sync.Mutex
+	lens     []int
 }
 
 func (h *takeHub) Ports(context.Context) ([]hub.PortStatus, error) {
 	return []hub.PortStatus{{Name: "b", Attached: true}}, nil
 }
-func (h *takeHub) State(context.Context) (control.State, error) { return control.State{}, nil }
 func (h *takeHub) Inject(_ context.Context, port string, frame []byte) error {
 	if h.maxFrame > 0 && len(frame) > h.maxFrame {
 		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), hub.ErrFrameTooLarge)

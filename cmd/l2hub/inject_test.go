@@ -244,10 +244,20 @@ func writeInjectCapture(t *testing.T, dir string, n int) string {
 	return path
 }
 
+// injectRoutes is what the control.Targets of the inject tests share: the
+// zero State (every link up, no partitions) and, nil, the routes an
+// injection does not use.
+type injectRoutes struct {
+	control.Target
+}
+
+func (injectRoutes) State(context.Context) (control.State, error) { return control.State{}, nil }
+
 // dropHub is a control.Target with one attached port, b, that drops what is
 // injected into it: the first frames as queue-full, the rest as port-down
 // when vmLeaves (its VM went away).
 type dropHub struct {
+	injectRoutes
 	mu       sync.Mutex
 	injected int
 	vmLeaves bool
@@ -268,13 +278,6 @@ func (h *dropHub) Inject(context.Context, string, []byte) error {
 	h.injected++
 	return nil
 }
-func (h *dropHub) State(context.Context) (control.State, error)             { return control.State{}, nil }
-func (h *dropHub) Policy(context.Context) (*filter.Description, error)      { return nil, nil }
-func (h *dropHub) Rules(context.Context) (filter.Stats, error)              { return filter.Stats{}, nil }
-func (h *dropHub) ReplacePolicy(context.Context, string, []byte) error      { return nil }
-func (h *dropHub) StartPartition(context.Context, string, [][]string) error { return nil }
-func (h *dropHub) HealPartition(context.Context, string) error              { return nil }
-func (h *dropHub) SetLink(context.Context, string, bool) error              { return nil }
 
 // TestInjectReportsDrops: the frames a port dropped while inject sent,
 // beyond those the hub counts as the injection's own (here none: the
@@ -294,15 +297,7 @@ func TestInjectReportsDrops(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ctl := filepath.Join(dir, "ctl.sock")
-			l, err := control.Listen(ctl, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- (&control.Server{Target: &dropHub{vmLeaves: tc.vmLeaves}}).Serve(ctx, l) }()
-			defer func() { cancel(); <-done }()
+			ctl := serveTarget(t, dir, &dropHub{vmLeaves: tc.vmLeaves})
 			stdout, stderr, err := runCmd(t, "inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl, "--flood")
 			if !strings.Contains(stdout, "sent 10 frames") || !strings.Contains(stderr, tc.warning) {
 				t.Errorf("got stdout %q, stderr %q; want 10 frames sent and the warning %q", stdout, stderr, tc.warning)

@@ -41,8 +41,11 @@ type sideState struct {
 	misaligned bool // a size or framing error: boundaries are unknown from here on
 	pending    *violation
 	// sizing: a proxy-phase record whose size is decided by where it
-	// authenticates (275 or 531 bytes); cut is how many of its frames the
-	// first 275 bytes span, once it has grown past them.
+	// authenticates (275 or 531 bytes). grown: a request (node-a's side
+	// only) that did not authenticate at 275 bytes, read on to 531; cut is
+	// how many of its frames the first 275 bytes span. A response that
+	// does not authenticate at 275 bytes is simply 531 bytes long, so it
+	// never grows.
 	sizing bool
 	grown  bool
 	cut    int
@@ -133,11 +136,14 @@ func (s *session) data(side int, b []byte, frame int) {
 // are read again as the next.
 func (s *session) resize(side int, st *sideState) bool {
 	if st.filled == conformance.RequestRecordLen && !s.authenticates(side, st.buf) {
-		st.size, st.grown, st.cut = conformance.ResponseRecordLen, true, len(st.frames)
+		st.size = conformance.ResponseRecordLen
+		if side == 0 {
+			st.grown, st.cut = true, len(st.frames)
+		}
 		return true
 	}
-	if side == 1 || s.authenticates(side, st.buf) {
-		st.grown = false
+	if st.grown && s.authenticates(side, st.buf) {
+		st.grown = false // a 531-byte request
 	}
 	st.sizing = false
 	return false

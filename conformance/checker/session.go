@@ -250,7 +250,8 @@ func (s *session) end(a *agg) {
 		st := s.sides[side]
 		if st.grown && !pendingSide[side] {
 			// A request that did not authenticate at 275 bytes, still
-			// waiting to be judged at 531.
+			// waiting to be judged at 531 (only node-a's side grows: a
+			// response cut short is the tail below).
 			pl := s.plan(side, st.msgs)
 			n := s.cipher[side].Nonce()
 			a.add(Fail, MUX003, s.conn.subject+fmt.Sprint(side), st.frames[:st.cut], "%s's %s does not authenticate with k_i2r at n=%d..%d: tampered, misaligned or the wrong key", s.by(side, st.frames[:st.cut]...), pl.name, min(n, s.rx[side]), n+maxNonceSkip)

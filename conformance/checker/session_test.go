@@ -314,6 +314,42 @@ func TestProxyRecordSize(t *testing.T) {
 	})
 }
 
+// TestCutRecord: a stream that ends inside a proxy-phase record, the
+// connection still open, is one MUX-001 warning naming the record it ends
+// in. A response that does not authenticate at 275 bytes is the start of a
+// 531-byte one (it is not judged as a request, nor with k_i2r); a request
+// that does not is a 275-byte record that fails (MUX-003), and the bytes
+// after it start the next request.
+func TestCutRecord(t *testing.T) {
+	reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+	for _, n := range []int{200, conformance.RequestRecordLen, 400, conformance.ResponseRecordLen - 1} {
+		t.Run("response-"+itoa(n), func(t *testing.T) {
+			s := newScript(t).handshake().ladder()
+			s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+			s.add(1, s.Response(conformance.ProxyStatusOK, reply)[:n])
+			r := checkFindings(t, s,
+				want{id: MUX001, verdict: Warn, msg: "node-b's stream ends " + itoa(n) + " bytes into response 0 (531 bytes)"},
+				want{id: MUX001, verdict: Warn, msg: "response 1", absent: true},
+				want{id: MUX001, verdict: Fail, absent: true},
+				want{id: MUX003, verdict: Fail, absent: true})
+			if r.Fail != 0 {
+				t.Errorf("got %d failures, want none:\n%s", r.Fail, dump(r))
+			}
+		})
+	}
+	t.Run("tampered-request-then-100", func(t *testing.T) {
+		s := newScript(t).handshake().ladder().request(conformance.ServiceBundle, listReq())
+		bad := s.Request(0, conformance.ServiceBundle, listReq())
+		bad[10] ^= 1
+		next := s.Request(0, conformance.ServiceBundle, listReq())
+		s.add(0, append(bad, next[:100]...))
+		checkFindings(t, s,
+			want{id: MUX003, verdict: Fail, msg: "node-a's request 1 does not authenticate with k_i2r at n=4..7"},
+			want{id: MUX001, verdict: Warn, msg: "node-a's stream ends 100 bytes into request 2 (275 bytes)"},
+			want{id: MUX001, verdict: Fail, absent: true})
+	})
+}
+
 // TestGarbageRecordsSkipped: node-b skips a record that fails to
 // authenticate without advancing its receive nonce (§5.1), however many
 // come in a row, and answers the genuine records after them. The checker,
