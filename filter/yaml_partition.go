@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -10,38 +11,13 @@ import (
 func (w *walker) partition(n *yaml.Node, path string) {
 	ps := PartitionSpec{At: w.pos(n, path)}
 	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"name": func(v *yaml.Node, p string) {
-			ps.NameAt = w.pos(v, p)
-			if s, ok := w.scalar(v, p); ok {
-				if !validName(s) {
-					w.errf(v, p, "%s is not a valid partition name", quote(s))
-					return
-				}
-				ps.Name = s
-			}
-		},
+		"name": func(v *yaml.Node, p string) { w.name(v, p, "partition", &ps.Name, &ps.NameAt) },
 		"groups": func(v *yaml.Node, p string) {
 			ps.GroupsAt = w.pos(v, p)
 			ps.Groups = w.partitionGroups(v, p)
 		},
-		"start": func(v *yaml.Node, p string) {
-			if v.Kind == yaml.MappingNode {
-				ps.StartTrigger = w.trigger(v, p)
-				return
-			}
-			if d, ok := w.duration(v, p); ok {
-				ps.Start = &d
-			}
-		},
-		"end": func(v *yaml.Node, p string) {
-			if v.Kind == yaml.MappingNode {
-				ps.EndTrigger = w.trigger(v, p)
-				return
-			}
-			if d, ok := w.duration(v, p); ok {
-				ps.End = &d
-			}
-		},
+		"start": func(v *yaml.Node, p string) { w.timeOrTrigger(v, p, &ps.Start, &ps.StartTrigger) },
+		"end":   func(v *yaml.Node, p string) { w.timeOrTrigger(v, p, &ps.End, &ps.EndTrigger) },
 		"duration": func(v *yaml.Node, p string) {
 			if d, ok := w.parsed(v, p, parseHold); ok {
 				ps.Duration = d
@@ -52,6 +28,18 @@ func (w *walker) partition(n *yaml.Node, path string) {
 		return
 	}
 	w.spec.Partitions = append(w.spec.Partitions, ps)
+}
+
+// timeOrTrigger reads a partition's start or end: a trigger (a mapping)
+// into *trig, or a policy time into *at.
+func (w *walker) timeOrTrigger(v *yaml.Node, p string, at **time.Duration, trig **TriggerSpec) {
+	if v.Kind == yaml.MappingNode {
+		*trig = w.trigger(v, p)
+		return
+	}
+	if d, ok := w.duration(v, p); ok {
+		*at = &d
+	}
 }
 
 // partitionGroups reads "a|b,c" or a list of groups, each a port, a group
@@ -145,16 +133,7 @@ func (w *walker) trigger(n *yaml.Node, path string) *TriggerSpec {
 func (w *walker) schedule(n *yaml.Node, path string) {
 	ss := ScheduleSpec{Pos: w.pos(n, path)}
 	w.fields(n, path, map[string]func(*yaml.Node, string){
-		"name": func(v *yaml.Node, p string) {
-			ss.NameAt = w.pos(v, p)
-			if s, ok := w.scalar(v, p); ok {
-				if !validName(s) {
-					w.errf(v, p, "%s is not a valid schedule name", quote(s))
-					return
-				}
-				ss.Name = s
-			}
-		},
+		"name": func(v *yaml.Node, p string) { w.name(v, p, "schedule", &ss.Name, &ss.NameAt) },
 		"port": func(v *yaml.Node, p string) {
 			ss.PortAt = w.pos(v, p)
 			if s, ok := w.scalar(v, p); ok {
@@ -184,4 +163,18 @@ func (w *walker) schedule(n *yaml.Node, path string) {
 		return
 	}
 	w.spec.Schedules = append(w.spec.Schedules, ss)
+}
+
+// name reads a partition's or schedule's name (kind says which) into
+// *name, and where it was written into *at: set even when the name is
+// refused, so that Compile knows the front end has said why.
+func (w *walker) name(v *yaml.Node, p, kind string, name *string, at *Pos) {
+	*at = w.pos(v, p)
+	if s, ok := w.scalar(v, p); ok {
+		if !validName(s) {
+			w.errf(v, p, "%s is not a valid %s name", quote(s), kind)
+			return
+		}
+		*name = s
+	}
 }

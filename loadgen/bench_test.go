@@ -514,13 +514,8 @@ func TestSuiteRelatesToDirect(t *testing.T) {
 		Sizes: []int{64}, Ports: []int{2}, Patterns: []Pattern{Unicast}, Duration: 20 * time.Millisecond, Window: 16,
 		Targets: []Target{pipeTarget{}}, Progress: &progress,
 	}
-	rep, err := s.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
+	rep, names := runSuite(t, s)
 	for _, r := range rep.Results {
-		names = append(names, r.Name)
 		if r.Err != "" {
 			t.Errorf("%s: %s", r.Name, r.Err)
 		}
@@ -560,14 +555,7 @@ func TestSuiteFilter(t *testing.T) {
 		Sizes: []int{64, 128}, Ports: []int{2}, Patterns: []Pattern{Unicast}, Duration: 10 * time.Millisecond, Window: 16,
 		Targets: []Target{pipeTarget{}}, Filter: regexp.MustCompile(`pipe/.*/128B`),
 	}
-	rep, err := s.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, r := range rep.Results {
-		names = append(names, r.Name)
-	}
+	_, names := runSuite(t, s)
 	// The baseline of the selected group runs too; the 64-byte group not at all.
 	want := []string{"throughput/direct/tcp/unicast/2p/128B", "throughput/pipe/tcp/unicast/2p/128B"}
 	if !slices.Equal(names, want) {

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -73,13 +72,8 @@ func TestSuiteRunsOpenLoop(t *testing.T) {
 		Sizes: []int{64}, Ports: []int{2}, Patterns: []Pattern{Unicast}, Duration: 20 * time.Millisecond, Window: 16,
 		OpenLoop: true, Targets: []Target{pipeTarget{}},
 	}
-	rep, err := s.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
+	rep, names := runSuite(t, s)
 	for _, r := range rep.Results {
-		names = append(names, r.Name)
 		if r.Scenario.Kind == "open" && r.Scenario.Window != 0 {
 			t.Errorf("%s: window %d, want open loop", r.Name, r.Scenario.Window)
 		}

@@ -176,12 +176,7 @@ func (t *Hub) open(ctx context.Context, sc Scenario) (_ *Net, err error) {
 	}
 	var counters map[string]uint64
 	n.Close = func() error {
-		var errs []error
-		for _, p := range n.Ports {
-			if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
+		errs := []error{closeAll(n.Ports)}
 		errs = append(errs, sess.Stop())
 		counters = sessionCounters(sess)
 		os.RemoveAll(dir)

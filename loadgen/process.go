@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,12 +134,7 @@ func (t *Hub) openProcess(ctx context.Context, sc Scenario, cfg serve.Config, di
 	}
 	var counters map[string]uint64
 	n.Close = func() error {
-		var errs []error
-		for _, p := range n.Ports {
-			if err := p.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
+		errs := []error{closeAll(n.Ports)}
 		if err := stop(); err != nil && !isInterrupted(err) {
 			if s := stderrTail(stderr.String()); s != "" {
 				err = fmt.Errorf("%w: %s", err, s)

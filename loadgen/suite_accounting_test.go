@@ -127,6 +127,21 @@ func TestCombineTakesMediansPerPercentile(t *testing.T) {
 	}
 }
 
+// runSuite runs s, failing the test if it cannot, and returns its report
+// and the names of its results in the order they ran.
+func runSuite(t *testing.T, s *Suite) (*Report, []string) {
+	t.Helper()
+	rep, err := s.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rep.Results {
+		names = append(names, r.Name)
+	}
+	return rep, names
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -217,13 +232,8 @@ func TestScenariosListsWhatRuns(t *testing.T) {
 func TestOddPortsBroadcastHasNoErrorRow(t *testing.T) {
 	s := &Suite{Sizes: []int{64}, Ports: []int{3}, Patterns: []Pattern{Broadcast}, Duration: 10 * time.Millisecond,
 		Window: 16, Targets: []Target{&bus{}}}
-	rep, err := s.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
+	rep, names := runSuite(t, s)
 	for _, r := range rep.Results {
-		names = append(names, r.Name)
 		if r.Err != "" {
 			t.Errorf("%s: %s", r.Name, r.Err)
 		}
