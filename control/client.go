@@ -219,7 +219,7 @@ func (c *Client) send(hc *http.Client, req *http.Request, out any, hdr *http.Hea
 	if resp.StatusCode != http.StatusOK {
 		var e ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Error, Frames: e.Frames}
+			return &Error{Status: resp.StatusCode, Code: e.Code, Message: e.Error, Frames: e.Frames, Dropped: e.Dropped}
 		}
 		return &Error{Status: resp.StatusCode, Message: fmt.Sprintf("control API: %s: %s", resp.Status, strings.TrimSpace(string(data)))}
 	}
@@ -247,6 +247,9 @@ type Error struct {
 	Code    string
 	Message string
 	Frames  *int // an injection the hub ended at a frame it refused: the frames it took before it
+	// Dropped, with ErrInjectDropped, counts by reason the injected frames
+	// the port dropped (ErrorResponse.Dropped).
+	Dropped map[string]int
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -45,6 +45,17 @@ type injectError struct {
 func (e *injectError) Error() string { return e.err.Error() }
 func (e *injectError) Unwrap() error { return e.err }
 
+// dropError is an injection read to its end whose frames the port dropped
+// for flow control (it wraps ErrInjectDropped): its answer carries the
+// drops by reason as ErrorResponse.Dropped, beside the words.
+type dropError struct {
+	err     error
+	dropped map[string]int
+}
+
+func (e *dropError) Error() string { return e.err.Error() }
+func (e *dropError) Unwrap() error { return e.err }
+
 // hasPort refuses a port the target does not have, before an injection
 // stream is read: a client pacing its frames hears of a typo at once, not
 // when its first frame is due.
@@ -227,8 +238,8 @@ func injectDone(res InjectResponse, dropped map[hub.DropReason]int) (any, error)
 	if lost == 0 || dropped[hub.DropDown] > 0 {
 		return res, nil
 	}
-	return nil, fmt.Errorf("inject into %s: %d of the %d frames sent were %w (%s)",
-		yamlfile.Quote(res.Port), lost, res.Frames, ErrInjectDropped, strings.Join(reasons, "; "))
+	return nil, &dropError{fmt.Errorf("inject into %s: %d of the %d frames sent were %w (%s)",
+		yamlfile.Quote(res.Port), lost, res.Frames, ErrInjectDropped, strings.Join(reasons, "; ")), res.Dropped}
 }
 
 // flowDropWhy says what each flow-control drop of an injected frame means.

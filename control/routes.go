@@ -35,6 +35,10 @@ type ErrorResponse struct {
 	// Frames, on an injection the hub ended at a frame it refused, is how
 	// many frames it took before that one.
 	Frames *int `json:"frames,omitempty"`
+	// Dropped, on an injection whose frames the port dropped for flow
+	// control (CodeDropped), counts the frames it dropped by reason, as
+	// InjectResponse.Dropped does on a success.
+	Dropped map[string]int `json:"dropped,omitempty"`
 }
 
 // The codes of ErrorResponse, and the errors they stand for (Error.Is).
@@ -319,6 +323,9 @@ func (s *Server) json(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 			answer := ErrorResponse{Error: err.Error(), Code: code}
 			if ie, ok := errors.AsType[*injectError](err); ok {
 				answer.Frames = &ie.took
+			}
+			if de, ok := errors.AsType[*dropError](err); ok {
+				answer.Dropped = de.dropped
 			}
 			if s.beforeError != nil {
 				s.beforeError()

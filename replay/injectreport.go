@@ -50,6 +50,9 @@ type InjectReport struct {
 	// frames the port dropped rather than queue for its VM, as the hub
 	// answered (InjectInto).
 	Dropped map[string]int `json:"dropped,omitempty"`
+	// flowDropped: Dropped came with the hub's ErrInjectDropped, whose
+	// words say them (InjectInto returns it), so Warnings does not.
+	flowDropped bool
 	// Cut counts the frames sent from records cut short (a snaplen: the
 	// record's length on the wire is more than the bytes it holds). They
 	// went at their length on the wire, the missing bytes zero, as replay
@@ -125,7 +128,7 @@ func (r *InjectReport) Warnings() []string {
 		}
 		ws = append(ws, w)
 	}
-	if n := dropTotal(r.Dropped); n > 0 {
+	if n := dropTotal(r.Dropped); n > 0 && !r.flowDropped {
 		ws = append(ws, fmt.Sprintf("the port dropped %d of the frames sent rather than queue %s for its VM: %s",
 			n, plural(n, "it", "them"), dropList(r.Dropped)))
 	}

@@ -69,6 +69,12 @@ func InjectInto(ctx context.Context, c *control.Client, port string, cfg InjectC
 	if herr == nil && rep != nil && len(res.Dropped) > 0 {
 		rep.Dropped = res.Dropped // the hub's count of the injected frames the port dropped
 	}
+	if he, ok := errors.AsType[*control.Error](herr); ok && rep != nil && len(he.Dropped) > 0 && errors.Is(herr, control.ErrInjectDropped) {
+		// The same count, in the hub's answer that some were dropped for
+		// flow control: that error says them (a flood's caller warns of
+		// it), the report keeps them for --json.
+		rep.Dropped, rep.flowDropped = he.Dropped, true
+	}
 	if rep != nil && report != nil {
 		report(rep)
 	}

@@ -56,7 +56,7 @@ nothing while the VM reads; frames the port drops for flow control all the
 same (stalled, queue-full, backlog-full) make the command fail, except when
 flooding (--flood, --speed 0): as fast as possible into a port that
 tail-drops (overflow: drop) or whose VM stalls is a lossy flood, and they
-are a warning, in the hub's words only: --json then has no dropped.`,
+are a warning, in the hub's words (--json: dropped, as always).`,
 		Example: `  l2hub inject handshake.pcapng --into b --from a
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12

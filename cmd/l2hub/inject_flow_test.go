@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
 
 	"l2hub/hub"
+	"l2hub/replay"
 )
 
 // flowHub is a control.Target and control.InjectFlow with one attached
@@ -93,5 +96,27 @@ func TestInjectFlowDropsFailUnlessFlood(t *testing.T) {
 				t.Errorf("got error %v, want %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// TestInjectLossyFloodJSONCountsTheDrops: a lossy flood, which only warns
+// of its drops, still counts them in its --json report, and warns of them
+// once, in the hub's words.
+func TestInjectLossyFloodJSONCountsTheDrops(t *testing.T) {
+	dir := t.TempDir()
+	ctl := serveTarget(t, dir, &flowHub{reason: hub.DropQueueFull})
+	stdout, stderr, err := runCmd(t, "inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl, "--flood", "--json")
+	if err != nil {
+		t.Fatalf("inject --flood --json: %v\n%s", err, stderr)
+	}
+	var rep replay.InjectReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("inject --json: %v\n%s", err, stdout)
+	}
+	if want := map[string]int{"queue-full": 7}; rep.Frames != 10 || !maps.Equal(rep.Dropped, want) {
+		t.Errorf("got %d frames sent, dropped %v; want 10, %v", rep.Frames, rep.Dropped, want)
+	}
+	if n := strings.Count(stderr, "queue-full"); n != 1 || !strings.Contains(stderr, "for flow control (queue-full=7: ") {
+		t.Errorf("got stderr %q, want one warning of the 7 frames dropped as queue-full, in the hub's words", stderr)
 	}
 }
