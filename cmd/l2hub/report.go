@@ -95,22 +95,7 @@ replay does; so does one cut short (a killed writer), unless
 			if err != nil {
 				return err
 			}
-			if out == "-" {
-				err = m.WriteHTML(stdout)
-			} else {
-				// -o /dev/stdout: the page is standard output, and what
-				// was written goes with the warnings.
-				said := stdout
-				if report.WritesInPlace(out) {
-					said = cmd.ErrOrStderr()
-				}
-				var size int
-				if size, err = m.WriteFile(out); err == nil {
-					fmt.Fprintf(said, "wrote %s (%d bytes): ", out, size)
-					err = m.WriteSummary(said)
-				}
-			}
-			if err != nil {
+			if err := m.Write(out, stdout, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			for _, w := range m.Warnings {
