@@ -21,9 +21,9 @@
 // started (SIGTERM, then SIGKILL after a grace period), even when
 // interrupted, and on Linux even when the runner is killed (a watchdog per
 // VM, the running binary re-executed in a hidden mode, kills the VM's
-// process group: see vm_linux.go); and writes the run directory: console logs, lab.log, hub.log,
-// capture.pcapng, check.txt, summary.json, summary.txt, junit.xml and
-// report.html (package report: the run as a timeline page). The files
+// process group: see vm_linux.go); and writes the run directory: console
+// logs, lab.log, hub.log, capture.pcapng, check.txt, check.json,
+// summary.json, summary.txt, junit.xml and report.html (package report: the run as a timeline page). The files
 // written at the end are written whole or not at all; a log that stops
 // early (a full disk) stops at its first failed write, and the run says
 // where (FileError, files.go); a pass without summary.json or junit.xml is
