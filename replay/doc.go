@@ -83,8 +83,10 @@
 // cutread.go, result.go, summary.go and notes.go (what a replay did and
 // says). The `l2hub replay` front end: job.go, jobpolicy.go, jobreport.go,
 // flags.go. Injection: inject.go, pacing.go, injectreport.go, rewrite.go,
-// live.go (InjectInto, and ParsePacing and ParseRate for its flags).
-// errors.go holds the sentinel errors.
+// live.go (InjectInto, and ParsePacing and ParseRate for its flags),
+// injectrun.go (RunInject: `l2hub inject`'s verdict, which drops fail it
+// and which only warn, and CheckInjectCapture). errors.go holds the
+// sentinel errors.
 //
 // Imports: hub (the core, the clock, the driver), filter (a Policy's
 // counters), capture, packet (the rewriter reads headers with it), control
