@@ -73,3 +73,12 @@ func Repair(path string) (RepairReport, error) {
 		rep.Packets++
 	}
 }
+
+// String says what Repair did to the file, as `l2hub capture repair`
+// prints it after the file's name.
+func (r RepairReport) String() string {
+	if r.Trimmed() {
+		return fmt.Sprintf("trimmed a cut last block (%d bytes); %d whole frames, %d bytes", r.Size-r.Kept, r.Packets, r.Kept)
+	}
+	return fmt.Sprintf("nothing to repair; %d whole frames", r.Packets)
+}

@@ -196,3 +196,19 @@ func TestRepairRefusesAWrongLength(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairReportString: what capture repair says of a file it trimmed
+// and of one it left as it was.
+func TestRepairReportString(t *testing.T) {
+	for _, tt := range []struct {
+		r    RepairReport
+		want string
+	}{
+		{RepairReport{Packets: 3, Size: 250, Kept: 200}, "trimmed a cut last block (50 bytes); 3 whole frames, 200 bytes"},
+		{RepairReport{Packets: 3, Size: 200, Kept: 200}, "nothing to repair; 3 whole frames"},
+	} {
+		if got := tt.r.String(); got != tt.want {
+			t.Errorf("got %+v.String() = %q, want %q", tt.r, got, tt.want)
+		}
+	}
+}

@@ -101,8 +101,10 @@
 // reads nothing, so it would not see the client go), and answers 409
 // (CodeDropped) when the port dropped injected frames for flow control all
 // the same. The client
-// streams an injection with keepalives (Client.InjectStream) and formats
-// what ctl prints (WritePorts). Client is the Go API for programs and tests
+// streams an injection with keepalives (Client.InjectStream), explains a
+// hub's refusal (Client.Explain), reads a policy to send (ReadPolicyFile)
+// and formats what ctl prints (WritePorts; NewPortsDocument and
+// NewRulesDocument for --json). Client is the Go API for programs and tests
 // that drive a hub (see its example). Server and Client are safe for
 // concurrent use.
 //

@@ -5,9 +5,11 @@
 // ends, the YAML file (Load, Parse; ParseSpec) and the quick-test flags
 // (Flags), both write a Spec, the policy as written with every value parsed
 // and every name checked; Compile turns a Spec into a Policy, applying the
-// impairments' defaults (spec.go, the one place they are written) and
-// checking what needs more than one value. Errors name file:line:col and
-// field (internal/yamlfile). Users read POLICY.md.
+// impairments' defaults (spec.go, the one place they are applied; the rate
+// limiter's two values are named in build.go) and checking what needs more
+// than one value (spec.go, with spec_match.go for a rule's match and
+// spec_partition.go for partitions and link schedules). Errors name
+// file:line:col and field (internal/yamlfile). Users read POLICY.md.
 //
 // Determinism (DESIGN.md D1). Every random draw comes from a stream keyed by
 // (seed, from-port name, to-port name, rule name), hashed with SHA-256 into a

@@ -15,10 +15,12 @@
 // destination's egress queue, a single-producer single-consumer ring that
 // the destination's writer drains into its transport. Counters are atomics,
 // readable at any time. Run fires the timers (delayed frames, stall checks).
-// The live hub logs a peer's attach and detach after letting go of its
-// lock, in the order they happened, so a log writer that blocks holds the
-// goroutine logging, not the frames; what the core logs (a MAC move, a
-// stall) it logs on the loop, so a live run's log must not block.
+// The live hub logs after letting go of its lock, in the order things
+// happened: a peer's attach and detach, and what the core logs (a MAC
+// move, a stall), each by the goroutine whose work logged it (a Do that
+// ran the timers due logs what they logged; Run hands its own to a
+// goroutine and fires the next timers), so a log writer that blocks holds
+// that goroutine, never the frames or the timers.
 //
 // Flow control. No frame is lost that the policy did not drop, as long as
 // every receiver reads: a queue at its high-water mark holds the frame and

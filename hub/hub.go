@@ -159,7 +159,14 @@ func (h *Hub) Run(ctx context.Context) error {
 			dl = time.Time{}
 		}
 		h.armed = dl
-		h.unlock(waiting)
+		kept := len(h.later) > waiting
+		h.mu.Unlock()
+		if kept {
+			// Run does not wait for the log (a stall it found): a writer
+			// that blocks would hold every port's timers, among them the
+			// stall checks that free the senders a stuck port holds back.
+			go h.flushLog()
+		}
 		if ok {
 			timer.Reset(dl.Sub(h.cfg.Clock.Now()))
 		}
@@ -269,8 +276,10 @@ func (h *Hub) lock() (waiting int) {
 // unlock lets go of mu, then logs what the caller kept to log meanwhile
 // (by logLater, or the core's logs through deferredLog), if it did: not
 // the records others kept, so that a log writer that blocks holds the
-// goroutines that logged, and no other. Where nothing was kept, as on
-// almost every frame, it costs no more than the unlock.
+// goroutines that logged, and no other (Run, which fires every port's
+// timers, does not wait for its own: it hands them to a goroutine). Where
+// nothing was kept, as on almost every frame, it costs no more than the
+// unlock.
 func (h *Hub) unlock(waiting int) {
 	kept := len(h.later) > waiting
 	h.mu.Unlock()

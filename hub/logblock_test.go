@@ -2,6 +2,8 @@ package hub_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -145,4 +147,53 @@ func TestBlockedLogOfAMACMoveHoldsNoFrames(t *testing.T) {
 	waitFor(t, func() bool {
 		return strings.Contains(w.String(), "MAC 02:00:00:00:00:0a seen on port a, then on port b")
 	})
+}
+
+// TestBlockedLogHoldsNoTimers: what the core logs as Run fires its timers
+// (here b's stall) is written without holding Run, so a log writer that
+// blocks does not stop the timers of every other port: c's stall check,
+// the only thing left to free a sender that c holds back, still fires.
+// (The test reads the ports' counters, not Ports: a Do runs the timers
+// due, and would log what they log itself.)
+func TestBlockedLogHoldsNoTimers(t *testing.T) {
+	const stall = time.Second
+	w := &gatedWriter{}
+	clock := hub.NewVirtualClock(hub.DefaultEpoch)
+	driver := &hub.Driver{Clock: clock} // fires Run's timer; the core's timers are Run's to fire
+	h, ios := startHub(t, hub.Config{Mode: hub.ModeSwitch, Clock: clock, Stall: stall, QueueLen: 4,
+		Logger: slog.New(slog.NewTextHandler(w, nil))}, "a", "b", "c")
+	t.Cleanup(w.open) // before the hub stops, whatever failed
+	ios["b"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macB, "b is here")
+	ios["c"].fromPeer <- hubtest.Frame(hubtest.Broadcast, macC, "c is here")
+	for _, p := range []string{"a", "a", "b", "c"} {
+		recv(t, ios[p])
+	}
+	ctx := context.Background()
+	a, b, c := h.Stats(ctx, "a"), h.Stats(ctx, "b"), h.Stats(ctx, "c")
+	// fill sends a's frames to dst, whose peer stops reading, until dst
+	// holds a back.
+	fill := func(dst string, mac [6]byte) {
+		ios[dst].setReading(false)
+		paused := a.Pauses.Load()
+		for i := 0; a.Pauses.Load() == paused; i++ {
+			ios["a"].fromPeer <- hubtest.Frame(mac, macA, fmt.Sprint("to ", dst, i))
+			waitFor(t, func() bool { return len(ios["a"].fromPeer) == 0 || a.Pauses.Load() > paused })
+		}
+	}
+	fill("b", macB)
+	w.shut()
+	// Time passes until Run finds b stalled and logs it, into the shut
+	// writer; then until it finds c stalled: only Run can, a is paused and
+	// nothing else comes.
+	stalled := func(p *hub.PortStats) func() bool {
+		return func() bool { driver.AdvanceTo(clock.Now().Add(stall/4), nil); return p.Stalls.Load() == 1 }
+	}
+	waitFor(t, stalled(b))
+	fill("c", macC)
+	waitFor(t, stalled(c))
+	if out := w.String(); strings.Contains(out, "port stalled") {
+		t.Fatalf("a stall was logged through a shut writer:\n%s", out)
+	}
+	w.open()
+	waitFor(t, func() bool { return strings.Count(w.String(), "port stalled") == 2 })
 }

@@ -21,9 +21,9 @@
 // started (SIGTERM, then SIGKILL after a grace period), even when
 // interrupted, and on Linux even when the runner is killed (a watchdog per
 // VM, the running binary re-executed in a hidden mode, kills the VM's
-// process group: see vm_linux.go); and writes the run directory: console logs, lab.log, hub.log,
-// capture.pcapng, check.txt, summary.json, summary.txt, junit.xml and
-// report.html (package report: the run as a timeline page). The files
+// process group: see vm_linux.go); and writes the run directory: console
+// logs, lab.log, hub.log, capture.pcapng, check.txt, check.json,
+// summary.json, summary.txt, junit.xml and report.html (package report: the run as a timeline page). The files
 // written at the end are written whole or not at all; a log that stops
 // early (a full disk) stops at its first failed write, and the run says
 // where (FileError, files.go); a pass without summary.json or junit.xml is
@@ -48,7 +48,8 @@
 // runner (Run, its loop), with runhub.go (the hub), runqemu.go and vm*.go
 // (the VMs' QEMU), console.go and inbox.go (their consoles), wire.go (the
 // wire hint), files.go, summary.go and junit.go (the run directory's
-// files); repeat.go is Repeat.
+// files); repeat.go is Repeat; command.go is `l2hub lab` after its flags
+// (Command: its arguments checked, the runs and their Verdict).
 //
 // Imports: serve (the hub), control (its client and address syntax),
 // transport (the VMs' port specs), filter (the run's seed), capture,

@@ -10,7 +10,8 @@
 // mcast back end (Mcast), or l2hub itself (Hub: a serve.Session in this
 // process, so that the real serve path is measured). Run measures one scenario; a Suite
 // runs a matrix of them and relates each to the direct pair measured in the
-// same run.
+// same run. Report.Evaluate judges the performance targets, and
+// Report.Verdict says whether the run fails (FailOn, bench --fail-on).
 //
 // Send times are read from the process's monotonic clock, so the generators
 // and every VM end they drive live in one process (which also holds the

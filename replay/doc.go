@@ -74,14 +74,19 @@
 // Where things are. Offline replay: replay.go (Config, Open, Replayer),
 // input.go (inputs read as streams, merged by time), header.go (l2hub
 // section headers), channels.go (where frames come from, which port each
-// feeds), links.go, owners.go (who sent a foreign frame), run.go (Run),
-// ingress.go (a record made an ingress event), edits.go, policies.go,
-// switches.go and peers.go (what a run's capture records besides frames,
-// made again), coverage.go and records.go (what the inputs lack),
+// feeds), links.go (a foreign pcapng's interfaces, across its sections),
+// owners.go (who sent a foreign frame), run.go (Run), ingress.go (a record
+// made an ingress event), edits.go, switches.go and peers.go (what a run's
+// capture records besides frames, made again), policies.go (the run's
+// policies over time, which say what is a what-if), coverage.go and
+// records.go (what the inputs lack),
 // cutread.go, result.go, summary.go and notes.go (what a replay did and
 // says). The `l2hub replay` front end: job.go, jobpolicy.go, jobreport.go,
 // flags.go. Injection: inject.go, pacing.go, injectreport.go, rewrite.go,
-// live.go (InjectInto).
+// live.go (InjectInto, and ParsePacing and ParseRate for its flags),
+// injectrun.go (RunInject: `l2hub inject`'s verdict, which drops fail it
+// and which only warn, and CheckInjectCapture). errors.go holds the
+// sentinel errors.
 //
 // Imports: hub (the core, the clock, the driver), filter (a Policy's
 // counters), capture, packet (the rewriter reads headers with it), control

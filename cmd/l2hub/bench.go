@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,13 +21,6 @@ type benchFlags struct {
 	cpuprofile, memprofile string
 	failOn                 string
 }
-
-// The values of bench --fail-on.
-const (
-	failOnLoss    = "loss"
-	failOnTargets = "targets"
-	failOnNone    = "none"
-)
 
 func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f benchFlags
@@ -86,16 +78,15 @@ interrupt (--fail-on none). The table or JSON is written first in every case.`,
 	fl.BoolVar(&f.process, "hub-process", false, "run each l2hub target as l2hub serve in a process of its own, as beside QEMU, rather than in the generator's (whose VMs then share no Go scheduler with the hub); CPU/frame counts both processes")
 	fl.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole run to `file` (go tool pprof)")
 	fl.StringVar(&f.memprofile, "memprofile", "", "write an allocation profile at the end to `file`")
-	fl.StringVar(&f.failOn, "fail-on", failOnLoss, "exit 1 when `what` fails: loss (a frame lost in, or an error of, an overflow: pause scenario; udp's loss is not judged), targets (any measured target), none")
+	fl.StringVar(&f.failOn, "fail-on", string(loadgen.FailOnLoss), "exit 1 when `what` fails: loss (a frame lost in, or an error of, an overflow: pause scenario; udp's loss is not judged), targets (any measured target), none")
 	return cmd
 }
 
 func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) error {
 	f.Progress = stderr
-	switch f.failOn {
-	case failOnLoss, failOnTargets, failOnNone:
-	default:
-		return fmt.Errorf("--fail-on %q: want %s, %s or %s", f.failOn, failOnLoss, failOnTargets, failOnNone)
+	failOn, err := loadgen.ParseFailOn(f.failOn)
+	if err != nil {
+		return err
 	}
 	if f.process {
 		exe, err := os.Executable()
@@ -125,22 +116,5 @@ func (f *benchFlags) runBench(cmd *cobra.Command, stdout, stderr io.Writer) erro
 	if f.json {
 		write = rep.WriteJSON
 	}
-	return errors.Join(write(stdout), err, failed(rep, f.failOn))
-}
-
-// failed returns the error bench exits with when the report's checks
-// that --fail-on names did not all pass, or nil.
-func failed(rep *loadgen.Report, failOn string) error {
-	if failOn == failOnNone {
-		return nil
-	}
-	bad := rep.Failed(failOn == failOnTargets)
-	if len(bad) == 0 {
-		return nil
-	}
-	msg := make([]string, len(bad))
-	for i, c := range bad {
-		msg[i] = c.Target + ": " + c.Got
-	}
-	return fmt.Errorf("%d target(s) failed (--fail-on %s):\n  %s", len(bad), failOn, strings.Join(msg, "\n  "))
+	return errors.Join(write(stdout), err, rep.Verdict(failOn))
 }

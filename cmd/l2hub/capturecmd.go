@@ -39,10 +39,8 @@ hub is still writing.`,
 				switch {
 				case err != nil:
 					errs = append(errs, err)
-				case rep.Trimmed():
-					fmt.Fprintf(stdout, "%s: trimmed a cut last block (%d bytes); %d whole frames, %d bytes\n", path, rep.Size-rep.Kept, rep.Packets, rep.Kept)
 				default:
-					fmt.Fprintf(stdout, "%s: nothing to repair; %d whole frames\n", path, rep.Packets)
+					fmt.Fprintf(stdout, "%s: %s\n", path, rep)
 				}
 			}
 			return errors.Join(errs...)

@@ -4,19 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
 	"l2hub/filter"
-	"l2hub/hub"
 )
 
 // controlForms is what the --control flag of the commands that dial the
@@ -64,7 +58,7 @@ every user sees in ps).`,
 	// sub is one ctl subcommand: run gets the client and the arguments.
 	sub := func(use, short string, args cobra.PositionalArgs, run func(ctx context.Context, cl *control.Client, args []string) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(cmd *cobra.Command, a []string) error {
-			return explain(cmd.Context(), c, run(cmd.Context(), c, a))
+			return c.Explain(cmd.Context(), run(cmd.Context(), c, a))
 		}}
 	}
 	printJSON := func(raw json.RawMessage, err error) error {
@@ -89,7 +83,7 @@ every user sees in ps).`,
 				return err
 			}
 			if portsJSON {
-				return writeJSON(stdout, portsDocument(ports))
+				return writeJSON(stdout, control.NewPortsDocument(ports))
 			}
 			return control.WritePorts(stdout, ports)
 		})
@@ -105,7 +99,7 @@ every user sees in ps).`,
 				return fmt.Errorf("rules: %w", err)
 			}
 			if rulesJSON {
-				return writeJSON(stdout, rulesDocument(st))
+				return writeJSON(stdout, control.NewRulesDocument(st))
 			}
 			return control.WriteRules(stdout, st)
 		})
@@ -149,10 +143,10 @@ more. It lasts until healed.`
 		wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 		func(ctx context.Context, cl *control.Client, args []string) error {
 			name := args[0]
-			read := func() ([]byte, error) { return readPolicyFile(args[0]) }
+			read := func() ([]byte, error) { return control.ReadPolicyFile(args[0]) }
 			if name == "-" {
 				name = "standard input"
-				read = func() ([]byte, error) { return readPolicy(setPolicy.InOrStdin(), name) }
+				read = func() ([]byte, error) { return control.ReadPolicySource(setPolicy.InOrStdin(), name) }
 			}
 			src, err := control.ReadContext(ctx, read)
 			if err != nil {
@@ -197,90 +191,4 @@ more. It lasts until healed.`
 			}),
 	)
 	return cmd
-}
-
-// rulesDocument is what ctl rules --json prints: the policy's counters in
-// the shape serve's summary and replay --json give them.
-func rulesDocument(st filter.Stats) any {
-	return struct {
-		Schema int `json:"schema"`
-		control.PolicyCounters
-	}{control.Schema, control.NewPolicyCounters(&st)}
-}
-
-// portsDocument is what ctl ports --json prints: the ports, each as the
-// control API gives it, but for the current pause's length, which is
-// paused_for_ns as every duration l2hub prints is suffixed with its unit
-// (stats.paused_ns beside it).
-func portsDocument(ports []control.PortStatus) any {
-	type flow struct {
-		hub.FlowStatus
-		PausedFor time.Duration `json:"paused_for_ns,omitempty"`
-		// Unsuffixed is nil, and hides hub.FlowStatus's own paused_for:
-		// a field of a struct hides one of the same name in a struct it
-		// embeds.
-		Unsuffixed *struct{} `json:"paused_for,omitempty"`
-	}
-	type port struct {
-		control.PortStatus
-		Flow flow `json:"flow"` // hides control.PortStatus's
-	}
-	doc := struct {
-		Schema int    `json:"schema"`
-		Ports  []port `json:"ports"`
-	}{Schema: control.Schema, Ports: make([]port, len(ports))}
-	for i, p := range ports {
-		doc.Ports[i] = port{PortStatus: p, Flow: flow{FlowStatus: p.Flow, PausedFor: p.Flow.PausedFor}}
-	}
-	return doc
-}
-
-// readPolicyFile reads a policy file for set-policy: at most
-// control.MaxPolicyBytes, as the hub takes (a larger one, or a device that
-// never ends, is refused after one byte more), under a name the hub takes.
-func readPolicyFile(name string) ([]byte, error) {
-	if err := control.CheckPolicyName(name); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readPolicy(f, name)
-}
-
-// readPolicy reads a policy for set-policy from r (the file name, or
-// standard input): at most control.MaxPolicyBytes, as the hub takes.
-func readPolicy(r io.Reader, name string) ([]byte, error) {
-	src, err := io.ReadAll(io.LimitReader(r, control.MaxPolicyBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(src) > control.MaxPolicyBytes {
-		return nil, fmt.Errorf("policy %s is larger than %d bytes", name, control.MaxPolicyBytes)
-	}
-	return src, nil
-}
-
-// explain adds to a hub's refusal what the user can do about it: the token
-// flags for a missing or wrong token, the hub's ports for one it does not
-// have.
-func explain(ctx context.Context, c *control.Client, err error) error {
-	var herr *control.Error
-	switch {
-	case !errors.As(err, &herr):
-		return err
-	case herr.Status == http.StatusUnauthorized:
-		return fmt.Errorf("%w (give the hub's token: --control-token-file FILE or $%s)", err, control.TokenEnv)
-	case errors.Is(err, hub.ErrNoPort):
-		if ports, perr := c.Ports(ctx); perr == nil {
-			names := make([]string, len(ports))
-			for i, p := range ports {
-				names[i] = p.Name
-			}
-			return fmt.Errorf("%w (ports: %s)", err, strings.Join(names, ", "))
-		}
-	}
-	return err
 }

@@ -5,10 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 
-	"l2hub/control"
 	"l2hub/internal/unixhttp"
 )
 
@@ -21,19 +19,6 @@ func TestCtlLinkRefusesAnotherState(t *testing.T) {
 	err := run(context.Background(), []string{"ctl", "--control", sock, "link", "a", "sideways"}, io.Discard, io.Discard)
 	if want := `link state "sideways": want up or down`; err == nil || err.Error() != want {
 		t.Errorf("got ctl link a sideways = %v, want %s", err, want)
-	}
-}
-
-// TestReadPolicyBound: set-policy takes a policy of exactly
-// control.MaxPolicyBytes, as the hub does, and refuses one byte more.
-func TestReadPolicyBound(t *testing.T) {
-	src := bytes.Repeat([]byte("#"), control.MaxPolicyBytes)
-	if got, err := readPolicy(bytes.NewReader(src), "p.yaml"); err != nil || len(got) != len(src) {
-		t.Errorf("got readPolicy(%d bytes) = %d bytes, %v; want them all", len(src), len(got), err)
-	}
-	src = append(src, '\n')
-	if _, err := readPolicy(bytes.NewReader(src), "p.yaml"); err == nil || !strings.Contains(err.Error(), "policy p.yaml is larger than") {
-		t.Errorf("got readPolicy(%d bytes) = %v, want it refused as larger than the bound", len(src), err)
 	}
 }
 

@@ -54,7 +54,7 @@ further: add puts the rule last, or before the rule --before names.`,
 				}
 				d, err := send(cmd.Context(), args[0], src)
 				if err != nil {
-					return explain(cmd.Context(), client(), source.Where(err, args[0]))
+					return client().Explain(cmd.Context(), source.Where(err, args[0]))
 				}
 				fmt.Fprintf(stdout, "rule %s %s: %s\n", d.Name, verb, d)
 				return nil
@@ -80,7 +80,7 @@ further: add puts the rule last, or before the rule --before names.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := client().RemoveRule(cmd.Context(), args[0])
 			if err != nil {
-				return explain(cmd.Context(), client(), err)
+				return client().Explain(cmd.Context(), err)
 			}
 			c := d.Counters
 			fmt.Fprintf(stdout, "rule %s removed (matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d)\n",

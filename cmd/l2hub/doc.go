@@ -4,9 +4,9 @@
 //
 // The command is flag parsing and wiring only: each subcommand turns its
 // flags into the typed API of the package that does the work, serve.Run
-// (serve), loadgen.Options (bench), replay.Job (replay), replay.InjectInto
+// (serve), loadgen.Options (bench), replay.Job (replay), replay.RunInject
 // (inject), control.Client (ctl), checker.CheckFiles (check),
-// capture.Repair (capture repair), lab.Repeat (lab), report.Build
+// capture.Repair (capture repair), lab.Command (lab), report.Build
 // (report), ready.WaitFor (wait), wireshark.Install (wireshark-plugin).
 // run(ctx, args, stdout, stderr) is the whole command minus the process, so
 // tests drive it end to end; runProcess adds the process's part
@@ -15,7 +15,7 @@
 //
 // Imports: serve, loadgen, replay, control, conformance/checker, capture,
 // lab, report, wireshark and internal/ready (the subcommands' packages),
-// filter (the rule types ctl shows), hub (ErrNoPort, which ctl explains),
+// filter (the rule types ctl shows),
 // transport/netstack (LogTo, which puts gVisor's log into serve's),
 // internal/procctl (signals and the console), internal/logq (serve's
 // stderr, a queue that never holds the hub), internal/progress and

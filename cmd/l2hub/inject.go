@@ -1,14 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/capture"
 	"l2hub/control"
 	"l2hub/replay"
 )
@@ -82,81 +79,24 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	}
 	// A capture that cannot be read is said before the hub is asked about
 	// the port, and with no report of nothing sent.
-	if err := checkCapture(path); err != nil {
+	if err := replay.CheckInjectCapture(path); err != nil {
 		return err
 	}
 	token, err := f.Token.TokenContext(cmd.Context())
 	if err != nil {
 		return err
 	}
-	var truncated, stopped *replay.InputError
-	show := func(rep *replay.InjectReport) {
-		if f.JSON {
-			writeJSON(stdout, struct {
-				Schema int `json:"schema"` // control.Schema, as every --json document starts
-				*replay.InjectReport
-			}{control.Schema, rep})
-		} else {
-			fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
-		}
-		for _, w := range rep.Warnings() {
-			fmt.Fprintln(stderr, "l2hub inject: warning:", w)
-		}
-		if rep.Input != nil {
-			stopped = rep.Input
-			fmt.Fprintf(stderr, "l2hub inject: warning: %v; the frames before it were sent\n", rep.Input)
-			if rep.Input.Truncated() {
-				truncated = rep.Input
+	return replay.RunInject(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg, f.TruncOK, replay.InjectOutput{
+		Report: func(rep *replay.InjectReport) {
+			if f.JSON {
+				writeJSON(stdout, struct {
+					Schema int `json:"schema"` // control.Schema, as every --json document starts
+					*replay.InjectReport
+				}{control.Schema, rep})
+			} else {
+				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 			}
-		}
-	}
-	// A report of no frame waits for the outcome: with an error (a named
-	// pipe that carried no capture) it is no news, the error says it all.
-	var none *replay.InjectReport
-	err = replay.InjectInto(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg,
-		func(rep *replay.InjectReport) {
-			if rep.Frames == 0 {
-				none = rep
-				return
-			}
-			show(rep)
 		},
-		func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) })
-	if none != nil && err == nil {
-		show(none)
-	}
-	if p := cfg.Pacing; errors.Is(err, control.ErrInjectDropped) && p.Speed == 0 && p.PPS == 0 && p.BPS == 0 {
-		fmt.Fprintln(stderr, "l2hub inject: warning:", err) // a lossy flood
-		err = nil
-		if stopped != nil && !stopped.Truncated() {
-			err = stopped
-		}
-	}
-	if err == nil && truncated != nil && !f.TruncOK {
-		return fmt.Errorf("%w (--allow-truncated accepts a capture cut short)", truncated)
-	}
-	return err
-}
-
-// checkCapture says why path cannot be injected, before the hub is asked:
-// it is not there, cannot be read, is a directory, or (a regular file)
-// does not start as a pcap or pcapng file does. A named pipe or a device
-// is not read here: what this read took would be missing from the
-// injection.
-func checkCapture(path string) error {
-	if err := replay.CheckCapture(path); err != nil { // as replay says it
-		return err
-	}
-	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-		return err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := capture.NewReader(f, capture.ReadOptions{}); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+		Warn: func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) },
+	})
 }

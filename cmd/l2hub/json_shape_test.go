@@ -6,7 +6,6 @@ import (
 	"io"
 	"reflect"
 	"testing"
-	"time"
 
 	"l2hub/control"
 	"l2hub/filter"
@@ -70,7 +69,7 @@ func TestRuleCountersHaveOneShape(t *testing.T) {
 			stats = *st
 		}
 		var ctl bytes.Buffer
-		if err := writeJSON(&ctl, rulesDocument(stats)); err != nil {
+		if err := writeJSON(&ctl, control.NewRulesDocument(stats)); err != nil {
 			t.Fatal(err)
 		}
 		docs["ctl rules --json"] = ctl.Bytes()
@@ -109,39 +108,4 @@ func TestRuleCountersHaveOneShape(t *testing.T) {
 			}
 		}
 	}
-}
-
-// ctl ports --json says every duration with its unit, as stats.paused_ns
-// does: the current pause is flow.paused_for_ns.
-func TestCtlPortsDurationsHaveUnits(t *testing.T) {
-	p := control.PortStatus{PortStatus: hub.PortStatus{Name: "a", Flow: hub.FlowStatus{Paused: true, PausedFor: 1500 * time.Millisecond},
-		Stats: hub.StatsSnapshot{Pauses: 1, Paused: 2 * time.Second}}}
-	var out bytes.Buffer
-	if err := writeJSON(&out, portsDocument([]control.PortStatus{p})); err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		Schema int `json:"schema"`
-		Ports  []struct {
-			Name  string                     `json:"name"`
-			Flow  map[string]json.RawMessage `json:"flow"`
-			Stats map[string]json.RawMessage `json:"stats"`
-		} `json:"ports"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Schema != control.Schema || len(got.Ports) != 1 {
-		t.Fatalf("ctl ports --json: %v\n%s", err, out.String())
-	}
-	flow, stats := got.Ports[0].Flow, got.Ports[0].Stats
-	if string(flow["paused_for_ns"]) != "1500000000" || flow["paused_for"] != nil || string(stats["paused_ns"]) != "2000000000" {
-		t.Errorf("ctl ports --json prints flow %s, stats %s; want flow.paused_for_ns 1500000000 (no paused_for) and stats.paused_ns 2000000000",
-			jsonText(flow), jsonText(stats))
-	}
-	if string(flow["paused"]) != "true" || string(flow["queue_len"]) != "0" {
-		t.Errorf("ctl ports --json lost flow's other fields: %s", jsonText(flow))
-	}
-}
-
-func jsonText(m map[string]json.RawMessage) string {
-	b, _ := json.Marshal(m)
-	return string(b)
 }

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
-	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -74,57 +72,15 @@ The file format is in README.md ("Run a lab").`,
 			// As serve: a reader of the output that goes away must not end
 			// the run before its QEMUs are stopped and its summary written.
 			signal.Ignore(syscall.SIGPIPE)
-			// A lab that cannot start (its file, or the arguments) runs
-			// nothing; a CI job that publishes --out's junit.xml still gets
-			// a red test saying why.
-			refuse := func(write func(dir, file string, err error, now time.Time) error, err error) error {
-				if out != "" {
-					if jerr := write(out, args[0], err, time.Now()); jerr != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "l2hub: junit.xml: %v\n", jerr)
-					}
-				}
-				return err
-			}
-			vs, err := lab.ParseVars(vars)
-			if err != nil {
-				return refuse(lab.WriteArgsErrorJUnit, err)
-			}
-			n, err := strconv.Atoi(repeat.text)
-			if err != nil || n < 1 {
-				return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--repeat %s: want a whole number, 1 or more", repeat.text))
-			}
-			soakD, err := durationFlag("--soak", soak.text)
-			if err != nil {
-				return refuse(lab.WriteArgsErrorJUnit, err)
-			}
-			graceD, err := durationFlag("--grace", grace.text)
-			if err != nil {
-				return refuse(lab.WriteArgsErrorJUnit, err)
-			}
-			opts := lab.Options{Out: stdout, Dir: out, Until: until, Soak: soakD, Grace: graceD, Version: Version,
-				Rerun: lab.Rerun(args[0], until, soakD, vars)}
-			if seed != "" {
-				if opts.Seed, err = strconv.ParseUint(seed, 0, 64); err != nil {
-					return refuse(lab.WriteArgsErrorJUnit, fmt.Errorf("--seed %s: want an unsigned 64-bit integer", seed))
-				}
-				opts.SeedSet = true
-			}
-			l, err := lab.Load(args[0], lab.LoadOptions{Vars: vs})
-			if err != nil {
-				return refuse(lab.WriteLoadErrorJUnit, err)
-			}
-			if err := lab.CheckOptions(l, opts); err != nil {
-				return refuse(lab.WriteArgsErrorJUnit, err)
-			}
-			if err := lab.CheckRepeat(l, opts, n); err != nil {
-				return refuse(lab.WriteArgsErrorJUnit, err)
-			}
-			runs, err := lab.Repeat(cmd.Context(), l, opts, n, keepFailing)
+			c := &lab.Command{File: args[0], Dir: out, Until: until, Seed: seed, Repeat: repeat.text, Soak: soak.text, Grace: grace.text,
+				Vars: vars, KeepFailing: keepFailing, Version: Version, Out: stdout,
+				NoJUnit: func(err error) { fmt.Fprintf(cmd.ErrOrStderr(), "l2hub: junit.xml: %v\n", err) }}
+			verdict, err := c.Run(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := lab.Verdict(runs, n); err != nil {
-				return &exitError{code: 1, msg: err.Error()} // the lab ran and failed
+			if verdict != nil {
+				return &exitError{code: 1, msg: verdict.Error()} // the lab ran and failed
 			}
 			return nil
 		},
@@ -150,15 +106,3 @@ type textFlag struct{ text, typ string }
 func (f *textFlag) String() string     { return f.text }
 func (f *textFlag) Set(s string) error { f.text = s; return nil }
 func (f *textFlag) Type() string       { return f.typ }
-
-// durationFlag parses a duration flag's text; "" is 0.
-func durationFlag(name, text string) (time.Duration, error) {
-	if text == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(text)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: want a duration such as 30s or 1h30m", name, text)
-	}
-	return d, nil
-}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
-	"l2hub/capture"
 	"l2hub/report"
 )
 
@@ -97,28 +95,13 @@ replay does; so does one cut short (a killed writer), unless
 			if err != nil {
 				return err
 			}
-			if out == "-" {
-				err = m.WriteHTML(stdout)
-			} else {
-				// -o /dev/stdout: the page is standard output, and what
-				// was written goes with the warnings.
-				said := stdout
-				if report.WritesInPlace(out) {
-					said = cmd.ErrOrStderr()
-				}
-				var size int
-				if size, err = m.WriteFile(out); err == nil {
-					fmt.Fprintf(said, "wrote %s (%d bytes): ", out, size)
-					err = m.WriteSummary(said)
-				}
-			}
-			if err != nil {
+			if err := m.Write(out, stdout, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			for _, w := range m.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "l2hub report: warning: %s: %s\n", args[0], w)
 			}
-			return reportFailure(m, args[0], truncOK)
+			return m.Failure(args[0], truncOK)
 		},
 	}
 	fl := cmd.Flags()
@@ -131,19 +114,4 @@ replay does; so does one cut short (a killed writer), unless
 	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records read (ingress, egress and non-Ethernet ones alike); later ones are left out with a warning; 0 means the default")
 	fl.BoolVar(&truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
 	return cmd
-}
-
-// reportFailure is why a report whose page was written must still fail, as
-// replay's does: a capture that broke part-way, or one cut short unless
-// truncOK accepts that.
-func reportFailure(m *report.Model, path string, truncOK bool) error {
-	switch {
-	case m.Stopped == nil:
-		return nil
-	case !errors.Is(m.Stopped, capture.ErrTruncated):
-		return fmt.Errorf("report stopped early on bad input (the page shows the %d records before it): %s: %w", m.Records, path, m.Stopped)
-	case !truncOK:
-		return fmt.Errorf("%s: %w (the page shows the %d records before the cut; --allow-truncated accepts a capture cut short)", path, m.Stopped, m.Records)
-	}
-	return nil
 }

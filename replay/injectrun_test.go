@@ -1,0 +1,76 @@
+package replay
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"l2hub/hub"
+)
+
+// TestRunInjectVerdict: frames the port dropped for flow control fail an
+// injection, but are a warning in a flood (as fast as possible into a
+// port that drops: a lossy flood); a capture cut short fails it after
+// sending, unless --allow-truncated accepts it.
+func TestRunInjectVerdict(t *testing.T) {
+	whole := recordedCapture(t, 4, time.Millisecond)
+	cut := whole[:len(whole)-3] // the last record cut short, as by a killed writer
+	flood, paced := Pacing{}, Pacing{PPS: 1e6}
+	for _, tc := range []struct {
+		name    string
+		pcap    []byte
+		pacing  Pacing
+		own     []hub.DropReason
+		truncOK bool
+		wantErr string // "" for none
+		warn    string // a warning that must be given, "" for none
+	}{
+		{"paced-lossless", whole, paced, nil, false, "", ""},
+		{"paced-queue-full", whole, paced, []hub.DropReason{hub.DropQueueFull}, false, "dropped for flow control", ""},
+		{"flood-queue-full", whole, flood, []hub.DropReason{hub.DropQueueFull}, false, "", "dropped for flow control"},
+		{"cut", cut, paced, nil, false, "(--allow-truncated accepts a capture cut short)", "; the frames before it were sent"},
+		{"cut-allowed", cut, paced, nil, true, "", "; the frames before it were sent"},
+		{"flood-queue-full-cut", cut, flood, []hub.DropReason{hub.DropQueueFull}, false, "(--allow-truncated accepts a capture cut short)", "dropped for flow control"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := serveControl(t, &droppingHub{own: tc.own})
+			var reports int
+			var warned []string
+			err := RunInject(context.Background(), c, "b", InjectConfig{Input: memInput("rec.pcap", tc.pcap), Pacing: tc.pacing}, tc.truncOK,
+				InjectOutput{Report: func(*InjectReport) { reports++ }, Warn: func(w string) { warned = append(warned, w) }})
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("got RunInject error %v, want %q", err, tc.wantErr)
+			}
+			if reports != 1 {
+				t.Errorf("got %d reports, want 1", reports)
+			}
+			if got := strings.Join(warned, "\n"); tc.warn == "" && got != "" || !strings.Contains(got, tc.warn) {
+				t.Errorf("got warnings %q, want one holding %q", got, tc.warn)
+			}
+		})
+	}
+}
+
+// TestCheckInjectCapture: a file that is not a capture is refused before
+// the hub is asked; a capture is not.
+func TestCheckInjectCapture(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.pcap"), filepath.Join(dir, "bad.pcap")
+	if err := os.WriteFile(good, recordedCapture(t, 1, time.Millisecond), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("not a capture at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckInjectCapture(good); err != nil {
+		t.Errorf("got CheckInjectCapture(a capture) = %v, want nil", err)
+	}
+	for _, p := range []string{bad, dir, filepath.Join(dir, "missing.pcap")} {
+		if err := CheckInjectCapture(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("got CheckInjectCapture(%s) = %v, want an error naming it", p, err)
+		}
+	}
+}
