@@ -84,7 +84,8 @@
 // Every answer to a request that passed the checks says which process
 // serves the API (PIDHeader), and in which pid namespace
 // (PIDNamespaceHeader), so that a client waiting for the hub it started
-// tells it from another at the address (Client.WaitReadyPID).
+// tells it from another at the address (Client.WaitReadyPID); NotReady
+// says why such a wait, or one for a ready file, ended unready.
 //
 // Rule edits (RuleEditor) change one rule and leave the rest of the policy
 // as it is, other rules' counters and the capture's file included; the

@@ -9,14 +9,16 @@
 // capture.Repair (capture repair), lab.Command (lab), report.Build
 // (report), ready.WaitFor (wait), wireshark.Install (wireshark-plugin).
 // run(ctx, args, stdout, stderr) is the whole command minus the process, so
-// tests drive it end to end.
+// tests drive it end to end; runProcess adds the process's part
+// (internal/procctl: signals, the console, the stderr queue's close) and
+// main the process itself.
 //
 // Imports: serve, loadgen, replay, control, conformance/checker, capture,
 // lab, report, wireshark and internal/ready (the subcommands' packages),
 // filter (the rule types ctl shows),
 // transport/netstack (LogTo, which puts gVisor's log into serve's),
-// internal/logq (serve's stderr, a queue that never holds the hub),
-// internal/progress and
+// internal/procctl (signals and the console), internal/logq (serve's
+// stderr, a queue that never holds the hub), internal/progress and
 // internal/wallclock (replay's progress line), internal/profile (bench's
 // profiles), internal/suggest (did-you-mean hints) and internal/buildinfo
 // (version).

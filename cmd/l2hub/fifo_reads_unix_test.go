@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"l2hub/internal/procctl"
 )
 
 // TestFIFOReadsEndOnTheFirstSignal: a token, policy or rule file that is a
@@ -67,7 +69,7 @@ func TestFIFOReadsEndOnTheFirstSignal(t *testing.T) {
 				time.Sleep(time.Millisecond) // no reader yet
 			}
 			defer w.Close() // the abandoned read ends at EOF
-			cancel(signalCause{syscall.SIGTERM})
+			cancel(procctl.StopCause{Sig: syscall.SIGTERM})
 			select {
 			case err := <-done:
 				if !errors.Is(err, context.Canceled) || err.Error() != "stopped by SIGTERM" {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/internal/procctl"
 	"l2hub/internal/syncbuf"
 )
 
@@ -126,7 +127,7 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 			strings.HasPrefix(r["msg"].(string), "l2hub: ") {
 			t.Errorf("the marker's record: %v, want one at INFO, of kind marker, without the text's \"l2hub: \"", r)
 		}
-		if r := findRecord(recs, stopNotice); r == nil || r["level"] != "INFO" || r["kind"] != "notice" {
+		if r := findRecord(recs, procctl.StopNotice); r == nil || r["level"] != "INFO" || r["kind"] != "notice" {
 			t.Errorf("the stop notice's record: %v, want one at INFO, of kind notice", r)
 		}
 		var sum struct {
@@ -148,7 +149,7 @@ func TestJSONLogsKeepStderrJSON(t *testing.T) {
 			t.Fatalf("%v; stderr:\n%s", err, p.stderr.String())
 		}
 		recs := jsonRecords(t, p.stderr.String())
-		if r := findRecord(recs, stopNotice); r == nil {
+		if r := findRecord(recs, procctl.StopNotice); r == nil {
 			t.Errorf("no record of the stop notice in:\n%s", p.stderr.String())
 		}
 		sum, _ := findRecord(recs, "summary")["summary"].(map[string]any)
@@ -262,7 +263,7 @@ func TestOutputWhateverTheLogLevel(t *testing.T) {
 				got := outputOf(t, format, p.stderr.String())
 				for _, want := range []string{
 					"Ctrl-C stops", "-netdev stream,", "nexus session ok node-a", "nexus proxy ok service=bundlemgrd",
-					stopNotice, "summary: ports a node-a node-b", "nexus-v1 check: ",
+					procctl.StopNotice, "summary: ports a node-a node-b", "nexus-v1 check: ",
 				} {
 					if !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, want) }) {
 						t.Errorf("the output has no %q; stderr:\n%s", want, p.stderr.String())

@@ -539,23 +539,6 @@ func TestWaitPIDTakesOnlyThatHub(t *testing.T) {
 	}
 }
 
-// TestNotReadyNamesWhoAnswered: when the hub waited for exits, the wait
-// says so, and names the process that answered meanwhile (another hub,
-// most likely why this one exited).
-func TestNotReadyNamesWhoAnswered(t *testing.T) {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	exited := fmt.Errorf("the hub (pid 42) %w: its own output says why", errHubExited)
-	cancel(exited)
-	other := fmt.Errorf("%w: ready file h.ready %w (pid 7)", context.Canceled, ready.ErrOtherHub)
-	err := notReady(ctx, time.Second, other)
-	if !errors.Is(err, errHubExited) || !strings.Contains(err.Error(), "meanwhile ready file h.ready") || !strings.Contains(err.Error(), "(pid 7)") {
-		t.Errorf("notReady(hub exited, other hub answered) = %v, want the exit and pid 7", err)
-	}
-	if err := notReady(ctx, time.Second, context.Canceled); err != exited {
-		t.Errorf("notReady(hub exited) = %v, want %v", err, exited)
-	}
-}
-
 // TestControlAddressAsAnnounced: a control socket named relative to the
 // working directory (unix:ctl, which reads as no path by itself) is
 // announced by its absolute path, in the banner and the ready file, and

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
-	"l2hub/internal/logq"
+	"l2hub/internal/procctl"
 	"l2hub/serve"
 	"l2hub/transport/netstack"
 )
@@ -75,7 +72,7 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 				// main's stop notice and final error become records of
 				// this log, a config error included: stderr stays JSON.
 				// They are output, as in text: no --log-level hides them.
-				logConsoleTo(cmd.Context(), serve.OutputLog(log))
+				procctl.LogConsoleTo(cmd.Context(), serve.OutputLog(log))
 			}
 			// A token or policy file that blocks (a FIFO no one writes)
 			// must not outlast the first Ctrl-C.
@@ -110,52 +107,15 @@ frame's direction: its replay is a what-if, and serve warns of it.`,
 	return cmd
 }
 
-// servesIn reports whether args run serve (by name, or l2hub alone), and
-// whether they ask for --log-format json. serve's stderr, logs and all, is
-// then a queue (logq) that never holds the hub: a stderr that stops being
-// read costs the lines it does not take, counted in a record, never the
-// frames or the exit.
-func servesIn(args []string) (serves, jsonLogs bool) {
+// serveArgsIn returns the arguments after the command's name when args
+// run serve (by name, or l2hub alone), and whether they do.
+func serveArgsIn(args []string) (rest []string, serves bool) {
 	cmd, rest, err := newRootCmd(io.Discard, io.Discard).Find(args)
 	switch {
 	case err != nil:
-		return false, false
+		return nil, false
 	case cmd.Name() == "serve", !cmd.HasParent() && len(rest) == 0:
-		return true, serve.JSONLogsIn(rest)
+		return rest, true
 	}
-	return false, false
-}
-
-// dropNotice is the record that stands for lines stderr's queue dropped,
-// as serve logs them in text or JSON.
-func dropNotice(jsonLogs bool) func(lines uint64) []byte {
-	format := "text"
-	if jsonLogs {
-		format = "json"
-	}
-	return func(lines uint64) []byte {
-		var b bytes.Buffer
-		log, err := serve.NewLogger(&b, "info", format)
-		if err != nil {
-			return logq.DropNotice(lines)
-		}
-		log.Warn(fmt.Sprintf("%d log lines dropped: stderr was not being read", lines), "dropped", lines)
-		return b.Bytes()
-	}
-}
-
-// earlyServeLog is the log for an error l2hub serve raised before it made
-// its own (an unknown flag or argument, a bad --log-level): JSON records
-// on stderr at info when args run serve with --log-format json, else nil
-// (the error is plain text).
-func earlyServeLog(args []string, stderr io.Writer) *slog.Logger {
-	cmd, rest, err := newRootCmd(io.Discard, io.Discard).Find(args)
-	if err != nil || cmd.Name() != "serve" || !serve.JSONLogsIn(rest) {
-		return nil
-	}
-	log, err := serve.NewLogger(stderr, "info", "json")
-	if err != nil {
-		return nil
-	}
-	return log
+	return nil, false
 }

@@ -16,6 +16,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/hub/hubtest"
+	"l2hub/internal/procctl"
 )
 
 // serveStuckCapture runs l2hub serve with one port and its capture going
@@ -98,8 +99,8 @@ func TestServeExitsWithAStuckCapture(t *testing.T) {
 }
 
 // forceAgain sends sig to the stopping process again until it exits: one
-// within dupWindow of the first signal is taken for its copy, a later one
-// forces the exit. It returns how it ended.
+// within procctl.DupWindow of the first signal is taken for its copy, a
+// later one forces the exit. It returns how it ended.
 func (p *process) forceAgain(sig syscall.Signal) error {
 	p.t.Helper()
 	guard := time.After(hangGuard)
@@ -128,7 +129,7 @@ func TestSecondSignalForcesExit(t *testing.T) {
 			if err := p.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			p.waitStderr("l2hub: " + stopNotice)
+			p.waitStderr("l2hub: " + procctl.StopNotice)
 			err := p.forceAgain(sig)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
@@ -150,7 +151,7 @@ func TestSecondSignalForcesExitWhenIgnoredAtStart(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	p.waitStderr("l2hub: " + stopNotice)
+	p.waitStderr("l2hub: " + procctl.StopNotice)
 	err := p.forceAgain(syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
@@ -167,7 +168,7 @@ func TestSecondSIGHUPDoesNotForceExit(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	p.waitStderr("l2hub: " + stopNotice)
+	p.waitStderr("l2hub: " + procctl.StopNotice)
 	err := p.stop(syscall.SIGHUP)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {

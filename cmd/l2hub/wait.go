@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,7 +56,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			defer cancel()
 			if pid != 0 {
 				var stop func()
-				if ctx, stop = watchPID(ctx, pid); ctx.Err() != nil {
+				if ctx, stop = ready.WatchPID(ctx, pid); ctx.Err() != nil {
 					return context.Cause(ctx)
 				}
 				defer stop()
@@ -66,7 +64,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			if readyFile != "" {
 				info, err := ready.WaitFor(ctx, readyFile, pid, 50*time.Millisecond)
 				if err != nil {
-					return notReady(ctx, timeout, err)
+					return control.NotReady(ctx, timeout, err)
 				}
 				if asJSON {
 					return writeJSON(stdout, info)
@@ -83,7 +81,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 			}
 			ports, err := control.NewClient(addr, token).WaitReadyPID(ctx, 50*time.Millisecond, pid)
 			if err != nil {
-				return notReady(ctx, timeout, err)
+				return control.NotReady(ctx, timeout, err)
 			}
 			if asJSON {
 				return writeJSON(stdout, ports)
@@ -105,70 +103,4 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 	tf.Register(fl.StringVar)
 	cmd.MarkFlagsMutuallyExclusive("ready-file", "control")
 	return cmd
-}
-
-// notReady says why the wait ended: the hub's process exited (--pid), or
-// the time ran out, with what the last try found — without Go's "context
-// deadline exceeded" in between.
-func notReady(ctx context.Context, timeout time.Duration, err error) error {
-	if cause := context.Cause(ctx); errors.Is(cause, errHubExited) {
-		if errors.Is(err, ready.ErrOtherHub) || errors.Is(err, control.ErrOtherHub) {
-			// What answered meanwhile: another hub, most likely the
-			// reason this one exited.
-			return fmt.Errorf("%w; meanwhile %s", cause, strings.TrimPrefix(err.Error(), context.Canceled.Error()+": "))
-		}
-		return cause
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		msg := strings.TrimPrefix(err.Error(), context.DeadlineExceeded.Error()+": ")
-		return fmt.Errorf("not ready after %s: %w", timeout, &reworded{msg, err})
-	}
-	return err
-}
-
-// reworded is err in other words: errors.Is still finds what it wraps
-// (ready.ErrOtherHub, control.ErrOtherHub).
-type reworded struct {
-	msg string
-	err error
-}
-
-func (e *reworded) Error() string { return e.msg }
-func (e *reworded) Unwrap() error { return e.err }
-
-// errHubExited is why a wait with --pid ends when that process exits.
-var errHubExited = errors.New("exited before it was ready")
-
-// watchPID returns ctx, cancelled (its cause wrapping errHubExited) once
-// process pid has exited, and the function that stops watching.
-func watchPID(ctx context.Context, pid int) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	gone := func() bool {
-		if ready.Alive(pid, 0) {
-			return false
-		}
-		cancel(fmt.Errorf("the hub (pid %d) %w: its own output says why", pid, errHubExited))
-		return true
-	}
-	if gone() {
-		return ctx, func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if gone() {
-					return
-				}
-			}
-		}
-	}()
-	return ctx, func() { close(done); cancel(nil) }
 }

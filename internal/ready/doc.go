@@ -6,9 +6,9 @@
 // holds its pid and each port's address as JSON (--ready-file), and
 // systemd's sd_notify READY=1 when NOTIFY_SOCKET is set. Wait is the other
 // side: it returns once a ready file names a live process (WaitFor: the
-// process waited for, and another hub's file ends the wait). Read takes
-// only a regular file of the caller's or root's (ErrNotYours): anyone may
-// write a file in /tmp.
+// process waited for, and another hub's file ends the wait; WatchPID ends
+// a wait once that process has exited). Read takes only a regular file of
+// the caller's or root's (ErrNotYours): anyone may write a file in /tmp.
 //
 // Whether the process a ready file names still runs is read from /proc on
 // Linux (a zombie does not count, and the start time recorded in the file

@@ -1,4 +1,4 @@
-package main
+package procctl
 
 import (
 	"os"
@@ -7,6 +7,11 @@ import (
 	"testing"
 	"time"
 )
+
+// hangGuard bounds a wait for something that must happen, so that a bug
+// fails with a message rather than at go test's timeout; it decides no
+// pass.
+const hangGuard = 2 * time.Minute
 
 // blockedWriter is a stderr whose reader has stopped reading: every write
 // blocks until the test ends.
@@ -29,7 +34,7 @@ func TestStopDespiteBlockedStderr(t *testing.T) {
 	cancelled := make(chan struct{})
 	var stoppedBy os.Signal
 	forced := make(chan os.Signal, 4)
-	go watchSignals(sigs, done, &console{stderr: w}, time.Now, func(s os.Signal) { stoppedBy = s; close(cancelled) }, func(s os.Signal) { forced <- s })
+	go Watch(sigs, done, NewConsole(w), time.Now, func(s os.Signal) { stoppedBy = s; close(cancelled) }, func(s os.Signal) { forced <- s })
 
 	sigs <- syscall.SIGTERM
 	select {
@@ -65,7 +70,7 @@ func (c stepClock) now() time.Time { return <-c.at }
 // TestSignalCopies: one Ctrl-C on a terminal running "timeout ... l2hub"
 // reaches l2hub up to three times (the terminal's, timeout's forwarded
 // one, timeout's kill of its process group), so the same signal again
-// within dupWindow of the first, however often, is a copy and does not
+// within DupWindow of the first, however often, is a copy and does not
 // force the exit; the same signal later, or a different one, does.
 func TestSignalCopies(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -79,11 +84,11 @@ func TestSignalCopies(t *testing.T) {
 		force int   // index in after of the signal that forces; -1 none
 	}{
 		{"timeout-copy", []sig{{syscall.SIGTERM, 0}}, -1},
-		{"copy-just-inside-window", []sig{{syscall.SIGTERM, dupWindow - time.Millisecond}}, -1},
-		{"same-after-window", []sig{{syscall.SIGTERM, dupWindow}}, 0},
+		{"copy-just-inside-window", []sig{{syscall.SIGTERM, DupWindow - time.Millisecond}}, -1},
+		{"same-after-window", []sig{{syscall.SIGTERM, DupWindow}}, 0},
 		{"three-copies", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}}, -1},
 		{"four-copies", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}, {syscall.SIGTERM, 150 * time.Millisecond}}, -1},
-		{"three-copies-then-ctrl-c", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}, {syscall.SIGTERM, dupWindow + time.Millisecond}}, 2},
+		{"three-copies-then-ctrl-c", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, time.Microsecond}, {syscall.SIGTERM, DupWindow + time.Millisecond}}, 2},
 		{"different-forces", []sig{{syscall.SIGINT, 0}}, 0},
 		{"sighup-passed-over", []sig{{syscall.SIGHUP, 0}, {syscall.SIGTERM, 0}, {syscall.SIGHUP, 0}}, -1},
 		{"copy-then-late-forces", []sig{{syscall.SIGTERM, 0}, {syscall.SIGTERM, 5 * time.Second}}, 1},
@@ -96,7 +101,7 @@ func TestSignalCopies(t *testing.T) {
 			exited := make(chan struct{})
 			var out strings.Builder
 			go func() {
-				watchSignals(sigs, done, &console{stderr: &out}, clock.now, func(os.Signal) {}, func(s os.Signal) { forced <- s })
+				Watch(sigs, done, NewConsole(&out), clock.now, func(os.Signal) {}, func(s os.Signal) { forced <- s })
 				close(exited)
 			}()
 			sigs <- syscall.SIGTERM

@@ -1,0 +1,46 @@
+package ready
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrHubExited is why a wait for a hub's process (l2hub wait --pid) ends
+// when that process exits.
+var ErrHubExited = errors.New("exited before it was ready")
+
+// WatchPID returns ctx, cancelled (its cause wrapping ErrHubExited) once
+// process pid has exited, and the function that stops watching.
+func WatchPID(ctx context.Context, pid int) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	gone := func() bool {
+		if Alive(pid, 0) {
+			return false
+		}
+		cancel(fmt.Errorf("the hub (pid %d) %w: its own output says why", pid, ErrHubExited))
+		return true
+	}
+	if gone() {
+		return ctx, func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if gone() {
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
