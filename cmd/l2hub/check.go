@@ -10,6 +10,7 @@ import (
 
 	"l2hub/conformance/checker"
 	"l2hub/control"
+	"l2hub/internal/cli"
 )
 
 func newCheckCmd(stdout io.Writer) *cobra.Command {
@@ -20,7 +21,7 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:         "check CAPTURE...",
-		Annotations: map[string]string{flagAliases: "check"},
+		Annotations: map[string]string{cli.FlagAliases: "check"},
 		Short:       "Check DSoftBus on the wire in pcap or pcapng captures",
 		Long: `Check captures of a DSoftBus run against conformance/nexus-wire.md: discovery announces
 (UDP 37020), the session handshake, the mux ladder and the remote proxy.
@@ -73,7 +74,7 @@ Profiles:
 				return err
 			}
 			if asJSON {
-				err = writeJSON(stdout, struct {
+				err = cli.WriteJSON(stdout, struct {
 					Schema int `json:"schema"` // control.Schema, as every --json document starts
 					checker.Report
 				}{control.Schema, r})

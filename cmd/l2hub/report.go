@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/internal/cli"
 	"l2hub/report"
 )
 
@@ -66,7 +67,7 @@ replay does; so does one cut short (a killed writer), unless
   l2hub report capture.pcapng --check nexus-v1 \
       --console a=node-a.log --console b=node-b.log -o run.html
   l2hub report capture.pcapng --console 'a=a.log,offset=1.5s,match=GUEST:' -o run.html`,
-		Args: wantArgs(1, 1, "one CAPTURE", "l2hub report run.pcapng -o run.html", "a VM's console log goes with --console NAME=LOG"),
+		Args: cli.WantArgs(1, 1, "one CAPTURE", "l2hub report run.pcapng -o run.html", "a VM's console log goes with --console NAME=LOG"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
