@@ -69,9 +69,9 @@ Profiles:
 				return fmt.Errorf("--profile: %w", err)
 			}
 			r, err := checker.CheckFiles(checker.Options{Profile: p, MaxBuffered: maxBuffered}, args...)
-			var stop *checker.StopError
-			if err != nil && !errors.As(err, &stop) {
-				return err
+			show, verdict := checker.Outcome(r, err)
+			if !show {
+				return verdict
 			}
 			if asJSON {
 				err = cli.WriteJSON(stdout, struct {
@@ -84,13 +84,10 @@ Profiles:
 			if err != nil {
 				return err
 			}
-			if stop != nil {
-				return fmt.Errorf("%w; the report covers the %d frames before it", stop, r.Frames)
-			}
-			if !r.OK() {
+			if errors.Is(verdict, checker.ErrFailed) {
 				return &exitError{code: 2}
 			}
-			return nil
+			return verdict
 		},
 	}
 	fl := cmd.Flags()
