@@ -83,9 +83,7 @@ further: add puts the rule last, or before the rule --before names.`,
 			if err != nil {
 				return client().Explain(cmd.Context(), err)
 			}
-			c := d.Counters
-			fmt.Fprintf(stdout, "rule %s removed (matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d)\n",
-				d.Name, c.Matched, c.Dropped, c.Delayed, c.Duplicated, c.Corrupted, c.Queued, c.Overflowed)
+			fmt.Fprintln(stdout, control.RemovedText(d))
 			return nil
 		},
 	}
