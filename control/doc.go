@@ -103,7 +103,7 @@
 // the same. The client
 // streams an injection with keepalives (Client.InjectStream), explains a
 // hub's refusal (Client.Explain), reads a policy to send (ReadPolicyFile)
-// and formats what ctl prints (WritePorts; NewPortsDocument and
+// and formats what ctl prints (WritePorts, RemovedText; NewPortsDocument and
 // NewRulesDocument for --json). Client is the Go API for programs and tests
 // that drive a hub (see its example). Server and Client are safe for
 // concurrent use.

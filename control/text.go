@@ -168,6 +168,15 @@ func PausesText(st hub.StatsSnapshot) string {
 	return fmt.Sprintf("%d (%s)", st.Pauses, d)
 }
 
+// RemovedText is the line `l2hub ctl rule remove` prints of the rule it
+// removed, d as the hub returned it, with its last counters: "rule
+// loss-a-b removed (matched 9, dropped 1, delayed 0, ...)".
+func RemovedText(d filter.RuleDescription) string {
+	c := d.Counters
+	return fmt.Sprintf("rule %s removed (matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d)",
+		d.Name, c.Matched, c.Dropped, c.Delayed, c.Duplicated, c.Corrupted, c.Queued, c.Overflowed)
+}
+
 // WriteRules writes a policy's counters as the tables `l2hub ctl rules`
 // and serve's exit summary show: one row per rule, then the partitions,
 // then each port link that is down (a schedule or ctl link took it down)

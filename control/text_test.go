@@ -101,3 +101,11 @@ func TestDropsColumn(t *testing.T) {
 		t.Errorf("ctl ports, a port without drops:\n%s\nwant its DROPS cell \"-\"", b.String())
 	}
 }
+
+func TestRemovedText(t *testing.T) {
+	d := filter.RuleDescription{Name: "loss-a-b", Counters: filter.RuleStats{Matched: 9, Dropped: 1, Delayed: 2, Duplicated: 3, Corrupted: 4, Queued: 5, Overflowed: 6}}
+	want := "rule loss-a-b removed (matched 9, dropped 1, delayed 2, duplicated 3, corrupted 4, queued 5, overflowed 6)"
+	if got := control.RemovedText(d); got != want {
+		t.Errorf("got RemovedText = %q, want %q", got, want)
+	}
+}

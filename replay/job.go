@@ -80,6 +80,10 @@ type JobResult struct {
 	// Notes are what Run noticed and told Job.Notes, in order; Report adds
 	// the warnings the result gives (Warnings).
 	Notes []Note
+	// OutputStdout: the output capture went to standard output (-o -,
+	// capture.WritesStdout), so Report writes the summary where it
+	// writes the warnings.
+	OutputStdout bool
 }
 
 // Config turns the job's files and --port values into inputs and MAC
@@ -231,7 +235,7 @@ func (j *Job) Run(ctx context.Context) (*JobResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &JobResult{SeedFrom: "policy", Mode: hub.ModeSwitch}
+	out := &JobResult{SeedFrom: "policy", Mode: hub.ModeSwitch, OutputStdout: capture.WritesStdout(j.Output)}
 	for _, n := range r.Notes() {
 		j.note(out, n)
 	}

@@ -18,8 +18,14 @@ import (
 
 // Report writes what `l2hub replay` prints of the result: the summary on
 // out (as JSON with asJSON, with every note, Run's and Warnings', in
-// notes), and on warn, a line each, the warnings (Warnings).
+// notes), and on warn, a line each, the warnings (Warnings). With the
+// output capture on standard output (OutputStdout) the summary, JSON too,
+// goes on warn, as serve's does with --capture -: on out it would follow
+// the pcapng in one stream.
 func (r *JobResult) Report(out, warn io.Writer, asJSON bool) error {
+	if r.OutputStdout {
+		out = warn
+	}
 	var err error
 	warnings := r.Warnings()
 	if asJSON {

@@ -118,6 +118,39 @@ func Write(w io.Writer, opts Options) error {
 	return m.WriteHTML(w)
 }
 
+// Flags are what `l2hub report`'s flags say, as given.
+type Flags struct {
+	Consoles     []string // --console NAME=LOG[,offset=DUR][,match=REGEX] (ParseConsole)
+	Check, Title string
+	Group        int // --group: MinGroup
+	HexBytes     int // --hex-bytes: Limits.HexBytes
+	MaxFrames    int // --max-frames: Limits.MaxFrames
+}
+
+// Options returns the Options the flags say for drawing capture: it
+// refuses a negative --hex-bytes or --max-frames (0 means the default) and
+// parses each --console, in that order, naming the flag.
+func (f Flags) Options(capture string) (Options, error) {
+	for _, l := range []struct {
+		name   string
+		v, def int
+	}{{"hex-bytes", f.HexBytes, DefaultHexBytes}, {"max-frames", f.MaxFrames, DefaultMaxFrames}} {
+		if l.v < 0 {
+			return Options{}, fmt.Errorf("--%s %d: must not be negative (0 means the default %d)", l.name, l.v, l.def)
+		}
+	}
+	opts := Options{Capture: capture, Check: f.Check, Title: f.Title, MinGroup: f.Group}
+	opts.Limits.HexBytes, opts.Limits.MaxFrames = f.HexBytes, f.MaxFrames
+	for _, spec := range f.Consoles {
+		c, err := ParseConsole(spec)
+		if err != nil {
+			return Options{}, fmt.Errorf("--console %q: %w", spec, err)
+		}
+		opts.Consoles = append(opts.Consoles, c)
+	}
+	return opts, nil
+}
+
 // CheckOutput returns an error when path, where the page is to go (named
 // by flag), is a file the report reads (the capture or a console log):
 // writing the page there would destroy it; or when the page cannot go

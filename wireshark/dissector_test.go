@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -1267,6 +1268,24 @@ func abbreviations(experts []string) []string {
 		}
 	}
 	return out
+}
+
+// Install with no folder installs into the personal one: with no tshark
+// to ask, ~/.local/lib/wireshark/plugins.
+func TestInstallDefaultsToPersonalDir(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the personal folder is under %APPDATA% on Windows")
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("PATH", "") // no tshark
+	path, err := wireshark.Install("")
+	if want := filepath.Join(home, ".local", "lib", "wireshark", "plugins", "nexus.lua"); err != nil || path != want {
+		t.Fatalf("got Install(\"\") = %q, %v, want %q", path, err, want)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, wireshark.Plugin) {
+		t.Errorf("installed %d bytes (%v), want the plugin", len(got), err)
+	}
 }
 
 func TestInstall(t *testing.T) {

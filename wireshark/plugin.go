@@ -59,10 +59,17 @@ func personalLuaFolder(folders string) string {
 	return ""
 }
 
-// Install writes the plugin into dir (created if missing) as nexus.lua and
-// returns the file's path. It replaces an older copy atomically, so a
-// Wireshark that starts meanwhile reads either the old plugin or the new one.
+// Install writes the plugin into dir (created if missing), or with dir ""
+// into the personal plugin folder (PersonalDir), as nexus.lua and returns
+// the file's path. It replaces an older copy atomically, so a Wireshark
+// that starts meanwhile reads either the old plugin or the new one.
 func Install(dir string) (string, error) {
+	if dir == "" {
+		var err error
+		if dir, err = PersonalDir(); err != nil {
+			return "", err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("install wireshark plugin: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"l2hub/capture"
+	"l2hub/internal/cli"
 )
 
 func newCaptureCmd(stdout io.Writer) *cobra.Command {
@@ -31,7 +32,7 @@ runs past its end over whole frames: that length is wrong, not cut, and
 trimming there would throw the frames after it away. Run it on a file no
 hub is still writing.`,
 		Example: "  l2hub capture repair run.pcapng\n  l2hub capture repair run-*.pcapng",
-		Args:    wantArgs(1, -1, "the capture FILEs to repair", "l2hub capture repair run.pcapng", ""),
+		Args:    cli.WantArgs(1, -1, "the capture FILEs to repair", "l2hub capture repair run.pcapng", ""),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var errs []error
 			for _, path := range args {

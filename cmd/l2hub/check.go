@@ -10,6 +10,7 @@ import (
 
 	"l2hub/conformance/checker"
 	"l2hub/control"
+	"l2hub/internal/cli"
 )
 
 func newCheckCmd(stdout io.Writer) *cobra.Command {
@@ -20,7 +21,7 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:         "check CAPTURE...",
-		Annotations: map[string]string{flagAliases: "check"},
+		Annotations: map[string]string{cli.FlagAliases: "check"},
 		Short:       "Check DSoftBus on the wire in pcap or pcapng captures",
 		Long: `Check captures of a DSoftBus run against conformance/nexus-wire.md: discovery announces
 (UDP 37020), the session handshake, the mux ladder and the remote proxy.
@@ -68,12 +69,12 @@ Profiles:
 				return fmt.Errorf("--profile: %w", err)
 			}
 			r, err := checker.CheckFiles(checker.Options{Profile: p, MaxBuffered: maxBuffered}, args...)
-			var stop *checker.StopError
-			if err != nil && !errors.As(err, &stop) {
-				return err
+			show, verdict := checker.Outcome(r, err)
+			if !show {
+				return verdict
 			}
 			if asJSON {
-				err = writeJSON(stdout, struct {
+				err = cli.WriteJSON(stdout, struct {
 					Schema int `json:"schema"` // control.Schema, as every --json document starts
 					checker.Report
 				}{control.Schema, r})
@@ -83,13 +84,10 @@ Profiles:
 			if err != nil {
 				return err
 			}
-			if stop != nil {
-				return fmt.Errorf("%w; the report covers the %d frames before it", stop, r.Frames)
-			}
-			if !r.OK() {
+			if errors.Is(verdict, checker.ErrFailed) {
 				return &exitError{code: 2}
 			}
-			return nil
+			return verdict
 		},
 	}
 	fl := cmd.Flags()

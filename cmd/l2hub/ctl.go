@@ -11,6 +11,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/internal/cli"
 )
 
 // controlForms is what the --control flag of the commands that dial the
@@ -83,7 +84,7 @@ every user sees in ps).`,
 				return err
 			}
 			if portsJSON {
-				return writeJSON(stdout, control.NewPortsDocument(ports))
+				return cli.WriteJSON(stdout, control.NewPortsDocument(ports))
 			}
 			return control.WritePorts(stdout, ports)
 		})
@@ -99,7 +100,7 @@ every user sees in ps).`,
 				return fmt.Errorf("rules: %w", err)
 			}
 			if rulesJSON {
-				return writeJSON(stdout, control.NewRulesDocument(st))
+				return cli.WriteJSON(stdout, control.NewRulesDocument(st))
 			}
 			return control.WriteRules(stdout, st)
 		})
@@ -140,7 +141,7 @@ more. It lasts until healed.`
 
 	var setPolicy *cobra.Command
 	setPolicy = sub("set-policy FILE", "Replace the policy with FILE (- for standard input; validated first, refused whole on error)",
-		wantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
+		cli.WantArgs(1, 1, "the policy FILE", "l2hub ctl set-policy new.yaml", ""),
 		func(ctx context.Context, cl *control.Client, args []string) error {
 			name := args[0]
 			read := func() ([]byte, error) { return control.ReadPolicyFile(args[0]) }
@@ -169,11 +170,11 @@ more. It lasts until healed.`
 		setPolicy,
 		rules,
 		partition,
-		sub("heal NAME", "End a partition", wantArgs(1, 1, "the partition's NAME", "l2hub ctl heal split", ""),
+		sub("heal NAME", "End a partition", cli.WantArgs(1, 1, "the partition's NAME", "l2hub ctl heal split", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				return done(cl.HealPartition(ctx, args[0]), "partition %s healed", args[0])
 			}),
-		sub("link PORT up|down", "Set a port's link up or down", wantArgs(2, 2, "PORT and up|down", "l2hub ctl link b down", ""),
+		sub("link PORT up|down", "Set a port's link up or down", cli.WantArgs(2, 2, "PORT and up|down", "l2hub ctl link b down", ""),
 			func(ctx context.Context, cl *control.Client, args []string) error {
 				if args[1] != "up" && args[1] != "down" {
 					return fmt.Errorf("link state %q: want up or down", args[1])

@@ -9,6 +9,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/filter"
+	"l2hub/internal/cli"
 )
 
 // newCtlRuleCmd is `l2hub ctl rule add|update|remove NAME`: one rule of the
@@ -46,7 +47,7 @@ further: add puts the rule last, or before the rule --before names.`,
 	// change is add or update: the rule from its source, sent to the hub.
 	change := func(use, short, verb, example string, send func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error)) *cobra.Command {
 		var source control.RuleSource
-		c := &cobra.Command{Use: use, Short: short, Args: wantArgs(1, 1, "the rule's NAME", example, ""),
+		c := &cobra.Command{Use: use, Short: short, Args: cli.WantArgs(1, 1, "the rule's NAME", example, ""),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				src, err := source.ReadContext(cmd.Context(), cmd.InOrStdin(), args[0])
 				if err != nil {
@@ -76,15 +77,13 @@ further: add puts the rule last, or before the rule --before names.`,
 	removeCmd := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a rule",
-		Args:  wantArgs(1, 1, "the rule's NAME", "l2hub ctl rule remove loss-a-b", ""),
+		Args:  cli.WantArgs(1, 1, "the rule's NAME", "l2hub ctl rule remove loss-a-b", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := client().RemoveRule(cmd.Context(), args[0])
 			if err != nil {
 				return client().Explain(cmd.Context(), err)
 			}
-			c := d.Counters
-			fmt.Fprintf(stdout, "rule %s removed (matched %d, dropped %d, delayed %d, duplicated %d, corrupted %d, queued %d, overflowed %d)\n",
-				d.Name, c.Matched, c.Dropped, c.Delayed, c.Duplicated, c.Corrupted, c.Queued, c.Overflowed)
+			fmt.Fprintln(stdout, control.RemovedText(d))
 			return nil
 		},
 	}

@@ -20,6 +20,6 @@
 // internal/procctl (signals and the console), internal/logq (serve's
 // stderr, a queue that never holds the hub), internal/progress and
 // internal/wallclock (replay's progress line), internal/profile (bench's
-// profiles), internal/suggest (did-you-mean hints) and internal/buildinfo
-// (version).
+// profiles), internal/cli (argument counts, did-you-mean hints, unknown
+// commands refused, --json written) and internal/buildinfo (version).
 package main

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
+	"l2hub/internal/cli"
 	"l2hub/replay"
 )
 
@@ -58,7 +59,7 @@ are a warning, in the hub's words (--json: dropped, as always).`,
   l2hub inject packets-A.pcap --into c --from-mac 52:54:00:12:34:0a \
       --rewrite-mac 52:54:00:12:34:0b=52:54:00:12:34:0c --rewrite-ip 10.42.0.11=10.42.0.12
   l2hub inject load.pcap --into a --pps 10k --loop 100`,
-		Args: wantArgs(1, 1, "one CAPTURE", "l2hub inject handshake.pcapng --into b", ""),
+		Args: cli.WantArgs(1, 1, "one CAPTURE", "l2hub inject handshake.pcapng --into b", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInject(cmd, f, args[0], stdout, stderr)
 		},
@@ -89,7 +90,7 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	return replay.RunInject(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg, f.TruncOK, replay.InjectOutput{
 		Report: func(rep *replay.InjectReport) {
 			if f.JSON {
-				writeJSON(stdout, struct {
+				cli.WriteJSON(stdout, struct {
 					Schema int `json:"schema"` // control.Schema, as every --json document starts
 					*replay.InjectReport
 				}{control.Schema, rep})

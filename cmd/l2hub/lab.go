@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/internal/cli"
 	"l2hub/lab"
 )
 
@@ -67,7 +68,7 @@ The file format is in README.md ("Run a lab").`,
   l2hub lab testdata/labs/pair.yaml --seed 8                         # rerun the seed that failed
   # in an open-nexus-OS checkout whose os2vm build is done:
   l2hub lab /path/to/l2hub/testdata/labs/os2vm.yaml --var OS=$PWD --until session --out /tmp/run1`,
-		Args: wantArgs(1, 1, "the lab FILE", "l2hub lab pair.yaml", ""),
+		Args: cli.WantArgs(1, 1, "the lab FILE", "l2hub lab pair.yaml", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// As serve: a reader of the output that goes away must not end
 			// the run before its QEMUs are stopped and its summary written.

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"l2hub/internal/buildinfo"
+	"l2hub/internal/cli"
 	"l2hub/internal/logq"
 	"l2hub/internal/procctl"
 	"l2hub/serve"
@@ -85,24 +84,7 @@ func (e *exitError) Error() string { return e.msg }
 
 // run is the whole command, minus the process: tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	root := newRootCmd(stdout, stderr)
-	// With --help, cobra prints the help of the group a mistyped command
-	// was meant to be in, and exits 0 ("l2hub repaly --help"): refuse it,
-	// as without --help.
-	var mistyped error
-	help := root.HelpFunc()
-	root.SetHelpFunc(func(c *cobra.Command, a []string) {
-		if c.HasSubCommands() && c.Flags().NArg() > 0 {
-			mistyped = unknownCommandError(c, c.Flags().Arg(0))
-			return
-		}
-		help(c, a)
-	})
-	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
-		return err
-	}
-	return mistyped
+	return cli.Execute(ctx, newRootCmd(stdout, stderr), args)
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -120,7 +102,8 @@ and prints the QEMU flags for each.`,
 		Version:       buildinfo.Read().Short(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          unknownCommand,
+		Annotations:   map[string]string{cli.Runs: "serve"}, // l2hub alone serves: its flags are serve's
+		Args:          cli.UnknownCommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			serve.SetContext(cmd.Context())
 			return serve.RunE(serve, nil)
@@ -129,76 +112,10 @@ and prints the QEMU flags for each.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate("l2hub {{.Version}}\n")
-	root.SetFlagErrorFunc(suggestFlag)
 	root.AddCommand(serve, newQEMUArgsCmd(stdout), newCtlCmd(stdout, stderr), newBenchCmd(stdout, stderr))
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
 	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
-	// cobra adds help and completion when it executes; add them now, so
-	// that refuseUnknownCommands sees completion's shells.
-	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd()
-	refuseUnknownCommands(root)
-	strictHelp(root)
+	cli.Strict(root)
 	return root
-}
-
-// strictHelp makes "l2hub help TOPIC" fail on a topic that names no
-// command, as the command itself would, where cobra's help command prints
-// "Unknown help topic" and exits 0.
-func strictHelp(root *cobra.Command) {
-	for _, c := range root.Commands() {
-		if c.Name() != "help" {
-			continue
-		}
-		c.Run = nil
-		c.RunE = func(c *cobra.Command, args []string) error {
-			cmd, rest, err := c.Root().Find(args)
-			switch {
-			case err != nil:
-				return err
-			case len(rest) > 0:
-				return unknownCommandError(cmd, rest[0])
-			}
-			cmd.InitDefaultHelpFlag()
-			cmd.InitDefaultVersionFlag()
-			return cmd.Help()
-		}
-	}
-}
-
-// refuseUnknownCommands makes every command under cmd that only groups
-// others (it has subcommands and no Run) refuse an argument that names
-// none of them, as the root does: cobra would print the group's help and
-// exit 0 on "l2hub ctl partiton". With no arguments it still prints help.
-func refuseUnknownCommands(cmd *cobra.Command) {
-	for _, sub := range cmd.Commands() {
-		refuseUnknownCommands(sub)
-	}
-	if !cmd.HasSubCommands() || cmd.Runnable() {
-		return
-	}
-	cmd.Args = unknownCommand
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-}
-
-// unknownCommand refuses any argument as an unknown subcommand of cmd, with
-// cobra's "Did you mean this?" suggestions: the Args of the root and of
-// every command that only groups others.
-func unknownCommand(cmd *cobra.Command, args []string) error {
-	if len(args) == 0 {
-		return nil
-	}
-	return unknownCommandError(cmd, args[0])
-}
-
-func unknownCommandError(cmd *cobra.Command, name string) error {
-	if cmd.SuggestionsMinimumDistance <= 0 {
-		cmd.SuggestionsMinimumDistance = 2
-	}
-	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
-	if s := cmd.SuggestionsFor(name); len(s) > 0 {
-		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
-	}
-	return errors.New(msg)
 }

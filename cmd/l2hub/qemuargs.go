@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/internal/cli"
 	"l2hub/serve"
 )
 
@@ -25,7 +26,7 @@ that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
 (NETDEV_A and NETDEV_B; keep id=n0, which its -device and filter-dump use).`,
 		Example: `  l2hub qemu-args lab.yaml
   eval "$(l2hub qemu-args --env lab.yaml)"   # sets NETDEV_A, NETDEV_B`,
-		Args: wantArgs(0, 1, "at most one config file", "l2hub qemu-args lab.yaml", ""),
+		Args: cli.WantArgs(0, 1, "at most one config file", "l2hub qemu-args lab.yaml", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := ""
 			if len(args) == 1 {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"l2hub/capture"
 	"l2hub/internal/progress"
 	"l2hub/internal/wallclock"
 	"l2hub/replay"
@@ -104,14 +103,7 @@ func runReplay(cmd *cobra.Command, f *replay.JobFlags, args []string, stdout, st
 		bar.Done()
 	}
 	if res != nil {
-		// With the capture on standard output (-o -), the summary, JSON
-		// too, goes to stderr, as serve's does with --capture -: else it
-		// would follow the pcapng in one stream.
-		out := stdout
-		if capture.WritesStdout(job.Output) {
-			out = stderr
-		}
-		if werr := res.Report(out, stderr, f.JSON); err == nil {
+		if werr := res.Report(stdout, stderr, f.JSON); err == nil {
 			err = werr
 		}
 	}

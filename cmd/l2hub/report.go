@@ -6,19 +6,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"l2hub/internal/cli"
 	"l2hub/report"
 )
 
 func newReportCmd(stdout io.Writer) *cobra.Command {
 	var (
-		consoles  []string
-		check     string
-		out       string
-		title     string
-		group     int
-		hexBytes  int
-		maxFrames int
-		truncOK   bool
+		f       report.Flags
+		out     string
+		truncOK bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report CAPTURE",
@@ -66,27 +62,14 @@ replay does; so does one cut short (a killed writer), unless
   l2hub report capture.pcapng --check nexus-v1 \
       --console a=node-a.log --console b=node-b.log -o run.html
   l2hub report capture.pcapng --console 'a=a.log,offset=1.5s,match=GUEST:' -o run.html`,
-		Args: wantArgs(1, 1, "one CAPTURE", "l2hub report run.pcapng -o run.html", "a VM's console log goes with --console NAME=LOG"),
+		Args: cli.WantArgs(1, 1, "one CAPTURE", "l2hub report run.pcapng -o run.html", "a VM's console log goes with --console NAME=LOG"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
 			}
-			for _, f := range []struct {
-				name   string
-				v, def int
-			}{{"hex-bytes", hexBytes, report.DefaultHexBytes}, {"max-frames", maxFrames, report.DefaultMaxFrames}} {
-				if f.v < 0 {
-					return fmt.Errorf("--%s %d: must not be negative (0 means the default %d)", f.name, f.v, f.def)
-				}
-			}
-			opts := report.Options{Capture: args[0], Check: check, Title: title, MinGroup: group}
-			opts.Limits.HexBytes, opts.Limits.MaxFrames = hexBytes, maxFrames
-			for _, spec := range consoles {
-				c, err := report.ParseConsole(spec)
-				if err != nil {
-					return fmt.Errorf("--console %q: %w", spec, err)
-				}
-				opts.Consoles = append(opts.Consoles, c)
+			opts, err := f.Options(args[0])
+			if err != nil {
+				return err
 			}
 			if err := opts.CheckOutput("-o", out); err != nil {
 				return err
@@ -105,13 +88,13 @@ replay does; so does one cut short (a killed writer), unless
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&consoles, "console", nil, "NAME=LOG[,offset=DUR][,match=REGEX]: a VM's console log on port NAME's lifeline (repeatable)")
-	fl.StringVar(&check, "check", "", "run the conformance checker with this profile (nexus-v1 or noise-xk) and pin its findings")
+	fl.StringArrayVar(&f.Consoles, "console", nil, "NAME=LOG[,offset=DUR][,match=REGEX]: a VM's console log on port NAME's lifeline (repeatable)")
+	fl.StringVar(&f.Check, "check", "", "run the conformance checker with this profile (nexus-v1 or noise-xk) and pin its findings")
 	fl.StringVarP(&out, "output", "o", "", "the HTML file to write (- for standard output)")
-	fl.StringVar(&title, "title", "", "the page's title (default: the capture's file name)")
-	fl.IntVar(&group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (a group has 2 or more: 1 means 2; 0 means the default; -1: never)")
-	fl.IntVar(&hexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view; 0 means the default")
-	fl.IntVar(&maxFrames, "max-frames", report.DefaultMaxFrames, "capture records read (ingress, egress and non-Ethernet ones alike); later ones are left out with a warning; 0 means the default")
+	fl.StringVar(&f.Title, "title", "", "the page's title (default: the capture's file name)")
+	fl.IntVar(&f.Group, "group", report.DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (a group has 2 or more: 1 means 2; 0 means the default; -1: never)")
+	fl.IntVar(&f.HexBytes, "hex-bytes", report.DefaultHexBytes, "bytes of each frame kept for its hex view; 0 means the default")
+	fl.IntVar(&f.MaxFrames, "max-frames", report.DefaultMaxFrames, "capture records read (ingress, egress and non-Ethernet ones alike); later ones are left out with a warning; 0 means the default")
 	fl.BoolVar(&truncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
 	return cmd
 }

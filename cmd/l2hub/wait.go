@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"l2hub/control"
+	"l2hub/internal/cli"
 	"l2hub/internal/ready"
 )
 
@@ -67,7 +68,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 					return control.NotReady(ctx, timeout, err)
 				}
 				if asJSON {
-					return writeJSON(stdout, info)
+					return cli.WriteJSON(stdout, info)
 				}
 				_, err = fmt.Fprintf(stdout, "l2hub ready: %s\n", info)
 				return err
@@ -84,7 +85,7 @@ Start QEMU only after this returns: QEMU never retries a failed connect=.`,
 				return control.NotReady(ctx, timeout, err)
 			}
 			if asJSON {
-				return writeJSON(stdout, ports)
+				return cli.WriteJSON(stdout, ports)
 			}
 			if len(ports) == 1 {
 				fmt.Fprintln(stdout, "l2hub ready: 1 port")

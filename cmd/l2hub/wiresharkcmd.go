@@ -35,12 +35,6 @@ Use it once without installing: tshark -X lua_script:nexus.lua -r run.pcapng`,
 				_, err := stdout.Write(wireshark.Plugin)
 				return err
 			}
-			if dir == "" {
-				var err error
-				if dir, err = wireshark.PersonalDir(); err != nil {
-					return err
-				}
-			}
 			path, err := wireshark.Install(dir)
 			if err != nil {
 				return err

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,12 +7,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// wantArgs is cobra's ExactArgs (max < 0: at least min) with a message
+// WantArgs is cobra's ExactArgs (max < 0: at least min) with a message
 // that says what the command takes and shows it, rather than "accepts 2
 // arg(s), received 1": "ctl link takes PORT and up|down, got 1 argument
 // (b): e.g. l2hub ctl link b down". hint, when set, is added for
 // arguments beyond max (report's second file is a --console log).
-func wantArgs(min, max int, what, example, hint string) cobra.PositionalArgs {
+func WantArgs(min, max int, what, example, hint string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) >= min && (max < 0 || len(args) <= max) {
 			return nil

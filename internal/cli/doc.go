@@ -1,0 +1,13 @@
+// Package cli is the cobra behaviour l2hub's command wants of every
+// command and that is not l2hub's own wiring: argument counts said with an
+// example (WantArgs), unknown flags with the nearest known one
+// (SuggestFlag), an unknown or mistyped subcommand refused with cobra's
+// suggestions wherever it is given, after a group, to help or with --help
+// (Strict, Execute), and JSON written as every --json document is
+// (WriteJSON).
+//
+// Concurrency: a command tree is built and executed by one goroutine;
+// nothing here starts one.
+//
+// Imports: internal/suggest (did-you-mean hints).
+package cli
