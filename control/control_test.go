@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/filter"
 	"l2hub/hub"
 )
@@ -120,14 +120,18 @@ func (f *fakeTarget) Inject(_ context.Context, port string, frame []byte) error 
 	return nil
 }
 
+// serveFake serves a Server with token as serveUnix does.
 func serveFake(t *testing.T, token string) (*fakeTarget, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startServer(t, l, &control.Server{Token: token}), path
+	return serveUnix(t, &control.Server{Token: token})
+}
+
+// serveUnix serves srv as startServer does, on controltest's unix socket,
+// until the test ends; it returns the fake target and the socket's path.
+func serveUnix(t *testing.T, srv *control.Server) (*fakeTarget, string) {
+	t.Helper()
+	target := withFakes(srv)
+	return target, controltest.Serve(t, srv)
 }
 
 func newFakeTarget() *fakeTarget {
@@ -138,9 +142,16 @@ func newFakeTarget() *fakeTarget {
 // be one) and a registry, until the test ends.
 func startServer(t *testing.T, l net.Listener, srv *control.Server) *fakeTarget {
 	t.Helper()
+	target := withFakes(srv)
+	serveUntilEnd(t, srv.Serve, l)
+	return target
+}
+
+// withFakes gives srv a fake target (srv.Target, if set, must be one) and
+// a registry of its counters and of rule loss-a's, and returns the target.
+func withFakes(srv *control.Server) *fakeTarget {
 	target, reg := fakeRegistry(srv.Target, filter.RuleStats{Rule: "loss-a", Matched: 5, Dropped: 3})
 	srv.Target, srv.Registry = target, reg
-	serveUntilEnd(t, srv.Serve, l)
 	return target
 }
 
@@ -393,8 +404,7 @@ func TestInjectErrorsSayEachThingOnce(t *testing.T) {
 			`inject into "a": frame 3: hub stopped (2 frames sent before it)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := serveTarget(t, &refusingTarget{fakeTarget: newFakeTarget(), ok: 2, err: tc.err})
-			_, err := control.NewClient(path, "").Inject(context.Background(), tc.port, bytes.NewReader(stream))
+			_, err := controltest.Client(t, &refusingTarget{fakeTarget: newFakeTarget(), ok: 2, err: tc.err}).Inject(context.Background(), tc.port, bytes.NewReader(stream))
 			var ce *control.Error
 			if !errors.As(err, &ce) || ce.Status != tc.status || ce.Code != tc.code || ce.Message != tc.want {
 				t.Errorf("got %v (%#v), want %d %s %q", err, err, tc.status, tc.code, tc.want)
@@ -408,12 +418,7 @@ func TestInjectErrorsSayEachThingOnce(t *testing.T) {
 // pacing frames (or keepalives) hears of its typo at once, not when its
 // first frame is due.
 func TestInjectRefusesAnUnknownPortAtOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := startServer(t, l, &control.Server{IdleTimeout: time.Hour}) // a stream may wait long for its first frame
+	target, path := serveUnix(t, &control.Server{IdleTimeout: time.Hour}) // a stream may wait long for its first frame
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	go pw.Write(control.AppendInjectKeepalive(nil)) // the stream has begun; no frame is due yet
@@ -422,6 +427,7 @@ func TestInjectRefusesAnUnknownPortAtOnce(t *testing.T) {
 		_, err := control.NewClient(path, "").Inject(context.Background(), "nope", pr)
 		answer <- err
 	}()
+	var err error
 	select {
 	case err = <-answer:
 	case <-time.After(hangGuard):
@@ -571,14 +577,10 @@ func TestPortsShowLinkAndPartitions(t *testing.T) {
 // /v1/ports as in the table ctl ports prints, down while its link is held
 // down, and counts as up for l2hub_port_link_up either way.
 func TestPortsLinkAgreesWithTable(t *testing.T) {
-	l, err := control.Listen(filepath.Join(t.TempDir(), "ctl.sock"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	target := newFakeTarget()
 	target.peerless = true
-	startServer(t, l, &control.Server{Target: target})
-	c := control.NewClient(l.Addr().String(), "")
+	_, path := serveUnix(t, &control.Server{Target: target})
+	c := control.NewClient(path, "")
 	ctx := context.Background()
 	for _, step := range []struct {
 		name   string
@@ -594,7 +596,7 @@ func TestPortsLinkAgreesWithTable(t *testing.T) {
 			if err := c.SetLink(ctx, "b", step.bUp); err != nil {
 				t.Fatal(err)
 			}
-			status, raw := rawRequest(t, l.Addr().String(), "GET", "/v1/ports", nil, "")
+			status, raw := rawRequest(t, path, "GET", "/v1/ports", nil, "")
 			var ports []struct{ Name, Link string }
 			if err := json.Unmarshal([]byte(raw), &ports); status != 200 || err != nil {
 				t.Fatalf("GET /v1/ports: %d %v\n%s", status, err, raw)
@@ -651,14 +653,10 @@ func TestRulesListsAreNeverNull(t *testing.T) {
 		{"rules-only", false, map[string]int{"rules": 1, "partitions": 0, "ports": 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := control.Listen(filepath.Join(t.TempDir(), "ctl.sock"), "")
-			if err != nil {
-				t.Fatal(err)
-			}
 			target := newFakeTarget()
 			target.noPolicy = tc.noPolicy
-			startServer(t, l, &control.Server{Target: target})
-			raw, err := control.NewClient(l.Addr().String(), "").Rules(context.Background())
+			_, path := serveUnix(t, &control.Server{Target: target})
+			raw, err := control.NewClient(path, "").Rules(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"path/filepath"
 	"testing"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/hub"
 )
 
@@ -35,17 +35,12 @@ func (d *droppingTarget) InjectFrame(context.Context, string, []byte) (hub.DropR
 // answer counts the drops by reason, as a successful one's does, so that a
 // client that only warns of them (a flood) still has the numbers.
 func TestInjectDroppedAnswerCountsTheDrops(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveUntilEnd(t, (&control.Server{Target: &droppingTarget{fakeTarget: newFakeTarget()}}).Serve, l)
+	c := controltest.Client(t, &droppingTarget{fakeTarget: newFakeTarget()})
 	var body []byte
 	for range 5 {
 		body = control.AppendInjectFrame(body, make([]byte, 60))
 	}
-	_, err = control.NewClient(path, "").Inject(context.Background(), "a", bytes.NewReader(body))
+	_, err := c.Inject(context.Background(), "a", bytes.NewReader(body))
 	var he *control.Error
 	if !errors.As(err, &he) || !errors.Is(err, control.ErrInjectDropped) {
 		t.Fatalf("got %v, want the hub's answer that frames were dropped for flow control", err)

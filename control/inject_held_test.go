@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/hub"
 )
 
@@ -38,22 +38,8 @@ func (h *heldTarget) InjectFrame(context.Context, string, []byte) (hub.DropReaso
 // away ends it. The idle timeout does: the request fails naming the port,
 // and the wait ends, freeing its slot.
 func TestInjectWaitForRoomIsBounded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	target := &heldTarget{fakeTarget: newFakeTarget()}
-	srv := &control.Server{Target: target, IdleTimeout: 50 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- srv.Serve(ctx, l) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	path := controltest.Serve(t, &control.Server{Target: target, IdleTimeout: 50 * time.Millisecond})
 	pr, pw := io.Pipe()
 	defer pw.Close() // the client stays, its stream open: only the server can end the wait
 	answer := make(chan error, 1)
@@ -61,6 +47,7 @@ func TestInjectWaitForRoomIsBounded(t *testing.T) {
 		_, err := control.NewClient(path, "").Inject(context.Background(), "a", pr)
 		answer <- err
 	}()
+	var err error
 	select {
 	case err = <-answer:
 	case <-time.After(hangGuard):

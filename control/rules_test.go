@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/filter"
 )
 
@@ -75,32 +75,12 @@ func (r *ruleTarget) RemoveRule(_ context.Context, name string) (filter.RuleDesc
 	return filter.RuleDescription{Name: name, Counters: filter.RuleStats{Rule: name, Matched: 9}}, nil
 }
 
-// serveTarget serves target on a unix socket until the test ends.
-func serveTarget(t *testing.T, target control.Target) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return path
-}
-
 // TestRuleEdits: the client's rule edits reach the target with their
 // name, source and position, come back typed, and the hub's refusals come
 // back as errors that say what was refused and match its sentinel.
 func TestRuleEdits(t *testing.T) {
 	target := &ruleTarget{fakeTarget: newFakeTarget(), src: map[string]string{}}
-	path := serveTarget(t, target)
+	path := controltest.ServeTarget(t, target)
 	c := control.NewClient(path, "")
 	ctx := context.Background()
 
@@ -179,8 +159,7 @@ func TestRuleEdits(t *testing.T) {
 
 // TestRuleEditsNeedAnEditor: a target that cannot edit rules answers 501.
 func TestRuleEditsNeedAnEditor(t *testing.T) {
-	path := serveTarget(t, struct{ control.Target }{newFakeTarget()})
-	_, err := control.NewClient(path, "").AddRule(context.Background(), "x", []byte("{drop: true}"), "")
+	_, err := controltest.Client(t, struct{ control.Target }{newFakeTarget()}).AddRule(context.Background(), "x", []byte("{drop: true}"), "")
 	var ce *control.Error
 	if !errors.As(err, &ce) || ce.Status != http.StatusNotImplemented {
 		t.Errorf("got %v, want 501", err)

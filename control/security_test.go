@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/internal/nobody"
 )
 
@@ -383,7 +384,7 @@ func TestAuthAndRouteRefusalsHaveACode(t *testing.T) {
 // (a path's value, a header) shortened when it is long, as the policy's
 // errors do, so that a request cannot make an answer of its own size.
 func TestRefusalsShortenLongValues(t *testing.T) {
-	path := serveTarget(t, &ruleTarget{fakeTarget: newFakeTarget(), src: map[string]string{}})
+	path := controltest.ServeTarget(t, &ruleTarget{fakeTarget: newFakeTarget(), src: map[string]string{}})
 	long := strings.Repeat("x", 8000)
 	for _, tc := range []struct {
 		name, method, url string
@@ -410,14 +411,9 @@ func TestRefusalsShortenLongValues(t *testing.T) {
 // at most MaxConns connections; the others wait their turn and are served.
 func TestConnectionCap(t *testing.T) {
 	const maxConns, clients = 3, 10
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	target := newFakeTarget()
 	target.hold = make(chan struct{})
-	startServer(t, l, &control.Server{Target: target, MaxConns: maxConns})
+	_, path := serveUnix(t, &control.Server{Target: target, MaxConns: maxConns})
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for range clients {
@@ -459,18 +455,10 @@ func TestTimeoutsFreeSlots(t *testing.T) {
 	// answer about short of WriteTimeout: the second server pauses longer
 	// than that before each refusal, as a loaded machine may, and must
 	// still answer.
-	serve := func(srv *control.Server) (string, *fakeTarget) {
-		path := filepath.Join(t.TempDir(), "ctl.sock")
-		l, err := control.Listen(path, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return path, startServer(t, l, srv)
-	}
-	headerPath, _ := serve(&control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
+	_, headerPath := serveUnix(t, &control.Server{MaxConns: 1, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: short})
 	bodySrv := &control.Server{MaxConns: 1, HeaderTimeout: 2 * time.Second, BodyTimeout: short, IdleTimeout: short}
 	control.DelayErrors(bodySrv, func() { time.Sleep(4 * short) })
-	path, target := serve(bodySrv)
+	target, path := serveUnix(t, bodySrv)
 	// cutOff sends a request prefix and waits until the server closes the
 	// connection; it returns what the server said first.
 	cutOff := func(path, prefix string) string {
@@ -734,12 +722,7 @@ func TestInjectKeepalives(t *testing.T) {
 // once, unread, saying that no frame was taken.
 func TestInjectionsKeepPlacesForShortRequests(t *testing.T) {
 	const maxInjections = 3
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := startServer(t, l, &control.Server{MaxConns: 1, MaxInjections: maxInjections})
+	target, path := serveUnix(t, &control.Server{MaxConns: 1, MaxInjections: maxInjections})
 	c := control.NewClient(path, "")
 	type stream struct {
 		w    *io.PipeWriter

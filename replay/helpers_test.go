@@ -2,7 +2,6 @@ package replay
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"l2hub/capture"
-	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -229,22 +227,6 @@ func endRun(t *testing.T, sim *hubtest.Sim, sink *capture.Sink) []string {
 		t.Fatal(err)
 	}
 	return sink.Files()
-}
-
-// serveControl serves target's control API on a socket in a temporary
-// directory, until the test ends, and returns a client of it.
-func serveControl(t *testing.T, target control.Target) *control.Client {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	l, err := control.Listen(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return control.NewClient(path, "")
 }
 
 // liveSink opens the capture of a simulated live run into buf, with meta

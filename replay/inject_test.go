@@ -18,6 +18,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/hub"
 )
 
@@ -278,7 +279,7 @@ func TestInjectIntoReportsTheHubsCount(t *testing.T) {
 		return fmt.Errorf("inject into %q: %d-byte frame: %w", port, len(frame), hub.ErrFrameTooLarge)
 	}}
 	target.ok.Store(took)
-	c := serveControl(t, target)
+	c := controltest.Client(t, target)
 
 	data := recordedCapture(t, 5000, time.Millisecond)
 	var rep *InjectReport

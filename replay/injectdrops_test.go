@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/hub"
 )
 
@@ -114,7 +115,7 @@ func TestInjectIntoCountsItsOwnDrops(t *testing.T) {
 			"port b's VM went away after the hub took the injected frames: the port dropped 2 frames as it had no VM (port-down); the hub cannot tell whether injected frames the VM had not read yet are among them", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := serveControl(t, &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.vm == leaves, returns: tc.vm == returns})
+			c := controltest.Client(t, &droppingHub{forwarded: tc.forwarded, own: tc.own, leaves: tc.vm == leaves, returns: tc.vm == returns})
 
 			var rep *InjectReport
 			var warned []string
@@ -150,7 +151,7 @@ func TestInjectIntoJudgesTheCaptureFirst(t *testing.T) {
 		t.Errorf("got InjectInto error %v, want one saying the capture holds no frames", err)
 	}
 
-	c := serveControl(t, &droppingHub{})
+	c := controltest.Client(t, &droppingHub{})
 	in, opens := memInput("rec.pcap", recordedCapture(t, 4, time.Millisecond)), 0
 	open := in.Open
 	in.Open = func() (io.ReadCloser, error) { opens++; return open() }

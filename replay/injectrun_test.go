@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/control/controltest"
 	"l2hub/hub"
 )
 
@@ -36,7 +37,7 @@ func TestRunInjectVerdict(t *testing.T) {
 		{"flood-queue-full-cut", cut, flood, []hub.DropReason{hub.DropQueueFull}, false, "(--allow-truncated accepts a capture cut short)", "dropped for flow control"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := serveControl(t, &droppingHub{own: tc.own})
+			c := controltest.Client(t, &droppingHub{own: tc.own})
 			var reports int
 			var warned []string
 			err := RunInject(context.Background(), c, "b", InjectConfig{Input: memInput("rec.pcap", tc.pcap), Pacing: tc.pacing}, tc.truncOK,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"l2hub/control/controltest"
 	"l2hub/hub"
 )
 
@@ -70,7 +71,7 @@ func TestParsePacing(t *testing.T) {
 func TestInjectIntoStoppedHubSaysItOnce(t *testing.T) {
 	target := &takingHub{refuse: func(string, []byte) error { return hub.ErrStopped }} // the hub stopped after 3 frames
 	target.ok.Store(3)
-	c := serveControl(t, target)
+	c := controltest.Client(t, target)
 
 	cfg := InjectConfig{Input: memInput("rec.pcap", recordedCapture(t, 10, time.Millisecond))}
 	err := InjectInto(context.Background(), c, "b", cfg, nil, nil)

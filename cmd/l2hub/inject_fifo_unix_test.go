@@ -3,6 +3,7 @@
 package main
 
 import (
+	"l2hub/control/controltest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ func TestInjectNoCaptureFromAFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	ctl := serveTarget(t, dir, &dropHub{})
+	ctl := controltest.ServeTarget(t, &dropHub{})
 	wrote := make(chan error, 1)
 	go func() {
 		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"l2hub/control/controltest"
 	"l2hub/hub"
 	"l2hub/replay"
 )
@@ -83,7 +84,7 @@ func TestInjectFlowDropsFailUnlessFlood(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ctl := serveTarget(t, dir, &flowHub{reason: tc.reason, vmLeaves: tc.vmLeaves})
+			ctl := controltest.ServeTarget(t, &flowHub{reason: tc.reason, vmLeaves: tc.vmLeaves})
 			args := append([]string{"inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl}, tc.args...)
 			stdout, stderr, err := runCmd(t, args...)
 			if !strings.Contains(stdout, "sent 10 frames") {
@@ -104,7 +105,7 @@ func TestInjectFlowDropsFailUnlessFlood(t *testing.T) {
 // once, in the hub's words.
 func TestInjectLossyFloodJSONCountsTheDrops(t *testing.T) {
 	dir := t.TempDir()
-	ctl := serveTarget(t, dir, &flowHub{reason: hub.DropQueueFull})
+	ctl := controltest.ServeTarget(t, &flowHub{reason: hub.DropQueueFull})
 	stdout, stderr, err := runCmd(t, "inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl, "--flood", "--json")
 	if err != nil {
 		t.Fatalf("inject --flood --json: %v\n%s", err, stderr)

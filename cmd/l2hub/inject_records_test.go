@@ -17,7 +17,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
-	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/replay"
@@ -51,22 +51,6 @@ func (h *takeHub) taken() []int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]int(nil), h.lens...)
-}
-
-// serveTarget serves target's control API on a socket in dir until the
-// test ends.
-func serveTarget(t *testing.T, dir string, target control.Target) string {
-	t.Helper()
-	ctl := filepath.Join(dir, "ctl.sock")
-	l, err := control.Listen(ctl, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- (&control.Server{Target: target}).Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ctl
 }
 
 // record is one record of a capture: when, the bytes it holds, and the
@@ -110,7 +94,7 @@ func injectFrame(n int) []byte {
 func TestInjectWarnsOfABackwardClock(t *testing.T) {
 	dir := t.TempDir()
 	target := &takeHub{}
-	ctl := serveTarget(t, dir, target)
+	ctl := controltest.ServeTarget(t, target)
 	in := filepath.Join(dir, "back.pcap")
 	ms := time.Millisecond
 	writeRecords(t, in, []record{{0, injectFrame(60), 0}, {2 * ms, injectFrame(60), 0}, {ms, injectFrame(60), 0}, {3 * ms, injectFrame(60), 0}})
@@ -138,7 +122,7 @@ func TestInjectWarnsOfABackwardClock(t *testing.T) {
 func TestInjectCutAndUnsendableRecords(t *testing.T) {
 	dir := t.TempDir()
 	target := &takeHub{}
-	ctl := serveTarget(t, dir, target)
+	ctl := controltest.ServeTarget(t, target)
 	in := filepath.Join(dir, "snap.pcap")
 	f := injectFrame(1500)
 	writeRecords(t, in, []record{{0, f[:64], 1500}, {0, f[:10], 0}, {0, injectFrame(70000), 0}, {0, f[:64], 1500}})
@@ -167,7 +151,7 @@ func TestInjectCutAndUnsendableRecords(t *testing.T) {
 // frames the hub took, not the refused one and those after it.
 func TestInjectReportsTheHubsCount(t *testing.T) {
 	dir := t.TempDir()
-	ctl := serveTarget(t, dir, &takeHub{maxFrame: 100})
+	ctl := controltest.ServeTarget(t, &takeHub{maxFrame: 100})
 	in := filepath.Join(dir, "big.pcap")
 	writeRecords(t, in, []record{{0, injectFrame(60), 0}, {0, injectFrame(60), 0}, {0, injectFrame(200), 0}, {0, injectFrame(60), 0}})
 	stdout, _, err := runCmd(t, "inject", in, "--into", "b", "--control", ctl, "--flood")

@@ -16,6 +16,7 @@ import (
 	"l2hub/capture"
 	"l2hub/capture/capturetest"
 	"l2hub/control"
+	"l2hub/control/controltest"
 	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
@@ -297,7 +298,7 @@ func TestInjectReportsDrops(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ctl := serveTarget(t, dir, &dropHub{vmLeaves: tc.vmLeaves})
+			ctl := controltest.ServeTarget(t, &dropHub{vmLeaves: tc.vmLeaves})
 			stdout, stderr, err := runCmd(t, "inject", writeInjectCapture(t, dir, 10), "--into", "b", "--control", ctl, "--flood")
 			if !strings.Contains(stdout, "sent 10 frames") || !strings.Contains(stderr, tc.warning) {
 				t.Errorf("got stdout %q, stderr %q; want 10 frames sent and the warning %q", stdout, stderr, tc.warning)
