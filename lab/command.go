@@ -18,7 +18,7 @@ type Command struct {
 	Dir         string   // --out: the run directory
 	Until       string   // --until: the last phase
 	Seed        string   // --seed: an unsigned 64-bit integer; "" for the lab's
-	Repeat      string   // --repeat: a whole number, 1 or more
+	Repeat      string   // --repeat: a whole number, 1 or more; "" is 1
 	Soak, Grace string   // --soak, --grace: durations; "" is 0 (Grace: DefaultGrace)
 	Vars        []string // --var NAME=VALUE
 	KeepFailing bool     // --keep-failing
@@ -47,7 +47,10 @@ func (c *Command) Run(ctx context.Context) (verdict, err error) {
 	if err != nil {
 		return refuse(WriteArgsErrorJUnit, err)
 	}
-	n, err := strconv.Atoi(c.Repeat)
+	n, err := 1, error(nil)
+	if c.Repeat != "" {
+		n, err = strconv.Atoi(c.Repeat)
+	}
 	if err != nil || n < 1 {
 		return refuse(WriteArgsErrorJUnit, fmt.Errorf("--repeat %s: want a whole number, 1 or more", c.Repeat))
 	}

@@ -45,3 +45,14 @@ func TestCommandRefusesBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandDefaultsAreTheFlags: a Command whose typed flags are left
+// empty runs as l2hub lab with no flags would (one run, the lab's seed, no
+// soak): the first thing it refuses is the lab file, not an argument.
+func TestCommandDefaultsAreTheFlags(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	verdict, err := (&Command{File: missing}).Run(context.Background())
+	if verdict != nil || err == nil || !strings.Contains(err.Error(), "missing.yaml") || strings.Contains(err.Error(), "--") {
+		t.Errorf("got Run = %v, %v; want the missing lab file refused, no flag", verdict, err)
+	}
+}

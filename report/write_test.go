@@ -30,4 +30,14 @@ func TestModelWrite(t *testing.T) {
 	if want := fmt.Sprintf("wrote %s (%d bytes): ", out, len(page)); !strings.HasPrefix(stdout.String(), want) || stderr.Len() != 0 {
 		t.Errorf("got stdout %q, stderr %q; want stdout to start %q", stdout.String(), stderr.String(), want)
 	}
+
+	// A file written in place (a device, as /dev/stdout is one) has the
+	// line on stderr: on stdout it could follow the page itself.
+	stdout.Reset()
+	if err := m.Write(os.DevNull, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("wrote %s (%d bytes): ", os.DevNull, len(page)); stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("got stdout %q, stderr %q; want stderr to start %q", stdout.String(), stderr.String(), want)
+	}
 }

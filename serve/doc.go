@@ -26,7 +26,8 @@
 // internal/atomicfile (the summary written whole, its path checked first),
 // internal/samefile (an output that is an input or another output is
 // refused before anything binds),
-// internal/buildinfo (the build's metric) and internal/shell (NETDEV_
+// internal/buildinfo (the build's metric), internal/logq (the words of its
+// drop notice, should serve's own fail) and internal/shell (NETDEV_
 // names in the QEMU flags) and internal/unixpath (whether a socket's
 // absolute path fits). Nothing imports serve but the command, the
 // load generator and the lab runner (lab), which serves the control API

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"l2hub/internal/logq"
 	"log/slog"
 )
 
@@ -17,7 +18,10 @@ func DropNotice(jsonLogs bool) func(lines uint64) []byte {
 	}
 	return func(lines uint64) []byte {
 		var b bytes.Buffer
-		log, _ := NewLogger(&b, "info", format) // a level and a format NewLogger takes
+		log, err := NewLogger(&b, "info", format) // a level and a format NewLogger takes
+		if err != nil {                           // never: the queue's own words then
+			return logq.DropNotice(lines)
+		}
 		log.Warn(fmt.Sprintf("%d log lines dropped: stderr was not being read", lines), "dropped", lines)
 		return b.Bytes()
 	}

@@ -38,6 +38,7 @@ func TestWatchPID(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Skipf("skipping: cannot start a process: %v", err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) // whatever failed; again is harmless
 	pid := cmd.Process.Pid
 	ctx, stop = WatchPID(context.Background(), pid)
 	defer stop()
