@@ -159,9 +159,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			dl = time.Time{}
 		}
 		h.armed = dl
-		kept := len(h.later) > waiting
-		h.mu.Unlock()
-		if kept {
+		if h.release(waiting) {
 			// Run does not wait for the log (a stall it found): a writer
 			// that blocks would hold every port's timers, among them the
 			// stall checks that free the senders a stuck port holds back.
@@ -281,11 +279,17 @@ func (h *Hub) lock() (waiting int) {
 // nothing was kept, as on almost every frame, it costs no more than the
 // unlock.
 func (h *Hub) unlock(waiting int) {
-	kept := len(h.later) > waiting
-	h.mu.Unlock()
-	if kept {
+	if h.release(waiting) {
 		h.flushLog()
 	}
+}
+
+// release lets go of mu and reports whether the caller kept records to
+// log meanwhile (waiting is what lock returned).
+func (h *Hub) release(waiting int) (kept bool) {
+	kept = len(h.later) > waiting
+	h.mu.Unlock()
+	return kept
 }
 
 // flushLog logs the records logLater kept, in the order they were kept;
