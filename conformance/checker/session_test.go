@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -347,6 +348,70 @@ func TestCutRecord(t *testing.T) {
 			want{id: MUX003, verdict: Fail, msg: "node-a's request 1 does not authenticate with k_i2r at n=4..7"},
 			want{id: MUX001, verdict: Warn, msg: "node-a's stream ends 100 bytes into request 2 (275 bytes)"},
 			want{id: MUX001, verdict: Fail, absent: true})
+	})
+}
+
+// TestEarlyAfterSizedRecord: a message started before the peer's is
+// judged when its sender's turn ends (endTurn). A proxy-phase record is not
+// always its planned size (§5.1; it is as long as where it authenticates),
+// so that judgement goes by the record as cut: an early response that is
+// complete at 275 bytes is an order error, not a sign that the message
+// before it was too long (which stopped the checker reading node-b), and a
+// message before the early one is sized as it was read.
+func TestEarlyAfterSizedRecord(t *testing.T) {
+	t.Run("275-byte-response-early", func(t *testing.T) {
+		// node-b sends ladder steps 4 and 6 and a 275-byte response 0 while
+		// node-a's ladder step 3 is still coming in; it answers request 0
+		// with response 1 as usual.
+		reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+		s := newScript(t).handshake()
+		s.add(0, s.step(1)).add(1, s.step(2))
+		st3, st4, st5, st6 := s.step(3), s.step(4), s.step(5), s.step(6)
+		rsp := s.Request(1, 0, reply) // sealed as a 275-byte record
+		s.add(0, st3[:100]).add(1, st4).add(0, st3[100:200])
+		s.add(1, append(slices.Clone(st6), rsp...)).add(0, st3[200:])
+		s.add(0, st5).request(conformance.ServiceBundle, listReq())
+		r := checkFindings(t, s,
+			want{id: MUX001, verdict: Fail, msg: "node-b's response 0 is 275 bytes, nexus-v1 records are exactly 531"},
+			want{id: PROXY002, verdict: Warn, absent: true},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"})
+		if f, _ := r.First(MUX001); f.Count != 0 {
+			t.Errorf("got MUX-001 %d times, want once (response 0's size):\n%s", f.Count, dump(r))
+		}
+	})
+	t.Run("100-bytes-after-531-byte-request", func(t *testing.T) {
+		// node-a sends ladder step 5 and a 531-byte request 0 while node-b's
+		// ladder step 4 is coming in, then 100 bytes of request 1 before
+		// node-b's step 6: request 0 read as it was cut is 631 bytes. The
+		// report folds that into request 0's own MUX-001 (531 bytes), so
+		// the end-of-stream judgement is read on its own.
+		s := newScript(t).handshake()
+		s.add(0, s.step(1)).add(1, s.step(2)).add(0, s.step(3))
+		st4, st5 := s.step(4), s.step(5)
+		big, err := s.Send[0].SealRecord(nil, conformance.ResponseRecord, conformance.ServiceBundle, listReq())
+		must(t, err)
+		next := s.Request(0, conformance.ServiceBundle, listReq())
+		s.add(1, st4[:100]).add(0, append(slices.Clone(st5), big[:300]...))
+		s.add(1, st4[100:]).add(0, append(slices.Clone(big[300:]), next[:100]...))
+		c, err := New(Options{})
+		must(t, err)
+		defer c.Close()
+		conn := c.tcp.open(connKey{hostAP(conformance.RoleA, 40010), hostAP(conformance.RoleB, 34568)}, &Frame{Number: 1}, false)
+		for i, m := range s.msgs {
+			conn.sess.data(m.side, m.data, i+2)
+		}
+		a := newAgg()
+		conn.sess.end(a)
+		const want = "node-a's request 0 is 631 bytes, nexus-v1 records are exactly 275"
+		var got []string
+		for _, f := range a.findings() {
+			if f.ID == MUX001 {
+				got = append(got, f.Verdict.String()+" "+f.Message)
+			}
+		}
+		if len(got) != 1 || got[0] != "fail "+want {
+			t.Errorf("got MUX-001 findings %q at the end of the stream, want one: fail %q", got, want)
+		}
 	})
 }
 
