@@ -315,9 +315,10 @@ func TestProxyRecordSize(t *testing.T) {
 	})
 }
 
-// TestCutRecord: a stream that ends inside a proxy-phase record, the
-// connection still open, is one MUX-001 warning naming the record it ends
-// in. A response that does not authenticate at 275 bytes is the start of a
+// TestCutRecord: a stream that ends inside a proxy-phase record is one
+// MUX-001 finding naming the record it ends in: a warning while the
+// connection is open (the capture may have stopped first), a failure once
+// it is closed (the record never completed). A response that does not authenticate at 275 bytes is the start of a
 // 531-byte one (it is not judged as a request, nor with k_i2r); a request
 // that does not is a 275-byte record that fails (MUX-003), and the bytes
 // after it start the next request.
@@ -349,6 +350,42 @@ func TestCutRecord(t *testing.T) {
 			want{id: MUX001, verdict: Warn, msg: "node-a's stream ends 100 bytes into request 2 (275 bytes)"},
 			want{id: MUX001, verdict: Fail, absent: true})
 	})
+	closed := []struct {
+		name string
+		msgs func(s *script) *script
+		want []string // every failure and warning, exactly
+	}{
+		{"closed/response-400", func(s *script) *script {
+			s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+			return s.add(1, s.Response(conformance.ProxyStatusOK, reply)[:400])
+		}, []string{
+			"fail MUX-001 node-b's stream ends 400 bytes into response 0 (531 bytes)",
+			"warn PROXY-002 no response to request 0 (service=bundlemgrd) on 10.42.0.10:40010->10.42.0.11:34568",
+		}},
+		{"closed/request-100", func(s *script) *script {
+			return s.add(0, s.Request(0, conformance.ServiceBundle, listReq())[:100])
+		}, []string{
+			"fail MUX-001 node-a's stream ends 100 bytes into request 0 (275 bytes)",
+			"warn PROXY-001 no proxy request followed the ladder on 10.42.0.10:40010->10.42.0.11:34568",
+		}},
+	}
+	for _, tc := range closed {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := runScriptFlow(t, tc.msgs(newScript(t).handshake().ladder()), 1460)
+			f.close(1)
+			f.close(0)
+			r := feed(t, Options{}, b.frames)
+			var got []string
+			for _, fd := range r.Findings {
+				if fd.Verdict == Fail || fd.Verdict == Warn {
+					got = append(got, fd.Verdict.String()+" "+fd.ID+" "+fd.Message)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got failures and warnings %q, want %q:\n%s", got, tc.want, dump(r))
+			}
+		})
+	}
 }
 
 // TestEarlyAfterSizedRecord: a message started before the peer's is
