@@ -13,12 +13,18 @@ import (
 
 // runScript runs discovery, a connection and the script s.
 func runScript(t *testing.T, s *script, mss int) *builder {
+	b, _ := runScriptFlow(t, s, mss)
+	return b
+}
+
+// runScriptFlow is runScript, with the connection's flow to go on with.
+func runScriptFlow(t *testing.T, s *script, mss int) (*builder, *flow) {
 	b := newBuilder(t)
 	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
 	f := b.flow(hostA, hostB, 40010, 34568)
 	f.connect()
 	s.play(f, mss)
-	return b
+	return b, f
 }
 
 func TestBrokenTraffic(t *testing.T) {

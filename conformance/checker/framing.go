@@ -24,6 +24,7 @@ import (
 type violation struct {
 	idx      int // the early message
 	want     int // the other side's first message not yet complete then
+	prevSize int // the size the message before it was cut at
 	boundary int // stream offset where it started
 	frame    int
 	framing  bool   // noise-xk: no valid length prefix at boundary
@@ -35,6 +36,7 @@ type sideState struct {
 	msgs       int // messages completed
 	filled     int
 	size       int // of the current message; 0 while a framed header is read
+	last       int // size of the last message completed
 	buf        []byte
 	frames     []int
 	turnStart  int
@@ -117,6 +119,7 @@ func (s *session) data(side int, b []byte, frame int) {
 			}
 			s.complete(side, frame)
 			st.msgs++
+			st.last = st.filled
 			st.filled, st.size, st.buf, st.frames = 0, 0, st.buf[:0], st.frames[:0]
 			st.sizing, st.grown = false, false
 			if rest != nil {
@@ -192,7 +195,7 @@ func (s *session) start(side, frame int) {
 		s.ordering(s.c.agg, side, idx, o.msgs, frame, fmt.Sprintf("when %s's %s had %d of %d bytes", s.from[1-side], want.name, o.filled, max(o.size, o.filled)))
 	case st.pos > st.turnStart:
 		if st.pending == nil {
-			st.pending = &violation{idx: idx, want: o.msgs, boundary: st.pos, frame: frame}
+			st.pending = &violation{idx: idx, want: o.msgs, boundary: st.pos, frame: frame, prevSize: st.last}
 		}
 	default:
 		s.ordering(s.c.agg, side, idx, o.msgs, frame, fmt.Sprintf("before %s's %s", s.from[1-side], want.name))
@@ -230,10 +233,15 @@ func (s *session) endTurn(a *agg, side int, st *sideState) {
 		}
 		return
 	}
+	// If the sender did not complete the early message, the one before it
+	// was too long: as long as it was cut, plus n. Proxy-phase records are
+	// cut where they authenticate (275 or 531 bytes, resize), not always at
+	// their planned size: an early response complete at 275 bytes is an
+	// order error, and a 531-byte request before the early message is 531.
 	pl := s.plan(side, v.idx)
-	if pl.size > 0 && n < pl.size && v.idx > 0 {
+	if pl.size > 0 && n < pl.size && st.msgs <= v.idx && v.idx > 0 {
 		prev := s.plan(side, v.idx-1)
-		s.sizeError(a, side, prev, prev.size+n, v.frame)
+		s.sizeError(a, side, prev, v.prevSize+n, v.frame)
 		if a == s.c.agg {
 			st.misaligned = true
 		}

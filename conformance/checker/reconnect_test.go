@@ -292,10 +292,8 @@ func TestAnnounceAfterClose(t *testing.T) {
 	for _, m := range s.msgs {
 		f.write(m.side, m.data)
 	}
-	f.acked = [2]int{len(f.sent[1]), len(f.sent[0])}
-	for side := range 2 {
-		b.add(f.tcp(side, f.isn[side]+1+uint32(len(f.sent[side])), layers.TCP{FIN: true, ACK: true}, nil))
-	}
+	f.close(0)
+	f.close(1)
 	b.wait(time.Second)
 	b.announce(hostA, announceOf(t, conformance.RoleA))
 	r := feed(t, Options{}, b.frames)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -314,9 +315,10 @@ func TestProxyRecordSize(t *testing.T) {
 	})
 }
 
-// TestCutRecord: a stream that ends inside a proxy-phase record, the
-// connection still open, is one MUX-001 warning naming the record it ends
-// in. A response that does not authenticate at 275 bytes is the start of a
+// TestCutRecord: a stream that ends inside a proxy-phase record is one
+// MUX-001 finding naming the record it ends in: a warning while the
+// connection is open (the capture may have stopped first), a failure once
+// it is closed (the record never completed). A response that does not authenticate at 275 bytes is the start of a
 // 531-byte one (it is not judged as a request, nor with k_i2r); a request
 // that does not is a 275-byte record that fails (MUX-003), and the bytes
 // after it start the next request.
@@ -347,6 +349,106 @@ func TestCutRecord(t *testing.T) {
 			want{id: MUX003, verdict: Fail, msg: "node-a's request 1 does not authenticate with k_i2r at n=4..7"},
 			want{id: MUX001, verdict: Warn, msg: "node-a's stream ends 100 bytes into request 2 (275 bytes)"},
 			want{id: MUX001, verdict: Fail, absent: true})
+	})
+	closed := []struct {
+		name string
+		msgs func(s *script) *script
+		want []string // every failure and warning, exactly
+	}{
+		{"closed/response-400", func(s *script) *script {
+			s.add(0, s.Request(0, conformance.ServiceBundle, listReq()))
+			return s.add(1, s.Response(conformance.ProxyStatusOK, reply)[:400])
+		}, []string{
+			"fail MUX-001 node-b's stream ends 400 bytes into response 0 (531 bytes)",
+			"warn PROXY-002 no response to request 0 (service=bundlemgrd) on 10.42.0.10:40010->10.42.0.11:34568",
+		}},
+		{"closed/request-100", func(s *script) *script {
+			return s.add(0, s.Request(0, conformance.ServiceBundle, listReq())[:100])
+		}, []string{
+			"fail MUX-001 node-a's stream ends 100 bytes into request 0 (275 bytes)",
+			"warn PROXY-001 no proxy request followed the ladder on 10.42.0.10:40010->10.42.0.11:34568",
+		}},
+	}
+	for _, tc := range closed {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := runScriptFlow(t, tc.msgs(newScript(t).handshake().ladder()), 1460)
+			f.close(1)
+			f.close(0)
+			r := feed(t, Options{}, b.frames)
+			var got []string
+			for _, fd := range r.Findings {
+				if fd.Verdict == Fail || fd.Verdict == Warn {
+					got = append(got, fd.Verdict.String()+" "+fd.ID+" "+fd.Message)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got failures and warnings %q, want %q:\n%s", got, tc.want, dump(r))
+			}
+		})
+	}
+}
+
+// TestEarlyAfterSizedRecord: a message started before the peer's is
+// judged when its sender's turn ends (endTurn). A proxy-phase record is not
+// always its planned size (§5.1; it is as long as where it authenticates),
+// so that judgement goes by the record as cut: an early response that is
+// complete at 275 bytes is an order error, not a sign that the message
+// before it was too long (which stopped the checker reading node-b), and a
+// message before the early one is sized as it was read.
+func TestEarlyAfterSizedRecord(t *testing.T) {
+	t.Run("275-byte-response-early", func(t *testing.T) {
+		// node-b sends ladder steps 4 and 6 and a 275-byte response 0 while
+		// node-a's ladder step 3 is still coming in; it answers request 0
+		// with response 1 as usual.
+		reply, _ := conformance.BringUpBackend{}.Serve(conformance.ServiceBundle, listReq())
+		s := newScript(t).handshake()
+		s.add(0, s.step(1)).add(1, s.step(2))
+		st3, st4, st5, st6 := s.step(3), s.step(4), s.step(5), s.step(6)
+		rsp := s.Request(1, 0, reply) // sealed as a 275-byte record
+		s.add(0, st3[:100]).add(1, st4).add(0, st3[100:200])
+		s.add(1, append(slices.Clone(st6), rsp...)).add(0, st3[200:])
+		s.add(0, st5).request(conformance.ServiceBundle, listReq())
+		r := checkFindings(t, s,
+			want{id: MUX001, verdict: Fail, msg: "node-b's response 0 is 275 bytes, nexus-v1 records are exactly 531"},
+			want{id: PROXY002, verdict: Warn, absent: true},
+			want{id: PROXY003, verdict: Pass, msg: "pass node-a's verdict: 1"})
+		if f, _ := r.First(MUX001); f.Count != 0 {
+			t.Errorf("got MUX-001 %d times, want once (response 0's size):\n%s", f.Count, dump(r))
+		}
+	})
+	t.Run("100-bytes-after-531-byte-request", func(t *testing.T) {
+		// node-a sends ladder step 5 and a 531-byte request 0 while node-b's
+		// ladder step 4 is coming in, then 100 bytes of request 1 before
+		// node-b's step 6: request 0 read as it was cut is 631 bytes. The
+		// report folds that into request 0's own MUX-001 (531 bytes), so
+		// the end-of-stream judgement is read on its own.
+		s := newScript(t).handshake()
+		s.add(0, s.step(1)).add(1, s.step(2)).add(0, s.step(3))
+		st4, st5 := s.step(4), s.step(5)
+		big, err := s.Send[0].SealRecord(nil, conformance.ResponseRecord, conformance.ServiceBundle, listReq())
+		must(t, err)
+		next := s.Request(0, conformance.ServiceBundle, listReq())
+		s.add(1, st4[:100]).add(0, append(slices.Clone(st5), big[:300]...))
+		s.add(1, st4[100:]).add(0, append(slices.Clone(big[300:]), next[:100]...))
+		c, err := New(Options{})
+		must(t, err)
+		defer c.Close()
+		conn := c.tcp.open(connKey{hostAP(conformance.RoleA, 40010), hostAP(conformance.RoleB, 34568)}, &Frame{Number: 1}, false)
+		for i, m := range s.msgs {
+			conn.sess.data(m.side, m.data, i+2)
+		}
+		a := newAgg()
+		conn.sess.end(a)
+		const want = "node-a's request 0 is 631 bytes, nexus-v1 records are exactly 275"
+		var got []string
+		for _, f := range a.findings() {
+			if f.ID == MUX001 {
+				got = append(got, f.Verdict.String()+" "+f.Message)
+			}
+		}
+		if len(got) != 1 || got[0] != "fail "+want {
+			t.Errorf("got MUX-001 findings %q at the end of the stream, want one: fail %q", got, want)
+		}
 	})
 }
 

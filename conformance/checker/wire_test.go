@@ -183,6 +183,12 @@ func (f *flow) ack(side int, opts ...frameOpt) int {
 	return f.b.add(f.tcp(side, f.isn[side]+1+uint32(len(f.sent[side])), layers.TCP{ACK: true}, nil), opts...)
 }
 
+// close sends side's FIN, after every byte it has written.
+func (f *flow) close(side int, opts ...frameOpt) int {
+	f.acked[side] = len(f.sent[1-side])
+	return f.b.add(f.tcp(side, f.isn[side]+1+uint32(len(f.sent[side])), layers.TCP{FIN: true, ACK: true}, nil), opts...)
+}
+
 // feed runs frames through a fresh checker and returns its report.
 func feed(t testing.TB, opts Options, frames []Frame) Report {
 	t.Helper()
