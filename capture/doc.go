@@ -115,6 +115,20 @@
 // reading stopped at; packets already returned stay valid. A Reader is for
 // one goroutine.
 //
+// Files. Writing: sink.go (Sink, Open, Observe, Annotate, SetMeta: the hub
+// loop's side), run.go (the writer goroutine, its warnings, Close), writer.go
+// (queued records encoded into files), output.go (one sequence of files,
+// opened, rotated and closed), flush.go (batches written in whole blocks; a
+// failed write), gap.go (what a failure or a full queue lost, and the lines
+// that say so), pcapng.go (pcapng blocks), comment.go (a frame's comment),
+// meta.go (Meta, the section header's comments) and config.go (Config, Format,
+// Points, paths and streams; stream_*.go makes a pipe pollable). Reading:
+// read.go (Reader, Packet, classic pcap), readpcapng.go (pcapng blocks),
+// cut.go (a cut tail told from a corrupt one), join.go (comments and trailers
+// joined back), linktype.go, open.go (OpenFile: a named pipe's open, bounded
+// by a context) and repair.go (Repair). errors.go holds the sentinels and
+// ReadError.
+//
 // Imports: hub (frames, events and the clock's times come through it) and
 // internal/wallclock (the clock of flushes and retries when none is given).
 package capture

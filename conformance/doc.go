@@ -23,5 +23,18 @@
 // Run may be called once; Stats is safe to call concurrently with it, and the
 // milestone callback is never called concurrently with itself.
 //
+// Files. The codecs: announce.go (the NXSB announce), keys.go (roles and
+// bring-up keys), nexus.go (the nexus-v1 handshake, Profile,
+// ClassifyHandshake) on symmetric.go (Noise's symmetric state), std.go (the
+// noise-xk-std handshake and its framing), record.go (transport records,
+// RecordCipher), mux.go (mux batches, the Ladder) and proxy.go (SM/BN proxy
+// frames, the gate, Backend). The Node: node.go (Config, Node, Run),
+// node_api.go (Net, Status, Milestone, Stats: the types it shows),
+// node_discovery.go and discovery.go (announces sent and heard, the peer
+// cache), node_session.go (handshakes and records on a connection) and
+// node_roles.go (node-a's and node-b's parts). The probes: probe.go (Probe,
+// Probes, how one runs), probe_announce.go and probe_session.go (the probes of
+// discovery and of a session). errors.go holds the sentinels and VersionError.
+//
 // Imports: hub (for its Clock) only; besides it flynn/noise and x/crypto.
 package conformance

@@ -118,6 +118,19 @@
 // The JSON documents l2hub prints for scripts carry Schema, and give a
 // policy's counters as PolicyCounters.
 //
+// Files. The server: server.go (Server, Target, Serve), routes.go (the routes
+// and their answers), guard.go (who may reach them), body.go and jsonbody.go
+// (request bodies), inject.go (the injection stream), state.go (what a ports
+// request answers), slots.go and slotconn.go (the connection cap, with
+// age_*.go and pending_*.go asking the kernel about a connection). Addresses
+// and secrets: addr.go (ParseAddr, Listen), socket.go (the socket file and its
+// directory), peer_*.go (the other end's user: SO_PEERCRED, NETLINK_SOCK_DIAG)
+// and token.go (tokens and their files). The client: client.go (Client),
+// explain.go, notready.go, policysource.go and rulesource.go (what ctl sends),
+// text.go and documents.go (what ctl prints, as text and as JSON) and
+// counters.go (Schema, PolicyCounters). Metrics: metrics.go (the collectors)
+// and metrics_server.go (MetricsServer). errors.go holds the sentinels.
+//
 // Imports: hub and filter (the types the API carries), internal/yamlfile,
 // internal/ready (whether a process runs, and under which) and
 // internal/unixpath (the longest socket path).

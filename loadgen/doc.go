@@ -26,6 +26,16 @@
 // It does not link package testing into the binary: the benchmark bodies
 // that take a testing.B are in loadgen/loadgentest, which only tests import.
 //
+// Files. A run: scenario.go (Scenario, Pattern), run.go (Target, Net, Run:
+// warm-up, senders, drain), receive.go (the receivers), frame.go (the frames'
+// layout), vm.go (VM), hist.go (Histogram), result.go (Result) and cpu.go and
+// rss.go (the CPU time and memory it took). The targets: target.go (Direct,
+// Mcast), hub.go (Hub, in this process), process.go and process_*.go (the hub
+// as a child process) and policy.go (the policy scenarios' rules). The suite:
+// suite.go (Suite, Report), options.go (bench's flags), report.go (Evaluate:
+// the targets judged) and failon.go (FailOn, Verdict). errors.go holds the
+// sentinels.
+//
 // Imports: hub, transport (the VM ends), serve (the l2hub target, Hub,
 // runs a serve.Session in this process), internal/ready, internal/tied
 // and control (an l2hub process as the target: its ready file, its port

@@ -26,6 +26,17 @@
 // With Options.Check, Build reads the capture once and the checker judges
 // what it reads in a goroutine that Build waits for.
 //
+// Files. Building the Model: build.go (Build, its one pass over the capture),
+// frames.go (lifelines and frames), match.go (each copy matched to its frame),
+// egressonly.go (a capture of egress only: its frames' order and senders),
+// bands.go (partitions and links down as bands), layout.go (control edits,
+// findings, groups, console markers), console.go (console logs, ParseConsole),
+// label.go (each frame's label), notes.go (a comment's notes) and budget.go
+// (what is kept within Limits). model.go holds the Model's types, options.go
+// Options, Limits and Flags; html.go and page/ are the page; write.go and
+// failure.go are what `l2hub report` writes and when it fails; errors.go holds
+// the sentinels.
+//
 // Imports: capture (the capture), hub (its notes), filter (its policy
 // edits), packet (the frames' headers, for the labels), conformance (the
 // handshake's message sizes), conformance/checker (the findings),

@@ -19,6 +19,18 @@
 // safe for concurrent use once New returned; changes run on the hub's
 // loop, ordered with respect to frames.
 //
+// Files. The Session: session.go (Options, New, Start, Stop, what it bound),
+// control.go and rules.go (the control API's Target: the policy, partitions,
+// links, injection; one rule's edits), summary.go (Summary), ready.go (the
+// ready file), nopeer.go (why a port may have no VM), decisionlog.go (the
+// debug log of decisions) and metrics.go with capture_metrics.go and
+// macmove_metrics.go (its Prometheus registry). The Config: config.go (Config,
+// CaptureConfig), config_yaml.go (LoadConfig, ParseConfig, ParseConfigNode),
+// config_validate.go (Validate), config_ports.go (checks across ports) and
+// outputs.go (no output an input or another output). The command: run.go (Run,
+// the control listener, the banner, QEMU's flags), flags.go (Flags) and
+// stderrlog.go (its logs on stderr).
+//
 // Imports: hub, transport, tap (a TAP device's namespace, to find two ports
 // on one device), filter, capture, conformance,
 // conformance/checker, conformance/vnode, control, internal/wallclock,

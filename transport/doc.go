@@ -48,6 +48,22 @@
 // the connections it handed the hub are closed before Run returns. Close
 // and Spec are safe from any goroutine. [Spec] values are plain data.
 //
+// Files. Streams: stream.go (StreamConn, DialStream) and stream_*.go (its
+// peer's backlog and hang-up). Datagrams: datagram.go (DatagramConn,
+// ListenUDP, ListenUnixgram), dgram_*.go (Linux's recvmmsg and sendmmsg,
+// socket buffers, kernel drops) and mcast*.go (the multicast group). VXLAN:
+// vxlan.go (VXLANConn, OpenVXLAN), vxlan_config.go (VXLANConfig, VTEP
+// addresses), vxlan_frames.go (encapsulation, reads and writes), vxlan_fdb.go
+// (the MAC-to-VTEP table), vxlan_remotes.go (remote VTEPs heard or quiet),
+// vxlan_self.go (its own datagrams told apart), vxlan_linux.go and
+// vxlan_other.go (its socket, the host's addresses). pipe.go is PipeEnd.
+// Specs: spec.go (Spec, ParseSpec), spec_validate.go (Validate) and
+// spec_qemu.go (QEMU's flags, the notes on a spec). Runners: runner.go
+// (Runner, Options, Open: accept, dial, bind), optional.go (a port left down),
+// tap_*.go (a tap port's runner) and mtupeers.go (a TAP's MTU against a VXLAN
+// port's). unixsock.go binds socket files, limiter.go rate-limits logs, and
+// errors.go holds the sentinels and SpecError.
+//
 // Imports: hub (the PortIO contract), tap (the TAP device behind a tap
 // port), internal/wallclock, internal/yamlfile (positioned errors in a
 // port's YAML options) and internal/unixpath (the longest socket path);

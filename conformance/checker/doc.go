@@ -79,6 +79,19 @@
 // Milestone lines are written from that goroutine (or Feed's caller), one
 // Write per line, never concurrently.
 //
+// Files. checker.go (Checker, Options, Frame, Feed, Report, the live
+// Observer), files.go (CheckFiles, CheckReaders), finding.go (Verdict,
+// Finding, Report), catalog.go (the checks' ids), agg.go (findings gathered
+// per id and subject), errors.go (StopError, Outcome). Frames: packet.go (what
+// the checker parses of a frame), dedupe.go (copies across files, multicast
+// echoes), addrmap.go (where each MAC and address is) and notes.go (the hub's
+// notes read). Discovery: disc.go (the announces judged) and announces.go
+// (what they say of connections). TCP: conn.go (the connection table), tcp.go
+// (each stream reassembled, its retransmissions explained) and dial.go
+// (SESS-001: dials and accepts). Sessions: session.go (a session and its
+// plan), framing.go (its bytes cut into messages), handshake.go (the handshake
+// judged) and records.go (records opened and judged).
+//
 // Imports: conformance (the codecs), packet (the one frame parser), capture
 // (CheckFiles reads captures) and hub (an Observer).
 package checker
