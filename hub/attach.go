@@ -33,15 +33,10 @@ func (h *Hub) AddPortWith(name, desc string, o PortOptions) error {
 func (h *Hub) RemovePort(name string) error {
 	var err error
 	if derr := h.do(func() {
-		id, ok := h.core.Lookup(name)
-		if !ok {
-			err = fmt.Errorf("port %q: %w", name, ErrNoPort)
-			return
+		var id PortID
+		if id, err = h.endPeerOf(name, "port removed"); err == nil {
+			err = h.core.RemovePort(id)
 		}
-		if a := h.attOf(id); a != nil {
-			h.endAttachment(a, errors.New("port removed"))
-		}
-		err = h.core.RemovePort(id)
 	}); derr != nil {
 		return derr
 	}
@@ -108,19 +103,23 @@ func (h *Hub) Attach(name string, io PortIO) (done <-chan struct{}, err error) {
 // Detach disconnects the named port's peer, if it has one.
 func (h *Hub) Detach(name string) error {
 	var err error
-	if derr := h.do(func() {
-		id, ok := h.core.Lookup(name)
-		if !ok {
-			err = fmt.Errorf("port %q: %w", name, ErrNoPort)
-			return
-		}
-		if a := h.attOf(id); a != nil {
-			h.endAttachment(a, errors.New("detached by request"))
-		}
-	}); derr != nil {
+	if derr := h.do(func() { _, err = h.endPeerOf(name, "detached by request") }); derr != nil {
 		return derr
 	}
 	return err
+}
+
+// endPeerOf ends the named port's attachment, if it has one, for why, and
+// returns the port's ID; mu is held.
+func (h *Hub) endPeerOf(name, why string) (PortID, error) {
+	id, ok := h.core.Lookup(name)
+	if !ok {
+		return 0, fmt.Errorf("port %q: %w", name, ErrNoPort)
+	}
+	if a := h.attOf(id); a != nil {
+		h.endAttachment(a, errors.New(why))
+	}
+	return id, nil
 }
 
 // endAttachment ends a's time on its port. The caller holds mu, and calls
