@@ -40,10 +40,7 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 				return verdict
 			}
 			if asJSON {
-				err = cli.WriteJSON(stdout, struct {
-					Schema int `json:"schema"` // control.Schema, as every --json document starts
-					checker.Report
-				}{control.Schema, r})
+				err = cli.WriteDocument(stdout, control.Schema, r)
 			} else {
 				err = r.WriteText(stdout)
 			}

@@ -47,10 +47,7 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	return replay.RunInject(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg, f.TruncOK, replay.InjectOutput{
 		Report: func(rep *replay.InjectReport) {
 			if f.JSON {
-				cli.WriteJSON(stdout, struct {
-					Schema int `json:"schema"` // control.Schema, as every --json document starts
-					*replay.InjectReport
-				}{control.Schema, rep})
+				cli.WriteDocument(stdout, control.Schema, rep)
 			} else {
 				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 			}
