@@ -28,6 +28,20 @@ func checkControlFlag(addr string) error {
 	return nil
 }
 
+// dialControl is the client of the hub a --control flag and its token
+// flags name: the address checked first (checkControlFlag), then the token
+// read, which ctx ends if it blocks (a FIFO no one writes).
+func dialControl(ctx context.Context, addr string, tf *control.TokenFlags) (*control.Client, error) {
+	if err := checkControlFlag(addr); err != nil {
+		return nil, err
+	}
+	token, err := tf.TokenContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return control.NewClient(addr, token), nil
+}
+
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr string
 	var tf control.TokenFlags
@@ -35,12 +49,8 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ctl",
 		Short: "Control a running hub: ports, policy, partitions, links, metrics",
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkControlFlag(addr); err != nil {
-				return err
-			}
-			token, err := tf.TokenContext(cmd.Context())
-			c = control.NewClient(addr, token)
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			c, err = dialControl(cmd.Context(), addr, &tf)
 			return err
 		},
 	}

@@ -40,11 +40,11 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	if err := replay.CheckInjectCapture(path); err != nil {
 		return err
 	}
-	token, err := f.Token.TokenContext(cmd.Context())
+	cl, err := dialControl(cmd.Context(), f.Control, &f.Token)
 	if err != nil {
 		return err
 	}
-	return replay.RunInject(cmd.Context(), control.NewClient(f.Control, token), f.Into, cfg, f.TruncOK, replay.InjectOutput{
+	return replay.RunInject(cmd.Context(), cl, f.Into, cfg, f.TruncOK, replay.InjectOutput{
 		Report: func(rep *replay.InjectReport) {
 			if f.JSON {
 				cli.WriteDocument(stdout, control.Schema, rep)

@@ -35,37 +35,35 @@ func newWaitCmd(stdout io.Writer) *cobra.Command {
 				}
 				defer stop()
 			}
+			// What the hub says it is ready with: its ready file, or its
+			// ports.
+			var doc any
+			var text string
 			if readyFile != "" {
 				info, err := ready.WaitFor(ctx, readyFile, pid, 50*time.Millisecond)
 				if err != nil {
 					return control.NotReady(ctx, timeout, err)
 				}
-				if asJSON {
-					return cli.WriteJSON(stdout, info)
+				doc, text = info, info.String()
+			} else {
+				cl, err := dialControl(ctx, addr, &tf)
+				if err != nil {
+					return err
 				}
-				_, err = fmt.Fprintf(stdout, "l2hub ready: %s\n", info)
-				return err
-			}
-			if err := checkControlFlag(addr); err != nil {
-				return err
-			}
-			token, err := tf.TokenContext(ctx)
-			if err != nil {
-				return err
-			}
-			ports, err := control.NewClient(addr, token).WaitReadyPID(ctx, 50*time.Millisecond, pid)
-			if err != nil {
-				return control.NotReady(ctx, timeout, err)
+				ports, err := cl.WaitReadyPID(ctx, 50*time.Millisecond, pid)
+				if err != nil {
+					return control.NotReady(ctx, timeout, err)
+				}
+				doc, text = ports, fmt.Sprintf("%d ports", len(ports))
+				if len(ports) == 1 {
+					text = "1 port"
+				}
 			}
 			if asJSON {
-				return cli.WriteJSON(stdout, ports)
+				return cli.WriteJSON(stdout, doc)
 			}
-			if len(ports) == 1 {
-				fmt.Fprintln(stdout, "l2hub ready: 1 port")
-			} else {
-				fmt.Fprintf(stdout, "l2hub ready: %d ports\n", len(ports))
-			}
-			return nil
+			_, err := fmt.Fprintf(stdout, "l2hub ready: %s\n", text)
+			return err
 		},
 	}
 	fl := cmd.Flags()
