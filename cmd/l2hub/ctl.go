@@ -63,9 +63,10 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 			return c.Explain(cmd.Context(), run(cmd.Context(), c, a))
 		}}
 	}
-	printJSON := func(raw json.RawMessage, err error) error {
+	// print writes the hub's answer as it is (the policy's JSON, metrics).
+	write := func(answer []byte, err error) error {
 		if err == nil {
-			_, err = stdout.Write(raw)
+			_, err = stdout.Write(answer)
 		}
 		return err
 	}
@@ -143,7 +144,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 					// stdout stays JSON for scripts; a person learns why it is null.
 					fmt.Fprintln(stderr, "l2hub ctl policy: the hub runs without a policy (serve --policy FILE, or ctl set-policy FILE, gives it one)")
 				}
-				return printJSON(raw, err)
+				return write(raw, err)
 			}),
 		setPolicy,
 		rules,
@@ -163,10 +164,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 		sub("metrics", "Print the Prometheus metrics", cobra.NoArgs,
 			func(ctx context.Context, cl *control.Client, _ []string) error {
 				m, err := cl.Metrics(ctx)
-				if err == nil {
-					_, err = io.WriteString(stdout, m)
-				}
-				return err
+				return write([]byte(m), err)
 			}),
 	)
 	return cmd
