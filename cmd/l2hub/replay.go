@@ -11,7 +11,7 @@ import (
 	"l2hub/replay"
 )
 
-// replayFlags are l2hub replay's flags: most are the job's own fields.
+// newReplayCmd is l2hub replay: its flags are the job's (replay.JobFlags).
 func newReplayCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f replay.JobFlags
 	cmd := &cobra.Command{
