@@ -125,11 +125,13 @@
 // age_*.go and pending_*.go asking the kernel about a connection). Addresses
 // and secrets: addr.go (ParseAddr, Listen), socket.go (the socket file and its
 // directory), peer_*.go (the other end's user: SO_PEERCRED, NETLINK_SOCK_DIAG)
-// and token.go (tokens and their files). The client: client.go (Client),
-// explain.go, notready.go, policysource.go and rulesource.go (what ctl sends),
-// text.go and documents.go (what ctl prints, as text and as JSON) and
-// counters.go (Schema, PolicyCounters). Metrics: metrics.go (the collectors)
-// and metrics_server.go (MetricsServer). errors.go holds the sentinels.
+// and token.go (tokens and their files). The client: client.go (Client, how a
+// call reaches the hub, WaitReady), client_routes.go (a call per route, the
+// injection stream's included), explain.go, notready.go, policysource.go and
+// rulesource.go (what ctl sends), text.go and documents.go (what ctl prints, as
+// text and as JSON) and counters.go (Schema, PolicyCounters). Metrics:
+// metrics.go (the collectors) and metrics_server.go (MetricsServer). errors.go
+// holds the sentinels.
 //
 // Imports: hub and filter (the types the API carries), internal/yamlfile,
 // internal/ready (whether a process runs, and under which) and

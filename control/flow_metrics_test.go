@@ -27,7 +27,7 @@ func TestMetricsExportFlowControl(t *testing.T) {
 		}, nil
 	}
 	text := collectorText(t, ports)
-	for _, want := range []string{
+	wantMetrics(t, text,
 		`l2hub_port_paused{port="a"} 1`,
 		`l2hub_port_paused{port="b"} 0`,
 		`l2hub_port_pauses_total{port="a"} 3`,
@@ -37,7 +37,14 @@ func TestMetricsExportFlowControl(t *testing.T) {
 		`l2hub_port_stalls_total{port="c"} 2`,
 		`l2hub_port_drops_total{port="c",reason="stalled"} 40`,
 		`l2hub_port_drops_total{port="c",reason="kernel-overflow"} 0`,
-	} {
+	)
+}
+
+// wantMetrics checks that text, a scrape in the text exposition format,
+// has each of lines.
+func wantMetrics(t *testing.T, text string, lines ...string) {
+	t.Helper()
+	for _, want := range lines {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}

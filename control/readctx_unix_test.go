@@ -35,6 +35,21 @@ func openWriter(t *testing.T, fifo string) *os.File {
 	}
 }
 
+// wantCause waits for the error of a read of what (done) that a context
+// ended, and checks that it is the context's cause; a read that does not
+// end within hangGuard fails the test.
+func wantCause(t *testing.T, done <-chan error, cause error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, cause) {
+			t.Errorf("got %v, want the context's cause", err)
+		}
+	case <-time.After(hangGuard):
+		t.Fatalf("the read of %s did not end with its context", what)
+	}
+}
+
 // TestTokenFileFIFOEndsWithTheContext: a token file that is a FIFO no one
 // writes blocks its read where no context reaches; the read still returns,
 // with the context's cause, once the context ends (the first Ctrl-C).
@@ -60,14 +75,7 @@ func TestTokenFileFIFOEndsWithTheContext(t *testing.T) {
 			w := openWriter(t, fifo)
 			defer w.Close() // the abandoned read ends at EOF
 			cancel(stop)
-			select {
-			case err := <-done:
-				if !errors.Is(err, stop) {
-					t.Errorf("got %v, want the context's cause", err)
-				}
-			case <-time.After(hangGuard):
-				t.Fatal("the read of a FIFO no one writes did not end with its context")
-			}
+			wantCause(t, done, stop, "a FIFO no one writes")
 		})
 	}
 }
@@ -95,12 +103,5 @@ func TestRuleFromStdinEndsWithTheContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel(stop)
-	select {
-	case err := <-done:
-		if !errors.Is(err, stop) {
-			t.Errorf("got %v, want the context's cause", err)
-		}
-	case <-time.After(hangGuard):
-		t.Fatal("the read of standard input did not end with its context")
-	}
+	wantCause(t, done, stop, "standard input")
 }

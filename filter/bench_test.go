@@ -23,8 +23,11 @@ rules:
   - {name: jitter, match: {link: a->b}, delay: 1ms±500us}
 `
 
-func benchDecide(b *testing.B, src string) {
-	p := mustParse(b, src)
+func benchDecide(b *testing.B, src string) { benchDecideFrom(b, mustParse(b, src), 0) }
+
+// benchDecideFrom decides a plain frame on a->b of p every microsecond
+// from start.
+func benchDecideFrom(b *testing.B, p *Policy, start time.Duration) {
 	f := plain()
 	l := link("a", "b")
 	var d hub.Decision
@@ -32,7 +35,7 @@ func benchDecide(b *testing.B, src string) {
 	b.SetBytes(int64(len(f)))
 	for i := 0; b.Loop(); i++ {
 		d.Reset()
-		p.Decide(time.Duration(i)*time.Microsecond, l, f, &d)
+		p.Decide(start+time.Duration(i)*time.Microsecond, l, f, &d)
 	}
 }
 
@@ -45,12 +48,7 @@ func TestDecidePassThroughAllocs(t *testing.T) {
 	var d hub.Decision
 	now := time.Duration(0)
 	p.Decide(now, link("a", "b"), f, &d) // first sight of the link builds its state
-	allocs := testing.AllocsPerRun(1000, func() {
-		now += time.Microsecond
-		d.Reset()
-		p.Decide(now, link("a", "b"), f, &d)
-	})
-	if allocs != 0 {
+	if allocs := decideAllocs(p, now, time.Microsecond, f, &d); allocs != 0 {
 		t.Errorf("got %v allocations per pass-through Decide, want 0", allocs)
 	}
 	if st := p.Stats(); st.Rules[0].Matched != 0 || st.Partitions[0].Dropped != 0 {
@@ -106,16 +104,7 @@ func toggledPolicy(b *testing.B) *Policy {
 // BenchmarkDecideToggled: Decide on a link that partitions and a flap
 // schedule could cut, after control calls; none cuts it then.
 func BenchmarkDecideToggled(b *testing.B) {
-	p := toggledPolicy(b)
-	f := plain()
-	l := link("a", "b")
-	var d hub.Decision
-	b.ReportAllocs()
-	b.SetBytes(int64(len(f)))
-	for i := 0; b.Loop(); i++ {
-		d.Reset()
-		p.Decide(6*time.Second+500*time.Microsecond+time.Duration(i)*time.Microsecond, l, f, &d)
-	}
+	benchDecideFrom(b, toggledPolicy(b), 6*time.Second+500*time.Microsecond)
 }
 
 // BenchmarkCut: the hub's question when a copy delayed 50ms is due, on

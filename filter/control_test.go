@@ -3,7 +3,6 @@ package filter
 import (
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -11,20 +10,7 @@ import (
 func TestStatsConcurrentWithDecide(t *testing.T) {
 	// Run under -race: Stats reads while the loop decides and adds partitions.
 	p := mustParse(t, goldenPolicy)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				_ = p.Stats()
-			}
-		}
-	}()
+	stop := readStats(p)
 	for i := range 2000 {
 		decide(p, time.Duration(i)*time.Millisecond, link("a", "b"), plain())
 		if i == 1000 {
@@ -33,8 +19,7 @@ func TestStatsConcurrentWithDecide(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	st := p.Stats()
 	if st.Rules[0].Matched != 1001 || len(st.Partitions) != 1 || !st.Partitions[0].Active {
 		t.Errorf("got %+v, want 1001 matched by lossy and one active partition", st)

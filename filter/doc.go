@@ -40,19 +40,20 @@
 // afresh on every link as if the policy had been loaded with it.
 //
 // Files. The Policy: policy.go (Policy, Decide, the control hooks), rule.go (a
-// rule's impairments, per link), match.go (a compiled match), headers.go (a
-// frame's headers, parsed once per Decide), toggle.go (partitions and links on
-// and off over time), cut.go (Cut: a link cut while a copy waited), stats.go
-// (Stats, Describe) and reads.go (what each rule reads of a frame). The Spec:
-// spec.go (Spec, Compile, the defaults), spec_match.go and spec_partition.go
-// (a match, partitions and schedules compiled) and build.go (bounds, the rate
-// limiter's defaults, rules assembled). The front ends: yaml.go (Load, Parse,
-// ParseSpec) with yaml_impair.go, yaml_match.go and yaml_partition.go (its
-// sections), flags.go and flags_rule.go (Flags), and units.go (the values both
-// parse). Edits: edit.go (one rule added, updated or removed) and
-// edit_record.go (Edit: recorded in a capture, made again). changes.go says
-// which versions decide differently; errors.go holds the sentinels and error
-// types.
+// rule: its impairments' settings, its state per link, its random streams),
+// impair.go (the impairments run on a frame), match.go (a compiled match),
+// headers.go (a frame's headers, parsed once per Decide), toggle.go (partitions
+// and links on and off over time), cut.go (Cut: a link cut while a copy
+// waited), stats.go (Stats, Describe) and reads.go (what each rule reads of a
+// frame). The Spec: spec.go (Spec, Compile, the defaults), spec_match.go and
+// spec_partition.go (a match, partitions and schedules compiled) and build.go
+// (bounds, the rate limiter's defaults, rules assembled). The front ends:
+// yaml.go (Load, Parse, ParseSpec) with yaml_impair.go, yaml_match.go and
+// yaml_partition.go (its sections), flags.go and flags_rule.go (Flags), and
+// units.go (the values both parse). Edits: edit.go (one rule added, updated or
+// removed) and edit_record.go (Edit: recorded in a capture, made again).
+// changes.go says which versions decide differently; errors.go holds the
+// sentinels and error types.
 //
 // Imports: hub (Policy's interface), packet (the frame parser) and
 // internal/yamlfile.

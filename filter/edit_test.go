@@ -3,7 +3,6 @@ package filter
 import (
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -305,18 +304,7 @@ func ruleNames(p *Policy) string {
 func TestStatsConcurrentWithRuleEdits(t *testing.T) {
 	p := mustParse(t, "rules:\n  - {name: base, match: {link: a->b}, loss: 10%}\n")
 	add := mustRule(t, p, "{match: {link: a->b}, delay: 1ms}", "extra")
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				_ = p.Stats()
-			}
-		}
-	})
+	stop := readStats(p)
 	for i := range 2000 {
 		decide(p, time.Duration(i), link("a", "b"), plain())
 		switch i % 100 {
@@ -330,8 +318,7 @@ func TestStatsConcurrentWithRuleEdits(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if st := p.Stats(); len(st.Rules) != 1 || st.Rules[0].Matched != 2000 {
 		t.Errorf("got %+v, want base alone, 2000 matched", st.Rules)
 	}

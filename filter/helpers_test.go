@@ -124,3 +124,39 @@ func decide(p *Policy, now time.Duration, l hub.Link, frame []byte) hub.Decision
 	p.Decide(now, l, frame, &d)
 	return d
 }
+
+// readStats calls p.Stats over and over on another goroutine, as the
+// control API and Prometheus may while the loop decides, until the stop it
+// returns is called; stop waits for the last call to return. Run under
+// -race, a test that drives p meanwhile checks that Stats reads nothing
+// the loop writes unguarded.
+func readStats(p *Policy) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+				_ = p.Stats()
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+// decideAllocs is the allocations of one Decide of f on a->b, over 1000
+// runs (testing.AllocsPerRun), the first at now+step and each step after
+// the last, with d reset and reused.
+func decideAllocs(p *Policy, now, step time.Duration, f []byte, d *hub.Decision) float64 {
+	return testing.AllocsPerRun(1000, func() {
+		now += step
+		d.Reset()
+		p.Decide(now, link("a", "b"), f, d)
+	})
+}

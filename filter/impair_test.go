@@ -393,6 +393,24 @@ func TestCorruptNoPayload(t *testing.T) {
 	}
 }
 
+// departure is when the i-th frame a rate limiter queued, decided at now
+// (d), leaves; it fails the test when the frame was dropped or leaves
+// before last, the frame before it's departure.
+func departure(t *testing.T, i int, now time.Duration, d *hub.Decision, last time.Duration) time.Duration {
+	t.Helper()
+	if d.Drop {
+		t.Fatalf("frame %d dropped: %v", i, d.Notes)
+	}
+	dep := now
+	if len(d.Copies) == 1 {
+		dep += d.Copies[0].Delay
+	}
+	if dep < last {
+		t.Fatalf("frame %d departs at %v, before the previous one at %v", i, dep, last)
+	}
+	return dep
+}
+
 func TestRateThroughput(t *testing.T) {
 	// Offer 20 Mbit/s (1250-byte frames every 0.5ms) for 2s to a 10 Mbit/s
 	// limiter with a queue large enough for all: every frame leaves, one
@@ -404,17 +422,7 @@ func TestRateThroughput(t *testing.T) {
 	for i := range n {
 		now := time.Duration(i) * 500 * time.Microsecond
 		d := decide(pol, now, link("a", "b"), f)
-		if d.Drop {
-			t.Fatalf("frame %d dropped: %v", i, d.Notes)
-		}
-		dep := now
-		if len(d.Copies) == 1 {
-			dep += d.Copies[0].Delay
-		}
-		if dep < last {
-			t.Fatalf("frame %d departs at %v, before the previous one at %v", i, dep, last)
-		}
-		last = dep
+		last = departure(t, i, now, &d, last)
 	}
 	// n frames, the first free: the last leaves at (n-1) ms.
 	if want := time.Duration(n-1) * time.Millisecond; last != want {
@@ -459,17 +467,7 @@ func TestRateHighRates(t *testing.T) {
 				sent += uint64(len(f))
 				d.Reset()
 				pol.Decide(now, link("a", "b"), f, &d)
-				if d.Drop {
-					t.Fatalf("frame %d dropped: %v", i, d.Notes)
-				}
-				dep := now
-				if len(d.Copies) == 1 {
-					dep += d.Copies[0].Delay
-				}
-				if dep < last {
-					t.Fatalf("frame %d departs at %v, before the previous one at %v", i, dep, last)
-				}
-				last = dep
+				last = departure(t, i, now, &d, last)
 			}
 			// The last departure is when all but the burst has gone out at
 			// the rate, rounded up to the ns.
@@ -483,14 +481,7 @@ func TestRateHighRates(t *testing.T) {
 				t.Errorf("got %.6g bit/s, want %s within 10ppm", got, tc.rate)
 			}
 			// Carrying the remainder allocates nothing.
-			now := last
-			f := frames[0]
-			allocs := testing.AllocsPerRun(1000, func() {
-				now += time.Nanosecond
-				d.Reset()
-				pol.Decide(now, link("a", "b"), f, &d)
-			})
-			if allocs != 0 {
+			if allocs := decideAllocs(pol, last, time.Nanosecond, frames[0], &d); allocs != 0 {
 				t.Errorf("got %v allocations per rate-limited Decide, want 0", allocs)
 			}
 		})

@@ -119,12 +119,7 @@ rules:
 		d.Reset()
 		p.Decide(now, link("a", "b"), f, &d)
 	}
-	allocs := testing.AllocsPerRun(1000, func() {
-		now += 100 * time.Microsecond
-		d.Reset()
-		p.Decide(now, link("a", "b"), f, &d)
-	})
-	if allocs != 0 {
+	if allocs := decideAllocs(p, now, 100*time.Microsecond, f, &d); allocs != 0 {
 		t.Errorf("got %v allocations per acting Decide, want 0", allocs)
 	}
 	st := p.Stats()

@@ -180,13 +180,7 @@ func portStats(st Stats, name string) PortStats {
 // that control calls change on the loop.
 func TestStatsConcurrentWithControl(t *testing.T) {
 	p := mustParse(t, "partitions:\n  - {name: p, groups: a|c, start: 1s, end: 2s}\n")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 2000 {
-			_ = p.Stats()
-		}
-	}()
+	stop := readStats(p)
 	for i := range 1000 {
 		at := time.Duration(i) * time.Millisecond
 		decide(p, at, link("b", "a"), plain())
@@ -197,7 +191,7 @@ func TestStatsConcurrentWithControl(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	<-done
+	stop()
 	if st := p.Stats(); !st.Partitions[0].Active || !portStats(st, "c").Down {
 		t.Errorf("got %+v, want p active and c down (the last calls at 999ms)", st)
 	}
@@ -207,13 +201,7 @@ func TestStatsConcurrentWithControl(t *testing.T) {
 // toggles that triggers and control calls change on the loop.
 func TestStatsConcurrentWithTriggers(t *testing.T) {
 	p := mustParse(t, pingRule+"partitions:\n  - {name: p, groups: a|c, start: {rule: ping, matches: 500}, end: {rule: ping, matches: 200}}\n")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 2000 {
-			_ = p.Stats()
-		}
-	}()
+	stop := readStats(p)
 	for i := range 1000 {
 		at := time.Duration(i) * time.Millisecond
 		decide(p, at, link("b", "a"), plain())
@@ -223,7 +211,7 @@ func TestStatsConcurrentWithTriggers(t *testing.T) {
 			}
 		}
 	}
-	<-done
+	stop()
 	// Started by ping 500 (at 499ms), ended by the 200th ping in force
 	// (at 698ms).
 	if st := p.Stats().Partitions[0]; st.Active {

@@ -301,12 +301,15 @@ type parser struct {
 	varValues map[varKey]varValue
 	errs      yamlfile.Errors
 
-	hubNode   *yaml.Node
-	hubRead   bool         // serve read the hub section: lab.Hub holds it
-	portNodes []*yaml.Node // vms[i].port, for errors found once the hub is read
+	hubNode *yaml.Node
+	hubRead bool // serve read the hub section: lab.Hub holds it
+	// vmPaths[i] is where VM i of lab.VMs is in the file (vms[3]: an item
+	// that is no VM, such as a scalar, is skipped, so i may be less).
+	vmPaths   []string
+	portNodes []*yaml.Node // lab.VMs[i]'s port:, for errors found once the hub is read
 	seen      map[string]*yaml.Node
 	diskNodes []diskNode   // every VM's disks' file:, checked once every VM's name is known
-	nameNodes []*yaml.Node // vms[i].name, checked once the hub is read (checkRunNames)
+	nameNodes []*yaml.Node // lab.VMs[i]'s name:, checked once the hub is read (checkRunNames)
 }
 
 // diskNode is a disk's file: in the lab file.

@@ -70,7 +70,7 @@ func (p *parser) readHub() {
 					hubPorts = append(hubPorts, name.Value)
 					for vi, vm := range p.lab.VMs {
 						if vm.Own && vm.Name == name.Value {
-							p.errf(name, fmt.Sprintf("hub.ports[%d].name", j), "%q is also VM %s's name: give vms[%d] port: %s to attach it here, or rename one", name.Value, vm.Name, vi, vm.Name)
+							p.errf(name, fmt.Sprintf("hub.ports[%d].name", j), "%q is also VM %s's name: give %s port: %s to attach it here, or rename one", name.Value, vm.Name, p.vmPaths[vi], vm.Name)
 						}
 					}
 				}
@@ -83,9 +83,9 @@ func (p *parser) readHub() {
 		switch {
 		case vm.Own:
 		case !slices.Contains(hubPorts, vm.Port):
-			p.errf(n, fmt.Sprintf("vms[%d].port", i), "%q: no such port in hub.ports (%s)", vm.Port, orNone(hubPorts))
+			p.errf(n, p.vmPaths[i]+".port", "%q: no such port in hub.ports (%s)", vm.Port, orNone(hubPorts))
 		case taken[vm.Port] != "":
-			p.errf(n, fmt.Sprintf("vms[%d].port", i), "%q is already VM %s's port", vm.Port, taken[vm.Port])
+			p.errf(n, p.vmPaths[i]+".port", "%q is already VM %s's port", vm.Port, taken[vm.Port])
 		}
 		taken[vm.Port] = vm.Name
 	}
@@ -139,7 +139,7 @@ func (p *parser) readHub() {
 	for i, vm := range p.lab.VMs {
 		for _, spec := range cfg.Ports {
 			if spec.Name == vm.Port && len(spec.QEMUArgs("n0")) == 0 {
-				p.errf(p.portNodes[i], fmt.Sprintf("vms[%d].port", i), "%q is a %s port: it has no QEMU netdev to fill ${NETDEV} with", vm.Port, spec.Transport)
+				p.errf(p.portNodes[i], p.vmPaths[i]+".port", "%q is a %s port: it has no QEMU netdev to fill ${NETDEV} with", vm.Port, spec.Transport)
 			}
 		}
 	}

@@ -49,7 +49,7 @@ func (p *parser) checkRunNames() {
 		if n == nil {
 			continue
 		}
-		path := fmt.Sprintf("vms[%d].name", i)
+		path := p.vmPaths[i] + ".name"
 		switch {
 		case slices.Contains(files, vm.Name+".log"):
 			p.errf(n, path, "%q: the VM's console log would be %s, which the run keeps for its own use in the run directory: name the VM otherwise", vm.Name, vm.Name+".log")
@@ -219,6 +219,7 @@ func (p *parser) readVMs(n *yaml.Node) {
 		for j := firstDisk; j < len(p.diskNodes); j++ {
 			p.diskNodes[j].vm = vm.Name // known only now: name: may follow disks:
 		}
+		p.vmPaths = append(p.vmPaths, path)
 		p.portNodes = append(p.portNodes, portNode)
 		p.nameNodes = append(p.nameNodes, nameNode)
 		p.lab.VMs = append(p.lab.VMs, vm)

@@ -20,10 +20,11 @@ import (
 // frame (frames.go), an egress record a copy matched to its frame
 // (match.go), a record without a direction a frame named after its source
 // MAC (frames.go); with Options.Check the checker reads the same bytes
-// alongside (layout.go). The passes after it order the frames
+// alongside (check.go). The passes after it order the frames
 // (egressonly.go), infer what the capture does not record, draw the bands
-// (bands.go), pin the findings, group alike frames and place the consoles'
-// markers (layout.go).
+// (bands.go, and control.go for the control API's), pin the findings
+// (check.go), group alike frames and place the consoles' markers
+// (layout.go).
 
 type builder struct {
 	opts   Options

@@ -64,16 +64,23 @@ func TestCorruptedCopiesWithoutBits(t *testing.T) {
 	}
 }
 
-// TestCopiesPerFrame: a frame copied thousands of times (a crafted
-// capture's duplicates) keeps maxPerFrame deliveries and counts the rest;
-// every record is still found, and the page carries the count.
-func TestCopiesPerFrame(t *testing.T) {
-	const copies = 2000
+// copiedFrame is a capture's records of one frame a sent to b, and copies
+// duplicates of it at b.
+func copiedFrame(copies int) []rec {
 	f := udpFrame("a", "b", 9, 1, 20)
 	recs := []rec{{0, 1e9, true, f, ""}}
 	for range copies {
 		recs = append(recs, rec{1, 1e9, false, f, "rule twice: duplicate (p=1 draw=0 copies=2)"})
 	}
+	return recs
+}
+
+// TestCopiesPerFrame: a frame copied thousands of times (a crafted
+// capture's duplicates) keeps maxPerFrame deliveries and counts the rest;
+// every record is still found, and the page carries the count.
+func TestCopiesPerFrame(t *testing.T) {
+	const copies = 2000
+	recs := copiedFrame(copies)
 	path := writeTemp(t, "dup.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs))
 	m := build(t, Options{Capture: path})
 	everyRecordDrawn(t, m)
@@ -94,11 +101,7 @@ func TestCopiesPerFrame(t *testing.T) {
 // more there are, in the row and in its details.
 func TestBrowserCopiesPerFrame(t *testing.T) {
 	const copies = 2000
-	f := udpFrame("a", "b", 9, 1, 20)
-	recs := []rec{{0, 1e9, true, f, ""}}
-	for range copies {
-		recs = append(recs, rec{1, 1e9, false, f, "rule twice: duplicate (p=1 draw=0 copies=2)"})
-	}
+	recs := copiedFrame(copies)
 	path := writePage(t, Options{Capture: writeTemp(t, "dup.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs))})
 	b := newBrowser(t, 1200, 800)
 	b.open(t, path)

@@ -29,8 +29,11 @@
 // Files. Building the Model: build.go (Build, its one pass over the capture),
 // frames.go (lifelines and frames), match.go (each copy matched to its frame),
 // egressonly.go (a capture of egress only: its frames' order and senders),
-// bands.go (partitions and links down as bands), layout.go (control edits,
-// findings, groups, console markers), console.go (console logs, ParseConsole),
+// bands.go (partitions and links down as bands), control.go (the control
+// API's edits and the VMs' attaching and leaving: their markers and bands),
+// check.go (the checker beside the report, its findings pinned to frames),
+// layout.go (groups, and the markers kept near the capture's span, console
+// lines' among them), console.go (console logs, ParseConsole),
 // label.go (each frame's label), notes.go (a comment's notes) and budget.go
 // (what is kept within Limits). model.go holds the Model's types, options.go
 // Options, Limits and Flags; html.go and page/ are the page; write.go and

@@ -209,6 +209,13 @@ func egressSummary(m *Model) string {
 // egressHeader is the l2hub header of a capture of egress only.
 const egressHeader = "l2hub capture\nversion=test\nstart=1970-01-01T00:00:00Z\npoints=egress\npart=0"
 
+// egressFile writes recs as a capture of egress only of ports a, b and c,
+// and returns its path.
+func egressFile(t *testing.T, recs []rec) string {
+	t.Helper()
+	return writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))
+}
+
 // TestEgressOnlyCorruptedWithoutBits: a corrupted copy whose note does not
 // say which bits were flipped is not joined to a frame another host sent at
 // the same instant, however few bits they differ by (b's frame to c and c's
@@ -241,7 +248,7 @@ func TestEgressOnlyCorruptedWithoutBits(t *testing.T) {
 	y := udpFrame("b", "a", 9, 5, 20)
 	y[11] ^= 0x01 // 52:54:00:12:34:0b becomes a's 0a
 	at(3e9, "a", y, "rule rot: corrupt (p=1)")
-	path := writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))
+	path := egressFile(t, recs)
 	m := build(t, Options{Capture: path})
 	everyRecordDrawn(t, m)
 	want := "a: b, c | b: a, c | c: a, b | c: a | hub: c corrupted | c: a | a: c, a corrupted"
@@ -322,7 +329,7 @@ func TestEgressOnlyHeldCopies(t *testing.T) {
 			{2e9, 2, 2, ""}, {2.01e9, 2, 2, ""}, {2.05e9, 1, 2, "rule lag: delay"}, {2.06e9, 1, 2, "rule lag: delay"}} {
 			recs = append(recs, rec{r.to, r.ns, false, broadcastFrame("a", r.seq), r.comment})
 		}
-		m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+		m := build(t, Options{Capture: egressFile(t, recs)})
 		everyRecordDrawn(t, m)
 		var got []string
 		for _, f := range m.Frames {
@@ -441,7 +448,7 @@ func TestEgressOnlyGarbledCopyTellsNoSender(t *testing.T) {
 	y[11] ^= 0x01 // 52:54:00:12:34:0b becomes a's 0a
 	at(4e9, "a", y, "rule rot: corrupt (p=1)")
 	at(5e9, "c", udpFrame("a", "c", 9, 6, 20), "")
-	m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+	m := build(t, Options{Capture: egressFile(t, recs)})
 	everyRecordDrawn(t, m)
 	if want, got := "a: b, c | b: a, c | c: a, b | hub: a corrupted | a: c", egressSummary(m); got != want {
 		t.Errorf("got %q, want %q", got, want)
@@ -459,7 +466,7 @@ func TestEgressOnlyDelayFull(t *testing.T) {
 		{1, 1e9, false, f, ""},
 		{2, 1e9, false, f, "dropped: rule lag: delay (20ms); delay-full (too many frames waiting for their delay (CoreConfig.MaxDelayedFrames/MaxDelayedBytes))"},
 	}
-	m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+	m := build(t, Options{Capture: egressFile(t, recs)})
 	everyRecordDrawn(t, m)
 	if len(m.Frames) != 1 || len(m.Frames[0].Drops) != 1 || m.Frames[0].Drops[0].Action != "delay-full" {
 		t.Errorf("got %s, want one frame, delivered to b and dropped (delay-full) for c", describe(m))
@@ -478,7 +485,7 @@ func TestEgressOnlyHeldCopyOfNoRecordedFrame(t *testing.T) {
 		{1, 2.05e9, false, f, "rule lag: delay (50ms)"},
 		{2, 2.05e9, false, f, "rule lag: delay (50ms)"},
 	}
-	m := build(t, Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))})
+	m := build(t, Options{Capture: egressFile(t, recs)})
 	everyRecordDrawn(t, m)
 	var got []string
 	for _, f := range m.Frames {
@@ -503,7 +510,7 @@ func TestBrowserEgressOnlyDroppedFrame(t *testing.T) {
 		{2, 1e9, false, broadcastFrame("a", 1), ""},
 		{2, 2e9, false, udpFrame("a", "c", 9, 2, 0), "dropped: port-down (no VM attached to the port)"},
 	}
-	opts := Options{Capture: writeTemp(t, "egress.pcapng", pcapngSection(egressHeader, []string{"a", "b", "c"}, []string{"", "", ""}, recs))}
+	opts := Options{Capture: egressFile(t, recs)}
 	m := build(t, opts)
 	if len(m.Frames) != 2 || m.Frames[1].record() != 3 || len(m.Frames[1].Deliveries) != 0 {
 		t.Fatalf("got %s, want a's broadcast, then a frame of one drop, record 3", describe(m))

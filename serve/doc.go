@@ -20,7 +20,8 @@
 // loop, ordered with respect to frames.
 //
 // Files. The Session: session.go (Options, New, Start, Stop, what it bound),
-// control.go and rules.go (the control API's Target: the policy, partitions,
+// capture.go (its capture: opened, its header's meta, how the checker
+// numbers frames), control.go and rules.go (the control API's Target: the policy, partitions,
 // links, injection; one rule's edits), summary.go (Summary), ready.go (the
 // ready file), nopeer.go (why a port may have no VM), decisionlog.go (the
 // debug log of decisions) and metrics.go with capture_metrics.go and

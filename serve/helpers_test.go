@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +25,20 @@ const hangGuard = 60 * time.Second
 func dialVM(t *testing.T, addr string) *transport.StreamConn { return transporttest.DialVM(t, addr) }
 
 func readFrame(t *testing.T, c *transport.StreamConn) []byte { return transporttest.ReadFrame(t, c) }
+
+// readSummary reads back the JSON summary a run wrote (Options.SummaryFile).
+func readSummary(t *testing.T, path string) serve.Summary {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum serve.Summary
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
 
 // startSession validates cfg, builds its session and starts it, with
 // fatal (nil: the transport's end is not the test's business); the test's

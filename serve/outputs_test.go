@@ -26,11 +26,7 @@ import (
 // port's address is held by another socket: a check that came after the
 // binding would report that instead.
 func TestUnwritableOutputsRefuseTheStart(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	busy := busyAddr(t)
 	for _, tt := range []struct {
 		name, want string
 		set        func(o *serve.Options, path string)
@@ -39,7 +35,7 @@ func TestUnwritableOutputsRefuseTheStart(t *testing.T) {
 		{"ready-file", "ready file: write ", func(o *serve.Options, p string) { o.ReadyFile = p }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := outputsConfig(t, busy.Addr().String())
+			cfg := outputsConfig(t, busy)
 			dir := filepath.Dir(cfg.Capture.File)
 			cfg.Control = filepath.Join(dir, "ctl.sock") // a socket that must not be left either
 			path := filepath.Join(dir, "no-such-dir", "out.json")
@@ -54,6 +50,18 @@ func TestUnwritableOutputsRefuseTheStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// busyAddr is a TCP address another socket holds until the test ends: a
+// start that got as far as binding a port on it fails with that instead.
+func busyAddr(t *testing.T) string {
+	t.Helper()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	return busy.Addr().String()
 }
 
 // outputsConfig is a hub of one port on addr, with no control API and a
@@ -76,11 +84,7 @@ func outputsConfig(t *testing.T, addr string) serve.Config {
 // delete it) refuses the start, before anything is bound (the port's
 // address is held by another socket), and is left as it was.
 func TestReadyFileMustBeARegularFile(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	busy := busyAddr(t)
 	for _, tt := range []struct {
 		name, want string
 		make       func(t *testing.T, path string)
@@ -108,7 +112,7 @@ func TestReadyFileMustBeARegularFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = serve.Run(context.Background(), outputsConfig(t, busy.Addr().String()), serve.Options{ReadyFile: path})
+			err = serve.Run(context.Background(), outputsConfig(t, busy), serve.Options{ReadyFile: path})
 			if want := "ready file: write " + path + ": " + tt.want + "; a ready file must be a regular file"; err == nil || !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("got %v, want %s (...)", err, want)
 			}
@@ -169,12 +173,8 @@ func TestSummaryToAFIFOWithoutReader(t *testing.T) {
 // its outputs, refuses to start, before anything is bound (the port's
 // address is held by another socket), and leaves every file as it was.
 func TestOutputOverAnInputRefusesTheStart(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	config := "policy: policy.yaml\nports: [{name: a, transport: tcp, address: \"" + busy.Addr().String() + "\"}]\n"
+	busy := busyAddr(t)
+	config := "policy: policy.yaml\nports: [{name: a, transport: tcp, address: \"" + busy + "\"}]\n"
 	for _, tt := range []struct {
 		name string
 		// set names the outputs in dir (cfg was loaded from dir/lab.yaml,

@@ -2,7 +2,6 @@ package serve_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"l2hub/capture"
-	"l2hub/filter"
 	"l2hub/hub"
 	"l2hub/hub/hubtest"
 	"l2hub/internal/syncbuf"
@@ -35,20 +33,12 @@ func TestSummaryCountsCopiesDelayedAtStop(t *testing.T) {
 		}
 	}
 	waitFor(t, "every frame delayed", func() bool {
-		raw, err := p.ctl.Rules(context.Background())
-		var st filter.Stats
-		return err == nil && json.Unmarshal(raw, &st) == nil && len(st.Rules) == 1 && st.Rules[0].Delayed == sent
+		st, err := p.ctl.Counters(context.Background())
+		return err == nil && len(st.Rules) == 1 && st.Rules[0].Delayed == sent
 	})
 	p.stop()
 
-	raw, err := os.ReadFile(sumFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum serve.Summary
-	if err := json.Unmarshal(raw, &sum); err != nil {
-		t.Fatal(err)
-	}
+	sum := readSummary(t, sumFile)
 	stats := map[string]hub.StatsSnapshot{}
 	for _, ps := range sum.Ports {
 		stats[ps.Name] = ps.Stats

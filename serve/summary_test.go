@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,9 +32,8 @@ func TestSummaryShowsPartitionsAndLinks(t *testing.T) {
 		}
 	}
 	waitFor(t, "three frames dropped", func() bool {
-		raw, err := p.ctl.Rules(context.Background())
-		var st filter.Stats
-		if err != nil || json.Unmarshal(raw, &st) != nil {
+		st, err := p.ctl.Counters(context.Background())
+		if err != nil {
 			return false
 		}
 		var n uint64
@@ -102,9 +100,7 @@ func TestSummaryKeepsRemovedRules(t *testing.T) {
 		p := runPair(t, first, serve.Options{SummaryOut: &buf, JSON: jsonOut})
 		ctx := context.Background()
 		rule := func(name string) filter.RuleStats {
-			raw, err := p.ctl.Rules(ctx)
-			var st filter.Stats
-			if err == nil && json.Unmarshal(raw, &st) == nil {
+			if st, err := p.ctl.Counters(ctx); err == nil {
 				for _, r := range st.Rules {
 					if r.Rule == name {
 						return r
@@ -228,14 +224,7 @@ func TestSummaryCountsMACMoves(t *testing.T) {
 	if got, want := out.String(), "\nMAC moves (a MAC learned on one port came in on another): a=2 b=3; "; !strings.Contains(got, want) {
 		t.Errorf("summary:\n%s\nwant it to contain %q", got, want)
 	}
-	raw, err := os.ReadFile(sumFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum serve.Summary
-	if err := json.Unmarshal(raw, &sum); err != nil {
-		t.Fatal(err)
-	}
+	sum := readSummary(t, sumFile)
 	for i, want := range []uint64{2, 3} {
 		if got := sum.Ports[i].Stats.MACMoves; got != want {
 			t.Errorf("summary.json: port %s mac_moves = %d, want %d", sum.Ports[i].Name, got, want)

@@ -19,10 +19,7 @@ func runScript(t *testing.T, s *script, mss int) *builder {
 
 // runScriptFlow is runScript, with the connection's flow to go on with.
 func runScriptFlow(t *testing.T, s *script, mss int) (*builder, *flow) {
-	b := newBuilder(t)
-	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-	f := b.flow(hostA, hostB, 40010, 34568)
-	f.connect()
+	b, f := connected(t)
 	s.play(f, mss)
 	return b, f
 }

@@ -80,7 +80,8 @@
 // Write per line, never concurrently.
 //
 // Files. checker.go (Checker, Options, Frame, Feed, Report, the live
-// Observer), files.go (CheckFiles, CheckReaders), finding.go (Verdict,
+// Observer), feed.go (each frame's path to the checks, and the findings of
+// what it counts), files.go (CheckFiles, CheckReaders), finding.go (Verdict,
 // Finding, Report), catalog.go (the checks' ids), agg.go (findings gathered
 // per id and subject), errors.go (StopError, Outcome). Frames: packet.go (what
 // the checker parses of a frame), dedupe.go (copies across files, multicast

@@ -152,19 +152,7 @@ func TestHeldCopyExplainsWhileHeld(t *testing.T) {
 			if tt.hold >= time.Second {
 				leaves()
 			}
-			for i := range b.frames {
-				if fr := &b.frames[i]; fr.Dir != DirEgress {
-					fr.Dir, fr.Port = DirIngress, "a"
-					if bytes.Equal(fr.Data[6:12], hostB.mac) {
-						fr.Port = "b"
-					}
-				}
-			}
-			r := feed(t, Options{}, b.frames)
-			fd, ok := r.First(TCP001)
-			if !ok || fd.Verdict != tt.want {
-				t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
-			}
+			wantTCP001(t, b, tt.want)
 		})
 	}
 }
@@ -180,6 +168,18 @@ func directed(b *builder) {
 				fr.Port = "b"
 			}
 		}
+	}
+}
+
+// wantTCP001 checks the builder's frames, directed, and wants TCP-001 with
+// the verdict want.
+func wantTCP001(t *testing.T, b *builder, want Verdict) {
+	t.Helper()
+	directed(b)
+	r := feed(t, Options{}, b.frames)
+	fd, ok := r.First(TCP001)
+	if !ok || fd.Verdict != want {
+		t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, want, dump(r))
 	}
 }
 
@@ -216,12 +216,7 @@ func TestHeldAckExplainsOnlyWhatItAcknowledged(t *testing.T) {
 			f.seg(0, 0, 32)
 			b.now = in.Time.Add(1500*time.Millisecond - b.step)
 			b.add(in.Data, func(fr *Frame) { fr.Dir, fr.Port, fr.Why = DirEgress, "a", "rule d: delay (1.5s)" })
-			directed(b)
-			r := feed(t, Options{}, b.frames)
-			fd, ok := r.First(TCP001)
-			if !ok || fd.Verdict != tt.want {
-				t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
-			}
+			wantTCP001(t, b, tt.want)
 		})
 	}
 }
@@ -269,12 +264,7 @@ func TestCopyToAnotherPortExplainsNothing(t *testing.T) {
 				b.now = at.Add(2*time.Second - b.step)
 				b.add(faulty, func(fr *Frame) { fr.Dir, fr.Port, fr.Why = DirEgress, tt.port, tt.why })
 			}
-			directed(b)
-			r := feed(t, Options{}, b.frames)
-			fd, ok := r.First(TCP001)
-			if !ok || fd.Verdict != tt.want {
-				t.Errorf("got TCP-001 %v (found %v), want %v:\n%s", fd, ok, tt.want, dump(r))
-			}
+			wantTCP001(t, b, tt.want)
 		})
 	}
 }

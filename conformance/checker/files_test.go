@@ -89,23 +89,27 @@ func writeEchoPcap(t *testing.T, path string, frames []Frame, offset time.Durati
 
 // lossyHealthy is the healthy run with node-a's ladder step 1 lost once.
 func lossyHealthy(t *testing.T) []Frame {
-	b := newBuilder(t)
-	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-	f := b.flow(hostA, hostB, 40010, 34568)
-	f.connect()
+	b, f := connected(t)
+	playLossy(t, f)
+	return b.frames
+}
+
+// playLossy sends the healthy script over f, each message in one segment
+// and acknowledged by the receiver, with node-a's ladder step 1 lost once
+// (the hub dropped it) and resent; opts apply to every frame it sends.
+func playLossy(t *testing.T, f *flow, opts ...frameOpt) {
 	s := healthyScript(t)
 	for i, m := range s.msgs {
 		off := len(f.sent[m.side])
 		f.write(m.side, m.data)
-		if i == 3 {
-			f.seg(m.side, off, len(m.data), dropped)
+		if i == 3 { // ladder step 1: lost once, then resent
+			f.seg(m.side, off, len(m.data), append(slices.Clip(opts), dropped)...)
 		}
-		f.seg(m.side, off, len(m.data))
+		f.seg(m.side, off, len(m.data), opts...)
 		if i+1 < len(s.msgs) && s.msgs[i+1].side != m.side {
-			f.ack(1 - m.side)
+			f.ack(1-m.side, opts...)
 		}
 	}
-	return b.frames
 }
 
 func TestCaptureFiles(t *testing.T) {

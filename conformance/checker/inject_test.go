@@ -46,13 +46,20 @@ func observe(t *testing.T, points capture.Points, evs []hub.Event) Report {
 // captured records events as a capture of points does and checks the file.
 func captured(t *testing.T, points capture.Points, evs []hub.Event) Report {
 	t.Helper()
+	return capturedOn(t, points, []string{"a", "b"}, evs)
+}
+
+// capturedOn is captured on the ports names, whose ids are their indexes.
+func capturedOn(t *testing.T, points capture.Points, names []string, evs []hub.Event) Report {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "run.pcapng")
 	sink, err := capture.Open(capture.Config{Path: path, Points: points, Overflow: capture.OverflowBlock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.PortAdded(hub.PortInfo{ID: 0, Name: "a", Description: "test a"})
-	sink.PortAdded(hub.PortInfo{ID: 1, Name: "b", Description: "test b"})
+	for i, n := range names {
+		sink.PortAdded(hub.PortInfo{ID: hub.PortID(i), Name: n, Description: "test " + n})
+	}
 	for i := range evs {
 		sink.Observe(&evs[i])
 	}
@@ -129,8 +136,14 @@ func replayIntoB(t *testing.T, s *script) []hub.Event {
 	f := b.flow(hostA, hostB, 40010, 34568)
 	f.connect()
 	s.play(f, 1460)
+	return replayedIntoB(b.frames)
+}
+
+// replayedIntoB is frames as port b sees them when node-a's are injected
+// into it: node-a's injected, node-b's at ingress.
+func replayedIntoB(frames []Frame) []hub.Event {
 	var evs []hub.Event
-	for _, f := range b.frames {
+	for _, f := range frames {
 		if id, _ := portOf(f); id == 0 {
 			evs = append(evs, injectEvent(f, "b"))
 			continue
@@ -407,15 +420,7 @@ func TestInjectedAnnounceIsNotTheNode(t *testing.T) {
 		healthyScript(t).play(f, 1460)
 		b.wait(2 * time.Second)
 		_, late := b.announce(hostA, announceOf(t, conformance.RoleA))
-		var evs []hub.Event
-		for _, f := range b.frames {
-			if id, _ := portOf(f); id == 0 {
-				evs = append(evs, injectEvent(f, "b"))
-				continue
-			}
-			evs = append(evs, hub.Event{Time: f.Time, Port: 1, PortName: "b", Dir: hub.Ingress, Frame: f.Data})
-		}
-		r := liveAndFile(t, evs)
+		r := liveAndFile(t, replayedIntoB(b.frames))
 		if fd, ok := r.First(DISC008); !ok || fd.Verdict != Fail || !containsInt(fd.Frames, late) || !strings.HasPrefix(fd.Message, "injected node-a announced after it began the session") {
 			t.Errorf("got DISC-008 %v (found %v), want the replayed node-a's late announce (frame %d) failed:\n%s", fd, ok, late, dump(r))
 		}
@@ -446,10 +451,7 @@ func TestMixedSideNamesTheSender(t *testing.T) {
 		{"real-node-b-step-after-injected-ack", 4, MUX002, "node-b's ladder step 4 is sealed at n=1, but node-a's receive nonce is 0: node-a cannot decrypt it"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newBuilder(t)
-			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-			f := b.flow(hostA, hostB, 40010, 34568)
-			f.connect()
+			b, f := connected(t)
 			inj := f.ack(0) // node-a's duplicate ACK, injected into node-b's port
 			s := healthyScript(t)
 			s.msgs[tt.tamper].data[10] ^= 1
@@ -464,11 +466,7 @@ func TestMixedSideNamesTheSender(t *testing.T) {
 		})
 	}
 	t.Run("injected-junk-segment", func(t *testing.T) {
-		b := newBuilder(t)
-		announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-		f := b.flow(hostA, hostB, 40010, 34568)
-		f.connect()
-		healthyScript(t).play(f, 1460)
+		b, f := runScriptFlow(t, healthyScript(t), 1460)
 		f.write(0, make([]byte, conformance.RequestRecordLen))
 		inj := f.seg(0, len(f.sent[0])-conformance.RequestRecordLen, conformance.RequestRecordLen)
 		evs := ingressEvents(b.frames)
@@ -593,22 +591,7 @@ func runOnPorts(t *testing.T, pevs []portEvent) Report {
 		evs = append(evs, ev)
 	}
 	live := observe(t, capture.PointsIngress, evs)
-	path := filepath.Join(t.TempDir(), "run.pcapng")
-	sink, err := capture.Open(capture.Config{Path: path, Points: capture.PointsIngress, Overflow: capture.OverflowBlock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, n := range names {
-		sink.PortAdded(hub.PortInfo{ID: hub.PortID(i), Name: n, Description: "test " + n})
-	}
-	for i := range evs {
-		sink.Observe(&evs[i])
-	}
-	must(t, sink.Close())
-	file, err := CheckFiles(Options{}, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := capturedOn(t, capture.PointsIngress, names, evs)
 	if !reflect.DeepEqual(file, live) {
 		t.Errorf("got the capture's report\n%s\nwant the live one\n%s", dump(file), dump(live))
 	}

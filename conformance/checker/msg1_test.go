@@ -53,10 +53,7 @@ func TestInvalidMsg1BlamesNodeA(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newBuilder(t)
-			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-			f := b.flow(hostA, hostB, 40010, 34568)
-			f.connect()
+			b, f := connected(t)
 			f.send(0, tt.msg1(t), 1460)
 			tt.then(f)
 			r := feed(t, Options{Profile: tt.profile}, b.frames)

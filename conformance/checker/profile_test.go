@@ -55,11 +55,7 @@ func TestProfiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newBuilder(t)
-			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-			f := b.flow(hostA, hostB, 40010, 34568)
-			f.connect()
-			tt.script(t).play(f, 30)
+			b, _ := runScriptFlow(t, tt.script(t), 30)
 			r := feed(t, Options{Profile: tt.profile}, b.frames)
 			if tt.fail == "" {
 				if !r.OK() {

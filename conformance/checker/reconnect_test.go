@@ -181,11 +181,7 @@ func TestLateAnnounce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newBuilder(t)
-			announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-			f := b.flow(hostA, hostB, 40010, 34568)
-			f.connect()
-			healthyScript(t).play(f, 1460)
+			b, f := runScriptFlow(t, healthyScript(t), 1460)
 			b.wait(time.Second)
 			b.announce(hostA, announceOf(t, conformance.RoleA))
 			tt.after(b, f)
@@ -438,10 +434,7 @@ func TestRefusedSYN(t *testing.T) {
 		}
 	})
 	t.Run("slot-taken", func(t *testing.T) {
-		b := newBuilder(t)
-		announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
-		f := b.flow(hostA, hostB, 40010, 34568)
-		f.connect()
+		b, f := connected(t)
 		est := len(b.frames) - 1 // the SYN-ACK
 		s := newScript(t)
 		f.send(0, s.Handshake[0], 1460)

@@ -107,6 +107,16 @@ func announceRounds(b *builder, rounds int, a, bb []byte) {
 	}
 }
 
+// connected is discovery (two announce rounds from each node), then node-a's
+// connection to node-b's announced port, established and idle.
+func connected(t testing.TB) (*builder, *flow) {
+	b := newBuilder(t)
+	announceRounds(b, 2, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
+	f := b.flow(hostA, hostB, 40010, 34568)
+	f.connect()
+	return b, f
+}
+
 // healthy is a complete nexus-v1 run: discovery, then a session to node-b's
 // announced port with the whole script.
 func healthy(t testing.TB, mss int) *builder {

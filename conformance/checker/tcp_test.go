@@ -154,18 +154,7 @@ func TestOnlyLossRetransmissionsAreInfo(t *testing.T) {
 	announceRounds(b, 1, announceOf(t, conformance.RoleA), announceOf(t, conformance.RoleB))
 	f := b.flow(hostA, hostB, 40010, 34568)
 	f.connect()
-	s := healthyScript(t)
-	for i, m := range s.msgs {
-		off := len(f.sent[m.side])
-		f.write(m.side, m.data)
-		if i == 3 { // ladder step 1: lost once, then resent
-			f.seg(m.side, off, len(m.data), ingress, dropped)
-		}
-		f.seg(m.side, off, len(m.data), ingress)
-		if i+1 < len(s.msgs) && s.msgs[i+1].side != m.side {
-			f.ack(1-m.side, ingress)
-		}
-	}
+	playLossy(t, f, ingress)
 	r := feed(t, Options{}, b.frames)
 	fd, ok := r.First(TCP001)
 	if !ok || fd.Verdict != Info || r.Fail != 0 || r.Warn != 0 {
