@@ -27,47 +27,7 @@ func newBenchCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench [flags]",
 		Short: "Measure l2hub against a direct VM pair and a multicast group",
-		Long: `Measure forwarding with simulated VMs that speak QEMU's own protocols (stream
-over TCP or unix, dgram over UDP, the socket mcast back end), one write per
-frame as QEMU does; each frame carries a sequence number and its send time,
-so loss and one-way latency are measured.
-
-Every scenario runs against l2hub itself (a serve session in this process:
-hub, policy, capture, transports; with --hub-process, l2hub serve in a
-process of its own, as beside QEMU) and is related to a direct VM-to-VM socket
-pair measured in the same run; the kernel multicast group of QEMU's
-socket,mcast= is measured too. Scenarios: frame sizes x ports x patterns x
-targets (l2hub; with a 5-rule pass-through policy; with the policy and a
-pcapng capture), closed loop (--window frames in flight) and open loop; a
-latency scenario per --latency-sizes at --load of the direct pair's rate; a
-stalled-port and an overload scenario. The table ends with the performance
-targets and whether they hold. Method and figures: loadgen/PERFORMANCE.md.
-
-Frame sizes are the bytes QEMU writes per frame (no FCS, no length prefix);
-frames/s counts deliveries to the VM a frame was meant for: a broadcast frame
-once per VM it reaches, so a broadcast among more than two VMs has no ratio
-to the direct pair (shown as -). Duplicates are reported, not counted. In
-the paced latency scenarios latency runs from each frame's scheduled send
-time. With --count N, loss sums every run; rates come from the median-rate
-run and percentiles are the medians of the runs'. Ctrl-C prints what
-finished, marked interrupted, and exits non-zero.
-
-The exit status is 1 when a frame was lost in an overflow: pause scenario
-or one failed with an error, a hub process that died for one, in the
-overload scenario too (--fail-on loss, the default: the hub's promise,
-which holds under any load; a scenario skipped as unsupported does not
-count, nor loss over udp, whose datagram ports cannot push back: it is
-shown, not judged), when any measured target
-failed (--fail-on targets: the ratios and latencies depend on the machine
-and its load), or only when the run itself fails, a bad flag or an
-interrupt (--fail-on none). The table or JSON is written first in every case.`,
-		Example: `  l2hub bench                      # the whole matrix, a few minutes
-  l2hub bench --quick              # a smaller matrix, about a minute on 2 cores
-  l2hub bench --sizes 64 --ports 2 --duration 2s --count 3
-  l2hub bench --run 'l2hub\+policy/tcp/unicast/2p' --cpuprofile cpu.out
-  l2hub bench --json > bench.json
-  l2hub bench --quick --fail-on targets   # exit 1 unless every target holds`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return f.runBench(cmd, stdout, stderr)
 		},

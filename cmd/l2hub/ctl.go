@@ -28,6 +28,20 @@ func checkControlFlag(addr string) error {
 	return nil
 }
 
+// dialControl is the client of the hub a --control flag and its token
+// flags name: the address checked first (checkControlFlag), then the token
+// read, which ctx ends if it blocks (a FIFO no one writes).
+func dialControl(ctx context.Context, addr string, tf *control.TokenFlags) (*control.Client, error) {
+	if err := checkControlFlag(addr); err != nil {
+		return nil, err
+	}
+	token, err := tf.TokenContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return control.NewClient(addr, token), nil
+}
+
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr string
 	var tf control.TokenFlags
@@ -35,21 +49,8 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ctl",
 		Short: "Control a running hub: ports, policy, partitions, links, metrics",
-		Long: `Talk to a running hub's control API (a unix socket by default).
-
-Every change runs on the hub's loop, so it is ordered with respect to frames;
-a policy that does not validate is refused whole and the old one stays.
-
-ctl talks only to a socket (and a process behind it) that is yours or
-root's. A TCP control address needs the hub's token: from
---control-token-file, $` + control.TokenEnv + ` or --control-token (which
-every user sees in ps).`,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkControlFlag(addr); err != nil {
-				return err
-			}
-			token, err := tf.TokenContext(cmd.Context())
-			c = control.NewClient(addr, token)
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) (err error) {
+			c, err = dialControl(cmd.Context(), addr, &tf)
 			return err
 		},
 	}
@@ -62,9 +63,10 @@ every user sees in ps).`,
 			return c.Explain(cmd.Context(), run(cmd.Context(), c, a))
 		}}
 	}
-	printJSON := func(raw json.RawMessage, err error) error {
+	// print writes the hub's answer as it is (the policy's JSON, metrics).
+	write := func(answer []byte, err error) error {
 		if err == nil {
-			_, err = stdout.Write(raw)
+			_, err = stdout.Write(answer)
 		}
 		return err
 	}
@@ -105,18 +107,6 @@ every user sees in ps).`,
 			return control.WriteRules(stdout, st)
 		})
 	rules.Flags().BoolVar(&rulesJSON, "json", false, "print the counters as JSON (rules, partitions, port_links), as serve's summary and replay --json give them")
-	ports.Long = `List every port: its peer (- when none is attached), its link as the
-policy sees it (down after ctl link PORT down or during a flap schedule;
-no-peer when it is up but no VM is attached, so frames for it are dropped
-as port-down), the active partitions that cut it off from other ports, its
-flow control and its counters.
-
-FLOW says what the port does now: "paused 1.2s" while the hub holds its VM
-back (its frames wait for a port whose VM is not reading fast enough),
-"holding N" while its own queue, N frames deep, holds other ports back,
-"stalled" while it drops its frames because its VM read nothing for the
-stall time, "-" otherwise ("drop" marks a port set to tail-drop). PAUSES
-is how often the port was paused and for how long in all.`
 
 	partition := sub("partition NAME [GROUP GROUP...]", "Start a partition: the policy's partition NAME, or an ad-hoc one between GROUPs",
 		cobra.ArbitraryArgs,
@@ -127,17 +117,6 @@ is how often the port was paused and for how long in all.`
 			}
 			return done(cl.StartPartition(ctx, name, groups), "partition %s started", name)
 		})
-	partition.Long = `Start a partition: ports in different groups cannot reach each other.
-
-With NAME alone, start the partition of that name in the policy in force (a
-partition from the policy file, or an ad-hoc one started before and since
-healed). It lasts until healed, or until its schedule's next change.
-
-With GROUPs, start an ad-hoc partition named NAME. Each GROUP is a
-comma-separated list of ports (or of the policy's group names); give two or
-more. It lasts until healed.`
-	partition.Example = "  l2hub ctl partition split          # start the policy file's partition \"split\"\n" +
-		"  l2hub ctl partition cut a b,c      # ad hoc: a cannot reach b or c"
 
 	var setPolicy *cobra.Command
 	setPolicy = sub("set-policy FILE", "Replace the policy with FILE (- for standard input; validated first, refused whole on error)",
@@ -165,7 +144,7 @@ more. It lasts until healed.`
 					// stdout stays JSON for scripts; a person learns why it is null.
 					fmt.Fprintln(stderr, "l2hub ctl policy: the hub runs without a policy (serve --policy FILE, or ctl set-policy FILE, gives it one)")
 				}
-				return printJSON(raw, err)
+				return write(raw, err)
 			}),
 		setPolicy,
 		rules,
@@ -185,10 +164,7 @@ more. It lasts until healed.`
 		sub("metrics", "Print the Prometheus metrics", cobra.NoArgs,
 			func(ctx context.Context, cl *control.Client, _ []string) error {
 				m, err := cl.Metrics(ctx)
-				if err == nil {
-					_, err = io.WriteString(stdout, m)
-				}
-				return err
+				return write([]byte(m), err)
 			}),
 	)
 	return cmd

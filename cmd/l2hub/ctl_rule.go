@@ -19,30 +19,6 @@ func newCtlRuleCmd(stdout io.Writer, client func() *control.Client) *cobra.Comma
 	cmd := &cobra.Command{
 		Use:   "rule add|update|remove NAME",
 		Short: "Add, update or remove one rule of the running policy, leaving the rest as it is",
-		Long: `Change one rule of the policy in force while the hub runs. The other rules
-keep their counters and random streams, partitions and links stay as they
-are, and the capture goes on in the same file: only set-policy replaces the
-whole policy (and starts a new capture file). Each change is logged and noted
-in the capture, as a comment on the next frame it records:
-  control at 12.5s: rule loss-a-b added: match link=a->b: loss 5%
-with a second line (l2hub-edit {...}) from which l2hub replay makes the
-change again at its time.
-
-A rule is given as a policy file writes one (filter/POLICY.md), with --file
-FILE (- for standard input), or with the quick flags serve takes for one
-link (--loss 'a->b=5%' --delay 'a->b=20ms±5ms'; no LINK= for every link).
-
-An added or updated rule starts afresh on every link, as if the policy had
-been loaded with it: its random stream starts again from (seed, link, rule
-name) and its windows (first, matches, every) count from zero, so the k-th
-frame it sees after the change gets the decision the k-th frame would get
-from a hub started with the policy as changed. An updated rule keeps its
-place and its counters. Rules run in order and a frame a rule drops goes no
-further: add puts the rule last, or before the rule --before names.`,
-		Example: `  l2hub ctl rule add loss-a-b --loss 'a->b=5%'
-  l2hub ctl rule add first-syn --before loss-a-b --file - <<< '{match: {link: a->b, tcp_flags: "syn !ack"}, drop: true}'
-  l2hub ctl rule update loss-a-b --loss 'a->b=20%' --delay 'a->b=10ms'
-  l2hub ctl rule remove loss-a-b`,
 	}
 	// change is add or update: the rule from its source, sent to the hub.
 	change := func(use, short, verb, example string, send func(ctx context.Context, name string, src []byte) (filter.RuleDescription, error)) *cobra.Command {
@@ -87,9 +63,7 @@ further: add puts the rule last, or before the rule --before names.`,
 			return nil
 		},
 	}
-	for _, c := range []*cobra.Command{addCmd, updateCmd, removeCmd} {
-		c.Long = c.Short + ".\n\n" + cmd.Long
-	}
+	// Each one's help is its Short and the rule command's (help/ctl-rule-add.txt).
 	cmd.AddCommand(addCmd, updateCmd, removeCmd)
 	return cmd
 }

@@ -8,6 +8,8 @@
 // (inject), control.Client (ctl), checker.CheckFiles (check),
 // capture.Repair (capture repair), lab.Command (lab), report.Build
 // (report), ready.WaitFor (wait), wireshark.Install (wireshark-plugin).
+// Each command's long help and examples are text, one file per command in
+// help/ (help/README.md), built in and filled in by cli.LoadHelp (help.go).
 // run(ctx, args, stdout, stderr) is the whole command minus the process, so
 // tests drive it end to end; runProcess adds the process's part
 // (internal/procctl: signals, the console, the stderr queue's close) and
@@ -21,5 +23,6 @@
 // stderr, a queue that never holds the hub), internal/progress and
 // internal/wallclock (replay's progress line), internal/profile (bench's
 // profiles), internal/cli (argument counts, did-you-mean hints, unknown
-// commands refused, --json written) and internal/buildinfo (version).
+// commands refused, --json written, help files loaded) and
+// internal/buildinfo (version).
 package main

@@ -27,48 +27,7 @@ func newLabCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab FILE",
 		Short: "Run a multi-VM experiment declared in one file: hub, VMs, markers, phases, faults",
-		Long: `Run the lab FILE describes: the hub (in-process, as l2hub serve --config),
-then each QEMU VM, each console to its own log, every line stamped with the
-time since the run started. The run waits for each VM's expect markers and
-each phase's marker set, in order and within their bounds; fail_on lines
-end it at once; triggers partition the segment or set a link down through
-the control API when a VM prints a marker, or at a time.
-
-The first failure is classified: <PHASE>_TIMEOUT, <PHASE>_<VM>_ENDED,
-<PHASE>_BUDGET, FAIL_ON, TRIGGER_FAILED, TRIGGER_NOT_FIRED, or with --soak
-SOAK_TIMEOUT and SOAK_<VM>_ENDED (README.md, "Run a lab", lists them), with the missing marker, the evidence counts and
-a hint from the wire (what each VM sent in the phase, the policy's drops,
-the checker's first failing finding). Every QEMU is stopped at the end
-(SIGTERM, then SIGKILL), also on Ctrl-C. A second Ctrl-C, 200ms or more
-after the first, forces exit, with no summary or junit.xml; the same signal
-within 200ms is taken for a copy (coreutils timeout forwards its own) and
-does not.
-
-The run directory (--out, default lab-runs/<name>-<time>) holds each VM's
-console log (<vm>.log) and disks, lab.log (what the run printed), hub.log,
-capture.pcapng, check.txt and check.json (with hub.check), report.html (the
-run as a timeline page), summary.json, summary.txt and junit.xml, each
-written whole or not at all. A file it could not write, or a log that
-stopped early (a full disk), is said on the output and in summary.json's
-file_errors. The exit status is 0 only if every marker and phase appeared,
-within budget, every QEMU started and none ended with a status its VM's
-exit_ok: does not list (default 0), nothing in fail_on appeared, the hub
-made every change a trigger asked for, every on: trigger that makes a fault
-(partition, link down) fired, and summary.json and junit.xml were written:
-a run that passed without them exits 1, as a CI job reads its verdict from
-them. An at: trigger due after the run was done, or a heal or
-link up that did not fire, is reported "not reached" (skipped in junit.xml)
-and fails nothing: the run does not wait for them.
-
-The file format is in README.md ("Run a lab").`,
-		Example: `  # in an l2hub checkout, after e2e/guest/build.sh e2e/out/guest:
-  l2hub lab testdata/labs/pair.yaml
-  l2hub lab testdata/labs/pair.yaml --var GUEST=$PWD/e2e/out/guest   # a --var path is relative to the lab file: give it whole
-  l2hub lab testdata/labs/pair.yaml --repeat 20 --keep-failing       # hunt a flake over seeds 1..20
-  l2hub lab testdata/labs/pair.yaml --seed 8                         # rerun the seed that failed
-  # in an open-nexus-OS checkout whose os2vm build is done:
-  l2hub lab /path/to/l2hub/testdata/labs/os2vm.yaml --var OS=$PWD --until session --out /tmp/run1`,
-		Args: cli.WantArgs(1, 1, "the lab FILE", "l2hub lab pair.yaml", ""),
+		Args:  cli.WantArgs(1, 1, "the lab FILE", "l2hub lab pair.yaml", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// As serve: a reader of the output that goes away must not end
 			// the run before its QEMUs are stopped and its summary written.

@@ -87,18 +87,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return cli.Execute(ctx, newRootCmd(stdout, stderr), args)
 }
 
+// newRootCmd is l2hub's commands, their help loaded from help/, held to
+// cli.Strict.
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := newCommands(stdout, stderr)
+	if err := loadHelp(root); err != nil {
+		panic(err) // help/ is built in: TestHelpFiles says what is wrong
+	}
+	cli.Strict(root)
+	return root
+}
+
+// newCommands is l2hub's commands without their Long and Example.
+func newCommands(stdout, stderr io.Writer) *cobra.Command {
 	serve := newServeCmd(stdout, stderr)
 	root := &cobra.Command{
-		Use:   "l2hub",
-		Short: "A userspace L2 hub for QEMU VMs: reproducible faults, pcapng capture, replay, protocol checks",
-		Long: `l2hub is the network between QEMU virtual machines. VMs attach with their
-ordinary -netdev back ends (stream, dgram, socket mcast); l2hub forwards their
-frames as a hub or learning switch, applies a seeded fault policy, records one
-pcapng of the whole segment, replays captures and checks DSoftBus on the wire.
-
-With no arguments it serves two ports, a and b, on 127.0.0.1:7001 and :7002,
-and prints the QEMU flags for each.`,
+		Use:           "l2hub",
+		Short:         "A userspace L2 hub for QEMU VMs: reproducible faults, pcapng capture, replay, protocol checks",
 		Version:       buildinfo.Read().Short(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -116,6 +121,5 @@ and prints the QEMU flags for each.`,
 	root.AddCommand(newReplayCmd(stdout, stderr), newInjectCmd(stdout, stderr))
 	root.AddCommand(newCheckCmd(stdout), newCaptureCmd(stdout))
 	root.AddCommand(newReportCmd(stdout), newLabCmd(stdout), newVersionCmd(stdout), newWaitCmd(stdout), newWiresharkPluginCmd(stdout))
-	cli.Strict(root)
 	return root
 }

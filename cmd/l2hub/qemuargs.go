@@ -18,15 +18,7 @@ func newQEMUArgsCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "qemu-args [config]",
 		Short: "Print the QEMU -netdev flags for each port, without serving",
-		Long: `Print, for each port of a config file (or of --port flags, or of the default
-two-port hub), the -netdev flags a QEMU VM needs to attach to it.
-
-With --env, print shell assignments NETDEV_<PORT>='-netdev ...' for harnesses
-that take a VM's netdev from a variable, such as open-nexus-OS's os2vm.sh
-(NETDEV_A and NETDEV_B; keep id=n0, which its -device and filter-dump use).`,
-		Example: `  l2hub qemu-args lab.yaml
-  eval "$(l2hub qemu-args --env lab.yaml)"   # sets NETDEV_A, NETDEV_B`,
-		Args: cli.WantArgs(0, 1, "at most one config file", "l2hub qemu-args lab.yaml", ""),
+		Args:  cli.WantArgs(0, 1, "at most one config file", "l2hub qemu-args lab.yaml", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := ""
 			if len(args) == 1 {

@@ -18,10 +18,7 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if asJSON {
-				return cli.WriteJSON(stdout, struct {
-					Schema int `json:"schema"` // control.Schema, as every --json document starts
-					buildinfo.Info
-				}{control.Schema, buildinfo.Read()})
+				return cli.WriteDocument(stdout, control.Schema, buildinfo.Read())
 			}
 			return buildinfo.Read().WriteText(stdout)
 		},
