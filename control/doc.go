@@ -127,7 +127,8 @@
 // directory), peer_*.go (the other end's user: SO_PEERCRED, NETLINK_SOCK_DIAG)
 // and token.go (tokens and their files). The client: client.go (Client, how a
 // call reaches the hub, WaitReady), client_routes.go (a call per route, the
-// injection stream's included), explain.go, notready.go, policysource.go and
+// injection stream's included), dial.go (Dial: the client a command's
+// --control and token flags name), explain.go, notready.go, policysource.go and
 // rulesource.go (what ctl sends), text.go and documents.go (what ctl prints, as
 // text and as JSON) and counters.go (Schema, PolicyCounters). Metrics:
 // metrics.go (the collectors) and metrics_server.go (MetricsServer). errors.go

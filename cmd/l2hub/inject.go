@@ -22,13 +22,13 @@ func newInjectCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	f.Register(cmd.Flags())
-	cmd.Flags().Lookup("control").Usage = "the hub's control address: " + controlForms
+	cmd.Flags().Lookup("control").Usage = "the hub's control address: " + control.AddrForms()
 	cmd.MarkFlagRequired("into")
 	return cmd
 }
 
 func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, stderr io.Writer) error {
-	if err := checkControlFlag(f.Control); err != nil {
+	if err := control.CheckAddrFlag(f.Control); err != nil {
 		return err
 	}
 	cfg, err := f.Config(path)
@@ -40,7 +40,7 @@ func runInject(cmd *cobra.Command, f replay.InjectFlags, path string, stdout, st
 	if err := replay.CheckInjectCapture(path); err != nil {
 		return err
 	}
-	cl, err := dialControl(cmd.Context(), f.Control, &f.Token)
+	cl, err := control.Dial(cmd.Context(), f.Control, &f.Token)
 	if err != nil {
 		return err
 	}

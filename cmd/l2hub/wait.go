@@ -46,7 +46,7 @@ func newWaitCmd(stdout io.Writer) *cobra.Command {
 				}
 				doc, text = info, info.String()
 			} else {
-				cl, err := dialControl(ctx, addr, &tf)
+				cl, err := control.Dial(ctx, addr, &tf)
 				if err != nil {
 					return err
 				}
@@ -68,7 +68,7 @@ func newWaitCmd(stdout io.Writer) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&readyFile, "ready-file", "", "wait for the ready `file` that l2hub serve --ready-file writes")
-	fl.StringVar(&addr, "control", "", "wait for the control API at this address: "+controlForms)
+	fl.StringVar(&addr, "control", "", "wait for the control API at this address: "+control.AddrForms())
 	fl.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	fl.BoolVar(&asJSON, "json", false, "print the ready file's content (or the ports) as JSON")
 	fl.IntVar(&pid, "pid", 0, "the hub's process (`PID`, $! after serve &, or a wrapper's that started it): only its readiness counts; fail at once if it exits before it is ready")
