@@ -4,7 +4,7 @@
 //
 // The command is flag parsing and wiring only: each subcommand turns its
 // flags into the typed API of the package that does the work, serve.Run
-// (serve), loadgen.Command (bench), replay.Job (replay), replay.RunInject
+// (serve), loadgen.Command (bench), replay.JobFlags (replay), replay.InjectFlags
 // (inject), control.Client (ctl), checker.CheckFiles (check),
 // capture.Repair (capture repair), lab.Command (lab), report.Build
 // (report), ready.WaitFor (wait), wireshark.Install (wireshark-plugin).
@@ -20,8 +20,8 @@
 // filter (the rule types ctl shows),
 // transport/netstack (LogTo, which puts gVisor's log into serve's),
 // internal/procctl (signals and the console), internal/logq (serve's
-// stderr, a queue that never holds the hub), internal/progress and
-// internal/wallclock (replay's progress line), internal/cli (argument
+// stderr, a queue that never holds the hub), internal/wallclock
+// (replay's progress bar), internal/cli (argument
 // counts, did-you-mean hints, unknown commands refused, --json written,
 // help files loaded) and internal/buildinfo (version).
 package main
