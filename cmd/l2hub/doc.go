@@ -7,7 +7,7 @@
 // (serve), loadgen.Command (bench), replay.JobFlags (replay), replay.InjectFlags
 // (inject), control.Client (ctl), checker.CheckFiles (check),
 // capture.Repair (capture repair), lab.Command (lab), report.Build
-// (report), ready.WaitFor (wait), wireshark.Install (wireshark-plugin).
+// (report), control.WaitFlags (wait), wireshark.Install (wireshark-plugin).
 // Each command's long help and examples are text, one file per command in
 // help/ (help/README.md), built in and filled in by cli.LoadHelp (help.go).
 // run(ctx, args, stdout, stderr) is the whole command minus the process, so
@@ -16,7 +16,7 @@
 // main the process itself.
 //
 // Imports: serve, loadgen, replay, control, conformance/checker, capture,
-// lab, report, wireshark and internal/ready (the subcommands' packages),
+// lab, report and wireshark (the subcommands' packages),
 // filter (the rule types ctl shows),
 // transport/netstack (LogTo, which puts gVisor's log into serve's),
 // internal/procctl (signals and the console), internal/logq (serve's
