@@ -6,7 +6,7 @@
 // flags into the typed API of the package that does the work, serve.Run
 // (serve), loadgen.Command (bench), replay.JobFlags (replay), replay.InjectFlags
 // (inject), control.Client (ctl), checker.CheckFiles (check),
-// capture.Repair (capture repair), lab.Command (lab), report.Build
+// capture.Repair (capture repair), lab.Command (lab), report.Flags
 // (report), control.WaitFlags (wait), wireshark.Install (wireshark-plugin).
 // Each command's long help and examples are text, one file per command in
 // help/ (help/README.md), built in and filled in by cli.LoadHelp (help.go).
