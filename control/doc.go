@@ -137,6 +137,6 @@
 //
 // Imports: hub and filter (the types the API carries), internal/yamlfile,
 // internal/ready (whether a process runs, and under which; wait's ready
-// file), internal/unixpath (the longest socket path) and internal/cli
+// file), internal/unixpath (the longest socket path) and internal/jsondoc
 // (wait's --json).
 package control

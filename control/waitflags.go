@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 	"l2hub/internal/ready"
 )
 
@@ -72,7 +72,7 @@ func (f *WaitFlags) Run(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	if f.JSON {
-		return cli.WriteJSON(stdout, doc)
+		return jsondoc.WriteJSON(stdout, doc)
 	}
 	_, err := fmt.Fprintf(stdout, "l2hub ready: %s\n", text)
 	return err

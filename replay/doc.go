@@ -93,5 +93,5 @@
 // counters), capture, packet (the rewriter reads headers with it), control
 // (InjectInto talks to a running hub), internal/wallclock,
 // internal/samefile (an output is none of the inputs), internal/progress
-// (replay's progress bar) and internal/cli (inject's --json document).
+// (replay's progress bar) and internal/jsondoc (inject's --json document).
 package replay

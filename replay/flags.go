@@ -13,7 +13,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 	"l2hub/internal/progress"
 )
 
@@ -169,7 +169,7 @@ func (f *InjectFlags) Run(ctx context.Context, path string, stdout, stderr io.Wr
 	return RunInject(ctx, cl, f.Into, cfg, f.TruncOK, InjectOutput{
 		Report: func(rep *InjectReport) {
 			if f.JSON {
-				cli.WriteDocument(stdout, control.Schema, rep)
+				jsondoc.WriteDocument(stdout, control.Schema, rep)
 			} else {
 				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
 			}

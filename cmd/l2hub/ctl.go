@@ -12,6 +12,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 )
 
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -58,7 +59,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			if portsJSON {
-				return cli.WriteJSON(stdout, control.NewPortsDocument(ports))
+				return jsondoc.WriteJSON(stdout, control.NewPortsDocument(ports))
 			}
 			return control.WritePorts(stdout, ports)
 		})
@@ -74,7 +75,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("rules: %w", err)
 			}
 			if rulesJSON {
-				return cli.WriteJSON(stdout, control.NewRulesDocument(st))
+				return jsondoc.WriteJSON(stdout, control.NewRulesDocument(st))
 			}
 			return control.WriteRules(stdout, st)
 		})

@@ -23,6 +23,7 @@
 // types ctl shows), internal/procctl (signals and the console),
 // internal/logq (serve's stderr, a queue that never holds the hub),
 // internal/wallclock (replay's progress bar), internal/cli (argument
-// counts, did-you-mean hints, unknown commands refused, --json written,
-// help files loaded) and internal/buildinfo (version).
+// counts, did-you-mean hints, unknown commands refused, help files
+// loaded), internal/jsondoc (--json written) and internal/buildinfo
+// (version).
 package main
