@@ -127,13 +127,16 @@
 // directory), peer_*.go (the other end's user: SO_PEERCRED, NETLINK_SOCK_DIAG)
 // and token.go (tokens and their files). The client: client.go (Client, how a
 // call reaches the hub, WaitReady), client_routes.go (a call per route, the
-// injection stream's included), explain.go, notready.go, policysource.go and
+// injection stream's included), dial.go (Dial: the client a command's
+// --control and token flags name), waitflags.go (WaitFlags: `l2hub
+// wait`), explain.go, notready.go, policysource.go and
 // rulesource.go (what ctl sends), text.go and documents.go (what ctl prints, as
 // text and as JSON) and counters.go (Schema, PolicyCounters). Metrics:
 // metrics.go (the collectors) and metrics_server.go (MetricsServer). errors.go
 // holds the sentinels.
 //
 // Imports: hub and filter (the types the API carries), internal/yamlfile,
-// internal/ready (whether a process runs, and under which) and
-// internal/unixpath (the longest socket path).
+// internal/ready (whether a process runs, and under which; wait's ready
+// file), internal/unixpath (the longest socket path) and internal/jsondoc
+// (wait's --json).
 package control

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"l2hub/internal/wallclock"
 )
 
@@ -28,6 +30,34 @@ type Command struct {
 	// it started could not be written.
 	NoJUnit func(error)
 }
+
+// Register adds `l2hub lab`'s flags to fs, each into its field of c:
+// Repeat, Soak and Grace as the text given (textFlag), Repeat and Grace
+// with their defaults.
+func (c *Command) Register(fs *pflag.FlagSet) {
+	c.Repeat, c.Grace = "1", DefaultGrace.String()
+	fs.StringVar(&c.Dir, "out", "", "run `directory` (new or empty; default lab-runs/<name>-<time>)")
+	fs.StringVar(&c.Until, "until", "", "stop after this `phase`, as os2vm.sh's RUN_PHASE")
+	fs.StringVar(&c.Seed, "seed", "", "the policy's seed (default: the lab's seed:, else the policy file's)")
+	fs.Var(&textFlag{&c.Repeat, "int"}, "repeat", "run `N` times with seeds seed, seed+1, ...; print a table and the rerun command of each failing seed")
+	fs.BoolVar(&c.KeepFailing, "keep-failing", false, "remove the run directories of passing runs (a single run keeps its junit.xml; --repeat's junit.xml of all runs stays)")
+	fs.Var(&textFlag{&c.Soak, "duration"}, "soak", "after the last phase, repeat its markers' checks for this `duration`, counting the rounds that fail")
+	fs.Var(&textFlag{&c.Grace, "duration"}, "grace", "how long a QEMU has to end after SIGTERM before it is killed")
+	fs.StringArrayVar(&c.Vars, "var", nil, "set a variable the lab file defines in vars: or uses as ${NAME} in qemu: or args: (`NAME=VALUE`, repeatable)")
+}
+
+// textFlag is a typed flag (an int, a duration) kept as the text given and
+// parsed in Run: a bad value is then an argument error like the others,
+// written to --out's junit.xml, where cobra would refuse it while parsing,
+// before --out is known.
+type textFlag struct {
+	text *string
+	typ  string
+}
+
+func (f *textFlag) String() string     { return *f.text }
+func (f *textFlag) Set(s string) error { *f.text = s; return nil }
+func (f *textFlag) Type() string       { return f.typ }
 
 // Run runs the lab c names, Repeat times, and returns the runs' Verdict as
 // verdict (nil when all passed). err is for a lab that did not run: its

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // TestCommandRefusesBadArguments: a typed flag's bad text is an argument
@@ -54,5 +56,26 @@ func TestCommandDefaultsAreTheFlags(t *testing.T) {
 	verdict, err := (&Command{File: missing}).Run(context.Background())
 	if verdict != nil || err == nil || !strings.Contains(err.Error(), "missing.yaml") || strings.Contains(err.Error(), "--") {
 		t.Errorf("got Run = %v, %v; want the missing lab file refused, no flag", verdict, err)
+	}
+}
+
+// TestCommandRegister: lab's typed flags are kept as the text given, so
+// that Run refuses a bad one (into --out's junit.xml) rather than the
+// parser; --repeat and --grace have their defaults.
+func TestCommandRegister(t *testing.T) {
+	var c Command
+	fs := pflag.NewFlagSet("lab", pflag.ContinueOnError)
+	c.Register(fs)
+	if c.Repeat != "1" || c.Grace != DefaultGrace.String() || c.Soak != "" {
+		t.Errorf("got defaults repeat %q, grace %q, soak %q, want 1, %s and none", c.Repeat, c.Grace, c.Soak, DefaultGrace)
+	}
+	if err := fs.Parse([]string{"--repeat", "x", "--soak", "3q", "--grace", "soon", "--out", "d", "--var", "A=1"}); err != nil {
+		t.Fatalf("got Parse error %v, want the text kept", err)
+	}
+	if c.Repeat != "x" || c.Soak != "3q" || c.Grace != "soon" || c.Dir != "d" || len(c.Vars) != 1 {
+		t.Errorf("got %+v, want each flag's text in its field", c)
+	}
+	if typ := fs.Lookup("soak").Value.Type(); typ != "duration" {
+		t.Errorf("got --soak's type %q, want duration", typ)
 	}
 }

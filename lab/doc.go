@@ -48,8 +48,9 @@
 // runner (Run, its loop), with runhub.go (the hub), runqemu.go and vm*.go
 // (the VMs' QEMU), console.go and inbox.go (their consoles), wire.go (the
 // wire hint), files.go, summary.go and junit.go (the run directory's
-// files); repeat.go is Repeat; command.go is `l2hub lab` after its flags
-// (Command: its arguments checked, the runs and their Verdict).
+// files); repeat.go is Repeat; command.go is `l2hub lab`'s flags and the
+// command after them (Command: Register, its arguments checked, the runs
+// and their Verdict).
 //
 // Imports: serve (the hub), control (its client and address syntax),
 // transport (the VMs' port specs), filter (the run's seed), capture,

@@ -82,7 +82,8 @@
 // records.go (what the inputs lack),
 // cutread.go, result.go, summary.go and notes.go (what a replay did and
 // says). The `l2hub replay` front end: job.go, jobpolicy.go, jobreport.go,
-// flags.go. Injection: inject.go, pacing.go, injectreport.go, rewrite.go,
+// flags.go (JobFlags and InjectFlags: the flags of `l2hub replay` and
+// `l2hub inject`, and Run, each command once they are parsed). Injection: inject.go, pacing.go, injectreport.go, rewrite.go,
 // live.go (InjectInto, and ParsePacing and ParseRate for its flags),
 // injectrun.go (RunInject: `l2hub inject`'s verdict, which drops fail it
 // and which only warn, and CheckInjectCapture). errors.go holds the
@@ -90,6 +91,7 @@
 //
 // Imports: hub (the core, the clock, the driver), filter (a Policy's
 // counters), capture, packet (the rewriter reads headers with it), control
-// (InjectInto talks to a running hub), internal/wallclock and
-// internal/samefile (an output is none of the inputs).
+// (InjectInto talks to a running hub), internal/wallclock,
+// internal/samefile (an output is none of the inputs), internal/progress
+// (replay's progress bar) and internal/jsondoc (inject's --json document).
 package replay

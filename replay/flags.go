@@ -1,8 +1,10 @@
 package replay
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
+	"l2hub/internal/jsondoc"
+	"l2hub/internal/progress"
 )
 
 // JobFlags are l2hub replay's flags: the job's, and what to do with its
@@ -19,6 +23,9 @@ type JobFlags struct {
 	Job
 	JSON, TruncOK bool
 	ProgressBar   string // auto, always or never
+	// ProgressClock times the progress bar (needed unless ProgressBar is
+	// never): the wall clock in the command; replay itself reads none.
+	ProgressClock hub.Clock
 	mode          string
 	aging         time.Duration
 	policies      []string
@@ -70,6 +77,39 @@ func (f *JobFlags) Resolve(files []string) (*Job, error) {
 	return &job, nil
 }
 
+// Run is `l2hub replay` once its flags are parsed: the job on files
+// (Resolve), its notes and progress bar (--progress) on stderr, its
+// summary on stdout (JobResult.Report), and the run's error or else its
+// failure (JobResult.Failure). f.Version is recorded in the output's
+// header.
+func (f *JobFlags) Run(ctx context.Context, files []string, stdout, stderr io.Writer) error {
+	if err := progress.CheckMode(f.ProgressBar); err != nil {
+		return err
+	}
+	job, err := f.Resolve(files)
+	if err != nil {
+		return err
+	}
+	job.Notes = func(n string) { fmt.Fprintln(stderr, "l2hub replay:", n) }
+	bar := progress.New(stderr, f.ProgressBar, f.ProgressClock)
+	if bar != nil {
+		job.Progress = func(p Progress) { bar.Update(p.Frames, p.Done, p.Total) }
+	}
+	res, err := job.Run(ctx)
+	if bar != nil {
+		bar.Done()
+	}
+	if res != nil {
+		if werr := res.Report(stdout, stderr, f.JSON); err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return res.Failure(f.TruncOK)
+}
+
 // InjectFlags are l2hub inject's flags.
 type InjectFlags struct {
 	Into, Control string
@@ -89,7 +129,7 @@ type InjectFlags struct {
 // Register adds inject's flags to fs; --into is required.
 func (f *InjectFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Into, "into", "", "the `port` whose VM receives the frames (required)")
-	fs.StringVar(&f.Control, "control", "", "the hub's control address (default "+control.DefaultAddr()+")")
+	fs.StringVar(&f.Control, "control", "", "the hub's control address: "+control.AddrForms())
 	f.Token.Register(fs.StringVar)
 	fs.Float64Var(&f.speed, "speed", 1, "multiple of the recorded timing; 0 sends as fast as possible")
 	fs.BoolVar(&f.flood, "flood", false, "send as fast as possible (same as --speed 0)")
@@ -104,6 +144,38 @@ func (f *InjectFlags) Register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&f.TruncOK, "allow-truncated", false, "a capture cut short (a killed writer) is sent up to the cut and the command succeeds; without it, it fails after sending")
 	f.changed = fs.Changed
+}
+
+// Run is `l2hub inject` once its flags are parsed: the capture at path
+// sent into the port --into of the hub --control names (RunInject), its
+// report on stdout (--json: a document) and its warnings on stderr.
+func (f *InjectFlags) Run(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	if err := control.CheckAddrFlag(f.Control); err != nil {
+		return err
+	}
+	cfg, err := f.Config(path)
+	if err != nil {
+		return err
+	}
+	// A capture that cannot be read is said before the hub is asked about
+	// the port, and with no report of nothing sent.
+	if err := CheckInjectCapture(path); err != nil {
+		return err
+	}
+	cl, err := control.Dial(ctx, f.Control, &f.Token)
+	if err != nil {
+		return err
+	}
+	return RunInject(ctx, cl, f.Into, cfg, f.TruncOK, InjectOutput{
+		Report: func(rep *InjectReport) {
+			if f.JSON {
+				jsondoc.WriteDocument(stdout, control.Schema, rep)
+			} else {
+				fmt.Fprintf(stdout, "inject %s into %s (%s): %s\n", path, f.Into, cfg.Pacing, rep)
+			}
+		},
+		Warn: func(w string) { fmt.Fprintln(stderr, "l2hub inject: warning:", w) },
+	})
 }
 
 // Config is the injection of the capture at path the parsed flags ask for.

@@ -1,12 +1,15 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"l2hub/control/controltest"
 	"l2hub/hub"
@@ -73,5 +76,52 @@ func TestCheckInjectCapture(t *testing.T) {
 		if err := CheckInjectCapture(p); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("got CheckInjectCapture(%s) = %v, want an error naming it", p, err)
 		}
+	}
+}
+
+// TestInjectFlagsRun: inject's flags parsed and run against a hub at
+// --control: the report on stdout (text, or a document with --json); a
+// bad --control and a file that is no capture are refused before the
+// hub is asked or the token read.
+func TestInjectFlagsRun(t *testing.T) {
+	dir := t.TempDir()
+	capPath, bad := filepath.Join(dir, "rec.pcap"), filepath.Join(dir, "bad.pcap")
+	if err := os.WriteFile(capPath, recordedCapture(t, 2, time.Millisecond), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("not a capture at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := controltest.ServeTarget(t, &droppingHub{})
+	missingToken := filepath.Join(dir, "no-token")
+	for _, tc := range []struct {
+		name, path string
+		args       []string
+		want       string // on stdout, or in the error
+		wantErr    bool
+	}{
+		{"text", capPath, []string{"--control", addr, "--flood"}, "inject " + capPath + " into b (as fast as possible): sent 2 frames", false},
+		{"json", capPath, []string{"--control", addr, "--json"}, "{\n  \"schema\": ", false},
+		{"bad-control", capPath, []string{"--control", "off", "--control-token-file", missingToken}, "--control: \"off\"", true},
+		{"not-a-capture", bad, []string{"--control", addr, "--control-token-file", missingToken}, bad, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f InjectFlags
+			fs := pflag.NewFlagSet("inject", pflag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(append([]string{"--into", "b"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			var out, errs bytes.Buffer
+			err := f.Run(context.Background(), tc.path, &out, &errs)
+			switch {
+			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("got Run() = %v, want an error containing %q", err, tc.want)
+			case tc.wantErr && out.Len() != 0:
+				t.Errorf("got stdout %q, want nothing", out.String())
+			case !tc.wantErr && (err != nil || !strings.HasPrefix(out.String(), tc.want)):
+				t.Errorf("got Run() = %v, stdout %q, want nil and %q...", err, out.String(), tc.want)
+			}
+		})
 	}
 }

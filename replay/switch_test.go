@@ -461,3 +461,37 @@ func TestJobOutputToAnotherNameOfStdout(t *testing.T) {
 		t.Errorf("%d records in standard output differ from the run's", n)
 	}
 }
+
+// TestJobFlagsRun: replay's flags parsed and run: the summary on stdout
+// (--json: a document), the what-if note on stderr, the output written
+// with the version given; a bad --progress is refused before anything is
+// read or written.
+func TestJobFlagsRun(t *testing.T) {
+	run := func(args ...string) (stdout, stderr string, err error) {
+		f := JobFlags{Job: Job{Version: "v-test"}}
+		fs := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		var out, errs bytes.Buffer
+		err = f.Run(context.Background(), fs.Args(), &out, &errs)
+		return out.String(), errs.String(), err
+	}
+	out := filepath.Join(t.TempDir(), "out.pcapng")
+	stdout, stderr, err := run("--json", "--progress", "never", "-o", out, filepath.Join("testdata", "l2hub-capture.pcapng"))
+	if err != nil || !strings.HasPrefix(stdout, "{\n  \"schema\": ") || !strings.Contains(stderr, "l2hub replay: ") {
+		t.Errorf("got Run() = %v, stdout %.40q, stderr %q, want nil, a JSON document and the notes", err, stdout, stderr)
+	}
+	if data, err := os.ReadFile(out); err != nil || !bytes.Contains(data, []byte("v-test")) {
+		t.Errorf("got output %v, want one that records version v-test", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.pcapng")
+	stdout, stderr, err = run("--progress", "sometimes", "-o", bad, filepath.Join("testdata", "l2hub-capture.pcapng"))
+	if err == nil || !strings.Contains(err.Error(), "sometimes") || stdout != "" || stderr != "" {
+		t.Errorf("got Run() = %v, stdout %q, stderr %q, want an error naming the mode and nothing else", err, stdout, stderr)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("a refused run wrote %s", bad)
+	}
+}

@@ -36,7 +36,8 @@
 // lines' among them), console.go (console logs, ParseConsole),
 // label.go (each frame's label), notes.go (a comment's notes) and budget.go
 // (what is kept within Limits). model.go holds the Model's types, options.go
-// Options, Limits and Flags; html.go and page/ are the page; write.go and
+// Options, Limits and Flags (`l2hub report`'s flags, and Run: the command
+// once they are parsed); html.go and page/ are the page; write.go and
 // failure.go are what `l2hub report` writes and when it fails; errors.go holds
 // the sentinels.
 //

@@ -1,7 +1,13 @@
 package report
 
 import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestFlagsOptions(t *testing.T) {
@@ -36,5 +42,41 @@ func TestFlagsOptions(t *testing.T) {
 	if o.Capture != "run.pcapng" || o.Check != "nexus-v1" || o.Title != "t" || o.MinGroup != -1 || o.Limits.HexBytes != 64 || o.Limits.MaxFrames != 10 ||
 		len(o.Consoles) != 2 || o.Consoles[0].Port != "a" || o.Consoles[1].Port != "k=v" || o.Consoles[1].Path != "b.log" || o.Consoles[1].Offset == nil {
 		t.Errorf("got Options = %+v, want every flag in its field", o)
+	}
+}
+
+// TestFlagsRun: report's flags parsed and run: the page written to -o
+// with a line saying so (or, with -o -, the page itself on stdout); no -o
+// is refused before the capture is read.
+func TestFlagsRun(t *testing.T) {
+	capture := filepath.Join("testdata", "failing-run.pcapng")
+	page := filepath.Join(t.TempDir(), "run.html")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    string // stdout's start, or the error's
+		wantErr bool
+	}{
+		{"file", []string{"-o", page, "--title", "t"}, "wrote " + page + " (", false},
+		{"stdout", []string{"-o", "-"}, "<!DOCTYPE html>", false},
+		{"no-output", nil, "-o: say where to write the page", true},
+		{"negative", []string{"-o", page, "--hex-bytes", "-1"}, "--hex-bytes -1:", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Flags
+			fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
+			f.Register(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			var out, errs bytes.Buffer
+			err := f.Run(context.Background(), capture, &out, &errs)
+			switch {
+			case tc.wantErr && (err == nil || !strings.HasPrefix(err.Error(), tc.want) || out.Len() != 0):
+				t.Errorf("got Run() = %v, stdout %.40q, want an error starting %q and no output", err, out.String(), tc.want)
+			case !tc.wantErr && (err != nil || !strings.HasPrefix(out.String(), tc.want)):
+				t.Errorf("got Run() = %v, stdout %.40q, want nil and %q...", err, out.String(), tc.want)
+			}
+		})
 	}
 }

@@ -1,10 +1,13 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/pflag"
 
 	"l2hub/internal/atomicfile"
 	"l2hub/internal/samefile"
@@ -122,9 +125,51 @@ func Write(w io.Writer, opts Options) error {
 type Flags struct {
 	Consoles     []string // --console NAME=LOG[,offset=DUR][,match=REGEX] (ParseConsole)
 	Check, Title string
-	Group        int // --group: MinGroup
-	HexBytes     int // --hex-bytes: Limits.HexBytes
-	MaxFrames    int // --max-frames: Limits.MaxFrames
+	Group        int    // --group: MinGroup
+	HexBytes     int    // --hex-bytes: Limits.HexBytes
+	MaxFrames    int    // --max-frames: Limits.MaxFrames
+	Output       string // -o: where the page goes (Model.Write)
+	TruncOK      bool   // --allow-truncated (Model.Failure)
+}
+
+// Register adds `l2hub report`'s flags to fs, with their defaults.
+func (f *Flags) Register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&f.Consoles, "console", nil, "NAME=LOG[,offset=DUR][,match=REGEX]: a VM's console log on port NAME's lifeline (repeatable)")
+	fs.StringVar(&f.Check, "check", "", "run the conformance checker with this profile (nexus-v1 or noise-xk) and pin its findings")
+	fs.StringVarP(&f.Output, "output", "o", "", "the HTML file to write (- for standard output)")
+	fs.StringVar(&f.Title, "title", "", "the page's title (default: the capture's file name)")
+	fs.IntVar(&f.Group, "group", DefaultMinGroup, "draw runs of at least this many alike frames as one arrow (a group has 2 or more: 1 means 2; 0 means the default; -1: never)")
+	fs.IntVar(&f.HexBytes, "hex-bytes", DefaultHexBytes, "bytes of each frame kept for its hex view; 0 means the default")
+	fs.IntVar(&f.MaxFrames, "max-frames", DefaultMaxFrames, "capture records read (ingress, egress and non-Ethernet ones alike); later ones are left out with a warning; 0 means the default")
+	fs.BoolVar(&f.TruncOK, "allow-truncated", false, "a capture cut short (a killed writer) is drawn up to the cut and the command succeeds; without it, it fails after writing the page")
+}
+
+// Run is `l2hub report` once its flags are parsed: the page of capture
+// built (BuildContext) and written to -o (Model.Write), after the flags
+// and the output were checked; its warnings on stderr; then whether the
+// command fails (Model.Failure).
+func (f *Flags) Run(ctx context.Context, capture string, stdout, stderr io.Writer) error {
+	if f.Output == "" {
+		return fmt.Errorf("-o: say where to write the page (a file name, or - for standard output)")
+	}
+	opts, err := f.Options(capture)
+	if err != nil {
+		return err
+	}
+	if err := opts.CheckOutput("-o", f.Output); err != nil {
+		return err
+	}
+	m, err := BuildContext(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := m.Write(f.Output, stdout, stderr); err != nil {
+		return err
+	}
+	for _, w := range m.Warnings {
+		fmt.Fprintf(stderr, "l2hub report: warning: %s: %s\n", capture, w)
+	}
+	return m.Failure(capture, f.TruncOK)
 }
 
 // Options returns the Options the flags say for drawing capture: it

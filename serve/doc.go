@@ -29,7 +29,8 @@
 // CaptureConfig), config_yaml.go (LoadConfig, ParseConfig, ParseConfigNode),
 // config_validate.go (Validate), config_ports.go (checks across ports) and
 // outputs.go (no output an input or another output). The command: run.go (Run,
-// the control listener, the banner, QEMU's flags), flags.go (Flags) and
+// the control listener, the banner, QEMU's flags), flags.go (Flags),
+// command.go (Flags.Run: the command once its flags are parsed) and
 // stderrlog.go (its logs on stderr).
 //
 // Imports: hub, transport, tap (a TAP device's namespace, to find two ports
@@ -41,8 +42,10 @@
 // refused before anything binds),
 // internal/buildinfo (the build's metric), internal/logq (the words of its
 // drop notice, should serve's own fail) and internal/shell (NETDEV_
-// names in the QEMU flags) and internal/unixpath (whether a socket's
-// absolute path fits). Nothing imports serve but the command, the
+// names in the QEMU flags), internal/unixpath (whether a socket's
+// absolute path fits), internal/procctl (the process's console, which a
+// JSON log takes in) and transport/netstack (gVisor's log put into
+// serve's). Nothing imports serve but the command, the
 // load generator and the lab runner (lab), which serves the control API
 // with ServeControl and acts through it as l2hub ctl does.
 package serve

@@ -11,6 +11,7 @@ import (
 	"l2hub/conformance/checker"
 	"l2hub/control"
 	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 )
 
 func newCheckCmd(stdout io.Writer) *cobra.Command {
@@ -40,7 +41,7 @@ func newCheckCmd(stdout io.Writer) *cobra.Command {
 				return verdict
 			}
 			if asJSON {
-				err = cli.WriteDocument(stdout, control.Schema, r)
+				err = jsondoc.WriteDocument(stdout, control.Schema, r)
 			} else {
 				err = r.WriteText(stdout)
 			}

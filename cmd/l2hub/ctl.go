@@ -12,35 +12,8 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 )
-
-// controlForms is what the --control flag of the commands that dial the
-// control API takes.
-var controlForms = "a socket path (with a '/' or a .sock suffix, or unix:PATH) or tcp:HOST:PORT, as the hub's banner or ready file gives it (default " + control.DefaultAddr() + ")"
-
-// checkControlFlag refuses a --control value that only looks like an
-// address (control.CheckDialAddr): 127.0.0.1:7291 without tcp: would dial
-// a socket file of that name, and off names no hub.
-func checkControlFlag(addr string) error {
-	if err := control.CheckDialAddr(addr); err != nil {
-		return fmt.Errorf("--control: %w", err)
-	}
-	return nil
-}
-
-// dialControl is the client of the hub a --control flag and its token
-// flags name: the address checked first (checkControlFlag), then the token
-// read, which ctx ends if it blocks (a FIFO no one writes).
-func dialControl(ctx context.Context, addr string, tf *control.TokenFlags) (*control.Client, error) {
-	if err := checkControlFlag(addr); err != nil {
-		return nil, err
-	}
-	token, err := tf.TokenContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return control.NewClient(addr, token), nil
-}
 
 func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	var addr string
@@ -50,11 +23,11 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "ctl",
 		Short: "Control a running hub: ports, policy, partitions, links, metrics",
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) (err error) {
-			c, err = dialControl(cmd.Context(), addr, &tf)
+			c, err = control.Dial(cmd.Context(), addr, &tf)
 			return err
 		},
 	}
-	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address: "+controlForms)
+	cmd.PersistentFlags().StringVar(&addr, "control", "", "the hub's control address: "+control.AddrForms())
 	tf.Register(cmd.PersistentFlags().StringVar)
 
 	// sub is one ctl subcommand: run gets the client and the arguments.
@@ -86,7 +59,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			if portsJSON {
-				return cli.WriteJSON(stdout, control.NewPortsDocument(ports))
+				return jsondoc.WriteJSON(stdout, control.NewPortsDocument(ports))
 			}
 			return control.WritePorts(stdout, ports)
 		})
@@ -102,7 +75,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("rules: %w", err)
 			}
 			if rulesJSON {
-				return cli.WriteJSON(stdout, control.NewRulesDocument(st))
+				return jsondoc.WriteJSON(stdout, control.NewRulesDocument(st))
 			}
 			return control.WriteRules(stdout, st)
 		})

@@ -10,7 +10,7 @@ import (
 	"l2hub/control"
 	"l2hub/filter"
 	"l2hub/hub"
-	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 	"l2hub/replay"
 	"l2hub/serve"
 )
@@ -70,7 +70,7 @@ func TestRuleCountersHaveOneShape(t *testing.T) {
 			stats = *st
 		}
 		var ctl bytes.Buffer
-		if err := cli.WriteJSON(&ctl, control.NewRulesDocument(stats)); err != nil {
+		if err := jsondoc.WriteJSON(&ctl, control.NewRulesDocument(stats)); err != nil {
 			t.Fatal(err)
 		}
 		docs["ctl rules --json"] = ctl.Bytes()

@@ -7,7 +7,7 @@ import (
 
 	"l2hub/control"
 	"l2hub/internal/buildinfo"
-	"l2hub/internal/cli"
+	"l2hub/internal/jsondoc"
 )
 
 func newVersionCmd(stdout io.Writer) *cobra.Command {
@@ -18,7 +18,7 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if asJSON {
-				return cli.WriteDocument(stdout, control.Schema, buildinfo.Read())
+				return jsondoc.WriteDocument(stdout, control.Schema, buildinfo.Read())
 			}
 			return buildinfo.Read().WriteText(stdout)
 		},
