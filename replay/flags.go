@@ -23,8 +23,9 @@ type JobFlags struct {
 	Job
 	JSON, TruncOK bool
 	ProgressBar   string // auto, always or never
-	// ProgressClock times the progress bar (needed unless ProgressBar is
-	// never): the wall clock in the command; replay itself reads none.
+	// ProgressClock times the progress bar: the wall clock in the command
+	// (an offline replay reads none: its time is the capture's). Nil draws
+	// no bar, whatever ProgressBar says.
 	ProgressClock hub.Clock
 	mode          string
 	aging         time.Duration
@@ -91,7 +92,10 @@ func (f *JobFlags) Run(ctx context.Context, files []string, stdout, stderr io.Wr
 		return err
 	}
 	job.Notes = func(n string) { fmt.Fprintln(stderr, "l2hub replay:", n) }
-	bar := progress.New(stderr, f.ProgressBar, f.ProgressClock)
+	var bar *progress.Bar
+	if f.ProgressClock != nil {
+		bar = progress.New(stderr, f.ProgressBar, f.ProgressClock)
+	}
 	if bar != nil {
 		job.Progress = func(p Progress) { bar.Update(p.Frames, p.Done, p.Total) }
 	}
