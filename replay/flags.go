@@ -154,6 +154,8 @@ func (f *InjectFlags) Register(fs *pflag.FlagSet) {
 // sent into the port --into of the hub --control names (RunInject), its
 // report on stdout (--json: a document) and its warnings on stderr.
 func (f *InjectFlags) Run(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	// A bad --control is said first, before the flags and the capture
+	// (control.Dial checks it again, for its other callers).
 	if err := control.CheckAddrFlag(f.Control); err != nil {
 		return err
 	}
