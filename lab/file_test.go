@@ -125,8 +125,15 @@ func TestParseErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	const vmA = `  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}`
-	// One item over each bound on the number of VMs, phases and triggers.
-	var manyVMs, manyPhases, manyTriggers []string
+	// One item over each bound on the number of VMs, phases, triggers,
+	// disks, args and vars.
+	var manyVMs, manyPhases, manyTriggers, manyDisks, manyVars []string
+	for i := range maxDisks + 1 {
+		manyDisks = append(manyDisks, fmt.Sprintf("{file: d%d.img, size: 1M}", i))
+	}
+	for i := range maxVars + 1 {
+		manyVars = append(manyVars, fmt.Sprintf("V%d: x", i))
+	}
 	for i := range maxVMs + 1 {
 		manyVMs = append(manyVMs, fmt.Sprintf("  - {name: v%d, mac: \"52:54:00:00:01:%02x\", qemu: q, expect: [{marker: up}]}", i, i))
 	}
@@ -148,6 +155,11 @@ func TestParseErrors(t *testing.T) {
 		{"too-many-vms", "name: x\nvms:\n" + strings.Join(manyVMs, "\n"), `lab.yaml:3:3: vms: 33 items: at most 32`},
 		{"too-many-phases", "name: x\nvms:\n" + vmA + "\nphases: [" + strings.Join(manyPhases, ", ") + "]", `lab.yaml:4:9: phases: 65 items: at most 64`},
 		{"too-many-triggers", "name: x\nvms:\n" + vmA + "\ntriggers: [" + strings.Join(manyTriggers, ", ") + "]", `lab.yaml:4:11: triggers: 65 items: at most 64`},
+		{"too-many-disks", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [" + strings.Join(manyDisks, ", ") + "]}",
+			`lab.yaml:3:81: vms[0].disks: 9 items: at most 8`},
+		{"too-many-args", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], args: [" + strings.Repeat("-s, ", maxArgs) + "-s]}",
+			`lab.yaml:3:80: vms[0].args: 513 items: at most 512`},
+		{"too-many-vars", "name: x\nvars: {" + strings.Join(manyVars, ", ") + "}\nvms:\n" + vmA, `lab.yaml:2:7: vars: 65 variables: at most 64`},
 		// An expect item with no marker would never match: the run would wait out its bound.
 		{"expect-without-marker", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{within: 5s}]}",
 			`lab.yaml:3:59: vms[0].expect[0].marker: missing: what must the VM print?`},
