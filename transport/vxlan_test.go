@@ -856,3 +856,73 @@ func TestVXLANOpenRefusesNoVTEP(t *testing.T) {
 		})
 	}
 }
+
+// readWithin reads p's next frame into buf, as hub.ReadFrame does, but
+// closes p and fails the test if none comes within HangGuard (a guard
+// against a hang, not a measure).
+func readWithin(t *testing.T, p hub.PortIO, who string, buf []byte) (int, error) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		n, err := hub.ReadFrame(p, buf)
+		got <- result{n, err}
+	}()
+	select {
+	case r := <-got:
+		return r.n, r.err
+	case <-time.After(transporttest.HangGuard):
+		p.Close()
+		<-got
+		t.Fatalf("%s read nothing within %v", who, transporttest.HangGuard)
+		return 0, nil
+	}
+}
+
+// TestVXLANLearnsAtTheRemotesPortNotTheSourcePort: a kernel VTEP (Linux's
+// vxlan device, Open vSwitch) sends from a source port it picks per flow,
+// and listens only at its VXLAN port. A MAC heard from such a remote is
+// learned at the remote as configured, so unicast to it reaches the
+// remote's VXLAN port, not the per-flow port, where nothing listens.
+func TestVXLANLearnsAtTheRemotesPortNotTheSourcePort(t *testing.T) {
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	vtep, flow := listen(), listen() // the remote's VXLAN port, and a per-flow source port
+	remote := vtep.LocalAddr().(*net.UDPAddr).AddrPort()
+	v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:0"), VNI: 42,
+		Remotes: []netip.AddrPort{remote}, Silence: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	hdr := []byte{0x08, 0, 0, 0, 0, 0, 42, 0}
+	from := broadcast(0xa1, 1) // from 02:00:00:00:00:a1
+	if _, err := flow.WriteToUDP(append(hdr, from...), v.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, transport.DefaultMaxFrame)
+	if n, err := readWithin(t, v, "the port", buf); err != nil || !bytes.Equal(buf[:n], from) {
+		t.Fatalf("read %d bytes, %v; want the frame from the per-flow port", n, err)
+	}
+	to := transporttest.Frame(0xa1^0x13, 60, 2) // to 02:00:00:00:00:a1
+	if err := hub.WriteFrame(v, to); err != nil {
+		t.Fatal(err)
+	}
+	vtep.SetReadDeadline(time.Now().Add(transporttest.HangGuard)) // a guard, not a measure
+	n, err := vtep.Read(buf)
+	if err != nil || !bytes.Equal(buf[:n], append(hdr, to...)) {
+		t.Fatalf("the remote's VXLAN port read %d bytes, %v; want the unicast to the MAC learned from it", n, err)
+	}
+	if got := v.Remotes(); len(got) != 1 || got[0].Sent != 1 {
+		t.Errorf("got Remotes() = %+v, want the unicast counted as sent to the remote", got)
+	}
+}
