@@ -367,3 +367,51 @@ func TestVXLANKernelDropsAreCurrent(t *testing.T) {
 	local := h.LocalAddr().(*net.UDPAddr)
 	burstKernelDrops(t, h, local, func(i int) error { return hub.WriteFrame(remote, transporttest.Frame(0xb3, 1000, i)) })
 }
+
+// TestDatagramKernelDropsCountedAtClose: drops the kernel made after the
+// last KernelDrops call are in the count KernelDrops reports after Close,
+// which takes the socket's count a last time: a port closed right after a
+// burst (its peer dropped, the hub stopping) reports the burst's tail.
+func TestDatagramKernelDropsCountedAtClose(t *testing.T) {
+	h, vm := listenUDPPair(t, 0, 4<<10, 0) // a tiny buffer
+	kernelDropsAtClose(t, h, h.LocalAddr().(*net.UDPAddr), func(i int) error { return vm.WriteFrame(transporttest.Frame(0xb3, 1000, i)) })
+}
+
+// TestVXLANKernelDropsCountedAtClose is TestDatagramKernelDropsCountedAtClose
+// for a VXLAN port.
+func TestVXLANKernelDropsCountedAtClose(t *testing.T) {
+	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	open := func(local, remote string, buf int) *transport.VXLANConn {
+		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
+			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}, SocketBuffer: buf, Silence: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	h, remote := open(pa, pb, 4<<10), open(pb, pa, 0) // h: a tiny buffer
+	kernelDropsAtClose(t, h, h.LocalAddr().(*net.UDPAddr), func(i int) error { return hub.WriteFrame(remote, transporttest.Frame(0xb3, 1000, i)) })
+}
+
+// kernelDropsAtClose has send write 200 datagrams of 1000 bytes to h, whose
+// socket (at local) has a buffer too small for them, asks KernelDrops
+// nothing until h is closed, and checks that it then reports at least the
+// drops the kernel showed before Close.
+func kernelDropsAtClose(t *testing.T, h kernelDropper, local *net.UDPAddr, send func(i int) error) {
+	t.Helper()
+	if got := h.KernelDrops(); got != 0 {
+		t.Fatalf("got KernelDrops() = %d before any datagram, want 0", got)
+	}
+	for i := range 200 {
+		if err := send(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUDPSocket(t, local, "the kernel to drop part of the burst", func(s udpSocketState) bool { return s.drops > 0 })
+	kernel := udpSocketOf(t, local).drops
+	h.Close()
+	if got := h.KernelDrops(); got < kernel {
+		t.Errorf("after Close: got KernelDrops() = %d, want the kernel's count before Close, %d, or more", got, kernel)
+	}
+}
