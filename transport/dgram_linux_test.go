@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -413,5 +414,21 @@ func kernelDropsAtClose(t *testing.T, h kernelDropper, local *net.UDPAddr, send 
 	h.Close()
 	if got := h.KernelDrops(); got < kernel {
 		t.Errorf("after Close: got KernelDrops() = %d, want the kernel's count before Close, %d, or more", got, kernel)
+	}
+}
+
+// TestUDPWriteOverUDPLimitIsOversize: a frame the port's max allows but
+// no UDP datagram can carry (over 65507 bytes: DefaultMaxFrame is larger)
+// fails with EMSGSIZE, and is counted oversize, not a write error. Both
+// write paths (one datagram per call, and the batch) are held to it.
+func TestUDPWriteOverUDPLimitIsOversize(t *testing.T) {
+	h, _ := listenUDPPair(t, 0, 0, 0)
+	f := transporttest.Frame(0xa1, 66000, 0)
+	var fe *hub.FrameError
+	if err := h.WriteFrame(f); !errors.As(err, &fe) || fe.Reason != hub.DropOversize || !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("got WriteFrame(%d bytes) = %v, want a *hub.FrameError with DropOversize, wrapping EMSGSIZE", len(f), err)
+	}
+	if n, err := h.WriteFrames(hubFrames(f)); n != 0 || !errors.As(err, &fe) || fe.Reason != hub.DropOversize || !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("got WriteFrames(%d bytes) = %d, %v; want 0 and a *hub.FrameError with DropOversize, wrapping EMSGSIZE", len(f), n, err)
 	}
 }
