@@ -926,3 +926,20 @@ func TestVXLANLearnsAtTheRemotesPortNotTheSourcePort(t *testing.T) {
 		t.Errorf("got Remotes() = %+v, want the unicast counted as sent to the remote", got)
 	}
 }
+
+// TestVXLANWriteRefusesRunts: a frame shorter than an Ethernet header
+// (14 bytes) is refused, one frame's loss, not sent onto the overlay as
+// a runt nor read past its end for its addresses.
+func TestVXLANWriteRefusesRunts(t *testing.T) {
+	a, _ := vxlanPair(t)
+	for _, size := range []int{transport.MinFrame - 1, 5, 1} {
+		f := transporttest.Frame(0xa1, 60, size)[:size]
+		var fe *hub.FrameError
+		if n, err := a.WriteFrames(hubFrames(f)); n != 0 || !errors.As(err, &fe) {
+			t.Errorf("got WriteFrames(a %d-byte frame) = %d, %v; want 0 and a *hub.FrameError", size, n, err)
+		}
+	}
+	if got := a.Remotes(); len(got) != 1 || got[0].Sent != 0 {
+		t.Errorf("got Remotes() = %+v, want nothing sent", got)
+	}
+}
