@@ -77,8 +77,12 @@ func TestDatagramBatchRead(t *testing.T) {
 	}
 	var got []string
 	frames := make([]*hub.Frame, 16)
+	want := []string{"60", "61", "62", "runt/5", "63", "oversize/2000", "64"}
 	for len(got) < len(sizes) {
-		n, err := h.ReadFrames(frames, 1514)
+		n, ok, err := readFramesWithin(h, frames, 1514)
+		if !ok {
+			t.Fatalf("read %v, then nothing within %v; want %v", got, transporttest.HangGuard, want)
+		}
 		var fe *hub.FrameError
 		switch {
 		case errors.As(err, &fe):
@@ -92,9 +96,28 @@ func TestDatagramBatchRead(t *testing.T) {
 			hub.ReleaseAll(frames[:n])
 		}
 	}
-	want := []string{"60", "61", "62", "runt/5", "63", "oversize/2000", "64"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("read %v, want %v", got, want)
+	}
+}
+
+// readFramesWithin calls p.ReadFrames, and returns what it returned, or,
+// should it not return within HangGuard (a guard against a hang, not a
+// measure), closes p, waits for it and returns ok false.
+func readFramesWithin(p hub.PortIO, frames []*hub.Frame, limit int) (n int, ok bool, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err = p.ReadFrames(frames, limit)
+	}()
+	select {
+	case <-done:
+		return n, true, err
+	case <-time.After(transporttest.HangGuard):
+		p.Close()
+		<-done
+		hub.ReleaseAll(frames[:n])
+		return 0, false, nil
 	}
 }
 
