@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -38,6 +39,9 @@ func (f *WaitFlags) Register(fs *pflag.FlagSet) {
 // control API answers with every port bound; with --pid, that process's,
 // and not after it exited), then says so on stdout.
 func (f *WaitFlags) Run(ctx context.Context, stdout io.Writer) error {
+	if f.ReadyFile != "" && f.Addr != "" {
+		return errors.New("--ready-file and --control: give one, the hub's ready file or its control address")
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
 	if f.PID != 0 {

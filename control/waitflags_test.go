@@ -3,6 +3,7 @@ package control_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,7 @@ func TestWaitFlagsRun(t *testing.T) {
 		{"ready-file-json", []string{"--ready-file", file, "--json"}, "{\n  \"schema\": ", false},
 		{"no-ready-file", []string{"--ready-file", filepath.Join(dir, "none.json"), "--timeout", "50ms"}, "none.json", true},
 		{"bad-control", []string{"--control", "off"}, "--control: ", true},
+		{"both", []string{"--control", sock, "--ready-file", file}, "give one", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f control.WaitFlags
@@ -46,6 +48,13 @@ func TestWaitFlagsRun(t *testing.T) {
 			f.Register(fs)
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)
+			}
+			if !tc.wantErr {
+				// A stdout that takes nothing fails the wait, in both
+				// branches (the control one returned nil).
+				if err := f.Run(context.Background(), failingWriter{}); !errors.Is(err, errNoSpace) {
+					t.Errorf("got Run() = %v writing to a full stdout, want %v", err, errNoSpace)
+				}
 			}
 			var out bytes.Buffer
 			err := f.Run(context.Background(), &out)
@@ -58,3 +67,11 @@ func TestWaitFlagsRun(t *testing.T) {
 		})
 	}
 }
+
+// errNoSpace is what failingWriter's writes return: a full disk.
+var errNoSpace = errors.New("no space left on device")
+
+// failingWriter is a stdout that takes nothing.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errNoSpace }

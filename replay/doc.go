@@ -83,7 +83,8 @@
 // cutread.go, result.go, summary.go and notes.go (what a replay did and
 // says). The `l2hub replay` front end: job.go, jobpolicy.go, jobreport.go,
 // flags.go (JobFlags and InjectFlags: the flags of `l2hub replay` and
-// `l2hub inject`, and Run, each command once they are parsed). Injection: inject.go, pacing.go, injectreport.go, rewrite.go,
+// `l2hub inject`, and Run, each command once they are parsed). Injection:
+// inject.go, pacing.go, injectreport.go, rewrite.go,
 // live.go (InjectInto, and ParsePacing and ParseRate for its flags),
 // injectrun.go (RunInject: `l2hub inject`'s verdict, which drops fail it
 // and which only warn, and CheckInjectCapture). errors.go holds the

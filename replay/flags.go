@@ -23,8 +23,9 @@ type JobFlags struct {
 	Job
 	JSON, TruncOK bool
 	ProgressBar   string // auto, always or never
-	// ProgressClock times the progress bar (needed unless ProgressBar is
-	// never): the wall clock in the command; replay itself reads none.
+	// ProgressClock times the progress bar: the wall clock in the command
+	// (an offline replay reads none: its time is the capture's). Nil draws
+	// no bar, whatever ProgressBar says.
 	ProgressClock hub.Clock
 	mode          string
 	aging         time.Duration
@@ -91,7 +92,10 @@ func (f *JobFlags) Run(ctx context.Context, files []string, stdout, stderr io.Wr
 		return err
 	}
 	job.Notes = func(n string) { fmt.Fprintln(stderr, "l2hub replay:", n) }
-	bar := progress.New(stderr, f.ProgressBar, f.ProgressClock)
+	var bar *progress.Bar
+	if f.ProgressClock != nil {
+		bar = progress.New(stderr, f.ProgressBar, f.ProgressClock)
+	}
 	if bar != nil {
 		job.Progress = func(p Progress) { bar.Update(p.Frames, p.Done, p.Total) }
 	}
@@ -150,6 +154,8 @@ func (f *InjectFlags) Register(fs *pflag.FlagSet) {
 // sent into the port --into of the hub --control names (RunInject), its
 // report on stdout (--json: a document) and its warnings on stderr.
 func (f *InjectFlags) Run(ctx context.Context, path string, stdout, stderr io.Writer) error {
+	// A bad --control is said first, before the flags and the capture
+	// (control.Dial checks it again, for its other callers).
 	if err := control.CheckAddrFlag(f.Control); err != nil {
 		return err
 	}

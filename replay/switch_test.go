@@ -486,6 +486,11 @@ func TestJobFlagsRun(t *testing.T) {
 	if data, err := os.ReadFile(out); err != nil || !bytes.Contains(data, []byte("v-test")) {
 		t.Errorf("got output %v, want one that records version v-test", err)
 	}
+	// No ProgressClock: no bar, even asked for one (it panicked).
+	stdout, stderr, err = run("--progress", "always", "-o", filepath.Join(t.TempDir(), "always.pcapng"), filepath.Join("testdata", "l2hub-capture.pcapng"))
+	if err != nil || stdout == "" || strings.Contains(stderr, "\r") {
+		t.Errorf("got Run() = %v, stdout %.40q, stderr %q with --progress always and no clock, want nil, the summary and no bar", err, stdout, stderr)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.pcapng")
 	stdout, stderr, err = run("--progress", "sometimes", "-o", bad, filepath.Join("testdata", "l2hub-capture.pcapng"))
 	if err == nil || !strings.Contains(err.Error(), "sometimes") || stdout != "" || stderr != "" {

@@ -70,7 +70,11 @@ func TestFlagsRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out, errs bytes.Buffer
-			err := f.Run(context.Background(), capture, &out, &errs)
+			c := capture
+			if tc.name == "no-output" {
+				c = filepath.Join(t.TempDir(), "none.pcapng") // -o is refused before the capture is read
+			}
+			err := f.Run(context.Background(), c, &out, &errs)
 			switch {
 			case tc.wantErr && (err == nil || !strings.HasPrefix(err.Error(), tc.want) || out.Len() != 0):
 				t.Errorf("got Run() = %v, stdout %.40q, want an error starting %q and no output", err, out.String(), tc.want)

@@ -21,9 +21,9 @@
 //
 // Files. The Session: session.go (Options, New, Start, Stop, what it bound),
 // capture.go (its capture: opened, its header's meta, how the checker
-// numbers frames), control.go and rules.go (the control API's Target: the policy, partitions,
-// links, injection; one rule's edits), summary.go (Summary), ready.go (the
-// ready file), nopeer.go (why a port may have no VM), decisionlog.go (the
+// numbers frames), control.go and rules.go (the control API's Target: the
+// policy, partitions, links, injection; one rule's edits), summary.go
+// (Summary), ready.go (the ready file), nopeer.go (why a port may have no VM), decisionlog.go (the
 // debug log of decisions) and metrics.go with capture_metrics.go and
 // macmove_metrics.go (its Prometheus registry). The Config: config.go (Config,
 // CaptureConfig), config_yaml.go (LoadConfig, ParseConfig, ParseConfigNode),

@@ -36,7 +36,7 @@ func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 			return c.Explain(cmd.Context(), run(cmd.Context(), c, a))
 		}}
 	}
-	// print writes the hub's answer as it is (the policy's JSON, metrics).
+	// write writes the hub's answer as it is (the policy's JSON, metrics).
 	write := func(answer []byte, err error) error {
 		if err == nil {
 			_, err = stdout.Write(answer)

@@ -30,7 +30,8 @@ const ExampleSeparator = "--- example"
 // command's Short, {{parent}} its parent's Long as loaded. "{{" starts a
 // placeholder wherever it appears.
 //
-// LoadHelp refuses, naming the file: a placeholder it cannot fill, a var
+// LoadHelp refuses, naming the file: a line that starts with "---" and is
+// not the separator, a second separator, a placeholder it cannot fill, a var
 // no file uses, a file that names no command or is not a .txt file, a
 // command path two commands share, and a command whose Long or Example is
 // already set (the text is then given twice). Call it once the tree is
@@ -106,6 +107,20 @@ func loadFile(c *cobra.Command, fsys fs.FS, file string, vars map[string]string,
 	text, ok := strings.CutSuffix(string(data), "\n")
 	if !ok {
 		return fmt.Errorf("help file %s: does not end with a newline", file)
+	}
+	// A line that starts as the separator does and is not it (--- examples,
+	// ---example) would put the examples in the long help: refused, as is
+	// a second separator.
+	seps := 0
+	for i, line := range strings.Split(text, "\n") {
+		switch {
+		case line == ExampleSeparator:
+			if seps++; seps > 1 {
+				return fmt.Errorf("help file %s:%d: a second %q line", file, i+1, ExampleSeparator)
+			}
+		case strings.HasPrefix(line, "---"):
+			return fmt.Errorf("help file %s:%d: %q: want %q exactly, or no line starting with ---", file, i+1, line, ExampleSeparator)
+		}
 	}
 	// The separator is a line of its own: the first line may be one too.
 	long, example, _ := strings.Cut("\n"+text, "\n"+ExampleSeparator+"\n")

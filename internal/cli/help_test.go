@@ -74,6 +74,10 @@ func TestLoadHelpRefuses(t *testing.T) {
 			"help files: no file uses {{addr}}"},
 		{"builtin-var", nil, map[string]string{"short": "x"}, "help files: {{short}} is LoadHelp's own, not a var"},
 		{"no-newline", map[string]string{"serve.txt": "x"}, nil, "help file serve.txt: does not end with a newline"},
+		{"separator-mistyped", map[string]string{"serve.txt": "x\n--- examples\n  tool serve\n"}, nil,
+			`help file serve.txt:2: "--- examples": want "--- example" exactly, or no line starting with ---`},
+		{"separator-twice", map[string]string{"serve.txt": "x\n--- example\n  tool serve\n--- example\n  tool\n"}, nil,
+			`help file serve.txt:4: a second "--- example" line`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := LoadHelp(helpTree(), files(tt.files), tt.vars)
