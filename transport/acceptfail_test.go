@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"l2hub/hub"
@@ -119,4 +121,56 @@ func TestAcceptFailing(t *testing.T) {
 	if _, failing := AcceptFailing(&boundRunner{runnerBase: base}); failing {
 		t.Error("AcceptFailing(a bound socket's runner) = true; want false")
 	}
+}
+
+// TestAcceptFailureBackoff: a listening port whose accepts fail waits
+// before each retry, the wait doubling up to MaxBackoff (out of file
+// descriptors, it does not spin at MinBackoff), and an accept that
+// succeeds starts the wait over at MinBackoff. Time is synctest's.
+func TestAcceptFailureBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		opts, err := Options{MinBackoff: 10 * time.Millisecond, MaxBackoff: 80 * time.Millisecond}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := &runnerBase{spec: Spec{Name: "a", Transport: TCP, Address: "127.0.0.1:7001"}, opts: opts, log: opts.Logger}
+		base.life, base.quit = context.WithCancel(context.Background())
+		ln := &scriptedListener{asked: make(chan struct{}), next: make(chan acceptResult), closed: make(chan struct{})}
+		r := &streamListener{runnerBase: base, ln: ln}
+		a := takingAttacher{attached: make(chan hub.PortIO, 1)}
+		done := make(chan error, 1)
+		go func() { done <- r.Run(context.Background(), a) }()
+		defer func() {
+			r.Close()
+			if err := <-done; err != nil {
+				t.Errorf("Run() = %v, want nil after Close", err)
+			}
+		}()
+		// waitAfter has the runner's Accept return res and returns how
+		// long the runner took to accept again.
+		waitAfter := func(res acceptResult) time.Duration {
+			start := time.Now()
+			ln.next <- res
+			<-ln.asked
+			return time.Since(start)
+		}
+		<-ln.asked
+		emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+		var got []time.Duration
+		for range 6 {
+			got = append(got, waitAfter(acceptResult{err: emfile}))
+		}
+		ms := time.Millisecond
+		if want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 80 * ms, 80 * ms}; !slices.Equal(got, want) {
+			t.Errorf("got waits %v after failed accepts in a row, want %v", got, want)
+		}
+		vm, hubSide := net.Pipe()
+		defer vm.Close()
+		ln.next <- acceptResult{c: hubSide}
+		<-a.attached
+		<-ln.asked
+		if got, want := waitAfter(acceptResult{err: emfile}), 10*ms; got != want {
+			t.Errorf("got a wait of %v after a failure that followed a success, want %v (MinBackoff)", got, want)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,8 +77,12 @@ func TestDatagramBatchRead(t *testing.T) {
 	}
 	var got []string
 	frames := make([]*hub.Frame, 16)
+	want := []string{"60", "61", "62", "runt/5", "63", "oversize/2000", "64"}
 	for len(got) < len(sizes) {
-		n, err := h.ReadFrames(frames, 1514)
+		n, ok, err := readFramesWithin(h, frames, 1514)
+		if !ok {
+			t.Fatalf("read %v, then nothing within %v; want %v", got, transporttest.HangGuard, want)
+		}
 		var fe *hub.FrameError
 		switch {
 		case errors.As(err, &fe):
@@ -91,9 +96,28 @@ func TestDatagramBatchRead(t *testing.T) {
 			hub.ReleaseAll(frames[:n])
 		}
 	}
-	want := []string{"60", "61", "62", "runt/5", "63", "oversize/2000", "64"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("read %v, want %v", got, want)
+	}
+}
+
+// readFramesWithin calls p.ReadFrames, and returns what it returned, or,
+// should it not return within HangGuard (a guard against a hang, not a
+// measure), closes p, waits for it and returns ok false.
+func readFramesWithin(p hub.PortIO, frames []*hub.Frame, limit int) (n int, ok bool, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n, err = p.ReadFrames(frames, limit)
+	}()
+	select {
+	case <-done:
+		return n, true, err
+	case <-time.After(transporttest.HangGuard):
+		p.Close()
+		<-done
+		hub.ReleaseAll(frames[:n])
+		return 0, false, nil
 	}
 }
 
@@ -366,4 +390,68 @@ func TestVXLANKernelDropsAreCurrent(t *testing.T) {
 	h, remote := open(pa, pb, 4<<10), open(pb, pa, 0) // h: a tiny buffer
 	local := h.LocalAddr().(*net.UDPAddr)
 	burstKernelDrops(t, h, local, func(i int) error { return hub.WriteFrame(remote, transporttest.Frame(0xb3, 1000, i)) })
+}
+
+// TestDatagramKernelDropsCountedAtClose: drops the kernel made after the
+// last KernelDrops call are in the count KernelDrops reports after Close,
+// which takes the socket's count a last time: a port closed right after a
+// burst (its peer dropped, the hub stopping) reports the burst's tail.
+func TestDatagramKernelDropsCountedAtClose(t *testing.T) {
+	h, vm := listenUDPPair(t, 0, 4<<10, 0) // a tiny buffer
+	kernelDropsAtClose(t, h, h.LocalAddr().(*net.UDPAddr), func(i int) error { return vm.WriteFrame(transporttest.Frame(0xb3, 1000, i)) })
+}
+
+// TestVXLANKernelDropsCountedAtClose is TestDatagramKernelDropsCountedAtClose
+// for a VXLAN port.
+func TestVXLANKernelDropsCountedAtClose(t *testing.T) {
+	pa, pb := freeUDPAddr(t), freeUDPAddr(t)
+	open := func(local, remote string, buf int) *transport.VXLANConn {
+		c, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort(local), VNI: 42,
+			Remotes: []netip.AddrPort{netip.MustParseAddrPort(remote)}, SocketBuffer: buf, Silence: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	h, remote := open(pa, pb, 4<<10), open(pb, pa, 0) // h: a tiny buffer
+	kernelDropsAtClose(t, h, h.LocalAddr().(*net.UDPAddr), func(i int) error { return hub.WriteFrame(remote, transporttest.Frame(0xb3, 1000, i)) })
+}
+
+// kernelDropsAtClose has send write 200 datagrams of 1000 bytes to h, whose
+// socket (at local) has a buffer too small for them, asks KernelDrops
+// nothing until h is closed, and checks that it then reports at least the
+// drops the kernel showed before Close.
+func kernelDropsAtClose(t *testing.T, h kernelDropper, local *net.UDPAddr, send func(i int) error) {
+	t.Helper()
+	if got := h.KernelDrops(); got != 0 {
+		t.Fatalf("got KernelDrops() = %d before any datagram, want 0", got)
+	}
+	for i := range 200 {
+		if err := send(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUDPSocket(t, local, "the kernel to drop part of the burst", func(s udpSocketState) bool { return s.drops > 0 })
+	kernel := udpSocketOf(t, local).drops
+	h.Close()
+	if got := h.KernelDrops(); got < kernel {
+		t.Errorf("after Close: got KernelDrops() = %d, want the kernel's count before Close, %d, or more", got, kernel)
+	}
+}
+
+// TestUDPWriteOverUDPLimitIsOversize: a frame the port's max allows but
+// no UDP datagram can carry (over 65507 bytes: DefaultMaxFrame is larger)
+// fails with EMSGSIZE, and is counted oversize, not a write error. Both
+// write paths (one datagram per call, and the batch) are held to it.
+func TestUDPWriteOverUDPLimitIsOversize(t *testing.T) {
+	h, _ := listenUDPPair(t, 0, 0, 0)
+	f := transporttest.Frame(0xa1, 66000, 0)
+	var fe *hub.FrameError
+	if err := h.WriteFrame(f); !errors.As(err, &fe) || fe.Reason != hub.DropOversize || !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("got WriteFrame(%d bytes) = %v, want a *hub.FrameError with DropOversize, wrapping EMSGSIZE", len(f), err)
+	}
+	if n, err := h.WriteFrames(hubFrames(f)); n != 0 || !errors.As(err, &fe) || fe.Reason != hub.DropOversize || !errors.Is(err, syscall.EMSGSIZE) {
+		t.Errorf("got WriteFrames(%d bytes) = %d, %v; want 0 and a *hub.FrameError with DropOversize, wrapping EMSGSIZE", len(f), n, err)
+	}
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -151,4 +152,69 @@ func readOutcome(s *StreamConn, batch bool) string {
 		return "EOF"
 	}
 	return err.Error()
+}
+
+// timeoutAttacher notes the frame timeout of the first connection a runner
+// attaches and lets every one go at once.
+type timeoutAttacher struct{ got chan time.Duration }
+
+func (a timeoutAttacher) Attach(_ string, io hub.PortIO) (<-chan struct{}, error) {
+	if sc, ok := io.(*StreamConn); ok {
+		select {
+		case a.got <- sc.frameTimeout:
+		default:
+		}
+	}
+	io.Close()
+	done := make(chan struct{})
+	close(done)
+	return done, nil
+}
+
+// TestFrameTimeoutOption: every stream transport, the ones that dial as
+// well as the ones that listen, bounds a frame by Options.FrameTimeout.
+func TestFrameTimeoutOption(t *testing.T) {
+	const bound = 1234 * time.Millisecond
+	for _, tr := range []Transport{TCP, TCPDial, Unix, UnixDial} {
+		t.Run(string(tr), func(t *testing.T) {
+			network, addr := "tcp", "127.0.0.1:0"
+			if tr == Unix || tr == UnixDial {
+				network, addr = "unix", t.TempDir()+"/vm.sock"
+			}
+			var peer net.Conn
+			if tr == TCPDial || tr == UnixDial {
+				ln, err := net.Listen(network, addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				addr = ln.Addr().String()
+			}
+			r, err := Spec{Name: "vm", Transport: tr, Address: addr}.Open(Options{FrameTimeout: bound})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := timeoutAttacher{got: make(chan time.Duration, 1)}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(context.Background(), a) }()
+			defer func() {
+				r.Close()
+				<-done
+			}()
+			if tr == TCP || tr == Unix {
+				if peer, err = net.Dial(network, r.Spec().Address); err != nil {
+					t.Fatal(err)
+				}
+				defer peer.Close()
+			}
+			select {
+			case got := <-a.got:
+				if got != bound {
+					t.Errorf("got a frame timeout of %v, want Options.FrameTimeout, %v", got, bound)
+				}
+			case <-time.After(10 * time.Second): // a guard, not a measure
+				t.Fatal("no connection attached")
+			}
+		})
+	}
 }

@@ -242,6 +242,40 @@ func TestStreamReadFramesBatches(t *testing.T) {
 	}
 }
 
+// TestStreamBatchLeavesAFrameMissingItsLastBytes: a frame whose prefix and
+// all but its last bytes are buffered is left for the next call, not read
+// into this batch: that would wait on the socket for the rest, holding the
+// frames already taken, with no frame timeout armed between frames.
+func TestStreamBatchLeavesAFrameMissingItsLastBytes(t *testing.T) {
+	f60, f100 := transporttest.Frame(1, 60, 1), transporttest.Frame(1, 100, 2)
+	all := prefixed(f60, f100)
+	for _, missing := range []int{1, 2, 4} {
+		cut := len(all) - missing
+		s := newReadConn(&chunkReader{chunks: [][]byte{all[:cut], all[cut:]}}, 0)
+		frames := make([]*hub.Frame, 4)
+		var got [][]byte
+		var calls []int
+		for range 3 {
+			n, err := s.ReadFrames(frames, 1514)
+			if err != nil {
+				calls = append(calls, -1)
+				continue
+			}
+			calls = append(calls, n)
+			for _, f := range frames[:n] {
+				got = append(got, bytes.Clone(f.Bytes()))
+			}
+			hub.ReleaseAll(frames[:n])
+		}
+		if fmt.Sprint(calls) != "[1 1 -1]" {
+			t.Errorf("%d bytes missing: got frames per call %v, want [1 1 -1]", missing, calls)
+		}
+		if len(got) != 2 || !bytes.Equal(got[0], f60) || !bytes.Equal(got[1], f100) {
+			t.Errorf("%d bytes missing: got %d frames, want the two sent", missing, len(got))
+		}
+	}
+}
+
 // chunkReader returns its chunks one per Read, then io.EOF.
 type chunkReader struct{ chunks [][]byte }
 

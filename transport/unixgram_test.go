@@ -227,3 +227,34 @@ func TestUnixgramPeerThroughSymlink(t *testing.T) {
 		})
 	}
 }
+
+// TestUnixgramStalePeerIsDown: a VM that stopped leaves its socket file
+// (QEMU does not remove local.path), and sends to it fail with
+// ECONNREFUSED, not ENOENT. That is the VM down, counted port-down as a
+// missing file is, not a write error, which would read as the hub's fault.
+// Both write paths (one datagram per call, and the batch) are held to it.
+func TestUnixgramStalePeerIsDown(t *testing.T) {
+	dir := t.TempDir()
+	hubPath, vmPath := filepath.Join(dir, "hub.sock"), filepath.Join(dir, "vm.sock")
+	old, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: vmPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close() // the file stays: a stale socket
+	if _, err := os.Stat(vmPath); err != nil {
+		t.Fatalf("the stale socket file: %v", err)
+	}
+	h, err := transport.ListenUnixgram(hubPath, vmPath, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	f := transporttest.Frame(0xa1, 60, 0)
+	var fe *hub.FrameError
+	if err := h.WriteFrame(f); !errors.As(err, &fe) || fe.Reason != hub.DropDown {
+		t.Errorf("got WriteFrame to a stale peer = %v, want a *hub.FrameError with DropDown", err)
+	}
+	if n, err := h.WriteFrames(hubFrames(f, f)); n != 0 || !errors.As(err, &fe) || fe.Reason != hub.DropDown {
+		t.Errorf("got WriteFrames to a stale peer = %d, %v; want 0 and a *hub.FrameError with DropDown", n, err)
+	}
+}

@@ -11,8 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"l2hub/hub"
 	"l2hub/tap"
@@ -236,4 +239,33 @@ func testNetns(t *testing.T) (name string, ip func(args ...string)) {
 	ip("netns", "add", name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	return name, ip
+}
+
+// TestVXLANPathMTUIsOversize: the socket sets DF (IP_PMTUDISC_DO), so a
+// frame that mtu= allows but the route to the remote does not (its MTU is
+// smaller) fails with EMSGSIZE, and is counted oversize, which points at
+// the MTU, not port-down, which would point at reachability. Here loopback's
+// MTU is lowered to 1200 in a namespace of the test's own. Needs root.
+func TestVXLANPathMTUIsOversize(t *testing.T) {
+	inOwnNetns(t, ", with a smaller MTU on its loopback", func(h *netlink.Handle) error {
+		lo, err := h.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		if err := h.LinkSetMTU(lo, 1200); err != nil {
+			return err
+		}
+		v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:0"), VNI: 42, MTU: 1500,
+			Remotes: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.2:4789")}, Silence: -1})
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		f := transporttest.Frame(0xa1, 1400, 0) // within mtu=1500's 1464, not within 1200
+		var fe *hub.FrameError
+		if err := hub.WriteFrame(v, f); !errors.As(err, &fe) || fe.Reason != hub.DropOversize || !errors.Is(err, syscall.EMSGSIZE) {
+			t.Errorf("got WriteFrame(%d bytes) over a 1200-byte path = %v, want a *hub.FrameError with DropOversize, wrapping EMSGSIZE", len(f), err)
+		}
+		return nil
+	})
 }

@@ -3,9 +3,13 @@
 package transport
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
+	"runtime"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,4 +52,59 @@ func TestVXLANSocketOptions(t *testing.T) {
 				tc.ttl, ttl, mttl, all, tc.wantTTL, tc.wantMcastTTL)
 		}
 	}
+}
+
+// inNewNetns runs f on an OS thread of its own, moved into a new network
+// namespace whose loopback is up, so that f may bind a fixed port; the
+// test skips without root. The thread is never unlocked: it ends with
+// f's goroutine, and the namespace with it.
+func inNewNetns(t *testing.T, f func() error) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: needs root to create a network namespace")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- func() error {
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				return fmt.Errorf("new network namespace: %w", err)
+			}
+			lo, err := netlink.LinkByName("lo")
+			if err != nil {
+				return err
+			}
+			if err := netlink.LinkSetUp(lo); err != nil {
+				return err
+			}
+			return f()
+		}()
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVXLANGroupLearnsAtTheOverlaysPort: with group=, a member's MAC is
+// learned at the member's IP and the overlay's UDP port (this port's own,
+// 4789 here), where its VTEP listens, not at the source port a kernel
+// VTEP picks per flow. Needs root, for a namespace in which 4789 is free.
+func TestVXLANGroupLearnsAtTheOverlaysPort(t *testing.T) {
+	inNewNetns(t, func() error {
+		v, err := OpenVXLAN(VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:4789"), VNI: 42,
+			Group: netip.MustParseAddr("239.7.7.8"), Silence: -1})
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		d := append([]byte{0x08, 0, 0, 0, 0, 0, 42, 0}, vxFrame([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0xa1)...)
+		if _, err := v.decap(d, netip.MustParseAddrPort("127.0.0.3:50123"), DefaultMaxFrame, false); err != nil {
+			return err
+		}
+		want := netip.MustParseAddrPort("127.0.0.3:4789")
+		if got, ok := v.fdb.lookup([6]byte{0x02, 0, 0, 0, 0, 0xa1}); !ok || got != want {
+			t.Errorf("got the member's MAC learned at %v (%v), want %v", got, ok, want)
+		}
+		return nil
+	})
 }

@@ -349,10 +349,17 @@ func TestVXLANRemoteSilence(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 
 	// advance moves the clock d on, waiting at each firing of a's check
-	// until it has logged and set itself again (its only timer).
+	// until it has logged and set itself again (its only timer). A check
+	// that keeps setting itself for the same instant would never let the
+	// clock move: it fails the test instead, after many more firings than
+	// d needs (one per 30s at most, here).
 	advance := func(d time.Duration) {
 		t.Helper()
+		steps := 0
 		drv.AdvanceTo(vc.Now().Add(d), func() {
+			if steps++; steps > 1000 {
+				t.Fatalf("the silence check fired %d times in %v at %v: it keeps setting itself for now", steps, d, vc.Now())
+			}
 			for deadline := time.Now().Add(transporttest.HangGuard); vc.Pending() != 1; time.Sleep(time.Millisecond) {
 				if time.Now().After(deadline) {
 					t.Fatalf("the silence check did not set itself again")
@@ -376,7 +383,7 @@ func TestVXLANRemoteSilence(t *testing.T) {
 		if err := hub.WriteFrame(b, transporttest.Frame(0xb2, 60, seq)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := hub.ReadFrame(a, buf); err != nil {
+		if _, err := readWithin(t, a, "a", buf); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -493,7 +500,7 @@ func TestVXLANRemotesSharingAnIP(t *testing.T) {
 	buf := make([]byte, transport.DefaultMaxFrame)
 	read := func(v *transport.VXLANConn, who string, want []byte) {
 		t.Helper()
-		n, err := hub.ReadFrame(v, buf)
+		n, err := readWithin(t, v, who, buf)
 		if err != nil || !bytes.Equal(buf[:n], want) {
 			t.Fatalf("%s read %x, %v; want %x", who, buf[:n], err, want)
 		}
@@ -854,5 +861,92 @@ func TestVXLANOpenRefusesNoVTEP(t *testing.T) {
 				t.Errorf("OpenVXLAN(local %s, remote %s) = %q, want it to say %q", tc.local, tc.remote, err, tc.says)
 			}
 		})
+	}
+}
+
+// readWithin reads p's next frame into buf, as hub.ReadFrame does, but
+// closes p and fails the test if none comes within HangGuard (a guard
+// against a hang, not a measure).
+func readWithin(t *testing.T, p hub.PortIO, who string, buf []byte) (int, error) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		n, err := hub.ReadFrame(p, buf)
+		got <- result{n, err}
+	}()
+	select {
+	case r := <-got:
+		return r.n, r.err
+	case <-time.After(transporttest.HangGuard):
+		p.Close()
+		<-got
+		t.Fatalf("%s read nothing within %v", who, transporttest.HangGuard)
+		return 0, nil
+	}
+}
+
+// TestVXLANLearnsAtTheRemotesPortNotTheSourcePort: a kernel VTEP (Linux's
+// vxlan device, Open vSwitch) sends from a source port it picks per flow,
+// and listens only at its VXLAN port. A MAC heard from such a remote is
+// learned at the remote as configured, so unicast to it reaches the
+// remote's VXLAN port, not the per-flow port, where nothing listens.
+func TestVXLANLearnsAtTheRemotesPortNotTheSourcePort(t *testing.T) {
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	vtep, flow := listen(), listen() // the remote's VXLAN port, and a per-flow source port
+	remote := vtep.LocalAddr().(*net.UDPAddr).AddrPort()
+	v, err := transport.OpenVXLAN(transport.VXLANConfig{Local: netip.MustParseAddrPort("127.0.0.1:0"), VNI: 42,
+		Remotes: []netip.AddrPort{remote}, Silence: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	hdr := []byte{0x08, 0, 0, 0, 0, 0, 42, 0}
+	from := broadcast(0xa1, 1) // from 02:00:00:00:00:a1
+	if _, err := flow.WriteToUDP(append(hdr, from...), v.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, transport.DefaultMaxFrame)
+	if n, err := readWithin(t, v, "the port", buf); err != nil || !bytes.Equal(buf[:n], from) {
+		t.Fatalf("read %d bytes, %v; want the frame from the per-flow port", n, err)
+	}
+	to := transporttest.Frame(0xa1^0x13, 60, 2) // to 02:00:00:00:00:a1
+	if err := hub.WriteFrame(v, to); err != nil {
+		t.Fatal(err)
+	}
+	vtep.SetReadDeadline(time.Now().Add(transporttest.HangGuard)) // a guard, not a measure
+	n, err := vtep.Read(buf)
+	if err != nil || !bytes.Equal(buf[:n], append(hdr, to...)) {
+		t.Fatalf("the remote's VXLAN port read %d bytes, %v; want the unicast to the MAC learned from it", n, err)
+	}
+	if got := v.Remotes(); len(got) != 1 || got[0].Sent != 1 {
+		t.Errorf("got Remotes() = %+v, want the unicast counted as sent to the remote", got)
+	}
+}
+
+// TestVXLANWriteRefusesRunts: a frame shorter than an Ethernet header
+// (14 bytes) is refused, one frame's loss, not sent onto the overlay as
+// a runt nor read past its end for its addresses.
+func TestVXLANWriteRefusesRunts(t *testing.T) {
+	a, _ := vxlanPair(t)
+	for _, size := range []int{transport.MinFrame - 1, 5, 1} {
+		f := transporttest.Frame(0xa1, 60, size)[:size]
+		var fe *hub.FrameError
+		if n, err := a.WriteFrames(hubFrames(f)); n != 0 || !errors.As(err, &fe) {
+			t.Errorf("got WriteFrames(a %d-byte frame) = %d, %v; want 0 and a *hub.FrameError", size, n, err)
+		}
+	}
+	if got := a.Remotes(); len(got) != 1 || got[0].Sent != 0 {
+		t.Errorf("got Remotes() = %+v, want nothing sent", got)
 	}
 }
