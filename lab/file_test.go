@@ -125,9 +125,58 @@ func TestParseErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	const vmA = `  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}`
+	// One item over each bound on the number of VMs, phases, triggers,
+	// disks, args and vars.
+	var manyVMs, manyPhases, manyTriggers, manyDisks, manyVars []string
+	for i := range maxDisks + 1 {
+		manyDisks = append(manyDisks, fmt.Sprintf("{file: d%d.img, size: 1M}", i))
+	}
+	for i := range maxVars + 1 {
+		manyVars = append(manyVars, fmt.Sprintf("V%d: x", i))
+	}
+	for i := range maxVMs + 1 {
+		manyVMs = append(manyVMs, fmt.Sprintf("  - {name: v%d, mac: \"52:54:00:00:01:%02x\", qemu: q, expect: [{marker: up}]}", i, i))
+	}
+	for i := range maxPhases + 1 {
+		manyPhases = append(manyPhases, fmt.Sprintf("{name: p%d, markers: {a: up}}", i))
+	}
+	for range maxTriggers + 1 {
+		manyTriggers = append(manyTriggers, `{at: 1s, do: "link a down"}`)
+	}
 	tests := []struct {
 		name, text, want string
 	}{
+		// The name makes the run directory: no path, and not left out.
+		{"name-with-a-path", "name: ../x\nvms:\n" + vmA, `lab.yaml:1:7: name: "../x": want 1-64 letters, digits, '-', '_' or '.' (it names the run directory)`},
+		{"name-missing", "vms:\n" + vmA, `lab.yaml:1:1: name: missing: a lab needs a name (it names the run directory)`},
+		// A seed that is no unsigned integer is refused, not run as seed 0.
+		{"seed-not-a-number", "name: x\nseed: abc\nvms:\n" + vmA, `lab.yaml:2:7: seed: "abc": want an unsigned 64-bit integer`},
+		{"seed-negative", "name: x\nseed: -1\nvms:\n" + vmA, `lab.yaml:2:7: seed: "-1": want an unsigned 64-bit integer`},
+		{"too-many-vms", "name: x\nvms:\n" + strings.Join(manyVMs, "\n"), `lab.yaml:3:3: vms: 33 items: at most 32`},
+		{"too-many-phases", "name: x\nvms:\n" + vmA + "\nphases: [" + strings.Join(manyPhases, ", ") + "]", `lab.yaml:4:9: phases: 65 items: at most 64`},
+		{"too-many-triggers", "name: x\nvms:\n" + vmA + "\ntriggers: [" + strings.Join(manyTriggers, ", ") + "]", `lab.yaml:4:11: triggers: 65 items: at most 64`},
+		{"too-many-disks", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [" + strings.Join(manyDisks, ", ") + "]}",
+			`lab.yaml:3:81: vms[0].disks: 9 items: at most 8`},
+		{"too-many-args", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], args: [" + strings.Repeat("-s, ", maxArgs) + "-s]}",
+			`lab.yaml:3:80: vms[0].args: 513 items: at most 512`},
+		{"too-many-vars", "name: x\nvars: {" + strings.Join(manyVars, ", ") + "}\nvms:\n" + vmA, `lab.yaml:2:7: vars: 65 variables: at most 64`},
+		// An expect item with no marker would never match: the run would wait out its bound.
+		{"expect-without-marker", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{within: 5s}]}",
+			`lab.yaml:3:59: vms[0].expect[0].marker: missing: what must the VM print?`},
+		// A disk without a size would be an empty image the guest finds at run time.
+		{"disk-without-size", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: blk.img}]}",
+			`lab.yaml:3:82: vms[0].disks[0]: a disk needs a file and a size`},
+		// 64G and one byte is over the bound (TestParseDiskOf64G: 64G is not).
+		{"disk-over-64G", "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: blk.img, size: \"68719476737\"}]}",
+			`lab.yaml:3:104: vms[0].disks[0].size: 68719476737: want a size above zero and at most 64G`},
+		// A port in two groups of a partition is refused at load, not when the trigger fires.
+		{"trigger-port-in-two-groups", "name: x\nvms:\n" + vmA + "\ntriggers: [{at: 1s, do: \"partition a|a\"}]",
+			`lab.yaml:4:25: triggers[0].do: "partition a|a": port "a" is in two groups`},
+		// Two triggers of one name would make two partitions of that name, and heal NAME ambiguous.
+		{"trigger-name-twice", "name: x\nvms:\n" + vmA + "\ntriggers: [{name: cut, at: 1s, do: \"link a down\"}, {name: cut, at: 2s, do: \"link a up\"}]",
+			`lab.yaml:4:59: triggers[1].name: "cut": another trigger has that name`},
+		{"trigger-named-like-another-by-default", "name: x\nvms:\n" + vmA + "\ntriggers: [{name: trigger-2, at: 1s, do: \"link a down\"}, {at: 2s, do: \"link a up\"}]",
+			`lab.yaml:4:19: triggers[0].name: "trigger-2": another trigger has that name`},
 		{"unknown-key", "name: x\ncolour: red\nvms:\n" + vmA, `lab.yaml:2:1: colour: unknown field "colour" (known: name, timeout, seed, vars, hub, vms, phases, triggers)`},
 		{"misspelt-key", "name: x\ntimout: 9s\nvms:\n" + vmA, `lab.yaml:2:1: timout: unknown field "timout", did you mean "timeout"?`},
 		{"var-twice", "name: x\nvars: {K: 1, K: 2}\nvms:\n" + vmA, `lab.yaml:2:14: vars.K: given twice (first at line 2, column 8)`},
@@ -869,6 +918,14 @@ func TestParseExitOK(t *testing.T) {
 	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], exit_ok: [1, 3]}\n  - {name: b, mac: \"52:54:00:00:00:0b\", qemu: q}")
 	if got := [][]int{l.VMs[0].ExitOK, exitOKs(l.VMs[1])}; !slices.Equal(got[0], []int{1, 3}) || !slices.Equal(got[1], []int{0}) {
 		t.Errorf("got exit statuses %v, want [1 3] and [0]", got)
+	}
+}
+
+// A disk of 64G, the bound, reads.
+func TestParseDiskOf64G(t *testing.T) {
+	l := mustParse(t, t.TempDir(), "name: x\nvms:\n  - {name: a, mac: \"52:54:00:00:00:0a\", qemu: q, expect: [{marker: up}], disks: [{file: blk.img, size: 64G}]}")
+	if d := l.VMs[0].Disks; len(d) != 1 || d[0].Size != 64<<30 {
+		t.Errorf("got disks %+v, want one of 64G", d)
 	}
 }
 

@@ -202,6 +202,26 @@ func TestJudgeResults(t *testing.T) {
 	}
 }
 
+// One failure has one missing marker: the same text owed again later (in
+// a later phase, in an expect) is not reached, not missing too.
+func TestJudgeResultsOneMissingPerMarker(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: j
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
+phases:
+  - {name: boot, markers: {a: up}, within: 5s}
+  - {name: again, markers: {a: up}, within: 5s}
+`)
+	j, _ := play(t, l, -1, 0, tickAt(10*sec))
+	expects, phases, _ := j.results()
+	got := []string{phases[0].Markers[0].Status, phases[1].Markers[0].Status, expects[0].Status}
+	if want := []string{StatusMissing, StatusNotReached, StatusNotReached}; !slices.Equal(got, want) {
+		t.Errorf("got a's up in boot, again and expect %q, want %q", got, want)
+	}
+}
+
 // A run stopped from outside (Ctrl-C, the hub's failure) while a phase
 // runs: that phase and the markers being waited for were reached and
 // interrupted; what comes after was not reached.
@@ -1012,12 +1032,38 @@ func TestJudgeFailOnLineIsNoMarker(t *testing.T) {
 }
 
 // A phase that takes exactly its budget is within it: only a phase that
-// took longer is over.
+// took longer is over, by a millisecond as by more.
 func TestJudgeBudgetIsInclusive(t *testing.T) {
 	l := mustParse(t, t.TempDir(), pairLab)
 	j, _ := play(t, l, -1, 0, say(2*sec, 0, "up"), say(5*sec, 1, "up"))
 	_, phases, _ := j.results()
 	if p := phases[0]; p.Status != PhaseOK || p.Duration() != 5*sec || len(j.failures) != 0 {
 		t.Errorf("got phase boot %s in %v, failures %+v; want ok in 5s, its budget, and no failure", p.Status, p.Duration(), j.failures)
+	}
+	j, _ = play(t, l, -1, 0, say(2*sec, 0, "up"), say(5*sec+time.Millisecond, 1, "up"))
+	_, phases, _ = j.results()
+	if p, f := phases[0], j.first(); p.Status != PhaseOverBudget || f == nil || f.Code != "BOOT_BUDGET" {
+		t.Errorf("got phase boot %s in %v, first failure %+v; want over budget, BOOT_BUDGET", p.Status, p.Duration(), f)
+	}
+}
+
+// An on: trigger that undoes a fault (a link up) and never fired fails
+// nothing: the run does not require a fault undone (TestJudgeTriggerNotFired
+// has a heal).
+func TestJudgeLinkUpNotFiredFailsNothing(t *testing.T) {
+	l := mustParse(t, t.TempDir(), `
+name: j
+timeout: 100s
+vms:
+  - {name: a, mac: "52:54:00:00:00:0a", qemu: q, expect: [{marker: up}]}
+triggers: [{on: "a: restored", do: "link a up"}]
+`)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"))
+	if !j.done || !j.ok() {
+		t.Fatalf("got done=%v, failures %+v; want a pass", j.done, j.failures)
+	}
+	_, _, trig := j.results()
+	if want := `VM a printed no "restored"; it undoes a fault, which the run does not require`; trig[0].Status != StatusNotReached || trig[0].Note != want {
+		t.Errorf("got trigger-1 %s, note %q; want not reached, %q", trig[0].Status, trig[0].Note, want)
 	}
 }

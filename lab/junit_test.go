@@ -3,9 +3,11 @@ package lab
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +211,59 @@ func readJUnit(t *testing.T, path string) junitSuites {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return doc
+}
+
+// junit.xml's seed property is the seed the run was given (0 too): with
+// none, the policy file's own seed was in force, and seed=0 would say
+// otherwise.
+func TestJUnitSeedOnlyWhenSet(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		seed    uint64
+		seedSet bool
+		want    string // "" for no seed property
+	}{
+		{"none", 0, false, ""},
+		{"zero", 0, true, `<property name="seed" value="0">`},
+		{"seven", 7, true, `<property name="seed" value="7">`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, raw := junitOf(t, &Summary{Lab: "l", Result: ResultPass, Seed: tt.seed, SeedSet: tt.seedSet})
+			if got := strings.Contains(raw, `name="seed"`); got != (tt.want != "") || !strings.Contains(raw, tt.want) {
+				t.Errorf("got junit.xml\n%s\nwant seed property %q", raw, tt.want)
+			}
+		})
+	}
+}
+
+// The junit.xml of a lab that did not run (its file, its arguments) is
+// written into a new or empty --out only: one that holds a run's files
+// keeps its junit.xml, the verdict of that run.
+func TestErrorJUnitLeavesANonEmptyDirAlone(t *testing.T) {
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	for name, write := range map[string]func(dir, file string, err error, now time.Time) error{
+		"load": WriteLoadErrorJUnit, "args": WriteArgsErrorJUnit,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			junit := filepath.Join(dir, "junit.xml")
+			if err := os.WriteFile(junit, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := write(dir, "x.yaml", errors.New("bad"), now)
+			if err == nil || !strings.Contains(err.Error(), "is not empty") {
+				t.Errorf("got %v, want the directory not empty", err)
+			}
+			if data, _ := os.ReadFile(junit); string(data) != "old" {
+				t.Errorf("got junit.xml %q, want the old one, %q", data, "old")
+			}
+			fresh := filepath.Join(dir, "new")
+			if err := write(fresh, "x.yaml", errors.New("bad"), now); err != nil {
+				t.Fatalf("into a new directory: %v", err)
+			}
+			if doc := readJUnit(t, filepath.Join(fresh, "junit.xml")); doc.Failures != 1 {
+				t.Errorf("got %d failures in a new directory's junit.xml, want 1", doc.Failures)
+			}
+		})
+	}
 }

@@ -1,8 +1,10 @@
 package lab
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"l2hub/conformance/checker"
 	"l2hub/internal/wallclock"
@@ -69,5 +71,56 @@ func TestSummaryMissingMarkerHasNoTime(t *testing.T) {
 	}
 	if m := s.Phases[0].Markers[1]; m.VM != "b" || m.Status != StatusMissing {
 		t.Errorf("got boot's second marker %+v, want b's missing", m)
+	}
+}
+
+// summary.json marks a phase over its budget with over_budget, beside its
+// status, for a CI script that reads the field; a phase within its budget
+// has none.
+func TestSummaryJSONOverBudget(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	j, _ := play(t, l, -1, 0, say(1*sec, 0, "up"), say(6*sec, 1, "up"), say(7*sec, 0, "dial"),
+		say(8*sec, 0, "session ok"), say(9*sec, 1, "session ok"), say(10*sec, 0, "done"))
+	data, err := jsonIndent(summaryOf(t, l, j, ResultFail, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Phases []map[string]any `json:"phases"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Phases) != 2 {
+		t.Fatalf("got phases %v, want boot and session", doc.Phases)
+	}
+	if boot := doc.Phases[0]; boot["status"] != PhaseOverBudget || boot["over_budget"] != true {
+		t.Errorf("got boot %v, want status %q and over_budget true", boot, PhaseOverBudget)
+	}
+	if session := doc.Phases[1]; session["status"] != PhaseOK || session["over_budget"] != nil {
+		t.Errorf("got session %v, want status ok and no over_budget", session)
+	}
+}
+
+// summary.json's timeout_ms is the run's whole bound: the lab's timeout
+// and --soak's time after it.
+func TestSummaryTimeoutCountsTheSoak(t *testing.T) {
+	l := mustParse(t, t.TempDir(), pairLab)
+	const soak = 30 * time.Second
+	j, _ := play(t, l, -1, soak, say(1*sec, 0, "up"), tickAt(200*sec))
+	r := &runner{lab: l, judge: j, dir: t.TempDir(), opts: Options{Clock: wallclock.Clock{}, Soak: soak}}
+	r.start = r.opts.Clock.Now()
+	data, err := jsonIndent(r.summarize(ResultFail, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Timeout int64 `json:"timeout_ms"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if want := (l.Timeout + soak).Milliseconds(); doc.Timeout != want {
+		t.Errorf("got timeout_ms %d, want %d: the lab's %v and the soak's %v", doc.Timeout, want, l.Timeout, soak)
 	}
 }
