@@ -123,6 +123,9 @@ func TestParse(t *testing.T) {
 	badIHL[14] = 0x44 // IHL 16 bytes: less than a header
 	longIHL := bytes.Clone(udp4)
 	longIHL[14] = 0x4f // IHL 60 bytes: past the frame
+	optionsCut := bytes.Clone(udp4)
+	optionsCut[14] = 0x46           // IHL 24 bytes: within the total length
+	optionsCut = optionsCut[:14+22] // a snaplen inside the options
 	udpHdr := binary.BigEndian.AppendUint16(nil, 37020)
 	udpHdr = binary.BigEndian.AppendUint16(udpHdr, 37020)
 	udpHdr = binary.BigEndian.AppendUint16(udpHdr, uint16(8+len(payload)))
@@ -197,6 +200,7 @@ func TestParse(t *testing.T) {
 		{"ipv4-later-fragment", later4, want{et: 0x0800, ver: 4, proto: 17, src: v4A, dst: v4B, l3: 14, l4: 34, payload: 34, end: 42 + len(payload), frag: true, fragOffset: 3}},
 		{"ipv4-header-too-short", badIHL, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: len(badIHL)}},
 		{"ipv4-header-past-the-frame", longIHL, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: len(longIHL)}},
+		{"ipv4-options-cut-by-snaplen", optionsCut, want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: 36}},
 		{"runt", udp4[:13], want{l3: 13, l4: 13, payload: 13, end: 13}},
 		{"ipv4-header-cut", udp4[:14+19], want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: 33}},
 		{"ipv4-header-cut-before-its-length", udp4[:14+3], want{et: 0x0800, l3: 14, l4: 14, payload: 14, end: 17}},
@@ -268,6 +272,16 @@ func TestTCPNumbersAndUDPPayload(t *testing.T) {
 	if got := h.UDPPayload(f); got != nil || h.UDPLenOK() {
 		t.Errorf("got UDP payload %q and length ok %v with length 7, want none", got, h.UDPLenOK())
 	}
+	// One byte past an IP packet that ends the frame: nothing to read past it.
+	past := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
+	n := 42 + len(payload)
+	past = past[:n:n] // no Ethernet padding
+	binary.BigEndian.PutUint16(past[34+4:], uint16(8+len(payload)+1))
+	packet.Parse(past, &h)
+	if got := h.UDPPayload(past); got != nil || h.UDPLenOK() || !h.ChecksumsOK(past) {
+		t.Errorf("got UDP payload %q, length ok %v, ChecksumsOK %v with a length 1 past the packet, want none, false, true (nothing to check)",
+			got, h.UDPLenOK(), h.ChecksumsOK(past))
+	}
 }
 
 func TestChecksumsOK(t *testing.T) {
@@ -288,6 +302,8 @@ func TestChecksumsOK(t *testing.T) {
 		{"ipv6-tcp-changed", build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(), payload), 80, false},
 		{"ipv4-udp-empty-checksum-changed", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp()), 34 + 7, false},
 		{"arp-has-none", build(t, eth(layers.EthernetTypeARP), gopacket.Payload(make([]byte, 28))), 20, true},
+		// A bare SYN is 58 bytes, padded to 60: the padding is not the segment's.
+		{"ipv4-tcp-padding-changed", build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp()), 59, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.flip >= 0 {
@@ -315,6 +331,18 @@ func TestChecksumsOK(t *testing.T) {
 		if packet.Parse(f, &h); !h.HasPorts || !h.ChecksumsOK(f) {
 			t.Errorf("%s: got ports %v, ChecksumsOK %v for part of a TCP segment, want ports and true (nothing to check)", name, h.HasPorts, h.ChecksumsOK(f))
 		}
+	}
+	// A UDP checksum covers the UDP length, as a receiving stack trims
+	// to it, not bytes after it inside the IP packet.
+	short := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("NXSB"))
+	short = append(short[:14+20+12:14+20+12], "tail"...)
+	binary.BigEndian.PutUint16(short[14+2:], 20+12+4)
+	binary.BigEndian.PutUint16(short[14+10:], 0)
+	binary.BigEndian.PutUint16(short[14+10:], packet.Checksum(short[14:14+20]))
+	var hs packet.Headers
+	if packet.Parse(short, &hs); hs.UDPLen != 12 || hs.End != len(short) || !hs.ChecksumsOK(short) {
+		t.Errorf("got UDP length %d, end %d, ChecksumsOK %v for a datagram shorter than its packet, want 12, %d, true",
+			hs.UDPLen, hs.End, hs.ChecksumsOK(short), len(short))
 	}
 	// UDP over IPv4 may carry no checksum; over IPv6 it must.
 	f := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)
@@ -611,6 +639,35 @@ func TestParseQuoted(t *testing.T) {
 			}
 			if q != (packet.Headers{L3: h.End, L4: h.End, Payload: h.End, End: h.End}) {
 				t.Errorf("got %+v, want empty headers at %d", q, h.End)
+			}
+		})
+	}
+}
+
+// TestParseQuotedEveryErrorType: every ICMP and ICMPv6 error type quotes the packet that caused it.
+func TestParseQuotedEveryErrorType(t *testing.T) {
+	udp4 := build(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), payload)[14:]
+	udp6 := build(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(), payload)[14:]
+	for _, tc := range []struct {
+		name string
+		v6   bool
+		typ  uint8
+	}{
+		{"icmp-destination-unreachable", false, 3}, {"icmp-source-quench", false, 4}, {"icmp-redirect", false, 5},
+		{"icmp-time-exceeded", false, 11}, {"icmp-parameter-problem", false, 12},
+		{"icmpv6-destination-unreachable", true, 1}, {"icmpv6-packet-too-big", true, 2},
+		{"icmpv6-time-exceeded", true, 3}, {"icmpv6-parameter-problem", true, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			quoted := udp4[:20+8]
+			if tc.v6 {
+				quoted = udp6[:40+8]
+			}
+			f := icmpError(t, tc.v6, tc.typ, quoted)
+			var h, q packet.Headers
+			packet.Parse(f, &h)
+			if ok := h.ParseQuoted(f, &q); !ok || !q.HasPorts || q.SrcPort != 37020 || q.DstPort != 37020 {
+				t.Errorf("got ParseQuoted = %v with ports %v %d->%d, want the quoted UDP header's 37020->37020", ok, q.HasPorts, q.SrcPort, q.DstPort)
 			}
 		})
 	}

@@ -340,6 +340,36 @@ func TestBrowserHostileText(t *testing.T) {
 	}
 }
 
+// TestBrowserHostileTextInPanels: text only a click shows (the detail panel's rows, a delivery's comment, a drop's reason, a band's rule name) stays text.
+func TestBrowserHostileTextInPanels(t *testing.T) {
+	const img = `<img/src=x>` // an element if parsed as HTML, whatever the CSP lets it do
+	frame := udpFrame("a", "b", 37020, 1, 0)
+	capture := writeTemp(t, "hostile-panels.pcapng", pcapngFile([]string{"a", "b", "c"}, []string{"", "", ""}, []rec{
+		{0, 1e9, true, frame, "dropped: a->b: rule " + img + ": partition (a|b,c)"}, // a band, and a drop's reason
+		{0, 2e9, true, frame, hostile},                                              // the frame's comment
+		{1, 2e9, false, frame, "rule x: delay (" + hostile + ")"},                   // a delivery's comment
+	}))
+	if m := build(t, Options{Capture: capture}); len(m.Bands) != 1 || !strings.Contains(m.Bands[0].Name+m.Bands[0].Spec, img) {
+		t.Fatalf("got bands %+v, want one whose rule name is %q", m.Bands, img)
+	}
+	b := newBrowser(t, 1200, 800)
+	b.open(t, writePage(t, Options{Capture: capture}))
+	// Images in the page after each view, and what the panel shows last.
+	got := eval[[]string](t, b, `(() => {
+		const imgs = () => String(document.querySelectorAll('img').length);
+		const out = ['notes ' + imgs()];
+		for (const n of [1, 2, 3]) { window.l2hubReport.gotoFrame(n); out.push('frame ' + n + ' ' + imgs()); }
+		document.querySelectorAll('#notes li.band a.fn').forEach(a => a.click());
+		out.push('band ' + imgs(), 'panel ' + document.getElementById('detail').textContent.includes('<img'));
+		return out; })()`)
+	if want := []string{"notes 0", "frame 1 0", "frame 2 0", "frame 3 0", "band 0", "panel true"}; !slices.Equal(got, want) {
+		t.Errorf("got %q after each view, want %q: no image anywhere, the hostile text shown as text", got, want)
+	}
+	if p := b.said(); len(p) > 0 {
+		t.Errorf("got the page saying %q, want a quiet console", p)
+	}
+}
+
 // TestBrowserLarge measures a report of a 100 000-frame capture: its size,
 // the time to build it, and the browser's first paint. It asserts only
 // that the page draws without errors; the figures go to the README.

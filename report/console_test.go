@@ -209,3 +209,26 @@ func TestConsoleClockWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestCleanText: bidirectional controls, which would reorder what a name or comment shows, are dropped, and max bytes are kept whole.
+func TestCleanText(t *testing.T) {
+	long := strings.Repeat("x", 64)
+	for _, tc := range []struct{ name, in, want string }{
+		{"right-to-left-override", "a\u202eb", "ab"},
+		{"left-to-right-embedding", "a\u202ab", "ab"},
+		{"left-to-right-isolate", "a\u2066b", "ab"},
+		{"pop-directional-isolate", "a\u2069b", "ab"},
+		{"right-to-left-mark", "a\u200fb", "ab"},
+		{"control-and-line-separator", "a\x1b[2Jb\u2028c", "a[2Jbc"},
+		{"tab-as-a-space", "a\tb", "a b"},
+		{"exactly-max-kept", long, long},
+		{"one-past-max-cut", long + "y", long + "…"},
+		{"cut-on-a-rune-boundary", strings.Repeat("x", 63) + "é", strings.Repeat("x", 63) + "…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := cleanText(tc.in, 64); got != tc.want {
+				t.Errorf("got cleanText(%q, 64) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -192,7 +192,7 @@ func TestPortsOfEverySection(t *testing.T) {
 // interfaces whose names read alike once cleaned ("c\a" and "c"), or a
 // name and an unnamed interface's stand-in ("if1" and interface 1), are
 // two lifelines with names told apart, and a frame between them is drawn
-// from one to the other. Unnamed interfaces of two sections are two
+// from one to the other; so are two interfaces of the same name. Unnamed interfaces of two sections are two
 // lifelines too; a named one in a later section continues its lifeline.
 func TestLifelinesByInterface(t *testing.T) {
 	frame := udpFrame("a", "b", 9, 1, 0)
@@ -213,6 +213,17 @@ func TestLifelinesByInterface(t *testing.T) {
 			if f.From != want[0] || len(f.Deliveries) != 1 || f.Deliveries[0].To != want[1] {
 				t.Errorf("got frame %d from %d to %+v, want from %d to %d", f.Number, f.From, f.Deliveries, want[0], want[1])
 			}
+		}
+	})
+	t.Run("same-name-one-section", func(t *testing.T) {
+		m := build(t, Options{Capture: writeTemp(t, "same.pcapng", pcapngFile([]string{"c", "c"}, []string{"", ""}, []rec{
+			{0, 1e9, true, frame, ""}, {1, 1e9, false, frame, ""},
+		}))})
+		if got, want := portNames(m), []string{"c", "c (2)"}; !slices.Equal(got, want) {
+			t.Errorf("got lifelines %q, want %q", got, want)
+		}
+		if len(m.Frames) != 1 || m.Frames[0].From != 0 || len(m.Frames[0].Deliveries) != 1 || m.Frames[0].Deliveries[0].To != 1 {
+			t.Errorf("got frames %s, want one from c to c (2)", describe(m))
 		}
 	})
 	t.Run("two-sections", func(t *testing.T) {

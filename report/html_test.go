@@ -162,11 +162,15 @@ func TestPageIsSelfContained(t *testing.T) {
 			t.Errorf("got %q in the page, want nothing that loads from elsewhere", m)
 		}
 	}
-	// The CSP allows exactly the page's own style and script, by hash.
-	for _, want := range []string{"default-src 'none'", hashOf(pageCSS), hashOf(pageJS)} {
-		if !strings.Contains(html, want) {
-			t.Errorf("got no %q in the page's Content-Security-Policy", want)
-		}
+	// The CSP allows exactly the page's own style and script, by hash: no
+	// 'unsafe-inline' that would run markup a capture smuggled in.
+	csp := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`).FindStringSubmatch(html)
+	want := "default-src 'none'; img-src data:; style-src '" + hashOf(pageCSS) + "'; script-src '" + hashOf(pageJS) + "'"
+	if csp == nil || csp[1] != want {
+		t.Errorf("got Content-Security-Policy %q, want %q", csp, want)
+	}
+	if strings.Count(html, "Content-Security-Policy") != 1 || strings.Contains(html, "unsafe-") {
+		t.Error("got a second Content-Security-Policy or an unsafe- source in the page, want the one above alone")
 	}
 	if !strings.Contains(html, "<style>"+pageCSS+"</style>") || !strings.Contains(html, "<script>"+pageJS+"</script>") {
 		t.Error("got the style or script changed on the way into the page: their hashes would not match")
@@ -263,5 +267,22 @@ func TestFindingPinsAFrameOnce(t *testing.T) {
 	}
 	if got := m.Frames[0].Findings; !slices.Equal(got, []int{0}) {
 		t.Errorf("got frame 0's findings %v, want [0]", got)
+	}
+}
+
+// TestPageGroupNumbers: a group's "nums" in the page are its first and last frames' capture numbers.
+func TestPageGroupNumbers(t *testing.T) {
+	var recs []rec // records 1, 3, ... 9 sent by a, each followed by b's copy
+	for i := range 5 {
+		f := udpFrame("a", "b", 9, uint32(i), 0)
+		recs = append(recs, rec{0, uint64(1e9 + i*1e6), true, f, ""}, rec{1, uint64(1e9 + i*1e6), false, f, ""})
+	}
+	path := writeTemp(t, "group.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs))
+	if gs := build(t, Options{Capture: path}).Groups; len(gs) != 1 || gs[0].First != 1 || gs[0].Last != 9 {
+		t.Fatalf("got groups %+v, want one of frames 1 to 9", gs)
+	}
+	gs := pageJSON(t, page(t, Options{Capture: path}))["groups"].([]any)
+	if nums := gs[0].(map[string]any)["nums"].([]any); len(nums) != 2 || nums[0] != 1.0 || nums[1] != 9.0 {
+		t.Errorf("got the page's group nums %v, want [1 9]", nums)
 	}
 }

@@ -328,6 +328,22 @@ func TestGroups(t *testing.T) {
 			}
 		}
 	})
+	t.Run("members-at-most-the-window-apart", func(t *testing.T) {
+		for _, tc := range []struct {
+			gap    time.Duration
+			groups int
+		}{{groupWindow, 1}, {groupWindow + 1, 0}} {
+			var recs []rec
+			for i, at := range []uint64{1e9, 1e9 + uint64(tc.gap)} {
+				f := udpFrame("a", "b", 9, uint32(i), 0)
+				recs = append(recs, rec{0, at, true, f, ""}, rec{1, at, false, f, ""})
+			}
+			m := build(t, Options{Capture: writeTemp(t, "window.pcapng", pcapngFile([]string{"a", "b"}, []string{"", ""}, recs)), MinGroup: 2})
+			if len(m.Groups) != tc.groups {
+				t.Errorf("got %d groups of two alike frames %v apart, want %d", len(m.Groups), tc.gap, tc.groups)
+			}
+		}
+	})
 	t.Run("a-failing-frame-stands-alone", func(t *testing.T) {
 		// wrong-key: DISC-005 fails on node-b's announces 5, 7, 13, 15.
 		m := build(t, Options{Capture: wrongKey, Check: "nexus-v1"})
@@ -446,6 +462,40 @@ func TestMACMode(t *testing.T) {
 	}
 	if copies == 0 {
 		t.Error("got no multicast echo recognised as a copy")
+	}
+}
+
+// TestInferWithoutDeclaredPoints: an l2hub capture whose header declares no points has its ingress records' deliveries inferred.
+func TestInferWithoutDeclaredPoints(t *testing.T) {
+	path := writeTemp(t, "nopoints.pcapng", pcapngSection("l2hub capture\nversion=test", []string{"a", "b"}, []string{"", ""}, []rec{
+		{1, 1e9, true, udpFrame("b", "a", 9, 1, 0), ""}, // b's MAC is b's
+		{0, 2e9, true, udpFrame("a", "b", 9, 2, 0), ""},
+	}))
+	m := build(t, Options{Capture: path})
+	if !m.Inferred || len(m.Frames) != 2 || len(m.Frames[1].Deliveries) != 1 || m.Frames[1].Deliveries[0].To != 1 {
+		t.Errorf("got inferred %v, frames %s, want a's frame inferred to b", m.Inferred, describe(m))
+	}
+}
+
+// TestInferSkipsHubDrops: a frame dropped on no link in particular (the hub's drop, Drop.To -1) is inferred to go nowhere.
+func TestInferSkipsHubDrops(t *testing.T) {
+	const drop = "dropped: rule x: drop (p=1)"
+	m := build(t, Options{Capture: writeTemp(t, "hubdrops.pcapng", pcapngFile([]string{"a", "b", "c"}, []string{"", "", ""}, []rec{
+		{1, 1e9, true, udpFrame("b", "a", 9, 1, 0), ""}, // b's MAC is b's
+		{0, 2e9, true, udpFrame("a", "b", 9, 2, 0), drop},
+		{0, 3e9, true, broadcastFrame("a", 3), drop},
+		{0, 4e9, true, udpFrame("a", "b", 9, 4, 0), ""},
+	}))})
+	if !m.Inferred || len(m.Frames) != 4 {
+		t.Fatalf("got inferred %v, frames %s, want 4 frames inferred", m.Inferred, describe(m))
+	}
+	for _, f := range m.Frames[1:3] {
+		if len(f.Deliveries) != 0 || len(f.Drops) != 1 || f.Drops[0].To != -1 {
+			t.Errorf("got frame %d with deliveries %+v and drops %+v, want none and one on no link (-1)", f.Number, f.Deliveries, f.Drops)
+		}
+	}
+	if d := m.Frames[3].Deliveries; len(d) != 1 || d[0].To != 1 {
+		t.Errorf("got frame 4's deliveries %+v, want one inferred to b", d)
 	}
 }
 
