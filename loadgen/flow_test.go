@@ -31,6 +31,44 @@ func TestBystanders(t *testing.T) {
 	}
 }
 
+// TestBystanderIsOwedNothing: in the stall scenario's shape (three VMs,
+// one a bystander that sends nothing and whose deliveries do not count)
+// the bystander is owed no frames: a run where the two others got all of
+// each other's loses nothing.
+func TestBystanderIsOwedNothing(t *testing.T) {
+	r := newRun(Scenario{Ports: 3, Bystanders: 1, Pattern: Broadcast, Size: 64, Duration: time.Second}, make([]VM, 3))
+	r.sent[0].Store(100)
+	r.sent[1].Store(100)
+	r.rx[0].got.Store(100)
+	r.rx[1].got.Store(100)
+	var res Result
+	r.fill(&res)
+	if res.Expected != 200 || res.Lost != 0 || res.Fanout != 1 {
+		t.Errorf("got expected %d lost %d fan-out %d, want 200 0 1", res.Expected, res.Lost, res.Fanout)
+	}
+}
+
+// checkOf evaluates rep and returns the check whose target contains sub.
+func checkOf(t *testing.T, rep *Report, sub string) Check {
+	t.Helper()
+	rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
+	for _, c := range rep.Checks {
+		if strings.Contains(c.Target, sub) {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", sub, rep.Checks)
+	return Check{}
+}
+
+// stalledRow is the stall scenario's run with the bystander stalled, at
+// ratio of the reference's rate, its resident set's peak growing from
+// 20 MiB in the first half to peakLast in the second.
+func stalledRow(ratio float64, peakLast uint64) Result {
+	return Result{Scenario: Scenario{Kind: "stall", Target: "l2hub", StallBystanders: true, From: time.Second},
+		Baseline: "ref", Ratio: ratio, RateFrom: 100 * ratio, RSSBefore: 10 << 20, RSSPeakFirst: 20 << 20, RSSPeakLast: peakLast}
+}
+
 func TestEvaluateJudgesLossAndStall(t *testing.T) {
 	res := func(kind, target string, lost uint64) Result {
 		sc := Scenario{Kind: kind, Target: target, Transport: "tcp", Pattern: Unicast, Ports: 2, Size: 64}
@@ -42,9 +80,7 @@ func TestEvaluateJudgesLossAndStall(t *testing.T) {
 		res("open", "l2hub+drop", 40), // tail drop is its point
 		res("overload", "l2hub+policy+capture", 900),
 	}}
-	stalled := Result{Scenario: Scenario{Kind: "stall", Target: "l2hub", StallBystanders: true, From: time.Second},
-		Baseline: "ref", Ratio: 0.85, RateFrom: 85, RSSBefore: 10 << 20, RSSPeakFirst: 20 << 20, RSSPeakLast: 21 << 20}
-	rep.Results = append(rep.Results, stalled)
+	rep.Results = append(rep.Results, stalledRow(0.85, 21<<20))
 	rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
 	byTarget := map[string]Check{}
 	for _, c := range rep.Checks {
@@ -123,6 +159,55 @@ func TestEvaluateJudgesRatesAtEveryPortCount(t *testing.T) {
 	for target := range got {
 		if strings.Contains(target, "capture unicast 32 ports") {
 			t.Errorf("check %q judged a scenario the run did not have", target)
+		}
+	}
+}
+
+// TestRSSGrowthFailsItsCheck: the overload and stalled-port targets ask
+// for a flat resident set: the second half's peak 32 MiB above the first
+// half's fails the check, and --fail-on targets, where 1 MiB passes.
+func TestRSSGrowthFailsItsCheck(t *testing.T) {
+	overload := func(peakLast uint64) Result {
+		sc := Scenario{Kind: "overload", Target: "l2hub+policy+capture", Transport: "tcp", Pattern: Unicast, Ports: 8, Size: 1500}
+		return Result{Name: sc.Name(), Scenario: sc, RSSBefore: 10 << 20, RSSPeakFirst: 20 << 20, RSSPeakLast: peakLast}
+	}
+	for _, tc := range []struct {
+		name  string
+		row   func(peakLast uint64) Result
+		check string
+	}{
+		{"overload", overload, "overload"},
+		{"stall", func(peakLast uint64) Result { return stalledRow(0.95, peakLast) }, "stalled third port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, peakLast := range []uint64{21 << 20, 52 << 20} {
+				rep := &Report{Results: []Result{tc.row(peakLast)}}
+				pass := peakLast < 30<<20
+				if c := checkOf(t, rep, tc.check); !c.Measured || c.Pass != pass {
+					t.Errorf("peak 20 MiB then %s: got %+v, want measured, pass %v", fmtBytes(peakLast), c, pass)
+				}
+				if err := rep.Verdict(FailOnTargets); (err == nil) != pass {
+					t.Errorf("peak 20 MiB then %s: got Verdict(targets) = %v, want it to fail: %v", fmtBytes(peakLast), err, !pass)
+				}
+			}
+		})
+	}
+}
+
+// TestPortScaleCheckFailsWhen32PortsCostMore: 32 ports costing twice the
+// CPU per frame of 2 ports fails the port-scaling target; 5% more passes.
+func TestPortScaleCheckFailsWhen32PortsCostMore(t *testing.T) {
+	row := func(ports int, cpu time.Duration) Result {
+		sc := Scenario{Kind: "throughput", Target: "l2hub+policy", Transport: "tcp", Pattern: Unicast, Ports: ports, Size: 64}
+		return Result{Name: sc.Name(), Scenario: sc, CPUPerFrame: cpu, Rate: 1000}
+	}
+	for _, tc := range []struct {
+		cpu32 time.Duration
+		pass  bool
+	}{{2000, false}, {1050, true}} {
+		c := checkOf(t, &Report{Results: []Result{row(2, 1000), row(32, tc.cpu32)}}, "32 ports cost within")
+		if !c.Measured || c.Pass != tc.pass {
+			t.Errorf("32 ports at %v/frame vs 1µs: got %+v, want measured, pass %v", tc.cpu32, c, tc.pass)
 		}
 	}
 }

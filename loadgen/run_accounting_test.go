@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -147,5 +148,99 @@ func TestPacedFramesCarryTheirSchedule(t *testing.T) {
 	// Every frame delivered: the late one's latency is among them.
 	if res.Received == res.Sent && res.LatencyMax < lower {
 		t.Errorf("got latency max %v, want >= %v (writes blocked for %v)", res.LatencyMax, lower, block)
+	}
+}
+
+// TestFillSumsBroadcastDeliveries: fill sums every receiver's counts; for
+// a broadcast to three VMs (two deliveries per frame) the loss ratio is
+// lost deliveries over expected ones, not over frames sent, the rate is
+// deliveries (not frames sent) over the longer of the send time and the
+// last arrival, and p99 is the 99th percentile.
+func TestFillSumsBroadcastDeliveries(t *testing.T) {
+	r := newRun(Scenario{Ports: 3, Pattern: Broadcast, Size: 64, Duration: time.Second}, make([]VM, 3))
+	for i := range 3 {
+		r.sent[i].Store(100)
+	}
+	r.rx[0].got.Store(190) // 10 of VM 1's and 2's 200 frames lost at VM 0
+	r.rx[1].got.Store(200)
+	r.rx[2].got.Store(200)
+	r.rx[0].late, r.rx[1].unchecked, r.rx[2].duplicates = 3, 4, 5
+	for v := 1; v <= 1000; v++ {
+		r.rx[0].lat.Record(time.Duration(v) * time.Microsecond)
+	}
+	r.start = int64(time.Second)
+	r.sendEnd = r.start + int64(time.Second)
+	r.rx[1].lastRx.Store(r.start + int64(time.Second/2)) // the last delivery, before the senders' end
+	var res Result
+	r.fill(&res)
+	if res.Sent != 300 || res.Expected != 600 || res.Received != 590 || res.Lost != 10 || res.Fanout != 2 {
+		t.Errorf("got sent %d expected %d received %d lost %d fan-out %d, want 300 600 590 10 2",
+			res.Sent, res.Expected, res.Received, res.Lost, res.Fanout)
+	}
+	if want := 10.0 / 600; res.LossRatio != want {
+		t.Errorf("got loss ratio %v, want %v (lost deliveries over expected deliveries)", res.LossRatio, want)
+	}
+	if res.Late != 3 || res.Unchecked != 4 || res.Duplicates != 5 {
+		t.Errorf("got late %d unchecked %d duplicates %d, want 3 4 5", res.Late, res.Unchecked, res.Duplicates)
+	}
+	if res.Elapsed != time.Second || res.Rate != 590 {
+		t.Errorf("got elapsed %v rate %v, want 1s (the send time) and 590 deliveries/s", res.Elapsed, res.Rate)
+	}
+	if p := res.LatencyP99; p < 985*time.Microsecond || p > 995*time.Microsecond {
+		t.Errorf("got p99 %v of 1µs..1ms, want about 990µs", p)
+	}
+}
+
+// scripted is a VM that reads the given frames in turn, then fails as a
+// closed port does.
+type scripted struct{ frames [][]byte }
+
+func (s *scripted) ReadFrame(b []byte) (int, error) {
+	if len(s.frames) == 0 {
+		return 0, net.ErrClosed
+	}
+	f := s.frames[0]
+	s.frames = s.frames[1:]
+	return copy(b, f), nil
+}
+func (s *scripted) WriteFrame([]byte) error { return nil }
+func (s *scripted) Close() error            { return nil }
+
+// frameOf is a generator frame of the given kind from sender, stamped
+// with seq and its send time.
+func frameOf(dst [6]byte, sender int, kind byte, seq uint64, sent int64) []byte {
+	b := make([]byte, HeaderLen)
+	putHeader(b, dst, sender, kind)
+	stamp(b, seq, sent)
+	return b
+}
+
+// TestReceiverSortsFrames: a receiver counts a delivery with its arrival
+// time (the rate runs to the last one), counts toward the rate from From
+// on only the frames sent from then, and takes a frame naming a sender the
+// scenario does not have, a hello included, for a foreign one.
+func TestReceiverSortsFrames(t *testing.T) {
+	r := newRun(Scenario{Ports: 2, Pattern: Unicast, From: time.Second}, make([]VM, 2))
+	r.start = mono()
+	early, late := r.start, r.start+int64(2*time.Second)
+	rx := r.rx[1]
+	before := mono()
+	rx.run(&scripted{frames: [][]byte{
+		frameOf(MAC(1), 0, kindData, 0, early),
+		frameOf(MAC(1), 0, kindData, 1, late),
+		frameOf(MAC(1), 2, kindHello, 0, early), // sender 2 of VMs 0 and 1
+		frameOf(MAC(1), 2, kindData, 0, early),
+	}}, r)
+	if got := rx.got.Load(); got != 2 {
+		t.Errorf("got %d deliveries, want 2", got)
+	}
+	if got := rx.gotFrom.Load(); got != 1 {
+		t.Errorf("got %d deliveries from From on, want 1 (the frame sent 2s in)", got)
+	}
+	if at := rx.lastRx.Load(); at < before {
+		t.Errorf("got last arrival %d, want the time of the last delivery (>= %d)", at, before)
+	}
+	if rx.foreign != 2 {
+		t.Errorf("got %d foreign frames, want 2 (sender index out of range)", rx.foreign)
 	}
 }

@@ -386,10 +386,17 @@ func (s *Suite) stall(ctx context.Context, rep *Report) {
 	sc.StallBystanders = true
 	res := s.measure(ctx, sc, s.Stall)
 	res.Name += " (one stalled)"
+	relateStall(&res, ref)
+	s.add(rep, res, nil)
+}
+
+// relateStall relates the stalled run res to the reference ref, where both
+// ran: by their rates from the stall time on (RateFrom), as the time
+// before the stall would pad a hub that slowed down after it.
+func relateStall(res *Result, ref Result) {
 	if ref.Err == "" && res.Err == "" && ref.RateFrom > 0 {
 		res.Baseline, res.Ratio = ref.Name, res.RateFrom/ref.RateFrom
 	}
-	s.add(rep, res, nil)
 }
 
 // latency runs the moderate-load scenarios for one frame size.
@@ -422,10 +429,16 @@ func (s *Suite) latency(ctx context.Context, rep *Report, baselines map[string]*
 			continue
 		}
 		r := s.measure(ctx, tsc, t)
-		if r.Err == "" && ref.Err == "" && ref.Rate > 0 {
-			r.AddedP99 = r.LatencyP99 - ref.LatencyP99
-		}
+		addP99(&r, ref)
 		s.add(rep, r, &ref)
+	}
+}
+
+// addP99 sets r's AddedP99, what its p99 latency adds to the direct
+// pair's latency run ref, where both ran.
+func addP99(r *Result, ref Result) {
+	if r.Err == "" && ref.Err == "" && ref.Rate > 0 {
+		r.AddedP99 = r.LatencyP99 - ref.LatencyP99
 	}
 }
 

@@ -107,17 +107,18 @@ func TestCountSumsEveryRun(t *testing.T) {
 
 // TestCombineTakesMediansPerPercentile: rates and CPU come from the run
 // with the median rate, each percentile is the median of the runs', and
-// the counts are sums.
+// the counts are sums (frames due never sent too, which a latency row
+// must show whichever run had them).
 func TestCombineTakesMediansPerPercentile(t *testing.T) {
 	ms := time.Millisecond
 	runs := []Result{
-		{Rate: 100, CPUPerFrame: 10, LatencyP50: 1 * ms, LatencyP99: 10 * ms, LatencyP999: 30 * ms, LatencyMax: 40 * ms, Sent: 10, Expected: 10, Received: 10},
+		{Rate: 100, CPUPerFrame: 10, LatencyP50: 1 * ms, LatencyP99: 10 * ms, LatencyP999: 30 * ms, LatencyMax: 40 * ms, Sent: 10, Expected: 10, Received: 10, Unsent: 7},
 		{Rate: 300, CPUPerFrame: 30, LatencyP50: 3 * ms, LatencyP99: 20 * ms, LatencyP999: 20 * ms, LatencyMax: 25 * ms, Sent: 30, Expected: 30, Received: 27, Lost: 3, Duplicates: 2},
 		{Rate: 200, CPUPerFrame: 20, LatencyP50: 2 * ms, LatencyP99: 30 * ms, LatencyP999: 10 * ms, LatencyMax: 35 * ms, Sent: 20, Expected: 20, Received: 20, Counters: map[string]uint64{"hub_pauses": 4}},
 	}
 	got := combine(runs)
 	want := Result{Rate: 200, CPUPerFrame: 20, LatencyP50: 2 * ms, LatencyP99: 20 * ms, LatencyP999: 20 * ms, LatencyMax: 40 * ms,
-		Sent: 60, Expected: 60, Received: 57, Lost: 3, Duplicates: 2, LossRatio: 0.05, Runs: 3, LossyRuns: 1,
+		Sent: 60, Expected: 60, Received: 57, Lost: 3, Duplicates: 2, Unsent: 7, LossRatio: 0.05, Runs: 3, LossyRuns: 1,
 		Counters: map[string]uint64{"hub_pauses": 4}}
 	if gj, wj := mustJSON(t, got), mustJSON(t, want); gj != wj {
 		t.Errorf("got\n%s\nwant\n%s", gj, wj)
@@ -168,17 +169,59 @@ func TestLatencyCheckNeedsAReference(t *testing.T) {
 		{row("latency/direct/tcp/unicast/2p/64B", 50*time.Microsecond, 1), true, false},
 		{row("latency/direct/tcp/unicast/2p/64B", 150*time.Microsecond, 0), true, false},
 	} {
-		rep := &Report{Load: 0.5, Results: []Result{tc.res}}
-		rep.Evaluate("l2hub+policy", "l2hub+policy+capture", "tcp")
-		var ck *Check
-		for i, c := range rep.Checks {
-			if strings.Contains(c.Target, "added p99") {
-				ck = &rep.Checks[i]
-			}
-		}
-		if ck == nil || ck.Measured != tc.measured || ck.Pass != tc.pass {
+		ck := checkOf(t, &Report{Load: 0.5, Results: []Result{tc.res}}, "added p99")
+		if ck.Measured != tc.measured || ck.Pass != tc.pass {
 			t.Errorf("baseline %q, added %v, lost %d: got check %+v, want measured %v pass %v",
 				tc.res.Baseline, tc.res.AddedP99, tc.res.Lost, ck, tc.measured, tc.pass)
+		}
+	}
+}
+
+// TestAddedP99IsTheTargetsExtra: a latency row's added p99 is its p99
+// minus the direct pair's, positive for a target slower than the direct
+// pair (with the sign turned, every target would pass), and none is
+// figured against a failed reference run.
+func TestAddedP99IsTheTargetsExtra(t *testing.T) {
+	ms := time.Millisecond
+	ref := Result{Name: "latency/direct/tcp/unicast/2p/64B", Rate: 1000, LatencyP99: 1 * ms}
+	for _, tc := range []struct {
+		name     string
+		row, ref Result
+		want     time.Duration
+	}{
+		{"slower", Result{LatencyP99: 3 * ms}, ref, 2 * ms},
+		{"faster", Result{LatencyP99: ms / 2}, ref, -ms / 2},
+		{"failed-reference", Result{LatencyP99: 3 * ms}, Result{Err: "open: no", LatencyP99: ms}, 0},
+		{"failed-row", Result{LatencyP99: 3 * ms, Err: "open: no"}, ref, 0},
+	} {
+		r := tc.row
+		addP99(&r, tc.ref)
+		if r.AddedP99 != tc.want {
+			t.Errorf("%s: got added p99 %v for p99 %v against %v, want %v", tc.name, r.AddedP99, r.LatencyP99, tc.ref.LatencyP99, tc.want)
+		}
+	}
+}
+
+// TestStallRatioIsFromTheStallTimeOn: the stalled run is related to the
+// reference by the rates from the stall time on (RateFrom), not the whole
+// runs', which the time before the stall would pad; against a reference
+// that failed or delivered nothing from then on it has no ratio.
+func TestStallRatioIsFromTheStallTimeOn(t *testing.T) {
+	ref := Result{Name: "stall/l2hub (all reading)", Rate: 1000, RateFrom: 1000}
+	for _, tc := range []struct {
+		name     string
+		ref      Result
+		baseline string
+		ratio    float64
+	}{
+		{"measured", ref, ref.Name, 0.5},
+		{"failed-reference", Result{Name: ref.Name, Rate: 1000, RateFrom: 1000, Err: "open: no"}, "", 0},
+		{"nothing-from-then-on", Result{Name: ref.Name, Rate: 1000}, "", 0},
+	} {
+		res := Result{Rate: 900, RateFrom: 500} // fast until the stall, slow after it
+		relateStall(&res, tc.ref)
+		if res.Baseline != tc.baseline || res.Ratio != tc.ratio {
+			t.Errorf("%s: got baseline %q ratio %v, want %q %v", tc.name, res.Baseline, res.Ratio, tc.baseline, tc.ratio)
 		}
 	}
 }

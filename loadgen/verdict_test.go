@@ -66,6 +66,8 @@ func TestLosslessFailsOnErroredPauseScenarios(t *testing.T) {
 		{"udp-lost", []Result{rowOf("throughput", "l2hub", "udp", "", 7), row("l2hub", "", 0)}, true, true,
 			"2 scenarios, none lost a frame but udp ones, whose loss is not judged (a datagram port cannot push back): throughput/l2hub/udp/unicast/2p/64B (0.70%)"},
 		{"udp-died", []Result{rowOf("throughput", "l2hub", "udp", died, 7)}, true, false, "1 of 1 scenarios failed with an error"},
+		{"unix-lost", []Result{rowOf("throughput", "l2hub", "unix", "", 3)}, true, false,
+			"1 of 1 scenarios lost frames: throughput/l2hub/unix/unicast/2p/64B (0.30%)"},
 		{"udp-and-tcp-lost", []Result{rowOf("throughput", "l2hub", "udp", "", 7), row("l2hub", "", 3)}, true, false,
 			"1 of 2 scenarios lost frames: throughput/l2hub/tcp/unicast/2p/64B (0.30%); not judged (a datagram port cannot push back): throughput/l2hub/udp"},
 	} {
@@ -278,5 +280,39 @@ func TestStderrTail(t *testing.T) {
 				t.Errorf("got stderrTail(...) = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTableMarksUnmeasuredChecks: a check the run did not measure reads
+// n/a in the table, not FAIL: it fails no --fail-on.
+func TestTableMarksUnmeasuredChecks(t *testing.T) {
+	rep := &Report{Checks: []Check{{Target: "ratio", Got: "not measured"}, {Target: "loss", Got: "lost", Measured: true}, {Target: "p99", Got: "1µs", Measured: true, Pass: true}}}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  n/a  ratio: not measured\n", "  FAIL loss: lost\n", "  ok   p99: 1µs\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("got table\n%s\nwant a line %q", b.String(), want)
+		}
+	}
+}
+
+// TestHubDropsLeaveOutTheTeardown: the frames the hub still held when the
+// scenario closed its VMs (port-down, write-error) are not drops under
+// load: the overload check and the table count them apart.
+func TestHubDropsLeaveOutTheTeardown(t *testing.T) {
+	sc := Scenario{Kind: "overload", Target: "l2hub+policy+capture", Transport: "tcp", Pattern: Unicast, Ports: 8, Size: 1500}
+	rep := &Report{Results: []Result{{Name: sc.Name(), Scenario: sc,
+		Counters: map[string]uint64{"hub_drop_port-down": 5, "hub_drop_write-error": 3, "hub_drop_queue-full": 2, "hub_pauses": 9}}}}
+	if c := checkOf(t, rep, "overload"); !strings.Contains(c.Got, "; 2 frames dropped by the hub") {
+		t.Errorf("got overload check %q, want the 2 queue-full drops only", c.Got)
+	}
+	var b strings.Builder
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "  hub dropped 2  8 still queued at the end  9 pauses") {
+		t.Errorf("got table\n%s\nwant the row to say 2 dropped under load, 8 at the end", b.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -281,4 +282,112 @@ func TestWriteAfterRoomGoesOutAfterNotice(t *testing.T) {
 	if got := q.Dropped(); got != 1 {
 		t.Errorf("got %d lines dropped, want 1", got)
 	}
+}
+
+// TestNoWriteBetweenTheDropsAndTheirNotice: once a write was dropped, a
+// later one that would fit is dropped too until the notice fits before
+// it, so the notice stands where the lines went.
+func TestNoWriteBetweenTheDropsAndTheirNotice(t *testing.T) {
+	w := newStuck()
+	t.Cleanup(w.release)
+	q := logq.New(w, 1000, nil)
+	a, b := strings.Repeat("a", 599)+"\n", strings.Repeat("b", 599)+"\n"
+	q.Write([]byte(a))
+	q.Write([]byte(b))           // no room: dropped
+	q.Write([]byte("after b\n")) // room for it, none for the notice
+	w.release()
+	closeQ(t, q)
+	if got, want := w.String(), a+"2 log lines dropped: stderr was not being read\n"; got != want {
+		t.Errorf("got output\n%q\nwant\n%q", got, want)
+	}
+	if got := q.Dropped(); got != 2 {
+		t.Errorf("got %d lines dropped, want 2", got)
+	}
+}
+
+// TestGivenUpBatchIsCounted: when Close gives up while the writer is in
+// the middle of a batch, the batch's lines not yet written are counted as
+// dropped.
+func TestGivenUpBatchIsCounted(t *testing.T) {
+	g := &gated{entered: make(chan string, 16), leave: make(chan struct{}, 16)}
+	q := logq.New(g, 1000, nil)
+	t.Cleanup(func() { close(g.leave); closeQ(t, q) })
+	q.Write([]byte(line(0)))
+	<-g.entered // line 0 is being written: lines 1 and 2 make the next batch
+	q.Write([]byte(line(1)))
+	q.Write([]byte(line(2)))
+	g.leave <- struct{}{}
+	if p := <-g.entered; p != line(1) {
+		t.Fatalf("got %q written after line 0, want line 1", p)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := q.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got Close = %v with line 1 in the writer, want context.Canceled", err)
+	}
+	g.leave <- struct{}{} // line 1's write returns; line 2 is given up
+	closeQ(t, q)          // waits for the goroutine
+	if got, want := g.out.String(), line(0)+line(1); got != want {
+		t.Errorf("got output %q, want %q", got, want)
+	}
+	if got := q.Dropped(); got != 1 {
+		t.Errorf("got %d lines dropped, want 1 (line 2, given up in the batch)", got)
+	}
+}
+
+// TestFlushWaitsForTheNotice: Flush returns once the notice of the lines
+// dropped before it was called is written too, not only the lines kept.
+func TestFlushWaitsForTheNotice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &gated{entered: make(chan string, 16), leave: make(chan struct{}, 16)}
+		q := logq.New(g, 100, nil)
+		t.Cleanup(func() { close(g.leave); closeQ(t, q) })
+		for i := range 12 {
+			q.Write([]byte(line(i))) // ten kept, two dropped
+		}
+		flushed := make(chan error, 1)
+		go func() { flushed <- q.Flush(context.Background()) }()
+		synctest.Wait() // Flush is waiting
+		for range 10 {
+			g.leave <- struct{}{}
+		}
+		const notice = "2 log lines dropped: stderr was not being read\n"
+		for p := range g.entered {
+			if p == notice {
+				break
+			}
+		}
+		synctest.Wait() // the notice is in the writer, the rest waiting
+		select {
+		case err := <-flushed:
+			t.Fatalf("got Flush = %v before the notice was written, want it to wait", err)
+		default:
+		}
+		g.leave <- struct{}{}
+		if err := <-flushed; err != nil {
+			t.Fatal(err)
+		}
+		if got := g.out.String(); !strings.HasSuffix(got, line(9)+notice) {
+			t.Errorf("got output\n%s\nwant it to end with line 9 and the notice", got)
+		}
+	})
+}
+
+// TestNoticeWithoutAnotherWrite: once the writer takes lines again, the
+// notice of the drops comes out when the queue drains, without waiting
+// for another write, a Flush or the Close.
+func TestNoticeWithoutAnotherWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newStuck()
+		q := logq.New(w, 100, nil)
+		t.Cleanup(func() { w.release(); closeQ(t, q) })
+		for i := range 12 {
+			q.Write([]byte(line(i)))
+		}
+		w.release()
+		synctest.Wait() // the writing goroutine has nothing more to do
+		if got := w.String(); !strings.HasSuffix(got, line(9)+"2 log lines dropped: stderr was not being read\n") {
+			t.Errorf("got output\n%s\nwant it to end with the notice", got)
+		}
+	})
 }

@@ -129,3 +129,12 @@ func TestSignalCopies(t *testing.T) {
 		})
 	}
 }
+
+// TestStopNoticeStatesTheWindow: the stop notice tells the user after how
+// long a second Ctrl-C forces the exit: DupWindow, not a copy of it that
+// could drift.
+func TestStopNoticeStatesTheWindow(t *testing.T) {
+	if w := DupWindow.String(); !strings.Contains(StopNotice, "after "+w+")") {
+		t.Errorf("got StopNotice %q, want it to state DupWindow (after %s)", StopNotice, w)
+	}
+}
