@@ -147,6 +147,7 @@ func TestProbesFail(t *testing.T) {
 		{"replayed-announce/deaf", "replayed-announce", addrC, node(deafNodeA), "never dialled the replayer"},
 		{"malformed-announce/deaf", "malformed-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
 		{"malformed-announce/lenient", "malformed-announce", netip.Addr{}, node(lenientNodeA), "dialled port 34569"},
+		{"malformed-announce/no-count-bound", "malformed-announce", netip.Addr{}, standIn(parseWithoutCountBound, false), "dialled port 34569"},
 		{"oversized-announce/deaf", "oversized-announce", netip.Addr{}, node(deafNodeA), "never dialled 10.42.0.11:34570"},
 		{"oversized-announce/reads-whole-datagrams", "oversized-announce", netip.Addr{}, standIn(ParseAnnounce, false), "dialled port 34569"},
 		// A node-b stand-in that answers any 32 bytes with 96.
@@ -441,6 +442,42 @@ func TestProbeNames(t *testing.T) {
 	for i, n := range names {
 		if p, ok := LookupProbe(n); !ok || p.Name != Probes()[i].Name {
 			t.Errorf("name %d %q looks up %v, %v; want probe %q", i, n, p.Name, ok, Probes()[i].Name)
+		}
+	}
+}
+
+// Each malformed announce fails to decode, within the bytes node-a reads,
+// for the reason its name gives, and no other: a variant that failed
+// earlier (service-count-17 as truncated) would pass a node-a that lacks
+// the check it is named after.
+func TestMalformedAnnouncesFailForTheirNamedReason(t *testing.T) {
+	want := map[string]string{
+		"truncated":           "truncated",
+		"bad-magic":           "magic",
+		"version-2":           "version",
+		"device-id-length-0":  "device id length 0",
+		"device-id-length-65": "device id length 65",
+		"device-id-utf8":      "device id: invalid utf-8",
+		"service-count-17":    "service count 17",
+		"service-length-0":    "service 0: service name length 0",
+	}
+	for _, m := range malformedAnnounces() {
+		if _, err := ParseReceivedAnnounce(m.Data); err == nil || !strings.Contains(err.Error(), want[m.Name]) {
+			t.Errorf("%s: ParseReceivedAnnounce = %v, want an error saying %q", m.Name, err, want[m.Name])
+		}
+		if _, ok := want[m.Name]; !ok {
+			t.Errorf("variant %s has no expected reason", m.Name)
+		}
+	}
+	// Without the count bound, service-count-17 decodes: all 17 services
+	// are whole within the receive window.
+	for _, m := range malformedAnnounces() {
+		if m.Name != "service-count-17" {
+			continue
+		}
+		a, err := parseWithoutCountBound(m.Data)
+		if err != nil || len(a.Services) != MaxServices+1 || a.DeviceID != "node-b" || a.Port != ProbePort {
+			t.Errorf("service-count-17 without the count bound: got %q at %d, %d services, %v; want node-b at %d, %d services", a.DeviceID, a.Port, len(a.Services), err, ProbePort, MaxServices+1)
 		}
 	}
 }

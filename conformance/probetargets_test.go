@@ -1,7 +1,9 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -55,6 +57,39 @@ func lenientNodeA(m *memNet) Config {
 		}
 		return true
 	}}}
+}
+
+// parseWithoutCountBound decodes a datagram as ParseReceivedAnnounce does,
+// but takes any service count: a node-a decoder without the bound of 16.
+func parseWithoutCountBound(datagram []byte) (Announce, error) {
+	b := datagram[:min(len(datagram), AnnounceRecvLimit)]
+	if len(b) < 6 {
+		return ParseAnnounce(b)
+	}
+	at := 6 + int(b[5]) + 2 + 32
+	if len(b) <= at || b[at] <= MaxServices {
+		return ParseAnnounce(b)
+	}
+	b = bytes.Clone(b)
+	extra := int(b[at]) - MaxServices
+	b[at] = MaxServices
+	a, err := ParseAnnounce(b)
+	if err != nil {
+		return a, err
+	}
+	head, err := a.MarshalBinary()
+	if err != nil {
+		return a, err
+	}
+	r := cursor{b: b[len(head):]}
+	for i := range extra {
+		s, err := r.name("service name", MaxServiceNameLen)
+		if err != nil {
+			return a, fmt.Errorf("announce: service %d: %w", MaxServices+i, err)
+		}
+		a.Services = append(a.Services, s)
+	}
+	return a, nil
 }
 
 // startStandInNodeA runs a node-a that is not the OS's until ctx ends: it
